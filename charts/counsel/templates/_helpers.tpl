@@ -1,0 +1,72 @@
+{{/*
+Name helpers. Every resource of a process is named counsel-<process> (e.g. counsel-catalog), which is
+also the DNS name peers dial (COUNSEL_CATALOG_ADDR=counsel-catalog:50051).
+*/}}
+{{- define "counsel.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* counsel-<component>; call with (list $ "<component>") */}}
+{{- define "counsel.componentName" -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
+{{- printf "%s-%s" (include "counsel.name" $root) $component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "counsel.configName" -}}
+{{- include "counsel.componentName" (list . "config") -}}
+{{- end -}}
+
+{{- define "counsel.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels that select one component's pods; call with (list $ "<component>") */}}
+{{- define "counsel.selectorLabels" -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
+app.kubernetes.io/name: {{ include "counsel.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ $component }}
+{{- end -}}
+
+{{/* All labels of a component's resources; call with (list $ "<component>") */}}
+{{- define "counsel.labels" -}}
+{{- $root := index . 0 -}}
+{{ include "counsel.selectorLabels" . }}
+app.kubernetes.io/part-of: counsel
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+{{- with $root.Chart.AppVersion }}
+app.kubernetes.io/version: {{ . | quote }}
+{{- end }}
+helm.sh/chart: {{ include "counsel.chart" $root }}
+{{- end -}}
+
+{{/* repository:tag, the tag defaulting to the chart's appVersion */}}
+{{- define "counsel.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) -}}
+{{- end -}}
+
+{{/* The port Prometheus scrapes: metrics if the process has one, else its HTTP port; call with a services entry */}}
+{{- define "counsel.scrapePort" -}}
+{{- if .ports.metrics -}}
+{{- .ports.metrics -}}
+{{- else -}}
+{{- .ports.http -}}
+{{- end -}}
+{{- end -}}
+
+{{/* envFrom shared by every process and the migrate job */}}
+{{- define "counsel.envFromSecret" -}}
+- secretRef:
+    name: {{ required "existingSecret: name an existing Secret holding the COUNSEL_* secrets" .Values.existingSecret }}
+{{- end -}}
+
+{{/* A services entry's replicas, 1 when unset (0 stays 0, unlike `default`); call with a services entry */}}
+{{- define "counsel.replicas" -}}
+{{- if hasKey . "replicas" -}}
+{{- int .replicas -}}
+{{- else -}}
+1
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,95 @@
+"""`counsel`: one command for every process of the platform and for the local stack.
+
+counsel up                 start the whole platform locally (servers, migrations, demo data, every process)
+counsel status             health of each process and dependency of the local stack
+counsel serve <service>    run one gRPC service      counsel worker   run the workflow worker
+counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration
+counsel seed               load the demo data (idempotent)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+
+from services.runtime.config import SERVICE_NAMES, load_settings
+
+
+def _serve(service: str) -> None:
+    module = importlib.import_module(f"services.{service}.main")
+    asyncio.run(module.serve(load_settings()))
+
+
+def _worker() -> None:
+    from workflows.worker import run_worker
+
+    asyncio.run(run_worker(load_settings()))
+
+
+def _gateway() -> None:
+    module = importlib.import_module("services.gateway.main")
+    asyncio.run(module.serve(load_settings()))
+
+
+def _migrate() -> None:
+    from deploy.local.bootstrap import migrate_all
+
+    asyncio.run(migrate_all(load_settings()))
+
+
+def _seed() -> None:
+    from deploy.local.bootstrap import seed_all
+
+    asyncio.run(seed_all(load_settings()))
+
+
+def _up() -> int:
+    from deploy.local.stack import run_stack
+
+    return run_stack()
+
+
+def _status() -> int:
+    from deploy.local.stack import print_status
+
+    return print_status()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="counsel", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start the whole platform locally")
+    commands.add_parser("status", help="show the health of the local platform")
+    serve = commands.add_parser("serve", help="run one gRPC service")
+    serve.add_argument("service", choices=SERVICE_NAMES)
+    commands.add_parser("worker", help="run the Temporal workflow worker")
+    commands.add_parser("gateway", help="run the HTTP gateway")
+    commands.add_parser("migrate", help="create the databases and run every service's migrations")
+    commands.add_parser("seed", help="load the demo data")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            return _up()
+        if args.command == "status":
+            return _status()
+        if args.command == "serve":
+            _serve(args.service)
+        elif args.command == "worker":
+            _worker()
+        elif args.command == "gateway":
+            _gateway()
+        elif args.command == "migrate":
+            _migrate()
+        elif args.command == "seed":
+            _seed()
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

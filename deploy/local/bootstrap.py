@@ -1,0 +1,35 @@
+"""Databases, migrations and demo data: what a fresh platform needs before its processes start."""
+
+from __future__ import annotations
+
+from services.catalog.seed import seed_demo as seed_catalog
+from services.catalog.store import CatalogStore
+from services.identity.models import TABLES as IDENTITY_TABLES
+from services.identity.seed import seed_demo as seed_identity
+from services.identity.store import IdentityStore
+from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.crypto import FieldCipher
+from services.runtime.db import Database, ensure_database
+from services.runtime.events import Outbox
+from services.runtime.migrations import migrate
+
+
+async def migrate_all(settings: Settings) -> None:
+    """Create each service's database if missing and bring it to the latest migration."""
+    for service in SERVICE_NAMES:
+        await ensure_database(settings.database_url, settings.database_name(service))
+        await migrate(service, settings.database_dsn(service))
+
+
+async def seed_all(settings: Settings) -> None:
+    """Load the demo data of API.md into each owning service's database (idempotent)."""
+    catalog_db = Database(settings.database_dsn("catalog"), pool_size=1)
+    identity_db = Database(settings.database_dsn("identity"), pool_size=1)
+    try:
+        await seed_catalog(CatalogStore(catalog_db))
+        # Seed events wait in identity's outbox until identity's relay publishes them.
+        outbox = Outbox("identity", settings, IDENTITY_TABLES)
+        await seed_identity(IdentityStore(identity_db, outbox, FieldCipher(settings.secret_key), settings))
+    finally:
+        await catalog_db.close()
+        await identity_db.close()

@@ -1,0 +1,388 @@
+"""`counsel up` and `counsel status`: the whole platform on one machine, every process its own.
+
+Servers come from PyPI packages (PostgreSQL, NATS JetStream, the Temporal dev server) unless
+COUNSEL_DATABASE_URL / COUNSEL_NATS_URL / COUNSEL_TEMPORAL_ADDRESS point elsewhere. Everything lives in
+COUNSEL_DATA_DIR (default ./.counsel), so a restart finds its users, orders and running workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from deploy.local.bootstrap import migrate_all, seed_all
+from deploy.local.servers import NatsServer, PostgresServer, ServerStartError, TemporalDevServer, port_in_use
+from services.runtime.config import SERVICE_NAMES, Settings, load_settings
+
+COLORS = ["36", "32", "33", "35", "34", "96", "92", "93", "95", "94"]
+READY_TIMEOUT = 120.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    port: int | None = None  # gRPC port (services) or HTTP port (gateway)
+    process: subprocess.Popen[bytes] | None = None
+    color: str = "0"
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+
+def say(message: str) -> None:
+    print(f"\033[1mcounsel\033[0m  {message}", flush=True)
+
+
+def _port(addr: str) -> int:
+    return int(addr.rsplit(":", 1)[1])
+
+
+def _format_line(raw: str) -> str:
+    """JSON log lines shown compactly: level, message and the interesting fields."""
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(entry, dict):
+        return raw
+    skip = {"ts", "level", "process", "logger", "msg"}
+    extras = " ".join(f"{k}={v}" for k, v in entry.items() if k not in skip and k != "exc")
+    text = f"{entry.get('level', ''):<7} {entry.get('msg', '')} {extras}".rstrip()
+    if "exc" in entry:
+        text += "\n" + str(entry["exc"])
+    return text
+
+
+def _pump(child: Child, stream: IO[bytes]) -> None:
+    prefix = f"\033[{child.color}m{child.name:>12} |\033[0m "
+    for line in iter(stream.readline, b""):
+        print(prefix + _format_line(line.decode(errors="replace").rstrip()), flush=True)
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The local stack's COUNSEL_SECRET_KEY, created once (mode 0600) and kept with the data."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _grpc_serving(port: int, timeout: float = 1.0) -> str:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout
+            )
+        except grpc.RpcError as exc:
+            return exc.code().name  # type: ignore[no-any-return]
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+def _http_status(url: str, timeout: float = 2.0) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        with contextlib.suppress(ValueError):
+            return exc.code, json.loads(exc.read() or b"null")
+        return exc.code, None
+    except (OSError, ValueError):
+        return 0, None
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.servers: list[PostgresServer | NatsServer | TemporalDevServer] = []
+        self.children: list[Child] = []
+        self.env: dict[str, str] = {}
+        self.stopping = False
+
+    # -- start ---------------------------------------------------------------------------------------
+    def plan(self) -> None:
+        s = self.settings
+        for i, service in enumerate(SERVICE_NAMES):
+            self.children.append(
+                Child(service, ["serve", service], _port(s.peer_addr(service)), color=COLORS[i])
+            )
+        self.children.append(Child("worker", ["worker"], None, color=COLORS[7]))
+        self.children.append(Child("gateway", ["gateway"], s.gateway_port, color=COLORS[8]))
+
+    def check_ports(self) -> list[str]:
+        """Every port this run would bind that is already taken, as readable lines."""
+        s = self.settings
+        wanted: list[tuple[int, str, str]] = []
+        if not s.database_url:
+            wanted.append((s.local_postgres_port, "PostgreSQL", "COUNSEL_LOCAL_POSTGRES_PORT"))
+        if "COUNSEL_NATS_URL" not in os.environ:
+            wanted.append((s.local_nats_port, "NATS", "COUNSEL_LOCAL_NATS_PORT"))
+            wanted.append((s.local_nats_monitor_port, "NATS monitoring", "COUNSEL_LOCAL_NATS_MONITOR_PORT"))
+        if "COUNSEL_TEMPORAL_ADDRESS" not in os.environ:
+            wanted.append((s.local_temporal_port, "Temporal", "COUNSEL_LOCAL_TEMPORAL_PORT"))
+            wanted.append((s.local_temporal_ui_port, "Temporal UI", "COUNSEL_LOCAL_TEMPORAL_UI_PORT"))
+        for child in self.children:
+            if child.port:
+                variable = (
+                    "COUNSEL_GATEWAY_PORT"
+                    if child.name == "gateway"
+                    else f"COUNSEL_{child.name.upper()}_ADDR"
+                )
+                wanted.append((child.port, child.name, variable))
+            metrics = s.metrics_port_for(child.name)
+            if metrics and child.name != "gateway":
+                wanted.append((metrics, f"{child.name} metrics", "COUNSEL_METRICS_PORT"))
+        return [
+            f"port {port} ({what}) is already in use — is counsel already running? (`counsel status`; or set {variable})"
+            for port, what, variable in wanted
+            if port_in_use(port)
+        ]
+
+    def start_servers(self) -> None:
+        s = self.settings
+        self.env = {
+            "COUNSEL_DATA_DIR": str(self.data_dir),
+            "COUNSEL_SECRET_KEY": s.secret_key or _secret_key(self.data_dir),
+        }
+        database_url = s.database_url
+        if not database_url:
+            say(f"starting PostgreSQL on 127.0.0.1:{s.local_postgres_port} …")
+            postgres = PostgresServer(self.data_dir / "postgres", s.local_postgres_port)
+            postgres.start()
+            self.servers.append(postgres)
+            database_url = postgres.url
+        self.env["COUNSEL_DATABASE_URL"] = database_url
+        nats_url = os.environ.get("COUNSEL_NATS_URL", "")
+        if not nats_url:
+            say(f"starting NATS JetStream on 127.0.0.1:{s.local_nats_port} …")
+            nats_server = NatsServer(
+                self.data_dir / "nats", s.local_nats_port, monitor_port=s.local_nats_monitor_port
+            )
+            nats_server.start()
+            self.servers.append(nats_server)
+            nats_url = nats_server.url
+        self.env["COUNSEL_NATS_URL"] = nats_url
+        temporal_address = os.environ.get("COUNSEL_TEMPORAL_ADDRESS", "")
+        if not temporal_address:
+            say(
+                f"starting the Temporal dev server on 127.0.0.1:{s.local_temporal_port} (UI :{s.local_temporal_ui_port}) …"
+            )
+            temporal = TemporalDevServer(
+                self.data_dir / "temporal", s.local_temporal_port, ui_port=s.local_temporal_ui_port
+            )
+            temporal.start()
+            self.servers.append(temporal)
+            temporal_address = temporal.address
+        self.env["COUNSEL_TEMPORAL_ADDRESS"] = temporal_address
+
+    def bootstrap(self) -> None:
+        settings = load_settings(
+            database_url=self.env["COUNSEL_DATABASE_URL"], secret_key=self.env["COUNSEL_SECRET_KEY"]
+        )
+        say("migrating every service's database …")
+        asyncio.run(migrate_all(settings))
+        say("loading demo data …")
+        asyncio.run(seed_all(settings))
+
+    def spawn(self) -> None:
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env.setdefault("COUNSEL_ENV", "dev")
+        for child in self.children:
+            child_env = dict(env)
+            if (
+                child.name == "worker"
+                and "COUNSEL_TEMPORAL_METRICS_PORT" not in os.environ
+                and self.settings.metrics_port != 0
+            ):
+                child_env["COUNSEL_TEMPORAL_METRICS_PORT"] = str(self.settings.metrics_port_for("worker") + 1)
+            child.process = subprocess.Popen(
+                [sys.executable, "-m", "deploy.cli", *child.argv],
+                env=child_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+            )
+            assert child.process.stdout is not None
+            child.reader = threading.Thread(target=_pump, args=(child, child.process.stdout), daemon=True)
+            child.reader.start()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        pending = {c.name for c in self.children}
+        while pending:
+            for child in self.children:
+                if child.name not in pending:
+                    continue
+                self._check_alive(child)
+                if (
+                    child.name == "worker"
+                    or (
+                        child.name == "gateway"
+                        and _http_status(f"http://127.0.0.1:{child.port}/healthz")[0] == 200
+                    )
+                    or (child.port and child.name != "gateway" and _grpc_serving(child.port) == "SERVING")
+                ):
+                    pending.discard(child.name)
+                    say(f"  ✓ {child.name} ready ({len(self.children) - len(pending)}/{len(self.children)})")
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(f"not ready after {READY_TIMEOUT:.0f}s: {', '.join(sorted(pending))}")
+            time.sleep(0.3)
+
+    def _check_alive(self, child: Child) -> None:
+        if child.process is not None and child.process.poll() is not None:
+            raise RuntimeError(
+                f"{child.name} exited with code {child.process.returncode} (see its log lines above)"
+            )
+
+    def write_state(self) -> None:
+        state = {
+            "pid": os.getpid(),
+            "gateway": f"http://127.0.0.1:{self.settings.gateway_port}",
+            "processes": {
+                c.name: {"pid": c.process.pid if c.process else None, "port": c.port} for c in self.children
+            },
+            "dependencies": {
+                "postgres": self.env["COUNSEL_DATABASE_URL"].rsplit("@", 1)[-1],
+                "nats": self.env["COUNSEL_NATS_URL"],
+                "temporal": self.env["COUNSEL_TEMPORAL_ADDRESS"],
+            },
+        }
+        run_dir = self.data_dir / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "stack.json").write_text(json.dumps(state, indent=2))
+
+    def print_urls(self) -> None:
+        base = f"http://127.0.0.1:{self.settings.gateway_port}"
+        say("counsel is up:")
+        print(f"    API            {base}/api/v1/products")
+        print(f"    API docs       {base}/docs")
+        print(f"    readiness      {base}/readyz")
+        print(f"    metrics        {base}/metrics  (services: 127.0.0.1:9101-9107, worker :9110)")
+        if any(isinstance(s, TemporalDevServer) for s in self.servers):
+            print(f"    Temporal UI    http://127.0.0.1:{self.settings.local_temporal_ui_port}")
+        print(f"    data           {self.data_dir}")
+        print("    demo login     client@demo.counsel.test / Demo-Passw0rd!")
+        print("    Ctrl-C stops everything.", flush=True)
+
+    # -- stop ----------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.process is not None and child.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in reversed(self.children):
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        for server in reversed(self.servers):
+            server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / "run" / "stack.json").unlink()
+
+
+def run_stack() -> int:
+    settings = load_settings()
+    stack = Stack(settings)
+    stack.plan()
+    taken = stack.check_ports()
+    if taken:
+        for line in taken:
+            say(f"\033[31m{line}\033[0m")
+        return 2
+    stack.data_dir.mkdir(parents=True, exist_ok=True)
+    interrupted = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start_servers()
+        stack.bootstrap()
+        say("starting 7 services, the worker and the gateway …")
+        stack.spawn()
+        stack.wait_ready()
+        stack.write_state()
+        stack.print_urls()
+        while True:
+            for child in stack.children:
+                stack._check_alive(child)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        say("stopping …")
+        return 0
+    except (ServerStartError, RuntimeError, OSError) as exc:
+        say(f"\033[31m{exc}\033[0m")
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abandon the shutdown
+        stack.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        say("stopped.")
+
+
+def print_status() -> int:
+    """One line per process and dependency; exit code 0 only when all are healthy."""
+    settings = load_settings()
+    state_file = settings.data_dir.resolve() / "run" / "stack.json"
+    if not state_file.exists():
+        print(f"counsel is not running (no {state_file})")
+        return 1
+    state = json.loads(state_file.read_text())
+    rows: list[tuple[str, bool, str]] = []
+    for name, info in state["processes"].items():
+        alive = info["pid"] is not None and _pid_alive(info["pid"])
+        if name == "gateway":
+            code, body = _http_status(f"{state['gateway']}/readyz")
+            rows.append((name, alive and code == 200, f"pid {info['pid']}, /readyz {code or 'unreachable'}"))
+            if isinstance(body, dict):
+                for dep, status in (body.get("dependencies") or {}).items():
+                    rows.append((dep, status == "ok", str(status)))
+        elif info["port"]:
+            serving = _grpc_serving(info["port"]) if alive else "DOWN"
+            rows.append((name, serving == "SERVING", f"pid {info['pid']}, gRPC :{info['port']} {serving}"))
+        else:
+            rows.append((name, alive, f"pid {info['pid']}"))
+    for name, address in state["dependencies"].items():
+        host_port = address.split("://")[-1].split("/")[0]
+        host, _, port = host_port.rpartition(":")
+        up = port.isdigit() and port_in_use(int(port), host or "127.0.0.1")
+        rows.append((name, up, address))
+    for name, healthy, detail in rows:
+        mark = "\033[32mhealthy\033[0m  " if healthy else "\033[31munhealthy\033[0m"
+        print(f"{name:<14} {mark} {detail}")
+    return 0 if all(healthy for _, healthy, _ in rows) else 1
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

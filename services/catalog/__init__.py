@@ -1,0 +1,1 @@
+"""Catalog service: products and their tiers, firms, lawyers, reviews, articles and search."""

@@ -1,0 +1,21 @@
+"""Entry point of the catalog service."""
+
+from __future__ import annotations
+
+from counsel.catalog.v1 import catalog_service_pb2
+from counsel.catalog.v1.catalog_service_pb2_grpc import add_CatalogServiceServicer_to_server
+from services.catalog.models import TABLES
+from services.catalog.server import CatalogServicer
+from services.catalog.store import CatalogStore
+from services.runtime.config import Settings
+from services.runtime.service import service_runtime
+
+SERVICE = "catalog"
+FULL_NAME = catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
+
+
+async def serve(settings: Settings) -> None:
+    async with service_runtime(settings, SERVICE, TABLES) as rt:
+        server = rt.grpc_server()
+        server.add(add_CatalogServiceServicer_to_server, CatalogServicer(CatalogStore(rt.db)), FULL_NAME)
+        await rt.run(server, background=[rt.outbox_relay()])

@@ -1,0 +1,1 @@
+"""Consultation service: consultations, their conversation, assignment and stage history."""

@@ -1,0 +1,41 @@
+"""Entry point of the consultation service; importable so tests run the real server in-process."""
+
+from __future__ import annotations
+
+from counsel.consultation.v1 import consultation_service_pb2
+from counsel.consultation.v1.consultation_service_pb2_grpc import add_ConsultationServiceServicer_to_server
+from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
+from services.consultation.models import TABLES
+from services.consultation.server import ConsultationServicer
+from services.consultation.store import ConsultationStore
+from services.consultation.workflow_starter import SUBJECTS, WorkflowStarter
+from services.runtime.config import Settings
+from services.runtime.grpc_client import open_channel
+from services.runtime.service import service_runtime
+
+SERVICE = "consultation"
+FULL_NAME = consultation_service_pb2.DESCRIPTOR.services_by_name["ConsultationService"].full_name
+
+
+async def serve(settings: Settings) -> None:
+    async with service_runtime(settings, SERVICE, TABLES) as rt:
+        temporal = await rt.temporal()
+        payments = PaymentServiceStub(
+            open_channel(settings.payment_addr, default_timeout=settings.grpc_deadline_seconds)
+        )
+        server = rt.grpc_server()
+        store = ConsultationStore(rt.db, rt.outbox)
+        server.add(
+            add_ConsultationServiceServicer_to_server,
+            ConsultationServicer(store, temporal, payments),
+            FULL_NAME,
+        )
+        await rt.run(
+            server,
+            background=[
+                rt.outbox_relay(),
+                rt.consumer(
+                    "workflow-starter", SUBJECTS, WorkflowStarter(temporal, settings.temporal_task_queue)
+                ),
+            ],
+        )

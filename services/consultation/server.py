@@ -1,0 +1,151 @@
+"""ConsultationService over gRPC: proto in → domain/store → proto out. No SQL here."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+
+from counsel.common.v1 import paging_pb2, timeline_pb2
+from counsel.consultation.v1 import consultation_service_pb2 as pb
+from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceServicer
+from counsel.payment.v1 import payment_service_pb2
+from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
+from services.consultation import domain
+from services.consultation.models import ConsultationRow
+from services.consultation.store import ConsultationStore, ConsultationView
+from services.runtime.context import current_principal
+from services.runtime.errors import Conflict, Unauthenticated
+from services.runtime.records import from_timestamp, page_size, to_timestamp
+from workflows.shared import consultation_workflow_id
+
+log = logging.getLogger(__name__)
+
+
+def consultation_proto(row: ConsultationRow, view: ConsultationView | None = None) -> pb.Consultation:
+    message = pb.Consultation(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        client_id=row.client_id,
+        kind=row.kind,
+        status=row.status,
+        subject=row.subject,
+        question=row.question,
+        legal_field=row.legal_field,
+        assigned_lawyer_id=row.assigned_lawyer_id,
+        reply_due_at=to_timestamp(row.reply_due_at),
+        created_at=to_timestamp(row.created_at),
+        order_id=row.order_id,
+    )
+    if view is not None:
+        last = len(view.stages) - 1
+        for i, stage in enumerate(view.stages):
+            status = "done" if i < last or row.status == "closed" else "current"
+            message.stages.append(
+                timeline_pb2.TimelineStage(
+                    stage=stage.stage,
+                    status=status,
+                    entered_at=to_timestamp(stage.entered_at),
+                    due_at=to_timestamp(stage.due_at),
+                    actor=stage.actor,
+                )
+            )
+        for m in view.messages:
+            message.messages.append(
+                pb.ConsultationMessage(
+                    id=m.id,
+                    author_id=m.author_id,
+                    author_role=m.author_role,
+                    body=m.body,
+                    created_at=to_timestamp(m.created_at),
+                )
+            )
+    return message
+
+
+class ConsultationServicer(ConsultationServiceServicer):
+    def __init__(self, store: ConsultationStore, temporal: Client, payments: PaymentServiceStub) -> None:
+        self.store = store
+        self.temporal = temporal
+        self.payments = payments
+
+    async def CreateConsultation(
+        self, request: pb.CreateConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateConsultationResponse:
+        principal = domain.require_client(current_principal())
+        new = domain.validate_new(request.kind, request.subject, request.question, request.order_id)
+        if new.order_id:
+            await self._require_paid_order(new.order_id)
+        view, _ = await self.store.create(principal, new, request.idempotency_key)
+        return pb.CreateConsultationResponse(consultation=consultation_proto(view.row, view))
+
+    async def GetConsultation(
+        self, request: pb.GetConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetConsultationResponse:
+        view = await self.store.get(current_principal(), request.consultation_id)
+        return pb.GetConsultationResponse(consultation=consultation_proto(view.row, view))
+
+    async def ListConsultations(
+        self, request: pb.ListConsultationsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListConsultationsResponse:
+        principal = current_principal()
+        if principal is None:
+            raise Unauthenticated("sign in to list consultations")
+        if request.status and request.status not in domain.STATUSES:
+            from services.runtime.errors import InvalidArgument
+
+            raise InvalidArgument.for_field("status", f"must be one of {', '.join(domain.STATUSES)}")
+        rows, next_cursor = await self.store.list(
+            principal, request.status, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListConsultationsResponse(
+            consultations=[consultation_proto(row) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def RecordStage(
+        self, request: pb.RecordStageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordStageResponse:
+        domain.require_internal(current_principal())
+        view = await self.store.record_stage(
+            request.consultation_id,
+            request.stage,
+            request.actor or "system",
+            from_timestamp(request.due_at) if request.HasField("due_at") else None,
+            request.idempotency_key or f"{request.stage}:{request.consultation_id}",
+        )
+        return pb.RecordStageResponse(consultation=consultation_proto(view.row, view))
+
+    async def CloseConsultation(
+        self, request: pb.CloseConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CloseConsultationResponse:
+        principal = current_principal()
+        reason = request.reason or ("closed_by_client" if principal else "closed")
+        view, closed_now = await self.store.close(principal, request.consultation_id, reason)
+        if closed_now and principal is not None:
+            await self._signal_close(
+                self.temporal.get_workflow_handle(consultation_workflow_id(view.row.id)), reason
+            )
+        return pb.CloseConsultationResponse(consultation=consultation_proto(view.row, view))
+
+    async def _signal_close(self, handle: WorkflowHandle, reason: str) -> None:
+        try:
+            await handle.signal("close", reason)
+        except RPCError as exc:  # the workflow already finished: the close above is what counts
+            log.info("close signal not delivered", extra={"workflow_id": handle.id, "error": exc.status.name})
+
+    async def _require_paid_order(self, order_id: str) -> None:
+        try:
+            reply = await self.payments.GetOrder(payment_service_pb2.GetOrderRequest(order_id=order_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise Conflict(
+                    "order_id is not a paid consultation order of your enterprise", reason="order_not_paid"
+                ) from exc
+            raise
+        if reply.order.status not in ("paid", "in_service"):
+            raise Conflict(
+                "order_id is not a paid consultation order of your enterprise", reason="order_not_paid"
+            )

@@ -1,0 +1,1 @@
+"""Documents service: document orders, versions, reviews and revisions."""

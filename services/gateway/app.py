@@ -1,0 +1,90 @@
+"""The gateway's FastAPI application. Nothing is built at import time: call `create_app(settings)`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.gateway.clients import Clients, Connections
+from services.gateway.middleware import RequestMiddleware
+from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from services.gateway.routes import auth, catalog, consultations, dev, health, notifications
+from services.gateway.schemas.common import Problem
+from services.runtime.auth import TokenVerifier
+from services.runtime.config import Settings
+from services.runtime.service import remote_jwks
+
+# Every operation may answer a problem; 422 replaces FastAPI's own validation-error schema.
+_PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": "RFC 9457 problem details"}
+PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {422: _PROBLEM, "4XX": _PROBLEM, "5XX": _PROBLEM}
+
+
+def _serve_problems_as_problem_json(app: FastAPI) -> None:
+    """FastAPI documents every extra response under the route's media type (application/json); problems
+    are application/problem+json, so the generated document is corrected once, when first built."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for response in operation.get("responses", {}).values():
+                        content = response.get("content", {})
+                        if PROBLEM_MEDIA_TYPE in content and "application/json" in content:
+                            content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(
+    settings: Settings, clients: Clients | None = None, *, verifier: TokenVerifier | None = None
+) -> FastAPI:
+    """The gateway app. Without `clients`, its lifespan opens one gRPC channel per peer service and closes
+    them on shutdown; with `clients` (tests), those are used as they are. Without `verifier`, tokens are
+    verified against identity's JWKS fetched over gRPC."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if clients is not None:
+            yield
+            return
+        connections = Connections(settings)
+        app.state.clients = connections.clients
+        try:
+            yield
+        finally:
+            app.state.clients = None
+            await connections.close()
+
+    app = FastAPI(
+        title="counsel API",
+        version="1",
+        description="The public HTTP API of counsel (see API.md). Errors are application/problem+json.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
+    )
+    app.state.settings = settings
+    app.state.clients = clients
+    app.state.verifier = verifier or TokenVerifier(
+        remote_jwks(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    _serve_problems_as_problem_json(app)
+    install_problem_handlers(app)
+    app.add_middleware(RequestMiddleware)
+
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(catalog.router)
+    app.include_router(consultations.router)
+    app.include_router(notifications.router)
+    if settings.env in ("dev", "test"):
+        app.include_router(dev.router)
+    return app

@@ -1,0 +1,74 @@
+"""The gateway's stubs for every peer service, one channel per peer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+import grpc
+from grpc_health.v1 import health_pb2_grpc
+
+from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
+from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
+from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
+from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
+from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
+from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.grpc_client import open_channel
+
+if TYPE_CHECKING:
+    from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceAsyncStub
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
+    from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
+    from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceAsyncStub
+    from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceAsyncStub
+    from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
+
+
+@dataclass
+class Clients:
+    """Async stubs of the peer services. `health` maps each service name to its grpc.health.v1 stub.
+    Tests pass fakes with the same methods."""
+
+    identity: IdentityServiceAsyncStub
+    catalog: CatalogServiceAsyncStub
+    consultation: ConsultationServiceAsyncStub
+    documents: DocumentsServiceAsyncStub
+    booking: BookingServiceAsyncStub
+    payment: PaymentServiceAsyncStub
+    notification: NotificationServiceAsyncStub
+    health: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Connections:
+    """The open channels behind a `Clients`; `close()` them on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        timeout = settings.grpc_deadline_seconds
+        self.channels: dict[str, grpc.aio.Channel] = {
+            name: open_channel(settings.peer_addr(name), default_timeout=timeout) for name in SERVICE_NAMES
+        }
+        channels = self.channels
+        # The generated stubs are typed async only when the channel's type is known; open_channel's is not.
+        self.clients = Clients(
+            identity=cast("IdentityServiceAsyncStub", IdentityServiceStub(channels["identity"])),
+            catalog=cast("CatalogServiceAsyncStub", CatalogServiceStub(channels["catalog"])),
+            consultation=cast(
+                "ConsultationServiceAsyncStub", ConsultationServiceStub(channels["consultation"])
+            ),
+            documents=cast("DocumentsServiceAsyncStub", DocumentsServiceStub(channels["documents"])),
+            booking=cast("BookingServiceAsyncStub", BookingServiceStub(channels["booking"])),
+            payment=cast("PaymentServiceAsyncStub", PaymentServiceStub(channels["payment"])),
+            notification=cast(
+                "NotificationServiceAsyncStub", NotificationServiceStub(channels["notification"])
+            ),
+            health={name: health_pb2_grpc.HealthStub(channel) for name, channel in channels.items()},
+        )
+
+    async def close(self, grace: float = 2.0) -> None:
+        for channel in self.channels.values():
+            await channel.close(grace)

@@ -1,0 +1,91 @@
+"""Consultations: the client's questions and their answers. The service checks who may see what."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+
+from counsel.common.v1 import paging_pb2
+from counsel.consultation.v1 import consultation_service_pb2 as pb
+from services.gateway.deps import ClientsDep, CurrentPrincipal
+from services.gateway.schemas.common import next_cursor
+from services.gateway.schemas.consultations import (
+    CloseConsultation,
+    Consultation,
+    ConsultationPage,
+    CreateConsultation,
+)
+
+router = APIRouter(tags=["consultation"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="A retry with the same key returns the first result.",
+    ),
+]
+
+
+@router.post("/api/v1/consultations", response_model=Consultation, status_code=status.HTTP_201_CREATED)
+async def create_consultation(
+    body: CreateConsultation,
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Consultation:
+    reply = await clients.consultation.CreateConsultation(
+        pb.CreateConsultationRequest(
+            kind=body.kind,
+            subject=body.subject,
+            question=body.question,
+            order_id=body.order_id or "",
+            idempotency_key=idempotency_key or "",
+        )
+    )
+    return Consultation.from_proto(reply.consultation)
+
+
+@router.get("/api/v1/consultations", response_model=ConsultationPage)
+async def list_consultations(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    status: Annotated[str, Query(max_length=50, description="submitted|assigned|answered|closed")] = "",
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ConsultationPage:
+    reply = await clients.consultation.ListConsultations(
+        pb.ListConsultationsRequest(
+            status=status, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor)
+        )
+    )
+    return ConsultationPage(
+        items=[Consultation.from_proto(c) for c in reply.consultations], next_cursor=next_cursor(reply.page)
+    )
+
+
+@router.get("/api/v1/consultations/{consultation_id}", response_model=Consultation)
+async def get_consultation(
+    consultation_id: str, principal: CurrentPrincipal, clients: ClientsDep
+) -> Consultation:
+    reply = await clients.consultation.GetConsultation(
+        pb.GetConsultationRequest(consultation_id=consultation_id)
+    )
+    return Consultation.from_proto(reply.consultation)
+
+
+@router.post("/api/v1/consultations/{consultation_id}/close", response_model=Consultation)
+async def close_consultation(
+    consultation_id: str,
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    body: CloseConsultation | None = None,
+) -> Consultation:
+    reply = await clients.consultation.CloseConsultation(
+        pb.CloseConsultationRequest(
+            consultation_id=consultation_id, reason=(body.reason if body else None) or ""
+        )
+    )
+    return Consultation.from_proto(reply.consultation)

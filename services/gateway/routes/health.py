@@ -1,0 +1,62 @@
+"""Liveness, readiness (gRPC health of every peer) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from grpc_health.v1 import health_pb2
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from services.gateway.deps import ClientsDep
+from services.gateway.schemas.common import Status
+from services.runtime.config import SERVICE_NAMES
+
+router = APIRouter(tags=["health"])
+
+READINESS_DEADLINE_SECONDS = 2.0
+
+
+class Readiness(BaseModel):
+    status: str
+    services: dict[str, str]
+
+
+@router.get("/healthz", response_model=Status)
+async def healthz() -> Status:
+    """The gateway process is alive."""
+    return Status(status="ok")
+
+
+async def _check(stub: Any | None) -> str:
+    if stub is None:
+        return "UNKNOWN"
+    try:
+        reply = await stub.Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=READINESS_DEADLINE_SECONDS
+        )
+    except grpc.aio.AioRpcError as exc:
+        return str(exc.code().name)
+    except Exception:  # a readiness probe reports, it never fails
+        return "UNKNOWN"
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readyz(clients: ClientsDep) -> JSONResponse:
+    """200 when every peer service answers SERVING to grpc.health.v1 Check within 2 s, else 503."""
+    names = list(SERVICE_NAMES)
+    results = await asyncio.gather(*(_check(clients.health.get(name)) for name in names))
+    services = dict(zip(names, results, strict=True))
+    ready = all(result == "SERVING" for result in results)
+    body = Readiness(status="ready" if ready else "degraded", services=services)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,99 @@
+"""Consultations as the public API shows them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from counsel.common.v1 import timeline_pb2
+from counsel.consultation.v1 import consultation_service_pb2 as pb
+from services.gateway.schemas.common import RequestModel, or_none, rfc3339
+
+
+class CreateConsultation(RequestModel):
+    kind: Literal["general", "professional", "phone"]
+    subject: str = Field(min_length=1, max_length=200)
+    question: str = Field(min_length=1, max_length=20000)
+    order_id: str | None = Field(
+        default=None, max_length=200, description="The paid order this fulfils (professional and phone)."
+    )
+
+
+class CloseConsultation(RequestModel):
+    reason: str | None = Field(default=None, max_length=200, description="e.g. resolved, withdrawn")
+
+
+class Message(BaseModel):
+    id: str
+    author_id: str
+    author_role: str
+    body: str
+    created_at: str | None
+
+    @classmethod
+    def from_proto(cls, message: pb.ConsultationMessage) -> Message:
+        return cls(
+            id=message.id,
+            author_id=message.author_id,
+            author_role=message.author_role,
+            body=message.body,
+            created_at=rfc3339(message, "created_at"),
+        )
+
+
+class Stage(BaseModel):
+    stage: str
+    status: str = Field(description="done|current|pending")
+    entered_at: str | None
+    due_at: str | None
+    actor: str | None
+
+    @classmethod
+    def from_proto(cls, stage: timeline_pb2.TimelineStage) -> Stage:
+        return cls(
+            stage=stage.stage,
+            status=stage.status,
+            entered_at=rfc3339(stage, "entered_at"),
+            due_at=rfc3339(stage, "due_at"),
+            actor=or_none(stage.actor),
+        )
+
+
+class Consultation(BaseModel):
+    id: str
+    status: str
+    kind: str
+    subject: str
+    question: str
+    legal_field: str | None = Field(description="Null until the consultation is classified.")
+    assigned_lawyer_id: str | None
+    reply_due_at: str | None
+    created_at: str | None
+    order_id: str | None
+    client_id: str
+    messages: list[Message]
+    stages: list[Stage]
+
+    @classmethod
+    def from_proto(cls, consultation: pb.Consultation) -> Consultation:
+        return cls(
+            id=consultation.id,
+            status=consultation.status,
+            kind=consultation.kind,
+            subject=consultation.subject,
+            question=consultation.question,
+            legal_field=or_none(consultation.legal_field),
+            assigned_lawyer_id=or_none(consultation.assigned_lawyer_id),
+            reply_due_at=rfc3339(consultation, "reply_due_at"),
+            created_at=rfc3339(consultation, "created_at"),
+            order_id=or_none(consultation.order_id),
+            client_id=consultation.client_id,
+            messages=[Message.from_proto(m) for m in consultation.messages],
+            stages=[Stage.from_proto(s) for s in consultation.stages],
+        )
+
+
+class ConsultationPage(BaseModel):
+    items: list[Consultation]
+    next_cursor: str | None

@@ -1,0 +1,1 @@
+"""Identity service: users, enterprises (tenants), credentials, signing keys and tokens."""

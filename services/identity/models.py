@@ -1,0 +1,80 @@
+"""Tables of the identity service, on its own registry so its metadata never mixes with another's.
+
+Personal fields are stored encrypted (`*_enc`, FieldCipher) with a blind index (`*_index`) for exact-match
+lookups; nothing here holds an e-mail address or a phone number in clear (R-PRIV-1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from services.runtime.tables import define_runtime_tables
+
+identity_registry = registry()
+metadata = identity_registry.metadata
+TABLES = define_runtime_tables(metadata)
+
+
+class IdentityModel(SQLModel, registry=identity_registry):
+    """Base of this service's tables. SQLModel makes a class that names `registry=` abstract, so the
+    registry goes on this base and the tables subclass it with `table=True`."""
+
+
+class EnterpriseRow(IdentityModel, table=True):
+    """A client enterprise: the tenant its members' data belongs to."""
+
+    __tablename__ = "enterprises"
+
+    id: str = Field(primary_key=True)
+    name: str
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class UserRow(IdentityModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(primary_key=True)
+    # The enterprise of a client or client_admin; "" for staff.
+    tenant_id: str = Field(default="", index=True)
+    display_name: str
+    email_index: str | None = Field(default=None, unique=True)
+    email_enc: str = ""
+    phone_index: str | None = Field(default=None, unique=True)
+    phone_enc: str = ""
+    # argon2id PHC string; "" for accounts that cannot log in with a password.
+    password_hash: str = ""
+    roles: list[str] = Field(default_factory=list, sa_type=JSONB)
+    status: str = "active"
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class SigningKeyRow(IdentityModel, table=True):
+    """An Ed25519 key that signs access tokens. The newest unretired key signs; a retired key stays in
+    the JWKS for one access-token lifetime so the tokens it signed remain valid until they expire."""
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True)
+    private_key_enc: str  # PKCS#8 PEM, encrypted with FieldCipher
+    public_jwk: str  # JSON text of the public JWK
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    retired_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class RefreshTokenRow(IdentityModel, table=True):
+    """A refresh token, stored only as its SHA-256. Tokens of one login share a family, so reuse of a
+    spent token can revoke the whole family."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
+    family_id: str = Field(index=True)
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))

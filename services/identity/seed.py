@@ -1,0 +1,84 @@
+"""Demo accounts for local development (API.md, "Local development only"). Idempotent: run it at every
+start. Ids are deterministic so other services' seeds (e.g. catalog's lawyer profiles) can refer to
+these users without asking identity."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Protocol
+
+from services.identity.store import IdentityStore
+
+log = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "Demo-Passw0rd!"
+DEMO_DOMAIN = "demo.counsel.test"
+DEMO_ENTERPRISE_NAME = "演示科技有限公司"
+DEMO_LAWYER_COUNT = 10
+
+
+def _demo_uuid(name: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"counsel-demo:{name}").hex
+
+
+def demo_user_id(email: str) -> str:
+    """The id the demo seed gives the user with this e-mail address (lower-case, as in the seed)."""
+    return _demo_uuid(email)
+
+
+DEMO_ENTERPRISE_ID = _demo_uuid("enterprise")
+
+
+def demo_email(local_part: str) -> str:
+    return f"{local_part}@{DEMO_DOMAIN}"
+
+
+LAWYER_EMAILS = tuple(demo_email(f"lawyer{n}") for n in range(1, DEMO_LAWYER_COUNT + 1))
+
+# (e-mail, display name, roles, tenant): every demo account.
+DEMO_USERS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    (demo_email("client"), "演示客户管理员", ("client_admin",), DEMO_ENTERPRISE_ID),
+    (demo_email("member"), "演示企业成员", ("client",), DEMO_ENTERPRISE_ID),
+    *((email, f"演示律师{n}", ("lawyer",), "") for n, email in enumerate(LAWYER_EMAILS, start=1)),
+    (demo_email("reviewer"), "演示审核律师", ("reviewer", "lawyer"), ""),
+    (demo_email("agent"), "演示客服", ("agent",), ""),
+    (demo_email("editor"), "演示编辑", ("editor",), ""),
+    (demo_email("supervisor"), "演示质量监督", ("supervisor",), ""),
+    (demo_email("firm_admin"), "演示律所管理员", ("firm_admin",), ""),
+)
+
+
+class SeedStore(Protocol):
+    """The part of `IdentityStore` the seed uses (tests pass a fake)."""
+
+    async def hash_password(self, password: str) -> str: ...
+    async def create_enterprise(self, name: str, enterprise_id: str | None = None) -> tuple[object, bool]: ...
+    async def create_user(
+        self,
+        *,
+        email: str,
+        display_name: str,
+        roles: tuple[str, ...],
+        password_hash: str,
+        tenant_id: str = "",
+        user_id: str | None = None,
+    ) -> tuple[object, bool]: ...
+
+
+async def seed_demo(store: IdentityStore | SeedStore) -> None:
+    """Create the demo enterprise and every demo account (password `DEMO_PASSWORD`) unless they exist."""
+    await store.create_enterprise(DEMO_ENTERPRISE_NAME, enterprise_id=DEMO_ENTERPRISE_ID)
+    password_hash = await store.hash_password(DEMO_PASSWORD)  # one hash, shared: same password for all
+    created = 0
+    for email, display_name, roles, tenant_id in DEMO_USERS:
+        _, was_created = await store.create_user(
+            email=email,
+            display_name=display_name,
+            roles=roles,
+            password_hash=password_hash,
+            tenant_id=tenant_id,
+            user_id=demo_user_id(email),
+        )
+        created += was_created
+    log.info("identity demo data seeded", extra={"users_created": created, "users_total": len(DEMO_USERS)})

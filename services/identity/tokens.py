@@ -1,0 +1,133 @@
+"""Access and refresh tokens, free of I/O: Ed25519 signing keys, their public JWKs, EdDSA JWTs that
+`services.runtime.auth.TokenVerifier` accepts, opaque refresh tokens and the JWKS retention rule."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.runtime.config import Settings
+from services.runtime.records import utcnow
+
+ALGORITHM = "EdDSA"
+MAX_ACCESS_TOKEN_TTL_SECONDS = 900
+REFRESH_TOKEN_TTL = timedelta(days=30)
+
+
+class TokenSubject(Protocol):
+    """What a token is issued for (a `UserRow` fits)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def roles(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: Ed25519PrivateKey
+
+
+@dataclass(frozen=True)
+class PublishedKey:
+    """A stored key as the JWKS sees it: its public JWK and when (if ever) it stopped signing."""
+
+    public_jwk: dict[str, Any]
+    retired_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int  # seconds until the access token expires
+
+
+def access_token_ttl(settings: Settings) -> int:
+    """Access-token lifetime in seconds, never above 15 minutes whatever the configuration says."""
+    return min(settings.access_token_ttl_seconds, MAX_ACCESS_TOKEN_TTL_SECONDS)
+
+
+def generate_signing_key() -> SigningKey:
+    return SigningKey(kid=secrets.token_urlsafe(16), private_key=Ed25519PrivateKey.generate())
+
+
+def private_key_pem(key: SigningKey) -> str:
+    """Unencrypted PKCS#8 PEM: seal it (FieldCipher) before it touches storage."""
+    return key.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def load_signing_key(kid: str, pem: str) -> SigningKey:
+    private_key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise ValueError(f"signing key {kid} is not an Ed25519 key")
+    return SigningKey(kid, private_key)
+
+
+def public_jwk(key: SigningKey) -> dict[str, Any]:
+    """The public half as an RFC 8037 OKP JWK."""
+    raw = key.private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    x = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": key.kid, "alg": ALGORITHM, "use": "sig"}
+
+
+def issue_access_token(
+    user: TokenSubject, key: SigningKey, settings: Settings, *, now: datetime | None = None
+) -> str:
+    """An EdDSA JWT for `user`: iss/aud from settings, sub, tid (tenant, "" for staff), roles, iat, exp
+    (iat + access_token_ttl), jti; the header names the key (kid)."""
+    issued_at = now or utcnow()
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": user.id,
+        "tid": user.tenant_id,
+        "roles": list(user.roles),
+        "iat": int(issued_at.timestamp()),
+        "exp": int(issued_at.timestamp()) + access_token_ttl(settings),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """(token for the client, its SHA-256 hex for storage). 32 random bytes, URL-safe."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def retention_cutoff(now: datetime, access_ttl_seconds: int) -> datetime:
+    """Keys retired before this instant can no longer have signed an unexpired token."""
+    return now - timedelta(seconds=access_ttl_seconds)
+
+
+def is_published(retired_at: datetime | None, now: datetime, access_ttl_seconds: int) -> bool:
+    """A key stays in the JWKS until one access-token lifetime after it was retired, so rotation never
+    invalidates a token before it expires."""
+    return retired_at is None or retired_at > retention_cutoff(now, access_ttl_seconds)
+
+
+def jwks_document(keys: Iterable[PublishedKey], now: datetime, access_ttl_seconds: int) -> dict[str, Any]:
+    """The RFC 7517 key set of every key that may have signed a still-valid token."""
+    return {"keys": [k.public_jwk for k in keys if is_published(k.retired_at, now, access_ttl_seconds)]}

@@ -1,0 +1,1 @@
+"""Notification service: the in-app inbox, channels, preferences and the dev outbox."""

@@ -1,0 +1,1 @@
+"""Payment service: orders, payments, providers, refunds, vouchers, invoices and the ledger."""

@@ -1,0 +1,129 @@
+"""The one configuration loader: every setting is a `COUNSEL_*` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES: tuple[str, ...] = (
+    "identity",
+    "catalog",
+    "consultation",
+    "documents",
+    "booking",
+    "payment",
+    "notification",
+)
+
+# Local default gRPC ports; in a cluster every service listens on 50051 and peers are found by DNS.
+DEFAULT_GRPC_PORTS: dict[str, int] = {name: 50051 + i for i, name in enumerate(SERVICE_NAMES)}
+DEFAULT_METRICS_PORTS: dict[str, int] = {name: 9101 + i for i, name in enumerate(SERVICE_NAMES)}
+DEFAULT_METRICS_PORTS["worker"] = 9110
+
+
+class Settings(BaseSettings):
+    """Settings shared by every process. Read once at start-up with `load_settings()`, never at import."""
+
+    model_config = SettingsConfigDict(env_prefix="COUNSEL_", extra="ignore", frozen=True)
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Path(".counsel")
+    log_level: str = "INFO"
+
+    # Server-level PostgreSQL URL (no database name): each service uses `<database_prefix>_<service>`.
+    database_url: str = ""
+    database_prefix: str = "counsel"
+    db_pool_size: int = 5
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Stream name and subject root; tests change both so that runs never see each other's events.
+    nats_stream: str = "COUNSEL"
+    subject_root: str = "counsel"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "counsel"
+    # Temporal SDK metrics are served by the SDK's own exporter on this port (0 = off).
+    temporal_metrics_port: int = 0
+
+    identity_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['identity']}"
+    catalog_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['catalog']}"
+    consultation_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['consultation']}"
+    documents_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['documents']}"
+    booking_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['booking']}"
+    payment_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['payment']}"
+    notification_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['notification']}"
+    # What a service binds; empty means the port of its own `<SVC>_ADDR` on 127.0.0.1.
+    grpc_listen: str = ""
+    grpc_deadline_seconds: float = 10.0
+    # Prometheus /metrics for a service or the worker; unset = the local default for that process, 0 = off.
+    metrics_port: int | None = None
+    # Interface for /metrics; 0.0.0.0 in a cluster so Prometheus can scrape the pod.
+    metrics_host: str = "127.0.0.1"
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    public_base_url: str = ""
+
+    jwt_issuer: str = "https://counsel.local/identity"
+    jwt_audience: str = "counsel-api"
+    access_token_ttl_seconds: int = Field(default=900, le=900)
+    # Encrypts private signing keys and personal data at rest. Required outside dev/test.
+    secret_key: str = ""
+
+    # Ports of the servers `counsel up` starts itself when no external URL is configured.
+    local_postgres_port: int = 15432
+    local_nats_port: int = 14222
+    local_nats_monitor_port: int = 18222
+    local_temporal_port: int = 7233
+    local_temporal_ui_port: int = 8233
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_prod(self) -> Settings:
+        if self.env == "prod" and (len(self.secret_key) < 32 or "change" in self.secret_key.lower()):
+            raise ValueError(
+                "COUNSEL_SECRET_KEY must be set to a random value of at least 32 characters in prod"
+            )
+        return self
+
+    def peer_addr(self, service: str) -> str:
+        """The gRPC address of a service (`COUNSEL_<SVC>_ADDR`)."""
+        if service not in SERVICE_NAMES:
+            raise KeyError(f"unknown service {service!r}")
+        return str(getattr(self, f"{service}_addr"))
+
+    def listen_addr(self, service: str) -> str:
+        if self.grpc_listen:
+            return self.grpc_listen
+        port = self.peer_addr(service).rsplit(":", 1)[1]
+        return f"127.0.0.1:{port}"
+
+    def database_name(self, service: str) -> str:
+        return f"{self.database_prefix}_{service}"
+
+    def database_dsn(self, service: str) -> str:
+        """SQLAlchemy async URL of the service's own database."""
+        if not self.database_url:
+            raise RuntimeError("COUNSEL_DATABASE_URL is not set")
+        base = self.database_url.rstrip("/")
+        base = base.replace("postgresql://", "postgresql+asyncpg://", 1).replace(
+            "postgres://", "postgresql+asyncpg://", 1
+        )
+        return f"{base}/{self.database_name(service)}"
+
+    def metrics_port_for(self, process: str) -> int:
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return DEFAULT_METRICS_PORTS.get(process, 0)
+
+    def subject(self, suffix: str) -> str:
+        """Full NATS subject for an event suffix such as `consultation.consultation.submitted`."""
+        return f"{self.subject_root}.{suffix}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; keyword overrides win (used by tests and the local stack)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,58 @@
+"""The one DB session helper: each service talks to its own database through an async engine."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class Database:
+    """An engine and a session factory for one service's database."""
+
+    def __init__(self, dsn: str, *, pool_size: int = 5) -> None:
+        self.engine = create_async_engine(
+            dsn, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One session in one transaction: committed on success, rolled back on any exception."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def asyncpg_dsn(server_url: str, database: str = "postgres") -> str:
+    return f"{server_url.rstrip('/')}/{database}".replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def ensure_database(server_url: str, name: str) -> bool:
+    """Create the database `name` on the server if it does not exist. Returns True when created."""
+    if not _DB_NAME.match(name):
+        raise ValueError(f"invalid database name {name!r}")
+    conn = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.DuplicateDatabaseError:
+            return False
+        return True
+    finally:
+        await conn.close()

@@ -1,0 +1,296 @@
+"""The one event publisher and consumer. Services never publish directly: they add events to their
+outbox inside the business transaction (`Outbox.add`), and the relay publishes them to JetStream with
+`Nats-Msg-Id` = event id. Consumers are durable and record each event id they processed in the same
+transaction as their effect, so a redelivered event has no second effect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import nats
+from google.protobuf.any_pb2 import Any as AnyProto
+from google.protobuf.message import DecodeError, Message
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.common.v1.event_pb2 import EventEnvelope
+from services.runtime.config import Settings
+from services.runtime.context import CORRELATION_HEADER, correlation_id_var, current_correlation_id
+from services.runtime.db import Database
+from services.runtime.metrics import CONSUMER_EVENTS, OUTBOX_LAG, OUTBOX_PENDING
+from services.runtime.tables import RuntimeTables
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[EventEnvelope, AsyncSession], Awaitable[object]]
+
+
+def unpack(envelope: EventEnvelope, message_type: type[Message]) -> Message:
+    """The envelope's payload as `message_type`; raises ValueError when it is another type."""
+    message = message_type()
+    if not envelope.payload.Unpack(message):
+        raise ValueError(
+            f"event {envelope.id} carries {envelope.payload.type_url}, not {message_type.__name__}"
+        )
+    return message
+
+
+class EventBus:
+    """A NATS connection with JetStream and the stream every service publishes to."""
+
+    def __init__(self, nc: nats.NATS, js: JetStreamContext, settings: Settings) -> None:
+        self.nc = nc
+        self.js = js
+        self.stream = settings.nats_stream
+        self.subject_root = settings.subject_root
+
+    @classmethod
+    async def connect(cls, settings: Settings, name: str) -> EventBus:
+        nc = await nats.connect(settings.nats_url, name=name, max_reconnect_attempts=-1, connect_timeout=5)
+        bus = cls(nc, nc.jetstream(timeout=10), settings)
+        await bus.ensure_stream()
+        return bus
+
+    async def ensure_stream(self) -> None:
+        config = StreamConfig(
+            name=self.stream,
+            subjects=[f"{self.subject_root}.>"],
+            storage=StorageType.FILE,
+            duplicate_window=120.0,
+            max_age=30 * 24 * 3600.0,
+        )
+        try:
+            await self.js.stream_info(self.stream)
+        except NotFoundError:
+            with contextlib.suppress(Exception):  # another process created it first
+                await self.js.add_stream(config)
+            await self.js.stream_info(self.stream)
+
+    async def publish(self, subject: str, payload: bytes, event_id: str, correlation_id: str = "") -> bool:
+        """Publish and wait for JetStream's ack. Returns False when JetStream saw this event id already."""
+        headers = {"Nats-Msg-Id": event_id}
+        if correlation_id:
+            headers[CORRELATION_HEADER] = correlation_id
+        ack = await self.js.publish(subject, payload, stream=self.stream, headers=headers)
+        return not ack.duplicate
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+
+
+class Outbox:
+    """Writes a service's events into its outbox table, in the caller's transaction."""
+
+    def __init__(self, service: str, settings: Settings, tables: RuntimeTables) -> None:
+        self.service = service
+        self.subject_root = settings.subject_root
+        self.table = tables.outbox
+        self.committed = asyncio.Event()  # wakes the relay in this process
+
+    def subject(self, event_type: str) -> str:
+        return f"{self.subject_root}.{self.service}.{event_type}"
+
+    async def add(
+        self,
+        session: AsyncSession,
+        event_type: str,
+        payload: Message,
+        *,
+        aggregate_id: str,
+        tenant_id: str = "",
+        actor_id: str = "",
+    ) -> EventEnvelope:
+        """Record `event_type` (e.g. "consultation.submitted"); published after the transaction commits."""
+        packed = AnyProto()
+        packed.Pack(payload)
+        envelope = EventEnvelope(
+            id=str(uuid.uuid4()),
+            type=event_type,
+            tenant_id=tenant_id,
+            correlation_id=current_correlation_id(),
+            actor_id=actor_id,
+            aggregate_id=aggregate_id,
+            payload=packed,
+        )
+        envelope.occurred_at.FromDatetime(datetime.now(UTC))
+        await session.execute(
+            insert(self.table).values(
+                event_id=envelope.id,
+                subject=self.subject(event_type),
+                payload=envelope.SerializeToString(),
+                correlation_id=envelope.correlation_id,
+            )
+        )
+        # Set eagerly: a relay woken before the commit just finds nothing and sleeps until its next poll.
+        self.committed.set()
+        return envelope
+
+
+class OutboxRelay:
+    """Moves committed outbox rows to JetStream in commit order. Safe with several replicas
+    (rows are claimed with SKIP LOCKED) and after crashes (a re-published event is deduplicated by
+    JetStream within its window and by every consumer after it)."""
+
+    def __init__(
+        self, db: Database, outbox: Outbox, bus: EventBus, *, batch: int = 200, poll_seconds: float = 0.5
+    ):
+        self.db = db
+        self.outbox = outbox
+        self.bus = bus
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+
+    async def relay_once(self) -> int:
+        table = self.outbox.table
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        table.c.seq,
+                        table.c.event_id,
+                        table.c.subject,
+                        table.c.payload,
+                        table.c.correlation_id,
+                        table.c.created_at,
+                    )
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.seq)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                await self.bus.publish(row.subject, row.payload, row.event_id, row.correlation_id)
+                OUTBOX_LAG.labels(self.outbox.service).observe(
+                    max(0.0, (datetime.now(UTC) - row.created_at).total_seconds())
+                )
+            if rows:
+                await session.execute(
+                    update(table)
+                    .where(table.c.seq.in_([r.seq for r in rows]))
+                    .values(published_at=func.now())
+                )
+        return len(rows)
+
+    async def pending(self) -> int:
+        table = self.outbox.table
+        async with self.db.transaction() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(table).where(table.c.published_at.is_(None))
+            )
+        return int(count or 0)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                moved = await self.relay_once()
+                if moved < self.batch:
+                    OUTBOX_PENDING.labels(self.outbox.service).set(await self.pending())
+                    self.outbox.committed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.outbox.committed.wait(), self.poll_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(1.0)
+
+
+class DurableConsumer:
+    """A durable JetStream pull consumer whose handler runs in a DB transaction that also records the
+    event id, so each event has its effect exactly once. Failed events are redelivered with backoff."""
+
+    def __init__(
+        self,
+        name: str,
+        bus: EventBus,
+        db: Database,
+        tables: RuntimeTables,
+        subjects: Sequence[str],
+        handler: EventHandler,
+        *,
+        max_deliver: int = 20,
+    ) -> None:
+        self.name = name
+        self.bus = bus
+        self.db = db
+        self.processed = tables.processed_events
+        self.subjects = [f"{bus.subject_root}.{s}" for s in subjects]
+        self.handler = handler
+        self.max_deliver = max_deliver
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=self.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=30.0,
+            max_deliver=self.max_deliver,
+            filter_subjects=self.subjects,
+        )
+        # add_consumer creates the durable or updates its config (e.g. new subjects) in place.
+        await self.bus.js.add_consumer(self.bus.stream, config=config)
+        return await self.bus.js.pull_subscribe_bind(durable=self.name, stream=self.bus.stream)
+
+    async def handle(self, data: bytes) -> str:
+        """Apply one event; returns the outcome ("processed" or "duplicate")."""
+        envelope = EventEnvelope()
+        envelope.ParseFromString(data)
+        token = correlation_id_var.set(envelope.correlation_id)
+        try:
+            async with self.db.transaction() as session:
+                claimed = await session.execute(
+                    pg_insert(self.processed)
+                    .values(consumer=self.name, event_id=envelope.id)
+                    .on_conflict_do_nothing()
+                    .returning(self.processed.c.event_id)
+                )
+                if claimed.first() is None:
+                    return "duplicate"
+                await self.handler(envelope, session)
+            return "processed"
+        finally:
+            correlation_id_var.reset(token)
+
+    async def run(self) -> None:
+        subscription = await self._subscribe()
+        while True:
+            try:
+                messages = await subscription.fetch(batch=64, timeout=1.0)
+            except NatsTimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consumer %s could not fetch; retrying", self.name)
+                await asyncio.sleep(1.0)
+                continue
+            for message in messages:
+                try:
+                    outcome = await self.handle(message.data)
+                    await message.ack()
+                except DecodeError:
+                    outcome = "failed"
+                    log.error("consumer %s dropped an undecodable message on %s", self.name, message.subject)
+                    await message.term()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    outcome = "failed"
+                    attempt = message.metadata.num_delivered if message.metadata else 1
+                    log.exception(
+                        "consumer %s failed on %s (attempt %s)", self.name, message.subject, attempt
+                    )
+                    await message.nak(delay=min(60.0, 0.5 * 2 ** min(attempt, 7)))
+                CONSUMER_EVENTS.labels(self.name, outcome).inc()

@@ -1,0 +1,152 @@
+"""The one gRPC server bootstrap: health checking, reflection, and the interceptors every service needs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from counsel.common.v1 import errors_pb2
+from services.runtime.auth import TokenVerifier, bearer_token
+from services.runtime.context import (
+    CORRELATION_HEADER,
+    access_token_var,
+    correlation_id_var,
+    new_correlation_id,
+    principal_var,
+)
+from services.runtime.errors import DomainError
+from services.runtime.metrics import GRPC_DURATION, GRPC_REQUESTS
+
+ERROR_DETAILS_KEY = "counsel-error-details-bin"
+access_log = logging.getLogger("counsel.access")
+log = logging.getLogger(__name__)
+
+UnaryHandler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+def error_trailers(error: DomainError) -> tuple[tuple[str, bytes], ...]:
+    details = errors_pb2.ErrorDetails(
+        reason=error.reason,
+        field_violations=[
+            errors_pb2.FieldViolation(field=v.field, message=v.message) for v in error.violations
+        ],
+    )
+    return ((ERROR_DETAILS_KEY, details.SerializeToString()),)
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Per call: adopts the caller's correlation id, verifies the caller's token into the principal
+    context, records RED metrics and one JSON access-log line, and maps DomainError to a status with
+    `ErrorDetails` in the trailers. Any other exception is logged and answered INTERNAL without details."""
+
+    def __init__(self, service: str, verifier: TokenVerifier | None) -> None:
+        self.service = service
+        self.verifier = verifier
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        full_method: str = handler_call_details.method
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        if full_method.startswith("/grpc.health.") or full_method.startswith("/grpc.reflection."):
+            return handler
+        method = full_method.rsplit("/", 1)[-1]
+        wrapped = self._wrap(handler.unary_unary, method, metadata)
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(self, inner: UnaryHandler, method: str, metadata: dict[str, Any]) -> UnaryHandler:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            correlation_token = correlation_id_var.set(
+                str(metadata.get(CORRELATION_HEADER) or new_correlation_id())
+            )
+            principal_token = principal_var.set(None)
+            access_token_token = access_token_var.set("")
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                token = bearer_token(metadata.get("authorization"))
+                if token and self.verifier is not None:
+                    principal_var.set(await self.verifier.verify(token))
+                    access_token_var.set(token)  # forwarded when this call makes calls of its own
+                return await inner(request, context)
+            except DomainError as error:
+                code = error.code
+                await context.abort(code, error.message, trailing_metadata=error_trailers(error))
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s.%s", self.service, method)
+                await context.abort(code, "internal error")
+            finally:
+                elapsed = time.perf_counter() - started
+                GRPC_REQUESTS.labels(self.service, method, code.name).inc()
+                GRPC_DURATION.labels(self.service, method).observe(elapsed)
+                access_log.info(
+                    "grpc %s",
+                    method,
+                    extra={"rpc": method, "code": code.name, "duration_ms": round(elapsed * 1000, 2)},
+                )
+                access_token_var.reset(access_token_token)
+                principal_var.reset(principal_token)
+                correlation_id_var.reset(correlation_token)
+
+        return handle
+
+
+class GrpcServer:
+    """A grpc.aio server with health and reflection. Add servicers, then `start()`; `stop()` drains."""
+
+    def __init__(self, service: str, listen: str, verifier: TokenVerifier | None) -> None:
+        self.service = service
+        self.listen = listen
+        self.server = grpc.aio.server(
+            interceptors=[ServiceInterceptor(service, verifier)],
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 32 * 1024 * 1024)],
+        )
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.service_names: list[str] = []
+        self.port = 0
+
+    def add(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str) -> None:
+        """Register a servicer, e.g. `add(add_CatalogServiceServicer_to_server, servicer, "counsel.catalog.v1.CatalogService")`."""
+        register(servicer, self.server)
+        self.service_names.append(full_name)
+
+    async def start(self) -> int:
+        reflection.enable_server_reflection(
+            [
+                *self.service_names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            self.server,
+        )
+        self.port = self.server.add_insecure_port(self.listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.listen} (is the port already in use?)")
+        await self.server.start()
+        for name in ["", *self.service_names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)

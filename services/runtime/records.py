@@ -1,0 +1,100 @@
+"""Small helpers every store and servicer shares: ids, timestamps, cursors and idempotency keys."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.tables import RuntimeTables
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_timestamp(value: datetime | None) -> Timestamp | None:
+    """Proto Timestamp of an aware datetime; None stays None (the field is left unset)."""
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value.astimezone(UTC))
+    return stamp
+
+
+def from_timestamp(stamp: Timestamp) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def page_size(requested: int) -> int:
+    if requested < 0 or requested > MAX_PAGE_SIZE:
+        raise InvalidArgument.for_field("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
+    return requested or DEFAULT_PAGE_SIZE
+
+
+def encode_cursor(*values: Any) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """The values of an opaque keyset cursor; InvalidArgument on anything we did not issue."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list):
+            raise ValueError
+        return values
+    except ValueError as exc:
+        raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+
+
+def request_fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, tables: RuntimeTables, scope: str, key: str, fingerprint: str, resource_id: str
+) -> str | None:
+    """Claim `key` for `resource_id` inside the creating transaction.
+
+    Returns None when the key is new (go ahead and create), or the id created by the first request with
+    the same key and the same body. Raises Conflict when the key was used for a different body.
+    Concurrent requests with one key serialise on the key's row, so exactly one of them creates."""
+    table = tables.idempotency_keys
+    claimed = await session.execute(
+        pg_insert(table)
+        .values(scope=scope, key=key, request_hash=fingerprint, resource_id=resource_id)
+        .on_conflict_do_nothing()
+        .returning(table.c.key)
+    )
+    if claimed.first() is not None:
+        return None
+    row = (
+        await session.execute(
+            select(table.c.request_hash, table.c.resource_id).where(
+                table.c.scope == scope, table.c.key == key
+            )
+        )
+    ).one()
+    if row.request_hash != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request", reason="idempotency_key_reused"
+        )
+    return str(row.resource_id)

@@ -1,0 +1,124 @@
+"""What a service process runs on: settings, logs, /metrics, its database, the event bus, Temporal, the
+gRPC server with its interceptors, background tasks, and a graceful stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from temporalio.client import Client
+
+from counsel.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
+from services.runtime.auth import JwksFetcher, TokenVerifier
+from services.runtime.config import Settings
+from services.runtime.db import Database
+from services.runtime.events import DurableConsumer, EventBus, EventHandler, Outbox, OutboxRelay
+from services.runtime.grpc_client import open_channel
+from services.runtime.grpc_server import GrpcServer
+from services.runtime.logs import configure_logging
+from services.runtime.metrics import serve_metrics
+from services.runtime.tables import RuntimeTables
+from services.runtime.temporal import connect_temporal
+
+log = logging.getLogger(__name__)
+
+
+def remote_jwks(settings: Settings) -> JwksFetcher:
+    """Fetch identity's public keys over gRPC (used by every service but identity itself)."""
+
+    async def fetch() -> dict[str, Any]:
+        async with open_channel(settings.identity_addr, default_timeout=5.0) as channel:
+            reply = await identity_service_pb2_grpc.IdentityServiceStub(channel).GetJwks(
+                identity_service_pb2.GetJwksRequest()
+            )
+        return dict(json.loads(reply.jwks_json))
+
+    return fetch
+
+
+class ServiceRuntime:
+    def __init__(
+        self, settings: Settings, service: str, tables: RuntimeTables, jwks: JwksFetcher | None
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.tables = tables
+        self.db = Database(settings.database_dsn(service), pool_size=settings.db_pool_size)
+        self.outbox = Outbox(service, settings, tables)
+        self.verifier = TokenVerifier(
+            jwks or remote_jwks(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        self.bus: EventBus | None = None
+        self._temporal: Client | None = None
+        self.stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        self.bus = await EventBus.connect(self.settings, name=f"counsel-{self.service}")
+
+    async def temporal(self) -> Client:
+        """The Temporal client, connected on first use."""
+        if self._temporal is None:
+            self._temporal = await connect_temporal(self.settings)
+        return self._temporal
+
+    def grpc_server(self) -> GrpcServer:
+        return GrpcServer(self.service, self.settings.listen_addr(self.service), self.verifier)
+
+    def outbox_relay(self) -> Coroutine[Any, Any, None]:
+        assert self.bus is not None
+        return OutboxRelay(self.db, self.outbox, self.bus).run()
+
+    def consumer(self, name: str, subjects: list[str], handler: EventHandler) -> Coroutine[Any, Any, None]:
+        """A durable consumer named `<service>-<name>` over subject suffixes like `consultation.>`."""
+        assert self.bus is not None
+        return DurableConsumer(
+            f"{self.service}-{name}", self.bus, self.db, self.tables, subjects, handler
+        ).run()
+
+    async def run(self, server: GrpcServer, background: Sequence[Coroutine[Any, Any, None]] = ()) -> None:
+        """Serve until SIGTERM/SIGINT (or `stopping` is set), then drain in-flight calls and stop."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stopping.set)
+        port = await server.start()
+        log.info("serving", extra={"service": self.service, "port": port})
+        tasks = [asyncio.create_task(coro) for coro in background]
+        stop_waiter = asyncio.create_task(self.stopping.wait())
+        try:
+            done, _ = await asyncio.wait([stop_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stop_waiter and task.exception():
+                    log.error("background task died", exc_info=task.exception())
+        finally:
+            log.info("stopping", extra={"service": self.service})
+            await server.stop(grace=5.0)
+            for task in [stop_waiter, *tasks]:
+                task.cancel()
+            await asyncio.gather(stop_waiter, *tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        if self.bus is not None:
+            await self.bus.close()
+        await self.db.close()
+
+
+@asynccontextmanager
+async def service_runtime(
+    settings: Settings, service: str, tables: RuntimeTables, *, jwks: JwksFetcher | None = None
+) -> AsyncIterator[ServiceRuntime]:
+    """Set up logs, /metrics, the database engine and the event bus for `service`; close them on exit."""
+    configure_logging(service, settings.log_level)
+    serve_metrics(settings.metrics_port_for(service), settings.metrics_host)
+    rt = ServiceRuntime(settings, service, tables, jwks)
+    try:
+        await rt.start()
+        yield rt
+    finally:
+        await rt.close()

@@ -1,0 +1,282 @@
+"""The walking-skeleton journey through every layer, over HTTP, against the whole platform started by
+`counsel up` (every service, the worker and the gateway as their own processes) on the session's real
+PostgreSQL, NATS and Temporal. API.md is the contract; any 5xx fails the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, free_port
+from services.runtime.config import SERVICE_NAMES
+
+PASSWORD = "Demo-Passw0rd!"
+START_TIMEOUT = 150.0
+
+
+@dataclass
+class Platform:
+    base_url: str
+    env: dict[str, str]
+    data_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "deploy.cli", "up"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"counsel up exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if (
+                    httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
+                    and self.state_file.exists()
+                ):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"the platform was not ready within {START_TIMEOUT}s:\n{self.log_tail()}")
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "run" / "stack.json"
+
+    def stop(self) -> int:
+        """Ctrl-C, as a person would; returns the exit code."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            raise
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _no_5xx(response: httpx.Response) -> None:
+    if response.status_code >= 500:
+        response.read()
+        raise AssertionError(
+            f"{response.request.method} {response.request.url} → {response.status_code}: {response.text}"
+        )
+
+
+@pytest.fixture(scope="module")
+def platform(
+    postgres_server: PostgresServer,
+    nats_server: NatsServer,
+    temporal_dev_server: TemporalDevServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Platform]:
+    name = f"e{uuid.uuid4().hex[:10]}"
+    data_dir = tmp_path_factory.mktemp("platform")
+    gateway_port = free_port()
+    env = {
+        **os.environ,
+        "COUNSEL_ENV": "test",
+        "COUNSEL_DATA_DIR": str(data_dir),
+        "COUNSEL_DATABASE_URL": postgres_server.url,
+        "COUNSEL_DATABASE_PREFIX": name,
+        "COUNSEL_NATS_URL": nats_server.url,
+        "COUNSEL_NATS_STREAM": name.upper(),
+        "COUNSEL_SUBJECT_ROOT": name,
+        "COUNSEL_TEMPORAL_ADDRESS": temporal_dev_server.address,
+        "COUNSEL_TEMPORAL_TASK_QUEUE": name,
+        "COUNSEL_GATEWAY_PORT": str(gateway_port),
+        "COUNSEL_METRICS_PORT": "0",
+        "COUNSEL_SECRET_KEY": secrets.token_urlsafe(48),
+        **{f"COUNSEL_{svc.upper()}_ADDR": f"127.0.0.1:{free_port()}" for svc in SERVICE_NAMES},
+    }
+    running = Platform(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
+    running.start()
+    yield running
+    if running.process is not None and running.process.poll() is None:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def http(platform: Platform) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=platform.base_url, timeout=15, event_hooks={"response": [_no_5xx]}) as client:
+        yield client
+
+
+def login(http: httpx.Client, email: str) -> dict[str, str]:
+    response = http.post(
+        "/api/v1/auth/login", json={"method": "password", "identifier": email, "secret": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def test_readyz_reports_every_service_serving(http: httpx.Client) -> None:
+    body = http.get("/readyz").json()
+    assert body["status"] == "ready"
+    assert set(SERVICE_NAMES) <= set(body["services"])
+    assert all(status == "SERVING" for status in body["services"].values())
+    assert http.get("/healthz").status_code == 200
+
+
+def test_products_of_every_category_are_listed_from_the_catalog(http: httpx.Client) -> None:
+    items = http.get("/api/v1/products", params={"limit": 100}).json()["items"]
+    assert {p["category"] for p in items} == {"consultation", "document", "booking", "retainer"}
+    documents = http.get("/api/v1/products", params={"category": "document"}).json()["items"]
+    assert documents and all(p["category"] == "document" for p in documents)
+    product = http.get(f"/api/v1/products/{documents[0]['id']}").json()
+    tiers = {t["complexity"]: (t["delivery_hours"], t["revision_days"]) for t in product["tiers"]}
+    assert tiers == {"simple": (24, 3), "standard": (48, 5), "complex": (72, 7)}  # R-DOC-3, R-DOC-5
+    assert product["price"]["currency"] == "CNY" and isinstance(product["price"]["amount"], int)
+    assert [stage["stage"] for stage in product["process"]][:2] == ["paid", "awaiting_acknowledgement"]
+
+
+def test_a_submitted_consultation_is_stored_runs_its_workflow_and_notifies_the_client(
+    http: httpx.Client, temporal_dev_server: TemporalDevServer, platform: Platform
+) -> None:
+    headers = login(http, "client@demo.counsel.test")
+    created = http.post(
+        "/api/v1/consultations",
+        headers=headers,
+        json={"kind": "general", "subject": "劳动合同试用期", "question": "试用期可以约定多久？"},
+    )
+    assert created.status_code == 201, created.text
+    consultation = created.json()
+    assert consultation["status"] == "submitted" and consultation["reply_due_at"] is None
+
+    # The workflow records its first stage through the consultation service.
+    def received() -> dict | None:
+        body = http.get(f"/api/v1/consultations/{consultation['id']}", headers=headers).json()
+        return body if any(stage["stage"] == "received" for stage in body["stages"]) else None
+
+    assert wait_for(received)["id"] == consultation["id"]
+
+    # The notification service consumed consultation.submitted and wrote the client's inbox entry.
+    def notified() -> list[dict]:
+        items = http.get("/api/v1/notifications", headers=headers).json()["items"]
+        return [
+            n
+            for n in items
+            if n["subject_id"] == consultation["id"] and n["kind"] == "consultation.submitted"
+        ]
+
+    entries = wait_for(notified)
+    assert len(entries) == 1
+
+    listed = http.get("/api/v1/consultations", headers=headers).json()["items"]
+    assert consultation["id"] in {c["id"] for c in listed}
+
+
+def test_creating_with_an_idempotency_key_is_safe_to_retry(http: httpx.Client) -> None:
+    headers = login(http, "client@demo.counsel.test")
+    body = {"kind": "general", "subject": "重复提交", "question": "网络断了，我再提交一次。"}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = http.post("/api/v1/consultations", headers=headers | key, json=body)
+    again = http.post("/api/v1/consultations", headers=headers | key, json=body)
+    assert first.status_code == 201 and again.status_code in (200, 201)
+    assert again.json()["id"] == first.json()["id"]
+    other = http.post("/api/v1/consultations", headers=headers | key, json=body | {"question": "another"})
+    assert other.status_code == 409
+    assert other.headers["content-type"].startswith("application/problem+json")
+
+
+def test_other_people_cannot_see_a_clients_consultation(http: httpx.Client) -> None:
+    client = login(http, "client@demo.counsel.test")
+    created = http.post(
+        "/api/v1/consultations", headers=client, json={"kind": "general", "subject": "s", "question": "q"}
+    )
+    path = f"/api/v1/consultations/{created.json()['id']}"
+    assert http.get(path, headers=login(http, "lawyer1@demo.counsel.test")).status_code == 404  # not assigned
+    assert http.get(path).status_code == 401
+
+
+def test_bad_input_gets_problem_json_naming_the_field(http: httpx.Client) -> None:
+    headers = login(http, "client@demo.counsel.test")
+    malformed = http.post(
+        "/api/v1/consultations", headers=headers | {"content-type": "application/json"}, content=b"{"
+    )
+    assert malformed.status_code == 400
+    assert malformed.headers["content-type"].startswith("application/problem+json")
+
+    unknown = http.post(
+        "/api/v1/consultations",
+        headers=headers,
+        json={"kind": "general", "subject": "s", "question": "q", "colour": "red"},
+    )
+    assert unknown.status_code == 422
+    assert "colour" in {e["field"] for e in unknown.json()["errors"]}
+
+    wrong_type = http.post(
+        "/api/v1/consultations", headers=headers, json={"kind": 7, "subject": "s", "question": "q"}
+    )
+    assert wrong_type.status_code == 422
+    assert "kind" in {e["field"] for e in wrong_type.json()["errors"]}
+
+    professional = http.post(
+        "/api/v1/consultations",
+        headers=headers,
+        json={"kind": "professional", "subject": "s", "question": "q"},
+    )
+    assert professional.status_code == 422  # R-CON-2: needs a paid order
+    assert "order_id" in {e["field"] for e in professional.json()["errors"]}
+
+    assert http.get("/api/v1/no-such-route").status_code == 404
+    assert http.get("/api/v1/products", params={"category": "jewellery"}).status_code == 422
+    assert http.get("/api/v1/products/no-such-product").status_code == 404
+    bad_login = http.post(
+        "/api/v1/auth/login",
+        json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "wrong"},
+    )
+    assert bad_login.status_code == 401
+
+
+def test_ctrl_c_stops_every_process_and_a_restart_finds_the_data(
+    platform: Platform, http: httpx.Client
+) -> None:
+    headers = login(http, "client@demo.counsel.test")
+    created = http.post(
+        "/api/v1/consultations", headers=headers, json={"kind": "general", "subject": "留存", "question": "q"}
+    )
+    consultation_id = created.json()["id"]
+    pids = [info["pid"] for info in json.loads(platform.state_file.read_text())["processes"].values()]
+
+    assert platform.stop() == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+    platform.start()
+    headers = login(http, "client@demo.counsel.test")
+    again = http.get(f"/api/v1/consultations/{consultation_id}", headers=headers)
+    assert again.status_code == 200 and again.json()["subject"] == "留存"

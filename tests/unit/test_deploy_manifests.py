@@ -1,0 +1,385 @@
+"""Static checks of the deployment descriptors: chart values, Go templates, Dockerfile, skaffold,
+Prometheus alerts and the Grafana dashboard. No helm, docker or Prometheus needed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "counsel"
+TEMPLATES = CHART / "templates"
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yaml"
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "counsel-overview.json"
+
+GRPC_SERVICES = ("identity", "catalog", "consultation", "documents", "booking", "payment", "notification")
+PROCESSES = {*GRPC_SERVICES, "worker", "gateway"}
+
+# Metric families the processes export (histograms also as _bucket/_sum/_count).
+COUNSEL_METRICS = {
+    "counsel_grpc_server_requests_total",
+    "counsel_grpc_server_duration_seconds",
+    "counsel_http_requests_total",
+    "counsel_http_request_duration_seconds",
+    "counsel_outbox_pending_events",
+    "counsel_outbox_relay_lag_seconds",
+    "counsel_consumer_events_total",
+    "counsel_sla_timers_pending",
+    "counsel_sla_breaches_total",
+}
+METRIC_NAME = re.compile(r"^(counsel_[a-z0-9_]+|temporal_[a-z0-9_]+|up)$")
+# Words in PromQL that look like metric names but are operators or modifiers.
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless"}
+PROMQL_KEYWORDS |= {"bool", "offset", "inf", "nan"}
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def values() -> dict[str, Any]:
+    return load_yaml(CHART / "values.yaml")
+
+
+@pytest.fixture(scope="module")
+def alert_rules() -> list[dict[str, Any]]:
+    doc = load_yaml(ALERTS)
+    return [rule for group in doc["groups"] for rule in group["rules"]]
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict[str, Any]:
+    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+
+
+# --- PromQL -------------------------------------------------------------------------------------
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (not functions, keywords or label names)."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # string literals
+    text = re.sub(r"\{[^}]*\}", " ", text)  # label matchers
+    text = re.sub(r"\[[^\]]*\]", " ", text)  # range and subquery durations
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\$\w+", " ", text)  # Grafana variables such as $__rate_interval
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?", text):
+        name, is_call = match.group(1), match.group(2)
+        if not is_call and name.lower() not in PROMQL_KEYWORDS:
+            names.add(name)
+    return names
+
+
+def assert_balanced(expr: str) -> None:
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    for char in re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr):
+        if char in "([{":
+            stack.append(char)
+        elif char in pairs:
+            assert stack and stack.pop() == pairs[char], f"unbalanced {char!r} in {expr!r}"
+    assert not stack, f"unclosed {stack} in {expr!r}"
+
+
+def assert_known_metrics(expr: str) -> None:
+    names = metric_names(expr)
+    assert names, f"no metric in {expr!r}"
+    for name in names:
+        assert METRIC_NAME.match(name), f"{name!r} is not a counsel_/temporal_/up metric in {expr!r}"
+        if name.startswith("counsel_"):
+            family = re.sub(r"_(bucket|sum|count)$", "", name)
+            assert name in COUNSEL_METRICS or family in COUNSEL_METRICS, f"unknown metric {name!r}"
+
+
+def test_metric_name_extraction_ignores_functions_labels_and_keywords() -> None:
+    expr = (
+        'sum by (service, le) (rate(counsel_grpc_server_duration_seconds_bucket{code=~"a|b"}[5m])) > 0.5'
+        " and on (service) up == 0"
+    )
+    assert metric_names(expr) == {"counsel_grpc_server_duration_seconds_bucket", "up"}
+    with pytest.raises(AssertionError):
+        assert_known_metrics("rate(http_requests_total[5m])")
+    with pytest.raises(AssertionError):
+        assert_known_metrics("rate(counsel_grpc_requests_total[5m])")
+    with pytest.raises(AssertionError):
+        assert_balanced("sum(rate(x[5m])")
+
+
+# --- chart --------------------------------------------------------------------------------------
+
+
+def test_values_declare_exactly_the_processes(values: dict[str, Any]) -> None:
+    assert set(values["services"]) == PROCESSES
+
+
+def test_every_process_has_a_source_directory() -> None:
+    for name in (*GRPC_SERVICES, "gateway"):
+        assert (ROOT / "services" / name).is_dir(), f"services/{name}/ missing"
+
+
+def test_grpc_services_run_serve_with_grpc_and_metrics_ports(values: dict[str, Any]) -> None:
+    for name in GRPC_SERVICES:
+        svc = values["services"][name]
+        assert svc["args"] == ["serve", name]
+        assert svc["ports"] == {"grpc": 50051, "metrics": 9090}
+        assert svc["healthService"] == f"counsel.{name}.v1.{name.capitalize()}Service"
+        assert svc["replicas"] >= 1
+        assert svc["resources"]["requests"]
+
+
+def test_worker_and_gateway(values: dict[str, Any]) -> None:
+    worker, gateway = values["services"]["worker"], values["services"]["gateway"]
+    assert worker["args"] == ["worker"]
+    assert worker["ports"] == {"metrics": 9090, "temporal": 9091}
+    assert gateway["args"] == ["gateway"]
+    assert gateway["ports"] == {"http": 8000}
+    for svc in (worker, gateway):
+        assert svc["resources"]["requests"]
+
+
+def test_temporal_exporter_port_matches_the_declared_port(values: dict[str, Any]) -> None:
+    # The SDK exporter binds COUNSEL_TEMPORAL_METRICS_PORT; the `temporal` port is what gets scraped.
+    assert "COUNSEL_TEMPORAL_METRICS_PORT" not in values["env"]
+    for name, svc in values["services"].items():
+        env = svc.get("env", {})
+        if "temporal" in svc["ports"]:
+            assert env.get("COUNSEL_TEMPORAL_METRICS_PORT") == str(svc["ports"]["temporal"]), name
+        else:
+            assert "COUNSEL_TEMPORAL_METRICS_PORT" not in env, name
+
+
+def test_port_names_are_valid_kubernetes_port_names(values: dict[str, Any]) -> None:
+    for name, svc in values["services"].items():
+        for port_name in svc["ports"]:
+            assert re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?", port_name), (name, port_name)
+
+
+def test_values_reference_an_existing_secret_and_common_env(values: dict[str, Any]) -> None:
+    assert values["existingSecret"]
+    assert values["image"].keys() >= {"repository", "tag", "pullPolicy"}
+    for key, value in values["env"].items():
+        assert key.startswith("COUNSEL_")
+        assert isinstance(value, str), f"{key} should be a string in values.yaml"
+        assert not key.endswith("_ADDR"), f"{key}: peer addresses are generated by configmap.yaml"
+    assert "COUNSEL_DATABASE_URL" not in values["env"], "the database URL carries a password: Secret only"
+    assert "COUNSEL_SECRET_KEY" not in values["env"]
+    # In a pod the servers must bind every interface, or probes and scrapes cannot reach them.
+    assert values["env"]["COUNSEL_METRICS_HOST"] == "0.0.0.0"
+    assert values["env"]["COUNSEL_GATEWAY_HOST"] == "0.0.0.0"
+    assert values["env"]["COUNSEL_GRPC_LISTEN"].startswith("0.0.0.0:")
+
+
+def test_dev_values_only_override_known_processes(values: dict[str, Any]) -> None:
+    dev = load_yaml(CHART / "values-dev.yaml")
+    assert set(dev["services"]) <= set(values["services"])
+
+
+def test_chart_metadata() -> None:
+    chart = load_yaml(CHART / "Chart.yaml")
+    assert chart["apiVersion"] == "v2"
+    assert chart["name"] == "counsel"
+    assert chart["version"] and chart["appVersion"]
+
+
+ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
+OPENERS = ("if", "range", "with", "define", "block")
+
+
+def template_errors(text: str) -> list[str]:
+    """Unbalanced {{ if/range/with/define/block }} … {{ end }} and misplaced {{ else }} in a Go template."""
+    errors: list[str] = []
+    stack: list[str] = []
+    for match in ACTION.finditer(text):
+        action = match.group(1)
+        if action.startswith("/*"):
+            if not action.endswith("*/"):
+                errors.append(f"unterminated comment at offset {match.start()}")
+            continue
+        keyword = action.split(None, 1)[0] if action else ""
+        if keyword in OPENERS:
+            stack.append(keyword)
+        elif keyword == "end":
+            if not stack:
+                errors.append(f"{{{{ end }}}} without an opening block at offset {match.start()}")
+            else:
+                stack.pop()
+        elif keyword == "else" and (not stack or stack[-1] not in ("if", "range", "with")):
+            errors.append(f"{{{{ else }}}} outside if/range/with at offset {match.start()}")
+    errors.extend(f"{{{{ {block} }}}} never closed" for block in stack)
+    if text.count("{{") != len(ACTION.findall(text)):
+        errors.append("a {{ without its }}")
+    return errors
+
+
+def test_template_checker_finds_unbalanced_blocks() -> None:
+    assert template_errors("{{- range $k, $v := .x }}{{ if $v }}a{{ else }}b{{ end }}{{- end }}") == []
+    assert template_errors("{{ range .x }}{{ if . }}a{{ end }}")
+    assert template_errors("{{ if . }}a{{ end }}{{ end }}")
+    assert template_errors("{{ else }}")
+    assert template_errors("{{ if . }}a{{ end")
+
+
+TEMPLATE_FILES = sorted(p for p in TEMPLATES.iterdir() if p.suffix in {".yaml", ".tpl", ".txt"})
+
+
+@pytest.mark.parametrize("path", TEMPLATE_FILES, ids=lambda p: p.name)
+def test_go_templates_are_balanced(path: Path) -> None:
+    assert template_errors(path.read_text(encoding="utf-8")) == []
+
+
+def test_included_templates_are_defined() -> None:
+    texts = {p.name: p.read_text(encoding="utf-8") for p in TEMPLATE_FILES}
+    defined = set(re.findall(r'\{\{-?\s*define\s+"([^"]+)"', "".join(texts.values())))
+    for name, text in texts.items():
+        for used in re.findall(r'include\s+"([^"]+)"', text):
+            assert used in defined, f"{name} includes undefined template {used!r}"
+
+
+def test_one_template_per_kind_ranges_over_services() -> None:
+    for name in ("deployment.yaml", "service.yaml", "configmap.yaml", "pdb.yaml"):
+        assert "range $name, $svc := .Values.services" in (TEMPLATES / name).read_text(encoding="utf-8")
+    deployment = (TEMPLATES / "deployment.yaml").read_text(encoding="utf-8")
+    assert deployment.count("kind: Deployment") == 1
+    assert "grpc:" in deployment and "path: /healthz" in deployment and "path: /readyz" in deployment
+    assert "path: /metrics" in deployment
+    assert "terminationGracePeriodSeconds" in deployment
+    assert "prometheus.io/scrape" in deployment
+    assert "secretRef" in (TEMPLATES / "_helpers.tpl").read_text(encoding="utf-8")
+
+
+def test_migrate_job_is_a_pre_install_and_pre_upgrade_hook() -> None:
+    job = (TEMPLATES / "migrate-job.yaml").read_text(encoding="utf-8")
+    assert '"helm.sh/hook": pre-install,pre-upgrade' in job
+    assert 'args: ["migrate"]' in job
+    # A pre-install hook runs before the chart's ConfigMap exists, so it must not depend on it.
+    assert "configMapRef" not in job
+
+
+# --- image and skaffold -------------------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    text = re.sub(r"\\\n", " ", text)  # continuation lines
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line.strip() else "")
+        for line in (raw.strip() for raw in text.splitlines())
+        if line and not line.startswith("#")
+    ]
+
+
+def test_dockerfile() -> None:
+    instructions = dockerfile_instructions()
+    by_kind: dict[str, list[str]] = {}
+    for kind, args in instructions:
+        by_kind.setdefault(kind, []).append(args)
+    assert json.loads(by_kind["ENTRYPOINT"][-1]) == ["counsel"]
+    assert json.loads(by_kind["CMD"][-1]) == ["serve", "catalog"]
+    assert len(by_kind["FROM"]) >= 2, "multi-stage build"
+    assert any("python:3.11-slim" in args for args in by_kind["ARG"] + by_kind["FROM"])
+    assert by_kind["USER"][-1].split(":")[0] == "10001"
+    assert set(by_kind["EXPOSE"][-1].split()) >= {"50051", "9090", "8000"}
+    assert any("PYTHONUNBUFFERED=1" in args for args in by_kind["ENV"])
+
+
+def test_dockerignore_keeps_the_build_inputs() -> None:
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", ".counsel", "tests"} <= ignored
+    for needed in ("pyproject.toml", "README.md", "services", "workflows", "protos", "deploy"):
+        assert needed not in ignored
+
+
+def test_skaffold_builds_the_dockerfile_and_deploys_the_chart() -> None:
+    config = load_yaml(ROOT / "skaffold.yaml")
+    assert config["apiVersion"] == "skaffold/v4beta11"
+    assert config["kind"] == "Config"
+    (artifact,) = config["build"]["artifacts"]
+    assert artifact["image"] == "counsel"
+    assert artifact["docker"]["dockerfile"] == "deploy/Dockerfile"
+    assert (ROOT / artifact.get("context", ".") / artifact["docker"]["dockerfile"]).is_file()
+    (release,) = config["deploy"]["helm"]["releases"]
+    assert release["chartPath"] == "charts/counsel"
+    assert (ROOT / release["chartPath"] / "Chart.yaml").is_file()
+    assert release["setValueTemplates"] == {
+        "image.repository": "{{.IMAGE_REPO_counsel}}",
+        "image.tag": "{{.IMAGE_TAG_counsel}}",
+    }
+    for profile in config.get("profiles", []):
+        for patch in profile.get("patches", []):
+            if patch["path"].endswith("/valuesFiles/-"):
+                assert (ROOT / patch["value"]).is_file()
+
+
+# --- alerts and dashboard -----------------------------------------------------------------------
+
+
+def test_alerts_are_complete(alert_rules: list[dict[str, Any]]) -> None:
+    assert alert_rules
+    names = [rule["alert"] for rule in alert_rules]
+    assert len(names) == len(set(names)), "alert names must be unique"
+    for rule in alert_rules:
+        assert rule["expr"].strip(), rule["alert"]
+        assert re.fullmatch(r"\d+[smh]", str(rule["for"])), rule["alert"]
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        assert rule["annotations"]["description"], rule["alert"]
+        assert re.fullmatch(r"docs/runbooks\.md#[a-z0-9-]+", rule["annotations"]["runbook"]), rule["alert"]
+
+
+def test_alert_exprs_use_known_metrics(alert_rules: list[dict[str, Any]]) -> None:
+    for rule in alert_rules:
+        assert_balanced(rule["expr"])
+        assert_known_metrics(rule["expr"])
+
+
+def test_alerts_cover_the_platform(alert_rules: list[dict[str, Any]]) -> None:
+    used = set().union(*(metric_names(rule["expr"]) for rule in alert_rules))
+    for needed in (
+        "counsel_grpc_server_requests_total",
+        "counsel_grpc_server_duration_seconds_bucket",
+        "counsel_outbox_pending_events",
+        "counsel_outbox_relay_lag_seconds_bucket",
+        "counsel_consumer_events_total",
+        "counsel_sla_breaches_total",
+        "temporal_workflow_task_schedule_to_start_latency_bucket",
+        "temporal_activity_execution_failed_total",
+        "up",
+    ):
+        assert needed in used, f"no alert on {needed}"
+    sla = " ".join(rule["expr"] for rule in alert_rules if "counsel_sla_breaches_total" in rule["expr"])
+    for kind in ("reply_24h", "acknowledge_30m", "delivery"):
+        assert kind in sla
+
+
+def test_dashboard_panels_query_known_metrics(dashboard: dict[str, Any]) -> None:
+    assert dashboard["uid"] and dashboard["title"]
+    assert dashboard["schemaVersion"] >= 36
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    assert panels
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    used: set[str] = set()
+    for panel in panels:
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["expr"].strip(), panel["title"]
+            assert_balanced(target["expr"])
+            assert_known_metrics(target["expr"])
+            used |= metric_names(target["expr"])
+    families = {re.sub(r"_(bucket|sum|count)$", "", name) for name in used}
+    assert families >= COUNSEL_METRICS, f"no panel for {COUNSEL_METRICS - families}"
+    assert "temporal_workflow_task_schedule_to_start_latency" in families

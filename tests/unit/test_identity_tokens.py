@@ -1,0 +1,219 @@
+"""Tokens identity issues verify with the runtime's TokenVerifier, and nothing else does."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.identity import tokens
+from services.runtime.auth import TokenVerifier
+from services.runtime.config import Settings, load_settings
+from services.runtime.context import Principal
+from services.runtime.errors import Unauthenticated
+
+ISSUER = "https://counsel.test/identity"
+AUDIENCE = "counsel-api-test"
+
+
+@dataclass
+class User:
+    id: str = "u1"
+    tenant_id: str = "t1"
+    roles: list[str] = field(default_factory=lambda: ["client_admin"])
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(
+        env="test",
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        access_token_ttl_seconds=900,
+        secret_key="x" * 32,
+    )
+
+
+@pytest.fixture
+def key() -> tokens.SigningKey:
+    return tokens.generate_signing_key()
+
+
+def verifier_for(*keys: tokens.SigningKey, issuer: str = ISSUER, audience: str = AUDIENCE) -> TokenVerifier:
+    async def fetch() -> dict[str, Any]:
+        return {"keys": [tokens.public_jwk(k) for k in keys]}
+
+    return TokenVerifier(fetch, issuer=issuer, audience=audience)
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def test_an_issued_token_verifies_into_the_principal(
+    settings: Settings, key: tokens.SigningKey
+) -> None:
+    token = tokens.issue_access_token(User(), key, settings)
+    assert await verifier_for(key).verify(token) == Principal("u1", "t1", frozenset({"client_admin"}))
+
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == "EdDSA" and header["kid"] == key.kid
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["iss"] == ISSUER and claims["aud"] == AUDIENCE
+    assert claims["exp"] - claims["iat"] == 900
+    assert claims["jti"] and claims["tid"] == "t1" and claims["roles"] == ["client_admin"]
+
+
+async def test_staff_tokens_carry_no_tenant(settings: Settings, key: tokens.SigningKey) -> None:
+    token = tokens.issue_access_token(User("l1", "", ["reviewer", "lawyer"]), key, settings)
+    principal = await verifier_for(key).verify(token)
+    assert principal == Principal("l1", "", frozenset({"reviewer", "lawyer"}))
+
+
+async def test_every_token_has_its_own_id(settings: Settings, key: tokens.SigningKey) -> None:
+    ids = {
+        jwt.decode(tokens.issue_access_token(User(), key, settings), options={"verify_signature": False})[
+            "jti"
+        ]
+        for _ in range(5)
+    }
+    assert len(ids) == 5
+
+
+def test_lifetime_is_capped_at_fifteen_minutes() -> None:
+    # Settings refuse more than 900 s; a Settings built around validation still cannot get longer tokens.
+    lax = load_settings(env="test").model_copy(update={"access_token_ttl_seconds": 3600})
+    assert tokens.access_token_ttl(lax) == 900
+    assert tokens.access_token_ttl(load_settings(env="test", access_token_ttl_seconds=300)) == 300
+
+
+def test_the_jwk_is_an_okp_ed25519_signing_key(key: tokens.SigningKey) -> None:
+    jwk = tokens.public_jwk(key)
+    assert {k: jwk[k] for k in ("kty", "crv", "kid", "alg", "use")} == {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "kid": key.kid,
+        "alg": "EdDSA",
+        "use": "sig",
+    }
+    assert len(base64.urlsafe_b64decode(jwk["x"] + "=")) == 32
+    assert "d" not in jwk  # never the private half
+
+
+def test_the_private_key_survives_a_pem_round_trip(key: tokens.SigningKey) -> None:
+    loaded = tokens.load_signing_key(key.kid, tokens.private_key_pem(key))
+    assert tokens.public_jwk(loaded) == tokens.public_jwk(key)
+
+
+async def test_a_tampered_token_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+    header, payload, signature = tokens.issue_access_token(User(), key, settings).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["supervisor"]
+    with pytest.raises(Unauthenticated):
+        await verifier_for(key).verify(f"{header}.{b64(claims)}.{signature}")
+
+
+async def test_alg_none_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+    _, payload, _ = tokens.issue_access_token(User(), key, settings).split(".")
+    with pytest.raises(Unauthenticated):
+        await verifier_for(key).verify(f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': key.kid})}.{payload}.")
+
+
+async def test_an_hmac_token_keyed_with_the_public_key_is_rejected(
+    settings: Settings, key: tokens.SigningKey
+) -> None:
+    # The classic algorithm-confusion attack: HS256 with the published key as the shared secret.
+    claims = jwt.decode(tokens.issue_access_token(User(), key, settings), options={"verify_signature": False})
+    forged = jwt.encode(claims, tokens.public_jwk(key)["x"], algorithm="HS256", headers={"kid": key.kid})
+    with pytest.raises(Unauthenticated):
+        await verifier_for(key).verify(forged)
+
+
+async def test_a_token_from_another_key_with_the_same_kid_is_rejected(
+    settings: Settings, key: tokens.SigningKey
+) -> None:
+    impostor = tokens.SigningKey(key.kid, Ed25519PrivateKey.generate())
+    with pytest.raises(Unauthenticated):
+        await verifier_for(key).verify(tokens.issue_access_token(User(), impostor, settings))
+
+
+async def test_an_unknown_kid_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+    with pytest.raises(Unauthenticated):
+        await verifier_for(key).verify(
+            tokens.issue_access_token(User(), tokens.generate_signing_key(), settings)
+        )
+
+
+async def test_wrong_audience_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+    with pytest.raises(Unauthenticated):
+        await verifier_for(key, audience="another-api").verify(
+            tokens.issue_access_token(User(), key, settings)
+        )
+
+
+async def test_wrong_issuer_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+    with pytest.raises(Unauthenticated):
+        await verifier_for(key, issuer="https://evil.test").verify(
+            tokens.issue_access_token(User(), key, settings)
+        )
+
+
+async def test_an_expired_token_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+    issued_at = datetime.now(UTC) - timedelta(seconds=901)
+    token = tokens.issue_access_token(User(), key, settings, now=issued_at)
+    with pytest.raises(Unauthenticated, match="expired"):
+        await verifier_for(key).verify(token)
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "Bearer x.y.z"])
+async def test_malformed_tokens_are_rejected(key: tokens.SigningKey, token: str) -> None:
+    with pytest.raises(Unauthenticated):
+        await verifier_for(key).verify(token)
+
+
+def test_refresh_tokens_are_random_and_stored_hashed() -> None:
+    token, stored = tokens.new_refresh_token()
+    assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) == 32
+    assert stored == tokens.hash_refresh_token(token) and len(stored) == 64 and token not in stored
+    assert tokens.new_refresh_token()[0] != token
+    assert timedelta(days=30) == tokens.REFRESH_TOKEN_TTL
+
+
+def test_jwks_keeps_retired_keys_for_one_token_lifetime() -> None:
+    now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    active, recent, boundary, old = (tokens.public_jwk(tokens.generate_signing_key()) for _ in range(4))
+    document = tokens.jwks_document(
+        [
+            tokens.PublishedKey(active, None),
+            tokens.PublishedKey(recent, now - timedelta(seconds=899)),
+            tokens.PublishedKey(boundary, now - timedelta(seconds=900)),
+            tokens.PublishedKey(old, now - timedelta(days=1)),
+        ],
+        now,
+        900,
+    )
+    assert document == {"keys": [active, recent]}
+
+
+async def test_rotation_keeps_unexpired_tokens_valid(settings: Settings) -> None:
+    """A token signed just before its key was retired verifies against the JWKS published afterwards."""
+    old_key, new_key = tokens.generate_signing_key(), tokens.generate_signing_key()
+    old_token = tokens.issue_access_token(User(), old_key, settings)
+    retired_at = datetime.now(UTC)
+    stored = [
+        tokens.PublishedKey(tokens.public_jwk(old_key), retired_at),
+        tokens.PublishedKey(tokens.public_jwk(new_key), None),
+    ]
+
+    async def fetch() -> dict[str, Any]:
+        return tokens.jwks_document(stored, datetime.now(UTC), tokens.access_token_ttl(settings))
+
+    verifier = TokenVerifier(fetch, issuer=ISSUER, audience=AUDIENCE)
+    assert (await verifier.verify(old_token)).user_id == "u1"
+    assert (await verifier.verify(tokens.issue_access_token(User(), new_key, settings))).user_id == "u1"

@@ -1,0 +1,58 @@
+"""The one workflow worker: every workflow and activity of counsel on the configured task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio.worker import Worker
+
+from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from services.runtime.config import Settings
+from services.runtime.grpc_client import open_channel
+from services.runtime.logs import configure_logging
+from services.runtime.metrics import serve_metrics
+from services.runtime.temporal import connect_temporal
+from workflows.activities.consultation import ConsultationActivities
+from workflows.consultation import ConsultationWorkflow
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS = [ConsultationWorkflow]
+
+
+def activities_for(settings: Settings) -> list[Callable[..., Any]]:
+    consultation = ConsultationActivities(
+        ConsultationServiceStub(
+            open_channel(settings.consultation_addr, default_timeout=settings.grpc_deadline_seconds)
+        )
+    )
+    return [consultation.record_stage, consultation.close]
+
+
+async def run_worker(settings: Settings) -> None:
+    """Poll until SIGTERM/SIGINT, then finish in-flight activities and stop."""
+    configure_logging("worker", settings.log_level)
+    serve_metrics(settings.metrics_port_for("worker"), settings.metrics_host)
+    client = await connect_temporal(settings)
+    worker = Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=activities_for(settings),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        log.info("worker polling", extra={"task_queue": settings.temporal_task_queue})
+        await stop.wait()
+    log.info("worker stopped")
