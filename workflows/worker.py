@@ -8,7 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.worker import Worker
 
@@ -20,6 +20,9 @@ from services.runtime.metrics import serve_metrics
 from services.runtime.temporal import connect_temporal
 from workflows.activities.consultation import ConsultationActivities
 from workflows.consultation import ConsultationWorkflow
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger(__name__)
 

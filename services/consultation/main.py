@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from counsel.consultation.v1 import consultation_service_pb2
 from counsel.consultation.v1.consultation_service_pb2_grpc import add_ConsultationServiceServicer_to_server
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
@@ -12,6 +14,9 @@ from services.consultation.workflow_starter import SUBJECTS, WorkflowStarter
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
+
+if TYPE_CHECKING:
+    pass
 
 SERVICE = "consultation"
 FULL_NAME = consultation_service_pb2.DESCRIPTOR.services_by_name["ConsultationService"].full_name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import grpc
 from temporalio.client import Client, WorkflowHandle
@@ -12,7 +13,6 @@ from counsel.common.v1 import paging_pb2, timeline_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceServicer
 from counsel.payment.v1 import payment_service_pb2
-from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.consultation import domain
 from services.consultation.models import ConsultationRow
 from services.consultation.store import ConsultationStore, ConsultationView
@@ -20,6 +20,9 @@ from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, Unauthenticated
 from services.runtime.records import from_timestamp, page_size, to_timestamp
 from workflows.shared import consultation_workflow_id
+
+if TYPE_CHECKING:
+    from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ def consultation_proto(row: ConsultationRow, view: ConsultationView | None = Non
 
 
 class ConsultationServicer(ConsultationServiceServicer):
-    def __init__(self, store: ConsultationStore, temporal: Client, payments: PaymentServiceStub) -> None:
+    def __init__(self, store: ConsultationStore, temporal: Client, payments: PaymentServiceAsyncStub) -> None:
         self.store = store
         self.temporal = temporal
         self.payments = payments

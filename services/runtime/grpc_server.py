@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -51,9 +51,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
@@ -62,7 +62,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if full_method.startswith("/grpc.health.") or full_method.startswith("/grpc.reflection."):
             return handler
         method = full_method.rsplit("/", 1)[-1]
-        wrapped = self._wrap(handler.unary_unary, method, metadata)
+        wrapped = self._wrap(cast(UnaryHandler, handler.unary_unary), method, metadata)
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
             request_deserializer=handler.request_deserializer,
@@ -146,6 +146,22 @@ class GrpcServer:
         for name in ["", *self.service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self.port
+
+    async def report_dependencies(self, dependencies: dict[str, bool]) -> None:
+        """Readiness: the full service names are SERVING only while every dependency is healthy, and each
+        dependency has its own entry (`postgres`, `nats`, `temporal`). The empty name stays SERVING while
+        the process runs, so liveness probes do not restart a pod because its database is away."""
+
+        def status(ok: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+            return (
+                health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+
+        for name, ok in dependencies.items():
+            await self.health.set(name, status(ok))
+        ready = all(dependencies.values())
+        for name in self.service_names:
+            await self.health.set(name, status(ready))
 
     async def stop(self, grace: float = 5.0) -> None:
         await self.health.enter_graceful_shutdown()

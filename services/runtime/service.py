@@ -28,6 +28,9 @@ from services.runtime.temporal import connect_temporal
 
 log = logging.getLogger(__name__)
 
+DEPENDENCY_CHECK_SECONDS = 5.0
+DEPENDENCY_TIMEOUT_SECONDS = 2.0
+
 
 def remote_jwks(settings: Settings) -> JwksFetcher:
     """Fetch identity's public keys over gRPC (used by every service but identity itself)."""
@@ -70,6 +73,21 @@ class ServiceRuntime:
     def grpc_server(self) -> GrpcServer:
         return GrpcServer(self.service, self.settings.listen_addr(self.service), self.verifier)
 
+    async def dependency_health(self) -> dict[str, bool]:
+        """Whether each dependency this process uses answers now."""
+        health = {
+            "postgres": await _answers(self.db.ping()),
+            "nats": self.bus is not None and self.bus.nc.is_connected,
+        }
+        if self._temporal is not None:
+            health["temporal"] = await _answers(self._temporal.service_client.check_health())
+        return health
+
+    async def watch_dependencies(self, server: GrpcServer) -> None:
+        while True:
+            await server.report_dependencies(await self.dependency_health())
+            await asyncio.sleep(DEPENDENCY_CHECK_SECONDS)
+
     def outbox_relay(self) -> Coroutine[Any, Any, None]:
         assert self.bus is not None
         return OutboxRelay(self.db, self.outbox, self.bus).run()
@@ -89,7 +107,7 @@ class ServiceRuntime:
                 loop.add_signal_handler(sig, self.stopping.set)
         port = await server.start()
         log.info("serving", extra={"service": self.service, "port": port})
-        tasks = [asyncio.create_task(coro) for coro in background]
+        tasks = [asyncio.create_task(coro) for coro in [self.watch_dependencies(server), *background]]
         stop_waiter = asyncio.create_task(self.stopping.wait())
         try:
             done, _ = await asyncio.wait([stop_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -107,6 +125,14 @@ class ServiceRuntime:
         if self.bus is not None:
             await self.bus.close()
         await self.db.close()
+
+
+async def _answers(check: Coroutine[Any, Any, object]) -> bool:
+    try:
+        await asyncio.wait_for(check, DEPENDENCY_TIMEOUT_SECONDS)
+    except Exception:
+        return False
+    return True
 
 
 @asynccontextmanager

@@ -147,6 +147,7 @@ def test_readyz_reports_every_service_serving(http: httpx.Client) -> None:
     assert body["status"] == "ready"
     assert set(SERVICE_NAMES) <= set(body["services"])
     assert all(status == "SERVING" for status in body["services"].values())
+    assert body["dependencies"] == {"postgres": "ok", "nats": "ok", "temporal": "ok"}
     assert http.get("/healthz").status_code == 200
 
 
@@ -259,6 +260,35 @@ def test_bad_input_gets_problem_json_naming_the_field(http: httpx.Client) -> Non
         json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "wrong"},
     )
     assert bad_login.status_code == 401
+
+
+def test_counsel_status_reports_every_process_and_dependency_healthy(platform: Platform) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "status"],
+        env=platform.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    reported = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert {*SERVICE_NAMES, "worker", "gateway", "postgres", "nats", "temporal"} <= reported
+
+
+def test_a_second_counsel_up_names_the_taken_port_instead_of_a_traceback(
+    platform: Platform, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "up"],
+        env=platform.env | {"COUNSEL_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    gateway_port = platform.base_url.rsplit(":", 1)[1]
+    assert result.returncode == 2
+    assert f"port {gateway_port} (gateway) is already in use" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_ctrl_c_stops_every_process_and_a_restart_finds_the_data(

@@ -127,12 +127,14 @@ class Recorder:
 
 
 class FakeHealth:
-    def __init__(self, status: int = health_pb2.HealthCheckResponse.SERVING) -> None:
+    def __init__(self, status: int = health_pb2.HealthCheckResponse.SERVING, **by_name: int) -> None:
         self.status = status
+        self.by_name = by_name  # per health-service name, e.g. postgres=NOT_SERVING
 
     async def Check(self, request: health_pb2.HealthCheckRequest, timeout: float | None = None) -> Any:  # noqa: ASYNC109 (a gRPC stub's signature)
         assert timeout is not None and timeout <= 2.0
-        return health_pb2.HealthCheckResponse(status=self.status)  # type: ignore[arg-type]
+        status = self.by_name.get(request.service, self.status)
+        return health_pb2.HealthCheckResponse(status=status)  # type: ignore[arg-type]
 
 
 class FakeClients(Clients):
@@ -646,7 +648,27 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 async def test_readyz_ready_when_every_peer_serves(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "services": dict.fromkeys(SERVICE_NAMES, "SERVING")}
+    assert response.json() == {
+        "status": "ready",
+        "services": dict.fromkeys(SERVICE_NAMES, "SERVING"),
+        "dependencies": {"postgres": "ok", "nats": "ok", "temporal": "ok"},
+    }
+
+
+async def test_readyz_503_when_a_service_cannot_reach_its_database(
+    client: httpx.AsyncClient, fakes: FakeClients
+) -> None:
+    fakes.health = {
+        **fakes.health,
+        "catalog": FakeHealth(postgres=health_pb2.HealthCheckResponse.NOT_SERVING),
+    }
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["services"]["catalog"] == "SERVING"  # alive, but not ready
+    assert body["dependencies"]["postgres"] == "unreachable from catalog"
+    assert body["dependencies"]["nats"] == "ok"
 
 
 async def test_readyz_503_when_one_peer_is_not_serving(client: httpx.AsyncClient, fakes: FakeClients) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from temporalio import activity
 
 from counsel.consultation.v1 import consultation_service_pb2 as pb
-from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
 from services.runtime.records import to_timestamp
 from workflows.shared import CloseConsultationInput, RecordStageInput
 
+if TYPE_CHECKING:
+    from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
+
 
 class ConsultationActivities:
-    def __init__(self, stub: ConsultationServiceStub) -> None:
+    def __init__(self, stub: ConsultationServiceAsyncStub) -> None:
         self.stub = stub
 
     @activity.defn(name="consultation.record_stage")

@@ -21,9 +21,13 @@ router = APIRouter(tags=["health"])
 READINESS_DEADLINE_SECONDS = 2.0
 
 
+DEPENDENCIES = ("postgres", "nats", "temporal")
+
+
 class Readiness(BaseModel):
     status: str
     services: dict[str, str]
+    dependencies: dict[str, str]
 
 
 @router.get("/healthz", response_model=Status)
@@ -32,12 +36,12 @@ async def healthz() -> Status:
     return Status(status="ok")
 
 
-async def _check(stub: Any | None) -> str:
+async def _check(stub: Any | None, service: str = "") -> str:
     if stub is None:
         return "UNKNOWN"
     try:
         reply = await stub.Check(
-            health_pb2.HealthCheckRequest(service=""), timeout=READINESS_DEADLINE_SECONDS
+            health_pb2.HealthCheckRequest(service=service), timeout=READINESS_DEADLINE_SECONDS
         )
     except grpc.aio.AioRpcError as exc:
         return str(exc.code().name)
@@ -48,12 +52,28 @@ async def _check(stub: Any | None) -> str:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readyz(clients: ClientsDep) -> JSONResponse:
-    """200 when every peer service answers SERVING to grpc.health.v1 Check within 2 s, else 503."""
+    """200 when every peer service answers SERVING to grpc.health.v1 Check within 2 s, else 503.
+    `dependencies` folds what the services report of PostgreSQL, NATS and Temporal: "ok" when every
+    service that uses one reaches it."""
     names = list(SERVICE_NAMES)
     results = await asyncio.gather(*(_check(clients.health.get(name)) for name in names))
     services = dict(zip(names, results, strict=True))
-    ready = all(result == "SERVING" for result in results)
-    body = Readiness(status="ready" if ready else "degraded", services=services)
+    pairs = [
+        (name, dependency) for name in names if services[name] == "SERVING" for dependency in DEPENDENCIES
+    ]
+    reports = await asyncio.gather(
+        *(_check(clients.health.get(name), dependency) for name, dependency in pairs)
+    )
+    dependencies: dict[str, str] = {}
+    for (name, dependency), report in zip(pairs, reports, strict=True):
+        if report == "NOT_FOUND":
+            continue  # this service does not use that dependency
+        if report == "SERVING":
+            dependencies.setdefault(dependency, "ok")
+        else:
+            dependencies[dependency] = f"unreachable from {name}"
+    ready = all(result == "SERVING" for result in results) and all(v == "ok" for v in dependencies.values())
+    body = Readiness(status="ready" if ready else "degraded", services=services, dependencies=dependencies)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
