@@ -9,7 +9,6 @@ from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceServicer
 from services.booking.models import BookingRow
 from services.runtime.context import current_principal
 from services.runtime.db import Database
-from services.runtime.errors import NotFound
 from services.runtime.records import to_timestamp
 from services.runtime.tenancy import require_visible
 
@@ -40,10 +39,7 @@ class BookingServicer(BookingServiceServicer):
     async def GetBooking(
         self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBookingResponse:
-        async with self.db.transaction() as session:
-            row = await session.get(BookingRow, request.booking_id)
-        if row is None:
-            raise NotFound("no such booking")
+        row = await self.db.get(BookingRow, request.booking_id, "booking")
         principal = current_principal()
         # The booked lawyer sees their own booking too.
         if principal is None or principal.user_id != row.lawyer_id:

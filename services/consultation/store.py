@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,9 +23,9 @@ from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
 from services.runtime.records import (
     claim_idempotency_key,
-    decode_cursor,
-    encode_cursor,
     new_id,
+    newest_first,
+    page_of,
     request_fingerprint,
     to_timestamp,
     utcnow,
@@ -129,24 +128,10 @@ class ConsultationStore:
             query = query.where(ConsultationRow.assigned_lawyer_id == principal.user_id)
         if status:
             query = query.where(ConsultationRow.status == status)
-        if cursor:
-            created_at, last_id = decode_cursor(cursor)
-            after = datetime.fromisoformat(created_at)
-            query = query.where(
-                or_(
-                    col(ConsultationRow.created_at) < after,
-                    and_(col(ConsultationRow.created_at) == after, col(ConsultationRow.id) < last_id),
-                )
-            )
-        query = query.order_by(col(ConsultationRow.created_at).desc(), col(ConsultationRow.id).desc()).limit(
-            limit + 1
-        )
+        query = newest_first(query, col(ConsultationRow.created_at), col(ConsultationRow.id), cursor, limit)
         async with self.db.transaction() as session:
             rows = list((await session.exec(query)).all())
-        next_cursor = (
-            encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else ""
-        )
-        return rows[:limit], next_cursor
+        return page_of(rows, limit)
 
     async def record_stage(
         self, consultation_id: str, stage: str, actor: str, due_at: datetime | None, idempotency_key: str

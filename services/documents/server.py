@@ -9,7 +9,6 @@ from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceServ
 from services.documents.models import DocumentOrderRow
 from services.runtime.context import current_principal
 from services.runtime.db import Database
-from services.runtime.errors import NotFound
 from services.runtime.records import to_timestamp
 from services.runtime.tenancy import require_visible
 
@@ -38,9 +37,6 @@ class DocumentsServicer(DocumentsServiceServicer):
     async def GetDocumentOrder(
         self, request: pb.GetDocumentOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDocumentOrderResponse:
-        async with self.db.transaction() as session:
-            row = await session.get(DocumentOrderRow, request.document_order_id)
-        if row is None:
-            raise NotFound("no such document order")
+        row = await self.db.get(DocumentOrderRow, request.document_order_id, "document order")
         require_visible(current_principal(), row.tenant_id, STAFF_WHO_SEE_DOCUMENTS, "document order")
         return pb.GetDocumentOrderResponse(document_order=document_order_proto(row))

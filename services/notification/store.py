@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import and_, func, or_
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,7 +12,7 @@ from services.notification.domain import messages_for
 from services.notification.models import DevMessageRow, InboxEntryRow
 from services.runtime.db import Database
 from services.runtime.errors import NotFound
-from services.runtime.records import decode_cursor, encode_cursor, new_id, utcnow
+from services.runtime.records import new_id, newest_first, page_of, utcnow
 
 
 class NotificationStore:
@@ -51,18 +49,9 @@ class NotificationStore:
         statement = select(InboxEntryRow).where(InboxEntryRow.user_id == user_id)
         if unread_only:
             statement = statement.where(col(InboxEntryRow.read_at).is_(None))
-        if cursor:
-            created_at, last_id = decode_cursor(cursor)
-            after = datetime.fromisoformat(created_at)
-            statement = statement.where(
-                or_(
-                    col(InboxEntryRow.created_at) < after,
-                    and_(col(InboxEntryRow.created_at) == after, col(InboxEntryRow.id) < last_id),
-                )
-            )
-        statement = statement.order_by(
-            col(InboxEntryRow.created_at).desc(), col(InboxEntryRow.id).desc()
-        ).limit(limit + 1)
+        statement = newest_first(
+            statement, col(InboxEntryRow.created_at), col(InboxEntryRow.id), cursor, limit
+        )
         unread = (
             select(func.count())
             .select_from(InboxEntryRow)
@@ -71,10 +60,8 @@ class NotificationStore:
         async with self.db.transaction() as session:
             rows = list((await session.exec(statement)).all())
             unread_count = int((await session.exec(unread)).one())
-        next_cursor = (
-            encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else ""
-        )
-        return rows[:limit], next_cursor, unread_count
+        page, next_cursor = page_of(rows, limit)
+        return page, next_cursor, unread_count
 
     async def mark_read(self, user_id: str, entry_id: str) -> InboxEntryRow:
         async with self.db.transaction() as session:

@@ -11,7 +11,7 @@ from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceServicer
 from services.payment.models import OrderRow
 from services.runtime.context import current_principal
 from services.runtime.db import Database
-from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from services.runtime.errors import InvalidArgument, PermissionDenied
 from services.runtime.records import decode_cursor, encode_cursor, page_size, to_timestamp
 from services.runtime.tenancy import require_visible, signed_in
 
@@ -43,10 +43,7 @@ class PaymentServicer(PaymentServiceServicer):
     async def GetOrder(
         self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOrderResponse:
-        async with self.db.transaction() as session:
-            row = await session.get(OrderRow, request.order_id)
-        if row is None:
-            raise NotFound("no such order")
+        row = await self.db.get(OrderRow, request.order_id, "order")
         require_visible(current_principal(), row.tenant_id, STAFF_WHO_SEE_ORDERS, "order")
         return pb.GetOrderResponse(order=order_proto(row))
 

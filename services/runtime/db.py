@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.runtime.errors import NotFound
+
+M = TypeVar("M")
 
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -28,6 +33,14 @@ class Database:
         """One session in one transaction: committed on success, rolled back on any exception."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    async def get(self, model: type[M], key: str, what: str) -> M:
+        """The row of `model` with primary key `key`, or NotFound("no such <what>")."""
+        async with self.transaction() as session:
+            row = await session.get(model, key)
+        if row is None:
+            raise NotFound(f"no such {what}")
+        return row
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -7,15 +7,17 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.runtime.errors import Conflict, InvalidArgument
 from services.runtime.tables import RuntimeTables
+
+T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -63,6 +65,27 @@ def decode_cursor(cursor: str) -> list[Any]:
         return values
     except ValueError as exc:
         raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+
+
+def newest_first(statement: Any, created_at: Any, row_id: Any, cursor: str, limit: int) -> Any:
+    """`statement` as one keyset page, newest first: rows older than the cursor, plus one more row so that
+    `page_of` can tell whether another page follows. `created_at`/`row_id` are the model's columns."""
+    if cursor:
+        values = decode_cursor(cursor)
+        try:
+            after, last_id = datetime.fromisoformat(values[0]), str(values[1])
+        except (IndexError, TypeError, ValueError) as exc:
+            raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+        statement = statement.where(or_(created_at < after, and_(created_at == after, row_id < last_id)))
+    return statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
+
+
+def page_of(rows: list[T], limit: int) -> tuple[list[T], str]:
+    """The page of rows fetched by `newest_first` and the cursor of the next page ("" at the end)."""
+    if len(rows) <= limit:
+        return rows, ""
+    last: Any = rows[limit - 1]
+    return rows[:limit], encode_cursor(last.created_at, last.id)
 
 
 def request_fingerprint(*parts: Any) -> str:
