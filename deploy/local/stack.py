@@ -293,6 +293,7 @@ class Stack:
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                say(f"\033[31m{child.name} did not stop within 15 s; killed\033[0m")
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGKILL)
                 child.process.wait()
@@ -361,7 +362,7 @@ def print_status() -> int:
             rows.append((name, alive and code == 200, f"pid {info['pid']}, /readyz {code or 'unreachable'}"))
             if isinstance(body, dict):
                 for dep, status in (body.get("dependencies") or {}).items():
-                    rows.append((dep, status == "ok", str(status)))
+                    rows.append((f"{dep} (services)", status == "ok", f"{status}, as the services see it"))
         elif info["port"]:
             serving = _grpc_serving(info["port"]) if alive else "DOWN"
             rows.append((name, serving == "SERVING", f"pid {info['pid']}, gRPC :{info['port']} {serving}"))
@@ -374,7 +375,7 @@ def print_status() -> int:
         rows.append((name, up, address))
     for name, healthy, detail in rows:
         mark = "\033[32mhealthy\033[0m  " if healthy else "\033[31munhealthy\033[0m"
-        print(f"{name:<14} {mark} {detail}")
+        print(f"{name:<22} {mark} {detail}")
     return 0 if all(healthy for _, healthy, _ in rows) else 1
 
 

@@ -85,8 +85,10 @@ class EventBus:
         return not ack.duplicate
 
     async def close(self) -> None:
+        # Not drain(): draining pull subscriptions waits for the drain timeout (30 s); every publish was
+        # already acknowledged and consumers were cancelled, so there is nothing left to flush.
         with contextlib.suppress(Exception):
-            await self.nc.drain()
+            await asyncio.wait_for(self.nc.close(), 5.0)
 
 
 class Outbox:
@@ -268,7 +270,7 @@ class DurableConsumer:
         while True:
             try:
                 messages = await subscription.fetch(batch=64, timeout=1.0)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when no message came
                 continue
             except asyncio.CancelledError:
                 raise

@@ -305,6 +305,7 @@ def test_ctrl_c_stops_every_process_and_a_restart_finds_the_data(
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+    assert "did not stop" not in platform.log_tail(200)  # every process stopped gracefully on SIGTERM
 
     platform.start()
     headers = login(http, "client@demo.counsel.test")
