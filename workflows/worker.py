@@ -13,20 +13,23 @@ from typing import TYPE_CHECKING, Any
 from temporalio.worker import Worker
 
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.temporal import connect_temporal
 from workflows.activities.consultation import ConsultationActivities
+from workflows.activities.payment import PaymentActivities
 from workflows.consultation import ConsultationWorkflow
+from workflows.orders import OrderWorkflow
 
 if TYPE_CHECKING:
     pass
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [ConsultationWorkflow]
+WORKFLOWS = [ConsultationWorkflow, OrderWorkflow]
 
 
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
@@ -35,7 +38,20 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
             open_channel(settings.consultation_addr, default_timeout=settings.grpc_deadline_seconds)
         )
     )
-    return [consultation.record_stage, consultation.close]
+    payment = PaymentActivities(
+        PaymentServiceStub(
+            open_channel(settings.payment_addr, default_timeout=settings.grpc_deadline_seconds)
+        )
+    )
+    return [
+        consultation.record_stage,
+        consultation.close,
+        payment.expire_order,
+        payment.issue_voucher,
+        payment.start_fulfilment,
+        payment.advance_order,
+        payment.refund_order,
+    ]
 
 
 async def run_worker(settings: Settings) -> None:

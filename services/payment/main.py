@@ -1,20 +1,57 @@
-"""Entry point of the payment service."""
+"""Entry point of the payment service; importable so tests run the real server in-process."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.payment.v1 import payment_service_pb2
 from counsel.payment.v1.payment_service_pb2_grpc import add_PaymentServiceServicer_to_server
+from services.payment.config import PaymentSettings, configured_providers
 from services.payment.models import TABLES
+from services.payment.providers.sandbox import SandboxProvider
+from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
 from services.payment.server import PaymentServicer
+from services.payment.store import PaymentStore
+from services.payment.vouchers import VoucherSigner
+from services.payment.workflow_starter import SUBJECTS, OrderWorkflowStarter
 from services.runtime.config import Settings
+from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
+
+if TYPE_CHECKING:
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "payment"
 FULL_NAME = payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
 
 
 async def serve(settings: Settings) -> None:
+    payment_settings = PaymentSettings.from_settings(settings)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        temporal = await rt.temporal()
+        catalog = cast(
+            "CatalogServiceAsyncStub",
+            CatalogServiceStub(
+                open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
+            ),
+        )
+        providers = configured_providers(payment_settings)
+        store = PaymentStore(rt.db, rt.outbox)
         server = rt.grpc_server()
-        server.add(add_PaymentServiceServicer_to_server, PaymentServicer(rt.db), FULL_NAME)
-        await rt.run(server, background=[rt.outbox_relay()])
+        server.add(
+            add_PaymentServiceServicer_to_server,
+            PaymentServicer(store, catalog, providers, VoucherSigner(settings.secret_key), payment_settings),
+            FULL_NAME,
+        )
+        background = [
+            rt.outbox_relay(),
+            rt.consumer(
+                "order-workflows", SUBJECTS, OrderWorkflowStarter(temporal, settings.temporal_task_queue)
+            ),
+        ]
+        sandbox = providers.get("sandbox")
+        if isinstance(sandbox, SandboxProvider):
+            deliver = http_delivery(payment_settings.notify_url("sandbox"), sandbox.ack.body)
+            background.append(SandboxNotifier(store, sandbox, deliver).run())
+        await rt.run(server, background=background)

@@ -1,51 +1,130 @@
-"""PaymentService over gRPC. Orders are created by the payment capability; this serves reads."""
+"""PaymentService over gRPC: proto in → domain/store → proto out. No SQL here."""
 
 from __future__ import annotations
 
-import grpc
-from sqlmodel import col, select
+import logging
+from typing import TYPE_CHECKING
 
-from counsel.common.v1 import money_pb2, paging_pb2
+import grpc
+
+from counsel.catalog.v1 import catalog_service_pb2
+from counsel.common.v1 import money_pb2, paging_pb2, timeline_pb2
 from counsel.payment.v1 import payment_service_pb2 as pb
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceServicer
-from services.payment.models import OrderRow
+from services.payment import domain
+from services.payment.config import PaymentSettings
+from services.payment.models import OrderRow, PaymentRow, VoucherRow
+from services.payment.providers.base import Checkout, InvalidNotification, Provider, ProviderUnavailable
+from services.payment.store import OrderView, PaymentStore
+from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
 from services.runtime.context import current_principal
-from services.runtime.db import Database
-from services.runtime.errors import InvalidArgument, PermissionDenied
-from services.runtime.records import decode_cursor, encode_cursor, page_size, to_timestamp
-from services.runtime.tenancy import require_visible, signed_in
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.records import page_size, request_fingerprint, to_timestamp, utcnow
+from services.runtime.tenancy import signed_in
 
-STATUSES = ("pending_payment", "paid", "in_service", "completed", "cancelled", "refunded")
-STAFF_WHO_SEE_ORDERS = ("agent", "supervisor")
+if TYPE_CHECKING:
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
+
+log = logging.getLogger(__name__)
+
+STATUSES = domain.ORDER_STATUSES
+STAFF_WHO_SEE_ORDERS = domain.STAFF_WHO_SEE_ORDERS
+FINAL_STATUSES = ("completed", "cancelled", "refunded")
+ACCEPTED_OUTCOMES = ("applied", "duplicate", "ignored", "closed", "refund_due")
 
 
-def order_proto(row: OrderRow) -> pb.Order:
-    return pb.Order(
+def _money(amount: int, currency: str) -> money_pb2.Money:
+    return money_pb2.Money(amount=amount, currency=currency)
+
+
+def order_proto(row: OrderRow, view: OrderView | None = None) -> pb.Order:
+    order = pb.Order(
         id=row.id,
         tenant_id=row.tenant_id,
         client_id=row.client_id,
         product_id=row.product_id,
         tier_id=row.tier_id,
         status=row.status,
-        amount=money_pb2.Money(amount=row.amount_fen, currency=row.currency),
+        amount=_money(row.amount_fen, row.currency),
         pay_before=to_timestamp(row.pay_before),
         created_at=to_timestamp(row.created_at),
         fulfilment=pb.Fulfilment(kind=row.fulfilment_kind, id=row.fulfilment_id)
         if row.fulfilment_id
         else None,
+        product_name=row.product_name,
+        category=row.category,
+        refunded=_money(row.refunded_fen, row.currency),
+    )
+    if view is not None:
+        last = len(view.stages) - 1
+        for i, stage in enumerate(view.stages):
+            done = i < last or row.status in FINAL_STATUSES
+            order.stages.append(
+                timeline_pb2.TimelineStage(
+                    stage=stage.stage,
+                    status="done" if done else "current",
+                    entered_at=to_timestamp(stage.entered_at),
+                    due_at=to_timestamp(stage.due_at),
+                    actor=stage.actor,
+                )
+            )
+    return order
+
+
+def payment_proto(row: PaymentRow) -> pb.Payment:
+    return pb.Payment(
+        id=row.id,
+        order_id=row.order_id,
+        method=row.method,
+        status=row.status,
+        amount=_money(row.amount_fen, row.currency),
+        pay_url=row.pay_url,
+        qr_code=row.qr_code,
+        created_at=to_timestamp(row.created_at),
+    )
+
+
+def product_snapshot(product: catalog_service_pb2.Product) -> domain.ProductSnapshot:
+    tiers = []
+    for tier in product.tiers:
+        item: dict[str, object] = {"id": tier.id, "name": tier.name, "price": tier.price.amount}
+        if tier.complexity:
+            item["complexity"] = tier.complexity
+        for name in ("delivery_hours", "revision_days", "acknowledge_minutes", "reply_hours"):
+            if tier.HasField(name):
+                item[name] = getattr(tier, name)
+        tiers.append(item)
+    return domain.ProductSnapshot(
+        product_id=product.id,
+        name=product.name,
+        category=product.category,
+        currency=product.price.currency or "CNY",
+        tiers=tuple(tiers),
+        required_fields=tuple(f.name for f in product.requirement_fields if f.required),
     )
 
 
 class PaymentServicer(PaymentServiceServicer):
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(
+        self,
+        store: PaymentStore,
+        catalog: CatalogServiceAsyncStub,
+        providers: dict[str, Provider],
+        signer: VoucherSigner,
+        settings: PaymentSettings,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.providers = providers
+        self.signer = signer
+        self.settings = settings
 
+    # -- orders ------------------------------------------------------------------------------------
     async def GetOrder(
         self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOrderResponse:
-        row = await self.db.get(OrderRow, request.order_id, "order")
-        require_visible(current_principal(), row.tenant_id, STAFF_WHO_SEE_ORDERS, "order")
-        return pb.GetOrderResponse(order=order_proto(row))
+        view = await self.store.get_order(current_principal(), request.order_id)
+        return pb.GetOrderResponse(order=order_proto(view.row, view))
 
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext
@@ -53,22 +132,177 @@ class PaymentServicer(PaymentServiceServicer):
         principal = signed_in(current_principal(), "list orders")
         if request.status and request.status not in STATUSES:
             raise InvalidArgument.for_field("status", f"must be one of {', '.join(STATUSES)}")
-        limit = page_size(request.page.limit)
-        statement = select(OrderRow)
-        if principal.is_client:
-            statement = statement.where(OrderRow.tenant_id == principal.tenant_id)
-        elif not principal.has_role(*STAFF_WHO_SEE_ORDERS):
+        if not principal.is_client and not principal.has_role(*STAFF_WHO_SEE_ORDERS):
             raise PermissionDenied("only clients and agents or supervisors list orders")
-        if request.status:
-            statement = statement.where(OrderRow.status == request.status)
-        if request.page.cursor:
-            (last_id,) = decode_cursor(request.page.cursor)
-            statement = statement.where(col(OrderRow.id) < last_id)
-        statement = statement.order_by(col(OrderRow.id).desc()).limit(limit + 1)
-        async with self.db.transaction() as session:
-            rows = list((await session.exec(statement)).all())
-        next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else ""
+        rows, next_cursor = await self.store.list_orders(
+            principal, request.status, page_size(request.page.limit), request.page.cursor
+        )
         return pb.ListOrdersResponse(
-            orders=[order_proto(r) for r in rows[:limit]],
-            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+            orders=[order_proto(r) for r in rows], page=paging_pb2.PageResponse(next_cursor=next_cursor)
+        )
+
+    async def CreateOrder(
+        self, request: pb.CreateOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateOrderResponse:
+        principal = domain.require_client(current_principal(), "order services")
+        requirements = domain.parse_json_object(request.requirements_json, "requirements")
+        booking = domain.parse_json_object(request.booking_json, "booking")
+        if not request.product_id:
+            raise InvalidArgument.for_field("product_id", "must not be empty")
+        try:
+            reply = await self.catalog.GetProduct(
+                catalog_service_pb2.GetProductRequest(product_id=request.product_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise InvalidArgument.for_field("product_id", "no such product") from exc
+            raise
+        new = domain.new_order(product_snapshot(reply.product), request.tier_id, requirements, booking)
+        fingerprint = request_fingerprint(request.product_id, request.tier_id, requirements, booking)
+        view, _ = await self.store.create_order(
+            principal, new, self.settings.pay_within, request.idempotency_key, fingerprint
+        )
+        return pb.CreateOrderResponse(order=order_proto(view.row, view))
+
+    async def CancelOrder(
+        self, request: pb.CancelOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelOrderResponse:
+        principal = current_principal()
+        reason = request.reason or ("client_request" if principal else "cancelled")
+        view = await self.store.cancel_order(principal, request.order_id, reason)
+        return pb.CancelOrderResponse(order=order_proto(view.row, view))
+
+    async def ExpireOrder(
+        self, request: pb.ExpireOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExpireOrderResponse:
+        domain.require_internal(current_principal())
+        view = await self.store.expire_order(request.order_id)
+        return pb.ExpireOrderResponse(order=order_proto(view.row, view))
+
+    async def AdvanceOrder(
+        self, request: pb.AdvanceOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AdvanceOrderResponse:
+        domain.require_internal(current_principal())
+        view = await self.store.advance_order(
+            request.order_id, request.status, request.fulfilment.kind, request.fulfilment.id
+        )
+        return pb.AdvanceOrderResponse(order=order_proto(view.row, view))
+
+    async def RefundOrder(
+        self, request: pb.RefundOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RefundOrderResponse:
+        principal = current_principal()
+        if principal is not None and not principal.has_role(*domain.STAFF_WHO_REFUND):
+            raise PermissionDenied("refunds are made by agents")
+        view = await self.store.refund_order(
+            principal,
+            request.order_id,
+            request.amount,
+            request.reason or "agent_refund",
+            request.idempotency_key,
+        )
+        return pb.RefundOrderResponse(order=order_proto(view.row, view))
+
+    # -- payments ----------------------------------------------------------------------------------
+    async def CreatePayment(
+        self, request: pb.CreatePaymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreatePaymentResponse:
+        principal = domain.require_client(current_principal(), "pay orders")
+        method = domain.require_method(request.method)
+        provider = self.providers.get(method)
+        if provider is None:
+            raise Conflict(f"{method} is not available on this platform", reason="provider_unavailable")
+        notify_url = self.settings.notify_url(method)
+
+        def checkout(payment_id: str, order: OrderRow) -> Checkout:
+            try:
+                return provider.checkout(
+                    payment_id, order.amount_fen, order.currency, order.product_name, notify_url, utcnow()
+                )
+            except ProviderUnavailable as exc:
+                raise Conflict(str(exc), reason="provider_unavailable") from exc
+
+        payment = await self.store.create_payment(
+            principal, request.order_id, method, checkout, request.idempotency_key
+        )
+        return pb.CreatePaymentResponse(payment=payment_proto(payment))
+
+    async def HandleNotification(
+        self, request: pb.HandleNotificationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HandleNotificationResponse:
+        provider = self.providers.get(request.provider)
+        if provider is None:
+            return pb.HandleNotificationResponse(accepted=False, outcome="unknown_provider")
+        try:
+            note = provider.parse_notification(
+                {k.lower(): v for k, v in request.headers.items()}, request.body, utcnow()
+            )
+        except InvalidNotification as exc:
+            log.warning("refused a notification", extra={"provider": provider.name, "why": str(exc)})
+            return pb.HandleNotificationResponse(accepted=False, outcome="bad_signature")
+        outcome = await self.store.apply_notification(provider.name, note)
+        accepted = outcome in ACCEPTED_OUTCOMES
+        return pb.HandleNotificationResponse(
+            accepted=accepted,
+            outcome=outcome,
+            ack_body=provider.ack.body if accepted else "",
+            ack_content_type=provider.ack.content_type,
+        )
+
+    async def SandboxPay(
+        self, request: pb.SandboxPayRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SandboxPayResponse:
+        if "sandbox" not in self.providers:
+            raise NotFound("the sandbox provider exists only in dev and test")
+        payment = await self.store.sandbox_pay(request.payment_id)
+        return pb.SandboxPayResponse(payment=payment_proto(payment))
+
+    # -- vouchers ----------------------------------------------------------------------------------
+    def _voucher_proto(self, row: VoucherRow) -> pb.Voucher:
+        code = voucher_code(row.id, row.signature)
+        verify_url = f"{self.settings.public_url}/api/v1/vouchers/{code}/verify"
+        return pb.Voucher(
+            code=code,
+            order_id=row.order_id,
+            amount=_money(row.amount_fen, row.currency),
+            issued_at=to_timestamp(row.issued_at),
+            product_id=row.product_id,
+            verify_url=verify_url,
+            qr_png=qr_png(verify_url),
+        )
+
+    async def IssueVoucher(
+        self, request: pb.IssueVoucherRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IssueVoucherResponse:
+        domain.require_internal(current_principal())
+        return pb.IssueVoucherResponse(
+            voucher=self._voucher_proto(await self.store.issue_voucher(request.order_id, self.signer))
+        )
+
+    async def GetVoucher(
+        self, request: pb.GetVoucherRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetVoucherResponse:
+        principal = signed_in(current_principal(), "see vouchers")
+        return pb.GetVoucherResponse(
+            voucher=self._voucher_proto(await self.store.get_voucher(principal, request.order_id))
+        )
+
+    async def VerifyVoucher(
+        self, request: pb.VerifyVoucherRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyVoucherResponse:
+        voucher = await self.store.verify_voucher(request.code, self.signer)
+        return pb.VerifyVoucherResponse(voucher=self._voucher_proto(voucher))
+
+    async def VerifyLedger(
+        self, request: pb.VerifyLedgerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyLedgerResponse:
+        principal = current_principal()
+        if principal is not None and not principal.has_role("supervisor"):
+            raise PermissionDenied("only supervisors verify the ledger")
+        report = await self.store.verify_ledger()
+        return pb.VerifyLedgerResponse(
+            valid=report.valid,
+            checked=report.checked,
+            first_broken_seq=report.first_broken_seq,
+            problem=report.problem,
         )

@@ -24,28 +24,85 @@ _sym_db = _symbol_database.Default()
 
 from counsel.common.v1 import money_pb2 as counsel_dot_common_dot_v1_dot_money__pb2
 from counsel.common.v1 import paging_pb2 as counsel_dot_common_dot_v1_dot_paging__pb2
+from counsel.common.v1 import timeline_pb2 as counsel_dot_common_dot_v1_dot_timeline__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(counsel/payment/v1/payment_service.proto\x12\x12\x63ounsel.payment.v1\x1a\x1d\x63ounsel/common/v1/money.proto\x1a\x1e\x63ounsel/common/v1/paging.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x02\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x0f\n\x07tier_id\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12(\n\x06\x61mount\x18\x07 \x01(\x0b\x32\x18.counsel.common.v1.Money\x12.\n\npay_before\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\nfulfilment\x18\n \x01(\x0b\x32\x1e.counsel.payment.v1.Fulfilment\"&\n\nFulfilment\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"<\n\x10GetOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.counsel.payment.v1.Order\"Q\n\x11ListOrdersRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"n\n\x12ListOrdersResponse\x12)\n\x06orders\x18\x01 \x03(\x0b\x32\x19.counsel.payment.v1.Order\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse2\xc4\x01\n\x0ePaymentService\x12U\n\x08GetOrder\x12#.counsel.payment.v1.GetOrderRequest\x1a$.counsel.payment.v1.GetOrderResponse\x12[\n\nListOrders\x12%.counsel.payment.v1.ListOrdersRequest\x1a&.counsel.payment.v1.ListOrdersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(counsel/payment/v1/payment_service.proto\x12\x12\x63ounsel.payment.v1\x1a\x1d\x63ounsel/common/v1/money.proto\x1a\x1e\x63ounsel/common/v1/paging.proto\x1a counsel/common/v1/timeline.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x03\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x0f\n\x07tier_id\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12(\n\x06\x61mount\x18\x07 \x01(\x0b\x32\x18.counsel.common.v1.Money\x12.\n\npay_before\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\nfulfilment\x18\n \x01(\x0b\x32\x1e.counsel.payment.v1.Fulfilment\x12\x30\n\x06stages\x18\x0b \x03(\x0b\x32 .counsel.common.v1.TimelineStage\x12\x14\n\x0cproduct_name\x18\x0c \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\r \x01(\t\x12*\n\x08refunded\x18\x0e \x01(\x0b\x32\x18.counsel.common.v1.Money\"&\n\nFulfilment\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"<\n\x10GetOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.counsel.payment.v1.Order\"Q\n\x11ListOrdersRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"n\n\x12ListOrdersResponse\x12)\n\x06orders\x18\x01 \x03(\x0b\x32\x19.counsel.payment.v1.Order\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse\"\x83\x01\n\x12\x43reateOrderRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0f\n\x07tier_id\x18\x02 \x01(\t\x12\x19\n\x11requirements_json\x18\x03 \x01(\t\x12\x14\n\x0c\x62ooking_json\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"?\n\x13\x43reateOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.counsel.payment.v1.Order\"6\n\x12\x43\x61ncelOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"?\n\x13\x43\x61ncelOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.counsel.payment.v1.Order\"\xc3\x01\n\x07Payment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12(\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x18.counsel.common.v1.Money\x12\x0f\n\x07pay_url\x18\x06 \x01(\t\x12\x0f\n\x07qr_code\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x14\x43reatePaymentRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"E\n\x15\x43reatePaymentResponse\x12,\n\x07payment\x18\x01 \x01(\x0b\x32\x1b.counsel.payment.v1.Payment\"\xb8\x01\n\x19HandleNotificationRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12K\n\x07headers\x18\x02 \x03(\x0b\x32:.counsel.payment.v1.HandleNotificationRequest.HeadersEntry\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"k\n\x1aHandleNotificationResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x10\n\x08\x61\x63k_body\x18\x03 \x01(\t\x12\x18\n\x10\x61\x63k_content_type\x18\x04 \x01(\t\"\'\n\x11SandboxPayRequest\x12\x12\n\npayment_id\x18\x01 \x01(\t\"B\n\x12SandboxPayResponse\x12,\n\x07payment\x18\x01 \x01(\x0b\x32\x1b.counsel.payment.v1.Payment\"&\n\x12\x45xpireOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"?\n\x13\x45xpireOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.counsel.payment.v1.Order\"k\n\x13\x41\x64vanceOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x32\n\nfulfilment\x18\x03 \x01(\x0b\x32\x1e.counsel.payment.v1.Fulfilment\"@\n\x14\x41\x64vanceOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.counsel.payment.v1.Order\"_\n\x12RefundOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\"?\n\x13RefundOrderResponse\x12(\n\x05order\x18\x01 \x01(\x0b\x32\x19.counsel.payment.v1.Order\"\xba\x01\n\x07Voucher\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12(\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x18.counsel.common.v1.Money\x12-\n\tissued_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nproduct_id\x18\x05 \x01(\t\x12\x12\n\nverify_url\x18\x06 \x01(\t\x12\x0e\n\x06qr_png\x18\x07 \x01(\x0c\"\'\n\x13IssueVoucherRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"D\n\x14IssueVoucherResponse\x12,\n\x07voucher\x18\x01 \x01(\x0b\x32\x1b.counsel.payment.v1.Voucher\"%\n\x11GetVoucherRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"B\n\x12GetVoucherResponse\x12,\n\x07voucher\x18\x01 \x01(\x0b\x32\x1b.counsel.payment.v1.Voucher\"$\n\x14VerifyVoucherRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"E\n\x15VerifyVoucherResponse\x12,\n\x07voucher\x18\x01 \x01(\x0b\x32\x1b.counsel.payment.v1.Voucher\"\x15\n\x13VerifyLedgerRequest\"a\n\x14VerifyLedgerResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0f\n\x07\x63hecked\x18\x02 \x01(\x03\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t2\xe8\n\n\x0ePaymentService\x12U\n\x08GetOrder\x12#.counsel.payment.v1.GetOrderRequest\x1a$.counsel.payment.v1.GetOrderResponse\x12[\n\nListOrders\x12%.counsel.payment.v1.ListOrdersRequest\x1a&.counsel.payment.v1.ListOrdersResponse\x12^\n\x0b\x43reateOrder\x12&.counsel.payment.v1.CreateOrderRequest\x1a\'.counsel.payment.v1.CreateOrderResponse\x12^\n\x0b\x43\x61ncelOrder\x12&.counsel.payment.v1.CancelOrderRequest\x1a\'.counsel.payment.v1.CancelOrderResponse\x12\x64\n\rCreatePayment\x12(.counsel.payment.v1.CreatePaymentRequest\x1a).counsel.payment.v1.CreatePaymentResponse\x12s\n\x12HandleNotification\x12-.counsel.payment.v1.HandleNotificationRequest\x1a..counsel.payment.v1.HandleNotificationResponse\x12[\n\nSandboxPay\x12%.counsel.payment.v1.SandboxPayRequest\x1a&.counsel.payment.v1.SandboxPayResponse\x12^\n\x0b\x45xpireOrder\x12&.counsel.payment.v1.ExpireOrderRequest\x1a\'.counsel.payment.v1.ExpireOrderResponse\x12\x61\n\x0c\x41\x64vanceOrder\x12\'.counsel.payment.v1.AdvanceOrderRequest\x1a(.counsel.payment.v1.AdvanceOrderResponse\x12^\n\x0bRefundOrder\x12&.counsel.payment.v1.RefundOrderRequest\x1a\'.counsel.payment.v1.RefundOrderResponse\x12\x61\n\x0cIssueVoucher\x12\'.counsel.payment.v1.IssueVoucherRequest\x1a(.counsel.payment.v1.IssueVoucherResponse\x12[\n\nGetVoucher\x12%.counsel.payment.v1.GetVoucherRequest\x1a&.counsel.payment.v1.GetVoucherResponse\x12\x64\n\rVerifyVoucher\x12(.counsel.payment.v1.VerifyVoucherRequest\x1a).counsel.payment.v1.VerifyVoucherResponse\x12\x61\n\x0cVerifyLedger\x12\'.counsel.payment.v1.VerifyLedgerRequest\x1a(.counsel.payment.v1.VerifyLedgerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'counsel.payment.v1.payment_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ORDER']._serialized_start=161
-  _globals['_ORDER']._serialized_end=461
-  _globals['_FULFILMENT']._serialized_start=463
-  _globals['_FULFILMENT']._serialized_end=501
-  _globals['_GETORDERREQUEST']._serialized_start=503
-  _globals['_GETORDERREQUEST']._serialized_end=538
-  _globals['_GETORDERRESPONSE']._serialized_start=540
-  _globals['_GETORDERRESPONSE']._serialized_end=600
-  _globals['_LISTORDERSREQUEST']._serialized_start=602
-  _globals['_LISTORDERSREQUEST']._serialized_end=683
-  _globals['_LISTORDERSRESPONSE']._serialized_start=685
-  _globals['_LISTORDERSRESPONSE']._serialized_end=795
-  _globals['_PAYMENTSERVICE']._serialized_start=798
-  _globals['_PAYMENTSERVICE']._serialized_end=994
+  _globals['_HANDLENOTIFICATIONREQUEST_HEADERSENTRY']._loaded_options = None
+  _globals['_HANDLENOTIFICATIONREQUEST_HEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_ORDER']._serialized_start=195
+  _globals['_ORDER']._serialized_end=629
+  _globals['_FULFILMENT']._serialized_start=631
+  _globals['_FULFILMENT']._serialized_end=669
+  _globals['_GETORDERREQUEST']._serialized_start=671
+  _globals['_GETORDERREQUEST']._serialized_end=706
+  _globals['_GETORDERRESPONSE']._serialized_start=708
+  _globals['_GETORDERRESPONSE']._serialized_end=768
+  _globals['_LISTORDERSREQUEST']._serialized_start=770
+  _globals['_LISTORDERSREQUEST']._serialized_end=851
+  _globals['_LISTORDERSRESPONSE']._serialized_start=853
+  _globals['_LISTORDERSRESPONSE']._serialized_end=963
+  _globals['_CREATEORDERREQUEST']._serialized_start=966
+  _globals['_CREATEORDERREQUEST']._serialized_end=1097
+  _globals['_CREATEORDERRESPONSE']._serialized_start=1099
+  _globals['_CREATEORDERRESPONSE']._serialized_end=1162
+  _globals['_CANCELORDERREQUEST']._serialized_start=1164
+  _globals['_CANCELORDERREQUEST']._serialized_end=1218
+  _globals['_CANCELORDERRESPONSE']._serialized_start=1220
+  _globals['_CANCELORDERRESPONSE']._serialized_end=1283
+  _globals['_PAYMENT']._serialized_start=1286
+  _globals['_PAYMENT']._serialized_end=1481
+  _globals['_CREATEPAYMENTREQUEST']._serialized_start=1483
+  _globals['_CREATEPAYMENTREQUEST']._serialized_end=1564
+  _globals['_CREATEPAYMENTRESPONSE']._serialized_start=1566
+  _globals['_CREATEPAYMENTRESPONSE']._serialized_end=1635
+  _globals['_HANDLENOTIFICATIONREQUEST']._serialized_start=1638
+  _globals['_HANDLENOTIFICATIONREQUEST']._serialized_end=1822
+  _globals['_HANDLENOTIFICATIONREQUEST_HEADERSENTRY']._serialized_start=1776
+  _globals['_HANDLENOTIFICATIONREQUEST_HEADERSENTRY']._serialized_end=1822
+  _globals['_HANDLENOTIFICATIONRESPONSE']._serialized_start=1824
+  _globals['_HANDLENOTIFICATIONRESPONSE']._serialized_end=1931
+  _globals['_SANDBOXPAYREQUEST']._serialized_start=1933
+  _globals['_SANDBOXPAYREQUEST']._serialized_end=1972
+  _globals['_SANDBOXPAYRESPONSE']._serialized_start=1974
+  _globals['_SANDBOXPAYRESPONSE']._serialized_end=2040
+  _globals['_EXPIREORDERREQUEST']._serialized_start=2042
+  _globals['_EXPIREORDERREQUEST']._serialized_end=2080
+  _globals['_EXPIREORDERRESPONSE']._serialized_start=2082
+  _globals['_EXPIREORDERRESPONSE']._serialized_end=2145
+  _globals['_ADVANCEORDERREQUEST']._serialized_start=2147
+  _globals['_ADVANCEORDERREQUEST']._serialized_end=2254
+  _globals['_ADVANCEORDERRESPONSE']._serialized_start=2256
+  _globals['_ADVANCEORDERRESPONSE']._serialized_end=2320
+  _globals['_REFUNDORDERREQUEST']._serialized_start=2322
+  _globals['_REFUNDORDERREQUEST']._serialized_end=2417
+  _globals['_REFUNDORDERRESPONSE']._serialized_start=2419
+  _globals['_REFUNDORDERRESPONSE']._serialized_end=2482
+  _globals['_VOUCHER']._serialized_start=2485
+  _globals['_VOUCHER']._serialized_end=2671
+  _globals['_ISSUEVOUCHERREQUEST']._serialized_start=2673
+  _globals['_ISSUEVOUCHERREQUEST']._serialized_end=2712
+  _globals['_ISSUEVOUCHERRESPONSE']._serialized_start=2714
+  _globals['_ISSUEVOUCHERRESPONSE']._serialized_end=2782
+  _globals['_GETVOUCHERREQUEST']._serialized_start=2784
+  _globals['_GETVOUCHERREQUEST']._serialized_end=2821
+  _globals['_GETVOUCHERRESPONSE']._serialized_start=2823
+  _globals['_GETVOUCHERRESPONSE']._serialized_end=2889
+  _globals['_VERIFYVOUCHERREQUEST']._serialized_start=2891
+  _globals['_VERIFYVOUCHERREQUEST']._serialized_end=2927
+  _globals['_VERIFYVOUCHERRESPONSE']._serialized_start=2929
+  _globals['_VERIFYVOUCHERRESPONSE']._serialized_end=2998
+  _globals['_VERIFYLEDGERREQUEST']._serialized_start=3000
+  _globals['_VERIFYLEDGERREQUEST']._serialized_end=3021
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=3023
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=3120
+  _globals['_PAYMENTSERVICE']._serialized_start=3123
+  _globals['_PAYMENTSERVICE']._serialized_end=4507
 # @@protoc_insertion_point(module_scope)

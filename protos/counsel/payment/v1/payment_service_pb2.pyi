@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from counsel.common.v1 import money_pb2 as _money_pb2
 from counsel.common.v1 import paging_pb2 as _paging_pb2
+from counsel.common.v1 import timeline_pb2 as _timeline_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -37,6 +38,10 @@ class Order(_message.Message):
     PAY_BEFORE_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     FULFILMENT_FIELD_NUMBER: _builtins.int
+    STAGES_FIELD_NUMBER: _builtins.int
+    PRODUCT_NAME_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    REFUNDED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Order id."""
     tenant_id: _builtins.str
@@ -49,6 +54,10 @@ class Order(_message.Message):
     """Tier bought."""
     status: _builtins.str
     """One of: pending_payment|paid|in_service|completed|cancelled|refunded."""
+    product_name: _builtins.str
+    """Product name copied at order time."""
+    category: _builtins.str
+    """Product category copied at order time: consultation|document|booking|retainer."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to pay (integer fen)."""
@@ -65,6 +74,14 @@ class Order(_message.Message):
     def fulfilment(self) -> Global___Fulfilment:
         """What fulfils the order once paid; unset until fulfilment starts."""
 
+    @_builtins.property
+    def stages(self) -> _containers.RepeatedCompositeFieldContainer[_timeline_pb2.TimelineStage]:
+        """Stages the order went through, oldest first (the payment part of the client's timeline)."""
+
+    @_builtins.property
+    def refunded(self) -> _money_pb2.Money:
+        """Amount refunded so far (integer fen)."""
+
     def __init__(
         self,
         *,
@@ -78,10 +95,14 @@ class Order(_message.Message):
         pay_before: _timestamp_pb2.Timestamp | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         fulfilment: Global___Fulfilment | None = ...,
+        stages: _abc.Iterable[_timeline_pb2.TimelineStage] | None = ...,
+        product_name: _builtins.str = ...,
+        category: _builtins.str = ...,
+        refunded: _money_pb2.Money | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "fulfilment", b"fulfilment", "pay_before", b"pay_before"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "fulfilment", b"fulfilment", "pay_before", b"pay_before", "refunded", b"refunded"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "client_id", b"client_id", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "status", b"status", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "category", b"category", "client_id", b"client_id", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "product_name", b"product_name", "refunded", b"refunded", "stages", b"stages", "status", b"status", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -216,3 +237,754 @@ class ListOrdersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListOrdersResponse: _TypeAlias = ListOrdersResponse  # noqa: Y015
+
+@_typing.final
+class CreateOrderRequest(_message.Message):
+    """Request for PaymentService.CreateOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    TIER_ID_FIELD_NUMBER: _builtins.int
+    REQUIREMENTS_JSON_FIELD_NUMBER: _builtins.int
+    BOOKING_JSON_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """Product to buy."""
+    tier_id: _builtins.str
+    """Tier id; may be empty when the product has exactly one tier."""
+    requirements_json: _builtins.str
+    """The client's answers to the product's requirement form, as a JSON object."""
+    booking_json: _builtins.str
+    """Booking details for booking products, as a JSON object; empty otherwise."""
+    idempotency_key: _builtins.str
+    """Retries with the same key and request return the first order."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        tier_id: _builtins.str = ...,
+        requirements_json: _builtins.str = ...,
+        booking_json: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_json", b"booking_json", "idempotency_key", b"idempotency_key", "product_id", b"product_id", "requirements_json", b"requirements_json", "tier_id", b"tier_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateOrderRequest: _TypeAlias = CreateOrderRequest  # noqa: Y015
+
+@_typing.final
+class CreateOrderResponse(_message.Message):
+    """Response of PaymentService.CreateOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The new (or, on a replay, the first) order."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateOrderResponse: _TypeAlias = CreateOrderResponse  # noqa: Y015
+
+@_typing.final
+class CancelOrderRequest(_message.Message):
+    """Request for PaymentService.CancelOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order."""
+    reason: _builtins.str
+    """Why, e.g. "client_request", "payment_timeout"."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelOrderRequest: _TypeAlias = CancelOrderRequest  # noqa: Y015
+
+@_typing.final
+class CancelOrderResponse(_message.Message):
+    """Response of PaymentService.CancelOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The order after the change."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelOrderResponse: _TypeAlias = CancelOrderResponse  # noqa: Y015
+
+@_typing.final
+class Payment(_message.Message):
+    """A payment attempt of an order with one provider."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    PAY_URL_FIELD_NUMBER: _builtins.int
+    QR_CODE_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Payment id (the merchant's trade number sent to the provider)."""
+    order_id: _builtins.str
+    """The order paid."""
+    method: _builtins.str
+    """One of: alipay|wechat|bank|sandbox."""
+    status: _builtins.str
+    """One of: created|paid|failed|closed."""
+    pay_url: _builtins.str
+    """Where the client pays (a redirect), if the provider has one."""
+    qr_code: _builtins.str
+    """Content to show as a QR code, if the provider uses one."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """Amount to pay (integer fen)."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the payment was created."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        method: _builtins.str = ...,
+        status: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        pay_url: _builtins.str = ...,
+        qr_code: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "id", b"id", "method", b"method", "order_id", b"order_id", "pay_url", b"pay_url", "qr_code", b"qr_code", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Payment: _TypeAlias = Payment  # noqa: Y015
+
+@_typing.final
+class CreatePaymentRequest(_message.Message):
+    """Request for PaymentService.CreatePayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order to pay."""
+    method: _builtins.str
+    """One of: alipay|wechat|bank|sandbox."""
+    idempotency_key: _builtins.str
+    """Retries with the same key and request return the first payment."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        method: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "method", b"method", "order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePaymentRequest: _TypeAlias = CreatePaymentRequest  # noqa: Y015
+
+@_typing.final
+class CreatePaymentResponse(_message.Message):
+    """Response of PaymentService.CreatePayment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payment(self) -> Global___Payment:
+        """The payment."""
+
+    def __init__(
+        self,
+        *,
+        payment: Global___Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePaymentResponse: _TypeAlias = CreatePaymentResponse  # noqa: Y015
+
+@_typing.final
+class HandleNotificationRequest(_message.Message):
+    """Request for PaymentService.HandleNotification: the provider's HTTP request, as received."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class HeadersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    HEADERS_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """One of: alipay|wechat|bank|sandbox."""
+    body: _builtins.bytes
+    """The raw request body."""
+    @_builtins.property
+    def headers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """HTTP headers, names in lower case."""
+
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        headers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        body: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "headers", b"headers", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleNotificationRequest: _TypeAlias = HandleNotificationRequest  # noqa: Y015
+
+@_typing.final
+class HandleNotificationResponse(_message.Message):
+    """Response of PaymentService.HandleNotification."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    ACK_BODY_FIELD_NUMBER: _builtins.int
+    ACK_CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    accepted: _builtins.bool
+    """False when the notification was refused (bad signature, unknown payment, amount mismatch)."""
+    outcome: _builtins.str
+    """What happened: applied|duplicate|ignored|bad_signature|unknown_payment|amount_mismatch."""
+    ack_body: _builtins.str
+    """Body the provider expects in the HTTP answer."""
+    ack_content_type: _builtins.str
+    """Content type of ack_body."""
+    def __init__(
+        self,
+        *,
+        accepted: _builtins.bool = ...,
+        outcome: _builtins.str = ...,
+        ack_body: _builtins.str = ...,
+        ack_content_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "ack_body", b"ack_body", "ack_content_type", b"ack_content_type", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleNotificationResponse: _TypeAlias = HandleNotificationResponse  # noqa: Y015
+
+@_typing.final
+class SandboxPayRequest(_message.Message):
+    """Request for PaymentService.SandboxPay."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    """The sandbox payment the customer pays."""
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SandboxPayRequest: _TypeAlias = SandboxPayRequest  # noqa: Y015
+
+@_typing.final
+class SandboxPayResponse(_message.Message):
+    """Response of PaymentService.SandboxPay."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payment(self) -> Global___Payment:
+        """The payment as the platform sees it (the notification arrives asynchronously)."""
+
+    def __init__(
+        self,
+        *,
+        payment: Global___Payment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment", b"payment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SandboxPayResponse: _TypeAlias = SandboxPayResponse  # noqa: Y015
+
+@_typing.final
+class ExpireOrderRequest(_message.Message):
+    """Request for PaymentService.ExpireOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order whose payment deadline passed."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExpireOrderRequest: _TypeAlias = ExpireOrderRequest  # noqa: Y015
+
+@_typing.final
+class ExpireOrderResponse(_message.Message):
+    """Response of PaymentService.ExpireOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The order after the change: paid (a provider confirmed late) or cancelled."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExpireOrderResponse: _TypeAlias = ExpireOrderResponse  # noqa: Y015
+
+@_typing.final
+class AdvanceOrderRequest(_message.Message):
+    """Request for PaymentService.AdvanceOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FULFILMENT_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order."""
+    status: _builtins.str
+    """One of: in_service|completed."""
+    @_builtins.property
+    def fulfilment(self) -> Global___Fulfilment:
+        """The fulfilment started, when moving to in_service and there is one."""
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        fulfilment: Global___Fulfilment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fulfilment", b"fulfilment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fulfilment", b"fulfilment", "order_id", b"order_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdvanceOrderRequest: _TypeAlias = AdvanceOrderRequest  # noqa: Y015
+
+@_typing.final
+class AdvanceOrderResponse(_message.Message):
+    """Response of PaymentService.AdvanceOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The order after the change."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdvanceOrderResponse: _TypeAlias = AdvanceOrderResponse  # noqa: Y015
+
+@_typing.final
+class RefundOrderRequest(_message.Message):
+    """Request for PaymentService.RefundOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order."""
+    amount: _builtins.int
+    """Amount to refund in fen; 0 refunds everything not yet refunded."""
+    reason: _builtins.str
+    """Why, e.g. "fulfilment_failed", "client_request"."""
+    idempotency_key: _builtins.str
+    """Retries with the same key and request have one effect."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        amount: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "idempotency_key", b"idempotency_key", "order_id", b"order_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundOrderRequest: _TypeAlias = RefundOrderRequest  # noqa: Y015
+
+@_typing.final
+class RefundOrderResponse(_message.Message):
+    """Response of PaymentService.RefundOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def order(self) -> Global___Order:
+        """The order after the refund."""
+
+    def __init__(
+        self,
+        *,
+        order: Global___Order | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefundOrderResponse: _TypeAlias = RefundOrderResponse  # noqa: Y015
+
+@_typing.final
+class Voucher(_message.Message):
+    """A digital voucher: signed proof of purchase."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    ISSUED_AT_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    VERIFY_URL_FIELD_NUMBER: _builtins.int
+    QR_PNG_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The verifiable code."""
+    order_id: _builtins.str
+    """The order."""
+    product_id: _builtins.str
+    """Product bought."""
+    verify_url: _builtins.str
+    """Where anyone can verify the code."""
+    qr_png: _builtins.bytes
+    """PNG image of a QR code of verify_url."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """Amount paid (integer fen)."""
+
+    @_builtins.property
+    def issued_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was issued."""
+
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        issued_at: _timestamp_pb2.Timestamp | None = ...,
+        product_id: _builtins.str = ...,
+        verify_url: _builtins.str = ...,
+        qr_png: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "issued_at", b"issued_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "code", b"code", "issued_at", b"issued_at", "order_id", b"order_id", "product_id", b"product_id", "qr_png", b"qr_png", "verify_url", b"verify_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Voucher: _TypeAlias = Voucher  # noqa: Y015
+
+@_typing.final
+class IssueVoucherRequest(_message.Message):
+    """Request for PaymentService.IssueVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The paid order."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueVoucherRequest: _TypeAlias = IssueVoucherRequest  # noqa: Y015
+
+@_typing.final
+class IssueVoucherResponse(_message.Message):
+    """Response of PaymentService.IssueVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voucher(self) -> Global___Voucher:
+        """The voucher (the first one, on a repeat)."""
+
+    def __init__(
+        self,
+        *,
+        voucher: Global___Voucher | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueVoucherResponse: _TypeAlias = IssueVoucherResponse  # noqa: Y015
+
+@_typing.final
+class GetVoucherRequest(_message.Message):
+    """Request for PaymentService.GetVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetVoucherRequest: _TypeAlias = GetVoucherRequest  # noqa: Y015
+
+@_typing.final
+class GetVoucherResponse(_message.Message):
+    """Response of PaymentService.GetVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voucher(self) -> Global___Voucher:
+        """The voucher."""
+
+    def __init__(
+        self,
+        *,
+        voucher: Global___Voucher | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetVoucherResponse: _TypeAlias = GetVoucherResponse  # noqa: Y015
+
+@_typing.final
+class VerifyVoucherRequest(_message.Message):
+    """Request for PaymentService.VerifyVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The code to verify."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyVoucherRequest: _TypeAlias = VerifyVoucherRequest  # noqa: Y015
+
+@_typing.final
+class VerifyVoucherResponse(_message.Message):
+    """Response of PaymentService.VerifyVoucher."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VOUCHER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def voucher(self) -> Global___Voucher:
+        """The genuine voucher."""
+
+    def __init__(
+        self,
+        *,
+        voucher: Global___Voucher | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["voucher", b"voucher"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyVoucherResponse: _TypeAlias = VerifyVoucherResponse  # noqa: Y015
+
+@_typing.final
+class VerifyLedgerRequest(_message.Message):
+    """Request for PaymentService.VerifyLedger."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyLedgerRequest: _TypeAlias = VerifyLedgerRequest  # noqa: Y015
+
+@_typing.final
+class VerifyLedgerResponse(_message.Message):
+    """Response of PaymentService.VerifyLedger."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALID_FIELD_NUMBER: _builtins.int
+    CHECKED_FIELD_NUMBER: _builtins.int
+    FIRST_BROKEN_SEQ_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    valid: _builtins.bool
+    """True when every link of the chain and every entry's postings are intact."""
+    checked: _builtins.int
+    """Entries checked."""
+    first_broken_seq: _builtins.int
+    """Sequence number of the first broken entry; 0 when valid."""
+    problem: _builtins.str
+    """What is wrong with it."""
+    def __init__(
+        self,
+        *,
+        valid: _builtins.bool = ...,
+        checked: _builtins.int = ...,
+        first_broken_seq: _builtins.int = ...,
+        problem: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checked", b"checked", "first_broken_seq", b"first_broken_seq", "problem", b"problem", "valid", b"valid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyLedgerResponse: _TypeAlias = VerifyLedgerResponse  # noqa: Y015

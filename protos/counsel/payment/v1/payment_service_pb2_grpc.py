@@ -45,6 +45,66 @@ class PaymentServiceStub:
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListOrdersRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListOrdersResponse.FromString,
                 _registered_method=True)
+        self.CreateOrder = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/CreateOrder',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreateOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreateOrderResponse.FromString,
+                _registered_method=True)
+        self.CancelOrder = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/CancelOrder',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CancelOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CancelOrderResponse.FromString,
+                _registered_method=True)
+        self.CreatePayment = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/CreatePayment',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentResponse.FromString,
+                _registered_method=True)
+        self.HandleNotification = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/HandleNotification',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationResponse.FromString,
+                _registered_method=True)
+        self.SandboxPay = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/SandboxPay',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayResponse.FromString,
+                _registered_method=True)
+        self.ExpireOrder = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/ExpireOrder',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderResponse.FromString,
+                _registered_method=True)
+        self.AdvanceOrder = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/AdvanceOrder',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderResponse.FromString,
+                _registered_method=True)
+        self.RefundOrder = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/RefundOrder',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderResponse.FromString,
+                _registered_method=True)
+        self.IssueVoucher = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/IssueVoucher',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherResponse.FromString,
+                _registered_method=True)
+        self.GetVoucher = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/GetVoucher',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetVoucherRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetVoucherResponse.FromString,
+                _registered_method=True)
+        self.VerifyVoucher = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/VerifyVoucher',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyVoucherRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyVoucherResponse.FromString,
+                _registered_method=True)
+        self.VerifyLedger = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/VerifyLedger',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -65,6 +125,90 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateOrder(self, request, context):
+        """Creates an order for a product tier at the catalog's current price (client only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelOrder(self, request, context):
+        """Cancels an unpaid order (its client, an agent, or the order's workflow).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePayment(self, request, context):
+        """Starts paying an order with one provider; returns where the client pays.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HandleNotification(self, request, context):
+        """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SandboxPay(self, request, context):
+        """The sandbox provider's customer pays (dev and test only); the signed notification follows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExpireOrder(self, request, context):
+        """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdvanceOrder(self, request, context):
+        """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefundOrder(self, request, context):
+        """Refunds an order in full or in part (agent, or the order's workflow as compensation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueVoucher(self, request, context):
+        """Issues the order's digital voucher once (workflow only); idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVoucher(self, request, context):
+        """Returns the order's voucher (its client or staff).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyVoucher(self, request, context):
+        """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyLedger(self, request, context):
+        """Walks the hash-chained payment ledger and reports the first broken link (supervisor).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +221,66 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.ListOrders,
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListOrdersRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListOrdersResponse.SerializeToString,
+            ),
+            'CreateOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOrder,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreateOrderRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreateOrderResponse.SerializeToString,
+            ),
+            'CancelOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelOrder,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CancelOrderRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CancelOrderResponse.SerializeToString,
+            ),
+            'CreatePayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayment,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentResponse.SerializeToString,
+            ),
+            'HandleNotification': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandleNotification,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationResponse.SerializeToString,
+            ),
+            'SandboxPay': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxPay,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayResponse.SerializeToString,
+            ),
+            'ExpireOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpireOrder,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderResponse.SerializeToString,
+            ),
+            'AdvanceOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdvanceOrder,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderResponse.SerializeToString,
+            ),
+            'RefundOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundOrder,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderResponse.SerializeToString,
+            ),
+            'IssueVoucher': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueVoucher,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherResponse.SerializeToString,
+            ),
+            'GetVoucher': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVoucher,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetVoucherRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetVoucherResponse.SerializeToString,
+            ),
+            'VerifyVoucher': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyVoucher,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyVoucherRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyVoucherResponse.SerializeToString,
+            ),
+            'VerifyLedger': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyLedger,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +338,330 @@ class PaymentService:
             '/counsel.payment.v1.PaymentService/ListOrders',
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListOrdersRequest.SerializeToString,
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/CreateOrder',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreateOrderRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreateOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/CancelOrder',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.CancelOrderRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.CancelOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/CreatePayment',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandleNotification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/HandleNotification',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxPay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/SandboxPay',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpireOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/ExpireOrder',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdvanceOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/AdvanceOrder',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/RefundOrder',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueVoucher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/IssueVoucher',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVoucher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/GetVoucher',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetVoucherRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetVoucherResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyVoucher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/VerifyVoucher',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyVoucherRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyVoucherResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyLedger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/VerifyLedger',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerResponse.FromString,
             options,
             channel_credentials,
             insecure,

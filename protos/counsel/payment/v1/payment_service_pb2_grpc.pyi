@@ -37,6 +37,30 @@ class PaymentServiceStub:
     """Returns one order."""
     ListOrders: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ListOrdersRequest, _payment_service_pb2.ListOrdersResponse]
     """Lists the caller's orders, newest first."""
+    CreateOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.CreateOrderRequest, _payment_service_pb2.CreateOrderResponse]
+    """Creates an order for a product tier at the catalog's current price (client only)."""
+    CancelOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.CancelOrderRequest, _payment_service_pb2.CancelOrderResponse]
+    """Cancels an unpaid order (its client, an agent, or the order's workflow)."""
+    CreatePayment: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.CreatePaymentRequest, _payment_service_pb2.CreatePaymentResponse]
+    """Starts paying an order with one provider; returns where the client pays."""
+    HandleNotification: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.HandleNotificationRequest, _payment_service_pb2.HandleNotificationResponse]
+    """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated)."""
+    SandboxPay: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.SandboxPayRequest, _payment_service_pb2.SandboxPayResponse]
+    """The sandbox provider's customer pays (dev and test only); the signed notification follows."""
+    ExpireOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ExpireOrderRequest, _payment_service_pb2.ExpireOrderResponse]
+    """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only)."""
+    AdvanceOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.AdvanceOrderRequest, _payment_service_pb2.AdvanceOrderResponse]
+    """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only)."""
+    RefundOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.RefundOrderRequest, _payment_service_pb2.RefundOrderResponse]
+    """Refunds an order in full or in part (agent, or the order's workflow as compensation)."""
+    IssueVoucher: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.IssueVoucherRequest, _payment_service_pb2.IssueVoucherResponse]
+    """Issues the order's digital voucher once (workflow only); idempotent."""
+    GetVoucher: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetVoucherRequest, _payment_service_pb2.GetVoucherResponse]
+    """Returns the order's voucher (its client or staff)."""
+    VerifyVoucher: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyVoucherRequest, _payment_service_pb2.VerifyVoucherResponse]
+    """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code."""
+    VerifyLedger: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyLedgerRequest, _payment_service_pb2.VerifyLedgerResponse]
+    """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
@@ -47,6 +71,30 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """Returns one order."""
     ListOrders: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ListOrdersRequest, _payment_service_pb2.ListOrdersResponse]  # type: ignore[assignment]
     """Lists the caller's orders, newest first."""
+    CreateOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.CreateOrderRequest, _payment_service_pb2.CreateOrderResponse]  # type: ignore[assignment]
+    """Creates an order for a product tier at the catalog's current price (client only)."""
+    CancelOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.CancelOrderRequest, _payment_service_pb2.CancelOrderResponse]  # type: ignore[assignment]
+    """Cancels an unpaid order (its client, an agent, or the order's workflow)."""
+    CreatePayment: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.CreatePaymentRequest, _payment_service_pb2.CreatePaymentResponse]  # type: ignore[assignment]
+    """Starts paying an order with one provider; returns where the client pays."""
+    HandleNotification: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.HandleNotificationRequest, _payment_service_pb2.HandleNotificationResponse]  # type: ignore[assignment]
+    """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated)."""
+    SandboxPay: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.SandboxPayRequest, _payment_service_pb2.SandboxPayResponse]  # type: ignore[assignment]
+    """The sandbox provider's customer pays (dev and test only); the signed notification follows."""
+    ExpireOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ExpireOrderRequest, _payment_service_pb2.ExpireOrderResponse]  # type: ignore[assignment]
+    """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only)."""
+    AdvanceOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.AdvanceOrderRequest, _payment_service_pb2.AdvanceOrderResponse]  # type: ignore[assignment]
+    """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only)."""
+    RefundOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.RefundOrderRequest, _payment_service_pb2.RefundOrderResponse]  # type: ignore[assignment]
+    """Refunds an order in full or in part (agent, or the order's workflow as compensation)."""
+    IssueVoucher: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.IssueVoucherRequest, _payment_service_pb2.IssueVoucherResponse]  # type: ignore[assignment]
+    """Issues the order's digital voucher once (workflow only); idempotent."""
+    GetVoucher: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetVoucherRequest, _payment_service_pb2.GetVoucherResponse]  # type: ignore[assignment]
+    """Returns the order's voucher (its client or staff)."""
+    VerifyVoucher: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyVoucherRequest, _payment_service_pb2.VerifyVoucherResponse]  # type: ignore[assignment]
+    """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code."""
+    VerifyLedger: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyLedgerRequest, _payment_service_pb2.VerifyLedgerResponse]  # type: ignore[assignment]
+    """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Orders, payments and refunds."""
@@ -66,5 +114,101 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.ListOrdersResponse, _abc.Awaitable[_payment_service_pb2.ListOrdersResponse]]:
         """Lists the caller's orders, newest first."""
+
+    @_abc_1.abstractmethod
+    def CreateOrder(
+        self,
+        request: _payment_service_pb2.CreateOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.CreateOrderResponse, _abc.Awaitable[_payment_service_pb2.CreateOrderResponse]]:
+        """Creates an order for a product tier at the catalog's current price (client only)."""
+
+    @_abc_1.abstractmethod
+    def CancelOrder(
+        self,
+        request: _payment_service_pb2.CancelOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.CancelOrderResponse, _abc.Awaitable[_payment_service_pb2.CancelOrderResponse]]:
+        """Cancels an unpaid order (its client, an agent, or the order's workflow)."""
+
+    @_abc_1.abstractmethod
+    def CreatePayment(
+        self,
+        request: _payment_service_pb2.CreatePaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.CreatePaymentResponse, _abc.Awaitable[_payment_service_pb2.CreatePaymentResponse]]:
+        """Starts paying an order with one provider; returns where the client pays."""
+
+    @_abc_1.abstractmethod
+    def HandleNotification(
+        self,
+        request: _payment_service_pb2.HandleNotificationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.HandleNotificationResponse, _abc.Awaitable[_payment_service_pb2.HandleNotificationResponse]]:
+        """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated)."""
+
+    @_abc_1.abstractmethod
+    def SandboxPay(
+        self,
+        request: _payment_service_pb2.SandboxPayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.SandboxPayResponse, _abc.Awaitable[_payment_service_pb2.SandboxPayResponse]]:
+        """The sandbox provider's customer pays (dev and test only); the signed notification follows."""
+
+    @_abc_1.abstractmethod
+    def ExpireOrder(
+        self,
+        request: _payment_service_pb2.ExpireOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.ExpireOrderResponse, _abc.Awaitable[_payment_service_pb2.ExpireOrderResponse]]:
+        """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only)."""
+
+    @_abc_1.abstractmethod
+    def AdvanceOrder(
+        self,
+        request: _payment_service_pb2.AdvanceOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.AdvanceOrderResponse, _abc.Awaitable[_payment_service_pb2.AdvanceOrderResponse]]:
+        """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only)."""
+
+    @_abc_1.abstractmethod
+    def RefundOrder(
+        self,
+        request: _payment_service_pb2.RefundOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.RefundOrderResponse, _abc.Awaitable[_payment_service_pb2.RefundOrderResponse]]:
+        """Refunds an order in full or in part (agent, or the order's workflow as compensation)."""
+
+    @_abc_1.abstractmethod
+    def IssueVoucher(
+        self,
+        request: _payment_service_pb2.IssueVoucherRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.IssueVoucherResponse, _abc.Awaitable[_payment_service_pb2.IssueVoucherResponse]]:
+        """Issues the order's digital voucher once (workflow only); idempotent."""
+
+    @_abc_1.abstractmethod
+    def GetVoucher(
+        self,
+        request: _payment_service_pb2.GetVoucherRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.GetVoucherResponse, _abc.Awaitable[_payment_service_pb2.GetVoucherResponse]]:
+        """Returns the order's voucher (its client or staff)."""
+
+    @_abc_1.abstractmethod
+    def VerifyVoucher(
+        self,
+        request: _payment_service_pb2.VerifyVoucherRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.VerifyVoucherResponse, _abc.Awaitable[_payment_service_pb2.VerifyVoucherResponse]]:
+        """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code."""
+
+    @_abc_1.abstractmethod
+    def VerifyLedger(
+        self,
+        request: _payment_service_pb2.VerifyLedgerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.VerifyLedgerResponse, _abc.Awaitable[_payment_service_pb2.VerifyLedgerResponse]]:
+        """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,80 @@
+"""Payment settings: the shared settings plus each provider's merchant credentials (`COUNSEL_ALIPAY_*`,
+`COUNSEL_WECHAT_*`, `COUNSEL_BANK_*`). A provider without credentials is simply not offered; the sandbox
+exists only in dev and test."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from services.payment.domain import DEFAULT_PAY_WITHIN
+from services.payment.providers.alipay import AlipayConfig, AlipayProvider
+from services.payment.providers.bank import BankConfig, BankProvider
+from services.payment.providers.base import Provider
+from services.payment.providers.sandbox import SandboxProvider, sandbox_key
+from services.payment.providers.wechat import WechatConfig, WechatProvider
+from services.runtime.config import Settings
+
+
+class PaymentSettings(Settings):
+    pay_within_minutes: int = int(DEFAULT_PAY_WITHIN.total_seconds() // 60)
+
+    alipay_app_id: str = ""
+    alipay_app_private_key_pem: str = ""
+    alipay_public_key_pem: str = ""
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+
+    wechat_mch_id: str = ""
+    wechat_api_v3_key: str = ""
+    # JSON object: platform certificate serial → public key PEM.
+    wechat_platform_public_keys: str = ""
+
+    bank_mer_id: str = ""
+    bank_merchant_private_key_pem: str = ""
+    bank_public_key_pem: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PaymentSettings:
+        """The shared settings as given, plus the payment fields read from the environment."""
+        return cls(**settings.model_dump())
+
+    @property
+    def pay_within(self) -> timedelta:
+        return timedelta(minutes=self.pay_within_minutes)
+
+    @property
+    def public_url(self) -> str:
+        return (self.public_base_url or f"http://{self.gateway_host}:{self.gateway_port}").rstrip("/")
+
+    def notify_url(self, provider: str) -> str:
+        return f"{self.public_url}/api/v1/payments/notify/{provider}"
+
+
+def configured_providers(settings: PaymentSettings) -> dict[str, Provider]:
+    providers: dict[str, Provider] = {}
+    if settings.env in ("dev", "test") and settings.secret_key:
+        providers["sandbox"] = SandboxProvider(sandbox_key(settings.secret_key), settings.public_url)
+    if settings.alipay_app_id and settings.alipay_public_key_pem:
+        providers["alipay"] = AlipayProvider(
+            AlipayConfig(
+                settings.alipay_app_id,
+                settings.alipay_app_private_key_pem,
+                settings.alipay_public_key_pem,
+                settings.alipay_gateway_url,
+            )
+        )
+    if settings.wechat_mch_id and settings.wechat_api_v3_key:
+        providers["wechat"] = WechatProvider(
+            WechatConfig(
+                settings.wechat_mch_id,
+                settings.wechat_api_v3_key,
+                json.loads(settings.wechat_platform_public_keys or "{}"),
+            )
+        )
+    if settings.bank_mer_id and settings.bank_public_key_pem:
+        providers["bank"] = BankProvider(
+            BankConfig(
+                settings.bank_mer_id, settings.bank_merchant_private_key_pem, settings.bank_public_key_pem
+            )
+        )
+    return providers

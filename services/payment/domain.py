@@ -1,0 +1,259 @@
+"""Order, payment and ledger rules, free of I/O (R-PAY-1..4): states, allowed transitions, amounts,
+double-entry postings and the hash chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.runtime.context import Principal
+from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
+
+ORDER_STATUSES = ("pending_payment", "paid", "in_service", "completed", "cancelled", "refunded")
+METHODS = ("alipay", "wechat", "bank", "sandbox")
+STAFF_WHO_SEE_ORDERS = ("agent", "supervisor")
+STAFF_WHO_REFUND = ("agent", "supervisor")
+# How long a client has to pay a new order before its workflow cancels it.
+DEFAULT_PAY_WITHIN = timedelta(minutes=30)
+MAX_REQUIREMENTS_BYTES = 64 * 1024
+
+# Allowed order status transitions; cancelled and refunded are final.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending_payment": frozenset({"paid", "cancelled"}),
+    "paid": frozenset({"in_service", "completed", "refunded"}),
+    "in_service": frozenset({"completed", "refunded"}),
+    "completed": frozenset({"refunded"}),
+    "cancelled": frozenset(),
+    "refunded": frozenset(),
+}
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "created": frozenset({"paid", "failed", "closed", "refund_due"}),
+    # refund_due: the provider took money for an order that was already paid or cancelled.
+    "refund_due": frozenset(),
+    "paid": frozenset(),
+    "failed": frozenset(),
+    "closed": frozenset(),
+}
+GENESIS_HASH = "0" * 64
+
+
+def next_order_status(current: str, target: str) -> str:
+    """`target`, or Conflict (409) when an order in `current` cannot move there."""
+    if target not in ORDER_TRANSITIONS.get(current, frozenset()):
+        raise Conflict(f"a {current} order cannot become {target}", reason="invalid_transition")
+    return target
+
+
+def next_payment_status(current: str, target: str) -> str:
+    if target not in PAYMENT_TRANSITIONS.get(current, frozenset()):
+        raise Conflict(f"a {current} payment cannot become {target}", reason="invalid_transition")
+    return target
+
+
+def require_client(principal: Principal | None, action: str) -> Principal:
+    if principal is None:
+        raise Unauthenticated(f"sign in to {action}")
+    if not principal.is_client or not principal.tenant_id:
+        raise PermissionDenied(f"only members of a client enterprise can {action}")
+    return principal
+
+
+def require_internal(principal: Principal | None) -> None:
+    """Commands only an order's workflow sends (calls without a user token come from inside)."""
+    if principal is not None:
+        raise PermissionDenied("this is done by the order's workflow")
+
+
+def require_method(method: str) -> str:
+    if method not in METHODS:
+        raise InvalidArgument.for_field("method", f"must be one of {', '.join(METHODS)}")
+    return method
+
+
+@dataclass(frozen=True)
+class ProductSnapshot:
+    """What the catalog said about the product at order time."""
+
+    product_id: str
+    name: str
+    category: str
+    currency: str
+    tiers: tuple[dict[str, Any], ...]
+    required_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    product_id: str
+    product_name: str
+    category: str
+    tier: dict[str, Any]
+    amount_fen: int
+    currency: str
+    requirements: dict[str, Any]
+    booking: dict[str, Any]
+
+
+def parse_json_object(raw: str, field: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    if len(raw.encode()) > MAX_REQUIREMENTS_BYTES:
+        raise InvalidArgument.for_field(field, f"must be at most {MAX_REQUIREMENTS_BYTES} bytes")
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidArgument.for_field(field, "must be a JSON object") from exc
+    if not isinstance(value, dict):
+        raise InvalidArgument.for_field(field, "must be a JSON object")
+    return value
+
+
+def new_order(
+    product: ProductSnapshot, tier_id: str, requirements: dict[str, Any], booking: dict[str, Any]
+) -> NewOrder:
+    """The order for `tier_id` of `product` at the tier's price, or InvalidArgument naming the field."""
+    tiers = {t["id"]: t for t in product.tiers}
+    if not tier_id:
+        if len(tiers) != 1:
+            raise InvalidArgument.for_field("tier", f"choose one of {', '.join(tiers) or 'no tiers'}")
+        tier_id = next(iter(tiers))
+    if tier_id not in tiers:
+        raise InvalidArgument.for_field("tier", f"must be one of {', '.join(tiers)}")
+    tier = tiers[tier_id]
+    for name in product.required_fields:
+        value = requirements.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()) or value == []:
+            raise InvalidArgument.for_field(f"requirements.{name}", "is required")
+    amount = int(tier["price"])
+    if amount <= 0:
+        raise InvalidArgument.for_field("tier", "has no price")
+    return NewOrder(
+        product_id=product.product_id,
+        product_name=product.name,
+        category=product.category,
+        tier=tier,
+        amount_fen=amount,
+        currency=product.currency,
+        requirements=requirements,
+        booking=booking,
+    )
+
+
+def refund_amount(requested: int, paid: int, refunded: int) -> int:
+    """What a refund of `requested` fen (0 = the rest) may return: never more than was paid and not
+    yet refunded (no negative balance)."""
+    remaining = paid - refunded
+    if requested < 0:
+        raise InvalidArgument.for_field("amount", "must not be negative")
+    amount = requested or remaining
+    if remaining <= 0:
+        raise Conflict("the order has been refunded in full already", reason="nothing_to_refund")
+    if amount > remaining:
+        raise InvalidArgument.for_field("amount", f"must be at most the {remaining} fen not yet refunded")
+    return amount
+
+
+# -- double-entry postings ---------------------------------------------------------------------------
+REVENUE = "revenue:orders"
+
+
+def cash_account(method: str) -> str:
+    return f"cash:{method}"
+
+
+def postings_for(event: str, method: str, amount: int) -> list[tuple[str, int]]:
+    """Postings (account, signed fen; debit > 0) of a ledger event; empty for events that move no money.
+    Every list sums to zero."""
+    if event == "paid":
+        return [(cash_account(method), amount), (REVENUE, -amount)]
+    if event == "refunded":
+        return [(REVENUE, amount), (cash_account(method), -amount)]
+    return []
+
+
+def balances(postings: Iterable[tuple[str, int]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for account, amount in postings:
+        totals[account] = totals.get(account, 0) + amount
+    return totals
+
+
+# -- hash chain -------------------------------------------------------------------------------------
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+@dataclass(frozen=True)
+class LedgerFields:
+    seq: int
+    event: str
+    order_id: str
+    payment_id: str
+    amount_fen: int
+    currency: str
+    data: str
+    created_at: datetime
+    postings: tuple[tuple[str, int], ...]
+
+
+def entry_hash(prev_hash: str, fields: LedgerFields) -> str:
+    """SHA-256 (hex) over the previous hash and every field of the entry, postings included."""
+    body = canonical(
+        {
+            "seq": fields.seq,
+            "event": fields.event,
+            "order_id": fields.order_id,
+            "payment_id": fields.payment_id,
+            "amount_fen": fields.amount_fen,
+            "currency": fields.currency,
+            "data": fields.data,
+            "created_at": fields.created_at.isoformat(),
+            "postings": [list(p) for p in sorted(fields.postings)],
+        }
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    valid: bool
+    checked: int
+    first_broken_seq: int = 0
+    problem: str = ""
+
+
+def verify_chain(entries: Sequence[tuple[LedgerFields, str, str]]) -> ChainReport:
+    """Walk `(fields, prev_hash, hash)` in seq order and report the first entry that breaks the chain:
+    a gap in seq, a prev_hash that is not the previous hash, a hash that does not match the fields, or
+    postings that do not balance."""
+    expected_prev = GENESIS_HASH
+    for checked, (fields, prev_hash, stored_hash) in enumerate(entries):
+        if fields.seq != checked + 1:
+            return ChainReport(
+                False, checked, fields.seq, f"expected entry {checked + 1}, found {fields.seq}"
+            )
+        if prev_hash != expected_prev:
+            return ChainReport(False, checked, fields.seq, "prev_hash is not the previous entry's hash")
+        if entry_hash(prev_hash, fields) != stored_hash:
+            return ChainReport(False, checked, fields.seq, "the entry was altered after it was written")
+        if sum(amount for _, amount in fields.postings) != 0:
+            return ChainReport(False, checked, fields.seq, "the entry's postings do not balance")
+        expected_prev = stored_hash
+    return ChainReport(True, len(entries))
+
+
+def yuan(amount_fen: int) -> str:
+    """Fen as a yuan decimal string with two places ("999.00"), as Alipay expects amounts."""
+    return f"{amount_fen // 100}.{amount_fen % 100:02d}"
+
+
+def fen_from_yuan(text: str) -> int:
+    """Parse a yuan decimal string ("999.00") exactly; ValueError for anything else."""
+    whole, _, frac = text.strip().partition(".")
+    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
+        raise ValueError(f"not an amount: {text!r}")
+    return int(whole) * 100 + int((frac or "0").ljust(2, "0"))

@@ -1,0 +1,116 @@
+"""WeChat Pay API v3 (微信支付 APIv3): RSA signatures over the HTTP message and AES-256-GCM callbacks.
+
+A callback is verified over `timestamp\\nnonce\\nbody\\n` (headers Wechatpay-Timestamp, Wechatpay-Nonce)
+with the platform certificate's public key named by Wechatpay-Serial (SHA256 with RSA, PKCS#1 v1.5,
+Wechatpay-Signature in Base64), refused when the timestamp is more than five minutes off, and its
+`resource` is decrypted with AEAD_AES_256_GCM under the merchant's 32-byte APIv3 key, using the
+resource's nonce and associated_data."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from services.payment.providers.base import (
+    Ack,
+    Checkout,
+    InvalidNotification,
+    Notification,
+    ProviderUnavailable,
+    load_private_key,
+    load_public_key,
+    rsa_sha256_sign,
+    rsa_sha256_verify,
+)
+
+MAX_CLOCK_SKEW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class WechatConfig:
+    mch_id: str
+    api_v3_key: str  # 32 ASCII characters
+    platform_public_keys: Mapping[str, str]  # platform certificate serial → public key PEM
+
+
+def signing_message(timestamp: str, nonce: str, body: bytes) -> bytes:
+    return timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
+
+
+def sign_callback(private_key_pem: str, timestamp: str, nonce: str, body: bytes) -> str:
+    """Wechatpay-Signature of a callback (what WeChat Pay's platform key produces)."""
+    return rsa_sha256_sign(load_private_key(private_key_pem), signing_message(timestamp, nonce, body))
+
+
+def encrypt_resource(api_v3_key: str, plaintext: bytes, nonce: str, associated_data: str) -> str:
+    """Base64 ciphertext of a callback resource (what WeChat Pay sends; used by tests and tools)."""
+    sealed = AESGCM(api_v3_key.encode()).encrypt(nonce.encode(), plaintext, associated_data.encode())
+    return base64.b64encode(sealed).decode()
+
+
+def decrypt_resource(api_v3_key: str, resource: Mapping[str, str]) -> bytes:
+    if resource.get("algorithm") != "AEAD_AES_256_GCM":
+        raise InvalidNotification("unsupported resource algorithm")
+    try:
+        return AESGCM(api_v3_key.encode()).decrypt(
+            resource["nonce"].encode(),
+            base64.b64decode(resource["ciphertext"], validate=True),
+            resource.get("associated_data", "").encode(),
+        )
+    except (InvalidTag, KeyError, binascii.Error, ValueError) as exc:
+        raise InvalidNotification("the resource does not decrypt under the APIv3 key") from exc
+
+
+class WechatProvider:
+    name = "wechat"
+    ack = Ack('{"code":"SUCCESS","message":"OK"}', "application/json")
+
+    def __init__(self, config: WechatConfig) -> None:
+        if len(config.api_v3_key.encode()) != 32:
+            raise ValueError("the WeChat Pay APIv3 key must be 32 bytes")
+        self.config = config
+        self._keys = {serial: load_public_key(pem) for serial, pem in config.platform_public_keys.items()}
+
+    def checkout(
+        self, payment_id: str, amount_fen: int, currency: str, subject: str, notify_url: str, now: datetime
+    ) -> Checkout:
+        # A Native payment's code_url comes from POST /v3/pay/transactions/native on WeChat Pay's API,
+        # which this deployment does not call yet.
+        raise ProviderUnavailable("WeChat Pay ordering is not available on this deployment yet")
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Notification:
+        timestamp = headers.get("wechatpay-timestamp", "")
+        nonce = headers.get("wechatpay-nonce", "")
+        signature = headers.get("wechatpay-signature", "")
+        key = self._keys.get(headers.get("wechatpay-serial", ""))
+        if not (timestamp and nonce and signature) or key is None:
+            raise InvalidNotification("the callback lacks WeChat Pay's signature headers")
+        if not timestamp.isdigit() or abs(int(now.timestamp()) - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+            raise InvalidNotification("the callback's timestamp is too far from now")
+        rsa_sha256_verify(key, signing_message(timestamp, nonce, body), signature)
+        try:
+            envelope = json.loads(body)
+            resource = json.loads(decrypt_resource(self.config.api_v3_key, envelope["resource"]))
+            amount = resource["amount"]
+            notification = Notification(
+                notification_id=str(envelope["id"]),
+                payment_id=str(resource["out_trade_no"]),
+                provider_txn_id=str(resource.get("transaction_id", "")),
+                amount_fen=int(amount["total"]),
+                currency=str(amount.get("currency", "CNY")),
+                status={"SUCCESS": "paid", "CLOSED": "closed", "PAYERROR": "closed"}.get(
+                    str(resource.get("trade_state")), "pending"
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidNotification("the callback is not a transaction notification") from exc
+        if resource.get("mchid") not in (None, self.config.mch_id):
+            raise InvalidNotification("the callback is for another merchant")
+        return notification

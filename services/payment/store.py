@@ -1,0 +1,759 @@
+"""Payment persistence: one transaction per change, with its stage, its ledger entry and its outbox event.
+
+Exactly-once payment (R-PAY-2): a notification's (provider, id) is claimed first, so a replay has no
+second effect; notifications of one payment serialise on the payment's row lock; a partial unique index
+allows one paid payment per order. Every payment event is appended to the hash-chained ledger (R-PAY-4)
+under one advisory lock, so the chain never forks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import func, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.common.v1 import money_pb2
+from counsel.payment.v1 import events_pb2
+from services.payment import domain
+from services.payment.models import (
+    TABLES,
+    LedgerEntryRow,
+    LedgerPostingRow,
+    OrderRow,
+    OrderStageRow,
+    PaymentRow,
+    ProviderNotificationRow,
+    RefundRow,
+    SandboxTransactionRow,
+    VoucherRow,
+)
+from services.payment.providers.base import Checkout, Notification
+from services.payment.vouchers import VoucherSigner, split_code, voucher_payload
+from services.runtime.context import Principal
+from services.runtime.db import Database
+from services.runtime.errors import Conflict, InvalidArgument, NotFound
+from services.runtime.events import Outbox
+from services.runtime.records import (
+    claim_idempotency_key,
+    new_id,
+    newest_first,
+    page_of,
+    request_fingerprint,
+    to_timestamp,
+    utcnow,
+)
+from services.runtime.tenancy import require_visible
+
+log = logging.getLogger(__name__)
+
+LEDGER_LOCK = 0x70A7_1ED6  # advisory lock key of the ledger's append
+AMOUNT_MISMATCHES = Counter(
+    "counsel_payment_amount_mismatches_total",
+    "Provider notifications whose amount or currency differs from the payment's (alert on any).",
+    ["provider"],
+)
+UNAPPLIED_PAYMENTS = Counter(
+    "counsel_payment_unapplied_payments_total",
+    "Payments that succeeded for an order that was already paid or cancelled; they are due a refund.",
+    ["provider"],
+)
+SANDBOX_RETRY_BACKOFF = (1, 2, 5, 15, 60, 300)
+
+
+@dataclass
+class OrderView:
+    row: OrderRow
+    stages: list[OrderStageRow]
+
+
+def _money(amount: int, currency: str) -> money_pb2.Money:
+    return money_pb2.Money(amount=amount, currency=currency)
+
+
+class PaymentStore:
+    def __init__(self, db: Database, outbox: Outbox) -> None:
+        self.db = db
+        self.outbox = outbox
+
+    # -- orders ------------------------------------------------------------------------------------
+    async def create_order(
+        self,
+        principal: Principal,
+        new: domain.NewOrder,
+        pay_within: timedelta,
+        idempotency_key: str,
+        fingerprint: str,
+    ) -> tuple[OrderView, bool]:
+        """Store an order awaiting payment with its `order.created` event. A replay of the same
+        Idempotency-Key and request returns the first order (created=False); another request → Conflict."""
+        order_id = new_id()
+        async with self.db.transaction() as session:
+            if idempotency_key:
+                existing = await claim_idempotency_key(
+                    session, TABLES, f"order:{principal.user_id}", idempotency_key, fingerprint, order_id
+                )
+                if existing is not None:
+                    return await self._view(session, existing), False
+            now = utcnow()
+            row = OrderRow(
+                id=order_id,
+                tenant_id=principal.tenant_id,
+                client_id=principal.user_id,
+                product_id=new.product_id,
+                tier_id=str(new.tier["id"]),
+                status="pending_payment",
+                amount_fen=new.amount_fen,
+                currency=new.currency,
+                pay_before=now + pay_within,
+                created_at=now,
+                product_name=new.product_name,
+                category=new.category,
+                tier=new.tier,
+                requirements=new.requirements,
+                booking=new.booking,
+            )
+            session.add(row)
+            await session.flush()
+            await self._stage(session, order_id, "pending_payment", principal.user_id, row.pay_before)
+            await self._append_ledger(
+                session, "order_created", row, "", row.amount_fen, {"tier": row.tier_id}, []
+            )
+            await self.outbox.add(
+                session,
+                "order.created",
+                events_pb2.OrderCreated(
+                    order_id=order_id,
+                    client_id=row.client_id,
+                    product_id=row.product_id,
+                    tier_id=row.tier_id,
+                    amount=_money(row.amount_fen, row.currency),
+                    pay_before=to_timestamp(row.pay_before),
+                ),
+                aggregate_id=order_id,
+                tenant_id=row.tenant_id,
+                actor_id=principal.user_id,
+            )
+            return await self._view(session, order_id), True
+
+    async def get_order(self, principal: Principal | None, order_id: str) -> OrderView:
+        async with self.db.transaction() as session:
+            view = await self._view(session, order_id)
+        require_visible(principal, view.row.tenant_id, domain.STAFF_WHO_SEE_ORDERS, "order")
+        return view
+
+    async def list_orders(
+        self, principal: Principal, status: str, limit: int, cursor: str
+    ) -> tuple[list[OrderRow], str]:
+        query = select(OrderRow)
+        if principal.is_client:
+            query = query.where(OrderRow.tenant_id == principal.tenant_id)
+        if status:
+            query = query.where(OrderRow.status == status)
+        query = newest_first(query, col(OrderRow.created_at), col(OrderRow.id), cursor, limit)
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(query)).all())
+        return page_of(rows, limit)
+
+    async def cancel_order(self, principal: Principal | None, order_id: str, reason: str) -> OrderView:
+        """Cancel an unpaid order (idempotent for an order already cancelled); Conflict once it is paid."""
+        async with self.db.transaction() as session:
+            row = await self._locked_order(session, order_id)
+            require_visible(principal, row.tenant_id, domain.STAFF_WHO_SEE_ORDERS, "order")
+            if row.status == "cancelled":
+                return await self._view(session, order_id)
+            await self._cancel(session, row, reason, principal.user_id if principal else "system")
+            return await self._view(session, order_id)
+
+    async def _cancel(self, session: AsyncSession, row: OrderRow, reason: str, actor: str) -> None:
+        row.status = domain.next_order_status(row.status, "cancelled")
+        session.add(row)
+        open_payments = (
+            await session.exec(
+                select(PaymentRow).where(PaymentRow.order_id == row.id, PaymentRow.status == "created")
+            )
+        ).all()
+        for payment in open_payments:
+            payment.status = domain.next_payment_status(payment.status, "closed")
+            session.add(payment)
+        await self._stage(session, row.id, "cancelled", actor, None)
+        await self._append_ledger(session, "order_cancelled", row, "", 0, {"reason": reason}, [])
+        await self.outbox.add(
+            session,
+            "order.cancelled",
+            events_pb2.OrderCancelled(order_id=row.id, client_id=row.client_id, reason=reason),
+            aggregate_id=row.id,
+            tenant_id=row.tenant_id,
+            actor_id=actor,
+        )
+
+    async def advance_order(self, order_id: str, status: str, kind: str, fulfilment_id: str) -> OrderView:
+        """Move a paid order to in_service (with its fulfilment) or completed; repeating a move is harmless."""
+        if status not in ("in_service", "completed"):
+            raise InvalidArgument.for_field("status", "must be in_service or completed")
+        async with self.db.transaction() as session:
+            row = await self._locked_order(session, order_id)
+            if row.status != status:
+                row.status = domain.next_order_status(row.status, status)
+                if kind and fulfilment_id:
+                    row.fulfilment_kind, row.fulfilment_id = kind, fulfilment_id
+                session.add(row)
+                await self._stage(session, order_id, status, "system", None)
+            return await self._view(session, order_id)
+
+    # -- payments ----------------------------------------------------------------------------------
+    async def create_payment(
+        self,
+        principal: Principal,
+        order_id: str,
+        method: str,
+        checkout: Any,
+        idempotency_key: str,
+    ) -> PaymentRow:
+        """A payment of the whole order with `method`. `checkout(payment_id, order)` → Checkout asks the
+        provider where to pay. Conflict unless the order awaits payment."""
+        payment_id = new_id()
+        async with self.db.transaction() as session:
+            row = await self._locked_order(session, order_id)
+            require_visible(principal, row.tenant_id, (), "order")
+            if idempotency_key:
+                existing = await claim_idempotency_key(
+                    session,
+                    TABLES,
+                    f"payment:{principal.user_id}",
+                    idempotency_key,
+                    request_fingerprint(order_id, method),
+                    payment_id,
+                )
+                if existing is not None:
+                    payment = await session.get(PaymentRow, existing)
+                    if payment is None:
+                        raise NotFound("no such payment")
+                    return payment
+            if row.status != "pending_payment":
+                raise Conflict(f"a {row.status} order cannot be paid", reason="order_not_payable")
+            now = utcnow()
+            if row.pay_before <= now:
+                raise Conflict("the order's time to pay has passed", reason="order_not_payable")
+            where: Checkout = checkout(payment_id, row)
+            payment = PaymentRow(
+                id=payment_id,
+                order_id=order_id,
+                tenant_id=row.tenant_id,
+                method=method,
+                status="created",
+                amount_fen=row.amount_fen,
+                currency=row.currency,
+                pay_url=where.pay_url,
+                qr_code=where.qr_code,
+                created_at=now,
+            )
+            session.add(payment)
+            if method == "sandbox":  # the sandbox provider's own record of the trade
+                session.add(
+                    SandboxTransactionRow(
+                        payment_id=payment_id,
+                        trade_no=f"SBX{new_id()[:20].upper()}",
+                        amount_fen=row.amount_fen,
+                        currency=row.currency,
+                        status="created",
+                        created_at=now,
+                    )
+                )
+            await session.flush()
+            await self._append_ledger(
+                session, "payment_created", row, payment_id, row.amount_fen, {"method": method}, []
+            )
+            return payment
+
+    async def apply_notification(self, provider: str, note: Notification) -> str:
+        """Apply a verified notification exactly once. Returns the outcome: applied, duplicate, ignored,
+        closed, unknown_payment, amount_mismatch or refund_due."""
+        async with self.db.transaction() as session:
+            payment = (
+                await session.exec(
+                    select(PaymentRow).where(PaymentRow.id == note.payment_id).with_for_update()
+                )
+            ).first()
+            if payment is None or payment.method != provider:
+                log.warning("notification for an unknown payment", extra={"provider": provider})
+                return "unknown_payment"
+            table = ProviderNotificationRow.__table__  # type: ignore[attr-defined]
+            claimed = await session.execute(
+                pg_insert(table)
+                .values(
+                    provider=provider,
+                    notification_id=note.notification_id,
+                    payment_id=note.payment_id,
+                    outcome="received",
+                    received_at=utcnow(),
+                )
+                .on_conflict_do_nothing()
+                .returning(table.c.notification_id)
+            )
+            if claimed.first() is None:
+                return "duplicate"
+            outcome = await self._apply(session, provider, payment, note)
+            await session.execute(
+                table.update()
+                .where(table.c.provider == provider, table.c.notification_id == note.notification_id)
+                .values(outcome=outcome)
+            )
+            return outcome
+
+    async def _apply(
+        self, session: AsyncSession, provider: str, payment: PaymentRow, note: Notification
+    ) -> str:
+        order = await self._locked_order(session, payment.order_id)
+        if note.status != "paid":
+            if payment.status == "created" and note.status == "closed":
+                payment.status = domain.next_payment_status(payment.status, "closed")
+                session.add(payment)
+                return "closed"
+            return "ignored"  # e.g. a late "pending" after "paid": never moves a payment back
+        if payment.status in ("paid", "refund_due"):
+            return "duplicate"
+        if note.amount_fen != payment.amount_fen or note.currency != payment.currency:
+            AMOUNT_MISMATCHES.labels(provider).inc()
+            log.error(
+                "payment amount mismatch",
+                extra={"provider": provider, "payment_id": payment.id, "expected": payment.amount_fen},
+            )
+            await self._append_ledger(
+                session,
+                "amount_mismatch",
+                order,
+                payment.id,
+                note.amount_fen,
+                {"expected": payment.amount_fen, "reported": note.amount_fen, "currency": note.currency},
+                [],
+            )
+            return "amount_mismatch"
+        now = utcnow()
+        payment.provider_txn_id = note.provider_txn_id
+        payment.paid_at = now
+        await self._append_ledger(
+            session,
+            "notified",
+            order,
+            payment.id,
+            note.amount_fen,
+            {"provider_txn_id": note.provider_txn_id},
+            [],
+        )
+        if order.status != "pending_payment":
+            # Money arrived for an order that cannot take it (paid twice, or cancelled): it is owed back.
+            payment.status = domain.next_payment_status(payment.status, "refund_due")
+            session.add(payment)
+            UNAPPLIED_PAYMENTS.labels(provider).inc()
+            log.error("payment for an order that is %s", order.status, extra={"payment_id": payment.id})
+            await self._append_ledger(
+                session,
+                "paid_unapplied",
+                order,
+                payment.id,
+                payment.amount_fen,
+                {"order_status": order.status},
+                [
+                    (domain.cash_account(payment.method), payment.amount_fen),
+                    ("refunds:due", -payment.amount_fen),
+                ],
+            )
+            return "refund_due"
+        payment.status = domain.next_payment_status(payment.status, "paid")
+        session.add(payment)
+        await session.flush()  # the partial unique index refuses a second paid payment of the order here
+        order.status = domain.next_order_status(order.status, "paid")
+        order.paid_payment_id = payment.id
+        session.add(order)
+        await self._stage(session, order.id, "paid", "system", None)
+        await self._append_ledger(
+            session,
+            "paid",
+            order,
+            payment.id,
+            payment.amount_fen,
+            {"method": payment.method},
+            domain.postings_for("paid", payment.method, payment.amount_fen),
+        )
+        await self.outbox.add(
+            session,
+            "order.paid",
+            events_pb2.OrderPaid(
+                order_id=order.id,
+                client_id=order.client_id,
+                amount=_money(payment.amount_fen, payment.currency),
+                payment_id=payment.id,
+            ),
+            aggregate_id=order.id,
+            tenant_id=order.tenant_id,
+        )
+        return "applied"
+
+    async def get_payment(self, payment_id: str) -> PaymentRow:
+        return await self.db.get(PaymentRow, payment_id, "payment")
+
+    async def expire_order(self, order_id: str) -> OrderView:
+        """The order's time to pay passed: a sandbox payment the provider reports paid is applied (the
+        provider is re-queried before giving up); otherwise the order is cancelled. Idempotent."""
+        async with self.db.transaction() as session:
+            row = await session.get(OrderRow, order_id)
+            if row is None:
+                raise NotFound("no such order")
+            if row.status != "pending_payment":
+                return await self._view(session, order_id)
+            open_payments = (
+                await session.exec(
+                    select(PaymentRow).where(PaymentRow.order_id == order_id, PaymentRow.status == "created")
+                )
+            ).all()
+        for payment in open_payments:
+            note = await self.sandbox_query(payment.id) if payment.method == "sandbox" else None
+            if note is not None and note.status == "paid":
+                await self.apply_notification(payment.method, note)
+        async with self.db.transaction() as session:
+            row = await self._locked_order(session, order_id)
+            if row.status == "pending_payment":
+                await self._cancel(session, row, "payment_timeout", "system")
+            return await self._view(session, order_id)
+
+    # -- refunds -----------------------------------------------------------------------------------
+    async def refund_order(
+        self, principal: Principal | None, order_id: str, amount: int, reason: str, idempotency_key: str
+    ) -> OrderView:
+        """Refund `amount` fen (0 = all not yet refunded) of a paid order; recorded in the ledger. A replay
+        of the same Idempotency-Key and request has no second effect."""
+        refund_id = new_id()
+        async with self.db.transaction() as session:
+            row = await self._locked_order(session, order_id)
+            require_visible(principal, row.tenant_id, domain.STAFF_WHO_REFUND, "order")
+            if idempotency_key:
+                scope = f"refund:{order_id}"
+                existing = await claim_idempotency_key(
+                    session, TABLES, scope, idempotency_key, request_fingerprint(amount, reason), refund_id
+                )
+                if existing is not None:
+                    return await self._view(session, order_id)
+            if row.status not in ("paid", "in_service", "completed") or not row.paid_payment_id:
+                raise Conflict(f"a {row.status} order cannot be refunded", reason="order_not_refundable")
+            payment = await session.get(PaymentRow, row.paid_payment_id)
+            assert payment is not None
+            refund = domain.refund_amount(amount, row.amount_fen, row.refunded_fen)
+            now = utcnow()
+            session.add(
+                RefundRow(
+                    id=refund_id,
+                    order_id=order_id,
+                    payment_id=payment.id,
+                    amount_fen=refund,
+                    reason=reason,
+                    # The sandbox refunds at once; a real provider's refund API is called by a later change.
+                    status="succeeded" if payment.method == "sandbox" else "requested",
+                    created_at=now,
+                )
+            )
+            row.refunded_fen += refund
+            actor = principal.user_id if principal else "system"
+            await self._append_ledger(
+                session,
+                "refunded",
+                row,
+                payment.id,
+                refund,
+                {"reason": reason, "refund_id": refund_id},
+                domain.postings_for("refunded", payment.method, refund),
+            )
+            if row.refunded_fen == row.amount_fen:
+                row.status = domain.next_order_status(row.status, "refunded")
+                await self._stage(session, order_id, "refunded", actor, None)
+            else:
+                await self._stage(
+                    session, order_id, "partially_refunded", actor, None, key=f"refund:{refund_id}"
+                )
+            session.add(row)
+            await self.outbox.add(
+                session,
+                "order.refunded",
+                events_pb2.OrderRefunded(
+                    order_id=order_id,
+                    client_id=row.client_id,
+                    amount=_money(refund, row.currency),
+                    reason=reason,
+                ),
+                aggregate_id=order_id,
+                tenant_id=row.tenant_id,
+                actor_id=actor,
+            )
+            return await self._view(session, order_id)
+
+    # -- vouchers ----------------------------------------------------------------------------------
+    async def issue_voucher(self, order_id: str, signer: VoucherSigner) -> VoucherRow:
+        async with self.db.transaction() as session:
+            row = await self._locked_order(session, order_id)
+            existing = (await session.exec(select(VoucherRow).where(VoucherRow.order_id == order_id))).first()
+            if existing is not None:
+                return existing
+            if row.status not in ("paid", "in_service", "completed"):
+                raise Conflict(f"a {row.status} order has no voucher", reason="order_not_paid")
+            voucher_id = new_id()[:16]
+            issued_at = utcnow().replace(microsecond=0)
+            payload = voucher_payload(
+                voucher_id, order_id, row.amount_fen, row.currency, row.product_id, issued_at
+            )
+            voucher = VoucherRow(
+                id=voucher_id,
+                order_id=order_id,
+                signature=signer.sign(payload),
+                amount_fen=row.amount_fen,
+                currency=row.currency,
+                product_id=row.product_id,
+                issued_at=issued_at,
+            )
+            session.add(voucher)
+            await session.flush()
+            await self._stage(session, order_id, "voucher_issued", "system", None)
+            await self._append_ledger(
+                session, "voucher", row, row.paid_payment_id, row.amount_fen, {"voucher_id": voucher_id}, []
+            )
+            return voucher
+
+    async def get_voucher(self, principal: Principal | None, order_id: str) -> VoucherRow:
+        await self.get_order(principal, order_id)
+        async with self.db.transaction() as session:
+            voucher = (await session.exec(select(VoucherRow).where(VoucherRow.order_id == order_id))).first()
+        if voucher is None:
+            raise NotFound("the order has no voucher yet")
+        return voucher
+
+    async def verify_voucher(self, code: str, signer: VoucherSigner) -> VoucherRow:
+        """The voucher of a genuine code; NotFound for an unknown or altered one (or an altered row)."""
+        parts = split_code(code)
+        if parts is None:
+            raise NotFound("no such voucher")
+        voucher_id, signature = parts
+        async with self.db.transaction() as session:
+            voucher = await session.get(VoucherRow, voucher_id)
+        if voucher is None or voucher.signature != signature:
+            raise NotFound("no such voucher")
+        payload = voucher_payload(
+            voucher.id,
+            voucher.order_id,
+            voucher.amount_fen,
+            voucher.currency,
+            voucher.product_id,
+            voucher.issued_at,
+        )
+        if not signer.verify(payload, signature):
+            raise NotFound("no such voucher")
+        return voucher
+
+    # -- the sandbox provider's side ---------------------------------------------------------------
+    async def sandbox_pay(self, payment_id: str) -> PaymentRow:
+        """The sandbox's customer pays: the provider records it and schedules its notification."""
+        async with self.db.transaction() as session:
+            trade = (
+                await session.exec(
+                    select(SandboxTransactionRow)
+                    .where(SandboxTransactionRow.payment_id == payment_id)
+                    .with_for_update()
+                )
+            ).first()
+            if trade is None:
+                raise NotFound("no such sandbox payment")
+            if trade.status != "paid":
+                now = utcnow()
+                trade.status, trade.paid_at, trade.next_notify_at = "paid", now, now
+                session.add(trade)
+            payment = await session.get(PaymentRow, payment_id)
+            assert payment is not None
+            return payment
+
+    async def sandbox_due(self, now: datetime, limit: int = 20) -> list[SandboxTransactionRow]:
+        async with self.db.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(SandboxTransactionRow)
+                    .where(
+                        SandboxTransactionRow.status == "paid",
+                        col(SandboxTransactionRow.notified_at).is_(None),
+                        col(SandboxTransactionRow.next_notify_at) <= now,
+                    )
+                    .order_by(col(SandboxTransactionRow.next_notify_at))
+                    .limit(limit)
+                )
+            ).all()
+        return list(rows)
+
+    async def sandbox_notified(self, payment_id: str, delivered: bool) -> None:
+        """Record a delivery attempt; a failed one is retried with backoff (1 s … 5 min)."""
+        async with self.db.transaction() as session:
+            trade = await session.get(SandboxTransactionRow, payment_id)
+            if trade is None:
+                return
+            now = utcnow()
+            trade.notify_attempts += 1
+            if delivered:
+                trade.notified_at = now
+            else:
+                delay = SANDBOX_RETRY_BACKOFF[min(trade.notify_attempts, len(SANDBOX_RETRY_BACKOFF)) - 1]
+                trade.next_notify_at = now + timedelta(seconds=delay)
+            session.add(trade)
+
+    async def sandbox_query(self, payment_id: str) -> Notification | None:
+        """The sandbox provider's query API: its record of the trade, as a notification would say it."""
+        async with self.db.transaction() as session:
+            trade = await session.get(SandboxTransactionRow, payment_id)
+        if trade is None:
+            return None
+        return Notification(
+            notification_id=f"query:{trade.trade_no}:{trade.status}",
+            payment_id=payment_id,
+            provider_txn_id=trade.trade_no,
+            amount_fen=trade.amount_fen,
+            currency=trade.currency,
+            status="paid" if trade.status == "paid" else "pending",
+        )
+
+    # -- ledger ------------------------------------------------------------------------------------
+    async def _append_ledger(
+        self,
+        session: AsyncSession,
+        event: str,
+        order: OrderRow,
+        payment_id: str,
+        amount: int,
+        data: dict[str, Any],
+        postings: list[tuple[str, int]],
+    ) -> LedgerEntryRow:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
+        last = (
+            await session.exec(select(LedgerEntryRow).order_by(col(LedgerEntryRow.seq).desc()).limit(1))
+        ).first()
+        seq = (last.seq if last else 0) + 1
+        prev_hash = last.hash if last else domain.GENESIS_HASH
+        fields = domain.LedgerFields(
+            seq=seq,
+            event=event,
+            order_id=order.id,
+            payment_id=payment_id,
+            amount_fen=amount,
+            currency=order.currency,
+            data=domain.canonical(data),
+            created_at=utcnow(),
+            postings=tuple(postings),
+        )
+        entry = LedgerEntryRow(
+            seq=seq,
+            event=event,
+            order_id=order.id,
+            payment_id=payment_id,
+            amount_fen=amount,
+            currency=order.currency,
+            data=fields.data,
+            created_at=fields.created_at,
+            prev_hash=prev_hash,
+            hash=domain.entry_hash(prev_hash, fields),
+        )
+        session.add(entry)
+        for account, posting in postings:
+            session.add(LedgerPostingRow(entry_seq=seq, account=account, amount_fen=posting))
+        await session.flush()
+        return entry
+
+    async def verify_ledger(self) -> domain.ChainReport:
+        async with self.db.transaction() as session:
+            entries = (await session.exec(select(LedgerEntryRow).order_by(col(LedgerEntryRow.seq)))).all()
+            postings = (await session.exec(select(LedgerPostingRow))).all()
+        by_entry: dict[int, list[tuple[str, int]]] = {}
+        for p in postings:
+            by_entry.setdefault(p.entry_seq, []).append((p.account, p.amount_fen))
+        chain = [
+            (
+                domain.LedgerFields(
+                    seq=e.seq,
+                    event=e.event,
+                    order_id=e.order_id,
+                    payment_id=e.payment_id,
+                    amount_fen=e.amount_fen,
+                    currency=e.currency,
+                    data=e.data,
+                    created_at=e.created_at,
+                    postings=tuple(by_entry.get(e.seq, [])),
+                ),
+                e.prev_hash,
+                e.hash,
+            )
+            for e in entries
+        ]
+        return domain.verify_chain(chain)
+
+    async def ledger_events(self, order_id: str) -> list[str]:
+        async with self.db.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(LedgerEntryRow.event)
+                    .where(LedgerEntryRow.order_id == order_id)
+                    .order_by(col(LedgerEntryRow.seq))
+                )
+            ).all()
+        return list(rows)
+
+    async def account_balances(self) -> dict[str, int]:
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(LedgerPostingRow.account, func.sum(LedgerPostingRow.amount_fen)).group_by(
+                        LedgerPostingRow.account
+                    )
+                )
+            ).all()
+        return {account: int(total) for account, total in rows}
+
+    # -- helpers -----------------------------------------------------------------------------------
+    async def _stage(
+        self,
+        session: AsyncSession,
+        order_id: str,
+        stage: str,
+        actor: str,
+        due_at: datetime | None,
+        *,
+        key: str = "",
+    ) -> None:
+        table = OrderStageRow.__table__  # type: ignore[attr-defined]
+        await session.execute(
+            pg_insert(table)
+            .values(
+                order_id=order_id,
+                stage=stage,
+                actor=actor,
+                entered_at=utcnow(),
+                due_at=due_at,
+                idempotency_key=key or stage,
+            )
+            .on_conflict_do_nothing()
+        )
+
+    async def _locked_order(self, session: AsyncSession, order_id: str) -> OrderRow:
+        row = (await session.exec(select(OrderRow).where(OrderRow.id == order_id).with_for_update())).first()
+        if row is None:
+            raise NotFound("no such order")
+        return row
+
+    async def _view(self, session: AsyncSession, order_id: str) -> OrderView:
+        row = await session.get(OrderRow, order_id)
+        if row is None:
+            raise NotFound("no such order")
+        stages = (
+            await session.exec(
+                select(OrderStageRow)
+                .where(OrderStageRow.order_id == order_id)
+                .order_by(col(OrderStageRow.entered_at), col(OrderStageRow.id))
+            )
+        ).all()
+        return OrderView(row, list(stages))

@@ -1,0 +1,176 @@
+"""Order and ledger rules (R-PAY-2, R-PAY-4): transitions, prices from the catalog snapshot, refunds that
+never exceed what was paid, double-entry postings that balance, and the hash chain that names the first
+broken link. The ledger is also driven by a hypothesis state machine."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from services.payment import domain
+from services.payment.vouchers import VoucherSigner, voucher_payload
+from services.runtime.errors import Conflict, InvalidArgument
+
+PRODUCT = domain.ProductSnapshot(
+    product_id="p1",
+    name="合同审查",
+    category="document",
+    currency="CNY",
+    tiers=({"id": "simple", "price": 49900, "delivery_hours": 24}, {"id": "complex", "price": 129900}),
+    required_fields=("contract_type",),
+)
+
+
+def test_an_order_takes_the_tiers_price_and_keeps_a_copy_of_the_tier() -> None:
+    order = domain.new_order(PRODUCT, "simple", {"contract_type": "劳动合同"}, {})
+    assert order.amount_fen == 49900 and order.tier["delivery_hours"] == 24 and order.category == "document"
+
+
+def test_bad_order_input_names_the_field() -> None:
+    for tier, requirements, field in (
+        ("", {"contract_type": "x"}, "tier"),  # two tiers: one must be chosen
+        ("gold", {"contract_type": "x"}, "tier"),
+        ("simple", {}, "requirements.contract_type"),
+    ):
+        with pytest.raises(InvalidArgument) as caught:
+            domain.new_order(PRODUCT, tier, requirements, {})
+        assert caught.value.violations[0].field == field
+    with pytest.raises(InvalidArgument):
+        domain.parse_json_object("[1]", "requirements")
+
+
+def test_order_transitions_are_checked() -> None:
+    assert domain.next_order_status("pending_payment", "paid") == "paid"
+    for current, target in (("pending_payment", "in_service"), ("cancelled", "paid"), ("refunded", "paid")):
+        with pytest.raises(Conflict):
+            domain.next_order_status(current, target)
+    with pytest.raises(Conflict):
+        domain.next_payment_status("paid", "paid")  # a payment is paid once
+
+
+def test_refunds_never_exceed_what_was_paid() -> None:
+    assert domain.refund_amount(0, 10000, 2500) == 7500
+    assert domain.refund_amount(2500, 10000, 0) == 2500
+    with pytest.raises(InvalidArgument):
+        domain.refund_amount(10001, 10000, 0)
+    with pytest.raises(Conflict):
+        domain.refund_amount(0, 10000, 10000)
+
+
+def test_yuan_amounts_parse_exactly() -> None:
+    assert domain.fen_from_yuan("999.00") == 99900 and domain.fen_from_yuan("0.5") == 50
+    assert domain.yuan(99905) == "999.05"
+    for bad in ("1.005", "-1", "abc", "1e3"):
+        with pytest.raises(ValueError):
+            domain.fen_from_yuan(bad)
+
+
+def chain(n: int) -> list[tuple[domain.LedgerFields, str, str]]:
+    entries, prev = [], domain.GENESIS_HASH
+    start = datetime(2026, 11, 29, tzinfo=UTC)
+    for seq in range(1, n + 1):
+        fields = domain.LedgerFields(
+            seq=seq,
+            event="paid",
+            order_id=f"o{seq}",
+            payment_id=f"p{seq}",
+            amount_fen=100 * seq,
+            currency="CNY",
+            data="{}",
+            created_at=start + timedelta(seconds=seq),
+            postings=tuple(domain.postings_for("paid", "sandbox", 100 * seq)),
+        )
+        digest = domain.entry_hash(prev, fields)
+        entries.append((fields, prev, digest))
+        prev = digest
+    return entries
+
+
+def test_an_intact_chain_verifies_and_a_tampered_row_is_named() -> None:
+    entries = chain(5)
+    assert domain.verify_chain(entries) == domain.ChainReport(True, 5)
+    tampered = list(entries)
+    fields, prev, digest = tampered[2]
+    tampered[2] = (replace(fields, amount_fen=1), prev, digest)
+    report = domain.verify_chain(tampered)
+    assert (report.valid, report.first_broken_seq) == (False, 3)
+    removed = entries[:1] + entries[2:]
+    assert domain.verify_chain(removed).first_broken_seq == 3
+    unbalanced = list(entries)
+    fields, prev, _ = unbalanced[4]
+    fields = replace(fields, postings=(("cash:sandbox", 500),))
+    unbalanced[4] = (fields, prev, domain.entry_hash(prev, fields))
+    assert domain.verify_chain(unbalanced).problem == "the entry's postings do not balance"
+
+
+def test_a_voucher_signature_covers_every_field() -> None:
+    signer = VoucherSigner("x" * 32)
+    issued = datetime(2026, 11, 29, tzinfo=UTC)
+    payload = voucher_payload("v1", "o1", 19900, "CNY", "p1", issued)
+    signature = signer.sign(payload)
+    assert signer.verify(payload, signature)
+    assert not signer.verify(voucher_payload("v1", "o1", 1, "CNY", "p1", issued), signature)
+    assert not VoucherSigner("y" * 32).verify(payload, signature)
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """Payments and refunds in any order, through the domain's rules: the postings of every entry sum to
+    zero, no cash account goes negative, and the hash chain stays valid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.orders: dict[str, tuple[str, int, int]] = {}  # order → (method, paid, refunded)
+        self.entries: list[tuple[domain.LedgerFields, str, str]] = []
+
+    def _append(self, event: str, order_id: str, method: str, amount: int) -> None:
+        prev = self.entries[-1][2] if self.entries else domain.GENESIS_HASH
+        fields = domain.LedgerFields(
+            seq=len(self.entries) + 1,
+            event=event,
+            order_id=order_id,
+            payment_id=order_id,
+            amount_fen=amount,
+            currency="CNY",
+            data="{}",
+            created_at=datetime(2026, 11, 29, tzinfo=UTC),
+            postings=tuple(domain.postings_for(event, method, amount)),
+        )
+        self.entries.append((fields, prev, domain.entry_hash(prev, fields)))
+
+    @rule(method=st.sampled_from(domain.METHODS), amount=st.integers(min_value=1, max_value=10_000_000))
+    def pay(self, method: str, amount: int) -> None:
+        order_id = f"o{len(self.orders)}"
+        self.orders[order_id] = (method, amount, 0)
+        self._append("paid", order_id, method, amount)
+
+    @precondition(lambda self: bool(self.orders))
+    @rule(data=st.data(), requested=st.integers(min_value=0, max_value=20_000_000))
+    def refund(self, data: st.DataObject, requested: int) -> None:
+        order_id = data.draw(st.sampled_from(sorted(self.orders)))
+        method, paid, refunded = self.orders[order_id]
+        try:
+            amount = domain.refund_amount(requested, paid, refunded)
+        except (Conflict, InvalidArgument):
+            return  # refused: nothing is posted
+        self.orders[order_id] = (method, paid, refunded + amount)
+        self._append("refunded", order_id, method, amount)
+
+    @invariant()
+    def postings_sum_to_zero_and_no_cash_account_is_negative(self) -> None:
+        postings = [p for fields, _, _ in self.entries for p in fields.postings]
+        assert sum(amount for _, amount in postings) == 0
+        totals = domain.balances(postings)
+        assert all(total >= 0 for account, total in totals.items() if account.startswith("cash:"))
+
+    @invariant()
+    def the_chain_verifies(self) -> None:
+        assert domain.verify_chain(self.entries).valid
+
+
+TestLedgerMachine = LedgerMachine.TestCase
+TestLedgerMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)

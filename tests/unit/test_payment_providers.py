@@ -1,0 +1,227 @@
+"""Each provider's real signing and verification code with locally generated keys (R-PAY-1, R-PAY-2):
+a valid notification verifies, a tampered one or one signed with the wrong key is refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.payment.providers import alipay, bank, wechat
+from services.payment.providers.base import (
+    InvalidNotification,
+    load_public_key,
+    rsa_sha256_verify,
+    sorted_params,
+)
+from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
+
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+
+def rsa_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, tuple[str, str]]:
+    return {name: rsa_pair() for name in ("merchant", "provider", "other")}
+
+
+# -- Alipay ---------------------------------------------------------------------------------------
+def alipay_notification(private_pem: str, **overrides: str) -> bytes:
+    params = {
+        "notify_id": "ntf-1",
+        "notify_time": "2026-11-29 16:00:00",
+        "app_id": "2021000000000001",
+        "out_trade_no": "pay-1",
+        "trade_no": "2026112922001",
+        "total_amount": "999.00",
+        "trade_status": "TRADE_SUCCESS",
+        "subject": "合同审查",
+        "charset": "utf-8",
+    }
+    params["sign"] = alipay.sign_params(params, private_pem)
+    params["sign_type"] = "RSA2"
+    params.update(overrides)
+    return urlencode(params).encode()
+
+
+def alipay_provider(keys: dict[str, tuple[str, str]]) -> alipay.AlipayProvider:
+    return alipay.AlipayProvider(
+        alipay.AlipayConfig("2021000000000001", keys["merchant"][0], keys["provider"][1])
+    )
+
+
+def test_alipay_rsa2_notification_verifies_and_reads_the_amount_in_fen(keys) -> None:
+    note = alipay_provider(keys).parse_notification({}, alipay_notification(keys["provider"][0]), NOW)
+    assert (note.payment_id, note.amount_fen, note.status, note.notification_id) == (
+        "pay-1",
+        99900,
+        "paid",
+        "ntf-1",
+    )
+
+
+def test_alipay_tampered_amount_or_wrong_key_is_refused(keys) -> None:
+    provider = alipay_provider(keys)
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification({}, alipay_notification(keys["provider"][0], total_amount="0.01"), NOW)
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification({}, alipay_notification(keys["other"][0]), NOW)
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification({}, alipay_notification(keys["provider"][0], sign=""), NOW)
+
+
+def test_alipay_page_pay_request_is_signed_with_the_merchant_key(keys) -> None:
+    checkout = alipay_provider(keys).checkout("pay-1", 99900, "CNY", "合同审查", "https://x/notify", NOW)
+    params = dict(parse_qsl(urlsplit(checkout.pay_url).query))
+    assert params["method"] == "alipay.trade.page.pay"
+    assert json.loads(params["biz_content"])["total_amount"] == "999.00"
+    signed = sorted_params(params, exclude=("sign", "sign_type")).encode()
+    rsa_sha256_verify(load_public_key(keys["merchant"][1]), signed, params["sign"])  # raises if wrong
+
+
+# -- WeChat Pay API v3 ----------------------------------------------------------------------------
+API_V3_KEY = "0123456789abcdef0123456789abcdef"
+
+
+def wechat_callback(
+    private_pem: str, *, total: int = 99900, key: str = API_V3_KEY
+) -> tuple[dict[str, str], bytes]:
+    resource = json.dumps(
+        {
+            "mchid": "1900000001",
+            "out_trade_no": "pay-2",
+            "transaction_id": "4200000001",
+            "trade_state": "SUCCESS",
+            "amount": {"total": total, "payer_total": total, "currency": "CNY"},
+        }
+    ).encode()
+    body = json.dumps(
+        {
+            "id": "evt-1",
+            "event_type": "TRANSACTION.SUCCESS",
+            "resource_type": "encrypt-resource",
+            "resource": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": wechat.encrypt_resource(key, resource, "nonce1234567", "transaction"),
+                "nonce": "nonce1234567",
+                "associated_data": "transaction",
+            },
+        }
+    ).encode()
+    timestamp, nonce = str(int(NOW.timestamp())), "n0nce"
+    headers = {
+        "wechatpay-timestamp": timestamp,
+        "wechatpay-nonce": nonce,
+        "wechatpay-serial": "SERIAL1",
+        "wechatpay-signature": wechat.sign_callback(private_pem, timestamp, nonce, body),
+    }
+    return headers, body
+
+
+def wechat_provider(keys) -> wechat.WechatProvider:
+    return wechat.WechatProvider(
+        wechat.WechatConfig("1900000001", API_V3_KEY, {"SERIAL1": keys["provider"][1]})
+    )
+
+
+def test_wechat_v3_callback_verifies_and_decrypts(keys) -> None:
+    headers, body = wechat_callback(keys["provider"][0])
+    note = wechat_provider(keys).parse_notification(headers, body, NOW)
+    assert (note.payment_id, note.amount_fen, note.status, note.provider_txn_id) == (
+        "pay-2",
+        99900,
+        "paid",
+        "4200000001",
+    )
+
+
+def test_wechat_tampered_body_wrong_key_stale_or_wrong_aes_key_is_refused(keys) -> None:
+    provider = wechat_provider(keys)
+    headers, body = wechat_callback(keys["provider"][0])
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification(headers, body.replace(b"evt-1", b"evt-2"), NOW)
+    other_headers, other_body = wechat_callback(keys["other"][0])
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification(other_headers, other_body, NOW)
+    with pytest.raises(InvalidNotification):  # replayed ten minutes later
+        provider.parse_notification(headers, body, NOW.replace(minute=10))
+    bad_headers, bad_body = wechat_callback(keys["provider"][0], key="f" * 32)
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification(bad_headers, bad_body, NOW)
+
+
+# -- online banking -------------------------------------------------------------------------------
+def bank_notification(private_pem: str, **overrides: str) -> bytes:
+    params = {
+        "version": "5.1.0",
+        "encoding": "UTF-8",
+        "signMethod": "01",
+        "merId": "777290058110048",
+        "orderId": "pay-3",
+        "queryId": "q-1",
+        "txnAmt": "99900",
+        "respCode": "00",
+    }
+    params["signature"] = bank.sign_params(params, private_pem)
+    params.update(overrides)
+    return urlencode(params).encode()
+
+
+def bank_provider(keys) -> bank.BankProvider:
+    return bank.BankProvider(bank.BankConfig("777290058110048", keys["merchant"][0], keys["provider"][1]))
+
+
+def test_bank_notification_verifies_and_tampering_or_wrong_key_is_refused(keys) -> None:
+    provider = bank_provider(keys)
+    note = provider.parse_notification({}, bank_notification(keys["provider"][0]), NOW)
+    assert (note.payment_id, note.amount_fen, note.status) == ("pay-3", 99900, "paid")
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification({}, bank_notification(keys["provider"][0], txnAmt="1"), NOW)
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification({}, bank_notification(keys["other"][0]), NOW)
+
+
+def test_bank_redirect_is_signed_with_the_merchant_key(keys) -> None:
+    checkout = bank_provider(keys).checkout("pay-3", 99900, "CNY", "x", "https://x/notify", NOW)
+    params = dict(parse_qsl(urlsplit(checkout.pay_url).query))
+    assert params["txnAmt"] == "99900"
+    rsa_sha256_verify(load_public_key(keys["merchant"][1]), bank.signing_digest(params), params["signature"])
+
+
+# -- sandbox ----------------------------------------------------------------------------------------
+def test_sandbox_notification_is_ed25519_signed() -> None:
+    key = Ed25519PrivateKey.generate()
+    provider = SandboxProvider(key, "http://127.0.0.1:8000")
+    body = notification_body("n-1", "pay-4", "SBX1", 19900, "CNY", "SUCCESS", NOW.isoformat())
+    note = provider.parse_notification({SIGNATURE_HEADER: provider.sign(body)}, body, NOW)
+    assert (note.payment_id, note.amount_fen, note.status) == ("pay-4", 19900, "paid")
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification(
+            {SIGNATURE_HEADER: provider.sign(body)}, body.replace(b"19900", b"1"), NOW
+        )
+    stranger = SandboxProvider(Ed25519PrivateKey.generate(), "http://x")
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification({SIGNATURE_HEADER: stranger.sign(body)}, body, NOW)
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification({SIGNATURE_HEADER: base64.b64encode(b"x").decode()}, body, NOW)
+    assert provider.checkout("pay-4", 1, "CNY", "s", "u", NOW).pay_url.endswith(
+        "/api/v1/dev/sandbox-pay/pay-4"
+    )

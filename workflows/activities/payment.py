@@ -1,0 +1,57 @@
+"""Activities that tell the payment service what the order's workflow decided, over gRPC."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from temporalio import activity
+
+from counsel.payment.v1 import payment_service_pb2 as pb
+from workflows.shared import AdvanceOrderInput, FulfilmentRef, FulfilmentRequest, RefundOrderInput
+
+if TYPE_CHECKING:
+    from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
+
+
+class PaymentActivities:
+    def __init__(self, stub: PaymentServiceAsyncStub) -> None:
+        self.stub = stub
+
+    @activity.defn(name="payment.expire_order")
+    async def expire_order(self, order_id: str) -> str:
+        """The order's status after its deadline: "paid" when a provider confirmed late, else "cancelled"."""
+        reply = await self.stub.ExpireOrder(pb.ExpireOrderRequest(order_id=order_id))
+        return reply.order.status
+
+    @activity.defn(name="payment.issue_voucher")
+    async def issue_voucher(self, order_id: str) -> None:
+        await self.stub.IssueVoucher(pb.IssueVoucherRequest(order_id=order_id))
+
+    @activity.defn(name="payment.start_fulfilment")
+    async def start_fulfilment(self, request: FulfilmentRequest) -> FulfilmentRef | None:
+        """The hook that starts a paid order's fulfilment in its owning service. Nothing is started yet
+        for any category: a consultation order is fulfilled by the consultation its client submits
+        against it; documents (CreateDocumentOrder) and bookings are wired by their own changes."""
+        return None
+
+    @activity.defn(name="payment.advance_order")
+    async def advance_order(self, request: AdvanceOrderInput) -> None:
+        fulfilment = (
+            pb.Fulfilment(kind=request.fulfilment_kind, id=request.fulfilment_id)
+            if request.fulfilment_id
+            else None
+        )
+        await self.stub.AdvanceOrder(
+            pb.AdvanceOrderRequest(order_id=request.order_id, status=request.status, fulfilment=fulfilment)
+        )
+
+    @activity.defn(name="payment.refund_order")
+    async def refund_order(self, request: RefundOrderInput) -> None:
+        await self.stub.RefundOrder(
+            pb.RefundOrderRequest(
+                order_id=request.order_id,
+                amount=request.amount,
+                reason=request.reason,
+                idempotency_key=request.idempotency_key,
+            )
+        )
