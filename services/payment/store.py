@@ -37,7 +37,7 @@ from services.payment.providers.base import Checkout, Notification
 from services.payment.vouchers import VoucherSigner, split_code, voucher_payload
 from services.runtime.context import Principal
 from services.runtime.db import Database
-from services.runtime.errors import Conflict, InvalidArgument, NotFound
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.events import Outbox
 from services.runtime.records import (
     claim_idempotency_key,
@@ -432,6 +432,8 @@ class PaymentStore:
         async with self.db.transaction() as session:
             row = await self._locked_order(session, order_id)
             require_visible(principal, row.tenant_id, domain.STAFF_WHO_REFUND, "order")
+            if principal is not None and not principal.has_role(*domain.STAFF_WHO_REFUND):
+                raise PermissionDenied("refunds are made by agents")
             if idempotency_key:
                 scope = f"refund:{order_id}"
                 existing = await claim_idempotency_key(

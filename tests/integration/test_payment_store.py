@@ -1,0 +1,236 @@
+"""The payment service's store and servicer against real PostgreSQL, migrated to head (R-PAY-2..4):
+idempotent order creation, notifications verified and applied exactly once under concurrent and
+out-of-order replays, amount mismatches refused, the provider re-queried before an order is given up,
+refunds that balance, vouchers that verify, and a tampered ledger row named by the chain check."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from counsel.payment.v1 import payment_service_pb2 as pb
+from deploy.local.servers import PostgresServer
+from services.payment import domain
+from services.payment.config import PaymentSettings
+from services.payment.models import TABLES
+from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
+from services.payment.sandbox_notifier import SandboxNotifier
+from services.payment.server import PaymentServicer
+from services.payment.store import PaymentStore
+from services.payment.vouchers import VoucherSigner
+from services.runtime.context import Principal, principal_var
+from services.runtime.db import Database, ensure_database
+from services.runtime.errors import Conflict, NotFound, PermissionDenied
+from services.runtime.events import Outbox
+from services.runtime.migrations import migrate
+
+CLIENT = Principal(user_id="u1", tenant_id="t1", roles=frozenset({"client"}))
+STRANGER = Principal(user_id="u2", tenant_id="t2", roles=frozenset({"client"}))
+PRODUCT = domain.ProductSnapshot(
+    product_id="p1",
+    name="合同审查",
+    category="document",
+    currency="CNY",
+    tiers=({"id": "std", "price": 99900},),
+)
+
+
+class Platform:
+    def __init__(self, db: Database, settings: PaymentSettings) -> None:
+        self.db = db
+        self.store = PaymentStore(db, Outbox("payment", settings, TABLES))
+        self.sandbox = SandboxProvider(Ed25519PrivateKey.generate(), "http://127.0.0.1:8000")
+        self.signer = VoucherSigner("s" * 32)
+        self.servicer = PaymentServicer(self.store, None, {"sandbox": self.sandbox}, self.signer, settings)  # type: ignore[arg-type]
+
+    async def order(self, principal: Principal = CLIENT) -> str:
+        new = domain.new_order(PRODUCT, "", {}, {})
+        view, _ = await self.store.create_order(principal, new, domain.DEFAULT_PAY_WITHIN, "", "")
+        return view.row.id
+
+    async def sandbox_payment(self, order_id: str) -> str:
+        checkout = lambda payment_id, order: self.sandbox.checkout(payment_id, 0, "CNY", "", "", None)  # type: ignore[arg-type]  # noqa: E731
+        payment = await self.store.create_payment(CLIENT, order_id, "sandbox", checkout, "")
+        return payment.id
+
+    async def notify(self, body: bytes, signature: str | None = None) -> pb.HandleNotificationResponse:
+        headers = {SIGNATURE_HEADER: signature if signature is not None else self.sandbox.sign(body)}
+        return await self.servicer.HandleNotification(
+            pb.HandleNotificationRequest(provider="sandbox", headers=headers, body=body),
+            None,  # type: ignore[arg-type]
+        )
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.db.transaction() as session:
+            return (await session.execute(text(sql), params)).scalar()
+
+
+def success(payment_id: str, notify_id: str = "n-1", amount: int = 99900) -> bytes:
+    return notification_body(
+        notify_id, payment_id, "SBX1", amount, "CNY", "SUCCESS", "2026-11-29T08:00:00+00:00"
+    )
+
+
+@pytest.fixture
+async def platform(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[Platform]:
+    settings = PaymentSettings(env="test", database_url=postgres_server.url, database_prefix=unique_name)
+    await ensure_database(settings.database_url, settings.database_name("payment"))
+    await migrate("payment", settings.database_dsn("payment"))
+    db = Database(settings.database_dsn("payment"), pool_size=8)
+    yield Platform(db, settings)
+    await db.close()
+
+
+async def test_order_creation_is_idempotent_per_key_and_body(platform: Platform) -> None:
+    new = domain.new_order(PRODUCT, "std", {}, {})
+    first, created = await platform.store.create_order(CLIENT, new, domain.DEFAULT_PAY_WITHIN, "k1", "body-a")
+    again, created_again = await platform.store.create_order(
+        CLIENT, new, domain.DEFAULT_PAY_WITHIN, "k1", "body-a"
+    )
+    assert created and not created_again and again.row.id == first.row.id
+    assert first.row.amount_fen == 99900 and [s.stage for s in first.stages] == ["pending_payment"]
+    assert first.stages[0].due_at == first.row.pay_before
+    with pytest.raises(Conflict):
+        await platform.store.create_order(CLIENT, new, domain.DEFAULT_PAY_WITHIN, "k1", "body-b")
+    with pytest.raises(NotFound):  # R-ACC-4: another enterprise's order does not exist for them
+        await platform.store.get_order(STRANGER, first.row.id)
+
+
+async def test_a_notification_replayed_concurrently_and_out_of_order_pays_exactly_once(
+    platform: Platform,
+) -> None:
+    order_id = await platform.order()
+    payment_id = await platform.sandbox_payment(order_id)
+    late_pending = notification_body("n-0", payment_id, "SBX1", 99900, "CNY", "WAIT", "")
+    bodies = [success(payment_id)] * 3 + [success(payment_id, "n-2"), late_pending]
+    replies = await asyncio.gather(*(platform.notify(body) for body in bodies))
+    outcomes = sorted(r.outcome for r in replies)
+    assert outcomes.count("applied") == 1 and all(r.accepted for r in replies), outcomes
+    assert all(r.ack_body == "OK" for r in replies)
+    view = await platform.store.get_order(CLIENT, order_id)
+    assert view.row.status == "paid" and view.row.paid_payment_id == payment_id
+    assert (await platform.store.ledger_events(order_id)).count("paid") == 1
+    assert await platform.scalar("SELECT count(*) FROM outbox WHERE subject LIKE '%order.paid'") == 1
+    again = await platform.notify(success(payment_id))  # a replay after the fact is harmless
+    assert again.outcome == "duplicate" and (await platform.store.ledger_events(order_id)).count("paid") == 1
+    assert (await platform.store.verify_ledger()).valid
+
+
+async def test_a_bad_signature_changes_nothing(platform: Platform) -> None:
+    order_id = await platform.order()
+    payment_id = await platform.sandbox_payment(order_id)
+    stranger = SandboxProvider(Ed25519PrivateKey.generate(), "http://x")
+    reply = await platform.notify(success(payment_id), stranger.sign(success(payment_id)))
+    assert (reply.accepted, reply.outcome) == (False, "bad_signature")
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "pending_payment"
+    assert await platform.scalar("SELECT count(*) FROM provider_notifications") == 0
+
+
+async def test_an_amount_mismatch_is_refused_and_recorded(platform: Platform) -> None:
+    order_id = await platform.order()
+    payment_id = await platform.sandbox_payment(order_id)
+    reply = await platform.notify(success(payment_id, amount=1))
+    assert (reply.accepted, reply.outcome) == (False, "amount_mismatch")
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "pending_payment"
+    assert "amount_mismatch" in await platform.store.ledger_events(order_id)
+
+
+async def test_an_order_paid_twice_keeps_one_paid_payment_and_owes_the_other_back(platform: Platform) -> None:
+    order_id = await platform.order()
+    first, second = await platform.sandbox_payment(order_id), await platform.sandbox_payment(order_id)
+    replies = await asyncio.gather(
+        platform.notify(success(first, "a")), platform.notify(success(second, "b"))
+    )
+    assert sorted(r.outcome for r in replies) == ["applied", "refund_due"]
+    assert await platform.scalar("SELECT count(*) FROM payments WHERE status = 'paid'") == 1
+
+
+async def test_the_provider_is_requeried_before_an_unpaid_order_is_cancelled(platform: Platform) -> None:
+    paid_late = await platform.order()
+    payment_id = await platform.sandbox_payment(paid_late)
+    await platform.store.sandbox_pay(payment_id)  # the customer paid; the notification has not arrived
+    assert (await platform.store.expire_order(paid_late)).row.status == "paid"
+    unpaid = await platform.order()
+    unpaid_payment = await platform.sandbox_payment(unpaid)
+    view = await platform.store.expire_order(unpaid)
+    assert view.row.status == "cancelled" and view.stages[-1].stage == "cancelled"
+    assert (await platform.store.get_payment(unpaid_payment)).status == "closed"
+    assert (await platform.store.expire_order(unpaid)).row.status == "cancelled"  # idempotent
+    with pytest.raises(Conflict):
+        await platform.store.create_payment(CLIENT, unpaid, "sandbox", None, "")
+
+
+async def test_the_sandbox_notifies_with_retries_until_acknowledged(platform: Platform) -> None:
+    order_id = await platform.order()
+    payment_id = await platform.sandbox_payment(order_id)
+    await platform.store.sandbox_pay(payment_id)
+    attempts: list[bytes] = []
+
+    async def deliver(body: bytes, headers: dict[str, str]) -> bool:
+        attempts.append(body)
+        if len(attempts) == 1:
+            return False  # the platform was down
+        reply = await platform.notify(body, headers[SIGNATURE_HEADER])
+        return reply.ack_body == "OK"
+
+    notifier = SandboxNotifier(platform.store, platform.sandbox, deliver)
+    assert await notifier.notify_once() == 0
+    await platform.scalar("UPDATE sandbox_transactions SET next_notify_at = now() RETURNING 1")
+    assert await notifier.notify_once() == 1
+    assert attempts[0] == attempts[1]  # a retry is the same notification, with the same id
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "paid"
+    assert await notifier.notify_once() == 0
+
+
+async def test_refunds_partial_then_full_are_idempotent_and_balance(platform: Platform) -> None:
+    order_id = await platform.order()
+    payment_id = await platform.sandbox_payment(order_id)
+    await platform.notify(success(payment_id))
+    await platform.store.refund_order(None, order_id, 30000, "partial", "r1")
+    view = await platform.store.refund_order(None, order_id, 30000, "partial", "r1")  # replay
+    assert view.row.refunded_fen == 30000 and view.row.status == "paid"
+    with pytest.raises(PermissionDenied):
+        await platform.store.refund_order(CLIENT, order_id, 0, "x", "")  # clients cannot refund
+    view = await platform.store.refund_order(None, order_id, 0, "fulfilment_failed", "r2")
+    assert (view.row.status, view.row.refunded_fen) == ("refunded", 99900)
+    balances = await platform.store.account_balances()
+    assert balances["cash:sandbox"] == 0 and sum(balances.values()) == 0
+    assert (await platform.store.ledger_events(order_id)).count("refunded") == 2
+    with pytest.raises(Conflict):
+        await platform.store.refund_order(None, order_id, 0, "again", "r3")
+
+
+async def test_a_voucher_verifies_and_an_altered_code_does_not(platform: Platform) -> None:
+    order_id = await platform.order()
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    voucher = await platform.store.issue_voucher(order_id, platform.signer)
+    assert (await platform.store.issue_voucher(order_id, platform.signer)).id == voucher.id  # once
+    token = principal_var.set(CLIENT)
+    try:
+        reply = await platform.servicer.GetVoucher(pb.GetVoucherRequest(order_id=order_id), None)  # type: ignore[arg-type]
+    finally:
+        principal_var.reset(token)
+    assert reply.voucher.qr_png.startswith(b"\x89PNG") and reply.voucher.verify_url.endswith("/verify")
+    code = reply.voucher.code
+    assert (await platform.store.verify_voucher(code, platform.signer)).order_id == order_id
+    altered = code[:-2] + ("AA" if not code.endswith("AA") else "BB")
+    with pytest.raises(NotFound):
+        await platform.store.verify_voucher(altered, platform.signer)
+    await platform.scalar("UPDATE vouchers SET amount_fen = 1 RETURNING 1")
+    with pytest.raises(NotFound):  # an altered row no longer verifies either
+        await platform.store.verify_voucher(code, platform.signer)
+
+
+async def test_a_tampered_ledger_row_is_named_by_the_chain_check(platform: Platform) -> None:
+    order_id = await platform.order()
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    report = await platform.store.verify_ledger()
+    assert report.valid and report.checked >= 4
+    await platform.scalar("UPDATE ledger_entries SET amount_fen = 1 WHERE seq = 2 RETURNING 1")
+    report = await platform.store.verify_ledger()
+    assert (report.valid, report.first_broken_seq) == (False, 2)

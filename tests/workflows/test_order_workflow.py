@@ -1,0 +1,196 @@
+"""OrderWorkflow on the time-skipping test server (R-PAY-2, R-PAY-3): the payment deadline is a Temporal
+timer; every branch — timeout, late confirmation, payment, cancellation, fulfilment completed, failed or
+cancelled (refund as compensation) — is driven here. Activities are fakes registered by name."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from workflows.orders import OrderWorkflow
+from workflows.shared import (
+    AdvanceOrderInput,
+    FulfilmentOutcome,
+    FulfilmentRef,
+    FulfilmentRequest,
+    OrderWorkflowInput,
+    RefundOrderInput,
+    order_workflow_id,
+)
+
+PAY_WITHIN = timedelta(minutes=30)
+
+
+@workflow.defn(name="FakeFulfilmentWorkflow")
+class FakeFulfilmentWorkflow:
+    @workflow.run
+    async def run(self, request: FulfilmentRequest) -> FulfilmentOutcome:
+        outcome = request.tier.get("outcome", "completed")
+        if outcome == "crash":
+            raise ApplicationError("the fulfilment failed", non_retryable=True)
+        await workflow.sleep(timedelta(hours=48))  # e.g. a 48 h delivery
+        return FulfilmentOutcome(status=outcome)
+
+
+class FakePaymentService:
+    def __init__(self, *, late_status: str = "cancelled", fulfilment: FulfilmentRef | None = None) -> None:
+        self.late_status = late_status
+        self.fulfilment = fulfilment
+        self.calls: list[str] = []
+        self.expired_at: list = []
+        self.voucher_at: list = []
+        self.advanced: list[AdvanceOrderInput] = []
+        self.refunds: list[RefundOrderInput] = []
+
+    @activity.defn(name="payment.expire_order")
+    async def expire_order(self, order_id: str) -> str:
+        self.calls.append("expire_order")
+        self.expired_at.append(activity.info().current_attempt_scheduled_time)
+        return self.late_status
+
+    @activity.defn(name="payment.issue_voucher")
+    async def issue_voucher(self, order_id: str) -> None:
+        self.calls.append("issue_voucher")
+        self.voucher_at.append(activity.info().current_attempt_scheduled_time)
+
+    @activity.defn(name="payment.start_fulfilment")
+    async def start_fulfilment(self, request: FulfilmentRequest) -> FulfilmentRef | None:
+        self.calls.append("start_fulfilment")
+        return self.fulfilment
+
+    @activity.defn(name="payment.advance_order")
+    async def advance_order(self, request: AdvanceOrderInput) -> None:
+        self.calls.append(f"advance:{request.status}")
+        self.advanced.append(request)
+
+    @activity.defn(name="payment.refund_order")
+    async def refund_order(self, request: RefundOrderInput) -> None:
+        self.calls.append("refund_order")
+        self.refunds.append(request)
+
+    def activities(self) -> list:
+        return [
+            self.expire_order,
+            self.issue_voucher,
+            self.start_fulfilment,
+            self.advance_order,
+            self.refund_order,
+        ]
+
+
+@pytest.fixture(scope="module")
+async def env(temporal_test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
+    ) as environment:
+        yield environment
+
+
+async def start(env: WorkflowEnvironment, task_queue: str, tier: dict | None = None) -> WorkflowHandle:
+    """Starts an order whose time to pay ends PAY_WITHIN from the server's now (`handle.pay_before`)."""
+    order_id = uuid.uuid4().hex
+    params = OrderWorkflowInput(
+        order_id=order_id,
+        tenant_id="tenant-1",
+        product_id="p1",
+        category="document",
+        tier=tier or {"id": "standard", "price": 99900},
+        pay_before=await env.get_current_time() + PAY_WITHIN,
+    )
+    handle = await env.client.start_workflow(
+        OrderWorkflow.run, params, id=order_workflow_id(order_id), task_queue=task_queue
+    )
+    handle.pay_before = params.pay_before  # type: ignore[attr-defined]
+    return handle
+
+
+def worker(env: WorkflowEnvironment, service: FakePaymentService) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=f"tq-{uuid.uuid4().hex}",
+        workflows=[OrderWorkflow, FakeFulfilmentWorkflow],
+        activities=service.activities(),
+    )
+
+
+async def test_an_unpaid_order_is_cancelled_when_its_time_to_pay_runs_out(env: WorkflowEnvironment) -> None:
+    service = FakePaymentService()
+    async with worker(env, service) as w:
+        handle = await start(env, w.task_queue)
+        outcome = await handle.result()
+    assert (outcome.status, outcome.reason) == ("cancelled", "payment_timeout")
+    assert service.calls == ["expire_order"]  # the service re-queries the provider before it cancels
+    assert service.expired_at[0] >= handle.pay_before  # type: ignore[attr-defined]
+
+
+async def test_a_payment_the_provider_confirms_at_the_deadline_is_not_lost(env: WorkflowEnvironment) -> None:
+    service = FakePaymentService(late_status="paid")
+    async with worker(env, service) as w:
+        outcome = await (await start(env, w.task_queue)).result()
+    assert outcome.status == "in_service"
+    assert service.calls == ["expire_order", "issue_voucher", "start_fulfilment", "advance:in_service"]
+
+
+async def test_payment_issues_the_voucher_and_puts_the_order_in_service(env: WorkflowEnvironment) -> None:
+    service = FakePaymentService()
+    async with worker(env, service) as w:
+        handle = await start(env, w.task_queue)
+        await handle.signal(OrderWorkflow.paid, "pay-1")
+        await handle.signal(OrderWorkflow.paid, "pay-2")  # a second signal changes nothing
+        outcome = await handle.result()
+        stage = await handle.query(OrderWorkflow.stage)
+    assert (outcome.status, stage) == ("in_service", "in_service")
+    assert service.calls == ["issue_voucher", "start_fulfilment", "advance:in_service"]
+    assert service.voucher_at[0] < handle.pay_before  # type: ignore[attr-defined]  # no timer had to fire
+
+
+async def test_a_cancelled_order_ends_without_waiting_or_expiring(env: WorkflowEnvironment) -> None:
+    service = FakePaymentService()
+    async with worker(env, service) as w:
+        handle = await start(env, w.task_queue)
+        await handle.signal(OrderWorkflow.cancelled, "client_request")
+        outcome = await handle.result()
+    assert (outcome.status, outcome.reason) == ("cancelled", "client_request")
+    assert service.calls == []
+
+
+async def test_a_completed_fulfilment_completes_the_order(env: WorkflowEnvironment) -> None:
+    ref = FulfilmentRef(
+        kind="document", id="doc-1", workflow="FakeFulfilmentWorkflow", workflow_id=f"f-{uuid.uuid4().hex}"
+    )
+    service = FakePaymentService(fulfilment=ref)
+    async with worker(env, service) as w:
+        handle = await start(env, w.task_queue)
+        await handle.signal(OrderWorkflow.paid, "pay-1")
+        outcome = await handle.result()
+    assert outcome.status == "completed"
+    assert service.advanced[0].fulfilment_kind == "document" and service.advanced[0].fulfilment_id == "doc-1"
+    assert service.calls[-1] == "advance:completed" and not service.refunds
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "reason"), [("crash", "fulfilment_failed"), ("cancelled", "fulfilment_cancelled")]
+)
+async def test_a_failed_or_cancelled_fulfilment_is_compensated_by_a_refund(
+    env: WorkflowEnvironment, behaviour: str, reason: str
+) -> None:
+    ref = FulfilmentRef(
+        kind="document", id="doc-2", workflow="FakeFulfilmentWorkflow", workflow_id=f"f-{uuid.uuid4().hex}"
+    )
+    service = FakePaymentService(fulfilment=ref)
+    async with worker(env, service) as w:
+        handle = await start(env, w.task_queue, tier={"id": "standard", "price": 99900, "outcome": behaviour})
+        await handle.signal(OrderWorkflow.paid, "pay-1")
+        outcome = await handle.result()
+    assert (outcome.status, outcome.reason) == ("refunded", reason)
+    assert [r.reason for r in service.refunds] == [reason] and service.refunds[0].amount == 0  # in full
+    assert "advance:completed" not in service.calls
