@@ -1,0 +1,131 @@
+"""A client orders a product, pays through the sandbox provider and gets a verifiable voucher, over HTTP
+against the whole platform started by `counsel up` (R-PAY-1..4, API.md "Orders and payment"). Any 5xx
+fails the test."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.test_skeleton_journey import Platform, _no_5xx, login, wait_for
+from tests.e2e.test_skeleton_journey import platform as _platform_fixture
+
+# The skeleton's fixture, re-bound here: this module gets its own platform (module scope).
+platform = _platform_fixture
+
+
+@pytest.fixture(scope="module")
+def http(platform: Platform) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=platform.base_url, timeout=15, event_hooks={"response": [_no_5xx]}) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def consultation_product(http: httpx.Client) -> dict:
+    items = http.get("/api/v1/products", params={"category": "consultation"}).json()["items"]
+    return next(p for p in items if len(p["tiers"]) == 1)
+
+
+def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
+    http: httpx.Client, consultation_product: dict
+) -> None:
+    client = login(http, "client@demo.counsel.test")
+    tier = consultation_product["tiers"][0]
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = {"product_id": consultation_product["id"], "tier": tier["id"], "requirements": {}}
+    created = http.post("/api/v1/orders", headers=client | key, json=body)
+    assert created.status_code == 201, created.text
+    order = created.json()
+    assert order["status"] == "pending_payment" and order["pay_before"]
+    assert order["amount"] == tier["price"]  # the catalog's price at order time
+
+    # R-PAY-2: the same key and body is the first order; another body with the key is 409.
+    assert http.post("/api/v1/orders", headers=client | key, json=body).json()["id"] == order["id"]
+    other = http.post("/api/v1/orders", headers=client | key, json=body | {"requirements": {"x": "y"}})
+    assert other.status_code == 409
+
+    unavailable = http.post(
+        f"/api/v1/orders/{order['id']}/payments", headers=client, json={"method": "alipay"}
+    )
+    assert unavailable.status_code == 409  # no Alipay merchant credentials on the local platform
+    paying = http.post(
+        f"/api/v1/orders/{order['id']}/payments",
+        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"method": "sandbox"},
+    )
+    assert paying.status_code == 201, paying.text
+    payment = paying.json()
+    assert payment["status"] == "created" and payment["pay_url"].endswith(payment["payment_id"])
+
+    assert http.post(f"/api/v1/dev/sandbox-pay/{payment['payment_id']}").status_code == 202
+
+    # The sandbox's signed notification arrives asynchronously; the workflow issues the voucher.
+    def in_service() -> dict | None:
+        current = http.get(f"/api/v1/orders/{order['id']}", headers=client).json()
+        return current if current["status"] == "in_service" else None
+
+    assert wait_for(in_service, timeout=60)["id"] == order["id"]
+    stages = [
+        s["stage"]
+        for s in http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+    ]
+    assert stages == ["pending_payment", "paid", "voucher_issued", "in_service"]
+
+    voucher = http.get(f"/api/v1/orders/{order['id']}/voucher", headers=client).json()
+    assert voucher["order_id"] == order["id"] and voucher["amount"] == tier["price"]
+    assert base64.b64decode(voucher["qr_png_base64"]).startswith(b"\x89PNG")
+    verified = http.get(f"/api/v1/vouchers/{voucher['code']}/verify")
+    assert verified.status_code == 200 and verified.json()["valid"] is True
+    assert verified.json()["order_id"] == order["id"]
+    altered = voucher["code"][:-3] + ("xyz" if not voucher["code"].endswith("xyz") else "abc")
+    assert http.get(f"/api/v1/vouchers/{altered}/verify").status_code == 404
+
+    # A paid order cannot be cancelled; a bad notification signature is 400 and changes nothing.
+    assert http.post(f"/api/v1/orders/{order['id']}/cancel", headers=client).status_code == 409
+    forged = http.post(
+        "/api/v1/payments/notify/sandbox",
+        content=b'{"notify_id":"x","payment_id":"y","trade_no":"z","amount":1,"currency":"CNY","status":"SUCCESS"}',
+        headers={"x-sandbox-signature": base64.b64encode(b"\0" * 64).decode()},
+    )
+    assert forged.status_code == 400
+    assert forged.headers["content-type"].startswith("application/problem+json")
+
+    listed = http.get("/api/v1/orders", headers=client, params={"status": "in_service"}).json()["items"]
+    assert order["id"] in {o["id"] for o in listed}
+
+    report = http.get("/api/v1/ledger/verify", headers=login(http, "supervisor@demo.counsel.test")).json()
+    assert report == {"valid": True, "checked": report["checked"], "first_broken_seq": None, "problem": None}
+    assert report["checked"] >= 4
+
+
+def test_an_unpaid_order_can_be_cancelled_and_roles_and_bad_input_are_refused(
+    http: httpx.Client, consultation_product: dict
+) -> None:
+    client = login(http, "client@demo.counsel.test")
+    order = http.post(
+        "/api/v1/orders", headers=client, json={"product_id": consultation_product["id"]}
+    ).json()
+    cancelled = http.post(f"/api/v1/orders/{order['id']}/cancel", headers=client)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    paying = http.post(f"/api/v1/orders/{order['id']}/payments", headers=client, json={"method": "sandbox"})
+    assert paying.status_code == 409
+
+    bad_tier = http.post(
+        "/api/v1/orders", headers=client, json={"product_id": consultation_product["id"], "tier": "gold"}
+    )
+    assert bad_tier.status_code == 422 and "tier" in {e["field"] for e in bad_tier.json()["errors"]}
+    unknown = http.post("/api/v1/orders", headers=client, json={"product_id": "no-such-product"})
+    assert unknown.status_code == 422 and "product_id" in {e["field"] for e in unknown.json()["errors"]}
+    bad_method = http.post(f"/api/v1/orders/{order['id']}/payments", headers=client, json={"method": "cash"})
+    assert bad_method.status_code == 422 and "method" in {e["field"] for e in bad_method.json()["errors"]}
+
+    lawyer = login(http, "lawyer1@demo.counsel.test")
+    assert http.get(f"/api/v1/orders/{order['id']}", headers=lawyer).status_code == 403
+    assert http.get(f"/api/v1/orders/{order['id']}").status_code == 401
+    assert http.get("/api/v1/orders/no-such-order", headers=client).status_code == 404
+    assert http.get("/api/v1/ledger/verify", headers=client).status_code == 403
+    assert http.post(f"/api/v1/orders/{order['id']}/refund", headers=client).status_code == 403
