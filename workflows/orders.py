@@ -1,5 +1,5 @@
 """OrderWorkflow (`order-<id>`): await payment until `pay_before` (timeout → the provider is re-queried,
-then the order is cancelled) → voucher → fulfilment as a child workflow → refund as compensation when the
+then the order is cancelled) → voucher and invoice → fulfilment as a child workflow → refund as compensation when the
 fulfilment is cancelled or fails (R-PAY-2, R-PAY-3).
 
 Which fulfilment a paid order gets is decided by the `payment.start_fulfilment` activity (the hook the
@@ -67,6 +67,7 @@ class OrderWorkflow:
                 return OrderOutcome(order_id=order_id, status="cancelled", reason="payment_timeout")
         self._stage = "paid"
         await self._call("payment.issue_voucher", order_id)
+        await self._call("payment.issue_invoice", order_id)
         ref = await self._call(
             "payment.start_fulfilment",
             FulfilmentRequest(

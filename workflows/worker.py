@@ -48,6 +48,7 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         consultation.close,
         payment.expire_order,
         payment.issue_voucher,
+        payment.issue_invoice,
         payment.start_fulfilment,
         payment.advance_order,
         payment.refund_order,

@@ -18,6 +18,9 @@ from services.runtime.config import Settings
 
 class PaymentSettings(Settings):
     pay_within_minutes: int = int(DEFAULT_PAY_WITHIN.total_seconds() // 60)
+    # The seller printed on invoices.
+    invoice_seller_name: str = "counsel 企业法律顾问服务平台"
+    invoice_seller_tax_id: str = "91310000000000000X"
 
     alipay_app_id: str = ""
     alipay_app_private_key_pem: str = ""
@@ -45,6 +48,10 @@ class PaymentSettings(Settings):
     @property
     def public_url(self) -> str:
         return (self.public_base_url or f"http://{self.gateway_host}:{self.gateway_port}").rstrip("/")
+
+    @property
+    def invoice_bucket(self) -> str:
+        return f"{self.nats_stream}-invoices"
 
     def notify_url(self, provider: str) -> str:
         return f"{self.public_url}/api/v1/payments/notify/{provider}"

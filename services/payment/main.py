@@ -8,6 +8,7 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.payment.v1 import payment_service_pb2
 from counsel.payment.v1.payment_service_pb2_grpc import add_PaymentServiceServicer_to_server
 from services.payment.config import PaymentSettings, configured_providers
+from services.payment.invoices import ObjectStoreInvoices
 from services.payment.models import TABLES
 from services.payment.providers.sandbox import SandboxProvider
 from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
@@ -38,10 +39,18 @@ async def serve(settings: Settings) -> None:
         )
         providers = configured_providers(payment_settings)
         store = PaymentStore(rt.db, rt.outbox)
+        assert rt.bus is not None
         server = rt.grpc_server()
         server.add(
             add_PaymentServiceServicer_to_server,
-            PaymentServicer(store, catalog, providers, VoucherSigner(settings.secret_key), payment_settings),
+            PaymentServicer(
+                store,
+                catalog,
+                providers,
+                VoucherSigner(settings.secret_key),
+                payment_settings,
+                ObjectStoreInvoices(rt.bus.js, payment_settings.invoice_bucket),
+            ),
             FULL_NAME,
         )
         background = [

@@ -49,6 +49,8 @@ class OrderRow(PaymentTable, table=True):
         default_factory=dict, sa_type=JSONB, sa_column_kwargs={"server_default": text("'{}'::jsonb")}
     )
     refunded_fen: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    invoice_title: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    invoice_tax_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
     paid_payment_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
@@ -123,6 +125,21 @@ class VoucherRow(PaymentTable, table=True):
     amount_fen: int
     currency: str
     product_id: str
+    issued_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class InvoiceRow(PaymentTable, table=True):
+    """An issued invoice; the PDF is in object storage under `object_name`, checked by its SHA-256."""
+
+    __tablename__ = "invoices"
+
+    number: str = Field(primary_key=True)
+    order_id: str = Field(foreign_key="orders.id", unique=True)
+    object_name: str
+    sha256: str
+    amount_fen: int
+    tax_fen: int
+    currency: str
     issued_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 

@@ -13,7 +13,8 @@ from counsel.payment.v1 import payment_service_pb2 as pb
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceServicer
 from services.payment import domain
 from services.payment.config import PaymentSettings
-from services.payment.models import OrderRow, PaymentRow, VoucherRow
+from services.payment.invoices import InvoiceStorage
+from services.payment.models import InvoiceRow, OrderRow, PaymentRow, VoucherRow
 from services.payment.providers.base import Checkout, InvalidNotification, Provider, ProviderUnavailable
 from services.payment.store import OrderView, PaymentStore
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
@@ -112,12 +113,14 @@ class PaymentServicer(PaymentServiceServicer):
         providers: dict[str, Provider],
         signer: VoucherSigner,
         settings: PaymentSettings,
+        invoices: InvoiceStorage | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.providers = providers
         self.signer = signer
         self.settings = settings
+        self.invoices = invoices
 
     # -- orders ------------------------------------------------------------------------------------
     async def GetOrder(
@@ -158,9 +161,22 @@ class PaymentServicer(PaymentServiceServicer):
                 raise InvalidArgument.for_field("product_id", "no such product") from exc
             raise
         new = domain.new_order(product_snapshot(reply.product), request.tier_id, requirements, booking)
-        fingerprint = request_fingerprint(request.product_id, request.tier_id, requirements, booking)
+        fingerprint = request_fingerprint(
+            request.product_id,
+            request.tier_id,
+            requirements,
+            booking,
+            request.invoice_title,
+            request.invoice_tax_id,
+        )
         view, _ = await self.store.create_order(
-            principal, new, self.settings.pay_within, request.idempotency_key, fingerprint
+            principal,
+            new,
+            self.settings.pay_within,
+            request.idempotency_key,
+            fingerprint,
+            request.invoice_title.strip()[:200],
+            request.invoice_tax_id.strip()[:50],
         )
         return pb.CreateOrderResponse(order=order_proto(view.row, view))
 
@@ -306,3 +322,39 @@ class PaymentServicer(PaymentServiceServicer):
             first_broken_seq=report.first_broken_seq,
             problem=report.problem,
         )
+
+    # -- invoices ----------------------------------------------------------------------------------
+    def _storage(self) -> InvoiceStorage:
+        if self.invoices is None:
+            raise Conflict("invoices are not available", reason="invoices_unavailable")
+        return self.invoices
+
+    async def IssueInvoice(
+        self, request: pb.IssueInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IssueInvoiceResponse:
+        domain.require_internal(current_principal())
+        invoice = await self.store.issue_invoice(
+            request.order_id,
+            self.settings.invoice_seller_name,
+            self.settings.invoice_seller_tax_id,
+            self._storage(),
+        )
+        return pb.IssueInvoiceResponse(invoice=invoice_proto(invoice))
+
+    async def GetInvoice(
+        self, request: pb.GetInvoiceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetInvoiceResponse:
+        principal = signed_in(current_principal(), "see invoices")
+        invoice, pdf = await self.store.get_invoice(principal, request.order_id, self._storage())
+        return pb.GetInvoiceResponse(invoice=invoice_proto(invoice), pdf=pdf)
+
+
+def invoice_proto(row: InvoiceRow) -> pb.Invoice:
+    return pb.Invoice(
+        number=row.number,
+        order_id=row.order_id,
+        amount=_money(row.amount_fen, row.currency),
+        tax=_money(row.tax_fen, row.currency),
+        issued_at=to_timestamp(row.issued_at),
+        sha256=row.sha256,
+    )

@@ -7,6 +7,7 @@ under one advisory lock, so the chain never forks."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,8 +22,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.common.v1 import money_pb2
 from counsel.payment.v1 import events_pb2
 from services.payment import domain
+from services.payment.invoices import InvoiceData, InvoiceStorage, render_invoice, sha256_hex, tax_included
 from services.payment.models import (
     TABLES,
+    InvoiceRow,
     LedgerEntryRow,
     LedgerPostingRow,
     OrderRow,
@@ -89,6 +92,8 @@ class PaymentStore:
         pay_within: timedelta,
         idempotency_key: str,
         fingerprint: str,
+        invoice_title: str = "",
+        invoice_tax_id: str = "",
     ) -> tuple[OrderView, bool]:
         """Store an order awaiting payment with its `order.created` event. A replay of the same
         Idempotency-Key and request returns the first order (created=False); another request → Conflict."""
@@ -117,6 +122,8 @@ class PaymentStore:
                 tier=new.tier,
                 requirements=new.requirements,
                 booking=new.booking,
+                invoice_title=invoice_title,
+                invoice_tax_id=invoice_tax_id,
             )
             session.add(row)
             await session.flush()
@@ -553,6 +560,84 @@ class PaymentStore:
         if not signer.verify(payload, signature):
             raise NotFound("no such voucher")
         return voucher
+
+    # -- invoices ----------------------------------------------------------------------------------
+    async def issue_invoice(
+        self, order_id: str, seller_name: str, seller_tax_id: str, storage: InvoiceStorage
+    ) -> InvoiceRow:
+        """Render, store and record the order's invoice once (a repeat returns the first)."""
+        async with self.db.transaction() as session:
+            existing = (await session.exec(select(InvoiceRow).where(InvoiceRow.order_id == order_id))).first()
+            if existing is not None:
+                return existing
+            row = await session.get(OrderRow, order_id)
+            if row is None:
+                raise NotFound("no such order")
+            if row.status not in ("paid", "in_service", "completed"):
+                raise Conflict(f"a {row.status} order has no invoice", reason="order_not_paid")
+        issued_at = utcnow().replace(microsecond=0)
+        number = f"INV{issued_at:%Y%m%d}{order_id[:12].upper()}"
+        tax = tax_included(row.amount_fen)
+        tier_name = str(row.tier.get("name", row.tier_id))
+        data = InvoiceData(
+            number=number,
+            issued_at=issued_at,
+            seller_name=seller_name,
+            seller_tax_id=seller_tax_id,
+            buyer_name=row.invoice_title or f"企业 {row.tenant_id}",
+            buyer_tax_id=row.invoice_tax_id,
+            item=f"{row.product_name} {tier_name}".strip(),
+            amount_fen=row.amount_fen,
+            tax_fen=tax,
+            currency=row.currency,
+            order_id=order_id,
+        )
+        pdf = await asyncio.to_thread(render_invoice, data)  # font subsetting takes seconds of CPU
+        object_name = f"{number}.pdf"
+        await storage.put(object_name, pdf)
+        async with self.db.transaction() as session:
+            row = await self._locked_order(session, order_id)
+            existing = (await session.exec(select(InvoiceRow).where(InvoiceRow.order_id == order_id))).first()
+            if existing is not None:  # a concurrent attempt finished first
+                return existing
+            invoice = InvoiceRow(
+                number=number,
+                order_id=order_id,
+                object_name=object_name,
+                sha256=sha256_hex(pdf),
+                amount_fen=row.amount_fen,
+                tax_fen=tax,
+                currency=row.currency,
+                issued_at=issued_at,
+            )
+            session.add(invoice)
+            await session.flush()
+            await self._stage(session, order_id, "invoice_issued", "system", None)
+            await self._append_ledger(
+                session,
+                "invoice",
+                row,
+                row.paid_payment_id,
+                row.amount_fen,
+                {"number": number, "sha256": invoice.sha256, "tax": tax},
+                [],
+            )
+            return invoice
+
+    async def get_invoice(
+        self, principal: Principal | None, order_id: str, storage: InvoiceStorage
+    ) -> tuple[InvoiceRow, bytes]:
+        """The invoice and its PDF; DataLoss-like Conflict when the stored PDF no longer matches its hash."""
+        await self.get_order(principal, order_id)
+        async with self.db.transaction() as session:
+            invoice = (await session.exec(select(InvoiceRow).where(InvoiceRow.order_id == order_id))).first()
+        if invoice is None:
+            raise NotFound("the order has no invoice yet")
+        pdf = await storage.get(invoice.object_name)
+        if sha256_hex(pdf) != invoice.sha256:
+            log.error("stored invoice does not match its SHA-256", extra={"number": invoice.number})
+            raise Conflict("the stored invoice is damaged; staff have been alerted", reason="invoice_damaged")
+        return invoice, pdf
 
     # -- the sandbox provider's side ---------------------------------------------------------------
     async def sandbox_pay(self, payment_id: str) -> PaymentRow:

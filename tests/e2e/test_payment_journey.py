@@ -5,6 +5,7 @@ fails the test."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from collections.abc import Iterator
 
@@ -36,7 +37,12 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
     client = login(http, "client@demo.counsel.test")
     tier = consultation_product["tiers"][0]
     key = {"Idempotency-Key": uuid.uuid4().hex}
-    body = {"product_id": consultation_product["id"], "tier": tier["id"], "requirements": {}}
+    body = {
+        "product_id": consultation_product["id"],
+        "tier": tier["id"],
+        "requirements": {},
+        "invoice": {"title": "演示科技有限公司", "tax_id": "91310115MA1K000000"},
+    }
     created = http.post("/api/v1/orders", headers=client | key, json=body)
     assert created.status_code == 201, created.text
     order = created.json()
@@ -73,7 +79,7 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
         s["stage"]
         for s in http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
     ]
-    assert stages == ["pending_payment", "paid", "voucher_issued", "in_service"]
+    assert stages == ["pending_payment", "paid", "voucher_issued", "invoice_issued", "in_service"]
 
     voucher = http.get(f"/api/v1/orders/{order['id']}/voucher", headers=client).json()
     assert voucher["order_id"] == order["id"] and voucher["amount"] == tier["price"]
@@ -83,6 +89,12 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
     assert verified.json()["order_id"] == order["id"]
     altered = voucher["code"][:-3] + ("xyz" if not voucher["code"].endswith("xyz") else "abc")
     assert http.get(f"/api/v1/vouchers/{altered}/verify").status_code == 404
+
+    invoice = http.get(f"/api/v1/orders/{order['id']}/invoice", headers=client)
+    assert invoice.status_code == 200 and invoice.headers["content-type"] == "application/pdf"
+    digest = base64.b64encode(hashlib.sha256(invoice.content).digest()).decode()
+    assert invoice.headers["repr-digest"] == f"sha-256=:{digest}:"
+    assert invoice.content.startswith(b"%PDF-")
 
     # A paid order cannot be cancelled; a bad notification signature is 400 and changes nothing.
     assert http.post(f"/api/v1/orders/{order['id']}/cancel", headers=client).status_code == 409

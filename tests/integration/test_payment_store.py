@@ -6,6 +6,7 @@ refunds that balance, vouchers that verify, and a tampered ledger row named by t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,19 +15,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from counsel.payment.v1 import payment_service_pb2 as pb
-from deploy.local.servers import PostgresServer
+from deploy.local.servers import NatsServer, PostgresServer
 from services.payment import domain
 from services.payment.config import PaymentSettings
+from services.payment.invoices import ObjectStoreInvoices
 from services.payment.models import TABLES
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
 from services.payment.sandbox_notifier import SandboxNotifier
 from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStore
 from services.payment.vouchers import VoucherSigner
+from services.runtime.config import load_settings
 from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database, ensure_database
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
-from services.runtime.events import Outbox
+from services.runtime.events import EventBus, Outbox
 from services.runtime.migrations import migrate
 
 CLIENT = Principal(user_id="u1", tenant_id="t1", roles=frozenset({"client"}))
@@ -234,3 +237,31 @@ async def test_a_tampered_ledger_row_is_named_by_the_chain_check(platform: Platf
     await platform.scalar("UPDATE ledger_entries SET amount_fen = 1 WHERE seq = 2 RETURNING 1")
     report = await platform.store.verify_ledger()
     assert (report.valid, report.first_broken_seq) == (False, 2)
+
+
+async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha256(
+    platform: Platform, nats_server: NatsServer, unique_name: str
+) -> None:
+    bus = await EventBus.connect(
+        load_settings(nats_url=nats_server.url, nats_stream=unique_name.upper(), subject_root=unique_name),
+        "test",
+    )
+    try:
+        storage = ObjectStoreInvoices(bus.js, f"{unique_name}-invoices")
+        order_id = await platform.order()
+        with pytest.raises(Conflict):  # unpaid: no invoice
+            await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage)
+        await platform.notify(success(await platform.sandbox_payment(order_id)))
+        invoice = await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage)
+        again = await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage)
+        assert again.number == invoice.number and invoice.tax_fen == 5655
+        stored, pdf = await platform.store.get_invoice(CLIENT, order_id, storage)
+        assert pdf.startswith(b"%PDF-") and hashlib.sha256(pdf).hexdigest() == stored.sha256
+        assert "invoice" in await platform.store.ledger_events(order_id)
+        with pytest.raises(NotFound):
+            await platform.store.get_invoice(STRANGER, order_id, storage)
+        await storage.put(invoice.object_name, b"%PDF- forged")
+        with pytest.raises(Conflict):  # a replaced object no longer matches its recorded SHA-256
+            await platform.store.get_invoice(CLIENT, order_id, storage)
+    finally:
+        await bus.close()

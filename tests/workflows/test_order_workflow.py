@@ -62,6 +62,10 @@ class FakePaymentService:
         self.calls.append("issue_voucher")
         self.voucher_at.append(activity.info().current_attempt_scheduled_time)
 
+    @activity.defn(name="payment.issue_invoice")
+    async def issue_invoice(self, order_id: str) -> None:
+        self.calls.append("issue_invoice")
+
     @activity.defn(name="payment.start_fulfilment")
     async def start_fulfilment(self, request: FulfilmentRequest) -> FulfilmentRef | None:
         self.calls.append("start_fulfilment")
@@ -81,6 +85,7 @@ class FakePaymentService:
         return [
             self.expire_order,
             self.issue_voucher,
+            self.issue_invoice,
             self.start_fulfilment,
             self.advance_order,
             self.refund_order,
@@ -137,7 +142,13 @@ async def test_a_payment_the_provider_confirms_at_the_deadline_is_not_lost(env: 
     async with worker(env, service) as w:
         outcome = await (await start(env, w.task_queue)).result()
     assert outcome.status == "in_service"
-    assert service.calls == ["expire_order", "issue_voucher", "start_fulfilment", "advance:in_service"]
+    assert service.calls == [
+        "expire_order",
+        "issue_voucher",
+        "issue_invoice",
+        "start_fulfilment",
+        "advance:in_service",
+    ]
 
 
 async def test_payment_issues_the_voucher_and_puts_the_order_in_service(env: WorkflowEnvironment) -> None:
@@ -149,7 +160,7 @@ async def test_payment_issues_the_voucher_and_puts_the_order_in_service(env: Wor
         outcome = await handle.result()
         stage = await handle.query(OrderWorkflow.stage)
     assert (outcome.status, stage) == ("in_service", "in_service")
-    assert service.calls == ["issue_voucher", "start_fulfilment", "advance:in_service"]
+    assert service.calls == ["issue_voucher", "issue_invoice", "start_fulfilment", "advance:in_service"]
     assert service.voucher_at[0] < handle.pay_before  # type: ignore[attr-defined]  # no timer had to fire
 
 

@@ -27,6 +27,10 @@ class PaymentActivities:
     async def issue_voucher(self, order_id: str) -> None:
         await self.stub.IssueVoucher(pb.IssueVoucherRequest(order_id=order_id))
 
+    @activity.defn(name="payment.issue_invoice")
+    async def issue_invoice(self, order_id: str) -> None:
+        await self.stub.IssueInvoice(pb.IssueInvoiceRequest(order_id=order_id))
+
     @activity.defn(name="payment.start_fulfilment")
     async def start_fulfilment(self, request: FulfilmentRequest) -> FulfilmentRef | None:
         """The hook that starts a paid order's fulfilment in its owning service. Nothing is started yet

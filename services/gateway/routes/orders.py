@@ -3,10 +3,11 @@ what (R-ACC-4) and every state transition; the gateway checks roles and shapes."
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from counsel.common.v1 import paging_pb2
 from counsel.payment.v1 import payment_service_pb2 as pb
@@ -53,6 +54,8 @@ async def create_order(
             requirements_json=json.dumps(body.requirements, ensure_ascii=False),
             booking_json=json.dumps(body.booking, ensure_ascii=False) if body.booking else "",
             idempotency_key=idempotency_key or "",
+            invoice_title=body.invoice.title if body.invoice else "",
+            invoice_tax_id=(body.invoice.tax_id or "") if body.invoice else "",
         )
     )
     return Order.from_proto(reply.order)
@@ -141,3 +144,22 @@ async def order_voucher(order_id: str, principal: CurrentPrincipal, clients: Cli
     """The digital voucher of a paid order (R-PAY-3), with a QR code of its verify link."""
     reply = await clients.payment.GetVoucher(pb.GetVoucherRequest(order_id=order_id))
     return Voucher.from_proto(reply.voucher)
+
+
+@router.get(
+    "/api/v1/orders/{order_id}/invoice",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The invoice PDF"}},
+)
+async def order_invoice(order_id: str, principal: CurrentPrincipal, clients: ClientsDep) -> Response:
+    """The invoice as PDF (R-PAY-3), with its SHA-256 as `Repr-Digest` (RFC 9530)."""
+    reply = await clients.payment.GetInvoice(pb.GetInvoiceRequest(order_id=order_id))
+    digest = base64.b64encode(bytes.fromhex(reply.invoice.sha256)).decode()
+    return Response(
+        reply.pdf,
+        media_type="application/pdf",
+        headers={
+            "Repr-Digest": f"sha-256=:{digest}:",
+            "Content-Disposition": f'attachment; filename="{reply.invoice.number}.pdf"',
+        },
+    )

@@ -12,11 +12,17 @@ from services.gateway.schemas.common import Money, RequestModel, money, or_none,
 from services.gateway.schemas.consultations import Stage
 
 
+class InvoiceBuyer(RequestModel):
+    title: str = Field(min_length=1, max_length=200, description="The enterprise's registered name.")
+    tax_id: str | None = Field(default=None, max_length=50, description="Unified social credit code.")
+
+
 class CreateOrder(RequestModel):
     product_id: str = Field(min_length=1, max_length=200)
     tier: str | None = Field(default=None, max_length=200, description="A tier's id; optional with one tier.")
     requirements: dict[str, Any] = Field(default_factory=dict, description="Answers to requirement_fields.")
     booking: dict[str, Any] | None = Field(default=None, description="Booking details for booking products.")
+    invoice: InvoiceBuyer | None = Field(default=None, description="The buyer printed on the invoice.")
 
 
 class CreatePayment(RequestModel):

@@ -249,6 +249,8 @@ class CreateOrderRequest(_message.Message):
     REQUIREMENTS_JSON_FIELD_NUMBER: _builtins.int
     BOOKING_JSON_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    INVOICE_TITLE_FIELD_NUMBER: _builtins.int
+    INVOICE_TAX_ID_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     """Product to buy."""
     tier_id: _builtins.str
@@ -259,6 +261,10 @@ class CreateOrderRequest(_message.Message):
     """Booking details for booking products, as a JSON object; empty otherwise."""
     idempotency_key: _builtins.str
     """Retries with the same key and request return the first order."""
+    invoice_title: _builtins.str
+    """Buyer name on the invoice (the enterprise's registered name); empty for the enterprise id."""
+    invoice_tax_id: _builtins.str
+    """Buyer's unified social credit code (tax id) on the invoice; may be empty."""
     def __init__(
         self,
         *,
@@ -267,10 +273,12 @@ class CreateOrderRequest(_message.Message):
         requirements_json: _builtins.str = ...,
         booking_json: _builtins.str = ...,
         idempotency_key: _builtins.str = ...,
+        invoice_title: _builtins.str = ...,
+        invoice_tax_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_json", b"booking_json", "idempotency_key", b"idempotency_key", "product_id", b"product_id", "requirements_json", b"requirements_json", "tier_id", b"tier_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_json", b"booking_json", "idempotency_key", b"idempotency_key", "invoice_tax_id", b"invoice_tax_id", "invoice_title", b"invoice_title", "product_id", b"product_id", "requirements_json", b"requirements_json", "tier_id", b"tier_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -988,3 +996,147 @@ class VerifyLedgerResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyLedgerResponse: _TypeAlias = VerifyLedgerResponse  # noqa: Y015
+
+@_typing.final
+class Invoice(_message.Message):
+    """An invoice of a paid order: a PDF kept in object storage with its SHA-256."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    TAX_FIELD_NUMBER: _builtins.int
+    ISSUED_AT_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    number: _builtins.str
+    """Invoice number."""
+    order_id: _builtins.str
+    """The order."""
+    sha256: _builtins.str
+    """Hex SHA-256 of the PDF."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """Total including tax (integer fen)."""
+
+    @_builtins.property
+    def tax(self) -> _money_pb2.Money:
+        """Tax included in the amount (integer fen)."""
+
+    @_builtins.property
+    def issued_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was issued."""
+
+    def __init__(
+        self,
+        *,
+        number: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        tax: _money_pb2.Money | None = ...,
+        issued_at: _timestamp_pb2.Timestamp | None = ...,
+        sha256: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "issued_at", b"issued_at", "tax", b"tax"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "issued_at", b"issued_at", "number", b"number", "order_id", b"order_id", "sha256", b"sha256", "tax", b"tax"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Invoice: _TypeAlias = Invoice  # noqa: Y015
+
+@_typing.final
+class IssueInvoiceRequest(_message.Message):
+    """Request for PaymentService.IssueInvoice."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The paid order."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueInvoiceRequest: _TypeAlias = IssueInvoiceRequest  # noqa: Y015
+
+@_typing.final
+class IssueInvoiceResponse(_message.Message):
+    """Response of PaymentService.IssueInvoice."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOICE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def invoice(self) -> Global___Invoice:
+        """The invoice (the first one, on a repeat)."""
+
+    def __init__(
+        self,
+        *,
+        invoice: Global___Invoice | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["invoice", b"invoice"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoice", b"invoice"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueInvoiceResponse: _TypeAlias = IssueInvoiceResponse  # noqa: Y015
+
+@_typing.final
+class GetInvoiceRequest(_message.Message):
+    """Request for PaymentService.GetInvoice."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetInvoiceRequest: _TypeAlias = GetInvoiceRequest  # noqa: Y015
+
+@_typing.final
+class GetInvoiceResponse(_message.Message):
+    """Response of PaymentService.GetInvoice."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVOICE_FIELD_NUMBER: _builtins.int
+    PDF_FIELD_NUMBER: _builtins.int
+    pdf: _builtins.bytes
+    """The PDF."""
+    @_builtins.property
+    def invoice(self) -> Global___Invoice:
+        """The invoice."""
+
+    def __init__(
+        self,
+        *,
+        invoice: Global___Invoice | None = ...,
+        pdf: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["invoice", b"invoice"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoice", b"invoice", "pdf", b"pdf"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetInvoiceResponse: _TypeAlias = GetInvoiceResponse  # noqa: Y015

@@ -105,6 +105,16 @@ class PaymentServiceStub:
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerResponse.FromString,
                 _registered_method=True)
+        self.IssueInvoice = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/IssueInvoice',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
+                _registered_method=True)
+        self.GetInvoice = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/GetInvoice',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -209,6 +219,20 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueInvoice(self, request, context):
+        """Issues the order's invoice PDF once and stores it (workflow only); idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInvoice(self, request, context):
+        """Returns the order's invoice with its PDF (its client or staff).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -281,6 +305,16 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.VerifyLedger,
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerResponse.SerializeToString,
+            ),
+            'IssueInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueInvoice,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.SerializeToString,
+            ),
+            'GetInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInvoice,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -662,6 +696,60 @@ class PaymentService:
             '/counsel.payment.v1.PaymentService/VerifyLedger',
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerRequest.SerializeToString,
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/IssueInvoice',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/GetInvoice',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,6 +61,10 @@ class PaymentServiceStub:
     """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code."""
     VerifyLedger: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyLedgerRequest, _payment_service_pb2.VerifyLedgerResponse]
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
+    IssueInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]
+    """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
+    GetInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]
+    """Returns the order's invoice with its PDF (its client or staff)."""
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
@@ -95,6 +99,10 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code."""
     VerifyLedger: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyLedgerRequest, _payment_service_pb2.VerifyLedgerResponse]  # type: ignore[assignment]
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
+    IssueInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]  # type: ignore[assignment]
+    """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
+    GetInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]  # type: ignore[assignment]
+    """Returns the order's invoice with its PDF (its client or staff)."""
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Orders, payments and refunds."""
@@ -210,5 +218,21 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.VerifyLedgerResponse, _abc.Awaitable[_payment_service_pb2.VerifyLedgerResponse]]:
         """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
+
+    @_abc_1.abstractmethod
+    def IssueInvoice(
+        self,
+        request: _payment_service_pb2.IssueInvoiceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.IssueInvoiceResponse, _abc.Awaitable[_payment_service_pb2.IssueInvoiceResponse]]:
+        """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
+
+    @_abc_1.abstractmethod
+    def GetInvoice(
+        self,
+        request: _payment_service_pb2.GetInvoiceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.GetInvoiceResponse, _abc.Awaitable[_payment_service_pb2.GetInvoiceResponse]]:
+        """Returns the order's invoice with its PDF (its client or staff)."""
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
