@@ -5,6 +5,8 @@ counsel status             health of each process and dependency of the local st
 counsel serve <service>    run one gRPC service      counsel worker   run the workflow worker
 counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration
 counsel seed               load the demo data (idempotent)
+counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
+counsel payment reconcile --date YYYY-MM-DD   compare the ledger with each provider's statement
 """
 
 from __future__ import annotations
@@ -57,6 +59,20 @@ def _status() -> int:
     return print_status()
 
 
+def _ledger_verify() -> int:
+    from services.payment.tools import verify_ledger
+
+    return asyncio.run(verify_ledger(load_settings()))
+
+
+def _payment_reconcile(day: str) -> int:
+    from datetime import date
+
+    from services.payment.tools import reconcile
+
+    return asyncio.run(reconcile(load_settings(), date.fromisoformat(day)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="counsel", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -70,12 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("gateway", help="run the HTTP gateway")
     commands.add_parser("migrate", help="create the databases and run every service's migrations")
     commands.add_parser("seed", help="load the demo data")
+    ledger = commands.add_parser("ledger", help="payment ledger tools")
+    ledger.add_argument("action", choices=["verify"])
+    payment = commands.add_parser("payment", help="payment tools")
+    payment.add_argument("action", choices=["reconcile"])
+    payment.add_argument("--date", required=True, help="the day to reconcile, YYYY-MM-DD (Beijing time)")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
             return _up()
         if args.command == "status":
             return _status()
+        if args.command == "ledger":
+            return _ledger_verify()
+        if args.command == "payment":
+            return _payment_reconcile(args.date)
         if args.command == "serve":
             _serve(args.service)
         elif args.command == "worker":

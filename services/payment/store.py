@@ -69,6 +69,17 @@ UNAPPLIED_PAYMENTS = Counter(
 SANDBOX_RETRY_BACKOFF = (1, 2, 5, 15, 60, 300)
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One disagreement between the ledger and a provider's statement for a day."""
+
+    provider: str
+    payment_id: str
+    kind: str  # missing_in_ledger | missing_at_provider | amount_differs
+    ledger_fen: int
+    provider_fen: int
+
+
 @dataclass
 class OrderView:
     row: OrderRow
@@ -778,6 +789,53 @@ class PaymentStore:
             for e in entries
         ]
         return domain.verify_chain(chain)
+
+    async def reconcile(self, start: datetime, end: datetime) -> tuple[list[Difference], list[str]]:
+        """Compare the ledger's payments in [start, end) with each provider's statement of the same period.
+        Returns the differences and the providers whose statement cannot be fetched here."""
+        async with self.db.transaction() as session:
+            ledger_rows = (
+                await session.execute(
+                    select(LedgerEntryRow.payment_id, LedgerEntryRow.amount_fen, PaymentRow.method)
+                    .join(PaymentRow, col(PaymentRow.id) == col(LedgerEntryRow.payment_id))
+                    .where(
+                        col(LedgerEntryRow.event).in_(("paid", "paid_unapplied")),
+                        col(LedgerEntryRow.created_at) >= start,
+                        col(LedgerEntryRow.created_at) < end,
+                    )
+                )
+            ).all()
+            sandbox_rows = (
+                await session.exec(
+                    select(SandboxTransactionRow).where(
+                        SandboxTransactionRow.status == "paid",
+                        col(SandboxTransactionRow.paid_at) >= start,
+                        col(SandboxTransactionRow.paid_at) < end,
+                    )
+                )
+            ).all()
+        ledger: dict[str, dict[str, int]] = {}
+        for payment_id, amount, method in ledger_rows:
+            ledger.setdefault(method, {})[payment_id] = int(amount)
+        statements = {"sandbox": {t.payment_id: t.amount_fen for t in sandbox_rows}}
+        differences: list[Difference] = []
+        for provider, statement in statements.items():
+            booked = ledger.get(provider, {})
+            for payment_id in sorted(set(booked) | set(statement)):
+                in_ledger, at_provider = booked.get(payment_id), statement.get(payment_id)
+                if in_ledger is None:
+                    differences.append(
+                        Difference(provider, payment_id, "missing_in_ledger", 0, at_provider or 0)
+                    )
+                elif at_provider is None:
+                    differences.append(Difference(provider, payment_id, "missing_at_provider", in_ledger, 0))
+                elif in_ledger != at_provider:
+                    differences.append(
+                        Difference(provider, payment_id, "amount_differs", in_ledger, at_provider)
+                    )
+        # Real providers' statements (Alipay bill download, WeChat Pay tradebill, bank files) need their APIs.
+        unavailable = sorted(set(ledger) - set(statements))
+        return differences, unavailable
 
     async def ledger_events(self, order_id: str) -> list[str]:
         async with self.db.transaction() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import text
 
 from counsel.payment.v1 import payment_service_pb2 as pb
 from deploy.local.servers import NatsServer, PostgresServer
-from services.payment import domain
+from services.payment import domain, tools
 from services.payment.config import PaymentSettings
 from services.payment.invoices import ObjectStoreInvoices
 from services.payment.models import TABLES
@@ -265,3 +266,33 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
             await platform.store.get_invoice(CLIENT, order_id, storage)
     finally:
         await bus.close()
+
+
+async def test_reconciliation_reports_what_the_ledger_and_the_sandbox_statement_disagree_on(
+    platform: Platform,
+) -> None:
+    settled = await platform.sandbox_payment(await platform.order())
+    await platform.store.sandbox_pay(settled)
+    await platform.notify(success(settled))
+    unnotified = await platform.sandbox_payment(await platform.order())
+    await platform.store.sandbox_pay(unnotified)  # the provider has it; the ledger does not (yet)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    differences, unavailable = await platform.store.reconcile(start, start + timedelta(hours=2))
+    assert [(d.payment_id, d.kind) for d in differences] == [(unnotified, "missing_in_ledger")]
+    assert unavailable == []
+    await platform.scalar(
+        "UPDATE sandbox_transactions SET amount_fen = 1 WHERE payment_id <> :p RETURNING 1", p=unnotified
+    )
+    differences, _ = await platform.store.reconcile(start, start + timedelta(hours=2))
+    assert {d.kind for d in differences} == {"missing_in_ledger", "amount_differs"}
+
+
+async def test_counsel_ledger_verify_exits_nonzero_on_a_tampered_ledger(
+    platform: Platform, postgres_server: PostgresServer, unique_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await platform.notify(success(await platform.sandbox_payment(await platform.order())))
+    settings = load_settings(database_url=postgres_server.url, database_prefix=unique_name)
+    assert await tools.verify_ledger(settings) == 0
+    await platform.scalar("UPDATE ledger_entries SET data = '{}' WHERE seq = 3 RETURNING 1")
+    assert await tools.verify_ledger(settings) == 1
+    assert "BROKEN at entry 3" in capsys.readouterr().out
