@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from workflows.orders import OrderWorkflow
 from workflows.shared import (
@@ -205,3 +205,28 @@ async def test_a_failed_or_cancelled_fulfilment_is_compensated_by_a_refund(
     assert (outcome.status, outcome.reason) == ("refunded", reason)
     assert [r.reason for r in service.refunds] == [reason] and service.refunds[0].amount == 0  # in full
     assert "advance:completed" not in service.calls
+
+
+async def test_recorded_histories_replay_deterministically(env: WorkflowEnvironment) -> None:
+    """Guards later changes of OrderWorkflow: histories of the paid, refunded and timed-out paths replay."""
+    ref = FulfilmentRef(
+        kind="document", id="doc-3", workflow="FakeFulfilmentWorkflow", workflow_id=f"f-{uuid.uuid4().hex}"
+    )
+    histories = []
+    for late_status, fulfilment, tier, pay in (
+        ("cancelled", None, None, False),
+        ("cancelled", None, None, True),
+        ("cancelled", ref, {"id": "standard", "price": 99900, "outcome": "crash"}, True),
+    ):
+        service = FakePaymentService(late_status=late_status, fulfilment=fulfilment)
+        async with worker(env, service) as w:
+            handle = await start(env, w.task_queue, tier=tier)
+            if pay:
+                await handle.signal(OrderWorkflow.paid, "pay-1")
+            await handle.result()
+            histories.append(await handle.fetch_history())
+    replayer = Replayer(
+        workflows=[OrderWorkflow, FakeFulfilmentWorkflow], data_converter=pydantic_data_converter
+    )
+    for history in histories:
+        await replayer.replay_workflow(history)
