@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import grpc
@@ -15,8 +17,14 @@ from services.payment import domain
 from services.payment.config import PaymentSettings
 from services.payment.invoices import InvoiceStorage
 from services.payment.models import InvoiceRow, OrderRow, PaymentRow, VoucherRow
-from services.payment.providers.base import Checkout, InvalidNotification, Provider, ProviderUnavailable
-from services.payment.store import OrderView, PaymentStore
+from services.payment.providers.base import (
+    Checkout,
+    InvalidNotification,
+    Notification,
+    Provider,
+    ProviderUnavailable,
+)
+from services.payment.store import OrderView, PaymentStore, Query
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
@@ -188,11 +196,25 @@ class PaymentServicer(PaymentServiceServicer):
         view = await self.store.cancel_order(principal, request.order_id, reason)
         return pb.CancelOrderResponse(order=order_proto(view.row, view))
 
+    def _queries(self) -> dict[str, Query]:
+        """Each provider's query API, where it has one."""
+        now = utcnow()
+        queries: dict[str, Query] = {}
+
+        def bind(query: Callable[[str, datetime], Awaitable[Notification | None]]) -> Query:
+            return lambda payment_id: query(payment_id, now)
+
+        for name, provider in self.providers.items():
+            query = getattr(provider, "query", None)
+            if query is not None:
+                queries[name] = bind(query)
+        return queries
+
     async def ExpireOrder(
         self, request: pb.ExpireOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExpireOrderResponse:
         domain.require_internal(current_principal())
-        view = await self.store.expire_order(request.order_id)
+        view = await self.store.expire_order(request.order_id, self._queries())
         return pb.ExpireOrderResponse(order=order_proto(view.row, view))
 
     async def AdvanceOrder(

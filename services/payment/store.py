@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,6 +68,10 @@ UNAPPLIED_PAYMENTS = Counter(
     ["provider"],
 )
 SANDBOX_RETRY_BACKOFF = (1, 2, 5, 15, 60, 300)
+
+
+# A provider's query API: its record of a payment, or None when it has none.
+Query = Callable[[str], Awaitable[Notification | None]]
 
 
 @dataclass(frozen=True)
@@ -416,9 +421,10 @@ class PaymentStore:
     async def get_payment(self, payment_id: str) -> PaymentRow:
         return await self.db.get(PaymentRow, payment_id, "payment")
 
-    async def expire_order(self, order_id: str) -> OrderView:
-        """The order's time to pay passed: a sandbox payment the provider reports paid is applied (the
-        provider is re-queried before giving up); otherwise the order is cancelled. Idempotent."""
+    async def expire_order(self, order_id: str, queries: Mapping[str, Query] | None = None) -> OrderView:
+        """The order's time to pay passed: each open payment is re-queried from its provider (`queries`
+        by method; the sandbox's own records always) and one the provider reports paid is applied;
+        otherwise the order is cancelled. Idempotent."""
         async with self.db.transaction() as session:
             row = await session.get(OrderRow, order_id)
             if row is None:
@@ -431,7 +437,14 @@ class PaymentStore:
                 )
             ).all()
         for payment in open_payments:
-            note = await self.sandbox_query(payment.id) if payment.method == "sandbox" else None
+            query = (queries or {}).get(payment.method)
+            if payment.method == "sandbox":
+                query = self.sandbox_query
+            try:
+                note = await query(payment.id) if query is not None else None
+            except Exception:  # an unreachable provider must not keep the order open forever
+                log.exception("re-query failed", extra={"payment_id": payment.id, "provider": payment.method})
+                note = None
             if note is not None and note.status == "paid":
                 await self.apply_notification(payment.method, note)
         async with self.db.transaction() as session:

@@ -20,7 +20,8 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.payment import domain, tools
 from services.payment.config import PaymentSettings
 from services.payment.invoices import ObjectStoreInvoices
-from services.payment.models import TABLES
+from services.payment.models import TABLES, OrderRow, PaymentRow
+from services.payment.providers.base import Notification
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
 from services.payment.sandbox_notifier import SandboxNotifier
 from services.payment.server import PaymentServicer
@@ -296,3 +297,30 @@ async def test_counsel_ledger_verify_exits_nonzero_on_a_tampered_ledger(
     await platform.scalar("UPDATE ledger_entries SET data = '{}' WHERE seq = 3 RETURNING 1")
     assert await tools.verify_ledger(settings) == 1
     assert "BROKEN at entry 3" in capsys.readouterr().out
+
+
+async def test_expiry_asks_a_real_providers_query_api_before_cancelling(platform: Platform) -> None:
+    order_id = await platform.order()
+    # An Alipay payment (the provider is not configured here, so the payment row is written directly).
+    async with platform.db.transaction() as session:
+        row = await session.get(OrderRow, order_id)
+        assert row is not None
+        session.add(
+            PaymentRow(
+                id="ali-1",
+                order_id=order_id,
+                tenant_id=row.tenant_id,
+                method="alipay",
+                status="created",
+                amount_fen=row.amount_fen,
+                created_at=row.created_at,
+            )
+        )
+    asked: list[str] = []
+
+    async def alipay_query(payment_id: str) -> Notification | None:
+        asked.append(payment_id)
+        return Notification("query:1", payment_id, "2026112922001", 99900, "CNY", "paid")
+
+    view = await platform.store.expire_order(order_id, {"alipay": alipay_query})
+    assert asked == ["ali-1"] and view.row.status == "paid" and view.row.paid_payment_id == "ali-1"

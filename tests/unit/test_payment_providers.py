@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -16,7 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.payment.providers import alipay, bank, wechat
 from services.payment.providers.base import (
     InvalidNotification,
+    load_private_key,
     load_public_key,
+    rsa_sha256_sign,
     rsa_sha256_verify,
     sorted_params,
 )
@@ -225,3 +228,44 @@ def test_sandbox_notification_is_ed25519_signed() -> None:
     assert provider.checkout("pay-4", 1, "CNY", "s", "u", NOW).pay_url.endswith(
         "/api/v1/dev/sandbox-pay/pay-4"
     )
+
+
+def alipay_server(keys, reply: dict, *, tamper: bool = False) -> httpx.AsyncClient:
+    """Stands in for Alipay's gateway: checks the merchant's request signature and answers a signed reply,
+    as the open platform does (the signature covers the exact text of the response object)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        params = dict(parse_qsl(request.content.decode()))
+        signed = sorted_params(params, exclude=("sign", "sign_type")).encode()
+        rsa_sha256_verify(load_public_key(keys["merchant"][1]), signed, params["sign"])
+        assert params["method"] == "alipay.trade.query"
+        content = json.dumps(reply, ensure_ascii=False, separators=(",", ":"))
+        signature = rsa_sha256_sign(load_private_key(keys["provider"][0]), content.encode())
+        if tamper:
+            content = content.replace("TRADE_SUCCESS", "TRADE_CLOSED")
+        raw = '{"alipay_trade_query_response":' + content + ',"sign":"' + signature + '"}'
+        return httpx.Response(200, text=raw)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handle))
+
+
+async def test_alipay_trade_query_is_signed_and_its_signed_response_verified(keys) -> None:
+    paid = {
+        "code": "10000",
+        "msg": "Success",
+        "out_trade_no": "pay-1",
+        "trade_no": "2026112922001",
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": "999.00",
+        "buyer_logon_id": 'a"b}{c\\\\',  # quotes, braces and backslashes inside strings
+    }
+    config = alipay.AlipayConfig("2021000000000001", keys["merchant"][0], keys["provider"][1])
+    async with alipay_server(keys, paid) as http:
+        note = await alipay.AlipayProvider(config, http).query("pay-1", NOW)
+    assert note is not None and (note.status, note.amount_fen, note.payment_id) == ("paid", 99900, "pay-1")
+    async with alipay_server(keys, paid, tamper=True) as http:
+        with pytest.raises(InvalidNotification):
+            await alipay.AlipayProvider(config, http).query("pay-1", NOW)
+    unknown = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST"}
+    async with alipay_server(keys, unknown) as http:
+        assert await alipay.AlipayProvider(config, http).query("pay-1", NOW) is None
