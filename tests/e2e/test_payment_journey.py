@@ -109,6 +109,16 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
     listed = http.get("/api/v1/orders", headers=client, params={"status": "in_service"}).json()["items"]
     assert order["id"] in {o["id"] for o in listed}
 
+    # An agent refunds part, then the rest; a retried refund with the same key has no second effect.
+    agent = login(http, "agent@demo.counsel.test")
+    refund_key = {"Idempotency-Key": uuid.uuid4().hex}
+    partial = {"amount": 100, "reason": "goodwill"}
+    first = http.post(f"/api/v1/orders/{order['id']}/refund", headers=agent | refund_key, json=partial)
+    again = http.post(f"/api/v1/orders/{order['id']}/refund", headers=agent | refund_key, json=partial)
+    assert first.status_code == 200 and again.json()["refunded"]["amount"] == 100
+    rest = http.post(f"/api/v1/orders/{order['id']}/refund", headers=agent, json={"reason": "client_request"})
+    assert rest.json()["status"] == "refunded" and rest.json()["refunded"] == order["amount"]
+
     report = http.get("/api/v1/ledger/verify", headers=login(http, "supervisor@demo.counsel.test")).json()
     assert report == {"valid": True, "checked": report["checked"], "first_broken_seq": None, "problem": None}
     assert report["checked"] >= 4
