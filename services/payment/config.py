@@ -31,6 +31,8 @@ class PaymentSettings(Settings):
     wechat_api_v3_key: str = ""
     # JSON object: platform certificate serial → public key PEM.
     wechat_platform_public_keys: str = ""
+    wechat_merchant_private_key_pem: str = ""
+    wechat_merchant_serial: str = ""
 
     bank_mer_id: str = ""
     bank_merchant_private_key_pem: str = ""
@@ -76,6 +78,8 @@ def configured_providers(settings: PaymentSettings) -> dict[str, Provider]:
                 settings.wechat_mch_id,
                 settings.wechat_api_v3_key,
                 json.loads(settings.wechat_platform_public_keys or "{}"),
+                settings.wechat_merchant_private_key_pem,
+                settings.wechat_merchant_serial,
             )
         )
     if settings.bank_mer_id and settings.bank_public_key_pem:

@@ -269,3 +269,51 @@ async def test_alipay_trade_query_is_signed_and_its_signed_response_verified(key
     unknown = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST"}
     async with alipay_server(keys, unknown) as http:
         assert await alipay.AlipayProvider(config, http).query("pay-1", NOW) is None
+
+
+def wechat_server(keys, status: int, reply: dict, *, tamper: bool = False) -> httpx.AsyncClient:
+    """Stands in for WeChat Pay's API: checks the merchant's WECHATPAY2-SHA256-RSA2048 authorization and
+    answers with a body signed by the platform key, as API v3 does."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        scheme, _, fields = request.headers["authorization"].partition(" ")
+        assert scheme == "WECHATPAY2-SHA256-RSA2048"
+        auth = dict(part.split("=", 1) for part in fields.split(","))
+        auth = {k: v.strip('"') for k, v in auth.items()}
+        path = request.url.raw_path.decode()
+        message = f"GET\n{path}\n{auth['timestamp']}\n{auth['nonce_str']}\n\n".encode()
+        rsa_sha256_verify(load_public_key(keys["merchant"][1]), message, auth["signature"])
+        body = json.dumps(reply).encode()
+        timestamp, nonce = str(int(NOW.timestamp())), "resp-nonce"
+        signature = wechat.sign_callback(keys["provider"][0], timestamp, nonce, body)
+        if tamper:
+            body = body.replace(b"99900", b"1")
+        headers = {
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Serial": "SERIAL1",
+            "Wechatpay-Signature": signature,
+        }
+        return httpx.Response(status, content=body, headers=headers)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handle))
+
+
+async def test_wechat_order_query_is_signed_and_its_signed_response_verified(keys) -> None:
+    config = wechat.WechatConfig(
+        "1900000001", API_V3_KEY, {"SERIAL1": keys["provider"][1]}, keys["merchant"][0], "MERCHANT-SERIAL"
+    )
+    paid = {
+        "out_trade_no": "pay-2",
+        "transaction_id": "4200000001",
+        "trade_state": "SUCCESS",
+        "amount": {"total": 99900, "currency": "CNY"},
+    }
+    async with wechat_server(keys, 200, paid) as http:
+        note = await wechat.WechatProvider(config, http).query("pay-2", NOW)
+    assert note is not None and (note.status, note.amount_fen) == ("paid", 99900)
+    async with wechat_server(keys, 200, paid, tamper=True) as http:
+        with pytest.raises(InvalidNotification):
+            await wechat.WechatProvider(config, http).query("pay-2", NOW)
+    async with wechat_server(keys, 404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}) as http:
+        assert await wechat.WechatProvider(config, http).query("pay-2", NOW) is None

@@ -11,10 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
+import httpx
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -38,6 +41,19 @@ class WechatConfig:
     mch_id: str
     api_v3_key: str  # 32 ASCII characters
     platform_public_keys: Mapping[str, str]  # platform certificate serial → public key PEM
+    merchant_private_key_pem: str = ""  # signs API requests (the query API needs it)
+    merchant_serial: str = ""  # serial of the merchant certificate
+    api_base: str = "https://api.mch.weixin.qq.com"
+
+
+def authorization(config: WechatConfig, method: str, path: str, body: str, timestamp: str, nonce: str) -> str:
+    """The `Authorization` header of a merchant API request (WECHATPAY2-SHA256-RSA2048)."""
+    message = f"{method}\n{path}\n{timestamp}\n{nonce}\n{body}\n".encode()
+    signature = rsa_sha256_sign(load_private_key(config.merchant_private_key_pem), message)
+    return (
+        f'WECHATPAY2-SHA256-RSA2048 mchid="{config.mch_id}",nonce_str="{nonce}",'
+        f'signature="{signature}",timestamp="{timestamp}",serial_no="{config.merchant_serial}"'
+    )
 
 
 def signing_message(timestamp: str, nonce: str, body: bytes) -> bytes:
@@ -72,11 +88,59 @@ class WechatProvider:
     name = "wechat"
     ack = Ack('{"code":"SUCCESS","message":"OK"}', "application/json")
 
-    def __init__(self, config: WechatConfig) -> None:
+    def __init__(self, config: WechatConfig, http: httpx.AsyncClient | None = None) -> None:
         if len(config.api_v3_key.encode()) != 32:
             raise ValueError("the WeChat Pay APIv3 key must be 32 bytes")
         self.config = config
         self._keys = {serial: load_public_key(pem) for serial, pem in config.platform_public_keys.items()}
+        self._http = http
+
+    def _verify(self, headers: Mapping[str, str], body: bytes, now: datetime) -> None:
+        """InvalidNotification unless `body` carries WeChat Pay's platform signature (callbacks and API
+        responses are signed alike)."""
+        timestamp = headers.get("wechatpay-timestamp", "")
+        nonce = headers.get("wechatpay-nonce", "")
+        signature = headers.get("wechatpay-signature", "")
+        key = self._keys.get(headers.get("wechatpay-serial", ""))
+        if not (timestamp and nonce and signature) or key is None:
+            raise InvalidNotification("the message lacks WeChat Pay's signature headers")
+        if not timestamp.isdigit() or abs(int(now.timestamp()) - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+            raise InvalidNotification("the message's timestamp is too far from now")
+        rsa_sha256_verify(key, signing_message(timestamp, nonce, body), signature)
+
+    async def query(self, payment_id: str, now: datetime) -> Notification | None:
+        """GET /v3/pay/transactions/out-trade-no/{id}: WeChat Pay's record of the payment, its response
+        signature verified; None when WeChat Pay has no such order (ORDER_NOT_EXIST)."""
+        if not self.config.merchant_private_key_pem:
+            return None
+        path = f"/v3/pay/transactions/out-trade-no/{quote(payment_id, safe='')}?mchid={self.config.mch_id}"
+        timestamp, nonce = str(int(now.timestamp())), secrets.token_hex(16)
+        headers = {
+            "Authorization": authorization(self.config, "GET", path, "", timestamp, nonce),
+            "Accept": "application/json",
+        }
+        http = self._http or httpx.AsyncClient(timeout=10.0)
+        try:
+            response = await http.get(self.config.api_base + path, headers=headers)
+        finally:
+            if self._http is None:
+                await http.aclose()
+        self._verify({k.lower(): v for k, v in response.headers.items()}, response.content, now)
+        data = json.loads(response.content)
+        if response.status_code == 404 or data.get("code") == "ORDER_NOT_EXIST":
+            return None
+        if response.status_code != 200:
+            raise InvalidNotification(f"the query failed: {data.get('code')}")
+        amount = data.get("amount") or {}
+        state = str(data.get("trade_state"))
+        return Notification(
+            notification_id=f"query:{data.get('transaction_id', '')}:{state}:{nonce}",
+            payment_id=str(data.get("out_trade_no", payment_id)),
+            provider_txn_id=str(data.get("transaction_id", "")),
+            amount_fen=int(amount.get("total", 0)),
+            currency=str(amount.get("currency", "CNY")),
+            status={"SUCCESS": "paid", "CLOSED": "closed", "PAYERROR": "closed"}.get(state, "pending"),
+        )
 
     def checkout(
         self, payment_id: str, amount_fen: int, currency: str, subject: str, notify_url: str, now: datetime
@@ -86,15 +150,7 @@ class WechatProvider:
         raise ProviderUnavailable("WeChat Pay ordering is not available on this deployment yet")
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Notification:
-        timestamp = headers.get("wechatpay-timestamp", "")
-        nonce = headers.get("wechatpay-nonce", "")
-        signature = headers.get("wechatpay-signature", "")
-        key = self._keys.get(headers.get("wechatpay-serial", ""))
-        if not (timestamp and nonce and signature) or key is None:
-            raise InvalidNotification("the callback lacks WeChat Pay's signature headers")
-        if not timestamp.isdigit() or abs(int(now.timestamp()) - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
-            raise InvalidNotification("the callback's timestamp is too far from now")
-        rsa_sha256_verify(key, signing_message(timestamp, nonce, body), signature)
+        self._verify(headers, body, now)
         try:
             envelope = json.loads(body)
             resource = json.loads(decrypt_resource(self.config.api_v3_key, envelope["resource"]))
