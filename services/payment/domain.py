@@ -159,6 +159,8 @@ def refund_amount(requested: int, paid: int, refunded: int) -> int:
 
 # -- double-entry postings ---------------------------------------------------------------------------
 REVENUE = "revenue:orders"
+# Money received for an order that could not take it (paid twice, or already cancelled), owed back.
+REFUNDS_DUE = "refunds:due"
 
 
 def cash_account(method: str) -> str:
@@ -172,6 +174,8 @@ def postings_for(event: str, method: str, amount: int) -> list[tuple[str, int]]:
         return [(cash_account(method), amount), (REVENUE, -amount)]
     if event == "refunded":
         return [(REVENUE, amount), (cash_account(method), -amount)]
+    if event == "refunded_unapplied":
+        return [(REFUNDS_DUE, amount), (cash_account(method), -amount)]
     return []
 
 

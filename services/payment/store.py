@@ -384,8 +384,30 @@ class PaymentStore:
                 {"order_status": order.status},
                 [
                     (domain.cash_account(payment.method), payment.amount_fen),
-                    ("refunds:due", -payment.amount_fen),
+                    (domain.REFUNDS_DUE, -payment.amount_fen),
                 ],
+            )
+            # Returned at once and on its own: it never touches the order's own payment or refunds.
+            refund_id = new_id()
+            session.add(
+                RefundRow(
+                    id=refund_id,
+                    order_id=order.id,
+                    payment_id=payment.id,
+                    amount_fen=payment.amount_fen,
+                    reason=f"unapplied_payment_{order.status}",
+                    status="succeeded" if payment.method == "sandbox" else "requested",
+                    created_at=utcnow(),
+                )
+            )
+            await self._append_ledger(
+                session,
+                "refunded",
+                order,
+                payment.id,
+                payment.amount_fen,
+                {"reason": "unapplied_payment", "refund_id": refund_id},
+                domain.postings_for("refunded_unapplied", payment.method, payment.amount_fen),
             )
             return "refund_due"
         payment.status = domain.next_payment_status(payment.status, "paid")

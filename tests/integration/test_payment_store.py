@@ -153,6 +153,13 @@ async def test_an_order_paid_twice_keeps_one_paid_payment_and_owes_the_other_bac
     )
     assert sorted(r.outcome for r in replies) == ["applied", "refund_due"]
     assert await platform.scalar("SELECT count(*) FROM payments WHERE status = 'paid'") == 1
+    # The second charge is returned on its own: the client keeps one paid order and pays once.
+    assert await platform.scalar("SELECT count(*) FROM refunds WHERE reason LIKE 'unapplied%'") == 1
+    view = await platform.store.get_order(CLIENT, order_id)
+    assert (view.row.status, view.row.refunded_fen) == ("paid", 0)
+    balances = await platform.store.account_balances()
+    assert balances["cash:sandbox"] == view.row.amount_fen and balances["refunds:due"] == 0
+    assert (await platform.store.verify_ledger()).valid
 
 
 async def test_the_provider_is_requeried_before_an_unpaid_order_is_cancelled(platform: Platform) -> None:
