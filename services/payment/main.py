@@ -11,6 +11,7 @@ from services.payment.config import PaymentSettings, configured_providers
 from services.payment.invoices import ObjectStoreInvoices
 from services.payment.models import TABLES
 from services.payment.providers.sandbox import SandboxProvider
+from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
 from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStore
@@ -59,6 +60,7 @@ async def serve(settings: Settings) -> None:
                 "order-workflows", SUBJECTS, OrderWorkflowStarter(temporal, settings.temporal_task_queue)
             ),
         ]
+        background.append(RefundDispatcher(store, providers).run())
         sandbox = providers.get("sandbox")
         if isinstance(sandbox, SandboxProvider):
             deliver = http_delivery(payment_settings.notify_url("sandbox"), sandbox.ack.body)

@@ -546,6 +546,44 @@ class PaymentStore:
             )
             return await self._view(session, order_id)
 
+    async def refunds_to_send(self, limit: int = 20) -> list[tuple[RefundRow, PaymentRow]]:
+        """Refunds a provider has not confirmed yet, oldest first."""
+        async with self.db.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(RefundRow, PaymentRow)
+                    .join(PaymentRow, col(PaymentRow.id) == col(RefundRow.payment_id))
+                    .where(col(RefundRow.status).in_(("requested", "pending")))
+                    .order_by(col(RefundRow.created_at))
+                    .limit(limit)
+                )
+            ).all()
+        return [(refund, payment) for refund, payment in rows]
+
+    async def refund_settled(self, refund_id: str, status: str) -> None:
+        """Record the provider's answer to a refund: succeeded, pending (asked again later) or failed
+        (recorded in the ledger and logged as an error: an agent must return the money another way)."""
+        async with self.db.transaction() as session:
+            refund = (
+                await session.exec(select(RefundRow).where(RefundRow.id == refund_id).with_for_update())
+            ).first()
+            if refund is None or refund.status not in ("requested", "pending") or refund.status == status:
+                return
+            refund.status = status
+            session.add(refund)
+            if status == "failed":
+                order = await self._locked_order(session, refund.order_id)
+                log.error("a provider refused a refund", extra={"refund_id": refund_id})
+                await self._append_ledger(
+                    session,
+                    "refund_failed",
+                    order,
+                    refund.payment_id,
+                    refund.amount_fen,
+                    {"refund_id": refund_id},
+                    [],
+                )
+
     # -- vouchers ----------------------------------------------------------------------------------
     async def issue_voucher(self, order_id: str, signer: VoucherSigner) -> VoucherRow:
         async with self.db.transaction() as session:

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
@@ -21,8 +25,10 @@ from services.payment import domain, tools
 from services.payment.config import PaymentSettings
 from services.payment.invoices import ObjectStoreInvoices
 from services.payment.models import TABLES, OrderRow, PaymentRow
-from services.payment.providers.base import Notification
+from services.payment.providers.alipay import AlipayConfig, AlipayProvider
+from services.payment.providers.base import Notification, load_private_key, rsa_sha256_sign
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
+from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier
 from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStore
@@ -331,3 +337,54 @@ async def test_expiry_asks_a_real_providers_query_api_before_cancelling(platform
 
     view = await platform.store.expire_order(order_id, {"alipay": alipay_query})
     assert asked == ["ali-1"] and view.row.status == "paid" and view.row.paid_payment_id == "ali-1"
+
+
+async def test_requested_refunds_are_sent_to_the_provider_and_settled(platform: Platform) -> None:
+    """A refund of an Alipay payment goes out through alipay.trade.refund (real signing code against a
+    stand-in for Alipay's gateway); a refusal is recorded in the ledger for an agent to act on."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    answers = iter(["10000", "40004"])
+
+    def alipay_gateway(request: httpx.Request) -> httpx.Response:
+        content = json.dumps({"code": next(answers), "msg": "x"}, separators=(",", ":"))
+        signature = rsa_sha256_sign(load_private_key(private_pem), content.encode())
+        return httpx.Response(
+            200, text='{"alipay_trade_refund_response":' + content + ',"sign":"' + signature + '"}'
+        )
+
+    order_id = await platform.order()
+    async with platform.db.transaction() as session:
+        row = await session.get(OrderRow, order_id)
+        assert row is not None
+        session.add(
+            PaymentRow(
+                id=f"ali-{order_id}",
+                order_id=order_id,
+                tenant_id=row.tenant_id,
+                method="alipay",
+                status="created",
+                amount_fen=row.amount_fen,
+                created_at=row.created_at,
+            )
+        )
+    note = Notification("n-ali", f"ali-{order_id}", "2026112922001", 99900, "CNY", "paid")
+    assert await platform.store.apply_notification("alipay", note) == "applied"
+    await platform.store.refund_order(None, order_id, 100, "goodwill", "")
+    await platform.store.refund_order(None, order_id, 200, "goodwill", "")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(alipay_gateway)) as http:
+        provider = AlipayProvider(AlipayConfig("app-1", private_pem, public_pem), http)
+        dispatcher = RefundDispatcher(platform.store, {"alipay": provider})
+        assert await dispatcher.dispatch_once() == 2
+        assert await dispatcher.dispatch_once() == 0
+    statuses = await platform.scalar("SELECT string_agg(status, ',' ORDER BY amount_fen) FROM refunds")
+    assert statuses == "succeeded,failed"
+    assert "refund_failed" in await platform.store.ledger_events(order_id)
+    assert (await platform.store.verify_ledger()).valid

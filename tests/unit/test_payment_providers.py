@@ -230,20 +230,25 @@ def test_sandbox_notification_is_ed25519_signed() -> None:
     )
 
 
-def alipay_server(keys, reply: dict, *, tamper: bool = False) -> httpx.AsyncClient:
+def alipay_server(
+    keys, reply: dict, *, tamper: bool = False, requests: list[dict[str, str]] | None = None
+) -> httpx.AsyncClient:
     """Stands in for Alipay's gateway: checks the merchant's request signature and answers a signed reply,
     as the open platform does (the signature covers the exact text of the response object)."""
+
+    requests = [] if requests is None else requests
 
     def handle(request: httpx.Request) -> httpx.Response:
         params = dict(parse_qsl(request.content.decode()))
         signed = sorted_params(params, exclude=("sign", "sign_type")).encode()
         rsa_sha256_verify(load_public_key(keys["merchant"][1]), signed, params["sign"])
-        assert params["method"] == "alipay.trade.query"
+        requests.append(params)
         content = json.dumps(reply, ensure_ascii=False, separators=(",", ":"))
         signature = rsa_sha256_sign(load_private_key(keys["provider"][0]), content.encode())
         if tamper:
             content = content.replace("TRADE_SUCCESS", "TRADE_CLOSED")
-        raw = '{"alipay_trade_query_response":' + content + ',"sign":"' + signature + '"}'
+        key = params["method"].replace(".", "_") + "_response"
+        raw = '{"' + key + '":' + content + ',"sign":"' + signature + '"}'
         return httpx.Response(200, text=raw)
 
     return httpx.AsyncClient(transport=httpx.MockTransport(handle))
@@ -317,3 +322,19 @@ async def test_wechat_order_query_is_signed_and_its_signed_response_verified(key
             await wechat.WechatProvider(config, http).query("pay-2", NOW)
     async with wechat_server(keys, 404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}) as http:
         assert await wechat.WechatProvider(config, http).query("pay-2", NOW) is None
+
+
+async def test_alipay_refund_names_the_partial_refund_and_reads_the_signed_answer(keys) -> None:
+    config = alipay.AlipayConfig("2021000000000001", keys["merchant"][0], keys["provider"][1])
+    sent: list[dict[str, str]] = []
+    ok = {"code": "10000", "msg": "Success", "fund_change": "Y", "refund_fee": "1.00"}
+    async with alipay_server(keys, ok, requests=sent) as http:
+        assert (
+            await alipay.AlipayProvider(config, http).refund("pay-1", "r-1", 100, 99900, NOW) == "succeeded"
+        )
+    biz = json.loads(sent[0]["biz_content"])
+    assert sent[0]["method"] == "alipay.trade.refund"
+    assert biz == {"out_trade_no": "pay-1", "refund_amount": "1.00", "out_request_no": "r-1"}
+    refused = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR"}
+    async with alipay_server(keys, refused) as http:
+        assert await alipay.AlipayProvider(config, http).refund("pay-1", "r-2", 100, 99900, NOW) == "failed"

@@ -85,18 +85,18 @@ class AlipayProvider:
         self._public_key = load_public_key(config.alipay_public_key_pem)
         self._http = http
 
-    async def query(self, payment_id: str, now: datetime) -> Notification | None:
-        """`alipay.trade.query`: Alipay's own record of the trade, its response signature verified.
-        None when Alipay does not know the trade (ACQ.TRADE_NOT_EXIST)."""
+    async def _call(self, method: str, biz: dict[str, object], now: datetime) -> dict[str, object]:
+        """One OpenAPI call: the request signed with the app key, the `<method>_response` object returned
+        only when Alipay's signature over its exact text verifies (InvalidNotification otherwise)."""
         params = {
             "app_id": self.config.app_id,
-            "method": "alipay.trade.query",
+            "method": method,
             "format": "JSON",
             "charset": "utf-8",
             "sign_type": "RSA2",
             "timestamp": now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
             "version": "1.0",
-            "biz_content": json.dumps({"out_trade_no": payment_id}, separators=(",", ":")),
+            "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
         }
         params["sign"] = sign_params(params, self.config.app_private_key_pem)
         http = self._http or httpx.AsyncClient(timeout=10.0)
@@ -106,13 +106,30 @@ class AlipayProvider:
             if self._http is None:
                 await http.aclose()
         raw = response.text
-        content = signed_response_content(raw, "alipay_trade_query_response")
+        content = signed_response_content(raw, method.replace(".", "_") + "_response")
         try:
             signature = str(json.loads(raw)["sign"])
         except (KeyError, ValueError) as exc:
             raise InvalidNotification("the response is not signed") from exc
         rsa_sha256_verify(self._public_key, content.encode(), signature)
-        body = json.loads(content)
+        body: dict[str, object] = json.loads(content)
+        return body
+
+    async def refund(
+        self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int, now: datetime
+    ) -> str:
+        """`alipay.trade.refund` (partial refunds by `out_request_no`): "succeeded" or "failed"."""
+        body = await self._call(
+            "alipay.trade.refund",
+            {"out_trade_no": payment_id, "refund_amount": yuan(amount_fen), "out_request_no": refund_id},
+            now,
+        )
+        return "succeeded" if body.get("code") == "10000" else "failed"
+
+    async def query(self, payment_id: str, now: datetime) -> Notification | None:
+        """`alipay.trade.query`: Alipay's own record of the trade, its response signature verified.
+        None when Alipay does not know the trade (ACQ.TRADE_NOT_EXIST)."""
+        body = await self._call("alipay.trade.query", {"out_trade_no": payment_id}, now)
         if body.get("code") != "10000":
             if body.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
                 return None

@@ -108,6 +108,37 @@ class WechatProvider:
             raise InvalidNotification("the message's timestamp is too far from now")
         rsa_sha256_verify(key, signing_message(timestamp, nonce, body), signature)
 
+    async def refund(
+        self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int, now: datetime
+    ) -> str:
+        """POST /v3/refund/domestic/refunds: "succeeded", "pending" (PROCESSING) or "failed"."""
+        if not self.config.merchant_private_key_pem:
+            return "pending"
+        path = "/v3/refund/domestic/refunds"
+        body = json.dumps(
+            {
+                "out_trade_no": payment_id,
+                "out_refund_no": refund_id,
+                "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"},
+            },
+            separators=(",", ":"),
+        )
+        timestamp, nonce = str(int(now.timestamp())), secrets.token_hex(16)
+        headers = {
+            "Authorization": authorization(self.config, "POST", path, body, timestamp, nonce),
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        http = self._http or httpx.AsyncClient(timeout=10.0)
+        try:
+            response = await http.post(self.config.api_base + path, content=body.encode(), headers=headers)
+        finally:
+            if self._http is None:
+                await http.aclose()
+        self._verify({k.lower(): v for k, v in response.headers.items()}, response.content, now)
+        status = str(json.loads(response.content).get("status", "")) if response.status_code == 200 else ""
+        return {"SUCCESS": "succeeded", "PROCESSING": "pending"}.get(status, "failed")
+
     async def query(self, payment_id: str, now: datetime) -> Notification | None:
         """GET /v3/pay/transactions/out-trade-no/{id}: WeChat Pay's record of the payment, its response
         signature verified; None when WeChat Pay has no such order (ORDER_NOT_EXIST)."""
