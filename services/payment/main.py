@@ -8,6 +8,8 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.payment.v1 import payment_service_pb2
 from counsel.payment.v1.payment_service_pb2_grpc import add_PaymentServiceServicer_to_server
 from services.payment.config import PaymentSettings, configured_providers
+from services.payment.fulfilment_links import SUBJECTS as LINK_SUBJECTS
+from services.payment.fulfilment_links import FulfilmentLinker
 from services.payment.invoices import ObjectStoreInvoices
 from services.payment.models import TABLES
 from services.payment.providers.sandbox import SandboxProvider
@@ -60,6 +62,7 @@ async def serve(settings: Settings) -> None:
                 "order-workflows", SUBJECTS, OrderWorkflowStarter(temporal, settings.temporal_task_queue)
             ),
         ]
+        background.append(rt.consumer("fulfilment-links", LINK_SUBJECTS, FulfilmentLinker(store)))
         background.append(RefundDispatcher(store, providers).run())
         sandbox = providers.get("sandbox")
         if isinstance(sandbox, SandboxProvider):

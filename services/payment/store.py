@@ -229,6 +229,21 @@ class PaymentStore:
                 await self._stage(session, order_id, status, "system", None)
             return await self._view(session, order_id)
 
+    async def link_fulfilment(
+        self, session: AsyncSession, tenant_id: str, order_id: str, kind: str, fulfilment_id: str
+    ) -> bool:
+        """Record what fulfils a paid order (e.g. the consultation submitted against it), once, in the
+        caller's transaction. Returns False when the order is not this tenant's, not paid, or linked."""
+        row = (await session.exec(select(OrderRow).where(OrderRow.id == order_id).with_for_update())).first()
+        if row is None or row.tenant_id != tenant_id or row.fulfilment_id:
+            return False
+        if row.status not in ("paid", "in_service"):
+            return False
+        row.fulfilment_kind, row.fulfilment_id = kind, fulfilment_id
+        session.add(row)
+        await self._stage(session, order_id, f"{kind}_started", "system", None)
+        return True
+
     # -- payments ----------------------------------------------------------------------------------
     async def create_payment(
         self,

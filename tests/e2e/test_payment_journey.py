@@ -109,6 +109,25 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
     listed = http.get("/api/v1/orders", headers=client, params={"status": "in_service"}).json()["items"]
     assert order["id"] in {o["id"] for o in listed}
 
+    # A consultation order's fulfilment is the consultation its client submits against it.
+    asked = http.post(
+        "/api/v1/consultations",
+        headers=client,
+        json={
+            "kind": "professional",
+            "subject": "股权转让",
+            "question": "需要哪些文件？",
+            "order_id": order["id"],
+        },
+    )
+    assert asked.status_code == 201, asked.text
+
+    def fulfilled() -> dict | None:
+        current = http.get(f"/api/v1/orders/{order['id']}", headers=client).json()
+        return current["fulfilment"]
+
+    assert wait_for(fulfilled, timeout=30) == {"kind": "consultation", "id": asked.json()["id"]}
+
     # An agent refunds part, then the rest; a retried refund with the same key has no second effect.
     agent = login(http, "agent@demo.counsel.test")
     refund_key = {"Idempotency-Key": uuid.uuid4().hex}

@@ -17,12 +17,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.any_pb2 import Any as AnyProto
 from sqlalchemy import text
 
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.payment.v1 import payment_service_pb2 as pb
 from deploy.local.servers import NatsServer, PostgresServer
 from services.payment import domain, tools
 from services.payment.config import PaymentSettings
+from services.payment.fulfilment_links import FulfilmentLinker
 from services.payment.invoices import ObjectStoreInvoices
 from services.payment.models import TABLES, OrderRow, PaymentRow
 from services.payment.providers.alipay import AlipayConfig, AlipayProvider
@@ -388,3 +392,32 @@ async def test_requested_refunds_are_sent_to_the_provider_and_settled(platform: 
     assert statuses == "succeeded,failed"
     assert "refund_failed" in await platform.store.ledger_events(order_id)
     assert (await platform.store.verify_ledger()).valid
+
+
+async def test_a_consultation_submitted_against_a_paid_order_becomes_its_fulfilment(
+    platform: Platform,
+) -> None:
+    order_id = await platform.order()
+    linker = FulfilmentLinker(platform.store)
+
+    def submitted(consultation_id: str, tenant_id: str = "t1") -> EventEnvelope:
+        packed = AnyProto()
+        packed.Pack(
+            consultation_events.ConsultationSubmitted(
+                consultation_id=consultation_id, client_id="u1", kind="professional", order_id=order_id
+            )
+        )
+        return EventEnvelope(
+            id=consultation_id, type="consultation.submitted", tenant_id=tenant_id, payload=packed
+        )
+
+    async with platform.db.transaction() as session:
+        await linker(submitted("c-early"), session)  # not paid yet: nothing to link
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    async with platform.db.transaction() as session:
+        await linker(submitted("c-other", tenant_id="t2"), session)  # another enterprise's event
+        await linker(submitted("c-1"), session)
+        await linker(submitted("c-2"), session)  # the first consultation stays the fulfilment
+    view = await platform.store.get_order(CLIENT, order_id)
+    assert (view.row.fulfilment_kind, view.row.fulfilment_id) == ("consultation", "c-1")
+    assert view.stages[-1].stage == "consultation_started"
