@@ -181,7 +181,7 @@ class OutboxRelay:
                 await session.execute(
                     update(table)
                     .where(table.c.seq.in_([r.seq for r in rows]))
-                    .values(published_at=func.now())
+                    .values(published_at=func.clock_timestamp())
                 )
         return len(rows)
 
