@@ -1,11 +1,14 @@
-"""Entry point of the documents service."""
+"""Entry point of the documents service; importable so tests run the real server in-process."""
 
 from __future__ import annotations
 
 from counsel.documents.v1 import documents_service_pb2
 from counsel.documents.v1.documents_service_pb2_grpc import add_DocumentsServiceServicer_to_server
+from services.documents.files import DocumentFiles
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
+from services.documents.store import DocumentsStore
+from services.documents.workflow_driver import SUBJECTS, WorkflowDriver
 from services.runtime.config import Settings
 from services.runtime.service import service_runtime
 
@@ -15,6 +18,21 @@ FULL_NAME = documents_service_pb2.DESCRIPTOR.services_by_name["DocumentsService"
 
 async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        assert rt.bus is not None
+        temporal = await rt.temporal()
+        files = await DocumentFiles.open(rt.bus.js, settings.object_store_replicas)
         server = rt.grpc_server()
-        server.add(add_DocumentsServiceServicer_to_server, DocumentsServicer(rt.db), FULL_NAME)
-        await rt.run(server, background=[rt.outbox_relay()])
+        server.add(
+            add_DocumentsServiceServicer_to_server,
+            DocumentsServicer(DocumentsStore(rt.db, rt.outbox), files, temporal),
+            FULL_NAME,
+        )
+        await rt.run(
+            server,
+            background=[
+                rt.outbox_relay(),
+                rt.consumer(
+                    "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
+                ),
+            ],
+        )
