@@ -15,7 +15,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from workflows.documents import DocumentOrderWorkflow
 from workflows.shared import (
@@ -295,6 +295,9 @@ async def test_revisions_any_number_of_times_within_the_window(env: WorkflowEnvi
         await env.sleep(timedelta(days=1))
     outcome = await order.handle.result()
     assert outcome.revisions_requested == 3 and outcome.completed_reason == "window_closed"
+    # The history (signals, updates, timers) replays deterministically with today's code.
+    replayer = Replayer(workflows=[DocumentOrderWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(await order.handle.fetch_history())
 
 
 async def test_a_request_one_second_after_the_window_is_refused(
