@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
@@ -80,6 +80,48 @@ def validate_requirements(requirements: dict[str, str]) -> dict[str, str]:
                 f"requirements.{name}", f"at most {MAX_REQUIREMENT_VALUE} characters"
             )
     return dict(requirements)
+
+
+@dataclass(frozen=True)
+class RequirementSpec:
+    """One field of a product's requirement form (the catalog owns the definition)."""
+
+    name: str
+    type: str  # text | textarea | date | number | choice | list
+    required: bool
+    choices: tuple[str, ...] = ()
+
+
+def validate_requirements_against(specs: list[RequirementSpec], answers: dict[str, str]) -> dict[str, str]:
+    """The client's answers checked against the product's form: required fields present, no unknown
+    fields, dates, numbers and choices well-formed. InvalidArgument names `requirements.<field>`."""
+    answers = validate_requirements(answers)
+    known = {spec.name: spec for spec in specs}
+    for name in answers:
+        if name not in known:
+            raise InvalidArgument.for_field(f"requirements.{name}", "is not a field of this product")
+    cleaned: dict[str, str] = {}
+    for spec in specs:
+        value = answers.get(spec.name, "").strip()
+        field = f"requirements.{spec.name}"
+        if not value:
+            if spec.required:
+                raise InvalidArgument.for_field(field, "is required")
+            continue
+        if spec.type == "choice" and spec.choices and value not in spec.choices:
+            raise InvalidArgument.for_field(field, f"must be one of {', '.join(spec.choices)}")
+        if spec.type == "number":
+            try:
+                float(value)
+            except ValueError:
+                raise InvalidArgument.for_field(field, "must be a number") from None
+        if spec.type == "date":
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise InvalidArgument.for_field(field, "must be a date like 2026-12-31") from None
+        cleaned[spec.name] = value
+    return cleaned
 
 
 @dataclass(frozen=True)

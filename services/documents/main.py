@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2
 from counsel.documents.v1.documents_service_pb2_grpc import add_DocumentsServiceServicer_to_server
 from services.documents.files import DocumentFiles
@@ -10,7 +13,11 @@ from services.documents.server import DocumentsServicer
 from services.documents.store import DocumentsStore
 from services.documents.workflow_driver import SUBJECTS, WorkflowDriver
 from services.runtime.config import Settings
+from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
+
+if TYPE_CHECKING:
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "documents"
 FULL_NAME = documents_service_pb2.DESCRIPTOR.services_by_name["DocumentsService"].full_name
@@ -21,10 +28,16 @@ async def serve(settings: Settings) -> None:
         assert rt.bus is not None
         temporal = await rt.temporal()
         files = await DocumentFiles.open(rt.bus.js, settings.object_store_replicas)
+        catalog = cast(
+            "CatalogServiceAsyncStub",
+            CatalogServiceStub(
+                open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
+            ),
+        )
         server = rt.grpc_server()
         server.add(
             add_DocumentsServiceServicer_to_server,
-            DocumentsServicer(DocumentsStore(rt.db, rt.outbox), files, temporal),
+            DocumentsServicer(DocumentsStore(rt.db, rt.outbox), files, temporal, catalog),
             FULL_NAME,
         )
         await rt.run(

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -13,6 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2, timeline_pb2
 from counsel.documents.v1 import documents_service_pb2 as pb
 from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceServicer
@@ -24,6 +26,9 @@ from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
 from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
+
+if TYPE_CHECKING:
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +120,13 @@ def _duration(value: Duration, field: str, default: timedelta | None) -> timedel
 
 
 class DocumentsServicer(DocumentsServiceServicer):
-    def __init__(self, store: DocumentsStore, files: DocumentFiles, temporal: Client) -> None:
+    def __init__(
+        self, store: DocumentsStore, files: DocumentFiles, temporal: Client, catalog: CatalogServiceAsyncStub
+    ) -> None:
         self.store = store
         self.files = files
         self.temporal = temporal
+        self.catalog = catalog
 
     def _reply(self, view: OrderView) -> pb.DocumentOrder:
         return document_order_proto(view.row, view, current_principal())
@@ -152,13 +160,34 @@ class DocumentsServicer(DocumentsServiceServicer):
             if not value.strip() or len(value) > 200:
                 raise InvalidArgument.for_field(field, "is required (at most 200 characters)")
         complexity = domain.validate_complexity(request.complexity)
+        requirements = dict(request.requirements)
+        tier_acknowledge = tier_draft = tier_window = None
+        if request.product_id:
+            # Policy in data: the tier's clocks and the product's requirement form come from the catalog.
+            product = await self._document_product(request.product_id)
+            tier = next((t for t in product.tiers if t.complexity == complexity), None)
+            if tier is None:
+                raise InvalidArgument.for_field("complexity", "this product has no tier of that complexity")
+            if tier.HasField("acknowledge_minutes"):
+                tier_acknowledge = timedelta(minutes=tier.acknowledge_minutes)
+            if tier.HasField("delivery_hours"):
+                tier_draft = timedelta(hours=tier.delivery_hours)
+            if tier.HasField("revision_days"):
+                tier_window = timedelta(days=tier.revision_days)
+            requirements = domain.validate_requirements_against(
+                [
+                    domain.RequirementSpec(f.name, f.type, f.required, tuple(f.choices))
+                    for f in product.requirement_fields
+                ],
+                requirements,
+            )
         acknowledge_within = _duration(
-            request.acknowledge_within, "acknowledge_within", domain.ACKNOWLEDGE_WITHIN
+            request.acknowledge_within, "acknowledge_within", tier_acknowledge or domain.ACKNOWLEDGE_WITHIN
         )
         draft_within, revision_window = domain.tier_clocks(
             complexity,
-            _duration(request.draft_within, "draft_within", None),
-            _duration(request.revision_window, "revision_window", None),
+            _duration(request.draft_within, "draft_within", tier_draft),
+            _duration(request.revision_window, "revision_window", tier_window),
         )
         assert acknowledge_within is not None
         new = NewOrder(
@@ -171,10 +200,21 @@ class DocumentsServicer(DocumentsServiceServicer):
             acknowledge_within=acknowledge_within,
             draft_within=draft_within,
             revision_window=revision_window,
-            requirements=domain.validate_requirements(dict(request.requirements)),
+            requirements=domain.validate_requirements(requirements),
         )
         view, _ = await self.store.create(new)
         return pb.CreateDocumentOrderResponse(document_order=self._reply(view))
+
+    async def _document_product(self, product_id: str) -> catalog_pb.Product:
+        try:
+            reply = await self.catalog.GetProduct(catalog_pb.GetProductRequest(product_id=product_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise InvalidArgument.for_field("product_id", "no such product") from exc
+            raise
+        if reply.product.category != "document":
+            raise InvalidArgument.for_field("product_id", "is not a document product")
+        return reply.product
 
     async def AcknowledgeDocumentOrder(
         self, request: pb.AcknowledgeDocumentOrderRequest, context: grpc.aio.ServicerContext

@@ -58,10 +58,22 @@ def test_a_document_order_from_creation_to_acceptance(
         "order_id": f"order-{os.urandom(6).hex()}",
         "tenant_id": signed_in["user"]["tenant_id"],
         "client_id": signed_in["user"]["id"],
+        "product_id": "doc-contract-drafting",
         "complexity": "simple",
-        "requirements": {"parties": "甲方 演示科技有限公司；乙方 某供应商", "purpose": "采购合同"},
+        "requirements": {
+            "contract_type": "买卖 Sale",
+            "parties": "甲方 演示科技有限公司；乙方 某供应商",
+            "key_terms": "货物、价款、交付、违约责任",
+        },
     }
     assert http.post("/api/v1/document-orders", headers=client, json=body).status_code == 403
+    # Requirements are checked against the product's form (R-DOC-2: "fills in the requirements").
+    incomplete = http.post(
+        "/api/v1/document-orders",
+        headers=agent,
+        json=body | {"requirements": {"contract_type": "买卖 Sale", "parties": "甲方；乙方"}},
+    )
+    assert incomplete.status_code == 422 and problem_fields(incomplete) == {"requirements.key_terms"}
     created = http.post("/api/v1/document-orders", headers=agent, json=body)
     assert created.status_code == 201, created.text
     order = created.json()

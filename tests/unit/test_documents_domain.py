@@ -140,3 +140,36 @@ def test_tier_clocks_default_to_the_standard_and_reject_unknown_complexity() -> 
     with pytest.raises(InvalidArgument) as error:
         domain.validate_complexity("trivial")
     assert field_of(error) == "complexity"
+
+
+FORM = [
+    domain.RequirementSpec("contract_type", "choice", True, ("买卖 Sale", "服务 Services")),
+    domain.RequirementSpec("parties", "list", True),
+    domain.RequirementSpec("amount", "number", False),
+    domain.RequirementSpec("deadline", "date", False),
+]
+
+
+def test_requirements_are_checked_against_the_products_form() -> None:
+    answers = {"contract_type": "买卖 Sale", "parties": " 甲方；乙方 ", "amount": "10000", "deadline": ""}
+    assert domain.validate_requirements_against(FORM, answers) == {
+        "contract_type": "买卖 Sale",
+        "parties": "甲方；乙方",
+        "amount": "10000",
+    }
+
+
+@pytest.mark.parametrize(
+    ("answers", "field"),
+    [
+        ({"contract_type": "买卖 Sale"}, "requirements.parties"),
+        ({"contract_type": "赠与", "parties": "x"}, "requirements.contract_type"),
+        ({"contract_type": "买卖 Sale", "parties": "x", "amount": "ten"}, "requirements.amount"),
+        ({"contract_type": "买卖 Sale", "parties": "x", "deadline": "next week"}, "requirements.deadline"),
+        ({"contract_type": "买卖 Sale", "parties": "x", "colour": "red"}, "requirements.colour"),
+    ],
+)
+def test_bad_requirements_name_the_field(answers: dict[str, str], field: str) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_requirements_against(FORM, answers)
+    assert field_of(error) == field
