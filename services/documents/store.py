@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -28,7 +28,18 @@ from services.runtime.db import Database
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.events import Outbox
 from services.runtime.metrics import SLA_BREACHES
-from services.runtime.records import new_id, newest_first, page_of, to_timestamp, utcnow
+from services.runtime.records import (
+    decode_cursor,
+    encode_cursor,
+    new_id,
+    newest_first,
+    page_of,
+    to_timestamp,
+    utcnow,
+)
+
+# The due time that orders each stage's work queue.
+QUEUE_DUE = {"awaiting_acknowledgement": "acknowledge_due_at", "drafting": "draft_due_at"}
 
 ASSIGNMENT_REASON = "round_robin: legal fields of lawyers are not yet published by the catalog"
 
@@ -456,12 +467,32 @@ class DocumentsStore:
             query = query.where(DocumentOrderRow.tenant_id == principal.tenant_id)
         elif not principal.has_role(*domain.STAFF_WHO_SEE_ALL):
             query = query.where(DocumentOrderRow.assigned_lawyer_id == principal.user_id)
-        if stage:
-            query = query.where(DocumentOrderRow.stage == stage)
-        query = newest_first(query, col(DocumentOrderRow.created_at), col(DocumentOrderRow.id), cursor, limit)
+        if not stage:
+            query = newest_first(
+                query, col(DocumentOrderRow.created_at), col(DocumentOrderRow.id), cursor, limit
+            )
+            async with self.db.transaction() as session:
+                rows = list((await session.exec(query)).all())
+            return page_of(rows, limit)
+        # A stage is a work queue (agents: awaiting_acknowledgement, lawyers: drafting, reviewers: in_review):
+        # soonest due first, or longest waiting first where the stage has no due time.
+        field = QUEUE_DUE.get(stage, "updated_at")
+        due = func.coalesce(getattr(DocumentOrderRow, field), col(DocumentOrderRow.created_at))
+        query = query.where(DocumentOrderRow.stage == stage)
+        if cursor:
+            values = decode_cursor(cursor)
+            try:
+                after, last_id = datetime.fromisoformat(values[0]), str(values[1])
+            except (IndexError, TypeError, ValueError) as exc:
+                raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+            query = query.where(or_(due > after, and_(due == after, col(DocumentOrderRow.id) > last_id)))
+        query = query.order_by(due, col(DocumentOrderRow.id)).limit(limit + 1)
         async with self.db.transaction() as session:
             rows = list((await session.exec(query)).all())
-        return page_of(rows, limit)
+        if len(rows) <= limit:
+            return rows, ""
+        last = rows[limit - 1]
+        return rows[:limit], encode_cursor(getattr(last, field) or last.created_at, last.id)
 
     # --- staff roster --------------------------------------------------------------------------------------
 

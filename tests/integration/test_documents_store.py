@@ -221,3 +221,26 @@ async def test_a_breach_is_recorded_once_counted_and_reassigns_a_late_draft(stor
     assert (await events(store)).count("docorder.sla_breached") == 2
     with pytest.raises(Conflict):  # the workflow cannot complete an order that was never delivered
         await store.record_stage(order_id, "completed", "system", None, "window_closed", "key-done")
+
+
+async def test_staff_queues_are_soonest_due_first_and_scoped_to_who_asks(store: DocumentsStore) -> None:
+    """Staff queues: agents see every unacknowledged order by due time, a lawyer only those assigned,
+    a client only their enterprise's (R-ACC-4)."""
+    for n in (1, 2):
+        await store.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
+    now = utcnow()
+    made = {}
+    for minutes_ago in (5, 20, 10):
+        view, _ = await store.create(new_order(paid_at=now - timedelta(minutes=minutes_ago)))
+        made[minutes_ago] = view.row
+    await store.create(new_order(tenant_id="tenant-9", client_id="client-9"))
+
+    first, cursor = await store.list_orders(AGENT, "awaiting_acknowledgement", 2, "")
+    assert [row.id for row in first] == [made[20].id, made[10].id] and cursor
+    second, end = await store.list_orders(AGENT, "awaiting_acknowledgement", 2, cursor)
+    assert len(second) == 2 and second[0].id == made[5].id and end == ""
+
+    mine, _ = await store.list_orders(lawyer("lawyer-1"), "", 100, "")
+    assert mine and {row.assigned_lawyer_id for row in mine} == {"lawyer-1"}
+    theirs, _ = await store.list_orders(CLIENT, "", 100, "")
+    assert len(theirs) == 3 and {row.tenant_id for row in theirs} == {TENANT}
