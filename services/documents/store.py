@@ -38,6 +38,8 @@ from services.runtime.records import (
     utcnow,
 )
 
+# Breach kinds as counted in counsel_sla_breaches_total (the names deploy/prometheus/alerts.yaml alerts on).
+BREACH_METRIC_KIND = {"acknowledgement": "acknowledge_30m", "delivery": "delivery"}
 # The due time that orders each stage's work queue.
 QUEUE_DUE = {"awaiting_acknowledgement": "acknowledge_due_at", "drafting": "draft_due_at"}
 
@@ -410,7 +412,7 @@ class DocumentsStore:
             )
             if inserted.first() is None:
                 return await self._view(session, row.id)
-            SLA_BREACHES.labels(f"docorder_{kind}").inc()
+            SLA_BREACHES.labels(BREACH_METRIC_KIND[kind]).inc()
             if kind == "acknowledgement" and row.stage == "awaiting_acknowledgement":
                 row.stage = domain.next_stage(row.stage, "drafting")
                 row.draft_due_at = new_due_at

@@ -203,20 +203,22 @@ async def test_a_breach_is_recorded_once_counted_and_reassigns_a_late_draft(stor
     def counted(kind: str) -> float:
         return REGISTRY.get_sample_value("counsel_sla_breaches_total", {"kind": kind}) or 0.0
 
-    before = counted("docorder_acknowledgement")
+    before = counted("acknowledge_30m")
     due = view.row.acknowledge_due_at
     assert due is not None
     new_due = due + timedelta(hours=24)
     for _ in range(2):
         view = await store.record_breach(order_id, "acknowledgement", due, new_due, "key-ack")
-    assert counted("docorder_acknowledgement") == before + 1
+    assert counted("acknowledge_30m") == before + 1
     assert [b.kind for b in view.breaches] == ["acknowledgement"]
     assert view.row.stage == "drafting" and view.row.draft_due_at == new_due  # the order continues
 
     later = new_due + timedelta(hours=24)
+    before_delivery = counted("delivery")
     view = await store.record_breach(order_id, "delivery", new_due, later, "key-delivery")
     assert view.row.assigned_lawyer_id not in ("", first_lawyer)
     assert view.row.assignment_reason == "reassigned_after_breach" and view.row.draft_due_at == later
+    assert counted("delivery") == before_delivery + 1
     assert [s.reason for s in view.stages][-1] == "reassigned_after_breach"
     assert (await events(store)).count("docorder.sla_breached") == 2
     with pytest.raises(Conflict):  # the workflow cannot complete an order that was never delivered
