@@ -392,3 +392,37 @@ async def test_worker_restart_in_the_middle_of_drafting_keeps_state_and_timers(
         await order.accept()
         outcome = await order.handle.result()
     assert outcome.completed_reason == "accepted" and outcome.breaches == ["delivery"]
+
+
+async def test_the_service_turns_the_validators_refusal_into_a_conflict(
+    env: WorkflowEnvironment, worker: str
+) -> None:
+    """R-DOC-5 through the documents service's own Temporal call: a late request is a Conflict (→ 409) with
+    the validator's reason, an in-time one goes through."""
+    from services.documents.server import DocumentsServicer
+    from services.runtime.errors import Conflict
+
+    order = await start(env, worker)
+    document_order_id = order.handle.id.removeprefix("docorder-")
+    servicer = DocumentsServicer(store=None, files=None, temporal=env.client, catalog=None)  # type: ignore[arg-type]
+    await order.acknowledge()
+    await order.deliver()
+    window_end = (await order.settle()).revision_window_ends_at
+    assert window_end is not None
+    await servicer._request_revision(document_order_id, CLIENT, "in time", window_end)
+    await env.sleep(window_end - await order.now() + timedelta(seconds=1))
+    with pytest.raises(Conflict) as refused:
+        await servicer._request_revision(document_order_id, CLIENT, "too late", window_end)
+    assert refused.value.reason == "revision_window_closed"
+    # After completion the workflow is closed: still a Conflict, never a 5xx.
+    accepted = await start(env, worker)
+    await accepted.acknowledge()
+    await accepted.deliver()
+    await accepted.settle()
+    await accepted.accept()
+    await accepted.handle.result()
+    with pytest.raises(Conflict) as closed:
+        await servicer._request_revision(
+            accepted.handle.id.removeprefix("docorder-"), CLIENT, "late", window_end
+        )
+    assert closed.value.reason == "completed"
