@@ -3,12 +3,16 @@ SHA-256 of every object live in PostgreSQL beside the version (R-DOC-6)."""
 
 from __future__ import annotations
 
+import logging
+
 from nats.js import JetStreamContext
 from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from services.runtime.errors import NotFound
+
+log = logging.getLogger(__name__)
 
 BUCKET = "documents"
 
@@ -40,3 +44,10 @@ class DocumentFiles:
         except ObjectNotFoundError as exc:
             raise NotFound("the file of this version is missing") from exc
         return bytes(result.data or b"")
+
+    async def delete(self, name: str) -> None:
+        """Remove an object whose version was never committed; a failure is logged, not raised."""
+        try:
+            await self.store.delete(name)
+        except Exception:
+            log.warning("could not delete an uncommitted document file", extra={"object": name})

@@ -230,7 +230,19 @@ class DocumentsServicer(DocumentsServiceServicer):
     ) -> pb.UploadDraftResponse:
         principal = domain.require_role(current_principal(), "lawyer")
         upload = domain.validate_upload(request.file_name, request.media_type, request.content, request.note)
-        view = await self.store.add_version(principal, request.document_order_id, upload, self.files.put)
+        stored: list[str] = []
+
+        async def put(name: str, content: bytes) -> None:
+            await self.files.put(name, content)
+            stored.append(name)
+
+        try:
+            view = await self.store.add_version(principal, request.document_order_id, upload, put)
+        except BaseException:
+            # The version was not committed: its bytes must not linger in the bucket.
+            for name in stored:
+                await self.files.delete(name)
+            raise
         return pb.UploadDraftResponse(document_order=self._reply(view))
 
     async def ReviewDraft(

@@ -246,3 +246,15 @@ async def test_staff_queues_are_soonest_due_first_and_scoped_to_who_asks(store: 
     assert mine and {row.assigned_lawyer_id for row in mine} == {"lawyer-1"}
     theirs, _ = await store.list_orders(CLIENT, "", 100, "")
     assert len(theirs) == 3 and {row.tenant_id for row in theirs} == {TENANT}
+
+
+async def test_an_uncommitted_file_can_be_removed_and_a_missing_one_is_not_found(
+    files: DocumentFiles,
+) -> None:
+    name = f"probe/{os.urandom(6).hex()}"
+    await files.put(name, b"bytes")
+    assert await files.get(name) == b"bytes"
+    await files.delete(name)
+    with pytest.raises(NotFound):
+        await files.get(name)
+    await files.delete(name)  # deleting twice is harmless
