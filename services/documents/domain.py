@@ -194,9 +194,15 @@ def require_internal_or(principal: Principal | None, *roles: str) -> None:
         raise PermissionDenied("only the platform records this")
 
 
-def check_acknowledge(stage: str) -> None:
-    if stage != "awaiting_acknowledgement":
+def check_acknowledge(stage: str, acknowledged_by: str) -> None:
+    if stage == "awaiting_acknowledgement":
+        return
+    if acknowledged_by:
         raise Conflict("the order was already acknowledged", reason="already_acknowledged")
+    raise Conflict(
+        "the acknowledgement deadline passed and the order went on to drafting (the breach is recorded)",
+        reason="acknowledgement_deadline_passed",
+    )
 
 
 def check_upload(stage: str, principal: Principal, assigned_lawyer_id: str) -> None:

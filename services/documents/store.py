@@ -148,7 +148,7 @@ class DocumentsStore:
     async def acknowledge(self, principal: Principal, document_order_id: str, note: str) -> OrderView:
         async with self.db.transaction() as session:
             row = await self._locked(session, principal, document_order_id)
-            domain.check_acknowledge(row.stage)
+            domain.check_acknowledge(row.stage, row.acknowledged_by)
             now = utcnow()
             row.stage = domain.next_stage(row.stage, "drafting")
             row.acknowledged_by = principal.user_id

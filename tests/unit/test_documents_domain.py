@@ -173,3 +173,14 @@ def test_bad_requirements_name_the_field(answers: dict[str, str], field: str) ->
     with pytest.raises(InvalidArgument) as error:
         domain.validate_requirements_against(FORM, answers)
     assert field_of(error) == field
+
+
+def test_an_acknowledgement_after_the_deadline_moved_the_order_on_says_so() -> None:
+    """R-DOC-2: a breach lets the order continue; a late acknowledgement is refused with the reason."""
+    domain.check_acknowledge("awaiting_acknowledgement", "")
+    with pytest.raises(Conflict) as twice:
+        domain.check_acknowledge("drafting", "agent-1")
+    assert twice.value.reason == "already_acknowledged"
+    with pytest.raises(Conflict) as late:
+        domain.check_acknowledge("drafting", "")
+    assert late.value.reason == "acknowledgement_deadline_passed"
