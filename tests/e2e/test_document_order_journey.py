@@ -9,28 +9,19 @@ import asyncio
 import base64
 import hashlib
 import os
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import httpx
-import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from deploy.local.servers import TemporalDevServer
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.test_skeleton_journey import Platform, _no_5xx, login
-from tests.e2e.test_skeleton_journey import platform as platform
+from tests.e2e.support import login
 from workflows.shared import DocumentOrderOutcome, document_order_workflow_id
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
-
-
-@pytest.fixture(scope="module")
-def http(platform: Platform) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=platform.base_url, timeout=30, event_hooks={"response": [_no_5xx]}) as client:
-        yield client
 
 
 def when(value: str) -> datetime:

@@ -6,77 +6,22 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from deploy.local.launcher import StackProcess, stack_env
-from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
+from deploy.local.launcher import StackProcess
+from deploy.local.servers import TemporalDevServer
 from services.runtime.config import SERVICE_NAMES
+from tests.e2e.support import _no_5xx, login, wait_for
 
-PASSWORD = "Demo-Passw0rd!"
-
-
-def _no_5xx(response: httpx.Response) -> None:
-    if response.status_code >= 500:
-        response.read()
-        raise AssertionError(
-            f"{response.request.method} {response.request.url} → {response.status_code}: {response.text}"
-        )
-
-
-@pytest.fixture(scope="module")
-def platform(
-    postgres_server: PostgresServer,
-    nats_server: NatsServer,
-    temporal_dev_server: TemporalDevServer,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[StackProcess]:
-    data_dir = tmp_path_factory.mktemp("platform")
-    env, gateway_port = stack_env(
-        name=f"e{uuid.uuid4().hex[:10]}",
-        data_dir=data_dir,
-        database_url=postgres_server.url,
-        nats_url=nats_server.url,
-        temporal_address=temporal_dev_server.address,
-        secret_key=secrets.token_urlsafe(48),
-    )
-    running = StackProcess(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
-    running.start()
-    yield running
-    if running.running():
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def http(platform: StackProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=platform.base_url, timeout=15, event_hooks={"response": [_no_5xx]}) as client:
-        yield client
-
-
-def login(http: httpx.Client, email: str) -> dict[str, str]:
-    response = http.post(
-        "/api/v1/auth/login", json={"method": "password", "identifier": email, "secret": PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
+# Shared by every e2e module; the platform fixture lives in tests/e2e/conftest.py.
+Platform = StackProcess
+__all__ = ["Platform", "_no_5xx", "login", "wait_for"]
 
 
 def test_readyz_reports_every_service_serving(http: httpx.Client) -> None:
