@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     # Interface for /metrics; 0.0.0.0 in a cluster so Prometheus can scrape the pod.
     metrics_host: str = "127.0.0.1"
 
+    # Outbound e-mail (notification service). Empty host: e-mails are captured in the dev outbox instead
+    # (dev and test only; in prod an empty host means e-mail deliveries fail and fall back to the inbox).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_sender: str = "noreply@counsel.local"
+    smtp_timeout_seconds: float = 10.0
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     public_base_url: str = ""
