@@ -68,6 +68,8 @@ class DevOutboxSender:
         self.channel = channel
 
     async def send(self, session: AsyncSession, to: str, subject: str, body: str) -> None:
+        if self.channel is Channel.SMS and subject:  # an SMS has no subject line: the title leads the text
+            body = f"{subject}\n{body}"
         session.add(
             DevMessageRow(
                 id=new_id(),
