@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from counsel.notification.v1 import notification_service_pb2
 from counsel.notification.v1.notification_service_pb2_grpc import add_NotificationServiceServicer_to_server
@@ -42,7 +43,13 @@ async def serve(settings: Settings) -> None:
     # Contact addresses are personal data, sealed at rest: fails fast without COUNSEL_SECRET_KEY.
     cipher = FieldCipher(settings.secret_key)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
-        store = NotificationStore(rt.db, rt.outbox, cipher, senders_for(settings))
+        store = NotificationStore(
+            rt.db,
+            rt.outbox,
+            cipher,
+            senders_for(settings),
+            digest_window=timedelta(seconds=settings.notification_digest_seconds),
+        )
         server = rt.grpc_server()
         server.add(
             add_NotificationServiceServicer_to_server,

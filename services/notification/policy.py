@@ -200,6 +200,7 @@ def release_time(
     queued_at: Sequence[datetime],
     sent_at: Sequence[datetime],
     quiet_hours: QuietHours | None,
+    digest_window: timedelta = DIGEST_WINDOW,
 ) -> datetime:
     """When the messages waiting on `channel` for one user may go out together as one (a digest when
     more than one): after the digest window from the first of them, outside quiet hours, and when the
@@ -207,7 +208,7 @@ def release_time(
     if not queued_at:
         raise ValueError("nothing is queued")
     limit = RATE_LIMITS[channel]
-    moment = min(queued_at) + DIGEST_WINDOW
+    moment = min(queued_at) + digest_window
     sends = sorted(sent_at)
     for _ in range(len(sends) + 3):  # each round moves forward; it settles within a few rounds
         start = moment

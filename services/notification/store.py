@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,6 +27,7 @@ from services.notification.models import (
     PreferencesRow,
 )
 from services.notification.policy import (
+    DIGEST_WINDOW,
     LANGUAGES,
     RATE_LIMITS,
     Category,
@@ -85,8 +86,11 @@ class NotificationStore:
         outbox: Outbox,
         cipher: FieldCipher,
         senders: Mapping[Channel, Sender] | None = None,
+        *,
+        digest_window: timedelta = DIGEST_WINDOW,
     ) -> None:
         self.db = db
+        self.digest_window = digest_window
         self.outbox = outbox
         self.cipher = cipher
         self.senders = dict(senders or {})
@@ -246,7 +250,11 @@ class NotificationStore:
                 ).all()
                 prefs = await self._preferences(session, user_id)
                 due = release_time(
-                    channel, [r.created_at for r in queued], [s for s in sent_at if s], prefs.quiet_hours
+                    channel,
+                    [r.created_at for r in queued],
+                    [s for s in sent_at if s],
+                    prefs.quiet_hours,
+                    self.digest_window,
                 )
                 if due > now:
                     continue

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_username: str = ""
     smtp_password: str = ""
+    # How long a status e-mail or SMS waits for others to join it in one digest (R-PRIV-2); tests shorten it.
+    notification_digest_seconds: float = Field(default=60.0, ge=0)
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
