@@ -88,13 +88,28 @@ class DeliveryRow(NotificationTable, table=True):
 
     status: queued (waiting for its digest window, quiet hours or the rate limit) → ready → sent; or
     digested (folded into a digest delivery); or fell_back (failed for good: the inbox entry is marked
-    unread again). `next_attempt_at` is when a ready delivery is (re)tried."""
+    unread again); or cancelled (the user turned the channel off meanwhile). `next_attempt_at` is when a
+    ready delivery is (re)tried, and for a queued one when its release is looked at again (NULL: at once)."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("event_id", "user_id", "channel", "kind"),
-        Index("deliveries_due_idx", "next_attempt_at", postgresql_where=text("status = 'ready'")),
-        Index("deliveries_user_channel_idx", "user_id", "channel", "status"),
+        Index("deliveries_ready_idx", "next_attempt_at", postgresql_where=text("status = 'ready'")),
+        Index(
+            "deliveries_queued_idx",
+            "user_id",
+            "channel",
+            "created_at",
+            postgresql_where=text("status = 'queued'"),
+        ),
+        Index(
+            "deliveries_sent_idx",
+            "user_id",
+            "channel",
+            "sent_at",
+            postgresql_where=text("sent_at IS NOT NULL"),
+        ),
+        Index("deliveries_user_idx", "user_id", "created_at"),
     )
 
     id: str = Field(primary_key=True)

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from prometheus_client import Counter
+from sqlalchemy import func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,6 +47,12 @@ from services.runtime.events import Outbox
 from services.runtime.records import new_id, newest_first, page_of, utcnow
 
 log = logging.getLogger(__name__)
+
+DELIVERIES = Counter(
+    "counsel_notification_deliveries",
+    "Outbound send attempts by channel and outcome (sent, retry, fell_back, cancelled)",
+    ["channel", "outcome"],
+)
 
 QUEUED, READY, SENT, DIGESTED, FELL_BACK, CANCELLED = (
     "queued",
@@ -103,7 +110,14 @@ class NotificationStore:
         """Write the inbox entries (and queue the e-mails and SMS) an event causes, inside the consumer's
         transaction. Returns how many inbox entries were written; a redelivered event writes none."""
         now = now or utcnow()
-        plan = plan_for(envelope)
+        try:
+            plan = plan_for(envelope)
+        except ValueError:
+            # A payload that is not what its type says would fail on every redelivery: record and move on.
+            log.error(
+                "event with an unexpected payload", extra={"event_id": envelope.id, "type": envelope.type}
+            )
+            return 0
         participants = ParticipantRow.__table__  # type: ignore[attr-defined]
         for fact in plan.facts:
             if not fact.user_id:
@@ -210,10 +224,18 @@ class NotificationStore:
 
     async def _release(self, now: datetime) -> tuple[int, int]:
         async with self.db.transaction() as session:
+            # Only pairs never looked at, or whose release time has come: a user in quiet hours costs
+            # nothing until morning.
             pairs = (
                 await session.execute(
                     select(DeliveryRow.user_id, DeliveryRow.channel)
-                    .where(DeliveryRow.status == QUEUED)
+                    .where(
+                        DeliveryRow.status == QUEUED,
+                        or_(
+                            col(DeliveryRow.next_attempt_at).is_(None),
+                            col(DeliveryRow.next_attempt_at) <= now,
+                        ),
+                    )
                     .distinct()
                     .limit(500)
                 )
@@ -257,6 +279,9 @@ class NotificationStore:
                     self.digest_window,
                 )
                 if due > now:
+                    for row in queued:  # look again then (sooner if preferences change)
+                        row.next_attempt_at = due
+                        session.add(row)
                     continue
                 released += len(queued)
                 if len(queued) == 1:
@@ -343,6 +368,7 @@ class NotificationStore:
                 row.status, row.sent_at, row.next_attempt_at, row.last_error = SENT, now, None, ""
                 await self._sent_event(session, row.id, row.user_id, channel)
         session.add(row)
+        DELIVERIES.labels(row.channel, "retry" if row.status == READY else row.status).inc()
         return row.status
 
     async def _fall_back(self, session: AsyncSession, row: DeliveryRow) -> None:
@@ -441,6 +467,15 @@ class NotificationStore:
             row.phone_sealed = self.cipher.encrypt(update_.phone) if update_.phone else ""
             row.updated_at = now
             session.add(row)
+            # Release times of waiting messages depended on the old quiet hours: look at them again.
+            await session.execute(
+                update(DeliveryRow.__table__)  # type: ignore[attr-defined]
+                .where(
+                    DeliveryRow.__table__.c.user_id == user_id,  # type: ignore[attr-defined]
+                    DeliveryRow.__table__.c.status == QUEUED,  # type: ignore[attr-defined]
+                )
+                .values(next_attempt_at=None)
+            )
             return self._to_preferences(row)
 
     # --- inbox and dev outbox ---------------------------------------------------------------------------

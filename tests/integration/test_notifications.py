@@ -547,3 +547,20 @@ async def test_a_document_order_is_followed_from_delivery_on(store: Notification
     assert lawyer_kinds == ["docorder.approved", "docorder.revision_requested.lawyer"]
     entries: list[InboxEntryRow] = (await store.inbox(client, False, 100, ""))[0]
     assert {e.kind: e.category for e in entries}["docorder.delivered"] == "transactional"
+
+
+async def test_lifting_quiet_hours_releases_what_waits_for_the_morning(store: NotificationStore) -> None:
+    client = user()
+    await prefer(store, client, quiet=NIGHT, sms=False)
+    late = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    await deliver(store, submitted(client), late)
+    assert (await store.dispatch_once(now=late + timedelta(minutes=2))).sent == 0
+    (waiting,) = await deliveries(store, client)
+    assert waiting.next_attempt_at == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # looked at again at 08:00
+    await prefer(store, client, quiet=None, sms=False, now=late + timedelta(minutes=3))
+    assert (await store.dispatch_once(now=late + timedelta(minutes=4))).sent == 1
+
+
+async def test_an_event_whose_payload_does_not_match_its_type_is_skipped(store: NotificationStore) -> None:
+    wrong = event("order.paid", consultation_events.ConsultationClosed(consultation_id="c", client_id="x"))
+    assert await deliver(store, wrong, NOON) == 0

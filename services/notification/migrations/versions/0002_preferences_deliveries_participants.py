@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Created: 2026-11-29 10:14:01.490508
+Created: 2026-11-29 10:22:32.938785
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('event_id', 'user_id', 'channel', 'kind')
     )
-    op.create_index('deliveries_due_idx', 'deliveries', ['next_attempt_at'], unique=False, postgresql_where=sa.text("status = 'ready'"))
-    op.create_index('deliveries_user_channel_idx', 'deliveries', ['user_id', 'channel', 'status'], unique=False)
+    op.create_index('deliveries_queued_idx', 'deliveries', ['user_id', 'channel', 'created_at'], unique=False, postgresql_where=sa.text("status = 'queued'"))
+    op.create_index('deliveries_ready_idx', 'deliveries', ['next_attempt_at'], unique=False, postgresql_where=sa.text("status = 'ready'"))
+    op.create_index('deliveries_sent_idx', 'deliveries', ['user_id', 'channel', 'sent_at'], unique=False, postgresql_where=sa.text('sent_at IS NOT NULL'))
+    op.create_index('deliveries_user_idx', 'deliveries', ['user_id', 'created_at'], unique=False)
     op.create_table('notification_preferences',
     sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('email', sa.Boolean(), nullable=False),
@@ -72,7 +74,9 @@ def downgrade() -> None:
     op.drop_column('inbox_entries', 'category')
     op.drop_table('participants')
     op.drop_table('notification_preferences')
-    op.drop_index('deliveries_user_channel_idx', table_name='deliveries')
-    op.drop_index('deliveries_due_idx', table_name='deliveries', postgresql_where=sa.text("status = 'ready'"))
+    op.drop_index('deliveries_user_idx', table_name='deliveries')
+    op.drop_index('deliveries_sent_idx', table_name='deliveries', postgresql_where=sa.text('sent_at IS NOT NULL'))
+    op.drop_index('deliveries_ready_idx', table_name='deliveries', postgresql_where=sa.text("status = 'ready'"))
+    op.drop_index('deliveries_queued_idx', table_name='deliveries', postgresql_where=sa.text("status = 'queued'"))
     op.drop_table('deliveries')
     # ### end Alembic commands ###
