@@ -6,20 +6,26 @@ one second so that a status message does not wait the production minute."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
-from test_skeleton_journey import Platform, _no_5xx, login, wait_for
 
-from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, free_port
-from services.runtime.config import SERVICE_NAMES
+from deploy.local.launcher import StackProcess, stack_env
+from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
 
+PASSWORD = "Demo-Passw0rd!"
 PREFERENCES = "/api/v1/me/notification-preferences"
+
+
+def _no_5xx(response: httpx.Response) -> None:
+    if response.status_code >= 500:
+        response.read()
+        raise AssertionError(f"{response.request.method} {response.request.url} → {response.status_code}")
 
 
 @pytest.fixture(scope="module")
@@ -28,38 +34,46 @@ def platform(
     nats_server: NatsServer,
     temporal_dev_server: TemporalDevServer,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Platform]:
-    name = f"n{uuid.uuid4().hex[:10]}"
+) -> Iterator[StackProcess]:
     data_dir = tmp_path_factory.mktemp("notifications-platform")
-    gateway_port = free_port()
-    env = {
-        **os.environ,
-        "COUNSEL_ENV": "test",
-        "COUNSEL_DATA_DIR": str(data_dir),
-        "COUNSEL_DATABASE_URL": postgres_server.url,
-        "COUNSEL_DATABASE_PREFIX": name,
-        "COUNSEL_NATS_URL": nats_server.url,
-        "COUNSEL_NATS_STREAM": name.upper(),
-        "COUNSEL_SUBJECT_ROOT": name,
-        "COUNSEL_TEMPORAL_ADDRESS": temporal_dev_server.address,
-        "COUNSEL_TEMPORAL_TASK_QUEUE": name,
-        "COUNSEL_GATEWAY_PORT": str(gateway_port),
-        "COUNSEL_METRICS_PORT": "0",
-        "COUNSEL_SECRET_KEY": secrets.token_urlsafe(48),
-        "COUNSEL_NOTIFICATION_DIGEST_SECONDS": "1",
-        **{f"COUNSEL_{svc.upper()}_ADDR": f"127.0.0.1:{free_port()}" for svc in SERVICE_NAMES},
-    }
-    running = Platform(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
+    env, gateway_port = stack_env(
+        name=f"n{uuid.uuid4().hex[:10]}",
+        data_dir=data_dir,
+        database_url=postgres_server.url,
+        nats_url=nats_server.url,
+        temporal_address=temporal_dev_server.address,
+        secret_key=secrets.token_urlsafe(48),
+    )
+    env["COUNSEL_NOTIFICATION_DIGEST_SECONDS"] = "1"
+    running = StackProcess(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
     running.start()
     yield running
-    if running.process is not None and running.process.poll() is None:
+    if running.running():
         running.stop()
 
 
 @pytest.fixture(scope="module")
-def http(platform: Platform) -> Iterator[httpx.Client]:
+def http(platform: StackProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.base_url, timeout=15, event_hooks={"response": [_no_5xx]}) as client:
         yield client
+
+
+def login(http: httpx.Client, email: str) -> dict[str, str]:
+    response = http.post(
+        "/api/v1/auth/login", json={"method": "password", "identifier": email, "secret": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def wait_for(predicate: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
 
 
 def test_preferences_record_consent_and_refuse_bad_input_by_field(http: httpx.Client) -> None:
