@@ -5,6 +5,7 @@ SPEC R-Q-3 (a notification at every stage), R-PRIV-2 (no spam), R-INFO-4."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer, free_port
+from services.gateway.routes.notifications import InboxWaker
 from services.notification.channels import DevOutboxSender, SmtpSender, senders_for
 from services.notification.models import TABLES, DeliveryRow, DevMessageRow, InboxEntryRow
 from services.notification.policy import MAX_ATTEMPTS, Channel, QuietHours
@@ -33,7 +35,7 @@ from services.notification.store import NotificationStore, PreferencesUpdate
 from services.runtime.config import Settings, load_settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
-from services.runtime.events import DurableConsumer, EventBus, Outbox
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
 from services.runtime.migrations import migrate
 
 SECRET = "integration-test-secret-key-0123456789abcdef"
@@ -564,3 +566,24 @@ async def test_lifting_quiet_hours_releases_what_waits_for_the_morning(store: No
 async def test_an_event_whose_payload_does_not_match_its_type_is_skipped(store: NotificationStore) -> None:
     wrong = event("order.paid", consultation_events.ConsultationClosed(consultation_id="c", client_id="x"))
     assert await deliver(store, wrong, NOON) == 0
+
+
+async def test_an_inbox_entry_wakes_the_users_open_streams_through_the_event_bus(
+    settings: Settings, db: Database, store: NotificationStore
+) -> None:
+    """The in-app push: the entry's `notification.sent` goes out through the outbox and JetStream, and the
+    gateway's subscription wakes that user's SSE streams (and nobody else's)."""
+    client, other = user(), user()
+    bus = await EventBus.connect(settings, name="test-waker")
+    waker = await InboxWaker.connect(settings)
+    assert waker is not None
+    try:
+        with waker.watch(client) as woken, waker.watch(other) as not_woken:
+            await deliver(store, submitted(client), NOON)
+            assert await OutboxRelay(db, store.outbox, bus).relay_once() == 1
+            await asyncio.wait_for(woken.wait(), 10)
+            assert not not_woken.is_set()
+    finally:
+        await waker.close()
+        await bus.js.delete_stream(settings.nats_stream)
+        await bus.close()

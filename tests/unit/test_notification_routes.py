@@ -4,10 +4,12 @@ returning real proto messages or raising real AioRpcErrors; no servers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
@@ -15,13 +17,16 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.any_pb2 import Any as AnyProto
 from jwt.algorithms import OKPAlgorithm
 
 from counsel.common.v1 import errors_pb2
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.notification.v1 import events_pb2 as notification_events_pb2
 from counsel.notification.v1 import notification_service_pb2 as pb
 from services.gateway.app import create_app
 from services.gateway.clients import Clients
-from services.gateway.routes.notifications import notification_events
+from services.gateway.routes.notifications import InboxWaker, notification_events
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings
 from services.runtime.grpc_server import ERROR_DETAILS_KEY
@@ -247,3 +252,47 @@ async def test_the_stream_ends_when_the_token_is_no_longer_accepted(fake: FakeNo
 
     chunks = [c async for c in notification_events(clients(fake), never, poll_seconds=0)]
     assert parse(chunks) == [("end", {"reason": "sign in again"})]
+
+
+async def test_a_woken_stream_reads_the_inbox_at_once_instead_of_waiting_for_its_poll(
+    fake: FakeNotification,
+) -> None:
+    fake.inbox = [entry(1)]
+    woken = asyncio.Event()
+    stream = notification_events(clients(fake), _false, poll_seconds=3600, woken=woken)
+    first = await asyncio.wait_for(anext(stream), 5)
+    assert parse([first]) == [("unread", {"unread_count": 1})]
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # asleep until woken: the next poll is an hour away
+    fake.inbox.append(entry(2))
+    woken.set()
+    assert parse([await asyncio.wait_for(waiting, 5)]) == [("unread", {"unread_count": 2})]
+    pushed = parse([await asyncio.wait_for(anext(stream), 5)])
+    assert pushed[0][0] == "notification" and pushed[0][1]["id"] == "n2"
+    await stream.aclose()
+
+
+async def _false() -> bool:
+    return False
+
+
+def test_the_waker_wakes_only_the_streams_of_the_user_an_inbox_entry_was_written_for() -> None:
+    waker = InboxWaker()
+
+    def sent(user_id: str, channel: str) -> Any:
+        packed = AnyProto()
+        packed.Pack(
+            notification_events_pb2.NotificationSent(notification_id="n", user_id=user_id, channel=channel)
+        )
+        return SimpleNamespace(
+            data=EventEnvelope(id="e", type="notification.sent", payload=packed).SerializeToString()
+        )
+
+    with waker.watch("alice") as alice, waker.watch("bob") as bob:
+        asyncio.run(waker._on_event(sent("alice", "email")))  # an e-mail is not an inbox entry
+        assert not alice.is_set()
+        asyncio.run(waker._on_event(sent("alice", "in_app")))
+        assert alice.is_set() and not bob.is_set()
+        asyncio.run(waker._on_event(SimpleNamespace(data=b"\xff\xff")))  # garbage is ignored
+    assert waker._watchers == {}

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import grpc
+import nats
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
 
 from counsel.common.v1 import paging_pb2
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.notification.v1 import events_pb2 as notification_events_pb2
 from counsel.notification.v1 import notification_service_pb2 as pb
 from services.gateway.clients import Clients
 from services.gateway.deps import ClientsDep, CurrentPrincipal
@@ -24,12 +33,72 @@ from services.gateway.schemas.notifications import (
     Preferences,
     PreferencesBody,
 )
+from services.runtime.config import Settings
 from services.runtime.context import access_token_var
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["notifications"])
 
-# How often the stream asks the notification service for news; a heartbeat comment goes out as often.
+# How often the stream asks the notification service for news when nothing wakes it: often without the
+# event bus, rarely with it (then it is a heartbeat and a safety net). A heartbeat comment goes out as often.
 STREAM_POLL_SECONDS = 2.0
+STREAM_POLL_SECONDS_WITH_BUS = 20.0
+
+
+class InboxWaker:
+    """Wakes the open streams of a user when the notification service publishes `notification.sent` for
+    their inbox (a plain NATS subscription: streams that are not open miss nothing, they read the inbox
+    when they open). The payload carries ids only."""
+
+    def __init__(self) -> None:
+        self._watchers: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._nc: nats.NATS | None = None
+
+    @classmethod
+    async def connect(cls, settings: Settings) -> InboxWaker | None:
+        """Subscribed and ready, or None when NATS cannot be reached (streams then poll more often)."""
+        waker = cls()
+        try:
+            waker._nc = await nats.connect(
+                settings.nats_url, name="counsel-gateway", connect_timeout=2, max_reconnect_attempts=-1
+            )
+            await waker._nc.subscribe(settings.subject("notification.notification.sent"), cb=waker._on_event)
+        except Exception:
+            log.warning("no event bus for the inbox stream; streams poll instead", exc_info=True)
+            await waker.close()
+            return None
+        return waker
+
+    async def _on_event(self, msg: Msg) -> None:
+        try:
+            envelope = EventEnvelope.FromString(msg.data)
+            sent = notification_events_pb2.NotificationSent()
+            if envelope.payload.Unpack(sent) and sent.channel == "in_app":
+                self.wake(sent.user_id)
+        except DecodeError:
+            log.warning("undecodable notification.sent event")
+
+    def wake(self, user_id: str) -> None:
+        for event in self._watchers.get(user_id, ()):
+            event.set()
+
+    @contextmanager
+    def watch(self, user_id: str) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
+        self._watchers[user_id].add(event)
+        try:
+            yield event
+        finally:
+            self._watchers[user_id].discard(event)
+            if not self._watchers[user_id]:
+                del self._watchers[user_id]
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), 5.0)
+            self._nc = None
 
 
 @router.get("/api/v1/notifications", response_model=NotificationPage)
@@ -56,10 +125,12 @@ async def notification_events(
     clients: Clients,
     disconnected: Callable[[], Awaitable[bool]],
     poll_seconds: float = STREAM_POLL_SECONDS,
+    woken: asyncio.Event | None = None,
 ) -> AsyncIterator[str]:
     """Server-sent events for one signed-in caller: `unread` ({"unread_count"}) first and whenever the count
     changes, `notification` (an inbox entry) for each new entry, oldest first, and a heartbeat comment
-    otherwise. Ends when the client goes away or the token stops being accepted (it expires)."""
+    otherwise. The inbox is read again when `woken` is set (a new entry) or after `poll_seconds`. Ends when
+    the client goes away or the token stops being accepted (it expires)."""
     seen: set[str] = set()
     unread: int | None = None
     first = True
@@ -86,7 +157,12 @@ async def notification_events(
             first = False
             if not fresh:
                 yield ": keep-alive\n\n"
-        await asyncio.sleep(poll_seconds)
+        if woken is None:
+            await asyncio.sleep(poll_seconds)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), poll_seconds)
+            woken.clear()
 
 
 @router.get(
@@ -99,11 +175,19 @@ async def stream_notifications(
 ) -> StreamingResponse:
     """A live push of the caller's inbox over server-sent events (`unread`, `notification`)."""
     token = access_token_var.get()
+    waker: InboxWaker | None = getattr(request.app.state, "inbox_waker", None)
 
     async def events() -> AsyncIterator[str]:
         access_token_var.set(token)  # the generator may run outside the request's context
-        async for chunk in notification_events(clients, request.is_disconnected):
-            yield chunk
+        if waker is None:
+            async for chunk in notification_events(clients, request.is_disconnected):
+                yield chunk
+            return
+        with waker.watch(principal.user_id) as woken:
+            async for chunk in notification_events(
+                clients, request.is_disconnected, STREAM_POLL_SECONDS_WITH_BUS, woken
+            ):
+                yield chunk
 
     return StreamingResponse(
         events(),
