@@ -50,7 +50,7 @@ class SmtpSender:
                 timeout=self.settings.smtp_timeout_seconds,
                 start_tls=self.settings.smtp_starttls,
                 username=self.settings.smtp_username or None,
-                password=self.settings.smtp_password or None,
+                password=self.settings.smtp_password.get_secret_value() or None,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]

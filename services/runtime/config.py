@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES: tuple[str, ...] = (
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
     smtp_starttls: bool = False
     smtp_username: str = ""
-    smtp_password: str = ""
+    smtp_password: SecretStr = SecretStr("")
     # How long a status e-mail or SMS waits for others to join it in one digest (R-PRIV-2); tests shorten it.
     notification_digest_seconds: float = Field(default=60.0, ge=0)
 
