@@ -55,11 +55,14 @@ def create_app(
             return
         connections = Connections(settings)
         app.state.clients = connections.clients
+        app.state.inbox_waker = await notifications.InboxWaker.connect(settings)
         try:
             yield
         finally:
             app.state.clients = None
             await connections.close()
+            if app.state.inbox_waker is not None:
+                await app.state.inbox_waker.close()
 
     app = FastAPI(
         title="counsel API",
@@ -73,6 +76,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clients = clients
+    app.state.inbox_waker = None  # the inbox stream's wake-up from the event bus, opened by the lifespan
     app.state.verifier = verifier or TokenVerifier(
         remote_jwks(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )

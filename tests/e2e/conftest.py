@@ -31,6 +31,7 @@ def platform(
         temporal_address=temporal_dev_server.address,
         secret_key=secrets.token_urlsafe(48),
     )
+    env["COUNSEL_NOTIFICATION_DIGEST_SECONDS"] = "1"  # e-mail/SMS digests close within the tests' patience
     running = StackProcess(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
     running.start()
     yield running
