@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from services.gateway.clients import Clients, Connections
 from services.gateway.middleware import RequestMiddleware
 from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from services.gateway.routes import auth, catalog, consultations, dev, health, notifications
+from services.gateway.routes import auth, catalog, consultations, content, dev, health, notifications
 from services.gateway.schemas.common import Problem
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings
@@ -83,6 +83,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(catalog.router)
+    app.include_router(content.router)
     app.include_router(consultations.router)
     app.include_router(notifications.router)
     if settings.env in ("dev", "test"):

@@ -1,16 +1,28 @@
-"""Products: anyone may browse; a token, when sent, is verified and forwarded."""
+"""Products, firms and lawyers: anyone may browse (a token, when sent, is verified and forwarded, so staff
+see licence numbers); firm admins manage their own firm's lawyers. The catalog service checks roles and
+firm scoping again."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Header, Query, status
 from pydantic import BeforeValidator
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import paging_pb2
-from services.gateway.deps import ClientsDep, OptionalPrincipal
-from services.gateway.schemas.catalog import Category, Product, ProductPage
+from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
+from services.gateway.schemas.catalog import (
+    Category,
+    Firm,
+    FirmPage,
+    Lawyer,
+    LawyerPage,
+    LawyerProfile,
+    LegalField,
+    Product,
+    ProductPage,
+)
 from services.gateway.schemas.common import next_cursor
 
 
@@ -27,15 +39,22 @@ async def list_products(
     clients: ClientsDep,
     _principal: OptionalPrincipal,
     category: Annotated[Category | None, BeforeValidator(_blank_to_none), Query()] = None,
-    q: Annotated[str, Query(max_length=200, description="Search over name and description.")] = "",
+    q: Annotated[
+        str, Query(max_length=100, description="Chinese or English search over name and description.")
+    ] = "",
+    min_price: Annotated[int | None, Query(ge=0, description="Lowest base price in fen.")] = None,
+    max_price: Annotated[int | None, Query(ge=0, description="Highest base price in fen.")] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
 ) -> ProductPage:
-    reply = await clients.catalog.ListProducts(
-        pb.ListProductsRequest(
-            category=category or "", query=q, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor)
-        )
+    request = pb.ListProductsRequest(
+        category=category or "", query=q, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor)
     )
+    if min_price is not None:
+        request.min_price = min_price
+    if max_price is not None:
+        request.max_price = max_price
+    reply = await clients.catalog.ListProducts(request)
     return ProductPage(
         items=[Product.from_proto(p) for p in reply.products], next_cursor=next_cursor(reply.page)
     )
@@ -45,3 +64,98 @@ async def list_products(
 async def get_product(product_id: str, clients: ClientsDep, _principal: OptionalPrincipal) -> Product:
     reply = await clients.catalog.GetProduct(pb.GetProductRequest(product_id=product_id))
     return Product.from_proto(reply.product)
+
+
+@router.get("/api/v1/firms", response_model=FirmPage)
+async def list_firms(
+    clients: ClientsDep,
+    _principal: OptionalPrincipal,
+    city: Annotated[str, Query(max_length=50, description="e.g. 北京")] = "",
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> FirmPage:
+    reply = await clients.catalog.ListFirms(
+        pb.ListFirmsRequest(city=city, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return FirmPage(items=[Firm.from_proto(f) for f in reply.firms], next_cursor=next_cursor(reply.page))
+
+
+@router.get("/api/v1/firms/{firm_id}", response_model=Firm)
+async def get_firm(firm_id: str, clients: ClientsDep, _principal: OptionalPrincipal) -> Firm:
+    reply = await clients.catalog.GetFirm(pb.GetFirmRequest(firm_id=firm_id))
+    return Firm.from_proto(reply.firm)
+
+
+@router.get("/api/v1/lawyers", response_model=LawyerPage)
+async def list_lawyers(
+    clients: ClientsDep,
+    _principal: OptionalPrincipal,
+    field: Annotated[LegalField | None, BeforeValidator(_blank_to_none), Query()] = None,
+    online: Annotated[
+        bool | None, Query(description="true: online lawyers only; false: offline only.")
+    ] = None,
+    city: Annotated[str, Query(max_length=50)] = "",
+    firm_id: Annotated[str, Query(max_length=100)] = "",
+    q: Annotated[str, Query(max_length=100, description="Chinese or English search.")] = "",
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> LawyerPage:
+    request = pb.ListLawyersRequest(
+        field=field or "",
+        city=city,
+        firm_id=firm_id,
+        query=q,
+        page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor),
+    )
+    if online is not None:
+        request.online = online
+    reply = await clients.catalog.ListLawyers(request)
+    return LawyerPage(
+        items=[Lawyer.from_proto(x) for x in reply.lawyers], next_cursor=next_cursor(reply.page)
+    )
+
+
+@router.get("/api/v1/lawyers/{lawyer_id}", response_model=Lawyer)
+async def get_lawyer(lawyer_id: str, clients: ClientsDep, _principal: OptionalPrincipal) -> Lawyer:
+    reply = await clients.catalog.GetLawyer(pb.GetLawyerRequest(lawyer_id=lawyer_id))
+    return Lawyer.from_proto(reply.lawyer)
+
+
+FirmAdmin = Depends(require_roles("firm_admin"))
+
+
+@router.post(
+    "/api/v1/firms/{firm_id}/lawyers",
+    response_model=Lawyer,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[FirmAdmin],
+)
+async def create_lawyer(
+    firm_id: str,
+    body: LawyerProfile,
+    clients: ClientsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Lawyer:
+    """A firm admin adds an (inactive) lawyer to their own firm; another firm is 404."""
+    reply = await clients.catalog.CreateLawyer(
+        pb.CreateLawyerRequest(
+            firm_id=firm_id, profile=body.to_proto(), idempotency_key=idempotency_key or ""
+        )
+    )
+    return Lawyer.from_proto(reply.lawyer)
+
+
+@router.put("/api/v1/lawyers/{lawyer_id}", response_model=Lawyer, dependencies=[FirmAdmin])
+async def update_lawyer(lawyer_id: str, body: LawyerProfile, clients: ClientsDep) -> Lawyer:
+    """A firm admin replaces the profile of one of their firm's lawyers; another firm's lawyer is 404."""
+    reply = await clients.catalog.UpdateLawyer(
+        pb.UpdateLawyerRequest(lawyer_id=lawyer_id, profile=body.to_proto())
+    )
+    return Lawyer.from_proto(reply.lawyer)
+
+
+@router.post("/api/v1/lawyers/{lawyer_id}/activate", response_model=Lawyer, dependencies=[FirmAdmin])
+async def activate_lawyer(lawyer_id: str, clients: ClientsDep) -> Lawyer:
+    """Needs a licence number and at least 2 years of practice (§4.2.1); otherwise 422 naming the field."""
+    reply = await clients.catalog.ActivateLawyer(pb.ActivateLawyerRequest(lawyer_id=lawyer_id))
+    return Lawyer.from_proto(reply.lawyer)

@@ -8,9 +8,13 @@ from google.protobuf import json_format
 from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
-from services.gateway.schemas.common import Money, money, optional, or_none
+from services.gateway.schemas.common import Money, RequestModel, money, optional, or_none
 
 Category = Literal["consultation", "document", "booking", "retainer"]
+LegalField = Literal[
+    "contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other"
+]
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
 
 
 class Media(BaseModel):
@@ -123,3 +127,154 @@ class Product(BaseModel):
 class ProductPage(BaseModel):
     items: list[Product]
     next_cursor: str | None
+
+
+class Location(BaseModel):
+    lat: float
+    lng: float
+
+
+class OpeningHours(BaseModel):
+    weekday: int = Field(description="ISO weekday, 1 = Monday … 7 = Sunday.")
+    opens: str = Field(description="HH:MM local time.")
+    closes: str = Field(description="HH:MM local time.")
+
+
+class StaffMember(BaseModel):
+    name: str
+    role: str
+    lawyer_id: str | None = Field(description="The lawyer profile, when the member is a lawyer here.")
+
+
+class Firm(BaseModel):
+    id: str
+    name: str
+    city: str
+    address: str
+    location: Location
+    opening_hours: list[OpeningHours]
+    transit_routes: list[str]
+    staff: list[StaffMember]
+    rating: Rating
+    phone: str
+    description: str
+
+    @classmethod
+    def from_proto(cls, firm: pb.Firm) -> Firm:
+        return cls(
+            id=firm.id,
+            name=firm.name,
+            city=firm.city,
+            address=firm.address,
+            location=Location(lat=firm.location.lat, lng=firm.location.lng),
+            opening_hours=[
+                OpeningHours(weekday=h.weekday, opens=h.opens, closes=h.closes) for h in firm.opening_hours
+            ],
+            transit_routes=list(firm.transit_routes),
+            staff=[StaffMember(name=m.name, role=m.role, lawyer_id=or_none(m.lawyer_id)) for m in firm.staff],
+            rating=Rating(average=firm.rating.average, count=firm.rating.count),
+            phone=firm.phone,
+            description=firm.description,
+        )
+
+
+class FirmPage(BaseModel):
+    items: list[Firm]
+    next_cursor: str | None
+
+
+class ServiceHours(BaseModel):
+    weekday: int = Field(ge=1, le=7, description="ISO weekday, 1 = Monday … 7 = Sunday.")
+    start: str = Field(pattern=HHMM, description="HH:MM local time.")
+    end: str = Field(pattern=HHMM, description="HH:MM local time, after start.")
+
+    model_config = {"extra": "forbid"}
+
+
+class ServiceException(BaseModel):
+    date: str = Field(description="YYYY-MM-DD", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    available: bool = Field(description="False: not available that day; true: available start..end instead.")
+    start: str = Field(default="", pattern=HHMM + "|^$")
+    end: str = Field(default="", pattern=HHMM + "|^$")
+    note: str = Field(default="", max_length=200)
+
+    model_config = {"extra": "forbid"}
+
+
+class Lawyer(BaseModel):
+    id: str
+    user_id: str | None
+    name: str
+    firm_id: str
+    city: str
+    specialty: str
+    fields: list[str]
+    service_hours: list[ServiceHours]
+    service_exceptions: list[ServiceException]
+    years_of_practice: int
+    licence_number: str | None = optional("Shown to staff only.")
+    online: bool
+    active: bool
+    rating: Rating
+    bio: str
+
+    @classmethod
+    def from_proto(cls, lawyer: pb.Lawyer) -> Lawyer:
+        return cls(
+            id=lawyer.id,
+            user_id=or_none(lawyer.user_id),
+            name=lawyer.name,
+            firm_id=lawyer.firm_id,
+            city=lawyer.city,
+            specialty=lawyer.specialty,
+            fields=list(lawyer.fields),
+            service_hours=[
+                ServiceHours(weekday=w.weekday, start=w.start, end=w.end) for w in lawyer.service_hours
+            ],
+            service_exceptions=[
+                ServiceException(date=e.date, available=e.available, start=e.start, end=e.end, note=e.note)
+                for e in lawyer.service_exceptions
+            ],
+            years_of_practice=lawyer.years_of_practice,
+            licence_number=or_none(lawyer.licence_number),
+            online=lawyer.online,
+            active=lawyer.active,
+            rating=Rating(average=lawyer.rating.average, count=lawyer.rating.count),
+            bio=lawyer.bio,
+        )
+
+
+class LawyerPage(BaseModel):
+    items: list[Lawyer]
+    next_cursor: str | None
+
+
+class LawyerProfile(RequestModel):
+    """A lawyer profile as a firm admin writes it (the whole profile; PUT replaces it)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    specialty: str = Field(default="", max_length=200)
+    fields: list[LegalField] = Field(min_length=1, description="Legal fields, at least one.")
+    service_hours: list[ServiceHours] = Field(default_factory=list, max_length=50)
+    service_exceptions: list[ServiceException] = Field(default_factory=list, max_length=200)
+    years_of_practice: int = Field(ge=0, le=70)
+    licence_number: str = Field(
+        default="", pattern=r"^(\d{17})?$", description="17-digit practising certificate number."
+    )
+    bio: str = Field(default="", max_length=4000)
+    user_id: str = Field(default="", max_length=64, description="The lawyer's identity account.")
+    online: bool = False
+
+    def to_proto(self) -> pb.LawyerProfile:
+        return pb.LawyerProfile(
+            name=self.name,
+            specialty=self.specialty,
+            fields=list(self.fields),
+            service_hours=[pb.ServiceHours(**w.model_dump()) for w in self.service_hours],
+            service_exceptions=[pb.ServiceException(**e.model_dump()) for e in self.service_exceptions],
+            years_of_practice=self.years_of_practice,
+            licence_number=self.licence_number,
+            bio=self.bio,
+            user_id=self.user_id,
+            online=self.online,
+        )

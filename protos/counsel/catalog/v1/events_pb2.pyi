@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -93,3 +95,39 @@ class ReviewAdded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReviewAdded: _TypeAlias = ReviewAdded  # noqa: Y015
+
+@_typing.final
+class LawyerActivated(_message.Message):
+    """Payload of event "lawyer.activated": a lawyer profile became active and assignable."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer profile."""
+    user_id: _builtins.str
+    """The lawyer's identity account."""
+    firm_id: _builtins.str
+    """The lawyer's firm."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Legal fields of the lawyer."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        firm_id: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "firm_id", b"firm_id", "lawyer_id", b"lawyer_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LawyerActivated: _TypeAlias = LawyerActivated  # noqa: Y015

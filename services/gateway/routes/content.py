@@ -1,0 +1,103 @@
+"""Articles: editors draft and submit, reviewers approve or reject (R-INFO-3, §9.5); anyone reads what is
+published. The catalog service checks roles again and never serves an unapproved version publicly."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, status
+from pydantic import BeforeValidator
+
+from counsel.catalog.v1 import catalog_service_pb2 as pb
+from counsel.common.v1 import paging_pb2
+from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
+from services.gateway.schemas.common import next_cursor
+from services.gateway.schemas.content import (
+    Article,
+    ArticleKind,
+    ArticlePage,
+    CreateArticle,
+    EditArticle,
+    ReviewArticle,
+)
+
+router = APIRouter(tags=["content"])
+
+Editor = Depends(require_roles("editor"))
+Reviewer = Depends(require_roles("reviewer"))
+
+
+def _blank_to_none(value: object) -> object:
+    return None if value == "" else value
+
+
+@router.post(
+    "/api/v1/articles", response_model=Article, status_code=status.HTTP_201_CREATED, dependencies=[Editor]
+)
+async def create_article(
+    body: CreateArticle,
+    clients: ClientsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Article:
+    reply = await clients.catalog.CreateArticle(
+        pb.CreateArticleRequest(
+            kind=body.kind, title=body.title, body=body.body, idempotency_key=idempotency_key or ""
+        )
+    )
+    return Article.from_proto(reply.article)
+
+
+@router.put("/api/v1/articles/{article_id}", response_model=Article, dependencies=[Editor])
+async def edit_article(article_id: str, body: EditArticle, clients: ClientsDep) -> Article:
+    """Edits the draft; editing a published article starts a new version that needs review again."""
+    reply = await clients.catalog.UpdateArticle(
+        pb.UpdateArticleRequest(article_id=article_id, title=body.title, body=body.body)
+    )
+    return Article.from_proto(reply.article)
+
+
+@router.post("/api/v1/articles/{article_id}/submit", response_model=Article, dependencies=[Editor])
+async def submit_article(article_id: str, clients: ClientsDep) -> Article:
+    reply = await clients.catalog.SubmitArticle(pb.SubmitArticleRequest(article_id=article_id))
+    return Article.from_proto(reply.article)
+
+
+@router.post("/api/v1/articles/{article_id}/review", response_model=Article, dependencies=[Reviewer])
+async def review_article(article_id: str, body: ReviewArticle, clients: ClientsDep) -> Article:
+    reply = await clients.catalog.ReviewArticle(
+        pb.ReviewArticleRequest(article_id=article_id, decision=body.decision, comment=body.comment)
+    )
+    return Article.from_proto(reply.article)
+
+
+@router.get("/api/v1/articles", response_model=ArticlePage)
+async def list_articles(
+    clients: ClientsDep,
+    _principal: OptionalPrincipal,
+    kind: Annotated[ArticleKind | None, BeforeValidator(_blank_to_none), Query()] = None,
+    q: Annotated[str, Query(max_length=100, description="Chinese or English search.")] = "",
+    status: Annotated[
+        Literal["draft", "submitted", "rejected"] | None,
+        BeforeValidator(_blank_to_none),
+        Query(description="Editors and reviewers: unpublished articles by their latest version's status."),
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ArticlePage:
+    reply = await clients.catalog.ListArticles(
+        pb.ListArticlesRequest(
+            kind=kind or "",
+            query=q,
+            status=status or "",
+            page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor),
+        )
+    )
+    return ArticlePage(
+        items=[Article.from_proto(a) for a in reply.articles], next_cursor=next_cursor(reply.page)
+    )
+
+
+@router.get("/api/v1/articles/{article_id}", response_model=Article)
+async def get_article(article_id: str, clients: ClientsDep, _principal: OptionalPrincipal) -> Article:
+    reply = await clients.catalog.GetArticle(pb.GetArticleRequest(article_id=article_id))
+    return Article.from_proto(reply.article)

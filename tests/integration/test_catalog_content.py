@@ -1,0 +1,548 @@
+"""Catalog and content through the real stack minus the network edge: the gateway app (httpx ASGI) → gRPC →
+the catalog service in-process → a migrated, seeded PostgreSQL database; events checked in the outbox and
+relayed to a real JetStream. Covers R-INFO-2 (firms, lawyers), §4.2.1 (activation), R-INFO-3 (article
+review gate, including search) and Chinese search over products, lawyers and articles."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import grpc
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
+from sqlalchemy import select
+
+from counsel.catalog.v1 import catalog_service_pb2
+from counsel.catalog.v1.catalog_service_pb2_grpc import (
+    CatalogServiceStub,
+    add_CatalogServiceServicer_to_server,
+)
+from counsel.catalog.v1.events_pb2 import ArticlePublished, LawyerActivated
+from counsel.common.v1.event_pb2 import EventEnvelope
+from deploy.local.servers import NatsServer, PostgresServer
+from services.catalog.models import TABLES
+from services.catalog.seed import seed_demo
+from services.catalog.server import CatalogServicer
+from services.catalog.store import CatalogStore
+from services.gateway.app import create_app
+from services.gateway.clients import Clients
+from services.identity.seed import LAWYER_EMAILS, demo_email
+from services.identity.seed import demo_user_id as identity_demo_user_id
+from services.runtime.auth import TokenVerifier
+from services.runtime.config import Settings, load_settings
+from services.runtime.context import access_token_var
+from services.runtime.db import Database, ensure_database
+from services.runtime.events import EventBus, Outbox, OutboxRelay, unpack
+from services.runtime.grpc_client import open_channel
+from services.runtime.grpc_server import GrpcServer
+from services.runtime.migrations import migrate
+
+KID = "catalog-test-key"
+FIRM_ADMIN = identity_demo_user_id(demo_email("firm_admin"))
+OWN_FIRM = "firm-beijing-zhengda"
+OTHER_FIRM = "firm-beijing-zhixin"
+OTHER_FIRMS_LAWYER = "lawyer-4"
+PROBLEM = "application/problem+json"
+
+
+class Keys:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.private = Ed25519PrivateKey.generate()
+        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
+
+    def headers(self, user_id: str, *roles: str, tenant_id: str = "") -> dict[str, str]:
+        now = int(time.time())
+        claims = {
+            "iss": self.settings.jwt_issuer,
+            "aud": self.settings.jwt_audience,
+            "sub": user_id,
+            "tid": tenant_id,
+            "roles": list(roles),
+            "iat": now,
+            "exp": now + 600,
+        }
+        token = jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
+        return {"authorization": f"Bearer {token}"}
+
+    def verifier(self) -> TokenVerifier:
+        async def fetch() -> dict[str, Any]:
+            return self.jwks
+
+        return TokenVerifier(fetch, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience)
+
+
+@dataclass
+class Platform:
+    http: httpx.AsyncClient
+    keys: Keys
+    db: Database
+    outbox: Outbox
+    settings: Settings
+    stub: Any
+
+    def firm_admin(self) -> dict[str, str]:
+        return self.keys.headers(FIRM_ADMIN, "firm_admin")
+
+    def editor(self) -> dict[str, str]:
+        return self.keys.headers("editor-1", "editor")
+
+    def reviewer(self) -> dict[str, str]:
+        return self.keys.headers("reviewer-1", "reviewer", "lawyer")
+
+    def client(self) -> dict[str, str]:
+        return self.keys.headers("client-1", "client", tenant_id="tenant-1")
+
+    async def events(self, event_type: str) -> list[EventEnvelope]:
+        async with self.db.transaction() as session:
+            rows = (await session.execute(select(TABLES.outbox.c.payload))).scalars().all()
+        envelopes = [EventEnvelope.FromString(payload) for payload in rows]
+        return [e for e in envelopes if e.type == event_type]
+
+
+@pytest.fixture(scope="module")
+def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
+    return load_settings(
+        env="test",
+        database_url=postgres_server.url,
+        database_prefix="catalogit",
+        nats_url=nats_server.url,
+        nats_stream="CATALOGIT",
+        subject_root="catalogit",
+    )
+
+
+@pytest.fixture(scope="module")
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    """One migrated, seeded catalog database and service for the module: the tests create their own
+    lawyers and articles with fresh ids, so they do not disturb one another."""
+    await ensure_database(settings.database_url, settings.database_name("catalog"))
+    await migrate("catalog", settings.database_dsn("catalog"))
+    db = Database(settings.database_dsn("catalog"))
+    await seed_demo(CatalogStore(db))
+    await seed_demo(CatalogStore(db))  # idempotent: a restart seeds again
+    keys = Keys(settings)
+    outbox = Outbox("catalog", settings, TABLES)
+    server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier())
+    server.add(
+        add_CatalogServiceServicer_to_server,
+        CatalogServicer(CatalogStore(db, outbox)),
+        catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+    )
+    port = await server.start()
+    channel = open_channel(f"127.0.0.1:{port}", default_timeout=10.0)
+    stub = CatalogServiceStub(channel)
+    clients = Clients(
+        identity=cast(Any, None),
+        catalog=cast(Any, stub),
+        consultation=cast(Any, None),
+        documents=cast(Any, None),
+        booking=cast(Any, None),
+        payment=cast(Any, None),
+        notification=cast(Any, None),
+    )
+    app = create_app(settings, clients, verifier=keys.verifier())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
+        yield Platform(http, keys, db, outbox, settings, stub)
+    await channel.close()
+    await server.stop(grace=0.5)
+    await db.close()
+
+
+def _errors(response: httpx.Response) -> list[str]:
+    assert response.headers["content-type"].startswith(PROBLEM), response.text
+    return [e["field"] for e in response.json().get("errors") or []]
+
+
+def profile(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "测试律师 Test Lawyer",
+        "specialty": "劳动争议 Employment disputes",
+        "fields": ["labour"],
+        "service_hours": [{"weekday": 1, "start": "09:00", "end": "12:00"}],
+        "years_of_practice": 5,
+        "licence_number": "11012015123456789",
+    }
+    body.update(overrides)
+    return body
+
+
+# --- firms and lawyers (R-INFO-2, §6.2.4.2) -------------------------------------------------------------
+
+
+async def test_demo_firms_span_cities_and_lawyers_cover_the_fields(platform: Platform) -> None:
+    firms = (await platform.http.get("/api/v1/firms")).json()["items"]
+    assert len({f["city"] for f in firms}) >= 2
+    firm = (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()
+    for key in ("name", "address", "location", "opening_hours", "rating", "transit_routes", "staff"):
+        assert firm[key], key
+    assert set(firm["location"]) == {"lat", "lng"}
+
+    lawyers = (await platform.http.get("/api/v1/lawyers", params={"limit": 100})).json()["items"]
+    seeded = {x["id"]: x for x in lawyers if x["id"].startswith("lawyer-")}
+    assert len(seeded) >= 10
+    covered = {field for x in seeded.values() for field in x["fields"]}
+    assert {"contract", "labour", "company", "ip", "tax", "litigation"} <= covered
+    # Every demo lawyer account has its profile (API.md: lawyer1@… lawyerN@…).
+    assert {identity_demo_user_id(email) for email in LAWYER_EMAILS} <= {
+        x["user_id"] for x in seeded.values()
+    }
+    for lawyer in seeded.values():
+        assert {
+            "name",
+            "firm_id",
+            "specialty",
+            "fields",
+            "service_hours",
+            "years_of_practice",
+            "online",
+            "rating",
+        } <= set(lawyer)
+
+
+async def test_lawyer_filters_and_licence_shown_to_staff_only(platform: Platform) -> None:
+    response = await platform.http.get("/api/v1/lawyers", params={"field": "labour", "online": "true"})
+    items = response.json()["items"]
+    assert items and all("labour" in x["fields"] and x["online"] for x in items)
+    shanghai = (await platform.http.get("/api/v1/lawyers", params={"city": "上海"})).json()["items"]
+    assert shanghai and all(x["city"] == "上海" for x in shanghai)
+
+    public = (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()
+    assert "licence_number" not in public
+    as_client = (await platform.http.get("/api/v1/lawyers/lawyer-1", headers=platform.client())).json()
+    assert "licence_number" not in as_client
+    as_staff = (
+        await platform.http.get("/api/v1/lawyers/lawyer-1", headers=platform.keys.headers("a", "agent"))
+    ).json()
+    assert len(as_staff["licence_number"]) == 17
+
+    bad = await platform.http.get("/api/v1/lawyers", params={"field": "astrology"})
+    assert bad.status_code == 422 and _errors(bad) == ["field"]
+    assert (await platform.http.get("/api/v1/lawyers/nobody")).status_code == 404
+
+
+async def test_firm_admin_adds_and_activates_a_lawyer_only_when_eligible(platform: Platform) -> None:
+    """§4.2.1: no licence number or < 2 years of practice → cannot be activated (422 naming the field)."""
+    admin = platform.firm_admin()
+    created = await platform.http.post(
+        f"/api/v1/firms/{OWN_FIRM}/lawyers",
+        json=profile(licence_number="", years_of_practice=1, name="新人律师 Junior"),
+        headers={**admin, "Idempotency-Key": "new-junior"},
+    )
+    assert created.status_code == 201, created.text
+    lawyer = created.json()
+    assert lawyer["active"] is False and lawyer["firm_id"] == OWN_FIRM
+    replay = await platform.http.post(
+        f"/api/v1/firms/{OWN_FIRM}/lawyers",
+        json=profile(licence_number="", years_of_practice=1, name="新人律师 Junior"),
+        headers={**admin, "Idempotency-Key": "new-junior"},
+    )
+    assert replay.status_code == 201 and replay.json()["id"] == lawyer["id"]
+
+    # Inactive: invisible to the public, visible to its own firm's admin.
+    assert (await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}")).status_code == 404
+    assert (await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}", headers=admin)).status_code == 200
+    listed = (await platform.http.get("/api/v1/lawyers", params={"limit": 100})).json()["items"]
+    assert lawyer["id"] not in {x["id"] for x in listed}
+
+    activate = f"/api/v1/lawyers/{lawyer['id']}/activate"
+    refused = await platform.http.post(activate, headers=admin)
+    assert refused.status_code == 422 and _errors(refused) == ["licence_number"]
+    updated = await platform.http.put(
+        f"/api/v1/lawyers/{lawyer['id']}", json=profile(years_of_practice=1), headers=admin
+    )
+    assert updated.status_code == 200, updated.text
+    refused = await platform.http.post(activate, headers=admin)
+    assert refused.status_code == 422 and _errors(refused) == ["years_of_practice"]
+
+    await platform.http.put(
+        f"/api/v1/lawyers/{lawyer['id']}", json=profile(years_of_practice=2), headers=admin
+    )
+    activated = await platform.http.post(activate, headers=admin)
+    assert activated.status_code == 200 and activated.json()["active"] is True
+    assert (await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}")).status_code == 200
+    events = [unpack(e, LawyerActivated) for e in await platform.events("lawyer.activated")]
+    assert [e.lawyer_id for e in events].count(lawyer["id"]) == 1
+    # An active lawyer cannot lose the licence that made it eligible.
+    dropped = await platform.http.put(
+        f"/api/v1/lawyers/{lawyer['id']}", json=profile(licence_number=""), headers=admin
+    )
+    assert dropped.status_code == 422 and _errors(dropped) == ["licence_number"]
+
+
+async def test_bad_lawyer_profiles_are_422_naming_the_field(platform: Platform) -> None:
+    admin = platform.firm_admin()
+    url = f"/api/v1/firms/{OWN_FIRM}/lawyers"
+    overlapping = profile(
+        service_hours=[
+            {"weekday": 2, "start": "09:00", "end": "12:00"},
+            {"weekday": 2, "start": "11:00", "end": "14:00"},
+        ]
+    )
+    cases = [
+        (overlapping, "service_hours[1]"),
+        (profile(fields=["astrology"]), "fields.0"),
+        (profile(service_hours=[{"weekday": 3, "start": "14:00", "end": "09:00"}]), "service_hours[0].end"),
+        (profile(years_of_practice=-1), "years_of_practice"),
+        (profile(licence_number="12AB"), "licence_number"),
+        (
+            profile(service_exceptions=[{"date": "2027-02-30", "available": False}]),
+            "service_exceptions[0].date",
+        ),
+    ]
+    for body, field in cases:
+        response = await platform.http.post(url, json=body, headers=admin)
+        assert response.status_code == 422, (field, response.text)
+        assert _errors(response) == [field], response.text
+
+
+async def test_another_firms_lawyer_is_404_and_roles_are_checked(platform: Platform) -> None:
+    admin = platform.firm_admin()
+    other = await platform.http.put(f"/api/v1/lawyers/{OTHER_FIRMS_LAWYER}", json=profile(), headers=admin)
+    assert other.status_code == 404
+    assert (
+        await platform.http.post(f"/api/v1/lawyers/{OTHER_FIRMS_LAWYER}/activate", headers=admin)
+    ).status_code == 404
+    into_other = await platform.http.post(
+        f"/api/v1/firms/{OTHER_FIRM}/lawyers", json=profile(), headers=admin
+    )
+    assert into_other.status_code == 404
+    # A firm admin of no firm at all sees nothing to manage either.
+    stranger = platform.keys.headers("someone-else", "firm_admin")
+    assert (
+        await platform.http.put("/api/v1/lawyers/lawyer-1", json=profile(), headers=stranger)
+    ).status_code == 404
+    # Other roles are refused by the gateway; without a token, 401.
+    client = await platform.http.post(
+        f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(), headers=platform.client()
+    )
+    assert client.status_code == 403
+    assert (await platform.http.post(f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile())).status_code == 401
+
+
+async def test_the_service_checks_roles_itself(platform: Platform) -> None:
+    """Defence in depth: a caller reaching the gRPC API directly with a client's token is refused there."""
+    reset = access_token_var.set(platform.client()["authorization"].split(" ", 1)[1])
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await platform.stub.CreateArticle(
+                catalog_service_pb2.CreateArticleRequest(kind="news", title="t", body="b")
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await platform.stub.ActivateLawyer(
+                catalog_service_pb2.ActivateLawyerRequest(lawyer_id="lawyer-1")
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        access_token_var.reset(reset)
+
+
+# --- search (R-INFO-1, R-INFO-2) ------------------------------------------------------------------------
+
+
+async def test_chinese_and_english_search_ranks_the_best_match_first(platform: Platform) -> None:
+    async def ids(path: str, **params: Any) -> list[str]:
+        response = await platform.http.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert (await ids("/api/v1/lawyers", q="劳动合同"))[0] == "lawyer-2"  # 孙丽: 劳动合同纠纷
+    assert (await ids("/api/v1/lawyers", q="知识产权"))[0] == "lawyer-4"
+    assert "lawyer-6" in await ids("/api/v1/lawyers", q="税务")
+    assert (await ids("/api/v1/lawyers", q="Wang Jianguo"))[0] == "lawyer-1"
+    assert await ids("/api/v1/lawyers", q="劳动", field="ip") == []
+    assert (await ids("/api/v1/products", q="合同起草"))[0] == "doc-contract-drafting"
+    assert (await ids("/api/v1/products", q="律师函"))[0] == "doc-lawyer-letter"
+    assert (await ids("/api/v1/products", q="contract review"))[0] == "doc-contract-review"
+    assert (await ids("/api/v1/articles", q="试用期"))[0] == "article-labour-contract-law"
+    assert (await ids("/api/v1/articles", q="商标侵权"))[0] == "article-trademark-case"
+    assert await ids("/api/v1/articles", q="量子物理") == []
+
+
+async def test_product_filters_by_category_and_price(platform: Platform) -> None:
+    cheap = (await platform.http.get("/api/v1/products", params={"max_price": 30000})).json()["items"]
+    assert cheap and all(p["price"]["amount"] <= 30000 for p in cheap)
+    documents = (
+        await platform.http.get("/api/v1/products", params={"category": "document", "min_price": 50000})
+    ).json()["items"]
+    assert [p["id"] for p in documents] == ["doc-lawyer-letter"]
+    for params, field in [({"min_price": -1}, "min_price"), ({"min_price": 9, "max_price": 1}, "max_price")]:
+        response = await platform.http.get("/api/v1/products", params=params)
+        assert response.status_code == 422 and _errors(response) == [field]
+
+
+# --- articles: the review gate (R-INFO-3, §9.5) ---------------------------------------------------------
+
+
+async def _public(platform: Platform, article_id: str, word: str) -> tuple[int, list[str]]:
+    """The public status of GET /articles/{id} and the ids a search for `word` finds."""
+    detail = await platform.http.get(f"/api/v1/articles/{article_id}")
+    found = (await platform.http.get("/api/v1/articles", params={"q": word})).json()["items"]
+    return detail.status_code, [a["id"] for a in found]
+
+
+async def test_only_approved_articles_are_public_including_search(platform: Platform) -> None:
+    editor, reviewer = platform.editor(), platform.reviewer()
+    created = await platform.http.post(
+        "/api/v1/articles",
+        json={"kind": "case", "title": "独角兽股权纠纷案评析", "body": "独角兽公司股东之间的股权代持纠纷。"},
+        headers=editor,
+    )
+    assert created.status_code == 201, created.text
+    article = created.json()
+    article_id = article["id"]
+    assert article["latest"]["status"] == "draft" and article["published"] is None
+    assert await _public(platform, article_id, "独角兽") == (404, [])
+
+    submitted = await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    assert submitted.status_code == 200 and submitted.json()["latest"]["status"] == "submitted"
+    assert await _public(platform, article_id, "独角兽") == (404, [])
+    queue = (
+        await platform.http.get("/api/v1/articles", params={"status": "submitted"}, headers=reviewer)
+    ).json()
+    assert article_id in [a["id"] for a in queue["items"]]
+    assert (await platform.http.get("/api/v1/articles", params={"status": "submitted"})).status_code == 401
+
+    no_reason = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "reject"}, headers=reviewer
+    )
+    assert no_reason.status_code == 422 and _errors(no_reason) == ["comment"]
+    by_editor = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=editor
+    )
+    assert by_editor.status_code == 403
+    rejected = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review",
+        json={"decision": "reject", "comment": "请补充判决书案号"},
+        headers=reviewer,
+    )
+    assert rejected.status_code == 200 and rejected.json()["latest"]["status"] == "rejected"
+    assert await _public(platform, article_id, "独角兽") == (404, [])
+    again = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=reviewer
+    )
+    assert again.status_code == 409  # only a submitted version is reviewed
+
+    await platform.http.put(
+        f"/api/v1/articles/{article_id}",
+        json={
+            "title": "独角兽股权纠纷案评析",
+            "body": "（2025）京01民终1号：独角兽公司股东之间的股权代持纠纷。",
+        },
+        headers=editor,
+    )
+    await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    approved = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review",
+        json={"decision": "approve", "comment": "同意"},
+        headers=reviewer,
+    )
+    assert approved.status_code == 200, approved.text
+    status, found = await _public(platform, article_id, "独角兽")
+    assert status == 200 and found == [article_id]
+    public = (await platform.http.get(f"/api/v1/articles/{article_id}")).json()
+    assert public["reviewed_by"] == "reviewer-1" and public["published_at"] and public["version"] == 1
+    events = [unpack(e, ArticlePublished) for e in await platform.events("article.published")]
+    assert [(e.article_id, e.version) for e in events if e.article_id == article_id] == [(article_id, 1)]
+
+
+async def test_editing_a_published_article_needs_review_again(platform: Platform) -> None:
+    editor, reviewer = platform.editor(), platform.reviewer()
+    article_id = (
+        await platform.http.post(
+            "/api/v1/articles",
+            json={"kind": "news", "title": "个人所得税新政解读", "body": "专项附加扣除标准提高。"},
+            headers=editor,
+        )
+    ).json()["id"]
+    await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=reviewer
+    )
+
+    edited = await platform.http.put(
+        f"/api/v1/articles/{article_id}",
+        json={
+            "title": "个人所得税新政解读（更新）",
+            "body": "专项附加扣除标准提高，婴幼儿照护费用纳入扣除。",
+        },
+        headers=editor,
+    )
+    assert edited.status_code == 200
+    assert edited.json()["latest"]["version"] == 2 and edited.json()["latest"]["status"] == "draft"
+    public = (await platform.http.get(f"/api/v1/articles/{article_id}")).json()
+    assert public["version"] == 1 and public["title"] == "个人所得税新政解读"
+    assert public["latest"]["version"] == 1  # drafts never leak through a public read
+    assert (await _public(platform, article_id, "婴幼儿"))[1] == []
+
+    await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    assert (
+        await platform.http.put(
+            f"/api/v1/articles/{article_id}", json={"title": "x", "body": "y"}, headers=editor
+        )
+    ).status_code == 409
+    await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=reviewer
+    )
+    public = (await platform.http.get(f"/api/v1/articles/{article_id}")).json()
+    assert public["version"] == 2 and public["title"] == "个人所得税新政解读（更新）"
+    assert (await _public(platform, article_id, "婴幼儿"))[1] == [article_id]
+
+
+async def test_bad_article_input_and_roles(platform: Platform) -> None:
+    editor = platform.editor()
+    bad_kind = await platform.http.post(
+        "/api/v1/articles", json={"kind": "gossip", "title": "t", "body": "b"}, headers=editor
+    )
+    assert bad_kind.status_code == 422 and _errors(bad_kind) == ["kind"]
+    empty = await platform.http.post(
+        "/api/v1/articles", json={"kind": "news", "title": "", "body": "b"}, headers=editor
+    )
+    assert empty.status_code == 422 and _errors(empty) == ["title"]
+    client = await platform.http.post(
+        "/api/v1/articles", json={"kind": "news", "title": "t", "body": "b"}, headers=platform.client()
+    )
+    assert client.status_code == 403
+    assert (await platform.http.get("/api/v1/articles", params={"kind": "gossip"})).status_code == 422
+    assert (await platform.http.post("/api/v1/articles/nope/submit", headers=editor)).status_code == 404
+    seeded = (await platform.http.get("/api/v1/articles", params={"kind": "contract_template"})).json()[
+        "items"
+    ]
+    assert [a["id"] for a in seeded] == ["article-sales-contract-template"]
+
+
+async def test_published_events_reach_jetstream(platform: Platform) -> None:
+    """Events go through the outbox and its relay (ARCHITECTURE rule 2)."""
+    editor, reviewer = platform.editor(), platform.reviewer()
+    article_id = (
+        await platform.http.post(
+            "/api/v1/articles", json={"kind": "news", "title": "新闻", "body": "正文"}, headers=editor
+        )
+    ).json()["id"]
+    await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=reviewer
+    )
+    bus = await EventBus.connect(platform.settings, name="catalog-test")
+    try:
+        relay = OutboxRelay(platform.db, platform.outbox, bus)
+        relayed = await relay.relay_once()
+        assert relayed >= 1 and await relay.pending() == 0
+        info = await bus.js.stream_info(bus.stream)
+        assert info.state.messages >= relayed
+        published = await bus.js.get_last_msg(
+            bus.stream, platform.settings.subject("catalog.article.published")
+        )
+        envelope = EventEnvelope.FromString(published.data or b"")
+        assert unpack(envelope, ArticlePublished).article_id == article_id  # type: ignore[attr-defined]
+        await bus.js.delete_stream(bus.stream)
+    finally:
+        await bus.close()
