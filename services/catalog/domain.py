@@ -357,3 +357,45 @@ def check_review(latest_status: str, decision: str, comment: str, author_id: str
     if author_id == reviewer_id:
         raise PermissionDenied("a reviewer cannot review their own article")
     return comment
+
+
+# --- reviews (R-Q-1, §5.5) ---------------------------------------------------------------------------------
+
+ORDER_PROGRESS = ("created", "paid", "completed")
+ORDER_ENDS = ("cancelled", "refunded")
+MAX_COMMENT = 2000
+
+
+def next_order_status(current: str, event: str) -> str:
+    """The order's status after `event` (created|paid|completed|cancelled|refunded). Events may arrive late
+    or twice: progress never goes backwards, and a cancelled or refunded order stays so."""
+    if current in ORDER_ENDS:
+        return current
+    if event in ORDER_ENDS:
+        return event
+    if not current:
+        return event
+    return max(current, event, key=ORDER_PROGRESS.index)
+
+
+def validate_review(rating: int, comment: str) -> str:
+    if not 1 <= rating <= 5:
+        raise InvalidArgument.for_field("rating", "must be 1 to 5")
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT:
+        raise InvalidArgument.for_field("comment", f"must be at most {MAX_COMMENT} characters")
+    return comment
+
+
+def require_client(principal: Principal | None) -> Principal:
+    principal = signed_in(principal, "review an order")
+    if not principal.is_client:
+        raise PermissionDenied("only the client who bought it reviews an order")
+    return principal
+
+
+def check_reviewable(status: str) -> None:
+    if status != "completed":
+        raise Conflict(
+            "the order can be reviewed once its service is completed", reason="order_not_completed"
+        )

@@ -6,7 +6,7 @@ import asyncio
 
 from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import add_CatalogServiceServicer_to_server
-from services.catalog import search
+from services.catalog import consumers, search
 from services.catalog.models import TABLES
 from services.catalog.server import CatalogServicer
 from services.catalog.store import CatalogStore
@@ -21,8 +21,13 @@ async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         # Load the segmenter's dictionary (about a second) before the first search, off the event loop.
         await asyncio.to_thread(search.segment, "预热")
+        store = CatalogStore(rt.db, rt.outbox)
         server = rt.grpc_server()
-        server.add(
-            add_CatalogServiceServicer_to_server, CatalogServicer(CatalogStore(rt.db, rt.outbox)), FULL_NAME
+        server.add(add_CatalogServiceServicer_to_server, CatalogServicer(store), FULL_NAME)
+        await rt.run(
+            server,
+            background=[
+                rt.outbox_relay(),
+                rt.consumer("orders", consumers.SUBJECTS, consumers.OrderEvents(store)),
+            ],
         )
-        await rt.run(server, background=[rt.outbox_relay()])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Computed, DateTime, Index, String
+from sqlalchemy import CheckConstraint, Column, Computed, DateTime, Index, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -136,6 +136,38 @@ class ArticleVersionRow(CatalogTable, table=True):
     reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     search_title: str = ""
     search_body: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class OrderRecordRow(CatalogTable, table=True):
+    """What catalog learns about an order from payment and fulfilment events: who bought what, who served
+    it and whether it finished, so that only the buyer of a completed order can review it (R-Q-1)."""
+
+    __tablename__ = "order_records"
+
+    order_id: str = Field(primary_key=True)
+    client_id: str = ""
+    tenant_id: str = ""
+    product_id: str = ""
+    consultation_id: str = Field(default="", index=True)
+    lawyer_id: str = ""  # lawyer profile id
+    status: str = ""  # created | paid | completed | cancelled | refunded
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ReviewRow(CatalogTable, table=True):
+    __tablename__ = "reviews"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="ck_reviews_rating"),)
+
+    id: str = Field(primary_key=True)
+    order_id: str = Field(unique=True)  # one review per order
+    product_id: str = Field(index=True)
+    lawyer_id: str = Field(default="", index=True)
+    firm_id: str = ""
+    client_id: str
+    tenant_id: str = ""
+    rating: int
+    comment: str = ""
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 

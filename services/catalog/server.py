@@ -11,7 +11,7 @@ from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceServicer
 from counsel.common.v1 import money_pb2, paging_pb2
 from services.catalog import domain
-from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, ProductRow
+from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, ProductRow, ReviewRow
 from services.catalog.store import ArticleView, CatalogStore, LawyerFilter, ProductFilter
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import InvalidArgument, PermissionDenied
@@ -61,6 +61,18 @@ def product_proto(row: ProductRow) -> pb.Product:
         rating=pb.Rating(average=row.rating_average, count=row.rating_count),
         requirement_fields=[pb.RequirementField(**field) for field in row.requirement_fields],
         consultation_kind=row.consultation_kind,
+        created_at=to_timestamp(row.created_at),
+    )
+
+
+def review_proto(row: ReviewRow) -> pb.Review:
+    return pb.Review(
+        id=row.id,
+        order_id=row.order_id,
+        product_id=row.product_id,
+        lawyer_id=row.lawyer_id,
+        rating=row.rating,
+        comment=row.comment,
         created_at=to_timestamp(row.created_at),
     )
 
@@ -169,7 +181,16 @@ class CatalogServicer(CatalogServiceServicer):
     async def GetProduct(
         self, request: pb.GetProductRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetProductResponse:
-        return pb.GetProductResponse(product=product_proto(await self.store.get_product(request.product_id)))
+        product = product_proto(await self.store.get_product(request.product_id))
+        product.reviews.extend(review_proto(r) for r in await self.store.recent_reviews(request.product_id))
+        await self._viewed("product", request.product_id)
+        return pb.GetProductResponse(product=product)
+
+    async def _viewed(self, kind: str, item_id: str) -> None:
+        """Browsing history of signed-in users (R-ACC-3); anonymous views are not recorded."""
+        principal = current_principal()
+        if principal is not None:
+            await self.store.record_view(principal, kind, item_id)
 
     # --- firms and lawyers ------------------------------------------------------------------------------
 
@@ -212,9 +233,9 @@ class CatalogServicer(CatalogServiceServicer):
         self, request: pb.GetLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLawyerResponse:
         principal = current_principal()
-        return pb.GetLawyerResponse(
-            lawyer=lawyer_proto(await self.store.get_lawyer(principal, request.lawyer_id), principal)
-        )
+        lawyer = lawyer_proto(await self.store.get_lawyer(principal, request.lawyer_id), principal)
+        await self._viewed("lawyer", request.lawyer_id)
+        return pb.GetLawyerResponse(lawyer=lawyer)
 
     async def CreateLawyer(
         self, request: pb.CreateLawyerRequest, context: grpc.aio.ServicerContext
@@ -300,6 +321,16 @@ class CatalogServicer(CatalogServiceServicer):
     async def GetArticle(
         self, request: pb.GetArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetArticleResponse:
-        return pb.GetArticleResponse(
-            article=article_proto(await self.store.get_published_article(request.article_id))
-        )
+        article = article_proto(await self.store.get_published_article(request.article_id))
+        await self._viewed("article", request.article_id)
+        return pb.GetArticleResponse(article=article)
+
+    # --- reviews ----------------------------------------------------------------------------------------
+
+    async def CreateReview(
+        self, request: pb.CreateReviewRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateReviewResponse:
+        principal = domain.require_client(current_principal())
+        comment = domain.validate_review(request.rating, request.comment)
+        review = await self.store.create_review(principal, request.order_id, request.rating, comment)
+        return pb.CreateReviewResponse(review=review_proto(review))

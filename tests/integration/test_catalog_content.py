@@ -6,6 +6,7 @@ review gate, including search) and Chinese search over products, lawyers and art
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -15,6 +16,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.any_pb2 import Any as AnyProto
 from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import select
 
@@ -23,9 +25,13 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import (
     CatalogServiceStub,
     add_CatalogServiceServicer_to_server,
 )
-from counsel.catalog.v1.events_pb2 import ArticlePublished, LawyerActivated
+from counsel.catalog.v1.events_pb2 import ArticlePublished, ItemViewed, LawyerActivated, ReviewAdded
 from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.consultation.v1 import events_pb2 as consultation_events
+from counsel.documents.v1 import events_pb2 as documents_events
+from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer
+from services.catalog import consumers
 from services.catalog.models import TABLES
 from services.catalog.seed import seed_demo
 from services.catalog.server import CatalogServicer
@@ -38,7 +44,7 @@ from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings, load_settings
 from services.runtime.context import access_token_var
 from services.runtime.db import Database, ensure_database
-from services.runtime.events import EventBus, Outbox, OutboxRelay, unpack
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, unpack
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.migrations import migrate
@@ -517,6 +523,212 @@ async def test_bad_article_input_and_roles(platform: Platform) -> None:
         "items"
     ]
     assert [a["id"] for a in seeded] == ["article-sales-contract-template"]
+
+
+# --- reviews and ratings (R-Q-1) ------------------------------------------------------------------------
+
+
+def envelope(event_type: str, payload: Any, tenant_id: str = "") -> bytes:
+    packed = AnyProto()
+    packed.Pack(payload)
+    return EventEnvelope(
+        id=str(uuid.uuid4()), type=event_type, tenant_id=tenant_id, payload=packed
+    ).SerializeToString()
+
+
+async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Platform) -> None:
+    bus = await EventBus.connect(platform.settings, name="catalog-review-test")
+    consumer = DurableConsumer(
+        "catalog-orders-test",
+        bus,
+        platform.db,
+        TABLES,
+        consumers.SUBJECTS,
+        consumers.OrderEvents(CatalogStore(platform.db, platform.outbox)),
+    )
+    try:
+        buyer = platform.keys.headers("buyer-1", "client", tenant_id="tenant-1")
+        order_id = f"order-{uuid.uuid4().hex[:8]}"
+        before = (await platform.http.get("/api/v1/products/doc-contract-drafting")).json()["rating"]
+        created = envelope(
+            "order.created",
+            payment_events.OrderCreated(
+                order_id=order_id, client_id="buyer-1", product_id="doc-contract-drafting"
+            ),
+            "tenant-1",
+        )
+        assert await consumer.handle(created) == "processed"
+        assert await consumer.handle(created) == "duplicate"  # redelivery has no second effect
+        await consumer.handle(
+            envelope("order.paid", payment_events.OrderPaid(order_id=order_id, client_id="buyer-1"))
+        )
+
+        review = {"order_id": order_id, "rating": 4, "comment": "起草及时，条款清楚"}
+        early = await platform.http.post("/api/v1/reviews", json=review, headers=buyer)
+        assert early.status_code == 409 and early.json()["type"].endswith("order_not_completed")
+
+        await consumer.handle(
+            envelope(
+                "docorder.completed",
+                documents_events.DocOrderCompleted(document_order_id="d1", order_id=order_id),
+            )
+        )
+        someone_else = platform.keys.headers("buyer-2", "client", tenant_id="tenant-2")
+        assert (
+            await platform.http.post("/api/v1/reviews", json=review, headers=someone_else)
+        ).status_code == 404
+        assert (
+            await platform.http.post("/api/v1/reviews", json=review, headers=platform.editor())
+        ).status_code == 403
+        bad = await platform.http.post("/api/v1/reviews", json={**review, "rating": 6}, headers=buyer)
+        assert bad.status_code == 422 and _errors(bad) == ["rating"]
+
+        first = await platform.http.post("/api/v1/reviews", json=review, headers=buyer)
+        assert first.status_code == 201, first.text
+        again = await platform.http.post("/api/v1/reviews", json=review, headers=buyer)
+        assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+        other = await platform.http.post("/api/v1/reviews", json={**review, "rating": 1}, headers=buyer)
+        assert other.status_code == 409
+
+        product = (await platform.http.get("/api/v1/products/doc-contract-drafting")).json()
+        assert product["rating"]["count"] == before["count"] + 1
+        expected = (before["average"] * before["count"] + 4) / (before["count"] + 1)
+        assert product["rating"]["average"] == pytest.approx(expected)
+        assert first.json()["id"] in [r["id"] for r in product["reviews"]]
+        assert "buyer-1" not in str(product["reviews"])  # the reviewer is not published
+        added = [unpack(e, ReviewAdded) for e in await platform.events("review.added")]
+        assert order_id in [e.order_id for e in added]
+    finally:
+        await bus.js.delete_stream(bus.stream)
+        await bus.close()
+
+
+async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Platform) -> None:
+    bus = await EventBus.connect(platform.settings, name="catalog-review-test-2")
+    consumer = DurableConsumer(
+        "catalog-orders-test-2",
+        bus,
+        platform.db,
+        TABLES,
+        consumers.SUBJECTS,
+        consumers.OrderEvents(CatalogStore(platform.db, platform.outbox)),
+    )
+    try:
+        order_id, consultation_id = f"order-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        lawyer_before = (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()["rating"]["count"]
+        firm_before = (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()["rating"]["count"]
+        for event_type, payload in [
+            (
+                "order.created",
+                payment_events.OrderCreated(
+                    order_id=order_id, client_id="buyer-3", product_id="consult-professional"
+                ),
+            ),
+            ("order.paid", payment_events.OrderPaid(order_id=order_id, client_id="buyer-3")),
+            (
+                "consultation.submitted",
+                consultation_events.ConsultationSubmitted(
+                    consultation_id=consultation_id, order_id=order_id, client_id="buyer-3"
+                ),
+            ),
+            # Consultation names lawyers by their identity account.
+            (
+                "consultation.assigned",
+                consultation_events.ConsultationAssigned(
+                    consultation_id=consultation_id, lawyer_id=identity_demo_user_id(LAWYER_EMAILS[0])
+                ),
+            ),
+            (
+                "consultation.closed",
+                consultation_events.ConsultationClosed(consultation_id=consultation_id, client_id="buyer-3"),
+            ),
+        ]:
+            assert await consumer.handle(envelope(event_type, payload)) == "processed"
+        buyer = platform.keys.headers("buyer-3", "client_admin", tenant_id="tenant-3")
+        response = await platform.http.post(
+            "/api/v1/reviews", json={"order_id": order_id, "rating": 5}, headers=buyer
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["lawyer_id"] == "lawyer-1"
+        assert (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()["rating"][
+            "count"
+        ] == lawyer_before + 1
+        assert (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()["rating"][
+            "count"
+        ] == firm_before + 1
+
+        # A cancelled order never becomes reviewable, even if a completion arrives late.
+        cancelled = f"order-{uuid.uuid4().hex[:8]}"
+        await consumer.handle(
+            envelope(
+                "order.created",
+                payment_events.OrderCreated(
+                    order_id=cancelled, client_id="buyer-3", product_id="consult-professional"
+                ),
+            )
+        )
+        await consumer.handle(
+            envelope(
+                "order.cancelled", payment_events.OrderCancelled(order_id=cancelled, client_id="buyer-3")
+            )
+        )
+        await consumer.handle(
+            envelope("docorder.completed", documents_events.DocOrderCompleted(order_id=cancelled))
+        )
+        refused = await platform.http.post(
+            "/api/v1/reviews", json={"order_id": cancelled, "rating": 5}, headers=buyer
+        )
+        assert refused.status_code == 409
+    finally:
+        await bus.js.delete_stream(bus.stream)
+        await bus.close()
+
+
+# --- fast public reads and browsing events ---------------------------------------------------------------
+
+
+async def test_public_reads_answer_304_while_unchanged(platform: Platform) -> None:
+    for path in [
+        "/api/v1/products/booking-at-firm",
+        "/api/v1/lawyers?field=tax",
+        "/api/v1/firms",
+        "/api/v1/articles",
+    ]:
+        first = await platform.http.get(path)
+        etag = first.headers["etag"]
+        assert first.status_code == 200 and etag
+        cached = await platform.http.get(path, headers={"if-none-match": etag})
+        assert cached.status_code == 304 and cached.content == b"" and cached.headers["etag"] == etag
+        assert (await platform.http.get(path, headers={"if-none-match": '"stale"'})).status_code == 200
+    # A write changes the representation, so the old tag no longer matches.
+    admin = platform.firm_admin()
+    lawyer = (
+        await platform.http.post(
+            f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(fields=["tax"]), headers=admin
+        )
+    ).json()
+    tag = (await platform.http.get("/api/v1/lawyers?field=tax")).headers["etag"]
+    await platform.http.post(f"/api/v1/lawyers/{lawyer['id']}/activate", headers=admin)
+    assert (
+        await platform.http.get("/api/v1/lawyers?field=tax", headers={"if-none-match": tag})
+    ).status_code == 200
+
+
+async def test_signed_in_views_are_published_as_browsing_events(platform: Platform) -> None:
+    viewer = platform.keys.headers("viewer-1", "client", tenant_id="tenant-9")
+    before = len(await platform.events("product.viewed"))
+    await platform.http.get("/api/v1/products/retainer-annual")  # anonymous: not recorded
+    assert len(await platform.events("product.viewed")) == before
+    await platform.http.get("/api/v1/products/retainer-annual", headers=viewer)
+    await platform.http.get("/api/v1/lawyers/lawyer-2", headers=viewer)
+    await platform.http.get("/api/v1/articles/article-trademark-case", headers=viewer)
+    for kind, item in [
+        ("product", "retainer-annual"),
+        ("lawyer", "lawyer-2"),
+        ("article", "article-trademark-case"),
+    ]:
+        views = [unpack(e, ItemViewed) for e in await platform.events(f"{kind}.viewed")]
+        assert (item, "viewer-1") in [(v.item_id, v.user_id) for v in views]
 
 
 async def test_published_events_reach_jetstream(platform: Platform) -> None:

@@ -295,3 +295,35 @@ def test_demo_lawyers_are_the_demo_accounts_and_activatable() -> None:
     for article, versions in articles:
         published = [v for v in versions if v.version == article.published_version]
         assert published and published[0].status == "approved" and published[0].reviewer_id
+
+
+# --- reviews ---------------------------------------------------------------------------------------------
+
+
+def test_order_status_only_moves_forward_and_ends_stay_ended() -> None:
+    """R-Q-1 eligibility from events that may come late or twice."""
+    assert domain.next_order_status("", "created") == "created"
+    assert domain.next_order_status("created", "paid") == "paid"
+    assert domain.next_order_status("completed", "paid") == "completed"  # a late `paid`
+    assert domain.next_order_status("", "completed") == "completed"  # completion before creation
+    assert domain.next_order_status("completed", "created") == "completed"
+    assert domain.next_order_status("paid", "refunded") == "refunded"
+    assert domain.next_order_status("cancelled", "completed") == "cancelled"
+    domain.check_reviewable("completed")
+    for status in ("", "created", "paid", "cancelled", "refunded"):
+        with pytest.raises(Conflict):
+            domain.check_reviewable(status)
+
+
+def test_review_input() -> None:
+    assert domain.validate_review(5, "  很好 ") == "很好"
+    for rating in (0, 6, -1):
+        with pytest.raises(InvalidArgument) as error:
+            domain.validate_review(rating, "")
+        assert field_of(error) == "rating"
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_review(3, "x" * 2001)
+    assert field_of(error) == "comment"
+    with pytest.raises(PermissionDenied):
+        domain.require_client(Principal("l", roles=frozenset({"lawyer"})))
+    assert domain.require_client(Principal("c", "t", frozenset({"client_admin"}))).user_id == "c"

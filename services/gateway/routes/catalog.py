@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BeforeValidator
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import paging_pb2
+from services.gateway.caching import conditional
 from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
 from services.gateway.schemas.catalog import (
     Category,
+    CreateReview,
     Firm,
     FirmPage,
     Lawyer,
@@ -22,6 +24,7 @@ from services.gateway.schemas.catalog import (
     LegalField,
     Product,
     ProductPage,
+    Review,
 )
 from services.gateway.schemas.common import next_cursor
 
@@ -36,6 +39,7 @@ router = APIRouter(tags=["catalog"])
 
 @router.get("/api/v1/products", response_model=ProductPage)
 async def list_products(
+    request: Request,
     clients: ClientsDep,
     _principal: OptionalPrincipal,
     category: Annotated[Category | None, BeforeValidator(_blank_to_none), Query()] = None,
@@ -46,48 +50,60 @@ async def list_products(
     max_price: Annotated[int | None, Query(ge=0, description="Highest base price in fen.")] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
-) -> ProductPage:
-    request = pb.ListProductsRequest(
+) -> Response:
+    listing = pb.ListProductsRequest(
         category=category or "", query=q, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor)
     )
     if min_price is not None:
-        request.min_price = min_price
+        listing.min_price = min_price
     if max_price is not None:
-        request.max_price = max_price
-    reply = await clients.catalog.ListProducts(request)
-    return ProductPage(
-        items=[Product.from_proto(p) for p in reply.products], next_cursor=next_cursor(reply.page)
+        listing.max_price = max_price
+    reply = await clients.catalog.ListProducts(listing)
+    return conditional(
+        request,
+        ProductPage(
+            items=[Product.from_proto(p) for p in reply.products], next_cursor=next_cursor(reply.page)
+        ),
     )
 
 
 @router.get("/api/v1/products/{product_id}", response_model=Product)
-async def get_product(product_id: str, clients: ClientsDep, _principal: OptionalPrincipal) -> Product:
+async def get_product(
+    request: Request, product_id: str, clients: ClientsDep, _principal: OptionalPrincipal
+) -> Response:
     reply = await clients.catalog.GetProduct(pb.GetProductRequest(product_id=product_id))
-    return Product.from_proto(reply.product)
+    return conditional(request, Product.from_proto(reply.product))
 
 
 @router.get("/api/v1/firms", response_model=FirmPage)
 async def list_firms(
+    request: Request,
     clients: ClientsDep,
     _principal: OptionalPrincipal,
     city: Annotated[str, Query(max_length=50, description="e.g. 北京")] = "",
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
-) -> FirmPage:
+) -> Response:
     reply = await clients.catalog.ListFirms(
         pb.ListFirmsRequest(city=city, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
     )
-    return FirmPage(items=[Firm.from_proto(f) for f in reply.firms], next_cursor=next_cursor(reply.page))
+    return conditional(
+        request,
+        FirmPage(items=[Firm.from_proto(f) for f in reply.firms], next_cursor=next_cursor(reply.page)),
+    )
 
 
 @router.get("/api/v1/firms/{firm_id}", response_model=Firm)
-async def get_firm(firm_id: str, clients: ClientsDep, _principal: OptionalPrincipal) -> Firm:
+async def get_firm(
+    request: Request, firm_id: str, clients: ClientsDep, _principal: OptionalPrincipal
+) -> Response:
     reply = await clients.catalog.GetFirm(pb.GetFirmRequest(firm_id=firm_id))
-    return Firm.from_proto(reply.firm)
+    return conditional(request, Firm.from_proto(reply.firm))
 
 
 @router.get("/api/v1/lawyers", response_model=LawyerPage)
 async def list_lawyers(
+    request: Request,
     clients: ClientsDep,
     _principal: OptionalPrincipal,
     field: Annotated[LegalField | None, BeforeValidator(_blank_to_none), Query()] = None,
@@ -99,8 +115,8 @@ async def list_lawyers(
     q: Annotated[str, Query(max_length=100, description="Chinese or English search.")] = "",
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
-) -> LawyerPage:
-    request = pb.ListLawyersRequest(
+) -> Response:
+    listing = pb.ListLawyersRequest(
         field=field or "",
         city=city,
         firm_id=firm_id,
@@ -108,17 +124,20 @@ async def list_lawyers(
         page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor),
     )
     if online is not None:
-        request.online = online
-    reply = await clients.catalog.ListLawyers(request)
-    return LawyerPage(
-        items=[Lawyer.from_proto(x) for x in reply.lawyers], next_cursor=next_cursor(reply.page)
+        listing.online = online
+    reply = await clients.catalog.ListLawyers(listing)
+    return conditional(
+        request,
+        LawyerPage(items=[Lawyer.from_proto(x) for x in reply.lawyers], next_cursor=next_cursor(reply.page)),
     )
 
 
 @router.get("/api/v1/lawyers/{lawyer_id}", response_model=Lawyer)
-async def get_lawyer(lawyer_id: str, clients: ClientsDep, _principal: OptionalPrincipal) -> Lawyer:
+async def get_lawyer(
+    request: Request, lawyer_id: str, clients: ClientsDep, _principal: OptionalPrincipal
+) -> Response:
     reply = await clients.catalog.GetLawyer(pb.GetLawyerRequest(lawyer_id=lawyer_id))
-    return Lawyer.from_proto(reply.lawyer)
+    return conditional(request, Lawyer.from_proto(reply.lawyer))
 
 
 FirmAdmin = Depends(require_roles("firm_admin"))
@@ -159,3 +178,18 @@ async def activate_lawyer(lawyer_id: str, clients: ClientsDep) -> Lawyer:
     """Needs a licence number and at least 2 years of practice (§4.2.1); otherwise 422 naming the field."""
     reply = await clients.catalog.ActivateLawyer(pb.ActivateLawyerRequest(lawyer_id=lawyer_id))
     return Lawyer.from_proto(reply.lawyer)
+
+
+@router.post(
+    "/api/v1/reviews",
+    response_model=Review,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_roles("client", "client_admin"))],
+)
+async def create_review(body: CreateReview, clients: ClientsDep) -> Review:
+    """The client who bought a completed order rates it, once (R-Q-1); 409 before completion or for a
+    second, different review; 404 for an order that is not the caller's."""
+    reply = await clients.catalog.CreateReview(
+        pb.CreateReviewRequest(order_id=body.order_id, rating=body.rating, comment=body.comment)
+    )
+    return Review.from_proto(reply.review)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import BeforeValidator
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import paging_pb2
+from services.gateway.caching import conditional
 from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.content import (
@@ -72,6 +73,7 @@ async def review_article(article_id: str, body: ReviewArticle, clients: ClientsD
 
 @router.get("/api/v1/articles", response_model=ArticlePage)
 async def list_articles(
+    request: Request,
     clients: ClientsDep,
     _principal: OptionalPrincipal,
     kind: Annotated[ArticleKind | None, BeforeValidator(_blank_to_none), Query()] = None,
@@ -83,7 +85,7 @@ async def list_articles(
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
-) -> ArticlePage:
+) -> Response:
     reply = await clients.catalog.ListArticles(
         pb.ListArticlesRequest(
             kind=kind or "",
@@ -92,12 +94,17 @@ async def list_articles(
             page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor),
         )
     )
-    return ArticlePage(
-        items=[Article.from_proto(a) for a in reply.articles], next_cursor=next_cursor(reply.page)
+    return conditional(
+        request,
+        ArticlePage(
+            items=[Article.from_proto(a) for a in reply.articles], next_cursor=next_cursor(reply.page)
+        ),
     )
 
 
 @router.get("/api/v1/articles/{article_id}", response_model=Article)
-async def get_article(article_id: str, clients: ClientsDep, _principal: OptionalPrincipal) -> Article:
+async def get_article(
+    request: Request, article_id: str, clients: ClientsDep, _principal: OptionalPrincipal
+) -> Response:
     reply = await clients.catalog.GetArticle(pb.GetArticleRequest(article_id=article_id))
-    return Article.from_proto(reply.article)
+    return conditional(request, Article.from_proto(reply.article))

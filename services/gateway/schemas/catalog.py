@@ -8,7 +8,7 @@ from google.protobuf import json_format
 from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
-from services.gateway.schemas.common import Money, RequestModel, money, optional, or_none
+from services.gateway.schemas.common import Money, RequestModel, money, optional, or_none, rfc3339
 
 Category = Literal["consultation", "document", "booking", "retainer"]
 LegalField = Literal[
@@ -66,6 +66,36 @@ class Rating(BaseModel):
     count: int
 
 
+class Review(BaseModel):
+    """A client's review; who wrote it is not published."""
+
+    id: str
+    order_id: str
+    product_id: str
+    lawyer_id: str | None
+    rating: int = Field(description="1 to 5")
+    comment: str
+    created_at: str | None
+
+    @classmethod
+    def from_proto(cls, review: pb.Review) -> Review:
+        return cls(
+            id=review.id,
+            order_id=review.order_id,
+            product_id=review.product_id,
+            lawyer_id=or_none(review.lawyer_id),
+            rating=review.rating,
+            comment=review.comment,
+            created_at=rfc3339(review, "created_at"),
+        )
+
+
+class CreateReview(RequestModel):
+    order_id: str = Field(min_length=1, max_length=200)
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+
+
 class RequirementField(BaseModel):
     name: str
     label: str
@@ -95,9 +125,7 @@ class Product(BaseModel):
     tiers: list[Tier]
     process: list[ProcessStage]
     rating: Rating
-    reviews: list[dict[str, Any]] = Field(
-        description="Reviews of the product (not served yet: always empty)."
-    )
+    reviews: list[Review] = Field(description="The newest reviews (detail only; empty in lists).")
     requirement_fields: list[RequirementField]
     consultation_kind: str | None = Field(
         description="professional|phone for consultation products, else null."
@@ -118,7 +146,7 @@ class Product(BaseModel):
                 ProcessStage(stage=s.stage, title=s.title, description=s.description) for s in product.process
             ],
             rating=Rating(average=product.rating.average, count=product.rating.count),
-            reviews=[],
+            reviews=[Review.from_proto(r) for r in product.reviews],
             requirement_fields=[RequirementField.from_proto(f) for f in product.requirement_fields],
             consultation_kind=or_none(product.consultation_kind),
         )

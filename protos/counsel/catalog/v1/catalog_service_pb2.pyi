@@ -61,6 +61,7 @@ class Product(_message.Message):
     REQUIREMENT_FIELDS_FIELD_NUMBER: _builtins.int
     CONSULTATION_KIND_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    REVIEWS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Product id."""
     category: _builtins.str
@@ -103,6 +104,10 @@ class Product(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When the product was created."""
 
+    @_builtins.property
+    def reviews(self) -> _containers.RepeatedCompositeFieldContainer[Global___Review]:
+        """The newest reviews (GetProduct only)."""
+
     def __init__(
         self,
         *,
@@ -119,14 +124,63 @@ class Product(_message.Message):
         requirement_fields: _abc.Iterable[Global___RequirementField] | None = ...,
         consultation_kind: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        reviews: _abc.Iterable[Global___Review] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "price", b"price", "rating", b"rating"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "description", b"description", "id", b"id", "media", b"media", "name", b"name", "parameters", b"parameters", "price", b"price", "process", b"process", "rating", b"rating", "requirement_fields", b"requirement_fields", "tiers", b"tiers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "description", b"description", "id", b"id", "media", b"media", "name", b"name", "parameters", b"parameters", "price", b"price", "process", b"process", "rating", b"rating", "requirement_fields", b"requirement_fields", "reviews", b"reviews", "tiers", b"tiers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Product: _TypeAlias = Product  # noqa: Y015
+
+@_typing.final
+class Review(_message.Message):
+    """A client's review of a completed order. The reviewer's identity is not published."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Review id."""
+    order_id: _builtins.str
+    """The order reviewed."""
+    product_id: _builtins.str
+    """The product bought."""
+    lawyer_id: _builtins.str
+    """The lawyer who served the order, when known."""
+    rating: _builtins.int
+    """Stars, 1 to 5."""
+    comment: _builtins.str
+    """The client's comment."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was written."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        comment: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "created_at", b"created_at", "id", b"id", "lawyer_id", b"lawyer_id", "order_id", b"order_id", "product_id", b"product_id", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Review: _TypeAlias = Review  # noqa: Y015
 
 @_typing.final
 class Tier(_message.Message):
@@ -1633,3 +1687,57 @@ class GetArticleResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetArticleResponse: _TypeAlias = GetArticleResponse  # noqa: Y015
+
+@_typing.final
+class CreateReviewRequest(_message.Message):
+    """Request for CatalogService.CreateReview."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The completed order being reviewed."""
+    rating: _builtins.int
+    """Stars, 1 to 5."""
+    comment: _builtins.str
+    """Comment."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "order_id", b"order_id", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateReviewRequest: _TypeAlias = CreateReviewRequest  # noqa: Y015
+
+@_typing.final
+class CreateReviewResponse(_message.Message):
+    """Response of CatalogService.CreateReview."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def review(self) -> Global___Review:
+        """The review."""
+
+    def __init__(
+        self,
+        *,
+        review: Global___Review | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["review", b"review"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["review", b"review"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateReviewResponse: _TypeAlias = CreateReviewResponse  # noqa: Y015

@@ -110,6 +110,11 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleResponse.FromString,
                 _registered_method=True)
+        self.CreateReview = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/CreateReview',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -221,6 +226,13 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateReview(self, request, context):
+        """The client who bought a completed order rates it, once (SPEC R-Q-1).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -298,6 +310,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.GetArticle,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleResponse.SerializeToString,
+            ),
+            'CreateReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReview,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -706,6 +723,33 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/GetArticle',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/CreateReview',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,8 @@ class CatalogServiceStub:
     """Lists published articles, optionally of one kind and matching a search query."""
     GetArticle: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetArticleRequest, _catalog_service_pb2.GetArticleResponse]
     """Returns one published article (its latest approved version)."""
+    CreateReview: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateReviewRequest, _catalog_service_pb2.CreateReviewResponse]
+    """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -99,6 +101,8 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """Lists published articles, optionally of one kind and matching a search query."""
     GetArticle: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetArticleRequest, _catalog_service_pb2.GetArticleResponse]  # type: ignore[assignment]
     """Returns one published article (its latest approved version)."""
+    CreateReview: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateReviewRequest, _catalog_service_pb2.CreateReviewResponse]  # type: ignore[assignment]
+    """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """Products (with tiers, deadlines and prices), reviews and articles that clients browse and buy."""
@@ -222,5 +226,13 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.GetArticleResponse, _abc.Awaitable[_catalog_service_pb2.GetArticleResponse]]:
         """Returns one published article (its latest approved version)."""
+
+    @_abc_1.abstractmethod
+    def CreateReview(
+        self,
+        request: _catalog_service_pb2.CreateReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.CreateReviewResponse, _abc.Awaitable[_catalog_service_pb2.CreateReviewResponse]]:
+        """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -75,22 +75,30 @@ class ReviewAdded(_message.Message):
     REVIEW_ID_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
     RATING_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
     review_id: _builtins.str
     """The review."""
     order_id: _builtins.str
     """The order that was reviewed."""
     rating: _builtins.int
     """Stars, 1 to 5."""
+    product_id: _builtins.str
+    """The product reviewed."""
+    lawyer_id: _builtins.str
+    """The lawyer who served the order, when known."""
     def __init__(
         self,
         *,
         review_id: _builtins.str = ...,
         order_id: _builtins.str = ...,
         rating: _builtins.int = ...,
+        product_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "rating", b"rating", "review_id", b"review_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id", "order_id", b"order_id", "product_id", b"product_id", "rating", b"rating", "review_id", b"review_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -131,3 +139,35 @@ class LawyerActivated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LawyerActivated: _TypeAlias = LawyerActivated  # noqa: Y015
+
+@_typing.final
+class ItemViewed(_message.Message):
+    """Payload of events "product.viewed", "lawyer.viewed" and "article.viewed": a signed-in user opened a page
+    (browsing history for identity's activity record and analytics, SPEC R-ACC-3).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """One of: product|lawyer|article."""
+    item_id: _builtins.str
+    """The product, lawyer or article id."""
+    user_id: _builtins.str
+    """The user who viewed it."""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        item_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_id", b"item_id", "kind", b"kind", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemViewed: _TypeAlias = ItemViewed  # noqa: Y015
