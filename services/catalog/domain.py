@@ -399,3 +399,104 @@ def check_reviewable(status: str) -> None:
         raise Conflict(
             "the order can be reviewed once its service is completed", reason="order_not_completed"
         )
+
+
+# --- managing products and firms -----------------------------------------------------------------------
+
+MEDIA_KINDS = ("image", "video", "interactive")
+FIELD_TYPES = ("text", "textarea", "date", "number", "choice", "list")
+
+
+def _text(value: str, field: str, maximum: int, *, required: bool = True) -> str:
+    value = value.strip()
+    if (required and not value) or len(value) > maximum:
+        raise InvalidArgument.for_field(
+            field, f"{'is required, ' if required else 'must be '}at most {maximum} characters"
+        )
+    return value
+
+
+def validate_product_content(
+    product_id: str,
+    name: str,
+    description: str,
+    media: list[dict[str, Any]],
+    process: list[dict[str, str]],
+    requirement_fields: list[dict[str, Any]],
+) -> None:
+    """What a product page needs besides its tiers (R-INFO-1): a name, a description, known media kinds,
+    a process of named stages and a well-formed requirement form."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", product_id):
+        raise InvalidArgument.for_field("id", "use 1-64 lower-case letters, digits and hyphens")
+    _text(name, "name", 200)
+    _text(description, "description", 20_000)
+    for i, item in enumerate(media):
+        if item.get("kind") not in MEDIA_KINDS:
+            raise InvalidArgument.for_field(f"media[{i}].kind", f"must be one of {', '.join(MEDIA_KINDS)}")
+        if item.get("kind") != "interactive" and not item.get("url"):
+            raise InvalidArgument.for_field(f"media[{i}].url", "is required for images and videos")
+    if not process:
+        raise InvalidArgument.for_field("process", "list the stages the client will see")
+    for i, stage in enumerate(process):
+        _text(stage.get("stage", ""), f"process[{i}].stage", 50)
+        _text(stage.get("title", ""), f"process[{i}].title", 100)
+    names: set[str] = set()
+    for i, field in enumerate(requirement_fields):
+        name_ = _text(field.get("name", ""), f"requirement_fields[{i}].name", 50)
+        if name_ in names:
+            raise InvalidArgument.for_field(f"requirement_fields[{i}].name", "is used by another field")
+        names.add(name_)
+        if field.get("type") not in FIELD_TYPES:
+            raise InvalidArgument.for_field(
+                f"requirement_fields[{i}].type", f"must be one of {', '.join(FIELD_TYPES)}"
+            )
+        if field.get("type") == "choice" and not field.get("choices"):
+            raise InvalidArgument.for_field(f"requirement_fields[{i}].choices", "a choice needs choices")
+
+
+def validate_firm(
+    name: str,
+    city: str,
+    address: str,
+    lat: float,
+    lng: float,
+    opening_hours: list[dict[str, Any]],
+    transit_routes: list[str],
+    staff: list[dict[str, str]],
+) -> None:
+    """A firm's public profile (R-INFO-2, §6.1.3.4)."""
+    _text(name, "name", 200)
+    _text(city, "city", 50)
+    _text(address, "address", 500)
+    if not -90 <= lat <= 90:
+        raise InvalidArgument.for_field("location.lat", "must be between -90 and 90")
+    if not -180 <= lng <= 180:
+        raise InvalidArgument.for_field("location.lng", "must be between -180 and 180")
+    windows = [
+        {"weekday": h.get("weekday"), "start": h.get("opens", ""), "end": h.get("closes", "")}
+        for h in opening_hours
+    ]
+    try:
+        validate_service_hours(windows)
+    except InvalidArgument as error:
+        field = error.violations[0].field.replace("service_hours", "opening_hours")
+        field = field.replace(".start", ".opens").replace(".end", ".closes")
+        raise InvalidArgument.for_field(
+            field, error.violations[0].message.replace("service_hours", "opening_hours")
+        ) from None
+    if len(transit_routes) > 20:
+        raise InvalidArgument.for_field("transit_routes", "at most 20 routes")
+    for i, route in enumerate(transit_routes):
+        _text(route, f"transit_routes[{i}]", 200)
+    if len(staff) > 100:
+        raise InvalidArgument.for_field("staff", "at most 100 members")
+    for i, member in enumerate(staff):
+        _text(member.get("name", ""), f"staff[{i}].name", 100)
+        _text(member.get("role", ""), f"staff[{i}].role", 100, required=False)
+
+
+def require_role(principal: Principal | None, role: str, action: str) -> Principal:
+    principal = signed_in(principal, action)
+    if not principal.has_role(role):
+        raise PermissionDenied(f"only a {role} may {action}")
+    return principal

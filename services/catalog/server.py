@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
@@ -15,7 +16,7 @@ from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, Produ
 from services.catalog.store import ArticleView, CatalogStore, LawyerFilter, ProductFilter
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import InvalidArgument, PermissionDenied
-from services.runtime.records import page_size, to_timestamp
+from services.runtime.records import page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
 TIER_NUMBERS = ("delivery_hours", "revision_days", "acknowledge_minutes", "reply_hours")
@@ -74,6 +75,83 @@ def review_proto(row: ReviewRow) -> pb.Review:
         rating=row.rating,
         comment=row.comment,
         created_at=to_timestamp(row.created_at),
+    )
+
+
+def _tier_dict(tier: pb.Tier) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": tier.id, "name": tier.name, "price": tier.price.amount}
+    if tier.complexity:
+        item["complexity"] = tier.complexity
+    for name in TIER_NUMBERS:
+        if tier.HasField(name):  # type: ignore[arg-type]
+            item[name] = getattr(tier, name)
+    return item
+
+
+def product_row(product: pb.Product) -> ProductRow:
+    """A product from a management request, validated (InvalidArgument naming the field)."""
+    currency = product.price.currency or "CNY"
+    if currency != "CNY" or any(t.price.currency not in ("", "CNY") for t in product.tiers):
+        raise InvalidArgument.for_field("price.currency", "must be CNY")
+    media = [
+        {
+            "kind": m.kind,
+            "url": m.url,
+            "caption": m.caption,
+            **({"data": json_format.MessageToDict(m.data)} if m.HasField("data") else {}),
+        }
+        for m in product.media
+    ]
+    process = [{"stage": p.stage, "title": p.title, "description": p.description} for p in product.process]
+    fields = [
+        {"name": f.name, "label": f.label, "type": f.type, "required": f.required, "choices": list(f.choices)}
+        for f in product.requirement_fields
+    ]
+    domain.validate_product_content(product.id, product.name, product.description, media, process, fields)
+    return ProductRow(
+        id=product.id,
+        category=product.category,
+        name=product.name.strip(),
+        description=product.description.strip(),
+        price_fen=product.price.amount,
+        currency=currency,
+        media=media,
+        parameters=dict(product.parameters),
+        tiers=[_tier_dict(t) for t in product.tiers],
+        process=process,
+        requirement_fields=fields,
+        consultation_kind=product.consultation_kind,
+        created_at=utcnow(),
+    )
+
+
+def firm_row(firm: pb.Firm) -> FirmRow:
+    """A firm profile from a management request, validated (InvalidArgument naming the field)."""
+    opening_hours = [{"weekday": h.weekday, "opens": h.opens, "closes": h.closes} for h in firm.opening_hours]
+    staff = [{"name": m.name, "role": m.role, "lawyer_id": m.lawyer_id} for m in firm.staff]
+    domain.validate_firm(
+        firm.name,
+        firm.city,
+        firm.address,
+        firm.location.lat,
+        firm.location.lng,
+        opening_hours,
+        list(firm.transit_routes),
+        staff,
+    )
+    return FirmRow(
+        id=firm.id,
+        name=firm.name.strip(),
+        city=firm.city.strip(),
+        address=firm.address.strip(),
+        lat=firm.location.lat,
+        lng=firm.location.lng,
+        phone=firm.phone.strip(),
+        description=firm.description.strip(),
+        opening_hours=opening_hours,
+        transit_routes=[r.strip() for r in firm.transit_routes],
+        staff=staff,
+        created_at=utcnow(),
     )
 
 
@@ -334,3 +412,27 @@ class CatalogServicer(CatalogServiceServicer):
         comment = domain.validate_review(request.rating, request.comment)
         review = await self.store.create_review(principal, request.order_id, request.rating, comment)
         return pb.CreateReviewResponse(review=review_proto(review))
+
+    # --- management -------------------------------------------------------------------------------------
+
+    async def UpsertProduct(
+        self, request: pb.UpsertProductRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpsertProductResponse:
+        domain.require_role(current_principal(), "editor", "manage products")
+        row = product_row(request.product)
+        stored = await self.store.upsert_product(row, publish=True)
+        return pb.UpsertProductResponse(product=product_proto(stored))
+
+    async def UpdateFirm(
+        self, request: pb.UpdateFirmRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateFirmResponse:
+        principal = domain.require_firm_admin(current_principal())
+        row = firm_row(request.firm)
+        return pb.UpdateFirmResponse(firm=firm_proto(await self.store.update_firm(principal, row)))
+
+    async def SetLawyerOnline(
+        self, request: pb.SetLawyerOnlineRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetLawyerOnlineResponse:
+        principal = domain.require_role(current_principal(), "lawyer", "go online")
+        row = await self.store.set_online(principal, request.online)
+        return pb.SetLawyerOnlineResponse(lawyer=lawyer_proto(row, principal))

@@ -163,19 +163,60 @@ class CatalogStore:
             raise NotFound("no such product")
         return row
 
-    async def upsert_product(self, row: ProductRow) -> None:
-        """Insert or replace a product after checking its tier rules (InvalidArgument otherwise)."""
+    async def upsert_product(self, row: ProductRow, *, publish: bool = False) -> ProductRow:
+        """Insert or replace a product after checking its tier rules (InvalidArgument otherwise). Its
+        rating and creation time are kept; with `publish`, `product.published` is recorded. Orders already
+        placed carry their own copy of the tier's numbers, so a change here affects new orders only."""
         domain.validate_product(row.category, row.price_fen, row.tiers, row.consultation_kind)
         row.search_title = search.segment(row.name)
         row.search_body = search.segment(row.description, " ".join(row.parameters.values()))
         async with self.db.transaction() as session:
-            await session.merge(row)
+            existing = await session.get(ProductRow, row.id, with_for_update=True)
+            if existing is not None:
+                row.rating_average, row.rating_count = existing.rating_average, existing.rating_count
+                row.created_at = existing.created_at
+            stored = await session.merge(row)
+            await session.flush()
+            if publish:
+                await self.outbox.add(
+                    session,
+                    "product.published",
+                    events_pb2.ProductPublished(product_id=row.id),
+                    aggregate_id=row.id,
+                )
+            return stored
 
     # --- firms ----------------------------------------------------------------------------------------
 
     async def upsert_firm(self, row: FirmRow) -> None:
         async with self.db.transaction() as session:
             await session.merge(row)
+
+    async def update_firm(self, principal: Principal, changes: FirmRow) -> FirmRow:
+        """A firm admin replaces their own firm's public profile (another firm is NotFound). Rating, admins
+        and creation time are kept; lawyers' search text follows the firm's name and city."""
+        async with self.db.transaction() as session:
+            firm = await self._administered_firm(session, principal, changes.id)
+            for name in (
+                "name",
+                "city",
+                "address",
+                "lat",
+                "lng",
+                "phone",
+                "description",
+                "opening_hours",
+                "transit_routes",
+                "staff",
+            ):
+                setattr(firm, name, getattr(changes, name))
+            session.add(firm)
+            lawyers = (await session.exec(select(LawyerRow).where(LawyerRow.firm_id == firm.id))).all()
+            for lawyer in lawyers:
+                self._index_lawyer(lawyer, firm)
+                session.add(lawyer)
+            await session.flush()
+            return firm
 
     async def list_firms(self, city: str, limit: int, cursor: str) -> tuple[list[FirmRow], str]:
         statement = select(FirmRow)
@@ -354,6 +395,19 @@ class CatalogStore:
                 aggregate_id=row.id,
                 actor_id=principal.user_id,
             )
+            return row
+
+    async def set_online(self, principal: Principal, online: bool) -> LawyerRow:
+        """The calling lawyer's own profile goes online or offline (NotFound without a profile)."""
+        async with self.db.transaction() as session:
+            statement = select(LawyerRow).where(LawyerRow.user_id == principal.user_id).with_for_update()
+            row = (await session.exec(statement)).first()
+            if row is None:
+                raise NotFound("you have no lawyer profile")
+            row.online = online
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.flush()
             return row
 
     # --- articles -------------------------------------------------------------------------------------

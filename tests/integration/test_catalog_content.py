@@ -25,7 +25,13 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import (
     CatalogServiceStub,
     add_CatalogServiceServicer_to_server,
 )
-from counsel.catalog.v1.events_pb2 import ArticlePublished, ItemViewed, LawyerActivated, ReviewAdded
+from counsel.catalog.v1.events_pb2 import (
+    ArticlePublished,
+    ItemViewed,
+    LawyerActivated,
+    ProductPublished,
+    ReviewAdded,
+)
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
@@ -349,6 +355,138 @@ async def test_the_service_checks_roles_itself(platform: Platform) -> None:
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     finally:
         access_token_var.reset(reset)
+
+
+async def test_firm_admin_edits_only_their_own_firm(platform: Platform) -> None:
+    admin = platform.firm_admin()
+    firm = (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()
+    body = {
+        key: firm[key]
+        for key in (
+            "name",
+            "city",
+            "address",
+            "location",
+            "opening_hours",
+            "transit_routes",
+            "staff",
+            "phone",
+        )
+    }
+    body["transit_routes"] = [*firm["transit_routes"], "机场快轨 Airport Express"]
+    body["staff"] = [{k: v for k, v in m.items() if v is not None} for m in firm["staff"]]
+    updated = await platform.http.put(f"/api/v1/firms/{OWN_FIRM}", json=body, headers=admin)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["transit_routes"][-1] == "机场快轨 Airport Express"
+    assert updated.json()["rating"] == firm["rating"]
+    assert (
+        await platform.http.put(f"/api/v1/firms/{OTHER_FIRM}", json=body, headers=admin)
+    ).status_code == 404
+    overlapping = {
+        **body,
+        "opening_hours": [
+            {"weekday": 1, "opens": "09:00", "closes": "12:00"},
+            {"weekday": 1, "opens": "11:00", "closes": "18:00"},
+        ],
+    }
+    response = await platform.http.put(f"/api/v1/firms/{OWN_FIRM}", json=overlapping, headers=admin)
+    assert response.status_code == 422 and _errors(response) == ["opening_hours[1]"]
+    far = await platform.http.put(
+        f"/api/v1/firms/{OWN_FIRM}", json={**body, "location": {"lat": 91, "lng": 0}}, headers=admin
+    )
+    assert far.status_code == 422 and _errors(far) == ["location.lat"]
+    assert (
+        await platform.http.put(f"/api/v1/firms/{OWN_FIRM}", json=body, headers=platform.editor())
+    ).status_code == 403
+
+
+async def test_a_lawyer_sets_their_own_online_status(platform: Platform) -> None:
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[2]), "lawyer")  # lawyer-3, offline
+    online = await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=lawyer)
+    assert online.status_code == 200 and online.json()["id"] == "lawyer-3" and online.json()["online"] is True
+    listed = (await platform.http.get("/api/v1/lawyers", params={"online": "true", "limit": 100})).json()[
+        "items"
+    ]
+    assert "lawyer-3" in [x["id"] for x in listed]
+    await platform.http.put("/api/v1/lawyer/status", json={"online": False}, headers=lawyer)
+    assert (await platform.http.get("/api/v1/lawyers/lawyer-3")).json()["online"] is False
+    stranger = platform.keys.headers("no-profile", "lawyer")
+    assert (
+        await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=stranger)
+    ).status_code == 404
+    assert (
+        await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=platform.client())
+    ).status_code == 403
+
+
+# --- products: tier rules through the API (R-INFO-1, §6.2.2) -------------------------------------------
+
+
+def document_product(**overrides: Any) -> dict[str, Any]:
+    tiers = [
+        {
+            "id": complexity,
+            "name": complexity,
+            "price": {"amount": price, "currency": "CNY"},
+            "complexity": complexity,
+            "delivery_hours": hours,
+            "revision_days": days,
+            "acknowledge_minutes": 30,
+        }
+        for complexity, price, hours, days in [
+            ("simple", 29900, 24, 3),
+            ("standard", 59900, 48, 5),
+            ("complex", 99900, 72, 7),
+        ]
+    ]
+    body: dict[str, Any] = {
+        "category": "document",
+        "name": "劳动合同审查 Employment contract review",
+        "description": "审查劳动合同中的试用期、竞业限制与解除条款。",
+        "price": {"amount": 29900, "currency": "CNY"},
+        "tiers": tiers,
+        "process": [{"stage": "drafting", "title": "起草 Drafting"}],
+        "requirement_fields": [
+            {"name": "contract", "label": "合同 Contract", "type": "textarea", "required": True}
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_editors_publish_products_and_bad_tiers_are_422(platform: Platform) -> None:
+    editor, path = platform.editor(), "/api/v1/products/doc-employment-review"
+    created = await platform.http.put(path, json=document_product(), headers=editor)
+    assert created.status_code == 200, created.text
+    assert [t["delivery_hours"] for t in created.json()["tiers"]] == [24, 48, 72]
+    assert (await platform.http.get("/api/v1/products", params={"q": "竞业限制"})).json()["items"][0][
+        "id"
+    ] == "doc-employment-review"
+    published = await platform.events("product.published")
+    assert "doc-employment-review" in [unpack(e, ProductPublished).product_id for e in published]
+
+    no_complexity = document_product()
+    del no_complexity["tiers"][1]["complexity"]
+    wrong_clock = document_product()
+    wrong_clock["tiers"][2]["revision_days"] = 5
+    negative = document_product()
+    negative["tiers"][0]["price"]["amount"] = -1
+    for body, field in [
+        (no_complexity, "tiers[1].complexity"),
+        (wrong_clock, "tiers[2].revision_days"),
+        (negative, "tiers[0].price"),
+        (document_product(price={"amount": -100, "currency": "CNY"}), "price"),
+        (document_product(category="rental"), "category"),
+        (document_product(tiers=[]), "tiers"),
+    ]:
+        response = await platform.http.put(path, json=body, headers=editor)
+        assert response.status_code == 422, (field, response.text)
+        assert _errors(response) == [field], response.text
+    assert (
+        await platform.http.put(path, json=document_product(), headers=platform.firm_admin())
+    ).status_code == 403
+    # The refused writes changed nothing.
+    assert (await platform.http.get(path)).json()["tiers"][1]["complexity"] == "standard"
 
 
 # --- search (R-INFO-1, R-INFO-2) ------------------------------------------------------------------------

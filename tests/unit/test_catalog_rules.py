@@ -327,3 +327,63 @@ def test_review_input() -> None:
     with pytest.raises(PermissionDenied):
         domain.require_client(Principal("l", roles=frozenset({"lawyer"})))
     assert domain.require_client(Principal("c", "t", frozenset({"client_admin"}))).user_id == "c"
+
+
+# --- managed products and firms --------------------------------------------------------------------------
+
+
+def test_product_content_rules() -> None:
+    process = [{"stage": "paid", "title": "已支付"}]
+    domain.validate_product_content("doc-x", "名称", "描述", [], process, [])
+    for args, field in [
+        (("Doc X", "n", "d", [], process, []), "id"),
+        (("doc-x", "n", "d", [{"kind": "gif", "url": "u"}], process, []), "media[0].kind"),
+        (("doc-x", "n", "d", [{"kind": "image", "url": ""}], process, []), "media[0].url"),
+        (("doc-x", "n", "d", [], [], []), "process"),
+        (
+            ("doc-x", "n", "d", [], process, [{"name": "a", "type": "choice", "choices": []}]),
+            "requirement_fields[0].choices",
+        ),
+        (
+            ("doc-x", "n", "d", [], process, [{"name": "a", "type": "text"}, {"name": "a", "type": "text"}]),
+            "requirement_fields[1].name",
+        ),
+        (("doc-x", "n", "d", [], process, [{"name": "a", "type": "blob"}]), "requirement_fields[0].type"),
+    ]:
+        with pytest.raises(InvalidArgument) as error:
+            domain.validate_product_content(*args)
+        assert field_of(error) == field
+
+
+def test_firm_rules() -> None:
+    hours = [{"weekday": 1, "opens": "09:00", "closes": "18:00"}]
+    domain.validate_firm(
+        "律所", "北京", "地址", 39.9, 116.4, hours, ["地铁1号线"], [{"name": "王", "role": "主任"}]
+    )
+    for overrides, field in [
+        ({"name": ""}, "name"),
+        ({"city": " "}, "city"),
+        ({"lat": 100.0}, "location.lat"),
+        ({"lng": -181.0}, "location.lng"),
+        (
+            {"opening_hours": [*hours, {"weekday": 1, "opens": "17:00", "closes": "19:00"}]},
+            "opening_hours[1]",
+        ),
+        ({"opening_hours": [{"weekday": 2, "opens": "18:00", "closes": "09:00"}]}, "opening_hours[0].closes"),
+        ({"transit_routes": [""]}, "transit_routes[0]"),
+        ({"staff": [{"name": ""}]}, "staff[0].name"),
+    ]:
+        values: dict[str, Any] = {
+            "name": "律所",
+            "city": "北京",
+            "address": "地址",
+            "lat": 39.9,
+            "lng": 116.4,
+            "opening_hours": hours,
+            "transit_routes": [],
+            "staff": [],
+        }
+        values.update(overrides)
+        with pytest.raises(InvalidArgument) as error:
+            domain.validate_firm(**values)
+        assert field_of(error) == field, overrides

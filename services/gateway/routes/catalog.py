@@ -17,12 +17,15 @@ from services.gateway.schemas.catalog import (
     Category,
     CreateReview,
     Firm,
+    FirmInput,
     FirmPage,
     Lawyer,
     LawyerPage,
     LawyerProfile,
     LegalField,
+    OnlineStatus,
     Product,
+    ProductInput,
     ProductPage,
     Review,
 )
@@ -193,3 +196,33 @@ async def create_review(body: CreateReview, clients: ClientsDep) -> Review:
         pb.CreateReviewRequest(order_id=body.order_id, rating=body.rating, comment=body.comment)
     )
     return Review.from_proto(reply.review)
+
+
+@router.put(
+    "/api/v1/products/{product_id}",
+    response_model=Product,
+    dependencies=[Depends(require_roles("editor"))],
+)
+async def put_product(product_id: str, body: ProductInput, clients: ClientsDep) -> Product:
+    """An editor creates or replaces a product; tier rules are checked (422 naming the tier field).
+    Orders already placed keep the numbers of the tier they bought."""
+    reply = await clients.catalog.UpsertProduct(pb.UpsertProductRequest(product=body.to_proto(product_id)))
+    return Product.from_proto(reply.product)
+
+
+@router.put("/api/v1/firms/{firm_id}", response_model=Firm, dependencies=[FirmAdmin])
+async def put_firm(firm_id: str, body: FirmInput, clients: ClientsDep) -> Firm:
+    """A firm admin replaces their own firm's public profile; another firm is 404."""
+    reply = await clients.catalog.UpdateFirm(pb.UpdateFirmRequest(firm=body.to_proto(firm_id)))
+    return Firm.from_proto(reply.firm)
+
+
+@router.put(
+    "/api/v1/lawyer/status",
+    response_model=Lawyer,
+    dependencies=[Depends(require_roles("lawyer"))],
+)
+async def put_lawyer_status(body: OnlineStatus, clients: ClientsDep) -> Lawyer:
+    """The calling lawyer goes online or offline (R-BK-3: clients see online lawyers)."""
+    reply = await clients.catalog.SetLawyerOnline(pb.SetLawyerOnlineRequest(online=body.online))
+    return Lawyer.from_proto(reply.lawyer)

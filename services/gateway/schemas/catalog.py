@@ -8,6 +8,7 @@ from google.protobuf import json_format
 from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
+from counsel.common.v1 import money_pb2
 from services.gateway.schemas.common import Money, RequestModel, money, optional, or_none, rfc3339
 
 Category = Literal["consultation", "document", "booking", "retainer"]
@@ -306,3 +307,136 @@ class LawyerProfile(RequestModel):
             user_id=self.user_id,
             online=self.online,
         )
+
+
+class MoneyInput(RequestModel):
+    amount: int = Field(description="Integer number of fen.")
+    currency: Literal["CNY"] = "CNY"
+
+
+class TierInput(RequestModel):
+    id: str = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=100)
+    price: MoneyInput
+    complexity: Literal["simple", "standard", "complex"] | None = None
+    delivery_hours: int | None = Field(default=None, ge=1, le=720)
+    revision_days: int | None = Field(default=None, ge=0, le=60)
+    acknowledge_minutes: int | None = Field(default=None, ge=1, le=1440)
+    reply_hours: int | None = Field(default=None, ge=1, le=720)
+
+    def to_proto(self) -> pb.Tier:
+        tier = pb.Tier(
+            id=self.id,
+            name=self.name,
+            price=money_pb2.Money(amount=self.price.amount, currency=self.price.currency),
+            complexity=self.complexity or "",
+        )
+        for name in ("delivery_hours", "revision_days", "acknowledge_minutes", "reply_hours"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(tier, name, value)
+        return tier
+
+
+class MediaInput(RequestModel):
+    kind: Literal["image", "video", "interactive"]
+    url: str = Field(default="", max_length=2000)
+    caption: str = Field(default="", max_length=500)
+    data: dict[str, Any] | None = None
+
+
+class ProcessStageInput(RequestModel):
+    stage: str = Field(min_length=1, max_length=50)
+    title: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=1000)
+
+
+class RequirementFieldInput(RequestModel):
+    name: str = Field(min_length=1, max_length=50)
+    label: str = Field(min_length=1, max_length=200)
+    type: Literal["text", "textarea", "date", "number", "choice", "list"]
+    required: bool = False
+    choices: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ProductInput(RequestModel):
+    """A whole product as an editor writes it (PUT replaces it; rating and reviews are kept)."""
+
+    category: Category
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=20000)
+    price: MoneyInput
+    tiers: list[TierInput] = Field(min_length=1, max_length=20)
+    media: list[MediaInput] = Field(default_factory=list, max_length=50)
+    parameters: dict[str, str] = Field(default_factory=dict)
+    process: list[ProcessStageInput] = Field(min_length=1, max_length=30)
+    requirement_fields: list[RequirementFieldInput] = Field(default_factory=list, max_length=50)
+    consultation_kind: Literal["professional", "phone"] | None = None
+
+    def to_proto(self, product_id: str) -> pb.Product:
+        product = pb.Product(
+            id=product_id,
+            category=self.category,
+            name=self.name,
+            description=self.description,
+            parameters=self.parameters,
+            tiers=[t.to_proto() for t in self.tiers],
+            process=[pb.ProcessStage(**s.model_dump()) for s in self.process],
+            requirement_fields=[pb.RequirementField(**f.model_dump()) for f in self.requirement_fields],
+            consultation_kind=self.consultation_kind or "",
+        )
+        product.price.amount, product.price.currency = self.price.amount, self.price.currency
+        for item in self.media:
+            media = product.media.add(kind=item.kind, url=item.url, caption=item.caption)
+            if item.data is not None:
+                media.data.update(item.data)
+        return product
+
+
+class OpeningHoursInput(RequestModel):
+    weekday: int = Field(ge=1, le=7)
+    opens: str = Field(pattern=HHMM)
+    closes: str = Field(pattern=HHMM)
+
+
+class StaffMemberInput(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    role: str = Field(default="", max_length=100)
+    lawyer_id: str = Field(default="", max_length=100)
+
+
+class LocationInput(RequestModel):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class FirmInput(RequestModel):
+    """A firm's whole public profile as its admin writes it (PUT replaces it; rating is kept)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    city: str = Field(min_length=1, max_length=50)
+    address: str = Field(min_length=1, max_length=500)
+    location: LocationInput
+    opening_hours: list[OpeningHoursInput] = Field(default_factory=list, max_length=21)
+    transit_routes: list[str] = Field(default_factory=list, max_length=20)
+    staff: list[StaffMemberInput] = Field(default_factory=list, max_length=100)
+    phone: str = Field(default="", max_length=50)
+    description: str = Field(default="", max_length=4000)
+
+    def to_proto(self, firm_id: str) -> pb.Firm:
+        return pb.Firm(
+            id=firm_id,
+            name=self.name,
+            city=self.city,
+            address=self.address,
+            location=pb.Location(lat=self.location.lat, lng=self.location.lng),
+            opening_hours=[pb.OpeningHours(**h.model_dump()) for h in self.opening_hours],
+            transit_routes=self.transit_routes,
+            staff=[pb.StaffMember(**m.model_dump()) for m in self.staff],
+            phone=self.phone,
+            description=self.description,
+        )
+
+
+class OnlineStatus(RequestModel):
+    online: bool

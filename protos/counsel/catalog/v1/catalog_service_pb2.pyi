@@ -1741,3 +1741,145 @@ class CreateReviewResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateReviewResponse: _TypeAlias = CreateReviewResponse  # noqa: Y015
+
+@_typing.final
+class UpsertProductRequest(_message.Message):
+    """Request for CatalogService.UpsertProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> Global___Product:
+        """The product; `id` names it, `rating`, `reviews` and `created_at` are ignored."""
+
+    def __init__(
+        self,
+        *,
+        product: Global___Product | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertProductRequest: _TypeAlias = UpsertProductRequest  # noqa: Y015
+
+@_typing.final
+class UpsertProductResponse(_message.Message):
+    """Response of CatalogService.UpsertProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> Global___Product:
+        """The stored product."""
+
+    def __init__(
+        self,
+        *,
+        product: Global___Product | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertProductResponse: _TypeAlias = UpsertProductResponse  # noqa: Y015
+
+@_typing.final
+class UpdateFirmRequest(_message.Message):
+    """Request for CatalogService.UpdateFirm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firm(self) -> Global___Firm:
+        """The firm; `id` names it, `rating` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        firm: Global___Firm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateFirmRequest: _TypeAlias = UpdateFirmRequest  # noqa: Y015
+
+@_typing.final
+class UpdateFirmResponse(_message.Message):
+    """Response of CatalogService.UpdateFirm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firm(self) -> Global___Firm:
+        """The firm."""
+
+    def __init__(
+        self,
+        *,
+        firm: Global___Firm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateFirmResponse: _TypeAlias = UpdateFirmResponse  # noqa: Y015
+
+@_typing.final
+class SetLawyerOnlineRequest(_message.Message):
+    """Request for CatalogService.SetLawyerOnline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ONLINE_FIELD_NUMBER: _builtins.int
+    online: _builtins.bool
+    """Whether the calling lawyer is online."""
+    def __init__(
+        self,
+        *,
+        online: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["online", b"online"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLawyerOnlineRequest: _TypeAlias = SetLawyerOnlineRequest  # noqa: Y015
+
+@_typing.final
+class SetLawyerOnlineResponse(_message.Message):
+    """Response of CatalogService.SetLawyerOnline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The lawyer's profile."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLawyerOnlineResponse: _TypeAlias = SetLawyerOnlineResponse  # noqa: Y015

@@ -115,6 +115,21 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.FromString,
                 _registered_method=True)
+        self.UpsertProduct = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/UpsertProduct',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductResponse.FromString,
+                _registered_method=True)
+        self.UpdateFirm = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/UpdateFirm',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmResponse.FromString,
+                _registered_method=True)
+        self.SetLawyerOnline = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/SetLawyerOnline',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -233,6 +248,27 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpsertProduct(self, request, context):
+        """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateFirm(self, request, context):
+        """A firm admin updates their own firm's public profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLawyerOnline(self, request, context):
+        """A lawyer sets their own online status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -315,6 +351,21 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.CreateReview,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.SerializeToString,
+            ),
+            'UpsertProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertProduct,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductResponse.SerializeToString,
+            ),
+            'UpdateFirm': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateFirm,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmResponse.SerializeToString,
+            ),
+            'SetLawyerOnline': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLawyerOnline,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -750,6 +801,87 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/CreateReview',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/UpsertProduct',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateFirm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/UpdateFirm',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLawyerOnline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/SetLawyerOnline',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -65,6 +65,12 @@ class CatalogServiceStub:
     """Returns one published article (its latest approved version)."""
     CreateReview: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateReviewRequest, _catalog_service_pb2.CreateReviewResponse]
     """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
+    UpsertProduct: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpsertProductRequest, _catalog_service_pb2.UpsertProductResponse]
+    """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier."""
+    UpdateFirm: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateFirmRequest, _catalog_service_pb2.UpdateFirmResponse]
+    """A firm admin updates their own firm's public profile."""
+    SetLawyerOnline: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.SetLawyerOnlineRequest, _catalog_service_pb2.SetLawyerOnlineResponse]
+    """A lawyer sets their own online status."""
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -103,6 +109,12 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """Returns one published article (its latest approved version)."""
     CreateReview: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateReviewRequest, _catalog_service_pb2.CreateReviewResponse]  # type: ignore[assignment]
     """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
+    UpsertProduct: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpsertProductRequest, _catalog_service_pb2.UpsertProductResponse]  # type: ignore[assignment]
+    """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier."""
+    UpdateFirm: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateFirmRequest, _catalog_service_pb2.UpdateFirmResponse]  # type: ignore[assignment]
+    """A firm admin updates their own firm's public profile."""
+    SetLawyerOnline: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.SetLawyerOnlineRequest, _catalog_service_pb2.SetLawyerOnlineResponse]  # type: ignore[assignment]
+    """A lawyer sets their own online status."""
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """Products (with tiers, deadlines and prices), reviews and articles that clients browse and buy."""
@@ -234,5 +246,29 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.CreateReviewResponse, _abc.Awaitable[_catalog_service_pb2.CreateReviewResponse]]:
         """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
+
+    @_abc_1.abstractmethod
+    def UpsertProduct(
+        self,
+        request: _catalog_service_pb2.UpsertProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.UpsertProductResponse, _abc.Awaitable[_catalog_service_pb2.UpsertProductResponse]]:
+        """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier."""
+
+    @_abc_1.abstractmethod
+    def UpdateFirm(
+        self,
+        request: _catalog_service_pb2.UpdateFirmRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.UpdateFirmResponse, _abc.Awaitable[_catalog_service_pb2.UpdateFirmResponse]]:
+        """A firm admin updates their own firm's public profile."""
+
+    @_abc_1.abstractmethod
+    def SetLawyerOnline(
+        self,
+        request: _catalog_service_pb2.SetLawyerOnlineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.SetLawyerOnlineResponse, _abc.Awaitable[_catalog_service_pb2.SetLawyerOnlineResponse]]:
+        """A lawyer sets their own online status."""
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
