@@ -189,7 +189,11 @@ class CatalogStore:
     # --- firms ----------------------------------------------------------------------------------------
 
     async def upsert_firm(self, row: FirmRow) -> None:
+        """Seed path: insert or refresh a firm, keeping the reputation its reviews earned."""
         async with self.db.transaction() as session:
+            existing = await session.get(FirmRow, row.id, with_for_update=True)
+            if existing is not None:
+                row.rating_average, row.rating_count = existing.rating_average, existing.rating_count
             await session.merge(row)
 
     async def update_firm(self, principal: Principal, changes: FirmRow) -> FirmRow:
@@ -242,11 +246,16 @@ class CatalogStore:
     # --- lawyers --------------------------------------------------------------------------------------
 
     async def upsert_lawyer(self, row: LawyerRow) -> None:
-        """Seed path: insert or replace a lawyer with its firm's city and search text."""
+        """Seed path: insert or refresh a lawyer with its firm's city and search text, keeping its rating
+        and the online status the lawyer set."""
         async with self.db.transaction() as session:
             firm = await session.get(FirmRow, row.firm_id)
             if firm is None:
                 raise NotFound("no such firm")
+            existing = await session.get(LawyerRow, row.id, with_for_update=True)
+            if existing is not None:
+                row.rating_average, row.rating_count = existing.rating_average, existing.rating_count
+                row.online = existing.online
             self._index_lawyer(row, firm)
             await session.merge(row)
 
@@ -602,14 +611,17 @@ class CatalogStore:
         return ArticleView(view.article, view.published, view.published)
 
     async def upsert_article(self, article: ArticleRow, versions: list[ArticleVersionRow]) -> None:
-        """Seed path: an article with its versions, as given (their search text computed here)."""
+        """Seed path: an article with its versions (their search text computed here), added only when it
+        is missing, so re-seeding never undoes the versions editors and reviewers made since."""
         async with self.db.transaction() as session:
-            await session.merge(article)
+            if await session.get(ArticleRow, article.id) is not None:
+                return
+            session.add(article)
             await session.flush()
             for version in versions:
                 version.search_title = search.segment(version.title)
                 version.search_body = search.segment(version.body)
-                await session.merge(version)
+                session.add(version)
 
     # --- reviews and ratings (R-Q-1) ------------------------------------------------------------------
 

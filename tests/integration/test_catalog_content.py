@@ -896,3 +896,34 @@ async def test_published_events_reach_jetstream(platform: Platform) -> None:
         await bus.js.delete_stream(bus.stream)
     finally:
         await bus.close()
+
+
+async def test_seeding_again_keeps_what_happened_since(platform: Platform) -> None:
+    """`counsel up` seeds at every start: ratings, online status and article versions made since survive."""
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[2]), "lawyer")
+    await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=lawyer)
+    edited = await platform.http.put(
+        "/api/v1/articles/article-sales-contract-template",
+        json={"title": "买卖合同范本（2027 版）", "body": "第一条 标的物……"},
+        headers=platform.editor(),
+    )
+    assert edited.json()["latest"]["version"] == 2
+    product = "/api/v1/products/doc-contract-drafting"
+    before = [
+        (await platform.http.get(product)).json()["rating"],
+        (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()["rating"],
+        (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()["rating"],
+    ]
+    await seed_demo(CatalogStore(platform.db))
+    after = [
+        (await platform.http.get(product)).json()["rating"],
+        (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()["rating"],
+        (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()["rating"],
+    ]
+    assert after == before
+    assert (await platform.http.get("/api/v1/lawyers/lawyer-3")).json()["online"] is True
+    queue = await platform.http.get("/api/v1/articles", params={"status": "draft"}, headers=platform.editor())
+    drafts = {a["id"]: a for a in queue.json()["items"]}
+    assert drafts["article-sales-contract-template"]["latest"]["version"] == 2
+    public = (await platform.http.get("/api/v1/articles/article-sales-contract-template")).json()
+    assert public["version"] == 1
