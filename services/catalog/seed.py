@@ -80,6 +80,33 @@ DOCUMENT_PROCESS = [
         "description": "The revision window ended or you accepted it.",
     },
 ]
+# R-INFO-1: text, images, video links and interactive blocks (structured data the client app renders).
+CONSULTATION_MEDIA: list[dict[str, Any]] = [
+    {
+        "kind": "image",
+        "url": "/static/products/consultation.png",
+        "caption": "专业律师在线答复 Lawyers online",
+    },
+    {
+        "kind": "video",
+        "url": "https://media.counsel.example/videos/how-professional-consultation-works.mp4",
+        "caption": "三分钟了解专业咨询流程 How it works in three minutes",
+    },
+    {
+        "kind": "interactive",
+        "url": "",
+        "caption": "我该选哪种咨询？Which consultation fits?",
+        "data": {
+            "type": "decision_tree",
+            "question": "您的问题是否需要律师书面答复？Do you need a written answer?",
+            "answers": [
+                {"label": "是 Yes", "product_id": "consult-professional"},
+                {"label": "想直接通话 I'd rather talk", "product_id": "consult-phone"},
+                {"label": "需要面谈 Meet in person", "product_id": "booking-at-firm"},
+            ],
+        },
+    },
+]
 CONTRACT_REQUIREMENTS = [
     {
         "name": "contract_type",
@@ -130,6 +157,7 @@ def demo_products() -> list[ProductRow]:
             price_fen=19900,
             consultation_kind="professional",
             tiers=[{"id": "standard", "name": "标准 Standard", "price": 19900, "reply_hours": 24}],
+            media=CONSULTATION_MEDIA,
             process=[
                 {
                     "stage": "submitted",

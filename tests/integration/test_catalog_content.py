@@ -927,3 +927,16 @@ async def test_seeding_again_keeps_what_happened_since(platform: Platform) -> No
     assert drafts["article-sales-contract-template"]["latest"]["version"] == 2
     public = (await platform.http.get("/api/v1/articles/article-sales-contract-template")).json()
     assert public["version"] == 1
+
+
+async def test_one_search_over_products_lawyers_and_articles(platform: Platform) -> None:
+    found = (await platform.http.get("/api/v1/search", params={"q": "劳动"})).json()
+    assert found["lawyers"][0]["id"] in ("lawyer-2", "lawyer-9")
+    assert "article-labour-contract-law" in [a["id"] for a in found["articles"]]
+    assert all(a["published"] for a in found["articles"])
+    assert set(found) == {"products", "lawyers", "articles"}
+    empty = await platform.http.get("/api/v1/search", params={"q": ""})
+    assert empty.status_code == 422 and _errors(empty) == ["q"]
+    media = (await platform.http.get("/api/v1/products/consult-professional")).json()["media"]
+    assert {m["kind"] for m in media} == {"image", "video", "interactive"}
+    assert media[2]["data"]["answers"][0]["product_id"] == "consult-professional"

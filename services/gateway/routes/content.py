@@ -3,6 +3,7 @@ published. The catalog service checks roles again and never serves an unapproved
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -12,6 +13,7 @@ from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import paging_pb2
 from services.gateway.caching import conditional
 from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
+from services.gateway.schemas.catalog import Lawyer, Product
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.content import (
     Article,
@@ -20,6 +22,7 @@ from services.gateway.schemas.content import (
     CreateArticle,
     EditArticle,
     ReviewArticle,
+    SearchResults,
 )
 
 router = APIRouter(tags=["content"])
@@ -108,3 +111,28 @@ async def get_article(
 ) -> Response:
     reply = await clients.catalog.GetArticle(pb.GetArticleRequest(article_id=article_id))
     return conditional(request, Article.from_proto(reply.article))
+
+
+@router.get("/api/v1/search", response_model=SearchResults, tags=["catalog"])
+async def search_everything(
+    request: Request,
+    clients: ClientsDep,
+    _principal: OptionalPrincipal,
+    q: Annotated[str, Query(min_length=1, max_length=100, description="Chinese or English search.")],
+    limit: Annotated[int, Query(ge=1, le=20, description="Per kind.")] = 5,
+) -> Response:
+    """The best matches among published products, active lawyers and published articles at once."""
+    page = paging_pb2.PageRequest(limit=limit)
+    products, lawyers, articles = await asyncio.gather(
+        clients.catalog.ListProducts(pb.ListProductsRequest(query=q, page=page)),
+        clients.catalog.ListLawyers(pb.ListLawyersRequest(query=q, page=page)),
+        clients.catalog.ListArticles(pb.ListArticlesRequest(query=q, page=page)),
+    )
+    return conditional(
+        request,
+        SearchResults(
+            products=[Product.from_proto(p) for p in products.products],
+            lawyers=[Lawyer.from_proto(x) for x in lawyers.lawyers],
+            articles=[Article.from_proto(a) for a in articles.articles],
+        ),
+    )

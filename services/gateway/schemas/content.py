@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
+from services.gateway.schemas.catalog import Lawyer, Product
 from services.gateway.schemas.common import RequestModel, or_none, rfc3339
 
 ArticleKind = Literal["news", "case", "contract_template"]
@@ -89,3 +90,11 @@ class Article(BaseModel):
 class ArticlePage(BaseModel):
     items: list[Article]
     next_cursor: str | None
+
+
+class SearchResults(BaseModel):
+    """GET /api/v1/search: the best matches of each kind, most relevant first."""
+
+    products: list[Product]
+    lawyers: list[Lawyer]
+    articles: list[Article]
