@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.any_pb2 import Any as AnyProto
 from jwt.algorithms import OKPAlgorithm
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import (
@@ -908,20 +908,19 @@ async def test_seeding_again_keeps_what_happened_since(platform: Platform) -> No
         headers=platform.editor(),
     )
     assert edited.json()["latest"]["version"] == 2
-    product = "/api/v1/products/doc-contract-drafting"
-    before = [
-        (await platform.http.get(product)).json()["rating"],
-        (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()["rating"],
-        (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()["rating"],
+    # Signed-in reads, so the gateway's brief cache of anonymous reads cannot hide a change.
+    staff = platform.keys.headers("agent-1", "agent")
+    paths = [
+        "/api/v1/products/doc-contract-drafting",
+        f"/api/v1/firms/{OWN_FIRM}",
+        "/api/v1/lawyers/lawyer-1",
     ]
+    before = [(await platform.http.get(path, headers=staff)).json()["rating"] for path in paths]
+    assert before[2]["count"] >= 1  # the consultation review above rated lawyer-1
     await seed_demo(CatalogStore(platform.db))
-    after = [
-        (await platform.http.get(product)).json()["rating"],
-        (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()["rating"],
-        (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()["rating"],
-    ]
+    after = [(await platform.http.get(path, headers=staff)).json()["rating"] for path in paths]
     assert after == before
-    assert (await platform.http.get("/api/v1/lawyers/lawyer-3")).json()["online"] is True
+    assert (await platform.http.get("/api/v1/lawyers/lawyer-3", headers=staff)).json()["online"] is True
     queue = await platform.http.get("/api/v1/articles", params={"status": "draft"}, headers=platform.editor())
     drafts = {a["id"]: a for a in queue.json()["items"]}
     assert drafts["article-sales-contract-template"]["latest"]["version"] == 2
@@ -940,3 +939,20 @@ async def test_one_search_over_products_lawyers_and_articles(platform: Platform)
     media = (await platform.http.get("/api/v1/products/consult-professional")).json()["media"]
     assert {m["kind"] for m in media} == {"image", "video", "interactive"}
     assert media[2]["data"]["answers"][0]["product_id"] == "consult-professional"
+
+
+async def test_anonymous_reads_are_cached_briefly_and_gateway_writes_clear_them(platform: Platform) -> None:
+    path = "/api/v1/firms/firm-shenzhen-nanshan"
+    assert (await platform.http.get(path)).json()["phone"] == "0755-86860000"
+    async with platform.db.transaction() as session:  # a change that does not pass through this gateway
+        await session.execute(
+            text("UPDATE firms SET phone = '0755-00000000' WHERE id = 'firm-shenzhen-nanshan'")
+        )
+    assert (await platform.http.get(path)).json()["phone"] == "0755-86860000"  # within the TTL
+    signed_in = platform.keys.headers("agent-1", "agent")
+    assert (await platform.http.get(path, headers=signed_in)).json()["phone"] == "0755-00000000"
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[9]), "lawyer")
+    assert (
+        await platform.http.put("/api/v1/lawyer/status", json={"online": False}, headers=lawyer)
+    ).status_code == 200
+    assert (await platform.http.get(path)).json()["phone"] == "0755-00000000"

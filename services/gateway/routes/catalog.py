@@ -11,7 +11,7 @@ from pydantic import BeforeValidator
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import paging_pb2
-from services.gateway.caching import conditional
+from services.gateway.caching import cached, conditional, invalidate_public_reads
 from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
 from services.gateway.schemas.catalog import (
     Category,
@@ -54,6 +54,8 @@ async def list_products(
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
+    if (hit := cached(request)) is not None:
+        return hit
     listing = pb.ListProductsRequest(
         category=category or "", query=q, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor)
     )
@@ -74,6 +76,8 @@ async def list_products(
 async def get_product(
     request: Request, product_id: str, clients: ClientsDep, _principal: OptionalPrincipal
 ) -> Response:
+    if (hit := cached(request)) is not None:
+        return hit
     reply = await clients.catalog.GetProduct(pb.GetProductRequest(product_id=product_id))
     return conditional(request, Product.from_proto(reply.product))
 
@@ -87,6 +91,8 @@ async def list_firms(
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
+    if (hit := cached(request)) is not None:
+        return hit
     reply = await clients.catalog.ListFirms(
         pb.ListFirmsRequest(city=city, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
     )
@@ -100,6 +106,8 @@ async def list_firms(
 async def get_firm(
     request: Request, firm_id: str, clients: ClientsDep, _principal: OptionalPrincipal
 ) -> Response:
+    if (hit := cached(request)) is not None:
+        return hit
     reply = await clients.catalog.GetFirm(pb.GetFirmRequest(firm_id=firm_id))
     return conditional(request, Firm.from_proto(reply.firm))
 
@@ -119,6 +127,8 @@ async def list_lawyers(
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
+    if (hit := cached(request)) is not None:
+        return hit
     listing = pb.ListLawyersRequest(
         field=field or "",
         city=city,
@@ -139,6 +149,8 @@ async def list_lawyers(
 async def get_lawyer(
     request: Request, lawyer_id: str, clients: ClientsDep, _principal: OptionalPrincipal
 ) -> Response:
+    if (hit := cached(request)) is not None:
+        return hit
     reply = await clients.catalog.GetLawyer(pb.GetLawyerRequest(lawyer_id=lawyer_id))
     return conditional(request, Lawyer.from_proto(reply.lawyer))
 
@@ -153,6 +165,7 @@ FirmAdmin = Depends(require_roles("firm_admin"))
     dependencies=[FirmAdmin],
 )
 async def create_lawyer(
+    request: Request,
     firm_id: str,
     body: LawyerProfile,
     clients: ClientsDep,
@@ -164,22 +177,25 @@ async def create_lawyer(
             firm_id=firm_id, profile=body.to_proto(), idempotency_key=idempotency_key or ""
         )
     )
+    invalidate_public_reads(request)
     return Lawyer.from_proto(reply.lawyer)
 
 
 @router.put("/api/v1/lawyers/{lawyer_id}", response_model=Lawyer, dependencies=[FirmAdmin])
-async def update_lawyer(lawyer_id: str, body: LawyerProfile, clients: ClientsDep) -> Lawyer:
+async def update_lawyer(request: Request, lawyer_id: str, body: LawyerProfile, clients: ClientsDep) -> Lawyer:
     """A firm admin replaces the profile of one of their firm's lawyers; another firm's lawyer is 404."""
     reply = await clients.catalog.UpdateLawyer(
         pb.UpdateLawyerRequest(lawyer_id=lawyer_id, profile=body.to_proto())
     )
+    invalidate_public_reads(request)
     return Lawyer.from_proto(reply.lawyer)
 
 
 @router.post("/api/v1/lawyers/{lawyer_id}/activate", response_model=Lawyer, dependencies=[FirmAdmin])
-async def activate_lawyer(lawyer_id: str, clients: ClientsDep) -> Lawyer:
+async def activate_lawyer(request: Request, lawyer_id: str, clients: ClientsDep) -> Lawyer:
     """Needs a licence number and at least 2 years of practice (§4.2.1); otherwise 422 naming the field."""
     reply = await clients.catalog.ActivateLawyer(pb.ActivateLawyerRequest(lawyer_id=lawyer_id))
+    invalidate_public_reads(request)
     return Lawyer.from_proto(reply.lawyer)
 
 
@@ -189,12 +205,13 @@ async def activate_lawyer(lawyer_id: str, clients: ClientsDep) -> Lawyer:
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_roles("client", "client_admin"))],
 )
-async def create_review(body: CreateReview, clients: ClientsDep) -> Review:
+async def create_review(request: Request, body: CreateReview, clients: ClientsDep) -> Review:
     """The client who bought a completed order rates it, once (R-Q-1); 409 before completion or for a
     second, different review; 404 for an order that is not the caller's."""
     reply = await clients.catalog.CreateReview(
         pb.CreateReviewRequest(order_id=body.order_id, rating=body.rating, comment=body.comment)
     )
+    invalidate_public_reads(request)
     return Review.from_proto(reply.review)
 
 
@@ -203,17 +220,19 @@ async def create_review(body: CreateReview, clients: ClientsDep) -> Review:
     response_model=Product,
     dependencies=[Depends(require_roles("editor"))],
 )
-async def put_product(product_id: str, body: ProductInput, clients: ClientsDep) -> Product:
+async def put_product(request: Request, product_id: str, body: ProductInput, clients: ClientsDep) -> Product:
     """An editor creates or replaces a product; tier rules are checked (422 naming the tier field).
     Orders already placed keep the numbers of the tier they bought."""
     reply = await clients.catalog.UpsertProduct(pb.UpsertProductRequest(product=body.to_proto(product_id)))
+    invalidate_public_reads(request)
     return Product.from_proto(reply.product)
 
 
 @router.put("/api/v1/firms/{firm_id}", response_model=Firm, dependencies=[FirmAdmin])
-async def put_firm(firm_id: str, body: FirmInput, clients: ClientsDep) -> Firm:
+async def put_firm(request: Request, firm_id: str, body: FirmInput, clients: ClientsDep) -> Firm:
     """A firm admin replaces their own firm's public profile; another firm is 404."""
     reply = await clients.catalog.UpdateFirm(pb.UpdateFirmRequest(firm=body.to_proto(firm_id)))
+    invalidate_public_reads(request)
     return Firm.from_proto(reply.firm)
 
 
@@ -222,7 +241,8 @@ async def put_firm(firm_id: str, body: FirmInput, clients: ClientsDep) -> Firm:
     response_model=Lawyer,
     dependencies=[Depends(require_roles("lawyer"))],
 )
-async def put_lawyer_status(body: OnlineStatus, clients: ClientsDep) -> Lawyer:
+async def put_lawyer_status(request: Request, body: OnlineStatus, clients: ClientsDep) -> Lawyer:
     """The calling lawyer goes online or offline (R-BK-3: clients see online lawyers)."""
     reply = await clients.catalog.SetLawyerOnline(pb.SetLawyerOnlineRequest(online=body.online))
+    invalidate_public_reads(request)
     return Lawyer.from_proto(reply.lawyer)

@@ -11,7 +11,7 @@ from pydantic import BeforeValidator
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import paging_pb2
-from services.gateway.caching import conditional
+from services.gateway.caching import cached, conditional, invalidate_public_reads
 from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
 from services.gateway.schemas.catalog import Lawyer, Product
 from services.gateway.schemas.common import next_cursor
@@ -39,6 +39,7 @@ def _blank_to_none(value: object) -> object:
     "/api/v1/articles", response_model=Article, status_code=status.HTTP_201_CREATED, dependencies=[Editor]
 )
 async def create_article(
+    request: Request,
     body: CreateArticle,
     clients: ClientsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
@@ -48,29 +49,35 @@ async def create_article(
             kind=body.kind, title=body.title, body=body.body, idempotency_key=idempotency_key or ""
         )
     )
+    invalidate_public_reads(request)
     return Article.from_proto(reply.article)
 
 
 @router.put("/api/v1/articles/{article_id}", response_model=Article, dependencies=[Editor])
-async def edit_article(article_id: str, body: EditArticle, clients: ClientsDep) -> Article:
+async def edit_article(request: Request, article_id: str, body: EditArticle, clients: ClientsDep) -> Article:
     """Edits the draft; editing a published article starts a new version that needs review again."""
     reply = await clients.catalog.UpdateArticle(
         pb.UpdateArticleRequest(article_id=article_id, title=body.title, body=body.body)
     )
+    invalidate_public_reads(request)
     return Article.from_proto(reply.article)
 
 
 @router.post("/api/v1/articles/{article_id}/submit", response_model=Article, dependencies=[Editor])
-async def submit_article(article_id: str, clients: ClientsDep) -> Article:
+async def submit_article(request: Request, article_id: str, clients: ClientsDep) -> Article:
     reply = await clients.catalog.SubmitArticle(pb.SubmitArticleRequest(article_id=article_id))
+    invalidate_public_reads(request)
     return Article.from_proto(reply.article)
 
 
 @router.post("/api/v1/articles/{article_id}/review", response_model=Article, dependencies=[Reviewer])
-async def review_article(article_id: str, body: ReviewArticle, clients: ClientsDep) -> Article:
+async def review_article(
+    request: Request, article_id: str, body: ReviewArticle, clients: ClientsDep
+) -> Article:
     reply = await clients.catalog.ReviewArticle(
         pb.ReviewArticleRequest(article_id=article_id, decision=body.decision, comment=body.comment)
     )
+    invalidate_public_reads(request)
     return Article.from_proto(reply.article)
 
 
@@ -89,6 +96,8 @@ async def list_articles(
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
+    if (hit := cached(request)) is not None:
+        return hit
     reply = await clients.catalog.ListArticles(
         pb.ListArticlesRequest(
             kind=kind or "",
@@ -109,6 +118,8 @@ async def list_articles(
 async def get_article(
     request: Request, article_id: str, clients: ClientsDep, _principal: OptionalPrincipal
 ) -> Response:
+    if (hit := cached(request)) is not None:
+        return hit
     reply = await clients.catalog.GetArticle(pb.GetArticleRequest(article_id=article_id))
     return conditional(request, Article.from_proto(reply.article))
 
@@ -121,6 +132,8 @@ async def search_everything(
     q: Annotated[str, Query(min_length=1, max_length=100, description="Chinese or English search.")],
     limit: Annotated[int, Query(ge=1, le=20, description="Per kind.")] = 5,
 ) -> Response:
+    if (hit := cached(request)) is not None:
+        return hit
     """The best matches among published products, active lawyers and published articles at once."""
     page = paging_pb2.PageRequest(limit=limit)
     products, lawyers, articles = await asyncio.gather(
