@@ -298,10 +298,10 @@ class CatalogServicer(CatalogServiceServicer):
             firm_id=request.firm_id,
             query=query,
         )
-        rows, next_cursor = await self.store.list_lawyers(
-            filters, page_size(request.page.limit), request.page.cursor
-        )
         principal = current_principal()
+        rows, next_cursor = await self.store.list_lawyers(
+            filters, page_size(request.page.limit), request.page.cursor, principal
+        )
         return pb.ListLawyersResponse(
             lawyers=[lawyer_proto(row, principal) for row in rows],
             page=paging_pb2.PageResponse(next_cursor=next_cursor),

@@ -69,6 +69,14 @@ def _vector(model: Any) -> Any:
     return model.__table__.c.search_vector
 
 
+def _keyset(cursor: str, size: int) -> list[str]:
+    """The string values of a keyset cursor we issued; InvalidArgument for anything else (never a 5xx)."""
+    values = decode_cursor(cursor)
+    if len(values) != size or not all(isinstance(v, str) for v in values):
+        raise InvalidArgument.for_field("cursor", "is not a cursor this API issued")
+    return values
+
+
 def _offset(cursor: str) -> int:
     """Ranked (search) results page by offset; the cursor says so, so a keyset cursor is refused."""
     if not cursor:
@@ -132,7 +140,7 @@ class CatalogStore:
             statement = statement.where(found.condition).order_by(found.rank.desc(), col(ProductRow.id))
             return await self._ranked(statement, limit, cursor)
         if cursor:
-            last_category, last_name, last_id = decode_cursor(cursor)
+            last_category, last_name, last_id = _keyset(cursor, 3)
             statement = statement.where(
                 tuple_(col(ProductRow.category), col(ProductRow.name), col(ProductRow.id))
                 > tuple_(literal(last_category), literal(last_name), literal(last_id))
@@ -227,10 +235,10 @@ class CatalogStore:
         if city:
             statement = statement.where(FirmRow.city == city)
         if cursor:
-            values = decode_cursor(cursor)
+            values = _keyset(cursor, 3)
             statement = statement.where(
                 tuple_(col(FirmRow.city), col(FirmRow.name), col(FirmRow.id))
-                > tuple_(*[literal(v) for v in values[:3]])
+                > tuple_(*[literal(v) for v in values])
             )
         statement = statement.order_by(col(FirmRow.city), col(FirmRow.name), col(FirmRow.id)).limit(limit + 1)
         async with self.db.transaction() as session:
@@ -266,10 +274,13 @@ class CatalogStore:
         row.search_body = search.segment(row.specialty, row.bio, " ".join(row.fields), firm.name, firm.city)
 
     async def list_lawyers(
-        self, filters: LawyerFilter, limit: int, cursor: str
+        self, filters: LawyerFilter, limit: int, cursor: str, principal: Principal | None = None
     ) -> tuple[list[LawyerRow], str]:
-        """Active lawyers; online first, then by name, or by relevance when `filters.query` is given."""
-        statement = select(LawyerRow).where(col(LawyerRow.active).is_(True))
+        """Active lawyers; online first, then by name, or by relevance when `filters.query` is given. An
+        admin of the firm named by `filters.firm_id` also sees its inactive profiles."""
+        statement = select(LawyerRow)
+        if not await self._administers(principal, filters.firm_id):
+            statement = statement.where(col(LawyerRow.active).is_(True))
         if filters.field:
             statement = statement.where(col(LawyerRow.fields).contains([filters.field]))
         if filters.online is not None:
@@ -291,6 +302,13 @@ class CatalogStore:
             return await self._ranked(statement, limit, cursor)
         statement = statement.order_by(col(LawyerRow.online).desc(), col(LawyerRow.name), col(LawyerRow.id))
         return await self._ranked(statement, limit, cursor)
+
+    async def _administers(self, principal: Principal | None, firm_id: str) -> bool:
+        if principal is None or not firm_id or not principal.has_role("firm_admin"):
+            return False
+        async with self.db.transaction() as session:
+            firm = await session.get(FirmRow, firm_id)
+        return firm is not None and domain.administers(principal, firm.admin_user_ids)
 
     async def get_lawyer(self, principal: Principal | None, lawyer_id: str) -> LawyerRow:
         """An active lawyer, or an inactive one to an admin of its firm; NotFound otherwise."""
@@ -324,6 +342,15 @@ class CatalogStore:
         return row, firm
 
     @staticmethod
+    async def _check_account_free(session: AsyncSession, user_id: str, lawyer_id: str) -> None:
+        """One lawyer profile per identity account."""
+        if not user_id:
+            return
+        statement = select(LawyerRow.id).where(LawyerRow.user_id == user_id, LawyerRow.id != lawyer_id)
+        if (await session.exec(statement)).first() is not None:
+            raise InvalidArgument.for_field("user_id", "this account already has a lawyer profile")
+
+    @staticmethod
     def _apply_profile(row: LawyerRow, profile: domain.Profile) -> None:
         row.name = profile.name
         row.specialty = profile.specialty
@@ -355,6 +382,7 @@ class CatalogStore:
                 )
                 if existing is not None:
                     return await self.db_get_lawyer(session, existing)
+            await self._check_account_free(session, profile.user_id, lawyer_id)
             now = utcnow()
             row = LawyerRow(id=lawyer_id, firm_id=firm.id, name=profile.name, created_at=now, updated_at=now)
             self._apply_profile(row, profile)
@@ -376,6 +404,7 @@ class CatalogStore:
             row, firm = await self._administered_lawyer(session, principal, lawyer_id)
             if row.active:
                 domain.check_activation(profile.licence_number, profile.years_of_practice)
+            await self._check_account_free(session, profile.user_id, row.id)
             self._apply_profile(row, profile)
             self._index_lawyer(row, firm)
             row.updated_at = utcnow()

@@ -54,6 +54,7 @@ from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRel
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.migrations import migrate
+from services.runtime.records import encode_cursor
 
 KID = "catalog-test-key"
 FIRM_ADMIN = identity_demo_user_id(demo_email("firm_admin"))
@@ -956,3 +957,55 @@ async def test_anonymous_reads_are_cached_briefly_and_gateway_writes_clear_them(
         await platform.http.put("/api/v1/lawyer/status", json={"online": False}, headers=lawyer)
     ).status_code == 200
     assert (await platform.http.get(path)).json()["phone"] == "0755-00000000"
+
+
+async def test_paging_and_foreign_cursors(platform: Platform) -> None:
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(10):
+        page = (await platform.http.get("/api/v1/lawyers", params={"limit": 4, "cursor": cursor})).json()
+        seen += [x["id"] for x in page["items"]]
+        cursor = page["next_cursor"] or ""
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) >= 10
+    firms = (await platform.http.get("/api/v1/firms", params={"limit": 2})).json()
+    rest = (
+        await platform.http.get("/api/v1/firms", params={"limit": 100, "cursor": firms["next_cursor"]})
+    ).json()
+    assert not {f["id"] for f in firms["items"]} & {f["id"] for f in rest["items"]}
+    # Cursors of another listing, or forged ones, are a 422 naming the cursor, never a 5xx.
+    rank_cursor = encode_cursor("rank", 4)
+    keyset_cursor = encode_cursor("a", "b", "c")
+    for path, cursor in [
+        ("/api/v1/firms", rank_cursor),
+        ("/api/v1/products", rank_cursor),
+        ("/api/v1/products", encode_cursor(1, 2, 3)),
+        ("/api/v1/lawyers", keyset_cursor),
+        ("/api/v1/articles", "not-a-cursor!"),
+    ]:
+        response = await platform.http.get(path, params={"cursor": cursor})
+        assert response.status_code == 422 and _errors(response) == ["cursor"], (path, response.text)
+
+
+async def test_firm_admin_lists_own_inactive_lawyers_and_accounts_have_one_profile(
+    platform: Platform,
+) -> None:
+    admin = platform.firm_admin()
+    lawyer = (
+        await platform.http.post(
+            f"/api/v1/firms/{OWN_FIRM}/lawyers",
+            json=profile(name="待激活 Pending", user_id="acct-x"),
+            headers=admin,
+        )
+    ).json()
+    own = await platform.http.get(
+        "/api/v1/lawyers", params={"firm_id": OWN_FIRM, "limit": 100}, headers=admin
+    )
+    assert lawyer["id"] in [x["id"] for x in own.json()["items"]]
+    public = await platform.http.get("/api/v1/lawyers", params={"firm_id": OWN_FIRM, "limit": 100})
+    assert lawyer["id"] not in [x["id"] for x in public.json()["items"]]
+    taken = await platform.http.post(
+        f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(user_id="acct-x"), headers=admin
+    )
+    assert taken.status_code == 422 and _errors(taken) == ["user_id"]
