@@ -236,6 +236,8 @@ async def test_lawyer_filters_and_licence_shown_to_staff_only(platform: Platform
     ).json()
     assert len(as_staff["licence_number"]) == 17
 
+    both = await platform.http.get("/api/v1/lawyers", params={"online": "", "field": "", "limit": 100})
+    assert {x["online"] for x in both.json()["items"]} == {True, False}
     bad = await platform.http.get("/api/v1/lawyers", params={"field": "astrology"})
     assert bad.status_code == 422 and _errors(bad) == ["field"]
     assert (await platform.http.get("/api/v1/lawyers/nobody")).status_code == 404
@@ -545,6 +547,7 @@ async def test_only_approved_articles_are_public_including_search(platform: Plat
     article = created.json()
     article_id = article["id"]
     assert article["latest"]["status"] == "draft" and article["published"] is None
+    assert (article["title"], article["status"], article["version"]) == ("独角兽股权纠纷案评析", "draft", 1)
     assert await _public(platform, article_id, "独角兽") == (404, [])
 
     submitted = await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)

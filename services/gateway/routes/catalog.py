@@ -119,7 +119,9 @@ async def list_lawyers(
     _principal: OptionalPrincipal,
     field: Annotated[LegalField | None, BeforeValidator(_blank_to_none), Query()] = None,
     online: Annotated[
-        bool | None, Query(description="true: online lawyers only; false: offline only.")
+        bool | None,
+        BeforeValidator(_blank_to_none),
+        Query(description="true: online lawyers only; false: offline only; empty for both."),
     ] = None,
     city: Annotated[str, Query(max_length=50)] = "",
     firm_id: Annotated[str, Query(max_length=100)] = "",

@@ -56,14 +56,16 @@ class ArticleVersion(BaseModel):
 
 
 class Article(BaseModel):
-    """The published version's title and body at the top level; `latest` is the newest version (for its
-    editor and reviewers; the published one on public reads)."""
+    """`title`, `body`, `status` and `version` are the newest version's: on public reads that is always the
+    published (approved) one; an editor or reviewer sees the version being worked on. `published` is the
+    version the public sees, with who reviewed it and when."""
 
     id: str
     kind: str
-    title: str | None
-    body: str | None
-    version: int | None = Field(description="The published version number; null when unpublished.")
+    title: str
+    body: str
+    status: str = Field(description="draft|submitted|approved|rejected")
+    version: int
     reviewed_by: str | None = Field(description="The reviewer who approved the published version.")
     published_at: str | None
     published: ArticleVersion | None
@@ -73,16 +75,18 @@ class Article(BaseModel):
     @classmethod
     def from_proto(cls, article: pb.Article) -> Article:
         published = ArticleVersion.from_proto(article.published) if article.HasField("published") else None
+        latest = ArticleVersion.from_proto(article.latest)
         return cls(
             id=article.id,
             kind=article.kind,
-            title=published.title if published else None,
-            body=published.body if published else None,
-            version=published.version if published else None,
+            title=latest.title,
+            body=latest.body,
+            status=latest.status,
+            version=latest.version,
             reviewed_by=published.reviewer_id if published else None,
             published_at=published.reviewed_at if published else None,
             published=published,
-            latest=ArticleVersion.from_proto(article.latest),
+            latest=latest,
             created_at=rfc3339(article, "created_at"),
         )
 
