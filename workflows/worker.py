@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio.worker import Worker
 
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
@@ -20,8 +21,10 @@ from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.temporal import connect_temporal
 from workflows.activities.consultation import ConsultationActivities
+from workflows.activities.documents import DocumentsActivities
 from workflows.activities.payment import PaymentActivities
 from workflows.consultation import ConsultationWorkflow
+from workflows.documents import DocumentOrderWorkflow
 from workflows.orders import OrderWorkflow
 
 if TYPE_CHECKING:
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [ConsultationWorkflow, OrderWorkflow]
+WORKFLOWS = [ConsultationWorkflow, DocumentOrderWorkflow, OrderWorkflow]
 
 
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
@@ -43,9 +46,16 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
             open_channel(settings.payment_addr, default_timeout=settings.grpc_deadline_seconds)
         )
     )
+    documents = DocumentsActivities(
+        DocumentsServiceStub(
+            open_channel(settings.documents_addr, default_timeout=settings.grpc_deadline_seconds)
+        )
+    )
     return [
         consultation.record_stage,
         consultation.close,
+        documents.record_stage,
+        documents.record_breach,
         payment.expire_order,
         payment.issue_voucher,
         payment.issue_invoice,

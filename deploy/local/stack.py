@@ -30,6 +30,8 @@ from services.runtime.config import SERVICE_NAMES, Settings, load_settings
 
 COLORS = ["36", "32", "33", "35", "34", "96", "92", "93", "95", "94"]
 READY_TIMEOUT = 120.0
+# Each process drains in a second or two; the margin is for a heavily loaded machine.
+STOP_GRACE_SECONDS = 30.0
 
 
 @dataclass
@@ -286,14 +288,14 @@ class Stack:
             if child.process is not None and child.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
         for child in reversed(self.children):
             if child.process is None:
                 continue
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                say(f"\033[31m{child.name} did not stop within 15 s; killed\033[0m")
+                say(f"\033[31m{child.name} did not stop within {STOP_GRACE_SECONDS:.0f} s; killed\033[0m")
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGKILL)
                 child.process.wait()
@@ -319,7 +321,9 @@ def run_stack() -> int:
         interrupted.set()
         raise KeyboardInterrupt
 
+    # Explicitly, also for SIGINT: a shell starts background jobs with SIGINT ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         stack.start_servers()
         stack.bootstrap()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from services.runtime.errors import InvalidArgument
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.runtime.context import Principal
+from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied
+from services.runtime.tenancy import signed_in
 
 CATEGORIES = ("consultation", "document", "booking", "retainer")
 COMPLEXITIES = ("simple", "standard", "complex")
@@ -22,3 +29,474 @@ def like_pattern(query: str) -> str:
     """A LIKE pattern matching `query` literally anywhere."""
     escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# --- products and tiers (R-INFO-1, §6.2.2.2-§6.2.2.4) ----------------------------------------------------
+
+# A document tier's clocks follow from its complexity; the workflows receive them as input.
+DOCUMENT_CLOCKS = {"simple": (24, 3), "standard": (48, 5), "complex": (72, 7)}
+DOCUMENT_ACKNOWLEDGE_MINUTES = 30
+CONSULTATION_REPLY_HOURS = 24
+
+
+def validate_tiers(category: str, tiers: list[dict[str, Any]]) -> None:
+    """Raises InvalidArgument naming `tiers[i].<field>` for a tier that breaks the rules: every tier has an
+    id, a name and a non-negative price; a document tier has a complexity whose delivery_hours (24/48/72),
+    revision_days (3/5/7) and 30-minute acknowledgement match it; a professional consultation tier promises
+    its 24 h reply."""
+    if category not in CATEGORIES:
+        raise InvalidArgument.for_field("category", f"must be one of {', '.join(CATEGORIES)}")
+    if not tiers:
+        raise InvalidArgument.for_field("tiers", "a product needs at least one tier")
+    seen: set[str] = set()
+    for i, tier in enumerate(tiers):
+        where = f"tiers[{i}]"
+        if not str(tier.get("id", "")).strip():
+            raise InvalidArgument.for_field(f"{where}.id", "is required")
+        if tier["id"] in seen:
+            raise InvalidArgument.for_field(f"{where}.id", "is used by another tier")
+        seen.add(tier["id"])
+        if not str(tier.get("name", "")).strip():
+            raise InvalidArgument.for_field(f"{where}.name", "is required")
+        price = tier.get("price")
+        if not isinstance(price, int) or isinstance(price, bool) or price < 0:
+            raise InvalidArgument.for_field(f"{where}.price", "must be a non-negative number of fen")
+        if category == "document":
+            complexity = tier.get("complexity")
+            if complexity not in DOCUMENT_CLOCKS:
+                raise InvalidArgument.for_field(
+                    f"{where}.complexity", f"a document tier needs one of {', '.join(COMPLEXITIES)}"
+                )
+            hours, days = DOCUMENT_CLOCKS[complexity]
+            if tier.get("delivery_hours") != hours:
+                raise InvalidArgument.for_field(
+                    f"{where}.delivery_hours", f"must be {hours} for {complexity}"
+                )
+            if tier.get("revision_days") != days:
+                raise InvalidArgument.for_field(f"{where}.revision_days", f"must be {days} for {complexity}")
+            if tier.get("acknowledge_minutes") != DOCUMENT_ACKNOWLEDGE_MINUTES:
+                raise InvalidArgument.for_field(
+                    f"{where}.acknowledge_minutes", f"must be {DOCUMENT_ACKNOWLEDGE_MINUTES}"
+                )
+        elif tier.get("complexity"):
+            raise InvalidArgument.for_field(f"{where}.complexity", "only document tiers have a complexity")
+
+
+def validate_product(
+    category: str, price_fen: int, tiers: list[dict[str, Any]], consultation_kind: str = ""
+) -> None:
+    """The rules every product obeys before it is stored (seeded or managed)."""
+    if price_fen < 0:
+        raise InvalidArgument.for_field("price", "must be a non-negative number of fen")
+    validate_tiers(category, tiers)
+    if category == "consultation":
+        if consultation_kind not in CONSULTATION_KINDS:
+            raise InvalidArgument.for_field(
+                "consultation_kind", f"must be one of {', '.join(CONSULTATION_KINDS)}"
+            )
+        if consultation_kind == "professional":
+            for i, tier in enumerate(tiers):
+                if tier.get("reply_hours") != CONSULTATION_REPLY_HOURS:
+                    raise InvalidArgument.for_field(
+                        f"tiers[{i}].reply_hours", f"must be {CONSULTATION_REPLY_HOURS}"
+                    )
+
+
+def validate_price_range(min_price: int | None, max_price: int | None) -> None:
+    if min_price is not None and min_price < 0:
+        raise InvalidArgument.for_field("min_price", "must be a non-negative number of fen")
+    if max_price is not None and max_price < 0:
+        raise InvalidArgument.for_field("max_price", "must be a non-negative number of fen")
+    if min_price is not None and max_price is not None and min_price > max_price:
+        raise InvalidArgument.for_field("max_price", "must not be below min_price")
+
+
+# --- firms and lawyers (R-INFO-2, §4.2.1, §6.2.4.2) -------------------------------------------------------
+
+LEGAL_FIELDS = ("contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other")
+CONSULTATION_KINDS = ("professional", "phone")
+MIN_YEARS_TO_ACTIVATE = 2
+STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+_LICENCE = re.compile(r"^\d{17}$")  # a PRC lawyer's practising certificate number has 17 digits
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated lawyer profile."""
+
+    name: str
+    specialty: str
+    fields: tuple[str, ...]
+    service_hours: tuple[dict[str, Any], ...]
+    service_exceptions: tuple[dict[str, Any], ...]
+    years_of_practice: int
+    licence_number: str
+    bio: str
+    user_id: str
+    online: bool
+
+
+def validate_field_filter(field: str) -> str:
+    if field and field not in LEGAL_FIELDS:
+        raise InvalidArgument.for_field("field", f"must be one of {', '.join(LEGAL_FIELDS)}")
+    return field
+
+
+def _minutes(value: str, where: str) -> int:
+    if not _HHMM.match(value):
+        raise InvalidArgument.for_field(where, "must be a time HH:MM")
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def validate_service_hours(windows: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """Weekly windows {weekday 1..7, start, end}: start before end, no two windows of a weekday overlapping."""
+    checked: list[tuple[int, int, int, int]] = []
+    for i, window in enumerate(windows):
+        where = f"service_hours[{i}]"
+        weekday = window.get("weekday")
+        if not isinstance(weekday, int) or not 1 <= weekday <= 7:
+            raise InvalidArgument.for_field(f"{where}.weekday", "must be 1 (Monday) to 7 (Sunday)")
+        start = _minutes(str(window.get("start", "")), f"{where}.start")
+        end = _minutes(str(window.get("end", "")), f"{where}.end")
+        if end <= start:
+            raise InvalidArgument.for_field(f"{where}.end", "must be after start")
+        for other_i, other_day, other_start, other_end in checked:
+            if other_day == weekday and start < other_end and other_start < end:
+                raise InvalidArgument.for_field(where, f"overlaps service_hours[{other_i}]")
+        checked.append((i, weekday, start, end))
+    return tuple(
+        {"weekday": w["weekday"], "start": w["start"], "end": w["end"]}
+        for w in sorted(windows, key=lambda w: (w["weekday"], w["start"]))
+    )
+
+
+def validate_exceptions(exceptions: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    result = []
+    dates: set[str] = set()
+    for i, item in enumerate(exceptions):
+        where = f"service_exceptions[{i}]"
+        try:
+            day = date.fromisoformat(str(item.get("date", "")))
+        except ValueError as exc:
+            raise InvalidArgument.for_field(f"{where}.date", "must be a date YYYY-MM-DD") from exc
+        if day.isoformat() in dates:
+            raise InvalidArgument.for_field(f"{where}.date", "has another exception already")
+        dates.add(day.isoformat())
+        available = bool(item.get("available"))
+        start = end = ""
+        if available:
+            start, end = str(item.get("start", "")), str(item.get("end", ""))
+            if _minutes(end, f"{where}.end") <= _minutes(start, f"{where}.start"):
+                raise InvalidArgument.for_field(f"{where}.end", "must be after start")
+        result.append(
+            {
+                "date": day.isoformat(),
+                "available": available,
+                "start": start,
+                "end": end,
+                "note": str(item.get("note", ""))[:200],
+            }
+        )
+    return tuple(sorted(result, key=lambda e: e["date"]))
+
+
+def validate_profile(
+    *,
+    name: str,
+    specialty: str,
+    fields: list[str],
+    service_hours: list[dict[str, Any]],
+    service_exceptions: list[dict[str, Any]],
+    years_of_practice: int,
+    licence_number: str,
+    bio: str,
+    user_id: str,
+    online: bool,
+) -> Profile:
+    """A lawyer profile as stored; InvalidArgument naming the first bad field."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidArgument.for_field("name", "is required, at most 100 characters")
+    if len(specialty) > 200:
+        raise InvalidArgument.for_field("specialty", "must be at most 200 characters")
+    if len(bio) > 4000:
+        raise InvalidArgument.for_field("bio", "must be at most 4000 characters")
+    if not fields:
+        raise InvalidArgument.for_field("fields", "name at least one legal field")
+    for i, field in enumerate(fields):
+        if field not in LEGAL_FIELDS:
+            raise InvalidArgument.for_field(f"fields[{i}]", f"must be one of {', '.join(LEGAL_FIELDS)}")
+    if not 0 <= years_of_practice <= 70:
+        raise InvalidArgument.for_field("years_of_practice", "must be between 0 and 70")
+    licence_number = licence_number.strip()
+    if licence_number and not _LICENCE.match(licence_number):
+        raise InvalidArgument.for_field(
+            "licence_number", "must be the 17-digit practising certificate number"
+        )
+    if len(user_id) > 64:
+        raise InvalidArgument.for_field("user_id", "must be at most 64 characters")
+    return Profile(
+        name=name,
+        specialty=specialty.strip(),
+        fields=tuple(dict.fromkeys(fields)),
+        service_hours=validate_service_hours(service_hours),
+        service_exceptions=validate_exceptions(service_exceptions),
+        years_of_practice=years_of_practice,
+        licence_number=licence_number,
+        bio=bio.strip(),
+        user_id=user_id.strip(),
+        online=online,
+    )
+
+
+def check_activation(licence_number: str, years_of_practice: int) -> None:
+    """§4.2.1: a lawyer profile without a licence number or with < 2 years of practice cannot be activated."""
+    if not licence_number:
+        raise InvalidArgument.for_field("licence_number", "is required to activate a lawyer (§4.2.1)")
+    if years_of_practice < MIN_YEARS_TO_ACTIVATE:
+        raise InvalidArgument.for_field(
+            "years_of_practice", f"must be at least {MIN_YEARS_TO_ACTIVATE} to activate a lawyer (§4.2.1)"
+        )
+
+
+def require_firm_admin(principal: Principal | None) -> Principal:
+    principal = signed_in(principal, "manage a firm")
+    if not principal.has_role("firm_admin"):
+        raise PermissionDenied("only a firm admin manages lawyer profiles")
+    return principal
+
+
+def administers(principal: Principal, admin_user_ids: list[str]) -> bool:
+    return principal.has_role("firm_admin") and principal.user_id in admin_user_ids
+
+
+def sees_licence(principal: Principal | None) -> bool:
+    """Licence numbers are shown to staff only (API.md)."""
+    return principal is not None and principal.has_role(*STAFF_ROLES)
+
+
+# --- articles (R-INFO-3, §6.1.3.2, §9.5) -------------------------------------------------------------------
+
+ARTICLE_KINDS = ("news", "case", "contract_template")
+DECISIONS = ("approve", "reject")
+EDITABLE = ("draft", "rejected")
+MAX_TITLE = 200
+MAX_BODY = 100_000
+
+
+def validate_article_kind_filter(kind: str) -> str:
+    if kind and kind not in ARTICLE_KINDS:
+        raise InvalidArgument.for_field("kind", f"must be one of {', '.join(ARTICLE_KINDS)}")
+    return kind
+
+
+def validate_article(kind: str, title: str, body: str) -> tuple[str, str, str]:
+    if kind not in ARTICLE_KINDS:
+        raise InvalidArgument.for_field("kind", f"must be one of {', '.join(ARTICLE_KINDS)}")
+    return (kind, *validate_article_text(title, body))
+
+
+def validate_article_text(title: str, body: str) -> tuple[str, str]:
+    title, body = title.strip(), body.strip()
+    if not title or len(title) > MAX_TITLE:
+        raise InvalidArgument.for_field("title", f"is required, at most {MAX_TITLE} characters")
+    if not body or len(body) > MAX_BODY:
+        raise InvalidArgument.for_field("body", f"is required, at most {MAX_BODY} characters")
+    return title, body
+
+
+def require_editor(principal: Principal | None) -> Principal:
+    principal = signed_in(principal, "write articles")
+    if not principal.has_role("editor"):
+        raise PermissionDenied("only an editor writes articles")
+    return principal
+
+
+def require_reviewer(principal: Principal | None) -> Principal:
+    principal = signed_in(principal, "review articles")
+    if not principal.has_role("reviewer"):
+        raise PermissionDenied("only a reviewer (a lawyer) reviews articles")
+    return principal
+
+
+def edit_plan(latest_status: str) -> str:
+    """What editing does to the latest version: "in_place" for a draft or a rejected version (which becomes a
+    draft again), "new_version" for an approved one (the published version stays public until the new one
+    is approved); a version under review cannot be edited."""
+    if latest_status in EDITABLE:
+        return "in_place"
+    if latest_status == "approved":
+        return "new_version"
+    raise Conflict(
+        "the article is under review; wait for the reviewer's decision", reason="article_in_review"
+    )
+
+
+def check_submit(latest_status: str) -> None:
+    if latest_status not in EDITABLE:
+        raise Conflict(
+            f"only a draft or a rejected version can be submitted (it is {latest_status})",
+            reason="article_not_draft",
+        )
+
+
+def check_review(latest_status: str, decision: str, comment: str, author_id: str, reviewer_id: str) -> str:
+    """The review's comment, validated; §9.5: a reviewer approves another person's writing, and a
+    rejection says why."""
+    if decision not in DECISIONS:
+        raise InvalidArgument.for_field("decision", "must be approve or reject")
+    comment = comment.strip()
+    if len(comment) > 4000:
+        raise InvalidArgument.for_field("comment", "must be at most 4000 characters")
+    if decision == "reject" and not comment:
+        raise InvalidArgument.for_field("comment", "say why the article is rejected")
+    if latest_status != "submitted":
+        raise Conflict("only a submitted version can be reviewed", reason="article_not_submitted")
+    if author_id == reviewer_id:
+        raise PermissionDenied("a reviewer cannot review their own article")
+    return comment
+
+
+# --- reviews (R-Q-1, §5.5) ---------------------------------------------------------------------------------
+
+ORDER_PROGRESS = ("created", "paid", "completed")
+ORDER_ENDS = ("cancelled", "refunded")
+MAX_COMMENT = 2000
+
+
+def next_order_status(current: str, event: str) -> str:
+    """The order's status after `event` (created|paid|completed|cancelled|refunded). Events may arrive late
+    or twice: progress never goes backwards, and a cancelled or refunded order stays so."""
+    if current in ORDER_ENDS:
+        return current
+    if event in ORDER_ENDS:
+        return event
+    if not current:
+        return event
+    return max(current, event, key=ORDER_PROGRESS.index)
+
+
+def validate_review(rating: int, comment: str) -> str:
+    if not 1 <= rating <= 5:
+        raise InvalidArgument.for_field("rating", "must be 1 to 5")
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT:
+        raise InvalidArgument.for_field("comment", f"must be at most {MAX_COMMENT} characters")
+    return comment
+
+
+def require_client(principal: Principal | None) -> Principal:
+    principal = signed_in(principal, "review an order")
+    if not principal.is_client:
+        raise PermissionDenied("only the client who bought it reviews an order")
+    return principal
+
+
+def check_reviewable(status: str) -> None:
+    if status != "completed":
+        raise Conflict(
+            "the order can be reviewed once its service is completed", reason="order_not_completed"
+        )
+
+
+# --- managing products and firms -----------------------------------------------------------------------
+
+MEDIA_KINDS = ("image", "video", "interactive")
+FIELD_TYPES = ("text", "textarea", "date", "number", "choice", "list")
+
+
+def _text(value: str, field: str, maximum: int, *, required: bool = True) -> str:
+    value = value.strip()
+    if (required and not value) or len(value) > maximum:
+        raise InvalidArgument.for_field(
+            field, f"{'is required, ' if required else 'must be '}at most {maximum} characters"
+        )
+    return value
+
+
+def validate_product_content(
+    product_id: str,
+    name: str,
+    description: str,
+    media: list[dict[str, Any]],
+    process: list[dict[str, str]],
+    requirement_fields: list[dict[str, Any]],
+) -> None:
+    """What a product page needs besides its tiers (R-INFO-1): a name, a description, known media kinds,
+    a process of named stages and a well-formed requirement form."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,63}", product_id):
+        raise InvalidArgument.for_field("id", "use 1-64 lower-case letters, digits and hyphens")
+    _text(name, "name", 200)
+    _text(description, "description", 20_000)
+    for i, item in enumerate(media):
+        if item.get("kind") not in MEDIA_KINDS:
+            raise InvalidArgument.for_field(f"media[{i}].kind", f"must be one of {', '.join(MEDIA_KINDS)}")
+        if item.get("kind") != "interactive" and not item.get("url"):
+            raise InvalidArgument.for_field(f"media[{i}].url", "is required for images and videos")
+    if not process:
+        raise InvalidArgument.for_field("process", "list the stages the client will see")
+    for i, stage in enumerate(process):
+        _text(stage.get("stage", ""), f"process[{i}].stage", 50)
+        _text(stage.get("title", ""), f"process[{i}].title", 100)
+    names: set[str] = set()
+    for i, field in enumerate(requirement_fields):
+        name_ = _text(field.get("name", ""), f"requirement_fields[{i}].name", 50)
+        if name_ in names:
+            raise InvalidArgument.for_field(f"requirement_fields[{i}].name", "is used by another field")
+        names.add(name_)
+        if field.get("type") not in FIELD_TYPES:
+            raise InvalidArgument.for_field(
+                f"requirement_fields[{i}].type", f"must be one of {', '.join(FIELD_TYPES)}"
+            )
+        if field.get("type") == "choice" and not field.get("choices"):
+            raise InvalidArgument.for_field(f"requirement_fields[{i}].choices", "a choice needs choices")
+
+
+def validate_firm(
+    name: str,
+    city: str,
+    address: str,
+    lat: float,
+    lng: float,
+    opening_hours: list[dict[str, Any]],
+    transit_routes: list[str],
+    staff: list[dict[str, str]],
+) -> None:
+    """A firm's public profile (R-INFO-2, §6.1.3.4)."""
+    _text(name, "name", 200)
+    _text(city, "city", 50)
+    _text(address, "address", 500)
+    if not -90 <= lat <= 90:
+        raise InvalidArgument.for_field("location.lat", "must be between -90 and 90")
+    if not -180 <= lng <= 180:
+        raise InvalidArgument.for_field("location.lng", "must be between -180 and 180")
+    windows = [
+        {"weekday": h.get("weekday"), "start": h.get("opens", ""), "end": h.get("closes", "")}
+        for h in opening_hours
+    ]
+    try:
+        validate_service_hours(windows)
+    except InvalidArgument as error:
+        field = error.violations[0].field.replace("service_hours", "opening_hours")
+        field = field.replace(".start", ".opens").replace(".end", ".closes")
+        raise InvalidArgument.for_field(
+            field, error.violations[0].message.replace("service_hours", "opening_hours")
+        ) from None
+    if len(transit_routes) > 20:
+        raise InvalidArgument.for_field("transit_routes", "at most 20 routes")
+    for i, route in enumerate(transit_routes):
+        _text(route, f"transit_routes[{i}]", 200)
+    if len(staff) > 100:
+        raise InvalidArgument.for_field("staff", "at most 100 members")
+    for i, member in enumerate(staff):
+        _text(member.get("name", ""), f"staff[{i}].name", 100)
+        _text(member.get("role", ""), f"staff[{i}].role", 100, required=False)
+
+
+def require_role(principal: Principal | None, role: str, action: str) -> Principal:
+    principal = signed_in(principal, action)
+    if not principal.has_role(role):
+        raise PermissionDenied(f"only a {role} may {action}")
+    return principal

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import CheckConstraint, Column, Computed, DateTime, Index, String
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -15,6 +15,23 @@ from services.runtime.tables import define_runtime_tables
 catalog_registry = registry()
 metadata = catalog_registry.metadata
 TABLES = define_runtime_tables(metadata)
+
+
+# Search columns hold jieba-segmented, lower-cased text (services/catalog/search.py); PostgreSQL turns them
+# into a weighted tsvector (title words rank above body words) that a GIN index serves.
+SEARCH_VECTOR = (
+    "setweight(to_tsvector('simple'::regconfig, search_title), 'A') || "
+    "to_tsvector('simple'::regconfig, search_body)"
+)
+
+
+def _add_search_vector(model: Any) -> None:
+    """Put the generated `search_vector` column on `model`'s table (so migrations and queries see it) after
+    the class is mapped, so the ORM never reads or writes it (PostgreSQL refuses writes to it)."""
+    table = model.__table__
+    column = Column("search_vector", TSVECTOR, Computed(SEARCH_VECTOR, persisted=True), nullable=True)
+    table.append_column(column)
+    Index(f"ix_{table.name}_search_vector", column, postgresql_using="gin")  # attaches to the column's table
 
 
 class CatalogTable(SQLModel, registry=catalog_registry):
@@ -40,4 +57,119 @@ class ProductRow(CatalogTable, table=True):
     rating_average: float = 0.0
     rating_count: int = 0
     published: bool = Field(default=True, index=True)
+    search_title: str = ""
+    search_body: str = ""
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class FirmRow(CatalogTable, table=True):
+    __tablename__ = "firms"
+
+    id: str = Field(primary_key=True)
+    name: str
+    city: str = Field(index=True)
+    address: str
+    lat: float
+    lng: float
+    phone: str = ""
+    description: str = ""
+    opening_hours: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB)
+    transit_routes: list[str] = Field(default_factory=list, sa_type=JSONB)
+    staff: list[dict[str, str]] = Field(default_factory=list, sa_type=JSONB)
+    # Identity accounts allowed to manage this firm and its lawyers (role firm_admin + membership here).
+    admin_user_ids: list[str] = Field(default_factory=list, sa_type=JSONB)
+    rating_average: float = 0.0
+    rating_count: int = 0
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class LawyerRow(CatalogTable, table=True):
+    __tablename__ = "lawyers"
+
+    id: str = Field(primary_key=True)
+    user_id: str = Field(default="", index=True)
+    firm_id: str = Field(foreign_key="firms.id", index=True)
+    city: str = Field(default="", index=True)  # the firm's city, copied so listing needs no join
+    name: str
+    specialty: str = ""
+    bio: str = ""
+    fields: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    service_hours: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB)
+    service_exceptions: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB)
+    years_of_practice: int = 0
+    licence_number: str = ""
+    online: bool = False
+    active: bool = Field(default=False, index=True)
+    rating_average: float = 0.0
+    rating_count: int = 0
+    search_title: str = ""
+    search_body: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ArticleRow(CatalogTable, table=True):
+    __tablename__ = "articles"
+
+    id: str = Field(primary_key=True)
+    kind: str = Field(index=True)
+    author_id: str
+    latest_version: int = 1
+    # The approved version the public sees; None until the first approval.
+    published_version: int | None = None
+    published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ArticleVersionRow(CatalogTable, table=True):
+    __tablename__ = "article_versions"
+
+    article_id: str = Field(foreign_key="articles.id", primary_key=True)
+    version: int = Field(primary_key=True)
+    status: str  # draft | submitted | approved | rejected
+    title: str
+    body: str
+    author_id: str
+    reviewer_id: str = ""
+    review_comment: str = ""
+    reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    search_title: str = ""
+    search_body: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class OrderRecordRow(CatalogTable, table=True):
+    """What catalog learns about an order from payment and fulfilment events: who bought what, who served
+    it and whether it finished, so that only the buyer of a completed order can review it (R-Q-1)."""
+
+    __tablename__ = "order_records"
+
+    order_id: str = Field(primary_key=True)
+    client_id: str = ""
+    tenant_id: str = ""
+    product_id: str = ""
+    consultation_id: str = Field(default="", index=True)
+    lawyer_id: str = ""  # lawyer profile id
+    status: str = ""  # created | paid | completed | cancelled | refunded
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ReviewRow(CatalogTable, table=True):
+    __tablename__ = "reviews"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="ck_reviews_rating"),)
+
+    id: str = Field(primary_key=True)
+    order_id: str = Field(unique=True)  # one review per order
+    product_id: str = Field(index=True)
+    lawyer_id: str = Field(default="", index=True)
+    firm_id: str = ""
+    client_id: str
+    tenant_id: str = ""
+    rating: int
+    comment: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+for _model in (ProductRow, LawyerRow, ArticleVersionRow):
+    _add_search_vector(_model)

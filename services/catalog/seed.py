@@ -1,12 +1,24 @@
-"""Demo products of every category (API.md "Demo data"). Idempotent: ids are fixed, rows are merged."""
+"""Demo catalog (API.md "Demo data"): products of every category, firms in Beijing, Shanghai and Shenzhen,
+the demo lawyers `lawyer1@demo.counsel.test` … `lawyer10@…` and a few approved articles. Idempotent: ids
+are fixed, rows are merged."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.catalog.models import ProductRow
+from services.catalog.models import ArticleRow, ArticleVersionRow, FirmRow, LawyerRow, ProductRow
 from services.catalog.store import CatalogStore
+
+DEMO_DOMAIN = "demo.counsel.test"
+
+
+def demo_user_id(email: str) -> str:
+    """The id identity's demo seed gives the account `email` (same derivation as
+    services.identity.seed.demo_user_id; a unit test keeps the two in step)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"counsel-demo:{email}").hex
+
 
 # Document tiers carry the standard's clocks (§6.2.2.2-§6.2.2.4): 30-minute acknowledgement,
 # 24/48/72 h delivery and 3/5/7-day revision windows by complexity. Workflows receive them as input.
@@ -68,6 +80,33 @@ DOCUMENT_PROCESS = [
         "description": "The revision window ended or you accepted it.",
     },
 ]
+# R-INFO-1: text, images, video links and interactive blocks (structured data the client app renders).
+CONSULTATION_MEDIA: list[dict[str, Any]] = [
+    {
+        "kind": "image",
+        "url": "/static/products/consultation.png",
+        "caption": "专业律师在线答复 Lawyers online",
+    },
+    {
+        "kind": "video",
+        "url": "https://media.counsel.example/videos/how-professional-consultation-works.mp4",
+        "caption": "三分钟了解专业咨询流程 How it works in three minutes",
+    },
+    {
+        "kind": "interactive",
+        "url": "",
+        "caption": "我该选哪种咨询？Which consultation fits?",
+        "data": {
+            "type": "decision_tree",
+            "question": "您的问题是否需要律师书面答复？Do you need a written answer?",
+            "answers": [
+                {"label": "是 Yes", "product_id": "consult-professional"},
+                {"label": "想直接通话 I'd rather talk", "product_id": "consult-phone"},
+                {"label": "需要面谈 Meet in person", "product_id": "booking-at-firm"},
+            ],
+        },
+    },
+]
 CONTRACT_REQUIREMENTS = [
     {
         "name": "contract_type",
@@ -118,6 +157,7 @@ def demo_products() -> list[ProductRow]:
             price_fen=19900,
             consultation_kind="professional",
             tiers=[{"id": "standard", "name": "标准 Standard", "price": 19900, "reply_hours": 24}],
+            media=CONSULTATION_MEDIA,
             process=[
                 {
                     "stage": "submitted",
@@ -247,6 +287,286 @@ def demo_products() -> list[ProductRow]:
     ]
 
 
+WEEKDAYS_9_TO_18 = [{"weekday": day, "opens": "09:00", "closes": "18:00"} for day in range(1, 6)] + [
+    {"weekday": 6, "opens": "10:00", "closes": "16:00"}
+]
+
+
+def demo_firms() -> list[FirmRow]:
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        FirmRow(
+            id="firm-beijing-zhengda",
+            name="北京正大律师事务所 Zhengda Law Firm (Beijing)",
+            city="北京",
+            address="北京市朝阳区建国门外大街1号国贸大厦A座20层",
+            lat=39.9087,
+            lng=116.4605,
+            phone="010-65050000",
+            description="专注公司、合同与劳动法律服务。Corporate, contract and employment law.",
+            opening_hours=WEEKDAYS_9_TO_18,
+            transit_routes=[
+                "地铁1号线、10号线国贸站 B 口 Metro lines 1/10, Guomao, exit B",
+                "公交 1 路 Bus 1",
+            ],
+            staff=[
+                {"name": "王建国 Wang Jianguo", "role": "主任律师 Managing partner", "lawyer_id": "lawyer-1"},
+                {"name": "李静 Li Jing", "role": "行政主管 Office manager", "lawyer_id": ""},
+            ],
+            admin_user_ids=[demo_user_id(f"firm_admin@{DEMO_DOMAIN}")],
+            created_at=created,
+        ),
+        FirmRow(
+            id="firm-beijing-zhixin",
+            name="北京知信律师事务所 Zhixin IP Law Firm (Beijing)",
+            city="北京",
+            address="北京市海淀区中关村大街27号中关村大厦12层",
+            lat=39.9834,
+            lng=116.3164,
+            phone="010-62620000",
+            description="知识产权与科技企业法律服务。IP and technology companies.",
+            opening_hours=WEEKDAYS_9_TO_18[:5],
+            transit_routes=["地铁4号线中关村站 A 口 Metro line 4, Zhongguancun, exit A"],
+            staff=[{"name": "赵敏 Zhao Min", "role": "合伙人 Partner", "lawyer_id": "lawyer-4"}],
+            admin_user_ids=[],
+            created_at=created,
+        ),
+        FirmRow(
+            id="firm-shanghai-hengtai",
+            name="上海恒泰律师事务所 Hengtai Law Firm (Shanghai)",
+            city="上海",
+            address="上海市浦东新区陆家嘴环路1000号恒生银行大厦35层",
+            lat=31.2397,
+            lng=121.4998,
+            phone="021-68880000",
+            description="税务、金融与争议解决。Tax, finance and dispute resolution.",
+            opening_hours=WEEKDAYS_9_TO_18,
+            transit_routes=["地铁2号线陆家嘴站 1 号口 Metro line 2, Lujiazui, exit 1"],
+            staff=[
+                {"name": "陈志强 Chen Zhiqiang", "role": "主任律师 Managing partner", "lawyer_id": "lawyer-6"}
+            ],
+            admin_user_ids=[],
+            created_at=created,
+        ),
+        FirmRow(
+            id="firm-shenzhen-nanshan",
+            name="深圳南山律师事务所 Nanshan Law Firm (Shenzhen)",
+            city="深圳",
+            address="深圳市南山区科技园科苑路15号科兴科学园B栋8层",
+            lat=22.5431,
+            lng=113.9446,
+            phone="0755-86860000",
+            description="科技企业、劳动用工与诉讼。Tech companies, employment and litigation.",
+            opening_hours=WEEKDAYS_9_TO_18[:5],
+            transit_routes=["地铁1号线高新园站 D 口 Metro line 1, Hi-Tech Park, exit D"],
+            staff=[{"name": "刘洋 Liu Yang", "role": "合伙人 Partner", "lawyer_id": "lawyer-9"}],
+            admin_user_ids=[],
+            created_at=created,
+        ),
+    ]
+
+
+def _hours(*days: int, start: str = "09:00", end: str = "17:30") -> list[dict[str, Any]]:
+    return [{"weekday": day, "start": start, "end": end} for day in days]
+
+
+# (firm, name, specialty, fields, years, online, bio)
+_LAWYERS: list[tuple[str, str, str, list[str], int, bool, str]] = [
+    (
+        "firm-beijing-zhengda",
+        "王建国 Wang Jianguo",
+        "合同纠纷与公司并购 Contracts and M&A",
+        ["contract", "company"],
+        18,
+        True,
+        "擅长合同审查、股权转让与公司治理。",
+    ),
+    (
+        "firm-beijing-zhengda",
+        "孙丽 Sun Li",
+        "劳动争议与人事合规 Employment disputes and HR compliance",
+        ["labour"],
+        9,
+        True,
+        "处理劳动合同纠纷、工伤赔偿、竞业限制与裁员方案。",
+    ),
+    (
+        "firm-beijing-zhengda",
+        "周磊 Zhou Lei",
+        "商事诉讼与仲裁 Commercial litigation and arbitration",
+        ["litigation", "contract"],
+        12,
+        False,
+        "代理买卖合同、借款合同纠纷诉讼与仲裁。",
+    ),
+    (
+        "firm-beijing-zhixin",
+        "赵敏 Zhao Min",
+        "知识产权 专利与商标 IP: patents and trademarks",
+        ["ip"],
+        11,
+        True,
+        "专利侵权诉讼、商标注册与维权、软件著作权。",
+    ),
+    (
+        "firm-beijing-zhixin",
+        "吴芳 Wu Fang",
+        "数据合规与技术合同 Data compliance and tech contracts",
+        ["ip", "contract"],
+        6,
+        False,
+        "个人信息保护合规、技术许可合同、开源协议审查。",
+    ),
+    (
+        "firm-shanghai-hengtai",
+        "陈志强 Chen Zhiqiang",
+        "税务筹划与税务争议 Tax planning and disputes",
+        ["tax", "finance"],
+        15,
+        True,
+        "企业所得税筹划、税务稽查应对、跨境税务。",
+    ),
+    (
+        "firm-shanghai-hengtai",
+        "黄婷 Huang Ting",
+        "金融与融资 Finance and financing",
+        ["finance", "company"],
+        7,
+        False,
+        "股权融资、私募基金、融资租赁合同。",
+    ),
+    (
+        "firm-shanghai-hengtai",
+        "林涛 Lin Tao",
+        "房地产与建设工程 Real estate and construction",
+        ["real_estate", "litigation"],
+        10,
+        True,
+        "商业地产租赁、建设工程施工合同纠纷。",
+    ),
+    (
+        "firm-shenzhen-nanshan",
+        "刘洋 Liu Yang",
+        "劳动用工与股权激励 Employment and equity incentives",
+        ["labour", "company"],
+        8,
+        True,
+        "劳动用工合规、股权激励方案、员工持股平台。",
+    ),
+    (
+        "firm-shenzhen-nanshan",
+        "郑凯 Zheng Kai",
+        "刑事合规与诉讼 Criminal compliance and litigation",
+        ["litigation", "other"],
+        4,
+        False,
+        "企业刑事合规、经济犯罪辩护、民事诉讼。",
+    ),
+]
+
+
+def demo_lawyers() -> list[LawyerRow]:
+    """`lawyer-<n>` is the profile of the account lawyer<n>@demo.counsel.test."""
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = []
+    for n, (firm, name, specialty, fields, years, online, bio) in enumerate(_LAWYERS, start=1):
+        rows.append(
+            LawyerRow(
+                id=f"lawyer-{n}",
+                user_id=demo_user_id(f"lawyer{n}@{DEMO_DOMAIN}"),
+                firm_id=firm,
+                name=name,
+                specialty=specialty,
+                bio=bio,
+                fields=fields,
+                service_hours=_hours(1, 2, 3, 4, 5) if n % 2 else _hours(1, 3, 5, start="10:00", end="19:00"),
+                service_exceptions=[
+                    {
+                        "date": "2027-01-01",
+                        "available": False,
+                        "start": "",
+                        "end": "",
+                        "note": "元旦 New Year",
+                    }
+                ],
+                years_of_practice=years,
+                licence_number=f"1101{2008 + n:04d}{n:09d}",
+                online=online,
+                active=True,
+                created_at=created,
+                updated_at=created,
+            )
+        )
+    return rows
+
+
+# (id, kind, title, body)
+_ARTICLES = [
+    (
+        "article-labour-contract-law",
+        "news",
+        "劳动合同试用期的最新规定解读 Probation periods under the Labour Contract Law",
+        "《劳动合同法》第十九条规定：劳动合同期限三个月以上不满一年的，试用期不得超过一个月；"
+        "一年以上不满三年的，试用期不得超过二个月；三年以上固定期限和无固定期限的劳动合同，试用期不得超过六个月。"
+        "同一用人单位与同一劳动者只能约定一次试用期。",
+    ),
+    (
+        "article-trademark-case",
+        "case",
+        "经典案例：商标侵权与不正当竞争纠纷 Case: trademark infringement and unfair competition",
+        "某科技公司未经许可在同类商品上使用与他人注册商标近似的标识，法院认定构成商标侵权，"
+        "判决停止侵权并赔偿经济损失。本案对企业品牌保护与知识产权维权具有参考意义。",
+    ),
+    (
+        "article-sales-contract-template",
+        "contract_template",
+        "买卖合同范本（附律师注释）Sales contract template with annotations",
+        "第一条 标的物：名称、规格、数量。【律师注释：标的物描述应具体明确，避免歧义。】"
+        "第二条 价款与支付：总价款及支付方式。【律师注释：约定分期付款时应明确每期金额与期限。】"
+        "第三条 违约责任。【律师注释：违约金不宜过分高于实际损失。】",
+    ),
+]
+
+
+def demo_articles() -> list[tuple[ArticleRow, list[ArticleVersionRow]]]:
+    """Approved (published) articles, each reviewed by reviewer@demo.counsel.test (§9.5)."""
+    published = datetime(2026, 2, 1, tzinfo=UTC)
+    editor = demo_user_id(f"editor@{DEMO_DOMAIN}")
+    reviewer = demo_user_id(f"reviewer@{DEMO_DOMAIN}")
+    result = []
+    for article_id, kind, title, body in _ARTICLES:
+        article = ArticleRow(
+            id=article_id,
+            kind=kind,
+            author_id=editor,
+            latest_version=1,
+            published_version=1,
+            published_at=published,
+            created_at=published,
+            updated_at=published,
+        )
+        version = ArticleVersionRow(
+            article_id=article_id,
+            version=1,
+            status="approved",
+            title=title,
+            body=body,
+            author_id=editor,
+            reviewer_id=reviewer,
+            review_comment="内容准确，同意发布。Accurate; approved.",
+            reviewed_at=published,
+            created_at=published,
+        )
+        result.append((article, [version]))
+    return result
+
+
 async def seed_demo(store: CatalogStore) -> None:
     for product in demo_products():
         await store.upsert_product(product)
+    for firm in demo_firms():
+        await store.upsert_firm(firm)
+    for lawyer in demo_lawyers():
+        await store.upsert_lawyer(lawyer)
+    for article, versions in demo_articles():
+        await store.upsert_article(article, versions)

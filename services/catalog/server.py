@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceServicer
 from counsel.common.v1 import money_pb2, paging_pb2
 from services.catalog import domain
-from services.catalog.models import ProductRow
-from services.catalog.store import CatalogStore
-from services.runtime.records import page_size, to_timestamp
+from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, ProductRow, ReviewRow
+from services.catalog.store import ArticleView, CatalogStore, LawyerFilter, ProductFilter
+from services.runtime.context import Principal, current_principal
+from services.runtime.errors import InvalidArgument, PermissionDenied
+from services.runtime.records import page_size, to_timestamp, utcnow
+from services.runtime.tenancy import signed_in
 
 TIER_NUMBERS = ("delivery_hours", "revision_days", "acknowledge_minutes", "reply_hours")
 
@@ -62,6 +66,175 @@ def product_proto(row: ProductRow) -> pb.Product:
     )
 
 
+def review_proto(row: ReviewRow) -> pb.Review:
+    return pb.Review(
+        id=row.id,
+        order_id=row.order_id,
+        product_id=row.product_id,
+        lawyer_id=row.lawyer_id,
+        rating=row.rating,
+        comment=row.comment,
+        created_at=to_timestamp(row.created_at),
+    )
+
+
+def _tier_dict(tier: pb.Tier) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": tier.id, "name": tier.name, "price": tier.price.amount}
+    if tier.complexity:
+        item["complexity"] = tier.complexity
+    for name in TIER_NUMBERS:
+        if tier.HasField(name):  # type: ignore[arg-type]
+            item[name] = getattr(tier, name)
+    return item
+
+
+def product_row(product: pb.Product) -> ProductRow:
+    """A product from a management request, validated (InvalidArgument naming the field)."""
+    currency = product.price.currency or "CNY"
+    if currency != "CNY" or any(t.price.currency not in ("", "CNY") for t in product.tiers):
+        raise InvalidArgument.for_field("price.currency", "must be CNY")
+    media = [
+        {
+            "kind": m.kind,
+            "url": m.url,
+            "caption": m.caption,
+            **({"data": json_format.MessageToDict(m.data)} if m.HasField("data") else {}),
+        }
+        for m in product.media
+    ]
+    process = [{"stage": p.stage, "title": p.title, "description": p.description} for p in product.process]
+    fields = [
+        {"name": f.name, "label": f.label, "type": f.type, "required": f.required, "choices": list(f.choices)}
+        for f in product.requirement_fields
+    ]
+    domain.validate_product_content(product.id, product.name, product.description, media, process, fields)
+    return ProductRow(
+        id=product.id,
+        category=product.category,
+        name=product.name.strip(),
+        description=product.description.strip(),
+        price_fen=product.price.amount,
+        currency=currency,
+        media=media,
+        parameters=dict(product.parameters),
+        tiers=[_tier_dict(t) for t in product.tiers],
+        process=process,
+        requirement_fields=fields,
+        consultation_kind=product.consultation_kind,
+        created_at=utcnow(),
+    )
+
+
+def firm_row(firm: pb.Firm) -> FirmRow:
+    """A firm profile from a management request, validated (InvalidArgument naming the field)."""
+    opening_hours = [{"weekday": h.weekday, "opens": h.opens, "closes": h.closes} for h in firm.opening_hours]
+    staff = [{"name": m.name, "role": m.role, "lawyer_id": m.lawyer_id} for m in firm.staff]
+    domain.validate_firm(
+        firm.name,
+        firm.city,
+        firm.address,
+        firm.location.lat,
+        firm.location.lng,
+        opening_hours,
+        list(firm.transit_routes),
+        staff,
+    )
+    return FirmRow(
+        id=firm.id,
+        name=firm.name.strip(),
+        city=firm.city.strip(),
+        address=firm.address.strip(),
+        lat=firm.location.lat,
+        lng=firm.location.lng,
+        phone=firm.phone.strip(),
+        description=firm.description.strip(),
+        opening_hours=opening_hours,
+        transit_routes=[r.strip() for r in firm.transit_routes],
+        staff=staff,
+        created_at=utcnow(),
+    )
+
+
+def firm_proto(row: FirmRow) -> pb.Firm:
+    return pb.Firm(
+        id=row.id,
+        name=row.name,
+        city=row.city,
+        address=row.address,
+        location=pb.Location(lat=row.lat, lng=row.lng),
+        opening_hours=[pb.OpeningHours(**hours) for hours in row.opening_hours],
+        transit_routes=row.transit_routes,
+        staff=[pb.StaffMember(**member) for member in row.staff],
+        rating=pb.Rating(average=row.rating_average, count=row.rating_count),
+        phone=row.phone,
+        description=row.description,
+    )
+
+
+def lawyer_proto(row: LawyerRow, principal: Principal | None) -> pb.Lawyer:
+    return pb.Lawyer(
+        id=row.id,
+        user_id=row.user_id,
+        firm_id=row.firm_id,
+        name=row.name,
+        specialty=row.specialty,
+        fields=row.fields,
+        service_hours=[pb.ServiceHours(**window) for window in row.service_hours],
+        service_exceptions=[pb.ServiceException(**item) for item in row.service_exceptions],
+        years_of_practice=row.years_of_practice,
+        licence_number=row.licence_number if domain.sees_licence(principal) else "",
+        online=row.online,
+        rating=pb.Rating(average=row.rating_average, count=row.rating_count),
+        active=row.active,
+        bio=row.bio,
+        city=row.city,
+    )
+
+
+def _version_proto(row: ArticleVersionRow) -> pb.ArticleVersion:
+    return pb.ArticleVersion(
+        version=row.version,
+        status=row.status,
+        title=row.title,
+        body=row.body,
+        author_id=row.author_id,
+        reviewer_id=row.reviewer_id,
+        review_comment=row.review_comment,
+        reviewed_at=to_timestamp(row.reviewed_at),
+        created_at=to_timestamp(row.created_at),
+    )
+
+
+def article_proto(view: ArticleView) -> pb.Article:
+    article = pb.Article(
+        id=view.article.id,
+        kind=view.article.kind,
+        latest=_version_proto(view.latest),
+        created_at=to_timestamp(view.article.created_at),
+    )
+    if view.published is not None:
+        article.published.CopyFrom(_version_proto(view.published))
+    return article
+
+
+def _profile(profile: pb.LawyerProfile) -> domain.Profile:
+    return domain.validate_profile(
+        name=profile.name,
+        specialty=profile.specialty,
+        fields=list(profile.fields),
+        service_hours=[{"weekday": w.weekday, "start": w.start, "end": w.end} for w in profile.service_hours],
+        service_exceptions=[
+            {"date": e.date, "available": e.available, "start": e.start, "end": e.end, "note": e.note}
+            for e in profile.service_exceptions
+        ],
+        years_of_practice=profile.years_of_practice,
+        licence_number=profile.licence_number,
+        bio=profile.bio,
+        user_id=profile.user_id,
+        online=profile.online,
+    )
+
+
 class CatalogServicer(CatalogServiceServicer):
     def __init__(self, store: CatalogStore) -> None:
         self.store = store
@@ -70,8 +243,13 @@ class CatalogServicer(CatalogServiceServicer):
         self, request: pb.ListProductsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListProductsResponse:
         category, query = domain.validate_listing(request.category, request.query)
+        min_price = request.min_price if request.HasField("min_price") else None
+        max_price = request.max_price if request.HasField("max_price") else None
+        domain.validate_price_range(min_price, max_price)
         rows, next_cursor = await self.store.list_products(
-            category, query, page_size(request.page.limit), request.page.cursor
+            ProductFilter(category, query, min_price, max_price),
+            page_size(request.page.limit),
+            request.page.cursor,
         )
         return pb.ListProductsResponse(
             products=[product_proto(row) for row in rows],
@@ -81,4 +259,180 @@ class CatalogServicer(CatalogServiceServicer):
     async def GetProduct(
         self, request: pb.GetProductRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetProductResponse:
-        return pb.GetProductResponse(product=product_proto(await self.store.get_product(request.product_id)))
+        product = product_proto(await self.store.get_product(request.product_id))
+        product.reviews.extend(review_proto(r) for r in await self.store.recent_reviews(request.product_id))
+        await self._viewed("product", request.product_id)
+        return pb.GetProductResponse(product=product)
+
+    async def _viewed(self, kind: str, item_id: str) -> None:
+        """Browsing history of signed-in users (R-ACC-3); anonymous views are not recorded."""
+        principal = current_principal()
+        if principal is not None:
+            await self.store.record_view(principal, kind, item_id)
+
+    # --- firms and lawyers ------------------------------------------------------------------------------
+
+    async def ListFirms(
+        self, request: pb.ListFirmsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListFirmsResponse:
+        rows, next_cursor = await self.store.list_firms(
+            request.city.strip(), page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListFirmsResponse(
+            firms=[firm_proto(row) for row in rows], page=paging_pb2.PageResponse(next_cursor=next_cursor)
+        )
+
+    async def GetFirm(
+        self, request: pb.GetFirmRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetFirmResponse:
+        return pb.GetFirmResponse(firm=firm_proto(await self.store.get_firm(request.firm_id)))
+
+    async def ListLawyers(
+        self, request: pb.ListLawyersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListLawyersResponse:
+        _, query = domain.validate_listing("", request.query)
+        filters = LawyerFilter(
+            field=domain.validate_field_filter(request.field),
+            online=request.online if request.HasField("online") else None,
+            city=request.city.strip(),
+            firm_id=request.firm_id,
+            query=query,
+        )
+        principal = current_principal()
+        rows, next_cursor = await self.store.list_lawyers(
+            filters, page_size(request.page.limit), request.page.cursor, principal
+        )
+        return pb.ListLawyersResponse(
+            lawyers=[lawyer_proto(row, principal) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def GetLawyer(
+        self, request: pb.GetLawyerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetLawyerResponse:
+        principal = current_principal()
+        lawyer = lawyer_proto(await self.store.get_lawyer(principal, request.lawyer_id), principal)
+        await self._viewed("lawyer", request.lawyer_id)
+        return pb.GetLawyerResponse(lawyer=lawyer)
+
+    async def CreateLawyer(
+        self, request: pb.CreateLawyerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateLawyerResponse:
+        principal = domain.require_firm_admin(current_principal())
+        profile = _profile(request.profile)
+        row = await self.store.create_lawyer(principal, request.firm_id, profile, request.idempotency_key)
+        return pb.CreateLawyerResponse(lawyer=lawyer_proto(row, principal))
+
+    async def UpdateLawyer(
+        self, request: pb.UpdateLawyerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateLawyerResponse:
+        principal = domain.require_firm_admin(current_principal())
+        profile = _profile(request.profile)
+        row = await self.store.update_lawyer(principal, request.lawyer_id, profile)
+        return pb.UpdateLawyerResponse(lawyer=lawyer_proto(row, principal))
+
+    async def ActivateLawyer(
+        self, request: pb.ActivateLawyerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ActivateLawyerResponse:
+        principal = domain.require_firm_admin(current_principal())
+        row = await self.store.activate_lawyer(principal, request.lawyer_id)
+        return pb.ActivateLawyerResponse(lawyer=lawyer_proto(row, principal))
+
+    # --- articles ---------------------------------------------------------------------------------------
+
+    async def CreateArticle(
+        self, request: pb.CreateArticleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateArticleResponse:
+        principal = domain.require_editor(current_principal())
+        kind, title, body = domain.validate_article(request.kind, request.title, request.body)
+        view = await self.store.create_article(principal, kind, title, body, request.idempotency_key)
+        return pb.CreateArticleResponse(article=article_proto(view))
+
+    async def UpdateArticle(
+        self, request: pb.UpdateArticleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateArticleResponse:
+        principal = domain.require_editor(current_principal())
+        title, body = domain.validate_article_text(request.title, request.body)
+        view = await self.store.update_article(principal, request.article_id, title, body)
+        return pb.UpdateArticleResponse(article=article_proto(view))
+
+    async def SubmitArticle(
+        self, request: pb.SubmitArticleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitArticleResponse:
+        principal = domain.require_editor(current_principal())
+        view = await self.store.submit_article(principal, request.article_id)
+        return pb.SubmitArticleResponse(article=article_proto(view))
+
+    async def ReviewArticle(
+        self, request: pb.ReviewArticleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReviewArticleResponse:
+        principal = domain.require_reviewer(current_principal())
+        view = await self.store.review_article(
+            principal, request.article_id, request.decision, request.comment
+        )
+        return pb.ReviewArticleResponse(article=article_proto(view))
+
+    async def ListArticles(
+        self, request: pb.ListArticlesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListArticlesResponse:
+        kind = domain.validate_article_kind_filter(request.kind)
+        _, query = domain.validate_listing("", request.query)
+        limit = page_size(request.page.limit)
+        if request.status:
+            principal = signed_in(current_principal(), "list unpublished articles")
+            if not principal.has_role("editor", "reviewer"):
+                raise PermissionDenied("only editors and reviewers list unpublished articles")
+            if request.status not in ("draft", "submitted", "rejected"):
+                raise InvalidArgument.for_field("status", "must be one of draft, submitted, rejected")
+            views, next_cursor = await self.store.list_articles_by_status(
+                request.status, kind, limit, request.page.cursor
+            )
+        else:
+            views, next_cursor = await self.store.list_published_articles(
+                kind, query, limit, request.page.cursor
+            )
+        return pb.ListArticlesResponse(
+            articles=[article_proto(view) for view in views],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def GetArticle(
+        self, request: pb.GetArticleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetArticleResponse:
+        article = article_proto(await self.store.get_published_article(request.article_id))
+        await self._viewed("article", request.article_id)
+        return pb.GetArticleResponse(article=article)
+
+    # --- reviews ----------------------------------------------------------------------------------------
+
+    async def CreateReview(
+        self, request: pb.CreateReviewRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateReviewResponse:
+        principal = domain.require_client(current_principal())
+        comment = domain.validate_review(request.rating, request.comment)
+        review = await self.store.create_review(principal, request.order_id, request.rating, comment)
+        return pb.CreateReviewResponse(review=review_proto(review))
+
+    # --- management -------------------------------------------------------------------------------------
+
+    async def UpsertProduct(
+        self, request: pb.UpsertProductRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpsertProductResponse:
+        domain.require_role(current_principal(), "editor", "manage products")
+        row = product_row(request.product)
+        stored = await self.store.upsert_product(row, publish=True)
+        return pb.UpsertProductResponse(product=product_proto(stored))
+
+    async def UpdateFirm(
+        self, request: pb.UpdateFirmRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateFirmResponse:
+        principal = domain.require_firm_admin(current_principal())
+        row = firm_row(request.firm)
+        return pb.UpdateFirmResponse(firm=firm_proto(await self.store.update_firm(principal, row)))
+
+    async def SetLawyerOnline(
+        self, request: pb.SetLawyerOnlineRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetLawyerOnlineResponse:
+        principal = domain.require_role(current_principal(), "lawyer", "go online")
+        row = await self.store.set_online(principal, request.online)
+        return pb.SetLawyerOnlineResponse(lawyer=lawyer_proto(row, principal))

@@ -11,7 +11,18 @@ from fastapi import FastAPI
 from services.gateway.clients import Clients, Connections
 from services.gateway.middleware import RequestMiddleware
 from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from services.gateway.routes import auth, catalog, consultations, dev, health, notifications, orders, payments
+from services.gateway.routes import (
+    auth,
+    catalog,
+    consultations,
+    content,
+    dev,
+    documents,
+    health,
+    notifications,
+    orders,
+    payments,
+)
 from services.gateway.schemas.common import Problem
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings
@@ -55,11 +66,14 @@ def create_app(
             return
         connections = Connections(settings)
         app.state.clients = connections.clients
+        app.state.inbox_waker = await notifications.InboxWaker.connect(settings)
         try:
             yield
         finally:
             app.state.clients = None
             await connections.close()
+            if app.state.inbox_waker is not None:
+                await app.state.inbox_waker.close()
 
     app = FastAPI(
         title="counsel API",
@@ -73,6 +87,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clients = clients
+    app.state.inbox_waker = None  # the inbox stream's wake-up from the event bus, opened by the lifespan
     app.state.verifier = verifier or TokenVerifier(
         remote_jwks(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
@@ -83,10 +98,12 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(catalog.router)
+    app.include_router(content.router)
     app.include_router(consultations.router)
     app.include_router(notifications.router)
     app.include_router(orders.router)
     app.include_router(payments.router)
+    app.include_router(documents.router)
     if settings.env in ("dev", "test"):
         app.include_router(dev.router)
         app.include_router(payments.dev_router)

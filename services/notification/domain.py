@@ -1,50 +1,533 @@
-"""Who hears about which event, and what they read. Pure: no I/O."""
+"""Who hears about which stage event, and what they read, in Chinese and English (R-Q-3, §9.2). Pure: no I/O.
+
+Recipients come from the event itself, or from the participants this service learned from earlier events
+about the same thing (`Fact`s: the consultation's client from `consultation.submitted`, the document's author
+from `docorder.drafted`, …): the durable consumer sees a subject's events in stream order. Recipients
+that no event names are not resolved yet: enterprise admins, agents and supervisors as groups (no event
+carries them and no directory of them is reachable without a user's token), and the client of a document
+order before its first delivery (documents' events before `docorder.delivered` do not carry the client).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import TypeVar
+from zoneinfo import ZoneInfo
 
+from google.protobuf.message import Message as ProtoMessage
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from counsel.booking.v1 import events_pb2 as booking_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
+from counsel.documents.v1 import events_pb2 as documents_events
+from counsel.payment.v1 import events_pb2 as payment_events
+from services.notification.policy import DEFAULT_TIME_ZONE, Category
 from services.runtime.events import unpack
+
+M = TypeVar("M", bound=ProtoMessage)
+# `[[...]]` marks an optional part of a template, kept only when every placeholder in it has a value.
+_OPTIONAL = re.compile(r"\[\[(.*?)\]\]")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
-class Message:
-    user_id: str
-    kind: str
-    title: str
-    body: str
+class Fact:
+    """`user_id` plays `role` (client, lawyer, author) in the thing `subject_type`/`subject_id`."""
+
     subject_type: str
     subject_id: str
+    role: str
+    user_id: str
 
 
-def messages_for(envelope: EventEnvelope) -> list[Message]:
-    """The inbox messages an event causes; events nobody needs to hear about give none."""
-    if envelope.type == "consultation.submitted":
-        submitted = unpack(envelope, consultation_events.ConsultationSubmitted)
-        assert isinstance(submitted, consultation_events.ConsultationSubmitted)
-        return [
-            Message(
-                user_id=submitted.client_id,
-                kind="consultation.submitted",
-                title="咨询已提交 Consultation received",
-                body=f"我们已收到您的咨询“{submitted.subject}”。We have received your consultation “{submitted.subject}”.",
-                subject_type="consultation",
-                subject_id=submitted.consultation_id,
-            )
+@dataclass(frozen=True)
+class Notice:
+    """One message to one recipient: `user_id` when the event names them, else `role` to look up among
+    the subject's learned participants. `params` fill the template `kind`."""
+
+    kind: str
+    category: Category
+    subject_type: str
+    subject_id: str
+    params: Mapping[str, str]
+    user_id: str = ""
+    role: str = ""
+    # Recipients who must not hear about their own action (e.g. the author of a reply).
+    exclude: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Plan:
+    facts: list[Fact]
+    notices: list[Notice]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    body: str
+
+
+# kind → language → (title, body); bodies are str.format templates over the notice's params.
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "consultation.submitted": {
+        "zh": ("咨询已提交", "我们已收到您的咨询“{subject}”。[[律师将在 {due} 前回复。]]"),
+        "en": (
+            "Consultation received",
+            "We have received your consultation “{subject}”.[[ A lawyer will reply by {due}.]]",
+        ),
+    },
+    "consultation.assigned.lawyer": {
+        "zh": ("新的咨询分配给您", "一条咨询已分配给您，请及时回复。"),
+        "en": (
+            "A consultation was assigned to you",
+            "A consultation was assigned to you; please reply in time.",
+        ),
+    },
+    "consultation.assigned.client": {
+        "zh": ("已为您指派律师", "专业律师已接手您的咨询。"),
+        "en": ("A lawyer was assigned", "A specialist lawyer has taken on your consultation."),
+    },
+    "consultation.replied": {
+        "zh": ("咨询有新回复", "您的咨询有一条新消息。"),
+        "en": ("New reply", "There is a new message in your consultation."),
+    },
+    "consultation.escalated.client": {
+        "zh": ("咨询已升级处理", "回复期限（{due}）已过，您的咨询已升级并重新分配。"),
+        "en": (
+            "Consultation escalated",
+            "The reply deadline ({due}) passed; your consultation was escalated and reassigned.",
+        ),
+    },
+    "consultation.escalated.missed": {
+        "zh": ("回复超时", "您未在期限（{due}）内回复，该咨询已转交他人。"),
+        "en": ("Reply deadline missed", "You did not reply by {due}; the consultation was reassigned."),
+    },
+    "consultation.escalated.new_lawyer": {
+        "zh": ("超时咨询转交给您", "一条已超时的咨询转交给您，请尽快回复。"),
+        "en": (
+            "Overdue consultation reassigned to you",
+            "An overdue consultation was reassigned to you; reply urgently.",
+        ),
+    },
+    "consultation.closed": {
+        "zh": ("咨询已结束", "您的咨询已结束，欢迎评价。"),
+        "en": ("Consultation closed", "Your consultation is closed; please rate the answer."),
+    },
+    "docorder.created": {
+        "zh": ("文书订单已创建", "您的文书订单已创建，客服将在 {due} 前确认需求。"),
+        "en": ("Document order received", "Your document order is in; an agent confirms it by {due}."),
+    },
+    "docorder.created.lawyer": {
+        "zh": ("新的文书订单", "一份新的文书订单分配给您，客服确认后开始起草。"),
+        "en": (
+            "New document order",
+            "A document order was assigned to you; drafting starts once an agent confirms it.",
+        ),
+    },
+    "docorder.rejected": {
+        "zh": ("初稿被退回", "第 {version} 稿未通过审核，请根据审核意见修改。"),
+        "en": (
+            "Draft returned",
+            "Version {version} did not pass review; please revise it as the reviewer noted.",
+        ),
+    },
+    "docorder.accepted": {
+        "zh": ("客户已确认文书", "客户已确认交付的文书。"),
+        "en": ("Document accepted", "The client accepted the delivered document."),
+    },
+    "docorder.sla_breached": {
+        "zh": ("服务进度延迟", "很抱歉，您的文书订单未能按时完成，新的预计时间为 {due}。"),
+        "en": (
+            "We are behind schedule",
+            "Sorry, your document order missed its deadline; it is now expected by {due}.",
+        ),
+    },
+    "docorder.sla_breached.lawyer": {
+        "zh": ("文书订单已超时", "一份文书订单已超过期限，请在 {due} 前完成。"),
+        "en": ("Document order overdue", "A document order is past its deadline; finish it by {due}."),
+    },
+    "docorder.acknowledged": {
+        "zh": ("文书订单已受理", "客服已受理您的文书订单，预计 {due} 前交付初稿。"),
+        "en": (
+            "Document order acknowledged",
+            "Your document order was acknowledged; the draft is due by {due}.",
+        ),
+    },
+    "docorder.drafted": {
+        "zh": ("文书初稿待审核", "第 {version} 稿已完成，正在由审核律师审核。"),
+        "en": ("Draft in review", "Version {version} is drafted and is being reviewed."),
+    },
+    "docorder.approved": {
+        "zh": ("文书已通过审核", "第 {version} 稿已通过审核。"),
+        "en": ("Draft approved", "Version {version} passed review."),
+    },
+    "docorder.delivered": {
+        "zh": ("文书已交付", "第 {version} 稿已交付，可在 {due} 前提出修改。"),
+        "en": (
+            "Document delivered",
+            "Version {version} was delivered; you may ask for revisions until {due}.",
+        ),
+    },
+    "docorder.revision_requested.lawyer": {
+        "zh": ("客户要求修改", "客户对文书提出了修改要求。"),
+        "en": ("Revision requested", "The client asked for a revision of the document."),
+    },
+    "docorder.revision_requested.client": {
+        "zh": ("修改要求已收到", "我们已收到您的修改要求。"),
+        "en": ("Revision request received", "We have received your revision request."),
+    },
+    "docorder.completed": {
+        "zh": ("文书服务已完成", "您的文书服务已完成（终稿第 {version} 稿），欢迎评价。"),
+        "en": (
+            "Document service completed",
+            "Your document service is complete (final version {version}); please rate it.",
+        ),
+    },
+    "booking.held": {
+        "zh": ("预约已保留", "已为您保留 {start} 的预约，请在 {due} 前完成支付。"),
+        "en": ("Booking held", "Your meeting at {start} is held; please pay by {due}."),
+    },
+    "booking.confirmed": {
+        "zh": ("预约已确认", "{start} 的会面已确认。"),
+        "en": ("Booking confirmed", "The meeting at {start} is confirmed."),
+    },
+    "booking.reminded": {
+        "zh": ("会面提醒", "您预约的会面将于 {start} 开始。"),
+        "en": ("Meeting reminder", "Your meeting starts at {start}."),
+    },
+    "booking.cancelled": {
+        "zh": ("预约已取消", "您的预约已取消（{reason}）。"),
+        "en": ("Booking cancelled", "Your booking was cancelled ({reason})."),
+    },
+    "booking.completed": {
+        "zh": ("会面已结束", "会面已结束，欢迎评价。"),
+        "en": ("Meeting finished", "The meeting is over; please rate it."),
+    },
+    "order.created": {
+        "zh": ("订单已创建", "订单金额 {amount}，请在 {due} 前支付。"),
+        "en": ("Order created", "The order comes to {amount}; please pay by {due}."),
+    },
+    "order.paid": {
+        "zh": ("支付成功", "已收到您的付款 {amount}，服务即将开始。"),
+        "en": ("Payment received", "We received your payment of {amount}; the service starts now."),
+    },
+    "order.cancelled": {
+        "zh": ("订单已取消", "您的订单已取消（{reason}）。"),
+        "en": ("Order cancelled", "Your order was cancelled ({reason})."),
+    },
+    "order.refunded": {
+        "zh": ("退款已完成", "已向您退款 {amount}（{reason}）。"),
+        "en": ("Refund issued", "{amount} was refunded to you ({reason})."),
+    },
+    "digest": {
+        "zh": ("{count} 条服务进展", "{lines}"),
+        "en": ("{count} service updates", "{lines}"),
+    },
+}
+
+
+def render(kind: str, params: Mapping[str, str], language: str) -> Rendered:
+    """The title and body of `kind` in `language` (zh or en; anything else falls back to zh)."""
+    by_language = TEMPLATES[kind]
+    title, body = by_language.get(language, by_language["zh"])
+    values = _Defaults(params)
+
+    def optional(match: re.Match[str]) -> str:
+        part = match.group(1)
+        return part if all(values[name] for name in _PLACEHOLDER.findall(part)) else ""
+
+    return Rendered(title.format_map(values), _OPTIONAL.sub(optional, body).format_map(values).strip())
+
+
+def render_digest(titles: list[str], language: str) -> Rendered:
+    lines = "\n".join(f"· {title}" for title in titles)
+    return render("digest", {"count": str(len(titles)), "lines": lines}, language)
+
+
+class _Defaults(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _when(stamp: Timestamp, has: bool) -> str:
+    """A deadline as the client reads it: China time, minutes (templates are the same in both languages)."""
+    if not has:
+        return ""
+    moment = stamp.ToDatetime(tzinfo=UTC).astimezone(ZoneInfo(DEFAULT_TIME_ZONE))
+    return moment.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
+
+
+def _money(message: ProtoMessage, name: str) -> str:
+    if not message.HasField(name):
+        return ""
+    money = getattr(message, name)
+    return f"{money.amount / 100:.2f} {money.currency}"
+
+
+def _consultation(envelope: EventEnvelope) -> Plan:
+    kind = envelope.type
+    subject = ("consultation", envelope.aggregate_id)
+    if kind == "consultation.submitted":
+        e = _unpack(envelope, consultation_events.ConsultationSubmitted)
+        subject = ("consultation", e.consultation_id)
+        due = _when(e.reply_due_at, e.HasField("reply_due_at"))
+        return Plan(
+            [Fact(*subject, "client", e.client_id)],
+            [
+                Notice(
+                    kind,
+                    Category.STATUS,
+                    *subject,
+                    {"subject": e.subject, "due": due},
+                    user_id=e.client_id,
+                )
+            ],
+        )
+    if kind == "consultation.assigned":
+        a = _unpack(envelope, consultation_events.ConsultationAssigned)
+        subject = ("consultation", a.consultation_id)
+        return Plan(
+            [Fact(*subject, "lawyer", a.lawyer_id)],
+            [
+                Notice("consultation.assigned.lawyer", Category.STATUS, *subject, {}, user_id=a.lawyer_id),
+                Notice("consultation.assigned.client", Category.STATUS, *subject, {}, role="client"),
+            ],
+        )
+    if kind == "consultation.replied":
+        r = _unpack(envelope, consultation_events.ConsultationReplied)
+        subject = ("consultation", r.consultation_id)
+        others = frozenset({r.author_id})
+        return Plan(
+            [],
+            [
+                Notice(kind, Category.STATUS, *subject, {}, role="client", exclude=others),
+                Notice(kind, Category.STATUS, *subject, {}, role="lawyer", exclude=others),
+            ],
+        )
+    if kind == "consultation.escalated":
+        x = _unpack(envelope, consultation_events.ConsultationEscalated)
+        subject = ("consultation", x.consultation_id)
+        params = {"due": _when(x.original_due_at, x.HasField("original_due_at"))}
+        notices = [
+            Notice("consultation.escalated.client", Category.TRANSACTIONAL, *subject, params, role="client"),
+            Notice(
+                "consultation.escalated.missed",
+                Category.TRANSACTIONAL,
+                *subject,
+                params,
+                user_id=x.from_lawyer_id,
+            ),
         ]
-    if envelope.type == "consultation.closed":
-        closed = unpack(envelope, consultation_events.ConsultationClosed)
-        assert isinstance(closed, consultation_events.ConsultationClosed)
-        return [
-            Message(
-                user_id=closed.client_id,
-                kind="consultation.closed",
-                title="咨询已结束 Consultation closed",
-                body="您的咨询已结束，欢迎评价。Your consultation is closed; please rate the answer.",
-                subject_type="consultation",
-                subject_id=closed.consultation_id,
+        facts = []
+        if x.to_lawyer_id:
+            facts.append(Fact(*subject, "lawyer", x.to_lawyer_id))
+            notices.append(
+                Notice(
+                    "consultation.escalated.new_lawyer",
+                    Category.TRANSACTIONAL,
+                    *subject,
+                    params,
+                    user_id=x.to_lawyer_id,
+                )
             )
-        ]
-    return []
+        return Plan(facts, notices)
+    if kind == "consultation.closed":
+        c = _unpack(envelope, consultation_events.ConsultationClosed)
+        subject = ("consultation", c.consultation_id)
+        return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=c.client_id)])
+    return Plan([], [])
+
+
+def _documents(envelope: EventEnvelope) -> Plan:
+    kind = envelope.type
+    if kind == "docorder.created":
+        n = _unpack(envelope, documents_events.DocOrderCreated)
+        subject = ("document_order", n.document_order_id)
+        params = {"due": _when(n.acknowledge_due_at, n.HasField("acknowledge_due_at"))}
+        notices = [Notice(kind, Category.STATUS, *subject, params, user_id=n.client_id)]
+        if n.assigned_lawyer_id:
+            notices.append(
+                Notice("docorder.created.lawyer", Category.STATUS, *subject, {}, user_id=n.assigned_lawyer_id)
+            )
+        return Plan([Fact(*subject, "client", n.client_id)], notices)
+    if kind == "docorder.rejected":
+        r = _unpack(envelope, documents_events.DocOrderRejected)
+        subject = ("document_order", r.document_order_id)
+        return Plan(
+            [], [Notice(kind, Category.STATUS, *subject, {"version": str(r.version_number)}, role="author")]
+        )
+    if kind == "docorder.accepted":
+        accepted = _unpack(envelope, documents_events.DocOrderAccepted)
+        subject = ("document_order", accepted.document_order_id)
+        return Plan(
+            [Fact(*subject, "client", accepted.client_id)],
+            [Notice(kind, Category.STATUS, *subject, {}, role="author")],
+        )
+    if kind == "docorder.sla_breached":
+        b = _unpack(envelope, documents_events.DocOrderSlaBreached)
+        subject = ("document_order", b.document_order_id)
+        params = {"due": _when(b.new_due_at, b.HasField("new_due_at"))}
+        notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=b.client_id)]
+        if b.assigned_lawyer_id:
+            notices.append(
+                Notice(
+                    "docorder.sla_breached.lawyer",
+                    Category.TRANSACTIONAL,
+                    *subject,
+                    params,
+                    user_id=b.assigned_lawyer_id,
+                )
+            )
+        return Plan([Fact(*subject, "client", b.client_id)], notices)
+    if kind == "docorder.acknowledged":
+        a = _unpack(envelope, documents_events.DocOrderAcknowledged)
+        subject = ("document_order", a.document_order_id)
+        params = {"due": _when(a.draft_due_at, a.HasField("draft_due_at"))}
+        return Plan([], [Notice(kind, Category.STATUS, *subject, params, role="client")])
+    if kind == "docorder.drafted":
+        d = _unpack(envelope, documents_events.DocOrderDrafted)
+        subject = ("document_order", d.document_order_id)
+        params = {"version": str(d.version_number)}
+        return Plan(
+            [Fact(*subject, "author", d.author_id)],
+            [Notice(kind, Category.STATUS, *subject, params, role="client")],
+        )
+    if kind == "docorder.approved":
+        p = _unpack(envelope, documents_events.DocOrderApproved)
+        subject = ("document_order", p.document_order_id)
+        params = {"version": str(p.version_number)}
+        return Plan([], [Notice(kind, Category.STATUS, *subject, params, role="author")])
+    if kind == "docorder.delivered":
+        v = _unpack(envelope, documents_events.DocOrderDelivered)
+        subject = ("document_order", v.document_order_id)
+        params = {
+            "version": str(v.version_number),
+            "due": _when(v.revision_window_ends_at, v.HasField("revision_window_ends_at")),
+        }
+        return Plan(
+            [Fact(*subject, "client", v.client_id)],
+            [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=v.client_id)],
+        )
+    if kind == "docorder.revision_requested":
+        q = _unpack(envelope, documents_events.DocOrderRevisionRequested)
+        subject = ("document_order", q.document_order_id)
+        return Plan(
+            [Fact(*subject, "client", q.requested_by)],
+            [
+                Notice("docorder.revision_requested.lawyer", Category.STATUS, *subject, {}, role="author"),
+                Notice(
+                    "docorder.revision_requested.client",
+                    Category.STATUS,
+                    *subject,
+                    {},
+                    user_id=q.requested_by,
+                ),
+            ],
+        )
+    if kind == "docorder.completed":
+        c = _unpack(envelope, documents_events.DocOrderCompleted)
+        subject = ("document_order", c.document_order_id)
+        params = {"version": str(c.final_version_number)}
+        return Plan([], [Notice(kind, Category.STATUS, *subject, params, role="client")])
+    return Plan([], [])
+
+
+def _booking(envelope: EventEnvelope) -> Plan:
+    kind = envelope.type
+    if kind == "booking.held":
+        h = _unpack(envelope, booking_events.BookingHeld)
+        subject = ("booking", h.booking_id)
+        params = {
+            "start": _when(h.start, h.HasField("start")),
+            "due": _when(h.hold_expires_at, h.HasField("hold_expires_at")),
+        }
+        facts = [Fact(*subject, "client", h.client_id), Fact(*subject, "lawyer", h.lawyer_id)]
+        return Plan(facts, [Notice(kind, Category.STATUS, *subject, params, user_id=h.client_id)])
+    if kind == "booking.confirmed":
+        c = _unpack(envelope, booking_events.BookingConfirmed)
+        subject = ("booking", c.booking_id)
+        params = {"start": _when(c.start, c.HasField("start"))}
+        facts = [Fact(*subject, "client", c.client_id), Fact(*subject, "lawyer", c.lawyer_id)]
+        return Plan(
+            facts,
+            [
+                Notice(kind, Category.STATUS, *subject, params, user_id=c.client_id),
+                Notice(kind, Category.STATUS, *subject, params, user_id=c.lawyer_id),
+            ],
+        )
+    if kind == "booking.reminded":
+        r = _unpack(envelope, booking_events.BookingReminded)
+        subject = ("booking", r.booking_id)
+        params = {"start": _when(r.start, r.HasField("start"))}
+        # A reminder that waits for quiet hours to end can arrive after the meeting: it is transactional.
+        return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.client_id)])
+    if kind == "booking.cancelled":
+        x = _unpack(envelope, booking_events.BookingCancelled)
+        subject = ("booking", x.booking_id)
+        params = {"reason": x.reason or x.status}
+        return Plan(
+            [],
+            [
+                Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=x.client_id),
+                Notice(kind, Category.TRANSACTIONAL, *subject, params, role="lawyer"),
+            ],
+        )
+    if kind == "booking.completed":
+        d = _unpack(envelope, booking_events.BookingCompleted)
+        subject = ("booking", d.booking_id)
+        return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=d.client_id)])
+    return Plan([], [])
+
+
+def _payment(envelope: EventEnvelope) -> Plan:
+    kind = envelope.type
+    if kind == "order.created":
+        c = _unpack(envelope, payment_events.OrderCreated)
+        subject = ("order", c.order_id)
+        params = {"amount": _money(c, "amount"), "due": _when(c.pay_before, c.HasField("pay_before"))}
+        return Plan(
+            [Fact(*subject, "client", c.client_id)],
+            [Notice(kind, Category.STATUS, *subject, params, user_id=c.client_id)],
+        )
+    if kind == "order.paid":
+        p = _unpack(envelope, payment_events.OrderPaid)
+        subject = ("order", p.order_id)
+        params = {"amount": _money(p, "amount")}
+        return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=p.client_id)])
+    if kind == "order.cancelled":
+        x = _unpack(envelope, payment_events.OrderCancelled)
+        subject = ("order", x.order_id)
+        return Plan([], [Notice(kind, Category.STATUS, *subject, {"reason": x.reason}, user_id=x.client_id)])
+    if kind == "order.refunded":
+        r = _unpack(envelope, payment_events.OrderRefunded)
+        subject = ("order", r.order_id)
+        params = {"amount": _money(r, "amount"), "reason": r.reason}
+        return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.client_id)])
+    return Plan([], [])
+
+
+_BY_PREFIX: dict[str, Callable[[EventEnvelope], Plan]] = {
+    "consultation.": _consultation,
+    "docorder.": _documents,
+    "booking.": _booking,
+    "order.": _payment,
+}
+
+
+def plan_for(envelope: EventEnvelope) -> Plan:
+    """The participants an event reveals and the notices it causes; unknown events cause none."""
+    for prefix, planner in _BY_PREFIX.items():
+        if envelope.type.startswith(prefix):
+            return planner(envelope)
+    return Plan([], [])
+
+
+def _unpack(envelope: EventEnvelope, message_type: type[M]) -> M:
+    message = unpack(envelope, message_type)
+    assert isinstance(message, message_type)
+    return message

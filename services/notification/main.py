@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import timedelta
+
 from counsel.notification.v1 import notification_service_pb2
 from counsel.notification.v1.notification_service_pb2_grpc import add_NotificationServiceServicer_to_server
+from services.notification.channels import senders_for
 from services.notification.models import TABLES
 from services.notification.server import NotificationServicer
 from services.notification.store import NotificationStore
 from services.runtime.config import Settings
+from services.runtime.crypto import FieldCipher
 from services.runtime.service import service_runtime
+
+log = logging.getLogger(__name__)
 
 SERVICE = "notification"
 FULL_NAME = notification_service_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name
 # Every stage event of the services whose clients are notified (R-Q-3).
 FAN_OUT_SUBJECTS = ["consultation.>", "documents.>", "booking.>", "payment.>"]
+DISPATCH_INTERVAL_SECONDS = 1.0
+
+
+async def dispatch_forever(store: NotificationStore, interval: float = DISPATCH_INTERVAL_SECONDS) -> None:
+    """Release and send due e-mails and SMS. The clock is only read here; the rules take it as input."""
+    while True:
+        try:
+            report = await store.dispatch_once()
+            if report.sent or report.retried or report.fell_back:
+                continue  # more may be due right away
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("notification dispatch failed; retrying")
+        await asyncio.sleep(interval)
 
 
 async def serve(settings: Settings) -> None:
+    # Contact addresses are personal data, sealed at rest: fails fast without COUNSEL_SECRET_KEY.
+    cipher = FieldCipher(settings.secret_key)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
-        store = NotificationStore(rt.db)
+        store = NotificationStore(
+            rt.db,
+            rt.outbox,
+            cipher,
+            senders_for(settings),
+            digest_window=timedelta(seconds=settings.notification_digest_seconds),
+        )
         server = rt.grpc_server()
         server.add(
             add_NotificationServiceServicer_to_server,
@@ -26,5 +57,10 @@ async def serve(settings: Settings) -> None:
             FULL_NAME,
         )
         await rt.run(
-            server, background=[rt.outbox_relay(), rt.consumer("fan-out", FAN_OUT_SUBJECTS, store.deliver)]
+            server,
+            background=[
+                rt.outbox_relay(),
+                rt.consumer("fan-out", FAN_OUT_SUBJECTS, store.deliver),
+                dispatch_forever(store),
+            ],
         )

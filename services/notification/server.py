@@ -7,8 +7,15 @@ import grpc
 from counsel.common.v1 import paging_pb2
 from counsel.notification.v1 import notification_service_pb2 as pb
 from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceServicer
-from services.notification.models import InboxEntryRow
-from services.notification.store import NotificationStore
+from services.notification.models import DeliveryRow, InboxEntryRow
+from services.notification.policy import (
+    DEFAULT_TIME_ZONE,
+    Preferences,
+    QuietHours,
+    normalise_email,
+    normalise_phone,
+)
+from services.notification.store import NotificationStore, PreferencesUpdate
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.runtime.records import page_size, to_timestamp
@@ -26,6 +33,60 @@ def notification_proto(row: InboxEntryRow) -> pb.Notification:
         event_id=row.event_id,
         created_at=to_timestamp(row.created_at),
         read_at=to_timestamp(row.read_at),
+        category=row.category,
+    )
+
+
+def preferences_proto(prefs: Preferences) -> pb.NotificationPreferences:
+    quiet = prefs.quiet_hours
+    return pb.NotificationPreferences(
+        in_app=True,
+        email=prefs.email,
+        sms=prefs.sms,
+        quiet_hours=pb.QuietHours(
+            start=quiet.start.strftime("%H:%M"), end=quiet.end.strftime("%H:%M"), time_zone=quiet.time_zone
+        )
+        if quiet
+        else None,
+        marketing_consent=prefs.marketing_consent_at is not None,
+        marketing_consent_at=to_timestamp(prefs.marketing_consent_at),
+        language=prefs.language,
+        email_address=prefs.email_address,
+        phone=prefs.phone,
+    )
+
+
+def preferences_update(message: pb.NotificationPreferences) -> PreferencesUpdate:
+    """Validates as it converts: InvalidArgument names the field (quiet_hours.start, phone, …)."""
+    quiet = None
+    if message.HasField("quiet_hours"):
+        q = message.quiet_hours
+        quiet = QuietHours.parse(q.start, q.end, q.time_zone or DEFAULT_TIME_ZONE)
+    return PreferencesUpdate(
+        email=message.email,
+        sms=message.sms,
+        quiet_hours=quiet,
+        marketing_consent=message.marketing_consent,
+        language=message.language or "zh",
+        email_address=normalise_email(message.email_address),
+        phone=normalise_phone(message.phone),
+    )
+
+
+def delivery_proto(row: DeliveryRow) -> pb.Delivery:
+    return pb.Delivery(
+        id=row.id,
+        channel=row.channel,
+        category=row.category,
+        kind=row.kind,
+        title=row.title,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        created_at=to_timestamp(row.created_at),
+        next_attempt_at=to_timestamp(row.next_attempt_at),
+        sent_at=to_timestamp(row.sent_at),
+        digest_id=row.digest_id,
     )
 
 
@@ -78,4 +139,28 @@ class NotificationServicer(NotificationServiceServicer):
                 )
                 for r in rows
             ]
+        )
+
+    async def GetPreferences(
+        self, request: pb.GetPreferencesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPreferencesResponse:
+        prefs = await self.store.preferences(_signed_in().user_id)
+        return pb.GetPreferencesResponse(preferences=preferences_proto(prefs))
+
+    async def UpdatePreferences(
+        self, request: pb.UpdatePreferencesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdatePreferencesResponse:
+        user_id = _signed_in().user_id
+        prefs = await self.store.put_preferences(user_id, preferences_update(request.preferences))
+        return pb.UpdatePreferencesResponse(preferences=preferences_proto(prefs))
+
+    async def ListDeliveries(
+        self, request: pb.ListDeliveriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDeliveriesResponse:
+        rows, next_cursor = await self.store.deliveries(
+            _signed_in().user_id, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListDeliveriesResponse(
+            deliveries=[delivery_proto(r) for r in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )

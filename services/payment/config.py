@@ -51,10 +51,6 @@ class PaymentSettings(Settings):
     def public_url(self) -> str:
         return (self.public_base_url or f"http://{self.gateway_host}:{self.gateway_port}").rstrip("/")
 
-    @property
-    def invoice_bucket(self) -> str:
-        return f"{self.nats_stream}-invoices"
-
     def notify_url(self, provider: str) -> str:
         return f"{self.public_url}/api/v1/payments/notify/{provider}"
 

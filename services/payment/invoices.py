@@ -12,9 +12,14 @@ from typing import Protocol
 
 from fpdf import FPDF, FontFace
 from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError
+from nats.js.api import ObjectStoreConfig, StorageType
+from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
+from nats.js.object_store import ObjectStore
+
+from services.runtime.errors import NotFound
 
 BEIJING = timezone(timedelta(hours=8))
+BUCKET = "invoices"
 # Legal services are "modern services" for VAT in China: 6 %, included in the price.
 VAT_RATE_PERCENT = 6
 FONT_PACKAGE = "noto_cjk_sans_jp_regular"
@@ -96,21 +101,30 @@ class InvoiceStorage(Protocol):
 
 
 class ObjectStoreInvoices:
-    """Invoices in a JetStream Object Store bucket (replicated with the stream's cluster)."""
+    """Invoices in the JetStream Object Store bucket `invoices` (replicas from settings, as documents')."""
 
-    def __init__(self, js: JetStreamContext, bucket: str) -> None:
+    def __init__(self, js: JetStreamContext, bucket: str = BUCKET, replicas: int = 1) -> None:
         self.js = js
         self.bucket = bucket
+        self.replicas = replicas
 
-    async def _store(self):  # type: ignore[no-untyped-def]
+    async def _store(self) -> ObjectStore:
         try:
             return await self.js.object_store(self.bucket)
         except BucketNotFoundError:
-            return await self.js.create_object_store(self.bucket)
+            return await self.js.create_object_store(
+                self.bucket,
+                config=ObjectStoreConfig(
+                    description="invoices", storage=StorageType.FILE, replicas=self.replicas
+                ),
+            )
 
     async def put(self, name: str, data: bytes) -> None:
         await (await self._store()).put(name, data)
 
     async def get(self, name: str) -> bytes:
-        result = await (await self._store()).get(name)
+        try:
+            result = await (await self._store()).get(name)
+        except ObjectNotFoundError as exc:
+            raise NotFound("the invoice file is missing") from exc
         return bytes(result.data or b"")

@@ -52,7 +52,7 @@ async def serve(settings: Settings) -> None:
                 providers,
                 VoucherSigner(settings.secret_key),
                 payment_settings,
-                ObjectStoreInvoices(rt.bus.js, payment_settings.invoice_bucket),
+                ObjectStoreInvoices(rt.bus.js, replicas=settings.object_store_replicas),
             ),
             FULL_NAME,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES: tuple[str, ...] = (
@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     nats_stream: str = "COUNSEL"
     subject_root: str = "counsel"
 
+    # Replicas of JetStream Object Store buckets (documents, recordings, invoices): 1 locally, 3 in a cluster.
+    object_store_replicas: int = 1
+
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "counsel"
@@ -63,6 +66,18 @@ class Settings(BaseSettings):
     metrics_port: int | None = None
     # Interface for /metrics; 0.0.0.0 in a cluster so Prometheus can scrape the pod.
     metrics_host: str = "127.0.0.1"
+
+    # Outbound e-mail (notification service). Empty host: e-mails are captured in the dev outbox instead
+    # (dev and test only; in prod an empty host means e-mail deliveries fail and fall back to the inbox).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_sender: str = "noreply@counsel.local"
+    smtp_timeout_seconds: float = 10.0
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    # How long a status e-mail or SMS waits for others to join it in one digest (R-PRIV-2); tests shorten it.
+    notification_digest_seconds: float = Field(default=60.0, ge=0)
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000

@@ -1,28 +1,17 @@
-"""A client orders a product, pays through the sandbox provider and gets a verifiable voucher, over HTTP
-against the whole platform started by `counsel up` (R-PAY-1..4, API.md "Orders and payment"). Any 5xx
-fails the test."""
+"""A client orders a product, pays through the sandbox provider and gets a verifiable voucher and an
+invoice, over HTTP against the session's platform started by `counsel up` (tests/e2e/conftest.py;
+R-PAY-1..4, API.md "Orders and payment"). Any 5xx fails the test."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.e2e.test_skeleton_journey import Platform, _no_5xx, login, wait_for
-from tests.e2e.test_skeleton_journey import platform as _platform_fixture
-
-# The skeleton's fixture, re-bound here: this module gets its own platform (module scope).
-platform = _platform_fixture
-
-
-@pytest.fixture(scope="module")
-def http(platform: Platform) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=platform.base_url, timeout=15, event_hooks={"response": [_no_5xx]}) as client:
-        yield client
+from tests.e2e.support import login, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -627,6 +627,7 @@ async def test_notifications(client: httpx.AsyncClient, fakes: FakeClients, auth
                 "subject_id": "c-1",
                 "created_at": "2026-11-28T09:30:00.250Z",
                 "read_at": None,
+                "category": "status",
             }
         ],
         "next_cursor": None,

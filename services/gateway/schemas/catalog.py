@@ -8,9 +8,14 @@ from google.protobuf import json_format
 from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
-from services.gateway.schemas.common import Money, money, optional, or_none
+from counsel.common.v1 import money_pb2
+from services.gateway.schemas.common import Money, RequestModel, money, optional, or_none, rfc3339
 
 Category = Literal["consultation", "document", "booking", "retainer"]
+LegalField = Literal[
+    "contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other"
+]
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
 
 
 class Media(BaseModel):
@@ -62,6 +67,36 @@ class Rating(BaseModel):
     count: int
 
 
+class Review(BaseModel):
+    """A client's review; who wrote it is not published."""
+
+    id: str
+    order_id: str
+    product_id: str
+    lawyer_id: str | None
+    rating: int = Field(description="1 to 5")
+    comment: str
+    created_at: str | None
+
+    @classmethod
+    def from_proto(cls, review: pb.Review) -> Review:
+        return cls(
+            id=review.id,
+            order_id=review.order_id,
+            product_id=review.product_id,
+            lawyer_id=or_none(review.lawyer_id),
+            rating=review.rating,
+            comment=review.comment,
+            created_at=rfc3339(review, "created_at"),
+        )
+
+
+class CreateReview(RequestModel):
+    order_id: str = Field(min_length=1, max_length=200)
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+
+
 class RequirementField(BaseModel):
     name: str
     label: str
@@ -91,9 +126,7 @@ class Product(BaseModel):
     tiers: list[Tier]
     process: list[ProcessStage]
     rating: Rating
-    reviews: list[dict[str, Any]] = Field(
-        description="Reviews of the product (not served yet: always empty)."
-    )
+    reviews: list[Review] = Field(description="The newest reviews (detail only; empty in lists).")
     requirement_fields: list[RequirementField]
     consultation_kind: str | None = Field(
         description="professional|phone for consultation products, else null."
@@ -114,7 +147,7 @@ class Product(BaseModel):
                 ProcessStage(stage=s.stage, title=s.title, description=s.description) for s in product.process
             ],
             rating=Rating(average=product.rating.average, count=product.rating.count),
-            reviews=[],
+            reviews=[Review.from_proto(r) for r in product.reviews],
             requirement_fields=[RequirementField.from_proto(f) for f in product.requirement_fields],
             consultation_kind=or_none(product.consultation_kind),
         )
@@ -123,3 +156,287 @@ class Product(BaseModel):
 class ProductPage(BaseModel):
     items: list[Product]
     next_cursor: str | None
+
+
+class Location(BaseModel):
+    lat: float
+    lng: float
+
+
+class OpeningHours(BaseModel):
+    weekday: int = Field(description="ISO weekday, 1 = Monday … 7 = Sunday.")
+    opens: str = Field(description="HH:MM local time.")
+    closes: str = Field(description="HH:MM local time.")
+
+
+class StaffMember(BaseModel):
+    name: str
+    role: str
+    lawyer_id: str | None = Field(description="The lawyer profile, when the member is a lawyer here.")
+
+
+class Firm(BaseModel):
+    id: str
+    name: str
+    city: str
+    address: str
+    location: Location
+    opening_hours: list[OpeningHours]
+    transit_routes: list[str]
+    staff: list[StaffMember]
+    rating: Rating
+    phone: str
+    description: str
+
+    @classmethod
+    def from_proto(cls, firm: pb.Firm) -> Firm:
+        return cls(
+            id=firm.id,
+            name=firm.name,
+            city=firm.city,
+            address=firm.address,
+            location=Location(lat=firm.location.lat, lng=firm.location.lng),
+            opening_hours=[
+                OpeningHours(weekday=h.weekday, opens=h.opens, closes=h.closes) for h in firm.opening_hours
+            ],
+            transit_routes=list(firm.transit_routes),
+            staff=[StaffMember(name=m.name, role=m.role, lawyer_id=or_none(m.lawyer_id)) for m in firm.staff],
+            rating=Rating(average=firm.rating.average, count=firm.rating.count),
+            phone=firm.phone,
+            description=firm.description,
+        )
+
+
+class FirmPage(BaseModel):
+    items: list[Firm]
+    next_cursor: str | None
+
+
+class ServiceHours(BaseModel):
+    weekday: int = Field(ge=1, le=7, description="ISO weekday, 1 = Monday … 7 = Sunday.")
+    start: str = Field(pattern=HHMM, description="HH:MM local time.")
+    end: str = Field(pattern=HHMM, description="HH:MM local time, after start.")
+
+    model_config = {"extra": "forbid"}
+
+
+class ServiceException(BaseModel):
+    date: str = Field(description="YYYY-MM-DD", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    available: bool = Field(description="False: not available that day; true: available start..end instead.")
+    start: str = Field(default="", pattern=HHMM + "|^$")
+    end: str = Field(default="", pattern=HHMM + "|^$")
+    note: str = Field(default="", max_length=200)
+
+    model_config = {"extra": "forbid"}
+
+
+class Lawyer(BaseModel):
+    id: str
+    user_id: str | None
+    name: str
+    firm_id: str
+    city: str
+    specialty: str
+    fields: list[str]
+    service_hours: list[ServiceHours]
+    service_exceptions: list[ServiceException]
+    years_of_practice: int
+    licence_number: str | None = optional("Shown to staff only.")
+    online: bool
+    active: bool
+    rating: Rating
+    bio: str
+
+    @classmethod
+    def from_proto(cls, lawyer: pb.Lawyer) -> Lawyer:
+        return cls(
+            id=lawyer.id,
+            user_id=or_none(lawyer.user_id),
+            name=lawyer.name,
+            firm_id=lawyer.firm_id,
+            city=lawyer.city,
+            specialty=lawyer.specialty,
+            fields=list(lawyer.fields),
+            service_hours=[
+                ServiceHours(weekday=w.weekday, start=w.start, end=w.end) for w in lawyer.service_hours
+            ],
+            service_exceptions=[
+                ServiceException(date=e.date, available=e.available, start=e.start, end=e.end, note=e.note)
+                for e in lawyer.service_exceptions
+            ],
+            years_of_practice=lawyer.years_of_practice,
+            licence_number=or_none(lawyer.licence_number),
+            online=lawyer.online,
+            active=lawyer.active,
+            rating=Rating(average=lawyer.rating.average, count=lawyer.rating.count),
+            bio=lawyer.bio,
+        )
+
+
+class LawyerPage(BaseModel):
+    items: list[Lawyer]
+    next_cursor: str | None
+
+
+class LawyerProfile(RequestModel):
+    """A lawyer profile as a firm admin writes it (the whole profile; PUT replaces it)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    specialty: str = Field(default="", max_length=200)
+    fields: list[LegalField] = Field(min_length=1, description="Legal fields, at least one.")
+    service_hours: list[ServiceHours] = Field(default_factory=list, max_length=50)
+    service_exceptions: list[ServiceException] = Field(default_factory=list, max_length=200)
+    years_of_practice: int = Field(ge=0, le=70)
+    licence_number: str = Field(
+        default="", pattern=r"^(\d{17})?$", description="17-digit practising certificate number."
+    )
+    bio: str = Field(default="", max_length=4000)
+    user_id: str = Field(default="", max_length=64, description="The lawyer's identity account.")
+    online: bool = False
+
+    def to_proto(self) -> pb.LawyerProfile:
+        return pb.LawyerProfile(
+            name=self.name,
+            specialty=self.specialty,
+            fields=list(self.fields),
+            service_hours=[pb.ServiceHours(**w.model_dump()) for w in self.service_hours],
+            service_exceptions=[pb.ServiceException(**e.model_dump()) for e in self.service_exceptions],
+            years_of_practice=self.years_of_practice,
+            licence_number=self.licence_number,
+            bio=self.bio,
+            user_id=self.user_id,
+            online=self.online,
+        )
+
+
+class MoneyInput(RequestModel):
+    amount: int = Field(description="Integer number of fen.")
+    currency: Literal["CNY"] = "CNY"
+
+
+class TierInput(RequestModel):
+    id: str = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=100)
+    price: MoneyInput
+    complexity: Literal["simple", "standard", "complex"] | None = None
+    delivery_hours: int | None = Field(default=None, ge=1, le=720)
+    revision_days: int | None = Field(default=None, ge=0, le=60)
+    acknowledge_minutes: int | None = Field(default=None, ge=1, le=1440)
+    reply_hours: int | None = Field(default=None, ge=1, le=720)
+
+    def to_proto(self) -> pb.Tier:
+        tier = pb.Tier(
+            id=self.id,
+            name=self.name,
+            price=money_pb2.Money(amount=self.price.amount, currency=self.price.currency),
+            complexity=self.complexity or "",
+        )
+        for name in ("delivery_hours", "revision_days", "acknowledge_minutes", "reply_hours"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(tier, name, value)
+        return tier
+
+
+class MediaInput(RequestModel):
+    kind: Literal["image", "video", "interactive"]
+    url: str = Field(default="", max_length=2000)
+    caption: str = Field(default="", max_length=500)
+    data: dict[str, Any] | None = None
+
+
+class ProcessStageInput(RequestModel):
+    stage: str = Field(min_length=1, max_length=50)
+    title: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=1000)
+
+
+class RequirementFieldInput(RequestModel):
+    name: str = Field(min_length=1, max_length=50)
+    label: str = Field(min_length=1, max_length=200)
+    type: Literal["text", "textarea", "date", "number", "choice", "list"]
+    required: bool = False
+    choices: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ProductInput(RequestModel):
+    """A whole product as an editor writes it (PUT replaces it; rating and reviews are kept)."""
+
+    category: Category
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=20000)
+    price: MoneyInput
+    tiers: list[TierInput] = Field(min_length=1, max_length=20)
+    media: list[MediaInput] = Field(default_factory=list, max_length=50)
+    parameters: dict[str, str] = Field(default_factory=dict)
+    process: list[ProcessStageInput] = Field(min_length=1, max_length=30)
+    requirement_fields: list[RequirementFieldInput] = Field(default_factory=list, max_length=50)
+    consultation_kind: Literal["professional", "phone"] | None = None
+
+    def to_proto(self, product_id: str) -> pb.Product:
+        product = pb.Product(
+            id=product_id,
+            category=self.category,
+            name=self.name,
+            description=self.description,
+            parameters=self.parameters,
+            tiers=[t.to_proto() for t in self.tiers],
+            process=[pb.ProcessStage(**s.model_dump()) for s in self.process],
+            requirement_fields=[pb.RequirementField(**f.model_dump()) for f in self.requirement_fields],
+            consultation_kind=self.consultation_kind or "",
+        )
+        product.price.amount, product.price.currency = self.price.amount, self.price.currency
+        for item in self.media:
+            media = product.media.add(kind=item.kind, url=item.url, caption=item.caption)
+            if item.data is not None:
+                media.data.update(item.data)
+        return product
+
+
+class OpeningHoursInput(RequestModel):
+    weekday: int = Field(ge=1, le=7)
+    opens: str = Field(pattern=HHMM)
+    closes: str = Field(pattern=HHMM)
+
+
+class StaffMemberInput(RequestModel):
+    name: str = Field(min_length=1, max_length=100)
+    role: str = Field(default="", max_length=100)
+    lawyer_id: str = Field(default="", max_length=100)
+
+
+class LocationInput(RequestModel):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class FirmInput(RequestModel):
+    """A firm's whole public profile as its admin writes it (PUT replaces it; rating is kept)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    city: str = Field(min_length=1, max_length=50)
+    address: str = Field(min_length=1, max_length=500)
+    location: LocationInput
+    opening_hours: list[OpeningHoursInput] = Field(default_factory=list, max_length=21)
+    transit_routes: list[str] = Field(default_factory=list, max_length=20)
+    staff: list[StaffMemberInput] = Field(default_factory=list, max_length=100)
+    phone: str = Field(default="", max_length=50)
+    description: str = Field(default="", max_length=4000)
+
+    def to_proto(self, firm_id: str) -> pb.Firm:
+        return pb.Firm(
+            id=firm_id,
+            name=self.name,
+            city=self.city,
+            address=self.address,
+            location=pb.Location(lat=self.location.lat, lng=self.location.lng),
+            opening_hours=[pb.OpeningHours(**h.model_dump()) for h in self.opening_hours],
+            transit_routes=self.transit_routes,
+            staff=[pb.StaffMember(**m.model_dump()) for m in self.staff],
+            phone=self.phone,
+            description=self.description,
+        )
+
+
+class OnlineStatus(RequestModel):
+    online: bool

@@ -61,6 +61,7 @@ class Product(_message.Message):
     REQUIREMENT_FIELDS_FIELD_NUMBER: _builtins.int
     CONSULTATION_KIND_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    REVIEWS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Product id."""
     category: _builtins.str
@@ -103,6 +104,10 @@ class Product(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When the product was created."""
 
+    @_builtins.property
+    def reviews(self) -> _containers.RepeatedCompositeFieldContainer[Global___Review]:
+        """The newest reviews (GetProduct only)."""
+
     def __init__(
         self,
         *,
@@ -119,14 +124,63 @@ class Product(_message.Message):
         requirement_fields: _abc.Iterable[Global___RequirementField] | None = ...,
         consultation_kind: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        reviews: _abc.Iterable[Global___Review] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "price", b"price", "rating", b"rating"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "description", b"description", "id", b"id", "media", b"media", "name", b"name", "parameters", b"parameters", "price", b"price", "process", b"process", "rating", b"rating", "requirement_fields", b"requirement_fields", "tiers", b"tiers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "description", b"description", "id", b"id", "media", b"media", "name", b"name", "parameters", b"parameters", "price", b"price", "process", b"process", "rating", b"rating", "requirement_fields", b"requirement_fields", "reviews", b"reviews", "tiers", b"tiers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Product: _TypeAlias = Product  # noqa: Y015
+
+@_typing.final
+class Review(_message.Message):
+    """A client's review of a completed order. The reviewer's identity is not published."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Review id."""
+    order_id: _builtins.str
+    """The order reviewed."""
+    product_id: _builtins.str
+    """The product bought."""
+    lawyer_id: _builtins.str
+    """The lawyer who served the order, when known."""
+    rating: _builtins.int
+    """Stars, 1 to 5."""
+    comment: _builtins.str
+    """The client's comment."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was written."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        comment: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "created_at", b"created_at", "id", b"id", "lawyer_id", b"lawyer_id", "order_id", b"order_id", "product_id", b"product_id", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Review: _TypeAlias = Review  # noqa: Y015
 
 @_typing.final
 class Tier(_message.Message):
@@ -336,10 +390,16 @@ class ListProductsRequest(_message.Message):
     CATEGORY_FIELD_NUMBER: _builtins.int
     QUERY_FIELD_NUMBER: _builtins.int
     PAGE_FIELD_NUMBER: _builtins.int
+    MIN_PRICE_FIELD_NUMBER: _builtins.int
+    MAX_PRICE_FIELD_NUMBER: _builtins.int
     category: _builtins.str
     """One of: consultation|document|booking|retainer; empty for all."""
     query: _builtins.str
     """Free-text search over name and description; empty for no filter."""
+    min_price: _builtins.int
+    """Lowest base price in fen, inclusive."""
+    max_price: _builtins.int
+    """Highest base price in fen, inclusive."""
     @_builtins.property
     def page(self) -> _paging_pb2.PageRequest:
         """Paging."""
@@ -350,12 +410,21 @@ class ListProductsRequest(_message.Message):
         category: _builtins.str = ...,
         query: _builtins.str = ...,
         page: _paging_pb2.PageRequest | None = ...,
+        min_price: _builtins.int | None = ...,
+        max_price: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_price", b"_max_price", "_min_price", b"_min_price", "max_price", b"max_price", "min_price", b"min_price", "page", b"page"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "page", b"page", "query", b"query"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_price", b"_max_price", "_min_price", b"_min_price", "category", b"category", "max_price", b"max_price", "min_price", b"min_price", "page", b"page", "query", b"query"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__max_price: _TypeAlias = _typing.Literal["max_price"]  # noqa: Y015
+    _WhichOneofArgType__max_price: _TypeAlias = _typing.Literal["_max_price", b"_max_price"]  # noqa: Y015
+    _WhichOneofReturnType__min_price: _TypeAlias = _typing.Literal["min_price"]  # noqa: Y015
+    _WhichOneofArgType__min_price: _TypeAlias = _typing.Literal["_min_price", b"_min_price"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_price) -> _WhichOneofReturnType__max_price | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_price) -> _WhichOneofReturnType__min_price | None: ...
 
 Global___ListProductsRequest: _TypeAlias = ListProductsRequest  # noqa: Y015
 
@@ -434,3 +503,1383 @@ class GetProductResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetProductResponse: _TypeAlias = GetProductResponse  # noqa: Y015
+
+@_typing.final
+class Location(_message.Message):
+    """A point on the map (WGS-84)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAT_FIELD_NUMBER: _builtins.int
+    LNG_FIELD_NUMBER: _builtins.int
+    lat: _builtins.float
+    """Latitude in degrees."""
+    lng: _builtins.float
+    """Longitude in degrees."""
+    def __init__(
+        self,
+        *,
+        lat: _builtins.float = ...,
+        lng: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lat", b"lat", "lng", b"lng"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Location: _TypeAlias = Location  # noqa: Y015
+
+@_typing.final
+class OpeningHours(_message.Message):
+    """Opening hours of a firm on one weekday."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEEKDAY_FIELD_NUMBER: _builtins.int
+    OPENS_FIELD_NUMBER: _builtins.int
+    CLOSES_FIELD_NUMBER: _builtins.int
+    weekday: _builtins.int
+    """ISO weekday, 1 = Monday … 7 = Sunday."""
+    opens: _builtins.str
+    """Opening time, "HH:MM" local time."""
+    closes: _builtins.str
+    """Closing time, "HH:MM" local time."""
+    def __init__(
+        self,
+        *,
+        weekday: _builtins.int = ...,
+        opens: _builtins.str = ...,
+        closes: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closes", b"closes", "opens", b"opens", "weekday", b"weekday"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpeningHours: _TypeAlias = OpeningHours  # noqa: Y015
+
+@_typing.final
+class StaffMember(_message.Message):
+    """A member of a firm's staff shown on its page."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name."""
+    role: _builtins.str
+    """Role, e.g. "主任律师 Managing partner"."""
+    lawyer_id: _builtins.str
+    """Lawyer profile id when the member is a lawyer on the platform."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        role: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id", "name", b"name", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StaffMember: _TypeAlias = StaffMember  # noqa: Y015
+
+@_typing.final
+class Firm(_message.Message):
+    """An offline law firm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    OPENING_HOURS_FIELD_NUMBER: _builtins.int
+    TRANSIT_ROUTES_FIELD_NUMBER: _builtins.int
+    STAFF_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Firm id."""
+    name: _builtins.str
+    """Name."""
+    city: _builtins.str
+    """City."""
+    address: _builtins.str
+    """Street address."""
+    phone: _builtins.str
+    """Phone number of the front desk."""
+    description: _builtins.str
+    """Short description."""
+    @_builtins.property
+    def location(self) -> Global___Location:
+        """Coordinates."""
+
+    @_builtins.property
+    def opening_hours(self) -> _containers.RepeatedCompositeFieldContainer[Global___OpeningHours]:
+        """Opening hours per weekday."""
+
+    @_builtins.property
+    def transit_routes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """How to get there by public transport."""
+
+    @_builtins.property
+    def staff(self) -> _containers.RepeatedCompositeFieldContainer[Global___StaffMember]:
+        """Staff shown on the firm's page."""
+
+    @_builtins.property
+    def rating(self) -> Global___Rating:
+        """Reputation from reviews."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        city: _builtins.str = ...,
+        address: _builtins.str = ...,
+        location: Global___Location | None = ...,
+        opening_hours: _abc.Iterable[Global___OpeningHours] | None = ...,
+        transit_routes: _abc.Iterable[_builtins.str] | None = ...,
+        staff: _abc.Iterable[Global___StaffMember] | None = ...,
+        rating: Global___Rating | None = ...,
+        phone: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "rating", b"rating"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "city", b"city", "description", b"description", "id", b"id", "location", b"location", "name", b"name", "opening_hours", b"opening_hours", "phone", b"phone", "rating", b"rating", "staff", b"staff", "transit_routes", b"transit_routes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Firm: _TypeAlias = Firm  # noqa: Y015
+
+@_typing.final
+class ServiceHours(_message.Message):
+    """A weekly service window of a lawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEEKDAY_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    weekday: _builtins.int
+    """ISO weekday, 1 = Monday … 7 = Sunday."""
+    start: _builtins.str
+    """Start, "HH:MM" local time."""
+    end: _builtins.str
+    """End, "HH:MM" local time, after start."""
+    def __init__(
+        self,
+        *,
+        weekday: _builtins.int = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start", "weekday", b"weekday"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceHours: _TypeAlias = ServiceHours  # noqa: Y015
+
+@_typing.final
+class ServiceException(_message.Message):
+    """A dated change to a lawyer's weekly service hours."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    date: _builtins.str
+    """The date, "YYYY-MM-DD"."""
+    available: _builtins.bool
+    """False: not available that day; true: available from start to end instead."""
+    start: _builtins.str
+    """Start when available, "HH:MM"."""
+    end: _builtins.str
+    """End when available, "HH:MM"."""
+    note: _builtins.str
+    """Why, e.g. "法定节假日 Public holiday"."""
+    def __init__(
+        self,
+        *,
+        date: _builtins.str = ...,
+        available: _builtins.bool = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "date", b"date", "end", b"end", "note", b"note", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceException: _TypeAlias = ServiceException  # noqa: Y015
+
+@_typing.final
+class Lawyer(_message.Message):
+    """A lawyer profile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SPECIALTY_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    SERVICE_HOURS_FIELD_NUMBER: _builtins.int
+    SERVICE_EXCEPTIONS_FIELD_NUMBER: _builtins.int
+    YEARS_OF_PRACTICE_FIELD_NUMBER: _builtins.int
+    LICENCE_NUMBER_FIELD_NUMBER: _builtins.int
+    ONLINE_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    BIO_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Lawyer profile id."""
+    user_id: _builtins.str
+    """The identity account of the lawyer."""
+    firm_id: _builtins.str
+    """Firm the lawyer works at."""
+    name: _builtins.str
+    """Name."""
+    specialty: _builtins.str
+    """Specialty in one line."""
+    years_of_practice: _builtins.int
+    """Years of practice."""
+    licence_number: _builtins.str
+    """Licence number; empty unless the caller is staff."""
+    online: _builtins.bool
+    """Whether the lawyer is online now."""
+    active: _builtins.bool
+    """Whether the profile is active (listed and assignable)."""
+    bio: _builtins.str
+    """Short biography."""
+    city: _builtins.str
+    """City of the lawyer's firm."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Legal fields: contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
+
+    @_builtins.property
+    def service_hours(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceHours]:
+        """Weekly service hours."""
+
+    @_builtins.property
+    def service_exceptions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceException]:
+        """Dated exceptions to the weekly hours."""
+
+    @_builtins.property
+    def rating(self) -> Global___Rating:
+        """Aggregate rating."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        firm_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        specialty: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+        service_hours: _abc.Iterable[Global___ServiceHours] | None = ...,
+        service_exceptions: _abc.Iterable[Global___ServiceException] | None = ...,
+        years_of_practice: _builtins.int = ...,
+        licence_number: _builtins.str = ...,
+        online: _builtins.bool = ...,
+        rating: Global___Rating | None = ...,
+        active: _builtins.bool = ...,
+        bio: _builtins.str = ...,
+        city: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rating", b"rating"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "bio", b"bio", "city", b"city", "fields", b"fields", "firm_id", b"firm_id", "id", b"id", "licence_number", b"licence_number", "name", b"name", "online", b"online", "rating", b"rating", "service_exceptions", b"service_exceptions", "service_hours", b"service_hours", "specialty", b"specialty", "user_id", b"user_id", "years_of_practice", b"years_of_practice"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Lawyer: _TypeAlias = Lawyer  # noqa: Y015
+
+@_typing.final
+class LawyerProfile(_message.Message):
+    """The editable content of a lawyer profile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SPECIALTY_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    SERVICE_HOURS_FIELD_NUMBER: _builtins.int
+    SERVICE_EXCEPTIONS_FIELD_NUMBER: _builtins.int
+    YEARS_OF_PRACTICE_FIELD_NUMBER: _builtins.int
+    LICENCE_NUMBER_FIELD_NUMBER: _builtins.int
+    BIO_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    ONLINE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name."""
+    specialty: _builtins.str
+    """Specialty in one line."""
+    years_of_practice: _builtins.int
+    """Years of practice."""
+    licence_number: _builtins.str
+    """Licence number (17 digits)."""
+    bio: _builtins.str
+    """Short biography."""
+    user_id: _builtins.str
+    """The identity account of the lawyer."""
+    online: _builtins.bool
+    """Whether the lawyer is online now."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Legal fields."""
+
+    @_builtins.property
+    def service_hours(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceHours]:
+        """Weekly service hours; windows of one weekday must not overlap."""
+
+    @_builtins.property
+    def service_exceptions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceException]:
+        """Dated exceptions."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        specialty: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+        service_hours: _abc.Iterable[Global___ServiceHours] | None = ...,
+        service_exceptions: _abc.Iterable[Global___ServiceException] | None = ...,
+        years_of_practice: _builtins.int = ...,
+        licence_number: _builtins.str = ...,
+        bio: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        online: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bio", b"bio", "fields", b"fields", "licence_number", b"licence_number", "name", b"name", "online", b"online", "service_exceptions", b"service_exceptions", "service_hours", b"service_hours", "specialty", b"specialty", "user_id", b"user_id", "years_of_practice", b"years_of_practice"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LawyerProfile: _TypeAlias = LawyerProfile  # noqa: Y015
+
+@_typing.final
+class ArticleVersion(_message.Message):
+    """One version of an article."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    REVIEWER_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_COMMENT_FIELD_NUMBER: _builtins.int
+    REVIEWED_AT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """Version number, from 1."""
+    status: _builtins.str
+    """One of: draft|submitted|approved|rejected."""
+    title: _builtins.str
+    """Title."""
+    body: _builtins.str
+    """Body (Markdown)."""
+    author_id: _builtins.str
+    """The editor who wrote it."""
+    reviewer_id: _builtins.str
+    """The reviewer who approved or rejected it."""
+    review_comment: _builtins.str
+    """The reviewer's comment."""
+    @_builtins.property
+    def reviewed_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was reviewed."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the version was created."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        status: _builtins.str = ...,
+        title: _builtins.str = ...,
+        body: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        reviewer_id: _builtins.str = ...,
+        review_comment: _builtins.str = ...,
+        reviewed_at: _timestamp_pb2.Timestamp | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "reviewed_at", b"reviewed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "body", b"body", "created_at", b"created_at", "review_comment", b"review_comment", "reviewed_at", b"reviewed_at", "reviewer_id", b"reviewer_id", "status", b"status", "title", b"title", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArticleVersion: _TypeAlias = ArticleVersion  # noqa: Y015
+
+@_typing.final
+class Article(_message.Message):
+    """An article: legal news, a classic case or an annotated contract template."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    PUBLISHED_FIELD_NUMBER: _builtins.int
+    LATEST_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Article id."""
+    kind: _builtins.str
+    """One of: news|case|contract_template."""
+    @_builtins.property
+    def published(self) -> Global___ArticleVersion:
+        """The published version; absent when nothing is published."""
+
+    @_builtins.property
+    def latest(self) -> Global___ArticleVersion:
+        """The newest version (for its editor and reviewers; equals published when nothing is pending)."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the article was created."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        published: Global___ArticleVersion | None = ...,
+        latest: Global___ArticleVersion | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "latest", b"latest", "published", b"published"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "id", b"id", "kind", b"kind", "latest", b"latest", "published", b"published"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Article: _TypeAlias = Article  # noqa: Y015
+
+@_typing.final
+class ListFirmsRequest(_message.Message):
+    """Request for CatalogService.ListFirms."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CITY_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    city: _builtins.str
+    """City to filter by; empty for all."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        city: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["city", b"city", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFirmsRequest: _TypeAlias = ListFirmsRequest  # noqa: Y015
+
+@_typing.final
+class ListFirmsResponse(_message.Message):
+    """Response of CatalogService.ListFirms."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRMS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firms(self) -> _containers.RepeatedCompositeFieldContainer[Global___Firm]:
+        """The page of firms."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        firms: _abc.Iterable[Global___Firm] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firms", b"firms", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFirmsResponse: _TypeAlias = ListFirmsResponse  # noqa: Y015
+
+@_typing.final
+class GetFirmRequest(_message.Message):
+    """Request for CatalogService.GetFirm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    firm_id: _builtins.str
+    """Firm id."""
+    def __init__(
+        self,
+        *,
+        firm_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm_id", b"firm_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetFirmRequest: _TypeAlias = GetFirmRequest  # noqa: Y015
+
+@_typing.final
+class GetFirmResponse(_message.Message):
+    """Response of CatalogService.GetFirm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firm(self) -> Global___Firm:
+        """The firm."""
+
+    def __init__(
+        self,
+        *,
+        firm: Global___Firm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetFirmResponse: _TypeAlias = GetFirmResponse  # noqa: Y015
+
+@_typing.final
+class ListLawyersRequest(_message.Message):
+    """Request for CatalogService.ListLawyers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    ONLINE_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """Legal field to filter by; empty for all."""
+    online: _builtins.bool
+    """Only online (true) or offline (false) lawyers; absent for both."""
+    city: _builtins.str
+    """City to filter by; empty for all."""
+    firm_id: _builtins.str
+    """Firm to filter by; empty for all."""
+    query: _builtins.str
+    """Free-text search (Chinese or English); empty for no filter."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        online: _builtins.bool | None = ...,
+        city: _builtins.str = ...,
+        firm_id: _builtins.str = ...,
+        query: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_online", b"_online", "online", b"online", "page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_online", b"_online", "city", b"city", "field", b"field", "firm_id", b"firm_id", "online", b"online", "page", b"page", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__online: _TypeAlias = _typing.Literal["online"]  # noqa: Y015
+    _WhichOneofArgType__online: _TypeAlias = _typing.Literal["_online", b"_online"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__online) -> _WhichOneofReturnType__online | None: ...
+
+Global___ListLawyersRequest: _TypeAlias = ListLawyersRequest  # noqa: Y015
+
+@_typing.final
+class ListLawyersResponse(_message.Message):
+    """Response of CatalogService.ListLawyers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYERS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Lawyer]:
+        """The page of lawyers."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        lawyers: _abc.Iterable[Global___Lawyer] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyers", b"lawyers", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLawyersResponse: _TypeAlias = ListLawyersResponse  # noqa: Y015
+
+@_typing.final
+class GetLawyerRequest(_message.Message):
+    """Request for CatalogService.GetLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """Lawyer profile id."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLawyerRequest: _TypeAlias = GetLawyerRequest  # noqa: Y015
+
+@_typing.final
+class GetLawyerResponse(_message.Message):
+    """Response of CatalogService.GetLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The lawyer."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLawyerResponse: _TypeAlias = GetLawyerResponse  # noqa: Y015
+
+@_typing.final
+class CreateLawyerRequest(_message.Message):
+    """Request for CatalogService.CreateLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    firm_id: _builtins.str
+    """The firm; must be one the caller administers."""
+    idempotency_key: _builtins.str
+    """Optional idempotency key: a replay returns the first profile."""
+    @_builtins.property
+    def profile(self) -> Global___LawyerProfile:
+        """The profile."""
+
+    def __init__(
+        self,
+        *,
+        firm_id: _builtins.str = ...,
+        profile: Global___LawyerProfile | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm_id", b"firm_id", "idempotency_key", b"idempotency_key", "profile", b"profile"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLawyerRequest: _TypeAlias = CreateLawyerRequest  # noqa: Y015
+
+@_typing.final
+class CreateLawyerResponse(_message.Message):
+    """Response of CatalogService.CreateLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The new (inactive) lawyer."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLawyerResponse: _TypeAlias = CreateLawyerResponse  # noqa: Y015
+
+@_typing.final
+class UpdateLawyerRequest(_message.Message):
+    """Request for CatalogService.UpdateLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    PROFILE_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """Lawyer profile id."""
+    @_builtins.property
+    def profile(self) -> Global___LawyerProfile:
+        """The whole new profile."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        profile: Global___LawyerProfile | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id", "profile", b"profile"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateLawyerRequest: _TypeAlias = UpdateLawyerRequest  # noqa: Y015
+
+@_typing.final
+class UpdateLawyerResponse(_message.Message):
+    """Response of CatalogService.UpdateLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The lawyer."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateLawyerResponse: _TypeAlias = UpdateLawyerResponse  # noqa: Y015
+
+@_typing.final
+class ActivateLawyerRequest(_message.Message):
+    """Request for CatalogService.ActivateLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """Lawyer profile id."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivateLawyerRequest: _TypeAlias = ActivateLawyerRequest  # noqa: Y015
+
+@_typing.final
+class ActivateLawyerResponse(_message.Message):
+    """Response of CatalogService.ActivateLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The lawyer."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivateLawyerResponse: _TypeAlias = ActivateLawyerResponse  # noqa: Y015
+
+@_typing.final
+class CreateArticleRequest(_message.Message):
+    """Request for CatalogService.CreateArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """One of: news|case|contract_template."""
+    title: _builtins.str
+    """Title."""
+    body: _builtins.str
+    """Body (Markdown)."""
+    idempotency_key: _builtins.str
+    """Optional idempotency key: a replay returns the first article."""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        title: _builtins.str = ...,
+        body: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "idempotency_key", b"idempotency_key", "kind", b"kind", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateArticleRequest: _TypeAlias = CreateArticleRequest  # noqa: Y015
+
+@_typing.final
+class CreateArticleResponse(_message.Message):
+    """Response of CatalogService.CreateArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def article(self) -> Global___Article:
+        """The draft article."""
+
+    def __init__(
+        self,
+        *,
+        article: Global___Article | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateArticleResponse: _TypeAlias = CreateArticleResponse  # noqa: Y015
+
+@_typing.final
+class UpdateArticleRequest(_message.Message):
+    """Request for CatalogService.UpdateArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    article_id: _builtins.str
+    """Article id."""
+    title: _builtins.str
+    """New title."""
+    body: _builtins.str
+    """New body."""
+    def __init__(
+        self,
+        *,
+        article_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "body", b"body", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateArticleRequest: _TypeAlias = UpdateArticleRequest  # noqa: Y015
+
+@_typing.final
+class UpdateArticleResponse(_message.Message):
+    """Response of CatalogService.UpdateArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def article(self) -> Global___Article:
+        """The article."""
+
+    def __init__(
+        self,
+        *,
+        article: Global___Article | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateArticleResponse: _TypeAlias = UpdateArticleResponse  # noqa: Y015
+
+@_typing.final
+class SubmitArticleRequest(_message.Message):
+    """Request for CatalogService.SubmitArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    article_id: _builtins.str
+    """Article id."""
+    def __init__(
+        self,
+        *,
+        article_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitArticleRequest: _TypeAlias = SubmitArticleRequest  # noqa: Y015
+
+@_typing.final
+class SubmitArticleResponse(_message.Message):
+    """Response of CatalogService.SubmitArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def article(self) -> Global___Article:
+        """The article."""
+
+    def __init__(
+        self,
+        *,
+        article: Global___Article | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitArticleResponse: _TypeAlias = SubmitArticleResponse  # noqa: Y015
+
+@_typing.final
+class ReviewArticleRequest(_message.Message):
+    """Request for CatalogService.ReviewArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    article_id: _builtins.str
+    """Article id."""
+    decision: _builtins.str
+    """One of: approve|reject."""
+    comment: _builtins.str
+    """The reviewer's comment; required to reject."""
+    def __init__(
+        self,
+        *,
+        article_id: _builtins.str = ...,
+        decision: _builtins.str = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "comment", b"comment", "decision", b"decision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewArticleRequest: _TypeAlias = ReviewArticleRequest  # noqa: Y015
+
+@_typing.final
+class ReviewArticleResponse(_message.Message):
+    """Response of CatalogService.ReviewArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def article(self) -> Global___Article:
+        """The article."""
+
+    def __init__(
+        self,
+        *,
+        article: Global___Article | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewArticleResponse: _TypeAlias = ReviewArticleResponse  # noqa: Y015
+
+@_typing.final
+class ListArticlesRequest(_message.Message):
+    """Request for CatalogService.ListArticles."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """One of: news|case|contract_template; empty for all."""
+    query: _builtins.str
+    """Free-text search (Chinese or English) over published versions; empty for no filter."""
+    status: _builtins.str
+    """Editors and reviewers only: draft|submitted|rejected lists articles whose latest version has that
+    status (a reviewer's queue is "submitted"); empty lists published articles.
+    """
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        query: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "page", b"page", "query", b"query", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListArticlesRequest: _TypeAlias = ListArticlesRequest  # noqa: Y015
+
+@_typing.final
+class ListArticlesResponse(_message.Message):
+    """Response of CatalogService.ListArticles."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLES_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def articles(self) -> _containers.RepeatedCompositeFieldContainer[Global___Article]:
+        """The page of published articles."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        articles: _abc.Iterable[Global___Article] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["articles", b"articles", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListArticlesResponse: _TypeAlias = ListArticlesResponse  # noqa: Y015
+
+@_typing.final
+class GetArticleRequest(_message.Message):
+    """Request for CatalogService.GetArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    article_id: _builtins.str
+    """Article id."""
+    def __init__(
+        self,
+        *,
+        article_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetArticleRequest: _TypeAlias = GetArticleRequest  # noqa: Y015
+
+@_typing.final
+class GetArticleResponse(_message.Message):
+    """Response of CatalogService.GetArticle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ARTICLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def article(self) -> Global___Article:
+        """The published article."""
+
+    def __init__(
+        self,
+        *,
+        article: Global___Article | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article", b"article"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetArticleResponse: _TypeAlias = GetArticleResponse  # noqa: Y015
+
+@_typing.final
+class CreateReviewRequest(_message.Message):
+    """Request for CatalogService.CreateReview."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The completed order being reviewed."""
+    rating: _builtins.int
+    """Stars, 1 to 5."""
+    comment: _builtins.str
+    """Comment."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "order_id", b"order_id", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateReviewRequest: _TypeAlias = CreateReviewRequest  # noqa: Y015
+
+@_typing.final
+class CreateReviewResponse(_message.Message):
+    """Response of CatalogService.CreateReview."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVIEW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def review(self) -> Global___Review:
+        """The review."""
+
+    def __init__(
+        self,
+        *,
+        review: Global___Review | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["review", b"review"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["review", b"review"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateReviewResponse: _TypeAlias = CreateReviewResponse  # noqa: Y015
+
+@_typing.final
+class UpsertProductRequest(_message.Message):
+    """Request for CatalogService.UpsertProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> Global___Product:
+        """The product; `id` names it, `rating`, `reviews` and `created_at` are ignored."""
+
+    def __init__(
+        self,
+        *,
+        product: Global___Product | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertProductRequest: _TypeAlias = UpsertProductRequest  # noqa: Y015
+
+@_typing.final
+class UpsertProductResponse(_message.Message):
+    """Response of CatalogService.UpsertProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> Global___Product:
+        """The stored product."""
+
+    def __init__(
+        self,
+        *,
+        product: Global___Product | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertProductResponse: _TypeAlias = UpsertProductResponse  # noqa: Y015
+
+@_typing.final
+class UpdateFirmRequest(_message.Message):
+    """Request for CatalogService.UpdateFirm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firm(self) -> Global___Firm:
+        """The firm; `id` names it, `rating` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        firm: Global___Firm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateFirmRequest: _TypeAlias = UpdateFirmRequest  # noqa: Y015
+
+@_typing.final
+class UpdateFirmResponse(_message.Message):
+    """Response of CatalogService.UpdateFirm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firm(self) -> Global___Firm:
+        """The firm."""
+
+    def __init__(
+        self,
+        *,
+        firm: Global___Firm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateFirmResponse: _TypeAlias = UpdateFirmResponse  # noqa: Y015
+
+@_typing.final
+class SetLawyerOnlineRequest(_message.Message):
+    """Request for CatalogService.SetLawyerOnline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ONLINE_FIELD_NUMBER: _builtins.int
+    online: _builtins.bool
+    """Whether the calling lawyer is online."""
+    def __init__(
+        self,
+        *,
+        online: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["online", b"online"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLawyerOnlineRequest: _TypeAlias = SetLawyerOnlineRequest  # noqa: Y015
+
+@_typing.final
+class SetLawyerOnlineResponse(_message.Message):
+    """Response of CatalogService.SetLawyerOnline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The lawyer's profile."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetLawyerOnlineResponse: _TypeAlias = SetLawyerOnlineResponse  # noqa: Y015

@@ -45,6 +45,91 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetProductRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetProductResponse.FromString,
                 _registered_method=True)
+        self.ListFirms = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListFirms',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListFirmsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListFirmsResponse.FromString,
+                _registered_method=True)
+        self.GetFirm = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/GetFirm',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetFirmRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetFirmResponse.FromString,
+                _registered_method=True)
+        self.ListLawyers = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListLawyers',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyersRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyersResponse.FromString,
+                _registered_method=True)
+        self.GetLawyer = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/GetLawyer',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLawyerResponse.FromString,
+                _registered_method=True)
+        self.CreateLawyer = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/CreateLawyer',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateLawyerResponse.FromString,
+                _registered_method=True)
+        self.UpdateLawyer = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/UpdateLawyer',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateLawyerResponse.FromString,
+                _registered_method=True)
+        self.ActivateLawyer = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ActivateLawyer',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerResponse.FromString,
+                _registered_method=True)
+        self.CreateArticle = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/CreateArticle',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateArticleRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateArticleResponse.FromString,
+                _registered_method=True)
+        self.UpdateArticle = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/UpdateArticle',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateArticleRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateArticleResponse.FromString,
+                _registered_method=True)
+        self.SubmitArticle = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/SubmitArticle',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitArticleRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitArticleResponse.FromString,
+                _registered_method=True)
+        self.ReviewArticle = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ReviewArticle',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewArticleRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewArticleResponse.FromString,
+                _registered_method=True)
+        self.ListArticles = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListArticles',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListArticlesRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListArticlesResponse.FromString,
+                _registered_method=True)
+        self.GetArticle = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/GetArticle',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleResponse.FromString,
+                _registered_method=True)
+        self.CreateReview = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/CreateReview',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.FromString,
+                _registered_method=True)
+        self.UpsertProduct = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/UpsertProduct',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductResponse.FromString,
+                _registered_method=True)
+        self.UpdateFirm = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/UpdateFirm',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmResponse.FromString,
+                _registered_method=True)
+        self.SetLawyerOnline = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/SetLawyerOnline',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -65,6 +150,125 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFirms(self, request, context):
+        """Lists law firms, optionally in one city.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFirm(self, request, context):
+        """Returns one firm with its opening hours, transit routes and staff.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLawyers(self, request, context):
+        """Lists active lawyers, filtered by legal field, online status, city, firm or a search query.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLawyer(self, request, context):
+        """Returns one lawyer; inactive profiles only to their firm's admins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateLawyer(self, request, context):
+        """A firm admin adds a lawyer profile to their own firm (inactive until activated).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateLawyer(self, request, context):
+        """A firm admin changes a lawyer profile of their own firm.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ActivateLawyer(self, request, context):
+        """A firm admin activates a lawyer: needs a licence number and at least 2 years of practice (SPEC 4.2.1).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateArticle(self, request, context):
+        """An editor drafts an article (version 1).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateArticle(self, request, context):
+        """An editor edits an article; editing a published one starts a new version that needs review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitArticle(self, request, context):
+        """An editor submits the latest version for review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewArticle(self, request, context):
+        """A reviewer approves (publishes) or rejects the submitted version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListArticles(self, request, context):
+        """Lists published articles, optionally of one kind and matching a search query.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetArticle(self, request, context):
+        """Returns one published article (its latest approved version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateReview(self, request, context):
+        """The client who bought a completed order rates it, once (SPEC R-Q-1).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertProduct(self, request, context):
+        """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateFirm(self, request, context):
+        """A firm admin updates their own firm's public profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLawyerOnline(self, request, context):
+        """A lawyer sets their own online status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +281,91 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.GetProduct,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetProductRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetProductResponse.SerializeToString,
+            ),
+            'ListFirms': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFirms,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListFirmsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListFirmsResponse.SerializeToString,
+            ),
+            'GetFirm': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFirm,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetFirmRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetFirmResponse.SerializeToString,
+            ),
+            'ListLawyers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLawyers,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyersRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyersResponse.SerializeToString,
+            ),
+            'GetLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLawyer,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLawyerRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLawyerResponse.SerializeToString,
+            ),
+            'CreateLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLawyer,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateLawyerRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateLawyerResponse.SerializeToString,
+            ),
+            'UpdateLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLawyer,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateLawyerRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateLawyerResponse.SerializeToString,
+            ),
+            'ActivateLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateLawyer,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerResponse.SerializeToString,
+            ),
+            'CreateArticle': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateArticle,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateArticleRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateArticleResponse.SerializeToString,
+            ),
+            'UpdateArticle': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateArticle,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateArticleRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateArticleResponse.SerializeToString,
+            ),
+            'SubmitArticle': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitArticle,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitArticleRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitArticleResponse.SerializeToString,
+            ),
+            'ReviewArticle': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewArticle,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewArticleRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewArticleResponse.SerializeToString,
+            ),
+            'ListArticles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListArticles,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListArticlesRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListArticlesResponse.SerializeToString,
+            ),
+            'GetArticle': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetArticle,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleResponse.SerializeToString,
+            ),
+            'CreateReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReview,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.SerializeToString,
+            ),
+            'UpsertProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertProduct,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductResponse.SerializeToString,
+            ),
+            'UpdateFirm': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateFirm,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmResponse.SerializeToString,
+            ),
+            'SetLawyerOnline': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLawyerOnline,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +423,465 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/GetProduct',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetProductRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFirms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListFirms',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListFirmsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListFirmsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFirm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/GetFirm',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetFirmRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetFirmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLawyers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListLawyers',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyersRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/GetLawyer',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLawyerRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetLawyerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/CreateLawyer',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateLawyerRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateLawyerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/UpdateLawyer',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateLawyerRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateLawyerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ActivateLawyer',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateArticle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/CreateArticle',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateArticleRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateArticleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateArticle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/UpdateArticle',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateArticleRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateArticleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitArticle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/SubmitArticle',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitArticleRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitArticleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewArticle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ReviewArticle',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewArticleRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewArticleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListArticles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListArticles',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListArticlesRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListArticlesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetArticle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/GetArticle',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetArticleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/CreateReview',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/UpsertProduct',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateFirm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/UpdateFirm',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpdateFirmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLawyerOnline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/SetLawyerOnline',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,40 @@ class CatalogServiceStub:
     """Lists published products, optionally filtered by category and a search query."""
     GetProduct: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetProductRequest, _catalog_service_pb2.GetProductResponse]
     """Returns one product with its tiers, process and requirement form."""
+    ListFirms: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListFirmsRequest, _catalog_service_pb2.ListFirmsResponse]
+    """Lists law firms, optionally in one city."""
+    GetFirm: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetFirmRequest, _catalog_service_pb2.GetFirmResponse]
+    """Returns one firm with its opening hours, transit routes and staff."""
+    ListLawyers: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListLawyersRequest, _catalog_service_pb2.ListLawyersResponse]
+    """Lists active lawyers, filtered by legal field, online status, city, firm or a search query."""
+    GetLawyer: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetLawyerRequest, _catalog_service_pb2.GetLawyerResponse]
+    """Returns one lawyer; inactive profiles only to their firm's admins."""
+    CreateLawyer: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateLawyerRequest, _catalog_service_pb2.CreateLawyerResponse]
+    """A firm admin adds a lawyer profile to their own firm (inactive until activated)."""
+    UpdateLawyer: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateLawyerRequest, _catalog_service_pb2.UpdateLawyerResponse]
+    """A firm admin changes a lawyer profile of their own firm."""
+    ActivateLawyer: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ActivateLawyerRequest, _catalog_service_pb2.ActivateLawyerResponse]
+    """A firm admin activates a lawyer: needs a licence number and at least 2 years of practice (SPEC 4.2.1)."""
+    CreateArticle: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateArticleRequest, _catalog_service_pb2.CreateArticleResponse]
+    """An editor drafts an article (version 1)."""
+    UpdateArticle: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateArticleRequest, _catalog_service_pb2.UpdateArticleResponse]
+    """An editor edits an article; editing a published one starts a new version that needs review."""
+    SubmitArticle: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.SubmitArticleRequest, _catalog_service_pb2.SubmitArticleResponse]
+    """An editor submits the latest version for review."""
+    ReviewArticle: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ReviewArticleRequest, _catalog_service_pb2.ReviewArticleResponse]
+    """A reviewer approves (publishes) or rejects the submitted version."""
+    ListArticles: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListArticlesRequest, _catalog_service_pb2.ListArticlesResponse]
+    """Lists published articles, optionally of one kind and matching a search query."""
+    GetArticle: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetArticleRequest, _catalog_service_pb2.GetArticleResponse]
+    """Returns one published article (its latest approved version)."""
+    CreateReview: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateReviewRequest, _catalog_service_pb2.CreateReviewResponse]
+    """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
+    UpsertProduct: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpsertProductRequest, _catalog_service_pb2.UpsertProductResponse]
+    """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier."""
+    UpdateFirm: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateFirmRequest, _catalog_service_pb2.UpdateFirmResponse]
+    """A firm admin updates their own firm's public profile."""
+    SetLawyerOnline: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.SetLawyerOnlineRequest, _catalog_service_pb2.SetLawyerOnlineResponse]
+    """A lawyer sets their own online status."""
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -47,6 +81,40 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """Lists published products, optionally filtered by category and a search query."""
     GetProduct: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetProductRequest, _catalog_service_pb2.GetProductResponse]  # type: ignore[assignment]
     """Returns one product with its tiers, process and requirement form."""
+    ListFirms: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListFirmsRequest, _catalog_service_pb2.ListFirmsResponse]  # type: ignore[assignment]
+    """Lists law firms, optionally in one city."""
+    GetFirm: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetFirmRequest, _catalog_service_pb2.GetFirmResponse]  # type: ignore[assignment]
+    """Returns one firm with its opening hours, transit routes and staff."""
+    ListLawyers: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListLawyersRequest, _catalog_service_pb2.ListLawyersResponse]  # type: ignore[assignment]
+    """Lists active lawyers, filtered by legal field, online status, city, firm or a search query."""
+    GetLawyer: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetLawyerRequest, _catalog_service_pb2.GetLawyerResponse]  # type: ignore[assignment]
+    """Returns one lawyer; inactive profiles only to their firm's admins."""
+    CreateLawyer: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateLawyerRequest, _catalog_service_pb2.CreateLawyerResponse]  # type: ignore[assignment]
+    """A firm admin adds a lawyer profile to their own firm (inactive until activated)."""
+    UpdateLawyer: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateLawyerRequest, _catalog_service_pb2.UpdateLawyerResponse]  # type: ignore[assignment]
+    """A firm admin changes a lawyer profile of their own firm."""
+    ActivateLawyer: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ActivateLawyerRequest, _catalog_service_pb2.ActivateLawyerResponse]  # type: ignore[assignment]
+    """A firm admin activates a lawyer: needs a licence number and at least 2 years of practice (SPEC 4.2.1)."""
+    CreateArticle: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateArticleRequest, _catalog_service_pb2.CreateArticleResponse]  # type: ignore[assignment]
+    """An editor drafts an article (version 1)."""
+    UpdateArticle: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateArticleRequest, _catalog_service_pb2.UpdateArticleResponse]  # type: ignore[assignment]
+    """An editor edits an article; editing a published one starts a new version that needs review."""
+    SubmitArticle: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.SubmitArticleRequest, _catalog_service_pb2.SubmitArticleResponse]  # type: ignore[assignment]
+    """An editor submits the latest version for review."""
+    ReviewArticle: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ReviewArticleRequest, _catalog_service_pb2.ReviewArticleResponse]  # type: ignore[assignment]
+    """A reviewer approves (publishes) or rejects the submitted version."""
+    ListArticles: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListArticlesRequest, _catalog_service_pb2.ListArticlesResponse]  # type: ignore[assignment]
+    """Lists published articles, optionally of one kind and matching a search query."""
+    GetArticle: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetArticleRequest, _catalog_service_pb2.GetArticleResponse]  # type: ignore[assignment]
+    """Returns one published article (its latest approved version)."""
+    CreateReview: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateReviewRequest, _catalog_service_pb2.CreateReviewResponse]  # type: ignore[assignment]
+    """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
+    UpsertProduct: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpsertProductRequest, _catalog_service_pb2.UpsertProductResponse]  # type: ignore[assignment]
+    """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier."""
+    UpdateFirm: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateFirmRequest, _catalog_service_pb2.UpdateFirmResponse]  # type: ignore[assignment]
+    """A firm admin updates their own firm's public profile."""
+    SetLawyerOnline: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.SetLawyerOnlineRequest, _catalog_service_pb2.SetLawyerOnlineResponse]  # type: ignore[assignment]
+    """A lawyer sets their own online status."""
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """Products (with tiers, deadlines and prices), reviews and articles that clients browse and buy."""
@@ -66,5 +134,141 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.GetProductResponse, _abc.Awaitable[_catalog_service_pb2.GetProductResponse]]:
         """Returns one product with its tiers, process and requirement form."""
+
+    @_abc_1.abstractmethod
+    def ListFirms(
+        self,
+        request: _catalog_service_pb2.ListFirmsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListFirmsResponse, _abc.Awaitable[_catalog_service_pb2.ListFirmsResponse]]:
+        """Lists law firms, optionally in one city."""
+
+    @_abc_1.abstractmethod
+    def GetFirm(
+        self,
+        request: _catalog_service_pb2.GetFirmRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.GetFirmResponse, _abc.Awaitable[_catalog_service_pb2.GetFirmResponse]]:
+        """Returns one firm with its opening hours, transit routes and staff."""
+
+    @_abc_1.abstractmethod
+    def ListLawyers(
+        self,
+        request: _catalog_service_pb2.ListLawyersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListLawyersResponse, _abc.Awaitable[_catalog_service_pb2.ListLawyersResponse]]:
+        """Lists active lawyers, filtered by legal field, online status, city, firm or a search query."""
+
+    @_abc_1.abstractmethod
+    def GetLawyer(
+        self,
+        request: _catalog_service_pb2.GetLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.GetLawyerResponse, _abc.Awaitable[_catalog_service_pb2.GetLawyerResponse]]:
+        """Returns one lawyer; inactive profiles only to their firm's admins."""
+
+    @_abc_1.abstractmethod
+    def CreateLawyer(
+        self,
+        request: _catalog_service_pb2.CreateLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.CreateLawyerResponse, _abc.Awaitable[_catalog_service_pb2.CreateLawyerResponse]]:
+        """A firm admin adds a lawyer profile to their own firm (inactive until activated)."""
+
+    @_abc_1.abstractmethod
+    def UpdateLawyer(
+        self,
+        request: _catalog_service_pb2.UpdateLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.UpdateLawyerResponse, _abc.Awaitable[_catalog_service_pb2.UpdateLawyerResponse]]:
+        """A firm admin changes a lawyer profile of their own firm."""
+
+    @_abc_1.abstractmethod
+    def ActivateLawyer(
+        self,
+        request: _catalog_service_pb2.ActivateLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ActivateLawyerResponse, _abc.Awaitable[_catalog_service_pb2.ActivateLawyerResponse]]:
+        """A firm admin activates a lawyer: needs a licence number and at least 2 years of practice (SPEC 4.2.1)."""
+
+    @_abc_1.abstractmethod
+    def CreateArticle(
+        self,
+        request: _catalog_service_pb2.CreateArticleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.CreateArticleResponse, _abc.Awaitable[_catalog_service_pb2.CreateArticleResponse]]:
+        """An editor drafts an article (version 1)."""
+
+    @_abc_1.abstractmethod
+    def UpdateArticle(
+        self,
+        request: _catalog_service_pb2.UpdateArticleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.UpdateArticleResponse, _abc.Awaitable[_catalog_service_pb2.UpdateArticleResponse]]:
+        """An editor edits an article; editing a published one starts a new version that needs review."""
+
+    @_abc_1.abstractmethod
+    def SubmitArticle(
+        self,
+        request: _catalog_service_pb2.SubmitArticleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.SubmitArticleResponse, _abc.Awaitable[_catalog_service_pb2.SubmitArticleResponse]]:
+        """An editor submits the latest version for review."""
+
+    @_abc_1.abstractmethod
+    def ReviewArticle(
+        self,
+        request: _catalog_service_pb2.ReviewArticleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ReviewArticleResponse, _abc.Awaitable[_catalog_service_pb2.ReviewArticleResponse]]:
+        """A reviewer approves (publishes) or rejects the submitted version."""
+
+    @_abc_1.abstractmethod
+    def ListArticles(
+        self,
+        request: _catalog_service_pb2.ListArticlesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListArticlesResponse, _abc.Awaitable[_catalog_service_pb2.ListArticlesResponse]]:
+        """Lists published articles, optionally of one kind and matching a search query."""
+
+    @_abc_1.abstractmethod
+    def GetArticle(
+        self,
+        request: _catalog_service_pb2.GetArticleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.GetArticleResponse, _abc.Awaitable[_catalog_service_pb2.GetArticleResponse]]:
+        """Returns one published article (its latest approved version)."""
+
+    @_abc_1.abstractmethod
+    def CreateReview(
+        self,
+        request: _catalog_service_pb2.CreateReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.CreateReviewResponse, _abc.Awaitable[_catalog_service_pb2.CreateReviewResponse]]:
+        """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
+
+    @_abc_1.abstractmethod
+    def UpsertProduct(
+        self,
+        request: _catalog_service_pb2.UpsertProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.UpsertProductResponse, _abc.Awaitable[_catalog_service_pb2.UpsertProductResponse]]:
+        """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier."""
+
+    @_abc_1.abstractmethod
+    def UpdateFirm(
+        self,
+        request: _catalog_service_pb2.UpdateFirmRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.UpdateFirmResponse, _abc.Awaitable[_catalog_service_pb2.UpdateFirmResponse]]:
+        """A firm admin updates their own firm's public profile."""
+
+    @_abc_1.abstractmethod
+    def SetLawyerOnline(
+        self,
+        request: _catalog_service_pb2.SetLawyerOnlineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.SetLawyerOnlineResponse, _abc.Awaitable[_catalog_service_pb2.SetLawyerOnlineResponse]]:
+        """A lawyer sets their own online status."""
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ounsel/catalog/v1/events.proto\x12\x12\x63ounsel.catalog.v1\"&\n\x10ProductPublished\x12\x12\n\nproduct_id\x18\x01 \x01(\t\"7\n\x10\x41rticlePublished\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"B\n\x0bReviewAdded\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ounsel/catalog/v1/events.proto\x12\x12\x63ounsel.catalog.v1\"&\n\x10ProductPublished\x12\x12\n\nproduct_id\x18\x01 \x01(\t\"7\n\x10\x41rticlePublished\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"i\n\x0bReviewAdded\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x05\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\"V\n\x0fLawyerActivated\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\"<\n\nItemViewed\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,5 +36,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ARTICLEPUBLISHED']._serialized_start=95
   _globals['_ARTICLEPUBLISHED']._serialized_end=150
   _globals['_REVIEWADDED']._serialized_start=152
-  _globals['_REVIEWADDED']._serialized_end=218
+  _globals['_REVIEWADDED']._serialized_end=257
+  _globals['_LAWYERACTIVATED']._serialized_start=259
+  _globals['_LAWYERACTIVATED']._serialized_end=345
+  _globals['_ITEMVIEWED']._serialized_start=347
+  _globals['_ITEMVIEWED']._serialized_end=407
 # @@protoc_insertion_point(module_scope)

@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -73,23 +75,99 @@ class ReviewAdded(_message.Message):
     REVIEW_ID_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
     RATING_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
     review_id: _builtins.str
     """The review."""
     order_id: _builtins.str
     """The order that was reviewed."""
     rating: _builtins.int
     """Stars, 1 to 5."""
+    product_id: _builtins.str
+    """The product reviewed."""
+    lawyer_id: _builtins.str
+    """The lawyer who served the order, when known."""
     def __init__(
         self,
         *,
         review_id: _builtins.str = ...,
         order_id: _builtins.str = ...,
         rating: _builtins.int = ...,
+        product_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "rating", b"rating", "review_id", b"review_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id", "order_id", b"order_id", "product_id", b"product_id", "rating", b"rating", "review_id", b"review_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReviewAdded: _TypeAlias = ReviewAdded  # noqa: Y015
+
+@_typing.final
+class LawyerActivated(_message.Message):
+    """Payload of event "lawyer.activated": a lawyer profile became active and assignable."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer profile."""
+    user_id: _builtins.str
+    """The lawyer's identity account."""
+    firm_id: _builtins.str
+    """The lawyer's firm."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Legal fields of the lawyer."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        firm_id: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "firm_id", b"firm_id", "lawyer_id", b"lawyer_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LawyerActivated: _TypeAlias = LawyerActivated  # noqa: Y015
+
+@_typing.final
+class ItemViewed(_message.Message):
+    """Payload of events "product.viewed", "lawyer.viewed" and "article.viewed": a signed-in user opened a page
+    (browsing history for identity's activity record and analytics, SPEC R-ACC-3).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """One of: product|lawyer|article."""
+    item_id: _builtins.str
+    """The product, lawyer or article id."""
+    user_id: _builtins.str
+    """The user who viewed it."""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        item_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_id", b"item_id", "kind", b"kind", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemViewed: _TypeAlias = ItemViewed  # noqa: Y015

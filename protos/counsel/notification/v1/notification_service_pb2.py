@@ -26,7 +26,7 @@ from counsel.common.v1 import paging_pb2 as counsel_dot_common_dot_v1_dot_paging
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2counsel/notification/v1/notification_service.proto\x12\x17\x63ounsel.notification.v1\x1a\x1e\x63ounsel/common/v1/paging.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12\x14\n\x0csubject_type\x18\x06 \x01(\t\x12\x12\n\nsubject_id\x18\x07 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07read_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\nDevMessage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\n\n\x02to\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x18ListNotificationsRequest\x12\x13\n\x0bunread_only\x18\x01 \x01(\x08\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"\x9e\x01\n\x19ListNotificationsResponse\x12<\n\rnotifications\x18\x01 \x03(\x0b\x32%.counsel.notification.v1.Notification\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse\x12\x14\n\x0cunread_count\x18\x03 \x01(\x05\"6\n\x1bMarkNotificationReadRequest\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\"[\n\x1cMarkNotificationReadResponse\x12;\n\x0cnotification\x18\x01 \x01(\x0b\x32%.counsel.notification.v1.Notification\"1\n\x14ListDevOutboxRequest\x12\n\n\x02to\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"N\n\x15ListDevOutboxResponse\x12\x35\n\x08messages\x18\x01 \x03(\x0b\x32#.counsel.notification.v1.DevMessage2\x87\x03\n\x13NotificationService\x12z\n\x11ListNotifications\x12\x31.counsel.notification.v1.ListNotificationsRequest\x1a\x32.counsel.notification.v1.ListNotificationsResponse\x12\x83\x01\n\x14MarkNotificationRead\x12\x34.counsel.notification.v1.MarkNotificationReadRequest\x1a\x35.counsel.notification.v1.MarkNotificationReadResponse\x12n\n\rListDevOutbox\x12-.counsel.notification.v1.ListDevOutboxRequest\x1a..counsel.notification.v1.ListDevOutboxResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2counsel/notification/v1/notification_service.proto\x12\x17\x63ounsel.notification.v1\x1a\x1e\x63ounsel/common/v1/paging.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x02\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12\x14\n\x0csubject_type\x18\x06 \x01(\t\x12\x12\n\nsubject_id\x18\x07 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07read_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63\x61tegory\x18\x0b \x01(\t\"\x84\x01\n\nDevMessage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\n\n\x02to\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x18ListNotificationsRequest\x12\x13\n\x0bunread_only\x18\x01 \x01(\x08\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"\x9e\x01\n\x19ListNotificationsResponse\x12<\n\rnotifications\x18\x01 \x03(\x0b\x32%.counsel.notification.v1.Notification\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse\x12\x14\n\x0cunread_count\x18\x03 \x01(\x05\"6\n\x1bMarkNotificationReadRequest\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\"[\n\x1cMarkNotificationReadResponse\x12;\n\x0cnotification\x18\x01 \x01(\x0b\x32%.counsel.notification.v1.Notification\"1\n\x14ListDevOutboxRequest\x12\n\n\x02to\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"N\n\x15ListDevOutboxResponse\x12\x35\n\x08messages\x18\x01 \x03(\x0b\x32#.counsel.notification.v1.DevMessage\";\n\nQuietHours\x12\r\n\x05start\x18\x01 \x01(\t\x12\x0b\n\x03\x65nd\x18\x02 \x01(\t\x12\x11\n\ttime_zone\x18\x03 \x01(\t\"\x8c\x02\n\x17NotificationPreferences\x12\x0e\n\x06in_app\x18\x01 \x01(\x08\x12\r\n\x05\x65mail\x18\x02 \x01(\x08\x12\x0b\n\x03sms\x18\x03 \x01(\x08\x12\x38\n\x0bquiet_hours\x18\x04 \x01(\x0b\x32#.counsel.notification.v1.QuietHours\x12\x19\n\x11marketing_consent\x18\x05 \x01(\x08\x12\x38\n\x14marketing_consent_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08language\x18\x07 \x01(\t\x12\x15\n\remail_address\x18\x08 \x01(\t\x12\r\n\x05phone\x18\t \x01(\t\"\x17\n\x15GetPreferencesRequest\"_\n\x16GetPreferencesResponse\x12\x45\n\x0bpreferences\x18\x01 \x01(\x0b\x32\x30.counsel.notification.v1.NotificationPreferences\"a\n\x18UpdatePreferencesRequest\x12\x45\n\x0bpreferences\x18\x01 \x01(\x0b\x32\x30.counsel.notification.v1.NotificationPreferences\"b\n\x19UpdatePreferencesResponse\x12\x45\n\x0bpreferences\x18\x01 \x01(\x0b\x32\x30.counsel.notification.v1.NotificationPreferences\"\xb1\x02\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07sent_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tdigest_id\x18\x0c \x01(\t\"E\n\x15ListDeliveriesRequest\x12,\n\x04page\x18\x01 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"~\n\x16ListDeliveriesResponse\x12\x35\n\ndeliveries\x18\x01 \x03(\x0b\x32!.counsel.notification.v1.Delivery\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse2\xe9\x05\n\x13NotificationService\x12z\n\x11ListNotifications\x12\x31.counsel.notification.v1.ListNotificationsRequest\x1a\x32.counsel.notification.v1.ListNotificationsResponse\x12\x83\x01\n\x14MarkNotificationRead\x12\x34.counsel.notification.v1.MarkNotificationReadRequest\x1a\x35.counsel.notification.v1.MarkNotificationReadResponse\x12n\n\rListDevOutbox\x12-.counsel.notification.v1.ListDevOutboxRequest\x1a..counsel.notification.v1.ListDevOutboxResponse\x12q\n\x0eGetPreferences\x12..counsel.notification.v1.GetPreferencesRequest\x1a/.counsel.notification.v1.GetPreferencesResponse\x12z\n\x11UpdatePreferences\x12\x31.counsel.notification.v1.UpdatePreferencesRequest\x1a\x32.counsel.notification.v1.UpdatePreferencesResponse\x12q\n\x0eListDeliveries\x12..counsel.notification.v1.ListDeliveriesRequest\x1a/.counsel.notification.v1.ListDeliveriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,21 +34,39 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'counsel.notification.v1.not
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NOTIFICATION']._serialized_start=145
-  _globals['_NOTIFICATION']._serialized_end=384
-  _globals['_DEVMESSAGE']._serialized_start=387
-  _globals['_DEVMESSAGE']._serialized_end=519
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=521
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=614
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=617
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=775
-  _globals['_MARKNOTIFICATIONREADREQUEST']._serialized_start=777
-  _globals['_MARKNOTIFICATIONREADREQUEST']._serialized_end=831
-  _globals['_MARKNOTIFICATIONREADRESPONSE']._serialized_start=833
-  _globals['_MARKNOTIFICATIONREADRESPONSE']._serialized_end=924
-  _globals['_LISTDEVOUTBOXREQUEST']._serialized_start=926
-  _globals['_LISTDEVOUTBOXREQUEST']._serialized_end=975
-  _globals['_LISTDEVOUTBOXRESPONSE']._serialized_start=977
-  _globals['_LISTDEVOUTBOXRESPONSE']._serialized_end=1055
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=1058
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=1449
+  _globals['_NOTIFICATION']._serialized_end=402
+  _globals['_DEVMESSAGE']._serialized_start=405
+  _globals['_DEVMESSAGE']._serialized_end=537
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=539
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=632
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=635
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=793
+  _globals['_MARKNOTIFICATIONREADREQUEST']._serialized_start=795
+  _globals['_MARKNOTIFICATIONREADREQUEST']._serialized_end=849
+  _globals['_MARKNOTIFICATIONREADRESPONSE']._serialized_start=851
+  _globals['_MARKNOTIFICATIONREADRESPONSE']._serialized_end=942
+  _globals['_LISTDEVOUTBOXREQUEST']._serialized_start=944
+  _globals['_LISTDEVOUTBOXREQUEST']._serialized_end=993
+  _globals['_LISTDEVOUTBOXRESPONSE']._serialized_start=995
+  _globals['_LISTDEVOUTBOXRESPONSE']._serialized_end=1073
+  _globals['_QUIETHOURS']._serialized_start=1075
+  _globals['_QUIETHOURS']._serialized_end=1134
+  _globals['_NOTIFICATIONPREFERENCES']._serialized_start=1137
+  _globals['_NOTIFICATIONPREFERENCES']._serialized_end=1405
+  _globals['_GETPREFERENCESREQUEST']._serialized_start=1407
+  _globals['_GETPREFERENCESREQUEST']._serialized_end=1430
+  _globals['_GETPREFERENCESRESPONSE']._serialized_start=1432
+  _globals['_GETPREFERENCESRESPONSE']._serialized_end=1527
+  _globals['_UPDATEPREFERENCESREQUEST']._serialized_start=1529
+  _globals['_UPDATEPREFERENCESREQUEST']._serialized_end=1626
+  _globals['_UPDATEPREFERENCESRESPONSE']._serialized_start=1628
+  _globals['_UPDATEPREFERENCESRESPONSE']._serialized_end=1726
+  _globals['_DELIVERY']._serialized_start=1729
+  _globals['_DELIVERY']._serialized_end=2034
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=2036
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=2105
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=2107
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=2233
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=2236
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=2981
 # @@protoc_insertion_point(module_scope)

@@ -36,6 +36,7 @@ class Notification(_message.Message):
     EVENT_ID_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     READ_AT_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Notification id."""
     user_id: _builtins.str
@@ -52,6 +53,10 @@ class Notification(_message.Message):
     """Id of the thing it is about."""
     event_id: _builtins.str
     """Id of the event (EventEnvelope.id) that caused it; de-duplicates notifications."""
+    category: _builtins.str
+    """One of: transactional|status|marketing; transactional ones (codes, deadline breaches, delivery,
+    payment) are never held back or dropped.
+    """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When it was created."""
@@ -73,10 +78,11 @@ class Notification(_message.Message):
         event_id: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         read_at: _timestamp_pb2.Timestamp | None = ...,
+        category: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "read_at", b"read_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "created_at", b"created_at", "event_id", b"event_id", "id", b"id", "kind", b"kind", "read_at", b"read_at", "subject_id", b"subject_id", "subject_type", b"subject_type", "title", b"title", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "category", b"category", "created_at", b"created_at", "event_id", b"event_id", "id", b"id", "kind", b"kind", "read_at", b"read_at", "subject_id", b"subject_id", "subject_type", b"subject_type", "title", b"title", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -283,3 +289,306 @@ class ListDevOutboxResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDevOutboxResponse: _TypeAlias = ListDevOutboxResponse  # noqa: Y015
+
+@_typing.final
+class QuietHours(_message.Message):
+    """Daily quiet hours in the user's time zone, during which non-urgent messages wait."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    start: _builtins.str
+    """Start, "HH:MM" (24 h)."""
+    end: _builtins.str
+    """End, "HH:MM"; may be earlier than start (the window wraps midnight)."""
+    time_zone: _builtins.str
+    """IANA time zone, e.g. "Asia/Shanghai"."""
+    def __init__(
+        self,
+        *,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuietHours: _TypeAlias = QuietHours  # noqa: Y015
+
+@_typing.final
+class NotificationPreferences(_message.Message):
+    """A user's notification preferences (R-PRIV-2)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IN_APP_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    SMS_FIELD_NUMBER: _builtins.int
+    QUIET_HOURS_FIELD_NUMBER: _builtins.int
+    MARKETING_CONSENT_FIELD_NUMBER: _builtins.int
+    MARKETING_CONSENT_AT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    EMAIL_ADDRESS_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    in_app: _builtins.bool
+    """The in-app inbox; always true (it is the record of every notification)."""
+    email: _builtins.bool
+    """E-mail on or off."""
+    sms: _builtins.bool
+    """SMS on or off."""
+    marketing_consent: _builtins.bool
+    """Whether the user consents to marketing messages."""
+    language: _builtins.str
+    """Language of messages: zh|en."""
+    email_address: _builtins.str
+    """Address for e-mail notifications; empty for none."""
+    phone: _builtins.str
+    """Mainland mobile number for SMS notifications; empty for none."""
+    @_builtins.property
+    def quiet_hours(self) -> Global___QuietHours:
+        """Quiet hours; unset for none."""
+
+    @_builtins.property
+    def marketing_consent_at(self) -> _timestamp_pb2.Timestamp:
+        """When consent was given; unset without consent."""
+
+    def __init__(
+        self,
+        *,
+        in_app: _builtins.bool = ...,
+        email: _builtins.bool = ...,
+        sms: _builtins.bool = ...,
+        quiet_hours: Global___QuietHours | None = ...,
+        marketing_consent: _builtins.bool = ...,
+        marketing_consent_at: _timestamp_pb2.Timestamp | None = ...,
+        language: _builtins.str = ...,
+        email_address: _builtins.str = ...,
+        phone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["marketing_consent_at", b"marketing_consent_at", "quiet_hours", b"quiet_hours"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "email_address", b"email_address", "in_app", b"in_app", "language", b"language", "marketing_consent", b"marketing_consent", "marketing_consent_at", b"marketing_consent_at", "phone", b"phone", "quiet_hours", b"quiet_hours", "sms", b"sms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotificationPreferences: _TypeAlias = NotificationPreferences  # noqa: Y015
+
+@_typing.final
+class GetPreferencesRequest(_message.Message):
+    """Request for NotificationService.GetPreferences."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPreferencesRequest: _TypeAlias = GetPreferencesRequest  # noqa: Y015
+
+@_typing.final
+class GetPreferencesResponse(_message.Message):
+    """Response of NotificationService.GetPreferences."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREFERENCES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def preferences(self) -> Global___NotificationPreferences:
+        """The caller's preferences."""
+
+    def __init__(
+        self,
+        *,
+        preferences: Global___NotificationPreferences | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["preferences", b"preferences"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preferences", b"preferences"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPreferencesResponse: _TypeAlias = GetPreferencesResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePreferencesRequest(_message.Message):
+    """Request for NotificationService.UpdatePreferences."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREFERENCES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def preferences(self) -> Global___NotificationPreferences:
+        """The new preferences; marketing_consent_at and in_app are ignored."""
+
+    def __init__(
+        self,
+        *,
+        preferences: Global___NotificationPreferences | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["preferences", b"preferences"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preferences", b"preferences"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePreferencesRequest: _TypeAlias = UpdatePreferencesRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePreferencesResponse(_message.Message):
+    """Response of NotificationService.UpdatePreferences."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREFERENCES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def preferences(self) -> Global___NotificationPreferences:
+        """The stored preferences."""
+
+    def __init__(
+        self,
+        *,
+        preferences: Global___NotificationPreferences | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["preferences", b"preferences"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preferences", b"preferences"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePreferencesResponse: _TypeAlias = UpdatePreferencesResponse  # noqa: Y015
+
+@_typing.final
+class Delivery(_message.Message):
+    """One message on one outbound channel."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _builtins.int
+    SENT_AT_FIELD_NUMBER: _builtins.int
+    DIGEST_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Delivery id."""
+    channel: _builtins.str
+    """One of: email|sms."""
+    category: _builtins.str
+    """One of: transactional|status|marketing."""
+    kind: _builtins.str
+    """Template kind, or "digest" for several status messages sent as one."""
+    title: _builtins.str
+    """Title of the message."""
+    status: _builtins.str
+    """One of: queued|ready|sent|digested|fell_back|cancelled."""
+    attempts: _builtins.int
+    """Send attempts so far."""
+    last_error: _builtins.str
+    """Why the last attempt failed; empty when it did not."""
+    digest_id: _builtins.str
+    """The digest delivery that carried it, when digested."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
+    @_builtins.property
+    def next_attempt_at(self) -> _timestamp_pb2.Timestamp:
+        """When it is (re)tried next; unset unless ready."""
+
+    @_builtins.property
+    def sent_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was sent; unset until then."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        category: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        title: _builtins.str = ...,
+        status: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        last_error: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        next_attempt_at: _timestamp_pb2.Timestamp | None = ...,
+        sent_at: _timestamp_pb2.Timestamp | None = ...,
+        digest_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "next_attempt_at", b"next_attempt_at", "sent_at", b"sent_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "category", b"category", "channel", b"channel", "created_at", b"created_at", "digest_id", b"digest_id", "id", b"id", "kind", b"kind", "last_error", b"last_error", "next_attempt_at", b"next_attempt_at", "sent_at", b"sent_at", "status", b"status", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Delivery: _TypeAlias = Delivery  # noqa: Y015
+
+@_typing.final
+class ListDeliveriesRequest(_message.Message):
+    """Request for NotificationService.ListDeliveries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeliveriesRequest: _TypeAlias = ListDeliveriesRequest  # noqa: Y015
+
+@_typing.final
+class ListDeliveriesResponse(_message.Message):
+    """Response of NotificationService.ListDeliveries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Delivery]:
+        """The page of deliveries."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        deliveries: _abc.Iterable[Global___Delivery] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries", b"deliveries", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeliveriesResponse: _TypeAlias = ListDeliveriesResponse  # noqa: Y015

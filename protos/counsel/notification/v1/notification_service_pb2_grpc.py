@@ -50,6 +50,21 @@ class NotificationServiceStub:
                 request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxRequest.SerializeToString,
                 response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxResponse.FromString,
                 _registered_method=True)
+        self.GetPreferences = channel.unary_unary(
+                '/counsel.notification.v1.NotificationService/GetPreferences',
+                request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.GetPreferencesRequest.SerializeToString,
+                response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.GetPreferencesResponse.FromString,
+                _registered_method=True)
+        self.UpdatePreferences = channel.unary_unary(
+                '/counsel.notification.v1.NotificationService/UpdatePreferences',
+                request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.UpdatePreferencesRequest.SerializeToString,
+                response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.UpdatePreferencesResponse.FromString,
+                _registered_method=True)
+        self.ListDeliveries = channel.unary_unary(
+                '/counsel.notification.v1.NotificationService/ListDeliveries',
+                request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.SerializeToString,
+                response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationServiceServicer:
@@ -77,6 +92,27 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPreferences(self, request, context):
+        """The caller's channel choices, quiet hours, language and marketing consent (defaults when never set).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePreferences(self, request, context):
+        """Replaces the caller's preferences; consent keeps the time it was first given.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeliveries(self, request, context):
+        """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +130,21 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.ListDevOutbox,
                     request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxRequest.FromString,
                     response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxResponse.SerializeToString,
+            ),
+            'GetPreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPreferences,
+                    request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.GetPreferencesRequest.FromString,
+                    response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.GetPreferencesResponse.SerializeToString,
+            ),
+            'UpdatePreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePreferences,
+                    request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.UpdatePreferencesRequest.FromString,
+                    response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.UpdatePreferencesResponse.SerializeToString,
+            ),
+            'ListDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeliveries,
+                    request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.FromString,
+                    response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +229,87 @@ class NotificationService:
             '/counsel.notification.v1.NotificationService/ListDevOutbox',
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxRequest.SerializeToString,
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.notification.v1.NotificationService/GetPreferences',
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.GetPreferencesRequest.SerializeToString,
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.GetPreferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.notification.v1.NotificationService/UpdatePreferences',
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.UpdatePreferencesRequest.SerializeToString,
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.UpdatePreferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.notification.v1.NotificationService/ListDeliveries',
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.SerializeToString,
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,12 @@ class NotificationServiceStub:
     """Marks one of the caller's notifications read; idempotent."""
     ListDevOutbox: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDevOutboxRequest, _notification_service_pb2.ListDevOutboxResponse]
     """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
+    GetPreferences: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.GetPreferencesRequest, _notification_service_pb2.GetPreferencesResponse]
+    """The caller's channel choices, quiet hours, language and marketing consent (defaults when never set)."""
+    UpdatePreferences: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.UpdatePreferencesRequest, _notification_service_pb2.UpdatePreferencesResponse]
+    """Replaces the caller's preferences; consent keeps the time it was first given."""
+    ListDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]
+    """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -51,6 +57,12 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     """Marks one of the caller's notifications read; idempotent."""
     ListDevOutbox: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDevOutboxRequest, _notification_service_pb2.ListDevOutboxResponse]  # type: ignore[assignment]
     """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
+    GetPreferences: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.GetPreferencesRequest, _notification_service_pb2.GetPreferencesResponse]  # type: ignore[assignment]
+    """The caller's channel choices, quiet hours, language and marketing consent (defaults when never set)."""
+    UpdatePreferences: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.UpdatePreferencesRequest, _notification_service_pb2.UpdatePreferencesResponse]  # type: ignore[assignment]
+    """Replaces the caller's preferences; consent keeps the time it was first given."""
+    ListDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
+    """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     """In-app inbox and outbound notifications (e-mail, SMS)."""
@@ -78,5 +90,29 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notification_service_pb2.ListDevOutboxResponse, _abc.Awaitable[_notification_service_pb2.ListDevOutboxResponse]]:
         """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
+
+    @_abc_1.abstractmethod
+    def GetPreferences(
+        self,
+        request: _notification_service_pb2.GetPreferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.GetPreferencesResponse, _abc.Awaitable[_notification_service_pb2.GetPreferencesResponse]]:
+        """The caller's channel choices, quiet hours, language and marketing consent (defaults when never set)."""
+
+    @_abc_1.abstractmethod
+    def UpdatePreferences(
+        self,
+        request: _notification_service_pb2.UpdatePreferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.UpdatePreferencesResponse, _abc.Awaitable[_notification_service_pb2.UpdatePreferencesResponse]]:
+        """Replaces the caller's preferences; consent keeps the time it was first given."""
+
+    @_abc_1.abstractmethod
+    def ListDeliveries(
+        self,
+        request: _notification_service_pb2.ListDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_notification_service_pb2.ListDeliveriesResponse]]:
+        """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

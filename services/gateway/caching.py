@@ -1,0 +1,96 @@
+"""Fast public reads (issue 4): conditional GETs and a brief in-process cache.
+
+* Every public catalog read carries an `ETag` over its exact JSON body and answers `304 Not Modified` when
+  the client's `If-None-Match` names it (RFC 9110 §13.1.2). Responses differ by caller (staff see licence
+  numbers), so shared caches must key on Authorization (`Vary`) and revalidate (`no-cache`).
+* Anonymous reads are kept for `PUBLIC_READ_TTL_SECONDS` in this gateway process; every catalog write made
+  through this gateway clears them. Writes made elsewhere (another replica, a firm over gRPC) show within
+  the TTL. Signed-in reads always reach the service (their answer may be personal, and views are recorded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+
+PUBLIC_READ_TTL_SECONDS = 2.0
+MAX_ENTRIES = 2000
+
+
+class PublicReadCache:
+    """Anonymous response bodies by path and query, for a short time, least recently stored evicted first."""
+
+    def __init__(self, ttl: float = PUBLIC_READ_TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key: str, body: bytes) -> None:
+        self._entries[key] = (time.monotonic() + self.ttl, body)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def _cache(request: Request) -> PublicReadCache:
+    cache: PublicReadCache | None = getattr(request.app.state, "public_reads", None)
+    if cache is None:
+        cache = request.app.state.public_reads = PublicReadCache()
+    return cache
+
+
+def _key(request: Request) -> str | None:
+    """The cache key of an anonymous read; None when the caller sent credentials."""
+    if request.headers.get("authorization"):
+        return None
+    return f"{request.url.path}?{'&'.join(sorted(str(request.query_params).split('&')))}"
+
+
+def _tags(header: str) -> set[str]:
+    # Weak comparison: W/"x" and "x" match (RFC 9110 §8.8.3.2).
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _respond(request: Request, body: bytes) -> Response:
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Authorization"}
+    wanted = _tags(request.headers.get("if-none-match", ""))
+    if etag in wanted or "*" in wanted:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def cached(request: Request) -> Response | None:
+    """The answer to an anonymous read still in the cache (200 or 304), or None: ask the service."""
+    key = _key(request)
+    body = _cache(request).get(key) if key else None
+    return None if body is None else _respond(request, body)
+
+
+def conditional(request: Request, model: BaseModel) -> Response:
+    """`model` as application/json with its ETag, or an empty 304 when the client already has it. Anonymous
+    answers are kept briefly for `cached`."""
+    body = model.model_dump_json().encode()
+    key = _key(request)
+    if key:
+        _cache(request).put(key, body)
+    return _respond(request, body)
+
+
+def invalidate_public_reads(request: Request) -> None:
+    """Call after a successful catalog write, so this gateway's next anonymous read sees it."""
+    _cache(request).clear()

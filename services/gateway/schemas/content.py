@@ -1,0 +1,104 @@
+"""Articles (legal news, classic cases, annotated contract templates) as the public API shows them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from counsel.catalog.v1 import catalog_service_pb2 as pb
+from services.gateway.schemas.catalog import Lawyer, Product
+from services.gateway.schemas.common import RequestModel, or_none, rfc3339
+
+ArticleKind = Literal["news", "case", "contract_template"]
+
+
+class CreateArticle(RequestModel):
+    kind: ArticleKind
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=100_000)
+
+
+class EditArticle(RequestModel):
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=100_000)
+
+
+class ReviewArticle(RequestModel):
+    decision: Literal["approve", "reject"]
+    comment: str = Field(default="", max_length=4000, description="Required to reject.")
+
+
+class ArticleVersion(BaseModel):
+    version: int
+    status: str = Field(description="draft|submitted|approved|rejected")
+    title: str
+    body: str
+    author_id: str
+    reviewer_id: str | None
+    review_comment: str | None
+    reviewed_at: str | None
+    created_at: str | None
+
+    @classmethod
+    def from_proto(cls, version: pb.ArticleVersion) -> ArticleVersion:
+        return cls(
+            version=version.version,
+            status=version.status,
+            title=version.title,
+            body=version.body,
+            author_id=version.author_id,
+            reviewer_id=or_none(version.reviewer_id),
+            review_comment=or_none(version.review_comment),
+            reviewed_at=rfc3339(version, "reviewed_at"),
+            created_at=rfc3339(version, "created_at"),
+        )
+
+
+class Article(BaseModel):
+    """`title`, `body`, `status` and `version` are the newest version's: on public reads that is always the
+    published (approved) one; an editor or reviewer sees the version being worked on. `published` is the
+    version the public sees, with who reviewed it and when."""
+
+    id: str
+    kind: str
+    title: str
+    body: str
+    status: str = Field(description="draft|submitted|approved|rejected")
+    version: int
+    reviewed_by: str | None = Field(description="The reviewer who approved the published version.")
+    published_at: str | None
+    published: ArticleVersion | None
+    latest: ArticleVersion
+    created_at: str | None
+
+    @classmethod
+    def from_proto(cls, article: pb.Article) -> Article:
+        published = ArticleVersion.from_proto(article.published) if article.HasField("published") else None
+        latest = ArticleVersion.from_proto(article.latest)
+        return cls(
+            id=article.id,
+            kind=article.kind,
+            title=latest.title,
+            body=latest.body,
+            status=latest.status,
+            version=latest.version,
+            reviewed_by=published.reviewer_id if published else None,
+            published_at=published.reviewed_at if published else None,
+            published=published,
+            latest=latest,
+            created_at=rfc3339(article, "created_at"),
+        )
+
+
+class ArticlePage(BaseModel):
+    items: list[Article]
+    next_cursor: str | None
+
+
+class SearchResults(BaseModel):
+    """GET /api/v1/search: the best matches of each kind, most relevant first."""
+
+    products: list[Product]
+    lawyers: list[Lawyer]
+    articles: list[Article]

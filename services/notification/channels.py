@@ -1,0 +1,108 @@
+"""Outbound channels: e-mail over SMTP (a real client), SMS behind a provider interface, and the dev outbox.
+
+A sender raises `SendError` on failure, `permanent=True` when retrying cannot help (the server refused the
+recipient for good, 5xx); the dispatcher then retries with backoff or falls back to the inbox. Senders never
+log addresses or message text (personal data)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Protocol
+
+import aiosmtplib
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notification.models import DevMessageRow
+from services.notification.policy import Channel
+from services.runtime.config import Settings
+from services.runtime.records import new_id, utcnow
+
+
+class SendError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Sender(Protocol):
+    async def send(self, session: AsyncSession, to: str, subject: str, body: str) -> None:
+        """Send one message; raises SendError. `session` is the dispatcher's transaction (the dev outbox
+        writes into it)."""
+
+
+class SmtpSender:
+    """E-mail through an SMTP server (aiosmtplib)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def send(self, session: AsyncSession, to: str, subject: str, body: str) -> None:
+        message = EmailMessage()
+        message["From"] = self.settings.smtp_sender
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content(body)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self.settings.smtp_host,
+                port=self.settings.smtp_port,
+                timeout=self.settings.smtp_timeout_seconds,
+                start_tls=self.settings.smtp_starttls,
+                username=self.settings.smtp_username or None,
+                password=self.settings.smtp_password.get_secret_value() or None,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [error.code for error in exc.recipients]
+            raise SendError(f"recipient refused ({codes})", permanent=all(c >= 500 for c in codes)) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise SendError(f"SMTP {exc.code}", permanent=exc.code >= 500) from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise SendError(f"SMTP unavailable: {type(exc).__name__}") from exc
+
+
+class DevOutboxSender:
+    """Dev and test: the message is captured in `dev_messages` (GET /api/v1/dev/outbox) instead of sent."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    async def send(self, session: AsyncSession, to: str, subject: str, body: str) -> None:
+        if self.channel is Channel.SMS and subject:  # an SMS has no subject line: the title leads the text
+            body = f"{subject}\n{body}"
+        session.add(
+            DevMessageRow(
+                id=new_id(),
+                channel=self.channel.value,
+                to=to,
+                subject=subject if self.channel is Channel.EMAIL else "",
+                body=body,
+                created_at=utcnow(),
+            )
+        )
+
+
+class UnconfiguredSender:
+    """A channel with no provider configured (prod without SMTP host or SMS provider): every send fails for
+    good, so deliveries fall back to the inbox instead of being lost."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    async def send(self, session: AsyncSession, to: str, subject: str, body: str) -> None:
+        raise SendError(f"no {self.channel.value} provider is configured", permanent=True)
+
+
+def senders_for(settings: Settings) -> dict[Channel, Sender]:
+    """E-mail over SMTP when `COUNSEL_SMTP_HOST` is set, else the dev outbox (dev/test). SMS: the dev
+    outbox in dev/test; no real SMS provider is wired yet."""
+    dev = settings.env in ("dev", "test")
+    email: Sender
+    if settings.smtp_host:
+        email = SmtpSender(settings)
+    elif dev:
+        email = DevOutboxSender(Channel.EMAIL)
+    else:
+        email = UnconfiguredSender(Channel.EMAIL)
+    sms: Sender = DevOutboxSender(Channel.SMS) if dev else UnconfiguredSender(Channel.SMS)
+    return {Channel.EMAIL: email, Channel.SMS: sms}

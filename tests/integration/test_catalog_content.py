@@ -1,0 +1,1014 @@
+"""Catalog and content through the real stack minus the network edge: the gateway app (httpx ASGI) → gRPC →
+the catalog service in-process → a migrated, seeded PostgreSQL database; events checked in the outbox and
+relayed to a real JetStream. Covers R-INFO-2 (firms, lawyers), §4.2.1 (activation), R-INFO-3 (article
+review gate, including search) and Chinese search over products, lawyers and articles."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import grpc
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.any_pb2 import Any as AnyProto
+from jwt.algorithms import OKPAlgorithm
+from sqlalchemy import select, text
+
+from counsel.catalog.v1 import catalog_service_pb2
+from counsel.catalog.v1.catalog_service_pb2_grpc import (
+    CatalogServiceStub,
+    add_CatalogServiceServicer_to_server,
+)
+from counsel.catalog.v1.events_pb2 import (
+    ArticlePublished,
+    ItemViewed,
+    LawyerActivated,
+    ProductPublished,
+    ReviewAdded,
+)
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.consultation.v1 import events_pb2 as consultation_events
+from counsel.documents.v1 import events_pb2 as documents_events
+from counsel.payment.v1 import events_pb2 as payment_events
+from deploy.local.servers import NatsServer, PostgresServer
+from services.catalog import consumers
+from services.catalog.models import TABLES
+from services.catalog.seed import seed_demo
+from services.catalog.server import CatalogServicer
+from services.catalog.store import CatalogStore
+from services.gateway.app import create_app
+from services.gateway.clients import Clients
+from services.identity.seed import LAWYER_EMAILS, demo_email
+from services.identity.seed import demo_user_id as identity_demo_user_id
+from services.runtime.auth import TokenVerifier
+from services.runtime.config import Settings, load_settings
+from services.runtime.context import access_token_var
+from services.runtime.db import Database, ensure_database
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, unpack
+from services.runtime.grpc_client import open_channel
+from services.runtime.grpc_server import GrpcServer
+from services.runtime.migrations import migrate
+from services.runtime.records import encode_cursor
+
+KID = "catalog-test-key"
+FIRM_ADMIN = identity_demo_user_id(demo_email("firm_admin"))
+OWN_FIRM = "firm-beijing-zhengda"
+OTHER_FIRM = "firm-beijing-zhixin"
+OTHER_FIRMS_LAWYER = "lawyer-4"
+PROBLEM = "application/problem+json"
+
+
+class Keys:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.private = Ed25519PrivateKey.generate()
+        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
+
+    def headers(self, user_id: str, *roles: str, tenant_id: str = "") -> dict[str, str]:
+        now = int(time.time())
+        claims = {
+            "iss": self.settings.jwt_issuer,
+            "aud": self.settings.jwt_audience,
+            "sub": user_id,
+            "tid": tenant_id,
+            "roles": list(roles),
+            "iat": now,
+            "exp": now + 600,
+        }
+        token = jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
+        return {"authorization": f"Bearer {token}"}
+
+    def verifier(self) -> TokenVerifier:
+        async def fetch() -> dict[str, Any]:
+            return self.jwks
+
+        return TokenVerifier(fetch, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience)
+
+
+@dataclass
+class Platform:
+    http: httpx.AsyncClient
+    keys: Keys
+    db: Database
+    outbox: Outbox
+    settings: Settings
+    stub: Any
+
+    def firm_admin(self) -> dict[str, str]:
+        return self.keys.headers(FIRM_ADMIN, "firm_admin")
+
+    def editor(self) -> dict[str, str]:
+        return self.keys.headers("editor-1", "editor")
+
+    def reviewer(self) -> dict[str, str]:
+        return self.keys.headers("reviewer-1", "reviewer", "lawyer")
+
+    def client(self) -> dict[str, str]:
+        return self.keys.headers("client-1", "client", tenant_id="tenant-1")
+
+    async def events(self, event_type: str) -> list[EventEnvelope]:
+        async with self.db.transaction() as session:
+            rows = (await session.execute(select(TABLES.outbox.c.payload))).scalars().all()
+        envelopes = [EventEnvelope.FromString(payload) for payload in rows]
+        return [e for e in envelopes if e.type == event_type]
+
+
+@pytest.fixture(scope="module")
+def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
+    return load_settings(
+        env="test",
+        database_url=postgres_server.url,
+        database_prefix="catalogit",
+        nats_url=nats_server.url,
+        nats_stream="CATALOGIT",
+        subject_root="catalogit",
+    )
+
+
+@pytest.fixture(scope="module")
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    """One migrated, seeded catalog database and service for the module: the tests create their own
+    lawyers and articles with fresh ids, so they do not disturb one another."""
+    await ensure_database(settings.database_url, settings.database_name("catalog"))
+    await migrate("catalog", settings.database_dsn("catalog"))
+    db = Database(settings.database_dsn("catalog"))
+    await seed_demo(CatalogStore(db))
+    await seed_demo(CatalogStore(db))  # idempotent: a restart seeds again
+    keys = Keys(settings)
+    outbox = Outbox("catalog", settings, TABLES)
+    server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier())
+    server.add(
+        add_CatalogServiceServicer_to_server,
+        CatalogServicer(CatalogStore(db, outbox)),
+        catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+    )
+    port = await server.start()
+    channel = open_channel(f"127.0.0.1:{port}", default_timeout=10.0)
+    stub = CatalogServiceStub(channel)
+    clients = Clients(
+        identity=cast(Any, None),
+        catalog=cast(Any, stub),
+        consultation=cast(Any, None),
+        documents=cast(Any, None),
+        booking=cast(Any, None),
+        payment=cast(Any, None),
+        notification=cast(Any, None),
+    )
+    app = create_app(settings, clients, verifier=keys.verifier())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
+        yield Platform(http, keys, db, outbox, settings, stub)
+    await channel.close()
+    await server.stop(grace=0.5)
+    await db.close()
+
+
+def _errors(response: httpx.Response) -> list[str]:
+    assert response.headers["content-type"].startswith(PROBLEM), response.text
+    return [e["field"] for e in response.json().get("errors") or []]
+
+
+def profile(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "测试律师 Test Lawyer",
+        "specialty": "劳动争议 Employment disputes",
+        "fields": ["labour"],
+        "service_hours": [{"weekday": 1, "start": "09:00", "end": "12:00"}],
+        "years_of_practice": 5,
+        "licence_number": "11012015123456789",
+    }
+    body.update(overrides)
+    return body
+
+
+# --- firms and lawyers (R-INFO-2, §6.2.4.2) -------------------------------------------------------------
+
+
+async def test_demo_firms_span_cities_and_lawyers_cover_the_fields(platform: Platform) -> None:
+    firms = (await platform.http.get("/api/v1/firms")).json()["items"]
+    assert len({f["city"] for f in firms}) >= 2
+    firm = (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()
+    for key in ("name", "address", "location", "opening_hours", "rating", "transit_routes", "staff"):
+        assert firm[key], key
+    assert set(firm["location"]) == {"lat", "lng"}
+
+    lawyers = (await platform.http.get("/api/v1/lawyers", params={"limit": 100})).json()["items"]
+    seeded = {x["id"]: x for x in lawyers if x["id"].startswith("lawyer-")}
+    assert len(seeded) >= 10
+    covered = {field for x in seeded.values() for field in x["fields"]}
+    assert {"contract", "labour", "company", "ip", "tax", "litigation"} <= covered
+    # Every demo lawyer account has its profile (API.md: lawyer1@… lawyerN@…).
+    assert {identity_demo_user_id(email) for email in LAWYER_EMAILS} <= {
+        x["user_id"] for x in seeded.values()
+    }
+    for lawyer in seeded.values():
+        assert {
+            "name",
+            "firm_id",
+            "specialty",
+            "fields",
+            "service_hours",
+            "years_of_practice",
+            "online",
+            "rating",
+        } <= set(lawyer)
+
+
+async def test_lawyer_filters_and_licence_shown_to_staff_only(platform: Platform) -> None:
+    response = await platform.http.get("/api/v1/lawyers", params={"field": "labour", "online": "true"})
+    items = response.json()["items"]
+    assert items and all("labour" in x["fields"] and x["online"] for x in items)
+    shanghai = (await platform.http.get("/api/v1/lawyers", params={"city": "上海"})).json()["items"]
+    assert shanghai and all(x["city"] == "上海" for x in shanghai)
+
+    public = (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()
+    assert "licence_number" not in public
+    as_client = (await platform.http.get("/api/v1/lawyers/lawyer-1", headers=platform.client())).json()
+    assert "licence_number" not in as_client
+    as_staff = (
+        await platform.http.get("/api/v1/lawyers/lawyer-1", headers=platform.keys.headers("a", "agent"))
+    ).json()
+    assert len(as_staff["licence_number"]) == 17
+
+    both = await platform.http.get("/api/v1/lawyers", params={"online": "", "field": "", "limit": 100})
+    assert {x["online"] for x in both.json()["items"]} == {True, False}
+    bad = await platform.http.get("/api/v1/lawyers", params={"field": "astrology"})
+    assert bad.status_code == 422 and _errors(bad) == ["field"]
+    assert (await platform.http.get("/api/v1/lawyers/nobody")).status_code == 404
+
+
+async def test_firm_admin_adds_and_activates_a_lawyer_only_when_eligible(platform: Platform) -> None:
+    """§4.2.1: no licence number or < 2 years of practice → cannot be activated (422 naming the field)."""
+    admin = platform.firm_admin()
+    created = await platform.http.post(
+        f"/api/v1/firms/{OWN_FIRM}/lawyers",
+        json=profile(licence_number="", years_of_practice=1, name="新人律师 Junior"),
+        headers={**admin, "Idempotency-Key": "new-junior"},
+    )
+    assert created.status_code == 201, created.text
+    lawyer = created.json()
+    assert lawyer["active"] is False and lawyer["firm_id"] == OWN_FIRM
+    replay = await platform.http.post(
+        f"/api/v1/firms/{OWN_FIRM}/lawyers",
+        json=profile(licence_number="", years_of_practice=1, name="新人律师 Junior"),
+        headers={**admin, "Idempotency-Key": "new-junior"},
+    )
+    assert replay.status_code == 201 and replay.json()["id"] == lawyer["id"]
+
+    # Inactive: invisible to the public, visible to its own firm's admin.
+    assert (await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}")).status_code == 404
+    assert (await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}", headers=admin)).status_code == 200
+    listed = (await platform.http.get("/api/v1/lawyers", params={"limit": 100})).json()["items"]
+    assert lawyer["id"] not in {x["id"] for x in listed}
+
+    activate = f"/api/v1/lawyers/{lawyer['id']}/activate"
+    refused = await platform.http.post(activate, headers=admin)
+    assert refused.status_code == 422 and _errors(refused) == ["licence_number"]
+    updated = await platform.http.put(
+        f"/api/v1/lawyers/{lawyer['id']}", json=profile(years_of_practice=1), headers=admin
+    )
+    assert updated.status_code == 200, updated.text
+    refused = await platform.http.post(activate, headers=admin)
+    assert refused.status_code == 422 and _errors(refused) == ["years_of_practice"]
+
+    await platform.http.put(
+        f"/api/v1/lawyers/{lawyer['id']}", json=profile(years_of_practice=2), headers=admin
+    )
+    activated = await platform.http.post(activate, headers=admin)
+    assert activated.status_code == 200 and activated.json()["active"] is True
+    assert (await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}")).status_code == 200
+    events = [unpack(e, LawyerActivated) for e in await platform.events("lawyer.activated")]
+    assert [e.lawyer_id for e in events].count(lawyer["id"]) == 1
+    # An active lawyer cannot lose the licence that made it eligible.
+    dropped = await platform.http.put(
+        f"/api/v1/lawyers/{lawyer['id']}", json=profile(licence_number=""), headers=admin
+    )
+    assert dropped.status_code == 422 and _errors(dropped) == ["licence_number"]
+
+
+async def test_bad_lawyer_profiles_are_422_naming_the_field(platform: Platform) -> None:
+    admin = platform.firm_admin()
+    url = f"/api/v1/firms/{OWN_FIRM}/lawyers"
+    overlapping = profile(
+        service_hours=[
+            {"weekday": 2, "start": "09:00", "end": "12:00"},
+            {"weekday": 2, "start": "11:00", "end": "14:00"},
+        ]
+    )
+    cases = [
+        (overlapping, "service_hours[1]"),
+        (profile(fields=["astrology"]), "fields.0"),
+        (profile(service_hours=[{"weekday": 3, "start": "14:00", "end": "09:00"}]), "service_hours[0].end"),
+        (profile(years_of_practice=-1), "years_of_practice"),
+        (profile(licence_number="12AB"), "licence_number"),
+        (
+            profile(service_exceptions=[{"date": "2027-02-30", "available": False}]),
+            "service_exceptions[0].date",
+        ),
+    ]
+    for body, field in cases:
+        response = await platform.http.post(url, json=body, headers=admin)
+        assert response.status_code == 422, (field, response.text)
+        assert _errors(response) == [field], response.text
+
+
+async def test_another_firms_lawyer_is_404_and_roles_are_checked(platform: Platform) -> None:
+    admin = platform.firm_admin()
+    other = await platform.http.put(f"/api/v1/lawyers/{OTHER_FIRMS_LAWYER}", json=profile(), headers=admin)
+    assert other.status_code == 404
+    assert (
+        await platform.http.post(f"/api/v1/lawyers/{OTHER_FIRMS_LAWYER}/activate", headers=admin)
+    ).status_code == 404
+    into_other = await platform.http.post(
+        f"/api/v1/firms/{OTHER_FIRM}/lawyers", json=profile(), headers=admin
+    )
+    assert into_other.status_code == 404
+    # A firm admin of no firm at all sees nothing to manage either.
+    stranger = platform.keys.headers("someone-else", "firm_admin")
+    assert (
+        await platform.http.put("/api/v1/lawyers/lawyer-1", json=profile(), headers=stranger)
+    ).status_code == 404
+    # Other roles are refused by the gateway; without a token, 401.
+    client = await platform.http.post(
+        f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(), headers=platform.client()
+    )
+    assert client.status_code == 403
+    assert (await platform.http.post(f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile())).status_code == 401
+
+
+async def test_the_service_checks_roles_itself(platform: Platform) -> None:
+    """Defence in depth: a caller reaching the gRPC API directly with a client's token is refused there."""
+    reset = access_token_var.set(platform.client()["authorization"].split(" ", 1)[1])
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await platform.stub.CreateArticle(
+                catalog_service_pb2.CreateArticleRequest(kind="news", title="t", body="b")
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await platform.stub.ActivateLawyer(
+                catalog_service_pb2.ActivateLawyerRequest(lawyer_id="lawyer-1")
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        access_token_var.reset(reset)
+
+
+async def test_firm_admin_edits_only_their_own_firm(platform: Platform) -> None:
+    admin = platform.firm_admin()
+    firm = (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()
+    body = {
+        key: firm[key]
+        for key in (
+            "name",
+            "city",
+            "address",
+            "location",
+            "opening_hours",
+            "transit_routes",
+            "staff",
+            "phone",
+        )
+    }
+    body["transit_routes"] = [*firm["transit_routes"], "机场快轨 Airport Express"]
+    body["staff"] = [{k: v for k, v in m.items() if v is not None} for m in firm["staff"]]
+    updated = await platform.http.put(f"/api/v1/firms/{OWN_FIRM}", json=body, headers=admin)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["transit_routes"][-1] == "机场快轨 Airport Express"
+    assert updated.json()["rating"] == firm["rating"]
+    assert (
+        await platform.http.put(f"/api/v1/firms/{OTHER_FIRM}", json=body, headers=admin)
+    ).status_code == 404
+    overlapping = {
+        **body,
+        "opening_hours": [
+            {"weekday": 1, "opens": "09:00", "closes": "12:00"},
+            {"weekday": 1, "opens": "11:00", "closes": "18:00"},
+        ],
+    }
+    response = await platform.http.put(f"/api/v1/firms/{OWN_FIRM}", json=overlapping, headers=admin)
+    assert response.status_code == 422 and _errors(response) == ["opening_hours[1]"]
+    far = await platform.http.put(
+        f"/api/v1/firms/{OWN_FIRM}", json={**body, "location": {"lat": 91, "lng": 0}}, headers=admin
+    )
+    assert far.status_code == 422 and _errors(far) == ["location.lat"]
+    assert (
+        await platform.http.put(f"/api/v1/firms/{OWN_FIRM}", json=body, headers=platform.editor())
+    ).status_code == 403
+
+
+async def test_a_lawyer_sets_their_own_online_status(platform: Platform) -> None:
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[2]), "lawyer")  # lawyer-3, offline
+    online = await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=lawyer)
+    assert online.status_code == 200 and online.json()["id"] == "lawyer-3" and online.json()["online"] is True
+    listed = (await platform.http.get("/api/v1/lawyers", params={"online": "true", "limit": 100})).json()[
+        "items"
+    ]
+    assert "lawyer-3" in [x["id"] for x in listed]
+    await platform.http.put("/api/v1/lawyer/status", json={"online": False}, headers=lawyer)
+    assert (await platform.http.get("/api/v1/lawyers/lawyer-3")).json()["online"] is False
+    stranger = platform.keys.headers("no-profile", "lawyer")
+    assert (
+        await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=stranger)
+    ).status_code == 404
+    assert (
+        await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=platform.client())
+    ).status_code == 403
+
+
+# --- products: tier rules through the API (R-INFO-1, §6.2.2) -------------------------------------------
+
+
+def document_product(**overrides: Any) -> dict[str, Any]:
+    tiers = [
+        {
+            "id": complexity,
+            "name": complexity,
+            "price": {"amount": price, "currency": "CNY"},
+            "complexity": complexity,
+            "delivery_hours": hours,
+            "revision_days": days,
+            "acknowledge_minutes": 30,
+        }
+        for complexity, price, hours, days in [
+            ("simple", 29900, 24, 3),
+            ("standard", 59900, 48, 5),
+            ("complex", 99900, 72, 7),
+        ]
+    ]
+    body: dict[str, Any] = {
+        "category": "document",
+        "name": "劳动合同审查 Employment contract review",
+        "description": "审查劳动合同中的试用期、竞业限制与解除条款。",
+        "price": {"amount": 29900, "currency": "CNY"},
+        "tiers": tiers,
+        "process": [{"stage": "drafting", "title": "起草 Drafting"}],
+        "requirement_fields": [
+            {"name": "contract", "label": "合同 Contract", "type": "textarea", "required": True}
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_editors_publish_products_and_bad_tiers_are_422(platform: Platform) -> None:
+    editor, path = platform.editor(), "/api/v1/products/doc-employment-review"
+    created = await platform.http.put(path, json=document_product(), headers=editor)
+    assert created.status_code == 200, created.text
+    assert [t["delivery_hours"] for t in created.json()["tiers"]] == [24, 48, 72]
+    assert (await platform.http.get("/api/v1/products", params={"q": "竞业限制"})).json()["items"][0][
+        "id"
+    ] == "doc-employment-review"
+    published = await platform.events("product.published")
+    assert "doc-employment-review" in [unpack(e, ProductPublished).product_id for e in published]
+
+    no_complexity = document_product()
+    del no_complexity["tiers"][1]["complexity"]
+    wrong_clock = document_product()
+    wrong_clock["tiers"][2]["revision_days"] = 5
+    negative = document_product()
+    negative["tiers"][0]["price"]["amount"] = -1
+    for body, field in [
+        (no_complexity, "tiers[1].complexity"),
+        (wrong_clock, "tiers[2].revision_days"),
+        (negative, "tiers[0].price"),
+        (document_product(price={"amount": -100, "currency": "CNY"}), "price"),
+        (document_product(category="rental"), "category"),
+        (document_product(tiers=[]), "tiers"),
+    ]:
+        response = await platform.http.put(path, json=body, headers=editor)
+        assert response.status_code == 422, (field, response.text)
+        assert _errors(response) == [field], response.text
+    assert (
+        await platform.http.put(path, json=document_product(), headers=platform.firm_admin())
+    ).status_code == 403
+    # The refused writes changed nothing.
+    assert (await platform.http.get(path)).json()["tiers"][1]["complexity"] == "standard"
+
+
+# --- search (R-INFO-1, R-INFO-2) ------------------------------------------------------------------------
+
+
+async def test_chinese_and_english_search_ranks_the_best_match_first(platform: Platform) -> None:
+    async def ids(path: str, **params: Any) -> list[str]:
+        response = await platform.http.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert (await ids("/api/v1/lawyers", q="劳动合同"))[0] == "lawyer-2"  # 孙丽: 劳动合同纠纷
+    assert (await ids("/api/v1/lawyers", q="知识产权"))[0] == "lawyer-4"
+    assert "lawyer-6" in await ids("/api/v1/lawyers", q="税务")
+    assert (await ids("/api/v1/lawyers", q="Wang Jianguo"))[0] == "lawyer-1"
+    assert await ids("/api/v1/lawyers", q="劳动", field="ip") == []
+    assert (await ids("/api/v1/products", q="合同起草"))[0] == "doc-contract-drafting"
+    assert (await ids("/api/v1/products", q="律师函"))[0] == "doc-lawyer-letter"
+    assert (await ids("/api/v1/products", q="contract review"))[0] == "doc-contract-review"
+    assert (await ids("/api/v1/articles", q="试用期"))[0] == "article-labour-contract-law"
+    assert (await ids("/api/v1/articles", q="商标侵权"))[0] == "article-trademark-case"
+    assert await ids("/api/v1/articles", q="量子物理") == []
+
+
+async def test_product_filters_by_category_and_price(platform: Platform) -> None:
+    cheap = (await platform.http.get("/api/v1/products", params={"max_price": 30000})).json()["items"]
+    assert cheap and all(p["price"]["amount"] <= 30000 for p in cheap)
+    documents = (
+        await platform.http.get("/api/v1/products", params={"category": "document", "min_price": 50000})
+    ).json()["items"]
+    assert [p["id"] for p in documents] == ["doc-lawyer-letter"]
+    for params, field in [({"min_price": -1}, "min_price"), ({"min_price": 9, "max_price": 1}, "max_price")]:
+        response = await platform.http.get("/api/v1/products", params=params)
+        assert response.status_code == 422 and _errors(response) == [field]
+
+
+# --- articles: the review gate (R-INFO-3, §9.5) ---------------------------------------------------------
+
+
+async def _public(platform: Platform, article_id: str, word: str) -> tuple[int, list[str]]:
+    """The public status of GET /articles/{id} and the ids a search for `word` finds."""
+    detail = await platform.http.get(f"/api/v1/articles/{article_id}")
+    found = (await platform.http.get("/api/v1/articles", params={"q": word})).json()["items"]
+    return detail.status_code, [a["id"] for a in found]
+
+
+async def test_only_approved_articles_are_public_including_search(platform: Platform) -> None:
+    editor, reviewer = platform.editor(), platform.reviewer()
+    created = await platform.http.post(
+        "/api/v1/articles",
+        json={"kind": "case", "title": "独角兽股权纠纷案评析", "body": "独角兽公司股东之间的股权代持纠纷。"},
+        headers=editor,
+    )
+    assert created.status_code == 201, created.text
+    article = created.json()
+    article_id = article["id"]
+    assert article["latest"]["status"] == "draft" and article["published"] is None
+    assert (article["title"], article["status"], article["version"]) == ("独角兽股权纠纷案评析", "draft", 1)
+    assert await _public(platform, article_id, "独角兽") == (404, [])
+
+    submitted = await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    assert submitted.status_code == 200 and submitted.json()["latest"]["status"] == "submitted"
+    assert await _public(platform, article_id, "独角兽") == (404, [])
+    queue = (
+        await platform.http.get("/api/v1/articles", params={"status": "submitted"}, headers=reviewer)
+    ).json()
+    assert article_id in [a["id"] for a in queue["items"]]
+    assert (await platform.http.get("/api/v1/articles", params={"status": "submitted"})).status_code == 401
+
+    no_reason = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "reject"}, headers=reviewer
+    )
+    assert no_reason.status_code == 422 and _errors(no_reason) == ["comment"]
+    by_editor = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=editor
+    )
+    assert by_editor.status_code == 403
+    rejected = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review",
+        json={"decision": "reject", "comment": "请补充判决书案号"},
+        headers=reviewer,
+    )
+    assert rejected.status_code == 200 and rejected.json()["latest"]["status"] == "rejected"
+    assert await _public(platform, article_id, "独角兽") == (404, [])
+    again = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=reviewer
+    )
+    assert again.status_code == 409  # only a submitted version is reviewed
+
+    await platform.http.put(
+        f"/api/v1/articles/{article_id}",
+        json={
+            "title": "独角兽股权纠纷案评析",
+            "body": "（2025）京01民终1号：独角兽公司股东之间的股权代持纠纷。",
+        },
+        headers=editor,
+    )
+    await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    approved = await platform.http.post(
+        f"/api/v1/articles/{article_id}/review",
+        json={"decision": "approve", "comment": "同意"},
+        headers=reviewer,
+    )
+    assert approved.status_code == 200, approved.text
+    status, found = await _public(platform, article_id, "独角兽")
+    assert status == 200 and found == [article_id]
+    public = (await platform.http.get(f"/api/v1/articles/{article_id}")).json()
+    assert public["reviewed_by"] == "reviewer-1" and public["published_at"] and public["version"] == 1
+    events = [unpack(e, ArticlePublished) for e in await platform.events("article.published")]
+    assert [(e.article_id, e.version) for e in events if e.article_id == article_id] == [(article_id, 1)]
+
+
+async def test_editing_a_published_article_needs_review_again(platform: Platform) -> None:
+    editor, reviewer = platform.editor(), platform.reviewer()
+    article_id = (
+        await platform.http.post(
+            "/api/v1/articles",
+            json={"kind": "news", "title": "个人所得税新政解读", "body": "专项附加扣除标准提高。"},
+            headers=editor,
+        )
+    ).json()["id"]
+    await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=reviewer
+    )
+
+    edited = await platform.http.put(
+        f"/api/v1/articles/{article_id}",
+        json={
+            "title": "个人所得税新政解读（更新）",
+            "body": "专项附加扣除标准提高，婴幼儿照护费用纳入扣除。",
+        },
+        headers=editor,
+    )
+    assert edited.status_code == 200
+    assert edited.json()["latest"]["version"] == 2 and edited.json()["latest"]["status"] == "draft"
+    public = (await platform.http.get(f"/api/v1/articles/{article_id}")).json()
+    assert public["version"] == 1 and public["title"] == "个人所得税新政解读"
+    assert public["latest"]["version"] == 1  # drafts never leak through a public read
+    assert (await _public(platform, article_id, "婴幼儿"))[1] == []
+
+    await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    assert (
+        await platform.http.put(
+            f"/api/v1/articles/{article_id}", json={"title": "x", "body": "y"}, headers=editor
+        )
+    ).status_code == 409
+    await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=reviewer
+    )
+    public = (await platform.http.get(f"/api/v1/articles/{article_id}")).json()
+    assert public["version"] == 2 and public["title"] == "个人所得税新政解读（更新）"
+    assert (await _public(platform, article_id, "婴幼儿"))[1] == [article_id]
+
+
+async def test_bad_article_input_and_roles(platform: Platform) -> None:
+    editor = platform.editor()
+    bad_kind = await platform.http.post(
+        "/api/v1/articles", json={"kind": "gossip", "title": "t", "body": "b"}, headers=editor
+    )
+    assert bad_kind.status_code == 422 and _errors(bad_kind) == ["kind"]
+    empty = await platform.http.post(
+        "/api/v1/articles", json={"kind": "news", "title": "", "body": "b"}, headers=editor
+    )
+    assert empty.status_code == 422 and _errors(empty) == ["title"]
+    client = await platform.http.post(
+        "/api/v1/articles", json={"kind": "news", "title": "t", "body": "b"}, headers=platform.client()
+    )
+    assert client.status_code == 403
+    assert (await platform.http.get("/api/v1/articles", params={"kind": "gossip"})).status_code == 422
+    assert (await platform.http.post("/api/v1/articles/nope/submit", headers=editor)).status_code == 404
+    seeded = (await platform.http.get("/api/v1/articles", params={"kind": "contract_template"})).json()[
+        "items"
+    ]
+    assert [a["id"] for a in seeded] == ["article-sales-contract-template"]
+
+
+# --- reviews and ratings (R-Q-1) ------------------------------------------------------------------------
+
+
+def envelope(event_type: str, payload: Any, tenant_id: str = "") -> bytes:
+    packed = AnyProto()
+    packed.Pack(payload)
+    return EventEnvelope(
+        id=str(uuid.uuid4()), type=event_type, tenant_id=tenant_id, payload=packed
+    ).SerializeToString()
+
+
+async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Platform) -> None:
+    bus = await EventBus.connect(platform.settings, name="catalog-review-test")
+    consumer = DurableConsumer(
+        "catalog-orders-test",
+        bus,
+        platform.db,
+        TABLES,
+        consumers.SUBJECTS,
+        consumers.OrderEvents(CatalogStore(platform.db, platform.outbox)),
+    )
+    try:
+        buyer = platform.keys.headers("buyer-1", "client", tenant_id="tenant-1")
+        order_id = f"order-{uuid.uuid4().hex[:8]}"
+        before = (await platform.http.get("/api/v1/products/doc-contract-drafting")).json()["rating"]
+        created = envelope(
+            "order.created",
+            payment_events.OrderCreated(
+                order_id=order_id, client_id="buyer-1", product_id="doc-contract-drafting"
+            ),
+            "tenant-1",
+        )
+        assert await consumer.handle(created) == "processed"
+        assert await consumer.handle(created) == "duplicate"  # redelivery has no second effect
+        await consumer.handle(
+            envelope("order.paid", payment_events.OrderPaid(order_id=order_id, client_id="buyer-1"))
+        )
+
+        review = {"order_id": order_id, "rating": 4, "comment": "起草及时，条款清楚"}
+        early = await platform.http.post("/api/v1/reviews", json=review, headers=buyer)
+        assert early.status_code == 409 and early.json()["type"].endswith("order_not_completed")
+
+        await consumer.handle(
+            envelope(
+                "docorder.completed",
+                documents_events.DocOrderCompleted(document_order_id="d1", order_id=order_id),
+            )
+        )
+        someone_else = platform.keys.headers("buyer-2", "client", tenant_id="tenant-2")
+        assert (
+            await platform.http.post("/api/v1/reviews", json=review, headers=someone_else)
+        ).status_code == 404
+        assert (
+            await platform.http.post("/api/v1/reviews", json=review, headers=platform.editor())
+        ).status_code == 403
+        bad = await platform.http.post("/api/v1/reviews", json={**review, "rating": 6}, headers=buyer)
+        assert bad.status_code == 422 and _errors(bad) == ["rating"]
+
+        first = await platform.http.post("/api/v1/reviews", json=review, headers=buyer)
+        assert first.status_code == 201, first.text
+        again = await platform.http.post("/api/v1/reviews", json=review, headers=buyer)
+        assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+        other = await platform.http.post("/api/v1/reviews", json={**review, "rating": 1}, headers=buyer)
+        assert other.status_code == 409
+
+        product = (await platform.http.get("/api/v1/products/doc-contract-drafting")).json()
+        assert product["rating"]["count"] == before["count"] + 1
+        expected = (before["average"] * before["count"] + 4) / (before["count"] + 1)
+        assert product["rating"]["average"] == pytest.approx(expected)
+        assert first.json()["id"] in [r["id"] for r in product["reviews"]]
+        assert "buyer-1" not in str(product["reviews"])  # the reviewer is not published
+        added = [unpack(e, ReviewAdded) for e in await platform.events("review.added")]
+        assert order_id in [e.order_id for e in added]
+    finally:
+        await bus.js.delete_stream(bus.stream)
+        await bus.close()
+
+
+async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Platform) -> None:
+    bus = await EventBus.connect(platform.settings, name="catalog-review-test-2")
+    consumer = DurableConsumer(
+        "catalog-orders-test-2",
+        bus,
+        platform.db,
+        TABLES,
+        consumers.SUBJECTS,
+        consumers.OrderEvents(CatalogStore(platform.db, platform.outbox)),
+    )
+    try:
+        order_id, consultation_id = f"order-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        lawyer_before = (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()["rating"]["count"]
+        firm_before = (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()["rating"]["count"]
+        for event_type, payload in [
+            (
+                "order.created",
+                payment_events.OrderCreated(
+                    order_id=order_id, client_id="buyer-3", product_id="consult-professional"
+                ),
+            ),
+            ("order.paid", payment_events.OrderPaid(order_id=order_id, client_id="buyer-3")),
+            (
+                "consultation.submitted",
+                consultation_events.ConsultationSubmitted(
+                    consultation_id=consultation_id, order_id=order_id, client_id="buyer-3"
+                ),
+            ),
+            # Consultation names lawyers by their identity account.
+            (
+                "consultation.assigned",
+                consultation_events.ConsultationAssigned(
+                    consultation_id=consultation_id, lawyer_id=identity_demo_user_id(LAWYER_EMAILS[0])
+                ),
+            ),
+            (
+                "consultation.closed",
+                consultation_events.ConsultationClosed(consultation_id=consultation_id, client_id="buyer-3"),
+            ),
+        ]:
+            assert await consumer.handle(envelope(event_type, payload)) == "processed"
+        buyer = platform.keys.headers("buyer-3", "client_admin", tenant_id="tenant-3")
+        response = await platform.http.post(
+            "/api/v1/reviews", json={"order_id": order_id, "rating": 5}, headers=buyer
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["lawyer_id"] == "lawyer-1"
+        assert (await platform.http.get("/api/v1/lawyers/lawyer-1")).json()["rating"][
+            "count"
+        ] == lawyer_before + 1
+        assert (await platform.http.get(f"/api/v1/firms/{OWN_FIRM}")).json()["rating"][
+            "count"
+        ] == firm_before + 1
+
+        # A cancelled order never becomes reviewable, even if a completion arrives late.
+        cancelled = f"order-{uuid.uuid4().hex[:8]}"
+        await consumer.handle(
+            envelope(
+                "order.created",
+                payment_events.OrderCreated(
+                    order_id=cancelled, client_id="buyer-3", product_id="consult-professional"
+                ),
+            )
+        )
+        await consumer.handle(
+            envelope(
+                "order.cancelled", payment_events.OrderCancelled(order_id=cancelled, client_id="buyer-3")
+            )
+        )
+        await consumer.handle(
+            envelope("docorder.completed", documents_events.DocOrderCompleted(order_id=cancelled))
+        )
+        refused = await platform.http.post(
+            "/api/v1/reviews", json={"order_id": cancelled, "rating": 5}, headers=buyer
+        )
+        assert refused.status_code == 409
+    finally:
+        await bus.js.delete_stream(bus.stream)
+        await bus.close()
+
+
+# --- fast public reads and browsing events ---------------------------------------------------------------
+
+
+async def test_public_reads_answer_304_while_unchanged(platform: Platform) -> None:
+    for path in [
+        "/api/v1/products/booking-at-firm",
+        "/api/v1/lawyers?field=tax",
+        "/api/v1/firms",
+        "/api/v1/articles",
+    ]:
+        first = await platform.http.get(path)
+        etag = first.headers["etag"]
+        assert first.status_code == 200 and etag
+        cached = await platform.http.get(path, headers={"if-none-match": etag})
+        assert cached.status_code == 304 and cached.content == b"" and cached.headers["etag"] == etag
+        assert (await platform.http.get(path, headers={"if-none-match": '"stale"'})).status_code == 200
+    # A write changes the representation, so the old tag no longer matches.
+    admin = platform.firm_admin()
+    lawyer = (
+        await platform.http.post(
+            f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(fields=["tax"]), headers=admin
+        )
+    ).json()
+    tag = (await platform.http.get("/api/v1/lawyers?field=tax")).headers["etag"]
+    await platform.http.post(f"/api/v1/lawyers/{lawyer['id']}/activate", headers=admin)
+    assert (
+        await platform.http.get("/api/v1/lawyers?field=tax", headers={"if-none-match": tag})
+    ).status_code == 200
+
+
+async def test_signed_in_views_are_published_as_browsing_events(platform: Platform) -> None:
+    viewer = platform.keys.headers("viewer-1", "client", tenant_id="tenant-9")
+    before = len(await platform.events("product.viewed"))
+    await platform.http.get("/api/v1/products/retainer-annual")  # anonymous: not recorded
+    assert len(await platform.events("product.viewed")) == before
+    await platform.http.get("/api/v1/products/retainer-annual", headers=viewer)
+    await platform.http.get("/api/v1/lawyers/lawyer-2", headers=viewer)
+    await platform.http.get("/api/v1/articles/article-trademark-case", headers=viewer)
+    for kind, item in [
+        ("product", "retainer-annual"),
+        ("lawyer", "lawyer-2"),
+        ("article", "article-trademark-case"),
+    ]:
+        views = [unpack(e, ItemViewed) for e in await platform.events(f"{kind}.viewed")]
+        assert (item, "viewer-1") in [(v.item_id, v.user_id) for v in views]
+
+
+async def test_published_events_reach_jetstream(platform: Platform) -> None:
+    """Events go through the outbox and its relay (ARCHITECTURE rule 2)."""
+    editor, reviewer = platform.editor(), platform.reviewer()
+    article_id = (
+        await platform.http.post(
+            "/api/v1/articles", json={"kind": "news", "title": "新闻", "body": "正文"}, headers=editor
+        )
+    ).json()["id"]
+    await platform.http.post(f"/api/v1/articles/{article_id}/submit", headers=editor)
+    await platform.http.post(
+        f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=reviewer
+    )
+    bus = await EventBus.connect(platform.settings, name="catalog-test")
+    try:
+        relay = OutboxRelay(platform.db, platform.outbox, bus)
+        relayed = await relay.relay_once()
+        assert relayed >= 1 and await relay.pending() == 0
+        info = await bus.js.stream_info(bus.stream)
+        assert info.state.messages >= relayed
+        published = await bus.js.get_last_msg(
+            bus.stream, platform.settings.subject("catalog.article.published")
+        )
+        envelope = EventEnvelope.FromString(published.data or b"")
+        assert unpack(envelope, ArticlePublished).article_id == article_id  # type: ignore[attr-defined]
+        await bus.js.delete_stream(bus.stream)
+    finally:
+        await bus.close()
+
+
+async def test_seeding_again_keeps_what_happened_since(platform: Platform) -> None:
+    """`counsel up` seeds at every start: ratings, online status and article versions made since survive."""
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[2]), "lawyer")
+    await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=lawyer)
+    edited = await platform.http.put(
+        "/api/v1/articles/article-sales-contract-template",
+        json={"title": "买卖合同范本（2027 版）", "body": "第一条 标的物……"},
+        headers=platform.editor(),
+    )
+    assert edited.json()["latest"]["version"] == 2
+    # Signed-in reads, so the gateway's brief cache of anonymous reads cannot hide a change.
+    staff = platform.keys.headers("agent-1", "agent")
+    paths = [
+        "/api/v1/products/doc-contract-drafting",
+        f"/api/v1/firms/{OWN_FIRM}",
+        "/api/v1/lawyers/lawyer-1",
+    ]
+    before = [(await platform.http.get(path, headers=staff)).json()["rating"] for path in paths]
+    assert before[2]["count"] >= 1  # the consultation review above rated lawyer-1
+    await seed_demo(CatalogStore(platform.db))
+    after = [(await platform.http.get(path, headers=staff)).json()["rating"] for path in paths]
+    assert after == before
+    assert (await platform.http.get("/api/v1/lawyers/lawyer-3", headers=staff)).json()["online"] is True
+    queue = await platform.http.get("/api/v1/articles", params={"status": "draft"}, headers=platform.editor())
+    drafts = {a["id"]: a for a in queue.json()["items"]}
+    assert drafts["article-sales-contract-template"]["latest"]["version"] == 2
+    public = (await platform.http.get("/api/v1/articles/article-sales-contract-template")).json()
+    assert public["version"] == 1
+
+
+async def test_one_search_over_products_lawyers_and_articles(platform: Platform) -> None:
+    found = (await platform.http.get("/api/v1/search", params={"q": "劳动"})).json()
+    assert found["lawyers"][0]["id"] in ("lawyer-2", "lawyer-9")
+    assert "article-labour-contract-law" in [a["id"] for a in found["articles"]]
+    assert all(a["published"] for a in found["articles"])
+    assert set(found) == {"products", "lawyers", "articles"}
+    empty = await platform.http.get("/api/v1/search", params={"q": ""})
+    assert empty.status_code == 422 and _errors(empty) == ["q"]
+    media = (await platform.http.get("/api/v1/products/consult-professional")).json()["media"]
+    assert {m["kind"] for m in media} == {"image", "video", "interactive"}
+    assert media[2]["data"]["answers"][0]["product_id"] == "consult-professional"
+
+
+async def test_anonymous_reads_are_cached_briefly_and_gateway_writes_clear_them(platform: Platform) -> None:
+    path = "/api/v1/firms/firm-shenzhen-nanshan"
+    assert (await platform.http.get(path)).json()["phone"] == "0755-86860000"
+    async with platform.db.transaction() as session:  # a change that does not pass through this gateway
+        await session.execute(
+            text("UPDATE firms SET phone = '0755-00000000' WHERE id = 'firm-shenzhen-nanshan'")
+        )
+    assert (await platform.http.get(path)).json()["phone"] == "0755-86860000"  # within the TTL
+    signed_in = platform.keys.headers("agent-1", "agent")
+    assert (await platform.http.get(path, headers=signed_in)).json()["phone"] == "0755-00000000"
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[9]), "lawyer")
+    assert (
+        await platform.http.put("/api/v1/lawyer/status", json={"online": False}, headers=lawyer)
+    ).status_code == 200
+    assert (await platform.http.get(path)).json()["phone"] == "0755-00000000"
+
+
+async def test_paging_and_foreign_cursors(platform: Platform) -> None:
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(10):
+        page = (await platform.http.get("/api/v1/lawyers", params={"limit": 4, "cursor": cursor})).json()
+        seen += [x["id"] for x in page["items"]]
+        cursor = page["next_cursor"] or ""
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) >= 10
+    firms = (await platform.http.get("/api/v1/firms", params={"limit": 2})).json()
+    rest = (
+        await platform.http.get("/api/v1/firms", params={"limit": 100, "cursor": firms["next_cursor"]})
+    ).json()
+    assert not {f["id"] for f in firms["items"]} & {f["id"] for f in rest["items"]}
+    # Cursors of another listing, or forged ones, are a 422 naming the cursor, never a 5xx.
+    rank_cursor = encode_cursor("rank", 4)
+    keyset_cursor = encode_cursor("a", "b", "c")
+    for path, cursor in [
+        ("/api/v1/firms", rank_cursor),
+        ("/api/v1/products", rank_cursor),
+        ("/api/v1/products", encode_cursor(1, 2, 3)),
+        ("/api/v1/lawyers", keyset_cursor),
+        ("/api/v1/articles", "not-a-cursor!"),
+    ]:
+        response = await platform.http.get(path, params={"cursor": cursor})
+        assert response.status_code == 422 and _errors(response) == ["cursor"], (path, response.text)
+
+
+async def test_firm_admin_lists_own_inactive_lawyers_and_accounts_have_one_profile(
+    platform: Platform,
+) -> None:
+    admin = platform.firm_admin()
+    lawyer = (
+        await platform.http.post(
+            f"/api/v1/firms/{OWN_FIRM}/lawyers",
+            json=profile(name="待激活 Pending", user_id="acct-x"),
+            headers=admin,
+        )
+    ).json()
+    own = await platform.http.get(
+        "/api/v1/lawyers", params={"firm_id": OWN_FIRM, "limit": 100}, headers=admin
+    )
+    assert lawyer["id"] in [x["id"] for x in own.json()["items"]]
+    public = await platform.http.get("/api/v1/lawyers", params={"firm_id": OWN_FIRM, "limit": 100})
+    assert lawyer["id"] not in [x["id"] for x in public.json()["items"]]
+    taken = await platform.http.post(
+        f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(user_id="acct-x"), headers=admin
+    )
+    assert taken.status_code == 422 and _errors(taken) == ["user_id"]

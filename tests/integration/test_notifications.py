@@ -1,0 +1,589 @@
+"""The notification service's fan-out and dispatcher against real PostgreSQL (migrated to head), real NATS
+JetStream redelivery and a real SMTP server (aiosmtpd). The rules' clock is injected (`now=`): quiet hours,
+digest windows, rate limits and retry backoff are driven by time arguments, never by sleeping.
+SPEC R-Q-3 (a notification at every stage), R-PRIV-2 (no spam), R-INFO-4."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from email import message_from_string
+from email.policy import default
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from google.protobuf.any_pb2 import Any as AnyProto
+from google.protobuf.message import Message
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.common.v1.money_pb2 import Money
+from counsel.consultation.v1 import events_pb2 as consultation_events
+from counsel.documents.v1 import events_pb2 as documents_events
+from counsel.payment.v1 import events_pb2 as payment_events
+from deploy.local.servers import NatsServer, PostgresServer, free_port
+from services.gateway.routes.notifications import InboxWaker
+from services.notification.channels import DevOutboxSender, SmtpSender, senders_for
+from services.notification.models import TABLES, DeliveryRow, DevMessageRow, InboxEntryRow
+from services.notification.policy import MAX_ATTEMPTS, Channel, QuietHours
+from services.notification.store import NotificationStore, PreferencesUpdate
+from services.runtime.config import Settings, load_settings
+from services.runtime.crypto import FieldCipher
+from services.runtime.db import Database, ensure_database
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
+from services.runtime.migrations import migrate
+
+SECRET = "integration-test-secret-key-0123456789abcdef"
+# 2026-11-29 12:00 in Shanghai.
+NOON = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
+NIGHT = QuietHours(time(22, 0), time(8, 0), "Asia/Shanghai")
+
+
+# --- a real SMTP server -------------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpInbox:
+    """aiosmtpd handler: keeps what it receives; refuses some recipients for good (550) or for now (451)."""
+
+    received: list[tuple[list[str], str]] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+    busy: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        if address in self.busy:
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+        return "250 OK"
+
+    def to(self, address: str) -> list[str]:
+        return [content for recipients, content in self.received if address in recipients]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[SmtpInbox, int]]:
+    handler = SmtpInbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+# --- the service's store on its migrated database -------------------------------------------------------
+
+
+@pytest.fixture
+def settings(
+    postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str, smtp: tuple[SmtpInbox, int]
+) -> Settings:
+    return load_settings(
+        env="test",
+        database_url=postgres_server.url,
+        database_prefix=unique_name,
+        nats_url=nats_server.url,
+        nats_stream=unique_name.upper(),
+        subject_root=unique_name,
+        secret_key=SECRET,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp[1],
+        smtp_timeout_seconds=5.0,
+    )
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    await ensure_database(settings.database_url, settings.database_name("notification"))
+    await migrate("notification", settings.database_dsn("notification"))  # the real migrations, 0001 → head
+    database = Database(settings.database_dsn("notification"))
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def store(settings: Settings, db: Database) -> NotificationStore:
+    return NotificationStore(
+        db, Outbox("notification", settings, TABLES), FieldCipher(SECRET), senders_for(settings)
+    )
+
+
+def event(event_type: str, payload: Message, *, tenant: str = "t1") -> EventEnvelope:
+    packed = AnyProto()
+    packed.Pack(payload)
+    envelope = EventEnvelope(id=str(uuid.uuid4()), type=event_type, tenant_id=tenant, payload=packed)
+    envelope.occurred_at.FromDatetime(NOON)
+    return envelope
+
+
+def submitted(client: str, n: int = 0) -> EventEnvelope:
+    return event(
+        "consultation.submitted",
+        consultation_events.ConsultationSubmitted(
+            consultation_id=f"c{n}", client_id=client, kind="general", subject=f"问题 {n}"
+        ),
+    )
+
+
+def paid(client: str, n: int = 0) -> EventEnvelope:
+    return event(
+        "order.paid",
+        payment_events.OrderPaid(
+            order_id=f"o{n}", client_id=client, amount=Money(amount=99900, currency="CNY")
+        ),
+    )
+
+
+async def deliver(store: NotificationStore, envelope: EventEnvelope, now: datetime) -> int:
+    async with store.db.transaction() as session:
+        return await store.deliver(envelope, session, now=now)
+
+
+async def prefer(
+    store: NotificationStore,
+    user: str,
+    *,
+    email: bool = True,
+    sms: bool = True,
+    quiet: QuietHours | None = None,
+    consent: bool = False,
+    language: str = "zh",
+    now: datetime = NOON,
+) -> str:
+    address = f"{user}@example.com"
+    await store.put_preferences(
+        user,
+        PreferencesUpdate(
+            email=email,
+            sms=sms,
+            quiet_hours=quiet,
+            marketing_consent=consent,
+            language=language,
+            email_address=address,
+            phone="13800000000",
+        ),
+        now=now,
+    )
+    return address
+
+
+async def deliveries(store: NotificationStore, user: str) -> list[DeliveryRow]:
+    rows, _ = await store.deliveries(user, 100, "")
+    return rows
+
+
+async def sms_to_user(store: NotificationStore, since: datetime) -> list[DevMessageRow]:
+    async with store.db.transaction() as session:
+        return list(
+            (
+                await session.exec(
+                    select(DevMessageRow).where(
+                        DevMessageRow.channel == "sms", col(DevMessageRow.created_at) > since
+                    )
+                )
+            ).all()
+        )
+
+
+def user() -> str:
+    return f"u{uuid.uuid4().hex[:8]}"
+
+
+# --- one notification per stage change --------------------------------------------------------------
+
+
+async def test_a_redelivered_event_notifies_once(
+    settings: Settings, db: Database, store: NotificationStore
+) -> None:
+    """R-Q-3: JetStream redelivers an event whose ack was lost (here: nak'd after the effect committed);
+    the inbox entry and each outbound delivery exist once."""
+    client = user()
+    await prefer(store, client)
+    bus = await EventBus.connect(settings, name="test-notifications")
+    try:
+        producer = Outbox("consultation", settings, TABLES)
+        envelope = submitted(client)
+        await bus.publish(producer.subject(envelope.type), envelope.SerializeToString(), envelope.id)
+        consumer = DurableConsumer("notification-fan-out", bus, db, TABLES, ["consultation.>"], store.deliver)
+        subscription = await consumer._subscribe()
+        (first,) = await subscription.fetch(1, timeout=5)
+        assert await consumer.handle(first.data) == "processed"
+        await first.nak()  # as if the ack had been lost: JetStream delivers the event again
+        (again,) = await subscription.fetch(1, timeout=5)
+        assert again.metadata.num_delivered == 2 and again.data == first.data
+        assert await consumer.handle(again.data) == "duplicate"
+        await again.ack()
+        # Even a handler run outside the consumer's dedupe (a second consumer, a replay) adds nothing.
+        assert await deliver(store, envelope, NOON) == 0
+    finally:
+        await bus.js.delete_stream(settings.nats_stream)
+        await bus.close()
+
+    page, _, unread = await store.inbox(client, False, 100, "")
+    assert [(e.kind, e.subject_id) for e in page] == [("consultation.submitted", "c0")]
+    assert unread == 1
+    assert sorted(d.channel for d in await deliveries(store, client)) == ["email", "sms"]
+
+
+async def test_later_stages_reach_participants_learned_from_earlier_events(store: NotificationStore) -> None:
+    client, lawyer = user(), user()
+    await deliver(store, submitted(client), NOON)
+    await deliver(
+        store,
+        event(
+            "consultation.assigned",
+            consultation_events.ConsultationAssigned(consultation_id="c0", lawyer_id=lawyer),
+        ),
+        NOON,
+    )
+    await deliver(
+        store,
+        event(
+            "consultation.replied",
+            consultation_events.ConsultationReplied(consultation_id="c0", author_id=lawyer),
+        ),
+        NOON,
+    )
+    client_kinds = [e.kind for e in (await store.inbox(client, False, 100, ""))[0]]
+    lawyer_kinds = [e.kind for e in (await store.inbox(lawyer, False, 100, ""))[0]]
+    assert sorted(client_kinds) == [
+        "consultation.assigned.client",
+        "consultation.replied",
+        "consultation.submitted",
+    ]
+    assert lawyer_kinds == ["consultation.assigned.lawyer"]  # not told of their own reply
+
+
+async def test_messages_are_in_the_users_language(store: NotificationStore) -> None:
+    english, chinese = user(), user()
+    await prefer(store, english, language="en")
+    await prefer(store, chinese, language="zh")
+    await deliver(store, submitted(english, 1), NOON)
+    await deliver(store, submitted(chinese, 2), NOON)
+    assert (await store.inbox(english, False, 10, ""))[0][0].title == "Consultation received"
+    assert (await store.inbox(chinese, False, 10, ""))[0][0].title == "咨询已提交"
+
+
+# --- SMTP, quiet hours, digest, rate limit, opt-out --------------------------------------------------
+
+
+async def test_a_transactional_message_goes_by_smtp_at_once_even_in_quiet_hours(
+    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+) -> None:
+    inbox, _ = smtp
+    client = user()
+    address = await prefer(store, client, quiet=NIGHT)
+    midnight = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)  # 00:00 in Shanghai
+    await deliver(store, paid(client), midnight)
+    report = await store.dispatch_once(now=midnight)
+    assert report.sent == 2  # e-mail and SMS, no consent or daytime needed for a payment receipt
+    (mail,) = inbox.to(address)
+    parsed = message_from_string(mail, policy=default)
+    assert parsed["Subject"] == "支付成功" and parsed["To"] == address
+    assert "999.00 CNY" in parsed.get_content()
+    entries = (await store.inbox(client, False, 10, ""))[0]
+    assert entries[0].category == "transactional"
+
+
+async def test_quiet_hours_defer_a_status_message_and_then_deliver_it(
+    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+) -> None:
+    """R-PRIV-2: queued at 23:00 local, nothing goes out in the night, it goes at 08:00."""
+    inbox, _ = smtp
+    client = user()
+    address = await prefer(store, client, quiet=NIGHT, sms=False)
+    late = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    await deliver(store, submitted(client), late)
+    assert (await store.inbox(client, False, 10, ""))[2] == 1  # the inbox has it at once
+
+    for minutes in (2, 60, 8 * 60 + 59):  # 23:02, 00:00, 07:59
+        report = await store.dispatch_once(now=late + timedelta(minutes=minutes))
+        assert report.sent == 0
+    assert inbox.to(address) == []
+    (queued,) = await deliveries(store, client)
+    assert queued.status == "queued"
+
+    morning = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+    report = await store.dispatch_once(now=morning)
+    assert (report.released, report.sent) == (1, 1)
+    assert len(inbox.to(address)) == 1
+    (sent,) = await deliveries(store, client)
+    assert sent.status == "sent" and sent.sent_at == morning
+
+
+async def test_ten_status_messages_in_a_minute_become_one_digest_per_channel(
+    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+) -> None:
+    inbox, _ = smtp
+    client = user()
+    address = await prefer(store, client, language="en")
+    for n in range(10):
+        await deliver(store, submitted(client, n), NOON + timedelta(seconds=5 * n))
+    assert len((await store.inbox(client, False, 100, ""))[0]) == 10  # the inbox keeps each one
+
+    assert (await store.dispatch_once(now=NOON + timedelta(seconds=50))).sent == 0  # still collecting
+    report = await store.dispatch_once(now=NOON + timedelta(minutes=1))
+    assert (report.released, report.digests, report.sent) == (20, 2, 2)  # ten per channel → one each
+    (mail,) = inbox.to(address)
+    parsed = message_from_string(mail, policy=default)
+    assert parsed["Subject"] == "10 service updates"
+    assert parsed.get_content().count("Consultation received") == 10
+    sms = [m for m in await sms_to_user(store, NOON - timedelta(days=3650)) if "10 service updates" in m.body]
+    assert len(sms) == 1 and sms[0].body.count("Consultation received") == 10
+    rows = await deliveries(store, client)
+    assert sorted({r.status for r in rows}) == ["digested", "sent"]
+    assert len([r for r in rows if r.kind == "digest"]) == 2
+
+
+async def test_the_rate_limit_holds_status_messages_but_not_transactional_ones(
+    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+) -> None:
+    inbox, _ = smtp
+    client = user()
+    address = await prefer(store, client, email=False)  # SMS only: 5 per hour
+    for n in range(5):
+        await deliver(store, paid(client, n), NOON + timedelta(minutes=n))
+        await store.dispatch_once(now=NOON + timedelta(minutes=n))
+    await deliver(store, submitted(client), NOON + timedelta(minutes=10))
+    assert (await store.dispatch_once(now=NOON + timedelta(minutes=12))).sent == 0  # limit reached
+
+    await deliver(store, paid(client, 99), NOON + timedelta(minutes=20))
+    assert (await store.dispatch_once(now=NOON + timedelta(minutes=20))).sent == 1  # a receipt is not held
+
+    assert (await store.dispatch_once(now=NOON + timedelta(minutes=59))).sent == 0
+    report = await store.dispatch_once(now=NOON + timedelta(minutes=60))  # the first send left the window
+    assert report.sent == 1
+    assert inbox.to(address) == []  # e-mail is off
+    statuses = {r.kind: r.status for r in await deliveries(store, client)}
+    assert statuses["consultation.submitted"] == "sent"
+
+
+async def test_an_opted_out_channel_is_not_used(
+    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+) -> None:
+    inbox, _ = smtp
+    client = user()
+    address = await prefer(store, client, email=False, sms=False)
+    await deliver(store, submitted(client), NOON)
+    await deliver(store, paid(client), NOON)  # transactional too: the user turned both channels off
+    await store.dispatch_once(now=NOON + timedelta(hours=1))
+    assert await deliveries(store, client) == []
+    assert inbox.to(address) == []
+    assert len((await store.inbox(client, False, 10, ""))[0]) == 2  # the inbox still has both
+
+
+async def test_turning_a_channel_off_cancels_what_waits_on_it(store: NotificationStore) -> None:
+    client = user()
+    await prefer(store, client)
+    await deliver(store, submitted(client), NOON)
+    await prefer(store, client, email=False, sms=False)
+    await store.dispatch_once(now=NOON + timedelta(minutes=5))
+    assert {r.status for r in await deliveries(store, client)} == {"cancelled"}
+
+
+# --- failures: retry with backoff, fall back to the inbox --------------------------------------------
+
+
+async def test_a_refused_address_falls_back_to_the_inbox_at_once(
+    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+) -> None:
+    inbox, _ = smtp
+    client = user()
+    address = await prefer(store, client, sms=False)
+    inbox.refuse.add(address)
+    await deliver(store, paid(client), NOON)
+    (entry,), _, _ = await store.inbox(client, False, 10, "")
+    await store.mark_read(client, entry.id)
+
+    report = await store.dispatch_once(now=NOON)
+    assert report.fell_back == 1
+    (delivery,) = await deliveries(store, client)
+    assert (delivery.status, delivery.attempts) == ("fell_back", 1)
+    assert "550" in delivery.last_error
+    _, _, unread = await store.inbox(client, False, 10, "")
+    assert unread == 1  # the receipt is back at the top of the inbox, unread
+
+
+async def test_a_temporary_failure_is_retried_with_backoff_then_delivered(
+    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+) -> None:
+    inbox, _ = smtp
+    client = user()
+    address = await prefer(store, client, sms=False)
+    inbox.busy.add(address)
+    await deliver(store, paid(client), NOON)
+
+    assert (await store.dispatch_once(now=NOON)).retried == 1
+    (delivery,) = await deliveries(store, client)
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (
+        "ready",
+        1,
+        NOON + timedelta(seconds=30),
+    )
+    assert (await store.dispatch_once(now=NOON + timedelta(seconds=29))).retried == 0  # not yet due
+    assert (await store.dispatch_once(now=NOON + timedelta(seconds=30))).retried == 1
+    (delivery,) = await deliveries(store, client)
+    assert delivery.next_attempt_at == NOON + timedelta(seconds=30 + 60)  # the wait doubled
+
+    inbox.busy.clear()
+    assert (await store.dispatch_once(now=NOON + timedelta(seconds=90))).sent == 1
+    assert len(inbox.to(address)) == 1
+    (delivery,) = await deliveries(store, client)
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("sent", 3, "")
+
+
+async def test_an_unreachable_smtp_server_falls_back_after_the_last_attempt(
+    settings: Settings, db: Database
+) -> None:
+    unreachable = settings.model_copy(update={"smtp_port": free_port()})
+    store = NotificationStore(
+        db,
+        Outbox("notification", settings, TABLES),
+        FieldCipher(SECRET),
+        {Channel.EMAIL: SmtpSender(unreachable), Channel.SMS: DevOutboxSender(Channel.SMS)},
+    )
+    client = user()
+    await prefer(store, client, sms=False)
+    await deliver(store, paid(client), NOON)
+    now = NOON
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        report = await store.dispatch_once(now=now)
+        (delivery,) = await deliveries(store, client)
+        assert delivery.attempts == attempt
+        if attempt < MAX_ATTEMPTS:
+            assert report.retried == 1 and delivery.next_attempt_at is not None
+            now = delivery.next_attempt_at
+        else:
+            assert report.fell_back == 1 and delivery.status == "fell_back"
+    assert "SMTP unavailable" in delivery.last_error
+
+
+# --- preferences and consent ------------------------------------------------------------------------
+
+
+async def test_preferences_record_consent_time_and_seal_addresses(store: NotificationStore) -> None:
+    client = user()
+    defaults = await store.preferences(client)
+    assert (defaults.email, defaults.sms, defaults.marketing_consent_at) == (True, True, None)
+    assert defaults.quiet_hours == NIGHT
+
+    await prefer(store, client, consent=True, now=NOON)
+    await prefer(store, client, consent=True, now=NOON + timedelta(days=1))
+    kept = await store.preferences(client)
+    assert kept.marketing_consent_at == NOON  # when consent was first given
+    assert kept.email_address == f"{client}@example.com" and kept.phone == "13800000000"
+
+    async with store.db.transaction() as session:
+        raw = (
+            await session.execute(
+                text(
+                    "SELECT email_address_sealed, phone_sealed FROM notification_preferences WHERE user_id = :u"
+                ),
+                {"u": client},
+            )
+        ).one()
+    assert "example.com" not in raw[0] and "13800000000" not in raw[1]  # personal data sealed at rest
+
+    await prefer(store, client, consent=False)
+    assert (await store.preferences(client)).marketing_consent_at is None
+
+
+async def test_inbox_queries_are_scoped_to_the_user(store: NotificationStore) -> None:
+    alice, bob = user(), user()
+    await deliver(store, submitted(alice), NOON)
+    (entry,), _, _ = await store.inbox(alice, False, 10, "")
+    assert (await store.inbox(bob, False, 10, ""))[0] == []
+    with pytest.raises(Exception, match="no such notification"):
+        await store.mark_read(bob, entry.id)
+    assert await deliveries(store, bob) == []
+
+
+async def test_a_document_order_is_followed_from_delivery_on(store: NotificationStore) -> None:
+    """Documents' events before the first delivery do not name the client (see domain.py): the author
+    hears of approval; the client hears of delivery (transactional), revisions and completion."""
+    client, lawyer = user(), user()
+    order = "d-" + uuid.uuid4().hex[:6]
+    steps: list[tuple[str, Message]] = [
+        (
+            "docorder.acknowledged",
+            documents_events.DocOrderAcknowledged(document_order_id=order, agent_id="a"),
+        ),
+        (
+            "docorder.drafted",
+            documents_events.DocOrderDrafted(document_order_id=order, version_number=1, author_id=lawyer),
+        ),
+        (
+            "docorder.approved",
+            documents_events.DocOrderApproved(document_order_id=order, version_number=1, reviewer_id="r"),
+        ),
+        (
+            "docorder.delivered",
+            documents_events.DocOrderDelivered(document_order_id=order, version_number=1, client_id=client),
+        ),
+        (
+            "docorder.revision_requested",
+            documents_events.DocOrderRevisionRequested(document_order_id=order, requested_by=client),
+        ),
+        (
+            "docorder.completed",
+            documents_events.DocOrderCompleted(document_order_id=order, order_id="o", final_version_number=2),
+        ),
+    ]
+    for event_type, payload in steps:
+        await deliver(store, event(event_type, payload), NOON)
+    client_kinds = sorted(e.kind for e in (await store.inbox(client, False, 100, ""))[0])
+    lawyer_kinds = sorted(e.kind for e in (await store.inbox(lawyer, False, 100, ""))[0])
+    assert client_kinds == ["docorder.completed", "docorder.delivered", "docorder.revision_requested.client"]
+    assert lawyer_kinds == ["docorder.approved", "docorder.revision_requested.lawyer"]
+    entries: list[InboxEntryRow] = (await store.inbox(client, False, 100, ""))[0]
+    assert {e.kind: e.category for e in entries}["docorder.delivered"] == "transactional"
+
+
+async def test_lifting_quiet_hours_releases_what_waits_for_the_morning(store: NotificationStore) -> None:
+    client = user()
+    await prefer(store, client, quiet=NIGHT, sms=False)
+    late = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    await deliver(store, submitted(client), late)
+    assert (await store.dispatch_once(now=late + timedelta(minutes=2))).sent == 0
+    (waiting,) = await deliveries(store, client)
+    assert waiting.next_attempt_at == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # looked at again at 08:00
+    await prefer(store, client, quiet=None, sms=False, now=late + timedelta(minutes=3))
+    assert (await store.dispatch_once(now=late + timedelta(minutes=4))).sent == 1
+
+
+async def test_an_event_whose_payload_does_not_match_its_type_is_skipped(store: NotificationStore) -> None:
+    wrong = event("order.paid", consultation_events.ConsultationClosed(consultation_id="c", client_id="x"))
+    assert await deliver(store, wrong, NOON) == 0
+
+
+async def test_an_inbox_entry_wakes_the_users_open_streams_through_the_event_bus(
+    settings: Settings, db: Database, store: NotificationStore
+) -> None:
+    """The in-app push: the entry's `notification.sent` goes out through the outbox and JetStream, and the
+    gateway's subscription wakes that user's SSE streams (and nobody else's)."""
+    client, other = user(), user()
+    bus = await EventBus.connect(settings, name="test-waker")
+    waker = await InboxWaker.connect(settings)
+    assert waker is not None
+    try:
+        with waker.watch(client) as woken, waker.watch(other) as not_woken:
+            await deliver(store, submitted(client), NOON)
+            assert await OutboxRelay(db, store.outbox, bus).relay_once() == 1
+            await asyncio.wait_for(woken.wait(), 10)
+            assert not not_woken.is_set()
+    finally:
+        await waker.close()
+        await bus.js.delete_stream(settings.nats_stream)
+        await bus.close()

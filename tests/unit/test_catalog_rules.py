@@ -1,0 +1,389 @@
+"""Catalog rules without servers: product tiers (R-INFO-1, §6.2.2.2-§6.2.2.4), lawyer profiles and activation
+(§4.2.1, §6.2.4.2), the article review gate's transitions (R-INFO-3, §9.5), search query building and the
+demo data's consistency with identity's demo accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from services.catalog import domain, search, seed
+from services.identity.seed import LAWYER_EMAILS, demo_email
+from services.identity.seed import demo_user_id as identity_demo_user_id
+from services.runtime.context import Principal
+from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
+
+
+def field_of(error: pytest.ExceptionInfo[InvalidArgument]) -> str:
+    return error.value.violations[0].field
+
+
+def document_tiers() -> list[dict[str, Any]]:
+    return [dict(tier, price=10000) for tier in seed.DOCUMENT_TIERS]
+
+
+# --- tiers -----------------------------------------------------------------------------------------------
+
+
+def test_every_demo_product_obeys_the_tier_rules() -> None:
+    products = seed.demo_products()
+    assert {p.category for p in products} == set(domain.CATEGORIES)
+    for product in products:
+        domain.validate_product(product.category, product.price_fen, product.tiers, product.consultation_kind)
+
+
+def test_document_tiers_carry_the_clocks_of_their_complexity() -> None:
+    """R-DOC-2/3/5: 30 min acknowledgement, 24/48/72 h delivery, 3/5/7-day revision window."""
+    domain.validate_tiers("document", document_tiers())
+    for index, field, wrong in [
+        (0, "delivery_hours", 48),
+        (1, "revision_days", 7),
+        (2, "acknowledge_minutes", 60),
+    ]:
+        tiers = document_tiers()
+        tiers[index][field] = wrong
+        with pytest.raises(InvalidArgument) as error:
+            domain.validate_tiers("document", tiers)
+        assert field_of(error) == f"tiers[{index}].{field}"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda t: t[0].pop("complexity"), "tiers[0].complexity"),
+        (lambda t: t[1].update(complexity="epic"), "tiers[1].complexity"),
+        (lambda t: t[2].update(price=-1), "tiers[2].price"),
+        (lambda t: t[0].update(price="100"), "tiers[0].price"),
+        (lambda t: t[1].update(id=t[0]["id"]), "tiers[1].id"),
+        (lambda t: t[0].update(name=" "), "tiers[0].name"),
+    ],
+)
+def test_bad_document_tiers_are_refused_naming_the_field(change: Any, field: str) -> None:
+    tiers = document_tiers()
+    change(tiers)
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_tiers("document", tiers)
+    assert field_of(error) == field
+
+
+def test_product_level_rules() -> None:
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_product("document", -1, document_tiers())
+    assert field_of(error) == "price"
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_product("document", 100, [])
+    assert field_of(error) == "tiers"
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_product(
+            "booking", 100, [{"id": "a", "name": "A", "price": 1, "complexity": "simple"}]
+        )
+    assert field_of(error) == "tiers[0].complexity"
+    # A professional consultation promises its 24 h reply (R-CON-2).
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_product(
+            "consultation", 100, [{"id": "a", "name": "A", "price": 1, "reply_hours": 48}], "professional"
+        )
+    assert field_of(error) == "tiers[0].reply_hours"
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_product("consultation", 100, [{"id": "a", "name": "A", "price": 1}], "chat")
+    assert field_of(error) == "consultation_kind"
+
+
+def test_price_range() -> None:
+    domain.validate_price_range(None, None)
+    domain.validate_price_range(0, 0)
+    for low, high, field in [(-1, None, "min_price"), (None, -5, "max_price"), (10, 9, "max_price")]:
+        with pytest.raises(InvalidArgument) as error:
+            domain.validate_price_range(low, high)
+        assert field_of(error) == field
+
+
+# --- lawyers ---------------------------------------------------------------------------------------------
+
+
+def profile(**overrides: Any) -> domain.Profile:
+    values: dict[str, Any] = {
+        "name": "孙丽 Sun Li",
+        "specialty": "劳动争议",
+        "fields": ["labour"],
+        "service_hours": [{"weekday": 1, "start": "09:00", "end": "12:00"}],
+        "service_exceptions": [],
+        "years_of_practice": 3,
+        "licence_number": "11012015123456789",
+        "bio": "",
+        "user_id": "u1",
+        "online": False,
+    }
+    values.update(overrides)
+    return domain.validate_profile(**values)
+
+
+def test_service_hours_may_touch_but_not_overlap() -> None:
+    ok = profile(
+        service_hours=[
+            {"weekday": 1, "start": "13:00", "end": "17:00"},
+            {"weekday": 1, "start": "09:00", "end": "13:00"},
+            {"weekday": 2, "start": "09:00", "end": "17:00"},
+        ]
+    )
+    assert [w["start"] for w in ok.service_hours] == ["09:00", "13:00", "09:00"]  # sorted by day and time
+    with pytest.raises(InvalidArgument) as error:
+        profile(
+            service_hours=[
+                {"weekday": 1, "start": "09:00", "end": "13:00"},
+                {"weekday": 1, "start": "12:59", "end": "14:00"},
+            ]
+        )
+    assert field_of(error) == "service_hours[1]"
+    for window, field in [
+        ({"weekday": 0, "start": "09:00", "end": "10:00"}, "service_hours[0].weekday"),
+        ({"weekday": 1, "start": "9am", "end": "10:00"}, "service_hours[0].start"),
+        ({"weekday": 1, "start": "10:00", "end": "10:00"}, "service_hours[0].end"),
+    ]:
+        with pytest.raises(InvalidArgument) as error:
+            profile(service_hours=[window])
+        assert field_of(error) == field
+
+
+def test_profile_fields_and_exceptions() -> None:
+    for overrides, field in [
+        ({"fields": []}, "fields"),
+        ({"fields": ["labour", "astrology"]}, "fields[1]"),
+        ({"name": "  "}, "name"),
+        ({"years_of_practice": 71}, "years_of_practice"),
+        ({"licence_number": "1234"}, "licence_number"),
+        ({"service_exceptions": [{"date": "2027-13-01", "available": False}]}, "service_exceptions[0].date"),
+        (
+            {
+                "service_exceptions": [
+                    {"date": "2027-01-02", "available": True, "start": "12:00", "end": "11:00"}
+                ]
+            },
+            "service_exceptions[0].end",
+        ),
+        (
+            {
+                "service_exceptions": [
+                    {"date": "2027-01-02", "available": False},
+                    {"date": "2027-01-02", "available": False},
+                ]
+            },
+            "service_exceptions[1].date",
+        ),
+    ]:
+        with pytest.raises(InvalidArgument) as error:
+            profile(**overrides)
+        assert field_of(error) == field, overrides
+    assert profile(fields=["ip", "ip", "tax"]).fields == ("ip", "tax")
+
+
+def test_activation_needs_a_licence_and_two_years() -> None:
+    """§4.2.1."""
+    domain.check_activation("11012015123456789", 2)
+    with pytest.raises(InvalidArgument) as error:
+        domain.check_activation("", 10)
+    assert field_of(error) == "licence_number"
+    with pytest.raises(InvalidArgument) as error:
+        domain.check_activation("11012015123456789", 1)
+    assert field_of(error) == "years_of_practice"
+
+
+def test_firm_admin_and_licence_visibility() -> None:
+    admin = Principal("admin-1", roles=frozenset({"firm_admin"}))
+    assert domain.administers(admin, ["admin-1"]) and not domain.administers(admin, ["admin-2"])
+    assert not domain.administers(Principal("admin-1", roles=frozenset({"lawyer"})), ["admin-1"])
+    with pytest.raises(Unauthenticated):
+        domain.require_firm_admin(None)
+    with pytest.raises(PermissionDenied):
+        domain.require_firm_admin(Principal("c", "t", frozenset({"client_admin"})))
+    assert not domain.sees_licence(None)
+    assert not domain.sees_licence(Principal("c", "t", frozenset({"client"})))
+    assert domain.sees_licence(Principal("a", roles=frozenset({"agent"})))
+
+
+# --- articles --------------------------------------------------------------------------------------------
+
+
+def test_article_transitions() -> None:
+    """R-INFO-3: draft/rejected → submitted → approved|rejected; editing an approved one starts a new version;
+    a version under review is frozen."""
+    assert domain.edit_plan("draft") == "in_place"
+    assert domain.edit_plan("rejected") == "in_place"
+    assert domain.edit_plan("approved") == "new_version"
+    with pytest.raises(Conflict):
+        domain.edit_plan("submitted")
+    domain.check_submit("draft")
+    domain.check_submit("rejected")
+    for status in ("submitted", "approved"):
+        with pytest.raises(Conflict):
+            domain.check_submit(status)
+    assert domain.check_review("submitted", "approve", "", "editor", "reviewer") == ""
+    for status in ("draft", "rejected", "approved"):
+        with pytest.raises(Conflict):
+            domain.check_review(status, "approve", "", "editor", "reviewer")
+    with pytest.raises(InvalidArgument) as error:
+        domain.check_review("submitted", "reject", "  ", "editor", "reviewer")
+    assert field_of(error) == "comment"
+    with pytest.raises(InvalidArgument) as error:
+        domain.check_review("submitted", "maybe", "", "editor", "reviewer")
+    assert field_of(error) == "decision"
+    with pytest.raises(PermissionDenied):
+        domain.check_review("submitted", "approve", "", "same-person", "same-person")
+
+
+def test_article_input() -> None:
+    assert domain.validate_article("news", " 标题 ", " 正文 ") == ("news", "标题", "正文")
+    for args, field in [
+        (("blog", "t", "b"), "kind"),
+        (("case", "", "b"), "title"),
+        (("case", "t" * 201, "b"), "title"),
+        (("case", "t", " "), "body"),
+    ]:
+        with pytest.raises(InvalidArgument) as error:
+            domain.validate_article(*args)
+        assert field_of(error) == field
+    with pytest.raises(PermissionDenied):
+        domain.require_editor(Principal("r", roles=frozenset({"reviewer"})))
+    with pytest.raises(PermissionDenied):
+        domain.require_reviewer(Principal("e", roles=frozenset({"editor"})))
+
+
+# --- search ----------------------------------------------------------------------------------------------
+
+
+def test_chinese_queries_become_safe_tsqueries() -> None:
+    # A compound word matches whole or as all of its parts.
+    assert search.tsquery("劳动合同") == "('劳动合同' | ('劳动' & '合同'))"
+    assert search.tsquery("Contract  drafting") == "'contract' & 'drafting'"
+    # Operators and quotes in user input never reach the tsquery.
+    assert search.tsquery("x' | !y & (z)") == "'x' & 'y' & 'z'"
+    assert search.tsquery("!!! ???") == ""
+    words = search.segment("劳动合同纠纷 Labour").split()
+    assert {"劳动", "合同", "纠纷", "labour"} <= set(words)
+
+
+# --- demo data -------------------------------------------------------------------------------------------
+
+
+def test_demo_lawyers_are_the_demo_accounts_and_activatable() -> None:
+    """API.md: lawyer1@… lawyerN@… log in; catalog derives their ids like identity does (no import)."""
+    lawyers = seed.demo_lawyers()
+    assert len(lawyers) >= 10
+    assert [lawyer.user_id for lawyer in lawyers[: len(LAWYER_EMAILS)]] == [
+        identity_demo_user_id(email) for email in LAWYER_EMAILS
+    ]
+    firms = {firm.id: firm for firm in seed.demo_firms()}
+    assert len({firm.city for firm in firms.values()}) >= 2
+    assert identity_demo_user_id(demo_email("firm_admin")) in firms["firm-beijing-zhengda"].admin_user_ids
+    fields = set()
+    for lawyer in lawyers:
+        assert lawyer.firm_id in firms
+        checked = profile(
+            name=lawyer.name,
+            fields=lawyer.fields,
+            service_hours=lawyer.service_hours,
+            service_exceptions=lawyer.service_exceptions,
+            years_of_practice=lawyer.years_of_practice,
+            licence_number=lawyer.licence_number,
+        )
+        domain.check_activation(checked.licence_number, checked.years_of_practice)
+        fields.update(lawyer.fields)
+    assert {"contract", "labour", "company", "ip", "tax", "litigation"} <= fields
+    articles = seed.demo_articles()
+    assert {article.kind for article, _ in articles} == set(domain.ARTICLE_KINDS)
+    for article, versions in articles:
+        published = [v for v in versions if v.version == article.published_version]
+        assert published and published[0].status == "approved" and published[0].reviewer_id
+
+
+# --- reviews ---------------------------------------------------------------------------------------------
+
+
+def test_order_status_only_moves_forward_and_ends_stay_ended() -> None:
+    """R-Q-1 eligibility from events that may come late or twice."""
+    assert domain.next_order_status("", "created") == "created"
+    assert domain.next_order_status("created", "paid") == "paid"
+    assert domain.next_order_status("completed", "paid") == "completed"  # a late `paid`
+    assert domain.next_order_status("", "completed") == "completed"  # completion before creation
+    assert domain.next_order_status("completed", "created") == "completed"
+    assert domain.next_order_status("paid", "refunded") == "refunded"
+    assert domain.next_order_status("cancelled", "completed") == "cancelled"
+    domain.check_reviewable("completed")
+    for status in ("", "created", "paid", "cancelled", "refunded"):
+        with pytest.raises(Conflict):
+            domain.check_reviewable(status)
+
+
+def test_review_input() -> None:
+    assert domain.validate_review(5, "  很好 ") == "很好"
+    for rating in (0, 6, -1):
+        with pytest.raises(InvalidArgument) as error:
+            domain.validate_review(rating, "")
+        assert field_of(error) == "rating"
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_review(3, "x" * 2001)
+    assert field_of(error) == "comment"
+    with pytest.raises(PermissionDenied):
+        domain.require_client(Principal("l", roles=frozenset({"lawyer"})))
+    assert domain.require_client(Principal("c", "t", frozenset({"client_admin"}))).user_id == "c"
+
+
+# --- managed products and firms --------------------------------------------------------------------------
+
+
+def test_product_content_rules() -> None:
+    process = [{"stage": "paid", "title": "已支付"}]
+    domain.validate_product_content("doc-x", "名称", "描述", [], process, [])
+    for args, field in [
+        (("Doc X", "n", "d", [], process, []), "id"),
+        (("doc-x", "n", "d", [{"kind": "gif", "url": "u"}], process, []), "media[0].kind"),
+        (("doc-x", "n", "d", [{"kind": "image", "url": ""}], process, []), "media[0].url"),
+        (("doc-x", "n", "d", [], [], []), "process"),
+        (
+            ("doc-x", "n", "d", [], process, [{"name": "a", "type": "choice", "choices": []}]),
+            "requirement_fields[0].choices",
+        ),
+        (
+            ("doc-x", "n", "d", [], process, [{"name": "a", "type": "text"}, {"name": "a", "type": "text"}]),
+            "requirement_fields[1].name",
+        ),
+        (("doc-x", "n", "d", [], process, [{"name": "a", "type": "blob"}]), "requirement_fields[0].type"),
+    ]:
+        with pytest.raises(InvalidArgument) as error:
+            domain.validate_product_content(*args)
+        assert field_of(error) == field
+
+
+def test_firm_rules() -> None:
+    hours = [{"weekday": 1, "opens": "09:00", "closes": "18:00"}]
+    domain.validate_firm(
+        "律所", "北京", "地址", 39.9, 116.4, hours, ["地铁1号线"], [{"name": "王", "role": "主任"}]
+    )
+    for overrides, field in [
+        ({"name": ""}, "name"),
+        ({"city": " "}, "city"),
+        ({"lat": 100.0}, "location.lat"),
+        ({"lng": -181.0}, "location.lng"),
+        (
+            {"opening_hours": [*hours, {"weekday": 1, "opens": "17:00", "closes": "19:00"}]},
+            "opening_hours[1]",
+        ),
+        ({"opening_hours": [{"weekday": 2, "opens": "18:00", "closes": "09:00"}]}, "opening_hours[0].closes"),
+        ({"transit_routes": [""]}, "transit_routes[0]"),
+        ({"staff": [{"name": ""}]}, "staff[0].name"),
+    ]:
+        values: dict[str, Any] = {
+            "name": "律所",
+            "city": "北京",
+            "address": "地址",
+            "lat": 39.9,
+            "lng": 116.4,
+            "opening_hours": hours,
+            "transit_routes": [],
+            "staff": [],
+        }
+        values.update(overrides)
+        with pytest.raises(InvalidArgument) as error:
+            domain.validate_firm(**values)
+        assert field_of(error) == field, overrides

@@ -1,0 +1,172 @@
+"""Every stage event in the protos has a template in Chinese and English and named recipients (R-Q-3, §9.2)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from google.protobuf.any_pb2 import Any as AnyProto
+from google.protobuf.message import Message
+
+from counsel.booking.v1 import events_pb2 as booking
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.common.v1.money_pb2 import Money
+from counsel.consultation.v1 import events_pb2 as consultation
+from counsel.documents.v1 import events_pb2 as documents
+from counsel.payment.v1 import events_pb2 as payment
+from services.notification.domain import TEMPLATES, Fact, plan_for, render, render_digest
+from services.notification.policy import Category
+
+PROTOS = Path(__file__).resolve().parents[2] / "protos" / "counsel"
+
+
+def envelope(event_type: str, payload: Message) -> EventEnvelope:
+    packed = AnyProto()
+    packed.Pack(payload)
+    result = EventEnvelope(id="e1", type=event_type, tenant_id="t1", payload=packed)
+    result.occurred_at.GetCurrentTime()
+    return result
+
+
+def stage_event_types() -> set[str]:
+    """Every `"<entity>.<past>"` named in the events.proto of the services whose clients are notified."""
+    found: set[str] = set()
+    for service in ("consultation", "documents", "booking", "payment"):
+        text = (PROTOS / service / "v1" / "events.proto").read_text()
+        found |= set(re.findall(r'Payload of event "([a-z_]+\.[a-z_]+)"', text))
+    return found
+
+
+EXAMPLES: dict[str, Message] = {
+    "consultation.submitted": consultation.ConsultationSubmitted(
+        consultation_id="c1", client_id="client", kind="general", subject="试用期"
+    ),
+    "consultation.assigned": consultation.ConsultationAssigned(consultation_id="c1", lawyer_id="lawyer"),
+    "consultation.replied": consultation.ConsultationReplied(consultation_id="c1", author_id="lawyer"),
+    "consultation.escalated": consultation.ConsultationEscalated(
+        consultation_id="c1", from_lawyer_id="lawyer", to_lawyer_id="lawyer2"
+    ),
+    "consultation.closed": consultation.ConsultationClosed(consultation_id="c1", client_id="client"),
+    "docorder.created": documents.DocOrderCreated(
+        document_order_id="d1",
+        order_id="o1",
+        client_id="client",
+        complexity="simple",
+        assigned_lawyer_id="lawyer",
+    ),
+    "docorder.rejected": documents.DocOrderRejected(
+        document_order_id="d1", version_number=1, reviewer_id="rev"
+    ),
+    "docorder.accepted": documents.DocOrderAccepted(document_order_id="d1", client_id="client"),
+    "docorder.sla_breached": documents.DocOrderSlaBreached(
+        document_order_id="d1", kind="delivery", client_id="client", assigned_lawyer_id="lawyer2"
+    ),
+    "docorder.acknowledged": documents.DocOrderAcknowledged(document_order_id="d1", agent_id="agent"),
+    "docorder.drafted": documents.DocOrderDrafted(
+        document_order_id="d1", version_number=1, author_id="lawyer"
+    ),
+    "docorder.approved": documents.DocOrderApproved(
+        document_order_id="d1", version_number=1, reviewer_id="reviewer"
+    ),
+    "docorder.delivered": documents.DocOrderDelivered(
+        document_order_id="d1", version_number=1, client_id="client"
+    ),
+    "docorder.revision_requested": documents.DocOrderRevisionRequested(
+        document_order_id="d1", requested_by="client", note="改一下"
+    ),
+    "docorder.completed": documents.DocOrderCompleted(
+        document_order_id="d1", order_id="o1", final_version_number=2
+    ),
+    "booking.held": booking.BookingHeld(booking_id="b1", client_id="client", lawyer_id="lawyer"),
+    "booking.confirmed": booking.BookingConfirmed(booking_id="b1", client_id="client", lawyer_id="lawyer"),
+    "booking.reminded": booking.BookingReminded(booking_id="b1", client_id="client", lead_minutes=60),
+    "booking.cancelled": booking.BookingCancelled(
+        booking_id="b1", client_id="client", status="cancelled", reason="client_request"
+    ),
+    "booking.completed": booking.BookingCompleted(booking_id="b1", client_id="client", status="completed"),
+    "order.created": payment.OrderCreated(
+        order_id="o1", client_id="client", amount=Money(amount=99900, currency="CNY")
+    ),
+    "order.paid": payment.OrderPaid(
+        order_id="o1", client_id="client", amount=Money(amount=99900, currency="CNY")
+    ),
+    "order.cancelled": payment.OrderCancelled(order_id="o1", client_id="client", reason="payment_timeout"),
+    "order.refunded": payment.OrderRefunded(
+        order_id="o1",
+        client_id="client",
+        amount=Money(amount=500, currency="CNY"),
+        reason="fulfilment_failed",
+    ),
+}
+
+
+def test_every_stage_event_in_the_protos_has_an_example_here() -> None:
+    assert stage_event_types() == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("event_type", sorted(EXAMPLES))
+def test_every_stage_event_notifies_someone_in_both_languages(event_type: str) -> None:
+    plan = plan_for(envelope(event_type, EXAMPLES[event_type]))
+    assert plan.notices, f"{event_type} notifies nobody"
+    for notice in plan.notices:
+        assert notice.user_id or notice.role
+        for language in ("zh", "en"):
+            text = render(notice.kind, notice.params, language)
+            assert text.title and text.body
+            assert "{" not in text.title + text.body and "[[" not in text.body
+        zh, en = render(notice.kind, notice.params, "zh"), render(notice.kind, notice.params, "en")
+        assert zh.title != en.title
+
+
+def test_every_template_has_both_languages() -> None:
+    assert all(set(t) == {"zh", "en"} for t in TEMPLATES.values())
+
+
+def test_deadline_breaches_delivery_payment_and_reminders_are_transactional() -> None:
+    transactional = {
+        event_type
+        for event_type, payload in EXAMPLES.items()
+        if any(n.category is Category.TRANSACTIONAL for n in plan_for(envelope(event_type, payload)).notices)
+    }
+    assert {
+        "consultation.escalated",
+        "docorder.sla_breached",
+        "docorder.delivered",
+        "order.paid",
+        "order.refunded",
+        "booking.reminded",
+    } <= transactional
+    assert "consultation.replied" not in transactional
+
+
+def test_participants_are_learned_for_later_events() -> None:
+    submitted = plan_for(envelope("consultation.submitted", EXAMPLES["consultation.submitted"]))
+    assert Fact("consultation", "c1", "client", "client") in submitted.facts
+    assigned = plan_for(envelope("consultation.assigned", EXAMPLES["consultation.assigned"]))
+    assert {(n.user_id, n.role) for n in assigned.notices} == {("lawyer", ""), ("", "client")}
+    replied = plan_for(envelope("consultation.replied", EXAMPLES["consultation.replied"]))
+    assert all("lawyer" in n.exclude for n in replied.notices)  # the author does not hear of their reply
+
+
+def test_optional_template_parts_disappear_without_their_value() -> None:
+    without = render("consultation.submitted", {"subject": "s", "due": ""}, "en")
+    assert without.body == "We have received your consultation “s”."
+    with_due = render("consultation.submitted", {"subject": "s", "due": "2026-11-30 10:00 (UTC+8)"}, "en")
+    assert with_due.body.endswith("A lawyer will reply by 2026-11-30 10:00 (UTC+8).")
+
+
+def test_a_digest_lists_the_titles_it_carries() -> None:
+    digest = render_digest(["咨询已提交", "已为您指派律师"], "zh")
+    assert digest.title == "2 条服务进展"
+    assert digest.body.splitlines() == ["· 咨询已提交", "· 已为您指派律师"]
+
+
+def test_an_unknown_event_notifies_nobody() -> None:
+    plan = plan_for(envelope("product.published", consultation.ConsultationClosed()))
+    assert plan.notices == [] and plan.facts == []
+
+
+def test_money_and_deadlines_render_for_the_client() -> None:
+    created = plan_for(envelope("order.created", EXAMPLES["order.created"])).notices[0]
+    assert "999.00 CNY" in render(created.kind, created.params, "en").body
