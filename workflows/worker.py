@@ -35,7 +35,13 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
             open_channel(settings.consultation_addr, default_timeout=settings.grpc_deadline_seconds)
         )
     )
-    return [consultation.record_stage, consultation.close]
+    return [
+        consultation.record_stage,
+        consultation.close,
+        consultation.classify,
+        consultation.assign_lawyer,
+        consultation.escalate,
+    ]
 
 
 async def run_worker(settings: Settings) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from services.catalog.seed import seed_demo as seed_catalog
 from services.catalog.store import CatalogStore
+from services.consultation.models import TABLES as CONSULTATION_TABLES
+from services.consultation.seed import seed_demo as seed_consultation
+from services.consultation.store import ConsultationStore
 from services.identity.models import TABLES as IDENTITY_TABLES
+from services.identity.seed import LAWYER_EMAILS, demo_user_id
 from services.identity.seed import seed_demo as seed_identity
 from services.identity.store import IdentityStore
 from services.runtime.config import SERVICE_NAMES, Settings
@@ -25,11 +29,18 @@ async def seed_all(settings: Settings) -> None:
     """Load the demo data of API.md into each owning service's database (idempotent)."""
     catalog_db = Database(settings.database_dsn("catalog"), pool_size=1)
     identity_db = Database(settings.database_dsn("identity"), pool_size=1)
+    consultation_db = Database(settings.database_dsn("consultation"), pool_size=1)
     try:
         await seed_catalog(CatalogStore(catalog_db))
         # Seed events wait in identity's outbox until identity's relay publishes them.
         outbox = Outbox("identity", settings, IDENTITY_TABLES)
         await seed_identity(IdentityStore(identity_db, outbox, FieldCipher(settings.secret_key), settings))
+        # The consultation's lawyer projection, until the catalog publishes lawyer profiles as events.
+        await seed_consultation(
+            ConsultationStore(consultation_db, Outbox("consultation", settings, CONSULTATION_TABLES)),
+            [demo_user_id(email) for email in LAWYER_EMAILS],
+        )
     finally:
+        await consultation_db.close()
         await catalog_db.close()
         await identity_db.close()

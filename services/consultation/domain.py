@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, timezone
+from typing import Any
 
 from services.runtime.context import Principal
-from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 
 KINDS = ("general", "professional", "phone")
 STATUSES = ("submitted", "assigned", "answered", "closed")
@@ -86,3 +89,135 @@ def status_for_stage(stage: str) -> str | None:
     return {"assigned": "assigned", "escalated": "assigned", "answered": "answered", "closed": "closed"}.get(
         stage
     )
+
+
+# --- messages (follow-ups both ways) ------------------------------------------------------------------
+MAX_MESSAGE = 20_000
+
+
+def message_author_role(principal: Principal | None, tenant_id: str, assigned_lawyer_id: str) -> str:
+    """The role in which the caller writes on this consultation: the client's enterprise, the assigned
+    lawyer or an agent. Anyone who cannot see it gets 404; anyone who can see but not write gets 403."""
+    if principal is None:
+        raise Unauthenticated("sign in to write a message")
+    if not can_see(principal, tenant_id, assigned_lawyer_id):
+        raise NotFound("no such consultation")
+    if principal.is_client:
+        return "client"
+    if principal.has_role("lawyer") and principal.user_id == assigned_lawyer_id:
+        return "lawyer"
+    if principal.has_role("agent"):
+        return "agent"
+    raise PermissionDenied("only the client, the assigned lawyer or an agent can write here")
+
+
+def validate_message(status: str, body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise InvalidArgument.for_field("body", "must not be empty")
+    if len(body) > MAX_MESSAGE:
+        raise InvalidArgument.for_field("body", f"must be at most {MAX_MESSAGE} characters")
+    if status == "closed":
+        raise Conflict("the consultation is closed", reason="consultation_closed")
+    return body
+
+
+# --- rating (R-Q-1) -------------------------------------------------------------------------------------
+MAX_COMMENT = 2_000
+
+
+def validate_rating(
+    principal: Principal | None, tenant_id: str, status: str, rated: int, rating: int, comment: str
+) -> str:
+    if principal is None:
+        raise Unauthenticated("sign in to rate")
+    if not principal.is_client:
+        raise PermissionDenied("only the client rates a consultation")
+    if principal.tenant_id != tenant_id:
+        raise NotFound("no such consultation")
+    if not 1 <= rating <= 5:
+        raise InvalidArgument.for_field("rating", "must be an integer from 1 to 5")
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT:
+        raise InvalidArgument.for_field("comment", f"must be at most {MAX_COMMENT} characters")
+    if status not in ("answered", "closed"):
+        raise Conflict("a consultation can be rated once it is answered", reason="not_answered")
+    if rated:
+        raise Conflict("the consultation is already rated", reason="already_rated")
+    return comment
+
+
+def require_lawyer(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("sign in to see your queue")
+    if not principal.has_role("lawyer"):
+        raise PermissionDenied("the queue is a lawyer's")
+    return principal
+
+
+# --- assignment (R-CON-2) -------------------------------------------------------------------------------
+# Service hours are published in China Standard Time (no daylight saving).
+CHINA = timezone(timedelta(hours=8), "CST")
+
+
+@dataclass(frozen=True)
+class LawyerCandidate:
+    lawyer_id: str
+    fields: Sequence[str]
+    active: bool
+    service_hours: Sequence[dict[str, Any]]
+    open_load: int
+    max_open: int
+    last_assigned_at: datetime | None
+
+
+def in_service_hours(service_hours: Iterable[dict[str, Any]], at: datetime) -> bool:
+    """Whether `at` (aware) falls in one of the weekly windows {"days": [0..6, Mon=0], "start", "end"}."""
+    local = at.astimezone(CHINA)
+    now = local.time()
+    for window in service_hours:
+        if local.weekday() in window.get("days", ()) and (
+            time.fromisoformat(window["start"]) <= now < time.fromisoformat(window["end"])
+        ):
+            return True
+    return False
+
+
+def choose_lawyer(
+    candidates: Iterable[LawyerCandidate], legal_field: str, at: datetime, exclude: Iterable[str] = ()
+) -> tuple[LawyerCandidate, str] | None:
+    """The lawyer to assign and the reason, or None when nobody is eligible.
+
+    Eligible: active, practises `legal_field`, not excluded, open load below capacity. Among those, a lawyer
+    within service hours comes first (outside them the reply clock still runs, so someone must own it);
+    ties go to the lightest open load, then to whoever has waited longest since the last assignment, then
+    to the lowest id, so equal lawyers take turns and the choice is deterministic."""
+    excluded = set(exclude)
+    eligible = [
+        c
+        for c in candidates
+        if c.active and legal_field in c.fields and c.lawyer_id not in excluded and c.open_load < c.max_open
+    ]
+    if not eligible:
+        return None
+    never = datetime.min.replace(tzinfo=UTC)
+
+    def rank(c: LawyerCandidate) -> tuple[bool, int, datetime, str]:
+        return (
+            not in_service_hours(c.service_hours, at),
+            c.open_load,
+            c.last_assigned_at or never,
+            c.lawyer_id,
+        )
+
+    best = min(eligible, key=rank)
+    hours = (
+        "within service hours"
+        if in_service_hours(best.service_hours, at)
+        else "outside service hours (nobody eligible is on duty; the clock still runs)"
+    )
+    reason = (
+        f"field {legal_field}; {hours}; open load {best.open_load} of {best.max_open}; "
+        f"{len(eligible)} eligible"
+    )
+    return best, reason

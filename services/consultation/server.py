@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -14,10 +16,11 @@ from counsel.consultation.v1 import consultation_service_pb2 as pb
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceServicer
 from counsel.payment.v1 import payment_service_pb2
 from services.consultation import domain
+from services.consultation.classifier import LegalClassifier, default_classifier
 from services.consultation.models import ConsultationRow
 from services.consultation.store import ConsultationStore, ConsultationView
 from services.runtime.context import current_principal
-from services.runtime.errors import Conflict, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
 from services.runtime.records import from_timestamp, page_size, to_timestamp
 from workflows.shared import consultation_workflow_id
 
@@ -41,6 +44,13 @@ def consultation_proto(row: ConsultationRow, view: ConsultationView | None = Non
         reply_due_at=to_timestamp(row.reply_due_at),
         created_at=to_timestamp(row.created_at),
         order_id=row.order_id,
+        needs_manual_classification=row.needs_manual_classification,
+        current_due_at=to_timestamp(row.current_due_at),
+        escalations=row.escalations,
+        assignment_reason=row.assignment_reason,
+        rating=row.rating,
+        rating_comment=row.rating_comment,
+        answered_at=to_timestamp(row.answered_at),
     )
     if view is not None:
         last = len(view.stages) - 1
@@ -69,10 +79,90 @@ def consultation_proto(row: ConsultationRow, view: ConsultationView | None = Non
 
 
 class ConsultationServicer(ConsultationServiceServicer):
-    def __init__(self, store: ConsultationStore, temporal: Client, payments: PaymentServiceAsyncStub) -> None:
+    def __init__(
+        self,
+        store: ConsultationStore,
+        temporal: Client,
+        payments: PaymentServiceAsyncStub,
+        classifier: Callable[[], LegalClassifier] = default_classifier,
+    ) -> None:
         self.store = store
         self.temporal = temporal
         self.payments = payments
+        self.classifier = classifier
+
+    async def ClassifyConsultation(
+        self, request: pb.ClassifyConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ClassifyConsultationResponse:
+        domain.require_internal(current_principal())
+        # The first call trains the model (a few seconds of CPU): keep it off the event loop.
+        classifier = await asyncio.to_thread(self.classifier)
+        row = await self.store.classify(
+            request.consultation_id,
+            request.idempotency_key or f"classified:{request.consultation_id}",
+            classifier.classify,
+        )
+        return pb.ClassifyConsultationResponse(
+            legal_field=row.legal_field,
+            confidence=row.classification_confidence,
+            needs_manual_classification=row.needs_manual_classification,
+        )
+
+    async def AssignLawyer(
+        self, request: pb.AssignLawyerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AssignLawyerResponse:
+        domain.require_internal(current_principal())
+        lawyer_id, reason = await self.store.assign(
+            request.consultation_id,
+            list(request.exclude_lawyer_ids),
+            from_timestamp(request.due_at) if request.HasField("due_at") else None,
+            request.idempotency_key or f"assigned:{request.consultation_id}",
+        )
+        return pb.AssignLawyerResponse(lawyer_id=lawyer_id, reason=reason)
+
+    async def EscalateConsultation(
+        self, request: pb.EscalateConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EscalateConsultationResponse:
+        domain.require_internal(current_principal())
+        if not request.idempotency_key:
+            raise InvalidArgument.for_field("idempotency_key", "must not be empty")
+        already_answered, to_lawyer_id, reason = await self.store.escalate(
+            request.consultation_id,
+            request.from_lawyer_id,
+            from_timestamp(request.missed_due_at) if request.HasField("missed_due_at") else None,
+            list(request.exclude_lawyer_ids),
+            from_timestamp(request.next_due_at) if request.HasField("next_due_at") else None,
+            request.idempotency_key,
+        )
+        return pb.EscalateConsultationResponse(
+            already_answered=already_answered, to_lawyer_id=to_lawyer_id, reason=reason
+        )
+
+    async def PostMessage(
+        self, request: pb.PostMessageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PostMessageResponse:
+        view = await self.store.post_message(current_principal(), request.consultation_id, request.body)
+        return pb.PostMessageResponse(consultation=consultation_proto(view.row, view))
+
+    async def ListLawyerQueue(
+        self, request: pb.ListLawyerQueueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListLawyerQueueResponse:
+        lawyer = domain.require_lawyer(current_principal())
+        rows, next_cursor = await self.store.lawyer_queue(
+            lawyer.user_id, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListLawyerQueueResponse(
+            consultations=[consultation_proto(row) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def RateConsultation(
+        self, request: pb.RateConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RateConsultationResponse:
+        view = await self.store.rate(
+            current_principal(), request.consultation_id, request.rating, request.comment
+        )
+        return pb.RateConsultationResponse(consultation=consultation_proto(view.row, view))
 
     async def CreateConsultation(
         self, request: pb.CreateConsultationRequest, context: grpc.aio.ServicerContext
@@ -97,8 +187,6 @@ class ConsultationServicer(ConsultationServiceServicer):
         if principal is None:
             raise Unauthenticated("sign in to list consultations")
         if request.status and request.status not in domain.STATUSES:
-            from services.runtime.errors import InvalidArgument
-
             raise InvalidArgument.for_field("status", f"must be one of {', '.join(domain.STATUSES)}")
         rows, next_cursor = await self.store.list(
             principal, request.status, page_size(request.page.limit), request.page.cursor

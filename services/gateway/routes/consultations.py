@@ -15,6 +15,8 @@ from services.gateway.schemas.consultations import (
     Consultation,
     ConsultationPage,
     CreateConsultation,
+    PostMessage,
+    RateConsultation,
 )
 
 router = APIRouter(tags=["consultation"])
@@ -89,3 +91,42 @@ async def close_consultation(
         )
     )
     return Consultation.from_proto(reply.consultation)
+
+
+@router.post("/api/v1/consultations/{consultation_id}/messages", response_model=Consultation)
+async def post_message(
+    consultation_id: str, body: PostMessage, principal: CurrentPrincipal, clients: ClientsDep
+) -> Consultation:
+    """A follow-up or a reply by the client, the assigned lawyer or an agent; the assigned lawyer's first
+    reply stops the 24 h clock (R-CON-2). Others: 404 (cannot see it) or 403 (can see, cannot write)."""
+    reply = await clients.consultation.PostMessage(
+        pb.PostMessageRequest(consultation_id=consultation_id, body=body.body)
+    )
+    return Consultation.from_proto(reply.consultation)
+
+
+@router.post("/api/v1/consultations/{consultation_id}/rating", response_model=Consultation)
+async def rate_consultation(
+    consultation_id: str, body: RateConsultation, principal: CurrentPrincipal, clients: ClientsDep
+) -> Consultation:
+    """The client rates an answered or closed consultation, once (R-Q-1)."""
+    reply = await clients.consultation.RateConsultation(
+        pb.RateConsultationRequest(consultation_id=consultation_id, rating=body.rating, comment=body.comment)
+    )
+    return Consultation.from_proto(reply.consultation)
+
+
+@router.get("/api/v1/lawyer/queue", response_model=ConsultationPage)
+async def lawyer_queue(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ConsultationPage:
+    """The calling lawyer's assigned, unanswered consultations, earliest due first."""
+    reply = await clients.consultation.ListLawyerQueue(
+        pb.ListLawyerQueueRequest(page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return ConsultationPage(
+        items=[Consultation.from_proto(c) for c in reply.consultations], next_cursor=next_cursor(reply.page)
+    )

@@ -24,6 +24,15 @@ class CloseConsultation(RequestModel):
     reason: str | None = Field(default=None, max_length=200, description="e.g. resolved, withdrawn")
 
 
+class PostMessage(RequestModel):
+    body: str = Field(min_length=1, max_length=20000)
+
+
+class RateConsultation(RequestModel):
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+
+
 class Message(BaseModel):
     id: str
     author_id: str
@@ -74,6 +83,17 @@ class Consultation(BaseModel):
     client_id: str
     messages: list[Message]
     stages: list[Stage]
+    needs_manual_classification: bool = Field(
+        description="The classifier was not confident: an agent classifies it by hand."
+    )
+    current_due_at: str | None = Field(
+        description="The assigned lawyer's own deadline; differs from reply_due_at after an escalation."
+    )
+    escalations: int = Field(description="How many reply deadlines were missed.")
+    assignment_reason: str | None
+    answered_at: str | None
+    rating: int | None
+    rating_comment: str | None
 
     @classmethod
     def from_proto(cls, consultation: pb.Consultation) -> Consultation:
@@ -91,6 +111,13 @@ class Consultation(BaseModel):
             client_id=consultation.client_id,
             messages=[Message.from_proto(m) for m in consultation.messages],
             stages=[Stage.from_proto(s) for s in consultation.stages],
+            needs_manual_classification=consultation.needs_manual_classification,
+            current_due_at=rfc3339(consultation, "current_due_at"),
+            escalations=consultation.escalations,
+            assignment_reason=or_none(consultation.assignment_reason),
+            answered_at=rfc3339(consultation, "answered_at"),
+            rating=consultation.rating or None,
+            rating_comment=or_none(consultation.rating_comment),
         )
 
 

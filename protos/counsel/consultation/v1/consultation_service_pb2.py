@@ -27,7 +27,7 @@ from counsel.common.v1 import timeline_pb2 as counsel_dot_common_dot_v1_dot_time
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2counsel/consultation/v1/consultation_service.proto\x12\x17\x63ounsel.consultation.v1\x1a\x1e\x63ounsel/common/v1/paging.proto\x1a counsel/common/v1/timeline.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x03\n\x0c\x43onsultation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\x10\n\x08question\x18\x07 \x01(\t\x12\x13\n\x0blegal_field\x18\x08 \x01(\t\x12\x1a\n\x12\x61ssigned_lawyer_id\x18\t \x01(\t\x12\x30\n\x0creply_due_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\x08messages\x18\x0c \x03(\x0b\x32,.counsel.consultation.v1.ConsultationMessage\x12\x30\n\x06stages\x18\r \x03(\x0b\x32 .counsel.common.v1.TimelineStage\x12\x10\n\x08order_id\x18\x0e \x01(\t\"\x87\x01\n\x13\x43onsultationMessage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tauthor_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61uthor_role\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x19\x43reateConsultationRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x10\n\x08question\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"Y\n\x1a\x43reateConsultationResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation\"1\n\x16GetConsultationRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\"V\n\x17GetConsultationResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation\"X\n\x18ListConsultationsRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"\x88\x01\n\x19ListConsultationsResponse\x12<\n\rconsultations\x18\x01 \x03(\x0b\x32%.counsel.consultation.v1.Consultation\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse\"\x90\x01\n\x12RecordStageRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12*\n\x06\x64ue_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"R\n\x13RecordStageResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation\"C\n\x18\x43loseConsultationRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"X\n\x19\x43loseConsultationResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation2\xec\x04\n\x13\x43onsultationService\x12}\n\x12\x43reateConsultation\x12\x32.counsel.consultation.v1.CreateConsultationRequest\x1a\x33.counsel.consultation.v1.CreateConsultationResponse\x12t\n\x0fGetConsultation\x12/.counsel.consultation.v1.GetConsultationRequest\x1a\x30.counsel.consultation.v1.GetConsultationResponse\x12z\n\x11ListConsultations\x12\x31.counsel.consultation.v1.ListConsultationsRequest\x1a\x32.counsel.consultation.v1.ListConsultationsResponse\x12h\n\x0bRecordStage\x12+.counsel.consultation.v1.RecordStageRequest\x1a,.counsel.consultation.v1.RecordStageResponse\x12z\n\x11\x43loseConsultation\x12\x31.counsel.consultation.v1.CloseConsultationRequest\x1a\x32.counsel.consultation.v1.CloseConsultationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2counsel/consultation/v1/consultation_service.proto\x12\x17\x63ounsel.consultation.v1\x1a\x1e\x63ounsel/common/v1/paging.proto\x1a counsel/common/v1/timeline.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x04\n\x0c\x43onsultation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\x10\n\x08question\x18\x07 \x01(\t\x12\x13\n\x0blegal_field\x18\x08 \x01(\t\x12\x1a\n\x12\x61ssigned_lawyer_id\x18\t \x01(\t\x12\x30\n\x0creply_due_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\x08messages\x18\x0c \x03(\x0b\x32,.counsel.consultation.v1.ConsultationMessage\x12\x30\n\x06stages\x18\r \x03(\x0b\x32 .counsel.common.v1.TimelineStage\x12\x10\n\x08order_id\x18\x0e \x01(\t\x12#\n\x1bneeds_manual_classification\x18\x0f \x01(\x08\x12\x32\n\x0e\x63urrent_due_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x65scalations\x18\x11 \x01(\x05\x12\x19\n\x11\x61ssignment_reason\x18\x12 \x01(\t\x12\x0e\n\x06rating\x18\x13 \x01(\x05\x12\x16\n\x0erating_comment\x18\x14 \x01(\t\x12/\n\x0b\x61nswered_at\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x87\x01\n\x13\x43onsultationMessage\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tauthor_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61uthor_role\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x19\x43reateConsultationRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x10\n\x08question\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"Y\n\x1a\x43reateConsultationResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation\"1\n\x16GetConsultationRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\"V\n\x17GetConsultationResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation\"X\n\x18ListConsultationsRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"\x88\x01\n\x19ListConsultationsResponse\x12<\n\rconsultations\x18\x01 \x03(\x0b\x32%.counsel.consultation.v1.Consultation\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse\"\x90\x01\n\x12RecordStageRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12*\n\x06\x64ue_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"R\n\x13RecordStageResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation\"C\n\x18\x43loseConsultationRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"X\n\x19\x43loseConsultationResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation\"O\n\x1b\x43lassifyConsultationRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"l\n\x1c\x43lassifyConsultationResponse\x12\x13\n\x0blegal_field\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x01\x12#\n\x1bneeds_manual_classification\x18\x03 \x01(\x08\"\x8f\x01\n\x13\x41ssignLawyerRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x1a\n\x12\x65xclude_lawyer_ids\x18\x02 \x03(\t\x12*\n\x06\x64ue_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\"9\n\x14\x41ssignLawyerResponse\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xe7\x01\n\x1b\x45scalateConsultationRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x16\n\x0e\x66rom_lawyer_id\x18\x02 \x01(\t\x12\x31\n\rmissed_due_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x1a\n\x12\x65xclude_lawyer_ids\x18\x05 \x03(\t\x12/\n\x0bnext_due_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"^\n\x1c\x45scalateConsultationResponse\x12\x18\n\x10\x61lready_answered\x18\x01 \x01(\x08\x12\x14\n\x0cto_lawyer_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\";\n\x12PostMessageRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\"R\n\x13PostMessageResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation\"F\n\x16ListLawyerQueueRequest\x12,\n\x04page\x18\x01 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"\x86\x01\n\x17ListLawyerQueueResponse\x12<\n\rconsultations\x18\x01 \x03(\x0b\x32%.counsel.consultation.v1.Consultation\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse\"S\n\x17RateConsultationRequest\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x0e\n\x06rating\x18\x02 \x01(\x05\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"W\n\x18RateConsultationResponse\x12;\n\x0c\x63onsultation\x18\x01 \x01(\x0b\x32%.counsel.consultation.v1.Consultation2\xbe\n\n\x13\x43onsultationService\x12}\n\x12\x43reateConsultation\x12\x32.counsel.consultation.v1.CreateConsultationRequest\x1a\x33.counsel.consultation.v1.CreateConsultationResponse\x12t\n\x0fGetConsultation\x12/.counsel.consultation.v1.GetConsultationRequest\x1a\x30.counsel.consultation.v1.GetConsultationResponse\x12z\n\x11ListConsultations\x12\x31.counsel.consultation.v1.ListConsultationsRequest\x1a\x32.counsel.consultation.v1.ListConsultationsResponse\x12h\n\x0bRecordStage\x12+.counsel.consultation.v1.RecordStageRequest\x1a,.counsel.consultation.v1.RecordStageResponse\x12z\n\x11\x43loseConsultation\x12\x31.counsel.consultation.v1.CloseConsultationRequest\x1a\x32.counsel.consultation.v1.CloseConsultationResponse\x12\x83\x01\n\x14\x43lassifyConsultation\x12\x34.counsel.consultation.v1.ClassifyConsultationRequest\x1a\x35.counsel.consultation.v1.ClassifyConsultationResponse\x12k\n\x0c\x41ssignLawyer\x12,.counsel.consultation.v1.AssignLawyerRequest\x1a-.counsel.consultation.v1.AssignLawyerResponse\x12\x83\x01\n\x14\x45scalateConsultation\x12\x34.counsel.consultation.v1.EscalateConsultationRequest\x1a\x35.counsel.consultation.v1.EscalateConsultationResponse\x12h\n\x0bPostMessage\x12+.counsel.consultation.v1.PostMessageRequest\x1a,.counsel.consultation.v1.PostMessageResponse\x12t\n\x0fListLawyerQueue\x12/.counsel.consultation.v1.ListLawyerQueueRequest\x1a\x30.counsel.consultation.v1.ListLawyerQueueResponse\x12w\n\x10RateConsultation\x12\x30.counsel.consultation.v1.RateConsultationRequest\x1a\x31.counsel.consultation.v1.RateConsultationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,29 +35,53 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'counsel.consultation.v1.con
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONSULTATION']._serialized_start=179
-  _globals['_CONSULTATION']._serialized_end=587
-  _globals['_CONSULTATIONMESSAGE']._serialized_start=590
-  _globals['_CONSULTATIONMESSAGE']._serialized_end=725
-  _globals['_CREATECONSULTATIONREQUEST']._serialized_start=727
-  _globals['_CREATECONSULTATIONREQUEST']._serialized_end=846
-  _globals['_CREATECONSULTATIONRESPONSE']._serialized_start=848
-  _globals['_CREATECONSULTATIONRESPONSE']._serialized_end=937
-  _globals['_GETCONSULTATIONREQUEST']._serialized_start=939
-  _globals['_GETCONSULTATIONREQUEST']._serialized_end=988
-  _globals['_GETCONSULTATIONRESPONSE']._serialized_start=990
-  _globals['_GETCONSULTATIONRESPONSE']._serialized_end=1076
-  _globals['_LISTCONSULTATIONSREQUEST']._serialized_start=1078
-  _globals['_LISTCONSULTATIONSREQUEST']._serialized_end=1166
-  _globals['_LISTCONSULTATIONSRESPONSE']._serialized_start=1169
-  _globals['_LISTCONSULTATIONSRESPONSE']._serialized_end=1305
-  _globals['_RECORDSTAGEREQUEST']._serialized_start=1308
-  _globals['_RECORDSTAGEREQUEST']._serialized_end=1452
-  _globals['_RECORDSTAGERESPONSE']._serialized_start=1454
-  _globals['_RECORDSTAGERESPONSE']._serialized_end=1536
-  _globals['_CLOSECONSULTATIONREQUEST']._serialized_start=1538
-  _globals['_CLOSECONSULTATIONREQUEST']._serialized_end=1605
-  _globals['_CLOSECONSULTATIONRESPONSE']._serialized_start=1607
-  _globals['_CLOSECONSULTATIONRESPONSE']._serialized_end=1695
-  _globals['_CONSULTATIONSERVICE']._serialized_start=1698
-  _globals['_CONSULTATIONSERVICE']._serialized_end=2318
+  _globals['_CONSULTATION']._serialized_end=813
+  _globals['_CONSULTATIONMESSAGE']._serialized_start=816
+  _globals['_CONSULTATIONMESSAGE']._serialized_end=951
+  _globals['_CREATECONSULTATIONREQUEST']._serialized_start=953
+  _globals['_CREATECONSULTATIONREQUEST']._serialized_end=1072
+  _globals['_CREATECONSULTATIONRESPONSE']._serialized_start=1074
+  _globals['_CREATECONSULTATIONRESPONSE']._serialized_end=1163
+  _globals['_GETCONSULTATIONREQUEST']._serialized_start=1165
+  _globals['_GETCONSULTATIONREQUEST']._serialized_end=1214
+  _globals['_GETCONSULTATIONRESPONSE']._serialized_start=1216
+  _globals['_GETCONSULTATIONRESPONSE']._serialized_end=1302
+  _globals['_LISTCONSULTATIONSREQUEST']._serialized_start=1304
+  _globals['_LISTCONSULTATIONSREQUEST']._serialized_end=1392
+  _globals['_LISTCONSULTATIONSRESPONSE']._serialized_start=1395
+  _globals['_LISTCONSULTATIONSRESPONSE']._serialized_end=1531
+  _globals['_RECORDSTAGEREQUEST']._serialized_start=1534
+  _globals['_RECORDSTAGEREQUEST']._serialized_end=1678
+  _globals['_RECORDSTAGERESPONSE']._serialized_start=1680
+  _globals['_RECORDSTAGERESPONSE']._serialized_end=1762
+  _globals['_CLOSECONSULTATIONREQUEST']._serialized_start=1764
+  _globals['_CLOSECONSULTATIONREQUEST']._serialized_end=1831
+  _globals['_CLOSECONSULTATIONRESPONSE']._serialized_start=1833
+  _globals['_CLOSECONSULTATIONRESPONSE']._serialized_end=1921
+  _globals['_CLASSIFYCONSULTATIONREQUEST']._serialized_start=1923
+  _globals['_CLASSIFYCONSULTATIONREQUEST']._serialized_end=2002
+  _globals['_CLASSIFYCONSULTATIONRESPONSE']._serialized_start=2004
+  _globals['_CLASSIFYCONSULTATIONRESPONSE']._serialized_end=2112
+  _globals['_ASSIGNLAWYERREQUEST']._serialized_start=2115
+  _globals['_ASSIGNLAWYERREQUEST']._serialized_end=2258
+  _globals['_ASSIGNLAWYERRESPONSE']._serialized_start=2260
+  _globals['_ASSIGNLAWYERRESPONSE']._serialized_end=2317
+  _globals['_ESCALATECONSULTATIONREQUEST']._serialized_start=2320
+  _globals['_ESCALATECONSULTATIONREQUEST']._serialized_end=2551
+  _globals['_ESCALATECONSULTATIONRESPONSE']._serialized_start=2553
+  _globals['_ESCALATECONSULTATIONRESPONSE']._serialized_end=2647
+  _globals['_POSTMESSAGEREQUEST']._serialized_start=2649
+  _globals['_POSTMESSAGEREQUEST']._serialized_end=2708
+  _globals['_POSTMESSAGERESPONSE']._serialized_start=2710
+  _globals['_POSTMESSAGERESPONSE']._serialized_end=2792
+  _globals['_LISTLAWYERQUEUEREQUEST']._serialized_start=2794
+  _globals['_LISTLAWYERQUEUEREQUEST']._serialized_end=2864
+  _globals['_LISTLAWYERQUEUERESPONSE']._serialized_start=2867
+  _globals['_LISTLAWYERQUEUERESPONSE']._serialized_end=3001
+  _globals['_RATECONSULTATIONREQUEST']._serialized_start=3003
+  _globals['_RATECONSULTATIONREQUEST']._serialized_end=3086
+  _globals['_RATECONSULTATIONRESPONSE']._serialized_start=3088
+  _globals['_RATECONSULTATIONRESPONSE']._serialized_end=3175
+  _globals['_CONSULTATIONSERVICE']._serialized_start=3178
+  _globals['_CONSULTATIONSERVICE']._serialized_end=4520
 # @@protoc_insertion_point(module_scope)

@@ -41,6 +41,13 @@ class Consultation(_message.Message):
     MESSAGES_FIELD_NUMBER: _builtins.int
     STAGES_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
+    NEEDS_MANUAL_CLASSIFICATION_FIELD_NUMBER: _builtins.int
+    CURRENT_DUE_AT_FIELD_NUMBER: _builtins.int
+    ESCALATIONS_FIELD_NUMBER: _builtins.int
+    ASSIGNMENT_REASON_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    RATING_COMMENT_FIELD_NUMBER: _builtins.int
+    ANSWERED_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Consultation id."""
     tenant_id: _builtins.str
@@ -61,6 +68,16 @@ class Consultation(_message.Message):
     """Lawyer currently assigned; empty until assigned."""
     order_id: _builtins.str
     """Paid order this consultation fulfils; empty for free (general) consultations."""
+    needs_manual_classification: _builtins.bool
+    """True when the classifier was not confident: an agent classifies it by hand."""
+    escalations: _builtins.int
+    """How many reply deadlines were missed."""
+    assignment_reason: _builtins.str
+    """Why the current lawyer was assigned."""
+    rating: _builtins.int
+    """The client's rating 1..5; 0 when not rated."""
+    rating_comment: _builtins.str
+    """The client's comment with the rating."""
     @_builtins.property
     def reply_due_at(self) -> _timestamp_pb2.Timestamp:
         """When the lawyer's reply is due (the reply SLA); unset when not applicable."""
@@ -76,6 +93,14 @@ class Consultation(_message.Message):
     @_builtins.property
     def stages(self) -> _containers.RepeatedCompositeFieldContainer[_timeline_pb2.TimelineStage]:
         """The client's timeline."""
+
+    @_builtins.property
+    def current_due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the currently assigned lawyer's reply is due (differs from reply_due_at after an escalation)."""
+
+    @_builtins.property
+    def answered_at(self) -> _timestamp_pb2.Timestamp:
+        """When the assigned lawyer first replied; unset before."""
 
     def __init__(
         self,
@@ -94,10 +119,17 @@ class Consultation(_message.Message):
         messages: _abc.Iterable[Global___ConsultationMessage] | None = ...,
         stages: _abc.Iterable[_timeline_pb2.TimelineStage] | None = ...,
         order_id: _builtins.str = ...,
+        needs_manual_classification: _builtins.bool = ...,
+        current_due_at: _timestamp_pb2.Timestamp | None = ...,
+        escalations: _builtins.int = ...,
+        assignment_reason: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        rating_comment: _builtins.str = ...,
+        answered_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "reply_due_at", b"reply_due_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at", "current_due_at", b"current_due_at", "reply_due_at", b"reply_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_lawyer_id", b"assigned_lawyer_id", "client_id", b"client_id", "created_at", b"created_at", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "messages", b"messages", "order_id", b"order_id", "question", b"question", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "client_id", b"client_id", "created_at", b"created_at", "current_due_at", b"current_due_at", "escalations", b"escalations", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "messages", b"messages", "needs_manual_classification", b"needs_manual_classification", "order_id", b"order_id", "question", b"question", "rating", b"rating", "rating_comment", b"rating_comment", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -422,3 +454,359 @@ class CloseConsultationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CloseConsultationResponse: _TypeAlias = CloseConsultationResponse  # noqa: Y015
+
+@_typing.final
+class ClassifyConsultationRequest(_message.Message):
+    """Request for ConsultationService.ClassifyConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    idempotency_key: _builtins.str
+    """Key from the calling workflow; a retry is a no-op."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "idempotency_key", b"idempotency_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyConsultationRequest: _TypeAlias = ClassifyConsultationRequest  # noqa: Y015
+
+@_typing.final
+class ClassifyConsultationResponse(_message.Message):
+    """Response of ConsultationService.ClassifyConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEGAL_FIELD_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    NEEDS_MANUAL_CLASSIFICATION_FIELD_NUMBER: _builtins.int
+    legal_field: _builtins.str
+    """contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
+    confidence: _builtins.float
+    """The model's probability for its best field, 0..1."""
+    needs_manual_classification: _builtins.bool
+    """True when an agent must classify it by hand (legal_field is then "other")."""
+    def __init__(
+        self,
+        *,
+        legal_field: _builtins.str = ...,
+        confidence: _builtins.float = ...,
+        needs_manual_classification: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "legal_field", b"legal_field", "needs_manual_classification", b"needs_manual_classification"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyConsultationResponse: _TypeAlias = ClassifyConsultationResponse  # noqa: Y015
+
+@_typing.final
+class AssignLawyerRequest(_message.Message):
+    """Request for ConsultationService.AssignLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    EXCLUDE_LAWYER_IDS_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    idempotency_key: _builtins.str
+    """Key from the calling workflow; a retry returns the first assignment."""
+    @_builtins.property
+    def exclude_lawyer_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Lawyers who must not get it (e.g. the one who missed the deadline)."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the assigned lawyer's reply is due; unset when there is no reply clock."""
+
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        exclude_lawyer_ids: _abc.Iterable[_builtins.str] | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "due_at", b"due_at", "exclude_lawyer_ids", b"exclude_lawyer_ids", "idempotency_key", b"idempotency_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignLawyerRequest: _TypeAlias = AssignLawyerRequest  # noqa: Y015
+
+@_typing.final
+class AssignLawyerResponse(_message.Message):
+    """Response of ConsultationService.AssignLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The assigned lawyer; empty when no lawyer is eligible (left to a supervisor)."""
+    reason: _builtins.str
+    """Why this lawyer, e.g. "field=labour; in service hours; open load 0 of 20"."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignLawyerResponse: _TypeAlias = AssignLawyerResponse  # noqa: Y015
+
+@_typing.final
+class EscalateConsultationRequest(_message.Message):
+    """Request for ConsultationService.EscalateConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    FROM_LAWYER_ID_FIELD_NUMBER: _builtins.int
+    MISSED_DUE_AT_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    EXCLUDE_LAWYER_IDS_FIELD_NUMBER: _builtins.int
+    NEXT_DUE_AT_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    from_lawyer_id: _builtins.str
+    """The lawyer who missed the deadline."""
+    idempotency_key: _builtins.str
+    """Key from the calling workflow; a retry returns the first result."""
+    @_builtins.property
+    def missed_due_at(self) -> _timestamp_pb2.Timestamp:
+        """The deadline that was missed."""
+
+    @_builtins.property
+    def exclude_lawyer_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Lawyers who must not get it next (every lawyer who already missed a deadline on it)."""
+
+    @_builtins.property
+    def next_due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the next lawyer's reply is due; the consultation's reply_due_at stays the original."""
+
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        from_lawyer_id: _builtins.str = ...,
+        missed_due_at: _timestamp_pb2.Timestamp | None = ...,
+        idempotency_key: _builtins.str = ...,
+        exclude_lawyer_ids: _abc.Iterable[_builtins.str] | None = ...,
+        next_due_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["missed_due_at", b"missed_due_at", "next_due_at", b"next_due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "exclude_lawyer_ids", b"exclude_lawyer_ids", "from_lawyer_id", b"from_lawyer_id", "idempotency_key", b"idempotency_key", "missed_due_at", b"missed_due_at", "next_due_at", b"next_due_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EscalateConsultationRequest: _TypeAlias = EscalateConsultationRequest  # noqa: Y015
+
+@_typing.final
+class EscalateConsultationResponse(_message.Message):
+    """Response of ConsultationService.EscalateConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALREADY_ANSWERED_FIELD_NUMBER: _builtins.int
+    TO_LAWYER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    already_answered: _builtins.bool
+    """True when the lawyer's reply was already recorded: no breach, nothing escalated."""
+    to_lawyer_id: _builtins.str
+    """The lawyer it was reassigned to; empty when none is eligible (left to a supervisor)."""
+    reason: _builtins.str
+    """Why that lawyer."""
+    def __init__(
+        self,
+        *,
+        already_answered: _builtins.bool = ...,
+        to_lawyer_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_answered", b"already_answered", "reason", b"reason", "to_lawyer_id", b"to_lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EscalateConsultationResponse: _TypeAlias = EscalateConsultationResponse  # noqa: Y015
+
+@_typing.final
+class PostMessageRequest(_message.Message):
+    """Request for ConsultationService.PostMessage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    body: _builtins.str
+    """Message text."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "consultation_id", b"consultation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostMessageRequest: _TypeAlias = PostMessageRequest  # noqa: Y015
+
+@_typing.final
+class PostMessageResponse(_message.Message):
+    """Response of ConsultationService.PostMessage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultation(self) -> Global___Consultation:
+        """The consultation with its messages."""
+
+    def __init__(
+        self,
+        *,
+        consultation: Global___Consultation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostMessageResponse: _TypeAlias = PostMessageResponse  # noqa: Y015
+
+@_typing.final
+class ListLawyerQueueRequest(_message.Message):
+    """Request for ConsultationService.ListLawyerQueue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLawyerQueueRequest: _TypeAlias = ListLawyerQueueRequest  # noqa: Y015
+
+@_typing.final
+class ListLawyerQueueResponse(_message.Message):
+    """Response of ConsultationService.ListLawyerQueue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATIONS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Consultation]:
+        """Assigned, unanswered consultations, earliest due first (without messages)."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        consultations: _abc.Iterable[Global___Consultation] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultations", b"consultations", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLawyerQueueResponse: _TypeAlias = ListLawyerQueueResponse  # noqa: Y015
+
+@_typing.final
+class RateConsultationRequest(_message.Message):
+    """Request for ConsultationService.RateConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    rating: _builtins.int
+    """1..5."""
+    comment: _builtins.str
+    """Optional comment."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "consultation_id", b"consultation_id", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RateConsultationRequest: _TypeAlias = RateConsultationRequest  # noqa: Y015
+
+@_typing.final
+class RateConsultationResponse(_message.Message):
+    """Response of ConsultationService.RateConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultation(self) -> Global___Consultation:
+        """The rated consultation."""
+
+    def __init__(
+        self,
+        *,
+        consultation: Global___Consultation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RateConsultationResponse: _TypeAlias = RateConsultationResponse  # noqa: Y015

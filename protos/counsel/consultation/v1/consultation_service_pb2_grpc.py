@@ -60,6 +60,36 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationResponse.FromString,
                 _registered_method=True)
+        self.ClassifyConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ClassifyConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.FromString,
+                _registered_method=True)
+        self.AssignLawyer = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/AssignLawyer',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.FromString,
+                _registered_method=True)
+        self.EscalateConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/EscalateConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
+                _registered_method=True)
+        self.PostMessage = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/PostMessage',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageResponse.FromString,
+                _registered_method=True)
+        self.ListLawyerQueue = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListLawyerQueue',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueResponse.FromString,
+                _registered_method=True)
+        self.RateConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/RateConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -101,6 +131,48 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClassifyConsultation(self, request, context):
+        """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignLawyer(self, request, context):
+        """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EscalateConsultation(self, request, context):
+        """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PostMessage(self, request, context):
+        """Adds a message by the client, the assigned lawyer or an agent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLawyerQueue(self, request, context):
+        """The calling lawyer's assigned, unanswered consultations, earliest due first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RateConsultation(self, request, context):
+        """The client rates an answered or closed consultation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +200,36 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.CloseConsultation,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationResponse.SerializeToString,
+            ),
+            'ClassifyConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClassifyConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.SerializeToString,
+            ),
+            'AssignLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignLawyer,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.SerializeToString,
+            ),
+            'EscalateConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.SerializeToString,
+            ),
+            'PostMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.PostMessage,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageResponse.SerializeToString,
+            ),
+            'ListLawyerQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLawyerQueue,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueResponse.SerializeToString,
+            ),
+            'RateConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RateConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +368,168 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/CloseConsultation',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClassifyConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ClassifyConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/AssignLawyer',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/EscalateConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PostMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/PostMessage',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLawyerQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListLawyerQueue',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RateConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/RateConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationResponse.FromString,
             options,
             channel_credentials,
             insecure,

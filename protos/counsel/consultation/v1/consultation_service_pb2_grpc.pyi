@@ -43,6 +43,18 @@ class ConsultationServiceStub:
     """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
     CloseConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseConsultationRequest, _consultation_service_pb2.CloseConsultationResponse]
     """Closes a consultation."""
+    ClassifyConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ClassifyConsultationRequest, _consultation_service_pb2.ClassifyConsultationResponse]
+    """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
+    AssignLawyer: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.AssignLawyerRequest, _consultation_service_pb2.AssignLawyerResponse]
+    """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
+    EscalateConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]
+    """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+    PostMessage: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.PostMessageRequest, _consultation_service_pb2.PostMessageResponse]
+    """Adds a message by the client, the assigned lawyer or an agent."""
+    ListLawyerQueue: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListLawyerQueueRequest, _consultation_service_pb2.ListLawyerQueueResponse]
+    """The calling lawyer's assigned, unanswered consultations, earliest due first."""
+    RateConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.RateConsultationRequest, _consultation_service_pb2.RateConsultationResponse]
+    """The client rates an answered or closed consultation."""
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -59,6 +71,18 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
     CloseConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseConsultationRequest, _consultation_service_pb2.CloseConsultationResponse]  # type: ignore[assignment]
     """Closes a consultation."""
+    ClassifyConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ClassifyConsultationRequest, _consultation_service_pb2.ClassifyConsultationResponse]  # type: ignore[assignment]
+    """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
+    AssignLawyer: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.AssignLawyerRequest, _consultation_service_pb2.AssignLawyerResponse]  # type: ignore[assignment]
+    """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
+    EscalateConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]  # type: ignore[assignment]
+    """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+    PostMessage: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.PostMessageRequest, _consultation_service_pb2.PostMessageResponse]  # type: ignore[assignment]
+    """Adds a message by the client, the assigned lawyer or an agent."""
+    ListLawyerQueue: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListLawyerQueueRequest, _consultation_service_pb2.ListLawyerQueueResponse]  # type: ignore[assignment]
+    """The calling lawyer's assigned, unanswered consultations, earliest due first."""
+    RateConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.RateConsultationRequest, _consultation_service_pb2.RateConsultationResponse]  # type: ignore[assignment]
+    """The client rates an answered or closed consultation."""
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -102,5 +126,53 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.CloseConsultationResponse, _abc.Awaitable[_consultation_service_pb2.CloseConsultationResponse]]:
         """Closes a consultation."""
+
+    @_abc_1.abstractmethod
+    def ClassifyConsultation(
+        self,
+        request: _consultation_service_pb2.ClassifyConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ClassifyConsultationResponse, _abc.Awaitable[_consultation_service_pb2.ClassifyConsultationResponse]]:
+        """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def AssignLawyer(
+        self,
+        request: _consultation_service_pb2.AssignLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.AssignLawyerResponse, _abc.Awaitable[_consultation_service_pb2.AssignLawyerResponse]]:
+        """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def EscalateConsultation(
+        self,
+        request: _consultation_service_pb2.EscalateConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.EscalateConsultationResponse, _abc.Awaitable[_consultation_service_pb2.EscalateConsultationResponse]]:
+        """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def PostMessage(
+        self,
+        request: _consultation_service_pb2.PostMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.PostMessageResponse, _abc.Awaitable[_consultation_service_pb2.PostMessageResponse]]:
+        """Adds a message by the client, the assigned lawyer or an agent."""
+
+    @_abc_1.abstractmethod
+    def ListLawyerQueue(
+        self,
+        request: _consultation_service_pb2.ListLawyerQueueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListLawyerQueueResponse, _abc.Awaitable[_consultation_service_pb2.ListLawyerQueueResponse]]:
+        """The calling lawyer's assigned, unanswered consultations, earliest due first."""
+
+    @_abc_1.abstractmethod
+    def RateConsultation(
+        self,
+        request: _consultation_service_pb2.RateConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.RateConsultationResponse, _abc.Awaitable[_consultation_service_pb2.RateConsultationResponse]]:
+        """The client rates an answered or closed consultation."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

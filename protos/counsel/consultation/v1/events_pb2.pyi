@@ -99,19 +99,27 @@ class ConsultationReplied(_message.Message):
 
     CONSULTATION_ID_FIELD_NUMBER: _builtins.int
     AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ROLE_FIELD_NUMBER: _builtins.int
+    FIRST_LAWYER_REPLY_FIELD_NUMBER: _builtins.int
     consultation_id: _builtins.str
     """The consultation."""
     author_id: _builtins.str
     """Who replied."""
+    author_role: _builtins.str
+    """client|lawyer|agent."""
+    first_lawyer_reply: _builtins.bool
+    """True for the assigned lawyer's first reply: it stops the reply clock."""
     def __init__(
         self,
         *,
         consultation_id: _builtins.str = ...,
         author_id: _builtins.str = ...,
+        author_role: _builtins.str = ...,
+        first_lawyer_reply: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "consultation_id", b"consultation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "author_role", b"author_role", "consultation_id", b"consultation_id", "first_lawyer_reply", b"first_lawyer_reply"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -127,6 +135,7 @@ class ConsultationEscalated(_message.Message):
     FROM_LAWYER_ID_FIELD_NUMBER: _builtins.int
     TO_LAWYER_ID_FIELD_NUMBER: _builtins.int
     ORIGINAL_DUE_AT_FIELD_NUMBER: _builtins.int
+    MISSED_DUE_AT_FIELD_NUMBER: _builtins.int
     consultation_id: _builtins.str
     """The consultation."""
     from_lawyer_id: _builtins.str
@@ -137,6 +146,10 @@ class ConsultationEscalated(_message.Message):
     def original_due_at(self) -> _timestamp_pb2.Timestamp:
         """The deadline that was breached."""
 
+    @_builtins.property
+    def missed_due_at(self) -> _timestamp_pb2.Timestamp:
+        """The deadline of the hop that was missed (equals original_due_at on the first breach)."""
+
     def __init__(
         self,
         *,
@@ -144,14 +157,75 @@ class ConsultationEscalated(_message.Message):
         from_lawyer_id: _builtins.str = ...,
         to_lawyer_id: _builtins.str = ...,
         original_due_at: _timestamp_pb2.Timestamp | None = ...,
+        missed_due_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["original_due_at", b"original_due_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["missed_due_at", b"missed_due_at", "original_due_at", b"original_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "from_lawyer_id", b"from_lawyer_id", "original_due_at", b"original_due_at", "to_lawyer_id", b"to_lawyer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "from_lawyer_id", b"from_lawyer_id", "missed_due_at", b"missed_due_at", "original_due_at", b"original_due_at", "to_lawyer_id", b"to_lawyer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConsultationEscalated: _TypeAlias = ConsultationEscalated  # noqa: Y015
+
+@_typing.final
+class ConsultationClassified(_message.Message):
+    """Payload of event "consultation.classified": the legal nature of the question was decided."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LEGAL_FIELD_FIELD_NUMBER: _builtins.int
+    NEEDS_MANUAL_CLASSIFICATION_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    legal_field: _builtins.str
+    """The legal field."""
+    needs_manual_classification: _builtins.bool
+    """True when an agent must classify it by hand."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        legal_field: _builtins.str = ...,
+        needs_manual_classification: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "legal_field", b"legal_field", "needs_manual_classification", b"needs_manual_classification"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsultationClassified: _TypeAlias = ConsultationClassified  # noqa: Y015
+
+@_typing.final
+class ConsultationRated(_message.Message):
+    """Payload of event "consultation.rated": the client rated the consultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    lawyer_id: _builtins.str
+    """The lawyer who answered."""
+    rating: _builtins.int
+    """1..5."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        rating: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsultationRated: _TypeAlias = ConsultationRated  # noqa: Y015
 
 @_typing.final
 class ConsultationClosed(_message.Message):
