@@ -176,6 +176,8 @@ class ConsultationWorkflow:
         self._messages += 1
         if message.first_lawyer_reply:
             self._replied = True
+            if self._stage != "closed":
+                self._stage = "answered"
 
     @workflow.query
     def stage(self) -> str:

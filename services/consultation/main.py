@@ -42,8 +42,8 @@ async def serve(settings: Settings) -> None:
             ConsultationServicer(store, temporal, payments),
             FULL_NAME,
         )
-        # Train the classifier off the event loop now rather than on the first question (a few seconds).
-        warm_up = asyncio.create_task(asyncio.to_thread(default_classifier))
+        # Load the classifier and jieba's dictionary off the event loop now, not on the first question.
+        warm_up = asyncio.create_task(asyncio.to_thread(lambda: default_classifier().classify("预热")))
         await rt.run(
             server,
             background=[

@@ -8,11 +8,16 @@ from collections import Counter
 from services.consultation.classifier import (
     FALLBACK_FIELD,
     LEGAL_FIELDS,
+    MODEL,
+    LegalClassifier,
+    SoftmaxRegression,
+    dataset_digest,
     default_classifier,
     evaluate,
     load_dataset,
     report,
     split,
+    train_default,
 )
 
 
@@ -68,3 +73,17 @@ def test_the_report_prints_accuracy_and_recall_per_field() -> None:
     assert "held-out accuracy:" in text
     for field in LEGAL_FIELDS:
         assert field in text
+
+
+def test_the_committed_model_is_trained_from_the_current_questions_and_predicts_like_fresh_training() -> None:
+    """`counsel classifier train` after editing questions.tsv; a stale artifact fails here."""
+    import gzip
+    import json
+
+    artifact = json.loads(gzip.decompress(MODEL.read_bytes()))
+    assert artifact["dataset_sha256"] == dataset_digest(), "run: counsel classifier train"
+    committed = LegalClassifier(SoftmaxRegression.from_json(artifact))
+    fresh = LegalClassifier(train_default())
+    _, held_out = split(load_dataset())
+    agree = sum(committed.classify(e.text).best_field == fresh.classify(e.text).best_field for e in held_out)
+    assert agree / len(held_out) >= 0.97

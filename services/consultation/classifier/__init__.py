@@ -1,10 +1,11 @@
 """Legal-nature classifier for consultation questions (R-CON-2, §6.2.1.2).
 
 A multinomial logistic regression over TF-IDF of jieba word segments and Chinese character bigrams, trained
-deterministically on the labelled questions in `questions.tsv` (kept in the repository). The model is
-trained at first use (well under a second for a few hundred questions) from the *training* split only, so
-the accuracy that `counsel classifier report` prints on the held-out split is the accuracy of the model
-the service actually uses.
+deterministically on the labelled questions in `questions.tsv` (kept in the repository) — the *training*
+split only, so the accuracy that `counsel classifier report` prints on the held-out split is the accuracy
+of the model the service actually uses. The trained weights are committed as `model.json.gz` (regenerate with
+`counsel classifier train` after editing the questions; a test fails when it is stale), because training
+takes seconds of CPU that a starting service should not spend.
 
 A prediction whose posterior probability is below `MIN_CONFIDENCE` becomes `other` with
 `needs_manual=True`: an agent classifies it by hand. Nothing here logs question text.
@@ -12,7 +13,9 @@ A prediction whose posterior probability is below `MIN_CONFIDENCE` becomes `othe
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import logging
 import math
 import random
@@ -22,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 # The legal fields, the same set as lawyers' `fields[]` (API.md "Consultation").
 LEGAL_FIELDS = (
@@ -42,6 +46,7 @@ MIN_CONFIDENCE = 0.35
 # One question in five (per field, by a hash of its text) is held out for evaluation.
 HOLDOUT_EVERY = 5
 DATASET = Path(__file__).with_name("questions.tsv")
+MODEL = Path(__file__).with_name("model.json.gz")
 
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _WORD = re.compile(r"[0-9a-z\u4e00-\u9fff]+")
@@ -222,6 +227,25 @@ class SoftmaxRegression:
                         weights[t] -= self.learning_rate * (gradient * x + self.l2 * weights[t])
         return self
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            # Rounded and pruned to keep the artifact small; a test checks it predicts like fresh training.
+            "idf": {t: round(v, 3) for t, v in sorted(self.idf.items())},
+            "bias": {f: round(v, 4) for f, v in self.bias.items()},
+            "weights": {
+                f: {t: round(v, 3) for t, v in sorted(w.items()) if abs(v) >= 0.005}
+                for f, w in self.weights.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SoftmaxRegression:
+        model = cls()
+        model.idf = dict(data["idf"])
+        model.bias = dict(data["bias"])
+        model.weights = {f: dict(w) for f, w in data["weights"].items()}
+        return model
+
     def recognises(self, text: str) -> bool:
         """Whether the text has any segment the model saw in training."""
         return any(t in self.idf for t in features(text))
@@ -247,11 +271,33 @@ class LegalClassifier:
         return Prediction(best, confidence, False, best)
 
 
+def dataset_digest(path: Path = DATASET) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_default() -> SoftmaxRegression:
+    """Train on the training split of the repository's questions (deterministic; a few seconds)."""
+    train, _ = split(load_dataset())
+    return SoftmaxRegression().fit(train)
+
+
+def write_model(path: Path = MODEL) -> None:
+    """Write the committed model artifact (`counsel classifier train`), tagged with the dataset's digest."""
+    data = {"dataset_sha256": dataset_digest(), **train_default().to_json()}
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+    # mtime=0: the same model always gives the same bytes.
+    path.write_bytes(gzip.compress(text.encode(), mtime=0))
+
+
 @lru_cache(maxsize=1)
 def default_classifier() -> LegalClassifier:
-    """The classifier the service uses: trained on the training split of the repository's questions."""
-    train, _ = split(load_dataset())
-    return LegalClassifier(SoftmaxRegression().fit(train))
+    """The classifier the service uses: the committed artifact (`model.json.gz`, loads in well under a second)
+    when it was trained from the current questions, else trained now from the training split."""
+    if MODEL.exists():
+        data = json.loads(gzip.decompress(MODEL.read_bytes()))
+        if data.get("dataset_sha256") == dataset_digest():
+            return LegalClassifier(SoftmaxRegression.from_json(data))
+    return LegalClassifier(train_default())
 
 
 @dataclass(frozen=True)
