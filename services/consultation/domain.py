@@ -221,3 +221,31 @@ def choose_lawyer(
         f"{len(eligible)} eligible"
     )
     return best, reason
+
+
+def validate_reclassification(
+    principal: Principal | None, status: str, legal_field: str, fields: Sequence[str]
+) -> None:
+    """Only agents (and supervisors) classify by hand, into a known field, while the consultation is open."""
+    if principal is None:
+        raise Unauthenticated("sign in to classify")
+    if not principal.has_role("agent", "supervisor"):
+        raise PermissionDenied("only an agent classifies a consultation by hand")
+    if legal_field not in fields:
+        raise InvalidArgument.for_field("legal_field", f"must be one of {', '.join(fields)}")
+    if status == "closed":
+        raise Conflict("the consultation is closed", reason="consultation_closed")
+
+
+AT_RISK_DEFAULT = timedelta(hours=2)
+
+
+def at_risk_window(principal: Principal | None, within_minutes: int) -> timedelta:
+    """Agents' dashboard of consultations at risk (due within 2 h by default, at most 7 days ahead)."""
+    if principal is None:
+        raise Unauthenticated("sign in to see consultations at risk")
+    if not principal.has_role(*STAFF_WHO_SEE_ALL):
+        raise PermissionDenied("the at-risk dashboard is for agents and supervisors")
+    if within_minutes < 0 or within_minutes > 7 * 24 * 60:
+        raise InvalidArgument.for_field("within_minutes", "must be between 0 and 10080")
+    return timedelta(minutes=within_minutes) if within_minutes else AT_RISK_DEFAULT

@@ -156,6 +156,19 @@ class ConsultationServicer(ConsultationServiceServicer):
             page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
 
+    async def ListAtRisk(
+        self, request: pb.ListAtRiskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAtRiskResponse:
+        window = domain.at_risk_window(current_principal(), request.within_minutes)
+        rows = await self.store.at_risk(window, page_size(request.limit))
+        return pb.ListAtRiskResponse(consultations=[consultation_proto(row) for row in rows])
+
+    async def ReclassifyConsultation(
+        self, request: pb.ReclassifyConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReclassifyConsultationResponse:
+        view = await self.store.reclassify(current_principal(), request.consultation_id, request.legal_field)
+        return pb.ReclassifyConsultationResponse(consultation=consultation_proto(view.row, view))
+
     async def RateConsultation(
         self, request: pb.RateConsultationRequest, context: grpc.aio.ServicerContext
     ) -> pb.RateConsultationResponse:

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
-from services.consultation.classifier import Prediction
+from services.consultation.classifier import LEGAL_FIELDS, Prediction
 from services.consultation.models import (
     TABLES,
     ConsultationMessageRow,
@@ -273,6 +273,53 @@ class ConsultationStore:
             )
             return row
 
+    async def reclassify(
+        self, principal: Principal | None, consultation_id: str, legal_field: str
+    ) -> ConsultationView:
+        """An agent's classification by hand. An unanswered consultation whose lawyer does not practise the
+        new field moves to one who does; reply_due_at and current_due_at do not change."""
+        async with self.db.transaction() as session:
+            row = await self._locked(session, consultation_id)
+            domain.validate_reclassification(principal, row.status, legal_field, LEGAL_FIELDS)
+            assert principal is not None
+            previous = row.legal_field or "-"
+            row.legal_field = legal_field
+            row.needs_manual_classification = False
+            row.updated_at = utcnow()
+            session.add(row)
+            key = new_id()
+            await self._add_stage(
+                session,
+                consultation_id,
+                "classified",
+                f"reclassified:{key}",
+                actor=principal.user_id,
+                detail=f"by an agent: {legal_field} (was {previous})",
+            )
+            await self.outbox.add(
+                session,
+                "consultation.classified",
+                events_pb2.ConsultationClassified(consultation_id=consultation_id, legal_field=legal_field),
+                aggregate_id=consultation_id,
+                tenant_id=row.tenant_id,
+                actor_id=principal.user_id,
+            )
+            if row.status == "submitted" or (
+                row.status == "assigned"
+                and not await self._practises(session, row.assigned_lawyer_id, legal_field)
+            ):
+                await self._assign(
+                    session, row, [], row.current_due_at, f"reassigned:{key}", "reclassified by an agent"
+                )
+            await session.flush()
+            return await self._view(session, consultation_id)
+
+    async def _practises(self, session: AsyncSession, lawyer_id: str, legal_field: str) -> bool:
+        if not lawyer_id:
+            return False
+        found = await session.get(LawyerProjectionRow, lawyer_id)
+        return found is not None and legal_field in found.fields
+
     async def _pick_lawyer(
         self, session: AsyncSession, legal_field: str, exclude: Sequence[str]
     ) -> tuple[LawyerProjectionRow, str] | None:
@@ -406,6 +453,9 @@ class ConsultationStore:
             breach_key = f"breach:{idempotency_key}"
             if await self._stage_exists(session, consultation_id, breach_key):
                 return False, row.assigned_lawyer_id, row.assignment_reason
+            # The row knows who holds it now (an agent's reclassification may have moved it).
+            from_lawyer_id = row.assigned_lawyer_id or from_lawyer_id
+            exclude = [*exclude, from_lawyer_id] if from_lawyer_id else list(exclude)
             original = row.reply_due_at
             row.escalations += 1
             await self._add_stage(
@@ -515,6 +565,19 @@ class ConsultationStore:
             return rows, ""
         last = rows[limit - 1]
         return rows[:limit], encode_cursor(last.current_due_at or FAR_FUTURE, last.id)
+
+    async def at_risk(self, window: timedelta, limit: int) -> Sequence[ConsultationRow]:
+        """Unanswered consultations with a reply clock due within `window` from now (overdue included)."""
+        query = (
+            select(ConsultationRow)
+            .where(col(ConsultationRow.status).in_(("submitted", "assigned")))
+            .where(col(ConsultationRow.current_due_at).is_not(None))
+            .where(col(ConsultationRow.current_due_at) <= utcnow() + window)
+            .order_by(col(ConsultationRow.current_due_at), col(ConsultationRow.id))
+            .limit(limit)
+        )
+        async with self.db.transaction() as session:
+            return list((await session.exec(query)).all())
 
     async def rate(
         self, principal: Principal | None, consultation_id: str, rating: int, comment: str

@@ -143,3 +143,35 @@ def test_bad_consultation_input_is_a_clear_4xx(http: httpx.Client) -> None:
     assert (
         http.post("/api/v1/consultations/nope/rating", headers=client, json={"rating": 3}).status_code == 404
     )
+
+
+def test_an_agent_classifies_an_unclear_question_by_hand_and_watches_the_at_risk_list(
+    http: httpx.Client,
+) -> None:
+    client = login(http, "client@demo.counsel.test")
+    agent = login(http, "agent@demo.counsel.test")
+    created = http.post(
+        "/api/v1/consultations",
+        headers=client,
+        json={"kind": "general", "subject": "?", "question": "asdf qwer"},
+    )
+    path = f"/api/v1/consultations/{created.json()['id']}"
+
+    def classified() -> dict | None:
+        body = http.get(path, headers=client).json()
+        return body if body["legal_field"] else None
+
+    body = wait_for(classified, timeout=60)
+    assert (body["legal_field"], body["needs_manual_classification"]) == ("other", True)
+
+    assert http.post(f"{path}/classification", headers=client, json={"legal_field": "ip"}).status_code == 403
+    bad = http.post(f"{path}/classification", headers=agent, json={"legal_field": "astrology"})
+    assert bad.status_code == 422 and "legal_field" in {e["field"] for e in bad.json()["errors"]}
+    done = http.post(f"{path}/classification", headers=agent, json={"legal_field": "ip"})
+    assert done.status_code == 200, done.text
+    ip_lawyers = {demo_user_id(e) for e in ("lawyer4@demo.counsel.test", "lawyer9@demo.counsel.test")}
+    assert done.json()["legal_field"] == "ip" and done.json()["needs_manual_classification"] is False
+    assert done.json()["assigned_lawyer_id"] in ip_lawyers
+
+    assert http.get("/api/v1/agent/at-risk", headers=agent).status_code == 200
+    assert http.get("/api/v1/agent/at-risk", headers=client).status_code == 403

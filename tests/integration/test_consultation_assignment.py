@@ -230,3 +230,59 @@ async def test_a_question_nobody_can_place_goes_to_an_agent_and_a_supervisor(
     assert lawyer_id == "" and "supervisor" in reason  # no "other" lawyer in this projection
     view = await store.get(AGENT, consultation_id)
     assert view.stages[-1].stage == "awaiting_lawyer"
+
+
+async def test_an_agent_classifies_by_hand_and_the_consultation_moves_to_a_lawyer_of_that_field(
+    store: ConsultationStore,
+) -> None:
+    consultation_id = await submit(store, "asdf qwer zxcv")
+    await store.classify(consultation_id, "c", default_classifier().classify)
+    due = utcnow() + timedelta(hours=20)
+    await store.assign(consultation_id, [], due, "a")  # nobody practises "other" here: awaiting a lawyer
+
+    with pytest.raises(PermissionDenied):
+        await store.reclassify(CLIENT, consultation_id, "ip")
+    with pytest.raises(PermissionDenied):
+        await store.reclassify(lawyer("ip-a"), consultation_id, "ip")
+    with pytest.raises(InvalidArgument) as bad:
+        await store.reclassify(AGENT, consultation_id, "astrology")
+    assert [v.field for v in bad.value.violations] == ["legal_field"]
+
+    view = await store.reclassify(AGENT, consultation_id, "ip")
+    assert (view.row.legal_field, view.row.needs_manual_classification) == ("ip", False)
+    assert view.row.assigned_lawyer_id == "ip-a" and view.row.status == "assigned"
+    assert view.row.current_due_at == due  # the clock is not reset by the agent's correction
+    assert "reclassified by an agent" in view.row.assignment_reason
+    assert any(s.stage == "classified" and s.actor == AGENT.user_id for s in view.stages)
+
+    # A lawyer who already practises the new field keeps it.
+    view = await store.reclassify(AGENT, consultation_id, "ip")
+    assert view.row.assigned_lawyer_id == "ip-a"
+
+
+async def test_agents_see_consultations_due_within_two_hours_or_overdue(store: ConsultationStore) -> None:
+    from services.consultation.domain import at_risk_window
+
+    now = utcnow()
+    ids = {}
+    for label, hours in (("overdue", -1), ("soon", 1), ("later", 5)):
+        consultation_id = await submit(store)
+        await store.classify(consultation_id, "c", default_classifier().classify)
+        await store.assign(consultation_id, [], now + timedelta(hours=hours), "a")
+        ids[label] = consultation_id
+    answered = await submit(store)
+    await store.classify(answered, "c", default_classifier().classify)
+    lawyer_id, _ = await store.assign(answered, [], now + timedelta(minutes=30), "a")
+    await store.post_message(lawyer(lawyer_id), answered, "已答复")
+
+    rows = await store.at_risk(at_risk_window(AGENT, 0), 50)
+    assert [r.id for r in rows] == [ids["overdue"], ids["soon"]]
+    assert [r.id for r in await store.at_risk(at_risk_window(SUPERVISOR, 600), 50)] == [
+        ids["overdue"],
+        ids["soon"],
+        ids["later"],
+    ]
+    with pytest.raises(PermissionDenied):
+        at_risk_window(CLIENT, 0)
+    with pytest.raises(PermissionDenied):
+        at_risk_window(lawyer("labour-a"), 0)

@@ -17,6 +17,7 @@ from services.gateway.schemas.consultations import (
     CreateConsultation,
     PostMessage,
     RateConsultation,
+    Reclassify,
 )
 
 router = APIRouter(tags=["consultation"])
@@ -116,6 +117,18 @@ async def rate_consultation(
     return Consultation.from_proto(reply.consultation)
 
 
+@router.post("/api/v1/consultations/{consultation_id}/classification", response_model=Consultation)
+async def reclassify_consultation(
+    consultation_id: str, body: Reclassify, principal: CurrentPrincipal, clients: ClientsDep
+) -> Consultation:
+    """An agent classifies by hand (`needs_manual_classification`, or a wrong guess); an unanswered
+    consultation moves to a lawyer of the new field, keeping its due times (R-CON-2)."""
+    reply = await clients.consultation.ReclassifyConsultation(
+        pb.ReclassifyConsultationRequest(consultation_id=consultation_id, legal_field=body.legal_field)
+    )
+    return Consultation.from_proto(reply.consultation)
+
+
 @router.get("/api/v1/lawyer/queue", response_model=ConsultationPage)
 async def lawyer_queue(
     principal: CurrentPrincipal,
@@ -130,3 +143,18 @@ async def lawyer_queue(
     return ConsultationPage(
         items=[Consultation.from_proto(c) for c in reply.consultations], next_cursor=next_cursor(reply.page)
     )
+
+
+@router.get("/api/v1/agent/at-risk", response_model=ConsultationPage)
+async def consultations_at_risk(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    within_minutes: Annotated[int, Query(ge=0, le=10080, description="0 = 120 minutes")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+) -> ConsultationPage:
+    """Agents' and supervisors' dashboard: unanswered consultations due within the window (2 h by default)
+    or already overdue, earliest first."""
+    reply = await clients.consultation.ListAtRisk(
+        pb.ListAtRiskRequest(within_minutes=within_minutes, limit=limit or 0)
+    )
+    return ConsultationPage(items=[Consultation.from_proto(c) for c in reply.consultations], next_cursor=None)

@@ -28,6 +28,12 @@ class PostMessage(RequestModel):
     body: str = Field(min_length=1, max_length=20000)
 
 
+class Reclassify(RequestModel):
+    legal_field: Literal[
+        "contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other"
+    ]
+
+
 class RateConsultation(RequestModel):
     rating: int = Field(ge=1, le=5)
     comment: str = Field(default="", max_length=2000)

@@ -810,3 +810,103 @@ class RateConsultationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RateConsultationResponse: _TypeAlias = RateConsultationResponse  # noqa: Y015
+
+@_typing.final
+class ReclassifyConsultationRequest(_message.Message):
+    """Request for ConsultationService.ReclassifyConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LEGAL_FIELD_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    legal_field: _builtins.str
+    """contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        legal_field: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "legal_field", b"legal_field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReclassifyConsultationRequest: _TypeAlias = ReclassifyConsultationRequest  # noqa: Y015
+
+@_typing.final
+class ReclassifyConsultationResponse(_message.Message):
+    """Response of ConsultationService.ReclassifyConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultation(self) -> Global___Consultation:
+        """The consultation after the change."""
+
+    def __init__(
+        self,
+        *,
+        consultation: Global___Consultation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReclassifyConsultationResponse: _TypeAlias = ReclassifyConsultationResponse  # noqa: Y015
+
+@_typing.final
+class ListAtRiskRequest(_message.Message):
+    """Request for ConsultationService.ListAtRisk."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WITHIN_MINUTES_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    within_minutes: _builtins.int
+    """The window; 0 means 120 minutes."""
+    limit: _builtins.int
+    """How many, at most 100; 0 means the default page size."""
+    def __init__(
+        self,
+        *,
+        within_minutes: _builtins.int = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "within_minutes", b"within_minutes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAtRiskRequest: _TypeAlias = ListAtRiskRequest  # noqa: Y015
+
+@_typing.final
+class ListAtRiskResponse(_message.Message):
+    """Response of ConsultationService.ListAtRisk."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Consultation]:
+        """Earliest due first (without messages)."""
+
+    def __init__(
+        self,
+        *,
+        consultations: _abc.Iterable[Global___Consultation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultations", b"consultations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAtRiskResponse: _TypeAlias = ListAtRiskResponse  # noqa: Y015

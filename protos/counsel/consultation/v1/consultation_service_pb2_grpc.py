@@ -90,6 +90,16 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationResponse.FromString,
                 _registered_method=True)
+        self.ReclassifyConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ReclassifyConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationResponse.FromString,
+                _registered_method=True)
+        self.ListAtRisk = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListAtRisk',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -173,6 +183,21 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReclassifyConsultation(self, request, context):
+        """An agent sets the legal field by hand (the classifier was not confident, or was wrong); an unanswered
+        consultation moves to a lawyer of the new field, keeping its due times.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAtRisk(self, request, context):
+        """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +255,16 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.RateConsultation,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationResponse.SerializeToString,
+            ),
+            'ReclassifyConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReclassifyConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationResponse.SerializeToString,
+            ),
+            'ListAtRisk': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAtRisk,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -530,6 +565,60 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/RateConsultation',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReclassifyConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ReclassifyConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAtRisk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListAtRisk',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -55,6 +55,12 @@ class ConsultationServiceStub:
     """The calling lawyer's assigned, unanswered consultations, earliest due first."""
     RateConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.RateConsultationRequest, _consultation_service_pb2.RateConsultationResponse]
     """The client rates an answered or closed consultation."""
+    ReclassifyConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ReclassifyConsultationRequest, _consultation_service_pb2.ReclassifyConsultationResponse]
+    """An agent sets the legal field by hand (the classifier was not confident, or was wrong); an unanswered
+    consultation moves to a lawyer of the new field, keeping its due times.
+    """
+    ListAtRisk: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListAtRiskRequest, _consultation_service_pb2.ListAtRiskResponse]
+    """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -83,6 +89,12 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """The calling lawyer's assigned, unanswered consultations, earliest due first."""
     RateConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.RateConsultationRequest, _consultation_service_pb2.RateConsultationResponse]  # type: ignore[assignment]
     """The client rates an answered or closed consultation."""
+    ReclassifyConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ReclassifyConsultationRequest, _consultation_service_pb2.ReclassifyConsultationResponse]  # type: ignore[assignment]
+    """An agent sets the legal field by hand (the classifier was not confident, or was wrong); an unanswered
+    consultation moves to a lawyer of the new field, keeping its due times.
+    """
+    ListAtRisk: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListAtRiskRequest, _consultation_service_pb2.ListAtRiskResponse]  # type: ignore[assignment]
+    """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -174,5 +186,23 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.RateConsultationResponse, _abc.Awaitable[_consultation_service_pb2.RateConsultationResponse]]:
         """The client rates an answered or closed consultation."""
+
+    @_abc_1.abstractmethod
+    def ReclassifyConsultation(
+        self,
+        request: _consultation_service_pb2.ReclassifyConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ReclassifyConsultationResponse, _abc.Awaitable[_consultation_service_pb2.ReclassifyConsultationResponse]]:
+        """An agent sets the legal field by hand (the classifier was not confident, or was wrong); an unanswered
+        consultation moves to a lawyer of the new field, keeping its due times.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAtRisk(
+        self,
+        request: _consultation_service_pb2.ListAtRiskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListAtRiskResponse, _abc.Awaitable[_consultation_service_pb2.ListAtRiskResponse]]:
+        """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
