@@ -72,6 +72,11 @@ def can_see(principal: Principal | None, tenant_id: str, assigned_lawyer_id: str
     return principal.has_role("lawyer") and principal.user_id == assigned_lawyer_id
 
 
+def sees_history(principal: Principal | None) -> bool:
+    """The detailed history (assignment reasons, breaches) is for staff, not for clients."""
+    return principal is None or principal.has_role("agent", "supervisor", "lawyer")
+
+
 def require_internal(principal: Principal | None) -> None:
     """Stage records come from workflows, never from a user's token."""
     if principal is not None and not principal.has_role("supervisor"):

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def consultation_proto(row: ConsultationRow, view: ConsultationView | None = None) -> pb.Consultation:
+def consultation_proto(
+    row: ConsultationRow, view: ConsultationView | None = None, *, staff: bool = False
+) -> pb.Consultation:
     message = pb.Consultation(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -64,6 +66,17 @@ def consultation_proto(row: ConsultationRow, view: ConsultationView | None = Non
                     due_at=to_timestamp(stage.due_at),
                     actor=stage.actor,
                 )
+            )
+        if staff:
+            message.history.extend(
+                pb.ConsultationHistoryEntry(
+                    stage=stage.stage,
+                    actor=stage.actor,
+                    entered_at=to_timestamp(stage.entered_at),
+                    due_at=to_timestamp(stage.due_at),
+                    detail=stage.detail,
+                )
+                for stage in view.stages
             )
         for m in view.messages:
             message.messages.append(
@@ -190,8 +203,11 @@ class ConsultationServicer(ConsultationServiceServicer):
     async def GetConsultation(
         self, request: pb.GetConsultationRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetConsultationResponse:
-        view = await self.store.get(current_principal(), request.consultation_id)
-        return pb.GetConsultationResponse(consultation=consultation_proto(view.row, view))
+        principal = current_principal()
+        view = await self.store.get(principal, request.consultation_id)
+        return pb.GetConsultationResponse(
+            consultation=consultation_proto(view.row, view, staff=domain.sees_history(principal))
+        )
 
     async def ListConsultations(
         self, request: pb.ListConsultationsRequest, context: grpc.aio.ServicerContext

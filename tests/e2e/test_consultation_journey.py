@@ -124,6 +124,12 @@ def test_a_labour_question_is_classified_assigned_answered_rated_and_closed(
     for stage in ("submitted", "received", "classified", "assigned", "answered", "rated", "closed"):
         assert stage in stages, stages
     assert stages.index("classified") < stages.index("assigned") < stages.index("answered")
+    # Staff see each step with what happened; the client sees the timeline without internal reasons.
+    history = http.get(path, headers=supervisor).json()["history"]
+    assigned_step = next(h for h in history if h["stage"] == "assigned")
+    assert assigned_step["actor"] == consultation["assigned_lawyer_id"]
+    assert "field labour" in assigned_step["detail"]
+    assert http.get(path, headers=client).json()["history"] == []
 
 
 def test_bad_consultation_input_is_a_clear_4xx(http: httpx.Client) -> None:

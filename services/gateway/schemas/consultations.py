@@ -75,6 +75,24 @@ class Stage(BaseModel):
         )
 
 
+class HistoryEntry(BaseModel):
+    stage: str
+    actor: str | None
+    entered_at: str | None
+    due_at: str | None
+    detail: str | None
+
+    @classmethod
+    def from_proto(cls, entry: pb.ConsultationHistoryEntry) -> HistoryEntry:
+        return cls(
+            stage=entry.stage,
+            actor=or_none(entry.actor),
+            entered_at=rfc3339(entry, "entered_at"),
+            due_at=rfc3339(entry, "due_at"),
+            detail=or_none(entry.detail),
+        )
+
+
 class Consultation(BaseModel):
     id: str
     status: str
@@ -100,6 +118,10 @@ class Consultation(BaseModel):
     answered_at: str | None
     rating: int | None
     rating_comment: str | None
+    history: list[HistoryEntry] = Field(
+        default_factory=list,
+        description="Staff only: every step with what happened (assignment reasons, breaches).",
+    )
 
     @classmethod
     def from_proto(cls, consultation: pb.Consultation) -> Consultation:
@@ -124,6 +146,7 @@ class Consultation(BaseModel):
             answered_at=rfc3339(consultation, "answered_at"),
             rating=consultation.rating or None,
             rating_comment=or_none(consultation.rating_comment),
+            history=[HistoryEntry.from_proto(h) for h in consultation.history],
         )
 
 

@@ -48,6 +48,7 @@ class Consultation(_message.Message):
     RATING_FIELD_NUMBER: _builtins.int
     RATING_COMMENT_FIELD_NUMBER: _builtins.int
     ANSWERED_AT_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Consultation id."""
     tenant_id: _builtins.str
@@ -102,6 +103,12 @@ class Consultation(_message.Message):
     def answered_at(self) -> _timestamp_pb2.Timestamp:
         """When the assigned lawyer first replied; unset before."""
 
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsultationHistoryEntry]:
+        """Every recorded step with what happened (assignments and their reasons, breaches, hand classification),
+        oldest first; filled for staff only, like stages with messages.
+        """
+
     def __init__(
         self,
         *,
@@ -126,14 +133,57 @@ class Consultation(_message.Message):
         rating: _builtins.int = ...,
         rating_comment: _builtins.str = ...,
         answered_at: _timestamp_pb2.Timestamp | None = ...,
+        history: _abc.Iterable[Global___ConsultationHistoryEntry] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at", "current_due_at", b"current_due_at", "reply_due_at", b"reply_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "client_id", b"client_id", "created_at", b"created_at", "current_due_at", b"current_due_at", "escalations", b"escalations", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "messages", b"messages", "needs_manual_classification", b"needs_manual_classification", "order_id", b"order_id", "question", b"question", "rating", b"rating", "rating_comment", b"rating_comment", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "client_id", b"client_id", "created_at", b"created_at", "current_due_at", b"current_due_at", "escalations", b"escalations", "history", b"history", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "messages", b"messages", "needs_manual_classification", b"needs_manual_classification", "order_id", b"order_id", "question", b"question", "rating", b"rating", "rating_comment", b"rating_comment", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Consultation: _TypeAlias = Consultation  # noqa: Y015
+
+@_typing.final
+class ConsultationHistoryEntry(_message.Message):
+    """One recorded step of a consultation, for staff: the stage plus what happened."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ENTERED_AT_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    """The stage entered, e.g. classified|assigned|escalated|answered|closed."""
+    actor: _builtins.str
+    """Who caused it (user id, or "system")."""
+    detail: _builtins.str
+    """What happened, e.g. "assigned to 演示律师2; matched: field labour; within service hours; ..."."""
+    @_builtins.property
+    def entered_at(self) -> _timestamp_pb2.Timestamp:
+        """When."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """The deadline recorded with it (for "escalated": the original reply due time)."""
+
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        entered_at: _timestamp_pb2.Timestamp | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "entered_at", b"entered_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "detail", b"detail", "due_at", b"due_at", "entered_at", b"entered_at", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsultationHistoryEntry: _TypeAlias = ConsultationHistoryEntry  # noqa: Y015
 
 @_typing.final
 class ConsultationMessage(_message.Message):
