@@ -254,3 +254,48 @@ def at_risk_window(principal: Principal | None, within_minutes: int) -> timedelt
     if within_minutes < 0 or within_minutes > 7 * 24 * 60:
         raise InvalidArgument.for_field("within_minutes", "must be between 0 and 10080")
     return timedelta(minutes=within_minutes) if within_minutes else AT_RISK_DEFAULT
+
+
+# --- complaints (R-CS-3, §6.1.4.4) ---------------------------------------------------------------------
+COMPLAINT_STATUSES = ("open", "in_progress", "resolved")
+COMPLAINT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "resolved"}),
+    "in_progress": frozenset({"resolved"}),
+    "resolved": frozenset(),
+}
+MAX_COMPLAINT = 5_000
+
+
+def validate_complaint(principal: Principal | None, tenant_id: str, body: str) -> str:
+    if principal is None:
+        raise Unauthenticated("sign in to raise a complaint")
+    if not principal.is_client:
+        raise PermissionDenied("complaints are raised by the client")
+    if principal.tenant_id != tenant_id:
+        raise NotFound("no such consultation")
+    body = body.strip()
+    if not body:
+        raise InvalidArgument.for_field("body", "must not be empty")
+    if len(body) > MAX_COMPLAINT:
+        raise InvalidArgument.for_field("body", f"must be at most {MAX_COMPLAINT} characters")
+    return body
+
+
+def require_complaint_handler(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("sign in to handle complaints")
+    if not principal.has_role(*STAFF_WHO_SEE_ALL):
+        raise PermissionDenied("complaints are handled by agents")
+    return principal
+
+
+def next_complaint_status(current: str, target: str, resolution: str) -> str:
+    if target not in COMPLAINT_STATUSES:
+        raise InvalidArgument.for_field("status", "must be in_progress or resolved")
+    if target == "resolved" and not resolution.strip():
+        raise InvalidArgument.for_field("resolution", "must say how the complaint was resolved")
+    if len(resolution) > MAX_COMPLAINT:
+        raise InvalidArgument.for_field("resolution", f"must be at most {MAX_COMPLAINT} characters")
+    if target not in COMPLAINT_TRANSITIONS[current]:
+        raise Conflict(f"a {current} complaint cannot become {target}", reason="invalid_transition")
+    return target

@@ -100,3 +100,20 @@ class LawyerProjectionRow(ConsultationTable, table=True):
     # Ties go to whoever waited longest for work (fair spreading).
     last_assigned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ComplaintRow(ConsultationTable, table=True):
+    """A client's complaint about a consultation, tracked by agents to resolution (R-CS-3, §6.1.4.4)."""
+
+    __tablename__ = "consultation_complaints"
+
+    id: str = Field(primary_key=True)
+    consultation_id: str = Field(foreign_key="consultations.id", index=True)
+    tenant_id: str = Field(index=True)
+    client_id: str
+    status: str = Field(index=True)
+    body: str
+    resolution: str = ""
+    handled_by: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))

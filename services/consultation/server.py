@@ -17,7 +17,7 @@ from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationSe
 from counsel.payment.v1 import payment_service_pb2
 from services.consultation import domain
 from services.consultation.classifier import LegalClassifier, default_classifier
-from services.consultation.models import ConsultationRow
+from services.consultation.models import ComplaintRow, ConsultationRow
 from services.consultation.store import ConsultationStore, ConsultationView
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
@@ -89,6 +89,21 @@ def consultation_proto(
                 )
             )
     return message
+
+
+def complaint_proto(row: ComplaintRow) -> pb.Complaint:
+    return pb.Complaint(
+        id=row.id,
+        consultation_id=row.consultation_id,
+        tenant_id=row.tenant_id,
+        client_id=row.client_id,
+        status=row.status,
+        body=row.body,
+        resolution=row.resolution,
+        handled_by=row.handled_by,
+        created_at=to_timestamp(row.created_at),
+        updated_at=to_timestamp(row.updated_at),
+    )
 
 
 class ConsultationServicer(ConsultationServiceServicer):
@@ -175,6 +190,31 @@ class ConsultationServicer(ConsultationServiceServicer):
         window = domain.at_risk_window(current_principal(), request.within_minutes)
         rows = await self.store.at_risk(window, page_size(request.limit))
         return pb.ListAtRiskResponse(consultations=[consultation_proto(row) for row in rows])
+
+    async def RaiseComplaint(
+        self, request: pb.RaiseComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RaiseComplaintResponse:
+        row = await self.store.raise_complaint(current_principal(), request.consultation_id, request.body)
+        return pb.RaiseComplaintResponse(complaint=complaint_proto(row))
+
+    async def ListComplaints(
+        self, request: pb.ListComplaintsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListComplaintsResponse:
+        rows, next_cursor = await self.store.list_complaints(
+            current_principal(), request.status, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListComplaintsResponse(
+            complaints=[complaint_proto(r) for r in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def UpdateComplaint(
+        self, request: pb.UpdateComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateComplaintResponse:
+        row = await self.store.update_complaint(
+            current_principal(), request.complaint_id, request.status, request.resolution
+        )
+        return pb.UpdateComplaintResponse(complaint=complaint_proto(row))
 
     async def ReclassifyConsultation(
         self, request: pb.ReclassifyConsultationRequest, context: grpc.aio.ServicerContext

@@ -111,6 +111,32 @@ def test_a_labour_question_is_classified_assigned_answered_rated_and_closed(
     assert rated.status_code == 200 and rated.json()["rating"] == 5
     assert http.post(f"{path}/rating", headers=client, json={"rating": 4}).status_code == 409
 
+    # R-CS-3: a complaint is recorded and an agent tracks it to resolution.
+    raised = http.post(f"{path}/complaints", headers=client, json={"body": "第一次回复不够具体。"})
+    assert raised.status_code == 201, raised.text
+    agent = login(http, "agent@demo.counsel.test")
+    assert raised.json()["id"] in [
+        c["id"] for c in http.get("/api/v1/complaints?status=open", headers=agent).json()["items"]
+    ]
+    assert (
+        http.post(
+            f"/api/v1/complaints/{raised.json()['id']}", headers=lawyer, json={"status": "in_progress"}
+        ).status_code
+        == 403
+    )
+    unresolved = http.post(
+        f"/api/v1/complaints/{raised.json()['id']}", headers=agent, json={"status": "resolved"}
+    )
+    assert unresolved.status_code in (400, 422) and "resolution" in {
+        e["field"] for e in unresolved.json()["errors"]
+    }
+    resolved = http.post(
+        f"/api/v1/complaints/{raised.json()['id']}",
+        headers=agent,
+        json={"status": "resolved", "resolution": "已请律师补充说明证据清单。"},
+    )
+    assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
+
     closed = http.post(f"{path}/close", headers=client, json={"reason": "resolved"})
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     assert http.post(f"{path}/messages", headers=client, json={"body": "再问一句"}).status_code == 409

@@ -286,3 +286,43 @@ async def test_agents_see_consultations_due_within_two_hours_or_overdue(store: C
         at_risk_window(CLIENT, 0)
     with pytest.raises(PermissionDenied):
         at_risk_window(lawyer("labour-a"), 0)
+
+
+async def test_a_client_complains_and_an_agent_tracks_it_to_resolution(store: ConsultationStore) -> None:
+    """R-CS-3, §6.1.4.4: recorded, tracked, resolved; only the client's enterprise and agents see it."""
+    consultation_id = await submit(store)
+    with pytest.raises(PermissionDenied):
+        await store.raise_complaint(AGENT, consultation_id, "agents do not complain")
+    with pytest.raises(NotFound):
+        await store.raise_complaint(OTHER_TENANT, consultation_id, "not mine")
+    with pytest.raises(InvalidArgument):
+        await store.raise_complaint(CLIENT, consultation_id, "  ")
+    complaint = await store.raise_complaint(CLIENT, consultation_id, "律师回复太慢，而且没有回答我的问题。")
+    assert complaint.status == "open"
+
+    mine, _ = await store.list_complaints(CLIENT, "", 10, "")
+    assert [c.id for c in mine] == [complaint.id]
+    assert (await store.list_complaints(OTHER_TENANT, "", 10, ""))[0] == []
+    with pytest.raises(PermissionDenied):
+        await store.list_complaints(lawyer("labour-a"), "", 10, "")
+    assert [c.id for c in (await store.list_complaints(AGENT, "open", 10, ""))[0]] == [complaint.id]
+
+    with pytest.raises(PermissionDenied):
+        await store.update_complaint(CLIENT, complaint.id, "resolved", "done")
+    with pytest.raises(InvalidArgument) as no_resolution:
+        await store.update_complaint(AGENT, complaint.id, "resolved", "")
+    assert [v.field for v in no_resolution.value.violations] == ["resolution"]
+    taken = await store.update_complaint(AGENT, complaint.id, "in_progress", "")
+    assert (taken.status, taken.handled_by) == ("in_progress", AGENT.user_id)
+    resolved = await store.update_complaint(AGENT, complaint.id, "resolved", "已更换律师并致歉，补发答复。")
+    assert resolved.status == "resolved" and resolved.resolution.startswith("已更换律师")
+    with pytest.raises(Conflict):
+        await store.update_complaint(AGENT, complaint.id, "in_progress", "")
+
+    stages = [s.stage for s in (await store.get(AGENT, consultation_id)).stages]
+    assert [s for s in stages if s.startswith("complaint")] == [
+        "complaint_raised",
+        "complaint_in_progress",
+        "complaint_resolved",
+    ]
+    assert {"complaint.raised", "complaint.resolved"} <= set(await events(store))

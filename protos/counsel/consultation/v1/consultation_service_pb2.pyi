@@ -960,3 +960,227 @@ class ListAtRiskResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAtRiskResponse: _TypeAlias = ListAtRiskResponse  # noqa: Y015
+
+@_typing.final
+class Complaint(_message.Message):
+    """A client's complaint about a consultation, tracked by agents to resolution (§6.1.4.4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    HANDLED_BY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Complaint id."""
+    consultation_id: _builtins.str
+    """The consultation it is about."""
+    tenant_id: _builtins.str
+    """Tenant (enterprise) of the client."""
+    client_id: _builtins.str
+    """The client who raised it."""
+    status: _builtins.str
+    """One of: open|in_progress|resolved."""
+    body: _builtins.str
+    """What the client wrote."""
+    resolution: _builtins.str
+    """How it was resolved; empty until resolved."""
+    handled_by: _builtins.str
+    """The agent handling it; empty while open."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was raised."""
+
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        body: _builtins.str = ...,
+        resolution: _builtins.str = ...,
+        handled_by: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_id", b"client_id", "consultation_id", b"consultation_id", "created_at", b"created_at", "handled_by", b"handled_by", "id", b"id", "resolution", b"resolution", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Complaint: _TypeAlias = Complaint  # noqa: Y015
+
+@_typing.final
+class RaiseComplaintRequest(_message.Message):
+    """Request for ConsultationService.RaiseComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    body: _builtins.str
+    """What went wrong."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "consultation_id", b"consultation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RaiseComplaintRequest: _TypeAlias = RaiseComplaintRequest  # noqa: Y015
+
+@_typing.final
+class RaiseComplaintResponse(_message.Message):
+    """Response of ConsultationService.RaiseComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaint(self) -> Global___Complaint:
+        """The new complaint."""
+
+    def __init__(
+        self,
+        *,
+        complaint: Global___Complaint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RaiseComplaintResponse: _TypeAlias = RaiseComplaintResponse  # noqa: Y015
+
+@_typing.final
+class ListComplaintsRequest(_message.Message):
+    """Request for ConsultationService.ListComplaints."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """Filter: open|in_progress|resolved; empty for all."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListComplaintsRequest: _TypeAlias = ListComplaintsRequest  # noqa: Y015
+
+@_typing.final
+class ListComplaintsResponse(_message.Message):
+    """Response of ConsultationService.ListComplaints."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINTS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Complaint]:
+        """The page of complaints."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        complaints: _abc.Iterable[Global___Complaint] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaints", b"complaints", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListComplaintsResponse: _TypeAlias = ListComplaintsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateComplaintRequest(_message.Message):
+    """Request for ConsultationService.UpdateComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    """The complaint."""
+    status: _builtins.str
+    """in_progress|resolved."""
+    resolution: _builtins.str
+    """Required when resolving: how it was resolved."""
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        resolution: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id", "resolution", b"resolution", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateComplaintRequest: _TypeAlias = UpdateComplaintRequest  # noqa: Y015
+
+@_typing.final
+class UpdateComplaintResponse(_message.Message):
+    """Response of ConsultationService.UpdateComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaint(self) -> Global___Complaint:
+        """The complaint after the change."""
+
+    def __init__(
+        self,
+        *,
+        complaint: Global___Complaint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateComplaintResponse: _TypeAlias = UpdateComplaintResponse  # noqa: Y015

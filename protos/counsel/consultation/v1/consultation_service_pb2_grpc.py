@@ -100,6 +100,21 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskResponse.FromString,
                 _registered_method=True)
+        self.RaiseComplaint = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/RaiseComplaint',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintResponse.FromString,
+                _registered_method=True)
+        self.ListComplaints = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListComplaints',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsResponse.FromString,
+                _registered_method=True)
+        self.UpdateComplaint = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/UpdateComplaint',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -198,6 +213,27 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RaiseComplaint(self, request, context):
+        """A client raises a complaint about a consultation of their enterprise (§6.1.4.4).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComplaints(self, request, context):
+        """Complaints: a client's enterprise's, or all for agents and supervisors; newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateComplaint(self, request, context):
+        """An agent moves a complaint on: open → in_progress → resolved (with a resolution).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -265,6 +301,21 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.ListAtRisk,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskResponse.SerializeToString,
+            ),
+            'RaiseComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.RaiseComplaint,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintResponse.SerializeToString,
+            ),
+            'ListComplaints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComplaints,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsResponse.SerializeToString,
+            ),
+            'UpdateComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateComplaint,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -619,6 +670,87 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/ListAtRisk',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RaiseComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/RaiseComplaint',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComplaints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListComplaints',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/UpdateComplaint',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.FromString,
             options,
             channel_credentials,
             insecure,

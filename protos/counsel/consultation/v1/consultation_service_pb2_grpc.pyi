@@ -61,6 +61,12 @@ class ConsultationServiceStub:
     """
     ListAtRisk: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListAtRiskRequest, _consultation_service_pb2.ListAtRiskResponse]
     """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
+    RaiseComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.RaiseComplaintRequest, _consultation_service_pb2.RaiseComplaintResponse]
+    """A client raises a complaint about a consultation of their enterprise (§6.1.4.4)."""
+    ListComplaints: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListComplaintsRequest, _consultation_service_pb2.ListComplaintsResponse]
+    """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
+    UpdateComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.UpdateComplaintRequest, _consultation_service_pb2.UpdateComplaintResponse]
+    """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -95,6 +101,12 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """
     ListAtRisk: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListAtRiskRequest, _consultation_service_pb2.ListAtRiskResponse]  # type: ignore[assignment]
     """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
+    RaiseComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.RaiseComplaintRequest, _consultation_service_pb2.RaiseComplaintResponse]  # type: ignore[assignment]
+    """A client raises a complaint about a consultation of their enterprise (§6.1.4.4)."""
+    ListComplaints: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListComplaintsRequest, _consultation_service_pb2.ListComplaintsResponse]  # type: ignore[assignment]
+    """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
+    UpdateComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.UpdateComplaintRequest, _consultation_service_pb2.UpdateComplaintResponse]  # type: ignore[assignment]
+    """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -204,5 +216,29 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.ListAtRiskResponse, _abc.Awaitable[_consultation_service_pb2.ListAtRiskResponse]]:
         """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
+
+    @_abc_1.abstractmethod
+    def RaiseComplaint(
+        self,
+        request: _consultation_service_pb2.RaiseComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.RaiseComplaintResponse, _abc.Awaitable[_consultation_service_pb2.RaiseComplaintResponse]]:
+        """A client raises a complaint about a consultation of their enterprise (§6.1.4.4)."""
+
+    @_abc_1.abstractmethod
+    def ListComplaints(
+        self,
+        request: _consultation_service_pb2.ListComplaintsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListComplaintsResponse, _abc.Awaitable[_consultation_service_pb2.ListComplaintsResponse]]:
+        """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
+
+    @_abc_1.abstractmethod
+    def UpdateComplaint(
+        self,
+        request: _consultation_service_pb2.UpdateComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.UpdateComplaintResponse, _abc.Awaitable[_consultation_service_pb2.UpdateComplaintResponse]]:
+        """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

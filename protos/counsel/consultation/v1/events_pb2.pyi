@@ -256,3 +256,33 @@ class ConsultationClosed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConsultationClosed: _TypeAlias = ConsultationClosed  # noqa: Y015
+
+@_typing.final
+class ComplaintChanged(_message.Message):
+    """Payload of events "complaint.raised" and "complaint.resolved": a complaint about a consultation changed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    """The complaint."""
+    consultation_id: _builtins.str
+    """The consultation it is about."""
+    status: _builtins.str
+    """open|in_progress|resolved."""
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id", "consultation_id", b"consultation_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComplaintChanged: _TypeAlias = ComplaintChanged  # noqa: Y015
