@@ -299,3 +299,40 @@ def next_complaint_status(current: str, target: str, resolution: str) -> str:
     if target not in COMPLAINT_TRANSITIONS[current]:
         raise Conflict(f"a {current} complaint cannot become {target}", reason="invalid_transition")
     return target
+
+
+# --- phone consultations (R-CON-3, §6.2.1.3, §6.2.4.4) -------------------------------------------------
+MAX_OUTCOME = 2_000
+
+
+def validate_start_call(
+    principal: Principal | None, kind: str, status: str, lawyer_active: bool | None
+) -> Principal:
+    """An agent bridges an open phone consultation to an active lawyer. `lawyer_active` is None when the
+    lawyer is unknown."""
+    if principal is None:
+        raise Unauthenticated("sign in to bridge a call")
+    if not principal.has_role("agent"):
+        raise PermissionDenied("calls are bridged by an agent")
+    if kind != "phone":
+        raise Conflict("only a phone consultation is bridged by phone", reason="not_a_phone_consultation")
+    if status == "closed":
+        raise Conflict("the consultation is closed", reason="consultation_closed")
+    if not lawyer_active:
+        raise InvalidArgument.for_field("lawyer_id", "is not an active lawyer")
+    return principal
+
+
+def validate_end_call(principal: Principal | None, call_status: str, outcome: str) -> tuple[Principal, str]:
+    if principal is None:
+        raise Unauthenticated("sign in to end a call")
+    if not principal.has_role("agent"):
+        raise PermissionDenied("calls are ended by an agent")
+    outcome = outcome.strip()
+    if not outcome:
+        raise InvalidArgument.for_field("outcome", "must say what came of the call")
+    if len(outcome) > MAX_OUTCOME:
+        raise InvalidArgument.for_field("outcome", f"must be at most {MAX_OUTCOME} characters")
+    if call_status != "connected":
+        raise Conflict("the call has already ended", reason="call_ended")
+    return principal, outcome

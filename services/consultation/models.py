@@ -117,3 +117,22 @@ class ComplaintRow(ConsultationTable, table=True):
     handled_by: str = ""
     created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class CallRecordRow(ConsultationTable, table=True):
+    """A bridged call of a phone consultation: parties, start, end, duration, outcome, recording (§6.2.4.4)."""
+
+    __tablename__ = "consultation_calls"
+
+    id: str = Field(primary_key=True)
+    consultation_id: str = Field(foreign_key="consultations.id", index=True)
+    agent_id: str
+    lawyer_id: str
+    status: str
+    started_at: datetime = Field(sa_type=DateTime(timezone=True))
+    ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    duration_seconds: int = 0
+    outcome: str = ""
+    recording_ref: str = ""
+    provider: str
+    provider_call_id: str = ""

@@ -17,8 +17,9 @@ from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationSe
 from counsel.payment.v1 import payment_service_pb2
 from services.consultation import domain
 from services.consultation.classifier import LegalClassifier, default_classifier
-from services.consultation.models import ComplaintRow, ConsultationRow
+from services.consultation.models import CallRecordRow, ComplaintRow, ConsultationRow
 from services.consultation.store import ConsultationStore, ConsultationView
+from services.consultation.telephony import SimulatedTelephony, TelephonyProvider
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
 from services.runtime.records import from_timestamp, page_size, to_timestamp
@@ -78,6 +79,7 @@ def consultation_proto(
                 )
                 for stage in view.stages
             )
+        message.call_records.extend(call_proto(c) for c in view.calls)
         for m in view.messages:
             message.messages.append(
                 pb.ConsultationMessage(
@@ -89,6 +91,23 @@ def consultation_proto(
                 )
             )
     return message
+
+
+def call_proto(row: CallRecordRow) -> pb.CallRecord:
+    return pb.CallRecord(
+        id=row.id,
+        consultation_id=row.consultation_id,
+        agent_id=row.agent_id,
+        lawyer_id=row.lawyer_id,
+        status=row.status,
+        started_at=to_timestamp(row.started_at),
+        ended_at=to_timestamp(row.ended_at),
+        duration_seconds=row.duration_seconds,
+        outcome=row.outcome,
+        recording_ref=row.recording_ref,
+        provider=row.provider,
+        provider_call_id=row.provider_call_id,
+    )
 
 
 def complaint_proto(row: ComplaintRow) -> pb.Complaint:
@@ -113,7 +132,9 @@ class ConsultationServicer(ConsultationServiceServicer):
         temporal: Client,
         payments: PaymentServiceAsyncStub,
         classifier: Callable[[], LegalClassifier] = default_classifier,
+        telephony: TelephonyProvider | None = None,
     ) -> None:
+        self.telephony: TelephonyProvider = telephony or SimulatedTelephony()
         self.store = store
         self.temporal = temporal
         self.payments = payments
@@ -190,6 +211,22 @@ class ConsultationServicer(ConsultationServiceServicer):
         window = domain.at_risk_window(current_principal(), request.within_minutes)
         rows = await self.store.at_risk(window, page_size(request.limit))
         return pb.ListAtRiskResponse(consultations=[consultation_proto(row) for row in rows])
+
+    async def StartCall(
+        self, request: pb.StartCallRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartCallResponse:
+        row = await self.store.start_call(
+            current_principal(), request.consultation_id, request.lawyer_id, self.telephony
+        )
+        return pb.StartCallResponse(call=call_proto(row))
+
+    async def EndCall(
+        self, request: pb.EndCallRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EndCallResponse:
+        row = await self.store.end_call(
+            current_principal(), request.consultation_id, request.call_id, request.outcome, self.telephony
+        )
+        return pb.EndCallResponse(call=call_proto(row))
 
     async def RaiseComplaint(
         self, request: pb.RaiseComplaintRequest, context: grpc.aio.ServicerContext

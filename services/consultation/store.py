@@ -16,12 +16,14 @@ from services.consultation import domain
 from services.consultation.classifier import LEGAL_FIELDS, Prediction
 from services.consultation.models import (
     TABLES,
+    CallRecordRow,
     ComplaintRow,
     ConsultationMessageRow,
     ConsultationRow,
     ConsultationStageRow,
     LawyerProjectionRow,
 )
+from services.consultation.telephony import TelephonyProvider
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
@@ -55,6 +57,7 @@ class ConsultationView:
     row: ConsultationRow
     stages: list[ConsultationStageRow]
     messages: list[ConsultationMessageRow]
+    calls: list[CallRecordRow]
 
 
 class ConsultationStore:
@@ -699,6 +702,98 @@ class ConsultationStore:
             actor_id=actor_id,
         )
 
+    async def start_call(
+        self, principal: Principal | None, consultation_id: str, lawyer_id: str, telephony: TelephonyProvider
+    ) -> CallRecordRow:
+        """An agent bridges the phone consultation to a lawyer through the provider; the record is kept."""
+        async with self.db.transaction() as session:
+            row = await self._locked(session, consultation_id)
+            if not domain.can_see(principal, row.tenant_id, row.assigned_lawyer_id):
+                raise NotFound("no such consultation")
+            found = await session.get(LawyerProjectionRow, lawyer_id) if lawyer_id else None
+            agent = domain.validate_start_call(
+                principal, row.kind, row.status, found.active if found else None
+            )
+            call_id = new_id()
+            provider_call_id = await telephony.bridge(call_id, agent.user_id, lawyer_id)
+            call = CallRecordRow(
+                id=call_id,
+                consultation_id=consultation_id,
+                agent_id=agent.user_id,
+                lawyer_id=lawyer_id,
+                status="connected",
+                started_at=utcnow(),
+                provider=telephony.name,
+                provider_call_id=provider_call_id,
+            )
+            session.add(call)
+            await session.flush()
+            await self._add_stage(
+                session,
+                consultation_id,
+                "call_connected",
+                f"call:{call_id}:connected",
+                actor=agent.user_id,
+                detail=f"bridged to lawyer {lawyer_id} via {telephony.name}",
+            )
+            await self._call_event(session, "call.connected", call, row.tenant_id, agent.user_id)
+            return call
+
+    async def end_call(
+        self,
+        principal: Principal | None,
+        consultation_id: str,
+        call_id: str,
+        outcome: str,
+        telephony: TelephonyProvider,
+    ) -> CallRecordRow:
+        async with self.db.transaction() as session:
+            row = await self._locked(session, consultation_id)
+            call = (
+                await session.exec(
+                    select(CallRecordRow)
+                    .where(CallRecordRow.id == call_id)
+                    .where(CallRecordRow.consultation_id == consultation_id)
+                    .with_for_update()
+                )
+            ).first()
+            if call is None or not domain.can_see(principal, row.tenant_id, row.assigned_lawyer_id):
+                raise NotFound("no such call")
+            agent, outcome = domain.validate_end_call(principal, call.status, outcome)
+            call.recording_ref = await telephony.hang_up(call.provider_call_id)
+            call.ended_at = utcnow()
+            call.duration_seconds = max(0, round((call.ended_at - call.started_at).total_seconds()))
+            call.outcome = outcome
+            call.status = "ended"
+            session.add(call)
+            await self._add_stage(
+                session,
+                consultation_id,
+                "call_ended",
+                f"call:{call_id}:ended",
+                actor=agent.user_id,
+                detail=f"{call.duration_seconds} s with lawyer {call.lawyer_id}",
+            )
+            await self._call_event(session, "call.ended", call, row.tenant_id, agent.user_id)
+            return call
+
+    async def _call_event(
+        self, session: AsyncSession, event_type: str, call: CallRecordRow, tenant_id: str, actor_id: str
+    ) -> None:
+        await self.outbox.add(
+            session,
+            event_type,
+            events_pb2.CallChanged(
+                call_id=call.id,
+                consultation_id=call.consultation_id,
+                lawyer_id=call.lawyer_id,
+                status=call.status,
+            ),
+            aggregate_id=call.consultation_id,
+            tenant_id=tenant_id,
+            actor_id=actor_id,
+        )
+
     async def upsert_lawyer(self, lawyer: LawyerProjectionRow) -> None:
         """Insert or update one lawyer of the projection (seed now, catalog events later)."""
         table = LawyerProjectionRow.__table__  # type: ignore[attr-defined]
@@ -751,4 +846,11 @@ class ConsultationStore:
                 .order_by(col(ConsultationMessageRow.created_at))
             )
         ).all()
-        return ConsultationView(row, list(stages), list(messages))
+        calls = (
+            await session.exec(
+                select(CallRecordRow)
+                .where(CallRecordRow.consultation_id == consultation_id)
+                .order_by(col(CallRecordRow.started_at), col(CallRecordRow.id))
+            )
+        ).all()
+        return ConsultationView(row, list(stages), list(messages), list(calls))

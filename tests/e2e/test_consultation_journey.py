@@ -205,5 +205,10 @@ def test_an_agent_classifies_an_unclear_question_by_hand_and_watches_the_at_risk
     assert done.json()["legal_field"] == "ip" and done.json()["needs_manual_classification"] is False
     assert done.json()["assigned_lawyer_id"] in ip_lawyers
 
+    # Only a phone consultation is bridged by phone, and only by an agent.
+    lawyer4 = demo_user_id("lawyer4@demo.counsel.test")
+    assert http.post(f"{path}/calls", headers=client, json={"lawyer_id": lawyer4}).status_code == 403
+    assert http.post(f"{path}/calls", headers=agent, json={"lawyer_id": lawyer4}).status_code == 409
+
     assert http.get("/api/v1/agent/at-risk", headers=agent).status_code == 200
     assert http.get("/api/v1/agent/at-risk", headers=client).status_code == 403

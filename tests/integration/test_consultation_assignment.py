@@ -326,3 +326,47 @@ async def test_a_client_complains_and_an_agent_tracks_it_to_resolution(store: Co
         "complaint_resolved",
     ]
     assert {"complaint.raised", "complaint.resolved"} <= set(await events(store))
+
+
+async def test_an_agent_bridges_a_phone_consultation_and_the_call_record_is_kept(
+    store: ConsultationStore,
+) -> None:
+    """R-CON-3, §6.2.1.3, §6.2.4.4: parties, start, end, duration, outcome and the recording's key."""
+    from services.consultation.telephony import SimulatedTelephony
+
+    phone = SimulatedTelephony()
+    view, _ = await store.create(CLIENT, NewConsultation("phone", "电话咨询", LABOUR_QUESTION, "order-2"), "")
+    consultation_id = view.row.id
+    professional = await submit(store)
+
+    with pytest.raises(PermissionDenied):
+        await store.start_call(CLIENT, consultation_id, "labour-a", phone)
+    with pytest.raises(Conflict):
+        await store.start_call(AGENT, professional, "labour-a", phone)  # not a phone consultation
+    with pytest.raises(InvalidArgument) as unknown:
+        await store.start_call(AGENT, consultation_id, "nobody", phone)
+    assert [v.field for v in unknown.value.violations] == ["lawyer_id"]
+    with pytest.raises(InvalidArgument):
+        await store.start_call(AGENT, consultation_id, "labour-inactive", phone)
+
+    call = await store.start_call(AGENT, consultation_id, "labour-a", phone)
+    assert (call.status, call.agent_id, call.lawyer_id, call.provider) == (
+        "connected",
+        AGENT.user_id,
+        "labour-a",
+        "simulated",
+    )
+    with pytest.raises(InvalidArgument):
+        await store.end_call(AGENT, consultation_id, call.id, " ", phone)
+    with pytest.raises(NotFound):
+        await store.end_call(AGENT, professional, call.id, "wrong consultation", phone)
+    ended = await store.end_call(AGENT, consultation_id, call.id, "已解答试用期问题，建议书面沟通。", phone)
+    assert ended.status == "ended" and ended.ended_at is not None and ended.duration_seconds >= 0
+    assert ended.recording_ref == f"recordings/sim-{call.id}.wav"
+    with pytest.raises(Conflict):
+        await store.end_call(AGENT, consultation_id, call.id, "again", phone)
+
+    view = await store.get(CLIENT, consultation_id)
+    assert [(c.id, c.status) for c in view.calls] == [(call.id, "ended")]
+    assert [s.stage for s in view.stages if s.stage.startswith("call")] == ["call_connected", "call_ended"]
+    assert {"call.connected", "call.ended"} <= set(await events(store))

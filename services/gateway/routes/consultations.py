@@ -11,16 +11,19 @@ from counsel.consultation.v1 import consultation_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.consultations import (
+    CallRecord,
     CloseConsultation,
     Complaint,
     ComplaintPage,
     Consultation,
     ConsultationPage,
     CreateConsultation,
+    EndCall,
     PostMessage,
     RaiseComplaint,
     RateConsultation,
     Reclassify,
+    StartCall,
     UpdateComplaint,
 )
 
@@ -205,3 +208,29 @@ async def update_complaint(
         pb.UpdateComplaintRequest(complaint_id=complaint_id, status=body.status, resolution=body.resolution)
     )
     return Complaint.from_proto(reply.complaint)
+
+
+@router.post(
+    "/api/v1/consultations/{consultation_id}/calls",
+    response_model=CallRecord,
+    status_code=status.HTTP_201_CREATED,
+)
+async def start_call(
+    consultation_id: str, body: StartCall, principal: CurrentPrincipal, clients: ClientsDep
+) -> CallRecord:
+    """An agent bridges a phone consultation to a lawyer (R-CON-3, §6.2.1.3)."""
+    reply = await clients.consultation.StartCall(
+        pb.StartCallRequest(consultation_id=consultation_id, lawyer_id=body.lawyer_id)
+    )
+    return CallRecord.from_proto(reply.call)
+
+
+@router.post("/api/v1/consultations/{consultation_id}/calls/{call_id}/end", response_model=CallRecord)
+async def end_call(
+    consultation_id: str, call_id: str, body: EndCall, principal: CurrentPrincipal, clients: ClientsDep
+) -> CallRecord:
+    """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
+    reply = await clients.consultation.EndCall(
+        pb.EndCallRequest(consultation_id=consultation_id, call_id=call_id, outcome=body.outcome)
+    )
+    return CallRecord.from_proto(reply.call)

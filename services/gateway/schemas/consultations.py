@@ -75,6 +75,42 @@ class Stage(BaseModel):
         )
 
 
+class StartCall(RequestModel):
+    lawyer_id: str = Field(min_length=1, max_length=200)
+
+
+class EndCall(RequestModel):
+    outcome: str = Field(min_length=1, max_length=2000)
+
+
+class CallRecord(BaseModel):
+    id: str
+    agent_id: str
+    lawyer_id: str
+    status: str = Field(description="connected|ended")
+    started_at: str | None
+    ended_at: str | None
+    duration_seconds: int
+    outcome: str | None
+    recording_ref: str | None = Field(description="Object-storage key of the recording.")
+    provider: str
+
+    @classmethod
+    def from_proto(cls, call: pb.CallRecord) -> CallRecord:
+        return cls(
+            id=call.id,
+            agent_id=call.agent_id,
+            lawyer_id=call.lawyer_id,
+            status=call.status,
+            started_at=rfc3339(call, "started_at"),
+            ended_at=rfc3339(call, "ended_at"),
+            duration_seconds=call.duration_seconds,
+            outcome=or_none(call.outcome),
+            recording_ref=or_none(call.recording_ref),
+            provider=call.provider,
+        )
+
+
 class HistoryEntry(BaseModel):
     stage: str
     actor: str | None
@@ -118,6 +154,7 @@ class Consultation(BaseModel):
     answered_at: str | None
     rating: int | None
     rating_comment: str | None
+    call_records: list[CallRecord] = Field(default_factory=list, description="Phone consultations' calls.")
     history: list[HistoryEntry] = Field(
         default_factory=list,
         description="Staff only: every step with what happened (assignment reasons, breaches).",
@@ -146,6 +183,7 @@ class Consultation(BaseModel):
             answered_at=rfc3339(consultation, "answered_at"),
             rating=consultation.rating or None,
             rating_comment=or_none(consultation.rating_comment),
+            call_records=[CallRecord.from_proto(c) for c in consultation.call_records],
             history=[HistoryEntry.from_proto(h) for h in consultation.history],
         )
 

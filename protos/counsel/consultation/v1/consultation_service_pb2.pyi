@@ -49,6 +49,7 @@ class Consultation(_message.Message):
     RATING_COMMENT_FIELD_NUMBER: _builtins.int
     ANSWERED_AT_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
+    CALL_RECORDS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Consultation id."""
     tenant_id: _builtins.str
@@ -109,6 +110,10 @@ class Consultation(_message.Message):
         oldest first; filled for staff only, like stages with messages.
         """
 
+    @_builtins.property
+    def call_records(self) -> _containers.RepeatedCompositeFieldContainer[Global___CallRecord]:
+        """Phone consultations: the bridged calls, oldest first."""
+
     def __init__(
         self,
         *,
@@ -134,14 +139,85 @@ class Consultation(_message.Message):
         rating_comment: _builtins.str = ...,
         answered_at: _timestamp_pb2.Timestamp | None = ...,
         history: _abc.Iterable[Global___ConsultationHistoryEntry] | None = ...,
+        call_records: _abc.Iterable[Global___CallRecord] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at", "current_due_at", b"current_due_at", "reply_due_at", b"reply_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "client_id", b"client_id", "created_at", b"created_at", "current_due_at", b"current_due_at", "escalations", b"escalations", "history", b"history", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "messages", b"messages", "needs_manual_classification", b"needs_manual_classification", "order_id", b"order_id", "question", b"question", "rating", b"rating", "rating_comment", b"rating_comment", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "call_records", b"call_records", "client_id", b"client_id", "created_at", b"created_at", "current_due_at", b"current_due_at", "escalations", b"escalations", "history", b"history", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "messages", b"messages", "needs_manual_classification", b"needs_manual_classification", "order_id", b"order_id", "question", b"question", "rating", b"rating", "rating_comment", b"rating_comment", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Consultation: _TypeAlias = Consultation  # noqa: Y015
+
+@_typing.final
+class CallRecord(_message.Message):
+    """One bridged phone call of a consultation (§6.2.4.4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    ENDED_AT_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    RECORDING_REF_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    PROVIDER_CALL_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Call id."""
+    consultation_id: _builtins.str
+    """The consultation."""
+    agent_id: _builtins.str
+    """The agent who bridged it."""
+    lawyer_id: _builtins.str
+    """The lawyer it was bridged to."""
+    status: _builtins.str
+    """One of: connected|ended."""
+    duration_seconds: _builtins.int
+    """Length in seconds, from the provider; 0 while connected."""
+    outcome: _builtins.str
+    """What came of it, e.g. "advice given", "follow-up meeting booked"."""
+    recording_ref: _builtins.str
+    """Where the provider keeps the recording, e.g. "recordings/<call id>.wav"; empty while connected."""
+    provider: _builtins.str
+    """The telephony provider, e.g. "simulated"."""
+    provider_call_id: _builtins.str
+    """The provider's own id of the call."""
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """When the call was bridged."""
+
+    @_builtins.property
+    def ended_at(self) -> _timestamp_pb2.Timestamp:
+        """When it ended; unset while connected."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        ended_at: _timestamp_pb2.Timestamp | None = ...,
+        duration_seconds: _builtins.int = ...,
+        outcome: _builtins.str = ...,
+        recording_ref: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        provider_call_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ended_at", b"ended_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "consultation_id", b"consultation_id", "duration_seconds", b"duration_seconds", "ended_at", b"ended_at", "id", b"id", "lawyer_id", b"lawyer_id", "outcome", b"outcome", "provider", b"provider", "provider_call_id", b"provider_call_id", "recording_ref", b"recording_ref", "started_at", b"started_at", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallRecord: _TypeAlias = CallRecord  # noqa: Y015
 
 @_typing.final
 class ConsultationHistoryEntry(_message.Message):
@@ -1184,3 +1260,107 @@ class UpdateComplaintResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateComplaintResponse: _TypeAlias = UpdateComplaintResponse  # noqa: Y015
+
+@_typing.final
+class StartCallRequest(_message.Message):
+    """Request for ConsultationService.StartCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The phone consultation."""
+    lawyer_id: _builtins.str
+    """The lawyer to bridge the client to."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartCallRequest: _TypeAlias = StartCallRequest  # noqa: Y015
+
+@_typing.final
+class StartCallResponse(_message.Message):
+    """Response of ConsultationService.StartCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> Global___CallRecord:
+        """The new call record."""
+
+    def __init__(
+        self,
+        *,
+        call: Global___CallRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartCallResponse: _TypeAlias = StartCallResponse  # noqa: Y015
+
+@_typing.final
+class EndCallRequest(_message.Message):
+    """Request for ConsultationService.EndCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    call_id: _builtins.str
+    """The call."""
+    outcome: _builtins.str
+    """What came of it."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        call_id: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "consultation_id", b"consultation_id", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndCallRequest: _TypeAlias = EndCallRequest  # noqa: Y015
+
+@_typing.final
+class EndCallResponse(_message.Message):
+    """Response of ConsultationService.EndCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> Global___CallRecord:
+        """The ended call record."""
+
+    def __init__(
+        self,
+        *,
+        call: Global___CallRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndCallResponse: _TypeAlias = EndCallResponse  # noqa: Y015

@@ -115,6 +115,16 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.FromString,
                 _registered_method=True)
+        self.StartCall = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/StartCall',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallResponse.FromString,
+                _registered_method=True)
+        self.EndCall = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/EndCall',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -234,6 +244,20 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartCall(self, request, context):
+        """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndCall(self, request, context):
+        """An agent ends the call with its outcome; the call record is kept (§6.2.4.4).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -316,6 +340,16 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.UpdateComplaint,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.SerializeToString,
+            ),
+            'StartCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartCall,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallResponse.SerializeToString,
+            ),
+            'EndCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndCall,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -751,6 +785,60 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/UpdateComplaint',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/StartCall',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/EndCall',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.FromString,
             options,
             channel_credentials,
             insecure,

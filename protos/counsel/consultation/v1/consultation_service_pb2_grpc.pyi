@@ -67,6 +67,10 @@ class ConsultationServiceStub:
     """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
     UpdateComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.UpdateComplaintRequest, _consultation_service_pb2.UpdateComplaintResponse]
     """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
+    StartCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartCallRequest, _consultation_service_pb2.StartCallResponse]
+    """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
+    EndCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]
+    """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -107,6 +111,10 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
     UpdateComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.UpdateComplaintRequest, _consultation_service_pb2.UpdateComplaintResponse]  # type: ignore[assignment]
     """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
+    StartCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartCallRequest, _consultation_service_pb2.StartCallResponse]  # type: ignore[assignment]
+    """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
+    EndCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]  # type: ignore[assignment]
+    """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -240,5 +248,21 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.UpdateComplaintResponse, _abc.Awaitable[_consultation_service_pb2.UpdateComplaintResponse]]:
         """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
+
+    @_abc_1.abstractmethod
+    def StartCall(
+        self,
+        request: _consultation_service_pb2.StartCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.StartCallResponse, _abc.Awaitable[_consultation_service_pb2.StartCallResponse]]:
+        """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
+
+    @_abc_1.abstractmethod
+    def EndCall(
+        self,
+        request: _consultation_service_pb2.EndCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.EndCallResponse, _abc.Awaitable[_consultation_service_pb2.EndCallResponse]]:
+        """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

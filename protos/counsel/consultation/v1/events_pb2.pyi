@@ -286,3 +286,37 @@ class ComplaintChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ComplaintChanged: _TypeAlias = ComplaintChanged  # noqa: Y015
+
+@_typing.final
+class CallChanged(_message.Message):
+    """Payload of events "call.connected" and "call.ended": a phone consultation's call changed (§6.2.4.4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call record."""
+    consultation_id: _builtins.str
+    """The consultation."""
+    lawyer_id: _builtins.str
+    """The lawyer on the call."""
+    status: _builtins.str
+    """connected|ended."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallChanged: _TypeAlias = CallChanged  # noqa: Y015
