@@ -474,7 +474,6 @@ class ConsultationStore:
                     f"original due {_iso(original)}"
                 ),
             )
-            SLA_BREACHES.labels("reply_24h").inc()
             to_lawyer, reason = await self._assign(
                 session, row, exclude, next_due_at, f"reassign:{idempotency_key}", "reassigned after a breach"
             )
@@ -491,7 +490,9 @@ class ConsultationStore:
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,
             )
-            return False, to_lawyer, reason
+        # Counted once the breach is committed, so a rolled-back attempt and its retry count once.
+        SLA_BREACHES.labels("reply_24h").inc()
+        return False, to_lawyer, reason
 
     async def post_message(
         self, principal: Principal | None, consultation_id: str, body: str
