@@ -539,6 +539,7 @@ class ConsultationStore:
                     author_id=principal.user_id,
                     author_role=role,
                     first_lawyer_reply=first_reply,
+                    client_id=row.client_id,
                 ),
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,

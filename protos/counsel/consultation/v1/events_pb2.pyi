@@ -70,22 +70,32 @@ class ConsultationAssigned(_message.Message):
     CONSULTATION_ID_FIELD_NUMBER: _builtins.int
     LAWYER_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
     consultation_id: _builtins.str
     """The consultation."""
     lawyer_id: _builtins.str
     """The assigned lawyer."""
     reason: _builtins.str
     """Why this lawyer, e.g. "legal_field_match", "reassigned_after_breach"."""
+    client_id: _builtins.str
+    """The client who asked, to tell them a lawyer has it."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the lawyer's reply is due; unset when there is no reply clock."""
+
     def __init__(
         self,
         *,
         consultation_id: _builtins.str = ...,
         lawyer_id: _builtins.str = ...,
         reason: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "consultation_id", b"consultation_id", "due_at", b"due_at", "lawyer_id", b"lawyer_id", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -101,6 +111,7 @@ class ConsultationReplied(_message.Message):
     AUTHOR_ID_FIELD_NUMBER: _builtins.int
     AUTHOR_ROLE_FIELD_NUMBER: _builtins.int
     FIRST_LAWYER_REPLY_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
     consultation_id: _builtins.str
     """The consultation."""
     author_id: _builtins.str
@@ -109,6 +120,8 @@ class ConsultationReplied(_message.Message):
     """client|lawyer|agent."""
     first_lawyer_reply: _builtins.bool
     """True for the assigned lawyer's first reply: it stops the reply clock."""
+    client_id: _builtins.str
+    """The client who asked, to tell them about a lawyer's or an agent's message."""
     def __init__(
         self,
         *,
@@ -116,10 +129,11 @@ class ConsultationReplied(_message.Message):
         author_id: _builtins.str = ...,
         author_role: _builtins.str = ...,
         first_lawyer_reply: _builtins.bool = ...,
+        client_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "author_role", b"author_role", "consultation_id", b"consultation_id", "first_lawyer_reply", b"first_lawyer_reply"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "author_role", b"author_role", "client_id", b"client_id", "consultation_id", b"consultation_id", "first_lawyer_reply", b"first_lawyer_reply"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
