@@ -5,6 +5,8 @@ counsel status             health of each process and dependency of the local st
 counsel serve <service>    run one gRPC service      counsel worker   run the workflow worker
 counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration
 counsel seed               load the demo data (idempotent)
+counsel classifier report  held-out accuracy and per-field recall of the legal-nature classifier
+counsel classifier train   retrain its committed model (model.json.gz) after editing its questions
 """
 
 from __future__ import annotations
@@ -45,6 +47,16 @@ def _seed() -> None:
     asyncio.run(seed_all(load_settings()))
 
 
+def _classifier(action: str) -> int:
+    from services.consultation.classifier import MODEL, report, write_model
+
+    if action == "train":
+        write_model()
+        print(f"wrote {MODEL}")
+    print(report())
+    return 0
+
+
 def _up() -> int:
     from deploy.local.stack import run_stack
 
@@ -70,12 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("gateway", help="run the HTTP gateway")
     commands.add_parser("migrate", help="create the databases and run every service's migrations")
     commands.add_parser("seed", help="load the demo data")
+    classifier = commands.add_parser("classifier", help="the consultation's legal-nature classifier")
+    classifier.add_argument("action", choices=["report", "train"])
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
             return _up()
         if args.command == "status":
             return _status()
+        if args.command == "classifier":
+            return _classifier(args.action)
         if args.command == "serve":
             _serve(args.service)
         elif args.command == "worker":

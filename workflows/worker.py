@@ -43,7 +43,15 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
             open_channel(settings.documents_addr, default_timeout=settings.grpc_deadline_seconds)
         )
     )
-    return [consultation.record_stage, consultation.close, documents.record_stage, documents.record_breach]
+    return [
+        consultation.record_stage,
+        consultation.close,
+        consultation.classify,
+        consultation.assign_lawyer,
+        consultation.escalate,
+        documents.record_stage,
+        documents.record_breach,
+    ]
 
 
 async def run_worker(settings: Settings) -> None:
