@@ -8,7 +8,9 @@ import grpc
 
 from counsel.identity.v1 import identity_service_pb2 as pb
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceServicer
-from services.identity import domain
+from services.identity import domain, tokens
+from services.identity.delivery import MessageSender
+from services.identity.models import MembershipCardRow
 from services.identity.store import IdentityStore, UserView
 from services.runtime.context import current_principal
 from services.runtime.records import to_timestamp
@@ -27,21 +29,32 @@ def user_proto(view: UserView) -> pb.User:
     )
 
 
+def card_proto(row: MembershipCardRow) -> pb.MembershipCard:
+    return pb.MembershipCard(
+        id=row.id,
+        last4=row.last4,
+        status=row.status,
+        user_id=row.user_id or "",
+        created_at=to_timestamp(row.created_at),
+        revoked_at=to_timestamp(row.revoked_at),
+    )
+
+
+def token_pair(issued: tokens.IssuedTokens) -> pb.TokenPair:
+    return pb.TokenPair(
+        access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in
+    )
+
+
 class IdentityServicer(IdentityServiceServicer):
-    def __init__(self, store: IdentityStore) -> None:
+    def __init__(self, store: IdentityStore, sender: MessageSender) -> None:
         self.store = store
+        self.sender = sender
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
         attempt = domain.validate_login(request.method, request.identifier, request.secret)
-        view, issued = await self.store.login_password(attempt.identifier, attempt.secret)
-        return pb.LoginResponse(
-            user=user_proto(view),
-            tokens=pb.TokenPair(
-                access_token=issued.access_token,
-                refresh_token=issued.refresh_token,
-                expires_in=issued.expires_in,
-            ),
-        )
+        view, issued = await self.store.login(attempt, request.client_ip)
+        return pb.LoginResponse(user=user_proto(view), tokens=token_pair(issued))
 
     async def GetJwks(
         self, request: pb.GetJwksRequest, context: grpc.aio.ServicerContext
@@ -53,3 +66,95 @@ class IdentityServicer(IdentityServiceServicer):
     ) -> pb.GetUserResponse:
         view = await self.store.get_user(current_principal(), request.user_id)
         return pb.GetUserResponse(user=user_proto(view))
+
+    async def RequestOtp(
+        self, request: pb.RequestOtpRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RequestOtpResponse:
+        kind, destination, code = await self.store.issue_otp(
+            request.channel, request.destination, request.client_ip
+        )
+        subject, body = domain.otp_message(code)
+        await self.sender.send(kind, destination, subject, body)
+        return pb.RequestOtpResponse(expires_in=int(domain.OTP_TTL.total_seconds()))
+
+    async def Register(
+        self, request: pb.RegisterRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RegisterResponse:
+        registration = domain.validate_registration(
+            request.phone,
+            request.email,
+            request.code,
+            request.password,
+            request.display_name,
+            request.enterprise_name,
+        )
+        view, issued = await self.store.register(registration, request.client_ip)
+        return pb.RegisterResponse(user=user_proto(view), tokens=token_pair(issued))
+
+    async def Refresh(
+        self, request: pb.RefreshRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RefreshResponse:
+        view, issued = await self.store.refresh(request.refresh_token)
+        return pb.RefreshResponse(user=user_proto(view), tokens=token_pair(issued))
+
+    async def Logout(self, request: pb.LogoutRequest, context: grpc.aio.ServicerContext) -> pb.LogoutResponse:
+        await self.store.logout(current_principal(), request.refresh_token)
+        return pb.LogoutResponse()
+
+    async def GetMe(self, request: pb.GetMeRequest, context: grpc.aio.ServicerContext) -> pb.GetMeResponse:
+        profile = await self.store.profile(current_principal())
+        reply = pb.GetMeResponse(
+            user=user_proto(profile.user),
+            login_methods=pb.LoginMethods(
+                password=bool(profile.user.row.password_hash),
+                phone=profile.user.phone,
+                email=profile.user.email,
+                membership_cards=[card_proto(card) for card in profile.cards],
+            ),
+        )
+        if profile.enterprise is not None:
+            reply.enterprise.CopyFrom(pb.Enterprise(id=profile.enterprise.id, name=profile.enterprise.name))
+        return reply
+
+    async def UpdateMe(
+        self, request: pb.UpdateMeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateMeResponse:
+        view = await self.store.update_me(current_principal(), request.display_name)
+        return pb.UpdateMeResponse(user=user_proto(view))
+
+    async def IssueMembershipCard(
+        self, request: pb.IssueMembershipCardRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IssueMembershipCardResponse:
+        card, created = await self.store.issue_card(
+            current_principal(), request.card_number, request.pin, request.user_id
+        )
+        return pb.IssueMembershipCardResponse(card=card_proto(card), created=created)
+
+    async def RevokeMembershipCard(
+        self, request: pb.RevokeMembershipCardRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeMembershipCardResponse:
+        card = await self.store.revoke_card(current_principal(), request.card_id)
+        return pb.RevokeMembershipCardResponse(card=card_proto(card))
+
+    async def LinkMembershipCard(
+        self, request: pb.LinkMembershipCardRequest, context: grpc.aio.ServicerContext
+    ) -> pb.LinkMembershipCardResponse:
+        card = await self.store.link_card(current_principal(), request.card_number, request.pin)
+        return pb.LinkMembershipCardResponse(card=card_proto(card))
+
+    async def InviteMember(
+        self, request: pb.InviteMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InviteMemberResponse:
+        invitation = domain.validate_invitation(request.phone, request.email, request.role)
+        to_notify = await self.store.invite_member(current_principal(), invitation)
+        if to_notify is not None:
+            kind, destination, enterprise_name = to_notify
+            subject, body = domain.invitation_message(enterprise_name, invitation.role)
+            await self.sender.send(kind, destination, subject, body)
+        return pb.InviteMemberResponse(role=invitation.role)
+
+    async def ExportMyData(
+        self, request: pb.ExportMyDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportMyDataResponse:
+        export = await self.store.export(current_principal())
+        return pb.ExportMyDataResponse(export_json=json.dumps(export, ensure_ascii=False))

@@ -10,7 +10,7 @@ from counsel.notification.v1.notification_service_pb2_grpc import NotificationSe
 from services.notification.models import InboxEntryRow
 from services.notification.store import NotificationStore
 from services.runtime.context import Principal, current_principal
-from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
 from services.runtime.records import page_size, to_timestamp
 
 
@@ -79,3 +79,21 @@ class NotificationServicer(NotificationServiceServicer):
                 for r in rows
             ]
         )
+
+    async def SendDirect(
+        self, request: pb.SendDirectRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SendDirectResponse:
+        """Internal only (identity's codes and invitations): a call carrying a user's token is refused."""
+        if current_principal() is not None:
+            raise PermissionDenied("SendDirect is for platform services, not for users")
+        if request.channel not in ("sms", "email"):
+            raise InvalidArgument.for_field("channel", "must be sms or email")
+        if not request.to or not request.body:
+            raise InvalidArgument.for_field("to" if not request.to else "body", "must not be empty")
+        if not self.dev_outbox_enabled:
+            # No SMS or e-mail provider is wired yet; failing loudly beats a code that silently never arrives.
+            raise Conflict("no SMS or e-mail provider is configured", reason="no_provider")
+        message_id = await self.store.record_dev_message(
+            request.channel, request.to, request.subject if request.channel == "email" else "", request.body
+        )
+        return pb.SendDirectResponse(message_id=message_id)

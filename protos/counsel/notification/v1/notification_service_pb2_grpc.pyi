@@ -39,6 +39,11 @@ class NotificationServiceStub:
     """Marks one of the caller's notifications read; idempotent."""
     ListDevOutbox: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDevOutboxRequest, _notification_service_pb2.ListDevOutboxResponse]
     """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
+    SendDirect: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.SendDirectRequest, _notification_service_pb2.SendDirectResponse]
+    """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+    Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+    development outbox instead of being sent.
+    """
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -51,6 +56,11 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     """Marks one of the caller's notifications read; idempotent."""
     ListDevOutbox: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDevOutboxRequest, _notification_service_pb2.ListDevOutboxResponse]  # type: ignore[assignment]
     """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
+    SendDirect: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.SendDirectRequest, _notification_service_pb2.SendDirectResponse]  # type: ignore[assignment]
+    """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+    Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+    development outbox instead of being sent.
+    """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     """In-app inbox and outbound notifications (e-mail, SMS)."""
@@ -78,5 +88,16 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notification_service_pb2.ListDevOutboxResponse, _abc.Awaitable[_notification_service_pb2.ListDevOutboxResponse]]:
         """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
+
+    @_abc_1.abstractmethod
+    def SendDirect(
+        self,
+        request: _notification_service_pb2.SendDirectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.SendDirectResponse, _abc.Awaitable[_notification_service_pb2.SendDirectResponse]]:
+        """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+        Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+        development outbox instead of being sent.
+        """
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,49 @@
+"""Enterprise administration (client_admin) and membership cards (firm_admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Response, status
+
+from counsel.identity.v1 import identity_service_pb2 as pb
+from services.gateway.deps import ClientsDep, require_roles
+from services.gateway.schemas.identity import Invited, InviteMember, IssueCard, MembershipCard
+from services.runtime.context import Principal
+
+router = APIRouter(tags=["identity"])
+
+ClientAdmin = Annotated[Principal, Depends(require_roles("client_admin"))]
+FirmAdmin = Annotated[Principal, Depends(require_roles("firm_admin"))]
+
+
+@router.post("/api/v1/enterprise/members", response_model=Invited, status_code=status.HTTP_202_ACCEPTED)
+async def invite_member(body: InviteMember, principal: ClientAdmin, clients: ClientsDep) -> Invited:
+    """Invite a person into your enterprise by phone or e-mail; they join when they register or log in
+    with a code. The answer does not say whether the person already has an account."""
+    reply = await clients.identity.InviteMember(
+        pb.InviteMemberRequest(phone=body.phone or "", email=body.email or "", role=body.role)
+    )
+    return Invited(role=reply.role)
+
+
+@router.post("/api/v1/membership-cards", response_model=MembershipCard, status_code=status.HTTP_201_CREATED)
+async def issue_membership_card(
+    body: IssueCard, principal: FirmAdmin, clients: ClientsDep, response: Response
+) -> MembershipCard:
+    """Issue an offline membership card with its PIN. Repeating the same number and PIN returns the card
+    (200); the same number with another PIN is 409."""
+    reply = await clients.identity.IssueMembershipCard(
+        pb.IssueMembershipCardRequest(card_number=body.card_number, pin=body.pin, user_id=body.user_id or "")
+    )
+    if not reply.created:
+        response.status_code = status.HTTP_200_OK
+    return MembershipCard.from_proto(reply.card)
+
+
+@router.post("/api/v1/membership-cards/{card_id}/revoke", response_model=MembershipCard)
+async def revoke_membership_card(
+    card_id: Annotated[str, Path(max_length=64)], principal: FirmAdmin, clients: ClientsDep
+) -> MembershipCard:
+    reply = await clients.identity.RevokeMembershipCard(pb.RevokeMembershipCardRequest(card_id=card_id))
+    return MembershipCard.from_proto(reply.card)

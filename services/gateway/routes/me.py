@@ -1,0 +1,51 @@
+"""The signed-in user's own account: profile, linked login methods, membership cards, data export."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from counsel.identity.v1 import identity_service_pb2 as pb
+from services.gateway.deps import ClientsDep, CurrentPrincipal
+from services.gateway.schemas.identity import LinkCard, Me, MembershipCard, UpdateMe
+
+router = APIRouter(tags=["identity"])
+
+
+@router.get("/api/v1/me", response_model=Me)
+async def me(principal: CurrentPrincipal, clients: ClientsDep) -> Me:
+    """Your profile, roles, enterprise and linked login methods."""
+    return Me.from_me(await clients.identity.GetMe(pb.GetMeRequest()))
+
+
+@router.patch("/api/v1/me", response_model=Me)
+async def update_me(body: UpdateMe, principal: CurrentPrincipal, clients: ClientsDep) -> Me:
+    await clients.identity.UpdateMe(pb.UpdateMeRequest(display_name=body.display_name or ""))
+    return Me.from_me(await clients.identity.GetMe(pb.GetMeRequest()))
+
+
+@router.post("/api/v1/me/membership-card", response_model=MembershipCard)
+async def link_membership_card(
+    body: LinkCard, principal: CurrentPrincipal, clients: ClientsDep
+) -> MembershipCard:
+    """Link an offline membership card (its number and PIN) to your account; then it logs you in too."""
+    reply = await clients.identity.LinkMembershipCard(
+        pb.LinkMembershipCardRequest(card_number=body.card_number, pin=body.pin)
+    )
+    return MembershipCard.from_proto(reply.card)
+
+
+@router.get("/api/v1/me/export", response_model=dict[str, Any])
+async def export_my_data(principal: CurrentPrincipal, clients: ClientsDep) -> JSONResponse:
+    """Everything the platform's identity service holds about you (PIPL), as JSON; the export is audited."""
+    reply = await clients.identity.ExportMyData(pb.ExportMyDataRequest())
+    return JSONResponse(
+        json.loads(reply.export_json),
+        headers={
+            "Content-Disposition": 'attachment; filename="counsel-export.json"',
+            "Cache-Control": "no-store",
+        },
+    )
