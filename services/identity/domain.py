@@ -207,6 +207,8 @@ def check_password_strength(password: str, *personal: str) -> str:
 # --- one-time codes, rate limits and lockout ------------------------------------------------------------
 
 OTP_DIGITS = 6
+# How long a browser may take between starting an OpenID Connect login and the provider's callback.
+OIDC_STATE_TTL = timedelta(minutes=10)
 OTP_TTL = timedelta(minutes=5)
 # Wrong guesses a code survives; then it is dead and a new one must be requested.
 OTP_MAX_ATTEMPTS = 5

@@ -10,6 +10,7 @@ from counsel.notification.v1.notification_service_pb2_grpc import NotificationSe
 from services.identity import domain
 from services.identity.delivery import NotificationSender
 from services.identity.models import TABLES
+from services.identity.oidc import OidcClients, parse_providers
 from services.identity.server import IdentityServicer
 from services.identity.store import IdentityStore
 from services.runtime.config import Settings
@@ -41,6 +42,7 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
     """Run identity until stopped. `policy` narrows the code and lockout limits (tests)."""
     # Fails fast, before anything starts, when COUNSEL_SECRET_KEY is missing or too short.
     cipher = FieldCipher(settings.secret_key)
+    oidc = OidcClients(parse_providers(settings.oidc_providers))
     jwks = LocalJwks()
     async with (
         service_runtime(settings, SERVICE, TABLES, jwks=jwks) as rt,
@@ -53,7 +55,7 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
         server = rt.grpc_server()
         server.add(
             add_IdentityServiceServicer_to_server,
-            IdentityServicer(store, NotificationSender(notification)),
+            IdentityServicer(store, NotificationSender(notification), oidc),
             FULL_NAME,
         )
         await rt.run(server, background=[rt.outbox_relay()])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index
+from sqlalchemy import DateTime, Index, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -141,3 +141,32 @@ class AuditEventRow(IdentityModel, table=True):
     tenant_id: str = ""
     detail: dict[str, object] = Field(default_factory=dict, sa_type=JSONB)
     created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+
+
+class OidcStateRow(IdentityModel, table=True):
+    """One OpenID Connect sign-in in flight: its state (as a hash), nonce and PKCE verifier (encrypted),
+    valid for a few minutes and usable once."""
+
+    __tablename__ = "oidc_states"
+
+    state_hash: str = Field(primary_key=True)
+    provider: str
+    nonce: str
+    code_verifier_enc: str
+    redirect_uri: str
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    consumed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class OidcLinkRow(IdentityModel, table=True):
+    """A social account (provider + subject, the subject as a blind index) linked to one user."""
+
+    __tablename__ = "oidc_links"
+    __table_args__ = (UniqueConstraint("provider", "subject_index"),)
+
+    id: str = Field(primary_key=True)
+    provider: str
+    subject_index: str
+    user_id: str = Field(index=True)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -11,8 +11,10 @@ from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceService
 from services.identity import domain, tokens
 from services.identity.delivery import MessageSender
 from services.identity.models import MembershipCardRow
+from services.identity.oidc import SIGN_IN_FAILED, OidcClients
 from services.identity.store import IdentityStore, UserView
 from services.runtime.context import current_principal
+from services.runtime.errors import Unauthenticated
 from services.runtime.records import to_timestamp
 
 
@@ -47,9 +49,10 @@ def token_pair(issued: tokens.IssuedTokens) -> pb.TokenPair:
 
 
 class IdentityServicer(IdentityServiceServicer):
-    def __init__(self, store: IdentityStore, sender: MessageSender) -> None:
+    def __init__(self, store: IdentityStore, sender: MessageSender, oidc: OidcClients | None = None) -> None:
         self.store = store
         self.sender = sender
+        self.oidc = oidc or OidcClients({})
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
         attempt = domain.validate_login(request.method, request.identifier, request.secret)
@@ -158,3 +161,26 @@ class IdentityServicer(IdentityServiceServicer):
     ) -> pb.ExportMyDataResponse:
         export = await self.store.export(current_principal())
         return pb.ExportMyDataResponse(export_json=json.dumps(export, ensure_ascii=False))
+
+    async def StartOidcLogin(
+        self, request: pb.StartOidcLoginRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartOidcLoginResponse:
+        start = await self.oidc.start(request.provider, request.redirect_uri)
+        await self.store.save_oidc_state(
+            request.provider, start.state, start.nonce, start.code_verifier, request.redirect_uri
+        )
+        return pb.StartOidcLoginResponse(authorization_url=start.url)
+
+    async def FinishOidcLogin(
+        self, request: pb.FinishOidcLoginRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FinishOidcLoginResponse:
+        self.oidc.provider(request.provider)  # NotFound for an unknown provider
+        # The state is spent first, whatever follows: a callback can be tried once.
+        nonce, verifier, redirect_uri = await self.store.take_oidc_state(request.provider, request.state)
+        if request.error or not request.code:
+            raise Unauthenticated(SIGN_IN_FAILED, reason="oidc_denied")
+        identity = await self.oidc.finish(request.provider, redirect_uri, request.code, verifier, nonce)
+        view, issued = await self.store.login_oidc(
+            request.provider, identity.subject, identity.email, identity.name, request.client_ip
+        )
+        return pb.FinishOidcLoginResponse(user=user_proto(view), tokens=token_pair(issued))

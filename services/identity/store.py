@@ -23,6 +23,8 @@ from services.identity.models import (
     AuditEventRow,
     EnterpriseRow,
     MembershipCardRow,
+    OidcLinkRow,
+    OidcStateRow,
     OtpCodeRow,
     RateHitRow,
     RefreshTokenRow,
@@ -653,6 +655,119 @@ class IdentityStore:
             row = await session.get(UserRow, row_id)
             assert row is not None
             return self._view(row), True
+
+    # --- OpenID Connect ------------------------------------------------------------------------------
+
+    async def save_oidc_state(
+        self, provider: str, state: str, nonce: str, code_verifier: str, redirect_uri: str
+    ) -> None:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            session.add(
+                OidcStateRow(
+                    state_hash=tokens.hash_refresh_token(state),
+                    provider=provider,
+                    nonce=nonce,
+                    code_verifier_enc=self.cipher.encrypt(code_verifier),
+                    redirect_uri=redirect_uri,
+                    expires_at=now + domain.OIDC_STATE_TTL,
+                    created_at=now,
+                )
+            )
+
+    async def take_oidc_state(self, provider: str, state: str) -> tuple[str, str, str]:
+        """(nonce, code verifier, redirect URI) of a sign-in started here for `provider`, spending its
+        state. Unauthenticated for an unknown, foreign, spent or expired state (CSRF, replay)."""
+        async with self.db.transaction() as session:
+            row = (
+                await session.get(OidcStateRow, tokens.hash_refresh_token(state), with_for_update=True)
+                if state
+                else None
+            )
+            now = utcnow()
+            if (
+                row is None
+                or row.provider != provider
+                or row.consumed_at is not None
+                or row.expires_at <= now
+            ):
+                raise Unauthenticated(
+                    "the sign-in attempt is unknown or has expired; start again", reason="oidc_state"
+                )
+            row.consumed_at = now
+            session.add(row)
+            return row.nonce, self.cipher.decrypt(row.code_verifier_enc), row.redirect_uri
+
+    async def login_oidc(
+        self, provider: str, subject: str, email: str, name: str, client_ip: str = ""
+    ) -> tuple[UserView, tokens.IssuedTokens]:
+        """Sign in the user linked to (provider, subject); else link the user with this verified e-mail;
+        else create an account (a client of a personal tenant). Opens a session (R-ACC-1, R-ACC-2)."""
+        subject_index = self.cipher.blind_index(f"oidc:{provider}:{subject}")
+        try:
+            async with self.db.transaction() as session:
+                link = (
+                    await session.exec(
+                        select(OidcLinkRow).where(
+                            OidcLinkRow.provider == provider, OidcLinkRow.subject_index == subject_index
+                        )
+                    )
+                ).first()
+                user = await session.get(UserRow, link.user_id, with_for_update=True) if link else None
+                if link is None:
+                    if email:
+                        user = (
+                            await session.exec(
+                                select(UserRow)
+                                .where(UserRow.email_index == self.cipher.blind_index(email))
+                                .with_for_update()
+                            )
+                        ).first()
+                    now = utcnow()
+                    if user is None:
+                        tenant_id = new_id()
+                        display_name = domain.validate_display_name(name or email.split("@")[0] or provider)
+                        session.add(EnterpriseRow(id=tenant_id, name=display_name, created_at=now))
+                        user = UserRow(
+                            id=new_id(),
+                            tenant_id=tenant_id,
+                            display_name=display_name,
+                            roles=["client"],
+                            status="active",
+                            created_at=now,
+                            **(self._identifier_columns("email", email) if email else {}),
+                        )
+                        session.add(user)
+                        await session.flush()
+                        await self._registered(session, user)
+                        self._audit(session, "user.registered", actor_id=user.id, user=user, via=provider)
+                        self._audit(session, "role.granted", actor_id=user.id, user=user, roles=["client"])
+                    elif user.status == "invited":
+                        user.status = "active"
+                        user.display_name = user.display_name or domain.validate_display_name(
+                            name or provider
+                        )
+                        session.add(user)
+                        await self._registered(session, user)
+                    session.add(
+                        OidcLinkRow(
+                            id=new_id(),
+                            provider=provider,
+                            subject_index=subject_index,
+                            user_id=user.id,
+                            created_at=now,
+                        )
+                    )
+                    self._audit(session, "oidc.linked", actor_id=user.id, user=user, provider=provider)
+                if user is None or user.status != "active":
+                    raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+                issued = await self._open_session(session, user, "oidc")
+                self._audit(
+                    session, "login.succeeded", actor_id=user.id, user=user, method="oidc", provider=provider
+                )
+        except IntegrityError as exc:  # the same social account signing in twice at once
+            raise Conflict("this sign-in is already being completed; try again") from exc
+        return self._view(user), issued
 
     # --- profile, cards, members, export ---------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import Outbox
 from services.runtime.migrations import migrate
+from tests.integration.oidc_provider import Client, EndUser, Provider, running_provider
 
 POLICY = domain.AuthPolicy(
     otp_per_destination=domain.Limit(3, timedelta(hours=1)),
@@ -55,6 +56,9 @@ def new_phone() -> str:
     return str(next(_phones))
 
 
+OIDC_CALLBACK = "http://gateway.test/api/v1/auth/oauth/demo/callback"
+
+
 @dataclass
 class Stack:
     settings: Settings
@@ -62,6 +66,7 @@ class Stack:
     connections: Connections
     identity_db: Database
     cipher: FieldCipher
+    provider: Provider
 
     def http(self) -> httpx.AsyncClient:
         """A client from its own IP address, so per-IP limits of one test never touch another."""
@@ -85,7 +90,17 @@ async def _wait_until_serving(connections: Connections) -> None:
 @pytest.fixture(scope="module")
 async def stack(postgres_server: PostgresServer, nats_server: NatsServer) -> AsyncIterator[Stack]:
     name = f"t{secrets.token_hex(5)}"
+    provider_port = free_port()
+    oidc_client = Client("counsel-test", secrets.token_urlsafe(24), [OIDC_CALLBACK])
+    providers = {
+        "demo": {
+            "issuer": f"http://127.0.0.1:{provider_port}",
+            "client_id": oidc_client.client_id,
+            "client_secret": oidc_client.client_secret,
+        }
+    }
     settings = load_settings(
+        oidc_providers=json.dumps(providers),
         env="test",
         database_url=postgres_server.url,
         database_prefix=name,
@@ -118,7 +133,8 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer) -> Asy
     try:
         await _wait_until_serving(connections)
         app = create_app(settings, clients=connections.clients)
-        yield Stack(settings, app, connections, identity_db, cipher)
+        async with running_provider(provider_port, oidc_client) as provider:
+            yield Stack(settings, app, connections, identity_db, cipher, provider)
     finally:
         await connections.close()
         for task in servers:
@@ -579,3 +595,94 @@ async def test_forged_tokens_are_401(stack: Stack) -> None:
             assert response.status_code == 401, case
         # The tokens identity issues are short-lived.
         assert claims["exp"] - claims["iat"] <= tokens.MAX_ACCESS_TOKEN_TTL_SECONDS
+
+
+# --- OpenID Connect -------------------------------------------------------------------------------------
+
+
+async def start_oidc(http: httpx.AsyncClient) -> dict[str, str]:
+    """Start a social login at the gateway and follow the browser to the provider and back: the query of
+    the provider's redirect to our callback (code and state)."""
+    started = await http.get("/api/v1/auth/oauth/demo/authorize")
+    assert started.status_code == 302, started.text
+    location = httpx.URL(started.headers["location"])
+    assert location.params["code_challenge_method"] == "S256" and location.params["code_challenge"]
+    assert location.params["state"] and location.params["nonce"]
+    assert location.params["redirect_uri"] == OIDC_CALLBACK
+    async with httpx.AsyncClient() as browser:
+        at_provider = await browser.get(location)
+    assert at_provider.status_code == 302, at_provider.text
+    back = httpx.URL(at_provider.headers["location"])
+    assert str(back).startswith(OIDC_CALLBACK)
+    assert back.params["state"] == location.params["state"]
+    return dict(back.params)
+
+
+async def test_social_login_creates_then_finds_the_account(stack: Stack) -> None:
+    """R-ACC-1/R-ACC-2: an OpenID Connect account (code + PKCE, state, nonce) registers and logs in."""
+    stack.provider.user = EndUser(
+        sub=secrets.token_hex(8), email=f"social.{secrets.token_hex(3)}@example.com"
+    )
+    async with stack.http() as http:
+        first = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert first.status_code == 200, first.text
+        user = first.json()["user"]
+        assert user["roles"] == ["client"] and user["email"] == stack.provider.user.email
+        second = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert second.status_code == 200 and second.json()["user"]["id"] == user["id"]
+        assert (await http.get("/api/v1/me", headers=bearer(second.json()))).status_code == 200
+
+
+async def test_social_login_links_by_verified_email_only(stack: Stack) -> None:
+    """R-ACC-2: one person, several login methods, one account; an unverified e-mail never links."""
+    async with stack.http() as http:
+        email = f"linked.{secrets.token_hex(3)}@example.com"
+        code = await send_code(http, "email", email)
+        registered = await http.post(
+            "/api/v1/auth/register", json={"email": email, "code": code, "display_name": "赵"}
+        )
+        assert registered.status_code == 201
+
+        stack.provider.user = EndUser(sub=secrets.token_hex(8), email=email, email_verified=False)
+        unverified = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert unverified.status_code == 200
+        assert unverified.json()["user"]["id"] != registered.json()["user"]["id"]
+
+        stack.provider.user = EndUser(sub=secrets.token_hex(8), email=email, email_verified=True)
+        verified = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert verified.status_code == 200
+        assert verified.json()["user"]["id"] == registered.json()["user"]["id"]
+
+
+async def test_social_login_refuses_bad_state_pkce_and_nonce(stack: Stack) -> None:
+    stack.provider.user = EndUser(sub=secrets.token_hex(8), email=f"s.{secrets.token_hex(3)}@example.com")
+    async with stack.http() as http:
+        callback = "/api/v1/auth/oauth/demo/callback"
+        # State: unknown, missing, or spent (a replayed callback).
+        params = await start_oidc(http)
+        assert (await http.get(callback, params={**params, "state": "forged"})).status_code == 401
+        assert (await http.get(callback, params={"code": params["code"]})).status_code == 401
+        params = await start_oidc(http)
+        assert (await http.get(callback, params=params)).status_code == 200
+        assert (await http.get(callback, params=params)).status_code == 401
+
+        # PKCE: a code obtained in one sign-in (an intercepted code) injected into another sign-in with
+        # its own valid state is refused by the provider, because that sign-in's verifier does not match.
+        victim = await start_oidc(http)
+        attacker = await start_oidc(http)
+        injected = await http.get(callback, params={"code": victim["code"], "state": attacker["state"]})
+        assert injected.status_code == 401
+
+        # Nonce: an ID token carrying another nonce than the one this sign-in sent.
+        stack.provider.nonce_override = "replayed-nonce"
+        try:
+            assert (await http.get(callback, params=await start_oidc(http))).status_code == 401
+        finally:
+            stack.provider.nonce_override = None
+
+        # The user refused at the provider; an unknown provider.
+        denied = await start_oidc(http)
+        assert (
+            await http.get(callback, params={"state": denied["state"], "error": "access_denied"})
+        ).status_code == 401
+        assert (await http.get("/api/v1/auth/oauth/nowhere/authorize")).status_code == 404

@@ -109,6 +109,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/auth/refresh"): Entry(PUBLIC, {"refresh_token": "r"}),
     ("POST", "/api/v1/auth/logout"): Entry(SIGNED_IN, {}),
+    ("GET", "/api/v1/auth/oauth/{provider}/authorize"): Entry(PUBLIC),
+    ("GET", "/api/v1/auth/oauth/{provider}/callback"): Entry(PUBLIC, query={"state": "s", "code": "c"}),
     ("GET", "/.well-known/jwks.json"): Entry(PUBLIC),
     ("GET", "/api/v1/me"): Entry(SIGNED_IN),
     ("PATCH", "/api/v1/me"): Entry(SIGNED_IN, {"display_name": "x"}),
@@ -258,7 +260,7 @@ async def test_route_admits_exactly_its_callers(
     ) as http:
         response = await http.request(
             method,
-            template.replace("{", "").replace("}", "").replace("_id", "-x1"),
+            template.replace("{provider}", "demo").replace("{", "").replace("}", "").replace("_id", "-x1"),
             json=entry.body,
             params=entry.query,
             headers=headers,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from counsel.identity.v1 import identity_service_pb2 as pb
-from services.gateway.deps import ClientsDep, CurrentPrincipal
+from services.gateway.deps import ClientsDep, CurrentPrincipal, SettingsDep
 from services.gateway.schemas.identity import (
     LoginRequest,
     LoginResponse,
@@ -84,6 +84,53 @@ async def logout(
     """Revoke the given refresh token's login, or all of yours without a body."""
     await clients.identity.Logout(pb.LogoutRequest(refresh_token=(body.refresh_token or "") if body else ""))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+ProviderName = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9_-]+$")]
+
+
+def oauth_callback_url(request: Request, settings: SettingsDep, provider: str) -> str:
+    """The callback URL registered with the provider: under COUNSEL_PUBLIC_BASE_URL when set (behind a
+    proxy), else as this request reached the gateway."""
+    path = f"/api/v1/auth/oauth/{provider}/callback"
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/") + path
+    return str(request.base_url).rstrip("/") + path
+
+
+@router.get(
+    "/api/v1/auth/oauth/{provider}/authorize", status_code=status.HTTP_302_FOUND, response_class=Response
+)
+async def oauth_authorize(
+    provider: ProviderName, request: Request, settings: SettingsDep, clients: ClientsDep
+) -> RedirectResponse:
+    """Start an OpenID Connect login (authorization code with PKCE, state and nonce): 302 to the provider.
+    Unknown providers are 404."""
+    reply = await clients.identity.StartOidcLogin(
+        pb.StartOidcLoginRequest(
+            provider=provider, redirect_uri=oauth_callback_url(request, settings, provider)
+        )
+    )
+    return RedirectResponse(reply.authorization_url, status_code=status.HTTP_302_FOUND)
+
+
+@router.get("/api/v1/auth/oauth/{provider}/callback", response_model=LoginResponse)
+async def oauth_callback(
+    provider: ProviderName,
+    request: Request,
+    clients: ClientsDep,
+    state: Annotated[str, Query(max_length=200)] = "",
+    code: Annotated[str, Query(max_length=2000)] = "",
+    error: Annotated[str, Query(max_length=200)] = "",
+) -> LoginResponse:
+    """The provider sends the browser back here: the account is linked (by verified e-mail) or created and
+    a token pair returned. A wrong, spent or foreign state, a refused code or a bad ID token is 401."""
+    reply = await clients.identity.FinishOidcLogin(
+        pb.FinishOidcLoginRequest(
+            provider=provider, state=state, code=code, error=error, client_ip=client_ip(request)
+        )
+    )
+    return LoginResponse.from_proto(reply)
 
 
 @router.get("/.well-known/jwks.json", response_model=dict[str, Any])

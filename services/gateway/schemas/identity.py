@@ -44,7 +44,9 @@ class LoginResponse(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"
 
     @classmethod
-    def from_proto(cls, reply: pb.LoginResponse | pb.RegisterResponse | pb.RefreshResponse) -> LoginResponse:
+    def from_proto(
+        cls, reply: pb.LoginResponse | pb.RegisterResponse | pb.RefreshResponse | pb.FinishOidcLoginResponse
+    ) -> LoginResponse:
         return cls(
             user=User.from_proto(reply.user),
             access_token=reply.tokens.access_token,

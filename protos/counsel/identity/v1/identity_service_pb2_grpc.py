@@ -105,6 +105,16 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataResponse.FromString,
                 _registered_method=True)
+        self.StartOidcLogin = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/StartOidcLogin',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginResponse.FromString,
+                _registered_method=True)
+        self.FinishOidcLogin = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/FinishOidcLogin',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -212,6 +222,22 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartOidcLogin(self, request, context):
+        """Starts an OpenID Connect login: returns the provider URL (authorization code flow with PKCE, state
+        and nonce). NOT_FOUND for a provider that is not configured.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishOidcLogin(self, request, context):
+        """Completes an OpenID Connect login from the provider's callback; links the social account to the user
+        with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -284,6 +310,16 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ExportMyData,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataResponse.SerializeToString,
+            ),
+            'StartOidcLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartOidcLogin,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginResponse.SerializeToString,
+            ),
+            'FinishOidcLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishOidcLogin,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -665,6 +701,60 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/ExportMyData',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartOidcLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/StartOidcLogin',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishOidcLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/FinishOidcLogin',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginResponse.FromString,
             options,
             channel_credentials,
             insecure,

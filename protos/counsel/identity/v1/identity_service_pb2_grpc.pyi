@@ -66,6 +66,14 @@ class IdentityServiceStub:
     """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
     ExportMyData: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ExportMyDataRequest, _identity_service_pb2.ExportMyDataResponse]
     """Everything identity holds about the caller, as a JSON document (PIPL export); recorded in the audit."""
+    StartOidcLogin: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.StartOidcLoginRequest, _identity_service_pb2.StartOidcLoginResponse]
+    """Starts an OpenID Connect login: returns the provider URL (authorization code flow with PKCE, state
+    and nonce). NOT_FOUND for a provider that is not configured.
+    """
+    FinishOidcLogin: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.FinishOidcLoginRequest, _identity_service_pb2.FinishOidcLoginResponse]
+    """Completes an OpenID Connect login from the provider's callback; links the social account to the user
+    with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
+    """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -105,6 +113,14 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
     ExportMyData: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ExportMyDataRequest, _identity_service_pb2.ExportMyDataResponse]  # type: ignore[assignment]
     """Everything identity holds about the caller, as a JSON document (PIPL export); recorded in the audit."""
+    StartOidcLogin: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.StartOidcLoginRequest, _identity_service_pb2.StartOidcLoginResponse]  # type: ignore[assignment]
+    """Starts an OpenID Connect login: returns the provider URL (authorization code flow with PKCE, state
+    and nonce). NOT_FOUND for a provider that is not configured.
+    """
+    FinishOidcLogin: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.FinishOidcLoginRequest, _identity_service_pb2.FinishOidcLoginResponse]  # type: ignore[assignment]
+    """Completes an OpenID Connect login from the provider's callback; links the social account to the user
+    with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
+    """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users, tenants, credentials and tokens. Issues the JWTs the gateway verifies."""
@@ -225,5 +241,25 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.ExportMyDataResponse, _abc.Awaitable[_identity_service_pb2.ExportMyDataResponse]]:
         """Everything identity holds about the caller, as a JSON document (PIPL export); recorded in the audit."""
+
+    @_abc_1.abstractmethod
+    def StartOidcLogin(
+        self,
+        request: _identity_service_pb2.StartOidcLoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.StartOidcLoginResponse, _abc.Awaitable[_identity_service_pb2.StartOidcLoginResponse]]:
+        """Starts an OpenID Connect login: returns the provider URL (authorization code flow with PKCE, state
+        and nonce). NOT_FOUND for a provider that is not configured.
+        """
+
+    @_abc_1.abstractmethod
+    def FinishOidcLogin(
+        self,
+        request: _identity_service_pb2.FinishOidcLoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.FinishOidcLoginResponse, _abc.Awaitable[_identity_service_pb2.FinishOidcLoginResponse]]:
+        """Completes an OpenID Connect login from the provider's callback; links the social account to the user
+        with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
+        """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
