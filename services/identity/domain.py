@@ -24,7 +24,8 @@ LOGIN_METHODS = ("password", "otp", "membership_card")
 AVAILABLE_LOGIN_METHODS = LOGIN_METHODS
 # "invited": created by a client_admin's invitation; becomes active once the person proves the phone or
 # e-mail with a one-time code (registration or OTP login).
-USER_STATUSES = ("active", "disabled", "invited")
+USER_STATUSES = ("active", "disabled", "invited", "erased")
+ERASED_DISPLAY_NAME = "已注销用户"
 OTP_CHANNELS = {"sms": "phone", "email": "email"}
 INVITABLE_ROLES = CLIENT_ROLES
 CARD_STATUSES = ("active", "revoked")
@@ -424,3 +425,41 @@ def can_see_user(principal: Principal | None, user_id: str, tenant_id: str) -> b
     if principal.is_client:
         return False
     return principal.has_role(*STAFF_WHO_SEE_ALL)
+
+
+# --- activity linkage (§6.1.1.2) ------------------------------------------------------------------------
+
+# The service behind each event entity (event types are "<entity>.<past_tense>").
+_SOURCE_OF_ENTITY = {
+    "order": "payment",
+    "payment": "payment",
+    "refund": "payment",
+    "product": "catalog",
+    "article": "catalog",
+    "review": "catalog",
+    "booking": "booking",
+    "visit": "booking",
+    "consultation": "consultation",
+    "docorder": "documents",
+}
+# Actors that are not people.
+_NON_USER_ACTORS = ("", "system")
+
+
+@dataclass(frozen=True)
+class ActivityFact:
+    user_id: str
+    kind: str
+    source: str
+    subject_id: str
+
+
+def activity_of_event(event_type: str, actor_id: str, aggregate_id: str) -> ActivityFact | None:
+    """What an event of another service says about the person who caused it, or None when no person did
+    (R-ACC-3: browsing, purchases, bookings and visits are linked to the account)."""
+    if actor_id in _NON_USER_ACTORS or not event_type:
+        return None
+    entity = event_type.split(".", 1)[0]
+    if entity == "user":  # identity's own events: logins are recorded directly
+        return None
+    return ActivityFact(actor_id, event_type, _SOURCE_OF_ENTITY.get(entity, entity), aggregate_id)

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceAsyncStub
 
 SERVICE = "identity"
+# Events of the services whose actions are linked to the person who caused them (§6.1.1.2, R-ACC-3).
+ACTIVITY_SUBJECTS = ["catalog.>", "payment.>", "booking.>", "consultation.>", "documents.>"]
 FULL_NAME = identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 
 
@@ -58,4 +60,7 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
             IdentityServicer(store, NotificationSender(notification), oidc),
             FULL_NAME,
         )
-        await rt.run(server, background=[rt.outbox_relay()])
+        await rt.run(
+            server,
+            background=[rt.outbox_relay(), rt.consumer("activity", ACTIVITY_SUBJECTS, store.record_activity)],
+        )

@@ -170,3 +170,21 @@ class OidcLinkRow(IdentityModel, table=True):
     subject_index: str
     user_id: str = Field(index=True)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ActivityRow(IdentityModel, table=True):
+    """A user's linked activity (§6.1.1.2, R-ACC-3): their logins here, and the events of other services
+    they caused (browsing, purchases, bookings and visits), one row per event."""
+
+    __tablename__ = "activities"
+
+    id: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
+    tenant_id: str = ""
+    kind: str
+    source: str
+    subject_id: str = ""
+    # The event it came from; unique, so a redelivered event is recorded once.
+    event_id: str | None = Field(default=None, unique=True)
+    detail: dict[str, str] = Field(default_factory=dict, sa_type=JSONB)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)

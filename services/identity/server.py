@@ -6,16 +6,17 @@ import json
 
 import grpc
 
+from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceServicer
 from services.identity import domain, tokens
 from services.identity.delivery import MessageSender
-from services.identity.models import MembershipCardRow
+from services.identity.models import ActivityRow, MembershipCardRow
 from services.identity.oidc import SIGN_IN_FAILED, OidcClients
 from services.identity.store import IdentityStore, UserView
 from services.runtime.context import current_principal
 from services.runtime.errors import Unauthenticated
-from services.runtime.records import to_timestamp
+from services.runtime.records import page_size, to_timestamp
 
 
 def user_proto(view: UserView) -> pb.User:
@@ -39,6 +40,17 @@ def card_proto(row: MembershipCardRow) -> pb.MembershipCard:
         user_id=row.user_id or "",
         created_at=to_timestamp(row.created_at),
         revoked_at=to_timestamp(row.revoked_at),
+    )
+
+
+def activity_proto(row: ActivityRow) -> pb.Activity:
+    return pb.Activity(
+        id=row.id,
+        kind=row.kind,
+        source=row.source,
+        subject_id=row.subject_id,
+        occurred_at=to_timestamp(row.created_at),
+        detail={str(k): str(v) for k, v in row.detail.items()},
     )
 
 
@@ -184,3 +196,19 @@ class IdentityServicer(IdentityServiceServicer):
             request.provider, identity.subject, identity.email, identity.name, request.client_ip
         )
         return pb.FinishOidcLoginResponse(user=user_proto(view), tokens=token_pair(issued))
+
+    async def ListMyActivity(
+        self, request: pb.ListMyActivityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMyActivityResponse:
+        rows, next_cursor = await self.store.activity(
+            current_principal(), page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListMyActivityResponse(
+            activities=[activity_proto(row) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def EraseMe(
+        self, request: pb.EraseMeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EraseMeResponse:
+        return pb.EraseMeResponse(erased_at=to_timestamp(await self.store.erase(current_principal())))

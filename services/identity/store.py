@@ -8,7 +8,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, text, update
@@ -17,9 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1 import events_pb2
 from services.identity import domain, tokens
 from services.identity.models import (
+    ActivityRow,
     AuditEventRow,
     EnterpriseRow,
     MembershipCardRow,
@@ -45,7 +47,7 @@ from services.runtime.errors import (
     Unauthenticated,
 )
 from services.runtime.events import Outbox
-from services.runtime.records import new_id, utcnow
+from services.runtime.records import new_id, newest_first, page_of, utcnow
 from services.runtime.tenancy import signed_in
 
 
@@ -260,6 +262,17 @@ class IdentityStore:
     async def _open_session(self, session: AsyncSession, user: UserRow, method: str) -> tokens.IssuedTokens:
         """Tokens of a new login (a new refresh-token family) and `user.logged_in`, in `session`."""
         issued = await self._issue_tokens(session, user, family_id=new_id())
+        session.add(
+            ActivityRow(
+                id=new_id(),
+                user_id=user.id,
+                tenant_id=user.tenant_id,
+                kind="login",
+                source="identity",
+                detail={"method": method},
+                created_at=utcnow(),
+            )
+        )
         await self.outbox.add(
             session,
             "user.logged_in",
@@ -768,6 +781,93 @@ class IdentityStore:
         except IntegrityError as exc:  # the same social account signing in twice at once
             raise Conflict("this sign-in is already being completed; try again") from exc
         return self._view(user), issued
+
+    # --- activity and erasure ----------------------------------------------------------------------
+
+    async def record_activity(self, envelope: EventEnvelope, session: AsyncSession) -> int:
+        """DurableConsumer handler: link another service's event to the person who caused it. Events of
+        unknown or erased users, and of the platform itself, are skipped. Returns rows written."""
+        fact = domain.activity_of_event(envelope.type, envelope.actor_id, envelope.aggregate_id)
+        if fact is None:
+            return 0
+        user = await session.get(UserRow, fact.user_id)
+        if user is None or user.status == "erased":
+            return 0
+        table = ActivityRow.__table__  # type: ignore[attr-defined]
+        result = await session.execute(
+            pg_insert(table)
+            .values(
+                id=new_id(),
+                user_id=user.id,
+                tenant_id=envelope.tenant_id or user.tenant_id,
+                kind=fact.kind,
+                source=fact.source,
+                subject_id=fact.subject_id,
+                event_id=envelope.id,
+                detail={},
+                created_at=envelope.occurred_at.ToDatetime(tzinfo=UTC)
+                if envelope.HasField("occurred_at")
+                else utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def activity(
+        self, principal: Principal | None, limit: int, cursor: str
+    ) -> tuple[list[ActivityRow], str]:
+        """The caller's own linked activity, newest first (only ever the caller's: no tenant can see it)."""
+        caller = signed_in(principal, "see your activity")
+        statement = newest_first(
+            select(ActivityRow).where(ActivityRow.user_id == caller.user_id),
+            col(ActivityRow.created_at),
+            col(ActivityRow.id),
+            cursor,
+            limit,
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        return page_of(rows, limit)
+
+    async def erase(self, principal: Principal | None) -> datetime:
+        """Erase the caller's personal data held here (PIPL): contact details, name, password, social links,
+        cards, sessions and activity; the audit trail (which holds no personal data) stays. Publishes
+        `user.erased` so every other service erases or anonymises its copy. Idempotent."""
+        caller = signed_in(principal, "erase your data")
+        now = utcnow()
+        async with self.db.transaction() as session:
+            user = await session.get(UserRow, caller.user_id, with_for_update=True)
+            if user is None:
+                raise NotFound("no such user")
+            if user.status == "erased":
+                return now
+            user.email_index = user.phone_index = None
+            user.email_enc = user.phone_enc = user.password_hash = ""
+            user.display_name = domain.ERASED_DISPLAY_NAME
+            user.status = "erased"
+            session.add(user)
+            await session.execute(
+                update(RefreshTokenRow)
+                .where(col(RefreshTokenRow.user_id) == user.id, col(RefreshTokenRow.revoked_at).is_(None))
+                .values(revoked_at=now)
+            )
+            await session.execute(
+                update(MembershipCardRow)
+                .where(col(MembershipCardRow.user_id) == user.id)
+                .values(user_id=None, status="revoked", revoked_at=now)
+            )
+            await session.execute(delete(OidcLinkRow).where(col(OidcLinkRow.user_id) == user.id))
+            await session.execute(delete(ActivityRow).where(col(ActivityRow.user_id) == user.id))
+            await self.outbox.add(
+                session,
+                "user.erased",
+                events_pb2.UserErased(user_id=user.id, tenant_id=user.tenant_id),
+                aggregate_id=user.id,
+                tenant_id=user.tenant_id,
+                actor_id=user.id,
+            )
+            self._audit(session, "data.erased", actor_id=user.id, user=user)
+        return now
 
     # --- profile, cards, members, export ---------------------------------------------------------------
 

@@ -22,8 +22,9 @@ import grpc
 import httpx
 import jwt
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from deploy.local.servers import NatsServer, PostgresServer, free_port
 from services.gateway.app import create_app
@@ -38,7 +39,7 @@ from services.runtime.config import Settings, load_settings
 from services.runtime.context import access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
-from services.runtime.events import Outbox
+from services.runtime.events import EventBus, Outbox
 from services.runtime.migrations import migrate
 from tests.integration.oidc_provider import Client, EndUser, Provider, running_provider
 
@@ -686,3 +687,103 @@ async def test_social_login_refuses_bad_state_pkce_and_nonce(stack: Stack) -> No
             await http.get(callback, params={"state": denied["state"], "error": "access_denied"})
         ).status_code == 401
         assert (await http.get("/api/v1/auth/oauth/nowhere/authorize")).status_code == 404
+
+
+# --- activity linkage and erasure -------------------------------------------------------------------------
+
+
+def envelope(event_type: str, actor_id: str, aggregate_id: str) -> EventEnvelope:
+    event = EventEnvelope(
+        id=secrets.token_hex(16), type=event_type, actor_id=actor_id, aggregate_id=aggregate_id, tenant_id="t"
+    )
+    event.occurred_at.GetCurrentTime()
+    return event
+
+
+async def test_activity_links_logins_and_other_services_events(stack: Stack) -> None:
+    """R-ACC-3 (§6.1.1.2): what a client does elsewhere is linked to the account and shown to them only."""
+    async with stack.http() as http:
+        phone, registered = await register_by_phone(http, password=PASSWORD)
+        user_id = registered["user"]["id"]
+        assert (await password_login(http, phone, PASSWORD)).status_code == 200
+        purchase = envelope("order.paid", user_id, f"order-{secrets.token_hex(4)}")
+        bus = await EventBus.connect(stack.settings, name="test-activity")
+        try:
+            for event, suffix in (
+                (purchase, "payment.order.paid"),
+                (purchase, "payment.order.paid"),  # redelivered: recorded once
+                (envelope("product.published", "system", "p-1"), "catalog.product.published"),
+                (envelope("booking.completed", "someone-unknown", "b-1"), "booking.booking.completed"),
+            ):
+                await bus.publish(
+                    stack.settings.subject(suffix), event.SerializeToString(), secrets.token_hex(8)
+                )
+        finally:
+            await bus.close()
+
+        deadline = time.monotonic() + 15
+        while True:
+            page = (await http.get("/api/v1/me/activity", headers=bearer(registered))).json()
+            kinds = [item["kind"] for item in page["items"]]
+            if "order.paid" in kinds or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert kinds.count("order.paid") == 1, kinds
+        paid = next(item for item in page["items"] if item["kind"] == "order.paid")
+        assert (paid["source"], paid["subject_id"]) == ("payment", purchase.aggregate_id)
+        logins = [item for item in page["items"] if item["kind"] == "login"]
+        assert sorted(item["detail"]["method"] for item in logins) == ["password", "register"]
+        assert "product.published" not in kinds
+        # Newest first, paged.
+        first = (
+            await http.get("/api/v1/me/activity", params={"limit": 1}, headers=bearer(registered))
+        ).json()
+        assert len(first["items"]) == 1 and first["next_cursor"]
+
+        _, someone_else = await register_by_phone(http)
+        theirs = (await http.get("/api/v1/me/activity", headers=bearer(someone_else))).json()["items"]
+        assert [item["kind"] for item in theirs] == ["login"]
+
+
+async def test_erasure_removes_personal_data_and_tells_other_services(stack: Stack) -> None:
+    """R-PRIV-1 (PIPL deletion on request), recorded in the audit and published as user.erased."""
+    async with stack.http() as http:
+        phone, registered = await register_by_phone(http, password=PASSWORD)
+        erased = await http.delete("/api/v1/me", headers=bearer(registered))
+        assert erased.status_code == 202, erased.text
+        assert erased.json()["status"] == "erased"
+
+        assert (await password_login(http, phone, PASSWORD)).status_code == 401
+        refresh = await http.post("/api/v1/auth/refresh", json={"refresh_token": registered["refresh_token"]})
+        assert refresh.status_code == 401
+        me = (await http.get("/api/v1/me", headers=bearer(registered))).json()
+        assert (me["phone"], me["email"], me["display_name"]) == (None, None, domain.ERASED_DISPLAY_NAME)
+        assert me["login_methods"]["password"] is False
+        # Erasing twice is harmless.
+        assert (await http.delete("/api/v1/me", headers=bearer(registered))).status_code == 202
+
+        # The number is free again: a new account, not the old one.
+        code = await send_code(http, "sms", phone)
+        again = await http.post(
+            "/api/v1/auth/register", json={"phone": phone, "code": code, "display_name": "新"}
+        )
+        assert again.status_code == 201 and again.json()["user"]["id"] != registered["user"]["id"]
+
+    outbox = IDENTITY_TABLES.outbox
+    async with stack.identity_db.transaction() as session:
+        subjects = (await session.execute(select(outbox.c.subject, outbox.c.payload))).all()
+        actions = (
+            (
+                await session.execute(
+                    text("SELECT action FROM audit_events WHERE user_id = :id"),
+                    {"id": registered["user"]["id"]},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    erasures = [
+        EventEnvelope.FromString(payload) for subject, payload in subjects if subject.endswith(".user.erased")
+    ]
+    assert [event.aggregate_id for event in erasures].count(registered["user"]["id"]) == 1
+    assert "data.erased" in actions

@@ -116,6 +116,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("PATCH", "/api/v1/me"): Entry(SIGNED_IN, {"display_name": "x"}),
     ("POST", "/api/v1/me/membership-card"): Entry(SIGNED_IN, {"card_number": "LF123456", "pin": "1234"}),
     ("GET", "/api/v1/me/export"): Entry(SIGNED_IN),
+    ("GET", "/api/v1/me/activity"): Entry(SIGNED_IN),
+    ("DELETE", "/api/v1/me"): Entry(SIGNED_IN),
     ("POST", "/api/v1/enterprise/members"): Entry(roles("client_admin"), {"email": "a@b.cn"}),
     ("POST", "/api/v1/membership-cards"): Entry(
         roles("firm_admin"), {"card_number": "LF123456", "pin": "1234"}

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
+from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal
-from services.gateway.schemas.identity import LinkCard, Me, MembershipCard, UpdateMe
+from services.gateway.schemas.common import next_cursor, rfc3339
+from services.gateway.schemas.identity import (
+    Activity,
+    ActivityPage,
+    Erased,
+    LinkCard,
+    Me,
+    MembershipCard,
+    UpdateMe,
+)
 
 router = APIRouter(tags=["identity"])
 
@@ -49,3 +59,27 @@ async def export_my_data(principal: CurrentPrincipal, clients: ClientsDep) -> JS
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.get("/api/v1/me/activity", response_model=ActivityPage)
+async def my_activity(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ActivityPage:
+    """Your linked history, newest first: logins, browsing, purchases, bookings and visits (§6.1.1.2)."""
+    reply = await clients.identity.ListMyActivity(
+        pb.ListMyActivityRequest(page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return ActivityPage(
+        items=[Activity.from_proto(a) for a in reply.activities], next_cursor=next_cursor(reply.page)
+    )
+
+
+@router.delete("/api/v1/me", response_model=Erased, status_code=status.HTTP_202_ACCEPTED)
+async def erase_me(principal: CurrentPrincipal, clients: ClientsDep) -> Erased:
+    """Erase your personal data (PIPL): done here at once, in the other services as they receive the
+    `user.erased` event. Your sessions end; the (personal-data-free) audit trail remains."""
+    reply = await clients.identity.EraseMe(pb.EraseMeRequest())
+    return Erased(erased_at=rfc3339(reply, "erased_at"))

@@ -168,3 +168,35 @@ class InviteMember(RequestModel):
 class Invited(BaseModel):
     status: Literal["invited"] = "invited"
     role: str
+
+
+class Activity(BaseModel):
+    id: str
+    kind: str = Field(
+        description='What happened: "login", or another service\'s event type, e.g. "order.paid".'
+    )
+    source: str = Field(description="The service it happened in.")
+    subject_id: str | None
+    occurred_at: str | None
+    detail: dict[str, str]
+
+    @classmethod
+    def from_proto(cls, activity: pb.Activity) -> Activity:
+        return cls(
+            id=activity.id,
+            kind=activity.kind,
+            source=activity.source,
+            subject_id=or_none(activity.subject_id),
+            occurred_at=rfc3339(activity, "occurred_at"),
+            detail=dict(activity.detail),
+        )
+
+
+class ActivityPage(BaseModel):
+    items: list[Activity]
+    next_cursor: str | None
+
+
+class Erased(BaseModel):
+    status: Literal["erased"] = "erased"
+    erased_at: str | None

@@ -115,6 +115,16 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginResponse.FromString,
                 _registered_method=True)
+        self.ListMyActivity = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListMyActivity',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.FromString,
+                _registered_method=True)
+        self.EraseMe = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/EraseMe',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -238,6 +248,20 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMyActivity(self, request, context):
+        """The caller's linked activity, newest first: logins here and what they did in other services.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseMe(self, request, context):
+        """Erases the caller's personal data here and publishes "user.erased" so other services do too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -320,6 +344,16 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.FinishOidcLogin,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginResponse.SerializeToString,
+            ),
+            'ListMyActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMyActivity,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.SerializeToString,
+            ),
+            'EraseMe': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseMe,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -755,6 +789,60 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/FinishOidcLogin',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMyActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListMyActivity',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseMe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/EraseMe',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,6 +74,10 @@ class IdentityServiceStub:
     """Completes an OpenID Connect login from the provider's callback; links the social account to the user
     with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
     """
+    ListMyActivity: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListMyActivityRequest, _identity_service_pb2.ListMyActivityResponse]
+    """The caller's linked activity, newest first: logins here and what they did in other services."""
+    EraseMe: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]
+    """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -121,6 +125,10 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Completes an OpenID Connect login from the provider's callback; links the social account to the user
     with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
     """
+    ListMyActivity: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListMyActivityRequest, _identity_service_pb2.ListMyActivityResponse]  # type: ignore[assignment]
+    """The caller's linked activity, newest first: logins here and what they did in other services."""
+    EraseMe: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]  # type: ignore[assignment]
+    """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users, tenants, credentials and tokens. Issues the JWTs the gateway verifies."""
@@ -261,5 +269,21 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         """Completes an OpenID Connect login from the provider's callback; links the social account to the user
         with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
         """
+
+    @_abc_1.abstractmethod
+    def ListMyActivity(
+        self,
+        request: _identity_service_pb2.ListMyActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListMyActivityResponse, _abc.Awaitable[_identity_service_pb2.ListMyActivityResponse]]:
+        """The caller's linked activity, newest first: logins here and what they did in other services."""
+
+    @_abc_1.abstractmethod
+    def EraseMe(
+        self,
+        request: _identity_service_pb2.EraseMeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.EraseMeResponse, _abc.Awaitable[_identity_service_pb2.EraseMeResponse]]:
+        """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
