@@ -463,3 +463,10 @@ def activity_of_event(event_type: str, actor_id: str, aggregate_id: str) -> Acti
     if entity == "user":  # identity's own events: logins are recorded directly
         return None
     return ActivityFact(actor_id, event_type, _SOURCE_OF_ENTITY.get(entity, entity), aggregate_id)
+
+
+def validate_member_role(role: str) -> str:
+    """A role a client_admin may give a member of their enterprise."""
+    if role not in INVITABLE_ROLES:
+        raise InvalidArgument.for_field("role", f"must be one of {', '.join(INVITABLE_ROLES)}")
+    return role

@@ -212,3 +212,20 @@ class IdentityServicer(IdentityServiceServicer):
         self, request: pb.EraseMeRequest, context: grpc.aio.ServicerContext
     ) -> pb.EraseMeResponse:
         return pb.EraseMeResponse(erased_at=to_timestamp(await self.store.erase(current_principal())))
+
+    async def ListMembers(
+        self, request: pb.ListMembersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMembersResponse:
+        views, next_cursor = await self.store.members(
+            current_principal(), page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListMembersResponse(
+            members=[user_proto(view) for view in views],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def SetMemberRole(
+        self, request: pb.SetMemberRoleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetMemberRoleResponse:
+        view = await self.store.set_member_role(current_principal(), request.user_id, request.role)
+        return pb.SetMemberRoleResponse(user=user_proto(view))

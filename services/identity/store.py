@@ -1055,6 +1055,56 @@ class IdentityStore:
             return None
         return invitation.kind, invitation.identifier, enterprise.name
 
+    @staticmethod
+    def _client_admin(principal: Principal | None) -> Principal:
+        caller = signed_in(principal, "manage your enterprise")
+        if not caller.has_role("client_admin") or not caller.tenant_id:
+            raise PermissionDenied("only the enterprise's client_admin manages its members")
+        return caller
+
+    async def members(
+        self, principal: Principal | None, limit: int, cursor: str
+    ) -> tuple[list[UserView], str]:
+        """The caller's enterprise's members (client_admin), newest first; never another tenant's."""
+        caller = self._client_admin(principal)
+        statement = newest_first(
+            select(UserRow).where(UserRow.tenant_id == caller.tenant_id, UserRow.status != "erased"),
+            col(UserRow.created_at),
+            col(UserRow.id),
+            cursor,
+            limit,
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        page, next_cursor = page_of(rows, limit)
+        return [self._view(row) for row in page], next_cursor
+
+    async def set_member_role(self, principal: Principal | None, user_id: str, role: str) -> UserView:
+        """Give a member of the caller's enterprise another client role (audited as role.changed).
+        NotFound for a user of another enterprise (R-ACC-4); an administrator cannot demote themself, so
+        an enterprise always keeps one."""
+        caller = self._client_admin(principal)
+        role = domain.validate_member_role(role)
+        async with self.db.transaction() as session:
+            user = await session.get(UserRow, user_id, with_for_update=True) if user_id else None
+            if user is None or user.tenant_id != caller.tenant_id or user.status == "erased":
+                raise NotFound("no such member")
+            if user.id == caller.user_id and role != "client_admin":
+                raise Conflict("you cannot remove your own administrator role", reason="last_admin")
+            if list(user.roles) != [role]:
+                previous = list(user.roles)
+                user.roles = [role]
+                session.add(user)
+                self._audit(
+                    session,
+                    "role.changed",
+                    actor_id=caller.user_id,
+                    user=user,
+                    previous=previous,
+                    roles=[role],
+                )
+            return self._view(user)
+
     async def export(self, principal: Principal | None) -> dict[str, Any]:
         """Everything identity holds about the caller (PIPL): profile, enterprise, login methods, cards,
         sessions and the audit trail about them. The export itself is audited."""

@@ -787,3 +787,51 @@ async def test_erasure_removes_personal_data_and_tells_other_services(stack: Sta
     ]
     assert [event.aggregate_id for event in erasures].count(registered["user"]["id"]) == 1
     assert "data.erased" in actions
+
+
+async def test_client_admin_lists_and_promotes_members_of_their_own_enterprise_only(stack: Stack) -> None:
+    """R-ACC-4: enterprise administration never reaches another tenant; role changes are audited."""
+    async with stack.http() as http:
+        _, admin = await register_by_phone(http, enterprise_name="丙公司")
+        _, outsider = await register_by_phone(http, enterprise_name="丁公司")
+        invitee = f"+86{new_phone()}"
+        assert (
+            await http.post("/api/v1/enterprise/members", json={"phone": invitee}, headers=bearer(admin))
+        ).status_code == 202
+        members = (await http.get("/api/v1/enterprise/members", headers=bearer(admin))).json()["items"]
+        assert {m["phone"] for m in members} == {admin["user"]["phone"], invitee}
+        member_id = next(m["id"] for m in members if m["phone"] == invitee)
+
+        promoted = await http.put(
+            f"/api/v1/enterprise/members/{member_id}/role",
+            json={"role": "client_admin"},
+            headers=bearer(admin),
+        )
+        assert promoted.status_code == 200 and promoted.json()["roles"] == ["client_admin"]
+        # Another enterprise's administrator: the member does not exist for them.
+        foreign = await http.put(
+            f"/api/v1/enterprise/members/{member_id}/role", json={"role": "client"}, headers=bearer(outsider)
+        )
+        assert foreign.status_code == 404
+        outsiders = (await http.get("/api/v1/enterprise/members", headers=bearer(outsider))).json()["items"]
+        assert [m["id"] for m in outsiders] == [outsider["user"]["id"]]
+        # An administrator cannot demote themself.
+        self_demotion = await http.put(
+            f"/api/v1/enterprise/members/{admin['user']['id']}/role",
+            json={"role": "client"},
+            headers=bearer(admin),
+        )
+        assert self_demotion.status_code == 409
+
+    async with stack.identity_db.transaction() as session:
+        changes = (
+            (
+                await session.execute(
+                    text("SELECT detail FROM audit_events WHERE action = 'role.changed' AND user_id = :id"),
+                    {"id": member_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert changes == [{"previous": ["client"], "roles": ["client_admin"]}]

@@ -119,6 +119,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/me/activity"): Entry(SIGNED_IN),
     ("DELETE", "/api/v1/me"): Entry(SIGNED_IN),
     ("POST", "/api/v1/enterprise/members"): Entry(roles("client_admin"), {"email": "a@b.cn"}),
+    ("GET", "/api/v1/enterprise/members"): Entry(roles("client_admin")),
+    ("PUT", "/api/v1/enterprise/members/{user_id}/role"): Entry(roles("client_admin"), {"role": "client"}),
     ("POST", "/api/v1/membership-cards"): Entry(
         roles("firm_admin"), {"card_number": "LF123456", "pin": "1234"}
     ),

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
+from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
 from services.gateway.deps import ClientsDep, require_roles
-from services.gateway.schemas.identity import Invited, InviteMember, IssueCard, MembershipCard
+from services.gateway.schemas.common import next_cursor
+from services.gateway.schemas.identity import (
+    Invited,
+    InviteMember,
+    IssueCard,
+    MemberPage,
+    MemberRole,
+    MembershipCard,
+    User,
+)
 from services.runtime.context import Principal
 
 router = APIRouter(tags=["identity"])
@@ -25,6 +35,33 @@ async def invite_member(body: InviteMember, principal: ClientAdmin, clients: Cli
         pb.InviteMemberRequest(phone=body.phone or "", email=body.email or "", role=body.role)
     )
     return Invited(role=reply.role)
+
+
+@router.get("/api/v1/enterprise/members", response_model=MemberPage)
+async def list_members(
+    principal: ClientAdmin,
+    clients: ClientsDep,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> MemberPage:
+    """The members of your enterprise, newest first (invited ones included)."""
+    reply = await clients.identity.ListMembers(
+        pb.ListMembersRequest(page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return MemberPage(items=[User.from_proto(u) for u in reply.members], next_cursor=next_cursor(reply.page))
+
+
+@router.put("/api/v1/enterprise/members/{user_id}/role", response_model=User)
+async def set_member_role(
+    user_id: Annotated[str, Path(max_length=64)],
+    body: MemberRole,
+    principal: ClientAdmin,
+    clients: ClientsDep,
+) -> User:
+    """Make a member of your enterprise a client or a client_admin (audited). Another enterprise's user
+    is 404."""
+    reply = await clients.identity.SetMemberRole(pb.SetMemberRoleRequest(user_id=user_id, role=body.role))
+    return User.from_proto(reply.user)
 
 
 @router.post("/api/v1/membership-cards", response_model=MembershipCard, status_code=status.HTTP_201_CREATED)

@@ -200,3 +200,12 @@ class ActivityPage(BaseModel):
 class Erased(BaseModel):
     status: Literal["erased"] = "erased"
     erased_at: str | None
+
+
+class MemberPage(BaseModel):
+    items: list[User]
+    next_cursor: str | None
+
+
+class MemberRole(RequestModel):
+    role: Literal["client", "client_admin"]

@@ -125,6 +125,16 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeResponse.FromString,
                 _registered_method=True)
+        self.ListMembers = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListMembers',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersResponse.FromString,
+                _registered_method=True)
+        self.SetMemberRole = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/SetMemberRole',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -262,6 +272,21 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMembers(self, request, context):
+        """The members of the caller's enterprise (client_admin), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetMemberRole(self, request, context):
+        """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
+        user is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -354,6 +379,16 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.EraseMe,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeResponse.SerializeToString,
+            ),
+            'ListMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMembers,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'SetMemberRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMemberRole,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -843,6 +878,60 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/EraseMe',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListMembers',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMemberRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/SetMemberRole',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleResponse.FromString,
             options,
             channel_credentials,
             insecure,

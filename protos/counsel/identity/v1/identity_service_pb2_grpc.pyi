@@ -78,6 +78,12 @@ class IdentityServiceStub:
     """The caller's linked activity, newest first: logins here and what they did in other services."""
     EraseMe: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]
     """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
+    ListMembers: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembersRequest, _identity_service_pb2.ListMembersResponse]
+    """The members of the caller's enterprise (client_admin), newest first."""
+    SetMemberRole: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.SetMemberRoleRequest, _identity_service_pb2.SetMemberRoleResponse]
+    """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
+    user is NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -129,6 +135,12 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """The caller's linked activity, newest first: logins here and what they did in other services."""
     EraseMe: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]  # type: ignore[assignment]
     """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
+    ListMembers: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembersRequest, _identity_service_pb2.ListMembersResponse]  # type: ignore[assignment]
+    """The members of the caller's enterprise (client_admin), newest first."""
+    SetMemberRole: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.SetMemberRoleRequest, _identity_service_pb2.SetMemberRoleResponse]  # type: ignore[assignment]
+    """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
+    user is NOT_FOUND.
+    """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users, tenants, credentials and tokens. Issues the JWTs the gateway verifies."""
@@ -285,5 +297,23 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.EraseMeResponse, _abc.Awaitable[_identity_service_pb2.EraseMeResponse]]:
         """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
+
+    @_abc_1.abstractmethod
+    def ListMembers(
+        self,
+        request: _identity_service_pb2.ListMembersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListMembersResponse, _abc.Awaitable[_identity_service_pb2.ListMembersResponse]]:
+        """The members of the caller's enterprise (client_admin), newest first."""
+
+    @_abc_1.abstractmethod
+    def SetMemberRole(
+        self,
+        request: _identity_service_pb2.SetMemberRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.SetMemberRoleResponse, _abc.Awaitable[_identity_service_pb2.SetMemberRoleResponse]]:
+        """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
+        user is NOT_FOUND.
+        """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
