@@ -470,3 +470,33 @@ def validate_member_role(role: str) -> str:
     if role not in INVITABLE_ROLES:
         raise InvalidArgument.for_field("role", f"must be one of {', '.join(INVITABLE_ROLES)}")
     return role
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    display_name: str  # "" = unchanged
+    identifier_kind: str  # "phone" | "email" | "" (none to link)
+    identifier: str
+    code: str
+    password: str  # "" = unchanged
+    current_password: str
+
+
+def validate_profile_change(
+    display_name: str, phone: str, email: str, code: str, password: str, current_password: str
+) -> ProfileChange:
+    """PATCH /me: a new name, one phone or e-mail to link (with its code), and/or a new password."""
+    name = validate_display_name(display_name) if display_name else ""
+    if phone.strip() and email.strip():
+        raise InvalidArgument.for_field("email", "link either a phone or an e-mail address at a time")
+    kind, identifier = "", ""
+    if phone.strip():
+        kind, identifier = "phone", normalize_phone(phone)
+    elif email.strip():
+        kind, identifier = "email", normalize_email(email)
+    checked_code = validate_code(code) if kind else ""
+    if password:
+        check_password_strength(password, identifier, name)
+    if len(current_password) > MAX_SECRET:
+        raise InvalidArgument.for_field("current_password", f"must be at most {MAX_SECRET} characters")
+    return ProfileChange(name, kind, identifier, checked_code, password, current_password)

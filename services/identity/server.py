@@ -134,7 +134,15 @@ class IdentityServicer(IdentityServiceServicer):
     async def UpdateMe(
         self, request: pb.UpdateMeRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateMeResponse:
-        view = await self.store.update_me(current_principal(), request.display_name)
+        change = domain.validate_profile_change(
+            request.display_name,
+            request.phone,
+            request.email,
+            request.code,
+            request.password,
+            request.current_password,
+        )
+        view = await self.store.update_me(current_principal(), change)
         return pb.UpdateMeResponse(user=user_proto(view))
 
     async def IssueMembershipCard(

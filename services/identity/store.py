@@ -887,17 +887,59 @@ class IdentityStore:
             ).all()
         return Profile(self._view(user), enterprise, list(cards))
 
-    async def update_me(self, principal: Principal | None, display_name: str) -> UserView:
+    async def update_me(self, principal: Principal | None, change: domain.ProfileChange) -> UserView:
+        """Change the caller's name, link a phone or an e-mail (proven by its code: R-ACC-2, one person,
+        several login methods) and/or set a password (the current one is required when one is set).
+        AlreadyExists when the phone or e-mail belongs to another account."""
         caller = signed_in(principal, "change your profile")
-        name = domain.validate_display_name(display_name) if display_name else ""
-        async with self.db.transaction() as session:
-            user = await session.get(UserRow, caller.user_id, with_for_update=True)
-            if user is None:
+        if change.password:
+            async with self.db.transaction() as session:
+                current = await session.get(UserRow, caller.user_id)
+            if current is None:
                 raise NotFound("no such user")
-            if name and name != user.display_name:
-                user.display_name = name
-                session.add(user)
-                self._audit(session, "profile.updated", actor_id=user.id, user=user, fields=["display_name"])
+            if current.password_hash:
+                try:
+                    await asyncio.to_thread(
+                        self.passwords.verify, current.password_hash, change.current_password
+                    )
+                except Unauthenticated:
+                    raise InvalidArgument.for_field(
+                        "current_password", "is not your current password"
+                    ) from None
+        new_hash = await asyncio.to_thread(self.passwords.hash, change.password) if change.password else ""
+        if change.identifier_kind:
+            key = self._identifier_key(change.identifier)
+            await self._check_not_locked(key)
+            if not await self._consume_otp(self.cipher.blind_index(change.identifier), change.code):
+                await self._record_failure(key, "link", "")
+                raise InvalidArgument.for_field("code", "is wrong or has expired; request a new code")
+        changed: list[str] = []
+        try:
+            async with self.db.transaction() as session:
+                user = await session.get(UserRow, caller.user_id, with_for_update=True)
+                if user is None or user.status == "erased":
+                    raise NotFound("no such user")
+                if change.display_name and change.display_name != user.display_name:
+                    user.display_name = change.display_name
+                    changed.append("display_name")
+                if change.identifier_kind:
+                    columns = self._identifier_columns(change.identifier_kind, change.identifier)
+                    index_column = f"{change.identifier_kind}_index"
+                    if getattr(user, index_column) != columns[index_column]:
+                        for column, value in columns.items():
+                            setattr(user, column, value)
+                        changed.append(change.identifier_kind)
+                if new_hash:
+                    user.password_hash = new_hash
+                    changed.append("password")
+                if changed:
+                    session.add(user)
+                    await session.flush()
+                    self._audit(session, "profile.updated", actor_id=user.id, user=user, fields=changed)
+        except IntegrityError as exc:
+            field = change.identifier_kind or "email"
+            message = "belongs to another account"
+            raise AlreadyExists(f"{field}: {message}", violations=[FieldViolation(field, message)]) from exc
         return self._view(user)
 
     async def issue_card(

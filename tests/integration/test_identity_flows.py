@@ -835,3 +835,36 @@ async def test_client_admin_lists_and_promotes_members_of_their_own_enterprise_o
             .all()
         )
     assert changes == [{"previous": ["client"], "roles": ["client_admin"]}]
+
+
+async def test_one_person_links_phone_email_and_password_to_one_account(stack: Stack) -> None:
+    """R-ACC-2: a phone account links an e-mail (proven by its code) and a password; each logs in."""
+    async with stack.http() as http:
+        phone, account = await register_by_phone(http)
+        email = f"both.{secrets.token_hex(3)}@example.com"
+        code = await send_code(http, "email", email)
+        wrong = await http.patch(
+            "/api/v1/me", json={"email": email, "code": "000000"}, headers=bearer(account)
+        )
+        assert wrong.status_code == 422 and problem_fields(wrong) == ["code"]
+        linked = await http.patch(
+            "/api/v1/me", json={"email": email, "code": code, "password": PASSWORD}, headers=bearer(account)
+        )
+        assert linked.status_code == 200, linked.text
+        methods = linked.json()["login_methods"]
+        assert (methods["email"], methods["phone"], methods["password"]) == (email, f"+86{phone}", True)
+
+        for identifier in (email, phone):
+            login = await password_login(http, identifier, PASSWORD)
+            assert login.status_code == 200 and login.json()["user"]["id"] == account["user"]["id"]
+        # Changing a set password needs the current one.
+        no_current = await http.patch(
+            "/api/v1/me", json={"password": "An0ther-Strong!"}, headers=bearer(account)
+        )
+        assert no_current.status_code == 422 and problem_fields(no_current) == ["current_password"]
+
+        # An address that belongs to someone else cannot be linked.
+        taken = demo_email("member")
+        code = await send_code(http, "email", taken)
+        clash = await http.patch("/api/v1/me", json={"email": taken, "code": code}, headers=bearer(account))
+        assert clash.status_code == 409 and problem_fields(clash) == ["email"]

@@ -33,7 +33,17 @@ async def me(principal: CurrentPrincipal, clients: ClientsDep) -> Me:
 
 @router.patch("/api/v1/me", response_model=Me)
 async def update_me(body: UpdateMe, principal: CurrentPrincipal, clients: ClientsDep) -> Me:
-    await clients.identity.UpdateMe(pb.UpdateMeRequest(display_name=body.display_name or ""))
+    """Change your name, link a phone or an e-mail (with the code sent to it), or set a password."""
+    await clients.identity.UpdateMe(
+        pb.UpdateMeRequest(
+            display_name=body.display_name or "",
+            phone=body.phone or "",
+            email=body.email or "",
+            code=body.code or "",
+            password=body.password or "",
+            current_password=body.current_password or "",
+        )
+    )
     return Me.from_me(await clients.identity.GetMe(pb.GetMeRequest()))
 
 

@@ -146,6 +146,13 @@ class Me(User):
 
 class UpdateMe(RequestModel):
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone: str | None = Field(default=None, max_length=32, description="Link this phone; needs `code`.")
+    email: str | None = Field(default=None, max_length=320, description="Link this e-mail; needs `code`.")
+    code: str | None = Field(default=None, max_length=16, description="The code sent to the phone or e-mail.")
+    password: str | None = Field(default=None, max_length=1024, description="A new password.")
+    current_password: str | None = Field(
+        default=None, max_length=1024, description="Required to change a password that is set."
+    )
 
 
 class LinkCard(RequestModel):

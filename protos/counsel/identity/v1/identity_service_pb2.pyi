@@ -636,16 +636,36 @@ class UpdateMeRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    PASSWORD_FIELD_NUMBER: _builtins.int
+    CURRENT_PASSWORD_FIELD_NUMBER: _builtins.int
     display_name: _builtins.str
     """New display name; empty leaves it unchanged."""
+    phone: _builtins.str
+    """A phone number to link (or replace the linked one), proven by `code`; empty leaves it unchanged."""
+    email: _builtins.str
+    """An e-mail address to link (or replace the linked one), proven by `code`; empty leaves it unchanged."""
+    code: _builtins.str
+    """The one-time code sent to `phone` or `email`."""
+    password: _builtins.str
+    """A new password (checked for strength); empty leaves it unchanged."""
+    current_password: _builtins.str
+    """The current password, required to change a password that is set."""
     def __init__(
         self,
         *,
         display_name: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        email: _builtins.str = ...,
+        code: _builtins.str = ...,
+        password: _builtins.str = ...,
+        current_password: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "current_password", b"current_password", "display_name", b"display_name", "email", b"email", "password", b"password", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
