@@ -62,5 +62,9 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
         )
         await rt.run(
             server,
-            background=[rt.outbox_relay(), rt.consumer("activity", ACTIVITY_SUBJECTS, store.record_activity)],
+            background=[
+                rt.outbox_relay(),
+                rt.consumer("activity", ACTIVITY_SUBJECTS, store.record_activity),
+                store.purge_forever(),
+            ],
         )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, text, update
@@ -68,6 +69,8 @@ class Profile:
     enterprise: EnterpriseRow | None
     cards: list[MembershipCardRow] = field(default_factory=list)
 
+
+log = logging.getLogger(__name__)
 
 # Rate-limit buckets (RateHitRow.bucket).
 OTP_DESTINATION = "otp_destination"
@@ -412,6 +415,30 @@ class IdentityStore:
                 row.attempts += 1
                 session.add(row)
             return False
+
+    async def purge_expired(self, older_than: timedelta = timedelta(days=1)) -> int:
+        """Delete rate-limit hits, one-time codes and OIDC states that no rule can need any more (every
+        window and lifetime is far shorter than `older_than`). Returns how many rows went."""
+        cutoff = utcnow() - older_than
+        async with self.db.transaction() as session:
+            deleted = 0
+            for statement in (
+                delete(RateHitRow).where(col(RateHitRow.created_at) < cutoff),
+                delete(OtpCodeRow).where(col(OtpCodeRow.expires_at) < cutoff),
+                delete(OidcStateRow).where(col(OidcStateRow.expires_at) < cutoff),
+            ):
+                result = await session.execute(statement)
+                deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return deleted
+
+    async def purge_forever(self, every_seconds: float = 900.0) -> None:
+        """Background task: `purge_expired` every `every_seconds`."""
+        while True:
+            try:
+                await self.purge_expired()
+            except Exception:  # a database hiccup must not end the loop
+                log.warning("purging expired codes and limits failed", exc_info=True)
+            await asyncio.sleep(every_seconds)
 
     # --- registration, refresh, logout ----------------------------------------------------------------
 

@@ -868,3 +868,31 @@ async def test_one_person_links_phone_email_and_password_to_one_account(stack: S
         code = await send_code(http, "email", taken)
         clash = await http.patch("/api/v1/me", json={"email": taken, "code": code}, headers=bearer(account))
         assert clash.status_code == 409 and problem_fields(clash) == ["email"]
+
+
+async def test_expired_codes_limits_and_sign_ins_are_purged(stack: Stack) -> None:
+    store = IdentityStore(
+        stack.identity_db, Outbox("identity", stack.settings, IDENTITY_TABLES), stack.cipher, stack.settings
+    )
+    async with stack.identity_db.transaction() as session:
+        await session.execute(
+            text(
+                "INSERT INTO rate_hits (id, bucket, key_index, created_at) VALUES "
+                "('old-hit', 'otp_ip', 'k', now() - interval '2 days'), ('new-hit', 'otp_ip', 'k', now())"
+            )
+        )
+        await session.execute(
+            text(
+                "INSERT INTO otp_codes (id, destination_index, channel, code_hash, attempts, expires_at, created_at) "
+                "VALUES ('old-code', 'd', 'sms', 'h', 0, now() - interval '2 days', now() - interval '2 days')"
+            )
+        )
+    assert await store.purge_expired() >= 2
+    async with stack.identity_db.transaction() as session:
+        left = (
+            (await session.execute(text("SELECT id FROM rate_hits WHERE id IN ('old-hit', 'new-hit')")))
+            .scalars()
+            .all()
+        )
+        codes = (await session.execute(text("SELECT count(*) FROM otp_codes WHERE id = 'old-code'"))).scalar()
+    assert left == ["new-hit"] and codes == 0
