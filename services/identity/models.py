@@ -154,6 +154,8 @@ class OidcStateRow(IdentityModel, table=True):
     nonce: str
     code_verifier_enc: str
     redirect_uri: str
+    # Set when a signed-in user started it to link the social account to their own account.
+    link_user_id: str = ""
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     consumed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -186,8 +186,14 @@ class IdentityServicer(IdentityServiceServicer):
         self, request: pb.StartOidcLoginRequest, context: grpc.aio.ServicerContext
     ) -> pb.StartOidcLoginResponse:
         start = await self.oidc.start(request.provider, request.redirect_uri)
+        principal = current_principal()  # signed in: the social account is linked to this account
         await self.store.save_oidc_state(
-            request.provider, start.state, start.nonce, start.code_verifier, request.redirect_uri
+            request.provider,
+            start.state,
+            start.nonce,
+            start.code_verifier,
+            request.redirect_uri,
+            principal.user_id if principal else "",
         )
         return pb.StartOidcLoginResponse(authorization_url=start.url)
 
@@ -196,12 +202,14 @@ class IdentityServicer(IdentityServiceServicer):
     ) -> pb.FinishOidcLoginResponse:
         self.oidc.provider(request.provider)  # NotFound for an unknown provider
         # The state is spent first, whatever follows: a callback can be tried once.
-        nonce, verifier, redirect_uri = await self.store.take_oidc_state(request.provider, request.state)
+        nonce, verifier, redirect_uri, link_user_id = await self.store.take_oidc_state(
+            request.provider, request.state
+        )
         if request.error or not request.code:
             raise Unauthenticated(SIGN_IN_FAILED, reason="oidc_denied")
         identity = await self.oidc.finish(request.provider, redirect_uri, request.code, verifier, nonce)
         view, issued = await self.store.login_oidc(
-            request.provider, identity.subject, identity.email, identity.name, request.client_ip
+            request.provider, identity.subject, identity.email, identity.name, request.client_ip, link_user_id
         )
         return pb.FinishOidcLoginResponse(user=user_proto(view), tokens=token_pair(issued))
 

@@ -699,7 +699,13 @@ class IdentityStore:
     # --- OpenID Connect ------------------------------------------------------------------------------
 
     async def save_oidc_state(
-        self, provider: str, state: str, nonce: str, code_verifier: str, redirect_uri: str
+        self,
+        provider: str,
+        state: str,
+        nonce: str,
+        code_verifier: str,
+        redirect_uri: str,
+        link_user_id: str = "",
     ) -> None:
         now = utcnow()
         async with self.db.transaction() as session:
@@ -710,14 +716,16 @@ class IdentityStore:
                     nonce=nonce,
                     code_verifier_enc=self.cipher.encrypt(code_verifier),
                     redirect_uri=redirect_uri,
+                    link_user_id=link_user_id,
                     expires_at=now + domain.OIDC_STATE_TTL,
                     created_at=now,
                 )
             )
 
-    async def take_oidc_state(self, provider: str, state: str) -> tuple[str, str, str]:
-        """(nonce, code verifier, redirect URI) of a sign-in started here for `provider`, spending its
-        state. Unauthenticated for an unknown, foreign, spent or expired state (CSRF, replay)."""
+    async def take_oidc_state(self, provider: str, state: str) -> tuple[str, str, str, str]:
+        """(nonce, code verifier, redirect URI, user to link or "") of a sign-in started here for
+        `provider`, spending its state. Unauthenticated for an unknown, foreign, spent or expired state
+        (CSRF, replay)."""
         async with self.db.transaction() as session:
             row = (
                 await session.get(OidcStateRow, tokens.hash_refresh_token(state), with_for_update=True)
@@ -736,13 +744,15 @@ class IdentityStore:
                 )
             row.consumed_at = now
             session.add(row)
-            return row.nonce, self.cipher.decrypt(row.code_verifier_enc), row.redirect_uri
+            return row.nonce, self.cipher.decrypt(row.code_verifier_enc), row.redirect_uri, row.link_user_id
 
     async def login_oidc(
-        self, provider: str, subject: str, email: str, name: str, client_ip: str = ""
+        self, provider: str, subject: str, email: str, name: str, client_ip: str = "", link_user_id: str = ""
     ) -> tuple[UserView, tokens.IssuedTokens]:
-        """Sign in the user linked to (provider, subject); else link the user with this verified e-mail;
-        else create an account (a client of a personal tenant). Opens a session (R-ACC-1, R-ACC-2)."""
+        """Sign in the user linked to (provider, subject); else link it to `link_user_id` (a signed-in user
+        who started the sign-in to link it), else to the user with this verified e-mail, else create an
+        account (a client of a personal tenant). Opens a session (R-ACC-1, R-ACC-2). Conflict when a
+        signed-in user links a social account that belongs to another account."""
         subject_index = self.cipher.blind_index(f"oidc:{provider}:{subject}")
         try:
             async with self.db.transaction() as session:
@@ -754,8 +764,16 @@ class IdentityStore:
                     )
                 ).first()
                 user = await session.get(UserRow, link.user_id, with_for_update=True) if link else None
+                if link is not None and link_user_id and link.user_id != link_user_id:
+                    raise Conflict(
+                        "this social account is linked to another account", reason="social_account_linked"
+                    )
+                if link is None and link_user_id:
+                    user = await session.get(UserRow, link_user_id, with_for_update=True)
+                    if user is None or user.status != "active":
+                        raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
                 if link is None:
-                    if email:
+                    if email and user is None:
                         user = (
                             await session.exec(
                                 select(UserRow)

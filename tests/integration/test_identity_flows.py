@@ -601,10 +601,10 @@ async def test_forged_tokens_are_401(stack: Stack) -> None:
 # --- OpenID Connect -------------------------------------------------------------------------------------
 
 
-async def start_oidc(http: httpx.AsyncClient) -> dict[str, str]:
+async def start_oidc(http: httpx.AsyncClient, headers: dict[str, str] | None = None) -> dict[str, str]:
     """Start a social login at the gateway and follow the browser to the provider and back: the query of
     the provider's redirect to our callback (code and state)."""
-    started = await http.get("/api/v1/auth/oauth/demo/authorize")
+    started = await http.get("/api/v1/auth/oauth/demo/authorize", headers=headers or {})
     assert started.status_code == 302, started.text
     location = httpx.URL(started.headers["location"])
     assert location.params["code_challenge_method"] == "S256" and location.params["code_challenge"]
@@ -896,3 +896,27 @@ async def test_expired_codes_limits_and_sign_ins_are_purged(stack: Stack) -> Non
         )
         codes = (await session.execute(text("SELECT count(*) FROM otp_codes WHERE id = 'old-code'"))).scalar()
     assert left == ["new-hit"] and codes == 0
+
+
+async def test_a_signed_in_user_links_a_social_account_to_their_own_account(stack: Stack) -> None:
+    """R-ACC-2: link a social account (whatever its e-mail) to the account one is signed in to; a social
+    account already linked elsewhere cannot be taken over."""
+    async with stack.http() as http:
+        _, account = await register_by_phone(http)
+        stack.provider.user = EndUser(
+            sub=secrets.token_hex(8), email=f"other.{secrets.token_hex(3)}@example.com"
+        )
+        linked = await http.get(
+            "/api/v1/auth/oauth/demo/callback", params=await start_oidc(http, bearer(account))
+        )
+        assert linked.status_code == 200, linked.text
+        assert linked.json()["user"]["id"] == account["user"]["id"]
+        # Now the social account alone signs in to the same account.
+        again = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert again.json()["user"]["id"] == account["user"]["id"]
+
+        _, someone_else = await register_by_phone(http)
+        takeover = await http.get(
+            "/api/v1/auth/oauth/demo/callback", params=await start_oidc(http, bearer(someone_else))
+        )
+        assert takeover.status_code == 409

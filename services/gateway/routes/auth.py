@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from counsel.identity.v1 import identity_service_pb2 as pb
-from services.gateway.deps import ClientsDep, CurrentPrincipal, SettingsDep
+from services.gateway.deps import ClientsDep, CurrentPrincipal, OptionalPrincipal, SettingsDep
 from services.gateway.schemas.identity import (
     LoginRequest,
     LoginResponse,
@@ -102,10 +102,15 @@ def oauth_callback_url(request: Request, settings: SettingsDep, provider: str) -
     "/api/v1/auth/oauth/{provider}/authorize", status_code=status.HTTP_302_FOUND, response_class=Response
 )
 async def oauth_authorize(
-    provider: ProviderName, request: Request, settings: SettingsDep, clients: ClientsDep
+    provider: ProviderName,
+    request: Request,
+    settings: SettingsDep,
+    clients: ClientsDep,
+    _principal: OptionalPrincipal,
 ) -> RedirectResponse:
     """Start an OpenID Connect login (authorization code with PKCE, state and nonce): 302 to the provider.
-    Unknown providers are 404."""
+    Called with a bearer token, the social account is linked to that account at the callback. Unknown
+    providers are 404."""
     reply = await clients.identity.StartOidcLogin(
         pb.StartOidcLoginRequest(
             provider=provider, redirect_uri=oauth_callback_url(request, settings, provider)

@@ -74,6 +74,7 @@ def upgrade() -> None:
     sa.Column('nonce', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('code_verifier_enc', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('redirect_uri', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('link_user_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('consumed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
