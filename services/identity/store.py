@@ -195,7 +195,7 @@ class IdentityStore:
                     col(RateHitRow.bucket) == LOGIN_FAILURE, col(RateHitRow.key_index) == key
                 )
             )
-            issued = await self._open_session(session, current, attempt.method)
+            issued = await self._open_session(session, current, attempt.method, client_ip)
             self._audit(session, "login.succeeded", actor_id=current.id, user=current, method=attempt.method)
         return self._view(current), issued
 
@@ -262,9 +262,15 @@ class IdentityStore:
             user = await session.get(UserRow, card.user_id)
         return user if user is not None and user.status == "active" else None
 
-    async def _open_session(self, session: AsyncSession, user: UserRow, method: str) -> tokens.IssuedTokens:
-        """Tokens of a new login (a new refresh-token family) and `user.logged_in`, in `session`."""
+    async def _open_session(
+        self, session: AsyncSession, user: UserRow, method: str, client_ip: str = ""
+    ) -> tokens.IssuedTokens:
+        """Tokens of a new login (a new refresh-token family), the login in the user's activity (with where
+        it came from, the IP address encrypted) and `user.logged_in`, in `session`."""
         issued = await self._issue_tokens(session, user, family_id=new_id())
+        detail = {"method": method}
+        if client_ip:
+            detail["ip_enc"] = self.cipher.encrypt(client_ip)
         session.add(
             ActivityRow(
                 id=new_id(),
@@ -272,7 +278,7 @@ class IdentityStore:
                 tenant_id=user.tenant_id,
                 kind="login",
                 source="identity",
-                detail={"method": method},
+                detail=detail,
                 created_at=utcnow(),
             )
         )
@@ -513,7 +519,7 @@ class IdentityStore:
                     )
                     self._audit(session, "role.granted", actor_id=user.id, user=user, roles=list(roles))
                 await self._registered(session, user)
-                issued = await self._open_session(session, user, "register")
+                issued = await self._open_session(session, user, "register", client_ip)
                 self._audit(session, "login.succeeded", actor_id=user.id, user=user, method="register")
         except IntegrityError as exc:  # the same phone or e-mail registered concurrently
             raise AlreadyExists(
@@ -819,7 +825,7 @@ class IdentityStore:
                     self._audit(session, "oidc.linked", actor_id=user.id, user=user, provider=provider)
                 if user is None or user.status != "active":
                     raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
-                issued = await self._open_session(session, user, "oidc")
+                issued = await self._open_session(session, user, "oidc", client_ip)
                 self._audit(
                     session, "login.succeeded", actor_id=user.id, user=user, method="oidc", provider=provider
                 )
@@ -872,7 +878,18 @@ class IdentityStore:
         )
         async with self.db.transaction() as session:
             rows = list((await session.exec(statement)).all())
-        return page_of(rows, limit)
+        page, next_cursor = page_of(rows, limit)
+        for row in page:  # detached rows: shown decrypted, never written back
+            row.detail = self._shown_detail(row.detail)
+        return page, next_cursor
+
+    def _shown_detail(self, detail: dict[str, str]) -> dict[str, str]:
+        """An activity's detail as its owner sees it: the encrypted IP address decrypted."""
+        if "ip_enc" not in detail:
+            return dict(detail)
+        shown = {k: v for k, v in detail.items() if k != "ip_enc"}
+        shown["ip"] = self.cipher.decrypt(detail["ip_enc"])
+        return shown
 
     async def erase(self, principal: Principal | None) -> datetime:
         """Erase the caller's personal data held here (PIPL): contact details, name, password, social links,
@@ -1212,6 +1229,13 @@ class IdentityStore:
                     .order_by(col(AuditEventRow.created_at))
                 )
             ).all()
+            activities = (
+                await session.exec(
+                    select(ActivityRow)
+                    .where(ActivityRow.user_id == caller.user_id)
+                    .order_by(col(ActivityRow.created_at))
+                )
+            ).all()
             self._audit(session, "data.exported", actor_id=caller.user_id, user=profile.user.row)
         row = profile.user.row
         return {
@@ -1255,6 +1279,16 @@ class IdentityStore:
             "audit": [
                 {"action": event.action, "at": event.created_at.isoformat(), "detail": event.detail}
                 for event in audit
+            ],
+            "activity": [
+                {
+                    "kind": activity.kind,
+                    "source": activity.source,
+                    "subject_id": activity.subject_id or None,
+                    "at": activity.created_at.isoformat(),
+                    "detail": self._shown_detail(activity.detail),
+                }
+                for activity in activities
             ],
         }
 

@@ -540,6 +540,7 @@ async def test_export_holds_the_account_and_its_audit_trail_which_is_append_only
         second = (await http.get("/api/v1/me/export", headers=bearer(registered))).json()
         actions = [event["action"] for event in second["audit"]]
         assert {"user.registered", "role.granted", "login.succeeded", "data.exported"} <= set(actions)
+        assert [a["detail"]["method"] for a in second["activity"] if a["kind"] == "login"] == ["register"]
         assert (await http.get("/api/v1/me/export")).status_code == 401
 
     async with stack.identity_db.transaction() as session:
@@ -733,6 +734,19 @@ async def test_activity_links_logins_and_other_services_events(stack: Stack) -> 
         assert (paid["source"], paid["subject_id"]) == ("payment", purchase.aggregate_id)
         logins = [item for item in page["items"] if item["kind"] == "login"]
         assert sorted(item["detail"]["method"] for item in logins) == ["password", "register"]
+        # Where each login came from (the client's address as the gateway saw it), stored encrypted.
+        assert all(item["detail"]["ip"].startswith("10.0.") for item in logins)
+        async with stack.identity_db.transaction() as session:
+            stored = (
+                (
+                    await session.execute(
+                        text("SELECT detail::text FROM activities WHERE user_id = :id"), {"id": user_id}
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert stored and not any("10.0." in detail for detail in stored)
         assert "product.published" not in kinds
         # Newest first, paged.
         first = (
