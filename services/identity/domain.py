@@ -231,6 +231,8 @@ class AuthPolicy:
     otp_per_ip: Limit = Limit(30, timedelta(hours=1))
     # Failed logins (any method) per identifier before it is locked for the rest of the window.
     failures_per_identifier: Limit = Limit(5, timedelta(minutes=15))
+    # Failed logins from one IP address across identifiers (credential stuffing).
+    failures_per_ip: Limit = Limit(50, timedelta(minutes=15))
 
 
 def new_otp() -> str:

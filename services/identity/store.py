@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 OTP_DESTINATION = "otp_destination"
 OTP_IP = "otp_ip"
 LOGIN_FAILURE = "login_failure"
+LOGIN_FAILURE_IP = "login_failure_ip"
 
 
 class IdentityStore:
@@ -176,7 +177,7 @@ class IdentityStore:
         wrong secret, a revoked card and a disabled account (R-ACC-2), and RateLimited while the
         identifier is locked after repeated failures."""
         key = self._identifier_key(attempt.identifier)
-        await self._check_not_locked(key)
+        await self._check_not_locked(key, client_ip)
         if attempt.method == "password":
             user = await self._verify_password(attempt)
         elif attempt.method == "otp":
@@ -340,16 +341,27 @@ class IdentityStore:
     def _hit(session: AsyncSession, bucket: str, key: str, at: datetime) -> None:
         session.add(RateHitRow(id=new_id(), bucket=bucket, key_index=key, created_at=at))
 
-    async def _check_not_locked(self, key: str) -> None:
+    async def _check_not_locked(self, key: str, client_ip: str = "") -> None:
+        """RateLimited while the identifier is locked after repeated failures, or while the client's IP
+        address has failed too often across identifiers (credential stuffing)."""
         limit = self.policy.failures_per_identifier
+        per_ip = self.policy.failures_per_ip
+        ip_key = self._ip_key(client_ip)
         async with self.db.transaction() as session:
             hits = await self._hits(session, LOGIN_FAILURE, key, limit)
-        domain.check_limit(limit, hits, utcnow(), "failed attempts")
+            ip_hits = await self._hits(session, LOGIN_FAILURE_IP, ip_key, per_ip) if ip_key else []
+        now = utcnow()
+        domain.check_limit(limit, hits, now, "failed attempts")
+        domain.check_limit(per_ip, ip_hits, now, "failed attempts")
 
     async def _record_failure(self, key: str, method: str, client_ip: str) -> None:
+        ip_key = self._ip_key(client_ip)
         async with self.db.transaction() as session:
-            self._hit(session, LOGIN_FAILURE, key, utcnow())
-            self._audit(session, "login.failed", method=method, ip=self._ip_key(client_ip))
+            now = utcnow()
+            self._hit(session, LOGIN_FAILURE, key, now)
+            if ip_key:
+                self._hit(session, LOGIN_FAILURE_IP, ip_key, now)
+            self._audit(session, "login.failed", method=method, ip=ip_key)
 
     def _ip_key(self, client_ip: str) -> str:
         return self.cipher.blind_index(f"ip:{client_ip}") if client_ip else ""
@@ -458,7 +470,7 @@ class IdentityStore:
         enterprise with the invited role. InvalidArgument("code") for a wrong or expired code,
         AlreadyExists when the (proven) phone or e-mail already has an account."""
         key = self._identifier_key(registration.identifier)
-        await self._check_not_locked(key)
+        await self._check_not_locked(key, client_ip)
         password_hash = (
             await asyncio.to_thread(self.passwords.hash, registration.password)
             if registration.password

@@ -47,6 +47,7 @@ POLICY = domain.AuthPolicy(
     otp_per_destination=domain.Limit(3, timedelta(hours=1)),
     otp_per_ip=domain.Limit(6, timedelta(hours=1)),
     failures_per_identifier=domain.Limit(3, timedelta(minutes=15)),
+    failures_per_ip=domain.Limit(8, timedelta(minutes=15)),
 )
 PASSWORD = "Str0ng-Enough!"
 _phones = itertools.count(13900000001)
@@ -348,6 +349,17 @@ async def test_repeated_failures_lock_the_identifier_whether_or_not_it_exists(st
             assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
         # Other identifiers are not affected.
         assert (await password_login(http, demo_email("member"), DEMO_PASSWORD)).status_code == 200
+
+
+async def test_failures_across_identifiers_from_one_ip_are_limited(stack: Stack) -> None:
+    """Credential stuffing: many identifiers, one wrong password each, from one address."""
+    async with stack.http() as http:
+        for _ in range(POLICY.failures_per_ip.count):
+            assert (await password_login(http, new_phone(), "Wrong-Passw0rd!")).status_code == 401
+        limited = await password_login(http, demo_email("member"), DEMO_PASSWORD)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    async with stack.http() as elsewhere:
+        assert (await password_login(elsewhere, demo_email("member"), DEMO_PASSWORD)).status_code == 200
 
 
 async def test_a_code_dies_after_too_many_wrong_guesses(stack: Stack) -> None:
