@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.runtime.context import Principal
-from services.runtime.errors import InvalidArgument, RateLimited, Unauthenticated
+from services.runtime.errors import InvalidArgument, PermissionDenied, RateLimited, Unauthenticated
 
 CLIENT_ROLES = ("client", "client_admin")
 STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
@@ -502,3 +502,28 @@ def validate_profile_change(
     if len(current_password) > MAX_SECRET:
         raise InvalidArgument.for_field("current_password", f"must be at most {MAX_SECRET} characters")
     return ProfileChange(name, kind, identifier, checked_code, password, current_password)
+
+
+# --- firms' systems (service credentials) ---------------------------------------------------------------
+
+# The role of a law firm's own system calling the gRPC API with service credentials.
+FIRM_SERVICE_ROLE = "firm_service"
+MAX_SERVICE_CLIENT_NAME = 100
+
+
+def validate_service_client_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidArgument.for_field("name", "must not be empty")
+    if len(name) > MAX_SERVICE_CLIENT_NAME:
+        raise InvalidArgument.for_field("name", f"must be at most {MAX_SERVICE_CLIENT_NAME} characters")
+    return name
+
+
+def firm_of_admin(principal: Principal | None) -> str:
+    """The firm whose service credentials the caller may manage: a firm_admin's own firm only."""
+    if principal is None or not principal.has_role("firm_admin"):
+        raise PermissionDenied("only a firm administrator manages the firm's service credentials")
+    if not principal.firm_id:
+        raise PermissionDenied("your account belongs to no law firm")
+    return principal.firm_id

@@ -50,6 +50,8 @@ class UserRow(IdentityModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_type=JSONB)
     status: str = "active"
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # The law firm a staff member works for ("" for clients and platform staff); carried in tokens as `fid`.
+    firm_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class SigningKeyRow(IdentityModel, table=True):
@@ -190,3 +192,18 @@ class ActivityRow(IdentityModel, table=True):
     event_id: str | None = Field(default=None, unique=True)
     detail: dict[str, str] = Field(default_factory=dict, sa_type=JSONB)
     created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+
+
+class ServiceClientRow(IdentityModel, table=True):
+    """Credentials of a law firm's own system for the gRPC API: a client id and a secret (argon2id hash),
+    scoped to one firm. Created by that firm's firm_admin; revocable."""
+
+    __tablename__ = "service_clients"
+
+    client_id: str = Field(primary_key=True)
+    secret_hash: str
+    firm_id: str = Field(index=True)
+    name: str
+    created_by: str
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -11,7 +11,7 @@ from counsel.identity.v1 import identity_service_pb2 as pb
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceServicer
 from services.identity import domain, tokens
 from services.identity.delivery import MessageSender
-from services.identity.models import ActivityRow, MembershipCardRow
+from services.identity.models import ActivityRow, MembershipCardRow, ServiceClientRow
 from services.identity.oidc import SIGN_IN_FAILED, OidcClients
 from services.identity.store import IdentityStore, UserView
 from services.runtime.context import current_principal
@@ -51,6 +51,16 @@ def activity_proto(row: ActivityRow) -> pb.Activity:
         subject_id=row.subject_id,
         occurred_at=to_timestamp(row.created_at),
         detail={str(k): str(v) for k, v in row.detail.items()},
+    )
+
+
+def service_client_proto(row: ServiceClientRow) -> pb.ServiceClient:
+    return pb.ServiceClient(
+        client_id=row.client_id,
+        firm_id=row.firm_id,
+        name=row.name,
+        created_at=to_timestamp(row.created_at),
+        revoked_at=to_timestamp(row.revoked_at),
     )
 
 
@@ -245,3 +255,21 @@ class IdentityServicer(IdentityServiceServicer):
     ) -> pb.SetMemberRoleResponse:
         view = await self.store.set_member_role(current_principal(), request.user_id, request.role)
         return pb.SetMemberRoleResponse(user=user_proto(view))
+
+    async def CreateServiceClient(
+        self, request: pb.CreateServiceClientRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateServiceClientResponse:
+        row, secret = await self.store.create_service_client(current_principal(), request.name)
+        return pb.CreateServiceClientResponse(client=service_client_proto(row), client_secret=secret)
+
+    async def RevokeServiceClient(
+        self, request: pb.RevokeServiceClientRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeServiceClientResponse:
+        row = await self.store.revoke_service_client(current_principal(), request.client_id)
+        return pb.RevokeServiceClientResponse(client=service_client_proto(row))
+
+    async def IssueServiceToken(
+        self, request: pb.IssueServiceTokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IssueServiceTokenResponse:
+        issued = await self.store.issue_service_token(request.client_id, request.client_secret)
+        return pb.IssueServiceTokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)

@@ -7,6 +7,7 @@ import asyncio
 import hmac
 import json
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from services.identity.models import (
     OtpCodeRow,
     RateHitRow,
     RefreshTokenRow,
+    ServiceClientRow,
     SigningKeyRow,
     UserRow,
 )
@@ -664,10 +666,12 @@ class IdentityStore:
         tenant_id: str = "",
         phone: str = "",
         user_id: str | None = None,
+        firm_id: str = "",
     ) -> tuple[UserView, bool]:
         """Create a user with a pre-hashed password (`hash_password`) and its `user.registered` event.
-        Idempotent by e-mail: an existing address returns that user unchanged and created=False.
-        AlreadyExists when the phone number belongs to another user; NotFound for an unknown tenant."""
+        Idempotent by e-mail: an existing address returns that user unchanged and created=False (except
+        that a staff member without a firm gets `firm_id`). AlreadyExists when the phone number belongs to
+        another user; NotFound for an unknown tenant."""
         new = domain.validate_new_user(email, phone, display_name, roles, tenant_id)
         email_index = self.cipher.blind_index(new.email) if new.email else None
         phone_index = self.cipher.blind_index(new.phone) if new.phone else None
@@ -690,6 +694,7 @@ class IdentityStore:
                     roles=list(new.roles),
                     status="active",
                     created_at=utcnow(),
+                    firm_id=firm_id,
                 )
                 .on_conflict_do_nothing()
                 .returning(table.c.id)
@@ -702,6 +707,9 @@ class IdentityStore:
                     ).first()
                 if existing is None:
                     raise AlreadyExists("this phone number or user id is already registered")
+                if firm_id and not existing.firm_id:
+                    existing.firm_id = firm_id
+                    session.add(existing)
                 return self._view(existing), False
             await self.outbox.add(
                 session,
@@ -713,6 +721,82 @@ class IdentityStore:
             row = await session.get(UserRow, row_id)
             assert row is not None
             return self._view(row), True
+
+    # --- firms' systems (service credentials) ---------------------------------------------------------
+
+    async def create_service_client(
+        self, principal: Principal | None, name: str
+    ) -> tuple[ServiceClientRow, str]:
+        """New credentials for the caller's own firm (firm_admin): (row, secret). The secret is shown once
+        and stored only as an argon2id hash. Audited."""
+        firm_id = domain.firm_of_admin(principal)
+        assert principal is not None
+        clean_name = domain.validate_service_client_name(name)
+        secret = secrets.token_urlsafe(32)
+        secret_hash = await asyncio.to_thread(self.passwords.hash, secret)
+        async with self.db.transaction() as session:
+            row = ServiceClientRow(
+                client_id=f"svc_{secrets.token_hex(12)}",
+                secret_hash=secret_hash,
+                firm_id=firm_id,
+                name=clean_name,
+                created_by=principal.user_id,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            self._audit(
+                session,
+                "service_client.created",
+                actor_id=principal.user_id,
+                client_id=row.client_id,
+                firm_id=firm_id,
+            )
+        return row, secret
+
+    async def revoke_service_client(self, principal: Principal | None, client_id: str) -> ServiceClientRow:
+        """Revoke credentials of the caller's own firm; another firm's client is NotFound."""
+        firm_id = domain.firm_of_admin(principal)
+        assert principal is not None
+        async with self.db.transaction() as session:
+            row = await session.get(ServiceClientRow, client_id, with_for_update=True) if client_id else None
+            if row is None or row.firm_id != firm_id:
+                raise NotFound("no such service client")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+                session.add(row)
+                self._audit(
+                    session,
+                    "service_client.revoked",
+                    actor_id=principal.user_id,
+                    client_id=row.client_id,
+                    firm_id=firm_id,
+                )
+            return row
+
+    async def issue_service_token(
+        self, client_id: str, client_secret: str, client_ip: str = ""
+    ) -> tokens.IssuedTokens:
+        """An access token (no refresh token) for a firm's system: role firm_service, scoped to its firm
+        (`fid`). Unauthenticated alike for an unknown client, a wrong secret and revoked credentials;
+        repeated failures lock the client id like a login identifier."""
+        if not client_id or not client_secret or len(client_secret) > domain.MAX_SECRET:
+            raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+        key = self._identifier_key(f"service:{client_id}")
+        await self._check_not_locked(key, client_ip)
+        async with self.db.transaction() as session:
+            row = await session.get(ServiceClientRow, client_id)
+        try:
+            await asyncio.to_thread(self.passwords.verify, row.secret_hash if row else None, client_secret)
+        except Unauthenticated:
+            row = None
+        if row is None or row.revoked_at is not None:
+            await self._record_failure(key, "service", client_ip)
+            raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+        subject = _ServiceSubject(row.client_id, row.firm_id)
+        async with self.db.transaction() as session:
+            access_token = tokens.issue_access_token(subject, await self._signing_key(session), self.settings)
+            self._audit(session, "service_client.token_issued", actor_id=row.client_id, firm_id=row.firm_id)
+        return tokens.IssuedTokens(access_token, "", tokens.access_token_ttl(self.settings))
 
     # --- OpenID Connect ------------------------------------------------------------------------------
 
@@ -1335,6 +1419,16 @@ class IdentityStore:
             self.cipher.decrypt(row.email_enc) if row.email_enc else "",
             self.cipher.decrypt(row.phone_enc) if row.phone_enc else "",
         )
+
+
+@dataclass(frozen=True)
+class _ServiceSubject:
+    """What a service token is issued for: a firm's system, in no tenant, with the firm_service role."""
+
+    id: str
+    firm_id: str
+    tenant_id: str = ""
+    roles: tuple[str, ...] = (domain.FIRM_SERVICE_ROLE,)
 
 
 def _card_taken() -> AlreadyExists:

@@ -32,15 +32,17 @@ from services.gateway.clients import Connections
 from services.identity import domain, tokens
 from services.identity import main as identity_main
 from services.identity.models import TABLES as IDENTITY_TABLES
-from services.identity.seed import DEMO_PASSWORD, demo_email, seed_demo
+from services.identity.seed import DEMO_FIRM_ID, DEMO_PASSWORD, demo_email, demo_user_id, seed_demo
 from services.identity.store import IdentityStore
 from services.notification import main as notification_main
+from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings, load_settings
 from services.runtime.context import access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import EventBus, Outbox
 from services.runtime.migrations import migrate
+from services.runtime.service import remote_jwks
 from tests.integration.oidc_provider import Client, EndUser, Provider, running_provider
 
 POLICY = domain.AuthPolicy(
@@ -946,3 +948,61 @@ async def test_a_signed_in_user_links_a_social_account_to_their_own_account(stac
             "/api/v1/auth/oauth/demo/callback", params=await start_oidc(http, bearer(someone_else))
         )
         assert takeover.status_code == 409
+
+
+# --- firms' systems -------------------------------------------------------------------------------------
+
+
+async def test_a_firms_system_authenticates_with_credentials_scoped_to_its_firm(stack: Stack) -> None:
+    """Firms integrate over gRPC with service credentials of their own firm (issue #3, deliverable 8)."""
+    async with stack.http() as http:
+        firm_admin = bearer((await password_login(http, demo_email("firm_admin"), DEMO_PASSWORD)).json())
+        created = await http.post(
+            "/api/v1/firm/service-clients", json={"name": "案件管理系统"}, headers=firm_admin
+        )
+        assert created.status_code == 201, created.text
+        client = created.json()
+        assert client["firm_id"] == DEMO_FIRM_ID and client["client_secret"]
+
+    identity = stack.connections.clients.identity
+    request = identity_pb.IssueServiceTokenRequest(
+        client_id=client["client_id"], client_secret=client["client_secret"]
+    )
+    reply = await identity.IssueServiceToken(request)
+    assert 0 < reply.expires_in <= tokens.MAX_ACCESS_TOKEN_TTL_SECONDS
+    verifier = TokenVerifier(
+        remote_jwks(stack.settings), issuer=stack.settings.jwt_issuer, audience=stack.settings.jwt_audience
+    )
+    principal = await verifier.verify(reply.access_token)
+    assert (principal.user_id, principal.firm_id, principal.tenant_id) == (
+        client["client_id"],
+        DEMO_FIRM_ID,
+        "",
+    )
+    assert principal.roles == {domain.FIRM_SERVICE_ROLE}
+
+    # The token authenticates on the gRPC API (and sees no client's data: another tenant's user is 404).
+    token = access_token_var.set(reply.access_token)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await identity.GetUser(identity_pb.GetUserRequest(user_id=demo_user_id(demo_email("client"))))
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        access_token_var.reset(token)
+
+    for wrong in (
+        identity_pb.IssueServiceTokenRequest(client_id=client["client_id"], client_secret="not-the-secret"),
+        identity_pb.IssueServiceTokenRequest(client_id="svc_unknown", client_secret=client["client_secret"]),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await identity.IssueServiceToken(wrong)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    async with stack.http() as http:
+        revoked = await http.post(
+            f"/api/v1/firm/service-clients/{client['client_id']}/revoke", headers=firm_admin
+        )
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await identity.IssueServiceToken(request)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -125,6 +125,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
         roles("firm_admin"), {"card_number": "LF123456", "pin": "1234"}
     ),
     ("POST", "/api/v1/membership-cards/{card_id}/revoke"): Entry(roles("firm_admin")),
+    ("POST", "/api/v1/firm/service-clients"): Entry(roles("firm_admin"), {"name": "case management"}),
+    ("POST", "/api/v1/firm/service-clients/{client_id}/revoke"): Entry(roles("firm_admin")),
     # catalog
     ("GET", "/api/v1/products"): Entry(PUBLIC),
     ("GET", "/api/v1/products/{product_id}"): Entry(PUBLIC),

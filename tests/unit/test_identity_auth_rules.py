@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.identity import domain
-from services.runtime.errors import InvalidArgument, RateLimited
+from services.runtime.context import Principal
+from services.runtime.errors import InvalidArgument, PermissionDenied, RateLimited
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -108,3 +109,16 @@ def test_only_client_roles_can_be_invited() -> None:
 def test_messages_carry_the_code_and_its_lifetime() -> None:
     subject, body = domain.otp_message("012345")
     assert "012345" in body and "5" in body and subject
+
+
+def test_service_credentials_are_managed_by_a_firm_admin_for_their_own_firm_only() -> None:
+    admin = Principal("u1", roles=frozenset({"firm_admin"}), firm_id="firm-1")
+    assert domain.firm_of_admin(admin) == "firm-1"
+    for principal in (
+        None,
+        Principal("u2", roles=frozenset({"firm_admin"})),  # belongs to no firm
+        Principal("u3", roles=frozenset({"lawyer"}), firm_id="firm-1"),
+        Principal("u4", "tenant-1", frozenset({"client_admin"})),
+    ):
+        with pytest.raises(PermissionDenied):
+            domain.firm_of_admin(principal)

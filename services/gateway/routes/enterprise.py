@@ -1,4 +1,4 @@
-"""Enterprise administration (client_admin) and membership cards (firm_admin)."""
+"""Enterprise administration (client_admin); membership cards and service credentials (firm_admin)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from services.gateway.schemas.identity import (
     MemberPage,
     MemberRole,
     MembershipCard,
+    NewServiceClient,
+    ServiceClient,
     User,
 )
 from services.runtime.context import Principal
@@ -84,3 +86,23 @@ async def revoke_membership_card(
 ) -> MembershipCard:
     reply = await clients.identity.RevokeMembershipCard(pb.RevokeMembershipCardRequest(card_id=card_id))
     return MembershipCard.from_proto(reply.card)
+
+
+@router.post(
+    "/api/v1/firm/service-clients", response_model=ServiceClient, status_code=status.HTTP_201_CREATED
+)
+async def create_service_client(
+    body: NewServiceClient, principal: FirmAdmin, clients: ClientsDep
+) -> ServiceClient:
+    """Credentials for a system of your own firm to call the gRPC API (IdentityService.IssueServiceToken);
+    the secret is in this response only."""
+    reply = await clients.identity.CreateServiceClient(pb.CreateServiceClientRequest(name=body.name))
+    return ServiceClient.from_proto(reply.client, reply.client_secret)
+
+
+@router.post("/api/v1/firm/service-clients/{client_id}/revoke", response_model=ServiceClient)
+async def revoke_service_client(
+    client_id: Annotated[str, Path(max_length=64)], principal: FirmAdmin, clients: ClientsDep
+) -> ServiceClient:
+    reply = await clients.identity.RevokeServiceClient(pb.RevokeServiceClientRequest(client_id=client_id))
+    return ServiceClient.from_proto(reply.client)

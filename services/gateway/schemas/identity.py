@@ -216,3 +216,27 @@ class MemberPage(BaseModel):
 
 class MemberRole(RequestModel):
     role: Literal["client", "client_admin"]
+
+
+class NewServiceClient(RequestModel):
+    name: str = Field(min_length=1, max_length=100, description='e.g. "case management"')
+
+
+class ServiceClient(BaseModel):
+    client_id: str
+    firm_id: str
+    name: str
+    created_at: str | None
+    revoked_at: str | None
+    client_secret: str | None = Field(default=None, description="Only in the creation response.")
+
+    @classmethod
+    def from_proto(cls, client: pb.ServiceClient, secret: str = "") -> ServiceClient:
+        return cls(
+            client_id=client.client_id,
+            firm_id=client.firm_id,
+            name=client.name,
+            created_at=rfc3339(client, "created_at"),
+            revoked_at=rfc3339(client, "revoked_at"),
+            client_secret=secret or None,
+        )

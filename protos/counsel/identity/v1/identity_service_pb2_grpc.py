@@ -135,6 +135,21 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleResponse.FromString,
                 _registered_method=True)
+        self.CreateServiceClient = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/CreateServiceClient',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientResponse.FromString,
+                _registered_method=True)
+        self.RevokeServiceClient = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/RevokeServiceClient',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientResponse.FromString,
+                _registered_method=True)
+        self.IssueServiceToken = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/IssueServiceToken',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -287,6 +302,29 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateServiceClient(self, request, context):
+        """Creates credentials for a system of the caller's own law firm (firm_admin); the secret is returned
+        only here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeServiceClient(self, request, context):
+        """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueServiceToken(self, request, context):
+        """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
+        fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -389,6 +427,21 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.SetMemberRole,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleResponse.SerializeToString,
+            ),
+            'CreateServiceClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateServiceClient,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientResponse.SerializeToString,
+            ),
+            'RevokeServiceClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeServiceClient,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientResponse.SerializeToString,
+            ),
+            'IssueServiceToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueServiceToken,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -932,6 +985,87 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/SetMemberRole',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateServiceClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/CreateServiceClient',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeServiceClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/RevokeServiceClient',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueServiceToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/IssueServiceToken',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

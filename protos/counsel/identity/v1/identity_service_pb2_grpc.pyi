@@ -84,6 +84,16 @@ class IdentityServiceStub:
     """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
     user is NOT_FOUND.
     """
+    CreateServiceClient: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CreateServiceClientRequest, _identity_service_pb2.CreateServiceClientResponse]
+    """Creates credentials for a system of the caller's own law firm (firm_admin); the secret is returned
+    only here.
+    """
+    RevokeServiceClient: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeServiceClientRequest, _identity_service_pb2.RevokeServiceClientResponse]
+    """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND."""
+    IssueServiceToken: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]
+    """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
+    fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+    """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -140,6 +150,16 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     SetMemberRole: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.SetMemberRoleRequest, _identity_service_pb2.SetMemberRoleResponse]  # type: ignore[assignment]
     """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
     user is NOT_FOUND.
+    """
+    CreateServiceClient: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CreateServiceClientRequest, _identity_service_pb2.CreateServiceClientResponse]  # type: ignore[assignment]
+    """Creates credentials for a system of the caller's own law firm (firm_admin); the secret is returned
+    only here.
+    """
+    RevokeServiceClient: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeServiceClientRequest, _identity_service_pb2.RevokeServiceClientResponse]  # type: ignore[assignment]
+    """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND."""
+    IssueServiceToken: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
+    """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
+    fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
     """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -314,6 +334,34 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_identity_service_pb2.SetMemberRoleResponse, _abc.Awaitable[_identity_service_pb2.SetMemberRoleResponse]]:
         """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
         user is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateServiceClient(
+        self,
+        request: _identity_service_pb2.CreateServiceClientRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.CreateServiceClientResponse, _abc.Awaitable[_identity_service_pb2.CreateServiceClientResponse]]:
+        """Creates credentials for a system of the caller's own law firm (firm_admin); the secret is returned
+        only here.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeServiceClient(
+        self,
+        request: _identity_service_pb2.RevokeServiceClientRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RevokeServiceClientResponse, _abc.Awaitable[_identity_service_pb2.RevokeServiceClientResponse]]:
+        """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND."""
+
+    @_abc_1.abstractmethod
+    def IssueServiceToken(
+        self,
+        request: _identity_service_pb2.IssueServiceTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.IssueServiceTokenResponse, _abc.Awaitable[_identity_service_pb2.IssueServiceTokenResponse]]:
+        """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
+        fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
         """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
