@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e clean
+.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e bench bench-quick lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 up: $(STAMP)
@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services workflows deploy scripts
+	$(BIN)/mypy services workflows deploy scripts bench
 
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py
@@ -34,6 +34,19 @@ protos-check: $(STAMP)
 
 unit workflows integration e2e: $(STAMP)
 	$(BIN)/python -m pytest -q -m $@
+
+# Speed and capacity, beside raw baselines measured in the same run (never part of `make test`).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --quick
+
+# After changing dependencies in pyproject.toml: install them, then pin the whole set again.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	{ echo "# The whole installed set, pinned; make installs with -c constraints.txt. Regenerate: make lock"; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

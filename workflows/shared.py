@@ -39,3 +39,106 @@ class CloseConsultationInput(BaseModel):
 class ConsultationOutcome(BaseModel):
     consultation_id: str
     closed_reason: str
+
+
+# --- document orders (DocumentOrderWorkflow, `docorder-<id>`) ------------------------------------------
+
+
+def document_order_workflow_id(document_order_id: str) -> str:
+    return f"docorder-{document_order_id}"
+
+
+class DocumentOrderWorkflowInput(BaseModel):
+    """The tier's numbers travel as input (policy in data): R-DOC-2 (30 min), R-DOC-3 (24/48/72 h),
+    R-DOC-5 (3/5/7 days)."""
+
+    document_order_id: str
+    tenant_id: str
+    client_id: str
+    complexity: str
+    assigned_lawyer_id: str
+    paid_at: datetime
+    acknowledge_within: timedelta = timedelta(minutes=30)
+    draft_within: timedelta = timedelta(hours=48)
+    revision_window: timedelta = timedelta(days=5)
+    # After a missed draft deadline the order is reassigned and the client is told this new expected time.
+    extension_after_breach: timedelta = timedelta(hours=24)
+
+
+class AcknowledgeSignal(BaseModel):
+    agent_id: str
+    at: datetime
+
+
+class DraftUploadedSignal(BaseModel):
+    version_number: int
+    author_id: str
+    at: datetime
+
+
+class ReviewDecisionSignal(BaseModel):
+    version_number: int
+    reviewer_id: str
+    decision: str  # approve | reject
+    at: datetime
+
+
+class AcceptSignal(BaseModel):
+    client_id: str
+    at: datetime
+
+
+class RevisionRequest(BaseModel):
+    requested_by: str
+    instructions: str
+    # The window end the documents service recorded at delivery. The workflow's own value wins; this one
+    # covers the moment between the approval's commit and its signal reaching the workflow.
+    window_ends_at: datetime | None = None
+
+
+class RevisionAccepted(BaseModel):
+    revision_number: int
+    revision_window_ends_at: datetime
+
+
+class DocumentOrderStatus(BaseModel):
+    stage: str
+    assigned_lawyer_id: str
+    acknowledged: bool
+    draft_due_at: datetime | None
+    revision_window_ends_at: datetime | None
+    breaches: list[str]
+    revisions_requested: int
+    delivered_version: int | None
+    completed_reason: str | None
+
+
+class DocStageInput(BaseModel):
+    document_order_id: str
+    stage: str
+    actor: str = "system"
+    due_at: datetime | None = None
+    reason: str = ""
+    idempotency_key: str
+
+
+class AssignLawyerInput(BaseModel):
+    document_order_id: str
+    exclude: list[str]
+    reason: str
+    idempotency_key: str
+
+
+class BreachInput(BaseModel):
+    document_order_id: str
+    kind: str  # acknowledgement | delivery
+    due_at: datetime
+    new_due_at: datetime | None = None
+    idempotency_key: str
+
+
+class DocumentOrderOutcome(BaseModel):
+    document_order_id: str
+    completed_reason: str
+    breaches: list[str]
+    revisions_requested: int

@@ -13,20 +13,23 @@ from typing import TYPE_CHECKING, Any
 from temporalio.worker import Worker
 
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.temporal import connect_temporal
 from workflows.activities.consultation import ConsultationActivities
+from workflows.activities.documents import DocumentsActivities
 from workflows.consultation import ConsultationWorkflow
+from workflows.documents import DocumentOrderWorkflow
 
 if TYPE_CHECKING:
     pass
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [ConsultationWorkflow]
+WORKFLOWS = [ConsultationWorkflow, DocumentOrderWorkflow]
 
 
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
@@ -35,7 +38,12 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
             open_channel(settings.consultation_addr, default_timeout=settings.grpc_deadline_seconds)
         )
     )
-    return [consultation.record_stage, consultation.close]
+    documents = DocumentsActivities(
+        DocumentsServiceStub(
+            open_channel(settings.documents_addr, default_timeout=settings.grpc_deadline_seconds)
+        )
+    )
+    return [consultation.record_stage, consultation.close, documents.record_stage, documents.record_breach]
 
 
 async def run_worker(settings: Settings) -> None:

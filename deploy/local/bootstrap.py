@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from services.catalog.seed import seed_demo as seed_catalog
 from services.catalog.store import CatalogStore
+from services.documents.models import TABLES as DOCUMENTS_TABLES
+from services.documents.seed import seed_staff as seed_documents_staff
+from services.documents.store import DocumentsStore
 from services.identity.models import TABLES as IDENTITY_TABLES
+from services.identity.seed import LAWYER_EMAILS, demo_email, demo_user_id
 from services.identity.seed import seed_demo as seed_identity
 from services.identity.store import IdentityStore
 from services.runtime.config import SERVICE_NAMES, Settings
@@ -25,11 +29,19 @@ async def seed_all(settings: Settings) -> None:
     """Load the demo data of API.md into each owning service's database (idempotent)."""
     catalog_db = Database(settings.database_dsn("catalog"), pool_size=1)
     identity_db = Database(settings.database_dsn("identity"), pool_size=1)
+    documents_db = Database(settings.database_dsn("documents"), pool_size=1)
     try:
         await seed_catalog(CatalogStore(catalog_db))
         # Seed events wait in identity's outbox until identity's relay publishes them.
         outbox = Outbox("identity", settings, IDENTITY_TABLES)
         await seed_identity(IdentityStore(identity_db, outbox, FieldCipher(settings.secret_key), settings))
+        # The demo lawyers documents assigns round-robin, and the demo reviewer's licence (§9.5).
+        await seed_documents_staff(
+            DocumentsStore(documents_db, Outbox("documents", settings, DOCUMENTS_TABLES)),
+            [demo_user_id(email) for email in LAWYER_EMAILS],
+            [demo_user_id(demo_email("reviewer"))],
+        )
     finally:
+        await documents_db.close()
         await catalog_db.close()
         await identity_db.close()

@@ -319,7 +319,9 @@ def run_stack() -> int:
         interrupted.set()
         raise KeyboardInterrupt
 
+    # Explicitly, also for SIGINT: a shell starts background jobs with SIGINT ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         stack.start_servers()
         stack.bootstrap()

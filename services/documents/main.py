@@ -1,13 +1,24 @@
-"""Entry point of the documents service."""
+"""Entry point of the documents service; importable so tests run the real server in-process."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2
 from counsel.documents.v1.documents_service_pb2_grpc import add_DocumentsServiceServicer_to_server
+from services.documents.files import DocumentFiles
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
+from services.documents.store import BREACH_METRIC_KIND, DocumentsStore
+from services.documents.workflow_driver import SUBJECTS, WorkflowDriver
 from services.runtime.config import Settings
+from services.runtime.grpc_client import open_channel
+from services.runtime.metrics import SLA_BREACHES
 from services.runtime.service import service_runtime
+
+if TYPE_CHECKING:
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "documents"
 FULL_NAME = documents_service_pb2.DESCRIPTOR.services_by_name["DocumentsService"].full_name
@@ -15,6 +26,29 @@ FULL_NAME = documents_service_pb2.DESCRIPTOR.services_by_name["DocumentsService"
 
 async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        for kind in BREACH_METRIC_KIND.values():  # exported at 0 so the very first breach raises the alert
+            SLA_BREACHES.labels(kind)
+        assert rt.bus is not None
+        temporal = await rt.temporal()
+        files = await DocumentFiles.open(rt.bus.js, settings.object_store_replicas)
+        catalog = cast(
+            "CatalogServiceAsyncStub",
+            CatalogServiceStub(
+                open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
+            ),
+        )
         server = rt.grpc_server()
-        server.add(add_DocumentsServiceServicer_to_server, DocumentsServicer(rt.db), FULL_NAME)
-        await rt.run(server, background=[rt.outbox_relay()])
+        server.add(
+            add_DocumentsServiceServicer_to_server,
+            DocumentsServicer(DocumentsStore(rt.db, rt.outbox), files, temporal, catalog),
+            FULL_NAME,
+        )
+        await rt.run(
+            server,
+            background=[
+                rt.outbox_relay(),
+                rt.consumer(
+                    "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
+                ),
+            ],
+        )

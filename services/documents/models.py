@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -33,3 +33,95 @@ class DocumentOrderRow(DocumentsTable, table=True):
     draft_due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revision_window_ends_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    product_id: str = ""
+    assignment_reason: str = ""
+    # The tier's clocks (policy in data), in seconds: acknowledgement, drafting, revision window.
+    acknowledge_within_seconds: int = 1800
+    draft_within_seconds: int = 48 * 3600
+    revision_window_seconds: int = 5 * 86400
+    paid_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    acknowledged_by: str = ""
+    first_delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    completed_reason: str = ""
+    requirements_json: str = "{}"
+    revisions_requested: int = 0
+    updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class DocumentStageRow(DocumentsTable, table=True):
+    """One stage the order entered: the facts behind the client's timeline (§9.2)."""
+
+    __tablename__ = "document_stages"
+    __table_args__ = (UniqueConstraint("document_order_id", "idempotency_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_order_id: str = Field(foreign_key="document_orders.id", index=True)
+    stage: str
+    actor: str
+    reason: str = ""
+    entered_at: datetime = Field(sa_type=DateTime(timezone=True))
+    due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    idempotency_key: str
+
+
+class DocumentVersionRow(DocumentsTable, table=True):
+    """One uploaded version (R-DOC-6): metadata here, the bytes in the object store under `object_name`."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_order_id", "number"),)
+
+    id: str = Field(primary_key=True)
+    document_order_id: str = Field(foreign_key="document_orders.id", index=True)
+    number: int
+    author_id: str
+    note: str = ""
+    file_name: str = ""
+    size_bytes: int
+    media_type: str
+    sha256: str
+    object_name: str
+    status: str  # in_review | approved | rejected
+    reviewer_id: str = ""
+    reviewer_licence_number: str = ""
+    review_comment: str = ""
+    reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class DocumentRevisionRow(DocumentsTable, table=True):
+    __tablename__ = "document_revisions"
+    __table_args__ = (UniqueConstraint("document_order_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_order_id: str = Field(foreign_key="document_orders.id", index=True)
+    number: int
+    requested_by: str
+    instructions: str
+    requested_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class DocumentBreachRow(DocumentsTable, table=True):
+    """A missed deadline, recorded and visible (R-DOC-2, R-DOC-3)."""
+
+    __tablename__ = "document_breaches"
+    __table_args__ = (UniqueConstraint("document_order_id", "idempotency_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_order_id: str = Field(foreign_key="document_orders.id", index=True)
+    kind: str
+    due_at: datetime = Field(sa_type=DateTime(timezone=True))
+    new_due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    recorded_at: datetime = Field(sa_type=DateTime(timezone=True))
+    idempotency_key: str
+
+
+class LawyerRosterRow(DocumentsTable, table=True):
+    """Staff the documents service assigns and records: lawyers (round-robin by fewest assignments until
+    the catalog publishes legal fields) and reviewers' licence numbers for approvals (§9.5)."""
+
+    __tablename__ = "document_staff"
+
+    user_id: str = Field(primary_key=True)
+    role: str  # lawyer | reviewer
+    licence_number: str = ""
+    assignments: int = 0

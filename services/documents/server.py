@@ -1,22 +1,69 @@
-"""DocumentsService over gRPC. Document orders are created from paid orders; this serves reads."""
+"""DocumentsService over gRPC: proto in → domain/store → proto out. No SQL and no NATS here."""
 
 from __future__ import annotations
 
-import grpc
+import hashlib
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
+from counsel.common.v1 import paging_pb2, timeline_pb2
 from counsel.documents.v1 import documents_service_pb2 as pb
 from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceServicer
-from services.documents.models import DocumentOrderRow
-from services.runtime.context import current_principal
-from services.runtime.db import Database
-from services.runtime.records import to_timestamp
-from services.runtime.tenancy import require_visible
+from services.documents import domain
+from services.documents.files import DocumentFiles
+from services.documents.models import DocumentOrderRow, DocumentVersionRow
+from services.documents.store import DocumentsStore, NewOrder, OrderView
+from services.runtime.context import Principal, current_principal
+from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
+from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
 
-STAFF_WHO_SEE_DOCUMENTS = ("agent", "supervisor", "reviewer", "lawyer")
+if TYPE_CHECKING:
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
+
+log = logging.getLogger(__name__)
+
+# Who may create a document order by hand (dev/test demo, until payment creates them).
+CREATORS = ("agent", "supervisor")
+# Reasons the workflow's revision validator gives, as the API's problem types.
+_REFUSALS = {
+    "RevisionWindowClosed": "revision_window_closed",
+    "NotDelivered": "not_delivered",
+    "Completed": "completed",
+}
 
 
-def document_order_proto(row: DocumentOrderRow) -> pb.DocumentOrder:
-    return pb.DocumentOrder(
+def version_proto(version: DocumentVersionRow) -> pb.DocumentVersion:
+    return pb.DocumentVersion(
+        number=version.number,
+        author_id=version.author_id,
+        note=version.note,
+        size_bytes=version.size_bytes,
+        media_type=version.media_type,
+        sha256=version.sha256,
+        status=version.status,
+        created_at=to_timestamp(version.created_at),
+        reviewer_id=version.reviewer_id,
+        reviewer_licence_number=version.reviewer_licence_number,
+        review_comment=version.review_comment,
+        reviewed_at=to_timestamp(version.reviewed_at),
+        file_name=version.file_name,
+    )
+
+
+def document_order_proto(
+    row: DocumentOrderRow, view: OrderView | None = None, viewer: Principal | None = None
+) -> pb.DocumentOrder:
+    message = pb.DocumentOrder(
         id=row.id,
         tenant_id=row.tenant_id,
         order_id=row.order_id,
@@ -27,16 +74,269 @@ def document_order_proto(row: DocumentOrderRow) -> pb.DocumentOrder:
         draft_due_at=to_timestamp(row.draft_due_at),
         revision_window_ends_at=to_timestamp(row.revision_window_ends_at),
         created_at=to_timestamp(row.created_at),
+        assigned_lawyer_id=row.assigned_lawyer_id,
+        product_id=row.product_id,
+        revisions_requested=row.revisions_requested,
+        completed_reason=row.completed_reason,
+        requirements=json.loads(row.requirements_json or "{}"),
+        assignment_reason=row.assignment_reason,
     )
+    if view is None:
+        return message
+    last = len(view.stages) - 1
+    for i, stage in enumerate(view.stages):
+        status = "done" if i < last or row.stage == "completed" else "current"
+        message.stages.append(
+            timeline_pb2.TimelineStage(
+                stage=stage.stage,
+                status=status,
+                entered_at=to_timestamp(stage.entered_at),
+                due_at=to_timestamp(stage.due_at),
+                actor=stage.actor,
+            )
+        )
+    for version in view.versions:
+        if domain.may_see_version(viewer, version.status):
+            message.versions.append(version_proto(version))
+    for breach in view.breaches:
+        message.breaches.append(
+            pb.SlaBreach(
+                kind=breach.kind,
+                due_at=to_timestamp(breach.due_at),
+                recorded_at=to_timestamp(breach.recorded_at),
+                new_due_at=to_timestamp(breach.new_due_at),
+            )
+        )
+    return message
+
+
+def _duration(value: Duration, field: str, default: timedelta | None) -> timedelta | None:
+    if not value.seconds and not value.nanos:
+        return default
+    delta = value.ToTimedelta()
+    if delta <= timedelta(0) or delta > timedelta(days=60):
+        raise InvalidArgument.for_field(field, "must be a positive duration of at most 60 days")
+    return delta
 
 
 class DocumentsServicer(DocumentsServiceServicer):
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(
+        self, store: DocumentsStore, files: DocumentFiles, temporal: Client, catalog: CatalogServiceAsyncStub
+    ) -> None:
+        self.store = store
+        self.files = files
+        self.temporal = temporal
+        self.catalog = catalog
+
+    def _reply(self, view: OrderView) -> pb.DocumentOrder:
+        return document_order_proto(view.row, view, current_principal())
 
     async def GetDocumentOrder(
         self, request: pb.GetDocumentOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDocumentOrderResponse:
-        row = await self.db.get(DocumentOrderRow, request.document_order_id, "document order")
-        require_visible(current_principal(), row.tenant_id, STAFF_WHO_SEE_DOCUMENTS, "document order")
-        return pb.GetDocumentOrderResponse(document_order=document_order_proto(row))
+        view = await self.store.get(current_principal(), request.document_order_id)
+        return pb.GetDocumentOrderResponse(document_order=self._reply(view))
+
+    async def ListDocumentOrders(
+        self, request: pb.ListDocumentOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDocumentOrdersResponse:
+        principal = domain.signed_in(current_principal())
+        if request.stage and request.stage not in domain.STAGES:
+            raise InvalidArgument.for_field("stage", f"must be one of {', '.join(domain.STAGES)}")
+        rows, next_cursor = await self.store.list_orders(
+            principal, request.stage, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListDocumentOrdersResponse(
+            document_orders=[document_order_proto(row) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def CreateDocumentOrder(
+        self, request: pb.CreateDocumentOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateDocumentOrderResponse:
+        domain.require_internal_or(current_principal(), *CREATORS)
+        for field in ("order_id", "tenant_id", "client_id"):
+            value = getattr(request, field)
+            if not value.strip() or len(value) > 200:
+                raise InvalidArgument.for_field(field, "is required (at most 200 characters)")
+        complexity = domain.validate_complexity(request.complexity)
+        requirements = dict(request.requirements)
+        tier_acknowledge = tier_draft = tier_window = None
+        if request.product_id:
+            # Policy in data: the tier's clocks and the product's requirement form come from the catalog.
+            product = await self._document_product(request.product_id)
+            tier = next((t for t in product.tiers if t.complexity == complexity), None)
+            if tier is None:
+                raise InvalidArgument.for_field("complexity", "this product has no tier of that complexity")
+            if tier.HasField("acknowledge_minutes"):
+                tier_acknowledge = timedelta(minutes=tier.acknowledge_minutes)
+            if tier.HasField("delivery_hours"):
+                tier_draft = timedelta(hours=tier.delivery_hours)
+            if tier.HasField("revision_days"):
+                tier_window = timedelta(days=tier.revision_days)
+            requirements = domain.validate_requirements_against(
+                [
+                    domain.RequirementSpec(f.name, f.type, f.required, tuple(f.choices))
+                    for f in product.requirement_fields
+                ],
+                requirements,
+            )
+        acknowledge_within = _duration(
+            request.acknowledge_within, "acknowledge_within", tier_acknowledge or domain.ACKNOWLEDGE_WITHIN
+        )
+        draft_within, revision_window = domain.tier_clocks(
+            complexity,
+            _duration(request.draft_within, "draft_within", tier_draft),
+            _duration(request.revision_window, "revision_window", tier_window),
+        )
+        assert acknowledge_within is not None
+        new = NewOrder(
+            order_id=request.order_id.strip(),
+            tenant_id=request.tenant_id,
+            client_id=request.client_id,
+            product_id=request.product_id,
+            complexity=complexity,
+            paid_at=from_timestamp(request.paid_at) if request.HasField("paid_at") else utcnow(),
+            acknowledge_within=acknowledge_within,
+            draft_within=draft_within,
+            revision_window=revision_window,
+            requirements=domain.validate_requirements(requirements),
+        )
+        view, _ = await self.store.create(new)
+        return pb.CreateDocumentOrderResponse(document_order=self._reply(view))
+
+    async def _document_product(self, product_id: str) -> catalog_pb.Product:
+        try:
+            reply = await self.catalog.GetProduct(catalog_pb.GetProductRequest(product_id=product_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise InvalidArgument.for_field("product_id", "no such product") from exc
+            raise
+        if reply.product.category != "document":
+            raise InvalidArgument.for_field("product_id", "is not a document product")
+        return reply.product
+
+    async def AcknowledgeDocumentOrder(
+        self, request: pb.AcknowledgeDocumentOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AcknowledgeDocumentOrderResponse:
+        principal = domain.require_role(current_principal(), "agent")
+        if len(request.note) > domain.MAX_NOTE:
+            raise InvalidArgument.for_field("note", f"must be at most {domain.MAX_NOTE} characters")
+        view = await self.store.acknowledge(principal, request.document_order_id, request.note)
+        return pb.AcknowledgeDocumentOrderResponse(document_order=self._reply(view))
+
+    async def UploadDraft(
+        self, request: pb.UploadDraftRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UploadDraftResponse:
+        principal = domain.require_role(current_principal(), "lawyer")
+        upload = domain.validate_upload(request.file_name, request.media_type, request.content, request.note)
+        stored: list[str] = []
+
+        async def put(name: str, content: bytes) -> None:
+            await self.files.put(name, content)
+            stored.append(name)
+
+        try:
+            view = await self.store.add_version(principal, request.document_order_id, upload, put)
+        except BaseException:
+            # The version was not committed: its bytes must not linger in the bucket.
+            for name in stored:
+                await self.files.delete(name)
+            raise
+        return pb.UploadDraftResponse(document_order=self._reply(view))
+
+    async def ReviewDraft(
+        self, request: pb.ReviewDraftRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReviewDraftResponse:
+        principal = domain.require_role(current_principal(), "reviewer")
+        view = await self.store.review(
+            principal, request.document_order_id, request.decision, request.comment
+        )
+        return pb.ReviewDraftResponse(document_order=self._reply(view))
+
+    async def RequestRevision(
+        self, request: pb.RequestRevisionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RequestRevisionResponse:
+        principal = domain.require_role(current_principal(), "client", "client_admin")
+
+        async def ask_workflow(window_ends_at: datetime | None) -> None:
+            await self._request_revision(
+                request.document_order_id, principal.user_id, request.instructions, window_ends_at
+            )
+
+        view = await self.store.request_revision(
+            principal, request.document_order_id, request.instructions, ask_workflow
+        )
+        return pb.RequestRevisionResponse(document_order=self._reply(view))
+
+    async def _request_revision(
+        self, document_order_id: str, client_id: str, instructions: str, window_ends_at: datetime | None
+    ) -> None:
+        """The workflow's Update validator has the last word on the window (R-DOC-5); a refusal is a 409."""
+        handle = self.temporal.get_workflow_handle(document_order_workflow_id(document_order_id))
+        try:
+            await handle.execute_update(
+                "request_revision",
+                RevisionRequest(
+                    requested_by=client_id, instructions=instructions.strip(), window_ends_at=window_ends_at
+                ),
+                result_type=RevisionAccepted,
+            )
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError):
+                raise Conflict(cause.message, reason=_REFUSALS.get(cause.type or "", "conflict")) from exc
+            raise
+        except RPCError as exc:  # the workflow already finished
+            log.info(
+                "revision update not delivered", extra={"workflow_id": handle.id, "error": exc.status.name}
+            )
+            raise Conflict("the order is completed", reason="completed") from exc
+
+    async def AcceptDocumentOrder(
+        self, request: pb.AcceptDocumentOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AcceptDocumentOrderResponse:
+        principal = domain.require_role(current_principal(), "client", "client_admin")
+        view = await self.store.accept(principal, request.document_order_id)
+        return pb.AcceptDocumentOrderResponse(document_order=self._reply(view))
+
+    async def DownloadVersion(
+        self, request: pb.DownloadVersionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DownloadVersionResponse:
+        principal = domain.signed_in(current_principal())
+        version = await self.store.version(principal, request.document_order_id, request.version_number)
+        content = await self.files.get(version.object_name)
+        if hashlib.sha256(content).hexdigest() != version.sha256:
+            # Never serve bytes that are not the version's: that is data loss, and a bug to look at.
+            log.error("stored file does not match its digest", extra={"version_id": version.id})
+            raise RuntimeError("document file corrupted")
+        return pb.DownloadVersionResponse(version=version_proto(version), content=content)
+
+    async def RecordStage(
+        self, request: pb.RecordStageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordStageResponse:
+        domain.require_internal_or(current_principal(), "supervisor")
+        view = await self.store.record_stage(
+            request.document_order_id,
+            request.stage,
+            request.actor or "system",
+            from_timestamp(request.due_at) if request.HasField("due_at") else None,
+            request.reason,
+            request.idempotency_key or f"{request.stage}:{request.document_order_id}",
+        )
+        return pb.RecordStageResponse(document_order=self._reply(view))
+
+    async def RecordBreach(
+        self, request: pb.RecordBreachRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordBreachResponse:
+        domain.require_internal_or(current_principal(), "supervisor")
+        if not request.HasField("due_at"):
+            raise InvalidArgument.for_field("due_at", "is required")
+        view = await self.store.record_breach(
+            request.document_order_id,
+            request.kind,
+            from_timestamp(request.due_at),
+            from_timestamp(request.new_due_at) if request.HasField("new_due_at") else None,
+            request.idempotency_key or f"{request.kind}:{request.document_order_id}",
+        )
+        return pb.RecordBreachResponse(document_order=self._reply(view))

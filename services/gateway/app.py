@@ -11,7 +11,17 @@ from fastapi import FastAPI
 from services.gateway.clients import Clients, Connections
 from services.gateway.middleware import RequestMiddleware
 from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from services.gateway.routes import auth, catalog, consultations, dev, enterprise, health, me, notifications
+from services.gateway.routes import (
+    auth,
+    catalog,
+    consultations,
+    dev,
+    documents,
+    enterprise,
+    health,
+    me,
+    notifications,
+)
 from services.gateway.schemas.common import Problem
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings
@@ -87,6 +97,7 @@ def create_app(
     app.include_router(catalog.router)
     app.include_router(consultations.router)
     app.include_router(notifications.router)
+    app.include_router(documents.router)
     if settings.env in ("dev", "test"):
         app.include_router(dev.router)
     return app

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     nats_stream: str = "COUNSEL"
     subject_root: str = "counsel"
 
+    # Replicas of JetStream Object Store buckets (documents, recordings, invoices): 1 locally, 3 in a cluster.
+    object_store_replicas: int = 1
+
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "counsel"

@@ -145,9 +145,17 @@ class OutboxRelay:
     JetStream within its window and by every consumer after it)."""
 
     def __init__(
-        self, db: Database, outbox: Outbox, bus: EventBus, *, batch: int = 200, poll_seconds: float = 0.5
+        self,
+        db: Database,
+        outbox: Outbox,
+        bus: EventBus,
+        *,
+        batch: int = 200,
+        window: int = 64,
+        poll_seconds: float = 0.5,
     ):
         self.db = db
+        self.window = window
         self.outbox = outbox
         self.bus = bus
         self.batch = batch
@@ -172,16 +180,24 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                await self.bus.publish(row.subject, row.payload, row.event_id, row.correlation_id)
-                OUTBOX_LAG.labels(self.outbox.service).observe(
-                    max(0.0, (datetime.now(UTC) - row.created_at).total_seconds())
+            # Pipelined: the publishes of a window leave in commit order on one connection (so JetStream
+            # stores them in that order) and their acks are awaited together. If any fails, the whole batch
+            # stays unpublished and is sent again; JetStream drops the repeats by Nats-Msg-Id.
+            for start in range(0, len(rows), self.window):
+                window = rows[start : start + self.window]
+                await asyncio.gather(
+                    *(self.bus.publish(r.subject, r.payload, r.event_id, r.correlation_id) for r in window)
                 )
+                acked = datetime.now(UTC)
+                for row in window:
+                    OUTBOX_LAG.labels(self.outbox.service).observe(
+                        max(0.0, (acked - row.created_at).total_seconds())
+                    )
             if rows:
                 await session.execute(
                     update(table)
                     .where(table.c.seq.in_([r.seq for r in rows]))
-                    .values(published_at=func.now())
+                    .values(published_at=func.clock_timestamp())
                 )
         return len(rows)
 

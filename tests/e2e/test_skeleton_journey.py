@@ -7,74 +7,21 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, free_port
+from deploy.local.launcher import StackProcess, stack_env
+from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
 from services.runtime.config import SERVICE_NAMES
 
 PASSWORD = "Demo-Passw0rd!"
-START_TIMEOUT = 150.0
-
-
-@dataclass
-class Platform:
-    base_url: str
-    env: dict[str, str]
-    data_dir: Path
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "deploy.cli", "up"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"counsel up exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if (
-                    httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
-                    and self.state_file.exists()
-                ):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"the platform was not ready within {START_TIMEOUT}s:\n{self.log_tail()}")
-
-    @property
-    def state_file(self) -> Path:
-        return self.data_dir / "run" / "stack.json"
-
-    def stop(self) -> int:
-        """Ctrl-C, as a person would; returns the exit code."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            return self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            raise
-
-    def log_tail(self, lines: int = 80) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _no_5xx(response: httpx.Response) -> None:
@@ -91,35 +38,25 @@ def platform(
     nats_server: NatsServer,
     temporal_dev_server: TemporalDevServer,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Platform]:
-    name = f"e{uuid.uuid4().hex[:10]}"
+) -> Iterator[StackProcess]:
     data_dir = tmp_path_factory.mktemp("platform")
-    gateway_port = free_port()
-    env = {
-        **os.environ,
-        "COUNSEL_ENV": "test",
-        "COUNSEL_DATA_DIR": str(data_dir),
-        "COUNSEL_DATABASE_URL": postgres_server.url,
-        "COUNSEL_DATABASE_PREFIX": name,
-        "COUNSEL_NATS_URL": nats_server.url,
-        "COUNSEL_NATS_STREAM": name.upper(),
-        "COUNSEL_SUBJECT_ROOT": name,
-        "COUNSEL_TEMPORAL_ADDRESS": temporal_dev_server.address,
-        "COUNSEL_TEMPORAL_TASK_QUEUE": name,
-        "COUNSEL_GATEWAY_PORT": str(gateway_port),
-        "COUNSEL_METRICS_PORT": "0",
-        "COUNSEL_SECRET_KEY": secrets.token_urlsafe(48),
-        **{f"COUNSEL_{svc.upper()}_ADDR": f"127.0.0.1:{free_port()}" for svc in SERVICE_NAMES},
-    }
-    running = Platform(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
+    env, gateway_port = stack_env(
+        name=f"e{uuid.uuid4().hex[:10]}",
+        data_dir=data_dir,
+        database_url=postgres_server.url,
+        nats_url=nats_server.url,
+        temporal_address=temporal_dev_server.address,
+        secret_key=secrets.token_urlsafe(48),
+    )
+    running = StackProcess(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
     running.start()
     yield running
-    if running.process is not None and running.process.poll() is None:
+    if running.running():
         running.stop()
 
 
 @pytest.fixture(scope="module")
-def http(platform: Platform) -> Iterator[httpx.Client]:
+def http(platform: StackProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=platform.base_url, timeout=15, event_hooks={"response": [_no_5xx]}) as client:
         yield client
 
@@ -164,7 +101,7 @@ def test_products_of_every_category_are_listed_from_the_catalog(http: httpx.Clie
 
 
 def test_a_submitted_consultation_is_stored_runs_its_workflow_and_notifies_the_client(
-    http: httpx.Client, temporal_dev_server: TemporalDevServer, platform: Platform
+    http: httpx.Client, temporal_dev_server: TemporalDevServer, platform: StackProcess
 ) -> None:
     headers = login(http, "client@demo.counsel.test")
     created = http.post(
@@ -262,7 +199,7 @@ def test_bad_input_gets_problem_json_naming_the_field(http: httpx.Client) -> Non
     assert bad_login.status_code == 401
 
 
-def test_counsel_status_reports_every_process_and_dependency_healthy(platform: Platform) -> None:
+def test_counsel_status_reports_every_process_and_dependency_healthy(platform: StackProcess) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "deploy.cli", "status"],
         env=platform.env,
@@ -276,7 +213,7 @@ def test_counsel_status_reports_every_process_and_dependency_healthy(platform: P
 
 
 def test_a_second_counsel_up_names_the_taken_port_instead_of_a_traceback(
-    platform: Platform, tmp_path: Path
+    platform: StackProcess, tmp_path: Path
 ) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "deploy.cli", "up"],
@@ -292,7 +229,7 @@ def test_a_second_counsel_up_names_the_taken_port_instead_of_a_traceback(
 
 
 def test_ctrl_c_stops_every_process_and_a_restart_finds_the_data(
-    platform: Platform, http: httpx.Client
+    platform: StackProcess, http: httpx.Client
 ) -> None:
     headers = login(http, "client@demo.counsel.test")
     created = http.post(

@@ -195,3 +195,22 @@ async def test_the_running_consumer_receives_relayed_events(settings, db, bus) -
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     assert received == ["c0", "c1", "c2"]
+
+
+async def test_pipelined_publishing_keeps_commit_order_in_the_stream(settings, db, bus) -> None:
+    database, tables = db
+    outbox = Outbox("consultation", settings, tables)
+    for start in range(0, 300, 50):
+        async with database.transaction() as session:
+            for i in range(start, start + 50):
+                await outbox.add(session, "consultation.submitted", submitted(f"c{i}"), aggregate_id=f"c{i}")
+    relay = OutboxRelay(database, outbox, bus, batch=120, window=64)
+    while await relay.relay_once():
+        pass
+    subscription = await bus.js.pull_subscribe(f"{settings.subject_root}.>", stream=bus.stream)
+    seen: list[str] = []
+    while len(seen) < 300:
+        for message in await subscription.fetch(100, timeout=5):
+            seen.append(EventEnvelope.FromString(message.data).aggregate_id)
+            await message.ack()
+    assert seen == [f"c{i}" for i in range(300)]

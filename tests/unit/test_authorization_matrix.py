@@ -88,6 +88,8 @@ class Entry:
     access: Access
     body: dict[str, Any] | None = None
     query: dict[str, str] = field(default_factory=dict)
+    # A multipart upload instead of a JSON body: field name → (file name, content, media type).
+    files: dict[str, tuple[str, bytes, str]] | None = None
 
 
 # (method, path template) → who may call it and a well-formed request. Path parameters are filled in
@@ -138,6 +140,24 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # notification
     ("GET", "/api/v1/notifications"): Entry(SIGNED_IN),
     ("POST", "/api/v1/notifications/{notification_id}/read"): Entry(SIGNED_IN),
+    # document services
+    ("POST", "/api/v1/document-orders"): Entry(
+        roles("agent", "supervisor"), {"tenant_id": "tenant-1", "client_id": "user-1", "complexity": "simple"}
+    ),
+    ("GET", "/api/v1/document-orders"): Entry(SIGNED_IN),
+    ("GET", "/api/v1/document-orders/{document_order_id}"): Entry(SIGNED_IN),
+    ("POST", "/api/v1/document-orders/{document_order_id}/acknowledge"): Entry(roles("agent"), {}),
+    ("POST", "/api/v1/document-orders/{document_order_id}/drafts"): Entry(
+        roles("lawyer"), files={"file": ("draft.txt", b"draft", "text/plain")}
+    ),
+    ("POST", "/api/v1/document-orders/{document_order_id}/review"): Entry(
+        roles("reviewer"), {"decision": "approve"}
+    ),
+    ("POST", "/api/v1/document-orders/{document_order_id}/revisions"): Entry(
+        roles("client", "client_admin"), {"instructions": "shorter"}
+    ),
+    ("POST", "/api/v1/document-orders/{document_order_id}/accept"): Entry(roles("client", "client_admin")),
+    ("GET", "/api/v1/document-orders/{document_order_id}/versions/{number}/file"): Entry(SIGNED_IN),
     # local development only (COUNSEL_ENV dev/test)
     ("GET", "/api/v1/dev/outbox"): Entry(PUBLIC, query={"to": "13800138000"}),
 }
@@ -266,8 +286,13 @@ async def test_route_admits_exactly_its_callers(
     ) as http:
         response = await http.request(
             method,
-            template.replace("{provider}", "demo").replace("{", "").replace("}", "").replace("_id", "-x1"),
+            template.replace("{provider}", "demo")
+            .replace("{number}", "1")
+            .replace("{", "")
+            .replace("}", "")
+            .replace("_id", "-x1"),
             json=entry.body,
+            files=entry.files,
             params=entry.query,
             headers=headers,
         )

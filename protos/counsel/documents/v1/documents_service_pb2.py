@@ -22,25 +22,77 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from counsel.common.v1 import paging_pb2 as counsel_dot_common_dot_v1_dot_paging__pb2
 from counsel.common.v1 import timeline_pb2 as counsel_dot_common_dot_v1_dot_timeline__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,counsel/documents/v1/documents_service.proto\x12\x14\x63ounsel.documents.v1\x1a counsel/common/v1/timeline.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x03\n\rDocumentOrder\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12\r\n\x05stage\x18\x05 \x01(\t\x12\x12\n\ncomplexity\x18\x06 \x01(\t\x12\x36\n\x12\x61\x63knowledge_due_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64raft_due_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x17revision_window_ends_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x08versions\x18\n \x03(\x0b\x32%.counsel.documents.v1.DocumentVersion\x12\x30\n\x06stages\x18\x0b \x03(\x0b\x32 .counsel.common.v1.TimelineStage\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xba\x01\n\x0f\x44ocumentVersion\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x11\n\tauthor_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"4\n\x17GetDocumentOrderRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\"W\n\x18GetDocumentOrderResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder2\x85\x01\n\x10\x44ocumentsService\x12q\n\x10GetDocumentOrder\x12-.counsel.documents.v1.GetDocumentOrderRequest\x1a..counsel.documents.v1.GetDocumentOrderResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,counsel/documents/v1/documents_service.proto\x12\x14\x63ounsel.documents.v1\x1a\x1e\x63ounsel/common/v1/paging.proto\x1a counsel/common/v1/timeline.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x05\n\rDocumentOrder\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12\r\n\x05stage\x18\x05 \x01(\t\x12\x12\n\ncomplexity\x18\x06 \x01(\t\x12\x36\n\x12\x61\x63knowledge_due_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64raft_due_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x17revision_window_ends_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x08versions\x18\n \x03(\x0b\x32%.counsel.documents.v1.DocumentVersion\x12\x30\n\x06stages\x18\x0b \x03(\x0b\x32 .counsel.common.v1.TimelineStage\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12\x61ssigned_lawyer_id\x18\r \x01(\t\x12\x12\n\nproduct_id\x18\x0e \x01(\t\x12\x31\n\x08\x62reaches\x18\x0f \x03(\x0b\x32\x1f.counsel.documents.v1.SlaBreach\x12\x1b\n\x13revisions_requested\x18\x10 \x01(\x05\x12\x18\n\x10\x63ompleted_reason\x18\x11 \x01(\t\x12K\n\x0crequirements\x18\x12 \x03(\x0b\x32\x35.counsel.documents.v1.DocumentOrder.RequirementsEntry\x12\x19\n\x11\x61ssignment_reason\x18\x13 \x01(\t\x1a\x33\n\x11RequirementsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa6\x01\n\tSlaBreach\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12*\n\x06\x64ue_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecorded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nnew_due_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcc\x02\n\x0f\x44ocumentVersion\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x11\n\tauthor_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x0e\n\x06sha256\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0breviewer_id\x18\t \x01(\t\x12\x1f\n\x17reviewer_licence_number\x18\n \x01(\t\x12\x16\n\x0ereview_comment\x18\x0b \x01(\t\x12/\n\x0breviewed_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tfile_name\x18\r \x01(\t\"4\n\x17GetDocumentOrderRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\"W\n\x18GetDocumentOrderResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder\"X\n\x19ListDocumentOrdersRequest\x12\r\n\x05stage\x18\x01 \x01(\t\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"\x89\x01\n\x1aListDocumentOrdersResponse\x12<\n\x0f\x64ocument_orders\x18\x01 \x03(\x0b\x32#.counsel.documents.v1.DocumentOrder\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse\"\xd4\x03\n\x1a\x43reateDocumentOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x12\n\ncomplexity\x18\x05 \x01(\t\x12\x35\n\x12\x61\x63knowledge_within\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0c\x64raft_within\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x32\n\x0frevision_window\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x07paid_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12X\n\x0crequirements\x18\n \x03(\x0b\x32\x42.counsel.documents.v1.CreateDocumentOrderRequest.RequirementsEntry\x1a\x33\n\x11RequirementsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\x1b\x43reateDocumentOrderResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder\"J\n\x1f\x41\x63knowledgeDocumentOrderRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\"_\n AcknowledgeDocumentOrderResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder\"u\n\x12UploadDraftRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\x0c\x12\x0c\n\x04note\x18\x05 \x01(\t\"R\n\x13UploadDraftResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder\"R\n\x12ReviewDraftRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"R\n\x13ReviewDraftResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder\"I\n\x16RequestRevisionRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x14\n\x0cinstructions\x18\x02 \x01(\t\"V\n\x17RequestRevisionResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder\"7\n\x1a\x41\x63\x63\x65ptDocumentOrderRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\"Z\n\x1b\x41\x63\x63\x65ptDocumentOrderResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder\"K\n\x16\x44ownloadVersionRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x16\n\x0eversion_number\x18\x02 \x01(\x05\"b\n\x17\x44ownloadVersionResponse\x12\x36\n\x07version\x18\x01 \x01(\x0b\x32%.counsel.documents.v1.DocumentVersion\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\"\xa2\x01\n\x12RecordStageRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12*\n\x06\x64ue_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"R\n\x13RecordStageResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder\"\xb3\x01\n\x13RecordBreachRequest\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12*\n\x06\x64ue_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nnew_due_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"S\n\x14RecordBreachResponse\x12;\n\x0e\x64ocument_order\x18\x01 \x01(\x0b\x32#.counsel.documents.v1.DocumentOrder2\xf5\t\n\x10\x44ocumentsService\x12q\n\x10GetDocumentOrder\x12-.counsel.documents.v1.GetDocumentOrderRequest\x1a..counsel.documents.v1.GetDocumentOrderResponse\x12w\n\x12ListDocumentOrders\x12/.counsel.documents.v1.ListDocumentOrdersRequest\x1a\x30.counsel.documents.v1.ListDocumentOrdersResponse\x12z\n\x13\x43reateDocumentOrder\x12\x30.counsel.documents.v1.CreateDocumentOrderRequest\x1a\x31.counsel.documents.v1.CreateDocumentOrderResponse\x12\x89\x01\n\x18\x41\x63knowledgeDocumentOrder\x12\x35.counsel.documents.v1.AcknowledgeDocumentOrderRequest\x1a\x36.counsel.documents.v1.AcknowledgeDocumentOrderResponse\x12\x62\n\x0bUploadDraft\x12(.counsel.documents.v1.UploadDraftRequest\x1a).counsel.documents.v1.UploadDraftResponse\x12\x62\n\x0bReviewDraft\x12(.counsel.documents.v1.ReviewDraftRequest\x1a).counsel.documents.v1.ReviewDraftResponse\x12n\n\x0fRequestRevision\x12,.counsel.documents.v1.RequestRevisionRequest\x1a-.counsel.documents.v1.RequestRevisionResponse\x12z\n\x13\x41\x63\x63\x65ptDocumentOrder\x12\x30.counsel.documents.v1.AcceptDocumentOrderRequest\x1a\x31.counsel.documents.v1.AcceptDocumentOrderResponse\x12n\n\x0f\x44ownloadVersion\x12,.counsel.documents.v1.DownloadVersionRequest\x1a-.counsel.documents.v1.DownloadVersionResponse\x12\x62\n\x0bRecordStage\x12(.counsel.documents.v1.RecordStageRequest\x1a).counsel.documents.v1.RecordStageResponse\x12\x65\n\x0cRecordBreach\x12).counsel.documents.v1.RecordBreachRequest\x1a*.counsel.documents.v1.RecordBreachResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'counsel.documents.v1.documents_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DOCUMENTORDER']._serialized_start=138
-  _globals['_DOCUMENTORDER']._serialized_end=578
-  _globals['_DOCUMENTVERSION']._serialized_start=581
-  _globals['_DOCUMENTVERSION']._serialized_end=767
-  _globals['_GETDOCUMENTORDERREQUEST']._serialized_start=769
-  _globals['_GETDOCUMENTORDERREQUEST']._serialized_end=821
-  _globals['_GETDOCUMENTORDERRESPONSE']._serialized_start=823
-  _globals['_GETDOCUMENTORDERRESPONSE']._serialized_end=910
-  _globals['_DOCUMENTSSERVICE']._serialized_start=913
-  _globals['_DOCUMENTSSERVICE']._serialized_end=1046
+  _globals['_DOCUMENTORDER_REQUIREMENTSENTRY']._loaded_options = None
+  _globals['_DOCUMENTORDER_REQUIREMENTSENTRY']._serialized_options = b'8\001'
+  _globals['_CREATEDOCUMENTORDERREQUEST_REQUIREMENTSENTRY']._loaded_options = None
+  _globals['_CREATEDOCUMENTORDERREQUEST_REQUIREMENTSENTRY']._serialized_options = b'8\001'
+  _globals['_DOCUMENTORDER']._serialized_start=202
+  _globals['_DOCUMENTORDER']._serialized_end=953
+  _globals['_DOCUMENTORDER_REQUIREMENTSENTRY']._serialized_start=902
+  _globals['_DOCUMENTORDER_REQUIREMENTSENTRY']._serialized_end=953
+  _globals['_SLABREACH']._serialized_start=956
+  _globals['_SLABREACH']._serialized_end=1122
+  _globals['_DOCUMENTVERSION']._serialized_start=1125
+  _globals['_DOCUMENTVERSION']._serialized_end=1457
+  _globals['_GETDOCUMENTORDERREQUEST']._serialized_start=1459
+  _globals['_GETDOCUMENTORDERREQUEST']._serialized_end=1511
+  _globals['_GETDOCUMENTORDERRESPONSE']._serialized_start=1513
+  _globals['_GETDOCUMENTORDERRESPONSE']._serialized_end=1600
+  _globals['_LISTDOCUMENTORDERSREQUEST']._serialized_start=1602
+  _globals['_LISTDOCUMENTORDERSREQUEST']._serialized_end=1690
+  _globals['_LISTDOCUMENTORDERSRESPONSE']._serialized_start=1693
+  _globals['_LISTDOCUMENTORDERSRESPONSE']._serialized_end=1830
+  _globals['_CREATEDOCUMENTORDERREQUEST']._serialized_start=1833
+  _globals['_CREATEDOCUMENTORDERREQUEST']._serialized_end=2301
+  _globals['_CREATEDOCUMENTORDERREQUEST_REQUIREMENTSENTRY']._serialized_start=902
+  _globals['_CREATEDOCUMENTORDERREQUEST_REQUIREMENTSENTRY']._serialized_end=953
+  _globals['_CREATEDOCUMENTORDERRESPONSE']._serialized_start=2303
+  _globals['_CREATEDOCUMENTORDERRESPONSE']._serialized_end=2393
+  _globals['_ACKNOWLEDGEDOCUMENTORDERREQUEST']._serialized_start=2395
+  _globals['_ACKNOWLEDGEDOCUMENTORDERREQUEST']._serialized_end=2469
+  _globals['_ACKNOWLEDGEDOCUMENTORDERRESPONSE']._serialized_start=2471
+  _globals['_ACKNOWLEDGEDOCUMENTORDERRESPONSE']._serialized_end=2566
+  _globals['_UPLOADDRAFTREQUEST']._serialized_start=2568
+  _globals['_UPLOADDRAFTREQUEST']._serialized_end=2685
+  _globals['_UPLOADDRAFTRESPONSE']._serialized_start=2687
+  _globals['_UPLOADDRAFTRESPONSE']._serialized_end=2769
+  _globals['_REVIEWDRAFTREQUEST']._serialized_start=2771
+  _globals['_REVIEWDRAFTREQUEST']._serialized_end=2853
+  _globals['_REVIEWDRAFTRESPONSE']._serialized_start=2855
+  _globals['_REVIEWDRAFTRESPONSE']._serialized_end=2937
+  _globals['_REQUESTREVISIONREQUEST']._serialized_start=2939
+  _globals['_REQUESTREVISIONREQUEST']._serialized_end=3012
+  _globals['_REQUESTREVISIONRESPONSE']._serialized_start=3014
+  _globals['_REQUESTREVISIONRESPONSE']._serialized_end=3100
+  _globals['_ACCEPTDOCUMENTORDERREQUEST']._serialized_start=3102
+  _globals['_ACCEPTDOCUMENTORDERREQUEST']._serialized_end=3157
+  _globals['_ACCEPTDOCUMENTORDERRESPONSE']._serialized_start=3159
+  _globals['_ACCEPTDOCUMENTORDERRESPONSE']._serialized_end=3249
+  _globals['_DOWNLOADVERSIONREQUEST']._serialized_start=3251
+  _globals['_DOWNLOADVERSIONREQUEST']._serialized_end=3326
+  _globals['_DOWNLOADVERSIONRESPONSE']._serialized_start=3328
+  _globals['_DOWNLOADVERSIONRESPONSE']._serialized_end=3426
+  _globals['_RECORDSTAGEREQUEST']._serialized_start=3429
+  _globals['_RECORDSTAGEREQUEST']._serialized_end=3591
+  _globals['_RECORDSTAGERESPONSE']._serialized_start=3593
+  _globals['_RECORDSTAGERESPONSE']._serialized_end=3675
+  _globals['_RECORDBREACHREQUEST']._serialized_start=3678
+  _globals['_RECORDBREACHREQUEST']._serialized_end=3857
+  _globals['_RECORDBREACHRESPONSE']._serialized_start=3859
+  _globals['_RECORDBREACHRESPONSE']._serialized_end=3942
+  _globals['_DOCUMENTSSERVICE']._serialized_start=3945
+  _globals['_DOCUMENTSSERVICE']._serialized_end=5214
 # @@protoc_insertion_point(module_scope)

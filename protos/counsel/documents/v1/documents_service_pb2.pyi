@@ -4,8 +4,10 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from counsel.common.v1 import paging_pb2 as _paging_pb2
 from counsel.common.v1 import timeline_pb2 as _timeline_pb2
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -26,6 +28,26 @@ class DocumentOrder(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class RequirementsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ID_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
@@ -38,6 +60,13 @@ class DocumentOrder(_message.Message):
     VERSIONS_FIELD_NUMBER: _builtins.int
     STAGES_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    ASSIGNED_LAWYER_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    BREACHES_FIELD_NUMBER: _builtins.int
+    REVISIONS_REQUESTED_FIELD_NUMBER: _builtins.int
+    COMPLETED_REASON_FIELD_NUMBER: _builtins.int
+    REQUIREMENTS_FIELD_NUMBER: _builtins.int
+    ASSIGNMENT_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Document order id."""
     tenant_id: _builtins.str
@@ -50,6 +79,16 @@ class DocumentOrder(_message.Message):
     """One of: awaiting_acknowledgement|drafting|in_review|delivered|revising|completed."""
     complexity: _builtins.str
     """One of: simple|standard|complex (from the product tier)."""
+    assigned_lawyer_id: _builtins.str
+    """The lawyer who drafts it."""
+    product_id: _builtins.str
+    """The catalog product ordered."""
+    revisions_requested: _builtins.int
+    """How many revisions the client requested."""
+    completed_reason: _builtins.str
+    """Why it completed (accepted|window_closed); empty until completed."""
+    assignment_reason: _builtins.str
+    """Why this lawyer was assigned, e.g. "round_robin"."""
     @_builtins.property
     def acknowledge_due_at(self) -> _timestamp_pb2.Timestamp:
         """When an agent must acknowledge the order."""
@@ -74,6 +113,14 @@ class DocumentOrder(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When the document order was created."""
 
+    @_builtins.property
+    def breaches(self) -> _containers.RepeatedCompositeFieldContainer[Global___SlaBreach]:
+        """Every missed deadline, oldest first."""
+
+    @_builtins.property
+    def requirements(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The requirements the client filled in at order time."""
+
     def __init__(
         self,
         *,
@@ -89,14 +136,61 @@ class DocumentOrder(_message.Message):
         versions: _abc.Iterable[Global___DocumentVersion] | None = ...,
         stages: _abc.Iterable[_timeline_pb2.TimelineStage] | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        assigned_lawyer_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        breaches: _abc.Iterable[Global___SlaBreach] | None = ...,
+        revisions_requested: _builtins.int = ...,
+        completed_reason: _builtins.str = ...,
+        requirements: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        assignment_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_due_at", b"acknowledge_due_at", "created_at", b"created_at", "draft_due_at", b"draft_due_at", "revision_window_ends_at", b"revision_window_ends_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_due_at", b"acknowledge_due_at", "client_id", b"client_id", "complexity", b"complexity", "created_at", b"created_at", "draft_due_at", b"draft_due_at", "id", b"id", "order_id", b"order_id", "revision_window_ends_at", b"revision_window_ends_at", "stage", b"stage", "stages", b"stages", "tenant_id", b"tenant_id", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_due_at", b"acknowledge_due_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "breaches", b"breaches", "client_id", b"client_id", "completed_reason", b"completed_reason", "complexity", b"complexity", "created_at", b"created_at", "draft_due_at", b"draft_due_at", "id", b"id", "order_id", b"order_id", "product_id", b"product_id", "requirements", b"requirements", "revision_window_ends_at", b"revision_window_ends_at", "revisions_requested", b"revisions_requested", "stage", b"stage", "stages", b"stages", "tenant_id", b"tenant_id", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DocumentOrder: _TypeAlias = DocumentOrder  # noqa: Y015
+
+@_typing.final
+class SlaBreach(_message.Message):
+    """A missed deadline of a document order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_FIELD_NUMBER: _builtins.int
+    NEW_DUE_AT_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """One of: acknowledgement|delivery."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """The deadline that was missed."""
+
+    @_builtins.property
+    def recorded_at(self) -> _timestamp_pb2.Timestamp:
+        """When the breach was recorded."""
+
+    @_builtins.property
+    def new_due_at(self) -> _timestamp_pb2.Timestamp:
+        """The new expected time told to the client; unset when none."""
+
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        recorded_at: _timestamp_pb2.Timestamp | None = ...,
+        new_due_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "new_due_at", b"new_due_at", "recorded_at", b"recorded_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "kind", b"kind", "new_due_at", b"new_due_at", "recorded_at", b"recorded_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SlaBreach: _TypeAlias = SlaBreach  # noqa: Y015
 
 @_typing.final
 class DocumentVersion(_message.Message):
@@ -112,6 +206,11 @@ class DocumentVersion(_message.Message):
     SHA256_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    REVIEWER_ID_FIELD_NUMBER: _builtins.int
+    REVIEWER_LICENCE_NUMBER_FIELD_NUMBER: _builtins.int
+    REVIEW_COMMENT_FIELD_NUMBER: _builtins.int
+    REVIEWED_AT_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
     number: _builtins.int
     """Version number, starting at 1."""
     author_id: _builtins.str
@@ -126,9 +225,21 @@ class DocumentVersion(_message.Message):
     """Hex SHA-256 of the file."""
     status: _builtins.str
     """One of: draft|in_review|approved|rejected|delivered."""
+    reviewer_id: _builtins.str
+    """The reviewer who decided on it; empty until reviewed."""
+    reviewer_licence_number: _builtins.str
+    """The reviewer's licence number, recorded with the approval (§9.5)."""
+    review_comment: _builtins.str
+    """The reviewer's comment."""
+    file_name: _builtins.str
+    """The file name as uploaded."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When it was uploaded."""
+
+    @_builtins.property
+    def reviewed_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was reviewed."""
 
     def __init__(
         self,
@@ -141,10 +252,15 @@ class DocumentVersion(_message.Message):
         sha256: _builtins.str = ...,
         status: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        reviewer_id: _builtins.str = ...,
+        reviewer_licence_number: _builtins.str = ...,
+        review_comment: _builtins.str = ...,
+        reviewed_at: _timestamp_pb2.Timestamp | None = ...,
+        file_name: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "reviewed_at", b"reviewed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "created_at", b"created_at", "media_type", b"media_type", "note", b"note", "number", b"number", "sha256", b"sha256", "size_bytes", b"size_bytes", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "created_at", b"created_at", "file_name", b"file_name", "media_type", b"media_type", "note", b"note", "number", b"number", "review_comment", b"review_comment", "reviewed_at", b"reviewed_at", "reviewer_id", b"reviewer_id", "reviewer_licence_number", b"reviewer_licence_number", "sha256", b"sha256", "size_bytes", b"size_bytes", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -195,3 +311,623 @@ class GetDocumentOrderResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetDocumentOrderResponse: _TypeAlias = GetDocumentOrderResponse  # noqa: Y015
+
+@_typing.final
+class ListDocumentOrdersRequest(_message.Message):
+    """Request for DocumentsService.ListDocumentOrders."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    """Filter by stage; empty for all the caller may see."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDocumentOrdersRequest: _TypeAlias = ListDocumentOrdersRequest  # noqa: Y015
+
+@_typing.final
+class ListDocumentOrdersResponse(_message.Message):
+    """Response of DocumentsService.ListDocumentOrders."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDERS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___DocumentOrder]:
+        """The page of document orders (without versions and stages)."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        document_orders: _abc.Iterable[Global___DocumentOrder] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_orders", b"document_orders", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDocumentOrdersResponse: _TypeAlias = ListDocumentOrdersResponse  # noqa: Y015
+
+@_typing.final
+class CreateDocumentOrderRequest(_message.Message):
+    """Request for DocumentsService.CreateDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class RequirementsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    COMPLEXITY_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGE_WITHIN_FIELD_NUMBER: _builtins.int
+    DRAFT_WITHIN_FIELD_NUMBER: _builtins.int
+    REVISION_WINDOW_FIELD_NUMBER: _builtins.int
+    PAID_AT_FIELD_NUMBER: _builtins.int
+    REQUIREMENTS_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The paid order this fulfils; a second call with the same order_id returns the first document order."""
+    tenant_id: _builtins.str
+    """Tenant (enterprise) of the client."""
+    client_id: _builtins.str
+    """The client."""
+    product_id: _builtins.str
+    """The catalog product."""
+    complexity: _builtins.str
+    """One of: simple|standard|complex."""
+    @_builtins.property
+    def acknowledge_within(self) -> _duration_pb2.Duration:
+        """Agent acknowledgement deadline (30 min)."""
+
+    @_builtins.property
+    def draft_within(self) -> _duration_pb2.Duration:
+        """Draft delivery deadline from the acknowledgement (24/48/72 h)."""
+
+    @_builtins.property
+    def revision_window(self) -> _duration_pb2.Duration:
+        """Revision window from the first delivery (3/5/7 days)."""
+
+    @_builtins.property
+    def paid_at(self) -> _timestamp_pb2.Timestamp:
+        """When the order was paid; the acknowledgement clock starts then. Unset = now."""
+
+    @_builtins.property
+    def requirements(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The requirements the client filled in (parties, purpose, key terms, deadlines, ...)."""
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        complexity: _builtins.str = ...,
+        acknowledge_within: _duration_pb2.Duration | None = ...,
+        draft_within: _duration_pb2.Duration | None = ...,
+        revision_window: _duration_pb2.Duration | None = ...,
+        paid_at: _timestamp_pb2.Timestamp | None = ...,
+        requirements: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_within", b"acknowledge_within", "draft_within", b"draft_within", "paid_at", b"paid_at", "revision_window", b"revision_window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_within", b"acknowledge_within", "client_id", b"client_id", "complexity", b"complexity", "draft_within", b"draft_within", "order_id", b"order_id", "paid_at", b"paid_at", "product_id", b"product_id", "requirements", b"requirements", "revision_window", b"revision_window", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDocumentOrderRequest: _TypeAlias = CreateDocumentOrderRequest  # noqa: Y015
+
+@_typing.final
+class CreateDocumentOrderResponse(_message.Message):
+    """Response of DocumentsService.CreateDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The created (or previously created) document order."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateDocumentOrderResponse: _TypeAlias = CreateDocumentOrderResponse  # noqa: Y015
+
+@_typing.final
+class AcknowledgeDocumentOrderRequest(_message.Message):
+    """Request for DocumentsService.AcknowledgeDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    note: _builtins.str
+    """The agent's note to the client."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "note", b"note"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeDocumentOrderRequest: _TypeAlias = AcknowledgeDocumentOrderRequest  # noqa: Y015
+
+@_typing.final
+class AcknowledgeDocumentOrderResponse(_message.Message):
+    """Response of DocumentsService.AcknowledgeDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order after the acknowledgement."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeDocumentOrderResponse: _TypeAlias = AcknowledgeDocumentOrderResponse  # noqa: Y015
+
+@_typing.final
+class UploadDraftRequest(_message.Message):
+    """Request for DocumentsService.UploadDraft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    file_name: _builtins.str
+    """File name as uploaded, e.g. "contract.docx"."""
+    media_type: _builtins.str
+    """MIME type; docx, pdf, odt, txt and images are accepted."""
+    content: _builtins.bytes
+    """The file's bytes (at most 20 MiB)."""
+    note: _builtins.str
+    """The author's note on this version."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        media_type: _builtins.str = ...,
+        content: _builtins.bytes = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "document_order_id", b"document_order_id", "file_name", b"file_name", "media_type", b"media_type", "note", b"note"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadDraftRequest: _TypeAlias = UploadDraftRequest  # noqa: Y015
+
+@_typing.final
+class UploadDraftResponse(_message.Message):
+    """Response of DocumentsService.UploadDraft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order with the new version."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadDraftResponse: _TypeAlias = UploadDraftResponse  # noqa: Y015
+
+@_typing.final
+class ReviewDraftRequest(_message.Message):
+    """Request for DocumentsService.ReviewDraft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    decision: _builtins.str
+    """One of: approve|reject."""
+    comment: _builtins.str
+    """The reviewer's comment (required when rejecting)."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        decision: _builtins.str = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "decision", b"decision", "document_order_id", b"document_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewDraftRequest: _TypeAlias = ReviewDraftRequest  # noqa: Y015
+
+@_typing.final
+class ReviewDraftResponse(_message.Message):
+    """Response of DocumentsService.ReviewDraft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order after the decision."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewDraftResponse: _TypeAlias = ReviewDraftResponse  # noqa: Y015
+
+@_typing.final
+class RequestRevisionRequest(_message.Message):
+    """Request for DocumentsService.RequestRevision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    INSTRUCTIONS_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    instructions: _builtins.str
+    """What the client wants changed."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        instructions: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "instructions", b"instructions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestRevisionRequest: _TypeAlias = RequestRevisionRequest  # noqa: Y015
+
+@_typing.final
+class RequestRevisionResponse(_message.Message):
+    """Response of DocumentsService.RequestRevision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order after the request."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestRevisionResponse: _TypeAlias = RequestRevisionResponse  # noqa: Y015
+
+@_typing.final
+class AcceptDocumentOrderRequest(_message.Message):
+    """Request for DocumentsService.AcceptDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptDocumentOrderRequest: _TypeAlias = AcceptDocumentOrderRequest  # noqa: Y015
+
+@_typing.final
+class AcceptDocumentOrderResponse(_message.Message):
+    """Response of DocumentsService.AcceptDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order (completing)."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptDocumentOrderResponse: _TypeAlias = AcceptDocumentOrderResponse  # noqa: Y015
+
+@_typing.final
+class DownloadVersionRequest(_message.Message):
+    """Request for DocumentsService.DownloadVersion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    VERSION_NUMBER_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    version_number: _builtins.int
+    """Version number, starting at 1."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        version_number: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "version_number", b"version_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadVersionRequest: _TypeAlias = DownloadVersionRequest  # noqa: Y015
+
+@_typing.final
+class DownloadVersionResponse(_message.Message):
+    """Response of DocumentsService.DownloadVersion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    content: _builtins.bytes
+    """The file's bytes."""
+    @_builtins.property
+    def version(self) -> Global___DocumentVersion:
+        """The version's metadata (sha256, media type, size)."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___DocumentVersion | None = ...,
+        content: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadVersionResponse: _TypeAlias = DownloadVersionResponse  # noqa: Y015
+
+@_typing.final
+class RecordStageRequest(_message.Message):
+    """Request for DocumentsService.RecordStage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    stage: _builtins.str
+    """Stage entered, e.g. completed."""
+    actor: _builtins.str
+    """Who caused the transition (user id, or "system")."""
+    reason: _builtins.str
+    """Why, e.g. "accepted", "window_closed"."""
+    idempotency_key: _builtins.str
+    """Key from the calling workflow (workflow.uuid4()); a retry with the same key is a no-op."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the new stage is due to end; unset when it has no deadline."""
+
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "document_order_id", b"document_order_id", "due_at", b"due_at", "idempotency_key", b"idempotency_key", "reason", b"reason", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordStageRequest: _TypeAlias = RecordStageRequest  # noqa: Y015
+
+@_typing.final
+class RecordStageResponse(_message.Message):
+    """Response of DocumentsService.RecordStage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order after the transition."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordStageResponse: _TypeAlias = RecordStageResponse  # noqa: Y015
+
+@_typing.final
+class RecordBreachRequest(_message.Message):
+    """Request for DocumentsService.RecordBreach."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    NEW_DUE_AT_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    kind: _builtins.str
+    """One of: acknowledgement|delivery."""
+    idempotency_key: _builtins.str
+    """Key from the calling workflow (workflow.uuid4()); a retry with the same key is a no-op."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """The deadline that was missed."""
+
+    @_builtins.property
+    def new_due_at(self) -> _timestamp_pb2.Timestamp:
+        """The new expected time of the draft, told to the client."""
+
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        new_due_at: _timestamp_pb2.Timestamp | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "new_due_at", b"new_due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "due_at", b"due_at", "idempotency_key", b"idempotency_key", "kind", b"kind", "new_due_at", b"new_due_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordBreachRequest: _TypeAlias = RecordBreachRequest  # noqa: Y015
+
+@_typing.final
+class RecordBreachResponse(_message.Message):
+    """Response of DocumentsService.RecordBreach."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order after the breach (assigned_lawyer_id is the lawyer now responsible)."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordBreachResponse: _TypeAlias = RecordBreachResponse  # noqa: Y015

@@ -40,6 +40,56 @@ class DocumentsServiceStub:
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.GetDocumentOrderRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.GetDocumentOrderResponse.FromString,
                 _registered_method=True)
+        self.ListDocumentOrders = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/ListDocumentOrders',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListDocumentOrdersRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListDocumentOrdersResponse.FromString,
+                _registered_method=True)
+        self.CreateDocumentOrder = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/CreateDocumentOrder',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CreateDocumentOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CreateDocumentOrderResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeDocumentOrder = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/AcknowledgeDocumentOrder',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderResponse.FromString,
+                _registered_method=True)
+        self.UploadDraft = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/UploadDraft',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.UploadDraftRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.UploadDraftResponse.FromString,
+                _registered_method=True)
+        self.ReviewDraft = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/ReviewDraft',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ReviewDraftRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ReviewDraftResponse.FromString,
+                _registered_method=True)
+        self.RequestRevision = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/RequestRevision',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RequestRevisionRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RequestRevisionResponse.FromString,
+                _registered_method=True)
+        self.AcceptDocumentOrder = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/AcceptDocumentOrder',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcceptDocumentOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcceptDocumentOrderResponse.FromString,
+                _registered_method=True)
+        self.DownloadVersion = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/DownloadVersion',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionResponse.FromString,
+                _registered_method=True)
+        self.RecordStage = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/RecordStage',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageResponse.FromString,
+                _registered_method=True)
+        self.RecordBreach = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/RecordBreach',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.FromString,
+                _registered_method=True)
 
 
 class DocumentsServiceServicer:
@@ -53,6 +103,78 @@ class DocumentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDocumentOrders(self, request, context):
+        """Lists document orders the caller works on or owns: a client's enterprise's, a lawyer's assigned
+        drafting queue, the agents' acknowledgement queue, the reviewers' queue; soonest due first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateDocumentOrder(self, request, context):
+        """Creates the document order of a paid order and starts its workflow; idempotent on order_id.
+        Internal (payment), or an agent/supervisor in dev and test.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeDocumentOrder(self, request, context):
+        """An agent acknowledges the order (R-DOC-2); drafting starts and the draft falls due.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadDraft(self, request, context):
+        """The assigned lawyer uploads a new version; the order goes to review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewDraft(self, request, context):
+        """A reviewer who is not the author approves (→ delivered) or rejects (→ back to drafting) the version in review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestRevision(self, request, context):
+        """The client asks for a revision within the revision window (R-DOC-5); refused after it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptDocumentOrder(self, request, context):
+        """The client accepts the delivered document; the order completes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadVersion(self, request, context):
+        """One version's file with its metadata (clients: approved versions only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordStage(self, request, context):
+        """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordBreach(self, request, context):
+        """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DocumentsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +182,56 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     servicer.GetDocumentOrder,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.GetDocumentOrderRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.GetDocumentOrderResponse.SerializeToString,
+            ),
+            'ListDocumentOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDocumentOrders,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListDocumentOrdersRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListDocumentOrdersResponse.SerializeToString,
+            ),
+            'CreateDocumentOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDocumentOrder,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CreateDocumentOrderRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CreateDocumentOrderResponse.SerializeToString,
+            ),
+            'AcknowledgeDocumentOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeDocumentOrder,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderResponse.SerializeToString,
+            ),
+            'UploadDraft': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadDraft,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.UploadDraftRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.UploadDraftResponse.SerializeToString,
+            ),
+            'ReviewDraft': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewDraft,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ReviewDraftRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ReviewDraftResponse.SerializeToString,
+            ),
+            'RequestRevision': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestRevision,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RequestRevisionRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RequestRevisionResponse.SerializeToString,
+            ),
+            'AcceptDocumentOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptDocumentOrder,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcceptDocumentOrderRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcceptDocumentOrderResponse.SerializeToString,
+            ),
+            'DownloadVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.DownloadVersion,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionResponse.SerializeToString,
+            ),
+            'RecordStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordStage,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageResponse.SerializeToString,
+            ),
+            'RecordBreach': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordBreach,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +262,276 @@ class DocumentsService:
             '/counsel.documents.v1.DocumentsService/GetDocumentOrder',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.GetDocumentOrderRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.GetDocumentOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDocumentOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/ListDocumentOrders',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListDocumentOrdersRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListDocumentOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDocumentOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/CreateDocumentOrder',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CreateDocumentOrderRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CreateDocumentOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeDocumentOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/AcknowledgeDocumentOrder',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadDraft(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/UploadDraft',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.UploadDraftRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.UploadDraftResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewDraft(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/ReviewDraft',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ReviewDraftRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ReviewDraftResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestRevision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/RequestRevision',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.RequestRevisionRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.RequestRevisionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptDocumentOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/AcceptDocumentOrder',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcceptDocumentOrderRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcceptDocumentOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/DownloadVersion',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/RecordStage',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordBreach(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/RecordBreach',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.FromString,
             options,
             channel_credentials,
             insecure,

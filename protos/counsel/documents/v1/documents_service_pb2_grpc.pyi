@@ -35,6 +35,30 @@ class DocumentsServiceStub:
     def __new__(cls, channel: _aio.Channel) -> DocumentsServiceAsyncStub: ...
     GetDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.GetDocumentOrderRequest, _documents_service_pb2.GetDocumentOrderResponse]
     """Returns one document order with its versions and timeline."""
+    ListDocumentOrders: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.ListDocumentOrdersRequest, _documents_service_pb2.ListDocumentOrdersResponse]
+    """Lists document orders the caller works on or owns: a client's enterprise's, a lawyer's assigned
+    drafting queue, the agents' acknowledgement queue, the reviewers' queue; soonest due first.
+    """
+    CreateDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.CreateDocumentOrderRequest, _documents_service_pb2.CreateDocumentOrderResponse]
+    """Creates the document order of a paid order and starts its workflow; idempotent on order_id.
+    Internal (payment), or an agent/supervisor in dev and test.
+    """
+    AcknowledgeDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.AcknowledgeDocumentOrderRequest, _documents_service_pb2.AcknowledgeDocumentOrderResponse]
+    """An agent acknowledges the order (R-DOC-2); drafting starts and the draft falls due."""
+    UploadDraft: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.UploadDraftRequest, _documents_service_pb2.UploadDraftResponse]
+    """The assigned lawyer uploads a new version; the order goes to review."""
+    ReviewDraft: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.ReviewDraftRequest, _documents_service_pb2.ReviewDraftResponse]
+    """A reviewer who is not the author approves (→ delivered) or rejects (→ back to drafting) the version in review."""
+    RequestRevision: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RequestRevisionRequest, _documents_service_pb2.RequestRevisionResponse]
+    """The client asks for a revision within the revision window (R-DOC-5); refused after it."""
+    AcceptDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.AcceptDocumentOrderRequest, _documents_service_pb2.AcceptDocumentOrderResponse]
+    """The client accepts the delivered document; the order completes."""
+    DownloadVersion: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]
+    """One version's file with its metadata (clients: approved versions only)."""
+    RecordStage: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]
+    """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
+    RecordBreach: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]
+    """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
 
 @_typing.type_check_only
 class DocumentsServiceAsyncStub(DocumentsServiceStub):
@@ -43,6 +67,30 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.GetDocumentOrderRequest, _documents_service_pb2.GetDocumentOrderResponse]  # type: ignore[assignment]
     """Returns one document order with its versions and timeline."""
+    ListDocumentOrders: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.ListDocumentOrdersRequest, _documents_service_pb2.ListDocumentOrdersResponse]  # type: ignore[assignment]
+    """Lists document orders the caller works on or owns: a client's enterprise's, a lawyer's assigned
+    drafting queue, the agents' acknowledgement queue, the reviewers' queue; soonest due first.
+    """
+    CreateDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.CreateDocumentOrderRequest, _documents_service_pb2.CreateDocumentOrderResponse]  # type: ignore[assignment]
+    """Creates the document order of a paid order and starts its workflow; idempotent on order_id.
+    Internal (payment), or an agent/supervisor in dev and test.
+    """
+    AcknowledgeDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.AcknowledgeDocumentOrderRequest, _documents_service_pb2.AcknowledgeDocumentOrderResponse]  # type: ignore[assignment]
+    """An agent acknowledges the order (R-DOC-2); drafting starts and the draft falls due."""
+    UploadDraft: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.UploadDraftRequest, _documents_service_pb2.UploadDraftResponse]  # type: ignore[assignment]
+    """The assigned lawyer uploads a new version; the order goes to review."""
+    ReviewDraft: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.ReviewDraftRequest, _documents_service_pb2.ReviewDraftResponse]  # type: ignore[assignment]
+    """A reviewer who is not the author approves (→ delivered) or rejects (→ back to drafting) the version in review."""
+    RequestRevision: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RequestRevisionRequest, _documents_service_pb2.RequestRevisionResponse]  # type: ignore[assignment]
+    """The client asks for a revision within the revision window (R-DOC-5); refused after it."""
+    AcceptDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.AcceptDocumentOrderRequest, _documents_service_pb2.AcceptDocumentOrderResponse]  # type: ignore[assignment]
+    """The client accepts the delivered document; the order completes."""
+    DownloadVersion: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]  # type: ignore[assignment]
+    """One version's file with its metadata (clients: approved versions only)."""
+    RecordStage: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]  # type: ignore[assignment]
+    """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
+    RecordBreach: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]  # type: ignore[assignment]
+    """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
 
 class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Document orders: drafting, review, delivery and revisions of legal documents."""
@@ -54,5 +102,89 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_documents_service_pb2.GetDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.GetDocumentOrderResponse]]:
         """Returns one document order with its versions and timeline."""
+
+    @_abc_1.abstractmethod
+    def ListDocumentOrders(
+        self,
+        request: _documents_service_pb2.ListDocumentOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.ListDocumentOrdersResponse, _abc.Awaitable[_documents_service_pb2.ListDocumentOrdersResponse]]:
+        """Lists document orders the caller works on or owns: a client's enterprise's, a lawyer's assigned
+        drafting queue, the agents' acknowledgement queue, the reviewers' queue; soonest due first.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateDocumentOrder(
+        self,
+        request: _documents_service_pb2.CreateDocumentOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.CreateDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.CreateDocumentOrderResponse]]:
+        """Creates the document order of a paid order and starts its workflow; idempotent on order_id.
+        Internal (payment), or an agent/supervisor in dev and test.
+        """
+
+    @_abc_1.abstractmethod
+    def AcknowledgeDocumentOrder(
+        self,
+        request: _documents_service_pb2.AcknowledgeDocumentOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.AcknowledgeDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.AcknowledgeDocumentOrderResponse]]:
+        """An agent acknowledges the order (R-DOC-2); drafting starts and the draft falls due."""
+
+    @_abc_1.abstractmethod
+    def UploadDraft(
+        self,
+        request: _documents_service_pb2.UploadDraftRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.UploadDraftResponse, _abc.Awaitable[_documents_service_pb2.UploadDraftResponse]]:
+        """The assigned lawyer uploads a new version; the order goes to review."""
+
+    @_abc_1.abstractmethod
+    def ReviewDraft(
+        self,
+        request: _documents_service_pb2.ReviewDraftRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.ReviewDraftResponse, _abc.Awaitable[_documents_service_pb2.ReviewDraftResponse]]:
+        """A reviewer who is not the author approves (→ delivered) or rejects (→ back to drafting) the version in review."""
+
+    @_abc_1.abstractmethod
+    def RequestRevision(
+        self,
+        request: _documents_service_pb2.RequestRevisionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.RequestRevisionResponse, _abc.Awaitable[_documents_service_pb2.RequestRevisionResponse]]:
+        """The client asks for a revision within the revision window (R-DOC-5); refused after it."""
+
+    @_abc_1.abstractmethod
+    def AcceptDocumentOrder(
+        self,
+        request: _documents_service_pb2.AcceptDocumentOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.AcceptDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.AcceptDocumentOrderResponse]]:
+        """The client accepts the delivered document; the order completes."""
+
+    @_abc_1.abstractmethod
+    def DownloadVersion(
+        self,
+        request: _documents_service_pb2.DownloadVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.DownloadVersionResponse, _abc.Awaitable[_documents_service_pb2.DownloadVersionResponse]]:
+        """One version's file with its metadata (clients: approved versions only)."""
+
+    @_abc_1.abstractmethod
+    def RecordStage(
+        self,
+        request: _documents_service_pb2.RecordStageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.RecordStageResponse, _abc.Awaitable[_documents_service_pb2.RecordStageResponse]]:
+        """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def RecordBreach(
+        self,
+        request: _documents_service_pb2.RecordBreachRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.RecordBreachResponse, _abc.Awaitable[_documents_service_pb2.RecordBreachResponse]]:
+        """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
 
 def add_DocumentsServiceServicer_to_server(servicer: DocumentsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,6 +26,7 @@ class DocOrderAcknowledged(_message.Message):
     DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
     AGENT_ID_FIELD_NUMBER: _builtins.int
     DRAFT_DUE_AT_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGED_AT_FIELD_NUMBER: _builtins.int
     document_order_id: _builtins.str
     """The document order."""
     agent_id: _builtins.str
@@ -34,16 +35,21 @@ class DocOrderAcknowledged(_message.Message):
     def draft_due_at(self) -> _timestamp_pb2.Timestamp:
         """When the draft is due."""
 
+    @_builtins.property
+    def acknowledged_at(self) -> _timestamp_pb2.Timestamp:
+        """When the agent acknowledged it; the draft clock starts then."""
+
     def __init__(
         self,
         *,
         document_order_id: _builtins.str = ...,
         agent_id: _builtins.str = ...,
         draft_due_at: _timestamp_pb2.Timestamp | None = ...,
+        acknowledged_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["draft_due_at", b"draft_due_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledged_at", b"acknowledged_at", "draft_due_at", b"draft_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "document_order_id", b"document_order_id", "draft_due_at", b"draft_due_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledged_at", b"acknowledged_at", "agent_id", b"agent_id", "document_order_id", b"document_order_id", "draft_due_at", b"draft_due_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -58,22 +64,28 @@ class DocOrderDrafted(_message.Message):
     DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
     VERSION_NUMBER_FIELD_NUMBER: _builtins.int
     AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    UPLOADED_AT_FIELD_NUMBER: _builtins.int
     document_order_id: _builtins.str
     """The document order."""
     version_number: _builtins.int
     """The uploaded version number."""
     author_id: _builtins.str
     """Who uploaded it."""
+    @_builtins.property
+    def uploaded_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was uploaded."""
+
     def __init__(
         self,
         *,
         document_order_id: _builtins.str = ...,
         version_number: _builtins.int = ...,
         author_id: _builtins.str = ...,
+        uploaded_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["uploaded_at", b"uploaded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "document_order_id", b"document_order_id", "version_number", b"version_number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "document_order_id", b"document_order_id", "uploaded_at", b"uploaded_at", "version_number", b"version_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -88,22 +100,36 @@ class DocOrderApproved(_message.Message):
     DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
     VERSION_NUMBER_FIELD_NUMBER: _builtins.int
     REVIEWER_ID_FIELD_NUMBER: _builtins.int
+    APPROVED_AT_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    REVIEWER_LICENCE_NUMBER_FIELD_NUMBER: _builtins.int
     document_order_id: _builtins.str
     """The document order."""
     version_number: _builtins.int
     """The approved version number."""
     reviewer_id: _builtins.str
     """Who approved it."""
+    sha256: _builtins.str
+    """SHA-256 (hex) of the exact version approved."""
+    reviewer_licence_number: _builtins.str
+    """The reviewer's licence number (§9.5)."""
+    @_builtins.property
+    def approved_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was approved (the first approval starts the revision window)."""
+
     def __init__(
         self,
         *,
         document_order_id: _builtins.str = ...,
         version_number: _builtins.int = ...,
         reviewer_id: _builtins.str = ...,
+        approved_at: _timestamp_pb2.Timestamp | None = ...,
+        sha256: _builtins.str = ...,
+        reviewer_licence_number: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["approved_at", b"approved_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "reviewer_id", b"reviewer_id", "version_number", b"version_number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved_at", b"approved_at", "document_order_id", b"document_order_id", "reviewer_id", b"reviewer_id", "reviewer_licence_number", b"reviewer_licence_number", "sha256", b"sha256", "version_number", b"version_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -204,3 +230,169 @@ class DocOrderCompleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DocOrderCompleted: _TypeAlias = DocOrderCompleted  # noqa: Y015
+
+@_typing.final
+class DocOrderCreated(_message.Message):
+    """Payload of event "docorder.created": a paid document order awaits an agent's acknowledgement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    COMPLEXITY_FIELD_NUMBER: _builtins.int
+    ASSIGNED_LAWYER_ID_FIELD_NUMBER: _builtins.int
+    PAID_AT_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGE_DUE_AT_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGE_WITHIN_SECONDS_FIELD_NUMBER: _builtins.int
+    DRAFT_WITHIN_SECONDS_FIELD_NUMBER: _builtins.int
+    REVISION_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    order_id: _builtins.str
+    """The paid order it fulfils."""
+    client_id: _builtins.str
+    """The client."""
+    complexity: _builtins.str
+    """One of: simple|standard|complex."""
+    assigned_lawyer_id: _builtins.str
+    """The lawyer assigned to draft it."""
+    acknowledge_within_seconds: _builtins.int
+    """Agent acknowledgement deadline, in seconds from payment."""
+    draft_within_seconds: _builtins.int
+    """Draft deadline, in seconds from the acknowledgement."""
+    revision_window_seconds: _builtins.int
+    """Revision window, in seconds from the first delivery."""
+    @_builtins.property
+    def paid_at(self) -> _timestamp_pb2.Timestamp:
+        """When the order was paid."""
+
+    @_builtins.property
+    def acknowledge_due_at(self) -> _timestamp_pb2.Timestamp:
+        """When an agent must acknowledge it."""
+
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        complexity: _builtins.str = ...,
+        assigned_lawyer_id: _builtins.str = ...,
+        paid_at: _timestamp_pb2.Timestamp | None = ...,
+        acknowledge_due_at: _timestamp_pb2.Timestamp | None = ...,
+        acknowledge_within_seconds: _builtins.int = ...,
+        draft_within_seconds: _builtins.int = ...,
+        revision_window_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_due_at", b"acknowledge_due_at", "paid_at", b"paid_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_due_at", b"acknowledge_due_at", "acknowledge_within_seconds", b"acknowledge_within_seconds", "assigned_lawyer_id", b"assigned_lawyer_id", "client_id", b"client_id", "complexity", b"complexity", "document_order_id", b"document_order_id", "draft_within_seconds", b"draft_within_seconds", "order_id", b"order_id", "paid_at", b"paid_at", "revision_window_seconds", b"revision_window_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DocOrderCreated: _TypeAlias = DocOrderCreated  # noqa: Y015
+
+@_typing.final
+class DocOrderRejected(_message.Message):
+    """Payload of event "docorder.rejected": a reviewer sent a version back to the lawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    VERSION_NUMBER_FIELD_NUMBER: _builtins.int
+    REVIEWER_ID_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    version_number: _builtins.int
+    """The rejected version number."""
+    reviewer_id: _builtins.str
+    """Who rejected it."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        version_number: _builtins.int = ...,
+        reviewer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "reviewer_id", b"reviewer_id", "version_number", b"version_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DocOrderRejected: _TypeAlias = DocOrderRejected  # noqa: Y015
+
+@_typing.final
+class DocOrderAccepted(_message.Message):
+    """Payload of event "docorder.accepted": the client accepted the delivered document."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    client_id: _builtins.str
+    """The client who accepted."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "document_order_id", b"document_order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DocOrderAccepted: _TypeAlias = DocOrderAccepted  # noqa: Y015
+
+@_typing.final
+class DocOrderSlaBreached(_message.Message):
+    """Payload of event "docorder.sla_breached": a deadline was missed; agents and the supervisor are alerted
+    and the client is told the new expected time.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    NEW_DUE_AT_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    ASSIGNED_LAWYER_ID_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    kind: _builtins.str
+    """One of: acknowledgement|delivery."""
+    client_id: _builtins.str
+    """The client, who is told the new expected time."""
+    assigned_lawyer_id: _builtins.str
+    """The lawyer now assigned (another one after a drafting breach)."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """The missed deadline."""
+
+    @_builtins.property
+    def new_due_at(self) -> _timestamp_pb2.Timestamp:
+        """The new expected time of the draft."""
+
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        new_due_at: _timestamp_pb2.Timestamp | None = ...,
+        client_id: _builtins.str = ...,
+        assigned_lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "new_due_at", b"new_due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_lawyer_id", b"assigned_lawyer_id", "client_id", b"client_id", "document_order_id", b"document_order_id", "due_at", b"due_at", "kind", b"kind", "new_due_at", b"new_due_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DocOrderSlaBreached: _TypeAlias = DocOrderSlaBreached  # noqa: Y015

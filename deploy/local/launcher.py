@@ -1,0 +1,96 @@
+"""`counsel up` as a child process: how the e2e tests and the benchmarks run the whole platform."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from deploy.local.servers import free_port
+from services.runtime.config import SERVICE_NAMES
+
+
+def stack_env(
+    *, name: str, data_dir: Path, database_url: str, nats_url: str, temporal_address: str, secret_key: str
+) -> tuple[dict[str, str], int]:
+    """Environment for a stack on free ports, isolated by `name` (database prefix, stream, subjects, task
+    queue), using the given servers. Returns the environment and the gateway port."""
+    gateway_port = free_port()
+    env = {
+        **os.environ,
+        "COUNSEL_ENV": "test",
+        "COUNSEL_DATA_DIR": str(data_dir),
+        "COUNSEL_DATABASE_URL": database_url,
+        "COUNSEL_DATABASE_PREFIX": name,
+        "COUNSEL_NATS_URL": nats_url,
+        "COUNSEL_NATS_STREAM": name.upper(),
+        "COUNSEL_SUBJECT_ROOT": name,
+        "COUNSEL_TEMPORAL_ADDRESS": temporal_address,
+        "COUNSEL_TEMPORAL_TASK_QUEUE": name,
+        "COUNSEL_GATEWAY_PORT": str(gateway_port),
+        "COUNSEL_METRICS_PORT": "0",
+        "COUNSEL_SECRET_KEY": secret_key,
+        **{f"COUNSEL_{svc.upper()}_ADDR": f"127.0.0.1:{free_port()}" for svc in SERVICE_NAMES},
+    }
+    return env, gateway_port
+
+
+@dataclass
+class StackProcess:
+    base_url: str
+    env: dict[str, str]
+    data_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "run" / "stack.json"
+
+    def start(self, timeout: float = 150.0) -> None:
+        """Run `counsel up` and wait until /readyz answers 200; raises with the log tail otherwise."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "deploy.cli", "up"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"counsel up exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if (
+                    httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
+                    and self.state_file.exists()
+                ):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the platform was not ready within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self) -> int:
+        """Ctrl-C, as a person would; returns the exit code."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            raise
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

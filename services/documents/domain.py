@@ -1,0 +1,260 @@
+"""Document-order rules, free of I/O: who may do what in which stage, upload limits, due-time arithmetic."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from services.runtime.context import Principal
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+
+STAGES = ("awaiting_acknowledgement", "drafting", "in_review", "delivered", "revising", "completed")
+COMPLEXITIES = ("simple", "standard", "complex")
+# Tier defaults (§6.2.2.3, §6.2.2.4), used when the creating call does not carry the tier's numbers.
+TIER_DEFAULTS: dict[str, tuple[timedelta, timedelta]] = {
+    "simple": (timedelta(hours=24), timedelta(days=3)),
+    "standard": (timedelta(hours=48), timedelta(days=5)),
+    "complex": (timedelta(hours=72), timedelta(days=7)),
+}
+ACKNOWLEDGE_WITHIN = timedelta(minutes=30)  # §6.2.2.2
+
+# Allowed transitions; "completed" is final. Breaches keep the stage (or move an unacknowledged order on).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "awaiting_acknowledgement": frozenset({"drafting"}),
+    "drafting": frozenset({"drafting", "in_review"}),
+    "in_review": frozenset({"drafting", "revising", "delivered"}),
+    "delivered": frozenset({"revising", "completed"}),
+    "revising": frozenset({"revising", "in_review", "completed"}),
+    "completed": frozenset(),
+}
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_NOTE = 2_000
+MAX_INSTRUCTIONS = 10_000
+MAX_FILE_NAME = 255
+MAX_REQUIREMENTS = 50
+MAX_REQUIREMENT_VALUE = 10_000
+# Media types a document may have (docx, pdf, odt, txt, images), each with its accepted file extensions.
+MEDIA_TYPES: dict[str, tuple[str, ...]] = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/pdf": (".pdf",),
+    "application/vnd.oasis.opendocument.text": (".odt",),
+    "text/plain": (".txt",),
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/webp": (".webp",),
+}
+STAFF_WHO_SEE_ALL = ("agent", "supervisor", "reviewer")
+
+
+def next_stage(current: str, target: str) -> str:
+    if target not in TRANSITIONS.get(current, frozenset()):
+        raise Conflict(f"a document order in {current} cannot move to {target}", reason="invalid_transition")
+    return target
+
+
+def tier_clocks(
+    complexity: str, draft_within: timedelta | None, revision_window: timedelta | None
+) -> tuple[timedelta, timedelta]:
+    default_draft, default_window = TIER_DEFAULTS[complexity]
+    return draft_within or default_draft, revision_window or default_window
+
+
+def validate_complexity(complexity: str) -> str:
+    if complexity not in COMPLEXITIES:
+        raise InvalidArgument.for_field("complexity", f"must be one of {', '.join(COMPLEXITIES)}")
+    return complexity
+
+
+def validate_requirements(requirements: dict[str, str]) -> dict[str, str]:
+    """The client's answers: bounded in number and size (checked against the product's fields by the
+    ordering service, which owns the definition)."""
+    if len(requirements) > MAX_REQUIREMENTS:
+        raise InvalidArgument.for_field("requirements", f"at most {MAX_REQUIREMENTS} fields")
+    for name, value in requirements.items():
+        if not name or len(name) > 100:
+            raise InvalidArgument.for_field("requirements", "field names are 1 to 100 characters")
+        if len(value) > MAX_REQUIREMENT_VALUE:
+            raise InvalidArgument.for_field(
+                f"requirements.{name}", f"at most {MAX_REQUIREMENT_VALUE} characters"
+            )
+    return dict(requirements)
+
+
+@dataclass(frozen=True)
+class RequirementSpec:
+    """One field of a product's requirement form (the catalog owns the definition)."""
+
+    name: str
+    type: str  # text | textarea | date | number | choice | list
+    required: bool
+    choices: tuple[str, ...] = ()
+
+
+def validate_requirements_against(specs: list[RequirementSpec], answers: dict[str, str]) -> dict[str, str]:
+    """The client's answers checked against the product's form: required fields present, no unknown
+    fields, dates, numbers and choices well-formed. InvalidArgument names `requirements.<field>`."""
+    answers = validate_requirements(answers)
+    known = {spec.name: spec for spec in specs}
+    for name in answers:
+        if name not in known:
+            raise InvalidArgument.for_field(f"requirements.{name}", "is not a field of this product")
+    cleaned: dict[str, str] = {}
+    for spec in specs:
+        value = answers.get(spec.name, "").strip()
+        field = f"requirements.{spec.name}"
+        if not value:
+            if spec.required:
+                raise InvalidArgument.for_field(field, "is required")
+            continue
+        if spec.type == "choice" and spec.choices and value not in spec.choices:
+            raise InvalidArgument.for_field(field, f"must be one of {', '.join(spec.choices)}")
+        if spec.type == "number":
+            try:
+                float(value)
+            except ValueError:
+                raise InvalidArgument.for_field(field, "must be a number") from None
+        if spec.type == "date":
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise InvalidArgument.for_field(field, "must be a date like 2026-12-31") from None
+        cleaned[spec.name] = value
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Upload:
+    file_name: str
+    media_type: str
+    content: bytes
+    note: str
+    sha256: str
+
+
+def validate_upload(file_name: str, media_type: str, content: bytes, note: str) -> Upload:
+    """An acceptable file (type by declared media type and extension, 1 byte to 20 MiB), or
+    InvalidArgument naming the field."""
+    file_name = file_name.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    if not file_name or len(file_name) > MAX_FILE_NAME:
+        raise InvalidArgument.for_field("file", f"needs a file name of 1 to {MAX_FILE_NAME} characters")
+    media_type = media_type.split(";", 1)[0].strip().lower()
+    extensions = MEDIA_TYPES.get(media_type)
+    if extensions is None:
+        raise InvalidArgument.for_field(
+            "file", "must be a docx, pdf, odt, txt or image (png, jpeg, webp) file"
+        )
+    if not file_name.lower().endswith(extensions):
+        raise InvalidArgument.for_field(
+            "file", f"a {media_type} file must be named *{' or *'.join(extensions)}"
+        )
+    if not content:
+        raise InvalidArgument.for_field("file", "is empty")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise InvalidArgument.for_field("file", f"must be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
+    if len(note) > MAX_NOTE:
+        raise InvalidArgument.for_field("note", f"must be at most {MAX_NOTE} characters")
+    return Upload(file_name, media_type, content, note.strip(), hashlib.sha256(content).hexdigest())
+
+
+def signed_in(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("sign in first")
+    return principal
+
+
+def can_see(principal: Principal | None, tenant_id: str, assigned_lawyer_id: str) -> bool:
+    """R-ACC-4: clients see their enterprise's orders, the assigned lawyer his, agents, reviewers and
+    supervisors all. Internal callers without a user token (workflow activities, payment) see all."""
+    if principal is None:
+        return True
+    if principal.is_client:
+        return bool(principal.tenant_id) and principal.tenant_id == tenant_id
+    if principal.has_role(*STAFF_WHO_SEE_ALL):
+        return True
+    return principal.has_role("lawyer") and principal.user_id == assigned_lawyer_id
+
+
+def require_visible(principal: Principal | None, tenant_id: str, assigned_lawyer_id: str) -> None:
+    if not can_see(principal, tenant_id, assigned_lawyer_id):
+        raise NotFound("no such document order")  # never reveal another tenant's objects
+
+
+def require_role(principal: Principal | None, *roles: str) -> Principal:
+    principal = signed_in(principal)
+    if not principal.has_role(*roles):
+        raise PermissionDenied("your role does not allow this")
+    return principal
+
+
+def require_internal_or(principal: Principal | None, *roles: str) -> None:
+    """Workflow activities and peer services call without a user token; people need one of `roles`."""
+    if principal is not None and not principal.has_role(*roles):
+        raise PermissionDenied("only the platform records this")
+
+
+def check_acknowledge(stage: str, acknowledged_by: str) -> None:
+    if stage == "awaiting_acknowledgement":
+        return
+    if acknowledged_by:
+        raise Conflict("the order was already acknowledged", reason="already_acknowledged")
+    raise Conflict(
+        "the acknowledgement deadline passed and the order went on to drafting (the breach is recorded)",
+        reason="acknowledgement_deadline_passed",
+    )
+
+
+def check_upload(stage: str, principal: Principal, assigned_lawyer_id: str) -> None:
+    if principal.user_id != assigned_lawyer_id:
+        raise PermissionDenied("only the lawyer assigned to this order may upload drafts")
+    if stage not in ("drafting", "revising"):
+        raise Conflict(f"no draft is expected while the order is {stage}", reason="invalid_transition")
+
+
+def check_review(stage: str, principal: Principal, author_id: str, decision: str, comment: str) -> None:
+    """§9.5: a reviewer who is not the author decides on the version in review."""
+    if decision not in ("approve", "reject"):
+        raise InvalidArgument.for_field("decision", "must be approve or reject")
+    if decision == "reject" and not comment.strip():
+        raise InvalidArgument.for_field("comment", "tell the lawyer why the draft is rejected")
+    if len(comment) > MAX_NOTE:
+        raise InvalidArgument.for_field("comment", f"must be at most {MAX_NOTE} characters")
+    if stage != "in_review":
+        raise Conflict(
+            f"there is no version in review while the order is {stage}", reason="invalid_transition"
+        )
+    if principal.user_id == author_id:
+        raise PermissionDenied("the author of a version cannot review it (§9.5)")
+
+
+def check_client_owns(principal: Principal, tenant_id: str) -> None:
+    if not principal.is_client or principal.tenant_id != tenant_id:
+        raise NotFound("no such document order")
+
+
+def check_revision(stage: str, window_ends_at: datetime | None, now: datetime, instructions: str) -> str:
+    instructions = instructions.strip()
+    if not instructions:
+        raise InvalidArgument.for_field("instructions", "say what should change")
+    if len(instructions) > MAX_INSTRUCTIONS:
+        raise InvalidArgument.for_field("instructions", f"must be at most {MAX_INSTRUCTIONS} characters")
+    if window_ends_at is None:
+        raise Conflict("the document has not been delivered yet", reason="not_delivered")
+    if stage == "completed" or now >= window_ends_at:
+        raise Conflict(
+            f"the revision window closed at {window_ends_at.isoformat()}", reason="revision_window_closed"
+        )
+    return instructions
+
+
+def check_accept(stage: str) -> None:
+    if stage != "delivered":
+        raise Conflict(
+            f"only a delivered document can be accepted (the order is {stage})", reason="invalid_transition"
+        )
+
+
+def may_see_version(principal: Principal | None, status: str) -> bool:
+    """R-DOC-6 / §9.5: clients see approved versions only; staff see all."""
+    return principal is None or not principal.is_client or status == "approved"

@@ -1,0 +1,196 @@
+"""Document services (API.md): document orders, drafts, review, revisions and downloads. The gateway checks
+roles; the documents service checks them again with tenant scoping, stages and the author ≠ reviewer rule."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
+
+from counsel.common.v1 import paging_pb2
+from counsel.documents.v1 import documents_service_pb2 as pb
+from services.gateway.deps import ClientsDep, CurrentPrincipal, SettingsDep, require_roles
+from services.gateway.schemas.common import next_cursor
+from services.gateway.schemas.documents import (
+    Acknowledge,
+    CreateDocumentOrder,
+    DocumentOrder,
+    DocumentOrderPage,
+    Review,
+    RevisionRequest,
+)
+from services.runtime.context import Principal
+from services.runtime.errors import InvalidArgument, NotFound
+
+router = APIRouter(tags=["documents"])
+
+# The service refuses anything larger; reading one byte more tells an oversized file apart without
+# holding an arbitrarily large upload in memory.
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+Agent = Annotated[Principal, Depends(require_roles("agent", "supervisor"))]
+AcknowledgingAgent = Annotated[Principal, Depends(require_roles("agent"))]
+Lawyer = Annotated[Principal, Depends(require_roles("lawyer"))]
+Reviewer = Annotated[Principal, Depends(require_roles("reviewer"))]
+Client = Annotated[Principal, Depends(require_roles("client", "client_admin"))]
+
+
+@router.post(
+    "/api/v1/document-orders",
+    response_model=DocumentOrder,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a document order (dev and test only)",
+    description="Until a paid order of a document product creates its document order (payment), agents "
+    "create one by hand for demos and tests. Answers 404 outside COUNSEL_ENV=dev|test.",
+)
+async def create_document_order(
+    body: CreateDocumentOrder, principal: Agent, clients: ClientsDep, settings: SettingsDep
+) -> DocumentOrder:
+    if settings.env not in ("dev", "test"):
+        raise NotFound("there is no such resource")
+    reply = await clients.documents.CreateDocumentOrder(
+        pb.CreateDocumentOrderRequest(
+            order_id=body.order_id or f"dev-{uuid.uuid4().hex}",
+            tenant_id=body.tenant_id,
+            client_id=body.client_id,
+            product_id=body.product_id,
+            complexity=body.complexity,
+            requirements=body.requirements,
+        )
+    )
+    return DocumentOrder.from_proto(reply.document_order)
+
+
+@router.get("/api/v1/document-orders", response_model=DocumentOrderPage)
+async def list_document_orders(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    stage: Annotated[
+        str,
+        Query(
+            max_length=50,
+            description="awaiting_acknowledgement (agents' queue), drafting (a lawyer's), in_review (reviewers')",
+        ),
+    ] = "",
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> DocumentOrderPage:
+    reply = await clients.documents.ListDocumentOrders(
+        pb.ListDocumentOrdersRequest(
+            stage=stage, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor)
+        )
+    )
+    return DocumentOrderPage(
+        items=[DocumentOrder.from_proto(o) for o in reply.document_orders],
+        next_cursor=next_cursor(reply.page),
+    )
+
+
+@router.get("/api/v1/document-orders/{document_order_id}", response_model=DocumentOrder)
+async def get_document_order(
+    document_order_id: str, principal: CurrentPrincipal, clients: ClientsDep
+) -> DocumentOrder:
+    reply = await clients.documents.GetDocumentOrder(
+        pb.GetDocumentOrderRequest(document_order_id=document_order_id)
+    )
+    return DocumentOrder.from_proto(reply.document_order)
+
+
+@router.post("/api/v1/document-orders/{document_order_id}/acknowledge", response_model=DocumentOrder)
+async def acknowledge(
+    document_order_id: str,
+    principal: AcknowledgingAgent,
+    clients: ClientsDep,
+    body: Acknowledge | None = None,
+) -> DocumentOrder:
+    reply = await clients.documents.AcknowledgeDocumentOrder(
+        pb.AcknowledgeDocumentOrderRequest(
+            document_order_id=document_order_id, note=body.note if body else ""
+        )
+    )
+    return DocumentOrder.from_proto(reply.document_order)
+
+
+@router.post("/api/v1/document-orders/{document_order_id}/drafts", response_model=DocumentOrder)
+async def upload_draft(
+    document_order_id: str,
+    principal: Lawyer,
+    clients: ClientsDep,
+    file: Annotated[UploadFile, File(description="docx, pdf, odt, txt or an image; at most 20 MiB")],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> DocumentOrder:
+    content = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise InvalidArgument.for_field("file", f"must be at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
+    reply = await clients.documents.UploadDraft(
+        pb.UploadDraftRequest(
+            document_order_id=document_order_id,
+            file_name=file.filename or "",
+            media_type=file.content_type or "",
+            content=content,
+            note=note,
+        )
+    )
+    return DocumentOrder.from_proto(reply.document_order)
+
+
+@router.post("/api/v1/document-orders/{document_order_id}/review", response_model=DocumentOrder)
+async def review(
+    document_order_id: str, body: Review, principal: Reviewer, clients: ClientsDep
+) -> DocumentOrder:
+    reply = await clients.documents.ReviewDraft(
+        pb.ReviewDraftRequest(
+            document_order_id=document_order_id, decision=body.decision, comment=body.comment
+        )
+    )
+    return DocumentOrder.from_proto(reply.document_order)
+
+
+@router.post("/api/v1/document-orders/{document_order_id}/revisions", response_model=DocumentOrder)
+async def request_revision(
+    document_order_id: str, body: RevisionRequest, principal: Client, clients: ClientsDep
+) -> DocumentOrder:
+    reply = await clients.documents.RequestRevision(
+        pb.RequestRevisionRequest(document_order_id=document_order_id, instructions=body.instructions)
+    )
+    return DocumentOrder.from_proto(reply.document_order)
+
+
+@router.post("/api/v1/document-orders/{document_order_id}/accept", response_model=DocumentOrder)
+async def accept(document_order_id: str, principal: Client, clients: ClientsDep) -> DocumentOrder:
+    reply = await clients.documents.AcceptDocumentOrder(
+        pb.AcceptDocumentOrderRequest(document_order_id=document_order_id)
+    )
+    return DocumentOrder.from_proto(reply.document_order)
+
+
+@router.get(
+    "/api/v1/document-orders/{document_order_id}/versions/{number}/file",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
+)
+async def download_version(
+    document_order_id: str, number: int, principal: CurrentPrincipal, clients: ClientsDep
+) -> Response:
+    """The file with `Repr-Digest: sha-256=:<base64>:` (RFC 9530); clients get approved versions only."""
+    if number < 1:
+        raise NotFound("no such version")
+    reply = await clients.documents.DownloadVersion(
+        pb.DownloadVersionRequest(document_order_id=document_order_id, version_number=number)
+    )
+    # The service verified the bytes against the stored digest; the header carries that digest.
+    digest = base64.b64encode(bytes.fromhex(reply.version.sha256)).decode()
+    name = reply.version.file_name or f"version-{number}"
+    return Response(
+        content=reply.content,
+        media_type=reply.version.media_type or "application/octet-stream",
+        headers={
+            "Repr-Digest": f"sha-256=:{digest}:",
+            "X-Content-SHA256": reply.version.sha256,
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "private, no-store",
+        },
+    )

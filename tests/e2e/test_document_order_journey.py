@@ -1,0 +1,215 @@
+"""A document order's whole path through the gateway against the platform of `counsel up` (real PostgreSQL,
+NATS JetStream with its Object Store, Temporal and the worker): create (dev route) → acknowledge → upload →
+reject → upload → approve → download with digest check → revision → re-review → accept. Bad input is a
+clear 4xx that changes nothing. R-DOC-2..6, §9.5; any 5xx fails the test."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from deploy.local.servers import TemporalDevServer
+from services.identity.seed import LAWYER_EMAILS, demo_user_id
+from tests.e2e.test_skeleton_journey import Platform, _no_5xx, login
+from tests.e2e.test_skeleton_journey import platform as platform
+from workflows.shared import DocumentOrderOutcome, document_order_workflow_id
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
+
+
+@pytest.fixture(scope="module")
+def http(platform: Platform) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=platform.base_url, timeout=30, event_hooks={"response": [_no_5xx]}) as client:
+        yield client
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def problem_fields(response: httpx.Response) -> set[str]:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    return {e["field"] for e in response.json().get("errors") or []}
+
+
+def test_a_document_order_from_creation_to_acceptance(
+    http: httpx.Client, temporal_dev_server: TemporalDevServer
+) -> None:
+    signed_in = http.post(
+        "/api/v1/auth/login",
+        json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
+    ).json()
+    client = {"Authorization": f"Bearer {signed_in['access_token']}"}
+    agent = login(http, "agent@demo.counsel.test")
+    reviewer = login(http, "reviewer@demo.counsel.test")
+
+    # Creating is staff-only and idempotent by the paid order's id.
+    body = {
+        "order_id": f"order-{os.urandom(6).hex()}",
+        "tenant_id": signed_in["user"]["tenant_id"],
+        "client_id": signed_in["user"]["id"],
+        "product_id": "doc-contract-drafting",
+        "complexity": "simple",
+        "requirements": {
+            "contract_type": "买卖 Sale",
+            "parties": "甲方 演示科技有限公司；乙方 某供应商",
+            "key_terms": "货物、价款、交付、违约责任",
+        },
+    }
+    assert http.post("/api/v1/document-orders", headers=client, json=body).status_code == 403
+    # Requirements are checked against the product's form (R-DOC-2: "fills in the requirements").
+    incomplete = http.post(
+        "/api/v1/document-orders",
+        headers=agent,
+        json=body | {"requirements": {"contract_type": "买卖 Sale", "parties": "甲方；乙方"}},
+    )
+    assert incomplete.status_code == 422 and problem_fields(incomplete) == {"requirements.key_terms"}
+    created = http.post("/api/v1/document-orders", headers=agent, json=body)
+    assert created.status_code == 201, created.text
+    order = created.json()
+    assert http.post("/api/v1/document-orders", headers=agent, json=body).json()["id"] == order["id"]
+    path = f"/api/v1/document-orders/{order['id']}"
+    assert order["stage"] == "awaiting_acknowledgement" and order["complexity"] == "simple"
+    assert when(order["acknowledge_due_at"]) - when(order["created_at"]) <= timedelta(minutes=30)  # R-DOC-2
+    assert order["assigned_lawyer_id"] in LAWYER_BY_ID and order["assignment_reason"]
+    lawyer = login(http, LAWYER_BY_ID[order["assigned_lawyer_id"]])
+    other_lawyer = login(http, next(e for i, e in LAWYER_BY_ID.items() if i != order["assigned_lawyer_id"]))
+
+    # The agents' acknowledgement queue lists it; a client cannot acknowledge.
+    queue = http.get("/api/v1/document-orders", headers=agent, params={"stage": "awaiting_acknowledgement"})
+    assert order["id"] in {o["id"] for o in queue.json()["items"]}
+    assert http.post(f"{path}/acknowledge", headers=client, json={}).status_code == 403
+    acknowledged = http.post(f"{path}/acknowledge", headers=agent, json={"note": "已收到，律师起草中"})
+    assert acknowledged.status_code == 200, acknowledged.text
+    order = acknowledged.json()
+    assert order["stage"] == "drafting"
+    assert when(order["draft_due_at"]) - datetime.now(when(order["created_at"]).tzinfo) <= timedelta(hours=24)
+    assert http.post(f"{path}/acknowledge", headers=agent, json={}).status_code == 409
+
+    # Bad uploads are clear 4xx and change nothing.
+    draft = "采购合同（草稿）\n第一条 ……\n".encode() + os.urandom(64)
+    not_assigned = http.post(f"{path}/drafts", headers=other_lawyer, files={"file": ("c.docx", draft, DOCX)})
+    assert not_assigned.status_code in (403, 404)
+    wrong_type = http.post(
+        f"{path}/drafts", headers=lawyer, files={"file": ("c.exe", b"MZ\x90\x00", "application/x-msdownload")}
+    )
+    assert wrong_type.status_code == 422 and problem_fields(wrong_type) == {"file"}
+    oversized = http.post(
+        f"{path}/drafts",
+        headers=lawyer,
+        files={"file": ("big.pdf", b"0" * (20 * 1024 * 1024 + 1), "application/pdf")},
+    )
+    assert oversized.status_code == 422 and problem_fields(oversized) == {"file"}
+    no_file = http.post(f"{path}/drafts", headers=lawyer, data={"note": "forgot the file"})
+    assert no_file.status_code == 422 and "file" in problem_fields(no_file)
+    unchanged = http.get(path, headers=agent).json()
+    assert unchanged["stage"] == "drafting" and unchanged["versions"] == []
+
+    # The lawyer's drafting queue, the upload, and the review gate (R-DOC-4, §9.5).
+    mine = http.get("/api/v1/document-orders", headers=lawyer, params={"stage": "drafting"}).json()["items"]
+    assert order["id"] in {o["id"] for o in mine}
+    uploaded = http.post(
+        f"{path}/drafts", headers=lawyer, files={"file": ("合同.docx", draft, DOCX)}, data={"note": "初稿"}
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    order = uploaded.json()
+    assert order["stage"] == "in_review"
+    (v1,) = order["versions"]
+    assert (
+        v1["number"] == 1
+        and v1["sha256"] == hashlib.sha256(draft).hexdigest()
+        and v1["size_bytes"] == len(draft)
+    )
+    assert v1["status"] == "in_review" and v1["media_type"] == DOCX
+    assert http.get(path, headers=client).json()["versions"] == []  # clients see approved versions only
+    assert http.get(f"{path}/versions/1/file", headers=client).status_code == 404
+    assert http.post(f"{path}/review", headers=lawyer, json={"decision": "approve"}).status_code == 403
+    no_reason = http.post(f"{path}/review", headers=reviewer, json={"decision": "reject"})
+    assert no_reason.status_code == 422 and problem_fields(no_reason) == {"comment"}
+    rejected = http.post(
+        f"{path}/review", headers=reviewer, json={"decision": "reject", "comment": "第三条需补充违约责任"}
+    )
+    assert rejected.status_code == 200 and rejected.json()["stage"] == "drafting"
+    assert rejected.json()["draft_due_at"] == order["draft_due_at"] or order["draft_due_at"] is None
+
+    final = "采购合同（定稿）\n".encode() + os.urandom(128)
+    order = http.post(f"{path}/drafts", headers=lawyer, files={"file": ("合同.docx", final, DOCX)}).json()
+    assert order["stage"] == "in_review" and [v["status"] for v in order["versions"]] == [
+        "rejected",
+        "in_review",
+    ]
+    approved = http.post(f"{path}/review", headers=reviewer, json={"decision": "approve", "comment": "同意"})
+    assert approved.status_code == 200, approved.text
+    order = approved.json()
+    assert order["stage"] == "delivered"
+    window = when(order["revision_window_ends_at"]) - datetime.now(when(order["created_at"]).tzinfo)
+    assert timedelta(days=2, hours=23) < window <= timedelta(days=3)  # R-DOC-5: simple → 3 days
+    v2 = order["versions"][1]
+    assert v2["status"] == "approved" and v2["reviewer_licence_number"]
+
+    # The client sees and downloads exactly the approved bytes (R-DOC-6).
+    seen = http.get(path, headers=client).json()
+    assert [v["number"] for v in seen["versions"]] == [2]
+    download = http.get(f"{path}/versions/2/file", headers=client)
+    assert download.status_code == 200
+    assert (
+        hashlib.sha256(download.content).hexdigest()
+        == seen["versions"][0]["sha256"]
+        == hashlib.sha256(final).hexdigest()
+    )
+    assert (
+        download.headers["repr-digest"]
+        == f"sha-256=:{base64.b64encode(hashlib.sha256(final).digest()).decode()}:"
+    )
+
+    # A revision within the window (the workflow's update accepts it), then review again (R-DOC-5).
+    assert http.post(f"{path}/revisions", headers=lawyer, json={"instructions": "x"}).status_code == 403
+    assert http.post(f"{path}/revisions", headers=client, json={"instructions": ""}).status_code == 422
+    revised = http.post(f"{path}/revisions", headers=client, json={"instructions": "付款期限改为30天"})
+    assert revised.status_code == 200, revised.text
+    assert revised.json()["stage"] == "revising" and revised.json()["revisions_requested"] == 1
+    third = "采购合同（修订）\n".encode() + os.urandom(32)
+    assert (
+        http.post(f"{path}/drafts", headers=lawyer, files={"file": ("合同.docx", third, DOCX)}).json()[
+            "stage"
+        ]
+        == "in_review"
+    )
+    assert http.get(path, headers=client).json()["versions"][-1]["number"] == 2  # not before review
+    redelivered = http.post(f"{path}/review", headers=reviewer, json={"decision": "approve"}).json()
+    assert redelivered["stage"] == "delivered"
+    assert redelivered["revision_window_ends_at"] == order["revision_window_ends_at"]  # never restarts
+
+    # Acceptance ends it early; afterwards revisions are refused.
+    accepted = http.post(f"{path}/accept", headers=client)
+    assert accepted.status_code == 200 and accepted.json()["stage"] == "completed"
+    assert accepted.json()["completed_reason"] == "accepted"
+    late = http.post(f"{path}/revisions", headers=client, json={"instructions": "再改一次"})
+    assert late.status_code == 409
+    stages = [s["stage"] for s in http.get(path, headers=client).json()["stages"]]
+    assert stages[0] == "awaiting_acknowledgement" and stages[-1] == "completed"
+    assert {"drafting", "in_review", "delivered", "revising"} <= set(stages)
+
+    # The workflow saw every fact through the service's events: it finished on the acceptance, with the
+    # revision counted and no breach.
+    outcome = asyncio.run(workflow_outcome(temporal_dev_server.address, order["id"]))
+    assert outcome.completed_reason == "accepted"
+    assert outcome.revisions_requested == 1 and outcome.breaches == []
+
+
+async def workflow_outcome(address: str, document_order_id: str) -> DocumentOrderOutcome:
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    handle = client.get_workflow_handle(
+        document_order_workflow_id(document_order_id), result_type=DocumentOrderOutcome
+    )
+    return await asyncio.wait_for(handle.result(), 60)

@@ -1,0 +1,260 @@
+"""The documents service's store and file bucket against real PostgreSQL (migrated with its Alembic
+revisions) and NATS JetStream's Object Store: idempotent creation, round-robin assignment, tenant isolation,
+the review gate, breaches recorded once, versions with their SHA-256 (R-DOC-2..6, §9.5, R-ACC-4)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+
+from deploy.local.servers import NatsServer, PostgresServer
+from services.documents import domain
+from services.documents.files import DocumentFiles
+from services.documents.models import TABLES
+from services.documents.store import DocumentsStore, NewOrder
+from services.runtime.config import Settings, load_settings
+from services.runtime.context import Principal
+from services.runtime.db import Database, ensure_database
+from services.runtime.errors import Conflict, NotFound, PermissionDenied
+from services.runtime.events import EventBus, Outbox
+from services.runtime.migrations import migrate
+from services.runtime.records import utcnow
+
+TENANT = "tenant-1"
+CLIENT = Principal("client-1", tenant_id=TENANT, roles=frozenset({"client_admin"}))
+OTHER_CLIENT = Principal("client-9", tenant_id="tenant-9", roles=frozenset({"client"}))
+AGENT = Principal("agent-1", roles=frozenset({"agent"}))
+REVIEWER = Principal("reviewer-1", roles=frozenset({"reviewer", "lawyer"}))
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@pytest.fixture
+def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str) -> Settings:
+    return load_settings(
+        env="test",
+        database_url=postgres_server.url,
+        database_prefix=unique_name,
+        nats_url=nats_server.url,
+        nats_stream=unique_name.upper(),
+        subject_root=unique_name,
+    )
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[DocumentsStore]:
+    await ensure_database(settings.database_url, settings.database_name("documents"))
+    await migrate("documents", settings.database_dsn("documents"))
+    db = Database(settings.database_dsn("documents"))
+    yield DocumentsStore(db, Outbox("documents", settings, TABLES))
+    await db.close()
+
+
+@pytest.fixture
+async def files(settings: Settings) -> AsyncIterator[DocumentFiles]:
+    bus = await EventBus.connect(settings, name="documents-test")
+    yield await DocumentFiles.open(bus.js, replicas=1)
+    await bus.js.delete_stream(settings.nats_stream)
+    await bus.close()
+
+
+def new_order(**overrides: object) -> NewOrder:
+    values: dict[str, object] = {
+        "order_id": f"order-{os.urandom(4).hex()}",
+        "tenant_id": TENANT,
+        "client_id": CLIENT.user_id,
+        "product_id": "doc-contract-drafting",
+        "complexity": "simple",
+        "paid_at": utcnow(),
+        "acknowledge_within": timedelta(minutes=30),
+        "draft_within": timedelta(hours=24),
+        "revision_window": timedelta(days=3),
+        "requirements": {"parties": "甲方/乙方"},
+    }
+    values.update(overrides)
+    return NewOrder(**values)  # type: ignore[arg-type]
+
+
+async def events(store: DocumentsStore) -> list[str]:
+    async with store.db.transaction() as session:
+        rows = (await session.execute(select(TABLES.outbox.c.subject).order_by(TABLES.outbox.c.seq))).all()
+    return [row.subject.split(".", 2)[2] for row in rows]
+
+
+def lawyer(user_id: str) -> Principal:
+    return Principal(user_id, roles=frozenset({"lawyer"}))
+
+
+async def test_creation_is_idempotent_by_order_id_and_assigns_round_robin(store: DocumentsStore) -> None:
+    for n in (1, 2):
+        await store.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
+    first = new_order()
+    view, created = await store.create(first)
+    again, created_again = await store.create(first)
+    assert created and not created_again and again.row.id == view.row.id
+    other, _ = await store.create(new_order())
+    assert {view.row.assigned_lawyer_id, other.row.assigned_lawyer_id} == {"lawyer-1", "lawyer-2"}
+    assert view.row.assignment_reason.startswith("round_robin")
+    assert view.row.stage == "awaiting_acknowledgement"
+    assert view.row.acknowledge_due_at == first.paid_at + timedelta(minutes=30)  # R-DOC-2
+    assert [s.stage for s in view.stages] == ["awaiting_acknowledgement"]
+    assert await events(store) == ["docorder.created", "docorder.created"]
+
+
+async def test_without_any_lawyer_creation_is_a_conflict_not_a_crash(store: DocumentsStore) -> None:
+    with pytest.raises(Conflict) as error:
+        await store.create(new_order())
+    assert error.value.reason == "no_lawyer_available"
+
+
+async def test_versions_keep_their_bytes_and_digest_and_the_review_gate_holds(
+    store: DocumentsStore, files: DocumentFiles
+) -> None:
+    """R-DOC-4, R-DOC-6, §9.5: the author cannot approve; clients see approved versions only."""
+    await store.upsert_staff(REVIEWER.user_id, "lawyer", "licence-r")  # a reviewer who also drafts
+    view, _ = await store.create(new_order())
+    assert view.row.assigned_lawyer_id == REVIEWER.user_id
+    order_id = view.row.id
+    await store.acknowledge(AGENT, order_id, "收到")
+    content = os.urandom(4096)
+    upload = domain.validate_upload("合同.docx", DOCX, content, "初稿")
+
+    with pytest.raises(NotFound):  # another enterprise's client cannot even see it
+        await store.get(OTHER_CLIENT, order_id)
+    with pytest.raises(NotFound):  # a lawyer who is not assigned neither
+        await store.add_version(lawyer("lawyer-x"), order_id, upload, files.put)
+
+    view = await store.add_version(REVIEWER, order_id, upload, files.put)
+    (version,) = view.versions
+    assert (version.number, version.status, version.sha256) == (
+        1,
+        "in_review",
+        hashlib.sha256(content).hexdigest(),
+    )
+    assert await files.get(version.object_name) == content
+
+    with pytest.raises(PermissionDenied):
+        await store.review(REVIEWER, order_id, "approve", "")
+    unchanged = await store.get(AGENT, order_id)
+    assert unchanged.row.stage == "in_review" and unchanged.versions[0].status == "in_review"
+
+    other_reviewer = Principal("reviewer-2", roles=frozenset({"reviewer"}))
+    await store.upsert_staff("reviewer-2", "reviewer", "11101201234567890")
+    view = await store.review(other_reviewer, order_id, "approve", "同意")
+    assert view.row.stage == "delivered" and view.versions[0].status == "approved"
+    assert view.versions[0].reviewer_licence_number == "11101201234567890"
+    assert view.row.revision_window_ends_at is not None and view.row.first_delivered_at is not None
+    assert view.row.revision_window_ends_at - view.row.first_delivered_at == timedelta(days=3)  # R-DOC-5
+    # The window closes: the workflow's completion is recorded once, however often it is retried.
+    for _ in range(2):
+        view = await store.record_stage(order_id, "completed", "system", None, "window_closed", "key-done")
+    assert view.row.stage == "completed" and view.row.completed_reason == "window_closed"
+    assert [s.stage for s in view.stages].count("completed") == 1
+    assert await events(store) == [
+        "docorder.created",
+        "docorder.acknowledged",
+        "docorder.drafted",
+        "docorder.approved",
+        "docorder.delivered",
+        "docorder.completed",
+    ]
+
+
+async def test_a_revision_on_someone_elses_order_changes_nothing(
+    store: DocumentsStore, files: DocumentFiles
+) -> None:
+    await store.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    view, _ = await store.create(new_order())
+    order_id = view.row.id
+    await store.acknowledge(AGENT, order_id, "")
+    await store.add_version(
+        lawyer("lawyer-1"),
+        order_id,
+        domain.validate_upload("a.pdf", "application/pdf", b"%PDF-1", ""),
+        files.put,
+    )
+    await store.review(REVIEWER, order_id, "approve", "")
+    asked: list[object] = []
+
+    async def ask_workflow(window_ends_at: object) -> None:
+        asked.append(window_ends_at)
+
+    with pytest.raises(NotFound):
+        await store.request_revision(OTHER_CLIENT, order_id, "改一下", ask_workflow)
+    assert asked == [] and (await store.get(AGENT, order_id)).row.revisions_requested == 0
+
+    view = await store.request_revision(CLIENT, order_id, "改一下", ask_workflow)
+    assert view.row.stage == "revising" and view.row.revisions_requested == 1
+    assert asked == [view.row.revision_window_ends_at]
+
+
+async def test_a_breach_is_recorded_once_counted_and_reassigns_a_late_draft(store: DocumentsStore) -> None:
+    """R-DOC-2 / R-DOC-3: breaches are states; a retried activity (same key) has no second effect."""
+    for n in (1, 2):
+        await store.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
+    view, _ = await store.create(new_order())
+    order_id, first_lawyer = view.row.id, view.row.assigned_lawyer_id
+
+    def counted(kind: str) -> float:
+        return REGISTRY.get_sample_value("counsel_sla_breaches_total", {"kind": kind}) or 0.0
+
+    before = counted("acknowledge_30m")
+    due = view.row.acknowledge_due_at
+    assert due is not None
+    new_due = due + timedelta(hours=24)
+    for _ in range(2):
+        view = await store.record_breach(order_id, "acknowledgement", due, new_due, "key-ack")
+    assert counted("acknowledge_30m") == before + 1
+    assert [b.kind for b in view.breaches] == ["acknowledgement"]
+    assert view.row.stage == "drafting" and view.row.draft_due_at == new_due  # the order continues
+
+    later = new_due + timedelta(hours=24)
+    before_delivery = counted("delivery")
+    view = await store.record_breach(order_id, "delivery", new_due, later, "key-delivery")
+    assert view.row.assigned_lawyer_id not in ("", first_lawyer)
+    assert view.row.assignment_reason == "reassigned_after_breach" and view.row.draft_due_at == later
+    assert counted("delivery") == before_delivery + 1
+    assert [s.reason for s in view.stages][-1] == "reassigned_after_breach"
+    assert (await events(store)).count("docorder.sla_breached") == 2
+    with pytest.raises(Conflict):  # the workflow cannot complete an order that was never delivered
+        await store.record_stage(order_id, "completed", "system", None, "window_closed", "key-done")
+
+
+async def test_staff_queues_are_soonest_due_first_and_scoped_to_who_asks(store: DocumentsStore) -> None:
+    """Staff queues: agents see every unacknowledged order by due time, a lawyer only those assigned,
+    a client only their enterprise's (R-ACC-4)."""
+    for n in (1, 2):
+        await store.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
+    now = utcnow()
+    made = {}
+    for minutes_ago in (5, 20, 10):
+        view, _ = await store.create(new_order(paid_at=now - timedelta(minutes=minutes_ago)))
+        made[minutes_ago] = view.row
+    await store.create(new_order(tenant_id="tenant-9", client_id="client-9"))
+
+    first, cursor = await store.list_orders(AGENT, "awaiting_acknowledgement", 2, "")
+    assert [row.id for row in first] == [made[20].id, made[10].id] and cursor
+    second, end = await store.list_orders(AGENT, "awaiting_acknowledgement", 2, cursor)
+    assert len(second) == 2 and second[0].id == made[5].id and end == ""
+
+    mine, _ = await store.list_orders(lawyer("lawyer-1"), "", 100, "")
+    assert mine and {row.assigned_lawyer_id for row in mine} == {"lawyer-1"}
+    theirs, _ = await store.list_orders(CLIENT, "", 100, "")
+    assert len(theirs) == 3 and {row.tenant_id for row in theirs} == {TENANT}
+
+
+async def test_an_uncommitted_file_can_be_removed_and_a_missing_one_is_not_found(
+    files: DocumentFiles,
+) -> None:
+    name = f"probe/{os.urandom(6).hex()}"
+    await files.put(name, b"bytes")
+    assert await files.get(name) == b"bytes"
+    await files.delete(name)
+    with pytest.raises(NotFound):
+        await files.get(name)
+    await files.delete(name)  # deleting twice is harmless
