@@ -17,9 +17,10 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from deploy.local.launcher import StackProcess as Platform
 from deploy.local.servers import TemporalDevServer
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.test_skeleton_journey import Platform, _no_5xx, login
+from tests.e2e.test_skeleton_journey import _no_5xx, login
 from tests.e2e.test_skeleton_journey import platform as platform
 from workflows.shared import DocumentOrderOutcome, document_order_workflow_id
 
