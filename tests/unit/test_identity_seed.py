@@ -33,6 +33,7 @@ class FakeStore:
         password_hash: str,
         tenant_id: str = "",
         user_id: str | None = None,
+        firm_id: str = "",
     ) -> tuple[object, bool]:
         if email in self.users:
             return self.users[email], False
@@ -42,6 +43,7 @@ class FakeStore:
             "roles": roles,
             "tenant": tenant_id,
             "hash": password_hash,
+            "firm": firm_id,
         }
         return self.users[email], True
 
@@ -83,3 +85,12 @@ def test_every_demo_account_passes_the_domain_rules() -> None:
         new = domain.validate_new_user(email, "", name, roles, tenant)
         assert new.email == email  # already canonical, so demo_user_id(email) is what a login finds
     assert len(seed.LAWYER_EMAILS) >= 10
+
+
+async def test_firm_staff_work_for_the_demo_firm() -> None:
+    """Service credentials are scoped to the firm_admin's own firm, so the demo firm staff have one."""
+    store = FakeStore()
+    await seed.seed_demo(store)
+    firms = {email: user["firm"] for email, user in store.users.items()}
+    assert firms[seed.demo_email("firm_admin")] == seed.DEMO_FIRM_ID == firms[seed.demo_email("lawyer1")]
+    assert firms[seed.demo_email("agent")] == "" == firms[seed.demo_email("client")]
