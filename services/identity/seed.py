@@ -28,8 +28,9 @@ def demo_user_id(email: str) -> str:
 
 
 DEMO_ENTERPRISE_ID = _demo_uuid("enterprise")
-# The demo law firm its lawyers, reviewer and firm_admin work for (the catalog's demo firm should use it).
-DEMO_FIRM_ID = _demo_uuid("firm")
+# The demo law firm its lawyers, reviewer and firm_admin work for: the catalog's demo firm that
+# firm_admin@ administers (services/catalog/seed.py), so both services name the same firm.
+DEMO_FIRM_ID = "firm-beijing-zhengda"
 FIRM_STAFF_ROLES = ("lawyer", "reviewer", "firm_admin")
 
 

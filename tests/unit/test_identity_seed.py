@@ -94,3 +94,13 @@ async def test_firm_staff_work_for_the_demo_firm() -> None:
     firms = {email: user["firm"] for email, user in store.users.items()}
     assert firms[seed.demo_email("firm_admin")] == seed.DEMO_FIRM_ID == firms[seed.demo_email("lawyer1")]
     assert firms[seed.demo_email("agent")] == "" == firms[seed.demo_email("client")]
+
+
+def test_identity_and_catalog_name_the_same_demo_firm() -> None:
+    """The firm in firm_admin@'s token (identity) is the catalog firm that firm_admin@ administers."""
+    from services.catalog.seed import demo_firms
+
+    administered = [
+        f.id for f in demo_firms() if seed.demo_user_id(seed.demo_email("firm_admin")) in f.admin_user_ids
+    ]
+    assert administered == [seed.DEMO_FIRM_ID]
