@@ -11,6 +11,7 @@ call it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -90,6 +91,11 @@ class Entry:
     query: dict[str, str] = field(default_factory=dict)
     # A multipart upload instead of a JSON body: field name → (file name, content, media type).
     files: dict[str, tuple[str, bytes, str]] | None = None
+    # A server-sent event stream: admitted, it answers 200 at once and keeps going (see `first_chunk`).
+    stream: bool = False
+
+
+LAWYER_PROFILE = {"name": "x", "fields": ["contract"], "years_of_practice": 3}
 
 
 # (method, path template) → who may call it and a well-formed request. Path parameters are filled in
@@ -132,14 +138,69 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # catalog
     ("GET", "/api/v1/products"): Entry(PUBLIC),
     ("GET", "/api/v1/products/{product_id}"): Entry(PUBLIC),
-    # consultation: the service decides by role and tenant
+    ("GET", "/api/v1/firms"): Entry(PUBLIC),
+    ("GET", "/api/v1/firms/{firm_id}"): Entry(PUBLIC),
+    ("GET", "/api/v1/lawyers"): Entry(PUBLIC),
+    ("GET", "/api/v1/lawyers/{lawyer_id}"): Entry(PUBLIC),
+    ("POST", "/api/v1/firms/{firm_id}/lawyers"): Entry(roles("firm_admin"), LAWYER_PROFILE),
+    ("PUT", "/api/v1/lawyers/{lawyer_id}"): Entry(roles("firm_admin"), LAWYER_PROFILE),
+    ("POST", "/api/v1/lawyers/{lawyer_id}/activate"): Entry(roles("firm_admin")),
+    ("POST", "/api/v1/reviews"): Entry(roles("client", "client_admin"), {"order_id": "o1", "rating": 5}),
+    ("PUT", "/api/v1/products/{product_id}"): Entry(
+        roles("editor"),
+        {
+            "category": "document",
+            "name": "x",
+            "description": "x",
+            "price": {"amount": 100, "currency": "CNY"},
+            "tiers": [{"id": "t1", "name": "x", "price": {"amount": 100}}],
+            "process": [{"stage": "s", "title": "x"}],
+        },
+    ),
+    ("PUT", "/api/v1/firms/{firm_id}"): Entry(
+        roles("firm_admin"),
+        {"name": "x", "city": "北京", "address": "x", "location": {"lat": 39.9, "lng": 116.4}},
+    ),
+    ("PUT", "/api/v1/lawyer/status"): Entry(roles("lawyer"), {"online": True}),
+    # content
+    ("POST", "/api/v1/articles"): Entry(roles("editor"), {"kind": "news", "title": "x", "body": "x"}),
+    ("PUT", "/api/v1/articles/{article_id}"): Entry(roles("editor"), {"title": "x", "body": "x"}),
+    ("POST", "/api/v1/articles/{article_id}/submit"): Entry(roles("editor")),
+    ("POST", "/api/v1/articles/{article_id}/review"): Entry(roles("reviewer"), {"decision": "approve"}),
+    ("GET", "/api/v1/articles"): Entry(PUBLIC),
+    ("GET", "/api/v1/articles/{article_id}"): Entry(PUBLIC),
+    ("GET", "/api/v1/search"): Entry(PUBLIC, query={"q": "合同"}),
+    # consultation: the service decides by role and tenant; staff-only operations are refused here too
     ("POST", "/api/v1/consultations"): Entry(SIGNED_IN, {"kind": "general", "subject": "s", "question": "q"}),
     ("GET", "/api/v1/consultations"): Entry(SIGNED_IN),
     ("GET", "/api/v1/consultations/{consultation_id}"): Entry(SIGNED_IN),
     ("POST", "/api/v1/consultations/{consultation_id}/close"): Entry(SIGNED_IN, {}),
+    ("POST", "/api/v1/consultations/{consultation_id}/messages"): Entry(SIGNED_IN, {"body": "b"}),
+    ("POST", "/api/v1/consultations/{consultation_id}/rating"): Entry(SIGNED_IN, {"rating": 5}),
+    ("POST", "/api/v1/consultations/{consultation_id}/classification"): Entry(
+        roles("agent", "supervisor"), {"legal_field": "ip"}
+    ),
+    ("GET", "/api/v1/lawyer/queue"): Entry(roles("lawyer")),
+    ("GET", "/api/v1/agent/at-risk"): Entry(roles("agent", "supervisor")),
+    ("POST", "/api/v1/consultations/{consultation_id}/complaints"): Entry(SIGNED_IN, {"body": "b"}),
+    ("GET", "/api/v1/complaints"): Entry(SIGNED_IN),
+    ("POST", "/api/v1/complaints/{complaint_id}"): Entry(
+        roles("agent", "supervisor"), {"status": "in_progress"}
+    ),
+    ("POST", "/api/v1/consultations/{consultation_id}/calls"): Entry(roles("agent"), {"lawyer_id": "l1"}),
+    ("POST", "/api/v1/consultations/{consultation_id}/calls/{call_id}/end"): Entry(
+        roles("agent"), {"outcome": "done"}
+    ),
     # notification
     ("GET", "/api/v1/notifications"): Entry(SIGNED_IN),
+    ("GET", "/api/v1/notifications/stream"): Entry(SIGNED_IN, stream=True),
+    ("GET", "/api/v1/notifications/deliveries"): Entry(SIGNED_IN),
     ("POST", "/api/v1/notifications/{notification_id}/read"): Entry(SIGNED_IN),
+    ("GET", "/api/v1/me/notification-preferences"): Entry(SIGNED_IN),
+    ("PUT", "/api/v1/me/notification-preferences"): Entry(
+        SIGNED_IN,
+        {"channels": {"email": True, "sms": False}, "quiet_hours": {"start": "22:00", "end": "08:00"}},
+    ),
     # document services
     ("POST", "/api/v1/document-orders"): Entry(
         roles("agent", "supervisor"), {"tenant_id": "tenant-1", "client_id": "user-1", "complexity": "simple"}
@@ -255,6 +316,52 @@ def gateway() -> Gateway:
     return Gateway(keys, app, calls)
 
 
+async def first_chunk(app: Any, path: str, headers: dict[str, str]) -> tuple[int, str, str]:
+    """GET a server-sent event stream: (status, content type, first body chunk). It drives the app
+    directly, since httpx's ASGI transport waits for the whole body and a stream does not end by itself:
+    the client goes away once the first chunk has arrived, which ends the stream."""
+    messages: list[dict[str, Any]] = []
+    first = asyncio.Event()
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await first.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+        if message["type"] == "http.response.body" and (message.get("body") or not message.get("more_body")):
+            first.set()
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"gateway.test")]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("gateway.test", 80),
+        "state": {},
+    }
+    await asyncio.wait_for(app(scope, receive, send), 10)
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    content_type = dict(start["headers"]).get(b"content-type", b"").decode()
+    body = next(
+        (m.get("body", b"") for m in messages if m["type"] == "http.response.body" and m.get("body")), b""
+    )
+    return start["status"], content_type, body.decode()
+
+
 # --- the matrix -------------------------------------------------------------------------------------
 
 
@@ -281,35 +388,46 @@ async def test_route_admits_exactly_its_callers(
     app = gateway.app
     token = "" if actor.anonymous else gateway.keys.token(actor)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-    ) as http:
-        response = await http.request(
-            method,
-            template.replace("{provider}", "demo")
-            .replace("{number}", "1")
-            .replace("{", "")
-            .replace("}", "")
-            .replace("_id", "-x1"),
-            json=entry.body,
-            files=entry.files,
-            params=entry.query,
-            headers=headers,
+    path = (
+        template.replace("{provider}", "demo")
+        .replace("{number}", "1")
+        .replace("{", "")
+        .replace("}", "")
+        .replace("_id", "-x1")
+    )
+    if entry.stream:
+        status, content_type, text = await first_chunk(app, path, headers)
+    else:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as http:
+            response = await http.request(
+                method, path, json=entry.body, files=entry.files, params=entry.query, headers=headers
+            )
+        status, content_type, text = (
+            response.status_code,
+            response.headers.get("content-type", ""),
+            response.text,
         )
 
     if not entry.access.admits(actor):
         expected = 401 if actor.anonymous else 403
-        assert response.status_code == expected, response.text
+        assert status == expected, text
         assert calls == [], "a refused caller must not reach any service"
         return
-    assert response.status_code not in (401, 403), response.text
-    assert response.status_code < 500, response.text
+    assert status not in (401, 403), text
+    assert status < 500, text
     if entry.access.local:
-        assert response.status_code == 200
+        assert status == 200
         return
     # Passed on, with the caller's own verified token, for the service to scope by tenant; routes open
     # to everyone may not look at a token at all, and then forward none.
     assert calls, f"{method} {template} called no service"
     forwarded = {token_sent for _, token_sent in calls}
     assert forwarded == {token} or (entry.access.public and forwarded == {""}), forwarded
-    assert response.status_code == 404  # what the (fake) service answered
+    if entry.stream:
+        # A stream opens at once and reports the service's answer in it, as a comment.
+        assert status == 200 and content_type.startswith("text/event-stream"), (status, text)
+        assert "the inbox is unavailable" in text, text
+        return
+    assert status == 404  # what the (fake) service answered

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, status
 
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
-from services.gateway.deps import ClientsDep, CurrentPrincipal
+from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.consultations import (
     CallRecord,
@@ -28,6 +28,11 @@ from services.gateway.schemas.consultations import (
 )
 
 router = APIRouter(tags=["consultation"])
+
+# Staff-only operations are refused at the gateway too (R-PRIV-1); the service checks the same roles again.
+LawyerRole = Depends(require_roles("lawyer"))
+Agent = Depends(require_roles("agent"))
+AgentOrSupervisor = Depends(require_roles("agent", "supervisor"))
 
 IdempotencyKey = Annotated[
     str | None,
@@ -124,7 +129,11 @@ async def rate_consultation(
     return Consultation.from_proto(reply.consultation)
 
 
-@router.post("/api/v1/consultations/{consultation_id}/classification", response_model=Consultation)
+@router.post(
+    "/api/v1/consultations/{consultation_id}/classification",
+    response_model=Consultation,
+    dependencies=[AgentOrSupervisor],
+)
 async def reclassify_consultation(
     consultation_id: str, body: Reclassify, principal: CurrentPrincipal, clients: ClientsDep
 ) -> Consultation:
@@ -136,7 +145,7 @@ async def reclassify_consultation(
     return Consultation.from_proto(reply.consultation)
 
 
-@router.get("/api/v1/lawyer/queue", response_model=ConsultationPage)
+@router.get("/api/v1/lawyer/queue", response_model=ConsultationPage, dependencies=[LawyerRole])
 async def lawyer_queue(
     principal: CurrentPrincipal,
     clients: ClientsDep,
@@ -152,7 +161,7 @@ async def lawyer_queue(
     )
 
 
-@router.get("/api/v1/agent/at-risk", response_model=ConsultationPage)
+@router.get("/api/v1/agent/at-risk", response_model=ConsultationPage, dependencies=[AgentOrSupervisor])
 async def consultations_at_risk(
     principal: CurrentPrincipal,
     clients: ClientsDep,
@@ -199,7 +208,7 @@ async def list_complaints(
     )
 
 
-@router.post("/api/v1/complaints/{complaint_id}", response_model=Complaint)
+@router.post("/api/v1/complaints/{complaint_id}", response_model=Complaint, dependencies=[AgentOrSupervisor])
 async def update_complaint(
     complaint_id: str, body: UpdateComplaint, principal: CurrentPrincipal, clients: ClientsDep
 ) -> Complaint:
@@ -214,6 +223,7 @@ async def update_complaint(
     "/api/v1/consultations/{consultation_id}/calls",
     response_model=CallRecord,
     status_code=status.HTTP_201_CREATED,
+    dependencies=[Agent],
 )
 async def start_call(
     consultation_id: str, body: StartCall, principal: CurrentPrincipal, clients: ClientsDep
@@ -225,7 +235,11 @@ async def start_call(
     return CallRecord.from_proto(reply.call)
 
 
-@router.post("/api/v1/consultations/{consultation_id}/calls/{call_id}/end", response_model=CallRecord)
+@router.post(
+    "/api/v1/consultations/{consultation_id}/calls/{call_id}/end",
+    response_model=CallRecord,
+    dependencies=[Agent],
+)
 async def end_call(
     consultation_id: str, call_id: str, body: EndCall, principal: CurrentPrincipal, clients: ClientsDep
 ) -> CallRecord:
