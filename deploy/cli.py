@@ -7,6 +7,8 @@ counsel gateway            run the HTTP gateway      counsel migrate  create dat
 counsel seed               load the demo data (idempotent)
 counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
 counsel payment reconcile --date YYYY-MM-DD   compare the ledger with each provider's statement
+counsel classifier report  held-out accuracy and per-field recall of the legal-nature classifier
+counsel classifier train   retrain its committed model (model.json.gz) after editing its questions
 """
 
 from __future__ import annotations
@@ -45,6 +47,16 @@ def _seed() -> None:
     from deploy.local.bootstrap import seed_all
 
     asyncio.run(seed_all(load_settings()))
+
+
+def _classifier(action: str) -> int:
+    from services.consultation.classifier import MODEL, report, write_model
+
+    if action == "train":
+        write_model()
+        print(f"wrote {MODEL}")
+    print(report())
+    return 0
 
 
 def _up() -> int:
@@ -91,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     payment = commands.add_parser("payment", help="payment tools")
     payment.add_argument("action", choices=["reconcile"])
     payment.add_argument("--date", required=True, help="the day to reconcile, YYYY-MM-DD (Beijing time)")
+    classifier = commands.add_parser("classifier", help="the consultation's legal-nature classifier")
+    classifier.add_argument("action", choices=["report", "train"])
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -101,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             return _ledger_verify()
         if args.command == "payment":
             return _payment_reconcile(args.date)
+        if args.command == "classifier":
+            return _classifier(args.action)
         if args.command == "serve":
             _serve(args.service)
         elif args.command == "worker":

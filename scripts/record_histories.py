@@ -18,7 +18,18 @@ from temporalio.worker import Worker
 
 from deploy.local.servers import find_binary
 from workflows.consultation import ConsultationWorkflow
-from workflows.shared import CloseConsultationInput, ConsultationWorkflowInput, RecordStageInput
+from workflows.shared import (
+    AssignInput,
+    AssignResult,
+    ClassifyInput,
+    ClassifyResult,
+    CloseConsultationInput,
+    ConsultationWorkflowInput,
+    EscalateInput,
+    EscalateResult,
+    MessagePosted,
+    RecordStageInput,
+)
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "workflows" / "histories"
 
@@ -33,6 +44,21 @@ async def close(request: CloseConsultationInput) -> None:
     return None
 
 
+@activity.defn(name="consultation.classify")
+async def classify(request: ClassifyInput) -> ClassifyResult:
+    return ClassifyResult(legal_field="labour")
+
+
+@activity.defn(name="consultation.assign_lawyer")
+async def assign_lawyer(request: AssignInput) -> AssignResult:
+    return AssignResult(lawyer_id="lawyer-a", reason="recorded")
+
+
+@activity.defn(name="consultation.escalate")
+async def escalate(request: EscalateInput) -> EscalateResult:
+    return EscalateResult(already_answered=False, to_lawyer_id="lawyer-b", reason="recorded")
+
+
 async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     async with (
@@ -44,10 +70,15 @@ async def main() -> None:
             env.client,
             task_queue="record",
             workflows=[ConsultationWorkflow],
-            activities=[record_stage, close],
+            activities=[record_stage, close, classify, assign_lawyer, escalate],
         ),
     ):
-        for name, close_reason in [("quiet_period", None), ("closed_by_client", "closed_by_client")]:
+        scenarios = [
+            ("quiet_period", None, False),
+            ("closed_by_client", "closed_by_client", False),
+            ("answered_after_breach", "closed_by_client", True),
+        ]
+        for name, close_reason, breach_first in scenarios:
             params = ConsultationWorkflowInput(
                 consultation_id=f"rec-{name}",
                 tenant_id="t1",
@@ -58,6 +89,12 @@ async def main() -> None:
             handle = await env.client.start_workflow(
                 ConsultationWorkflow.run, params, id=f"consultation-rec-{name}", task_queue="record"
             )
+            if breach_first:
+                await env.sleep(timedelta(hours=25))
+                await handle.signal(
+                    ConsultationWorkflow.message_posted,
+                    MessagePosted(author_role="lawyer", first_lawyer_reply=True),
+                )
             if close_reason:
                 await handle.signal(ConsultationWorkflow.close, close_reason)
             await handle.result()

@@ -22,6 +22,10 @@ class ConsultationWorkflowInput(BaseModel):
     reply_within: timedelta | None = None
     # A consultation nobody writes to for this long closes itself.
     auto_close_after: timedelta = timedelta(days=7)
+    # After a missed reply deadline the next lawyer gets this long (the original due time stays recorded);
+    # after `max_escalations` breaches nobody new is assigned and the supervisor owns it.
+    escalation_reply_within: timedelta = timedelta(hours=4)
+    max_escalations: int = 2
 
 
 class RecordStageInput(BaseModel):
@@ -203,3 +207,48 @@ class DocumentOrderOutcome(BaseModel):
     completed_reason: str
     breaches: list[str]
     revisions_requested: int
+
+
+# --- ConsultationWorkflow: classify → assign → reply clock → escalate (R-CON-2) ---------------------------
+class ClassifyInput(BaseModel):
+    consultation_id: str
+    idempotency_key: str
+
+
+class ClassifyResult(BaseModel):
+    legal_field: str
+    needs_manual_classification: bool = False
+
+
+class AssignInput(BaseModel):
+    consultation_id: str
+    due_at: datetime | None = None
+    exclude_lawyer_ids: list[str] = []
+    idempotency_key: str
+
+
+class AssignResult(BaseModel):
+    lawyer_id: str  # "" when nobody is eligible: a supervisor takes it
+    reason: str = ""
+
+
+class EscalateInput(BaseModel):
+    consultation_id: str
+    from_lawyer_id: str
+    missed_due_at: datetime
+    next_due_at: datetime
+    exclude_lawyer_ids: list[str] = []
+    idempotency_key: str
+
+
+class EscalateResult(BaseModel):
+    already_answered: bool  # the reply won the race with the timer: no breach
+    to_lawyer_id: str = ""
+    reason: str = ""
+
+
+class MessagePosted(BaseModel):
+    """Signal `message_posted`: someone wrote on the consultation (restarts the quiet period)."""
+
+    author_role: str
+    first_lawyer_reply: bool = False

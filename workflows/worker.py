@@ -54,6 +54,9 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
     return [
         consultation.record_stage,
         consultation.close,
+        consultation.classify,
+        consultation.assign_lawyer,
+        consultation.escalate,
         documents.record_stage,
         documents.record_breach,
         payment.expire_order,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from services.catalog.seed import seed_demo as seed_catalog
 from services.catalog.store import CatalogStore
+from services.consultation.models import TABLES as CONSULTATION_TABLES
+from services.consultation.seed import seed_demo as seed_consultation
+from services.consultation.store import ConsultationStore
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.seed import seed_staff as seed_documents_staff
 from services.documents.store import DocumentsStore
@@ -30,6 +33,7 @@ async def seed_all(settings: Settings) -> None:
     catalog_db = Database(settings.database_dsn("catalog"), pool_size=1)
     identity_db = Database(settings.database_dsn("identity"), pool_size=1)
     documents_db = Database(settings.database_dsn("documents"), pool_size=1)
+    consultation_db = Database(settings.database_dsn("consultation"), pool_size=1)
     try:
         await seed_catalog(CatalogStore(catalog_db))
         # Seed events wait in identity's outbox until identity's relay publishes them.
@@ -41,7 +45,13 @@ async def seed_all(settings: Settings) -> None:
             [demo_user_id(email) for email in LAWYER_EMAILS],
             [demo_user_id(demo_email("reviewer"))],
         )
+        # The consultation's lawyer projection, until the catalog publishes lawyer profiles as events.
+        await seed_consultation(
+            ConsultationStore(consultation_db, Outbox("consultation", settings, CONSULTATION_TABLES)),
+            [demo_user_id(email) for email in LAWYER_EMAILS],
+        )
     finally:
         await documents_db.close()
+        await consultation_db.close()
         await catalog_db.close()
         await identity_db.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta, timezone
+from typing import Any
 
 from services.runtime.context import Principal
-from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 
 KINDS = ("general", "professional", "phone")
 STATUSES = ("submitted", "assigned", "answered", "closed")
@@ -69,6 +72,11 @@ def can_see(principal: Principal | None, tenant_id: str, assigned_lawyer_id: str
     return principal.has_role("lawyer") and principal.user_id == assigned_lawyer_id
 
 
+def sees_history(principal: Principal | None) -> bool:
+    """The detailed history (assignment reasons, breaches) is for staff, not for clients."""
+    return principal is None or principal.has_role("agent", "supervisor", "lawyer")
+
+
 def require_internal(principal: Principal | None) -> None:
     """Stage records come from workflows, never from a user's token."""
     if principal is not None and not principal.has_role("supervisor"):
@@ -86,3 +94,245 @@ def status_for_stage(stage: str) -> str | None:
     return {"assigned": "assigned", "escalated": "assigned", "answered": "answered", "closed": "closed"}.get(
         stage
     )
+
+
+# --- messages (follow-ups both ways) ------------------------------------------------------------------
+MAX_MESSAGE = 20_000
+
+
+def message_author_role(principal: Principal | None, tenant_id: str, assigned_lawyer_id: str) -> str:
+    """The role in which the caller writes on this consultation: the client's enterprise, the assigned
+    lawyer or an agent. Anyone who cannot see it gets 404; anyone who can see but not write gets 403."""
+    if principal is None:
+        raise Unauthenticated("sign in to write a message")
+    if not can_see(principal, tenant_id, assigned_lawyer_id):
+        raise NotFound("no such consultation")
+    if principal.is_client:
+        return "client"
+    if principal.has_role("lawyer") and principal.user_id == assigned_lawyer_id:
+        return "lawyer"
+    if principal.has_role("agent"):
+        return "agent"
+    raise PermissionDenied("only the client, the assigned lawyer or an agent can write here")
+
+
+def validate_message(status: str, body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise InvalidArgument.for_field("body", "must not be empty")
+    if len(body) > MAX_MESSAGE:
+        raise InvalidArgument.for_field("body", f"must be at most {MAX_MESSAGE} characters")
+    if status == "closed":
+        raise Conflict("the consultation is closed", reason="consultation_closed")
+    return body
+
+
+# --- rating (R-Q-1) -------------------------------------------------------------------------------------
+MAX_COMMENT = 2_000
+
+
+def validate_rating(
+    principal: Principal | None, tenant_id: str, status: str, rated: int, rating: int, comment: str
+) -> str:
+    if principal is None:
+        raise Unauthenticated("sign in to rate")
+    if not principal.is_client:
+        raise PermissionDenied("only the client rates a consultation")
+    if principal.tenant_id != tenant_id:
+        raise NotFound("no such consultation")
+    if not 1 <= rating <= 5:
+        raise InvalidArgument.for_field("rating", "must be an integer from 1 to 5")
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT:
+        raise InvalidArgument.for_field("comment", f"must be at most {MAX_COMMENT} characters")
+    if status not in ("answered", "closed"):
+        raise Conflict("a consultation can be rated once it is answered", reason="not_answered")
+    if rated:
+        raise Conflict("the consultation is already rated", reason="already_rated")
+    return comment
+
+
+def require_lawyer(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("sign in to see your queue")
+    if not principal.has_role("lawyer"):
+        raise PermissionDenied("the queue is a lawyer's")
+    return principal
+
+
+# --- assignment (R-CON-2) -------------------------------------------------------------------------------
+# Service hours are published in China Standard Time (no daylight saving).
+CHINA = timezone(timedelta(hours=8), "CST")
+
+
+@dataclass(frozen=True)
+class LawyerCandidate:
+    lawyer_id: str
+    fields: Sequence[str]
+    active: bool
+    service_hours: Sequence[dict[str, Any]]
+    open_load: int
+    max_open: int
+    last_assigned_at: datetime | None
+
+
+def in_service_hours(service_hours: Iterable[dict[str, Any]], at: datetime) -> bool:
+    """Whether `at` (aware) falls in one of the weekly windows {"days": [0..6, Mon=0], "start", "end"}."""
+    local = at.astimezone(CHINA)
+    now = local.time()
+    for window in service_hours:
+        if local.weekday() in window.get("days", ()) and (
+            time.fromisoformat(window["start"]) <= now < time.fromisoformat(window["end"])
+        ):
+            return True
+    return False
+
+
+def choose_lawyer(
+    candidates: Iterable[LawyerCandidate], legal_field: str, at: datetime, exclude: Iterable[str] = ()
+) -> tuple[LawyerCandidate, str] | None:
+    """The lawyer to assign and the reason, or None when nobody is eligible.
+
+    Eligible: active, practises `legal_field`, not excluded, open load below capacity. Among those, a lawyer
+    within service hours comes first (outside them the reply clock still runs, so someone must own it);
+    ties go to the lightest open load, then to whoever has waited longest since the last assignment, then
+    to the lowest id, so equal lawyers take turns and the choice is deterministic."""
+    excluded = set(exclude)
+    eligible = [
+        c
+        for c in candidates
+        if c.active and legal_field in c.fields and c.lawyer_id not in excluded and c.open_load < c.max_open
+    ]
+    if not eligible:
+        return None
+    never = datetime.min.replace(tzinfo=UTC)
+
+    def rank(c: LawyerCandidate) -> tuple[bool, int, datetime, str]:
+        return (
+            not in_service_hours(c.service_hours, at),
+            c.open_load,
+            c.last_assigned_at or never,
+            c.lawyer_id,
+        )
+
+    best = min(eligible, key=rank)
+    hours = (
+        "within service hours"
+        if in_service_hours(best.service_hours, at)
+        else "outside service hours (nobody eligible is on duty; the clock still runs)"
+    )
+    reason = (
+        f"field {legal_field}; {hours}; open load {best.open_load} of {best.max_open}; "
+        f"{len(eligible)} eligible"
+    )
+    return best, reason
+
+
+def validate_reclassification(
+    principal: Principal | None, status: str, legal_field: str, fields: Sequence[str]
+) -> None:
+    """Only agents (and supervisors) classify by hand, into a known field, while the consultation is open."""
+    if principal is None:
+        raise Unauthenticated("sign in to classify")
+    if not principal.has_role("agent", "supervisor"):
+        raise PermissionDenied("only an agent classifies a consultation by hand")
+    if legal_field not in fields:
+        raise InvalidArgument.for_field("legal_field", f"must be one of {', '.join(fields)}")
+    if status == "closed":
+        raise Conflict("the consultation is closed", reason="consultation_closed")
+
+
+AT_RISK_DEFAULT = timedelta(hours=2)
+
+
+def at_risk_window(principal: Principal | None, within_minutes: int) -> timedelta:
+    """Agents' dashboard of consultations at risk (due within 2 h by default, at most 7 days ahead)."""
+    if principal is None:
+        raise Unauthenticated("sign in to see consultations at risk")
+    if not principal.has_role(*STAFF_WHO_SEE_ALL):
+        raise PermissionDenied("the at-risk dashboard is for agents and supervisors")
+    if within_minutes < 0 or within_minutes > 7 * 24 * 60:
+        raise InvalidArgument.for_field("within_minutes", "must be between 0 and 10080")
+    return timedelta(minutes=within_minutes) if within_minutes else AT_RISK_DEFAULT
+
+
+# --- complaints (R-CS-3, §6.1.4.4) ---------------------------------------------------------------------
+COMPLAINT_STATUSES = ("open", "in_progress", "resolved")
+COMPLAINT_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "resolved"}),
+    "in_progress": frozenset({"resolved"}),
+    "resolved": frozenset(),
+}
+MAX_COMPLAINT = 5_000
+
+
+def validate_complaint(principal: Principal | None, tenant_id: str, body: str) -> str:
+    if principal is None:
+        raise Unauthenticated("sign in to raise a complaint")
+    if not principal.is_client:
+        raise PermissionDenied("complaints are raised by the client")
+    if principal.tenant_id != tenant_id:
+        raise NotFound("no such consultation")
+    body = body.strip()
+    if not body:
+        raise InvalidArgument.for_field("body", "must not be empty")
+    if len(body) > MAX_COMPLAINT:
+        raise InvalidArgument.for_field("body", f"must be at most {MAX_COMPLAINT} characters")
+    return body
+
+
+def require_complaint_handler(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("sign in to handle complaints")
+    if not principal.has_role(*STAFF_WHO_SEE_ALL):
+        raise PermissionDenied("complaints are handled by agents")
+    return principal
+
+
+def next_complaint_status(current: str, target: str, resolution: str) -> str:
+    if target not in COMPLAINT_STATUSES:
+        raise InvalidArgument.for_field("status", "must be in_progress or resolved")
+    if target == "resolved" and not resolution.strip():
+        raise InvalidArgument.for_field("resolution", "must say how the complaint was resolved")
+    if len(resolution) > MAX_COMPLAINT:
+        raise InvalidArgument.for_field("resolution", f"must be at most {MAX_COMPLAINT} characters")
+    if target not in COMPLAINT_TRANSITIONS[current]:
+        raise Conflict(f"a {current} complaint cannot become {target}", reason="invalid_transition")
+    return target
+
+
+# --- phone consultations (R-CON-3, §6.2.1.3, §6.2.4.4) -------------------------------------------------
+MAX_OUTCOME = 2_000
+
+
+def validate_start_call(
+    principal: Principal | None, kind: str, status: str, lawyer_active: bool | None
+) -> Principal:
+    """An agent bridges an open phone consultation to an active lawyer. `lawyer_active` is None when the
+    lawyer is unknown."""
+    if principal is None:
+        raise Unauthenticated("sign in to bridge a call")
+    if not principal.has_role("agent"):
+        raise PermissionDenied("calls are bridged by an agent")
+    if kind != "phone":
+        raise Conflict("only a phone consultation is bridged by phone", reason="not_a_phone_consultation")
+    if status == "closed":
+        raise Conflict("the consultation is closed", reason="consultation_closed")
+    if not lawyer_active:
+        raise InvalidArgument.for_field("lawyer_id", "is not an active lawyer")
+    return principal
+
+
+def validate_end_call(principal: Principal | None, call_status: str, outcome: str) -> tuple[Principal, str]:
+    if principal is None:
+        raise Unauthenticated("sign in to end a call")
+    if not principal.has_role("agent"):
+        raise PermissionDenied("calls are ended by an agent")
+    outcome = outcome.strip()
+    if not outcome:
+        raise InvalidArgument.for_field("outcome", "must say what came of the call")
+    if len(outcome) > MAX_OUTCOME:
+        raise InvalidArgument.for_field("outcome", f"must be at most {MAX_OUTCOME} characters")
+    if call_status != "connected":
+        raise Conflict("the call has already ended", reason="call_ended")
+    return principal, outcome

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from counsel.consultation.v1 import consultation_service_pb2
 from counsel.consultation.v1.consultation_service_pb2_grpc import add_ConsultationServiceServicer_to_server
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
+from services.consultation.classifier import default_classifier
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStore
-from services.consultation.workflow_starter import SUBJECTS, WorkflowStarter
+from services.consultation.workflow_starter import (
+    REPLIED_SUBJECTS,
+    SUBJECTS,
+    WorkflowSignaller,
+    WorkflowStarter,
+)
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
@@ -35,6 +42,8 @@ async def serve(settings: Settings) -> None:
             ConsultationServicer(store, temporal, payments),
             FULL_NAME,
         )
+        # Load the classifier and jieba's dictionary off the event loop now, not on the first question.
+        warm_up = asyncio.create_task(asyncio.to_thread(lambda: default_classifier().classify("预热")))
         await rt.run(
             server,
             background=[
@@ -42,5 +51,7 @@ async def serve(settings: Settings) -> None:
                 rt.consumer(
                     "workflow-starter", SUBJECTS, WorkflowStarter(temporal, settings.temporal_task_queue)
                 ),
+                rt.consumer("workflow-signaller", REPLIED_SUBJECTS, WorkflowSignaller(temporal)),
             ],
         )
+        warm_up.cancel()

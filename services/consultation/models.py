@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, UniqueConstraint
+from sqlalchemy import JSON, DateTime, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -34,6 +36,17 @@ class ConsultationRow(ConsultationTable, table=True):
     assigned_lawyer_id: str = Field(default="", index=True)
     reply_due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     closed_reason: str = ""
+    # R-CON-2: the classifier's answer; an agent classifies by hand when it was not confident.
+    needs_manual_classification: bool = False
+    classification_confidence: float = 0.0
+    # reply_due_at is the original promise and never moves; current_due_at is the assigned lawyer's own
+    # deadline, which differs after an escalation.
+    current_due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
+    escalations: int = 0
+    assignment_reason: str = ""
+    answered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    rating: int = 0
+    rating_comment: str = ""
     created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
 
@@ -51,6 +64,8 @@ class ConsultationStageRow(ConsultationTable, table=True):
     entered_at: datetime = Field(sa_type=DateTime(timezone=True))
     due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     idempotency_key: str
+    # What happened, for the history: the assigned lawyer and why, the missed deadline, ... (no question text).
+    detail: str = ""
 
 
 class ConsultationMessageRow(ConsultationTable, table=True):
@@ -62,3 +77,62 @@ class ConsultationMessageRow(ConsultationTable, table=True):
     author_role: str
     body: str
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class LawyerProjectionRow(ConsultationTable, table=True):
+    """The consultation service's own view of the lawyers it can assign (R-CON-2, assignment).
+
+    The catalog owns lawyer profiles; until its `lawyer.*` events exist (issue 4), the demo lawyers are
+    seeded here (services/consultation/seed.py). The plan: a durable consumer of the catalog's lawyer
+    events upserts these rows, so the service never reads the catalog's tables. Open load is not stored:
+    it is counted from the consultations themselves, so it can never drift."""
+
+    __tablename__ = "consultation_lawyers"
+
+    lawyer_id: str = Field(primary_key=True)
+    display_name: str = ""
+    fields: list[str] = Field(default_factory=list, sa_type=ARRAY(String))
+    active: bool = True
+    # Weekly service hours in China Standard Time: [{"days": [0..6 (Mon=0)], "start": "09:00", "end": "18:00"}].
+    service_hours: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    # A lawyer with this many assigned, unanswered consultations is overloaded and gets no more.
+    max_open: int = 20
+    # Ties go to whoever waited longest for work (fair spreading).
+    last_assigned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ComplaintRow(ConsultationTable, table=True):
+    """A client's complaint about a consultation, tracked by agents to resolution (R-CS-3, §6.1.4.4)."""
+
+    __tablename__ = "consultation_complaints"
+
+    id: str = Field(primary_key=True)
+    consultation_id: str = Field(foreign_key="consultations.id", index=True)
+    tenant_id: str = Field(index=True)
+    client_id: str
+    status: str = Field(index=True)
+    body: str
+    resolution: str = ""
+    handled_by: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class CallRecordRow(ConsultationTable, table=True):
+    """A bridged call of a phone consultation: parties, start, end, duration, outcome, recording (§6.2.4.4)."""
+
+    __tablename__ = "consultation_calls"
+
+    id: str = Field(primary_key=True)
+    consultation_id: str = Field(foreign_key="consultations.id", index=True)
+    agent_id: str
+    lawyer_id: str
+    status: str
+    started_at: datetime = Field(sa_type=DateTime(timezone=True))
+    ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    duration_seconds: int = 0
+    outcome: str = ""
+    recording_ref: str = ""
+    provider: str
+    provider_call_id: str = ""

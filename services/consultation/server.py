@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -14,10 +16,12 @@ from counsel.consultation.v1 import consultation_service_pb2 as pb
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceServicer
 from counsel.payment.v1 import payment_service_pb2
 from services.consultation import domain
-from services.consultation.models import ConsultationRow
+from services.consultation.classifier import LegalClassifier, default_classifier
+from services.consultation.models import CallRecordRow, ComplaintRow, ConsultationRow
 from services.consultation.store import ConsultationStore, ConsultationView
+from services.consultation.telephony import SimulatedTelephony, TelephonyProvider
 from services.runtime.context import current_principal
-from services.runtime.errors import Conflict, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
 from services.runtime.records import from_timestamp, page_size, to_timestamp
 from workflows.shared import consultation_workflow_id
 
@@ -27,7 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def consultation_proto(row: ConsultationRow, view: ConsultationView | None = None) -> pb.Consultation:
+def consultation_proto(
+    row: ConsultationRow, view: ConsultationView | None = None, *, staff: bool = False
+) -> pb.Consultation:
     message = pb.Consultation(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -41,6 +47,13 @@ def consultation_proto(row: ConsultationRow, view: ConsultationView | None = Non
         reply_due_at=to_timestamp(row.reply_due_at),
         created_at=to_timestamp(row.created_at),
         order_id=row.order_id,
+        needs_manual_classification=row.needs_manual_classification,
+        current_due_at=to_timestamp(row.current_due_at),
+        escalations=row.escalations,
+        assignment_reason=row.assignment_reason,
+        rating=row.rating,
+        rating_comment=row.rating_comment,
+        answered_at=to_timestamp(row.answered_at),
     )
     if view is not None:
         last = len(view.stages) - 1
@@ -55,6 +68,18 @@ def consultation_proto(row: ConsultationRow, view: ConsultationView | None = Non
                     actor=stage.actor,
                 )
             )
+        if staff:
+            message.history.extend(
+                pb.ConsultationHistoryEntry(
+                    stage=stage.stage,
+                    actor=stage.actor,
+                    entered_at=to_timestamp(stage.entered_at),
+                    due_at=to_timestamp(stage.due_at),
+                    detail=stage.detail,
+                )
+                for stage in view.stages
+            )
+        message.call_records.extend(call_proto(c) for c in view.calls)
         for m in view.messages:
             message.messages.append(
                 pb.ConsultationMessage(
@@ -68,11 +93,179 @@ def consultation_proto(row: ConsultationRow, view: ConsultationView | None = Non
     return message
 
 
+def call_proto(row: CallRecordRow) -> pb.CallRecord:
+    return pb.CallRecord(
+        id=row.id,
+        consultation_id=row.consultation_id,
+        agent_id=row.agent_id,
+        lawyer_id=row.lawyer_id,
+        status=row.status,
+        started_at=to_timestamp(row.started_at),
+        ended_at=to_timestamp(row.ended_at),
+        duration_seconds=row.duration_seconds,
+        outcome=row.outcome,
+        recording_ref=row.recording_ref,
+        provider=row.provider,
+        provider_call_id=row.provider_call_id,
+    )
+
+
+def complaint_proto(row: ComplaintRow) -> pb.Complaint:
+    return pb.Complaint(
+        id=row.id,
+        consultation_id=row.consultation_id,
+        tenant_id=row.tenant_id,
+        client_id=row.client_id,
+        status=row.status,
+        body=row.body,
+        resolution=row.resolution,
+        handled_by=row.handled_by,
+        created_at=to_timestamp(row.created_at),
+        updated_at=to_timestamp(row.updated_at),
+    )
+
+
 class ConsultationServicer(ConsultationServiceServicer):
-    def __init__(self, store: ConsultationStore, temporal: Client, payments: PaymentServiceAsyncStub) -> None:
+    def __init__(
+        self,
+        store: ConsultationStore,
+        temporal: Client,
+        payments: PaymentServiceAsyncStub,
+        classifier: Callable[[], LegalClassifier] = default_classifier,
+        telephony: TelephonyProvider | None = None,
+    ) -> None:
+        self.telephony: TelephonyProvider = telephony or SimulatedTelephony()
         self.store = store
         self.temporal = temporal
         self.payments = payments
+        self.classifier = classifier
+
+    async def ClassifyConsultation(
+        self, request: pb.ClassifyConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ClassifyConsultationResponse:
+        domain.require_internal(current_principal())
+        # The first call trains the model (a few seconds of CPU): keep it off the event loop.
+        classifier = await asyncio.to_thread(self.classifier)
+        row = await self.store.classify(
+            request.consultation_id,
+            request.idempotency_key or f"classified:{request.consultation_id}",
+            classifier.classify,
+        )
+        return pb.ClassifyConsultationResponse(
+            legal_field=row.legal_field,
+            confidence=row.classification_confidence,
+            needs_manual_classification=row.needs_manual_classification,
+        )
+
+    async def AssignLawyer(
+        self, request: pb.AssignLawyerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AssignLawyerResponse:
+        domain.require_internal(current_principal())
+        lawyer_id, reason = await self.store.assign(
+            request.consultation_id,
+            list(request.exclude_lawyer_ids),
+            from_timestamp(request.due_at) if request.HasField("due_at") else None,
+            request.idempotency_key or f"assigned:{request.consultation_id}",
+        )
+        return pb.AssignLawyerResponse(lawyer_id=lawyer_id, reason=reason)
+
+    async def EscalateConsultation(
+        self, request: pb.EscalateConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EscalateConsultationResponse:
+        domain.require_internal(current_principal())
+        if not request.idempotency_key:
+            raise InvalidArgument.for_field("idempotency_key", "must not be empty")
+        already_answered, to_lawyer_id, reason = await self.store.escalate(
+            request.consultation_id,
+            request.from_lawyer_id,
+            from_timestamp(request.missed_due_at) if request.HasField("missed_due_at") else None,
+            list(request.exclude_lawyer_ids),
+            from_timestamp(request.next_due_at) if request.HasField("next_due_at") else None,
+            request.idempotency_key,
+        )
+        return pb.EscalateConsultationResponse(
+            already_answered=already_answered, to_lawyer_id=to_lawyer_id, reason=reason
+        )
+
+    async def PostMessage(
+        self, request: pb.PostMessageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PostMessageResponse:
+        view = await self.store.post_message(current_principal(), request.consultation_id, request.body)
+        return pb.PostMessageResponse(consultation=consultation_proto(view.row, view))
+
+    async def ListLawyerQueue(
+        self, request: pb.ListLawyerQueueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListLawyerQueueResponse:
+        lawyer = domain.require_lawyer(current_principal())
+        rows, next_cursor = await self.store.lawyer_queue(
+            lawyer.user_id, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListLawyerQueueResponse(
+            consultations=[consultation_proto(row) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def ListAtRisk(
+        self, request: pb.ListAtRiskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAtRiskResponse:
+        window = domain.at_risk_window(current_principal(), request.within_minutes)
+        rows = await self.store.at_risk(window, page_size(request.limit))
+        return pb.ListAtRiskResponse(consultations=[consultation_proto(row) for row in rows])
+
+    async def StartCall(
+        self, request: pb.StartCallRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartCallResponse:
+        row = await self.store.start_call(
+            current_principal(), request.consultation_id, request.lawyer_id, self.telephony
+        )
+        return pb.StartCallResponse(call=call_proto(row))
+
+    async def EndCall(
+        self, request: pb.EndCallRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EndCallResponse:
+        row = await self.store.end_call(
+            current_principal(), request.consultation_id, request.call_id, request.outcome, self.telephony
+        )
+        return pb.EndCallResponse(call=call_proto(row))
+
+    async def RaiseComplaint(
+        self, request: pb.RaiseComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RaiseComplaintResponse:
+        row = await self.store.raise_complaint(current_principal(), request.consultation_id, request.body)
+        return pb.RaiseComplaintResponse(complaint=complaint_proto(row))
+
+    async def ListComplaints(
+        self, request: pb.ListComplaintsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListComplaintsResponse:
+        rows, next_cursor = await self.store.list_complaints(
+            current_principal(), request.status, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListComplaintsResponse(
+            complaints=[complaint_proto(r) for r in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def UpdateComplaint(
+        self, request: pb.UpdateComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateComplaintResponse:
+        row = await self.store.update_complaint(
+            current_principal(), request.complaint_id, request.status, request.resolution
+        )
+        return pb.UpdateComplaintResponse(complaint=complaint_proto(row))
+
+    async def ReclassifyConsultation(
+        self, request: pb.ReclassifyConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReclassifyConsultationResponse:
+        view = await self.store.reclassify(current_principal(), request.consultation_id, request.legal_field)
+        return pb.ReclassifyConsultationResponse(consultation=consultation_proto(view.row, view))
+
+    async def RateConsultation(
+        self, request: pb.RateConsultationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RateConsultationResponse:
+        view = await self.store.rate(
+            current_principal(), request.consultation_id, request.rating, request.comment
+        )
+        return pb.RateConsultationResponse(consultation=consultation_proto(view.row, view))
 
     async def CreateConsultation(
         self, request: pb.CreateConsultationRequest, context: grpc.aio.ServicerContext
@@ -87,8 +280,11 @@ class ConsultationServicer(ConsultationServiceServicer):
     async def GetConsultation(
         self, request: pb.GetConsultationRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetConsultationResponse:
-        view = await self.store.get(current_principal(), request.consultation_id)
-        return pb.GetConsultationResponse(consultation=consultation_proto(view.row, view))
+        principal = current_principal()
+        view = await self.store.get(principal, request.consultation_id)
+        return pb.GetConsultationResponse(
+            consultation=consultation_proto(view.row, view, staff=domain.sees_history(principal))
+        )
 
     async def ListConsultations(
         self, request: pb.ListConsultationsRequest, context: grpc.aio.ServicerContext
@@ -97,8 +293,6 @@ class ConsultationServicer(ConsultationServiceServicer):
         if principal is None:
             raise Unauthenticated("sign in to list consultations")
         if request.status and request.status not in domain.STATUSES:
-            from services.runtime.errors import InvalidArgument
-
             raise InvalidArgument.for_field("status", f"must be one of {', '.join(domain.STATUSES)}")
         rows, next_cursor = await self.store.list(
             principal, request.status, page_size(request.page.limit), request.page.cursor

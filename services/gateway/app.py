@@ -18,7 +18,9 @@ from services.gateway.routes import (
     content,
     dev,
     documents,
+    enterprise,
     health,
+    me,
     notifications,
     orders,
     payments,
@@ -97,6 +99,8 @@ def create_app(
 
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(me.router)
+    app.include_router(enterprise.router)
     app.include_router(catalog.router)
     app.include_router(content.router)
     app.include_router(consultations.router)

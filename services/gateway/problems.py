@@ -141,7 +141,8 @@ def grpc_problem(exc: grpc.aio.AioRpcError) -> JSONResponse:
     details = _error_details(exc)
     errors = [{"field": v.field, "message": v.message} for v in details.field_violations]
     detail = _GENERIC_DETAIL.get(status) or exc.details() or ""
-    return problem(status, detail, reason=details.reason or default_reason, errors=errors)
+    headers = {"Retry-After": str(details.retry_after_seconds)} if details.retry_after_seconds > 0 else None
+    return problem(status, detail, reason=details.reason or default_reason, errors=errors, headers=headers)
 
 
 def domain_problem(error: DomainError) -> JSONResponse:
@@ -150,7 +151,8 @@ def domain_problem(error: DomainError) -> JSONResponse:
     if status >= 500:
         return internal_error()
     errors = [{"field": v.field, "message": v.message} for v in error.violations]
-    return problem(status, error.message, reason=error.reason, errors=errors)
+    headers = {"Retry-After": str(error.retry_after_seconds)} if error.retry_after_seconds > 0 else None
+    return problem(status, error.message, reason=error.reason, errors=errors, headers=headers)
 
 
 def http_problem(exc: StarletteHTTPException) -> JSONResponse:

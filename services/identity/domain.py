@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.runtime.context import Principal
-from services.runtime.errors import InvalidArgument, Unauthenticated
+from services.runtime.errors import InvalidArgument, PermissionDenied, RateLimited, Unauthenticated
 
 CLIENT_ROLES = ("client", "client_admin")
 STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
@@ -19,8 +21,14 @@ ROLES = CLIENT_ROLES + STAFF_ROLES
 STAFF_WHO_SEE_ALL = ("agent", "supervisor")
 
 LOGIN_METHODS = ("password", "otp", "membership_card")
-AVAILABLE_LOGIN_METHODS = ("password",)
-USER_STATUSES = ("active", "disabled")
+AVAILABLE_LOGIN_METHODS = LOGIN_METHODS
+# "invited": created by a client_admin's invitation; becomes active once the person proves the phone or
+# e-mail with a one-time code (registration or OTP login).
+USER_STATUSES = ("active", "disabled", "invited", "erased")
+ERASED_DISPLAY_NAME = "已注销用户"
+OTP_CHANNELS = {"sms": "phone", "email": "email"}
+INVITABLE_ROLES = CLIENT_ROLES
+CARD_STATUSES = ("active", "revoked")
 
 MAX_EMAIL = 254
 MAX_DISPLAY_NAME = 100
@@ -30,6 +38,10 @@ MAX_SECRET = 1024
 INVALID_CREDENTIALS = "invalid credentials"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_OTP = re.compile(r"^\d{6}$")
+_CARD_NUMBER = re.compile(r"^[A-Z0-9]{6,32}$")
+_CARD_SEPARATORS = re.compile(r"[\s\-]")
+_PIN = re.compile(r"^\d{4,8}$")
 _MAINLAND_MOBILE = re.compile(r"^1\d{10}$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()]")
 
@@ -74,13 +86,20 @@ class LoginAttempt:
 
 
 def validate_login(method: str, identifier: str, secret: str) -> LoginAttempt:
-    """A well-formed login request, or InvalidArgument naming the first bad field. Only password login
-    exists so far; otp and membership_card are refused as not available yet."""
+    """A well-formed login request, or InvalidArgument naming the first bad field. `identifier` is a
+    phone or an e-mail for password and otp, a card number for membership_card (kind "card")."""
     if method not in LOGIN_METHODS:
         raise InvalidArgument.for_field("method", f"must be one of {', '.join(LOGIN_METHODS)}")
     if method not in AVAILABLE_LOGIN_METHODS:
         raise InvalidArgument.for_field("method", f"{method} login is not available yet")
-    kind, canonical = parse_identifier(identifier)
+    if method == "membership_card":
+        kind, canonical = "card", normalize_card_number(identifier, "identifier")
+    else:
+        kind, canonical = parse_identifier(identifier)
+    if method == "otp" and not _OTP.match(secret.strip()):
+        raise InvalidArgument.for_field("secret", "must be the 6-digit code")
+    if method == "otp":
+        secret = secret.strip()
     if not secret:
         raise InvalidArgument.for_field("secret", "must not be empty")
     if len(secret) > MAX_SECRET:
@@ -134,6 +153,238 @@ def validate_new_password(password: str) -> str:
     return password
 
 
+# The most common passwords that still pass the length and character-class rules.
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password1!",
+        "passw0rd!",
+        "password123!",
+        "p@ssw0rd",
+        "p@ssword1",
+        "qwerty123!",
+        "admin@123",
+        "abc@12345",
+        "welcome1!",
+        "iloveyou1!",
+        "1qaz@wsx",
+        "1qaz!qaz",
+        "zaq1@wsx",
+        "aa123456!",
+    }
+)
+PASSPHRASE_LENGTH = 16
+
+
+def check_password_strength(password: str, *personal: str) -> str:
+    """A new password a user chose (registration, change): at least MIN_PASSWORD characters and three of
+    lower case, upper case, digits and symbols — or a passphrase of PASSPHRASE_LENGTH characters or more —
+    not a well-known password and not containing the user's phone, e-mail name or display name.
+    InvalidArgument naming "password" otherwise."""
+    validate_new_password(password)
+    classes = sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+    if len(password) < PASSPHRASE_LENGTH and classes < 3:
+        raise InvalidArgument.for_field(
+            "password",
+            f"is too weak: use {PASSPHRASE_LENGTH}+ characters, or mix three of lower case, upper case, "
+            "digits and symbols",
+        )
+    lowered = password.lower()
+    if lowered in _COMMON_PASSWORDS:
+        raise InvalidArgument.for_field("password", "is a well-known password")
+    for value in personal:
+        token = value.lower().split("@")[0].removeprefix("+86").strip()
+        if len(token) >= 4 and token in lowered:
+            raise InvalidArgument.for_field("password", "must not contain your phone, e-mail or name")
+    return password
+
+
+# --- one-time codes, rate limits and lockout ------------------------------------------------------------
+
+OTP_DIGITS = 6
+# How long a browser may take between starting an OpenID Connect login and the provider's callback.
+OIDC_STATE_TTL = timedelta(minutes=10)
+OTP_TTL = timedelta(minutes=5)
+# Wrong guesses a code survives; then it is dead and a new one must be requested.
+OTP_MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `count` events per `window`."""
+
+    count: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """Limits on sending codes and on failed logins. The defaults are the product's; tests narrow them."""
+
+    otp_per_destination: Limit = Limit(5, timedelta(hours=1))
+    otp_per_ip: Limit = Limit(30, timedelta(hours=1))
+    # Failed logins (any method) per identifier before it is locked for the rest of the window.
+    failures_per_identifier: Limit = Limit(5, timedelta(minutes=15))
+    # Failed logins from one IP address across identifiers (credential stuffing).
+    failures_per_ip: Limit = Limit(50, timedelta(minutes=15))
+
+
+def new_otp() -> str:
+    """A uniformly random 6-digit code (leading zeros kept)."""
+    return f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
+
+
+def validate_otp_request(channel: str, destination: str) -> tuple[str, str]:
+    """(kind, canonical destination) for `POST /auth/otp`: sms → a phone, email → an address."""
+    if channel not in OTP_CHANNELS:
+        raise InvalidArgument.for_field("channel", f"must be one of {', '.join(OTP_CHANNELS)}")
+    kind = OTP_CHANNELS[channel]
+    if kind == "phone":
+        return kind, normalize_phone(destination, "destination")
+    return kind, normalize_email(destination, "destination")
+
+
+def otp_message(code: str) -> tuple[str, str]:
+    """(e-mail subject, text) of the message carrying a one-time code."""
+    minutes = int(OTP_TTL.total_seconds() // 60)
+    return (
+        "Your counsel verification code",
+        f"【counsel】验证码 {code}，{minutes} 分钟内有效，请勿告诉他人。"
+        f" Your counsel code is {code}; it expires in {minutes} minutes. Never share it.",
+    )
+
+
+def invitation_message(enterprise_name: str, role: str) -> tuple[str, str]:
+    return (
+        "You are invited to counsel",
+        f"【counsel】{enterprise_name} 邀请您加入 counsel（{role}）。请用本手机号或邮箱获取验证码后注册或登录。"
+        f" {enterprise_name} invited you to counsel as {role}: register or log in with a code sent here.",
+    )
+
+
+def validate_code(code: str, field: str = "code") -> str:
+    code = code.strip()
+    if not _OTP.match(code):
+        raise InvalidArgument.for_field(field, "must be the 6-digit code")
+    return code
+
+
+def check_limit(limit: Limit, hits: Sequence[datetime], now: datetime, what: str) -> None:
+    """RateLimited with the seconds until the oldest hit in the window leaves it, when `hits` (times
+    inside the window) already reach the limit."""
+    recent = sorted(hit for hit in hits if hit > now - limit.window)
+    if len(recent) < limit.count:
+        return
+    oldest_that_must_expire = recent[len(recent) - limit.count]
+    wait = (oldest_that_must_expire + limit.window - now).total_seconds()
+    raise RateLimited(f"too many {what}; try again later", retry_after_seconds=max(1, math.ceil(wait)))
+
+
+@dataclass(frozen=True)
+class Registration:
+    kind: str  # "phone" | "email"
+    identifier: str  # canonical
+    code: str
+    password: str  # "" when none was chosen
+    display_name: str
+    enterprise_name: str
+
+
+def validate_registration(
+    phone: str, email: str, code: str, password: str, display_name: str, enterprise_name: str
+) -> Registration:
+    """A well-formed registration: exactly one of phone and e-mail (the one the code was sent to), the
+    6-digit code, an optional strong password, a display name and an optional enterprise name."""
+    if phone.strip() and email.strip():
+        raise InvalidArgument.for_field("email", "give either a phone or an e-mail address, not both")
+    if phone.strip():
+        kind, identifier = "phone", normalize_phone(phone)
+    elif email.strip():
+        kind, identifier = "email", normalize_email(email)
+    else:
+        raise InvalidArgument.for_field("phone", "a phone number or an e-mail address is required")
+    checked_code = validate_code(code)
+    name = display_name.strip()
+    if not name:
+        raise InvalidArgument.for_field("display_name", "must not be empty")
+    if len(name) > MAX_DISPLAY_NAME:
+        raise InvalidArgument.for_field("display_name", f"must be at most {MAX_DISPLAY_NAME} characters")
+    if password:
+        check_password_strength(password, identifier, name)
+    enterprise = enterprise_name.strip()
+    if len(enterprise) > MAX_DISPLAY_NAME * 2:
+        raise InvalidArgument.for_field(
+            "enterprise_name", f"must be at most {MAX_DISPLAY_NAME * 2} characters"
+        )
+    return Registration(kind, identifier, checked_code, password, name, enterprise)
+
+
+def registration_roles(enterprise_name: str) -> tuple[str, ...]:
+    """Who registers an enterprise administers it; an individual is a client of their own tenant."""
+    return ("client_admin",) if enterprise_name else ("client",)
+
+
+def validate_display_name(display_name: str) -> str:
+    name = display_name.strip()
+    if not name:
+        raise InvalidArgument.for_field("display_name", "must not be empty")
+    if len(name) > MAX_DISPLAY_NAME:
+        raise InvalidArgument.for_field("display_name", f"must be at most {MAX_DISPLAY_NAME} characters")
+    return name
+
+
+# --- membership cards ---------------------------------------------------------------------------------
+
+
+def normalize_card_number(value: str, field: str = "card_number") -> str:
+    """Upper-case card number without spaces or dashes: 6 to 32 letters and digits."""
+    number = _CARD_SEPARATORS.sub("", value.strip()).upper()
+    if not _CARD_NUMBER.match(number):
+        raise InvalidArgument.for_field(field, "must be 6 to 32 letters and digits")
+    return number
+
+
+def validate_pin(pin: str, field: str = "pin") -> str:
+    if not _PIN.match(pin):
+        raise InvalidArgument.for_field(field, "must be 4 to 8 digits")
+    return pin
+
+
+def can_issue_cards(principal: Principal | None) -> bool:
+    """Firm administrators issue and revoke cards; internal callers (no user token) may too."""
+    return principal is None or principal.has_role("firm_admin")
+
+
+# --- enterprise members -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invitation:
+    kind: str  # "phone" | "email"
+    identifier: str
+    role: str
+
+
+def validate_invitation(phone: str, email: str, role: str) -> Invitation:
+    if phone.strip() and email.strip():
+        raise InvalidArgument.for_field("email", "give either a phone or an e-mail address, not both")
+    if phone.strip():
+        kind, identifier = "phone", normalize_phone(phone)
+    elif email.strip():
+        kind, identifier = "email", normalize_email(email)
+    else:
+        raise InvalidArgument.for_field("phone", "a phone number or an e-mail address is required")
+    if role not in INVITABLE_ROLES:
+        raise InvalidArgument.for_field("role", f"must be one of {', '.join(INVITABLE_ROLES)}")
+    return Invitation(kind, identifier, role)
+
+
 class Passwords:
     """argon2id with OWASP's minimum (19 MiB, t=2, p=1). CPU-bound: call from a worker thread in async code.
 
@@ -176,3 +427,103 @@ def can_see_user(principal: Principal | None, user_id: str, tenant_id: str) -> b
     if principal.is_client:
         return False
     return principal.has_role(*STAFF_WHO_SEE_ALL)
+
+
+# --- activity linkage (§6.1.1.2) ------------------------------------------------------------------------
+
+# The service behind each event entity (event types are "<entity>.<past_tense>").
+_SOURCE_OF_ENTITY = {
+    "order": "payment",
+    "payment": "payment",
+    "refund": "payment",
+    "product": "catalog",
+    "article": "catalog",
+    "review": "catalog",
+    "booking": "booking",
+    "visit": "booking",
+    "consultation": "consultation",
+    "docorder": "documents",
+}
+# Actors that are not people.
+_NON_USER_ACTORS = ("", "system")
+
+
+@dataclass(frozen=True)
+class ActivityFact:
+    user_id: str
+    kind: str
+    source: str
+    subject_id: str
+
+
+def activity_of_event(event_type: str, actor_id: str, aggregate_id: str) -> ActivityFact | None:
+    """What an event of another service says about the person who caused it, or None when no person did
+    (R-ACC-3: browsing, purchases, bookings and visits are linked to the account)."""
+    if actor_id in _NON_USER_ACTORS or not event_type:
+        return None
+    entity = event_type.split(".", 1)[0]
+    if entity == "user":  # identity's own events: logins are recorded directly
+        return None
+    return ActivityFact(actor_id, event_type, _SOURCE_OF_ENTITY.get(entity, entity), aggregate_id)
+
+
+def validate_member_role(role: str) -> str:
+    """A role a client_admin may give a member of their enterprise."""
+    if role not in INVITABLE_ROLES:
+        raise InvalidArgument.for_field("role", f"must be one of {', '.join(INVITABLE_ROLES)}")
+    return role
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    display_name: str  # "" = unchanged
+    identifier_kind: str  # "phone" | "email" | "" (none to link)
+    identifier: str
+    code: str
+    password: str  # "" = unchanged
+    current_password: str
+
+
+def validate_profile_change(
+    display_name: str, phone: str, email: str, code: str, password: str, current_password: str
+) -> ProfileChange:
+    """PATCH /me: a new name, one phone or e-mail to link (with its code), and/or a new password."""
+    name = validate_display_name(display_name) if display_name else ""
+    if phone.strip() and email.strip():
+        raise InvalidArgument.for_field("email", "link either a phone or an e-mail address at a time")
+    kind, identifier = "", ""
+    if phone.strip():
+        kind, identifier = "phone", normalize_phone(phone)
+    elif email.strip():
+        kind, identifier = "email", normalize_email(email)
+    checked_code = validate_code(code) if kind else ""
+    if password:
+        check_password_strength(password, identifier, name)
+    if len(current_password) > MAX_SECRET:
+        raise InvalidArgument.for_field("current_password", f"must be at most {MAX_SECRET} characters")
+    return ProfileChange(name, kind, identifier, checked_code, password, current_password)
+
+
+# --- firms' systems (service credentials) ---------------------------------------------------------------
+
+# The role of a law firm's own system calling the gRPC API with service credentials.
+FIRM_SERVICE_ROLE = "firm_service"
+MAX_SERVICE_CLIENT_NAME = 100
+
+
+def validate_service_client_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidArgument.for_field("name", "must not be empty")
+    if len(name) > MAX_SERVICE_CLIENT_NAME:
+        raise InvalidArgument.for_field("name", f"must be at most {MAX_SERVICE_CLIENT_NAME} characters")
+    return name
+
+
+def firm_of_admin(principal: Principal | None) -> str:
+    """The firm whose service credentials the caller may manage: a firm_admin's own firm only."""
+    if principal is None or not principal.has_role("firm_admin"):
+        raise PermissionDenied("only a firm administrator manages the firm's service credentials")
+    if not principal.firm_id:
+        raise PermissionDenied("your account belongs to no law firm")
+    return principal.firm_id

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from counsel.identity.v1 import identity_service_pb2
 from counsel.identity.v1.identity_service_pb2_grpc import add_IdentityServiceServicer_to_server
+from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
+from services.identity import domain
+from services.identity.delivery import NotificationSender
 from services.identity.models import TABLES
+from services.identity.oidc import OidcClients, parse_providers
 from services.identity.server import IdentityServicer
 from services.identity.store import IdentityStore
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
+from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
 
+if TYPE_CHECKING:
+    from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceAsyncStub
+
 SERVICE = "identity"
+# Events of the services whose actions are linked to the person who caused them (§6.1.1.2, R-ACC-3).
+ACTIVITY_SUBJECTS = ["catalog.>", "payment.>", "booking.>", "consultation.>", "documents.>"]
 FULL_NAME = identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 
 
@@ -30,14 +40,31 @@ class LocalJwks:
         return await self.store.jwks()
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> None:
+    """Run identity until stopped. `policy` narrows the code and lockout limits (tests)."""
     # Fails fast, before anything starts, when COUNSEL_SECRET_KEY is missing or too short.
     cipher = FieldCipher(settings.secret_key)
+    oidc = OidcClients(parse_providers(settings.oidc_providers))
     jwks = LocalJwks()
-    async with service_runtime(settings, SERVICE, TABLES, jwks=jwks) as rt:
-        store = IdentityStore(rt.db, rt.outbox, cipher, settings)
+    async with (
+        service_runtime(settings, SERVICE, TABLES, jwks=jwks) as rt,
+        open_channel(settings.notification_addr, default_timeout=settings.grpc_deadline_seconds) as channel,
+    ):
+        store = IdentityStore(rt.db, rt.outbox, cipher, settings, policy=policy)
         jwks.store = store
         await store.ensure_signing_key()
+        notification = cast("NotificationServiceAsyncStub", NotificationServiceStub(channel))
         server = rt.grpc_server()
-        server.add(add_IdentityServiceServicer_to_server, IdentityServicer(store), FULL_NAME)
-        await rt.run(server, background=[rt.outbox_relay()])
+        server.add(
+            add_IdentityServiceServicer_to_server,
+            IdentityServicer(store, NotificationSender(notification), oidc),
+            FULL_NAME,
+        )
+        await rt.run(
+            server,
+            background=[
+                rt.outbox_relay(),
+                rt.consumer("activity", ACTIVITY_SUBJECTS, store.record_activity),
+                store.purge_forever(),
+            ],
+        )

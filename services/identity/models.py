@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Index, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -50,6 +50,8 @@ class UserRow(IdentityModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_type=JSONB)
     status: str = "active"
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # The law firm a staff member works for ("" for clients and platform staff); carried in tokens as `fid`.
+    firm_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class SigningKeyRow(IdentityModel, table=True):
@@ -78,3 +80,130 @@ class RefreshTokenRow(IdentityModel, table=True):
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class OtpCodeRow(IdentityModel, table=True):
+    """A one-time code sent to a phone or an e-mail address. Only a keyed hash of the code is kept
+    (HMAC over the row id and the code), and the destination only as its blind index."""
+
+    __tablename__ = "otp_codes"
+
+    id: str = Field(primary_key=True)
+    destination_index: str = Field(index=True)
+    channel: str
+    code_hash: str
+    attempts: int = 0
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    consumed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class RateHitRow(IdentityModel, table=True):
+    """One counted event of a rate limit or lockout (`bucket`: otp_destination, otp_ip, login_failure),
+    keyed by the blind index of what is limited (a destination, an IP, an identifier)."""
+
+    __tablename__ = "rate_hits"
+    __table_args__ = (Index("ix_rate_hits_bucket_key_at", "bucket", "key_index", "created_at"),)
+
+    id: str = Field(primary_key=True)
+    bucket: str
+    key_index: str
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class MembershipCardRow(IdentityModel, table=True):
+    """An offline law-firm membership card: the number only as a blind index (+ its last four), the PIN as
+    an argon2id hash. Linked to at most one account."""
+
+    __tablename__ = "membership_cards"
+
+    id: str = Field(primary_key=True)
+    card_index: str = Field(unique=True)
+    last4: str
+    pin_hash: str
+    user_id: str | None = Field(default=None, index=True)
+    status: str = "active"
+    issued_by: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    linked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class AuditEventRow(IdentityModel, table=True):
+    """Append-only audit trail (R-PRIV-1): logins, failed logins, role changes, card issuance, exports.
+    A trigger (migration 0002) refuses UPDATE and DELETE. `detail` never holds a phone, an e-mail, a code
+    or a card number."""
+
+    __tablename__ = "audit_events"
+
+    id: str = Field(primary_key=True)
+    action: str = Field(index=True)
+    actor_id: str = ""
+    user_id: str = Field(default="", index=True)
+    tenant_id: str = ""
+    detail: dict[str, object] = Field(default_factory=dict, sa_type=JSONB)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+
+
+class OidcStateRow(IdentityModel, table=True):
+    """One OpenID Connect sign-in in flight: its state (as a hash), nonce and PKCE verifier (encrypted),
+    valid for a few minutes and usable once."""
+
+    __tablename__ = "oidc_states"
+
+    state_hash: str = Field(primary_key=True)
+    provider: str
+    nonce: str
+    code_verifier_enc: str
+    redirect_uri: str
+    # Set when a signed-in user started it to link the social account to their own account.
+    link_user_id: str = ""
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    consumed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class OidcLinkRow(IdentityModel, table=True):
+    """A social account (provider + subject, the subject as a blind index) linked to one user."""
+
+    __tablename__ = "oidc_links"
+    __table_args__ = (UniqueConstraint("provider", "subject_index"),)
+
+    id: str = Field(primary_key=True)
+    provider: str
+    subject_index: str
+    user_id: str = Field(index=True)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ActivityRow(IdentityModel, table=True):
+    """A user's linked activity (§6.1.1.2, R-ACC-3): their logins here, and the events of other services
+    they caused (browsing, purchases, bookings and visits), one row per event."""
+
+    __tablename__ = "activities"
+
+    id: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
+    tenant_id: str = ""
+    kind: str
+    source: str
+    subject_id: str = ""
+    # The event it came from; unique, so a redelivered event is recorded once.
+    event_id: str | None = Field(default=None, unique=True)
+    detail: dict[str, str] = Field(default_factory=dict, sa_type=JSONB)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+
+
+class ServiceClientRow(IdentityModel, table=True):
+    """Credentials of a law firm's own system for the gRPC API: a client id and a secret (argon2id hash),
+    scoped to one firm. Created by that firm's firm_admin; revocable."""
+
+    __tablename__ = "service_clients"
+
+    client_id: str = Field(primary_key=True)
+    secret_hash: str
+    firm_id: str = Field(index=True)
+    name: str
+    created_by: str
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

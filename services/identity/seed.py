@@ -28,6 +28,10 @@ def demo_user_id(email: str) -> str:
 
 
 DEMO_ENTERPRISE_ID = _demo_uuid("enterprise")
+# The demo law firm its lawyers, reviewer and firm_admin work for: the catalog's demo firm that
+# firm_admin@ administers (services/catalog/seed.py), so both services name the same firm.
+DEMO_FIRM_ID = "firm-beijing-zhengda"
+FIRM_STAFF_ROLES = ("lawyer", "reviewer", "firm_admin")
 
 
 def demo_email(local_part: str) -> str:
@@ -63,6 +67,7 @@ class SeedStore(Protocol):
         password_hash: str,
         tenant_id: str = "",
         user_id: str | None = None,
+        firm_id: str = "",
     ) -> tuple[object, bool]: ...
 
 
@@ -79,6 +84,7 @@ async def seed_demo(store: IdentityStore | SeedStore) -> None:
             password_hash=password_hash,
             tenant_id=tenant_id,
             user_id=demo_user_id(email),
+            firm_id=DEMO_FIRM_ID if set(roles) & set(FIRM_STAFF_ROLES) else "",
         )
         created += was_created
     log.info("identity demo data seeded", extra={"users_created": created, "users_total": len(DEMO_USERS)})

@@ -6,12 +6,17 @@ import json
 
 import grpc
 
+from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceServicer
-from services.identity import domain
+from services.identity import domain, tokens
+from services.identity.delivery import MessageSender
+from services.identity.models import ActivityRow, MembershipCardRow, ServiceClientRow
+from services.identity.oidc import SIGN_IN_FAILED, OidcClients
 from services.identity.store import IdentityStore, UserView
 from services.runtime.context import current_principal
-from services.runtime.records import to_timestamp
+from services.runtime.errors import Unauthenticated
+from services.runtime.records import page_size, to_timestamp
 
 
 def user_proto(view: UserView) -> pb.User:
@@ -27,21 +32,54 @@ def user_proto(view: UserView) -> pb.User:
     )
 
 
+def card_proto(row: MembershipCardRow) -> pb.MembershipCard:
+    return pb.MembershipCard(
+        id=row.id,
+        last4=row.last4,
+        status=row.status,
+        user_id=row.user_id or "",
+        created_at=to_timestamp(row.created_at),
+        revoked_at=to_timestamp(row.revoked_at),
+    )
+
+
+def activity_proto(row: ActivityRow) -> pb.Activity:
+    return pb.Activity(
+        id=row.id,
+        kind=row.kind,
+        source=row.source,
+        subject_id=row.subject_id,
+        occurred_at=to_timestamp(row.created_at),
+        detail={str(k): str(v) for k, v in row.detail.items()},
+    )
+
+
+def service_client_proto(row: ServiceClientRow) -> pb.ServiceClient:
+    return pb.ServiceClient(
+        client_id=row.client_id,
+        firm_id=row.firm_id,
+        name=row.name,
+        created_at=to_timestamp(row.created_at),
+        revoked_at=to_timestamp(row.revoked_at),
+    )
+
+
+def token_pair(issued: tokens.IssuedTokens) -> pb.TokenPair:
+    return pb.TokenPair(
+        access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in
+    )
+
+
 class IdentityServicer(IdentityServiceServicer):
-    def __init__(self, store: IdentityStore) -> None:
+    def __init__(self, store: IdentityStore, sender: MessageSender, oidc: OidcClients | None = None) -> None:
         self.store = store
+        self.sender = sender
+        self.oidc = oidc or OidcClients({})
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
         attempt = domain.validate_login(request.method, request.identifier, request.secret)
-        view, issued = await self.store.login_password(attempt.identifier, attempt.secret)
-        return pb.LoginResponse(
-            user=user_proto(view),
-            tokens=pb.TokenPair(
-                access_token=issued.access_token,
-                refresh_token=issued.refresh_token,
-                expires_in=issued.expires_in,
-            ),
-        )
+        view, issued = await self.store.login(attempt, request.client_ip)
+        return pb.LoginResponse(user=user_proto(view), tokens=token_pair(issued))
 
     async def GetJwks(
         self, request: pb.GetJwksRequest, context: grpc.aio.ServicerContext
@@ -53,3 +91,185 @@ class IdentityServicer(IdentityServiceServicer):
     ) -> pb.GetUserResponse:
         view = await self.store.get_user(current_principal(), request.user_id)
         return pb.GetUserResponse(user=user_proto(view))
+
+    async def RequestOtp(
+        self, request: pb.RequestOtpRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RequestOtpResponse:
+        kind, destination, code = await self.store.issue_otp(
+            request.channel, request.destination, request.client_ip
+        )
+        subject, body = domain.otp_message(code)
+        await self.sender.send(kind, destination, subject, body)
+        return pb.RequestOtpResponse(expires_in=int(domain.OTP_TTL.total_seconds()))
+
+    async def Register(
+        self, request: pb.RegisterRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RegisterResponse:
+        registration = domain.validate_registration(
+            request.phone,
+            request.email,
+            request.code,
+            request.password,
+            request.display_name,
+            request.enterprise_name,
+        )
+        view, issued = await self.store.register(registration, request.client_ip)
+        return pb.RegisterResponse(user=user_proto(view), tokens=token_pair(issued))
+
+    async def Refresh(
+        self, request: pb.RefreshRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RefreshResponse:
+        view, issued = await self.store.refresh(request.refresh_token)
+        return pb.RefreshResponse(user=user_proto(view), tokens=token_pair(issued))
+
+    async def Logout(self, request: pb.LogoutRequest, context: grpc.aio.ServicerContext) -> pb.LogoutResponse:
+        await self.store.logout(current_principal(), request.refresh_token)
+        return pb.LogoutResponse()
+
+    async def GetMe(self, request: pb.GetMeRequest, context: grpc.aio.ServicerContext) -> pb.GetMeResponse:
+        profile = await self.store.profile(current_principal())
+        reply = pb.GetMeResponse(
+            user=user_proto(profile.user),
+            login_methods=pb.LoginMethods(
+                password=bool(profile.user.row.password_hash),
+                phone=profile.user.phone,
+                email=profile.user.email,
+                membership_cards=[card_proto(card) for card in profile.cards],
+            ),
+        )
+        if profile.enterprise is not None:
+            reply.enterprise.CopyFrom(pb.Enterprise(id=profile.enterprise.id, name=profile.enterprise.name))
+        return reply
+
+    async def UpdateMe(
+        self, request: pb.UpdateMeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateMeResponse:
+        change = domain.validate_profile_change(
+            request.display_name,
+            request.phone,
+            request.email,
+            request.code,
+            request.password,
+            request.current_password,
+        )
+        view = await self.store.update_me(current_principal(), change)
+        return pb.UpdateMeResponse(user=user_proto(view))
+
+    async def IssueMembershipCard(
+        self, request: pb.IssueMembershipCardRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IssueMembershipCardResponse:
+        card, created = await self.store.issue_card(
+            current_principal(), request.card_number, request.pin, request.user_id
+        )
+        return pb.IssueMembershipCardResponse(card=card_proto(card), created=created)
+
+    async def RevokeMembershipCard(
+        self, request: pb.RevokeMembershipCardRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeMembershipCardResponse:
+        card = await self.store.revoke_card(current_principal(), request.card_id)
+        return pb.RevokeMembershipCardResponse(card=card_proto(card))
+
+    async def LinkMembershipCard(
+        self, request: pb.LinkMembershipCardRequest, context: grpc.aio.ServicerContext
+    ) -> pb.LinkMembershipCardResponse:
+        card = await self.store.link_card(current_principal(), request.card_number, request.pin)
+        return pb.LinkMembershipCardResponse(card=card_proto(card))
+
+    async def InviteMember(
+        self, request: pb.InviteMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InviteMemberResponse:
+        invitation = domain.validate_invitation(request.phone, request.email, request.role)
+        to_notify = await self.store.invite_member(current_principal(), invitation)
+        if to_notify is not None:
+            kind, destination, enterprise_name = to_notify
+            subject, body = domain.invitation_message(enterprise_name, invitation.role)
+            await self.sender.send(kind, destination, subject, body)
+        return pb.InviteMemberResponse(role=invitation.role)
+
+    async def ExportMyData(
+        self, request: pb.ExportMyDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportMyDataResponse:
+        export = await self.store.export(current_principal())
+        return pb.ExportMyDataResponse(export_json=json.dumps(export, ensure_ascii=False))
+
+    async def StartOidcLogin(
+        self, request: pb.StartOidcLoginRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartOidcLoginResponse:
+        start = await self.oidc.start(request.provider, request.redirect_uri)
+        principal = current_principal()  # signed in: the social account is linked to this account
+        await self.store.save_oidc_state(
+            request.provider,
+            start.state,
+            start.nonce,
+            start.code_verifier,
+            request.redirect_uri,
+            principal.user_id if principal else "",
+        )
+        return pb.StartOidcLoginResponse(authorization_url=start.url)
+
+    async def FinishOidcLogin(
+        self, request: pb.FinishOidcLoginRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FinishOidcLoginResponse:
+        self.oidc.provider(request.provider)  # NotFound for an unknown provider
+        # The state is spent first, whatever follows: a callback can be tried once.
+        nonce, verifier, redirect_uri, link_user_id = await self.store.take_oidc_state(
+            request.provider, request.state
+        )
+        if request.error or not request.code:
+            raise Unauthenticated(SIGN_IN_FAILED, reason="oidc_denied")
+        identity = await self.oidc.finish(request.provider, redirect_uri, request.code, verifier, nonce)
+        view, issued = await self.store.login_oidc(
+            request.provider, identity.subject, identity.email, identity.name, request.client_ip, link_user_id
+        )
+        return pb.FinishOidcLoginResponse(user=user_proto(view), tokens=token_pair(issued))
+
+    async def ListMyActivity(
+        self, request: pb.ListMyActivityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMyActivityResponse:
+        rows, next_cursor = await self.store.activity(
+            current_principal(), page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListMyActivityResponse(
+            activities=[activity_proto(row) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def EraseMe(
+        self, request: pb.EraseMeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EraseMeResponse:
+        return pb.EraseMeResponse(erased_at=to_timestamp(await self.store.erase(current_principal())))
+
+    async def ListMembers(
+        self, request: pb.ListMembersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMembersResponse:
+        views, next_cursor = await self.store.members(
+            current_principal(), page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListMembersResponse(
+            members=[user_proto(view) for view in views],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def SetMemberRole(
+        self, request: pb.SetMemberRoleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetMemberRoleResponse:
+        view = await self.store.set_member_role(current_principal(), request.user_id, request.role)
+        return pb.SetMemberRoleResponse(user=user_proto(view))
+
+    async def CreateServiceClient(
+        self, request: pb.CreateServiceClientRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateServiceClientResponse:
+        row, secret = await self.store.create_service_client(current_principal(), request.name)
+        return pb.CreateServiceClientResponse(client=service_client_proto(row), client_secret=secret)
+
+    async def RevokeServiceClient(
+        self, request: pb.RevokeServiceClientRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeServiceClientResponse:
+        row = await self.store.revoke_service_client(current_principal(), request.client_id)
+        return pb.RevokeServiceClientResponse(client=service_client_proto(row))
+
+    async def IssueServiceToken(
+        self, request: pb.IssueServiceTokenRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IssueServiceTokenResponse:
+        issued = await self.store.issue_service_token(request.client_id, request.client_secret)
+        return pb.IssueServiceTokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)

@@ -4,26 +4,54 @@ encrypted here on the way in and decrypted on the way out; callers see `UserView
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
+import logging
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, text
+from sqlalchemy import delete, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1 import events_pb2
 from services.identity import domain, tokens
-from services.identity.models import EnterpriseRow, RefreshTokenRow, SigningKeyRow, UserRow
+from services.identity.models import (
+    ActivityRow,
+    AuditEventRow,
+    EnterpriseRow,
+    MembershipCardRow,
+    OidcLinkRow,
+    OidcStateRow,
+    OtpCodeRow,
+    RateHitRow,
+    RefreshTokenRow,
+    ServiceClientRow,
+    SigningKeyRow,
+    UserRow,
+)
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
-from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from services.runtime.errors import (
+    AlreadyExists,
+    Conflict,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from services.runtime.events import Outbox
-from services.runtime.records import new_id, utcnow
+from services.runtime.records import new_id, newest_first, page_of, utcnow
+from services.runtime.tenancy import signed_in
 
 
 @dataclass(frozen=True)
@@ -35,6 +63,24 @@ class UserView:
     phone: str
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What `GET /me` shows: the user, the enterprise (None for staff) and the linked cards."""
+
+    user: UserView
+    enterprise: EnterpriseRow | None
+    cards: list[MembershipCardRow] = field(default_factory=list)
+
+
+log = logging.getLogger(__name__)
+
+# Rate-limit buckets (RateHitRow.bucket).
+OTP_DESTINATION = "otp_destination"
+OTP_IP = "otp_ip"
+LOGIN_FAILURE = "login_failure"
+LOGIN_FAILURE_IP = "login_failure_ip"
+
+
 class IdentityStore:
     def __init__(
         self,
@@ -43,12 +89,14 @@ class IdentityStore:
         cipher: FieldCipher,
         settings: Settings,
         passwords: domain.Passwords | None = None,
+        policy: domain.AuthPolicy | None = None,
     ) -> None:
         self.db = db
         self.outbox = outbox
         self.cipher = cipher
         self.settings = settings
         self.passwords = passwords or domain.Passwords()
+        self.policy = policy or domain.AuthPolicy()
 
     # --- signing keys -------------------------------------------------------------------------------
 
@@ -120,53 +168,455 @@ class IdentityStore:
     # --- login --------------------------------------------------------------------------------------
 
     async def login_password(self, identifier: str, password: str) -> tuple[UserView, tokens.IssuedTokens]:
-        """Check a password and open a session: a new refresh-token family and a `user.logged_in` event.
+        """Password login (see `login`)."""
+        return await self.login(domain.validate_login("password", identifier, password))
 
-        Raises Unauthenticated("invalid credentials") alike for an unknown identifier, a wrong password
-        and a disabled account, after the same amount of hashing work."""
-        kind, canonical = domain.parse_identifier(identifier)
+    async def login(
+        self, attempt: domain.LoginAttempt, client_ip: str = ""
+    ) -> tuple[UserView, tokens.IssuedTokens]:
+        """Check one credential and open a session: a new refresh-token family, `user.logged_in` and an
+        audit entry. Raises Unauthenticated("invalid credentials") alike for an unknown identifier, a
+        wrong secret, a revoked card and a disabled account (R-ACC-2), and RateLimited while the
+        identifier is locked after repeated failures."""
+        key = self._identifier_key(attempt.identifier)
+        await self._check_not_locked(key, client_ip)
+        if attempt.method == "password":
+            user = await self._verify_password(attempt)
+        elif attempt.method == "otp":
+            user = await self._verify_otp_login(attempt)
+        else:
+            user = await self._verify_card(attempt)
+        if user is None:
+            await self._record_failure(key, attempt.method, client_ip)
+            raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+        async with self.db.transaction() as session:
+            current = await session.get(UserRow, user.id, with_for_update=True)
+            if current is None or current.status != "active":  # deleted or disabled meanwhile
+                raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+            await session.execute(
+                delete(RateHitRow).where(
+                    col(RateHitRow.bucket) == LOGIN_FAILURE, col(RateHitRow.key_index) == key
+                )
+            )
+            issued = await self._open_session(session, current, attempt.method, client_ip)
+            self._audit(session, "login.succeeded", actor_id=current.id, user=current, method=attempt.method)
+        return self._view(current), issued
+
+    async def _find_user(self, kind: str, canonical: str) -> UserRow | None:
         index = self.cipher.blind_index(canonical)
         column = UserRow.email_index if kind == "email" else UserRow.phone_index
         async with self.db.transaction() as session:
-            found = (await session.exec(select(UserRow).where(column == index))).first()
-        # argon2 takes tens of milliseconds of CPU: keep it off the event loop and outside a transaction.
-        await asyncio.to_thread(self.passwords.verify, found.password_hash if found else None, password)
-        if found is None or found.status != "active":
-            raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
-        rehash = await asyncio.to_thread(self._rehash_if_needed, found.password_hash, password)
+            return (await session.exec(select(UserRow).where(column == index))).first()
 
-        access_ttl = tokens.access_token_ttl(self.settings)
-        refresh_token, refresh_hash = tokens.new_refresh_token()
-        async with self.db.transaction() as session:
-            user = await session.get(UserRow, found.id)
-            if user is None or user.status != "active":  # deleted or disabled meanwhile
-                raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
-            if rehash:
-                user.password_hash = rehash
-                session.add(user)
-            now = utcnow()
-            access_token = tokens.issue_access_token(
-                user, await self._signing_key(session), self.settings, now=now
+    async def _verify_password(self, attempt: domain.LoginAttempt) -> UserRow | None:
+        found = await self._find_user(attempt.identifier_kind, attempt.identifier)
+        # argon2 takes tens of milliseconds of CPU: keep it off the event loop and outside a transaction.
+        try:
+            await asyncio.to_thread(
+                self.passwords.verify, found.password_hash if found else None, attempt.secret
             )
+        except Unauthenticated:
+            return None
+        if found is None or found.status != "active":
+            return None
+        rehash = await asyncio.to_thread(self._rehash_if_needed, found.password_hash, attempt.secret)
+        if rehash:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(UserRow).where(col(UserRow.id) == found.id).values(password_hash=rehash)
+                )
+        return found
+
+    async def _verify_otp_login(self, attempt: domain.LoginAttempt) -> UserRow | None:
+        if not await self._consume_otp(self.cipher.blind_index(attempt.identifier), attempt.secret):
+            return None
+        found = await self._find_user(attempt.identifier_kind, attempt.identifier)
+        if found is None or found.status == "disabled":
+            return None
+        if found.status == "invited":
+            # The code proves the invitee holds the phone or e-mail the client_admin invited.
+            async with self.db.transaction() as session:
+                row = await session.get(UserRow, found.id, with_for_update=True)
+                if row is None or row.status != "invited":
+                    return None
+                row.status = "active"
+                session.add(row)
+                await session.flush()
+                await self._registered(session, row)
+                self._audit(session, "user.activated", actor_id=row.id, user=row, via="otp")
+        return found
+
+    async def _verify_card(self, attempt: domain.LoginAttempt) -> UserRow | None:
+        async with self.db.transaction() as session:
+            card = (
+                await session.exec(
+                    select(MembershipCardRow).where(
+                        MembershipCardRow.card_index == self._card_index(attempt.identifier)
+                    )
+                )
+            ).first()
+        try:
+            await asyncio.to_thread(self.passwords.verify, card.pin_hash if card else None, attempt.secret)
+        except Unauthenticated:
+            return None
+        if card is None or card.status != "active" or not card.user_id:
+            return None
+        async with self.db.transaction() as session:
+            user = await session.get(UserRow, card.user_id)
+        return user if user is not None and user.status == "active" else None
+
+    async def _open_session(
+        self, session: AsyncSession, user: UserRow, method: str, client_ip: str = ""
+    ) -> tokens.IssuedTokens:
+        """Tokens of a new login (a new refresh-token family), the login in the user's activity (with where
+        it came from, the IP address encrypted) and `user.logged_in`, in `session`."""
+        issued = await self._issue_tokens(session, user, family_id=new_id())
+        detail = {"method": method}
+        if client_ip:
+            detail["ip_enc"] = self.cipher.encrypt(client_ip)
+        session.add(
+            ActivityRow(
+                id=new_id(),
+                user_id=user.id,
+                tenant_id=user.tenant_id,
+                kind="login",
+                source="identity",
+                detail=detail,
+                created_at=utcnow(),
+            )
+        )
+        await self.outbox.add(
+            session,
+            "user.logged_in",
+            events_pb2.UserLoggedIn(user_id=user.id, method=method),
+            aggregate_id=user.id,
+            tenant_id=user.tenant_id,
+            actor_id=user.id,
+        )
+        return issued
+
+    async def _issue_tokens(
+        self, session: AsyncSession, user: UserRow, family_id: str
+    ) -> tokens.IssuedTokens:
+        now = utcnow()
+        access_token = tokens.issue_access_token(
+            user, await self._signing_key(session), self.settings, now=now
+        )
+        refresh_token, refresh_hash = tokens.new_refresh_token()
+        session.add(
+            RefreshTokenRow(
+                token_hash=refresh_hash,
+                user_id=user.id,
+                family_id=family_id,
+                expires_at=now + tokens.REFRESH_TOKEN_TTL,
+                created_at=now,
+            )
+        )
+        await session.flush()
+        return tokens.IssuedTokens(access_token, refresh_token, tokens.access_token_ttl(self.settings))
+
+    # --- one-time codes, rate limits, lockout --------------------------------------------------------
+
+    def _identifier_key(self, canonical: str) -> str:
+        return self.cipher.blind_index(f"login:{canonical}")
+
+    def _card_index(self, card_number: str) -> str:
+        return self.cipher.blind_index(f"card:{card_number}")
+
+    def _code_hash(self, otp_id: str, code: str) -> str:
+        # Keyed and salted by the row id: a leaked table does not give the codes away by a 10^6 lookup.
+        return self.cipher.blind_index(f"otp:{otp_id}:{code}")
+
+    @staticmethod
+    async def _lock(session: AsyncSession, name: str) -> None:
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+    @staticmethod
+    async def _hits(session: AsyncSession, bucket: str, key: str, limit: domain.Limit) -> list[datetime]:
+        since = utcnow() - limit.window
+        query = select(RateHitRow.created_at).where(
+            RateHitRow.bucket == bucket, RateHitRow.key_index == key, col(RateHitRow.created_at) > since
+        )
+        return list((await session.exec(query)).all())
+
+    @staticmethod
+    def _hit(session: AsyncSession, bucket: str, key: str, at: datetime) -> None:
+        session.add(RateHitRow(id=new_id(), bucket=bucket, key_index=key, created_at=at))
+
+    async def _check_not_locked(self, key: str, client_ip: str = "") -> None:
+        """RateLimited while the identifier is locked after repeated failures, or while the client's IP
+        address has failed too often across identifiers (credential stuffing)."""
+        limit = self.policy.failures_per_identifier
+        per_ip = self.policy.failures_per_ip
+        ip_key = self._ip_key(client_ip)
+        async with self.db.transaction() as session:
+            hits = await self._hits(session, LOGIN_FAILURE, key, limit)
+            ip_hits = await self._hits(session, LOGIN_FAILURE_IP, ip_key, per_ip) if ip_key else []
+        now = utcnow()
+        domain.check_limit(limit, hits, now, "failed attempts")
+        domain.check_limit(per_ip, ip_hits, now, "failed attempts")
+
+    async def _record_failure(self, key: str, method: str, client_ip: str) -> None:
+        ip_key = self._ip_key(client_ip)
+        async with self.db.transaction() as session:
+            now = utcnow()
+            self._hit(session, LOGIN_FAILURE, key, now)
+            if ip_key:
+                self._hit(session, LOGIN_FAILURE_IP, ip_key, now)
+            self._audit(session, "login.failed", method=method, ip=ip_key)
+
+    def _ip_key(self, client_ip: str) -> str:
+        return self.cipher.blind_index(f"ip:{client_ip}") if client_ip else ""
+
+    async def issue_otp(self, channel: str, destination: str, client_ip: str) -> tuple[str, str, str]:
+        """A new code for `destination`: (kind, canonical destination, code). RateLimited (with the wait)
+        past the per-destination or per-IP limit. The code is stored only as a keyed hash; the caller
+        sends it. Works the same whether or not the destination belongs to an account."""
+        kind, canonical = domain.validate_otp_request(channel, destination)
+        destination_key = self.cipher.blind_index(canonical)
+        ip_key = self._ip_key(client_ip)
+        code = domain.new_otp()
+        async with self.db.transaction() as session:
+            # Always destination before IP, so concurrent requests cannot deadlock.
+            await self._lock(session, f"otp:{destination_key}")
+            if ip_key:
+                await self._lock(session, f"otp-ip:{ip_key}")
+            now = utcnow()
+            per_destination = self.policy.otp_per_destination
+            domain.check_limit(
+                per_destination,
+                await self._hits(session, OTP_DESTINATION, destination_key, per_destination),
+                now,
+                "codes requested for this destination",
+            )
+            if ip_key:
+                per_ip = self.policy.otp_per_ip
+                domain.check_limit(
+                    per_ip, await self._hits(session, OTP_IP, ip_key, per_ip), now, "codes requested"
+                )
+                self._hit(session, OTP_IP, ip_key, now)
+            self._hit(session, OTP_DESTINATION, destination_key, now)
+            otp_id = new_id()
             session.add(
-                RefreshTokenRow(
-                    token_hash=refresh_hash,
-                    user_id=user.id,
-                    family_id=new_id(),
-                    expires_at=now + tokens.REFRESH_TOKEN_TTL,
+                OtpCodeRow(
+                    id=otp_id,
+                    destination_index=destination_key,
+                    channel=channel,
+                    code_hash=self._code_hash(otp_id, code),
+                    expires_at=now + domain.OTP_TTL,
                     created_at=now,
                 )
             )
-            await session.flush()
-            await self.outbox.add(
-                session,
-                "user.logged_in",
-                events_pb2.UserLoggedIn(user_id=user.id, method="password"),
-                aggregate_id=user.id,
-                tenant_id=user.tenant_id,
-                actor_id=user.id,
+        return kind, canonical, code
+
+    async def _consume_otp(self, destination_key: str, code: str) -> bool:
+        """Spend a live code of the destination matching `code` (single use, 5 minutes, at most
+        OTP_MAX_ATTEMPTS wrong guesses per code). A wrong code counts against every live code."""
+        async with self.db.transaction() as session:
+            now = utcnow()
+            live = (
+                await session.exec(
+                    select(OtpCodeRow)
+                    .where(
+                        OtpCodeRow.destination_index == destination_key,
+                        col(OtpCodeRow.consumed_at).is_(None),
+                        col(OtpCodeRow.expires_at) > now,
+                        col(OtpCodeRow.attempts) < domain.OTP_MAX_ATTEMPTS,
+                    )
+                    .with_for_update()
+                )
+            ).all()
+            for row in live:
+                if hmac.compare_digest(row.code_hash, self._code_hash(row.id, code)):
+                    row.consumed_at = now
+                    session.add(row)
+                    return True
+            for row in live:
+                row.attempts += 1
+                session.add(row)
+            return False
+
+    async def purge_expired(self, older_than: timedelta = timedelta(days=1)) -> int:
+        """Delete rate-limit hits, one-time codes and OIDC states that no rule can need any more (every
+        window and lifetime is far shorter than `older_than`). Returns how many rows went."""
+        cutoff = utcnow() - older_than
+        async with self.db.transaction() as session:
+            deleted = 0
+            for statement in (
+                delete(RateHitRow).where(col(RateHitRow.created_at) < cutoff),
+                delete(OtpCodeRow).where(col(OtpCodeRow.expires_at) < cutoff),
+                delete(OidcStateRow).where(col(OidcStateRow.expires_at) < cutoff),
+            ):
+                result = await session.execute(statement)
+                deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return deleted
+
+    async def purge_forever(self, every_seconds: float = 900.0) -> None:
+        """Background task: `purge_expired` every `every_seconds`."""
+        while True:
+            try:
+                await self.purge_expired()
+            except Exception:  # a database hiccup must not end the loop
+                log.warning("purging expired codes and limits failed", exc_info=True)
+            await asyncio.sleep(every_seconds)
+
+    # --- registration, refresh, logout ----------------------------------------------------------------
+
+    async def register(
+        self, registration: domain.Registration, client_ip: str = ""
+    ) -> tuple[UserView, tokens.IssuedTokens]:
+        """Create the account of a verified phone or e-mail and open its first session (R-ACC-1).
+
+        With an enterprise name a new enterprise (tenant) is created and the user is its client_admin;
+        without one the user is a client of a personal tenant; an invited person joins the inviting
+        enterprise with the invited role. InvalidArgument("code") for a wrong or expired code,
+        AlreadyExists when the (proven) phone or e-mail already has an account."""
+        key = self._identifier_key(registration.identifier)
+        await self._check_not_locked(key, client_ip)
+        password_hash = (
+            await asyncio.to_thread(self.passwords.hash, registration.password)
+            if registration.password
+            else ""
+        )
+        if not await self._consume_otp(self.cipher.blind_index(registration.identifier), registration.code):
+            await self._record_failure(key, "register", client_ip)
+            raise InvalidArgument.for_field("code", "is wrong or has expired; request a new code")
+        index = self.cipher.blind_index(registration.identifier)
+        column = UserRow.email_index if registration.kind == "email" else UserRow.phone_index
+        try:
+            async with self.db.transaction() as session:
+                existing = (
+                    await session.exec(select(UserRow).where(column == index).with_for_update())
+                ).first()
+                if existing is not None and existing.status != "invited":
+                    raise AlreadyExists(
+                        "this phone or e-mail already has an account; log in instead",
+                        reason="already_registered",
+                    )
+                now = utcnow()
+                if existing is not None:
+                    user = existing
+                    user.display_name = registration.display_name
+                    user.password_hash = password_hash
+                    user.status = "active"
+                    session.add(user)
+                    await session.flush()
+                    self._audit(session, "user.activated", actor_id=user.id, user=user, via="register")
+                else:
+                    tenant_id = new_id()
+                    session.add(
+                        EnterpriseRow(
+                            id=tenant_id,
+                            name=registration.enterprise_name or registration.display_name,
+                            created_at=now,
+                        )
+                    )
+                    roles = domain.registration_roles(registration.enterprise_name)
+                    user = UserRow(
+                        id=new_id(),
+                        tenant_id=tenant_id,
+                        display_name=registration.display_name,
+                        password_hash=password_hash,
+                        roles=list(roles),
+                        status="active",
+                        created_at=now,
+                        **self._identifier_columns(registration.kind, registration.identifier),
+                    )
+                    session.add(user)
+                    await session.flush()
+                    self._audit(
+                        session,
+                        "user.registered",
+                        actor_id=user.id,
+                        user=user,
+                        enterprise_created=bool(registration.enterprise_name),
+                    )
+                    self._audit(session, "role.granted", actor_id=user.id, user=user, roles=list(roles))
+                await self._registered(session, user)
+                issued = await self._open_session(session, user, "register", client_ip)
+                self._audit(session, "login.succeeded", actor_id=user.id, user=user, method="register")
+        except IntegrityError as exc:  # the same phone or e-mail registered concurrently
+            raise AlreadyExists(
+                "this phone or e-mail already has an account; log in instead", reason="already_registered"
+            ) from exc
+        return self._view(user), issued
+
+    def _identifier_columns(self, kind: str, canonical: str) -> dict[str, str]:
+        if kind == "email":
+            return {
+                "email_index": self.cipher.blind_index(canonical),
+                "email_enc": self.cipher.encrypt(canonical),
+            }
+        return {
+            "phone_index": self.cipher.blind_index(canonical),
+            "phone_enc": self.cipher.encrypt(canonical),
+        }
+
+    async def _registered(self, session: AsyncSession, user: UserRow) -> None:
+        await self.outbox.add(
+            session,
+            "user.registered",
+            events_pb2.UserRegistered(user_id=user.id, tenant_id=user.tenant_id),
+            aggregate_id=user.id,
+            tenant_id=user.tenant_id,
+            actor_id=user.id,
+        )
+
+    async def refresh(self, refresh_token: str) -> tuple[UserView, tokens.IssuedTokens]:
+        """Rotate: the presented token is spent and a new pair of the same family is returned. A token
+        presented a second time revokes its whole family (the pair was stolen or replayed) and, like an
+        unknown, expired or revoked token, is Unauthenticated."""
+        token_hash = tokens.hash_refresh_token(refresh_token)
+        reused: RefreshTokenRow | None = None
+        user: UserRow | None = None
+        async with self.db.transaction() as session:
+            row = await session.get(RefreshTokenRow, token_hash, with_for_update=True)
+            now = utcnow()
+            if row is None or row.revoked_at is not None or row.expires_at <= now:
+                raise Unauthenticated("the refresh token is not valid", reason="invalid_refresh_token")
+            if row.used_at is not None:
+                await session.execute(
+                    update(RefreshTokenRow)
+                    .where(
+                        col(RefreshTokenRow.family_id) == row.family_id,
+                        col(RefreshTokenRow.revoked_at).is_(None),
+                    )
+                    .values(revoked_at=now)
+                )
+                self._audit(session, "session.reuse_detected", user_id=row.user_id, family=row.family_id)
+                reused = row
+            else:
+                user = await session.get(UserRow, row.user_id)
+                if user is None or user.status != "active":
+                    raise Unauthenticated("the refresh token is not valid", reason="invalid_refresh_token")
+                row.used_at = now
+                session.add(row)
+                issued = await self._issue_tokens(session, user, row.family_id)
+        if reused is not None or user is None:  # raised after the commit, so the revocation stays
+            raise Unauthenticated(
+                "the refresh token was used before; sign in again", reason="refresh_token_reused"
             )
-        return self._view(user), tokens.IssuedTokens(access_token, refresh_token, access_ttl)
+        return self._view(user), issued
+
+    async def logout(self, principal: Principal | None, refresh_token: str) -> int:
+        """Revoke the family of `refresh_token` (when it is the caller's) or, without one, every refresh
+        token of the caller. Returns how many tokens were revoked. Access tokens expire on their own
+        (≤ 15 minutes)."""
+        caller = signed_in(principal, "log out")
+        async with self.db.transaction() as session:
+            statement = update(RefreshTokenRow).where(
+                col(RefreshTokenRow.user_id) == caller.user_id, col(RefreshTokenRow.revoked_at).is_(None)
+            )
+            if refresh_token:
+                row = await session.get(RefreshTokenRow, tokens.hash_refresh_token(refresh_token))
+                if row is None or row.user_id != caller.user_id:
+                    return 0
+                statement = statement.where(col(RefreshTokenRow.family_id) == row.family_id)
+            result = await session.execute(statement.values(revoked_at=utcnow()))
+            self._audit(
+                session, "logout", actor_id=caller.user_id, user_id=caller.user_id, tenant_id=caller.tenant_id
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def _rehash_if_needed(self, stored_hash: str, password: str) -> str | None:
         return self.passwords.hash(password) if self.passwords.needs_rehash(stored_hash) else None
@@ -216,10 +666,12 @@ class IdentityStore:
         tenant_id: str = "",
         phone: str = "",
         user_id: str | None = None,
+        firm_id: str = "",
     ) -> tuple[UserView, bool]:
         """Create a user with a pre-hashed password (`hash_password`) and its `user.registered` event.
-        Idempotent by e-mail: an existing address returns that user unchanged and created=False.
-        AlreadyExists when the phone number belongs to another user; NotFound for an unknown tenant."""
+        Idempotent by e-mail: an existing address returns that user unchanged and created=False (except
+        that a staff member without a firm gets `firm_id`). AlreadyExists when the phone number belongs to
+        another user; NotFound for an unknown tenant."""
         new = domain.validate_new_user(email, phone, display_name, roles, tenant_id)
         email_index = self.cipher.blind_index(new.email) if new.email else None
         phone_index = self.cipher.blind_index(new.phone) if new.phone else None
@@ -242,6 +694,7 @@ class IdentityStore:
                     roles=list(new.roles),
                     status="active",
                     created_at=utcnow(),
+                    firm_id=firm_id,
                 )
                 .on_conflict_do_nothing()
                 .returning(table.c.id)
@@ -254,6 +707,9 @@ class IdentityStore:
                     ).first()
                 if existing is None:
                     raise AlreadyExists("this phone number or user id is already registered")
+                if firm_id and not existing.firm_id:
+                    existing.firm_id = firm_id
+                    session.add(existing)
                 return self._view(existing), False
             await self.outbox.add(
                 session,
@@ -266,9 +722,715 @@ class IdentityStore:
             assert row is not None
             return self._view(row), True
 
+    # --- firms' systems (service credentials) ---------------------------------------------------------
+
+    async def create_service_client(
+        self, principal: Principal | None, name: str
+    ) -> tuple[ServiceClientRow, str]:
+        """New credentials for the caller's own firm (firm_admin): (row, secret). The secret is shown once
+        and stored only as an argon2id hash. Audited."""
+        firm_id = domain.firm_of_admin(principal)
+        assert principal is not None
+        clean_name = domain.validate_service_client_name(name)
+        secret = secrets.token_urlsafe(32)
+        secret_hash = await asyncio.to_thread(self.passwords.hash, secret)
+        async with self.db.transaction() as session:
+            row = ServiceClientRow(
+                client_id=f"svc_{secrets.token_hex(12)}",
+                secret_hash=secret_hash,
+                firm_id=firm_id,
+                name=clean_name,
+                created_by=principal.user_id,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            self._audit(
+                session,
+                "service_client.created",
+                actor_id=principal.user_id,
+                client_id=row.client_id,
+                firm_id=firm_id,
+            )
+        return row, secret
+
+    async def revoke_service_client(self, principal: Principal | None, client_id: str) -> ServiceClientRow:
+        """Revoke credentials of the caller's own firm; another firm's client is NotFound."""
+        firm_id = domain.firm_of_admin(principal)
+        assert principal is not None
+        async with self.db.transaction() as session:
+            row = await session.get(ServiceClientRow, client_id, with_for_update=True) if client_id else None
+            if row is None or row.firm_id != firm_id:
+                raise NotFound("no such service client")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+                session.add(row)
+                self._audit(
+                    session,
+                    "service_client.revoked",
+                    actor_id=principal.user_id,
+                    client_id=row.client_id,
+                    firm_id=firm_id,
+                )
+            return row
+
+    async def issue_service_token(
+        self, client_id: str, client_secret: str, client_ip: str = ""
+    ) -> tokens.IssuedTokens:
+        """An access token (no refresh token) for a firm's system: role firm_service, scoped to its firm
+        (`fid`). Unauthenticated alike for an unknown client, a wrong secret and revoked credentials;
+        repeated failures lock the client id like a login identifier."""
+        if not client_id or not client_secret or len(client_secret) > domain.MAX_SECRET:
+            raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+        key = self._identifier_key(f"service:{client_id}")
+        await self._check_not_locked(key, client_ip)
+        async with self.db.transaction() as session:
+            row = await session.get(ServiceClientRow, client_id)
+        try:
+            await asyncio.to_thread(self.passwords.verify, row.secret_hash if row else None, client_secret)
+        except Unauthenticated:
+            row = None
+        if row is None or row.revoked_at is not None:
+            await self._record_failure(key, "service", client_ip)
+            raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+        subject = _ServiceSubject(row.client_id, row.firm_id)
+        async with self.db.transaction() as session:
+            access_token = tokens.issue_access_token(subject, await self._signing_key(session), self.settings)
+            self._audit(session, "service_client.token_issued", actor_id=row.client_id, firm_id=row.firm_id)
+        return tokens.IssuedTokens(access_token, "", tokens.access_token_ttl(self.settings))
+
+    # --- OpenID Connect ------------------------------------------------------------------------------
+
+    async def save_oidc_state(
+        self,
+        provider: str,
+        state: str,
+        nonce: str,
+        code_verifier: str,
+        redirect_uri: str,
+        link_user_id: str = "",
+    ) -> None:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            session.add(
+                OidcStateRow(
+                    state_hash=tokens.hash_refresh_token(state),
+                    provider=provider,
+                    nonce=nonce,
+                    code_verifier_enc=self.cipher.encrypt(code_verifier),
+                    redirect_uri=redirect_uri,
+                    link_user_id=link_user_id,
+                    expires_at=now + domain.OIDC_STATE_TTL,
+                    created_at=now,
+                )
+            )
+
+    async def take_oidc_state(self, provider: str, state: str) -> tuple[str, str, str, str]:
+        """(nonce, code verifier, redirect URI, user to link or "") of a sign-in started here for
+        `provider`, spending its state. Unauthenticated for an unknown, foreign, spent or expired state
+        (CSRF, replay)."""
+        async with self.db.transaction() as session:
+            row = (
+                await session.get(OidcStateRow, tokens.hash_refresh_token(state), with_for_update=True)
+                if state
+                else None
+            )
+            now = utcnow()
+            if (
+                row is None
+                or row.provider != provider
+                or row.consumed_at is not None
+                or row.expires_at <= now
+            ):
+                raise Unauthenticated(
+                    "the sign-in attempt is unknown or has expired; start again", reason="oidc_state"
+                )
+            row.consumed_at = now
+            session.add(row)
+            return row.nonce, self.cipher.decrypt(row.code_verifier_enc), row.redirect_uri, row.link_user_id
+
+    async def login_oidc(
+        self, provider: str, subject: str, email: str, name: str, client_ip: str = "", link_user_id: str = ""
+    ) -> tuple[UserView, tokens.IssuedTokens]:
+        """Sign in the user linked to (provider, subject); else link it to `link_user_id` (a signed-in user
+        who started the sign-in to link it), else to the user with this verified e-mail, else create an
+        account (a client of a personal tenant). Opens a session (R-ACC-1, R-ACC-2). Conflict when a
+        signed-in user links a social account that belongs to another account."""
+        subject_index = self.cipher.blind_index(f"oidc:{provider}:{subject}")
+        try:
+            async with self.db.transaction() as session:
+                link = (
+                    await session.exec(
+                        select(OidcLinkRow).where(
+                            OidcLinkRow.provider == provider, OidcLinkRow.subject_index == subject_index
+                        )
+                    )
+                ).first()
+                user = await session.get(UserRow, link.user_id, with_for_update=True) if link else None
+                if link is not None and link_user_id and link.user_id != link_user_id:
+                    raise Conflict(
+                        "this social account is linked to another account", reason="social_account_linked"
+                    )
+                if link is None and link_user_id:
+                    user = await session.get(UserRow, link_user_id, with_for_update=True)
+                    if user is None or user.status != "active":
+                        raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+                if link is None:
+                    if email and user is None:
+                        user = (
+                            await session.exec(
+                                select(UserRow)
+                                .where(UserRow.email_index == self.cipher.blind_index(email))
+                                .with_for_update()
+                            )
+                        ).first()
+                    now = utcnow()
+                    if user is None:
+                        tenant_id = new_id()
+                        display_name = domain.validate_display_name(name or email.split("@")[0] or provider)
+                        session.add(EnterpriseRow(id=tenant_id, name=display_name, created_at=now))
+                        user = UserRow(
+                            id=new_id(),
+                            tenant_id=tenant_id,
+                            display_name=display_name,
+                            roles=["client"],
+                            status="active",
+                            created_at=now,
+                            **(self._identifier_columns("email", email) if email else {}),
+                        )
+                        session.add(user)
+                        await session.flush()
+                        await self._registered(session, user)
+                        self._audit(session, "user.registered", actor_id=user.id, user=user, via=provider)
+                        self._audit(session, "role.granted", actor_id=user.id, user=user, roles=["client"])
+                    elif user.status == "invited":
+                        user.status = "active"
+                        user.display_name = user.display_name or domain.validate_display_name(
+                            name or provider
+                        )
+                        session.add(user)
+                        await self._registered(session, user)
+                    session.add(
+                        OidcLinkRow(
+                            id=new_id(),
+                            provider=provider,
+                            subject_index=subject_index,
+                            user_id=user.id,
+                            created_at=now,
+                        )
+                    )
+                    self._audit(session, "oidc.linked", actor_id=user.id, user=user, provider=provider)
+                if user is None or user.status != "active":
+                    raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+                issued = await self._open_session(session, user, "oidc", client_ip)
+                self._audit(
+                    session, "login.succeeded", actor_id=user.id, user=user, method="oidc", provider=provider
+                )
+        except IntegrityError as exc:  # the same social account signing in twice at once
+            raise Conflict("this sign-in is already being completed; try again") from exc
+        return self._view(user), issued
+
+    # --- activity and erasure ----------------------------------------------------------------------
+
+    async def record_activity(self, envelope: EventEnvelope, session: AsyncSession) -> int:
+        """DurableConsumer handler: link another service's event to the person who caused it. Events of
+        unknown or erased users, and of the platform itself, are skipped. Returns rows written."""
+        fact = domain.activity_of_event(envelope.type, envelope.actor_id, envelope.aggregate_id)
+        if fact is None:
+            return 0
+        user = await session.get(UserRow, fact.user_id)
+        if user is None or user.status == "erased":
+            return 0
+        table = ActivityRow.__table__  # type: ignore[attr-defined]
+        result = await session.execute(
+            pg_insert(table)
+            .values(
+                id=new_id(),
+                user_id=user.id,
+                tenant_id=envelope.tenant_id or user.tenant_id,
+                kind=fact.kind,
+                source=fact.source,
+                subject_id=fact.subject_id,
+                event_id=envelope.id,
+                detail={},
+                created_at=envelope.occurred_at.ToDatetime(tzinfo=UTC)
+                if envelope.HasField("occurred_at")
+                else utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def activity(
+        self, principal: Principal | None, limit: int, cursor: str
+    ) -> tuple[list[ActivityRow], str]:
+        """The caller's own linked activity, newest first (only ever the caller's: no tenant can see it)."""
+        caller = signed_in(principal, "see your activity")
+        statement = newest_first(
+            select(ActivityRow).where(ActivityRow.user_id == caller.user_id),
+            col(ActivityRow.created_at),
+            col(ActivityRow.id),
+            cursor,
+            limit,
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        page, next_cursor = page_of(rows, limit)
+        for row in page:  # detached rows: shown decrypted, never written back
+            row.detail = self._shown_detail(row.detail)
+        return page, next_cursor
+
+    def _shown_detail(self, detail: dict[str, str]) -> dict[str, str]:
+        """An activity's detail as its owner sees it: the encrypted IP address decrypted."""
+        if "ip_enc" not in detail:
+            return dict(detail)
+        shown = {k: v for k, v in detail.items() if k != "ip_enc"}
+        shown["ip"] = self.cipher.decrypt(detail["ip_enc"])
+        return shown
+
+    async def erase(self, principal: Principal | None) -> datetime:
+        """Erase the caller's personal data held here (PIPL): contact details, name, password, social links,
+        cards, sessions and activity; the audit trail (which holds no personal data) stays. Publishes
+        `user.erased` so every other service erases or anonymises its copy. Idempotent."""
+        caller = signed_in(principal, "erase your data")
+        now = utcnow()
+        async with self.db.transaction() as session:
+            user = await session.get(UserRow, caller.user_id, with_for_update=True)
+            if user is None:
+                raise NotFound("no such user")
+            if user.status == "erased":
+                return now
+            user.email_index = user.phone_index = None
+            user.email_enc = user.phone_enc = user.password_hash = ""
+            user.display_name = domain.ERASED_DISPLAY_NAME
+            user.status = "erased"
+            session.add(user)
+            await session.execute(
+                update(RefreshTokenRow)
+                .where(col(RefreshTokenRow.user_id) == user.id, col(RefreshTokenRow.revoked_at).is_(None))
+                .values(revoked_at=now)
+            )
+            await session.execute(
+                update(MembershipCardRow)
+                .where(col(MembershipCardRow.user_id) == user.id)
+                .values(user_id=None, status="revoked", revoked_at=now)
+            )
+            await session.execute(delete(OidcLinkRow).where(col(OidcLinkRow.user_id) == user.id))
+            await session.execute(delete(ActivityRow).where(col(ActivityRow.user_id) == user.id))
+            await self.outbox.add(
+                session,
+                "user.erased",
+                events_pb2.UserErased(user_id=user.id, tenant_id=user.tenant_id),
+                aggregate_id=user.id,
+                tenant_id=user.tenant_id,
+                actor_id=user.id,
+            )
+            self._audit(session, "data.erased", actor_id=user.id, user=user)
+        return now
+
+    # --- profile, cards, members, export ---------------------------------------------------------------
+
+    async def profile(self, principal: Principal | None) -> Profile:
+        caller = signed_in(principal, "see your profile")
+        async with self.db.transaction() as session:
+            user = await session.get(UserRow, caller.user_id)
+            if user is None:
+                raise NotFound("no such user")
+            enterprise = await session.get(EnterpriseRow, user.tenant_id) if user.tenant_id else None
+            cards = (
+                await session.exec(
+                    select(MembershipCardRow)
+                    .where(MembershipCardRow.user_id == user.id)
+                    .order_by(col(MembershipCardRow.created_at))
+                )
+            ).all()
+        return Profile(self._view(user), enterprise, list(cards))
+
+    async def update_me(self, principal: Principal | None, change: domain.ProfileChange) -> UserView:
+        """Change the caller's name, link a phone or an e-mail (proven by its code: R-ACC-2, one person,
+        several login methods) and/or set a password (the current one is required when one is set).
+        AlreadyExists when the phone or e-mail belongs to another account."""
+        caller = signed_in(principal, "change your profile")
+        if change.password:
+            async with self.db.transaction() as session:
+                current = await session.get(UserRow, caller.user_id)
+            if current is None:
+                raise NotFound("no such user")
+            if current.password_hash:
+                try:
+                    await asyncio.to_thread(
+                        self.passwords.verify, current.password_hash, change.current_password
+                    )
+                except Unauthenticated:
+                    raise InvalidArgument.for_field(
+                        "current_password", "is not your current password"
+                    ) from None
+        new_hash = await asyncio.to_thread(self.passwords.hash, change.password) if change.password else ""
+        if change.identifier_kind:
+            key = self._identifier_key(change.identifier)
+            await self._check_not_locked(key)
+            if not await self._consume_otp(self.cipher.blind_index(change.identifier), change.code):
+                await self._record_failure(key, "link", "")
+                raise InvalidArgument.for_field("code", "is wrong or has expired; request a new code")
+        changed: list[str] = []
+        try:
+            async with self.db.transaction() as session:
+                user = await session.get(UserRow, caller.user_id, with_for_update=True)
+                if user is None or user.status == "erased":
+                    raise NotFound("no such user")
+                if change.display_name and change.display_name != user.display_name:
+                    user.display_name = change.display_name
+                    changed.append("display_name")
+                if change.identifier_kind:
+                    columns = self._identifier_columns(change.identifier_kind, change.identifier)
+                    index_column = f"{change.identifier_kind}_index"
+                    if getattr(user, index_column) != columns[index_column]:
+                        for column, value in columns.items():
+                            setattr(user, column, value)
+                        changed.append(change.identifier_kind)
+                if new_hash:
+                    user.password_hash = new_hash
+                    changed.append("password")
+                if changed:
+                    session.add(user)
+                    await session.flush()
+                    self._audit(session, "profile.updated", actor_id=user.id, user=user, fields=changed)
+        except IntegrityError as exc:
+            field = change.identifier_kind or "email"
+            message = "belongs to another account"
+            raise AlreadyExists(f"{field}: {message}", violations=[FieldViolation(field, message)]) from exc
+        return self._view(user)
+
+    async def issue_card(
+        self, principal: Principal | None, card_number: str, pin: str, user_id: str
+    ) -> tuple[MembershipCardRow, bool]:
+        """Issue a membership card (firm_admin). Idempotent: the same number with the same PIN (and link)
+        returns the card issued first with created=False; the same number otherwise is AlreadyExists."""
+        if not domain.can_issue_cards(principal):
+            raise PermissionDenied("only a firm administrator issues membership cards")
+        number = domain.normalize_card_number(card_number)
+        domain.validate_pin(pin)
+        index = self._card_index(number)
+        async with self.db.transaction() as session:
+            existing = (
+                await session.exec(select(MembershipCardRow).where(MembershipCardRow.card_index == index))
+            ).first()
+        if existing is not None:
+            try:
+                await asyncio.to_thread(self.passwords.verify, existing.pin_hash, pin)
+            except Unauthenticated:
+                existing = None
+            else:
+                if not user_id or existing.user_id == user_id:
+                    return existing, False
+            raise _card_taken()
+        pin_hash = await asyncio.to_thread(self.passwords.hash, pin)
+        now = utcnow()
+        actor = principal.user_id if principal else ""
+        try:
+            async with self.db.transaction() as session:
+                holder = None
+                if user_id:
+                    holder = await session.get(UserRow, user_id)
+                    if holder is None:
+                        raise InvalidArgument.for_field("user_id", "no such user")
+                card = MembershipCardRow(
+                    id=new_id(),
+                    card_index=index,
+                    last4=number[-4:],
+                    pin_hash=pin_hash,
+                    user_id=user_id or None,
+                    status="active",
+                    issued_by=actor,
+                    created_at=now,
+                    linked_at=now if user_id else None,
+                )
+                session.add(card)
+                await session.flush()
+                self._audit(
+                    session, "card.issued", actor_id=actor, user=holder, card_id=card.id, last4=card.last4
+                )
+        except IntegrityError as exc:  # issued concurrently
+            raise _card_taken() from exc
+        return card, True
+
+    async def revoke_card(self, principal: Principal | None, card_id: str) -> MembershipCardRow:
+        if not domain.can_issue_cards(principal):
+            raise PermissionDenied("only a firm administrator revokes membership cards")
+        async with self.db.transaction() as session:
+            card = await session.get(MembershipCardRow, card_id, with_for_update=True) if card_id else None
+            if card is None:
+                raise NotFound("no such membership card")
+            if card.status != "revoked":
+                card.status = "revoked"
+                card.revoked_at = utcnow()
+                session.add(card)
+                self._audit(
+                    session,
+                    "card.revoked",
+                    actor_id=principal.user_id if principal else "",
+                    user_id=card.user_id or "",
+                    card_id=card.id,
+                )
+            return card
+
+    async def link_card(self, principal: Principal | None, card_number: str, pin: str) -> MembershipCardRow:
+        """Link an issued card to the caller, proven by its PIN (R-ACC-2). An unknown card or a wrong PIN
+        is InvalidArgument naming the field; repeated failures lock the card number."""
+        caller = signed_in(principal, "link a membership card")
+        number = domain.normalize_card_number(card_number)
+        domain.validate_pin(pin)
+        key = self._identifier_key(number)
+        await self._check_not_locked(key)
+        async with self.db.transaction() as session:
+            card = (
+                await session.exec(
+                    select(MembershipCardRow).where(MembershipCardRow.card_index == self._card_index(number))
+                )
+            ).first()
+        try:
+            await asyncio.to_thread(self.passwords.verify, card.pin_hash if card else None, pin)
+        except Unauthenticated:
+            await self._record_failure(key, "card_link", "")
+            if card is None:
+                raise InvalidArgument.for_field("card_number", "is not a membership card we know") from None
+            raise InvalidArgument.for_field("pin", "does not match this card") from None
+        assert card is not None
+        async with self.db.transaction() as session:
+            row = await session.get(MembershipCardRow, card.id, with_for_update=True)
+            assert row is not None
+            if row.status != "active":
+                raise Conflict("this membership card was revoked", reason="card_revoked")
+            if row.user_id and row.user_id != caller.user_id:
+                raise Conflict("this membership card is linked to another account", reason="card_linked")
+            if not row.user_id:
+                row.user_id = caller.user_id
+                row.linked_at = utcnow()
+                session.add(row)
+                self._audit(
+                    session,
+                    "card.linked",
+                    actor_id=caller.user_id,
+                    user_id=caller.user_id,
+                    tenant_id=caller.tenant_id,
+                    card_id=row.id,
+                )
+            return row
+
+    async def invite_member(
+        self, principal: Principal | None, invitation: domain.Invitation
+    ) -> tuple[str, str, str] | None:
+        """Invite a person into the caller's enterprise (client_admin only). Creates an invited account
+        when the phone or e-mail has none; says nothing about accounts that exist (the answer is the same).
+        Returns (kind, destination, enterprise name) to notify, or None when there is nobody to notify."""
+        caller = signed_in(principal, "invite members")
+        if not caller.has_role("client_admin") or not caller.tenant_id:
+            raise PermissionDenied("only the enterprise's client_admin invites members")
+        index = self.cipher.blind_index(invitation.identifier)
+        column = UserRow.email_index if invitation.kind == "email" else UserRow.phone_index
+        try:
+            async with self.db.transaction() as session:
+                enterprise = await session.get(EnterpriseRow, caller.tenant_id)
+                if enterprise is None:
+                    raise NotFound("no such enterprise")
+                if (await session.exec(select(UserRow).where(column == index))).first() is not None:
+                    return None
+                user = UserRow(
+                    id=new_id(),
+                    tenant_id=caller.tenant_id,
+                    display_name="",
+                    roles=[invitation.role],
+                    status="invited",
+                    created_at=utcnow(),
+                    **self._identifier_columns(invitation.kind, invitation.identifier),
+                )
+                session.add(user)
+                await session.flush()
+                self._audit(
+                    session, "member.invited", actor_id=caller.user_id, user=user, role=invitation.role
+                )
+                self._audit(
+                    session, "role.granted", actor_id=caller.user_id, user=user, roles=[invitation.role]
+                )
+        except IntegrityError:  # invited concurrently
+            return None
+        return invitation.kind, invitation.identifier, enterprise.name
+
+    @staticmethod
+    def _client_admin(principal: Principal | None) -> Principal:
+        caller = signed_in(principal, "manage your enterprise")
+        if not caller.has_role("client_admin") or not caller.tenant_id:
+            raise PermissionDenied("only the enterprise's client_admin manages its members")
+        return caller
+
+    async def members(
+        self, principal: Principal | None, limit: int, cursor: str
+    ) -> tuple[list[UserView], str]:
+        """The caller's enterprise's members (client_admin), newest first; never another tenant's."""
+        caller = self._client_admin(principal)
+        statement = newest_first(
+            select(UserRow).where(UserRow.tenant_id == caller.tenant_id, UserRow.status != "erased"),
+            col(UserRow.created_at),
+            col(UserRow.id),
+            cursor,
+            limit,
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        page, next_cursor = page_of(rows, limit)
+        return [self._view(row) for row in page], next_cursor
+
+    async def set_member_role(self, principal: Principal | None, user_id: str, role: str) -> UserView:
+        """Give a member of the caller's enterprise another client role (audited as role.changed).
+        NotFound for a user of another enterprise (R-ACC-4); an administrator cannot demote themself, so
+        an enterprise always keeps one."""
+        caller = self._client_admin(principal)
+        role = domain.validate_member_role(role)
+        async with self.db.transaction() as session:
+            user = await session.get(UserRow, user_id, with_for_update=True) if user_id else None
+            if user is None or user.tenant_id != caller.tenant_id or user.status == "erased":
+                raise NotFound("no such member")
+            if user.id == caller.user_id and role != "client_admin":
+                raise Conflict("you cannot remove your own administrator role", reason="last_admin")
+            if list(user.roles) != [role]:
+                previous = list(user.roles)
+                user.roles = [role]
+                session.add(user)
+                self._audit(
+                    session,
+                    "role.changed",
+                    actor_id=caller.user_id,
+                    user=user,
+                    previous=previous,
+                    roles=[role],
+                )
+            return self._view(user)
+
+    async def export(self, principal: Principal | None) -> dict[str, Any]:
+        """Everything identity holds about the caller (PIPL): profile, enterprise, login methods, cards,
+        sessions and the audit trail about them. The export itself is audited."""
+        caller = signed_in(principal, "export your data")
+        profile = await self.profile(caller)
+        async with self.db.transaction() as session:
+            sessions = (
+                await session.exec(
+                    select(RefreshTokenRow)
+                    .where(RefreshTokenRow.user_id == caller.user_id)
+                    .order_by(col(RefreshTokenRow.created_at))
+                )
+            ).all()
+            audit = (
+                await session.exec(
+                    select(AuditEventRow)
+                    .where(AuditEventRow.user_id == caller.user_id)
+                    .order_by(col(AuditEventRow.created_at))
+                )
+            ).all()
+            activities = (
+                await session.exec(
+                    select(ActivityRow)
+                    .where(ActivityRow.user_id == caller.user_id)
+                    .order_by(col(ActivityRow.created_at))
+                )
+            ).all()
+            self._audit(session, "data.exported", actor_id=caller.user_id, user=profile.user.row)
+        row = profile.user.row
+        return {
+            "exported_at": utcnow().isoformat(),
+            "user": {
+                "id": row.id,
+                "display_name": row.display_name,
+                "email": profile.user.email or None,
+                "phone": profile.user.phone or None,
+                "roles": list(row.roles),
+                "status": row.status,
+                "created_at": row.created_at.isoformat(),
+            },
+            "enterprise": {"id": profile.enterprise.id, "name": profile.enterprise.name}
+            if profile.enterprise
+            else None,
+            "login_methods": {
+                "password": bool(row.password_hash),
+                "phone": bool(profile.user.phone),
+                "email": bool(profile.user.email),
+                "membership_cards": len(profile.cards),
+            },
+            "membership_cards": [
+                {
+                    "id": card.id,
+                    "last4": card.last4,
+                    "status": card.status,
+                    "linked_at": card.linked_at.isoformat() if card.linked_at else None,
+                }
+                for card in profile.cards
+            ],
+            "sessions": [
+                {
+                    "started_at": token.created_at.isoformat(),
+                    "expires_at": token.expires_at.isoformat(),
+                    "used_at": token.used_at.isoformat() if token.used_at else None,
+                    "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+                }
+                for token in sessions
+            ],
+            "audit": [
+                {"action": event.action, "at": event.created_at.isoformat(), "detail": event.detail}
+                for event in audit
+            ],
+            "activity": [
+                {
+                    "kind": activity.kind,
+                    "source": activity.source,
+                    "subject_id": activity.subject_id or None,
+                    "at": activity.created_at.isoformat(),
+                    "detail": self._shown_detail(activity.detail),
+                }
+                for activity in activities
+            ],
+        }
+
+    def _audit(
+        self,
+        session: AsyncSession,
+        action: str,
+        *,
+        actor_id: str = "",
+        user: UserRow | None = None,
+        user_id: str = "",
+        tenant_id: str = "",
+        **detail: Any,
+    ) -> None:
+        """Append an audit entry in `session` (the change's own transaction). `detail` must hold no
+        personal data: ids, methods, roles, hashed keys only."""
+        session.add(
+            AuditEventRow(
+                id=new_id(),
+                action=action,
+                actor_id=actor_id,
+                user_id=user.id if user is not None else user_id,
+                tenant_id=user.tenant_id if user is not None else tenant_id,
+                detail=detail,
+                created_at=utcnow(),
+            )
+        )
+
     def _view(self, row: UserRow) -> UserView:
         return UserView(
             row,
             self.cipher.decrypt(row.email_enc) if row.email_enc else "",
             self.cipher.decrypt(row.phone_enc) if row.phone_enc else "",
         )
+
+
+@dataclass(frozen=True)
+class _ServiceSubject:
+    """What a service token is issued for: a firm's system, in no tenant, with the firm_service role."""
+
+    id: str
+    firm_id: str
+    tenant_id: str = ""
+    roles: tuple[str, ...] = (domain.FIRM_SERVICE_ROLE,)
+
+
+def _card_taken() -> AlreadyExists:
+    message = "this card number was issued already"
+    return AlreadyExists(f"card_number: {message}", violations=[FieldViolation("card_number", message)])

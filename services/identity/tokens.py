@@ -92,7 +92,8 @@ def issue_access_token(
     user: TokenSubject, key: SigningKey, settings: Settings, *, now: datetime | None = None
 ) -> str:
     """An EdDSA JWT for `user`: iss/aud from settings, sub, tid (tenant, "" for staff), roles, iat, exp
-    (iat + access_token_ttl), jti; the header names the key (kid)."""
+    (iat + access_token_ttl), jti, and fid (law firm) when the subject has one; the header names the
+    key (kid)."""
     issued_at = now or utcnow()
     claims = {
         "iss": settings.jwt_issuer,
@@ -104,6 +105,9 @@ def issue_access_token(
         "exp": int(issued_at.timestamp()) + access_token_ttl(settings),
         "jti": uuid.uuid4().hex,
     }
+    firm_id = getattr(user, "firm_id", "")
+    if firm_id:
+        claims["fid"] = firm_id
     return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 

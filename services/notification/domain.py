@@ -114,6 +114,17 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "An overdue consultation was reassigned to you; reply urgently.",
         ),
     },
+    "consultation.classified": {
+        "zh": ("咨询已分类", "您的咨询已归入“{field}”领域，正在为您分配专业律师。"),
+        "en": (
+            "Consultation classified",
+            "Your question was filed under {field}; a specialist lawyer is being assigned.",
+        ),
+    },
+    "consultation.rated": {
+        "zh": ("客户已评价", "客户为您的答复打了 {rating} 分。"),
+        "en": ("Your answer was rated", "The client rated your answer {rating} out of 5."),
+    },
     "consultation.closed": {
         "zh": ("咨询已结束", "您的咨询已结束，欢迎评价。"),
         "en": ("Consultation closed", "Your consultation is closed; please rate the answer."),
@@ -336,6 +347,15 @@ def _consultation(envelope: EventEnvelope) -> Plan:
                 )
             )
         return Plan(facts, notices)
+    if kind == "consultation.classified":
+        k = _unpack(envelope, consultation_events.ConsultationClassified)
+        subject = ("consultation", k.consultation_id)
+        return Plan([], [Notice(kind, Category.STATUS, *subject, {"field": k.legal_field}, role="client")])
+    if kind == "consultation.rated":
+        rated = _unpack(envelope, consultation_events.ConsultationRated)
+        subject = ("consultation", rated.consultation_id)
+        params = {"rating": str(rated.rating)}
+        return Plan([], [Notice(kind, Category.STATUS, *subject, params, user_id=rated.lawyer_id)])
     if kind == "consultation.closed":
         c = _unpack(envelope, consultation_events.ConsultationClosed)
         subject = ("consultation", c.consultation_id)

@@ -17,7 +17,7 @@ from services.notification.policy import (
 )
 from services.notification.store import NotificationStore, PreferencesUpdate
 from services.runtime.context import Principal, current_principal
-from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
 from services.runtime.records import page_size, to_timestamp
 
 
@@ -164,3 +164,21 @@ class NotificationServicer(NotificationServiceServicer):
             deliveries=[delivery_proto(r) for r in rows],
             page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
+
+    async def SendDirect(
+        self, request: pb.SendDirectRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SendDirectResponse:
+        """Internal only (identity's codes and invitations): a call carrying a user's token is refused."""
+        if current_principal() is not None:
+            raise PermissionDenied("SendDirect is for platform services, not for users")
+        if request.channel not in ("sms", "email"):
+            raise InvalidArgument.for_field("channel", "must be sms or email")
+        if not request.to or not request.body:
+            raise InvalidArgument.for_field("to" if not request.to else "body", "must not be empty")
+        if not self.dev_outbox_enabled:
+            # No SMS or e-mail provider is wired yet; failing loudly beats a code that silently never arrives.
+            raise Conflict("no SMS or e-mail provider is configured", reason="no_provider")
+        message_id = await self.store.record_dev_message(
+            request.channel, request.to, request.subject if request.channel == "email" else "", request.body
+        )
+        return pb.SendDirectResponse(message_id=message_id)

@@ -518,13 +518,16 @@ class NotificationStore:
         async with self.db.transaction() as session:
             return list((await session.exec(statement)).all())
 
-    async def record_dev_message(self, channel: str, to: str, subject: str, body: str) -> None:
+    async def record_dev_message(self, channel: str, to: str, subject: str, body: str) -> str:
+        """Capture a message in the dev outbox; returns its id."""
+        message_id = new_id()
         async with self.db.transaction() as session:
             session.add(
                 DevMessageRow(
-                    id=new_id(), channel=channel, to=to, subject=subject, body=body, created_at=utcnow()
+                    id=message_id, channel=channel, to=to, subject=subject, body=body, created_at=utcnow()
                 )
             )
+        return message_id
 
 
 def _address_forms(to: str) -> list[str]:

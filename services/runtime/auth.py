@@ -21,6 +21,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         user_id=str(claims["sub"]),
         tenant_id=str(claims.get("tid") or ""),
         roles=frozenset(str(role) for role in claims.get("roles", [])),
+        firm_id=str(claims.get("fid") or ""),
     )
 
 

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, le=900)
     # Encrypts private signing keys and personal data at rest. Required outside dev/test.
     secret_key: str = ""
+    # OpenID Connect login providers (identity), a JSON object: {"<name>": {"issuer": ..., "client_id": ...,
+    # "client_secret": ..., "scope": "openid email profile"}}; endpoints come from the issuer's discovery
+    # document unless given ("authorization_endpoint", "token_endpoint", "jwks_uri").
+    oidc_providers: str = ""
 
     # Ports of the servers `counsel up` starts itself when no external URL is configured.
     local_postgres_port: int = 15432

@@ -26,6 +26,8 @@ class Principal:
     user_id: str
     tenant_id: str = ""
     roles: frozenset[str] = field(default_factory=frozenset)
+    # The law firm of a firm's staff member or of a firm's system (service credentials); "" otherwise.
+    firm_id: str = ""
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

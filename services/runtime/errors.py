@@ -26,12 +26,15 @@ class DomainError(Exception):
         *,
         reason: str | None = None,
         violations: tuple[FieldViolation, ...] | list[FieldViolation] = (),
+        retry_after_seconds: int = 0,
     ) -> None:
         super().__init__(message)
         self.message = message
         if reason:
             self.reason = reason
         self.violations = tuple(violations)
+        # Seconds until a retry may succeed (RateLimited → HTTP Retry-After); 0 when unknown.
+        self.retry_after_seconds = retry_after_seconds
 
 
 class InvalidArgument(DomainError):
@@ -73,5 +76,14 @@ class Unauthenticated(DomainError):
 
 
 class RateLimited(DomainError):
+    """Too many attempts; pass `retry_after_seconds` so the gateway can answer `Retry-After`."""
+
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "rate_limited"
+
+
+class Unavailable(DomainError):
+    """A dependency of this call (another service, a provider) did not answer; retrying later may work."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "unavailable"

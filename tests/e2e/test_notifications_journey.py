@@ -94,17 +94,32 @@ def test_a_stage_change_reaches_the_inbox_its_stream_email_and_sms_once(http: ht
     assert pushed is not None
     assert (pushed["kind"], pushed["title"]) == ("consultation.submitted", "Consultation received")
 
+    # The classification and assignment that follow within the digest window may travel in the same
+    # message (a digest): either way the submission reaches each channel exactly once (R-PRIV-2).
     def sent() -> list[dict] | None:
         items = http.get("/api/v1/notifications/deliveries", headers=headers).json()["items"]
-        mine = [d for d in items if d["kind"] == "consultation.submitted" and d["status"] == "sent"]
-        return mine if len(mine) == 2 else None
+        by_id = {d["id"]: d for d in items}
+        mine = [d for d in items if d["kind"] == "consultation.submitted"]
+
+        def reached(d: dict) -> bool:
+            digest = by_id.get(d["digest_id"] or "", {})
+            return d["status"] == "sent" or (d["status"] == "digested" and digest.get("status") == "sent")
+
+        return mine if len(mine) == 2 and all(reached(d) for d in mine) else None
 
     deliveries = wait_for(sent)
     assert sorted(d["channel"] for d in deliveries) == ["email", "sms"]
     mails = http.get("/api/v1/dev/outbox", params={"to": email}).json()["items"]
     texts = http.get("/api/v1/dev/outbox", params={"to": f"+86{phone}"}).json()["items"]
-    assert [(m["channel"], m["subject"]) for m in mails] == [("email", "Consultation received")]
-    assert len(texts) == 1 and texts[0]["channel"] == "sms" and "Probation" in texts[0]["body"]
+    assert [m["channel"] for m in mails if "Consultation received" in (m["subject"] or "") + m["body"]] == [
+        "email"
+    ]
+    assert [t["channel"] for t in texts if "Consultation received" in (t["subject"] or "") + t["body"]] == [
+        "sms"
+    ]
 
     inbox = http.get("/api/v1/notifications", headers=headers).json()["items"]
-    assert [n["kind"] for n in inbox if n["subject_id"] == consultation_id] == ["consultation.submitted"]
+    kinds = [n["kind"] for n in inbox if n["subject_id"] == consultation_id]
+    # One inbox entry per stage change: the submission once, beside the classification and assignment.
+    assert kinds.count("consultation.submitted") == 1
+    assert len(kinds) == len(set(kinds))

@@ -291,11 +291,12 @@ async def test_verified_token_is_forwarded_to_the_service(
 ) -> None:
     token = keys.token()
     fakes.fake("identity").on(
-        "GetUser",
-        lambda request: identity_pb.GetUserResponse(
+        "GetMe",
+        lambda request: identity_pb.GetMeResponse(
             user=identity_pb.User(
-                id=request.user_id, display_name="Li Lei", email="li@example.test", roles=["client"]
-            )
+                id="user-1", display_name="Li Lei", email="li@example.test", roles=["client"]
+            ),
+            login_methods=identity_pb.LoginMethods(email="li@example.test"),
         ),
     )
     response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -307,9 +308,16 @@ async def test_verified_token_is_forwarded_to_the_service(
         "phone": None,
         "tenant_id": None,
         "roles": ["client"],
+        "enterprise": None,
+        "login_methods": {
+            "password": False,
+            "phone": None,
+            "email": "li@example.test",
+            "membership_cards": [],
+        },
     }
-    [(method, request, forwarded)] = fakes.fake("identity").calls
-    assert (method, request.user_id, forwarded) == ("GetUser", "user-1", token)
+    [(method, _request, forwarded)] = fakes.fake("identity").calls
+    assert (method, forwarded) == ("GetMe", token)
     # Nothing leaks into the next request's context.
     assert access_token_var.get() == ""
 

@@ -108,7 +108,7 @@ async def test_notifications_pass_through_raw_and_get_the_providers_answer(
 
 
 async def test_a_refused_notification_is_a_problem(client: httpx.AsyncClient, fakes: FakeClients) -> None:
-    outcomes = iter(["bad_signature", "amount_mismatch"])
+    outcomes = iter(["bad_signature", "amount_mismatch", "unknown_provider"])
     fakes.fake("payment").on(
         "HandleNotification",
         lambda request: pb.HandleNotificationResponse(accepted=False, outcome=next(outcomes)),

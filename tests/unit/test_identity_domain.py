@@ -68,12 +68,20 @@ def test_password_login_is_validated_and_normalised() -> None:
     assert attempt == domain.LoginAttempt("password", "email", "client@demo.counsel.test", "Demo-Passw0rd!")
 
 
-@pytest.mark.parametrize("method", ["otp", "membership_card"])
-def test_other_login_methods_are_not_available_yet(method: str) -> None:
+def test_otp_and_card_logins_are_validated_and_normalised() -> None:
+    """R-ACC-2: phone/e-mail + code, and an offline card number + PIN."""
+    assert domain.validate_login("otp", "138 0013 8000", " 012345 ") == domain.LoginAttempt(
+        "otp", "phone", "+8613800138000", "012345"
+    )
+    assert domain.validate_login("membership_card", "lf-2026-0001", "4321") == domain.LoginAttempt(
+        "membership_card", "card", "LF20260001", "4321"
+    )
     with pytest.raises(InvalidArgument) as caught:
-        domain.validate_login(method, "13800138000", "123456")
-    assert caught.value.violations[0].field == "method"
-    assert "not available yet" in caught.value.message
+        domain.validate_login("otp", "13800138000", "12345")
+    assert caught.value.violations[0].field == "secret"
+    with pytest.raises(InvalidArgument) as caught:
+        domain.validate_login("membership_card", "no!", "4321")
+    assert caught.value.violations[0].field == "identifier"
 
 
 @pytest.mark.parametrize(

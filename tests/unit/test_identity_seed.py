@@ -33,6 +33,7 @@ class FakeStore:
         password_hash: str,
         tenant_id: str = "",
         user_id: str | None = None,
+        firm_id: str = "",
     ) -> tuple[object, bool]:
         if email in self.users:
             return self.users[email], False
@@ -42,6 +43,7 @@ class FakeStore:
             "roles": roles,
             "tenant": tenant_id,
             "hash": password_hash,
+            "firm": firm_id,
         }
         return self.users[email], True
 
@@ -83,3 +85,22 @@ def test_every_demo_account_passes_the_domain_rules() -> None:
         new = domain.validate_new_user(email, "", name, roles, tenant)
         assert new.email == email  # already canonical, so demo_user_id(email) is what a login finds
     assert len(seed.LAWYER_EMAILS) >= 10
+
+
+async def test_firm_staff_work_for_the_demo_firm() -> None:
+    """Service credentials are scoped to the firm_admin's own firm, so the demo firm staff have one."""
+    store = FakeStore()
+    await seed.seed_demo(store)
+    firms = {email: user["firm"] for email, user in store.users.items()}
+    assert firms[seed.demo_email("firm_admin")] == seed.DEMO_FIRM_ID == firms[seed.demo_email("lawyer1")]
+    assert firms[seed.demo_email("agent")] == "" == firms[seed.demo_email("client")]
+
+
+def test_identity_and_catalog_name_the_same_demo_firm() -> None:
+    """The firm in firm_admin@'s token (identity) is the catalog firm that firm_admin@ administers."""
+    from services.catalog.seed import demo_firms
+
+    administered = [
+        f.id for f in demo_firms() if seed.demo_user_id(seed.demo_email("firm_admin")) in f.admin_user_ids
+    ]
+    assert administered == [seed.DEMO_FIRM_ID]

@@ -48,6 +48,10 @@ EXAMPLES: dict[str, Message] = {
         consultation_id="c1", from_lawyer_id="lawyer", to_lawyer_id="lawyer2"
     ),
     "consultation.closed": consultation.ConsultationClosed(consultation_id="c1", client_id="client"),
+    "consultation.classified": consultation.ConsultationClassified(
+        consultation_id="c1", legal_field="labour"
+    ),
+    "consultation.rated": consultation.ConsultationRated(consultation_id="c1", lawyer_id="lawyer", rating=5),
     "docorder.created": documents.DocOrderCreated(
         document_order_id="d1",
         order_id="o1",

@@ -8,7 +8,16 @@ from temporalio import activity
 
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from services.runtime.records import to_timestamp
-from workflows.shared import CloseConsultationInput, RecordStageInput
+from workflows.shared import (
+    AssignInput,
+    AssignResult,
+    ClassifyInput,
+    ClassifyResult,
+    CloseConsultationInput,
+    EscalateInput,
+    EscalateResult,
+    RecordStageInput,
+)
 
 if TYPE_CHECKING:
     from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
@@ -34,4 +43,43 @@ class ConsultationActivities:
     async def close(self, request: CloseConsultationInput) -> None:
         await self.stub.CloseConsultation(
             pb.CloseConsultationRequest(consultation_id=request.consultation_id, reason=request.reason)
+        )
+
+    @activity.defn(name="consultation.classify")
+    async def classify(self, request: ClassifyInput) -> ClassifyResult:
+        reply = await self.stub.ClassifyConsultation(
+            pb.ClassifyConsultationRequest(
+                consultation_id=request.consultation_id, idempotency_key=request.idempotency_key
+            )
+        )
+        return ClassifyResult(
+            legal_field=reply.legal_field, needs_manual_classification=reply.needs_manual_classification
+        )
+
+    @activity.defn(name="consultation.assign_lawyer")
+    async def assign_lawyer(self, request: AssignInput) -> AssignResult:
+        reply = await self.stub.AssignLawyer(
+            pb.AssignLawyerRequest(
+                consultation_id=request.consultation_id,
+                exclude_lawyer_ids=request.exclude_lawyer_ids,
+                due_at=to_timestamp(request.due_at),
+                idempotency_key=request.idempotency_key,
+            )
+        )
+        return AssignResult(lawyer_id=reply.lawyer_id, reason=reply.reason)
+
+    @activity.defn(name="consultation.escalate")
+    async def escalate(self, request: EscalateInput) -> EscalateResult:
+        reply = await self.stub.EscalateConsultation(
+            pb.EscalateConsultationRequest(
+                consultation_id=request.consultation_id,
+                from_lawyer_id=request.from_lawyer_id,
+                missed_due_at=to_timestamp(request.missed_due_at),
+                next_due_at=to_timestamp(request.next_due_at),
+                exclude_lawyer_ids=request.exclude_lawyer_ids,
+                idempotency_key=request.idempotency_key,
+            )
+        )
+        return EscalateResult(
+            already_answered=reply.already_answered, to_lawyer_id=reply.to_lawyer_id, reason=reply.reason
         )

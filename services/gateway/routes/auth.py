@@ -1,25 +1,139 @@
-"""Login, the public keys, and the caller's profile."""
+"""Registration, login, token refresh and logout, and the public keys."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from counsel.identity.v1 import identity_service_pb2 as pb
-from services.gateway.deps import ClientsDep, CurrentPrincipal
-from services.gateway.schemas.identity import LoginRequest, LoginResponse, User
+from services.gateway.deps import ClientsDep, CurrentPrincipal, OptionalPrincipal, SettingsDep
+from services.gateway.schemas.identity import (
+    LoginRequest,
+    LoginResponse,
+    LogoutRequest,
+    OtpAccepted,
+    OtpRequest,
+    RefreshRequest,
+    RegisterRequest,
+)
 
 router = APIRouter(tags=["identity"])
 
 
+def client_ip(request: Request) -> str:
+    """The peer's address as the gateway sees it (a proxy in front must set it via uvicorn's
+    --proxy-headers/--forwarded-allow-ips); used for per-IP code limits and the audit."""
+    return request.client.host if request.client else ""
+
+
+@router.post("/api/v1/auth/otp", response_model=OtpAccepted, status_code=status.HTTP_202_ACCEPTED)
+async def request_otp(body: OtpRequest, request: Request, clients: ClientsDep) -> OtpAccepted:
+    """Send a 6-digit code (valid 5 minutes, single use) by SMS or e-mail. The answer is the same whether
+    or not the phone or e-mail belongs to an account; too many requests are 429 with Retry-After."""
+    reply = await clients.identity.RequestOtp(
+        pb.RequestOtpRequest(channel=body.channel, destination=body.destination, client_ip=client_ip(request))
+    )
+    return OtpAccepted(expires_in=reply.expires_in)
+
+
+@router.post("/api/v1/auth/register", response_model=LoginResponse, status_code=status.HTTP_201_CREATED)
+async def register(body: RegisterRequest, request: Request, clients: ClientsDep) -> LoginResponse:
+    """Create an account from a phone or e-mail proven by its code; with `enterprise_name` the enterprise
+    is created and you are its client_admin."""
+    reply = await clients.identity.Register(
+        pb.RegisterRequest(
+            phone=body.phone or "",
+            email=body.email or "",
+            code=body.code,
+            password=body.password or "",
+            display_name=body.display_name,
+            enterprise_name=body.enterprise_name or "",
+            client_ip=client_ip(request),
+        )
+    )
+    return LoginResponse.from_proto(reply)
+
+
 @router.post("/api/v1/auth/login", response_model=LoginResponse)
-async def login(body: LoginRequest, clients: ClientsDep) -> LoginResponse:
-    """Exchange one credential for a token pair. Wrong credentials are 401."""
+async def login(body: LoginRequest, request: Request, clients: ClientsDep) -> LoginResponse:
+    """Exchange one credential for a token pair. Wrong credentials are 401; an identifier with repeated
+    failures is locked for a while (429 with Retry-After)."""
     reply = await clients.identity.Login(
-        pb.LoginRequest(method=body.method, identifier=body.identifier, secret=body.secret)
+        pb.LoginRequest(
+            method=body.method, identifier=body.identifier, secret=body.secret, client_ip=client_ip(request)
+        )
+    )
+    return LoginResponse.from_proto(reply)
+
+
+@router.post("/api/v1/auth/refresh", response_model=LoginResponse)
+async def refresh(body: RefreshRequest, clients: ClientsDep) -> LoginResponse:
+    """A new token pair for a refresh token, which is spent; presenting a spent one again revokes the
+    whole login and is 401."""
+    reply = await clients.identity.Refresh(pb.RefreshRequest(refresh_token=body.refresh_token))
+    return LoginResponse.from_proto(reply)
+
+
+@router.post("/api/v1/auth/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def logout(
+    principal: CurrentPrincipal, clients: ClientsDep, body: LogoutRequest | None = None
+) -> Response:
+    """Revoke the given refresh token's login, or all of yours without a body."""
+    await clients.identity.Logout(pb.LogoutRequest(refresh_token=(body.refresh_token or "") if body else ""))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+ProviderName = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9_-]+$")]
+
+
+def oauth_callback_url(request: Request, settings: SettingsDep, provider: str) -> str:
+    """The callback URL registered with the provider: under COUNSEL_PUBLIC_BASE_URL when set (behind a
+    proxy), else as this request reached the gateway."""
+    path = f"/api/v1/auth/oauth/{provider}/callback"
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/") + path
+    return str(request.base_url).rstrip("/") + path
+
+
+@router.get(
+    "/api/v1/auth/oauth/{provider}/authorize", status_code=status.HTTP_302_FOUND, response_class=Response
+)
+async def oauth_authorize(
+    provider: ProviderName,
+    request: Request,
+    settings: SettingsDep,
+    clients: ClientsDep,
+    _principal: OptionalPrincipal,
+) -> RedirectResponse:
+    """Start an OpenID Connect login (authorization code with PKCE, state and nonce): 302 to the provider.
+    Called with a bearer token, the social account is linked to that account at the callback. Unknown
+    providers are 404."""
+    reply = await clients.identity.StartOidcLogin(
+        pb.StartOidcLoginRequest(
+            provider=provider, redirect_uri=oauth_callback_url(request, settings, provider)
+        )
+    )
+    return RedirectResponse(reply.authorization_url, status_code=status.HTTP_302_FOUND)
+
+
+@router.get("/api/v1/auth/oauth/{provider}/callback", response_model=LoginResponse)
+async def oauth_callback(
+    provider: ProviderName,
+    request: Request,
+    clients: ClientsDep,
+    state: Annotated[str, Query(max_length=200)] = "",
+    code: Annotated[str, Query(max_length=2000)] = "",
+    error: Annotated[str, Query(max_length=200)] = "",
+) -> LoginResponse:
+    """The provider sends the browser back here: the account is linked (by verified e-mail) or created and
+    a token pair returned. A wrong, spent or foreign state, a refused code or a bad ID token is 401."""
+    reply = await clients.identity.FinishOidcLogin(
+        pb.FinishOidcLoginRequest(
+            provider=provider, state=state, code=code, error=error, client_ip=client_ip(request)
+        )
     )
     return LoginResponse.from_proto(reply)
 
@@ -29,9 +143,3 @@ async def jwks(clients: ClientsDep) -> JSONResponse:
     """The public keys (RFC 7517) that verify access tokens."""
     reply = await clients.identity.GetJwks(pb.GetJwksRequest())
     return JSONResponse(json.loads(reply.jwks_json), headers={"Cache-Control": "public, max-age=300"})
-
-
-@router.get("/api/v1/me", response_model=User)
-async def me(principal: CurrentPrincipal, clients: ClientsDep) -> User:
-    reply = await clients.identity.GetUser(pb.GetUserRequest(user_id=principal.user_id))
-    return User.from_proto(reply.user)

@@ -4,20 +4,35 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, status
 
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
-from services.gateway.deps import ClientsDep, CurrentPrincipal
+from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.consultations import (
+    CallRecord,
     CloseConsultation,
+    Complaint,
+    ComplaintPage,
     Consultation,
     ConsultationPage,
     CreateConsultation,
+    EndCall,
+    PostMessage,
+    RaiseComplaint,
+    RateConsultation,
+    Reclassify,
+    StartCall,
+    UpdateComplaint,
 )
 
 router = APIRouter(tags=["consultation"])
+
+# Staff-only operations are refused at the gateway too (R-PRIV-1); the service checks the same roles again.
+LawyerRole = Depends(require_roles("lawyer"))
+Agent = Depends(require_roles("agent"))
+AgentOrSupervisor = Depends(require_roles("agent", "supervisor"))
 
 IdempotencyKey = Annotated[
     str | None,
@@ -89,3 +104,147 @@ async def close_consultation(
         )
     )
     return Consultation.from_proto(reply.consultation)
+
+
+@router.post("/api/v1/consultations/{consultation_id}/messages", response_model=Consultation)
+async def post_message(
+    consultation_id: str, body: PostMessage, principal: CurrentPrincipal, clients: ClientsDep
+) -> Consultation:
+    """A follow-up or a reply by the client, the assigned lawyer or an agent; the assigned lawyer's first
+    reply stops the 24 h clock (R-CON-2). Others: 404 (cannot see it) or 403 (can see, cannot write)."""
+    reply = await clients.consultation.PostMessage(
+        pb.PostMessageRequest(consultation_id=consultation_id, body=body.body)
+    )
+    return Consultation.from_proto(reply.consultation)
+
+
+@router.post("/api/v1/consultations/{consultation_id}/rating", response_model=Consultation)
+async def rate_consultation(
+    consultation_id: str, body: RateConsultation, principal: CurrentPrincipal, clients: ClientsDep
+) -> Consultation:
+    """The client rates an answered or closed consultation, once (R-Q-1)."""
+    reply = await clients.consultation.RateConsultation(
+        pb.RateConsultationRequest(consultation_id=consultation_id, rating=body.rating, comment=body.comment)
+    )
+    return Consultation.from_proto(reply.consultation)
+
+
+@router.post(
+    "/api/v1/consultations/{consultation_id}/classification",
+    response_model=Consultation,
+    dependencies=[AgentOrSupervisor],
+)
+async def reclassify_consultation(
+    consultation_id: str, body: Reclassify, principal: CurrentPrincipal, clients: ClientsDep
+) -> Consultation:
+    """An agent classifies by hand (`needs_manual_classification`, or a wrong guess); an unanswered
+    consultation moves to a lawyer of the new field, keeping its due times (R-CON-2)."""
+    reply = await clients.consultation.ReclassifyConsultation(
+        pb.ReclassifyConsultationRequest(consultation_id=consultation_id, legal_field=body.legal_field)
+    )
+    return Consultation.from_proto(reply.consultation)
+
+
+@router.get("/api/v1/lawyer/queue", response_model=ConsultationPage, dependencies=[LawyerRole])
+async def lawyer_queue(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ConsultationPage:
+    """The calling lawyer's assigned, unanswered consultations, earliest due first."""
+    reply = await clients.consultation.ListLawyerQueue(
+        pb.ListLawyerQueueRequest(page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return ConsultationPage(
+        items=[Consultation.from_proto(c) for c in reply.consultations], next_cursor=next_cursor(reply.page)
+    )
+
+
+@router.get("/api/v1/agent/at-risk", response_model=ConsultationPage, dependencies=[AgentOrSupervisor])
+async def consultations_at_risk(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    within_minutes: Annotated[int, Query(ge=0, le=10080, description="0 = 120 minutes")] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+) -> ConsultationPage:
+    """Agents' and supervisors' dashboard: unanswered consultations due within the window (2 h by default)
+    or already overdue, earliest first."""
+    reply = await clients.consultation.ListAtRisk(
+        pb.ListAtRiskRequest(within_minutes=within_minutes, limit=limit or 0)
+    )
+    return ConsultationPage(items=[Consultation.from_proto(c) for c in reply.consultations], next_cursor=None)
+
+
+@router.post(
+    "/api/v1/consultations/{consultation_id}/complaints",
+    response_model=Complaint,
+    status_code=status.HTTP_201_CREATED,
+)
+async def raise_complaint(
+    consultation_id: str, body: RaiseComplaint, principal: CurrentPrincipal, clients: ClientsDep
+) -> Complaint:
+    """A client complains about a consultation of their enterprise (R-CS-3, §6.1.4.4)."""
+    reply = await clients.consultation.RaiseComplaint(
+        pb.RaiseComplaintRequest(consultation_id=consultation_id, body=body.body)
+    )
+    return Complaint.from_proto(reply.complaint)
+
+
+@router.get("/api/v1/complaints", response_model=ComplaintPage)
+async def list_complaints(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    status: Annotated[str, Query(max_length=50, description="open|in_progress|resolved")] = "",
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ComplaintPage:
+    """A client's enterprise's complaints, or every complaint for agents and supervisors; newest first."""
+    reply = await clients.consultation.ListComplaints(
+        pb.ListComplaintsRequest(status=status, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return ComplaintPage(
+        items=[Complaint.from_proto(c) for c in reply.complaints], next_cursor=next_cursor(reply.page)
+    )
+
+
+@router.post("/api/v1/complaints/{complaint_id}", response_model=Complaint, dependencies=[AgentOrSupervisor])
+async def update_complaint(
+    complaint_id: str, body: UpdateComplaint, principal: CurrentPrincipal, clients: ClientsDep
+) -> Complaint:
+    """An agent takes a complaint on (`in_progress`) or resolves it with a resolution."""
+    reply = await clients.consultation.UpdateComplaint(
+        pb.UpdateComplaintRequest(complaint_id=complaint_id, status=body.status, resolution=body.resolution)
+    )
+    return Complaint.from_proto(reply.complaint)
+
+
+@router.post(
+    "/api/v1/consultations/{consultation_id}/calls",
+    response_model=CallRecord,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Agent],
+)
+async def start_call(
+    consultation_id: str, body: StartCall, principal: CurrentPrincipal, clients: ClientsDep
+) -> CallRecord:
+    """An agent bridges a phone consultation to a lawyer (R-CON-3, §6.2.1.3)."""
+    reply = await clients.consultation.StartCall(
+        pb.StartCallRequest(consultation_id=consultation_id, lawyer_id=body.lawyer_id)
+    )
+    return CallRecord.from_proto(reply.call)
+
+
+@router.post(
+    "/api/v1/consultations/{consultation_id}/calls/{call_id}/end",
+    response_model=CallRecord,
+    dependencies=[Agent],
+)
+async def end_call(
+    consultation_id: str, call_id: str, body: EndCall, principal: CurrentPrincipal, clients: ClientsDep
+) -> CallRecord:
+    """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
+    reply = await clients.consultation.EndCall(
+        pb.EndCallRequest(consultation_id=consultation_id, call_id=call_id, outcome=body.outcome)
+    )
+    return CallRecord.from_proto(reply.call)

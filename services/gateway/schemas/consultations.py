@@ -24,6 +24,21 @@ class CloseConsultation(RequestModel):
     reason: str | None = Field(default=None, max_length=200, description="e.g. resolved, withdrawn")
 
 
+class PostMessage(RequestModel):
+    body: str = Field(min_length=1, max_length=20000)
+
+
+class Reclassify(RequestModel):
+    legal_field: Literal[
+        "contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other"
+    ]
+
+
+class RateConsultation(RequestModel):
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)
+
+
 class Message(BaseModel):
     id: str
     author_id: str
@@ -60,6 +75,60 @@ class Stage(BaseModel):
         )
 
 
+class StartCall(RequestModel):
+    lawyer_id: str = Field(min_length=1, max_length=200)
+
+
+class EndCall(RequestModel):
+    outcome: str = Field(min_length=1, max_length=2000)
+
+
+class CallRecord(BaseModel):
+    id: str
+    agent_id: str
+    lawyer_id: str
+    status: str = Field(description="connected|ended")
+    started_at: str | None
+    ended_at: str | None
+    duration_seconds: int
+    outcome: str | None
+    recording_ref: str | None = Field(description="Object-storage key of the recording.")
+    provider: str
+
+    @classmethod
+    def from_proto(cls, call: pb.CallRecord) -> CallRecord:
+        return cls(
+            id=call.id,
+            agent_id=call.agent_id,
+            lawyer_id=call.lawyer_id,
+            status=call.status,
+            started_at=rfc3339(call, "started_at"),
+            ended_at=rfc3339(call, "ended_at"),
+            duration_seconds=call.duration_seconds,
+            outcome=or_none(call.outcome),
+            recording_ref=or_none(call.recording_ref),
+            provider=call.provider,
+        )
+
+
+class HistoryEntry(BaseModel):
+    stage: str
+    actor: str | None
+    entered_at: str | None
+    due_at: str | None
+    detail: str | None
+
+    @classmethod
+    def from_proto(cls, entry: pb.ConsultationHistoryEntry) -> HistoryEntry:
+        return cls(
+            stage=entry.stage,
+            actor=or_none(entry.actor),
+            entered_at=rfc3339(entry, "entered_at"),
+            due_at=rfc3339(entry, "due_at"),
+            detail=or_none(entry.detail),
+        )
+
+
 class Consultation(BaseModel):
     id: str
     status: str
@@ -74,6 +143,22 @@ class Consultation(BaseModel):
     client_id: str
     messages: list[Message]
     stages: list[Stage]
+    needs_manual_classification: bool = Field(
+        description="The classifier was not confident: an agent classifies it by hand."
+    )
+    current_due_at: str | None = Field(
+        description="The assigned lawyer's own deadline; differs from reply_due_at after an escalation."
+    )
+    escalations: int = Field(description="How many reply deadlines were missed.")
+    assignment_reason: str | None
+    answered_at: str | None
+    rating: int | None
+    rating_comment: str | None
+    call_records: list[CallRecord] = Field(default_factory=list, description="Phone consultations' calls.")
+    history: list[HistoryEntry] = Field(
+        default_factory=list,
+        description="Staff only: every step with what happened (assignment reasons, breaches).",
+    )
 
     @classmethod
     def from_proto(cls, consultation: pb.Consultation) -> Consultation:
@@ -91,9 +176,58 @@ class Consultation(BaseModel):
             client_id=consultation.client_id,
             messages=[Message.from_proto(m) for m in consultation.messages],
             stages=[Stage.from_proto(s) for s in consultation.stages],
+            needs_manual_classification=consultation.needs_manual_classification,
+            current_due_at=rfc3339(consultation, "current_due_at"),
+            escalations=consultation.escalations,
+            assignment_reason=or_none(consultation.assignment_reason),
+            answered_at=rfc3339(consultation, "answered_at"),
+            rating=consultation.rating or None,
+            rating_comment=or_none(consultation.rating_comment),
+            call_records=[CallRecord.from_proto(c) for c in consultation.call_records],
+            history=[HistoryEntry.from_proto(h) for h in consultation.history],
         )
 
 
 class ConsultationPage(BaseModel):
     items: list[Consultation]
+    next_cursor: str | None
+
+
+class RaiseComplaint(RequestModel):
+    body: str = Field(min_length=1, max_length=5000)
+
+
+class UpdateComplaint(RequestModel):
+    status: Literal["in_progress", "resolved"]
+    resolution: str = Field(default="", max_length=5000, description="Required when resolving.")
+
+
+class Complaint(BaseModel):
+    id: str
+    consultation_id: str
+    client_id: str
+    status: str = Field(description="open|in_progress|resolved")
+    body: str
+    resolution: str | None
+    handled_by: str | None
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def from_proto(cls, complaint: pb.Complaint) -> Complaint:
+        return cls(
+            id=complaint.id,
+            consultation_id=complaint.consultation_id,
+            client_id=complaint.client_id,
+            status=complaint.status,
+            body=complaint.body,
+            resolution=or_none(complaint.resolution),
+            handled_by=or_none(complaint.handled_by),
+            created_at=rfc3339(complaint, "created_at"),
+            updated_at=rfc3339(complaint, "updated_at"),
+        )
+
+
+class ComplaintPage(BaseModel):
+    items: list[Complaint]
     next_cursor: str | None

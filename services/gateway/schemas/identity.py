@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from counsel.identity.v1 import identity_service_pb2 as pb
-from services.gateway.schemas.common import RequestModel, or_none
+from services.gateway.schemas.common import RequestModel, or_none, rfc3339
 
 
 class LoginRequest(RequestModel):
@@ -44,10 +44,199 @@ class LoginResponse(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"
 
     @classmethod
-    def from_proto(cls, reply: pb.LoginResponse) -> LoginResponse:
+    def from_proto(
+        cls, reply: pb.LoginResponse | pb.RegisterResponse | pb.RefreshResponse | pb.FinishOidcLoginResponse
+    ) -> LoginResponse:
         return cls(
             user=User.from_proto(reply.user),
             access_token=reply.tokens.access_token,
             refresh_token=reply.tokens.refresh_token,
             expires_in=reply.tokens.expires_in,
+        )
+
+
+class OtpRequest(RequestModel):
+    channel: Literal["sms", "email"]
+    destination: str = Field(
+        min_length=1, max_length=320, description="A mainland mobile number or an e-mail."
+    )
+
+
+class OtpAccepted(BaseModel):
+    status: Literal["sent"] = "sent"
+    expires_in: int = Field(description="Seconds the code stays valid.")
+
+
+class RegisterRequest(RequestModel):
+    phone: str | None = Field(default=None, max_length=32, description="Exactly one of phone and email.")
+    email: str | None = Field(default=None, max_length=320)
+    code: str = Field(
+        min_length=1, max_length=16, description="The 6-digit code sent to the phone or e-mail."
+    )
+    password: str | None = Field(default=None, max_length=1024, description="Optional; checked for strength.")
+    display_name: str = Field(min_length=1, max_length=100)
+    enterprise_name: str | None = Field(
+        default=None, max_length=200, description="Creates the enterprise, with you as its client_admin."
+    )
+
+
+class RefreshRequest(RequestModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class LogoutRequest(RequestModel):
+    refresh_token: str | None = Field(
+        default=None, max_length=200, description="Revokes this login; without it, every login of yours."
+    )
+
+
+class MembershipCard(BaseModel):
+    id: str
+    last4: str
+    status: Literal["active", "revoked"] | str
+    user_id: str | None
+    created_at: str | None
+    revoked_at: str | None
+
+    @classmethod
+    def from_proto(cls, card: pb.MembershipCard) -> MembershipCard:
+        return cls(
+            id=card.id,
+            last4=card.last4,
+            status=card.status,
+            user_id=or_none(card.user_id),
+            created_at=rfc3339(card, "created_at"),
+            revoked_at=rfc3339(card, "revoked_at"),
+        )
+
+
+class Enterprise(BaseModel):
+    id: str
+    name: str
+
+
+class LoginMethods(BaseModel):
+    password: bool
+    phone: str | None
+    email: str | None
+    membership_cards: list[MembershipCard]
+
+
+class Me(User):
+    enterprise: Enterprise | None
+    login_methods: LoginMethods
+
+    @classmethod
+    def from_me(cls, reply: pb.GetMeResponse) -> Me:
+        user = User.from_proto(reply.user)
+        methods = reply.login_methods
+        return cls(
+            **user.model_dump(),
+            enterprise=Enterprise(id=reply.enterprise.id, name=reply.enterprise.name)
+            if reply.HasField("enterprise")
+            else None,
+            login_methods=LoginMethods(
+                password=methods.password,
+                phone=or_none(methods.phone),
+                email=or_none(methods.email),
+                membership_cards=[MembershipCard.from_proto(c) for c in methods.membership_cards],
+            ),
+        )
+
+
+class UpdateMe(RequestModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    phone: str | None = Field(default=None, max_length=32, description="Link this phone; needs `code`.")
+    email: str | None = Field(default=None, max_length=320, description="Link this e-mail; needs `code`.")
+    code: str | None = Field(default=None, max_length=16, description="The code sent to the phone or e-mail.")
+    password: str | None = Field(default=None, max_length=1024, description="A new password.")
+    current_password: str | None = Field(
+        default=None, max_length=1024, description="Required to change a password that is set."
+    )
+
+
+class LinkCard(RequestModel):
+    card_number: str = Field(min_length=1, max_length=64)
+    pin: str = Field(min_length=1, max_length=16)
+
+
+class IssueCard(RequestModel):
+    card_number: str = Field(min_length=1, max_length=64)
+    pin: str = Field(min_length=1, max_length=16)
+    user_id: str | None = Field(default=None, max_length=64, description="Link to this account at once.")
+
+
+class InviteMember(RequestModel):
+    phone: str | None = Field(default=None, max_length=32, description="Exactly one of phone and email.")
+    email: str | None = Field(default=None, max_length=320)
+    role: Literal["client", "client_admin"] = "client"
+
+
+class Invited(BaseModel):
+    status: Literal["invited"] = "invited"
+    role: str
+
+
+class Activity(BaseModel):
+    id: str
+    kind: str = Field(
+        description='What happened: "login", or another service\'s event type, e.g. "order.paid".'
+    )
+    source: str = Field(description="The service it happened in.")
+    subject_id: str | None
+    occurred_at: str | None
+    detail: dict[str, str]
+
+    @classmethod
+    def from_proto(cls, activity: pb.Activity) -> Activity:
+        return cls(
+            id=activity.id,
+            kind=activity.kind,
+            source=activity.source,
+            subject_id=or_none(activity.subject_id),
+            occurred_at=rfc3339(activity, "occurred_at"),
+            detail=dict(activity.detail),
+        )
+
+
+class ActivityPage(BaseModel):
+    items: list[Activity]
+    next_cursor: str | None
+
+
+class Erased(BaseModel):
+    status: Literal["erased"] = "erased"
+    erased_at: str | None
+
+
+class MemberPage(BaseModel):
+    items: list[User]
+    next_cursor: str | None
+
+
+class MemberRole(RequestModel):
+    role: Literal["client", "client_admin"]
+
+
+class NewServiceClient(RequestModel):
+    name: str = Field(min_length=1, max_length=100, description='e.g. "case management"')
+
+
+class ServiceClient(BaseModel):
+    client_id: str
+    firm_id: str
+    name: str
+    created_at: str | None
+    revoked_at: str | None
+    client_secret: str | None = Field(default=None, description="Only in the creation response.")
+
+    @classmethod
+    def from_proto(cls, client: pb.ServiceClient, secret: str = "") -> ServiceClient:
+        return cls(
+            client_id=client.client_id,
+            firm_id=client.firm_id,
+            name=client.name,
+            created_at=rfc3339(client, "created_at"),
+            revoked_at=rfc3339(client, "revoked_at"),
+            client_secret=secret or None,
         )

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ounsel/common/v1/errors.proto\x12\x11\x63ounsel.common.v1\"[\n\x0c\x45rrorDetails\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12;\n\x10\x66ield_violations\x18\x02 \x03(\x0b\x32!.counsel.common.v1.FieldViolation\"0\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ounsel/common/v1/errors.proto\x12\x11\x63ounsel.common.v1\"x\n\x0c\x45rrorDetails\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12;\n\x10\x66ield_violations\x18\x02 \x03(\x0b\x32!.counsel.common.v1.FieldViolation\x12\x1b\n\x13retry_after_seconds\x18\x03 \x01(\x05\"0\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,7 +32,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'counsel.common.v1.errors_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ERRORDETAILS']._serialized_start=53
-  _globals['_ERRORDETAILS']._serialized_end=144
-  _globals['_FIELDVIOLATION']._serialized_start=146
-  _globals['_FIELDVIOLATION']._serialized_end=194
+  _globals['_ERRORDETAILS']._serialized_end=173
+  _globals['_FIELDVIOLATION']._serialized_start=175
+  _globals['_FIELDVIOLATION']._serialized_end=223
 # @@protoc_insertion_point(module_scope)

@@ -28,8 +28,11 @@ class ErrorDetails(_message.Message):
 
     REASON_FIELD_NUMBER: _builtins.int
     FIELD_VIOLATIONS_FIELD_NUMBER: _builtins.int
+    RETRY_AFTER_SECONDS_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
     """Stable, machine-readable reason in UPPER_SNAKE_CASE, e.g. "REVISION_WINDOW_CLOSED"."""
+    retry_after_seconds: _builtins.int
+    """For RESOURCE_EXHAUSTED: seconds until the caller may try again (HTTP Retry-After); 0 when unknown."""
     @_builtins.property
     def field_violations(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldViolation]:
         """Per-field validation failures, for INVALID_ARGUMENT."""
@@ -39,10 +42,11 @@ class ErrorDetails(_message.Message):
         *,
         reason: _builtins.str = ...,
         field_violations: _abc.Iterable[Global___FieldViolation] | None = ...,
+        retry_after_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_violations", b"field_violations", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_violations", b"field_violations", "reason", b"reason", "retry_after_seconds", b"retry_after_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -41,6 +41,15 @@ class Consultation(_message.Message):
     MESSAGES_FIELD_NUMBER: _builtins.int
     STAGES_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
+    NEEDS_MANUAL_CLASSIFICATION_FIELD_NUMBER: _builtins.int
+    CURRENT_DUE_AT_FIELD_NUMBER: _builtins.int
+    ESCALATIONS_FIELD_NUMBER: _builtins.int
+    ASSIGNMENT_REASON_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    RATING_COMMENT_FIELD_NUMBER: _builtins.int
+    ANSWERED_AT_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    CALL_RECORDS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Consultation id."""
     tenant_id: _builtins.str
@@ -61,6 +70,16 @@ class Consultation(_message.Message):
     """Lawyer currently assigned; empty until assigned."""
     order_id: _builtins.str
     """Paid order this consultation fulfils; empty for free (general) consultations."""
+    needs_manual_classification: _builtins.bool
+    """True when the classifier was not confident: an agent classifies it by hand."""
+    escalations: _builtins.int
+    """How many reply deadlines were missed."""
+    assignment_reason: _builtins.str
+    """Why the current lawyer was assigned."""
+    rating: _builtins.int
+    """The client's rating 1..5; 0 when not rated."""
+    rating_comment: _builtins.str
+    """The client's comment with the rating."""
     @_builtins.property
     def reply_due_at(self) -> _timestamp_pb2.Timestamp:
         """When the lawyer's reply is due (the reply SLA); unset when not applicable."""
@@ -76,6 +95,24 @@ class Consultation(_message.Message):
     @_builtins.property
     def stages(self) -> _containers.RepeatedCompositeFieldContainer[_timeline_pb2.TimelineStage]:
         """The client's timeline."""
+
+    @_builtins.property
+    def current_due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the currently assigned lawyer's reply is due (differs from reply_due_at after an escalation)."""
+
+    @_builtins.property
+    def answered_at(self) -> _timestamp_pb2.Timestamp:
+        """When the assigned lawyer first replied; unset before."""
+
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsultationHistoryEntry]:
+        """Every recorded step with what happened (assignments and their reasons, breaches, hand classification),
+        oldest first; filled for staff only, like stages with messages.
+        """
+
+    @_builtins.property
+    def call_records(self) -> _containers.RepeatedCompositeFieldContainer[Global___CallRecord]:
+        """Phone consultations: the bridged calls, oldest first."""
 
     def __init__(
         self,
@@ -94,14 +131,135 @@ class Consultation(_message.Message):
         messages: _abc.Iterable[Global___ConsultationMessage] | None = ...,
         stages: _abc.Iterable[_timeline_pb2.TimelineStage] | None = ...,
         order_id: _builtins.str = ...,
+        needs_manual_classification: _builtins.bool = ...,
+        current_due_at: _timestamp_pb2.Timestamp | None = ...,
+        escalations: _builtins.int = ...,
+        assignment_reason: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        rating_comment: _builtins.str = ...,
+        answered_at: _timestamp_pb2.Timestamp | None = ...,
+        history: _abc.Iterable[Global___ConsultationHistoryEntry] | None = ...,
+        call_records: _abc.Iterable[Global___CallRecord] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "reply_due_at", b"reply_due_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at", "current_due_at", b"current_due_at", "reply_due_at", b"reply_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_lawyer_id", b"assigned_lawyer_id", "client_id", b"client_id", "created_at", b"created_at", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "messages", b"messages", "order_id", b"order_id", "question", b"question", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "call_records", b"call_records", "client_id", b"client_id", "created_at", b"created_at", "current_due_at", b"current_due_at", "escalations", b"escalations", "history", b"history", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "messages", b"messages", "needs_manual_classification", b"needs_manual_classification", "order_id", b"order_id", "question", b"question", "rating", b"rating", "rating_comment", b"rating_comment", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Consultation: _TypeAlias = Consultation  # noqa: Y015
+
+@_typing.final
+class CallRecord(_message.Message):
+    """One bridged phone call of a consultation (§6.2.4.4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    ENDED_AT_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    RECORDING_REF_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    PROVIDER_CALL_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Call id."""
+    consultation_id: _builtins.str
+    """The consultation."""
+    agent_id: _builtins.str
+    """The agent who bridged it."""
+    lawyer_id: _builtins.str
+    """The lawyer it was bridged to."""
+    status: _builtins.str
+    """One of: connected|ended."""
+    duration_seconds: _builtins.int
+    """Length in seconds, from the provider; 0 while connected."""
+    outcome: _builtins.str
+    """What came of it, e.g. "advice given", "follow-up meeting booked"."""
+    recording_ref: _builtins.str
+    """Where the provider keeps the recording, e.g. "recordings/<call id>.wav"; empty while connected."""
+    provider: _builtins.str
+    """The telephony provider, e.g. "simulated"."""
+    provider_call_id: _builtins.str
+    """The provider's own id of the call."""
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """When the call was bridged."""
+
+    @_builtins.property
+    def ended_at(self) -> _timestamp_pb2.Timestamp:
+        """When it ended; unset while connected."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        ended_at: _timestamp_pb2.Timestamp | None = ...,
+        duration_seconds: _builtins.int = ...,
+        outcome: _builtins.str = ...,
+        recording_ref: _builtins.str = ...,
+        provider: _builtins.str = ...,
+        provider_call_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ended_at", b"ended_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "consultation_id", b"consultation_id", "duration_seconds", b"duration_seconds", "ended_at", b"ended_at", "id", b"id", "lawyer_id", b"lawyer_id", "outcome", b"outcome", "provider", b"provider", "provider_call_id", b"provider_call_id", "recording_ref", b"recording_ref", "started_at", b"started_at", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallRecord: _TypeAlias = CallRecord  # noqa: Y015
+
+@_typing.final
+class ConsultationHistoryEntry(_message.Message):
+    """One recorded step of a consultation, for staff: the stage plus what happened."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ENTERED_AT_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    """The stage entered, e.g. classified|assigned|escalated|answered|closed."""
+    actor: _builtins.str
+    """Who caused it (user id, or "system")."""
+    detail: _builtins.str
+    """What happened, e.g. "assigned to 演示律师2; matched: field labour; within service hours; ..."."""
+    @_builtins.property
+    def entered_at(self) -> _timestamp_pb2.Timestamp:
+        """When."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """The deadline recorded with it (for "escalated": the original reply due time)."""
+
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        entered_at: _timestamp_pb2.Timestamp | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "entered_at", b"entered_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "detail", b"detail", "due_at", b"due_at", "entered_at", b"entered_at", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsultationHistoryEntry: _TypeAlias = ConsultationHistoryEntry  # noqa: Y015
 
 @_typing.final
 class ConsultationMessage(_message.Message):
@@ -422,3 +580,787 @@ class CloseConsultationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CloseConsultationResponse: _TypeAlias = CloseConsultationResponse  # noqa: Y015
+
+@_typing.final
+class ClassifyConsultationRequest(_message.Message):
+    """Request for ConsultationService.ClassifyConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    idempotency_key: _builtins.str
+    """Key from the calling workflow; a retry is a no-op."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "idempotency_key", b"idempotency_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyConsultationRequest: _TypeAlias = ClassifyConsultationRequest  # noqa: Y015
+
+@_typing.final
+class ClassifyConsultationResponse(_message.Message):
+    """Response of ConsultationService.ClassifyConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEGAL_FIELD_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    NEEDS_MANUAL_CLASSIFICATION_FIELD_NUMBER: _builtins.int
+    legal_field: _builtins.str
+    """contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
+    confidence: _builtins.float
+    """The model's probability for its best field, 0..1."""
+    needs_manual_classification: _builtins.bool
+    """True when an agent must classify it by hand (legal_field is then "other")."""
+    def __init__(
+        self,
+        *,
+        legal_field: _builtins.str = ...,
+        confidence: _builtins.float = ...,
+        needs_manual_classification: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "legal_field", b"legal_field", "needs_manual_classification", b"needs_manual_classification"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyConsultationResponse: _TypeAlias = ClassifyConsultationResponse  # noqa: Y015
+
+@_typing.final
+class AssignLawyerRequest(_message.Message):
+    """Request for ConsultationService.AssignLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    EXCLUDE_LAWYER_IDS_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    idempotency_key: _builtins.str
+    """Key from the calling workflow; a retry returns the first assignment."""
+    @_builtins.property
+    def exclude_lawyer_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Lawyers who must not get it (e.g. the one who missed the deadline)."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the assigned lawyer's reply is due; unset when there is no reply clock."""
+
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        exclude_lawyer_ids: _abc.Iterable[_builtins.str] | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "due_at", b"due_at", "exclude_lawyer_ids", b"exclude_lawyer_ids", "idempotency_key", b"idempotency_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignLawyerRequest: _TypeAlias = AssignLawyerRequest  # noqa: Y015
+
+@_typing.final
+class AssignLawyerResponse(_message.Message):
+    """Response of ConsultationService.AssignLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The assigned lawyer; empty when no lawyer is eligible (left to a supervisor)."""
+    reason: _builtins.str
+    """Why this lawyer, e.g. "field=labour; in service hours; open load 0 of 20"."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignLawyerResponse: _TypeAlias = AssignLawyerResponse  # noqa: Y015
+
+@_typing.final
+class EscalateConsultationRequest(_message.Message):
+    """Request for ConsultationService.EscalateConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    FROM_LAWYER_ID_FIELD_NUMBER: _builtins.int
+    MISSED_DUE_AT_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    EXCLUDE_LAWYER_IDS_FIELD_NUMBER: _builtins.int
+    NEXT_DUE_AT_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    from_lawyer_id: _builtins.str
+    """The lawyer who missed the deadline."""
+    idempotency_key: _builtins.str
+    """Key from the calling workflow; a retry returns the first result."""
+    @_builtins.property
+    def missed_due_at(self) -> _timestamp_pb2.Timestamp:
+        """The deadline that was missed."""
+
+    @_builtins.property
+    def exclude_lawyer_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Lawyers who must not get it next (every lawyer who already missed a deadline on it)."""
+
+    @_builtins.property
+    def next_due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the next lawyer's reply is due; the consultation's reply_due_at stays the original."""
+
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        from_lawyer_id: _builtins.str = ...,
+        missed_due_at: _timestamp_pb2.Timestamp | None = ...,
+        idempotency_key: _builtins.str = ...,
+        exclude_lawyer_ids: _abc.Iterable[_builtins.str] | None = ...,
+        next_due_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["missed_due_at", b"missed_due_at", "next_due_at", b"next_due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "exclude_lawyer_ids", b"exclude_lawyer_ids", "from_lawyer_id", b"from_lawyer_id", "idempotency_key", b"idempotency_key", "missed_due_at", b"missed_due_at", "next_due_at", b"next_due_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EscalateConsultationRequest: _TypeAlias = EscalateConsultationRequest  # noqa: Y015
+
+@_typing.final
+class EscalateConsultationResponse(_message.Message):
+    """Response of ConsultationService.EscalateConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALREADY_ANSWERED_FIELD_NUMBER: _builtins.int
+    TO_LAWYER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    already_answered: _builtins.bool
+    """True when the lawyer's reply was already recorded: no breach, nothing escalated."""
+    to_lawyer_id: _builtins.str
+    """The lawyer it was reassigned to; empty when none is eligible (left to a supervisor)."""
+    reason: _builtins.str
+    """Why that lawyer."""
+    def __init__(
+        self,
+        *,
+        already_answered: _builtins.bool = ...,
+        to_lawyer_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_answered", b"already_answered", "reason", b"reason", "to_lawyer_id", b"to_lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EscalateConsultationResponse: _TypeAlias = EscalateConsultationResponse  # noqa: Y015
+
+@_typing.final
+class PostMessageRequest(_message.Message):
+    """Request for ConsultationService.PostMessage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    body: _builtins.str
+    """Message text."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "consultation_id", b"consultation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostMessageRequest: _TypeAlias = PostMessageRequest  # noqa: Y015
+
+@_typing.final
+class PostMessageResponse(_message.Message):
+    """Response of ConsultationService.PostMessage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultation(self) -> Global___Consultation:
+        """The consultation with its messages."""
+
+    def __init__(
+        self,
+        *,
+        consultation: Global___Consultation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostMessageResponse: _TypeAlias = PostMessageResponse  # noqa: Y015
+
+@_typing.final
+class ListLawyerQueueRequest(_message.Message):
+    """Request for ConsultationService.ListLawyerQueue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLawyerQueueRequest: _TypeAlias = ListLawyerQueueRequest  # noqa: Y015
+
+@_typing.final
+class ListLawyerQueueResponse(_message.Message):
+    """Response of ConsultationService.ListLawyerQueue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATIONS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Consultation]:
+        """Assigned, unanswered consultations, earliest due first (without messages)."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        consultations: _abc.Iterable[Global___Consultation] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultations", b"consultations", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLawyerQueueResponse: _TypeAlias = ListLawyerQueueResponse  # noqa: Y015
+
+@_typing.final
+class RateConsultationRequest(_message.Message):
+    """Request for ConsultationService.RateConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    rating: _builtins.int
+    """1..5."""
+    comment: _builtins.str
+    """Optional comment."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "consultation_id", b"consultation_id", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RateConsultationRequest: _TypeAlias = RateConsultationRequest  # noqa: Y015
+
+@_typing.final
+class RateConsultationResponse(_message.Message):
+    """Response of ConsultationService.RateConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultation(self) -> Global___Consultation:
+        """The rated consultation."""
+
+    def __init__(
+        self,
+        *,
+        consultation: Global___Consultation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RateConsultationResponse: _TypeAlias = RateConsultationResponse  # noqa: Y015
+
+@_typing.final
+class ReclassifyConsultationRequest(_message.Message):
+    """Request for ConsultationService.ReclassifyConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LEGAL_FIELD_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    legal_field: _builtins.str
+    """contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        legal_field: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "legal_field", b"legal_field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReclassifyConsultationRequest: _TypeAlias = ReclassifyConsultationRequest  # noqa: Y015
+
+@_typing.final
+class ReclassifyConsultationResponse(_message.Message):
+    """Response of ConsultationService.ReclassifyConsultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultation(self) -> Global___Consultation:
+        """The consultation after the change."""
+
+    def __init__(
+        self,
+        *,
+        consultation: Global___Consultation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation", b"consultation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReclassifyConsultationResponse: _TypeAlias = ReclassifyConsultationResponse  # noqa: Y015
+
+@_typing.final
+class ListAtRiskRequest(_message.Message):
+    """Request for ConsultationService.ListAtRisk."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WITHIN_MINUTES_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    within_minutes: _builtins.int
+    """The window; 0 means 120 minutes."""
+    limit: _builtins.int
+    """How many, at most 100; 0 means the default page size."""
+    def __init__(
+        self,
+        *,
+        within_minutes: _builtins.int = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "within_minutes", b"within_minutes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAtRiskRequest: _TypeAlias = ListAtRiskRequest  # noqa: Y015
+
+@_typing.final
+class ListAtRiskResponse(_message.Message):
+    """Response of ConsultationService.ListAtRisk."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Consultation]:
+        """Earliest due first (without messages)."""
+
+    def __init__(
+        self,
+        *,
+        consultations: _abc.Iterable[Global___Consultation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultations", b"consultations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAtRiskResponse: _TypeAlias = ListAtRiskResponse  # noqa: Y015
+
+@_typing.final
+class Complaint(_message.Message):
+    """A client's complaint about a consultation, tracked by agents to resolution (§6.1.4.4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    HANDLED_BY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Complaint id."""
+    consultation_id: _builtins.str
+    """The consultation it is about."""
+    tenant_id: _builtins.str
+    """Tenant (enterprise) of the client."""
+    client_id: _builtins.str
+    """The client who raised it."""
+    status: _builtins.str
+    """One of: open|in_progress|resolved."""
+    body: _builtins.str
+    """What the client wrote."""
+    resolution: _builtins.str
+    """How it was resolved; empty until resolved."""
+    handled_by: _builtins.str
+    """The agent handling it; empty while open."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was raised."""
+
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        body: _builtins.str = ...,
+        resolution: _builtins.str = ...,
+        handled_by: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_id", b"client_id", "consultation_id", b"consultation_id", "created_at", b"created_at", "handled_by", b"handled_by", "id", b"id", "resolution", b"resolution", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Complaint: _TypeAlias = Complaint  # noqa: Y015
+
+@_typing.final
+class RaiseComplaintRequest(_message.Message):
+    """Request for ConsultationService.RaiseComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    body: _builtins.str
+    """What went wrong."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "consultation_id", b"consultation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RaiseComplaintRequest: _TypeAlias = RaiseComplaintRequest  # noqa: Y015
+
+@_typing.final
+class RaiseComplaintResponse(_message.Message):
+    """Response of ConsultationService.RaiseComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaint(self) -> Global___Complaint:
+        """The new complaint."""
+
+    def __init__(
+        self,
+        *,
+        complaint: Global___Complaint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RaiseComplaintResponse: _TypeAlias = RaiseComplaintResponse  # noqa: Y015
+
+@_typing.final
+class ListComplaintsRequest(_message.Message):
+    """Request for ConsultationService.ListComplaints."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """Filter: open|in_progress|resolved; empty for all."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListComplaintsRequest: _TypeAlias = ListComplaintsRequest  # noqa: Y015
+
+@_typing.final
+class ListComplaintsResponse(_message.Message):
+    """Response of ConsultationService.ListComplaints."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINTS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Complaint]:
+        """The page of complaints."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        complaints: _abc.Iterable[Global___Complaint] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaints", b"complaints", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListComplaintsResponse: _TypeAlias = ListComplaintsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateComplaintRequest(_message.Message):
+    """Request for ConsultationService.UpdateComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    """The complaint."""
+    status: _builtins.str
+    """in_progress|resolved."""
+    resolution: _builtins.str
+    """Required when resolving: how it was resolved."""
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        resolution: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id", "resolution", b"resolution", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateComplaintRequest: _TypeAlias = UpdateComplaintRequest  # noqa: Y015
+
+@_typing.final
+class UpdateComplaintResponse(_message.Message):
+    """Response of ConsultationService.UpdateComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaint(self) -> Global___Complaint:
+        """The complaint after the change."""
+
+    def __init__(
+        self,
+        *,
+        complaint: Global___Complaint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateComplaintResponse: _TypeAlias = UpdateComplaintResponse  # noqa: Y015
+
+@_typing.final
+class StartCallRequest(_message.Message):
+    """Request for ConsultationService.StartCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The phone consultation."""
+    lawyer_id: _builtins.str
+    """The lawyer to bridge the client to."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartCallRequest: _TypeAlias = StartCallRequest  # noqa: Y015
+
+@_typing.final
+class StartCallResponse(_message.Message):
+    """Response of ConsultationService.StartCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> Global___CallRecord:
+        """The new call record."""
+
+    def __init__(
+        self,
+        *,
+        call: Global___CallRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartCallResponse: _TypeAlias = StartCallResponse  # noqa: Y015
+
+@_typing.final
+class EndCallRequest(_message.Message):
+    """Request for ConsultationService.EndCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    call_id: _builtins.str
+    """The call."""
+    outcome: _builtins.str
+    """What came of it."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        call_id: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "consultation_id", b"consultation_id", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndCallRequest: _TypeAlias = EndCallRequest  # noqa: Y015
+
+@_typing.final
+class EndCallResponse(_message.Message):
+    """Response of ConsultationService.EndCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> Global___CallRecord:
+        """The ended call record."""
+
+    def __init__(
+        self,
+        *,
+        call: Global___CallRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndCallResponse: _TypeAlias = EndCallResponse  # noqa: Y015

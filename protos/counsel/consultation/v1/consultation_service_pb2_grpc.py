@@ -60,6 +60,71 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationResponse.FromString,
                 _registered_method=True)
+        self.ClassifyConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ClassifyConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.FromString,
+                _registered_method=True)
+        self.AssignLawyer = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/AssignLawyer',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.FromString,
+                _registered_method=True)
+        self.EscalateConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/EscalateConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
+                _registered_method=True)
+        self.PostMessage = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/PostMessage',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageResponse.FromString,
+                _registered_method=True)
+        self.ListLawyerQueue = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListLawyerQueue',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueResponse.FromString,
+                _registered_method=True)
+        self.RateConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/RateConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationResponse.FromString,
+                _registered_method=True)
+        self.ReclassifyConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ReclassifyConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationResponse.FromString,
+                _registered_method=True)
+        self.ListAtRisk = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListAtRisk',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskResponse.FromString,
+                _registered_method=True)
+        self.RaiseComplaint = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/RaiseComplaint',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintResponse.FromString,
+                _registered_method=True)
+        self.ListComplaints = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListComplaints',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsResponse.FromString,
+                _registered_method=True)
+        self.UpdateComplaint = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/UpdateComplaint',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.FromString,
+                _registered_method=True)
+        self.StartCall = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/StartCall',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallResponse.FromString,
+                _registered_method=True)
+        self.EndCall = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/EndCall',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -101,6 +166,98 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClassifyConsultation(self, request, context):
+        """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignLawyer(self, request, context):
+        """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EscalateConsultation(self, request, context):
+        """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PostMessage(self, request, context):
+        """Adds a message by the client, the assigned lawyer or an agent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLawyerQueue(self, request, context):
+        """The calling lawyer's assigned, unanswered consultations, earliest due first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RateConsultation(self, request, context):
+        """The client rates an answered or closed consultation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReclassifyConsultation(self, request, context):
+        """An agent sets the legal field by hand (the classifier was not confident, or was wrong); an unanswered
+        consultation moves to a lawyer of the new field, keeping its due times.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAtRisk(self, request, context):
+        """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RaiseComplaint(self, request, context):
+        """A client raises a complaint about a consultation of their enterprise (§6.1.4.4).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComplaints(self, request, context):
+        """Complaints: a client's enterprise's, or all for agents and supervisors; newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateComplaint(self, request, context):
+        """An agent moves a complaint on: open → in_progress → resolved (with a resolution).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartCall(self, request, context):
+        """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndCall(self, request, context):
+        """An agent ends the call with its outcome; the call record is kept (§6.2.4.4).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +285,71 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.CloseConsultation,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationResponse.SerializeToString,
+            ),
+            'ClassifyConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClassifyConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.SerializeToString,
+            ),
+            'AssignLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignLawyer,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.SerializeToString,
+            ),
+            'EscalateConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.SerializeToString,
+            ),
+            'PostMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.PostMessage,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageResponse.SerializeToString,
+            ),
+            'ListLawyerQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLawyerQueue,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueResponse.SerializeToString,
+            ),
+            'RateConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RateConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationResponse.SerializeToString,
+            ),
+            'ReclassifyConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReclassifyConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationResponse.SerializeToString,
+            ),
+            'ListAtRisk': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAtRisk,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskResponse.SerializeToString,
+            ),
+            'RaiseComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.RaiseComplaint,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintResponse.SerializeToString,
+            ),
+            'ListComplaints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComplaints,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsResponse.SerializeToString,
+            ),
+            'UpdateComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateComplaint,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.SerializeToString,
+            ),
+            'StartCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartCall,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallResponse.SerializeToString,
+            ),
+            'EndCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndCall,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +488,357 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/CloseConsultation',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClassifyConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ClassifyConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/AssignLawyer',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/EscalateConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PostMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/PostMessage',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLawyerQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListLawyerQueue',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListLawyerQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RateConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/RateConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RateConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReclassifyConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ReclassifyConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReclassifyConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAtRisk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListAtRisk',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListAtRiskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RaiseComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/RaiseComplaint',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RaiseComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComplaints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListComplaints',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListComplaintsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/UpdateComplaint',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/StartCall',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/EndCall',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.FromString,
             options,
             channel_credentials,
             insecure,

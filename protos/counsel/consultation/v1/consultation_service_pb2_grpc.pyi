@@ -43,6 +43,34 @@ class ConsultationServiceStub:
     """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
     CloseConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseConsultationRequest, _consultation_service_pb2.CloseConsultationResponse]
     """Closes a consultation."""
+    ClassifyConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ClassifyConsultationRequest, _consultation_service_pb2.ClassifyConsultationResponse]
+    """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
+    AssignLawyer: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.AssignLawyerRequest, _consultation_service_pb2.AssignLawyerResponse]
+    """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
+    EscalateConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]
+    """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+    PostMessage: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.PostMessageRequest, _consultation_service_pb2.PostMessageResponse]
+    """Adds a message by the client, the assigned lawyer or an agent."""
+    ListLawyerQueue: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListLawyerQueueRequest, _consultation_service_pb2.ListLawyerQueueResponse]
+    """The calling lawyer's assigned, unanswered consultations, earliest due first."""
+    RateConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.RateConsultationRequest, _consultation_service_pb2.RateConsultationResponse]
+    """The client rates an answered or closed consultation."""
+    ReclassifyConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ReclassifyConsultationRequest, _consultation_service_pb2.ReclassifyConsultationResponse]
+    """An agent sets the legal field by hand (the classifier was not confident, or was wrong); an unanswered
+    consultation moves to a lawyer of the new field, keeping its due times.
+    """
+    ListAtRisk: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListAtRiskRequest, _consultation_service_pb2.ListAtRiskResponse]
+    """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
+    RaiseComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.RaiseComplaintRequest, _consultation_service_pb2.RaiseComplaintResponse]
+    """A client raises a complaint about a consultation of their enterprise (§6.1.4.4)."""
+    ListComplaints: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListComplaintsRequest, _consultation_service_pb2.ListComplaintsResponse]
+    """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
+    UpdateComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.UpdateComplaintRequest, _consultation_service_pb2.UpdateComplaintResponse]
+    """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
+    StartCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartCallRequest, _consultation_service_pb2.StartCallResponse]
+    """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
+    EndCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]
+    """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -59,6 +87,34 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
     CloseConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseConsultationRequest, _consultation_service_pb2.CloseConsultationResponse]  # type: ignore[assignment]
     """Closes a consultation."""
+    ClassifyConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ClassifyConsultationRequest, _consultation_service_pb2.ClassifyConsultationResponse]  # type: ignore[assignment]
+    """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
+    AssignLawyer: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.AssignLawyerRequest, _consultation_service_pb2.AssignLawyerResponse]  # type: ignore[assignment]
+    """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
+    EscalateConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]  # type: ignore[assignment]
+    """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+    PostMessage: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.PostMessageRequest, _consultation_service_pb2.PostMessageResponse]  # type: ignore[assignment]
+    """Adds a message by the client, the assigned lawyer or an agent."""
+    ListLawyerQueue: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListLawyerQueueRequest, _consultation_service_pb2.ListLawyerQueueResponse]  # type: ignore[assignment]
+    """The calling lawyer's assigned, unanswered consultations, earliest due first."""
+    RateConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.RateConsultationRequest, _consultation_service_pb2.RateConsultationResponse]  # type: ignore[assignment]
+    """The client rates an answered or closed consultation."""
+    ReclassifyConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ReclassifyConsultationRequest, _consultation_service_pb2.ReclassifyConsultationResponse]  # type: ignore[assignment]
+    """An agent sets the legal field by hand (the classifier was not confident, or was wrong); an unanswered
+    consultation moves to a lawyer of the new field, keeping its due times.
+    """
+    ListAtRisk: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListAtRiskRequest, _consultation_service_pb2.ListAtRiskResponse]  # type: ignore[assignment]
+    """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
+    RaiseComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.RaiseComplaintRequest, _consultation_service_pb2.RaiseComplaintResponse]  # type: ignore[assignment]
+    """A client raises a complaint about a consultation of their enterprise (§6.1.4.4)."""
+    ListComplaints: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListComplaintsRequest, _consultation_service_pb2.ListComplaintsResponse]  # type: ignore[assignment]
+    """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
+    UpdateComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.UpdateComplaintRequest, _consultation_service_pb2.UpdateComplaintResponse]  # type: ignore[assignment]
+    """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
+    StartCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartCallRequest, _consultation_service_pb2.StartCallResponse]  # type: ignore[assignment]
+    """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
+    EndCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]  # type: ignore[assignment]
+    """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -102,5 +158,111 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.CloseConsultationResponse, _abc.Awaitable[_consultation_service_pb2.CloseConsultationResponse]]:
         """Closes a consultation."""
+
+    @_abc_1.abstractmethod
+    def ClassifyConsultation(
+        self,
+        request: _consultation_service_pb2.ClassifyConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ClassifyConsultationResponse, _abc.Awaitable[_consultation_service_pb2.ClassifyConsultationResponse]]:
+        """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def AssignLawyer(
+        self,
+        request: _consultation_service_pb2.AssignLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.AssignLawyerResponse, _abc.Awaitable[_consultation_service_pb2.AssignLawyerResponse]]:
+        """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def EscalateConsultation(
+        self,
+        request: _consultation_service_pb2.EscalateConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.EscalateConsultationResponse, _abc.Awaitable[_consultation_service_pb2.EscalateConsultationResponse]]:
+        """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def PostMessage(
+        self,
+        request: _consultation_service_pb2.PostMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.PostMessageResponse, _abc.Awaitable[_consultation_service_pb2.PostMessageResponse]]:
+        """Adds a message by the client, the assigned lawyer or an agent."""
+
+    @_abc_1.abstractmethod
+    def ListLawyerQueue(
+        self,
+        request: _consultation_service_pb2.ListLawyerQueueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListLawyerQueueResponse, _abc.Awaitable[_consultation_service_pb2.ListLawyerQueueResponse]]:
+        """The calling lawyer's assigned, unanswered consultations, earliest due first."""
+
+    @_abc_1.abstractmethod
+    def RateConsultation(
+        self,
+        request: _consultation_service_pb2.RateConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.RateConsultationResponse, _abc.Awaitable[_consultation_service_pb2.RateConsultationResponse]]:
+        """The client rates an answered or closed consultation."""
+
+    @_abc_1.abstractmethod
+    def ReclassifyConsultation(
+        self,
+        request: _consultation_service_pb2.ReclassifyConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ReclassifyConsultationResponse, _abc.Awaitable[_consultation_service_pb2.ReclassifyConsultationResponse]]:
+        """An agent sets the legal field by hand (the classifier was not confident, or was wrong); an unanswered
+        consultation moves to a lawyer of the new field, keeping its due times.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAtRisk(
+        self,
+        request: _consultation_service_pb2.ListAtRiskRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListAtRiskResponse, _abc.Awaitable[_consultation_service_pb2.ListAtRiskResponse]]:
+        """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
+
+    @_abc_1.abstractmethod
+    def RaiseComplaint(
+        self,
+        request: _consultation_service_pb2.RaiseComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.RaiseComplaintResponse, _abc.Awaitable[_consultation_service_pb2.RaiseComplaintResponse]]:
+        """A client raises a complaint about a consultation of their enterprise (§6.1.4.4)."""
+
+    @_abc_1.abstractmethod
+    def ListComplaints(
+        self,
+        request: _consultation_service_pb2.ListComplaintsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListComplaintsResponse, _abc.Awaitable[_consultation_service_pb2.ListComplaintsResponse]]:
+        """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
+
+    @_abc_1.abstractmethod
+    def UpdateComplaint(
+        self,
+        request: _consultation_service_pb2.UpdateComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.UpdateComplaintResponse, _abc.Awaitable[_consultation_service_pb2.UpdateComplaintResponse]]:
+        """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
+
+    @_abc_1.abstractmethod
+    def StartCall(
+        self,
+        request: _consultation_service_pb2.StartCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.StartCallResponse, _abc.Awaitable[_consultation_service_pb2.StartCallResponse]]:
+        """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
+
+    @_abc_1.abstractmethod
+    def EndCall(
+        self,
+        request: _consultation_service_pb2.EndCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.EndCallResponse, _abc.Awaitable[_consultation_service_pb2.EndCallResponse]]:
+        """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$counsel/consultation/v1/events.proto\x12\x17\x63ounsel.consultation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x01\n\x15\x43onsultationSubmitted\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x30\n\x0creply_due_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08order_id\x18\x06 \x01(\t\"R\n\x14\x43onsultationAssigned\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x11\n\tlawyer_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"A\n\x13\x43onsultationReplied\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x11\n\tauthor_id\x18\x02 \x01(\t\"\x93\x01\n\x15\x43onsultationEscalated\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x16\n\x0e\x66rom_lawyer_id\x18\x02 \x01(\t\x12\x14\n\x0cto_lawyer_id\x18\x03 \x01(\t\x12\x33\n\x0foriginal_due_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x12\x43onsultationClosed\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$counsel/consultation/v1/events.proto\x12\x17\x63ounsel.consultation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x01\n\x15\x43onsultationSubmitted\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x30\n\x0creply_due_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08order_id\x18\x06 \x01(\t\"\x91\x01\n\x14\x43onsultationAssigned\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x11\n\tlawyer_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tclient_id\x18\x04 \x01(\t\x12*\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x85\x01\n\x13\x43onsultationReplied\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x11\n\tauthor_id\x18\x02 \x01(\t\x12\x13\n\x0b\x61uthor_role\x18\x03 \x01(\t\x12\x1a\n\x12\x66irst_lawyer_reply\x18\x04 \x01(\x08\x12\x11\n\tclient_id\x18\x05 \x01(\t\"\xc6\x01\n\x15\x43onsultationEscalated\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x16\n\x0e\x66rom_lawyer_id\x18\x02 \x01(\t\x12\x14\n\x0cto_lawyer_id\x18\x03 \x01(\t\x12\x33\n\x0foriginal_due_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rmissed_due_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"k\n\x16\x43onsultationClassified\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x13\n\x0blegal_field\x18\x02 \x01(\t\x12#\n\x1bneeds_manual_classification\x18\x03 \x01(\x08\"O\n\x11\x43onsultationRated\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x11\n\tlawyer_id\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x05\"P\n\x12\x43onsultationClosed\x12\x17\n\x0f\x63onsultation_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Q\n\x10\x43omplaintChanged\x12\x14\n\x0c\x63omplaint_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onsultation_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\"Z\n\x0b\x43\x61llChanged\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onsultation_id\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONSULTATIONSUBMITTED']._serialized_start=99
   _globals['_CONSULTATIONSUBMITTED']._serialized_end=265
-  _globals['_CONSULTATIONASSIGNED']._serialized_start=267
-  _globals['_CONSULTATIONASSIGNED']._serialized_end=349
-  _globals['_CONSULTATIONREPLIED']._serialized_start=351
-  _globals['_CONSULTATIONREPLIED']._serialized_end=416
-  _globals['_CONSULTATIONESCALATED']._serialized_start=419
-  _globals['_CONSULTATIONESCALATED']._serialized_end=566
-  _globals['_CONSULTATIONCLOSED']._serialized_start=568
-  _globals['_CONSULTATIONCLOSED']._serialized_end=648
+  _globals['_CONSULTATIONASSIGNED']._serialized_start=268
+  _globals['_CONSULTATIONASSIGNED']._serialized_end=413
+  _globals['_CONSULTATIONREPLIED']._serialized_start=416
+  _globals['_CONSULTATIONREPLIED']._serialized_end=549
+  _globals['_CONSULTATIONESCALATED']._serialized_start=552
+  _globals['_CONSULTATIONESCALATED']._serialized_end=750
+  _globals['_CONSULTATIONCLASSIFIED']._serialized_start=752
+  _globals['_CONSULTATIONCLASSIFIED']._serialized_end=859
+  _globals['_CONSULTATIONRATED']._serialized_start=861
+  _globals['_CONSULTATIONRATED']._serialized_end=940
+  _globals['_CONSULTATIONCLOSED']._serialized_start=942
+  _globals['_CONSULTATIONCLOSED']._serialized_end=1022
+  _globals['_COMPLAINTCHANGED']._serialized_start=1024
+  _globals['_COMPLAINTCHANGED']._serialized_end=1105
+  _globals['_CALLCHANGED']._serialized_start=1107
+  _globals['_CALLCHANGED']._serialized_end=1197
 # @@protoc_insertion_point(module_scope)

@@ -70,22 +70,32 @@ class ConsultationAssigned(_message.Message):
     CONSULTATION_ID_FIELD_NUMBER: _builtins.int
     LAWYER_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
     consultation_id: _builtins.str
     """The consultation."""
     lawyer_id: _builtins.str
     """The assigned lawyer."""
     reason: _builtins.str
     """Why this lawyer, e.g. "legal_field_match", "reassigned_after_breach"."""
+    client_id: _builtins.str
+    """The client who asked, to tell them a lawyer has it."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the lawyer's reply is due; unset when there is no reply clock."""
+
     def __init__(
         self,
         *,
         consultation_id: _builtins.str = ...,
         lawyer_id: _builtins.str = ...,
         reason: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "consultation_id", b"consultation_id", "due_at", b"due_at", "lawyer_id", b"lawyer_id", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -99,19 +109,31 @@ class ConsultationReplied(_message.Message):
 
     CONSULTATION_ID_FIELD_NUMBER: _builtins.int
     AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ROLE_FIELD_NUMBER: _builtins.int
+    FIRST_LAWYER_REPLY_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
     consultation_id: _builtins.str
     """The consultation."""
     author_id: _builtins.str
     """Who replied."""
+    author_role: _builtins.str
+    """client|lawyer|agent."""
+    first_lawyer_reply: _builtins.bool
+    """True for the assigned lawyer's first reply: it stops the reply clock."""
+    client_id: _builtins.str
+    """The client who asked, to tell them about a lawyer's or an agent's message."""
     def __init__(
         self,
         *,
         consultation_id: _builtins.str = ...,
         author_id: _builtins.str = ...,
+        author_role: _builtins.str = ...,
+        first_lawyer_reply: _builtins.bool = ...,
+        client_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "consultation_id", b"consultation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "author_role", b"author_role", "client_id", b"client_id", "consultation_id", b"consultation_id", "first_lawyer_reply", b"first_lawyer_reply"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -127,6 +149,7 @@ class ConsultationEscalated(_message.Message):
     FROM_LAWYER_ID_FIELD_NUMBER: _builtins.int
     TO_LAWYER_ID_FIELD_NUMBER: _builtins.int
     ORIGINAL_DUE_AT_FIELD_NUMBER: _builtins.int
+    MISSED_DUE_AT_FIELD_NUMBER: _builtins.int
     consultation_id: _builtins.str
     """The consultation."""
     from_lawyer_id: _builtins.str
@@ -137,6 +160,10 @@ class ConsultationEscalated(_message.Message):
     def original_due_at(self) -> _timestamp_pb2.Timestamp:
         """The deadline that was breached."""
 
+    @_builtins.property
+    def missed_due_at(self) -> _timestamp_pb2.Timestamp:
+        """The deadline of the hop that was missed (equals original_due_at on the first breach)."""
+
     def __init__(
         self,
         *,
@@ -144,14 +171,75 @@ class ConsultationEscalated(_message.Message):
         from_lawyer_id: _builtins.str = ...,
         to_lawyer_id: _builtins.str = ...,
         original_due_at: _timestamp_pb2.Timestamp | None = ...,
+        missed_due_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["original_due_at", b"original_due_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["missed_due_at", b"missed_due_at", "original_due_at", b"original_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "from_lawyer_id", b"from_lawyer_id", "original_due_at", b"original_due_at", "to_lawyer_id", b"to_lawyer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "from_lawyer_id", b"from_lawyer_id", "missed_due_at", b"missed_due_at", "original_due_at", b"original_due_at", "to_lawyer_id", b"to_lawyer_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConsultationEscalated: _TypeAlias = ConsultationEscalated  # noqa: Y015
+
+@_typing.final
+class ConsultationClassified(_message.Message):
+    """Payload of event "consultation.classified": the legal nature of the question was decided."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LEGAL_FIELD_FIELD_NUMBER: _builtins.int
+    NEEDS_MANUAL_CLASSIFICATION_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    legal_field: _builtins.str
+    """The legal field."""
+    needs_manual_classification: _builtins.bool
+    """True when an agent must classify it by hand."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        legal_field: _builtins.str = ...,
+        needs_manual_classification: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "legal_field", b"legal_field", "needs_manual_classification", b"needs_manual_classification"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsultationClassified: _TypeAlias = ConsultationClassified  # noqa: Y015
+
+@_typing.final
+class ConsultationRated(_message.Message):
+    """Payload of event "consultation.rated": the client rated the consultation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    lawyer_id: _builtins.str
+    """The lawyer who answered."""
+    rating: _builtins.int
+    """1..5."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        rating: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsultationRated: _TypeAlias = ConsultationRated  # noqa: Y015
 
 @_typing.final
 class ConsultationClosed(_message.Message):
@@ -182,3 +270,67 @@ class ConsultationClosed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConsultationClosed: _TypeAlias = ConsultationClosed  # noqa: Y015
+
+@_typing.final
+class ComplaintChanged(_message.Message):
+    """Payload of events "complaint.raised" and "complaint.resolved": a complaint about a consultation changed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    """The complaint."""
+    consultation_id: _builtins.str
+    """The consultation it is about."""
+    status: _builtins.str
+    """open|in_progress|resolved."""
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id", "consultation_id", b"consultation_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComplaintChanged: _TypeAlias = ComplaintChanged  # noqa: Y015
+
+@_typing.final
+class CallChanged(_message.Message):
+    """Payload of events "call.connected" and "call.ended": a phone consultation's call changed (§6.2.4.4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call record."""
+    consultation_id: _builtins.str
+    """The consultation."""
+    lawyer_id: _builtins.str
+    """The lawyer on the call."""
+    status: _builtins.str
+    """connected|ended."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallChanged: _TypeAlias = CallChanged  # noqa: Y015

@@ -67,3 +67,31 @@ class UserLoggedIn(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UserLoggedIn: _TypeAlias = UserLoggedIn  # noqa: Y015
+
+@_typing.final
+class UserErased(_message.Message):
+    """Payload of event "user.erased": a user asked for their personal data to be erased (PIPL); every
+    service holding personal data of this user erases or anonymises it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The erased user."""
+    tenant_id: _builtins.str
+    """Tenant the user belonged to."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UserErased: _TypeAlias = UserErased  # noqa: Y015

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from counsel.common.v1 import paging_pb2 as _paging_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -108,22 +109,26 @@ class LoginRequest(_message.Message):
     METHOD_FIELD_NUMBER: _builtins.int
     IDENTIFIER_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
     method: _builtins.str
     """One of: password|otp|membership_card."""
     identifier: _builtins.str
     """Phone number, e-mail address or membership card number, depending on method."""
     secret: _builtins.str
     """Password, one-time code or card PIN, depending on method."""
+    client_ip: _builtins.str
+    """The end user's IP address as the gateway saw it (rate limits and the audit); may be empty."""
     def __init__(
         self,
         *,
         method: _builtins.str = ...,
         identifier: _builtins.str = ...,
         secret: _builtins.str = ...,
+        client_ip: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["identifier", b"identifier", "method", b"method", "secret", b"secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip", "identifier", b"identifier", "method", b"method", "secret", b"secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -243,3 +248,1265 @@ class GetUserResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetUserResponse: _TypeAlias = GetUserResponse  # noqa: Y015
+
+@_typing.final
+class Enterprise(_message.Message):
+    """A client enterprise (tenant)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Enterprise id (the tenant id)."""
+    name: _builtins.str
+    """Registered name."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Enterprise: _TypeAlias = Enterprise  # noqa: Y015
+
+@_typing.final
+class MembershipCard(_message.Message):
+    """An offline law-firm membership card."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    LAST4_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    REVOKED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Card id."""
+    last4: _builtins.str
+    """Last four characters of the card number."""
+    status: _builtins.str
+    """One of: active|revoked."""
+    user_id: _builtins.str
+    """The account it is linked to; empty while unlinked."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was issued."""
+
+    @_builtins.property
+    def revoked_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was revoked; unset while active."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        last4: _builtins.str = ...,
+        status: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        revoked_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "revoked_at", b"revoked_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "id", b"id", "last4", b"last4", "revoked_at", b"revoked_at", "status", b"status", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MembershipCard: _TypeAlias = MembershipCard  # noqa: Y015
+
+@_typing.final
+class LoginMethods(_message.Message):
+    """The ways a user can log in."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PASSWORD_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    MEMBERSHIP_CARDS_FIELD_NUMBER: _builtins.int
+    password: _builtins.bool
+    """A password is set."""
+    phone: _builtins.str
+    """The phone number, for SMS codes; empty if none."""
+    email: _builtins.str
+    """The e-mail address, for e-mail codes; empty if none."""
+    @_builtins.property
+    def membership_cards(self) -> _containers.RepeatedCompositeFieldContainer[Global___MembershipCard]:
+        """Linked membership cards."""
+
+    def __init__(
+        self,
+        *,
+        password: _builtins.bool = ...,
+        phone: _builtins.str = ...,
+        email: _builtins.str = ...,
+        membership_cards: _abc.Iterable[Global___MembershipCard] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "membership_cards", b"membership_cards", "password", b"password", "phone", b"phone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoginMethods: _TypeAlias = LoginMethods  # noqa: Y015
+
+@_typing.final
+class RequestOtpRequest(_message.Message):
+    """Request for IdentityService.RequestOtp."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """One of: sms|email."""
+    destination: _builtins.str
+    """Phone number for sms, e-mail address for email."""
+    client_ip: _builtins.str
+    """The end user's IP address as the gateway saw it."""
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        destination: _builtins.str = ...,
+        client_ip: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "client_ip", b"client_ip", "destination", b"destination"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestOtpRequest: _TypeAlias = RequestOtpRequest  # noqa: Y015
+
+@_typing.final
+class RequestOtpResponse(_message.Message):
+    """Response of IdentityService.RequestOtp."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPIRES_IN_FIELD_NUMBER: _builtins.int
+    expires_in: _builtins.int
+    """Seconds the code stays valid."""
+    def __init__(
+        self,
+        *,
+        expires_in: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_in", b"expires_in"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestOtpResponse: _TypeAlias = RequestOtpResponse  # noqa: Y015
+
+@_typing.final
+class RegisterRequest(_message.Message):
+    """Request for IdentityService.Register."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    PASSWORD_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    ENTERPRISE_NAME_FIELD_NUMBER: _builtins.int
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
+    phone: _builtins.str
+    """Phone number verified by the code; exactly one of phone and email."""
+    email: _builtins.str
+    """E-mail address verified by the code; exactly one of phone and email."""
+    code: _builtins.str
+    """The one-time code sent to the phone or e-mail."""
+    password: _builtins.str
+    """Optional password (checked for strength); empty for code-only accounts."""
+    display_name: _builtins.str
+    """Name shown in the UI."""
+    enterprise_name: _builtins.str
+    """When set, a new enterprise (tenant) with the user as its client_admin."""
+    client_ip: _builtins.str
+    """The end user's IP address as the gateway saw it."""
+    def __init__(
+        self,
+        *,
+        phone: _builtins.str = ...,
+        email: _builtins.str = ...,
+        code: _builtins.str = ...,
+        password: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        enterprise_name: _builtins.str = ...,
+        client_ip: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip", "code", b"code", "display_name", b"display_name", "email", b"email", "enterprise_name", b"enterprise_name", "password", b"password", "phone", b"phone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterRequest: _TypeAlias = RegisterRequest  # noqa: Y015
+
+@_typing.final
+class RegisterResponse(_message.Message):
+    """Response of IdentityService.Register."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The new user."""
+
+    @_builtins.property
+    def tokens(self) -> Global___TokenPair:
+        """Tokens for the first session."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+        tokens: Global___TokenPair | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tokens", b"tokens", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tokens", b"tokens", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterResponse: _TypeAlias = RegisterResponse  # noqa: Y015
+
+@_typing.final
+class RefreshRequest(_message.Message):
+    """Request for IdentityService.Refresh."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFRESH_TOKEN_FIELD_NUMBER: _builtins.int
+    refresh_token: _builtins.str
+    """The refresh token from the last login or refresh."""
+    def __init__(
+        self,
+        *,
+        refresh_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["refresh_token", b"refresh_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshRequest: _TypeAlias = RefreshRequest  # noqa: Y015
+
+@_typing.final
+class RefreshResponse(_message.Message):
+    """Response of IdentityService.Refresh."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The user."""
+
+    @_builtins.property
+    def tokens(self) -> Global___TokenPair:
+        """The new pair; the presented refresh token is spent."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+        tokens: Global___TokenPair | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tokens", b"tokens", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tokens", b"tokens", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshResponse: _TypeAlias = RefreshResponse  # noqa: Y015
+
+@_typing.final
+class LogoutRequest(_message.Message):
+    """Request for IdentityService.Logout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFRESH_TOKEN_FIELD_NUMBER: _builtins.int
+    refresh_token: _builtins.str
+    """Revoke this token's family; empty revokes every refresh token of the caller."""
+    def __init__(
+        self,
+        *,
+        refresh_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["refresh_token", b"refresh_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LogoutRequest: _TypeAlias = LogoutRequest  # noqa: Y015
+
+@_typing.final
+class LogoutResponse(_message.Message):
+    """Response of IdentityService.Logout."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LogoutResponse: _TypeAlias = LogoutResponse  # noqa: Y015
+
+@_typing.final
+class GetMeRequest(_message.Message):
+    """Request for IdentityService.GetMe."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMeRequest: _TypeAlias = GetMeRequest  # noqa: Y015
+
+@_typing.final
+class GetMeResponse(_message.Message):
+    """Response of IdentityService.GetMe."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    ENTERPRISE_FIELD_NUMBER: _builtins.int
+    LOGIN_METHODS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The caller."""
+
+    @_builtins.property
+    def enterprise(self) -> Global___Enterprise:
+        """The caller's enterprise; unset for staff."""
+
+    @_builtins.property
+    def login_methods(self) -> Global___LoginMethods:
+        """Linked login methods."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+        enterprise: Global___Enterprise | None = ...,
+        login_methods: Global___LoginMethods | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["enterprise", b"enterprise", "login_methods", b"login_methods", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enterprise", b"enterprise", "login_methods", b"login_methods", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMeResponse: _TypeAlias = GetMeResponse  # noqa: Y015
+
+@_typing.final
+class UpdateMeRequest(_message.Message):
+    """Request for IdentityService.UpdateMe."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    PASSWORD_FIELD_NUMBER: _builtins.int
+    CURRENT_PASSWORD_FIELD_NUMBER: _builtins.int
+    display_name: _builtins.str
+    """New display name; empty leaves it unchanged."""
+    phone: _builtins.str
+    """A phone number to link (or replace the linked one), proven by `code`; empty leaves it unchanged."""
+    email: _builtins.str
+    """An e-mail address to link (or replace the linked one), proven by `code`; empty leaves it unchanged."""
+    code: _builtins.str
+    """The one-time code sent to `phone` or `email`."""
+    password: _builtins.str
+    """A new password (checked for strength); empty leaves it unchanged."""
+    current_password: _builtins.str
+    """The current password, required to change a password that is set."""
+    def __init__(
+        self,
+        *,
+        display_name: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        email: _builtins.str = ...,
+        code: _builtins.str = ...,
+        password: _builtins.str = ...,
+        current_password: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "current_password", b"current_password", "display_name", b"display_name", "email", b"email", "password", b"password", "phone", b"phone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMeRequest: _TypeAlias = UpdateMeRequest  # noqa: Y015
+
+@_typing.final
+class UpdateMeResponse(_message.Message):
+    """Response of IdentityService.UpdateMe."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The updated user."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMeResponse: _TypeAlias = UpdateMeResponse  # noqa: Y015
+
+@_typing.final
+class IssueMembershipCardRequest(_message.Message):
+    """Request for IdentityService.IssueMembershipCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_NUMBER_FIELD_NUMBER: _builtins.int
+    PIN_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    card_number: _builtins.str
+    """Card number printed on the card: 6 to 32 letters and digits."""
+    pin: _builtins.str
+    """PIN: 4 to 8 digits."""
+    user_id: _builtins.str
+    """Link the card to this account at once; empty to let the holder link it."""
+    def __init__(
+        self,
+        *,
+        card_number: _builtins.str = ...,
+        pin: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "pin", b"pin", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueMembershipCardRequest: _TypeAlias = IssueMembershipCardRequest  # noqa: Y015
+
+@_typing.final
+class IssueMembershipCardResponse(_message.Message):
+    """Response of IdentityService.IssueMembershipCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_FIELD_NUMBER: _builtins.int
+    CREATED_FIELD_NUMBER: _builtins.int
+    created: _builtins.bool
+    """False when the same card number and PIN were issued before (a retry)."""
+    @_builtins.property
+    def card(self) -> Global___MembershipCard:
+        """The card."""
+
+    def __init__(
+        self,
+        *,
+        card: Global___MembershipCard | None = ...,
+        created: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card", b"card"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card", b"card", "created", b"created"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueMembershipCardResponse: _TypeAlias = IssueMembershipCardResponse  # noqa: Y015
+
+@_typing.final
+class RevokeMembershipCardRequest(_message.Message):
+    """Request for IdentityService.RevokeMembershipCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_ID_FIELD_NUMBER: _builtins.int
+    card_id: _builtins.str
+    """The card to revoke."""
+    def __init__(
+        self,
+        *,
+        card_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_id", b"card_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeMembershipCardRequest: _TypeAlias = RevokeMembershipCardRequest  # noqa: Y015
+
+@_typing.final
+class RevokeMembershipCardResponse(_message.Message):
+    """Response of IdentityService.RevokeMembershipCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def card(self) -> Global___MembershipCard:
+        """The revoked card."""
+
+    def __init__(
+        self,
+        *,
+        card: Global___MembershipCard | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card", b"card"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card", b"card"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeMembershipCardResponse: _TypeAlias = RevokeMembershipCardResponse  # noqa: Y015
+
+@_typing.final
+class LinkMembershipCardRequest(_message.Message):
+    """Request for IdentityService.LinkMembershipCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_NUMBER_FIELD_NUMBER: _builtins.int
+    PIN_FIELD_NUMBER: _builtins.int
+    card_number: _builtins.str
+    """Card number."""
+    pin: _builtins.str
+    """The card's PIN."""
+    def __init__(
+        self,
+        *,
+        card_number: _builtins.str = ...,
+        pin: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "pin", b"pin"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LinkMembershipCardRequest: _TypeAlias = LinkMembershipCardRequest  # noqa: Y015
+
+@_typing.final
+class LinkMembershipCardResponse(_message.Message):
+    """Response of IdentityService.LinkMembershipCard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def card(self) -> Global___MembershipCard:
+        """The card, linked to the caller."""
+
+    def __init__(
+        self,
+        *,
+        card: Global___MembershipCard | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card", b"card"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card", b"card"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LinkMembershipCardResponse: _TypeAlias = LinkMembershipCardResponse  # noqa: Y015
+
+@_typing.final
+class InviteMemberRequest(_message.Message):
+    """Request for IdentityService.InviteMember."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHONE_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    phone: _builtins.str
+    """The invitee's phone; exactly one of phone and email."""
+    email: _builtins.str
+    """The invitee's e-mail; exactly one of phone and email."""
+    role: _builtins.str
+    """One of: client|client_admin."""
+    def __init__(
+        self,
+        *,
+        phone: _builtins.str = ...,
+        email: _builtins.str = ...,
+        role: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "phone", b"phone", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InviteMemberRequest: _TypeAlias = InviteMemberRequest  # noqa: Y015
+
+@_typing.final
+class InviteMemberResponse(_message.Message):
+    """Response of IdentityService.InviteMember."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """The role the invitee will have."""
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InviteMemberResponse: _TypeAlias = InviteMemberResponse  # noqa: Y015
+
+@_typing.final
+class ExportMyDataRequest(_message.Message):
+    """Request for IdentityService.ExportMyData."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportMyDataRequest: _TypeAlias = ExportMyDataRequest  # noqa: Y015
+
+@_typing.final
+class ExportMyDataResponse(_message.Message):
+    """Response of IdentityService.ExportMyData."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPORT_JSON_FIELD_NUMBER: _builtins.int
+    export_json: _builtins.str
+    """The export as a JSON document."""
+    def __init__(
+        self,
+        *,
+        export_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["export_json", b"export_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportMyDataResponse: _TypeAlias = ExportMyDataResponse  # noqa: Y015
+
+@_typing.final
+class StartOidcLoginRequest(_message.Message):
+    """Request for IdentityService.StartOidcLogin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """Configured provider name."""
+    redirect_uri: _builtins.str
+    """The gateway's callback URL registered with the provider."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        redirect_uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider", "redirect_uri", b"redirect_uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartOidcLoginRequest: _TypeAlias = StartOidcLoginRequest  # noqa: Y015
+
+@_typing.final
+class StartOidcLoginResponse(_message.Message):
+    """Response of IdentityService.StartOidcLogin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTHORIZATION_URL_FIELD_NUMBER: _builtins.int
+    authorization_url: _builtins.str
+    """Where to send the browser."""
+    def __init__(
+        self,
+        *,
+        authorization_url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_url", b"authorization_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartOidcLoginResponse: _TypeAlias = StartOidcLoginResponse  # noqa: Y015
+
+@_typing.final
+class FinishOidcLoginRequest(_message.Message):
+    """Request for IdentityService.FinishOidcLogin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """Configured provider name."""
+    state: _builtins.str
+    """The state the provider returned."""
+    code: _builtins.str
+    """The authorization code the provider returned."""
+    error: _builtins.str
+    """The provider's error code, when it returned one instead of a code."""
+    client_ip: _builtins.str
+    """The end user's IP address as the gateway saw it."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        state: _builtins.str = ...,
+        code: _builtins.str = ...,
+        error: _builtins.str = ...,
+        client_ip: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip", "code", b"code", "error", b"error", "provider", b"provider", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishOidcLoginRequest: _TypeAlias = FinishOidcLoginRequest  # noqa: Y015
+
+@_typing.final
+class FinishOidcLoginResponse(_message.Message):
+    """Response of IdentityService.FinishOidcLogin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The signed-in user."""
+
+    @_builtins.property
+    def tokens(self) -> Global___TokenPair:
+        """Tokens for the session."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+        tokens: Global___TokenPair | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tokens", b"tokens", "user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tokens", b"tokens", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishOidcLoginResponse: _TypeAlias = FinishOidcLoginResponse  # noqa: Y015
+
+@_typing.final
+class Activity(_message.Message):
+    """One entry of a user's linked activity (§6.1.1.2)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class DetailEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Entry id."""
+    kind: _builtins.str
+    """What happened: the event type, e.g. "login", "order.paid", "booking.completed"."""
+    source: _builtins.str
+    """The service it happened in."""
+    subject_id: _builtins.str
+    """Id of the thing it is about (order, booking, product, ...); empty for logins."""
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When it happened."""
+
+    @_builtins.property
+    def detail(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Extra facts without personal data, e.g. the login method."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        source: _builtins.str = ...,
+        subject_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        detail: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "id", b"id", "kind", b"kind", "occurred_at", b"occurred_at", "source", b"source", "subject_id", b"subject_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Activity: _TypeAlias = Activity  # noqa: Y015
+
+@_typing.final
+class ListMyActivityRequest(_message.Message):
+    """Request for IdentityService.ListMyActivity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMyActivityRequest: _TypeAlias = ListMyActivityRequest  # noqa: Y015
+
+@_typing.final
+class ListMyActivityResponse(_message.Message):
+    """Response of IdentityService.ListMyActivity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVITIES_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def activities(self) -> _containers.RepeatedCompositeFieldContainer[Global___Activity]:
+        """The page, newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor of the next page."""
+
+    def __init__(
+        self,
+        *,
+        activities: _abc.Iterable[Global___Activity] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activities", b"activities", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMyActivityResponse: _TypeAlias = ListMyActivityResponse  # noqa: Y015
+
+@_typing.final
+class EraseMeRequest(_message.Message):
+    """Request for IdentityService.EraseMe."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseMeRequest: _TypeAlias = EraseMeRequest  # noqa: Y015
+
+@_typing.final
+class EraseMeResponse(_message.Message):
+    """Response of IdentityService.EraseMe."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ERASED_AT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def erased_at(self) -> _timestamp_pb2.Timestamp:
+        """When the erasure was recorded."""
+
+    def __init__(
+        self,
+        *,
+        erased_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["erased_at", b"erased_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["erased_at", b"erased_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseMeResponse: _TypeAlias = EraseMeResponse  # noqa: Y015
+
+@_typing.final
+class ListMembersRequest(_message.Message):
+    """Request for IdentityService.ListMembers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMembersRequest: _TypeAlias = ListMembersRequest  # noqa: Y015
+
+@_typing.final
+class ListMembersResponse(_message.Message):
+    """Response of IdentityService.ListMembers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___User]:
+        """The members, newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor of the next page."""
+
+    def __init__(
+        self,
+        *,
+        members: _abc.Iterable[Global___User] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["members", b"members", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMembersResponse: _TypeAlias = ListMembersResponse  # noqa: Y015
+
+@_typing.final
+class SetMemberRoleRequest(_message.Message):
+    """Request for IdentityService.SetMemberRole."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The member."""
+    role: _builtins.str
+    """One of: client|client_admin."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        role: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetMemberRoleRequest: _TypeAlias = SetMemberRoleRequest  # noqa: Y015
+
+@_typing.final
+class SetMemberRoleResponse(_message.Message):
+    """Response of IdentityService.SetMemberRole."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User:
+        """The member with the new role."""
+
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetMemberRoleResponse: _TypeAlias = SetMemberRoleResponse  # noqa: Y015
+
+@_typing.final
+class ServiceClient(_message.Message):
+    """Credentials of a law firm's system (the secret is never returned after creation)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    REVOKED_AT_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    """Client id."""
+    firm_id: _builtins.str
+    """The firm the credentials act for."""
+    name: _builtins.str
+    """Name given by the firm administrator."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When they were created."""
+
+    @_builtins.property
+    def revoked_at(self) -> _timestamp_pb2.Timestamp:
+        """When they were revoked; unset while valid."""
+
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+        firm_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        revoked_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "revoked_at", b"revoked_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "created_at", b"created_at", "firm_id", b"firm_id", "name", b"name", "revoked_at", b"revoked_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ServiceClient: _TypeAlias = ServiceClient  # noqa: Y015
+
+@_typing.final
+class CreateServiceClientRequest(_message.Message):
+    """Request for IdentityService.CreateServiceClient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """A name for the system, e.g. "case management"."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateServiceClientRequest: _TypeAlias = CreateServiceClientRequest  # noqa: Y015
+
+@_typing.final
+class CreateServiceClientResponse(_message.Message):
+    """Response of IdentityService.CreateServiceClient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_FIELD_NUMBER: _builtins.int
+    CLIENT_SECRET_FIELD_NUMBER: _builtins.int
+    client_secret: _builtins.str
+    """The secret: store it now, it is not shown again."""
+    @_builtins.property
+    def client(self) -> Global___ServiceClient:
+        """The credentials."""
+
+    def __init__(
+        self,
+        *,
+        client: Global___ServiceClient | None = ...,
+        client_secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["client", b"client"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client", b"client", "client_secret", b"client_secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateServiceClientResponse: _TypeAlias = CreateServiceClientResponse  # noqa: Y015
+
+@_typing.final
+class RevokeServiceClientRequest(_message.Message):
+    """Request for IdentityService.RevokeServiceClient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    """The credentials to revoke."""
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeServiceClientRequest: _TypeAlias = RevokeServiceClientRequest  # noqa: Y015
+
+@_typing.final
+class RevokeServiceClientResponse(_message.Message):
+    """Response of IdentityService.RevokeServiceClient."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def client(self) -> Global___ServiceClient:
+        """The revoked credentials."""
+
+    def __init__(
+        self,
+        *,
+        client: Global___ServiceClient | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["client", b"client"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client", b"client"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokeServiceClientResponse: _TypeAlias = RevokeServiceClientResponse  # noqa: Y015
+
+@_typing.final
+class IssueServiceTokenRequest(_message.Message):
+    """Request for IdentityService.IssueServiceToken."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_SECRET_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    """Client id."""
+    client_secret: _builtins.str
+    """Client secret."""
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+        client_secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "client_secret", b"client_secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueServiceTokenRequest: _TypeAlias = IssueServiceTokenRequest  # noqa: Y015
+
+@_typing.final
+class IssueServiceTokenResponse(_message.Message):
+    """Response of IdentityService.IssueServiceToken."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    EXPIRES_IN_FIELD_NUMBER: _builtins.int
+    access_token: _builtins.str
+    """Signed JWT for the authorization metadata."""
+    expires_in: _builtins.int
+    """Lifetime of the access token in seconds."""
+    def __init__(
+        self,
+        *,
+        access_token: _builtins.str = ...,
+        expires_in: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueServiceTokenResponse: _TypeAlias = IssueServiceTokenResponse  # noqa: Y015

@@ -50,6 +50,106 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserResponse.FromString,
                 _registered_method=True)
+        self.RequestOtp = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/RequestOtp',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RequestOtpRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RequestOtpResponse.FromString,
+                _registered_method=True)
+        self.Register = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/Register',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RegisterRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RegisterResponse.FromString,
+                _registered_method=True)
+        self.Refresh = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/Refresh',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RefreshRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RefreshResponse.FromString,
+                _registered_method=True)
+        self.Logout = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/Logout',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LogoutRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LogoutResponse.FromString,
+                _registered_method=True)
+        self.GetMe = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/GetMe',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetMeRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetMeResponse.FromString,
+                _registered_method=True)
+        self.UpdateMe = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/UpdateMe',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeResponse.FromString,
+                _registered_method=True)
+        self.IssueMembershipCard = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/IssueMembershipCard',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardResponse.FromString,
+                _registered_method=True)
+        self.RevokeMembershipCard = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/RevokeMembershipCard',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeMembershipCardRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeMembershipCardResponse.FromString,
+                _registered_method=True)
+        self.LinkMembershipCard = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/LinkMembershipCard',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LinkMembershipCardRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LinkMembershipCardResponse.FromString,
+                _registered_method=True)
+        self.InviteMember = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/InviteMember',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberResponse.FromString,
+                _registered_method=True)
+        self.ExportMyData = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ExportMyData',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataResponse.FromString,
+                _registered_method=True)
+        self.StartOidcLogin = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/StartOidcLogin',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginResponse.FromString,
+                _registered_method=True)
+        self.FinishOidcLogin = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/FinishOidcLogin',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginResponse.FromString,
+                _registered_method=True)
+        self.ListMyActivity = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListMyActivity',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.FromString,
+                _registered_method=True)
+        self.EraseMe = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/EraseMe',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeResponse.FromString,
+                _registered_method=True)
+        self.ListMembers = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListMembers',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersResponse.FromString,
+                _registered_method=True)
+        self.SetMemberRole = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/SetMemberRole',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleResponse.FromString,
+                _registered_method=True)
+        self.CreateServiceClient = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/CreateServiceClient',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientResponse.FromString,
+                _registered_method=True)
+        self.RevokeServiceClient = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/RevokeServiceClient',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientResponse.FromString,
+                _registered_method=True)
+        self.IssueServiceToken = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/IssueServiceToken',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -77,6 +177,154 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RequestOtp(self, request, context):
+        """Sends a 6-digit one-time code to a phone (SMS) or an e-mail address. Rate limited per destination
+        and per client IP (RESOURCE_EXHAUSTED with retry_after_seconds); never says whether the destination
+        belongs to an account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Register(self, request, context):
+        """Creates an account from a verified phone or e-mail (its one-time code) and opens a session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Refresh(self, request, context):
+        """Exchanges a refresh token for a new pair. A refresh token works once; presenting a spent one
+        revokes every token of its login (family).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Logout(self, request, context):
+        """Revokes the caller's refresh tokens: the family of the given one, or all of them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMe(self, request, context):
+        """The caller's profile: user, enterprise and linked login methods.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMe(self, request, context):
+        """Changes the caller's profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueMembershipCard(self, request, context):
+        """Issues an offline membership card with a PIN (firm_admin); idempotent by card number and PIN.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeMembershipCard(self, request, context):
+        """Revokes a membership card (firm_admin); it can no longer log in or be linked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LinkMembershipCard(self, request, context):
+        """Links a membership card to the caller's account, proven by its PIN.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InviteMember(self, request, context):
+        """Invites a person by phone or e-mail into the caller's enterprise (client_admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportMyData(self, request, context):
+        """Everything identity holds about the caller, as a JSON document (PIPL export); recorded in the audit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartOidcLogin(self, request, context):
+        """Starts an OpenID Connect login: returns the provider URL (authorization code flow with PKCE, state
+        and nonce). NOT_FOUND for a provider that is not configured.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishOidcLogin(self, request, context):
+        """Completes an OpenID Connect login from the provider's callback; links the social account to the user
+        with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMyActivity(self, request, context):
+        """The caller's linked activity, newest first: logins here and what they did in other services.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseMe(self, request, context):
+        """Erases the caller's personal data here and publishes "user.erased" so other services do too.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMembers(self, request, context):
+        """The members of the caller's enterprise (client_admin), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetMemberRole(self, request, context):
+        """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
+        user is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateServiceClient(self, request, context):
+        """Creates credentials for a system of the caller's own law firm (firm_admin); the secret is returned
+        only here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeServiceClient(self, request, context):
+        """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueServiceToken(self, request, context):
+        """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
+        fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +342,106 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetUser,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserResponse.SerializeToString,
+            ),
+            'RequestOtp': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestOtp,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RequestOtpRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RequestOtpResponse.SerializeToString,
+            ),
+            'Register': grpc.unary_unary_rpc_method_handler(
+                    servicer.Register,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RegisterRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RegisterResponse.SerializeToString,
+            ),
+            'Refresh': grpc.unary_unary_rpc_method_handler(
+                    servicer.Refresh,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RefreshRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RefreshResponse.SerializeToString,
+            ),
+            'Logout': grpc.unary_unary_rpc_method_handler(
+                    servicer.Logout,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LogoutRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LogoutResponse.SerializeToString,
+            ),
+            'GetMe': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMe,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetMeRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetMeResponse.SerializeToString,
+            ),
+            'UpdateMe': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMe,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeResponse.SerializeToString,
+            ),
+            'IssueMembershipCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueMembershipCard,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardResponse.SerializeToString,
+            ),
+            'RevokeMembershipCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeMembershipCard,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeMembershipCardRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeMembershipCardResponse.SerializeToString,
+            ),
+            'LinkMembershipCard': grpc.unary_unary_rpc_method_handler(
+                    servicer.LinkMembershipCard,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LinkMembershipCardRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LinkMembershipCardResponse.SerializeToString,
+            ),
+            'InviteMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.InviteMember,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberResponse.SerializeToString,
+            ),
+            'ExportMyData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportMyData,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataResponse.SerializeToString,
+            ),
+            'StartOidcLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartOidcLogin,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginResponse.SerializeToString,
+            ),
+            'FinishOidcLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishOidcLogin,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginResponse.SerializeToString,
+            ),
+            'ListMyActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMyActivity,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.SerializeToString,
+            ),
+            'EraseMe': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseMe,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeResponse.SerializeToString,
+            ),
+            'ListMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMembers,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'SetMemberRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMemberRole,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleResponse.SerializeToString,
+            ),
+            'CreateServiceClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateServiceClient,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientResponse.SerializeToString,
+            ),
+            'RevokeServiceClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeServiceClient,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientResponse.SerializeToString,
+            ),
+            'IssueServiceToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueServiceToken,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +526,546 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/GetUser',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestOtp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/RequestOtp',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RequestOtpRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RequestOtpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Register(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/Register',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RegisterRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RegisterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Refresh(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/Refresh',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RefreshRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RefreshResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Logout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/Logout',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.LogoutRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.LogoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/GetMe',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetMeRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetMeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/UpdateMe',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueMembershipCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/IssueMembershipCard',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeMembershipCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/RevokeMembershipCard',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeMembershipCardRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeMembershipCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LinkMembershipCard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/LinkMembershipCard',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.LinkMembershipCardRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.LinkMembershipCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InviteMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/InviteMember',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportMyData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ExportMyData',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartOidcLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/StartOidcLogin',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.StartOidcLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishOidcLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/FinishOidcLogin',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.FinishOidcLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMyActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListMyActivity',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseMe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/EraseMe',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListMembers',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMemberRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/SetMemberRole',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.SetMemberRoleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateServiceClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/CreateServiceClient',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.CreateServiceClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeServiceClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/RevokeServiceClient',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueServiceToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/IssueServiceToken',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,61 @@ class IdentityServiceStub:
     """Returns the public keys (JWKS) that verify access tokens."""
     GetUser: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]
     """Returns one user by id, within the caller's tenant."""
+    RequestOtp: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RequestOtpRequest, _identity_service_pb2.RequestOtpResponse]
+    """Sends a 6-digit one-time code to a phone (SMS) or an e-mail address. Rate limited per destination
+    and per client IP (RESOURCE_EXHAUSTED with retry_after_seconds); never says whether the destination
+    belongs to an account.
+    """
+    Register: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RegisterRequest, _identity_service_pb2.RegisterResponse]
+    """Creates an account from a verified phone or e-mail (its one-time code) and opens a session."""
+    Refresh: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RefreshRequest, _identity_service_pb2.RefreshResponse]
+    """Exchanges a refresh token for a new pair. A refresh token works once; presenting a spent one
+    revokes every token of its login (family).
+    """
+    Logout: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.LogoutRequest, _identity_service_pb2.LogoutResponse]
+    """Revokes the caller's refresh tokens: the family of the given one, or all of them."""
+    GetMe: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetMeRequest, _identity_service_pb2.GetMeResponse]
+    """The caller's profile: user, enterprise and linked login methods."""
+    UpdateMe: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateMeRequest, _identity_service_pb2.UpdateMeResponse]
+    """Changes the caller's profile."""
+    IssueMembershipCard: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.IssueMembershipCardRequest, _identity_service_pb2.IssueMembershipCardResponse]
+    """Issues an offline membership card with a PIN (firm_admin); idempotent by card number and PIN."""
+    RevokeMembershipCard: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeMembershipCardRequest, _identity_service_pb2.RevokeMembershipCardResponse]
+    """Revokes a membership card (firm_admin); it can no longer log in or be linked."""
+    LinkMembershipCard: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.LinkMembershipCardRequest, _identity_service_pb2.LinkMembershipCardResponse]
+    """Links a membership card to the caller's account, proven by its PIN."""
+    InviteMember: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.InviteMemberRequest, _identity_service_pb2.InviteMemberResponse]
+    """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
+    ExportMyData: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ExportMyDataRequest, _identity_service_pb2.ExportMyDataResponse]
+    """Everything identity holds about the caller, as a JSON document (PIPL export); recorded in the audit."""
+    StartOidcLogin: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.StartOidcLoginRequest, _identity_service_pb2.StartOidcLoginResponse]
+    """Starts an OpenID Connect login: returns the provider URL (authorization code flow with PKCE, state
+    and nonce). NOT_FOUND for a provider that is not configured.
+    """
+    FinishOidcLogin: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.FinishOidcLoginRequest, _identity_service_pb2.FinishOidcLoginResponse]
+    """Completes an OpenID Connect login from the provider's callback; links the social account to the user
+    with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
+    """
+    ListMyActivity: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListMyActivityRequest, _identity_service_pb2.ListMyActivityResponse]
+    """The caller's linked activity, newest first: logins here and what they did in other services."""
+    EraseMe: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]
+    """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
+    ListMembers: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembersRequest, _identity_service_pb2.ListMembersResponse]
+    """The members of the caller's enterprise (client_admin), newest first."""
+    SetMemberRole: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.SetMemberRoleRequest, _identity_service_pb2.SetMemberRoleResponse]
+    """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
+    user is NOT_FOUND.
+    """
+    CreateServiceClient: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.CreateServiceClientRequest, _identity_service_pb2.CreateServiceClientResponse]
+    """Creates credentials for a system of the caller's own law firm (firm_admin); the secret is returned
+    only here.
+    """
+    RevokeServiceClient: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeServiceClientRequest, _identity_service_pb2.RevokeServiceClientResponse]
+    """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND."""
+    IssueServiceToken: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]
+    """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
+    fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+    """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -51,6 +106,61 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Returns the public keys (JWKS) that verify access tokens."""
     GetUser: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]  # type: ignore[assignment]
     """Returns one user by id, within the caller's tenant."""
+    RequestOtp: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RequestOtpRequest, _identity_service_pb2.RequestOtpResponse]  # type: ignore[assignment]
+    """Sends a 6-digit one-time code to a phone (SMS) or an e-mail address. Rate limited per destination
+    and per client IP (RESOURCE_EXHAUSTED with retry_after_seconds); never says whether the destination
+    belongs to an account.
+    """
+    Register: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RegisterRequest, _identity_service_pb2.RegisterResponse]  # type: ignore[assignment]
+    """Creates an account from a verified phone or e-mail (its one-time code) and opens a session."""
+    Refresh: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RefreshRequest, _identity_service_pb2.RefreshResponse]  # type: ignore[assignment]
+    """Exchanges a refresh token for a new pair. A refresh token works once; presenting a spent one
+    revokes every token of its login (family).
+    """
+    Logout: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.LogoutRequest, _identity_service_pb2.LogoutResponse]  # type: ignore[assignment]
+    """Revokes the caller's refresh tokens: the family of the given one, or all of them."""
+    GetMe: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetMeRequest, _identity_service_pb2.GetMeResponse]  # type: ignore[assignment]
+    """The caller's profile: user, enterprise and linked login methods."""
+    UpdateMe: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateMeRequest, _identity_service_pb2.UpdateMeResponse]  # type: ignore[assignment]
+    """Changes the caller's profile."""
+    IssueMembershipCard: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueMembershipCardRequest, _identity_service_pb2.IssueMembershipCardResponse]  # type: ignore[assignment]
+    """Issues an offline membership card with a PIN (firm_admin); idempotent by card number and PIN."""
+    RevokeMembershipCard: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeMembershipCardRequest, _identity_service_pb2.RevokeMembershipCardResponse]  # type: ignore[assignment]
+    """Revokes a membership card (firm_admin); it can no longer log in or be linked."""
+    LinkMembershipCard: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.LinkMembershipCardRequest, _identity_service_pb2.LinkMembershipCardResponse]  # type: ignore[assignment]
+    """Links a membership card to the caller's account, proven by its PIN."""
+    InviteMember: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.InviteMemberRequest, _identity_service_pb2.InviteMemberResponse]  # type: ignore[assignment]
+    """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
+    ExportMyData: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ExportMyDataRequest, _identity_service_pb2.ExportMyDataResponse]  # type: ignore[assignment]
+    """Everything identity holds about the caller, as a JSON document (PIPL export); recorded in the audit."""
+    StartOidcLogin: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.StartOidcLoginRequest, _identity_service_pb2.StartOidcLoginResponse]  # type: ignore[assignment]
+    """Starts an OpenID Connect login: returns the provider URL (authorization code flow with PKCE, state
+    and nonce). NOT_FOUND for a provider that is not configured.
+    """
+    FinishOidcLogin: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.FinishOidcLoginRequest, _identity_service_pb2.FinishOidcLoginResponse]  # type: ignore[assignment]
+    """Completes an OpenID Connect login from the provider's callback; links the social account to the user
+    with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
+    """
+    ListMyActivity: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListMyActivityRequest, _identity_service_pb2.ListMyActivityResponse]  # type: ignore[assignment]
+    """The caller's linked activity, newest first: logins here and what they did in other services."""
+    EraseMe: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]  # type: ignore[assignment]
+    """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
+    ListMembers: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembersRequest, _identity_service_pb2.ListMembersResponse]  # type: ignore[assignment]
+    """The members of the caller's enterprise (client_admin), newest first."""
+    SetMemberRole: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.SetMemberRoleRequest, _identity_service_pb2.SetMemberRoleResponse]  # type: ignore[assignment]
+    """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
+    user is NOT_FOUND.
+    """
+    CreateServiceClient: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.CreateServiceClientRequest, _identity_service_pb2.CreateServiceClientResponse]  # type: ignore[assignment]
+    """Creates credentials for a system of the caller's own law firm (firm_admin); the secret is returned
+    only here.
+    """
+    RevokeServiceClient: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeServiceClientRequest, _identity_service_pb2.RevokeServiceClientResponse]  # type: ignore[assignment]
+    """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND."""
+    IssueServiceToken: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
+    """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
+    fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+    """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users, tenants, credentials and tokens. Issues the JWTs the gateway verifies."""
@@ -78,5 +188,180 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.GetUserResponse, _abc.Awaitable[_identity_service_pb2.GetUserResponse]]:
         """Returns one user by id, within the caller's tenant."""
+
+    @_abc_1.abstractmethod
+    def RequestOtp(
+        self,
+        request: _identity_service_pb2.RequestOtpRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RequestOtpResponse, _abc.Awaitable[_identity_service_pb2.RequestOtpResponse]]:
+        """Sends a 6-digit one-time code to a phone (SMS) or an e-mail address. Rate limited per destination
+        and per client IP (RESOURCE_EXHAUSTED with retry_after_seconds); never says whether the destination
+        belongs to an account.
+        """
+
+    @_abc_1.abstractmethod
+    def Register(
+        self,
+        request: _identity_service_pb2.RegisterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RegisterResponse, _abc.Awaitable[_identity_service_pb2.RegisterResponse]]:
+        """Creates an account from a verified phone or e-mail (its one-time code) and opens a session."""
+
+    @_abc_1.abstractmethod
+    def Refresh(
+        self,
+        request: _identity_service_pb2.RefreshRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RefreshResponse, _abc.Awaitable[_identity_service_pb2.RefreshResponse]]:
+        """Exchanges a refresh token for a new pair. A refresh token works once; presenting a spent one
+        revokes every token of its login (family).
+        """
+
+    @_abc_1.abstractmethod
+    def Logout(
+        self,
+        request: _identity_service_pb2.LogoutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.LogoutResponse, _abc.Awaitable[_identity_service_pb2.LogoutResponse]]:
+        """Revokes the caller's refresh tokens: the family of the given one, or all of them."""
+
+    @_abc_1.abstractmethod
+    def GetMe(
+        self,
+        request: _identity_service_pb2.GetMeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.GetMeResponse, _abc.Awaitable[_identity_service_pb2.GetMeResponse]]:
+        """The caller's profile: user, enterprise and linked login methods."""
+
+    @_abc_1.abstractmethod
+    def UpdateMe(
+        self,
+        request: _identity_service_pb2.UpdateMeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.UpdateMeResponse, _abc.Awaitable[_identity_service_pb2.UpdateMeResponse]]:
+        """Changes the caller's profile."""
+
+    @_abc_1.abstractmethod
+    def IssueMembershipCard(
+        self,
+        request: _identity_service_pb2.IssueMembershipCardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.IssueMembershipCardResponse, _abc.Awaitable[_identity_service_pb2.IssueMembershipCardResponse]]:
+        """Issues an offline membership card with a PIN (firm_admin); idempotent by card number and PIN."""
+
+    @_abc_1.abstractmethod
+    def RevokeMembershipCard(
+        self,
+        request: _identity_service_pb2.RevokeMembershipCardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RevokeMembershipCardResponse, _abc.Awaitable[_identity_service_pb2.RevokeMembershipCardResponse]]:
+        """Revokes a membership card (firm_admin); it can no longer log in or be linked."""
+
+    @_abc_1.abstractmethod
+    def LinkMembershipCard(
+        self,
+        request: _identity_service_pb2.LinkMembershipCardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.LinkMembershipCardResponse, _abc.Awaitable[_identity_service_pb2.LinkMembershipCardResponse]]:
+        """Links a membership card to the caller's account, proven by its PIN."""
+
+    @_abc_1.abstractmethod
+    def InviteMember(
+        self,
+        request: _identity_service_pb2.InviteMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.InviteMemberResponse, _abc.Awaitable[_identity_service_pb2.InviteMemberResponse]]:
+        """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
+
+    @_abc_1.abstractmethod
+    def ExportMyData(
+        self,
+        request: _identity_service_pb2.ExportMyDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ExportMyDataResponse, _abc.Awaitable[_identity_service_pb2.ExportMyDataResponse]]:
+        """Everything identity holds about the caller, as a JSON document (PIPL export); recorded in the audit."""
+
+    @_abc_1.abstractmethod
+    def StartOidcLogin(
+        self,
+        request: _identity_service_pb2.StartOidcLoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.StartOidcLoginResponse, _abc.Awaitable[_identity_service_pb2.StartOidcLoginResponse]]:
+        """Starts an OpenID Connect login: returns the provider URL (authorization code flow with PKCE, state
+        and nonce). NOT_FOUND for a provider that is not configured.
+        """
+
+    @_abc_1.abstractmethod
+    def FinishOidcLogin(
+        self,
+        request: _identity_service_pb2.FinishOidcLoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.FinishOidcLoginResponse, _abc.Awaitable[_identity_service_pb2.FinishOidcLoginResponse]]:
+        """Completes an OpenID Connect login from the provider's callback; links the social account to the user
+        with the same verified e-mail, or creates one. UNAUTHENTICATED for a bad state, code or ID token.
+        """
+
+    @_abc_1.abstractmethod
+    def ListMyActivity(
+        self,
+        request: _identity_service_pb2.ListMyActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListMyActivityResponse, _abc.Awaitable[_identity_service_pb2.ListMyActivityResponse]]:
+        """The caller's linked activity, newest first: logins here and what they did in other services."""
+
+    @_abc_1.abstractmethod
+    def EraseMe(
+        self,
+        request: _identity_service_pb2.EraseMeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.EraseMeResponse, _abc.Awaitable[_identity_service_pb2.EraseMeResponse]]:
+        """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
+
+    @_abc_1.abstractmethod
+    def ListMembers(
+        self,
+        request: _identity_service_pb2.ListMembersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListMembersResponse, _abc.Awaitable[_identity_service_pb2.ListMembersResponse]]:
+        """The members of the caller's enterprise (client_admin), newest first."""
+
+    @_abc_1.abstractmethod
+    def SetMemberRole(
+        self,
+        request: _identity_service_pb2.SetMemberRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.SetMemberRoleResponse, _abc.Awaitable[_identity_service_pb2.SetMemberRoleResponse]]:
+        """Changes a member's role within the caller's enterprise (client_admin); audited. Another enterprise's
+        user is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateServiceClient(
+        self,
+        request: _identity_service_pb2.CreateServiceClientRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.CreateServiceClientResponse, _abc.Awaitable[_identity_service_pb2.CreateServiceClientResponse]]:
+        """Creates credentials for a system of the caller's own law firm (firm_admin); the secret is returned
+        only here.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeServiceClient(
+        self,
+        request: _identity_service_pb2.RevokeServiceClientRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RevokeServiceClientResponse, _abc.Awaitable[_identity_service_pb2.RevokeServiceClientResponse]]:
+        """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND."""
+
+    @_abc_1.abstractmethod
+    def IssueServiceToken(
+        self,
+        request: _identity_service_pb2.IssueServiceTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.IssueServiceTokenResponse, _abc.Awaitable[_identity_service_pb2.IssueServiceTokenResponse]]:
+        """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
+        fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+        """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -592,3 +592,63 @@ class ListDeliveriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDeliveriesResponse: _TypeAlias = ListDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class SendDirectRequest(_message.Message):
+    """Request for NotificationService.SendDirect."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    TO_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    TRANSACTIONAL_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """One of: sms|email."""
+    to: _builtins.str
+    """Recipient: a phone number (+86…) for sms, an e-mail address for email."""
+    subject: _builtins.str
+    """E-mail subject; ignored for SMS."""
+    body: _builtins.str
+    """Message text."""
+    transactional: _builtins.bool
+    """True for messages the recipient asked for (codes): sent regardless of marketing consent."""
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        to: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        body: _builtins.str = ...,
+        transactional: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "channel", b"channel", "subject", b"subject", "to", b"to", "transactional", b"transactional"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendDirectRequest: _TypeAlias = SendDirectRequest  # noqa: Y015
+
+@_typing.final
+class SendDirectResponse(_message.Message):
+    """Response of NotificationService.SendDirect."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    message_id: _builtins.str
+    """Id of the message as recorded."""
+    def __init__(
+        self,
+        *,
+        message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message_id", b"message_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendDirectResponse: _TypeAlias = SendDirectResponse  # noqa: Y015

@@ -65,6 +65,11 @@ class NotificationServiceStub:
                 request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.SendDirect = channel.unary_unary(
+                '/counsel.notification.v1.NotificationService/SendDirect',
+                request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectRequest.SerializeToString,
+                response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationServiceServicer:
@@ -113,6 +118,15 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendDirect(self, request, context):
+        """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+        Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+        development outbox instead of being sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +159,11 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'SendDirect': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendDirect,
+                    request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectRequest.FromString,
+                    response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +329,33 @@ class NotificationService:
             '/counsel.notification.v1.NotificationService/ListDeliveries',
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.SerializeToString,
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendDirect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.notification.v1.NotificationService/SendDirect',
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectRequest.SerializeToString,
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectResponse.FromString,
             options,
             channel_credentials,
             insecure,

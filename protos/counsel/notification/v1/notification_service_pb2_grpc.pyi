@@ -45,6 +45,11 @@ class NotificationServiceStub:
     """Replaces the caller's preferences; consent keeps the time it was first given."""
     ListDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]
     """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
+    SendDirect: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.SendDirectRequest, _notification_service_pb2.SendDirectResponse]
+    """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+    Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+    development outbox instead of being sent.
+    """
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -63,6 +68,11 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     """Replaces the caller's preferences; consent keeps the time it was first given."""
     ListDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
+    SendDirect: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.SendDirectRequest, _notification_service_pb2.SendDirectResponse]  # type: ignore[assignment]
+    """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+    Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+    development outbox instead of being sent.
+    """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     """In-app inbox and outbound notifications (e-mail, SMS)."""
@@ -114,5 +124,16 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notification_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_notification_service_pb2.ListDeliveriesResponse]]:
         """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
+
+    @_abc_1.abstractmethod
+    def SendDirect(
+        self,
+        request: _notification_service_pb2.SendDirectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.SendDirectResponse, _abc.Awaitable[_notification_service_pb2.SendDirectResponse]]:
+        """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+        Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+        development outbox instead of being sent.
+        """
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

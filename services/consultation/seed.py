@@ -1,0 +1,47 @@
+"""Demo lawyers of the consultation's lawyer projection (API.md "Local development only").
+
+The catalog owns lawyer profiles (fields, service hours, activation); its profiles are not published as
+events yet, so the local stack seeds this projection directly with the demo lawyers' identity ids. Once
+the catalog publishes `lawyer.*` events, a durable consumer upserts the same rows and this seed goes.
+Idempotent: run it at every start."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from services.consultation.models import LawyerProjectionRow
+from services.consultation.store import ConsultationStore
+from services.runtime.records import utcnow
+
+WEEKDAYS = {"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00"}
+EVERY_DAY = {"days": [0, 1, 2, 3, 4, 5, 6], "start": "08:00", "end": "22:00"}
+
+# lawyer1 … lawyer10: every legal field has at least two lawyers, so a breach can always be reassigned.
+DEMO_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("contract", "company"),
+    ("labour", "litigation"),
+    ("company", "finance"),
+    ("ip", "contract"),
+    ("litigation", "real_estate"),
+    ("tax", "finance"),
+    ("labour", "other"),
+    ("real_estate", "contract"),
+    ("ip", "other"),
+    ("tax", "litigation", "company"),
+)
+
+
+async def seed_demo(store: ConsultationStore, lawyer_ids: Sequence[str]) -> None:
+    """Upsert the demo lawyers, `lawyer_ids[n]` being lawyer{n+1}@demo.counsel.test."""
+    for n, lawyer_id in enumerate(lawyer_ids):
+        await store.upsert_lawyer(
+            LawyerProjectionRow(
+                lawyer_id=lawyer_id,
+                display_name=f"演示律师{n + 1}",
+                fields=list(DEMO_FIELDS[n % len(DEMO_FIELDS)]),
+                active=True,
+                service_hours=[EVERY_DAY if n % 2 == 0 else WEEKDAYS],
+                max_open=20,
+                updated_at=utcnow(),
+            )
+        )

@@ -1,0 +1,95 @@
+"""The signed-in user's own account: profile, linked login methods, membership cards, data export."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import JSONResponse
+
+from counsel.common.v1 import paging_pb2
+from counsel.identity.v1 import identity_service_pb2 as pb
+from services.gateway.deps import ClientsDep, CurrentPrincipal
+from services.gateway.schemas.common import next_cursor, rfc3339
+from services.gateway.schemas.identity import (
+    Activity,
+    ActivityPage,
+    Erased,
+    LinkCard,
+    Me,
+    MembershipCard,
+    UpdateMe,
+)
+
+router = APIRouter(tags=["identity"])
+
+
+@router.get("/api/v1/me", response_model=Me)
+async def me(principal: CurrentPrincipal, clients: ClientsDep) -> Me:
+    """Your profile, roles, enterprise and linked login methods."""
+    return Me.from_me(await clients.identity.GetMe(pb.GetMeRequest()))
+
+
+@router.patch("/api/v1/me", response_model=Me)
+async def update_me(body: UpdateMe, principal: CurrentPrincipal, clients: ClientsDep) -> Me:
+    """Change your name, link a phone or an e-mail (with the code sent to it), or set a password."""
+    await clients.identity.UpdateMe(
+        pb.UpdateMeRequest(
+            display_name=body.display_name or "",
+            phone=body.phone or "",
+            email=body.email or "",
+            code=body.code or "",
+            password=body.password or "",
+            current_password=body.current_password or "",
+        )
+    )
+    return Me.from_me(await clients.identity.GetMe(pb.GetMeRequest()))
+
+
+@router.post("/api/v1/me/membership-card", response_model=MembershipCard)
+async def link_membership_card(
+    body: LinkCard, principal: CurrentPrincipal, clients: ClientsDep
+) -> MembershipCard:
+    """Link an offline membership card (its number and PIN) to your account; then it logs you in too."""
+    reply = await clients.identity.LinkMembershipCard(
+        pb.LinkMembershipCardRequest(card_number=body.card_number, pin=body.pin)
+    )
+    return MembershipCard.from_proto(reply.card)
+
+
+@router.get("/api/v1/me/export", response_model=dict[str, Any])
+async def export_my_data(principal: CurrentPrincipal, clients: ClientsDep) -> JSONResponse:
+    """Everything the platform's identity service holds about you (PIPL), as JSON; the export is audited."""
+    reply = await clients.identity.ExportMyData(pb.ExportMyDataRequest())
+    return JSONResponse(
+        json.loads(reply.export_json),
+        headers={
+            "Content-Disposition": 'attachment; filename="counsel-export.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/api/v1/me/activity", response_model=ActivityPage)
+async def my_activity(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ActivityPage:
+    """Your linked history, newest first: logins, browsing, purchases, bookings and visits (§6.1.1.2)."""
+    reply = await clients.identity.ListMyActivity(
+        pb.ListMyActivityRequest(page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return ActivityPage(
+        items=[Activity.from_proto(a) for a in reply.activities], next_cursor=next_cursor(reply.page)
+    )
+
+
+@router.delete("/api/v1/me", response_model=Erased, status_code=status.HTTP_202_ACCEPTED)
+async def erase_me(principal: CurrentPrincipal, clients: ClientsDep) -> Erased:
+    """Erase your personal data (PIPL): done here at once, in the other services as they receive the
+    `user.erased` event. Your sessions end; the (personal-data-free) audit trail remains."""
+    reply = await clients.identity.EraseMe(pb.EraseMeRequest())
+    return Erased(erased_at=rfc3339(reply, "erased_at"))

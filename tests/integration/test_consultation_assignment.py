@@ -1,0 +1,372 @@
+"""Classification, assignment, escalation, replies and rating of professional consultations, against real
+PostgreSQL with the service's migrations (R-CON-2, §6.2.1.2; R-Q-1). The clock itself is the workflow's
+(tests/workflows/test_consultation_workflow.py); here is what the service records at each hop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+
+from deploy.local.servers import PostgresServer
+from services.consultation.classifier import default_classifier
+from services.consultation.domain import NewConsultation
+from services.consultation.models import TABLES, LawyerProjectionRow
+from services.consultation.store import ConsultationStore
+from services.runtime.config import Settings, load_settings
+from services.runtime.context import Principal
+from services.runtime.db import Database, ensure_database
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.events import Outbox
+from services.runtime.migrations import migrate
+from services.runtime.records import utcnow
+
+ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59:59"}]
+NEVER: list[dict[str, object]] = []
+CLIENT = Principal("client-1", "tenant-1", frozenset({"client"}))
+OTHER_TENANT = Principal("client-2", "tenant-2", frozenset({"client"}))
+AGENT = Principal("agent-1", "", frozenset({"agent"}))
+SUPERVISOR = Principal("supervisor-1", "", frozenset({"supervisor"}))
+LABOUR_QUESTION = "公司拖欠了我两个月工资，现在又要求我主动辞职，我可以要求经济补偿吗？"
+
+
+def lawyer(principal_id: str) -> Principal:
+    return Principal(principal_id, "", frozenset({"lawyer"}))
+
+
+@pytest.fixture
+def settings(postgres_server: PostgresServer, unique_name: str) -> Settings:
+    return load_settings(
+        env="test", database_url=postgres_server.url, database_prefix=unique_name, subject_root=unique_name
+    )
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[ConsultationStore]:
+    await ensure_database(settings.database_url, settings.database_name("consultation"))
+    await migrate("consultation", settings.database_dsn("consultation"))  # 0001 and 0002
+    db = Database(settings.database_dsn("consultation"))
+    s = ConsultationStore(db, Outbox("consultation", settings, TABLES))
+    for lawyer_id, fields, hours, max_open in [
+        ("labour-busy", ["labour"], ALWAYS, 1),
+        ("labour-a", ["labour", "litigation"], ALWAYS, 20),
+        ("labour-b", ["labour"], ALWAYS, 20),
+        ("labour-off-duty", ["labour"], NEVER, 20),
+        ("ip-a", ["ip"], ALWAYS, 20),
+    ]:
+        await s.upsert_lawyer(
+            LawyerProjectionRow(
+                lawyer_id=lawyer_id,
+                fields=fields,
+                service_hours=hours,
+                max_open=max_open,
+                updated_at=utcnow(),
+            )
+        )
+    await s.upsert_lawyer(
+        LawyerProjectionRow(lawyer_id="labour-inactive", fields=["labour"], active=False, updated_at=utcnow())
+    )
+    yield s
+    await db.close()
+
+
+async def submit(store: ConsultationStore, question: str = LABOUR_QUESTION) -> str:
+    view, _ = await store.create(CLIENT, NewConsultation("professional", "工资", question, "order-1"), "")
+    return view.row.id
+
+
+async def events(store: ConsultationStore) -> list[str]:
+    async with store.db.transaction() as session:
+        rows = (await session.execute(select(TABLES.outbox.c.subject))).all()
+    return [r[0].rsplit(".", 2)[-2] + "." + r[0].rsplit(".", 1)[-1] for r in rows]
+
+
+async def test_professional_question_is_classified_and_assigned_to_an_eligible_labour_lawyer(
+    store: ConsultationStore,
+) -> None:
+    consultation_id = await submit(store)
+    row = await store.classify(consultation_id, "c1", default_classifier().classify)
+    assert (row.legal_field, row.needs_manual_classification) == ("labour", False)
+    again = await store.classify(consultation_id, "c2", lambda q: pytest.fail("classified twice"))
+    assert again.legal_field == "labour"
+
+    due = utcnow() + timedelta(hours=24)
+    lawyer_id, reason = await store.assign(consultation_id, [], due, "a1")
+    assert lawyer_id in {"labour-busy", "labour-a", "labour-b"}  # never off duty, inactive or ip
+    assert "field labour" in reason and "within service hours" in reason
+    assert await store.assign(consultation_id, [], due, "a1") == (lawyer_id, reason)  # a retry
+
+    view = await store.get(CLIENT, consultation_id)
+    assert view.row.status == "assigned"
+    assert view.row.current_due_at == due
+    assigned = [s for s in view.stages if s.stage == "assigned"]
+    assert len(assigned) == 1 and assigned[0].actor == lawyer_id and reason in assigned[0].detail
+
+
+async def test_ties_spread_fairly_and_overloaded_or_off_duty_lawyers_wait(store: ConsultationStore) -> None:
+    picked = []
+    for n in range(4):
+        consultation_id = await submit(store)
+        await store.classify(consultation_id, f"c{n}", default_classifier().classify)
+        lawyer_id, _ = await store.assign(consultation_id, [], None, f"a{n}")
+        picked.append(lawyer_id)
+    # labour-busy takes one (capacity 1), then a and b alternate; the off-duty lawyer is never first choice.
+    assert picked.count("labour-busy") == 1
+    assert {picked.count("labour-a"), picked.count("labour-b")} <= {1, 2}
+    assert "labour-off-duty" not in picked and "labour-inactive" not in picked
+
+
+async def test_breach_reassigns_keeping_the_original_due_time_and_counts_it(store: ConsultationStore) -> None:
+    consultation_id = await submit(store)
+    original_due = (await store.get(CLIENT, consultation_id)).row.reply_due_at
+    assert original_due is not None
+    await store.classify(consultation_id, "c", default_classifier().classify)
+    first, _ = await store.assign(consultation_id, [], original_due, "a")
+    before = REGISTRY.get_sample_value("counsel_sla_breaches_total", {"kind": "reply_24h"}) or 0.0
+
+    next_due = utcnow() + timedelta(hours=4)
+    answered, second, reason = await store.escalate(
+        consultation_id, first, original_due, [first], next_due, "e1"
+    )
+    assert not answered and second not in ("", first) and "reassigned after a breach" in reason
+    # A retried activity does not breach twice.
+    assert (await store.escalate(consultation_id, first, original_due, [first], next_due, "e1"))[1] == second
+    assert REGISTRY.get_sample_value("counsel_sla_breaches_total", {"kind": "reply_24h"}) == before + 1
+
+    view = await store.get(AGENT, consultation_id)
+    assert view.row.reply_due_at == original_due  # the promise does not move
+    assert view.row.current_due_at == next_due
+    assert view.row.escalations == 1
+    assert view.row.assigned_lawyer_id == second
+    hops = [(s.stage, s.actor) for s in view.stages if s.stage in ("assigned", "escalated")]
+    assert hops == [("assigned", first), ("escalated", "system"), ("assigned", second)]
+    escalated = next(s for s in view.stages if s.stage == "escalated")
+    assert escalated.due_at == original_due and first in escalated.detail
+    assert "consultation.escalated" in await events(store)  # the supervisor's alert
+
+    # The new lawyer replies; the old one can no longer see it.
+    with pytest.raises(NotFound):
+        await store.post_message(lawyer(first), consultation_id, "我来回答")
+    await store.post_message(lawyer(second), consultation_id, "您好，根据劳动合同法第三十八条……")
+    # A timer that fires now finds the reply: no breach.
+    answered, _, _ = await store.escalate(consultation_id, second, next_due, [first, second], next_due, "e2")
+    assert answered
+    assert REGISTRY.get_sample_value("counsel_sla_breaches_total", {"kind": "reply_24h"}) == before + 1
+
+
+async def test_messages_go_both_ways_and_only_parties_may_write(store: ConsultationStore) -> None:
+    consultation_id = await submit(store)
+    await store.classify(consultation_id, "c", default_classifier().classify)
+    lawyer_id, _ = await store.assign(consultation_id, [], None, "a")
+
+    with pytest.raises(InvalidArgument) as empty:
+        await store.post_message(CLIENT, consultation_id, "   ")
+    assert [v.field for v in empty.value.violations] == ["body"]
+    with pytest.raises(NotFound):
+        await store.post_message(OTHER_TENANT, consultation_id, "我也想问")
+    with pytest.raises(NotFound):
+        await store.post_message(lawyer("ip-a"), consultation_id, "not mine")
+    with pytest.raises(PermissionDenied):
+        await store.post_message(SUPERVISOR, consultation_id, "supervisors read, they do not write here")
+
+    await store.post_message(CLIENT, consultation_id, "补充：我有工资条")
+    view = await store.post_message(lawyer(lawyer_id), consultation_id, "可以主张经济补偿。")
+    assert view.row.status == "answered" and view.row.answered_at is not None
+    view = await store.post_message(AGENT, consultation_id, "客服：律师已回复，请查看。")
+    view = await store.post_message(CLIENT, consultation_id, "谢谢")
+    assert [m.author_role for m in view.messages] == ["client", "lawyer", "agent", "client"]
+    assert [s.stage for s in view.stages].count("answered") == 1
+
+    queue, _ = await store.lawyer_queue(lawyer_id, 10, "")
+    assert consultation_id not in [r.id for r in queue]  # answered: out of the queue
+
+
+async def test_the_lawyer_queue_is_ordered_by_due_time(store: ConsultationStore) -> None:
+    now = utcnow()
+    ids = []
+    for hours in (20, 5, 12):
+        consultation_id = await submit(store)
+        await store.classify(consultation_id, "c", default_classifier().classify)
+        await store.assign(
+            consultation_id, ["labour-busy", "labour-b", "labour-off-duty"], now + timedelta(hours=hours), "a"
+        )
+        ids.append(consultation_id)
+    page, cursor = await store.lawyer_queue("labour-a", 2, "")
+    rest, last = await store.lawyer_queue("labour-a", 2, cursor)
+    assert [r.id for r in [*page, *rest]] == [ids[1], ids[2], ids[0]]
+    assert cursor and not last
+
+
+async def test_rating_once_by_the_client_after_the_answer(store: ConsultationStore) -> None:
+    consultation_id = await submit(store)
+    await store.classify(consultation_id, "c", default_classifier().classify)
+    lawyer_id, _ = await store.assign(consultation_id, [], None, "a")
+    with pytest.raises(Conflict):
+        await store.rate(CLIENT, consultation_id, 5, "")  # not answered yet
+    await store.post_message(lawyer(lawyer_id), consultation_id, "答复如下……")
+    with pytest.raises(InvalidArgument):
+        await store.rate(CLIENT, consultation_id, 6, "")
+    with pytest.raises(PermissionDenied):
+        await store.rate(AGENT, consultation_id, 5, "")
+    with pytest.raises(NotFound):
+        await store.rate(OTHER_TENANT, consultation_id, 5, "")
+    view = await store.rate(CLIENT, consultation_id, 5, "很专业")
+    assert (view.row.rating, view.row.rating_comment) == (5, "很专业")
+    with pytest.raises(Conflict):
+        await store.rate(CLIENT, consultation_id, 4, "")
+    assert "consultation.rated" in await events(store)
+
+
+async def test_a_question_nobody_can_place_goes_to_an_agent_and_a_supervisor(
+    store: ConsultationStore,
+) -> None:
+    consultation_id = await submit(store, "asdf qwer zxcv")
+    row = await store.classify(consultation_id, "c", default_classifier().classify)
+    assert (row.legal_field, row.needs_manual_classification) == ("other", True)
+    lawyer_id, reason = await store.assign(consultation_id, [], None, "a")
+    assert lawyer_id == "" and "supervisor" in reason  # no "other" lawyer in this projection
+    view = await store.get(AGENT, consultation_id)
+    assert view.stages[-1].stage == "awaiting_lawyer"
+
+
+async def test_an_agent_classifies_by_hand_and_the_consultation_moves_to_a_lawyer_of_that_field(
+    store: ConsultationStore,
+) -> None:
+    consultation_id = await submit(store, "asdf qwer zxcv")
+    await store.classify(consultation_id, "c", default_classifier().classify)
+    due = utcnow() + timedelta(hours=20)
+    await store.assign(consultation_id, [], due, "a")  # nobody practises "other" here: awaiting a lawyer
+
+    with pytest.raises(PermissionDenied):
+        await store.reclassify(CLIENT, consultation_id, "ip")
+    with pytest.raises(PermissionDenied):
+        await store.reclassify(lawyer("ip-a"), consultation_id, "ip")
+    with pytest.raises(InvalidArgument) as bad:
+        await store.reclassify(AGENT, consultation_id, "astrology")
+    assert [v.field for v in bad.value.violations] == ["legal_field"]
+
+    view = await store.reclassify(AGENT, consultation_id, "ip")
+    assert (view.row.legal_field, view.row.needs_manual_classification) == ("ip", False)
+    assert view.row.assigned_lawyer_id == "ip-a" and view.row.status == "assigned"
+    assert view.row.current_due_at == due  # the clock is not reset by the agent's correction
+    assert "reclassified by an agent" in view.row.assignment_reason
+    assert any(s.stage == "classified" and s.actor == AGENT.user_id for s in view.stages)
+
+    # A lawyer who already practises the new field keeps it.
+    view = await store.reclassify(AGENT, consultation_id, "ip")
+    assert view.row.assigned_lawyer_id == "ip-a"
+
+
+async def test_agents_see_consultations_due_within_two_hours_or_overdue(store: ConsultationStore) -> None:
+    from services.consultation.domain import at_risk_window
+
+    now = utcnow()
+    ids = {}
+    for label, hours in (("overdue", -1), ("soon", 1), ("later", 5)):
+        consultation_id = await submit(store)
+        await store.classify(consultation_id, "c", default_classifier().classify)
+        await store.assign(consultation_id, [], now + timedelta(hours=hours), "a")
+        ids[label] = consultation_id
+    answered = await submit(store)
+    await store.classify(answered, "c", default_classifier().classify)
+    lawyer_id, _ = await store.assign(answered, [], now + timedelta(minutes=30), "a")
+    await store.post_message(lawyer(lawyer_id), answered, "已答复")
+
+    rows = await store.at_risk(at_risk_window(AGENT, 0), 50)
+    assert [r.id for r in rows] == [ids["overdue"], ids["soon"]]
+    assert [r.id for r in await store.at_risk(at_risk_window(SUPERVISOR, 600), 50)] == [
+        ids["overdue"],
+        ids["soon"],
+        ids["later"],
+    ]
+    with pytest.raises(PermissionDenied):
+        at_risk_window(CLIENT, 0)
+    with pytest.raises(PermissionDenied):
+        at_risk_window(lawyer("labour-a"), 0)
+
+
+async def test_a_client_complains_and_an_agent_tracks_it_to_resolution(store: ConsultationStore) -> None:
+    """R-CS-3, §6.1.4.4: recorded, tracked, resolved; only the client's enterprise and agents see it."""
+    consultation_id = await submit(store)
+    with pytest.raises(PermissionDenied):
+        await store.raise_complaint(AGENT, consultation_id, "agents do not complain")
+    with pytest.raises(NotFound):
+        await store.raise_complaint(OTHER_TENANT, consultation_id, "not mine")
+    with pytest.raises(InvalidArgument):
+        await store.raise_complaint(CLIENT, consultation_id, "  ")
+    complaint = await store.raise_complaint(CLIENT, consultation_id, "律师回复太慢，而且没有回答我的问题。")
+    assert complaint.status == "open"
+
+    mine, _ = await store.list_complaints(CLIENT, "", 10, "")
+    assert [c.id for c in mine] == [complaint.id]
+    assert (await store.list_complaints(OTHER_TENANT, "", 10, ""))[0] == []
+    with pytest.raises(PermissionDenied):
+        await store.list_complaints(lawyer("labour-a"), "", 10, "")
+    assert [c.id for c in (await store.list_complaints(AGENT, "open", 10, ""))[0]] == [complaint.id]
+
+    with pytest.raises(PermissionDenied):
+        await store.update_complaint(CLIENT, complaint.id, "resolved", "done")
+    with pytest.raises(InvalidArgument) as no_resolution:
+        await store.update_complaint(AGENT, complaint.id, "resolved", "")
+    assert [v.field for v in no_resolution.value.violations] == ["resolution"]
+    taken = await store.update_complaint(AGENT, complaint.id, "in_progress", "")
+    assert (taken.status, taken.handled_by) == ("in_progress", AGENT.user_id)
+    resolved = await store.update_complaint(AGENT, complaint.id, "resolved", "已更换律师并致歉，补发答复。")
+    assert resolved.status == "resolved" and resolved.resolution.startswith("已更换律师")
+    with pytest.raises(Conflict):
+        await store.update_complaint(AGENT, complaint.id, "in_progress", "")
+
+    stages = [s.stage for s in (await store.get(AGENT, consultation_id)).stages]
+    assert [s for s in stages if s.startswith("complaint")] == [
+        "complaint_raised",
+        "complaint_in_progress",
+        "complaint_resolved",
+    ]
+    assert {"complaint.raised", "complaint.resolved"} <= set(await events(store))
+
+
+async def test_an_agent_bridges_a_phone_consultation_and_the_call_record_is_kept(
+    store: ConsultationStore,
+) -> None:
+    """R-CON-3, §6.2.1.3, §6.2.4.4: parties, start, end, duration, outcome and the recording's key."""
+    from services.consultation.telephony import SimulatedTelephony
+
+    phone = SimulatedTelephony()
+    view, _ = await store.create(CLIENT, NewConsultation("phone", "电话咨询", LABOUR_QUESTION, "order-2"), "")
+    consultation_id = view.row.id
+    professional = await submit(store)
+
+    with pytest.raises(PermissionDenied):
+        await store.start_call(CLIENT, consultation_id, "labour-a", phone)
+    with pytest.raises(Conflict):
+        await store.start_call(AGENT, professional, "labour-a", phone)  # not a phone consultation
+    with pytest.raises(InvalidArgument) as unknown:
+        await store.start_call(AGENT, consultation_id, "nobody", phone)
+    assert [v.field for v in unknown.value.violations] == ["lawyer_id"]
+    with pytest.raises(InvalidArgument):
+        await store.start_call(AGENT, consultation_id, "labour-inactive", phone)
+
+    call = await store.start_call(AGENT, consultation_id, "labour-a", phone)
+    assert (call.status, call.agent_id, call.lawyer_id, call.provider) == (
+        "connected",
+        AGENT.user_id,
+        "labour-a",
+        "simulated",
+    )
+    with pytest.raises(InvalidArgument):
+        await store.end_call(AGENT, consultation_id, call.id, " ", phone)
+    with pytest.raises(NotFound):
+        await store.end_call(AGENT, professional, call.id, "wrong consultation", phone)
+    ended = await store.end_call(AGENT, consultation_id, call.id, "已解答试用期问题，建议书面沟通。", phone)
+    assert ended.status == "ended" and ended.ended_at is not None and ended.duration_seconds >= 0
+    assert ended.recording_ref == f"recordings/sim-{call.id}.wav"
+    with pytest.raises(Conflict):
+        await store.end_call(AGENT, consultation_id, call.id, "again", phone)
+
+    view = await store.get(CLIENT, consultation_id)
+    assert [(c.id, c.status) for c in view.calls] == [(call.id, "ended")]
+    assert [s.stage for s in view.stages if s.stage.startswith("call")] == ["call_connected", "call_ended"]
+    assert {"call.connected", "call.ended"} <= set(await events(store))

@@ -1,0 +1,1008 @@
+"""Every way to register and log in, through the real gateway app, the real identity and notification
+services (in-process gRPC servers) and real PostgreSQL and NATS: codes read from the dev outbox
+(R-ACC-1, R-ACC-2), refresh rotation and reuse, logout, rate limits and lockout (429 with Retry-After),
+membership cards, invitations (R-ACC-4), the export and the append-only audit trail (R-PRIV-1), and
+the forged-token matrix."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import secrets
+import signal
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import httpx
+import jwt
+import pytest
+from sqlalchemy import select, text
+
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.identity.v1 import identity_service_pb2 as identity_pb
+from deploy.local.servers import NatsServer, PostgresServer, free_port
+from services.gateway.app import create_app
+from services.gateway.clients import Connections
+from services.identity import domain, tokens
+from services.identity import main as identity_main
+from services.identity.models import TABLES as IDENTITY_TABLES
+from services.identity.seed import DEMO_FIRM_ID, DEMO_PASSWORD, demo_email, demo_user_id, seed_demo
+from services.identity.store import IdentityStore
+from services.notification import main as notification_main
+from services.runtime.auth import TokenVerifier
+from services.runtime.config import Settings, load_settings
+from services.runtime.context import access_token_var
+from services.runtime.crypto import FieldCipher
+from services.runtime.db import Database, ensure_database
+from services.runtime.events import EventBus, Outbox
+from services.runtime.migrations import migrate
+from services.runtime.service import remote_jwks
+from tests.integration.oidc_provider import Client, EndUser, Provider, running_provider
+
+POLICY = domain.AuthPolicy(
+    otp_per_destination=domain.Limit(3, timedelta(hours=1)),
+    otp_per_ip=domain.Limit(6, timedelta(hours=1)),
+    failures_per_identifier=domain.Limit(3, timedelta(minutes=15)),
+    failures_per_ip=domain.Limit(8, timedelta(minutes=15)),
+)
+PASSWORD = "Str0ng-Enough!"
+_phones = itertools.count(13900000001)
+_ips = itertools.count(1)
+
+
+def new_phone() -> str:
+    return str(next(_phones))
+
+
+OIDC_CALLBACK = "http://gateway.test/api/v1/auth/oauth/demo/callback"
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    app: Any
+    connections: Connections
+    identity_db: Database
+    cipher: FieldCipher
+    provider: Provider
+
+    def http(self) -> httpx.AsyncClient:
+        """A client from its own IP address, so per-IP limits of one test never touch another."""
+        ip = f"10.0.{next(_ips) // 250}.{next(_ips) % 250 + 1}"
+        transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
+
+
+async def _wait_until_serving(connections: Connections) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await connections.clients.identity.GetJwks(identity_pb.GetJwksRequest())
+            return
+        except grpc.aio.AioRpcError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+async def stack(postgres_server: PostgresServer, nats_server: NatsServer) -> AsyncIterator[Stack]:
+    name = f"t{secrets.token_hex(5)}"
+    provider_port = free_port()
+    oidc_client = Client("counsel-test", secrets.token_urlsafe(24), [OIDC_CALLBACK])
+    providers = {
+        "demo": {
+            "issuer": f"http://127.0.0.1:{provider_port}",
+            "client_id": oidc_client.client_id,
+            "client_secret": oidc_client.client_secret,
+        }
+    }
+    settings = load_settings(
+        oidc_providers=json.dumps(providers),
+        env="test",
+        database_url=postgres_server.url,
+        database_prefix=name,
+        nats_url=nats_server.url,
+        nats_stream=name.upper(),
+        subject_root=name,
+        metrics_port=0,
+        log_level="WARNING",
+        secret_key=secrets.token_urlsafe(32),
+        identity_addr=f"127.0.0.1:{free_port()}",
+        notification_addr=f"127.0.0.1:{free_port()}",
+    )
+    for service in ("identity", "notification"):
+        await ensure_database(settings.database_url, settings.database_name(service))
+        await migrate(service, settings.database_dsn(service))
+    cipher = FieldCipher(settings.secret_key)
+    identity_db = Database(settings.database_dsn("identity"), pool_size=2)
+    await seed_demo(
+        IdentityStore(identity_db, Outbox("identity", settings, IDENTITY_TABLES), cipher, settings)
+    )
+
+    # The services install SIGINT/SIGTERM handlers on the loop; give pytest its own back afterwards.
+    previous_term = signal.getsignal(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    servers = [
+        asyncio.create_task(identity_main.serve(settings, POLICY)),
+        asyncio.create_task(notification_main.serve(settings)),
+    ]
+    connections = Connections(settings)
+    try:
+        await _wait_until_serving(connections)
+        app = create_app(settings, clients=connections.clients)
+        async with running_provider(provider_port, oidc_client) as provider:
+            yield Stack(settings, app, connections, identity_db, cipher, provider)
+    finally:
+        await connections.close()
+        for task in servers:
+            task.cancel()
+        await asyncio.gather(*servers, return_exceptions=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        await identity_db.close()
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+async def latest_code(http: httpx.AsyncClient, to: str) -> str:
+    response = await http.get("/api/v1/dev/outbox", params={"to": to})
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert items, f"no message to {to}"
+    body = items[0]["body"]
+    code = next(word for word in body.replace("，", " ").split() if word.isdigit() and len(word) == 6)
+    return code
+
+
+async def send_code(http: httpx.AsyncClient, channel: str, destination: str) -> str:
+    response = await http.post("/api/v1/auth/otp", json={"channel": channel, "destination": destination})
+    assert response.status_code == 202, response.text
+    return await latest_code(http, destination)
+
+
+async def register_by_phone(http: httpx.AsyncClient, **extra: Any) -> tuple[str, dict[str, Any]]:
+    phone = new_phone()
+    code = await send_code(http, "sms", phone)
+    body = {"phone": phone, "code": code, "display_name": "李雷", **extra}
+    response = await http.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    return phone, response.json()
+
+
+async def password_login(http: httpx.AsyncClient, identifier: str, secret: str) -> httpx.Response:
+    return await http.post(
+        "/api/v1/auth/login", json={"method": "password", "identifier": identifier, "secret": secret}
+    )
+
+
+def bearer(tokens_body: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens_body['access_token']}"}
+
+
+def problem_fields(response: httpx.Response) -> list[str]:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    return [error["field"] for error in response.json().get("errors", [])]
+
+
+# --- registration and login -----------------------------------------------------------------------------
+
+
+async def test_register_by_phone_code_then_log_in_by_password_and_by_code(stack: Stack) -> None:
+    """R-ACC-1 (phone + SMS code) and R-ACC-2 (phone login by password and by code reach one account)."""
+    async with stack.http() as http:
+        phone, registered = await register_by_phone(
+            http, password=PASSWORD, enterprise_name="李氏科技有限公司"
+        )
+        user = registered["user"]
+        assert user["roles"] == ["client_admin"] and user["tenant_id"]
+        assert user["phone"] == f"+86{phone}"
+        assert registered["expires_in"] <= 900 and registered["refresh_token"]
+
+        me = (await http.get("/api/v1/me", headers=bearer(registered))).json()
+        assert me["enterprise"] == {"id": user["tenant_id"], "name": "李氏科技有限公司"}
+        assert me["login_methods"]["password"] is True and me["login_methods"]["phone"] == f"+86{phone}"
+
+        by_password = await password_login(http, f"+86 {phone}", PASSWORD)
+        assert by_password.status_code == 200, by_password.text
+        assert by_password.json()["user"]["id"] == user["id"]
+
+        code = await send_code(http, "sms", f"+86{phone}")
+        login = {"method": "otp", "identifier": phone, "secret": code}
+        by_code = await http.post("/api/v1/auth/login", json=login)
+        assert by_code.status_code == 200, by_code.text
+        assert by_code.json()["user"]["id"] == user["id"]
+        # Single use.
+        again = await http.post("/api/v1/auth/login", json=login)
+        assert again.status_code == 401
+
+
+async def test_register_by_email_without_password_and_profile_update(stack: Stack) -> None:
+    """R-ACC-1 (e-mail + code); an individual is a client of their own tenant; PATCH /me."""
+    async with stack.http() as http:
+        email = f"wang.{secrets.token_hex(3)}@example.com"
+        code = await send_code(http, "email", email)
+        response = await http.post(
+            "/api/v1/auth/register", json={"email": email.upper(), "code": code, "display_name": "王芳"}
+        )
+        assert response.status_code == 201, response.text
+        registered = response.json()
+        assert registered["user"]["email"] == email and registered["user"]["roles"] == ["client"]
+        # No password was chosen: password login fails like any wrong password.
+        assert (await password_login(http, email, "Anything-1!")).status_code == 401
+
+        patched = await http.patch("/api/v1/me", json={"display_name": "王芳芳"}, headers=bearer(registered))
+        assert patched.status_code == 200, patched.text
+        assert (
+            patched.json()["display_name"] == "王芳芳"
+            and patched.json()["login_methods"]["password"] is False
+        )
+        assert (
+            await http.patch("/api/v1/me", json={"nickname": "x"}, headers=bearer(registered))
+        ).status_code == 422
+
+        # Registering the same (proven) address again is a conflict, not a second account.
+        code = await send_code(http, "email", email)
+        dup = await http.post(
+            "/api/v1/auth/register", json={"email": email, "code": code, "display_name": "X"}
+        )
+        assert dup.status_code == 409
+
+
+async def test_bad_input_is_422_naming_the_field(stack: Stack) -> None:
+    async with stack.http() as http:
+        cases = [
+            ("/api/v1/auth/otp", {"channel": "sms", "destination": "12345"}, "destination"),
+            ("/api/v1/auth/otp", {"channel": "email", "destination": "not-an-email"}, "destination"),
+            ("/api/v1/auth/otp", {"channel": "fax", "destination": "13800138000"}, "channel"),
+            ("/api/v1/auth/register", {"phone": "1380013", "code": "123456", "display_name": "x"}, "phone"),
+            ("/api/v1/auth/register", {"email": "a@b", "code": "123456", "display_name": "x"}, "email"),
+            (
+                "/api/v1/auth/register",
+                {"phone": new_phone(), "code": "123456", "password": "password", "display_name": "x"},
+                "password",
+            ),
+            ("/api/v1/auth/register", {"phone": new_phone(), "code": "12", "display_name": "x"}, "code"),
+            ("/api/v1/auth/login", {"method": "otp", "identifier": "nope", "secret": "123456"}, "identifier"),
+            (
+                "/api/v1/auth/login",
+                {"method": "membership_card", "identifier": "x!", "secret": "1"},
+                "identifier",
+            ),
+        ]
+        for path, body, field in cases:
+            response = await http.post(path, json=body)
+            assert response.status_code == 422, (path, body, response.text)
+            assert field in problem_fields(response), (body, response.text)
+
+        # A well-formed but wrong code.
+        phone = new_phone()
+        await send_code(http, "sms", phone)
+        wrong = await http.post(
+            "/api/v1/auth/register", json={"phone": phone, "code": "000000", "display_name": "x"}
+        )
+        # (1 in a million that the real code is 000000)
+        assert wrong.status_code == 422 and problem_fields(wrong) == ["code"]
+
+
+async def test_code_requests_never_reveal_whether_an_account_exists(stack: Stack) -> None:
+    async with stack.http() as http:
+        registered_phone, _ = await register_by_phone(http)
+        for destination in (registered_phone, new_phone()):
+            response = await http.post(
+                "/api/v1/auth/otp", json={"channel": "sms", "destination": destination}
+            )
+            assert (response.status_code, response.json()) == (202, {"status": "sent", "expires_in": 300})
+        for email in (demo_email("client"), f"nobody.{secrets.token_hex(3)}@example.com"):
+            response = await http.post("/api/v1/auth/otp", json={"channel": "email", "destination": email})
+            assert (response.status_code, response.json()) == (202, {"status": "sent", "expires_in": 300})
+
+
+# --- limits ---------------------------------------------------------------------------------------------
+
+
+async def test_codes_are_limited_per_destination_with_retry_after(stack: Stack) -> None:
+    phone = new_phone()
+    for _ in range(POLICY.otp_per_destination.count):
+        async with stack.http() as http:  # from different IPs: only the destination limit applies
+            assert (
+                await http.post("/api/v1/auth/otp", json={"channel": "sms", "destination": phone})
+            ).status_code == 202
+    async with stack.http() as http:
+        limited = await http.post("/api/v1/auth/otp", json={"channel": "sms", "destination": f"+86{phone}"})
+    assert limited.status_code == 429, limited.text
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600
+
+
+async def test_codes_are_limited_per_ip_with_retry_after(stack: Stack) -> None:
+    async with stack.http() as http:
+        for _ in range(POLICY.otp_per_ip.count):
+            response = await http.post(
+                "/api/v1/auth/otp", json={"channel": "sms", "destination": new_phone()}
+            )
+            assert response.status_code == 202
+        limited = await http.post("/api/v1/auth/otp", json={"channel": "sms", "destination": new_phone()})
+    assert limited.status_code == 429
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600
+
+
+async def test_repeated_failures_lock_the_identifier_whether_or_not_it_exists(stack: Stack) -> None:
+    async with stack.http() as http:
+        phone, _ = await register_by_phone(http, password=PASSWORD)
+        unknown = new_phone()
+        for identifier in (phone, unknown):
+            for _ in range(POLICY.failures_per_identifier.count):
+                assert (await password_login(http, identifier, "Wrong-Passw0rd!")).status_code == 401
+        # Now even the right password is refused until the window passes, and the unknown number
+        # looks exactly the same.
+        locked = await password_login(http, phone, PASSWORD)
+        locked_unknown = await password_login(http, unknown, PASSWORD)
+        for response in (locked, locked_unknown):
+            assert response.status_code == 429
+            assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
+        # Other identifiers are not affected.
+        assert (await password_login(http, demo_email("member"), DEMO_PASSWORD)).status_code == 200
+
+
+async def test_failures_across_identifiers_from_one_ip_are_limited(stack: Stack) -> None:
+    """Credential stuffing: many identifiers, one wrong password each, from one address."""
+    async with stack.http() as http:
+        for _ in range(POLICY.failures_per_ip.count):
+            assert (await password_login(http, new_phone(), "Wrong-Passw0rd!")).status_code == 401
+        limited = await password_login(http, demo_email("member"), DEMO_PASSWORD)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    async with stack.http() as elsewhere:
+        assert (await password_login(elsewhere, demo_email("member"), DEMO_PASSWORD)).status_code == 200
+
+
+async def test_a_code_dies_after_too_many_wrong_guesses(stack: Stack) -> None:
+    async with stack.http() as http:
+        phone, _ = await register_by_phone(http)
+    async with stack.http() as http:
+        code = await send_code(http, "sms", phone)
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        for _ in range(domain.OTP_MAX_ATTEMPTS):
+            guess = await http.post(
+                "/api/v1/auth/login", json={"method": "otp", "identifier": phone, "secret": wrong}
+            )
+            assert guess.status_code == 401
+            # Lift the identifier's lockout (tested elsewhere): the per-code limit is what is tested here.
+            async with stack.identity_db.transaction() as session:
+                await session.execute(text("DELETE FROM rate_hits WHERE bucket = 'login_failure'"))
+        right = await http.post(
+            "/api/v1/auth/login", json={"method": "otp", "identifier": phone, "secret": code}
+        )
+        assert right.status_code == 401
+
+
+# --- sessions -------------------------------------------------------------------------------------------
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(stack: Stack) -> None:
+    async with stack.http() as http:
+        first = (await password_login(http, demo_email("member"), DEMO_PASSWORD)).json()
+        second = await http.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        assert second.status_code == 200, second.text
+        rotated = second.json()
+        assert rotated["refresh_token"] != first["refresh_token"]
+        assert (await http.get("/api/v1/me", headers=bearer(rotated))).status_code == 200
+
+        # The spent token is presented again: refused, and the whole family with it.
+        reuse = await http.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        assert reuse.status_code == 401
+        family = await http.post("/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
+        assert family.status_code == 401
+        # Another login (another family) is untouched.
+        other = (await password_login(http, demo_email("member"), DEMO_PASSWORD)).json()
+        assert (
+            await http.post("/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
+        ).status_code == 200
+        assert (await http.post("/api/v1/auth/refresh", json={"refresh_token": "made-up"})).status_code == 401
+
+
+async def test_logout_revokes_the_refresh_token(stack: Stack) -> None:
+    async with stack.http() as http:
+        session = (await password_login(http, demo_email("member"), DEMO_PASSWORD)).json()
+        assert (await http.post("/api/v1/auth/logout", json={})).status_code == 401
+        out = await http.post(
+            "/api/v1/auth/logout", json={"refresh_token": session["refresh_token"]}, headers=bearer(session)
+        )
+        assert out.status_code == 204
+        again = await http.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+        assert again.status_code == 401
+
+
+# --- membership cards -----------------------------------------------------------------------------------
+
+
+async def test_membership_cards_issue_link_login_and_revoke(stack: Stack) -> None:
+    """R-ACC-2: an offline card number + PIN reaches the same account as the phone."""
+    async with stack.http() as http:
+        firm_admin = bearer((await password_login(http, demo_email("firm_admin"), DEMO_PASSWORD)).json())
+        _, holder = await register_by_phone(http, password=PASSWORD)
+        number = f"LF{secrets.randbelow(10**10):010d}"
+
+        issue = {"card_number": number, "pin": "2468"}
+        assert (
+            await http.post("/api/v1/membership-cards", json=issue, headers=bearer(holder))
+        ).status_code == 403
+        issued = await http.post("/api/v1/membership-cards", json=issue, headers=firm_admin)
+        assert issued.status_code == 201, issued.text
+        card = issued.json()
+        assert card["last4"] == number[-4:] and card["status"] == "active" and card["user_id"] is None
+        retry = await http.post("/api/v1/membership-cards", json=issue, headers=firm_admin)
+        assert (retry.status_code, retry.json()["id"]) == (200, card["id"])
+        clash = await http.post(
+            "/api/v1/membership-cards", json={"card_number": number, "pin": "1357"}, headers=firm_admin
+        )
+        assert clash.status_code == 409 and problem_fields(clash) == ["card_number"]
+
+        # Not linked yet: the card logs nobody in.
+        card_login = {"method": "membership_card", "identifier": number.lower(), "secret": "2468"}
+        assert (await http.post("/api/v1/auth/login", json=card_login)).status_code == 401
+
+        unknown = await http.post(
+            "/api/v1/me/membership-card",
+            json={"card_number": "ZZ00000000", "pin": "2468"},
+            headers=bearer(holder),
+        )
+        assert unknown.status_code == 422 and problem_fields(unknown) == ["card_number"]
+        wrong_pin = await http.post(
+            "/api/v1/me/membership-card", json={"card_number": number, "pin": "9999"}, headers=bearer(holder)
+        )
+        assert wrong_pin.status_code == 422 and problem_fields(wrong_pin) == ["pin"]
+        linked = await http.post(
+            "/api/v1/me/membership-card", json={"card_number": number, "pin": "2468"}, headers=bearer(holder)
+        )
+        assert linked.status_code == 200, linked.text
+        assert linked.json()["user_id"] == holder["user"]["id"]
+
+        by_card = await http.post("/api/v1/auth/login", json=card_login)
+        assert by_card.status_code == 200, by_card.text
+        assert by_card.json()["user"]["id"] == holder["user"]["id"]
+        me = (await http.get("/api/v1/me", headers=bearer(holder))).json()
+        assert [c["id"] for c in me["login_methods"]["membership_cards"]] == [card["id"]]
+
+        # Linked to one account only.
+        _, someone_else = await register_by_phone(http)
+        taken = await http.post(
+            "/api/v1/me/membership-card",
+            json={"card_number": number, "pin": "2468"},
+            headers=bearer(someone_else),
+        )
+        assert taken.status_code == 409
+
+        revoked = await http.post(f"/api/v1/membership-cards/{card['id']}/revoke", headers=firm_admin)
+        assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+        assert (await http.post("/api/v1/auth/login", json=card_login)).status_code == 401
+        assert (
+            await http.post("/api/v1/membership-cards/nope/revoke", headers=firm_admin)
+        ).status_code == 404
+
+
+# --- enterprises, isolation, export, audit -------------------------------------------------------------
+
+
+async def test_client_admin_invites_a_member_who_joins_by_code(stack: Stack) -> None:
+    """R-ACC-4: the invitee joins the inviting enterprise with the invited role."""
+    async with stack.http() as http:
+        _, admin = await register_by_phone(http, enterprise_name="韩梅梅律所客户")
+        invitee = f"member.{secrets.token_hex(3)}@example.com"
+        invited = await http.post(
+            "/api/v1/enterprise/members", json={"email": invitee, "role": "client"}, headers=bearer(admin)
+        )
+        assert invited.status_code == 202, invited.text
+        outbox = (await http.get("/api/v1/dev/outbox", params={"to": invitee})).json()["items"]
+        assert "韩梅梅律所客户" in outbox[0]["body"]
+
+        code = await send_code(http, "email", invitee)
+        joined = await http.post(
+            "/api/v1/auth/login", json={"method": "otp", "identifier": invitee, "secret": code}
+        )
+        assert joined.status_code == 200, joined.text
+        member = joined.json()["user"]
+        assert member["tenant_id"] == admin["user"]["tenant_id"] and member["roles"] == ["client"]
+
+        # A plain client may not invite; a bad role is 422.
+        refused = await http.post(
+            "/api/v1/enterprise/members", json={"email": "x@example.com"}, headers=bearer(joined.json())
+        )
+        assert refused.status_code == 403
+        bad = await http.post(
+            "/api/v1/enterprise/members",
+            json={"email": "x@example.com", "role": "lawyer"},
+            headers=bearer(admin),
+        )
+        assert bad.status_code == 422 and problem_fields(bad) == ["role"]
+
+
+async def test_users_of_another_tenant_are_not_found(stack: Stack) -> None:
+    """R-ACC-4 inside the service: another enterprise's user is 404 over gRPC, whoever asks."""
+    async with stack.http() as http:
+        _, alice = await register_by_phone(http, enterprise_name="甲公司")
+        _, bob = await register_by_phone(http, enterprise_name="乙公司")
+    identity = stack.connections.clients.identity
+    token = access_token_var.set(alice["access_token"])
+    try:
+        mine = await identity.GetUser(identity_pb.GetUserRequest(user_id=alice["user"]["id"]))
+        assert mine.user.id == alice["user"]["id"]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await identity.GetUser(identity_pb.GetUserRequest(user_id=bob["user"]["id"]))
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        access_token_var.reset(token)
+
+
+async def test_export_holds_the_account_and_its_audit_trail_which_is_append_only(stack: Stack) -> None:
+    """R-PRIV-1: export on request; logins, failures and exports in an append-only audit."""
+    async with stack.http() as http:
+        phone, registered = await register_by_phone(http, password=PASSWORD)
+        assert (await password_login(http, phone, "Wrong-Passw0rd!")).status_code == 401
+        first = await http.get("/api/v1/me/export", headers=bearer(registered))
+        assert first.status_code == 200, first.text
+        export = first.json()
+        assert export["user"]["phone"] == f"+86{phone}" and export["sessions"]
+        second = (await http.get("/api/v1/me/export", headers=bearer(registered))).json()
+        actions = [event["action"] for event in second["audit"]]
+        assert {"user.registered", "role.granted", "login.succeeded", "data.exported"} <= set(actions)
+        assert [a["detail"]["method"] for a in second["activity"] if a["kind"] == "login"] == ["register"]
+        assert (await http.get("/api/v1/me/export")).status_code == 401
+
+    async with stack.identity_db.transaction() as session:
+        rows = (
+            await session.execute(text("SELECT action, detail::text FROM audit_events ORDER BY created_at"))
+        ).all()
+    assert any(action == "login.failed" for action, _ in rows)
+    # No phone number, code or e-mail in the audit details.
+    assert all(phone not in detail and "@" not in detail for _, detail in rows)
+    for statement in (
+        "UPDATE audit_events SET action = 'x'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ):
+        with pytest.raises(Exception, match="append-only"):
+            async with stack.identity_db.transaction() as session:
+                await session.execute(text(statement))
+
+
+# --- forged tokens --------------------------------------------------------------------------------------
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def test_forged_tokens_are_401(stack: Stack) -> None:
+    """alg none, wrong audience, wrong issuer, expired and tampered tokens, signed with the real key."""
+    store = IdentityStore(
+        stack.identity_db, Outbox("identity", stack.settings, IDENTITY_TABLES), stack.cipher, stack.settings
+    )
+    async with stack.identity_db.transaction() as session:
+        key = await store._signing_key(session)
+    async with stack.http() as http:
+        good = (await password_login(http, demo_email("member"), DEMO_PASSWORD)).json()["access_token"]
+        assert (await http.get("/api/v1/me", headers={"Authorization": f"Bearer {good}"})).status_code == 200
+        claims = jwt.decode(good, options={"verify_signature": False})
+
+        def signed(**changes: Any) -> str:
+            return jwt.encode(
+                {**claims, **changes}, key.private_key, algorithm="EdDSA", headers={"kid": key.kid}
+            )
+
+        header, payload, signature = good.split(".")
+        forged = {
+            "alg_none": f"{_b64({'alg': 'none', 'kid': key.kid})}.{payload}.",
+            "wrong_audience": signed(aud="someone-else"),
+            "wrong_issuer": signed(iss="https://evil.example"),
+            "expired": signed(iat=int(time.time()) - 3600, exp=int(time.time()) - 60),
+            "tampered": f"{header}.{_b64({**claims, 'roles': ['supervisor']})}.{signature}",
+        }
+        for case, token in forged.items():
+            response = await http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 401, case
+        # The tokens identity issues are short-lived.
+        assert claims["exp"] - claims["iat"] <= tokens.MAX_ACCESS_TOKEN_TTL_SECONDS
+
+
+# --- OpenID Connect -------------------------------------------------------------------------------------
+
+
+async def start_oidc(http: httpx.AsyncClient, headers: dict[str, str] | None = None) -> dict[str, str]:
+    """Start a social login at the gateway and follow the browser to the provider and back: the query of
+    the provider's redirect to our callback (code and state)."""
+    started = await http.get("/api/v1/auth/oauth/demo/authorize", headers=headers or {})
+    assert started.status_code == 302, started.text
+    location = httpx.URL(started.headers["location"])
+    assert location.params["code_challenge_method"] == "S256" and location.params["code_challenge"]
+    assert location.params["state"] and location.params["nonce"]
+    assert location.params["redirect_uri"] == OIDC_CALLBACK
+    async with httpx.AsyncClient() as browser:
+        at_provider = await browser.get(location)
+    assert at_provider.status_code == 302, at_provider.text
+    back = httpx.URL(at_provider.headers["location"])
+    assert str(back).startswith(OIDC_CALLBACK)
+    assert back.params["state"] == location.params["state"]
+    return dict(back.params)
+
+
+async def test_social_login_creates_then_finds_the_account(stack: Stack) -> None:
+    """R-ACC-1/R-ACC-2: an OpenID Connect account (code + PKCE, state, nonce) registers and logs in."""
+    stack.provider.user = EndUser(
+        sub=secrets.token_hex(8), email=f"social.{secrets.token_hex(3)}@example.com"
+    )
+    async with stack.http() as http:
+        first = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert first.status_code == 200, first.text
+        user = first.json()["user"]
+        assert user["roles"] == ["client"] and user["email"] == stack.provider.user.email
+        second = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert second.status_code == 200 and second.json()["user"]["id"] == user["id"]
+        assert (await http.get("/api/v1/me", headers=bearer(second.json()))).status_code == 200
+
+
+async def test_social_login_links_by_verified_email_only(stack: Stack) -> None:
+    """R-ACC-2: one person, several login methods, one account; an unverified e-mail never links."""
+    async with stack.http() as http:
+        email = f"linked.{secrets.token_hex(3)}@example.com"
+        code = await send_code(http, "email", email)
+        registered = await http.post(
+            "/api/v1/auth/register", json={"email": email, "code": code, "display_name": "赵"}
+        )
+        assert registered.status_code == 201
+
+        stack.provider.user = EndUser(sub=secrets.token_hex(8), email=email, email_verified=False)
+        unverified = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert unverified.status_code == 200
+        assert unverified.json()["user"]["id"] != registered.json()["user"]["id"]
+
+        stack.provider.user = EndUser(sub=secrets.token_hex(8), email=email, email_verified=True)
+        verified = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert verified.status_code == 200
+        assert verified.json()["user"]["id"] == registered.json()["user"]["id"]
+
+
+async def test_social_login_refuses_bad_state_pkce_and_nonce(stack: Stack) -> None:
+    stack.provider.user = EndUser(sub=secrets.token_hex(8), email=f"s.{secrets.token_hex(3)}@example.com")
+    async with stack.http() as http:
+        callback = "/api/v1/auth/oauth/demo/callback"
+        # State: unknown, missing, or spent (a replayed callback).
+        params = await start_oidc(http)
+        assert (await http.get(callback, params={**params, "state": "forged"})).status_code == 401
+        assert (await http.get(callback, params={"code": params["code"]})).status_code == 401
+        params = await start_oidc(http)
+        assert (await http.get(callback, params=params)).status_code == 200
+        assert (await http.get(callback, params=params)).status_code == 401
+
+        # PKCE: a code obtained in one sign-in (an intercepted code) injected into another sign-in with
+        # its own valid state is refused by the provider, because that sign-in's verifier does not match.
+        victim = await start_oidc(http)
+        attacker = await start_oidc(http)
+        injected = await http.get(callback, params={"code": victim["code"], "state": attacker["state"]})
+        assert injected.status_code == 401
+
+        # Nonce: an ID token carrying another nonce than the one this sign-in sent.
+        stack.provider.nonce_override = "replayed-nonce"
+        try:
+            assert (await http.get(callback, params=await start_oidc(http))).status_code == 401
+        finally:
+            stack.provider.nonce_override = None
+
+        # The user refused at the provider; an unknown provider.
+        denied = await start_oidc(http)
+        assert (
+            await http.get(callback, params={"state": denied["state"], "error": "access_denied"})
+        ).status_code == 401
+        assert (await http.get("/api/v1/auth/oauth/nowhere/authorize")).status_code == 404
+
+
+# --- activity linkage and erasure -------------------------------------------------------------------------
+
+
+def envelope(event_type: str, actor_id: str, aggregate_id: str) -> EventEnvelope:
+    event = EventEnvelope(
+        id=secrets.token_hex(16), type=event_type, actor_id=actor_id, aggregate_id=aggregate_id, tenant_id="t"
+    )
+    event.occurred_at.GetCurrentTime()
+    return event
+
+
+async def test_activity_links_logins_and_other_services_events(stack: Stack) -> None:
+    """R-ACC-3 (§6.1.1.2): what a client does elsewhere is linked to the account and shown to them only."""
+    async with stack.http() as http:
+        phone, registered = await register_by_phone(http, password=PASSWORD)
+        user_id = registered["user"]["id"]
+        assert (await password_login(http, phone, PASSWORD)).status_code == 200
+        purchase = envelope("order.paid", user_id, f"order-{secrets.token_hex(4)}")
+        bus = await EventBus.connect(stack.settings, name="test-activity")
+        try:
+            for event, suffix in (
+                (purchase, "payment.order.paid"),
+                (purchase, "payment.order.paid"),  # redelivered: recorded once
+                (envelope("product.published", "system", "p-1"), "catalog.product.published"),
+                (envelope("booking.completed", "someone-unknown", "b-1"), "booking.booking.completed"),
+            ):
+                await bus.publish(
+                    stack.settings.subject(suffix), event.SerializeToString(), secrets.token_hex(8)
+                )
+        finally:
+            await bus.close()
+
+        deadline = time.monotonic() + 15
+        while True:
+            page = (await http.get("/api/v1/me/activity", headers=bearer(registered))).json()
+            kinds = [item["kind"] for item in page["items"]]
+            if "order.paid" in kinds or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert kinds.count("order.paid") == 1, kinds
+        paid = next(item for item in page["items"] if item["kind"] == "order.paid")
+        assert (paid["source"], paid["subject_id"]) == ("payment", purchase.aggregate_id)
+        logins = [item for item in page["items"] if item["kind"] == "login"]
+        assert sorted(item["detail"]["method"] for item in logins) == ["password", "register"]
+        # Where each login came from (the client's address as the gateway saw it), stored encrypted.
+        assert all(item["detail"]["ip"].startswith("10.0.") for item in logins)
+        async with stack.identity_db.transaction() as session:
+            stored = (
+                (
+                    await session.execute(
+                        text("SELECT detail::text FROM activities WHERE user_id = :id"), {"id": user_id}
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert stored and not any("10.0." in detail for detail in stored)
+        assert "product.published" not in kinds
+        # Newest first, paged.
+        first = (
+            await http.get("/api/v1/me/activity", params={"limit": 1}, headers=bearer(registered))
+        ).json()
+        assert len(first["items"]) == 1 and first["next_cursor"]
+
+        _, someone_else = await register_by_phone(http)
+        theirs = (await http.get("/api/v1/me/activity", headers=bearer(someone_else))).json()["items"]
+        assert [item["kind"] for item in theirs] == ["login"]
+
+
+async def test_erasure_removes_personal_data_and_tells_other_services(stack: Stack) -> None:
+    """R-PRIV-1 (PIPL deletion on request), recorded in the audit and published as user.erased."""
+    async with stack.http() as http:
+        phone, registered = await register_by_phone(http, password=PASSWORD)
+        erased = await http.delete("/api/v1/me", headers=bearer(registered))
+        assert erased.status_code == 202, erased.text
+        assert erased.json()["status"] == "erased"
+
+        assert (await password_login(http, phone, PASSWORD)).status_code == 401
+        refresh = await http.post("/api/v1/auth/refresh", json={"refresh_token": registered["refresh_token"]})
+        assert refresh.status_code == 401
+        me = (await http.get("/api/v1/me", headers=bearer(registered))).json()
+        assert (me["phone"], me["email"], me["display_name"]) == (None, None, domain.ERASED_DISPLAY_NAME)
+        assert me["login_methods"]["password"] is False
+        # Erasing twice is harmless.
+        assert (await http.delete("/api/v1/me", headers=bearer(registered))).status_code == 202
+
+        # The number is free again: a new account, not the old one.
+        code = await send_code(http, "sms", phone)
+        again = await http.post(
+            "/api/v1/auth/register", json={"phone": phone, "code": code, "display_name": "新"}
+        )
+        assert again.status_code == 201 and again.json()["user"]["id"] != registered["user"]["id"]
+
+    outbox = IDENTITY_TABLES.outbox
+    async with stack.identity_db.transaction() as session:
+        subjects = (await session.execute(select(outbox.c.subject, outbox.c.payload))).all()
+        actions = (
+            (
+                await session.execute(
+                    text("SELECT action FROM audit_events WHERE user_id = :id"),
+                    {"id": registered["user"]["id"]},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    erasures = [
+        EventEnvelope.FromString(payload) for subject, payload in subjects if subject.endswith(".user.erased")
+    ]
+    assert [event.aggregate_id for event in erasures].count(registered["user"]["id"]) == 1
+    assert "data.erased" in actions
+
+
+async def test_client_admin_lists_and_promotes_members_of_their_own_enterprise_only(stack: Stack) -> None:
+    """R-ACC-4: enterprise administration never reaches another tenant; role changes are audited."""
+    async with stack.http() as http:
+        _, admin = await register_by_phone(http, enterprise_name="丙公司")
+        _, outsider = await register_by_phone(http, enterprise_name="丁公司")
+        invitee = f"+86{new_phone()}"
+        assert (
+            await http.post("/api/v1/enterprise/members", json={"phone": invitee}, headers=bearer(admin))
+        ).status_code == 202
+        members = (await http.get("/api/v1/enterprise/members", headers=bearer(admin))).json()["items"]
+        assert {m["phone"] for m in members} == {admin["user"]["phone"], invitee}
+        member_id = next(m["id"] for m in members if m["phone"] == invitee)
+
+        promoted = await http.put(
+            f"/api/v1/enterprise/members/{member_id}/role",
+            json={"role": "client_admin"},
+            headers=bearer(admin),
+        )
+        assert promoted.status_code == 200 and promoted.json()["roles"] == ["client_admin"]
+        # Another enterprise's administrator: the member does not exist for them.
+        foreign = await http.put(
+            f"/api/v1/enterprise/members/{member_id}/role", json={"role": "client"}, headers=bearer(outsider)
+        )
+        assert foreign.status_code == 404
+        outsiders = (await http.get("/api/v1/enterprise/members", headers=bearer(outsider))).json()["items"]
+        assert [m["id"] for m in outsiders] == [outsider["user"]["id"]]
+        # An administrator cannot demote themself.
+        self_demotion = await http.put(
+            f"/api/v1/enterprise/members/{admin['user']['id']}/role",
+            json={"role": "client"},
+            headers=bearer(admin),
+        )
+        assert self_demotion.status_code == 409
+
+    async with stack.identity_db.transaction() as session:
+        changes = (
+            (
+                await session.execute(
+                    text("SELECT detail FROM audit_events WHERE action = 'role.changed' AND user_id = :id"),
+                    {"id": member_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert changes == [{"previous": ["client"], "roles": ["client_admin"]}]
+
+
+async def test_one_person_links_phone_email_and_password_to_one_account(stack: Stack) -> None:
+    """R-ACC-2: a phone account links an e-mail (proven by its code) and a password; each logs in."""
+    async with stack.http() as http:
+        phone, account = await register_by_phone(http)
+        email = f"both.{secrets.token_hex(3)}@example.com"
+        code = await send_code(http, "email", email)
+        wrong = await http.patch(
+            "/api/v1/me", json={"email": email, "code": "000000"}, headers=bearer(account)
+        )
+        assert wrong.status_code == 422 and problem_fields(wrong) == ["code"]
+        linked = await http.patch(
+            "/api/v1/me", json={"email": email, "code": code, "password": PASSWORD}, headers=bearer(account)
+        )
+        assert linked.status_code == 200, linked.text
+        methods = linked.json()["login_methods"]
+        assert (methods["email"], methods["phone"], methods["password"]) == (email, f"+86{phone}", True)
+
+        for identifier in (email, phone):
+            login = await password_login(http, identifier, PASSWORD)
+            assert login.status_code == 200 and login.json()["user"]["id"] == account["user"]["id"]
+        # Changing a set password needs the current one.
+        no_current = await http.patch(
+            "/api/v1/me", json={"password": "An0ther-Strong!"}, headers=bearer(account)
+        )
+        assert no_current.status_code == 422 and problem_fields(no_current) == ["current_password"]
+
+        # An address that belongs to someone else cannot be linked.
+        taken = demo_email("member")
+        code = await send_code(http, "email", taken)
+        clash = await http.patch("/api/v1/me", json={"email": taken, "code": code}, headers=bearer(account))
+        assert clash.status_code == 409 and problem_fields(clash) == ["email"]
+
+
+async def test_expired_codes_limits_and_sign_ins_are_purged(stack: Stack) -> None:
+    store = IdentityStore(
+        stack.identity_db, Outbox("identity", stack.settings, IDENTITY_TABLES), stack.cipher, stack.settings
+    )
+    async with stack.identity_db.transaction() as session:
+        await session.execute(
+            text(
+                "INSERT INTO rate_hits (id, bucket, key_index, created_at) VALUES "
+                "('old-hit', 'otp_ip', 'k', now() - interval '2 days'), ('new-hit', 'otp_ip', 'k', now())"
+            )
+        )
+        await session.execute(
+            text(
+                "INSERT INTO otp_codes (id, destination_index, channel, code_hash, attempts, expires_at, created_at) "
+                "VALUES ('old-code', 'd', 'sms', 'h', 0, now() - interval '2 days', now() - interval '2 days')"
+            )
+        )
+    assert await store.purge_expired() >= 2
+    async with stack.identity_db.transaction() as session:
+        left = (
+            (await session.execute(text("SELECT id FROM rate_hits WHERE id IN ('old-hit', 'new-hit')")))
+            .scalars()
+            .all()
+        )
+        codes = (await session.execute(text("SELECT count(*) FROM otp_codes WHERE id = 'old-code'"))).scalar()
+    assert left == ["new-hit"] and codes == 0
+
+
+async def test_a_signed_in_user_links_a_social_account_to_their_own_account(stack: Stack) -> None:
+    """R-ACC-2: link a social account (whatever its e-mail) to the account one is signed in to; a social
+    account already linked elsewhere cannot be taken over."""
+    async with stack.http() as http:
+        _, account = await register_by_phone(http)
+        stack.provider.user = EndUser(
+            sub=secrets.token_hex(8), email=f"other.{secrets.token_hex(3)}@example.com"
+        )
+        linked = await http.get(
+            "/api/v1/auth/oauth/demo/callback", params=await start_oidc(http, bearer(account))
+        )
+        assert linked.status_code == 200, linked.text
+        assert linked.json()["user"]["id"] == account["user"]["id"]
+        # Now the social account alone signs in to the same account.
+        again = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
+        assert again.json()["user"]["id"] == account["user"]["id"]
+
+        _, someone_else = await register_by_phone(http)
+        takeover = await http.get(
+            "/api/v1/auth/oauth/demo/callback", params=await start_oidc(http, bearer(someone_else))
+        )
+        assert takeover.status_code == 409
+
+
+# --- firms' systems -------------------------------------------------------------------------------------
+
+
+async def test_a_firms_system_authenticates_with_credentials_scoped_to_its_firm(stack: Stack) -> None:
+    """Firms integrate over gRPC with service credentials of their own firm (issue #3, deliverable 8)."""
+    async with stack.http() as http:
+        firm_admin = bearer((await password_login(http, demo_email("firm_admin"), DEMO_PASSWORD)).json())
+        created = await http.post(
+            "/api/v1/firm/service-clients", json={"name": "案件管理系统"}, headers=firm_admin
+        )
+        assert created.status_code == 201, created.text
+        client = created.json()
+        assert client["firm_id"] == DEMO_FIRM_ID and client["client_secret"]
+
+    identity = stack.connections.clients.identity
+    request = identity_pb.IssueServiceTokenRequest(
+        client_id=client["client_id"], client_secret=client["client_secret"]
+    )
+    reply = await identity.IssueServiceToken(request)
+    assert 0 < reply.expires_in <= tokens.MAX_ACCESS_TOKEN_TTL_SECONDS
+    verifier = TokenVerifier(
+        remote_jwks(stack.settings), issuer=stack.settings.jwt_issuer, audience=stack.settings.jwt_audience
+    )
+    principal = await verifier.verify(reply.access_token)
+    assert (principal.user_id, principal.firm_id, principal.tenant_id) == (
+        client["client_id"],
+        DEMO_FIRM_ID,
+        "",
+    )
+    assert principal.roles == {domain.FIRM_SERVICE_ROLE}
+
+    # The token authenticates on the gRPC API (and sees no client's data: another tenant's user is 404).
+    token = access_token_var.set(reply.access_token)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await identity.GetUser(identity_pb.GetUserRequest(user_id=demo_user_id(demo_email("client"))))
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        access_token_var.reset(token)
+
+    for wrong in (
+        identity_pb.IssueServiceTokenRequest(client_id=client["client_id"], client_secret="not-the-secret"),
+        identity_pb.IssueServiceTokenRequest(client_id="svc_unknown", client_secret=client["client_secret"]),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await identity.IssueServiceToken(wrong)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    async with stack.http() as http:
+        revoked = await http.post(
+            f"/api/v1/firm/service-clients/{client['client_id']}/revoke", headers=firm_admin
+        )
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await identity.IssueServiceToken(request)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -1,0 +1,124 @@
+"""Identity's pure rules for codes, limits, passwords, registration, cards and invitations
+(R-ACC-1, R-ACC-2, R-PRIV-1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.identity import domain
+from services.runtime.context import Principal
+from services.runtime.errors import InvalidArgument, PermissionDenied, RateLimited
+
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+
+def field_of(error: pytest.ExceptionInfo[InvalidArgument]) -> str:
+    return error.value.violations[0].field
+
+
+def test_codes_are_six_random_digits() -> None:
+    codes = {domain.new_otp() for _ in range(200)}
+    assert all(len(code) == 6 and code.isdigit() for code in codes)
+    assert len(codes) > 150  # random, not a counter or a constant
+
+
+def test_otp_requests_name_the_bad_field() -> None:
+    assert domain.validate_otp_request("sms", "+86 138-0013-8000") == ("phone", "+8613800138000")
+    assert domain.validate_otp_request("email", " Li@Example.COM ") == ("email", "li@example.com")
+    with pytest.raises(InvalidArgument) as caught:
+        domain.validate_otp_request("fax", "13800138000")
+    assert field_of(caught) == "channel"
+    with pytest.raises(InvalidArgument) as caught:
+        domain.validate_otp_request("sms", "12345")
+    assert field_of(caught) == "destination"
+    with pytest.raises(InvalidArgument) as caught:
+        domain.validate_otp_request("email", "13800138000")
+    assert field_of(caught) == "destination"
+
+
+def test_a_limit_allows_up_to_its_count_then_says_how_long_to_wait() -> None:
+    limit = domain.Limit(3, timedelta(hours=1))
+    domain.check_limit(limit, [NOW - timedelta(minutes=5)] * 2, NOW, "codes")
+    hits = [NOW - timedelta(minutes=50), NOW - timedelta(minutes=20), NOW - timedelta(minutes=1)]
+    with pytest.raises(RateLimited) as caught:
+        domain.check_limit(limit, hits, NOW, "codes")
+    # The oldest hit leaves the window in 10 minutes.
+    assert caught.value.retry_after_seconds == 600
+    # Hits older than the window do not count.
+    domain.check_limit(limit, [NOW - timedelta(hours=2)] * 10, NOW, "codes")
+
+
+@pytest.mark.parametrize(
+    "password", ["short1!", "onlylowercase", "Password1!", "lowercase123", "Li-13800138000x"]
+)
+def test_weak_passwords_are_refused_naming_the_field(password: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        domain.check_password_strength(password, "+8613800138000", "Li Lei")
+    assert field_of(caught) == "password"
+
+
+@pytest.mark.parametrize("password", ["Demo-Passw0rd!", "correct horse battery staple", "Zx9!kq2Lm"])
+def test_strong_passwords_pass(password: str) -> None:
+    assert domain.check_password_strength(password, "li@example.com", "Li Lei") == password
+
+
+def test_registration_needs_exactly_one_identifier_and_a_code() -> None:
+    reg = domain.validate_registration("", "Li@Example.com", "123456", "", " Li Lei ", " 李氏科技 ")
+    assert reg == domain.Registration("email", "li@example.com", "123456", "", "Li Lei", "李氏科技")
+    cases = [
+        (("13800138000", "li@example.com", "123456", "", "Li", ""), "email"),
+        (("", "", "123456", "", "Li", ""), "phone"),
+        (("1380013", "", "123456", "", "Li", ""), "phone"),
+        (("13800138000", "", "12ab56", "", "Li", ""), "code"),
+        (("13800138000", "", "123456", "weak", "Li", ""), "password"),
+        (("13800138000", "", "123456", "", "  ", ""), "display_name"),
+    ]
+    for args, field in cases:
+        with pytest.raises(InvalidArgument) as caught:
+            domain.validate_registration(*args)
+        assert field_of(caught) == field, args
+
+
+def test_who_registers_an_enterprise_administers_it() -> None:
+    assert domain.registration_roles("李氏科技") == ("client_admin",)
+    assert domain.registration_roles("") == ("client",)
+
+
+def test_card_numbers_and_pins() -> None:
+    assert domain.normalize_card_number(" lf 2026-0001 ") == "LF20260001"
+    with pytest.raises(InvalidArgument) as caught:
+        domain.normalize_card_number("ab1")
+    assert field_of(caught) == "card_number"
+    with pytest.raises(InvalidArgument) as caught:
+        domain.validate_pin("12a4")
+    assert field_of(caught) == "pin"
+    assert domain.validate_pin("0042") == "0042"
+
+
+def test_only_client_roles_can_be_invited() -> None:
+    assert domain.validate_invitation("13800138000", "", "client") == domain.Invitation(
+        "phone", "+8613800138000", "client"
+    )
+    with pytest.raises(InvalidArgument) as caught:
+        domain.validate_invitation("13800138000", "", "lawyer")
+    assert field_of(caught) == "role"
+
+
+def test_messages_carry_the_code_and_its_lifetime() -> None:
+    subject, body = domain.otp_message("012345")
+    assert "012345" in body and "5" in body and subject
+
+
+def test_service_credentials_are_managed_by_a_firm_admin_for_their_own_firm_only() -> None:
+    admin = Principal("u1", roles=frozenset({"firm_admin"}), firm_id="firm-1")
+    assert domain.firm_of_admin(admin) == "firm-1"
+    for principal in (
+        None,
+        Principal("u2", roles=frozenset({"firm_admin"})),  # belongs to no firm
+        Principal("u3", roles=frozenset({"lawyer"}), firm_id="firm-1"),
+        Principal("u4", "tenant-1", frozenset({"client_admin"})),
+    ):
+        with pytest.raises(PermissionDenied):
+            domain.firm_of_admin(principal)
