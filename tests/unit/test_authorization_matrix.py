@@ -171,18 +171,24 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/articles/{article_id}"): Entry(PUBLIC),
     ("GET", "/api/v1/search"): Entry(PUBLIC, query={"q": "合同"}),
     # consultation: the service decides by role and tenant; staff-only operations are refused here too
-    ("POST", "/api/v1/consultations"): Entry(SIGNED_IN, {"kind": "general", "subject": "s", "question": "q"}),
+    ("POST", "/api/v1/consultations"): Entry(
+        roles("client", "client_admin"), {"kind": "general", "subject": "s", "question": "q"}
+    ),
     ("GET", "/api/v1/consultations"): Entry(SIGNED_IN),
     ("GET", "/api/v1/consultations/{consultation_id}"): Entry(SIGNED_IN),
     ("POST", "/api/v1/consultations/{consultation_id}/close"): Entry(SIGNED_IN, {}),
     ("POST", "/api/v1/consultations/{consultation_id}/messages"): Entry(SIGNED_IN, {"body": "b"}),
-    ("POST", "/api/v1/consultations/{consultation_id}/rating"): Entry(SIGNED_IN, {"rating": 5}),
+    ("POST", "/api/v1/consultations/{consultation_id}/rating"): Entry(
+        roles("client", "client_admin"), {"rating": 5}
+    ),
     ("POST", "/api/v1/consultations/{consultation_id}/classification"): Entry(
         roles("agent", "supervisor"), {"legal_field": "ip"}
     ),
     ("GET", "/api/v1/lawyer/queue"): Entry(roles("lawyer")),
     ("GET", "/api/v1/agent/at-risk"): Entry(roles("agent", "supervisor")),
-    ("POST", "/api/v1/consultations/{consultation_id}/complaints"): Entry(SIGNED_IN, {"body": "b"}),
+    ("POST", "/api/v1/consultations/{consultation_id}/complaints"): Entry(
+        roles("client", "client_admin"), {"body": "b"}
+    ),
     ("GET", "/api/v1/complaints"): Entry(SIGNED_IN),
     ("POST", "/api/v1/complaints/{complaint_id}"): Entry(
         roles("agent", "supervisor"), {"status": "in_progress"}

@@ -33,6 +33,8 @@ router = APIRouter(tags=["consultation"])
 LawyerRole = Depends(require_roles("lawyer"))
 Agent = Depends(require_roles("agent"))
 AgentOrSupervisor = Depends(require_roles("agent", "supervisor"))
+# Asking, rating and complaining are a client's acts (API.md); staff are refused here and again in the service.
+ClientRole = Depends(require_roles("client", "client_admin"))
 
 IdempotencyKey = Annotated[
     str | None,
@@ -44,7 +46,12 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("/api/v1/consultations", response_model=Consultation, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/v1/consultations",
+    response_model=Consultation,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ClientRole],
+)
 async def create_consultation(
     body: CreateConsultation,
     principal: CurrentPrincipal,
@@ -118,7 +125,9 @@ async def post_message(
     return Consultation.from_proto(reply.consultation)
 
 
-@router.post("/api/v1/consultations/{consultation_id}/rating", response_model=Consultation)
+@router.post(
+    "/api/v1/consultations/{consultation_id}/rating", response_model=Consultation, dependencies=[ClientRole]
+)
 async def rate_consultation(
     consultation_id: str, body: RateConsultation, principal: CurrentPrincipal, clients: ClientsDep
 ) -> Consultation:
@@ -180,6 +189,7 @@ async def consultations_at_risk(
     "/api/v1/consultations/{consultation_id}/complaints",
     response_model=Complaint,
     status_code=status.HTTP_201_CREATED,
+    dependencies=[ClientRole],
 )
 async def raise_complaint(
     consultation_id: str, body: RaiseComplaint, principal: CurrentPrincipal, clients: ClientsDep
