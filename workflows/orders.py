@@ -2,17 +2,20 @@
 then the order is cancelled) → voucher and invoice → fulfilment as a child workflow → refund as compensation when the
 fulfilment is cancelled or fails (R-PAY-2, R-PAY-3).
 
-Which fulfilment a paid order gets is decided by the `payment.start_fulfilment` activity (the hook the
-consultation, documents and booking issues fill in); it returns None while a category has none to start."""
+Which fulfilment a paid order gets is decided by the `payment.start_fulfilment` activity: a document order
+(created in the documents service, which runs its own `docorder-<id>` workflow; the payment service completes
+the order on `documents.docorder.completed`); None for a consultation (the consultation its client submits is
+linked from the consultation service's event) and, for now, bookings. A fulfilment that cannot be started
+(e.g. requirements the documents service refuses) is compensated by a refund."""
 
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.shared import (
@@ -35,6 +38,7 @@ class OrderWorkflow:
         self._stage = "pending_payment"
         self._payment_id: str | None = None
         self._cancel_reason: str | None = None
+        self._paid_at: datetime | None = None
 
     async def _call(self, name: str, arg: object, result_type: type | None = None) -> object:
         return await workflow.execute_activity(
@@ -65,20 +69,27 @@ class OrderWorkflow:
             if status != "paid":
                 self._stage = "cancelled"
                 return OrderOutcome(order_id=order_id, status="cancelled", reason="payment_timeout")
+            self._paid_at = workflow.now()
         self._stage = "paid"
         await self._call("payment.issue_voucher", order_id)
         await self._call("payment.issue_invoice", order_id)
-        ref = await self._call(
-            "payment.start_fulfilment",
-            FulfilmentRequest(
-                order_id=order_id,
-                tenant_id=params.tenant_id,
-                product_id=params.product_id,
-                category=params.category,
-                tier=params.tier,
-            ),
-            FulfilmentRef,
-        )
+        try:
+            ref = await self._call(
+                "payment.start_fulfilment",
+                FulfilmentRequest(
+                    order_id=order_id,
+                    tenant_id=params.tenant_id,
+                    product_id=params.product_id,
+                    category=params.category,
+                    tier=params.tier,
+                    client_id=params.client_id,
+                    requirements=params.requirements,
+                    paid_at=self._paid_at,
+                ),
+                FulfilmentRef,
+            )
+        except ActivityError:  # refused for good (retryable failures are retried by the policy)
+            return await self._refund(order_id, "fulfilment_failed")
         assert ref is None or isinstance(ref, FulfilmentRef)
         await self._call(
             "payment.advance_order",
@@ -113,8 +124,10 @@ class OrderWorkflow:
             )
             self._stage = "completed"
             return OrderOutcome(order_id=order_id, status="completed")
-        # Compensation: the client paid for a service it did not get.
-        reason = f"fulfilment_{outcome.status}"
+        return await self._refund(order_id, f"fulfilment_{outcome.status}")
+
+    async def _refund(self, order_id: str, reason: str) -> OrderOutcome:
+        """Compensation: the client paid for a service it did not get."""
         await self._call(
             "payment.refund_order",
             RefundOrderInput(order_id=order_id, reason=reason, idempotency_key=str(workflow.uuid4())),
@@ -127,6 +140,7 @@ class OrderWorkflow:
         """The payment service applied a payment of this order."""
         if self._payment_id is None:
             self._payment_id = payment_id
+            self._paid_at = workflow.now()
 
     @workflow.signal
     def cancelled(self, reason: str) -> None:

@@ -60,6 +60,9 @@ class OrderWorkflowInput(BaseModel):
     tier: dict[str, Any]
     # The client's deadline to pay (R-PAY-2); a Temporal timer races the `paid` signal.
     pay_before: datetime
+    # Who ordered and what they asked for (the order's copy), handed to the fulfilment (e.g. a document order).
+    client_id: str = ""
+    requirements: dict[str, Any] = {}
 
 
 class FulfilmentRequest(BaseModel):
@@ -68,6 +71,10 @@ class FulfilmentRequest(BaseModel):
     product_id: str
     category: str
     tier: dict[str, Any]
+    client_id: str = ""
+    requirements: dict[str, Any] = {}
+    # When the workflow learnt the order was paid (the document acknowledgement clock starts then).
+    paid_at: datetime | None = None
 
 
 class FulfilmentRef(BaseModel):

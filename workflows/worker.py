@@ -41,16 +41,16 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
             open_channel(settings.consultation_addr, default_timeout=settings.grpc_deadline_seconds)
         )
     )
+    documents_stub = DocumentsServiceStub(
+        open_channel(settings.documents_addr, default_timeout=settings.grpc_deadline_seconds)
+    )
     payment = PaymentActivities(
         PaymentServiceStub(
             open_channel(settings.payment_addr, default_timeout=settings.grpc_deadline_seconds)
-        )
+        ),
+        documents_stub,
     )
-    documents = DocumentsActivities(
-        DocumentsServiceStub(
-            open_channel(settings.documents_addr, default_timeout=settings.grpc_deadline_seconds)
-        )
-    )
+    documents = DocumentsActivities(documents_stub)
     return [
         consultation.record_stage,
         consultation.close,

@@ -1,6 +1,9 @@
-"""Links a paid consultation order to the consultation its client submits against it (API.md: "a
-consultation order's fulfilment is the consultation submitted against it"), from consultation's own
-`consultation.submitted` event, so the order's `fulfilment` appears without a call between services."""
+"""Links a paid order to what fulfils it, from the owning service's own events, so the order's
+`fulfilment` and completion appear without a call between services:
+- a consultation order's fulfilment is the consultation its client submits against it (API.md), from
+  consultation's `consultation.submitted`;
+- a document order (created for a paid document product by the order's workflow) completing, from
+  documents' `docorder.completed`, completes the order."""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
+from counsel.documents.v1 import events_pb2 as documents_events
 from services.payment.store import PaymentStore
 from services.runtime.events import unpack
 
-SUBJECTS = ["consultation.consultation.submitted"]
+SUBJECTS = ["consultation.consultation.submitted", "documents.docorder.completed"]
 
 
 class FulfilmentLinker:
@@ -19,6 +23,14 @@ class FulfilmentLinker:
         self.store = store
 
     async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:
+        if envelope.type == "docorder.completed":
+            completed = unpack(envelope, documents_events.DocOrderCompleted)
+            assert isinstance(completed, documents_events.DocOrderCompleted)
+            if completed.order_id:
+                await self.store.complete_fulfilment(
+                    session, envelope.tenant_id, completed.order_id, "document", completed.document_order_id
+                )
+            return
         submitted = unpack(envelope, events_pb2.ConsultationSubmitted)
         assert isinstance(submitted, events_pb2.ConsultationSubmitted)
         if submitted.order_id:

@@ -244,6 +244,22 @@ class PaymentStore:
         await self._stage(session, order_id, f"{kind}_started", "system", None)
         return True
 
+    async def complete_fulfilment(
+        self, session: AsyncSession, tenant_id: str, order_id: str, kind: str, fulfilment_id: str
+    ) -> bool:
+        """The order's fulfilment finished: an in-service order fulfilled by it becomes completed, once, in
+        the caller's transaction. Returns False for another tenant's or another fulfilment's order, or one
+        not in service (already completed or refunded)."""
+        row = (await session.exec(select(OrderRow).where(OrderRow.id == order_id).with_for_update())).first()
+        if row is None or row.tenant_id != tenant_id or row.status != "in_service":
+            return False
+        if (row.fulfilment_kind, row.fulfilment_id) != (kind, fulfilment_id):
+            return False
+        row.status = domain.next_order_status(row.status, "completed")
+        session.add(row)
+        await self._stage(session, order_id, "completed", "system", None)
+        return True
+
     # -- payments ----------------------------------------------------------------------------------
     async def create_payment(
         self,

@@ -33,6 +33,8 @@ def workflow_input(row: OrderRow) -> OrderWorkflowInput:
         category=row.category,
         tier=row.tier,
         pay_before=row.pay_before,
+        client_id=row.client_id,
+        requirements=row.requirements,
     )
 
 

@@ -7,11 +7,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
+from services.identity.seed import LAWYER_EMAILS, demo_user_id
 from tests.e2e.support import login, wait_for
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +135,78 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
     report = http.get("/api/v1/ledger/verify", headers=login(http, "supervisor@demo.counsel.test")).json()
     assert report == {"valid": True, "checked": report["checked"], "first_broken_seq": None, "problem": None}
     assert report["checked"] >= 4
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_a_paid_document_order_starts_its_document_order_and_completes_with_it(http: httpx.Client) -> None:
+    """Issue 5 ↔ 7: paying for a document product creates its document order (the tier's 30 min
+    acknowledgement clock from the payment), and the client's acceptance of the document completes the order."""
+    client = login(http, "client@demo.counsel.test")
+    requirements = {
+        "contract_type": "服务 Services",
+        "parties": ["甲方 演示科技有限公司", "乙方 某服务商"],
+        "key_terms": "服务内容、费用、保密、违约责任",
+    }
+    created = http.post(
+        "/api/v1/orders",
+        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"product_id": "doc-contract-drafting", "tier": "simple", "requirements": requirements},
+    )
+    assert created.status_code == 201, created.text
+    order = created.json()
+    paying = http.post(
+        f"/api/v1/orders/{order['id']}/payments",
+        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"method": "sandbox"},
+    )
+    assert paying.status_code == 201, paying.text
+    assert http.post(f"/api/v1/dev/sandbox-pay/{paying.json()['payment_id']}").status_code == 202
+
+    def fulfilled() -> dict | None:
+        current = http.get(f"/api/v1/orders/{order['id']}", headers=client).json()
+        return current if current["status"] == "in_service" and current["fulfilment"] else None
+
+    in_service = wait_for(fulfilled, timeout=60)
+    assert in_service["fulfilment"]["kind"] == "document"
+    timeline = http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+    paid_at = when(next(s["entered_at"] for s in timeline if s["stage"] == "paid"))
+
+    path = f"/api/v1/document-orders/{in_service['fulfilment']['id']}"
+    document = http.get(path, headers=client).json()
+    assert document["order_id"] == order["id"] and document["complexity"] == "simple"
+    assert document["stage"] == "awaiting_acknowledgement"
+    due = when(document["acknowledge_due_at"]) - paid_at  # R-DOC-2: 30 min from the payment
+    assert timedelta(minutes=29) < due <= timedelta(minutes=31), due
+
+    # The agent acknowledges, the lawyer drafts, the reviewer approves, the client accepts: the order is done.
+    agent = login(http, "agent@demo.counsel.test")
+    acknowledged = http.post(f"{path}/acknowledge", headers=agent, json={"note": "已收到"})
+    assert acknowledged.status_code == 200 and acknowledged.json()["stage"] == "drafting", acknowledged.text
+    lawyer = login(http, LAWYER_BY_ID[document["assigned_lawyer_id"]])
+    draft = "服务合同（定稿）\n".encode() + uuid.uuid4().bytes
+    uploaded = http.post(f"{path}/drafts", headers=lawyer, files={"file": ("合同.docx", draft, DOCX)})
+    assert uploaded.status_code == 200 and uploaded.json()["stage"] == "in_review", uploaded.text
+    reviewer = login(http, "reviewer@demo.counsel.test")
+    approved = http.post(f"{path}/review", headers=reviewer, json={"decision": "approve"})
+    assert approved.status_code == 200 and approved.json()["stage"] == "delivered", approved.text
+    accepted = http.post(f"{path}/accept", headers=client)
+    assert accepted.status_code == 200 and accepted.json()["stage"] == "completed", accepted.text
+    stages = [s["stage"] for s in http.get(path, headers=client).json()["stages"]]
+    assert stages[0] == "awaiting_acknowledgement" and stages[-1] == "completed" and "drafting" in stages
+
+    def completed() -> dict | None:
+        current = http.get(f"/api/v1/orders/{order['id']}", headers=client).json()
+        return current if current["status"] == "completed" else None
+
+    assert wait_for(completed, timeout=30)["fulfilment"] == in_service["fulfilment"]
+    order_stages = [
+        s["stage"]
+        for s in http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+    ]
+    assert order_stages[-2:] == ["in_service", "completed"]
 
 
 def test_an_unpaid_order_can_be_cancelled_and_roles_and_bad_input_are_refused(

@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
+from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import payment_service_pb2 as pb
 from deploy.local.servers import NatsServer, PostgresServer
 from services.payment import domain, tools
@@ -421,3 +422,38 @@ async def test_a_consultation_submitted_against_a_paid_order_becomes_its_fulfilm
     view = await platform.store.get_order(CLIENT, order_id)
     assert (view.row.fulfilment_kind, view.row.fulfilment_id) == ("consultation", "c-1")
     assert view.stages[-1].stage == "consultation_started"
+
+
+async def test_a_completed_document_order_completes_the_order_it_fulfils(platform: Platform) -> None:
+    order_id = await platform.order()
+    linker = FulfilmentLinker(platform.store)
+
+    def completed(document_order_id: str, tenant_id: str = "t1") -> EventEnvelope:
+        packed = AnyProto()
+        packed.Pack(
+            documents_events.DocOrderCompleted(
+                document_order_id=document_order_id, order_id=order_id, final_version_number=2
+            )
+        )
+        return EventEnvelope(
+            id=f"e-{document_order_id}-{tenant_id}",
+            type="docorder.completed",
+            tenant_id=tenant_id,
+            payload=packed,
+        )
+
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    async with platform.db.transaction() as session:
+        await linker(completed("d-1"), session)  # paid but not yet in service with it: nothing happens
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "paid"
+    await platform.store.advance_order(order_id, "in_service", "document", "d-1")
+    async with platform.db.transaction() as session:
+        await linker(completed("d-other"), session)  # not this order's fulfilment
+        await linker(completed("d-1", tenant_id="t2"), session)  # another enterprise's event
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "in_service"
+    async with platform.db.transaction() as session:
+        await linker(completed("d-1"), session)
+        await linker(completed("d-1"), session)  # a redelivery changes nothing
+    view = await platform.store.get_order(CLIENT, order_id)
+    assert view.row.status == "completed"
+    assert [s.stage for s in view.stages][-2:] == ["in_service", "completed"]

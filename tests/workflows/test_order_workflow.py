@@ -42,9 +42,17 @@ class FakeFulfilmentWorkflow:
 
 
 class FakePaymentService:
-    def __init__(self, *, late_status: str = "cancelled", fulfilment: FulfilmentRef | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        late_status: str = "cancelled",
+        fulfilment: FulfilmentRef | None = None,
+        refuse_fulfilment: bool = False,
+    ) -> None:
         self.late_status = late_status
         self.fulfilment = fulfilment
+        self.refuse_fulfilment = refuse_fulfilment
+        self.fulfilment_requests: list[FulfilmentRequest] = []
         self.calls: list[str] = []
         self.expired_at: list = []
         self.voucher_at: list = []
@@ -69,6 +77,11 @@ class FakePaymentService:
     @activity.defn(name="payment.start_fulfilment")
     async def start_fulfilment(self, request: FulfilmentRequest) -> FulfilmentRef | None:
         self.calls.append("start_fulfilment")
+        self.fulfilment_requests.append(request)
+        if self.refuse_fulfilment:
+            raise ApplicationError(
+                "requirements.parties: is required", type="INVALID_ARGUMENT", non_retryable=True
+            )
         return self.fulfilment
 
     @activity.defn(name="payment.advance_order")
@@ -100,16 +113,21 @@ async def env(temporal_test_server_path: str) -> AsyncIterator[WorkflowEnvironme
         yield environment
 
 
-async def start(env: WorkflowEnvironment, task_queue: str, tier: dict | None = None) -> WorkflowHandle:
+async def start(
+    env: WorkflowEnvironment, task_queue: str, tier: dict | None = None, **extra: object
+) -> WorkflowHandle:
     """Starts an order whose time to pay ends PAY_WITHIN from the server's now (`handle.pay_before`)."""
     order_id = uuid.uuid4().hex
-    params = OrderWorkflowInput(
-        order_id=order_id,
-        tenant_id="tenant-1",
-        product_id="p1",
-        category="document",
-        tier=tier or {"id": "standard", "price": 99900},
-        pay_before=await env.get_current_time() + PAY_WITHIN,
+    params = OrderWorkflowInput.model_validate(
+        {
+            "order_id": order_id,
+            "tenant_id": "tenant-1",
+            "product_id": "p1",
+            "category": "document",
+            "tier": tier or {"id": "standard", "price": 99900},
+            "pay_before": await env.get_current_time() + PAY_WITHIN,
+            **extra,
+        }
     )
     handle = await env.client.start_workflow(
         OrderWorkflow.run, params, id=order_workflow_id(order_id), task_queue=task_queue
@@ -205,6 +223,59 @@ async def test_a_failed_or_cancelled_fulfilment_is_compensated_by_a_refund(
     assert (outcome.status, outcome.reason) == ("refunded", reason)
     assert [r.reason for r in service.refunds] == [reason] and service.refunds[0].amount == 0  # in full
     assert "advance:completed" not in service.calls
+
+
+async def test_a_paid_document_order_starts_its_document_order_and_waits_in_service(
+    env: WorkflowEnvironment,
+) -> None:
+    """The document order runs its own `docorder-<id>` workflow (started by the documents service); the
+    order is in service with it as the fulfilment, and is completed by the payment service on
+    `documents.docorder.completed`, so no child workflow is awaited here."""
+    service = FakePaymentService(fulfilment=FulfilmentRef(kind="document", id="docorder-row-1"))
+    requirements = {"contract_type": "服务 Services", "parties": ["甲方", "乙方"], "key_terms": "按月付款"}
+    tier = {"id": "simple", "complexity": "simple", "price": 49900, "acknowledge_minutes": 30}
+    async with worker(env, service) as w:
+        handle = await start(
+            env,
+            w.task_queue,
+            tier=tier,
+            product_id="doc-contract-drafting",
+            client_id="client-1",
+            requirements=requirements,
+        )
+        await env.sleep(timedelta(minutes=5))  # the client pays five minutes after ordering
+        signalled_at = await env.get_current_time()
+        await handle.signal(OrderWorkflow.paid, "pay-1")
+        outcome = await handle.result()
+        stage = await handle.query(OrderWorkflow.stage)
+    assert (outcome.status, stage) == ("in_service", "in_service")
+    assert service.calls == ["issue_voucher", "issue_invoice", "start_fulfilment", "advance:in_service"]
+    [request] = service.fulfilment_requests
+    assert (request.category, request.product_id, request.client_id) == (
+        "document",
+        "doc-contract-drafting",
+        "client-1",
+    )
+    assert request.tier == tier and request.requirements == requirements
+    assert request.paid_at is not None and abs(request.paid_at - signalled_at) < timedelta(seconds=5)
+    assert (service.advanced[0].fulfilment_kind, service.advanced[0].fulfilment_id) == (
+        "document",
+        "docorder-row-1",
+    )
+    assert not service.refunds
+
+
+async def test_a_fulfilment_the_owning_service_refuses_is_compensated_by_a_refund(
+    env: WorkflowEnvironment,
+) -> None:
+    service = FakePaymentService(refuse_fulfilment=True)
+    async with worker(env, service) as w:
+        handle = await start(env, w.task_queue)
+        await handle.signal(OrderWorkflow.paid, "pay-1")
+        outcome = await handle.result()
+    assert (outcome.status, outcome.reason) == ("refunded", "fulfilment_failed")
+    assert service.calls == ["issue_voucher", "issue_invoice", "start_fulfilment", "refund_order"]
+    assert service.refunds[0].amount == 0 and not service.advanced
 
 
 async def test_recorded_histories_replay_deterministically(env: WorkflowEnvironment) -> None:

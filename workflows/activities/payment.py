@@ -1,21 +1,53 @@
-"""Activities that tell the payment service what the order's workflow decided, over gRPC."""
+"""Activities that tell the payment service what the order's workflow decided, over gRPC, and start a paid
+order's fulfilment in the service that owns it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
+import grpc
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from counsel.documents.v1 import documents_service_pb2 as docs_pb
 from counsel.payment.v1 import payment_service_pb2 as pb
+from services.runtime.records import to_timestamp
 from workflows.shared import AdvanceOrderInput, FulfilmentRef, FulfilmentRequest, RefundOrderInput
 
 if TYPE_CHECKING:
+    from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
     from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
+
+# A refusal no retry can change: the order's fulfilment cannot be started and the order is refunded.
+FINAL_CODES = (
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION,
+)
+
+
+def requirement_text(value: Any) -> str:
+    """An order's requirement answer (JSON) as the documents service's form takes it (text)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "\n".join(
+            item if isinstance(item, str) else json.dumps(item, ensure_ascii=False) for item in value
+        )
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 class PaymentActivities:
-    def __init__(self, stub: PaymentServiceAsyncStub) -> None:
+    def __init__(
+        self, stub: PaymentServiceAsyncStub, documents: DocumentsServiceAsyncStub | None = None
+    ) -> None:
         self.stub = stub
+        self.documents = documents
 
     @activity.defn(name="payment.expire_order")
     async def expire_order(self, order_id: str) -> str:
@@ -33,10 +65,33 @@ class PaymentActivities:
 
     @activity.defn(name="payment.start_fulfilment")
     async def start_fulfilment(self, request: FulfilmentRequest) -> FulfilmentRef | None:
-        """The hook that starts a paid order's fulfilment in its owning service. Nothing is started yet
-        for any category: a consultation order is fulfilled by the consultation its client submits
-        against it; documents (CreateDocumentOrder) and bookings are wired by their own changes."""
-        return None
+        """Starts a paid order's fulfilment in its owning service. A document product gets a document order
+        (CreateDocumentOrder is idempotent by order_id, so a retry returns the same one; the documents
+        service takes the tier's clocks from the catalog and starts `docorder-<id>` itself). A consultation
+        order is fulfilled by the consultation its client submits against it; bookings are not wired yet."""
+        if request.category != "document":
+            return None
+        assert self.documents is not None, "the documents stub is needed to fulfil document orders"
+        complexity = str(request.tier.get("complexity") or request.tier.get("id") or "")
+        try:
+            reply = await self.documents.CreateDocumentOrder(
+                docs_pb.CreateDocumentOrderRequest(
+                    order_id=request.order_id,
+                    tenant_id=request.tenant_id,
+                    client_id=request.client_id,
+                    product_id=request.product_id,
+                    complexity=complexity,
+                    paid_at=to_timestamp(request.paid_at),
+                    requirements={k: requirement_text(v) for k, v in request.requirements.items()},
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in FINAL_CODES:
+                raise ApplicationError(
+                    f"documents refused the order: {exc.details()}", type=exc.code().name, non_retryable=True
+                ) from None
+            raise
+        return FulfilmentRef(kind="document", id=reply.document_order.id)
 
     @activity.defn(name="payment.advance_order")
     async def advance_order(self, request: AdvanceOrderInput) -> None:

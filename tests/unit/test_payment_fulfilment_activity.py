@@ -1,0 +1,103 @@
+"""`payment.start_fulfilment` against a stand-in documents stub: a paid document product becomes a
+CreateDocumentOrder call carrying the order's client, tier, requirements (as text) and payment time; a
+refusal no retry can change is final (the workflow refunds); other categories start nothing here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from counsel.documents.v1 import documents_service_pb2 as docs_pb
+from workflows.activities.payment import PaymentActivities, requirement_text
+from workflows.shared import FulfilmentRef, FulfilmentRequest
+
+PAID_AT = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
+
+
+class FakeDocuments:
+    def __init__(self, refuse: grpc.StatusCode | None = None) -> None:
+        self.refuse = refuse
+        self.requests: list[docs_pb.CreateDocumentOrderRequest] = []
+
+    async def CreateDocumentOrder(
+        self, request: docs_pb.CreateDocumentOrderRequest
+    ) -> docs_pb.CreateDocumentOrderResponse:
+        self.requests.append(request)
+        if self.refuse is not None:
+            raise grpc.aio.AioRpcError(
+                self.refuse,
+                grpc.aio.Metadata(),
+                grpc.aio.Metadata(),
+                details="requirements.parties: is required",
+            )
+        return docs_pb.CreateDocumentOrderResponse(
+            document_order=docs_pb.DocumentOrder(id="doc-1", order_id=request.order_id)
+        )
+
+
+def request(category: str = "document") -> FulfilmentRequest:
+    return FulfilmentRequest(
+        order_id="order-1",
+        tenant_id="tenant-1",
+        product_id="doc-contract-drafting",
+        category=category,
+        tier={"id": "simple", "complexity": "simple", "price": 49900},
+        client_id="client-1",
+        requirements={"contract_type": "服务 Services", "parties": ["甲方", "乙方"], "key_terms": "费用"},
+        paid_at=PAID_AT,
+    )
+
+
+async def test_a_document_product_creates_its_document_order() -> None:
+    documents = FakeDocuments()
+    activities = PaymentActivities(stub=None, documents=documents)  # type: ignore[arg-type]
+    ref = await ActivityEnvironment().run(activities.start_fulfilment, request())
+    assert ref == FulfilmentRef(kind="document", id="doc-1")
+    [sent] = documents.requests
+    assert (sent.order_id, sent.tenant_id, sent.client_id, sent.product_id, sent.complexity) == (
+        "order-1",
+        "tenant-1",
+        "client-1",
+        "doc-contract-drafting",
+        "simple",
+    )
+    assert sent.paid_at.ToDatetime(tzinfo=UTC) == PAID_AT
+    assert dict(sent.requirements) == {
+        "contract_type": "服务 Services",
+        "parties": "甲方\n乙方",
+        "key_terms": "费用",
+    }
+
+
+@pytest.mark.parametrize("category", ["consultation", "booking"])
+async def test_other_categories_start_nothing_here(category: str) -> None:
+    documents = FakeDocuments()
+    activities = PaymentActivities(stub=None, documents=documents)  # type: ignore[arg-type]
+    assert await ActivityEnvironment().run(activities.start_fulfilment, request(category)) is None
+    assert documents.requests == []
+
+
+async def test_a_refusal_is_final_and_an_outage_is_retried() -> None:
+    refused = PaymentActivities(stub=None, documents=FakeDocuments(grpc.StatusCode.INVALID_ARGUMENT))  # type: ignore[arg-type]
+    with pytest.raises(ApplicationError) as error:
+        await ActivityEnvironment().run(refused.start_fulfilment, request())
+    assert error.value.non_retryable and error.value.type == "INVALID_ARGUMENT"
+    down = PaymentActivities(stub=None, documents=FakeDocuments(grpc.StatusCode.UNAVAILABLE))  # type: ignore[arg-type]
+    with pytest.raises(grpc.aio.AioRpcError):
+        await ActivityEnvironment().run(down.start_fulfilment, request())
+
+
+def test_requirement_answers_become_text() -> None:
+    assert [requirement_text(v) for v in ("a", ["x", "y"], 3, 2.5, True, None, {"k": "值"})] == [
+        "a",
+        "x\ny",
+        "3",
+        "2.5",
+        "true",
+        "",
+        '{"k": "值"}',
+    ]
