@@ -13,6 +13,7 @@ import os
 import platform as host
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,9 @@ from services.runtime.tables import define_runtime_tables
 ROOT = Path(__file__).resolve().parent.parent
 # The SDK's metrics, read back for schedule-to-start latencies.
 METRICS = MetricBuffer(1_000_000, MetricBufferDurationFormat.MILLISECONDS)
+# One worker serves every benchmark workflow: the dev server limits concurrent pollers per namespace, and
+# workers opened and closed per benchmark leave long polls behind.
+BENCH_QUEUE = "bench"
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -305,15 +309,14 @@ async def bench_consultation_latency(ctx: Context, temporal: Client) -> None:
         await conn.close()
     latencies = [float(r["seconds"]) for r in rows]
     # Baseline: a no-op workflow with the same number of activities (one) on the same Temporal server.
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
-    async with Worker(temporal, task_queue=queue, workflows=[BenchActivitiesWorkflow], activities=[noop]):
+    queue = BENCH_QUEUE
 
-        async def start_noop() -> float:
-            return await temporal.execute_workflow(
-                BenchActivitiesWorkflow.run, 1, id=f"noop-{uuid.uuid4().hex}", task_queue=queue
-            )
+    async def start_noop() -> float:
+        return await temporal.execute_workflow(
+            BenchActivitiesWorkflow.run, 1, id=f"noop-{uuid.uuid4().hex}", task_queue=queue
+        )
 
-        baseline = [await start_noop() for _ in range(int(ctx.scale(10, 60)))]
+    baseline = [await start_noop() for _ in range(int(ctx.scale(10, 60)))]
     ctx.add(
         Figure(
             "submit → received",
@@ -340,23 +343,22 @@ def schedule_to_start_ms(buffer: MetricBuffer) -> list[float]:
 
 
 async def bench_workflow_starts(ctx: Context, temporal: Client) -> None:
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    queue = BENCH_QUEUE
     schedule_to_start_ms(METRICS)  # discard what earlier benchmarks recorded
-    async with Worker(temporal, task_queue=queue, workflows=[BenchTimerWorkflow]):
-        handles = []
+    handles = []
 
-        async def start() -> None:
-            handles.append(
-                await temporal.start_workflow(
-                    BenchTimerWorkflow.run,
-                    TimerInput(wait=timedelta(0)),
-                    id=f"start-{uuid.uuid4().hex}",
-                    task_queue=queue,
-                )
+    async def start() -> None:
+        handles.append(
+            await temporal.start_workflow(
+                BenchTimerWorkflow.run,
+                TimerInput(wait=timedelta(0)),
+                id=f"start-{uuid.uuid4().hex}",
+                task_queue=queue,
             )
+        )
 
-        rate = await closed_loop(start, 50, ctx.scale(3, 60))
-        await asyncio.gather(*(h.result() for h in handles))
+    rate = await closed_loop(start, 50, ctx.scale(3, 60))
+    await asyncio.gather(*(h.result() for h in handles))
     delays = schedule_to_start_ms(METRICS)
     ctx.add(
         Figure(
@@ -396,45 +398,42 @@ async def bench_workflow_starts(ctx: Context, temporal: Client) -> None:
 # -- 5. open SLA workflows -----------------------------------------------------------------------------------
 async def bench_open_workflows(ctx: Context, temporal: Client) -> None:
     count = int(ctx.scale(300, 10_000))
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    queue = BENCH_QUEUE
     me = psutil.Process()
     server = _temporal_process(ctx.temporal)
     db_file = ctx.tmp / "temporal" / "temporal.db"
-    async with Worker(
-        temporal, task_queue=queue, workflows=[BenchTimerWorkflow], max_cached_workflows=count + 100
-    ):
 
-        async def probe() -> float:
-            """Start → result of a workflow with nothing to wait for: the latency of new work."""
-            begun = time.perf_counter()
-            handle = await temporal.start_workflow(
+    async def probe() -> float:
+        """Start → result of a workflow with nothing to wait for: the latency of new work."""
+        begun = time.perf_counter()
+        handle = await temporal.start_workflow(
+            BenchTimerWorkflow.run,
+            TimerInput(wait=timedelta(0)),
+            id=f"probe-{uuid.uuid4().hex}",
+            task_queue=queue,
+        )
+        await handle.result()
+        return time.perf_counter() - begun
+
+    before = (me.memory_info().rss, server.memory_info().rss if server else 0, _disk(db_file))
+    probe_before = [await probe() for _ in range(10)]
+    semaphore = asyncio.Semaphore(50)
+
+    async def open_one(i: int) -> None:
+        async with semaphore:
+            await temporal.start_workflow(
                 BenchTimerWorkflow.run,
-                TimerInput(wait=timedelta(0)),
-                id=f"probe-{uuid.uuid4().hex}",
+                TimerInput(wait=timedelta(hours=24)),
+                id=f"open-{queue}-{i}",
                 task_queue=queue,
             )
-            await handle.result()
-            return time.perf_counter() - begun
 
-        before = (me.memory_info().rss, server.memory_info().rss if server else 0, _disk(db_file))
-        probe_before = [await probe() for _ in range(10)]
-        semaphore = asyncio.Semaphore(50)
-
-        async def open_one(i: int) -> None:
-            async with semaphore:
-                await temporal.start_workflow(
-                    BenchTimerWorkflow.run,
-                    TimerInput(wait=timedelta(hours=24)),
-                    id=f"open-{queue}-{i}",
-                    task_queue=queue,
-                )
-
-        started = time.perf_counter()
-        await asyncio.gather(*(open_one(i) for i in range(count)))
-        start_seconds = time.perf_counter() - started
-        await asyncio.sleep(3)  # let the worker process each first task
-        after = (me.memory_info().rss, server.memory_info().rss if server else 0, _disk(db_file))
-        probe_after = [await probe() for _ in range(10)]
+    started = time.perf_counter()
+    await asyncio.gather(*(open_one(i) for i in range(count)))
+    start_seconds = time.perf_counter() - started
+    await asyncio.sleep(3)  # let the worker process each first task
+    after = (me.memory_info().rss, server.memory_info().rss if server else 0, _disk(db_file))
+    probe_after = [await probe() for _ in range(10)]
     ctx.add(
         Figure(
             "open SLA workflows",
@@ -483,33 +482,26 @@ def _disk(db_file: Path) -> int:
 # -- 6. timer burst ------------------------------------------------------------------------------------------
 async def bench_timer_burst(ctx: Context, temporal: Client) -> None:
     count = int(ctx.scale(300, 10_000))
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        temporal,
-        task_queue=queue,
-        workflows=[BenchTimerWorkflow],
-        max_cached_workflows=count + 100,
-        max_concurrent_workflow_tasks=200,
-    ):
-        wake_at = datetime.now(UTC) + timedelta(seconds=ctx.scale(15, 15 + count / 60))
-        semaphore = asyncio.Semaphore(50)
-        handles = []
+    queue = BENCH_QUEUE
+    wake_at = datetime.now(UTC) + timedelta(seconds=ctx.scale(15, 15 + count / 60))
+    semaphore = asyncio.Semaphore(50)
+    handles = []
 
-        async def schedule(i: int) -> None:
-            async with semaphore:
-                handles.append(
-                    await temporal.start_workflow(
-                        BenchTimerWorkflow.run,
-                        TimerInput(wake_at=wake_at),
-                        id=f"burst-{queue}-{i}",
-                        task_queue=queue,
-                    )
+    async def schedule(i: int) -> None:
+        async with semaphore:
+            handles.append(
+                await temporal.start_workflow(
+                    BenchTimerWorkflow.run,
+                    TimerInput(wake_at=wake_at),
+                    id=f"burst-{queue}-{i}",
+                    task_queue=queue,
                 )
+            )
 
-        await asyncio.gather(*(schedule(i) for i in range(count)))
-        scheduled_by = datetime.now(UTC)
-        results = await asyncio.gather(*(h.result() for h in handles))
-        drained = datetime.now(UTC)
+    await asyncio.gather(*(schedule(i) for i in range(count)))
+    scheduled_by = datetime.now(UTC)
+    results = await asyncio.gather(*(h.result() for h in handles))
+    drained = datetime.now(UTC)
     lateness = [r.lateness_seconds for r in results]
     ctx.add(
         Figure(
@@ -728,15 +720,24 @@ async def run_all(quick: bool, only: list[str]) -> Path:
             "outbox": lambda: bench_outbox_relay(ctx),
             "payment": lambda: bench_payment_notifications(ctx),
         }
-        for key, bench in benchmarks.items():
-            if only and key not in only:
-                continue
-            print(f"\n== {key}", flush=True)
-            try:
-                await bench()
-            except Exception as exc:  # a benchmark reports, it never stops the others
-                traceback.print_exc()
-                ctx.add(Figure(key, "failed", None, "", note=f"{type(exc).__name__}: {exc}"))
+        worker = Worker(
+            temporal,
+            task_queue=BENCH_QUEUE,
+            workflows=[BenchTimerWorkflow, BenchActivitiesWorkflow],
+            activities=[noop],
+            max_cached_workflows=25_000,
+            max_concurrent_workflow_tasks=200,
+        )
+        async with worker:
+            for key, bench in benchmarks.items():
+                if only and key not in only:
+                    continue
+                print(f"\n== {key}", flush=True)
+                try:
+                    await bench()
+                except Exception as exc:  # a benchmark reports, it never stops the others
+                    traceback.print_exc()
+                    ctx.add(Figure(key, "failed", None, "", note=f"{type(exc).__name__}: {exc}"))
         return write_results(ctx, await environment(ctx))
     finally:
         if stack is not None and stack.running():
@@ -746,7 +747,12 @@ async def run_all(quick: bool, only: list[str]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so `kill` runs the cleanup that stops every server this run started
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few seconds per benchmark (smoke test)")
     parser.add_argument(
