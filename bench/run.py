@@ -333,6 +333,18 @@ async def bench_consultation_latency(ctx: Context, temporal: Client) -> None:
 
 
 # -- 4. workflow starts/s ------------------------------------------------------------------------------------
+async def results_of(handles: list[Any], concurrency: int = 20) -> list[Any]:
+    """Every workflow's result, with at most `concurrency` waits at a time: each wait is a long poll, and
+    the dev server caps concurrent pollers per namespace."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(handle: Any) -> Any:
+        async with semaphore:
+            return await handle.result()
+
+    return await asyncio.gather(*(one(h) for h in handles))
+
+
 def schedule_to_start_ms(buffer: MetricBuffer) -> list[float]:
     """Workflow-task schedule-to-start latencies the SDK recorded since the last call (ms)."""
     return [
@@ -358,7 +370,7 @@ async def bench_workflow_starts(ctx: Context, temporal: Client) -> None:
         )
 
     rate = await closed_loop(start, 50, ctx.scale(3, 60))
-    await asyncio.gather(*(h.result() for h in handles))
+    await results_of(handles)
     delays = schedule_to_start_ms(METRICS)
     ctx.add(
         Figure(
@@ -500,14 +512,13 @@ async def bench_timer_burst(ctx: Context, temporal: Client) -> None:
 
     await asyncio.gather(*(schedule(i) for i in range(count)))
     scheduled_by = datetime.now(UTC)
-    results = await asyncio.gather(*(h.result() for h in handles))
-    drained = datetime.now(UTC)
+    results = await results_of(handles)
     lateness = [r.lateness_seconds for r in results]
     ctx.add(
         Figure(
             "timer burst",
             f"{count} timers due in the same second: time to drain",
-            (drained - wake_at).total_seconds(),
+            max(lateness),
             "s",
             target="≤ 60 s",
             note=f"lateness p99 {ms(percentile(lateness, 99)):.0f} ms; all scheduled "
@@ -747,12 +758,15 @@ async def run_all(quick: bool, only: list[str]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # so `kill` runs the cleanup that stops every server this run started
+async def _run_until_terminated(quick: bool, only: list[str]) -> Path:
+    # SIGTERM cancels the run, so its `finally` stops every server and process it started.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await run_all(quick, only)
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few seconds per benchmark (smoke test)")
     parser.add_argument(
@@ -762,7 +776,7 @@ def main() -> None:
         help="run only these: gateway catalog consultation starts open timers outbox payment",
     )
     args = parser.parse_args()
-    path = asyncio.run(run_all(args.quick, args.only))
+    path = asyncio.run(_run_until_terminated(args.quick, args.only))
     print(f"\nresults: {path}")
     print(path.read_text())
 

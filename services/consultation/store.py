@@ -25,7 +25,7 @@ from services.consultation.models import (
 )
 from services.consultation.telephony import TelephonyProvider
 from services.runtime.context import Principal
-from services.runtime.db import Database
+from services.runtime.db import Database, get_or_404
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
 from services.runtime.events import Outbox
 from services.runtime.metrics import SLA_BREACHES
@@ -821,19 +821,10 @@ class ConsultationStore:
         return found is not None
 
     async def _locked(self, session: AsyncSession, consultation_id: str) -> ConsultationRow:
-        row = (
-            await session.exec(
-                select(ConsultationRow).where(ConsultationRow.id == consultation_id).with_for_update()
-            )
-        ).first()
-        if row is None:
-            raise NotFound("no such consultation")
-        return row
+        return await get_or_404(session, ConsultationRow, consultation_id, "consultation", for_update=True)
 
     async def _view(self, session: AsyncSession, consultation_id: str) -> ConsultationView:
-        row = await session.get(ConsultationRow, consultation_id)
-        if row is None:
-            raise NotFound("no such consultation")
+        row = await get_or_404(session, ConsultationRow, consultation_id, "consultation")
         stages = (
             await session.exec(
                 select(ConsultationStageRow)

@@ -24,7 +24,7 @@ from services.documents.models import (
     LawyerRosterRow,
 )
 from services.runtime.context import Principal
-from services.runtime.db import Database
+from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.events import Outbox
 from services.runtime.metrics import SLA_BREACHES
@@ -624,20 +624,14 @@ class DocumentsStore:
     async def _locked(
         self, session: AsyncSession, principal: Principal | None, document_order_id: str
     ) -> DocumentOrderRow:
-        row = (
-            await session.exec(
-                select(DocumentOrderRow).where(DocumentOrderRow.id == document_order_id).with_for_update()
-            )
-        ).first()
-        if row is None:
-            raise NotFound("no such document order")
+        row = await get_or_404(
+            session, DocumentOrderRow, document_order_id, "document order", for_update=True
+        )
         domain.require_visible(principal, row.tenant_id, row.assigned_lawyer_id)
         return row
 
     async def _view(self, session: AsyncSession, document_order_id: str) -> OrderView:
-        row = await session.get(DocumentOrderRow, document_order_id)
-        if row is None:
-            raise NotFound("no such document order")
+        row = await get_or_404(session, DocumentOrderRow, document_order_id, "document order")
         stages = (
             await session.exec(
                 select(DocumentStageRow)

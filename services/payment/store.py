@@ -40,7 +40,7 @@ from services.payment.models import (
 from services.payment.providers.base import Checkout, Notification
 from services.payment.vouchers import VoucherSigner, split_code, voucher_payload
 from services.runtime.context import Principal
-from services.runtime.db import Database
+from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.events import Outbox
 from services.runtime.records import (
@@ -989,15 +989,10 @@ class PaymentStore:
         )
 
     async def _locked_order(self, session: AsyncSession, order_id: str) -> OrderRow:
-        row = (await session.exec(select(OrderRow).where(OrderRow.id == order_id).with_for_update())).first()
-        if row is None:
-            raise NotFound("no such order")
-        return row
+        return await get_or_404(session, OrderRow, order_id, "order", for_update=True)
 
     async def _view(self, session: AsyncSession, order_id: str) -> OrderView:
-        row = await session.get(OrderRow, order_id)
-        if row is None:
-            raise NotFound("no such order")
+        row = await get_or_404(session, OrderRow, order_id, "order")
         stages = (
             await session.exec(
                 select(OrderStageRow)

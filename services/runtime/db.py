@@ -37,10 +37,7 @@ class Database:
     async def get(self, model: type[M], key: str, what: str) -> M:
         """The row of `model` with primary key `key`, or NotFound("no such <what>")."""
         async with self.transaction() as session:
-            row = await session.get(model, key)
-        if row is None:
-            raise NotFound(f"no such {what}")
-        return row
+            return await get_or_404(session, model, key, what)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -48,6 +45,17 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+async def get_or_404(
+    session: AsyncSession, model: type[M], key: str, what: str, *, for_update: bool = False
+) -> M:
+    """The row of `model` with primary key `key` in this transaction (row-locked with `for_update`), or
+    NotFound("no such <what>")."""
+    row = await session.get(model, key, with_for_update=for_update)
+    if row is None:
+        raise NotFound(f"no such {what}")
+    return row
 
 
 def asyncpg_dsn(server_url: str, database: str = "postgres") -> str:
