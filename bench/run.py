@@ -627,7 +627,7 @@ async def bench_payment_notifications(ctx: Context) -> None:
             "duplicated callbacks burst",
             None,
             "",
-            note="not measured: the payment capability (issue 5) is not on main yet",
+            note="not measured yet: the duplicated-callback burst against the sandbox provider is still to be written",
         )
     )
 
