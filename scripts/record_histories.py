@@ -2,23 +2,30 @@
 
     python scripts/record_histories.py
 
-Runs each scenario on the time-skipping test server with no-op activities and writes the histories to
-tests/workflows/histories/. Re-record only for a deliberate, patched() change; keep old files too."""
+Runs each scenario of ConsultationWorkflow and OrderWorkflow on the time-skipping test server with no-op
+activities and writes tests/workflows/histories/<workflow>_<scenario>.json. Re-record only for a
+deliberate, patched() change; keep old files too."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio import activity
+from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from deploy.local.servers import find_binary
 from workflows.consultation import ConsultationWorkflow
+from workflows.orders import OrderWorkflow
 from workflows.shared import (
+    AdvanceOrderInput,
     AssignInput,
     AssignResult,
     ClassifyInput,
@@ -27,7 +34,10 @@ from workflows.shared import (
     ConsultationWorkflowInput,
     EscalateInput,
     EscalateResult,
+    FulfilmentRef,
+    FulfilmentRequest,
     MessagePosted,
+    OrderWorkflowInput,
     RecordStageInput,
 )
 
@@ -59,20 +69,57 @@ async def escalate(request: EscalateInput) -> EscalateResult:
     return EscalateResult(already_answered=False, to_lawyer_id="lawyer-b", reason="recorded")
 
 
-async def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+@activity.defn(name="payment.expire_order")
+async def expire_order(order_id: str) -> str:
+    return "cancelled"
+
+
+@activity.defn(name="payment.issue_voucher")
+async def issue_voucher(order_id: str) -> None:
+    return None
+
+
+@activity.defn(name="payment.issue_invoice")
+async def issue_invoice(order_id: str) -> None:
+    return None
+
+
+@activity.defn(name="payment.start_fulfilment")
+async def start_fulfilment(request: FulfilmentRequest) -> FulfilmentRef | None:
+    return None
+
+
+@activity.defn(name="payment.advance_order")
+async def advance_order(request: AdvanceOrderInput) -> None:
+    return None
+
+
+TASK_QUEUE = "record"
+
+
+@asynccontextmanager
+async def recording(workflows: list[type], activities: list[Any]) -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server with a worker for `workflows` on TASK_QUEUE."""
     async with (
         await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=find_binary("temporal-test-server"),
             data_converter=pydantic_data_converter,
         ) as env,
-        Worker(
-            env.client,
-            task_queue="record",
-            workflows=[ConsultationWorkflow],
-            activities=[record_stage, close, classify, assign_lawyer, escalate],
-        ),
+        Worker(env.client, task_queue=TASK_QUEUE, workflows=workflows, activities=activities),
     ):
+        yield env
+
+
+async def save(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """Wait for the workflow to finish and write its history as `<name>.json`."""
+    await handle.result()
+    (OUT / f"{name}.json").write_text((await handle.fetch_history()).to_json())
+
+
+async def record_consultations() -> None:
+    async with recording(
+        [ConsultationWorkflow], [record_stage, close, classify, assign_lawyer, escalate]
+    ) as env:
         scenarios = [
             ("quiet_period", None, False),
             ("closed_by_client", "closed_by_client", False),
@@ -87,7 +134,7 @@ async def main() -> None:
                 reply_within=timedelta(hours=24),
             )
             handle = await env.client.start_workflow(
-                ConsultationWorkflow.run, params, id=f"consultation-rec-{name}", task_queue="record"
+                ConsultationWorkflow.run, params, id=f"consultation-rec-{name}", task_queue=TASK_QUEUE
             )
             if breach_first:
                 await env.sleep(timedelta(hours=25))
@@ -97,9 +144,34 @@ async def main() -> None:
                 )
             if close_reason:
                 await handle.signal(ConsultationWorkflow.close, close_reason)
-            await handle.result()
-            history = await handle.fetch_history()
-            (OUT / f"consultation_{name}.json").write_text(history.to_json())
+            await save(handle, f"consultation_{name}")
+
+
+async def record_orders() -> None:
+    async with recording(
+        [OrderWorkflow], [expire_order, issue_voucher, issue_invoice, start_fulfilment, advance_order]
+    ) as env:
+        for name, pay in [("payment_timeout", False), ("paid", True)]:
+            params = OrderWorkflowInput(
+                order_id=f"rec-{name}",
+                tenant_id="t1",
+                product_id="p1",
+                category="consultation",
+                tier={"id": "standard", "price": 19900, "reply_hours": 24},
+                pay_before=await env.get_current_time() + timedelta(minutes=30),
+            )
+            handle = await env.client.start_workflow(
+                OrderWorkflow.run, params, id=f"order-rec-{name}", task_queue=TASK_QUEUE
+            )
+            if pay:
+                await handle.signal(OrderWorkflow.paid, "pay-1")
+            await save(handle, f"order_{name}")
+
+
+async def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    await record_consultations()
+    await record_orders()
 
 
 if __name__ == "__main__":
