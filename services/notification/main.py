@@ -9,9 +9,11 @@ from datetime import timedelta
 from counsel.notification.v1 import notification_service_pb2
 from counsel.notification.v1.notification_service_pb2_grpc import add_NotificationServiceServicer_to_server
 from services.notification.channels import senders_for
+from services.notification.erasure import UserErasure
 from services.notification.models import TABLES
 from services.notification.server import NotificationServicer
 from services.notification.store import NotificationStore
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.service import service_runtime
@@ -61,6 +63,7 @@ async def serve(settings: Settings) -> None:
             background=[
                 rt.outbox_relay(),
                 rt.consumer("fan-out", FAN_OUT_SUBJECTS, store.deliver),
+                rt.consumer("erasure", erasure.SUBJECTS, UserErasure(cipher)),
                 dispatch_forever(store),
             ],
         )
