@@ -469,7 +469,8 @@ class IdentityStore:
 
         With an enterprise name a new enterprise (tenant) is created and the user is its client_admin;
         without one the user is a client of a personal tenant; an invited person joins the inviting
-        enterprise with the invited role. InvalidArgument("code") for a wrong or expired code,
+        enterprise with the invited role (`domain.check_invited_registration`: Conflict when they ask for
+        a different new enterprise). InvalidArgument("code") for a wrong or expired code,
         AlreadyExists when the (proven) phone or e-mail already has an account."""
         key = self._identifier_key(registration.identifier)
         await self._check_not_locked(key, client_ip)
@@ -495,6 +496,10 @@ class IdentityStore:
                     )
                 now = utcnow()
                 if existing is not None:
+                    inviting = await session.get(EnterpriseRow, existing.tenant_id)
+                    domain.check_invited_registration(
+                        registration.enterprise_name, inviting.name if inviting is not None else ""
+                    )
                     user = existing
                     user.display_name = registration.display_name
                     user.password_hash = password_hash
