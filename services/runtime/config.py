@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # How long a status e-mail or SMS waits for others to join it in one digest (R-PRIV-2); tests shorten it.
     notification_digest_seconds: float = Field(default=60.0, ge=0)
 
+    # Login locations (identity): a MaxMind DB file (GeoLite2/GeoIP2 City layout) for country, province and
+    # city; empty = countries only, from the registries' allocations bundled with the code.
+    geoip_database: str = ""
+
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     public_base_url: str = ""

@@ -764,6 +764,21 @@ def envelope(event_type: str, actor_id: str, aggregate_id: str) -> EventEnvelope
     return event
 
 
+async def test_logins_record_where_they_came_from(stack: Stack) -> None:
+    """§6.1.1.2 (R-ACC-3): each login's place, resolved offline from its IP address — the local network for a
+    private address, the allocated country for a public one — shown to the user beside the address."""
+    async with stack.http() as http:
+        phone, registered = await register_by_phone(http, password=PASSWORD)
+    transport = httpx.ASGITransport(app=stack.app, client=("114.114.114.114", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as public:
+        assert (await password_login(public, phone, PASSWORD)).status_code == 200
+        page = (await public.get("/api/v1/me/activity", headers=bearer(registered))).json()
+    logins = [item for item in page["items"] if item["kind"] == "login"]
+    places = {login["detail"]["ip"]: login["detail"]["location"] for login in logins}
+    assert places["114.114.114.114"] == "CN"
+    assert [place for ip, place in places.items() if ip != "114.114.114.114"] == ["local network"]
+
+
 async def test_activity_links_logins_and_other_services_events(stack: Stack) -> None:
     """R-ACC-3 (§6.1.1.2): what a client does elsewhere is linked to the account and shown to them only."""
     async with stack.http() as http:
