@@ -1,6 +1,6 @@
 """Cross-service erasure (R-PRIV-1, PIPL art. 47) against real PostgreSQL (every service's database migrated
 to head) and real NATS JetStream: identity erases a user and publishes `user.erased` through its outbox; the
-durable `<svc>-erasure` consumers of consultation, documents, notification, payment and catalog erase or
+durable `<svc>-erasure` consumers of consultation, documents, notification, payment, catalog and booking erase or
 pseudonymise their copies. Another user's data and the payment ledger stay intact, and a redelivered event
 has no second effect. What each service keeps is the decision table in docs/erasure.md."""
 
@@ -21,6 +21,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from deploy.local.servers import NatsServer, PostgresServer
+from services.booking.erasure import erase_user as erase_in_booking
+from services.booking.models import TABLES as BOOKING_TABLES
+from services.booking.models import BookingRow
 from services.catalog.erasure import erase_user as erase_in_catalog
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.models import OrderRecordRow, ReviewRow
@@ -57,8 +60,9 @@ from services.runtime.migrations import migrate
 from services.runtime.records import new_id, utcnow
 from services.runtime.tables import RuntimeTables
 
-SERVICES = ("identity", "consultation", "documents", "notification", "payment", "catalog")
+SERVICES = ("identity", "consultation", "documents", "notification", "payment", "catalog", "booking")
 CONSUMING: dict[str, RuntimeTables] = {
+    "booking": BOOKING_TABLES,
     "consultation": CONSULTATION_TABLES,
     "documents": DOCUMENTS_TABLES,
     "notification": NOTIFICATION_TABLES,
@@ -100,6 +104,7 @@ async def platform(
     cipher = FieldCipher(settings.secret_key)
     # The handlers each service's main.py registers as `rt.consumer("erasure", SUBJECTS, ...)`.
     handlers: dict[str, EventHandler] = {
+        "booking": erase_in_booking,
         "consultation": erase_in_consultation,
         "documents": erase_in_documents,
         "notification": UserErasure(cipher),
@@ -139,6 +144,7 @@ class Person:
     document_order_id: str = ""
     orders: tuple[str, ...] = ()
     lawyer_id: str = ""
+    booking_id: str = ""
 
 
 async def in_tx(db: Database, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
@@ -369,6 +375,27 @@ async def person_with_data(p: Platform, name: str) -> Person:
         )
 
     await in_tx(p.dbs["catalog"], catalog)
+
+    person.booking_id = new_id()
+
+    async def booking(session: AsyncSession) -> None:
+        session.add(
+            BookingRow(
+                id=person.booking_id,
+                tenant_id=person.tenant_id,
+                client_id=person.user_id,
+                lawyer_id=lawyer,
+                mode="on_site",
+                status="confirmed",
+                start=now,
+                minutes=60,
+                address=f"{name}家，朝阳路 1 号",
+                needs=f"{name}需要无障碍通道",
+                created_at=now,
+            )
+        )
+
+    await in_tx(p.dbs["booking"], booking)
     return person
 
 
@@ -452,6 +479,15 @@ async def holdings(p: Platform, person: Person) -> dict[str, Any]:
         found["catalog"] = {
             "review": (review.client_id, review.rating, review.comment),
             "order_record_client": record.client_id,
+        }
+    async with p.dbs["booking"].transaction() as s:
+        b = await s.get(BookingRow, person.booking_id)
+        assert b is not None
+        found["booking"] = {
+            "lawyer_id": b.lawyer_id,
+            "status": b.status,
+            "address": b.address,
+            "needs": b.needs,
         }
     return found
 
@@ -548,6 +584,12 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
         "requirements": {"employer": ERASED_TEXT},
         "booking": {"lawyer_id": alice.lawyer_id, "start": "2026-12-01T09:00", "address": ERASED_TEXT},
         "invoice": ("", ""),
+    }
+    assert after["booking"] == {
+        "lawyer_id": alice.lawyer_id,
+        "status": "confirmed",
+        "address": ERASED_TEXT,
+        "needs": ERASED_TEXT,
     }
     assert after["refund_reasons"] == sorted(["goodwill", ERASED_TEXT])
     assert after["catalog"] == {"review": ("", 4, "专业"), "order_record_client": ""}
