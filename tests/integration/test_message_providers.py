@@ -261,7 +261,11 @@ async def test_an_email_code_goes_out_over_smtp(configured: Settings, smtp: tupl
 
 
 async def test_a_provider_refusal_or_a_missing_provider_is_a_503_problem(
-    configured: Settings, postgres_server: PostgresServer, nats_server: NatsServer, sms_provider: SmsProvider
+    configured: Settings,
+    postgres_server: PostgresServer,
+    nats_server: NatsServer,
+    sms_provider: SmsProvider,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     async with gateway(configured) as http:
         sms_provider.busy_numbers.add("13700000001")  # the provider's per-number flow control
@@ -277,6 +281,11 @@ async def test_a_provider_refusal_or_a_missing_provider_is_a_503_problem(
             assert answer.status_code == 503, answer.text
             assert answer.headers["content-type"].startswith("application/problem+json")
             assert answer.json()["status"] == 503
+    # The operator was warned when notification started.
+    started = capfd.readouterr()
+    warnings = [line for line in (started.out + started.err).splitlines() if "provider is configured" in line]
+    assert any("no sms provider" in line for line in warnings), warnings
+    assert any("no email provider" in line for line in warnings), warnings
 
 
 async def test_the_provider_refuses_a_wrong_signature_and_the_sender_says_whether_to_retry(
