@@ -952,7 +952,7 @@ class Article(_message.Message):
     id: _builtins.str
     """Article id."""
     kind: _builtins.str
-    """One of: news|case|contract_template."""
+    """One of: news|case|contract_template|faq (a frequently asked question: the title asks, the body answers)."""
     @_builtins.property
     def published(self) -> Global___ArticleVersion:
         """The published version; absent when nothing is published."""
@@ -1373,7 +1373,7 @@ class CreateArticleRequest(_message.Message):
     BODY_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """One of: news|case|contract_template."""
+    """One of: news|case|contract_template|faq (a frequently asked question: the title asks, the body answers)."""
     title: _builtins.str
     """Title."""
     body: _builtins.str
@@ -1585,7 +1585,7 @@ class ListArticlesRequest(_message.Message):
     PAGE_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """One of: news|case|contract_template; empty for all."""
+    """One of: news|case|contract_template|faq; empty for all."""
     query: _builtins.str
     """Free-text search (Chinese or English) over published versions; empty for no filter."""
     status: _builtins.str
