@@ -316,9 +316,13 @@ class ConsultationServicer(ConsultationServiceServicer):
     ) -> pb.CreateConsultationResponse:
         principal = domain.require_client(current_principal())
         new = domain.validate_new(request.kind, request.subject, request.question, request.order_id)
+        reply_hours: int | None = None
         if new.order_id:
-            await self._require_paid_order(new.order_id)
-        view, _ = await self.store.create(principal, new, request.idempotency_key)
+            order = await self._require_paid_order(new.order_id)
+            reply_hours = order.reply_hours if order.HasField("reply_hours") else None
+        view, _ = await self.store.create(
+            principal, new, request.idempotency_key, domain.reply_within(new.kind, reply_hours)
+        )
         return pb.CreateConsultationResponse(consultation=consultation_proto(view.row, view))
 
     async def GetConsultation(
@@ -377,7 +381,8 @@ class ConsultationServicer(ConsultationServiceServicer):
         except RPCError as exc:  # the workflow already finished: the close above is what counts
             log.info("close signal not delivered", extra={"workflow_id": handle.id, "error": exc.status.name})
 
-    async def _require_paid_order(self, order_id: str) -> None:
+    async def _require_paid_order(self, order_id: str) -> payment_service_pb2.Order:
+        """The caller's paid order (the payment service scopes it to the caller's enterprise)."""
         try:
             reply = await self.payments.GetOrder(payment_service_pb2.GetOrderRequest(order_id=order_id))
         except grpc.aio.AioRpcError as exc:
@@ -390,6 +395,7 @@ class ConsultationServicer(ConsultationServiceServicer):
             raise Conflict(
                 "order_id is not a paid consultation order of your enterprise", reason="order_not_paid"
             )
+        return reply.order
 
     # --- instant chat (R-CS-1, R-CS-2) --------------------------------------------------------------------
 

@@ -41,9 +41,6 @@ from services.runtime.records import (
     utcnow,
 )
 
-# Until the catalog hands tier numbers to the order (payment issue), a professional question's reply
-# clock is the standard's 24 hours (§6.2.1.2).
-DEFAULT_REPLY_WITHIN = timedelta(hours=24)
 # Sorts consultations without a due time after every real one in the lawyer's queue.
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -66,10 +63,15 @@ class ConsultationStore:
         self.outbox = outbox
 
     async def create(
-        self, principal: Principal, new: domain.NewConsultation, idempotency_key: str
+        self,
+        principal: Principal,
+        new: domain.NewConsultation,
+        idempotency_key: str,
+        reply_within: timedelta | None = domain.DEFAULT_REPLY_WITHIN,
     ) -> tuple[ConsultationView, bool]:
-        """Store a consultation and its `consultation.submitted` event. Returns (view, created); a
-        replay with the same idempotency key returns the first consultation and created=False."""
+        """Store a consultation and its `consultation.submitted` event; `reply_within` (from the order's
+        tier, see domain.reply_within) sets `reply_due_at`, None for no reply clock. Returns (view,
+        created); a replay with the same idempotency key returns the first consultation, created=False."""
         consultation_id = new_id()
         async with self.db.transaction() as session:
             if idempotency_key:
@@ -85,7 +87,7 @@ class ConsultationStore:
                 if existing is not None:
                     return await self._view(session, existing), False
             now = utcnow()
-            reply_due_at = now + DEFAULT_REPLY_WITHIN if new.kind == "professional" else None
+            reply_due_at = now + reply_within if new.kind == "professional" and reply_within else None
             row = ConsultationRow(
                 id=consultation_id,
                 tenant_id=principal.tenant_id,

@@ -193,3 +193,28 @@ def test_paid_or_cancelled_orders_are_not_stalled_and_old_signals_do_not_count()
     assert cancelled.level == "low"
     old = chat.purchase_intent([signal("order_created", "o1", days_ago=45)], [], False, NOW)
     assert old.level == "low"
+
+
+def test_the_reply_clock_is_the_tiers_reply_hours_with_24_h_by_default() -> None:
+    """Deliverable of issue 6: `reply_due_at` from the bought tier's `reply_hours` (copied on the order)."""
+    from services.consultation.domain import reply_within
+
+    assert reply_within("professional", 48) == timedelta(hours=48)
+    assert reply_within("professional", None) == timedelta(hours=24)
+    assert reply_within("professional", 0) == timedelta(hours=24)
+    assert reply_within("general", 48) is None
+    assert reply_within("phone", 24) is None
+
+
+def test_an_order_shows_its_tiers_reply_hours_as_copied_at_order_time() -> None:
+    from services.payment.models import OrderRow
+    from services.payment.server import order_proto
+
+    def order(tier: dict[str, object]) -> OrderRow:
+        return OrderRow(
+            id="o1", tenant_id="t1", client_id="c1", product_id="p1", status="paid", amount_fen=100,
+            currency="CNY", pay_before=NOW, created_at=NOW, updated_at=NOW, tier=tier,
+        )  # fmt: skip
+
+    assert order_proto(order({"id": "standard", "reply_hours": 48})).reply_hours == 48
+    assert not order_proto(order({"id": "simple", "delivery_hours": 24})).HasField("reply_hours")
