@@ -190,6 +190,20 @@ class LawyerCandidate:
     last_assigned_at: datetime | None
 
 
+def service_hours_from_catalog(windows: Iterable[tuple[int, str, str]]) -> list[dict[str, Any]]:
+    """The catalog's weekly windows (weekday 1 = Monday … 7, start, end) in this service's form
+    ({"days": [0..6, Mon=0], "start", "end"}); malformed windows are dropped (the catalog validated them)."""
+    result: list[dict[str, Any]] = []
+    for weekday, start, end in windows:
+        try:
+            time.fromisoformat(start), time.fromisoformat(end)
+        except ValueError:
+            continue
+        if 1 <= weekday <= 7:
+            result.append({"days": [weekday - 1], "start": start, "end": end})
+    return result
+
+
 def in_service_hours(service_hours: Iterable[dict[str, Any]], at: datetime) -> bool:
     """Whether `at` (aware) falls in one of the weekly windows {"days": [0..6, Mon=0], "start", "end"}."""
     local = at.astimezone(CHINA)

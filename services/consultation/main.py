@@ -17,7 +17,7 @@ from services.consultation.classifier import default_classifier
 from services.consultation.faq import FaqEntry, FaqSource
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
-from services.consultation.store import ConsultationStore
+from services.consultation.store import LAWYER_SUBJECTS, ConsultationStore
 from services.consultation.workflow_starter import (
     REPLIED_SUBJECTS,
     SUBJECTS,
@@ -91,6 +91,8 @@ async def serve(settings: Settings) -> None:
                     "workflow-starter", SUBJECTS, WorkflowStarter(temporal, settings.temporal_task_queue)
                 ),
                 rt.consumer("workflow-signaller", REPLIED_SUBJECTS, WorkflowSignaller(temporal)),
+                # The catalog's lawyer profiles decide who can be assigned (R-CON-2).
+                rt.consumer("lawyers", LAWYER_SUBJECTS, store.apply_lawyer_changed),
                 # R-CS-2: browsing and orders feed the purchase-intent prediction agents see.
                 rt.consumer("intent-signals", SIGNAL_SUBJECTS, chat_store.record_signal),
             ],

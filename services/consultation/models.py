@@ -82,10 +82,10 @@ class ConsultationMessageRow(ConsultationTable, table=True):
 class LawyerProjectionRow(ConsultationTable, table=True):
     """The consultation service's own view of the lawyers it can assign (R-CON-2, assignment).
 
-    The catalog owns lawyer profiles; until its `lawyer.*` events exist (issue 4), the demo lawyers are
-    seeded here (services/consultation/seed.py). The plan: a durable consumer of the catalog's lawyer
-    events upserts these rows, so the service never reads the catalog's tables. Open load is not stored:
-    it is counted from the consultations themselves, so it can never drift."""
+    The catalog owns lawyer profiles; a durable consumer of its `lawyer.changed` events upserts these rows
+    (keyed by the lawyer's identity account), so the service never reads the catalog's tables; the demo
+    lawyers are inserted once by services/consultation/seed.py. Open load is not stored: it is counted
+    from the consultations themselves, so it can never drift."""
 
     __tablename__ = "consultation_lawyers"
 

@@ -148,6 +148,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/firms/{firm_id}/lawyers"): Entry(roles("firm_admin"), LAWYER_PROFILE),
     ("PUT", "/api/v1/lawyers/{lawyer_id}"): Entry(roles("firm_admin"), LAWYER_PROFILE),
     ("POST", "/api/v1/lawyers/{lawyer_id}/activate"): Entry(roles("firm_admin")),
+    ("POST", "/api/v1/lawyers/{lawyer_id}/deactivate"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/reviews"): Entry(roles("client", "client_admin"), {"order_id": "o1", "rating": 5}),
     ("PUT", "/api/v1/products/{product_id}"): Entry(
         roles("editor"),
