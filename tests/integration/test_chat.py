@@ -418,6 +418,25 @@ async def test_a_reconnecting_client_gets_what_it_missed_and_a_resend_is_stored_
     assert [m["seq"] for m in stored.json()["messages"]] == [1, 2, 3, 4, 5]
 
 
+async def test_after_closing_the_next_message_starts_a_new_conversation_on_the_same_socket(
+    platform: Platform,
+) -> None:
+    client = platform.client()
+    async with socket(platform.a, client) as chat:
+        await chat.recv()
+        await chat.send(type="message", body=PRICE_QUESTION)
+        first = (await chat.until("ack"))["conversation_id"]
+        await chat.until("message", author_role="faq")
+        await chat.send(type="close")
+        await chat.until("status", status="closed")
+        await chat.send(type="message", body="怎么预约律师见面")
+        ack = await chat.until("ack")
+        assert ack["conversation_id"] != first and ack["seq"] == 1
+        mine = await chat.until("message")
+        assert (mine["conversation_id"], mine["seq"]) == (ack["conversation_id"], 1)
+        assert (await chat.until("message"))["faq_article_id"] == "faq-booking"
+
+
 # --- tenancy, roles and bad input ------------------------------------------------------------------------
 
 

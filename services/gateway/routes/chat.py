@@ -16,7 +16,8 @@ commit (outbox), every gateway holding a socket of that conversation wakes up an
 the last one it sent from storage. Frames from the client (JSON):
 
 * `{"type": "message", "body": "…", "client_message_id": "…", "request_agent": false}` — a resend with
-  the same `client_message_id` (after a reconnect) stores nothing new; answered with `{"type": "ack", …}`;
+  the same `client_message_id` (after a reconnect) stores nothing new; answered with `{"type": "ack",
+  "conversation_id", "client_message_id", "seq"}` before the message frames it caused;
 * `{"type": "pickup"}` (agents) · `{"type": "close"}` · `{"type": "ping"}` (→ `pong`).
 
 A refused frame is answered with `{"type": "error", "status", "detail", "errors": [{"field", …}],
@@ -180,6 +181,9 @@ class ChatSession:
     def _watch(self, conversation_id: str) -> None:
         if self.conversation_id and self.waker is not None:
             self.waker.discard(self.conversation_id, self.woken)
+        if self.conversation_id and self.conversation_id != conversation_id:
+            # The client's conversation was closed and a new one started: its messages count from 1.
+            self.last_seq, self.status = 0, ""
         self.conversation_id = conversation_id
         if self.waker is not None:
             self.waker.add(conversation_id, self.woken)
@@ -246,25 +250,28 @@ class ChatSession:
             if not isinstance(request_agent, bool):
                 await self.send(_error_frame(422, "must be true or false", "request_agent"))
                 return
-            reply = await self.clients.consultation.PostChatMessage(
-                pb.PostChatMessageRequest(
-                    conversation_id=self.conversation_id,
-                    body=body,
-                    client_message_id=client_message_id,
-                    request_agent=request_agent,
+            # Under the sending lock: the ack always comes before the message frames it caused.
+            async with self.sending:
+                reply = await self.clients.consultation.PostChatMessage(
+                    pb.PostChatMessageRequest(
+                        # A client writes in their open conversation (a new one once theirs was closed).
+                        conversation_id="" if self.principal.is_client else self.conversation_id,
+                        body=body,
+                        client_message_id=client_message_id,
+                        request_agent=request_agent,
+                    )
                 )
-            )
-            if reply.conversation.id != self.conversation_id:
-                self._watch(reply.conversation.id)
-            own = reply.messages[0] if reply.messages else None
-            await self.send(
-                {
-                    "type": "ack",
-                    "conversation_id": reply.conversation.id,
-                    "client_message_id": client_message_id or None,
-                    "seq": own.seq if own else None,
-                }
-            )
+                if reply.conversation.id != self.conversation_id:
+                    self._watch(reply.conversation.id)
+                own = reply.messages[0] if reply.messages else None
+                await self.send(
+                    {
+                        "type": "ack",
+                        "conversation_id": reply.conversation.id,
+                        "client_message_id": client_message_id or None,
+                        "seq": own.seq if own else None,
+                    }
+                )
             self.woken.set()
         elif kind in ("pickup", "close"):
             if not self.conversation_id:
