@@ -26,6 +26,7 @@ BODY_WEIGHT = 0.3
 # How long fetched FAQ entries are used before they are fetched again (a newly approved entry is
 # answered from within this time).
 REFRESH_SECONDS = 60.0
+RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,14 @@ class FaqSource:
     A failed fetch keeps the previous index (or none: then nothing matches and the agent queue answers)."""
 
     def __init__(
-        self, fetch: Callable[[], Awaitable[Sequence[FaqEntry]]], refresh_seconds: float = REFRESH_SECONDS
+        self,
+        fetch: Callable[[], Awaitable[Sequence[FaqEntry]]],
+        refresh_seconds: float = REFRESH_SECONDS,
+        retry_seconds: float = RETRY_SECONDS,
     ) -> None:
         self.fetch = fetch
         self.refresh_seconds = refresh_seconds
+        self.retry_seconds = retry_seconds
         self._index: FaqIndex | None = None
         self._built_at = -math.inf
         self._lock = asyncio.Lock()
@@ -114,9 +119,11 @@ class FaqSource:
                     entries = await self.fetch()
                     # Segmenting every entry is CPU work: off the event loop.
                     self._index = await asyncio.to_thread(FaqIndex, entries)
-                except Exception:  # the chat still works without FAQ answers
+                    self._built_at = time.monotonic()
+                except Exception:  # the chat still works without FAQ answers (they go to the queue)
                     log.warning("FAQ entries could not be fetched", exc_info=True)
-                self._built_at = time.monotonic()
+                    # Try again soon, not only after a whole refresh period.
+                    self._built_at = time.monotonic() - self.refresh_seconds + self.retry_seconds
             return self._index
 
     async def best(self, question: str) -> FaqMatch | None:

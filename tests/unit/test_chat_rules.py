@@ -218,3 +218,22 @@ def test_an_order_shows_its_tiers_reply_hours_as_copied_at_order_time() -> None:
 
     assert order_proto(order({"id": "standard", "reply_hours": 48})).reply_hours == 48
     assert not order_proto(order({"id": "simple", "delivery_hours": 24})).HasField("reply_hours")
+
+
+async def test_the_faq_source_keeps_working_when_the_catalog_is_down() -> None:
+    from services.consultation.faq import FaqSource
+
+    calls = 0
+    entries = [FaqEntry("faq-refund", "订单可以退款吗？怎么申请退款？", "可以。")]
+
+    async def fetch() -> list[FaqEntry]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("catalog unavailable")
+        return entries
+
+    source = FaqSource(fetch, refresh_seconds=0.0, retry_seconds=0.0)
+    assert await source.best("我想退款") is None  # no index yet: the question goes to the queue
+    match = await source.best("我想退款怎么办")
+    assert match is not None and match.entry.article_id == "faq-refund"
