@@ -6,7 +6,9 @@ access token travels as a subprotocol: offer `Sec-WebSocket-Protocol: counsel.ch
 `Authorization: Bearer <token>` instead. Tokens are not accepted in the query string (it ends up in logs).
 A missing or refused token closes the socket with 4401, a role that does not chat with 4403.
 
-Query: `conversation_id` (agents: required; clients: their open conversation when absent) and `after`
+Query: `conversation_id` (clients: their open conversation when absent; agents without it get the queue:
+`{"type": "queue", "items": [...]}` at once and again whenever a conversation is queued, picked up or
+closed on any gateway) and `after`
 (the last message sequence number the client saw; 0 for everything). On connect the server sends
 `{"type": "ready", "conversation": …}` and then every stored message with `seq > after`, oldest first:
 a reconnecting client resumes with `after=<last seq seen>` and misses nothing. Then it sends each new
@@ -36,11 +38,14 @@ from typing import Annotated, Any
 import grpc
 import nats
 from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect, status
+from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from pydantic import BaseModel, Field
 
 from counsel.common.v1 import paging_pb2
+from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import consultation_service_pb2 as pb
+from counsel.consultation.v1 import events_pb2
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from services.gateway.clients import Clients
 from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
@@ -88,6 +93,7 @@ class ChatWaker:
 
     def __init__(self) -> None:
         self._watchers: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._queue_watchers: set[asyncio.Event] = set()
         self._nc: nats.NATS | None = None
 
     @classmethod
@@ -110,6 +116,21 @@ class ChatWaker:
 
     async def _on_event(self, msg: Msg) -> None:
         self.wake(msg.subject.rsplit(".", 1)[-1])
+        try:
+            posted = events_pb2.ChatMessagePosted()
+            envelope = EventEnvelope.FromString(msg.data)
+            if envelope.payload.Unpack(posted) and posted.author_role == "system":
+                # Every status change (queued, picked up, closed) comes with a system message.
+                for event in self._queue_watchers:
+                    event.set()
+        except DecodeError:
+            log.warning("undecodable chat.message_posted event")
+
+    def add_queue_watcher(self, event: asyncio.Event) -> None:
+        self._queue_watchers.add(event)
+
+    def discard_queue_watcher(self, event: asyncio.Event) -> None:
+        self._queue_watchers.discard(event)
 
     def wake(self, conversation_id: str) -> None:
         for event in self._watchers.get(conversation_id, ()):
@@ -326,6 +347,65 @@ class ChatSession:
                 self.waker.discard(self.conversation_id, self.woken)
 
 
+class QueueSession:
+    """An agent's socket without a conversation: the queue (`{"type": "queue", "items": [...]}`) at once and
+    again whenever a conversation is queued, picked up or closed (on any gateway), so agents see new work
+    without polling. Agents open a conversation's own socket to serve it."""
+
+    def __init__(self, websocket: WebSocket, clients: Clients, waker: ChatWaker | None) -> None:
+        self.websocket = websocket
+        self.clients = clients
+        self.waker = waker
+        self.woken = asyncio.Event()
+        self.poll_seconds = POLL_SECONDS_WITH_BUS if waker is not None else POLL_SECONDS
+
+    async def send_queue(self) -> None:
+        reply = await self.clients.consultation.ListChatQueue(pb.ListChatQueueRequest())
+        items = [Conversation.from_proto(row).model_dump() for row in reply.conversations]
+        await self.websocket.send_text(json.dumps({"type": "queue", "items": items}, ensure_ascii=False))
+
+    async def pump(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.woken.wait(), self.poll_seconds)
+            self.woken.clear()
+            await self.send_queue()
+
+    async def receive(self) -> None:
+        while True:
+            text = await self.websocket.receive_text()
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                frame = None
+            if isinstance(frame, dict) and frame.get("type") == "ping":
+                await self.websocket.send_text(json.dumps({"type": "pong"}))
+            else:
+                error = _error_frame(
+                    422, "a queue socket takes ping only; open a conversation to serve it", "type"
+                )
+                await self.websocket.send_text(json.dumps(error))
+
+    async def run(self) -> None:
+        if self.waker is not None:
+            self.waker.add_queue_watcher(self.woken)
+        try:
+            await self.websocket.send_text(json.dumps({"type": "ready", "conversation": None, "after": 0}))
+            await self.send_queue()
+            tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.receive())]
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            if self.waker is not None:
+                self.waker.discard_queue_watcher(self.woken)
+
+
 @router.websocket("/api/v1/chat")
 async def chat_socket(websocket: WebSocket) -> None:
     """Instant chat (see the module's docstring for the protocol)."""
@@ -353,20 +433,20 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.send_text(json.dumps(_error_frame(422, "must be a whole number ≥ 0", "after")))
         await websocket.close(CLOSE_BAD_REQUEST)
         return
+    session: ChatSession | QueueSession
     if not conversation_id and not principal.is_client:
-        await websocket.send_text(
-            json.dumps(_error_frame(422, "agents name the conversation", "conversation_id"))
+        session = QueueSession(
+            websocket, websocket.app.state.clients, getattr(websocket.app.state, "chat_waker", None)
         )
-        await websocket.close(CLOSE_BAD_REQUEST)
-        return
-    session = ChatSession(
-        websocket,
-        websocket.app.state.clients,
-        getattr(websocket.app.state, "chat_waker", None),
-        principal,
-        conversation_id,
-        after,
-    )
+    else:
+        session = ChatSession(
+            websocket,
+            websocket.app.state.clients,
+            getattr(websocket.app.state, "chat_waker", None),
+            principal,
+            conversation_id,
+            after,
+        )
     try:
         await session.run()
     except WebSocketDisconnect:
@@ -378,7 +458,7 @@ async def chat_socket(websocket: WebSocket) -> None:
             )
             return
         with contextlib.suppress(Exception):
-            await session.send(_problem_frame(exc))
+            await websocket.send_text(json.dumps(_problem_frame(exc), ensure_ascii=False))
         code = CLOSE_BAD_REQUEST if exc.code() != grpc.StatusCode.UNAVAILABLE else 1011
         with contextlib.suppress(Exception):
             await websocket.close(code)
