@@ -23,6 +23,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.events import Outbox, unpack
+from services.runtime.metrics import CHAT_ANSWERS
 from services.runtime.records import from_timestamp, new_id, utcnow
 
 
@@ -215,7 +216,9 @@ class ChatStore:
                     row.queued_at = utcnow()
                     stored.append(await self._append(session, row, "system", chat.QUEUED_NOTICE))
             await self._publish(session, row, stored)
-            return Posted(row, stored)
+        if len(stored) > 1:  # counted once committed: the FAQ answered, or it went to the queue
+            CHAT_ANSWERS.labels("faq" if stored[1].author_role == "faq" else "queue").inc()
+        return Posted(row, stored)
 
     async def pick_up(self, principal: Principal, conversation_id: str) -> ChatConversationRow:
         agent = chat.require_chat_staff(principal)

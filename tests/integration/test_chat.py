@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
+from prometheus_client import REGISTRY
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -279,6 +280,10 @@ async def socket(gateway: Gateway, token: str, **query: Any) -> AsyncIterator[So
 async def test_a_general_question_gets_an_faq_answer_at_once_and_a_legal_one_joins_the_queue(
     platform: Platform,
 ) -> None:
+    def answered(by: str) -> float:
+        return REGISTRY.get_sample_value("counsel_chat_answers_total", {"by": by}) or 0.0
+
+    before = answered("faq"), answered("queue")
     client = platform.client()
     async with socket(platform.a, client) as chat:
         ready = await chat.recv()
@@ -298,6 +303,7 @@ async def test_a_general_question_gets_an_faq_answer_at_once_and_a_legal_one_joi
         notice = await chat.until("message")
         assert notice["author_role"] == "system" and "人工客服" in notice["body"]
         assert (await chat.until("status"))["status"] == "queued"
+    assert (answered("faq"), answered("queue")) == (before[0] + 1, before[1] + 1)
 
     queue = await platform.b.http.get("/api/v1/chat/queue", headers=auth(platform.agent()))
     assert queue.status_code == 200, queue.text
