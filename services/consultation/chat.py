@@ -157,6 +157,18 @@ class Signal:
     occurred_at: datetime
 
 
+LEVELS = ("low", "medium", "high")
+# How many recently active clients a leads request scores.
+MAX_LEAD_CANDIDATES = 200
+
+
+def validate_level(level: str) -> str:
+    """A minimum intent level ("" = low, everything)."""
+    if level and level not in LEVELS:
+        raise InvalidArgument.for_field("min_level", f"must be one of {', '.join(LEVELS)}")
+    return level or "low"
+
+
 @dataclass(frozen=True)
 class Intent:
     score: float

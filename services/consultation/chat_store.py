@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -154,7 +155,80 @@ class ChatStore:
             queued is not None,
         )
 
+    async def recent_clients(self, since: datetime, limit: int) -> list[tuple[str, str, datetime]]:
+        """(client_id, tenant_id, last signal) of the clients with buying signals since `since`, most
+        recently active first."""
+        last = func.max(col(ClientSignalRow.occurred_at))
+        query = (
+            select(col(ClientSignalRow.client_id), func.max(col(ClientSignalRow.tenant_id)), last)
+            .where(col(ClientSignalRow.occurred_at) >= since)
+            .group_by(col(ClientSignalRow.client_id))
+            .order_by(last.desc())
+            .limit(limit)
+        )
+        async with self.db.transaction() as session:
+            rows = (await session.execute(query)).all()
+        return [(client_id, tenant_id or "", at) for client_id, tenant_id, at in rows]
+
+    async def open_conversation_of(self, client_id: str) -> ChatConversationRow | None:
+        async with self.db.transaction() as session:
+            return await self._open_of(session, client_id, lock=False)
+
     # --- changes ------------------------------------------------------------------------------------------
+
+    async def start_with(self, principal: Principal, client_id: str, body: str) -> Posted:
+        """An agent follows up on a client's purchase intent (R-CS-2): the client's open conversation is
+        picked up by the agent (or a new one is started, served by the agent) and the agent's message is
+        stored. The client reads it when they next open the chat (and is notified). NotFound for a client
+        the service has never seen (no chat, no buying signal): their enterprise is unknown here."""
+        agent = chat.require_chat_staff(principal)
+        async with self.db.transaction() as session:
+            row = await self._open_of(session, client_id, lock=True)
+            notices: list[ChatMessageRow] = []
+            if row is None:
+                tenant_id = await self._tenant_of(session, client_id)
+                now = utcnow()
+                row = ChatConversationRow(
+                    id=new_id(),
+                    tenant_id=tenant_id,
+                    client_id=client_id,
+                    status="active",
+                    agent_id=agent.user_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+                await session.flush()
+            elif chat.check_pickup(agent, row.status, row.agent_id):
+                row.status = chat.next_status(row.status, "active")
+                row.agent_id = agent.user_id
+                notices.append(await self._append(session, row, "system", chat.PICKED_UP_NOTICE))
+            message = await self._append(session, row, "agent", body, author_id=agent.user_id)
+            await self._publish(session, row, [*notices, message])
+            return Posted(row, [*notices, message])
+
+    async def _tenant_of(self, session: AsyncSession, client_id: str) -> str:
+        known = (
+            await session.exec(
+                select(ChatConversationRow.tenant_id)
+                .where(ChatConversationRow.client_id == client_id)
+                .order_by(col(ChatConversationRow.created_at).desc())
+                .limit(1)
+            )
+        ).first()
+        if not known:
+            known = (
+                await session.exec(
+                    select(ClientSignalRow.tenant_id)
+                    .where(ClientSignalRow.client_id == client_id)
+                    .where(ClientSignalRow.tenant_id != "")
+                    .order_by(col(ClientSignalRow.occurred_at).desc())
+                    .limit(1)
+                )
+            ).first()
+        if not known:
+            raise NotFound("no such client")
+        return known
 
     async def post(
         self,
@@ -264,6 +338,7 @@ class ChatStore:
             .values(
                 event_id=envelope.id,
                 client_id=client_id,
+                tenant_id=envelope.tenant_id,
                 kind=kind,
                 subject_id=subject_id,
                 occurred_at=from_timestamp(envelope.occurred_at)

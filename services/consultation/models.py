@@ -204,7 +204,9 @@ class ClientSignalRow(ConsultationTable, table=True):
     id: int | None = Field(default=None, primary_key=True)
     event_id: str
     client_id: str = Field(index=True)
+    # The client's enterprise, so an agent can start a conversation with a client who never chatted.
+    tenant_id: str = ""
     # product_viewed | order_created | order_paid | order_cancelled
     kind: str
     subject_id: str = ""
-    occurred_at: datetime = Field(sa_type=DateTime(timezone=True))
+    occurred_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)

@@ -473,6 +473,45 @@ class ConsultationServicer(ConsultationServiceServicer):
             raise InvalidArgument.for_field("client_id", "must not be empty")
         return pb.GetPurchaseIntentResponse(purchase_intent=await self._intent(request.client_id))
 
+    async def ListPurchaseLeads(
+        self, request: pb.ListPurchaseLeadsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPurchaseLeadsResponse:
+        chat.require_chat_staff(current_principal())
+        minimum = chat.validate_level(request.min_level)
+        limit = min(request.limit or 20, 100)
+        now = utcnow()
+        leads: list[pb.PurchaseLead] = []
+        # The most recently active clients are scored; a few hundred at most per request.
+        for client_id, tenant_id, last_at in await self.chat.recent_clients(
+            now - chat.INTENT_WINDOW, chat.MAX_LEAD_CANDIDATES
+        ):
+            intent = await self._intent(client_id)
+            if chat.LEVELS.index(intent.level) < chat.LEVELS.index(minimum):
+                continue
+            open_conversation = await self.chat.open_conversation_of(client_id)
+            leads.append(
+                pb.PurchaseLead(
+                    purchase_intent=intent,
+                    tenant_id=tenant_id,
+                    last_signal_at=to_timestamp(last_at),
+                    open_conversation_id=open_conversation.id if open_conversation else "",
+                )
+            )
+        leads.sort(key=lambda lead: -lead.purchase_intent.score)
+        return pb.ListPurchaseLeadsResponse(leads=leads[:limit])
+
+    async def StartChat(
+        self, request: pb.StartChatRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartChatResponse:
+        principal = chat.require_chat_staff(current_principal())
+        if not request.client_id:
+            raise InvalidArgument.for_field("client_id", "must not be empty")
+        posted = await self.chat.start_with(principal, request.client_id, chat.validate_body(request.body))
+        return pb.StartChatResponse(
+            conversation=conversation_proto(posted.conversation),
+            messages=[chat_message_proto(m) for m in posted.messages],
+        )
+
     async def _intent(self, client_id: str) -> pb.PurchaseIntent:
         now = utcnow()
         signals, bodies, asked = await self.chat.intent_inputs(client_id, now - chat.INTENT_WINDOW)

@@ -540,7 +540,7 @@ async def _publish(platform: Platform, event_type: str, service: str, payload: A
 
     packed = AnyProto()
     packed.Pack(payload)
-    envelope = EventEnvelope(id=uuid.uuid4().hex, type=event_type, payload=packed)
+    envelope = EventEnvelope(id=uuid.uuid4().hex, type=event_type, tenant_id="tenant-1", payload=packed)
     envelope.occurred_at.GetCurrentTime()
     await platform.bus.publish(
         platform.settings.subject(f"{service}.{event_type}"), envelope.SerializeToString(), envelope.id
@@ -578,3 +578,29 @@ async def test_browsing_and_an_unpaid_order_raise_the_purchase_intent_agents_see
     assert (
         await platform.a.http.get(f"/api/v1/chat/clients/{client_id}/insight", headers=auth(client))
     ).status_code == 403
+
+    # The agent finds the client among the leads and follows up; the client reads it in their chat.
+    leads = await platform.b.http.get("/api/v1/chat/leads", params={"min_level": "high"}, headers=auth(agent))
+    assert leads.status_code == 200, leads.text
+    lead = next(item for item in leads.json()["items"] if item["purchase_intent"]["client_id"] == client_id)
+    assert lead["tenant_id"] == "tenant-1" and lead["open_conversation_id"] is None
+    assert all(item["purchase_intent"]["level"] == "high" for item in leads.json()["items"])
+    offer = "您好，看到您在了解 24 小时专业咨询，现在下单可以为您优先安排律师。"
+    started = await platform.b.http.post(
+        f"/api/v1/chat/clients/{client_id}/conversations", json={"body": offer}, headers=auth(agent)
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["conversation"]["status"] == "active"
+    async with socket(platform.a, client) as chat:
+        ready = await chat.recv()
+        assert ready["conversation"]["id"] == started.json()["conversation"]["id"]
+        first = await chat.until("message")
+        assert (first["author_role"], first["body"]) == ("agent", offer)
+        await chat.send(type="message", body="好的，请问怎么下单？")
+        await chat.until("message", author_role="client")
+    unknown = await platform.b.http.post(
+        "/api/v1/chat/clients/never-seen/conversations", json={"body": offer}, headers=auth(agent)
+    )
+    assert unknown.status_code == 404
+    bad = await platform.b.http.get("/api/v1/chat/leads", params={"min_level": "huge"}, headers=auth(agent))
+    assert bad.status_code == 422

@@ -206,6 +206,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
         roles("client", "client_admin", "agent", "supervisor")
     ),
     ("GET", "/api/v1/chat/clients/{client_id}/insight"): Entry(roles("agent", "supervisor")),
+    ("GET", "/api/v1/chat/leads"): Entry(roles("agent", "supervisor")),
+    ("POST", "/api/v1/chat/clients/{client_id}/conversations"): Entry(
+        roles("agent", "supervisor"), {"body": "x"}
+    ),
     ("GET", "/api/v1/lawyer/queue"): Entry(roles("lawyer")),
     ("GET", "/api/v1/agent/at-risk"): Entry(roles("agent", "supervisor")),
     ("POST", "/api/v1/consultations/{consultation_id}/complaints"): Entry(

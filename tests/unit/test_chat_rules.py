@@ -237,3 +237,10 @@ async def test_the_faq_source_keeps_working_when_the_catalog_is_down() -> None:
     assert await source.best("我想退款") is None  # no index yet: the question goes to the queue
     match = await source.best("我想退款怎么办")
     assert match is not None and match.entry.article_id == "faq-refund"
+
+
+def test_a_lead_filter_names_its_field() -> None:
+    assert chat.validate_level("") == "low" and chat.validate_level("high") == "high"
+    with pytest.raises(InvalidArgument) as refused:
+        chat.validate_level("huge")
+    assert refused.value.violations[0].field == "min_level"

@@ -58,6 +58,8 @@ from services.gateway.schemas.chat import (
     Conversation,
     ConversationMessages,
     PurchaseIntent,
+    PurchaseLead,
+    PurchaseLeads,
 )
 from services.gateway.schemas.common import RequestModel
 from services.runtime.auth import bearer_token
@@ -584,4 +586,40 @@ async def client_insight(client_id: str, clients: ClientsDep) -> ClientInsight:
     return ClientInsight(
         purchase_intent=PurchaseIntent.from_proto(reply.purchase_intent),
         client_activity=await _activity(clients, client_id),
+    )
+
+
+@router.get("/api/v1/chat/leads", response_model=PurchaseLeads, dependencies=[AgentOrSupervisor])
+async def purchase_leads(
+    clients: ClientsDep,
+    min_level: Annotated[
+        str, Query(pattern="^(low|medium|high)?$", description="Only leads at this level or above.")
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> PurchaseLeads:
+    """Clients with buying signals in the last 30 days, highest purchase intent first, with the reasons
+    (R-CS-2): whom to offer personalised advice. Follow up with POST /api/v1/chat/clients/{id}/conversations."""
+    reply = await clients.consultation.ListPurchaseLeads(
+        pb.ListPurchaseLeadsRequest(limit=limit, min_level=min_level)
+    )
+    return PurchaseLeads(items=[PurchaseLead.from_proto(lead) for lead in reply.leads])
+
+
+class StartChat(RequestModel):
+    body: str = Field(min_length=1, max_length=4000)
+
+
+@router.post(
+    "/api/v1/chat/clients/{client_id}/conversations",
+    response_model=PostedChat,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[AgentOrSupervisor],
+)
+async def start_chat(client_id: str, body: StartChat, clients: ClientsDep) -> PostedChat:
+    """An agent follows up with a client: takes over their open conversation (or starts one) and writes.
+    The client sees it in their chat and gets an in-app notification."""
+    reply = await clients.consultation.StartChat(pb.StartChatRequest(client_id=client_id, body=body.body))
+    return PostedChat(
+        conversation=Conversation.from_proto(reply.conversation),
+        messages=[ChatMessage.from_proto(m) for m in reply.messages],
     )

@@ -115,3 +115,23 @@ class ChatQueue(BaseModel):
 class ClientInsight(BaseModel):
     purchase_intent: PurchaseIntent
     client_activity: list[ClientActivity]
+
+
+class PurchaseLead(BaseModel):
+    purchase_intent: PurchaseIntent
+    tenant_id: str | None
+    last_signal_at: str | None
+    open_conversation_id: str | None
+
+    @classmethod
+    def from_proto(cls, lead: pb.PurchaseLead) -> PurchaseLead:
+        return cls(
+            purchase_intent=PurchaseIntent.from_proto(lead.purchase_intent),
+            tenant_id=or_none(lead.tenant_id),
+            last_signal_at=rfc3339(lead, "last_signal_at"),
+            open_conversation_id=or_none(lead.open_conversation_id),
+        )
+
+
+class PurchaseLeads(BaseModel):
+    items: list[PurchaseLead]

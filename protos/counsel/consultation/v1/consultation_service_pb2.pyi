@@ -1842,3 +1842,147 @@ class GetPurchaseIntentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetPurchaseIntentResponse: _TypeAlias = GetPurchaseIntentResponse  # noqa: Y015
+
+@_typing.final
+class PurchaseLead(_message.Message):
+    """A client an agent may follow up with (R-CS-2)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURCHASE_INTENT_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    LAST_SIGNAL_AT_FIELD_NUMBER: _builtins.int
+    OPEN_CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    """The client's enterprise."""
+    open_conversation_id: _builtins.str
+    """The client's open conversation; empty when none is open."""
+    @_builtins.property
+    def purchase_intent(self) -> Global___PurchaseIntent:
+        """The prediction and its reasons."""
+
+    @_builtins.property
+    def last_signal_at(self) -> _timestamp_pb2.Timestamp:
+        """The newest buying signal."""
+
+    def __init__(
+        self,
+        *,
+        purchase_intent: Global___PurchaseIntent | None = ...,
+        tenant_id: _builtins.str = ...,
+        last_signal_at: _timestamp_pb2.Timestamp | None = ...,
+        open_conversation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_signal_at", b"last_signal_at", "purchase_intent", b"purchase_intent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["last_signal_at", b"last_signal_at", "open_conversation_id", b"open_conversation_id", "purchase_intent", b"purchase_intent", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurchaseLead: _TypeAlias = PurchaseLead  # noqa: Y015
+
+@_typing.final
+class ListPurchaseLeadsRequest(_message.Message):
+    """Request for ConsultationService.ListPurchaseLeads."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    MIN_LEVEL_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """At most this many (default 20, at most 100)."""
+    min_level: _builtins.str
+    """Only leads at this level or above: low|medium|high; empty for all."""
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+        min_level: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "min_level", b"min_level"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPurchaseLeadsRequest: _TypeAlias = ListPurchaseLeadsRequest  # noqa: Y015
+
+@_typing.final
+class ListPurchaseLeadsResponse(_message.Message):
+    """Response of ConsultationService.ListPurchaseLeads."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEADS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def leads(self) -> _containers.RepeatedCompositeFieldContainer[Global___PurchaseLead]:
+        """Highest score first."""
+
+    def __init__(
+        self,
+        *,
+        leads: _abc.Iterable[Global___PurchaseLead] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["leads", b"leads"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPurchaseLeadsResponse: _TypeAlias = ListPurchaseLeadsResponse  # noqa: Y015
+
+@_typing.final
+class StartChatRequest(_message.Message):
+    """Request for ConsultationService.StartChat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    """The client to follow up with."""
+    body: _builtins.str
+    """The agent's first message."""
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_id", b"client_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartChatRequest: _TypeAlias = StartChatRequest  # noqa: Y015
+
+@_typing.final
+class StartChatResponse(_message.Message):
+    """Response of ConsultationService.StartChat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conversation(self) -> Global___ChatConversation:
+        """The conversation, served by the caller."""
+
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatMessage]:
+        """The stored messages (a pickup notice when it took over an open conversation, then the agent's message)."""
+
+    def __init__(
+        self,
+        *,
+        conversation: Global___ChatConversation | None = ...,
+        messages: _abc.Iterable[Global___ChatMessage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation", "messages", b"messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartChatResponse: _TypeAlias = StartChatResponse  # noqa: Y015

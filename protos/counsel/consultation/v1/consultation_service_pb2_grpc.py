@@ -155,6 +155,16 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentResponse.FromString,
                 _registered_method=True)
+        self.ListPurchaseLeads = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListPurchaseLeads',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsResponse.FromString,
+                _registered_method=True)
+        self.StartChat = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/StartChat',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -333,6 +343,20 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPurchaseLeads(self, request, context):
+        """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartChat(self, request, context):
+        """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -455,6 +479,16 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.GetPurchaseIntent,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentResponse.SerializeToString,
+            ),
+            'ListPurchaseLeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPurchaseLeads,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsResponse.SerializeToString,
+            ),
+            'StartChat': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartChat,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1106,6 +1140,60 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/GetPurchaseIntent',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPurchaseLeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListPurchaseLeads',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartChat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/StartChat',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.FromString,
             options,
             channel_credentials,
             insecure,

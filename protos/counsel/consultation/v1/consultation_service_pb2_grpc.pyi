@@ -88,6 +88,10 @@ class ConsultationServiceStub:
     """The client or the serving agent ends a conversation."""
     GetPurchaseIntent: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.GetPurchaseIntentRequest, _consultation_service_pb2.GetPurchaseIntentResponse]
     """For agents and supervisors: a client's purchase-intent prediction with its reasons (R-CS-2)."""
+    ListPurchaseLeads: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListPurchaseLeadsRequest, _consultation_service_pb2.ListPurchaseLeadsResponse]
+    """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
+    StartChat: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartChatRequest, _consultation_service_pb2.StartChatResponse]
+    """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -149,6 +153,10 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """The client or the serving agent ends a conversation."""
     GetPurchaseIntent: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.GetPurchaseIntentRequest, _consultation_service_pb2.GetPurchaseIntentResponse]  # type: ignore[assignment]
     """For agents and supervisors: a client's purchase-intent prediction with its reasons (R-CS-2)."""
+    ListPurchaseLeads: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListPurchaseLeadsRequest, _consultation_service_pb2.ListPurchaseLeadsResponse]  # type: ignore[assignment]
+    """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
+    StartChat: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartChatRequest, _consultation_service_pb2.StartChatResponse]  # type: ignore[assignment]
+    """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -351,5 +359,21 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.GetPurchaseIntentResponse, _abc.Awaitable[_consultation_service_pb2.GetPurchaseIntentResponse]]:
         """For agents and supervisors: a client's purchase-intent prediction with its reasons (R-CS-2)."""
+
+    @_abc_1.abstractmethod
+    def ListPurchaseLeads(
+        self,
+        request: _consultation_service_pb2.ListPurchaseLeadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListPurchaseLeadsResponse, _abc.Awaitable[_consultation_service_pb2.ListPurchaseLeadsResponse]]:
+        """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
+
+    @_abc_1.abstractmethod
+    def StartChat(
+        self,
+        request: _consultation_service_pb2.StartChatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.StartChatResponse, _abc.Awaitable[_consultation_service_pb2.StartChatResponse]]:
+        """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -23,6 +23,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('client_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('subject_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
@@ -30,6 +31,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('event_id')
     )
     op.create_index(op.f('ix_chat_client_signals_client_id'), 'chat_client_signals', ['client_id'], unique=False)
+    op.create_index(op.f('ix_chat_client_signals_occurred_at'), 'chat_client_signals', ['occurred_at'], unique=False)
     op.create_table('chat_conversations',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('tenant_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -89,6 +91,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_chat_conversations_status'), table_name='chat_conversations')
     op.drop_index(op.f('ix_chat_conversations_client_id'), table_name='chat_conversations')
     op.drop_table('chat_conversations')
+    op.drop_index(op.f('ix_chat_client_signals_occurred_at'), table_name='chat_client_signals')
     op.drop_index(op.f('ix_chat_client_signals_client_id'), table_name='chat_client_signals')
     op.drop_table('chat_client_signals')
     # ### end Alembic commands ###
