@@ -52,6 +52,20 @@ def validate_new(kind: str, subject: str, question: str, order_id: str) -> NewCo
     return NewConsultation(kind, subject, question, order_id.strip())
 
 
+# A professional question's reply clock when its order's tier states none (§6.2.1.2: 24 hours).
+DEFAULT_REPLY_WITHIN = timedelta(hours=24)
+
+
+def reply_within(kind: str, reply_hours: int | None) -> timedelta | None:
+    """The reply clock of a new consultation: the bought tier's `reply_hours` (policy in data, copied on
+    the order), 24 h when the order carries none; None for kinds without a reply promise."""
+    if kind != "professional":
+        return None
+    if reply_hours is None or reply_hours <= 0:
+        return DEFAULT_REPLY_WITHIN
+    return timedelta(hours=reply_hours)
+
+
 def require_client(principal: Principal | None) -> Principal:
     if principal is None:
         raise Unauthenticated("sign in to ask a question")
@@ -174,6 +188,20 @@ class LawyerCandidate:
     open_load: int
     max_open: int
     last_assigned_at: datetime | None
+
+
+def service_hours_from_catalog(windows: Iterable[tuple[int, str, str]]) -> list[dict[str, Any]]:
+    """The catalog's weekly windows (weekday 1 = Monday … 7, start, end) in this service's form
+    ({"days": [0..6, Mon=0], "start", "end"}); malformed windows are dropped (the catalog validated them)."""
+    result: list[dict[str, Any]] = []
+    for weekday, start, end in windows:
+        try:
+            time.fromisoformat(start), time.fromisoformat(end)
+        except ValueError:
+            continue
+        if 1 <= weekday <= 7:
+            result.append({"days": [weekday - 1], "start": start, "end": end})
+    return result
 
 
 def in_service_hours(service_hours: Iterable[dict[str, Any]], at: datetime) -> bool:

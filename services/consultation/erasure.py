@@ -7,11 +7,18 @@ in other consultations (a staff member being erased) lose their text too."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select, update
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
-from services.consultation.models import ComplaintRow, ConsultationMessageRow, ConsultationRow
+from services.consultation.models import (
+    ChatConversationRow,
+    ChatMessageRow,
+    ClientSignalRow,
+    ComplaintRow,
+    ConsultationMessageRow,
+    ConsultationRow,
+)
 from services.runtime.erasure import ERASED_TEXT, erased_user_id
 
 
@@ -42,3 +49,12 @@ async def erase_user(envelope: EventEnvelope, session: AsyncSession) -> None:
         .where(col(ComplaintRow.client_id) == user_id, col(ComplaintRow.resolution) != "")
         .values(resolution=ERASED_TEXT)
     )
+    their_chats = select(ChatConversationRow.id).where(col(ChatConversationRow.client_id) == user_id)
+    await session.execute(
+        update(ChatMessageRow)
+        .where(
+            col(ChatMessageRow.conversation_id).in_(their_chats) | (col(ChatMessageRow.author_id) == user_id)
+        )
+        .values(body=ERASED_TEXT)
+    )
+    await session.execute(delete(ClientSignalRow).where(col(ClientSignalRow.client_id) == user_id))

@@ -14,6 +14,7 @@ from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handle
 from services.gateway.routes import (
     auth,
     catalog,
+    chat,
     consultations,
     content,
     dev,
@@ -69,6 +70,7 @@ def create_app(
         connections = Connections(settings)
         app.state.clients = connections.clients
         app.state.inbox_waker = await notifications.InboxWaker.connect(settings)
+        app.state.chat_waker = await chat.ChatWaker.connect(settings)
         try:
             yield
         finally:
@@ -76,6 +78,8 @@ def create_app(
             await connections.close()
             if app.state.inbox_waker is not None:
                 await app.state.inbox_waker.close()
+            if app.state.chat_waker is not None:
+                await app.state.chat_waker.close()
 
     app = FastAPI(
         title="counsel API",
@@ -90,6 +94,7 @@ def create_app(
     app.state.settings = settings
     app.state.clients = clients
     app.state.inbox_waker = None  # the inbox stream's wake-up from the event bus, opened by the lifespan
+    app.state.chat_waker = None  # the chat sockets' wake-up from the event bus, opened by the lifespan
     app.state.verifier = verifier or TokenVerifier(
         remote_jwks(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
@@ -104,6 +109,7 @@ def create_app(
     app.include_router(catalog.router)
     app.include_router(content.router)
     app.include_router(consultations.router)
+    app.include_router(chat.router)
     app.include_router(notifications.router)
     app.include_router(orders.router)
     app.include_router(payments.router)

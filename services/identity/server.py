@@ -241,6 +241,17 @@ class IdentityServicer(IdentityServiceServicer):
             page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
 
+    async def ListUserActivity(
+        self, request: pb.ListUserActivityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListUserActivityResponse:
+        rows, next_cursor = await self.store.user_activity(
+            current_principal(), request.user_id, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListUserActivityResponse(
+            activities=[activity_proto(row) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
     async def EraseMe(
         self, request: pb.EraseMeRequest, context: grpc.aio.ServicerContext
     ) -> pb.EraseMeResponse:

@@ -990,6 +990,34 @@ class IdentityStore:
             row.detail = self._shown_detail(row.detail)
         return page, next_cursor
 
+    async def user_activity(
+        self, principal: Principal | None, user_id: str, limit: int, cursor: str
+    ) -> tuple[list[ActivityRow], str]:
+        """A client's linked activity for an agent or supervisor serving them (R-CS-2), newest first; the
+        access is audited (R-PRIV-1). Login locations (IP addresses) stay with the user: not shown here."""
+        caller = signed_in(principal, "see a client's activity")
+        if not caller.has_role("agent", "supervisor"):
+            raise PermissionDenied("only agents and supervisors see a client's activity")
+        if not user_id:
+            raise InvalidArgument.for_field("user_id", "must not be empty")
+        statement = newest_first(
+            select(ActivityRow).where(ActivityRow.user_id == user_id),
+            col(ActivityRow.created_at),
+            col(ActivityRow.id),
+            cursor,
+            limit,
+        )
+        async with self.db.transaction() as session:
+            user = await session.get(UserRow, user_id)
+            if user is None:
+                raise NotFound("no such user")
+            rows = list((await session.exec(statement)).all())
+            self._audit(session, "activity.viewed_by_staff", actor_id=caller.user_id, user=user)
+        page, next_cursor = page_of(rows, limit)
+        for row in page:
+            row.detail = {k: v for k, v in row.detail.items() if k != "ip_enc"}
+        return page, next_cursor
+
     def _shown_detail(self, detail: dict[str, str]) -> dict[str, str]:
         """An activity's detail as its owner sees it: the encrypted IP address and location decrypted."""
         shown = {k: v for k, v in detail.items() if k not in ("ip_enc", "location_enc")}

@@ -125,6 +125,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("客户已评价", "客户为您的答复打了 {rating} 分。"),
         "en": ("Your answer was rated", "The client rated your answer {rating} out of 5."),
     },
+    "chat.message_posted": {
+        "zh": ("客服回复了您", "在线客服给您发来一条新消息。"),
+        "en": ("Customer service replied", "An agent sent you a new chat message."),
+    },
     "consultation.closed": {
         "zh": ("咨询已结束", "您的咨询已结束，欢迎评价。"),
         "en": ("Consultation closed", "Your consultation is closed; please rate the answer."),
@@ -531,7 +535,20 @@ def _payment(envelope: EventEnvelope) -> Plan:
     return Plan([], [])
 
 
+def _chat(envelope: EventEnvelope) -> Plan:
+    """An agent's chat message reaches the client's inbox too (they may have left the page); the client's
+    own messages, FAQ answers and queue notices notify nobody."""
+    posted = _unpack(envelope, consultation_events.ChatMessagePosted)
+    if posted.author_role != "agent" or not posted.client_id:
+        return Plan([], [])
+    notice = Notice(
+        envelope.type, Category.STATUS, "chat", posted.conversation_id, {}, user_id=posted.client_id
+    )
+    return Plan([], [notice])
+
+
 _BY_PREFIX: dict[str, Callable[[EventEnvelope], Plan]] = {
+    "chat.": _chat,
     "consultation.": _consultation,
     "docorder.": _documents,
     "booking.": _booking,

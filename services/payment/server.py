@@ -64,6 +64,9 @@ def order_proto(row: OrderRow, view: OrderView | None = None) -> pb.Order:
         category=row.category,
         refunded=_money(row.refunded_fen, row.currency),
     )
+    reply_hours = row.tier.get("reply_hours") if isinstance(row.tier, dict) else None
+    if isinstance(reply_hours, int):
+        order.reply_hours = reply_hours
     if view is not None:
         last = len(view.stages) - 1
         for i, stage in enumerate(view.stages):

@@ -38,6 +38,9 @@ CONSUMER_EVENTS = Counter(
 )
 SLA_TIMERS_PENDING = Gauge("counsel_sla_timers_pending", "Deadlines currently running", ["kind"])
 SLA_BREACHES = Counter("counsel_sla_breaches", "Deadlines missed", ["kind"])
+CHAT_ANSWERS = Counter(
+    "counsel_chat_answers", "Client chat messages to the FAQ bot, by what answered them", ["by"]
+)
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> None:

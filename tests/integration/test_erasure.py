@@ -29,7 +29,14 @@ from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.models import OrderRecordRow, ReviewRow
 from services.consultation.erasure import erase_user as erase_in_consultation
 from services.consultation.models import TABLES as CONSULTATION_TABLES
-from services.consultation.models import ComplaintRow, ConsultationMessageRow, ConsultationRow
+from services.consultation.models import (
+    ChatConversationRow,
+    ChatMessageRow,
+    ClientSignalRow,
+    ComplaintRow,
+    ConsultationMessageRow,
+    ConsultationRow,
+)
 from services.documents.erasure import erase_user as erase_in_documents
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.models import DocumentOrderRow, DocumentRevisionRow
@@ -141,6 +148,7 @@ class Person:
     tenant_id: str
     email: str
     consultation_id: str = ""
+    chat_id: str = ""
     document_order_id: str = ""
     orders: tuple[str, ...] = ()
     lawyer_id: str = ""
@@ -217,6 +225,49 @@ async def person_with_data(p: Platform, name: str) -> Person:
         )
 
     await in_tx(p.dbs["consultation"], consultation)
+
+    person.chat_id = new_id()
+
+    async def chat(session: AsyncSession) -> None:
+        session.add(
+            ChatConversationRow(
+                id=person.chat_id,
+                tenant_id=person.tenant_id,
+                client_id=person.user_id,
+                status="active",
+                agent_id="agent-" + secrets.token_hex(3),
+                last_seq=2,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        for seq, (author, role, body) in enumerate(
+            ((person.user_id, "client", f"{name}想咨询合同"), ("", "agent", f"{name}您好，请讲")), start=1
+        ):
+            session.add(
+                ChatMessageRow(
+                    id=new_id(),
+                    conversation_id=person.chat_id,
+                    seq=seq,
+                    author_id=author,
+                    author_role=role,
+                    body=body,
+                    created_at=now,
+                )
+            )
+        session.add(
+            ClientSignalRow(
+                event_id=new_id(),
+                client_id=person.user_id,
+                tenant_id=person.tenant_id,
+                kind="product_viewed",
+                subject_id="product-1",
+                occurred_at=now,
+            )
+        )
+
+    await in_tx(p.dbs["consultation"], chat)
 
     person.document_order_id = new_id()
 
@@ -422,6 +473,14 @@ async def holdings(p: Platform, person: Person) -> dict[str, Any]:
                 )
             )
         ).all()
+        chat_messages = (
+            await s.exec(
+                select(ChatMessageRow.body).where(col(ChatMessageRow.conversation_id) == person.chat_id)
+            )
+        ).all()
+        signals = (
+            await s.exec(select(ClientSignalRow.kind).where(col(ClientSignalRow.client_id) == person.user_id))
+        ).all()
         found["consultation"] = {
             "client_id": c.client_id,
             "subject": c.subject,
@@ -430,6 +489,8 @@ async def holdings(p: Platform, person: Person) -> dict[str, Any]:
             "rating_comment": c.rating_comment,
             "messages": sorted(messages),
             "complaints": [tuple(row) for row in complaints],
+            "chat_messages": sorted(chat_messages),
+            "intent_signals": sorted(signals),
         }
     async with p.dbs["documents"].transaction() as s:
         d = await s.get(DocumentOrderRow, person.document_order_id)
@@ -557,6 +618,8 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
         "rating_comment": "",
         "messages": [ERASED_TEXT, ERASED_TEXT],  # the lawyer's reply discussed the case too
         "complaints": [(ERASED_TEXT, ERASED_TEXT)],
+        "chat_messages": [ERASED_TEXT, ERASED_TEXT],  # the agent's answers are about the client too
+        "intent_signals": [],
     }
     assert after["documents"] == {
         "stage": "drafting",

@@ -1070,3 +1070,53 @@ async def test_a_firms_system_authenticates_with_credentials_scoped_to_its_firm(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await identity.IssueServiceToken(request)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_an_agent_sees_a_clients_activity_and_the_access_is_audited(stack: Stack) -> None:
+    """R-CS-2 (§6.1.4.3): an agent serving a client sees their linked activity (without login addresses);
+    clients and other staff cannot; every look is in the audit trail (R-PRIV-1)."""
+    from services.runtime.context import access_token_var
+
+    async with stack.http() as http:
+        member = (await password_login(http, demo_email("member"), DEMO_PASSWORD)).json()
+        agent = (await password_login(http, demo_email("agent"), DEMO_PASSWORD)).json()
+        lawyer = (await password_login(http, demo_email("lawyer1"), DEMO_PASSWORD)).json()
+    member_id = demo_user_id(demo_email("member"))
+    identity = stack.connections.clients.identity
+    request = identity_pb.ListUserActivityRequest(user_id=member_id)
+    token = access_token_var.set(agent["access_token"])
+    try:
+        seen = await identity.ListUserActivity(request)
+        missing = identity_pb.ListUserActivityRequest(user_id="nobody")
+        with pytest.raises(grpc.aio.AioRpcError) as not_found:
+            await identity.ListUserActivity(missing)
+        with pytest.raises(grpc.aio.AioRpcError) as no_user:
+            await identity.ListUserActivity(identity_pb.ListUserActivityRequest())
+    finally:
+        access_token_var.reset(token)
+    logins = [a for a in seen.activities if a.kind == "login"]
+    assert logins and all("ip" not in a.detail and "ip_enc" not in a.detail for a in logins)
+    assert not_found.value.code() == grpc.StatusCode.NOT_FOUND
+    assert no_user.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    for refused in (member, lawyer):
+        token = access_token_var.set(refused["access_token"])
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as denied:
+                await identity.ListUserActivity(request)
+        finally:
+            access_token_var.reset(token)
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    async with stack.identity_db.transaction() as session:
+        audited = (
+            (
+                await session.execute(
+                    text(
+                        "SELECT actor_id FROM audit_events WHERE action = 'activity.viewed_by_staff' AND user_id = :id"
+                    ),
+                    {"id": member_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert demo_user_id(demo_email("agent")) in audited

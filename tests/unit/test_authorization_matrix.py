@@ -12,6 +12,7 @@ call it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,6 +94,8 @@ class Entry:
     files: dict[str, tuple[str, bytes, str]] | None = None
     # A server-sent event stream: admitted, it answers 200 at once and keeps going (see `first_chunk`).
     stream: bool = False
+    # A WebSocket: refused before the handshake (close 4401/4403), or admitted and answering in frames.
+    websocket: bool = False
 
 
 LAWYER_PROFILE = {"name": "x", "fields": ["contract"], "years_of_practice": 3}
@@ -145,6 +148,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/firms/{firm_id}/lawyers"): Entry(roles("firm_admin"), LAWYER_PROFILE),
     ("PUT", "/api/v1/lawyers/{lawyer_id}"): Entry(roles("firm_admin"), LAWYER_PROFILE),
     ("POST", "/api/v1/lawyers/{lawyer_id}/activate"): Entry(roles("firm_admin")),
+    ("POST", "/api/v1/lawyers/{lawyer_id}/deactivate"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/reviews"): Entry(roles("client", "client_admin"), {"order_id": "o1", "rating": 5}),
     ("PUT", "/api/v1/products/{product_id}"): Entry(
         roles("editor"),
@@ -183,6 +187,28 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/consultations/{consultation_id}/classification"): Entry(
         roles("agent", "supervisor"), {"legal_field": "ip"}
+    ),
+    # instant chat (R-CS-1, R-CS-2)
+    ("ANY", "/api/v1/chat"): Entry(
+        roles("client", "client_admin", "agent", "supervisor"),
+        query={"conversation_id": "x1"},
+        websocket=True,
+    ),
+    ("POST", "/api/v1/chat/messages"): Entry(
+        roles("client", "client_admin", "agent", "supervisor"), {"body": "x"}
+    ),
+    ("GET", "/api/v1/chat/conversations/{conversation_id}/messages"): Entry(
+        roles("client", "client_admin", "agent", "supervisor")
+    ),
+    ("GET", "/api/v1/chat/queue"): Entry(roles("agent", "supervisor")),
+    ("POST", "/api/v1/chat/conversations/{conversation_id}/pickup"): Entry(roles("agent", "supervisor")),
+    ("POST", "/api/v1/chat/conversations/{conversation_id}/close"): Entry(
+        roles("client", "client_admin", "agent", "supervisor")
+    ),
+    ("GET", "/api/v1/chat/clients/{client_id}/insight"): Entry(roles("agent", "supervisor")),
+    ("GET", "/api/v1/chat/leads"): Entry(roles("agent", "supervisor")),
+    ("POST", "/api/v1/chat/clients/{client_id}/conversations"): Entry(
+        roles("agent", "supervisor"), {"body": "x"}
     ),
     ("GET", "/api/v1/lawyer/queue"): Entry(roles("lawyer")),
     ("GET", "/api/v1/agent/at-risk"): Entry(roles("agent", "supervisor")),
@@ -255,7 +281,10 @@ def app_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]
     """(method, path) of every route, descending into included routers."""
     for route in routes:
         if hasattr(route, "path"):
-            for method in sorted(getattr(route, "methods", None) or ()):
+            methods = getattr(route, "methods", None)
+            if not methods:  # a WebSocket route
+                yield "ANY", prefix + route.path
+            for method in sorted(methods or ()):
                 if method != "HEAD":
                     yield method, prefix + route.path
         elif hasattr(route, "original_router"):
@@ -389,6 +418,54 @@ async def first_chunk(app: Any, path: str, headers: dict[str, str]) -> tuple[int
     return start["status"], content_type, body.decode()
 
 
+async def first_frame(
+    app: Any, path: str, query: dict[str, str], headers: dict[str, str]
+) -> tuple[int, str, str]:
+    """Open a WebSocket by driving the app directly: (status, "websocket", first frame). A refusal before
+    the handshake is its close code as an HTTP status (4401 → 401, 4403 → 403); an admitted socket reports
+    the service's answer in its first frame (an error frame carries the problem's status)."""
+    sent: list[dict[str, Any]] = []
+    answered = asyncio.Event()
+    connected = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal connected
+        if not connected:
+            connected = True
+            return {"type": "websocket.connect"}
+        await answered.wait()
+        return {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] in ("websocket.send", "websocket.close"):
+            answered.set()
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": "&".join(f"{k}={v}" for k, v in query.items()).encode(),
+        "headers": [(b"host", b"gateway.test")]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("gateway.test", 80),
+        "subprotocols": [],
+        "state": {},
+    }
+    await asyncio.wait_for(app(scope, receive, send), 10)
+    first = next(m for m in sent if m["type"] in ("websocket.send", "websocket.close"))
+    if first["type"] == "websocket.close":
+        return int(first.get("code", 1000)) - 4000, "websocket", str(first.get("reason", ""))
+    frame = json.loads(first["text"])
+    status = int(frame.get("status", 200)) if frame.get("type") == "error" else 200
+    return status, "websocket", first["text"]
+
+
 # --- the matrix -------------------------------------------------------------------------------------
 
 
@@ -424,6 +501,8 @@ async def test_route_admits_exactly_its_callers(
     )
     if entry.stream:
         status, content_type, text = await first_chunk(app, path, headers)
+    elif entry.websocket:
+        status, content_type, text = await first_frame(app, path, entry.query, headers)
     else:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"

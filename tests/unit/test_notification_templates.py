@@ -51,6 +51,14 @@ EXAMPLES: dict[str, Message] = {
     "consultation.classified": consultation.ConsultationClassified(
         consultation_id="c1", legal_field="labour"
     ),
+    "chat.message_posted": consultation.ChatMessagePosted(
+        conversation_id="chat1",
+        seq=3,
+        message_id="m1",
+        author_role="agent",
+        client_id="client",
+        author_id="agent",
+    ),
     "consultation.rated": consultation.ConsultationRated(consultation_id="c1", lawyer_id="lawyer", rating=5),
     "docorder.created": documents.DocOrderCreated(
         document_order_id="d1",

@@ -120,6 +120,11 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.FromString,
                 _registered_method=True)
+        self.ListUserActivity = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListUserActivity',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityResponse.FromString,
+                _registered_method=True)
         self.EraseMe = channel.unary_unary(
                 '/counsel.identity.v1.IdentityService/EraseMe',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.SerializeToString,
@@ -280,6 +285,14 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUserActivity(self, request, context):
+        """For agents and supervisors serving a client (R-CS-2): that client's linked activity, newest first.
+        Each access is written to the audit trail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def EraseMe(self, request, context):
         """Erases the caller's personal data here and publishes "user.erased" so other services do too.
         """
@@ -412,6 +425,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ListMyActivity,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.SerializeToString,
+            ),
+            'ListUserActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserActivity,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityResponse.SerializeToString,
             ),
             'EraseMe': grpc.unary_unary_rpc_method_handler(
                     servicer.EraseMe,
@@ -904,6 +922,33 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/ListMyActivity',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListUserActivity',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityResponse.FromString,
             options,
             channel_credentials,
             insecure,

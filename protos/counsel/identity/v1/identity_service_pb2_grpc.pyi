@@ -76,6 +76,10 @@ class IdentityServiceStub:
     """
     ListMyActivity: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListMyActivityRequest, _identity_service_pb2.ListMyActivityResponse]
     """The caller's linked activity, newest first: logins here and what they did in other services."""
+    ListUserActivity: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListUserActivityRequest, _identity_service_pb2.ListUserActivityResponse]
+    """For agents and supervisors serving a client (R-CS-2): that client's linked activity, newest first.
+    Each access is written to the audit trail.
+    """
     EraseMe: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]
     """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
     ListMembers: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembersRequest, _identity_service_pb2.ListMembersResponse]
@@ -143,6 +147,10 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """
     ListMyActivity: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListMyActivityRequest, _identity_service_pb2.ListMyActivityResponse]  # type: ignore[assignment]
     """The caller's linked activity, newest first: logins here and what they did in other services."""
+    ListUserActivity: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListUserActivityRequest, _identity_service_pb2.ListUserActivityResponse]  # type: ignore[assignment]
+    """For agents and supervisors serving a client (R-CS-2): that client's linked activity, newest first.
+    Each access is written to the audit trail.
+    """
     EraseMe: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]  # type: ignore[assignment]
     """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
     ListMembers: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembersRequest, _identity_service_pb2.ListMembersResponse]  # type: ignore[assignment]
@@ -309,6 +317,16 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.ListMyActivityResponse, _abc.Awaitable[_identity_service_pb2.ListMyActivityResponse]]:
         """The caller's linked activity, newest first: logins here and what they did in other services."""
+
+    @_abc_1.abstractmethod
+    def ListUserActivity(
+        self,
+        request: _identity_service_pb2.ListUserActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListUserActivityResponse, _abc.Awaitable[_identity_service_pb2.ListUserActivityResponse]]:
+        """For agents and supervisors serving a client (R-CS-2): that client's linked activity, newest first.
+        Each access is written to the audit trail.
+        """
 
     @_abc_1.abstractmethod
     def EraseMe(

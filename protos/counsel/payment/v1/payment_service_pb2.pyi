@@ -42,6 +42,7 @@ class Order(_message.Message):
     PRODUCT_NAME_FIELD_NUMBER: _builtins.int
     CATEGORY_FIELD_NUMBER: _builtins.int
     REFUNDED_FIELD_NUMBER: _builtins.int
+    REPLY_HOURS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Order id."""
     tenant_id: _builtins.str
@@ -58,6 +59,10 @@ class Order(_message.Message):
     """Product name copied at order time."""
     category: _builtins.str
     """Product category copied at order time: consultation|document|booking|retainer."""
+    reply_hours: _builtins.int
+    """The bought tier's reply promise in hours (consultation products), copied at order time; absent when
+    the tier makes none.
+    """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to pay (integer fen)."""
@@ -99,12 +104,15 @@ class Order(_message.Message):
         product_name: _builtins.str = ...,
         category: _builtins.str = ...,
         refunded: _money_pb2.Money | None = ...,
+        reply_hours: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "fulfilment", b"fulfilment", "pay_before", b"pay_before", "refunded", b"refunded"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "created_at", b"created_at", "fulfilment", b"fulfilment", "pay_before", b"pay_before", "refunded", b"refunded", "reply_hours", b"reply_hours"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "category", b"category", "client_id", b"client_id", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "product_name", b"product_name", "refunded", b"refunded", "stages", b"stages", "status", b"status", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "category", b"category", "client_id", b"client_id", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "product_name", b"product_name", "refunded", b"refunded", "reply_hours", b"reply_hours", "stages", b"stages", "status", b"status", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__reply_hours: _TypeAlias = _typing.Literal["reply_hours"]  # noqa: Y015
+    _WhichOneofArgType__reply_hours: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reply_hours) -> _WhichOneofReturnType__reply_hours | None: ...
 
 Global___Order: _TypeAlias = Order  # noqa: Y015
 
