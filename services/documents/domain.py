@@ -9,7 +9,15 @@ from datetime import date, datetime, timedelta
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 
-STAGES = ("awaiting_acknowledgement", "drafting", "in_review", "delivered", "revising", "completed")
+STAGES = (
+    "awaiting_acknowledgement",
+    "drafting",
+    "in_review",
+    "delivered",
+    "revising",
+    "completed",
+    "cancelled",
+)
 COMPLEXITIES = ("simple", "standard", "complex")
 # Tier defaults (§6.2.2.3, §6.2.2.4), used when the creating call does not carry the tier's numbers.
 TIER_DEFAULTS: dict[str, tuple[timedelta, timedelta]] = {
@@ -19,15 +27,19 @@ TIER_DEFAULTS: dict[str, tuple[timedelta, timedelta]] = {
 }
 ACKNOWLEDGE_WITHIN = timedelta(minutes=30)  # §6.2.2.2
 
-# Allowed transitions; "completed" is final. Breaches keep the stage (or move an unacknowledged order on).
+# Allowed transitions; "completed" and "cancelled" are final. Breaches keep the stage (or move an
+# unacknowledged order on). Any open order can be cancelled by a supervisor (the client is refunded).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "awaiting_acknowledgement": frozenset({"drafting"}),
-    "drafting": frozenset({"drafting", "in_review"}),
-    "in_review": frozenset({"drafting", "revising", "delivered"}),
-    "delivered": frozenset({"revising", "completed"}),
-    "revising": frozenset({"revising", "in_review", "completed"}),
+    "awaiting_acknowledgement": frozenset({"drafting", "cancelled"}),
+    "drafting": frozenset({"drafting", "in_review", "cancelled"}),
+    "in_review": frozenset({"drafting", "revising", "delivered", "cancelled"}),
+    "delivered": frozenset({"revising", "completed", "cancelled"}),
+    "revising": frozenset({"revising", "in_review", "completed", "cancelled"}),
     "completed": frozenset(),
+    "cancelled": frozenset(),
 }
+# Who may cancel a document order (no public API path; see DocumentsService.CancelDocumentOrder).
+STAFF_WHO_CANCEL = ("supervisor",)
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_NOTE = 2_000
@@ -197,6 +209,8 @@ def require_internal_or(principal: Principal | None, *roles: str) -> None:
 def check_acknowledge(stage: str, acknowledged_by: str) -> None:
     if stage == "awaiting_acknowledgement":
         return
+    if stage == "cancelled":
+        raise Conflict("the order was cancelled", reason="invalid_transition")
     if acknowledged_by:
         raise Conflict("the order was already acknowledged", reason="already_acknowledged")
     raise Conflict(
@@ -241,6 +255,8 @@ def check_revision(stage: str, window_ends_at: datetime | None, now: datetime, i
         raise InvalidArgument.for_field("instructions", f"must be at most {MAX_INSTRUCTIONS} characters")
     if window_ends_at is None:
         raise Conflict("the document has not been delivered yet", reason="not_delivered")
+    if stage == "cancelled":
+        raise Conflict("the order was cancelled", reason="invalid_transition")
     if stage == "completed" or now >= window_ends_at:
         raise Conflict(
             f"the revision window closed at {window_ends_at.isoformat()}", reason="revision_window_closed"
@@ -253,6 +269,19 @@ def check_accept(stage: str) -> None:
         raise Conflict(
             f"only a delivered document can be accepted (the order is {stage})", reason="invalid_transition"
         )
+
+
+def check_cancel(stage: str, reason: str) -> str:
+    """The reason of a cancellation (1 to 2,000 characters); Conflict once the order is completed. A
+    cancelled order stays cancelled (the caller treats a repeat as done)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidArgument.for_field("reason", "say why the order is cancelled")
+    if len(reason) > MAX_NOTE:
+        raise InvalidArgument.for_field("reason", f"must be at most {MAX_NOTE} characters")
+    if stage == "completed":
+        raise Conflict("a completed document order cannot be cancelled", reason="invalid_transition")
+    return reason
 
 
 def may_see_version(principal: Principal | None, status: str) -> bool:

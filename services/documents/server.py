@@ -340,3 +340,11 @@ class DocumentsServicer(DocumentsServiceServicer):
             request.idempotency_key or f"{request.kind}:{request.document_order_id}",
         )
         return pb.RecordBreachResponse(document_order=self._reply(view))
+
+    async def CancelDocumentOrder(
+        self, request: pb.CancelDocumentOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelDocumentOrderResponse:
+        principal = current_principal()
+        domain.require_internal_or(principal, *domain.STAFF_WHO_CANCEL)
+        view = await self.store.cancel(principal, request.document_order_id, request.reason)
+        return pb.CancelDocumentOrderResponse(document_order=self._reply(view))

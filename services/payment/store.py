@@ -221,6 +221,9 @@ class PaymentStore:
             raise InvalidArgument.for_field("status", "must be in_service or completed")
         async with self.db.transaction() as session:
             row = await self._locked_order(session, order_id)
+            if row.status in ("refunded", "cancelled"):
+                # e.g. the fulfilment was cancelled and refunded before the workflow recorded it: final.
+                return await self._view(session, order_id)
             if row.status != status:
                 row.status = domain.next_order_status(row.status, status)
                 if kind and fulfilment_id:
@@ -525,57 +528,95 @@ class PaymentStore:
                 )
                 if existing is not None:
                     return await self._view(session, order_id)
-            if row.status not in ("paid", "in_service", "completed") or not row.paid_payment_id:
-                raise Conflict(f"a {row.status} order cannot be refunded", reason="order_not_refundable")
-            payment = await session.get(PaymentRow, row.paid_payment_id)
-            assert payment is not None
-            refund = domain.refund_amount(amount, row.amount_fen, row.refunded_fen)
-            now = utcnow()
-            session.add(
-                RefundRow(
-                    id=refund_id,
-                    order_id=order_id,
-                    payment_id=payment.id,
-                    amount_fen=refund,
-                    reason=reason,
-                    # The sandbox refunds at once; a real provider's refund API is called by a later change.
-                    status="succeeded" if payment.method == "sandbox" else "requested",
-                    created_at=now,
-                )
-            )
-            row.refunded_fen += refund
             actor = principal.user_id if principal else "system"
-            await self._append_ledger(
-                session,
-                "refunded",
-                row,
-                payment.id,
-                refund,
-                {"reason": reason, "refund_id": refund_id},
-                domain.postings_for("refunded", payment.method, refund),
-            )
-            if row.refunded_fen == row.amount_fen:
-                row.status = domain.next_order_status(row.status, "refunded")
-                await self._stage(session, order_id, "refunded", actor, None)
-            else:
-                await self._stage(
-                    session, order_id, "partially_refunded", actor, None, key=f"refund:{refund_id}"
-                )
-            session.add(row)
-            await self.outbox.add(
-                session,
-                "order.refunded",
-                events_pb2.OrderRefunded(
-                    order_id=order_id,
-                    client_id=row.client_id,
-                    amount=_money(refund, row.currency),
-                    reason=reason,
-                ),
-                aggregate_id=order_id,
-                tenant_id=row.tenant_id,
-                actor_id=actor,
-            )
+            await self._refund(session, row, amount, reason, actor, refund_id)
             return await self._view(session, order_id)
+
+    async def _refund(
+        self, session: AsyncSession, row: OrderRow, amount: int, reason: str, actor: str, refund_id: str
+    ) -> RefundRow:
+        """Refund `amount` fen (0 = the rest) of the locked paid order `row` in the caller's transaction:
+        the refund row, the ledger entry with its postings, the stage and `order.refunded`."""
+        if row.status not in ("paid", "in_service", "completed") or not row.paid_payment_id:
+            raise Conflict(f"a {row.status} order cannot be refunded", reason="order_not_refundable")
+        payment = await session.get(PaymentRow, row.paid_payment_id)
+        assert payment is not None
+        refund = domain.refund_amount(amount, row.amount_fen, row.refunded_fen)
+        refund_row = RefundRow(
+            id=refund_id,
+            order_id=row.id,
+            payment_id=payment.id,
+            amount_fen=refund,
+            reason=reason,
+            # The sandbox refunds at once; other providers' refund APIs are called by the RefundDispatcher.
+            status="succeeded" if payment.method == "sandbox" else "requested",
+            created_at=utcnow(),
+        )
+        session.add(refund_row)
+        row.refunded_fen += refund
+        await self._append_ledger(
+            session,
+            "refunded",
+            row,
+            payment.id,
+            refund,
+            {"reason": reason, "refund_id": refund_id},
+            domain.postings_for("refunded", payment.method, refund),
+        )
+        if row.refunded_fen == row.amount_fen:
+            row.status = domain.next_order_status(row.status, "refunded")
+            await self._stage(session, row.id, "refunded", actor, None)
+        else:
+            await self._stage(session, row.id, "partially_refunded", actor, None, key=f"refund:{refund_id}")
+        session.add(row)
+        await self.outbox.add(
+            session,
+            "order.refunded",
+            events_pb2.OrderRefunded(
+                order_id=row.id,
+                client_id=row.client_id,
+                amount=_money(refund, row.currency),
+                reason=reason,
+            ),
+            aggregate_id=row.id,
+            tenant_id=row.tenant_id,
+            actor_id=actor,
+        )
+        return refund_row
+
+    async def refund_cancelled_fulfilment(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        order_id: str,
+        kind: str,
+        fulfilment_id: str,
+        reason: str,
+    ) -> bool:
+        """The order's fulfilment was cancelled or failed in its owning service: refund what is left of the
+        order, exactly once (keyed by the fulfilment, in the caller's transaction, so a redelivered or
+        replayed event finds the key and the refunded order and does nothing). Returns False for another
+        tenant's order, another fulfilment's, or an order with nothing left to refund."""
+        row = (await session.exec(select(OrderRow).where(OrderRow.id == order_id).with_for_update())).first()
+        if row is None or row.tenant_id != tenant_id:
+            return False
+        if row.fulfilment_id and (row.fulfilment_kind, row.fulfilment_id) != (kind, fulfilment_id):
+            return False
+        if row.status not in ("paid", "in_service") or row.refunded_fen >= row.amount_fen:
+            return False
+        refund_id = new_id()
+        first = await claim_idempotency_key(
+            session,
+            TABLES,
+            f"refund:{order_id}",
+            f"fulfilment:{kind}:{fulfilment_id}",
+            request_fingerprint(kind, fulfilment_id),
+            refund_id,
+        )
+        if first is not None:
+            return False
+        await self._refund(session, row, 0, f"fulfilment_cancelled: {reason}"[:200], "system", refund_id)
+        return True
 
     async def refunds_to_send(self, limit: int = 20) -> list[tuple[RefundRow, PaymentRow]]:
         """Refunds a provider has not confirmed yet, oldest first."""
