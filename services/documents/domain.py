@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.runtime.forms import validate_bounds
 
 STAGES = (
     "awaiting_acknowledgement",
@@ -45,8 +46,6 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_NOTE = 2_000
 MAX_INSTRUCTIONS = 10_000
 MAX_FILE_NAME = 255
-MAX_REQUIREMENTS = 50
-MAX_REQUIREMENT_VALUE = 10_000
 # Media types a document may have (docx, pdf, odt, txt, images), each with its accepted file extensions.
 MEDIA_TYPES: dict[str, tuple[str, ...]] = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
@@ -80,60 +79,10 @@ def validate_complexity(complexity: str) -> str:
 
 
 def validate_requirements(requirements: dict[str, str]) -> dict[str, str]:
-    """The client's answers: bounded in number and size (checked against the product's fields by the
-    ordering service, which owns the definition)."""
-    if len(requirements) > MAX_REQUIREMENTS:
-        raise InvalidArgument.for_field("requirements", f"at most {MAX_REQUIREMENTS} fields")
-    for name, value in requirements.items():
-        if not name or len(name) > 100:
-            raise InvalidArgument.for_field("requirements", "field names are 1 to 100 characters")
-        if len(value) > MAX_REQUIREMENT_VALUE:
-            raise InvalidArgument.for_field(
-                f"requirements.{name}", f"at most {MAX_REQUIREMENT_VALUE} characters"
-            )
+    """The client's answers, bounded in number and size (checked against the product's form with
+    `services.runtime.forms.validate_requirements_against` when the product is known)."""
+    validate_bounds(requirements)
     return dict(requirements)
-
-
-@dataclass(frozen=True)
-class RequirementSpec:
-    """One field of a product's requirement form (the catalog owns the definition)."""
-
-    name: str
-    type: str  # text | textarea | date | number | choice | list
-    required: bool
-    choices: tuple[str, ...] = ()
-
-
-def validate_requirements_against(specs: list[RequirementSpec], answers: dict[str, str]) -> dict[str, str]:
-    """The client's answers checked against the product's form: required fields present, no unknown
-    fields, dates, numbers and choices well-formed. InvalidArgument names `requirements.<field>`."""
-    answers = validate_requirements(answers)
-    known = {spec.name: spec for spec in specs}
-    for name in answers:
-        if name not in known:
-            raise InvalidArgument.for_field(f"requirements.{name}", "is not a field of this product")
-    cleaned: dict[str, str] = {}
-    for spec in specs:
-        value = answers.get(spec.name, "").strip()
-        field = f"requirements.{spec.name}"
-        if not value:
-            if spec.required:
-                raise InvalidArgument.for_field(field, "is required")
-            continue
-        if spec.type == "choice" and spec.choices and value not in spec.choices:
-            raise InvalidArgument.for_field(field, f"must be one of {', '.join(spec.choices)}")
-        if spec.type == "number":
-            try:
-                float(value)
-            except ValueError:
-                raise InvalidArgument.for_field(field, "must be a number") from None
-        if spec.type == "date":
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise InvalidArgument.for_field(field, "must be a date like 2026-12-31") from None
-        cleaned[spec.name] = value
-    return cleaned
 
 
 @dataclass(frozen=True)

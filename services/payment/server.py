@@ -28,6 +28,7 @@ from services.payment.store import OrderView, PaymentStore, Query
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.forms import RequirementSpec
 from services.runtime.records import page_size, request_fingerprint, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
@@ -109,7 +110,9 @@ def product_snapshot(product: catalog_service_pb2.Product) -> domain.ProductSnap
         category=product.category,
         currency=product.price.currency or "CNY",
         tiers=tuple(tiers),
-        required_fields=tuple(f.name for f in product.requirement_fields if f.required),
+        requirement_fields=tuple(
+            RequirementSpec(f.name, f.type, f.required, tuple(f.choices)) for f in product.requirement_fields
+        ),
     )
 
 

@@ -8,6 +8,7 @@ under one advisory lock, so the chain never forks."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -66,6 +67,10 @@ UNAPPLIED_PAYMENTS = Counter(
     "counsel_payment_unapplied_payments_total",
     "Payments that succeeded for an order that was already paid or cancelled; they are due a refund.",
     ["provider"],
+)
+REFUSED_REFUNDS = Counter(
+    "counsel_payment_refused_refunds_total",
+    "Refunds a provider refused: reversed in the ledger; the money is still owed to the client.",
 )
 SANDBOX_RETRY_BACKOFF = (1, 2, 5, 15, 60, 300)
 
@@ -537,7 +542,8 @@ class PaymentStore:
     ) -> RefundRow:
         """Refund `amount` fen (0 = the rest) of the locked paid order `row` in the caller's transaction:
         the refund row, the ledger entry with its postings, the stage and `order.refunded`."""
-        if row.status not in ("paid", "in_service", "completed") or not row.paid_payment_id:
+        domain.check_refundable(row.status, row.amount_fen, row.refunded_fen)
+        if not row.paid_payment_id:
             raise Conflict(f"a {row.status} order cannot be refunded", reason="order_not_refundable")
         payment = await session.get(PaymentRow, row.paid_payment_id)
         assert payment is not None
@@ -564,8 +570,9 @@ class PaymentStore:
             domain.postings_for("refunded", payment.method, refund),
         )
         if row.refunded_fen == row.amount_fen:
-            row.status = domain.next_order_status(row.status, "refunded")
-            await self._stage(session, row.id, "refunded", actor, None)
+            if row.status != "refunded":  # already so when retrying a refund a provider refused
+                row.status = domain.next_order_status(row.status, "refunded")
+            await self._stage(session, row.id, "refunded", actor, None, key=f"refunded:{refund_id}")
         else:
             await self._stage(session, row.id, "partially_refunded", actor, None, key=f"refund:{refund_id}")
         session.add(row)
@@ -633,8 +640,9 @@ class PaymentStore:
         return [(refund, payment) for refund, payment in rows]
 
     async def refund_settled(self, refund_id: str, status: str) -> None:
-        """Record the provider's answer to a refund: succeeded, pending (asked again later) or failed
-        (recorded in the ledger and logged as an error: an agent must return the money another way)."""
+        """Record the provider's answer to a refund: succeeded, pending (asked again later) or failed (its
+        postings reversed by a compensating ledger entry and logged as an error: the money is still owed, an
+        agent refunds again or returns it another way)."""
         async with self.db.transaction() as session:
             refund = (
                 await session.exec(select(RefundRow).where(RefundRow.id == refund_id).with_for_update())
@@ -644,17 +652,51 @@ class PaymentStore:
             refund.status = status
             session.add(refund)
             if status == "failed":
-                order = await self._locked_order(session, refund.order_id)
-                log.error("a provider refused a refund", extra={"refund_id": refund_id})
-                await self._append_ledger(
-                    session,
-                    "refund_failed",
-                    order,
-                    refund.payment_id,
-                    refund.amount_fen,
-                    {"refund_id": refund_id},
-                    [],
+                await self._reverse_refund(session, refund)
+
+    async def _reverse_refund(self, session: AsyncSession, refund: RefundRow) -> None:
+        """A provider refused `refund`: the money never left, so the refund's postings are reversed by a new,
+        compensating ledger entry (never an edit), the order's refunded amount goes back down (an agent can
+        refund again) and the client's timeline shows it. Logged as an error for agents to act on."""
+        order = await self._locked_order(session, refund.order_id)
+        log.error("a provider refused a refund", extra={"refund_id": refund.id})
+        original = await self._refund_entry(session, refund)
+        postings = domain.reversal(original) if original else []
+        await self._append_ledger(
+            session,
+            "refund_failed",
+            order,
+            refund.payment_id,
+            refund.amount_fen,
+            {"refund_id": refund.id, "reverses": "refunded"},
+            postings,
+        )
+        if not refund.reason.startswith("unapplied_payment"):  # the order's own refund, not a stray payment's
+            order.refunded_fen -= refund.amount_fen
+            session.add(order)
+        await self._stage(
+            session, order.id, "refund_failed", "system", None, key=f"refund_failed:{refund.id}"
+        )
+        REFUSED_REFUNDS.inc()
+
+    async def _refund_entry(self, session: AsyncSession, refund: RefundRow) -> list[tuple[str, int]]:
+        """The postings of the ledger entry that booked `refund`."""
+        entries = (
+            await session.exec(
+                select(LedgerEntryRow).where(
+                    LedgerEntryRow.payment_id == refund.payment_id, LedgerEntryRow.event == "refunded"
                 )
+            )
+        ).all()
+        for entry in entries:
+            if json.loads(entry.data).get("refund_id") == refund.id:
+                postings = (
+                    await session.exec(
+                        select(LedgerPostingRow).where(LedgerPostingRow.entry_seq == entry.seq)
+                    )
+                ).all()
+                return [(p.account, p.amount_fen) for p in postings]
+        return []
 
     # -- vouchers ----------------------------------------------------------------------------------
     async def issue_voucher(self, order_id: str, signer: VoucherSigner) -> VoucherRow:

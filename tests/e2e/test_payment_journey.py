@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.support import login, wait_for
+from tests.e2e.support import login, problem_fields, wait_for
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
@@ -45,7 +45,9 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
 
     # R-PAY-2: the same key and body is the first order; another body with the key is 409.
     assert http.post("/api/v1/orders", headers=client | key, json=body).json()["id"] == order["id"]
-    other = http.post("/api/v1/orders", headers=client | key, json=body | {"requirements": {"x": "y"}})
+    other = http.post(
+        "/api/v1/orders", headers=client | key, json=body | {"requirements": {"topic": "劳动 labour"}}
+    )
     assert other.status_code == 409
 
     unavailable = http.post(
@@ -150,6 +152,18 @@ def test_a_paid_document_order_starts_its_document_order_and_completes_with_it(h
         "parties": ["甲方 演示科技有限公司", "乙方 某服务商"],
         "key_terms": "服务内容、费用、保密、违约责任",
     }
+    # Answers are checked against the product's form when ordering, before any payment (422 naming the field).
+    for bad, field in (
+        (requirements | {"contract_type": "赠与 Gift"}, "requirements.contract_type"),
+        ({k: v for k, v in requirements.items() if k != "key_terms"}, "requirements.key_terms"),
+        (requirements | {"deadline": "next week"}, "requirements.deadline"),
+    ):
+        refused = http.post(
+            "/api/v1/orders",
+            headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+            json={"product_id": "doc-contract-drafting", "tier": "simple", "requirements": bad},
+        )
+        assert refused.status_code == 422 and problem_fields(refused) == {field}, refused.text
     created = http.post(
         "/api/v1/orders",
         headers=client | {"Idempotency-Key": uuid.uuid4().hex},

@@ -393,6 +393,19 @@ async def test_requested_refunds_are_sent_to_the_provider_and_settled(platform: 
     assert statuses == "succeeded,failed"
     assert "refund_failed" in await platform.store.ledger_events(order_id)
     assert (await platform.store.verify_ledger()).valid
+    # The refused refund's postings are reversed by a compensating entry: the books hold what was really
+    # returned (100 fen), the refunded entry itself is untouched, and the 200 fen can be refunded again.
+    balances = await platform.store.account_balances()
+    assert balances["cash:alipay"] == 99900 - 100 and balances[domain.REVENUE] == -(99900 - 100)
+    entries = await platform.scalar(
+        "SELECT count(*) FROM ledger_entries WHERE order_id = :o AND event = 'refunded'", o=order_id
+    )
+    assert entries == 2
+    view = await platform.store.get_order(None, order_id)
+    assert view.row.refunded_fen == 100 and "refund_failed" in [s.stage for s in view.stages]
+    again = await platform.store.refund_order(None, order_id, 0, "retry after refusal", "")
+    assert again.row.status == "refunded" and again.row.refunded_fen == 99900
+    assert (await platform.store.account_balances())["cash:alipay"] == 0
 
 
 async def test_a_consultation_submitted_against_a_paid_order_becomes_its_fulfilment(
