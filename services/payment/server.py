@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -91,6 +92,7 @@ def payment_proto(row: PaymentRow) -> pb.Payment:
         pay_url=row.pay_url,
         qr_code=row.qr_code,
         created_at=to_timestamp(row.created_at),
+        qr_png=qr_png(row.qr_code) if row.qr_code else b"",
     )
 
 
@@ -255,11 +257,12 @@ class PaymentServicer(PaymentServiceServicer):
             raise Conflict(f"{method} is not available on this platform", reason="provider_unavailable")
         notify_url = self.settings.notify_url(method)
 
-        def checkout(payment_id: str, order: OrderRow) -> Checkout:
+        async def checkout(payment_id: str, order: OrderRow) -> Checkout:
             try:
-                return provider.checkout(
+                where = provider.checkout(
                     payment_id, order.amount_fen, order.currency, order.product_name, notify_url, utcnow()
                 )
+                return await where if inspect.isawaitable(where) else where
             except ProviderUnavailable as exc:
                 raise Conflict(str(exc), reason="provider_unavailable") from exc
 

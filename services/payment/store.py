@@ -8,6 +8,7 @@ under one advisory lock, so the chain never forks."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -277,8 +278,10 @@ class PaymentStore:
         checkout: Any,
         idempotency_key: str,
     ) -> PaymentRow:
-        """A payment of the whole order with `method`. `checkout(payment_id, order)` → Checkout asks the
-        provider where to pay. Conflict unless the order awaits payment."""
+        """A payment of the whole order with `method`. `checkout(payment_id, order)` → Checkout (or an
+        awaitable of one) asks
+        the provider where to pay (possibly over its API, while the order's row is locked, so two payments
+        of one order are never ordered at once). Conflict unless the order awaits payment."""
         payment_id = new_id()
         async with self.db.transaction() as session:
             row = await self._locked_order(session, order_id)
@@ -302,7 +305,10 @@ class PaymentStore:
             now = utcnow()
             if row.pay_before <= now:
                 raise Conflict("the order's time to pay has passed", reason="order_not_payable")
-            where: Checkout = checkout(payment_id, row)
+            where = checkout(payment_id, row)
+            if inspect.isawaitable(where):
+                where = await where
+            assert isinstance(where, Checkout)
             payment = PaymentRow(
                 id=payment_id,
                 order_id=order_id,
