@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -279,3 +279,32 @@ def fen_from_yuan(text: str) -> int:
     if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
         raise ValueError(f"not an amount: {text!r}")
     return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+
+
+# -- reconciliation ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Difference:
+    """One disagreement between the ledger and a provider's statement for a day."""
+
+    provider: str
+    payment_id: str
+    kind: str  # missing_in_ledger | missing_at_provider | amount_differs
+    ledger_fen: int
+    provider_fen: int
+
+
+def compare_statement(
+    provider: str, booked: Mapping[str, int], statement: Mapping[str, int]
+) -> list[Difference]:
+    """What the ledger's payments of a provider (payment id → fen) and the provider's statement of the same
+    period disagree on, by payment id."""
+    differences: list[Difference] = []
+    for payment_id in sorted(set(booked) | set(statement)):
+        in_ledger, at_provider = booked.get(payment_id), statement.get(payment_id)
+        if in_ledger is None:
+            differences.append(Difference(provider, payment_id, "missing_in_ledger", 0, at_provider or 0))
+        elif at_provider is None:
+            differences.append(Difference(provider, payment_id, "missing_at_provider", in_ledger, 0))
+        elif in_ledger != at_provider:
+            differences.append(Difference(provider, payment_id, "amount_differs", in_ledger, at_provider))
+    return differences

@@ -80,15 +80,7 @@ SANDBOX_RETRY_BACKOFF = (1, 2, 5, 15, 60, 300)
 Query = Callable[[str], Awaitable[Notification | None]]
 
 
-@dataclass(frozen=True)
-class Difference:
-    """One disagreement between the ledger and a provider's statement for a day."""
-
-    provider: str
-    payment_id: str
-    kind: str  # missing_in_ledger | missing_at_provider | amount_differs
-    ledger_fen: int
-    provider_fen: int
+Difference = domain.Difference
 
 
 @dataclass
@@ -983,9 +975,13 @@ class PaymentStore:
         ]
         return domain.verify_chain(chain)
 
-    async def reconcile(self, start: datetime, end: datetime) -> tuple[list[Difference], list[str]]:
-        """Compare the ledger's payments in [start, end) with each provider's statement of the same period.
-        Returns the differences and the providers whose statement cannot be fetched here."""
+    async def reconcile(
+        self, start: datetime, end: datetime, statements: Mapping[str, Mapping[str, int]] | None = None
+    ) -> tuple[list[Difference], list[str]]:
+        """Compare the ledger's payments in [start, end) with each provider's statement of the same period
+        (payment id → fen of successful payments): `statements` as fetched from the providers that offer
+        one (see `services.payment.reconciliation`), plus the sandbox's own records. Returns the differences
+        and the providers with payments in the ledger but no statement here."""
         async with self.db.transaction() as session:
             ledger_rows = (
                 await session.execute(
@@ -998,7 +994,20 @@ class PaymentStore:
                     )
                 )
             ).all()
-            sandbox_rows = (
+        ledger: dict[str, dict[str, int]] = {}
+        for payment_id, amount, method in ledger_rows:
+            ledger.setdefault(method, {})[payment_id] = int(amount)
+        all_statements = {"sandbox": await self.sandbox_statement(start, end), **(statements or {})}
+        differences: list[Difference] = []
+        for provider, statement in sorted(all_statements.items()):
+            differences += domain.compare_statement(provider, ledger.get(provider, {}), statement)
+        unavailable = sorted(set(ledger) - set(all_statements))
+        return differences, unavailable
+
+    async def sandbox_statement(self, start: datetime, end: datetime) -> dict[str, int]:
+        """The sandbox provider's statement: what its customers paid in [start, end), by payment id."""
+        async with self.db.transaction() as session:
+            rows = (
                 await session.exec(
                     select(SandboxTransactionRow).where(
                         SandboxTransactionRow.status == "paid",
@@ -1007,28 +1016,7 @@ class PaymentStore:
                     )
                 )
             ).all()
-        ledger: dict[str, dict[str, int]] = {}
-        for payment_id, amount, method in ledger_rows:
-            ledger.setdefault(method, {})[payment_id] = int(amount)
-        statements = {"sandbox": {t.payment_id: t.amount_fen for t in sandbox_rows}}
-        differences: list[Difference] = []
-        for provider, statement in statements.items():
-            booked = ledger.get(provider, {})
-            for payment_id in sorted(set(booked) | set(statement)):
-                in_ledger, at_provider = booked.get(payment_id), statement.get(payment_id)
-                if in_ledger is None:
-                    differences.append(
-                        Difference(provider, payment_id, "missing_in_ledger", 0, at_provider or 0)
-                    )
-                elif at_provider is None:
-                    differences.append(Difference(provider, payment_id, "missing_at_provider", in_ledger, 0))
-                elif in_ledger != at_provider:
-                    differences.append(
-                        Difference(provider, payment_id, "amount_differs", in_ledger, at_provider)
-                    )
-        # Real providers' statements (Alipay bill download, WeChat Pay tradebill, bank files) need their APIs.
-        unavailable = sorted(set(ledger) - set(statements))
-        return differences, unavailable
+        return {t.payment_id: t.amount_fen for t in rows}
 
     async def ledger_events(self, order_id: str) -> list[str]:
         async with self.db.transaction() as session:

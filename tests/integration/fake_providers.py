@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 import secrets
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -231,3 +234,80 @@ class FakeBank:
 
         with serving(Handler) as url:
             yield url
+
+
+# -- Alipay bill download -----------------------------------------------------------------------------------
+BILL_HEADER = (
+    "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,"
+    "订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,"
+    "券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注"
+)
+
+
+def alipay_trade_bill(day: str, rows: list[tuple[str, str, str]]) -> bytes:
+    """A trade bill as Alipay's download URL serves it: a zip of two GBK CSVs (details and summary), the
+    details framed by `#` lines, values with trailing tabs. `rows` are (商户订单号, 业务类型, 订单金额（元）)."""
+    lines = [
+        "#支付宝业务明细查询",
+        "#账号：[20881234567890120156]",
+        f"#起始日期：[{day} 00:00:00]   终止日期：[{day} 23:59:59]",
+        "#-----------------------------------------业务明细列表----------------------------------------",
+        BILL_HEADER,
+    ]
+    for i, (order_id, kind, amount) in enumerate(rows):
+        cells = [
+            f"2026112922001{i:06d}\t",
+            f"{order_id}\t",
+            kind,
+            "合同审查",
+            f"{day} 10:00:00",
+            f"{day} 10:00:05",
+        ]
+        cells += ["", "", "", "", "buyer@example.com", amount, amount, "0.00", "0.00", "0.00", "0.00", "0.00"]
+        cells += ["", "0.00", "0.00", "", "-0.60", "0.00", ""]
+        lines.append(",".join(cells))
+    lines += [
+        "#-----------------------------------------业务明细列表结束------------------------------------",
+        f"#交易合计：{len(rows)}笔",
+        f"#导出时间：[{day} 23:59:59]",
+    ]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr(
+            f"20881234567890120156_{day.replace('-', '')}_业务明细.csv", "\r\n".join(lines).encode("gbk")
+        )
+        bundle.writestr(
+            f"20881234567890120156_{day.replace('-', '')}_业务明细(汇总).csv", "#汇总\r\n".encode("gbk")
+        )
+    return archive.getvalue()
+
+
+def alipay_bill_gateway(alipay_private_pem: str, bill: bytes) -> httpx.MockTransport:
+    """Alipay's gateway answering `alipay.data.dataservice.bill.downloadurl.query` (signed with Alipay's
+    key over the response object's exact text) and the download URL serving `bill`."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "dwbillcenter.alipay.com":
+            return httpx.Response(200, content=bill)
+        form = dict(parse_qsl(request.content.decode()))
+        assert form["method"] == "alipay.data.dataservice.bill.downloadurl.query"
+        biz = json.loads(form["biz_content"])
+        content = json.dumps(
+            {
+                "code": "10000",
+                "msg": "Success",
+                "bill_download_url": f"https://dwbillcenter.alipay.com/downloadBillFile.resource?bizType=trade&date={biz['bill_date']}",
+            },
+            separators=(",", ":"),
+        )
+        signature = _sign(alipay_private_pem, content.encode())
+        return httpx.Response(
+            200,
+            text='{"alipay_data_dataservice_bill_downloadurl_query_response":'
+            + content
+            + ',"sign":"'
+            + signature
+            + '"}',
+        )
+
+    return httpx.MockTransport(handle)
