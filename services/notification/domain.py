@@ -200,10 +200,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
     "docorder.cancelled": {
-        "zh": ("文书订单已取消", "您的文书订单已取消（{reason}），款项将全额退回。"),
+        "zh": ("文书订单已取消", "您的文书订单已取消（{reason}），已付款项将退回。"),
         "en": (
             "Document order cancelled",
-            "Your document order was cancelled ({reason}); your payment will be refunded in full.",
+            "Your document order was cancelled ({reason}); what you paid will be refunded.",
         ),
     },
     "docorder.cancelled.lawyer": {
