@@ -39,7 +39,6 @@ class FulfilmentLinker:
                     cancelled.order_id,
                     "document",
                     cancelled.document_order_id,
-                    cancelled.reason,
                 )
             return
         if envelope.type == "docorder.completed":

@@ -203,7 +203,9 @@ class PaymentStore:
             payment.status = domain.next_payment_status(payment.status, "closed")
             session.add(payment)
         await self._stage(session, row.id, "cancelled", actor, None)
-        await self._append_ledger(session, "order_cancelled", row, "", 0, {"reason": reason}, [])
+        await self._append_ledger(
+            session, "order_cancelled", row, "", 0, {"reason": domain.ledger_reason(reason)}, []
+        )
         await self.outbox.add(
             session,
             "order.cancelled",
@@ -564,7 +566,7 @@ class PaymentStore:
             row,
             payment.id,
             refund,
-            {"reason": reason, "refund_id": refund_id},
+            {"reason": domain.ledger_reason(reason), "refund_id": refund_id},
             domain.postings_for("refunded", payment.method, refund),
         )
         if row.refunded_fen == row.amount_fen:
@@ -596,7 +598,6 @@ class PaymentStore:
         order_id: str,
         kind: str,
         fulfilment_id: str,
-        reason: str,
     ) -> bool:
         """The order's fulfilment was cancelled or failed in its owning service: refund what is left of the
         order, exactly once (keyed by the fulfilment, in the caller's transaction, so a redelivered or
@@ -620,7 +621,9 @@ class PaymentStore:
         )
         if first is not None:
             return False
-        await self._refund(session, row, 0, f"fulfilment_cancelled: {reason}"[:200], "system", refund_id)
+        # A reason code: the supervisor's words stay with the document order (and its event, which tells the
+        # client), never in the append-only ledger (R-PRIV-1, see domain.ledger_reason).
+        await self._refund(session, row, 0, "fulfilment_cancelled", "system", refund_id)
         return True
 
     async def refunds_to_send(self, limit: int = 20) -> list[tuple[RefundRow, PaymentRow]]:

@@ -205,7 +205,7 @@ async def test_a_cancelled_document_order_refunds_its_order_once_over_nats(servi
 
     view = await services.payment.get_order(CLIENT, order_id)
     assert view.row.status == "refunded" and view.row.refunded_fen == 99900
-    assert await refunds(services, order_id) == [(99900, "fulfilment_cancelled: 律师无法按要求起草")]
+    assert await refunds(services, order_id) == [(99900, "fulfilment_cancelled")]
     assert (await services.payment.ledger_events(order_id)).count("refunded") == 1
     balances = await services.payment.account_balances()
     assert balances.get(domain.REVENUE, 0) == 0 and balances.get("cash:sandbox", 0) == 0
