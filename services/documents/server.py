@@ -24,6 +24,7 @@ from services.documents.models import DocumentOrderRow, DocumentVersionRow
 from services.documents.store import DocumentsStore, NewOrder, OrderView
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.forms import RequirementSpec, validate_requirements_against
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
 from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
 
@@ -174,9 +175,9 @@ class DocumentsServicer(DocumentsServiceServicer):
                 tier_draft = timedelta(hours=tier.delivery_hours)
             if tier.HasField("revision_days"):
                 tier_window = timedelta(days=tier.revision_days)
-            requirements = domain.validate_requirements_against(
+            requirements = validate_requirements_against(
                 [
-                    domain.RequirementSpec(f.name, f.type, f.required, tuple(f.choices))
+                    RequirementSpec(f.name, f.type, f.required, tuple(f.choices))
                     for f in product.requirement_fields
                 ],
                 requirements,
@@ -340,3 +341,11 @@ class DocumentsServicer(DocumentsServiceServicer):
             request.idempotency_key or f"{request.kind}:{request.document_order_id}",
         )
         return pb.RecordBreachResponse(document_order=self._reply(view))
+
+    async def CancelDocumentOrder(
+        self, request: pb.CancelDocumentOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelDocumentOrderResponse:
+        principal = current_principal()
+        domain.require_internal_or(principal, *domain.STAFF_WHO_CANCEL)
+        view = await self.store.cancel(principal, request.document_order_id, request.reason)
+        return pb.CancelDocumentOrderResponse(document_order=self._reply(view))

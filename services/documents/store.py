@@ -368,6 +368,38 @@ class DocumentsStore:
             await self._complete(session, row, principal.user_id, "accepted")
             return await self._view(session, row.id)
 
+    async def cancel(self, principal: Principal | None, document_order_id: str, reason: str) -> OrderView:
+        """Cancel an open order (a repeat is harmless) with `docorder.cancelled`, which stops its workflow and
+        refunds the paid order it fulfils; Conflict once completed."""
+        async with self.db.transaction() as session:
+            row = await self._locked(session, principal, document_order_id)
+            reason = domain.check_cancel(row.stage, reason)
+            if row.stage == "cancelled":
+                return await self._view(session, row.id)
+            actor = principal.user_id if principal else "system"
+            stage_before = row.stage
+            row.stage = domain.next_stage(row.stage, "cancelled")
+            row.updated_at = utcnow()
+            session.add(row)
+            self._stage(session, row.id, "cancelled", actor, None, reason)
+            await self._event(
+                session,
+                row,
+                "docorder.cancelled",
+                events_pb2.DocOrderCancelled(
+                    document_order_id=row.id,
+                    order_id=row.order_id,
+                    client_id=row.client_id,
+                    reason=reason,
+                    cancelled_by=actor,
+                    stage=stage_before,
+                    assigned_lawyer_id=row.assigned_lawyer_id,
+                ),
+                actor,
+            )
+            await session.flush()
+            return await self._view(session, row.id)
+
     # --- records from the workflow -----------------------------------------------------------------------
 
     async def record_stage(

@@ -203,6 +203,20 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Your document service is complete (final version {version}); please rate it.",
         ),
     },
+    "docorder.cancelled": {
+        "zh": ("文书订单已取消", "您的文书订单已取消（{reason}），已付款项将退回。"),
+        "en": (
+            "Document order cancelled",
+            "Your document order was cancelled ({reason}); what you paid will be refunded.",
+        ),
+    },
+    "docorder.cancelled.lawyer": {
+        "zh": ("文书订单已取消", "分配给您的一份文书订单已取消（{reason}），请停止起草。"),
+        "en": (
+            "Document order cancelled",
+            "A document order assigned to you was cancelled ({reason}); please stop drafting.",
+        ),
+    },
     "booking.held": {
         "zh": ("预约已保留", "已为您保留 {start} 的预约，请在 {due} 前完成支付。"),
         "en": ("Booking held", "Your meeting at {start} is held; please pay by {due}."),
@@ -453,6 +467,22 @@ def _documents(envelope: EventEnvelope) -> Plan:
                 ),
             ],
         )
+    if kind == "docorder.cancelled":
+        x = _unpack(envelope, documents_events.DocOrderCancelled)
+        subject = ("document_order", x.document_order_id)
+        params = {"reason": x.reason}
+        notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=x.client_id)]
+        if x.assigned_lawyer_id:
+            notices.append(
+                Notice(
+                    "docorder.cancelled.lawyer",
+                    Category.TRANSACTIONAL,
+                    *subject,
+                    params,
+                    user_id=x.assigned_lawyer_id,
+                )
+            )
+        return Plan([], notices)
     if kind == "docorder.completed":
         c = _unpack(envelope, documents_events.DocOrderCompleted)
         subject = ("document_order", c.document_order_id)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
+from services.runtime.forms import RequirementSpec, validate_requirements_against
 
 ORDER_STATUSES = ("pending_payment", "paid", "in_service", "completed", "cancelled", "refunded")
 METHODS = ("alipay", "wechat", "bank", "sandbox")
@@ -84,7 +85,8 @@ class ProductSnapshot:
     category: str
     currency: str
     tiers: tuple[dict[str, Any], ...]
-    required_fields: tuple[str, ...] = ()
+    # The product's requirement form: the client's answers are checked against it when ordering.
+    requirement_fields: tuple[RequirementSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ def parse_json_object(raw: str, field: str) -> dict[str, Any]:
 def new_order(
     product: ProductSnapshot, tier_id: str, requirements: dict[str, Any], booking: dict[str, Any]
 ) -> NewOrder:
-    """The order for `tier_id` of `product` at the tier's price, or InvalidArgument naming the field."""
+    """The order for `tier_id` of `product` at the tier's price, or InvalidArgument naming the field. The
+    requirements are checked against the product's form here, before any payment (types, required fields,
+    choices; the same check the documents service makes when it takes the order on)."""
     tiers = {t["id"]: t for t in product.tiers}
     if not tier_id:
         if len(tiers) != 1:
@@ -125,10 +129,7 @@ def new_order(
     if tier_id not in tiers:
         raise InvalidArgument.for_field("tier", f"must be one of {', '.join(tiers)}")
     tier = tiers[tier_id]
-    for name in product.required_fields:
-        value = requirements.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()) or value == []:
-            raise InvalidArgument.for_field(f"requirements.{name}", "is required")
+    validate_requirements_against(product.requirement_fields, requirements)
     amount = int(tier["price"])
     if amount <= 0:
         raise InvalidArgument.for_field("tier", "has no price")
@@ -142,6 +143,16 @@ def new_order(
         requirements=requirements,
         booking=booking,
     )
+
+
+def check_refundable(status: str, paid: int, refunded: int) -> None:
+    """A paid order can be refunded; so can a "refunded" one whose refund a provider refused (money still
+    owed to the client). Conflict otherwise."""
+    if status in ("paid", "in_service", "completed"):
+        return
+    if status == "refunded" and refunded < paid:
+        return
+    raise Conflict(f"a {status} order cannot be refunded", reason="order_not_refundable")
 
 
 def refund_amount(requested: int, paid: int, refunded: int) -> int:
@@ -178,6 +189,13 @@ def postings_for(event: str, method: str, amount: int) -> list[tuple[str, int]]:
     if event == "refunded_unapplied":
         return [(REFUNDS_DUE, amount), (cash_account(method), -amount)]
     return []
+
+
+def reversal(postings: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The compensating postings of an entry whose money movement did not happen (e.g. a refund the
+    provider refused): each posting negated. The ledger is append-only, so a mistake is never edited away;
+    it is reversed by a new entry."""
+    return [(account, -amount) for account, amount in postings]
 
 
 def balances(postings: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -275,3 +293,32 @@ def fen_from_yuan(text: str) -> int:
     if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
         raise ValueError(f"not an amount: {text!r}")
     return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+
+
+# -- reconciliation ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Difference:
+    """One disagreement between the ledger and a provider's statement for a day."""
+
+    provider: str
+    payment_id: str
+    kind: str  # missing_in_ledger | missing_at_provider | amount_differs
+    ledger_fen: int
+    provider_fen: int
+
+
+def compare_statement(
+    provider: str, booked: Mapping[str, int], statement: Mapping[str, int]
+) -> list[Difference]:
+    """What the ledger's payments of a provider (payment id → fen) and the provider's statement of the same
+    period disagree on, by payment id."""
+    differences: list[Difference] = []
+    for payment_id in sorted(set(booked) | set(statement)):
+        in_ledger, at_provider = booked.get(payment_id), statement.get(payment_id)
+        if in_ledger is None:
+            differences.append(Difference(provider, payment_id, "missing_in_ledger", 0, at_provider or 0))
+        elif at_provider is None:
+            differences.append(Difference(provider, payment_id, "missing_at_provider", in_ledger, 0))
+        elif in_ledger != at_provider:
+            differences.append(Difference(provider, payment_id, "amount_differs", in_ledger, at_provider))
+    return differences

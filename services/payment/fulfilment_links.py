@@ -3,7 +3,9 @@
 - a consultation order's fulfilment is the consultation its client submits against it (API.md), from
   consultation's `consultation.submitted`;
 - a document order (created for a paid document product by the order's workflow) completing, from
-  documents' `docorder.completed`, completes the order."""
+  documents' `docorder.completed`, completes the order;
+- a document order cancelled (or failed) before completion, from documents' `docorder.cancelled`, refunds
+  what is left of the order, exactly once (R-PAY-3: compensation)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,11 @@ from counsel.documents.v1 import events_pb2 as documents_events
 from services.payment.store import PaymentStore
 from services.runtime.events import unpack
 
-SUBJECTS = ["consultation.consultation.submitted", "documents.docorder.completed"]
+SUBJECTS = [
+    "consultation.consultation.submitted",
+    "documents.docorder.completed",
+    "documents.docorder.cancelled",
+]
 
 
 class FulfilmentLinker:
@@ -23,6 +29,18 @@ class FulfilmentLinker:
         self.store = store
 
     async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:
+        if envelope.type == "docorder.cancelled":
+            cancelled = unpack(envelope, documents_events.DocOrderCancelled)
+            assert isinstance(cancelled, documents_events.DocOrderCancelled)
+            if cancelled.order_id:
+                await self.store.refund_cancelled_fulfilment(
+                    session,
+                    envelope.tenant_id,
+                    cancelled.order_id,
+                    "document",
+                    cancelled.document_order_id,
+                )
+            return
         if envelope.type == "docorder.completed":
             completed = unpack(envelope, documents_events.DocOrderCompleted)
             assert isinstance(completed, documents_events.DocOrderCompleted)

@@ -17,7 +17,7 @@ from services.payment.providers.sandbox import SandboxProvider
 from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
 from services.payment.server import PaymentServicer
-from services.payment.store import PaymentStore
+from services.payment.store import AMOUNT_MISMATCHES, UNAPPLIED_PAYMENTS, PaymentStore
 from services.payment.vouchers import VoucherSigner
 from services.payment.workflow_starter import SUBJECTS, OrderWorkflowStarter
 from services.runtime import erasure
@@ -43,6 +43,9 @@ async def serve(settings: Settings) -> None:
             ),
         )
         providers = configured_providers(payment_settings)
+        for name in providers:  # exported at 0, so the alert's increase() sees the very first one
+            AMOUNT_MISMATCHES.labels(name)
+            UNAPPLIED_PAYMENTS.labels(name)
         store = PaymentStore(rt.db, rt.outbox)
         assert rt.bus is not None
         server = rt.grpc_server()

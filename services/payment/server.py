@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -28,6 +29,7 @@ from services.payment.store import OrderView, PaymentStore, Query
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.forms import RequirementSpec
 from services.runtime.records import page_size, request_fingerprint, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
@@ -93,6 +95,7 @@ def payment_proto(row: PaymentRow) -> pb.Payment:
         pay_url=row.pay_url,
         qr_code=row.qr_code,
         created_at=to_timestamp(row.created_at),
+        qr_png=qr_png(row.qr_code) if row.qr_code else b"",
     )
 
 
@@ -112,7 +115,9 @@ def product_snapshot(product: catalog_service_pb2.Product) -> domain.ProductSnap
         category=product.category,
         currency=product.price.currency or "CNY",
         tiers=tuple(tiers),
-        required_fields=tuple(f.name for f in product.requirement_fields if f.required),
+        requirement_fields=tuple(
+            RequirementSpec(f.name, f.type, f.required, tuple(f.choices)) for f in product.requirement_fields
+        ),
     )
 
 
@@ -255,11 +260,12 @@ class PaymentServicer(PaymentServiceServicer):
             raise Conflict(f"{method} is not available on this platform", reason="provider_unavailable")
         notify_url = self.settings.notify_url(method)
 
-        def checkout(payment_id: str, order: OrderRow) -> Checkout:
+        async def checkout(payment_id: str, order: OrderRow) -> Checkout:
             try:
-                return provider.checkout(
+                where = provider.checkout(
                     payment_id, order.amount_fen, order.currency, order.product_name, notify_url, utcnow()
                 )
+                return await where if inspect.isawaitable(where) else where
             except ProviderUnavailable as exc:
                 raise Conflict(str(exc), reason="provider_unavailable") from exc
 

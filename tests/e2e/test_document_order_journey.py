@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from deploy.local.servers import TemporalDevServer
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.support import login
+from tests.e2e.support import login, problem_fields
 from workflows.shared import DocumentOrderOutcome, document_order_workflow_id
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -26,11 +26,6 @@ LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
 
 def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def problem_fields(response: httpx.Response) -> set[str]:
-    assert response.headers["content-type"].startswith("application/problem+json"), response.text
-    return {e["field"] for e in response.json().get("errors") or []}
 
 
 def test_a_document_order_from_creation_to_acceptance(

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
+from deploy.local.launcher import StackProcess
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.support import login, wait_for
+from tests.e2e.support import login, problem_fields, wait_for
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
@@ -45,7 +48,9 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
 
     # R-PAY-2: the same key and body is the first order; another body with the key is 409.
     assert http.post("/api/v1/orders", headers=client | key, json=body).json()["id"] == order["id"]
-    other = http.post("/api/v1/orders", headers=client | key, json=body | {"requirements": {"x": "y"}})
+    other = http.post(
+        "/api/v1/orders", headers=client | key, json=body | {"requirements": {"topic": "劳动 labour"}}
+    )
     assert other.status_code == 409
 
     unavailable = http.post(
@@ -150,6 +155,18 @@ def test_a_paid_document_order_starts_its_document_order_and_completes_with_it(h
         "parties": ["甲方 演示科技有限公司", "乙方 某服务商"],
         "key_terms": "服务内容、费用、保密、违约责任",
     }
+    # Answers are checked against the product's form when ordering, before any payment (422 naming the field).
+    for bad, field in (
+        (requirements | {"contract_type": "赠与 Gift"}, "requirements.contract_type"),
+        ({k: v for k, v in requirements.items() if k != "key_terms"}, "requirements.key_terms"),
+        (requirements | {"deadline": "next week"}, "requirements.deadline"),
+    ):
+        refused = http.post(
+            "/api/v1/orders",
+            headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+            json={"product_id": "doc-contract-drafting", "tier": "simple", "requirements": bad},
+        )
+        assert refused.status_code == 422 and problem_fields(refused) == {field}, refused.text
     created = http.post(
         "/api/v1/orders",
         headers=client | {"Idempotency-Key": uuid.uuid4().hex},
@@ -236,3 +253,61 @@ def test_an_unpaid_order_can_be_cancelled_and_roles_and_bad_input_are_refused(
     assert http.get("/api/v1/orders/no-such-order", headers=client).status_code == 404
     assert http.get("/api/v1/ledger/verify", headers=client).status_code == 403
     assert http.post(f"/api/v1/orders/{order['id']}/refund", headers=client).status_code == 403
+
+
+def test_a_document_order_cancelled_by_a_supervisor_refunds_its_order(
+    http: httpx.Client, platform: StackProcess
+) -> None:
+    """R-PAY-3 compensation across services: a paid document order is cancelled with the operator command
+    (API.md has no public path for it), documents publishes `docorder.cancelled`, and the payment service
+    refunds the order once; the client is told, and the ledger still verifies."""
+    client = login(http, "client@demo.counsel.test")
+    requirements = {"contract_type": "租赁 Lease", "parties": ["甲方", "乙方"], "key_terms": "租金、期限"}
+    order = http.post(
+        "/api/v1/orders",
+        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"product_id": "doc-contract-drafting", "tier": "simple", "requirements": requirements},
+    ).json()
+    paying = http.post(
+        f"/api/v1/orders/{order['id']}/payments",
+        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"method": "sandbox"},
+    )
+    assert http.post(f"/api/v1/dev/sandbox-pay/{paying.json()['payment_id']}").status_code == 202
+
+    def fulfilled() -> dict | None:
+        current = http.get(f"/api/v1/orders/{order['id']}", headers=client).json()
+        return current if current["status"] == "in_service" and current["fulfilment"] else None
+
+    document_order_id = wait_for(fulfilled, timeout=60)["fulfilment"]["id"]
+    command = [sys.executable, "-m", "deploy.cli", "documents", "cancel", document_order_id]
+    cancelled = subprocess.run(
+        [*command, "--reason", "律师无法按期起草"],
+        env=platform.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cancelled.returncode == 0 and cancelled.stdout.strip().endswith(": cancelled"), cancelled.stderr
+    document = http.get(f"/api/v1/document-orders/{document_order_id}", headers=client).json()
+    assert document["stage"] == "cancelled"
+
+    def refunded() -> dict | None:
+        current = http.get(f"/api/v1/orders/{order['id']}", headers=client).json()
+        return current if current["status"] == "refunded" else None
+
+    assert wait_for(refunded, timeout=60)["refunded"] == order["amount"]
+    again = subprocess.run(
+        [*command, "--reason", "再次"], env=platform.env, capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 0  # already cancelled: nothing more happens
+    supervisor = login(http, "supervisor@demo.counsel.test")
+    assert http.get("/api/v1/ledger/verify", headers=supervisor).json()["valid"] is True
+
+    def told() -> list[str] | None:
+        items = http.get("/api/v1/notifications", headers=client).json()["items"]
+        kinds = [n["kind"] for n in items if n.get("subject_id") in (order["id"], document_order_id)]
+        return kinds if {"docorder.cancelled", "order.refunded"} <= set(kinds) else None
+
+    kinds = wait_for(told, timeout=60)
+    assert kinds.count("order.refunded") == 1 and kinds.count("docorder.cancelled") == 1

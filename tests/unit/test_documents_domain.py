@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.documents import domain
+from services.runtime import forms
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 
@@ -143,16 +144,16 @@ def test_tier_clocks_default_to_the_standard_and_reject_unknown_complexity() -> 
 
 
 FORM = [
-    domain.RequirementSpec("contract_type", "choice", True, ("买卖 Sale", "服务 Services")),
-    domain.RequirementSpec("parties", "list", True),
-    domain.RequirementSpec("amount", "number", False),
-    domain.RequirementSpec("deadline", "date", False),
+    forms.RequirementSpec("contract_type", "choice", True, ("买卖 Sale", "服务 Services")),
+    forms.RequirementSpec("parties", "list", True),
+    forms.RequirementSpec("amount", "number", False),
+    forms.RequirementSpec("deadline", "date", False),
 ]
 
 
 def test_requirements_are_checked_against_the_products_form() -> None:
     answers = {"contract_type": "买卖 Sale", "parties": " 甲方；乙方 ", "amount": "10000", "deadline": ""}
-    assert domain.validate_requirements_against(FORM, answers) == {
+    assert forms.validate_requirements_against(FORM, answers) == {
         "contract_type": "买卖 Sale",
         "parties": "甲方；乙方",
         "amount": "10000",
@@ -171,7 +172,7 @@ def test_requirements_are_checked_against_the_products_form() -> None:
 )
 def test_bad_requirements_name_the_field(answers: dict[str, str], field: str) -> None:
     with pytest.raises(InvalidArgument) as error:
-        domain.validate_requirements_against(FORM, answers)
+        forms.validate_requirements_against(FORM, answers)
     assert field_of(error) == field
 
 

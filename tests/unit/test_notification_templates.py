@@ -90,6 +90,15 @@ EXAMPLES: dict[str, Message] = {
     "docorder.completed": documents.DocOrderCompleted(
         document_order_id="d1", order_id="o1", final_version_number=2
     ),
+    "docorder.cancelled": documents.DocOrderCancelled(
+        document_order_id="d1",
+        order_id="o1",
+        client_id="client",
+        reason="无法按要求起草",
+        cancelled_by="supervisor",
+        stage="drafting",
+        assigned_lawyer_id="lawyer",
+    ),
     "booking.held": booking.BookingHeld(booking_id="b1", client_id="client", lawyer_id="lawyer"),
     "booking.confirmed": booking.BookingConfirmed(booking_id="b1", client_id="client", lawyer_id="lawyer"),
     "booking.reminded": booking.BookingReminded(booking_id="b1", client_id="client", lead_minutes=60),
@@ -145,6 +154,7 @@ def test_deadline_breaches_delivery_payment_and_reminders_are_transactional() ->
         "consultation.escalated",
         "docorder.sla_breached",
         "docorder.delivered",
+        "docorder.cancelled",
         "order.paid",
         "order.refunded",
         "booking.reminded",

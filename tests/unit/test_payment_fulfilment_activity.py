@@ -12,7 +12,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
-from workflows.activities.payment import PaymentActivities, requirement_text
+from services.runtime.forms import answer_text
+from workflows.activities.payment import PaymentActivities
 from workflows.shared import FulfilmentRef, FulfilmentRequest
 
 PAID_AT = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
@@ -92,7 +93,7 @@ async def test_a_refusal_is_final_and_an_outage_is_retried() -> None:
 
 
 def test_requirement_answers_become_text() -> None:
-    assert [requirement_text(v) for v in ("a", ["x", "y"], 3, 2.5, True, None, {"k": "值"})] == [
+    assert [answer_text(v) for v in ("a", ["x", "y"], 3, 2.5, True, None, {"k": "值"})] == [
         "a",
         "x\ny",
         "3",

@@ -3,8 +3,7 @@ order's fulfilment in the service that owns it."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 from temporalio import activity
@@ -12,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
 from counsel.payment.v1 import payment_service_pb2 as pb
+from services.runtime.forms import answer_text
 from services.runtime.records import to_timestamp
 from workflows.shared import AdvanceOrderInput, FulfilmentRef, FulfilmentRequest, RefundOrderInput
 
@@ -25,21 +25,6 @@ FINAL_CODES = (
     grpc.StatusCode.NOT_FOUND,
     grpc.StatusCode.FAILED_PRECONDITION,
 )
-
-
-def requirement_text(value: Any) -> str:
-    """An order's requirement answer (JSON) as the documents service's form takes it (text)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "\n".join(
-            item if isinstance(item, str) else json.dumps(item, ensure_ascii=False) for item in value
-        )
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else str(value).lower()
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False)
 
 
 class PaymentActivities:
@@ -82,7 +67,7 @@ class PaymentActivities:
                     product_id=request.product_id,
                     complexity=complexity,
                     paid_at=to_timestamp(request.paid_at),
-                    requirements={k: requirement_text(v) for k, v in request.requirements.items()},
+                    requirements={k: answer_text(v) for k, v in request.requirements.items()},
                 )
             )
         except grpc.aio.AioRpcError as exc:

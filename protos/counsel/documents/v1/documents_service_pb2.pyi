@@ -76,7 +76,7 @@ class DocumentOrder(_message.Message):
     client_id: _builtins.str
     """The client."""
     stage: _builtins.str
-    """One of: awaiting_acknowledgement|drafting|in_review|delivered|revising|completed."""
+    """One of: awaiting_acknowledgement|drafting|in_review|delivered|revising|completed|cancelled."""
     complexity: _builtins.str
     """One of: simple|standard|complex (from the product tier)."""
     assigned_lawyer_id: _builtins.str
@@ -743,6 +743,56 @@ class AcceptDocumentOrderResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AcceptDocumentOrderResponse: _TypeAlias = AcceptDocumentOrderResponse  # noqa: Y015
+
+@_typing.final
+class CancelDocumentOrderRequest(_message.Message):
+    """Request for DocumentsService.CancelDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    reason: _builtins.str
+    """Why it is cancelled (told to the client; 1 to 2,000 characters)."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelDocumentOrderRequest: _TypeAlias = CancelDocumentOrderRequest  # noqa: Y015
+
+@_typing.final
+class CancelDocumentOrderResponse(_message.Message):
+    """Response of DocumentsService.CancelDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order (cancelled)."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelDocumentOrderResponse: _TypeAlias = CancelDocumentOrderResponse  # noqa: Y015
 
 @_typing.final
 class DownloadVersionRequest(_message.Message):

@@ -90,6 +90,11 @@ class DocumentsServiceStub:
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.FromString,
                 _registered_method=True)
+        self.CancelDocumentOrder = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/CancelDocumentOrder',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
+                _registered_method=True)
 
 
 class DocumentsServiceServicer:
@@ -175,6 +180,15 @@ class DocumentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelDocumentOrder(self, request, context):
+        """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
+        staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
+        on which the payment service refunds the order. Idempotent; refused once completed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DocumentsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -232,6 +246,11 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     servicer.RecordBreach,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.SerializeToString,
+            ),
+            'CancelDocumentOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelDocumentOrder,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -532,6 +551,33 @@ class DocumentsService:
             '/counsel.documents.v1.DocumentsService/RecordBreach',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelDocumentOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/CancelDocumentOrder',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,6 +59,11 @@ class DocumentsServiceStub:
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]
     """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+    CancelDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.CancelDocumentOrderRequest, _documents_service_pb2.CancelDocumentOrderResponse]
+    """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
+    staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
+    on which the payment service refunds the order. Idempotent; refused once completed.
+    """
 
 @_typing.type_check_only
 class DocumentsServiceAsyncStub(DocumentsServiceStub):
@@ -91,6 +96,11 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]  # type: ignore[assignment]
     """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+    CancelDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.CancelDocumentOrderRequest, _documents_service_pb2.CancelDocumentOrderResponse]  # type: ignore[assignment]
+    """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
+    staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
+    on which the payment service refunds the order. Idempotent; refused once completed.
+    """
 
 class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Document orders: drafting, review, delivery and revisions of legal documents."""
@@ -186,5 +196,16 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_documents_service_pb2.RecordBreachResponse, _abc.Awaitable[_documents_service_pb2.RecordBreachResponse]]:
         """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def CancelDocumentOrder(
+        self,
+        request: _documents_service_pb2.CancelDocumentOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.CancelDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.CancelDocumentOrderResponse]]:
+        """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
+        staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
+        on which the payment service refunds the order. Idempotent; refused once completed.
+        """
 
 def add_DocumentsServiceServicer_to_server(servicer: DocumentsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

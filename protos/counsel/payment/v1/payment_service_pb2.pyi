@@ -380,6 +380,7 @@ class Payment(_message.Message):
     PAY_URL_FIELD_NUMBER: _builtins.int
     QR_CODE_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    QR_PNG_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Payment id (the merchant's trade number sent to the provider)."""
     order_id: _builtins.str
@@ -392,6 +393,8 @@ class Payment(_message.Message):
     """Where the client pays (a redirect), if the provider has one."""
     qr_code: _builtins.str
     """Content to show as a QR code, if the provider uses one."""
+    qr_png: _builtins.bytes
+    """PNG of a QR code of qr_code (e.g. WeChat Pay's code_url for the client to scan); empty without one."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to pay (integer fen)."""
@@ -411,10 +414,11 @@ class Payment(_message.Message):
         pay_url: _builtins.str = ...,
         qr_code: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        qr_png: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "id", b"id", "method", b"method", "order_id", b"order_id", "pay_url", b"pay_url", "qr_code", b"qr_code", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "id", b"id", "method", b"method", "order_id", b"order_id", "pay_url", b"pay_url", "qr_code", b"qr_code", "qr_png", b"qr_png", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
