@@ -85,6 +85,7 @@ class OrderWorkflow:
                     client_id=params.client_id,
                     requirements=params.requirements,
                     paid_at=self._paid_at,
+                    booking=params.booking,
                 ),
                 FulfilmentRef,
             )

@@ -3,19 +3,26 @@
 - a consultation order's fulfilment is the consultation its client submits against it (API.md), from
   consultation's `consultation.submitted`;
 - a document order (created for a paid document product by the order's workflow) completing, from
-  documents' `docorder.completed`, completes the order."""
+  documents' `docorder.completed`, completes the order;
+- a booking order (its held booking confirmed by the order's workflow) is completed by booking's
+  `booking.completed` (the meeting took place, or the client did not come: a no-show is not refunded)."""
 
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from counsel.booking.v1 import events_pb2 as booking_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
 from counsel.documents.v1 import events_pb2 as documents_events
 from services.payment.store import PaymentStore
 from services.runtime.events import unpack
 
-SUBJECTS = ["consultation.consultation.submitted", "documents.docorder.completed"]
+SUBJECTS = [
+    "consultation.consultation.submitted",
+    "documents.docorder.completed",
+    "booking.booking.completed",
+]
 
 
 class FulfilmentLinker:
@@ -23,6 +30,14 @@ class FulfilmentLinker:
         self.store = store
 
     async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:
+        if envelope.type == "booking.completed":
+            finished = unpack(envelope, booking_events.BookingCompleted)
+            assert isinstance(finished, booking_events.BookingCompleted)
+            if finished.order_id:
+                await self.store.complete_fulfilment(
+                    session, envelope.tenant_id, finished.order_id, "booking", finished.booking_id
+                )
+            return
         if envelope.type == "docorder.completed":
             completed = unpack(envelope, documents_events.DocOrderCompleted)
             assert isinstance(completed, documents_events.DocOrderCompleted)
