@@ -110,7 +110,8 @@ class BookingWorkflow:
                 if workflow.now() < start and start - lead >= workflow.now() - REMINDER_TOLERANCE:
                     lead_minutes = int(lead.total_seconds() // 60)
                     await self._call(
-                        "booking.remind", BookingReminderInput(booking_id=booking_id, lead_minutes=lead_minutes)
+                        "booking.remind",
+                        BookingReminderInput(booking_id=booking_id, lead_minutes=lead_minutes),
                     )
                     self._reminders_sent.append(lead_minutes)
             if moved:

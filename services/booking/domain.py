@@ -205,9 +205,7 @@ class Requested:
     needs: str
 
 
-def check_request(
-    requested: Requested, calendar: Calendar, now: datetime, policy: Policy = POLICY
-) -> None:
+def check_request(requested: Requested, calendar: Calendar, now: datetime, policy: Policy = POLICY) -> None:
     """Refuse a meeting request with InvalidArgument naming the field: unknown mode, on_site without an
     address, a length that is not a positive multiple of the step within bounds, a start in the past or
     beyond the horizon, off the grid, or not inside one service window."""
@@ -236,9 +234,7 @@ def check_start(
     if start <= now:
         raise InvalidArgument.for_field("start", "is in the past")
     if start > now + policy.horizon:
-        raise InvalidArgument.for_field(
-            "start", f"is more than {policy.horizon.days} days ahead"
-        )
+        raise InvalidArgument.for_field("start", f"is more than {policy.horizon.days} days ahead")
     local = start.astimezone(calendar.zone)
     step_minutes = int(policy.step.total_seconds() // 60)
     if local.second or local.microsecond or local.minute % step_minutes:
@@ -317,9 +313,7 @@ def require_booked_lawyer(principal: Principal | None, lawyer_user_id: str, acti
 # --- commands ---------------------------------------------------------------------------------------------
 
 
-def check_reschedule(
-    status: str, start: datetime, now: datetime, policy: Policy = POLICY
-) -> None:
+def check_reschedule(status: str, start: datetime, now: datetime, policy: Policy = POLICY) -> None:
     """A live booking moves freely until `free_until_before` its (current) start; later it is kept."""
     if status not in LIVE:
         raise Conflict(f"a {status} booking cannot be rescheduled", reason=f"booking_{status}")

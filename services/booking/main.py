@@ -41,6 +41,8 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)),
+                rt.consumer(
+                    "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
+                ),
             ],
         )

@@ -133,7 +133,9 @@ class BookingServicer(BookingServiceServicer):
                 "firm_id": firm.id,
                 "name": firm.name,
                 "address": firm.address,
-                "opening_hours": domain.venue_lines([(h.weekday, h.opens, h.closes) for h in firm.opening_hours]),
+                "opening_hours": domain.venue_lines(
+                    [(h.weekday, h.opens, h.closes) for h in firm.opening_hours]
+                ),
                 "transit_routes": list(firm.transit_routes),
                 "phone": firm.phone,
             }
@@ -160,7 +162,8 @@ class BookingServicer(BookingServiceServicer):
         slots = domain.free_slots(lawyer.calendar, busy, start, end, now, mode, self.policy)
         return pb.GetAvailabilityResponse(
             slots=[
-                pb.Slot(start=to_timestamp(s.start), end=to_timestamp(s.end), minutes=s.minutes) for s in slots
+                pb.Slot(start=to_timestamp(s.start), end=to_timestamp(s.end), minutes=s.minutes)
+                for s in slots
             ],
             time_zone=lawyer.calendar.time_zone,
         )
@@ -192,7 +195,7 @@ class BookingServicer(BookingServiceServicer):
         self, request: pb.ListBookingsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListBookingsResponse:
         principal = signed_in(current_principal(), "list bookings")
-        rows, next_cursor = await self.store.list(
+        rows, next_cursor = await self.store.list_bookings(
             principal, request.status, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListBookingsResponse(
@@ -213,7 +216,9 @@ class BookingServicer(BookingServiceServicer):
         self, request: pb.CancelBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelBookingResponse:
         principal = current_principal()
-        reason = request.reason.strip() or ("client_request" if principal and principal.is_client else "cancelled")
+        reason = request.reason.strip() or (
+            "client_request" if principal and principal.is_client else "cancelled"
+        )
         row = await self.store.cancel(principal, request.booking_id, reason)
         return pb.CancelBookingResponse(booking=booking_proto(row))
 
@@ -233,7 +238,9 @@ class BookingServicer(BookingServiceServicer):
         self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.ConfirmBookingResponse:
         domain.require_internal(current_principal())
-        row = await self.store.confirm(request.booking_id, request.order_id, request.tenant_id, request.paid_fen)
+        row = await self.store.confirm(
+            request.booking_id, request.order_id, request.tenant_id, request.paid_fen
+        )
         return pb.ConfirmBookingResponse(booking=booking_proto(row))
 
     async def ExpireBooking(

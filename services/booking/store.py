@@ -91,7 +91,12 @@ class BookingStore:
         domain.check_request(requested, lawyer.calendar, now, self.policy)
         booking_id = new_id()
         fingerprint = request_fingerprint(
-            lawyer.lawyer_id, requested.mode, requested.start, requested.minutes, requested.address, requested.needs
+            lawyer.lawyer_id,
+            requested.mode,
+            requested.start,
+            requested.minutes,
+            requested.address,
+            requested.needs,
         )
         try:
             async with self.db.transaction() as session:
@@ -160,7 +165,7 @@ class BookingStore:
         domain.require_visible(principal, row.tenant_id, row.lawyer_user_id)
         return row
 
-    async def list(
+    async def list_bookings(
         self, principal: Principal, status: str, limit: int, cursor: str
     ) -> tuple[list[BookingRow], str]:
         if status and status not in domain.STATUSES:
@@ -436,7 +441,9 @@ class BookingStore:
 
     # --- helpers -----------------------------------------------------------------------------------
 
-    async def _locked(self, session: AsyncSession, principal: Principal | None, booking_id: str) -> BookingRow:
+    async def _locked(
+        self, session: AsyncSession, principal: Principal | None, booking_id: str
+    ) -> BookingRow:
         row = await get_or_404(session, BookingRow, booking_id, "booking", for_update=True)
         domain.require_visible(principal, row.tenant_id, row.lawyer_user_id)
         return row

@@ -87,13 +87,20 @@ class FakeBooking:
         self.refuse = refuse
         self.requests: list[booking_pb.ConfirmBookingRequest] = []
 
-    async def ConfirmBooking(self, request: booking_pb.ConfirmBookingRequest) -> booking_pb.ConfirmBookingResponse:
+    async def ConfirmBooking(
+        self, request: booking_pb.ConfirmBookingRequest
+    ) -> booking_pb.ConfirmBookingResponse:
         self.requests.append(request)
         if self.refuse is not None:
             raise grpc.aio.AioRpcError(
-                self.refuse, grpc.aio.Metadata(), grpc.aio.Metadata(), details="a expired booking cannot become confirmed"
+                self.refuse,
+                grpc.aio.Metadata(),
+                grpc.aio.Metadata(),
+                details="a expired booking cannot become confirmed",
             )
-        return booking_pb.ConfirmBookingResponse(booking=booking_pb.Booking(id=request.booking_id, status="confirmed"))
+        return booking_pb.ConfirmBookingResponse(
+            booking=booking_pb.Booking(id=request.booking_id, status="confirmed")
+        )
 
 
 def booking_request() -> FulfilmentRequest:
@@ -108,7 +115,12 @@ async def test_a_booking_product_confirms_the_held_booking_it_names() -> None:
     ref = await ActivityEnvironment().run(activities.start_fulfilment, booking_request())
     assert ref == FulfilmentRef(kind="booking", id="b-1")
     [sent] = booking.requests
-    assert (sent.booking_id, sent.order_id, sent.tenant_id, sent.paid_fen) == ("b-1", "order-1", "tenant-1", 59900)
+    assert (sent.booking_id, sent.order_id, sent.tenant_id, sent.paid_fen) == (
+        "b-1",
+        "order-1",
+        "tenant-1",
+        59900,
+    )
 
 
 @pytest.mark.parametrize("order_booking", [{}, {"booking_id": "b-1"}])

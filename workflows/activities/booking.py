@@ -38,4 +38,6 @@ class BookingActivities:
     @activity.defn(name="booking.complete")
     async def complete(self, booking_id: str) -> None:
         """Completes a checked-in meeting the lawyer did not complete (idempotent after a manual one)."""
-        await self.stub.CompleteBooking(pb.CompleteBookingRequest(booking_id=booking_id, summary=AUTO_SUMMARY))
+        await self.stub.CompleteBooking(
+            pb.CompleteBookingRequest(booking_id=booking_id, summary=AUTO_SUMMARY)
+        )

@@ -53,11 +53,10 @@ VisitViewer = Annotated[Principal, Depends(require_roles(*CLIENTS, "lawyer", "su
 async def availability(
     lawyer_id: str,
     clients: ClientsDep,
-    start: Annotated[
-        datetime | None, Query(alias="from", description="RFC 3339; default now.")
-    ] = None,
+    start: Annotated[datetime | None, Query(alias="from", description="RFC 3339; default now.")] = None,
     end: Annotated[
-        datetime | None, Query(alias="to", description="RFC 3339; default 7 days after from; at most 31 days.")
+        datetime | None,
+        Query(alias="to", description="RFC 3339; default 7 days after from; at most 31 days."),
     ] = None,
     mode: Annotated[Mode, Query(description="on_site also needs the travel buffers free.")] = "at_firm",
 ) -> Availability:
@@ -65,9 +64,9 @@ async def availability(
     live bookings and on-site travel buffers, in UTC and in the lawyer's time zone."""
     request = pb.GetAvailabilityRequest(lawyer_id=lawyer_id, mode=mode)
     if start is not None:
-        getattr(request, "from").CopyFrom(to_timestamp(_aware(start)))
+        getattr(request, "from").FromDatetime(_aware(start).astimezone(UTC))
     if end is not None:
-        request.to.CopyFrom(to_timestamp(_aware(end)))
+        request.to.FromDatetime(_aware(end).astimezone(UTC))
     reply = await clients.booking.GetAvailability(request)
     return Availability.from_proto(lawyer_id, mode, reply)
 
@@ -112,7 +111,9 @@ async def list_bookings(
     reply = await clients.booking.ListBookings(
         pb.ListBookingsRequest(status=status, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
     )
-    return BookingPage(items=[Booking.from_proto(b) for b in reply.bookings], next_cursor=next_cursor(reply.page))
+    return BookingPage(
+        items=[Booking.from_proto(b) for b in reply.bookings], next_cursor=next_cursor(reply.page)
+    )
 
 
 @router.get("/api/v1/bookings/{booking_id}", response_model=Booking)
@@ -122,7 +123,9 @@ async def get_booking(booking_id: str, principal: Viewer, clients: ClientsDep) -
 
 
 @router.post("/api/v1/bookings/{booking_id}/reschedule", response_model=Booking)
-async def reschedule(booking_id: str, body: Reschedule, principal: ClientOrAgent, clients: ClientsDep) -> Booking:
+async def reschedule(
+    booking_id: str, body: Reschedule, principal: ClientOrAgent, clients: ClientsDep
+) -> Booking:
     """Free until 24 h before the start; the new time must be free and within service hours."""
     reply = await clients.booking.RescheduleBooking(
         pb.RescheduleBookingRequest(booking_id=booking_id, start=to_timestamp(body.start))
@@ -204,6 +207,8 @@ async def list_visits(
 ) -> VisitPage:
     """The client enterprise's visits for its clients, a lawyer's own, every visit for supervisors."""
     reply = await clients.booking.ListVisits(
-        pb.ListVisitsRequest(enterprise_id=enterprise_id, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+        pb.ListVisitsRequest(
+            enterprise_id=enterprise_id, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor)
+        )
     )
     return VisitPage(items=[Visit.from_proto(v) for v in reply.visits], next_cursor=next_cursor(reply.page))

@@ -7,6 +7,7 @@ from datetime import UTC
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from google.protobuf.message import Message
 from pydantic import AwareDatetime, BaseModel, Field
 
 from counsel.booking.v1 import booking_service_pb2 as pb
@@ -15,11 +16,12 @@ from services.gateway.schemas.common import RequestModel, or_none, rfc3339
 Mode = Literal["at_firm", "on_site"]
 
 
-def _local(message: pb.Slot | pb.Booking, field: str, zone: ZoneInfo) -> str | None:
+def _local(message: Message, field: str, zone: ZoneInfo) -> str | None:
+    """`message.<field>` (a Timestamp) in `zone` as RFC 3339 with the zone's offset, or None when unset."""
     if not message.HasField(field):
         return None
     stamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC).astimezone(zone).isoformat()
+    return str(stamp.ToDatetime(tzinfo=UTC).astimezone(zone).isoformat())
 
 
 class Slot(BaseModel):
@@ -223,4 +225,3 @@ class Visit(BaseModel):
 class VisitPage(BaseModel):
     items: list[Visit]
     next_cursor: str | None
-
