@@ -427,3 +427,53 @@ def quality_update(
 
 def venue_lines(opening_hours: Sequence[tuple[int, str, str]]) -> list[str]:
     return [f"{weekday} {opens}-{closes}" for weekday, opens, closes in opening_hours]
+
+
+# --- connect-a-lawyer (R-BK-3, §6.2.4) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectStep:
+    title: str
+    detail: str
+    endpoint: str
+
+
+CONNECT_PROCESS = (
+    ConnectStep(
+        "选择在线律师 Choose an online lawyer",
+        "See who is online now with their specialty, legal fields, service hours and next free slot.",
+        "GET /api/v1/connect",
+    ),
+    ConnectStep(
+        "电话咨询：购买 Call now: buy a phone consultation",
+        "Order the phone consultation product (consultation_kind phone) and pay it.",
+        "POST /api/v1/orders",
+    ),
+    ConnectStep(
+        "电话咨询：接通 Call now: get connected",
+        "Submit a phone consultation against the paid order naming the lawyer in the question; an agent "
+        "bridges the call to the lawyer and the call record is kept in your service record.",
+        "POST /api/v1/consultations",
+    ),
+    ConnectStep(
+        "网络会面：预约 Network meeting: hold a time",
+        "Pick the lawyer's next free slot (or any from their availability) and hold it.",
+        "POST /api/v1/bookings",
+    ),
+    ConnectStep(
+        "网络会面：支付确认 Network meeting: pay to confirm",
+        "Order the booking product with booking.booking_id and pay before the hold expires; reminders "
+        "follow 24 h and 1 h before.",
+        "POST /api/v1/orders",
+    ),
+    ConnectStep(
+        "评价 Rate the service",
+        "After the call or meeting, rate it; the lawyer fills in a quality checklist.",
+        "POST /api/v1/bookings/{id}/rating",
+    ),
+)
+
+
+def hours_lines(hours: Iterable[WeeklyHours]) -> list[str]:
+    return [f"{h.weekday} {h.start}-{h.end}" for h in sorted(hours, key=lambda h: (h.weekday, h.start))]

@@ -292,6 +292,45 @@ class BookingServicer(BookingServiceServicer):
             visits=[visit_proto(r) for r in rows], page=paging_pb2.PageResponse(next_cursor=next_cursor)
         )
 
+    async def GetConnectProcess(
+        self, request: pb.GetConnectProcessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetConnectProcessResponse:
+        """R-BK-3: the published process and the online lawyers, each with the next free slot (7 days)."""
+        reply = await self.catalog.ListLawyers(
+            catalog_pb.ListLawyersRequest(online=True, page=paging_pb2.PageRequest(limit=100))
+        )
+        now = utcnow()
+        until = now + timedelta(days=7)
+        lawyers = []
+        for lawyer in reply.lawyers:
+            calendar = _calendar(lawyer)
+            busy = await self.store.busy(lawyer.id, now, until)
+            slots = domain.free_slots(calendar, busy, now, until, now, "at_firm", self.policy)
+            lawyers.append(
+                pb.OnlineLawyer(
+                    lawyer_id=lawyer.id,
+                    name=lawyer.name,
+                    specialty=lawyer.specialty,
+                    fields=list(lawyer.fields),
+                    service_hours=domain.hours_lines(calendar.hours),
+                    next_free_slot=pb.Slot(
+                        start=to_timestamp(slots[0].start),
+                        end=to_timestamp(slots[0].end),
+                        minutes=slots[0].minutes,
+                    )
+                    if slots
+                    else None,
+                )
+            )
+        return pb.GetConnectProcessResponse(
+            steps=[
+                pb.ConnectStep(number=n, title=step.title, detail=step.detail, endpoint=step.endpoint)
+                for n, step in enumerate(domain.CONNECT_PROCESS, start=1)
+            ],
+            lawyers=lawyers,
+            time_zone=domain.DEFAULT_TIME_ZONE,
+        )
+
     async def RecordQuality(
         self, request: pb.RecordQualityRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordQualityResponse:

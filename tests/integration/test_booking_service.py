@@ -429,7 +429,10 @@ async def test_confirm_reschedule_and_cancel_with_refund_by_policy(platform: Pla
         f"/api/v1/bookings/{booking_id}/cancel", json={"reason": "plans changed"}, headers=platform.client()
     )
     assert cancelled.status_code == 200
-    assert (cancelled.json()["status"], cancelled.json()["refund"]) == ("cancelled", 59900)  # > 24 h ahead
+    assert (cancelled.json()["status"], cancelled.json()["refund"]["amount"]) == (
+        "cancelled",
+        59900,
+    )  # > 24 h ahead
     [event] = [e for e in await platform.events("booking.cancelled") if e.aggregate_id == booking_id]
     assert event.tenant_id == "tenant-1"
     twice = await platform.http.post(
@@ -568,3 +571,20 @@ async def test_visits_are_recorded_by_lawyers_and_seen_by_the_enterprise_and_sup
         listed = await platform.http.get("/api/v1/visits", headers=headers)
         assert listed.status_code == 200
         assert (visit_id in {v["id"] for v in listed.json()["items"]}) is sees
+
+
+async def test_connect_a_lawyer_publishes_its_process_and_the_online_lawyers(platform: Platform) -> None:
+    """R-BK-3: steps to follow, and the online lawyers with specialty, fields, hours and next free slot."""
+    response = await platform.http.get("/api/v1/connect")
+    assert response.status_code == 200, response.text
+    process = response.json()
+    assert [s["number"] for s in process["steps"]] == list(range(1, len(process["steps"]) + 1))
+    endpoints = {s["endpoint"] for s in process["steps"]}
+    assert {"POST /api/v1/consultations", "POST /api/v1/bookings"} <= endpoints
+    online = {lawyer["id"]: lawyer for lawyer in process["online_lawyers"]}
+    assert LAWYER in online and "lawyer-5" not in online  # the demo's lawyer-5 is offline
+    first = online[LAWYER]
+    assert first["name"] and first["specialty"] and first["fields"]
+    assert first["service_hours"][0] == "1 09:00-17:30"
+    slot = first["next_free_slot"]
+    assert slot["minutes"] >= 30 and slot["start_local"].endswith("+08:00")

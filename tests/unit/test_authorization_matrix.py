@@ -248,6 +248,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # booking (R-BK-1..3, R-Q-4): anyone sees free slots; clients book, lawyers run the meeting and record
     # visits, agents follow; the booking service scopes every booking and visit by tenant again
     ("GET", "/api/v1/lawyers/{lawyer_id}/availability"): Entry(PUBLIC),
+    ("GET", "/api/v1/connect"): Entry(PUBLIC),
     ("POST", "/api/v1/bookings"): Entry(
         roles("client", "client_admin"),
         {"lawyer_id": "l1", "mode": "at_firm", "start": "2030-01-07T10:00:00+08:00", "minutes": 60},

@@ -91,7 +91,9 @@ EXAMPLES: dict[str, Message] = {
         booking_id="b1", client_id="client", status="cancelled", reason="client_request"
     ),
     "booking.completed": booking.BookingCompleted(booking_id="b1", client_id="client", status="completed"),
-    "booking.rescheduled": booking.BookingRescheduled(booking_id="b1", client_id="client", lawyer_id="lawyer"),
+    "booking.rescheduled": booking.BookingRescheduled(
+        booking_id="b1", client_id="client", lawyer_id="lawyer"
+    ),
     "booking.checked_in": booking.BookingCheckedIn(booking_id="b1", client_id="client", lawyer_id="lawyer"),
     "order.created": payment.OrderCreated(
         order_id="o1", client_id="client", amount=Money(amount=99900, currency="CNY")

@@ -18,6 +18,7 @@ from services.gateway.schemas.booking import (
     BookingPage,
     CancelBooking,
     CompleteBooking,
+    ConnectProcess,
     CreateBooking,
     CreateVisit,
     Mode,
@@ -212,3 +213,12 @@ async def list_visits(
         )
     )
     return VisitPage(items=[Visit.from_proto(v) for v in reply.visits], next_cursor=next_cursor(reply.page))
+
+
+@router.get("/api/v1/connect", response_model=ConnectProcess)
+async def connect_process(clients: ClientsDep) -> ConnectProcess:
+    """Connect-a-lawyer (R-BK-3): the published step-by-step process — a call now (a paid phone
+    consultation an agent bridges to the lawyer) or a network meeting (a booking) — and the lawyers online
+    now with specialty, fields, service hours and next free slot."""
+    reply = await clients.booking.GetConnectProcess(pb.GetConnectProcessRequest())
+    return ConnectProcess.from_proto(reply)

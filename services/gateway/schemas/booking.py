@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from pydantic import AwareDatetime, BaseModel, Field
 
 from counsel.booking.v1 import booking_service_pb2 as pb
-from services.gateway.schemas.common import RequestModel, or_none, rfc3339
+from services.gateway.schemas.common import Money, RequestModel, or_none, rfc3339
 
 Mode = Literal["at_firm", "on_site"]
 
@@ -133,7 +133,7 @@ class Booking(BaseModel):
     checked_in_at: str | None
     summary: str | None
     cancel_reason: str | None
-    refund: int | None = Field(description="Fen refunded by the cancellation policy.")
+    refund: Money | None = Field(description="What the cancellation policy refunds through payment.")
     quality: Quality | None
     created_at: str | None
 
@@ -179,7 +179,7 @@ class Booking(BaseModel):
             checked_in_at=rfc3339(b, "checked_in_at"),
             summary=or_none(b.summary),
             cancel_reason=or_none(b.cancel_reason),
-            refund=b.refund_fen or None,
+            refund=Money(amount=b.refund_fen, currency="CNY") if b.refund_fen else None,
             quality=quality,
             created_at=rfc3339(b, "created_at"),
         )
@@ -225,3 +225,59 @@ class Visit(BaseModel):
 class VisitPage(BaseModel):
     items: list[Visit]
     next_cursor: str | None
+
+
+class ConnectStep(BaseModel):
+    number: int
+    title: str
+    detail: str
+    endpoint: str
+
+
+class OnlineLawyer(BaseModel):
+    id: str
+    name: str
+    specialty: str
+    fields: list[str]
+    service_hours: list[str] = Field(description='"<ISO weekday> HH:MM-HH:MM", the lawyer\'s local time.')
+    next_free_slot: Slot | None
+
+
+class ConnectProcess(BaseModel):
+    """Connect-a-lawyer (R-BK-3, §6.2.4): the published steps and who is online now."""
+
+    steps: list[ConnectStep]
+    online_lawyers: list[OnlineLawyer]
+    time_zone: str
+
+    @classmethod
+    def from_proto(cls, reply: pb.GetConnectProcessResponse) -> ConnectProcess:
+        zone = ZoneInfo(reply.time_zone or "Asia/Shanghai")
+
+        def slot(s: pb.Slot) -> Slot:
+            return Slot(
+                start=str(rfc3339(s, "start")),
+                end=str(rfc3339(s, "end")),
+                minutes=s.minutes,
+                start_local=str(_local(s, "start", zone)),
+                end_local=str(_local(s, "end", zone)),
+            )
+
+        return cls(
+            steps=[
+                ConnectStep(number=s.number, title=s.title, detail=s.detail, endpoint=s.endpoint)
+                for s in reply.steps
+            ],
+            online_lawyers=[
+                OnlineLawyer(
+                    id=lawyer.lawyer_id,
+                    name=lawyer.name,
+                    specialty=lawyer.specialty,
+                    fields=list(lawyer.fields),
+                    service_hours=list(lawyer.service_hours),
+                    next_free_slot=slot(lawyer.next_free_slot) if lawyer.HasField("next_free_slot") else None,
+                )
+                for lawyer in reply.lawyers
+            ],
+            time_zone=reply.time_zone,
+        )

@@ -1186,3 +1186,136 @@ class RecordQualityResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordQualityResponse: _TypeAlias = RecordQualityResponse  # noqa: Y015
+
+@_typing.final
+class ConnectStep(_message.Message):
+    """One step of the connect-a-lawyer process."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    number: _builtins.int
+    """1-based."""
+    title: _builtins.str
+    """Title in Chinese and English."""
+    detail: _builtins.str
+    """What to do."""
+    endpoint: _builtins.str
+    """The API call of the step, e.g. "POST /api/v1/bookings"."""
+    def __init__(
+        self,
+        *,
+        number: _builtins.int = ...,
+        title: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        endpoint: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "endpoint", b"endpoint", "number", b"number", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConnectStep: _TypeAlias = ConnectStep  # noqa: Y015
+
+@_typing.final
+class OnlineLawyer(_message.Message):
+    """A lawyer online now, as connect-a-lawyer lists them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SPECIALTY_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    SERVICE_HOURS_FIELD_NUMBER: _builtins.int
+    NEXT_FREE_SLOT_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """Lawyer profile id."""
+    name: _builtins.str
+    """Name."""
+    specialty: _builtins.str
+    """Specialty."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Legal fields."""
+
+    @_builtins.property
+    def service_hours(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Weekly service hours, e.g. "1 09:00-17:30" (ISO weekday, local time)."""
+
+    @_builtins.property
+    def next_free_slot(self) -> Global___Slot:
+        """The earliest free 30-minute slot in the next 7 days, unset when none."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        specialty: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+        service_hours: _abc.Iterable[_builtins.str] | None = ...,
+        next_free_slot: Global___Slot | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["next_free_slot", b"next_free_slot"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "lawyer_id", b"lawyer_id", "name", b"name", "next_free_slot", b"next_free_slot", "service_hours", b"service_hours", "specialty", b"specialty"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OnlineLawyer: _TypeAlias = OnlineLawyer  # noqa: Y015
+
+@_typing.final
+class GetConnectProcessRequest(_message.Message):
+    """Request for BookingService.GetConnectProcess."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConnectProcessRequest: _TypeAlias = GetConnectProcessRequest  # noqa: Y015
+
+@_typing.final
+class GetConnectProcessResponse(_message.Message):
+    """Response of BookingService.GetConnectProcess."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEPS_FIELD_NUMBER: _builtins.int
+    LAWYERS_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    time_zone: _builtins.str
+    """The lawyers' time zone."""
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConnectStep]:
+        """The published process, in order."""
+
+    @_builtins.property
+    def lawyers(self) -> _containers.RepeatedCompositeFieldContainer[Global___OnlineLawyer]:
+        """Lawyers online now."""
+
+    def __init__(
+        self,
+        *,
+        steps: _abc.Iterable[Global___ConnectStep] | None = ...,
+        lawyers: _abc.Iterable[Global___OnlineLawyer] | None = ...,
+        time_zone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyers", b"lawyers", "steps", b"steps", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConnectProcessResponse: _TypeAlias = GetConnectProcessResponse  # noqa: Y015

@@ -111,6 +111,11 @@ class BookingServiceStub:
                 request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityRequest.SerializeToString,
                 response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityResponse.FromString,
                 _registered_method=True)
+        self.GetConnectProcess = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/GetConnectProcess',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessResponse.FromString,
+                _registered_method=True)
 
 
 class BookingServiceServicer:
@@ -223,6 +228,14 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetConnectProcess(self, request, context):
+        """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
+        their next free slot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -300,6 +313,11 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.RecordQuality,
                     request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityRequest.FromString,
                     response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityResponse.SerializeToString,
+            ),
+            'GetConnectProcess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConnectProcess,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -709,6 +727,33 @@ class BookingService:
             '/counsel.booking.v1.BookingService/RecordQuality',
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityRequest.SerializeToString,
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConnectProcess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/GetConnectProcess',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -65,6 +65,10 @@ class BookingServiceStub:
     """Visits visible to the caller: the client enterprise's own, a lawyer's own, all for supervisors."""
     RecordQuality: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.RecordQualityRequest, _booking_service_pb2.RecordQualityResponse]
     """After a completed meeting: the lawyer's quality checklist or the client's rating (R-Q-4)."""
+    GetConnectProcess: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.GetConnectProcessRequest, _booking_service_pb2.GetConnectProcessResponse]
+    """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
+    their next free slot.
+    """
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -103,6 +107,10 @@ class BookingServiceAsyncStub(BookingServiceStub):
     """Visits visible to the caller: the client enterprise's own, a lawyer's own, all for supervisors."""
     RecordQuality: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.RecordQualityRequest, _booking_service_pb2.RecordQualityResponse]  # type: ignore[assignment]
     """After a completed meeting: the lawyer's quality checklist or the client's rating (R-Q-4)."""
+    GetConnectProcess: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.GetConnectProcessRequest, _booking_service_pb2.GetConnectProcessResponse]  # type: ignore[assignment]
+    """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
+    their next free slot.
+    """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
@@ -228,5 +236,15 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.RecordQualityResponse, _abc.Awaitable[_booking_service_pb2.RecordQualityResponse]]:
         """After a completed meeting: the lawyer's quality checklist or the client's rating (R-Q-4)."""
+
+    @_abc_1.abstractmethod
+    def GetConnectProcess(
+        self,
+        request: _booking_service_pb2.GetConnectProcessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.GetConnectProcessResponse, _abc.Awaitable[_booking_service_pb2.GetConnectProcessResponse]]:
+        """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
+        their next free slot.
+        """
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
