@@ -506,9 +506,9 @@ def _booking(envelope: EventEnvelope) -> Plan:
             notices.append(Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=m.lawyer_id))
         return Plan([], notices)
     if kind == "booking.checked_in":
-        c = _unpack(envelope, booking_events.BookingCheckedIn)
-        subject = ("booking", c.booking_id)
-        return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=c.client_id)])
+        checked_in = _unpack(envelope, booking_events.BookingCheckedIn)
+        subject = ("booking", checked_in.booking_id)
+        return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=checked_in.client_id)])
     if kind == "booking.cancelled":
         x = _unpack(envelope, booking_events.BookingCancelled)
         subject = ("booking", x.booking_id)
