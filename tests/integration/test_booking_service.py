@@ -334,6 +334,13 @@ async def test_a_staff_member_cannot_book_and_a_lawyer_cannot_cancel(platform: P
         "/api/v1/bookings", json=body(next_weekday(5, 10)), headers=platform.lawyer()
     )
     assert response.status_code == 403
+    held = await book(platform, next_weekday(18, 15))
+    by_lawyer = await platform.http.post(
+        f"/api/v1/bookings/{held['id']}/cancel", json={}, headers=platform.lawyer()
+    )
+    assert by_lawyer.status_code == 403
+    still = await platform.http.get(f"/api/v1/bookings/{held['id']}", headers=platform.client())
+    assert still.json()["status"] == "held"
 
 
 # --- idempotency and tenancy -----------------------------------------------------------------------------
