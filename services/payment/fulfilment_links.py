@@ -5,7 +5,10 @@
 - a document order (created for a paid document product by the order's workflow) completing, from
   documents' `docorder.completed`, completes the order;
 - a booking order (its held booking confirmed by the order's workflow) is completed by booking's
-  `booking.completed` (the meeting took place, or the client did not come: a no-show is not refunded)."""
+  `booking.completed` (the meeting took place, or the client did not come: a no-show is not refunded), and
+  ended by a cancellation that keeps part of the price (`booking.cancelled` with less than the order's amount
+  to refund; the refund itself comes from the booking's workflow). A cancellation refunded in full leaves
+  the order to its refund (→ refunded)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from counsel.booking.v1 import events_pb2 as booking_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
 from counsel.documents.v1 import events_pb2 as documents_events
+from services.payment.models import OrderRow
 from services.payment.store import PaymentStore
 from services.runtime.events import unpack
 
@@ -22,6 +26,7 @@ SUBJECTS = [
     "consultation.consultation.submitted",
     "documents.docorder.completed",
     "booking.booking.completed",
+    "booking.booking.cancelled",
 ]
 
 
@@ -30,6 +35,19 @@ class FulfilmentLinker:
         self.store = store
 
     async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:
+        if envelope.type == "booking.cancelled":
+            cancelled = unpack(envelope, booking_events.BookingCancelled)
+            assert isinstance(cancelled, booking_events.BookingCancelled)
+            order = await session.get(OrderRow, cancelled.order_id) if cancelled.order_id else None
+            if (
+                order is not None
+                and cancelled.status == "cancelled"
+                and cancelled.refund_fen < order.amount_fen
+            ):
+                await self.store.complete_fulfilment(
+                    session, envelope.tenant_id, cancelled.order_id, "booking", cancelled.booking_id
+                )
+            return
         if envelope.type == "booking.completed":
             finished = unpack(envelope, booking_events.BookingCompleted)
             assert isinstance(finished, booking_events.BookingCompleted)

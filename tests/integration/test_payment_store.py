@@ -485,3 +485,24 @@ async def test_a_finished_booking_completes_the_order_that_confirmed_it(platform
     async with platform.db.transaction() as session:
         await linker(finished("b-1", status="no_show"), session)
     assert (await platform.store.get_order(CLIENT, order_id)).row.status == "completed"
+
+
+@pytest.mark.parametrize(("refund", "status"), [(50000, "completed"), (99900, "in_service")])
+async def test_a_cancelled_booking_ends_its_order_unless_it_is_refunded_in_full(
+    platform: Platform, refund: int, status: str
+) -> None:
+    """A late cancellation keeps part of the price: the order is complete (the refund follows on it); a
+    full refund is left to turn the order into `refunded`."""
+    order_id = await platform.order()
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    await platform.store.advance_order(order_id, "in_service", "booking", "b-9")
+    packed = AnyProto()
+    packed.Pack(
+        booking_events.BookingCancelled(
+            booking_id="b-9", client_id="u1", status="cancelled", order_id=order_id, refund_fen=refund
+        )
+    )
+    event = EventEnvelope(id=f"e-cancel-{refund}", type="booking.cancelled", tenant_id="t1", payload=packed)
+    async with platform.db.transaction() as session:
+        await FulfilmentLinker(platform.store)(event, session)
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == status
