@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, cast
 from counsel.booking.v1 import booking_service_pb2
 from counsel.booking.v1.booking_service_pb2_grpc import add_BookingServiceServicer_to_server
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
+from services.booking.erasure import erase_user
 from services.booking.models import TABLES
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStore
 from services.booking.workflow_driver import SUBJECTS, WorkflowDriver
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
@@ -44,5 +46,6 @@ async def serve(settings: Settings) -> None:
                 rt.consumer(
                     "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
                 ),
+                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
             ],
         )

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, cast
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2
 from counsel.documents.v1.documents_service_pb2_grpc import add_DocumentsServiceServicer_to_server
+from services.documents.erasure import erase_user
 from services.documents.files import DocumentFiles
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStore
 from services.documents.workflow_driver import SUBJECTS, WorkflowDriver
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.metrics import SLA_BREACHES
@@ -50,5 +52,6 @@ async def serve(settings: Settings) -> None:
                 rt.consumer(
                     "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
                 ),
+                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
             ],
         )
