@@ -20,6 +20,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.any_pb2 import Any as AnyProto
 from jwt.algorithms import OKPAlgorithm
 from sqlmodel import select
 
@@ -34,7 +35,9 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import (
     add_CatalogServiceServicer_to_server,
 )
 from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.identity.v1.events_pb2 import UserErased
 from deploy.local.servers import NatsServer, PostgresServer
+from services.booking.erasure import erase_user
 from services.booking.models import TABLES as BOOKING_TABLES
 from services.booking.models import BookingRow
 from services.booking.server import BookingServicer
@@ -49,6 +52,7 @@ from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings, load_settings
 from services.runtime.context import Principal
 from services.runtime.db import Database, ensure_database
+from services.runtime.erasure import ERASED_TEXT
 from services.runtime.events import Outbox
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
@@ -595,3 +599,35 @@ async def test_connect_a_lawyer_publishes_its_process_and_the_online_lawyers(pla
     assert first["service_hours"][0] == "1 09:00-17:30"
     slot = first["next_free_slot"]
     assert slot["minutes"] >= 30 and slot["start_local"].endswith("+08:00")
+
+
+async def test_erasing_a_client_removes_their_words_from_their_bookings_only(platform: Platform) -> None:
+    """R-PRIV-1 (docs/erasure.md): a typed cancellation reason goes; the platform's own reasons and other
+    clients' bookings stay."""
+    erased_user, other_user = f"client-{uuid.uuid4().hex[:6]}", f"client-{uuid.uuid4().hex[:6]}"
+    mine = await platform.http.post(
+        "/api/v1/bookings",
+        json=body(next_weekday(19, 9), needs="我的需求"),
+        headers=platform.client(user=erased_user),
+    )
+    theirs = await platform.http.post(
+        "/api/v1/bookings",
+        json=body(next_weekday(19, 14), needs="别人的需求"),
+        headers=platform.client(user=other_user),
+    )
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    await platform.http.post(
+        f"/api/v1/bookings/{mine.json()['id']}/cancel",
+        json={"reason": "我家里有事"},
+        headers=platform.client(user=erased_user),
+    )
+    packed = AnyProto()
+    packed.Pack(UserErased(user_id=erased_user, tenant_id="tenant-1"))
+    event = EventEnvelope(id=uuid.uuid4().hex, type="user.erased", tenant_id="tenant-1", payload=packed)
+    async with platform.store.db.transaction() as session:
+        await erase_user(event, session)
+    erased = await platform.store.get(None, mine.json()["id"])
+    kept = await platform.store.get(None, theirs.json()["id"])
+    assert (erased.cancel_reason, erased.needs) == (ERASED_TEXT, ERASED_TEXT)
+    assert (erased.status, erased.start) == ("cancelled", next_weekday(19, 9))
+    assert kept.needs == "别人的需求"
