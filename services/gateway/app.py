@@ -13,6 +13,7 @@ from services.gateway.middleware import RequestMiddleware
 from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from services.gateway.routes import (
     auth,
+    booking,
     catalog,
     chat,
     consultations,
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(orders.router)
     app.include_router(payments.router)
     app.include_router(documents.router)
+    app.include_router(booking.router)
     if settings.env in ("dev", "test"):
         app.include_router(dev.router)
         app.include_router(payments.dev_router)

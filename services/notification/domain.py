@@ -237,6 +237,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("会面已结束", "会面已结束，欢迎评价。"),
         "en": ("Meeting finished", "The meeting is over; please rate it."),
     },
+    "booking.rescheduled": {
+        "zh": ("预约已改期", "会面已改至 {start}。"),
+        "en": ("Booking rescheduled", "The meeting moved to {start}."),
+    },
+    "booking.checked_in": {
+        "zh": ("会面已开始", "律师已签到，会面开始。"),
+        "en": ("Meeting started", "The lawyer checked in; the meeting has started."),
+    },
     "order.created": {
         "zh": ("订单已创建", "订单金额 {amount}，请在 {due} 前支付。"),
         "en": ("Order created", "The order comes to {amount}; please pay by {due}."),
@@ -519,7 +527,22 @@ def _booking(envelope: EventEnvelope) -> Plan:
         subject = ("booking", r.booking_id)
         params = {"start": _when(r.start, r.HasField("start"))}
         # A reminder that waits for quiet hours to end can arrive after the meeting: it is transactional.
-        return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.client_id)])
+        notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.client_id)]
+        if r.lawyer_id:  # the lawyer is reminded too
+            notices.append(Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.lawyer_id))
+        return Plan([], notices)
+    if kind == "booking.rescheduled":
+        m = _unpack(envelope, booking_events.BookingRescheduled)
+        subject = ("booking", m.booking_id)
+        params = {"start": _when(m.start, m.HasField("start"))}
+        notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=m.client_id)]
+        if m.lawyer_id:
+            notices.append(Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=m.lawyer_id))
+        return Plan([], notices)
+    if kind == "booking.checked_in":
+        checked_in = _unpack(envelope, booking_events.BookingCheckedIn)
+        subject = ("booking", checked_in.booking_id)
+        return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=checked_in.client_id)])
     if kind == "booking.cancelled":
         x = _unpack(envelope, booking_events.BookingCancelled)
         subject = ("booking", x.booking_id)

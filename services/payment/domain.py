@@ -133,6 +133,9 @@ def new_order(
     amount = int(tier["price"])
     if amount <= 0:
         raise InvalidArgument.for_field("tier", "has no price")
+    if product.category == "booking" and not str(booking.get("booking_id") or "").strip():
+        # Paying confirms a held booking (R-BK-1): hold the slot first with POST /api/v1/bookings.
+        raise InvalidArgument.for_field("booking.booking_id", "is required for a booking product")
     return NewOrder(
         product_id=product.product_id,
         product_name=product.name,

@@ -437,11 +437,17 @@ async def person_with_data(p: Platform, name: str) -> Person:
                 client_id=person.user_id,
                 lawyer_id=lawyer,
                 mode="on_site",
-                status="confirmed",
+                status="completed",
                 start=now,
                 minutes=60,
+                ends_at=now + timedelta(minutes=60),
+                buffer_minutes=60,
+                blocked_from=now - timedelta(minutes=60),
+                blocked_until=now + timedelta(minutes=120),
                 address=f"{name}家，朝阳路 1 号",
                 needs=f"{name}需要无障碍通道",
+                summary=f"与{name}讨论了劳动争议",
+                quality={"rating": 5, "client_comment": f"{name}很满意", "checklist": {"advice_given": True}},
                 created_at=now,
             )
         )
@@ -549,6 +555,8 @@ async def holdings(p: Platform, person: Person) -> dict[str, Any]:
             "status": b.status,
             "address": b.address,
             "needs": b.needs,
+            "summary": b.summary,
+            "quality": b.quality,
         }
     return found
 
@@ -650,9 +658,12 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     }
     assert after["booking"] == {
         "lawyer_id": alice.lawyer_id,
-        "status": "confirmed",
+        "status": "completed",
         "address": ERASED_TEXT,
         "needs": ERASED_TEXT,
+        "summary": ERASED_TEXT,
+        # The stars and the lawyer's checklist are the service's quality record (R-Q-4); the words go.
+        "quality": {"rating": 5, "client_comment": ERASED_TEXT, "checklist": {"advice_given": True}},
     }
     assert after["refund_reasons"] == sorted(["goodwill", ERASED_TEXT])
     assert after["catalog"] == {"review": ("", 4, "专业"), "order_record_client": ""}

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.any_pb2 import Any as AnyProto
 from sqlalchemy import text
 
+from counsel.booking.v1 import events_pb2 as booking_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
@@ -524,3 +525,51 @@ async def test_a_completed_document_order_completes_the_order_it_fulfils(platfor
     view = await platform.store.get_order(CLIENT, order_id)
     assert view.row.status == "completed"
     assert [s.stage for s in view.stages][-2:] == ["in_service", "completed"]
+
+
+async def test_a_finished_booking_completes_the_order_that_confirmed_it(platform: Platform) -> None:
+    """R-BK-1: `booking.completed` (completed or no_show) completes the booking's order, once."""
+    order_id = await platform.order()
+    linker = FulfilmentLinker(platform.store)
+
+    def finished(booking_id: str, status: str = "completed", tenant_id: str = "t1") -> EventEnvelope:
+        packed = AnyProto()
+        packed.Pack(
+            booking_events.BookingCompleted(
+                booking_id=booking_id, client_id="u1", status=status, order_id=order_id
+            )
+        )
+        return EventEnvelope(
+            id=f"e-{booking_id}-{tenant_id}", type="booking.completed", tenant_id=tenant_id, payload=packed
+        )
+
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    await platform.store.advance_order(order_id, "in_service", "booking", "b-1")
+    async with platform.db.transaction() as session:
+        await linker(finished("b-other"), session)  # not this order's booking
+        await linker(finished("b-1", tenant_id="t2"), session)  # another enterprise's event
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "in_service"
+    async with platform.db.transaction() as session:
+        await linker(finished("b-1", status="no_show"), session)
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "completed"
+
+
+@pytest.mark.parametrize(("refund", "status"), [(50000, "completed"), (99900, "in_service")])
+async def test_a_cancelled_booking_ends_its_order_unless_it_is_refunded_in_full(
+    platform: Platform, refund: int, status: str
+) -> None:
+    """A late cancellation keeps part of the price: the order is complete (the refund follows on it); a
+    full refund is left to turn the order into `refunded`."""
+    order_id = await platform.order()
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    await platform.store.advance_order(order_id, "in_service", "booking", "b-9")
+    packed = AnyProto()
+    packed.Pack(
+        booking_events.BookingCancelled(
+            booking_id="b-9", client_id="u1", status="cancelled", order_id=order_id, refund_fen=refund
+        )
+    )
+    event = EventEnvelope(id=f"e-cancel-{refund}", type="booking.cancelled", tenant_id="t1", payload=packed)
+    async with platform.db.transaction() as session:
+        await FulfilmentLinker(platform.store)(event, session)
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == status

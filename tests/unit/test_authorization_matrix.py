@@ -271,6 +271,34 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/payments/notify/{provider}"): Entry(PUBLIC, {"notify_id": "n1"}),
     ("GET", "/api/v1/vouchers/{code}/verify"): Entry(PUBLIC),
     ("GET", "/api/v1/ledger/verify"): Entry(roles("supervisor")),
+    # booking (R-BK-1..3, R-Q-4): anyone sees free slots; clients book, lawyers run the meeting and record
+    # visits, agents follow; the booking service scopes every booking and visit by tenant again
+    ("GET", "/api/v1/lawyers/{lawyer_id}/availability"): Entry(PUBLIC),
+    ("GET", "/api/v1/connect"): Entry(PUBLIC),
+    ("POST", "/api/v1/bookings"): Entry(
+        roles("client", "client_admin"),
+        {"lawyer_id": "l1", "mode": "at_firm", "start": "2030-01-07T10:00:00+08:00", "minutes": 60},
+    ),
+    ("GET", "/api/v1/bookings"): Entry(roles("client", "client_admin", "lawyer", "agent", "supervisor")),
+    ("GET", "/api/v1/bookings/{booking_id}"): Entry(
+        roles("client", "client_admin", "lawyer", "agent", "supervisor")
+    ),
+    ("POST", "/api/v1/bookings/{booking_id}/reschedule"): Entry(
+        roles("client", "client_admin", "agent", "supervisor"), {"start": "2030-01-07T11:00:00+08:00"}
+    ),
+    ("POST", "/api/v1/bookings/{booking_id}/cancel"): Entry(
+        roles("client", "client_admin", "agent", "supervisor"), {}
+    ),
+    ("POST", "/api/v1/bookings/{booking_id}/check-in"): Entry(roles("lawyer")),
+    ("POST", "/api/v1/bookings/{booking_id}/complete"): Entry(roles("lawyer"), {"summary": "s"}),
+    ("POST", "/api/v1/bookings/{booking_id}/quality-checklist"): Entry(
+        roles("lawyer"), {"checklist": {"advice_given": True}}
+    ),
+    ("POST", "/api/v1/bookings/{booking_id}/rating"): Entry(roles("client", "client_admin"), {"rating": 5}),
+    ("POST", "/api/v1/visits"): Entry(
+        roles("lawyer"), {"enterprise_id": "t1", "date": "2026-11-01", "findings": "f"}
+    ),
+    ("GET", "/api/v1/visits"): Entry(roles("client", "client_admin", "lawyer", "supervisor")),
     # local development only (COUNSEL_ENV dev/test)
     ("GET", "/api/v1/dev/outbox"): Entry(PUBLIC, query={"to": "13800138000"}),
     ("POST", "/api/v1/dev/sandbox-pay/{payment_id}"): Entry(PUBLIC),

@@ -101,11 +101,17 @@ EXAMPLES: dict[str, Message] = {
     ),
     "booking.held": booking.BookingHeld(booking_id="b1", client_id="client", lawyer_id="lawyer"),
     "booking.confirmed": booking.BookingConfirmed(booking_id="b1", client_id="client", lawyer_id="lawyer"),
-    "booking.reminded": booking.BookingReminded(booking_id="b1", client_id="client", lead_minutes=60),
+    "booking.reminded": booking.BookingReminded(
+        booking_id="b1", client_id="client", lawyer_id="lawyer", lead_minutes=60
+    ),
     "booking.cancelled": booking.BookingCancelled(
         booking_id="b1", client_id="client", status="cancelled", reason="client_request"
     ),
     "booking.completed": booking.BookingCompleted(booking_id="b1", client_id="client", status="completed"),
+    "booking.rescheduled": booking.BookingRescheduled(
+        booking_id="b1", client_id="client", lawyer_id="lawyer"
+    ),
+    "booking.checked_in": booking.BookingCheckedIn(booking_id="b1", client_id="client", lawyer_id="lawyer"),
     "order.created": payment.OrderCreated(
         order_id="o1", client_id="client", amount=Money(amount=99900, currency="CNY")
     ),
@@ -160,6 +166,12 @@ def test_deadline_breaches_delivery_payment_and_reminders_are_transactional() ->
         "booking.reminded",
     } <= transactional
     assert "consultation.replied" not in transactional
+
+
+def test_booking_reminders_reach_the_client_and_the_lawyer() -> None:
+    """R-BK-1: the 24 h and 1 h reminders go to both sides of the meeting."""
+    plan = plan_for(envelope("booking.reminded", EXAMPLES["booking.reminded"]))
+    assert {n.user_id for n in plan.notices} == {"client", "lawyer"}
 
 
 def test_participants_are_learned_for_later_events() -> None:

@@ -58,6 +58,21 @@ def test_bad_order_input_names_the_field() -> None:
         domain.parse_json_object("[1]", "requirements")
 
 
+def test_a_booking_product_names_the_held_booking_it_pays() -> None:
+    """R-BK-1: paying a booking product confirms the booking held with POST /api/v1/bookings."""
+    product = domain.ProductSnapshot(
+        product_id="booking-at-firm",
+        name="律所面谈",
+        category="booking",
+        currency="CNY",
+        tiers=({"id": "60min", "price": 59900},),
+    )
+    assert domain.new_order(product, "", {}, {"booking_id": "b1"}).booking == {"booking_id": "b1"}
+    with pytest.raises(InvalidArgument) as caught:
+        domain.new_order(product, "", {}, {})
+    assert caught.value.violations[0].field == "booking.booking_id"
+
+
 def test_order_transitions_are_checked() -> None:
     assert domain.next_order_status("pending_payment", "paid") == "paid"
     for current, target in (("pending_payment", "in_service"), ("cancelled", "paid"), ("refunded", "paid")):
