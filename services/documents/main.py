@@ -8,6 +8,8 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2
 from counsel.documents.v1.documents_service_pb2_grpc import add_DocumentsServiceServicer_to_server
 from services.documents.files import DocumentFiles
+from services.documents.lawyer_events import SUBJECTS as LAWYER_SUBJECTS
+from services.documents.lawyer_events import LawyerProjection
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStore
@@ -37,10 +39,11 @@ async def serve(settings: Settings) -> None:
                 open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
             ),
         )
+        store = DocumentsStore(rt.db, rt.outbox)
         server = rt.grpc_server()
         server.add(
             add_DocumentsServiceServicer_to_server,
-            DocumentsServicer(DocumentsStore(rt.db, rt.outbox), files, temporal, catalog),
+            DocumentsServicer(store, files, temporal, catalog),
             FULL_NAME,
         )
         await rt.run(
@@ -50,5 +53,6 @@ async def serve(settings: Settings) -> None:
                 rt.consumer(
                     "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
                 ),
+                rt.consumer("lawyer-projection", LAWYER_SUBJECTS, LawyerProjection(store)),
             ],
         )

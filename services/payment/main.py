@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
+from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
 from counsel.payment.v1 import payment_service_pb2
 from counsel.payment.v1.payment_service_pb2_grpc import add_PaymentServiceServicer_to_server
 from services.payment.config import PaymentSettings, configured_providers
@@ -17,6 +19,7 @@ from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
 from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStore
+from services.payment.timeline import OrderTimeline, consultation_source, documents_source
 from services.payment.vouchers import VoucherSigner
 from services.payment.workflow_starter import SUBJECTS, OrderWorkflowStarter
 from services.runtime.config import Settings
@@ -25,6 +28,8 @@ from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
+    from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
+    from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
 
 SERVICE = "payment"
 FULL_NAME = payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
@@ -40,6 +45,20 @@ async def serve(settings: Settings) -> None:
                 open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
             ),
         )
+        deadline = settings.grpc_deadline_seconds
+        documents = cast(
+            "DocumentsServiceAsyncStub",
+            DocumentsServiceStub(open_channel(settings.documents_addr, default_timeout=deadline)),
+        )
+        consultation = cast(
+            "ConsultationServiceAsyncStub",
+            ConsultationServiceStub(open_channel(settings.consultation_addr, default_timeout=deadline)),
+        )
+        # The fulfilment's owners, asked for its stages when a client reads the order's timeline.
+        timeline = OrderTimeline(
+            catalog,
+            {"document": documents_source(documents), "consultation": consultation_source(consultation)},
+        )
         providers = configured_providers(payment_settings)
         store = PaymentStore(rt.db, rt.outbox)
         assert rt.bus is not None
@@ -53,6 +72,7 @@ async def serve(settings: Settings) -> None:
                 VoucherSigner(settings.secret_key),
                 payment_settings,
                 ObjectStoreInvoices(rt.bus.js, replicas=settings.object_store_replicas),
+                timeline,
             ),
             FULL_NAME,
         )

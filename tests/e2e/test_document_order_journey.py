@@ -72,7 +72,9 @@ def test_a_document_order_from_creation_to_acceptance(
     path = f"/api/v1/document-orders/{order['id']}"
     assert order["stage"] == "awaiting_acknowledgement" and order["complexity"] == "simple"
     assert when(order["acknowledge_due_at"]) - when(order["created_at"]) <= timedelta(minutes=30)  # R-DOC-2
-    assert order["assigned_lawyer_id"] in LAWYER_BY_ID and order["assignment_reason"]
+    assert order["assigned_lawyer_id"] in LAWYER_BY_ID
+    # R-DOC-3: matched by the product's legal field, as consultation matches its lawyers.
+    assert order["assignment_reason"].startswith("field contract;"), order["assignment_reason"]
     lawyer = login(http, LAWYER_BY_ID[order["assigned_lawyer_id"]])
     other_lawyer = login(http, next(e for i, e in LAWYER_BY_ID.items() if i != order["assigned_lawyer_id"]))
 
@@ -133,7 +135,8 @@ def test_a_document_order_from_creation_to_acceptance(
     assert rejected.status_code == 200 and rejected.json()["stage"] == "drafting"
     assert rejected.json()["draft_due_at"] == order["draft_due_at"] or order["draft_due_at"] is None
 
-    final = "采购合同（定稿）\n".encode() + os.urandom(128)
+    # Larger than one object-store chunk (128 KiB): the download streams it in pieces (R-DOC-6).
+    final = "采购合同（定稿）\n".encode() + os.urandom(300 * 1024)
     order = http.post(f"{path}/drafts", headers=lawyer, files={"file": ("合同.docx", final, DOCX)}).json()
     assert order["stage"] == "in_review" and [v["status"] for v in order["versions"]] == [
         "rejected",
@@ -151,6 +154,10 @@ def test_a_document_order_from_creation_to_acceptance(
     # The client sees and downloads exactly the approved bytes (R-DOC-6).
     seen = http.get(path, headers=client).json()
     assert [v["number"] for v in seen["versions"]] == [2]
+    with http.stream("GET", f"{path}/versions/2/file", headers=client) as streamed:
+        assert streamed.status_code == 200
+        pieces = list(streamed.iter_raw())
+    assert b"".join(pieces) == final and int(streamed.headers["content-length"]) == len(final)
     download = http.get(f"{path}/versions/2/file", headers=client)
     assert download.status_code == 200
     assert (

@@ -55,6 +55,10 @@ class DocumentsServiceStub:
     """The client accepts the delivered document; the order completes."""
     DownloadVersion: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]
     """One version's file with its metadata (clients: approved versions only)."""
+    StreamVersion: _grpc.UnaryStreamMultiCallable[_documents_service_pb2.StreamVersionRequest, _documents_service_pb2.StreamVersionResponse]
+    """The same file streamed in object-store chunks: the first message carries the version's metadata
+    (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
+    """
     RecordStage: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]
@@ -87,6 +91,10 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     """The client accepts the delivered document; the order completes."""
     DownloadVersion: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]  # type: ignore[assignment]
     """One version's file with its metadata (clients: approved versions only)."""
+    StreamVersion: _aio.UnaryStreamMultiCallable[_documents_service_pb2.StreamVersionRequest, _documents_service_pb2.StreamVersionResponse]  # type: ignore[assignment]
+    """The same file streamed in object-store chunks: the first message carries the version's metadata
+    (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
+    """
     RecordStage: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]  # type: ignore[assignment]
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]  # type: ignore[assignment]
@@ -170,6 +178,16 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_documents_service_pb2.DownloadVersionResponse, _abc.Awaitable[_documents_service_pb2.DownloadVersionResponse]]:
         """One version's file with its metadata (clients: approved versions only)."""
+
+    @_abc_1.abstractmethod
+    def StreamVersion(
+        self,
+        request: _documents_service_pb2.StreamVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_documents_service_pb2.StreamVersionResponse], _abc.AsyncIterator[_documents_service_pb2.StreamVersionResponse]]:
+        """The same file streamed in object-store chunks: the first message carries the version's metadata
+        (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
+        """
 
     @_abc_1.abstractmethod
     def RecordStage(
