@@ -16,13 +16,15 @@ from services.documents.store import BREACH_METRIC_KIND, DocumentsStore
 from services.documents.workflow_driver import SUBJECTS, WorkflowDriver
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
-from services.runtime.metrics import SLA_BREACHES
+from services.runtime.metrics import SLA_BREACHES, keep_sla_timers
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "documents"
+# The deadlines this service's records show running (counsel_sla_timers_pending).
+SLA_TIMER_KINDS = ("acknowledge_30m", "delivery", "revision_window")
 FULL_NAME = documents_service_pb2.DESCRIPTOR.services_by_name["DocumentsService"].full_name
 
 
@@ -54,5 +56,6 @@ async def serve(settings: Settings) -> None:
                     "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
                 ),
                 rt.consumer("lawyer-projection", LAWYER_SUBJECTS, LawyerProjection(store)),
+                keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
             ],
         )

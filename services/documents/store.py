@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -507,6 +508,30 @@ class DocumentsStore:
             return rows, ""
         last = rows[limit - 1]
         return rows[:limit], encode_cursor(getattr(last, field) or last.created_at, last.id)
+
+    # --- metrics ----------------------------------------------------------------------------------------------
+
+    async def open_timers(self) -> dict[str, int]:
+        """Deadlines running now, by the kind counsel_sla_timers_pending uses: the workflow waits on the
+        acknowledgement timer while awaiting acknowledgement, on the delivery timer while first drafting (a
+        revision has no clock), and on the revision window while delivered."""
+        first_drafting = and_(
+            col(DocumentOrderRow.stage) == "drafting", col(DocumentOrderRow.first_delivered_at).is_(None)
+        )
+        kinds = {
+            "acknowledge_30m": col(DocumentOrderRow.stage) == "awaiting_acknowledgement",
+            "delivery": first_drafting,
+            "revision_window": col(DocumentOrderRow.stage) == "delivered",
+        }
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(
+                    sa_select(*(func.count().filter(condition) for condition in kinds.values())).select_from(
+                        DocumentOrderRow
+                    )
+                )
+            ).one()
+        return dict(zip(kinds, (int(n) for n in row), strict=True))
 
     # --- staff roster --------------------------------------------------------------------------------------
 

@@ -370,3 +370,17 @@ async def test_an_agent_bridges_a_phone_consultation_and_the_call_record_is_kept
     assert [(c.id, c.status) for c in view.calls] == [(call.id, "ended")]
     assert [s.stage for s in view.stages if s.stage.startswith("call")] == ["call_connected", "call_ended"]
     assert {"call.connected", "call.ended"} <= set(await events(store))
+
+
+async def test_open_reply_clocks_are_counted_for_the_sla_timers_gauge(store: ConsultationStore) -> None:
+    """counsel_sla_timers_pending{kind="reply_24h"}: professional questions with a reply promised and not
+    given; a general question carries no promise; an answered one stops its clock."""
+    assert await store.open_timers() == {"reply_24h": 0}
+    answered = await submit(store)
+    await submit(store)
+    await store.create(CLIENT, NewConsultation("general", "试用期", LABOUR_QUESTION, ""), "")
+    await store.classify(answered, "c", default_classifier().classify)
+    lawyer_id, _ = await store.assign(answered, [], None, "a")
+    assert await store.open_timers() == {"reply_24h": 2}
+    await store.post_message(lawyer(lawyer_id), answered, "答复如下……")
+    assert await store.open_timers() == {"reply_24h": 1}

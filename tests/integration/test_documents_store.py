@@ -28,6 +28,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database, ensure_database
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
+from services.runtime.metrics import refresh_sla_timers
 from services.runtime.migrations import migrate
 from services.runtime.records import new_id, utcnow
 
@@ -328,3 +329,33 @@ async def test_a_file_larger_than_one_chunk_streams_back_chunk_by_chunk_with_its
     assert [chunk async for chunk in files.chunks(empty)] == []
     with pytest.raises(NotFound):
         [chunk async for chunk in files.chunks("probe/missing")]
+
+
+async def test_the_sla_timers_gauge_counts_the_deadlines_the_records_show_running(
+    store: DocumentsStore, files: DocumentFiles
+) -> None:
+    """counsel_sla_timers_pending{kind}: one acknowledgement clock per unacknowledged order, one delivery
+    clock per order in its first drafting, one revision window per delivered order; in review, none."""
+    await store.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    waiting, _ = await store.create(new_order())
+    drafting, _ = await store.create(new_order())
+    reviewed, _ = await store.create(new_order())
+    delivered, _ = await store.create(new_order())
+    for view in (drafting, reviewed, delivered):
+        await store.acknowledge(AGENT, view.row.id, "")
+    upload = domain.validate_upload("合同.docx", DOCX, b"draft", "")
+    for view in (reviewed, delivered):
+        await store.add_version(lawyer("lawyer-1"), view.row.id, upload, files.put)
+    await store.upsert_staff(REVIEWER.user_id, "reviewer", "11101201234567890")
+    await store.review(REVIEWER, delivered.row.id, "approve", "")
+    assert await store.open_timers() == {"acknowledge_30m": 1, "delivery": 1, "revision_window": 1}
+
+    await refresh_sla_timers(store.open_timers, ("acknowledge_30m", "delivery", "revision_window", "other"))
+
+    def gauge(kind: str) -> float | None:
+        return REGISTRY.get_sample_value("counsel_sla_timers_pending", {"kind": kind})
+
+    assert [gauge(k) for k in ("acknowledge_30m", "delivery", "revision_window", "other")] == [1, 1, 1, 0]
+    await store.acknowledge(AGENT, waiting.row.id, "")
+    await refresh_sla_timers(store.open_timers, ("acknowledge_30m", "delivery"))
+    assert (gauge("acknowledge_30m"), gauge("delivery")) == (0, 2)
