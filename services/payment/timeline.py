@@ -17,6 +17,7 @@ from counsel.consultation.v1 import consultation_service_pb2
 from counsel.documents.v1 import documents_service_pb2
 from services.payment import domain
 from services.payment.store import OrderView
+from services.runtime.errors import Unavailable
 from services.runtime.records import from_timestamp
 
 if TYPE_CHECKING:
@@ -71,10 +72,25 @@ class OrderTimeline:
         fulfilment: list[domain.StageFact] = []
         source = self.sources.get(row.fulfilment_kind) if row.fulfilment_id else None
         if source is not None:
-            fulfilment = [fact(s) for s in await source(row.fulfilment_id) if s.HasField("entered_at")]
+            fulfilment = [fact(s) for s in await self._owned(row.fulfilment_kind, source, row.fulfilment_id)]
         return domain.join_timeline(
             payment, fulfilment, row.fulfilment_kind, await self._process(row.product_id), row.status
         )
+
+    async def _owned(
+        self, kind: str, source: StageSource, fulfilment_id: str
+    ) -> list[timeline_pb2.TimelineStage]:
+        """The owner's entered stages. An owner that does not answer makes the timeline unavailable (503,
+        retry) rather than silently incomplete; one that does not know the fulfilment adds no stages."""
+        try:
+            stages = await source(fulfilment_id)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return []
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise Unavailable(f"the {kind} service did not answer; try again") from exc
+            raise
+        return [s for s in stages if s.HasField("entered_at")]
 
     async def _process(self, product_id: str) -> list[str]:
         """The product's stages as the catalog describes them to the client; none if it is gone."""

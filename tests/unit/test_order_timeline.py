@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import grpc
+import pytest
+
+from counsel.common.v1 import timeline_pb2
 from services.payment.domain import StageFact, join_timeline
+from services.payment.models import OrderRow, OrderStageRow
+from services.payment.store import OrderView
+from services.payment.timeline import OrderTimeline, StageSource
+from services.runtime.errors import Unavailable
+from services.runtime.records import to_timestamp
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 DOCUMENT_PROCESS = ("paid", "awaiting_acknowledgement", "drafting", "in_review", "delivered", "completed")
@@ -115,3 +124,65 @@ def test_an_order_in_service_without_stages_from_its_owner_shows_payment_and_wha
         ("confirmed", "pending"),
         ("completed", "pending"),
     ]
+
+
+# --- asking the fulfilment's owner ----------------------------------------------------------------------
+
+
+def in_service_order() -> OrderView:
+    row = OrderRow(
+        id="o-1",
+        tenant_id="t-1",
+        client_id="client-1",
+        product_id="doc-contract-drafting",
+        status="in_service",
+        amount_fen=49900,
+        pay_before=at(30),
+        fulfilment_kind="document",
+        fulfilment_id="d-1",
+        created_at=at(0),
+    )
+    stages = [
+        OrderStageRow(order_id="o-1", stage=f.stage, actor=f.actor, entered_at=f.entered_at, due_at=f.due_at)
+        for f in PAYMENT
+    ]
+    return OrderView(row, stages)
+
+
+def owner(*replies: object) -> StageSource:
+    async def stages(fulfilment_id: str) -> list[timeline_pb2.TimelineStage]:
+        assert fulfilment_id == "d-1"
+        reply = replies[0]
+        if isinstance(reply, Exception):
+            raise reply
+        assert isinstance(reply, list)
+        return reply
+
+    return stages
+
+
+def rpc_error(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details="x")
+
+
+async def test_the_owners_records_join_with_their_times_and_actors() -> None:
+    recorded = timeline_pb2.TimelineStage(
+        stage="drafting",
+        status="current",
+        entered_at=to_timestamp(at(10)),
+        due_at=to_timestamp(at(100)),
+        actor="agent-1",
+    )
+    timeline = OrderTimeline(None, {"document": owner([recorded])})
+    entries = await timeline.build(in_service_order())
+    assert [(e.stage, e.status) for e in entries][-2:] == [("in_service", "done"), ("drafting", "current")]
+    assert (entries[-1].entered_at, entries[-1].due_at, entries[-1].actor) == (at(10), at(100), "agent-1")
+
+
+async def test_an_owner_that_does_not_answer_makes_the_timeline_unavailable_not_incomplete() -> None:
+    for code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        timeline = OrderTimeline(None, {"document": owner(rpc_error(code))})
+        with pytest.raises(Unavailable):
+            await timeline.build(in_service_order())
+    unknown = OrderTimeline(None, {"document": owner(rpc_error(grpc.StatusCode.NOT_FOUND))})
+    assert [e.stage for e in await unknown.build(in_service_order())][-1] == "in_service"

@@ -88,7 +88,7 @@ class DocumentOrder(_message.Message):
     completed_reason: _builtins.str
     """Why it completed (accepted|window_closed); empty until completed."""
     assignment_reason: _builtins.str
-    """Why this lawyer was assigned, e.g. "round_robin"."""
+    """Why this lawyer was assigned, e.g. "field contract; within service hours; open load 0 of 20; 3 eligible (field from product)"."""
     @_builtins.property
     def acknowledge_due_at(self) -> _timestamp_pb2.Timestamp:
         """When an agent must acknowledge the order."""
