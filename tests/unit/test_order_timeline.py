@@ -143,7 +143,14 @@ def in_service_order() -> OrderView:
         created_at=at(0),
     )
     stages = [
-        OrderStageRow(order_id="o-1", stage=f.stage, actor=f.actor, entered_at=f.entered_at, due_at=f.due_at)
+        OrderStageRow(
+            order_id="o-1",
+            stage=f.stage,
+            actor=f.actor,
+            entered_at=f.entered_at,
+            due_at=f.due_at,
+            idempotency_key=f.stage,
+        )
         for f in PAYMENT
     ]
     return OrderView(row, stages)
