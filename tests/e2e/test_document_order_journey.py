@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from deploy.local.servers import TemporalDevServer
+from services.consultation.seed import DEMO_FIELDS
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
 from tests.e2e.support import login
 from workflows.shared import DocumentOrderOutcome, document_order_workflow_id
@@ -211,3 +212,37 @@ async def workflow_outcome(address: str, document_order_id: str) -> DocumentOrde
         document_order_workflow_id(document_order_id), result_type=DocumentOrderOutcome
     )
     return await asyncio.wait_for(handle.result(), 60)
+
+
+def test_a_lawyer_letter_goes_to_a_lawyer_of_the_field_its_requirements_describe(http: httpx.Client) -> None:
+    """R-DOC-3 "matched by legal field, as in consultation": the lawyer-letter product names no field, so the
+    requirements' text is classified (a labour dispute) and a demo lawyer practising labour law is assigned."""
+    signed_in = http.post(
+        "/api/v1/auth/login",
+        json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
+    ).json()
+    agent = login(http, "agent@demo.counsel.test")
+    created = http.post(
+        "/api/v1/document-orders",
+        headers=agent,
+        json={
+            "order_id": f"order-{os.urandom(6).hex()}",
+            "tenant_id": signed_in["user"]["tenant_id"],
+            "client_id": signed_in["user"]["id"],
+            "product_id": "doc-lawyer-letter",
+            "complexity": "simple",
+            "requirements": {
+                "contract_type": "劳动 Employment",
+                "parties": "甲方 某公司；乙方 员工张三",
+                "key_terms": "公司拖欠三个月工资并违法解除劳动合同，要求支付工资和经济补偿金",
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    order = created.json()
+    assert order["assignment_reason"].startswith("field labour;"), order["assignment_reason"]
+    assert order["assignment_reason"].endswith("(field from classified)")
+    labour_lawyers = {
+        demo_user_id(e) for e, f in zip(LAWYER_EMAILS, DEMO_FIELDS, strict=True) if "labour" in f
+    }
+    assert order["assigned_lawyer_id"] in labour_lawyers

@@ -160,7 +160,8 @@ class DocumentsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DownloadVersion(self, request, context):
-        """One version's file with its metadata (clients: approved versions only).
+        """One version's file with its metadata in one reply (clients: approved versions only). Kept for
+        compatibility; downloads use StreamVersion, which never holds the whole file.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
