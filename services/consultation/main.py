@@ -9,6 +9,7 @@ from counsel.consultation.v1 import consultation_service_pb2
 from counsel.consultation.v1.consultation_service_pb2_grpc import add_ConsultationServiceServicer_to_server
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.consultation.classifier import default_classifier
+from services.consultation.erasure import erase_user
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStore
@@ -18,6 +19,7 @@ from services.consultation.workflow_starter import (
     WorkflowSignaller,
     WorkflowStarter,
 )
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.metrics import keep_sla_timers
@@ -56,6 +58,7 @@ async def serve(settings: Settings) -> None:
                 ),
                 rt.consumer("workflow-signaller", REPLIED_SUBJECTS, WorkflowSignaller(temporal)),
                 keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
+                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
             ],
         )
         warm_up.cancel()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2
 from counsel.documents.v1.documents_service_pb2_grpc import add_DocumentsServiceServicer_to_server
+from services.documents.erasure import erase_user
 from services.documents.files import DocumentFiles
 from services.documents.lawyer_events import SUBJECTS as LAWYER_SUBJECTS
 from services.documents.lawyer_events import LawyerProjection
@@ -14,6 +15,7 @@ from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStore
 from services.documents.workflow_driver import SUBJECTS, WorkflowDriver
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.metrics import SLA_BREACHES, keep_sla_timers
@@ -57,5 +59,6 @@ async def serve(settings: Settings) -> None:
                 ),
                 rt.consumer("lawyer-projection", LAWYER_SUBJECTS, LawyerProjection(store)),
                 keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
+                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
             ],
         )

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.runtime.context import Principal
-from services.runtime.errors import InvalidArgument, PermissionDenied, RateLimited, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, RateLimited, Unauthenticated
 
 CLIENT_ROLES = ("client", "client_admin")
 STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
@@ -328,6 +328,25 @@ def validate_registration(
 def registration_roles(enterprise_name: str) -> tuple[str, ...]:
     """Who registers an enterprise administers it; an individual is a client of their own tenant."""
     return ("client_admin",) if enterprise_name else ("client",)
+
+
+def _same_enterprise_name(a: str, b: str) -> bool:
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
+def check_invited_registration(requested_enterprise: str, inviting_enterprise: str) -> None:
+    """The rule when an invited phone or e-mail registers (R-ACC-4): the invitation wins unless the registrant
+    asks for a different new enterprise. No `enterprise_name`, or the inviting enterprise's own name (ignoring
+    spaces and case: what an employee types for their employer), joins the inviting enterprise with the
+    invited role. Another name is a Conflict (409, reason `invitation_pending`) that names the inviting
+    enterprise, rather than silently dropping the invitation or the requested enterprise; the registrant has
+    proven the phone or e-mail with a code by then, so the invitation is theirs to see."""
+    if requested_enterprise and not _same_enterprise_name(requested_enterprise, inviting_enterprise):
+        raise Conflict(
+            f"this phone or e-mail has a pending invitation to join {inviting_enterprise}: register without "
+            "enterprise_name to accept it (request a new code), or ask its administrator about the invitation",
+            reason="invitation_pending",
+        )
 
 
 def validate_display_name(display_name: str) -> str:

@@ -99,7 +99,7 @@ class IdentityServicer(IdentityServiceServicer):
             request.channel, request.destination, request.client_ip
         )
         subject, body = domain.otp_message(code)
-        await self.sender.send(kind, destination, subject, body)
+        await self.sender.send(kind, destination, subject, body, template="otp", params={"code": code})
         return pb.RequestOtpResponse(expires_in=int(domain.OTP_TTL.total_seconds()))
 
     async def Register(
@@ -183,7 +183,14 @@ class IdentityServicer(IdentityServiceServicer):
         if to_notify is not None:
             kind, destination, enterprise_name = to_notify
             subject, body = domain.invitation_message(enterprise_name, invitation.role)
-            await self.sender.send(kind, destination, subject, body)
+            await self.sender.send(
+                kind,
+                destination,
+                subject,
+                body,
+                template="invitation",
+                params={"enterprise": enterprise_name, "role": invitation.role},
+            )
         return pb.InviteMemberResponse(role=invitation.role)
 
     async def ExportMyData(

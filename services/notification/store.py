@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.notification.v1 import events_pb2 as notification_events
-from services.notification.channels import Sender, SendError
+from services.notification.channels import Sender, SendError, UnconfiguredSender
 from services.notification.directory import Directory
 from services.notification.domain import Notice, plan_for, render, render_digest
 from services.notification.models import (
@@ -44,7 +44,7 @@ from services.notification.policy import (
 )
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, Unavailable
 from services.runtime.events import Outbox
 from services.runtime.records import new_id, newest_first, page_of, utcnow
 
@@ -557,6 +557,29 @@ class NotificationStore:
         statement = statement.order_by(col(DevMessageRow.created_at).desc()).limit(limit)
         async with self.db.transaction() as session:
             return list((await session.exec(statement)).all())
+
+    async def send_direct(
+        self, channel: Channel, to: str, subject: str, body: str, template: str, params: Mapping[str, str]
+    ) -> str:
+        """Send a platform message (identity's codes and invitations) now, through the channel's provider;
+        returns an id for it. Conflict (`no_provider`) when the channel has no provider, Unavailable when the
+        provider did not take the message (identity answers 503 either way)."""
+        sender = self.senders.get(channel)
+        if sender is None or isinstance(sender, UnconfiguredSender):
+            raise Conflict(f"no {channel.value} provider is configured", reason="no_provider")
+        message_id = new_id()
+        async with self.db.transaction() as session:
+            try:
+                await sender.send(session, to, subject, body, template=template, params=params)
+            except SendError as exc:
+                # Ids only: the recipient and the text are personal data.
+                log.warning(
+                    "direct message failed",
+                    extra={"message_id": message_id, "channel": channel.value, "error": str(exc)},
+                )
+                raise Unavailable(f"the {channel.value} provider did not take the message") from exc
+        DELIVERIES.labels(channel.value, "sent_direct").inc()
+        return message_id
 
     async def record_dev_message(self, channel: str, to: str, subject: str, body: str) -> str:
         """Capture a message in the dev outbox; returns its id."""

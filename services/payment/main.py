@@ -10,6 +10,7 @@ from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
 from counsel.payment.v1 import payment_service_pb2
 from counsel.payment.v1.payment_service_pb2_grpc import add_PaymentServiceServicer_to_server
 from services.payment.config import PaymentSettings, configured_providers
+from services.payment.erasure import erase_user
 from services.payment.fulfilment_links import SUBJECTS as LINK_SUBJECTS
 from services.payment.fulfilment_links import FulfilmentLinker
 from services.payment.invoices import ObjectStoreInvoices
@@ -22,6 +23,7 @@ from services.payment.store import PaymentStore
 from services.payment.timeline import OrderTimeline, consultation_source, documents_source
 from services.payment.vouchers import VoucherSigner
 from services.payment.workflow_starter import SUBJECTS, OrderWorkflowStarter
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
@@ -83,6 +85,7 @@ async def serve(settings: Settings) -> None:
             ),
         ]
         background.append(rt.consumer("fulfilment-links", LINK_SUBJECTS, FulfilmentLinker(store)))
+        background.append(rt.consumer("erasure", erasure.SUBJECTS, erase_user))
         background.append(RefundDispatcher(store, providers).run())
         sandbox = providers.get("sandbox")
         if isinstance(sandbox, SandboxProvider):

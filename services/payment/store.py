@@ -205,7 +205,9 @@ class PaymentStore:
             payment.status = domain.next_payment_status(payment.status, "closed")
             session.add(payment)
         await self._stage(session, row.id, "cancelled", actor, None)
-        await self._append_ledger(session, "order_cancelled", row, "", 0, {"reason": reason}, [])
+        await self._append_ledger(
+            session, "order_cancelled", row, "", 0, {"reason": domain.ledger_reason(reason)}, []
+        )
         await self.outbox.add(
             session,
             "order.cancelled",
@@ -551,7 +553,7 @@ class PaymentStore:
                 row,
                 payment.id,
                 refund,
-                {"reason": reason, "refund_id": refund_id},
+                {"reason": domain.ledger_reason(reason), "refund_id": refund_id},
                 domain.postings_for("refunded", payment.method, refund),
             )
             if row.refunded_fen == row.amount_fen:

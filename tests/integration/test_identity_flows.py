@@ -533,6 +533,55 @@ async def test_client_admin_invites_a_member_who_joins_by_code(stack: Stack) -> 
         assert bad.status_code == 422 and problem_fields(bad) == ["role"]
 
 
+async def test_an_invited_registrant_who_asks_for_another_enterprise_is_told_about_the_invitation(
+    stack: Stack,
+) -> None:
+    """R-ACC-4, README "Invitations": the invitation wins unless the registrant asks for a different new
+    enterprise, which is a 409 naming the pending invitation (nothing is created); without enterprise_name,
+    or with the inviting enterprise's own name, they join the inviter with the invited role."""
+    async with stack.http() as http:
+        _, admin = await register_by_phone(http, enterprise_name="丙律所客户")
+        invitees = [f"+86{new_phone()}" for _ in range(3)]
+        for invitee in invitees:
+            invited = await http.post(
+                "/api/v1/enterprise/members", json={"phone": invitee, "role": "client"}, headers=bearer(admin)
+            )
+            assert invited.status_code == 202, invited.text
+
+        first = invitees[0]
+        code = await send_code(http, "sms", first)
+        both = await http.post(
+            "/api/v1/auth/register",
+            json={"phone": first, "code": code, "display_name": "赵", "enterprise_name": "赵氏贸易"},
+        )
+        assert both.status_code == 409, both.text
+        problem = both.json()
+        assert problem["type"].endswith("/invitation_pending") and "丙律所客户" in problem["detail"]
+        # Nothing was created: the same person then accepts the invitation with a new code.
+        joined = await http.post(
+            "/api/v1/auth/register",
+            json={"phone": first, "code": await send_code(http, "sms", first), "display_name": "赵"},
+        )
+        assert joined.status_code == 201, joined.text
+        assert joined.json()["user"]["tenant_id"] == admin["user"]["tenant_id"]
+        assert joined.json()["user"]["roles"] == ["client"]
+
+        # Typing the inviting enterprise's own name is joining it, not founding a second one.
+        second = invitees[1]
+        same = await http.post(
+            "/api/v1/auth/register",
+            json={
+                "phone": second,
+                "code": await send_code(http, "sms", second),
+                "display_name": "钱",
+                "enterprise_name": " 丙律所客户 ",
+            },
+        )
+        assert same.status_code == 201, same.text
+        assert same.json()["user"]["tenant_id"] == admin["user"]["tenant_id"]
+        assert same.json()["user"]["roles"] == ["client"]
+
+
 async def test_users_of_another_tenant_are_not_found(stack: Stack) -> None:
     """R-ACC-4 inside the service: another enterprise's user is 404 over gRPC, whoever asks."""
     async with stack.http() as http:
@@ -721,6 +770,21 @@ def envelope(event_type: str, actor_id: str, aggregate_id: str) -> EventEnvelope
     )
     event.occurred_at.GetCurrentTime()
     return event
+
+
+async def test_logins_record_where_they_came_from(stack: Stack) -> None:
+    """§6.1.1.2 (R-ACC-3): each login's place, resolved offline from its IP address — the local network for a
+    private address, the allocated country for a public one — shown to the user beside the address."""
+    async with stack.http() as http:
+        phone, registered = await register_by_phone(http, password=PASSWORD)
+    transport = httpx.ASGITransport(app=stack.app, client=("114.114.114.114", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as public:
+        assert (await password_login(public, phone, PASSWORD)).status_code == 200
+        page = (await public.get("/api/v1/me/activity", headers=bearer(registered))).json()
+    logins = [item for item in page["items"] if item["kind"] == "login"]
+    places = {login["detail"]["ip"]: login["detail"]["location"] for login in logins}
+    assert places["114.114.114.114"] == "CN"
+    assert [place for ip, place in places.items() if ip != "114.114.114.114"] == ["local network"]
 
 
 async def test_activity_links_logins_and_other_services_events(stack: Stack) -> None:
