@@ -127,7 +127,11 @@ CONTRACT_REQUIREMENTS = [
 ]
 
 
-def _document(product_id: str, name: str, description: str, prices: tuple[int, int, int]) -> ProductRow:
+def _document(
+    product_id: str, name: str, description: str, prices: tuple[int, int, int], legal_field: str = ""
+) -> ProductRow:
+    """A document product; `legal_field` (parameter `legal_field`) is the field the documents service
+    matches its lawyer by; without it the order's requirements are classified (R-DOC-3)."""
     tiers: list[dict[str, Any]] = [
         dict(tier, price=price) for tier, price in zip(DOCUMENT_TIERS, prices, strict=True)
     ]
@@ -140,7 +144,8 @@ def _document(product_id: str, name: str, description: str, prices: tuple[int, i
         tiers=tiers,
         process=DOCUMENT_PROCESS,
         requirement_fields=CONTRACT_REQUIREMENTS,
-        parameters={"delivery": "24/48/72 h", "revisions": "unlimited within 3/5/7 days"},
+        parameters={"delivery": "24/48/72 h", "revisions": "unlimited within 3/5/7 days"}
+        | ({"legal_field": legal_field} if legal_field else {}),
         media=[{"kind": "image", "url": "/static/products/documents.png", "caption": "Document services"}],
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
@@ -211,12 +216,14 @@ def demo_products() -> list[ProductRow]:
             "合同起草 Contract drafting",
             "律师根据您的需求起草合同。A lawyer drafts your contract from your requirements.",
             (49900, 99900, 199900),
+            legal_field="contract",
         ),
         _document(
             "doc-contract-review",
             "合同审查 Contract review",
             "审查并修改您的合同。Review and revision of your contract.",
             (39900, 79900, 159900),
+            legal_field="contract",
         ),
         _document(
             "doc-lawyer-letter",

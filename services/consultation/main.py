@@ -28,12 +28,15 @@ from services.consultation.workflow_starter import (
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.metrics import keep_sla_timers
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "consultation"
+# The deadlines this service's records show running (counsel_sla_timers_pending).
+SLA_TIMER_KINDS = ("reply_24h",)
 FULL_NAME = consultation_service_pb2.DESCRIPTOR.services_by_name["ConsultationService"].full_name
 
 
@@ -93,6 +96,7 @@ async def serve(settings: Settings) -> None:
                     "workflow-starter", SUBJECTS, WorkflowStarter(temporal, settings.temporal_task_queue)
                 ),
                 rt.consumer("workflow-signaller", REPLIED_SUBJECTS, WorkflowSignaller(temporal)),
+                keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
                 rt.consumer("erasure", erasure.SUBJECTS, erase_user),
                 # The catalog's lawyer profiles decide who can be assigned (R-CON-2).
                 rt.consumer("lawyers", LAWYER_SUBJECTS, store.apply_lawyer_changed),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -802,6 +803,19 @@ class ConsultationStore:
             tenant_id=tenant_id,
             actor_id=actor_id,
         )
+
+    async def open_timers(self) -> dict[str, int]:
+        """Deadlines running now for counsel_sla_timers_pending: a reply promised (reply_due_at) and not
+        given yet on an open consultation, which its workflow races with a Temporal timer."""
+        async with self.db.transaction() as session:
+            waiting = await session.scalar(
+                sa_select(func.count())
+                .select_from(ConsultationRow)
+                .where(col(ConsultationRow.reply_due_at).is_not(None))
+                .where(col(ConsultationRow.answered_at).is_(None))
+                .where(col(ConsultationRow.status) != "closed")
+            )
+        return {"reply_24h": int(waiting or 0)}
 
     async def apply_lawyer_changed(self, envelope: EventEnvelope, session: AsyncSession) -> None:
         """Durable-consumer handler of the catalog's `lawyer.changed`: the projection row of the lawyer's

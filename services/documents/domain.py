@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.consultation.classifier import FALLBACK_FIELD, LEGAL_FIELDS
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from services.runtime.forms import validate_bounds
@@ -236,3 +238,27 @@ def check_cancel(stage: str, reason: str) -> str:
 def may_see_version(principal: Principal | None, status: str) -> bool:
     """R-DOC-6 / §9.5: clients see approved versions only; staff see all."""
     return principal is None or not principal.is_client or status == "approved"
+
+
+# --- the legal field a lawyer is matched by (R-DOC-3: "matched by legal field, as in consultation") --------
+# A product names its field in its parameters ({"legal_field": "contract"}); otherwise the client's
+# requirements may name one; otherwise the requirements' text is classified by the consultation's classifier.
+LEGAL_FIELD_PARAMETER = "legal_field"
+
+
+def legal_field_for(
+    product_parameters: Mapping[str, str], requirements: Mapping[str, str], classify: Callable[[str], str]
+) -> tuple[str, str]:
+    """(field, source): source is product|requirements|classified. An unknown field named by the product or
+    the requirements is ignored (the next source decides); a text the classifier cannot place is `other`."""
+    named = product_parameters.get(LEGAL_FIELD_PARAMETER, "").strip()
+    if named in LEGAL_FIELDS:
+        return named, "product"
+    asked = requirements.get(LEGAL_FIELD_PARAMETER, "").strip()
+    if asked in LEGAL_FIELDS:
+        return asked, "requirements"
+    text = "\n".join(value for key, value in sorted(requirements.items()) if key != LEGAL_FIELD_PARAMETER)
+    if not text.strip():
+        return FALLBACK_FIELD, "classified"
+    field = classify(text)
+    return (field if field in LEGAL_FIELDS else FALLBACK_FIELD), "classified"

@@ -433,6 +433,22 @@ class Passwords:
         return self._hasher.check_needs_rehash(stored_hash)
 
 
+# How many members a group lookup returns at most (groups are teams, not populations).
+MAX_GROUP = 500
+
+
+def validate_group_lookup(principal: Principal | None, role: str, tenant_id: str) -> tuple[str, str]:
+    """(role, tenant_id) of a group lookup: internal callers (notification) and supervisors only; an
+    enterprise role needs its tenant, a staff role is looked up among staff (tenant "")."""
+    if principal is not None and not principal.has_role("supervisor"):
+        raise PermissionDenied("only services and supervisors list users by role")
+    if role not in ROLES:
+        raise InvalidArgument.for_field("role", f"must be one of {', '.join(ROLES)}")
+    if role in CLIENT_ROLES and not tenant_id:
+        raise InvalidArgument.for_field("tenant_id", "is required for an enterprise role")
+    return role, tenant_id if role in CLIENT_ROLES else ""
+
+
 def can_see_user(principal: Principal | None, user_id: str, tenant_id: str) -> bool:
     """R-ACC-4: a user sees themself, a client_admin the members of their enterprise, agents and
     supervisors everyone. Internal callers without a user token (other services, workflow activities)

@@ -268,6 +268,12 @@ class IdentityServicer(IdentityServiceServicer):
             page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
 
+    async def ListUsersByRole(
+        self, request: pb.ListUsersByRoleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListUsersByRoleResponse:
+        views = await self.store.users_by_role(current_principal(), request.role, request.tenant_id)
+        return pb.ListUsersByRoleResponse(users=[user_proto(view) for view in views])
+
     async def SetMemberRole(
         self, request: pb.SetMemberRoleRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetMemberRoleResponse:

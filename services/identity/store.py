@@ -1318,6 +1318,21 @@ class IdentityStore:
         page, next_cursor = page_of(rows, limit)
         return [self._view(row) for row in page], next_cursor
 
+    async def users_by_role(self, principal: Principal | None, role: str, tenant_id: str) -> list[UserView]:
+        """The active users holding `role` (in `tenant_id` for an enterprise role, among staff otherwise),
+        by id, with their contact addresses decrypted (domain.validate_group_lookup says who may ask)."""
+        role, tenant_id = domain.validate_group_lookup(principal, role, tenant_id)
+        statement = (
+            select(UserRow)
+            .where(col(UserRow.roles).contains([role]))
+            .where(UserRow.tenant_id == tenant_id, UserRow.status == "active")
+            .order_by(col(UserRow.id))
+            .limit(domain.MAX_GROUP)
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        return [self._view(row) for row in rows]
+
     async def set_member_role(self, principal: Principal | None, user_id: str, role: str) -> UserView:
         """Give a member of the caller's enterprise another client role (audited as role.changed).
         NotFound for a user of another enterprise (R-ACC-4); an administrator cannot demote themself, so

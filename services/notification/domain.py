@@ -3,9 +3,8 @@
 Recipients come from the event itself, or from the participants this service learned from earlier events
 about the same thing (`Fact`s: the consultation's client from `consultation.submitted`, the document's author
 from `docorder.drafted`, …): the durable consumer sees a subject's events in stream order. Recipients
-that no event names are not resolved yet: enterprise admins, agents and supervisors as groups (no event
-carries them and no directory of them is reachable without a user's token), and the client of a document
-order before its first delivery (documents' events before `docorder.delivered` do not carry the client).
+that no event names are groups: the enterprise's admins, the agents, the supervisors (`Notice.group`); the
+store resolves their members through identity's `ListUsersByRole` (services/notification/directory.py).
 """
 
 from __future__ import annotations
@@ -58,6 +57,9 @@ class Notice:
     role: str = ""
     # Recipients who must not hear about their own action (e.g. the author of a reply).
     exclude: frozenset[str] = field(default_factory=frozenset)
+    # Every member of a group instead of one person: a staff role (agent, supervisor) or, with the event's
+    # tenant, an enterprise role (client_admin). Members are looked up in identity.
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,13 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "An overdue consultation was reassigned to you; reply urgently.",
         ),
     },
+    "consultation.escalated.supervisor": {
+        "zh": ("咨询回复超时", "一条咨询未在期限（{due}）内回复，已升级并重新分配。"),
+        "en": (
+            "Consultation reply overdue",
+            "A consultation was not answered by {due}; it was escalated and reassigned.",
+        ),
+    },
     "consultation.classified": {
         "zh": ("咨询已分类", "您的咨询已归入“{field}”领域，正在为您分配专业律师。"),
         "en": (
@@ -165,6 +174,13 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "docorder.sla_breached.lawyer": {
         "zh": ("文书订单已超时", "一份文书订单已超过期限，请在 {due} 前完成。"),
         "en": ("Document order overdue", "A document order is past its deadline; finish it by {due}."),
+    },
+    "docorder.sla_breached.staff": {
+        "zh": ("文书订单超时告警", "一份文书订单错过了期限（{kind}），新的预计时间为 {due}。"),
+        "en": (
+            "Document order deadline missed",
+            "A document order missed its deadline ({kind}); it is now expected by {due}.",
+        ),
     },
     "docorder.acknowledged": {
         "zh": ("文书订单已受理", "客服已受理您的文书订单，预计 {due} 前交付初稿。"),
@@ -252,6 +268,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "order.paid": {
         "zh": ("支付成功", "已收到您的付款 {amount}，服务即将开始。"),
         "en": ("Payment received", "We received your payment of {amount}; the service starts now."),
+    },
+    "order.paid.admin": {
+        "zh": ("企业订单已支付", "贵企业成员的一笔订单已支付 {amount}。"),
+        "en": ("Enterprise order paid", "An order by a member of your enterprise was paid: {amount}."),
     },
     "order.cancelled": {
         "zh": ("订单已取消", "您的订单已取消（{reason}）。"),
@@ -352,6 +372,14 @@ def _consultation(envelope: EventEnvelope) -> Plan:
         params = {"due": _when(x.original_due_at, x.HasField("original_due_at"))}
         notices = [
             Notice("consultation.escalated.client", Category.TRANSACTIONAL, *subject, params, role="client"),
+            # SPEC §6.1.3.5: a missed reply is escalated to the supervisors.
+            Notice(
+                "consultation.escalated.supervisor",
+                Category.TRANSACTIONAL,
+                *subject,
+                params,
+                group="supervisor",
+            ),
             Notice(
                 "consultation.escalated.missed",
                 Category.TRANSACTIONAL,
@@ -419,6 +447,12 @@ def _documents(envelope: EventEnvelope) -> Plan:
         subject = ("document_order", b.document_order_id)
         params = {"due": _when(b.new_due_at, b.HasField("new_due_at"))}
         notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=b.client_id)]
+        # R-DOC-2/3: a breach alerts the agent team and the supervisors.
+        staff_params = {**params, "kind": b.kind}
+        notices.extend(
+            Notice("docorder.sla_breached.staff", Category.TRANSACTIONAL, *subject, staff_params, group=group)
+            for group in ("agent", "supervisor")
+        )
         if b.assigned_lawyer_id:
             notices.append(
                 Notice(
@@ -575,7 +609,21 @@ def _payment(envelope: EventEnvelope) -> Plan:
         p = _unpack(envelope, payment_events.OrderPaid)
         subject = ("order", p.order_id)
         params = {"amount": _money(p, "amount")}
-        return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=p.client_id)])
+        return Plan(
+            [],
+            [
+                Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=p.client_id),
+                # The enterprise's admins follow what their members buy (the payer is told already).
+                Notice(
+                    "order.paid.admin",
+                    Category.STATUS,
+                    *subject,
+                    params,
+                    group="client_admin",
+                    exclude=frozenset({p.client_id}),
+                ),
+            ],
+        )
     if kind == "order.cancelled":
         x = _unpack(envelope, payment_events.OrderCancelled)
         subject = ("order", x.order_id)

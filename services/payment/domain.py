@@ -325,3 +325,79 @@ def compare_statement(
         elif in_ledger != at_provider:
             differences.append(Difference(provider, payment_id, "amount_differs", in_ledger, at_provider))
     return differences
+
+
+# -- the order's timeline (§9.2, R-Q-3) -------------------------------------------------------------
+FINAL_ORDER_STATUSES = ("completed", "cancelled", "refunded")
+
+
+@dataclass(frozen=True)
+class StageFact:
+    """A stage some service recorded for the order: its own stages (payment) or its fulfilment's, as the
+    owning service (documents, consultation, booking) reported them."""
+
+    stage: str
+    entered_at: datetime
+    due_at: datetime | None
+    actor: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    stage: str
+    status: str  # done|current|pending
+    entered_at: datetime | None
+    due_at: datetime | None
+    actor: str
+
+
+def join_timeline(
+    payment: Sequence[StageFact],
+    fulfilment: Sequence[StageFact],
+    fulfilment_kind: str,
+    process: Sequence[str],
+    order_status: str,
+) -> list[TimelineEntry]:
+    """One timeline from the order's payment stages and its fulfilment's stages, oldest first.
+
+    - The fulfilment's stages follow the payment stage that started it (`in_service` or `<kind>_started`),
+      so the client reads payment → fulfilment → what came after; every stage keeps the entered time, due
+      time and actor its owner recorded.
+    - A stage the fulfilment owns (e.g. `completed` of a document order) is shown once, as its owner
+      recorded it; a stage entered several times (drafting after a rejection) appears each time.
+    - The last entered stage is `current` unless the order is final (completed, cancelled, refunded);
+      every earlier one is `done`.
+    - While the order is open, the product's process stages after the furthest one reached are `pending`,
+      with no times.
+    """
+    owned = {f.stage for f in fulfilment}
+    starters = {"in_service", f"{fulfilment_kind}_started"} if fulfilment_kind else set()
+    kept = [p for p in payment if p.stage not in owned or not fulfilment]
+    if fulfilment:
+        began = min(f.entered_at for f in fulfilment)
+        head = [p for p in kept if p.stage in starters or p.entered_at <= began]
+        tail = [p for p in kept if p not in head]
+        entered = head + sorted([*fulfilment, *tail], key=lambda s: s.entered_at)
+    else:
+        entered = list(kept)
+    final = order_status in FINAL_ORDER_STATUSES
+    timeline = [
+        TimelineEntry(
+            stage=s.stage,
+            status="current" if i == len(entered) - 1 and not final else "done",
+            entered_at=s.entered_at,
+            due_at=s.due_at,
+            actor=s.actor,
+        )
+        for i, s in enumerate(entered)
+    ]
+    if final:
+        return timeline
+    reached = {s.stage for s in entered}
+    furthest = max((i for i, stage in enumerate(process) if stage in reached), default=-1)
+    timeline.extend(
+        TimelineEntry(stage=stage, status="pending", entered_at=None, due_at=None, actor="")
+        for stage in process[furthest + 1 :]
+        if stage not in reached
+    )
+    return timeline

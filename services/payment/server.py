@@ -26,6 +26,7 @@ from services.payment.providers.base import (
     ProviderUnavailable,
 )
 from services.payment.store import OrderView, PaymentStore, Query
+from services.payment.timeline import OrderTimeline
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
@@ -130,8 +131,10 @@ class PaymentServicer(PaymentServiceServicer):
         signer: VoucherSigner,
         settings: PaymentSettings,
         invoices: InvoiceStorage | None = None,
+        timeline: OrderTimeline | None = None,
     ) -> None:
         self.store = store
+        self.timeline = timeline or OrderTimeline(catalog, {})
         self.catalog = catalog
         self.providers = providers
         self.signer = signer
@@ -144,6 +147,25 @@ class PaymentServicer(PaymentServiceServicer):
     ) -> pb.GetOrderResponse:
         view = await self.store.get_order(current_principal(), request.order_id)
         return pb.GetOrderResponse(order=order_proto(view.row, view))
+
+    async def GetOrderTimeline(
+        self, request: pb.GetOrderTimelineRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOrderTimelineResponse:
+        view = await self.store.get_order(current_principal(), request.order_id)
+        return pb.GetOrderTimelineResponse(
+            order_id=view.row.id,
+            status=view.row.status,
+            stages=[
+                timeline_pb2.TimelineStage(
+                    stage=entry.stage,
+                    status=entry.status,
+                    entered_at=to_timestamp(entry.entered_at),
+                    due_at=to_timestamp(entry.due_at),
+                    actor=entry.actor,
+                )
+                for entry in await self.timeline.build(view)
+            ],
+        )
 
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext

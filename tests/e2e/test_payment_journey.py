@@ -74,11 +74,18 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
         return current if current["status"] == "in_service" else None
 
     assert wait_for(in_service, timeout=60)["id"] == order["id"]
-    stages = [
-        s["stage"]
-        for s in http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+    timeline = http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+    reached = [(s["stage"], s["status"]) for s in timeline if s["status"] != "pending"]
+    assert reached == [
+        ("pending_payment", "done"),
+        ("paid", "done"),
+        ("voucher_issued", "done"),
+        ("invoice_issued", "done"),
+        ("in_service", "current"),
     ]
-    assert stages == ["pending_payment", "paid", "voucher_issued", "invoice_issued", "in_service"]
+    # §9.2: what is still to come is the product's own process, pending until the consultation starts.
+    pending = [s["stage"] for s in timeline if s["status"] == "pending"]
+    assert pending == [p["stage"] for p in consultation_product["process"] if p["stage"] != "paid"]
 
     voucher = http.get(f"/api/v1/orders/{order['id']}/voucher", headers=client).json()
     assert voucher["order_id"] == order["id"] and voucher["amount"] == tier["price"]
@@ -126,6 +133,15 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
         return current["fulfilment"]
 
     assert wait_for(fulfilled, timeout=30) == {"kind": "consultation", "id": asked.json()["id"]}
+
+    # The consultation's own stage records join the order's timeline, after the stage that started it.
+    def joined() -> list[str] | None:
+        stages = http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+        names = [s["stage"] for s in stages if s["status"] != "pending"]
+        return names if "submitted" in names else None
+
+    names = wait_for(joined, timeout=30)
+    assert names.index("consultation_started") < names.index("submitted")
 
     # An agent refunds part, then the rest; a retried refund with the same key has no second effect.
     agent = login(http, "agent@demo.counsel.test")
@@ -219,11 +235,57 @@ def test_a_paid_document_order_starts_its_document_order_and_completes_with_it(h
         return current if current["status"] == "completed" else None
 
     assert wait_for(completed, timeout=30)["fulfilment"] == in_service["fulfilment"]
-    order_stages = [
-        s["stage"]
-        for s in http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+
+    # Issue 9 "done when" (§9.2, R-Q-3): the order's timeline lists every stage of payment and of the
+    # document order as the documents service recorded it, all done, with the due times of the clocks.
+    timeline = http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()
+    assert timeline["status"] == "completed"
+    stages = {s["stage"]: s for s in timeline["stages"]}
+    assert [s["stage"] for s in timeline["stages"]] == [
+        "pending_payment",
+        "paid",
+        "voucher_issued",
+        "invoice_issued",
+        "in_service",
+        "awaiting_acknowledgement",
+        "drafting",
+        "in_review",
+        "delivered",
+        "completed",
     ]
-    assert order_stages[-2:] == ["in_service", "completed"]
+    assert {s["status"] for s in timeline["stages"]} == {"done"}
+    assert all(s["entered_at"] for s in timeline["stages"])
+    assert when(stages["pending_payment"]["due_at"]) == when(order["pay_before"])
+    assert stages["awaiting_acknowledgement"]["due_at"] == document["acknowledge_due_at"]
+    finished = http.get(path, headers=client).json()
+    assert stages["drafting"]["due_at"] == finished["draft_due_at"]
+    assert stages["drafting"]["actor"] == demo_user_id("agent@demo.counsel.test")
+    assert stages["delivered"]["due_at"] == finished["revision_window_ends_at"]
+    assert stages["in_review"]["actor"] == document["assigned_lawyer_id"]
+    # payment's stages in their order, then the document order's (it starts just before `in_service`)
+    entered = [when(s["entered_at"]) for s in timeline["stages"]]
+    assert entered[:5] == sorted(entered[:5]) and entered[5:] == sorted(entered[5:])
+
+    # …and the client's inbox got exactly one message per stage meant for the client, nothing twice.
+    subjects = {order["id"], document["id"]}
+    expected = [
+        "order.created",
+        "order.paid",
+        "docorder.created",
+        "docorder.acknowledged",
+        "docorder.drafted",
+        "docorder.delivered",
+        "docorder.completed",
+    ]
+
+    def inbox_of(headers: dict[str, str]) -> list[str]:
+        items = http.get("/api/v1/notifications", headers=headers, params={"limit": 100}).json()["items"]
+        return sorted(n["kind"] for n in items if n["subject_id"] in subjects)
+
+    assert wait_for(lambda: (k := inbox_of(client)) == sorted(expected) and k, timeout=30)
+    # the lawyer hears of the assignment, the approval and the acceptance of the version
+    lawyer_expected = sorted(["docorder.created.lawyer", "docorder.approved", "docorder.accepted"])
+    assert wait_for(lambda: (k := inbox_of(lawyer)) == lawyer_expected and k, timeout=30)
 
 
 def test_an_unpaid_order_can_be_cancelled_and_roles_and_bad_input_are_refused(

@@ -409,3 +409,17 @@ async def test_a_professional_question_gets_the_reply_clock_of_its_orders_tier(
     finally:
         principal_var.reset(token)
     assert due == {"order-48h": timedelta(hours=48), "order-without-hours": timedelta(hours=24)}
+
+
+async def test_open_reply_clocks_are_counted_for_the_sla_timers_gauge(store: ConsultationStore) -> None:
+    """counsel_sla_timers_pending{kind="reply_24h"}: professional questions with a reply promised and not
+    given; a general question carries no promise; an answered one stops its clock."""
+    assert await store.open_timers() == {"reply_24h": 0}
+    answered = await submit(store)
+    await submit(store)
+    await store.create(CLIENT, NewConsultation("general", "试用期", LABOUR_QUESTION, ""), "")
+    await store.classify(answered, "c", default_classifier().classify)
+    lawyer_id, _ = await store.assign(answered, [], None, "a")
+    assert await store.open_timers() == {"reply_24h": 2}
+    await store.post_message(lawyer(lawyer_id), answered, "答复如下……")
+    assert await store.open_timers() == {"reply_24h": 1}

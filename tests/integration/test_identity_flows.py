@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import select, text
 
 from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from deploy.local.servers import NatsServer, PostgresServer, free_port
 from services.gateway.app import create_app
@@ -32,7 +33,14 @@ from services.gateway.clients import Connections
 from services.identity import domain, tokens
 from services.identity import main as identity_main
 from services.identity.models import TABLES as IDENTITY_TABLES
-from services.identity.seed import DEMO_FIRM_ID, DEMO_PASSWORD, demo_email, demo_user_id, seed_demo
+from services.identity.seed import (
+    DEMO_ENTERPRISE_ID,
+    DEMO_FIRM_ID,
+    DEMO_PASSWORD,
+    demo_email,
+    demo_user_id,
+    seed_demo,
+)
 from services.identity.store import IdentityStore
 from services.notification import main as notification_main
 from services.runtime.auth import TokenVerifier
@@ -1120,3 +1128,92 @@ async def test_an_agent_sees_a_clients_activity_and_the_access_is_audited(stack:
             .all()
         )
     assert demo_user_id(demo_email("agent")) in audited
+
+
+# --- groups and contact addresses for notifications (issue 9) ----------------------------------------------
+
+
+async def test_users_by_role_lists_a_groups_members_with_addresses_for_services_only(stack: Stack) -> None:
+    """Identity's ListUsersByRole: staff roles among staff, enterprise roles within their tenant, contact
+    addresses decrypted; a user's token other than a supervisor's is refused."""
+    identity = stack.connections.clients.identity
+    agents = (await identity.ListUsersByRole(identity_pb.ListUsersByRoleRequest(role="agent"))).users
+    assert [(u.id, u.email) for u in agents] == [(demo_user_id(demo_email("agent")), demo_email("agent"))]
+    admins = await identity.ListUsersByRole(
+        identity_pb.ListUsersByRoleRequest(role="client_admin", tenant_id=DEMO_ENTERPRISE_ID)
+    )
+    assert demo_user_id(demo_email("client")) in {u.id for u in admins.users}
+    assert all(u.tenant_id == DEMO_ENTERPRISE_ID for u in admins.users)
+    other = await identity.ListUsersByRole(
+        identity_pb.ListUsersByRoleRequest(role="client_admin", tenant_id="another-tenant")
+    )
+    assert list(other.users) == []
+    for request, code in (
+        (identity_pb.ListUsersByRoleRequest(role="client_admin"), grpc.StatusCode.INVALID_ARGUMENT),
+        (identity_pb.ListUsersByRoleRequest(role="wizard"), grpc.StatusCode.INVALID_ARGUMENT),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await identity.ListUsersByRole(request)
+        assert refused.value.code() == code
+    async with stack.http() as http:
+        client = (await password_login(http, demo_email("member"), DEMO_PASSWORD)).json()
+    token = access_token_var.set(client["access_token"])
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await identity.ListUsersByRole(identity_pb.ListUsersByRoleRequest(role="agent"))
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        access_token_var.reset(token)
+
+
+STAFF_BREACH_TITLES = ("文书订单超时告警", "Document order deadline missed")
+
+
+async def test_a_breach_reaches_the_agents_and_supervisors_found_in_identity_at_their_addresses(
+    stack: Stack,
+) -> None:
+    """Issue 9: a document breach alerts the agent team and the supervisors (R-DOC-2): the notification
+    service resolves the groups' members through identity, and e-mails them at the address identity holds,
+    since they set none in their preferences. Real identity and notification services, NATS and PostgreSQL."""
+    document_order_id = f"doc-{secrets.token_hex(4)}"
+    breach = documents_events.DocOrderSlaBreached(
+        document_order_id=document_order_id, kind="delivery", client_id=demo_user_id(demo_email("member"))
+    )
+    breach.new_due_at.GetCurrentTime()
+    event = EventEnvelope(
+        id=secrets.token_hex(16), type="docorder.sla_breached", tenant_id=DEMO_ENTERPRISE_ID
+    )
+    event.payload.Pack(breach)
+    event.occurred_at.GetCurrentTime()
+    bus = await EventBus.connect(stack.settings, name="test-groups")
+    try:
+        for _ in range(2):  # redelivered: still one message each
+            await bus.publish(
+                stack.settings.subject("documents.docorder.sla_breached"), event.SerializeToString(), event.id
+            )
+    finally:
+        await bus.close()
+
+    async with stack.http() as http:
+        for who in ("agent", "supervisor"):
+            signed_in = (await password_login(http, demo_email(who), DEMO_PASSWORD)).json()
+            deadline = time.monotonic() + 20
+            while True:
+                items = (await http.get("/api/v1/notifications", headers=bearer(signed_in))).json()["items"]
+                mine = [n for n in items if n["subject_id"] == document_order_id]
+                if mine or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            assert [n["kind"] for n in mine] == ["docorder.sla_breached.staff"], (who, items)
+            # The e-mail goes to the address identity holds (the dispatcher runs every second).
+            deadline = time.monotonic() + 20
+            while True:
+                outbox = (await http.get("/api/v1/dev/outbox", params={"to": demo_email(who)})).json()[
+                    "items"
+                ]
+                mails = [m for m in outbox if m["channel"] == "email" and m["subject"] in STAFF_BREACH_TITLES]
+                if mails or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            sent = (await http.get("/api/v1/notifications/deliveries", headers=bearer(signed_in))).json()
+            assert len(mails) == 1, (who, outbox, sent)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -362,16 +362,26 @@ class Peer:
         if method.startswith("_"):
             raise AttributeError(method)
 
-        async def call(request: Any, **kwargs: Any) -> Any:
+        def call(request: Any, **kwargs: Any) -> NotFoundCall:
             self.calls.append((method, access_token_var.get()))
-            raise grpc.aio.AioRpcError(
-                grpc.StatusCode.NOT_FOUND,
-                initial_metadata=grpc.aio.Metadata(),
-                trailing_metadata=grpc.aio.Metadata((ERROR_DETAILS_KEY, b"")),
-                details="no such thing",
-            )
+            return NotFoundCall()
 
         return call
+
+
+class NotFoundCall:
+    """A call answered NOT_FOUND, whether awaited (unary) or read (server-streaming)."""
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.read().__await__()
+
+    async def read(self) -> Any:
+        raise grpc.aio.AioRpcError(
+            grpc.StatusCode.NOT_FOUND,
+            initial_metadata=grpc.aio.Metadata(),
+            trailing_metadata=grpc.aio.Metadata((ERROR_DETAILS_KEY, b"")),
+            details="no such thing",
+        )
 
 
 class Health:

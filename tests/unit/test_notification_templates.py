@@ -137,7 +137,7 @@ def test_every_stage_event_notifies_someone_in_both_languages(event_type: str) -
     plan = plan_for(envelope(event_type, EXAMPLES[event_type]))
     assert plan.notices, f"{event_type} notifies nobody"
     for notice in plan.notices:
-        assert notice.user_id or notice.role
+        assert notice.user_id or notice.role or notice.group
         for language in ("zh", "en"):
             text = render(notice.kind, notice.params, language)
             assert text.title and text.body
@@ -172,6 +172,26 @@ def test_booking_reminders_reach_the_client_and_the_lawyer() -> None:
     """R-BK-1: the 24 h and 1 h reminders go to both sides of the meeting."""
     plan = plan_for(envelope("booking.reminded", EXAMPLES["booking.reminded"]))
     assert {n.user_id for n in plan.notices} == {"client", "lawyer"}
+
+
+def test_groups_hear_of_breaches_escalations_and_their_enterprises_payments() -> None:
+    """Recipients no event names are groups, resolved through identity: a document breach alerts the agents
+    and the supervisors, a missed consultation reply the supervisors, a paid order the enterprise's admins
+    (not the payer, who is told already)."""
+
+    def groups(event_type: str) -> set[tuple[str, str]]:
+        plan = plan_for(envelope(event_type, EXAMPLES[event_type]))
+        return {(n.kind, n.group) for n in plan.notices if n.group}
+
+    assert groups("docorder.sla_breached") == {
+        ("docorder.sla_breached.staff", "agent"),
+        ("docorder.sla_breached.staff", "supervisor"),
+    }
+    assert groups("consultation.escalated") == {("consultation.escalated.supervisor", "supervisor")}
+    assert groups("order.paid") == {("order.paid.admin", "client_admin")}
+    paid = plan_for(envelope("order.paid", EXAMPLES["order.paid"]))
+    admin = next(n for n in paid.notices if n.group)
+    assert EXAMPLES["order.paid"].client_id in admin.exclude  # type: ignore[attr-defined]
 
 
 def test_participants_are_learned_for_later_events() -> None:

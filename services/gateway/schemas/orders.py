@@ -90,8 +90,10 @@ class Timeline(BaseModel):
     stages: list[Stage]
 
     @classmethod
-    def from_proto(cls, order: pb.Order) -> Timeline:
-        return cls(order_id=order.id, status=order.status, stages=[Stage.from_proto(s) for s in order.stages])
+    def from_proto(cls, reply: pb.GetOrderTimelineResponse) -> Timeline:
+        return cls(
+            order_id=reply.order_id, status=reply.status, stages=[Stage.from_proto(s) for s in reply.stages]
+        )
 
 
 class Payment(BaseModel):

@@ -80,6 +80,11 @@ class DocumentsServiceStub:
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionResponse.FromString,
                 _registered_method=True)
+        self.StreamVersion = channel.unary_stream(
+                '/counsel.documents.v1.DocumentsService/StreamVersion',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionResponse.FromString,
+                _registered_method=True)
         self.RecordStage = channel.unary_unary(
                 '/counsel.documents.v1.DocumentsService/RecordStage',
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.SerializeToString,
@@ -160,7 +165,16 @@ class DocumentsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DownloadVersion(self, request, context):
-        """One version's file with its metadata (clients: approved versions only).
+        """One version's file with its metadata in one reply (clients: approved versions only). Kept for
+        compatibility; downloads use StreamVersion, which never holds the whole file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamVersion(self, request, context):
+        """The same file streamed in object-store chunks: the first message carries the version's metadata
+        (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -236,6 +250,11 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     servicer.DownloadVersion,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionResponse.SerializeToString,
+            ),
+            'StreamVersion': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamVersion,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionResponse.SerializeToString,
             ),
             'RecordStage': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordStage,
@@ -497,6 +516,33 @@ class DocumentsService:
             '/counsel.documents.v1.DocumentsService/DownloadVersion',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/StreamVersion',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,7 +54,13 @@ class DocumentsServiceStub:
     AcceptDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.AcceptDocumentOrderRequest, _documents_service_pb2.AcceptDocumentOrderResponse]
     """The client accepts the delivered document; the order completes."""
     DownloadVersion: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]
-    """One version's file with its metadata (clients: approved versions only)."""
+    """One version's file with its metadata in one reply (clients: approved versions only). Kept for
+    compatibility; downloads use StreamVersion, which never holds the whole file.
+    """
+    StreamVersion: _grpc.UnaryStreamMultiCallable[_documents_service_pb2.StreamVersionRequest, _documents_service_pb2.StreamVersionResponse]
+    """The same file streamed in object-store chunks: the first message carries the version's metadata
+    (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
+    """
     RecordStage: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]
@@ -91,7 +97,13 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     AcceptDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.AcceptDocumentOrderRequest, _documents_service_pb2.AcceptDocumentOrderResponse]  # type: ignore[assignment]
     """The client accepts the delivered document; the order completes."""
     DownloadVersion: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]  # type: ignore[assignment]
-    """One version's file with its metadata (clients: approved versions only)."""
+    """One version's file with its metadata in one reply (clients: approved versions only). Kept for
+    compatibility; downloads use StreamVersion, which never holds the whole file.
+    """
+    StreamVersion: _aio.UnaryStreamMultiCallable[_documents_service_pb2.StreamVersionRequest, _documents_service_pb2.StreamVersionResponse]  # type: ignore[assignment]
+    """The same file streamed in object-store chunks: the first message carries the version's metadata
+    (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
+    """
     RecordStage: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]  # type: ignore[assignment]
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]  # type: ignore[assignment]
@@ -179,7 +191,19 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _documents_service_pb2.DownloadVersionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_documents_service_pb2.DownloadVersionResponse, _abc.Awaitable[_documents_service_pb2.DownloadVersionResponse]]:
-        """One version's file with its metadata (clients: approved versions only)."""
+        """One version's file with its metadata in one reply (clients: approved versions only). Kept for
+        compatibility; downloads use StreamVersion, which never holds the whole file.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamVersion(
+        self,
+        request: _documents_service_pb2.StreamVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_documents_service_pb2.StreamVersionResponse], _abc.AsyncIterator[_documents_service_pb2.StreamVersionResponse]]:
+        """The same file streamed in object-store chunks: the first message carries the version's metadata
+        (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
+        """
 
     @_abc_1.abstractmethod
     def RecordStage(

@@ -1276,6 +1276,56 @@ class EraseMeResponse(_message.Message):
 Global___EraseMeResponse: _TypeAlias = EraseMeResponse  # noqa: Y015
 
 @_typing.final
+class ListUsersByRoleRequest(_message.Message):
+    """Request for IdentityService.ListUsersByRole."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """The role, e.g. agent|supervisor|client_admin."""
+    tenant_id: _builtins.str
+    """The enterprise, for client and client_admin; empty for staff roles."""
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUsersByRoleRequest: _TypeAlias = ListUsersByRoleRequest  # noqa: Y015
+
+@_typing.final
+class ListUsersByRoleResponse(_message.Message):
+    """Response of IdentityService.ListUsersByRole."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def users(self) -> _containers.RepeatedCompositeFieldContainer[Global___User]:
+        """The users holding the role (at most 500, by id), with e-mail and phone where known."""
+
+    def __init__(
+        self,
+        *,
+        users: _abc.Iterable[Global___User] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUsersByRoleResponse: _TypeAlias = ListUsersByRoleResponse  # noqa: Y015
+
+@_typing.final
 class ListMembersRequest(_message.Message):
     """Request for IdentityService.ListMembers."""
 

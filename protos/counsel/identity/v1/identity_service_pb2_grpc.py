@@ -155,6 +155,11 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
                 _registered_method=True)
+        self.ListUsersByRole = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListUsersByRole',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -338,6 +343,15 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUsersByRole(self, request, context):
+        """Internal (notification) or a supervisor: the active users holding a role, with their contact
+        addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+        members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -460,6 +474,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.IssueServiceToken,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.SerializeToString,
+            ),
+            'ListUsersByRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsersByRole,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1111,6 +1130,33 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/IssueServiceToken',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsersByRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListUsersByRole',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.FromString,
             options,
             channel_credentials,
             insecure,

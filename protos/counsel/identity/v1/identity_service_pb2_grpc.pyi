@@ -98,6 +98,11 @@ class IdentityServiceStub:
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
     fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
     """
+    ListUsersByRole: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListUsersByRoleRequest, _identity_service_pb2.ListUsersByRoleResponse]
+    """Internal (notification) or a supervisor: the active users holding a role, with their contact
+    addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+    members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
+    """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -168,6 +173,11 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     IssueServiceToken: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
     fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+    """
+    ListUsersByRole: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListUsersByRoleRequest, _identity_service_pb2.ListUsersByRoleResponse]  # type: ignore[assignment]
+    """Internal (notification) or a supervisor: the active users holding a role, with their contact
+    addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+    members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
     """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -380,6 +390,17 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_identity_service_pb2.IssueServiceTokenResponse, _abc.Awaitable[_identity_service_pb2.IssueServiceTokenResponse]]:
         """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
         fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+        """
+
+    @_abc_1.abstractmethod
+    def ListUsersByRole(
+        self,
+        request: _identity_service_pb2.ListUsersByRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListUsersByRoleResponse, _abc.Awaitable[_identity_service_pb2.ListUsersByRoleResponse]]:
+        """Internal (notification) or a supervisor: the active users holding a role, with their contact
+        addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+        members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
         """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

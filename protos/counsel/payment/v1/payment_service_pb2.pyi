@@ -189,6 +189,60 @@ class GetOrderResponse(_message.Message):
 Global___GetOrderResponse: _TypeAlias = GetOrderResponse  # noqa: Y015
 
 @_typing.final
+class GetOrderTimelineRequest(_message.Message):
+    """Request for PaymentService.GetOrderTimeline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """Id of the order."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderTimelineRequest: _TypeAlias = GetOrderTimelineRequest  # noqa: Y015
+
+@_typing.final
+class GetOrderTimelineResponse(_message.Message):
+    """Response of PaymentService.GetOrderTimeline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STAGES_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """Id of the order."""
+    status: _builtins.str
+    """The order's status (as in Order.status)."""
+    @_builtins.property
+    def stages(self) -> _containers.RepeatedCompositeFieldContainer[_timeline_pb2.TimelineStage]:
+        """Every stage, oldest first: done stages, at most one current, then pending ones from the product's process."""
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        stages: _abc.Iterable[_timeline_pb2.TimelineStage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "stages", b"stages", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderTimelineResponse: _TypeAlias = GetOrderTimelineResponse  # noqa: Y015
+
+@_typing.final
 class ListOrdersRequest(_message.Message):
     """Request for PaymentService.ListOrders."""
 
