@@ -1,7 +1,8 @@
-"""Feeds the documents service's lawyer projection (`document_staff`) from the catalog's events: a lawyer
-profile activated by its firm (`lawyer.activated`, with its legal fields) becomes assignable by field
-(R-DOC-3). The effect and the processed event id commit in one transaction (DurableConsumer), so a
-redelivered event changes nothing twice."""
+"""Feeds the documents service's lawyer projection (`document_staff`) from the catalog's events: the catalog
+publishes a lawyer's whole assignable state (`lawyer.changed`: fields, activation, service hours) on every
+activation, edit and deactivation, so a lawyer becomes assignable by field (R-DOC-3) and stops being
+assignable when deactivated, exactly as consultation's projection follows the same event. The effect and the
+processed event id commit in one transaction (DurableConsumer), so a redelivered event changes nothing twice."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.catalog.v1 import events_pb2
 from counsel.common.v1.event_pb2 import EventEnvelope
 from services.documents.store import DocumentsStore
+from services.runtime.assignment import service_hours_from_catalog
 from services.runtime.events import unpack
 
-SUBJECTS = ["catalog.lawyer.activated"]
+SUBJECTS = ["catalog.lawyer.changed"]
 
 
 class LawyerProjection:
@@ -20,7 +22,15 @@ class LawyerProjection:
         self.store = store
 
     async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:
-        activated = unpack(envelope, events_pb2.LawyerActivated)
-        assert isinstance(activated, events_pb2.LawyerActivated)
-        if activated.user_id:  # a profile not linked to an account cannot log in to draft
-            await self.store.lawyer_activated(session, activated.user_id, list(activated.fields))
+        changed = unpack(envelope, events_pb2.LawyerChanged)
+        assert isinstance(changed, events_pb2.LawyerChanged)
+        if changed.user_id:  # a profile not linked to an account cannot log in to draft
+            await self.store.lawyer_changed(
+                session,
+                changed.user_id,
+                list(changed.fields),
+                active=changed.active,
+                service_hours=service_hours_from_catalog(
+                    (w.weekday, w.start, w.end) for w in changed.service_hours
+                ),
+            )

@@ -57,7 +57,7 @@ async def serve(settings: Settings) -> None:
                 rt.consumer(
                     "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
                 ),
-                rt.consumer("lawyer-projection", LAWYER_SUBJECTS, LawyerProjection(store)),
+                rt.consumer("lawyers", LAWYER_SUBJECTS, LawyerProjection(store)),
                 keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
                 rt.consumer("erasure", erasure.SUBJECTS, erase_user),
             ],

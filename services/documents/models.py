@@ -124,7 +124,7 @@ class LawyerRosterRow(DocumentsTable, table=True):
     """Staff the documents service assigns and records: lawyers, matched by legal field as in consultation
     (services/runtime/assignment.py), and reviewers' licence numbers for approvals (§9.5).
 
-    The documents service's own projection of the catalog's lawyer profiles: `catalog.lawyer.activated`
+    The documents service's own projection of the catalog's lawyer profiles: `catalog.lawyer.changed`
     upserts a lawyer's fields (services/documents/lawyer_events.py); the local stack seeds the demo lawyers.
     Open load is not stored: it is counted from the open document orders, so it never drifts."""
 

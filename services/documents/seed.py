@@ -1,6 +1,6 @@
 """The documents service's staff roster for local development: the demo lawyers it assigns by legal field
 (the same fields and service hours as the consultation's demo lawyers, services/consultation/seed.py, until
-the catalog's `lawyer.activated` events feed both projections) and the demo reviewer whose licence number
+the catalog's `lawyer.changed` events feed both projections) and the demo reviewer whose licence number
 an approval records (§9.5). Idempotent."""
 
 from __future__ import annotations

@@ -587,21 +587,23 @@ class DocumentsStore:
                 )
             )
 
-    async def lawyer_activated(self, session: AsyncSession, user_id: str, fields: Sequence[str]) -> None:
-        """The catalog activated a lawyer profile (`lawyer.activated`, in the consumer's transaction): the
-        lawyer becomes assignable with the profile's fields; an existing row keeps its licence and hours."""
+    async def lawyer_changed(
+        self,
+        session: AsyncSession,
+        user_id: str,
+        fields: Sequence[str],
+        *,
+        active: bool,
+        service_hours: list[dict[str, Any]],
+    ) -> None:
+        """The catalog changed a lawyer profile (`lawyer.changed`, in the consumer's transaction): the roster
+        row takes its fields, activation and service hours; an existing row keeps its licence number (a
+        reviewer's, recorded at approval) and its assignment count."""
+        changed = {"fields": list(fields), "active": active, "service_hours": service_hours}
         await session.execute(
             pg_insert(LawyerRosterRow.__table__)  # type: ignore[attr-defined]
-            .values(
-                user_id=user_id,
-                role="lawyer",
-                licence_number="",
-                assignments=0,
-                fields=list(fields),
-                active=True,
-                service_hours=[],
-            )
-            .on_conflict_do_update(index_elements=["user_id"], set_={"fields": list(fields), "active": True})
+            .values(user_id=user_id, role="lawyer", licence_number="", assignments=0, **changed)
+            .on_conflict_do_update(index_elements=["user_id"], set_=changed)
         )
 
     # --- helpers -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from counsel.catalog.v1.events_pb2 import LawyerActivated
+from counsel.catalog.v1.events_pb2 import LawyerChanged, LawyerServiceWindow
 from counsel.common.v1.event_pb2 import EventEnvelope
 from deploy.local.servers import NatsServer, PostgresServer
 from services.documents import domain
@@ -143,19 +143,37 @@ async def test_the_lawyer_practises_the_orders_field_is_active_and_not_overloade
     assert stray.row.assignment_reason.endswith("(field from classified)")
 
 
-async def test_the_catalogs_lawyer_activation_makes_a_lawyer_assignable_by_field(
+async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
     store: DocumentsStore,
 ) -> None:
-    """`catalog.lawyer.activated` (through the durable consumer's transaction) feeds the projection once."""
-    envelope = EventEnvelope(id=new_id(), type="lawyer.activated", tenant_id="")
-    envelope.payload.Pack(LawyerActivated(lawyer_id="profile-7", user_id="lawyer-ip", fields=["ip"]))
+    """R-DOC-3: `catalog.lawyer.changed` (through the durable consumer's transaction) feeds the projection:
+    an activated IP lawyer takes IP work; once the firm deactivates them, they get no more."""
     projection = LawyerProjection(store)
-    for _ in range(2):  # a redelivery changes nothing
-        async with store.db.transaction() as session:
-            await projection(envelope, session)
+
+    async def changed(active: bool) -> None:
+        envelope = EventEnvelope(id=new_id(), type="lawyer.changed", tenant_id="")
+        envelope.payload.Pack(
+            LawyerChanged(
+                lawyer_id="profile-7",
+                user_id="lawyer-ip",
+                fields=["ip"],
+                active=active,
+                service_hours=[LawyerServiceWindow(weekday=1, start="09:00", end="18:00")],
+            )
+        )
+        for _ in range(2):  # a redelivery changes nothing
+            async with store.db.transaction() as session:
+                await projection(envelope, session)
+
+    await changed(active=True)
     view, _ = await store.create(new_order(legal_field="ip", legal_field_source="requirements"))
     assert view.row.assigned_lawyer_id == "lawyer-ip"
     assert view.row.assignment_reason.startswith("field ip;")
+
+    await changed(active=False)
+    with pytest.raises(Conflict) as error:  # nobody else is on the roster
+        await store.create(new_order(legal_field="ip", legal_field_source="requirements"))
+    assert error.value.reason == "no_lawyer_available"
 
 
 async def test_without_any_lawyer_creation_is_a_conflict_not_a_crash(store: DocumentsStore) -> None:
