@@ -117,14 +117,35 @@ class ServiceRuntime:
         finally:
             log.info("stopping", extra={"service": self.service})
             await server.stop(grace=5.0)
-            for task in [stop_waiter, *tasks]:
-                task.cancel()
-            await asyncio.gather(stop_waiter, *tasks, return_exceptions=True)
+            await cancel_all([stop_waiter, *tasks], self.service)
 
     async def close(self) -> None:
         if self.bus is not None:
             await self.bus.close()
         await self.db.close()
+
+
+async def cancel_all(tasks: Sequence[asyncio.Task[Any]], owner: str, patience: float = 10.0) -> None:
+    """Cancel `tasks` and wait until each has ended. On Python 3.11 a cancellation can be lost when it races
+    the completion of an inner `asyncio.wait_for` (gh-86296, fixed in 3.12; nats-py's fetch and our own waits
+    use it), leaving a task running after its cancel and the process hanging on stop; so cancel again until
+    every task ends, and say which did not within `patience` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+        if pending and loop.time() > deadline:
+            log.error(
+                "background tasks ignored cancellation",
+                extra={"service": owner, "tasks": sorted(t.get_name() for t in pending)},
+            )
+            break
+    for task in tasks:  # retrieved, so asyncio does not report "exception was never retrieved" later
+        if task.done() and not task.cancelled():
+            task.exception()
 
 
 async def _answers(check: Coroutine[Any, Any, object]) -> bool:
