@@ -251,6 +251,19 @@ def check_query(start: datetime, end: datetime, policy: Policy = POLICY) -> None
         raise InvalidArgument.for_field("to", f"must be at most {policy.max_query_span.days} days after from")
 
 
+# The booking's own stage records for the order timeline (§9.2, R-Q-3): the statuses it passes through,
+# plus `rescheduled` and `checked_in`, which change the meeting without changing the status.
+STAGES = (*STATUSES, "rescheduled", "checked_in")
+FINAL = ("completed", "cancelled", "no_show", "expired")
+
+
+def stage_statuses(count: int, booking_status: str) -> list[str]:
+    """done/current of each of a booking's `count` entered stages, oldest first: the last one is current
+    while the booking is live; all are done once it reached a final status."""
+    final = booking_status in FINAL
+    return ["current" if i == count - 1 and not final else "done" for i in range(count)]
+
+
 def next_status(current: str, target: str) -> str:
     """`target` when the transition is allowed; Conflict otherwise."""
     if target not in TRANSITIONS.get(current, ()):

@@ -2,7 +2,9 @@
 
 A client's bookings stay as records of the service given (lawyer, time, length, mode, status, rating) but
 lose what the client told or what was written about them: the address of an on-site visit, their needs, a
-cancellation reason they typed, the lawyer's meeting summary and their rating comment."""
+cancellation reason they typed, the lawyer's meeting summary and their rating comment. The booking's stage
+records (`booking_stages`: stage, entered and due times, the acting account's id) hold no personal data and
+stay: they are the order timeline's facts (§9.2)."""
 
 from __future__ import annotations
 

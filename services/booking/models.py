@@ -62,6 +62,20 @@ class BookingRow(BookingTable, table=True):
     updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
+class BookingStageRow(BookingTable, table=True):
+    """One stage the booking entered, written in the transaction of the transition itself: the facts behind
+    the order's timeline (§9.2, R-Q-3). Stage names, times and the acting account only: no personal data."""
+
+    __tablename__ = "booking_stages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: str = Field(foreign_key="bookings.id", index=True)
+    stage: str
+    actor: str
+    entered_at: datetime = Field(sa_type=DateTime(timezone=True))
+    due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
 class VisitRow(BookingTable, table=True):
     """A lawyer's proactive visit or research at a client enterprise (R-BK-2, §7.1)."""
 

@@ -7,6 +7,7 @@ themselves — the part that must never be stale — are this service's own rows
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -15,9 +16,9 @@ import grpc
 from counsel.booking.v1 import booking_service_pb2 as pb
 from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceServicer
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
-from counsel.common.v1 import paging_pb2
+from counsel.common.v1 import paging_pb2, timeline_pb2
 from services.booking import domain
-from services.booking.models import BookingRow, VisitRow
+from services.booking.models import BookingRow, BookingStageRow, VisitRow
 from services.booking.store import BookingStore, Lawyer
 from services.runtime.context import current_principal
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 
-def booking_proto(row: BookingRow) -> pb.Booking:
+def booking_proto(row: BookingRow, stages: Sequence[BookingStageRow] = ()) -> pb.Booking:
     venue = None
     if row.venue:
         venue = pb.Venue(
@@ -72,6 +73,16 @@ def booking_proto(row: BookingRow) -> pb.Booking:
         cancel_reason=row.cancel_reason,
         refund_fen=row.refund_fen,
         quality=quality,
+        stages=[
+            timeline_pb2.TimelineStage(
+                stage=stage.stage,
+                status=status,
+                entered_at=to_timestamp(stage.entered_at),
+                due_at=to_timestamp(stage.due_at),
+                actor=stage.actor,
+            )
+            for stage, status in zip(stages, domain.stage_statuses(len(stages), row.status), strict=True)
+        ],
     )
 
 
@@ -141,11 +152,15 @@ class BookingServicer(BookingServiceServicer):
             }
         return Lawyer(lawyer.id, lawyer.user_id, _calendar(lawyer), venue)
 
+    async def _booking(self, row: BookingRow) -> pb.Booking:
+        """The booking as the caller sees it, with its recorded stages."""
+        return booking_proto(row, (await self.store.stages([row.id]))[row.id])
+
     async def GetBooking(
         self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBookingResponse:
         row = await self.store.get(current_principal(), request.booking_id)
-        return pb.GetBookingResponse(booking=booking_proto(row))
+        return pb.GetBookingResponse(booking=await self._booking(row))
 
     async def GetAvailability(
         self, request: pb.GetAvailabilityRequest, context: grpc.aio.ServicerContext
@@ -189,7 +204,7 @@ class BookingServicer(BookingServiceServicer):
         except NotFound:
             raise InvalidArgument.for_field("lawyer_id", "no such lawyer") from None
         row = await self.store.create(principal, lawyer, requested, tenant_id, request.idempotency_key)
-        return pb.CreateBookingResponse(booking=booking_proto(row))
+        return pb.CreateBookingResponse(booking=await self._booking(row))
 
     async def ListBookings(
         self, request: pb.ListBookingsRequest, context: grpc.aio.ServicerContext
@@ -198,8 +213,10 @@ class BookingServicer(BookingServiceServicer):
         rows, next_cursor = await self.store.list_bookings(
             principal, request.status, page_size(request.page.limit), request.page.cursor
         )
+        stages = await self.store.stages([r.id for r in rows])
         return pb.ListBookingsResponse(
-            bookings=[booking_proto(r) for r in rows], page=paging_pb2.PageResponse(next_cursor=next_cursor)
+            bookings=[booking_proto(r, stages[r.id]) for r in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
 
     async def RescheduleBooking(
@@ -210,7 +227,7 @@ class BookingServicer(BookingServiceServicer):
         current = await self.store.get(principal, request.booking_id)
         lawyer = await self._lawyer(current.lawyer_id)
         row = await self.store.reschedule(principal, request.booking_id, lawyer.calendar, start)
-        return pb.RescheduleBookingResponse(booking=booking_proto(row))
+        return pb.RescheduleBookingResponse(booking=await self._booking(row))
 
     async def CancelBooking(
         self, request: pb.CancelBookingRequest, context: grpc.aio.ServicerContext
@@ -220,19 +237,19 @@ class BookingServicer(BookingServiceServicer):
             "client_request" if principal and principal.is_client else "cancelled"
         )
         row = await self.store.cancel(principal, request.booking_id, reason)
-        return pb.CancelBookingResponse(booking=booking_proto(row))
+        return pb.CancelBookingResponse(booking=await self._booking(row))
 
     async def CheckInBooking(
         self, request: pb.CheckInBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.CheckInBookingResponse:
         row = await self.store.check_in(current_principal(), request.booking_id)
-        return pb.CheckInBookingResponse(booking=booking_proto(row))
+        return pb.CheckInBookingResponse(booking=await self._booking(row))
 
     async def CompleteBooking(
         self, request: pb.CompleteBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompleteBookingResponse:
         row = await self.store.complete(current_principal(), request.booking_id, request.summary)
-        return pb.CompleteBookingResponse(booking=booking_proto(row))
+        return pb.CompleteBookingResponse(booking=await self._booking(row))
 
     async def ConfirmBooking(
         self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext
@@ -241,26 +258,30 @@ class BookingServicer(BookingServiceServicer):
         row = await self.store.confirm(
             request.booking_id, request.order_id, request.tenant_id, request.paid_fen
         )
-        return pb.ConfirmBookingResponse(booking=booking_proto(row))
+        return pb.ConfirmBookingResponse(booking=await self._booking(row))
 
     async def ExpireBooking(
         self, request: pb.ExpireBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExpireBookingResponse:
         domain.require_internal(current_principal())
-        return pb.ExpireBookingResponse(booking=booking_proto(await self.store.expire(request.booking_id)))
+        return pb.ExpireBookingResponse(
+            booking=await self._booking(await self.store.expire(request.booking_id))
+        )
 
     async def MarkNoShow(
         self, request: pb.MarkNoShowRequest, context: grpc.aio.ServicerContext
     ) -> pb.MarkNoShowResponse:
         domain.require_internal(current_principal())
-        return pb.MarkNoShowResponse(booking=booking_proto(await self.store.mark_no_show(request.booking_id)))
+        return pb.MarkNoShowResponse(
+            booking=await self._booking(await self.store.mark_no_show(request.booking_id))
+        )
 
     async def RemindBooking(
         self, request: pb.RemindBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.RemindBookingResponse:
         domain.require_internal(current_principal())
         row = await self.store.remind(request.booking_id, request.lead_minutes)
-        return pb.RemindBookingResponse(booking=booking_proto(row))
+        return pb.RemindBookingResponse(booking=await self._booking(row))
 
     async def CreateVisit(
         self, request: pb.CreateVisitRequest, context: grpc.aio.ServicerContext
@@ -343,4 +364,4 @@ class BookingServicer(BookingServiceServicer):
             request.rating,
             request.client_comment,
         )
-        return pb.RecordQualityResponse(booking=booking_proto(row))
+        return pb.RecordQualityResponse(booking=await self._booking(row))

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.booking.v1 import events_pb2
 from services.booking import domain
-from services.booking.models import TABLES, BookingRow, VisitRow
+from services.booking.models import TABLES, BookingRow, BookingStageRow, VisitRow
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
@@ -139,6 +139,7 @@ class BookingStore:
                 )
                 session.add(row)
                 await session.flush()
+                self._stage(session, row, "held", principal.user_id, now, row.hold_expires_at)
                 await self._event(
                     session,
                     row,
@@ -164,6 +165,23 @@ class BookingStore:
         row = await self.db.get(BookingRow, booking_id, "booking")
         domain.require_visible(principal, row.tenant_id, row.lawyer_user_id)
         return row
+
+    async def stages(self, booking_ids: list[str]) -> dict[str, list[BookingStageRow]]:
+        """The entered stages of each booking, oldest first (the order timeline's booking part, §9.2)."""
+        found: dict[str, list[BookingStageRow]] = {booking_id: [] for booking_id in booking_ids}
+        if not booking_ids:
+            return found
+        async with self.db.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(BookingStageRow)
+                    .where(col(BookingStageRow.booking_id).in_(booking_ids))
+                    .order_by(col(BookingStageRow.entered_at), col(BookingStageRow.id))
+                )
+            ).all()
+        for stage in rows:
+            found[stage.booking_id].append(stage)
+        return found
 
     async def list_bookings(
         self, principal: Principal, status: str, limit: int, cursor: str
@@ -210,6 +228,8 @@ class BookingStore:
                 row.updated_at = now
                 session.add(row)
                 await session.flush()
+                actor = principal.user_id if principal else "system"
+                self._stage(session, row, "rescheduled", actor, now, start)
                 await self._event(
                     session,
                     row,
@@ -221,7 +241,7 @@ class BookingStore:
                         start=to_timestamp(start),
                         previous_start=to_timestamp(previous),
                     ),
-                    principal.user_id if principal else "system",
+                    actor,
                 )
                 return row
         except IntegrityError as exc:
@@ -245,7 +265,9 @@ class BookingStore:
             row.hold_expires_at = None
             row.updated_at = now
             session.add(row)
-            await self._cancelled_event(session, row, principal.user_id if principal else "system")
+            actor = principal.user_id if principal else "system"
+            self._stage(session, row, "cancelled", actor, now)
+            await self._cancelled_event(session, row, actor)
             return row
 
     async def check_in(
@@ -261,6 +283,8 @@ class BookingStore:
             row.checked_in_at = now
             row.updated_at = now
             session.add(row)
+            actor = principal.user_id if principal else "system"
+            self._stage(session, row, "checked_in", actor, now)
             await self._event(
                 session,
                 row,
@@ -268,7 +292,7 @@ class BookingStore:
                 events_pb2.BookingCheckedIn(
                     booking_id=row.id, client_id=row.client_id, lawyer_id=row.lawyer_user_id
                 ),
-                principal.user_id if principal else "system",
+                actor,
             )
             return row
 
@@ -285,7 +309,9 @@ class BookingStore:
             row.status = domain.next_status(row.status, "completed")
             row.updated_at = now
             session.add(row)
-            await self._completed_event(session, row, principal.user_id if principal else "system")
+            actor = principal.user_id if principal else "system"
+            self._stage(session, row, "completed", actor, now)
+            await self._completed_event(session, row, actor)
             return row
 
     async def record_quality(
@@ -334,6 +360,7 @@ class BookingStore:
             row.hold_expires_at = None
             row.updated_at = utcnow()
             session.add(row)
+            self._stage(session, row, "confirmed", "system", row.updated_at, row.start)
             await self._event(
                 session,
                 row,
@@ -359,6 +386,7 @@ class BookingStore:
             row.cancel_reason = "hold_expired"
             row.updated_at = utcnow()
             session.add(row)
+            self._stage(session, row, "expired", "system", row.updated_at)
             await self._cancelled_event(session, row, "system")
             return row
 
@@ -370,6 +398,7 @@ class BookingStore:
             row.status = domain.next_status(row.status, "no_show")
             row.updated_at = utcnow()
             session.add(row)
+            self._stage(session, row, "no_show", "system", row.updated_at)
             await self._completed_event(session, row, "system")
             return row
 
@@ -447,6 +476,20 @@ class BookingStore:
         row = await get_or_404(session, BookingRow, booking_id, "booking", for_update=True)
         domain.require_visible(principal, row.tenant_id, row.lawyer_user_id)
         return row
+
+    def _stage(
+        self,
+        session: AsyncSession,
+        row: BookingRow,
+        stage: str,
+        actor: str,
+        entered_at: datetime,
+        due_at: datetime | None = None,
+    ) -> None:
+        """Record the stage the booking entered, in the transaction of the transition that entered it."""
+        session.add(
+            BookingStageRow(booking_id=row.id, stage=stage, actor=actor, entered_at=entered_at, due_at=due_at)
+        )
 
     async def _cancelled_event(self, session: AsyncSession, row: BookingRow, actor: str) -> None:
         await self._event(

@@ -485,6 +485,97 @@ async def test_an_expired_hold_cannot_be_confirmed_and_frees_its_slot(platform: 
     assert "NOT_FOUND" in str(foreign.value)
 
 
+async def stages_of(platform: Platform, booking_id: str) -> list[tuple[str, str, str]]:
+    """(stage, status, actor) of the booking's recorded stages, as the client's GetBooking returns them."""
+    reply = await platform.booking.GetBooking(
+        pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
+    )
+    return [(s.stage, s.status, s.actor) for s in reply.booking.stages]
+
+
+async def test_every_transition_records_its_stage_with_due_times_for_the_order_timeline(
+    platform: Platform,
+) -> None:
+    """R-Q-3, §9.2: the booking's part of the order timeline is written with each transition."""
+    held = await book(platform, next_weekday(18, 10))
+    booking_id = held["id"]
+    start = datetime.fromisoformat(held["start"])
+    reply = await platform.booking.GetBooking(
+        pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
+    )
+    [first] = reply.booking.stages
+    assert (first.stage, first.status, first.actor) == ("held", "current", "client-1")
+    assert first.due_at == reply.booking.hold_expires_at  # due: when the unpaid hold is released
+    await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=booking_id, order_id="order-st", tenant_id="tenant-1", paid_fen=59900
+        )
+    )
+    new_start = next_weekday(18, 15)
+    moved = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/reschedule",
+        json={"start": new_start.isoformat()},
+        headers=platform.client(),
+    )
+    assert moved.status_code == 200, moved.text
+    lawyer = Principal(platform.lawyer_user_id, roles=frozenset({"lawyer"}))
+    await platform.store.check_in(lawyer, booking_id, now=new_start + timedelta(minutes=1))
+    await platform.store.check_in(lawyer, booking_id, now=new_start + timedelta(minutes=2))  # no 2nd stage
+    await platform.store.complete(lawyer, booking_id, "合同审阅完成", now=new_start + timedelta(minutes=50))
+    await platform.store.complete(None, booking_id, "")  # the workflow's automatic completion: no 2nd stage
+    reply = await platform.booking.GetBooking(
+        pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
+    )
+    stages = reply.booking.stages
+    assert [(s.stage, s.status, s.actor) for s in stages] == [
+        ("held", "done", "client-1"),
+        ("confirmed", "done", "system"),
+        ("rescheduled", "done", "client-1"),
+        ("checked_in", "done", platform.lawyer_user_id),
+        ("completed", "done", platform.lawyer_user_id),
+    ]
+    assert stages[1].due_at.ToDatetime(UTC) == start  # confirmed: due at the meeting's start
+    assert stages[2].due_at.ToDatetime(UTC) == new_start  # rescheduled: due at the new start
+    assert not stages[3].HasField("due_at") and not stages[4].HasField("due_at")
+    assert stages[4].entered_at.ToDatetime(UTC) == new_start + timedelta(minutes=50)
+    # An agent's listing carries the same records.
+    listed = await platform.booking.ListBookings(
+        pb.ListBookingsRequest(status="completed"),
+        metadata=tuple(platform.keys.headers("agent-1", "agent").items()),
+    )
+    [mine] = [b for b in listed.bookings if b.id == booking_id]
+    assert [s.stage for s in mine.stages] == [s.stage for s in stages]
+
+
+async def test_cancelled_expired_and_no_show_bookings_end_with_their_stage(platform: Platform) -> None:
+    cancelled = await book(platform, next_weekday(19, 9))
+    await platform.http.post(
+        f"/api/v1/bookings/{cancelled['id']}/cancel", json={"reason": "x"}, headers=platform.client()
+    )
+    assert await stages_of(platform, cancelled["id"]) == [
+        ("held", "done", "client-1"),
+        ("cancelled", "done", "client-1"),
+    ]
+    expired = await book(platform, next_weekday(19, 11))
+    await platform.booking.ExpireBooking(pb.ExpireBookingRequest(booking_id=expired["id"]))
+    await platform.booking.ExpireBooking(pb.ExpireBookingRequest(booking_id=expired["id"]))  # retried
+    assert await stages_of(platform, expired["id"]) == [
+        ("held", "done", "client-1"),
+        ("expired", "done", "system"),
+    ]
+    absent = await book(platform, next_weekday(19, 14))
+    await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(booking_id=absent["id"], order_id="order-ns", tenant_id="tenant-1")
+    )
+    assert (await stages_of(platform, absent["id"]))[-1] == ("confirmed", "current", "system")
+    await platform.booking.MarkNoShow(pb.MarkNoShowRequest(booking_id=absent["id"]))
+    assert await stages_of(platform, absent["id"]) == [
+        ("held", "done", "client-1"),
+        ("confirmed", "done", "system"),
+        ("no_show", "done", "system"),
+    ]
+
+
 async def test_check_in_complete_quality_and_rating(platform: Platform) -> None:
     held = await book(platform, next_weekday(17, 10))
     booking_id = held["id"]

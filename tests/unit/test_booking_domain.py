@@ -262,3 +262,11 @@ def test_visits_are_checked() -> None:
         with pytest.raises(InvalidArgument) as error:
             domain.check_visit(bad, today)
         assert error.value.violations[0].field == field
+
+
+def test_the_last_stage_of_a_live_booking_is_current_and_a_final_booking_is_all_done() -> None:
+    """§9.2, R-Q-3: the booking's part of the order timeline."""
+    assert domain.stage_statuses(2, "confirmed") == ["done", "current"]
+    assert domain.stage_statuses(3, "no_show") == ["done", "done", "done"]
+    assert domain.stage_statuses(0, "held") == []
+    assert set(domain.FINAL) | set(domain.LIVE) == set(domain.STATUSES)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from counsel.common.v1 import paging_pb2 as _paging_pb2
+from counsel.common.v1 import timeline_pb2 as _timeline_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -151,6 +152,7 @@ class Booking(_message.Message):
     CANCEL_REASON_FIELD_NUMBER: _builtins.int
     REFUND_FEN_FIELD_NUMBER: _builtins.int
     QUALITY_FIELD_NUMBER: _builtins.int
+    STAGES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Booking id."""
     tenant_id: _builtins.str
@@ -211,6 +213,13 @@ class Booking(_message.Message):
     def quality(self) -> Global___Quality:
         """Quality record after completion."""
 
+    @_builtins.property
+    def stages(self) -> _containers.RepeatedCompositeFieldContainer[_timeline_pb2.TimelineStage]:
+        """The stages the booking entered, oldest first (held, confirmed, rescheduled, checked_in, completed,
+        no_show, cancelled, expired), with entered and due times and the actor: the booking part of the
+        order's timeline (§9.2, R-Q-3).
+        """
+
     def __init__(
         self,
         *,
@@ -237,10 +246,11 @@ class Booking(_message.Message):
         cancel_reason: _builtins.str = ...,
         refund_fen: _builtins.int = ...,
         quality: Global___Quality | None = ...,
+        stages: _abc.Iterable[_timeline_pb2.TimelineStage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checked_in_at", b"checked_in_at", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "quality", b"quality", "start", b"start", "venue", b"venue"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "buffer_minutes", b"buffer_minutes", "cancel_reason", b"cancel_reason", "checked_in_at", b"checked_in_at", "client_id", b"client_id", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "id", b"id", "lawyer_id", b"lawyer_id", "lawyer_user_id", b"lawyer_user_id", "minutes", b"minutes", "mode", b"mode", "needs", b"needs", "order_id", b"order_id", "quality", b"quality", "refund_fen", b"refund_fen", "start", b"start", "status", b"status", "summary", b"summary", "tenant_id", b"tenant_id", "time_zone", b"time_zone", "venue", b"venue"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "buffer_minutes", b"buffer_minutes", "cancel_reason", b"cancel_reason", "checked_in_at", b"checked_in_at", "client_id", b"client_id", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "id", b"id", "lawyer_id", b"lawyer_id", "lawyer_user_id", b"lawyer_user_id", "minutes", b"minutes", "mode", b"mode", "needs", b"needs", "order_id", b"order_id", "quality", b"quality", "refund_fen", b"refund_fen", "stages", b"stages", "start", b"start", "status", b"status", "summary", b"summary", "tenant_id", b"tenant_id", "time_zone", b"time_zone", "venue", b"venue"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
