@@ -60,6 +60,10 @@ class BookingRow(BookingTable, table=True):
     # After completion: the lawyer's checklist and the client's rating (R-Q-4).
     quality: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The booking product of the order that paid it, and that product's policy terms as they were then
+    # (domain.TERM_KEYS; empty: the default policy). A later edit of the product changes no agreed terms.
+    product_id: str = ""
+    terms: dict[str, str] = Field(default_factory=dict, sa_type=JSONB)
 
 
 class BookingStageRow(BookingTable, table=True):

@@ -73,6 +73,8 @@ def booking_proto(row: BookingRow, stages: Sequence[BookingStageRow] = ()) -> pb
         cancel_reason=row.cancel_reason,
         refund_fen=row.refund_fen,
         quality=quality,
+        product_id=row.product_id,
+        terms=row.terms,
         stages=[
             timeline_pb2.TimelineStage(
                 stage=stage.stage,
@@ -155,6 +157,19 @@ class BookingServicer(BookingServiceServicer):
     async def _booking(self, row: BookingRow) -> pb.Booking:
         """The booking as the caller sees it, with its recorded stages."""
         return booking_proto(row, (await self.store.stages([row.id]))[row.id])
+
+    async def _product_terms(self, product_id: str) -> dict[str, str]:
+        """The cancellation/reschedule terms among the booking product's catalog parameters; none (the
+        default policy) without a product or for one the catalog no longer has."""
+        if not product_id:
+            return {}
+        try:
+            reply = await self.catalog.GetProduct(catalog_pb.GetProductRequest(product_id=product_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return {}
+            raise
+        return domain.product_terms(dict(reply.product.parameters))
 
     async def GetBooking(
         self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext
@@ -256,7 +271,12 @@ class BookingServicer(BookingServiceServicer):
     ) -> pb.ConfirmBookingResponse:
         domain.require_internal(current_principal())
         row = await self.store.confirm(
-            request.booking_id, request.order_id, request.tenant_id, request.paid_fen
+            request.booking_id,
+            request.order_id,
+            request.tenant_id,
+            request.paid_fen,
+            request.product_id,
+            await self._product_terms(request.product_id),
         )
         return pb.ConfirmBookingResponse(booking=await self._booking(row))
 

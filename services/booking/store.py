@@ -217,7 +217,7 @@ class BookingStore:
             async with self.db.transaction() as session:
                 row = await self._locked(session, principal, booking_id)
                 domain.require_client_or_agent(principal, "reschedule")
-                domain.check_reschedule(row.status, row.start, now, self.policy)
+                domain.check_reschedule(row.status, row.start, now, self._policy(row))
                 domain.check_start(start, timedelta(minutes=row.minutes), calendar, now, self.policy)
                 previous = row.start
                 row.start = start
@@ -258,7 +258,7 @@ class BookingStore:
         async with self.db.transaction() as session:
             row = await self._locked(session, principal, booking_id)
             domain.require_client_or_agent(principal, "cancel")
-            refund = domain.cancellation_refund(row.status, row.paid_fen, row.start, now, self.policy)
+            refund = domain.cancellation_refund(row.status, row.paid_fen, row.start, now, self._policy(row))
             row.status = domain.next_status(row.status, "cancelled")
             row.cancel_reason = reason[:200] or "client_request"
             row.refund_fen = refund
@@ -279,7 +279,7 @@ class BookingStore:
             domain.require_booked_lawyer(principal, row.lawyer_user_id, "check in")
             if row.checked_in_at is not None:
                 return row
-            domain.check_check_in(row.status, row.start, now, self.policy)
+            domain.check_check_in(row.status, row.start, now, self._policy(row))
             row.checked_in_at = now
             row.updated_at = now
             session.add(row)
@@ -343,9 +343,18 @@ class BookingStore:
 
     # --- commands of the workflow (internal) --------------------------------------------------------
 
-    async def confirm(self, booking_id: str, order_id: str, tenant_id: str, paid_fen: int) -> BookingRow:
-        """The booking's order was paid: held → confirmed (idempotent for the same order). A booking of
-        another enterprise is NotFound; an expired or cancelled one is a Conflict (the order is refunded)."""
+    async def confirm(
+        self,
+        booking_id: str,
+        order_id: str,
+        tenant_id: str,
+        paid_fen: int,
+        product_id: str = "",
+        terms: dict[str, str] | None = None,
+    ) -> BookingRow:
+        """The booking's order was paid: held → confirmed (idempotent for the same order), under the terms
+        of the order's booking product (kept on the booking). A booking of another enterprise is NotFound;
+        an expired or cancelled one is a Conflict (the order is refunded)."""
         async with self.db.transaction() as session:
             row = await get_or_404(session, BookingRow, booking_id, "booking", for_update=True)
             if tenant_id and row.tenant_id != tenant_id:
@@ -357,6 +366,8 @@ class BookingStore:
             row.status = domain.next_status(row.status, "confirmed")
             row.order_id = order_id
             row.paid_fen = paid_fen
+            row.product_id = product_id
+            row.terms = domain.product_terms(terms or {})
             row.hold_expires_at = None
             row.updated_at = utcnow()
             session.add(row)
@@ -469,6 +480,10 @@ class BookingStore:
         return page_of(rows, limit)
 
     # --- helpers -----------------------------------------------------------------------------------
+
+    def _policy(self, row: BookingRow) -> domain.Policy:
+        """The policy in force for this booking: the service's defaults under its product's terms."""
+        return domain.policy_for(row.terms, self.policy)
 
     async def _locked(
         self, session: AsyncSession, principal: Principal | None, booking_id: str

@@ -37,6 +37,7 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import (
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1.events_pb2 import UserErased
 from deploy.local.servers import NatsServer, PostgresServer
+from services.booking import domain
 from services.booking.erasure import erase_user
 from services.booking.models import TABLES as BOOKING_TABLES
 from services.booking.models import BookingRow
@@ -53,6 +54,7 @@ from services.runtime.config import Settings, load_settings
 from services.runtime.context import Principal
 from services.runtime.db import Database, ensure_database
 from services.runtime.erasure import ERASED_TEXT
+from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
@@ -465,6 +467,48 @@ async def test_a_late_cancellation_refunds_half(platform: Platform) -> None:
     assert (row.status, row.refund_fen) == ("cancelled", 29950)
 
 
+async def test_the_paying_products_terms_decide_late_cancellation_and_rescheduling(
+    platform: Platform,
+) -> None:
+    """The seeded on-site product's parameters say free_cancel_hours=48, late_refund_percent=30: 30 h before
+    the start a booking paid with it refunds 30 % and can no longer move; one paid with the at-firm
+    product (no terms) is still free then."""
+    client = Principal("client-1", tenant_id="tenant-1", roles=frozenset({"client"}))
+    visit = await book(platform, next_weekday(48, 9))
+    confirmed = await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=visit["id"],
+            order_id="order-terms",
+            tenant_id="tenant-1",
+            paid_fen=100000,
+            product_id="booking-on-site",
+        )
+    )
+    assert confirmed.booking.product_id == "booking-on-site"
+    assert dict(confirmed.booking.terms) == {"free_cancel_hours": "48", "late_refund_percent": "30"}
+    start = datetime.fromisoformat(visit["start"])
+    with pytest.raises(Conflict):
+        await platform.store.reschedule(
+            client, visit["id"], domain.Calendar(hours=()), start, now=start - timedelta(hours=30)
+        )
+    row = await platform.store.cancel(client, visit["id"], "", now=start - timedelta(hours=30))
+    assert (row.status, row.refund_fen) == ("cancelled", 30000)
+
+    meeting = await book(platform, next_weekday(48, 14))
+    await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=meeting["id"],
+            order_id="order-default",
+            tenant_id="tenant-1",
+            paid_fen=100000,
+            product_id="booking-at-firm",
+        )
+    )
+    start = datetime.fromisoformat(meeting["start"])
+    row = await platform.store.cancel(client, meeting["id"], "", now=start - timedelta(hours=30))
+    assert row.refund_fen == 100000 and row.terms == {}  # the default policy: free until 24 h before
+
+
 async def test_an_expired_hold_cannot_be_confirmed_and_frees_its_slot(platform: Platform) -> None:
     start = next_weekday(16, 10)
     held = await book(platform, start)
@@ -497,7 +541,7 @@ async def test_every_transition_records_its_stage_with_due_times_for_the_order_t
     platform: Platform,
 ) -> None:
     """R-Q-3, §9.2: the booking's part of the order timeline is written with each transition."""
-    held = await book(platform, next_weekday(18, 10))
+    held = await book(platform, next_weekday(40, 10))
     booking_id = held["id"]
     start = datetime.fromisoformat(held["start"])
     reply = await platform.booking.GetBooking(
@@ -511,7 +555,7 @@ async def test_every_transition_records_its_stage_with_due_times_for_the_order_t
             booking_id=booking_id, order_id="order-st", tenant_id="tenant-1", paid_fen=59900
         )
     )
-    new_start = next_weekday(18, 15)
+    new_start = next_weekday(40, 15)
     moved = await platform.http.post(
         f"/api/v1/bookings/{booking_id}/reschedule",
         json={"start": new_start.isoformat()},
@@ -548,7 +592,7 @@ async def test_every_transition_records_its_stage_with_due_times_for_the_order_t
 
 
 async def test_cancelled_expired_and_no_show_bookings_end_with_their_stage(platform: Platform) -> None:
-    cancelled = await book(platform, next_weekday(19, 9))
+    cancelled = await book(platform, next_weekday(44, 9))
     await platform.http.post(
         f"/api/v1/bookings/{cancelled['id']}/cancel", json={"reason": "x"}, headers=platform.client()
     )
@@ -556,14 +600,14 @@ async def test_cancelled_expired_and_no_show_bookings_end_with_their_stage(platf
         ("held", "done", "client-1"),
         ("cancelled", "done", "client-1"),
     ]
-    expired = await book(platform, next_weekday(19, 11))
+    expired = await book(platform, next_weekday(44, 11))
     await platform.booking.ExpireBooking(pb.ExpireBookingRequest(booking_id=expired["id"]))
     await platform.booking.ExpireBooking(pb.ExpireBookingRequest(booking_id=expired["id"]))  # retried
     assert await stages_of(platform, expired["id"]) == [
         ("held", "done", "client-1"),
         ("expired", "done", "system"),
     ]
-    absent = await book(platform, next_weekday(19, 14))
+    absent = await book(platform, next_weekday(44, 14))
     await platform.booking.ConfirmBooking(
         pb.ConfirmBookingRequest(booking_id=absent["id"], order_id="order-ns", tenant_id="tenant-1")
     )

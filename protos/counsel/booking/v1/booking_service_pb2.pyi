@@ -129,6 +129,26 @@ class Booking(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class TermsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ID_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
@@ -153,6 +173,8 @@ class Booking(_message.Message):
     REFUND_FEN_FIELD_NUMBER: _builtins.int
     QUALITY_FIELD_NUMBER: _builtins.int
     STAGES_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    TERMS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Booking id."""
     tenant_id: _builtins.str
@@ -185,6 +207,8 @@ class Booking(_message.Message):
     """Why it was cancelled."""
     refund_fen: _builtins.int
     """Refund of a cancellation, in fen."""
+    product_id: _builtins.str
+    """The booking product of the order that paid it; empty while held."""
     @_builtins.property
     def start(self) -> _timestamp_pb2.Timestamp:
         """When the meeting starts."""
@@ -220,6 +244,12 @@ class Booking(_message.Message):
         order's timeline (§9.2, R-Q-3).
         """
 
+    @_builtins.property
+    def terms(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """That product's cancellation/reschedule terms in force for this booking (free_cancel_hours,
+        late_refund_percent, reminder_hours, no_show_grace_minutes, auto_complete_hours); empty: the defaults.
+        """
+
     def __init__(
         self,
         *,
@@ -247,10 +277,12 @@ class Booking(_message.Message):
         refund_fen: _builtins.int = ...,
         quality: Global___Quality | None = ...,
         stages: _abc.Iterable[_timeline_pb2.TimelineStage] | None = ...,
+        product_id: _builtins.str = ...,
+        terms: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checked_in_at", b"checked_in_at", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "quality", b"quality", "start", b"start", "venue", b"venue"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "buffer_minutes", b"buffer_minutes", "cancel_reason", b"cancel_reason", "checked_in_at", b"checked_in_at", "client_id", b"client_id", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "id", b"id", "lawyer_id", b"lawyer_id", "lawyer_user_id", b"lawyer_user_id", "minutes", b"minutes", "mode", b"mode", "needs", b"needs", "order_id", b"order_id", "quality", b"quality", "refund_fen", b"refund_fen", "stages", b"stages", "start", b"start", "status", b"status", "summary", b"summary", "tenant_id", b"tenant_id", "time_zone", b"time_zone", "venue", b"venue"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "buffer_minutes", b"buffer_minutes", "cancel_reason", b"cancel_reason", "checked_in_at", b"checked_in_at", "client_id", b"client_id", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "id", b"id", "lawyer_id", b"lawyer_id", "lawyer_user_id", b"lawyer_user_id", "minutes", b"minutes", "mode", b"mode", "needs", b"needs", "order_id", b"order_id", "product_id", b"product_id", "quality", b"quality", "refund_fen", b"refund_fen", "stages", b"stages", "start", b"start", "status", b"status", "summary", b"summary", "tenant_id", b"tenant_id", "terms", b"terms", "time_zone", b"time_zone", "venue", b"venue"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -739,6 +771,7 @@ class ConfirmBookingRequest(_message.Message):
     ORDER_ID_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
     PAID_FEN_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
     booking_id: _builtins.str
     """The booking."""
     order_id: _builtins.str
@@ -747,6 +780,8 @@ class ConfirmBookingRequest(_message.Message):
     """The order's tenant; must be the booking's."""
     paid_fen: _builtins.int
     """What the client paid, in fen (the base of a late cancellation's refund)."""
+    product_id: _builtins.str
+    """The order's booking product: its parameters' terms replace the default policy; empty for defaults."""
     def __init__(
         self,
         *,
@@ -754,10 +789,11 @@ class ConfirmBookingRequest(_message.Message):
         order_id: _builtins.str = ...,
         tenant_id: _builtins.str = ...,
         paid_fen: _builtins.int = ...,
+        product_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "order_id", b"order_id", "paid_fen", b"paid_fen", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "order_id", b"order_id", "paid_fen", b"paid_fen", "product_id", b"product_id", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
