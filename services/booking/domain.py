@@ -520,6 +520,12 @@ CONNECT_PROCESS = (
         "GET /api/v1/connect",
     ),
     ConnectStep(
+        "请求连线 Ask to connect now",
+        "Ask for a call or a meeting with an online lawyer: a meeting holds their next free slot, a call is "
+        "queued for an agent; the answer names what to pay next.",
+        "POST /api/v1/connect/requests",
+    ),
+    ConnectStep(
         "电话咨询：购买 Call now: buy a phone consultation",
         "Order the phone consultation product (consultation_kind phone) and pay it.",
         "POST /api/v1/orders",
@@ -551,3 +557,51 @@ CONNECT_PROCESS = (
 
 def hours_lines(hours: Iterable[WeeklyHours]) -> list[str]:
     return [f"{h.weekday} {h.start}-{h.end}" for h in sorted(hours, key=lambda h: (h.weekday, h.start))]
+
+
+# --- connect-a-lawyer requests (R-BK-3, §6.2.4) -------------------------------------------------------------
+
+CONNECT_MODES = ("call", "meeting")
+# A meeting requested through connect-a-lawyer: this long, or the free slot's length if shorter.
+CONNECT_MEETING = timedelta(minutes=60)
+
+
+def check_connect(mode: str, needs: str) -> str:
+    """The request's mode, validated; its needs at most 5000 characters."""
+    if mode not in CONNECT_MODES:
+        raise InvalidArgument.for_field("mode", f"must be one of {', '.join(CONNECT_MODES)}")
+    if len(needs) > 5000:
+        raise InvalidArgument.for_field("needs", "must be at most 5000 characters")
+    return mode
+
+
+def require_online(online: bool) -> None:
+    if not online:
+        raise Conflict("the lawyer is not online now; book a time instead", reason="lawyer_offline")
+
+
+def connect_meeting_minutes(slot_minutes: int, policy: Policy = POLICY) -> int:
+    return int(min(CONNECT_MEETING, timedelta(minutes=slot_minutes)).total_seconds() // 60) or int(
+        policy.min_length.total_seconds() // 60
+    )
+
+
+def connect_next_step(mode: str, booking_id: str, product_id: str, lawyer_id: str) -> dict[str, str]:
+    """What the client does next. Nothing is bypassed: a phone call is a paid phone consultation
+    (R-CON-2), a meeting is confirmed by paying its booking's order (R-BK-1)."""
+    if mode == "meeting":
+        return {
+            "title": "支付确认会面 Pay to confirm the meeting",
+            "detail": f'Order the booking product with booking {{"booking_id": "{booking_id}"}} and pay it '
+            "before the hold expires.",
+            "endpoint": "POST /api/v1/orders",
+            "product_id": product_id,
+        }
+    return {
+        "title": "购买电话咨询 Buy the phone consultation",
+        "detail": "Order and pay the phone consultation product, then submit a phone consultation with the "
+        f"paid order_id naming lawyer {lawyer_id}; an agent bridges your call to the lawyer "
+        "(POST /api/v1/consultations).",
+        "endpoint": "POST /api/v1/orders",
+        "product_id": product_id,
+    }

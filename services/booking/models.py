@@ -80,6 +80,26 @@ class BookingStageRow(BookingTable, table=True):
     due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
+class ConnectRequestRow(BookingTable, table=True):
+    """A client's request to connect with an online lawyer now (R-BK-3, §6.2.4): a call (agents bridge it
+    through consultation's phone bridge once its phone consultation is paid) or a meeting (a held booking)."""
+
+    __tablename__ = "connect_requests"
+
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    client_id: str
+    lawyer_id: str
+    lawyer_user_id: str = ""
+    mode: str
+    needs: str = ""
+    status: str
+    booking_id: str = ""
+    # The step the client was told to take next (title, detail, endpoint, product_id).
+    next_step: dict[str, str] = Field(default_factory=dict, sa_type=JSONB)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+
+
 class VisitRow(BookingTable, table=True):
     """A lawyer's proactive visit or research at a client enterprise (R-BK-2, §7.1)."""
 

@@ -18,10 +18,10 @@ from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceServicer
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2, timeline_pb2
 from services.booking import domain
-from services.booking.models import BookingRow, BookingStageRow, VisitRow
+from services.booking.models import BookingRow, BookingStageRow, ConnectRequestRow, VisitRow
 from services.booking.store import BookingStore, Lawyer
 from services.runtime.context import current_principal
-from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
@@ -85,6 +85,28 @@ def booking_proto(row: BookingRow, stages: Sequence[BookingStageRow] = ()) -> pb
             )
             for stage, status in zip(stages, domain.stage_statuses(len(stages), row.status), strict=True)
         ],
+    )
+
+
+def connect_request_proto(row: ConnectRequestRow) -> pb.ConnectRequest:
+    step = row.next_step
+    return pb.ConnectRequest(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        client_id=row.client_id,
+        lawyer_id=row.lawyer_id,
+        lawyer_user_id=row.lawyer_user_id,
+        mode=row.mode,
+        needs=row.needs,
+        status=row.status,
+        booking_id=row.booking_id,
+        next_step=pb.ConnectNextStep(
+            title=step.get("title", ""),
+            detail=step.get("detail", ""),
+            endpoint=step.get("endpoint", ""),
+            product_id=step.get("product_id", ""),
+        ),
+        created_at=to_timestamp(row.created_at),
     )
 
 
@@ -152,7 +174,7 @@ class BookingServicer(BookingServiceServicer):
                 "transit_routes": list(firm.transit_routes),
                 "phone": firm.phone,
             }
-        return Lawyer(lawyer.id, lawyer.user_id, _calendar(lawyer), venue)
+        return Lawyer(lawyer.id, lawyer.user_id, _calendar(lawyer), venue, online=lawyer.online)
 
     async def _booking(self, row: BookingRow) -> pb.Booking:
         """The booking as the caller sees it, with its recorded stages."""
@@ -385,3 +407,71 @@ class BookingServicer(BookingServiceServicer):
             request.client_comment,
         )
         return pb.RecordQualityResponse(booking=await self._booking(row))
+
+    async def CreateConnectRequest(
+        self, request: pb.CreateConnectRequestRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateConnectRequestResponse:
+        """R-BK-3: connect with an online lawyer now. An unknown lawyer is NotFound, an offline one a
+        Conflict; a meeting holds the lawyer's next free slot within a week (none: Conflict)."""
+        principal = domain.require_client(current_principal())
+        tenant_id = domain.booking_tenant(principal, "")
+        mode = domain.check_connect(request.mode, request.needs)
+        lawyer = await self._lawyer(request.lawyer_id, with_venue=mode == "meeting")
+        domain.require_online(lawyer.online)
+        meeting = None
+        if mode == "meeting":
+            now = utcnow()
+            busy = await self.store.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
+            slots = domain.free_slots(
+                lawyer.calendar, busy, now, now + timedelta(days=7), now, "at_firm", self.policy
+            )
+            if not slots:
+                raise Conflict("the lawyer has no free slot in the next 7 days", reason="no_free_slot")
+            meeting = domain.Requested(
+                mode="at_firm",
+                start=slots[0].start,
+                minutes=domain.connect_meeting_minutes(slots[0].minutes, self.policy),
+                address="",
+                needs=request.needs,
+            )
+        product_id = await self._connect_product(mode)
+        row, booking = await self.store.connect(
+            principal,
+            lawyer,
+            tenant_id,
+            mode,
+            request.needs,
+            meeting,
+            product_id,
+            request.idempotency_key,
+        )
+        return pb.CreateConnectRequestResponse(
+            request=connect_request_proto(row),
+            booking=await self._booking(booking) if booking is not None else None,
+        )
+
+    async def _connect_product(self, mode: str) -> str:
+        """The product the client orders next: the catalog's phone consultation product for a call, its
+        at-firm booking product for a meeting; empty when the catalog offers none."""
+        category = "booking" if mode == "meeting" else "consultation"
+        reply = await self.catalog.ListProducts(
+            catalog_pb.ListProductsRequest(category=category, page=paging_pb2.PageRequest(limit=100))
+        )
+        for product in reply.products:
+            if mode == "meeting" and product.parameters.get("mode") == "at_firm":
+                return product.id
+            if mode == "call" and product.consultation_kind == "phone":
+                return product.id
+        return ""
+
+    async def ListConnectRequests(
+        self, request: pb.ListConnectRequestsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListConnectRequestsResponse:
+        principal = signed_in(current_principal(), "list connect requests")
+        rows, next_cursor = await self.store.list_connect_requests(
+            principal, request.mode, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListConnectRequestsResponse(
+            requests=[connect_request_proto(r) for r in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )

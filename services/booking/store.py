@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.booking.v1 import events_pb2
 from services.booking import domain
-from services.booking.models import TABLES, BookingRow, BookingStageRow, VisitRow
+from services.booking.models import TABLES, BookingRow, BookingStageRow, ConnectRequestRow, VisitRow
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
@@ -40,6 +40,7 @@ class Lawyer:
     user_id: str
     calendar: domain.Calendar
     venue: dict[str, Any]
+    online: bool = False
 
 
 class SlotTaken(Conflict):
@@ -111,53 +112,146 @@ class BookingStore:
                     )
                     if existing is not None:
                         return await get_or_404(session, BookingRow, existing, "booking")
-                blocked_from, blocked_until = domain.blocked_range(
-                    requested.start, requested.minutes, requested.mode, self.policy
-                )
-                at_firm = requested.mode == "at_firm"
-                row = BookingRow(
-                    id=booking_id,
-                    tenant_id=tenant_id,
-                    client_id=principal.user_id,
-                    lawyer_id=lawyer.lawyer_id,
-                    lawyer_user_id=lawyer.user_id,
-                    mode=requested.mode,
-                    status="held",
-                    start=requested.start,
-                    minutes=requested.minutes,
-                    ends_at=requested.start + timedelta(minutes=requested.minutes),
-                    buffer_minutes=int(domain.buffer_for(requested.mode, self.policy).total_seconds() // 60),
-                    blocked_from=blocked_from,
-                    blocked_until=blocked_until,
-                    time_zone=lawyer.calendar.time_zone,
-                    address=str(lawyer.venue.get("address", "")) if at_firm else requested.address.strip(),
-                    needs=requested.needs.strip(),
-                    venue=lawyer.venue if at_firm else {},
-                    hold_expires_at=now + self.policy.hold_for,
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(row)
-                await session.flush()
-                self._stage(session, row, "held", principal.user_id, now, row.hold_expires_at)
-                await self._event(
-                    session,
-                    row,
-                    "booking.held",
-                    events_pb2.BookingHeld(
-                        booking_id=row.id,
-                        client_id=row.client_id,
-                        lawyer_id=row.lawyer_user_id,
-                        start=to_timestamp(row.start),
-                        hold_expires_at=to_timestamp(row.hold_expires_at),
-                    ),
-                    principal.user_id,
-                )
-                return row
+                return await self._hold(session, principal, lawyer, requested, tenant_id, booking_id, now)
         except IntegrityError as exc:
             if _overlap(exc):
                 raise SlotTaken("the lawyer is already booked at that time") from None
             raise
+
+    async def _hold(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        lawyer: Lawyer,
+        requested: domain.Requested,
+        tenant_id: str,
+        booking_id: str,
+        now: datetime,
+    ) -> BookingRow:
+        """Insert the held booking with its first stage and `booking.held`, in the caller's transaction
+        (PostgreSQL refuses an overlap at the flush: IntegrityError, turned into SlotTaken by the caller)."""
+        blocked_from, blocked_until = domain.blocked_range(
+            requested.start, requested.minutes, requested.mode, self.policy
+        )
+        at_firm = requested.mode == "at_firm"
+        row = BookingRow(
+            id=booking_id,
+            tenant_id=tenant_id,
+            client_id=principal.user_id,
+            lawyer_id=lawyer.lawyer_id,
+            lawyer_user_id=lawyer.user_id,
+            mode=requested.mode,
+            status="held",
+            start=requested.start,
+            minutes=requested.minutes,
+            ends_at=requested.start + timedelta(minutes=requested.minutes),
+            buffer_minutes=int(domain.buffer_for(requested.mode, self.policy).total_seconds() // 60),
+            blocked_from=blocked_from,
+            blocked_until=blocked_until,
+            time_zone=lawyer.calendar.time_zone,
+            address=str(lawyer.venue.get("address", "")) if at_firm else requested.address.strip(),
+            needs=requested.needs.strip(),
+            venue=lawyer.venue if at_firm else {},
+            hold_expires_at=now + self.policy.hold_for,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        self._stage(session, row, "held", principal.user_id, now, row.hold_expires_at)
+        await self._event(
+            session,
+            row,
+            "booking.held",
+            events_pb2.BookingHeld(
+                booking_id=row.id,
+                client_id=row.client_id,
+                lawyer_id=row.lawyer_user_id,
+                start=to_timestamp(row.start),
+                hold_expires_at=to_timestamp(row.hold_expires_at),
+            ),
+            principal.user_id,
+        )
+        return row
+
+    # --- connect-a-lawyer (R-BK-3) ----------------------------------------------------------------------
+
+    async def connect(
+        self,
+        principal: Principal,
+        lawyer: Lawyer,
+        tenant_id: str,
+        mode: str,
+        needs: str,
+        meeting: domain.Requested | None,
+        product_id: str,
+        idempotency_key: str = "",
+        now: datetime | None = None,
+    ) -> tuple[ConnectRequestRow, BookingRow | None]:
+        """Record the client's request to connect now; a meeting holds `meeting` (the lawyer's next free
+        slot) in the same transaction. A retry with the same Idempotency-Key returns the first request."""
+        now = now or utcnow()
+        request_id = new_id()
+        try:
+            async with self.db.transaction() as session:
+                if idempotency_key:
+                    existing = await claim_idempotency_key(
+                        session,
+                        TABLES,
+                        f"connect:{principal.user_id}",
+                        idempotency_key,
+                        request_fingerprint(lawyer.lawyer_id, mode, needs),
+                        request_id,
+                    )
+                    if existing is not None:
+                        found = await get_or_404(session, ConnectRequestRow, existing, "connect request")
+                        held = await session.get(BookingRow, found.booking_id) if found.booking_id else None
+                        return found, held
+                booking = None
+                if meeting is not None:
+                    domain.check_request(meeting, lawyer.calendar, now, self.policy)
+                    booking = await self._hold(session, principal, lawyer, meeting, tenant_id, new_id(), now)
+                row = ConnectRequestRow(
+                    id=request_id,
+                    tenant_id=tenant_id,
+                    client_id=principal.user_id,
+                    lawyer_id=lawyer.lawyer_id,
+                    lawyer_user_id=lawyer.user_id,
+                    mode=mode,
+                    needs=needs.strip(),
+                    status="booking_held" if booking is not None else "awaiting_payment",
+                    booking_id=booking.id if booking is not None else "",
+                    next_step=domain.connect_next_step(
+                        mode, booking.id if booking is not None else "", product_id, lawyer.lawyer_id
+                    ),
+                    created_at=now,
+                )
+                session.add(row)
+                return row, booking
+        except IntegrityError as exc:
+            if _overlap(exc):
+                raise SlotTaken("the lawyer's next free slot was just taken; try again") from None
+            raise
+
+    async def list_connect_requests(
+        self, principal: Principal, mode: str, limit: int, cursor: str
+    ) -> tuple[list[ConnectRequestRow], str]:
+        """The agents' queue (all requests, for agents and supervisors); a client's enterprise's own."""
+        if mode and mode not in domain.CONNECT_MODES:
+            raise InvalidArgument.for_field("mode", f"must be one of {', '.join(domain.CONNECT_MODES)}")
+        query = select(ConnectRequestRow)
+        if principal.is_client:
+            query = query.where(ConnectRequestRow.tenant_id == principal.tenant_id)
+        elif not principal.has_role(*domain.STAFF_WHO_SEE_BOOKINGS):
+            query = query.where(ConnectRequestRow.lawyer_user_id == principal.user_id)
+        if mode:
+            query = query.where(ConnectRequestRow.mode == mode)
+        query = newest_first(
+            query, col(ConnectRequestRow.created_at), col(ConnectRequestRow.id), cursor, limit
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(query)).all())
+        return page_of(rows, limit)
 
     # --- reads -------------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.booking import domain
 from services.booking.erasure import erase_user
 from services.booking.models import TABLES as BOOKING_TABLES
-from services.booking.models import BookingRow
+from services.booking.models import BookingRow, ConnectRequestRow
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStore
 from services.catalog.models import TABLES as CATALOG_TABLES
@@ -736,6 +736,97 @@ async def test_connect_a_lawyer_publishes_its_process_and_the_online_lawyers(pla
     assert slot["minutes"] >= 30 and slot["start_local"].endswith("+08:00")
 
 
+async def test_a_meeting_request_holds_the_online_lawyers_next_free_slot(platform: Platform) -> None:
+    """R-BK-3: "meet now" becomes a held booking at the next free slot, confirmed only by paying it."""
+    process = (await platform.http.get("/api/v1/connect")).json()
+    [listed] = [lawyer for lawyer in process["online_lawyers"] if lawyer["id"] == LAWYER]
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    request = {"lawyer_id": LAWYER, "mode": "meeting", "needs": "合同纠纷，想尽快当面沟通"}
+    made = await platform.http.post(
+        "/api/v1/connect/requests", json=request, headers=platform.client("tenant-7") | key
+    )
+    assert made.status_code == 201, made.text
+    connect = made.json()
+    booking = connect["booking"]
+    assert (connect["status"], connect["mode"], booking["status"]) == ("booking_held", "meeting", "held")
+    assert booking["start"] == listed["next_free_slot"]["start"] and booking["minutes"] <= 60
+    assert booking["venue"]["address"] and booking["needs"] == request["needs"]
+    assert connect["booking_id"] == booking["id"] and connect["next_step"]["product_id"] == "booking-at-firm"
+    assert (
+        connect["next_step"]["endpoint"] == "POST /api/v1/orders"
+        and booking["id"] in (connect["next_step"]["detail"])
+    )
+    again = await platform.http.post(
+        "/api/v1/connect/requests", json=request, headers=platform.client("tenant-7") | key
+    )
+    assert again.status_code == 201 and again.json()["id"] == connect["id"]  # one request, one booking
+    assert again.json()["booking"]["id"] == booking["id"]
+    # The slot is now taken: the next request gets a later one.
+    later = await platform.http.post(
+        "/api/v1/connect/requests", json=request, headers=platform.client("tenant-7")
+    )
+    assert later.status_code == 201, later.text
+    assert later.json()["booking"]["start"] > booking["start"]
+
+
+async def test_a_call_request_is_queued_for_agents_with_the_phone_consultation_to_pay(
+    platform: Platform,
+) -> None:
+    """R-BK-3, R-CON-2: a call needs a paid phone consultation; the request tells the client which product
+    to order and waits in the agents' queue, who bridge the call through consultation's phone bridge."""
+    made = await platform.http.post(
+        "/api/v1/connect/requests",
+        json={"lawyer_id": LAWYER, "mode": "call", "needs": "劳动仲裁咨询"},
+        headers=platform.client("tenant-8", "client-8"),
+    )
+    assert made.status_code == 201, made.text
+    call = made.json()
+    assert (call["status"], call["booking"], call["booking_id"]) == ("awaiting_payment", None, None)
+    assert call["next_step"]["product_id"] == "consult-phone"
+    assert call["next_step"]["endpoint"] == "POST /api/v1/orders"
+    assert "POST /api/v1/consultations" in call["next_step"]["detail"]
+    queue = await platform.http.get(
+        "/api/v1/connect/requests", params={"mode": "call"}, headers=platform.keys.headers("agent-1", "agent")
+    )
+    assert queue.status_code == 200
+    [queued] = [r for r in queue.json()["items"] if r["id"] == call["id"]]
+    assert (queued["lawyer_id"], queued["enterprise_id"]) == (LAWYER, "tenant-8")
+    assert all(r["mode"] == "call" for r in queue.json()["items"])
+    # Another enterprise's client sees none of it; the client's own enterprise does.
+    theirs = await platform.http.get("/api/v1/connect/requests", headers=platform.client("tenant-9"))
+    assert call["id"] not in {r["id"] for r in theirs.json()["items"]}
+    own = await platform.http.get("/api/v1/connect/requests", headers=platform.client("tenant-8"))
+    assert call["id"] in {r["id"] for r in own.json()["items"]}
+
+
+@pytest.mark.parametrize(
+    ("request_body", "status", "field"),
+    [
+        ({"lawyer_id": "lawyer-5", "mode": "call"}, 409, None),  # the demo's lawyer-5 is offline
+        ({"lawyer_id": "lawyer-5", "mode": "meeting"}, 409, None),
+        ({"lawyer_id": "no-such-lawyer", "mode": "call"}, 404, None),
+        ({"lawyer_id": LAWYER, "mode": "video"}, 422, "mode"),
+        ({"lawyer_id": LAWYER}, 422, "mode"),
+        ({"mode": "call"}, 422, "lawyer_id"),
+        ({"lawyer_id": LAWYER, "mode": "call", "needs": "x" * 5001}, 422, "needs"),
+    ],
+)
+async def test_bad_connect_requests_are_clear_4xx(
+    platform: Platform, request_body: dict[str, Any], status: int, field: str | None
+) -> None:
+    response = await platform.http.post(
+        "/api/v1/connect/requests", json=request_body, headers=platform.client()
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    if field:
+        assert fields(response) == [field]
+    lawyer = await platform.http.post(
+        "/api/v1/connect/requests", json={"lawyer_id": LAWYER, "mode": "call"}, headers=platform.lawyer()
+    )
+    assert lawyer.status_code == 403
+
+
 async def test_erasing_a_client_removes_their_words_from_their_bookings_only(platform: Platform) -> None:
     """R-PRIV-1 (docs/erasure.md): a typed cancellation reason goes; the platform's own reasons and other
     clients' bookings stay."""
@@ -756,6 +847,12 @@ async def test_erasing_a_client_removes_their_words_from_their_bookings_only(pla
         json={"reason": "我家里有事"},
         headers=platform.client(user=erased_user),
     )
+    call = await platform.http.post(
+        "/api/v1/connect/requests",
+        json={"lawyer_id": LAWYER, "mode": "call", "needs": "我的电话咨询需求"},
+        headers=platform.client(user=erased_user),
+    )
+    assert call.status_code == 201, call.text
     packed = AnyProto()
     packed.Pack(UserErased(user_id=erased_user, tenant_id="tenant-1"))
     event = EventEnvelope(id=uuid.uuid4().hex, type="user.erased", tenant_id="tenant-1", payload=packed)
@@ -766,3 +863,9 @@ async def test_erasing_a_client_removes_their_words_from_their_bookings_only(pla
     assert (erased.cancel_reason, erased.needs) == (ERASED_TEXT, ERASED_TEXT)
     assert (erased.status, erased.start) == ("cancelled", next_weekday(19, 9))
     assert kept.needs == "别人的需求"
+    # Connect requests lose the client's words; the booking's stage records (no personal data) stay.
+    async with platform.store.db.transaction() as session:
+        request = await session.get(ConnectRequestRow, call.json()["id"])
+    assert request is not None and request.needs == ERASED_TEXT
+    stages = (await platform.store.stages([erased.id]))[erased.id]
+    assert [s.stage for s in stages] == ["held", "cancelled"]
