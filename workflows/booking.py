@@ -48,6 +48,7 @@ class BookingWorkflow:
         self._checked_in = False
         self._completed = False
         self._reminders_sent: list[int] = []
+        self._terms: BookingConfirmedSignal | None = None
 
     async def _call(self, name: str, arg: object, result_type: type | None = None) -> object:
         return await workflow.execute_activity(
@@ -103,7 +104,16 @@ class BookingWorkflow:
                 return self._cancel is not None or self._reschedules != version
 
             moved = False
-            for lead in sorted(params.reminders, reverse=True):
+            # The paying product's terms, when the confirmation brought them, else the input's defaults.
+            terms = self._terms
+            reminders = terms.reminders if terms and terms.reminders is not None else params.reminders
+            grace = terms.no_show_grace if terms and terms.no_show_grace is not None else params.no_show_grace
+            auto_complete = (
+                terms.auto_complete_after
+                if terms and terms.auto_complete_after is not None
+                else params.auto_complete_after
+            )
+            for lead in sorted(reminders, reverse=True):
                 if await self._wait(interrupted, start - lead):
                     moved = True
                     break
@@ -117,7 +127,7 @@ class BookingWorkflow:
             if moved:
                 continue
             arrived = await self._wait(
-                lambda: self._checked_in or self._completed or interrupted(), start + params.no_show_grace
+                lambda: self._checked_in or self._completed or interrupted(), start + grace
             )
             if self._cancel is not None:
                 break
@@ -127,7 +137,7 @@ class BookingWorkflow:
                 await self._call("booking.mark_no_show", booking_id)
                 return self._outcome(params, "no_show")
             end = start + timedelta(minutes=params.minutes)
-            if not await self._wait(lambda: self._completed, end + params.auto_complete_after):
+            if not await self._wait(lambda: self._completed, end + auto_complete):
                 await self._call("booking.complete", booking_id)
             return self._outcome(params, "completed")
         # 3. Cancelled after confirmation: refund what the policy allows.
@@ -151,6 +161,7 @@ class BookingWorkflow:
         """The booking's order was paid and the booking service confirmed it."""
         self._confirmed = True
         self._order_id = signal.order_id
+        self._terms = signal
 
     @workflow.signal
     def rescheduled(self, signal: BookingRescheduledSignal) -> None:

@@ -288,6 +288,11 @@ class BookingWorkflowInput(BaseModel):
 
 class BookingConfirmedSignal(BaseModel):
     order_id: str
+    # The paying product's terms (services/booking/domain.policy_for) for the clocks after confirmation;
+    # None keeps the workflow input's (histories recorded before these fields replay unchanged).
+    reminders: list[timedelta] | None = None
+    no_show_grace: timedelta | None = None
+    auto_complete_after: timedelta | None = None
 
 
 class BookingRescheduledSignal(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -70,6 +70,67 @@ class Policy:
 
 
 POLICY = Policy()
+
+
+# A booking product's terms (R-BK-1 "per product terms"): catalog product parameters (strings) that override
+# the policy above for bookings paid with that product. Anything missing or malformed keeps the default.
+TERM_KEYS = (
+    "free_cancel_hours",  # cancel or reschedule free until this many hours before the start
+    "late_refund_percent",  # refunded of the price for a later cancellation, 0..100
+    "reminder_hours",  # comma-separated hours before the start, e.g. "48,2"
+    "no_show_grace_minutes",  # no check-in this long after the start: a no-show
+    "auto_complete_hours",  # a checked-in meeting is completed by the system this long after its end
+)
+
+
+def _number(text: str, low: float, high: float) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+def product_terms(parameters: dict[str, str]) -> dict[str, str]:
+    """The policy terms among a booking product's parameters, the malformed ones left out (so the default
+    applies to them); what is kept is what `policy_for` understands."""
+    limits = {
+        "free_cancel_hours": (0, 24 * 30),
+        "late_refund_percent": (0, 100),
+        "no_show_grace_minutes": (1, 24 * 60),
+        "auto_complete_hours": (1, 24 * 30),
+    }
+    terms: dict[str, str] = {}
+    for key, (low, high) in limits.items():
+        raw = str(parameters.get(key, "")).strip()
+        if raw and _number(raw, low, high) is not None:
+            terms[key] = raw
+    raw = str(parameters.get("reminder_hours", "")).strip()
+    hours = [_number(part.strip(), 0.1, 24 * 30) for part in raw.split(",")] if raw else []
+    if hours and all(h is not None for h in hours):
+        terms["reminder_hours"] = raw
+    return terms
+
+
+def policy_for(terms: dict[str, str], base: Policy = POLICY) -> Policy:
+    """`base` with a product's terms (as kept by `product_terms`) applied; no terms: `base` itself."""
+    terms = product_terms(terms)
+    if not terms:
+        return base
+    changes: dict[str, object] = {}
+    if "free_cancel_hours" in terms:
+        changes["free_until_before"] = timedelta(hours=float(terms["free_cancel_hours"]))
+    if "late_refund_percent" in terms:
+        changes["late_refund_percent"] = int(float(terms["late_refund_percent"]))
+    if "reminder_hours" in terms:
+        changes["reminders"] = tuple(
+            sorted((timedelta(hours=float(h)) for h in terms["reminder_hours"].split(",")), reverse=True)
+        )
+    if "no_show_grace_minutes" in terms:
+        changes["no_show_grace"] = timedelta(minutes=float(terms["no_show_grace_minutes"]))
+    if "auto_complete_hours" in terms:
+        changes["auto_complete_after"] = timedelta(hours=float(terms["auto_complete_hours"]))
+    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -249,6 +310,19 @@ def check_query(start: datetime, end: datetime, policy: Policy = POLICY) -> None
         raise InvalidArgument.for_field("to", "must be after from")
     if end - start > policy.max_query_span:
         raise InvalidArgument.for_field("to", f"must be at most {policy.max_query_span.days} days after from")
+
+
+# The booking's own stage records for the order timeline (§9.2, R-Q-3): the statuses it passes through,
+# plus `rescheduled` and `checked_in`, which change the meeting without changing the status.
+STAGES = (*STATUSES, "rescheduled", "checked_in")
+FINAL = ("completed", "cancelled", "no_show", "expired")
+
+
+def stage_statuses(count: int, booking_status: str) -> list[str]:
+    """done/current of each of a booking's `count` entered stages, oldest first: the last one is current
+    while the booking is live; all are done once it reached a final status."""
+    final = booking_status in FINAL
+    return ["current" if i == count - 1 and not final else "done" for i in range(count)]
 
 
 def next_status(current: str, target: str) -> str:
@@ -446,6 +520,12 @@ CONNECT_PROCESS = (
         "GET /api/v1/connect",
     ),
     ConnectStep(
+        "请求连线 Ask to connect now",
+        "Ask for a call or a meeting with an online lawyer: a meeting holds their next free slot, a call is "
+        "queued for an agent; the answer names what to pay next.",
+        "POST /api/v1/connect/requests",
+    ),
+    ConnectStep(
         "电话咨询：购买 Call now: buy a phone consultation",
         "Order the phone consultation product (consultation_kind phone) and pay it.",
         "POST /api/v1/orders",
@@ -477,3 +557,51 @@ CONNECT_PROCESS = (
 
 def hours_lines(hours: Iterable[WeeklyHours]) -> list[str]:
     return [f"{h.weekday} {h.start}-{h.end}" for h in sorted(hours, key=lambda h: (h.weekday, h.start))]
+
+
+# --- connect-a-lawyer requests (R-BK-3, §6.2.4) -------------------------------------------------------------
+
+CONNECT_MODES = ("call", "meeting")
+# A meeting requested through connect-a-lawyer: this long, or the free slot's length if shorter.
+CONNECT_MEETING = timedelta(minutes=60)
+
+
+def check_connect(mode: str, needs: str) -> str:
+    """The request's mode, validated; its needs at most 5000 characters."""
+    if mode not in CONNECT_MODES:
+        raise InvalidArgument.for_field("mode", f"must be one of {', '.join(CONNECT_MODES)}")
+    if len(needs) > 5000:
+        raise InvalidArgument.for_field("needs", "must be at most 5000 characters")
+    return mode
+
+
+def require_online(online: bool) -> None:
+    if not online:
+        raise Conflict("the lawyer is not online now; book a time instead", reason="lawyer_offline")
+
+
+def connect_meeting_minutes(slot_minutes: int, policy: Policy = POLICY) -> int:
+    return int(min(CONNECT_MEETING, timedelta(minutes=slot_minutes)).total_seconds() // 60) or int(
+        policy.min_length.total_seconds() // 60
+    )
+
+
+def connect_next_step(mode: str, booking_id: str, product_id: str, lawyer_id: str) -> dict[str, str]:
+    """What the client does next. Nothing is bypassed: a phone call is a paid phone consultation
+    (R-CON-2), a meeting is confirmed by paying its booking's order (R-BK-1)."""
+    if mode == "meeting":
+        return {
+            "title": "支付确认会面 Pay to confirm the meeting",
+            "detail": f'Order the booking product with booking {{"booking_id": "{booking_id}"}} and pay it '
+            "before the hold expires.",
+            "endpoint": "POST /api/v1/orders",
+            "product_id": product_id,
+        }
+    return {
+        "title": "购买电话咨询 Buy the phone consultation",
+        "detail": "Order and pay the phone consultation product, then submit a phone consultation with the "
+        f"paid order_id naming lawyer {lawyer_id}; an agent bridges your call to the lawyer "
+        "(POST /api/v1/consultations).",
+        "endpoint": "POST /api/v1/orders",
+        "product_id": product_id,
+    }

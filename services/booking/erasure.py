@@ -2,7 +2,9 @@
 
 A client's bookings stay as records of the service given (lawyer, time, length, mode, status, rating) but
 lose what the client told or what was written about them: the address of an on-site visit, their needs, a
-cancellation reason they typed, the lawyer's meeting summary and their rating comment."""
+cancellation reason they typed, the lawyer's meeting summary and their rating comment. The booking's stage
+records (`booking_stages`: stage, entered and due times, the acting account's id) hold no personal data and
+stay: they are the order timeline's facts (§9.2). Connect-a-lawyer requests lose the needs the client typed."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
-from services.booking.models import BookingRow
+from services.booking.models import BookingRow, ConnectRequestRow
 from services.runtime.erasure import ERASED_TEXT, erased_user_id
 
 # Cancellation reasons the platform sets itself: facts, not the client's words.
@@ -24,6 +26,11 @@ async def erase_user(envelope: EventEnvelope, session: AsyncSession) -> None:
     if not user_id:
         return
     mine = col(BookingRow.client_id) == user_id
+    await session.execute(
+        update(ConnectRequestRow)
+        .where(col(ConnectRequestRow.client_id) == user_id, col(ConnectRequestRow.needs) != "")
+        .values(needs=ERASED_TEXT)
+    )
     for column in (BookingRow.address, BookingRow.needs, BookingRow.summary):
         await session.execute(update(BookingRow).where(mine, col(column) != "").values({column: ERASED_TEXT}))
     await session.execute(

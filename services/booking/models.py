@@ -60,6 +60,44 @@ class BookingRow(BookingTable, table=True):
     # After completion: the lawyer's checklist and the client's rating (R-Q-4).
     quality: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The booking product of the order that paid it, and that product's policy terms as they were then
+    # (domain.TERM_KEYS; empty: the default policy). A later edit of the product changes no agreed terms.
+    product_id: str = ""
+    terms: dict[str, str] = Field(default_factory=dict, sa_type=JSONB)
+
+
+class BookingStageRow(BookingTable, table=True):
+    """One stage the booking entered, written in the transaction of the transition itself: the facts behind
+    the order's timeline (§9.2, R-Q-3). Stage names, times and the acting account only: no personal data."""
+
+    __tablename__ = "booking_stages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: str = Field(foreign_key="bookings.id", index=True)
+    stage: str
+    actor: str
+    entered_at: datetime = Field(sa_type=DateTime(timezone=True))
+    due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ConnectRequestRow(BookingTable, table=True):
+    """A client's request to connect with an online lawyer now (R-BK-3, §6.2.4): a call (agents bridge it
+    through consultation's phone bridge once its phone consultation is paid) or a meeting (a held booking)."""
+
+    __tablename__ = "connect_requests"
+
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    client_id: str
+    lawyer_id: str
+    lawyer_user_id: str = ""
+    mode: str
+    needs: str = ""
+    status: str
+    booking_id: str = ""
+    # The step the client was told to take next (title, detail, endpoint, product_id).
+    next_step: dict[str, str] = Field(default_factory=dict, sa_type=JSONB)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
 
 
 class VisitRow(BookingTable, table=True):

@@ -7,6 +7,7 @@ themselves — the part that must never be stale — are this service's own rows
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -15,12 +16,12 @@ import grpc
 from counsel.booking.v1 import booking_service_pb2 as pb
 from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceServicer
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
-from counsel.common.v1 import paging_pb2
+from counsel.common.v1 import paging_pb2, timeline_pb2
 from services.booking import domain
-from services.booking.models import BookingRow, VisitRow
+from services.booking.models import BookingRow, BookingStageRow, ConnectRequestRow, VisitRow
 from services.booking.store import BookingStore, Lawyer
 from services.runtime.context import current_principal
-from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 
-def booking_proto(row: BookingRow) -> pb.Booking:
+def booking_proto(row: BookingRow, stages: Sequence[BookingStageRow] = ()) -> pb.Booking:
     venue = None
     if row.venue:
         venue = pb.Venue(
@@ -72,6 +73,40 @@ def booking_proto(row: BookingRow) -> pb.Booking:
         cancel_reason=row.cancel_reason,
         refund_fen=row.refund_fen,
         quality=quality,
+        product_id=row.product_id,
+        terms=row.terms,
+        stages=[
+            timeline_pb2.TimelineStage(
+                stage=stage.stage,
+                status=status,
+                entered_at=to_timestamp(stage.entered_at),
+                due_at=to_timestamp(stage.due_at),
+                actor=stage.actor,
+            )
+            for stage, status in zip(stages, domain.stage_statuses(len(stages), row.status), strict=True)
+        ],
+    )
+
+
+def connect_request_proto(row: ConnectRequestRow) -> pb.ConnectRequest:
+    step = row.next_step
+    return pb.ConnectRequest(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        client_id=row.client_id,
+        lawyer_id=row.lawyer_id,
+        lawyer_user_id=row.lawyer_user_id,
+        mode=row.mode,
+        needs=row.needs,
+        status=row.status,
+        booking_id=row.booking_id,
+        next_step=pb.ConnectNextStep(
+            title=step.get("title", ""),
+            detail=step.get("detail", ""),
+            endpoint=step.get("endpoint", ""),
+            product_id=step.get("product_id", ""),
+        ),
+        created_at=to_timestamp(row.created_at),
     )
 
 
@@ -139,13 +174,30 @@ class BookingServicer(BookingServiceServicer):
                 "transit_routes": list(firm.transit_routes),
                 "phone": firm.phone,
             }
-        return Lawyer(lawyer.id, lawyer.user_id, _calendar(lawyer), venue)
+        return Lawyer(lawyer.id, lawyer.user_id, _calendar(lawyer), venue, online=lawyer.online)
+
+    async def _booking(self, row: BookingRow) -> pb.Booking:
+        """The booking as the caller sees it, with its recorded stages."""
+        return booking_proto(row, (await self.store.stages([row.id]))[row.id])
+
+    async def _product_terms(self, product_id: str) -> dict[str, str]:
+        """The cancellation/reschedule terms among the booking product's catalog parameters; none (the
+        default policy) without a product or for one the catalog no longer has."""
+        if not product_id:
+            return {}
+        try:
+            reply = await self.catalog.GetProduct(catalog_pb.GetProductRequest(product_id=product_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return {}
+            raise
+        return domain.product_terms(dict(reply.product.parameters))
 
     async def GetBooking(
         self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBookingResponse:
         row = await self.store.get(current_principal(), request.booking_id)
-        return pb.GetBookingResponse(booking=booking_proto(row))
+        return pb.GetBookingResponse(booking=await self._booking(row))
 
     async def GetAvailability(
         self, request: pb.GetAvailabilityRequest, context: grpc.aio.ServicerContext
@@ -189,7 +241,7 @@ class BookingServicer(BookingServiceServicer):
         except NotFound:
             raise InvalidArgument.for_field("lawyer_id", "no such lawyer") from None
         row = await self.store.create(principal, lawyer, requested, tenant_id, request.idempotency_key)
-        return pb.CreateBookingResponse(booking=booking_proto(row))
+        return pb.CreateBookingResponse(booking=await self._booking(row))
 
     async def ListBookings(
         self, request: pb.ListBookingsRequest, context: grpc.aio.ServicerContext
@@ -198,8 +250,10 @@ class BookingServicer(BookingServiceServicer):
         rows, next_cursor = await self.store.list_bookings(
             principal, request.status, page_size(request.page.limit), request.page.cursor
         )
+        stages = await self.store.stages([r.id for r in rows])
         return pb.ListBookingsResponse(
-            bookings=[booking_proto(r) for r in rows], page=paging_pb2.PageResponse(next_cursor=next_cursor)
+            bookings=[booking_proto(r, stages[r.id]) for r in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
 
     async def RescheduleBooking(
@@ -210,7 +264,7 @@ class BookingServicer(BookingServiceServicer):
         current = await self.store.get(principal, request.booking_id)
         lawyer = await self._lawyer(current.lawyer_id)
         row = await self.store.reschedule(principal, request.booking_id, lawyer.calendar, start)
-        return pb.RescheduleBookingResponse(booking=booking_proto(row))
+        return pb.RescheduleBookingResponse(booking=await self._booking(row))
 
     async def CancelBooking(
         self, request: pb.CancelBookingRequest, context: grpc.aio.ServicerContext
@@ -220,47 +274,56 @@ class BookingServicer(BookingServiceServicer):
             "client_request" if principal and principal.is_client else "cancelled"
         )
         row = await self.store.cancel(principal, request.booking_id, reason)
-        return pb.CancelBookingResponse(booking=booking_proto(row))
+        return pb.CancelBookingResponse(booking=await self._booking(row))
 
     async def CheckInBooking(
         self, request: pb.CheckInBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.CheckInBookingResponse:
         row = await self.store.check_in(current_principal(), request.booking_id)
-        return pb.CheckInBookingResponse(booking=booking_proto(row))
+        return pb.CheckInBookingResponse(booking=await self._booking(row))
 
     async def CompleteBooking(
         self, request: pb.CompleteBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompleteBookingResponse:
         row = await self.store.complete(current_principal(), request.booking_id, request.summary)
-        return pb.CompleteBookingResponse(booking=booking_proto(row))
+        return pb.CompleteBookingResponse(booking=await self._booking(row))
 
     async def ConfirmBooking(
         self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.ConfirmBookingResponse:
         domain.require_internal(current_principal())
         row = await self.store.confirm(
-            request.booking_id, request.order_id, request.tenant_id, request.paid_fen
+            request.booking_id,
+            request.order_id,
+            request.tenant_id,
+            request.paid_fen,
+            request.product_id,
+            await self._product_terms(request.product_id),
         )
-        return pb.ConfirmBookingResponse(booking=booking_proto(row))
+        return pb.ConfirmBookingResponse(booking=await self._booking(row))
 
     async def ExpireBooking(
         self, request: pb.ExpireBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExpireBookingResponse:
         domain.require_internal(current_principal())
-        return pb.ExpireBookingResponse(booking=booking_proto(await self.store.expire(request.booking_id)))
+        return pb.ExpireBookingResponse(
+            booking=await self._booking(await self.store.expire(request.booking_id))
+        )
 
     async def MarkNoShow(
         self, request: pb.MarkNoShowRequest, context: grpc.aio.ServicerContext
     ) -> pb.MarkNoShowResponse:
         domain.require_internal(current_principal())
-        return pb.MarkNoShowResponse(booking=booking_proto(await self.store.mark_no_show(request.booking_id)))
+        return pb.MarkNoShowResponse(
+            booking=await self._booking(await self.store.mark_no_show(request.booking_id))
+        )
 
     async def RemindBooking(
         self, request: pb.RemindBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.RemindBookingResponse:
         domain.require_internal(current_principal())
         row = await self.store.remind(request.booking_id, request.lead_minutes)
-        return pb.RemindBookingResponse(booking=booking_proto(row))
+        return pb.RemindBookingResponse(booking=await self._booking(row))
 
     async def CreateVisit(
         self, request: pb.CreateVisitRequest, context: grpc.aio.ServicerContext
@@ -343,4 +406,72 @@ class BookingServicer(BookingServiceServicer):
             request.rating,
             request.client_comment,
         )
-        return pb.RecordQualityResponse(booking=booking_proto(row))
+        return pb.RecordQualityResponse(booking=await self._booking(row))
+
+    async def CreateConnectRequest(
+        self, request: pb.CreateConnectRequestRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateConnectRequestResponse:
+        """R-BK-3: connect with an online lawyer now. An unknown lawyer is NotFound, an offline one a
+        Conflict; a meeting holds the lawyer's next free slot within a week (none: Conflict)."""
+        principal = domain.require_client(current_principal())
+        tenant_id = domain.booking_tenant(principal, "")
+        mode = domain.check_connect(request.mode, request.needs)
+        lawyer = await self._lawyer(request.lawyer_id, with_venue=mode == "meeting")
+        domain.require_online(lawyer.online)
+        meeting = None
+        if mode == "meeting":
+            now = utcnow()
+            busy = await self.store.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
+            slots = domain.free_slots(
+                lawyer.calendar, busy, now, now + timedelta(days=7), now, "at_firm", self.policy
+            )
+            if not slots:
+                raise Conflict("the lawyer has no free slot in the next 7 days", reason="no_free_slot")
+            meeting = domain.Requested(
+                mode="at_firm",
+                start=slots[0].start,
+                minutes=domain.connect_meeting_minutes(slots[0].minutes, self.policy),
+                address="",
+                needs=request.needs,
+            )
+        product_id = await self._connect_product(mode)
+        row, booking = await self.store.connect(
+            principal,
+            lawyer,
+            tenant_id,
+            mode,
+            request.needs,
+            meeting,
+            product_id,
+            request.idempotency_key,
+        )
+        return pb.CreateConnectRequestResponse(
+            request=connect_request_proto(row),
+            booking=await self._booking(booking) if booking is not None else None,
+        )
+
+    async def _connect_product(self, mode: str) -> str:
+        """The product the client orders next: the catalog's phone consultation product for a call, its
+        at-firm booking product for a meeting; empty when the catalog offers none."""
+        category = "booking" if mode == "meeting" else "consultation"
+        reply = await self.catalog.ListProducts(
+            catalog_pb.ListProductsRequest(category=category, page=paging_pb2.PageRequest(limit=100))
+        )
+        for product in reply.products:
+            if mode == "meeting" and product.parameters.get("mode") == "at_firm":
+                return product.id
+            if mode == "call" and product.consultation_kind == "phone":
+                return product.id
+        return ""
+
+    async def ListConnectRequests(
+        self, request: pb.ListConnectRequestsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListConnectRequestsResponse:
+        principal = signed_in(current_principal(), "list connect requests")
+        rows, next_cursor = await self.store.list_connect_requests(
+            principal, request.mode, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListConnectRequestsResponse(
+            requests=[connect_request_proto(r) for r in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )

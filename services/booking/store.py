@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.booking.v1 import events_pb2
 from services.booking import domain
-from services.booking.models import TABLES, BookingRow, VisitRow
+from services.booking.models import TABLES, BookingRow, BookingStageRow, ConnectRequestRow, VisitRow
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
@@ -40,6 +40,7 @@ class Lawyer:
     user_id: str
     calendar: domain.Calendar
     venue: dict[str, Any]
+    online: bool = False
 
 
 class SlotTaken(Conflict):
@@ -111,52 +112,146 @@ class BookingStore:
                     )
                     if existing is not None:
                         return await get_or_404(session, BookingRow, existing, "booking")
-                blocked_from, blocked_until = domain.blocked_range(
-                    requested.start, requested.minutes, requested.mode, self.policy
-                )
-                at_firm = requested.mode == "at_firm"
-                row = BookingRow(
-                    id=booking_id,
-                    tenant_id=tenant_id,
-                    client_id=principal.user_id,
-                    lawyer_id=lawyer.lawyer_id,
-                    lawyer_user_id=lawyer.user_id,
-                    mode=requested.mode,
-                    status="held",
-                    start=requested.start,
-                    minutes=requested.minutes,
-                    ends_at=requested.start + timedelta(minutes=requested.minutes),
-                    buffer_minutes=int(domain.buffer_for(requested.mode, self.policy).total_seconds() // 60),
-                    blocked_from=blocked_from,
-                    blocked_until=blocked_until,
-                    time_zone=lawyer.calendar.time_zone,
-                    address=str(lawyer.venue.get("address", "")) if at_firm else requested.address.strip(),
-                    needs=requested.needs.strip(),
-                    venue=lawyer.venue if at_firm else {},
-                    hold_expires_at=now + self.policy.hold_for,
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(row)
-                await session.flush()
-                await self._event(
-                    session,
-                    row,
-                    "booking.held",
-                    events_pb2.BookingHeld(
-                        booking_id=row.id,
-                        client_id=row.client_id,
-                        lawyer_id=row.lawyer_user_id,
-                        start=to_timestamp(row.start),
-                        hold_expires_at=to_timestamp(row.hold_expires_at),
-                    ),
-                    principal.user_id,
-                )
-                return row
+                return await self._hold(session, principal, lawyer, requested, tenant_id, booking_id, now)
         except IntegrityError as exc:
             if _overlap(exc):
                 raise SlotTaken("the lawyer is already booked at that time") from None
             raise
+
+    async def _hold(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        lawyer: Lawyer,
+        requested: domain.Requested,
+        tenant_id: str,
+        booking_id: str,
+        now: datetime,
+    ) -> BookingRow:
+        """Insert the held booking with its first stage and `booking.held`, in the caller's transaction
+        (PostgreSQL refuses an overlap at the flush: IntegrityError, turned into SlotTaken by the caller)."""
+        blocked_from, blocked_until = domain.blocked_range(
+            requested.start, requested.minutes, requested.mode, self.policy
+        )
+        at_firm = requested.mode == "at_firm"
+        row = BookingRow(
+            id=booking_id,
+            tenant_id=tenant_id,
+            client_id=principal.user_id,
+            lawyer_id=lawyer.lawyer_id,
+            lawyer_user_id=lawyer.user_id,
+            mode=requested.mode,
+            status="held",
+            start=requested.start,
+            minutes=requested.minutes,
+            ends_at=requested.start + timedelta(minutes=requested.minutes),
+            buffer_minutes=int(domain.buffer_for(requested.mode, self.policy).total_seconds() // 60),
+            blocked_from=blocked_from,
+            blocked_until=blocked_until,
+            time_zone=lawyer.calendar.time_zone,
+            address=str(lawyer.venue.get("address", "")) if at_firm else requested.address.strip(),
+            needs=requested.needs.strip(),
+            venue=lawyer.venue if at_firm else {},
+            hold_expires_at=now + self.policy.hold_for,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        self._stage(session, row, "held", principal.user_id, now, row.hold_expires_at)
+        await self._event(
+            session,
+            row,
+            "booking.held",
+            events_pb2.BookingHeld(
+                booking_id=row.id,
+                client_id=row.client_id,
+                lawyer_id=row.lawyer_user_id,
+                start=to_timestamp(row.start),
+                hold_expires_at=to_timestamp(row.hold_expires_at),
+            ),
+            principal.user_id,
+        )
+        return row
+
+    # --- connect-a-lawyer (R-BK-3) ----------------------------------------------------------------------
+
+    async def connect(
+        self,
+        principal: Principal,
+        lawyer: Lawyer,
+        tenant_id: str,
+        mode: str,
+        needs: str,
+        meeting: domain.Requested | None,
+        product_id: str,
+        idempotency_key: str = "",
+        now: datetime | None = None,
+    ) -> tuple[ConnectRequestRow, BookingRow | None]:
+        """Record the client's request to connect now; a meeting holds `meeting` (the lawyer's next free
+        slot) in the same transaction. A retry with the same Idempotency-Key returns the first request."""
+        now = now or utcnow()
+        request_id = new_id()
+        try:
+            async with self.db.transaction() as session:
+                if idempotency_key:
+                    existing = await claim_idempotency_key(
+                        session,
+                        TABLES,
+                        f"connect:{principal.user_id}",
+                        idempotency_key,
+                        request_fingerprint(lawyer.lawyer_id, mode, needs),
+                        request_id,
+                    )
+                    if existing is not None:
+                        found = await get_or_404(session, ConnectRequestRow, existing, "connect request")
+                        held = await session.get(BookingRow, found.booking_id) if found.booking_id else None
+                        return found, held
+                booking = None
+                if meeting is not None:
+                    domain.check_request(meeting, lawyer.calendar, now, self.policy)
+                    booking = await self._hold(session, principal, lawyer, meeting, tenant_id, new_id(), now)
+                row = ConnectRequestRow(
+                    id=request_id,
+                    tenant_id=tenant_id,
+                    client_id=principal.user_id,
+                    lawyer_id=lawyer.lawyer_id,
+                    lawyer_user_id=lawyer.user_id,
+                    mode=mode,
+                    needs=needs.strip(),
+                    status="booking_held" if booking is not None else "awaiting_payment",
+                    booking_id=booking.id if booking is not None else "",
+                    next_step=domain.connect_next_step(
+                        mode, booking.id if booking is not None else "", product_id, lawyer.lawyer_id
+                    ),
+                    created_at=now,
+                )
+                session.add(row)
+                return row, booking
+        except IntegrityError as exc:
+            if _overlap(exc):
+                raise SlotTaken("the lawyer's next free slot was just taken; try again") from None
+            raise
+
+    async def list_connect_requests(
+        self, principal: Principal, mode: str, limit: int, cursor: str
+    ) -> tuple[list[ConnectRequestRow], str]:
+        """The agents' queue (all requests, for agents and supervisors); a client's enterprise's own."""
+        if mode and mode not in domain.CONNECT_MODES:
+            raise InvalidArgument.for_field("mode", f"must be one of {', '.join(domain.CONNECT_MODES)}")
+        query = select(ConnectRequestRow)
+        if principal.is_client:
+            query = query.where(ConnectRequestRow.tenant_id == principal.tenant_id)
+        elif not principal.has_role(*domain.STAFF_WHO_SEE_BOOKINGS):
+            query = query.where(ConnectRequestRow.lawyer_user_id == principal.user_id)
+        if mode:
+            query = query.where(ConnectRequestRow.mode == mode)
+        query = newest_first(
+            query, col(ConnectRequestRow.created_at), col(ConnectRequestRow.id), cursor, limit
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(query)).all())
+        return page_of(rows, limit)
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -164,6 +259,23 @@ class BookingStore:
         row = await self.db.get(BookingRow, booking_id, "booking")
         domain.require_visible(principal, row.tenant_id, row.lawyer_user_id)
         return row
+
+    async def stages(self, booking_ids: list[str]) -> dict[str, list[BookingStageRow]]:
+        """The entered stages of each booking, oldest first (the order timeline's booking part, §9.2)."""
+        found: dict[str, list[BookingStageRow]] = {booking_id: [] for booking_id in booking_ids}
+        if not booking_ids:
+            return found
+        async with self.db.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(BookingStageRow)
+                    .where(col(BookingStageRow.booking_id).in_(booking_ids))
+                    .order_by(col(BookingStageRow.entered_at), col(BookingStageRow.id))
+                )
+            ).all()
+        for stage in rows:
+            found[stage.booking_id].append(stage)
+        return found
 
     async def list_bookings(
         self, principal: Principal, status: str, limit: int, cursor: str
@@ -199,7 +311,7 @@ class BookingStore:
             async with self.db.transaction() as session:
                 row = await self._locked(session, principal, booking_id)
                 domain.require_client_or_agent(principal, "reschedule")
-                domain.check_reschedule(row.status, row.start, now, self.policy)
+                domain.check_reschedule(row.status, row.start, now, self._policy(row))
                 domain.check_start(start, timedelta(minutes=row.minutes), calendar, now, self.policy)
                 previous = row.start
                 row.start = start
@@ -210,6 +322,8 @@ class BookingStore:
                 row.updated_at = now
                 session.add(row)
                 await session.flush()
+                actor = principal.user_id if principal else "system"
+                self._stage(session, row, "rescheduled", actor, now, start)
                 await self._event(
                     session,
                     row,
@@ -221,7 +335,7 @@ class BookingStore:
                         start=to_timestamp(start),
                         previous_start=to_timestamp(previous),
                     ),
-                    principal.user_id if principal else "system",
+                    actor,
                 )
                 return row
         except IntegrityError as exc:
@@ -238,14 +352,16 @@ class BookingStore:
         async with self.db.transaction() as session:
             row = await self._locked(session, principal, booking_id)
             domain.require_client_or_agent(principal, "cancel")
-            refund = domain.cancellation_refund(row.status, row.paid_fen, row.start, now, self.policy)
+            refund = domain.cancellation_refund(row.status, row.paid_fen, row.start, now, self._policy(row))
             row.status = domain.next_status(row.status, "cancelled")
             row.cancel_reason = reason[:200] or "client_request"
             row.refund_fen = refund
             row.hold_expires_at = None
             row.updated_at = now
             session.add(row)
-            await self._cancelled_event(session, row, principal.user_id if principal else "system")
+            actor = principal.user_id if principal else "system"
+            self._stage(session, row, "cancelled", actor, now)
+            await self._cancelled_event(session, row, actor)
             return row
 
     async def check_in(
@@ -257,10 +373,12 @@ class BookingStore:
             domain.require_booked_lawyer(principal, row.lawyer_user_id, "check in")
             if row.checked_in_at is not None:
                 return row
-            domain.check_check_in(row.status, row.start, now, self.policy)
+            domain.check_check_in(row.status, row.start, now, self._policy(row))
             row.checked_in_at = now
             row.updated_at = now
             session.add(row)
+            actor = principal.user_id if principal else "system"
+            self._stage(session, row, "checked_in", actor, now)
             await self._event(
                 session,
                 row,
@@ -268,7 +386,7 @@ class BookingStore:
                 events_pb2.BookingCheckedIn(
                     booking_id=row.id, client_id=row.client_id, lawyer_id=row.lawyer_user_id
                 ),
-                principal.user_id if principal else "system",
+                actor,
             )
             return row
 
@@ -285,7 +403,9 @@ class BookingStore:
             row.status = domain.next_status(row.status, "completed")
             row.updated_at = now
             session.add(row)
-            await self._completed_event(session, row, principal.user_id if principal else "system")
+            actor = principal.user_id if principal else "system"
+            self._stage(session, row, "completed", actor, now)
+            await self._completed_event(session, row, actor)
             return row
 
     async def record_quality(
@@ -317,9 +437,18 @@ class BookingStore:
 
     # --- commands of the workflow (internal) --------------------------------------------------------
 
-    async def confirm(self, booking_id: str, order_id: str, tenant_id: str, paid_fen: int) -> BookingRow:
-        """The booking's order was paid: held → confirmed (idempotent for the same order). A booking of
-        another enterprise is NotFound; an expired or cancelled one is a Conflict (the order is refunded)."""
+    async def confirm(
+        self,
+        booking_id: str,
+        order_id: str,
+        tenant_id: str,
+        paid_fen: int,
+        product_id: str = "",
+        terms: dict[str, str] | None = None,
+    ) -> BookingRow:
+        """The booking's order was paid: held → confirmed (idempotent for the same order), under the terms
+        of the order's booking product (kept on the booking). A booking of another enterprise is NotFound;
+        an expired or cancelled one is a Conflict (the order is refunded)."""
         async with self.db.transaction() as session:
             row = await get_or_404(session, BookingRow, booking_id, "booking", for_update=True)
             if tenant_id and row.tenant_id != tenant_id:
@@ -331,9 +460,12 @@ class BookingStore:
             row.status = domain.next_status(row.status, "confirmed")
             row.order_id = order_id
             row.paid_fen = paid_fen
+            row.product_id = product_id
+            row.terms = domain.product_terms(terms or {})
             row.hold_expires_at = None
             row.updated_at = utcnow()
             session.add(row)
+            self._stage(session, row, "confirmed", "system", row.updated_at, row.start)
             await self._event(
                 session,
                 row,
@@ -359,6 +491,7 @@ class BookingStore:
             row.cancel_reason = "hold_expired"
             row.updated_at = utcnow()
             session.add(row)
+            self._stage(session, row, "expired", "system", row.updated_at)
             await self._cancelled_event(session, row, "system")
             return row
 
@@ -370,6 +503,7 @@ class BookingStore:
             row.status = domain.next_status(row.status, "no_show")
             row.updated_at = utcnow()
             session.add(row)
+            self._stage(session, row, "no_show", "system", row.updated_at)
             await self._completed_event(session, row, "system")
             return row
 
@@ -441,12 +575,30 @@ class BookingStore:
 
     # --- helpers -----------------------------------------------------------------------------------
 
+    def _policy(self, row: BookingRow) -> domain.Policy:
+        """The policy in force for this booking: the service's defaults under its product's terms."""
+        return domain.policy_for(row.terms, self.policy)
+
     async def _locked(
         self, session: AsyncSession, principal: Principal | None, booking_id: str
     ) -> BookingRow:
         row = await get_or_404(session, BookingRow, booking_id, "booking", for_update=True)
         domain.require_visible(principal, row.tenant_id, row.lawyer_user_id)
         return row
+
+    def _stage(
+        self,
+        session: AsyncSession,
+        row: BookingRow,
+        stage: str,
+        actor: str,
+        entered_at: datetime,
+        due_at: datetime | None = None,
+    ) -> None:
+        """Record the stage the booking entered, in the transaction of the transition that entered it."""
+        session.add(
+            BookingStageRow(booking_id=row.id, stage=stage, actor=actor, entered_at=entered_at, due_at=due_at)
+        )
 
     async def _cancelled_event(self, session: AsyncSession, row: BookingRow, actor: str) -> None:
         await self._event(

@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from counsel.booking.v1 import events_pb2
 from counsel.common.v1.event_pb2 import EventEnvelope
-from services.booking.domain import POLICY, Policy
+from services.booking.domain import POLICY, Policy, policy_for
 from services.booking.models import BookingRow
 from services.runtime.events import unpack
 from services.runtime.records import from_timestamp
@@ -51,7 +51,18 @@ class WorkflowDriver:
             confirmed = _payload(envelope, events_pb2.BookingConfirmed)
             row = await session.get(BookingRow, confirmed.booking_id)
             order_id = row.order_id if row is not None else ""
-            await self._signal(confirmed.booking_id, "confirmed", BookingConfirmedSignal(order_id=order_id))
+            # The clocks after confirmation follow the paying product's terms (defaults without any).
+            policy = policy_for(row.terms if row is not None else {}, self.policy)
+            await self._signal(
+                confirmed.booking_id,
+                "confirmed",
+                BookingConfirmedSignal(
+                    order_id=order_id,
+                    reminders=list(policy.reminders),
+                    no_show_grace=policy.no_show_grace,
+                    auto_complete_after=policy.auto_complete_after,
+                ),
+            )
         elif kind == "booking.rescheduled":
             moved = _payload(envelope, events_pb2.BookingRescheduled)
             await self._signal(
@@ -77,15 +88,16 @@ class WorkflowDriver:
 
     async def _start(self, row: BookingRow) -> None:
         assert row.hold_expires_at is not None
+        policy = policy_for(row.terms, self.policy)  # a booking with a product already follows its terms
         params = BookingWorkflowInput(
             booking_id=row.id,
             tenant_id=row.tenant_id,
             start=row.start,
             minutes=row.minutes,
             hold_expires_at=row.hold_expires_at,
-            reminders=list(self.policy.reminders),
-            no_show_grace=self.policy.no_show_grace,
-            auto_complete_after=self.policy.auto_complete_after,
+            reminders=list(policy.reminders),
+            no_show_grace=policy.no_show_grace,
+            auto_complete_after=policy.auto_complete_after,
         )
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await self.temporal.start_workflow(

@@ -270,7 +270,9 @@ def demo_products() -> list[ProductRow]:
                 },
                 {"stage": "completed", "title": "完成 Completed", "description": "A visit record is kept."},
             ],
-            parameters={"mode": "on_site"},
+            # Product terms of the booking policy (services/booking/domain.TERM_KEYS): a visit ties up the
+            # lawyer's travel, so it is free to cancel only until 48 h before and refunds 30 % later.
+            parameters={"mode": "on_site", "free_cancel_hours": "48", "late_refund_percent": "30"},
             created_at=created,
         ),
         ProductRow(

@@ -362,7 +362,8 @@ def join_timeline(
 
     - The fulfilment's stages follow the payment stage that started it (`in_service` or `<kind>_started`),
       so the client reads payment → fulfilment → what came after; every stage keeps the entered time, due
-      time and actor its owner recorded.
+      time and actor its owner recorded. A fulfilment that began before the order did (a booking is held,
+      then its order paid, R-BK-1) is interleaved with payment's stages in time order instead.
     - A stage the fulfilment owns (e.g. `completed` of a document order) is shown once, as its owner
       recorded it; a stage entered several times (drafting after a rejection) appears each time.
     - The last entered stage is `current` unless the order is final (completed, cancelled, refunded);
@@ -373,8 +374,11 @@ def join_timeline(
     owned = {f.stage for f in fulfilment}
     starters = {"in_service", f"{fulfilment_kind}_started"} if fulfilment_kind else set()
     kept = [p for p in payment if p.stage not in owned or not fulfilment]
-    if fulfilment:
-        began = min(f.entered_at for f in fulfilment)
+    began = min((f.entered_at for f in fulfilment), default=None)
+    if began is not None and payment and began < min(p.entered_at for p in payment):
+        # The fulfilment existed before the order (a booking is held, then paid): one story in time order.
+        entered = sorted([*kept, *fulfilment], key=lambda s: s.entered_at)
+    elif began is not None:
         head = [p for p in kept if p.stage in starters or p.entered_at <= began]
         tail = [p for p in kept if p not in head]
         entered = head + sorted([*fulfilment, *tail], key=lambda s: s.entered_at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
 from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
@@ -20,7 +21,7 @@ from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
 from services.payment.server import PaymentServicer
 from services.payment.store import AMOUNT_MISMATCHES, UNAPPLIED_PAYMENTS, PaymentStore
-from services.payment.timeline import OrderTimeline, consultation_source, documents_source
+from services.payment.timeline import OrderTimeline, booking_source, consultation_source, documents_source
 from services.payment.vouchers import VoucherSigner
 from services.payment.workflow_starter import SUBJECTS, OrderWorkflowStarter
 from services.runtime import erasure
@@ -29,6 +30,7 @@ from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
+    from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceAsyncStub
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
     from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
     from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
@@ -56,10 +58,18 @@ async def serve(settings: Settings) -> None:
             "ConsultationServiceAsyncStub",
             ConsultationServiceStub(open_channel(settings.consultation_addr, default_timeout=deadline)),
         )
+        booking = cast(
+            "BookingServiceAsyncStub",
+            BookingServiceStub(open_channel(settings.booking_addr, default_timeout=deadline)),
+        )
         # The fulfilment's owners, asked for its stages when a client reads the order's timeline.
         timeline = OrderTimeline(
             catalog,
-            {"document": documents_source(documents), "consultation": consultation_source(consultation)},
+            {
+                "document": documents_source(documents),
+                "consultation": consultation_source(consultation),
+                "booking": booking_source(booking),
+            },
         )
         providers = configured_providers(payment_settings)
         for name in providers:  # exported at 0, so the alert's increase() sees the very first one

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from counsel.booking.v1 import booking_service_pb2
 from counsel.catalog.v1 import catalog_service_pb2
 from counsel.common.v1 import timeline_pb2
 from counsel.consultation.v1 import consultation_service_pb2
@@ -21,11 +22,12 @@ from services.runtime.errors import Unavailable
 from services.runtime.records import from_timestamp
 
 if TYPE_CHECKING:
+    from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceAsyncStub
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
     from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
     from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
 
-# kind → reads the fulfilment's recorded stages from its owner. Booking adds its own entry (issue 8).
+# kind → reads the fulfilment's recorded stages from its owner.
 StageSource = Callable[[str], Awaitable[Sequence[timeline_pb2.TimelineStage]]]
 
 
@@ -45,6 +47,14 @@ def consultation_source(consultation: ConsultationServiceAsyncStub) -> StageSour
             consultation_service_pb2.GetConsultationRequest(consultation_id=consultation_id)
         )
         return list(reply.consultation.stages)
+
+    return stages
+
+
+def booking_source(booking: BookingServiceAsyncStub) -> StageSource:
+    async def stages(booking_id: str) -> Sequence[timeline_pb2.TimelineStage]:
+        reply = await booking.GetBooking(booking_service_pb2.GetBookingRequest(booking_id=booking_id))
+        return list(reply.booking.stages)
 
     return stages
 

@@ -15,6 +15,10 @@ from tests.e2e.support import login, wait_for
 LAWYER = "lawyer-3"  # lawyer3@demo.counsel.test
 
 
+def when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def test_book_order_pay_confirm_and_cancel_with_a_refund(http: httpx.Client) -> None:
     client = login(http, "client@demo.counsel.test")
     lawyer = login(http, "lawyer3@demo.counsel.test")
@@ -76,6 +80,22 @@ def test_book_order_pay_confirm_and_cancel_with_a_refund(http: httpx.Client) -> 
 
     assert wait_for(in_service, timeout=60)["fulfilment"] == {"kind": "booking", "id": booking["id"]}
 
+    # §9.2, R-Q-3: the order's timeline joins payment's stages with the booking's own records, in time
+    # order (the slot was held before the order), each with its due time: the hold's expiry, the payment
+    # deadline, the meeting's start.
+    timeline = http.get(f"/api/v1/orders/{order_id}/timeline", headers=client)
+    assert timeline.status_code == 200, timeline.text
+    stages = {s["stage"]: s for s in timeline.json()["stages"]}
+    order_of = [s["stage"] for s in timeline.json()["stages"]]
+    assert order_of.index("held") < order_of.index("pending_payment") < order_of.index("paid")
+    assert order_of.index("paid") < order_of.index("confirmed")
+    assert stages["held"]["status"] == "done" and stages["held"]["due_at"]
+    assert when(stages["held"]["due_at"]) == when(booking["hold_expires_at"])
+    assert stages["pending_payment"]["due_at"]
+    assert stages["confirmed"]["status"] in ("done", "current")
+    assert when(stages["confirmed"]["due_at"]) == when(slot["start"])  # due: the meeting itself
+    assert stages["completed"]["status"] == "pending"  # the booking product's process, still to come
+
     # The lawyer sees the meeting among their bookings.
     mine = http.get("/api/v1/bookings", params={"mine": 1}, headers=lawyer).json()["items"]
     assert booking["id"] in {b["id"] for b in mine}
@@ -92,3 +112,6 @@ def test_book_order_pay_confirm_and_cancel_with_a_refund(http: httpx.Client) -> 
         return current if current["status"] == "refunded" else None
 
     assert wait_for(refunded, timeout=60)["id"] == order_id
+    final = http.get(f"/api/v1/orders/{order_id}/timeline", headers=client).json()["stages"]
+    assert {s["stage"] for s in final} >= {"held", "paid", "confirmed", "cancelled", "refunded"}
+    assert {s["status"] for s in final} == {"done"}  # a refunded order has nothing pending or current

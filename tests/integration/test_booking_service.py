@@ -37,9 +37,10 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import (
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1.events_pb2 import UserErased
 from deploy.local.servers import NatsServer, PostgresServer
+from services.booking import domain
 from services.booking.erasure import erase_user
 from services.booking.models import TABLES as BOOKING_TABLES
-from services.booking.models import BookingRow
+from services.booking.models import BookingRow, ConnectRequestRow
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStore
 from services.catalog.models import TABLES as CATALOG_TABLES
@@ -53,6 +54,7 @@ from services.runtime.config import Settings, load_settings
 from services.runtime.context import Principal
 from services.runtime.db import Database, ensure_database
 from services.runtime.erasure import ERASED_TEXT
+from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
@@ -465,6 +467,48 @@ async def test_a_late_cancellation_refunds_half(platform: Platform) -> None:
     assert (row.status, row.refund_fen) == ("cancelled", 29950)
 
 
+async def test_the_paying_products_terms_decide_late_cancellation_and_rescheduling(
+    platform: Platform,
+) -> None:
+    """The seeded on-site product's parameters say free_cancel_hours=48, late_refund_percent=30: 30 h before
+    the start a booking paid with it refunds 30 % and can no longer move; one paid with the at-firm
+    product (no terms) is still free then."""
+    client = Principal("client-1", tenant_id="tenant-1", roles=frozenset({"client"}))
+    visit = await book(platform, next_weekday(48, 9))
+    confirmed = await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=visit["id"],
+            order_id="order-terms",
+            tenant_id="tenant-1",
+            paid_fen=100000,
+            product_id="booking-on-site",
+        )
+    )
+    assert confirmed.booking.product_id == "booking-on-site"
+    assert dict(confirmed.booking.terms) == {"free_cancel_hours": "48", "late_refund_percent": "30"}
+    start = datetime.fromisoformat(visit["start"])
+    with pytest.raises(Conflict):
+        await platform.store.reschedule(
+            client, visit["id"], domain.Calendar(hours=()), start, now=start - timedelta(hours=30)
+        )
+    row = await platform.store.cancel(client, visit["id"], "", now=start - timedelta(hours=30))
+    assert (row.status, row.refund_fen) == ("cancelled", 30000)
+
+    meeting = await book(platform, next_weekday(48, 14))
+    await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=meeting["id"],
+            order_id="order-default",
+            tenant_id="tenant-1",
+            paid_fen=100000,
+            product_id="booking-at-firm",
+        )
+    )
+    start = datetime.fromisoformat(meeting["start"])
+    row = await platform.store.cancel(client, meeting["id"], "", now=start - timedelta(hours=30))
+    assert row.refund_fen == 100000 and row.terms == {}  # the default policy: free until 24 h before
+
+
 async def test_an_expired_hold_cannot_be_confirmed_and_frees_its_slot(platform: Platform) -> None:
     start = next_weekday(16, 10)
     held = await book(platform, start)
@@ -483,6 +527,97 @@ async def test_an_expired_hold_cannot_be_confirmed_and_frees_its_slot(platform: 
             pb.ConfirmBookingRequest(booking_id=other["id"], order_id="o", tenant_id="tenant-9")
         )
     assert "NOT_FOUND" in str(foreign.value)
+
+
+async def stages_of(platform: Platform, booking_id: str) -> list[tuple[str, str, str]]:
+    """(stage, status, actor) of the booking's recorded stages, as the client's GetBooking returns them."""
+    reply = await platform.booking.GetBooking(
+        pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
+    )
+    return [(s.stage, s.status, s.actor) for s in reply.booking.stages]
+
+
+async def test_every_transition_records_its_stage_with_due_times_for_the_order_timeline(
+    platform: Platform,
+) -> None:
+    """R-Q-3, §9.2: the booking's part of the order timeline is written with each transition."""
+    held = await book(platform, next_weekday(40, 10))
+    booking_id = held["id"]
+    start = datetime.fromisoformat(held["start"])
+    reply = await platform.booking.GetBooking(
+        pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
+    )
+    [first] = reply.booking.stages
+    assert (first.stage, first.status, first.actor) == ("held", "current", "client-1")
+    assert first.due_at == reply.booking.hold_expires_at  # due: when the unpaid hold is released
+    await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=booking_id, order_id="order-st", tenant_id="tenant-1", paid_fen=59900
+        )
+    )
+    new_start = next_weekday(40, 15)
+    moved = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/reschedule",
+        json={"start": new_start.isoformat()},
+        headers=platform.client(),
+    )
+    assert moved.status_code == 200, moved.text
+    lawyer = Principal(platform.lawyer_user_id, roles=frozenset({"lawyer"}))
+    await platform.store.check_in(lawyer, booking_id, now=new_start + timedelta(minutes=1))
+    await platform.store.check_in(lawyer, booking_id, now=new_start + timedelta(minutes=2))  # no 2nd stage
+    await platform.store.complete(lawyer, booking_id, "合同审阅完成", now=new_start + timedelta(minutes=50))
+    await platform.store.complete(None, booking_id, "")  # the workflow's automatic completion: no 2nd stage
+    reply = await platform.booking.GetBooking(
+        pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
+    )
+    stages = reply.booking.stages
+    assert [(s.stage, s.status, s.actor) for s in stages] == [
+        ("held", "done", "client-1"),
+        ("confirmed", "done", "system"),
+        ("rescheduled", "done", "client-1"),
+        ("checked_in", "done", platform.lawyer_user_id),
+        ("completed", "done", platform.lawyer_user_id),
+    ]
+    assert stages[1].due_at.ToDatetime(UTC) == start  # confirmed: due at the meeting's start
+    assert stages[2].due_at.ToDatetime(UTC) == new_start  # rescheduled: due at the new start
+    assert not stages[3].HasField("due_at") and not stages[4].HasField("due_at")
+    assert stages[4].entered_at.ToDatetime(UTC) == new_start + timedelta(minutes=50)
+    # An agent's listing carries the same records.
+    listed = await platform.booking.ListBookings(
+        pb.ListBookingsRequest(status="completed"),
+        metadata=tuple(platform.keys.headers("agent-1", "agent").items()),
+    )
+    [mine] = [b for b in listed.bookings if b.id == booking_id]
+    assert [s.stage for s in mine.stages] == [s.stage for s in stages]
+
+
+async def test_cancelled_expired_and_no_show_bookings_end_with_their_stage(platform: Platform) -> None:
+    cancelled = await book(platform, next_weekday(44, 9))
+    await platform.http.post(
+        f"/api/v1/bookings/{cancelled['id']}/cancel", json={"reason": "x"}, headers=platform.client()
+    )
+    assert await stages_of(platform, cancelled["id"]) == [
+        ("held", "done", "client-1"),
+        ("cancelled", "done", "client-1"),
+    ]
+    expired = await book(platform, next_weekday(44, 11))
+    await platform.booking.ExpireBooking(pb.ExpireBookingRequest(booking_id=expired["id"]))
+    await platform.booking.ExpireBooking(pb.ExpireBookingRequest(booking_id=expired["id"]))  # retried
+    assert await stages_of(platform, expired["id"]) == [
+        ("held", "done", "client-1"),
+        ("expired", "done", "system"),
+    ]
+    absent = await book(platform, next_weekday(44, 14))
+    await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(booking_id=absent["id"], order_id="order-ns", tenant_id="tenant-1")
+    )
+    assert (await stages_of(platform, absent["id"]))[-1] == ("confirmed", "current", "system")
+    await platform.booking.MarkNoShow(pb.MarkNoShowRequest(booking_id=absent["id"]))
+    assert await stages_of(platform, absent["id"]) == [
+        ("held", "done", "client-1"),
+        ("confirmed", "done", "system"),
+        ("no_show", "done", "system"),
+    ]
 
 
 async def test_check_in_complete_quality_and_rating(platform: Platform) -> None:
@@ -601,6 +736,97 @@ async def test_connect_a_lawyer_publishes_its_process_and_the_online_lawyers(pla
     assert slot["minutes"] >= 30 and slot["start_local"].endswith("+08:00")
 
 
+async def test_a_meeting_request_holds_the_online_lawyers_next_free_slot(platform: Platform) -> None:
+    """R-BK-3: "meet now" becomes a held booking at the next free slot, confirmed only by paying it."""
+    process = (await platform.http.get("/api/v1/connect")).json()
+    [listed] = [lawyer for lawyer in process["online_lawyers"] if lawyer["id"] == LAWYER]
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    request = {"lawyer_id": LAWYER, "mode": "meeting", "needs": "合同纠纷，想尽快当面沟通"}
+    made = await platform.http.post(
+        "/api/v1/connect/requests", json=request, headers=platform.client("tenant-7") | key
+    )
+    assert made.status_code == 201, made.text
+    connect = made.json()
+    booking = connect["booking"]
+    assert (connect["status"], connect["mode"], booking["status"]) == ("booking_held", "meeting", "held")
+    assert booking["start"] == listed["next_free_slot"]["start"] and booking["minutes"] <= 60
+    assert booking["venue"]["address"] and booking["needs"] == request["needs"]
+    assert connect["booking_id"] == booking["id"] and connect["next_step"]["product_id"] == "booking-at-firm"
+    assert (
+        connect["next_step"]["endpoint"] == "POST /api/v1/orders"
+        and booking["id"] in (connect["next_step"]["detail"])
+    )
+    again = await platform.http.post(
+        "/api/v1/connect/requests", json=request, headers=platform.client("tenant-7") | key
+    )
+    assert again.status_code == 201 and again.json()["id"] == connect["id"]  # one request, one booking
+    assert again.json()["booking"]["id"] == booking["id"]
+    # The slot is now taken: the next request gets a later one.
+    later = await platform.http.post(
+        "/api/v1/connect/requests", json=request, headers=platform.client("tenant-7")
+    )
+    assert later.status_code == 201, later.text
+    assert later.json()["booking"]["start"] > booking["start"]
+
+
+async def test_a_call_request_is_queued_for_agents_with_the_phone_consultation_to_pay(
+    platform: Platform,
+) -> None:
+    """R-BK-3, R-CON-2: a call needs a paid phone consultation; the request tells the client which product
+    to order and waits in the agents' queue, who bridge the call through consultation's phone bridge."""
+    made = await platform.http.post(
+        "/api/v1/connect/requests",
+        json={"lawyer_id": LAWYER, "mode": "call", "needs": "劳动仲裁咨询"},
+        headers=platform.client("tenant-8", "client-8"),
+    )
+    assert made.status_code == 201, made.text
+    call = made.json()
+    assert (call["status"], call["booking"], call["booking_id"]) == ("awaiting_payment", None, None)
+    assert call["next_step"]["product_id"] == "consult-phone"
+    assert call["next_step"]["endpoint"] == "POST /api/v1/orders"
+    assert "POST /api/v1/consultations" in call["next_step"]["detail"]
+    queue = await platform.http.get(
+        "/api/v1/connect/requests", params={"mode": "call"}, headers=platform.keys.headers("agent-1", "agent")
+    )
+    assert queue.status_code == 200
+    [queued] = [r for r in queue.json()["items"] if r["id"] == call["id"]]
+    assert (queued["lawyer_id"], queued["enterprise_id"]) == (LAWYER, "tenant-8")
+    assert all(r["mode"] == "call" for r in queue.json()["items"])
+    # Another enterprise's client sees none of it; the client's own enterprise does.
+    theirs = await platform.http.get("/api/v1/connect/requests", headers=platform.client("tenant-9"))
+    assert call["id"] not in {r["id"] for r in theirs.json()["items"]}
+    own = await platform.http.get("/api/v1/connect/requests", headers=platform.client("tenant-8"))
+    assert call["id"] in {r["id"] for r in own.json()["items"]}
+
+
+@pytest.mark.parametrize(
+    ("request_body", "status", "field"),
+    [
+        ({"lawyer_id": "lawyer-5", "mode": "call"}, 409, None),  # the demo's lawyer-5 is offline
+        ({"lawyer_id": "lawyer-5", "mode": "meeting"}, 409, None),
+        ({"lawyer_id": "no-such-lawyer", "mode": "call"}, 404, None),
+        ({"lawyer_id": LAWYER, "mode": "video"}, 422, "mode"),
+        ({"lawyer_id": LAWYER}, 422, "mode"),
+        ({"mode": "call"}, 422, "lawyer_id"),
+        ({"lawyer_id": LAWYER, "mode": "call", "needs": "x" * 5001}, 422, "needs"),
+    ],
+)
+async def test_bad_connect_requests_are_clear_4xx(
+    platform: Platform, request_body: dict[str, Any], status: int, field: str | None
+) -> None:
+    response = await platform.http.post(
+        "/api/v1/connect/requests", json=request_body, headers=platform.client()
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    if field:
+        assert fields(response) == [field]
+    lawyer = await platform.http.post(
+        "/api/v1/connect/requests", json={"lawyer_id": LAWYER, "mode": "call"}, headers=platform.lawyer()
+    )
+    assert lawyer.status_code == 403
+
+
 async def test_erasing_a_client_removes_their_words_from_their_bookings_only(platform: Platform) -> None:
     """R-PRIV-1 (docs/erasure.md): a typed cancellation reason goes; the platform's own reasons and other
     clients' bookings stay."""
@@ -621,6 +847,12 @@ async def test_erasing_a_client_removes_their_words_from_their_bookings_only(pla
         json={"reason": "我家里有事"},
         headers=platform.client(user=erased_user),
     )
+    call = await platform.http.post(
+        "/api/v1/connect/requests",
+        json={"lawyer_id": LAWYER, "mode": "call", "needs": "我的电话咨询需求"},
+        headers=platform.client(user=erased_user),
+    )
+    assert call.status_code == 201, call.text
     packed = AnyProto()
     packed.Pack(UserErased(user_id=erased_user, tenant_id="tenant-1"))
     event = EventEnvelope(id=uuid.uuid4().hex, type="user.erased", tenant_id="tenant-1", payload=packed)
@@ -631,3 +863,9 @@ async def test_erasing_a_client_removes_their_words_from_their_bookings_only(pla
     assert (erased.cancel_reason, erased.needs) == (ERASED_TEXT, ERASED_TEXT)
     assert (erased.status, erased.start) == ("cancelled", next_weekday(19, 9))
     assert kept.needs == "别人的需求"
+    # Connect requests lose the client's words; the booking's stage records (no personal data) stay.
+    async with platform.store.db.transaction() as session:
+        request = await session.get(ConnectRequestRow, call.json()["id"])
+    assert request is not None and request.needs == ERASED_TEXT
+    stages = (await platform.store.stages([erased.id]))[erased.id]
+    assert [s.stage for s in stages] == ["held", "cancelled"]

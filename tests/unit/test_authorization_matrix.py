@@ -275,6 +275,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # visits, agents follow; the booking service scopes every booking and visit by tenant again
     ("GET", "/api/v1/lawyers/{lawyer_id}/availability"): Entry(PUBLIC),
     ("GET", "/api/v1/connect"): Entry(PUBLIC),
+    ("POST", "/api/v1/connect/requests"): Entry(
+        roles("client", "client_admin"), {"lawyer_id": "l1", "mode": "meeting", "needs": "n"}
+    ),
+    ("GET", "/api/v1/connect/requests"): Entry(
+        roles("client", "client_admin", "lawyer", "agent", "supervisor")
+    ),
     ("POST", "/api/v1/bookings"): Entry(
         roles("client", "client_admin"),
         {"lawyer_id": "l1", "mode": "at_firm", "start": "2030-01-07T10:00:00+08:00", "minutes": 60},

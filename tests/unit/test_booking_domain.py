@@ -262,3 +262,39 @@ def test_visits_are_checked() -> None:
         with pytest.raises(InvalidArgument) as error:
             domain.check_visit(bad, today)
         assert error.value.violations[0].field == field
+
+
+def test_the_last_stage_of_a_live_booking_is_current_and_a_final_booking_is_all_done() -> None:
+    """§9.2, R-Q-3: the booking's part of the order timeline."""
+    assert domain.stage_statuses(2, "confirmed") == ["done", "current"]
+    assert domain.stage_statuses(3, "no_show") == ["done", "done", "done"]
+    assert domain.stage_statuses(0, "held") == []
+    assert set(domain.FINAL) | set(domain.LIVE) == set(domain.STATUSES)
+
+
+def test_a_products_terms_replace_the_default_policy_and_malformed_ones_keep_the_default() -> None:
+    """R-BK-1 "then per product terms": catalog parameters of the booking product."""
+    terms = domain.product_terms(
+        {
+            "mode": "on_site",  # not a term
+            "free_cancel_hours": "48",
+            "late_refund_percent": "30",
+            "reminder_hours": "2, 48",
+            "no_show_grace_minutes": "soon",  # malformed: the default stays
+            "auto_complete_hours": "-1",  # out of range: the default stays
+        }
+    )
+    assert terms == {"free_cancel_hours": "48", "late_refund_percent": "30", "reminder_hours": "2, 48"}
+    policy = domain.policy_for(terms)
+    assert policy.free_until_before == timedelta(hours=48) and policy.late_refund_percent == 30
+    assert policy.reminders == (timedelta(hours=48), timedelta(hours=2))
+    assert policy.no_show_grace == domain.POLICY.no_show_grace
+    assert policy.auto_complete_after == domain.POLICY.auto_complete_after
+    assert domain.policy_for({}) is domain.POLICY
+    assert domain.product_terms({"late_refund_percent": "101", "reminder_hours": "1,x"}) == {}
+    start = datetime(2026, 12, 10, 2, 0, tzinfo=UTC)
+    # 30 h ahead: free by default, late under the product's 48 h window.
+    assert domain.cancellation_refund("confirmed", 10000, start, start - timedelta(hours=30)) == 10000
+    assert domain.cancellation_refund("confirmed", 10000, start, start - timedelta(hours=30), policy) == 3000
+    with pytest.raises(Conflict):
+        domain.check_reschedule("confirmed", start, start - timedelta(hours=30), policy)

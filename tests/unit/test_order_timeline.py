@@ -126,6 +126,30 @@ def test_an_order_in_service_without_stages_from_its_owner_shows_payment_and_wha
     ]
 
 
+def test_a_booking_held_before_its_order_reads_in_time_order_with_its_due_times() -> None:
+    """R-BK-1, §9.2: the booking is held first, then ordered and paid; its stages interleave with payment's."""
+    booking = [
+        fact("held", -2, due=43, actor="client-1"),
+        fact("confirmed", 5.3, due=3 * 24 * 60),
+    ]
+    payment = [*PAYMENT[:4], fact("booking_started", 5.35), PAYMENT[4]]
+    process = ("held", "confirmed", "completed")
+    timeline = join_timeline(payment, booking, "booking", process, "in_service")
+    assert [(e.stage, e.status) for e in timeline] == [
+        ("held", "done"),
+        ("pending_payment", "done"),
+        ("paid", "done"),
+        ("voucher_issued", "done"),
+        ("invoice_issued", "done"),
+        ("confirmed", "done"),
+        ("booking_started", "done"),
+        ("in_service", "current"),
+        ("completed", "pending"),
+    ]
+    assert (timeline[0].due_at, timeline[0].actor) == (at(43), "client-1")
+    assert timeline[5].due_at == at(3 * 24 * 60)  # confirmed: due at the meeting's start
+
+
 # --- asking the fulfilment's owner ----------------------------------------------------------------------
 
 

@@ -203,6 +203,35 @@ async def test_a_reschedule_moves_the_reminders_and_the_meeting(env: WorkflowEnv
     assert name == "mark_no_show" and at >= new_start + timedelta(minutes=30)
 
 
+async def test_the_paying_products_terms_set_the_reminders_and_the_no_show_grace(
+    env: WorkflowEnvironment,
+) -> None:
+    """Product terms (catalog parameters reminder_hours="48,2", no_show_grace_minutes="10") arrive with the
+    confirmation and replace the input's defaults."""
+    policy = domain.policy_for({"reminder_hours": "48,2", "no_show_grace_minutes": "10"})
+    services = FakeServices()
+    async with worker(env, services) as w:
+        handle = await start(env, w.task_queue, timedelta(days=3))
+        params = handle.params  # type: ignore[attr-defined]
+        await handle.signal(
+            BookingWorkflow.confirmed,
+            BookingConfirmedSignal(
+                order_id="order-1",
+                reminders=list(policy.reminders),
+                no_show_grace=policy.no_show_grace,
+                auto_complete_after=policy.auto_complete_after,
+            ),
+        )
+        outcome = await handle.result()
+    assert outcome.status == "no_show" and outcome.reminders_sent == [2880, 120]
+    two_days_before, two_hours_before = (at for _, at in services.reminders)
+    assert two_days_before >= params.start - timedelta(hours=48)
+    assert params.start - timedelta(hours=2) <= two_hours_before < params.start - timedelta(hours=1)
+    [(name, at)] = services.calls
+    assert name == "mark_no_show"
+    assert params.start + timedelta(minutes=10) <= at < params.start + timedelta(minutes=30)
+
+
 @pytest.mark.parametrize(
     ("cancel_before_start", "refund"),
     [(timedelta(hours=30), PAID_FEN), (timedelta(hours=3), PAID_FEN // 2)],

@@ -100,6 +100,7 @@ class PaymentActivities:
                     order_id=request.order_id,
                     tenant_id=request.tenant_id,
                     paid_fen=int(request.tier.get("price") or 0),
+                    product_id=request.product_id,
                 )
             )
         except grpc.aio.AioRpcError as exc:

@@ -19,7 +19,10 @@ from services.gateway.schemas.booking import (
     CancelBooking,
     CompleteBooking,
     ConnectProcess,
+    ConnectRequest,
+    ConnectRequestPage,
     CreateBooking,
+    CreateConnectRequest,
     CreateVisit,
     Mode,
     QualityChecklist,
@@ -222,3 +225,36 @@ async def connect_process(clients: ClientsDep) -> ConnectProcess:
     now with specialty, fields, service hours and next free slot."""
     reply = await clients.booking.GetConnectProcess(pb.GetConnectProcessRequest())
     return ConnectProcess.from_proto(reply)
+
+
+@router.post("/api/v1/connect/requests", response_model=ConnectRequest, status_code=status.HTTP_201_CREATED)
+async def create_connect_request(
+    body: CreateConnectRequest, principal: Client, clients: ClientsDep, idempotency_key: IdempotencyKey = None
+) -> ConnectRequest:
+    """Connect with an online lawyer now (R-BK-3; an addition to API.md). `meeting` holds the lawyer's next
+    free slot (pay its booking order to confirm); `call` is queued for agents, who bridge the phone
+    consultation once it is paid: `next_step` names the product to order. Unknown lawyer 404, offline 409."""
+    reply = await clients.booking.CreateConnectRequest(
+        pb.CreateConnectRequestRequest(
+            lawyer_id=body.lawyer_id, mode=body.mode, needs=body.needs, idempotency_key=idempotency_key or ""
+        )
+    )
+    return ConnectRequest.from_proto(reply.request, reply.booking if reply.HasField("booking") else None)
+
+
+@router.get("/api/v1/connect/requests", response_model=ConnectRequestPage)
+async def list_connect_requests(
+    principal: Viewer,
+    clients: ClientsDep,
+    mode: Annotated[str, Query(max_length=20, description="call|meeting; empty for both.")] = "",
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ConnectRequestPage:
+    """The agents' queue of connect requests (agents and supervisors see all, lawyers those naming them,
+    clients their enterprise's), newest first."""
+    reply = await clients.booking.ListConnectRequests(
+        pb.ListConnectRequestsRequest(mode=mode, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return ConnectRequestPage(
+        items=[ConnectRequest.from_proto(r) for r in reply.requests], next_cursor=next_cursor(reply.page)
+    )

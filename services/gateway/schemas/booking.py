@@ -281,3 +281,62 @@ class ConnectProcess(BaseModel):
             ],
             time_zone=reply.time_zone,
         )
+
+
+class CreateConnectRequest(RequestModel):
+    """Connect with an online lawyer now (R-BK-3, §6.2.4; an addition to API.md, see README)."""
+
+    lawyer_id: str = Field(min_length=1, max_length=200, description="An online lawyer's profile id.")
+    mode: Literal["call", "meeting"] = Field(
+        description="call: an agent bridges a paid phone consultation; meeting: hold the next free slot."
+    )
+    needs: str = Field(default="", max_length=5000, description="What the client needs.")
+
+
+class ConnectNextStep(BaseModel):
+    title: str
+    detail: str
+    endpoint: str
+    product_id: str | None = Field(description="The product to order next.")
+
+
+class ConnectRequest(BaseModel):
+    id: str
+    lawyer_id: str
+    lawyer_user_id: str | None
+    client_id: str
+    enterprise_id: str
+    mode: str = Field(description="call|meeting")
+    needs: str
+    status: str = Field(description="call: awaiting_payment; meeting: booking_held.")
+    booking: Booking | None = Field(description="meeting: the booking held at the lawyer's next free slot.")
+    booking_id: str | None
+    next_step: ConnectNextStep = Field(description="What to pay next; nothing bypasses payment.")
+    created_at: str | None
+
+    @classmethod
+    def from_proto(cls, r: pb.ConnectRequest, booking: pb.Booking | None = None) -> ConnectRequest:
+        return cls(
+            id=r.id,
+            lawyer_id=r.lawyer_id,
+            lawyer_user_id=or_none(r.lawyer_user_id),
+            client_id=r.client_id,
+            enterprise_id=r.tenant_id,
+            mode=r.mode,
+            needs=r.needs,
+            status=r.status,
+            booking=Booking.from_proto(booking) if booking is not None else None,
+            booking_id=or_none(r.booking_id),
+            next_step=ConnectNextStep(
+                title=r.next_step.title,
+                detail=r.next_step.detail,
+                endpoint=r.next_step.endpoint,
+                product_id=or_none(r.next_step.product_id),
+            ),
+            created_at=rfc3339(r, "created_at"),
+        )
+
+
+class ConnectRequestPage(BaseModel):
+    items: list[ConnectRequest]
+    next_cursor: str | None

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from counsel.common.v1 import paging_pb2 as _paging_pb2
+from counsel.common.v1 import timeline_pb2 as _timeline_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -128,6 +129,26 @@ class Booking(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class TermsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ID_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
@@ -151,6 +172,9 @@ class Booking(_message.Message):
     CANCEL_REASON_FIELD_NUMBER: _builtins.int
     REFUND_FEN_FIELD_NUMBER: _builtins.int
     QUALITY_FIELD_NUMBER: _builtins.int
+    STAGES_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    TERMS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Booking id."""
     tenant_id: _builtins.str
@@ -183,6 +207,8 @@ class Booking(_message.Message):
     """Why it was cancelled."""
     refund_fen: _builtins.int
     """Refund of a cancellation, in fen."""
+    product_id: _builtins.str
+    """The booking product of the order that paid it; empty while held."""
     @_builtins.property
     def start(self) -> _timestamp_pb2.Timestamp:
         """When the meeting starts."""
@@ -211,6 +237,19 @@ class Booking(_message.Message):
     def quality(self) -> Global___Quality:
         """Quality record after completion."""
 
+    @_builtins.property
+    def stages(self) -> _containers.RepeatedCompositeFieldContainer[_timeline_pb2.TimelineStage]:
+        """The stages the booking entered, oldest first (held, confirmed, rescheduled, checked_in, completed,
+        no_show, cancelled, expired), with entered and due times and the actor: the booking part of the
+        order's timeline (§9.2, R-Q-3).
+        """
+
+    @_builtins.property
+    def terms(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """That product's cancellation/reschedule terms in force for this booking (free_cancel_hours,
+        late_refund_percent, reminder_hours, no_show_grace_minutes, auto_complete_hours); empty: the defaults.
+        """
+
     def __init__(
         self,
         *,
@@ -237,10 +276,13 @@ class Booking(_message.Message):
         cancel_reason: _builtins.str = ...,
         refund_fen: _builtins.int = ...,
         quality: Global___Quality | None = ...,
+        stages: _abc.Iterable[_timeline_pb2.TimelineStage] | None = ...,
+        product_id: _builtins.str = ...,
+        terms: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checked_in_at", b"checked_in_at", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "quality", b"quality", "start", b"start", "venue", b"venue"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "buffer_minutes", b"buffer_minutes", "cancel_reason", b"cancel_reason", "checked_in_at", b"checked_in_at", "client_id", b"client_id", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "id", b"id", "lawyer_id", b"lawyer_id", "lawyer_user_id", b"lawyer_user_id", "minutes", b"minutes", "mode", b"mode", "needs", b"needs", "order_id", b"order_id", "quality", b"quality", "refund_fen", b"refund_fen", "start", b"start", "status", b"status", "summary", b"summary", "tenant_id", b"tenant_id", "time_zone", b"time_zone", "venue", b"venue"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "buffer_minutes", b"buffer_minutes", "cancel_reason", b"cancel_reason", "checked_in_at", b"checked_in_at", "client_id", b"client_id", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "id", b"id", "lawyer_id", b"lawyer_id", "lawyer_user_id", b"lawyer_user_id", "minutes", b"minutes", "mode", b"mode", "needs", b"needs", "order_id", b"order_id", "product_id", b"product_id", "quality", b"quality", "refund_fen", b"refund_fen", "stages", b"stages", "start", b"start", "status", b"status", "summary", b"summary", "tenant_id", b"tenant_id", "terms", b"terms", "time_zone", b"time_zone", "venue", b"venue"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -729,6 +771,7 @@ class ConfirmBookingRequest(_message.Message):
     ORDER_ID_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
     PAID_FEN_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
     booking_id: _builtins.str
     """The booking."""
     order_id: _builtins.str
@@ -737,6 +780,8 @@ class ConfirmBookingRequest(_message.Message):
     """The order's tenant; must be the booking's."""
     paid_fen: _builtins.int
     """What the client paid, in fen (the base of a late cancellation's refund)."""
+    product_id: _builtins.str
+    """The order's booking product: its parameters' terms replace the default policy; empty for defaults."""
     def __init__(
         self,
         *,
@@ -744,10 +789,11 @@ class ConfirmBookingRequest(_message.Message):
         order_id: _builtins.str = ...,
         tenant_id: _builtins.str = ...,
         paid_fen: _builtins.int = ...,
+        product_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "order_id", b"order_id", "paid_fen", b"paid_fen", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "order_id", b"order_id", "paid_fen", b"paid_fen", "product_id", b"product_id", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1319,3 +1365,225 @@ class GetConnectProcessResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetConnectProcessResponse: _TypeAlias = GetConnectProcessResponse  # noqa: Y015
+
+@_typing.final
+class ConnectNextStep(_message.Message):
+    """What the client does next to be connected."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TITLE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    title: _builtins.str
+    """Short bilingual title."""
+    detail: _builtins.str
+    """What to do, in words."""
+    endpoint: _builtins.str
+    """The endpoint to call, e.g. "POST /api/v1/orders"."""
+    product_id: _builtins.str
+    """The product to order (the phone consultation product, or the booking product for a meeting)."""
+    def __init__(
+        self,
+        *,
+        title: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        endpoint: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "endpoint", b"endpoint", "product_id", b"product_id", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConnectNextStep: _TypeAlias = ConnectNextStep  # noqa: Y015
+
+@_typing.final
+class ConnectRequest(_message.Message):
+    """A client's request to connect with an online lawyer now (R-BK-3)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_USER_ID_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    NEEDS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    NEXT_STEP_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Request id."""
+    tenant_id: _builtins.str
+    """Tenant (enterprise) of the client."""
+    client_id: _builtins.str
+    """The client."""
+    lawyer_id: _builtins.str
+    """The lawyer's catalog profile id."""
+    lawyer_user_id: _builtins.str
+    """The lawyer's account (identity user id)."""
+    mode: _builtins.str
+    """One of: call|meeting."""
+    needs: _builtins.str
+    """What the client needs."""
+    status: _builtins.str
+    """call: awaiting_payment (the phone consultation is to be ordered); meeting: booking_held."""
+    booking_id: _builtins.str
+    """meeting: the held booking."""
+    @_builtins.property
+    def next_step(self) -> Global___ConnectNextStep:
+        """The client's next step."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was made."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        lawyer_user_id: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        needs: _builtins.str = ...,
+        status: _builtins.str = ...,
+        booking_id: _builtins.str = ...,
+        next_step: Global___ConnectNextStep | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "next_step", b"next_step"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "created_at", b"created_at", "id", b"id", "lawyer_id", b"lawyer_id", "lawyer_user_id", b"lawyer_user_id", "mode", b"mode", "needs", b"needs", "next_step", b"next_step", "status", b"status", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConnectRequest: _TypeAlias = ConnectRequest  # noqa: Y015
+
+@_typing.final
+class CreateConnectRequestRequest(_message.Message):
+    """Request for BookingService.CreateConnectRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    NEEDS_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer's catalog profile id; the lawyer must be online."""
+    mode: _builtins.str
+    """One of: call|meeting."""
+    needs: _builtins.str
+    """What the client needs."""
+    idempotency_key: _builtins.str
+    """Optional Idempotency-Key."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        needs: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "lawyer_id", b"lawyer_id", "mode", b"mode", "needs", b"needs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateConnectRequestRequest: _TypeAlias = CreateConnectRequestRequest  # noqa: Y015
+
+@_typing.final
+class CreateConnectRequestResponse(_message.Message):
+    """Response of BookingService.CreateConnectRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___ConnectRequest:
+        """The recorded request."""
+
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """meeting: the booking held at the lawyer's next free slot."""
+
+    def __init__(
+        self,
+        *,
+        request: Global___ConnectRequest | None = ...,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking", "request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking", "request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateConnectRequestResponse: _TypeAlias = CreateConnectRequestResponse  # noqa: Y015
+
+@_typing.final
+class ListConnectRequestsRequest(_message.Message):
+    """Request for BookingService.ListConnectRequests."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    mode: _builtins.str
+    """Only this mode (call|meeting); empty for both."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        page: _paging_pb2.PageRequest | None = ...,
+        mode: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mode", b"mode", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConnectRequestsRequest: _TypeAlias = ListConnectRequestsRequest  # noqa: Y015
+
+@_typing.final
+class ListConnectRequestsResponse(_message.Message):
+    """Response of BookingService.ListConnectRequests."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConnectRequest]:
+        """Newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___ConnectRequest] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConnectRequestsResponse: _TypeAlias = ListConnectRequestsResponse  # noqa: Y015

@@ -116,6 +116,16 @@ class BookingServiceStub:
                 request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessRequest.SerializeToString,
                 response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessResponse.FromString,
                 _registered_method=True)
+        self.CreateConnectRequest = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/CreateConnectRequest',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateConnectRequestRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateConnectRequestResponse.FromString,
+                _registered_method=True)
+        self.ListConnectRequests = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/ListConnectRequests',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsResponse.FromString,
+                _registered_method=True)
 
 
 class BookingServiceServicer:
@@ -236,6 +246,22 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateConnectRequest(self, request, context):
+        """Connect-a-lawyer (R-BK-3): a client asks to connect with an online lawyer now. A meeting holds the
+        lawyer's next free slot; a call is recorded for agents, who bridge it once its phone consultation is
+        paid. The reply names the client's next step (what to pay).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConnectRequests(self, request, context):
+        """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -318,6 +344,16 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.GetConnectProcess,
                     request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessRequest.FromString,
                     response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessResponse.SerializeToString,
+            ),
+            'CreateConnectRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateConnectRequest,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateConnectRequestRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateConnectRequestResponse.SerializeToString,
+            ),
+            'ListConnectRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConnectRequests,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -754,6 +790,60 @@ class BookingService:
             '/counsel.booking.v1.BookingService/GetConnectProcess',
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessRequest.SerializeToString,
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateConnectRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/CreateConnectRequest',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateConnectRequestRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateConnectRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConnectRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/ListConnectRequests',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

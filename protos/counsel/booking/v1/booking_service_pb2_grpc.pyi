@@ -69,6 +69,13 @@ class BookingServiceStub:
     """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
     their next free slot.
     """
+    CreateConnectRequest: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.CreateConnectRequestRequest, _booking_service_pb2.CreateConnectRequestResponse]
+    """Connect-a-lawyer (R-BK-3): a client asks to connect with an online lawyer now. A meeting holds the
+    lawyer's next free slot; a call is recorded for agents, who bridge it once its phone consultation is
+    paid. The reply names the client's next step (what to pay).
+    """
+    ListConnectRequests: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListConnectRequestsRequest, _booking_service_pb2.ListConnectRequestsResponse]
+    """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -111,6 +118,13 @@ class BookingServiceAsyncStub(BookingServiceStub):
     """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
     their next free slot.
     """
+    CreateConnectRequest: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.CreateConnectRequestRequest, _booking_service_pb2.CreateConnectRequestResponse]  # type: ignore[assignment]
+    """Connect-a-lawyer (R-BK-3): a client asks to connect with an online lawyer now. A meeting holds the
+    lawyer's next free slot; a call is recorded for agents, who bridge it once its phone consultation is
+    paid. The reply names the client's next step (what to pay).
+    """
+    ListConnectRequests: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListConnectRequestsRequest, _booking_service_pb2.ListConnectRequestsResponse]  # type: ignore[assignment]
+    """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
@@ -246,5 +260,24 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
         their next free slot.
         """
+
+    @_abc_1.abstractmethod
+    def CreateConnectRequest(
+        self,
+        request: _booking_service_pb2.CreateConnectRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.CreateConnectRequestResponse, _abc.Awaitable[_booking_service_pb2.CreateConnectRequestResponse]]:
+        """Connect-a-lawyer (R-BK-3): a client asks to connect with an online lawyer now. A meeting holds the
+        lawyer's next free slot; a call is recorded for agents, who bridge it once its phone consultation is
+        paid. The reply names the client's next step (what to pay).
+        """
+
+    @_abc_1.abstractmethod
+    def ListConnectRequests(
+        self,
+        request: _booking_service_pb2.ListConnectRequestsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ListConnectRequestsResponse, _abc.Awaitable[_booking_service_pb2.ListConnectRequestsResponse]]:
+        """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
