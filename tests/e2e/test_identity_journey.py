@@ -8,13 +8,7 @@ import secrets
 
 import httpx
 
-from tests.e2e.support import PASSWORD, login
-
-
-def latest_code(client: httpx.Client, to: str) -> str:
-    items = client.get("/api/v1/dev/outbox", params={"to": to}).json()["items"]
-    assert items, f"nothing was sent to {to}"
-    return next(w for w in items[0]["body"].replace("，", " ").split() if w.isdigit() and len(w) == 6)
+from tests.e2e.support import PASSWORD, latest_code, login
 
 
 def test_register_by_sms_code_then_every_login_method_reaches_one_account(http: httpx.Client) -> None:

@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 
-from tests.e2e.support import login, wait_for
+from tests.e2e.support import login, register_client, wait_for
 
 PREFERENCES = "/api/v1/me/notification-preferences"
 
@@ -57,7 +57,8 @@ def test_preferences_record_consent_and_refuse_bad_input_by_field(http: httpx.Cl
 
 
 def test_a_stage_change_reaches_the_inbox_its_stream_email_and_sms_once(http: httpx.Client) -> None:
-    headers = login(http, "client@demo.counsel.test")
+    # A client of its own: the demo client's earlier journeys count against the per-user e-mail/SMS limits.
+    headers = register_client(http, f"通知测试{uuid.uuid4().hex[:6]}有限公司")
     email, phone = f"client-{uuid.uuid4().hex[:6]}@example.com", "13900000002"
     stored = http.put(
         PREFERENCES,
