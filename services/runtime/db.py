@@ -27,11 +27,25 @@ class Database:
             dsn, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # Same pool, but statements run in autocommit: no BEGIN/COMMIT round trips for a plain read.
+        self._reads = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            class_=AsyncSession,
+            expire_on_commit=False,
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One session in one transaction: committed on success, rolled back on any exception."""
         async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads on hot paths, outside any transaction: each statement sees the latest
+        committed data on its own (no BEGIN/COMMIT round trips). Never write through it; use
+        `transaction()` when several reads must see one snapshot or anything is written."""
+        async with self._reads() as session:
             yield session
 
     async def get(self, model: type[M], key: str, what: str) -> M:
