@@ -15,18 +15,23 @@ class TimerInput(BaseModel):
 
 class TimerResult(BaseModel):
     lateness_seconds: float  # how late the timer fired
+    # From the start to the first workflow task's start, by the server's clock: schedule-to-start of the
+    # first task, measured in the worker's own process.
+    first_task_delay_seconds: float = 0.0
 
 
 @workflow.defn
 class BenchTimerWorkflow:
     @workflow.run
     async def run(self, params: TimerInput) -> TimerResult:
+        first_task_delay = (workflow.now() - workflow.info().workflow_start_time).total_seconds()
         target = params.wake_at or workflow.now() + (params.wait or timedelta(0))
         delay = target - workflow.now()
         if delay > timedelta(0):
             await workflow.sleep(delay)
         return TimerResult(
             lateness_seconds=(workflow.now() - target).total_seconds(),
+            first_task_delay_seconds=first_task_delay,
         )
 
 

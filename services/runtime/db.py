@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -52,6 +52,14 @@ class Database:
         """The row of `model` with primary key `key`, or NotFound("no such <what>")."""
         async with self.transaction() as session:
             return await get_or_404(session, model, key, what)
+
+    async def listen(self, channel: str, on_notify: Callable[[], object]) -> asyncpg.Connection:
+        """A connection of its own, LISTENing on `channel`: `on_notify()` runs for every NOTIFY committed on
+        it. Close the returned connection to stop."""
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(dsn)
+        await conn.add_listener(channel, lambda *_: on_notify())
+        return conn
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
