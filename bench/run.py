@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import grpc
@@ -77,15 +77,38 @@ class Figure:
 
 @dataclass
 class Context:
+    """What the selected benchmarks need; the Temporal server, the worker and the platform are started
+    only when one of them uses it (`needs`)."""
+
     quick: bool
     tmp: Path
     postgres: PostgresServer
     nats: NatsServer
-    temporal: TemporalDevServer
-    stack: StackProcess
-    settings: Settings  # the stack's settings (database prefix, stream, task queue)
-    worker: psutil.Process  # bench/worker.py, serving BENCH_QUEUE
+    temporal_server: TemporalDevServer | None = None
+    stack_process: StackProcess | None = None
+    stack_settings: Settings | None = None  # the stack's settings (database prefix, stream, task queue)
+    worker_process: psutil.Popen | None = None  # bench/worker.py, serving BENCH_QUEUE
     figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def temporal(self) -> TemporalDevServer:
+        assert self.temporal_server is not None, "this benchmark needs Temporal (see NEEDS)"
+        return self.temporal_server
+
+    @property
+    def stack(self) -> StackProcess:
+        assert self.stack_process is not None, "this benchmark needs the platform (see NEEDS)"
+        return self.stack_process
+
+    @property
+    def settings(self) -> Settings:
+        assert self.stack_settings is not None, "this benchmark needs the platform (see NEEDS)"
+        return self.stack_settings
+
+    @property
+    def worker(self) -> psutil.Popen:
+        assert self.worker_process is not None, "this benchmark needs the worker (see NEEDS)"
+        return self.worker_process
 
     def scale(self, quick: float, full: float) -> float:
         return quick if self.quick else full
@@ -662,8 +685,8 @@ async def environment(ctx: Context) -> dict[str, Any]:
     }
 
 
-def write_results(ctx: Context, env: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write_results(ctx: Context, env: dict[str, Any], results: Path = RESULTS) -> Path:
+    results.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
@@ -680,17 +703,17 @@ def write_results(ctx: Context, env: dict[str, Any]) -> Path:
             f"| {f.benchmark} | {f.metric} | {value} | {baseline} | {ratio} | {f.target} | {f.note} |"
         )
     env_lines = [f"- {k}: {v}" for k, v in env.items()]
-    (RESULTS / f"{stem}.md").write_text(
+    (results / f"{stem}.md").write_text(
         "# Benchmark results\n\n" + "\n".join(env_lines) + "\n\n" + "\n".join(rows) + "\n"
     )
-    (RESULTS / f"{stem}.json").write_text(
+    (results / f"{stem}.json").write_text(
         json.dumps(
             {"environment": env, "figures": [asdict(f) | {"ratio": f.ratio} for f in ctx.figures]},
             indent=2,
             ensure_ascii=False,
         )
     )
-    return RESULTS / f"{stem}.md"
+    return results / f"{stem}.md"
 
 
 def start_worker(address: str, log_path: Path, timeout: float = 60.0) -> psutil.Popen:
@@ -717,78 +740,107 @@ def start_worker(address: str, log_path: Path, timeout: float = 60.0) -> psutil.
     raise RuntimeError(f"the benchmark worker did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
 
 
-async def run_all(quick: bool, only: list[str]) -> Path:
+# What each benchmark needs beyond PostgreSQL and NATS (always started: about a second each).
+NEEDS: dict[str, set[str]] = {
+    "gateway": set(),
+    "catalog": {"stack"},
+    "consultation": {"stack", "worker"},
+    "starts": {"stack", "worker"},
+    "open": {"worker"},
+    "timers": {"worker"},
+    "outbox": set(),
+    "payment": set(),
+}
+
+
+async def run_all(quick: bool, only: list[str], results: Path = RESULTS) -> Path:
+    selected = [key for key in NEEDS if not only or key in only]
+    needs = set().union(*(NEEDS[key] for key in selected))
     tmp = Path(tempfile.mkdtemp(prefix="counsel-bench-"))
     postgres = PostgresServer(tmp / "postgres", free_port())
     nats_server = NatsServer(tmp / "nats", free_port())
-    temporal_server = TemporalDevServer(tmp / "temporal", free_port())
-    servers: list[PostgresServer | NatsServer | TemporalDevServer] = [postgres, nats_server, temporal_server]
-    stack: StackProcess | None = None
-    worker: psutil.Popen | None = None
+    servers: list[PostgresServer | NatsServer | TemporalDevServer] = [postgres, nats_server]
+    if needs:  # the platform and the worker both run on Temporal
+        servers.append(TemporalDevServer(tmp / "temporal", free_port()))
+    ctx = Context(quick, tmp, postgres, nats_server)
+    temporal: Client | None = None
     try:
         for server in servers:
             server.start()
-        name = f"bench{uuid.uuid4().hex[:6]}"
-        env, gateway_port = stack_env(
-            name=name,
-            data_dir=tmp / "stack",
-            database_url=postgres.url,
-            nats_url=nats_server.url,
-            temporal_address=temporal_server.address,
-            secret_key=secrets.token_urlsafe(48),
-        )
-        (tmp / "stack").mkdir()
-        env["COUNSEL_LOG_LEVEL"] = "WARNING"  # the access log of every request would dominate the CPU profile
-        stack = StackProcess(f"http://127.0.0.1:{gateway_port}", env, tmp / "stack", tmp / "counsel-up.log")
-        stack.start()
-        stack_settings = load_settings(
-            **{
-                k.removeprefix("COUNSEL_").lower(): v
-                for k, v in env.items()
-                if k.startswith("COUNSEL_") and k not in ("COUNSEL_METRICS_PORT",)
-            }
-        )
-        worker = start_worker(temporal_server.address, tmp / "worker.log")
-        ctx = Context(quick, tmp, postgres, nats_server, temporal_server, stack, stack_settings, worker)
-        temporal = await Client.connect(temporal_server.address, data_converter=pydantic_data_converter)
+        if needs:
+            ctx.temporal_server = cast(TemporalDevServer, servers[-1])
+            temporal = await Client.connect(ctx.temporal.address, data_converter=pydantic_data_converter)
+        if "stack" in needs:
+            name = f"bench{uuid.uuid4().hex[:6]}"
+            env, gateway_port = stack_env(
+                name=name,
+                data_dir=tmp / "stack",
+                database_url=postgres.url,
+                nats_url=nats_server.url,
+                temporal_address=ctx.temporal.address,
+                secret_key=secrets.token_urlsafe(48),
+            )
+            (tmp / "stack").mkdir()
+            env["COUNSEL_LOG_LEVEL"] = "WARNING"  # the access log of every request would dominate the CPU
+            ctx.stack_process = StackProcess(
+                f"http://127.0.0.1:{gateway_port}", env, tmp / "stack", tmp / "counsel-up.log"
+            )
+            ctx.stack_process.start()
+            ctx.stack_settings = load_settings(
+                **{
+                    k.removeprefix("COUNSEL_").lower(): v
+                    for k, v in env.items()
+                    if k.startswith("COUNSEL_") and k not in ("COUNSEL_METRICS_PORT",)
+                }
+            )
+        if "worker" in needs:
+            ctx.worker_process = start_worker(ctx.temporal.address, tmp / "worker.log")
+
+        def with_temporal(
+            bench: Callable[[Context, Client], Awaitable[None]],
+        ) -> Callable[[], Awaitable[None]]:
+            def call() -> Awaitable[None]:
+                assert temporal is not None
+                return bench(ctx, temporal)
+
+            return call
+
         benchmarks: dict[str, Callable[[], Awaitable[None]]] = {
             "gateway": lambda: bench_gateway_overhead(ctx),
             "catalog": lambda: bench_catalog_read(ctx),
-            "consultation": lambda: bench_consultation_latency(ctx, temporal),
-            "starts": lambda: bench_workflow_starts(ctx, temporal),
-            "open": lambda: bench_open_workflows(ctx, temporal),
-            "timers": lambda: bench_timer_burst(ctx, temporal),
+            "consultation": with_temporal(bench_consultation_latency),
+            "starts": with_temporal(bench_workflow_starts),
+            "open": with_temporal(bench_open_workflows),
+            "timers": with_temporal(bench_timer_burst),
             "outbox": lambda: bench_outbox_relay(ctx),
             "payment": lambda: bench_payment_notifications(ctx),
         }
-        for key, bench in benchmarks.items():
-            if only and key not in only:
-                continue
+        for key in selected:
             print(f"\n== {key}", flush=True)
             try:
-                await bench()
+                await benchmarks[key]()
             except Exception as exc:  # a benchmark reports, it never stops the others
                 traceback.print_exc()
                 ctx.add(Figure(key, "failed", None, "", note=f"{type(exc).__name__}: {exc}"))
-        return write_results(ctx, await environment(ctx))
+        return write_results(ctx, await environment(ctx), results)
     finally:
-        if worker is not None:
-            worker.terminate()
+        if ctx.worker_process is not None:
+            ctx.worker_process.terminate()
             with contextlib.suppress(psutil.Error):
-                worker.wait(15)
-        if stack is not None and stack.running():
-            stack.stop()
+                ctx.worker_process.wait(15)
+        if ctx.stack_process is not None and ctx.stack_process.running():
+            ctx.stack_process.stop()
         for server in reversed(servers):
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def _run_until_terminated(quick: bool, only: list[str]) -> Path:
+async def _run_until_terminated(quick: bool, only: list[str], results: Path) -> Path:
     # SIGTERM cancels the run, so its `finally` stops every server and process it started.
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await run_all(quick, only)
+    return await run_all(quick, only, results)
 
 
 def main() -> None:
@@ -800,8 +852,11 @@ def main() -> None:
         default=[],
         help="run only these: gateway catalog consultation starts open timers outbox payment",
     )
+    parser.add_argument(
+        "--results-dir", type=Path, default=RESULTS, help="where to write the .md and .json (bench/results)"
+    )
     args = parser.parse_args()
-    path = asyncio.run(_run_until_terminated(args.quick, args.only))
+    path = asyncio.run(_run_until_terminated(args.quick, args.only, args.results_dir))
     print(f"\nresults: {path}")
     print(path.read_text())
 
