@@ -397,6 +397,11 @@ async def bench_workflow_starts(ctx: Context, temporal: Client) -> None:
 
     rate = await closed_loop(start, 50, ctx.scale(3, 60))
     delays = [ms(r.first_task_delay_seconds) for r in await results_of(handles)]
+    # The target's own question: at a steady 50 starts/s (open loop), how long does a new workflow wait
+    # for its first task? At the closed loop's maximum, a backlog is what "maximum" means.
+    handles = []
+    steady = await open_loop(start, 50, ctx.scale(5, 60))
+    steady_delays = [ms(r.first_task_delay_seconds) for r in await results_of(handles)]
     ctx.add(
         Figure(
             "workflow starts",
@@ -404,9 +409,18 @@ async def bench_workflow_starts(ctx: Context, temporal: Client) -> None:
             rate,
             "starts/s",
             target="≥ 50/s",
-            note=f"first workflow task schedule-to-start p50 {percentile(delays, 50):.0f} ms, "
-            f"p99 {percentile(delays, 99):.0f} ms (target ≤ 200 ms)",
-        )
+            note=f"first workflow task schedule-to-start at this maximum: p50 {percentile(delays, 50):.0f} ms, "
+            f"p99 {percentile(delays, 99):.0f} ms",
+        ),
+        Figure(
+            "workflow starts",
+            "first workflow task schedule-to-start p99 at 50 starts/s",
+            percentile(steady_delays, 99),
+            "ms",
+            target="≤ 200 ms",
+            note=f"p50 {percentile(steady_delays, 50):.0f} ms; {steady.achieved_rate:.0f} starts/s achieved, "
+            f"{steady.errors} errors",
+        ),
     )
     token = await login(ctx.stack.base_url)
     async with LoadClient(ctx.stack.base_url, headers={"authorization": f"Bearer {token}"}) as client:
