@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import activity, workflow
 
+with workflow.unsafe.imports_passed_through():
+    from bench.shared import TimerInput, TimerResult
 
-class TimerInput(BaseModel):
-    wake_at: datetime | None = None  # an absolute deadline (timer burst)
-    wait: timedelta | None = None  # or a relative one (open SLA workflows)
-
-
-class TimerResult(BaseModel):
-    lateness_seconds: float  # how late the timer fired
-    # From the start to the first workflow task's start, by the server's clock: schedule-to-start of the
-    # first task, measured in the worker's own process.
-    first_task_delay_seconds: float = 0.0
+__all__ = ["BenchActivitiesWorkflow", "BenchTimerWorkflow", "TimerInput", "TimerResult", "noop"]
 
 
 @workflow.defn
