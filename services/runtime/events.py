@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 EventHandler = Callable[[EventEnvelope, AsyncSession], Awaitable[object]]
 # The pending-events gauge is a COUNT over the outbox: refreshed at most this often, not every round.
 PENDING_GAUGE_SECONDS = 1.0
+# A relay that cannot LISTEN polls, and tries to LISTEN again this often.
+LISTEN_RETRY_SECONDS = 30.0
 
 
 def unpack(envelope: EventEnvelope, message_type: type[Message]) -> Message:
@@ -225,15 +227,17 @@ class OutboxRelay:
         round, not a poll interval), and polling every `poll_seconds` in case a wake-up is lost (the
         listening connection dropped, or it is being re-opened)."""
         listener: asyncpg.Connection | None = None
-        counted_at = 0.0
+        counted_at = listen_at = 0.0
         try:
             while True:
                 try:
-                    if listener is None or listener.is_closed():
+                    if (listener is None or listener.is_closed()) and time.monotonic() >= listen_at:
                         self.listening.clear()
                         listener = await self._listen()
                         if listener is not None:
                             self.listening.set()
+                        else:
+                            listen_at = time.monotonic() + LISTEN_RETRY_SECONDS
                     # Cleared before the read: a NOTIFY for a commit the read missed wakes the next round.
                     self.outbox.committed.clear()
                     moved = await self.relay_once()
