@@ -7,6 +7,7 @@ counsel gateway            run the HTTP gateway      counsel migrate  create dat
 counsel seed               load the demo data (idempotent)
 counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
 counsel payment reconcile --date YYYY-MM-DD   compare the ledger with each provider's statement
+counsel documents cancel <id> --reason TEXT   cancel a document order (its paid order is refunded)
 counsel classifier report  held-out accuracy and per-field recall of the legal-nature classifier
 counsel classifier train   retrain its committed model (model.json.gz) after editing its questions
 """
@@ -87,6 +88,12 @@ def _payment_reconcile(day: str) -> int:
     return asyncio.run(reconcile(load_settings(), date.fromisoformat(day)))
 
 
+def _documents_cancel(document_order_id: str, reason: str) -> int:
+    from services.documents.tools import cancel
+
+    return asyncio.run(cancel(load_settings(), document_order_id, reason))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="counsel", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -105,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     payment = commands.add_parser("payment", help="payment tools")
     payment.add_argument("action", choices=["reconcile"])
     payment.add_argument("--date", required=True, help="the day to reconcile, YYYY-MM-DD (Beijing time)")
+    documents = commands.add_parser("documents", help="document order tools")
+    documents.add_argument("action", choices=["cancel"])
+    documents.add_argument("document_order_id")
+    documents.add_argument("--reason", required=True, help="why it is cancelled (told to the client)")
     classifier = commands.add_parser("classifier", help="the consultation's legal-nature classifier")
     classifier.add_argument("action", choices=["report", "train"])
     args = parser.parse_args(argv)
@@ -117,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             return _ledger_verify()
         if args.command == "payment":
             return _payment_reconcile(args.date)
+        if args.command == "documents":
+            return _documents_cancel(args.document_order_id, args.reason)
         if args.command == "classifier":
             return _classifier(args.action)
         if args.command == "serve":

@@ -2,7 +2,7 @@
 
     python scripts/record_histories.py
 
-Runs each scenario of ConsultationWorkflow and OrderWorkflow on the time-skipping test server with no-op
+Runs each scenario of ConsultationWorkflow, OrderWorkflow and BookingWorkflow on the time-skipping test server with no-op
 activities and writes tests/workflows/histories/<workflow>_<scenario>.json. Re-record only for a
 deliberate, patched() change; keep old files too."""
 
@@ -22,12 +22,17 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from deploy.local.servers import find_binary
+from workflows.booking import BookingWorkflow
 from workflows.consultation import ConsultationWorkflow
 from workflows.orders import OrderWorkflow
 from workflows.shared import (
     AdvanceOrderInput,
     AssignInput,
     AssignResult,
+    BookingCancelledSignal,
+    BookingConfirmedSignal,
+    BookingReminderInput,
+    BookingWorkflowInput,
     ClassifyInput,
     ClassifyResult,
     CloseConsultationInput,
@@ -39,6 +44,7 @@ from workflows.shared import (
     MessagePosted,
     OrderWorkflowInput,
     RecordStageInput,
+    RefundOrderInput,
 )
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "workflows" / "histories"
@@ -91,6 +97,31 @@ async def start_fulfilment(request: FulfilmentRequest) -> FulfilmentRef | None:
 
 @activity.defn(name="payment.advance_order")
 async def advance_order(request: AdvanceOrderInput) -> None:
+    return None
+
+
+@activity.defn(name="payment.refund_order")
+async def refund_order(request: RefundOrderInput) -> None:
+    return None
+
+
+@activity.defn(name="booking.expire_hold")
+async def expire_hold(booking_id: str) -> str:
+    return "expired"
+
+
+@activity.defn(name="booking.remind")
+async def remind(request: BookingReminderInput) -> None:
+    return None
+
+
+@activity.defn(name="booking.mark_no_show")
+async def mark_no_show(booking_id: str) -> None:
+    return None
+
+
+@activity.defn(name="booking.complete")
+async def complete_booking(booking_id: str) -> None:
     return None
 
 
@@ -168,10 +199,42 @@ async def record_orders() -> None:
             await save(handle, f"order_{name}")
 
 
+async def record_bookings() -> None:
+    async with recording(
+        [BookingWorkflow], [expire_hold, remind, mark_no_show, complete_booking, refund_order]
+    ) as env:
+        for name in ("hold_expired", "completed", "cancelled_with_refund"):
+            now = await env.get_current_time()
+            params = BookingWorkflowInput(
+                booking_id=f"rec-{name}",
+                tenant_id="t1",
+                start=now + timedelta(days=3),
+                minutes=60,
+                hold_expires_at=now + timedelta(minutes=45),
+            )
+            handle = await env.client.start_workflow(
+                BookingWorkflow.run, params, id=f"booking-rec-{name}", task_queue=TASK_QUEUE
+            )
+            if name != "hold_expired":
+                await handle.signal(BookingWorkflow.confirmed, BookingConfirmedSignal(order_id="o1"))
+            if name == "completed":
+                await env.sleep(params.start - await env.get_current_time())
+                await handle.signal(BookingWorkflow.checked_in)
+                await handle.signal(BookingWorkflow.completed)
+            if name == "cancelled_with_refund":
+                await env.sleep(timedelta(hours=30))
+                await handle.signal(
+                    BookingWorkflow.cancelled,
+                    BookingCancelledSignal(reason="client_request", order_id="o1", refund_fen=59900),
+                )
+            await save(handle, f"booking_{name}")
+
+
 async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     await record_consultations()
     await record_orders()
+    await record_bookings()
 
 
 if __name__ == "__main__":

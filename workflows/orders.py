@@ -4,9 +4,11 @@ fulfilment is cancelled or fails (R-PAY-2, R-PAY-3).
 
 Which fulfilment a paid order gets is decided by the `payment.start_fulfilment` activity: a document order
 (created in the documents service, which runs its own `docorder-<id>` workflow; the payment service completes
-the order on `documents.docorder.completed`); None for a consultation (the consultation its client submits is
-linked from the consultation service's event) and, for now, bookings. A fulfilment that cannot be started
-(e.g. requirements the documents service refuses) is compensated by a refund."""
+the order on `documents.docorder.completed`); the held booking the order names, confirmed in the booking
+service (which runs its own `booking-<id>` workflow; the payment service completes the order on
+`booking.booking.completed`); None for a consultation (the consultation its client submits is linked from
+the consultation service's event). A fulfilment that cannot be started (e.g. requirements the documents
+service refuses, or a booking whose hold expired) is compensated by a refund."""
 
 from __future__ import annotations
 
@@ -85,6 +87,7 @@ class OrderWorkflow:
                     client_id=params.client_id,
                     requirements=params.requirements,
                     paid_at=self._paid_at,
+                    booking=params.booking,
                 ),
                 FulfilmentRef,
             )

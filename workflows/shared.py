@@ -63,6 +63,8 @@ class OrderWorkflowInput(BaseModel):
     # Who ordered and what they asked for (the order's copy), handed to the fulfilment (e.g. a document order).
     client_id: str = ""
     requirements: dict[str, Any] = {}
+    # The order's booking details (`{"booking_id": ...}`) for a booking product; empty otherwise.
+    booking: dict[str, Any] = {}
 
 
 class FulfilmentRequest(BaseModel):
@@ -75,6 +77,8 @@ class FulfilmentRequest(BaseModel):
     requirements: dict[str, Any] = {}
     # When the workflow learnt the order was paid (the document acknowledgement clock starts then).
     paid_at: datetime | None = None
+    # The order's booking details for a booking product (the held booking the payment confirms).
+    booking: dict[str, Any] = {}
 
 
 class FulfilmentRef(BaseModel):
@@ -259,3 +263,52 @@ class MessagePosted(BaseModel):
 
     author_role: str
     first_lawyer_reply: bool = False
+
+
+# --- bookings (BookingWorkflow, `booking-<id>`; R-BK-1) ----------------------------------------------------
+
+
+def booking_workflow_id(booking_id: str) -> str:
+    return f"booking-{booking_id}"
+
+
+class BookingWorkflowInput(BaseModel):
+    """The booking policy's clocks travel as input (policy in data; services/booking/domain.py Policy)."""
+
+    booking_id: str
+    tenant_id: str
+    start: datetime
+    minutes: int
+    # The unpaid hold is released then (a Temporal timer races the `confirmed` signal).
+    hold_expires_at: datetime
+    reminders: list[timedelta] = [timedelta(hours=24), timedelta(hours=1)]
+    no_show_grace: timedelta = timedelta(minutes=30)
+    auto_complete_after: timedelta = timedelta(hours=24)
+
+
+class BookingConfirmedSignal(BaseModel):
+    order_id: str
+
+
+class BookingRescheduledSignal(BaseModel):
+    start: datetime
+
+
+class BookingCancelledSignal(BaseModel):
+    reason: str
+    # The paid order and what the cancellation policy refunds of it (decided by the booking service).
+    order_id: str = ""
+    refund_fen: int = 0
+
+
+class BookingReminderInput(BaseModel):
+    booking_id: str
+    lead_minutes: int
+
+
+class BookingOutcome(BaseModel):
+    booking_id: str
+    # completed | no_show | cancelled | expired
+    status: str
+    refund_fen: int = 0
+    reminders_sent: list[int] = []

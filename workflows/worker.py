@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.worker import Worker
 
+from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
 from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
@@ -20,9 +21,11 @@ from services.runtime.grpc_client import open_channel
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.temporal import connect_temporal, worker_options
+from workflows.activities.booking import BookingActivities
 from workflows.activities.consultation import ConsultationActivities
 from workflows.activities.documents import DocumentsActivities
 from workflows.activities.payment import PaymentActivities
+from workflows.booking import BookingWorkflow
 from workflows.consultation import ConsultationWorkflow
 from workflows.documents import DocumentOrderWorkflow
 from workflows.orders import OrderWorkflow
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [ConsultationWorkflow, DocumentOrderWorkflow, OrderWorkflow]
+WORKFLOWS = [ConsultationWorkflow, DocumentOrderWorkflow, OrderWorkflow, BookingWorkflow]
 
 
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
@@ -44,12 +47,17 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
     documents_stub = DocumentsServiceStub(
         open_channel(settings.documents_addr, default_timeout=settings.grpc_deadline_seconds)
     )
+    booking_stub = BookingServiceStub(
+        open_channel(settings.booking_addr, default_timeout=settings.grpc_deadline_seconds)
+    )
     payment = PaymentActivities(
         PaymentServiceStub(
             open_channel(settings.payment_addr, default_timeout=settings.grpc_deadline_seconds)
         ),
         documents_stub,
+        booking_stub,
     )
+    booking = BookingActivities(booking_stub)
     documents = DocumentsActivities(documents_stub)
     return [
         consultation.record_stage,
@@ -65,6 +73,10 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         payment.start_fulfilment,
         payment.advance_order,
         payment.refund_order,
+        booking.expire_hold,
+        booking.remind,
+        booking.mark_no_show,
+        booking.complete,
     ]
 
 

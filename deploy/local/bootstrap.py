@@ -39,7 +39,7 @@ async def seed_all(settings: Settings) -> None:
         # Seed events wait in identity's outbox until identity's relay publishes them.
         outbox = Outbox("identity", settings, IDENTITY_TABLES)
         await seed_identity(IdentityStore(identity_db, outbox, FieldCipher(settings.secret_key), settings))
-        # The demo lawyers documents assigns round-robin, and the demo reviewer's licence (§9.5).
+        # The demo lawyers documents assigns by legal field, and the demo reviewer's licence (§9.5).
         await seed_documents_staff(
             DocumentsStore(documents_db, Outbox("documents", settings, DOCUMENTS_TABLES)),
             [demo_user_id(email) for email in LAWYER_EMAILS],

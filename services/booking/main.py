@@ -1,13 +1,24 @@
-"""Entry point of the booking service."""
+"""Entry point of the booking service; importable so tests run the real server in-process."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from counsel.booking.v1 import booking_service_pb2
 from counsel.booking.v1.booking_service_pb2_grpc import add_BookingServiceServicer_to_server
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
+from services.booking.erasure import erase_user
 from services.booking.models import TABLES
 from services.booking.server import BookingServicer
+from services.booking.store import BookingStore
+from services.booking.workflow_driver import SUBJECTS, WorkflowDriver
+from services.runtime import erasure
 from services.runtime.config import Settings
+from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
+
+if TYPE_CHECKING:
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "booking"
 FULL_NAME = booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"].full_name
@@ -15,6 +26,26 @@ FULL_NAME = booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"].fu
 
 async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        temporal = await rt.temporal()
+        catalog = cast(
+            "CatalogServiceAsyncStub",
+            CatalogServiceStub(
+                open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
+            ),
+        )
         server = rt.grpc_server()
-        server.add(add_BookingServiceServicer_to_server, BookingServicer(rt.db), FULL_NAME)
-        await rt.run(server, background=[rt.outbox_relay()])
+        server.add(
+            add_BookingServiceServicer_to_server,
+            BookingServicer(BookingStore(rt.db, rt.outbox), catalog),
+            FULL_NAME,
+        )
+        await rt.run(
+            server,
+            background=[
+                rt.outbox_relay(),
+                rt.consumer(
+                    "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
+                ),
+                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
+            ],
+        )

@@ -1,21 +1,53 @@
-"""BookingService over gRPC. Bookings are created by the booking capability; this serves reads."""
+"""BookingService over gRPC: proto in → domain/store → proto out.
+
+The lawyer's weekly hours, exceptions and firm live in the catalog; this service asks the catalog for them
+(GetLawyer, GetFirm) when it needs them rather than keeping a projection: the catalog publishes no event
+when hours change, the reads are one small call per availability query or booking, and the bookings
+themselves — the part that must never be stale — are this service's own rows."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import grpc
 
 from counsel.booking.v1 import booking_service_pb2 as pb
 from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceServicer
-from services.booking.models import BookingRow
+from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
+from counsel.common.v1 import paging_pb2
+from services.booking import domain
+from services.booking.models import BookingRow, VisitRow
+from services.booking.store import BookingStore, Lawyer
 from services.runtime.context import current_principal
-from services.runtime.db import Database
-from services.runtime.records import to_timestamp
-from services.runtime.tenancy import require_visible
+from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
+from services.runtime.tenancy import signed_in
 
-STAFF_WHO_SEE_BOOKINGS = ("agent", "supervisor")
+if TYPE_CHECKING:
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 
 def booking_proto(row: BookingRow) -> pb.Booking:
+    venue = None
+    if row.venue:
+        venue = pb.Venue(
+            firm_id=str(row.venue.get("firm_id", "")),
+            name=str(row.venue.get("name", "")),
+            address=str(row.venue.get("address", "")),
+            opening_hours=[str(x) for x in row.venue.get("opening_hours", [])],
+            transit_routes=[str(x) for x in row.venue.get("transit_routes", [])],
+            phone=str(row.venue.get("phone", "")),
+        )
+    quality = None
+    if row.quality:
+        checklist = row.quality.get("checklist", {})
+        quality = pb.Quality(
+            checklist={str(k): bool(v) for k, v in checklist.items()} if isinstance(checklist, dict) else {},
+            lawyer_note=str(row.quality.get("lawyer_note", "")),
+            rating=int(row.quality.get("rating", 0) or 0),
+            client_comment=str(row.quality.get("client_comment", "")),
+        )
     return pb.Booking(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -27,21 +59,288 @@ def booking_proto(row: BookingRow) -> pb.Booking:
         minutes=row.minutes,
         address=row.address,
         needs=row.needs,
-        hold_expires_at=to_timestamp(row.hold_expires_at),
+        hold_expires_at=to_timestamp(row.hold_expires_at if row.status == "held" else None),
+        created_at=to_timestamp(row.created_at),
+        lawyer_user_id=row.lawyer_user_id,
+        end=to_timestamp(row.ends_at),
+        buffer_minutes=row.buffer_minutes,
+        time_zone=row.time_zone,
+        order_id=row.order_id,
+        venue=venue,
+        checked_in_at=to_timestamp(row.checked_in_at),
+        summary=row.summary,
+        cancel_reason=row.cancel_reason,
+        refund_fen=row.refund_fen,
+        quality=quality,
+    )
+
+
+def visit_proto(row: VisitRow) -> pb.Visit:
+    return pb.Visit(
+        id=row.id,
+        enterprise_id=row.tenant_id,
+        lawyer_user_id=row.lawyer_user_id,
+        date=row.date,
+        attendees=row.attendees,
+        findings=row.findings,
+        follow_ups=row.follow_ups,
         created_at=to_timestamp(row.created_at),
     )
 
 
+def _calendar(lawyer: catalog_pb.Lawyer) -> domain.Calendar:
+    return domain.Calendar(
+        hours=tuple(domain.WeeklyHours(h.weekday, h.start, h.end) for h in lawyer.service_hours),
+        exceptions=tuple(
+            domain.DayException(e.date, e.available, e.start, e.end) for e in lawyer.service_exceptions
+        ),
+        time_zone=domain.DEFAULT_TIME_ZONE,
+    )
+
+
+def _start(request_start: object, field: str) -> datetime:
+    stamp = request_start
+    if not getattr(stamp, "seconds", 0) and not getattr(stamp, "nanos", 0):
+        raise InvalidArgument.for_field(field, "is required")
+    return from_timestamp(stamp)  # type: ignore[arg-type]
+
+
 class BookingServicer(BookingServiceServicer):
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(
+        self, store: BookingStore, catalog: CatalogServiceAsyncStub, policy: domain.Policy = domain.POLICY
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.policy = policy
+
+    async def _lawyer(self, lawyer_id: str, *, with_venue: bool = False) -> Lawyer:
+        """The lawyer from the catalog, or NotFound("no such lawyer") (inactive lawyers are not bookable)."""
+        if not lawyer_id:
+            raise NotFound("no such lawyer")
+        try:
+            reply = await self.catalog.GetLawyer(catalog_pb.GetLawyerRequest(lawyer_id=lawyer_id))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise NotFound("no such lawyer") from None
+            raise
+        lawyer = reply.lawyer
+        if not lawyer.active:
+            raise NotFound("no such lawyer")
+        venue: dict[str, object] = {}
+        if with_venue and lawyer.firm_id:
+            firm = (await self.catalog.GetFirm(catalog_pb.GetFirmRequest(firm_id=lawyer.firm_id))).firm
+            venue = {
+                "firm_id": firm.id,
+                "name": firm.name,
+                "address": firm.address,
+                "opening_hours": domain.venue_lines(
+                    [(h.weekday, h.opens, h.closes) for h in firm.opening_hours]
+                ),
+                "transit_routes": list(firm.transit_routes),
+                "phone": firm.phone,
+            }
+        return Lawyer(lawyer.id, lawyer.user_id, _calendar(lawyer), venue)
 
     async def GetBooking(
         self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBookingResponse:
-        row = await self.db.get(BookingRow, request.booking_id, "booking")
-        principal = current_principal()
-        # The booked lawyer sees their own booking too.
-        if principal is None or principal.user_id != row.lawyer_id:
-            require_visible(principal, row.tenant_id, STAFF_WHO_SEE_BOOKINGS, "booking")
+        row = await self.store.get(current_principal(), request.booking_id)
         return pb.GetBookingResponse(booking=booking_proto(row))
+
+    async def GetAvailability(
+        self, request: pb.GetAvailabilityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetAvailabilityResponse:
+        mode = request.mode or "at_firm"
+        if mode not in domain.MODES:
+            raise InvalidArgument.for_field("mode", f"must be one of {', '.join(domain.MODES)}")
+        now = utcnow()
+        start = from_timestamp(getattr(request, "from")) if request.HasField("from") else now
+        end = from_timestamp(request.to) if request.HasField("to") else start + timedelta(days=7)
+        domain.check_query(start, end, self.policy)
+        lawyer = await self._lawyer(request.lawyer_id)
+        busy = await self.store.busy(lawyer.lawyer_id, start, end)
+        slots = domain.free_slots(lawyer.calendar, busy, start, end, now, mode, self.policy)
+        return pb.GetAvailabilityResponse(
+            slots=[
+                pb.Slot(start=to_timestamp(s.start), end=to_timestamp(s.end), minutes=s.minutes)
+                for s in slots
+            ],
+            time_zone=lawyer.calendar.time_zone,
+        )
+
+    async def CreateBooking(
+        self, request: pb.CreateBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateBookingResponse:
+        principal = domain.require_client(current_principal())
+        tenant_id = domain.booking_tenant(principal, request.enterprise_id)
+        requested = domain.Requested(
+            mode=request.mode,
+            start=_start(request.start, "start"),
+            minutes=request.minutes,
+            address=request.address,
+            needs=request.needs[:5000],
+        )
+        if requested.mode not in domain.MODES:
+            raise InvalidArgument.for_field("mode", f"must be one of {', '.join(domain.MODES)}")
+        if requested.mode == "on_site" and not requested.address.strip():
+            raise InvalidArgument.for_field("address", "is required for an on_site visit")
+        try:
+            lawyer = await self._lawyer(request.lawyer_id, with_venue=requested.mode == "at_firm")
+        except NotFound:
+            raise InvalidArgument.for_field("lawyer_id", "no such lawyer") from None
+        row = await self.store.create(principal, lawyer, requested, tenant_id, request.idempotency_key)
+        return pb.CreateBookingResponse(booking=booking_proto(row))
+
+    async def ListBookings(
+        self, request: pb.ListBookingsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListBookingsResponse:
+        principal = signed_in(current_principal(), "list bookings")
+        rows, next_cursor = await self.store.list_bookings(
+            principal, request.status, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListBookingsResponse(
+            bookings=[booking_proto(r) for r in rows], page=paging_pb2.PageResponse(next_cursor=next_cursor)
+        )
+
+    async def RescheduleBooking(
+        self, request: pb.RescheduleBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RescheduleBookingResponse:
+        principal = current_principal()
+        start = _start(request.start, "start")
+        current = await self.store.get(principal, request.booking_id)
+        lawyer = await self._lawyer(current.lawyer_id)
+        row = await self.store.reschedule(principal, request.booking_id, lawyer.calendar, start)
+        return pb.RescheduleBookingResponse(booking=booking_proto(row))
+
+    async def CancelBooking(
+        self, request: pb.CancelBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelBookingResponse:
+        principal = current_principal()
+        reason = request.reason.strip() or (
+            "client_request" if principal and principal.is_client else "cancelled"
+        )
+        row = await self.store.cancel(principal, request.booking_id, reason)
+        return pb.CancelBookingResponse(booking=booking_proto(row))
+
+    async def CheckInBooking(
+        self, request: pb.CheckInBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckInBookingResponse:
+        row = await self.store.check_in(current_principal(), request.booking_id)
+        return pb.CheckInBookingResponse(booking=booking_proto(row))
+
+    async def CompleteBooking(
+        self, request: pb.CompleteBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CompleteBookingResponse:
+        row = await self.store.complete(current_principal(), request.booking_id, request.summary)
+        return pb.CompleteBookingResponse(booking=booking_proto(row))
+
+    async def ConfirmBooking(
+        self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConfirmBookingResponse:
+        domain.require_internal(current_principal())
+        row = await self.store.confirm(
+            request.booking_id, request.order_id, request.tenant_id, request.paid_fen
+        )
+        return pb.ConfirmBookingResponse(booking=booking_proto(row))
+
+    async def ExpireBooking(
+        self, request: pb.ExpireBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExpireBookingResponse:
+        domain.require_internal(current_principal())
+        return pb.ExpireBookingResponse(booking=booking_proto(await self.store.expire(request.booking_id)))
+
+    async def MarkNoShow(
+        self, request: pb.MarkNoShowRequest, context: grpc.aio.ServicerContext
+    ) -> pb.MarkNoShowResponse:
+        domain.require_internal(current_principal())
+        return pb.MarkNoShowResponse(booking=booking_proto(await self.store.mark_no_show(request.booking_id)))
+
+    async def RemindBooking(
+        self, request: pb.RemindBookingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RemindBookingResponse:
+        domain.require_internal(current_principal())
+        row = await self.store.remind(request.booking_id, request.lead_minutes)
+        return pb.RemindBookingResponse(booking=booking_proto(row))
+
+    async def CreateVisit(
+        self, request: pb.CreateVisitRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateVisitResponse:
+        principal = signed_in(current_principal(), "record a visit")
+        if not principal.has_role("lawyer"):
+            raise PermissionDenied("only lawyers record visits")
+        row = await self.store.create_visit(
+            principal,
+            domain.NewVisit(
+                enterprise_id=request.enterprise_id,
+                date=request.date,
+                attendees=tuple(request.attendees),
+                findings=request.findings,
+                follow_ups=tuple(request.follow_ups),
+            ),
+            request.idempotency_key,
+        )
+        return pb.CreateVisitResponse(visit=visit_proto(row))
+
+    async def ListVisits(
+        self, request: pb.ListVisitsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListVisitsResponse:
+        principal = signed_in(current_principal(), "list visits")
+        rows, next_cursor = await self.store.list_visits(
+            principal, request.enterprise_id, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListVisitsResponse(
+            visits=[visit_proto(r) for r in rows], page=paging_pb2.PageResponse(next_cursor=next_cursor)
+        )
+
+    async def GetConnectProcess(
+        self, request: pb.GetConnectProcessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetConnectProcessResponse:
+        """R-BK-3: the published process and the online lawyers, each with the next free slot (7 days)."""
+        reply = await self.catalog.ListLawyers(
+            catalog_pb.ListLawyersRequest(online=True, page=paging_pb2.PageRequest(limit=100))
+        )
+        now = utcnow()
+        until = now + timedelta(days=7)
+        lawyers = []
+        for lawyer in reply.lawyers:
+            calendar = _calendar(lawyer)
+            busy = await self.store.busy(lawyer.id, now, until)
+            slots = domain.free_slots(calendar, busy, now, until, now, "at_firm", self.policy)
+            lawyers.append(
+                pb.OnlineLawyer(
+                    lawyer_id=lawyer.id,
+                    name=lawyer.name,
+                    specialty=lawyer.specialty,
+                    fields=list(lawyer.fields),
+                    service_hours=domain.hours_lines(calendar.hours),
+                    next_free_slot=pb.Slot(
+                        start=to_timestamp(slots[0].start),
+                        end=to_timestamp(slots[0].end),
+                        minutes=slots[0].minutes,
+                    )
+                    if slots
+                    else None,
+                )
+            )
+        return pb.GetConnectProcessResponse(
+            steps=[
+                pb.ConnectStep(number=n, title=step.title, detail=step.detail, endpoint=step.endpoint)
+                for n, step in enumerate(domain.CONNECT_PROCESS, start=1)
+            ],
+            lawyers=lawyers,
+            time_zone=domain.DEFAULT_TIME_ZONE,
+        )
+
+    async def RecordQuality(
+        self, request: pb.RecordQualityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordQualityResponse:
+        principal = signed_in(current_principal(), "record quality")
+        row = await self.store.record_quality(
+            principal,
+            request.booking_id,
+            dict(request.checklist),
+            request.lawyer_note,
+            request.rating,
+            request.client_comment,
+        )
+        return pb.RecordQualityResponse(booking=booking_proto(row))

@@ -279,7 +279,7 @@ def sees_licence(principal: Principal | None) -> bool:
 
 # --- articles (R-INFO-3, §6.1.3.2, §9.5) -------------------------------------------------------------------
 
-ARTICLE_KINDS = ("news", "case", "contract_template")
+ARTICLE_KINDS = ("news", "case", "contract_template", "faq")
 DECISIONS = ("approve", "reject")
 EDITABLE = ("draft", "rejected")
 MAX_TITLE = 200

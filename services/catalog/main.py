@@ -7,9 +7,11 @@ import asyncio
 from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import add_CatalogServiceServicer_to_server
 from services.catalog import consumers, search
+from services.catalog.erasure import erase_user
 from services.catalog.models import TABLES
 from services.catalog.server import CatalogServicer
 from services.catalog.store import CatalogStore
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.service import service_runtime
 
@@ -29,5 +31,6 @@ async def serve(settings: Settings) -> None:
             background=[
                 rt.outbox_relay(),
                 rt.consumer("orders", consumers.SUBJECTS, consumers.OrderEvents(store)),
+                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
             ],
         )

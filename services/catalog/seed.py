@@ -127,7 +127,11 @@ CONTRACT_REQUIREMENTS = [
 ]
 
 
-def _document(product_id: str, name: str, description: str, prices: tuple[int, int, int]) -> ProductRow:
+def _document(
+    product_id: str, name: str, description: str, prices: tuple[int, int, int], legal_field: str = ""
+) -> ProductRow:
+    """A document product; `legal_field` (parameter `legal_field`) is the field the documents service
+    matches its lawyer by; without it the order's requirements are classified (R-DOC-3)."""
     tiers: list[dict[str, Any]] = [
         dict(tier, price=price) for tier, price in zip(DOCUMENT_TIERS, prices, strict=True)
     ]
@@ -140,7 +144,8 @@ def _document(product_id: str, name: str, description: str, prices: tuple[int, i
         tiers=tiers,
         process=DOCUMENT_PROCESS,
         requirement_fields=CONTRACT_REQUIREMENTS,
-        parameters={"delivery": "24/48/72 h", "revisions": "unlimited within 3/5/7 days"},
+        parameters={"delivery": "24/48/72 h", "revisions": "unlimited within 3/5/7 days"}
+        | ({"legal_field": legal_field} if legal_field else {}),
         media=[{"kind": "image", "url": "/static/products/documents.png", "caption": "Document services"}],
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
@@ -211,12 +216,14 @@ def demo_products() -> list[ProductRow]:
             "合同起草 Contract drafting",
             "律师根据您的需求起草合同。A lawyer drafts your contract from your requirements.",
             (49900, 99900, 199900),
+            legal_field="contract",
         ),
         _document(
             "doc-contract-review",
             "合同审查 Contract review",
             "审查并修改您的合同。Review and revision of your contract.",
             (39900, 79900, 159900),
+            legal_field="contract",
         ),
         _document(
             "doc-lawyer-letter",
@@ -527,6 +534,75 @@ _ARTICLES = [
     ),
 ]
 
+# Frequently asked questions (kind "faq": the title asks, the body answers), approved like every article;
+# the instant chat answers a client's general question from these at once (R-CS-1, R-CON-1).
+_FAQ = [
+    (
+        "faq-consultation-price",
+        "专业咨询怎么收费？咨询律师要多少钱？ How much does a professional consultation cost? What is the price?",
+        "专业咨询按产品和服务档位收费，价格在产品页面明码标示（GET /api/v1/products?category=consultation）。"
+        "下单并支付后即可提交问题，律师在所选档位的时限内（如 24 小时）答复。",
+    ),
+    (
+        "faq-reply-time",
+        "提交咨询后律师多久回复？ How soon does a lawyer reply to my question?",
+        "专业咨询由系统按法律领域分配专业律师，律师须在服务档位规定的时限内首次答复（标准档 24 小时）。"
+        "超时未答复会自动升级并重新分配，原定期限保持可见。",
+    ),
+    (
+        "faq-refund",
+        "订单可以退款吗？怎么申请退款？ Can I get a refund for an order?",
+        "未开始服务的订单可以全额退款；已部分履行的订单可申请部分退款。请在订单详情中申请，"
+        "退款原路返回，记录在账本中可查。",
+    ),
+    (
+        "faq-invoice",
+        "付款后怎么开发票？ How do I get an invoice after paying?",
+        "支付成功后系统自动生成电子发票和数字凭证，可在订单详情中下载发票 PDF，凭证可在线验证真伪。",
+    ),
+    (
+        "faq-payment-methods",
+        "支持哪些支付方式？可以用微信或支付宝付款吗？ Which payment methods are supported? Can I pay with WeChat or Alipay?",
+        "支持支付宝、微信支付和网上银行支付。下单后在订单页面选择支付方式即可。",
+    ),
+    (
+        "faq-document-delivery",
+        "合同文书起草需要多长时间？多久能完成交付？ How long does drafting a contract document take?",
+        "文书服务按复杂程度分为简单、标准、复杂三档，分别在 24、48、72 小时内交付，"
+        "交付后可在 3、5、7 天内不限次数申请修改。",
+    ),
+    (
+        "faq-booking",
+        "怎么预约律师面谈？ How do I book a face-to-face meeting with a lawyer?",
+        "在律师或律所页面选择可预约时段并下单，支付后预约确认，系统会在见面前提醒您。",
+    ),
+    (
+        "faq-privacy",
+        "我的咨询内容和个人信息会保密吗？个人信息安全吗？ Is my personal information kept confidential and safe?",
+        "会。个人敏感信息加密存储，员工访问均有审计记录；您可随时导出或删除个人数据。",
+    ),
+    (
+        "faq-password-reset",
+        "忘记密码怎么办？怎么登录？ I forgot my password, how can I sign in?",
+        "可以使用手机号或邮箱验证码登录，登录后在个人设置中重新设置密码。",
+    ),
+    (
+        "faq-membership-card",
+        "会员卡怎么使用？ How do I use a membership card?",
+        "律所发放的会员卡可凭卡号和密码登录，也可以在个人设置中绑定到现有账户。",
+    ),
+    (
+        "faq-service-hours",
+        "客服的服务时间是什么时候？客服几点上班？ When is customer service available?",
+        "智能客服全天 24 小时即时答复常见问题；人工客服每天 8:00–22:00 在线，其余时间留言会在上班后尽快处理。",
+    ),
+    (
+        "faq-complaint",
+        "对服务不满意怎么投诉？ How do I complain about a service?",
+        "可以在咨询详情中提交投诉，客服会跟进处理并告知处理结果。",
+    ),
+]
+
 
 def demo_articles() -> list[tuple[ArticleRow, list[ArticleVersionRow]]]:
     """Approved (published) articles, each reviewed by reviewer@demo.counsel.test (§9.5)."""
@@ -534,7 +610,8 @@ def demo_articles() -> list[tuple[ArticleRow, list[ArticleVersionRow]]]:
     editor = demo_user_id(f"editor@{DEMO_DOMAIN}")
     reviewer = demo_user_id(f"reviewer@{DEMO_DOMAIN}")
     result = []
-    for article_id, kind, title, body in _ARTICLES:
+    faqs = [(article_id, "faq", title, body) for article_id, title, body in _FAQ]
+    for article_id, kind, title, body in [*_ARTICLES, *faqs]:
         article = ArticleRow(
             id=article_id,
             kind=kind,

@@ -339,6 +339,13 @@ class CatalogServicer(CatalogServiceServicer):
         row = await self.store.activate_lawyer(principal, request.lawyer_id)
         return pb.ActivateLawyerResponse(lawyer=lawyer_proto(row, principal))
 
+    async def DeactivateLawyer(
+        self, request: pb.DeactivateLawyerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeactivateLawyerResponse:
+        principal = domain.require_firm_admin(current_principal())
+        row = await self.store.deactivate_lawyer(principal, request.lawyer_id)
+        return pb.DeactivateLawyerResponse(lawyer=lawyer_proto(row, principal))
+
     # --- articles ---------------------------------------------------------------------------------------
 
     async def CreateArticle(

@@ -33,6 +33,7 @@ from services.runtime.records import (
     encode_cursor,
     new_id,
     request_fingerprint,
+    to_timestamp,
     utcnow,
 )
 
@@ -418,6 +419,47 @@ class CatalogStore:
             row.updated_at = utcnow()
             session.add(row)
             await session.flush()
+            await self._lawyer_changed(session, row, principal.user_id)
+            return row
+
+    async def _lawyer_changed(self, session: AsyncSession, row: LawyerRow, actor_id: str) -> None:
+        """Publish the profile's assignable state (`lawyer.changed`) in the change's transaction."""
+        await self.outbox.add(
+            session,
+            "lawyer.changed",
+            events_pb2.LawyerChanged(
+                lawyer_id=row.id,
+                user_id=row.user_id,
+                firm_id=row.firm_id,
+                name=row.name,
+                fields=row.fields,
+                active=row.active,
+                service_hours=[
+                    events_pb2.LawyerServiceWindow(
+                        weekday=int(w.get("weekday", 0)),
+                        start=str(w.get("start", "")),
+                        end=str(w.get("end", "")),
+                    )
+                    for w in row.service_hours
+                ],
+                updated_at=to_timestamp(row.updated_at),
+            ),
+            aggregate_id=row.id,
+            actor_id=actor_id,
+        )
+
+    async def deactivate_lawyer(self, principal: Principal, lawyer_id: str) -> LawyerRow:
+        """Deactivate (unlist, no new assignments) a lawyer of the caller's firm and publish lawyer.changed.
+        Idempotent."""
+        async with self.db.transaction() as session:
+            row, _ = await self._administered_lawyer(session, principal, lawyer_id)
+            if not row.active:
+                return row
+            row.active = False
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.flush()
+            await self._lawyer_changed(session, row, principal.user_id)
             return row
 
     async def activate_lawyer(self, principal: Principal, lawyer_id: str) -> LawyerRow:
@@ -441,6 +483,7 @@ class CatalogStore:
                 aggregate_id=row.id,
                 actor_id=principal.user_id,
             )
+            await self._lawyer_changed(session, row, principal.user_id)
             return row
 
     async def set_online(self, principal: Principal, online: bool) -> LawyerRow:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, timezone
-from typing import Any
+from datetime import timedelta
 
+from services.runtime import assignment
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 
@@ -50,6 +50,20 @@ def validate_new(kind: str, subject: str, question: str, order_id: str) -> NewCo
         # R-CON-2: a professional (or phone) consultation is a paid service.
         raise InvalidArgument.for_field("order_id", f"a {kind} consultation needs a paid consultation order")
     return NewConsultation(kind, subject, question, order_id.strip())
+
+
+# A professional question's reply clock when its order's tier states none (§6.2.1.2: 24 hours).
+DEFAULT_REPLY_WITHIN = timedelta(hours=24)
+
+
+def reply_within(kind: str, reply_hours: int | None) -> timedelta | None:
+    """The reply clock of a new consultation: the bought tier's `reply_hours` (policy in data, copied on
+    the order), 24 h when the order carries none; None for kinds without a reply promise."""
+    if kind != "professional":
+        return None
+    if reply_hours is None or reply_hours <= 0:
+        return DEFAULT_REPLY_WITHIN
+    return timedelta(hours=reply_hours)
 
 
 def require_client(principal: Principal | None) -> Principal:
@@ -161,71 +175,13 @@ def require_lawyer(principal: Principal | None) -> Principal:
 
 
 # --- assignment (R-CON-2) -------------------------------------------------------------------------------
-# Service hours are published in China Standard Time (no daylight saving).
-CHINA = timezone(timedelta(hours=8), "CST")
-
-
-@dataclass(frozen=True)
-class LawyerCandidate:
-    lawyer_id: str
-    fields: Sequence[str]
-    active: bool
-    service_hours: Sequence[dict[str, Any]]
-    open_load: int
-    max_open: int
-    last_assigned_at: datetime | None
-
-
-def in_service_hours(service_hours: Iterable[dict[str, Any]], at: datetime) -> bool:
-    """Whether `at` (aware) falls in one of the weekly windows {"days": [0..6, Mon=0], "start", "end"}."""
-    local = at.astimezone(CHINA)
-    now = local.time()
-    for window in service_hours:
-        if local.weekday() in window.get("days", ()) and (
-            time.fromisoformat(window["start"]) <= now < time.fromisoformat(window["end"])
-        ):
-            return True
-    return False
-
-
-def choose_lawyer(
-    candidates: Iterable[LawyerCandidate], legal_field: str, at: datetime, exclude: Iterable[str] = ()
-) -> tuple[LawyerCandidate, str] | None:
-    """The lawyer to assign and the reason, or None when nobody is eligible.
-
-    Eligible: active, practises `legal_field`, not excluded, open load below capacity. Among those, a lawyer
-    within service hours comes first (outside them the reply clock still runs, so someone must own it);
-    ties go to the lightest open load, then to whoever has waited longest since the last assignment, then
-    to the lowest id, so equal lawyers take turns and the choice is deterministic."""
-    excluded = set(exclude)
-    eligible = [
-        c
-        for c in candidates
-        if c.active and legal_field in c.fields and c.lawyer_id not in excluded and c.open_load < c.max_open
-    ]
-    if not eligible:
-        return None
-    never = datetime.min.replace(tzinfo=UTC)
-
-    def rank(c: LawyerCandidate) -> tuple[bool, int, datetime, str]:
-        return (
-            not in_service_hours(c.service_hours, at),
-            c.open_load,
-            c.last_assigned_at or never,
-            c.lawyer_id,
-        )
-
-    best = min(eligible, key=rank)
-    hours = (
-        "within service hours"
-        if in_service_hours(best.service_hours, at)
-        else "outside service hours (nobody eligible is on duty; the clock still runs)"
-    )
-    reason = (
-        f"field {legal_field}; {hours}; open load {best.open_load} of {best.max_open}; "
-        f"{len(eligible)} eligible"
-    )
-    return best, reason
+# The pure rules are shared with documents (R-DOC-3: "matched by legal field, as in consultation").
+# Re-exported here so the consultation's code and tests keep reading `domain.choose_lawyer`.
+CHINA = assignment.CHINA
+LawyerCandidate = assignment.LawyerCandidate
+in_service_hours = assignment.in_service_hours
+choose_lawyer = assignment.choose_lawyer
+service_hours_from_catalog = assignment.service_hours_from_catalog
 
 
 def validate_reclassification(

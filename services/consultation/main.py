@@ -3,30 +3,65 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
+from counsel.catalog.v1 import catalog_service_pb2
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
+from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2
 from counsel.consultation.v1.consultation_service_pb2_grpc import add_ConsultationServiceServicer_to_server
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
+from services.consultation.chat_store import SIGNAL_SUBJECTS, ChatStore
 from services.consultation.classifier import default_classifier
+from services.consultation.erasure import erase_user
+from services.consultation.faq import FaqEntry, FaqSource
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
-from services.consultation.store import ConsultationStore
+from services.consultation.store import LAWYER_SUBJECTS, ConsultationStore
 from services.consultation.workflow_starter import (
     REPLIED_SUBJECTS,
     SUBJECTS,
     WorkflowSignaller,
     WorkflowStarter,
 )
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.metrics import keep_sla_timers
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
-    pass
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "consultation"
+# The deadlines this service's records show running (counsel_sla_timers_pending).
+SLA_TIMER_KINDS = ("reply_24h",)
 FULL_NAME = consultation_service_pb2.DESCRIPTOR.services_by_name["ConsultationService"].full_name
+
+
+def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequence[FaqEntry]]]:
+    """Fetch the approved FAQ entries (catalog articles of kind `faq`, published versions only)."""
+
+    async def fetch() -> Sequence[FaqEntry]:
+        entries: list[FaqEntry] = []
+        cursor = ""
+        while True:
+            reply = await catalog.ListArticles(
+                catalog_service_pb2.ListArticlesRequest(
+                    kind="faq", page=paging_pb2.PageRequest(limit=100, cursor=cursor)
+                )
+            )
+            entries.extend(
+                FaqEntry(a.id, a.published.title, a.published.body)
+                for a in reply.articles
+                if a.HasField("published")
+            )
+            cursor = reply.page.next_cursor
+            if not cursor:
+                return entries
+
+    return fetch
 
 
 async def serve(settings: Settings) -> None:
@@ -36,10 +71,19 @@ async def serve(settings: Settings) -> None:
             open_channel(settings.payment_addr, default_timeout=settings.grpc_deadline_seconds)
         )
         server = rt.grpc_server()
+        catalog = cast(
+            "CatalogServiceAsyncStub",
+            CatalogServiceStub(
+                open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
+            ),
+        )
         store = ConsultationStore(rt.db, rt.outbox)
+        chat_store = ChatStore(rt.db, rt.outbox)
         server.add(
             add_ConsultationServiceServicer_to_server,
-            ConsultationServicer(store, temporal, payments),
+            ConsultationServicer(
+                store, temporal, payments, chat_store=chat_store, faq=FaqSource(catalog_faq(catalog))
+            ),
             FULL_NAME,
         )
         # Load the classifier and jieba's dictionary off the event loop now, not on the first question.
@@ -52,6 +96,12 @@ async def serve(settings: Settings) -> None:
                     "workflow-starter", SUBJECTS, WorkflowStarter(temporal, settings.temporal_task_queue)
                 ),
                 rt.consumer("workflow-signaller", REPLIED_SUBJECTS, WorkflowSignaller(temporal)),
+                keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
+                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
+                # The catalog's lawyer profiles decide who can be assigned (R-CON-2).
+                rt.consumer("lawyers", LAWYER_SUBJECTS, store.apply_lawyer_changed),
+                # R-CS-2: browsing and orders feed the purchase-intent prediction agents see.
+                rt.consumer("intent-signals", SIGNAL_SUBJECTS, chat_store.record_signal),
             ],
         )
         warm_up.cancel()

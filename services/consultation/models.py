@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -82,10 +82,10 @@ class ConsultationMessageRow(ConsultationTable, table=True):
 class LawyerProjectionRow(ConsultationTable, table=True):
     """The consultation service's own view of the lawyers it can assign (R-CON-2, assignment).
 
-    The catalog owns lawyer profiles; until its `lawyer.*` events exist (issue 4), the demo lawyers are
-    seeded here (services/consultation/seed.py). The plan: a durable consumer of the catalog's lawyer
-    events upserts these rows, so the service never reads the catalog's tables. Open load is not stored:
-    it is counted from the consultations themselves, so it can never drift."""
+    The catalog owns lawyer profiles; a durable consumer of its `lawyer.changed` events upserts these rows
+    (keyed by the lawyer's identity account), so the service never reads the catalog's tables; the demo
+    lawyers are inserted once by services/consultation/seed.py. Open load is not stored: it is counted
+    from the consultations themselves, so it can never drift."""
 
     __tablename__ = "consultation_lawyers"
 
@@ -136,3 +136,77 @@ class CallRecordRow(ConsultationTable, table=True):
     recording_ref: str = ""
     provider: str
     provider_call_id: str = ""
+
+
+class ChatConversationRow(ConsultationTable, table=True):
+    """An instant-chat conversation of one client with customer service (R-CS-1). At most one per client is
+    open (not closed) at a time: a partial unique index in the migration enforces it."""
+
+    __tablename__ = "chat_conversations"
+    __table_args__ = (
+        Index(
+            "uq_chat_conversations_open_client",
+            "client_id",
+            unique=True,
+            postgresql_where=text("status <> 'closed'"),
+        ),
+    )
+
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    client_id: str = Field(index=True)
+    # bot → queued → active → closed (services/consultation/chat.py).
+    status: str = Field(index=True)
+    agent_id: str = ""
+    # The newest message's sequence number; the next message takes last_seq + 1 under the row lock.
+    last_seq: int = 0
+    queued_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ChatMessageRow(ConsultationTable, table=True):
+    """One chat message; (conversation_id, seq) is gap-free, so a reconnecting client asks for what follows
+    the last sequence number it saw."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq"),
+        Index(
+            "uq_chat_messages_client_message_id",
+            "conversation_id",
+            "client_message_id",
+            unique=True,
+            postgresql_where=text("client_message_id <> ''"),
+        ),
+    )
+
+    id: str = Field(primary_key=True)
+    conversation_id: str = Field(foreign_key="chat_conversations.id", index=True)
+    seq: int
+    author_id: str = ""
+    author_role: str
+    body: str
+    # The sender's own id: a resend after a reconnect is recognised (partial unique index in the migration).
+    client_message_id: str = ""
+    faq_article_id: str = ""
+    faq_score: float = 0.0
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ClientSignalRow(ConsultationTable, table=True):
+    """What a client did that speaks to purchase intent (R-CS-2): product views, orders created or paid,
+    learnt from catalog and payment events; chat messages are read from the chat tables."""
+
+    __tablename__ = "chat_client_signals"
+    __table_args__ = (UniqueConstraint("event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str
+    client_id: str = Field(index=True)
+    # The client's enterprise, so an agent can start a conversation with a client who never chatted.
+    tenant_id: str = ""
+    # product_viewed | order_created | order_paid | order_cancelled
+    kind: str
+    subject_id: str = ""
+    occurred_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)

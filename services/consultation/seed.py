@@ -1,8 +1,9 @@
 """Demo lawyers of the consultation's lawyer projection (API.md "Local development only").
 
-The catalog owns lawyer profiles (fields, service hours, activation); its profiles are not published as
-events yet, so the local stack seeds this projection directly with the demo lawyers' identity ids. Once
-the catalog publishes `lawyer.*` events, a durable consumer upserts the same rows and this seed goes.
+The catalog owns lawyer profiles (fields, service hours, activation) and publishes `lawyer.changed` for
+every activation, deactivation and edit; a durable consumer (`consultation-lawyers`) applies them to this
+projection. The catalog's demo data is seeded without events, so the local stack inserts the demo lawyers
+here once, keyed by their identity ids; rows the catalog's events changed are never overwritten.
 Idempotent: run it at every start."""
 
 from __future__ import annotations
@@ -43,5 +44,6 @@ async def seed_demo(store: ConsultationStore, lawyer_ids: Sequence[str]) -> None
                 service_hours=[EVERY_DAY if n % 2 == 0 else WEEKDAYS],
                 max_open=20,
                 updated_at=utcnow(),
-            )
+            ),
+            only_if_absent=True,
         )

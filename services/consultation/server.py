@@ -15,14 +15,22 @@ from counsel.common.v1 import paging_pb2, timeline_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceServicer
 from counsel.payment.v1 import payment_service_pb2
-from services.consultation import domain
+from services.consultation import chat, domain
+from services.consultation.chat_store import ChatStore
 from services.consultation.classifier import LegalClassifier, default_classifier
-from services.consultation.models import CallRecordRow, ComplaintRow, ConsultationRow
+from services.consultation.faq import FaqSource
+from services.consultation.models import (
+    CallRecordRow,
+    ChatConversationRow,
+    ChatMessageRow,
+    ComplaintRow,
+    ConsultationRow,
+)
 from services.consultation.store import ConsultationStore, ConsultationView
 from services.consultation.telephony import SimulatedTelephony, TelephonyProvider
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
-from services.runtime.records import from_timestamp, page_size, to_timestamp
+from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
 from workflows.shared import consultation_workflow_id
 
 if TYPE_CHECKING:
@@ -125,6 +133,38 @@ def complaint_proto(row: ComplaintRow) -> pb.Complaint:
     )
 
 
+def chat_message_proto(row: ChatMessageRow) -> pb.ChatMessage:
+    return pb.ChatMessage(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        seq=row.seq,
+        author_id=row.author_id,
+        author_role=row.author_role,
+        body=row.body,
+        created_at=to_timestamp(row.created_at),
+        faq_article_id=row.faq_article_id,
+        faq_score=row.faq_score,
+        client_message_id=row.client_message_id,
+    )
+
+
+def conversation_proto(
+    row: ChatConversationRow, intent: pb.PurchaseIntent | None = None
+) -> pb.ChatConversation:
+    return pb.ChatConversation(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        client_id=row.client_id,
+        status=row.status,
+        agent_id=row.agent_id,
+        last_seq=row.last_seq,
+        queued_at=to_timestamp(row.queued_at),
+        created_at=to_timestamp(row.created_at),
+        updated_at=to_timestamp(row.updated_at),
+        purchase_intent=intent,
+    )
+
+
 class ConsultationServicer(ConsultationServiceServicer):
     def __init__(
         self,
@@ -133,8 +173,12 @@ class ConsultationServicer(ConsultationServiceServicer):
         payments: PaymentServiceAsyncStub,
         classifier: Callable[[], LegalClassifier] = default_classifier,
         telephony: TelephonyProvider | None = None,
+        chat_store: ChatStore | None = None,
+        faq: FaqSource | None = None,
     ) -> None:
         self.telephony: TelephonyProvider = telephony or SimulatedTelephony()
+        self.chat = chat_store or ChatStore(store.db, store.outbox)
+        self.faq = faq
         self.store = store
         self.temporal = temporal
         self.payments = payments
@@ -272,9 +316,13 @@ class ConsultationServicer(ConsultationServiceServicer):
     ) -> pb.CreateConsultationResponse:
         principal = domain.require_client(current_principal())
         new = domain.validate_new(request.kind, request.subject, request.question, request.order_id)
+        reply_hours: int | None = None
         if new.order_id:
-            await self._require_paid_order(new.order_id)
-        view, _ = await self.store.create(principal, new, request.idempotency_key)
+            order = await self._require_paid_order(new.order_id)
+            reply_hours = order.reply_hours if order.HasField("reply_hours") else None
+        view, _ = await self.store.create(
+            principal, new, request.idempotency_key, domain.reply_within(new.kind, reply_hours)
+        )
         return pb.CreateConsultationResponse(consultation=consultation_proto(view.row, view))
 
     async def GetConsultation(
@@ -333,7 +381,8 @@ class ConsultationServicer(ConsultationServiceServicer):
         except RPCError as exc:  # the workflow already finished: the close above is what counts
             log.info("close signal not delivered", extra={"workflow_id": handle.id, "error": exc.status.name})
 
-    async def _require_paid_order(self, order_id: str) -> None:
+    async def _require_paid_order(self, order_id: str) -> payment_service_pb2.Order:
+        """The caller's paid order (the payment service scopes it to the caller's enterprise)."""
         try:
             reply = await self.payments.GetOrder(payment_service_pb2.GetOrderRequest(order_id=order_id))
         except grpc.aio.AioRpcError as exc:
@@ -346,3 +395,127 @@ class ConsultationServicer(ConsultationServiceServicer):
             raise Conflict(
                 "order_id is not a paid consultation order of your enterprise", reason="order_not_paid"
             )
+        return reply.order
+
+    # --- instant chat (R-CS-1, R-CS-2) --------------------------------------------------------------------
+
+    async def PostChatMessage(
+        self, request: pb.PostChatMessageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PostChatMessageResponse:
+        principal = chat.signed_in(current_principal())
+        body = chat.validate_body(request.body)
+        client_message_id = chat.validate_client_message_id(request.client_message_id.strip())
+        match = None
+        if principal.is_client and not request.request_agent and self.faq is not None:
+            status = (
+                await self.chat.conversation_status(principal, request.conversation_id)
+                if request.conversation_id
+                else await self.chat.client_status(principal)
+            )
+            if status == "bot":  # only the bot answers from the FAQ; a queued client waits for a person
+                match = await self.faq.best(body)
+        posted = await self.chat.post(
+            principal, request.conversation_id, body, client_message_id, request.request_agent, match
+        )
+        return pb.PostChatMessageResponse(
+            conversation=conversation_proto(posted.conversation),
+            messages=[chat_message_proto(m) for m in posted.messages],
+        )
+
+    async def ListChatMessages(
+        self, request: pb.ListChatMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListChatMessagesResponse:
+        principal = chat.signed_in(current_principal())
+        row, messages, more = await self.chat.messages(
+            principal,
+            request.conversation_id,
+            chat.validate_after_seq(request.after_seq),
+            chat.page_limit(request.limit),
+        )
+        return pb.ListChatMessagesResponse(
+            conversation=conversation_proto(row) if row is not None else None,
+            messages=[chat_message_proto(m) for m in messages],
+            more=more,
+        )
+
+    async def ListChatQueue(
+        self, request: pb.ListChatQueueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListChatQueueResponse:
+        chat.require_chat_staff(current_principal())
+        if request.status and request.status not in chat.QUEUE_STATUSES:
+            raise InvalidArgument.for_field("status", f"must be one of {', '.join(chat.QUEUE_STATUSES)}")
+        rows = await self.chat.queue(request.status, min(request.limit or 50, 200))
+        intents: dict[str, pb.PurchaseIntent] = {}
+        for row in rows:
+            if row.client_id not in intents:
+                intents[row.client_id] = await self._intent(row.client_id)
+        return pb.ListChatQueueResponse(
+            conversations=[conversation_proto(row, intents[row.client_id]) for row in rows]
+        )
+
+    async def PickUpChat(
+        self, request: pb.PickUpChatRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PickUpChatResponse:
+        row = await self.chat.pick_up(chat.signed_in(current_principal()), request.conversation_id)
+        return pb.PickUpChatResponse(conversation=conversation_proto(row, await self._intent(row.client_id)))
+
+    async def CloseChat(
+        self, request: pb.CloseChatRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CloseChatResponse:
+        row = await self.chat.close(chat.signed_in(current_principal()), request.conversation_id)
+        return pb.CloseChatResponse(conversation=conversation_proto(row))
+
+    async def GetPurchaseIntent(
+        self, request: pb.GetPurchaseIntentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPurchaseIntentResponse:
+        chat.require_chat_staff(current_principal())
+        if not request.client_id:
+            raise InvalidArgument.for_field("client_id", "must not be empty")
+        return pb.GetPurchaseIntentResponse(purchase_intent=await self._intent(request.client_id))
+
+    async def ListPurchaseLeads(
+        self, request: pb.ListPurchaseLeadsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPurchaseLeadsResponse:
+        chat.require_chat_staff(current_principal())
+        minimum = chat.validate_level(request.min_level)
+        limit = min(request.limit or 20, 100)
+        now = utcnow()
+        leads: list[pb.PurchaseLead] = []
+        # The most recently active clients are scored; a few hundred at most per request.
+        for client_id, tenant_id, last_at in await self.chat.recent_clients(
+            now - chat.INTENT_WINDOW, chat.MAX_LEAD_CANDIDATES
+        ):
+            intent = await self._intent(client_id)
+            if chat.LEVELS.index(intent.level) < chat.LEVELS.index(minimum):
+                continue
+            open_conversation = await self.chat.open_conversation_of(client_id)
+            leads.append(
+                pb.PurchaseLead(
+                    purchase_intent=intent,
+                    tenant_id=tenant_id,
+                    last_signal_at=to_timestamp(last_at),
+                    open_conversation_id=open_conversation.id if open_conversation else "",
+                )
+            )
+        leads.sort(key=lambda lead: -lead.purchase_intent.score)
+        return pb.ListPurchaseLeadsResponse(leads=leads[:limit])
+
+    async def StartChat(
+        self, request: pb.StartChatRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartChatResponse:
+        principal = chat.require_chat_staff(current_principal())
+        if not request.client_id:
+            raise InvalidArgument.for_field("client_id", "must not be empty")
+        posted = await self.chat.start_with(principal, request.client_id, chat.validate_body(request.body))
+        return pb.StartChatResponse(
+            conversation=conversation_proto(posted.conversation),
+            messages=[chat_message_proto(m) for m in posted.messages],
+        )
+
+    async def _intent(self, client_id: str) -> pb.PurchaseIntent:
+        now = utcnow()
+        signals, bodies, asked = await self.chat.intent_inputs(client_id, now - chat.INTENT_WINDOW)
+        intent = chat.purchase_intent(signals, bodies, asked, now)
+        return pb.PurchaseIntent(
+            client_id=client_id, score=intent.score, level=intent.level, reasons=intent.reasons
+        )

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from counsel.catalog.v1 import events_pb2 as catalog_events
+from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
 from services.consultation.classifier import LEGAL_FIELDS, Prediction
@@ -27,12 +30,13 @@ from services.consultation.telephony import TelephonyProvider
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
-from services.runtime.events import Outbox
+from services.runtime.events import Outbox, unpack
 from services.runtime.metrics import SLA_BREACHES
 from services.runtime.records import (
     claim_idempotency_key,
     decode_cursor,
     encode_cursor,
+    from_timestamp,
     new_id,
     newest_first,
     page_of,
@@ -41,9 +45,8 @@ from services.runtime.records import (
     utcnow,
 )
 
-# Until the catalog hands tier numbers to the order (payment issue), a professional question's reply
-# clock is the standard's 24 hours (§6.2.1.2).
-DEFAULT_REPLY_WITHIN = timedelta(hours=24)
+# The catalog's lawyer events that keep the lawyer projection current (R-CON-2 assignment).
+LAWYER_SUBJECTS = ["catalog.lawyer.changed"]
 # Sorts consultations without a due time after every real one in the lawyer's queue.
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -66,10 +69,15 @@ class ConsultationStore:
         self.outbox = outbox
 
     async def create(
-        self, principal: Principal, new: domain.NewConsultation, idempotency_key: str
+        self,
+        principal: Principal,
+        new: domain.NewConsultation,
+        idempotency_key: str,
+        reply_within: timedelta | None = domain.DEFAULT_REPLY_WITHIN,
     ) -> tuple[ConsultationView, bool]:
-        """Store a consultation and its `consultation.submitted` event. Returns (view, created); a
-        replay with the same idempotency key returns the first consultation and created=False."""
+        """Store a consultation and its `consultation.submitted` event; `reply_within` (from the order's
+        tier, see domain.reply_within) sets `reply_due_at`, None for no reply clock. Returns (view,
+        created); a replay with the same idempotency key returns the first consultation, created=False."""
         consultation_id = new_id()
         async with self.db.transaction() as session:
             if idempotency_key:
@@ -85,7 +93,7 @@ class ConsultationStore:
                 if existing is not None:
                     return await self._view(session, existing), False
             now = utcnow()
-            reply_due_at = now + DEFAULT_REPLY_WITHIN if new.kind == "professional" else None
+            reply_due_at = now + reply_within if new.kind == "professional" and reply_within else None
             row = ConsultationRow(
                 id=consultation_id,
                 tenant_id=principal.tenant_id,
@@ -796,10 +804,56 @@ class ConsultationStore:
             actor_id=actor_id,
         )
 
-    async def upsert_lawyer(self, lawyer: LawyerProjectionRow) -> None:
-        """Insert or update one lawyer of the projection (seed now, catalog events later)."""
+    async def open_timers(self) -> dict[str, int]:
+        """Deadlines running now for counsel_sla_timers_pending: a reply promised (reply_due_at) and not
+        given yet on an open consultation, which its workflow races with a Temporal timer."""
+        async with self.db.transaction() as session:
+            waiting = await session.scalar(
+                sa_select(func.count())
+                .select_from(ConsultationRow)
+                .where(col(ConsultationRow.reply_due_at).is_not(None))
+                .where(col(ConsultationRow.answered_at).is_(None))
+                .where(col(ConsultationRow.status) != "closed")
+            )
+        return {"reply_24h": int(waiting or 0)}
+
+    async def apply_lawyer_changed(self, envelope: EventEnvelope, session: AsyncSession) -> None:
+        """Durable-consumer handler of the catalog's `lawyer.changed`: the projection row of the lawyer's
+        identity account takes the profile's fields, activation and service hours, so activating,
+        deactivating or editing a lawyer in the catalog changes who can be assigned. A change older than
+        the one the row holds is ignored (redelivery out of order); capacity (max_open) stays local."""
+        changed = unpack(envelope, catalog_events.LawyerChanged)
+        assert isinstance(changed, catalog_events.LawyerChanged)
+        if not changed.user_id:
+            return  # no identity account: nobody to assign work to
+        when = from_timestamp(changed.updated_at if changed.HasField("updated_at") else envelope.occurred_at)
+        table = LawyerProjectionRow.__table__  # type: ignore[attr-defined]
+        values = {
+            "display_name": changed.name,
+            "fields": list(changed.fields),
+            "active": changed.active,
+            "service_hours": domain.service_hours_from_catalog(
+                (w.weekday, w.start, w.end) for w in changed.service_hours
+            ),
+            "updated_at": when,
+        }
+        await session.execute(
+            pg_insert(table)
+            .values(lawyer_id=changed.user_id, max_open=20, **values)
+            .on_conflict_do_update(
+                index_elements=[table.c.lawyer_id], set_=values, where=table.c.updated_at <= when
+            )
+        )
+
+    async def upsert_lawyer(self, lawyer: LawyerProjectionRow, *, only_if_absent: bool = False) -> None:
+        """Insert or update one lawyer of the projection; `only_if_absent` (the demo seed) never overwrites
+        what the catalog's events put there."""
         table = LawyerProjectionRow.__table__  # type: ignore[attr-defined]
         values = lawyer.model_dump()
+        if only_if_absent:
+            async with self.db.transaction() as session:
+                await session.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
+            return
         async with self.db.transaction() as session:
             await session.execute(
                 pg_insert(table)

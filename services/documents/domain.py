@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
+from services.consultation.classifier import FALLBACK_FIELD, LEGAL_FIELDS
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.runtime.forms import validate_bounds
 
-STAGES = ("awaiting_acknowledgement", "drafting", "in_review", "delivered", "revising", "completed")
+STAGES = (
+    "awaiting_acknowledgement",
+    "drafting",
+    "in_review",
+    "delivered",
+    "revising",
+    "completed",
+    "cancelled",
+)
 COMPLEXITIES = ("simple", "standard", "complex")
 # Tier defaults (§6.2.2.3, §6.2.2.4), used when the creating call does not carry the tier's numbers.
 TIER_DEFAULTS: dict[str, tuple[timedelta, timedelta]] = {
@@ -19,22 +30,24 @@ TIER_DEFAULTS: dict[str, tuple[timedelta, timedelta]] = {
 }
 ACKNOWLEDGE_WITHIN = timedelta(minutes=30)  # §6.2.2.2
 
-# Allowed transitions; "completed" is final. Breaches keep the stage (or move an unacknowledged order on).
+# Allowed transitions; "completed" and "cancelled" are final. Breaches keep the stage (or move an
+# unacknowledged order on). Any open order can be cancelled by a supervisor (the client is refunded).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "awaiting_acknowledgement": frozenset({"drafting"}),
-    "drafting": frozenset({"drafting", "in_review"}),
-    "in_review": frozenset({"drafting", "revising", "delivered"}),
-    "delivered": frozenset({"revising", "completed"}),
-    "revising": frozenset({"revising", "in_review", "completed"}),
+    "awaiting_acknowledgement": frozenset({"drafting", "cancelled"}),
+    "drafting": frozenset({"drafting", "in_review", "cancelled"}),
+    "in_review": frozenset({"drafting", "revising", "delivered", "cancelled"}),
+    "delivered": frozenset({"revising", "completed", "cancelled"}),
+    "revising": frozenset({"revising", "in_review", "completed", "cancelled"}),
     "completed": frozenset(),
+    "cancelled": frozenset(),
 }
+# Who may cancel a document order (no public API path; see DocumentsService.CancelDocumentOrder).
+STAFF_WHO_CANCEL = ("supervisor",)
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_NOTE = 2_000
 MAX_INSTRUCTIONS = 10_000
 MAX_FILE_NAME = 255
-MAX_REQUIREMENTS = 50
-MAX_REQUIREMENT_VALUE = 10_000
 # Media types a document may have (docx, pdf, odt, txt, images), each with its accepted file extensions.
 MEDIA_TYPES: dict[str, tuple[str, ...]] = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
@@ -68,60 +81,10 @@ def validate_complexity(complexity: str) -> str:
 
 
 def validate_requirements(requirements: dict[str, str]) -> dict[str, str]:
-    """The client's answers: bounded in number and size (checked against the product's fields by the
-    ordering service, which owns the definition)."""
-    if len(requirements) > MAX_REQUIREMENTS:
-        raise InvalidArgument.for_field("requirements", f"at most {MAX_REQUIREMENTS} fields")
-    for name, value in requirements.items():
-        if not name or len(name) > 100:
-            raise InvalidArgument.for_field("requirements", "field names are 1 to 100 characters")
-        if len(value) > MAX_REQUIREMENT_VALUE:
-            raise InvalidArgument.for_field(
-                f"requirements.{name}", f"at most {MAX_REQUIREMENT_VALUE} characters"
-            )
+    """The client's answers, bounded in number and size (checked against the product's form with
+    `services.runtime.forms.validate_requirements_against` when the product is known)."""
+    validate_bounds(requirements)
     return dict(requirements)
-
-
-@dataclass(frozen=True)
-class RequirementSpec:
-    """One field of a product's requirement form (the catalog owns the definition)."""
-
-    name: str
-    type: str  # text | textarea | date | number | choice | list
-    required: bool
-    choices: tuple[str, ...] = ()
-
-
-def validate_requirements_against(specs: list[RequirementSpec], answers: dict[str, str]) -> dict[str, str]:
-    """The client's answers checked against the product's form: required fields present, no unknown
-    fields, dates, numbers and choices well-formed. InvalidArgument names `requirements.<field>`."""
-    answers = validate_requirements(answers)
-    known = {spec.name: spec for spec in specs}
-    for name in answers:
-        if name not in known:
-            raise InvalidArgument.for_field(f"requirements.{name}", "is not a field of this product")
-    cleaned: dict[str, str] = {}
-    for spec in specs:
-        value = answers.get(spec.name, "").strip()
-        field = f"requirements.{spec.name}"
-        if not value:
-            if spec.required:
-                raise InvalidArgument.for_field(field, "is required")
-            continue
-        if spec.type == "choice" and spec.choices and value not in spec.choices:
-            raise InvalidArgument.for_field(field, f"must be one of {', '.join(spec.choices)}")
-        if spec.type == "number":
-            try:
-                float(value)
-            except ValueError:
-                raise InvalidArgument.for_field(field, "must be a number") from None
-        if spec.type == "date":
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise InvalidArgument.for_field(field, "must be a date like 2026-12-31") from None
-        cleaned[spec.name] = value
-    return cleaned
 
 
 @dataclass(frozen=True)
@@ -197,6 +160,8 @@ def require_internal_or(principal: Principal | None, *roles: str) -> None:
 def check_acknowledge(stage: str, acknowledged_by: str) -> None:
     if stage == "awaiting_acknowledgement":
         return
+    if stage == "cancelled":
+        raise Conflict("the order was cancelled", reason="invalid_transition")
     if acknowledged_by:
         raise Conflict("the order was already acknowledged", reason="already_acknowledged")
     raise Conflict(
@@ -241,6 +206,8 @@ def check_revision(stage: str, window_ends_at: datetime | None, now: datetime, i
         raise InvalidArgument.for_field("instructions", f"must be at most {MAX_INSTRUCTIONS} characters")
     if window_ends_at is None:
         raise Conflict("the document has not been delivered yet", reason="not_delivered")
+    if stage == "cancelled":
+        raise Conflict("the order was cancelled", reason="invalid_transition")
     if stage == "completed" or now >= window_ends_at:
         raise Conflict(
             f"the revision window closed at {window_ends_at.isoformat()}", reason="revision_window_closed"
@@ -255,6 +222,43 @@ def check_accept(stage: str) -> None:
         )
 
 
+def check_cancel(stage: str, reason: str) -> str:
+    """The reason of a cancellation (1 to 2,000 characters); Conflict once the order is completed. A
+    cancelled order stays cancelled (the caller treats a repeat as done)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidArgument.for_field("reason", "say why the order is cancelled")
+    if len(reason) > MAX_NOTE:
+        raise InvalidArgument.for_field("reason", f"must be at most {MAX_NOTE} characters")
+    if stage == "completed":
+        raise Conflict("a completed document order cannot be cancelled", reason="invalid_transition")
+    return reason
+
+
 def may_see_version(principal: Principal | None, status: str) -> bool:
     """R-DOC-6 / §9.5: clients see approved versions only; staff see all."""
     return principal is None or not principal.is_client or status == "approved"
+
+
+# --- the legal field a lawyer is matched by (R-DOC-3: "matched by legal field, as in consultation") --------
+# A product names its field in its parameters ({"legal_field": "contract"}); otherwise the client's
+# requirements may name one; otherwise the requirements' text is classified by the consultation's classifier.
+LEGAL_FIELD_PARAMETER = "legal_field"
+
+
+def legal_field_for(
+    product_parameters: Mapping[str, str], requirements: Mapping[str, str], classify: Callable[[str], str]
+) -> tuple[str, str]:
+    """(field, source): source is product|requirements|classified. An unknown field named by the product or
+    the requirements is ignored (the next source decides); a text the classifier cannot place is `other`."""
+    named = product_parameters.get(LEGAL_FIELD_PARAMETER, "").strip()
+    if named in LEGAL_FIELDS:
+        return named, "product"
+    asked = requirements.get(LEGAL_FIELD_PARAMETER, "").strip()
+    if asked in LEGAL_FIELDS:
+        return asked, "requirements"
+    text = "\n".join(value for key, value in sorted(requirements.items()) if key != LEGAL_FIELD_PARAMETER)
+    if not text.strip():
+        return FALLBACK_FIELD, "classified"
+    field = classify(text)
+    return (field if field in LEGAL_FIELDS else FALLBACK_FIELD), "classified"

@@ -7,20 +7,26 @@ from typing import TYPE_CHECKING, cast
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2
 from counsel.documents.v1.documents_service_pb2_grpc import add_DocumentsServiceServicer_to_server
+from services.documents.erasure import erase_user
 from services.documents.files import DocumentFiles
+from services.documents.lawyer_events import SUBJECTS as LAWYER_SUBJECTS
+from services.documents.lawyer_events import LawyerProjection
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStore
 from services.documents.workflow_driver import SUBJECTS, WorkflowDriver
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
-from services.runtime.metrics import SLA_BREACHES
+from services.runtime.metrics import SLA_BREACHES, keep_sla_timers
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "documents"
+# The deadlines this service's records show running (counsel_sla_timers_pending).
+SLA_TIMER_KINDS = ("acknowledge_30m", "delivery", "revision_window")
 FULL_NAME = documents_service_pb2.DESCRIPTOR.services_by_name["DocumentsService"].full_name
 
 
@@ -37,10 +43,11 @@ async def serve(settings: Settings) -> None:
                 open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
             ),
         )
+        store = DocumentsStore(rt.db, rt.outbox)
         server = rt.grpc_server()
         server.add(
             add_DocumentsServiceServicer_to_server,
-            DocumentsServicer(DocumentsStore(rt.db, rt.outbox), files, temporal, catalog),
+            DocumentsServicer(store, files, temporal, catalog),
             FULL_NAME,
         )
         await rt.run(
@@ -50,5 +57,8 @@ async def serve(settings: Settings) -> None:
                 rt.consumer(
                     "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
                 ),
+                rt.consumer("lawyers", LAWYER_SUBJECTS, LawyerProjection(store)),
+                keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
+                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
             ],
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, UniqueConstraint
+from sqlalchemy import JSON, DateTime, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -35,6 +37,9 @@ class DocumentOrderRow(DocumentsTable, table=True):
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     product_id: str = ""
     assignment_reason: str = ""
+    # The legal field the lawyer was matched by, and where it came from: product|requirements|classified.
+    legal_field: str = ""
+    legal_field_source: str = ""
     # The tier's clocks (policy in data), in seconds: acknowledgement, drafting, revision window.
     acknowledge_within_seconds: int = 1800
     draft_within_seconds: int = 48 * 3600
@@ -116,8 +121,12 @@ class DocumentBreachRow(DocumentsTable, table=True):
 
 
 class LawyerRosterRow(DocumentsTable, table=True):
-    """Staff the documents service assigns and records: lawyers (round-robin by fewest assignments until
-    the catalog publishes legal fields) and reviewers' licence numbers for approvals (§9.5)."""
+    """Staff the documents service assigns and records: lawyers, matched by legal field as in consultation
+    (services/runtime/assignment.py), and reviewers' licence numbers for approvals (§9.5).
+
+    The documents service's own projection of the catalog's lawyer profiles: `catalog.lawyer.changed`
+    upserts a lawyer's fields (services/documents/lawyer_events.py); the local stack seeds the demo lawyers.
+    Open load is not stored: it is counted from the open document orders, so it never drifts."""
 
     __tablename__ = "document_staff"
 
@@ -125,3 +134,11 @@ class LawyerRosterRow(DocumentsTable, table=True):
     role: str  # lawyer | reviewer
     licence_number: str = ""
     assignments: int = 0
+    fields: list[str] = Field(default_factory=list, sa_type=ARRAY(String))
+    active: bool = True
+    # Weekly service hours in China Standard Time, as in consultation; empty = no published hours.
+    service_hours: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    # A lawyer with this many open document orders is overloaded and gets no more.
+    max_open: int = 20
+    # Ties go to whoever waited longest for work (fair spreading).
+    last_assigned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -18,12 +20,14 @@ from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2, timeline_pb2
 from counsel.documents.v1 import documents_service_pb2 as pb
 from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceServicer
+from services.consultation.classifier import default_classifier
 from services.documents import domain
 from services.documents.files import DocumentFiles
 from services.documents.models import DocumentOrderRow, DocumentVersionRow
 from services.documents.store import DocumentsStore, NewOrder, OrderView
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.forms import RequirementSpec, validate_requirements_against
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
 from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
 
@@ -119,6 +123,11 @@ def _duration(value: Duration, field: str, default: timedelta | None) -> timedel
     return delta
 
 
+def _classify(text: str) -> str:
+    """The legal field of a document order's requirements, by the consultation's classifier."""
+    return default_classifier().classify(text).field
+
+
 class DocumentsServicer(DocumentsServiceServicer):
     def __init__(
         self, store: DocumentsStore, files: DocumentFiles, temporal: Client, catalog: CatalogServiceAsyncStub
@@ -162,9 +171,11 @@ class DocumentsServicer(DocumentsServiceServicer):
         complexity = domain.validate_complexity(request.complexity)
         requirements = dict(request.requirements)
         tier_acknowledge = tier_draft = tier_window = None
+        parameters: dict[str, str] = {}
         if request.product_id:
             # Policy in data: the tier's clocks and the product's requirement form come from the catalog.
             product = await self._document_product(request.product_id)
+            parameters = dict(product.parameters)
             tier = next((t for t in product.tiers if t.complexity == complexity), None)
             if tier is None:
                 raise InvalidArgument.for_field("complexity", "this product has no tier of that complexity")
@@ -174,9 +185,9 @@ class DocumentsServicer(DocumentsServiceServicer):
                 tier_draft = timedelta(hours=tier.delivery_hours)
             if tier.HasField("revision_days"):
                 tier_window = timedelta(days=tier.revision_days)
-            requirements = domain.validate_requirements_against(
+            requirements = validate_requirements_against(
                 [
-                    domain.RequirementSpec(f.name, f.type, f.required, tuple(f.choices))
+                    RequirementSpec(f.name, f.type, f.required, tuple(f.choices))
                     for f in product.requirement_fields
                 ],
                 requirements,
@@ -190,6 +201,11 @@ class DocumentsServicer(DocumentsServiceServicer):
             _duration(request.revision_window, "revision_window", tier_window),
         )
         assert acknowledge_within is not None
+        requirements = domain.validate_requirements(requirements)
+        # The lawyer is matched by legal field (R-DOC-3); the first classification loads the model: off the loop.
+        legal_field, field_source = await asyncio.to_thread(
+            domain.legal_field_for, parameters, requirements, _classify
+        )
         new = NewOrder(
             order_id=request.order_id.strip(),
             tenant_id=request.tenant_id,
@@ -200,7 +216,9 @@ class DocumentsServicer(DocumentsServiceServicer):
             acknowledge_within=acknowledge_within,
             draft_within=draft_within,
             revision_window=revision_window,
-            requirements=domain.validate_requirements(requirements),
+            requirements=requirements,
+            legal_field=legal_field,
+            legal_field_source=field_source,
         )
         view, _ = await self.store.create(new)
         return pb.CreateDocumentOrderResponse(document_order=self._reply(view))
@@ -312,6 +330,22 @@ class DocumentsServicer(DocumentsServiceServicer):
             raise RuntimeError("document file corrupted")
         return pb.DownloadVersionResponse(version=version_proto(version), content=content)
 
+    async def StreamVersion(
+        self, request: pb.StreamVersionRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamVersionResponse]:
+        principal = domain.signed_in(current_principal())
+        version = await self.store.version(principal, request.document_order_id, request.version_number)
+        yield pb.StreamVersionResponse(version=version_proto(version))
+        digest = hashlib.sha256()
+        async for chunk in self.files.chunks(version.object_name):
+            digest.update(chunk)
+            yield pb.StreamVersionResponse(chunk=chunk)
+        if digest.hexdigest() != version.sha256:
+            # The bytes are already on their way: failing the call breaks the download off, so a client
+            # never takes a file whose digest does not match the `Repr-Digest` it was promised.
+            log.error("stored file does not match its digest", extra={"version_id": version.id})
+            raise RuntimeError("document file corrupted")
+
     async def RecordStage(
         self, request: pb.RecordStageRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordStageResponse:
@@ -340,3 +374,11 @@ class DocumentsServicer(DocumentsServiceServicer):
             request.idempotency_key or f"{request.kind}:{request.document_order_id}",
         )
         return pb.RecordBreachResponse(document_order=self._reply(view))
+
+    async def CancelDocumentOrder(
+        self, request: pb.CancelDocumentOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelDocumentOrderResponse:
+        principal = current_principal()
+        domain.require_internal_or(principal, *domain.STAFF_WHO_CANCEL)
+        view = await self.store.cancel(principal, request.document_order_id, request.reason)
+        return pb.CancelDocumentOrderResponse(document_order=self._reply(view))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -23,6 +25,7 @@ from services.documents.models import (
     DocumentVersionRow,
     LawyerRosterRow,
 )
+from services.runtime.assignment import LawyerCandidate, choose_lawyer
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
@@ -43,7 +46,8 @@ BREACH_METRIC_KIND = {"acknowledgement": "acknowledge_30m", "delivery": "deliver
 # The due time that orders each stage's work queue.
 QUEUE_DUE = {"awaiting_acknowledgement": "acknowledge_due_at", "drafting": "draft_due_at"}
 
-ASSIGNMENT_REASON = "round_robin: legal fields of lawyers are not yet published by the catalog"
+# Stages in which a document order is on its lawyer's desk: they count towards the lawyer's open load.
+OPEN_STAGES = ("awaiting_acknowledgement", "drafting", "in_review", "revising")
 
 
 @dataclass
@@ -66,6 +70,9 @@ class NewOrder:
     draft_within: timedelta
     revision_window: timedelta
     requirements: dict[str, str]
+    # The field the lawyer is matched by (domain.legal_field_for) and where it came from.
+    legal_field: str = "other"
+    legal_field_source: str = ""
 
 
 class DocumentsStore:
@@ -90,7 +97,9 @@ class DocumentsStore:
             ).first()
             if existing is not None:
                 return await self._view(session, existing.id), False
-            lawyer = await self._next_lawyer(session, exclude=[])
+            lawyer, why = await self._pick_lawyer(session, new.legal_field, exclude=[])
+            if not lawyer:
+                raise Conflict("no lawyer is available to draft documents", reason="no_lawyer_available")
             now = utcnow()
             order_id = new_id()
             acknowledge_due_at = new.paid_at + new.acknowledge_within
@@ -103,7 +112,9 @@ class DocumentsStore:
                 stage="awaiting_acknowledgement",
                 complexity=new.complexity,
                 assigned_lawyer_id=lawyer,
-                assignment_reason=ASSIGNMENT_REASON,
+                assignment_reason=f"{why} (field from {new.legal_field_source or 'default'})",
+                legal_field=new.legal_field,
+                legal_field_source=new.legal_field_source,
                 acknowledge_due_at=acknowledge_due_at,
                 acknowledge_within_seconds=int(new.acknowledge_within.total_seconds()),
                 draft_within_seconds=int(new.draft_within.total_seconds()),
@@ -368,6 +379,38 @@ class DocumentsStore:
             await self._complete(session, row, principal.user_id, "accepted")
             return await self._view(session, row.id)
 
+    async def cancel(self, principal: Principal | None, document_order_id: str, reason: str) -> OrderView:
+        """Cancel an open order (a repeat is harmless) with `docorder.cancelled`, which stops its workflow and
+        refunds the paid order it fulfils; Conflict once completed."""
+        async with self.db.transaction() as session:
+            row = await self._locked(session, principal, document_order_id)
+            reason = domain.check_cancel(row.stage, reason)
+            if row.stage == "cancelled":
+                return await self._view(session, row.id)
+            actor = principal.user_id if principal else "system"
+            stage_before = row.stage
+            row.stage = domain.next_stage(row.stage, "cancelled")
+            row.updated_at = utcnow()
+            session.add(row)
+            self._stage(session, row.id, "cancelled", actor, None, reason)
+            await self._event(
+                session,
+                row,
+                "docorder.cancelled",
+                events_pb2.DocOrderCancelled(
+                    document_order_id=row.id,
+                    order_id=row.order_id,
+                    client_id=row.client_id,
+                    reason=reason,
+                    cancelled_by=actor,
+                    stage=stage_before,
+                    assigned_lawyer_id=row.assigned_lawyer_id,
+                ),
+                actor,
+            )
+            await session.flush()
+            return await self._view(session, row.id)
+
     # --- records from the workflow -----------------------------------------------------------------------
 
     async def record_stage(
@@ -419,10 +462,12 @@ class DocumentsStore:
                 self._stage(session, row.id, "drafting", "system", new_due_at, "acknowledgement_breached")
             elif kind == "delivery":
                 row.draft_due_at = new_due_at
-                other = await self._next_lawyer(session, exclude=[row.assigned_lawyer_id])
+                other, why = await self._pick_lawyer(
+                    session, row.legal_field or domain.FALLBACK_FIELD, exclude=[row.assigned_lawyer_id]
+                )
                 if other:
                     row.assigned_lawyer_id = other
-                    row.assignment_reason = "reassigned_after_breach"
+                    row.assignment_reason = f"reassigned_after_breach: {why}"
                 if row.stage == "drafting":
                     self._stage(session, row.id, "drafting", "system", new_due_at, "reassigned_after_breach")
             row.updated_at = utcnow()
@@ -496,39 +541,127 @@ class DocumentsStore:
         last = rows[limit - 1]
         return rows[:limit], encode_cursor(getattr(last, field) or last.created_at, last.id)
 
+    # --- metrics ----------------------------------------------------------------------------------------------
+
+    async def open_timers(self) -> dict[str, int]:
+        """Deadlines running now, by the kind counsel_sla_timers_pending uses: the workflow waits on the
+        acknowledgement timer while awaiting acknowledgement, on the delivery timer while first drafting (a
+        revision has no clock), and on the revision window while delivered."""
+        first_drafting = and_(
+            col(DocumentOrderRow.stage) == "drafting", col(DocumentOrderRow.first_delivered_at).is_(None)
+        )
+        kinds = {
+            "acknowledge_30m": col(DocumentOrderRow.stage) == "awaiting_acknowledgement",
+            "delivery": first_drafting,
+            "revision_window": col(DocumentOrderRow.stage) == "delivered",
+        }
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(
+                    sa_select(*(func.count().filter(condition) for condition in kinds.values())).select_from(
+                        DocumentOrderRow
+                    )
+                )
+            ).one()
+        return dict(zip(kinds, (int(n) for n in row), strict=True))
+
     # --- staff roster --------------------------------------------------------------------------------------
 
-    async def upsert_staff(self, user_id: str, role: str, licence_number: str) -> None:
+    async def upsert_staff(
+        self,
+        user_id: str,
+        role: str,
+        licence_number: str,
+        fields: Sequence[str] = (),
+        service_hours: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """A member of staff (seed and tests): role, licence and, for lawyers, legal fields and hours."""
+        profile = {"fields": list(fields), "service_hours": list(service_hours)}
         async with self.db.transaction() as session:
             await session.execute(
                 pg_insert(LawyerRosterRow.__table__)  # type: ignore[attr-defined]
-                .values(user_id=user_id, role=role, licence_number=licence_number, assignments=0)
+                .values(user_id=user_id, role=role, licence_number=licence_number, assignments=0, **profile)
                 .on_conflict_do_update(
-                    index_elements=["user_id"], set_={"role": role, "licence_number": licence_number}
+                    index_elements=["user_id"],
+                    set_={"role": role, "licence_number": licence_number, **profile},
                 )
             )
 
+    async def lawyer_changed(
+        self,
+        session: AsyncSession,
+        user_id: str,
+        fields: Sequence[str],
+        *,
+        active: bool,
+        service_hours: list[dict[str, Any]],
+    ) -> None:
+        """The catalog changed a lawyer profile (`lawyer.changed`, in the consumer's transaction): the roster
+        row takes its fields, activation and service hours; an existing row keeps its licence number (a
+        reviewer's, recorded at approval) and its assignment count."""
+        changed = {"fields": list(fields), "active": active, "service_hours": service_hours}
+        await session.execute(
+            pg_insert(LawyerRosterRow.__table__)  # type: ignore[attr-defined]
+            .values(user_id=user_id, role="lawyer", licence_number="", assignments=0, **changed)
+            .on_conflict_do_update(index_elements=["user_id"], set_=changed)
+        )
+
     # --- helpers -------------------------------------------------------------------------------------------
 
-    async def _next_lawyer(self, session: AsyncSession, exclude: list[str]) -> str:
-        """Round-robin: the lawyer with the fewest assignments (legal-field matching follows the catalog)."""
-        query = select(LawyerRosterRow).where(LawyerRosterRow.role == "lawyer")
-        if exclude:
-            query = query.where(col(LawyerRosterRow.user_id).not_in(exclude))
-        lawyer = (
-            await session.exec(
-                query.order_by(col(LawyerRosterRow.assignments), col(LawyerRosterRow.user_id))
-                .limit(1)
-                .with_for_update()
+    async def _pick_lawyer(
+        self, session: AsyncSession, legal_field: str, exclude: list[str]
+    ) -> tuple[str, str]:
+        """(lawyer, reason) by the rules consultation uses (services/runtime/assignment.py): active, practises
+        the field, not overloaded by open document orders, on duty first, fair ties. Nobody eligible in the
+        field → the same rules over every field (a paid order must get a lawyer; the reason says so).
+        ("", "") when nobody at all is eligible. The candidates are locked: two concurrent assignments
+        cannot both take a lawyer's last free place."""
+        lawyers = list(
+            (
+                await session.exec(
+                    select(LawyerRosterRow)
+                    .where(LawyerRosterRow.role == "lawyer")
+                    .where(col(LawyerRosterRow.active).is_(True))
+                    .order_by(col(LawyerRosterRow.user_id))
+                    .with_for_update()
+                )
+            ).all()
+        )
+        if not lawyers:
+            return "", ""
+        load_rows = (
+            await session.execute(
+                select(col(DocumentOrderRow.assigned_lawyer_id), func.count())
+                .where(col(DocumentOrderRow.assigned_lawyer_id).in_([lw.user_id for lw in lawyers]))
+                .where(col(DocumentOrderRow.stage).in_(OPEN_STAGES))
+                .group_by(col(DocumentOrderRow.assigned_lawyer_id))
             )
-        ).first()
-        if lawyer is None:
-            if exclude:
-                return ""
-            raise Conflict("no lawyer is available to draft documents", reason="no_lawyer_available")
-        lawyer.assignments += 1
-        session.add(lawyer)
-        return lawyer.user_id
+        ).all()
+        load = {lawyer_id: count for lawyer_id, count in load_rows}
+        candidates = [
+            LawyerCandidate(
+                lw.user_id,
+                lw.fields,
+                lw.active,
+                lw.service_hours,
+                load.get(lw.user_id, 0),
+                lw.max_open,
+                lw.last_assigned_at,
+            )
+            for lw in lawyers
+        ]
+        now = utcnow()
+        choice = choose_lawyer(candidates, legal_field, now, exclude) or choose_lawyer(
+            candidates, legal_field, now, exclude, any_field=True
+        )
+        if choice is None:
+            return "", ""
+        chosen, reason = choice
+        row = next(lw for lw in lawyers if lw.user_id == chosen.lawyer_id)
+        row.assignments += 1
+        row.last_assigned_at = now
+        session.add(row)
+        return row.user_id, reason
 
     async def _licence(self, session: AsyncSession, user_id: str) -> str:
         staff = await session.get(LawyerRosterRow, user_id)

@@ -1,6 +1,6 @@
 """Drives each order's DocumentOrderWorkflow from the service's own events: `docorder.created` starts it
 (idempotent: the workflow id is the business id), and the facts people caused (acknowledged, drafted,
-approved, rejected, accepted) become signals. Because the events come from the outbox, a committed change
+approved, rejected, accepted) become signals; a cancelled order's workflow is cancelled (its clocks stop). Because the events come from the outbox, a committed change
 always reaches its workflow, even if the process dies right after the commit."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from workflows.shared import (
 
 M = TypeVar("M", bound=Message)
 
-EVENTS = ("created", "acknowledged", "drafted", "approved", "rejected", "accepted")
+EVENTS = ("created", "acknowledged", "drafted", "approved", "rejected", "accepted", "cancelled")
 SUBJECTS = [f"documents.docorder.{name}" for name in EVENTS]
 
 
@@ -89,6 +89,22 @@ class WorkflowDriver:
             await self._signal(
                 accepted.document_order_id, "accept", AcceptSignal(client_id=accepted.client_id, at=at)
             )
+        elif envelope.type == "docorder.cancelled":
+            cancelled = _payload(envelope, events_pb2.DocOrderCancelled)
+            await self._cancel(cancelled.document_order_id)
+
+    async def _cancel(self, document_order_id: str) -> None:
+        """Cancel the order's workflow (a Temporal cancellation: its timers stop and it ends as cancelled,
+        without a change to the workflow's code). A workflow already closed needs nothing."""
+        handle = self.temporal.get_workflow_handle(document_order_workflow_id(document_order_id))
+        try:
+            await handle.cancel()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            description = await handle.describe()
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                raise
 
     async def _start(self, created: events_pb2.DocOrderCreated, tenant_id: str) -> None:
         params = DocumentOrderWorkflowInput(

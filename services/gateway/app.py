@@ -13,7 +13,9 @@ from services.gateway.middleware import RequestMiddleware
 from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from services.gateway.routes import (
     auth,
+    booking,
     catalog,
+    chat,
     consultations,
     content,
     dev,
@@ -69,6 +71,7 @@ def create_app(
         connections = Connections(settings)
         app.state.clients = connections.clients
         app.state.inbox_waker = await notifications.InboxWaker.connect(settings)
+        app.state.chat_waker = await chat.ChatWaker.connect(settings)
         try:
             yield
         finally:
@@ -76,6 +79,8 @@ def create_app(
             await connections.close()
             if app.state.inbox_waker is not None:
                 await app.state.inbox_waker.close()
+            if app.state.chat_waker is not None:
+                await app.state.chat_waker.close()
 
     app = FastAPI(
         title="counsel API",
@@ -93,6 +98,7 @@ def create_app(
     app.state.settings = settings
     app.state.clients = clients
     app.state.inbox_waker = None  # the inbox stream's wake-up from the event bus, opened by the lifespan
+    app.state.chat_waker = None  # the chat sockets' wake-up from the event bus, opened by the lifespan
     app.state.verifier = verifier or TokenVerifier(
         remote_jwks(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
@@ -107,10 +113,12 @@ def create_app(
     app.include_router(catalog.router)
     app.include_router(content.router)
     app.include_router(consultations.router)
+    app.include_router(chat.router)
     app.include_router(notifications.router)
     app.include_router(orders.router)
     app.include_router(payments.router)
     app.include_router(documents.router)
+    app.include_router(booking.router)
     if settings.env in ("dev", "test"):
         app.include_router(dev.router)
         app.include_router(payments.dev_router)

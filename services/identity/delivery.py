@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 import grpc
@@ -20,8 +21,11 @@ CHANNEL_OF_KIND = {"phone": "sms", "email": "email"}
 
 
 class MessageSender(Protocol):
-    async def send(self, kind: str, to: str, subject: str, body: str) -> None:
-        """Send a transactional message to a phone (kind "phone") or an e-mail address ("email")."""
+    async def send(
+        self, kind: str, to: str, subject: str, body: str, *, template: str, params: Mapping[str, str]
+    ) -> None:
+        """Send a transactional message to a phone (kind "phone") or an e-mail address ("email").
+        `template` (otp|invitation) and its `params` are what template-only SMS providers send."""
 
 
 class NotificationSender:
@@ -31,12 +35,20 @@ class NotificationSender:
     def __init__(self, stub: NotificationServiceAsyncStub) -> None:
         self.stub = stub
 
-    async def send(self, kind: str, to: str, subject: str, body: str) -> None:
+    async def send(
+        self, kind: str, to: str, subject: str, body: str, *, template: str, params: Mapping[str, str]
+    ) -> None:
         token = access_token_var.set("")
         try:
             await self.stub.SendDirect(
                 notification_pb.SendDirectRequest(
-                    channel=CHANNEL_OF_KIND[kind], to=to, subject=subject, body=body, transactional=True
+                    channel=CHANNEL_OF_KIND[kind],
+                    to=to,
+                    subject=subject,
+                    body=body,
+                    transactional=True,
+                    template=template,
+                    params=dict(params),
                 )
             )
         except grpc.aio.AioRpcError as exc:

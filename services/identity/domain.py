@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.runtime.context import Principal
-from services.runtime.errors import InvalidArgument, PermissionDenied, RateLimited, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, RateLimited, Unauthenticated
 
 CLIENT_ROLES = ("client", "client_admin")
 STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
@@ -330,6 +330,25 @@ def registration_roles(enterprise_name: str) -> tuple[str, ...]:
     return ("client_admin",) if enterprise_name else ("client",)
 
 
+def _same_enterprise_name(a: str, b: str) -> bool:
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
+def check_invited_registration(requested_enterprise: str, inviting_enterprise: str) -> None:
+    """The rule when an invited phone or e-mail registers (R-ACC-4): the invitation wins unless the registrant
+    asks for a different new enterprise. No `enterprise_name`, or the inviting enterprise's own name (ignoring
+    spaces and case: what an employee types for their employer), joins the inviting enterprise with the
+    invited role. Another name is a Conflict (409, reason `invitation_pending`) that names the inviting
+    enterprise, rather than silently dropping the invitation or the requested enterprise; the registrant has
+    proven the phone or e-mail with a code by then, so the invitation is theirs to see."""
+    if requested_enterprise and not _same_enterprise_name(requested_enterprise, inviting_enterprise):
+        raise Conflict(
+            f"this phone or e-mail has a pending invitation to join {inviting_enterprise}: register without "
+            "enterprise_name to accept it (request a new code), or ask its administrator about the invitation",
+            reason="invitation_pending",
+        )
+
+
 def validate_display_name(display_name: str) -> str:
     name = display_name.strip()
     if not name:
@@ -412,6 +431,22 @@ class Passwords:
     def needs_rehash(self, stored_hash: str) -> bool:
         """True when the hash was made with other parameters than today's (rehash on the next login)."""
         return self._hasher.check_needs_rehash(stored_hash)
+
+
+# How many members a group lookup returns at most (groups are teams, not populations).
+MAX_GROUP = 500
+
+
+def validate_group_lookup(principal: Principal | None, role: str, tenant_id: str) -> tuple[str, str]:
+    """(role, tenant_id) of a group lookup: internal callers (notification) and supervisors only; an
+    enterprise role needs its tenant, a staff role is looked up among staff (tenant "")."""
+    if principal is not None and not principal.has_role("supervisor"):
+        raise PermissionDenied("only services and supervisors list users by role")
+    if role not in ROLES:
+        raise InvalidArgument.for_field("role", f"must be one of {', '.join(ROLES)}")
+    if role in CLIENT_ROLES and not tenant_id:
+        raise InvalidArgument.for_field("tenant_id", "is required for an enterprise role")
+    return role, tenant_id if role in CLIENT_ROLES else ""
 
 
 def can_see_user(principal: Principal | None, user_id: str, tenant_id: str) -> bool:

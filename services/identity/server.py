@@ -99,7 +99,7 @@ class IdentityServicer(IdentityServiceServicer):
             request.channel, request.destination, request.client_ip
         )
         subject, body = domain.otp_message(code)
-        await self.sender.send(kind, destination, subject, body)
+        await self.sender.send(kind, destination, subject, body, template="otp", params={"code": code})
         return pb.RequestOtpResponse(expires_in=int(domain.OTP_TTL.total_seconds()))
 
     async def Register(
@@ -183,7 +183,14 @@ class IdentityServicer(IdentityServiceServicer):
         if to_notify is not None:
             kind, destination, enterprise_name = to_notify
             subject, body = domain.invitation_message(enterprise_name, invitation.role)
-            await self.sender.send(kind, destination, subject, body)
+            await self.sender.send(
+                kind,
+                destination,
+                subject,
+                body,
+                template="invitation",
+                params={"enterprise": enterprise_name, "role": invitation.role},
+            )
         return pb.InviteMemberResponse(role=invitation.role)
 
     async def ExportMyData(
@@ -234,6 +241,17 @@ class IdentityServicer(IdentityServiceServicer):
             page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
 
+    async def ListUserActivity(
+        self, request: pb.ListUserActivityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListUserActivityResponse:
+        rows, next_cursor = await self.store.user_activity(
+            current_principal(), request.user_id, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListUserActivityResponse(
+            activities=[activity_proto(row) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
     async def EraseMe(
         self, request: pb.EraseMeRequest, context: grpc.aio.ServicerContext
     ) -> pb.EraseMeResponse:
@@ -249,6 +267,12 @@ class IdentityServicer(IdentityServiceServicer):
             members=[user_proto(view) for view in views],
             page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
+
+    async def ListUsersByRole(
+        self, request: pb.ListUsersByRoleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListUsersByRoleResponse:
+        views = await self.store.users_by_role(current_principal(), request.role, request.tenant_id)
+        return pb.ListUsersByRoleResponse(users=[user_proto(view) for view in views])
 
     async def SetMemberRole(
         self, request: pb.SetMemberRoleRequest, context: grpc.aio.ServicerContext

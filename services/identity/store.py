@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1 import events_pb2
 from services.identity import domain, tokens
+from services.identity.geo import GeoResolver, resolver_for
 from services.identity.models import (
     ActivityRow,
     AuditEventRow,
@@ -90,6 +91,7 @@ class IdentityStore:
         settings: Settings,
         passwords: domain.Passwords | None = None,
         policy: domain.AuthPolicy | None = None,
+        geo: GeoResolver | None = None,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -97,6 +99,7 @@ class IdentityStore:
         self.settings = settings
         self.passwords = passwords or domain.Passwords()
         self.policy = policy or domain.AuthPolicy()
+        self.geo = geo or resolver_for(settings.geoip_database)
 
     # --- signing keys -------------------------------------------------------------------------------
 
@@ -269,11 +272,14 @@ class IdentityStore:
         self, session: AsyncSession, user: UserRow, method: str, client_ip: str = ""
     ) -> tokens.IssuedTokens:
         """Tokens of a new login (a new refresh-token family), the login in the user's activity (with where
-        it came from, the IP address encrypted) and `user.logged_in`, in `session`."""
+        it came from: the IP address and its place, both encrypted) and `user.logged_in`, in `session`."""
         issued = await self._issue_tokens(session, user, family_id=new_id())
         detail = {"method": method}
         if client_ip:
             detail["ip_enc"] = self.cipher.encrypt(client_ip)
+            location = self.geo.locate(client_ip).label()
+            if location:
+                detail["location_enc"] = self.cipher.encrypt(location)
         session.add(
             ActivityRow(
                 id=new_id(),
@@ -469,7 +475,8 @@ class IdentityStore:
 
         With an enterprise name a new enterprise (tenant) is created and the user is its client_admin;
         without one the user is a client of a personal tenant; an invited person joins the inviting
-        enterprise with the invited role. InvalidArgument("code") for a wrong or expired code,
+        enterprise with the invited role (`domain.check_invited_registration`: Conflict when they ask for
+        a different new enterprise). InvalidArgument("code") for a wrong or expired code,
         AlreadyExists when the (proven) phone or e-mail already has an account."""
         key = self._identifier_key(registration.identifier)
         await self._check_not_locked(key, client_ip)
@@ -495,6 +502,10 @@ class IdentityStore:
                     )
                 now = utcnow()
                 if existing is not None:
+                    inviting = await session.get(EnterpriseRow, existing.tenant_id)
+                    domain.check_invited_registration(
+                        registration.enterprise_name, inviting.name if inviting is not None else ""
+                    )
                     user = existing
                     user.display_name = registration.display_name
                     user.password_hash = password_hash
@@ -979,12 +990,40 @@ class IdentityStore:
             row.detail = self._shown_detail(row.detail)
         return page, next_cursor
 
+    async def user_activity(
+        self, principal: Principal | None, user_id: str, limit: int, cursor: str
+    ) -> tuple[list[ActivityRow], str]:
+        """A client's linked activity for an agent or supervisor serving them (R-CS-2), newest first; the
+        access is audited (R-PRIV-1). Login locations (IP addresses) stay with the user: not shown here."""
+        caller = signed_in(principal, "see a client's activity")
+        if not caller.has_role("agent", "supervisor"):
+            raise PermissionDenied("only agents and supervisors see a client's activity")
+        if not user_id:
+            raise InvalidArgument.for_field("user_id", "must not be empty")
+        statement = newest_first(
+            select(ActivityRow).where(ActivityRow.user_id == user_id),
+            col(ActivityRow.created_at),
+            col(ActivityRow.id),
+            cursor,
+            limit,
+        )
+        async with self.db.transaction() as session:
+            user = await session.get(UserRow, user_id)
+            if user is None:
+                raise NotFound("no such user")
+            rows = list((await session.exec(statement)).all())
+            self._audit(session, "activity.viewed_by_staff", actor_id=caller.user_id, user=user)
+        page, next_cursor = page_of(rows, limit)
+        for row in page:
+            row.detail = {k: v for k, v in row.detail.items() if k != "ip_enc"}
+        return page, next_cursor
+
     def _shown_detail(self, detail: dict[str, str]) -> dict[str, str]:
-        """An activity's detail as its owner sees it: the encrypted IP address decrypted."""
-        if "ip_enc" not in detail:
-            return dict(detail)
-        shown = {k: v for k, v in detail.items() if k != "ip_enc"}
-        shown["ip"] = self.cipher.decrypt(detail["ip_enc"])
+        """An activity's detail as its owner sees it: the encrypted IP address and location decrypted."""
+        shown = {k: v for k, v in detail.items() if k not in ("ip_enc", "location_enc")}
+        for sealed, name in (("ip_enc", "ip"), ("location_enc", "location")):
+            if sealed in detail:
+                shown[name] = self.cipher.decrypt(detail[sealed])
         return shown
 
     async def erase(self, principal: Principal | None) -> datetime:
@@ -1278,6 +1317,21 @@ class IdentityStore:
             rows = list((await session.exec(statement)).all())
         page, next_cursor = page_of(rows, limit)
         return [self._view(row) for row in page], next_cursor
+
+    async def users_by_role(self, principal: Principal | None, role: str, tenant_id: str) -> list[UserView]:
+        """The active users holding `role` (in `tenant_id` for an enterprise role, among staff otherwise),
+        by id, with their contact addresses decrypted (domain.validate_group_lookup says who may ask)."""
+        role, tenant_id = domain.validate_group_lookup(principal, role, tenant_id)
+        statement = (
+            select(UserRow)
+            .where(col(UserRow.roles).contains([role]))
+            .where(UserRow.tenant_id == tenant_id, UserRow.status == "active")
+            .order_by(col(UserRow.id))
+            .limit(domain.MAX_GROUP)
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        return [self._view(row) for row in rows]
 
     async def set_member_role(self, principal: Principal | None, user_id: str, role: str) -> UserView:
         """Give a member of the caller's enterprise another client role (audited as role.changed).

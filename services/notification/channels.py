@@ -1,4 +1,5 @@
-"""Outbound channels: e-mail over SMTP (a real client), SMS behind a provider interface, and the dev outbox.
+"""Outbound channels: e-mail over SMTP (a real client), SMS through a provider (services/notification/sms.py),
+and the dev outbox.
 
 A sender raises `SendError` on failure, `permanent=True` when retrying cannot help (the server refused the
 recipient for good, 5xx); the dispatcher then retries with backoff or falls back to the inbox. Senders never
@@ -6,6 +7,8 @@ log addresses or message text (personal data)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -17,6 +20,8 @@ from services.notification.policy import Channel
 from services.runtime.config import Settings
 from services.runtime.records import new_id, utcnow
 
+log = logging.getLogger(__name__)
+
 
 class SendError(Exception):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
@@ -25,9 +30,19 @@ class SendError(Exception):
 
 
 class Sender(Protocol):
-    async def send(self, session: AsyncSession, to: str, subject: str, body: str) -> None:
+    async def send(
+        self,
+        session: AsyncSession,
+        to: str,
+        subject: str,
+        body: str,
+        *,
+        template: str = "",
+        params: Mapping[str, str] | None = None,
+    ) -> None:
         """Send one message; raises SendError. `session` is the dispatcher's transaction (the dev outbox
-        writes into it)."""
+        writes into it). `template` (otp|invitation|"") and `params` let template-only SMS providers send it;
+        other channels send `subject` and `body`."""
 
 
 class SmtpSender:
@@ -36,7 +51,16 @@ class SmtpSender:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    async def send(self, session: AsyncSession, to: str, subject: str, body: str) -> None:
+    async def send(
+        self,
+        session: AsyncSession,
+        to: str,
+        subject: str,
+        body: str,
+        *,
+        template: str = "",
+        params: Mapping[str, str] | None = None,
+    ) -> None:
         message = EmailMessage()
         message["From"] = self.settings.smtp_sender
         message["To"] = to
@@ -67,7 +91,16 @@ class DevOutboxSender:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
 
-    async def send(self, session: AsyncSession, to: str, subject: str, body: str) -> None:
+    async def send(
+        self,
+        session: AsyncSession,
+        to: str,
+        subject: str,
+        body: str,
+        *,
+        template: str = "",
+        params: Mapping[str, str] | None = None,
+    ) -> None:
         if self.channel is Channel.SMS and subject:  # an SMS has no subject line: the title leads the text
             body = f"{subject}\n{body}"
         session.add(
@@ -89,13 +122,27 @@ class UnconfiguredSender:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
 
-    async def send(self, session: AsyncSession, to: str, subject: str, body: str) -> None:
+    async def send(
+        self,
+        session: AsyncSession,
+        to: str,
+        subject: str,
+        body: str,
+        *,
+        template: str = "",
+        params: Mapping[str, str] | None = None,
+    ) -> None:
         raise SendError(f"no {self.channel.value} provider is configured", permanent=True)
 
 
 def senders_for(settings: Settings) -> dict[Channel, Sender]:
-    """E-mail over SMTP when `COUNSEL_SMTP_HOST` is set, else the dev outbox (dev/test). SMS: the dev
-    outbox in dev/test; no real SMS provider is wired yet."""
+    """E-mail over SMTP when `COUNSEL_SMTP_HOST` is set, else the dev outbox (dev/test). SMS through
+    `COUNSEL_SMS_PROVIDER` when set, else the dev outbox (dev/test). Outside dev/test a channel without a
+    provider gets an UnconfiguredSender (see `unconfigured_channels`). ValueError for an unknown or
+    incompletely configured provider, so a service fails at start rather than at the first code."""
+    # Imported here: the providers raise this module's SendError.
+    from services.notification.sms import AliyunSmsSender
+
     dev = settings.env in ("dev", "test")
     email: Sender
     if settings.smtp_host:
@@ -104,5 +151,18 @@ def senders_for(settings: Settings) -> dict[Channel, Sender]:
         email = DevOutboxSender(Channel.EMAIL)
     else:
         email = UnconfiguredSender(Channel.EMAIL)
-    sms: Sender = DevOutboxSender(Channel.SMS) if dev else UnconfiguredSender(Channel.SMS)
+    sms: Sender
+    if settings.sms_provider == "aliyun":
+        sms = AliyunSmsSender(settings)
+    elif settings.sms_provider:
+        raise ValueError(f"COUNSEL_SMS_PROVIDER={settings.sms_provider!r} is not one of: aliyun")
+    elif dev:
+        sms = DevOutboxSender(Channel.SMS)
+    else:
+        sms = UnconfiguredSender(Channel.SMS)
     return {Channel.EMAIL: email, Channel.SMS: sms}
+
+
+def unconfigured_channels(senders: Mapping[Channel, Sender]) -> list[Channel]:
+    """The channels that cannot send (no provider configured outside dev/test)."""
+    return [channel for channel, sender in senders.items() if isinstance(sender, UnconfiguredSender)]

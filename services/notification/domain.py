@@ -3,9 +3,8 @@
 Recipients come from the event itself, or from the participants this service learned from earlier events
 about the same thing (`Fact`s: the consultation's client from `consultation.submitted`, the document's author
 from `docorder.drafted`, …): the durable consumer sees a subject's events in stream order. Recipients
-that no event names are not resolved yet: enterprise admins, agents and supervisors as groups (no event
-carries them and no directory of them is reachable without a user's token), and the client of a document
-order before its first delivery (documents' events before `docorder.delivered` do not carry the client).
+that no event names are groups: the enterprise's admins, the agents, the supervisors (`Notice.group`); the
+store resolves their members through identity's `ListUsersByRole` (services/notification/directory.py).
 """
 
 from __future__ import annotations
@@ -58,6 +57,9 @@ class Notice:
     role: str = ""
     # Recipients who must not hear about their own action (e.g. the author of a reply).
     exclude: frozenset[str] = field(default_factory=frozenset)
+    # Every member of a group instead of one person: a staff role (agent, supervisor) or, with the event's
+    # tenant, an enterprise role (client_admin). Members are looked up in identity.
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,13 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "An overdue consultation was reassigned to you; reply urgently.",
         ),
     },
+    "consultation.escalated.supervisor": {
+        "zh": ("咨询回复超时", "一条咨询未在期限（{due}）内回复，已升级并重新分配。"),
+        "en": (
+            "Consultation reply overdue",
+            "A consultation was not answered by {due}; it was escalated and reassigned.",
+        ),
+    },
     "consultation.classified": {
         "zh": ("咨询已分类", "您的咨询已归入“{field}”领域，正在为您分配专业律师。"),
         "en": (
@@ -124,6 +133,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "consultation.rated": {
         "zh": ("客户已评价", "客户为您的答复打了 {rating} 分。"),
         "en": ("Your answer was rated", "The client rated your answer {rating} out of 5."),
+    },
+    "chat.message_posted": {
+        "zh": ("客服回复了您", "在线客服给您发来一条新消息。"),
+        "en": ("Customer service replied", "An agent sent you a new chat message."),
     },
     "consultation.closed": {
         "zh": ("咨询已结束", "您的咨询已结束，欢迎评价。"),
@@ -162,6 +175,13 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("文书订单已超时", "一份文书订单已超过期限，请在 {due} 前完成。"),
         "en": ("Document order overdue", "A document order is past its deadline; finish it by {due}."),
     },
+    "docorder.sla_breached.staff": {
+        "zh": ("文书订单超时告警", "一份文书订单错过了期限（{kind}），新的预计时间为 {due}。"),
+        "en": (
+            "Document order deadline missed",
+            "A document order missed its deadline ({kind}); it is now expected by {due}.",
+        ),
+    },
     "docorder.acknowledged": {
         "zh": ("文书订单已受理", "客服已受理您的文书订单，预计 {due} 前交付初稿。"),
         "en": (
@@ -199,6 +219,20 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "Your document service is complete (final version {version}); please rate it.",
         ),
     },
+    "docorder.cancelled": {
+        "zh": ("文书订单已取消", "您的文书订单已取消（{reason}），已付款项将退回。"),
+        "en": (
+            "Document order cancelled",
+            "Your document order was cancelled ({reason}); what you paid will be refunded.",
+        ),
+    },
+    "docorder.cancelled.lawyer": {
+        "zh": ("文书订单已取消", "分配给您的一份文书订单已取消（{reason}），请停止起草。"),
+        "en": (
+            "Document order cancelled",
+            "A document order assigned to you was cancelled ({reason}); please stop drafting.",
+        ),
+    },
     "booking.held": {
         "zh": ("预约已保留", "已为您保留 {start} 的预约，请在 {due} 前完成支付。"),
         "en": ("Booking held", "Your meeting at {start} is held; please pay by {due}."),
@@ -219,6 +253,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("会面已结束", "会面已结束，欢迎评价。"),
         "en": ("Meeting finished", "The meeting is over; please rate it."),
     },
+    "booking.rescheduled": {
+        "zh": ("预约已改期", "会面已改至 {start}。"),
+        "en": ("Booking rescheduled", "The meeting moved to {start}."),
+    },
+    "booking.checked_in": {
+        "zh": ("会面已开始", "律师已签到，会面开始。"),
+        "en": ("Meeting started", "The lawyer checked in; the meeting has started."),
+    },
     "order.created": {
         "zh": ("订单已创建", "订单金额 {amount}，请在 {due} 前支付。"),
         "en": ("Order created", "The order comes to {amount}; please pay by {due}."),
@@ -226,6 +268,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "order.paid": {
         "zh": ("支付成功", "已收到您的付款 {amount}，服务即将开始。"),
         "en": ("Payment received", "We received your payment of {amount}; the service starts now."),
+    },
+    "order.paid.admin": {
+        "zh": ("企业订单已支付", "贵企业成员的一笔订单已支付 {amount}。"),
+        "en": ("Enterprise order paid", "An order by a member of your enterprise was paid: {amount}."),
     },
     "order.cancelled": {
         "zh": ("订单已取消", "您的订单已取消（{reason}）。"),
@@ -326,6 +372,14 @@ def _consultation(envelope: EventEnvelope) -> Plan:
         params = {"due": _when(x.original_due_at, x.HasField("original_due_at"))}
         notices = [
             Notice("consultation.escalated.client", Category.TRANSACTIONAL, *subject, params, role="client"),
+            # SPEC §6.1.3.5: a missed reply is escalated to the supervisors.
+            Notice(
+                "consultation.escalated.supervisor",
+                Category.TRANSACTIONAL,
+                *subject,
+                params,
+                group="supervisor",
+            ),
             Notice(
                 "consultation.escalated.missed",
                 Category.TRANSACTIONAL,
@@ -393,6 +447,12 @@ def _documents(envelope: EventEnvelope) -> Plan:
         subject = ("document_order", b.document_order_id)
         params = {"due": _when(b.new_due_at, b.HasField("new_due_at"))}
         notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=b.client_id)]
+        # R-DOC-2/3: a breach alerts the agent team and the supervisors.
+        staff_params = {**params, "kind": b.kind}
+        notices.extend(
+            Notice("docorder.sla_breached.staff", Category.TRANSACTIONAL, *subject, staff_params, group=group)
+            for group in ("agent", "supervisor")
+        )
         if b.assigned_lawyer_id:
             notices.append(
                 Notice(
@@ -449,6 +509,22 @@ def _documents(envelope: EventEnvelope) -> Plan:
                 ),
             ],
         )
+    if kind == "docorder.cancelled":
+        x = _unpack(envelope, documents_events.DocOrderCancelled)
+        subject = ("document_order", x.document_order_id)
+        params = {"reason": x.reason}
+        notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=x.client_id)]
+        if x.assigned_lawyer_id:
+            notices.append(
+                Notice(
+                    "docorder.cancelled.lawyer",
+                    Category.TRANSACTIONAL,
+                    *subject,
+                    params,
+                    user_id=x.assigned_lawyer_id,
+                )
+            )
+        return Plan([], notices)
     if kind == "docorder.completed":
         c = _unpack(envelope, documents_events.DocOrderCompleted)
         subject = ("document_order", c.document_order_id)
@@ -485,7 +561,22 @@ def _booking(envelope: EventEnvelope) -> Plan:
         subject = ("booking", r.booking_id)
         params = {"start": _when(r.start, r.HasField("start"))}
         # A reminder that waits for quiet hours to end can arrive after the meeting: it is transactional.
-        return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.client_id)])
+        notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.client_id)]
+        if r.lawyer_id:  # the lawyer is reminded too
+            notices.append(Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.lawyer_id))
+        return Plan([], notices)
+    if kind == "booking.rescheduled":
+        m = _unpack(envelope, booking_events.BookingRescheduled)
+        subject = ("booking", m.booking_id)
+        params = {"start": _when(m.start, m.HasField("start"))}
+        notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=m.client_id)]
+        if m.lawyer_id:
+            notices.append(Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=m.lawyer_id))
+        return Plan([], notices)
+    if kind == "booking.checked_in":
+        checked_in = _unpack(envelope, booking_events.BookingCheckedIn)
+        subject = ("booking", checked_in.booking_id)
+        return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=checked_in.client_id)])
     if kind == "booking.cancelled":
         x = _unpack(envelope, booking_events.BookingCancelled)
         subject = ("booking", x.booking_id)
@@ -518,7 +609,21 @@ def _payment(envelope: EventEnvelope) -> Plan:
         p = _unpack(envelope, payment_events.OrderPaid)
         subject = ("order", p.order_id)
         params = {"amount": _money(p, "amount")}
-        return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=p.client_id)])
+        return Plan(
+            [],
+            [
+                Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=p.client_id),
+                # The enterprise's admins follow what their members buy (the payer is told already).
+                Notice(
+                    "order.paid.admin",
+                    Category.STATUS,
+                    *subject,
+                    params,
+                    group="client_admin",
+                    exclude=frozenset({p.client_id}),
+                ),
+            ],
+        )
     if kind == "order.cancelled":
         x = _unpack(envelope, payment_events.OrderCancelled)
         subject = ("order", x.order_id)
@@ -531,7 +636,20 @@ def _payment(envelope: EventEnvelope) -> Plan:
     return Plan([], [])
 
 
+def _chat(envelope: EventEnvelope) -> Plan:
+    """An agent's chat message reaches the client's inbox too (they may have left the page); the client's
+    own messages, FAQ answers and queue notices notify nobody."""
+    posted = _unpack(envelope, consultation_events.ChatMessagePosted)
+    if posted.author_role != "agent" or not posted.client_id:
+        return Plan([], [])
+    notice = Notice(
+        envelope.type, Category.STATUS, "chat", posted.conversation_id, {}, user_id=posted.client_id
+    )
+    return Plan([], [notice])
+
+
 _BY_PREFIX: dict[str, Callable[[EventEnvelope], Plan]] = {
+    "chat.": _chat,
     "consultation.": _consultation,
     "docorder.": _documents,
     "booking.": _booking,

@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING, cast
 
+from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from counsel.notification.v1 import notification_service_pb2
 from counsel.notification.v1.notification_service_pb2_grpc import add_NotificationServiceServicer_to_server
-from services.notification.channels import senders_for
+from services.notification.channels import senders_for, unconfigured_channels
+from services.notification.directory import IdentityDirectory
+from services.notification.erasure import UserErasure
 from services.notification.models import TABLES
 from services.notification.server import NotificationServicer
 from services.notification.store import NotificationStore
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
+from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
+
+if TYPE_CHECKING:
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceAsyncStub
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +51,30 @@ async def dispatch_forever(store: NotificationStore, interval: float = DISPATCH_
 async def serve(settings: Settings) -> None:
     # Contact addresses are personal data, sealed at rest: fails fast without COUNSEL_SECRET_KEY.
     cipher = FieldCipher(settings.secret_key)
+    senders = senders_for(settings)  # an unknown or half-configured provider fails here, at start
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        for channel in unconfigured_channels(senders):
+            log.warning(
+                "no %s provider is configured: login codes by %s fail with 503 and notifications fall back "
+                "to the inbox (set %s)",
+                channel.value,
+                channel.value,
+                "COUNSEL_SMTP_HOST" if channel.value == "email" else "COUNSEL_SMS_PROVIDER",
+            )
+        identity = cast(
+            "IdentityServiceAsyncStub",
+            IdentityServiceStub(
+                open_channel(settings.identity_addr, default_timeout=settings.grpc_deadline_seconds)
+            ),
+        )
         store = NotificationStore(
             rt.db,
             rt.outbox,
             cipher,
-            senders_for(settings),
+            senders,
             digest_window=timedelta(seconds=settings.notification_digest_seconds),
+            # Groups' members and contact addresses come from identity.
+            directory=IdentityDirectory(identity),
         )
         server = rt.grpc_server()
         server.add(
@@ -61,6 +87,7 @@ async def serve(settings: Settings) -> None:
             background=[
                 rt.outbox_relay(),
                 rt.consumer("fan-out", FAN_OUT_SUBJECTS, store.deliver),
+                rt.consumer("erasure", erasure.SUBJECTS, UserErasure(cipher)),
                 dispatch_forever(store),
             ],
         )

@@ -10,6 +10,7 @@ from counsel.notification.v1.notification_service_pb2_grpc import NotificationSe
 from services.notification.models import DeliveryRow, InboxEntryRow
 from services.notification.policy import (
     DEFAULT_TIME_ZONE,
+    Channel,
     Preferences,
     QuietHours,
     normalise_email,
@@ -17,7 +18,7 @@ from services.notification.policy import (
 )
 from services.notification.store import NotificationStore, PreferencesUpdate
 from services.runtime.context import Principal, current_principal
-from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
+from services.runtime.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from services.runtime.records import page_size, to_timestamp
 
 
@@ -176,8 +177,17 @@ class NotificationServicer(NotificationServiceServicer):
         if not request.to or not request.body:
             raise InvalidArgument.for_field("to" if not request.to else "body", "must not be empty")
         if not self.dev_outbox_enabled:
-            # No SMS or e-mail provider is wired yet; failing loudly beats a code that silently never arrives.
-            raise Conflict("no SMS or e-mail provider is configured", reason="no_provider")
+            # Out through SMTP or the SMS provider now; without one it fails loudly (identity answers 503)
+            # rather than leaving a code that silently never arrives.
+            message_id = await self.store.send_direct(
+                Channel(request.channel),
+                request.to,
+                request.subject,
+                request.body,
+                request.template,
+                dict(request.params),
+            )
+            return pb.SendDirectResponse(message_id=message_id)
         message_id = await self.store.record_dev_message(
             request.channel, request.to, request.subject if request.channel == "email" else "", request.body
         )

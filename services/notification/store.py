@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+import grpc
 from prometheus_client import Counter
 from sqlalchemy import func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,7 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.notification.v1 import events_pb2 as notification_events
-from services.notification.channels import Sender, SendError
+from services.notification.channels import Sender, SendError, UnconfiguredSender
+from services.notification.directory import Directory
 from services.notification.domain import Notice, plan_for, render, render_digest
 from services.notification.models import (
     DeliveryRow,
@@ -42,7 +44,7 @@ from services.notification.policy import (
 )
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, Unavailable
 from services.runtime.events import Outbox
 from services.runtime.records import new_id, newest_first, page_of, utcnow
 
@@ -95,8 +97,10 @@ class NotificationStore:
         senders: Mapping[Channel, Sender] | None = None,
         *,
         digest_window: timedelta = DIGEST_WINDOW,
+        directory: Directory | None = None,
     ) -> None:
         self.db = db
+        self.directory = directory
         self.digest_window = digest_window
         self.outbox = outbox
         self.cipher = cipher
@@ -136,22 +140,58 @@ class NotificationStore:
             )
         written = 0
         for notice in plan.notices:
-            user_id = await self._recipient(session, notice)
-            if not user_id or user_id in notice.exclude:
-                continue
-            written += await self._notify(session, envelope, notice, user_id, now)
+            for user_id in await self._recipients(session, envelope, notice):
+                if user_id and user_id not in notice.exclude:
+                    written += await self._notify(session, envelope, notice, user_id, now)
         return written
 
-    async def _recipient(self, session: AsyncSession, notice: Notice) -> str:
+    async def _recipients(self, session: AsyncSession, envelope: EventEnvelope, notice: Notice) -> list[str]:
+        """The named user, the subject's participant in the notice's role, or every member of its group.
+        A group is looked up in identity; when identity cannot answer, the error fails this delivery and
+        the consumer redelivers the event later (nothing is written twice: one transaction)."""
         if notice.user_id:
-            return notice.user_id
+            return [notice.user_id]
+        if notice.group:
+            if self.directory is None:
+                log.warning(
+                    "no directory to resolve a group", extra={"kind": notice.kind, "group": notice.group}
+                )
+                return []
+            return [m.user_id for m in await self.directory.members(notice.group, envelope.tenant_id)]
         row = await session.get(ParticipantRow, (notice.subject_type, notice.subject_id, notice.role))
-        return row.user_id if row is not None else ""
+        return [row.user_id] if row is not None else []
+
+    async def _with_contact(self, prefs: Preferences, user_id: str) -> Preferences:
+        """The preferences with identity's addresses where the user chose none, so e-mail and SMS reach
+        people who never opened their preferences (staff in a group, new clients). Identity unreachable:
+        the preferences' own addresses only (the message is in the inbox either way)."""
+        if (prefs.email_address and prefs.phone) or self.directory is None:
+            return prefs
+        try:
+            contact = await self.directory.contact(user_id)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("contact lookup failed", extra={"user_id": user_id, "code": exc.code().name})
+            return prefs
+        if contact is None:
+            return prefs
+        return replace(
+            prefs, email_address=prefs.email_address or contact.email, phone=prefs.phone or contact.phone
+        )
+
+    async def _address(self, prefs_address: str, user_id: str, channel: Channel) -> str:
+        """The address the user chose in their preferences, else the one identity holds for them."""
+        if prefs_address or self.directory is None:
+            return prefs_address
+        try:
+            contact = await self.directory.contact(user_id)
+        except grpc.aio.AioRpcError as exc:
+            raise SendError(f"contact lookup failed: {exc.code().name}") from exc
+        return contact.address(channel) if contact is not None else ""
 
     async def _notify(
         self, session: AsyncSession, envelope: EventEnvelope, notice: Notice, user_id: str, now: datetime
     ) -> int:
-        prefs = await self._preferences(session, user_id)
+        prefs = await self._with_contact(await self._preferences(session, user_id), user_id)
         text = render(notice.kind, notice.params, prefs.language)
         inbox = InboxEntryRow.__table__  # type: ignore[attr-defined]
         entry_id = new_id()
@@ -341,9 +381,9 @@ class NotificationStore:
         if not prefs.enabled(channel) and not transactional:
             row.status, row.last_error = CANCELLED, "channel turned off"
         else:
-            address = prefs.address(channel)
             sender = self.senders.get(channel)
             try:
+                address = await self._address(prefs.address(channel), row.user_id, channel)
                 if not address:
                     raise SendError("no address", permanent=True)
                 if sender is None:
@@ -517,6 +557,29 @@ class NotificationStore:
         statement = statement.order_by(col(DevMessageRow.created_at).desc()).limit(limit)
         async with self.db.transaction() as session:
             return list((await session.exec(statement)).all())
+
+    async def send_direct(
+        self, channel: Channel, to: str, subject: str, body: str, template: str, params: Mapping[str, str]
+    ) -> str:
+        """Send a platform message (identity's codes and invitations) now, through the channel's provider;
+        returns an id for it. Conflict (`no_provider`) when the channel has no provider, Unavailable when the
+        provider did not take the message (identity answers 503 either way)."""
+        sender = self.senders.get(channel)
+        if sender is None or isinstance(sender, UnconfiguredSender):
+            raise Conflict(f"no {channel.value} provider is configured", reason="no_provider")
+        message_id = new_id()
+        async with self.db.transaction() as session:
+            try:
+                await sender.send(session, to, subject, body, template=template, params=params)
+            except SendError as exc:
+                # Ids only: the recipient and the text are personal data.
+                log.warning(
+                    "direct message failed",
+                    extra={"message_id": message_id, "channel": channel.value, "error": str(exc)},
+                )
+                raise Unavailable(f"the {channel.value} provider did not take the message") from exc
+        DELIVERIES.labels(channel.value, "sent_direct").inc()
+        return message_id
 
     async def record_dev_message(self, channel: str, to: str, subject: str, body: str) -> str:
         """Capture a message in the dev outbox; returns its id."""

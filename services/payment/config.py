@@ -33,10 +33,13 @@ class PaymentSettings(Settings):
     wechat_platform_public_keys: str = ""
     wechat_merchant_private_key_pem: str = ""
     wechat_merchant_serial: str = ""
+    wechat_app_id: str = ""
+    wechat_api_base: str = "https://api.mch.weixin.qq.com"
 
     bank_mer_id: str = ""
     bank_merchant_private_key_pem: str = ""
     bank_public_key_pem: str = ""
+    bank_gateway_base: str = "https://gateway.95516.com/gateway/api"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PaymentSettings:
@@ -76,12 +79,19 @@ def configured_providers(settings: PaymentSettings) -> dict[str, Provider]:
                 json.loads(settings.wechat_platform_public_keys or "{}"),
                 settings.wechat_merchant_private_key_pem,
                 settings.wechat_merchant_serial,
+                api_base=settings.wechat_api_base,
+                app_id=settings.wechat_app_id,
             )
         )
     if settings.bank_mer_id and settings.bank_public_key_pem:
         providers["bank"] = BankProvider(
             BankConfig(
-                settings.bank_mer_id, settings.bank_merchant_private_key_pem, settings.bank_public_key_pem
+                settings.bank_mer_id,
+                settings.bank_merchant_private_key_pem,
+                settings.bank_public_key_pem,
+                front_url=f"{settings.bank_gateway_base}/frontTransReq.do",
+                back_url=f"{settings.bank_gateway_base}/backTransReq.do",
+                query_url=f"{settings.bank_gateway_base}/queryTrans.do",
             )
         )
     return providers

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
+from services.runtime.forms import RequirementSpec, validate_requirements_against
 
 ORDER_STATUSES = ("pending_payment", "paid", "in_service", "completed", "cancelled", "refunded")
 METHODS = ("alipay", "wechat", "bank", "sandbox")
@@ -83,7 +85,8 @@ class ProductSnapshot:
     category: str
     currency: str
     tiers: tuple[dict[str, Any], ...]
-    required_fields: tuple[str, ...] = ()
+    # The product's requirement form: the client's answers are checked against it when ordering.
+    requirement_fields: tuple[RequirementSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,9 @@ def parse_json_object(raw: str, field: str) -> dict[str, Any]:
 def new_order(
     product: ProductSnapshot, tier_id: str, requirements: dict[str, Any], booking: dict[str, Any]
 ) -> NewOrder:
-    """The order for `tier_id` of `product` at the tier's price, or InvalidArgument naming the field."""
+    """The order for `tier_id` of `product` at the tier's price, or InvalidArgument naming the field. The
+    requirements are checked against the product's form here, before any payment (types, required fields,
+    choices; the same check the documents service makes when it takes the order on)."""
     tiers = {t["id"]: t for t in product.tiers}
     if not tier_id:
         if len(tiers) != 1:
@@ -124,13 +129,13 @@ def new_order(
     if tier_id not in tiers:
         raise InvalidArgument.for_field("tier", f"must be one of {', '.join(tiers)}")
     tier = tiers[tier_id]
-    for name in product.required_fields:
-        value = requirements.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()) or value == []:
-            raise InvalidArgument.for_field(f"requirements.{name}", "is required")
+    validate_requirements_against(product.requirement_fields, requirements)
     amount = int(tier["price"])
     if amount <= 0:
         raise InvalidArgument.for_field("tier", "has no price")
+    if product.category == "booking" and not str(booking.get("booking_id") or "").strip():
+        # Paying confirms a held booking (R-BK-1): hold the slot first with POST /api/v1/bookings.
+        raise InvalidArgument.for_field("booking.booking_id", "is required for a booking product")
     return NewOrder(
         product_id=product.product_id,
         product_name=product.name,
@@ -141,6 +146,16 @@ def new_order(
         requirements=requirements,
         booking=booking,
     )
+
+
+def check_refundable(status: str, paid: int, refunded: int) -> None:
+    """A paid order can be refunded; so can a "refunded" one whose refund a provider refused (money still
+    owed to the client). Conflict otherwise."""
+    if status in ("paid", "in_service", "completed"):
+        return
+    if status == "refunded" and refunded < paid:
+        return
+    raise Conflict(f"a {status} order cannot be refunded", reason="order_not_refundable")
 
 
 def refund_amount(requested: int, paid: int, refunded: int) -> int:
@@ -179,6 +194,13 @@ def postings_for(event: str, method: str, amount: int) -> list[tuple[str, int]]:
     return []
 
 
+def reversal(postings: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The compensating postings of an entry whose money movement did not happen (e.g. a refund the
+    provider refused): each posting negated. The ledger is append-only, so a mistake is never edited away;
+    it is reversed by a new entry."""
+    return [(account, -amount) for account, amount in postings]
+
+
 def balances(postings: Iterable[tuple[str, int]]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for account, amount in postings:
@@ -187,6 +209,19 @@ def balances(postings: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 
 # -- hash chain -------------------------------------------------------------------------------------
+# A reason code like `client_request` or `payment_timeout`; anything else is free text someone typed.
+_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+STATED_REASON = "stated"
+
+
+def ledger_reason(reason: str) -> str:
+    """What the append-only ledger records as a cancellation's or refund's reason: the code itself, or
+    `stated` for free text. The ledger can never be changed, so it must never hold words a person typed
+    (they may be personal data that an erasure request removes, R-PRIV-1); the text stays in the refund
+    row and the event, which erasure reaches."""
+    return reason if _REASON_CODE.fullmatch(reason) else STATED_REASON
+
+
 def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -261,3 +296,108 @@ def fen_from_yuan(text: str) -> int:
     if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
         raise ValueError(f"not an amount: {text!r}")
     return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+
+
+# -- reconciliation ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Difference:
+    """One disagreement between the ledger and a provider's statement for a day."""
+
+    provider: str
+    payment_id: str
+    kind: str  # missing_in_ledger | missing_at_provider | amount_differs
+    ledger_fen: int
+    provider_fen: int
+
+
+def compare_statement(
+    provider: str, booked: Mapping[str, int], statement: Mapping[str, int]
+) -> list[Difference]:
+    """What the ledger's payments of a provider (payment id → fen) and the provider's statement of the same
+    period disagree on, by payment id."""
+    differences: list[Difference] = []
+    for payment_id in sorted(set(booked) | set(statement)):
+        in_ledger, at_provider = booked.get(payment_id), statement.get(payment_id)
+        if in_ledger is None:
+            differences.append(Difference(provider, payment_id, "missing_in_ledger", 0, at_provider or 0))
+        elif at_provider is None:
+            differences.append(Difference(provider, payment_id, "missing_at_provider", in_ledger, 0))
+        elif in_ledger != at_provider:
+            differences.append(Difference(provider, payment_id, "amount_differs", in_ledger, at_provider))
+    return differences
+
+
+# -- the order's timeline (§9.2, R-Q-3) -------------------------------------------------------------
+FINAL_ORDER_STATUSES = ("completed", "cancelled", "refunded")
+
+
+@dataclass(frozen=True)
+class StageFact:
+    """A stage some service recorded for the order: its own stages (payment) or its fulfilment's, as the
+    owning service (documents, consultation, booking) reported them."""
+
+    stage: str
+    entered_at: datetime
+    due_at: datetime | None
+    actor: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    stage: str
+    status: str  # done|current|pending
+    entered_at: datetime | None
+    due_at: datetime | None
+    actor: str
+
+
+def join_timeline(
+    payment: Sequence[StageFact],
+    fulfilment: Sequence[StageFact],
+    fulfilment_kind: str,
+    process: Sequence[str],
+    order_status: str,
+) -> list[TimelineEntry]:
+    """One timeline from the order's payment stages and its fulfilment's stages, oldest first.
+
+    - The fulfilment's stages follow the payment stage that started it (`in_service` or `<kind>_started`),
+      so the client reads payment → fulfilment → what came after; every stage keeps the entered time, due
+      time and actor its owner recorded.
+    - A stage the fulfilment owns (e.g. `completed` of a document order) is shown once, as its owner
+      recorded it; a stage entered several times (drafting after a rejection) appears each time.
+    - The last entered stage is `current` unless the order is final (completed, cancelled, refunded);
+      every earlier one is `done`.
+    - While the order is open, the product's process stages after the furthest one reached are `pending`,
+      with no times.
+    """
+    owned = {f.stage for f in fulfilment}
+    starters = {"in_service", f"{fulfilment_kind}_started"} if fulfilment_kind else set()
+    kept = [p for p in payment if p.stage not in owned or not fulfilment]
+    if fulfilment:
+        began = min(f.entered_at for f in fulfilment)
+        head = [p for p in kept if p.stage in starters or p.entered_at <= began]
+        tail = [p for p in kept if p not in head]
+        entered = head + sorted([*fulfilment, *tail], key=lambda s: s.entered_at)
+    else:
+        entered = list(kept)
+    final = order_status in FINAL_ORDER_STATUSES
+    timeline = [
+        TimelineEntry(
+            stage=s.stage,
+            status="current" if i == len(entered) - 1 and not final else "done",
+            entered_at=s.entered_at,
+            due_at=s.due_at,
+            actor=s.actor,
+        )
+        for i, s in enumerate(entered)
+    ]
+    if final:
+        return timeline
+    reached = {s.stage for s in entered}
+    furthest = max((i for i, stage in enumerate(process) if stage in reached), default=-1)
+    timeline.extend(
+        TimelineEntry(stage=stage, status="pending", entered_at=None, due_at=None, actor="")
+        for stage in process[furthest + 1 :]
+        if stage not in reached
+    )
+    return timeline

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
+from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
 from counsel.payment.v1 import payment_service_pb2
 from counsel.payment.v1.payment_service_pb2_grpc import add_PaymentServiceServicer_to_server
 from services.payment.config import PaymentSettings, configured_providers
+from services.payment.erasure import erase_user
 from services.payment.fulfilment_links import SUBJECTS as LINK_SUBJECTS
 from services.payment.fulfilment_links import FulfilmentLinker
 from services.payment.invoices import ObjectStoreInvoices
@@ -16,15 +19,19 @@ from services.payment.providers.sandbox import SandboxProvider
 from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
 from services.payment.server import PaymentServicer
-from services.payment.store import PaymentStore
+from services.payment.store import AMOUNT_MISMATCHES, UNAPPLIED_PAYMENTS, PaymentStore
+from services.payment.timeline import OrderTimeline, consultation_source, documents_source
 from services.payment.vouchers import VoucherSigner
 from services.payment.workflow_starter import SUBJECTS, OrderWorkflowStarter
+from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
+    from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
+    from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
 
 SERVICE = "payment"
 FULL_NAME = payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
@@ -40,7 +47,24 @@ async def serve(settings: Settings) -> None:
                 open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
             ),
         )
+        deadline = settings.grpc_deadline_seconds
+        documents = cast(
+            "DocumentsServiceAsyncStub",
+            DocumentsServiceStub(open_channel(settings.documents_addr, default_timeout=deadline)),
+        )
+        consultation = cast(
+            "ConsultationServiceAsyncStub",
+            ConsultationServiceStub(open_channel(settings.consultation_addr, default_timeout=deadline)),
+        )
+        # The fulfilment's owners, asked for its stages when a client reads the order's timeline.
+        timeline = OrderTimeline(
+            catalog,
+            {"document": documents_source(documents), "consultation": consultation_source(consultation)},
+        )
         providers = configured_providers(payment_settings)
+        for name in providers:  # exported at 0, so the alert's increase() sees the very first one
+            AMOUNT_MISMATCHES.labels(name)
+            UNAPPLIED_PAYMENTS.labels(name)
         store = PaymentStore(rt.db, rt.outbox)
         assert rt.bus is not None
         server = rt.grpc_server()
@@ -53,6 +77,7 @@ async def serve(settings: Settings) -> None:
                 VoucherSigner(settings.secret_key),
                 payment_settings,
                 ObjectStoreInvoices(rt.bus.js, replicas=settings.object_store_replicas),
+                timeline,
             ),
             FULL_NAME,
         )
@@ -63,6 +88,7 @@ async def serve(settings: Settings) -> None:
             ),
         ]
         background.append(rt.consumer("fulfilment-links", LINK_SUBJECTS, FulfilmentLinker(store)))
+        background.append(rt.consumer("erasure", erasure.SUBJECTS, erase_user))
         background.append(RefundDispatcher(store, providers).run())
         sandbox = providers.get("sandbox")
         if isinstance(sandbox, SandboxProvider):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -25,9 +26,11 @@ from services.payment.providers.base import (
     ProviderUnavailable,
 )
 from services.payment.store import OrderView, PaymentStore, Query
+from services.payment.timeline import OrderTimeline
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.forms import RequirementSpec
 from services.runtime.records import page_size, request_fingerprint, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
@@ -64,6 +67,9 @@ def order_proto(row: OrderRow, view: OrderView | None = None) -> pb.Order:
         category=row.category,
         refunded=_money(row.refunded_fen, row.currency),
     )
+    reply_hours = row.tier.get("reply_hours") if isinstance(row.tier, dict) else None
+    if isinstance(reply_hours, int):
+        order.reply_hours = reply_hours
     if view is not None:
         last = len(view.stages) - 1
         for i, stage in enumerate(view.stages):
@@ -90,6 +96,7 @@ def payment_proto(row: PaymentRow) -> pb.Payment:
         pay_url=row.pay_url,
         qr_code=row.qr_code,
         created_at=to_timestamp(row.created_at),
+        qr_png=qr_png(row.qr_code) if row.qr_code else b"",
     )
 
 
@@ -109,7 +116,9 @@ def product_snapshot(product: catalog_service_pb2.Product) -> domain.ProductSnap
         category=product.category,
         currency=product.price.currency or "CNY",
         tiers=tuple(tiers),
-        required_fields=tuple(f.name for f in product.requirement_fields if f.required),
+        requirement_fields=tuple(
+            RequirementSpec(f.name, f.type, f.required, tuple(f.choices)) for f in product.requirement_fields
+        ),
     )
 
 
@@ -122,8 +131,10 @@ class PaymentServicer(PaymentServiceServicer):
         signer: VoucherSigner,
         settings: PaymentSettings,
         invoices: InvoiceStorage | None = None,
+        timeline: OrderTimeline | None = None,
     ) -> None:
         self.store = store
+        self.timeline = timeline or OrderTimeline(catalog, {})
         self.catalog = catalog
         self.providers = providers
         self.signer = signer
@@ -136,6 +147,25 @@ class PaymentServicer(PaymentServiceServicer):
     ) -> pb.GetOrderResponse:
         view = await self.store.get_order(current_principal(), request.order_id)
         return pb.GetOrderResponse(order=order_proto(view.row, view))
+
+    async def GetOrderTimeline(
+        self, request: pb.GetOrderTimelineRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOrderTimelineResponse:
+        view = await self.store.get_order(current_principal(), request.order_id)
+        return pb.GetOrderTimelineResponse(
+            order_id=view.row.id,
+            status=view.row.status,
+            stages=[
+                timeline_pb2.TimelineStage(
+                    stage=entry.stage,
+                    status=entry.status,
+                    entered_at=to_timestamp(entry.entered_at),
+                    due_at=to_timestamp(entry.due_at),
+                    actor=entry.actor,
+                )
+                for entry in await self.timeline.build(view)
+            ],
+        )
 
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext
@@ -252,11 +282,12 @@ class PaymentServicer(PaymentServiceServicer):
             raise Conflict(f"{method} is not available on this platform", reason="provider_unavailable")
         notify_url = self.settings.notify_url(method)
 
-        def checkout(payment_id: str, order: OrderRow) -> Checkout:
+        async def checkout(payment_id: str, order: OrderRow) -> Checkout:
             try:
-                return provider.checkout(
+                where = provider.checkout(
                     payment_id, order.amount_fen, order.currency, order.product_name, notify_url, utcnow()
                 )
+                return await where if inspect.isawaitable(where) else where
             except ProviderUnavailable as exc:
                 raise Conflict(str(exc), reason="provider_unavailable") from exc
 

@@ -8,6 +8,8 @@ under one advisory lock, so the chain never forks."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -67,6 +69,10 @@ UNAPPLIED_PAYMENTS = Counter(
     "Payments that succeeded for an order that was already paid or cancelled; they are due a refund.",
     ["provider"],
 )
+REFUSED_REFUNDS = Counter(
+    "counsel_payment_refused_refunds_total",
+    "Refunds a provider refused: reversed in the ledger; the money is still owed to the client.",
+)
 SANDBOX_RETRY_BACKOFF = (1, 2, 5, 15, 60, 300)
 
 
@@ -74,15 +80,7 @@ SANDBOX_RETRY_BACKOFF = (1, 2, 5, 15, 60, 300)
 Query = Callable[[str], Awaitable[Notification | None]]
 
 
-@dataclass(frozen=True)
-class Difference:
-    """One disagreement between the ledger and a provider's statement for a day."""
-
-    provider: str
-    payment_id: str
-    kind: str  # missing_in_ledger | missing_at_provider | amount_differs
-    ledger_fen: int
-    provider_fen: int
+Difference = domain.Difference
 
 
 @dataclass
@@ -205,7 +203,9 @@ class PaymentStore:
             payment.status = domain.next_payment_status(payment.status, "closed")
             session.add(payment)
         await self._stage(session, row.id, "cancelled", actor, None)
-        await self._append_ledger(session, "order_cancelled", row, "", 0, {"reason": reason}, [])
+        await self._append_ledger(
+            session, "order_cancelled", row, "", 0, {"reason": domain.ledger_reason(reason)}, []
+        )
         await self.outbox.add(
             session,
             "order.cancelled",
@@ -221,6 +221,9 @@ class PaymentStore:
             raise InvalidArgument.for_field("status", "must be in_service or completed")
         async with self.db.transaction() as session:
             row = await self._locked_order(session, order_id)
+            if row.status in ("refunded", "cancelled"):
+                # e.g. the fulfilment was cancelled and refunded before the workflow recorded it: final.
+                return await self._view(session, order_id)
             if row.status != status:
                 row.status = domain.next_order_status(row.status, status)
                 if kind and fulfilment_id:
@@ -269,8 +272,10 @@ class PaymentStore:
         checkout: Any,
         idempotency_key: str,
     ) -> PaymentRow:
-        """A payment of the whole order with `method`. `checkout(payment_id, order)` → Checkout asks the
-        provider where to pay. Conflict unless the order awaits payment."""
+        """A payment of the whole order with `method`. `checkout(payment_id, order)` → Checkout (or an
+        awaitable of one) asks
+        the provider where to pay (possibly over its API, while the order's row is locked, so two payments
+        of one order are never ordered at once). Conflict unless the order awaits payment."""
         payment_id = new_id()
         async with self.db.transaction() as session:
             row = await self._locked_order(session, order_id)
@@ -294,7 +299,10 @@ class PaymentStore:
             now = utcnow()
             if row.pay_before <= now:
                 raise Conflict("the order's time to pay has passed", reason="order_not_payable")
-            where: Checkout = checkout(payment_id, row)
+            where = checkout(payment_id, row)
+            if inspect.isawaitable(where):
+                where = await where
+            assert isinstance(where, Checkout)
             payment = PaymentRow(
                 id=payment_id,
                 order_id=order_id,
@@ -525,57 +533,98 @@ class PaymentStore:
                 )
                 if existing is not None:
                     return await self._view(session, order_id)
-            if row.status not in ("paid", "in_service", "completed") or not row.paid_payment_id:
-                raise Conflict(f"a {row.status} order cannot be refunded", reason="order_not_refundable")
-            payment = await session.get(PaymentRow, row.paid_payment_id)
-            assert payment is not None
-            refund = domain.refund_amount(amount, row.amount_fen, row.refunded_fen)
-            now = utcnow()
-            session.add(
-                RefundRow(
-                    id=refund_id,
-                    order_id=order_id,
-                    payment_id=payment.id,
-                    amount_fen=refund,
-                    reason=reason,
-                    # The sandbox refunds at once; a real provider's refund API is called by a later change.
-                    status="succeeded" if payment.method == "sandbox" else "requested",
-                    created_at=now,
-                )
-            )
-            row.refunded_fen += refund
             actor = principal.user_id if principal else "system"
-            await self._append_ledger(
-                session,
-                "refunded",
-                row,
-                payment.id,
-                refund,
-                {"reason": reason, "refund_id": refund_id},
-                domain.postings_for("refunded", payment.method, refund),
-            )
-            if row.refunded_fen == row.amount_fen:
-                row.status = domain.next_order_status(row.status, "refunded")
-                await self._stage(session, order_id, "refunded", actor, None)
-            else:
-                await self._stage(
-                    session, order_id, "partially_refunded", actor, None, key=f"refund:{refund_id}"
-                )
-            session.add(row)
-            await self.outbox.add(
-                session,
-                "order.refunded",
-                events_pb2.OrderRefunded(
-                    order_id=order_id,
-                    client_id=row.client_id,
-                    amount=_money(refund, row.currency),
-                    reason=reason,
-                ),
-                aggregate_id=order_id,
-                tenant_id=row.tenant_id,
-                actor_id=actor,
-            )
+            await self._refund(session, row, amount, reason, actor, refund_id)
             return await self._view(session, order_id)
+
+    async def _refund(
+        self, session: AsyncSession, row: OrderRow, amount: int, reason: str, actor: str, refund_id: str
+    ) -> RefundRow:
+        """Refund `amount` fen (0 = the rest) of the locked paid order `row` in the caller's transaction:
+        the refund row, the ledger entry with its postings, the stage and `order.refunded`."""
+        domain.check_refundable(row.status, row.amount_fen, row.refunded_fen)
+        if not row.paid_payment_id:
+            raise Conflict(f"a {row.status} order cannot be refunded", reason="order_not_refundable")
+        payment = await session.get(PaymentRow, row.paid_payment_id)
+        assert payment is not None
+        refund = domain.refund_amount(amount, row.amount_fen, row.refunded_fen)
+        refund_row = RefundRow(
+            id=refund_id,
+            order_id=row.id,
+            payment_id=payment.id,
+            amount_fen=refund,
+            reason=reason,
+            # The sandbox refunds at once; other providers' refund APIs are called by the RefundDispatcher.
+            status="succeeded" if payment.method == "sandbox" else "requested",
+            created_at=utcnow(),
+        )
+        session.add(refund_row)
+        row.refunded_fen += refund
+        await self._append_ledger(
+            session,
+            "refunded",
+            row,
+            payment.id,
+            refund,
+            {"reason": domain.ledger_reason(reason), "refund_id": refund_id},
+            domain.postings_for("refunded", payment.method, refund),
+        )
+        if row.refunded_fen == row.amount_fen:
+            if row.status != "refunded":  # already so when retrying a refund a provider refused
+                row.status = domain.next_order_status(row.status, "refunded")
+            await self._stage(session, row.id, "refunded", actor, None, key=f"refunded:{refund_id}")
+        else:
+            await self._stage(session, row.id, "partially_refunded", actor, None, key=f"refund:{refund_id}")
+        session.add(row)
+        await self.outbox.add(
+            session,
+            "order.refunded",
+            events_pb2.OrderRefunded(
+                order_id=row.id,
+                client_id=row.client_id,
+                amount=_money(refund, row.currency),
+                reason=reason,
+            ),
+            aggregate_id=row.id,
+            tenant_id=row.tenant_id,
+            actor_id=actor,
+        )
+        return refund_row
+
+    async def refund_cancelled_fulfilment(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        order_id: str,
+        kind: str,
+        fulfilment_id: str,
+    ) -> bool:
+        """The order's fulfilment was cancelled or failed in its owning service: refund what is left of the
+        order, exactly once (keyed by the fulfilment, in the caller's transaction, so a redelivered or
+        replayed event finds the key and the refunded order and does nothing). Returns False for another
+        tenant's order, another fulfilment's, or an order with nothing left to refund."""
+        row = (await session.exec(select(OrderRow).where(OrderRow.id == order_id).with_for_update())).first()
+        if row is None or row.tenant_id != tenant_id:
+            return False
+        if row.fulfilment_id and (row.fulfilment_kind, row.fulfilment_id) != (kind, fulfilment_id):
+            return False
+        if row.status not in ("paid", "in_service") or row.refunded_fen >= row.amount_fen:
+            return False
+        refund_id = new_id()
+        first = await claim_idempotency_key(
+            session,
+            TABLES,
+            f"refund:{order_id}",
+            f"fulfilment:{kind}:{fulfilment_id}",
+            request_fingerprint(kind, fulfilment_id),
+            refund_id,
+        )
+        if first is not None:
+            return False
+        # A reason code: the supervisor's words stay with the document order (and its event, which tells the
+        # client), never in the append-only ledger (R-PRIV-1, see domain.ledger_reason).
+        await self._refund(session, row, 0, "fulfilment_cancelled", "system", refund_id)
+        return True
 
     async def refunds_to_send(self, limit: int = 20) -> list[tuple[RefundRow, PaymentRow]]:
         """Refunds a provider has not confirmed yet, oldest first."""
@@ -592,8 +641,9 @@ class PaymentStore:
         return [(refund, payment) for refund, payment in rows]
 
     async def refund_settled(self, refund_id: str, status: str) -> None:
-        """Record the provider's answer to a refund: succeeded, pending (asked again later) or failed
-        (recorded in the ledger and logged as an error: an agent must return the money another way)."""
+        """Record the provider's answer to a refund: succeeded, pending (asked again later) or failed (its
+        postings reversed by a compensating ledger entry and logged as an error: the money is still owed, an
+        agent refunds again or returns it another way)."""
         async with self.db.transaction() as session:
             refund = (
                 await session.exec(select(RefundRow).where(RefundRow.id == refund_id).with_for_update())
@@ -603,17 +653,51 @@ class PaymentStore:
             refund.status = status
             session.add(refund)
             if status == "failed":
-                order = await self._locked_order(session, refund.order_id)
-                log.error("a provider refused a refund", extra={"refund_id": refund_id})
-                await self._append_ledger(
-                    session,
-                    "refund_failed",
-                    order,
-                    refund.payment_id,
-                    refund.amount_fen,
-                    {"refund_id": refund_id},
-                    [],
+                await self._reverse_refund(session, refund)
+
+    async def _reverse_refund(self, session: AsyncSession, refund: RefundRow) -> None:
+        """A provider refused `refund`: the money never left, so the refund's postings are reversed by a new,
+        compensating ledger entry (never an edit), the order's refunded amount goes back down (an agent can
+        refund again) and the client's timeline shows it. Logged as an error for agents to act on."""
+        order = await self._locked_order(session, refund.order_id)
+        log.error("a provider refused a refund", extra={"refund_id": refund.id})
+        original = await self._refund_entry(session, refund)
+        postings = domain.reversal(original) if original else []
+        await self._append_ledger(
+            session,
+            "refund_failed",
+            order,
+            refund.payment_id,
+            refund.amount_fen,
+            {"refund_id": refund.id, "reverses": "refunded"},
+            postings,
+        )
+        if not refund.reason.startswith("unapplied_payment"):  # the order's own refund, not a stray payment's
+            order.refunded_fen -= refund.amount_fen
+            session.add(order)
+        await self._stage(
+            session, order.id, "refund_failed", "system", None, key=f"refund_failed:{refund.id}"
+        )
+        REFUSED_REFUNDS.inc()
+
+    async def _refund_entry(self, session: AsyncSession, refund: RefundRow) -> list[tuple[str, int]]:
+        """The postings of the ledger entry that booked `refund`."""
+        entries = (
+            await session.exec(
+                select(LedgerEntryRow).where(
+                    LedgerEntryRow.payment_id == refund.payment_id, LedgerEntryRow.event == "refunded"
                 )
+            )
+        ).all()
+        for entry in entries:
+            if json.loads(entry.data).get("refund_id") == refund.id:
+                postings = (
+                    await session.exec(
+                        select(LedgerPostingRow).where(LedgerPostingRow.entry_seq == entry.seq)
+                    )
+                ).all()
+                return [(p.account, p.amount_fen) for p in postings]
+        return []
 
     # -- vouchers ----------------------------------------------------------------------------------
     async def issue_voucher(self, order_id: str, signer: VoucherSigner) -> VoucherRow:
@@ -894,9 +978,13 @@ class PaymentStore:
         ]
         return domain.verify_chain(chain)
 
-    async def reconcile(self, start: datetime, end: datetime) -> tuple[list[Difference], list[str]]:
-        """Compare the ledger's payments in [start, end) with each provider's statement of the same period.
-        Returns the differences and the providers whose statement cannot be fetched here."""
+    async def reconcile(
+        self, start: datetime, end: datetime, statements: Mapping[str, Mapping[str, int]] | None = None
+    ) -> tuple[list[Difference], list[str]]:
+        """Compare the ledger's payments in [start, end) with each provider's statement of the same period
+        (payment id → fen of successful payments): `statements` as fetched from the providers that offer
+        one (see `services.payment.reconciliation`), plus the sandbox's own records. Returns the differences
+        and the providers with payments in the ledger but no statement here."""
         async with self.db.transaction() as session:
             ledger_rows = (
                 await session.execute(
@@ -909,7 +997,20 @@ class PaymentStore:
                     )
                 )
             ).all()
-            sandbox_rows = (
+        ledger: dict[str, dict[str, int]] = {}
+        for payment_id, amount, method in ledger_rows:
+            ledger.setdefault(method, {})[payment_id] = int(amount)
+        all_statements = {"sandbox": await self.sandbox_statement(start, end), **(statements or {})}
+        differences: list[Difference] = []
+        for provider, statement in sorted(all_statements.items()):
+            differences += domain.compare_statement(provider, ledger.get(provider, {}), statement)
+        unavailable = sorted(set(ledger) - set(all_statements))
+        return differences, unavailable
+
+    async def sandbox_statement(self, start: datetime, end: datetime) -> dict[str, int]:
+        """The sandbox provider's statement: what its customers paid in [start, end), by payment id."""
+        async with self.db.transaction() as session:
+            rows = (
                 await session.exec(
                     select(SandboxTransactionRow).where(
                         SandboxTransactionRow.status == "paid",
@@ -918,28 +1019,7 @@ class PaymentStore:
                     )
                 )
             ).all()
-        ledger: dict[str, dict[str, int]] = {}
-        for payment_id, amount, method in ledger_rows:
-            ledger.setdefault(method, {})[payment_id] = int(amount)
-        statements = {"sandbox": {t.payment_id: t.amount_fen for t in sandbox_rows}}
-        differences: list[Difference] = []
-        for provider, statement in statements.items():
-            booked = ledger.get(provider, {})
-            for payment_id in sorted(set(booked) | set(statement)):
-                in_ledger, at_provider = booked.get(payment_id), statement.get(payment_id)
-                if in_ledger is None:
-                    differences.append(
-                        Difference(provider, payment_id, "missing_in_ledger", 0, at_provider or 0)
-                    )
-                elif at_provider is None:
-                    differences.append(Difference(provider, payment_id, "missing_at_provider", in_ledger, 0))
-                elif in_ledger != at_provider:
-                    differences.append(
-                        Difference(provider, payment_id, "amount_differs", in_ledger, at_provider)
-                    )
-        # Real providers' statements (Alipay bill download, WeChat Pay tradebill, bank files) need their APIs.
-        unavailable = sorted(set(ledger) - set(statements))
-        return differences, unavailable
+        return {t.payment_id: t.amount_fen for t in rows}
 
     async def ledger_events(self, order_id: str) -> list[str]:
         async with self.db.transaction() as session:

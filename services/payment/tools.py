@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
+from services.payment.config import PaymentSettings, configured_providers
 from services.payment.invoices import BEIJING
 from services.payment.models import TABLES
+from services.payment.reconciliation import fetch_statements
 from services.payment.store import PaymentStore
 from services.runtime.config import Settings
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.records import utcnow
 
 
 def _store(settings: Settings) -> tuple[Database, PaymentStore]:
@@ -34,18 +38,22 @@ async def verify_ledger(settings: Settings) -> int:
     return 1
 
 
-async def reconcile(settings: Settings, day: date) -> int:
+async def reconcile(settings: Settings, day: date, providers: Mapping[str, object] | None = None) -> int:
     """Prints the differences between the ledger and each provider's statement for `day` (Beijing time);
-    exit code 0 when they agree, 1 when there are differences."""
+    exit code 0 when they agree, 1 when there are differences. `providers` defaults to the configured ones
+    (COUNSEL_ALIPAY_* etc.); those that publish statements are fetched (see services/payment/reconciliation)."""
     start = datetime(day.year, day.month, day.day, tzinfo=BEIJING)
+    if providers is None:
+        providers = configured_providers(PaymentSettings.from_settings(settings))
+    statements, missing = await fetch_statements(providers, day, utcnow())
     db, store = _store(settings)
     try:
-        differences, unavailable = await store.reconcile(start, start + timedelta(days=1))
+        differences, unavailable = await store.reconcile(start, start + timedelta(days=1), statements)
     finally:
         await db.close()
     for d in differences:
         print(f"{d.provider:8} {d.payment_id}  {d.kind:20} ledger={d.ledger_fen} provider={d.provider_fen}")
-    for provider in unavailable:
-        print(f"{provider:8} statement not available here; not reconciled")
+    for provider in sorted(set(unavailable) | set(missing)):
+        print(f"{provider:8} not reconciled: {missing.get(provider, 'no statement API here')}")
     print(f"{day.isoformat()}: {len(differences)} difference(s)")
     return 1 if differences else 0

@@ -35,6 +35,7 @@ def workflow_input(row: OrderRow) -> OrderWorkflowInput:
         pay_before=row.pay_before,
         client_id=row.client_id,
         requirements=row.requirements,
+        booking=row.booking,
     )
 
 

@@ -83,8 +83,26 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
+    # Outbound SMS (notification service). "" = none: captured in the dev outbox in dev/test; elsewhere codes
+    # fail with 503 and SMS deliveries fall back to the inbox. "aliyun" = Alibaba Cloud SMS (SendSms, RPC
+    # signature v1) with the key pair, the approved sign name and the approved templates below.
+    sms_provider: str = ""
+    sms_access_key_id: str = ""
+    sms_access_key_secret: SecretStr = SecretStr("")
+    sms_sign_name: str = ""
+    # Approved template codes by message kind, a JSON object: {"otp": "SMS_1", "invitation": "SMS_2",
+    # "default": "SMS_3"}; "otp" gets ${code}, "invitation" ${enterprise} and ${role}, "default" (any other
+    # message) ${content}. A message without a template fails for good (and falls back to the inbox).
+    sms_templates: str = ""
+    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    sms_region: str = "cn-hangzhou"
+    sms_timeout_seconds: float = 10.0
     # How long a status e-mail or SMS waits for others to join it in one digest (R-PRIV-2); tests shorten it.
     notification_digest_seconds: float = Field(default=60.0, ge=0)
+
+    # Login locations (identity): a MaxMind DB file (GeoLite2/GeoIP2 City layout) for country, province and
+    # city; empty = countries only, from the registries' allocations bundled with the code.
+    geoip_database: str = ""
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000

@@ -121,8 +121,11 @@ class Outbox:
         aggregate_id: str,
         tenant_id: str = "",
         actor_id: str = "",
+        subject_suffix: str = "",
     ) -> EventEnvelope:
-        """Record `event_type` (e.g. "consultation.submitted"); published after the transaction commits."""
+        """Record `event_type` (e.g. "consultation.submitted"); published after the transaction commits.
+        `subject_suffix` (a token without dots, e.g. a conversation id) is appended to the subject so a
+        subscriber can listen to one aggregate's events; consumers of `<service>.>` still see them."""
         packed = AnyProto()
         packed.Pack(payload)
         envelope = EventEnvelope(
@@ -138,7 +141,9 @@ class Outbox:
         await session.execute(
             insert(self.table).values(
                 event_id=envelope.id,
-                subject=self.subject(event_type),
+                subject=f"{self.subject(event_type)}.{subject_suffix}"
+                if subject_suffix
+                else self.subject(event_type),
                 payload=envelope.SerializeToString(),
                 correlation_id=envelope.correlation_id,
             )

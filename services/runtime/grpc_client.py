@@ -11,6 +11,24 @@ import grpc
 from services.runtime.context import CORRELATION_HEADER, access_token_var, current_correlation_id
 
 
+def _propagating(details: grpc.aio.ClientCallDetails, default_timeout: float) -> grpc.aio.ClientCallDetails:
+    metadata = list(details.metadata or [])
+    keys = {key for key, _ in metadata}
+    correlation_id = current_correlation_id()
+    if correlation_id and CORRELATION_HEADER not in keys:
+        metadata.append((CORRELATION_HEADER, correlation_id))
+    token = access_token_var.get()
+    if token and "authorization" not in keys:
+        metadata.append(("authorization", f"Bearer {token}"))
+    return grpc.aio.ClientCallDetails(
+        method=details.method,
+        timeout=details.timeout if details.timeout is not None else default_timeout,
+        metadata=grpc.aio.Metadata(*metadata),
+        credentials=details.credentials,
+        wait_for_ready=details.wait_for_ready,
+    )
+
+
 class PropagatingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     def __init__(self, default_timeout: float) -> None:
         self.default_timeout = default_timeout
@@ -21,30 +39,28 @@ class PropagatingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ign
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        metadata = list(client_call_details.metadata or [])
-        keys = {key for key, _ in metadata}
-        correlation_id = current_correlation_id()
-        if correlation_id and CORRELATION_HEADER not in keys:
-            metadata.append((CORRELATION_HEADER, correlation_id))
-        token = access_token_var.get()
-        if token and "authorization" not in keys:
-            metadata.append(("authorization", f"Bearer {token}"))
-        details = grpc.aio.ClientCallDetails(
-            method=client_call_details.method,
-            timeout=client_call_details.timeout
-            if client_call_details.timeout is not None
-            else self.default_timeout,
-            metadata=grpc.aio.Metadata(*metadata),
-            credentials=client_call_details.credentials,
-            wait_for_ready=client_call_details.wait_for_ready,
-        )
-        return await continuation(details, request)
+        return await continuation(_propagating(client_call_details, self.default_timeout), request)
+
+
+class PropagatingStreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    """The same for server-streaming calls (e.g. a document download); the deadline bounds the whole stream."""
+
+    def __init__(self, default_timeout: float) -> None:
+        self.default_timeout = default_timeout
+
+    async def intercept_unary_stream(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(_propagating(client_call_details, self.default_timeout), request)
 
 
 def open_channel(address: str, *, default_timeout: float = 10.0) -> grpc.aio.Channel:
     """An insecure channel for the local and in-cluster network (mTLS is terminated by the mesh)."""
     return grpc.aio.insecure_channel(
         address,
-        interceptors=[PropagatingInterceptor(default_timeout)],
+        interceptors=[PropagatingInterceptor(default_timeout), PropagatingStreamInterceptor(default_timeout)],
         options=[("grpc.enable_retries", 1), ("grpc.keepalive_time_ms", 30_000)],
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import grpc
@@ -28,6 +29,7 @@ access_log = logging.getLogger("counsel.access")
 log = logging.getLogger(__name__)
 
 UnaryHandler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
 def error_trailers(error: DomainError) -> tuple[tuple[str, bytes], ...]:
@@ -56,13 +58,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None or (handler.unary_unary is None and handler.unary_stream is None):
             return handler
         full_method: str = handler_call_details.method
         metadata = dict(handler_call_details.invocation_metadata or ())
         if full_method.startswith("/grpc.health.") or full_method.startswith("/grpc.reflection."):
             return handler
         method = full_method.rsplit("/", 1)[-1]
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(cast(StreamHandler, handler.unary_stream), method, metadata),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         wrapped = self._wrap(cast(UnaryHandler, handler.unary_unary), method, metadata)
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
@@ -72,43 +80,62 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, inner: UnaryHandler, method: str, metadata: dict[str, Any]) -> UnaryHandler:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            correlation_token = correlation_id_var.set(
-                str(metadata.get(CORRELATION_HEADER) or new_correlation_id())
-            )
-            principal_token = principal_var.set(None)
-            access_token_token = access_token_var.set("")
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            try:
-                token = bearer_token(metadata.get("authorization"))
-                if token and self.verifier is not None:
-                    principal_var.set(await self.verifier.verify(token))
-                    access_token_var.set(token)  # forwarded when this call makes calls of its own
+            async with self._call(method, metadata, context):
                 return await inner(request, context)
-            except DomainError as error:
-                code = error.code
-                await context.abort(code, error.message, trailing_metadata=error_trailers(error))
-            except grpc.aio.AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
-                raise
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("unhandled error in %s.%s", self.service, method)
-                await context.abort(code, "internal error")
-            finally:
-                elapsed = time.perf_counter() - started
-                GRPC_REQUESTS.labels(self.service, method, code.name).inc()
-                GRPC_DURATION.labels(self.service, method).observe(elapsed)
-                access_log.info(
-                    "grpc %s",
-                    method,
-                    extra={"rpc": method, "code": code.name, "duration_ms": round(elapsed * 1000, 2)},
-                )
-                access_token_var.reset(access_token_token)
-                principal_var.reset(principal_token)
-                correlation_id_var.reset(correlation_token)
+            raise AssertionError("unreachable: _call never swallows an error")  # pragma: no cover
 
         return handle
+
+    def _wrap_stream(self, inner: StreamHandler, method: str, metadata: dict[str, Any]) -> StreamHandler:
+        """The same for a server-streaming call: the principal holds for the whole stream, and an error
+        after some messages still ends the call with its status and details."""
+
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async with self._call(method, metadata, context):
+                async for reply in inner(request, context):
+                    yield reply
+
+        return handle
+
+    @contextlib.asynccontextmanager
+    async def _call(
+        self, method: str, metadata: dict[str, Any], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[None]:
+        correlation_token = correlation_id_var.set(
+            str(metadata.get(CORRELATION_HEADER) or new_correlation_id())
+        )
+        principal_token = principal_var.set(None)
+        access_token_token = access_token_var.set("")
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            token = bearer_token(metadata.get("authorization"))
+            if token and self.verifier is not None:
+                principal_var.set(await self.verifier.verify(token))
+                access_token_var.set(token)  # forwarded when this call makes calls of its own
+            yield
+        except DomainError as error:
+            code = error.code
+            await context.abort(code, error.message, trailing_metadata=error_trailers(error))
+        except grpc.aio.AbortError:
+            code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            log.exception("unhandled error in %s.%s", self.service, method)
+            await context.abort(code, "internal error")
+        finally:
+            elapsed = time.perf_counter() - started
+            GRPC_REQUESTS.labels(self.service, method, code.name).inc()
+            GRPC_DURATION.labels(self.service, method).observe(elapsed)
+            access_log.info(
+                "grpc %s",
+                method,
+                extra={"rpc": method, "code": code.name, "duration_ms": round(elapsed * 1000, 2)},
+            )
+            access_token_var.reset(access_token_token)
+            principal_var.reset(principal_token)
+            correlation_id_var.reset(correlation_token)
 
 
 class GrpcServer:

@@ -21,6 +21,12 @@ def _no_5xx(response: httpx.Response) -> None:
         )
 
 
+def problem_fields(response: httpx.Response) -> set[str]:
+    """The fields a problem+json answer names."""
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    return {e["field"] for e in response.json().get("errors") or []}
+
+
 def login(http: httpx.Client, email: str) -> dict[str, str]:
     """Bearer headers of a demo account (password login)."""
     response = http.post(

@@ -16,8 +16,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from deploy.local.servers import TemporalDevServer
+from services.consultation.seed import DEMO_FIELDS
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.support import login
+from tests.e2e.support import login, problem_fields
 from workflows.shared import DocumentOrderOutcome, document_order_workflow_id
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -26,11 +27,6 @@ LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
 
 def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def problem_fields(response: httpx.Response) -> set[str]:
-    assert response.headers["content-type"].startswith("application/problem+json"), response.text
-    return {e["field"] for e in response.json().get("errors") or []}
 
 
 def test_a_document_order_from_creation_to_acceptance(
@@ -72,7 +68,9 @@ def test_a_document_order_from_creation_to_acceptance(
     path = f"/api/v1/document-orders/{order['id']}"
     assert order["stage"] == "awaiting_acknowledgement" and order["complexity"] == "simple"
     assert when(order["acknowledge_due_at"]) - when(order["created_at"]) <= timedelta(minutes=30)  # R-DOC-2
-    assert order["assigned_lawyer_id"] in LAWYER_BY_ID and order["assignment_reason"]
+    assert order["assigned_lawyer_id"] in LAWYER_BY_ID
+    # R-DOC-3: matched by the product's legal field, as consultation matches its lawyers.
+    assert order["assignment_reason"].startswith("field contract;"), order["assignment_reason"]
     lawyer = login(http, LAWYER_BY_ID[order["assigned_lawyer_id"]])
     other_lawyer = login(http, next(e for i, e in LAWYER_BY_ID.items() if i != order["assigned_lawyer_id"]))
 
@@ -133,7 +131,8 @@ def test_a_document_order_from_creation_to_acceptance(
     assert rejected.status_code == 200 and rejected.json()["stage"] == "drafting"
     assert rejected.json()["draft_due_at"] == order["draft_due_at"] or order["draft_due_at"] is None
 
-    final = "采购合同（定稿）\n".encode() + os.urandom(128)
+    # Larger than one object-store chunk (128 KiB): the download streams it in pieces (R-DOC-6).
+    final = "采购合同（定稿）\n".encode() + os.urandom(300 * 1024)
     order = http.post(f"{path}/drafts", headers=lawyer, files={"file": ("合同.docx", final, DOCX)}).json()
     assert order["stage"] == "in_review" and [v["status"] for v in order["versions"]] == [
         "rejected",
@@ -151,6 +150,10 @@ def test_a_document_order_from_creation_to_acceptance(
     # The client sees and downloads exactly the approved bytes (R-DOC-6).
     seen = http.get(path, headers=client).json()
     assert [v["number"] for v in seen["versions"]] == [2]
+    with http.stream("GET", f"{path}/versions/2/file", headers=client) as streamed:
+        assert streamed.status_code == 200
+        pieces = list(streamed.iter_raw())
+    assert b"".join(pieces) == final and int(streamed.headers["content-length"]) == len(final)
     download = http.get(f"{path}/versions/2/file", headers=client)
     assert download.status_code == 200
     assert (
@@ -204,3 +207,37 @@ async def workflow_outcome(address: str, document_order_id: str) -> DocumentOrde
         document_order_workflow_id(document_order_id), result_type=DocumentOrderOutcome
     )
     return await asyncio.wait_for(handle.result(), 60)
+
+
+def test_a_lawyer_letter_goes_to_a_lawyer_of_the_field_its_requirements_describe(http: httpx.Client) -> None:
+    """R-DOC-3 "matched by legal field, as in consultation": the lawyer-letter product names no field, so the
+    requirements' text is classified (a labour dispute) and a demo lawyer practising labour law is assigned."""
+    signed_in = http.post(
+        "/api/v1/auth/login",
+        json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
+    ).json()
+    agent = login(http, "agent@demo.counsel.test")
+    created = http.post(
+        "/api/v1/document-orders",
+        headers=agent,
+        json={
+            "order_id": f"order-{os.urandom(6).hex()}",
+            "tenant_id": signed_in["user"]["tenant_id"],
+            "client_id": signed_in["user"]["id"],
+            "product_id": "doc-lawyer-letter",
+            "complexity": "simple",
+            "requirements": {
+                "contract_type": "劳动 Employment",
+                "parties": "甲方 某公司；乙方 员工张三",
+                "key_terms": "公司拖欠三个月工资并违法解除劳动合同，要求支付工资和经济补偿金",
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    order = created.json()
+    assert order["assignment_reason"].startswith("field labour;"), order["assignment_reason"]
+    assert order["assignment_reason"].endswith("(field from classified)")
+    labour_lawyers = {
+        demo_user_id(e) for e, f in zip(LAWYER_EMAILS, DEMO_FIELDS, strict=True) if "labour" in f
+    }
+    assert order["assigned_lawyer_id"] in labour_lawyers

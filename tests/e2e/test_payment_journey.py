@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
+from deploy.local.launcher import StackProcess
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.support import login, wait_for
+from tests.e2e.support import login, problem_fields, wait_for
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
@@ -45,7 +48,9 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
 
     # R-PAY-2: the same key and body is the first order; another body with the key is 409.
     assert http.post("/api/v1/orders", headers=client | key, json=body).json()["id"] == order["id"]
-    other = http.post("/api/v1/orders", headers=client | key, json=body | {"requirements": {"x": "y"}})
+    other = http.post(
+        "/api/v1/orders", headers=client | key, json=body | {"requirements": {"topic": "劳动 labour"}}
+    )
     assert other.status_code == 409
 
     unavailable = http.post(
@@ -69,11 +74,18 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
         return current if current["status"] == "in_service" else None
 
     assert wait_for(in_service, timeout=60)["id"] == order["id"]
-    stages = [
-        s["stage"]
-        for s in http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+    timeline = http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+    reached = [(s["stage"], s["status"]) for s in timeline if s["status"] != "pending"]
+    assert reached == [
+        ("pending_payment", "done"),
+        ("paid", "done"),
+        ("voucher_issued", "done"),
+        ("invoice_issued", "done"),
+        ("in_service", "current"),
     ]
-    assert stages == ["pending_payment", "paid", "voucher_issued", "invoice_issued", "in_service"]
+    # §9.2: what is still to come is the product's own process, pending until the consultation starts.
+    pending = [s["stage"] for s in timeline if s["status"] == "pending"]
+    assert pending == [p["stage"] for p in consultation_product["process"] if p["stage"] != "paid"]
 
     voucher = http.get(f"/api/v1/orders/{order['id']}/voucher", headers=client).json()
     assert voucher["order_id"] == order["id"] and voucher["amount"] == tier["price"]
@@ -122,6 +134,15 @@ def test_a_client_orders_pays_through_the_sandbox_and_gets_a_verifiable_voucher(
 
     assert wait_for(fulfilled, timeout=30) == {"kind": "consultation", "id": asked.json()["id"]}
 
+    # The consultation's own stage records join the order's timeline, after the stage that started it.
+    def joined() -> list[str] | None:
+        stages = http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+        names = [s["stage"] for s in stages if s["status"] != "pending"]
+        return names if "submitted" in names else None
+
+    names = wait_for(joined, timeout=30)
+    assert names.index("consultation_started") < names.index("submitted")
+
     # An agent refunds part, then the rest; a retried refund with the same key has no second effect.
     agent = login(http, "agent@demo.counsel.test")
     refund_key = {"Idempotency-Key": uuid.uuid4().hex}
@@ -150,6 +171,18 @@ def test_a_paid_document_order_starts_its_document_order_and_completes_with_it(h
         "parties": ["甲方 演示科技有限公司", "乙方 某服务商"],
         "key_terms": "服务内容、费用、保密、违约责任",
     }
+    # Answers are checked against the product's form when ordering, before any payment (422 naming the field).
+    for bad, field in (
+        (requirements | {"contract_type": "赠与 Gift"}, "requirements.contract_type"),
+        ({k: v for k, v in requirements.items() if k != "key_terms"}, "requirements.key_terms"),
+        (requirements | {"deadline": "next week"}, "requirements.deadline"),
+    ):
+        refused = http.post(
+            "/api/v1/orders",
+            headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+            json={"product_id": "doc-contract-drafting", "tier": "simple", "requirements": bad},
+        )
+        assert refused.status_code == 422 and problem_fields(refused) == {field}, refused.text
     created = http.post(
         "/api/v1/orders",
         headers=client | {"Idempotency-Key": uuid.uuid4().hex},
@@ -202,11 +235,57 @@ def test_a_paid_document_order_starts_its_document_order_and_completes_with_it(h
         return current if current["status"] == "completed" else None
 
     assert wait_for(completed, timeout=30)["fulfilment"] == in_service["fulfilment"]
-    order_stages = [
-        s["stage"]
-        for s in http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()["stages"]
+
+    # Issue 9 "done when" (§9.2, R-Q-3): the order's timeline lists every stage of payment and of the
+    # document order as the documents service recorded it, all done, with the due times of the clocks.
+    timeline = http.get(f"/api/v1/orders/{order['id']}/timeline", headers=client).json()
+    assert timeline["status"] == "completed"
+    stages = {s["stage"]: s for s in timeline["stages"]}
+    assert [s["stage"] for s in timeline["stages"]] == [
+        "pending_payment",
+        "paid",
+        "voucher_issued",
+        "invoice_issued",
+        "in_service",
+        "awaiting_acknowledgement",
+        "drafting",
+        "in_review",
+        "delivered",
+        "completed",
     ]
-    assert order_stages[-2:] == ["in_service", "completed"]
+    assert {s["status"] for s in timeline["stages"]} == {"done"}
+    assert all(s["entered_at"] for s in timeline["stages"])
+    assert when(stages["pending_payment"]["due_at"]) == when(order["pay_before"])
+    assert stages["awaiting_acknowledgement"]["due_at"] == document["acknowledge_due_at"]
+    finished = http.get(path, headers=client).json()
+    assert stages["drafting"]["due_at"] == finished["draft_due_at"]
+    assert stages["drafting"]["actor"] == demo_user_id("agent@demo.counsel.test")
+    assert stages["delivered"]["due_at"] == finished["revision_window_ends_at"]
+    assert stages["in_review"]["actor"] == document["assigned_lawyer_id"]
+    # payment's stages in their order, then the document order's (it starts just before `in_service`)
+    entered = [when(s["entered_at"]) for s in timeline["stages"]]
+    assert entered[:5] == sorted(entered[:5]) and entered[5:] == sorted(entered[5:])
+
+    # …and the client's inbox got exactly one message per stage meant for the client, nothing twice.
+    subjects = {order["id"], document["id"]}
+    expected = [
+        "order.created",
+        "order.paid",
+        "docorder.created",
+        "docorder.acknowledged",
+        "docorder.drafted",
+        "docorder.delivered",
+        "docorder.completed",
+    ]
+
+    def inbox_of(headers: dict[str, str]) -> list[str]:
+        items = http.get("/api/v1/notifications", headers=headers, params={"limit": 100}).json()["items"]
+        return sorted(n["kind"] for n in items if n["subject_id"] in subjects)
+
+    assert wait_for(lambda: (k := inbox_of(client)) == sorted(expected) and k, timeout=30)
+    # the lawyer hears of the assignment, the approval and the acceptance of the version
+    lawyer_expected = sorted(["docorder.created.lawyer", "docorder.approved", "docorder.accepted"])
+    assert wait_for(lambda: (k := inbox_of(lawyer)) == lawyer_expected and k, timeout=30)
 
 
 def test_an_unpaid_order_can_be_cancelled_and_roles_and_bad_input_are_refused(
@@ -236,3 +315,61 @@ def test_an_unpaid_order_can_be_cancelled_and_roles_and_bad_input_are_refused(
     assert http.get("/api/v1/orders/no-such-order", headers=client).status_code == 404
     assert http.get("/api/v1/ledger/verify", headers=client).status_code == 403
     assert http.post(f"/api/v1/orders/{order['id']}/refund", headers=client).status_code == 403
+
+
+def test_a_document_order_cancelled_by_a_supervisor_refunds_its_order(
+    http: httpx.Client, platform: StackProcess
+) -> None:
+    """R-PAY-3 compensation across services: a paid document order is cancelled with the operator command
+    (API.md has no public path for it), documents publishes `docorder.cancelled`, and the payment service
+    refunds the order once; the client is told, and the ledger still verifies."""
+    client = login(http, "client@demo.counsel.test")
+    requirements = {"contract_type": "租赁 Lease", "parties": ["甲方", "乙方"], "key_terms": "租金、期限"}
+    order = http.post(
+        "/api/v1/orders",
+        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"product_id": "doc-contract-drafting", "tier": "simple", "requirements": requirements},
+    ).json()
+    paying = http.post(
+        f"/api/v1/orders/{order['id']}/payments",
+        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"method": "sandbox"},
+    )
+    assert http.post(f"/api/v1/dev/sandbox-pay/{paying.json()['payment_id']}").status_code == 202
+
+    def fulfilled() -> dict | None:
+        current = http.get(f"/api/v1/orders/{order['id']}", headers=client).json()
+        return current if current["status"] == "in_service" and current["fulfilment"] else None
+
+    document_order_id = wait_for(fulfilled, timeout=60)["fulfilment"]["id"]
+    command = [sys.executable, "-m", "deploy.cli", "documents", "cancel", document_order_id]
+    cancelled = subprocess.run(
+        [*command, "--reason", "律师无法按期起草"],
+        env=platform.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cancelled.returncode == 0 and cancelled.stdout.strip().endswith(": cancelled"), cancelled.stderr
+    document = http.get(f"/api/v1/document-orders/{document_order_id}", headers=client).json()
+    assert document["stage"] == "cancelled"
+
+    def refunded() -> dict | None:
+        current = http.get(f"/api/v1/orders/{order['id']}", headers=client).json()
+        return current if current["status"] == "refunded" else None
+
+    assert wait_for(refunded, timeout=60)["refunded"] == order["amount"]
+    again = subprocess.run(
+        [*command, "--reason", "再次"], env=platform.env, capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 0  # already cancelled: nothing more happens
+    supervisor = login(http, "supervisor@demo.counsel.test")
+    assert http.get("/api/v1/ledger/verify", headers=supervisor).json()["valid"] is True
+
+    def told() -> list[str] | None:
+        items = http.get("/api/v1/notifications", headers=client).json()["items"]
+        kinds = [n["kind"] for n in items if n.get("subject_id") in (order["id"], document_order_id)]
+        return kinds if {"docorder.cancelled", "order.refunded"} <= set(kinds) else None
+
+    kinds = wait_for(told, timeout=60)
+    assert kinds.count("order.refunded") == 1 and kinds.count("docorder.cancelled") == 1

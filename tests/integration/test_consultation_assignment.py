@@ -370,3 +370,56 @@ async def test_an_agent_bridges_a_phone_consultation_and_the_call_record_is_kept
     assert [(c.id, c.status) for c in view.calls] == [(call.id, "ended")]
     assert [s.stage for s in view.stages if s.stage.startswith("call")] == ["call_connected", "call_ended"]
     assert {"call.connected", "call.ended"} <= set(await events(store))
+
+
+async def test_a_professional_question_gets_the_reply_clock_of_its_orders_tier(
+    store: ConsultationStore,
+) -> None:
+    """`reply_due_at` = submission + the bought tier's `reply_hours` as the order copied it; 24 h when the
+    order carries none (an order from before tiers were copied)."""
+    from typing import Any, cast
+
+    from counsel.consultation.v1 import consultation_service_pb2 as pb
+    from counsel.payment.v1 import payment_service_pb2 as payment_pb
+    from services.consultation.server import ConsultationServicer
+    from services.runtime.context import principal_var
+
+    class Payments:
+        async def GetOrder(
+            self, request: payment_pb.GetOrderRequest, **_: Any
+        ) -> payment_pb.GetOrderResponse:
+            order = payment_pb.Order(id=request.order_id, status="paid", category="consultation")
+            if request.order_id == "order-48h":
+                order.reply_hours = 48
+            return payment_pb.GetOrderResponse(order=order)
+
+    servicer = ConsultationServicer(store, cast(Any, None), cast(Any, Payments()))
+    token = principal_var.set(CLIENT)
+    try:
+        due = {}
+        for order_id in ("order-48h", "order-without-hours"):
+            reply = await servicer.CreateConsultation(
+                pb.CreateConsultationRequest(
+                    kind="professional", subject="工资", question=LABOUR_QUESTION, order_id=order_id
+                ),
+                cast(Any, None),
+            )
+            c = reply.consultation
+            due[order_id] = c.reply_due_at.ToDatetime() - c.created_at.ToDatetime()
+    finally:
+        principal_var.reset(token)
+    assert due == {"order-48h": timedelta(hours=48), "order-without-hours": timedelta(hours=24)}
+
+
+async def test_open_reply_clocks_are_counted_for_the_sla_timers_gauge(store: ConsultationStore) -> None:
+    """counsel_sla_timers_pending{kind="reply_24h"}: professional questions with a reply promised and not
+    given; a general question carries no promise; an answered one stops its clock."""
+    assert await store.open_timers() == {"reply_24h": 0}
+    answered = await submit(store)
+    await submit(store)
+    await store.create(CLIENT, NewConsultation("general", "试用期", LABOUR_QUESTION, ""), "")
+    await store.classify(answered, "c", default_classifier().classify)
+    lawyer_id, _ = await store.assign(answered, [], None, "a")
+    assert await store.open_timers() == {"reply_24h": 2}
+    await store.post_message(lawyer(lawyer_id), answered, "答复如下……")
+    assert await store.open_timers() == {"reply_24h": 1}

@@ -1,6 +1,8 @@
 """The documents service's store and file bucket against real PostgreSQL (migrated with its Alembic
-revisions) and NATS JetStream's Object Store: idempotent creation, round-robin assignment, tenant isolation,
-the review gate, breaches recorded once, versions with their SHA-256 (R-DOC-2..6, §9.5, R-ACC-4)."""
+revisions) and NATS JetStream's Object Store: idempotent creation, assignment by legal field (the rules
+consultation uses), the catalog's lawyer events feeding the projection, tenant isolation,
+the review gate, breaches recorded once, versions with their SHA-256 streamed chunk by chunk
+(R-DOC-2..6, §9.5, R-ACC-4)."""
 
 from __future__ import annotations
 
@@ -13,18 +15,22 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from counsel.catalog.v1.events_pb2 import LawyerChanged, LawyerServiceWindow
+from counsel.common.v1.event_pb2 import EventEnvelope
 from deploy.local.servers import NatsServer, PostgresServer
 from services.documents import domain
 from services.documents.files import DocumentFiles
-from services.documents.models import TABLES
+from services.documents.lawyer_events import LawyerProjection
+from services.documents.models import TABLES, LawyerRosterRow
 from services.documents.store import DocumentsStore, NewOrder
 from services.runtime.config import Settings, load_settings
 from services.runtime.context import Principal
 from services.runtime.db import Database, ensure_database
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
+from services.runtime.metrics import refresh_sla_timers
 from services.runtime.migrations import migrate
-from services.runtime.records import utcnow
+from services.runtime.records import new_id, utcnow
 
 TENANT = "tenant-1"
 CLIENT = Principal("client-1", tenant_id=TENANT, roles=frozenset({"client_admin"}))
@@ -90,20 +96,84 @@ def lawyer(user_id: str) -> Principal:
     return Principal(user_id, roles=frozenset({"lawyer"}))
 
 
-async def test_creation_is_idempotent_by_order_id_and_assigns_round_robin(store: DocumentsStore) -> None:
+async def test_creation_is_idempotent_by_order_id_and_spreads_equal_lawyers(store: DocumentsStore) -> None:
     for n in (1, 2):
-        await store.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
-    first = new_order()
+        await store.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}", fields=["contract"])
+    first = new_order(legal_field="contract", legal_field_source="product")
     view, created = await store.create(first)
     again, created_again = await store.create(first)
     assert created and not created_again and again.row.id == view.row.id
-    other, _ = await store.create(new_order())
+    other, _ = await store.create(new_order(legal_field="contract", legal_field_source="product"))
+    # equal lawyers: the one with the lighter open load takes the next order
     assert {view.row.assigned_lawyer_id, other.row.assigned_lawyer_id} == {"lawyer-1", "lawyer-2"}
-    assert view.row.assignment_reason.startswith("round_robin")
+    assert view.row.assignment_reason.startswith("field contract;")
+    assert view.row.assignment_reason.endswith("(field from product)")
+    assert view.row.legal_field == "contract"
     assert view.row.stage == "awaiting_acknowledgement"
     assert view.row.acknowledge_due_at == first.paid_at + timedelta(minutes=30)  # R-DOC-2
     assert [s.stage for s in view.stages] == ["awaiting_acknowledgement"]
     assert await events(store) == ["docorder.created", "docorder.created"]
+
+
+async def test_the_lawyer_practises_the_orders_field_is_active_and_not_overloaded(
+    store: DocumentsStore,
+) -> None:
+    """R-DOC-3 "matched by legal field, as in consultation": only active lawyers of the field below their
+    open-load limit are eligible; the reason is recorded; nobody in the field → any field, and it says so."""
+    await store.upsert_staff("labour-busy", "lawyer", "l-1", fields=["labour"])
+    await store.upsert_staff("labour-free", "lawyer", "l-2", fields=["labour"])
+    await store.upsert_staff("labour-inactive", "lawyer", "l-3", fields=["labour"])
+    await store.upsert_staff("contract-only", "lawyer", "l-4", fields=["contract"])
+    async with store.db.transaction() as session:
+        for user_id, active, max_open in (("labour-inactive", False, 20), ("labour-busy", True, 1)):
+            row = await session.get(LawyerRosterRow, user_id)
+            assert row is not None
+            row.active, row.max_open = active, max_open
+            session.add(row)
+    busy, _ = await store.create(new_order(legal_field="labour"))  # labour-busy: lowest id, no load
+    assert busy.row.assigned_lawyer_id == "labour-busy"
+    chosen = [(await store.create(new_order(legal_field="labour")))[0].row for _ in range(3)]
+    # labour-busy is at its limit of one open order, labour-inactive is never chosen
+    assert {row.assigned_lawyer_id for row in chosen} == {"labour-free"}
+    assert "field labour" in chosen[0].assignment_reason and "1 eligible" in chosen[0].assignment_reason
+
+    stray, _ = await store.create(new_order(legal_field="tax", legal_field_source="classified"))
+    assert stray.row.assigned_lawyer_id == "contract-only"  # the lightest load of any field
+    assert stray.row.assignment_reason.startswith("nobody eligible practises tax")
+    assert stray.row.assignment_reason.endswith("(field from classified)")
+
+
+async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
+    store: DocumentsStore,
+) -> None:
+    """R-DOC-3: `catalog.lawyer.changed` (through the durable consumer's transaction) feeds the projection:
+    an activated IP lawyer takes IP work; once the firm deactivates them, they get no more."""
+    projection = LawyerProjection(store)
+
+    async def changed(active: bool) -> None:
+        envelope = EventEnvelope(id=new_id(), type="lawyer.changed", tenant_id="")
+        envelope.payload.Pack(
+            LawyerChanged(
+                lawyer_id="profile-7",
+                user_id="lawyer-ip",
+                fields=["ip"],
+                active=active,
+                service_hours=[LawyerServiceWindow(weekday=1, start="09:00", end="18:00")],
+            )
+        )
+        for _ in range(2):  # a redelivery changes nothing
+            async with store.db.transaction() as session:
+                await projection(envelope, session)
+
+    await changed(active=True)
+    view, _ = await store.create(new_order(legal_field="ip", legal_field_source="requirements"))
+    assert view.row.assigned_lawyer_id == "lawyer-ip"
+    assert view.row.assignment_reason.startswith("field ip;")
+
+    await changed(active=False)
+    with pytest.raises(Conflict) as error:  # nobody else is on the roster
+        await store.create(new_order(legal_field="ip", legal_field_source="requirements"))
+    assert error.value.reason == "no_lawyer_available"
 
 
 async def test_without_any_lawyer_creation_is_a_conflict_not_a_crash(store: DocumentsStore) -> None:
@@ -217,7 +287,8 @@ async def test_a_breach_is_recorded_once_counted_and_reassigns_a_late_draft(stor
     before_delivery = counted("delivery")
     view = await store.record_breach(order_id, "delivery", new_due, later, "key-delivery")
     assert view.row.assigned_lawyer_id not in ("", first_lawyer)
-    assert view.row.assignment_reason == "reassigned_after_breach" and view.row.draft_due_at == later
+    assert view.row.assignment_reason.startswith("reassigned_after_breach: ")
+    assert view.row.draft_due_at == later
     assert counted("delivery") == before_delivery + 1
     assert [s.reason for s in view.stages][-1] == "reassigned_after_breach"
     assert (await events(store)).count("docorder.sla_breached") == 2
@@ -258,3 +329,51 @@ async def test_an_uncommitted_file_can_be_removed_and_a_missing_one_is_not_found
     with pytest.raises(NotFound):
         await files.get(name)
     await files.delete(name)  # deleting twice is harmless
+
+
+async def test_a_file_larger_than_one_chunk_streams_back_chunk_by_chunk_with_its_bytes(
+    files: DocumentFiles,
+) -> None:
+    """R-DOC-6 downloads stream: the bucket's chunks come back one at a time, in order, and together are
+    exactly the stored bytes (their SHA-256 is the version's digest); an empty file has no chunk."""
+    content = os.urandom(300 * 1024 + 7)  # the object store's chunks are 128 KiB: three of them
+    name = f"probe/{os.urandom(6).hex()}"
+    await files.put(name, content)
+    chunks = [chunk async for chunk in files.chunks(name)]
+    assert len(chunks) == 3 and max(len(c) for c in chunks) == 128 * 1024
+    assert hashlib.sha256(b"".join(chunks)).hexdigest() == hashlib.sha256(content).hexdigest()
+    empty = f"probe/{os.urandom(6).hex()}"
+    await files.put(empty, b"")
+    assert [chunk async for chunk in files.chunks(empty)] == []
+    with pytest.raises(NotFound):
+        [chunk async for chunk in files.chunks("probe/missing")]
+
+
+async def test_the_sla_timers_gauge_counts_the_deadlines_the_records_show_running(
+    store: DocumentsStore, files: DocumentFiles
+) -> None:
+    """counsel_sla_timers_pending{kind}: one acknowledgement clock per unacknowledged order, one delivery
+    clock per order in its first drafting, one revision window per delivered order; in review, none."""
+    await store.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    waiting, _ = await store.create(new_order())
+    drafting, _ = await store.create(new_order())
+    reviewed, _ = await store.create(new_order())
+    delivered, _ = await store.create(new_order())
+    for view in (drafting, reviewed, delivered):
+        await store.acknowledge(AGENT, view.row.id, "")
+    upload = domain.validate_upload("合同.docx", DOCX, b"draft", "")
+    for view in (reviewed, delivered):
+        await store.add_version(lawyer("lawyer-1"), view.row.id, upload, files.put)
+    await store.upsert_staff(REVIEWER.user_id, "reviewer", "11101201234567890")
+    await store.review(REVIEWER, delivered.row.id, "approve", "")
+    assert await store.open_timers() == {"acknowledge_30m": 1, "delivery": 1, "revision_window": 1}
+
+    await refresh_sla_timers(store.open_timers, ("acknowledge_30m", "delivery", "revision_window", "other"))
+
+    def gauge(kind: str) -> float | None:
+        return REGISTRY.get_sample_value("counsel_sla_timers_pending", {"kind": kind})
+
+    assert [gauge(k) for k in ("acknowledge_30m", "delivery", "revision_window", "other")] == [1, 1, 1, 0]
+    await store.acknowledge(AGENT, waiting.row.id, "")
+    await refresh_sla_timers(store.open_timers, ("acknowledge_30m", "delivery"))
+    assert (gauge("acknowledge_30m"), gauge("delivery")) == (0, 2)

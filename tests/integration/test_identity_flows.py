@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import select, text
 
 from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from deploy.local.servers import NatsServer, PostgresServer, free_port
 from services.gateway.app import create_app
@@ -32,7 +33,14 @@ from services.gateway.clients import Connections
 from services.identity import domain, tokens
 from services.identity import main as identity_main
 from services.identity.models import TABLES as IDENTITY_TABLES
-from services.identity.seed import DEMO_FIRM_ID, DEMO_PASSWORD, demo_email, demo_user_id, seed_demo
+from services.identity.seed import (
+    DEMO_ENTERPRISE_ID,
+    DEMO_FIRM_ID,
+    DEMO_PASSWORD,
+    demo_email,
+    demo_user_id,
+    seed_demo,
+)
 from services.identity.store import IdentityStore
 from services.notification import main as notification_main
 from services.runtime.auth import TokenVerifier
@@ -525,6 +533,55 @@ async def test_client_admin_invites_a_member_who_joins_by_code(stack: Stack) -> 
         assert bad.status_code == 422 and problem_fields(bad) == ["role"]
 
 
+async def test_an_invited_registrant_who_asks_for_another_enterprise_is_told_about_the_invitation(
+    stack: Stack,
+) -> None:
+    """R-ACC-4, README "Invitations": the invitation wins unless the registrant asks for a different new
+    enterprise, which is a 409 naming the pending invitation (nothing is created); without enterprise_name,
+    or with the inviting enterprise's own name, they join the inviter with the invited role."""
+    async with stack.http() as http:
+        _, admin = await register_by_phone(http, enterprise_name="丙律所客户")
+        invitees = [f"+86{new_phone()}" for _ in range(3)]
+        for invitee in invitees:
+            invited = await http.post(
+                "/api/v1/enterprise/members", json={"phone": invitee, "role": "client"}, headers=bearer(admin)
+            )
+            assert invited.status_code == 202, invited.text
+
+        first = invitees[0]
+        code = await send_code(http, "sms", first)
+        both = await http.post(
+            "/api/v1/auth/register",
+            json={"phone": first, "code": code, "display_name": "赵", "enterprise_name": "赵氏贸易"},
+        )
+        assert both.status_code == 409, both.text
+        problem = both.json()
+        assert problem["type"].endswith("/invitation_pending") and "丙律所客户" in problem["detail"]
+        # Nothing was created: the same person then accepts the invitation with a new code.
+        joined = await http.post(
+            "/api/v1/auth/register",
+            json={"phone": first, "code": await send_code(http, "sms", first), "display_name": "赵"},
+        )
+        assert joined.status_code == 201, joined.text
+        assert joined.json()["user"]["tenant_id"] == admin["user"]["tenant_id"]
+        assert joined.json()["user"]["roles"] == ["client"]
+
+        # Typing the inviting enterprise's own name is joining it, not founding a second one.
+        second = invitees[1]
+        same = await http.post(
+            "/api/v1/auth/register",
+            json={
+                "phone": second,
+                "code": await send_code(http, "sms", second),
+                "display_name": "钱",
+                "enterprise_name": " 丙律所客户 ",
+            },
+        )
+        assert same.status_code == 201, same.text
+        assert same.json()["user"]["tenant_id"] == admin["user"]["tenant_id"]
+        assert same.json()["user"]["roles"] == ["client"]
+
+
 async def test_users_of_another_tenant_are_not_found(stack: Stack) -> None:
     """R-ACC-4 inside the service: another enterprise's user is 404 over gRPC, whoever asks."""
     async with stack.http() as http:
@@ -713,6 +770,21 @@ def envelope(event_type: str, actor_id: str, aggregate_id: str) -> EventEnvelope
     )
     event.occurred_at.GetCurrentTime()
     return event
+
+
+async def test_logins_record_where_they_came_from(stack: Stack) -> None:
+    """§6.1.1.2 (R-ACC-3): each login's place, resolved offline from its IP address — the local network for a
+    private address, the allocated country for a public one — shown to the user beside the address."""
+    async with stack.http() as http:
+        phone, registered = await register_by_phone(http, password=PASSWORD)
+    transport = httpx.ASGITransport(app=stack.app, client=("114.114.114.114", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as public:
+        assert (await password_login(public, phone, PASSWORD)).status_code == 200
+        page = (await public.get("/api/v1/me/activity", headers=bearer(registered))).json()
+    logins = [item for item in page["items"] if item["kind"] == "login"]
+    places = {login["detail"]["ip"]: login["detail"]["location"] for login in logins}
+    assert places["114.114.114.114"] == "CN"
+    assert [place for ip, place in places.items() if ip != "114.114.114.114"] == ["local network"]
 
 
 async def test_activity_links_logins_and_other_services_events(stack: Stack) -> None:
@@ -1006,3 +1078,142 @@ async def test_a_firms_system_authenticates_with_credentials_scoped_to_its_firm(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await identity.IssueServiceToken(request)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_an_agent_sees_a_clients_activity_and_the_access_is_audited(stack: Stack) -> None:
+    """R-CS-2 (§6.1.4.3): an agent serving a client sees their linked activity (without login addresses);
+    clients and other staff cannot; every look is in the audit trail (R-PRIV-1)."""
+    from services.runtime.context import access_token_var
+
+    async with stack.http() as http:
+        member = (await password_login(http, demo_email("member"), DEMO_PASSWORD)).json()
+        agent = (await password_login(http, demo_email("agent"), DEMO_PASSWORD)).json()
+        lawyer = (await password_login(http, demo_email("lawyer1"), DEMO_PASSWORD)).json()
+    member_id = demo_user_id(demo_email("member"))
+    identity = stack.connections.clients.identity
+    request = identity_pb.ListUserActivityRequest(user_id=member_id)
+    token = access_token_var.set(agent["access_token"])
+    try:
+        seen = await identity.ListUserActivity(request)
+        missing = identity_pb.ListUserActivityRequest(user_id="nobody")
+        with pytest.raises(grpc.aio.AioRpcError) as not_found:
+            await identity.ListUserActivity(missing)
+        with pytest.raises(grpc.aio.AioRpcError) as no_user:
+            await identity.ListUserActivity(identity_pb.ListUserActivityRequest())
+    finally:
+        access_token_var.reset(token)
+    logins = [a for a in seen.activities if a.kind == "login"]
+    assert logins and all("ip" not in a.detail and "ip_enc" not in a.detail for a in logins)
+    assert not_found.value.code() == grpc.StatusCode.NOT_FOUND
+    assert no_user.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    for refused in (member, lawyer):
+        token = access_token_var.set(refused["access_token"])
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as denied:
+                await identity.ListUserActivity(request)
+        finally:
+            access_token_var.reset(token)
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    async with stack.identity_db.transaction() as session:
+        audited = (
+            (
+                await session.execute(
+                    text(
+                        "SELECT actor_id FROM audit_events WHERE action = 'activity.viewed_by_staff' AND user_id = :id"
+                    ),
+                    {"id": member_id},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert demo_user_id(demo_email("agent")) in audited
+
+
+# --- groups and contact addresses for notifications (issue 9) ----------------------------------------------
+
+
+async def test_users_by_role_lists_a_groups_members_with_addresses_for_services_only(stack: Stack) -> None:
+    """Identity's ListUsersByRole: staff roles among staff, enterprise roles within their tenant, contact
+    addresses decrypted; a user's token other than a supervisor's is refused."""
+    identity = stack.connections.clients.identity
+    agents = (await identity.ListUsersByRole(identity_pb.ListUsersByRoleRequest(role="agent"))).users
+    assert [(u.id, u.email) for u in agents] == [(demo_user_id(demo_email("agent")), demo_email("agent"))]
+    admins = await identity.ListUsersByRole(
+        identity_pb.ListUsersByRoleRequest(role="client_admin", tenant_id=DEMO_ENTERPRISE_ID)
+    )
+    assert demo_user_id(demo_email("client")) in {u.id for u in admins.users}
+    assert all(u.tenant_id == DEMO_ENTERPRISE_ID for u in admins.users)
+    other = await identity.ListUsersByRole(
+        identity_pb.ListUsersByRoleRequest(role="client_admin", tenant_id="another-tenant")
+    )
+    assert list(other.users) == []
+    for request, code in (
+        (identity_pb.ListUsersByRoleRequest(role="client_admin"), grpc.StatusCode.INVALID_ARGUMENT),
+        (identity_pb.ListUsersByRoleRequest(role="wizard"), grpc.StatusCode.INVALID_ARGUMENT),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await identity.ListUsersByRole(request)
+        assert refused.value.code() == code
+    async with stack.http() as http:
+        client = (await password_login(http, demo_email("member"), DEMO_PASSWORD)).json()
+    token = access_token_var.set(client["access_token"])
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as denied:
+            await identity.ListUsersByRole(identity_pb.ListUsersByRoleRequest(role="agent"))
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        access_token_var.reset(token)
+
+
+STAFF_BREACH_TITLES = ("文书订单超时告警", "Document order deadline missed")
+
+
+async def test_a_breach_reaches_the_agents_and_supervisors_found_in_identity_at_their_addresses(
+    stack: Stack,
+) -> None:
+    """Issue 9: a document breach alerts the agent team and the supervisors (R-DOC-2): the notification
+    service resolves the groups' members through identity, and e-mails them at the address identity holds,
+    since they set none in their preferences. Real identity and notification services, NATS and PostgreSQL."""
+    document_order_id = f"doc-{secrets.token_hex(4)}"
+    breach = documents_events.DocOrderSlaBreached(
+        document_order_id=document_order_id, kind="delivery", client_id=demo_user_id(demo_email("member"))
+    )
+    breach.new_due_at.GetCurrentTime()
+    event = EventEnvelope(
+        id=secrets.token_hex(16), type="docorder.sla_breached", tenant_id=DEMO_ENTERPRISE_ID
+    )
+    event.payload.Pack(breach)
+    event.occurred_at.GetCurrentTime()
+    bus = await EventBus.connect(stack.settings, name="test-groups")
+    try:
+        for _ in range(2):  # redelivered: still one message each
+            await bus.publish(
+                stack.settings.subject("documents.docorder.sla_breached"), event.SerializeToString(), event.id
+            )
+    finally:
+        await bus.close()
+
+    async with stack.http() as http:
+        for who in ("agent", "supervisor"):
+            signed_in = (await password_login(http, demo_email(who), DEMO_PASSWORD)).json()
+            deadline = time.monotonic() + 20
+            while True:
+                items = (await http.get("/api/v1/notifications", headers=bearer(signed_in))).json()["items"]
+                mine = [n for n in items if n["subject_id"] == document_order_id]
+                if mine or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            assert [n["kind"] for n in mine] == ["docorder.sla_breached.staff"], (who, items)
+            # The e-mail goes to the address identity holds (the dispatcher runs every second).
+            deadline = time.monotonic() + 20
+            while True:
+                outbox = (await http.get("/api/v1/dev/outbox", params={"to": demo_email(who)})).json()[
+                    "items"
+                ]
+                mails = [m for m in outbox if m["channel"] == "email" and m["subject"] in STAFF_BREACH_TITLES]
+                if mails or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            sent = (await http.get("/api/v1/notifications/deliveries", headers=bearer(signed_in))).json()
+            assert len(mails) == 1, (who, outbox, sent)

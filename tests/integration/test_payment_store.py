@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.any_pb2 import Any as AnyProto
 from sqlalchemy import text
 
+from counsel.booking.v1 import events_pb2 as booking_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
@@ -28,7 +29,7 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.payment import domain, tools
 from services.payment.config import PaymentSettings
 from services.payment.fulfilment_links import FulfilmentLinker
-from services.payment.invoices import ObjectStoreInvoices
+from services.payment.invoices import BEIJING, ObjectStoreInvoices
 from services.payment.models import TABLES, OrderRow, PaymentRow
 from services.payment.providers.alipay import AlipayConfig, AlipayProvider
 from services.payment.providers.base import Notification, load_private_key, rsa_sha256_sign
@@ -44,6 +45,7 @@ from services.runtime.db import Database, ensure_database
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
 from services.runtime.migrations import migrate
+from tests.integration.fake_providers import alipay_bill_gateway, alipay_trade_bill
 
 CLIENT = Principal(user_id="u1", tenant_id="t1", roles=frozenset({"client"}))
 STRANGER = Principal(user_id="u2", tenant_id="t2", roles=frozenset({"client"}))
@@ -317,6 +319,59 @@ async def test_counsel_ledger_verify_exits_nonzero_on_a_tampered_ledger(
     assert "BROKEN at entry 3" in capsys.readouterr().out
 
 
+async def test_counsel_payment_reconcile_compares_the_ledger_with_alipays_bill(
+    platform: Platform, postgres_server: PostgresServer, unique_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reconciliation beyond the sandbox: Alipay's trade bill (downloaded through its signed download URL)
+    is compared with the ledger's Alipay payments; a provider without a statement API is named, not skipped."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    paid = []
+    for n in range(2):
+        order_id = await platform.order()
+        async with platform.db.transaction() as session:
+            row = await session.get(OrderRow, order_id)
+            assert row is not None
+            session.add(
+                PaymentRow(
+                    id=f"ali{n}-{order_id[:20]}",
+                    order_id=order_id,
+                    tenant_id=row.tenant_id,
+                    method="alipay",
+                    status="created",
+                    amount_fen=row.amount_fen,
+                    created_at=row.created_at,
+                )
+            )
+        note = Notification(f"n-ali{n}", f"ali{n}-{order_id[:20]}", f"20261129{n}", 99900, "CNY", "paid")
+        assert await platform.store.apply_notification("alipay", note) == "applied"
+        paid.append(note.payment_id)
+    today = datetime.now(UTC).astimezone(BEIJING).date()
+    bill = alipay_trade_bill(
+        today.isoformat(),
+        [(paid[0], "交易", "999.00"), (paid[1], "交易", "999.01"), ("ali-unknown", "交易", "5.00")],
+    )
+    settings = load_settings(database_url=postgres_server.url, database_prefix=unique_name)
+    async with httpx.AsyncClient(transport=alipay_bill_gateway(private_pem, bill)) as http:
+        providers = {
+            "alipay": AlipayProvider(AlipayConfig("app-1", private_pem, public_pem), http),
+            "bank": object(),  # a provider with no statement API here
+        }
+        assert await tools.reconcile(settings, today, providers) == 1
+    out = capsys.readouterr().out
+    assert f"{paid[1]}  amount_differs       ledger=99900 provider=99901" in out
+    assert "ali-unknown  missing_in_ledger" in out and paid[0] not in out
+    assert "bank     not reconciled: no statement API here" in out
+    assert f"{today.isoformat()}: 2 difference(s)" in out
+
+
 async def test_expiry_asks_a_real_providers_query_api_before_cancelling(platform: Platform) -> None:
     order_id = await platform.order()
     # An Alipay payment (the provider is not configured here, so the payment row is written directly).
@@ -393,6 +448,19 @@ async def test_requested_refunds_are_sent_to_the_provider_and_settled(platform: 
     assert statuses == "succeeded,failed"
     assert "refund_failed" in await platform.store.ledger_events(order_id)
     assert (await platform.store.verify_ledger()).valid
+    # The refused refund's postings are reversed by a compensating entry: the books hold what was really
+    # returned (100 fen), the refunded entry itself is untouched, and the 200 fen can be refunded again.
+    balances = await platform.store.account_balances()
+    assert balances["cash:alipay"] == 99900 - 100 and balances[domain.REVENUE] == -(99900 - 100)
+    entries = await platform.scalar(
+        "SELECT count(*) FROM ledger_entries WHERE order_id = :o AND event = 'refunded'", o=order_id
+    )
+    assert entries == 2
+    view = await platform.store.get_order(None, order_id)
+    assert view.row.refunded_fen == 100 and "refund_failed" in [s.stage for s in view.stages]
+    again = await platform.store.refund_order(None, order_id, 0, "retry after refusal", "")
+    assert again.row.status == "refunded" and again.row.refunded_fen == 99900
+    assert (await platform.store.account_balances())["cash:alipay"] == 0
 
 
 async def test_a_consultation_submitted_against_a_paid_order_becomes_its_fulfilment(
@@ -457,3 +525,51 @@ async def test_a_completed_document_order_completes_the_order_it_fulfils(platfor
     view = await platform.store.get_order(CLIENT, order_id)
     assert view.row.status == "completed"
     assert [s.stage for s in view.stages][-2:] == ["in_service", "completed"]
+
+
+async def test_a_finished_booking_completes_the_order_that_confirmed_it(platform: Platform) -> None:
+    """R-BK-1: `booking.completed` (completed or no_show) completes the booking's order, once."""
+    order_id = await platform.order()
+    linker = FulfilmentLinker(platform.store)
+
+    def finished(booking_id: str, status: str = "completed", tenant_id: str = "t1") -> EventEnvelope:
+        packed = AnyProto()
+        packed.Pack(
+            booking_events.BookingCompleted(
+                booking_id=booking_id, client_id="u1", status=status, order_id=order_id
+            )
+        )
+        return EventEnvelope(
+            id=f"e-{booking_id}-{tenant_id}", type="booking.completed", tenant_id=tenant_id, payload=packed
+        )
+
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    await platform.store.advance_order(order_id, "in_service", "booking", "b-1")
+    async with platform.db.transaction() as session:
+        await linker(finished("b-other"), session)  # not this order's booking
+        await linker(finished("b-1", tenant_id="t2"), session)  # another enterprise's event
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "in_service"
+    async with platform.db.transaction() as session:
+        await linker(finished("b-1", status="no_show"), session)
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "completed"
+
+
+@pytest.mark.parametrize(("refund", "status"), [(50000, "completed"), (99900, "in_service")])
+async def test_a_cancelled_booking_ends_its_order_unless_it_is_refunded_in_full(
+    platform: Platform, refund: int, status: str
+) -> None:
+    """A late cancellation keeps part of the price: the order is complete (the refund follows on it); a
+    full refund is left to turn the order into `refunded`."""
+    order_id = await platform.order()
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    await platform.store.advance_order(order_id, "in_service", "booking", "b-9")
+    packed = AnyProto()
+    packed.Pack(
+        booking_events.BookingCancelled(
+            booking_id="b-9", client_id="u1", status="cancelled", order_id=order_id, refund_fen=refund
+        )
+    )
+    event = EventEnvelope(id=f"e-cancel-{refund}", type="booking.cancelled", tenant_id="t1", payload=packed)
+    async with platform.db.transaction() as session:
+        await FulfilmentLinker(platform.store)(event, session)
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == status

@@ -12,8 +12,9 @@ call it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,8 @@ class Entry:
     files: dict[str, tuple[str, bytes, str]] | None = None
     # A server-sent event stream: admitted, it answers 200 at once and keeps going (see `first_chunk`).
     stream: bool = False
+    # A WebSocket: refused before the handshake (close 4401/4403), or admitted and answering in frames.
+    websocket: bool = False
 
 
 LAWYER_PROFILE = {"name": "x", "fields": ["contract"], "years_of_practice": 3}
@@ -145,6 +148,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/firms/{firm_id}/lawyers"): Entry(roles("firm_admin"), LAWYER_PROFILE),
     ("PUT", "/api/v1/lawyers/{lawyer_id}"): Entry(roles("firm_admin"), LAWYER_PROFILE),
     ("POST", "/api/v1/lawyers/{lawyer_id}/activate"): Entry(roles("firm_admin")),
+    ("POST", "/api/v1/lawyers/{lawyer_id}/deactivate"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/reviews"): Entry(roles("client", "client_admin"), {"order_id": "o1", "rating": 5}),
     ("PUT", "/api/v1/products/{product_id}"): Entry(
         roles("editor"),
@@ -183,6 +187,28 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/consultations/{consultation_id}/classification"): Entry(
         roles("agent", "supervisor"), {"legal_field": "ip"}
+    ),
+    # instant chat (R-CS-1, R-CS-2)
+    ("ANY", "/api/v1/chat"): Entry(
+        roles("client", "client_admin", "agent", "supervisor"),
+        query={"conversation_id": "x1"},
+        websocket=True,
+    ),
+    ("POST", "/api/v1/chat/messages"): Entry(
+        roles("client", "client_admin", "agent", "supervisor"), {"body": "x"}
+    ),
+    ("GET", "/api/v1/chat/conversations/{conversation_id}/messages"): Entry(
+        roles("client", "client_admin", "agent", "supervisor")
+    ),
+    ("GET", "/api/v1/chat/queue"): Entry(roles("agent", "supervisor")),
+    ("POST", "/api/v1/chat/conversations/{conversation_id}/pickup"): Entry(roles("agent", "supervisor")),
+    ("POST", "/api/v1/chat/conversations/{conversation_id}/close"): Entry(
+        roles("client", "client_admin", "agent", "supervisor")
+    ),
+    ("GET", "/api/v1/chat/clients/{client_id}/insight"): Entry(roles("agent", "supervisor")),
+    ("GET", "/api/v1/chat/leads"): Entry(roles("agent", "supervisor")),
+    ("POST", "/api/v1/chat/clients/{client_id}/conversations"): Entry(
+        roles("agent", "supervisor"), {"body": "x"}
     ),
     ("GET", "/api/v1/lawyer/queue"): Entry(roles("lawyer")),
     ("GET", "/api/v1/agent/at-risk"): Entry(roles("agent", "supervisor")),
@@ -245,6 +271,34 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/payments/notify/{provider}"): Entry(PUBLIC, {"notify_id": "n1"}),
     ("GET", "/api/v1/vouchers/{code}/verify"): Entry(PUBLIC),
     ("GET", "/api/v1/ledger/verify"): Entry(roles("supervisor")),
+    # booking (R-BK-1..3, R-Q-4): anyone sees free slots; clients book, lawyers run the meeting and record
+    # visits, agents follow; the booking service scopes every booking and visit by tenant again
+    ("GET", "/api/v1/lawyers/{lawyer_id}/availability"): Entry(PUBLIC),
+    ("GET", "/api/v1/connect"): Entry(PUBLIC),
+    ("POST", "/api/v1/bookings"): Entry(
+        roles("client", "client_admin"),
+        {"lawyer_id": "l1", "mode": "at_firm", "start": "2030-01-07T10:00:00+08:00", "minutes": 60},
+    ),
+    ("GET", "/api/v1/bookings"): Entry(roles("client", "client_admin", "lawyer", "agent", "supervisor")),
+    ("GET", "/api/v1/bookings/{booking_id}"): Entry(
+        roles("client", "client_admin", "lawyer", "agent", "supervisor")
+    ),
+    ("POST", "/api/v1/bookings/{booking_id}/reschedule"): Entry(
+        roles("client", "client_admin", "agent", "supervisor"), {"start": "2030-01-07T11:00:00+08:00"}
+    ),
+    ("POST", "/api/v1/bookings/{booking_id}/cancel"): Entry(
+        roles("client", "client_admin", "agent", "supervisor"), {}
+    ),
+    ("POST", "/api/v1/bookings/{booking_id}/check-in"): Entry(roles("lawyer")),
+    ("POST", "/api/v1/bookings/{booking_id}/complete"): Entry(roles("lawyer"), {"summary": "s"}),
+    ("POST", "/api/v1/bookings/{booking_id}/quality-checklist"): Entry(
+        roles("lawyer"), {"checklist": {"advice_given": True}}
+    ),
+    ("POST", "/api/v1/bookings/{booking_id}/rating"): Entry(roles("client", "client_admin"), {"rating": 5}),
+    ("POST", "/api/v1/visits"): Entry(
+        roles("lawyer"), {"enterprise_id": "t1", "date": "2026-11-01", "findings": "f"}
+    ),
+    ("GET", "/api/v1/visits"): Entry(roles("client", "client_admin", "lawyer", "supervisor")),
     # local development only (COUNSEL_ENV dev/test)
     ("GET", "/api/v1/dev/outbox"): Entry(PUBLIC, query={"to": "13800138000"}),
     ("POST", "/api/v1/dev/sandbox-pay/{payment_id}"): Entry(PUBLIC),
@@ -255,7 +309,10 @@ def app_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]
     """(method, path) of every route, descending into included routers."""
     for route in routes:
         if hasattr(route, "path"):
-            for method in sorted(getattr(route, "methods", None) or ()):
+            methods = getattr(route, "methods", None)
+            if not methods:  # a WebSocket route
+                yield "ANY", prefix + route.path
+            for method in sorted(methods or ()):
                 if method != "HEAD":
                     yield method, prefix + route.path
         elif hasattr(route, "original_router"):
@@ -305,16 +362,26 @@ class Peer:
         if method.startswith("_"):
             raise AttributeError(method)
 
-        async def call(request: Any, **kwargs: Any) -> Any:
+        def call(request: Any, **kwargs: Any) -> NotFoundCall:
             self.calls.append((method, access_token_var.get()))
-            raise grpc.aio.AioRpcError(
-                grpc.StatusCode.NOT_FOUND,
-                initial_metadata=grpc.aio.Metadata(),
-                trailing_metadata=grpc.aio.Metadata((ERROR_DETAILS_KEY, b"")),
-                details="no such thing",
-            )
+            return NotFoundCall()
 
         return call
+
+
+class NotFoundCall:
+    """A call answered NOT_FOUND, whether awaited (unary) or read (server-streaming)."""
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.read().__await__()
+
+    async def read(self) -> Any:
+        raise grpc.aio.AioRpcError(
+            grpc.StatusCode.NOT_FOUND,
+            initial_metadata=grpc.aio.Metadata(),
+            trailing_metadata=grpc.aio.Metadata((ERROR_DETAILS_KEY, b"")),
+            details="no such thing",
+        )
 
 
 class Health:
@@ -389,6 +456,54 @@ async def first_chunk(app: Any, path: str, headers: dict[str, str]) -> tuple[int
     return start["status"], content_type, body.decode()
 
 
+async def first_frame(
+    app: Any, path: str, query: dict[str, str], headers: dict[str, str]
+) -> tuple[int, str, str]:
+    """Open a WebSocket by driving the app directly: (status, "websocket", first frame). A refusal before
+    the handshake is its close code as an HTTP status (4401 → 401, 4403 → 403); an admitted socket reports
+    the service's answer in its first frame (an error frame carries the problem's status)."""
+    sent: list[dict[str, Any]] = []
+    answered = asyncio.Event()
+    connected = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal connected
+        if not connected:
+            connected = True
+            return {"type": "websocket.connect"}
+        await answered.wait()
+        return {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] in ("websocket.send", "websocket.close"):
+            answered.set()
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": "&".join(f"{k}={v}" for k, v in query.items()).encode(),
+        "headers": [(b"host", b"gateway.test")]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("gateway.test", 80),
+        "subprotocols": [],
+        "state": {},
+    }
+    await asyncio.wait_for(app(scope, receive, send), 10)
+    first = next(m for m in sent if m["type"] in ("websocket.send", "websocket.close"))
+    if first["type"] == "websocket.close":
+        return int(first.get("code", 1000)) - 4000, "websocket", str(first.get("reason", ""))
+    frame = json.loads(first["text"])
+    status = int(frame.get("status", 200)) if frame.get("type") == "error" else 200
+    return status, "websocket", first["text"]
+
+
 # --- the matrix -------------------------------------------------------------------------------------
 
 
@@ -424,6 +539,8 @@ async def test_route_admits_exactly_its_callers(
     )
     if entry.stream:
         status, content_type, text = await first_chunk(app, path, headers)
+    elif entry.websocket:
+        status, content_type, text = await first_frame(app, path, entry.query, headers)
     else:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"

@@ -31,6 +31,9 @@ COUNSEL_METRICS = {
     "counsel_consumer_events_total",
     "counsel_sla_timers_pending",
     "counsel_sla_breaches_total",
+    "counsel_payment_amount_mismatches_total",
+    "counsel_payment_unapplied_payments_total",
+    "counsel_payment_refused_refunds_total",
 }
 METRIC_NAME = re.compile(r"^(counsel_[a-z0-9_]+|temporal_[a-z0-9_]+|up)$")
 # Words in PromQL that look like metric names but are operators or modifiers.
@@ -357,6 +360,7 @@ def test_alerts_cover_the_platform(alert_rules: list[dict[str, Any]]) -> None:
     ):
         assert needed in used, f"no alert on {needed}"
     sla = " ".join(rule["expr"] for rule in alert_rules if "counsel_sla_breaches_total" in rule["expr"])
+    assert "counsel_payment_amount_mismatches_total" in used
     for kind in ("reply_24h", "acknowledge_30m", "delivery"):
         assert kind in sla
 
@@ -383,3 +387,30 @@ def test_dashboard_panels_query_known_metrics(dashboard: dict[str, Any]) -> None
     families = {re.sub(r"_(bucket|sum|count)$", "", name) for name in used}
     assert families >= COUNSEL_METRICS, f"no panel for {COUNSEL_METRICS - families}"
     assert "temporal_workflow_task_schedule_to_start_latency" in families
+
+
+def test_payment_alerts_query_the_counters_the_payment_service_exports(
+    alert_rules: list[dict[str, Any]],
+) -> None:
+    """R-PAY-2 "amount mismatches are rejected and alerted": the alert's metric is the very counter the
+    payment service increments (read from the process's registry, not from a list kept by hand), and it
+    fires on the first mismatch, at once."""
+    from prometheus_client import REGISTRY
+
+    import services.payment.store  # noqa: F401  (registers the payment service's counters)
+
+    # Counter families are named without "_total"; their samples carry it.
+    exported = {
+        f"{family.name}_total"
+        for family in REGISTRY.collect()
+        if family.type == "counter" and family.name.startswith("counsel_payment_")
+    }
+    payment_rules = [rule for rule in alert_rules if rule["alert"].startswith("CounselPayment")]
+    assert {rule["alert"] for rule in payment_rules} >= {"CounselPaymentAmountMismatch"}
+    for rule in payment_rules:
+        names = metric_names(rule["expr"])
+        assert names and names <= exported, f"{rule['alert']} queries {names - exported} that nothing exports"
+    mismatch = next(rule for rule in payment_rules if rule["alert"] == "CounselPaymentAmountMismatch")
+    assert metric_names(mismatch["expr"]) == {"counsel_payment_amount_mismatches_total"}
+    assert mismatch["for"] == "0m" and mismatch["labels"]["severity"] == "critical"
+    assert "increase(" in mismatch["expr"]

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.consultation.classifier import default_classifier
 from services.documents import domain
+from services.runtime import forms
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 
@@ -143,16 +145,16 @@ def test_tier_clocks_default_to_the_standard_and_reject_unknown_complexity() -> 
 
 
 FORM = [
-    domain.RequirementSpec("contract_type", "choice", True, ("买卖 Sale", "服务 Services")),
-    domain.RequirementSpec("parties", "list", True),
-    domain.RequirementSpec("amount", "number", False),
-    domain.RequirementSpec("deadline", "date", False),
+    forms.RequirementSpec("contract_type", "choice", True, ("买卖 Sale", "服务 Services")),
+    forms.RequirementSpec("parties", "list", True),
+    forms.RequirementSpec("amount", "number", False),
+    forms.RequirementSpec("deadline", "date", False),
 ]
 
 
 def test_requirements_are_checked_against_the_products_form() -> None:
     answers = {"contract_type": "买卖 Sale", "parties": " 甲方；乙方 ", "amount": "10000", "deadline": ""}
-    assert domain.validate_requirements_against(FORM, answers) == {
+    assert forms.validate_requirements_against(FORM, answers) == {
         "contract_type": "买卖 Sale",
         "parties": "甲方；乙方",
         "amount": "10000",
@@ -171,7 +173,7 @@ def test_requirements_are_checked_against_the_products_form() -> None:
 )
 def test_bad_requirements_name_the_field(answers: dict[str, str], field: str) -> None:
     with pytest.raises(InvalidArgument) as error:
-        domain.validate_requirements_against(FORM, answers)
+        forms.validate_requirements_against(FORM, answers)
     assert field_of(error) == field
 
 
@@ -184,3 +186,38 @@ def test_an_acknowledgement_after_the_deadline_moved_the_order_on_says_so() -> N
     with pytest.raises(Conflict) as late:
         domain.check_acknowledge("drafting", "")
     assert late.value.reason == "acknowledgement_deadline_passed"
+
+
+# --- the legal field a lawyer is matched by (R-DOC-3) -------------------------------------------------------
+
+
+def test_the_products_field_comes_first_then_the_requirements_then_the_classifier() -> None:
+    asked: list[str] = []
+
+    def classify(text: str) -> str:
+        asked.append(text)
+        return "labour"
+
+    labour_text = {"key_terms": "试用期 解除劳动合同 经济补偿", "parties": "公司/员工"}
+    assert domain.legal_field_for({"legal_field": "contract"}, labour_text, classify) == (
+        "contract",
+        "product",
+    )
+    assert domain.legal_field_for({}, labour_text | {"legal_field": "ip"}, classify) == ("ip", "requirements")
+    assert asked == []
+    assert domain.legal_field_for({"legal_field": "astrology"}, labour_text, classify) == (
+        "labour",
+        "classified",
+    )
+    assert asked == ["试用期 解除劳动合同 经济补偿\n公司/员工"]  # every answer, by field name
+
+
+def test_requirements_with_no_text_or_an_unknown_answer_fall_back_to_other() -> None:
+    assert domain.legal_field_for({}, {}, lambda text: "labour") == ("other", "classified")
+    assert domain.legal_field_for({}, {"purpose": "x"}, lambda text: "astrology") == ("other", "classified")
+
+
+def test_the_real_classifier_reads_a_labour_matter_from_the_requirements() -> None:
+    text = {"purpose": "员工试用期被辞退，公司拒绝支付经济补偿，需要发律师函要求支付赔偿金"}
+    field, source = domain.legal_field_for({}, text, lambda t: default_classifier().classify(t).field)
+    assert (field, source) == ("labour", "classified")

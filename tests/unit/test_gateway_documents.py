@@ -139,18 +139,38 @@ async def test_a_download_carries_the_versions_digest(
         media_type="application/pdf",
         file_name="合同.pdf",
         status="approved",
+        size_bytes=len(content),
     )
+    # Streamed: the metadata first, then the chunks as the object store gives them.
     fakes.fake("documents").on(
-        "DownloadVersion", lambda r: pb.DownloadVersionResponse(version=version, content=content)
+        "StreamVersion",
+        lambda r: [
+            pb.StreamVersionResponse(version=version),
+            pb.StreamVersionResponse(chunk=content[:5]),
+            pb.StreamVersionResponse(chunk=content[5:]),
+        ],
     )
     response = await client.get(f"{PATH}/versions/2/file", headers=bearer(keys, "client"))
     assert response.status_code == 200
     assert response.content == content
+    assert response.headers["content-length"] == str(len(content))
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["repr-digest"] == f"sha-256=:{base64.b64encode(digest.digest()).decode()}:"
     assert "filename*=UTF-8''" in response.headers["content-disposition"]
     assert fakes.fake("documents").calls[0][1].version_number == 2
     assert_problem(await client.get(f"{PATH}/versions/0/file", headers=bearer(keys, "client")), 404)
+
+
+async def test_a_refused_download_is_a_problem_before_any_byte(
+    client: httpx.AsyncClient,
+    fakes: FakeClients,
+    keys: Keys,
+) -> None:
+    """A draft a client may not see is 404 from the service's first answer, not a broken stream."""
+    fakes.fake("documents").on(
+        "StreamVersion", lambda r: rpc_error(grpc.StatusCode.NOT_FOUND, "no such version")
+    )
+    assert_problem(await client.get(f"{PATH}/versions/1/file", headers=bearer(keys, "client")), 404)
 
 
 async def test_a_revision_after_the_window_is_a_409_with_its_reason(

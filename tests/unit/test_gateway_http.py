@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,16 +114,43 @@ class Recorder:
         if method.startswith("_") or method[0].islower():
             raise AttributeError(method)
 
-        async def call(request: Any, **kwargs: Any) -> Any:
+        def call(request: Any, **kwargs: Any) -> FakeCall:
             self.calls.append((method, request, access_token_var.get()))
-            if method not in self.replies:
-                raise rpc_error(grpc.StatusCode.UNIMPLEMENTED, "not faked")
-            result = self.replies[method](request)
-            if isinstance(result, Exception):
-                raise result
-            return result
+
+            def produce() -> Any:
+                if method not in self.replies:
+                    raise rpc_error(grpc.StatusCode.UNIMPLEMENTED, "not faked")
+                result = self.replies[method](request)
+                if isinstance(result, Exception):
+                    raise result
+                return result
+
+            return FakeCall(produce)
 
         return call
+
+
+class FakeCall:
+    """What a stub's call returns: awaited for a unary reply, or read message by message for a
+    server-streaming one (the fake's reply is then a list of messages; the stream ends with EOF)."""
+
+    def __init__(self, produce: Callable[[], Any]) -> None:
+        self.produce = produce
+        self.messages: Iterator[Any] | None = None
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._reply().__await__()
+
+    async def _reply(self) -> Any:
+        return self.produce()
+
+    async def read(self) -> Any:
+        if self.messages is None:
+            self.messages = iter(self.produce())
+        return next(self.messages, grpc.aio.EOF)
+
+    def cancel(self) -> bool:
+        return True
 
 
 class FakeHealth:

@@ -7,7 +7,7 @@ from argon2 import PasswordHasher
 
 from services.identity import domain
 from services.runtime.context import Principal
-from services.runtime.errors import InvalidArgument, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
 
 
 @pytest.mark.parametrize(
@@ -225,3 +225,13 @@ ADMIN = Principal("u2", TENANT, frozenset({"client_admin"}))
 )
 def test_who_sees_whom(principal: Principal | None, user_id: str, tenant_id: str, visible: bool) -> None:
     assert domain.can_see_user(principal, user_id, tenant_id) is visible
+
+
+def test_an_invitation_wins_unless_the_registrant_asks_for_another_enterprise() -> None:
+    """R-ACC-4: joining the inviter is what an invited employee means, even when they type its name."""
+    domain.check_invited_registration("", "甲公司")
+    domain.check_invited_registration("甲公司", "甲公司")
+    domain.check_invited_registration(" Acme  Ltd ", "acme ltd")
+    with pytest.raises(Conflict) as other:
+        domain.check_invited_registration("乙公司", "甲公司")
+    assert other.value.reason == "invitation_pending" and "甲公司" in str(other.value)

@@ -51,6 +51,14 @@ EXAMPLES: dict[str, Message] = {
     "consultation.classified": consultation.ConsultationClassified(
         consultation_id="c1", legal_field="labour"
     ),
+    "chat.message_posted": consultation.ChatMessagePosted(
+        conversation_id="chat1",
+        seq=3,
+        message_id="m1",
+        author_role="agent",
+        client_id="client",
+        author_id="agent",
+    ),
     "consultation.rated": consultation.ConsultationRated(consultation_id="c1", lawyer_id="lawyer", rating=5),
     "docorder.created": documents.DocOrderCreated(
         document_order_id="d1",
@@ -82,13 +90,28 @@ EXAMPLES: dict[str, Message] = {
     "docorder.completed": documents.DocOrderCompleted(
         document_order_id="d1", order_id="o1", final_version_number=2
     ),
+    "docorder.cancelled": documents.DocOrderCancelled(
+        document_order_id="d1",
+        order_id="o1",
+        client_id="client",
+        reason="无法按要求起草",
+        cancelled_by="supervisor",
+        stage="drafting",
+        assigned_lawyer_id="lawyer",
+    ),
     "booking.held": booking.BookingHeld(booking_id="b1", client_id="client", lawyer_id="lawyer"),
     "booking.confirmed": booking.BookingConfirmed(booking_id="b1", client_id="client", lawyer_id="lawyer"),
-    "booking.reminded": booking.BookingReminded(booking_id="b1", client_id="client", lead_minutes=60),
+    "booking.reminded": booking.BookingReminded(
+        booking_id="b1", client_id="client", lawyer_id="lawyer", lead_minutes=60
+    ),
     "booking.cancelled": booking.BookingCancelled(
         booking_id="b1", client_id="client", status="cancelled", reason="client_request"
     ),
     "booking.completed": booking.BookingCompleted(booking_id="b1", client_id="client", status="completed"),
+    "booking.rescheduled": booking.BookingRescheduled(
+        booking_id="b1", client_id="client", lawyer_id="lawyer"
+    ),
+    "booking.checked_in": booking.BookingCheckedIn(booking_id="b1", client_id="client", lawyer_id="lawyer"),
     "order.created": payment.OrderCreated(
         order_id="o1", client_id="client", amount=Money(amount=99900, currency="CNY")
     ),
@@ -114,7 +137,7 @@ def test_every_stage_event_notifies_someone_in_both_languages(event_type: str) -
     plan = plan_for(envelope(event_type, EXAMPLES[event_type]))
     assert plan.notices, f"{event_type} notifies nobody"
     for notice in plan.notices:
-        assert notice.user_id or notice.role
+        assert notice.user_id or notice.role or notice.group
         for language in ("zh", "en"):
             text = render(notice.kind, notice.params, language)
             assert text.title and text.body
@@ -137,11 +160,38 @@ def test_deadline_breaches_delivery_payment_and_reminders_are_transactional() ->
         "consultation.escalated",
         "docorder.sla_breached",
         "docorder.delivered",
+        "docorder.cancelled",
         "order.paid",
         "order.refunded",
         "booking.reminded",
     } <= transactional
     assert "consultation.replied" not in transactional
+
+
+def test_booking_reminders_reach_the_client_and_the_lawyer() -> None:
+    """R-BK-1: the 24 h and 1 h reminders go to both sides of the meeting."""
+    plan = plan_for(envelope("booking.reminded", EXAMPLES["booking.reminded"]))
+    assert {n.user_id for n in plan.notices} == {"client", "lawyer"}
+
+
+def test_groups_hear_of_breaches_escalations_and_their_enterprises_payments() -> None:
+    """Recipients no event names are groups, resolved through identity: a document breach alerts the agents
+    and the supervisors, a missed consultation reply the supervisors, a paid order the enterprise's admins
+    (not the payer, who is told already)."""
+
+    def groups(event_type: str) -> set[tuple[str, str]]:
+        plan = plan_for(envelope(event_type, EXAMPLES[event_type]))
+        return {(n.kind, n.group) for n in plan.notices if n.group}
+
+    assert groups("docorder.sla_breached") == {
+        ("docorder.sla_breached.staff", "agent"),
+        ("docorder.sla_breached.staff", "supervisor"),
+    }
+    assert groups("consultation.escalated") == {("consultation.escalated.supervisor", "supervisor")}
+    assert groups("order.paid") == {("order.paid.admin", "client_admin")}
+    paid = plan_for(envelope("order.paid", EXAMPLES["order.paid"]))
+    admin = next(n for n in paid.notices if n.group)
+    assert EXAMPLES["order.paid"].client_id in admin.exclude  # type: ignore[attr-defined]
 
 
 def test_participants_are_learned_for_later_events() -> None:

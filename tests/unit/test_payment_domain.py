@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from services.payment import domain
 from services.payment.vouchers import VoucherSigner, voucher_payload
 from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.forms import RequirementSpec
 
 PRODUCT = domain.ProductSnapshot(
     product_id="p1",
@@ -22,12 +23,19 @@ PRODUCT = domain.ProductSnapshot(
     category="document",
     currency="CNY",
     tiers=({"id": "simple", "price": 49900, "delivery_hours": 24}, {"id": "complex", "price": 129900}),
-    required_fields=("contract_type",),
+    requirement_fields=(
+        RequirementSpec("contract_type", "text", True),
+        RequirementSpec("parties", "list", False),
+        RequirementSpec("urgency", "choice", False, ("normal", "urgent")),
+        RequirementSpec("amount", "number", False),
+    ),
 )
 
 
 def test_an_order_takes_the_tiers_price_and_keeps_a_copy_of_the_tier() -> None:
     order = domain.new_order(PRODUCT, "simple", {"contract_type": "劳动合同"}, {})
+    answers = {"contract_type": "劳动合同", "parties": ["甲方", "乙方"], "urgency": "urgent", "amount": 5000}
+    assert domain.new_order(PRODUCT, "simple", answers, {}).requirements == answers  # kept as given
     assert order.amount_fen == 49900 and order.tier["delivery_hours"] == 24 and order.category == "document"
 
 
@@ -36,12 +44,33 @@ def test_bad_order_input_names_the_field() -> None:
         ("", {"contract_type": "x"}, "tier"),  # two tiers: one must be chosen
         ("gold", {"contract_type": "x"}, "tier"),
         ("simple", {}, "requirements.contract_type"),
+        ("simple", {"contract_type": " "}, "requirements.contract_type"),
+        ("simple", {"contract_type": 3}, "requirements.contract_type"),  # a text, not a number
+        ("simple", {"contract_type": "x", "urgency": "tomorrow"}, "requirements.urgency"),
+        ("simple", {"contract_type": "x", "amount": "lots"}, "requirements.amount"),
+        ("simple", {"contract_type": "x", "parties": [{"a": 1}]}, "requirements.parties"),
+        ("simple", {"contract_type": "x", "colour": "red"}, "requirements.colour"),
     ):
         with pytest.raises(InvalidArgument) as caught:
             domain.new_order(PRODUCT, tier, requirements, {})
         assert caught.value.violations[0].field == field
     with pytest.raises(InvalidArgument):
         domain.parse_json_object("[1]", "requirements")
+
+
+def test_a_booking_product_names_the_held_booking_it_pays() -> None:
+    """R-BK-1: paying a booking product confirms the booking held with POST /api/v1/bookings."""
+    product = domain.ProductSnapshot(
+        product_id="booking-at-firm",
+        name="律所面谈",
+        category="booking",
+        currency="CNY",
+        tiers=({"id": "60min", "price": 59900},),
+    )
+    assert domain.new_order(product, "", {}, {"booking_id": "b1"}).booking == {"booking_id": "b1"}
+    with pytest.raises(InvalidArgument) as caught:
+        domain.new_order(product, "", {}, {})
+    assert caught.value.violations[0].field == "booking.booking_id"
 
 
 def test_order_transitions_are_checked() -> None:
@@ -51,6 +80,19 @@ def test_order_transitions_are_checked() -> None:
             domain.next_order_status(current, target)
     with pytest.raises(Conflict):
         domain.next_payment_status("paid", "paid")  # a payment is paid once
+
+
+def test_a_refunded_order_is_refundable_again_only_while_money_is_still_owed() -> None:
+    domain.check_refundable("in_service", 10000, 0)
+    domain.check_refundable("refunded", 10000, 2500)  # a provider refused part of the refund
+    for status, refunded in (("refunded", 10000), ("pending_payment", 0), ("cancelled", 0)):
+        with pytest.raises(Conflict):
+            domain.check_refundable(status, 10000, refunded)
+
+
+def test_a_reversal_negates_every_posting() -> None:
+    original = domain.postings_for("refunded", "alipay", 700)
+    assert domain.balances(original + domain.reversal(original)) == {"revenue:orders": 0, "cash:alipay": 0}
 
 
 def test_refunds_never_exceed_what_was_paid() -> None:
@@ -126,8 +168,18 @@ class LedgerMachine(RuleBasedStateMachine):
         super().__init__()
         self.orders: dict[str, tuple[str, int, int]] = {}  # order → (method, paid, refunded)
         self.entries: list[tuple[domain.LedgerFields, str, str]] = []
+        self.open_refunds: list[
+            tuple[str, int, int]
+        ] = []  # (order, amount, seq of its entry) not yet settled
 
-    def _append(self, event: str, order_id: str, method: str, amount: int) -> None:
+    def _append(
+        self,
+        event: str,
+        order_id: str,
+        method: str,
+        amount: int,
+        postings: list[tuple[str, int]] | None = None,
+    ) -> None:
         prev = self.entries[-1][2] if self.entries else domain.GENESIS_HASH
         fields = domain.LedgerFields(
             seq=len(self.entries) + 1,
@@ -138,7 +190,7 @@ class LedgerMachine(RuleBasedStateMachine):
             currency="CNY",
             data="{}",
             created_at=datetime(2026, 11, 29, tzinfo=UTC),
-            postings=tuple(domain.postings_for(event, method, amount)),
+            postings=tuple(domain.postings_for(event, method, amount) if postings is None else postings),
         )
         self.entries.append((fields, prev, domain.entry_hash(prev, fields)))
 
@@ -159,6 +211,21 @@ class LedgerMachine(RuleBasedStateMachine):
             return  # refused: nothing is posted
         self.orders[order_id] = (method, paid, refunded + amount)
         self._append("refunded", order_id, method, amount)
+        self.open_refunds.append((order_id, amount, len(self.entries)))
+
+    @precondition(lambda self: bool(self.open_refunds))
+    @rule(data=st.data(), refused=st.booleans())
+    def provider_answers(self, data: st.DataObject, refused: bool) -> None:
+        """The provider confirms a refund (nothing to post) or refuses it: a compensating entry reverses the
+        refund's postings (the refunded entry itself is never edited) and the money is refundable again."""
+        index = data.draw(st.integers(min_value=0, max_value=len(self.open_refunds) - 1))
+        order_id, amount, seq = self.open_refunds.pop(index)
+        if not refused:
+            return
+        method, paid, refunded = self.orders[order_id]
+        original = self.entries[seq - 1][0]
+        self._append("refund_failed", order_id, method, amount, domain.reversal(original.postings))
+        self.orders[order_id] = (method, paid, refunded - amount)
 
     @invariant()
     def postings_sum_to_zero_and_no_cash_account_is_negative(self) -> None:
@@ -166,6 +233,17 @@ class LedgerMachine(RuleBasedStateMachine):
         assert sum(amount for _, amount in postings) == 0
         totals = domain.balances(postings)
         assert all(total >= 0 for account, total in totals.items() if account.startswith("cash:"))
+
+    @invariant()
+    def balances_match_what_each_order_kept(self) -> None:
+        """Revenue and every cash account hold exactly what was paid and not (successfully or pending)
+        refunded: a refused refund leaves no trace in the balances."""
+        totals = domain.balances(p for fields, _, _ in self.entries for p in fields.postings)
+        kept = sum(paid - refunded for _, paid, refunded in self.orders.values())
+        assert -totals.get(domain.REVENUE, 0) == kept
+        for method in domain.METHODS:
+            held = sum(paid - refunded for m, paid, refunded in self.orders.values() if m == method)
+            assert totals.get(domain.cash_account(method), 0) == held
 
     @invariant()
     def the_chain_verifies(self) -> None:

@@ -1,6 +1,7 @@
 """`payment.start_fulfilment` against a stand-in documents stub: a paid document product becomes a
 CreateDocumentOrder call carrying the order's client, tier, requirements (as text) and payment time; a
-refusal no retry can change is final (the workflow refunds); other categories start nothing here."""
+refusal no retry can change is final (the workflow refunds); a booking product confirms the held booking
+named in the order (R-BK-1); a consultation starts nothing here."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
-from workflows.activities.payment import PaymentActivities, requirement_text
+from services.runtime.forms import answer_text
+from workflows.activities.payment import PaymentActivities
 from workflows.shared import FulfilmentRef, FulfilmentRequest
 
 PAID_AT = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
@@ -73,12 +76,63 @@ async def test_a_document_product_creates_its_document_order() -> None:
     }
 
 
-@pytest.mark.parametrize("category", ["consultation", "booking"])
-async def test_other_categories_start_nothing_here(category: str) -> None:
+async def test_a_consultation_starts_nothing_here() -> None:
     documents = FakeDocuments()
     activities = PaymentActivities(stub=None, documents=documents)  # type: ignore[arg-type]
-    assert await ActivityEnvironment().run(activities.start_fulfilment, request(category)) is None
+    assert await ActivityEnvironment().run(activities.start_fulfilment, request("consultation")) is None
     assert documents.requests == []
+
+
+class FakeBooking:
+    def __init__(self, refuse: grpc.StatusCode | None = None) -> None:
+        self.refuse = refuse
+        self.requests: list[booking_pb.ConfirmBookingRequest] = []
+
+    async def ConfirmBooking(
+        self, request: booking_pb.ConfirmBookingRequest
+    ) -> booking_pb.ConfirmBookingResponse:
+        self.requests.append(request)
+        if self.refuse is not None:
+            raise grpc.aio.AioRpcError(
+                self.refuse,
+                grpc.aio.Metadata(),
+                grpc.aio.Metadata(),
+                details="a expired booking cannot become confirmed",
+            )
+        return booking_pb.ConfirmBookingResponse(
+            booking=booking_pb.Booking(id=request.booking_id, status="confirmed")
+        )
+
+
+def booking_request() -> FulfilmentRequest:
+    return request("booking").model_copy(
+        update={"tier": {"id": "60min", "price": 59900}, "booking": {"booking_id": "b-1"}}
+    )
+
+
+async def test_a_booking_product_confirms_the_held_booking_it_names() -> None:
+    booking = FakeBooking()
+    activities = PaymentActivities(stub=None, booking=booking)  # type: ignore[arg-type]
+    ref = await ActivityEnvironment().run(activities.start_fulfilment, booking_request())
+    assert ref == FulfilmentRef(kind="booking", id="b-1")
+    [sent] = booking.requests
+    assert (sent.booking_id, sent.order_id, sent.tenant_id, sent.paid_fen) == (
+        "b-1",
+        "order-1",
+        "tenant-1",
+        59900,
+    )
+
+
+@pytest.mark.parametrize("order_booking", [{}, {"booking_id": "b-1"}])
+async def test_a_booking_that_cannot_be_confirmed_is_final(order_booking: dict[str, str]) -> None:
+    """No booking named, or one that expired: the order's workflow refunds (compensation)."""
+    activities = PaymentActivities(stub=None, booking=FakeBooking(grpc.StatusCode.FAILED_PRECONDITION))  # type: ignore[arg-type]
+    with pytest.raises(ApplicationError) as error:
+        await ActivityEnvironment().run(
+            activities.start_fulfilment, booking_request().model_copy(update={"booking": order_booking})
+        )
+    assert error.value.non_retryable
 
 
 async def test_a_refusal_is_final_and_an_outage_is_retried() -> None:
@@ -92,7 +146,7 @@ async def test_a_refusal_is_final_and_an_outage_is_retried() -> None:
 
 
 def test_requirement_answers_become_text() -> None:
-    assert [requirement_text(v) for v in ("a", ["x", "y"], 3, 2.5, True, None, {"k": "值"})] == [
+    assert [answer_text(v) for v in ("a", ["x", "y"], 3, 2.5, True, None, {"k": "值"})] == [
         "a",
         "x\ny",
         "3",

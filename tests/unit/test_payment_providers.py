@@ -4,8 +4,10 @@ a valid notification verifies, a tampered one or one signed with the wrong key i
 from __future__ import annotations
 
 import base64
+import io
 import json
-from datetime import UTC, datetime
+import zipfile
+from datetime import UTC, date, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
@@ -24,6 +26,7 @@ from services.payment.providers.base import (
     sorted_params,
 )
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
+from tests.integration.fake_providers import alipay_bill_gateway, alipay_trade_bill
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -338,3 +341,31 @@ async def test_alipay_refund_names_the_partial_refund_and_reads_the_signed_answe
     refused = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR"}
     async with alipay_server(keys, refused) as http:
         assert await alipay.AlipayProvider(config, http).refund("pay-1", "r-2", 100, 99900, NOW) == "failed"
+
+
+# -- Alipay statement (bill download) -------------------------------------------------------------------
+def test_an_alipay_trade_bill_lists_the_days_payments_not_its_refunds() -> None:
+    bill = alipay_trade_bill(
+        "2026-11-29", [("pay-1", "交易", "999.00"), ("pay-2", "交易", "0.01"), ("pay-1", "退款", "-999.00")]
+    )
+    assert alipay.parse_trade_bill(bill) == {"pay-1": 99900, "pay-2": 1}
+    empty = io.BytesIO()
+    with zipfile.ZipFile(empty, "w") as bundle:
+        bundle.writestr("readme.txt", "not a bill")
+    with pytest.raises(ValueError):
+        alipay.parse_trade_bill(empty.getvalue())
+
+
+async def test_alipays_statement_comes_from_the_signed_bill_download_url(keys) -> None:
+    bill = alipay_trade_bill("2026-11-29", [("pay-1", "交易", "999.00")])
+    transport = alipay_bill_gateway(keys["provider"][0], bill)
+    async with httpx.AsyncClient(transport=transport) as http:
+        provider = alipay.AlipayProvider(
+            alipay.AlipayConfig("app-1", keys["merchant"][0], keys["provider"][1]), http
+        )
+        assert await provider.statement(date(2026, 11, 29), NOW) == {"pay-1": 99900}
+        forged = alipay.AlipayProvider(
+            alipay.AlipayConfig("app-1", keys["merchant"][0], keys["other"][1]), http
+        )
+        with pytest.raises(InvalidNotification):  # a download URL not provably from Alipay is not followed
+            await forged.statement(date(2026, 11, 29), NOW)

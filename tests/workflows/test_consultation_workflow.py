@@ -304,3 +304,65 @@ async def test_follow_ups_restart_the_quiet_period(env: WorkflowEnvironment) -> 
     assert service.closed_at[0] - signalled >= timedelta(days=7) - timedelta(seconds=1)
     assert service.escalations == []  # a general question has no reply clock
     assert [s.stage for s in service.stages][-1] == "rating_requested"
+
+
+async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: WorkflowEnvironment) -> None:
+    """A 48 h tier (its `reply_hours` copied on the order, turned into `reply_due_at` by the service): the
+    workflow started from `consultation.submitted` breaches at 48 h, not at a hard-coded 24 h."""
+    from typing import Any, cast
+
+    from google.protobuf.any_pb2 import Any as AnyProto
+
+    from counsel.common.v1.event_pb2 import EventEnvelope
+    from counsel.consultation.v1 import events_pb2
+    from services.consultation.workflow_starter import WorkflowStarter
+    from services.runtime.records import to_timestamp
+
+    service = FakeConsultationService()
+    task_queue = f"tq-{uuid.uuid4().hex}"
+    consultation_id = uuid.uuid4().hex
+    submitted_at = (await env.get_current_time()).replace(microsecond=0)
+    packed = AnyProto()
+    packed.Pack(
+        events_pb2.ConsultationSubmitted(
+            consultation_id=consultation_id,
+            kind="professional",
+            reply_due_at=to_timestamp(submitted_at + timedelta(hours=48)),
+        )
+    )
+    envelope = EventEnvelope(id="e1", type="consultation.submitted", tenant_id="tenant-1", payload=packed)
+    envelope.occurred_at.FromDatetime(submitted_at)
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
+    ):
+        await WorkflowStarter(env.client, task_queue)(envelope, cast(Any, None))
+        handle = env.client.get_workflow_handle(consultation_workflow_id(consultation_id))
+        await handle.signal(ConsultationWorkflow.close, "withdrawn")
+        await handle.result()
+    assert service.stages[0].due_at == submitted_at + timedelta(hours=48)
+    assert service.escalations == []  # closed before any clock ran out
+
+    service = FakeConsultationService()
+    consultation_id = uuid.uuid4().hex
+    packed.Pack(
+        events_pb2.ConsultationSubmitted(
+            consultation_id=consultation_id,
+            kind="professional",
+            reply_due_at=to_timestamp(submitted_at + timedelta(hours=48)),
+        )
+    )
+    envelope = EventEnvelope(id="e2", type="consultation.submitted", tenant_id="tenant-1", payload=packed)
+    envelope.occurred_at.FromDatetime(submitted_at)
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
+    ):
+        await WorkflowStarter(env.client, task_queue)(envelope, cast(Any, None))
+        handle = env.client.get_workflow_handle(consultation_workflow_id(consultation_id))
+        await env.sleep(timedelta(hours=47))
+        assert await handle.query(ConsultationWorkflow.breaches) == 0  # a 24 h clock would have run out
+        await env.sleep(timedelta(hours=2))
+        await handle.signal(ConsultationWorkflow.close, "withdrawn")
+        await handle.result()
+    first = service.escalations[0]  # the 48 h breach, escalated once before the close
+    assert first.missed_due_at == submitted_at + timedelta(hours=48)
+    assert service.escalated_at[0] - submitted_at >= timedelta(hours=48)

@@ -10,13 +10,22 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+from google.protobuf.any_pb2 import Any as AnyProto
 from temporalio import activity
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.documents.v1 import events_pb2 as documents_events
+from services.documents.workflow_driver import WorkflowDriver
 from workflows.documents import DocumentOrderWorkflow
 from workflows.shared import (
     AcceptSignal,
@@ -426,3 +435,30 @@ async def test_the_service_turns_the_validators_refusal_into_a_conflict(
             accepted.handle.id.removeprefix("docorder-"), CLIENT, "late", window_end
         )
     assert closed.value.reason == "completed"
+
+
+async def test_a_cancelled_order_stops_its_clocks_and_its_workflow(
+    env: WorkflowEnvironment, worker: str, service: FakeDocumentsService
+) -> None:
+    """A supervisor cancels a document order: the service's `docorder.cancelled` reaches the workflow driver,
+    which cancels `docorder-<id>`; no deadline fires afterwards, and a redelivered event is harmless."""
+    order = await start(env, worker)
+    await order.acknowledge()
+    await order.settle()
+    document_order_id = order.handle.id.removeprefix("docorder-")
+    packed = AnyProto()
+    packed.Pack(
+        documents_events.DocOrderCancelled(
+            document_order_id=document_order_id, order_id="o1", client_id=CLIENT, reason="无法起草"
+        )
+    )
+    envelope = EventEnvelope(id="e-cancel", type="docorder.cancelled", tenant_id="tenant-1", payload=packed)
+    driver = WorkflowDriver(env.client, worker)
+    await driver(envelope, None)  # type: ignore[arg-type]  # the driver does not use the session
+    with pytest.raises(WorkflowFailureError) as failure:
+        await order.handle.result()
+    assert isinstance(failure.value.cause, CancelledError)
+    assert (await order.handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    await env.sleep(timedelta(days=10))  # far past every deadline of the order
+    assert service.breaches == [] and service.stages == []
+    await driver(envelope, None)  # type: ignore[arg-type]  # redelivered: the workflow is closed already

@@ -3,19 +3,21 @@ order's fulfilment in the service that owns it."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
 from counsel.payment.v1 import payment_service_pb2 as pb
+from services.runtime.forms import answer_text
 from services.runtime.records import to_timestamp
 from workflows.shared import AdvanceOrderInput, FulfilmentRef, FulfilmentRequest, RefundOrderInput
 
 if TYPE_CHECKING:
+    from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceAsyncStub
     from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
     from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
 
@@ -27,27 +29,16 @@ FINAL_CODES = (
 )
 
 
-def requirement_text(value: Any) -> str:
-    """An order's requirement answer (JSON) as the documents service's form takes it (text)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "\n".join(
-            item if isinstance(item, str) else json.dumps(item, ensure_ascii=False) for item in value
-        )
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else str(value).lower()
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
 class PaymentActivities:
     def __init__(
-        self, stub: PaymentServiceAsyncStub, documents: DocumentsServiceAsyncStub | None = None
+        self,
+        stub: PaymentServiceAsyncStub,
+        documents: DocumentsServiceAsyncStub | None = None,
+        booking: BookingServiceAsyncStub | None = None,
     ) -> None:
         self.stub = stub
         self.documents = documents
+        self.booking = booking
 
     @activity.defn(name="payment.expire_order")
     async def expire_order(self, order_id: str) -> str:
@@ -68,7 +59,11 @@ class PaymentActivities:
         """Starts a paid order's fulfilment in its owning service. A document product gets a document order
         (CreateDocumentOrder is idempotent by order_id, so a retry returns the same one; the documents
         service takes the tier's clocks from the catalog and starts `docorder-<id>` itself). A consultation
-        order is fulfilled by the consultation its client submits against it; bookings are not wired yet."""
+        order is fulfilled by the consultation its client submits against it. A booking product confirms the
+        held booking named in the order (`booking.booking_id`); one that expired, was cancelled or belongs to
+        another enterprise is refused for good, and the order is refunded."""
+        if request.category == "booking":
+            return await self._confirm_booking(request)
         if request.category != "document":
             return None
         assert self.documents is not None, "the documents stub is needed to fulfil document orders"
@@ -82,7 +77,7 @@ class PaymentActivities:
                     product_id=request.product_id,
                     complexity=complexity,
                     paid_at=to_timestamp(request.paid_at),
-                    requirements={k: requirement_text(v) for k, v in request.requirements.items()},
+                    requirements={k: answer_text(v) for k, v in request.requirements.items()},
                 )
             )
         except grpc.aio.AioRpcError as exc:
@@ -92,6 +87,28 @@ class PaymentActivities:
                 ) from None
             raise
         return FulfilmentRef(kind="document", id=reply.document_order.id)
+
+    async def _confirm_booking(self, request: FulfilmentRequest) -> FulfilmentRef:
+        assert self.booking is not None, "the booking stub is needed to fulfil booking orders"
+        booking_id = str(request.booking.get("booking_id") or request.booking.get("id") or "")
+        if not booking_id:
+            raise ApplicationError("the order names no booking", type="INVALID_ARGUMENT", non_retryable=True)
+        try:
+            reply = await self.booking.ConfirmBooking(
+                booking_pb.ConfirmBookingRequest(
+                    booking_id=booking_id,
+                    order_id=request.order_id,
+                    tenant_id=request.tenant_id,
+                    paid_fen=int(request.tier.get("price") or 0),
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in FINAL_CODES:
+                raise ApplicationError(
+                    f"booking refused the order: {exc.details()}", type=exc.code().name, non_retryable=True
+                ) from None
+            raise
+        return FulfilmentRef(kind="booking", id=reply.booking.id)
 
     @activity.defn(name="payment.advance_order")
     async def advance_order(self, request: AdvanceOrderInput) -> None:

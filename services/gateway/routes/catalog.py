@@ -201,6 +201,14 @@ async def activate_lawyer(request: Request, lawyer_id: str, clients: ClientsDep)
     return Lawyer.from_proto(reply.lawyer)
 
 
+@router.post("/api/v1/lawyers/{lawyer_id}/deactivate", response_model=Lawyer, dependencies=[FirmAdmin])
+async def deactivate_lawyer(request: Request, lawyer_id: str, clients: ClientsDep) -> Lawyer:
+    """Unlists the lawyer and stops new assignments to them (consultation follows `lawyer.changed`)."""
+    reply = await clients.catalog.DeactivateLawyer(pb.DeactivateLawyerRequest(lawyer_id=lawyer_id))
+    invalidate_public_reads(request)
+    return Lawyer.from_proto(reply.lawyer)
+
+
 @router.post(
     "/api/v1/reviews",
     response_model=Review,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
+from fastapi.responses import StreamingResponse
 
 from counsel.common.v1 import paging_pb2
 from counsel.documents.v1 import documents_service_pb2 as pb
@@ -30,6 +32,8 @@ router = APIRouter(tags=["documents"])
 # The service refuses anything larger; reading one byte more tells an oversized file apart without
 # holding an arbitrarily large upload in memory.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# A download streams for as long as the client reads, up to this; the default call deadline is for replies.
+DOWNLOAD_TIMEOUT_SECONDS = 600.0
 
 Agent = Annotated[Principal, Depends(require_roles("agent", "supervisor"))]
 AcknowledgingAgent = Annotated[Principal, Depends(require_roles("agent"))]
@@ -169,28 +173,46 @@ async def accept(document_order_id: str, principal: Client, clients: ClientsDep)
 
 @router.get(
     "/api/v1/document-orders/{document_order_id}/versions/{number}/file",
-    response_class=Response,
+    response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
 )
 async def download_version(
     document_order_id: str, number: int, principal: CurrentPrincipal, clients: ClientsDep
-) -> Response:
-    """The file with `Repr-Digest: sha-256=:<base64>:` (RFC 9530); clients get approved versions only."""
+) -> StreamingResponse:
+    """The file with `Repr-Digest: sha-256=:<base64>:` (RFC 9530); clients get approved versions only.
+
+    Streamed: the documents service reads the object store chunk by chunk and the gateway passes each chunk
+    on as it comes, so neither holds the whole file. A refusal (404, 403) comes before any byte; if the
+    stored bytes turn out not to match the digest, the service fails the stream and the download breaks off
+    short of its Content-Length instead of completing with wrong bytes."""
     if number < 1:
         raise NotFound("no such version")
-    reply = await clients.documents.DownloadVersion(
-        pb.DownloadVersionRequest(document_order_id=document_order_id, version_number=number)
+    call = clients.documents.StreamVersion(
+        pb.StreamVersionRequest(document_order_id=document_order_id, version_number=number),
+        timeout=DOWNLOAD_TIMEOUT_SECONDS,
     )
-    # The service verified the bytes against the stored digest; the header carries that digest.
-    digest = base64.b64encode(bytes.fromhex(reply.version.sha256)).decode()
-    name = reply.version.file_name or f"version-{number}"
-    return Response(
-        content=reply.content,
-        media_type=reply.version.media_type or "application/octet-stream",
-        headers={
-            "Repr-Digest": f"sha-256=:{digest}:",
-            "X-Content-SHA256": reply.version.sha256,
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "private, no-store",
-        },
+    first = await call.read()
+    if not isinstance(first, pb.StreamVersionResponse) or not first.HasField("version"):
+        raise RuntimeError("the documents service sent no version metadata")
+    version = first.version
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while isinstance(message := await call.read(), pb.StreamVersionResponse):
+                yield message.chunk  # the stream ends with grpc.aio.EOF
+        finally:
+            call.cancel()  # the client went away (or the stream ended): release the call
+
+    digest = base64.b64encode(bytes.fromhex(version.sha256)).decode()
+    name = version.file_name or f"version-{number}"
+    headers = {
+        "Repr-Digest": f"sha-256=:{digest}:",
+        "X-Content-SHA256": version.sha256,
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "private, no-store",
+    }
+    if version.size_bytes:
+        headers["Content-Length"] = str(version.size_bytes)
+    return StreamingResponse(
+        chunks(), media_type=version.media_type or "application/octet-stream", headers=headers
     )

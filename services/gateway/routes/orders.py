@@ -85,9 +85,10 @@ async def get_order(order_id: str, principal: OrderViewer, clients: ClientsDep) 
 
 @router.get("/api/v1/orders/{order_id}/timeline", response_model=Timeline)
 async def order_timeline(order_id: str, principal: OrderViewer, clients: ClientsDep) -> Timeline:
-    """The payment part of the order's timeline (§9.2); the fulfilment's stages join it once it starts."""
-    reply = await clients.payment.GetOrder(pb.GetOrderRequest(order_id=order_id))
-    return Timeline.from_proto(reply.order)
+    """Every stage of the order (§9.2): payment's, then its fulfilment's as the owning service recorded
+    them, then the product's stages still pending; joined by the payment service, not here."""
+    reply = await clients.payment.GetOrderTimeline(pb.GetOrderTimelineRequest(order_id=order_id))
+    return Timeline.from_proto(reply)
 
 
 @router.post("/api/v1/orders/{order_id}/cancel", response_model=Order)

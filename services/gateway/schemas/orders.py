@@ -90,8 +90,10 @@ class Timeline(BaseModel):
     stages: list[Stage]
 
     @classmethod
-    def from_proto(cls, order: pb.Order) -> Timeline:
-        return cls(order_id=order.id, status=order.status, stages=[Stage.from_proto(s) for s in order.stages])
+    def from_proto(cls, reply: pb.GetOrderTimelineResponse) -> Timeline:
+        return cls(
+            order_id=reply.order_id, status=reply.status, stages=[Stage.from_proto(s) for s in reply.stages]
+        )
 
 
 class Payment(BaseModel):
@@ -102,6 +104,7 @@ class Payment(BaseModel):
     amount: Money | None
     pay_url: str | None
     qr_code: str | None
+    qr_png_base64: str | None = Field(default=None, description="PNG of a QR code of qr_code, Base64.")
 
     @classmethod
     def from_proto(cls, payment: pb.Payment) -> Payment:
@@ -113,6 +116,7 @@ class Payment(BaseModel):
             amount=money(payment, "amount"),
             pay_url=or_none(payment.pay_url),
             qr_code=or_none(payment.qr_code),
+            qr_png_base64=base64.b64encode(payment.qr_png).decode() if payment.qr_png else None,
         )
 
 

@@ -7,11 +7,14 @@ with the plain text `success`, or Alipay retries them."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import uuid
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -22,6 +25,7 @@ from services.payment.providers.base import (
     Checkout,
     InvalidNotification,
     Notification,
+    ProviderUnavailable,
     load_private_key,
     load_public_key,
     rsa_sha256_sign,
@@ -31,6 +35,30 @@ from services.payment.providers.base import (
 
 BEIJING = timezone(timedelta(hours=8))
 PAID_STATUSES = ("TRADE_SUCCESS", "TRADE_FINISHED")
+MAX_BILL_BYTES = 50 * 1024 * 1024
+
+
+def parse_trade_bill(archive: bytes) -> dict[str, int]:
+    """The payments of an Alipay trade bill (账单 bill_type=trade, as downloaded: a zip holding the GBK CSV
+    `…_业务明细.csv` and its summary `…_业务明细(汇总).csv`): 商户订单号 → 订单金额 in fen, for the rows whose
+    业务类型 is 交易 (refunds are their own rows, 退款). Lines starting with `#` are the bill's header and
+    footer; values may carry trailing tabs. ValueError for anything that is not such a bill."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
+        names = [n for n in bundle.namelist() if n.endswith(".csv") and "汇总" not in n]
+        if len(names) != 1:
+            raise ValueError("the bill archive has no single detail CSV")
+        text = bundle.read(names[0]).decode("gbk")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    rows = [[cell.strip() for cell in row] for row in csv.reader(lines)]
+    if not rows or "商户订单号" not in rows[0]:
+        raise ValueError("the bill has no header row")
+    header = rows[0]
+    order, kind, amount = header.index("商户订单号"), header.index("业务类型"), header.index("订单金额（元）")
+    payments: dict[str, int] = {}
+    for row in rows[1:]:
+        if len(row) > max(order, kind, amount) and row[kind] == "交易":
+            payments[row[order]] = payments.get(row[order], 0) + fen_from_yuan(row[amount])
+    return payments
 
 
 @dataclass(frozen=True)
@@ -125,6 +153,37 @@ class AlipayProvider:
             now,
         )
         return "succeeded" if body.get("code") == "10000" else "failed"
+
+    async def statement(self, day: date, now: datetime) -> dict[str, int]:
+        """Alipay's statement of `day` (Beijing time): `alipay.data.dataservice.bill.downloadurl.query`
+        (bill_type trade, its answer's signature verified) gives a short-lived download URL of the bill,
+        which is fetched and parsed (`parse_trade_bill`). ProviderUnavailable when Alipay has no bill (yet)."""
+        body = await self._call(
+            "alipay.data.dataservice.bill.downloadurl.query",
+            {"bill_type": "trade", "bill_date": day.isoformat()},
+            now,
+        )
+        url = body.get("bill_download_url")
+        if (
+            body.get("code") != "10000"
+            or not isinstance(url, str)
+            or not url.startswith(("https://", "http://"))
+        ):
+            raise ProviderUnavailable(
+                f"Alipay has no bill for {day}: {body.get('sub_code') or body.get('code')}"
+            )
+        http = self._http or httpx.AsyncClient(timeout=30.0)
+        try:
+            response = await http.get(url)
+        finally:
+            if self._http is None:
+                await http.aclose()
+        if response.status_code != 200 or len(response.content) > MAX_BILL_BYTES:
+            raise ProviderUnavailable(f"the bill of {day} could not be downloaded ({response.status_code})")
+        try:
+            return parse_trade_bill(response.content)
+        except (ValueError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            raise ProviderUnavailable(f"the bill of {day} is not an Alipay trade bill") from exc
 
     async def query(self, payment_id: str, now: datetime) -> Notification | None:
         """`alipay.trade.query`: Alipay's own record of the trade, its response signature verified.

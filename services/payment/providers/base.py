@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -58,8 +58,9 @@ class Provider(Protocol):
 
     def checkout(
         self, payment_id: str, amount_fen: int, currency: str, subject: str, notify_url: str, now: datetime
-    ) -> Checkout:
-        """Where the client pays; ProviderUnavailable when this provider cannot take payments here."""
+    ) -> Checkout | Awaitable[Checkout]:
+        """Where the client pays (awaitable when the provider's ordering API is called, e.g. WeChat Pay
+        Native); ProviderUnavailable when this provider cannot take payments here."""
         ...
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Notification:

@@ -44,6 +44,7 @@ class WechatConfig:
     merchant_private_key_pem: str = ""  # signs API requests (the query API needs it)
     merchant_serial: str = ""  # serial of the merchant certificate
     api_base: str = "https://api.mch.weixin.qq.com"
+    app_id: str = ""  # the appid bound to the merchant (Native ordering needs it)
 
 
 def authorization(config: WechatConfig, method: str, path: str, body: str, timestamp: str, nonce: str) -> str:
@@ -173,12 +174,53 @@ class WechatProvider:
             status={"SUCCESS": "paid", "CLOSED": "closed", "PAYERROR": "closed"}.get(state, "pending"),
         )
 
-    def checkout(
+    async def checkout(
         self, payment_id: str, amount_fen: int, currency: str, subject: str, notify_url: str, now: datetime
     ) -> Checkout:
-        # A Native payment's code_url comes from POST /v3/pay/transactions/native on WeChat Pay's API,
-        # which this deployment does not call yet.
-        raise ProviderUnavailable("WeChat Pay ordering is not available on this deployment yet")
+        """Native payment (Native下单): POST /v3/pay/transactions/native with a signed request; WeChat Pay
+        answers, signed, with the `code_url` the client scans (the QR code's content). Ordering again with
+        the same out_trade_no returns the same code_url. ProviderUnavailable without merchant credentials,
+        when WeChat Pay refuses, or when the answer's signature does not verify."""
+        if not (self.config.merchant_private_key_pem and self.config.app_id):
+            raise ProviderUnavailable("WeChat Pay ordering needs the merchant key and the appid")
+        path = "/v3/pay/transactions/native"
+        body = json.dumps(
+            {
+                "appid": self.config.app_id,
+                "mchid": self.config.mch_id,
+                "description": (subject or "counsel")[:127],
+                "out_trade_no": payment_id,
+                "notify_url": notify_url,
+                "amount": {"total": amount_fen, "currency": currency or "CNY"},
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        timestamp, nonce = str(int(now.timestamp())), secrets.token_hex(16)
+        headers = {
+            "Authorization": authorization(self.config, "POST", path, body, timestamp, nonce),
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        http = self._http or httpx.AsyncClient(timeout=10.0)
+        try:
+            response = await http.post(self.config.api_base + path, content=body.encode(), headers=headers)
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable("WeChat Pay cannot be reached") from exc
+        finally:
+            if self._http is None:
+                await http.aclose()
+        try:
+            self._verify({k.lower(): v for k, v in response.headers.items()}, response.content, now)
+            data = json.loads(response.content)
+        except (InvalidNotification, ValueError) as exc:
+            raise ProviderUnavailable("WeChat Pay's answer is not signed by WeChat Pay") from exc
+        code_url = data.get("code_url") if response.status_code == 200 else None
+        if not isinstance(code_url, str) or not code_url.startswith("weixin://"):
+            raise ProviderUnavailable(
+                f"WeChat Pay refused the order: {data.get('code', response.status_code)}"
+            )
+        return Checkout(qr_code=code_url)
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Notification:
         self._verify(headers, body, now)

@@ -22,22 +22,103 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from counsel.common.v1 import paging_pb2 as counsel_dot_common_dot_v1_dot_paging__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(counsel/booking/v1/booking_service.proto\x12\x12\x63ounsel.booking.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x02\n\x07\x42ooking\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x11\n\tlawyer_id\x18\x04 \x01(\t\x12\x0c\n\x04mode\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12)\n\x05start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07minutes\x18\x08 \x01(\x05\x12\x0f\n\x07\x61\x64\x64ress\x18\t \x01(\t\x12\r\n\x05needs\x18\n \x01(\t\x12\x33\n\x0fhold_expires_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\'\n\x11GetBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\"B\n\x12GetBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking2m\n\x0e\x42ookingService\x12[\n\nGetBooking\x12%.counsel.booking.v1.GetBookingRequest\x1a&.counsel.booking.v1.GetBookingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(counsel/booking/v1/booking_service.proto\x12\x12\x63ounsel.booking.v1\x1a\x1e\x63ounsel/common/v1/paging.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"u\n\x05Venue\x12\x0f\n\x07\x66irm_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x15\n\ropening_hours\x18\x04 \x03(\t\x12\x16\n\x0etransit_routes\x18\x05 \x03(\t\x12\r\n\x05phone\x18\x06 \x01(\t\"\xb7\x01\n\x07Quality\x12=\n\tchecklist\x18\x01 \x03(\x0b\x32*.counsel.booking.v1.Quality.ChecklistEntry\x12\x13\n\x0blawyer_note\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x05\x12\x16\n\x0e\x63lient_comment\x18\x04 \x01(\t\x1a\x30\n\x0e\x43hecklistEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\"\xf2\x04\n\x07\x42ooking\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x11\n\tlawyer_id\x18\x04 \x01(\t\x12\x0c\n\x04mode\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12)\n\x05start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07minutes\x18\x08 \x01(\x05\x12\x0f\n\x07\x61\x64\x64ress\x18\t \x01(\t\x12\r\n\x05needs\x18\n \x01(\t\x12\x33\n\x0fhold_expires_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0elawyer_user_id\x18\r \x01(\t\x12\'\n\x03\x65nd\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x62uffer_minutes\x18\x0f \x01(\x05\x12\x11\n\ttime_zone\x18\x10 \x01(\t\x12\x10\n\x08order_id\x18\x11 \x01(\t\x12(\n\x05venue\x18\x12 \x01(\x0b\x32\x19.counsel.booking.v1.Venue\x12\x31\n\rchecked_in_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07summary\x18\x14 \x01(\t\x12\x15\n\rcancel_reason\x18\x15 \x01(\t\x12\x12\n\nrefund_fen\x18\x16 \x01(\x03\x12,\n\x07quality\x18\x17 \x01(\x0b\x32\x1b.counsel.booking.v1.Quality\"k\n\x04Slot\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07minutes\x18\x03 \x01(\x05\"\'\n\x11GetBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\"B\n\x12GetBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"\x8b\x01\n\x16GetAvailabilityRequest\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04mode\x18\x04 \x01(\t\"U\n\x17GetAvailabilityResponse\x12\'\n\x05slots\x18\x01 \x03(\x0b\x32\x18.counsel.booking.v1.Slot\x12\x11\n\ttime_zone\x18\x02 \x01(\t\"\xc3\x01\n\x14\x43reateBookingRequest\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07minutes\x18\x04 \x01(\x05\x12\x0f\n\x07\x61\x64\x64ress\x18\x05 \x01(\t\x12\r\n\x05needs\x18\x06 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12\x15\n\renterprise_id\x18\x08 \x01(\t\"E\n\x15\x43reateBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"S\n\x13ListBookingsRequest\x12,\n\x04page\x18\x01 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\x12\x0e\n\x06status\x18\x02 \x01(\t\"t\n\x14ListBookingsResponse\x12-\n\x08\x62ookings\x18\x01 \x03(\x0b\x32\x1b.counsel.booking.v1.Booking\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse\"Y\n\x18RescheduleBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12)\n\x05start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x19RescheduleBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\":\n\x14\x43\x61ncelBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"E\n\x15\x43\x61ncelBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"+\n\x15\x43heckInBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\"F\n\x16\x43heckInBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"=\n\x16\x43ompleteBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\"G\n\x17\x43ompleteBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"b\n\x15\x43onfirmBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\x10\n\x08paid_fen\x18\x04 \x01(\x03\"F\n\x16\x43onfirmBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"*\n\x14\x45xpireBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\"E\n\x15\x45xpireBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"\'\n\x11MarkNoShowRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\"B\n\x12MarkNoShowResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"@\n\x14RemindBookingRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x14\n\x0clead_minutes\x18\x02 \x01(\x05\"E\n\x15RemindBookingResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"\xb9\x01\n\x05Visit\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\renterprise_id\x18\x02 \x01(\t\x12\x16\n\x0elawyer_user_id\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x04 \x01(\t\x12\x11\n\tattendees\x18\x05 \x03(\t\x12\x10\n\x08\x66indings\x18\x06 \x01(\t\x12\x12\n\nfollow_ups\x18\x07 \x03(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8b\x01\n\x12\x43reateVisitRequest\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\x12\x11\n\tattendees\x18\x03 \x03(\t\x12\x10\n\x08\x66indings\x18\x04 \x01(\t\x12\x12\n\nfollow_ups\x18\x05 \x03(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"?\n\x13\x43reateVisitResponse\x12(\n\x05visit\x18\x01 \x01(\x0b\x32\x19.counsel.booking.v1.Visit\"X\n\x11ListVisitsRequest\x12\x15\n\renterprise_id\x18\x01 \x01(\t\x12,\n\x04page\x18\x02 \x01(\x0b\x32\x1e.counsel.common.v1.PageRequest\"n\n\x12ListVisitsResponse\x12)\n\x06visits\x18\x01 \x03(\x0b\x32\x19.counsel.booking.v1.Visit\x12-\n\x04page\x18\x02 \x01(\x0b\x32\x1f.counsel.common.v1.PageResponse\"\xe5\x01\n\x14RecordQualityRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12J\n\tchecklist\x18\x02 \x03(\x0b\x32\x37.counsel.booking.v1.RecordQualityRequest.ChecklistEntry\x12\x13\n\x0blawyer_note\x18\x03 \x01(\t\x12\x0e\n\x06rating\x18\x04 \x01(\x05\x12\x16\n\x0e\x63lient_comment\x18\x05 \x01(\t\x1a\x30\n\x0e\x43hecklistEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\"E\n\x15RecordQualityResponse\x12,\n\x07\x62ooking\x18\x01 \x01(\x0b\x32\x1b.counsel.booking.v1.Booking\"N\n\x0b\x43onnectStep\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x04 \x01(\t\"\x9b\x01\n\x0cOnlineLawyer\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tspecialty\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\x12\x15\n\rservice_hours\x18\x05 \x03(\t\x12\x30\n\x0enext_free_slot\x18\x06 \x01(\x0b\x32\x18.counsel.booking.v1.Slot\"\x1a\n\x18GetConnectProcessRequest\"\x91\x01\n\x19GetConnectProcessResponse\x12.\n\x05steps\x18\x01 \x03(\x0b\x32\x1f.counsel.booking.v1.ConnectStep\x12\x31\n\x07lawyers\x18\x02 \x03(\x0b\x32 .counsel.booking.v1.OnlineLawyer\x12\x11\n\ttime_zone\x18\x03 \x01(\t2\xf6\x0c\n\x0e\x42ookingService\x12[\n\nGetBooking\x12%.counsel.booking.v1.GetBookingRequest\x1a&.counsel.booking.v1.GetBookingResponse\x12j\n\x0fGetAvailability\x12*.counsel.booking.v1.GetAvailabilityRequest\x1a+.counsel.booking.v1.GetAvailabilityResponse\x12\x64\n\rCreateBooking\x12(.counsel.booking.v1.CreateBookingRequest\x1a).counsel.booking.v1.CreateBookingResponse\x12\x61\n\x0cListBookings\x12\'.counsel.booking.v1.ListBookingsRequest\x1a(.counsel.booking.v1.ListBookingsResponse\x12p\n\x11RescheduleBooking\x12,.counsel.booking.v1.RescheduleBookingRequest\x1a-.counsel.booking.v1.RescheduleBookingResponse\x12\x64\n\rCancelBooking\x12(.counsel.booking.v1.CancelBookingRequest\x1a).counsel.booking.v1.CancelBookingResponse\x12g\n\x0e\x43heckInBooking\x12).counsel.booking.v1.CheckInBookingRequest\x1a*.counsel.booking.v1.CheckInBookingResponse\x12j\n\x0f\x43ompleteBooking\x12*.counsel.booking.v1.CompleteBookingRequest\x1a+.counsel.booking.v1.CompleteBookingResponse\x12g\n\x0e\x43onfirmBooking\x12).counsel.booking.v1.ConfirmBookingRequest\x1a*.counsel.booking.v1.ConfirmBookingResponse\x12\x64\n\rExpireBooking\x12(.counsel.booking.v1.ExpireBookingRequest\x1a).counsel.booking.v1.ExpireBookingResponse\x12[\n\nMarkNoShow\x12%.counsel.booking.v1.MarkNoShowRequest\x1a&.counsel.booking.v1.MarkNoShowResponse\x12\x64\n\rRemindBooking\x12(.counsel.booking.v1.RemindBookingRequest\x1a).counsel.booking.v1.RemindBookingResponse\x12^\n\x0b\x43reateVisit\x12&.counsel.booking.v1.CreateVisitRequest\x1a\'.counsel.booking.v1.CreateVisitResponse\x12[\n\nListVisits\x12%.counsel.booking.v1.ListVisitsRequest\x1a&.counsel.booking.v1.ListVisitsResponse\x12\x64\n\rRecordQuality\x12(.counsel.booking.v1.RecordQualityRequest\x1a).counsel.booking.v1.RecordQualityResponse\x12p\n\x11GetConnectProcess\x12,.counsel.booking.v1.GetConnectProcessRequest\x1a-.counsel.booking.v1.GetConnectProcessResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'counsel.booking.v1.booking_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BOOKING']._serialized_start=98
-  _globals['_BOOKING']._serialized_end=399
-  _globals['_GETBOOKINGREQUEST']._serialized_start=401
-  _globals['_GETBOOKINGREQUEST']._serialized_end=440
-  _globals['_GETBOOKINGRESPONSE']._serialized_start=442
-  _globals['_GETBOOKINGRESPONSE']._serialized_end=508
-  _globals['_BOOKINGSERVICE']._serialized_start=510
-  _globals['_BOOKINGSERVICE']._serialized_end=619
+  _globals['_QUALITY_CHECKLISTENTRY']._loaded_options = None
+  _globals['_QUALITY_CHECKLISTENTRY']._serialized_options = b'8\001'
+  _globals['_RECORDQUALITYREQUEST_CHECKLISTENTRY']._loaded_options = None
+  _globals['_RECORDQUALITYREQUEST_CHECKLISTENTRY']._serialized_options = b'8\001'
+  _globals['_VENUE']._serialized_start=129
+  _globals['_VENUE']._serialized_end=246
+  _globals['_QUALITY']._serialized_start=249
+  _globals['_QUALITY']._serialized_end=432
+  _globals['_QUALITY_CHECKLISTENTRY']._serialized_start=384
+  _globals['_QUALITY_CHECKLISTENTRY']._serialized_end=432
+  _globals['_BOOKING']._serialized_start=435
+  _globals['_BOOKING']._serialized_end=1061
+  _globals['_SLOT']._serialized_start=1063
+  _globals['_SLOT']._serialized_end=1170
+  _globals['_GETBOOKINGREQUEST']._serialized_start=1172
+  _globals['_GETBOOKINGREQUEST']._serialized_end=1211
+  _globals['_GETBOOKINGRESPONSE']._serialized_start=1213
+  _globals['_GETBOOKINGRESPONSE']._serialized_end=1279
+  _globals['_GETAVAILABILITYREQUEST']._serialized_start=1282
+  _globals['_GETAVAILABILITYREQUEST']._serialized_end=1421
+  _globals['_GETAVAILABILITYRESPONSE']._serialized_start=1423
+  _globals['_GETAVAILABILITYRESPONSE']._serialized_end=1508
+  _globals['_CREATEBOOKINGREQUEST']._serialized_start=1511
+  _globals['_CREATEBOOKINGREQUEST']._serialized_end=1706
+  _globals['_CREATEBOOKINGRESPONSE']._serialized_start=1708
+  _globals['_CREATEBOOKINGRESPONSE']._serialized_end=1777
+  _globals['_LISTBOOKINGSREQUEST']._serialized_start=1779
+  _globals['_LISTBOOKINGSREQUEST']._serialized_end=1862
+  _globals['_LISTBOOKINGSRESPONSE']._serialized_start=1864
+  _globals['_LISTBOOKINGSRESPONSE']._serialized_end=1980
+  _globals['_RESCHEDULEBOOKINGREQUEST']._serialized_start=1982
+  _globals['_RESCHEDULEBOOKINGREQUEST']._serialized_end=2071
+  _globals['_RESCHEDULEBOOKINGRESPONSE']._serialized_start=2073
+  _globals['_RESCHEDULEBOOKINGRESPONSE']._serialized_end=2146
+  _globals['_CANCELBOOKINGREQUEST']._serialized_start=2148
+  _globals['_CANCELBOOKINGREQUEST']._serialized_end=2206
+  _globals['_CANCELBOOKINGRESPONSE']._serialized_start=2208
+  _globals['_CANCELBOOKINGRESPONSE']._serialized_end=2277
+  _globals['_CHECKINBOOKINGREQUEST']._serialized_start=2279
+  _globals['_CHECKINBOOKINGREQUEST']._serialized_end=2322
+  _globals['_CHECKINBOOKINGRESPONSE']._serialized_start=2324
+  _globals['_CHECKINBOOKINGRESPONSE']._serialized_end=2394
+  _globals['_COMPLETEBOOKINGREQUEST']._serialized_start=2396
+  _globals['_COMPLETEBOOKINGREQUEST']._serialized_end=2457
+  _globals['_COMPLETEBOOKINGRESPONSE']._serialized_start=2459
+  _globals['_COMPLETEBOOKINGRESPONSE']._serialized_end=2530
+  _globals['_CONFIRMBOOKINGREQUEST']._serialized_start=2532
+  _globals['_CONFIRMBOOKINGREQUEST']._serialized_end=2630
+  _globals['_CONFIRMBOOKINGRESPONSE']._serialized_start=2632
+  _globals['_CONFIRMBOOKINGRESPONSE']._serialized_end=2702
+  _globals['_EXPIREBOOKINGREQUEST']._serialized_start=2704
+  _globals['_EXPIREBOOKINGREQUEST']._serialized_end=2746
+  _globals['_EXPIREBOOKINGRESPONSE']._serialized_start=2748
+  _globals['_EXPIREBOOKINGRESPONSE']._serialized_end=2817
+  _globals['_MARKNOSHOWREQUEST']._serialized_start=2819
+  _globals['_MARKNOSHOWREQUEST']._serialized_end=2858
+  _globals['_MARKNOSHOWRESPONSE']._serialized_start=2860
+  _globals['_MARKNOSHOWRESPONSE']._serialized_end=2926
+  _globals['_REMINDBOOKINGREQUEST']._serialized_start=2928
+  _globals['_REMINDBOOKINGREQUEST']._serialized_end=2992
+  _globals['_REMINDBOOKINGRESPONSE']._serialized_start=2994
+  _globals['_REMINDBOOKINGRESPONSE']._serialized_end=3063
+  _globals['_VISIT']._serialized_start=3066
+  _globals['_VISIT']._serialized_end=3251
+  _globals['_CREATEVISITREQUEST']._serialized_start=3254
+  _globals['_CREATEVISITREQUEST']._serialized_end=3393
+  _globals['_CREATEVISITRESPONSE']._serialized_start=3395
+  _globals['_CREATEVISITRESPONSE']._serialized_end=3458
+  _globals['_LISTVISITSREQUEST']._serialized_start=3460
+  _globals['_LISTVISITSREQUEST']._serialized_end=3548
+  _globals['_LISTVISITSRESPONSE']._serialized_start=3550
+  _globals['_LISTVISITSRESPONSE']._serialized_end=3660
+  _globals['_RECORDQUALITYREQUEST']._serialized_start=3663
+  _globals['_RECORDQUALITYREQUEST']._serialized_end=3892
+  _globals['_RECORDQUALITYREQUEST_CHECKLISTENTRY']._serialized_start=384
+  _globals['_RECORDQUALITYREQUEST_CHECKLISTENTRY']._serialized_end=432
+  _globals['_RECORDQUALITYRESPONSE']._serialized_start=3894
+  _globals['_RECORDQUALITYRESPONSE']._serialized_end=3963
+  _globals['_CONNECTSTEP']._serialized_start=3965
+  _globals['_CONNECTSTEP']._serialized_end=4043
+  _globals['_ONLINELAWYER']._serialized_start=4046
+  _globals['_ONLINELAWYER']._serialized_end=4201
+  _globals['_GETCONNECTPROCESSREQUEST']._serialized_start=4203
+  _globals['_GETCONNECTPROCESSREQUEST']._serialized_end=4229
+  _globals['_GETCONNECTPROCESSRESPONSE']._serialized_start=4232
+  _globals['_GETCONNECTPROCESSRESPONSE']._serialized_end=4377
+  _globals['_BOOKINGSERVICE']._serialized_start=4380
+  _globals['_BOOKINGSERVICE']._serialized_end=6034
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
+from counsel.common.v1 import paging_pb2 as _paging_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -16,6 +19,108 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class Venue(_message.Message):
+    """The firm of an at_firm meeting, as shown in its confirmation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    OPENING_HOURS_FIELD_NUMBER: _builtins.int
+    TRANSIT_ROUTES_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    firm_id: _builtins.str
+    """Firm id."""
+    name: _builtins.str
+    """Firm name."""
+    address: _builtins.str
+    """Street address."""
+    phone: _builtins.str
+    """Front desk phone."""
+    @_builtins.property
+    def opening_hours(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Opening hours, one line per weekday, e.g. "1 09:00-18:00" (ISO weekday)."""
+
+    @_builtins.property
+    def transit_routes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """How to get there by public transport."""
+
+    def __init__(
+        self,
+        *,
+        firm_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        address: _builtins.str = ...,
+        opening_hours: _abc.Iterable[_builtins.str] | None = ...,
+        transit_routes: _abc.Iterable[_builtins.str] | None = ...,
+        phone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "firm_id", b"firm_id", "name", b"name", "opening_hours", b"opening_hours", "phone", b"phone", "transit_routes", b"transit_routes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Venue: _TypeAlias = Venue  # noqa: Y015
+
+@_typing.final
+class Quality(_message.Message):
+    """The quality record of a finished meeting (R-Q-4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ChecklistEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bool
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bool = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CHECKLIST_FIELD_NUMBER: _builtins.int
+    LAWYER_NOTE_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    CLIENT_COMMENT_FIELD_NUMBER: _builtins.int
+    lawyer_note: _builtins.str
+    """The lawyer's remarks."""
+    rating: _builtins.int
+    """The client's rating 1..5; 0 when not rated yet."""
+    client_comment: _builtins.str
+    """The client's comment."""
+    @_builtins.property
+    def checklist(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
+        """The lawyer's checklist answers, item → done."""
+
+    def __init__(
+        self,
+        *,
+        checklist: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
+        lawyer_note: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        client_comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checklist", b"checklist", "client_comment", b"client_comment", "lawyer_note", b"lawyer_note", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Quality: _TypeAlias = Quality  # noqa: Y015
 
 @_typing.final
 class Booking(_message.Message):
@@ -35,6 +140,17 @@ class Booking(_message.Message):
     NEEDS_FIELD_NUMBER: _builtins.int
     HOLD_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    LAWYER_USER_ID_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    BUFFER_MINUTES_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    VENUE_FIELD_NUMBER: _builtins.int
+    CHECKED_IN_AT_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    CANCEL_REASON_FIELD_NUMBER: _builtins.int
+    REFUND_FEN_FIELD_NUMBER: _builtins.int
+    QUALITY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Booking id."""
     tenant_id: _builtins.str
@@ -42,7 +158,7 @@ class Booking(_message.Message):
     client_id: _builtins.str
     """The client."""
     lawyer_id: _builtins.str
-    """The lawyer."""
+    """The lawyer's catalog profile id."""
     mode: _builtins.str
     """One of: at_firm|on_site."""
     status: _builtins.str
@@ -53,6 +169,20 @@ class Booking(_message.Message):
     """Meeting address (the firm's, or the client's for on_site)."""
     needs: _builtins.str
     """What the client needs from the meeting."""
+    lawyer_user_id: _builtins.str
+    """The lawyer's account (identity user id)."""
+    buffer_minutes: _builtins.int
+    """Travel buffer blocked before and after an on_site visit, in minutes."""
+    time_zone: _builtins.str
+    """The lawyer's IANA time zone, e.g. Asia/Shanghai."""
+    order_id: _builtins.str
+    """The paid order that confirmed it; empty while held."""
+    summary: _builtins.str
+    """The lawyer's meeting summary."""
+    cancel_reason: _builtins.str
+    """Why it was cancelled."""
+    refund_fen: _builtins.int
+    """Refund of a cancellation, in fen."""
     @_builtins.property
     def start(self) -> _timestamp_pb2.Timestamp:
         """When the meeting starts."""
@@ -64,6 +194,22 @@ class Booking(_message.Message):
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When the booking was made."""
+
+    @_builtins.property
+    def end(self) -> _timestamp_pb2.Timestamp:
+        """When the meeting ends."""
+
+    @_builtins.property
+    def venue(self) -> Global___Venue:
+        """The firm, for at_firm meetings."""
+
+    @_builtins.property
+    def checked_in_at(self) -> _timestamp_pb2.Timestamp:
+        """When the lawyer checked in."""
+
+    @_builtins.property
+    def quality(self) -> Global___Quality:
+        """Quality record after completion."""
 
     def __init__(
         self,
@@ -80,14 +226,59 @@ class Booking(_message.Message):
         needs: _builtins.str = ...,
         hold_expires_at: _timestamp_pb2.Timestamp | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        lawyer_user_id: _builtins.str = ...,
+        end: _timestamp_pb2.Timestamp | None = ...,
+        buffer_minutes: _builtins.int = ...,
+        time_zone: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        venue: Global___Venue | None = ...,
+        checked_in_at: _timestamp_pb2.Timestamp | None = ...,
+        summary: _builtins.str = ...,
+        cancel_reason: _builtins.str = ...,
+        refund_fen: _builtins.int = ...,
+        quality: Global___Quality | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "hold_expires_at", b"hold_expires_at", "start", b"start"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checked_in_at", b"checked_in_at", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "quality", b"quality", "start", b"start", "venue", b"venue"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "client_id", b"client_id", "created_at", b"created_at", "hold_expires_at", b"hold_expires_at", "id", b"id", "lawyer_id", b"lawyer_id", "minutes", b"minutes", "mode", b"mode", "needs", b"needs", "start", b"start", "status", b"status", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "buffer_minutes", b"buffer_minutes", "cancel_reason", b"cancel_reason", "checked_in_at", b"checked_in_at", "client_id", b"client_id", "created_at", b"created_at", "end", b"end", "hold_expires_at", b"hold_expires_at", "id", b"id", "lawyer_id", b"lawyer_id", "lawyer_user_id", b"lawyer_user_id", "minutes", b"minutes", "mode", b"mode", "needs", b"needs", "order_id", b"order_id", "quality", b"quality", "refund_fen", b"refund_fen", "start", b"start", "status", b"status", "summary", b"summary", "tenant_id", b"tenant_id", "time_zone", b"time_zone", "venue", b"venue"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Booking: _TypeAlias = Booking  # noqa: Y015
+
+@_typing.final
+class Slot(_message.Message):
+    """A bookable start with the longest meeting allowed from it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    MINUTES_FIELD_NUMBER: _builtins.int
+    minutes: _builtins.int
+    """Length from start to end in minutes."""
+    @_builtins.property
+    def start(self) -> _timestamp_pb2.Timestamp:
+        """Start."""
+
+    @_builtins.property
+    def end(self) -> _timestamp_pb2.Timestamp:
+        """End of the longest meeting allowed from this start."""
+
+    def __init__(
+        self,
+        *,
+        start: _timestamp_pb2.Timestamp | None = ...,
+        end: _timestamp_pb2.Timestamp | None = ...,
+        minutes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "minutes", b"minutes", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Slot: _TypeAlias = Slot  # noqa: Y015
 
 @_typing.final
 class GetBookingRequest(_message.Message):
@@ -134,3 +325,997 @@ class GetBookingResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetBookingResponse: _TypeAlias = GetBookingResponse  # noqa: Y015
+
+@_typing.final
+class GetAvailabilityRequest(_message.Message):
+    """Request for BookingService.GetAvailability."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    FROM_FIELD_NUMBER: _builtins.int
+    TO_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer's catalog profile id."""
+    mode: _builtins.str
+    """at_firm (default) or on_site: an on_site visit also needs its travel buffers free."""
+    @_builtins.property
+    def to(self) -> _timestamp_pb2.Timestamp:
+        """To (exclusive); unset for seven days after `from`."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        to: _timestamp_pb2.Timestamp | None = ...,
+        mode: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "to", b"to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "lawyer_id", b"lawyer_id", "mode", b"mode", "to", b"to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAvailabilityRequest: _TypeAlias = GetAvailabilityRequest  # noqa: Y015
+
+@_typing.final
+class GetAvailabilityResponse(_message.Message):
+    """Response of BookingService.GetAvailability."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOTS_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    time_zone: _builtins.str
+    """The lawyer's IANA time zone."""
+    @_builtins.property
+    def slots(self) -> _containers.RepeatedCompositeFieldContainer[Global___Slot]:
+        """Free slots in time order."""
+
+    def __init__(
+        self,
+        *,
+        slots: _abc.Iterable[Global___Slot] | None = ...,
+        time_zone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slots", b"slots", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAvailabilityResponse: _TypeAlias = GetAvailabilityResponse  # noqa: Y015
+
+@_typing.final
+class CreateBookingRequest(_message.Message):
+    """Request for BookingService.CreateBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    MINUTES_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    NEEDS_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    ENTERPRISE_ID_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer's catalog profile id."""
+    mode: _builtins.str
+    """One of: at_firm|on_site."""
+    minutes: _builtins.int
+    """Length in minutes."""
+    address: _builtins.str
+    """The client's address; required for on_site."""
+    needs: _builtins.str
+    """What the client needs."""
+    idempotency_key: _builtins.str
+    """Optional Idempotency-Key."""
+    enterprise_id: _builtins.str
+    """The enterprise booked for; empty for the caller's own (another is refused)."""
+    @_builtins.property
+    def start(self) -> _timestamp_pb2.Timestamp:
+        """When the meeting starts."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        start: _timestamp_pb2.Timestamp | None = ...,
+        minutes: _builtins.int = ...,
+        address: _builtins.str = ...,
+        needs: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        enterprise_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "enterprise_id", b"enterprise_id", "idempotency_key", b"idempotency_key", "lawyer_id", b"lawyer_id", "minutes", b"minutes", "mode", b"mode", "needs", b"needs", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateBookingRequest: _TypeAlias = CreateBookingRequest  # noqa: Y015
+
+@_typing.final
+class CreateBookingResponse(_message.Message):
+    """Response of BookingService.CreateBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The held booking."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateBookingResponse: _TypeAlias = CreateBookingResponse  # noqa: Y015
+
+@_typing.final
+class ListBookingsRequest(_message.Message):
+    """Request for BookingService.ListBookings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """Only this status; empty for all."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        page: _paging_pb2.PageRequest | None = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBookingsRequest: _TypeAlias = ListBookingsRequest  # noqa: Y015
+
+@_typing.final
+class ListBookingsResponse(_message.Message):
+    """Response of BookingService.ListBookings."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKINGS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def bookings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Booking]:
+        """Newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        bookings: _abc.Iterable[Global___Booking] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bookings", b"bookings", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBookingsResponse: _TypeAlias = ListBookingsResponse  # noqa: Y015
+
+@_typing.final
+class RescheduleBookingRequest(_message.Message):
+    """Request for BookingService.RescheduleBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    @_builtins.property
+    def start(self) -> _timestamp_pb2.Timestamp:
+        """The new start."""
+
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+        start: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RescheduleBookingRequest: _TypeAlias = RescheduleBookingRequest  # noqa: Y015
+
+@_typing.final
+class RescheduleBookingResponse(_message.Message):
+    """Response of BookingService.RescheduleBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The booking."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RescheduleBookingResponse: _TypeAlias = RescheduleBookingResponse  # noqa: Y015
+
+@_typing.final
+class CancelBookingRequest(_message.Message):
+    """Request for BookingService.CancelBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    reason: _builtins.str
+    """Why."""
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelBookingRequest: _TypeAlias = CancelBookingRequest  # noqa: Y015
+
+@_typing.final
+class CancelBookingResponse(_message.Message):
+    """Response of BookingService.CancelBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The booking."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelBookingResponse: _TypeAlias = CancelBookingResponse  # noqa: Y015
+
+@_typing.final
+class CheckInBookingRequest(_message.Message):
+    """Request for BookingService.CheckInBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckInBookingRequest: _TypeAlias = CheckInBookingRequest  # noqa: Y015
+
+@_typing.final
+class CheckInBookingResponse(_message.Message):
+    """Response of BookingService.CheckInBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The booking."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckInBookingResponse: _TypeAlias = CheckInBookingResponse  # noqa: Y015
+
+@_typing.final
+class CompleteBookingRequest(_message.Message):
+    """Request for BookingService.CompleteBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    summary: _builtins.str
+    """The meeting summary."""
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteBookingRequest: _TypeAlias = CompleteBookingRequest  # noqa: Y015
+
+@_typing.final
+class CompleteBookingResponse(_message.Message):
+    """Response of BookingService.CompleteBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The booking."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteBookingResponse: _TypeAlias = CompleteBookingResponse  # noqa: Y015
+
+@_typing.final
+class ConfirmBookingRequest(_message.Message):
+    """Request for BookingService.ConfirmBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    PAID_FEN_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    order_id: _builtins.str
+    """The paid order."""
+    tenant_id: _builtins.str
+    """The order's tenant; must be the booking's."""
+    paid_fen: _builtins.int
+    """What the client paid, in fen (the base of a late cancellation's refund)."""
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        paid_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "order_id", b"order_id", "paid_fen", b"paid_fen", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmBookingRequest: _TypeAlias = ConfirmBookingRequest  # noqa: Y015
+
+@_typing.final
+class ConfirmBookingResponse(_message.Message):
+    """Response of BookingService.ConfirmBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The booking."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmBookingResponse: _TypeAlias = ConfirmBookingResponse  # noqa: Y015
+
+@_typing.final
+class ExpireBookingRequest(_message.Message):
+    """Request for BookingService.ExpireBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExpireBookingRequest: _TypeAlias = ExpireBookingRequest  # noqa: Y015
+
+@_typing.final
+class ExpireBookingResponse(_message.Message):
+    """Response of BookingService.ExpireBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The booking (expired, or confirmed when payment won the race)."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExpireBookingResponse: _TypeAlias = ExpireBookingResponse  # noqa: Y015
+
+@_typing.final
+class MarkNoShowRequest(_message.Message):
+    """Request for BookingService.MarkNoShow."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkNoShowRequest: _TypeAlias = MarkNoShowRequest  # noqa: Y015
+
+@_typing.final
+class MarkNoShowResponse(_message.Message):
+    """Response of BookingService.MarkNoShow."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The booking."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkNoShowResponse: _TypeAlias = MarkNoShowResponse  # noqa: Y015
+
+@_typing.final
+class RemindBookingRequest(_message.Message):
+    """Request for BookingService.RemindBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    LEAD_MINUTES_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    lead_minutes: _builtins.int
+    """How long before the start, in minutes."""
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+        lead_minutes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "lead_minutes", b"lead_minutes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemindBookingRequest: _TypeAlias = RemindBookingRequest  # noqa: Y015
+
+@_typing.final
+class RemindBookingResponse(_message.Message):
+    """Response of BookingService.RemindBooking."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The booking."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemindBookingResponse: _TypeAlias = RemindBookingResponse  # noqa: Y015
+
+@_typing.final
+class Visit(_message.Message):
+    """A lawyer's proactive visit or research at a client enterprise (R-BK-2, §7.1)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    ENTERPRISE_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_USER_ID_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    ATTENDEES_FIELD_NUMBER: _builtins.int
+    FINDINGS_FIELD_NUMBER: _builtins.int
+    FOLLOW_UPS_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Visit id."""
+    enterprise_id: _builtins.str
+    """The client enterprise."""
+    lawyer_user_id: _builtins.str
+    """The lawyer's account."""
+    date: _builtins.str
+    """The day of the visit, "YYYY-MM-DD"."""
+    findings: _builtins.str
+    """What was found."""
+    @_builtins.property
+    def attendees(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Who took part."""
+
+    @_builtins.property
+    def follow_ups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Agreed next steps."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was recorded."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        enterprise_id: _builtins.str = ...,
+        lawyer_user_id: _builtins.str = ...,
+        date: _builtins.str = ...,
+        attendees: _abc.Iterable[_builtins.str] | None = ...,
+        findings: _builtins.str = ...,
+        follow_ups: _abc.Iterable[_builtins.str] | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attendees", b"attendees", "created_at", b"created_at", "date", b"date", "enterprise_id", b"enterprise_id", "findings", b"findings", "follow_ups", b"follow_ups", "id", b"id", "lawyer_user_id", b"lawyer_user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Visit: _TypeAlias = Visit  # noqa: Y015
+
+@_typing.final
+class CreateVisitRequest(_message.Message):
+    """Request for BookingService.CreateVisit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTERPRISE_ID_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    ATTENDEES_FIELD_NUMBER: _builtins.int
+    FINDINGS_FIELD_NUMBER: _builtins.int
+    FOLLOW_UPS_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    enterprise_id: _builtins.str
+    """The client enterprise."""
+    date: _builtins.str
+    """The day, "YYYY-MM-DD"."""
+    findings: _builtins.str
+    """What was found."""
+    idempotency_key: _builtins.str
+    """Optional Idempotency-Key."""
+    @_builtins.property
+    def attendees(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Who took part."""
+
+    @_builtins.property
+    def follow_ups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Next steps."""
+
+    def __init__(
+        self,
+        *,
+        enterprise_id: _builtins.str = ...,
+        date: _builtins.str = ...,
+        attendees: _abc.Iterable[_builtins.str] | None = ...,
+        findings: _builtins.str = ...,
+        follow_ups: _abc.Iterable[_builtins.str] | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attendees", b"attendees", "date", b"date", "enterprise_id", b"enterprise_id", "findings", b"findings", "follow_ups", b"follow_ups", "idempotency_key", b"idempotency_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateVisitRequest: _TypeAlias = CreateVisitRequest  # noqa: Y015
+
+@_typing.final
+class CreateVisitResponse(_message.Message):
+    """Response of BookingService.CreateVisit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VISIT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def visit(self) -> Global___Visit:
+        """The visit."""
+
+    def __init__(
+        self,
+        *,
+        visit: Global___Visit | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["visit", b"visit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["visit", b"visit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateVisitResponse: _TypeAlias = CreateVisitResponse  # noqa: Y015
+
+@_typing.final
+class ListVisitsRequest(_message.Message):
+    """Request for BookingService.ListVisits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTERPRISE_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    enterprise_id: _builtins.str
+    """Only this enterprise's; empty for all the caller may see."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        enterprise_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enterprise_id", b"enterprise_id", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVisitsRequest: _TypeAlias = ListVisitsRequest  # noqa: Y015
+
+@_typing.final
+class ListVisitsResponse(_message.Message):
+    """Response of BookingService.ListVisits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VISITS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def visits(self) -> _containers.RepeatedCompositeFieldContainer[Global___Visit]:
+        """Newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        visits: _abc.Iterable[Global___Visit] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "visits", b"visits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVisitsResponse: _TypeAlias = ListVisitsResponse  # noqa: Y015
+
+@_typing.final
+class RecordQualityRequest(_message.Message):
+    """Request for BookingService.RecordQuality."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ChecklistEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bool
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bool = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    CHECKLIST_FIELD_NUMBER: _builtins.int
+    LAWYER_NOTE_FIELD_NUMBER: _builtins.int
+    RATING_FIELD_NUMBER: _builtins.int
+    CLIENT_COMMENT_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The completed booking."""
+    lawyer_note: _builtins.str
+    """Lawyer: remarks."""
+    rating: _builtins.int
+    """Client: rating 1..5."""
+    client_comment: _builtins.str
+    """Client: comment."""
+    @_builtins.property
+    def checklist(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
+        """Lawyer: checklist item → done."""
+
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+        checklist: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
+        lawyer_note: _builtins.str = ...,
+        rating: _builtins.int = ...,
+        client_comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "checklist", b"checklist", "client_comment", b"client_comment", "lawyer_note", b"lawyer_note", "rating", b"rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordQualityRequest: _TypeAlias = RecordQualityRequest  # noqa: Y015
+
+@_typing.final
+class RecordQualityResponse(_message.Message):
+    """Response of BookingService.RecordQuality."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The booking with its quality record."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordQualityResponse: _TypeAlias = RecordQualityResponse  # noqa: Y015
+
+@_typing.final
+class ConnectStep(_message.Message):
+    """One step of the connect-a-lawyer process."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    number: _builtins.int
+    """1-based."""
+    title: _builtins.str
+    """Title in Chinese and English."""
+    detail: _builtins.str
+    """What to do."""
+    endpoint: _builtins.str
+    """The API call of the step, e.g. "POST /api/v1/bookings"."""
+    def __init__(
+        self,
+        *,
+        number: _builtins.int = ...,
+        title: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        endpoint: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "endpoint", b"endpoint", "number", b"number", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConnectStep: _TypeAlias = ConnectStep  # noqa: Y015
+
+@_typing.final
+class OnlineLawyer(_message.Message):
+    """A lawyer online now, as connect-a-lawyer lists them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SPECIALTY_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    SERVICE_HOURS_FIELD_NUMBER: _builtins.int
+    NEXT_FREE_SLOT_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """Lawyer profile id."""
+    name: _builtins.str
+    """Name."""
+    specialty: _builtins.str
+    """Specialty."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Legal fields."""
+
+    @_builtins.property
+    def service_hours(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Weekly service hours, e.g. "1 09:00-17:30" (ISO weekday, local time)."""
+
+    @_builtins.property
+    def next_free_slot(self) -> Global___Slot:
+        """The earliest free 30-minute slot in the next 7 days, unset when none."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        specialty: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+        service_hours: _abc.Iterable[_builtins.str] | None = ...,
+        next_free_slot: Global___Slot | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["next_free_slot", b"next_free_slot"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "lawyer_id", b"lawyer_id", "name", b"name", "next_free_slot", b"next_free_slot", "service_hours", b"service_hours", "specialty", b"specialty"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OnlineLawyer: _TypeAlias = OnlineLawyer  # noqa: Y015
+
+@_typing.final
+class GetConnectProcessRequest(_message.Message):
+    """Request for BookingService.GetConnectProcess."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConnectProcessRequest: _TypeAlias = GetConnectProcessRequest  # noqa: Y015
+
+@_typing.final
+class GetConnectProcessResponse(_message.Message):
+    """Response of BookingService.GetConnectProcess."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEPS_FIELD_NUMBER: _builtins.int
+    LAWYERS_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    time_zone: _builtins.str
+    """The lawyers' time zone."""
+    @_builtins.property
+    def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConnectStep]:
+        """The published process, in order."""
+
+    @_builtins.property
+    def lawyers(self) -> _containers.RepeatedCompositeFieldContainer[Global___OnlineLawyer]:
+        """Lawyers online now."""
+
+    def __init__(
+        self,
+        *,
+        steps: _abc.Iterable[Global___ConnectStep] | None = ...,
+        lawyers: _abc.Iterable[Global___OnlineLawyer] | None = ...,
+        time_zone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyers", b"lawyers", "steps", b"steps", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConnectProcessResponse: _TypeAlias = GetConnectProcessResponse  # noqa: Y015

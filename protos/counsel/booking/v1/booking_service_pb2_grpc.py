@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class BookingServiceStub:
-    """Bookings of meetings with lawyers, at the firm or on site.
+    """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
+    and the quality records of offline meetings (R-Q-4).
     """
 
     def __init__(self, channel):
@@ -40,14 +41,196 @@ class BookingServiceStub:
                 request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetBookingRequest.SerializeToString,
                 response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetBookingResponse.FromString,
                 _registered_method=True)
+        self.GetAvailability = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/GetAvailability',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetAvailabilityRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetAvailabilityResponse.FromString,
+                _registered_method=True)
+        self.CreateBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/CreateBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateBookingResponse.FromString,
+                _registered_method=True)
+        self.ListBookings = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/ListBookings',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListBookingsRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListBookingsResponse.FromString,
+                _registered_method=True)
+        self.RescheduleBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/RescheduleBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RescheduleBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RescheduleBookingResponse.FromString,
+                _registered_method=True)
+        self.CancelBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/CancelBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CancelBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CancelBookingResponse.FromString,
+                _registered_method=True)
+        self.CheckInBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/CheckInBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CheckInBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CheckInBookingResponse.FromString,
+                _registered_method=True)
+        self.CompleteBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/CompleteBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingResponse.FromString,
+                _registered_method=True)
+        self.ConfirmBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/ConfirmBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingResponse.FromString,
+                _registered_method=True)
+        self.ExpireBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/ExpireBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingResponse.FromString,
+                _registered_method=True)
+        self.MarkNoShow = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/MarkNoShow',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowResponse.FromString,
+                _registered_method=True)
+        self.RemindBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/RemindBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.FromString,
+                _registered_method=True)
+        self.CreateVisit = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/CreateVisit',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateVisitRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateVisitResponse.FromString,
+                _registered_method=True)
+        self.ListVisits = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/ListVisits',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListVisitsRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListVisitsResponse.FromString,
+                _registered_method=True)
+        self.RecordQuality = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/RecordQuality',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityResponse.FromString,
+                _registered_method=True)
+        self.GetConnectProcess = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/GetConnectProcess',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessResponse.FromString,
+                _registered_method=True)
 
 
 class BookingServiceServicer:
-    """Bookings of meetings with lawyers, at the firm or on site.
+    """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
+    and the quality records of offline meetings (R-Q-4).
     """
 
     def GetBooking(self, request, context):
         """Returns one booking.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAvailability(self, request, context):
+        """Free slots of a lawyer: weekly service hours and exceptions minus live bookings and travel buffers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBooking(self, request, context):
+        """A client holds a slot; an overlapping live booking of the lawyer is refused (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBookings(self, request, context):
+        """Bookings the caller may see: a client's enterprise's, a lawyer's own, all for agents and supervisors.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RescheduleBooking(self, request, context):
+        """Moves a live booking to another start (same length); the old slot is freed in the same transaction.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelBooking(self, request, context):
+        """Cancels a live booking; a paid one is refunded per the cancellation policy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckInBooking(self, request, context):
+        """The lawyer records that the meeting started.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteBooking(self, request, context):
+        """The lawyer completes the meeting with a summary.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmBooking(self, request, context):
+        """Internal (workflow): the booking's order was paid; confirms a held booking.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExpireBooking(self, request, context):
+        """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkNoShow(self, request, context):
+        """Internal (workflow): nobody checked in within the grace period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemindBooking(self, request, context):
+        """Internal (workflow): a reminder before the meeting is due.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateVisit(self, request, context):
+        """A lawyer records a proactive visit or research at a client enterprise (R-BK-2).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVisits(self, request, context):
+        """Visits visible to the caller: the client enterprise's own, a lawyer's own, all for supervisors.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordQuality(self, request, context):
+        """After a completed meeting: the lawyer's quality checklist or the client's rating (R-Q-4).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConnectProcess(self, request, context):
+        """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
+        their next free slot.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,6 +244,81 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetBookingRequest.FromString,
                     response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetBookingResponse.SerializeToString,
             ),
+            'GetAvailability': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAvailability,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetAvailabilityRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetAvailabilityResponse.SerializeToString,
+            ),
+            'CreateBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateBookingResponse.SerializeToString,
+            ),
+            'ListBookings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBookings,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListBookingsRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListBookingsResponse.SerializeToString,
+            ),
+            'RescheduleBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.RescheduleBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RescheduleBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RescheduleBookingResponse.SerializeToString,
+            ),
+            'CancelBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CancelBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CancelBookingResponse.SerializeToString,
+            ),
+            'CheckInBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckInBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CheckInBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CheckInBookingResponse.SerializeToString,
+            ),
+            'CompleteBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingResponse.SerializeToString,
+            ),
+            'ConfirmBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingResponse.SerializeToString,
+            ),
+            'ExpireBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpireBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingResponse.SerializeToString,
+            ),
+            'MarkNoShow': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkNoShow,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowResponse.SerializeToString,
+            ),
+            'RemindBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemindBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.SerializeToString,
+            ),
+            'CreateVisit': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateVisit,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateVisitRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateVisitResponse.SerializeToString,
+            ),
+            'ListVisits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVisits,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListVisitsRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListVisitsResponse.SerializeToString,
+            ),
+            'RecordQuality': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordQuality,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityResponse.SerializeToString,
+            ),
+            'GetConnectProcess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConnectProcess,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'counsel.booking.v1.BookingService', rpc_method_handlers)
@@ -70,7 +328,8 @@ def add_BookingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class BookingService:
-    """Bookings of meetings with lawyers, at the firm or on site.
+    """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
+    and the quality records of offline meetings (R-Q-4).
     """
 
     @staticmethod
@@ -90,6 +349,411 @@ class BookingService:
             '/counsel.booking.v1.BookingService/GetBooking',
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetBookingRequest.SerializeToString,
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAvailability(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/GetAvailability',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetAvailabilityRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetAvailabilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/CreateBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBookings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/ListBookings',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListBookingsRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListBookingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RescheduleBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/RescheduleBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RescheduleBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RescheduleBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/CancelBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CancelBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CancelBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckInBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/CheckInBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CheckInBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CheckInBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/CompleteBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/ConfirmBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpireBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/ExpireBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkNoShow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/MarkNoShow',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemindBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/RemindBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateVisit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/CreateVisit',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateVisitRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateVisitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVisits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/ListVisits',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListVisitsRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListVisitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordQuality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/RecordQuality',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RecordQualityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConnectProcess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/GetConnectProcess',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.GetConnectProcessResponse.FromString,
             options,
             channel_credentials,
             insecure,

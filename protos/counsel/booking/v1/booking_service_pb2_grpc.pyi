@@ -27,7 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class BookingServiceStub:
-    """Bookings of meetings with lawyers, at the firm or on site."""
+    """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
+    and the quality records of offline meetings (R-Q-4).
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -35,17 +37,85 @@ class BookingServiceStub:
     def __new__(cls, channel: _aio.Channel) -> BookingServiceAsyncStub: ...
     GetBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.GetBookingRequest, _booking_service_pb2.GetBookingResponse]
     """Returns one booking."""
+    GetAvailability: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.GetAvailabilityRequest, _booking_service_pb2.GetAvailabilityResponse]
+    """Free slots of a lawyer: weekly service hours and exceptions minus live bookings and travel buffers."""
+    CreateBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.CreateBookingRequest, _booking_service_pb2.CreateBookingResponse]
+    """A client holds a slot; an overlapping live booking of the lawyer is refused (FAILED_PRECONDITION)."""
+    ListBookings: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListBookingsRequest, _booking_service_pb2.ListBookingsResponse]
+    """Bookings the caller may see: a client's enterprise's, a lawyer's own, all for agents and supervisors."""
+    RescheduleBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.RescheduleBookingRequest, _booking_service_pb2.RescheduleBookingResponse]
+    """Moves a live booking to another start (same length); the old slot is freed in the same transaction."""
+    CancelBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.CancelBookingRequest, _booking_service_pb2.CancelBookingResponse]
+    """Cancels a live booking; a paid one is refunded per the cancellation policy."""
+    CheckInBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.CheckInBookingRequest, _booking_service_pb2.CheckInBookingResponse]
+    """The lawyer records that the meeting started."""
+    CompleteBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.CompleteBookingRequest, _booking_service_pb2.CompleteBookingResponse]
+    """The lawyer completes the meeting with a summary."""
+    ConfirmBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ConfirmBookingRequest, _booking_service_pb2.ConfirmBookingResponse]
+    """Internal (workflow): the booking's order was paid; confirms a held booking."""
+    ExpireBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ExpireBookingRequest, _booking_service_pb2.ExpireBookingResponse]
+    """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed)."""
+    MarkNoShow: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.MarkNoShowRequest, _booking_service_pb2.MarkNoShowResponse]
+    """Internal (workflow): nobody checked in within the grace period."""
+    RemindBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]
+    """Internal (workflow): a reminder before the meeting is due."""
+    CreateVisit: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.CreateVisitRequest, _booking_service_pb2.CreateVisitResponse]
+    """A lawyer records a proactive visit or research at a client enterprise (R-BK-2)."""
+    ListVisits: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListVisitsRequest, _booking_service_pb2.ListVisitsResponse]
+    """Visits visible to the caller: the client enterprise's own, a lawyer's own, all for supervisors."""
+    RecordQuality: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.RecordQualityRequest, _booking_service_pb2.RecordQualityResponse]
+    """After a completed meeting: the lawyer's quality checklist or the client's rating (R-Q-4)."""
+    GetConnectProcess: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.GetConnectProcessRequest, _booking_service_pb2.GetConnectProcessResponse]
+    """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
+    their next free slot.
+    """
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
-    """Bookings of meetings with lawyers, at the firm or on site."""
+    """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
+    and the quality records of offline meetings (R-Q-4).
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.GetBookingRequest, _booking_service_pb2.GetBookingResponse]  # type: ignore[assignment]
     """Returns one booking."""
+    GetAvailability: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.GetAvailabilityRequest, _booking_service_pb2.GetAvailabilityResponse]  # type: ignore[assignment]
+    """Free slots of a lawyer: weekly service hours and exceptions minus live bookings and travel buffers."""
+    CreateBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.CreateBookingRequest, _booking_service_pb2.CreateBookingResponse]  # type: ignore[assignment]
+    """A client holds a slot; an overlapping live booking of the lawyer is refused (FAILED_PRECONDITION)."""
+    ListBookings: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListBookingsRequest, _booking_service_pb2.ListBookingsResponse]  # type: ignore[assignment]
+    """Bookings the caller may see: a client's enterprise's, a lawyer's own, all for agents and supervisors."""
+    RescheduleBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.RescheduleBookingRequest, _booking_service_pb2.RescheduleBookingResponse]  # type: ignore[assignment]
+    """Moves a live booking to another start (same length); the old slot is freed in the same transaction."""
+    CancelBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.CancelBookingRequest, _booking_service_pb2.CancelBookingResponse]  # type: ignore[assignment]
+    """Cancels a live booking; a paid one is refunded per the cancellation policy."""
+    CheckInBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.CheckInBookingRequest, _booking_service_pb2.CheckInBookingResponse]  # type: ignore[assignment]
+    """The lawyer records that the meeting started."""
+    CompleteBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.CompleteBookingRequest, _booking_service_pb2.CompleteBookingResponse]  # type: ignore[assignment]
+    """The lawyer completes the meeting with a summary."""
+    ConfirmBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ConfirmBookingRequest, _booking_service_pb2.ConfirmBookingResponse]  # type: ignore[assignment]
+    """Internal (workflow): the booking's order was paid; confirms a held booking."""
+    ExpireBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ExpireBookingRequest, _booking_service_pb2.ExpireBookingResponse]  # type: ignore[assignment]
+    """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed)."""
+    MarkNoShow: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.MarkNoShowRequest, _booking_service_pb2.MarkNoShowResponse]  # type: ignore[assignment]
+    """Internal (workflow): nobody checked in within the grace period."""
+    RemindBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]  # type: ignore[assignment]
+    """Internal (workflow): a reminder before the meeting is due."""
+    CreateVisit: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.CreateVisitRequest, _booking_service_pb2.CreateVisitResponse]  # type: ignore[assignment]
+    """A lawyer records a proactive visit or research at a client enterprise (R-BK-2)."""
+    ListVisits: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListVisitsRequest, _booking_service_pb2.ListVisitsResponse]  # type: ignore[assignment]
+    """Visits visible to the caller: the client enterprise's own, a lawyer's own, all for supervisors."""
+    RecordQuality: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.RecordQualityRequest, _booking_service_pb2.RecordQualityResponse]  # type: ignore[assignment]
+    """After a completed meeting: the lawyer's quality checklist or the client's rating (R-Q-4)."""
+    GetConnectProcess: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.GetConnectProcessRequest, _booking_service_pb2.GetConnectProcessResponse]  # type: ignore[assignment]
+    """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
+    their next free slot.
+    """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Bookings of meetings with lawyers, at the firm or on site."""
+    """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
+    and the quality records of offline meetings (R-Q-4).
+    """
 
     @_abc_1.abstractmethod
     def GetBooking(
@@ -54,5 +124,127 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.GetBookingResponse, _abc.Awaitable[_booking_service_pb2.GetBookingResponse]]:
         """Returns one booking."""
+
+    @_abc_1.abstractmethod
+    def GetAvailability(
+        self,
+        request: _booking_service_pb2.GetAvailabilityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.GetAvailabilityResponse, _abc.Awaitable[_booking_service_pb2.GetAvailabilityResponse]]:
+        """Free slots of a lawyer: weekly service hours and exceptions minus live bookings and travel buffers."""
+
+    @_abc_1.abstractmethod
+    def CreateBooking(
+        self,
+        request: _booking_service_pb2.CreateBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.CreateBookingResponse, _abc.Awaitable[_booking_service_pb2.CreateBookingResponse]]:
+        """A client holds a slot; an overlapping live booking of the lawyer is refused (FAILED_PRECONDITION)."""
+
+    @_abc_1.abstractmethod
+    def ListBookings(
+        self,
+        request: _booking_service_pb2.ListBookingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ListBookingsResponse, _abc.Awaitable[_booking_service_pb2.ListBookingsResponse]]:
+        """Bookings the caller may see: a client's enterprise's, a lawyer's own, all for agents and supervisors."""
+
+    @_abc_1.abstractmethod
+    def RescheduleBooking(
+        self,
+        request: _booking_service_pb2.RescheduleBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.RescheduleBookingResponse, _abc.Awaitable[_booking_service_pb2.RescheduleBookingResponse]]:
+        """Moves a live booking to another start (same length); the old slot is freed in the same transaction."""
+
+    @_abc_1.abstractmethod
+    def CancelBooking(
+        self,
+        request: _booking_service_pb2.CancelBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.CancelBookingResponse, _abc.Awaitable[_booking_service_pb2.CancelBookingResponse]]:
+        """Cancels a live booking; a paid one is refunded per the cancellation policy."""
+
+    @_abc_1.abstractmethod
+    def CheckInBooking(
+        self,
+        request: _booking_service_pb2.CheckInBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.CheckInBookingResponse, _abc.Awaitable[_booking_service_pb2.CheckInBookingResponse]]:
+        """The lawyer records that the meeting started."""
+
+    @_abc_1.abstractmethod
+    def CompleteBooking(
+        self,
+        request: _booking_service_pb2.CompleteBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.CompleteBookingResponse, _abc.Awaitable[_booking_service_pb2.CompleteBookingResponse]]:
+        """The lawyer completes the meeting with a summary."""
+
+    @_abc_1.abstractmethod
+    def ConfirmBooking(
+        self,
+        request: _booking_service_pb2.ConfirmBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ConfirmBookingResponse, _abc.Awaitable[_booking_service_pb2.ConfirmBookingResponse]]:
+        """Internal (workflow): the booking's order was paid; confirms a held booking."""
+
+    @_abc_1.abstractmethod
+    def ExpireBooking(
+        self,
+        request: _booking_service_pb2.ExpireBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ExpireBookingResponse, _abc.Awaitable[_booking_service_pb2.ExpireBookingResponse]]:
+        """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed)."""
+
+    @_abc_1.abstractmethod
+    def MarkNoShow(
+        self,
+        request: _booking_service_pb2.MarkNoShowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.MarkNoShowResponse, _abc.Awaitable[_booking_service_pb2.MarkNoShowResponse]]:
+        """Internal (workflow): nobody checked in within the grace period."""
+
+    @_abc_1.abstractmethod
+    def RemindBooking(
+        self,
+        request: _booking_service_pb2.RemindBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.RemindBookingResponse, _abc.Awaitable[_booking_service_pb2.RemindBookingResponse]]:
+        """Internal (workflow): a reminder before the meeting is due."""
+
+    @_abc_1.abstractmethod
+    def CreateVisit(
+        self,
+        request: _booking_service_pb2.CreateVisitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.CreateVisitResponse, _abc.Awaitable[_booking_service_pb2.CreateVisitResponse]]:
+        """A lawyer records a proactive visit or research at a client enterprise (R-BK-2)."""
+
+    @_abc_1.abstractmethod
+    def ListVisits(
+        self,
+        request: _booking_service_pb2.ListVisitsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ListVisitsResponse, _abc.Awaitable[_booking_service_pb2.ListVisitsResponse]]:
+        """Visits visible to the caller: the client enterprise's own, a lawyer's own, all for supervisors."""
+
+    @_abc_1.abstractmethod
+    def RecordQuality(
+        self,
+        request: _booking_service_pb2.RecordQualityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.RecordQualityResponse, _abc.Awaitable[_booking_service_pb2.RecordQualityResponse]]:
+        """After a completed meeting: the lawyer's quality checklist or the client's rating (R-Q-4)."""
+
+    @_abc_1.abstractmethod
+    def GetConnectProcess(
+        self,
+        request: _booking_service_pb2.GetConnectProcessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.GetConnectProcessResponse, _abc.Awaitable[_booking_service_pb2.GetConnectProcessResponse]]:
+        """Connect-a-lawyer (R-BK-3): the published step-by-step process and the lawyers online now, each with
+        their next free slot.
+        """
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -105,12 +105,15 @@ class BookingReminded(_message.Message):
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     START_FIELD_NUMBER: _builtins.int
     LEAD_MINUTES_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
     booking_id: _builtins.str
     """The booking."""
     client_id: _builtins.str
     """The client."""
     lead_minutes: _builtins.int
     """How long before the start the reminder fires, in minutes (e.g. 1440, 60)."""
+    lawyer_id: _builtins.str
+    """The lawyer's account, reminded too."""
     @_builtins.property
     def start(self) -> _timestamp_pb2.Timestamp:
         """When the meeting starts."""
@@ -122,10 +125,11 @@ class BookingReminded(_message.Message):
         client_id: _builtins.str = ...,
         start: _timestamp_pb2.Timestamp | None = ...,
         lead_minutes: _builtins.int = ...,
+        lawyer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["start", b"start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "lead_minutes", b"lead_minutes", "start", b"start"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "lawyer_id", b"lawyer_id", "lead_minutes", b"lead_minutes", "start", b"start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -141,6 +145,9 @@ class BookingCancelled(_message.Message):
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    REFUND_FEN_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
     booking_id: _builtins.str
     """The booking."""
     client_id: _builtins.str
@@ -149,6 +156,12 @@ class BookingCancelled(_message.Message):
     """Final status: cancelled|expired."""
     reason: _builtins.str
     """Why, e.g. "client_request", "hold_expired"."""
+    order_id: _builtins.str
+    """The paid order, if any."""
+    refund_fen: _builtins.int
+    """What the cancellation policy refunds, in fen (0: nothing)."""
+    lawyer_id: _builtins.str
+    """The lawyer's account."""
     def __init__(
         self,
         *,
@@ -156,10 +169,13 @@ class BookingCancelled(_message.Message):
         client_id: _builtins.str = ...,
         status: _builtins.str = ...,
         reason: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        refund_fen: _builtins.int = ...,
+        lawyer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "reason", b"reason", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "lawyer_id", b"lawyer_id", "order_id", b"order_id", "reason", b"reason", "refund_fen", b"refund_fen", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -174,23 +190,103 @@ class BookingCompleted(_message.Message):
     BOOKING_ID_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
     booking_id: _builtins.str
     """The booking."""
     client_id: _builtins.str
     """The client."""
     status: _builtins.str
     """Final status: completed|no_show."""
+    order_id: _builtins.str
+    """The paid order, if any."""
+    lawyer_id: _builtins.str
+    """The lawyer's account."""
     def __init__(
         self,
         *,
         booking_id: _builtins.str = ...,
         client_id: _builtins.str = ...,
         status: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "lawyer_id", b"lawyer_id", "order_id", b"order_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BookingCompleted: _TypeAlias = BookingCompleted  # noqa: Y015
+
+@_typing.final
+class BookingRescheduled(_message.Message):
+    """Payload of event "booking.rescheduled": the meeting moved to another time."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    PREVIOUS_START_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    client_id: _builtins.str
+    """The client."""
+    lawyer_id: _builtins.str
+    """The lawyer's account."""
+    @_builtins.property
+    def start(self) -> _timestamp_pb2.Timestamp:
+        """The new start."""
+
+    @_builtins.property
+    def previous_start(self) -> _timestamp_pb2.Timestamp:
+        """The previous start."""
+
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        start: _timestamp_pb2.Timestamp | None = ...,
+        previous_start: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["previous_start", b"previous_start", "start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "lawyer_id", b"lawyer_id", "previous_start", b"previous_start", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BookingRescheduled: _TypeAlias = BookingRescheduled  # noqa: Y015
+
+@_typing.final
+class BookingCheckedIn(_message.Message):
+    """Payload of event "booking.checked_in": the lawyer recorded that the meeting started."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """The booking."""
+    client_id: _builtins.str
+    """The client."""
+    lawyer_id: _builtins.str
+    """The lawyer's account."""
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "lawyer_id", b"lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BookingCheckedIn: _TypeAlias = BookingCheckedIn  # noqa: Y015

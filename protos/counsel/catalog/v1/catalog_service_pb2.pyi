@@ -952,7 +952,7 @@ class Article(_message.Message):
     id: _builtins.str
     """Article id."""
     kind: _builtins.str
-    """One of: news|case|contract_template."""
+    """One of: news|case|contract_template|faq (a frequently asked question: the title asks, the body answers)."""
     @_builtins.property
     def published(self) -> Global___ArticleVersion:
         """The published version; absent when nothing is published."""
@@ -1363,6 +1363,52 @@ class ActivateLawyerResponse(_message.Message):
 Global___ActivateLawyerResponse: _TypeAlias = ActivateLawyerResponse  # noqa: Y015
 
 @_typing.final
+class DeactivateLawyerRequest(_message.Message):
+    """Request for CatalogService.DeactivateLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """Lawyer profile id."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeactivateLawyerRequest: _TypeAlias = DeactivateLawyerRequest  # noqa: Y015
+
+@_typing.final
+class DeactivateLawyerResponse(_message.Message):
+    """Response of CatalogService.DeactivateLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The lawyer."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeactivateLawyerResponse: _TypeAlias = DeactivateLawyerResponse  # noqa: Y015
+
+@_typing.final
 class CreateArticleRequest(_message.Message):
     """Request for CatalogService.CreateArticle."""
 
@@ -1373,7 +1419,7 @@ class CreateArticleRequest(_message.Message):
     BODY_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """One of: news|case|contract_template."""
+    """One of: news|case|contract_template|faq (a frequently asked question: the title asks, the body answers)."""
     title: _builtins.str
     """Title."""
     body: _builtins.str
@@ -1585,7 +1631,7 @@ class ListArticlesRequest(_message.Message):
     PAGE_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """One of: news|case|contract_template; empty for all."""
+    """One of: news|case|contract_template|faq; empty for all."""
     query: _builtins.str
     """Free-text search (Chinese or English) over published versions; empty for no filter."""
     status: _builtins.str

@@ -80,6 +80,11 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerResponse.FromString,
                 _registered_method=True)
+        self.DeactivateLawyer = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/DeactivateLawyer',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.DeactivateLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.DeactivateLawyerResponse.FromString,
+                _registered_method=True)
         self.CreateArticle = channel.unary_unary(
                 '/counsel.catalog.v1.CatalogService/CreateArticle',
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateArticleRequest.SerializeToString,
@@ -194,6 +199,13 @@ class CatalogServiceServicer:
 
     def ActivateLawyer(self, request, context):
         """A firm admin activates a lawyer: needs a licence number and at least 2 years of practice (SPEC 4.2.1).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeactivateLawyer(self, request, context):
+        """A firm admin deactivates a lawyer of their firm: unlisted and no longer assigned new work. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -316,6 +328,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ActivateLawyer,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerResponse.SerializeToString,
+            ),
+            'DeactivateLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeactivateLawyer,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.DeactivateLawyerRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.DeactivateLawyerResponse.SerializeToString,
             ),
             'CreateArticle': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateArticle,
@@ -612,6 +629,33 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/ActivateLawyer',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ActivateLawyerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeactivateLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/DeactivateLawyer',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.DeactivateLawyerRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.DeactivateLawyerResponse.FromString,
             options,
             channel_credentials,
             insecure,

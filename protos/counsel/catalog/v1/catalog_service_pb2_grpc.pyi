@@ -51,6 +51,8 @@ class CatalogServiceStub:
     """A firm admin changes a lawyer profile of their own firm."""
     ActivateLawyer: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ActivateLawyerRequest, _catalog_service_pb2.ActivateLawyerResponse]
     """A firm admin activates a lawyer: needs a licence number and at least 2 years of practice (SPEC 4.2.1)."""
+    DeactivateLawyer: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.DeactivateLawyerRequest, _catalog_service_pb2.DeactivateLawyerResponse]
+    """A firm admin deactivates a lawyer of their firm: unlisted and no longer assigned new work. Idempotent."""
     CreateArticle: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateArticleRequest, _catalog_service_pb2.CreateArticleResponse]
     """An editor drafts an article (version 1)."""
     UpdateArticle: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateArticleRequest, _catalog_service_pb2.UpdateArticleResponse]
@@ -95,6 +97,8 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """A firm admin changes a lawyer profile of their own firm."""
     ActivateLawyer: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ActivateLawyerRequest, _catalog_service_pb2.ActivateLawyerResponse]  # type: ignore[assignment]
     """A firm admin activates a lawyer: needs a licence number and at least 2 years of practice (SPEC 4.2.1)."""
+    DeactivateLawyer: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.DeactivateLawyerRequest, _catalog_service_pb2.DeactivateLawyerResponse]  # type: ignore[assignment]
+    """A firm admin deactivates a lawyer of their firm: unlisted and no longer assigned new work. Idempotent."""
     CreateArticle: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateArticleRequest, _catalog_service_pb2.CreateArticleResponse]  # type: ignore[assignment]
     """An editor drafts an article (version 1)."""
     UpdateArticle: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateArticleRequest, _catalog_service_pb2.UpdateArticleResponse]  # type: ignore[assignment]
@@ -190,6 +194,14 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.ActivateLawyerResponse, _abc.Awaitable[_catalog_service_pb2.ActivateLawyerResponse]]:
         """A firm admin activates a lawyer: needs a licence number and at least 2 years of practice (SPEC 4.2.1)."""
+
+    @_abc_1.abstractmethod
+    def DeactivateLawyer(
+        self,
+        request: _catalog_service_pb2.DeactivateLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.DeactivateLawyerResponse, _abc.Awaitable[_catalog_service_pb2.DeactivateLawyerResponse]]:
+        """A firm admin deactivates a lawyer of their firm: unlisted and no longer assigned new work. Idempotent."""
 
     @_abc_1.abstractmethod
     def CreateArticle(

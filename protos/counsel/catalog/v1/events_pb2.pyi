@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
@@ -171,3 +172,91 @@ class ItemViewed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ItemViewed: _TypeAlias = ItemViewed  # noqa: Y015
+
+@_typing.final
+class LawyerServiceWindow(_message.Message):
+    """One weekly service window of a lawyer, in China Standard Time."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEEKDAY_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    weekday: _builtins.int
+    """1 (Monday) to 7 (Sunday)."""
+    start: _builtins.str
+    """Start, "HH:MM"."""
+    end: _builtins.str
+    """End, "HH:MM"."""
+    def __init__(
+        self,
+        *,
+        weekday: _builtins.int = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start", "weekday", b"weekday"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LawyerServiceWindow: _TypeAlias = LawyerServiceWindow  # noqa: Y015
+
+@_typing.final
+class LawyerChanged(_message.Message):
+    """Payload of event "lawyer.changed": a lawyer profile was activated, deactivated or edited. Carries the
+    whole assignable state so a consumer's projection needs nothing else (consultation's lawyer table).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    SERVICE_HOURS_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer profile."""
+    user_id: _builtins.str
+    """The lawyer's identity account; empty when none is linked."""
+    firm_id: _builtins.str
+    """The lawyer's firm."""
+    name: _builtins.str
+    """Display name."""
+    active: _builtins.bool
+    """Whether the profile is active (listed and assignable)."""
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Legal fields of the lawyer."""
+
+    @_builtins.property
+    def service_hours(self) -> _containers.RepeatedCompositeFieldContainer[Global___LawyerServiceWindow]:
+        """Weekly service hours."""
+
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When the profile changed (a consumer ignores a change older than the one it applied)."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        firm_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+        active: _builtins.bool = ...,
+        service_hours: _abc.Iterable[Global___LawyerServiceWindow] | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "fields", b"fields", "firm_id", b"firm_id", "lawyer_id", b"lawyer_id", "name", b"name", "service_hours", b"service_hours", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LawyerChanged: _TypeAlias = LawyerChanged  # noqa: Y015

@@ -1364,3 +1364,625 @@ class EndCallResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EndCallResponse: _TypeAlias = EndCallResponse  # noqa: Y015
+
+@_typing.final
+class PurchaseIntent(_message.Message):
+    """A client's purchase-intent prediction and why (R-CS-2)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    """The client."""
+    score: _builtins.float
+    """Probability-like score in [0, 1]."""
+    level: _builtins.str
+    """One of: low|medium|high."""
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Human-readable reasons, strongest first."""
+
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+        score: _builtins.float = ...,
+        level: _builtins.str = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "level", b"level", "reasons", b"reasons", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurchaseIntent: _TypeAlias = PurchaseIntent  # noqa: Y015
+
+@_typing.final
+class ChatConversation(_message.Message):
+    """An instant-chat conversation between a client and customer service (R-CS-1)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    LAST_SEQ_FIELD_NUMBER: _builtins.int
+    QUEUED_AT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    PURCHASE_INTENT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Conversation id."""
+    tenant_id: _builtins.str
+    """Tenant (enterprise) of the client."""
+    client_id: _builtins.str
+    """The client."""
+    status: _builtins.str
+    """One of: bot|queued|active|closed."""
+    agent_id: _builtins.str
+    """The agent serving it; empty until picked up."""
+    last_seq: _builtins.int
+    """Sequence number of the newest message."""
+    @_builtins.property
+    def queued_at(self) -> _timestamp_pb2.Timestamp:
+        """When it joined the agent queue; absent when it never did."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it started."""
+
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    @_builtins.property
+    def purchase_intent(self) -> Global___PurchaseIntent:
+        """For agents: the client's purchase intent."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        last_seq: _builtins.int = ...,
+        queued_at: _timestamp_pb2.Timestamp | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        purchase_intent: Global___PurchaseIntent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "purchase_intent", b"purchase_intent", "queued_at", b"queued_at", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "client_id", b"client_id", "created_at", b"created_at", "id", b"id", "last_seq", b"last_seq", "purchase_intent", b"purchase_intent", "queued_at", b"queued_at", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatConversation: _TypeAlias = ChatConversation  # noqa: Y015
+
+@_typing.final
+class ChatMessage(_message.Message):
+    """One message of a conversation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ROLE_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    FAQ_ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    FAQ_SCORE_FIELD_NUMBER: _builtins.int
+    CLIENT_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Message id."""
+    conversation_id: _builtins.str
+    """The conversation."""
+    seq: _builtins.int
+    """Position in the conversation, from 1, without gaps."""
+    author_id: _builtins.str
+    """Who wrote it; empty for the FAQ bot and the system."""
+    author_role: _builtins.str
+    """One of: client|agent|faq|system."""
+    body: _builtins.str
+    """The text."""
+    faq_article_id: _builtins.str
+    """The approved article an FAQ answer came from."""
+    faq_score: _builtins.float
+    """The FAQ answer's relevance (cosine similarity, 0..1)."""
+    client_message_id: _builtins.str
+    """The sender's own id of the message (deduplicates a resend after a reconnect)."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was stored."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        conversation_id: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        author_id: _builtins.str = ...,
+        author_role: _builtins.str = ...,
+        body: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        faq_article_id: _builtins.str = ...,
+        faq_score: _builtins.float = ...,
+        client_message_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "author_role", b"author_role", "body", b"body", "client_message_id", b"client_message_id", "conversation_id", b"conversation_id", "created_at", b"created_at", "faq_article_id", b"faq_article_id", "faq_score", b"faq_score", "id", b"id", "seq", b"seq"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatMessage: _TypeAlias = ChatMessage  # noqa: Y015
+
+@_typing.final
+class PostChatMessageRequest(_message.Message):
+    """Request for ConsultationService.PostChatMessage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    CLIENT_MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_AGENT_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    """The conversation; a client may leave it empty for their open conversation (started when none is open)."""
+    body: _builtins.str
+    """The text."""
+    client_message_id: _builtins.str
+    """The sender's own id of the message; a resend with the same id stores nothing new."""
+    request_agent: _builtins.bool
+    """A client asks for a person rather than the FAQ bot."""
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+        client_message_id: _builtins.str = ...,
+        request_agent: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_message_id", b"client_message_id", "conversation_id", b"conversation_id", "request_agent", b"request_agent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostChatMessageRequest: _TypeAlias = PostChatMessageRequest  # noqa: Y015
+
+@_typing.final
+class PostChatMessageResponse(_message.Message):
+    """Response of ConsultationService.PostChatMessage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conversation(self) -> Global___ChatConversation:
+        """The conversation after the message."""
+
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatMessage]:
+        """The stored message and any answer it caused (FAQ answer, queue notice), oldest first."""
+
+    def __init__(
+        self,
+        *,
+        conversation: Global___ChatConversation | None = ...,
+        messages: _abc.Iterable[Global___ChatMessage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation", "messages", b"messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostChatMessageResponse: _TypeAlias = PostChatMessageResponse  # noqa: Y015
+
+@_typing.final
+class ListChatMessagesRequest(_message.Message):
+    """Request for ConsultationService.ListChatMessages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    AFTER_SEQ_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    """The conversation; a client may leave it empty for their newest conversation."""
+    after_seq: _builtins.int
+    """Only messages with a greater sequence number (0 for all)."""
+    limit: _builtins.int
+    """At most this many (default 100, at most 500)."""
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+        after_seq: _builtins.int = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq", "conversation_id", b"conversation_id", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListChatMessagesRequest: _TypeAlias = ListChatMessagesRequest  # noqa: Y015
+
+@_typing.final
+class ListChatMessagesResponse(_message.Message):
+    """Response of ConsultationService.ListChatMessages."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    MORE_FIELD_NUMBER: _builtins.int
+    more: _builtins.bool
+    """More messages follow the last one returned."""
+    @_builtins.property
+    def conversation(self) -> Global___ChatConversation:
+        """The conversation; absent when a client has none yet."""
+
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatMessage]:
+        """The messages, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        conversation: Global___ChatConversation | None = ...,
+        messages: _abc.Iterable[Global___ChatMessage] | None = ...,
+        more: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation", "messages", b"messages", "more", b"more"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListChatMessagesResponse: _TypeAlias = ListChatMessagesResponse  # noqa: Y015
+
+@_typing.final
+class ListChatQueueRequest(_message.Message):
+    """Request for ConsultationService.ListChatQueue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """One of: bot|queued|active; empty for queued and active."""
+    limit: _builtins.int
+    """At most this many (default 50)."""
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListChatQueueRequest: _TypeAlias = ListChatQueueRequest  # noqa: Y015
+
+@_typing.final
+class ListChatQueueResponse(_message.Message):
+    """Response of ConsultationService.ListChatQueue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conversations(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatConversation]:
+        """Queued first (longest waiting first), then active; each with purchase intent."""
+
+    def __init__(
+        self,
+        *,
+        conversations: _abc.Iterable[Global___ChatConversation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversations", b"conversations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListChatQueueResponse: _TypeAlias = ListChatQueueResponse  # noqa: Y015
+
+@_typing.final
+class PickUpChatRequest(_message.Message):
+    """Request for ConsultationService.PickUpChat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    """The conversation."""
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PickUpChatRequest: _TypeAlias = PickUpChatRequest  # noqa: Y015
+
+@_typing.final
+class PickUpChatResponse(_message.Message):
+    """Response of ConsultationService.PickUpChat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conversation(self) -> Global___ChatConversation:
+        """The conversation, now served by the caller."""
+
+    def __init__(
+        self,
+        *,
+        conversation: Global___ChatConversation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PickUpChatResponse: _TypeAlias = PickUpChatResponse  # noqa: Y015
+
+@_typing.final
+class CloseChatRequest(_message.Message):
+    """Request for ConsultationService.CloseChat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    """The conversation."""
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_id", b"conversation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseChatRequest: _TypeAlias = CloseChatRequest  # noqa: Y015
+
+@_typing.final
+class CloseChatResponse(_message.Message):
+    """Response of ConsultationService.CloseChat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conversation(self) -> Global___ChatConversation:
+        """The closed conversation."""
+
+    def __init__(
+        self,
+        *,
+        conversation: Global___ChatConversation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseChatResponse: _TypeAlias = CloseChatResponse  # noqa: Y015
+
+@_typing.final
+class GetPurchaseIntentRequest(_message.Message):
+    """Request for ConsultationService.GetPurchaseIntent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    """The client."""
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPurchaseIntentRequest: _TypeAlias = GetPurchaseIntentRequest  # noqa: Y015
+
+@_typing.final
+class GetPurchaseIntentResponse(_message.Message):
+    """Response of ConsultationService.GetPurchaseIntent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURCHASE_INTENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def purchase_intent(self) -> Global___PurchaseIntent:
+        """The prediction."""
+
+    def __init__(
+        self,
+        *,
+        purchase_intent: Global___PurchaseIntent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["purchase_intent", b"purchase_intent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["purchase_intent", b"purchase_intent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPurchaseIntentResponse: _TypeAlias = GetPurchaseIntentResponse  # noqa: Y015
+
+@_typing.final
+class PurchaseLead(_message.Message):
+    """A client an agent may follow up with (R-CS-2)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURCHASE_INTENT_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    LAST_SIGNAL_AT_FIELD_NUMBER: _builtins.int
+    OPEN_CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    """The client's enterprise."""
+    open_conversation_id: _builtins.str
+    """The client's open conversation; empty when none is open."""
+    @_builtins.property
+    def purchase_intent(self) -> Global___PurchaseIntent:
+        """The prediction and its reasons."""
+
+    @_builtins.property
+    def last_signal_at(self) -> _timestamp_pb2.Timestamp:
+        """The newest buying signal."""
+
+    def __init__(
+        self,
+        *,
+        purchase_intent: Global___PurchaseIntent | None = ...,
+        tenant_id: _builtins.str = ...,
+        last_signal_at: _timestamp_pb2.Timestamp | None = ...,
+        open_conversation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_signal_at", b"last_signal_at", "purchase_intent", b"purchase_intent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["last_signal_at", b"last_signal_at", "open_conversation_id", b"open_conversation_id", "purchase_intent", b"purchase_intent", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurchaseLead: _TypeAlias = PurchaseLead  # noqa: Y015
+
+@_typing.final
+class ListPurchaseLeadsRequest(_message.Message):
+    """Request for ConsultationService.ListPurchaseLeads."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    MIN_LEVEL_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """At most this many (default 20, at most 100)."""
+    min_level: _builtins.str
+    """Only leads at this level or above: low|medium|high; empty for all."""
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+        min_level: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "min_level", b"min_level"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPurchaseLeadsRequest: _TypeAlias = ListPurchaseLeadsRequest  # noqa: Y015
+
+@_typing.final
+class ListPurchaseLeadsResponse(_message.Message):
+    """Response of ConsultationService.ListPurchaseLeads."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEADS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def leads(self) -> _containers.RepeatedCompositeFieldContainer[Global___PurchaseLead]:
+        """Highest score first."""
+
+    def __init__(
+        self,
+        *,
+        leads: _abc.Iterable[Global___PurchaseLead] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["leads", b"leads"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPurchaseLeadsResponse: _TypeAlias = ListPurchaseLeadsResponse  # noqa: Y015
+
+@_typing.final
+class StartChatRequest(_message.Message):
+    """Request for ConsultationService.StartChat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    """The client to follow up with."""
+    body: _builtins.str
+    """The agent's first message."""
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_id", b"client_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartChatRequest: _TypeAlias = StartChatRequest  # noqa: Y015
+
+@_typing.final
+class StartChatResponse(_message.Message):
+    """Response of ConsultationService.StartChat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conversation(self) -> Global___ChatConversation:
+        """The conversation, served by the caller."""
+
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatMessage]:
+        """The stored messages (a pickup notice when it took over an open conversation, then the agent's message)."""
+
+    def __init__(
+        self,
+        *,
+        conversation: Global___ChatConversation | None = ...,
+        messages: _abc.Iterable[Global___ChatMessage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation", "messages", b"messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartChatResponse: _TypeAlias = StartChatResponse  # noqa: Y015

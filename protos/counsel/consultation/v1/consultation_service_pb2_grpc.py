@@ -125,6 +125,46 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.FromString,
                 _registered_method=True)
+        self.PostChatMessage = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/PostChatMessage',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostChatMessageRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostChatMessageResponse.FromString,
+                _registered_method=True)
+        self.ListChatMessages = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListChatMessages',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatMessagesRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatMessagesResponse.FromString,
+                _registered_method=True)
+        self.ListChatQueue = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListChatQueue',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatQueueRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatQueueResponse.FromString,
+                _registered_method=True)
+        self.PickUpChat = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/PickUpChat',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PickUpChatRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PickUpChatResponse.FromString,
+                _registered_method=True)
+        self.CloseChat = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/CloseChat',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseChatRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseChatResponse.FromString,
+                _registered_method=True)
+        self.GetPurchaseIntent = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/GetPurchaseIntent',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentResponse.FromString,
+                _registered_method=True)
+        self.ListPurchaseLeads = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListPurchaseLeads',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsResponse.FromString,
+                _registered_method=True)
+        self.StartChat = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/StartChat',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -258,6 +298,65 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PostChatMessage(self, request, context):
+        """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
+        answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
+        client_message_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChatMessages(self, request, context):
+        """A conversation's messages after a sequence number, oldest first (a reconnecting client resumes with it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChatQueue(self, request, context):
+        """For agents and supervisors: conversations waiting for or served by an agent, with each client's
+        purchase-intent prediction (R-CS-2).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PickUpChat(self, request, context):
+        """An agent picks up a conversation (queued, or still with the FAQ bot to follow up on intent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseChat(self, request, context):
+        """The client or the serving agent ends a conversation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPurchaseIntent(self, request, context):
+        """For agents and supervisors: a client's purchase-intent prediction with its reasons (R-CS-2).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPurchaseLeads(self, request, context):
+        """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartChat(self, request, context):
+        """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -350,6 +449,46 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.EndCall,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.SerializeToString,
+            ),
+            'PostChatMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.PostChatMessage,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostChatMessageRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostChatMessageResponse.SerializeToString,
+            ),
+            'ListChatMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChatMessages,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatMessagesRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatMessagesResponse.SerializeToString,
+            ),
+            'ListChatQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChatQueue,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatQueueRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatQueueResponse.SerializeToString,
+            ),
+            'PickUpChat': grpc.unary_unary_rpc_method_handler(
+                    servicer.PickUpChat,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PickUpChatRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PickUpChatResponse.SerializeToString,
+            ),
+            'CloseChat': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseChat,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseChatRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseChatResponse.SerializeToString,
+            ),
+            'GetPurchaseIntent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPurchaseIntent,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentResponse.SerializeToString,
+            ),
+            'ListPurchaseLeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPurchaseLeads,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsResponse.SerializeToString,
+            ),
+            'StartChat': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartChat,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -839,6 +978,222 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/EndCall',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PostChatMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/PostChatMessage',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostChatMessageRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostChatMessageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChatMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListChatMessages',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatMessagesRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChatQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListChatQueue',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatQueueRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListChatQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PickUpChat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/PickUpChat',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PickUpChatRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PickUpChatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseChat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/CloseChat',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseChatRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseChatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPurchaseIntent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/GetPurchaseIntent',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetPurchaseIntentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPurchaseLeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListPurchaseLeads',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListPurchaseLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartChat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/StartChat',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.FromString,
             options,
             channel_credentials,
             insecure,

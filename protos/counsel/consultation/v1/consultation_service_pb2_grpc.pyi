@@ -71,6 +71,27 @@ class ConsultationServiceStub:
     """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
     EndCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]
     """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
+    PostChatMessage: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.PostChatMessageRequest, _consultation_service_pb2.PostChatMessageResponse]
+    """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
+    answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
+    client_message_id.
+    """
+    ListChatMessages: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListChatMessagesRequest, _consultation_service_pb2.ListChatMessagesResponse]
+    """A conversation's messages after a sequence number, oldest first (a reconnecting client resumes with it)."""
+    ListChatQueue: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListChatQueueRequest, _consultation_service_pb2.ListChatQueueResponse]
+    """For agents and supervisors: conversations waiting for or served by an agent, with each client's
+    purchase-intent prediction (R-CS-2).
+    """
+    PickUpChat: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.PickUpChatRequest, _consultation_service_pb2.PickUpChatResponse]
+    """An agent picks up a conversation (queued, or still with the FAQ bot to follow up on intent)."""
+    CloseChat: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseChatRequest, _consultation_service_pb2.CloseChatResponse]
+    """The client or the serving agent ends a conversation."""
+    GetPurchaseIntent: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.GetPurchaseIntentRequest, _consultation_service_pb2.GetPurchaseIntentResponse]
+    """For agents and supervisors: a client's purchase-intent prediction with its reasons (R-CS-2)."""
+    ListPurchaseLeads: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListPurchaseLeadsRequest, _consultation_service_pb2.ListPurchaseLeadsResponse]
+    """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
+    StartChat: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartChatRequest, _consultation_service_pb2.StartChatResponse]
+    """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -115,6 +136,27 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
     EndCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]  # type: ignore[assignment]
     """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
+    PostChatMessage: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.PostChatMessageRequest, _consultation_service_pb2.PostChatMessageResponse]  # type: ignore[assignment]
+    """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
+    answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
+    client_message_id.
+    """
+    ListChatMessages: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListChatMessagesRequest, _consultation_service_pb2.ListChatMessagesResponse]  # type: ignore[assignment]
+    """A conversation's messages after a sequence number, oldest first (a reconnecting client resumes with it)."""
+    ListChatQueue: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListChatQueueRequest, _consultation_service_pb2.ListChatQueueResponse]  # type: ignore[assignment]
+    """For agents and supervisors: conversations waiting for or served by an agent, with each client's
+    purchase-intent prediction (R-CS-2).
+    """
+    PickUpChat: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.PickUpChatRequest, _consultation_service_pb2.PickUpChatResponse]  # type: ignore[assignment]
+    """An agent picks up a conversation (queued, or still with the FAQ bot to follow up on intent)."""
+    CloseChat: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseChatRequest, _consultation_service_pb2.CloseChatResponse]  # type: ignore[assignment]
+    """The client or the serving agent ends a conversation."""
+    GetPurchaseIntent: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.GetPurchaseIntentRequest, _consultation_service_pb2.GetPurchaseIntentResponse]  # type: ignore[assignment]
+    """For agents and supervisors: a client's purchase-intent prediction with its reasons (R-CS-2)."""
+    ListPurchaseLeads: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListPurchaseLeadsRequest, _consultation_service_pb2.ListPurchaseLeadsResponse]  # type: ignore[assignment]
+    """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
+    StartChat: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartChatRequest, _consultation_service_pb2.StartChatResponse]  # type: ignore[assignment]
+    """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -264,5 +306,74 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.EndCallResponse, _abc.Awaitable[_consultation_service_pb2.EndCallResponse]]:
         """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
+
+    @_abc_1.abstractmethod
+    def PostChatMessage(
+        self,
+        request: _consultation_service_pb2.PostChatMessageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.PostChatMessageResponse, _abc.Awaitable[_consultation_service_pb2.PostChatMessageResponse]]:
+        """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
+        answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
+        client_message_id.
+        """
+
+    @_abc_1.abstractmethod
+    def ListChatMessages(
+        self,
+        request: _consultation_service_pb2.ListChatMessagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListChatMessagesResponse, _abc.Awaitable[_consultation_service_pb2.ListChatMessagesResponse]]:
+        """A conversation's messages after a sequence number, oldest first (a reconnecting client resumes with it)."""
+
+    @_abc_1.abstractmethod
+    def ListChatQueue(
+        self,
+        request: _consultation_service_pb2.ListChatQueueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListChatQueueResponse, _abc.Awaitable[_consultation_service_pb2.ListChatQueueResponse]]:
+        """For agents and supervisors: conversations waiting for or served by an agent, with each client's
+        purchase-intent prediction (R-CS-2).
+        """
+
+    @_abc_1.abstractmethod
+    def PickUpChat(
+        self,
+        request: _consultation_service_pb2.PickUpChatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.PickUpChatResponse, _abc.Awaitable[_consultation_service_pb2.PickUpChatResponse]]:
+        """An agent picks up a conversation (queued, or still with the FAQ bot to follow up on intent)."""
+
+    @_abc_1.abstractmethod
+    def CloseChat(
+        self,
+        request: _consultation_service_pb2.CloseChatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.CloseChatResponse, _abc.Awaitable[_consultation_service_pb2.CloseChatResponse]]:
+        """The client or the serving agent ends a conversation."""
+
+    @_abc_1.abstractmethod
+    def GetPurchaseIntent(
+        self,
+        request: _consultation_service_pb2.GetPurchaseIntentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.GetPurchaseIntentResponse, _abc.Awaitable[_consultation_service_pb2.GetPurchaseIntentResponse]]:
+        """For agents and supervisors: a client's purchase-intent prediction with its reasons (R-CS-2)."""
+
+    @_abc_1.abstractmethod
+    def ListPurchaseLeads(
+        self,
+        request: _consultation_service_pb2.ListPurchaseLeadsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListPurchaseLeadsResponse, _abc.Awaitable[_consultation_service_pb2.ListPurchaseLeadsResponse]]:
+        """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
+
+    @_abc_1.abstractmethod
+    def StartChat(
+        self,
+        request: _consultation_service_pb2.StartChatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.StartChatResponse, _abc.Awaitable[_consultation_service_pb2.StartChatResponse]]:
+        """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

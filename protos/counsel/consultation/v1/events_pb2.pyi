@@ -334,3 +334,52 @@ class CallChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CallChanged: _TypeAlias = CallChanged  # noqa: Y015
+
+@_typing.final
+class ChatMessagePosted(_message.Message):
+    """Payload of event "chat.message_posted": a chat message was stored (R-CS-1). Published on the subject
+    `<root>.consultation.chat.message_posted.<conversation_id>` so gateways wake the conversation's open
+    sockets; it carries ids only, the text is read from storage.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_ID_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    MESSAGE_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ROLE_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    conversation_id: _builtins.str
+    """The conversation."""
+    seq: _builtins.int
+    """The message's sequence number in the conversation."""
+    message_id: _builtins.str
+    """The message."""
+    author_role: _builtins.str
+    """One of: client|agent|faq|system."""
+    client_id: _builtins.str
+    """The conversation's client."""
+    status: _builtins.str
+    """The conversation's status after the message: bot|queued|active|closed."""
+    author_id: _builtins.str
+    """The author; empty for the FAQ bot and the system."""
+    def __init__(
+        self,
+        *,
+        conversation_id: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        message_id: _builtins.str = ...,
+        author_role: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "author_role", b"author_role", "client_id", b"client_id", "conversation_id", b"conversation_id", "message_id", b"message_id", "seq", b"seq", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatMessagePosted: _TypeAlias = ChatMessagePosted  # noqa: Y015

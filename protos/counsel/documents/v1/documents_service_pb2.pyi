@@ -76,7 +76,7 @@ class DocumentOrder(_message.Message):
     client_id: _builtins.str
     """The client."""
     stage: _builtins.str
-    """One of: awaiting_acknowledgement|drafting|in_review|delivered|revising|completed."""
+    """One of: awaiting_acknowledgement|drafting|in_review|delivered|revising|completed|cancelled."""
     complexity: _builtins.str
     """One of: simple|standard|complex (from the product tier)."""
     assigned_lawyer_id: _builtins.str
@@ -88,7 +88,7 @@ class DocumentOrder(_message.Message):
     completed_reason: _builtins.str
     """Why it completed (accepted|window_closed); empty until completed."""
     assignment_reason: _builtins.str
-    """Why this lawyer was assigned, e.g. "round_robin"."""
+    """Why this lawyer was assigned, e.g. "field contract; within service hours; open load 0 of 20; 3 eligible (field from product)"."""
     @_builtins.property
     def acknowledge_due_at(self) -> _timestamp_pb2.Timestamp:
         """When an agent must acknowledge the order."""
@@ -745,6 +745,56 @@ class AcceptDocumentOrderResponse(_message.Message):
 Global___AcceptDocumentOrderResponse: _TypeAlias = AcceptDocumentOrderResponse  # noqa: Y015
 
 @_typing.final
+class CancelDocumentOrderRequest(_message.Message):
+    """Request for DocumentsService.CancelDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    reason: _builtins.str
+    """Why it is cancelled (told to the client; 1 to 2,000 characters)."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelDocumentOrderRequest: _TypeAlias = CancelDocumentOrderRequest  # noqa: Y015
+
+@_typing.final
+class CancelDocumentOrderResponse(_message.Message):
+    """Response of DocumentsService.CancelDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order (cancelled)."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelDocumentOrderResponse: _TypeAlias = CancelDocumentOrderResponse  # noqa: Y015
+
+@_typing.final
 class DownloadVersionRequest(_message.Message):
     """Request for DocumentsService.DownloadVersion."""
 
@@ -797,6 +847,60 @@ class DownloadVersionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DownloadVersionResponse: _TypeAlias = DownloadVersionResponse  # noqa: Y015
+
+@_typing.final
+class StreamVersionRequest(_message.Message):
+    """Request for DocumentsService.StreamVersion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    VERSION_NUMBER_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    version_number: _builtins.int
+    """Version number, starting at 1."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        version_number: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "version_number", b"version_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamVersionRequest: _TypeAlias = StreamVersionRequest  # noqa: Y015
+
+@_typing.final
+class StreamVersionResponse(_message.Message):
+    """One message of DocumentsService.StreamVersion: the metadata first, then the file's chunks in order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    """The next bytes of the file; empty on the first message."""
+    @_builtins.property
+    def version(self) -> Global___DocumentVersion:
+        """The version's metadata (sha256, media type, size); set on the first message only."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___DocumentVersion | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamVersionResponse: _TypeAlias = StreamVersionResponse  # noqa: Y015
 
 @_typing.final
 class RecordStageRequest(_message.Message):

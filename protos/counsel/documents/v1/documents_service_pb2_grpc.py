@@ -80,6 +80,11 @@ class DocumentsServiceStub:
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionResponse.FromString,
                 _registered_method=True)
+        self.StreamVersion = channel.unary_stream(
+                '/counsel.documents.v1.DocumentsService/StreamVersion',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionResponse.FromString,
+                _registered_method=True)
         self.RecordStage = channel.unary_unary(
                 '/counsel.documents.v1.DocumentsService/RecordStage',
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.SerializeToString,
@@ -89,6 +94,11 @@ class DocumentsServiceStub:
                 '/counsel.documents.v1.DocumentsService/RecordBreach',
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.FromString,
+                _registered_method=True)
+        self.CancelDocumentOrder = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/CancelDocumentOrder',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
                 _registered_method=True)
 
 
@@ -155,7 +165,16 @@ class DocumentsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DownloadVersion(self, request, context):
-        """One version's file with its metadata (clients: approved versions only).
+        """One version's file with its metadata in one reply (clients: approved versions only). Kept for
+        compatibility; downloads use StreamVersion, which never holds the whole file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamVersion(self, request, context):
+        """The same file streamed in object-store chunks: the first message carries the version's metadata
+        (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -170,6 +189,15 @@ class DocumentsServiceServicer:
 
     def RecordBreach(self, request, context):
         """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelDocumentOrder(self, request, context):
+        """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
+        staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
+        on which the payment service refunds the order. Idempotent; refused once completed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -223,6 +251,11 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.DownloadVersionResponse.SerializeToString,
             ),
+            'StreamVersion': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamVersion,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionResponse.SerializeToString,
+            ),
             'RecordStage': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordStage,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.FromString,
@@ -232,6 +265,11 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     servicer.RecordBreach,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.SerializeToString,
+            ),
+            'CancelDocumentOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelDocumentOrder,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -489,6 +527,33 @@ class DocumentsService:
             _registered_method=True)
 
     @staticmethod
+    def StreamVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/StreamVersion',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def RecordStage(request,
             target,
             options=(),
@@ -532,6 +597,33 @@ class DocumentsService:
             '/counsel.documents.v1.DocumentsService/RecordBreach',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelDocumentOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/CancelDocumentOrder',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,11 +54,22 @@ class DocumentsServiceStub:
     AcceptDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.AcceptDocumentOrderRequest, _documents_service_pb2.AcceptDocumentOrderResponse]
     """The client accepts the delivered document; the order completes."""
     DownloadVersion: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]
-    """One version's file with its metadata (clients: approved versions only)."""
+    """One version's file with its metadata in one reply (clients: approved versions only). Kept for
+    compatibility; downloads use StreamVersion, which never holds the whole file.
+    """
+    StreamVersion: _grpc.UnaryStreamMultiCallable[_documents_service_pb2.StreamVersionRequest, _documents_service_pb2.StreamVersionResponse]
+    """The same file streamed in object-store chunks: the first message carries the version's metadata
+    (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
+    """
     RecordStage: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]
     """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+    CancelDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.CancelDocumentOrderRequest, _documents_service_pb2.CancelDocumentOrderResponse]
+    """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
+    staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
+    on which the payment service refunds the order. Idempotent; refused once completed.
+    """
 
 @_typing.type_check_only
 class DocumentsServiceAsyncStub(DocumentsServiceStub):
@@ -86,11 +97,22 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     AcceptDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.AcceptDocumentOrderRequest, _documents_service_pb2.AcceptDocumentOrderResponse]  # type: ignore[assignment]
     """The client accepts the delivered document; the order completes."""
     DownloadVersion: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]  # type: ignore[assignment]
-    """One version's file with its metadata (clients: approved versions only)."""
+    """One version's file with its metadata in one reply (clients: approved versions only). Kept for
+    compatibility; downloads use StreamVersion, which never holds the whole file.
+    """
+    StreamVersion: _aio.UnaryStreamMultiCallable[_documents_service_pb2.StreamVersionRequest, _documents_service_pb2.StreamVersionResponse]  # type: ignore[assignment]
+    """The same file streamed in object-store chunks: the first message carries the version's metadata
+    (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
+    """
     RecordStage: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]  # type: ignore[assignment]
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]  # type: ignore[assignment]
     """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+    CancelDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.CancelDocumentOrderRequest, _documents_service_pb2.CancelDocumentOrderResponse]  # type: ignore[assignment]
+    """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
+    staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
+    on which the payment service refunds the order. Idempotent; refused once completed.
+    """
 
 class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Document orders: drafting, review, delivery and revisions of legal documents."""
@@ -169,7 +191,19 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _documents_service_pb2.DownloadVersionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_documents_service_pb2.DownloadVersionResponse, _abc.Awaitable[_documents_service_pb2.DownloadVersionResponse]]:
-        """One version's file with its metadata (clients: approved versions only)."""
+        """One version's file with its metadata in one reply (clients: approved versions only). Kept for
+        compatibility; downloads use StreamVersion, which never holds the whole file.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamVersion(
+        self,
+        request: _documents_service_pb2.StreamVersionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_documents_service_pb2.StreamVersionResponse], _abc.AsyncIterator[_documents_service_pb2.StreamVersionResponse]]:
+        """The same file streamed in object-store chunks: the first message carries the version's metadata
+        (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
+        """
 
     @_abc_1.abstractmethod
     def RecordStage(
@@ -186,5 +220,16 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_documents_service_pb2.RecordBreachResponse, _abc.Awaitable[_documents_service_pb2.RecordBreachResponse]]:
         """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def CancelDocumentOrder(
+        self,
+        request: _documents_service_pb2.CancelDocumentOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.CancelDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.CancelDocumentOrderResponse]]:
+        """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
+        staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
+        on which the payment service refunds the order. Idempotent; refused once completed.
+        """
 
 def add_DocumentsServiceServicer_to_server(servicer: DocumentsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

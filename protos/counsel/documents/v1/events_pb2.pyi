@@ -396,3 +396,51 @@ class DocOrderSlaBreached(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DocOrderSlaBreached: _TypeAlias = DocOrderSlaBreached  # noqa: Y015
+
+@_typing.final
+class DocOrderCancelled(_message.Message):
+    """Payload of event "docorder.cancelled": the document order was cancelled before completion (by a supervisor,
+    or because it cannot be fulfilled); the paid order it fulfils is refunded.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CANCELLED_BY_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    ASSIGNED_LAWYER_ID_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    order_id: _builtins.str
+    """The paid order it was to fulfil."""
+    client_id: _builtins.str
+    """The client."""
+    reason: _builtins.str
+    """Why it was cancelled."""
+    cancelled_by: _builtins.str
+    """Who cancelled it (a supervisor's user id, or "system")."""
+    stage: _builtins.str
+    """The stage it was in when cancelled."""
+    assigned_lawyer_id: _builtins.str
+    """The lawyer who was assigned (told that the work stops)."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        cancelled_by: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        assigned_lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_lawyer_id", b"assigned_lawyer_id", "cancelled_by", b"cancelled_by", "client_id", b"client_id", "document_order_id", b"document_order_id", "order_id", b"order_id", "reason", b"reason", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DocOrderCancelled: _TypeAlias = DocOrderCancelled  # noqa: Y015

@@ -1177,6 +1177,64 @@ class ListMyActivityResponse(_message.Message):
 Global___ListMyActivityResponse: _TypeAlias = ListMyActivityResponse  # noqa: Y015
 
 @_typing.final
+class ListUserActivityRequest(_message.Message):
+    """Request for IdentityService.ListUserActivity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The client."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUserActivityRequest: _TypeAlias = ListUserActivityRequest  # noqa: Y015
+
+@_typing.final
+class ListUserActivityResponse(_message.Message):
+    """Response of IdentityService.ListUserActivity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVITIES_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def activities(self) -> _containers.RepeatedCompositeFieldContainer[Global___Activity]:
+        """The page, newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor of the next page."""
+
+    def __init__(
+        self,
+        *,
+        activities: _abc.Iterable[Global___Activity] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activities", b"activities", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUserActivityResponse: _TypeAlias = ListUserActivityResponse  # noqa: Y015
+
+@_typing.final
 class EraseMeRequest(_message.Message):
     """Request for IdentityService.EraseMe."""
 
@@ -1216,6 +1274,56 @@ class EraseMeResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EraseMeResponse: _TypeAlias = EraseMeResponse  # noqa: Y015
+
+@_typing.final
+class ListUsersByRoleRequest(_message.Message):
+    """Request for IdentityService.ListUsersByRole."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """The role, e.g. agent|supervisor|client_admin."""
+    tenant_id: _builtins.str
+    """The enterprise, for client and client_admin; empty for staff roles."""
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUsersByRoleRequest: _TypeAlias = ListUsersByRoleRequest  # noqa: Y015
+
+@_typing.final
+class ListUsersByRoleResponse(_message.Message):
+    """Response of IdentityService.ListUsersByRole."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def users(self) -> _containers.RepeatedCompositeFieldContainer[Global___User]:
+        """The users holding the role (at most 500, by id), with e-mail and phone where known."""
+
+    def __init__(
+        self,
+        *,
+        users: _abc.Iterable[Global___User] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListUsersByRoleResponse: _TypeAlias = ListUsersByRoleResponse  # noqa: Y015
 
 @_typing.final
 class ListMembersRequest(_message.Message):

@@ -120,6 +120,11 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.FromString,
                 _registered_method=True)
+        self.ListUserActivity = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListUserActivity',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityResponse.FromString,
+                _registered_method=True)
         self.EraseMe = channel.unary_unary(
                 '/counsel.identity.v1.IdentityService/EraseMe',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.SerializeToString,
@@ -149,6 +154,11 @@ class IdentityServiceStub:
                 '/counsel.identity.v1.IdentityService/IssueServiceToken',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
+                _registered_method=True)
+        self.ListUsersByRole = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListUsersByRole',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.FromString,
                 _registered_method=True)
 
 
@@ -280,6 +290,14 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUserActivity(self, request, context):
+        """For agents and supervisors serving a client (R-CS-2): that client's linked activity, newest first.
+        Each access is written to the audit trail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def EraseMe(self, request, context):
         """Erases the caller's personal data here and publishes "user.erased" so other services do too.
         """
@@ -320,6 +338,15 @@ class IdentityServiceServicer:
     def IssueServiceToken(self, request, context):
         """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
         fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsersByRole(self, request, context):
+        """Internal (notification) or a supervisor: the active users holding a role, with their contact
+        addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+        members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -413,6 +440,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMyActivityResponse.SerializeToString,
             ),
+            'ListUserActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserActivity,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityResponse.SerializeToString,
+            ),
             'EraseMe': grpc.unary_unary_rpc_method_handler(
                     servicer.EraseMe,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.EraseMeRequest.FromString,
@@ -442,6 +474,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.IssueServiceToken,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.SerializeToString,
+            ),
+            'ListUsersByRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsersByRole,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -915,6 +952,33 @@ class IdentityService:
             _registered_method=True)
 
     @staticmethod
+    def ListUserActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListUserActivity',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUserActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def EraseMe(request,
             target,
             options=(),
@@ -1066,6 +1130,33 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/IssueServiceToken',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsersByRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListUsersByRole',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,6 +76,10 @@ class IdentityServiceStub:
     """
     ListMyActivity: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListMyActivityRequest, _identity_service_pb2.ListMyActivityResponse]
     """The caller's linked activity, newest first: logins here and what they did in other services."""
+    ListUserActivity: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListUserActivityRequest, _identity_service_pb2.ListUserActivityResponse]
+    """For agents and supervisors serving a client (R-CS-2): that client's linked activity, newest first.
+    Each access is written to the audit trail.
+    """
     EraseMe: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]
     """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
     ListMembers: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembersRequest, _identity_service_pb2.ListMembersResponse]
@@ -93,6 +97,11 @@ class IdentityServiceStub:
     IssueServiceToken: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
     fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+    """
+    ListUsersByRole: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListUsersByRoleRequest, _identity_service_pb2.ListUsersByRoleResponse]
+    """Internal (notification) or a supervisor: the active users holding a role, with their contact
+    addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+    members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
     """
 
 @_typing.type_check_only
@@ -143,6 +152,10 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """
     ListMyActivity: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListMyActivityRequest, _identity_service_pb2.ListMyActivityResponse]  # type: ignore[assignment]
     """The caller's linked activity, newest first: logins here and what they did in other services."""
+    ListUserActivity: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListUserActivityRequest, _identity_service_pb2.ListUserActivityResponse]  # type: ignore[assignment]
+    """For agents and supervisors serving a client (R-CS-2): that client's linked activity, newest first.
+    Each access is written to the audit trail.
+    """
     EraseMe: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.EraseMeRequest, _identity_service_pb2.EraseMeResponse]  # type: ignore[assignment]
     """Erases the caller's personal data here and publishes "user.erased" so other services do too."""
     ListMembers: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembersRequest, _identity_service_pb2.ListMembersResponse]  # type: ignore[assignment]
@@ -160,6 +173,11 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     IssueServiceToken: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
     fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+    """
+    ListUsersByRole: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListUsersByRoleRequest, _identity_service_pb2.ListUsersByRoleResponse]  # type: ignore[assignment]
+    """Internal (notification) or a supervisor: the active users holding a role, with their contact
+    addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+    members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
     """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -311,6 +329,16 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         """The caller's linked activity, newest first: logins here and what they did in other services."""
 
     @_abc_1.abstractmethod
+    def ListUserActivity(
+        self,
+        request: _identity_service_pb2.ListUserActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListUserActivityResponse, _abc.Awaitable[_identity_service_pb2.ListUserActivityResponse]]:
+        """For agents and supervisors serving a client (R-CS-2): that client's linked activity, newest first.
+        Each access is written to the audit trail.
+        """
+
+    @_abc_1.abstractmethod
     def EraseMe(
         self,
         request: _identity_service_pb2.EraseMeRequest,
@@ -362,6 +390,17 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_identity_service_pb2.IssueServiceTokenResponse, _abc.Awaitable[_identity_service_pb2.IssueServiceTokenResponse]]:
         """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
         fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
+        """
+
+    @_abc_1.abstractmethod
+    def ListUsersByRole(
+        self,
+        request: _identity_service_pb2.ListUsersByRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListUsersByRoleResponse, _abc.Awaitable[_identity_service_pb2.ListUsersByRoleResponse]]:
+        """Internal (notification) or a supervisor: the active users holding a role, with their contact
+        addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+        members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
         """
 
 def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

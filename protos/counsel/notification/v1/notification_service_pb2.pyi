@@ -599,11 +599,33 @@ class SendDirectRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     CHANNEL_FIELD_NUMBER: _builtins.int
     TO_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
     TRANSACTIONAL_FIELD_NUMBER: _builtins.int
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    PARAMS_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """One of: sms|email."""
     to: _builtins.str
@@ -614,6 +636,14 @@ class SendDirectRequest(_message.Message):
     """Message text."""
     transactional: _builtins.bool
     """True for messages the recipient asked for (codes): sent regardless of marketing consent."""
+    template: _builtins.str
+    """What kind of message this is (otp|invitation): SMS providers that only send pre-approved templates
+    map it to their template (COUNSEL_SMS_TEMPLATES); empty = a plain text message.
+    """
+    @_builtins.property
+    def params(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The template's variables, e.g. {"code": "123456"}; the body stays the full text for other channels."""
+
     def __init__(
         self,
         *,
@@ -622,10 +652,12 @@ class SendDirectRequest(_message.Message):
         subject: _builtins.str = ...,
         body: _builtins.str = ...,
         transactional: _builtins.bool = ...,
+        template: _builtins.str = ...,
+        params: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "channel", b"channel", "subject", b"subject", "to", b"to", "transactional", b"transactional"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "channel", b"channel", "params", b"params", "subject", b"subject", "template", b"template", "to", b"to", "transactional", b"transactional"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -42,6 +42,7 @@ class Order(_message.Message):
     PRODUCT_NAME_FIELD_NUMBER: _builtins.int
     CATEGORY_FIELD_NUMBER: _builtins.int
     REFUNDED_FIELD_NUMBER: _builtins.int
+    REPLY_HOURS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Order id."""
     tenant_id: _builtins.str
@@ -58,6 +59,10 @@ class Order(_message.Message):
     """Product name copied at order time."""
     category: _builtins.str
     """Product category copied at order time: consultation|document|booking|retainer."""
+    reply_hours: _builtins.int
+    """The bought tier's reply promise in hours (consultation products), copied at order time; absent when
+    the tier makes none.
+    """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to pay (integer fen)."""
@@ -99,12 +104,15 @@ class Order(_message.Message):
         product_name: _builtins.str = ...,
         category: _builtins.str = ...,
         refunded: _money_pb2.Money | None = ...,
+        reply_hours: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "fulfilment", b"fulfilment", "pay_before", b"pay_before", "refunded", b"refunded"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "created_at", b"created_at", "fulfilment", b"fulfilment", "pay_before", b"pay_before", "refunded", b"refunded", "reply_hours", b"reply_hours"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "category", b"category", "client_id", b"client_id", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "product_name", b"product_name", "refunded", b"refunded", "stages", b"stages", "status", b"status", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "category", b"category", "client_id", b"client_id", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "product_name", b"product_name", "refunded", b"refunded", "reply_hours", b"reply_hours", "stages", b"stages", "status", b"status", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__reply_hours: _TypeAlias = _typing.Literal["reply_hours"]  # noqa: Y015
+    _WhichOneofArgType__reply_hours: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reply_hours) -> _WhichOneofReturnType__reply_hours | None: ...
 
 Global___Order: _TypeAlias = Order  # noqa: Y015
 
@@ -179,6 +187,60 @@ class GetOrderResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetOrderResponse: _TypeAlias = GetOrderResponse  # noqa: Y015
+
+@_typing.final
+class GetOrderTimelineRequest(_message.Message):
+    """Request for PaymentService.GetOrderTimeline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """Id of the order."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderTimelineRequest: _TypeAlias = GetOrderTimelineRequest  # noqa: Y015
+
+@_typing.final
+class GetOrderTimelineResponse(_message.Message):
+    """Response of PaymentService.GetOrderTimeline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    STAGES_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """Id of the order."""
+    status: _builtins.str
+    """The order's status (as in Order.status)."""
+    @_builtins.property
+    def stages(self) -> _containers.RepeatedCompositeFieldContainer[_timeline_pb2.TimelineStage]:
+        """Every stage, oldest first: done stages, at most one current, then pending ones from the product's process."""
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        stages: _abc.Iterable[_timeline_pb2.TimelineStage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "stages", b"stages", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderTimelineResponse: _TypeAlias = GetOrderTimelineResponse  # noqa: Y015
 
 @_typing.final
 class ListOrdersRequest(_message.Message):
@@ -372,6 +434,7 @@ class Payment(_message.Message):
     PAY_URL_FIELD_NUMBER: _builtins.int
     QR_CODE_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    QR_PNG_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Payment id (the merchant's trade number sent to the provider)."""
     order_id: _builtins.str
@@ -384,6 +447,8 @@ class Payment(_message.Message):
     """Where the client pays (a redirect), if the provider has one."""
     qr_code: _builtins.str
     """Content to show as a QR code, if the provider uses one."""
+    qr_png: _builtins.bytes
+    """PNG of a QR code of qr_code (e.g. WeChat Pay's code_url for the client to scan); empty without one."""
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to pay (integer fen)."""
@@ -403,10 +468,11 @@ class Payment(_message.Message):
         pay_url: _builtins.str = ...,
         qr_code: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        qr_png: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "id", b"id", "method", b"method", "order_id", b"order_id", "pay_url", b"pay_url", "qr_code", b"qr_code", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "id", b"id", "method", b"method", "order_id", b"order_id", "pay_url", b"pay_url", "qr_code", b"qr_code", "qr_png", b"qr_png", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -40,6 +40,11 @@ class PaymentServiceStub:
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderResponse.FromString,
                 _registered_method=True)
+        self.GetOrderTimeline = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/GetOrderTimeline',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderTimelineRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderTimelineResponse.FromString,
+                _registered_method=True)
         self.ListOrders = channel.unary_unary(
                 '/counsel.payment.v1.PaymentService/ListOrders',
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListOrdersRequest.SerializeToString,
@@ -123,6 +128,14 @@ class PaymentServiceServicer:
 
     def GetOrder(self, request, context):
         """Returns one order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrderTimeline(self, request, context):
+        """The order's whole timeline (§9.2): its payment stages joined with the stages its fulfilment's owner
+        (documents, consultation; booking via the same hook) recorded, then the product's stages still pending.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -241,6 +254,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderResponse.SerializeToString,
             ),
+            'GetOrderTimeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrderTimeline,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderTimelineRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderTimelineResponse.SerializeToString,
+            ),
             'ListOrders': grpc.unary_unary_rpc_method_handler(
                     servicer.ListOrders,
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListOrdersRequest.FromString,
@@ -345,6 +363,33 @@ class PaymentService:
             '/counsel.payment.v1.PaymentService/GetOrder',
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderRequest.SerializeToString,
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrderTimeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/GetOrderTimeline',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderTimelineRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderTimelineResponse.FromString,
             options,
             channel_credentials,
             insecure,

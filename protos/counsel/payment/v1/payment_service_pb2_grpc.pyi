@@ -35,6 +35,10 @@ class PaymentServiceStub:
     def __new__(cls, channel: _aio.Channel) -> PaymentServiceAsyncStub: ...
     GetOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderRequest, _payment_service_pb2.GetOrderResponse]
     """Returns one order."""
+    GetOrderTimeline: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderTimelineRequest, _payment_service_pb2.GetOrderTimelineResponse]
+    """The order's whole timeline (§9.2): its payment stages joined with the stages its fulfilment's owner
+    (documents, consultation; booking via the same hook) recorded, then the product's stages still pending.
+    """
     ListOrders: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ListOrdersRequest, _payment_service_pb2.ListOrdersResponse]
     """Lists the caller's orders, newest first."""
     CreateOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.CreateOrderRequest, _payment_service_pb2.CreateOrderResponse]
@@ -73,6 +77,10 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderRequest, _payment_service_pb2.GetOrderResponse]  # type: ignore[assignment]
     """Returns one order."""
+    GetOrderTimeline: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderTimelineRequest, _payment_service_pb2.GetOrderTimelineResponse]  # type: ignore[assignment]
+    """The order's whole timeline (§9.2): its payment stages joined with the stages its fulfilment's owner
+    (documents, consultation; booking via the same hook) recorded, then the product's stages still pending.
+    """
     ListOrders: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ListOrdersRequest, _payment_service_pb2.ListOrdersResponse]  # type: ignore[assignment]
     """Lists the caller's orders, newest first."""
     CreateOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.CreateOrderRequest, _payment_service_pb2.CreateOrderResponse]  # type: ignore[assignment]
@@ -114,6 +122,16 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.GetOrderResponse, _abc.Awaitable[_payment_service_pb2.GetOrderResponse]]:
         """Returns one order."""
+
+    @_abc_1.abstractmethod
+    def GetOrderTimeline(
+        self,
+        request: _payment_service_pb2.GetOrderTimelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.GetOrderTimelineResponse, _abc.Awaitable[_payment_service_pb2.GetOrderTimelineResponse]]:
+        """The order's whole timeline (§9.2): its payment stages joined with the stages its fulfilment's owner
+        (documents, consultation; booking via the same hook) recorded, then the product's stages still pending.
+        """
 
     @_abc_1.abstractmethod
     def ListOrders(

@@ -1,0 +1,60 @@
+"""Erasure of a user's personal data in consultation (R-PRIV-1): see docs/erasure.md for what is kept.
+
+The consultations a client asked stay as records of the service given (ids, kind, legal field, lawyer,
+deadlines, stages, rating stars) but their text goes: subject, question, rating comment, every message in
+them (the lawyer's replies discuss the client's case) and the client's complaints. Messages the user wrote
+in other consultations (a staff member being erased) lose their text too."""
+
+from __future__ import annotations
+
+from sqlmodel import col, delete, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.common.v1.event_pb2 import EventEnvelope
+from services.consultation.models import (
+    ChatConversationRow,
+    ChatMessageRow,
+    ClientSignalRow,
+    ComplaintRow,
+    ConsultationMessageRow,
+    ConsultationRow,
+)
+from services.runtime.erasure import ERASED_TEXT, erased_user_id
+
+
+async def erase_user(envelope: EventEnvelope, session: AsyncSession) -> None:
+    """Handler of the `consultation-erasure` consumer (subject `identity.user.erased`)."""
+    user_id = erased_user_id(envelope)
+    if not user_id:
+        return
+    theirs = select(ConsultationRow.id).where(col(ConsultationRow.client_id) == user_id)
+    await session.execute(
+        update(ConsultationRow)
+        .where(col(ConsultationRow.client_id) == user_id)
+        .values(subject=ERASED_TEXT, question=ERASED_TEXT, rating_comment="")
+    )
+    await session.execute(
+        update(ConsultationMessageRow)
+        .where(
+            col(ConsultationMessageRow.consultation_id).in_(theirs)
+            | (col(ConsultationMessageRow.author_id) == user_id)
+        )
+        .values(body=ERASED_TEXT)
+    )
+    await session.execute(
+        update(ComplaintRow).where(col(ComplaintRow.client_id) == user_id).values(body=ERASED_TEXT)
+    )
+    await session.execute(  # the agent's resolution tells the client's story too; a resolved one keeps a text
+        update(ComplaintRow)
+        .where(col(ComplaintRow.client_id) == user_id, col(ComplaintRow.resolution) != "")
+        .values(resolution=ERASED_TEXT)
+    )
+    their_chats = select(ChatConversationRow.id).where(col(ChatConversationRow.client_id) == user_id)
+    await session.execute(
+        update(ChatMessageRow)
+        .where(
+            col(ChatMessageRow.conversation_id).in_(their_chats) | (col(ChatMessageRow.author_id) == user_id)
+        )
+        .values(body=ERASED_TEXT)
+    )
+    await session.execute(delete(ClientSignalRow).where(col(ClientSignalRow.client_id) == user_id))

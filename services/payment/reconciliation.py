@@ -1,0 +1,44 @@
+"""Provider-agnostic reconciliation (`counsel payment reconcile --date`): every provider that publishes a
+statement plugs in by implementing `statement(day, now)` → {payment id: fen paid that day}; the ledger's
+payments are compared with each statement (`domain.compare_statement`). Today: the sandbox (its own
+records) and Alipay (the trade bill download). Providers without a statement API here are reported as not
+reconciled, never silently skipped."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class StatementSource(Protocol):
+    name: str
+
+    async def statement(self, day: date, now: datetime) -> dict[str, int]:
+        """What the provider says was paid on `day` (Beijing time), by payment id, in fen."""
+        ...
+
+
+async def fetch_statements(
+    providers: Mapping[str, object], day: date, now: datetime
+) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
+    """Each statement-publishing provider's statement of `day`, and why the others' could not be had
+    (provider → reason). A provider that fails is reported, not fatal: the others are still reconciled."""
+    statements: dict[str, dict[str, int]] = {}
+    missing: dict[str, str] = {}
+    for name, provider in sorted(providers.items()):
+        if name == "sandbox":
+            continue  # the store reads the sandbox's own records
+        if not isinstance(provider, StatementSource):
+            missing[name] = "no statement API here"
+            continue
+        try:
+            statements[name] = await provider.statement(day, now)
+        except Exception as exc:  # reported per provider; the others are still reconciled
+            log.warning("statement not fetched", extra={"provider": name})
+            missing[name] = f"statement not fetched: {exc}"
+    return statements, missing

@@ -1,0 +1,633 @@
+"""The booking service through the gateway, against real PostgreSQL (migrated with its Alembic revisions,
+the btree_gist exclusion constraint included) and the real catalog service (seeded demo lawyers, their
+hours and firms) over gRPC: no double booking under 50 simultaneous requests (R-BK-1), availability in UTC
+and the lawyer's time zone, bad input as 4xx naming the field, idempotent creation, tenant isolation
+(R-ACC-4), confirmation by the order's workflow, reschedule and cancellation by policy, check-in and
+completion, the quality record (R-Q-4) and visits (R-BK-2)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.any_pb2 import Any as AnyProto
+from jwt.algorithms import OKPAlgorithm
+from sqlmodel import select
+
+from counsel.booking.v1 import booking_service_pb2 as pb
+from counsel.booking.v1.booking_service_pb2_grpc import (
+    BookingServiceStub,
+    add_BookingServiceServicer_to_server,
+)
+from counsel.catalog.v1 import catalog_service_pb2
+from counsel.catalog.v1.catalog_service_pb2_grpc import (
+    CatalogServiceStub,
+    add_CatalogServiceServicer_to_server,
+)
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.identity.v1.events_pb2 import UserErased
+from deploy.local.servers import NatsServer, PostgresServer
+from services.booking.erasure import erase_user
+from services.booking.models import TABLES as BOOKING_TABLES
+from services.booking.models import BookingRow
+from services.booking.server import BookingServicer
+from services.booking.store import BookingStore
+from services.catalog.models import TABLES as CATALOG_TABLES
+from services.catalog.seed import seed_demo
+from services.catalog.server import CatalogServicer
+from services.catalog.store import CatalogStore
+from services.gateway.app import create_app
+from services.gateway.clients import Clients
+from services.runtime.auth import TokenVerifier
+from services.runtime.config import Settings, load_settings
+from services.runtime.context import Principal
+from services.runtime.db import Database, ensure_database
+from services.runtime.erasure import ERASED_TEXT
+from services.runtime.events import Outbox
+from services.runtime.grpc_client import open_channel
+from services.runtime.grpc_server import GrpcServer
+from services.runtime.migrations import migrate
+
+KID = "booking-test-key"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PROBLEM = "application/problem+json"
+LAWYER = "lawyer-1"  # demo: Monday to Friday 09:00-17:30, firm-beijing-zhengda
+
+
+def next_weekday(days_ahead: int, hour: int, minute: int = 0) -> datetime:
+    """A Monday-to-Friday local time at least `days_ahead` days from now (Beijing time)."""
+    day = datetime.now(SHANGHAI).date() + timedelta(days=days_ahead)
+    while day.isoweekday() > 5 or day.isoformat() == "2027-01-01":
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
+
+
+class Keys:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.private = Ed25519PrivateKey.generate()
+        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
+
+    def headers(self, user_id: str, *roles: str, tenant_id: str = "") -> dict[str, str]:
+        now = int(time.time())
+        claims = {
+            "iss": self.settings.jwt_issuer,
+            "aud": self.settings.jwt_audience,
+            "sub": user_id,
+            "tid": tenant_id,
+            "roles": list(roles),
+            "iat": now,
+            "exp": now + 600,
+        }
+        token = jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
+        return {"authorization": f"Bearer {token}"}
+
+    def verifier(self) -> TokenVerifier:
+        async def fetch() -> dict[str, Any]:
+            return self.jwks
+
+        return TokenVerifier(fetch, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience)
+
+
+@dataclass
+class Platform:
+    http: httpx.AsyncClient
+    keys: Keys
+    store: BookingStore
+    booking: Any  # BookingService stub, called without a token (as the workflow's activities do)
+    lawyer_user_id: str
+
+    def client(self, tenant: str = "tenant-1", user: str = "client-1") -> dict[str, str]:
+        return self.keys.headers(user, "client", tenant_id=tenant)
+
+    def lawyer(self, user_id: str | None = None) -> dict[str, str]:
+        return self.keys.headers(user_id or self.lawyer_user_id, "lawyer")
+
+    def supervisor(self) -> dict[str, str]:
+        return self.keys.headers("supervisor-1", "supervisor")
+
+    async def events(self, event_type: str) -> list[EventEnvelope]:
+        async with self.store.db.transaction() as session:
+            rows = (await session.execute(select(BOOKING_TABLES.outbox.c.payload))).scalars().all()
+        return [e for e in (EventEnvelope.FromString(p) for p in rows) if e.type == event_type]
+
+
+@pytest.fixture(scope="module")
+def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
+    return load_settings(
+        env="test",
+        database_url=postgres_server.url,
+        database_prefix=f"bk{uuid.uuid4().hex[:8]}",
+        nats_url=nats_server.url,
+        nats_stream="BOOKINGIT",
+        subject_root="bookingit",
+    )
+
+
+@pytest.fixture(scope="module")
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    """The catalog (seeded) and booking services on their own databases, and the gateway in front."""
+    keys = Keys(settings)
+    for service in ("catalog", "booking"):
+        await ensure_database(settings.database_url, settings.database_name(service))
+        await migrate(service, settings.database_dsn(service))
+    catalog_db = Database(settings.database_dsn("catalog"))
+    await seed_demo(CatalogStore(catalog_db))
+    catalog_server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier())
+    catalog_server.add(
+        add_CatalogServiceServicer_to_server,
+        CatalogServicer(CatalogStore(catalog_db, Outbox("catalog", settings, CATALOG_TABLES))),
+        catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+    )
+    catalog_port = await catalog_server.start()
+    catalog_channel = open_channel(f"127.0.0.1:{catalog_port}", default_timeout=10.0)
+    catalog = CatalogServiceStub(catalog_channel)
+
+    booking_db = Database(settings.database_dsn("booking"), pool_size=10)
+    store = BookingStore(booking_db, Outbox("booking", settings, BOOKING_TABLES))
+    booking_server = GrpcServer("booking", "127.0.0.1:0", keys.verifier())
+    booking_server.add(
+        add_BookingServiceServicer_to_server,
+        BookingServicer(store, cast(Any, catalog)),
+        pb.DESCRIPTOR.services_by_name["BookingService"].full_name,
+    )
+    booking_port = await booking_server.start()
+    booking_channel = open_channel(f"127.0.0.1:{booking_port}", default_timeout=30.0)
+    booking = BookingServiceStub(booking_channel)
+    lawyer = (await catalog.GetLawyer(catalog_service_pb2.GetLawyerRequest(lawyer_id=LAWYER))).lawyer
+
+    clients = Clients(
+        identity=cast(Any, None),
+        catalog=cast(Any, catalog),
+        consultation=cast(Any, None),
+        documents=cast(Any, None),
+        booking=cast(Any, booking),
+        payment=cast(Any, None),
+        notification=cast(Any, None),
+    )
+    app = create_app(settings, clients, verifier=keys.verifier())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
+    ) as http:
+        yield Platform(http, keys, store, booking, lawyer.user_id)
+    await booking_channel.close()
+    await catalog_channel.close()
+    await booking_server.stop(grace=0.5)
+    await catalog_server.stop(grace=0.5)
+    await booking_db.close()
+    await catalog_db.close()
+
+
+def body(start: datetime, minutes: int = 60, **extra: Any) -> dict[str, Any]:
+    return {"lawyer_id": LAWYER, "mode": "at_firm", "start": start.isoformat(), "minutes": minutes, **extra}
+
+
+def fields(response: httpx.Response) -> list[str]:
+    assert response.headers["content-type"].startswith(PROBLEM), response.text
+    return [e["field"] for e in response.json().get("errors") or []]
+
+
+async def book(platform: Platform, start: datetime, minutes: int = 60, tenant: str = "tenant-1") -> dict:
+    response = await platform.http.post(
+        "/api/v1/bookings", json=body(start, minutes), headers=platform.client(tenant)
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+# --- R-BK-1: no double booking ------------------------------------------------------------------------
+
+
+async def test_fifty_simultaneous_overlapping_requests_yield_exactly_one_booking(platform: Platform) -> None:
+    """Every request overlaps every other (all cover 10:30-11:00); PostgreSQL's exclusion constraint lets
+    exactly one through, the rest are 409 — whatever the interleaving of the 50 transactions."""
+    day = next_weekday(10, 10)
+    requests = []
+    for n in range(50):
+        start = day + timedelta(minutes=30 * (n % 2))  # 10:00 or 10:30
+        minutes = 60 + 30 * (n % 3 == 0)  # 60 or 90
+        requests.append(
+            platform.http.post(
+                "/api/v1/bookings",
+                json=body(start, minutes, needs=f"request {n}"),
+                headers=platform.client(f"tenant-{n % 5}", f"client-{n}"),
+            )
+        )
+    responses = await asyncio.gather(*requests)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * 49, statuses
+    refused = next(r for r in responses if r.status_code == 409)
+    assert refused.headers["content-type"].startswith(PROBLEM)
+    async with platform.store.db.transaction() as session:
+        live = (
+            await session.exec(
+                select(BookingRow).where(
+                    BookingRow.lawyer_id == LAWYER,
+                    BookingRow.start >= day,
+                    BookingRow.start < day + timedelta(hours=2),
+                )
+            )
+        ).all()
+    assert len(live) == 1 and live[0].status == "held"
+
+
+async def test_on_site_travel_buffers_block_adjacent_meetings(platform: Platform) -> None:
+    visit_start = next_weekday(11, 13)
+    response = await platform.http.post(
+        "/api/v1/bookings",
+        json=body(visit_start, 60, mode="on_site", address="北京市海淀区中关村大街1号"),
+        headers=platform.client(),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["buffer_minutes"] == 60 and response.json()["venue"] is None
+    # A meeting at the firm right after the visit would leave the lawyer no time to travel back.
+    right_after = await platform.http.post(
+        "/api/v1/bookings", json=body(visit_start + timedelta(hours=1)), headers=platform.client()
+    )
+    assert right_after.status_code == 409
+    after_the_buffer = await book(platform, visit_start + timedelta(hours=2))
+    assert after_the_buffer["status"] == "held"
+
+
+# --- availability ------------------------------------------------------------------------------------
+
+
+async def test_availability_is_free_slots_in_utc_and_the_lawyers_time_zone(platform: Platform) -> None:
+    day = next_weekday(12, 0)
+    held = await book(platform, day.replace(hour=11))
+    response = await platform.http.get(
+        f"/api/v1/lawyers/{LAWYER}/availability",
+        params={"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()},
+    )
+    assert response.status_code == 200, response.text
+    availability = response.json()
+    assert availability["time_zone"] == "Asia/Shanghai"
+    items = {item["start_local"]: item for item in availability["items"]}
+    nine = day.replace(hour=9).isoformat()
+    assert items[nine]["minutes"] == 120  # until the held 11:00 meeting
+    assert items[nine]["start"] == day.replace(hour=9).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert (
+        day.replace(hour=11).isoformat() not in items
+        and day.replace(hour=11, minute=30).isoformat() not in items
+    )
+    assert items[day.replace(hour=12).isoformat()]["minutes"] == 240
+    assert max(items) == day.replace(hour=17).isoformat()  # hours end at 17:30
+    # Cancelled, the slot is free again.
+    cancelled = await platform.http.post(
+        f"/api/v1/bookings/{held['id']}/cancel", json={}, headers=platform.client()
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = await platform.http.get(
+        f"/api/v1/lawyers/{LAWYER}/availability",
+        params={"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()},
+    )
+    assert {i["start_local"] for i in again.json()["items"]} >= {day.replace(hour=11).isoformat()}
+
+
+async def test_availability_of_an_unknown_lawyer_is_404_and_a_wide_range_is_422(platform: Platform) -> None:
+    assert (await platform.http.get("/api/v1/lawyers/nobody/availability")).status_code == 404
+    now = datetime.now(UTC)
+    wide = await platform.http.get(
+        f"/api/v1/lawyers/{LAWYER}/availability",
+        params={"from": now.isoformat(), "to": (now + timedelta(days=60)).isoformat()},
+    )
+    assert wide.status_code == 422 and fields(wide) == ["to"]
+
+
+# --- bad input is a clear 4xx -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "field"),
+    [
+        ({"start": next_weekday(5, 7).isoformat()}, 422, "start"),  # before service hours
+        ({"start": next_weekday(5, 17).isoformat()}, 422, "start"),  # runs past 17:30
+        ({"start": (datetime.now(UTC) - timedelta(days=1)).isoformat()}, 422, "start"),  # in the past
+        ({"minutes": 0}, 422, "minutes"),
+        ({"minutes": -60}, 422, "minutes"),
+        ({"mode": "on_site"}, 422, "address"),  # on site without an address
+        ({"lawyer_id": "no-such-lawyer"}, 422, "lawyer_id"),
+        ({"mode": "video"}, 422, "mode"),
+        ({"start": "2030-01-07T10:00:00"}, 422, "start"),  # no offset
+        ({"enterprise_id": "tenant-other"}, 403, None),  # booking for another enterprise
+    ],
+)
+async def test_bad_requests_are_refused_naming_the_field(
+    platform: Platform, changes: dict[str, Any], status: int, field: str | None
+) -> None:
+    request = {**body(next_weekday(5, 10)), **changes}
+    response = await platform.http.post("/api/v1/bookings", json=request, headers=platform.client())
+    assert response.status_code == status, response.text
+    if field:
+        assert field in fields(response)
+
+
+async def test_a_staff_member_cannot_book_and_a_lawyer_cannot_cancel(platform: Platform) -> None:
+    response = await platform.http.post(
+        "/api/v1/bookings", json=body(next_weekday(5, 10)), headers=platform.lawyer()
+    )
+    assert response.status_code == 403
+    held = await book(platform, next_weekday(18, 15))
+    by_lawyer = await platform.http.post(
+        f"/api/v1/bookings/{held['id']}/cancel", json={}, headers=platform.lawyer()
+    )
+    assert by_lawyer.status_code == 403
+    still = await platform.http.get(f"/api/v1/bookings/{held['id']}", headers=platform.client())
+    assert still.json()["status"] == "held"
+
+
+# --- idempotency and tenancy -----------------------------------------------------------------------------
+
+
+async def test_creation_is_idempotent_and_another_tenant_sees_nothing(platform: Platform) -> None:
+    request = body(next_weekday(13, 15), needs="股权激励方案")
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await platform.http.post("/api/v1/bookings", json=request, headers={**platform.client(), **key})
+    again = await platform.http.post("/api/v1/bookings", json=request, headers={**platform.client(), **key})
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json()["id"] == again.json()["id"] and first.json()["status"] == "held"
+    assert first.json()["hold_expires_at"]
+    other = {**request, "needs": "another body"}
+    reused = await platform.http.post("/api/v1/bookings", json=other, headers={**platform.client(), **key})
+    assert reused.status_code == 409
+    booking_id = first.json()["id"]
+    # at_firm: the firm's address, opening hours and transit routes come with the booking.
+    venue = first.json()["venue"]
+    assert venue["address"] and venue["opening_hours"] and venue["transit_routes"]
+    assert first.json()["address"] == venue["address"]
+
+    assert (
+        await platform.http.get(f"/api/v1/bookings/{booking_id}", headers=platform.client("tenant-9"))
+    ).status_code == 404
+    foreign_cancel = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/cancel", json={}, headers=platform.client("tenant-9")
+    )
+    assert foreign_cancel.status_code == 404
+    assert (
+        await platform.http.get(f"/api/v1/bookings/{booking_id}", headers=platform.lawyer())
+    ).status_code == 200
+    assert (
+        await platform.http.get(f"/api/v1/bookings/{booking_id}", headers=platform.lawyer("lawyer-x"))
+    ).status_code == 404
+    mine = await platform.http.get("/api/v1/bookings", params={"mine": 1}, headers=platform.client())
+    assert booking_id in {b["id"] for b in mine.json()["items"]}
+    theirs = await platform.http.get(
+        "/api/v1/bookings", params={"mine": 1}, headers=platform.client("tenant-9")
+    )
+    assert booking_id not in {b["id"] for b in theirs.json()["items"]}
+
+
+# --- the life of a booking -------------------------------------------------------------------------------
+
+
+async def test_confirm_reschedule_and_cancel_with_refund_by_policy(platform: Platform) -> None:
+    held = await book(platform, next_weekday(14, 9))
+    booking_id = held["id"]
+    # The order's workflow confirms it once paid (an internal call, without a user token).
+    confirmed = await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=booking_id, order_id="order-1", tenant_id="tenant-1", paid_fen=59900
+        )
+    )
+    assert confirmed.booking.status == "confirmed" and not confirmed.booking.HasField("hold_expires_at")
+    again = await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=booking_id, order_id="order-1", tenant_id="tenant-1", paid_fen=59900
+        )
+    )
+    assert again.booking.status == "confirmed"  # a retried activity changes nothing
+    # A client cannot confirm by itself.
+    with pytest.raises(Exception) as refused:
+        await platform.booking.ConfirmBooking(
+            pb.ConfirmBookingRequest(booking_id=booking_id, order_id="x"),
+            metadata=tuple(platform.client().items()),
+        )
+    assert "PERMISSION_DENIED" in str(refused.value)
+
+    new_start = next_weekday(14, 9).replace(hour=14)
+    moved = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/reschedule",
+        json={"start": new_start.isoformat()},
+        headers=platform.client(),
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["start_local"] == new_start.isoformat() and moved.json()["status"] == "confirmed"
+    # The old time is free again; the new one is taken.
+    await book(platform, next_weekday(14, 9), tenant="tenant-2")
+    clash = await platform.http.post(
+        "/api/v1/bookings", json=body(new_start), headers=platform.client("tenant-2")
+    )
+    assert clash.status_code == 409
+    outside = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/reschedule",
+        json={"start": new_start.replace(hour=20).isoformat()},
+        headers=platform.client(),
+    )
+    assert outside.status_code == 422 and fields(outside) == ["start"]
+
+    cancelled = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/cancel", json={"reason": "plans changed"}, headers=platform.client()
+    )
+    assert cancelled.status_code == 200
+    assert (cancelled.json()["status"], cancelled.json()["refund"]["amount"]) == (
+        "cancelled",
+        59900,
+    )  # > 24 h ahead
+    [event] = [e for e in await platform.events("booking.cancelled") if e.aggregate_id == booking_id]
+    assert event.tenant_id == "tenant-1"
+    twice = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/cancel", json={}, headers=platform.client()
+    )
+    assert twice.status_code == 409
+
+
+async def test_a_late_cancellation_refunds_half(platform: Platform) -> None:
+    held = await book(platform, next_weekday(15, 16))
+    await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=held["id"], order_id="order-2", tenant_id="tenant-1", paid_fen=59900
+        )
+    )
+    start = datetime.fromisoformat(held["start"])
+    client = Principal("client-1", tenant_id="tenant-1", roles=frozenset({"client"}))
+    row = await platform.store.cancel(client, held["id"], "sick", now=start - timedelta(hours=3))
+    assert (row.status, row.refund_fen) == ("cancelled", 29950)
+
+
+async def test_an_expired_hold_cannot_be_confirmed_and_frees_its_slot(platform: Platform) -> None:
+    start = next_weekday(16, 10)
+    held = await book(platform, start)
+    expired = await platform.booking.ExpireBooking(pb.ExpireBookingRequest(booking_id=held["id"]))
+    assert expired.booking.status == "expired"
+    with pytest.raises(Exception) as refused:
+        await platform.booking.ConfirmBooking(
+            pb.ConfirmBookingRequest(booking_id=held["id"], order_id="late", tenant_id="tenant-1")
+        )
+    assert "FAILED_PRECONDITION" in str(refused.value)  # the order's workflow refunds
+    assert (await book(platform, start, tenant="tenant-3"))["status"] == "held"
+    # Another enterprise's order cannot confirm this tenant's booking.
+    other = await book(platform, start + timedelta(hours=3))
+    with pytest.raises(Exception) as foreign:
+        await platform.booking.ConfirmBooking(
+            pb.ConfirmBookingRequest(booking_id=other["id"], order_id="o", tenant_id="tenant-9")
+        )
+    assert "NOT_FOUND" in str(foreign.value)
+
+
+async def test_check_in_complete_quality_and_rating(platform: Platform) -> None:
+    held = await book(platform, next_weekday(17, 10))
+    booking_id = held["id"]
+    start = datetime.fromisoformat(held["start"])
+    await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(
+            booking_id=booking_id, order_id="order-3", tenant_id="tenant-1", paid_fen=59900
+        )
+    )
+    # Too early through the API (the meeting is days away); the lawyer checks in at the meeting.
+    early = await platform.http.post(f"/api/v1/bookings/{booking_id}/check-in", headers=platform.lawyer())
+    assert early.status_code == 409
+    lawyer = Principal(platform.lawyer_user_id, roles=frozenset({"lawyer"}))
+    await platform.store.check_in(lawyer, booking_id, now=start + timedelta(minutes=2))
+    done = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/complete",
+        json={"summary": "讨论了股权激励方案"},
+        headers=platform.lawyer(),
+    )
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["summary"]) == ("completed", "讨论了股权激励方案")
+    other_lawyer = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/quality-checklist",
+        json={"checklist": {}},
+        headers=platform.lawyer("lawyer-x"),
+    )
+    assert other_lawyer.status_code == 404
+    incomplete = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/quality-checklist",
+        json={"checklist": {"advice_given": True}},
+        headers=platform.lawyer(),
+    )
+    assert incomplete.status_code == 422 and fields(incomplete) == ["checklist"]
+    checklist = {
+        "identity_verified": True,
+        "needs_understood": True,
+        "advice_given": True,
+        "risks_explained": True,
+        "follow_up_agreed": False,
+    }
+    filled = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/quality-checklist",
+        json={"checklist": checklist, "note": "客户需补充材料"},
+        headers=platform.lawyer(),
+    )
+    assert filled.status_code == 200, filled.text
+    rated = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/rating",
+        json={"rating": 4, "comment": "专业"},
+        headers=platform.client(),
+    )
+    assert rated.status_code == 200, rated.text
+    seen = (await platform.http.get(f"/api/v1/bookings/{booking_id}", headers=platform.supervisor())).json()
+    assert seen["quality"] == {
+        "checklist": checklist,
+        "lawyer_note": "客户需补充材料",
+        "rating": 4,
+        "client_comment": "专业",
+    }
+    [completed] = [e for e in await platform.events("booking.completed") if e.aggregate_id == booking_id]
+    assert completed.tenant_id == "tenant-1"
+
+
+async def test_visits_are_recorded_by_lawyers_and_seen_by_the_enterprise_and_supervisors(
+    platform: Platform,
+) -> None:
+    enterprise = f"tenant-{uuid.uuid4().hex[:6]}"
+    today = datetime.now(SHANGHAI).date().isoformat()
+    response = await platform.http.post(
+        "/api/v1/visits",
+        json={
+            "enterprise_id": enterprise,
+            "date": today,
+            "findings": "劳动合同未按时续签",
+            "attendees": ["人事经理"],
+            "follow_ups": ["一周内补签"],
+        },
+        headers=platform.lawyer(),
+    )
+    assert response.status_code == 201, response.text
+    visit_id = response.json()["id"]
+    future = await platform.http.post(
+        "/api/v1/visits",
+        json={"enterprise_id": enterprise, "date": "2999-01-01", "findings": "x"},
+        headers=platform.lawyer(),
+    )
+    assert future.status_code == 422 and fields(future) == ["date"]
+    for headers, sees in [
+        (platform.client(enterprise), True),
+        (platform.client("tenant-else"), False),
+        (platform.supervisor(), True),
+        (platform.lawyer(), True),
+        (platform.lawyer("lawyer-x"), False),
+    ]:
+        listed = await platform.http.get("/api/v1/visits", headers=headers)
+        assert listed.status_code == 200
+        assert (visit_id in {v["id"] for v in listed.json()["items"]}) is sees
+
+
+async def test_connect_a_lawyer_publishes_its_process_and_the_online_lawyers(platform: Platform) -> None:
+    """R-BK-3: steps to follow, and the online lawyers with specialty, fields, hours and next free slot."""
+    response = await platform.http.get("/api/v1/connect")
+    assert response.status_code == 200, response.text
+    process = response.json()
+    assert [s["number"] for s in process["steps"]] == list(range(1, len(process["steps"]) + 1))
+    endpoints = {s["endpoint"] for s in process["steps"]}
+    assert {"POST /api/v1/consultations", "POST /api/v1/bookings"} <= endpoints
+    online = {lawyer["id"]: lawyer for lawyer in process["online_lawyers"]}
+    assert LAWYER in online and "lawyer-5" not in online  # the demo's lawyer-5 is offline
+    first = online[LAWYER]
+    assert first["name"] and first["specialty"] and first["fields"]
+    assert first["service_hours"][0] == "1 09:00-17:30"
+    slot = first["next_free_slot"]
+    assert slot["minutes"] >= 30 and slot["start_local"].endswith("+08:00")
+
+
+async def test_erasing_a_client_removes_their_words_from_their_bookings_only(platform: Platform) -> None:
+    """R-PRIV-1 (docs/erasure.md): a typed cancellation reason goes; the platform's own reasons and other
+    clients' bookings stay."""
+    erased_user, other_user = f"client-{uuid.uuid4().hex[:6]}", f"client-{uuid.uuid4().hex[:6]}"
+    mine = await platform.http.post(
+        "/api/v1/bookings",
+        json=body(next_weekday(19, 9), needs="我的需求"),
+        headers=platform.client(user=erased_user),
+    )
+    theirs = await platform.http.post(
+        "/api/v1/bookings",
+        json=body(next_weekday(19, 14), needs="别人的需求"),
+        headers=platform.client(user=other_user),
+    )
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    await platform.http.post(
+        f"/api/v1/bookings/{mine.json()['id']}/cancel",
+        json={"reason": "我家里有事"},
+        headers=platform.client(user=erased_user),
+    )
+    packed = AnyProto()
+    packed.Pack(UserErased(user_id=erased_user, tenant_id="tenant-1"))
+    event = EventEnvelope(id=uuid.uuid4().hex, type="user.erased", tenant_id="tenant-1", payload=packed)
+    async with platform.store.db.transaction() as session:
+        await erase_user(event, session)
+    erased = await platform.store.get(None, mine.json()["id"])
+    kept = await platform.store.get(None, theirs.json()["id"])
+    assert (erased.cancel_reason, erased.needs) == (ERASED_TEXT, ERASED_TEXT)
+    assert (erased.status, erased.start) == ("cancelled", next_weekday(19, 9))
+    assert kept.needs == "别人的需求"

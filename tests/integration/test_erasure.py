@@ -1,0 +1,680 @@
+"""Cross-service erasure (R-PRIV-1, PIPL art. 47) against real PostgreSQL (every service's database migrated
+to head) and real NATS JetStream: identity erases a user and publishes `user.erased` through its outbox; the
+durable `<svc>-erasure` consumers of consultation, documents, notification, payment, catalog and booking erase or
+pseudonymise their copies. Another user's data and the payment ledger stay intact, and a redelivered event
+has no second effect. What each service keeps is the decision table in docs/erasure.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.common.v1.event_pb2 import EventEnvelope
+from deploy.local.servers import NatsServer, PostgresServer
+from services.booking.erasure import erase_user as erase_in_booking
+from services.booking.models import TABLES as BOOKING_TABLES
+from services.booking.models import BookingRow
+from services.catalog.erasure import erase_user as erase_in_catalog
+from services.catalog.models import TABLES as CATALOG_TABLES
+from services.catalog.models import OrderRecordRow, ReviewRow
+from services.consultation.erasure import erase_user as erase_in_consultation
+from services.consultation.models import TABLES as CONSULTATION_TABLES
+from services.consultation.models import (
+    ChatConversationRow,
+    ChatMessageRow,
+    ClientSignalRow,
+    ComplaintRow,
+    ConsultationMessageRow,
+    ConsultationRow,
+)
+from services.documents.erasure import erase_user as erase_in_documents
+from services.documents.models import TABLES as DOCUMENTS_TABLES
+from services.documents.models import DocumentOrderRow, DocumentRevisionRow
+from services.identity.models import TABLES as IDENTITY_TABLES
+from services.identity.store import IdentityStore
+from services.notification.erasure import UserErasure
+from services.notification.models import TABLES as NOTIFICATION_TABLES
+from services.notification.models import (
+    DeliveryRow,
+    DevMessageRow,
+    InboxEntryRow,
+    ParticipantRow,
+    PreferencesRow,
+)
+from services.payment import domain as payment_domain
+from services.payment.erasure import erase_user as erase_in_payment
+from services.payment.models import TABLES as PAYMENT_TABLES
+from services.payment.models import InvoiceRow, LedgerEntryRow, OrderRow, RefundRow
+from services.payment.store import PaymentStore
+from services.runtime.config import Settings, load_settings
+from services.runtime.context import Principal
+from services.runtime.crypto import FieldCipher
+from services.runtime.db import Database, ensure_database
+from services.runtime.erasure import ERASED_TEXT
+from services.runtime.erasure import SUBJECTS as ERASURE_SUBJECTS
+from services.runtime.events import DurableConsumer, EventBus, EventHandler, Outbox, OutboxRelay
+from services.runtime.migrations import migrate
+from services.runtime.records import new_id, utcnow
+from services.runtime.tables import RuntimeTables
+
+SERVICES = ("identity", "consultation", "documents", "notification", "payment", "catalog", "booking")
+CONSUMING: dict[str, RuntimeTables] = {
+    "booking": BOOKING_TABLES,
+    "consultation": CONSULTATION_TABLES,
+    "documents": DOCUMENTS_TABLES,
+    "notification": NOTIFICATION_TABLES,
+    "payment": PAYMENT_TABLES,
+    "catalog": CATALOG_TABLES,
+}
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    dbs: dict[str, Database]
+    bus: EventBus
+    cipher: FieldCipher
+    identity: IdentityStore
+    payment: PaymentStore
+    consumers: dict[str, DurableConsumer]
+
+
+@pytest.fixture
+async def platform(
+    postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str
+) -> AsyncIterator[Platform]:
+    settings = load_settings(
+        env="test",
+        database_url=postgres_server.url,
+        database_prefix=unique_name,
+        nats_url=nats_server.url,
+        nats_stream=unique_name.upper(),
+        subject_root=unique_name,
+        secret_key=secrets.token_urlsafe(32),
+    )
+    dbs: dict[str, Database] = {}
+    for service in SERVICES:
+        await ensure_database(settings.database_url, settings.database_name(service))
+        await migrate(service, settings.database_dsn(service))  # the real migrations, 0001 → head
+        dbs[service] = Database(settings.database_dsn(service), pool_size=2)
+    bus = await EventBus.connect(settings, name="erasure-test")
+    cipher = FieldCipher(settings.secret_key)
+    # The handlers each service's main.py registers as `rt.consumer("erasure", SUBJECTS, ...)`.
+    handlers: dict[str, EventHandler] = {
+        "booking": erase_in_booking,
+        "consultation": erase_in_consultation,
+        "documents": erase_in_documents,
+        "notification": UserErasure(cipher),
+        "payment": erase_in_payment,
+        "catalog": erase_in_catalog,
+    }
+    consumers = {
+        service: DurableConsumer(
+            f"{service}-erasure", bus, dbs[service], CONSUMING[service], ERASURE_SUBJECTS, handler
+        )
+        for service, handler in handlers.items()
+    }
+    yield Platform(
+        settings,
+        dbs,
+        bus,
+        cipher,
+        IdentityStore(dbs["identity"], Outbox("identity", settings, IDENTITY_TABLES), cipher, settings),
+        PaymentStore(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
+        consumers,
+    )
+    await bus.js.delete_stream(settings.nats_stream)
+    await bus.close()
+    for db in dbs.values():
+        await db.close()
+
+
+# --- one person's data in every service -------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    user_id: str
+    tenant_id: str
+    email: str
+    consultation_id: str = ""
+    chat_id: str = ""
+    document_order_id: str = ""
+    orders: tuple[str, ...] = ()
+    lawyer_id: str = ""
+    booking_id: str = ""
+
+
+async def in_tx(db: Database, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    async with db.transaction() as session:
+        await work(session)
+
+
+async def person_with_data(p: Platform, name: str) -> Person:
+    """A client with a consultation, a document order, notifications, two orders (one invoiced) and a
+    review: the data a real journey leaves in each service."""
+    enterprise, _ = await p.identity.create_enterprise(f"{name}的公司")
+    email = f"{name}-{secrets.token_hex(3)}@example.com"
+    user, _ = await p.identity.create_user(
+        email=email,
+        display_name=name,
+        roles=("client_admin",),
+        password_hash=await p.identity.hash_password("Str0ng-Enough!"),
+        tenant_id=getattr(enterprise, "id"),  # noqa: B009 (the seed protocol types it as object)
+    )
+    lawyer = "lawyer-" + secrets.token_hex(3)
+    person = Person(user.row.id, user.row.tenant_id, email, lawyer_id=lawyer)
+    now = utcnow()
+
+    person.consultation_id = new_id()
+
+    async def consultation(session: AsyncSession) -> None:
+        session.add(
+            ConsultationRow(
+                id=person.consultation_id,
+                tenant_id=person.tenant_id,
+                client_id=person.user_id,
+                kind="general",
+                status="answered",
+                subject=f"{name}的劳动合同",
+                question=f"我是{name}，公司拖欠工资怎么办？",
+                assigned_lawyer_id=lawyer,
+                rating=5,
+                rating_comment=f"{name}很满意",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        for author, role, body in (
+            (person.user_id, "client", f"{name}补充"),
+            (lawyer, "lawyer", f"{name}您好"),
+        ):
+            session.add(
+                ConsultationMessageRow(
+                    id=new_id(),
+                    consultation_id=person.consultation_id,
+                    author_id=author,
+                    author_role=role,
+                    body=body,
+                    created_at=now,
+                )
+            )
+        session.add(
+            ComplaintRow(
+                id=new_id(),
+                consultation_id=person.consultation_id,
+                tenant_id=person.tenant_id,
+                client_id=person.user_id,
+                status="resolved",
+                body=f"{name}投诉",
+                resolution=f"已联系{name}",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    await in_tx(p.dbs["consultation"], consultation)
+
+    person.chat_id = new_id()
+
+    async def chat(session: AsyncSession) -> None:
+        session.add(
+            ChatConversationRow(
+                id=person.chat_id,
+                tenant_id=person.tenant_id,
+                client_id=person.user_id,
+                status="active",
+                agent_id="agent-" + secrets.token_hex(3),
+                last_seq=2,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        for seq, (author, role, body) in enumerate(
+            ((person.user_id, "client", f"{name}想咨询合同"), ("", "agent", f"{name}您好，请讲")), start=1
+        ):
+            session.add(
+                ChatMessageRow(
+                    id=new_id(),
+                    conversation_id=person.chat_id,
+                    seq=seq,
+                    author_id=author,
+                    author_role=role,
+                    body=body,
+                    created_at=now,
+                )
+            )
+        session.add(
+            ClientSignalRow(
+                event_id=new_id(),
+                client_id=person.user_id,
+                tenant_id=person.tenant_id,
+                kind="product_viewed",
+                subject_id="product-1",
+                occurred_at=now,
+            )
+        )
+
+    await in_tx(p.dbs["consultation"], chat)
+
+    person.document_order_id = new_id()
+
+    async def documents(session: AsyncSession) -> None:
+        session.add(
+            DocumentOrderRow(
+                id=person.document_order_id,
+                tenant_id=person.tenant_id,
+                order_id=new_id(),
+                client_id=person.user_id,
+                stage="drafting",
+                complexity="standard",
+                requirements_json=json.dumps({"party_a": f"{name}", "amount": "30000"}, ensure_ascii=False),
+                created_at=now,
+            )
+        )
+        await session.flush()
+        session.add(
+            DocumentRevisionRow(
+                document_order_id=person.document_order_id,
+                number=1,
+                requested_by=person.user_id,
+                instructions=f"把{name}的地址改一下",
+                requested_at=now,
+            )
+        )
+
+    await in_tx(p.dbs["documents"], documents)
+
+    async def notification(session: AsyncSession) -> None:
+        entry_id = new_id()
+        session.add(
+            InboxEntryRow(
+                id=entry_id,
+                user_id=person.user_id,
+                tenant_id=person.tenant_id,
+                kind="consultation.answered",
+                title="已回复",
+                body=f"{name}的咨询已回复",
+                subject_type="consultation",
+                subject_id=person.consultation_id,
+                event_id=new_id(),
+                created_at=now,
+            )
+        )
+        session.add(
+            DeliveryRow(
+                id=new_id(),
+                user_id=person.user_id,
+                channel="email",
+                category="status",
+                kind="consultation.answered",
+                title="已回复",
+                body=f"{name}的咨询已回复",
+                event_id=new_id(),
+                inbox_entry_id=entry_id,
+                status="sent",
+                created_at=now,
+            )
+        )
+        session.add(
+            ParticipantRow(
+                subject_type="consultation",
+                subject_id=person.consultation_id,
+                role="client",
+                user_id=person.user_id,
+            )
+        )
+        session.add(
+            PreferencesRow(
+                user_id=person.user_id,
+                email_address_sealed=p.cipher.encrypt(email),
+                marketing_consent_at=now,
+                updated_at=now,
+            )
+        )
+        session.add(
+            DevMessageRow(id=new_id(), channel="email", to=email, body="验证码 123456", created_at=now)
+        )
+
+    await in_tx(p.dbs["notification"], notification)
+
+    principal = Principal(person.user_id, person.tenant_id, frozenset({"client_admin"}))
+    orders = []
+    for key, booking in (
+        ("plain", {}),
+        ("booked", {"lawyer_id": lawyer, "start": "2026-12-01T09:00", "address": f"{name}家"}),
+    ):
+        new = payment_domain.NewOrder(
+            product_id="prod-1",
+            product_name="劳动合同审查",
+            category="booking" if booking else "document",
+            tier={"id": "standard", "price": 19900},
+            amount_fen=19900,
+            currency="CNY",
+            requirements={"employer": f"{name}的雇主"},
+            booking=booking,
+        )
+        view, _ = await p.payment.create_order(
+            principal,
+            new,
+            timedelta(hours=1),
+            key,
+            key,
+            invoice_title=f"{name}的公司",
+            invoice_tax_id="91110000",
+        )
+        orders.append(view.row.id)
+    person.orders = tuple(orders)
+    # The client cancels the booked order in their own words; an agent refunded part of the first one.
+    await p.payment.cancel_order(principal, orders[1], f"{name}搬家了，地址变了")
+
+    async def invoice(session: AsyncSession) -> None:  # the first order has an issued invoice
+        session.add(
+            InvoiceRow(
+                number=f"INV-{secrets.token_hex(4)}",
+                order_id=orders[0],
+                object_name="invoices/x.pdf",
+                sha256="0" * 64,
+                amount_fen=19900,
+                tax_fen=1126,
+                currency="CNY",
+                issued_at=now,
+            )
+        )
+        for reason in ("goodwill", f"{name}不满意"):
+            session.add(
+                RefundRow(
+                    id=new_id(),
+                    order_id=orders[0],
+                    payment_id="pay-1",
+                    amount_fen=100,
+                    reason=reason,
+                    status="succeeded",
+                    created_at=now,
+                )
+            )
+
+    await in_tx(p.dbs["payment"], invoice)
+
+    async def catalog(session: AsyncSession) -> None:
+        session.add(
+            OrderRecordRow(order_id=orders[0], client_id=person.user_id, status="completed", updated_at=now)
+        )
+        session.add(
+            ReviewRow(
+                id=new_id(),
+                order_id=orders[0],
+                product_id="prod-1",
+                client_id=person.user_id,
+                tenant_id=person.tenant_id,
+                rating=4,
+                comment="专业",
+                created_at=now,
+            )
+        )
+
+    await in_tx(p.dbs["catalog"], catalog)
+
+    person.booking_id = new_id()
+
+    async def booking(session: AsyncSession) -> None:
+        session.add(
+            BookingRow(
+                id=person.booking_id,
+                tenant_id=person.tenant_id,
+                client_id=person.user_id,
+                lawyer_id=lawyer,
+                mode="on_site",
+                status="completed",
+                start=now,
+                minutes=60,
+                ends_at=now + timedelta(minutes=60),
+                buffer_minutes=60,
+                blocked_from=now - timedelta(minutes=60),
+                blocked_until=now + timedelta(minutes=120),
+                address=f"{name}家，朝阳路 1 号",
+                needs=f"{name}需要无障碍通道",
+                summary=f"与{name}讨论了劳动争议",
+                quality={"rating": 5, "client_comment": f"{name}很满意", "checklist": {"advice_given": True}},
+                created_at=now,
+            )
+        )
+
+    await in_tx(p.dbs["booking"], booking)
+    return person
+
+
+# --- what each service holds about a person ---------------------------------------------------------------
+
+
+async def holdings(p: Platform, person: Person) -> dict[str, Any]:
+    """Everything the five services hold that is tied to `person` or written by them."""
+    found: dict[str, Any] = {}
+    async with p.dbs["consultation"].transaction() as s:
+        c = await s.get(ConsultationRow, person.consultation_id)
+        assert c is not None
+        messages = (
+            await s.exec(
+                select(ConsultationMessageRow.body).where(
+                    col(ConsultationMessageRow.consultation_id) == person.consultation_id
+                )
+            )
+        ).all()
+        complaints = (
+            await s.exec(
+                select(ComplaintRow.body, ComplaintRow.resolution).where(
+                    col(ComplaintRow.consultation_id) == person.consultation_id
+                )
+            )
+        ).all()
+        chat_messages = (
+            await s.exec(
+                select(ChatMessageRow.body).where(col(ChatMessageRow.conversation_id) == person.chat_id)
+            )
+        ).all()
+        signals = (
+            await s.exec(select(ClientSignalRow.kind).where(col(ClientSignalRow.client_id) == person.user_id))
+        ).all()
+        found["consultation"] = {
+            "client_id": c.client_id,
+            "subject": c.subject,
+            "question": c.question,
+            "rating": c.rating,
+            "rating_comment": c.rating_comment,
+            "messages": sorted(messages),
+            "complaints": [tuple(row) for row in complaints],
+            "chat_messages": sorted(chat_messages),
+            "intent_signals": sorted(signals),
+        }
+    async with p.dbs["documents"].transaction() as s:
+        d = await s.get(DocumentOrderRow, person.document_order_id)
+        assert d is not None
+        revisions = (
+            await s.exec(
+                select(DocumentRevisionRow.instructions).where(
+                    col(DocumentRevisionRow.document_order_id) == person.document_order_id
+                )
+            )
+        ).all()
+        found["documents"] = {
+            "stage": d.stage,
+            "requirements": json.loads(d.requirements_json),
+            "revisions": list(revisions),
+        }
+    async with p.dbs["notification"].transaction() as s:
+        counts = {}
+        for table in (InboxEntryRow, DeliveryRow, ParticipantRow, PreferencesRow):
+            counts[table.__tablename__] = len(
+                (await s.exec(select(table).where(col(table.user_id) == person.user_id))).all()
+            )
+        counts["dev_messages"] = len(
+            (await s.exec(select(DevMessageRow).where(col(DevMessageRow.to) == person.email))).all()
+        )
+        found["notification"] = counts
+    async with p.dbs["payment"].transaction() as s:
+        orders = (await s.exec(select(OrderRow).where(col(OrderRow.id).in_(person.orders)))).all()
+        refunds = (
+            await s.exec(select(RefundRow.reason).where(col(RefundRow.order_id).in_(person.orders)))
+        ).all()
+        found["refund_reasons"] = sorted(refunds)
+        found["payment"] = {
+            o.id: {
+                "client_id": o.client_id,
+                "amount_fen": o.amount_fen,
+                "requirements": o.requirements,
+                "booking": o.booking,
+                "invoice": (o.invoice_title, o.invoice_tax_id),
+            }
+            for o in orders
+        }
+    async with p.dbs["catalog"].transaction() as s:
+        review = (await s.exec(select(ReviewRow).where(col(ReviewRow.order_id) == person.orders[0]))).one()
+        record = await s.get(OrderRecordRow, person.orders[0])
+        assert record is not None
+        found["catalog"] = {
+            "review": (review.client_id, review.rating, review.comment),
+            "order_record_client": record.client_id,
+        }
+    async with p.dbs["booking"].transaction() as s:
+        b = await s.get(BookingRow, person.booking_id)
+        assert b is not None
+        found["booking"] = {
+            "lawyer_id": b.lawyer_id,
+            "status": b.status,
+            "address": b.address,
+            "needs": b.needs,
+            "summary": b.summary,
+            "quality": b.quality,
+        }
+    return found
+
+
+async def processed(p: Platform, service: str, event_id: str) -> bool:
+    table = CONSUMING[service].processed_events
+    async with p.dbs[service].transaction() as s:
+        row = await s.execute(
+            select(table.c.event_id).where(
+                table.c.consumer == f"{service}-erasure", table.c.event_id == event_id
+            )
+        )
+        return row.first() is not None
+
+
+async def erased_event(p: Platform, user_id: str) -> EventEnvelope:
+    outbox = IDENTITY_TABLES.outbox
+    async with p.dbs["identity"].transaction() as s:
+        payloads = (
+            await s.execute(select(outbox.c.payload).where(outbox.c.subject.endswith(".user.erased")))
+        ).scalars()
+        envelopes = [EventEnvelope.FromString(payload) for payload in payloads]
+    (event,) = [e for e in envelopes if e.aggregate_id == user_id]
+    return event
+
+
+async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobody_elses(
+    platform: Platform,
+) -> None:
+    """R-PRIV-1: erasure reaches every service holding the user's data; records the law keeps stay (order
+    amounts, issued invoices, the hash-chained ledger) and another user's data is untouched."""
+    p = platform
+    alice = await person_with_data(p, "爱丽丝")
+    bob = await person_with_data(p, "鲍勃")
+    bob_before = await holdings(p, bob)
+    ledger_before = await p.payment.verify_ledger()
+    assert ledger_before.valid and ledger_before.checked == 6  # each: two orders created, one cancelled
+    async with p.dbs["payment"].transaction() as s:
+        cancelled = (
+            await s.exec(select(LedgerEntryRow.data).where(col(LedgerEntryRow.event) == "order_cancelled"))
+        ).all()
+    # The immutable ledger never holds what a person typed: only a reason code.
+    assert cancelled == ['{"reason":"stated"}', '{"reason":"stated"}']
+
+    await p.identity.erase(Principal(alice.user_id, alice.tenant_id, frozenset({"client_admin"})))
+    assert await OutboxRelay(p.dbs["identity"], p.identity.outbox, p.bus).relay_once() >= 1
+    event = await erased_event(p, alice.user_id)
+
+    # The durable consumers, as each service runs them, until each has processed the event.
+    tasks = [asyncio.create_task(consumer.run()) for consumer in p.consumers.values()]
+    try:
+        deadline = time.monotonic() + 60
+        while not all([await processed(p, service, event.id) for service in CONSUMING]):
+            assert time.monotonic() < deadline, "the erasure consumers did not process user.erased"
+            await asyncio.sleep(0.1)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    after = await holdings(p, alice)
+    assert after["consultation"] == {
+        "client_id": alice.user_id,  # a pseudonym now: identity holds nothing personal under it
+        "subject": ERASED_TEXT,
+        "question": ERASED_TEXT,
+        "rating": 5,
+        "rating_comment": "",
+        "messages": [ERASED_TEXT, ERASED_TEXT],  # the lawyer's reply discussed the case too
+        "complaints": [(ERASED_TEXT, ERASED_TEXT)],
+        "chat_messages": [ERASED_TEXT, ERASED_TEXT],  # the agent's answers are about the client too
+        "intent_signals": [],
+    }
+    assert after["documents"] == {
+        "stage": "drafting",
+        "requirements": {"party_a": ERASED_TEXT, "amount": ERASED_TEXT},
+        "revisions": [ERASED_TEXT],
+    }
+    assert after["notification"] == {
+        "inbox_entries": 0,
+        "deliveries": 0,
+        "participants": 0,
+        "notification_preferences": 0,
+        "dev_messages": 0,
+    }
+    invoiced, booked = alice.orders
+    assert after["payment"][invoiced] == {
+        "client_id": alice.user_id,
+        "amount_fen": 19900,
+        "requirements": {"employer": ERASED_TEXT},
+        "booking": {},
+        "invoice": ("爱丽丝的公司", "91110000"),  # an issued invoice is a tax record
+    }
+    assert after["payment"][booked] == {
+        "client_id": alice.user_id,
+        "amount_fen": 19900,
+        "requirements": {"employer": ERASED_TEXT},
+        "booking": {"lawyer_id": alice.lawyer_id, "start": "2026-12-01T09:00", "address": ERASED_TEXT},
+        "invoice": ("", ""),
+    }
+    assert after["booking"] == {
+        "lawyer_id": alice.lawyer_id,
+        "status": "completed",
+        "address": ERASED_TEXT,
+        "needs": ERASED_TEXT,
+        "summary": ERASED_TEXT,
+        # The stars and the lawyer's checklist are the service's quality record (R-Q-4); the words go.
+        "quality": {"rating": 5, "client_comment": ERASED_TEXT, "checklist": {"advice_given": True}},
+    }
+    assert after["refund_reasons"] == sorted(["goodwill", ERASED_TEXT])
+    assert after["catalog"] == {"review": ("", 4, "专业"), "order_record_client": ""}
+
+    assert await holdings(p, bob) == bob_before
+    ledger_after = await p.payment.verify_ledger()
+    assert ledger_after.valid and ledger_after.checked == ledger_before.checked
+
+    # Redelivery (JetStream delivers again after a crash before the ack): no second effect anywhere.
+    envelope_bytes = event.SerializeToString()
+    for consumer in p.consumers.values():
+        assert await consumer.handle(envelope_bytes) == "duplicate"
+    assert await holdings(p, alice) == after
+    assert await holdings(p, bob) == bob_before

@@ -1,0 +1,167 @@
+"""The consultation service's lawyer table follows the catalog (R-CON-2 assignment, §6.2.4.2): a firm admin
+activates, edits and deactivates a lawyer in the catalog; the catalog publishes `lawyer.changed` through its
+outbox to JetStream (real NATS), consultation's durable consumer applies it, and who gets assigned a new
+consultation changes accordingly. Real PostgreSQL for both services; nothing of the bus is faked."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from deploy.local.servers import NatsServer, PostgresServer
+from services.catalog import domain as catalog_domain
+from services.catalog.models import TABLES as CATALOG_TABLES
+from services.catalog.seed import seed_demo
+from services.catalog.store import CatalogStore
+from services.consultation.domain import NewConsultation
+from services.consultation.models import TABLES, LawyerProjectionRow
+from services.consultation.store import LAWYER_SUBJECTS, ConsultationStore
+from services.identity.seed import demo_email
+from services.identity.seed import demo_user_id as identity_demo_user_id
+from services.runtime.config import Settings, load_settings
+from services.runtime.context import Principal
+from services.runtime.db import Database, ensure_database
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
+from services.runtime.migrations import migrate
+
+FIRM = "firm-beijing-zhengda"
+FIRM_ADMIN = Principal(identity_demo_user_id(demo_email("firm_admin")), "", frozenset({"firm_admin"}))
+CLIENT = Principal("client-1", "tenant-1", frozenset({"client"}))
+LAWYER_ACCOUNT = "lawyer-account-projection"
+LABOUR_QUESTION = "公司拖欠了我两个月工资，现在又要求我主动辞职，我可以要求经济补偿吗？"
+ALL_WEEK = tuple({"weekday": d, "start": "00:00", "end": "23:59"} for d in range(1, 8))
+WAIT_SECONDS = 15.0
+
+
+@pytest.fixture
+def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str) -> Settings:
+    return load_settings(
+        env="test",
+        database_url=postgres_server.url,
+        database_prefix=unique_name,
+        nats_url=nats_server.url,
+        nats_stream=unique_name.upper(),
+        subject_root=unique_name,
+    )
+
+
+@dataclass
+class Services:
+    catalog: CatalogStore
+    consultation: ConsultationStore
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    for name in ("catalog", "consultation"):
+        await ensure_database(settings.database_url, settings.database_name(name))
+        await migrate(name, settings.database_dsn(name))
+    catalog_db = Database(settings.database_dsn("catalog"))
+    db = Database(settings.database_dsn("consultation"))
+    await seed_demo(CatalogStore(catalog_db))
+    catalog_outbox = Outbox("catalog", settings, CATALOG_TABLES)
+    consultation = ConsultationStore(db, Outbox("consultation", settings, TABLES))
+    bus = await EventBus.connect(settings, "projection-test")
+    tasks = [
+        asyncio.create_task(OutboxRelay(catalog_db, catalog_outbox, bus).run()),
+        asyncio.create_task(
+            DurableConsumer(
+                "consultation-lawyers", bus, db, TABLES, LAWYER_SUBJECTS, consultation.apply_lawyer_changed
+            ).run()
+        ),
+    ]
+    yield Services(CatalogStore(catalog_db, catalog_outbox), consultation)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await bus.close()
+    await catalog_db.close()
+    await db.close()
+
+
+def profile(fields: tuple[str, ...]) -> catalog_domain.Profile:
+    return catalog_domain.Profile(
+        name="投影律师 Projection Lawyer",
+        specialty="劳动争议",
+        fields=fields,
+        service_hours=ALL_WEEK,
+        service_exceptions=(),
+        years_of_practice=5,
+        licence_number="11012015123456789",
+        bio="",
+        user_id=LAWYER_ACCOUNT,
+        online=True,
+    )
+
+
+async def projected(store: ConsultationStore, **expected: object) -> LawyerProjectionRow:
+    """The lawyer's projection row once it shows `expected` (the consumer applies events asynchronously)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        async with store.db.transaction() as session:
+            row = await session.get(LawyerProjectionRow, LAWYER_ACCOUNT)
+        if row is not None and all(getattr(row, k) == v for k, v in expected.items()):
+            return row
+        assert time.monotonic() < deadline, f"projection never showed {expected}: {row}"
+        await asyncio.sleep(0.05)
+
+
+async def assigned_lawyer(store: ConsultationStore) -> str:
+    """Who a new labour consultation is assigned to ("" when nobody is eligible)."""
+    view, _ = await store.create(CLIENT, NewConsultation("professional", "工资", LABOUR_QUESTION, "o1"), "")
+    async with store.db.transaction() as session:
+        row = await session.get(type(view.row), view.row.id)
+        assert row is not None
+        row.legal_field = "labour"
+        session.add(row)
+    lawyer_id, _ = await store.assign(view.row.id, [], view.row.reply_due_at, f"assigned:{view.row.id}")
+    return lawyer_id
+
+
+async def test_catalog_activation_edits_and_deactivation_decide_who_is_assigned(services: Services) -> None:
+    # Nobody practises labour law in this consultation service yet (no demo seed here).
+    assert await assigned_lawyer(services.consultation) == ""
+
+    lawyer = await services.catalog.create_lawyer(FIRM_ADMIN, FIRM, profile(("labour",)), "create-1")
+    await services.catalog.activate_lawyer(FIRM_ADMIN, lawyer.id)
+    row = await projected(services.consultation, active=True, fields=["labour"])
+    assert row.display_name == "投影律师 Projection Lawyer"
+    assert len(row.service_hours) == 7 and row.service_hours[0] == {
+        "days": [0],
+        "start": "00:00",
+        "end": "23:59",
+    }
+    assert await assigned_lawyer(services.consultation) == LAWYER_ACCOUNT
+
+    # The firm admin moves the lawyer to IP work: no longer eligible for labour questions.
+    await services.catalog.update_lawyer(FIRM_ADMIN, lawyer.id, profile(("ip",)))
+    await projected(services.consultation, fields=["ip"])
+    assert await assigned_lawyer(services.consultation) == ""
+
+    await services.catalog.update_lawyer(FIRM_ADMIN, lawyer.id, profile(("labour", "ip")))
+    await projected(services.consultation, fields=["labour", "ip"])
+    await services.catalog.deactivate_lawyer(FIRM_ADMIN, lawyer.id)
+    await projected(services.consultation, active=False)
+    assert await assigned_lawyer(services.consultation) == ""
+    again = await services.catalog.deactivate_lawyer(FIRM_ADMIN, lawyer.id)  # idempotent
+    assert again.active is False
+
+    await services.catalog.activate_lawyer(FIRM_ADMIN, lawyer.id)
+    await projected(services.consultation, active=True)
+    assert await assigned_lawyer(services.consultation) == LAWYER_ACCOUNT
+
+
+async def test_the_demo_seed_never_overwrites_what_the_catalog_said(services: Services) -> None:
+    from services.consultation.seed import seed_demo as seed_consultation
+
+    lawyer = await services.catalog.create_lawyer(FIRM_ADMIN, FIRM, profile(("tax",)), "create-2")
+    await services.catalog.activate_lawyer(FIRM_ADMIN, lawyer.id)
+    await projected(services.consultation, fields=["tax"])
+    await seed_consultation(services.consultation, [LAWYER_ACCOUNT])  # a restart seeds again
+    async with services.consultation.db.transaction() as session:
+        row = await session.get(LawyerProjectionRow, LAWYER_ACCOUNT)
+    assert row is not None and row.fields == ["tax"]

@@ -1,0 +1,43 @@
+"""The pure rules behind cross-service erasure (R-PRIV-1): what a redaction keeps, which events it answers,
+and that the append-only payment ledger only ever records reason codes (never words a person typed)."""
+
+from __future__ import annotations
+
+from google.protobuf.any_pb2 import Any as AnyProto
+
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.identity.v1 import events_pb2 as identity_events
+from services.payment.domain import STATED_REASON, ledger_reason
+from services.runtime.erasure import ERASED_TEXT, erased_user_id, redact_values
+
+
+def envelope(
+    event_type: str, payload: identity_events.UserErased | identity_events.UserRegistered
+) -> EventEnvelope:
+    packed = AnyProto()
+    packed.Pack(payload)
+    return EventEnvelope(id="e1", type=event_type, payload=packed)
+
+
+def test_redaction_keeps_the_keys_and_only_the_named_facts() -> None:
+    booking = {"lawyer_id": "l1", "start": "2026-12-01T09:00", "address": "北京市朝阳区", "needs": "轮椅"}
+    assert redact_values(booking, keep=("lawyer_id", "start")) == {
+        "lawyer_id": "l1",
+        "start": "2026-12-01T09:00",
+        "address": ERASED_TEXT,
+        "needs": ERASED_TEXT,
+    }
+    assert redact_values({}) == {}
+    assert redact_values({"n": 3}) == {"n": ERASED_TEXT}
+
+
+def test_only_user_erased_names_a_user_to_erase() -> None:
+    assert erased_user_id(envelope("user.erased", identity_events.UserErased(user_id="u1"))) == "u1"
+    assert erased_user_id(envelope("user.registered", identity_events.UserRegistered(user_id="u1"))) == ""
+
+
+def test_the_ledger_records_codes_and_never_free_text() -> None:
+    for code in ("client_request", "payment_timeout", "goodwill", "fulfilment_failed", "agent_refund"):
+        assert ledger_reason(code) == code
+    for typed in ("我搬家了", "Client asked", "call me at 13800000000", "x" * 41, "", "a-b"):
+        assert ledger_reason(typed) == STATED_REASON

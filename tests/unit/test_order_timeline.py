@@ -1,0 +1,195 @@
+"""The order's timeline across payment and fulfilment (§9.2, R-Q-3, API.md `GET /api/v1/orders/{id}/timeline`):
+the pure join of payment's stage records with the stages the fulfilment's owner recorded, and the
+product's process for what is still pending."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+
+from counsel.common.v1 import timeline_pb2
+from services.payment.domain import StageFact, join_timeline
+from services.payment.models import OrderRow, OrderStageRow
+from services.payment.store import OrderView
+from services.payment.timeline import OrderTimeline, StageSource
+from services.runtime.errors import Unavailable
+from services.runtime.records import to_timestamp
+
+T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+DOCUMENT_PROCESS = ("paid", "awaiting_acknowledgement", "drafting", "in_review", "delivered", "completed")
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def fact(stage: str, minutes: float, due: float | None = None, actor: str = "system") -> StageFact:
+    return StageFact(stage, at(minutes), at(due) if due is not None else None, actor)
+
+
+PAYMENT = [
+    fact("pending_payment", 0, due=30, actor="client-1"),
+    fact("paid", 5),
+    fact("voucher_issued", 5.1),
+    fact("invoice_issued", 5.2),
+    # the workflow creates the document order (its first stage) just before moving the order in service
+    fact("in_service", 5.4),
+]
+
+
+def test_an_unpaid_order_shows_its_first_stage_current_and_the_products_stages_pending() -> None:
+    timeline = join_timeline(PAYMENT[:1], [], "", DOCUMENT_PROCESS, "pending_payment")
+    assert [(e.stage, e.status) for e in timeline] == [("pending_payment", "current")] + [
+        (stage, "pending") for stage in DOCUMENT_PROCESS
+    ]
+    assert timeline[0].due_at == at(30) and timeline[0].actor == "client-1"
+    assert all(e.entered_at is None and e.due_at is None for e in timeline[1:])
+
+
+def test_the_fulfilments_stages_follow_the_stage_that_started_it_with_their_owners_times() -> None:
+    documents = [
+        fact("awaiting_acknowledgement", 5.3, due=35.3),
+        fact("drafting", 10, due=24 * 60 + 10, actor="agent-1"),
+    ]
+    timeline = join_timeline(PAYMENT, documents, "document", DOCUMENT_PROCESS, "in_service")
+    assert [(e.stage, e.status) for e in timeline] == [
+        ("pending_payment", "done"),
+        ("paid", "done"),
+        ("voucher_issued", "done"),
+        ("invoice_issued", "done"),
+        ("in_service", "done"),
+        ("awaiting_acknowledgement", "done"),
+        ("drafting", "current"),
+        ("in_review", "pending"),
+        ("delivered", "pending"),
+        ("completed", "pending"),
+    ]
+    drafting = timeline[6]
+    assert (drafting.entered_at, drafting.due_at, drafting.actor) == (at(10), at(24 * 60 + 10), "agent-1")
+
+
+def test_a_completed_order_shows_each_stage_once_done_and_repeated_stages_each_time() -> None:
+    documents = [
+        fact("awaiting_acknowledgement", 5.3, due=35.3),
+        fact("drafting", 10, due=100),
+        fact("in_review", 20, actor="lawyer-1"),
+        fact("drafting", 25, due=100, actor="reviewer-1"),  # rejected: back to drafting, same due time
+        fact("in_review", 30, actor="lawyer-1"),
+        fact("delivered", 40, due=40 + 3 * 24 * 60, actor="reviewer-1"),
+        fact("completed", 50, actor="client-1"),
+    ]
+    payment = [*PAYMENT, fact("completed", 50.5)]  # payment completes the order on docorder.completed
+    timeline = join_timeline(payment, documents, "document", DOCUMENT_PROCESS, "completed")
+    stages = [e.stage for e in timeline]
+    assert stages == [
+        "pending_payment",
+        "paid",
+        "voucher_issued",
+        "invoice_issued",
+        "in_service",
+        "awaiting_acknowledgement",
+        "drafting",
+        "in_review",
+        "drafting",
+        "in_review",
+        "delivered",
+        "completed",
+    ]
+    assert {e.status for e in timeline} == {"done"}
+    assert timeline[-1].actor == "client-1"  # the owner's record of the stage, not payment's copy
+
+
+def test_a_payment_stage_during_the_fulfilment_keeps_its_place_in_time() -> None:
+    consultation = [fact("received", 6), fact("assigned", 7), fact("answered", 60)]
+    payment = [*PAYMENT, fact("consultation_started", 6.5), fact("refunded", 30, actor="agent-1")]
+    process = ("submitted", "assigned", "answered", "closed")
+    timeline = join_timeline(payment, consultation, "consultation", process, "refunded")
+    assert [e.stage for e in timeline][5:] == [
+        "consultation_started",
+        "received",
+        "assigned",
+        "refunded",
+        "answered",
+    ]
+    assert {e.status for e in timeline} == {"done"}  # a refunded order has nothing pending
+
+
+def test_an_order_in_service_without_stages_from_its_owner_shows_payment_and_what_is_pending() -> None:
+    timeline = join_timeline(PAYMENT, [], "booking", ("paid", "held", "confirmed", "completed"), "in_service")
+    assert [(e.stage, e.status) for e in timeline][-4:] == [
+        ("in_service", "current"),
+        ("held", "pending"),
+        ("confirmed", "pending"),
+        ("completed", "pending"),
+    ]
+
+
+# --- asking the fulfilment's owner ----------------------------------------------------------------------
+
+
+def in_service_order() -> OrderView:
+    row = OrderRow(
+        id="o-1",
+        tenant_id="t-1",
+        client_id="client-1",
+        product_id="doc-contract-drafting",
+        status="in_service",
+        amount_fen=49900,
+        pay_before=at(30),
+        fulfilment_kind="document",
+        fulfilment_id="d-1",
+        created_at=at(0),
+    )
+    stages = [
+        OrderStageRow(
+            order_id="o-1",
+            stage=f.stage,
+            actor=f.actor,
+            entered_at=f.entered_at,
+            due_at=f.due_at,
+            idempotency_key=f.stage,
+        )
+        for f in PAYMENT
+    ]
+    return OrderView(row, stages)
+
+
+def owner(*replies: object) -> StageSource:
+    async def stages(fulfilment_id: str) -> list[timeline_pb2.TimelineStage]:
+        assert fulfilment_id == "d-1"
+        reply = replies[0]
+        if isinstance(reply, Exception):
+            raise reply
+        assert isinstance(reply, list)
+        return reply
+
+    return stages
+
+
+def rpc_error(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details="x")
+
+
+async def test_the_owners_records_join_with_their_times_and_actors() -> None:
+    recorded = timeline_pb2.TimelineStage(
+        stage="drafting",
+        status="current",
+        entered_at=to_timestamp(at(10)),
+        due_at=to_timestamp(at(100)),
+        actor="agent-1",
+    )
+    timeline = OrderTimeline(None, {"document": owner([recorded])})
+    entries = await timeline.build(in_service_order())
+    assert [(e.stage, e.status) for e in entries][-2:] == [("in_service", "done"), ("drafting", "current")]
+    assert (entries[-1].entered_at, entries[-1].due_at, entries[-1].actor) == (at(10), at(100), "agent-1")
+
+
+async def test_an_owner_that_does_not_answer_makes_the_timeline_unavailable_not_incomplete() -> None:
+    for code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        timeline = OrderTimeline(None, {"document": owner(rpc_error(code))})
+        with pytest.raises(Unavailable):
+            await timeline.build(in_service_order())
+    unknown = OrderTimeline(None, {"document": owner(rpc_error(grpc.StatusCode.NOT_FOUND))})
+    assert [e.stage for e in await unknown.build(in_service_order())][-1] == "in_service"

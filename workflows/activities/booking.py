@@ -1,0 +1,43 @@
+"""Activities of BookingWorkflow: they tell the booking service what the workflow's clocks decided, over
+gRPC (internal calls without a user token). Each is idempotent in the service."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from temporalio import activity
+
+from counsel.booking.v1 import booking_service_pb2 as pb
+from workflows.booking import AUTO_SUMMARY
+from workflows.shared import BookingReminderInput
+
+if TYPE_CHECKING:
+    from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceAsyncStub
+
+
+class BookingActivities:
+    def __init__(self, stub: BookingServiceAsyncStub) -> None:
+        self.stub = stub
+
+    @activity.defn(name="booking.expire_hold")
+    async def expire_hold(self, booking_id: str) -> str:
+        """The booking's status after its hold ran out: "expired", or "confirmed" when payment won."""
+        reply = await self.stub.ExpireBooking(pb.ExpireBookingRequest(booking_id=booking_id))
+        return reply.booking.status
+
+    @activity.defn(name="booking.remind")
+    async def remind(self, request: BookingReminderInput) -> None:
+        await self.stub.RemindBooking(
+            pb.RemindBookingRequest(booking_id=request.booking_id, lead_minutes=request.lead_minutes)
+        )
+
+    @activity.defn(name="booking.mark_no_show")
+    async def mark_no_show(self, booking_id: str) -> None:
+        await self.stub.MarkNoShow(pb.MarkNoShowRequest(booking_id=booking_id))
+
+    @activity.defn(name="booking.complete")
+    async def complete(self, booking_id: str) -> None:
+        """Completes a checked-in meeting the lawyer did not complete (idempotent after a manual one)."""
+        await self.stub.CompleteBooking(
+            pb.CompleteBookingRequest(booking_id=booking_id, summary=AUTO_SUMMARY)
+        )
