@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import activity, workflow
 
+with workflow.unsafe.imports_passed_through():
+    from bench.shared import TimerInput, TimerResult
 
-class TimerInput(BaseModel):
-    wake_at: datetime | None = None  # an absolute deadline (timer burst)
-    wait: timedelta | None = None  # or a relative one (open SLA workflows)
-
-
-class TimerResult(BaseModel):
-    lateness_seconds: float  # how late the timer fired
+__all__ = ["BenchActivitiesWorkflow", "BenchTimerWorkflow", "TimerInput", "TimerResult", "noop"]
 
 
 @workflow.defn
 class BenchTimerWorkflow:
     @workflow.run
     async def run(self, params: TimerInput) -> TimerResult:
+        first_task_delay = (workflow.now() - workflow.info().workflow_start_time).total_seconds()
         target = params.wake_at or workflow.now() + (params.wait or timedelta(0))
         delay = target - workflow.now()
         if delay > timedelta(0):
             await workflow.sleep(delay)
         return TimerResult(
             lateness_seconds=(workflow.now() - target).total_seconds(),
+            first_task_delay_seconds=first_task_delay,
         )
 
 

@@ -34,8 +34,10 @@ def _worker() -> None:
 
 
 def _gateway() -> None:
+    import uvloop  # uvicorn[standard]'s event loop: the HTTP hot path spends less CPU per request on it
+
     module = importlib.import_module("services.gateway.main")
-    asyncio.run(module.serve(load_settings()))
+    uvloop.run(module.serve(load_settings()))
 
 
 def _migrate() -> None:

@@ -20,7 +20,7 @@ from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
-from services.runtime.temporal import connect_temporal
+from services.runtime.temporal import connect_temporal, worker_options
 from workflows.activities.booking import BookingActivities
 from workflows.activities.consultation import ConsultationActivities
 from workflows.activities.documents import DocumentsActivities
@@ -91,6 +91,7 @@ async def run_worker(settings: Settings) -> None:
         workflows=WORKFLOWS,
         activities=activities_for(settings),
         graceful_shutdown_timeout=timedelta(seconds=10),
+        **worker_options(settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

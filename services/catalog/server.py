@@ -259,8 +259,9 @@ class CatalogServicer(CatalogServiceServicer):
     async def GetProduct(
         self, request: pb.GetProductRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetProductResponse:
-        product = product_proto(await self.store.get_product(request.product_id))
-        product.reviews.extend(review_proto(r) for r in await self.store.recent_reviews(request.product_id))
+        row, reviews = await self.store.get_product(request.product_id)
+        product = product_proto(row)
+        product.reviews.extend(review_proto(r) for r in reviews)
         await self._viewed("product", request.product_id)
         return pb.GetProductResponse(product=product)
 

@@ -165,12 +165,20 @@ class CatalogStore:
             return rows[:limit], encode_cursor("rank", offset + limit)
         return rows, ""
 
-    async def get_product(self, product_id: str) -> ProductRow:
-        async with self.db.transaction() as session:
+    async def get_product(self, product_id: str, reviews: int = 10) -> tuple[ProductRow, list[ReviewRow]]:
+        """A published product and its `reviews` newest reviews: the hot public read, so one pooled
+        connection and no transaction (NotFound for an unknown or unpublished product)."""
+        async with self.db.read() as session:
             row = await session.get(ProductRow, product_id)
-        if row is None or not row.published:
-            raise NotFound("no such product")
-        return row
+            if row is None or not row.published:
+                raise NotFound("no such product")
+            statement = (
+                select(ReviewRow)
+                .where(ReviewRow.product_id == product_id)
+                .order_by(col(ReviewRow.created_at).desc(), col(ReviewRow.id))
+                .limit(reviews)
+            )
+            return row, list((await session.exec(statement)).all())
 
     async def upsert_product(self, row: ProductRow, *, publish: bool = False) -> ProductRow:
         """Insert or replace a product after checking its tier rules (InvalidArgument otherwise). Its
@@ -806,16 +814,6 @@ class CatalogStore:
                 rating_count=table.c.rating_count + 1,
             )
         )
-
-    async def recent_reviews(self, product_id: str, limit: int = 10) -> list[ReviewRow]:
-        statement = (
-            select(ReviewRow)
-            .where(ReviewRow.product_id == product_id)
-            .order_by(col(ReviewRow.created_at).desc(), col(ReviewRow.id))
-            .limit(limit)
-        )
-        async with self.db.transaction() as session:
-            return list((await session.exec(statement)).all())
 
     # --- browsing events (R-ACC-3) --------------------------------------------------------------------
 

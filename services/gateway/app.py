@@ -91,6 +91,9 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
+        # Metrics are Prometheus (RequestMiddleware) and logs are JSON lines; FastAPI's built-in
+        # OpenTelemetry would look up the global providers on every request although none is configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.clients = clients

@@ -6,6 +6,10 @@
 * Anonymous reads are kept for `PUBLIC_READ_TTL_SECONDS` in this gateway process; every catalog write made
   through this gateway clears them. Writes made elsewhere (another replica, a firm over gRPC) show within
   the TTL. Signed-in reads always reach the service (their answer may be personal, and views are recorded).
+* When an entry expires, one request refreshes it from the service while the others keep getting the old
+  body for up to `STALE_GRACE_SECONDS` (stale-while-revalidate, RFC 5861): without this, every request
+  arriving during the refresh went to the service too, the service slowed down, more requests missed, and
+  a product page at a few hundred requests per second collapsed to the service's own uncached rate.
 """
 
 from __future__ import annotations
@@ -13,34 +17,69 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import Request, Response
 from pydantic import BaseModel
 
 PUBLIC_READ_TTL_SECONDS = 2.0
+STALE_GRACE_SECONDS = 2.0
+# How long one request's claim to refresh an expired entry holds; if it fails, the next request claims.
+REFRESH_CLAIM_SECONDS = 1.0
 MAX_ENTRIES = 2000
 
 
-class PublicReadCache:
-    """Anonymous response bodies by path and query, for a short time, least recently stored evicted first."""
+@dataclass
+class _Entry:
+    expires: float
+    body: bytes
+    etag: str
+    refreshing_until: float = 0.0  # a request is refreshing this entry until then
 
-    def __init__(self, ttl: float = PUBLIC_READ_TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+
+class PublicReadCache:
+    """Anonymous response bodies by path and query, for a short time, least recently stored evicted first.
+    `clock` is injectable for tests (monotonic seconds)."""
+
+    def __init__(
+        self,
+        ttl: float = PUBLIC_READ_TTL_SECONDS,
+        max_entries: int = MAX_ENTRIES,
+        *,
+        stale_grace: float = STALE_GRACE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self.stale_grace = stale_grace
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        """The body and ETag to answer with, or None: this request should ask the service (and `put`)."""
         entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            self._entries.pop(key, None)
+        if entry is None:
             return None
-        return entry[1]
+        now = self._clock()
+        if now < entry.expires:
+            return entry.body, entry.etag
+        if now >= entry.expires + self.stale_grace:
+            del self._entries[key]
+            return None
+        if now < entry.refreshing_until:
+            return entry.body, entry.etag  # another request is refreshing it
+        entry.refreshing_until = now + REFRESH_CLAIM_SECONDS
+        return None
 
-    def put(self, key: str, body: bytes) -> None:
-        self._entries[key] = (time.monotonic() + self.ttl, body)
+    def put(self, key: str, body: bytes) -> str:
+        """Keep `body` for `ttl`; returns its ETag."""
+        etag = _etag(body)
+        self._entries[key] = _Entry(self._clock() + self.ttl, body, etag)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+        return etag
 
     def clear(self) -> None:
         self._entries.clear()
@@ -65,8 +104,11 @@ def _tags(header: str) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
-def _respond(request: Request, body: bytes) -> Response:
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+def _etag(body: bytes) -> str:
+    return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def _respond(request: Request, body: bytes, etag: str) -> Response:
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Authorization"}
     wanted = _tags(request.headers.get("if-none-match", ""))
     if etag in wanted or "*" in wanted:
@@ -77,8 +119,8 @@ def _respond(request: Request, body: bytes) -> Response:
 def cached(request: Request) -> Response | None:
     """The answer to an anonymous read still in the cache (200 or 304), or None: ask the service."""
     key = _key(request)
-    body = _cache(request).get(key) if key else None
-    return None if body is None else _respond(request, body)
+    hit = _cache(request).get(key) if key else None
+    return None if hit is None else _respond(request, *hit)
 
 
 def conditional(request: Request, model: BaseModel) -> Response:
@@ -86,9 +128,8 @@ def conditional(request: Request, model: BaseModel) -> Response:
     answers are kept briefly for `cached`."""
     body = model.model_dump_json().encode()
     key = _key(request)
-    if key:
-        _cache(request).put(key, body)
-    return _respond(request, body)
+    etag = _cache(request).put(key, body) if key else _etag(body)
+    return _respond(request, body, etag)
 
 
 def invalidate_public_reads(request: Request) -> None:

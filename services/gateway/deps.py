@@ -1,4 +1,5 @@
-"""Typed dependencies of the routes: settings, peer clients and the caller."""
+"""Typed dependencies of the routes: settings, peer clients and the caller. All are `async def`: FastAPI
+runs a plain `def` dependency in its thread pool, a thread hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -18,19 +19,19 @@ from services.runtime.errors import PermissionDenied, Unauthenticated
 _bearer_scheme = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clients(request: Request) -> Clients:
+async def get_clients(request: Request) -> Clients:
     clients: Clients | None = getattr(request.app.state, "clients", None)
     if clients is None:
         raise RuntimeError("the gateway's gRPC clients are not open (was the lifespan run?)")
     return clients
 
 
-def get_verifier(request: Request) -> TokenVerifier:
+async def get_verifier(request: Request) -> TokenVerifier:
     verifier: TokenVerifier = request.app.state.verifier
     return verifier
 

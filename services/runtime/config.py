@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "counsel"
     # Temporal SDK metrics are served by the SDK's own exporter on this port (0 = off).
     temporal_metrics_port: int = 0
+    # Worker tuning (services/runtime/temporal.worker_options). Cached workflows answer their next task
+    # from memory instead of replaying their history; pollers scale between 2 and the maximum with load.
+    temporal_max_cached_workflows: int = Field(default=10_000, ge=0)
+    temporal_max_concurrent_workflow_tasks: int = Field(default=200, ge=2)
+    temporal_max_concurrent_activities: int = Field(default=200, ge=1)
+    temporal_max_workflow_task_pollers: int = Field(default=20, ge=2)
+    temporal_max_activity_task_pollers: int = Field(default=10, ge=1)
 
     identity_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['identity']}"
     catalog_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['catalog']}"

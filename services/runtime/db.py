@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -27,6 +27,12 @@ class Database:
             dsn, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # Same pool, but statements run in autocommit: no BEGIN/COMMIT round trips for a plain read.
+        self._reads = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            class_=AsyncSession,
+            expire_on_commit=False,
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -34,10 +40,26 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads on hot paths, outside any transaction: each statement sees the latest
+        committed data on its own (no BEGIN/COMMIT round trips). Never write through it; use
+        `transaction()` when several reads must see one snapshot or anything is written."""
+        async with self._reads() as session:
+            yield session
+
     async def get(self, model: type[M], key: str, what: str) -> M:
         """The row of `model` with primary key `key`, or NotFound("no such <what>")."""
         async with self.transaction() as session:
             return await get_or_404(session, model, key, what)
+
+    async def listen(self, channel: str, on_notify: Callable[[], object]) -> asyncpg.Connection:
+        """A connection of its own, LISTENing on `channel`: `on_notify()` runs for every NOTIFY committed on
+        it. Close the returned connection to stop."""
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(dsn)
+        await conn.add_listener(channel, lambda *_: on_notify())
+        return conn
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

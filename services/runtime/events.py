@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
+import asyncpg
 import nats
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import DecodeError, Message
@@ -33,6 +35,10 @@ from services.runtime.tables import RuntimeTables
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[EventEnvelope, AsyncSession], Awaitable[object]]
+# The pending-events gauge is a COUNT over the outbox: refreshed at most this often, not every round.
+PENDING_GAUGE_SECONDS = 1.0
+# A relay that cannot LISTEN polls, and tries to LISTEN again this often.
+LISTEN_RETRY_SECONDS = 30.0
 
 
 def unpack(envelope: EventEnvelope, message_type: type[Message]) -> Message:
@@ -98,7 +104,10 @@ class Outbox:
         self.service = service
         self.subject_root = settings.subject_root
         self.table = tables.outbox
-        self.committed = asyncio.Event()  # wakes the relay in this process
+        # PostgreSQL delivers a NOTIFY on this channel when a transaction that added events commits (never
+        # before, never for a rollback); it wakes the relays of every process on this database.
+        self.channel = f"outbox_{service}"
+        self.committed = asyncio.Event()  # set by this process's relay listener
 
     def subject(self, event_type: str) -> str:
         return f"{self.subject_root}.{self.service}.{event_type}"
@@ -139,8 +148,11 @@ class Outbox:
                 correlation_id=envelope.correlation_id,
             )
         )
-        # Set eagerly: a relay woken before the commit just finds nothing and sleeps until its next poll.
-        self.committed.set()
+        # One NOTIFY per transaction (PostgreSQL folds repeats anyway), delivered at commit.
+        transaction = session.sync_session.get_transaction()
+        if session.info.get("outbox_notified") is not transaction:
+            await session.execute(select(func.pg_notify(self.channel, "")))
+            session.info["outbox_notified"] = transaction
         return envelope
 
 
@@ -165,6 +177,7 @@ class OutboxRelay:
         self.bus = bus
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.listening = asyncio.Event()  # set while `run` is woken by NOTIFY (else it only polls)
 
     async def relay_once(self) -> int:
         table = self.outbox.table
@@ -215,19 +228,46 @@ class OutboxRelay:
         return int(count or 0)
 
     async def run(self) -> None:
-        while True:
-            try:
-                moved = await self.relay_once()
-                if moved < self.batch:
-                    OUTBOX_PENDING.labels(self.outbox.service).set(await self.pending())
+        """Relay until cancelled: woken by the outbox's NOTIFY as soon as events commit (lag is one relay
+        round, not a poll interval), and polling every `poll_seconds` in case a wake-up is lost (the
+        listening connection dropped, or it is being re-opened)."""
+        listener: asyncpg.Connection | None = None
+        counted_at = listen_at = 0.0
+        try:
+            while True:
+                try:
+                    if (listener is None or listener.is_closed()) and time.monotonic() >= listen_at:
+                        self.listening.clear()
+                        listener = await self._listen()
+                        if listener is not None:
+                            self.listening.set()
+                        else:
+                            listen_at = time.monotonic() + LISTEN_RETRY_SECONDS
+                    # Cleared before the read: a NOTIFY for a commit the read missed wakes the next round.
                     self.outbox.committed.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.outbox.committed.wait(), self.poll_seconds)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-                await asyncio.sleep(1.0)
+                    moved = await self.relay_once()
+                    if moved < self.batch:
+                        if time.monotonic() - counted_at >= PENDING_GAUGE_SECONDS:
+                            OUTBOX_PENDING.labels(self.outbox.service).set(await self.pending())
+                            counted_at = time.monotonic()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self.outbox.committed.wait(), self.poll_seconds)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox relay failed; retrying")
+                    await asyncio.sleep(1.0)
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(listener.close(), 5.0)
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        try:
+            return await self.db.listen(self.outbox.channel, self.outbox.committed.set)
+        except Exception:
+            log.warning("outbox relay cannot LISTEN; polling every %.1f s", self.poll_seconds, exc_info=True)
+            return None
 
 
 class DurableConsumer:

@@ -214,3 +214,33 @@ async def test_pipelined_publishing_keeps_commit_order_in_the_stream(settings, d
             seen.append(EventEnvelope.FromString(message.data).aggregate_id)
             await message.ack()
     assert seen == [f"c{i}" for i in range(300)]
+
+
+async def test_a_commit_wakes_a_relay_in_another_process_without_waiting_for_a_poll(
+    settings, db, bus
+) -> None:
+    """The relay sleeps until PostgreSQL delivers the outbox's NOTIFY at commit: here it would poll only
+    once an hour, and its Outbox object is not the producer's (as in another replica), yet the event goes
+    out. A rolled-back transaction's event never does."""
+    database, tables = db
+    producer = Outbox("consultation", settings, tables)
+    relay = OutboxRelay(database, Outbox("consultation", settings, tables), bus, poll_seconds=3600)
+    subscription = await bus.js.pull_subscribe(f"{settings.subject_root}.>", stream=bus.stream)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(relay.listening.wait(), timeout=20)
+        with pytest.raises(RuntimeError):
+            async with database.transaction() as session:
+                await producer.add(session, "consultation.submitted", submitted("gone"), aggregate_id="gone")
+                raise RuntimeError("rolled back")
+        async with database.transaction() as session:
+            await producer.add(session, "consultation.submitted", submitted("c1"), aggregate_id="c1")
+            await producer.add(session, "consultation.submitted", submitted("c2"), aggregate_id="c2")
+        messages = await subscription.fetch(2, timeout=20)
+        while await relay.pending():  # noqa: ASYNC110 (the relay marks them after JetStream's ack)
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [EventEnvelope.FromString(m.data).aggregate_id for m in messages] == ["c1", "c2"]
+    assert await stream_messages(bus) == 2

@@ -217,3 +217,63 @@ async def test_rotation_keeps_unexpired_tokens_valid(settings: Settings) -> None
     verifier = TokenVerifier(fetch, issuer=ISSUER, audience=AUDIENCE)
     assert (await verifier.verify(old_token)).user_id == "u1"
     assert (await verifier.verify(tokens.issue_access_token(User(), new_key, settings))).user_id == "u1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_remembered_token_is_still_refused_once_it_expires(
+    settings: Settings, key: tokens.SigningKey
+) -> None:
+    """Verified tokens are remembered (the gateway's CPU per request), but only until their `exp`."""
+    clock = Clock()
+    fetches = 0
+
+    async def fetch() -> dict[str, Any]:
+        nonlocal fetches
+        fetches += 1
+        return {"keys": [tokens.public_jwk(key)]}
+
+    verifier = TokenVerifier(fetch, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    token = tokens.issue_access_token(User(), key, settings)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first == Principal("u1", "t1", frozenset({"client_admin"}))
+    clock.now += 899
+    assert await verifier.verify(token) == first
+    clock.now += 2  # past the token's 900 s lifetime
+    with pytest.raises(Unauthenticated, match="expired"):
+        await verifier.verify(token)
+    assert fetches == 1
+
+
+async def test_remembering_a_token_never_admits_a_tampered_copy(
+    settings: Settings, key: tokens.SigningKey
+) -> None:
+    verifier = verifier_for(key)
+    token = tokens.issue_access_token(User(), key, settings)
+    await verifier.verify(token)
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["supervisor"]
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(f"{header}.{b64(claims)}.{signature}")
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token + "x")
+
+
+async def test_the_verified_token_memory_is_bounded(settings: Settings, key: tokens.SigningKey) -> None:
+    async def fetch() -> dict[str, Any]:
+        return {"keys": [tokens.public_jwk(key)]}
+
+    verifier = TokenVerifier(fetch, issuer=ISSUER, audience=AUDIENCE, max_cached=3)
+    issued = [tokens.issue_access_token(User(f"u{i}"), key, settings) for i in range(5)]
+    principals = [await verifier.verify(t) for t in issued]
+    assert [p.user_id for p in principals] == ["u0", "u1", "u2", "u3", "u4"]
+    assert len(verifier._verified) == 3
+    # The forgotten ones still verify, by their signature.
+    assert (await verifier.verify(issued[0])).user_id == "u0"
