@@ -18,6 +18,7 @@ import binascii
 import csv
 import io
 import json
+import logging
 import uuid
 import zipfile
 from collections.abc import Mapping
@@ -38,6 +39,11 @@ from services.payment.providers.base import (
     Notification,
     ProviderUnavailable,
 )
+
+# Importing the SDK gives its "python-alipay-sdk" logger a plain-text DEBUG console handler of its own; our
+# logs are JSON through the root logger (services/runtime/logs.py), so it goes. (The SDK logs only with
+# verbose=True, never set here: it would log every signed parameter.)
+logging.getLogger("python-alipay-sdk").handlers.clear()
 
 BEIJING = timezone(timedelta(hours=8))
 PAID_STATUSES = ("TRADE_SUCCESS", "TRADE_FINISHED")
