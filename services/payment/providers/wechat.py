@@ -108,9 +108,11 @@ class WechatProvider:
         if not rsa_verify(timestamp, nonce, body, signature, self._public_keys[key_id]):
             raise InvalidNotification("the signature does not verify")
         try:
-            data: dict[str, Any] = json.loads(body) if body else {}
+            data = json.loads(body) if body else {}
         except ValueError as exc:
             raise InvalidNotification("the answer is not JSON") from exc
+        if not isinstance(data, dict):
+            raise InvalidNotification("the answer is not a JSON object")
         return data
 
     def _authorization(self, method: str, path: str, body: str) -> str:
