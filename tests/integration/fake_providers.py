@@ -5,6 +5,10 @@ providers' rules, not with the code under test) and signs its answers with its o
 - WeChat Pay APIv3: `Authorization: WECHATPAY2-SHA256-RSA2048 mchid=…,nonce_str=…,signature=…,timestamp=…,
   serial_no=…`, the signature being SHA256withRSA over `METHOD\\nPATH?QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n`;
   answers signed over `TIMESTAMP\\nNONCE\\nBODY\\n` in Wechatpay-Timestamp/-Nonce/-Signature/-Serial.
+  Every message from WeChat Pay also carries `Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048`.
+- Alipay: a request is signed over its non-empty parameters but `sign`, sorted by name, `k=v` joined by `&`
+  (`sign_type` included); a notification over all its parameters but `sign` and `sign_type`; an OpenAPI
+  answer over the exact text of its `<method>_response` object. RSA2 is SHA256withRSA, Base64.
 - Bank (signMethod 01): SHA256withRSA over the lowercase hex SHA-256 of the form's fields sorted by name as
   `k=v&…` (empty values and `signature` left out); the answer is a form signed the same way."""
 
@@ -30,6 +34,7 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from deploy.local.servers import free_port
 
@@ -62,6 +67,35 @@ def _verifies(public_pem: str, message: bytes, signature_b64: str) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+# -- the providers' side of Alipay's and WeChat Pay's signatures (not the SDKs the providers use) -------------
+def alipay_sign_notification(params: dict[str, str], alipay_private_pem: str) -> str:
+    """The `sign` Alipay puts on an asynchronous notification."""
+    content = "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in ("sign", "sign_type"))
+    return _sign(alipay_private_pem, content.encode())
+
+
+def alipay_request_verifies(params: dict[str, str], merchant_public_pem: str) -> bool:
+    """Whether a request's `sign` is the merchant's, as Alipay's gateway checks it."""
+    content = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] != "")
+    return _verifies(merchant_public_pem, content.encode(), params.get("sign", ""))
+
+
+def alipay_sign_response(content: str, alipay_private_pem: str) -> str:
+    """The `sign` of an OpenAPI answer, over the exact text of its response object."""
+    return _sign(alipay_private_pem, content.encode())
+
+
+def wechat_sign(platform_private_pem: str, timestamp: str, nonce: str, body: bytes) -> str:
+    """Wechatpay-Signature of an answer or callback, by WeChat Pay's platform key."""
+    return _sign(platform_private_pem, timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n")
+
+
+def wechat_encrypt_resource(api_v3_key: str, plaintext: bytes, nonce: str, associated_data: str) -> str:
+    """Base64 AEAD_AES_256_GCM ciphertext of a callback resource, as WeChat Pay sends it."""
+    sealed = AESGCM(api_v3_key.encode()).encrypt(nonce.encode(), plaintext, associated_data.encode())
+    return base64.b64encode(sealed).decode()
 
 
 @contextmanager
@@ -123,12 +157,13 @@ class FakeWechatPay:
     def signed_answer(self, payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(payload).encode()
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
-        signature = _sign(self.platform_private_pem, f"{timestamp}\n{nonce}\n".encode() + body + b"\n")
+        signature = wechat_sign(self.platform_private_pem, timestamp, nonce, body)
         return body, {
             "Wechatpay-Timestamp": timestamp,
             "Wechatpay-Nonce": nonce,
             "Wechatpay-Signature": signature,
             "Wechatpay-Serial": self.platform_serial,
+            "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
         }
 
     @contextmanager
@@ -300,7 +335,7 @@ def alipay_bill_gateway(alipay_private_pem: str, bill: bytes) -> httpx.MockTrans
             },
             separators=(",", ":"),
         )
-        signature = _sign(alipay_private_pem, content.encode())
+        signature = alipay_sign_response(content, alipay_private_pem)
         return httpx.Response(
             200,
             text='{"alipay_data_dataservice_bill_downloadurl_query_response":'

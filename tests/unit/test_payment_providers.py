@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 import zipfile
 from datetime import UTC, date, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -19,14 +20,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.payment.providers import alipay, bank, wechat
 from services.payment.providers.base import (
     InvalidNotification,
-    load_private_key,
     load_public_key,
-    rsa_sha256_sign,
     rsa_sha256_verify,
-    sorted_params,
 )
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
-from tests.integration.fake_providers import alipay_bill_gateway, alipay_trade_bill
+from tests.integration.fake_providers import (
+    alipay_bill_gateway,
+    alipay_request_verifies,
+    alipay_sign_notification,
+    alipay_sign_response,
+    alipay_trade_bill,
+    wechat_encrypt_resource,
+    wechat_sign,
+)
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -62,7 +68,7 @@ def alipay_notification(private_pem: str, **overrides: str) -> bytes:
         "subject": "合同审查",
         "charset": "utf-8",
     }
-    params["sign"] = alipay.sign_params(params, private_pem)
+    params["sign"] = alipay_sign_notification(params, private_pem)
     params["sign_type"] = "RSA2"
     params.update(overrides)
     return urlencode(params).encode()
@@ -99,8 +105,31 @@ def test_alipay_page_pay_request_is_signed_with_the_merchant_key(keys) -> None:
     params = dict(parse_qsl(urlsplit(checkout.pay_url).query))
     assert params["method"] == "alipay.trade.page.pay"
     assert json.loads(params["biz_content"])["total_amount"] == "999.00"
-    signed = sorted_params(params, exclude=("sign", "sign_type")).encode()
-    rsa_sha256_verify(load_public_key(keys["merchant"][1]), signed, params["sign"])  # raises if wrong
+    assert params["sign_type"] == "RSA2" and params["notify_url"] == "https://x/notify"
+    assert alipay_request_verifies(params, keys["merchant"][1])
+    assert not alipay_request_verifies(params | {"notify_url": "https://evil/notify"}, keys["merchant"][1])
+
+
+def test_alipay_notification_of_another_sign_type_app_or_garbled_signature_is_refused(keys) -> None:
+    provider = alipay_provider(keys)
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification({}, alipay_notification(keys["provider"][0], sign_type="RSA"), NOW)
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification({}, alipay_notification(keys["provider"][0], sign="@@not base64@@"), NOW)
+    other_app = alipay.AlipayProvider(
+        alipay.AlipayConfig("2021000000000002", keys["merchant"][0], keys["provider"][1])
+    )
+    with pytest.raises(InvalidNotification):
+        other_app.parse_notification({}, alipay_notification(keys["provider"][0]), NOW)
+
+
+def test_alipay_requests_carry_beijing_time_and_keys_that_do_not_load_are_named_at_start(keys) -> None:
+    checkout = alipay_provider(keys).checkout("pay-1", 1, "CNY", "s", "https://x/notify", NOW)
+    assert dict(parse_qsl(urlsplit(checkout.pay_url).query))["timestamp"] == "2026-11-29 16:00:00"
+    with pytest.raises(ValueError):
+        alipay.AlipayProvider(alipay.AlipayConfig("app-1", "", keys["provider"][1]))
+    with pytest.raises(ValueError):
+        alipay.AlipayProvider(alipay.AlipayConfig("app-1", keys["merchant"][0], "not a key"))
 
 
 # -- WeChat Pay API v3 ----------------------------------------------------------------------------
@@ -126,7 +155,7 @@ def wechat_callback(
             "resource_type": "encrypt-resource",
             "resource": {
                 "algorithm": "AEAD_AES_256_GCM",
-                "ciphertext": wechat.encrypt_resource(key, resource, "nonce1234567", "transaction"),
+                "ciphertext": wechat_encrypt_resource(key, resource, "nonce1234567", "transaction"),
                 "nonce": "nonce1234567",
                 "associated_data": "transaction",
             },
@@ -137,7 +166,8 @@ def wechat_callback(
         "wechatpay-timestamp": timestamp,
         "wechatpay-nonce": nonce,
         "wechatpay-serial": "SERIAL1",
-        "wechatpay-signature": wechat.sign_callback(private_pem, timestamp, nonce, body),
+        "wechatpay-signature": wechat_sign(private_pem, timestamp, nonce, body),
+        "wechatpay-signature-type": "WECHATPAY2-SHA256-RSA2048",
     }
     return headers, body
 
@@ -172,6 +202,66 @@ def test_wechat_tampered_body_wrong_key_stale_or_wrong_aes_key_is_refused(keys) 
     bad_headers, bad_body = wechat_callback(keys["provider"][0], key="f" * 32)
     with pytest.raises(InvalidNotification):
         provider.parse_notification(bad_headers, bad_body, NOW)
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Any attempt to open a network connection is recorded and refused."""
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("the network is off in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
+def test_the_wechat_sdk_is_built_and_used_offline_in_public_key_mode(keys, offline) -> None:
+    """wechatpayv3 downloads platform certificates when it has no WeChat Pay public key, and when a message
+    names a key id it does not hold: neither happens, an unknown key id is refused before the SDK sees it."""
+    provider = wechat_provider(keys)
+    headers, body = wechat_callback(keys["provider"][0])
+    assert provider.parse_notification(headers, body, NOW).payment_id == "pay-2"
+    for serial in ("SERIAL2", "not-hex!", ""):
+        with pytest.raises(InvalidNotification):
+            provider.parse_notification(headers | {"wechatpay-serial": serial}, body, NOW)
+    with pytest.raises(InvalidNotification):  # only the v3 algorithm is taken
+        provider.parse_notification(
+            headers | {"wechatpay-signature-type": "WECHATPAY2-SM2-WITH-SM3"}, body, NOW
+        )
+    no_type = {k: v for k, v in headers.items() if k != "wechatpay-signature-type"}
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification(no_type, body, NOW)
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification(headers | {"wechatpay-signature": "%%%"}, body, NOW)
+    assert offline == []
+
+
+def test_wechat_callback_for_another_merchant_or_not_encrypted_is_refused(keys) -> None:
+    provider = wechat.WechatProvider(
+        wechat.WechatConfig("1900000002", API_V3_KEY, {"SERIAL1": keys["provider"][1]})
+    )
+    headers, body = wechat_callback(keys["provider"][0])
+    with pytest.raises(InvalidNotification):
+        provider.parse_notification(headers, body, NOW)
+    plain = json.loads(body) | {"resource_type": "plain"}
+    plain_body = json.dumps(plain).encode()
+    signed = headers | {
+        "wechatpay-signature": wechat_sign(
+            keys["provider"][0], headers["wechatpay-timestamp"], "n0nce", plain_body
+        )
+    }
+    with pytest.raises(InvalidNotification):
+        wechat_provider(keys).parse_notification(signed, plain_body, NOW)
+
+
+def test_wechat_keys_that_do_not_load_are_named_at_start(keys) -> None:
+    with pytest.raises(ValueError):
+        wechat.WechatProvider(wechat.WechatConfig("1900000001", API_V3_KEY, {"SERIAL1": "not a key"}))
+    with pytest.raises(ValueError):
+        wechat.WechatProvider(wechat.WechatConfig("1900000001", "short", {"SERIAL1": keys["provider"][1]}))
 
 
 # -- online banking -------------------------------------------------------------------------------
@@ -243,11 +333,10 @@ def alipay_server(
 
     def handle(request: httpx.Request) -> httpx.Response:
         params = dict(parse_qsl(request.content.decode()))
-        signed = sorted_params(params, exclude=("sign", "sign_type")).encode()
-        rsa_sha256_verify(load_public_key(keys["merchant"][1]), signed, params["sign"])
+        assert alipay_request_verifies(params, keys["merchant"][1])
         requests.append(params)
         content = json.dumps(reply, ensure_ascii=False, separators=(",", ":"))
-        signature = rsa_sha256_sign(load_private_key(keys["provider"][0]), content.encode())
+        signature = alipay_sign_response(content, keys["provider"][0])
         if tamper:
             content = content.replace("TRADE_SUCCESS", "TRADE_CLOSED")
         key = params["method"].replace(".", "_") + "_response"
@@ -293,7 +382,7 @@ def wechat_server(keys, status: int, reply: dict, *, tamper: bool = False) -> ht
         rsa_sha256_verify(load_public_key(keys["merchant"][1]), message, auth["signature"])
         body = json.dumps(reply).encode()
         timestamp, nonce = str(int(NOW.timestamp())), "resp-nonce"
-        signature = wechat.sign_callback(keys["provider"][0], timestamp, nonce, body)
+        signature = wechat_sign(keys["provider"][0], timestamp, nonce, body)
         if tamper:
             body = body.replace(b"99900", b"1")
         headers = {
@@ -301,6 +390,7 @@ def wechat_server(keys, status: int, reply: dict, *, tamper: bool = False) -> ht
             "Wechatpay-Nonce": nonce,
             "Wechatpay-Serial": "SERIAL1",
             "Wechatpay-Signature": signature,
+            "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
         }
         return httpx.Response(status, content=body, headers=headers)
 

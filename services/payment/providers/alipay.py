@@ -1,23 +1,35 @@
-"""Alipay (支付宝开放平台): RSA2 signatures as the open platform specifies.
+"""Alipay (支付宝开放平台) through python-alipay-sdk (`from alipay import AliPay`): RSA2 signatures as the open
+platform specifies.
 
-Requests and asynchronous notifications are signed over the parameters sorted by name, `k=v` joined by
-`&`, leaving out `sign` (and, for notifications, `sign_type`) and empty values; RSA2 is
-SHA256WithRSA (PKCS#1 v1.5), Base64-encoded. Notifications arrive as a form POST and must be answered
-with the plain text `success`, or Alipay retries them."""
+The SDK does the signing and the verification: `AliPay.client_api` builds and signs a request's parameters
+(sorted by name, `k=v` joined by `&`, leaving out `sign`; RSA2 is SHA256WithRSA, PKCS#1 v1.5, Base64),
+`AliPay.verify` checks an asynchronous notification (all parameters but `sign` and `sign_type`, as Alipay's
+own SDKs check them) and `AliPay._verify` checks the signature over the exact text of an OpenAPI response
+object. Its own HTTP (`urllib.request.urlopen`, blocking) is never used: the signed form goes out over our
+`httpx.AsyncClient`, so nothing blocks the event loop. The signed text of a response is located here, by a
+string-aware scan: the SDK's own (`_get_string_to_be_signed`) counts braces inside string values and would
+cut a genuine answer short.
+Notifications arrive as a form POST and must be answered with the plain text `success`, or Alipay retries
+them."""
 
 from __future__ import annotations
 
+import binascii
 import csv
 import io
 import json
+import logging
 import uuid
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from urllib.parse import parse_qsl, urlencode
+from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
+from alipay import AliPay
+from alipay.exceptions import AliPayException
 
 from services.payment.domain import fen_from_yuan, yuan
 from services.payment.providers.base import (
@@ -26,12 +38,12 @@ from services.payment.providers.base import (
     InvalidNotification,
     Notification,
     ProviderUnavailable,
-    load_private_key,
-    load_public_key,
-    rsa_sha256_sign,
-    rsa_sha256_verify,
-    sorted_params,
 )
+
+# Importing the SDK gives its "python-alipay-sdk" logger a plain-text DEBUG console handler of its own; our
+# logs are JSON through the root logger (services/runtime/logs.py), so it goes. (The SDK logs only with
+# verbose=True, never set here: it would log every signed parameter.)
+logging.getLogger("python-alipay-sdk").handlers.clear()
 
 BEIJING = timezone(timedelta(hours=8))
 PAID_STATUSES = ("TRADE_SUCCESS", "TRADE_FINISHED")
@@ -69,12 +81,6 @@ class AlipayConfig:
     gateway_url: str = "https://openapi.alipay.com/gateway.do"
 
 
-def sign_params(params: Mapping[str, str], private_key_pem: str) -> str:
-    """The RSA2 `sign` of a parameter set (used by the merchant for requests, by Alipay for notifications)."""
-    content = sorted_params(params, exclude=("sign", "sign_type"))
-    return rsa_sha256_sign(load_private_key(private_key_pem), content.encode())
-
-
 def signed_response_content(raw: str, key: str) -> str:
     """The exact text of the JSON object under `key` in an OpenAPI response: what Alipay signs."""
     marker = f'"{key}":'
@@ -109,39 +115,66 @@ class AlipayProvider:
     ack = Ack("success", "text/plain; charset=utf-8")
 
     def __init__(self, config: AlipayConfig, http: httpx.AsyncClient | None = None) -> None:
+        """ValueError when a key is not an RSA key in PEM (the SDK loads both keys here, offline)."""
         self.config = config
-        self._public_key = load_public_key(config.alipay_public_key_pem)
+        try:
+            self._sdk = AliPay(
+                appid=config.app_id,
+                app_private_key_string=config.app_private_key_pem,
+                alipay_public_key_string=config.alipay_public_key_pem,
+                sign_type="RSA2",
+                verbose=False,  # verbose logs every signed parameter, the buyer's among them
+            )
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ValueError(
+                "the Alipay app private key and Alipay public key must be RSA keys in PEM"
+            ) from exc
         self._http = http
 
-    async def _call(self, method: str, biz: dict[str, object], now: datetime) -> dict[str, object]:
-        """One OpenAPI call: the request signed with the app key, the `<method>_response` object returned
-        only when Alipay's signature over its exact text verifies (InvalidNotification otherwise)."""
-        params = {
-            "app_id": self.config.app_id,
-            "method": method,
-            "format": "JSON",
-            "charset": "utf-8",
-            "sign_type": "RSA2",
-            "timestamp": now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
-            "version": "1.0",
-            "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
-        }
-        params["sign"] = sign_params(params, self.config.app_private_key_pem)
+    def _signed_form(self, method: str, biz: dict[str, object], now: datetime, **extra: str) -> str:
+        """The request's parameters, signed by the SDK with the app key, URL-encoded (`…&sign=…`). The
+        timestamp is Beijing time, as Alipay reads it (the SDK would take the host's local time)."""
+        form: str = self._sdk.client_api(
+            method,
+            biz,
+            format="JSON",
+            timestamp=now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            **extra,
+        )
+        return form
+
+    def _verified_response(self, raw: str, method: str) -> dict[str, Any]:
+        """The `<method>_response` object of an OpenAPI answer, returned only when the SDK verifies
+        Alipay's signature over its exact text (InvalidNotification otherwise)."""
+        content = signed_response_content(raw, method.replace(".", "_") + "_response")
+        try:
+            signature = json.loads(raw)["sign"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidNotification("the response is not signed") from exc
+        if not isinstance(signature, str) or not signature:
+            raise InvalidNotification("the response is not signed")
+        try:
+            verified = bool(self._sdk._verify(content, signature))
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidNotification("the response's signature is garbled") from exc
+        if not verified:
+            raise InvalidNotification("the signature does not verify")
+        body: dict[str, Any] = json.loads(content)
+        return body
+
+    async def _call(self, method: str, biz: dict[str, object], now: datetime) -> dict[str, Any]:
+        """One OpenAPI call: the SDK-signed form POSTed over httpx, the verified response object back."""
         http = self._http or httpx.AsyncClient(timeout=10.0)
         try:
-            response = await http.post(self.config.gateway_url, data=params)
+            response = await http.post(
+                self.config.gateway_url,
+                content=self._signed_form(method, biz, now).encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+            )
         finally:
             if self._http is None:
                 await http.aclose()
-        raw = response.text
-        content = signed_response_content(raw, method.replace(".", "_") + "_response")
-        try:
-            signature = str(json.loads(raw)["sign"])
-        except (KeyError, ValueError) as exc:
-            raise InvalidNotification("the response is not signed") from exc
-        rsa_sha256_verify(self._public_key, content.encode(), signature)
-        body: dict[str, object] = json.loads(content)
-        return body
+        return self._verified_response(response.text, method)
 
     async def refund(
         self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int, now: datetime
@@ -209,40 +242,29 @@ class AlipayProvider:
         self, payment_id: str, amount_fen: int, currency: str, subject: str, notify_url: str, now: datetime
     ) -> Checkout:
         """A signed `alipay.trade.page.pay` redirect (computer-website payment)."""
-        params = {
-            "app_id": self.config.app_id,
-            "method": "alipay.trade.page.pay",
-            "format": "JSON",
-            "charset": "utf-8",
-            "sign_type": "RSA2",
-            "timestamp": now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
-            "version": "1.0",
-            "notify_url": notify_url,
-            "biz_content": json.dumps(
-                {
-                    "out_trade_no": payment_id,
-                    "total_amount": yuan(amount_fen),
-                    "subject": subject[:256],
-                    "product_code": "FAST_INSTANT_TRADE_PAY",
-                },
-                ensure_ascii=False,
-                separators=(",", ":"),
-            ),
+        biz: dict[str, object] = {
+            "out_trade_no": payment_id,
+            "total_amount": yuan(amount_fen),
+            "subject": subject[:256],
+            "product_code": "FAST_INSTANT_TRADE_PAY",
         }
-        params["sign"] = sign_params(params, self.config.app_private_key_pem)
-        return Checkout(pay_url=f"{self.config.gateway_url}?{urlencode(params)}")
+        form = self._signed_form("alipay.trade.page.pay", biz, now, notify_url=notify_url)
+        return Checkout(pay_url=f"{self.config.gateway_url}?{form}")
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Notification:
         try:
             params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidNotification("the body is not a form") from exc
-        signature = params.get("sign", "")
+        signature = params.pop("sign", "")
         if not signature or params.get("sign_type", "RSA2") != "RSA2":
             raise InvalidNotification("the notification is not RSA2-signed")
-        rsa_sha256_verify(
-            self._public_key, sorted_params(params, exclude=("sign", "sign_type")).encode(), signature
-        )
+        try:
+            verified = bool(self._sdk.verify(dict(params), signature))
+        except (AliPayException, binascii.Error, ValueError) as exc:
+            raise InvalidNotification("the signature is garbled") from exc
+        if not verified:
+            raise InvalidNotification("the signature does not verify")
         if params.get("app_id") != self.config.app_id:
             raise InvalidNotification("the notification is for another app")
         try:

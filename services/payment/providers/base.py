@@ -1,4 +1,5 @@
-"""The one interface every payment provider implements, and the RSA helpers three of them share."""
+"""The one interface every payment provider implements, and the RSA helpers of the bank provider (Alipay and
+WeChat Pay sign and verify through their SDKs)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def load_public_key(pem: str) -> rsa.RSAPublicKey:
 
 
 def rsa_sha256_sign(key: rsa.RSAPrivateKey, message: bytes) -> str:
-    """Base64 of an RSASSA-PKCS1-v1_5 SHA-256 signature (Alipay "RSA2", WeChat Pay v3, UnionPay 01)."""
+    """Base64 of an RSASSA-PKCS1-v1_5 SHA-256 signature (UnionPay signMethod 01)."""
     return base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
@@ -97,5 +98,5 @@ def rsa_sha256_verify(key: rsa.RSAPublicKey, message: bytes, signature_b64: str)
 
 
 def sorted_params(params: Mapping[str, str], exclude: tuple[str, ...]) -> str:
-    """`k=v&…` over the non-empty parameters sorted by name, the signing string Alipay and UnionPay use."""
+    """`k=v&…` over the non-empty parameters sorted by name, the signing string UnionPay uses."""
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in exclude and params[k] != "")

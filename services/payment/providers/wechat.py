@@ -1,25 +1,31 @@
-"""WeChat Pay API v3 (微信支付 APIv3): RSA signatures over the HTTP message and AES-256-GCM callbacks.
+"""WeChat Pay API v3 (微信支付 APIv3) through wechatpayv3 (`from wechatpayv3 import WeChatPay, WeChatPayType`):
+RSA signatures over the HTTP message and AES-256-GCM callbacks.
 
-A callback is verified over `timestamp\\nnonce\\nbody\\n` (headers Wechatpay-Timestamp, Wechatpay-Nonce)
-with the platform certificate's public key named by Wechatpay-Serial (SHA256 with RSA, PKCS#1 v1.5,
-Wechatpay-Signature in Base64), refused when the timestamp is more than five minutes off, and its
-`resource` is decrypted with AEAD_AES_256_GCM under the merchant's 32-byte APIv3 key, using the
-resource's nonce and associated_data."""
+One `WeChatPay` per WeChat Pay public key, built in its public-key mode (`public_key` + `public_key_id`), so
+construction never downloads platform certificates and nothing touches the network at start. The SDK
+verifies a callback's signature over `timestamp\\nnonce\\nbody\\n` (SHA256 with RSA, PKCS#1 v1.5) and decrypts
+its `resource` with AEAD_AES_256_GCM under the merchant's 32-byte APIv3 key (`WeChatPay.callback`); it
+builds the `Authorization` header of our requests (`wechatpayv3.utils.build_authorization`) and verifies the
+signature of WeChat Pay's answers (`wechatpayv3.utils.rsa_verify`). The SDK's own HTTP (`requests`,
+blocking) is never used: requests go out over our `httpx.AsyncClient`.
+
+Checked here before the SDK sees a message: the signature headers are present, the key id
+(Wechatpay-Serial) is one we hold (an unknown id would make the SDK download certificates, blocking, from
+the network), and the timestamp is within five minutes of now (the SDK does not check it)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from wechatpayv3 import WeChatPay, WeChatPayType
+from wechatpayv3.utils import build_authorization, load_private_key, load_public_key, rsa_verify
 
 from services.payment.providers.base import (
     Ack,
@@ -27,62 +33,21 @@ from services.payment.providers.base import (
     InvalidNotification,
     Notification,
     ProviderUnavailable,
-    load_private_key,
-    load_public_key,
-    rsa_sha256_sign,
-    rsa_sha256_verify,
 )
 
 MAX_CLOCK_SKEW_SECONDS = 300
+SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 
 
 @dataclass(frozen=True)
 class WechatConfig:
     mch_id: str
     api_v3_key: str  # 32 ASCII characters
-    platform_public_keys: Mapping[str, str]  # platform certificate serial → public key PEM
+    platform_public_keys: Mapping[str, str]  # WeChat Pay public key id (Wechatpay-Serial) → public key PEM
     merchant_private_key_pem: str = ""  # signs API requests (the query API needs it)
     merchant_serial: str = ""  # serial of the merchant certificate
     api_base: str = "https://api.mch.weixin.qq.com"
     app_id: str = ""  # the appid bound to the merchant (Native ordering needs it)
-
-
-def authorization(config: WechatConfig, method: str, path: str, body: str, timestamp: str, nonce: str) -> str:
-    """The `Authorization` header of a merchant API request (WECHATPAY2-SHA256-RSA2048)."""
-    message = f"{method}\n{path}\n{timestamp}\n{nonce}\n{body}\n".encode()
-    signature = rsa_sha256_sign(load_private_key(config.merchant_private_key_pem), message)
-    return (
-        f'WECHATPAY2-SHA256-RSA2048 mchid="{config.mch_id}",nonce_str="{nonce}",'
-        f'signature="{signature}",timestamp="{timestamp}",serial_no="{config.merchant_serial}"'
-    )
-
-
-def signing_message(timestamp: str, nonce: str, body: bytes) -> bytes:
-    return timestamp.encode() + b"\n" + nonce.encode() + b"\n" + body + b"\n"
-
-
-def sign_callback(private_key_pem: str, timestamp: str, nonce: str, body: bytes) -> str:
-    """Wechatpay-Signature of a callback (what WeChat Pay's platform key produces)."""
-    return rsa_sha256_sign(load_private_key(private_key_pem), signing_message(timestamp, nonce, body))
-
-
-def encrypt_resource(api_v3_key: str, plaintext: bytes, nonce: str, associated_data: str) -> str:
-    """Base64 ciphertext of a callback resource (what WeChat Pay sends; used by tests and tools)."""
-    sealed = AESGCM(api_v3_key.encode()).encrypt(nonce.encode(), plaintext, associated_data.encode())
-    return base64.b64encode(sealed).decode()
-
-
-def decrypt_resource(api_v3_key: str, resource: Mapping[str, str]) -> bytes:
-    if resource.get("algorithm") != "AEAD_AES_256_GCM":
-        raise InvalidNotification("unsupported resource algorithm")
-    try:
-        return AESGCM(api_v3_key.encode()).decrypt(
-            resource["nonce"].encode(),
-            base64.b64decode(resource["ciphertext"], validate=True),
-            resource.get("associated_data", "").encode(),
-        )
-    except (InvalidTag, KeyError, binascii.Error, ValueError) as exc:
-        raise InvalidNotification("the resource does not decrypt under the APIv3 key") from exc
 
 
 class WechatProvider:
@@ -90,24 +55,78 @@ class WechatProvider:
     ack = Ack('{"code":"SUCCESS","message":"OK"}', "application/json")
 
     def __init__(self, config: WechatConfig, http: httpx.AsyncClient | None = None) -> None:
+        """ValueError for an APIv3 key that is not 32 bytes or a key the SDK cannot load. Offline: every
+        `WeChatPay` is in public-key mode, so none of them asks WeChat Pay for certificates."""
         if len(config.api_v3_key.encode()) != 32:
             raise ValueError("the WeChat Pay APIv3 key must be 32 bytes")
         self.config = config
-        self._keys = {serial: load_public_key(pem) for serial, pem in config.platform_public_keys.items()}
+        try:
+            self._merchant_key = load_private_key(config.merchant_private_key_pem)
+            self._public_keys = {k: load_public_key(pem) for k, pem in config.platform_public_keys.items()}
+            self._sdks = {
+                key_id: WeChatPay(
+                    wechatpay_type=WeChatPayType.NATIVE,
+                    mchid=config.mch_id,
+                    private_key=config.merchant_private_key_pem or None,
+                    cert_serial_no=config.merchant_serial,
+                    appid=config.app_id,
+                    apiv3_key=config.api_v3_key,
+                    public_key=pem,
+                    public_key_id=key_id,
+                )
+                for key_id, pem in config.platform_public_keys.items()
+            }
+        except Exception as exc:  # the SDK raises a bare Exception for a key it cannot load
+            raise ValueError(f"a WeChat Pay key does not load: {exc}") from exc
         self._http = http
 
-    def _verify(self, headers: Mapping[str, str], body: bytes, now: datetime) -> None:
-        """InvalidNotification unless `body` carries WeChat Pay's platform signature (callbacks and API
-        responses are signed alike)."""
+    def _signature(self, headers: Mapping[str, str], now: datetime) -> tuple[str, str, str, str]:
+        """(key id, timestamp, nonce, signature) of a message from WeChat Pay (callbacks and API answers
+        are signed alike), once the headers are all there, name a key we hold, use the v3 algorithm and
+        are within five minutes of now; InvalidNotification otherwise."""
         timestamp = headers.get("wechatpay-timestamp", "")
         nonce = headers.get("wechatpay-nonce", "")
         signature = headers.get("wechatpay-signature", "")
-        key = self._keys.get(headers.get("wechatpay-serial", ""))
-        if not (timestamp and nonce and signature) or key is None:
+        key_id = headers.get("wechatpay-serial", "")
+        if not (timestamp and nonce and signature) or key_id not in self._sdks:
             raise InvalidNotification("the message lacks WeChat Pay's signature headers")
+        if headers.get("wechatpay-signature-type", "") != SIGNATURE_TYPE:
+            raise InvalidNotification(f"the message is not signed with {SIGNATURE_TYPE}")
         if not timestamp.isdigit() or abs(int(now.timestamp()) - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
             raise InvalidNotification("the message's timestamp is too far from now")
-        rsa_sha256_verify(key, signing_message(timestamp, nonce, body), signature)
+        return key_id, timestamp, nonce, signature
+
+    def _verified_answer(self, response: httpx.Response, now: datetime) -> dict[str, Any]:
+        """The JSON of an API answer once the SDK verifies WeChat Pay's signature over it."""
+        key_id, timestamp, nonce, signature = self._signature(
+            {k.lower(): v for k, v in response.headers.items()}, now
+        )
+        try:
+            body = response.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidNotification("the answer is not UTF-8") from exc
+        if not rsa_verify(timestamp, nonce, body, signature, self._public_keys[key_id]):
+            raise InvalidNotification("the signature does not verify")
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError as exc:
+            raise InvalidNotification("the answer is not JSON") from exc
+        if not isinstance(data, dict):
+            raise InvalidNotification("the answer is not a JSON object")
+        return data
+
+    def _authorization(self, method: str, path: str, body: str) -> str:
+        """The `Authorization` header of a merchant API request (WECHATPAY2-SHA256-RSA2048), by the SDK."""
+        header: str = build_authorization(
+            path,
+            method,
+            self.config.mch_id,
+            self.config.merchant_serial,
+            self._merchant_key,
+            data=body,
+            nonce_str=secrets.token_hex(16),
+        )
+        return header
 
     async def refund(
         self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int, now: datetime
@@ -124,9 +143,8 @@ class WechatProvider:
             },
             separators=(",", ":"),
         )
-        timestamp, nonce = str(int(now.timestamp())), secrets.token_hex(16)
         headers = {
-            "Authorization": authorization(self.config, "POST", path, body, timestamp, nonce),
+            "Authorization": self._authorization("POST", path, body),
             "Accept": "application/json",
             "Content-Type": "application/json",
         }
@@ -136,8 +154,8 @@ class WechatProvider:
         finally:
             if self._http is None:
                 await http.aclose()
-        self._verify({k.lower(): v for k, v in response.headers.items()}, response.content, now)
-        status = str(json.loads(response.content).get("status", "")) if response.status_code == 200 else ""
+        data = self._verified_answer(response, now)
+        status = str(data.get("status", "")) if response.status_code == 200 else ""
         return {"SUCCESS": "succeeded", "PROCESSING": "pending"}.get(status, "failed")
 
     async def query(self, payment_id: str, now: datetime) -> Notification | None:
@@ -146,9 +164,8 @@ class WechatProvider:
         if not self.config.merchant_private_key_pem:
             return None
         path = f"/v3/pay/transactions/out-trade-no/{quote(payment_id, safe='')}?mchid={self.config.mch_id}"
-        timestamp, nonce = str(int(now.timestamp())), secrets.token_hex(16)
         headers = {
-            "Authorization": authorization(self.config, "GET", path, "", timestamp, nonce),
+            "Authorization": self._authorization("GET", path, ""),
             "Accept": "application/json",
         }
         http = self._http or httpx.AsyncClient(timeout=10.0)
@@ -157,8 +174,7 @@ class WechatProvider:
         finally:
             if self._http is None:
                 await http.aclose()
-        self._verify({k.lower(): v for k, v in response.headers.items()}, response.content, now)
-        data = json.loads(response.content)
+        data = self._verified_answer(response, now)
         if response.status_code == 404 or data.get("code") == "ORDER_NOT_EXIST":
             return None
         if response.status_code != 200:
@@ -166,7 +182,7 @@ class WechatProvider:
         amount = data.get("amount") or {}
         state = str(data.get("trade_state"))
         return Notification(
-            notification_id=f"query:{data.get('transaction_id', '')}:{state}:{nonce}",
+            notification_id=f"query:{data.get('transaction_id', '')}:{state}:{secrets.token_hex(16)}",
             payment_id=str(data.get("out_trade_no", payment_id)),
             provider_txn_id=str(data.get("transaction_id", "")),
             amount_fen=int(amount.get("total", 0)),
@@ -196,9 +212,8 @@ class WechatProvider:
             ensure_ascii=False,
             separators=(",", ":"),
         )
-        timestamp, nonce = str(int(now.timestamp())), secrets.token_hex(16)
         headers = {
-            "Authorization": authorization(self.config, "POST", path, body, timestamp, nonce),
+            "Authorization": self._authorization("POST", path, body),
             "Accept": "application/json",
             "Content-Type": "application/json",
         }
@@ -211,9 +226,8 @@ class WechatProvider:
             if self._http is None:
                 await http.aclose()
         try:
-            self._verify({k.lower(): v for k, v in response.headers.items()}, response.content, now)
-            data = json.loads(response.content)
-        except (InvalidNotification, ValueError) as exc:
+            data = self._verified_answer(response, now)
+        except InvalidNotification as exc:
             raise ProviderUnavailable("WeChat Pay's answer is not signed by WeChat Pay") from exc
         code_url = data.get("code_url") if response.status_code == 200 else None
         if not isinstance(code_url, str) or not code_url.startswith("weixin://"):
@@ -223,13 +237,29 @@ class WechatProvider:
         return Checkout(qr_code=code_url)
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Notification:
-        self._verify(headers, body, now)
+        """The SDK verifies the callback's signature and decrypts its AES-256-GCM resource."""
+        key_id, timestamp, nonce, signature = self._signature(headers, now)
+        signed = {
+            "wechatpay-signature": signature,
+            "wechatpay-timestamp": timestamp,
+            "wechatpay-nonce": nonce,
+            "wechatpay-serial": key_id,
+            "wechatpay-signature-type": SIGNATURE_TYPE,
+        }
         try:
-            envelope = json.loads(body)
-            resource = json.loads(decrypt_resource(self.config.api_v3_key, envelope["resource"]))
+            callback = self._sdks[key_id].callback(signed, body)
+        except Exception as exc:  # garbled JSON, Base64 or UTF-8; the SDK raises a bare Exception for
+            # an algorithm other than AEAD_AES_256_GCM
+            raise InvalidNotification("the callback is garbled") from exc
+        if not callback:
+            raise InvalidNotification(
+                "the callback's signature does not verify or its resource does not decrypt under the APIv3 key"
+            )
+        try:
+            resource = callback["resource"]
             amount = resource["amount"]
             notification = Notification(
-                notification_id=str(envelope["id"]),
+                notification_id=str(callback["id"]),
                 payment_id=str(resource["out_trade_no"]),
                 provider_txn_id=str(resource.get("transaction_id", "")),
                 amount_fen=int(amount["total"]),
