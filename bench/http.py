@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -35,6 +36,12 @@ class Response:
 
 _Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
+# Servers close idle keep-alive connections (uvicorn after 5 s): an idle connection older than this is not
+# reused, and a reused one the server closed meanwhile is retried once on a new connection, as HTTP clients
+# do for idempotent requests. Without it, the first step of a rate search after a busier phase counted the
+# server's keep-alive timeouts as the platform's errors.
+IDLE_REUSE_SECONDS = 4.0
+
 
 class LoadClient:
     """`await client.get("/path")` → Response; raises HttpStatusError for 4xx/5xx. At most
@@ -49,7 +56,7 @@ class LoadClient:
         self.port = url.port or 80
         fixed = {"host": f"{self.host}:{self.port}", **{k.lower(): v for k, v in (headers or {}).items()}}
         self._headers = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
-        self._idle: list[_Connection] = []
+        self._idle: list[tuple[_Connection, float]] = []
         self._slots = asyncio.Semaphore(max_connections)
 
     async def __aenter__(self) -> LoadClient:
@@ -62,7 +69,7 @@ class LoadClient:
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        for _, writer in idle:
+        for (_, writer), _ in idle:
             writer.close()
 
     async def get(self, path: str) -> Response:
@@ -77,19 +84,41 @@ class LoadClient:
             head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
         payload = (head + "\r\n").encode() + (body or b"")
         async with self._slots:
-            connection = self._idle.pop() if self._idle else await self._open()
+            connection = self._reusable()
+            reused = connection is not None
+            if connection is None:
+                connection = await self._open()
             try:
                 response, keep = await self._exchange(connection, payload)
+            except ConnectionError:
+                connection[1].close()
+                if not reused:
+                    raise
+                connection = await self._open()  # the server closed it while it was idle
+                try:
+                    response, keep = await self._exchange(connection, payload)
+                except BaseException:
+                    connection[1].close()
+                    raise
             except BaseException:
                 connection[1].close()
                 raise
             if keep:
-                self._idle.append(connection)
+                self._idle.append((connection, time.monotonic()))
             else:
                 connection[1].close()
         if response.status >= 400:
             raise HttpStatusError(response.status, response.body)
         return response
+
+    def _reusable(self) -> _Connection | None:
+        """The most recently used idle connection still worth reusing; older ones are closed."""
+        while self._idle:
+            connection, since = self._idle.pop()
+            if time.monotonic() - since < IDLE_REUSE_SECONDS and not connection[0].at_eof():
+                return connection
+            connection[1].close()
+        return None
 
     async def _open(self) -> _Connection:
         return await asyncio.open_connection(self.host, self.port)

@@ -37,3 +37,24 @@ async def test_latency_counts_from_the_scheduled_time_so_queueing_is_not_hidden(
     # The last request waited behind the backlog: far more than its own 20 ms of service.
     assert run.p(100) > 0.2
     assert not run.sustained(max_p99=0.1)
+
+
+async def test_the_load_client_retries_once_when_the_server_closed_an_idle_keep_alive_connection() -> None:
+    """A server's keep-alive timeout is not the platform failing: a reused connection the server closed is
+    retried on a new one, so a rate step never counts it as an error."""
+    from bench.http import LoadClient
+
+    async def answer_once_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()  # as uvicorn does when a kept-alive connection idles past its timeout
+
+    server = await asyncio.start_server(answer_once_then_close, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, LoadClient(f"http://127.0.0.1:{port}") as client:
+        first = await client.get("/")
+        await asyncio.sleep(0.05)  # the server's close reaches the client's idle connection
+        second = await client.get("/")
+    assert (first.status, first.body, second.status, second.body) == (200, b"ok", 200, b"ok")
