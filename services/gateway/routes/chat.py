@@ -32,11 +32,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
 from typing import Annotated, Any
 
 import grpc
-import nats
 from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect, status
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
@@ -62,8 +60,8 @@ from services.gateway.schemas.chat import (
     PurchaseLeads,
 )
 from services.gateway.schemas.common import RequestModel
+from services.gateway.wakeups import BusWaker
 from services.runtime.auth import bearer_token
-from services.runtime.config import Settings
 from services.runtime.context import Principal, access_token_var, principal_var
 from services.runtime.errors import DomainError
 
@@ -88,33 +86,18 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
-class ChatWaker:
+class ChatWaker(BusWaker):
     """Wakes this process's open sockets of a conversation when the consultation service publishes
-    `chat.message_posted` for it (a plain NATS subscription: sockets read storage, so a missed wake-up
-    only delays a message until the next poll)."""
+    `chat.message_posted` for it (sockets read storage, so a missed wake-up only delays a message until the
+    next poll), and the agents' queue sockets on every status change."""
+
+    SUBJECT = "consultation.chat.message_posted.*"
+    CONNECTION_NAME = "counsel-gateway-chat"
+    WITHOUT_BUS = "no event bus for the chat; sockets poll instead"
 
     def __init__(self) -> None:
-        self._watchers: dict[str, set[asyncio.Event]] = defaultdict(set)
+        super().__init__()
         self._queue_watchers: set[asyncio.Event] = set()
-        self._nc: nats.NATS | None = None
-
-    @classmethod
-    async def connect(cls, settings: Settings) -> ChatWaker | None:
-        """Subscribed and ready, or None when NATS cannot be reached (sockets then poll more often)."""
-        waker = cls()
-        try:
-            waker._nc = await nats.connect(
-                settings.nats_url, name="counsel-gateway-chat", connect_timeout=2, max_reconnect_attempts=-1
-            )
-            await waker._nc.subscribe(
-                settings.subject("consultation.chat.message_posted.*"), cb=waker._on_event
-            )
-            await waker._nc.flush()
-        except Exception:
-            log.warning("no event bus for the chat; sockets poll instead", exc_info=True)
-            await waker.close()
-            return None
-        return waker
 
     async def _on_event(self, msg: Msg) -> None:
         self.wake(msg.subject.rsplit(".", 1)[-1])
@@ -133,26 +116,6 @@ class ChatWaker:
 
     def discard_queue_watcher(self, event: asyncio.Event) -> None:
         self._queue_watchers.discard(event)
-
-    def wake(self, conversation_id: str) -> None:
-        for event in self._watchers.get(conversation_id, ()):
-            event.set()
-
-    def add(self, conversation_id: str, event: asyncio.Event) -> None:
-        self._watchers[conversation_id].add(event)
-
-    def discard(self, conversation_id: str, event: asyncio.Event) -> None:
-        watchers = self._watchers.get(conversation_id)
-        if watchers is not None:
-            watchers.discard(event)
-            if not watchers:
-                del self._watchers[conversation_id]
-
-    async def close(self) -> None:
-        if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._nc.close(), 5.0)
-            self._nc = None
 
 
 def _credentials(websocket: WebSocket) -> tuple[str | None, list[str]]:

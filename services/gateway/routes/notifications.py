@@ -6,13 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import grpc
-import nats
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from google.protobuf.message import DecodeError
@@ -33,7 +30,7 @@ from services.gateway.schemas.notifications import (
     Preferences,
     PreferencesBody,
 )
-from services.runtime.config import Settings
+from services.gateway.wakeups import BusWaker
 from services.runtime.context import access_token_var
 
 log = logging.getLogger(__name__)
@@ -46,29 +43,14 @@ STREAM_POLL_SECONDS = 2.0
 STREAM_POLL_SECONDS_WITH_BUS = 20.0
 
 
-class InboxWaker:
+class InboxWaker(BusWaker):
     """Wakes the open streams of a user when the notification service publishes `notification.sent` for
-    their inbox (a plain NATS subscription: streams that are not open miss nothing, they read the inbox
-    when they open). The payload carries ids only."""
+    their inbox (streams that are not open miss nothing, they read the inbox when they open). The payload
+    carries ids only."""
 
-    def __init__(self) -> None:
-        self._watchers: dict[str, set[asyncio.Event]] = defaultdict(set)
-        self._nc: nats.NATS | None = None
-
-    @classmethod
-    async def connect(cls, settings: Settings) -> InboxWaker | None:
-        """Subscribed and ready, or None when NATS cannot be reached (streams then poll more often)."""
-        waker = cls()
-        try:
-            waker._nc = await nats.connect(
-                settings.nats_url, name="counsel-gateway", connect_timeout=2, max_reconnect_attempts=-1
-            )
-            await waker._nc.subscribe(settings.subject("notification.notification.sent"), cb=waker._on_event)
-        except Exception:
-            log.warning("no event bus for the inbox stream; streams poll instead", exc_info=True)
-            await waker.close()
-            return None
-        return waker
+    SUBJECT = "notification.notification.sent"
+    CONNECTION_NAME = "counsel-gateway"
+    WITHOUT_BUS = "no event bus for the inbox stream; streams poll instead"
 
     async def _on_event(self, msg: Msg) -> None:
         try:
@@ -78,27 +60,6 @@ class InboxWaker:
                 self.wake(sent.user_id)
         except DecodeError:
             log.warning("undecodable notification.sent event")
-
-    def wake(self, user_id: str) -> None:
-        for event in self._watchers.get(user_id, ()):
-            event.set()
-
-    @contextmanager
-    def watch(self, user_id: str) -> Iterator[asyncio.Event]:
-        event = asyncio.Event()
-        self._watchers[user_id].add(event)
-        try:
-            yield event
-        finally:
-            self._watchers[user_id].discard(event)
-            if not self._watchers[user_id]:
-                del self._watchers[user_id]
-
-    async def close(self) -> None:
-        if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._nc.close(), 5.0)
-            self._nc = None
 
 
 @router.get("/api/v1/notifications", response_model=NotificationPage)
