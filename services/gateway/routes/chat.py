@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Annotated, Any
 
 import grpc
@@ -64,6 +65,7 @@ from services.gateway.wakeups import BusWaker
 from services.runtime.auth import bearer_token
 from services.runtime.context import Principal, access_token_var, principal_var
 from services.runtime.errors import DomainError
+from services.runtime.service import cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,18 @@ class ChatWaker(BusWaker):
 
     def discard_queue_watcher(self, event: asyncio.Event) -> None:
         self._queue_watchers.discard(event)
+
+
+async def _until_either_ends(pump: Coroutine[Any, Any, None], receive: Coroutine[Any, Any, None]) -> None:
+    """Run a socket's pump (what the socket is sent) and receiver until one ends (a disconnect, an error,
+    which is raised here), then stop the other."""
+    tasks = [asyncio.create_task(pump), asyncio.create_task(receive)]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+    finally:
+        await cancel_all(tasks, "gateway-chat")
 
 
 def _credentials(websocket: WebSocket) -> tuple[str | None, list[str]]:
@@ -298,15 +312,7 @@ class ChatSession:
             self._watch(self.conversation_id)
         try:
             await self.deliver(first=True)
-            tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.receive())]
-            try:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await _until_either_ends(self.pump(), self.receive())
         finally:
             if self.conversation_id and self.waker is not None:
                 self.waker.discard(self.conversation_id, self.woken)
@@ -357,15 +363,7 @@ class QueueSession:
         try:
             await self.websocket.send_text(json.dumps({"type": "ready", "conversation": None, "after": 0}))
             await self.send_queue()
-            tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.receive())]
-            try:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await _until_either_ends(self.pump(), self.receive())
         finally:
             if self.waker is not None:
                 self.waker.discard_queue_watcher(self.woken)
