@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.runtime import assignment
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 
@@ -172,16 +171,6 @@ def require_lawyer(principal: Principal | None) -> Principal:
     if not principal.has_role("lawyer"):
         raise PermissionDenied("the queue is a lawyer's")
     return principal
-
-
-# --- assignment (R-CON-2) -------------------------------------------------------------------------------
-# The pure rules are shared with documents (R-DOC-3: "matched by legal field, as in consultation").
-# Re-exported here so the consultation's code and tests keep reading `domain.choose_lawyer`.
-CHINA = assignment.CHINA
-LawyerCandidate = assignment.LawyerCandidate
-in_service_hours = assignment.in_service_hours
-choose_lawyer = assignment.choose_lawyer
-service_hours_from_catalog = assignment.service_hours_from_catalog
 
 
 def validate_reclassification(

@@ -27,6 +27,7 @@ from services.consultation.models import (
     LawyerProjectionRow,
 )
 from services.consultation.telephony import TelephonyProvider
+from services.runtime import assignment
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
@@ -359,9 +360,9 @@ class ConsultationStore:
         ).all()
         load = {lawyer_id: count for lawyer_id, count in load_rows}
         by_id = {lw.lawyer_id: lw for lw in lawyers}
-        choice = domain.choose_lawyer(
+        choice = assignment.choose_lawyer(
             (
-                domain.LawyerCandidate(
+                assignment.LawyerCandidate(
                     lw.lawyer_id,
                     lw.fields,
                     lw.active,
@@ -436,7 +437,7 @@ class ConsultationStore:
     async def assign(
         self, consultation_id: str, exclude: Sequence[str], due_at: datetime | None, idempotency_key: str
     ) -> tuple[str, str]:
-        """Assign an eligible lawyer (see domain.choose_lawyer); a retry returns the first assignment.
+        """Assign an eligible lawyer (see assignment.choose_lawyer); a retry returns the first assignment.
         Returns (lawyer_id, reason); lawyer_id is "" when nobody is eligible."""
         async with self.db.transaction() as session:
             row = await self._locked(session, consultation_id)
@@ -832,7 +833,7 @@ class ConsultationStore:
             "display_name": changed.name,
             "fields": list(changed.fields),
             "active": changed.active,
-            "service_hours": domain.service_hours_from_catalog(
+            "service_hours": assignment.service_hours_from_catalog(
                 (w.weekday, w.start, w.end) for w in changed.service_hours
             ),
             "updated_at": when,
