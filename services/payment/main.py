@@ -14,7 +14,7 @@ from services.payment.config import PaymentSettings, configured_providers
 from services.payment.erasure import erase_user
 from services.payment.fulfilment_links import SUBJECTS as LINK_SUBJECTS
 from services.payment.fulfilment_links import FulfilmentLinker
-from services.payment.invoices import ObjectStoreInvoices
+from services.payment.invoices import InvoiceRenderer, ObjectStoreInvoices
 from services.payment.models import TABLES
 from services.payment.providers.sandbox import SandboxProvider
 from services.payment.refund_dispatcher import RefundDispatcher
@@ -76,6 +76,7 @@ async def serve(settings: Settings) -> None:
             AMOUNT_MISMATCHES.labels(name)
             UNAPPLIED_PAYMENTS.labels(name)
         store = PaymentStore(rt.db, rt.outbox)
+        renderer = InvoiceRenderer(settings.cache_dir)
         assert rt.bus is not None
         server = rt.grpc_server()
         server.add(
@@ -88,6 +89,7 @@ async def serve(settings: Settings) -> None:
                 payment_settings,
                 ObjectStoreInvoices(rt.bus.js, replicas=settings.object_store_replicas),
                 timeline,
+                renderer,
             ),
             FULL_NAME,
         )
@@ -104,4 +106,7 @@ async def serve(settings: Settings) -> None:
         if isinstance(sandbox, SandboxProvider):
             deliver = http_delivery(payment_settings.notify_url("sandbox"), sandbox.ack.body)
             background.append(SandboxNotifier(store, sandbox, deliver).run())
-        await rt.run(server, background=background)
+        try:
+            await rt.run(server, background=background)
+        finally:
+            renderer.close()

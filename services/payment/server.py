@@ -16,7 +16,7 @@ from counsel.payment.v1 import payment_service_pb2 as pb
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceServicer
 from services.payment import domain
 from services.payment.config import PaymentSettings
-from services.payment.invoices import InvoiceStorage
+from services.payment.invoices import InvoiceRenderer, InvoiceStorage
 from services.payment.models import InvoiceRow, OrderRow, PaymentRow, VoucherRow
 from services.payment.providers.base import (
     Checkout,
@@ -132,6 +132,7 @@ class PaymentServicer(PaymentServiceServicer):
         settings: PaymentSettings,
         invoices: InvoiceStorage | None = None,
         timeline: OrderTimeline | None = None,
+        renderer: InvoiceRenderer | None = None,
     ) -> None:
         self.store = store
         self.timeline = timeline or OrderTimeline(catalog, {})
@@ -140,6 +141,7 @@ class PaymentServicer(PaymentServiceServicer):
         self.signer = signer
         self.settings = settings
         self.invoices = invoices
+        self.renderer = renderer
 
     # -- orders ------------------------------------------------------------------------------------
     async def GetOrder(
@@ -382,6 +384,11 @@ class PaymentServicer(PaymentServiceServicer):
             raise Conflict("invoices are not available", reason="invoices_unavailable")
         return self.invoices
 
+    def _renderer(self) -> InvoiceRenderer:
+        if self.renderer is None:
+            raise Conflict("invoices are not available", reason="invoices_unavailable")
+        return self.renderer
+
     async def IssueInvoice(
         self, request: pb.IssueInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> pb.IssueInvoiceResponse:
@@ -391,6 +398,7 @@ class PaymentServicer(PaymentServiceServicer):
             self.settings.invoice_seller_name,
             self.settings.invoice_seller_tax_id,
             self._storage(),
+            self._renderer(),
         )
         return pb.IssueInvoiceResponse(invoice=invoice_proto(invoice))
 

@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.common.v1 import money_pb2
 from counsel.payment.v1 import events_pb2
 from services.payment import domain
-from services.payment.invoices import InvoiceData, InvoiceStorage, render_invoice, sha256_hex, tax_included
+from services.payment.invoices import InvoiceData, InvoiceRenderer, InvoiceStorage, sha256_hex, tax_included
 from services.payment.models import (
     TABLES,
     InvoiceRow,
@@ -59,6 +59,8 @@ from services.runtime.tenancy import require_visible
 log = logging.getLogger(__name__)
 
 LEDGER_LOCK = 0x70A7_1ED6  # advisory lock key of the ledger's append
+# One ledger entry to append: event, order, payment id, amount, data, postings (`_append_ledger`'s arguments).
+LedgerAppend = tuple[str, "OrderRow", str, int, dict[str, Any], list[tuple[str, int]]]
 AMOUNT_MISMATCHES = Counter(
     "counsel_payment_amount_mismatches_total",
     "Provider notifications whose amount or currency differs from the payment's (alert on any).",
@@ -97,6 +99,7 @@ class PaymentStore:
     def __init__(self, db: Database, outbox: Outbox) -> None:
         self.db = db
         self.outbox = outbox
+        self._invoicing: dict[str, asyncio.Future[InvoiceRow]] = {}  # order id → its invoice in the making
 
     # -- orders ------------------------------------------------------------------------------------
     async def create_order(
@@ -336,6 +339,18 @@ class PaymentStore:
     async def apply_notification(self, provider: str, note: Notification) -> str:
         """Apply a verified notification exactly once. Returns the outcome: applied, duplicate, ignored,
         closed, unknown_payment, amount_mismatch or refund_due."""
+        table = ProviderNotificationRow.__table__  # type: ignore[attr-defined]
+        # Providers repeat a notification until acknowledged, often many times at once: a repeat of one
+        # already applied is answered from one indexed read, without queueing on the payment's row lock.
+        # (A claim is committed together with its outcome, so a claim seen here is final.)
+        async with self.db.read() as session:
+            seen = await session.execute(
+                select(table.c.notification_id).where(
+                    table.c.provider == provider, table.c.notification_id == note.notification_id
+                )
+            )
+            if seen.first() is not None:
+                return "duplicate"
         async with self.db.transaction() as session:
             payment = (
                 await session.exec(
@@ -345,7 +360,6 @@ class PaymentStore:
             if payment is None or payment.method != provider:
                 log.warning("notification for an unknown payment", extra={"provider": provider})
                 return "unknown_payment"
-            table = ProviderNotificationRow.__table__  # type: ignore[attr-defined]
             claimed = await session.execute(
                 pg_insert(table)
                 .values(
@@ -360,47 +374,47 @@ class PaymentStore:
             )
             if claimed.first() is None:
                 return "duplicate"
-            outcome = await self._apply(session, provider, payment, note)
+            outcome, ledger = await self._apply(session, provider, payment, note)
             await session.execute(
                 table.update()
                 .where(table.c.provider == provider, table.c.notification_id == note.notification_id)
                 .values(outcome=outcome)
             )
+            # Last, just before the commit: the ledger's append lock is global, so it is held briefly.
+            for entry in ledger:
+                await self._append_ledger(session, *entry)
             return outcome
 
     async def _apply(
         self, session: AsyncSession, provider: str, payment: PaymentRow, note: Notification
-    ) -> str:
+    ) -> tuple[str, list[LedgerAppend]]:
+        """The notification's effect on the payment and its order: the outcome, and the ledger entries
+        the caller appends."""
         order = await self._locked_order(session, payment.order_id)
         if note.status != "paid":
             if payment.status == "created" and note.status == "closed":
                 payment.status = domain.next_payment_status(payment.status, "closed")
                 session.add(payment)
-                return "closed"
-            return "ignored"  # e.g. a late "pending" after "paid": never moves a payment back
+                return "closed", []
+            return "ignored", []  # e.g. a late "pending" after "paid": never moves a payment back
         if payment.status in ("paid", "refund_due"):
-            return "duplicate"
+            return "duplicate", []
         if note.amount_fen != payment.amount_fen or note.currency != payment.currency:
             AMOUNT_MISMATCHES.labels(provider).inc()
             log.error(
                 "payment amount mismatch",
                 extra={"provider": provider, "payment_id": payment.id, "expected": payment.amount_fen},
             )
-            await self._append_ledger(
-                session,
-                "amount_mismatch",
-                order,
-                payment.id,
-                note.amount_fen,
-                {"expected": payment.amount_fen, "reported": note.amount_fen, "currency": note.currency},
-                [],
-            )
-            return "amount_mismatch"
+            reported = {
+                "expected": payment.amount_fen,
+                "reported": note.amount_fen,
+                "currency": note.currency,
+            }
+            return "amount_mismatch", [("amount_mismatch", order, payment.id, note.amount_fen, reported, [])]
         now = utcnow()
         payment.provider_txn_id = note.provider_txn_id
         payment.paid_at = now
-        await self._append_ledger(
-            session,
+        notified: LedgerAppend = (
             "notified",
             order,
             payment.id,
@@ -414,18 +428,6 @@ class PaymentStore:
             session.add(payment)
             UNAPPLIED_PAYMENTS.labels(provider).inc()
             log.error("payment for an order that is %s", order.status, extra={"payment_id": payment.id})
-            await self._append_ledger(
-                session,
-                "paid_unapplied",
-                order,
-                payment.id,
-                payment.amount_fen,
-                {"order_status": order.status},
-                [
-                    (domain.cash_account(payment.method), payment.amount_fen),
-                    (domain.REFUNDS_DUE, -payment.amount_fen),
-                ],
-            )
             # Returned at once and on its own: it never touches the order's own payment or refunds.
             refund_id = new_id()
             session.add(
@@ -439,16 +441,28 @@ class PaymentStore:
                     created_at=utcnow(),
                 )
             )
-            await self._append_ledger(
-                session,
-                "refunded",
-                order,
-                payment.id,
-                payment.amount_fen,
-                {"reason": "unapplied_payment", "refund_id": refund_id},
-                domain.postings_for("refunded_unapplied", payment.method, payment.amount_fen),
-            )
-            return "refund_due"
+            return "refund_due", [
+                notified,
+                (
+                    "paid_unapplied",
+                    order,
+                    payment.id,
+                    payment.amount_fen,
+                    {"order_status": order.status},
+                    [
+                        (domain.cash_account(payment.method), payment.amount_fen),
+                        (domain.REFUNDS_DUE, -payment.amount_fen),
+                    ],
+                ),
+                (
+                    "refunded",
+                    order,
+                    payment.id,
+                    payment.amount_fen,
+                    {"reason": "unapplied_payment", "refund_id": refund_id},
+                    domain.postings_for("refunded_unapplied", payment.method, payment.amount_fen),
+                ),
+            ]
         payment.status = domain.next_payment_status(payment.status, "paid")
         session.add(payment)
         await session.flush()  # the partial unique index refuses a second paid payment of the order here
@@ -456,15 +470,6 @@ class PaymentStore:
         order.paid_payment_id = payment.id
         session.add(order)
         await self._stage(session, order.id, "paid", "system", None)
-        await self._append_ledger(
-            session,
-            "paid",
-            order,
-            payment.id,
-            payment.amount_fen,
-            {"method": payment.method},
-            domain.postings_for("paid", payment.method, payment.amount_fen),
-        )
         await self.outbox.add(
             session,
             "order.paid",
@@ -477,7 +482,17 @@ class PaymentStore:
             aggregate_id=order.id,
             tenant_id=order.tenant_id,
         )
-        return "applied"
+        return "applied", [
+            notified,
+            (
+                "paid",
+                order,
+                payment.id,
+                payment.amount_fen,
+                {"method": payment.method},
+                domain.postings_for("paid", payment.method, payment.amount_fen),
+            ),
+        ]
 
     async def get_payment(self, payment_id: str) -> PaymentRow:
         return await self.db.get(PaymentRow, payment_id, "payment")
@@ -762,9 +777,38 @@ class PaymentStore:
 
     # -- invoices ----------------------------------------------------------------------------------
     async def issue_invoice(
-        self, order_id: str, seller_name: str, seller_tax_id: str, storage: InvoiceStorage
+        self,
+        order_id: str,
+        seller_name: str,
+        seller_tax_id: str,
+        storage: InvoiceStorage,
+        renderer: InvoiceRenderer,
     ) -> InvoiceRow:
-        """Render, store and record the order's invoice once (a repeat returns the first)."""
+        """Render, store and record the order's invoice once (a repeat returns the first). A repeat
+        while the first is still rendering here waits for it: a caller that gave up (deadline) and
+        retried must not queue a second render behind the first."""
+        pending = self._invoicing.get(order_id)
+        if pending is None:
+            pending = asyncio.ensure_future(
+                self._issue_invoice(order_id, seller_name, seller_tax_id, storage, renderer)
+            )
+            self._invoicing[order_id] = pending
+            pending.add_done_callback(lambda done: self._invoiced(order_id, done))
+        return await asyncio.shield(pending)
+
+    def _invoiced(self, order_id: str, done: asyncio.Future[InvoiceRow]) -> None:
+        self._invoicing.pop(order_id, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: every caller may have gone (deadline); the next call retries
+
+    async def _issue_invoice(
+        self,
+        order_id: str,
+        seller_name: str,
+        seller_tax_id: str,
+        storage: InvoiceStorage,
+        renderer: InvoiceRenderer,
+    ) -> InvoiceRow:
         async with self.db.transaction() as session:
             existing = (await session.exec(select(InvoiceRow).where(InvoiceRow.order_id == order_id))).first()
             if existing is not None:
@@ -791,7 +835,7 @@ class PaymentStore:
             currency=row.currency,
             order_id=order_id,
         )
-        pdf = await asyncio.to_thread(render_invoice, data)  # font subsetting takes seconds of CPU
+        pdf = await renderer.render(data)
         object_name = f"{number}.pdf"
         await storage.put(object_name, pdf)
         async with self.db.transaction() as session:

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "test", "prod"] = "dev"
     data_dir: Path = Path(".counsel")
+    # Derived files worth keeping across restarts but safe to lose (e.g. the invoice font's common cut).
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "counsel")
     log_level: str = "INFO"
 
     # Server-level PostgreSQL URL (no database name): each service uses `<database_prefix>_<service>`.

@@ -29,7 +29,7 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.payment import domain, tools
 from services.payment.config import PaymentSettings
 from services.payment.fulfilment_links import FulfilmentLinker
-from services.payment.invoices import BEIJING, ObjectStoreInvoices
+from services.payment.invoices import BEIJING, InvoiceData, InvoiceRenderer, ObjectStoreInvoices
 from services.payment.models import TABLES, OrderRow, PaymentRow
 from services.payment.providers.alipay import AlipayConfig, AlipayProvider
 from services.payment.providers.base import Notification, load_private_key, rsa_sha256_sign
@@ -261,6 +261,14 @@ async def test_a_tampered_ledger_row_is_named_by_the_chain_check(platform: Platf
     assert (report.valid, report.first_broken_seq) == (False, 2)
 
 
+class CountingRenderer(InvoiceRenderer):
+    renders = 0
+
+    async def render(self, data: InvoiceData) -> bytes:
+        self.renders += 1
+        return await super().render(data)
+
+
 async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha256(
     platform: Platform, nats_server: NatsServer, unique_name: str
 ) -> None:
@@ -268,14 +276,21 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
         load_settings(nats_url=nats_server.url, nats_stream=unique_name.upper(), subject_root=unique_name),
         "test",
     )
+    renderer = CountingRenderer(load_settings().cache_dir)
     try:
         storage = ObjectStoreInvoices(bus.js, f"{unique_name}-invoices")
         order_id = await platform.order()
         with pytest.raises(Conflict):  # unpaid: no invoice
-            await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage)
+            await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage, renderer)
         await platform.notify(success(await platform.sandbox_payment(order_id)))
-        invoice = await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage)
-        again = await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage)
+        # A caller that gives up and asks again while the first render runs joins it: one invoice.
+        first, retried = await asyncio.gather(
+            platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage, renderer),
+            platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage, renderer),
+        )
+        assert first.number == retried.number and renderer.renders == 1
+        invoice = first
+        again = await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage, renderer)
         assert again.number == invoice.number and invoice.tax_fen == 5655
         stored, pdf = await platform.store.get_invoice(CLIENT, order_id, storage)
         assert pdf.startswith(b"%PDF-") and hashlib.sha256(pdf).hexdigest() == stored.sha256
@@ -286,6 +301,7 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
         with pytest.raises(Conflict):  # a replaced object no longer matches its recorded SHA-256
             await platform.store.get_invoice(CLIENT, order_id, storage)
     finally:
+        renderer.close()
         await bus.close()
 
 

@@ -3,11 +3,20 @@ with Chinese text embedded in a CJK font — checked by extracting the text and 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from services.payment.invoices import InvoiceData, render_invoice, tax_included
+from services.payment.invoices import (
+    COMMON_CHARACTERS,
+    InvoiceData,
+    common_font,
+    full_font,
+    render_invoice,
+    tax_included,
+)
 
 DATA = InvoiceData(
     number="INV20261129ABC",
@@ -54,3 +63,22 @@ def test_the_invoice_pdf_carries_every_field_in_chinese_and_renders_it() -> None
     dark = sum(count for value, count in enumerate(title.histogram()) if value < 128)
     assert dark > 500
     assert b"NotoSansCJK" in pdf  # the font is embedded (subset), not assumed on the reader's machine
+
+
+def test_an_invoice_in_common_characters_uses_the_small_cut_of_the_font_and_a_rarer_one_the_full_font(
+    tmp_path: Path,
+) -> None:
+    common = common_font(tmp_path)
+    assert common_font(tmp_path) == common  # cut once, then read from the cache
+    assert common.stat().st_size < full_font().stat().st_size / 5
+    small = render_invoice(DATA, common)
+    assert "演示科技有限公司" in _text(small)
+    # 𠮷 (U+20BB7) and 堃 are outside GB 2312: a buyer named with them gets the full font, and the glyphs.
+    rare = replace(DATA, buyer_name="𠮷堃科技有限公司")
+    assert not {ord(c) for c in rare.buyer_name} <= COMMON_CHARACTERS
+    full = render_invoice(rare, common)
+    assert "𠮷堃科技有限公司" in _text(full)  # in the common cut they would be missing glyphs, dropped
+
+
+def _text(pdf: bytes) -> str:
+    return str(pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range())
