@@ -381,8 +381,7 @@ class PaymentStore:
                 .values(outcome=outcome)
             )
             # Last, just before the commit: the ledger's append lock is global, so it is held briefly.
-            for entry in ledger:
-                await self._append_ledger(session, *entry)
+            await self._append_ledger_entries(session, ledger)
             return outcome
 
     async def _apply(
@@ -959,41 +958,50 @@ class PaymentStore:
         amount: int,
         data: dict[str, Any],
         postings: list[tuple[str, int]],
-    ) -> LedgerEntryRow:
+    ) -> None:
+        await self._append_ledger_entries(session, [(event, order, payment_id, amount, data, postings)])
+
+    async def _append_ledger_entries(self, session: AsyncSession, entries: list[LedgerAppend]) -> None:
+        """Chains `entries` onto the ledger in one go: one lock, one read of the head, one flush (the lock
+        is global and held until commit, so every round trip under it counts)."""
+        if not entries:
+            return
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK})
         last = (
             await session.exec(select(LedgerEntryRow).order_by(col(LedgerEntryRow.seq).desc()).limit(1))
         ).first()
-        seq = (last.seq if last else 0) + 1
+        seq = last.seq if last else 0
         prev_hash = last.hash if last else domain.GENESIS_HASH
-        fields = domain.LedgerFields(
-            seq=seq,
-            event=event,
-            order_id=order.id,
-            payment_id=payment_id,
-            amount_fen=amount,
-            currency=order.currency,
-            data=domain.canonical(data),
-            created_at=utcnow(),
-            postings=tuple(postings),
-        )
-        entry = LedgerEntryRow(
-            seq=seq,
-            event=event,
-            order_id=order.id,
-            payment_id=payment_id,
-            amount_fen=amount,
-            currency=order.currency,
-            data=fields.data,
-            created_at=fields.created_at,
-            prev_hash=prev_hash,
-            hash=domain.entry_hash(prev_hash, fields),
-        )
-        session.add(entry)
-        for account, posting in postings:
-            session.add(LedgerPostingRow(entry_seq=seq, account=account, amount_fen=posting))
+        for event, order, payment_id, amount, data, postings in entries:
+            seq += 1
+            fields = domain.LedgerFields(
+                seq=seq,
+                event=event,
+                order_id=order.id,
+                payment_id=payment_id,
+                amount_fen=amount,
+                currency=order.currency,
+                data=domain.canonical(data),
+                created_at=utcnow(),
+                postings=tuple(postings),
+            )
+            entry = LedgerEntryRow(
+                seq=seq,
+                event=event,
+                order_id=order.id,
+                payment_id=payment_id,
+                amount_fen=amount,
+                currency=order.currency,
+                data=fields.data,
+                created_at=fields.created_at,
+                prev_hash=prev_hash,
+                hash=domain.entry_hash(prev_hash, fields),
+            )
+            session.add(entry)
+            for account, posting in postings:
+                session.add(LedgerPostingRow(entry_seq=seq, account=account, amount_fen=posting))
+            prev_hash = entry.hash
         await session.flush()
-        return entry
 
     async def verify_ledger(self) -> domain.ChainReport:
         async with self.db.transaction() as session:
