@@ -34,7 +34,7 @@ async def noop() -> None:
 
 @workflow.defn
 class BenchActivitiesWorkflow:
-    """The same number of activities as the consultation path up to its first recorded stage, doing nothing."""
+    """As many activities as the consultation path up to the assignment decision, each doing nothing."""
 
     @workflow.run
     async def run(self, activities: int) -> float:
