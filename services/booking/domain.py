@@ -443,7 +443,9 @@ class NewVisit:
     follow_ups: tuple[str, ...]
 
 
-def check_visit(visit: NewVisit, today: date) -> NewVisit:
+def check_visit(visit: NewVisit, now: datetime) -> NewVisit:
+    """A visit's date is a date in China: "today" is Beijing's, which starts eight hours before UTC's."""
+    today = now.astimezone(ZoneInfo(DEFAULT_TIME_ZONE)).date()
     if not visit.enterprise_id.strip():
         raise InvalidArgument.for_field("enterprise_id", "must not be empty")
     try:

@@ -531,7 +531,7 @@ class BookingStore:
     async def create_visit(
         self, principal: Principal, visit: domain.NewVisit, idempotency_key: str = ""
     ) -> VisitRow:
-        visit = domain.check_visit(visit, utcnow().date())
+        visit = domain.check_visit(visit, utcnow())
         visit_id = new_id()
         async with self.db.transaction() as session:
             if idempotency_key:

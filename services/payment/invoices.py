@@ -78,6 +78,7 @@ def common_font(cache_dir: Path) -> Path:
     path = cache_dir / f"invoice-font-{key[:16]}.otf"
     if path.exists():
         return path
+    cache_dir.mkdir(parents=True, exist_ok=True)  # an unwritable cache fails here, before 7 s of work
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -90,7 +91,6 @@ def common_font(cache_dir: Path) -> Path:
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=COMMON_CHARACTERS)
     subsetter.subset(font)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     # Written aside and renamed: a concurrent cut (another process) never sees half a file.
     fd, partial = tempfile.mkstemp(dir=cache_dir, suffix=".partial")
     with os.fdopen(fd, "wb") as out:

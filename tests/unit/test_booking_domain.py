@@ -248,7 +248,7 @@ def test_quality_checklist_by_the_lawyer_and_rating_by_the_client() -> None:
 
 
 def test_visits_are_checked() -> None:
-    today = local(7, 12).date()
+    today = local(7, 12)
     visit = domain.check_visit(
         domain.NewVisit("t1", "2030-01-06", (" 张经理 ", ""), " 合同管理混乱 ", ("建立台账",)), today
     )
@@ -262,6 +262,16 @@ def test_visits_are_checked() -> None:
         with pytest.raises(InvalidArgument) as error:
             domain.check_visit(bad, today)
         assert error.value.violations[0].field == field
+
+
+def test_a_visit_dated_today_in_beijing_is_accepted_while_it_is_still_yesterday_in_utc() -> None:
+    just_after_midnight_in_beijing = datetime(2030, 1, 6, 16, 30, tzinfo=UTC)  # 2030-01-07 00:30 +08:00
+    visit = domain.check_visit(
+        domain.NewVisit("t1", "2030-01-07", (), "x", ()), just_after_midnight_in_beijing
+    )
+    assert visit.date == "2030-01-07"
+    with pytest.raises(InvalidArgument):
+        domain.check_visit(domain.NewVisit("t1", "2030-01-08", (), "x", ()), just_after_midnight_in_beijing)
 
 
 def test_the_last_stage_of_a_live_booking_is_current_and_a_final_booking_is_all_done() -> None:
