@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -189,16 +190,30 @@ class InvoiceRenderer:
     gRPC threads). The process starts, and cuts or loads the common font, as the renderer is made."""
 
     def __init__(self, cache_dir: Path) -> None:
-        self._pool = ProcessPoolExecutor(
+        self._cache_dir = cache_dir
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_prepare_renderer,
-            initargs=(str(cache_dir),),
+            initargs=(str(self._cache_dir),),
         )
-        self._pool.submit(int)  # start the process now rather than at the first invoice
+        pool.submit(int)  # start the process now rather than at the first invoice
+        return pool
 
     async def render(self, data: InvoiceData) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, _render_in_renderer, data)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, _render_in_renderer, data)
+        except BrokenProcessPool:
+            # The process died (e.g. killed for memory); a broken pool refuses all later work, so the
+            # renderer starts again and this invoice is rendered once more.
+            log.error("the invoice renderer process died; starting a new one")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            return await loop.run_in_executor(self._pool, _render_in_renderer, data)
 
     def close(self) -> None:
         """Stops the renderer at once: a render is pure, so one cut short is simply asked for again."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -303,6 +305,22 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
     finally:
         renderer.close()
         await bus.close()
+
+
+async def test_an_invoice_renderer_whose_process_died_starts_again() -> None:
+    """A renderer process killed (say, for memory) must not leave every later invoice failing."""
+    renderer = InvoiceRenderer(load_settings().cache_dir)
+    try:
+        data = InvoiceData(
+            "INV1", datetime.now(UTC), "卖方", "9131", "买方", "", "合同审查", 99900, 5655, "CNY", "order-1"
+        )
+        assert (await renderer.render(data)).startswith(b"%PDF-")
+        for process in list(renderer._pool._processes.values()):
+            os.kill(process.pid, signal.SIGKILL)
+            process.join(10)
+        assert (await renderer.render(data)).startswith(b"%PDF-")
+    finally:
+        renderer.close()
 
 
 async def test_reconciliation_reports_what_the_ledger_and_the_sandbox_statement_disagree_on(
