@@ -205,14 +205,17 @@ class InvoiceRenderer:
 
     async def render(self, data: InvoiceData) -> bytes:
         loop = asyncio.get_running_loop()
+        pool = self._pool
         try:
-            return await loop.run_in_executor(self._pool, _render_in_renderer, data)
+            return await loop.run_in_executor(pool, _render_in_renderer, data)
         except BrokenProcessPool:
             # The process died (e.g. killed for memory); a broken pool refuses all later work, so the
-            # renderer starts again and this invoice is rendered once more.
-            log.error("the invoice renderer process died; starting a new one")
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._start()
+            # renderer starts again and this invoice is rendered once more. Every render in flight fails
+            # at once: only the first to notice starts the new process, the others use it.
+            if self._pool is pool:
+                log.error("the invoice renderer process died; starting a new one")
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._start()
             return await loop.run_in_executor(self._pool, _render_in_renderer, data)
 
     def close(self) -> None:

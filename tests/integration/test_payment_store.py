@@ -319,6 +319,12 @@ async def test_an_invoice_renderer_whose_process_died_starts_again() -> None:
             os.kill(process.pid, signal.SIGKILL)
             process.join(10)
         assert (await renderer.render(data)).startswith(b"%PDF-")
+        # Two invoices in flight when it dies: both fail together, and one new renderer serves both.
+        in_flight = [asyncio.create_task(renderer.render(data)) for _ in range(2)]
+        await asyncio.sleep(0)  # both submitted to the current process
+        for process in list(renderer._pool._processes.values()):
+            os.kill(process.pid, signal.SIGKILL)
+        assert all(pdf.startswith(b"%PDF-") for pdf in await asyncio.gather(*in_flight))
     finally:
         renderer.close()
 
