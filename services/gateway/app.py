@@ -27,14 +27,10 @@ from services.gateway.routes import (
     orders,
     payments,
 )
-from services.gateway.schemas.common import Problem
+from services.gateway.routing import PROBLEM_RESPONSES, add_routes
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings
 from services.runtime.service import remote_jwks
-
-# Every operation may answer a problem; 422 replaces FastAPI's own validation-error schema.
-_PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": "RFC 9457 problem details"}
-PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {422: _PROBLEM, "4XX": _PROBLEM, "5XX": _PROBLEM}
 
 
 def _serve_problems_as_problem_json(app: FastAPI) -> None:
@@ -106,20 +102,22 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(RequestMiddleware)
 
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(me.router)
-    app.include_router(enterprise.router)
-    app.include_router(catalog.router)
-    app.include_router(content.router)
-    app.include_router(consultations.router)
-    app.include_router(chat.router)
-    app.include_router(notifications.router)
-    app.include_router(orders.router)
-    app.include_router(payments.router)
-    app.include_router(documents.router)
-    app.include_router(booking.router)
+    add_routes(
+        app,
+        health.router,
+        auth.router,
+        me.router,
+        enterprise.router,
+        catalog.router,
+        content.router,
+        consultations.router,
+        chat.router,
+        notifications.router,
+        orders.router,
+        payments.router,
+        documents.router,
+        booking.router,
+    )
     if settings.env in ("dev", "test"):
-        app.include_router(dev.router)
-        app.include_router(payments.dev_router)
+        add_routes(app, dev.router, payments.dev_router)
     return app

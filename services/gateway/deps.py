@@ -31,14 +31,19 @@ async def get_clients(request: Request) -> Clients:
     return clients
 
 
-async def get_verifier(request: Request) -> TokenVerifier:
+async def _caller(request: Request) -> Principal | None:
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        return None
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier
+    principal = await verifier.verify(token)
+    principal_var.set(principal)
+    access_token_var.set(token)
+    return principal
 
 
 async def optional_principal(
     request: Request,
-    verifier: Annotated[TokenVerifier, Depends(get_verifier)],
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> Principal | None:
     """The caller when a bearer token is sent, None when none is. A token that is sent but malformed,
@@ -46,17 +51,16 @@ async def optional_principal(
 
     The verified raw token is put in `access_token_var` so the gRPC client forwards it: services verify it
     again and enforce tenant scoping themselves."""
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        return None
-    principal = await verifier.verify(token)
-    principal_var.set(principal)
-    access_token_var.set(token)
-    return principal
+    return await _caller(request)
 
 
-async def require_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
-    """The caller; Unauthenticated (401) without a valid bearer token."""
+async def require_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> Principal:
+    """The caller, as `optional_principal`; Unauthenticated (401) without a valid bearer token. Not built on
+    `optional_principal`: every dependency level costs each request FastAPI's dependency solving."""
+    principal = await _caller(request)
     if principal is None:
         raise Unauthenticated("sign in and send 'Authorization: Bearer <access_token>'")
     return principal

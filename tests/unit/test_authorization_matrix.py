@@ -28,6 +28,7 @@ from jwt.algorithms import OKPAlgorithm
 
 from services.gateway.app import create_app
 from services.gateway.clients import Clients
+from services.gateway.routing import RouteIndex
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.context import access_token_var
@@ -314,6 +315,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
 def app_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
     """(method, path) of every route, descending into included routers."""
     for route in routes:
+        if isinstance(route, RouteIndex):
+            continue  # it only hands requests to the routes behind it, which are listed themselves
         if hasattr(route, "path"):
             methods = getattr(route, "methods", None)
             if not methods:  # a WebSocket route

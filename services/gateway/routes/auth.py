@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from counsel.identity.v1 import identity_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal, OptionalPrincipal, SettingsDep
+from services.gateway.routing import api_router
 from services.gateway.schemas.identity import (
     LoginRequest,
     LoginResponse,
@@ -20,7 +21,7 @@ from services.gateway.schemas.identity import (
     RegisterRequest,
 )
 
-router = APIRouter(tags=["identity"])
+router = api_router("identity")
 
 
 def client_ip(request: Request) -> str:

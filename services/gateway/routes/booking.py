@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import Depends, Header, Query, status
 
 from counsel.booking.v1 import booking_service_pb2 as pb
 from counsel.common.v1 import paging_pb2
 from services.gateway.deps import ClientsDep, require_roles
+from services.gateway.routing import api_router
 from services.gateway.schemas.booking import (
     Availability,
     Booking,
@@ -35,7 +36,7 @@ from services.gateway.schemas.common import next_cursor
 from services.runtime.context import Principal
 from services.runtime.records import to_timestamp
 
-router = APIRouter(tags=["booking"])
+router = api_router("booking")
 
 CLIENTS = ("client", "client_admin")
 IdempotencyKey = Annotated[

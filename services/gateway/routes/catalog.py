@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import Depends, Header, Query, Request, Response, status
 from pydantic import BeforeValidator
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import paging_pb2
 from services.gateway.caching import cached, conditional, invalidate_public_reads
 from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
+from services.gateway.routing import api_router
 from services.gateway.schemas.catalog import (
     Category,
     CreateReview,
@@ -37,7 +38,7 @@ def _blank_to_none(value: object) -> object:
     return None if value == "" else value
 
 
-router = APIRouter(tags=["catalog"])
+router = api_router("catalog")
 
 
 @router.get("/api/v1/products", response_model=ProductPage)

@@ -36,7 +36,7 @@ from collections.abc import Coroutine
 from typing import Annotated, Any
 
 import grpc
-from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect, status
+from fastapi import Depends, Query, WebSocket, WebSocketDisconnect, status
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from pydantic import BaseModel, Field
@@ -49,6 +49,7 @@ from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from services.gateway.clients import Clients
 from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
 from services.gateway.problems import grpc_problem
+from services.gateway.routing import api_router
 from services.gateway.schemas.chat import (
     ChatMessage,
     ChatQueue,
@@ -69,7 +70,7 @@ from services.runtime.service import cancel_all
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["chat"])
+router = api_router("chat")
 
 CHAT_ROLES = ("client", "client_admin", "agent", "supervisor")
 AgentOrSupervisor = Depends(require_roles("agent", "supervisor"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import Depends, Header, Query, status
 
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
+from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.consultations import (
     CallRecord,
@@ -27,7 +28,7 @@ from services.gateway.schemas.consultations import (
     UpdateComplaint,
 )
 
-router = APIRouter(tags=["consultation"])
+router = api_router("consultation")
 
 # Staff-only operations are refused at the gateway too (R-PRIV-1); the service checks the same roles again.
 LawyerRole = Depends(require_roles("lawyer"))

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import Depends, Header, Query, Request, Response, status
 from pydantic import BeforeValidator
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import paging_pb2
 from services.gateway.caching import cached, conditional, invalidate_public_reads
 from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
+from services.gateway.routing import api_router
 from services.gateway.schemas.catalog import Lawyer, Product
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.content import (
@@ -25,7 +26,7 @@ from services.gateway.schemas.content import (
     SearchResults,
 )
 
-router = APIRouter(tags=["content"])
+router = api_router("content")
 
 Editor = Depends(require_roles("editor"))
 Reviewer = Depends(require_roles("reviewer"))

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from counsel.notification.v1 import notification_service_pb2 as pb
 from services.gateway.deps import ClientsDep
+from services.gateway.routing import api_router
 from services.gateway.schemas.notifications import DevMessage, DevOutbox
 
-router = APIRouter(tags=["dev"])
+router = api_router("dev")
 
 
 @router.get("/api/v1/dev/outbox", response_model=DevOutbox)

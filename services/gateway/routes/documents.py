@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
+from fastapi import Depends, File, Form, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from counsel.common.v1 import paging_pb2
 from counsel.documents.v1 import documents_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal, SettingsDep, require_roles
+from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.documents import (
     Acknowledge,
@@ -27,7 +28,7 @@ from services.gateway.schemas.documents import (
 from services.runtime.context import Principal
 from services.runtime.errors import InvalidArgument, NotFound
 
-router = APIRouter(tags=["documents"])
+router = api_router("documents")
 
 # The service refuses anything larger; reading one byte more tells an oversized file apart without
 # holding an arbitrarily large upload in memory.

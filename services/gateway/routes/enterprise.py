@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import Depends, Path, Query, Response, status
 
 from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
 from services.gateway.deps import ClientsDep, require_roles
+from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.identity import (
     Invited,
@@ -23,7 +24,7 @@ from services.gateway.schemas.identity import (
 )
 from services.runtime.context import Principal
 
-router = APIRouter(tags=["identity"])
+router = api_router("identity")
 
 ClientAdmin = Annotated[Principal, Depends(require_roles("client_admin"))]
 FirmAdmin = Annotated[Principal, Depends(require_roles("firm_admin"))]

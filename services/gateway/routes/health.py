@@ -6,17 +6,18 @@ import asyncio
 from typing import Any
 
 import grpc
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from services.gateway.deps import ClientsDep
+from services.gateway.routing import api_router
 from services.gateway.schemas.common import Status
 from services.runtime.config import SERVICE_NAMES
 
-router = APIRouter(tags=["health"])
+router = api_router("health")
 
 READINESS_DEADLINE_SECONDS = 2.0
 

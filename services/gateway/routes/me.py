@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from fastapi.responses import JSONResponse
 
 from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal
+from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor, rfc3339
 from services.gateway.schemas.identity import (
     Activity,
@@ -22,7 +23,7 @@ from services.gateway.schemas.identity import (
     UpdateMe,
 )
 
-router = APIRouter(tags=["identity"])
+router = api_router("identity")
 
 
 @router.get("/api/v1/me", response_model=Me)

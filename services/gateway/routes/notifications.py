@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import grpc
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
@@ -21,6 +21,7 @@ from counsel.notification.v1 import events_pb2 as notification_events_pb2
 from counsel.notification.v1 import notification_service_pb2 as pb
 from services.gateway.clients import Clients
 from services.gateway.deps import ClientsDep, CurrentPrincipal
+from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.notifications import (
     Delivery,
@@ -35,7 +36,7 @@ from services.runtime.context import access_token_var
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["notifications"])
+router = api_router("notifications")
 
 # How often the stream asks the notification service for news when nothing wakes it: often without the
 # event bus, rarely with it (then it is a heartbeat and a safety net). A heartbeat comment goes out as often.

@@ -7,11 +7,12 @@ import base64
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import Depends, Header, Query, Response, status
 
 from counsel.common.v1 import paging_pb2
 from counsel.payment.v1 import payment_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
+from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.orders import (
     CancelOrder,
@@ -26,7 +27,7 @@ from services.gateway.schemas.orders import (
 )
 from services.runtime.context import Principal
 
-router = APIRouter(tags=["orders"])
+router = api_router("orders")
 
 CLIENTS = ("client", "client_admin")
 IdempotencyKey = Annotated[

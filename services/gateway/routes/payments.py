@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from counsel.payment.v1 import payment_service_pb2 as pb
 from services.gateway.deps import ClientsDep, require_roles
 from services.gateway.problems import problem
+from services.gateway.routing import api_router
 from services.gateway.schemas.orders import LedgerReport, Payment, VoucherVerification
 from services.runtime.context import Principal
 
-router = APIRouter(tags=["payments"])
-dev_router = APIRouter(tags=["dev"])
+router = api_router("payments")
+dev_router = api_router("dev")
 
 MAX_NOTIFICATION_BYTES = 64 * 1024
 # Refused notifications: nothing changed; the provider may retry (R-PAY-2).
