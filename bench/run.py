@@ -13,6 +13,7 @@ import json
 import os
 import platform as host
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -38,6 +39,9 @@ import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import MetaData, func, select
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -62,6 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # One worker serves every benchmark workflow (bench/worker.py, a process of its own): the dev server limits
 # concurrent pollers per namespace, and workers opened and closed per benchmark leave long polls behind.
 BENCH_QUEUE = "bench"
+BENCH_WORKER_CACHE = 25_000
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -96,6 +101,7 @@ class Context:
     stack_process: StackProcess | None = None
     stack_settings: Settings | None = None  # the stack's settings (database prefix, stream, task queue)
     worker_process: psutil.Popen | None = None  # bench/worker.py, serving BENCH_QUEUE
+    worker_metrics_url: str = ""  # the worker's SDK metrics (Prometheus text)
     open_workflows: int | None = None  # N of the open-workflows benchmark (default 10,000; quick 300)
     figures: list[Figure] = field(default_factory=list)
 
@@ -479,7 +485,7 @@ async def bench_workflow_starts(ctx: Context, temporal: Client) -> None:
 # -- 5. open SLA workflows -----------------------------------------------------------------------------------
 async def bench_open_workflows(ctx: Context, temporal: Client) -> None:
     count = ctx.open_workflows or int(ctx.scale(300, 10_000))
-    cached = min(count, load_settings().temporal_max_cached_workflows)  # the worker's cache keeps these
+    cached = min(count, BENCH_WORKER_CACHE)  # the worker's cache keeps these
     queue = BENCH_QUEUE
     worker = ctx.worker
     server = _temporal_process(ctx.temporal)
@@ -510,12 +516,59 @@ async def bench_open_workflows(ctx: Context, temporal: Client) -> None:
                 task_queue=queue,
             )
 
-    started = time.perf_counter()
-    await asyncio.gather(*(open_one(i) for i in range(count)))
-    start_seconds = time.perf_counter() - started
-    await asyncio.sleep(3)  # let the worker process each first task
-    after = (worker.memory_info().rss, server.memory_info().rss if server else 0, _disk(db_file))
-    probe_after = [await probe() for _ in range(10)]
+    opened = 0
+
+    async def report_progress() -> None:
+        """A line on stderr every 30 s: a run of 100,000 takes ~20 min, and a worker that stops taking work
+        shows here why."""
+        while True:
+            await asyncio.sleep(30)
+            print(
+                f"open workflows: {opened:,}/{count:,} started, {await workflow_backlog(temporal, queue):,} "
+                f"first tasks waiting; worker RSS {worker.memory_info().rss / 2**20:,.0f} MiB; "
+                f"{await worker_gauges(ctx)}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    async def open_counted(i: int) -> None:
+        nonlocal opened
+        await open_one(i)
+        opened += 1
+
+    progress = asyncio.create_task(report_progress())
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(open_counted(i) for i in range(count)))
+        start_seconds = time.perf_counter() - started
+        # New work queues behind the first tasks of the N workflows the worker has not yet taken; the
+        # probes measure new work once the worker has caught up (and time how long that took).
+        drain_seconds: float | None = None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(300.0, count / 10)):
+                drain_seconds = await wait_for_workflow_backlog(temporal, queue)
+        after = (worker.memory_info().rss, server.memory_info().rss if server else 0, _disk(db_file))
+        probe_after = []
+        for _ in range(10):
+            try:
+                probe_after.append(await asyncio.wait_for(probe(), 300))
+            except TimeoutError:
+                break
+    finally:
+        progress.cancel()
+    stalled = (
+        ""
+        if len(probe_after) == 10
+        else f"; NEW WORK DID NOT FINISH IN 5 MIN (worker: {await worker_gauges(ctx)})"
+    )
+    # An activation that does not yield within 2 s fails its task (the SDK's deadlock check); a full garbage
+    # collection of a heap this size is such a pause.
+    deadlocks = (ctx.tmp / "worker.log").read_text(errors="replace").count("TMPRL1101")
+    caught_up = (
+        f"the worker caught up {drain_seconds:.0f} s after the last start"
+        if drain_seconds is not None
+        else "the worker had NOT caught up with the first tasks"
+    )
     ctx.add(
         Figure(
             "open SLA workflows",
@@ -523,8 +576,9 @@ async def bench_open_workflows(ctx: Context, temporal: Client) -> None:
             (after[0] - before[0]) / cached / 1024,
             "KiB",
             target="≤ 100 KiB",
-            note=f"started in {start_seconds:.1f} s ({count / start_seconds:,.0f}/s); "
-            f"{(after[0] - before[0]) / count / 1024:.1f} KiB per open workflow",
+            note=f"started in {start_seconds:.1f} s ({count / start_seconds:,.0f}/s), {caught_up}; "
+            f"{(after[0] - before[0]) / count / 1024:.1f} KiB per open workflow; {deadlocks} workflow "
+            "tasks failed the SDK's 2 s deadlock check",
         ),
         Figure(
             "open SLA workflows",
@@ -541,25 +595,80 @@ async def bench_open_workflows(ctx: Context, temporal: Client) -> None:
         Figure(
             "open SLA workflows",
             "new work: start → result p50 with N open",
-            ms(percentile(probe_after, 50)),
+            ms(percentile(probe_after, 50)) if probe_after else None,
             "ms",
             ms(percentile(probe_before, 50)),
             "before opening N",
+            note=f"{len(probe_after)}/10 probes finished{stalled}",
         ),
     )
 
 
+def _process_tree(server: TemporalDevServer) -> list[psutil.Process]:
+    """The dev server's processes (the CLI may run the server as a child)."""
+    if server.pid is None:
+        return []
+    parent = psutil.Process(server.pid)
+    return [parent, *parent.children(recursive=True)]
+
+
 def _temporal_process(server: TemporalDevServer) -> psutil.Process | None:
-    pid = server.pid
-    if pid is None:
-        return None
-    parent = psutil.Process(pid)
-    candidates = [parent, *parent.children(recursive=True)]
-    return max(candidates, key=lambda p: p.memory_info().rss)
+    return max(_process_tree(server), key=lambda p: p.memory_info().rss, default=None)
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
 def _disk(db_file: Path) -> int:
     return sum(p.stat().st_size for p in db_file.parent.glob(db_file.name + "*") if p.exists())
+
+
+async def workflow_backlog(temporal: Client, queue: str) -> int:
+    """Workflow tasks waiting on `queue` for a poller (the server's approximate count)."""
+    response = await temporal.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=temporal.namespace,
+            task_queue=TaskQueue(name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            report_stats=True,
+        )
+    )
+    return int(response.stats.approximate_backlog_count)
+
+
+async def wait_for_workflow_backlog(temporal: Client, queue: str) -> float:
+    """Seconds until no workflow task waits on `queue`."""
+    begun = time.perf_counter()
+    while await workflow_backlog(temporal, queue):  # noqa: ASYNC110 (polling the server)
+        await asyncio.sleep(2)
+    return time.perf_counter() - begun
+
+
+# The worker's SDK gauges that show why it would stop taking work: a full cache, no free task slots, no
+# pollers.
+_WORKER_GAUGES = (
+    "temporal_sticky_cache_size",
+    "temporal_worker_task_slots_available",
+    "temporal_num_pollers",
+)
+
+
+async def worker_gauges(ctx: Context) -> str:
+    """The worker's cache size, free task slots and pollers, as one line ("" when unreadable)."""
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            text = (await client.get(ctx.worker_metrics_url)).text
+    except httpx.HTTPError:
+        return ""
+    shown = []
+    for line in text.splitlines():
+        if line.startswith(_WORKER_GAUGES):
+            name, _, value = line.rpartition(" ")
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', name))
+            kind = labels.get("worker_type") or labels.get("poller_type") or ""
+            shown.append(f"{name.split('{')[0].removeprefix('temporal_')}[{kind}]={float(value):g}")
+    return ", ".join(shown)
 
 
 # -- 6. timer burst ------------------------------------------------------------------------------------------
@@ -598,9 +707,13 @@ async def bench_timer_burst(ctx: Context, temporal: Client) -> None:
     # Each workflow measures its own lateness; the results are read once every one has finished, so that
     # 10,000 result long-polls (each a history read) do not compete with the drain for the server.
     await asyncio.sleep(max(0.0, (wake_at - datetime.now(UTC)).total_seconds()))
+    server_cpu, worker_cpu = _cpu_seconds(_process_tree(ctx.temporal)), _cpu_seconds([ctx.worker])
     running = f"WorkflowId STARTS_WITH 'burst-{queue}-' AND ExecutionStatus = 'Running'"
     while (await temporal.count_workflows(running)).count:  # noqa: ASYNC110 (polling the server)
         await asyncio.sleep(1)
+    server_cpu = (_cpu_seconds(_process_tree(ctx.temporal)) - server_cpu) / count
+    worker_cpu = (_cpu_seconds([ctx.worker]) - worker_cpu) / count
+    cpus = os.cpu_count() or 1
     results = await results_of(handles)
     lateness = [r.lateness_seconds for r in results]
     ctx.add(
@@ -611,7 +724,9 @@ async def bench_timer_burst(ctx: Context, temporal: Client) -> None:
             "s",
             target="≤ 60 s",
             note=f"lateness p99 {ms(percentile(lateness, 99)):.0f} ms; all scheduled "
-            f"{(wake_at - scheduled_by).total_seconds():.1f} s before the deadline",
+            f"{(wake_at - scheduled_by).total_seconds():.1f} s before the deadline; CPU per deadline: "
+            f"Temporal server {ms(server_cpu):.1f} ms, worker {ms(worker_cpu):.1f} ms, so {cpus} cores "
+            f"need ≥ {count * (server_cpu + worker_cpu) / cpus:.0f} s",
         )
     )
 
@@ -909,10 +1024,15 @@ def write_results(ctx: Context, env: dict[str, Any], results: Path = RESULTS) ->
     return results / f"{stem}.md"
 
 
-def start_worker(address: str, log_path: Path, timeout: float = 60.0) -> psutil.Popen:
-    """bench/worker.py in its own process, once it polls. It caches every workflow the benchmarks open
-    (the open-workflows figure is memory per *cached* workflow); the rest of its tuning is the platform's."""
-    env = {**os.environ, "COUNSEL_TEMPORAL_MAX_CACHED_WORKFLOWS": "25000"}
+def start_worker(address: str, log_path: Path, metrics_port: int, timeout: float = 60.0) -> psutil.Popen:
+    """bench/worker.py in its own process, once it polls, with the SDK's Prometheus metrics on
+    `metrics_port`. Its cache holds BENCH_WORKER_CACHE workflows (the open-workflows figure is memory per
+    *cached* workflow); the rest of its tuning is the platform's."""
+    env = {
+        **os.environ,
+        "COUNSEL_TEMPORAL_MAX_CACHED_WORKFLOWS": str(BENCH_WORKER_CACHE),
+        "COUNSEL_TEMPORAL_METRICS_PORT": str(metrics_port),
+    }
     with log_path.open("wb") as log:
         process = psutil.Popen(
             [sys.executable, "-m", "bench.worker", address, BENCH_QUEUE],
@@ -989,7 +1109,9 @@ async def run_all(
                 }
             )
         if "worker" in needs:
-            ctx.worker_process = start_worker(ctx.temporal.address, tmp / "worker.log")
+            metrics_port = free_port()
+            ctx.worker_process = start_worker(ctx.temporal.address, tmp / "worker.log", metrics_port)
+            ctx.worker_metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
 
         def with_temporal(
             bench: Callable[[Context, Client], Awaitable[None]],

@@ -12,18 +12,16 @@ import asyncio
 import signal
 import sys
 
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench.workflows import BenchActivitiesWorkflow, BenchTimerWorkflow, noop
 from services.runtime.config import load_settings
-from services.runtime.temporal import worker_options
+from services.runtime.temporal import connect_temporal, worker_options
 
 
 async def serve(address: str, task_queue: str) -> None:
-    settings = load_settings(temporal_address=address)
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    settings = load_settings(temporal_address=address)  # and COUNSEL_TEMPORAL_METRICS_PORT: SDK metrics
+    client = await connect_temporal(settings)
     worker = Worker(
         client,
         task_queue=task_queue,
