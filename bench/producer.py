@@ -4,7 +4,7 @@ wait for a CPU shared with a producer committing a thousand transactions a secon
     python -m bench.producer <database_url> <database_prefix> <subject_root> <rate> <seconds>
 
 Commits one `consultation.submitted` event per transaction through `Outbox.add` at a fixed rate into the
-`<prefix>_probe` database, then prints the run as JSON (completed, errors, achieved rate)."""
+`<prefix>_probe` database, then prints the run as JSON (completed, errors, shed, achieved rate)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,11 @@ async def produce(database_url: str, prefix: str, subject_root: str, rate: float
         run = await open_loop(one, rate, seconds)
     finally:
         await db.close()
-    print(json.dumps({"completed": run.completed, "errors": run.errors, "rate": run.achieved_rate}))
+    print(
+        json.dumps(
+            {"completed": run.completed, "errors": run.errors, "shed": run.shed, "rate": run.achieved_rate}
+        )
+    )
 
 
 def main() -> None:

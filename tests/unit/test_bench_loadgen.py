@@ -23,6 +23,28 @@ def test_a_run_is_sustained_only_without_errors_shortfall_or_a_long_tail() -> No
     assert not Run(10, 1, latencies=[0.01] * 9, errors=1, elapsed=1).sustained()
     assert not Run(10, 1, latencies=[0.01] * 5, elapsed=1).sustained()
     assert not Run(10, 1, latencies=[0.01] * 9 + [2.0], elapsed=1).sustained(max_p99=1.0)
+    assert not Run(10, 1, latencies=[0.01] * 10, shed=1, elapsed=1).sustained(max_p99=0.1)
+
+
+async def test_calls_beyond_the_in_flight_cap_are_shed_and_counted_apart_from_failures() -> None:
+    release = asyncio.Event()
+
+    async def stuck() -> None:
+        await release.wait()
+
+    async def failing() -> None:
+        raise RuntimeError("refused")
+
+    async def release_soon() -> None:
+        await asyncio.sleep(0.2)
+        release.set()
+
+    releaser = asyncio.create_task(release_soon())
+    stuck_run = await open_loop(stuck, rate=100, duration=0.1, max_in_flight=4)
+    await releaser
+    assert (stuck_run.completed, stuck_run.shed, stuck_run.errors) == (4, 6, 0)
+    failed_run = await open_loop(failing, rate=100, duration=0.1)
+    assert (failed_run.completed, failed_run.shed, failed_run.errors) == (0, 0, 10)
 
 
 async def test_latency_counts_from_the_scheduled_time_so_queueing_is_not_hidden() -> None:
