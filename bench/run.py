@@ -1028,28 +1028,32 @@ def write_results(ctx: Context, env: dict[str, Any], results: Path = RESULTS) ->
 def start_worker(address: str, log_path: Path, metrics_port: int, timeout: float = 60.0) -> psutil.Popen:
     """bench/worker.py in its own process, once it polls, with the SDK's Prometheus metrics on
     `metrics_port`. Its cache holds BENCH_WORKER_CACHE workflows (the open-workflows figure is memory per
-    *cached* workflow); the rest of its tuning is the platform's."""
+    *cached* workflow); the rest of its tuning is the platform's.
+
+    Both its output streams go to `log_path`: the SDK's core writes its own warnings to stdout, and a pipe
+    nobody reads fills after 64 KiB and blocks the core's thread on the write — the worker then stops
+    polling for good (the stall of the first 100,000-workflow runs)."""
     env = {
         **os.environ,
         "COUNSEL_TEMPORAL_MAX_CACHED_WORKFLOWS": str(BENCH_WORKER_CACHE),
         "COUNSEL_TEMPORAL_METRICS_PORT": str(metrics_port),
+        "PYTHONUNBUFFERED": "1",
     }
     with log_path.open("wb") as log:
         process = psutil.Popen(
             [sys.executable, "-m", "bench.worker", address, BENCH_QUEUE],
-            stdout=subprocess.PIPE,
-            stderr=log,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             cwd=ROOT,
             env=env,
         )
-    assert process.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.strip() == b"polling":
+        if b"polling\n" in log_path.read_bytes():
             return process
-        if not line and process.poll() is not None:
+        if process.poll() is not None:
             break
+        time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"the benchmark worker did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
 
