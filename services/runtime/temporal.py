@@ -1,31 +1,53 @@
-"""The one Temporal client factory: pydantic payloads (timedelta and aware datetimes survive) and SDK
-metrics exported for Prometheus."""
+"""The one Temporal client factory: pydantic payloads (timedelta and aware datetimes survive), SDK metrics
+exported for Prometheus and the SDK core's logs in Python logging."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.worker import PollerBehaviorAutoscaling
 
 from services.runtime.config import Settings
 
+# The SDK core's own log lines (warnings and up) go through Python logging, so they are JSON lines on stderr
+# like every other log; left to itself the core prints coloured text to stdout, and a process whose stdout is
+# a pipe nobody drains blocks in that write and stops polling.
+CORE_LOGGER = logging.getLogger("temporalio.core")
+
 _runtime: Runtime | None = None
 
 
-def _metrics_runtime(settings: Settings) -> Runtime | None:
+def _runtime_for(settings: Settings) -> Runtime:
     # One Runtime per process: the SDK binds its exporter once.
     global _runtime
-    if settings.temporal_metrics_port and _runtime is None:
+    if _runtime is None:
+        metrics = (
+            PrometheusConfig(
+                bind_address=f"{settings.metrics_host}:{settings.temporal_metrics_port}",
+                counters_total_suffix=True,
+                durations_as_seconds=True,
+            )
+            if settings.temporal_metrics_port
+            else None
+        )
         _runtime = Runtime(
             telemetry=TelemetryConfig(
-                metrics=PrometheusConfig(
-                    bind_address=f"{settings.metrics_host}:{settings.temporal_metrics_port}",
-                    counters_total_suffix=True,
-                    durations_as_seconds=True,
-                )
+                logging=LoggingConfig(
+                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                    forwarding=LogForwardingConfig(logger=CORE_LOGGER),
+                ),
+                metrics=metrics,
             )
         )
     return _runtime
@@ -36,7 +58,7 @@ async def connect_temporal(settings: Settings) -> Client:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
-        runtime=_metrics_runtime(settings),
+        runtime=_runtime_for(settings),
     )
 
 
