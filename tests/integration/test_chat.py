@@ -60,6 +60,7 @@ from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRel
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.migrations import migrate
+from services.runtime.service import cancel_all
 
 KID = "chat-test"
 RECEIVE_SECONDS = 10.0
@@ -232,9 +233,7 @@ async def platform(settings: Settings) -> AsyncIterator[Platform]:
         await task
         if waker is not None:
             await waker.close()
-    for t in background:
-        t.cancel()
-    await asyncio.gather(*background, return_exceptions=True)
+    await cancel_all(background, "test")
     await channel.close()
     await catalog_channel.close()
     await server.stop(grace=0.5)

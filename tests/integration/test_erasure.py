@@ -65,6 +65,7 @@ from services.runtime.erasure import SUBJECTS as ERASURE_SUBJECTS
 from services.runtime.events import DurableConsumer, EventBus, EventHandler, Outbox, OutboxRelay
 from services.runtime.migrations import migrate
 from services.runtime.records import new_id, utcnow
+from services.runtime.service import cancel_all
 from services.runtime.tables import RuntimeTables
 
 SERVICES = ("identity", "consultation", "documents", "notification", "payment", "catalog", "booking")
@@ -613,9 +614,7 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
             assert time.monotonic() < deadline, "the erasure consumers did not process user.erased"
             await asyncio.sleep(0.1)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks, "test")
 
     after = await holdings(p, alice)
     assert after["consultation"] == {

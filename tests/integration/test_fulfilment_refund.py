@@ -5,7 +5,6 @@ real PostgreSQL and NATS. The refund happens exactly once, even when the event i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +32,7 @@ from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
 from services.runtime.migrations import migrate
 from services.runtime.records import utcnow
+from services.runtime.service import cancel_all
 
 TENANT = "tenant-1"
 CLIENT = Principal("client-1", tenant_id=TENANT, roles=frozenset({"client"}))
@@ -193,10 +193,7 @@ async def test_a_cancelled_document_order_refunds_its_order_once_over_nats(servi
         await services.bus.publish(subject, payload, "redelivery-1")
         assert await consumer.handle(payload) == "duplicate"
     finally:
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks, "test")
     envelope = EventEnvelope()
     envelope.ParseFromString(payload)
     # Replayed to the handler itself, past the consumer's record of processed events: the refund's own key.

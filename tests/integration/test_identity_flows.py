@@ -50,7 +50,7 @@ from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import EventBus, Outbox
 from services.runtime.migrations import migrate
-from services.runtime.service import remote_jwks
+from services.runtime.service import cancel_all, remote_jwks
 from tests.integration.oidc_provider import Client, EndUser, Provider, running_provider
 
 POLICY = domain.AuthPolicy(
@@ -149,9 +149,7 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer) -> Asy
             yield Stack(settings, app, connections, identity_db, cipher, provider)
     finally:
         await connections.close()
-        for task in servers:
-            task.cancel()
-        await asyncio.gather(*servers, return_exceptions=True)
+        await cancel_all(servers, "test")
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         signal.signal(signal.SIGTERM, previous_term)

@@ -27,6 +27,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
 from services.runtime.migrations import migrate
+from services.runtime.service import cancel_all
 
 FIRM = "firm-beijing-zhengda"
 FIRM_ADMIN = Principal(identity_demo_user_id(demo_email("firm_admin")), "", frozenset({"firm_admin"}))
@@ -75,9 +76,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         ),
     ]
     yield Services(CatalogStore(catalog_db, catalog_outbox), consultation)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await cancel_all(tasks, "test")
     await bus.close()
     await catalog_db.close()
     await db.close()

@@ -40,6 +40,7 @@ from services.notification.sms import AliyunSmsSender
 from services.runtime.config import Settings, load_settings
 from services.runtime.db import ensure_database
 from services.runtime.migrations import migrate
+from services.runtime.service import cancel_all
 
 ACCESS_KEY_ID = "LTAI-test-key"
 ACCESS_KEY_SECRET = "test-secret-" + "x" * 20
@@ -183,9 +184,7 @@ async def gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield http
     finally:
         await connections.close()
-        for task in servers:
-            task.cancel()
-        await asyncio.gather(*servers, return_exceptions=True)
+        await cancel_all(servers, "test")
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         signal.signal(signal.SIGTERM, previous_term)

@@ -15,6 +15,7 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.runtime.config import Settings, load_settings
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, unpack
+from services.runtime.service import cancel_all
 from services.runtime.tables import RuntimeTables, define_runtime_tables
 
 
@@ -191,9 +192,7 @@ async def test_the_running_consumer_receives_relayed_events(settings, db, bus) -
                 await outbox.add(session, "consultation.submitted", submitted(f"c{i}"), aggregate_id=f"c{i}")
         await asyncio.wait_for(done.wait(), timeout=20)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks, "test")
     assert received == ["c0", "c1", "c2"]
 
 
@@ -240,7 +239,6 @@ async def test_a_commit_wakes_a_relay_in_another_process_without_waiting_for_a_p
         while await relay.pending():  # noqa: ASYNC110 (the relay marks them after JetStream's ack)
             await asyncio.sleep(0.05)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_all([task], "test")
     assert [EventEnvelope.FromString(m.data).aggregate_id for m in messages] == ["c1", "c2"]
     assert await stream_messages(bus) == 2
