@@ -30,17 +30,19 @@ async def test_core_warnings_arrive_in_python_logging(
     settings = load_settings(temporal_address=temporal_dev_server.address, temporal_namespace="default")
     client = await connect_temporal(settings)
     caplog.set_level(logging.WARNING, logger=CORE_LOGGER.name)
+
+    def core_records() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name.startswith(CORE_LOGGER.name)]
+
     async with Worker(client, task_queue=unique_name, workflows=[BrokenWorkflow]):
         handle = await client.start_workflow(
             BrokenWorkflow.run, id=f"broken-{uuid.uuid4().hex}", task_queue=unique_name
         )
         try:
             async with asyncio.timeout(30):
-                while not any(r.name.startswith(CORE_LOGGER.name) for r in caplog.records):  # noqa: ASYNC110
+                while not core_records():  # noqa: ASYNC110 (polling captured log records)
                     await asyncio.sleep(0.1)
         finally:
             await handle.terminate()
-    core_records = [r for r in caplog.records if r.name.startswith(CORE_LOGGER.name)]
-    assert any("workflow task" in r.getMessage().lower() for r in core_records), [
-        r.getMessage() for r in core_records
-    ]
+    messages = [r.getMessage() for r in core_records()]
+    assert any("workflow task" in message.lower() for message in messages), messages
