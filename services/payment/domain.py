@@ -34,11 +34,14 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     "created": frozenset({"paid", "failed", "closed", "refund_due"}),
+    # The provider's word on money is final: a payment closed (by the provider, or by us when the order's
+    # time ran out) or failed can still be reported paid — the money arrived anyway — and is then applied to
+    # the order, or owed back when the order can no longer take it.
+    "closed": frozenset({"paid", "refund_due"}),
+    "failed": frozenset({"paid", "refund_due"}),
     # refund_due: the provider took money for an order that was already paid or cancelled.
     "refund_due": frozenset(),
     "paid": frozenset(),
-    "failed": frozenset(),
-    "closed": frozenset(),
 }
 GENESIS_HASH = "0" * 64
 
@@ -54,6 +57,39 @@ def next_payment_status(current: str, target: str) -> str:
     if target not in PAYMENT_TRANSITIONS.get(current, frozenset()):
         raise Conflict(f"a {current} payment cannot become {target}", reason="invalid_transition")
     return target
+
+
+@dataclass(frozen=True)
+class NotificationDecision:
+    """What a provider's report does. `outcome`: applied (the order is paid by it), refund_due (money the
+    order cannot take, owed back), duplicate (money already accounted for), amount_mismatch (refused,
+    recorded, alerted), closed / failed (an open payment ended without money) or ignored (nothing to change,
+    e.g. a late "pending"). `payment_status` is the payment's status after it."""
+
+    outcome: str
+    payment_status: str
+
+
+def decide_notification(
+    payment_status: str, order_status: str, reported: str, amount_matches: bool
+) -> NotificationDecision:
+    """The effect of a verified report `reported` (a provider status in our words: paid, pending, closed,
+    failed, refunded) on a payment in `payment_status` of an order in `order_status`.
+
+    Money reported paid is accounted for exactly once, whatever came before: applied to an order still
+    awaiting payment, otherwise owed back (refund_due) — never refused, even for a payment closed or failed
+    earlier. Reports without money never move a payment that is past `created`."""
+    if reported != "paid":
+        if payment_status == "created" and reported in ("closed", "failed"):
+            return NotificationDecision(reported, next_payment_status(payment_status, reported))
+        return NotificationDecision("ignored", payment_status)
+    if payment_status in ("paid", "refund_due"):
+        return NotificationDecision("duplicate", payment_status)
+    if not amount_matches:
+        return NotificationDecision("amount_mismatch", payment_status)
+    if order_status == "pending_payment":
+        return NotificationDecision("applied", next_payment_status(payment_status, "paid"))
+    return NotificationDecision("refund_due", next_payment_status(payment_status, "refund_due"))
 
 
 def require_client(principal: Principal | None, action: str) -> Principal:

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 STATUSES = domain.ORDER_STATUSES
 STAFF_WHO_SEE_ORDERS = domain.STAFF_WHO_SEE_ORDERS
 FINAL_STATUSES = ("completed", "cancelled", "refunded")
-ACCEPTED_OUTCOMES = ("applied", "duplicate", "ignored", "closed", "refund_due")
+ACCEPTED_OUTCOMES = ("applied", "duplicate", "ignored", "closed", "failed", "refund_due")
 
 
 def _money(amount: int, currency: str) -> money_pb2.Money:

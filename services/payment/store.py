@@ -1,8 +1,9 @@
 """Payment persistence: one transaction per change, with its stage, its ledger entry and its outbox event.
 
 Exactly-once payment (R-PAY-2): a notification's (provider, id) is claimed first, so a replay has no
-second effect; notifications of one payment serialise on the payment's row lock; a partial unique index
-allows one paid payment per order. Every payment event is appended to the hash-chained ledger (R-PAY-4)
+second effect; notifications of one order serialise on the order's row lock (taken before its payments'
+as every writer takes them); what a report does is decided by domain.decide_notification, and money
+reported paid is never refused; a partial unique index allows one paid payment per order. Every payment event is appended to the hash-chained ledger (R-PAY-4)
 under one advisory lock, so the chain never forks."""
 
 from __future__ import annotations
@@ -338,7 +339,7 @@ class PaymentStore:
 
     async def apply_notification(self, provider: str, note: Notification) -> str:
         """Apply a verified notification exactly once. Returns the outcome: applied, duplicate, ignored,
-        closed, unknown_payment, amount_mismatch or refund_due."""
+        closed, failed, unknown_payment, amount_mismatch or refund_due (see domain.decide_notification)."""
         table = ProviderNotificationRow.__table__  # type: ignore[attr-defined]
         # Providers repeat a notification until acknowledged, often many times at once: a repeat of one
         # already applied is answered from one indexed read, without queueing on the payment's row lock.
@@ -352,12 +353,19 @@ class PaymentStore:
             if seen.first() is not None:
                 return "duplicate"
         async with self.db.transaction() as session:
+            # Locks in the order every other writer takes them — the order, then its payments (cancelling an
+            # order closes its open payments) — so a notification racing the order's cancellation waits
+            # instead of deadlocking.
+            order_id = (
+                await session.execute(select(PaymentRow.order_id).where(PaymentRow.id == note.payment_id))
+            ).scalar()
+            order = await session.get(OrderRow, order_id, with_for_update=True) if order_id else None
             payment = (
                 await session.exec(
                     select(PaymentRow).where(PaymentRow.id == note.payment_id).with_for_update()
                 )
             ).first()
-            if payment is None or payment.method != provider:
+            if order is None or payment is None or payment.method != provider:
                 log.warning("notification for an unknown payment", extra={"provider": provider})
                 return "unknown_payment"
             claimed = await session.execute(
@@ -374,7 +382,7 @@ class PaymentStore:
             )
             if claimed.first() is None:
                 return "duplicate"
-            outcome, ledger = await self._apply(session, provider, payment, note)
+            outcome, ledger = await self._apply(session, provider, order, payment, note)
             await session.execute(
                 table.update()
                 .where(table.c.provider == provider, table.c.notification_id == note.notification_id)
@@ -385,20 +393,16 @@ class PaymentStore:
             return outcome
 
     async def _apply(
-        self, session: AsyncSession, provider: str, payment: PaymentRow, note: Notification
+        self, session: AsyncSession, provider: str, order: OrderRow, payment: PaymentRow, note: Notification
     ) -> tuple[str, list[LedgerAppend]]:
-        """The notification's effect on the payment and its order: the outcome, and the ledger entries
-        the caller appends."""
-        order = await self._locked_order(session, payment.order_id)
-        if note.status != "paid":
-            if payment.status == "created" and note.status == "closed":
-                payment.status = domain.next_payment_status(payment.status, "closed")
-                session.add(payment)
-                return "closed", []
-            return "ignored", []  # e.g. a late "pending" after "paid": never moves a payment back
-        if payment.status in ("paid", "refund_due"):
-            return "duplicate", []
-        if note.amount_fen != payment.amount_fen or note.currency != payment.currency:
+        """Carry out the notification's decision (domain.decide_notification) on the locked order and
+        payment: the outcome, and the ledger entries the caller appends."""
+        amount_matches = note.amount_fen == payment.amount_fen and note.currency == payment.currency
+        decision = domain.decide_notification(payment.status, order.status, note.status, amount_matches)
+        if decision.payment_status != payment.status:
+            payment.status = decision.payment_status
+            session.add(payment)
+        if decision.outcome == "amount_mismatch":
             AMOUNT_MISMATCHES.labels(provider).inc()
             log.error(
                 "payment amount mismatch",
@@ -410,9 +414,10 @@ class PaymentStore:
                 "currency": note.currency,
             }
             return "amount_mismatch", [("amount_mismatch", order, payment.id, note.amount_fen, reported, [])]
-        now = utcnow()
+        if decision.outcome not in ("applied", "refund_due"):
+            return decision.outcome, []
         payment.provider_txn_id = note.provider_txn_id
-        payment.paid_at = now
+        payment.paid_at = utcnow()
         notified: LedgerAppend = (
             "notified",
             order,
@@ -421,49 +426,8 @@ class PaymentStore:
             {"provider_txn_id": note.provider_txn_id},
             [],
         )
-        if order.status != "pending_payment":
-            # Money arrived for an order that cannot take it (paid twice, or cancelled): it is owed back.
-            payment.status = domain.next_payment_status(payment.status, "refund_due")
-            session.add(payment)
-            UNAPPLIED_PAYMENTS.labels(provider).inc()
-            log.error("payment for an order that is %s", order.status, extra={"payment_id": payment.id})
-            # Returned at once and on its own: it never touches the order's own payment or refunds.
-            refund_id = new_id()
-            session.add(
-                RefundRow(
-                    id=refund_id,
-                    order_id=order.id,
-                    payment_id=payment.id,
-                    amount_fen=payment.amount_fen,
-                    reason=f"unapplied_payment_{order.status}",
-                    status="succeeded" if payment.method == "sandbox" else "requested",
-                    created_at=utcnow(),
-                )
-            )
-            return "refund_due", [
-                notified,
-                (
-                    "paid_unapplied",
-                    order,
-                    payment.id,
-                    payment.amount_fen,
-                    {"order_status": order.status},
-                    [
-                        (domain.cash_account(payment.method), payment.amount_fen),
-                        (domain.REFUNDS_DUE, -payment.amount_fen),
-                    ],
-                ),
-                (
-                    "refunded",
-                    order,
-                    payment.id,
-                    payment.amount_fen,
-                    {"reason": "unapplied_payment", "refund_id": refund_id},
-                    domain.postings_for("refunded_unapplied", payment.method, payment.amount_fen),
-                ),
-            ]
-        payment.status = domain.next_payment_status(payment.status, "paid")
-        session.add(payment)
+        if decision.outcome == "refund_due":
+            return "refund_due", [notified, *self._owe_back(session, provider, order, payment)]
         await session.flush()  # the partial unique index refuses a second paid payment of the order here
         order.status = domain.next_order_status(order.status, "paid")
         order.paid_payment_id = payment.id
@@ -490,6 +454,47 @@ class PaymentStore:
                 payment.amount_fen,
                 {"method": payment.method},
                 domain.postings_for("paid", payment.method, payment.amount_fen),
+            ),
+        ]
+
+    def _owe_back(
+        self, session: AsyncSession, provider: str, order: OrderRow, payment: PaymentRow
+    ) -> list[LedgerAppend]:
+        """Money arrived for an order that cannot take it (paid already, or cancelled): a refund of the whole
+        payment, on its own — it never touches the order's own payment or refunds — and its ledger entries."""
+        UNAPPLIED_PAYMENTS.labels(provider).inc()
+        log.error("payment for an order that is %s", order.status, extra={"payment_id": payment.id})
+        refund_id = new_id()
+        session.add(
+            RefundRow(
+                id=refund_id,
+                order_id=order.id,
+                payment_id=payment.id,
+                amount_fen=payment.amount_fen,
+                reason=f"unapplied_payment_{order.status}",
+                status="succeeded" if payment.method == "sandbox" else "requested",
+                created_at=utcnow(),
+            )
+        )
+        return [
+            (
+                "paid_unapplied",
+                order,
+                payment.id,
+                payment.amount_fen,
+                {"order_status": order.status},
+                [
+                    (domain.cash_account(payment.method), payment.amount_fen),
+                    (domain.REFUNDS_DUE, -payment.amount_fen),
+                ],
+            ),
+            (
+                "refunded",
+                order,
+                payment.id,
+                payment.amount_fen,
+                {"reason": "unapplied_payment", "refund_id": refund_id},
+                domain.postings_for("refunded_unapplied", payment.method, payment.amount_fen),
             ),
         ]
 

@@ -20,6 +20,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.any_pb2 import Any as AnyProto
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from counsel.booking.v1 import events_pb2 as booking_events
@@ -88,6 +91,10 @@ class Platform:
     async def scalar(self, sql: str, **params: Any) -> Any:
         async with self.db.transaction() as session:
             return (await session.execute(text(sql), params)).scalar()
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        async with self.db.transaction() as session:
+            return list((await session.execute(text(sql), params)).all())
 
 
 def success(payment_id: str, notify_id: str = "n-1", amount: int = 99900) -> bytes:
@@ -613,3 +620,115 @@ async def test_a_cancelled_booking_ends_its_order_unless_it_is_refunded_in_full(
     async with platform.db.transaction() as session:
         await FulfilmentLinker(platform.store)(event, session)
     assert (await platform.store.get_order(CLIENT, order_id)).row.status == status
+
+
+# -- every interleaving of a payment's notifications (issue 16, R-PAY-2) ----------------------------------
+SANDBOX_STATUSES = ("WAIT", "SUCCESS", "CLOSED", "FAILED")
+# One step: a notification (payment index, provider status, which of two ids — the same id is always the same
+# body, a provider's replay) or the order's payment timer firing ("expire").
+notify_step = st.tuples(st.integers(0, 2), st.sampled_from(SANDBOX_STATUSES), st.integers(0, 1))
+step = st.one_of(notify_step, st.just("expire"))
+# Steps of a wave run concurrently; waves run one after another.
+waves = st.lists(st.lists(step, min_size=1, max_size=5), min_size=1, max_size=4)
+
+
+@examples(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,  # the same examples on every run: CI repeats what was checked
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(payments=st.integers(1, 3), plan=waves)
+async def test_money_reported_paid_is_applied_or_refunded_exactly_once_in_any_interleaving(
+    platform: Platform, payments: int, plan: list[list[Any]]
+) -> None:
+    """Any statuses, any order, duplicates and concurrency: every well-signed, well-formed notification is
+    acknowledged; each payment reported paid is either the order's one paid payment or refunded in full,
+    exactly once; the order's ledger balances and its chain verifies; order.paid is published at most once."""
+    order_id = await platform.order()
+    payment_ids = [await platform.sandbox_payment(order_id) for _ in range(payments)]
+    reported_paid: set[str] = set()
+
+    async def run(action: Any) -> pb.HandleNotificationResponse | None:
+        if action == "expire":
+            await platform.store.expire_order(order_id)
+            return None
+        index, status, variant = action
+        payment_id = payment_ids[index % payments]
+        if status == "SUCCESS":
+            reported_paid.add(payment_id)
+        body = notification_body(
+            f"{payment_id}:{status}:{variant}", payment_id, "SBX1", 99900, "CNY", status, ""
+        )
+        return await platform.notify(body)
+
+    for wave in plan:
+        replies = await asyncio.gather(*(run(action) for action in wave))
+        for reply in replies:
+            assert reply is None or (reply.accepted and reply.ack_body == "OK"), reply
+
+    order = (await platform.store.get_order(CLIENT, order_id)).row
+    status = {p: (await platform.store.get_payment(p)).status for p in payment_ids}
+    for payment_id in payment_ids:
+        money = status[payment_id] in ("paid", "refund_due")
+        assert money == (payment_id in reported_paid), (payment_id, status[payment_id])
+    paid = [p for p in payment_ids if status[p] == "paid"]
+    assert len(paid) == (1 if order.status == "paid" else 0)
+    assert (order.paid_payment_id or None) == (paid[0] if paid else None)
+    assert order.status in (("paid", "cancelled") if reported_paid else ("pending_payment", "cancelled"))
+    owed_back = [p for p in payment_ids if status[p] == "refund_due"]
+    refunds = await platform.scalar(
+        "SELECT count(*) FROM refunds WHERE order_id = :o AND reason LIKE 'unapplied_payment%'", o=order_id
+    )
+    assert refunds == len(owed_back)
+    events = await platform.store.ledger_events(order_id)
+    assert events.count("paid") == len(paid) and events.count("paid_unapplied") == len(owed_back)
+    rows = await platform.rows(
+        "SELECT p.account, sum(p.amount_fen) FROM ledger_postings p JOIN ledger_entries e ON e.seq = p.entry_seq"
+        " WHERE e.order_id = :o GROUP BY p.account",
+        o=order_id,
+    )
+    balances = {account: int(total) for account, total in rows}
+    # Each charge is kept once (the paid one) and every other charge went back: the cash held is one price or
+    # nothing, and nothing is left owed.
+    assert balances.get("cash:sandbox", 0) == 99900 * len(paid)
+    assert balances.get("revenue:orders", 0) == -99900 * len(paid)
+    assert balances.get("refunds:due", 0) == 0
+    outbox = await platform.rows("SELECT payload FROM outbox WHERE subject LIKE '%order.paid'")
+    published = [EventEnvelope.FromString(payload).aggregate_id for (payload,) in outbox]
+    assert published.count(order_id) == len(paid)
+    assert (await platform.store.verify_ledger()).valid
+
+
+async def test_money_reported_after_the_provider_closed_the_payment_pays_the_order(
+    platform: Platform,
+) -> None:
+    """The late-WAIT race of issue 16, made deterministic: the provider's CLOSED (or a WAIT, or a FAILED)
+    comes first, then its SUCCESS — the money is applied, never refused with 409."""
+    for first in ("WAIT", "CLOSED", "FAILED"):
+        order_id = await platform.order()
+        payment_id = await platform.sandbox_payment(order_id)
+        early = await platform.notify(
+            notification_body(f"{first}-1", payment_id, "SBX1", 99900, "CNY", first, "")
+        )
+        assert early.accepted and early.outcome == {"WAIT": "ignored"}.get(first, first.lower())
+        late = await platform.notify(success(payment_id, f"{first}-2"))
+        assert (late.accepted, late.outcome) == (True, "applied")
+        assert (await platform.store.get_order(CLIENT, order_id)).row.status == "paid"
+        assert (await platform.store.get_payment(payment_id)).status == "paid"
+
+
+async def test_money_reported_after_the_order_timed_out_is_refunded_not_refused(platform: Platform) -> None:
+    """We closed the payment on our timer (the order was cancelled), then the money arrived anyway: it is
+    owed back and refunded, with its ledger entries, and the provider is acknowledged."""
+    order_id = await platform.order()
+    payment_id = await platform.sandbox_payment(order_id)
+    assert (await platform.store.expire_order(order_id)).row.status == "cancelled"
+    assert (await platform.store.get_payment(payment_id)).status == "closed"
+    late = await platform.notify(success(payment_id))
+    assert (late.accepted, late.outcome, late.ack_body) == (True, "refund_due", "OK")
+    assert (await platform.store.get_payment(payment_id)).status == "refund_due"
+    assert await platform.scalar("SELECT count(*) FROM refunds WHERE order_id = :o", o=order_id) == 1
+    events = await platform.store.ledger_events(order_id)
+    assert events.count("paid_unapplied") == 1 and events.count("refunded") == 1
+    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "cancelled"

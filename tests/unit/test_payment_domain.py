@@ -252,3 +252,49 @@ class LedgerMachine(RuleBasedStateMachine):
 
 TestLedgerMachine = LedgerMachine.TestCase
 TestLedgerMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+
+
+# -- what a provider's report does (issue 16, R-PAY-2) -----------------------------------------------------
+PAYMENT_STATUSES = tuple(domain.PAYMENT_TRANSITIONS)
+REPORTS = ("paid", "pending", "closed", "failed", "refunded")
+
+
+@pytest.mark.parametrize("payment_status", PAYMENT_STATUSES)
+@pytest.mark.parametrize("order_status", domain.ORDER_STATUSES)
+@pytest.mark.parametrize("reported", REPORTS)
+def test_a_report_of_money_is_never_refused_and_a_report_without_money_never_undoes_it(
+    payment_status: str, order_status: str, reported: str
+) -> None:
+    decision = domain.decide_notification(payment_status, order_status, reported, amount_matches=True)
+    had_money = payment_status in ("paid", "refund_due")
+    if reported == "paid":
+        # Money is accounted for exactly once: kept by the order awaiting it, otherwise owed back.
+        expected = (
+            "duplicate" if had_money else "applied" if order_status == "pending_payment" else "refund_due"
+        )
+        assert decision.outcome == expected
+        assert decision.payment_status == {"applied": "paid", "refund_due": "refund_due"}.get(
+            decision.outcome, payment_status
+        )
+    elif payment_status == "created" and reported in ("closed", "failed"):
+        assert (decision.outcome, decision.payment_status) == (reported, reported)
+    else:  # pending, refunded, or a close after the payment ended: nothing moves
+        assert (decision.outcome, decision.payment_status) == ("ignored", payment_status)
+
+
+def test_a_paid_report_of_another_amount_is_refused_and_moves_nothing() -> None:
+    for payment_status in ("created", "closed", "failed"):
+        decision = domain.decide_notification(payment_status, "pending_payment", "paid", amount_matches=False)
+        assert (decision.outcome, decision.payment_status) == ("amount_mismatch", payment_status)
+    # A repeat of money already accounted for stays a duplicate whatever its amount says.
+    assert domain.decide_notification("paid", "paid", "paid", amount_matches=False).outcome == "duplicate"
+
+
+def test_a_payment_closed_or_failed_can_still_receive_money_but_money_is_final() -> None:
+    for ended in ("closed", "failed"):
+        assert domain.next_payment_status(ended, "paid") == "paid"
+        assert domain.next_payment_status(ended, "refund_due") == "refund_due"
+    for final in ("paid", "refund_due"):
+        for target in PAYMENT_STATUSES:
+            with pytest.raises(Conflict):
+                domain.next_payment_status(final, target)

@@ -56,7 +56,8 @@ def keys() -> dict[str, tuple[str, str]]:
 
 
 # -- Alipay ---------------------------------------------------------------------------------------
-def alipay_notification(private_pem: str, **overrides: str) -> bytes:
+def alipay_notification(private_pem: str, trade_status: str = "TRADE_SUCCESS", **overrides: str) -> bytes:
+    """A notification signed by `private_pem`; `overrides` are applied after signing (tampering)."""
     params = {
         "notify_id": "ntf-1",
         "notify_time": "2026-11-29 16:00:00",
@@ -64,7 +65,7 @@ def alipay_notification(private_pem: str, **overrides: str) -> bytes:
         "out_trade_no": "pay-1",
         "trade_no": "2026112922001",
         "total_amount": "999.00",
-        "trade_status": "TRADE_SUCCESS",
+        "trade_status": trade_status,
         "subject": "合同审查",
         "charset": "utf-8",
     }
@@ -137,14 +138,14 @@ API_V3_KEY = "0123456789abcdef0123456789abcdef"
 
 
 def wechat_callback(
-    private_pem: str, *, total: int = 99900, key: str = API_V3_KEY
+    private_pem: str, *, total: int = 99900, key: str = API_V3_KEY, trade_state: str = "SUCCESS"
 ) -> tuple[dict[str, str], bytes]:
     resource = json.dumps(
         {
             "mchid": "1900000001",
             "out_trade_no": "pay-2",
             "transaction_id": "4200000001",
-            "trade_state": "SUCCESS",
+            "trade_state": trade_state,
             "amount": {"total": total, "payer_total": total, "currency": "CNY"},
         }
     ).encode()
@@ -265,7 +266,8 @@ def test_wechat_keys_that_do_not_load_are_named_at_start(keys) -> None:
 
 
 # -- online banking -------------------------------------------------------------------------------
-def bank_notification(private_pem: str, **overrides: str) -> bytes:
+def bank_notification(private_pem: str, resp_code: str = "00", **overrides: str) -> bytes:
+    """A notification signed by `private_pem`; `overrides` are applied after signing (tampering)."""
     params = {
         "version": "5.1.0",
         "encoding": "UTF-8",
@@ -274,7 +276,7 @@ def bank_notification(private_pem: str, **overrides: str) -> bytes:
         "orderId": "pay-3",
         "queryId": "q-1",
         "txnAmt": "99900",
-        "respCode": "00",
+        "respCode": resp_code,
     }
     params["signature"] = bank.sign_params(params, private_pem)
     params.update(overrides)
@@ -459,3 +461,96 @@ async def test_alipays_statement_comes_from_the_signed_bill_download_url(keys) -
         )
         with pytest.raises(InvalidNotification):  # a download URL not provably from Alipay is not followed
             await forged.statement(date(2026, 11, 29), NOW)
+
+
+# -- every provider's published statuses, mapped exactly (issue 16) -------------------------------------
+# A status that means "still waiting for the buyer" must never read as closed: a closed payment used to
+# refuse the money when the provider's success report came after it (R-PAY-2).
+ALIPAY_STATUSES = [
+    ("WAIT_BUYER_PAY", "pending"),
+    ("TRADE_CLOSED", "closed"),
+    ("TRADE_SUCCESS", "paid"),
+    ("TRADE_FINISHED", "paid"),
+    ("SOMETHING_NEW", "pending"),  # not in the published list: changes nothing
+]
+WECHAT_STATES = [
+    ("SUCCESS", "paid"),
+    ("REFUND", "refunded"),
+    ("NOTPAY", "pending"),
+    ("USERPAYING", "pending"),
+    ("CLOSED", "closed"),
+    ("REVOKED", "closed"),
+    ("PAYERROR", "failed"),
+    ("SOMETHING_NEW", "pending"),
+]
+BANK_CODES = [("00", "paid"), ("A6", "paid"), ("03", "pending"), ("04", "pending"), ("05", "pending")]
+BANK_CODES += [(code, "failed") for code in ("01", "02", "06", "12", "30", "33", "38", "99")]
+SANDBOX_STATUSES = [
+    ("WAIT", "pending"),
+    ("SUCCESS", "paid"),
+    ("CLOSED", "closed"),
+    ("FAILED", "failed"),
+    ("SOMETHING_NEW", "pending"),
+]
+
+
+@pytest.mark.parametrize(("trade_status", "expected"), ALIPAY_STATUSES)
+def test_each_alipay_trade_status_in_a_notification_maps_exactly(keys, trade_status, expected) -> None:
+    body = alipay_notification(keys["provider"][0], trade_status)
+    assert alipay_provider(keys).parse_notification({}, body, NOW).status == expected
+
+
+@pytest.mark.parametrize(("trade_status", "expected"), ALIPAY_STATUSES)
+async def test_each_alipay_trade_status_in_a_query_maps_exactly(keys, trade_status, expected) -> None:
+    reply = {
+        "code": "10000",
+        "msg": "Success",
+        "out_trade_no": "pay-1",
+        "trade_no": "2026112922001",
+        "trade_status": trade_status,
+        "total_amount": "999.00",
+    }
+    config = alipay.AlipayConfig("2021000000000001", keys["merchant"][0], keys["provider"][1])
+    async with alipay_server(keys, reply) as http:
+        note = await alipay.AlipayProvider(config, http).query("pay-1", NOW)
+    assert note is not None and note.status == expected
+
+
+@pytest.mark.parametrize(("trade_state", "expected"), WECHAT_STATES)
+def test_each_wechat_trade_state_in_a_callback_maps_exactly(keys, trade_state, expected) -> None:
+    headers, body = wechat_callback(keys["provider"][0], trade_state=trade_state)
+    assert wechat_provider(keys).parse_notification(headers, body, NOW).status == expected
+
+
+@pytest.mark.parametrize(("trade_state", "expected"), WECHAT_STATES)
+async def test_each_wechat_trade_state_in_a_query_maps_exactly(keys, trade_state, expected) -> None:
+    config = wechat.WechatConfig(
+        "1900000001", API_V3_KEY, {"SERIAL1": keys["provider"][1]}, keys["merchant"][0], "MERCHANT-SERIAL"
+    )
+    reply = {
+        "out_trade_no": "pay-2",
+        "transaction_id": "4200000001",
+        "trade_state": trade_state,
+        "amount": {"total": 99900, "currency": "CNY"},
+    }
+    async with wechat_server(keys, 200, reply) as http:
+        note = await wechat.WechatProvider(config, http).query("pay-2", NOW)
+    assert note is not None and note.status == expected
+
+
+@pytest.mark.parametrize(("code", "expected"), BANK_CODES)
+def test_each_bank_response_code_in_a_notification_maps_exactly(keys, code, expected) -> None:
+    note = bank_provider(keys).parse_notification({}, bank_notification(keys["provider"][0], code), NOW)
+    assert note.status == expected and note.notification_id == f"q-1:{code}"
+
+
+@pytest.mark.parametrize(("code", "expected"), BANK_CODES)
+def test_each_bank_original_response_code_of_a_query_maps_exactly(code, expected) -> None:
+    assert bank.trade_status(code) == expected
+
+
+@pytest.mark.parametrize(("status", "expected"), SANDBOX_STATUSES)
+def test_each_sandbox_status_maps_exactly(status, expected) -> None:
+    provider = SandboxProvider(Ed25519PrivateKey.generate(), "http://127.0.0.1:8000")
+    body = notification_body("n-1", "pay-4", "SBX1", 19900, "CNY", status, NOW.isoformat())
+    assert provider.parse_notification({SIGNATURE_HEADER: provider.sign(body)}, body, NOW).status == expected

@@ -33,11 +33,15 @@ from alipay.exceptions import AliPayException
 
 from services.payment.domain import fen_from_yuan, yuan
 from services.payment.providers.base import (
+    CLOSED,
+    PAID,
+    PENDING,
     Ack,
     Checkout,
     InvalidNotification,
     Notification,
     ProviderUnavailable,
+    reported_status,
 )
 
 # Importing the SDK gives its "python-alipay-sdk" logger a plain-text DEBUG console handler of its own; our
@@ -46,7 +50,15 @@ from services.payment.providers.base import (
 logging.getLogger("python-alipay-sdk").handlers.clear()
 
 BEIJING = timezone(timedelta(hours=8))
-PAID_STATUSES = ("TRADE_SUCCESS", "TRADE_FINISHED")
+# trade_status as Alipay publishes it (notifications and alipay.trade.query alike). TRADE_CLOSED is "unpaid and
+# timed out, or refunded in full" — either way no money is held for the trade; a refund in full of a trade we
+# applied is a later report on a paid payment, which never moves it back.
+TRADE_STATUSES = {
+    "WAIT_BUYER_PAY": PENDING,
+    "TRADE_CLOSED": CLOSED,
+    "TRADE_SUCCESS": PAID,
+    "TRADE_FINISHED": PAID,
+}
 MAX_BILL_BYTES = 50 * 1024 * 1024
 
 
@@ -235,7 +247,7 @@ class AlipayProvider:
             provider_txn_id=str(body.get("trade_no", "")),
             amount_fen=fen_from_yuan(str(body.get("total_amount", "0"))),
             currency="CNY",
-            status="paid" if status in PAID_STATUSES else "closed" if status == "TRADE_CLOSED" else "pending",
+            status=reported_status(self.name, TRADE_STATUSES, status),
         )
 
     def checkout(
@@ -279,5 +291,5 @@ class AlipayProvider:
             provider_txn_id=params.get("trade_no", ""),
             amount_fen=amount,
             currency="CNY",
-            status="paid" if status in PAID_STATUSES else "closed" if status == "TRADE_CLOSED" else "pending",
+            status=reported_status(self.name, TRADE_STATUSES, status),
         )

@@ -20,6 +20,9 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 from services.payment.providers.base import (
+    FAILED,
+    PAID,
+    PENDING,
     Ack,
     Checkout,
     InvalidNotification,
@@ -33,6 +36,16 @@ from services.payment.providers.base import (
 )
 
 BEIJING = timezone(timedelta(hours=8))
+# UnionPay's response codes (respCode of a notification, origRespCode of a query) for a consumption trade:
+# 00 and A6 (成功, 有缺陷的成功) are money received; 03 交易通讯超时, 04 交易状态未明 and 05 交易已受理 are in
+# progress (ask again); every other code is a trade that failed, so every code not named here is FAILED.
+PAID_CODES = ("00", "A6")
+PENDING_CODES = ("03", "04", "05")
+
+
+def trade_status(code: str) -> str:
+    """A UnionPay response code in our words (see PAID_CODES)."""
+    return PAID if code in PAID_CODES else PENDING if code in PENDING_CODES else FAILED
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,7 @@ class BankProvider:
 
     async def query(self, payment_id: str, now: datetime) -> Notification | None:
         """The bank's record of the payment (query, txnType 00): paid when the original trade succeeded
-        (origRespCode 00), pending while it is in progress, closed when it failed; None when the bank has
+        (origRespCode 00 or A6), pending while it is in progress, failed otherwise; None when the bank has
         no such trade (respCode 34)."""
         answer = await self._call(
             self.config.query_url,
@@ -124,7 +137,7 @@ class BankProvider:
             return None
         if code != "00":
             raise ProviderUnavailable(f"the bank's query failed: {code}")
-        status = "paid" if original == "00" else "pending" if original in ("03", "04", "05") else "closed"
+        status = trade_status(original)
         try:
             amount = int(answer["txnAmt"])
         except (KeyError, ValueError) as exc:
@@ -161,7 +174,7 @@ class BankProvider:
             },
         )
         code = answer.get("respCode", "")
-        return "succeeded" if code == "00" else "pending" if code in ("03", "04", "05") else "failed"
+        return "succeeded" if code == "00" else "pending" if code in PENDING_CODES else "failed"
 
     def checkout(
         self, payment_id: str, amount_fen: int, currency: str, subject: str, notify_url: str, now: datetime
@@ -199,5 +212,5 @@ class BankProvider:
             provider_txn_id=query_id,
             amount_fen=amount,
             currency="CNY",
-            status="paid" if params.get("respCode") == "00" else "closed",
+            status=trade_status(params.get("respCode", "")),
         )

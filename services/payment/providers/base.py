@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,30 @@ from typing import Protocol
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+log = logging.getLogger(__name__)
+
+# What a provider's report says about the money, in our words (Notification.status):
+PAID = "paid"  # the provider holds the buyer's money for this payment
+PENDING = "pending"  # nothing settled yet: waiting for the buyer, or in progress at the provider
+CLOSED = "closed"  # the trade was closed (timed out, revoked) without money changing hands
+FAILED = "failed"  # the buyer's payment failed
+REFUNDED = "refunded"  # the money was received and has been sent back at the provider (outside counsel)
+REPORTED_STATUSES = (PAID, PENDING, CLOSED, FAILED, REFUNDED)
+
+
+def reported_status(provider: str, published: Mapping[str, str], raw: str) -> str:
+    """The provider's status `raw` in our words, through the provider's published table. A status missing
+    from the table (one the provider added since) is `pending`, which changes nothing: whether money moved is
+    settled by the provider's later report or by the re-query before an order is given up — never guessed as
+    closed, which would refuse the money when it arrives."""
+    status = published.get(raw)
+    if status is None:
+        log.warning(
+            "a provider status not in its published list", extra={"provider": provider, "status": raw[:40]}
+        )
+        return PENDING
+    return status
 
 
 class InvalidNotification(Exception):
@@ -34,8 +59,8 @@ class Checkout:
 
 @dataclass(frozen=True)
 class Notification:
-    """A verified notification. `status` is "paid" for a successful payment, "pending" or "closed"
-    otherwise; `amount_fen` is what the provider says was paid."""
+    """A verified notification. `status` is one of REPORTED_STATUSES (the provider's own status mapped
+    through its published table); `amount_fen` is what the provider says was paid."""
 
     notification_id: str
     payment_id: str

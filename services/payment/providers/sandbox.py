@@ -16,9 +16,21 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from services.payment.providers.base import Ack, Checkout, InvalidNotification, Notification
+from services.payment.providers.base import (
+    CLOSED,
+    FAILED,
+    PAID,
+    PENDING,
+    Ack,
+    Checkout,
+    InvalidNotification,
+    Notification,
+    reported_status,
+)
 
 SIGNATURE_HEADER = "x-sandbox-signature"
+# The sandbox's published trade statuses: WAIT while the buyer has not paid, like a real provider's.
+TRADE_STATUSES = {"WAIT": PENDING, "SUCCESS": PAID, "CLOSED": CLOSED, "FAILED": FAILED}
 
 
 def sandbox_key(secret_key: str) -> Ed25519PrivateKey:
@@ -76,7 +88,7 @@ class SandboxProvider:
                 provider_txn_id=str(data["trade_no"]),
                 amount_fen=int(data["amount"]),
                 currency=str(data["currency"]),
-                status="paid" if data["status"] == "SUCCESS" else "closed",
+                status=reported_status(self.name, TRADE_STATUSES, str(data["status"])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidNotification("the notification is garbled") from exc

@@ -28,13 +28,31 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import build_authorization, load_private_key, load_public_key, rsa_verify
 
 from services.payment.providers.base import (
+    CLOSED,
+    FAILED,
+    PAID,
+    PENDING,
+    REFUNDED,
     Ack,
     Checkout,
     InvalidNotification,
     Notification,
     ProviderUnavailable,
+    reported_status,
 )
 
+# trade_state as WeChat Pay APIv3 publishes it (the payment callback's resource and the query alike):
+# NOTPAY and USERPAYING are a buyer still paying; REVOKED and PAYERROR (付款码 payments) a trade that took no
+# money; REFUND one that was paid and has been sent back by the merchant at WeChat Pay.
+TRADE_STATES = {
+    "SUCCESS": PAID,
+    "REFUND": REFUNDED,
+    "NOTPAY": PENDING,
+    "USERPAYING": PENDING,
+    "CLOSED": CLOSED,
+    "REVOKED": CLOSED,
+    "PAYERROR": FAILED,
+}
 MAX_CLOCK_SKEW_SECONDS = 300
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 
@@ -187,7 +205,7 @@ class WechatProvider:
             provider_txn_id=str(data.get("transaction_id", "")),
             amount_fen=int(amount.get("total", 0)),
             currency=str(amount.get("currency", "CNY")),
-            status={"SUCCESS": "paid", "CLOSED": "closed", "PAYERROR": "closed"}.get(state, "pending"),
+            status=reported_status(self.name, TRADE_STATES, state),
         )
 
     async def checkout(
@@ -264,9 +282,7 @@ class WechatProvider:
                 provider_txn_id=str(resource.get("transaction_id", "")),
                 amount_fen=int(amount["total"]),
                 currency=str(amount.get("currency", "CNY")),
-                status={"SUCCESS": "paid", "CLOSED": "closed", "PAYERROR": "closed"}.get(
-                    str(resource.get("trade_state")), "pending"
-                ),
+                status=reported_status(self.name, TRADE_STATES, str(resource.get("trade_state"))),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidNotification("the callback is not a transaction notification") from exc
