@@ -16,7 +16,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import secrets
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,10 +87,18 @@ def _running(server: _S) -> Iterator[_S]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    """PostgreSQL (fsync off). ``postgres_server.dsn("postgres")`` is the admin database's URL."""
-    with _running(PostgresServer(tmp_path_factory.mktemp("postgres"), free_port(), durable=False)) as server:
-        yield server
+def postgres_server() -> Iterator[PostgresServer]:
+    """PostgreSQL (fsync off). ``postgres_server.dsn("postgres")`` is the admin database's URL.
+
+    Its cluster is not under pytest's basetemp: every pytest session started as root makes
+    /tmp/pytest-of-root private again (0700), which locked the unprivileged postgres user out of a cluster
+    that another, concurrent session was starting ("could not access directory …: Permission denied")."""
+    data_dir = Path(tempfile.mkdtemp(prefix="counsel-test-postgres-"))
+    try:
+        with _running(PostgresServer(data_dir, free_port(), durable=False)) as server:
+            yield server
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
