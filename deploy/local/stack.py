@@ -147,7 +147,7 @@ class Stack:
                 )
                 wanted.append((child.port, child.name, variable))
             metrics = s.metrics_port_for(child.name)
-            if metrics and child.name != "gateway":
+            if metrics:
                 wanted.append((metrics, f"{child.name} metrics", "COUNSEL_METRICS_PORT"))
         return [
             f"port {port} ({what}) is already in use — is counsel already running? (`counsel status`; or set {variable})"
@@ -275,7 +275,7 @@ class Stack:
         print(f"    API            {base}/api/v1/products")
         print(f"    API docs       {base}/docs")
         print(f"    readiness      {base}/readyz")
-        print(f"    metrics        {base}/metrics  (services: 127.0.0.1:9101-9107, worker :9110)")
+        print("    metrics        http://127.0.0.1:9100/metrics (gateway; services :9101-9107, worker :9110)")
         if any(isinstance(s, TemporalDevServer) for s in self.servers):
             print(f"    Temporal UI    http://127.0.0.1:{self.settings.local_temporal_ui_port}")
         print(f"    data           {self.data_dir}")

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.gateway.clients import Clients, Connections
+from services.gateway.limits import BodyLimit, RequestLimits
 from services.gateway.middleware import RequestMiddleware
 from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from services.gateway.routes import (
@@ -100,6 +101,15 @@ def create_app(
     )
     _serve_problems_as_problem_json(app)
     install_problem_handlers(app)
+    # Starlette runs the last added outermost: the access log and metrics see what the limits refused.
+    app.add_middleware(
+        RequestLimits,
+        settings=settings,
+        body_limits=[
+            BodyLimit(documents.DRAFT_UPLOAD_PATH, documents.MAX_UPLOAD_REQUEST_BYTES),
+            BodyLimit(payments.NOTIFICATION_PATH, payments.MAX_NOTIFICATION_BYTES),
+        ],
+    )
     app.add_middleware(RequestMiddleware)
 
     add_routes(

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from services.gateway.app import create_app
 from services.runtime.config import Settings
 from services.runtime.logs import configure_logging
+from services.runtime.metrics import serve_metrics
 
 # Seconds in-flight requests get to finish after SIGTERM before connections are closed.
 SHUTDOWN_GRACE_SECONDS = 10
 
 
-async def serve(settings: Settings) -> None:
-    """Serve HTTP on gateway_host:gateway_port until SIGTERM/SIGINT, then drain and close the channels."""
-    configure_logging("gateway", settings.log_level)
-    config = uvicorn.Config(
-        create_app(settings),
+def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
+    """uvicorn's settings for the gateway. Forwarded headers are believed only from the configured trusted
+    proxies: uvicorn's own default would trust any local process's X-Forwarded-For."""
+    trusted = [p.strip() for p in settings.gateway_trusted_proxies.split(",") if p.strip()]
+    return uvicorn.Config(
+        app,
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_config=None,
@@ -24,6 +27,15 @@ async def serve(settings: Settings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         server_header=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or "",
     )
+
+
+async def serve(settings: Settings) -> None:
+    """Serve HTTP on gateway_host:gateway_port until SIGTERM/SIGINT, then drain and close the channels.
+    Metrics are served apart, on the gateway's metrics port, never on the public one."""
+    configure_logging("gateway", settings.log_level)
+    serve_metrics(settings.metrics_port_for("gateway"), settings.metrics_host)
     # uvicorn installs its own SIGTERM/SIGINT handlers and shuts down gracefully.
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(server_config(settings, create_app(settings))).serve()

@@ -22,6 +22,7 @@ SERVICE_NAMES: tuple[str, ...] = (
 DEFAULT_GRPC_PORTS: dict[str, int] = {name: 50051 + i for i, name in enumerate(SERVICE_NAMES)}
 DEFAULT_METRICS_PORTS: dict[str, int] = {name: 9101 + i for i, name in enumerate(SERVICE_NAMES)}
 DEFAULT_METRICS_PORTS["worker"] = 9110
+DEFAULT_METRICS_PORTS["gateway"] = 9100
 
 
 class Settings(BaseSettings):
@@ -108,6 +109,17 @@ class Settings(BaseSettings):
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/-Proto the gateway believes; empty = none,
+    # and the client address is the TCP peer's whatever the headers say (per-address limits, login audit).
+    gateway_trusted_proxies: str = ""
+    # Largest request body a route takes unless it names its own (document uploads: 20 MiB) → 413.
+    gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The general rate limit, per client address and per access token: requests a second, and the burst a
+    # quiet caller may spend at once; a rate of 0 turns that limit off. Excess → 429 with Retry-After.
+    gateway_rate_per_ip: float = Field(default=100.0, ge=0)
+    gateway_burst_per_ip: int = Field(default=400, ge=1)
+    gateway_rate_per_token: float = Field(default=50.0, ge=0)
+    gateway_burst_per_token: int = Field(default=200, ge=1)
     public_base_url: str = ""
 
     jwt_issuer: str = "https://counsel.local/identity"

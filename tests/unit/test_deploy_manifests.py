@@ -141,7 +141,7 @@ def test_worker_and_gateway(values: dict[str, Any]) -> None:
     assert worker["args"] == ["worker"]
     assert worker["ports"] == {"metrics": 9090, "temporal": 9091}
     assert gateway["args"] == ["gateway"]
-    assert gateway["ports"] == {"http": 8000}
+    assert gateway["ports"] == {"http": 8000, "metrics": 9090}  # metrics never on the public port
     for svc in (worker, gateway):
         assert svc["resources"]["requests"]
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2
 from jwt.algorithms import OKPAlgorithm
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import errors_pb2, money_pb2, paging_pb2, timeline_pb2
@@ -195,7 +195,9 @@ def make_client(settings: Settings, fakes: FakeClients, keys: Keys) -> httpx.Asy
 
 @pytest.fixture
 async def client(fakes: FakeClients, keys: Keys) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(Settings(env="test"), fakes, keys) as http:
+    async with make_client(
+        Settings(env="test", gateway_rate_per_ip=0, gateway_rate_per_token=0), fakes, keys
+    ) as http:
         yield http
 
 
@@ -732,10 +734,10 @@ async def test_metrics_use_the_route_template(client: httpx.AsyncClient, fakes: 
     before = REGISTRY.get_sample_value("counsel_http_requests_total", labels) or 0.0
     assert (await client.get("/api/v1/products/p-123")).status_code == 200
     assert REGISTRY.get_sample_value("counsel_http_requests_total", labels) == before + 1
-    metrics = await client.get("/metrics")
-    assert metrics.status_code == 200
-    assert 'route="/api/v1/products/{product_id}"' in metrics.text
-    assert "p-123" not in metrics.text
+    exported = generate_latest().decode()
+    assert 'route="/api/v1/products/{product_id}"' in exported and "p-123" not in exported
+    # Metrics are served on the gateway's metrics port only (services/gateway/main.py), never publicly.
+    assert (await client.get("/metrics")).status_code == 404
 
 
 async def test_correlation_id_is_adopted_or_created(client: httpx.AsyncClient) -> None:

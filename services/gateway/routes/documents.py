@@ -4,6 +4,7 @@ roles; the documents service checks them again with tenant scoping, stages and t
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -33,6 +34,9 @@ router = api_router("documents")
 # The service refuses anything larger; reading one byte more tells an oversized file apart without
 # holding an arbitrarily large upload in memory.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# The upload's request as a whole: the file and the multipart form around it (the other fields are short).
+MAX_UPLOAD_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
+DRAFT_UPLOAD_PATH = re.compile(r"/api/v1/document-orders/[^/]+/drafts")
 # A download streams for as long as the client reads, up to this; the default call deadline is for replies.
 DOWNLOAD_TIMEOUT_SECONDS = 600.0
 

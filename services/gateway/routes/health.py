@@ -1,4 +1,4 @@
-"""Liveness, readiness (gRPC health of every peer) and Prometheus metrics."""
+"""Liveness and readiness (gRPC health of every peer). Metrics are served on the gateway's metrics port."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import asyncio
 from typing import Any
 
 import grpc
-from fastapi import Response
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from services.gateway.deps import ClientsDep
@@ -76,8 +74,3 @@ async def readyz(clients: ClientsDep) -> JSONResponse:
     ready = all(result == "SERVING" for result in results) and all(v == "ok" for v in dependencies.values())
     body = Readiness(status="ready" if ready else "degraded", services=services, dependencies=dependencies)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
-
-
-@router.get("/metrics", response_class=Response, include_in_schema=False)
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

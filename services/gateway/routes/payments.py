@@ -3,6 +3,7 @@ and (dev/test only) the sandbox provider's pay page."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -19,6 +20,7 @@ router = api_router("payments")
 dev_router = api_router("dev")
 
 MAX_NOTIFICATION_BYTES = 64 * 1024
+NOTIFICATION_PATH = re.compile(r"/api/v1/payments/notify/[^/]+")
 # Refused notifications: nothing changed; the provider may retry (R-PAY-2).
 REFUSALS = {
     "bad_signature": (400, "The notification's signature does not verify."),
