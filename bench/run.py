@@ -51,6 +51,7 @@ from bench.workflows import BenchActivitiesWorkflow, BenchTimerWorkflow, TimerIn
 from counsel.consultation.v1 import events_pb2
 from deploy.local.launcher import StackProcess, stack_env
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, find_binary, free_port
+from deploy.local.stack import operator_tls
 from services.payment.providers.sandbox import (
     SIGNATURE_HEADER,
     SandboxProvider,
@@ -312,7 +313,11 @@ async def bench_catalog_read(ctx: Context) -> None:
         raw_db = await closed_loop(raw_query, 16, ctx.scale(2, 10))
     finally:
         await pool.close()
-    async with grpc.aio.insecure_channel(ctx.settings.catalog_addr) as channel:
+    # The same connection the services use: mutual TLS, here as the stack's `operator` identity.
+    assert ctx.stack_process is not None
+    operator = operator_tls(ctx.stack_process.data_dir)
+    credentials = grpc.ssl_channel_credentials(operator.ca, operator.key, operator.cert)
+    async with grpc.aio.secure_channel(ctx.settings.catalog_addr, credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
 
         async def raw_grpc() -> None:

@@ -19,7 +19,7 @@ import asyncio
 import importlib
 import sys
 
-from services.runtime.config import SERVICE_NAMES, load_settings
+from services.runtime.config import SERVICE_NAMES, Settings, load_settings
 
 
 def _serve(service: str) -> None:
@@ -88,10 +88,24 @@ def _payment_reconcile(day: str) -> int:
     return asyncio.run(reconcile(load_settings(), date.fromisoformat(day)))
 
 
+def _operator_settings() -> Settings:
+    """Settings for an operator command: its own COUNSEL_TLS_* identity when set, else the `operator`
+    identity the local stack (`counsel up`) issued in its data directory."""
+    settings = load_settings()
+    pki = settings.data_dir.resolve() / "run" / "pki"
+    if settings.tls_cert_file or not (pki / "operator.pem").exists():
+        return settings
+    return load_settings(
+        tls_ca_file=str(pki / "ca.pem"),
+        tls_cert_file=str(pki / "operator.pem"),
+        tls_key_file=str(pki / "operator.key"),
+    )
+
+
 def _documents_cancel(document_order_id: str, reason: str) -> int:
     from services.documents.tools import cancel
 
-    return asyncio.run(cancel(load_settings(), document_order_id, reason))
+    return asyncio.run(cancel(_operator_settings(), document_order_id, reason))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ from deploy.local.servers import (
     find_binary,
     free_port,
 )
+from services.runtime.pki import LocalAuthority, TlsMaterial
 
 TESTS_DIR = Path(__file__).resolve().parent
 _DIR_MARKERS = ("unit", "workflows", "integration", "e2e")
@@ -127,3 +128,22 @@ def unique_name() -> str:
     """A short unique lowercase identifier (``t`` + 10 hex digits), valid as a database, stream, subject
     token or task queue name."""
     return f"t{secrets.token_hex(5)}"
+
+
+class Identities:
+    """Mutual-TLS identities for the processes a test stands up: `pki("payment")` is the payment service's
+    certificate, key and CA, issued once per session by a throwaway authority."""
+
+    def __init__(self, authority: LocalAuthority) -> None:
+        self.authority = authority
+        self._issued: dict[str, TlsMaterial] = {}
+
+    def __call__(self, identity: str) -> TlsMaterial:
+        if identity not in self._issued:
+            self._issued[identity] = self.authority.issue(identity).read()
+        return self._issued[identity]
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Identities:
+    return Identities(LocalAuthority(tmp_path_factory.mktemp("pki")))

@@ -41,18 +41,22 @@ WORKFLOWS = [ConsultationWorkflow, DocumentOrderWorkflow, OrderWorkflow, Booking
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
     consultation = ConsultationActivities(
         ConsultationServiceStub(
-            open_channel(settings.consultation_addr, default_timeout=settings.grpc_deadline_seconds)
+            open_channel(
+                settings.consultation_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+            )
         )
     )
     documents_stub = DocumentsServiceStub(
-        open_channel(settings.documents_addr, default_timeout=settings.grpc_deadline_seconds)
+        open_channel(settings.documents_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds)
     )
     booking_stub = BookingServiceStub(
-        open_channel(settings.booking_addr, default_timeout=settings.grpc_deadline_seconds)
+        open_channel(settings.booking_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds)
     )
     payment = PaymentActivities(
         PaymentServiceStub(
-            open_channel(settings.payment_addr, default_timeout=settings.grpc_deadline_seconds)
+            open_channel(
+                settings.payment_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+            )
         ),
         documents_stub,
         booking_stub,

@@ -27,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from deploy.local.bootstrap import migrate_all, seed_all
 from deploy.local.servers import NatsServer, PostgresServer, ServerStartError, TemporalDevServer, port_in_use
 from services.runtime.config import SERVICE_NAMES, Settings, load_settings
+from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
 
 COLORS = ["36", "32", "33", "35", "34", "96", "92", "93", "95", "94"]
 READY_TIMEOUT = 120.0
@@ -84,8 +85,20 @@ def _secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def _grpc_serving(port: int, timeout: float = 1.0) -> str:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+def _pki_dir(data_dir: Path) -> Path:
+    """The local authority and every process's certificate (services/runtime/pki.py)."""
+    return data_dir / "run" / "pki"
+
+
+def operator_tls(data_dir: Path) -> TlsMaterial:
+    """The `operator` identity `counsel up` issued: what `counsel status` checks the services with."""
+    pki = _pki_dir(data_dir)
+    return TlsFiles(pki / "ca.pem", pki / "operator.pem", pki / "operator.key").read()
+
+
+def _grpc_serving(port: int, tls: TlsMaterial, timeout: float = 1.0) -> str:
+    credentials = grpc.ssl_channel_credentials(tls.ca, tls.key, tls.cert)
+    with grpc.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=""), timeout=timeout
@@ -114,6 +127,7 @@ class Stack:
         self.servers: list[PostgresServer | NatsServer | TemporalDevServer] = []
         self.children: list[Child] = []
         self.env: dict[str, str] = {}
+        self.identities: dict[str, TlsFiles] = {}
         self.stopping = False
 
     # -- start ---------------------------------------------------------------------------------------
@@ -201,11 +215,22 @@ class Stack:
         say("loading demo data …")
         asyncio.run(seed_all(settings))
 
+    def issue_identities(self) -> None:
+        """A certificate for each process (and `operator`, for `counsel status` and the operator tools),
+        fresh at every start, from the stack's own authority."""
+        authority = LocalAuthority(_pki_dir(self.data_dir))
+        for name in [child.name for child in self.children] + ["operator"]:
+            self.identities[name] = authority.issue(name)
+
     def spawn(self) -> None:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         env.setdefault("COUNSEL_ENV", "dev")
         for child in self.children:
             child_env = dict(env)
+            identity = self.identities[child.name]
+            child_env["COUNSEL_TLS_CA_FILE"] = str(identity.ca_file)
+            child_env["COUNSEL_TLS_CERT_FILE"] = str(identity.cert_file)
+            child_env["COUNSEL_TLS_KEY_FILE"] = str(identity.key_file)
             if (
                 child.name == "worker"
                 and "COUNSEL_TEMPORAL_METRICS_PORT" not in os.environ
@@ -225,6 +250,7 @@ class Stack:
             child.reader.start()
 
     def wait_ready(self) -> None:
+        operator = self.identities["operator"].read()
         deadline = time.monotonic() + READY_TIMEOUT
         pending = {c.name for c in self.children}
         while pending:
@@ -238,7 +264,11 @@ class Stack:
                         child.name == "gateway"
                         and _http_status(f"http://127.0.0.1:{child.port}/healthz")[0] == 200
                     )
-                    or (child.port and child.name != "gateway" and _grpc_serving(child.port) == "SERVING")
+                    or (
+                        child.port
+                        and child.name != "gateway"
+                        and _grpc_serving(child.port, operator) == "SERVING"
+                    )
                 ):
                     pending.discard(child.name)
                     say(f"  ✓ {child.name} ready ({len(self.children) - len(pending)}/{len(self.children)})")
@@ -327,6 +357,7 @@ def run_stack() -> int:
     try:
         stack.start_servers()
         stack.bootstrap()
+        stack.issue_identities()
         say("starting 7 services, the worker and the gateway …")
         stack.spawn()
         stack.wait_ready()
@@ -359,6 +390,7 @@ def print_status() -> int:
         return 1
     state = json.loads(state_file.read_text())
     rows: list[tuple[str, bool, str]] = []
+    operator = operator_tls(settings.data_dir.resolve())
     for name, info in state["processes"].items():
         alive = info["pid"] is not None and _pid_alive(info["pid"])
         if name == "gateway":
@@ -368,7 +400,7 @@ def print_status() -> int:
                 for dep, status in (body.get("dependencies") or {}).items():
                     rows.append((f"{dep} (services)", status == "ok", f"{status}, as the services see it"))
         elif info["port"]:
-            serving = _grpc_serving(info["port"]) if alive else "DOWN"
+            serving = _grpc_serving(info["port"], operator) if alive else "DOWN"
             rows.append((name, serving == "SERVING", f"pid {info['pid']}, gRPC :{info['port']} {serving}"))
         else:
             rows.append((name, alive, f"pid {info['pid']}"))

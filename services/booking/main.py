@@ -30,7 +30,9 @@ async def serve(settings: Settings) -> None:
         catalog = cast(
             "CatalogServiceAsyncStub",
             CatalogServiceStub(
-                open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
+                open_channel(
+                    settings.catalog_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+                )
             ),
         )
         server = rt.grpc_server()

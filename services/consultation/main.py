@@ -68,13 +68,17 @@ async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         temporal = await rt.temporal()
         payments = PaymentServiceStub(
-            open_channel(settings.payment_addr, default_timeout=settings.grpc_deadline_seconds)
+            open_channel(
+                settings.payment_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+            )
         )
         server = rt.grpc_server()
         catalog = cast(
             "CatalogServiceAsyncStub",
             CatalogServiceStub(
-                open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
+                open_channel(
+                    settings.catalog_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+                )
             ),
         )
         store = ConsultationStore(rt.db, rt.outbox)

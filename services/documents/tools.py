@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 async def cancel(settings: Settings, document_order_id: str, reason: str) -> int:
     """Prints the order's new stage; exit code 0 when cancelled (or already), 1 when refused."""
     async with open_channel(
-        settings.documents_addr, default_timeout=settings.grpc_deadline_seconds
+        settings.documents_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
     ) as channel:
         stub = cast("DocumentsServiceAsyncStub", DocumentsServiceStub(channel))
         try:

@@ -48,9 +48,10 @@ class Connections:
     """The open channels behind a `Clients`; `close()` them on shutdown."""
 
     def __init__(self, settings: Settings) -> None:
-        timeout = settings.grpc_deadline_seconds
+        timeout, tls = settings.grpc_deadline_seconds, settings.tls()
         self.channels: dict[str, grpc.aio.Channel] = {
-            name: open_channel(settings.peer_addr(name), default_timeout=timeout) for name in SERVICE_NAMES
+            name: open_channel(settings.peer_addr(name), tls, default_timeout=timeout)
+            for name in SERVICE_NAMES
         }
         channels = self.channels
         # The generated stubs are typed async only when the channel's type is known; open_channel's is not.

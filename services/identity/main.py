@@ -48,7 +48,9 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
     jwks = LocalJwks()
     async with (
         service_runtime(settings, SERVICE, TABLES, jwks=jwks) as rt,
-        open_channel(settings.notification_addr, default_timeout=settings.grpc_deadline_seconds) as channel,
+        open_channel(
+            settings.notification_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+        ) as channel,
     ):
         store = IdentityStore(rt.db, rt.outbox, cipher, settings, policy=policy)
         jwks.store = store

@@ -64,7 +64,9 @@ async def serve(settings: Settings) -> None:
         identity = cast(
             "IdentityServiceAsyncStub",
             IdentityServiceStub(
-                open_channel(settings.identity_addr, default_timeout=settings.grpc_deadline_seconds)
+                open_channel(
+                    settings.identity_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+                )
             ),
         )
         store = NotificationStore(

@@ -46,21 +46,27 @@ async def serve(settings: Settings) -> None:
         catalog = cast(
             "CatalogServiceAsyncStub",
             CatalogServiceStub(
-                open_channel(settings.catalog_addr, default_timeout=settings.grpc_deadline_seconds)
+                open_channel(
+                    settings.catalog_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+                )
             ),
         )
         deadline = settings.grpc_deadline_seconds
         documents = cast(
             "DocumentsServiceAsyncStub",
-            DocumentsServiceStub(open_channel(settings.documents_addr, default_timeout=deadline)),
+            DocumentsServiceStub(
+                open_channel(settings.documents_addr, settings.tls(), default_timeout=deadline)
+            ),
         )
         consultation = cast(
             "ConsultationServiceAsyncStub",
-            ConsultationServiceStub(open_channel(settings.consultation_addr, default_timeout=deadline)),
+            ConsultationServiceStub(
+                open_channel(settings.consultation_addr, settings.tls(), default_timeout=deadline)
+            ),
         )
         booking = cast(
             "BookingServiceAsyncStub",
-            BookingServiceStub(open_channel(settings.booking_addr, default_timeout=deadline)),
+            BookingServiceStub(open_channel(settings.booking_addr, settings.tls(), default_timeout=deadline)),
         )
         # The fulfilment's owners, asked for its stages when a client reads the order's timeline.
         timeline = OrderTimeline(

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.runtime.pki import TlsFiles, TlsMaterial
+
 SERVICE_NAMES: tuple[str, ...] = (
     "identity",
     "catalog",
@@ -71,6 +73,14 @@ class Settings(BaseSettings):
     notification_addr: str = f"127.0.0.1:{DEFAULT_GRPC_PORTS['notification']}"
     # What a service binds; empty means the port of its own `<SVC>_ADDR` on 127.0.0.1.
     grpc_listen: str = ""
+    # Where the health service alone is also served without TLS, for Kubernetes' gRPC probes ("" = nowhere).
+    grpc_health_listen: str = ""
+    # This process's identity for mutual TLS between processes (services/runtime/pki.py): the authority's
+    # CA bundle, its certificate and its key, as PEM files. Every gRPC server and channel needs them;
+    # `counsel up` makes them locally, cert-manager in a cluster.
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
     grpc_deadline_seconds: float = 10.0
     # Prometheus /metrics for a service or the worker; unset = the local default for that process, 0 = off.
     metrics_port: int | None = None
@@ -146,6 +156,20 @@ class Settings(BaseSettings):
                 "COUNSEL_SECRET_KEY must be set to a random value of at least 32 characters in prod"
             )
         return self
+
+    def tls(self) -> TlsMaterial:
+        """This process's TLS material; a clear error at start when it is not configured (there is no
+        insecure mode to fall back to)."""
+        files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
+        if not all(files):
+            raise RuntimeError(
+                "COUNSEL_TLS_CA_FILE, COUNSEL_TLS_CERT_FILE and COUNSEL_TLS_KEY_FILE must name this process's "
+                "mutual-TLS files (counsel up makes them locally; cert-manager in a cluster)"
+            )
+        try:
+            return TlsFiles(*(Path(f) for f in files)).read()
+        except OSError as exc:
+            raise RuntimeError(f"cannot read this process's TLS files: {exc}") from exc
 
     def peer_addr(self, service: str) -> str:
         """The gRPC address of a service (`COUNSEL_<SVC>_ADDR`)."""

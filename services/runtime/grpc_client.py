@@ -1,5 +1,5 @@
-"""The one way to call a peer service: a channel whose calls carry the correlation id and the caller's
-token and always have a deadline."""
+"""The one way to call a peer service: a mutual-TLS channel whose calls carry the correlation id and the
+caller's token and always have a deadline."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 
 from services.runtime.context import CORRELATION_HEADER, access_token_var, current_correlation_id
+from services.runtime.pki import TlsMaterial
 
 
 def _propagating(details: grpc.aio.ClientCallDetails, default_timeout: float) -> grpc.aio.ClientCallDetails:
@@ -57,10 +58,15 @@ class PropagatingStreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):  # ty
         return await continuation(_propagating(client_call_details, self.default_timeout), request)
 
 
-def open_channel(address: str, *, default_timeout: float = 10.0) -> grpc.aio.Channel:
-    """An insecure channel for the local and in-cluster network (mTLS is terminated by the mesh)."""
-    return grpc.aio.insecure_channel(
+def open_channel(address: str, tls: TlsMaterial, *, default_timeout: float = 10.0) -> grpc.aio.Channel:
+    """A mutual-TLS channel to a counsel service: this process presents its own certificate (its identity)
+    and accepts only a server certificate the counsel authority signed for the address it dials."""
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.cert
+    )
+    return grpc.aio.secure_channel(
         address,
+        credentials,
         interceptors=[PropagatingInterceptor(default_timeout), PropagatingStreamInterceptor(default_timeout)],
         options=[("grpc.enable_retries", 1), ("grpc.keepalive_time_ms", 30_000)],
     )

@@ -1,4 +1,5 @@
-"""The one gRPC server bootstrap: health checking, reflection, and the interceptors every service needs."""
+"""The one gRPC server bootstrap: mutual TLS, the authorization policy, health checking, reflection (dev
+only), and the interceptors every service needs."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from services.runtime.auth import TokenVerifier, bearer_token
 from services.runtime.context import (
     CORRELATION_HEADER,
     access_token_var,
+    caller_var,
     correlation_id_var,
     new_correlation_id,
     principal_var,
 )
-from services.runtime.errors import DomainError
+from services.runtime.errors import DomainError, PermissionDenied, Unauthenticated
 from services.runtime.metrics import GRPC_DURATION, GRPC_REQUESTS
+from services.runtime.pki import TlsMaterial, identity_of
+from services.runtime.policy import USER, Callers, callers_of
 
 ERROR_DETAILS_KEY = "counsel-error-details-bin"
 access_log = logging.getLogger("counsel.access")
@@ -43,8 +47,28 @@ def error_trailers(error: DomainError) -> tuple[tuple[str, bytes], ...]:
     return ((ERROR_DETAILS_KEY, details.SerializeToString()),)
 
 
+def calling_process(context: grpc.aio.ServicerContext) -> str:
+    """The calling process's identity: the SPIFFE ID of the client certificate its mutual-TLS connection
+    presented ("" when there is none, or it is not a counsel identity)."""
+    for spiffe in context.auth_context().get("peer_spiffe_id", ()):
+        return identity_of(spiffe.decode(errors="replace"))
+    return ""
+
+
+def authorize(callers: Callers | None, caller: str, has_token: bool, method: str) -> None:
+    """The policy's word on this call (services/runtime/policy.py): Unauthenticated without a counsel
+    identity or without the user token the entry asks for, PermissionDenied for a caller it does not name."""
+    if not caller:
+        raise Unauthenticated("connect with a counsel service certificate (mutual TLS)")
+    if callers is None or caller not in callers:
+        raise PermissionDenied(f"{caller} may not call {method}", reason="caller_not_allowed")
+    if callers[caller] == USER and not has_token:
+        raise Unauthenticated(f"{method} is called on behalf of a signed-in user; send their token")
+
+
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Per call: adopts the caller's correlation id, verifies the caller's token into the principal
+    """Per call: adopts the caller's correlation id, decides whether the calling process may make this call
+    (its mutual-TLS identity against the policy table), verifies the user's token into the principal
     context, records RED metrics and one JSON access-log line, and maps DomainError to a status with
     `ErrorDetails` in the trailers. Any other exception is logged and answered INTERNAL without details."""
 
@@ -65,33 +89,38 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if full_method.startswith("/grpc.health.") or full_method.startswith("/grpc.reflection."):
             return handler
         method = full_method.rsplit("/", 1)[-1]
+        callers = callers_of(full_method)
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(cast(StreamHandler, handler.unary_stream), method, metadata),
+                self._wrap_stream(cast(StreamHandler, handler.unary_stream), method, metadata, callers),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        wrapped = self._wrap(cast(UnaryHandler, handler.unary_unary), method, metadata)
+        wrapped = self._wrap(cast(UnaryHandler, handler.unary_unary), method, metadata, callers)
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
 
-    def _wrap(self, inner: UnaryHandler, method: str, metadata: dict[str, Any]) -> UnaryHandler:
+    def _wrap(
+        self, inner: UnaryHandler, method: str, metadata: dict[str, Any], callers: Callers | None
+    ) -> UnaryHandler:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            async with self._call(method, metadata, context):
+            async with self._call(method, metadata, context, callers):
                 return await inner(request, context)
             raise AssertionError("unreachable: _call never swallows an error")  # pragma: no cover
 
         return handle
 
-    def _wrap_stream(self, inner: StreamHandler, method: str, metadata: dict[str, Any]) -> StreamHandler:
+    def _wrap_stream(
+        self, inner: StreamHandler, method: str, metadata: dict[str, Any], callers: Callers | None
+    ) -> StreamHandler:
         """The same for a server-streaming call: the principal holds for the whole stream, and an error
         after some messages still ends the call with its status and details."""
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            async with self._call(method, metadata, context):
+            async with self._call(method, metadata, context, callers):
                 async for reply in inner(request, context):
                     yield reply
 
@@ -99,17 +128,24 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     @contextlib.asynccontextmanager
     async def _call(
-        self, method: str, metadata: dict[str, Any], context: grpc.aio.ServicerContext
+        self,
+        method: str,
+        metadata: dict[str, Any],
+        context: grpc.aio.ServicerContext,
+        callers: Callers | None,
     ) -> AsyncIterator[None]:
         correlation_token = correlation_id_var.set(
             str(metadata.get(CORRELATION_HEADER) or new_correlation_id())
         )
         principal_token = principal_var.set(None)
         access_token_token = access_token_var.set("")
+        caller = calling_process(context)
+        caller_token = caller_var.set(caller)
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
             token = bearer_token(metadata.get("authorization"))
+            authorize(callers, caller, bool(token), f"{self.service}.{method}")
             if token and self.verifier is not None:
                 principal_var.set(await self.verifier.verify(token))
                 access_token_var.set(token)  # forwarded when this call makes calls of its own
@@ -131,25 +167,50 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             access_log.info(
                 "grpc %s",
                 method,
-                extra={"rpc": method, "code": code.name, "duration_ms": round(elapsed * 1000, 2)},
+                extra={
+                    "rpc": method,
+                    "caller": caller,
+                    "code": code.name,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
             )
+            caller_var.reset(caller_token)
             access_token_var.reset(access_token_token)
             principal_var.reset(principal_token)
             correlation_id_var.reset(correlation_token)
 
 
 class GrpcServer:
-    """A grpc.aio server with health and reflection. Add servicers, then `start()`; `stop()` drains."""
+    """A grpc.aio server on mutual TLS with health (and reflection where enabled). Add servicers, then
+    `start()`; `stop()` drains. Only a client whose certificate the counsel authority signed can connect;
+    which calls it may make is the policy's to say (ServiceInterceptor).
 
-    def __init__(self, service: str, listen: str, verifier: TokenVerifier | None) -> None:
+    With `health_listen`, the health service alone is also served without TLS there: Kubernetes' gRPC
+    probes cannot present a certificate. It answers nothing but SERVING / NOT_SERVING."""
+
+    def __init__(
+        self,
+        service: str,
+        listen: str,
+        verifier: TokenVerifier | None,
+        tls: TlsMaterial,
+        *,
+        reflection: bool = False,
+        health_listen: str = "",
+    ) -> None:
         self.service = service
         self.listen = listen
-        self.server = grpc.aio.server(
-            interceptors=[ServiceInterceptor(service, verifier)],
-            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 32 * 1024 * 1024)],
-        )
+        self.tls = tls
+        self.reflection = reflection
+        self.health_listen = health_listen
+        options = [("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 32 * 1024 * 1024)]
+        self.server = grpc.aio.server(interceptors=[ServiceInterceptor(service, verifier)], options=options)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.probe_server: grpc.aio.Server | None = None
+        if health_listen:
+            self.probe_server = grpc.aio.server(options=options)
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self.probe_server)
         self.service_names: list[str] = []
         self.port = 0
 
@@ -159,18 +220,26 @@ class GrpcServer:
         self.service_names.append(full_name)
 
     async def start(self) -> int:
-        reflection.enable_server_reflection(
-            [
-                *self.service_names,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ],
-            self.server,
+        if self.reflection:
+            reflection.enable_server_reflection(
+                [
+                    *self.service_names,
+                    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                    reflection.SERVICE_NAME,
+                ],
+                self.server,
+            )
+        credentials = grpc.ssl_server_credentials(
+            [(self.tls.key, self.tls.cert)], root_certificates=self.tls.ca, require_client_auth=True
         )
-        self.port = self.server.add_insecure_port(self.listen)
+        self.port = self.server.add_secure_port(self.listen, credentials)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.listen} (is the port already in use?)")
+        if self.probe_server is not None and self.probe_server.add_insecure_port(self.health_listen) == 0:
+            raise OSError(f"cannot listen on {self.health_listen} (is the port already in use?)")
         await self.server.start()
+        if self.probe_server is not None:
+            await self.probe_server.start()
         for name in ["", *self.service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self.port
@@ -194,3 +263,5 @@ class GrpcServer:
     async def stop(self, grace: float = 5.0) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.probe_server is not None:
+            await self.probe_server.stop(0)

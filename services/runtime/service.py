@@ -36,7 +36,7 @@ def remote_jwks(settings: Settings) -> JwksFetcher:
     """Fetch identity's public keys over gRPC (used by every service but identity itself)."""
 
     async def fetch() -> dict[str, Any]:
-        async with open_channel(settings.identity_addr, default_timeout=5.0) as channel:
+        async with open_channel(settings.identity_addr, settings.tls(), default_timeout=5.0) as channel:
             reply = await identity_service_pb2_grpc.IdentityServiceStub(channel).GetJwks(
                 identity_service_pb2.GetJwksRequest()
             )
@@ -71,7 +71,14 @@ class ServiceRuntime:
         return self._temporal
 
     def grpc_server(self) -> GrpcServer:
-        return GrpcServer(self.service, self.settings.listen_addr(self.service), self.verifier)
+        return GrpcServer(
+            self.service,
+            self.settings.listen_addr(self.service),
+            self.verifier,
+            self.settings.tls(),
+            reflection=self.settings.env == "dev",
+            health_listen=self.settings.grpc_health_listen,
+        )
 
     async def dependency_health(self) -> dict[str, bool]:
         """Whether each dependency this process uses answers now."""

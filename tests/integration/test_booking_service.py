@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -59,6 +59,7 @@ from services.runtime.events import Outbox
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.migrations import migrate
+from services.runtime.pki import TlsMaterial
 
 KID = "booking-test-key"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -107,7 +108,10 @@ class Platform:
     http: httpx.AsyncClient
     keys: Keys
     store: BookingStore
-    booking: Any  # BookingService stub, called without a token (as the workflow's activities do)
+    booking: (
+        Any  # BookingService stub as the worker, called without a token (as the workflow's activities do)
+    )
+    user_booking: Any  # BookingService stub as the gateway, called with a user's token
     lawyer_user_id: str
 
     def client(self, tenant: str = "tenant-1", user: str = "client-1") -> dict[str, str]:
@@ -138,7 +142,7 @@ def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settin
 
 
 @pytest.fixture(scope="module")
-async def platform(settings: Settings) -> AsyncIterator[Platform]:
+async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> AsyncIterator[Platform]:
     """The catalog (seeded) and booking services on their own databases, and the gateway in front."""
     keys = Keys(settings)
     for service in ("catalog", "booking"):
@@ -146,35 +150,39 @@ async def platform(settings: Settings) -> AsyncIterator[Platform]:
         await migrate(service, settings.database_dsn(service))
     catalog_db = Database(settings.database_dsn("catalog"))
     await seed_demo(CatalogStore(catalog_db))
-    catalog_server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier())
+    catalog_server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier(), pki("catalog"))
     catalog_server.add(
         add_CatalogServiceServicer_to_server,
         CatalogServicer(CatalogStore(catalog_db, Outbox("catalog", settings, CATALOG_TABLES))),
         catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
     )
     catalog_port = await catalog_server.start()
-    catalog_channel = open_channel(f"127.0.0.1:{catalog_port}", default_timeout=10.0)
+    catalog_channel = open_channel(f"127.0.0.1:{catalog_port}", pki("booking"), default_timeout=10.0)
     catalog = CatalogServiceStub(catalog_channel)
 
     booking_db = Database(settings.database_dsn("booking"), pool_size=10)
     store = BookingStore(booking_db, Outbox("booking", settings, BOOKING_TABLES))
-    booking_server = GrpcServer("booking", "127.0.0.1:0", keys.verifier())
+    booking_server = GrpcServer("booking", "127.0.0.1:0", keys.verifier(), pki("booking"))
     booking_server.add(
         add_BookingServiceServicer_to_server,
         BookingServicer(store, cast(Any, catalog)),
         pb.DESCRIPTOR.services_by_name["BookingService"].full_name,
     )
     booking_port = await booking_server.start()
-    booking_channel = open_channel(f"127.0.0.1:{booking_port}", default_timeout=30.0)
+    # The workflow's activities (the worker, without a token) and the gateway (a user's token) apart.
+    booking_channel = open_channel(f"127.0.0.1:{booking_port}", pki("worker"), default_timeout=30.0)
     booking = BookingServiceStub(booking_channel)
+    gateway_channel = open_channel(f"127.0.0.1:{booking_port}", pki("gateway"), default_timeout=30.0)
+    gateway_booking = BookingServiceStub(gateway_channel)
+    gateway_catalog_channel = open_channel(f"127.0.0.1:{catalog_port}", pki("gateway"), default_timeout=10.0)
     lawyer = (await catalog.GetLawyer(catalog_service_pb2.GetLawyerRequest(lawyer_id=LAWYER))).lawyer
 
     clients = Clients(
         identity=cast(Any, None),
-        catalog=cast(Any, catalog),
+        catalog=cast(Any, CatalogServiceStub(gateway_catalog_channel)),
         consultation=cast(Any, None),
         documents=cast(Any, None),
-        booking=cast(Any, booking),
+        booking=cast(Any, gateway_booking),
         payment=cast(Any, None),
         notification=cast(Any, None),
     )
@@ -182,9 +190,9 @@ async def platform(settings: Settings) -> AsyncIterator[Platform]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
     ) as http:
-        yield Platform(http, keys, store, booking, lawyer.user_id)
-    await booking_channel.close()
-    await catalog_channel.close()
+        yield Platform(http, keys, store, booking, gateway_booking, lawyer.user_id)
+    for channel in (booking_channel, gateway_channel, catalog_channel, gateway_catalog_channel):
+        await channel.close()
     await booking_server.stop(grace=0.5)
     await catalog_server.stop(grace=0.5)
     await booking_db.close()
@@ -531,7 +539,7 @@ async def test_an_expired_hold_cannot_be_confirmed_and_frees_its_slot(platform: 
 
 async def stages_of(platform: Platform, booking_id: str) -> list[tuple[str, str, str]]:
     """(stage, status, actor) of the booking's recorded stages, as the client's GetBooking returns them."""
-    reply = await platform.booking.GetBooking(
+    reply = await platform.user_booking.GetBooking(
         pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
     )
     return [(s.stage, s.status, s.actor) for s in reply.booking.stages]
@@ -544,7 +552,7 @@ async def test_every_transition_records_its_stage_with_due_times_for_the_order_t
     held = await book(platform, next_weekday(40, 10))
     booking_id = held["id"]
     start = datetime.fromisoformat(held["start"])
-    reply = await platform.booking.GetBooking(
+    reply = await platform.user_booking.GetBooking(
         pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
     )
     [first] = reply.booking.stages
@@ -567,7 +575,7 @@ async def test_every_transition_records_its_stage_with_due_times_for_the_order_t
     await platform.store.check_in(lawyer, booking_id, now=new_start + timedelta(minutes=2))  # no 2nd stage
     await platform.store.complete(lawyer, booking_id, "合同审阅完成", now=new_start + timedelta(minutes=50))
     await platform.store.complete(None, booking_id, "")  # the workflow's automatic completion: no 2nd stage
-    reply = await platform.booking.GetBooking(
+    reply = await platform.user_booking.GetBooking(
         pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
     )
     stages = reply.booking.stages
@@ -583,7 +591,7 @@ async def test_every_transition_records_its_stage_with_due_times_for_the_order_t
     assert not stages[3].HasField("due_at") and not stages[4].HasField("due_at")
     assert stages[4].entered_at.ToDatetime(UTC) == new_start + timedelta(minutes=50)
     # An agent's listing carries the same records.
-    listed = await platform.booking.ListBookings(
+    listed = await platform.user_booking.ListBookings(
         pb.ListBookingsRequest(status="completed"),
         metadata=tuple(platform.keys.headers("agent-1", "agent").items()),
     )

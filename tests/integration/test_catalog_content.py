@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -54,6 +54,7 @@ from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRel
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.migrations import migrate
+from services.runtime.pki import TlsMaterial
 from services.runtime.records import encode_cursor
 
 KID = "catalog-test-key"
@@ -133,7 +134,7 @@ def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settin
 
 
 @pytest.fixture(scope="module")
-async def platform(settings: Settings) -> AsyncIterator[Platform]:
+async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> AsyncIterator[Platform]:
     """One migrated, seeded catalog database and service for the module: the tests create their own
     lawyers and articles with fresh ids, so they do not disturb one another."""
     await ensure_database(settings.database_url, settings.database_name("catalog"))
@@ -143,14 +144,14 @@ async def platform(settings: Settings) -> AsyncIterator[Platform]:
     await seed_demo(CatalogStore(db))  # idempotent: a restart seeds again
     keys = Keys(settings)
     outbox = Outbox("catalog", settings, TABLES)
-    server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier())
+    server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier(), pki("catalog"))
     server.add(
         add_CatalogServiceServicer_to_server,
         CatalogServicer(CatalogStore(db, outbox)),
         catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
     )
     port = await server.start()
-    channel = open_channel(f"127.0.0.1:{port}", default_timeout=10.0)
+    channel = open_channel(f"127.0.0.1:{port}", pki("gateway"), default_timeout=10.0)
     stub = CatalogServiceStub(channel)
     clients = Clients(
         identity=cast(Any, None),

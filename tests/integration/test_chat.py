@@ -11,7 +11,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -60,6 +60,7 @@ from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRel
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.migrations import migrate
+from services.runtime.pki import TlsMaterial
 from services.runtime.service import cancel_all
 
 KID = "chat-test"
@@ -168,20 +169,22 @@ async def _serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
 
 
 @pytest.fixture(scope="module")
-async def platform(settings: Settings) -> AsyncIterator[Platform]:
+async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> AsyncIterator[Platform]:
     keys = Keys(settings)
     # The catalog with its demo content: the approved FAQ entries the chat answers from.
     await ensure_database(settings.database_url, settings.database_name("catalog"))
     await migrate("catalog", settings.database_dsn("catalog"))
     catalog_db = Database(settings.database_dsn("catalog"))
     await seed_demo(CatalogStore(catalog_db))
-    catalog_server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier())
+    catalog_server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier(), pki("catalog"))
     catalog_server.add(
         add_CatalogServiceServicer_to_server,
         CatalogServicer(CatalogStore(catalog_db, Outbox("catalog", settings, CATALOG_TABLES))),
         catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
     )
-    catalog_channel = open_channel(f"127.0.0.1:{await catalog_server.start()}", default_timeout=10.0)
+    catalog_channel = open_channel(
+        f"127.0.0.1:{await catalog_server.start()}", pki("consultation"), default_timeout=10.0
+    )
 
     await ensure_database(settings.database_url, settings.database_name("consultation"))
     await migrate("consultation", settings.database_dsn("consultation"))
@@ -189,7 +192,7 @@ async def platform(settings: Settings) -> AsyncIterator[Platform]:
     outbox = Outbox("consultation", settings, TABLES)
     bus = await EventBus.connect(settings, "chat-test")
     chat_store = ChatStore(db, outbox)
-    server = GrpcServer("consultation", "127.0.0.1:0", keys.verifier())
+    server = GrpcServer("consultation", "127.0.0.1:0", keys.verifier(), pki("consultation"))
     server.add(
         add_ConsultationServiceServicer_to_server,
         ConsultationServicer(
@@ -201,7 +204,7 @@ async def platform(settings: Settings) -> AsyncIterator[Platform]:
         ),
         consultation_service_pb2.DESCRIPTOR.services_by_name["ConsultationService"].full_name,
     )
-    channel = open_channel(f"127.0.0.1:{await server.start()}", default_timeout=10.0)
+    channel = open_channel(f"127.0.0.1:{await server.start()}", pki("gateway"), default_timeout=10.0)
     background = [
         asyncio.create_task(OutboxRelay(db, outbox, bus).run()),
         asyncio.create_task(

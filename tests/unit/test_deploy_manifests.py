@@ -414,3 +414,25 @@ def test_payment_alerts_query_the_counters_the_payment_service_exports(
     assert metric_names(mismatch["expr"]) == {"counsel_payment_amount_mismatches_total"}
     assert mismatch["for"] == "0m" and mismatch["labels"]["severity"] == "critical"
     assert "increase(" in mismatch["expr"]
+
+
+def test_every_process_gets_a_mutual_tls_identity_from_cert_manager(values: dict[str, Any]) -> None:
+    """Issue 17: each process's certificate names it (spiffe://counsel/<process>) and is mounted where
+    COUNSEL_TLS_*_FILE point; the services' probes use the plaintext health-only port, since Kubernetes'
+    gRPC probes cannot present a client certificate."""
+    certificates = (TEMPLATES / "certificates.yaml").read_text(encoding="utf-8")
+    assert "range $name, $svc := .Values.services" in certificates
+    assert "spiffe://counsel/{{ $name }}" in certificates
+    assert "usages: [server auth, client auth]" in certificates
+    env = values["env"]
+    mount = "/etc/counsel/tls/"
+    assert [env[f"COUNSEL_TLS_{part}_FILE"] for part in ("CA", "CERT", "KEY")] == [
+        f"{mount}ca.crt",
+        f"{mount}tls.crt",
+        f"{mount}tls.key",
+    ]
+    deployment = (TEMPLATES / "deployment.yaml").read_text(encoding="utf-8")
+    assert f"mountPath: {mount.rstrip('/')}" in deployment and "-tls" in deployment
+    assert env["COUNSEL_GRPC_HEALTH_LISTEN"] == f"0.0.0.0:{values['tls']['healthPort']}"
+    assert deployment.count("port: {{ $.Values.tls.healthPort }}") == 3  # startup, liveness, readiness
+    assert "port: {{ $svc.ports.grpc }}" not in deployment

@@ -1,0 +1,198 @@
+"""Who may call each RPC: one table for the whole platform, enforced by the gRPC server's interceptor
+(services/runtime/grpc_server.py) before any servicer runs (R-OPS-3, docs/security.md).
+
+An entry names the calling *processes* (their mutual-TLS identities) and what each must bring:
+- USER: an end user's access token, verified here; the servicer then checks the user's role and tenant.
+  The gateway's calls on a signed-in route are USER, so a call without a token can never be mistaken for
+  the platform acting on its own.
+- ANYONE: a token is optional (public reads, logging in, a provider's signed notification); without one the
+  servicer sees an anonymous caller and answers only what anyone may see.
+- ITSELF: the process acts on its own behalf (the worker recording a stage, payment reading a product for an
+  order); without a token the servicer sees the platform, which only these callers can ever be.
+
+An RPC missing from the table, or a caller missing from an entry, is refused: new RPCs are closed until
+someone decides who may call them (tests/unit/test_grpc_policy.py fails on a missing entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+USER = "user"
+ANYONE = "anyone"
+ITSELF = "itself"
+
+# The processes that hold a counsel identity.
+SERVICES = ("identity", "catalog", "consultation", "documents", "booking", "payment", "notification")
+PROCESSES = (*SERVICES, "gateway", "worker", "operator")
+
+Callers = Mapping[str, str]
+
+SIGNED_IN: Callers = {"gateway": USER}
+PUBLIC: Callers = {"gateway": ANYONE}
+WORKFLOW: Callers = {"worker": ITSELF}
+SIGNED_IN_OR_WORKFLOW: Callers = {"gateway": USER, "worker": ITSELF}
+NOBODY: Callers = {}
+
+_TABLE: dict[str, dict[str, Callers]] = {
+    "counsel.identity.v1.IdentityService": {
+        "Login": PUBLIC,
+        "RequestOtp": PUBLIC,
+        "Register": PUBLIC,
+        "Refresh": PUBLIC,
+        "Logout": PUBLIC,  # a refresh token is the credential; an expired access token must still log out
+        "StartOidcLogin": PUBLIC,
+        "FinishOidcLogin": PUBLIC,
+        # Public keys: every process verifies tokens with them.
+        "GetJwks": {process: ANYONE for process in PROCESSES if process != "identity"},
+        "GetMe": SIGNED_IN,
+        "UpdateMe": SIGNED_IN,
+        "IssueMembershipCard": SIGNED_IN,
+        "RevokeMembershipCard": SIGNED_IN,
+        "LinkMembershipCard": SIGNED_IN,
+        "InviteMember": SIGNED_IN,
+        "ExportMyData": SIGNED_IN,
+        "ListMyActivity": SIGNED_IN,
+        "ListUserActivity": SIGNED_IN,
+        "EraseMe": SIGNED_IN,
+        "ListMembers": SIGNED_IN,
+        "SetMemberRole": SIGNED_IN,
+        "CreateServiceClient": SIGNED_IN,
+        "RevokeServiceClient": SIGNED_IN,
+        # The firm's client-credentials exchange has no caller yet: firms reach counsel through the firm
+        # endpoint, which is still to come (issue 17, item 4).
+        "IssueServiceToken": NOBODY,
+        # Contact details of users, decrypted: only the notification service, to deliver messages.
+        "GetUser": {"notification": ITSELF},
+        "ListUsersByRole": {"notification": ITSELF},
+    },
+    "counsel.catalog.v1.CatalogService": {
+        "ListProducts": {"gateway": ANYONE, "booking": ITSELF},
+        "GetProduct": {"gateway": ANYONE, "booking": ITSELF, "documents": ITSELF, "payment": ITSELF},
+        "ListFirms": PUBLIC,
+        "GetFirm": {"gateway": ANYONE, "booking": ITSELF},
+        "ListLawyers": {"gateway": ANYONE, "booking": ITSELF},
+        "GetLawyer": {"gateway": ANYONE, "booking": ITSELF},
+        "ListArticles": {"gateway": ANYONE, "consultation": ITSELF},
+        "GetArticle": PUBLIC,
+        "CreateLawyer": SIGNED_IN,
+        "UpdateLawyer": SIGNED_IN,
+        "ActivateLawyer": SIGNED_IN,
+        "DeactivateLawyer": SIGNED_IN,
+        "CreateArticle": SIGNED_IN,
+        "UpdateArticle": SIGNED_IN,
+        "SubmitArticle": SIGNED_IN,
+        "ReviewArticle": SIGNED_IN,
+        "CreateReview": SIGNED_IN,
+        "UpsertProduct": SIGNED_IN,
+        "UpdateFirm": SIGNED_IN,
+        "SetLawyerOnline": SIGNED_IN,
+    },
+    "counsel.consultation.v1.ConsultationService": {
+        "CreateConsultation": SIGNED_IN,
+        "GetConsultation": {"gateway": USER, "payment": ITSELF},
+        "ListConsultations": SIGNED_IN,
+        "RecordStage": WORKFLOW,
+        "CloseConsultation": SIGNED_IN_OR_WORKFLOW,
+        "ClassifyConsultation": WORKFLOW,
+        "AssignLawyer": WORKFLOW,
+        "EscalateConsultation": WORKFLOW,
+        "PostMessage": SIGNED_IN,
+        "ListLawyerQueue": SIGNED_IN,
+        "RateConsultation": SIGNED_IN,
+        "ReclassifyConsultation": SIGNED_IN,
+        "ListAtRisk": SIGNED_IN,
+        "RaiseComplaint": SIGNED_IN,
+        "ListComplaints": SIGNED_IN,
+        "UpdateComplaint": SIGNED_IN,
+        "StartCall": SIGNED_IN,
+        "EndCall": SIGNED_IN,
+        "PostChatMessage": SIGNED_IN,
+        "ListChatMessages": SIGNED_IN,
+        "ListChatQueue": SIGNED_IN,
+        "PickUpChat": SIGNED_IN,
+        "CloseChat": SIGNED_IN,
+        "GetPurchaseIntent": SIGNED_IN,
+        "ListPurchaseLeads": SIGNED_IN,
+        "StartChat": SIGNED_IN,
+    },
+    "counsel.documents.v1.DocumentsService": {
+        "GetDocumentOrder": {"gateway": USER, "payment": ITSELF},
+        "ListDocumentOrders": SIGNED_IN,
+        "CreateDocumentOrder": SIGNED_IN_OR_WORKFLOW,
+        "AcknowledgeDocumentOrder": SIGNED_IN,
+        "UploadDraft": SIGNED_IN,
+        "ReviewDraft": SIGNED_IN,
+        "RequestRevision": SIGNED_IN,
+        "AcceptDocumentOrder": SIGNED_IN,
+        "DownloadVersion": SIGNED_IN,
+        "StreamVersion": SIGNED_IN,
+        "RecordStage": WORKFLOW,
+        "RecordBreach": WORKFLOW,
+        # Staff cancel through the gateway; an operator runs `python -m services.documents.tools cancel`.
+        "CancelDocumentOrder": {"gateway": USER, "operator": ITSELF},
+    },
+    "counsel.booking.v1.BookingService": {
+        "GetBooking": {"gateway": USER, "payment": ITSELF},
+        "GetAvailability": PUBLIC,
+        "CreateBooking": SIGNED_IN,
+        "ListBookings": SIGNED_IN,
+        "RescheduleBooking": SIGNED_IN,
+        "CancelBooking": SIGNED_IN,
+        "CheckInBooking": SIGNED_IN,
+        "CompleteBooking": SIGNED_IN_OR_WORKFLOW,
+        "ConfirmBooking": WORKFLOW,
+        "ExpireBooking": WORKFLOW,
+        "MarkNoShow": WORKFLOW,
+        "RemindBooking": WORKFLOW,
+        "CreateVisit": SIGNED_IN,
+        "ListVisits": SIGNED_IN,
+        "RecordQuality": SIGNED_IN,
+        "GetConnectProcess": PUBLIC,
+        "CreateConnectRequest": SIGNED_IN,
+        "ListConnectRequests": SIGNED_IN,
+    },
+    "counsel.payment.v1.PaymentService": {
+        "GetOrder": {"gateway": USER, "consultation": ITSELF},
+        "GetOrderTimeline": SIGNED_IN,
+        "ListOrders": SIGNED_IN,
+        "CreateOrder": SIGNED_IN,
+        "CancelOrder": SIGNED_IN,
+        "CreatePayment": SIGNED_IN,
+        # Providers are anonymous on the wire; their notifications prove themselves by signature.
+        "HandleNotification": PUBLIC,
+        "SandboxPay": PUBLIC,  # the sandbox provider's pay page (dev and test; refused elsewhere)
+        "VerifyVoucher": PUBLIC,
+        "GetVoucher": SIGNED_IN,
+        "GetInvoice": SIGNED_IN,
+        "VerifyLedger": SIGNED_IN,
+        "RefundOrder": SIGNED_IN_OR_WORKFLOW,
+        "ExpireOrder": WORKFLOW,
+        "AdvanceOrder": WORKFLOW,
+        "IssueVoucher": WORKFLOW,
+        "IssueInvoice": WORKFLOW,
+    },
+    "counsel.notification.v1.NotificationService": {
+        "ListNotifications": SIGNED_IN,
+        "MarkNotificationRead": SIGNED_IN,
+        "ListDevOutbox": PUBLIC,  # refused by the service outside dev and test
+        "GetPreferences": SIGNED_IN,
+        "UpdatePreferences": SIGNED_IN,
+        "ListDeliveries": SIGNED_IN,
+        # Messages from the platform's own sender (login codes, invitations): identity only.
+        "SendDirect": {"identity": ITSELF},
+    },
+}
+
+POLICY: Mapping[str, Callers] = MappingProxyType(
+    {
+        f"/{service}/{method}": MappingProxyType(dict(callers))
+        for service, methods in _TABLE.items()
+        for method, callers in methods.items()
+    }
+)
+
+
+def callers_of(full_method: str) -> Callers | None:
+    """The entry of `/package.Service/Method`, or None when the RPC has none (refused)."""
+    return POLICY.get(full_method)

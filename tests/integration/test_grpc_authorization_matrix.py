@@ -1,0 +1,206 @@
+"""The gRPC authorization matrix (issue 17, R-OPS-3): every RPC of every service, called over the real
+mutual-TLS server bootstrap and interceptor, by every process identity, by an identity the policy does not
+know, with and without a user's token — and by callers with no certificate, a certificate from another
+authority, or no TLS at all. Each outcome must be exactly what the policy table says; the servicers behind
+are stand-ins answering an empty reply, so what is checked is who gets *in*."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf import message_factory
+from jwt.algorithms import OKPAlgorithm
+
+from counsel.booking.v1 import booking_service_pb2
+from counsel.catalog.v1 import catalog_service_pb2
+from counsel.consultation.v1 import consultation_service_pb2
+from counsel.documents.v1 import documents_service_pb2
+from counsel.identity.v1 import identity_service_pb2
+from counsel.notification.v1 import notification_service_pb2
+from counsel.payment.v1 import payment_service_pb2
+from services.runtime.auth import TokenVerifier
+from services.runtime.grpc_server import GrpcServer
+from services.runtime.pki import LocalAuthority, TlsMaterial
+from services.runtime.policy import POLICY, PROCESSES, USER
+
+ISSUER, AUDIENCE, KID = "https://counsel.test/identity", "counsel-api-test", "matrix"
+MODULES = (
+    identity_service_pb2,
+    catalog_service_pb2,
+    consultation_service_pb2,
+    documents_service_pb2,
+    booking_service_pb2,
+    payment_service_pb2,
+    notification_service_pb2,
+)
+METHODS = [
+    (service, method)
+    for module in MODULES
+    for service in module.DESCRIPTOR.services_by_name.values()
+    for method in service.methods
+]
+OK, DENIED, UNAUTHENTICATED = (
+    grpc.StatusCode.OK,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
+)
+
+
+def expected(rpc: str, caller: str, with_token: bool) -> grpc.StatusCode:
+    callers = POLICY[rpc]
+    if caller not in callers:
+        return DENIED
+    if callers[caller] == USER and not with_token:
+        return UNAUTHENTICATED
+    return OK
+
+
+def stand_in_handlers() -> list[grpc.GenericRpcHandler]:
+    """Every RPC of every service, answering its empty reply (a server-streaming one, one empty message)."""
+    handlers = []
+    for service in {s for s, _ in METHODS}:
+        table: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+        for method in service.methods:
+            request = message_factory.GetMessageClass(method.input_type)
+            reply = message_factory.GetMessageClass(method.output_type)
+            if method.server_streaming:
+
+                async def stream(_: Any, __: Any, reply: Any = reply) -> AsyncIterator[Any]:
+                    yield reply()
+
+                table[method.name] = grpc.unary_stream_rpc_method_handler(
+                    stream, request.FromString, reply.SerializeToString
+                )
+            else:
+
+                async def unary(_: Any, __: Any, reply: Any = reply) -> Any:
+                    return reply()
+
+                table[method.name] = grpc.unary_unary_rpc_method_handler(
+                    unary, request.FromString, reply.SerializeToString
+                )
+        handlers.append(grpc.method_handlers_generic_handler(service.full_name, table))
+    return handlers
+
+
+class Tokens:
+    def __init__(self) -> None:
+        self.private = Ed25519PrivateKey.generate()
+        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
+
+    def bearer(self, role: str) -> str:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u1", "tid": "t1", "roles": [role], "iat": now}
+        token = jwt.encode(
+            {**claims, "exp": now + 600}, self.private, algorithm="EdDSA", headers={"kid": KID}
+        )
+        return f"Bearer {token}"
+
+    def verifier(self) -> TokenVerifier:
+        async def fetch() -> dict[str, Any]:
+            return self.jwks
+
+        return TokenVerifier(fetch, issuer=ISSUER, audience=AUDIENCE)
+
+
+@pytest.fixture(scope="module")
+async def server(pki: Callable[[str], TlsMaterial]) -> AsyncIterator[tuple[str, Tokens]]:
+    tokens = Tokens()
+    grpc_server = GrpcServer("matrix", "127.0.0.1:0", tokens.verifier(), pki("payment"))
+    grpc_server.server.add_generic_rpc_handlers(stand_in_handlers())
+    port = await grpc_server.start()
+    yield f"127.0.0.1:{port}", tokens
+    await grpc_server.stop(grace=0.1)
+
+
+async def outcomes(
+    channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]
+) -> dict[str, grpc.StatusCode]:
+    """The status of one call of every RPC over `channel`."""
+    seen: dict[str, grpc.StatusCode] = {}
+    for service, method in METHODS:
+        rpc = f"/{service.full_name}/{method.name}"
+        request = message_factory.GetMessageClass(method.input_type)
+        reply = message_factory.GetMessageClass(method.output_type)
+        try:
+            if method.server_streaming:
+                call = channel.unary_stream(rpc, request.SerializeToString, reply.FromString)
+                async for _ in call(request(), metadata=metadata, timeout=5):
+                    pass
+            else:
+                await channel.unary_unary(rpc, request.SerializeToString, reply.FromString)(
+                    request(), metadata=metadata, timeout=5
+                )
+            seen[rpc] = OK
+        except grpc.aio.AioRpcError as error:
+            seen[rpc] = error.code()
+    return seen
+
+
+def mtls(tls: TlsMaterial) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.cert
+    )
+
+
+@pytest.mark.parametrize("caller", [*PROCESSES, "stranger"])
+async def test_each_identity_gets_exactly_what_the_policy_gives_it(
+    server: tuple[str, Tokens], pki: Callable[[str], TlsMaterial], caller: str
+) -> None:
+    address, tokens = server
+    async with grpc.aio.secure_channel(address, mtls(pki(caller))) as channel:
+        without = await outcomes(channel, ())
+        with_token = await outcomes(channel, (("authorization", tokens.bearer("supervisor")),))
+    wrong = {
+        rpc: (without[rpc], with_token[rpc])
+        for rpc in POLICY
+        if (without[rpc], with_token[rpc]) != (expected(rpc, caller, False), expected(rpc, caller, True))
+    }
+    assert wrong == {}
+    if caller == "stranger":  # signed by counsel's authority, but named in no entry
+        assert set(without.values()) == set(with_token.values()) == {DENIED}
+
+
+async def test_a_forged_or_expired_user_token_is_refused_even_from_the_gateway(
+    server: tuple[str, Tokens], pki: Callable[[str], TlsMaterial]
+) -> None:
+    address, _ = server
+    forged = Tokens().bearer("supervisor")  # well-formed, signed by a key identity never published
+    async with grpc.aio.secure_channel(address, mtls(pki("gateway"))) as channel:
+        seen = await outcomes(channel, (("authorization", forged),))
+    assert {rpc: code for rpc, code in seen.items() if "gateway" in POLICY[rpc]} == {
+        rpc: UNAUTHENTICATED for rpc in POLICY if "gateway" in POLICY[rpc]
+    }
+
+
+@pytest.mark.parametrize("how", ["plaintext", "no client certificate", "another authority"])
+async def test_a_caller_without_a_counsel_certificate_cannot_even_connect(
+    server: tuple[str, Tokens],
+    pki: Callable[[str], TlsMaterial],
+    tmp_path_factory: pytest.TempPathFactory,
+    how: str,
+) -> None:
+    address, tokens = server
+    if how == "plaintext":
+        channel = grpc.aio.insecure_channel(address)
+    elif how == "no client certificate":
+        channel = grpc.aio.secure_channel(
+            address, grpc.ssl_channel_credentials(root_certificates=pki("payment").ca)
+        )
+    else:
+        impostor = LocalAuthority(tmp_path_factory.mktemp("impostor")).issue("gateway").read()
+        # It trusts counsel's server, but its own certificate comes from an authority counsel never trusted.
+        channel = grpc.aio.secure_channel(
+            address,
+            grpc.ssl_channel_credentials(pki("payment").ca, impostor.key, impostor.cert),
+        )
+    async with channel:
+        seen = await outcomes(channel, (("authorization", tokens.bearer("supervisor")),))
+    assert set(seen.values()) == {grpc.StatusCode.UNAVAILABLE}

@@ -1,0 +1,91 @@
+"""The one authorization policy for every RPC (issue 17, R-OPS-3): every RPC of every service has an
+entry, every entry names a real RPC and real processes, and the decision refuses what it must."""
+
+from __future__ import annotations
+
+import pytest
+
+from counsel.booking.v1 import booking_service_pb2
+from counsel.catalog.v1 import catalog_service_pb2
+from counsel.consultation.v1 import consultation_service_pb2
+from counsel.documents.v1 import documents_service_pb2
+from counsel.identity.v1 import identity_service_pb2
+from counsel.notification.v1 import notification_service_pb2
+from counsel.payment.v1 import payment_service_pb2
+from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.runtime.grpc_server import authorize
+from services.runtime.policy import ANYONE, ITSELF, POLICY, PROCESSES, USER, callers_of
+
+MODULES = (
+    identity_service_pb2,
+    catalog_service_pb2,
+    consultation_service_pb2,
+    documents_service_pb2,
+    booking_service_pb2,
+    payment_service_pb2,
+    notification_service_pb2,
+)
+RPCS = sorted(
+    f"/{service.full_name}/{method.name}"
+    for module in MODULES
+    for service in module.DESCRIPTOR.services_by_name.values()
+    for method in service.methods
+)
+
+
+def test_every_rpc_of_every_service_has_an_entry_and_every_entry_is_a_real_rpc() -> None:
+    assert [rpc for rpc in RPCS if rpc not in POLICY] == []
+    assert sorted(POLICY) == RPCS
+
+
+def test_entries_name_known_processes_and_only_the_gateway_brings_end_users() -> None:
+    for rpc, callers in POLICY.items():
+        for caller, brings in callers.items():
+            assert caller in PROCESSES, (rpc, caller)
+            assert brings in (USER, ANYONE, ITSELF), (rpc, brings)
+            # End users reach counsel through the gateway only; a service acting for itself is never USER.
+            assert brings != USER or caller == "gateway", (rpc, caller)
+
+
+@pytest.mark.parametrize(
+    ("rpc", "caller"),
+    [
+        # The holes of issue 17: a call without a user token was the platform itself.
+        ("/counsel.payment.v1.PaymentService/RefundOrder", "gateway"),
+        ("/counsel.identity.v1.IdentityService/IssueMembershipCard", "gateway"),
+        ("/counsel.payment.v1.PaymentService/ListOrders", "gateway"),
+        ("/counsel.consultation.v1.ConsultationService/GetConsultation", "gateway"),
+    ],
+)
+def test_the_gateway_without_a_users_token_is_nobody(rpc: str, caller: str) -> None:
+    with pytest.raises(Unauthenticated):
+        authorize(callers_of(rpc), caller, has_token=False, method=rpc)
+    authorize(callers_of(rpc), caller, has_token=True, method=rpc)
+
+
+@pytest.mark.parametrize(
+    ("rpc", "caller"),
+    [
+        ("/counsel.identity.v1.IdentityService/ListUsersByRole", "gateway"),  # decrypted phones and e-mails
+        ("/counsel.identity.v1.IdentityService/GetUser", "payment"),
+        ("/counsel.notification.v1.NotificationService/SendDirect", "gateway"),  # the platform's own sender
+        ("/counsel.notification.v1.NotificationService/SendDirect", "worker"),
+        ("/counsel.payment.v1.PaymentService/ExpireOrder", "gateway"),
+        ("/counsel.payment.v1.PaymentService/AdvanceOrder", "consultation"),
+        ("/counsel.documents.v1.DocumentsService/RecordBreach", "gateway"),
+        ("/counsel.consultation.v1.ConsultationService/RecordStage", "payment"),
+        ("/counsel.payment.v1.PaymentService/RefundOrder", "stranger"),
+    ],
+)
+def test_platform_only_rpcs_refuse_every_other_process_token_or_not(rpc: str, caller: str) -> None:
+    for has_token in (False, True):
+        with pytest.raises(PermissionDenied):
+            authorize(callers_of(rpc), caller, has_token=has_token, method=rpc)
+
+
+def test_no_identity_is_unauthenticated_and_an_rpc_without_an_entry_is_refused() -> None:
+    with pytest.raises(Unauthenticated):
+        authorize(callers_of("/counsel.catalog.v1.CatalogService/ListProducts"), "", True, "ListProducts")
+    with pytest.raises(PermissionDenied):
+        authorize(callers_of("/counsel.catalog.v1.CatalogService/Nope"), "gateway", True, "Nope")
+    authorize(callers_of("/counsel.payment.v1.PaymentService/ExpireOrder"), "worker", False, "ExpireOrder")
