@@ -33,7 +33,8 @@ from deploy.local.servers import (
     find_binary,
     free_port,
 )
-from services.runtime.pki import LocalAuthority, TlsMaterial
+from services.runtime.config import Settings
+from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
 
 TESTS_DIR = Path(__file__).resolve().parent
 _DIR_MARKERS = ("unit", "workflows", "integration", "e2e")
@@ -136,12 +137,26 @@ class Identities:
 
     def __init__(self, authority: LocalAuthority) -> None:
         self.authority = authority
-        self._issued: dict[str, TlsMaterial] = {}
+        self._issued: dict[str, TlsFiles] = {}
 
     def __call__(self, identity: str) -> TlsMaterial:
+        return self.files(identity).read()
+
+    def files(self, identity: str) -> TlsFiles:
         if identity not in self._issued:
-            self._issued[identity] = self.authority.issue(identity).read()
+            self._issued[identity] = self.authority.issue(identity)
         return self._issued[identity]
+
+    def settings(self, settings: Settings, identity: str) -> Settings:
+        """`settings` as the process `identity` runs with them (its COUNSEL_TLS_* files)."""
+        files = self.files(identity)
+        return settings.model_copy(
+            update={
+                "tls_ca_file": str(files.ca_file),
+                "tls_cert_file": str(files.cert_file),
+                "tls_key_file": str(files.key_file),
+            }
+        )
 
 
 @pytest.fixture(scope="session")

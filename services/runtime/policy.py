@@ -32,7 +32,6 @@ SIGNED_IN: Callers = {"gateway": USER}
 PUBLIC: Callers = {"gateway": ANYONE}
 WORKFLOW: Callers = {"worker": ITSELF}
 SIGNED_IN_OR_WORKFLOW: Callers = {"gateway": USER, "worker": ITSELF}
-NOBODY: Callers = {}
 
 _TABLE: dict[str, dict[str, Callers]] = {
     "counsel.identity.v1.IdentityService": {
@@ -59,9 +58,9 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SetMemberRole": SIGNED_IN,
         "CreateServiceClient": SIGNED_IN,
         "RevokeServiceClient": SIGNED_IN,
-        # The firm's client-credentials exchange has no caller yet: firms reach counsel through the firm
-        # endpoint, which is still to come (issue 17, item 4).
-        "IssueServiceToken": NOBODY,
+        # A firm system's client-credentials exchange: the secret is the credential. Firms reach counsel
+        # through the gateway process only (the firm endpoint of issue 17, item 4, is to be served there).
+        "IssueServiceToken": PUBLIC,
         # Contact details of users, decrypted: only the notification service, to deliver messages.
         "GetUser": {"notification": ITSELF},
         "ListUsersByRole": {"notification": ITSELF},

@@ -79,6 +79,7 @@ class Stack:
     identity_db: Database
     cipher: FieldCipher
     provider: Provider
+    as_notification: Connections
 
     def http(self) -> httpx.AsyncClient:
         """A client from its own IP address, so per-IP limits of one test never touch another."""
@@ -100,7 +101,7 @@ async def _wait_until_serving(connections: Connections) -> None:
 
 
 @pytest.fixture(scope="module")
-async def stack(postgres_server: PostgresServer, nats_server: NatsServer) -> AsyncIterator[Stack]:
+async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: Any) -> AsyncIterator[Stack]:
     name = f"t{secrets.token_hex(5)}"
     provider_port = free_port()
     oidc_client = Client("counsel-test", secrets.token_urlsafe(24), [OIDC_CALLBACK])
@@ -138,16 +139,20 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer) -> Asy
     previous_term = signal.getsignal(signal.SIGTERM)
     loop = asyncio.get_running_loop()
     servers = [
-        asyncio.create_task(identity_main.serve(settings, POLICY)),
-        asyncio.create_task(notification_main.serve(settings)),
+        asyncio.create_task(identity_main.serve(pki.settings(settings, "identity"), POLICY)),
+        asyncio.create_task(notification_main.serve(pki.settings(settings, "notification"))),
     ]
+    settings = pki.settings(settings, "gateway")
     connections = Connections(settings)
+    # What the notification service calls identity with (contact addresses are for it alone).
+    as_notification = Connections(pki.settings(settings, "notification"))
     try:
         await _wait_until_serving(connections)
         app = create_app(settings, clients=connections.clients)
         async with running_provider(provider_port, oidc_client) as provider:
-            yield Stack(settings, app, connections, identity_db, cipher, provider)
+            yield Stack(settings, app, connections, identity_db, cipher, provider, as_notification)
     finally:
+        await as_notification.close()
         await connections.close()
         await cancel_all(servers, "test")
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -585,7 +590,7 @@ async def test_users_of_another_tenant_are_not_found(stack: Stack) -> None:
     async with stack.http() as http:
         _, alice = await register_by_phone(http, enterprise_name="甲公司")
         _, bob = await register_by_phone(http, enterprise_name="乙公司")
-    identity = stack.connections.clients.identity
+    identity = stack.as_notification.clients.identity
     token = access_token_var.set(alice["access_token"])
     try:
         mine = await identity.GetUser(identity_pb.GetUserRequest(user_id=alice["user"]["id"]))
@@ -1051,11 +1056,14 @@ async def test_a_firms_system_authenticates_with_credentials_scoped_to_its_firm(
     )
     assert principal.roles == {domain.FIRM_SERVICE_ROLE}
 
-    # The token authenticates on the gRPC API (and sees no client's data: another tenant's user is 404).
+    # The token authenticates on the gRPC API and sees no client's data: another tenant's user is 404 even
+    # where a process may look users up at all (the notification service).
     token = access_token_var.set(reply.access_token)
     try:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await identity.GetUser(identity_pb.GetUserRequest(user_id=demo_user_id(demo_email("client"))))
+            await stack.as_notification.clients.identity.GetUser(
+                identity_pb.GetUserRequest(user_id=demo_user_id(demo_email("client")))
+            )
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     finally:
         access_token_var.reset(token)
@@ -1133,8 +1141,14 @@ async def test_an_agent_sees_a_clients_activity_and_the_access_is_audited(stack:
 
 async def test_users_by_role_lists_a_groups_members_with_addresses_for_services_only(stack: Stack) -> None:
     """Identity's ListUsersByRole: staff roles among staff, enterprise roles within their tenant, contact
-    addresses decrypted; a user's token other than a supervisor's is refused."""
-    identity = stack.connections.clients.identity
+    addresses decrypted; a user's token other than a supervisor's is refused, and no process but notification
+    may ask at all."""
+    with pytest.raises(grpc.aio.AioRpcError) as gateway_refused:
+        await stack.connections.clients.identity.ListUsersByRole(
+            identity_pb.ListUsersByRoleRequest(role="agent")
+        )
+    assert gateway_refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    identity = stack.as_notification.clients.identity
     agents = (await identity.ListUsersByRole(identity_pb.ListUsersByRoleRequest(role="agent"))).users
     assert [(u.id, u.email) for u in agents] == [(demo_user_id(demo_email("agent")), demo_email("agent"))]
     admins = await identity.ListUsersByRole(

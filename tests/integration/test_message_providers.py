@@ -157,7 +157,7 @@ def prod_settings(postgres_server: PostgresServer, nats_server: NatsServer, **pr
 
 
 @asynccontextmanager
-async def gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def gateway(settings: Settings, pki: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway app over identity and notification servers running in this process."""
     for service in ("identity", "notification"):
         await ensure_database(settings.database_url, settings.database_name(service))
@@ -165,9 +165,10 @@ async def gateway(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     previous_term = signal.getsignal(signal.SIGTERM)
     loop = asyncio.get_running_loop()
     servers = [
-        asyncio.create_task(identity_main.serve(settings)),
-        asyncio.create_task(notification_main.serve(settings)),
+        asyncio.create_task(identity_main.serve(pki.settings(settings, "identity"))),
+        asyncio.create_task(notification_main.serve(pki.settings(settings, "notification"))),
     ]
+    settings = pki.settings(settings, "gateway")
     connections = Connections(settings)
     try:
         deadline = time.monotonic() + 30
@@ -218,9 +219,9 @@ def code_in(text: str) -> str:
 
 
 async def test_an_sms_code_goes_out_signed_through_the_provider_and_registers(
-    configured: Settings, sms_provider: SmsProvider
+    configured: Settings, sms_provider: SmsProvider, pki: Any
 ) -> None:
-    async with gateway(configured) as http:
+    async with gateway(configured, pki) as http:
         phone = "13912345678"
         sent = await http.post("/api/v1/auth/otp", json={"channel": "sms", "destination": phone})
         assert sent.status_code == 202, sent.text
@@ -241,9 +242,11 @@ async def test_an_sms_code_goes_out_signed_through_the_provider_and_registers(
         assert (await http.get("/api/v1/dev/outbox", params={"to": phone})).status_code == 404
 
 
-async def test_an_email_code_goes_out_over_smtp(configured: Settings, smtp: tuple[Mailbox, int]) -> None:
+async def test_an_email_code_goes_out_over_smtp(
+    configured: Settings, smtp: tuple[Mailbox, int], pki: Any
+) -> None:
     mailbox, _ = smtp
-    async with gateway(configured) as http:
+    async with gateway(configured, pki) as http:
         address = f"li-{secrets.token_hex(3)}@example.com"
         sent = await http.post("/api/v1/auth/otp", json={"channel": "email", "destination": address})
         assert sent.status_code == 202, sent.text
@@ -265,14 +268,17 @@ async def test_a_provider_refusal_or_a_missing_provider_is_a_503_problem(
     nats_server: NatsServer,
     sms_provider: SmsProvider,
     capfd: pytest.CaptureFixture[str],
+    pki: Any,
 ) -> None:
-    async with gateway(configured) as http:
+    async with gateway(configured, pki) as http:
         sms_provider.busy_numbers.add("13700000001")  # the provider's per-number flow control
         refused = await http.post("/api/v1/auth/otp", json={"channel": "sms", "destination": "13700000001"})
         assert refused.status_code == 503, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
 
-    async with gateway(prod_settings(postgres_server, nats_server)) as http:  # no SMTP host, no SMS provider
+    async with gateway(
+        prod_settings(postgres_server, nats_server), pki
+    ) as http:  # no SMTP host, no SMS provider
         for channel, destination in (("sms", "13700000002"), ("email", "nobody@example.com")):
             answer = await http.post(
                 "/api/v1/auth/otp", json={"channel": channel, "destination": destination}
