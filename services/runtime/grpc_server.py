@@ -139,10 +139,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
 
 class GrpcServer:
-    """A grpc.aio server with health and reflection. Add servicers, then `start()`; `stop()` drains."""
+    """A grpc.aio server with health and, when asked (`reflection=True`: dev and test only), reflection.
+    Add servicers, then `start()`; `stop()` drains."""
 
-    def __init__(self, service: str, listen: str, verifier: TokenVerifier | None) -> None:
+    def __init__(
+        self, service: str, listen: str, verifier: TokenVerifier | None, *, reflection: bool = False
+    ) -> None:
         self.service = service
+        self.reflection = reflection
         self.listen = listen
         self.server = grpc.aio.server(
             interceptors=[ServiceInterceptor(service, verifier)],
@@ -159,14 +163,15 @@ class GrpcServer:
         self.service_names.append(full_name)
 
     async def start(self) -> int:
-        reflection.enable_server_reflection(
-            [
-                *self.service_names,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ],
-            self.server,
-        )
+        if self.reflection:
+            reflection.enable_server_reflection(
+                [
+                    *self.service_names,
+                    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                    reflection.SERVICE_NAME,
+                ],
+                self.server,
+            )
         self.port = self.server.add_insecure_port(self.listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.listen} (is the port already in use?)")

@@ -71,7 +71,12 @@ class ServiceRuntime:
         return self._temporal
 
     def grpc_server(self) -> GrpcServer:
-        return GrpcServer(self.service, self.settings.listen_addr(self.service), self.verifier)
+        return GrpcServer(
+            self.service,
+            self.settings.listen_addr(self.service),
+            self.verifier,
+            reflection=self.settings.grpc_reflection,
+        )
 
     async def dependency_health(self) -> dict[str, bool]:
         """Whether each dependency this process uses answers now."""
