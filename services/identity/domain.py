@@ -375,9 +375,40 @@ def validate_pin(pin: str, field: str = "pin") -> str:
     return pin
 
 
-def can_issue_cards(principal: Principal | None) -> bool:
-    """Firm administrators issue and revoke cards; internal callers (no user token) may too."""
-    return principal is None or principal.has_role("firm_admin")
+def card_firm_of(principal: Principal | None) -> str:
+    """The law firm whose membership cards the caller issues, lists and revokes: a firm_admin's own firm.
+    Nobody else — not another role, not a caller without a token — manages cards (R-ACC-2, R-OPS-3)."""
+    if principal is None or not principal.has_role("firm_admin"):
+        raise PermissionDenied(
+            "only a firm administrator issues, lists and revokes its firm's membership cards"
+        )
+    if not principal.firm_id:
+        raise PermissionDenied("your account belongs to no law firm")
+    return principal.firm_id
+
+
+# The PIN a holder gets when linking a card without choosing one (the issued PIN stops working then).
+GENERATED_PIN_DIGITS = 6
+
+
+def new_card_pin() -> str:
+    """A uniformly random PIN of GENERATED_PIN_DIGITS digits (leading zeros kept)."""
+    return f"{secrets.randbelow(10**GENERATED_PIN_DIGITS):0{GENERATED_PIN_DIGITS}d}"
+
+
+def holder_pin(issued_pin: str, new_pin: str) -> tuple[str, bool]:
+    """The PIN a card gets when its holder links it: (pin, generated). The issuing firm saw the issued PIN,
+    so it never stays the card's PIN: the holder's own `new_pin` (4 to 8 digits, not the issued one), or a
+    generated one that only the holder is shown. InvalidArgument naming `new_pin` otherwise."""
+    if not new_pin:
+        generated = new_card_pin()
+        while generated == issued_pin:
+            generated = new_card_pin()
+        return generated, True
+    validate_pin(new_pin, "new_pin")
+    if new_pin == issued_pin:
+        raise InvalidArgument.for_field("new_pin", "must differ from the PIN you were handed with the card")
+    return new_pin, False
 
 
 # --- enterprise members -------------------------------------------------------------------------------

@@ -113,7 +113,9 @@ class RateHitRow(IdentityModel, table=True):
 
 class MembershipCardRow(IdentityModel, table=True):
     """An offline law-firm membership card: the number only as a blind index (+ its last four), the PIN as
-    an argon2id hash. Linked to at most one account."""
+    an argon2id hash. Issued by a firm (`firm_id`) bound to no account; linked to at most one account, and
+    only by its holder, who replaces the issued PIN with their own when linking (`pin_hash` then holds
+    the holder's PIN, which the issuing firm never saw)."""
 
     __tablename__ = "membership_cards"
 
@@ -121,6 +123,8 @@ class MembershipCardRow(IdentityModel, table=True):
     card_index: str = Field(unique=True)
     last4: str
     pin_hash: str
+    # The law firm that issued the card: only its firm_admin lists and revokes it.
+    firm_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
     user_id: str | None = Field(default=None, index=True)
     status: str = "active"
     issued_by: str = ""

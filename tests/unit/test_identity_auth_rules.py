@@ -97,6 +97,35 @@ def test_card_numbers_and_pins() -> None:
     assert domain.validate_pin("0042") == "0042"
 
 
+def test_cards_are_managed_by_a_firm_admin_of_a_firm_only() -> None:
+    """R-ACC-2, R-OPS-3: the firm a card belongs to is the caller's own; nobody else issues, lists or revokes
+    cards — not a caller without a token (an internal call), not another role, not an admin of no firm."""
+    admin = Principal("u1", roles=frozenset({"firm_admin"}), firm_id="firm-1")
+    assert domain.card_firm_of(admin) == "firm-1"
+    for principal in (
+        None,
+        Principal("u2", roles=frozenset({"firm_admin"})),
+        Principal("u3", roles=frozenset({"supervisor"})),
+        Principal("u4", roles=frozenset({"firm_service"}), firm_id="firm-1"),
+        Principal("u5", "tenant-1", frozenset({"client_admin"})),
+    ):
+        with pytest.raises(PermissionDenied):
+            domain.card_firm_of(principal)
+
+
+def test_linking_a_card_replaces_the_pin_the_issuing_firm_knows() -> None:
+    """R-ACC-2: the holder's own PIN, or a generated one; never the issued one, which the firm saw."""
+    assert domain.holder_pin("2468", "86420") == ("86420", False)
+    generated = {domain.holder_pin("2468", "")[0] for _ in range(200)}
+    assert all(len(pin) == 6 and pin.isdigit() for pin in generated) and len(generated) > 150
+    with pytest.raises(InvalidArgument) as caught:
+        domain.holder_pin("2468", "2468")
+    assert field_of(caught) == "new_pin"
+    with pytest.raises(InvalidArgument) as caught:
+        domain.holder_pin("2468", "12a4")
+    assert field_of(caught) == "new_pin"
+
+
 def test_only_client_roles_can_be_invited() -> None:
     assert domain.validate_invitation("13800138000", "", "client") == domain.Invitation(
         "phone", "+8613800138000", "client"
