@@ -99,8 +99,9 @@ class OtpCodeRow(IdentityModel, table=True):
 
 
 class RateHitRow(IdentityModel, table=True):
-    """One counted event of a rate limit or lockout (`bucket`: otp_destination, otp_ip, login_failure),
-    keyed by the blind index of what is limited (a destination, an IP, an identifier)."""
+    """One counted event of a rate limit or lockout (`bucket`: otp_destination, otp_ip, login_failure,
+    login_failure_ip, invitation_enterprise), keyed by the blind index of what is limited (a destination,
+    an IP, an identifier, an enterprise)."""
 
     __tablename__ = "rate_hits"
     __table_args__ = (Index("ix_rate_hits_bucket_key_at", "bucket", "key_index", "created_at"),)

@@ -197,14 +197,9 @@ class IdentityServicer(IdentityServiceServicer):
         to_notify = await self.store.invite_member(current_principal(), invitation)
         if to_notify is not None:
             kind, destination, enterprise_name = to_notify
-            subject, body = domain.invitation_message(enterprise_name, invitation.role)
+            message = domain.invitation_message(enterprise_name, invitation.role)
             await self.sender.send(
-                kind,
-                destination,
-                subject,
-                body,
-                template="invitation",
-                params={"enterprise": enterprise_name, "role": invitation.role},
+                kind, destination, message.subject, message.body, template="invitation", params=message.params
             )
         return pb.InviteMemberResponse(role=invitation.role)
 

@@ -80,6 +80,7 @@ OTP_DESTINATION = "otp_destination"
 OTP_IP = "otp_ip"
 LOGIN_FAILURE = "login_failure"
 LOGIN_FAILURE_IP = "login_failure_ip"
+INVITATION_ENTERPRISE = "invitation_enterprise"
 
 
 class IdentityStore:
@@ -443,8 +444,9 @@ class IdentityStore:
             return False
 
     async def purge_expired(self, older_than: timedelta = timedelta(days=1)) -> int:
-        """Delete rate-limit hits, one-time codes and OIDC states that no rule can need any more (every
-        window and lifetime is far shorter than `older_than`). Returns how many rows went."""
+        """Delete rate-limit hits, one-time codes and OIDC states that no rule can need any more (no window
+        or lifetime is longer than `older_than`; the longest, invitations per enterprise, is one day).
+        Returns how many rows went."""
         cutoff = utcnow() - older_than
         async with self.db.transaction() as session:
             deleted = 0
@@ -1295,14 +1297,28 @@ class IdentityStore:
     ) -> tuple[str, str, str] | None:
         """Invite a person into the caller's enterprise (client_admin only). Creates an invited account
         when the phone or e-mail has none; says nothing about accounts that exist (the answer is the same).
-        Returns (kind, destination, enterprise name) to notify, or None when there is nobody to notify."""
+        Returns (kind, destination, enterprise name) to notify, or None when there is nobody to notify.
+        RateLimited (with the wait) past `COUNSEL_INVITATIONS_PER_ENTERPRISE_PER_DAY` invitations of the
+        enterprise in the last 24 hours, whether or not they reached anyone (R-PRIV-2)."""
         caller = signed_in(principal, "invite members")
         if not caller.has_role("client_admin") or not caller.tenant_id:
             raise PermissionDenied("only the enterprise's client_admin invites members")
         index = self.cipher.blind_index(invitation.identifier)
         column = UserRow.email_index if invitation.kind == "email" else UserRow.phone_index
+        limit = domain.invitation_limit(self.settings.invitations_per_enterprise_per_day)
+        limit_key = self.cipher.blind_index(f"invite:{caller.tenant_id}")
         try:
             async with self.db.transaction() as session:
+                # Serialises one enterprise's invitations, so concurrent ones cannot overshoot the limit.
+                await self._lock(session, f"invite:{limit_key}")
+                now = utcnow()
+                domain.check_limit(
+                    limit,
+                    await self._hits(session, INVITATION_ENTERPRISE, limit_key, limit),
+                    now,
+                    "invitations from your enterprise today",
+                )
+                self._hit(session, INVITATION_ENTERPRISE, limit_key, now)
                 enterprise = await session.get(EnterpriseRow, caller.tenant_id)
                 if enterprise is None:
                     raise NotFound("no such enterprise")

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
     sms_region: str = "cn-hangzhou"
     sms_timeout_seconds: float = 10.0
+    # Invitations a client enterprise may send per rolling 24 hours (identity): each one is an SMS or e-mail
+    # to a person who asked for nothing (R-PRIV-2), so a client_admin's account cannot become a spam cannon.
+    invitations_per_enterprise_per_day: int = Field(default=50, ge=1)
     # How long a status e-mail or SMS waits for others to join it in one digest (R-PRIV-2); tests shorten it.
     notification_digest_seconds: float = Field(default=60.0, ge=0)
 

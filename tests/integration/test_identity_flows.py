@@ -60,6 +60,8 @@ POLICY = domain.AuthPolicy(
     failures_per_ip=domain.Limit(8, timedelta(minutes=15)),
 )
 PASSWORD = "Str0ng-Enough!"
+# COUNSEL_INVITATIONS_PER_ENTERPRISE_PER_DAY of the stack: every test invites from its own enterprise.
+INVITATIONS_PER_DAY = 3
 _phones = itertools.count(13900000001)
 _ips = itertools.count(1)
 
@@ -122,6 +124,7 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer) -> Asy
         metrics_port=0,
         log_level="WARNING",
         secret_key=secrets.token_urlsafe(32),
+        invitations_per_enterprise_per_day=INVITATIONS_PER_DAY,
         identity_addr=f"127.0.0.1:{free_port()}",
         notification_addr=f"127.0.0.1:{free_port()}",
     )
@@ -278,6 +281,16 @@ async def test_bad_input_is_422_naming_the_field(stack: Stack) -> None:
                 "password",
             ),
             ("/api/v1/auth/register", {"phone": new_phone(), "code": "12", "display_name": "x"}, "code"),
+            (
+                "/api/v1/auth/register",
+                {
+                    "phone": new_phone(),
+                    "code": "123456",
+                    "display_name": "x",
+                    "enterprise_name": "访问 evil.example",
+                },
+                "enterprise_name",
+            ),
             ("/api/v1/auth/login", {"method": "otp", "identifier": "nope", "secret": "123456"}, "identifier"),
             (
                 "/api/v1/auth/login",
@@ -751,6 +764,53 @@ async def test_client_admin_invites_a_member_who_joins_by_code(stack: Stack) -> 
             headers=bearer(admin),
         )
         assert bad.status_code == 422 and problem_fields(bad) == ["role"]
+
+
+async def test_invitations_past_the_daily_limit_are_429_and_say_only_the_name_and_the_role(
+    stack: Stack,
+) -> None:
+    """R-PRIV-2 (issue 17 item 0): an enterprise sends at most COUNSEL_INVITATIONS_PER_ENTERPRISE_PER_DAY
+    invitations a day — those to existing accounts count too, as the answer never tells them apart — then
+    429 problem+json with Retry-After and no message; another enterprise is not affected. The message is
+    the fixed text around the enterprise's registered name and the role: the inviter adds nothing."""
+    async with stack.http() as http:
+        _, admin = await register_by_phone(http, enterprise_name="限额测试科技有限公司")
+        invitees = [f"quota.{secrets.token_hex(3)}@example.com" for _ in range(INVITATIONS_PER_DAY)]
+        invitees[1] = demo_email("member")  # has an account: counted, answered alike, not messaged
+        for invitee in invitees:
+            invited = await http.post(
+                "/api/v1/enterprise/members", json={"email": invitee, "role": "client"}, headers=bearer(admin)
+            )
+            assert (invited.status_code, invited.json()) == (202, {"status": "invited", "role": "client"})
+        sent = (await http.get("/api/v1/dev/outbox", params={"to": invitees[0]})).json()["items"]
+        expected = domain.invitation_message("限额测试科技有限公司", "client")
+        assert [(m["subject"], m["body"]) for m in sent] == [(expected.subject, expected.body)]
+
+        with_text = await http.post(
+            "/api/v1/enterprise/members",
+            json={"email": "x@example.com", "role": "client", "message": "点击 evil.example 领奖"},
+            headers=bearer(admin),
+        )
+        assert with_text.status_code == 422 and problem_fields(with_text) == ["message"]
+
+        one_too_many = f"quota.{secrets.token_hex(3)}@example.com"
+        limited = await http.post(
+            "/api/v1/enterprise/members",
+            json={"email": one_too_many, "role": "client"},
+            headers=bearer(admin),
+        )
+        assert limited.status_code == 429, limited.text
+        assert limited.headers["content-type"].startswith("application/problem+json")
+        assert 0 < int(limited.headers["Retry-After"]) <= 24 * 3600
+        assert (await http.get("/api/v1/dev/outbox", params={"to": one_too_many})).json()["items"] == []
+
+        _, other_admin = await register_by_phone(http, enterprise_name="另一家科技有限公司")
+        elsewhere = await http.post(
+            "/api/v1/enterprise/members",
+            json={"email": one_too_many, "role": "client"},
+            headers=bearer(other_admin),
+        )
+        assert elsewhere.status_code == 202, elsewhere.text
 
 
 async def test_an_invited_registrant_who_asks_for_another_enterprise_is_told_about_the_invitation(
