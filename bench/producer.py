@@ -23,7 +23,9 @@ from services.runtime.tables import define_runtime_tables
 
 
 async def produce(database_url: str, prefix: str, subject_root: str, rate: float, seconds: float) -> None:
-    settings = load_settings(database_url=database_url, database_prefix=prefix, subject_root=subject_root)
+    settings = load_settings(
+        env="test", database_url=database_url, database_prefix=prefix, subject_root=subject_root
+    )
     db = Database(settings.database_dsn("probe"), pool_size=8)
     outbox = Outbox("consultation", settings, define_runtime_tables(MetaData()))
     payload = events_pb2.ConsultationSubmitted(

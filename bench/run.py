@@ -745,6 +745,7 @@ async def bench_timer_burst(ctx: Context, temporal: Client) -> None:
 async def bench_outbox_relay(ctx: Context) -> None:
     name = f"b{uuid.uuid4().hex[:8]}"
     settings = load_settings(
+        env="test",
         database_url=ctx.postgres.url,
         database_prefix=name,
         nats_url=ctx.nats.url,

@@ -20,7 +20,9 @@ from services.runtime.temporal import connect_temporal, worker_options
 
 
 async def serve(address: str, task_queue: str) -> None:
-    settings = load_settings(temporal_address=address)  # and COUNSEL_TEMPORAL_METRICS_PORT: SDK metrics
+    settings = load_settings(
+        env="test", temporal_address=address
+    )  # and COUNSEL_TEMPORAL_METRICS_PORT: SDK metrics
     client = await connect_temporal(settings)
     worker = Worker(
         client,

@@ -19,7 +19,7 @@ import asyncio
 import importlib
 import sys
 
-from services.runtime.config import SERVICE_NAMES, Settings, load_settings
+from services.runtime.config import SERVICE_NAMES, Settings, SettingsError, load_settings
 
 
 def _serve(service: str) -> None:
@@ -133,6 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     classifier = commands.add_parser("classifier", help="the consultation's legal-nature classifier")
     classifier.add_argument("action", choices=["report", "train"])
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except SettingsError as exc:
+        # e.g. prod (the default) without COUNSEL_SECRET_KEY: stop at start with the reason, no traceback.
+        print(f"counsel {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "up":
             return _up()

@@ -35,7 +35,7 @@ async def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--rev-id")
     args = parser.parse_args()
-    settings = load_settings(database_url=args.database_url)
+    settings = load_settings(env="dev", database_url=args.database_url)
     await ensure_database(settings.database_url, settings.database_name(args.service))
     target = Path(alembic_config(args.service).get_main_option("script_location") or "") / "script.py.mako"
     shutil.copy(TEMPLATE, target)

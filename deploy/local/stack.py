@@ -75,6 +75,13 @@ def _pump(child: Child, stream: IO[bytes]) -> None:
         print(prefix + _format_line(line.decode(errors="replace").rstrip()), flush=True)
 
 
+def local_settings(**overrides: object) -> Settings:
+    """Settings of the local stack: COUNSEL_ENV defaults to dev here (not prod, the default everywhere
+    else), so `counsel up` gets the dev outbox, sandbox payments and its generated secret key."""
+    overrides.setdefault("env", os.environ.get("COUNSEL_ENV") or "dev")
+    return load_settings(**overrides)
+
+
 def _secret_key(data_dir: Path) -> str:
     """The local stack's COUNSEL_SECRET_KEY, created once (mode 0600) and kept with the data."""
     path = data_dir / "secret.key"
@@ -207,7 +214,7 @@ class Stack:
         self.env["COUNSEL_TEMPORAL_ADDRESS"] = temporal_address
 
     def bootstrap(self) -> None:
-        settings = load_settings(
+        settings = local_settings(
             database_url=self.env["COUNSEL_DATABASE_URL"], secret_key=self.env["COUNSEL_SECRET_KEY"]
         )
         say("migrating every service's database …")
@@ -222,9 +229,13 @@ class Stack:
         for name in [child.name for child in self.children] + ["operator"]:
             self.identities[name] = authority.issue(name)
 
+    def process_env(self) -> dict[str, str]:
+        """The environment of every process the stack starts. COUNSEL_ENV is always set, to the stack's own
+        (dev unless given): a process without it would run as prod."""
+        return {**os.environ, **self.env, "COUNSEL_ENV": self.settings.env, "PYTHONUNBUFFERED": "1"}
+
     def spawn(self) -> None:
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-        env.setdefault("COUNSEL_ENV", "dev")
+        env = self.process_env()
         for child in self.children:
             child_env = dict(env)
             identity = self.identities[child.name]
@@ -336,7 +347,7 @@ class Stack:
 
 
 def run_stack() -> int:
-    settings = load_settings()
+    settings = local_settings()
     stack = Stack(settings)
     stack.plan()
     taken = stack.check_ports()
@@ -383,7 +394,7 @@ def run_stack() -> int:
 
 def print_status() -> int:
     """One line per process and dependency; exit code 0 only when all are healthy."""
-    settings = load_settings()
+    settings = local_settings()
     state_file = settings.data_dir.resolve() / "run" / "stack.json"
     if not state_file.exists():
         print(f"counsel is not running (no {state_file})")

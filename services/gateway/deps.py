@@ -24,6 +24,12 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+def client_ip(request: Request) -> str:
+    """The peer's address as the gateway sees it (a proxy in front must set it via uvicorn's
+    --proxy-headers/--forwarded-allow-ips); used for per-IP limits and the audit."""
+    return request.client.host if request.client else ""
+
+
 async def get_clients(request: Request) -> Clients:
     clients: Clients | None = getattr(request.app.state, "clients", None)
     if clients is None:

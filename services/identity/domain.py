@@ -260,12 +260,51 @@ def otp_message(code: str) -> tuple[str, str]:
     )
 
 
-def invitation_message(enterprise_name: str, role: str) -> tuple[str, str]:
-    return (
+# How an invitation names the role it offers (zh, en): fixed words, never the inviter's.
+ROLE_LABELS = {"client": ("成员", "member"), "client_admin": ("管理员", "administrator")}
+# Shown instead of an enterprise's name that is not a plain name (one registered before names were checked).
+UNNAMED_ENTERPRISE = ("一家企业", "An enterprise")
+
+
+@dataclass(frozen=True)
+class InvitationMessage:
+    subject: str
+    body: str
+    # The variables of the SMS provider's approved "invitation" template.
+    params: dict[str, str]
+
+
+def invitation_message(enterprise_name: str, role: str) -> InvitationMessage:
+    """The invitation's e-mail/SMS text: fixed words around the enterprise's registered name and the
+    offered role, and nothing else — no text the inviter typed for the occasion, no link (R-PRIV-2).
+    A registered name that is not a plain name (`enterprise_name_problem`) is replaced by a neutral one."""
+    name = enterprise_name.strip()
+    zh_name, en_name = (name, name) if name and not enterprise_name_problem(name) else UNNAMED_ENTERPRISE
+    zh_role, en_role = ROLE_LABELS[role]
+    return InvitationMessage(
         "You are invited to counsel",
-        f"【counsel】{enterprise_name} 邀请您加入 counsel（{role}）。请用本手机号或邮箱获取验证码后注册或登录。"
-        f" {enterprise_name} invited you to counsel as {role}: register or log in with a code sent here.",
+        f"【counsel】{zh_name} 邀请您以{zh_role}身份加入 counsel。请用本手机号或邮箱获取验证码后注册或登录。"
+        f" {en_name} invited you to counsel as {en_role}: register or log in with a code sent here.",
+        {"enterprise": zh_name, "role": zh_role},
     )
+
+
+_ENTERPRISE_NAME_PUNCTUATION = frozenset(" ()（）·&,，、.-'")
+_DIGIT_RUN = re.compile(r"\d{5,}")
+_ADDRESS_LIKE = re.compile(r"\.[^\W\d_]")
+
+
+def enterprise_name_problem(name: str) -> str:
+    """Why `name` is not a plain enterprise name, or "" when it is. An enterprise's name goes out in every
+    invitation its admin sends, so it may hold letters, digits, spaces and ()（）·&,，、.-' only — no
+    web or e-mail address (a dot before a letter), no phone number or code (5 digits in a row)."""
+    if any(not (c.isalpha() or c.isdigit() or c in _ENTERPRISE_NAME_PUNCTUATION) for c in name):
+        return "may hold only letters, digits, spaces and ()（）·&,，、.-'"
+    if _DIGIT_RUN.search(name):
+        return "must not hold a phone number or a code (5 or more digits in a row)"
+    if _ADDRESS_LIKE.search(name):
+        return "must not hold a web or e-mail address"
+    return ""
 
 
 def validate_code(code: str, field: str = "code") -> str:
@@ -317,11 +356,13 @@ def validate_registration(
         raise InvalidArgument.for_field("display_name", f"must be at most {MAX_DISPLAY_NAME} characters")
     if password:
         check_password_strength(password, identifier, name)
-    enterprise = enterprise_name.strip()
+    enterprise = " ".join(enterprise_name.split())
     if len(enterprise) > MAX_DISPLAY_NAME * 2:
         raise InvalidArgument.for_field(
             "enterprise_name", f"must be at most {MAX_DISPLAY_NAME * 2} characters"
         )
+    if enterprise and (problem := enterprise_name_problem(enterprise)):
+        raise InvalidArgument.for_field("enterprise_name", problem)
     return Registration(kind, identifier, checked_code, password, name, enterprise)
 
 
@@ -375,9 +416,40 @@ def validate_pin(pin: str, field: str = "pin") -> str:
     return pin
 
 
-def can_issue_cards(principal: Principal | None) -> bool:
-    """Firm administrators issue and revoke cards; internal callers (no user token) may too."""
-    return principal is None or principal.has_role("firm_admin")
+def card_firm_of(principal: Principal | None) -> str:
+    """The law firm whose membership cards the caller issues, lists and revokes: a firm_admin's own firm.
+    Nobody else — not another role, not a caller without a token — manages cards (R-ACC-2, R-OPS-3)."""
+    if principal is None or not principal.has_role("firm_admin"):
+        raise PermissionDenied(
+            "only a firm administrator issues, lists and revokes its firm's membership cards"
+        )
+    if not principal.firm_id:
+        raise PermissionDenied("your account belongs to no law firm")
+    return principal.firm_id
+
+
+# The PIN a holder gets when linking a card without choosing one (the issued PIN stops working then).
+GENERATED_PIN_DIGITS = 6
+
+
+def new_card_pin() -> str:
+    """A uniformly random PIN of GENERATED_PIN_DIGITS digits (leading zeros kept)."""
+    return f"{secrets.randbelow(10**GENERATED_PIN_DIGITS):0{GENERATED_PIN_DIGITS}d}"
+
+
+def holder_pin(issued_pin: str, new_pin: str) -> tuple[str, bool]:
+    """The PIN a card gets when its holder links it: (pin, generated). The issuing firm saw the issued PIN,
+    so it never stays the card's PIN: the holder's own `new_pin` (4 to 8 digits, not the issued one), or a
+    generated one that only the holder is shown. InvalidArgument naming `new_pin` otherwise."""
+    if not new_pin:
+        generated = new_card_pin()
+        while generated == issued_pin:
+            generated = new_card_pin()
+        return generated, True
+    validate_pin(new_pin, "new_pin")
+    if new_pin == issued_pin:
+        raise InvalidArgument.for_field("new_pin", "must differ from the PIN you were handed with the card")
+    return new_pin, False
 
 
 # --- enterprise members -------------------------------------------------------------------------------
@@ -388,6 +460,14 @@ class Invitation:
     kind: str  # "phone" | "email"
     identifier: str
     role: str
+
+
+INVITATION_WINDOW = timedelta(days=1)
+
+
+def invitation_limit(per_day: int) -> Limit:
+    """The invitations one enterprise may send per rolling day (`COUNSEL_INVITATIONS_PER_ENTERPRISE_PER_DAY`)."""
+    return Limit(per_day, INVITATION_WINDOW)
 
 
 def validate_invitation(phone: str, email: str, role: str) -> Invitation:

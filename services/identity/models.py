@@ -99,8 +99,9 @@ class OtpCodeRow(IdentityModel, table=True):
 
 
 class RateHitRow(IdentityModel, table=True):
-    """One counted event of a rate limit or lockout (`bucket`: otp_destination, otp_ip, login_failure),
-    keyed by the blind index of what is limited (a destination, an IP, an identifier)."""
+    """One counted event of a rate limit or lockout (`bucket`: otp_destination, otp_ip, login_failure,
+    login_failure_ip, invitation_enterprise), keyed by the blind index of what is limited (a destination,
+    an IP, an identifier, an enterprise)."""
 
     __tablename__ = "rate_hits"
     __table_args__ = (Index("ix_rate_hits_bucket_key_at", "bucket", "key_index", "created_at"),)
@@ -113,7 +114,9 @@ class RateHitRow(IdentityModel, table=True):
 
 class MembershipCardRow(IdentityModel, table=True):
     """An offline law-firm membership card: the number only as a blind index (+ its last four), the PIN as
-    an argon2id hash. Linked to at most one account."""
+    an argon2id hash. Issued by a firm (`firm_id`) bound to no account; linked to at most one account, and
+    only by its holder, who replaces the issued PIN with their own when linking (`pin_hash` then holds
+    the holder's PIN, which the issuing firm never saw)."""
 
     __tablename__ = "membership_cards"
 
@@ -121,6 +124,8 @@ class MembershipCardRow(IdentityModel, table=True):
     card_index: str = Field(unique=True)
     last4: str
     pin_hash: str
+    # The law firm that issued the card: only its firm_admin lists and revokes it.
+    firm_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
     user_id: str | None = Field(default=None, index=True)
     status: str = "active"
     issued_by: str = ""

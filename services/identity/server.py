@@ -32,14 +32,18 @@ def user_proto(view: UserView) -> pb.User:
     )
 
 
-def card_proto(row: MembershipCardRow) -> pb.MembershipCard:
+def card_proto(row: MembershipCardRow, *, holder: bool) -> pb.MembershipCard:
+    """A card as its holder (`holder=True`: whose account it is) or its issuing firm (only when it was
+    linked, never to whom) sees it."""
     return pb.MembershipCard(
         id=row.id,
         last4=row.last4,
         status=row.status,
-        user_id=row.user_id or "",
+        user_id=(row.user_id or "") if holder else "",
         created_at=to_timestamp(row.created_at),
         revoked_at=to_timestamp(row.revoked_at),
+        firm_id=row.firm_id,
+        linked_at=to_timestamp(row.linked_at),
     )
 
 
@@ -134,7 +138,7 @@ class IdentityServicer(IdentityServiceServicer):
                 password=bool(profile.user.row.password_hash),
                 phone=profile.user.phone,
                 email=profile.user.email,
-                membership_cards=[card_proto(card) for card in profile.cards],
+                membership_cards=[card_proto(card, holder=True) for card in profile.cards],
             ),
         )
         if profile.enterprise is not None:
@@ -158,22 +162,33 @@ class IdentityServicer(IdentityServiceServicer):
     async def IssueMembershipCard(
         self, request: pb.IssueMembershipCardRequest, context: grpc.aio.ServicerContext
     ) -> pb.IssueMembershipCardResponse:
-        card, created = await self.store.issue_card(
-            current_principal(), request.card_number, request.pin, request.user_id
+        card, created = await self.store.issue_card(current_principal(), request.card_number, request.pin)
+        return pb.IssueMembershipCardResponse(card=card_proto(card, holder=False), created=created)
+
+    async def ListMembershipCards(
+        self, request: pb.ListMembershipCardsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMembershipCardsResponse:
+        cards, next_cursor = await self.store.firm_cards(
+            current_principal(), page_size(request.page.limit), request.page.cursor
         )
-        return pb.IssueMembershipCardResponse(card=card_proto(card), created=created)
+        return pb.ListMembershipCardsResponse(
+            cards=[card_proto(card, holder=False) for card in cards],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
 
     async def RevokeMembershipCard(
         self, request: pb.RevokeMembershipCardRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeMembershipCardResponse:
         card = await self.store.revoke_card(current_principal(), request.card_id)
-        return pb.RevokeMembershipCardResponse(card=card_proto(card))
+        return pb.RevokeMembershipCardResponse(card=card_proto(card, holder=False))
 
     async def LinkMembershipCard(
         self, request: pb.LinkMembershipCardRequest, context: grpc.aio.ServicerContext
     ) -> pb.LinkMembershipCardResponse:
-        card = await self.store.link_card(current_principal(), request.card_number, request.pin)
-        return pb.LinkMembershipCardResponse(card=card_proto(card))
+        card, generated_pin = await self.store.link_card(
+            current_principal(), request.card_number, request.pin, request.new_pin, request.client_ip
+        )
+        return pb.LinkMembershipCardResponse(card=card_proto(card, holder=True), new_pin=generated_pin)
 
     async def InviteMember(
         self, request: pb.InviteMemberRequest, context: grpc.aio.ServicerContext
@@ -182,14 +197,9 @@ class IdentityServicer(IdentityServiceServicer):
         to_notify = await self.store.invite_member(current_principal(), invitation)
         if to_notify is not None:
             kind, destination, enterprise_name = to_notify
-            subject, body = domain.invitation_message(enterprise_name, invitation.role)
+            message = domain.invitation_message(enterprise_name, invitation.role)
             await self.sender.send(
-                kind,
-                destination,
-                subject,
-                body,
-                template="invitation",
-                params={"enterprise": enterprise_name, "role": invitation.role},
+                kind, destination, message.subject, message.body, template="invitation", params=message.params
             )
         return pb.InviteMemberResponse(role=invitation.role)
 

@@ -80,6 +80,7 @@ OTP_DESTINATION = "otp_destination"
 OTP_IP = "otp_ip"
 LOGIN_FAILURE = "login_failure"
 LOGIN_FAILURE_IP = "login_failure_ip"
+INVITATION_ENTERPRISE = "invitation_enterprise"
 
 
 class IdentityStore:
@@ -443,8 +444,9 @@ class IdentityStore:
             return False
 
     async def purge_expired(self, older_than: timedelta = timedelta(days=1)) -> int:
-        """Delete rate-limit hits, one-time codes and OIDC states that no rule can need any more (every
-        window and lifetime is far shorter than `older_than`). Returns how many rows went."""
+        """Delete rate-limit hits, one-time codes and OIDC states that no rule can need any more (no window
+        or lifetime is longer than `older_than`; the longest, invitations per enterprise, is one day).
+        Returns how many rows went."""
         cutoff = utcnow() - older_than
         async with self.db.transaction() as session:
             deleted = 0
@@ -1140,12 +1142,14 @@ class IdentityStore:
         return self._view(user)
 
     async def issue_card(
-        self, principal: Principal | None, card_number: str, pin: str, user_id: str
+        self, principal: Principal | None, card_number: str, pin: str
     ) -> tuple[MembershipCardRow, bool]:
-        """Issue a membership card (firm_admin). Idempotent: the same number with the same PIN (and link)
-        returns the card issued first with created=False; the same number otherwise is AlreadyExists."""
-        if not domain.can_issue_cards(principal):
-            raise PermissionDenied("only a firm administrator issues membership cards")
+        """Issue a membership card for the caller's own firm (firm_admin), bound to no account: only its
+        holder links it (`link_card`), and until then it logs nobody in (R-ACC-2). Idempotent: the same
+        number with the same PIN, issued by the same firm, returns that card with created=False; a number
+        issued otherwise is AlreadyExists naming `card_number`."""
+        firm_id = domain.card_firm_of(principal)
+        assert principal is not None
         number = domain.normalize_card_number(card_number)
         domain.validate_pin(pin)
         index = self._card_index(number)
@@ -1154,50 +1158,66 @@ class IdentityStore:
                 await session.exec(select(MembershipCardRow).where(MembershipCardRow.card_index == index))
             ).first()
         if existing is not None:
-            try:
-                await asyncio.to_thread(self.passwords.verify, existing.pin_hash, pin)
-            except Unauthenticated:
-                existing = None
-            else:
-                if not user_id or existing.user_id == user_id:
+            if existing.firm_id == firm_id and existing.user_id is None:
+                try:
+                    await asyncio.to_thread(self.passwords.verify, existing.pin_hash, pin)
+                except Unauthenticated:
+                    pass
+                else:
                     return existing, False
             raise _card_taken()
         pin_hash = await asyncio.to_thread(self.passwords.hash, pin)
-        now = utcnow()
-        actor = principal.user_id if principal else ""
         try:
             async with self.db.transaction() as session:
-                holder = None
-                if user_id:
-                    holder = await session.get(UserRow, user_id)
-                    if holder is None:
-                        raise InvalidArgument.for_field("user_id", "no such user")
                 card = MembershipCardRow(
                     id=new_id(),
                     card_index=index,
                     last4=number[-4:],
                     pin_hash=pin_hash,
-                    user_id=user_id or None,
+                    firm_id=firm_id,
+                    user_id=None,
                     status="active",
-                    issued_by=actor,
-                    created_at=now,
-                    linked_at=now if user_id else None,
+                    issued_by=principal.user_id,
+                    created_at=utcnow(),
                 )
                 session.add(card)
                 await session.flush()
                 self._audit(
-                    session, "card.issued", actor_id=actor, user=holder, card_id=card.id, last4=card.last4
+                    session,
+                    "card.issued",
+                    actor_id=principal.user_id,
+                    card_id=card.id,
+                    last4=card.last4,
+                    firm_id=firm_id,
                 )
         except IntegrityError as exc:  # issued concurrently
             raise _card_taken() from exc
         return card, True
 
+    async def firm_cards(
+        self, principal: Principal | None, limit: int, cursor: str
+    ) -> tuple[list[MembershipCardRow], str]:
+        """The cards of the caller's own firm (firm_admin), newest first; never another firm's."""
+        firm_id = domain.card_firm_of(principal)
+        statement = newest_first(
+            select(MembershipCardRow).where(MembershipCardRow.firm_id == firm_id),
+            col(MembershipCardRow.created_at),
+            col(MembershipCardRow.id),
+            cursor,
+            limit,
+        )
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        return page_of(rows, limit)
+
     async def revoke_card(self, principal: Principal | None, card_id: str) -> MembershipCardRow:
-        if not domain.can_issue_cards(principal):
-            raise PermissionDenied("only a firm administrator revokes membership cards")
+        """Revoke a card of the caller's own firm (firm_admin): it no longer logs in or links. Another
+        firm's card, like an unknown one, is NotFound. Idempotent."""
+        firm_id = domain.card_firm_of(principal)
+        assert principal is not None
         async with self.db.transaction() as session:
             card = await session.get(MembershipCardRow, card_id, with_for_update=True) if card_id else None
-            if card is None:
+            if card is None or card.firm_id != firm_id:
                 raise NotFound("no such membership card")
             if card.status != "revoked":
                 card.status = "revoked"
@@ -1206,20 +1226,28 @@ class IdentityStore:
                 self._audit(
                     session,
                     "card.revoked",
-                    actor_id=principal.user_id if principal else "",
+                    actor_id=principal.user_id,
                     user_id=card.user_id or "",
                     card_id=card.id,
+                    firm_id=firm_id,
                 )
             return card
 
-    async def link_card(self, principal: Principal | None, card_number: str, pin: str) -> MembershipCardRow:
-        """Link an issued card to the caller, proven by its PIN (R-ACC-2). An unknown card or a wrong PIN
-        is InvalidArgument naming the field; repeated failures lock the card number."""
+    async def link_card(
+        self, principal: Principal | None, card_number: str, pin: str, new_pin: str = "", client_ip: str = ""
+    ) -> tuple[MembershipCardRow, str]:
+        """Link an issued card to the caller's own account, proven by the PIN it was handed with (R-ACC-2):
+        the only way a card gets an account. The issuing firm knows that PIN, so linking replaces it with
+        the holder's `new_pin`, or with a generated one returned here once: (card, generated PIN or "").
+        An unknown card or a wrong PIN is InvalidArgument naming the field; failures count against the
+        card number and the client's IP like failed logins, and lock them alike (RateLimited)."""
         caller = signed_in(principal, "link a membership card")
         number = domain.normalize_card_number(card_number)
         domain.validate_pin(pin)
+        if new_pin:
+            domain.validate_pin(new_pin, "new_pin")
         key = self._identifier_key(number)
-        await self._check_not_locked(key)
+        await self._check_not_locked(key, client_ip)
         async with self.db.transaction() as session:
             card = (
                 await session.exec(
@@ -1229,45 +1257,68 @@ class IdentityStore:
         try:
             await asyncio.to_thread(self.passwords.verify, card.pin_hash if card else None, pin)
         except Unauthenticated:
-            await self._record_failure(key, "card_link", "")
+            await self._record_failure(key, "card_link", client_ip)
             if card is None:
                 raise InvalidArgument.for_field("card_number", "is not a membership card we know") from None
             raise InvalidArgument.for_field("pin", "does not match this card") from None
         assert card is not None
+        if card.status != "active":
+            raise Conflict("this membership card was revoked", reason="card_revoked")
+        if card.user_id:
+            if card.user_id != caller.user_id:
+                raise Conflict("this membership card is linked to another account", reason="card_linked")
+            return card, ""  # linked already, with the holder's own PIN: nothing to change
+        chosen, generated = domain.holder_pin(pin, new_pin)
+        pin_hash = await asyncio.to_thread(self.passwords.hash, chosen)
         async with self.db.transaction() as session:
             row = await session.get(MembershipCardRow, card.id, with_for_update=True)
             assert row is not None
             if row.status != "active":
                 raise Conflict("this membership card was revoked", reason="card_revoked")
-            if row.user_id and row.user_id != caller.user_id:
+            if row.user_id or row.pin_hash != card.pin_hash:  # linked meanwhile
                 raise Conflict("this membership card is linked to another account", reason="card_linked")
-            if not row.user_id:
-                row.user_id = caller.user_id
-                row.linked_at = utcnow()
-                session.add(row)
-                self._audit(
-                    session,
-                    "card.linked",
-                    actor_id=caller.user_id,
-                    user_id=caller.user_id,
-                    tenant_id=caller.tenant_id,
-                    card_id=row.id,
-                )
-            return row
+            row.user_id = caller.user_id
+            row.linked_at = utcnow()
+            row.pin_hash = pin_hash
+            session.add(row)
+            self._audit(
+                session,
+                "card.linked",
+                actor_id=caller.user_id,
+                user_id=caller.user_id,
+                tenant_id=caller.tenant_id,
+                card_id=row.id,
+                pin="generated" if generated else "chosen",
+            )
+        return row, chosen if generated else ""
 
     async def invite_member(
         self, principal: Principal | None, invitation: domain.Invitation
     ) -> tuple[str, str, str] | None:
         """Invite a person into the caller's enterprise (client_admin only). Creates an invited account
         when the phone or e-mail has none; says nothing about accounts that exist (the answer is the same).
-        Returns (kind, destination, enterprise name) to notify, or None when there is nobody to notify."""
+        Returns (kind, destination, enterprise name) to notify, or None when there is nobody to notify.
+        RateLimited (with the wait) past `COUNSEL_INVITATIONS_PER_ENTERPRISE_PER_DAY` invitations of the
+        enterprise in the last 24 hours, whether or not they reached anyone (R-PRIV-2)."""
         caller = signed_in(principal, "invite members")
         if not caller.has_role("client_admin") or not caller.tenant_id:
             raise PermissionDenied("only the enterprise's client_admin invites members")
         index = self.cipher.blind_index(invitation.identifier)
         column = UserRow.email_index if invitation.kind == "email" else UserRow.phone_index
+        limit = domain.invitation_limit(self.settings.invitations_per_enterprise_per_day)
+        limit_key = self.cipher.blind_index(f"invite:{caller.tenant_id}")
         try:
             async with self.db.transaction() as session:
+                # Serialises one enterprise's invitations, so concurrent ones cannot overshoot the limit.
+                await self._lock(session, f"invite:{limit_key}")
+                now = utcnow()
+                domain.check_limit(
+                    limit,
+                    await self._hits(session, INVITATION_ENTERPRISE, limit_key, limit),
+                    now,
+                    "invitations from your enterprise today",
+                )
+                self._hit(session, INVITATION_ENTERPRISE, limit_key, now)
                 enterprise = await session.get(EnterpriseRow, caller.tenant_id)
                 if enterprise is None:
                     raise NotFound("no such enterprise")

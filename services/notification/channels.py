@@ -143,7 +143,7 @@ def senders_for(settings: Settings) -> dict[Channel, Sender]:
     # Imported here: the providers raise this module's SendError.
     from services.notification.sms import AliyunSmsSender
 
-    dev = settings.env in ("dev", "test")
+    dev = settings.dev_routes
     email: Sender
     if settings.smtp_host:
         email = SmtpSender(settings)

@@ -81,7 +81,7 @@ async def serve(settings: Settings) -> None:
         server = rt.grpc_server()
         server.add(
             add_NotificationServiceServicer_to_server,
-            NotificationServicer(store, dev_outbox_enabled=settings.env in ("dev", "test")),
+            NotificationServicer(store, dev_outbox_enabled=settings.dev_routes),
             FULL_NAME,
         )
         await rt.run(

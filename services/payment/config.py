@@ -60,7 +60,7 @@ class PaymentSettings(Settings):
 
 def configured_providers(settings: PaymentSettings) -> dict[str, Provider]:
     providers: dict[str, Provider] = {}
-    if settings.env in ("dev", "test") and settings.secret_key:
+    if settings.dev_routes and settings.secret_key:
         providers["sandbox"] = SandboxProvider(sandbox_key(settings.secret_key), settings.public_url)
     if settings.alipay_app_id and settings.alipay_app_private_key_pem and settings.alipay_public_key_pem:
         providers["alipay"] = AlipayProvider(

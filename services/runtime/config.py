@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.pki import TlsFiles, TlsMaterial
@@ -32,7 +32,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="COUNSEL_", extra="ignore", frozen=True)
 
-    env: Literal["dev", "test", "prod"] = "dev"
+    # Fails closed: without COUNSEL_ENV a process runs as prod — no dev routes (dev outbox, sandbox payments),
+    # no gRPC reflection, a real COUNSEL_SECRET_KEY required. `counsel up` sets dev, the test fixtures test.
+    env: Literal["dev", "test", "prod"] = "prod"
     data_dir: Path = Path(".counsel")
     # Derived files worth keeping across restarts but safe to lose (e.g. the invoice font's common cut).
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "counsel")
@@ -110,6 +112,9 @@ class Settings(BaseSettings):
     sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
     sms_region: str = "cn-hangzhou"
     sms_timeout_seconds: float = 10.0
+    # Invitations a client enterprise may send per rolling 24 hours (identity): each one is an SMS or e-mail
+    # to a person who asked for nothing (R-PRIV-2), so a client_admin's account cannot become a spam cannon.
+    invitations_per_enterprise_per_day: int = Field(default=50, ge=1)
     # How long a status e-mail or SMS waits for others to join it in one digest (R-PRIV-2); tests shorten it.
     notification_digest_seconds: float = Field(default=60.0, ge=0)
 
@@ -153,7 +158,8 @@ class Settings(BaseSettings):
     def _refuse_dev_secrets_in_prod(self) -> Settings:
         if self.env == "prod" and (len(self.secret_key) < 32 or "change" in self.secret_key.lower()):
             raise ValueError(
-                "COUNSEL_SECRET_KEY must be set to a random value of at least 32 characters in prod"
+                "COUNSEL_SECRET_KEY must be set to a random value of at least 32 characters in prod "
+                "(COUNSEL_ENV is prod unless set; `counsel up` runs as dev)"
             )
         return self
 
@@ -170,6 +176,17 @@ class Settings(BaseSettings):
             return TlsFiles(*(Path(f) for f in files)).read()
         except OSError as exc:
             raise RuntimeError(f"cannot read this process's TLS files: {exc}") from exc
+
+    @property
+    def dev_routes(self) -> bool:
+        """Whether the unauthenticated development aids exist: the dev outbox (every code sent), sandbox
+        payments and hand-made document orders. Only in dev and test, never in prod."""
+        return self.env in ("dev", "test")
+
+    @property
+    def grpc_reflection(self) -> bool:
+        """gRPC server reflection lists every method to anyone who connects: dev and test only."""
+        return self.env != "prod"
 
     def peer_addr(self, service: str) -> str:
         """The gRPC address of a service (`COUNSEL_<SVC>_ADDR`)."""
@@ -206,6 +223,25 @@ class Settings(BaseSettings):
         return f"{self.subject_root}.{suffix}"
 
 
+class SettingsError(RuntimeError):
+    """The environment does not configure a process that may start (e.g. prod without a secret key); the
+    message names each `COUNSEL_*` variable at fault."""
+
+
+def settings_error(error: ValidationError) -> SettingsError:
+    """One readable line per problem of a pydantic ValidationError, named by environment variable."""
+    problems = []
+    for item in error.errors():
+        name = "COUNSEL_" + "_".join(str(part) for part in item["loc"]).upper() if item["loc"] else ""
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name and not message.startswith(name) else message)
+    return SettingsError("invalid settings — " + "; ".join(problems))
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment; keyword overrides win (used by tests and the local stack)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings from the environment; keyword overrides win (used by tests and the local stack).
+    SettingsError, naming the variables at fault, when they do not allow the process to start."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise settings_error(exc) from None

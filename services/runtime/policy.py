@@ -48,6 +48,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "UpdateMe": SIGNED_IN,
         "IssueMembershipCard": SIGNED_IN,
         "RevokeMembershipCard": SIGNED_IN,
+        "ListMembershipCards": SIGNED_IN,
         "LinkMembershipCard": SIGNED_IN,
         "InviteMember": SIGNED_IN,
         "ExportMyData": SIGNED_IN,

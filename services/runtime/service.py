@@ -76,7 +76,7 @@ class ServiceRuntime:
             self.settings.listen_addr(self.service),
             self.verifier,
             self.settings.tls(),
-            reflection=self.settings.env == "dev",
+            reflection=self.settings.grpc_reflection,
             health_listen=self.settings.grpc_health_listen,
         )
 

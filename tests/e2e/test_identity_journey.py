@@ -41,22 +41,25 @@ def test_register_by_sms_code_then_every_login_method_reaches_one_account(http: 
     )
     assert by_code.status_code == 200 and by_code.json()["user"]["id"] == user_id
 
-    # A membership card issued by the firm administrator, linked, then used to log in.
+    # A membership card issued by the firm administrator, bound to nobody, linked by its holder (who
+    # replaces the PIN it was handed with), then used to log in; the issued PIN opens nothing.
     card_number = f"E2E{secrets.randbelow(10**8):08d}"
     issued = http.post(
         "/api/v1/membership-cards",
         json={"card_number": card_number, "pin": "8642"},
         headers=login(http, "firm_admin@demo.counsel.test"),
     )
-    assert issued.status_code == 201, issued.text
+    assert issued.status_code == 201 and issued.json()["user_id"] is None, issued.text
     me = {"Authorization": f"Bearer {account['access_token']}"}
     linked = http.post(
-        "/api/v1/me/membership-card", json={"card_number": card_number, "pin": "8642"}, headers=me
+        "/api/v1/me/membership-card",
+        json={"card_number": card_number, "pin": "8642", "new_pin": "135790"},
+        headers=me,
     )
     assert linked.status_code == 200, linked.text
-    by_card = http.post(
-        "/api/v1/auth/login", json={"method": "membership_card", "identifier": card_number, "secret": "8642"}
-    )
+    card_login = {"method": "membership_card", "identifier": card_number}
+    assert http.post("/api/v1/auth/login", json={**card_login, "secret": "8642"}).status_code == 401
+    by_card = http.post("/api/v1/auth/login", json={**card_login, "secret": "135790"})
     assert by_card.status_code == 200 and by_card.json()["user"]["id"] == user_id
 
     # Rotation, reuse detection, logout.

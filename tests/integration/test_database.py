@@ -17,7 +17,7 @@ async def test_connections_the_server_closed_are_replaced_before_use(
 ) -> None:
     """A restart or failover closes every pooled connection; the next transactions must not fail on them
     (the pool checks liveness without a round trip, see Database.__init__)."""
-    settings = load_settings(database_url=postgres_server.url, database_prefix=unique_name)
+    settings = load_settings(env="test", database_url=postgres_server.url, database_prefix=unique_name)
     name = settings.database_name("probe")
     await ensure_database(settings.database_url, name)
     db = Database(settings.database_dsn("probe"))

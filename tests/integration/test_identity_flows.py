@@ -60,6 +60,8 @@ POLICY = domain.AuthPolicy(
     failures_per_ip=domain.Limit(8, timedelta(minutes=15)),
 )
 PASSWORD = "Str0ng-Enough!"
+# COUNSEL_INVITATIONS_PER_ENTERPRISE_PER_DAY of the stack: every test invites from its own enterprise.
+INVITATIONS_PER_DAY = 3
 _phones = itertools.count(13900000001)
 _ips = itertools.count(1)
 
@@ -123,6 +125,7 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
         metrics_port=0,
         log_level="WARNING",
         secret_key=secrets.token_urlsafe(32),
+        invitations_per_enterprise_per_day=INVITATIONS_PER_DAY,
         identity_addr=f"127.0.0.1:{free_port()}",
         notification_addr=f"127.0.0.1:{free_port()}",
     )
@@ -283,6 +286,16 @@ async def test_bad_input_is_422_naming_the_field(stack: Stack) -> None:
                 "password",
             ),
             ("/api/v1/auth/register", {"phone": new_phone(), "code": "12", "display_name": "x"}, "code"),
+            (
+                "/api/v1/auth/register",
+                {
+                    "phone": new_phone(),
+                    "code": "123456",
+                    "display_name": "x",
+                    "enterprise_name": "访问 evil.example",
+                },
+                "enterprise_name",
+            ),
             ("/api/v1/auth/login", {"method": "otp", "identifier": "nope", "secret": "123456"}, "identifier"),
             (
                 "/api/v1/auth/login",
@@ -435,12 +448,42 @@ async def test_logout_revokes_the_refresh_token(stack: Stack) -> None:
 # --- membership cards -----------------------------------------------------------------------------------
 
 
+def identity_store(stack: Stack) -> IdentityStore:
+    return IdentityStore(
+        stack.identity_db, Outbox("identity", stack.settings, IDENTITY_TABLES), stack.cipher, stack.settings
+    )
+
+
+async def firm_admin_of(stack: Stack, http: httpx.AsyncClient, firm_id: str) -> dict[str, str]:
+    """The Authorization header of a new firm_admin of `firm_id` (a second firm beside the demo one)."""
+    store = identity_store(stack)
+    email = f"admin.{secrets.token_hex(4)}@{firm_id}.example.com"
+    await store.create_user(
+        email=email,
+        display_name="乙律所管理员",
+        roles=["firm_admin"],
+        password_hash=await store.hash_password(PASSWORD),
+        firm_id=firm_id,
+    )
+    login = await password_login(http, email, PASSWORD)
+    assert login.status_code == 200, login.text
+    return bearer(login.json())
+
+
+def new_card_number() -> str:
+    return f"LF{secrets.randbelow(10**10):010d}"
+
+
+def card_login(number: str, pin: str) -> dict[str, str]:
+    return {"method": "membership_card", "identifier": number, "secret": pin}
+
+
 async def test_membership_cards_issue_link_login_and_revoke(stack: Stack) -> None:
-    """R-ACC-2: an offline card number + PIN reaches the same account as the phone."""
+    """R-ACC-2: an offline card number + the holder's own PIN reaches the same account as the phone."""
     async with stack.http() as http:
         firm_admin = bearer((await password_login(http, demo_email("firm_admin"), DEMO_PASSWORD)).json())
         _, holder = await register_by_phone(http, password=PASSWORD)
-        number = f"LF{secrets.randbelow(10**10):010d}"
+        number = new_card_number()
 
         issue = {"card_number": number, "pin": "2468"}
         assert (
@@ -449,7 +492,8 @@ async def test_membership_cards_issue_link_login_and_revoke(stack: Stack) -> Non
         issued = await http.post("/api/v1/membership-cards", json=issue, headers=firm_admin)
         assert issued.status_code == 201, issued.text
         card = issued.json()
-        assert card["last4"] == number[-4:] and card["status"] == "active" and card["user_id"] is None
+        assert card["last4"] == number[-4:] and card["status"] == "active"
+        assert (card["user_id"], card["linked_at"], card["firm_id"]) == (None, None, DEMO_FIRM_ID)
         retry = await http.post("/api/v1/membership-cards", json=issue, headers=firm_admin)
         assert (retry.status_code, retry.json()["id"]) == (200, card["id"])
         clash = await http.post(
@@ -458,8 +502,9 @@ async def test_membership_cards_issue_link_login_and_revoke(stack: Stack) -> Non
         assert clash.status_code == 409 and problem_fields(clash) == ["card_number"]
 
         # Not linked yet: the card logs nobody in.
-        card_login = {"method": "membership_card", "identifier": number.lower(), "secret": "2468"}
-        assert (await http.post("/api/v1/auth/login", json=card_login)).status_code == 401
+        assert (
+            await http.post("/api/v1/auth/login", json=card_login(number.lower(), "2468"))
+        ).status_code == 401
 
         unknown = await http.post(
             "/api/v1/me/membership-card",
@@ -471,33 +516,223 @@ async def test_membership_cards_issue_link_login_and_revoke(stack: Stack) -> Non
             "/api/v1/me/membership-card", json={"card_number": number, "pin": "9999"}, headers=bearer(holder)
         )
         assert wrong_pin.status_code == 422 and problem_fields(wrong_pin) == ["pin"]
+        same_pin = await http.post(
+            "/api/v1/me/membership-card",
+            json={"card_number": number, "pin": "2468", "new_pin": "2468"},
+            headers=bearer(holder),
+        )
+        assert same_pin.status_code == 422 and problem_fields(same_pin) == ["new_pin"]
         linked = await http.post(
-            "/api/v1/me/membership-card", json={"card_number": number, "pin": "2468"}, headers=bearer(holder)
+            "/api/v1/me/membership-card",
+            json={"card_number": number, "pin": "2468", "new_pin": "97531"},
+            headers=bearer(holder),
         )
         assert linked.status_code == 200, linked.text
-        assert linked.json()["user_id"] == holder["user"]["id"]
+        assert linked.json()["user_id"] == holder["user"]["id"] and linked.json()["new_pin"] is None
 
-        by_card = await http.post("/api/v1/auth/login", json=card_login)
+        by_card = await http.post("/api/v1/auth/login", json=card_login(number, "97531"))
         assert by_card.status_code == 200, by_card.text
         assert by_card.json()["user"]["id"] == holder["user"]["id"]
         me = (await http.get("/api/v1/me", headers=bearer(holder))).json()
         assert [c["id"] for c in me["login_methods"]["membership_cards"]] == [card["id"]]
 
-        # Linked to one account only.
+        # Linked to one account only: the PIN it was handed over with opens nothing any more.
         _, someone_else = await register_by_phone(http)
         taken = await http.post(
             "/api/v1/me/membership-card",
             json={"card_number": number, "pin": "2468"},
             headers=bearer(someone_else),
         )
-        assert taken.status_code == 409
+        assert taken.status_code == 422 and problem_fields(taken) == ["pin"]
+        stolen = await http.post(
+            "/api/v1/me/membership-card",
+            json={"card_number": number, "pin": "97531"},
+            headers=bearer(someone_else),
+        )
+        assert stolen.status_code == 409
 
         revoked = await http.post(f"/api/v1/membership-cards/{card['id']}/revoke", headers=firm_admin)
         assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
-        assert (await http.post("/api/v1/auth/login", json=card_login)).status_code == 401
+        assert revoked.json()["user_id"] is None  # the firm sees that and when it was linked, not to whom
+        assert revoked.json()["linked_at"]
+        assert (await http.post("/api/v1/auth/login", json=card_login(number, "97531"))).status_code == 401
         assert (
             await http.post("/api/v1/membership-cards/nope/revoke", headers=firm_admin)
         ).status_code == 404
+
+
+async def test_a_firm_admin_cannot_bind_a_card_to_another_account(stack: Stack) -> None:
+    """R-ACC-2, R-ACC-4, R-OPS-3 (issue 17 item 0): issuing a card names no account — over HTTP a
+    `user_id` is 422 and nothing is issued, the gRPC request has no such field, and no role or internal
+    caller issues or links on someone's behalf; the card logs the victim in neither before nor after."""
+    victim_id = demo_user_id(demo_email("supervisor"))
+    async with stack.http() as http:
+        firm_admin = bearer((await password_login(http, demo_email("firm_admin"), DEMO_PASSWORD)).json())
+        number = new_card_number()
+        bind = await http.post(
+            "/api/v1/membership-cards",
+            json={"card_number": number, "pin": "2468", "user_id": victim_id},
+            headers=firm_admin,
+        )
+        assert bind.status_code == 422 and problem_fields(bind) == ["user_id"], bind.text
+        # Nothing was issued by the refused request: the number is still free.
+        issued = await http.post(
+            "/api/v1/membership-cards", json={"card_number": number, "pin": "2468"}, headers=firm_admin
+        )
+        assert issued.status_code == 201 and issued.json()["user_id"] is None
+        assert (await http.post("/api/v1/auth/login", json=card_login(number, "2468"))).status_code == 401
+        supervisor = (await password_login(http, demo_email("supervisor"), DEMO_PASSWORD)).json()
+        assert (await http.get("/api/v1/me", headers=bearer(supervisor))).json()["login_methods"][
+            "membership_cards"
+        ] == []
+
+    # Over gRPC: the field is gone from the contract, and only a firm_admin token issues.
+    assert "user_id" not in identity_pb.IssueMembershipCardRequest.DESCRIPTOR.fields_by_name
+    with pytest.raises(ValueError):
+        identity_pb.IssueMembershipCardRequest(card_number=number, pin="2468", user_id=victim_id)
+    identity = stack.connections.clients.identity
+    request = identity_pb.IssueMembershipCardRequest(card_number=new_card_number(), pin="2468")
+    for token in ("", supervisor["access_token"]):
+        reset = access_token_var.set(token)
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await identity.IssueMembershipCard(request)
+            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        finally:
+            access_token_var.reset(reset)
+    # Linking is for the signed-in holder only: a call without a user's token links nothing.
+    reset = access_token_var.set("")
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await identity.LinkMembershipCard(
+                identity_pb.LinkMembershipCardRequest(card_number=number, pin="2468")
+            )
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        access_token_var.reset(reset)
+
+
+async def test_a_card_login_never_yields_anyone_but_its_holder(stack: Stack) -> None:
+    """R-ACC-2, R-OPS-3: the issuing firm knows the PIN it handed over, so once the holder links the card
+    that PIN stops working; the card logs in with the PIN only the holder was shown."""
+    async with stack.http() as http:
+        firm_admin = bearer((await password_login(http, demo_email("firm_admin"), DEMO_PASSWORD)).json())
+        _, holder = await register_by_phone(http)
+        number = new_card_number()
+        issued = await http.post(
+            "/api/v1/membership-cards", json={"card_number": number, "pin": "8642"}, headers=firm_admin
+        )
+        assert issued.status_code == 201, issued.text
+        assert (await http.post("/api/v1/auth/login", json=card_login(number, "8642"))).status_code == 401
+
+        linked = await http.post(
+            "/api/v1/me/membership-card", json={"card_number": number, "pin": "8642"}, headers=bearer(holder)
+        )
+        assert linked.status_code == 200, linked.text
+        new_pin = linked.json()["new_pin"]
+        assert len(new_pin) == 6 and new_pin.isdigit() and new_pin != "8642"
+
+        # Whoever knew the issued PIN (the firm's admin) gets nobody's tokens with it.
+        assert (await http.post("/api/v1/auth/login", json=card_login(number, "8642"))).status_code == 401
+        by_card = await http.post("/api/v1/auth/login", json=card_login(number, new_pin))
+        assert by_card.status_code == 200, by_card.text
+        assert by_card.json()["user"]["id"] == holder["user"]["id"]
+        # The holder linking again with their own PIN changes nothing and shows no PIN.
+        again = await http.post(
+            "/api/v1/me/membership-card", json={"card_number": number, "pin": new_pin}, headers=bearer(holder)
+        )
+        assert again.status_code == 200 and again.json()["new_pin"] is None
+
+    async with stack.identity_db.transaction() as session:
+        actions = (
+            (
+                await session.execute(
+                    text(
+                        "SELECT action FROM audit_events WHERE detail->>'card_id' = :id ORDER BY created_at"
+                    ),
+                    {"id": issued.json()["id"]},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert actions == ["card.issued", "card.linked"]
+
+
+async def test_a_firms_cards_are_listed_and_revoked_by_that_firm_only(stack: Stack) -> None:
+    """R-ACC-4 for firms: firm B's admin neither sees nor revokes firm A's card (404, as unknown), nor
+    re-issues its number; firm A lists its own, linked or not, without the holder's account."""
+    async with stack.http() as http:
+        firm_a = bearer((await password_login(http, demo_email("firm_admin"), DEMO_PASSWORD)).json())
+        firm_b = await firm_admin_of(stack, http, f"firm-b-{secrets.token_hex(3)}")
+        _, holder = await register_by_phone(http)
+        number = new_card_number()
+        card = (
+            await http.post(
+                "/api/v1/membership-cards", json={"card_number": number, "pin": "1357"}, headers=firm_a
+            )
+        ).json()
+        own_b = await http.post(
+            "/api/v1/membership-cards", json={"card_number": new_card_number(), "pin": "1357"}, headers=firm_b
+        )
+        assert own_b.status_code == 201, own_b.text
+
+        b_cards = (await http.get("/api/v1/membership-cards", headers=firm_b)).json()["items"]
+        assert [c["id"] for c in b_cards] == [own_b.json()["id"]]
+        foreign_revoke = await http.post(f"/api/v1/membership-cards/{card['id']}/revoke", headers=firm_b)
+        assert foreign_revoke.status_code == 404, foreign_revoke.text
+        assert foreign_revoke.headers["content-type"].startswith("application/problem+json")
+        reissue = await http.post(
+            "/api/v1/membership-cards", json={"card_number": number, "pin": "1357"}, headers=firm_b
+        )
+        assert reissue.status_code == 409 and problem_fields(reissue) == ["card_number"]
+        assert reissue.json()["detail"] and card["id"] not in reissue.text
+
+        linked = await http.post(
+            "/api/v1/me/membership-card",
+            json={"card_number": number, "pin": "1357", "new_pin": "24680"},
+            headers=bearer(holder),
+        )
+        assert linked.status_code == 200, linked.text
+        a_cards = (await http.get("/api/v1/membership-cards", headers=firm_a, params={"limit": 100})).json()
+        mine = next(c for c in a_cards["items"] if c["id"] == card["id"])
+        assert mine["status"] == "active" and mine["linked_at"] and mine["user_id"] is None
+        assert own_b.json()["id"] not in {c["id"] for c in a_cards["items"]}
+        # Firm B's refused revoke changed nothing: the holder still logs in with the card.
+        assert (await http.post("/api/v1/auth/login", json=card_login(number, "24680"))).status_code == 200
+
+
+async def test_card_pin_guesses_are_limited_like_logins(stack: Stack) -> None:
+    """R-ACC-2, R-OPS-3: wrong PINs when linking count against the card number like failed logins, so a
+    card's PIN cannot be brute-forced by linking either; then even the right PIN is 429 with Retry-After."""
+    async with stack.http() as http:
+        firm_admin = bearer((await password_login(http, demo_email("firm_admin"), DEMO_PASSWORD)).json())
+        _, guesser = await register_by_phone(http)
+        number = new_card_number()
+        issued = await http.post(
+            "/api/v1/membership-cards", json={"card_number": number, "pin": "4826"}, headers=firm_admin
+        )
+        assert issued.status_code == 201
+        for guess in range(POLICY.failures_per_identifier.count):
+            wrong = await http.post(
+                "/api/v1/me/membership-card",
+                json={"card_number": number, "pin": f"{1000 + guess}"},
+                headers=bearer(guesser),
+            )
+            assert wrong.status_code == 422 and problem_fields(wrong) == ["pin"]
+        locked = await http.post(
+            "/api/v1/me/membership-card", json={"card_number": number, "pin": "4826"}, headers=bearer(guesser)
+        )
+        assert locked.status_code == 429, locked.text
+        assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
+        assert (await http.post("/api/v1/auth/login", json=card_login(number, "4826"))).status_code == 429
+    # From another address and account the card number is locked all the same.
+    async with stack.http() as elsewhere:
+        _, other = await register_by_phone(elsewhere)
+        again = await elsewhere.post(
+            "/api/v1/me/membership-card", json={"card_number": number, "pin": "4826"}, headers=bearer(other)
+        )
+        assert again.status_code == 429
 
 
 # --- enterprises, isolation, export, audit -------------------------------------------------------------
@@ -534,6 +769,53 @@ async def test_client_admin_invites_a_member_who_joins_by_code(stack: Stack) -> 
             headers=bearer(admin),
         )
         assert bad.status_code == 422 and problem_fields(bad) == ["role"]
+
+
+async def test_invitations_past_the_daily_limit_are_429_and_say_only_the_name_and_the_role(
+    stack: Stack,
+) -> None:
+    """R-PRIV-2 (issue 17 item 0): an enterprise sends at most COUNSEL_INVITATIONS_PER_ENTERPRISE_PER_DAY
+    invitations a day — those to existing accounts count too, as the answer never tells them apart — then
+    429 problem+json with Retry-After and no message; another enterprise is not affected. The message is
+    the fixed text around the enterprise's registered name and the role: the inviter adds nothing."""
+    async with stack.http() as http:
+        _, admin = await register_by_phone(http, enterprise_name="限额测试科技有限公司")
+        invitees = [f"quota.{secrets.token_hex(3)}@example.com" for _ in range(INVITATIONS_PER_DAY)]
+        invitees[1] = demo_email("member")  # has an account: counted, answered alike, not messaged
+        for invitee in invitees:
+            invited = await http.post(
+                "/api/v1/enterprise/members", json={"email": invitee, "role": "client"}, headers=bearer(admin)
+            )
+            assert (invited.status_code, invited.json()) == (202, {"status": "invited", "role": "client"})
+        sent = (await http.get("/api/v1/dev/outbox", params={"to": invitees[0]})).json()["items"]
+        expected = domain.invitation_message("限额测试科技有限公司", "client")
+        assert [(m["subject"], m["body"]) for m in sent] == [(expected.subject, expected.body)]
+
+        with_text = await http.post(
+            "/api/v1/enterprise/members",
+            json={"email": "x@example.com", "role": "client", "message": "点击 evil.example 领奖"},
+            headers=bearer(admin),
+        )
+        assert with_text.status_code == 422 and problem_fields(with_text) == ["message"]
+
+        one_too_many = f"quota.{secrets.token_hex(3)}@example.com"
+        limited = await http.post(
+            "/api/v1/enterprise/members",
+            json={"email": one_too_many, "role": "client"},
+            headers=bearer(admin),
+        )
+        assert limited.status_code == 429, limited.text
+        assert limited.headers["content-type"].startswith("application/problem+json")
+        assert 0 < int(limited.headers["Retry-After"]) <= 24 * 3600
+        assert (await http.get("/api/v1/dev/outbox", params={"to": one_too_many})).json()["items"] == []
+
+        _, other_admin = await register_by_phone(http, enterprise_name="另一家科技有限公司")
+        elsewhere = await http.post(
+            "/api/v1/enterprise/members",
+            json={"email": one_too_many, "role": "client"},
+            headers=bearer(other_admin),
+        )
+        assert elsewhere.status_code == 202, elsewhere.text
 
 
 async def test_an_invited_registrant_who_asks_for_another_enterprise_is_told_about_the_invitation(

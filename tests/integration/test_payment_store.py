@@ -282,10 +282,12 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
     platform: Platform, nats_server: NatsServer, unique_name: str
 ) -> None:
     bus = await EventBus.connect(
-        load_settings(nats_url=nats_server.url, nats_stream=unique_name.upper(), subject_root=unique_name),
+        load_settings(
+            env="test", nats_url=nats_server.url, nats_stream=unique_name.upper(), subject_root=unique_name
+        ),
         "test",
     )
-    renderer = CountingRenderer(load_settings().cache_dir)
+    renderer = CountingRenderer(load_settings(env="test").cache_dir)
     try:
         storage = ObjectStoreInvoices(bus.js, f"{unique_name}-invoices")
         order_id = await platform.order()
@@ -316,7 +318,7 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
 
 async def test_an_invoice_renderer_whose_process_died_starts_again() -> None:
     """A renderer process killed (say, for memory) must not leave every later invoice failing."""
-    renderer = InvoiceRenderer(load_settings().cache_dir)
+    renderer = InvoiceRenderer(load_settings(env="test").cache_dir)
     try:
         data = InvoiceData(
             "INV1", datetime.now(UTC), "卖方", "9131", "买方", "", "合同审查", 99900, 5655, "CNY", "order-1"
@@ -359,7 +361,7 @@ async def test_counsel_ledger_verify_exits_nonzero_on_a_tampered_ledger(
     platform: Platform, postgres_server: PostgresServer, unique_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await platform.notify(success(await platform.sandbox_payment(await platform.order())))
-    settings = load_settings(database_url=postgres_server.url, database_prefix=unique_name)
+    settings = load_settings(env="test", database_url=postgres_server.url, database_prefix=unique_name)
     assert await tools.verify_ledger(settings) == 0
     await platform.scalar("UPDATE ledger_entries SET data = '{}' WHERE seq = 3 RETURNING 1")
     assert await tools.verify_ledger(settings) == 1
@@ -405,7 +407,7 @@ async def test_counsel_payment_reconcile_compares_the_ledger_with_alipays_bill(
         today.isoformat(),
         [(paid[0], "交易", "999.00"), (paid[1], "交易", "999.01"), ("ali-unknown", "交易", "5.00")],
     )
-    settings = load_settings(database_url=postgres_server.url, database_prefix=unique_name)
+    settings = load_settings(env="test", database_url=postgres_server.url, database_prefix=unique_name)
     async with httpx.AsyncClient(transport=alipay_bill_gateway(private_pem, bill)) as http:
         providers = {
             "alipay": AlipayProvider(AlipayConfig("app-1", private_pem, public_pem), http),

@@ -27,7 +27,9 @@ class BrokenWorkflow:
 async def test_core_warnings_arrive_in_python_logging(
     temporal_dev_server: TemporalDevServer, unique_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = load_settings(temporal_address=temporal_dev_server.address, temporal_namespace="default")
+    settings = load_settings(
+        env="test", temporal_address=temporal_dev_server.address, temporal_namespace="default"
+    )
     client = await connect_temporal(settings)
     caplog.set_level(logging.WARNING, logger=CORE_LOGGER.name)
 

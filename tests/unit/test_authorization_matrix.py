@@ -125,7 +125,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/.well-known/jwks.json"): Entry(PUBLIC),
     ("GET", "/api/v1/me"): Entry(SIGNED_IN),
     ("PATCH", "/api/v1/me"): Entry(SIGNED_IN, {"display_name": "x"}),
-    ("POST", "/api/v1/me/membership-card"): Entry(SIGNED_IN, {"card_number": "LF123456", "pin": "1234"}),
+    ("POST", "/api/v1/me/membership-card"): Entry(
+        SIGNED_IN, {"card_number": "LF123456", "pin": "1234", "new_pin": "864209"}
+    ),
     ("GET", "/api/v1/me/export"): Entry(SIGNED_IN),
     ("GET", "/api/v1/me/activity"): Entry(SIGNED_IN),
     ("DELETE", "/api/v1/me"): Entry(SIGNED_IN),
@@ -135,6 +137,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/membership-cards"): Entry(
         roles("firm_admin"), {"card_number": "LF123456", "pin": "1234"}
     ),
+    ("GET", "/api/v1/membership-cards"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/membership-cards/{card_id}/revoke"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/firm/service-clients"): Entry(roles("firm_admin"), {"name": "case management"}),
     ("POST", "/api/v1/firm/service-clients/{client_id}/revoke"): Entry(roles("firm_admin")),

@@ -97,6 +97,89 @@ def test_card_numbers_and_pins() -> None:
     assert domain.validate_pin("0042") == "0042"
 
 
+def test_cards_are_managed_by_a_firm_admin_of_a_firm_only() -> None:
+    """R-ACC-2, R-OPS-3: the firm a card belongs to is the caller's own; nobody else issues, lists or revokes
+    cards — not a caller without a token (an internal call), not another role, not an admin of no firm."""
+    admin = Principal("u1", roles=frozenset({"firm_admin"}), firm_id="firm-1")
+    assert domain.card_firm_of(admin) == "firm-1"
+    for principal in (
+        None,
+        Principal("u2", roles=frozenset({"firm_admin"})),
+        Principal("u3", roles=frozenset({"supervisor"})),
+        Principal("u4", roles=frozenset({"firm_service"}), firm_id="firm-1"),
+        Principal("u5", "tenant-1", frozenset({"client_admin"})),
+    ):
+        with pytest.raises(PermissionDenied):
+            domain.card_firm_of(principal)
+
+
+def test_linking_a_card_replaces_the_pin_the_issuing_firm_knows() -> None:
+    """R-ACC-2: the holder's own PIN, or a generated one; never the issued one, which the firm saw."""
+    assert domain.holder_pin("2468", "86420") == ("86420", False)
+    generated = {domain.holder_pin("2468", "")[0] for _ in range(200)}
+    assert all(len(pin) == 6 and pin.isdigit() for pin in generated) and len(generated) > 150
+    with pytest.raises(InvalidArgument) as caught:
+        domain.holder_pin("2468", "2468")
+    assert field_of(caught) == "new_pin"
+    with pytest.raises(InvalidArgument) as caught:
+        domain.holder_pin("2468", "12a4")
+    assert field_of(caught) == "new_pin"
+
+
+def test_an_invitation_says_only_the_enterprises_registered_name_and_the_role() -> None:
+    """R-PRIV-2: fixed words around the registered name and a fixed role label; no inviter's text."""
+    message = domain.invitation_message("李氏科技有限公司", "client_admin")
+    assert message.params == {"enterprise": "李氏科技有限公司", "role": "管理员"}
+    assert message.body == (
+        "【counsel】李氏科技有限公司 邀请您以管理员身份加入 counsel。请用本手机号或邮箱获取验证码后注册或登录。"
+        " 李氏科技有限公司 invited you to counsel as administrator: register or log in with a code sent here."
+    )
+    assert message.subject == "You are invited to counsel"
+    # A name registered before names were checked, holding a link and a number, never goes out.
+    lure = "中奖请访问 evil.example 或致电 13800138000"
+    spoofed = domain.invitation_message(lure, "client")
+    assert "evil" not in spoofed.body and "13800138000" not in spoofed.body
+    assert spoofed.params == {"enterprise": "一家企业", "role": "成员"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["李氏科技有限公司", "Acme Trading Co., Ltd.", "北京（中关村）3M 科技·服务中心", "O'Neil & Partners"],
+)
+def test_plain_enterprise_names_register(name: str) -> None:
+    assert domain.enterprise_name_problem(name) == ""
+    assert domain.validate_registration("13800138000", "", "123456", "", "李雷", name).enterprise_name == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "点击 https://evil.example 领奖",
+        "联系 evil.example",
+        "客服 a@b.cn",
+        "回电 13800138000",
+        "验证码 123456",
+        "【counsel 官方】账户异常",
+        "<b>粗体</b>",
+    ],
+)
+def test_an_enterprise_name_that_carries_a_message_is_refused(name: str) -> None:
+    """R-PRIV-2: an enterprise's name goes out in its invitations, so it cannot carry a link, an address,
+    a number or markup (422 naming enterprise_name)."""
+    with pytest.raises(InvalidArgument) as caught:
+        domain.validate_registration("13800138000", "", "123456", "", "李雷", name)
+    assert field_of(caught) == "enterprise_name"
+
+
+def test_invitations_are_limited_per_rolling_day() -> None:
+    limit = domain.invitation_limit(3)
+    hits = [NOW - timedelta(hours=h) for h in (23, 5, 1)]
+    with pytest.raises(RateLimited) as caught:
+        domain.check_limit(limit, hits, NOW, "invitations")
+    assert caught.value.retry_after_seconds == 3600  # the oldest leaves the day in an hour
+    domain.check_limit(limit, hits[1:], NOW, "invitations")
+
+
 def test_only_client_roles_can_be_invited() -> None:
     assert domain.validate_invitation("13800138000", "", "client") == domain.Invitation(
         "phone", "+8613800138000", "client"

@@ -9,7 +9,7 @@ from fastapi import Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from counsel.identity.v1 import identity_service_pb2 as pb
-from services.gateway.deps import ClientsDep, CurrentPrincipal, OptionalPrincipal, SettingsDep
+from services.gateway.deps import ClientsDep, CurrentPrincipal, OptionalPrincipal, SettingsDep, client_ip
 from services.gateway.routing import api_router
 from services.gateway.schemas.identity import (
     LoginRequest,
@@ -22,12 +22,6 @@ from services.gateway.schemas.identity import (
 )
 
 router = api_router("identity")
-
-
-def client_ip(request: Request) -> str:
-    """The peer's address as the gateway sees it (a proxy in front must set it via uvicorn's
-    --proxy-headers/--forwarded-allow-ips); used for per-IP code limits and the audit."""
-    return request.client.host if request.client else ""
 
 
 @router.post("/api/v1/auth/otp", response_model=OtpAccepted, status_code=status.HTTP_202_ACCEPTED)

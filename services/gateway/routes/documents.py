@@ -58,7 +58,7 @@ Client = Annotated[Principal, Depends(require_roles("client", "client_admin"))]
 async def create_document_order(
     body: CreateDocumentOrder, principal: Agent, clients: ClientsDep, settings: SettingsDep
 ) -> DocumentOrder:
-    if settings.env not in ("dev", "test"):
+    if not settings.dev_routes:
         raise NotFound("there is no such resource")
     reply = await clients.documents.CreateDocumentOrder(
         pb.CreateDocumentOrderRequest(

@@ -12,6 +12,7 @@ from services.gateway.deps import ClientsDep, require_roles
 from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.identity import (
+    CardPage,
     Invited,
     InviteMember,
     IssueCard,
@@ -71,20 +72,39 @@ async def set_member_role(
 async def issue_membership_card(
     body: IssueCard, principal: FirmAdmin, clients: ClientsDep, response: Response
 ) -> MembershipCard:
-    """Issue an offline membership card with its PIN. Repeating the same number and PIN returns the card
-    (200); the same number with another PIN is 409."""
+    """Issue an offline membership card of your firm with its PIN, to hand over offline. It is bound to
+    nobody: its holder links it (`POST /api/v1/me/membership-card`, choosing their own PIN), and it logs
+    nobody in before. Repeating the same number and PIN returns the card (200); a number issued otherwise
+    is 409."""
     reply = await clients.identity.IssueMembershipCard(
-        pb.IssueMembershipCardRequest(card_number=body.card_number, pin=body.pin, user_id=body.user_id or "")
+        pb.IssueMembershipCardRequest(card_number=body.card_number, pin=body.pin)
     )
     if not reply.created:
         response.status_code = status.HTTP_200_OK
     return MembershipCard.from_proto(reply.card)
 
 
+@router.get("/api/v1/membership-cards", response_model=CardPage)
+async def list_membership_cards(
+    principal: FirmAdmin,
+    clients: ClientsDep,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> CardPage:
+    """Your firm's cards, newest first: whether and when each was linked, never to whom."""
+    reply = await clients.identity.ListMembershipCards(
+        pb.ListMembershipCardsRequest(page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return CardPage(
+        items=[MembershipCard.from_proto(c) for c in reply.cards], next_cursor=next_cursor(reply.page)
+    )
+
+
 @router.post("/api/v1/membership-cards/{card_id}/revoke", response_model=MembershipCard)
 async def revoke_membership_card(
     card_id: Annotated[str, Path(max_length=64)], principal: FirmAdmin, clients: ClientsDep
 ) -> MembershipCard:
+    """Revoke a card of your firm: it no longer logs in or links. Another firm's card is 404."""
     reply = await clients.identity.RevokeMembershipCard(pb.RevokeMembershipCardRequest(card_id=card_id))
     return MembershipCard.from_proto(reply.card)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import Query, status
+from fastapi import Query, Request, status
 from fastapi.responses import JSONResponse
 
 from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
-from services.gateway.deps import ClientsDep, CurrentPrincipal
+from services.gateway.deps import ClientsDep, CurrentPrincipal, client_ip
 from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor, rfc3339
 from services.gateway.schemas.identity import (
@@ -18,6 +18,7 @@ from services.gateway.schemas.identity import (
     ActivityPage,
     Erased,
     LinkCard,
+    LinkedCard,
     Me,
     MembershipCard,
     UpdateMe,
@@ -48,15 +49,23 @@ async def update_me(body: UpdateMe, principal: CurrentPrincipal, clients: Client
     return Me.from_me(await clients.identity.GetMe(pb.GetMeRequest()))
 
 
-@router.post("/api/v1/me/membership-card", response_model=MembershipCard)
+@router.post("/api/v1/me/membership-card", response_model=LinkedCard)
 async def link_membership_card(
-    body: LinkCard, principal: CurrentPrincipal, clients: ClientsDep
-) -> MembershipCard:
-    """Link an offline membership card (its number and PIN) to your account; then it logs you in too."""
+    body: LinkCard, request: Request, principal: CurrentPrincipal, clients: ClientsDep
+) -> LinkedCard:
+    """Link an offline membership card (its number and the PIN it was handed over with) to your own
+    account; from then on it logs you in with your new PIN (`new_pin`, or the generated one in the
+    answer). Wrong numbers and PINs are limited like failed logins (429 with Retry-After)."""
     reply = await clients.identity.LinkMembershipCard(
-        pb.LinkMembershipCardRequest(card_number=body.card_number, pin=body.pin)
+        pb.LinkMembershipCardRequest(
+            card_number=body.card_number,
+            pin=body.pin,
+            new_pin=body.new_pin or "",
+            client_ip=client_ip(request),
+        )
     )
-    return MembershipCard.from_proto(reply.card)
+    card = MembershipCard.from_proto(reply.card)
+    return LinkedCard(**card.model_dump(), new_pin=reply.new_pin or None)
 
 
 @router.get("/api/v1/me/export", response_model=dict[str, Any])

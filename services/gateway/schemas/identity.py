@@ -94,8 +94,13 @@ class MembershipCard(BaseModel):
     id: str
     last4: str
     status: Literal["active", "revoked"] | str
-    user_id: str | None
+    user_id: str | None = Field(
+        description="The account it is linked to, shown to that account only: null while unlinked and "
+        "in the issuing firm's answers."
+    )
+    firm_id: str | None = Field(description="The law firm that issued it.")
     created_at: str | None
+    linked_at: str | None = Field(description="When its holder linked it; null while unlinked.")
     revoked_at: str | None
 
     @classmethod
@@ -105,9 +110,23 @@ class MembershipCard(BaseModel):
             last4=card.last4,
             status=card.status,
             user_id=or_none(card.user_id),
+            firm_id=or_none(card.firm_id),
             created_at=rfc3339(card, "created_at"),
+            linked_at=rfc3339(card, "linked_at"),
             revoked_at=rfc3339(card, "revoked_at"),
         )
+
+
+class LinkedCard(MembershipCard):
+    new_pin: str | None = Field(
+        description="The card's new PIN when you named no `new_pin`: shown this once. The PIN the card was "
+        "handed over with no longer works."
+    )
+
+
+class CardPage(BaseModel):
+    items: list[MembershipCard]
+    next_cursor: str | None
 
 
 class Enterprise(BaseModel):
@@ -157,13 +176,21 @@ class UpdateMe(RequestModel):
 
 class LinkCard(RequestModel):
     card_number: str = Field(min_length=1, max_length=64)
-    pin: str = Field(min_length=1, max_length=16)
+    pin: str = Field(min_length=1, max_length=16, description="The PIN the card was handed over with.")
+    new_pin: str | None = Field(
+        default=None,
+        max_length=16,
+        description="The card's PIN from now on (4 to 8 digits, not the one handed over, which the issuing "
+        "firm knows); without it one is generated and returned once as `new_pin`.",
+    )
 
 
 class IssueCard(RequestModel):
+    """A card of your own firm, bound to nobody: its holder links it to their account (there is no field
+    naming an account, and an unknown field is 422)."""
+
     card_number: str = Field(min_length=1, max_length=64)
-    pin: str = Field(min_length=1, max_length=16)
-    user_id: str | None = Field(default=None, max_length=64, description="Link to this account at once.")
+    pin: str = Field(min_length=1, max_length=16, description="4 to 8 digits, handed over with the card.")
 
 
 class InviteMember(RequestModel):

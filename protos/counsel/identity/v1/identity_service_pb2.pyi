@@ -287,6 +287,8 @@ class MembershipCard(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     REVOKED_AT_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    LINKED_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Card id."""
     last4: _builtins.str
@@ -294,7 +296,11 @@ class MembershipCard(_message.Message):
     status: _builtins.str
     """One of: active|revoked."""
     user_id: _builtins.str
-    """The account it is linked to; empty while unlinked."""
+    """The account it is linked to, shown to that account only; empty while unlinked and in the issuing
+    firm's answers (the firm sees linked_at, not whose account it is).
+    """
+    firm_id: _builtins.str
+    """The law firm that issued it."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When it was issued."""
@@ -302,6 +308,10 @@ class MembershipCard(_message.Message):
     @_builtins.property
     def revoked_at(self) -> _timestamp_pb2.Timestamp:
         """When it was revoked; unset while active."""
+
+    @_builtins.property
+    def linked_at(self) -> _timestamp_pb2.Timestamp:
+        """When its holder linked it to their account; unset while unlinked."""
 
     def __init__(
         self,
@@ -312,10 +322,12 @@ class MembershipCard(_message.Message):
         user_id: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         revoked_at: _timestamp_pb2.Timestamp | None = ...,
+        firm_id: _builtins.str = ...,
+        linked_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "revoked_at", b"revoked_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "linked_at", b"linked_at", "revoked_at", b"revoked_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "id", b"id", "last4", b"last4", "revoked_at", b"revoked_at", "status", b"status", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "firm_id", b"firm_id", "id", b"id", "last4", b"last4", "linked_at", b"linked_at", "revoked_at", b"revoked_at", "status", b"status", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -703,23 +715,19 @@ class IssueMembershipCardRequest(_message.Message):
 
     CARD_NUMBER_FIELD_NUMBER: _builtins.int
     PIN_FIELD_NUMBER: _builtins.int
-    USER_ID_FIELD_NUMBER: _builtins.int
     card_number: _builtins.str
     """Card number printed on the card: 6 to 32 letters and digits."""
     pin: _builtins.str
     """PIN: 4 to 8 digits."""
-    user_id: _builtins.str
-    """Link the card to this account at once; empty to let the holder link it."""
     def __init__(
         self,
         *,
         card_number: _builtins.str = ...,
         pin: _builtins.str = ...,
-        user_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "pin", b"pin", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "pin", b"pin"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -752,6 +760,60 @@ class IssueMembershipCardResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IssueMembershipCardResponse: _TypeAlias = IssueMembershipCardResponse  # noqa: Y015
+
+@_typing.final
+class ListMembershipCardsRequest(_message.Message):
+    """Request for IdentityService.ListMembershipCards."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMembershipCardsRequest: _TypeAlias = ListMembershipCardsRequest  # noqa: Y015
+
+@_typing.final
+class ListMembershipCardsResponse(_message.Message):
+    """Response of IdentityService.ListMembershipCards."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARDS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cards(self) -> _containers.RepeatedCompositeFieldContainer[Global___MembershipCard]:
+        """The firm's cards, newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor of the next page."""
+
+    def __init__(
+        self,
+        *,
+        cards: _abc.Iterable[Global___MembershipCard] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cards", b"cards", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMembershipCardsResponse: _TypeAlias = ListMembershipCardsResponse  # noqa: Y015
 
 @_typing.final
 class RevokeMembershipCardRequest(_message.Message):
@@ -807,19 +869,29 @@ class LinkMembershipCardRequest(_message.Message):
 
     CARD_NUMBER_FIELD_NUMBER: _builtins.int
     PIN_FIELD_NUMBER: _builtins.int
+    CLIENT_IP_FIELD_NUMBER: _builtins.int
+    NEW_PIN_FIELD_NUMBER: _builtins.int
     card_number: _builtins.str
     """Card number."""
     pin: _builtins.str
-    """The card's PIN."""
+    """The PIN the card was handed over with. The issuing firm knows it, so it stops working on linking."""
+    client_ip: _builtins.str
+    """The end user's IP address as the gateway saw it (failure limits and the audit); may be empty."""
+    new_pin: _builtins.str
+    """The card's PIN from now on, chosen by the holder (4 to 8 digits, not the issued PIN); empty to have
+    one generated and returned in the response.
+    """
     def __init__(
         self,
         *,
         card_number: _builtins.str = ...,
         pin: _builtins.str = ...,
+        client_ip: _builtins.str = ...,
+        new_pin: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "pin", b"pin"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "client_ip", b"client_ip", "new_pin", b"new_pin", "pin", b"pin"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -832,6 +904,9 @@ class LinkMembershipCardResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CARD_FIELD_NUMBER: _builtins.int
+    NEW_PIN_FIELD_NUMBER: _builtins.int
+    new_pin: _builtins.str
+    """The generated PIN when the request named no new_pin; shown only here, never stored in clear."""
     @_builtins.property
     def card(self) -> Global___MembershipCard:
         """The card, linked to the caller."""
@@ -840,10 +915,11 @@ class LinkMembershipCardResponse(_message.Message):
         self,
         *,
         card: Global___MembershipCard | None = ...,
+        new_pin: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["card", b"card"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card", b"card"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card", b"card", "new_pin", b"new_pin"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

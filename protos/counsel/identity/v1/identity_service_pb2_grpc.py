@@ -85,6 +85,11 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardResponse.FromString,
                 _registered_method=True)
+        self.ListMembershipCards = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListMembershipCards',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembershipCardsRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembershipCardsResponse.FromString,
+                _registered_method=True)
         self.RevokeMembershipCard = channel.unary_unary(
                 '/counsel.identity.v1.IdentityService/RevokeMembershipCard',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeMembershipCardRequest.SerializeToString,
@@ -233,21 +238,33 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IssueMembershipCard(self, request, context):
-        """Issues an offline membership card with a PIN (firm_admin); idempotent by card number and PIN.
+        """Issues an offline membership card with a PIN for the caller's own law firm (firm_admin). The card is
+        bound to no account: only its holder links it (LinkMembershipCard), and it logs nobody in before.
+        Idempotent by card number and PIN within the firm; a number taken otherwise is ALREADY_EXISTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMembershipCards(self, request, context):
+        """The cards of the caller's own law firm (firm_admin), newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeMembershipCard(self, request, context):
-        """Revokes a membership card (firm_admin); it can no longer log in or be linked.
+        """Revokes a card of the caller's own law firm (firm_admin); it can no longer log in or be linked.
+        Another firm's card is NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def LinkMembershipCard(self, request, context):
-        """Links a membership card to the caller's account, proven by its PIN.
+        """Links a membership card to the caller's own account, proven by the PIN it was handed with, which the
+        holder's own PIN then replaces: the only way a card gets an account. Failures are rate limited per
+        card number and per client IP like logins (RESOURCE_EXHAUSTED with retry_after_seconds).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -404,6 +421,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.IssueMembershipCard,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardResponse.SerializeToString,
+            ),
+            'ListMembershipCards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMembershipCards,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembershipCardsRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembershipCardsResponse.SerializeToString,
             ),
             'RevokeMembershipCard': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeMembershipCard,
@@ -752,6 +774,33 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/IssueMembershipCard',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMembershipCards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListMembershipCards',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembershipCardsRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListMembershipCardsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,11 +57,21 @@ class IdentityServiceStub:
     UpdateMe: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateMeRequest, _identity_service_pb2.UpdateMeResponse]
     """Changes the caller's profile."""
     IssueMembershipCard: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.IssueMembershipCardRequest, _identity_service_pb2.IssueMembershipCardResponse]
-    """Issues an offline membership card with a PIN (firm_admin); idempotent by card number and PIN."""
+    """Issues an offline membership card with a PIN for the caller's own law firm (firm_admin). The card is
+    bound to no account: only its holder links it (LinkMembershipCard), and it logs nobody in before.
+    Idempotent by card number and PIN within the firm; a number taken otherwise is ALREADY_EXISTS.
+    """
+    ListMembershipCards: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembershipCardsRequest, _identity_service_pb2.ListMembershipCardsResponse]
+    """The cards of the caller's own law firm (firm_admin), newest first."""
     RevokeMembershipCard: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeMembershipCardRequest, _identity_service_pb2.RevokeMembershipCardResponse]
-    """Revokes a membership card (firm_admin); it can no longer log in or be linked."""
+    """Revokes a card of the caller's own law firm (firm_admin); it can no longer log in or be linked.
+    Another firm's card is NOT_FOUND.
+    """
     LinkMembershipCard: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.LinkMembershipCardRequest, _identity_service_pb2.LinkMembershipCardResponse]
-    """Links a membership card to the caller's account, proven by its PIN."""
+    """Links a membership card to the caller's own account, proven by the PIN it was handed with, which the
+    holder's own PIN then replaces: the only way a card gets an account. Failures are rate limited per
+    card number and per client IP like logins (RESOURCE_EXHAUSTED with retry_after_seconds).
+    """
     InviteMember: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.InviteMemberRequest, _identity_service_pb2.InviteMemberResponse]
     """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
     ExportMyData: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ExportMyDataRequest, _identity_service_pb2.ExportMyDataResponse]
@@ -133,11 +143,21 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     UpdateMe: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateMeRequest, _identity_service_pb2.UpdateMeResponse]  # type: ignore[assignment]
     """Changes the caller's profile."""
     IssueMembershipCard: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueMembershipCardRequest, _identity_service_pb2.IssueMembershipCardResponse]  # type: ignore[assignment]
-    """Issues an offline membership card with a PIN (firm_admin); idempotent by card number and PIN."""
+    """Issues an offline membership card with a PIN for the caller's own law firm (firm_admin). The card is
+    bound to no account: only its holder links it (LinkMembershipCard), and it logs nobody in before.
+    Idempotent by card number and PIN within the firm; a number taken otherwise is ALREADY_EXISTS.
+    """
+    ListMembershipCards: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListMembershipCardsRequest, _identity_service_pb2.ListMembershipCardsResponse]  # type: ignore[assignment]
+    """The cards of the caller's own law firm (firm_admin), newest first."""
     RevokeMembershipCard: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeMembershipCardRequest, _identity_service_pb2.RevokeMembershipCardResponse]  # type: ignore[assignment]
-    """Revokes a membership card (firm_admin); it can no longer log in or be linked."""
+    """Revokes a card of the caller's own law firm (firm_admin); it can no longer log in or be linked.
+    Another firm's card is NOT_FOUND.
+    """
     LinkMembershipCard: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.LinkMembershipCardRequest, _identity_service_pb2.LinkMembershipCardResponse]  # type: ignore[assignment]
-    """Links a membership card to the caller's account, proven by its PIN."""
+    """Links a membership card to the caller's own account, proven by the PIN it was handed with, which the
+    holder's own PIN then replaces: the only way a card gets an account. Failures are rate limited per
+    card number and per client IP like logins (RESOURCE_EXHAUSTED with retry_after_seconds).
+    """
     InviteMember: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.InviteMemberRequest, _identity_service_pb2.InviteMemberResponse]  # type: ignore[assignment]
     """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
     ExportMyData: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ExportMyDataRequest, _identity_service_pb2.ExportMyDataResponse]  # type: ignore[assignment]
@@ -266,7 +286,18 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_service_pb2.IssueMembershipCardRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.IssueMembershipCardResponse, _abc.Awaitable[_identity_service_pb2.IssueMembershipCardResponse]]:
-        """Issues an offline membership card with a PIN (firm_admin); idempotent by card number and PIN."""
+        """Issues an offline membership card with a PIN for the caller's own law firm (firm_admin). The card is
+        bound to no account: only its holder links it (LinkMembershipCard), and it logs nobody in before.
+        Idempotent by card number and PIN within the firm; a number taken otherwise is ALREADY_EXISTS.
+        """
+
+    @_abc_1.abstractmethod
+    def ListMembershipCards(
+        self,
+        request: _identity_service_pb2.ListMembershipCardsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListMembershipCardsResponse, _abc.Awaitable[_identity_service_pb2.ListMembershipCardsResponse]]:
+        """The cards of the caller's own law firm (firm_admin), newest first."""
 
     @_abc_1.abstractmethod
     def RevokeMembershipCard(
@@ -274,7 +305,9 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_service_pb2.RevokeMembershipCardRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.RevokeMembershipCardResponse, _abc.Awaitable[_identity_service_pb2.RevokeMembershipCardResponse]]:
-        """Revokes a membership card (firm_admin); it can no longer log in or be linked."""
+        """Revokes a card of the caller's own law firm (firm_admin); it can no longer log in or be linked.
+        Another firm's card is NOT_FOUND.
+        """
 
     @_abc_1.abstractmethod
     def LinkMembershipCard(
@@ -282,7 +315,10 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_service_pb2.LinkMembershipCardRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.LinkMembershipCardResponse, _abc.Awaitable[_identity_service_pb2.LinkMembershipCardResponse]]:
-        """Links a membership card to the caller's account, proven by its PIN."""
+        """Links a membership card to the caller's own account, proven by the PIN it was handed with, which the
+        holder's own PIN then replaces: the only way a card gets an account. Failures are rate limited per
+        card number and per client IP like logins (RESOURCE_EXHAUSTED with retry_after_seconds).
+        """
 
     @_abc_1.abstractmethod
     def InviteMember(

@@ -1,0 +1,158 @@
+"""Settings fail closed (R-OPS-3, issue 17 item 0): a process started without COUNSEL_ENV runs as prod — the
+unauthenticated development aids (dev outbox with every login code, sandbox payments, hand-made document
+orders) are absent, gRPC reflection is off, and a missing secret key stops the process at start with a
+message naming it. Only `counsel up` (dev) and the test fixtures (test) say otherwise, explicitly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from sqlalchemy import MetaData
+
+from deploy import cli
+from deploy.local.stack import Stack, local_settings
+from services.gateway.app import create_app
+from services.notification.channels import senders_for, unconfigured_channels
+from services.payment.config import PaymentSettings, configured_providers
+from services.runtime.config import Settings, SettingsError, load_settings
+from services.runtime.pki import TlsMaterial
+from services.runtime.service import ServiceRuntime
+from services.runtime.tables import define_runtime_tables
+from tests.unit.test_authorization_matrix import Actor, Keys, fake_clients
+
+STRONG = secrets.token_urlsafe(48)
+
+
+@pytest.fixture
+def bare_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """No COUNSEL_* variable at all, as on a fresh host."""
+    for name in [name for name in os.environ if name.startswith("COUNSEL_")]:
+        monkeypatch.delenv(name)
+    yield monkeypatch
+
+
+def test_the_default_environment_is_prod_and_refuses_to_start_without_a_secret_key(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    """R-OPS-3: nothing set is prod, and prod without COUNSEL_SECRET_KEY does not load."""
+    assert Settings.model_fields["env"].default == "prod"
+    with pytest.raises(SettingsError, match="COUNSEL_SECRET_KEY") as refused:
+        load_settings()
+    assert "prod" in str(refused.value)
+    for weak in ("short", "change-me-" * 5):
+        bare_environment.setenv("COUNSEL_SECRET_KEY", weak)
+        with pytest.raises(SettingsError, match="COUNSEL_SECRET_KEY"):
+            load_settings()
+
+    bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
+    settings = load_settings()
+    assert settings.env == "prod"
+    assert settings.dev_routes is False and settings.grpc_reflection is False
+
+
+def test_a_process_without_a_secret_key_stops_at_start_with_the_reason(
+    bare_environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """R-OPS-3: `counsel serve|gateway|worker|migrate|seed` exit 2 with one line naming the variable, before
+    touching anything (no database, no port)."""
+    for argv in (["serve", "identity"], ["gateway"], ["worker"], ["migrate"], ["seed"]):
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"counsel {argv[0]}: invalid settings") and "COUNSEL_SECRET_KEY" in err, err
+        assert "Traceback" not in err
+
+
+async def test_the_dev_routes_are_absent_under_the_default_settings(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    """R-OPS-3, R-PRIV-1: with only a secret key set, the gateway has no dev outbox (every login code),
+    no sandbox pay page and no hand-made document orders; no request reaches a service."""
+    bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
+    keys = Keys()
+    calls: list[tuple[str, str]] = []
+    app = create_app(load_settings(), clients=fake_clients(calls), verifier=keys.verifier())
+    agent = {"Authorization": f"Bearer {keys.token(Actor('agent', ('agent',)))}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+    ) as http:
+        outbox = await http.get("/api/v1/dev/outbox", params={"to": "13800138000"})
+        sandbox = await http.post("/api/v1/dev/sandbox-pay/pay-1")
+        document_order = await http.post(
+            "/api/v1/document-orders",
+            headers=agent,
+            json={"tenant_id": "t", "client_id": "u", "complexity": "standard"},
+        )
+        paths = (await http.get("/openapi.json")).json()["paths"]
+    for response in (outbox, sandbox, document_order):
+        assert response.status_code == 404, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert not [path for path in paths if path.startswith("/api/v1/dev/")]
+    assert calls == []
+
+    # The same app under explicit test settings does have them: the check above can fail.
+    test_app = create_app(Settings(env="test"), clients=fake_clients(calls), verifier=keys.verifier())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=test_app), base_url="http://gateway.test"
+    ) as http:
+        assert "/api/v1/dev/outbox" in (await http.get("/openapi.json")).json()["paths"]
+
+
+def test_services_offer_no_dev_outbox_or_sandbox_under_the_default_settings(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    """Notification captures nothing in the dev outbox and payment offers no sandbox provider in prod."""
+    bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
+    settings = load_settings()
+    assert len(unconfigured_channels(senders_for(settings))) == 2
+    assert "sandbox" not in configured_providers(PaymentSettings.from_settings(settings))
+    assert "sandbox" in configured_providers(PaymentSettings.from_settings(load_settings(env="test")))
+
+
+async def _reflection_answers(port: int, tls: TlsMaterial) -> bool:
+    credentials = grpc.ssl_channel_credentials(tls.ca, tls.key, tls.cert)
+    async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
+        call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo()
+        await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+        try:
+            reply = await call.read()
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.UNIMPLEMENTED
+            return False
+        await call.done_writing()
+        return bool(reply.list_services_response.service)
+
+
+@pytest.mark.parametrize(("env", "reflects"), [("prod", False), ("test", True)])
+async def test_grpc_reflection_is_off_in_prod(
+    bare_environment: pytest.MonkeyPatch, pki: Any, env: str, reflects: bool
+) -> None:
+    """R-OPS-3: a service's gRPC server lists its methods (to any counsel process) only in dev and test."""
+    settings = load_settings(
+        env=env, secret_key=STRONG, database_url="postgresql://nobody@127.0.0.1:1", grpc_listen="127.0.0.1:0"
+    )
+    settings = pki.settings(settings, "catalog")
+    runtime = ServiceRuntime(settings, "catalog", define_runtime_tables(MetaData()), jwks=None)
+    server = runtime.grpc_server()
+    port = await server.start()
+    try:
+        assert await _reflection_answers(port, pki("operator")) is reflects
+    finally:
+        await server.stop(0)
+        await runtime.db.close()
+
+
+def test_counsel_up_runs_its_processes_as_dev_explicitly(bare_environment: pytest.MonkeyPatch) -> None:
+    """`counsel up` is the one place that chooses dev, and says so to every process it starts; an explicit
+    COUNSEL_ENV (the e2e tests' test) is kept."""
+    stack = Stack(local_settings())
+    assert stack.settings.env == "dev"
+    assert stack.process_env()["COUNSEL_ENV"] == "dev"
+    bare_environment.setenv("COUNSEL_ENV", "test")
+    assert Stack(local_settings()).process_env()["COUNSEL_ENV"] == "test"
