@@ -436,3 +436,21 @@ def test_every_process_gets_a_mutual_tls_identity_from_cert_manager(values: dict
     assert env["COUNSEL_GRPC_HEALTH_LISTEN"] == f"0.0.0.0:{values['tls']['healthPort']}"
     assert deployment.count("port: {{ $.Values.tls.healthPort }}") == 3  # startup, liveness, readiness
     assert "port: {{ $svc.ports.grpc }}" not in deployment
+
+
+def test_network_policies_admit_exactly_the_callers_the_authorization_policy_allows(
+    values: dict[str, Any],
+) -> None:
+    """Issue 17, item 7: the chart's second wall matches the first — each service's gRPC port admits the
+    processes named for any of its RPCs in services/runtime/policy.py, and no other."""
+    from services.runtime.policy import POLICY
+
+    allowed: dict[str, set[str]] = {}
+    for rpc, callers in POLICY.items():
+        allowed.setdefault(rpc.split(".")[1], set()).update(callers)
+    declared = values["networkPolicy"]["grpcCallers"]
+    assert {service: set(callers) for service, callers in declared.items()} == allowed
+    assert set(declared) == {name for name, svc in values["services"].items() if "grpc" in svc["ports"]}
+    template = (TEMPLATES / "networkpolicy.yaml").read_text(encoding="utf-8")
+    assert "range $name, $svc := .Values.services" in template and "policyTypes: [Ingress]" in template
+    assert values["networkPolicy"]["enabled"] is True
