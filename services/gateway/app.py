@@ -31,7 +31,7 @@ from services.gateway.routes import (
 from services.gateway.routing import PROBLEM_RESPONSES, add_routes
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings
-from services.runtime.service import remote_jwks
+from services.runtime.service import token_verifier
 
 
 def _serve_problems_as_problem_json(app: FastAPI) -> None:
@@ -96,9 +96,7 @@ def create_app(
     app.state.clients = clients
     app.state.inbox_waker = None  # the inbox stream's wake-up from the event bus, opened by the lifespan
     app.state.chat_waker = None  # the chat sockets' wake-up from the event bus, opened by the lifespan
-    app.state.verifier = verifier or TokenVerifier(
-        remote_jwks(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
-    )
+    app.state.verifier = verifier or token_verifier(settings)
     _serve_problems_as_problem_json(app)
     install_problem_handlers(app)
     # Starlette runs the last added outermost: the access log and metrics see what the limits refused.

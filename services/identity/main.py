@@ -13,6 +13,7 @@ from services.identity.models import TABLES
 from services.identity.oidc import OidcClients, parse_providers
 from services.identity.server import IdentityServicer
 from services.identity.store import IdentityStore
+from services.runtime.auth import Revocation
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.grpc_client import open_channel
@@ -40,20 +41,35 @@ class LocalJwks:
         return await self.store.jwks()
 
 
+class LocalRevocations:
+    """Identity's own revocations, for identity's own token checks (the others ask over gRPC)."""
+
+    def __init__(self) -> None:
+        self.store: IdentityStore | None = None
+
+    async def __call__(self, after_id: int) -> list[Revocation]:
+        if self.store is None:
+            return []
+        return [
+            Revocation(row.id or 0, row.user_id, row.session_id, row.revoked_before.timestamp())
+            for row in await self.store.token_revocations(after_id)
+        ]
+
+
 async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> None:
     """Run identity until stopped. `policy` narrows the code and lockout limits (tests)."""
     # Fails fast, before anything starts, when COUNSEL_SECRET_KEY is missing or too short.
     cipher = FieldCipher(settings.secret_key)
     oidc = OidcClients(parse_providers(settings.oidc_providers))
-    jwks = LocalJwks()
+    jwks, revocations = LocalJwks(), LocalRevocations()
     async with (
-        service_runtime(settings, SERVICE, TABLES, jwks=jwks) as rt,
+        service_runtime(settings, SERVICE, TABLES, jwks=jwks, revocations=revocations) as rt,
         open_channel(
             settings.notification_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
         ) as channel,
     ):
         store = IdentityStore(rt.db, rt.outbox, cipher, settings, policy=policy)
-        jwks.store = store
+        jwks.store = revocations.store = store
         await store.ensure_signing_key()
         notification = cast("NotificationServiceAsyncStub", NotificationServiceStub(channel))
         server = rt.grpc_server()

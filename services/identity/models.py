@@ -82,6 +82,20 @@ class RefreshTokenRow(IdentityModel, table=True):
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
+class TokenRevocationRow(IdentityModel, table=True):
+    """Access tokens refused before they expire: the user's tokens issued before `revoked_before`, or only
+    those of one login session (`session_id`, the refresh-token family and the token's `sid`). Kept until
+    every token it names has expired (`expires_at`); every verifier polls them by `id`."""
+
+    __tablename__ = "token_revocations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(index=True)
+    session_id: str = ""
+    revoked_before: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+
+
 class OtpCodeRow(IdentityModel, table=True):
     """A one-time code sent to a phone or an e-mail address. Only a keyed hash of the code is kept
     (HMAC over the row id and the code), and the destination only as its blind index."""

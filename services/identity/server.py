@@ -90,6 +90,22 @@ class IdentityServicer(IdentityServiceServicer):
     ) -> pb.GetJwksResponse:
         return pb.GetJwksResponse(jwks_json=json.dumps(await self.store.jwks()))
 
+    async def ListTokenRevocations(
+        self, request: pb.ListTokenRevocationsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTokenRevocationsResponse:
+        rows = await self.store.token_revocations(max(request.after_id, 0))
+        return pb.ListTokenRevocationsResponse(
+            revocations=[
+                pb.TokenRevocation(
+                    id=row.id or 0,
+                    user_id=row.user_id,
+                    session_id=row.session_id,
+                    revoked_before=to_timestamp(row.revoked_before),
+                )
+                for row in rows
+            ]
+        )
+
     async def GetUser(
         self, request: pb.GetUserRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetUserResponse:

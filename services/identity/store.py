@@ -35,6 +35,7 @@ from services.identity.models import (
     RefreshTokenRow,
     ServiceClientRow,
     SigningKeyRow,
+    TokenRevocationRow,
     UserRow,
 )
 from services.runtime.config import Settings
@@ -307,7 +308,7 @@ class IdentityStore:
     ) -> tokens.IssuedTokens:
         now = utcnow()
         access_token = tokens.issue_access_token(
-            user, await self._signing_key(session), self.settings, now=now
+            user, await self._signing_key(session), self.settings, now=now, session_id=family_id
         )
         refresh_token, refresh_hash = tokens.new_refresh_token()
         session.add(
@@ -321,6 +322,30 @@ class IdentityStore:
         )
         await session.flush()
         return tokens.IssuedTokens(access_token, refresh_token, tokens.access_token_ttl(self.settings))
+
+    def _revoke_access(self, session: AsyncSession, user_id: str, *, session_id: str = "") -> None:
+        """Refuse the user's access tokens issued until now (of one login session, or all), in the caller's
+        transaction; kept until the last of them has expired."""
+        now = utcnow()
+        session.add(
+            TokenRevocationRow(
+                user_id=user_id,
+                session_id=session_id,
+                revoked_before=now,
+                expires_at=now + timedelta(seconds=tokens.MAX_ACCESS_TOKEN_TTL_SECONDS),
+            )
+        )
+
+    async def token_revocations(self, after_id: int, limit: int = 1000) -> list[TokenRevocationRow]:
+        """Revocations after position `after_id` whose tokens may still be alive, oldest first."""
+        async with self.db.read() as session:
+            rows = await session.exec(
+                select(TokenRevocationRow)
+                .where(col(TokenRevocationRow.id) > after_id, col(TokenRevocationRow.expires_at) > utcnow())
+                .order_by(col(TokenRevocationRow.id))
+                .limit(limit)
+            )
+            return list(rows.all())
 
     # --- one-time codes, rate limits, lockout --------------------------------------------------------
 
@@ -444,7 +469,8 @@ class IdentityStore:
             return False
 
     async def purge_expired(self, older_than: timedelta = timedelta(days=1)) -> int:
-        """Delete rate-limit hits, one-time codes and OIDC states that no rule can need any more (no window
+        """Delete rate-limit hits, one-time codes, OIDC states and token revocations that no rule can need
+        any more (no window
         or lifetime is longer than `older_than`; the longest, invitations per enterprise, is one day).
         Returns how many rows went."""
         cutoff = utcnow() - older_than
@@ -454,6 +480,7 @@ class IdentityStore:
                 delete(RateHitRow).where(col(RateHitRow.created_at) < cutoff),
                 delete(OtpCodeRow).where(col(OtpCodeRow.expires_at) < cutoff),
                 delete(OidcStateRow).where(col(OidcStateRow.expires_at) < cutoff),
+                delete(TokenRevocationRow).where(col(TokenRevocationRow.expires_at) < cutoff),
             ):
                 result = await session.execute(statement)
                 deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -597,6 +624,7 @@ class IdentityStore:
                     .values(revoked_at=now)
                 )
                 self._audit(session, "session.reuse_detected", user_id=row.user_id, family=row.family_id)
+                self._revoke_access(session, row.user_id, session_id=row.family_id)
                 reused = row
             else:
                 user = await session.get(UserRow, row.user_id)
@@ -613,23 +641,35 @@ class IdentityStore:
 
     async def logout(self, principal: Principal | None, refresh_token: str) -> int:
         """Revoke the family of `refresh_token` (when it is the caller's) or, without one, every refresh
-        token of the caller. Returns how many tokens were revoked. Access tokens expire on their own
-        (≤ 15 minutes)."""
+        token of the caller, and the access tokens of those sessions with them (every verifier refuses them
+        within seconds). Returns how many refresh tokens were revoked."""
         caller = signed_in(principal, "log out")
         async with self.db.transaction() as session:
             statement = update(RefreshTokenRow).where(
                 col(RefreshTokenRow.user_id) == caller.user_id, col(RefreshTokenRow.revoked_at).is_(None)
             )
+            session_id = ""
             if refresh_token:
                 row = await session.get(RefreshTokenRow, tokens.hash_refresh_token(refresh_token))
                 if row is None or row.user_id != caller.user_id:
                     return 0
                 statement = statement.where(col(RefreshTokenRow.family_id) == row.family_id)
-            result = await session.execute(statement.values(revoked_at=utcnow()))
+                session_id = row.family_id
+            result = await session.execute(
+                statement.values(revoked_at=utcnow()).returning(col(RefreshTokenRow.family_id))
+            )
+            revoked = result.all()
+            families = {family for (family,) in revoked} | ({session_id} if session_id else set())
+            # Each session by name (its later tokens keep its sid), and without a refresh token also every
+            # token of the user issued until now.
+            for family in sorted(families):
+                self._revoke_access(session, caller.user_id, session_id=family)
+            if not session_id:
+                self._revoke_access(session, caller.user_id)
             self._audit(
                 session, "logout", actor_id=caller.user_id, user_id=caller.user_id, tenant_id=caller.tenant_id
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return len(revoked)
 
     def _rehash_if_needed(self, stored_hash: str, password: str) -> str | None:
         return self.passwords.hash(password) if self.passwords.needs_rehash(stored_hash) else None
@@ -1050,6 +1090,7 @@ class IdentityStore:
                 .where(col(RefreshTokenRow.user_id) == user.id, col(RefreshTokenRow.revoked_at).is_(None))
                 .values(revoked_at=now)
             )
+            self._revoke_access(session, user.id)
             await session.execute(
                 update(MembershipCardRow)
                 .where(col(MembershipCardRow.user_id) == user.id)
@@ -1400,6 +1441,8 @@ class IdentityStore:
                 previous = list(user.roles)
                 user.roles = [role]
                 session.add(user)
+                # Tokens carry roles: the old ones must stop working now, not when they expire.
+                self._revoke_access(session, user.id)
                 self._audit(
                     session,
                     "role.changed",

@@ -89,11 +89,17 @@ def public_jwk(key: SigningKey) -> dict[str, Any]:
 
 
 def issue_access_token(
-    user: TokenSubject, key: SigningKey, settings: Settings, *, now: datetime | None = None
+    user: TokenSubject,
+    key: SigningKey,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    session_id: str = "",
 ) -> str:
     """An EdDSA JWT for `user`: iss/aud from settings, sub, tid (tenant, "" for staff), roles, iat, exp
-    (iat + access_token_ttl), jti, and fid (law firm) when the subject has one; the header names the
-    key (kid)."""
+    (iat + access_token_ttl), iat_ms (iat in milliseconds, for revocations), jti, fid (law firm) when the
+    subject has one, and sid (the login session, so logging that session out revokes its access tokens too);
+    the header names the key (kid)."""
     issued_at = now or utcnow()
     claims = {
         "iss": settings.jwt_issuer,
@@ -102,12 +108,16 @@ def issue_access_token(
         "tid": user.tenant_id,
         "roles": list(user.roles),
         "iat": int(issued_at.timestamp()),
+        # iat has whole seconds; a revocation in the same second must still tell before from after.
+        "iat_ms": int(issued_at.timestamp() * 1000),
         "exp": int(issued_at.timestamp()) + access_token_ttl(settings),
         "jti": uuid.uuid4().hex,
     }
     firm_id = getattr(user, "firm_id", "")
     if firm_id:
         claims["fid"] = firm_id
+    if session_id:
+        claims["sid"] = session_id
     return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
 

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     jwt_issuer: str = "https://counsel.local/identity"
     jwt_audience: str = "counsel-api"
     access_token_ttl_seconds: int = Field(default=900, le=900)
+    # How often a process asks identity for revoked tokens (logout, role change): the longest a revoked
+    # access token still works.
+    token_revocation_poll_seconds: float = Field(default=2.0, ge=0)
     # Encrypts private signing keys and personal data at rest. Required outside dev/test.
     secret_key: str = ""
     # OpenID Connect login providers (identity), a JSON object: {"<name>": {"issuer": ..., "client_id": ...,

@@ -32,6 +32,7 @@ SIGNED_IN: Callers = {"gateway": USER}
 PUBLIC: Callers = {"gateway": ANYONE}
 WORKFLOW: Callers = {"worker": ITSELF}
 SIGNED_IN_OR_WORKFLOW: Callers = {"gateway": USER, "worker": ITSELF}
+EVERY_OTHER_PROCESS: Callers = {process: ANYONE for process in PROCESSES if process != "identity"}
 
 _TABLE: dict[str, dict[str, Callers]] = {
     "counsel.identity.v1.IdentityService": {
@@ -42,8 +43,9 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "Logout": PUBLIC,  # a refresh token is the credential; an expired access token must still log out
         "StartOidcLogin": PUBLIC,
         "FinishOidcLogin": PUBLIC,
-        # Public keys: every process verifies tokens with them.
-        "GetJwks": {process: ANYONE for process in PROCESSES if process != "identity"},
+        # Public keys and revoked tokens: every process verifies tokens with them.
+        "GetJwks": EVERY_OTHER_PROCESS,
+        "ListTokenRevocations": EVERY_OTHER_PROCESS,
         "GetMe": SIGNED_IN,
         "UpdateMe": SIGNED_IN,
         "IssueMembershipCard": SIGNED_IN,

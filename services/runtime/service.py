@@ -15,7 +15,7 @@ from typing import Any
 from temporalio.client import Client
 
 from counsel.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
-from services.runtime.auth import JwksFetcher, TokenVerifier
+from services.runtime.auth import JwksFetcher, Revocation, Revocations, RevocationsFetcher, TokenVerifier
 from services.runtime.config import Settings
 from services.runtime.db import Database
 from services.runtime.events import DurableConsumer, EventBus, EventHandler, Outbox, OutboxRelay
@@ -45,18 +45,51 @@ def remote_jwks(settings: Settings) -> JwksFetcher:
     return fetch
 
 
+def remote_revocations(settings: Settings) -> RevocationsFetcher:
+    """Read identity's token revocations over gRPC (used by every process but identity itself)."""
+
+    async def fetch(after_id: int) -> list[Revocation]:
+        async with open_channel(settings.identity_addr, settings.tls(), default_timeout=5.0) as channel:
+            reply = await identity_service_pb2_grpc.IdentityServiceStub(channel).ListTokenRevocations(
+                identity_service_pb2.ListTokenRevocationsRequest(after_id=after_id)
+            )
+        return [
+            Revocation(r.id, r.user_id, r.session_id, r.revoked_before.ToMicroseconds() / 1e6)
+            for r in reply.revocations
+        ]
+
+    return fetch
+
+
+def token_verifier(
+    settings: Settings, jwks: JwksFetcher | None = None, revocations: RevocationsFetcher | None = None
+) -> TokenVerifier:
+    """The one way a process verifies access tokens: identity's keys and identity's revocations."""
+    return TokenVerifier(
+        jwks or remote_jwks(settings),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        revocations=Revocations(
+            revocations or remote_revocations(settings), settings.token_revocation_poll_seconds
+        ),
+    )
+
+
 class ServiceRuntime:
     def __init__(
-        self, settings: Settings, service: str, tables: RuntimeTables, jwks: JwksFetcher | None
+        self,
+        settings: Settings,
+        service: str,
+        tables: RuntimeTables,
+        jwks: JwksFetcher | None,
+        revocations: RevocationsFetcher | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
         self.tables = tables
         self.db = Database(settings.database_dsn(service), pool_size=settings.db_pool_size)
         self.outbox = Outbox(service, settings, tables)
-        self.verifier = TokenVerifier(
-            jwks or remote_jwks(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience
-        )
+        self.verifier = token_verifier(settings, jwks, revocations)
         self.bus: EventBus | None = None
         self._temporal: Client | None = None
         self.stopping = asyncio.Event()
@@ -165,12 +198,17 @@ async def _answers(check: Coroutine[Any, Any, object]) -> bool:
 
 @asynccontextmanager
 async def service_runtime(
-    settings: Settings, service: str, tables: RuntimeTables, *, jwks: JwksFetcher | None = None
+    settings: Settings,
+    service: str,
+    tables: RuntimeTables,
+    *,
+    jwks: JwksFetcher | None = None,
+    revocations: RevocationsFetcher | None = None,
 ) -> AsyncIterator[ServiceRuntime]:
     """Set up logs, /metrics, the database engine and the event bus for `service`; close them on exit."""
     configure_logging(service, settings.log_level)
     serve_metrics(settings.metrics_port_for(service), settings.metrics_host)
-    rt = ServiceRuntime(settings, service, tables, jwks)
+    rt = ServiceRuntime(settings, service, tables, jwks, revocations)
     try:
         await rt.start()
         yield rt

@@ -125,6 +125,7 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
         metrics_port=0,
         log_level="WARNING",
         secret_key=secrets.token_urlsafe(32),
+        token_revocation_poll_seconds=0,  # every verification asks identity: revocations show at once
         invitations_per_enterprise_per_day=INVITATIONS_PER_DAY,
         identity_addr=f"127.0.0.1:{free_port()}",
         notification_addr=f"127.0.0.1:{free_port()}",
@@ -443,6 +444,54 @@ async def test_logout_revokes_the_refresh_token(stack: Stack) -> None:
         assert out.status_code == 204
         again = await http.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
         assert again.status_code == 401
+
+
+async def test_logout_and_a_role_change_stop_the_access_tokens_they_name_at_once(stack: Stack) -> None:
+    """Issue 17, item 7 (R-ACC-2): an access token does not outlive the session logged out or the roles it
+    carries — logging one session out refuses that session's access token and no other; logging out
+    everywhere refuses them all; a role change refuses the member's tokens until they refresh."""
+    async with stack.http() as http:
+        password = "Corr3ct-Horse-Battery"
+        _, first = await register_by_phone(http, password=password)
+        phone = first["user"]["phone"]
+        second = (await password_login(http, phone, password)).json()
+        assert (await http.get("/api/v1/me", headers=bearer(first))).status_code == 200
+        assert (await http.get("/api/v1/me", headers=bearer(second))).status_code == 200
+        out = await http.post(
+            "/api/v1/auth/logout", json={"refresh_token": first["refresh_token"]}, headers=bearer(first)
+        )
+        assert out.status_code == 204
+        assert (await http.get("/api/v1/me", headers=bearer(first))).status_code == 401
+        assert (await http.get("/api/v1/me", headers=bearer(second))).status_code == 200
+        assert (await http.post("/api/v1/auth/logout", json={}, headers=bearer(second))).status_code == 204
+        assert (await http.get("/api/v1/me", headers=bearer(second))).status_code == 401
+
+        _, admin = await register_by_phone(http, enterprise_name="戊公司")
+        invited = new_phone()
+        invitation = await http.post(
+            "/api/v1/enterprise/members", json={"phone": invited}, headers=bearer(admin)
+        )
+        assert invitation.status_code == 202
+        code = await send_code(http, "sms", invited)
+        joined = await http.post(
+            "/api/v1/auth/register", json={"phone": invited, "code": code, "display_name": "韩梅梅"}
+        )
+        assert joined.status_code == 201, joined.text
+        member = joined.json()
+        assert member["user"]["roles"] == ["client"]
+        assert (await http.get("/api/v1/me", headers=bearer(member))).status_code == 200
+        promoted = await http.put(
+            f"/api/v1/enterprise/members/{member['user']['id']}/role",
+            json={"role": "client_admin"},
+            headers=bearer(admin),
+        )
+        assert promoted.status_code == 200
+        assert (await http.get("/api/v1/me", headers=bearer(member))).status_code == 401  # carried "client"
+        renewed = (
+            await http.post("/api/v1/auth/refresh", json={"refresh_token": member["refresh_token"]})
+        ).json()
+        me = await http.get("/api/v1/me", headers=bearer(renewed))
+        assert me.status_code == 200 and me.json()["roles"] == ["client_admin"]
 
 
 # --- membership cards -----------------------------------------------------------------------------------

@@ -182,6 +182,88 @@ class GetJwksRequest(_message.Message):
 Global___GetJwksRequest: _TypeAlias = GetJwksRequest  # noqa: Y015
 
 @_typing.final
+class ListTokenRevocationsRequest(_message.Message):
+    """Request for IdentityService.ListTokenRevocations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AFTER_ID_FIELD_NUMBER: _builtins.int
+    after_id: _builtins.int
+    """The last revocation the caller has seen (0 at start): only later ones are returned."""
+    def __init__(
+        self,
+        *,
+        after_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_id", b"after_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTokenRevocationsRequest: _TypeAlias = ListTokenRevocationsRequest  # noqa: Y015
+
+@_typing.final
+class TokenRevocation(_message.Message):
+    """One revocation: the user's tokens issued before `revoked_before`, or only those of one login session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    REVOKED_BEFORE_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    """Position; strictly increasing."""
+    user_id: _builtins.str
+    """Whose tokens."""
+    session_id: _builtins.str
+    """The login session (the `sid` claim); empty for every session of the user."""
+    @_builtins.property
+    def revoked_before(self) -> _timestamp_pb2.Timestamp:
+        """Tokens issued before this instant are refused."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        user_id: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+        revoked_before: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["revoked_before", b"revoked_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "revoked_before", b"revoked_before", "session_id", b"session_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TokenRevocation: _TypeAlias = TokenRevocation  # noqa: Y015
+
+@_typing.final
+class ListTokenRevocationsResponse(_message.Message):
+    """Response of IdentityService.ListTokenRevocations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVOCATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def revocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___TokenRevocation]:
+        """Revocations still relevant (their tokens have not all expired), oldest first."""
+
+    def __init__(
+        self,
+        *,
+        revocations: _abc.Iterable[Global___TokenRevocation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revocations", b"revocations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTokenRevocationsResponse: _TypeAlias = ListTokenRevocationsResponse  # noqa: Y015
+
+@_typing.final
 class GetJwksResponse(_message.Message):
     """Response of IdentityService.GetJwks."""
 

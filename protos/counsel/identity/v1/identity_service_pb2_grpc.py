@@ -45,6 +45,11 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksResponse.FromString,
                 _registered_method=True)
+        self.ListTokenRevocations = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListTokenRevocations',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.FromString,
+                _registered_method=True)
         self.GetUser = channel.unary_unary(
                 '/counsel.identity.v1.IdentityService/GetUser',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.SerializeToString,
@@ -180,6 +185,14 @@ class IdentityServiceServicer:
 
     def GetJwks(self, request, context):
         """Returns the public keys (JWKS) that verify access tokens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokenRevocations(self, request, context):
+        """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
+        position; every process that verifies tokens polls it so a revocation takes effect within seconds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -382,6 +395,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksResponse.SerializeToString,
             ),
+            'ListTokenRevocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokenRevocations,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.SerializeToString,
+            ),
             'GetUser': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUser,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.FromString,
@@ -558,6 +576,33 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/GetJwks',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokenRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListTokenRevocations',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,10 @@ class IdentityServiceStub:
     """Authenticates a user with one credential and returns a fresh token pair."""
     GetJwks: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetJwksRequest, _identity_service_pb2.GetJwksResponse]
     """Returns the public keys (JWKS) that verify access tokens."""
+    ListTokenRevocations: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListTokenRevocationsRequest, _identity_service_pb2.ListTokenRevocationsResponse]
+    """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
+    position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+    """
     GetUser: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]
     """Returns one user by id, within the caller's tenant."""
     RequestOtp: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RequestOtpRequest, _identity_service_pb2.RequestOtpResponse]
@@ -123,6 +127,10 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """Authenticates a user with one credential and returns a fresh token pair."""
     GetJwks: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetJwksRequest, _identity_service_pb2.GetJwksResponse]  # type: ignore[assignment]
     """Returns the public keys (JWKS) that verify access tokens."""
+    ListTokenRevocations: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListTokenRevocationsRequest, _identity_service_pb2.ListTokenRevocationsResponse]  # type: ignore[assignment]
+    """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
+    position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+    """
     GetUser: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]  # type: ignore[assignment]
     """Returns one user by id, within the caller's tenant."""
     RequestOtp: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RequestOtpRequest, _identity_service_pb2.RequestOtpResponse]  # type: ignore[assignment]
@@ -218,6 +226,16 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.GetJwksResponse, _abc.Awaitable[_identity_service_pb2.GetJwksResponse]]:
         """Returns the public keys (JWKS) that verify access tokens."""
+
+    @_abc_1.abstractmethod
+    def ListTokenRevocations(
+        self,
+        request: _identity_service_pb2.ListTokenRevocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListTokenRevocationsResponse, _abc.Awaitable[_identity_service_pb2.ListTokenRevocationsResponse]]:
+        """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
+        position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+        """
 
     @_abc_1.abstractmethod
     def GetUser(
