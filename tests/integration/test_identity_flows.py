@@ -45,7 +45,7 @@ from services.identity.store import IdentityStore
 from services.notification import main as notification_main
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings, load_settings
-from services.runtime.context import access_token_var
+from services.runtime.context import Principal, access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import EventBus, Outbox
@@ -1194,11 +1194,24 @@ async def test_erasure_removes_personal_data_and_tells_other_services(stack: Sta
         assert (await password_login(http, phone, PASSWORD)).status_code == 401
         refresh = await http.post("/api/v1/auth/refresh", json={"refresh_token": registered["refresh_token"]})
         assert refresh.status_code == 401
-        me = (await http.get("/api/v1/me", headers=bearer(registered))).json()
-        assert (me["phone"], me["email"], me["display_name"]) == (None, None, domain.ERASED_DISPLAY_NAME)
-        assert me["login_methods"]["password"] is False
+        # The erased account's access token is revoked with it (issue 17): it opens nothing any more.
+        assert (await http.get("/api/v1/me", headers=bearer(registered))).status_code == 401
+        assert (await http.delete("/api/v1/me", headers=bearer(registered))).status_code == 401
+        async with stack.identity_db.transaction() as session:
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT phone_enc, email_enc, password_hash, display_name FROM users WHERE id = :id"
+                    ),
+                    {"id": registered["user"]["id"]},
+                )
+            ).one()
+        assert tuple(row) == ("", "", "", domain.ERASED_DISPLAY_NAME)
         # Erasing twice is harmless.
-        assert (await http.delete("/api/v1/me", headers=bearer(registered))).status_code == 202
+        principal = Principal(
+            registered["user"]["id"], registered["user"]["tenant_id"], frozenset({"client"})
+        )
+        await identity_store(stack).erase(principal)
 
         # The number is free again: a new account, not the old one.
         code = await send_code(http, "sms", phone)
