@@ -317,3 +317,18 @@ class BookingOutcome(BaseModel):
     status: str
     refund_fen: int = 0
     reminders_sent: list[int] = []
+
+
+# The platform's one signing-key rotation clock (identity's keys, issue 17).
+SIGNING_KEY_ROTATION_WORKFLOW_ID = "identity-signing-key-rotation"
+
+
+class SigningKeyRotationInput(BaseModel):
+    period: timedelta = timedelta(days=30)
+    # Rotations before the workflow continues as new (its history stays short).
+    rotations_per_run: int = 12
+
+
+class RotatedKey(BaseModel):
+    kid: str
+    signs_from: datetime

@@ -10,11 +10,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
 from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
+from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
@@ -24,18 +27,27 @@ from services.runtime.temporal import connect_temporal, worker_options
 from workflows.activities.booking import BookingActivities
 from workflows.activities.consultation import ConsultationActivities
 from workflows.activities.documents import DocumentsActivities
+from workflows.activities.identity import IdentityActivities
 from workflows.activities.payment import PaymentActivities
 from workflows.booking import BookingWorkflow
 from workflows.consultation import ConsultationWorkflow
 from workflows.documents import DocumentOrderWorkflow
 from workflows.orders import OrderWorkflow
+from workflows.shared import SIGNING_KEY_ROTATION_WORKFLOW_ID, SigningKeyRotationInput
+from workflows.signing_keys import SigningKeyRotationWorkflow
 
 if TYPE_CHECKING:
     pass
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS = [ConsultationWorkflow, DocumentOrderWorkflow, OrderWorkflow, BookingWorkflow]
+WORKFLOWS = [
+    ConsultationWorkflow,
+    DocumentOrderWorkflow,
+    OrderWorkflow,
+    BookingWorkflow,
+    SigningKeyRotationWorkflow,
+]
 
 
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
@@ -63,7 +75,15 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
     )
     booking = BookingActivities(booking_stub)
     documents = DocumentsActivities(documents_stub)
+    identity = IdentityActivities(
+        IdentityServiceStub(
+            open_channel(
+                settings.identity_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+            )
+        )
+    )
     return [
+        identity.rotate_signing_key,
         consultation.record_stage,
         consultation.close,
         consultation.classify,
@@ -82,6 +102,17 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
         booking.mark_no_show,
         booking.complete,
     ]
+
+
+async def start_standing_workflows(client: Client, settings: Settings) -> None:
+    """The platform's own clocks that belong to no request: started here once; a running one is kept."""
+    await client.start_workflow(
+        SigningKeyRotationWorkflow.run,
+        SigningKeyRotationInput(),
+        id=SIGNING_KEY_ROTATION_WORKFLOW_ID,
+        task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
 
 
 async def run_worker(settings: Settings) -> None:
@@ -103,6 +134,7 @@ async def run_worker(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with worker:
+        await start_standing_workflows(client, settings)
         log.info("worker polling", extra={"task_queue": settings.temporal_task_queue})
         await stop.wait()
     log.info("worker stopped")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import grpc
 
@@ -105,6 +106,13 @@ class IdentityServicer(IdentityServiceServicer):
                 for row in rows
             ]
         )
+
+    async def RotateSigningKey(
+        self, request: pb.RotateSigningKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RotateSigningKeyResponse:
+        min_age = timedelta(seconds=max(0, min(request.min_age_seconds, 10 * 365 * 86400)))
+        kid, signs_from = await self.store.rotate_signing_key(min_age)
+        return pb.RotateSigningKeyResponse(kid=kid, signs_from=to_timestamp(signs_from))
 
     async def GetUser(
         self, request: pb.GetUserRequest, context: grpc.aio.ServicerContext

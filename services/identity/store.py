@@ -115,19 +115,30 @@ class IdentityStore:
                 return row.kid
             return self._add_signing_key(session).kid
 
-    async def rotate_signing_key(self) -> str:
-        """Retire every active key and start signing with a new one; returns the new kid. Tokens signed
-        by the retired keys stay verifiable until they expire (see `tokens.is_published`)."""
+    async def rotate_signing_key(self, min_age: timedelta = timedelta(0)) -> tuple[str, datetime]:
+        """Publish a new signing key now and sign with it from `tokens.SIGNING_KEY_PUBLISH_AHEAD` on, when
+        the newest key is at least `min_age` old (so a retried or repeated rotation makes one key); the keys
+        signing now retire then, and stay in the JWKS until the tokens they signed expire. Returns the
+        newest key's kid and when it signs from."""
         async with self.db.transaction() as session:
             await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity:signing-key'))"))
             now = utcnow()
-            active = (
-                await session.exec(select(SigningKeyRow).where(col(SigningKeyRow.retired_at).is_(None)))
+            current = (
+                await session.exec(
+                    select(SigningKeyRow)
+                    .where(col(SigningKeyRow.retired_at).is_(None))
+                    .order_by(col(SigningKeyRow.created_at).desc())
+                )
             ).all()
-            for row in active:
-                row.retired_at = now
+            if current and current[0].created_at > now - min_age:
+                return current[0].kid, current[0].created_at + tokens.SIGNING_KEY_PUBLISH_AHEAD
+            switch = now + tokens.SIGNING_KEY_PUBLISH_AHEAD
+            for row in current:
+                row.retired_at = switch
                 session.add(row)
-            return self._add_signing_key(session).kid
+            added = self._add_signing_key(session, now)
+            self._audit(session, "signing_key.rotated", actor_id="system", kid=added.kid)
+            return added.kid, switch
 
     async def jwks(self) -> dict[str, Any]:
         """The public keys that verify every unexpired access token (RFC 7517)."""
@@ -144,25 +155,32 @@ class IdentityStore:
         published = [tokens.PublishedKey(json.loads(row.public_jwk), row.retired_at) for row in rows]
         return tokens.jwks_document(published, now, ttl)
 
-    def _add_signing_key(self, session: AsyncSession) -> SigningKeyRow:
+    def _add_signing_key(self, session: AsyncSession, now: datetime | None = None) -> SigningKeyRow:
         key = tokens.generate_signing_key()
         row = SigningKeyRow(
             kid=key.kid,
             private_key_enc=self.cipher.encrypt(tokens.private_key_pem(key)),
             public_jwk=json.dumps(tokens.public_jwk(key)),
-            created_at=utcnow(),
+            created_at=now or utcnow(),
         )
         session.add(row)
         return row
 
     async def _active_key_row(self, session: AsyncSession) -> SigningKeyRow | None:
+        """The key that signs now: the newest not yet retired that has been published for
+        SIGNING_KEY_PUBLISH_AHEAD (a key just rotated in waits, its predecessor signs meanwhile); when
+        none has, the oldest of them (on a fresh start, the only key there is)."""
+        now = utcnow()
         query = (
             select(SigningKeyRow)
-            .where(col(SigningKeyRow.retired_at).is_(None))
+            .where(or_(col(SigningKeyRow.retired_at).is_(None), col(SigningKeyRow.retired_at) > now))
             .order_by(col(SigningKeyRow.created_at).desc())
-            .limit(1)
         )
-        return (await session.exec(query)).first()
+        candidates = (await session.exec(query)).all()
+        published = [row for row in candidates if row.created_at <= now - tokens.SIGNING_KEY_PUBLISH_AHEAD]
+        if published:
+            return published[0]
+        return candidates[-1] if candidates else None  # all are new: the longest-known one
 
     async def _signing_key(self, session: AsyncSession) -> tokens.SigningKey:
         row = await self._active_key_row(session)

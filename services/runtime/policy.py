@@ -46,6 +46,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         # Public keys and revoked tokens: every process verifies tokens with them.
         "GetJwks": EVERY_OTHER_PROCESS,
         "ListTokenRevocations": EVERY_OTHER_PROCESS,
+        "RotateSigningKey": WORKFLOW,  # the SigningKeyRotationWorkflow's clock
         "GetMe": SIGNED_IN,
         "UpdateMe": SIGNED_IN,
         "IssueMembershipCard": SIGNED_IN,

@@ -240,6 +240,56 @@ class TokenRevocation(_message.Message):
 Global___TokenRevocation: _TypeAlias = TokenRevocation  # noqa: Y015
 
 @_typing.final
+class RotateSigningKeyRequest(_message.Message):
+    """Request for IdentityService.RotateSigningKey."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_AGE_SECONDS_FIELD_NUMBER: _builtins.int
+    min_age_seconds: _builtins.int
+    """Rotate only when the newest key is at least this old (a retried call makes no second key)."""
+    def __init__(
+        self,
+        *,
+        min_age_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_age_seconds", b"min_age_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateSigningKeyRequest: _TypeAlias = RotateSigningKeyRequest  # noqa: Y015
+
+@_typing.final
+class RotateSigningKeyResponse(_message.Message):
+    """Response of IdentityService.RotateSigningKey."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KID_FIELD_NUMBER: _builtins.int
+    SIGNS_FROM_FIELD_NUMBER: _builtins.int
+    kid: _builtins.str
+    """The newest key's id."""
+    @_builtins.property
+    def signs_from(self) -> _timestamp_pb2.Timestamp:
+        """When it signs from (it is published in the JWKS before, so every verifier has it)."""
+
+    def __init__(
+        self,
+        *,
+        kid: _builtins.str = ...,
+        signs_from: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signs_from", b"signs_from"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kid", b"kid", "signs_from", b"signs_from"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateSigningKeyResponse: _TypeAlias = RotateSigningKeyResponse  # noqa: Y015
+
+@_typing.final
 class ListTokenRevocationsResponse(_message.Message):
     """Response of IdentityService.ListTokenRevocations."""
 

@@ -50,6 +50,11 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.FromString,
                 _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/RotateSigningKey',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.FromString,
+                _registered_method=True)
         self.GetUser = channel.unary_unary(
                 '/counsel.identity.v1.IdentityService/GetUser',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.SerializeToString,
@@ -193,6 +198,14 @@ class IdentityServiceServicer:
     def ListTokenRevocations(self, request, context):
         """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
         position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSigningKey(self, request, context):
+        """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
+        per call unless the newest is younger than `min_age_seconds`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -400,6 +413,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.SerializeToString,
             ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.SerializeToString,
+            ),
             'GetUser': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUser,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.FromString,
@@ -603,6 +621,33 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/ListTokenRevocations',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/RotateSigningKey',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,10 @@ class IdentityServiceStub:
     """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
     position; every process that verifies tokens polls it so a revocation takes effect within seconds.
     """
+    RotateSigningKey: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RotateSigningKeyRequest, _identity_service_pb2.RotateSigningKeyResponse]
+    """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
+    per call unless the newest is younger than `min_age_seconds`.
+    """
     GetUser: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]
     """Returns one user by id, within the caller's tenant."""
     RequestOtp: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RequestOtpRequest, _identity_service_pb2.RequestOtpResponse]
@@ -130,6 +134,10 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     ListTokenRevocations: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListTokenRevocationsRequest, _identity_service_pb2.ListTokenRevocationsResponse]  # type: ignore[assignment]
     """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
     position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+    """
+    RotateSigningKey: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RotateSigningKeyRequest, _identity_service_pb2.RotateSigningKeyResponse]  # type: ignore[assignment]
+    """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
+    per call unless the newest is younger than `min_age_seconds`.
     """
     GetUser: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]  # type: ignore[assignment]
     """Returns one user by id, within the caller's tenant."""
@@ -235,6 +243,16 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_identity_service_pb2.ListTokenRevocationsResponse, _abc.Awaitable[_identity_service_pb2.ListTokenRevocationsResponse]]:
         """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
         position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+        """
+
+    @_abc_1.abstractmethod
+    def RotateSigningKey(
+        self,
+        request: _identity_service_pb2.RotateSigningKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RotateSigningKeyResponse, _abc.Awaitable[_identity_service_pb2.RotateSigningKeyResponse]]:
+        """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
+        per call unless the newest is younger than `min_age_seconds`.
         """
 
     @_abc_1.abstractmethod
