@@ -15,8 +15,11 @@ someone decides who may call them (tests/unit/test_grpc_policy.py fails on a mis
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from types import MappingProxyType
+
+from google.protobuf.descriptor import ServiceDescriptor
 
 USER = "user"
 ANYONE = "anyone"
@@ -199,3 +202,14 @@ POLICY: Mapping[str, Callers] = MappingProxyType(
 def callers_of(full_method: str) -> Callers | None:
     """The entry of `/package.Service/Method`, or None when the RPC has none (refused)."""
     return POLICY.get(full_method)
+
+
+def service_descriptors() -> list[ServiceDescriptor]:
+    """Every gRPC service of counsel's contract (the RPCs this table must cover)."""
+    return [
+        service
+        for name in SERVICES
+        for service in importlib.import_module(
+            f"counsel.{name}.v1.{name}_service_pb2"
+        ).DESCRIPTOR.services_by_name.values()
+    ]

@@ -17,34 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf import message_factory
 from jwt.algorithms import OKPAlgorithm
 
-from counsel.booking.v1 import booking_service_pb2
-from counsel.catalog.v1 import catalog_service_pb2
-from counsel.consultation.v1 import consultation_service_pb2
-from counsel.documents.v1 import documents_service_pb2
-from counsel.identity.v1 import identity_service_pb2
-from counsel.notification.v1 import notification_service_pb2
-from counsel.payment.v1 import payment_service_pb2
 from services.runtime.auth import TokenVerifier
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.pki import LocalAuthority, TlsMaterial
-from services.runtime.policy import POLICY, PROCESSES, USER
+from services.runtime.policy import POLICY, PROCESSES, USER, service_descriptors
 
 ISSUER, AUDIENCE, KID = "https://counsel.test/identity", "counsel-api-test", "matrix"
-MODULES = (
-    identity_service_pb2,
-    catalog_service_pb2,
-    consultation_service_pb2,
-    documents_service_pb2,
-    booking_service_pb2,
-    payment_service_pb2,
-    notification_service_pb2,
-)
-METHODS = [
-    (service, method)
-    for module in MODULES
-    for service in module.DESCRIPTOR.services_by_name.values()
-    for method in service.methods
-]
+METHODS = [(service, method) for service in service_descriptors() for method in service.methods]
 OK, DENIED, UNAUTHENTICATED = (
     grpc.StatusCode.OK,
     grpc.StatusCode.PERMISSION_DENIED,

@@ -5,31 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from counsel.booking.v1 import booking_service_pb2
-from counsel.catalog.v1 import catalog_service_pb2
-from counsel.consultation.v1 import consultation_service_pb2
-from counsel.documents.v1 import documents_service_pb2
-from counsel.identity.v1 import identity_service_pb2
-from counsel.notification.v1 import notification_service_pb2
-from counsel.payment.v1 import payment_service_pb2
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.runtime.grpc_server import authorize
-from services.runtime.policy import ANYONE, ITSELF, POLICY, PROCESSES, USER, callers_of
+from services.runtime.policy import ANYONE, ITSELF, POLICY, PROCESSES, USER, callers_of, service_descriptors
 
-MODULES = (
-    identity_service_pb2,
-    catalog_service_pb2,
-    consultation_service_pb2,
-    documents_service_pb2,
-    booking_service_pb2,
-    payment_service_pb2,
-    notification_service_pb2,
-)
 RPCS = sorted(
-    f"/{service.full_name}/{method.name}"
-    for module in MODULES
-    for service in module.DESCRIPTOR.services_by_name.values()
-    for method in service.methods
+    f"/{service.full_name}/{method.name}" for service in service_descriptors() for method in service.methods
 )
 
 
