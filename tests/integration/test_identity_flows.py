@@ -592,12 +592,17 @@ async def test_a_firm_admin_cannot_bind_a_card_to_another_account(stack: Stack) 
         identity_pb.IssueMembershipCardRequest(card_number=number, pin="2468", user_id=victim_id)
     identity = stack.connections.clients.identity
     request = identity_pb.IssueMembershipCardRequest(card_number=new_card_number(), pin="2468")
-    for token in ("", supervisor["access_token"]):
+    # Without a token the policy refuses the gateway before any servicer runs (docs/security.md); with a
+    # supervisor's, the servicer refuses the role.
+    for token, refused in (
+        ("", grpc.StatusCode.UNAUTHENTICATED),
+        (supervisor["access_token"], grpc.StatusCode.PERMISSION_DENIED),
+    ):
         reset = access_token_var.set(token)
         try:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await identity.IssueMembershipCard(request)
-            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert caught.value.code() == refused
         finally:
             access_token_var.reset(reset)
     # Linking is for the signed-in holder only: a call without a user's token links nothing.
