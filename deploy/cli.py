@@ -3,8 +3,10 @@
 counsel up                 start the whole platform locally (servers, migrations, demo data, every process)
 counsel status             health of each process and dependency of the local stack
 counsel serve <service>    run one gRPC service      counsel worker   run the workflow worker
-counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration
+counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration,
+                                                                      create the event stream, buckets, consumers
 counsel seed               load the demo data (idempotent)
+counsel nats-config        print the NATS server's authorization block: one user per process (for a cluster)
 counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
 counsel payment reconcile --date YYYY-MM-DD   compare the ledger with each provider's statement
 counsel documents cancel <id> --reason TEXT   cancel a document order (its paid order is refunded)
@@ -41,9 +43,21 @@ def _gateway() -> None:
 
 
 def _migrate() -> None:
-    from deploy.local.bootstrap import migrate_all
+    from deploy.local.bootstrap import migrate_all, provision_bus
 
-    asyncio.run(migrate_all(load_settings()))
+    settings = load_settings()
+    settings.nats_auth()  # in prod, refuse at once without the migrate user, before touching any database
+    asyncio.run(migrate_all(settings))
+    asyncio.run(provision_bus(settings))
+
+
+def _nats_config(stream: str, subject_root: str) -> int:
+    from deploy.nats_auth import cluster_authorization
+
+    # Only the stream and subject names matter here: no environment read, no secret needed.
+    settings = Settings.model_construct(nats_stream=stream, subject_root=subject_root)
+    print(cluster_authorization(settings), end="")
+    return 0
 
 
 def _seed() -> None:
@@ -121,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("gateway", help="run the HTTP gateway")
     commands.add_parser("migrate", help="create the databases and run every service's migrations")
     commands.add_parser("seed", help="load the demo data")
+    nats_config = commands.add_parser(
+        "nats-config",
+        help="print the NATS server's authorization block (passwords from COUNSEL_NATS_PASSWORD_<PROCESS>)",
+    )
+    nats_config.add_argument("--stream", default=Settings.model_fields["nats_stream"].default)
+    nats_config.add_argument("--subject-root", default=Settings.model_fields["subject_root"].default)
     ledger = commands.add_parser("ledger", help="payment ledger tools")
     ledger.add_argument("action", choices=["verify"])
     payment = commands.add_parser("payment", help="payment tools")
@@ -155,6 +175,8 @@ def _run(args: argparse.Namespace) -> int:
             return _documents_cancel(args.document_order_id, args.reason)
         if args.command == "classifier":
             return _classifier(args.action)
+        if args.command == "nats-config":
+            return _nats_config(args.stream, args.subject_root)
         if args.command == "serve":
             _serve(args.service)
         elif args.command == "worker":

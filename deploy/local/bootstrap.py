@@ -1,12 +1,14 @@
-"""Databases, migrations and demo data: what a fresh platform needs before its processes start."""
+"""Databases, migrations, the event bus and demo data: what a fresh platform needs before its processes start."""
 
 from __future__ import annotations
 
+from deploy.nats_auth import service_consumers
 from services.catalog.seed import seed_demo as seed_catalog
 from services.catalog.store import CatalogStore
 from services.consultation.models import TABLES as CONSULTATION_TABLES
 from services.consultation.seed import seed_demo as seed_consultation
 from services.consultation.store import ConsultationStore
+from services.documents.files import DocumentFiles
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.seed import seed_staff as seed_documents_staff
 from services.documents.store import DocumentsStore
@@ -14,10 +16,11 @@ from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.seed import LAWYER_EMAILS, demo_email, demo_user_id
 from services.identity.seed import seed_demo as seed_identity
 from services.identity.store import IdentityStore
+from services.payment.invoices import ObjectStoreInvoices
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
-from services.runtime.events import Outbox
+from services.runtime.events import EventBus, Outbox, consumer_config, ensure_consumer
 from services.runtime.migrations import migrate
 
 
@@ -26,6 +29,24 @@ async def migrate_all(settings: Settings) -> None:
     for service in SERVICE_NAMES:
         await ensure_database(settings.database_url, settings.database_name(service))
         await migrate(service, settings.database_dsn(service))
+
+
+async def provision_bus(settings: Settings) -> None:
+    """Create on NATS what the services use but may not create themselves once NATS authorization is on
+    (deploy/nats_auth.py): the event stream, the documents and invoices buckets, and every service's durable
+    consumers over the subjects its CONSUMERS table declares (a changed table updates them). Idempotent; runs
+    as the `migrate` user (`counsel migrate`, and `counsel up` before it starts any process)."""
+    bus = await EventBus.connect(settings, name="counsel-migrate")  # creates the stream when it is missing
+    try:
+        await DocumentFiles.open(bus.js, settings.object_store_replicas)
+        await ObjectStoreInvoices(bus.js, replicas=settings.object_store_replicas).store()
+        for service in SERVICE_NAMES:
+            for name, subjects in service_consumers(service).items():
+                await ensure_consumer(
+                    bus, consumer_config(settings.subject_root, f"{service}-{name}", subjects)
+                )
+    finally:
+        await bus.close()
 
 
 async def seed_all(settings: Settings) -> None:

@@ -17,18 +17,34 @@ from services.runtime.config import SERVICE_NAMES
 
 
 def stack_env(
-    *, name: str, data_dir: Path, database_url: str, nats_url: str, temporal_address: str, secret_key: str
+    *,
+    name: str,
+    data_dir: Path,
+    database_url: str,
+    nats_url: str | None,
+    temporal_address: str,
+    secret_key: str,
 ) -> tuple[dict[str, str], int]:
     """Environment for a stack on free ports, isolated by `name` (database prefix, stream, subjects, task
-    queue), using the given servers. Returns the environment and the gateway port."""
+    queue), using the given servers. With `nats_url` None the stack starts its own NATS server, with a user
+    per process, on free ports. Returns the environment and the gateway port."""
     gateway_port = free_port()
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("COUNSEL_NATS_")}
+    nats = (
+        {"COUNSEL_NATS_URL": nats_url}
+        if nats_url is not None
+        else {
+            "COUNSEL_LOCAL_NATS_PORT": str(free_port()),
+            "COUNSEL_LOCAL_NATS_MONITOR_PORT": str(free_port()),
+        }
+    )
     env = {
-        **os.environ,
+        **inherited,
+        **nats,
         "COUNSEL_ENV": "test",
         "COUNSEL_DATA_DIR": str(data_dir),
         "COUNSEL_DATABASE_URL": database_url,
         "COUNSEL_DATABASE_PREFIX": name,
-        "COUNSEL_NATS_URL": nats_url,
         "COUNSEL_NATS_STREAM": name.upper(),
         "COUNSEL_SUBJECT_ROOT": name,
         "COUNSEL_TEMPORAL_ADDRESS": temporal_address,

@@ -543,18 +543,30 @@ class NatsServer(_ManagedProcess):
 
     (nats-server appends ``jetstream/`` to its ``store_dir``, so ``store_dir`` is ``data_dir`` itself.)
 
-    Writes ``data_dir/nats.conf`` on every start and logs to ``data_dir/nats-server.log``. The HTTP
-    monitoring endpoint listens on ``monitor_port`` (a free port is picked when None; see
+    Writes ``data_dir/nats.conf`` (mode 0600) on every start and logs to ``data_dir/nats-server.log``. Clients
+    and the HTTP monitoring endpoint listen on ``host`` only (loopback by default; no cluster, gateway or
+    leaf node port). Monitoring is on ``monitor_port`` (a free port is picked when None; see
     :attr:`monitor_url`). Streams and their messages survive restarts on the same ``data_dir``.
+
+    ``authorization`` is an ``authorization { ... }`` block of nats-server's configuration (counsel's is made
+    by ``deploy/nats_auth.py``): with it, every client must log in as one of its users and may do only what
+    that user's permissions allow. Without it (the tests' shared server) any local client may do anything.
     """
 
     name = "nats-server"
     SERVER_NAME = "counsel-local"
 
     def __init__(
-        self, data_dir: Path, port: int, *, host: str = "127.0.0.1", monitor_port: int | None = None
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        host: str = "127.0.0.1",
+        monitor_port: int | None = None,
+        authorization: str = "",
     ) -> None:
         super().__init__(data_dir, port, host)
+        self.authorization = authorization
         self._requested_monitor_port = monitor_port
         self.monitor_port: int | None = monitor_port
         self.config_path = self.data_dir / "nats.conf"
@@ -576,7 +588,7 @@ class NatsServer(_ManagedProcess):
         self.monitor_port = self._requested_monitor_port or free_port(self.host)
         self._check_port(self.monitor_port, "monitor")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(
+        config = (
             "# written by deploy/local/servers.py on every start\n"
             f'server_name: "{self.SERVER_NAME}"\n'
             f'listen: "{self.host}:{self.port}"\n'
@@ -585,7 +597,12 @@ class NatsServer(_ManagedProcess):
             f'  store_dir: "{self.store_dir}"\n'
             "  sync_interval: always\n"
             "}\n"
-        )
+        ) + self.authorization
+        # The users' passwords are in it: readable by this user alone, also when an older file was not.
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(config)
         self._spawn([_binary("nats-server"), "-c", str(self.config_path)], cwd=self.data_dir)
         self._wait_ready(timeout, self._ready)
 

@@ -24,8 +24,9 @@ from typing import IO, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from deploy.local.bootstrap import migrate_all, seed_all
+from deploy.local.bootstrap import migrate_all, provision_bus, seed_all
 from deploy.local.servers import NatsServer, PostgresServer, ServerStartError, TemporalDevServer, port_in_use
+from deploy.nats_auth import MIGRATE, NATS_USERS, authorization_block
 from services.runtime.config import SERVICE_NAMES, Settings, load_settings
 from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
 
@@ -135,6 +136,9 @@ class Stack:
         self.children: list[Child] = []
         self.env: dict[str, str] = {}
         self.identities: dict[str, TlsFiles] = {}
+        # Each process's password on the NATS server this stack started (fresh at every start); empty with an
+        # external NATS (COUNSEL_NATS_URL), whose credentials come from the environment.
+        self.nats_passwords: dict[str, str] = {}
         self.stopping = False
 
     # -- start ---------------------------------------------------------------------------------------
@@ -192,9 +196,13 @@ class Stack:
         self.env["COUNSEL_DATABASE_URL"] = database_url
         nats_url = os.environ.get("COUNSEL_NATS_URL", "")
         if not nats_url:
-            say(f"starting NATS JetStream on 127.0.0.1:{s.local_nats_port} …")
+            say(f"starting NATS JetStream on 127.0.0.1:{s.local_nats_port} (a user per process) …")
+            self.nats_passwords = {process: secrets.token_urlsafe(24) for process in NATS_USERS}
             nats_server = NatsServer(
-                self.data_dir / "nats", s.local_nats_port, monitor_port=s.local_nats_monitor_port
+                self.data_dir / "nats",
+                s.local_nats_port,
+                monitor_port=s.local_nats_monitor_port,
+                authorization=authorization_block(s, self.nats_passwords),
             )
             nats_server.start()
             self.servers.append(nats_server)
@@ -215,10 +223,15 @@ class Stack:
 
     def bootstrap(self) -> None:
         settings = local_settings(
-            database_url=self.env["COUNSEL_DATABASE_URL"], secret_key=self.env["COUNSEL_SECRET_KEY"]
+            database_url=self.env["COUNSEL_DATABASE_URL"],
+            secret_key=self.env["COUNSEL_SECRET_KEY"],
+            nats_url=self.env["COUNSEL_NATS_URL"],
+            **self._nats_credentials(MIGRATE),
         )
         say("migrating every service's database …")
         asyncio.run(migrate_all(settings))
+        say("creating the event stream, buckets and consumers …")
+        asyncio.run(provision_bus(settings))
         say("loading demo data …")
         asyncio.run(seed_all(settings))
 
@@ -234,23 +247,40 @@ class Stack:
         (dev unless given): a process without it would run as prod."""
         return {**os.environ, **self.env, "COUNSEL_ENV": self.settings.env, "PYTHONUNBUFFERED": "1"}
 
-    def spawn(self) -> None:
+    def _nats_credentials(self, process: str) -> dict[str, str]:
+        """Settings overrides naming `process`'s user on the stack's own NATS server (none with an external
+        one: the environment's COUNSEL_NATS_USER/PASSWORD, if any, then apply)."""
+        if not self.nats_passwords:
+            return {}
+        return {"nats_user": process, "nats_password": self.nats_passwords[process]}
+
+    def child_env(self, name: str) -> dict[str, str]:
+        """The environment of the process `name`: the stack's, plus its own certificate and, on the stack's own
+        NATS server, its own NATS user and password (the worker, which never connects, gets none)."""
         env = self.process_env()
+        identity = self.identities[name]
+        env["COUNSEL_TLS_CA_FILE"] = str(identity.ca_file)
+        env["COUNSEL_TLS_CERT_FILE"] = str(identity.cert_file)
+        env["COUNSEL_TLS_KEY_FILE"] = str(identity.key_file)
+        if self.nats_passwords:
+            env.pop("COUNSEL_NATS_USER", None)
+            env.pop("COUNSEL_NATS_PASSWORD", None)
+            if name in self.nats_passwords:
+                env["COUNSEL_NATS_USER"] = name
+                env["COUNSEL_NATS_PASSWORD"] = self.nats_passwords[name]
+        if (
+            name == "worker"
+            and "COUNSEL_TEMPORAL_METRICS_PORT" not in os.environ
+            and self.settings.metrics_port != 0
+        ):
+            env["COUNSEL_TEMPORAL_METRICS_PORT"] = str(self.settings.metrics_port_for("worker") + 1)
+        return env
+
+    def spawn(self) -> None:
         for child in self.children:
-            child_env = dict(env)
-            identity = self.identities[child.name]
-            child_env["COUNSEL_TLS_CA_FILE"] = str(identity.ca_file)
-            child_env["COUNSEL_TLS_CERT_FILE"] = str(identity.cert_file)
-            child_env["COUNSEL_TLS_KEY_FILE"] = str(identity.key_file)
-            if (
-                child.name == "worker"
-                and "COUNSEL_TEMPORAL_METRICS_PORT" not in os.environ
-                and self.settings.metrics_port != 0
-            ):
-                child_env["COUNSEL_TEMPORAL_METRICS_PORT"] = str(self.settings.metrics_port_for("worker") + 1)
             child.process = subprocess.Popen(
                 [sys.executable, "-m", "deploy.cli", *child.argv],
-                env=child_env,
+                env=self.child_env(child.name),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

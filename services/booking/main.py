@@ -22,10 +22,13 @@ if TYPE_CHECKING:
 
 SERVICE = "booking"
 FULL_NAME = booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"].full_name
+# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
+# `booking-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
+CONSUMERS = {"workflow-driver": SUBJECTS, "erasure": erasure.SUBJECTS}
 
 
 async def serve(settings: Settings) -> None:
-    async with service_runtime(settings, SERVICE, TABLES) as rt:
+    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
         temporal = await rt.temporal()
         catalog = cast(
             "CatalogServiceAsyncStub",
@@ -45,9 +48,7 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer(
-                    "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
-                ),
-                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
+                rt.consumer("workflow-driver", WorkflowDriver(temporal, settings.temporal_task_queue)),
+                rt.consumer("erasure", erase_user),
             ],
         )

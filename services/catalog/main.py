@@ -17,10 +17,13 @@ from services.runtime.service import service_runtime
 
 SERVICE = "catalog"
 FULL_NAME = catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
+# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
+# `catalog-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
+CONSUMERS = {"orders": consumers.SUBJECTS, "erasure": erasure.SUBJECTS}
 
 
 async def serve(settings: Settings) -> None:
-    async with service_runtime(settings, SERVICE, TABLES) as rt:
+    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
         # Load the segmenter's dictionary (about a second) before the first search, off the event loop.
         await asyncio.to_thread(search.segment, "预热")
         store = CatalogStore(rt.db, rt.outbox)
@@ -30,7 +33,7 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("orders", consumers.SUBJECTS, consumers.OrderEvents(store)),
-                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
+                rt.consumer("orders", consumers.OrderEvents(store)),
+                rt.consumer("erasure", erase_user),
             ],
         )

@@ -38,6 +38,15 @@ SERVICE = "consultation"
 # The deadlines this service's records show running (counsel_sla_timers_pending).
 SLA_TIMER_KINDS = ("reply_24h",)
 FULL_NAME = consultation_service_pb2.DESCRIPTOR.services_by_name["ConsultationService"].full_name
+# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
+# `consultation-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
+CONSUMERS = {
+    "workflow-starter": SUBJECTS,
+    "workflow-signaller": REPLIED_SUBJECTS,
+    "erasure": erasure.SUBJECTS,
+    "lawyers": LAWYER_SUBJECTS,
+    "intent-signals": SIGNAL_SUBJECTS,
+}
 
 
 def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequence[FaqEntry]]]:
@@ -65,7 +74,7 @@ def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequ
 
 
 async def serve(settings: Settings) -> None:
-    async with service_runtime(settings, SERVICE, TABLES) as rt:
+    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
         temporal = await rt.temporal()
         payments = PaymentServiceStub(
             open_channel(
@@ -96,16 +105,14 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer(
-                    "workflow-starter", SUBJECTS, WorkflowStarter(temporal, settings.temporal_task_queue)
-                ),
-                rt.consumer("workflow-signaller", REPLIED_SUBJECTS, WorkflowSignaller(temporal)),
+                rt.consumer("workflow-starter", WorkflowStarter(temporal, settings.temporal_task_queue)),
+                rt.consumer("workflow-signaller", WorkflowSignaller(temporal)),
                 keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
-                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
+                rt.consumer("erasure", erase_user),
                 # The catalog's lawyer profiles decide who can be assigned (R-CON-2).
-                rt.consumer("lawyers", LAWYER_SUBJECTS, store.apply_lawyer_changed),
+                rt.consumer("lawyers", store.apply_lawyer_changed),
                 # R-CS-2: browsing and orders feed the purchase-intent prediction agents see.
-                rt.consumer("intent-signals", SIGNAL_SUBJECTS, chat_store.record_signal),
+                rt.consumer("intent-signals", chat_store.record_signal),
             ],
         )
         warm_up.cancel()

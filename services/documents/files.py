@@ -25,7 +25,7 @@ class DocumentFiles:
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int) -> DocumentFiles:
-        """The bucket, created on first use."""
+        """The bucket, created when it is missing (with NATS authorization on, only `counsel migrate` may)."""
         try:
             store = await js.object_store(BUCKET)
         except BucketNotFoundError:

@@ -28,10 +28,13 @@ SERVICE = "documents"
 # The deadlines this service's records show running (counsel_sla_timers_pending).
 SLA_TIMER_KINDS = ("acknowledge_30m", "delivery", "revision_window")
 FULL_NAME = documents_service_pb2.DESCRIPTOR.services_by_name["DocumentsService"].full_name
+# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
+# `documents-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
+CONSUMERS = {"workflow-driver": SUBJECTS, "lawyers": LAWYER_SUBJECTS, "erasure": erasure.SUBJECTS}
 
 
 async def serve(settings: Settings) -> None:
-    async with service_runtime(settings, SERVICE, TABLES) as rt:
+    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
         for kind in BREACH_METRIC_KIND.values():  # exported at 0 so the very first breach raises the alert
             SLA_BREACHES.labels(kind)
         assert rt.bus is not None
@@ -56,11 +59,9 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer(
-                    "workflow-driver", SUBJECTS, WorkflowDriver(temporal, settings.temporal_task_queue)
-                ),
-                rt.consumer("lawyers", LAWYER_SUBJECTS, LawyerProjection(store)),
+                rt.consumer("workflow-driver", WorkflowDriver(temporal, settings.temporal_task_queue)),
+                rt.consumer("lawyers", LawyerProjection(store)),
                 keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
-                rt.consumer("erasure", erasure.SUBJECTS, erase_user),
+                rt.consumer("erasure", erase_user),
             ],
         )

@@ -35,6 +35,9 @@ def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
 async def serve(settings: Settings) -> None:
     """Serve HTTP on gateway_host:gateway_port until SIGTERM/SIGINT, then drain and close the channels.
     Metrics are served apart, on the gateway's metrics port, never on the public one."""
+    # In prod the gateway's own NATS user is required (its wake-ups); refuse to start without it, before
+    # anything listens, rather than run with wake-ups that could never connect.
+    settings.nats_auth()
     configure_logging("gateway", settings.log_level)
     serve_metrics(settings.metrics_port_for("gateway"), settings.metrics_host)
     # uvicorn installs its own SIGTERM/SIGINT handlers and shuts down gracefully.

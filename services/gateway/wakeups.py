@@ -18,6 +18,7 @@ import nats
 from nats.aio.msg import Msg
 
 from services.runtime.config import Settings
+from services.runtime.events import connect_nats
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,11 @@ class BusWaker:
 
     @classmethod
     async def connect(cls, settings: Settings) -> Self | None:
-        """Subscribed and ready, or None when NATS cannot be reached (the connections then poll more often)."""
+        """Subscribed and ready, or None when NATS cannot be reached or refuses the gateway's user (the
+        connections then poll more often; the reason is logged)."""
         waker = cls()
         try:
-            waker._nc = await nats.connect(
-                settings.nats_url, name=cls.CONNECTION_NAME, connect_timeout=2, max_reconnect_attempts=-1
-            )
+            waker._nc = await connect_nats(settings, cls.CONNECTION_NAME, connect_timeout=2)
             await waker._nc.subscribe(settings.subject(cls.SUBJECT), cb=waker._on_event)
             await waker._nc.flush()
         except Exception:

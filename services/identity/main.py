@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 SERVICE = "identity"
 # Events of the services whose actions are linked to the person who caused them (§6.1.1.2, R-ACC-3).
 ACTIVITY_SUBJECTS = ["catalog.>", "payment.>", "booking.>", "consultation.>", "documents.>"]
+# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
+# `identity-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
+CONSUMERS = {"activity": ACTIVITY_SUBJECTS}
 FULL_NAME = identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 
 
@@ -63,7 +66,9 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
     oidc = OidcClients(parse_providers(settings.oidc_providers))
     jwks, revocations = LocalJwks(), LocalRevocations()
     async with (
-        service_runtime(settings, SERVICE, TABLES, jwks=jwks, revocations=revocations) as rt,
+        service_runtime(
+            settings, SERVICE, TABLES, jwks=jwks, revocations=revocations, consumers=CONSUMERS
+        ) as rt,
         open_channel(
             settings.notification_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
         ) as channel,
@@ -82,7 +87,7 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("activity", ACTIVITY_SUBJECTS, store.record_activity),
+                rt.consumer("activity", store.record_activity),
                 store.purge_forever(),
             ],
         )

@@ -31,6 +31,10 @@ SERVICE = "notification"
 FULL_NAME = notification_service_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name
 # Every stage event of the services whose clients are notified (R-Q-3).
 FAN_OUT_SUBJECTS = ["consultation.>", "documents.>", "booking.>", "payment.>"]
+# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
+# `notification-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
+CONSUMERS = {"fan-out": FAN_OUT_SUBJECTS, "erasure": erasure.SUBJECTS}
+
 DISPATCH_INTERVAL_SECONDS = 1.0
 
 
@@ -52,7 +56,7 @@ async def serve(settings: Settings) -> None:
     # Contact addresses are personal data, sealed at rest: fails fast without COUNSEL_SECRET_KEY.
     cipher = FieldCipher(settings.secret_key)
     senders = senders_for(settings)  # an unknown or half-configured provider fails here, at start
-    async with service_runtime(settings, SERVICE, TABLES) as rt:
+    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
         for channel in unconfigured_channels(senders):
             log.warning(
                 "no %s provider is configured: login codes by %s fail with 503 and notifications fall back "
@@ -88,8 +92,8 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("fan-out", FAN_OUT_SUBJECTS, store.deliver),
-                rt.consumer("erasure", erasure.SUBJECTS, UserErasure(cipher)),
+                rt.consumer("fan-out", store.deliver),
+                rt.consumer("erasure", UserErasure(cipher)),
                 dispatch_forever(store),
             ],
         )

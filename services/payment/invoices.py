@@ -245,7 +245,8 @@ class ObjectStoreInvoices:
         self.bucket = bucket
         self.replicas = replicas
 
-    async def _store(self) -> ObjectStore:
+    async def store(self) -> ObjectStore:
+        """The bucket, created when it is missing (with NATS authorization on, only `counsel migrate` may)."""
         try:
             return await self.js.object_store(self.bucket)
         except BucketNotFoundError:
@@ -257,11 +258,11 @@ class ObjectStoreInvoices:
             )
 
     async def put(self, name: str, data: bytes) -> None:
-        await (await self._store()).put(name, data)
+        await (await self.store()).put(name, data)
 
     async def get(self, name: str) -> bytes:
         try:
-            result = await (await self._store()).get(name)
+            result = await (await self.store()).get(name)
         except ObjectNotFoundError as exc:
             raise NotFound("the invoice file is missing") from exc
         return bytes(result.data or b"")

@@ -37,11 +37,14 @@ if TYPE_CHECKING:
 
 SERVICE = "payment"
 FULL_NAME = payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
+# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
+# `payment-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
+CONSUMERS = {"order-workflows": SUBJECTS, "fulfilment-links": LINK_SUBJECTS, "erasure": erasure.SUBJECTS}
 
 
 async def serve(settings: Settings) -> None:
     payment_settings = PaymentSettings.from_settings(settings)
-    async with service_runtime(settings, SERVICE, TABLES) as rt:
+    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
         temporal = await rt.temporal()
         catalog = cast(
             "CatalogServiceAsyncStub",
@@ -101,12 +104,10 @@ async def serve(settings: Settings) -> None:
         )
         background = [
             rt.outbox_relay(),
-            rt.consumer(
-                "order-workflows", SUBJECTS, OrderWorkflowStarter(temporal, settings.temporal_task_queue)
-            ),
+            rt.consumer("order-workflows", OrderWorkflowStarter(temporal, settings.temporal_task_queue)),
         ]
-        background.append(rt.consumer("fulfilment-links", LINK_SUBJECTS, FulfilmentLinker(store)))
-        background.append(rt.consumer("erasure", erasure.SUBJECTS, erase_user))
+        background.append(rt.consumer("fulfilment-links", FulfilmentLinker(store)))
+        background.append(rt.consumer("erasure", erase_user))
         background.append(RefundDispatcher(store, providers).run())
         sandbox = providers.get("sandbox")
         if isinstance(sandbox, SandboxProvider):

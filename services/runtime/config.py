@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     db_pool_size: int = 5
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # This process's own NATS user (issue 17 item 3b): the server's authorization block gives each process a
+    # user whose subject permissions allow only its own events, consumers, bucket and reply inbox
+    # (deploy/nats_auth.py). Required in prod by every process that connects; `counsel up` makes them locally.
+    nats_user: str = ""
+    nats_password: SecretStr = SecretStr("")
     # Stream name and subject root; tests change both so that runs never see each other's events.
     nats_stream: str = "COUNSEL"
     subject_root: str = "counsel"
@@ -180,6 +185,27 @@ class Settings(BaseSettings):
         except OSError as exc:
             raise RuntimeError(f"cannot read this process's TLS files: {exc}") from exc
 
+    def nats_auth(self) -> dict[str, str]:
+        """nats-py connect options naming this process's NATS user: `user`, `password` and its own reply
+        inbox prefix (`_INBOX_<user>`, the only inbox its permissions let it subscribe to). Empty without a
+        user, which only dev and test allow: SettingsError in prod, naming the variables."""
+        if not self.nats_user:
+            if self.env == "prod":
+                raise SettingsError(
+                    "COUNSEL_NATS_USER and COUNSEL_NATS_PASSWORD must name this process's NATS user in prod "
+                    "(COUNSEL_ENV is prod unless set; `counsel up` makes one per process)"
+                )
+            return {}
+        if not self.nats_password.get_secret_value():
+            raise SettingsError(
+                f"COUNSEL_NATS_PASSWORD must be set with COUNSEL_NATS_USER ({self.nats_user})"
+            )
+        return {
+            "user": self.nats_user,
+            "password": self.nats_password.get_secret_value(),
+            "inbox_prefix": nats_inbox_prefix(self.nats_user),
+        }
+
     @property
     def dev_routes(self) -> bool:
         """Whether the unauthenticated development aids exist: the dev outbox (every code sent), sandbox
@@ -224,6 +250,12 @@ class Settings(BaseSettings):
     def subject(self, suffix: str) -> str:
         """Full NATS subject for an event suffix such as `consultation.consultation.submitted`."""
         return f"{self.subject_root}.{suffix}"
+
+
+def nats_inbox_prefix(user: str) -> str:
+    """The reply inbox prefix of a NATS user: its requests' answers arrive under `<prefix>.>`, which only it may
+    subscribe to, so no other process reads them."""
+    return f"_INBOX_{user}"
 
 
 class SettingsError(RuntimeError):

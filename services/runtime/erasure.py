@@ -1,8 +1,8 @@
 """What every service needs to honour an erasure request (R-PRIV-1, PIPL art. 47): identity erases the
 account and publishes `user.erased`; each service holding that user's personal data runs a durable consumer
-(`rt.consumer("erasure", SUBJECTS, ...)`) whose handler erases or pseudonymises its own copy in the same
-transaction that records the event id, so a redelivered event has no second effect. What each service keeps
-and why is the decision table in docs/erasure.md."""
+(`"erasure": SUBJECTS` in its CONSUMERS table, `rt.consumer("erasure", ...)`) whose handler erases or
+pseudonymises its own copy in the same transaction that records the event id, so a redelivered event has no
+second effect. What each service keeps and why is the decision table in docs/erasure.md."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ import asyncpg
 import nats
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import DecodeError, Message
+from nats.errors import AuthorizationError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
@@ -51,6 +52,53 @@ def unpack(envelope: EventEnvelope, message_type: type[Message]) -> Message:
     return message
 
 
+class BusRefused(RuntimeError):
+    """The NATS server refused this process's credentials (or their absence) when it connected."""
+
+
+async def connect_nats(settings: Settings, name: str, *, connect_timeout: int = 5) -> nats.NATS:
+    """The one way a process connects to NATS: as its own user (`Settings.nats_auth`, with its own reply inbox),
+    reconnecting for ever once connected. Raises SettingsError in prod without a user, and BusRefused at once
+    when the server refuses the credentials — nats-py alone retries a refused first connection for ever, which
+    would leave a process hanging at start. Operations the server's permissions refuse are logged as errors
+    (nats-py reports them only to this callback; the refused request itself times out)."""
+    auth = settings.nats_auth()
+    nc = nats.NATS()
+    state = {"connecting": True, "refused": False}
+
+    async def on_error(exc: Exception) -> None:
+        message = str(exc)
+        if isinstance(exc, AuthorizationError) or "authorization violation" in message.lower():
+            if state["connecting"]:
+                state["refused"] = True
+                who = f"user {auth['user']!r}" if auth else "a connection without credentials"
+                raise BusRefused(
+                    f"NATS at {settings.nats_url} refused {who} ({message}); check COUNSEL_NATS_USER and "
+                    "COUNSEL_NATS_PASSWORD"
+                )
+            log.error("NATS refused this process's credentials on reconnect", extra={"error": message})
+        elif "permissions violation" in message.lower():
+            log.error("NATS refused an operation of this process", extra={"error": message})
+        elif not state["refused"]:
+            log.warning("NATS connection trouble", extra={"error": message or type(exc).__name__})
+
+    try:
+        await nc.connect(
+            settings.nats_url,
+            name=name,
+            max_reconnect_attempts=-1,
+            connect_timeout=connect_timeout,
+            error_cb=on_error,
+            **auth,  # type: ignore[arg-type]
+        )
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), 5.0)
+        raise
+    state["connecting"] = False
+    return nc
+
+
 class EventBus:
     """A NATS connection with JetStream and the stream every service publishes to."""
 
@@ -62,12 +110,18 @@ class EventBus:
 
     @classmethod
     async def connect(cls, settings: Settings, name: str) -> EventBus:
-        nc = await nats.connect(settings.nats_url, name=name, max_reconnect_attempts=-1, connect_timeout=5)
+        nc = await connect_nats(settings, name)
         bus = cls(nc, nc.jetstream(timeout=10), settings)
-        await bus.ensure_stream()
+        try:
+            await bus.ensure_stream()
+        except BaseException:
+            await bus.close()
+            raise
         return bus
 
     async def ensure_stream(self) -> None:
+        """Create the stream when it is missing. With NATS authorization on, only `counsel migrate` may
+        (deploy/nats_auth.py): a service finds it made, and says so clearly when it is not."""
         config = StreamConfig(
             name=self.stream,
             subjects=[f"{self.subject_root}.>"],
@@ -78,9 +132,15 @@ class EventBus:
         try:
             await self.js.stream_info(self.stream)
         except NotFoundError:
-            with contextlib.suppress(Exception):  # another process created it first
+            with contextlib.suppress(Exception):  # another process created it first, or this one may not
                 await self.js.add_stream(config)
-            await self.js.stream_info(self.stream)
+            try:
+                await self.js.stream_info(self.stream)
+            except NotFoundError:
+                raise RuntimeError(
+                    f"JetStream stream {self.stream} does not exist and this process may not create it: "
+                    "`counsel migrate` creates it"
+                ) from None
 
     async def publish(self, subject: str, payload: bytes, event_id: str, correlation_id: str = "") -> bool:
         """Publish and wait for JetStream's ack. Returns False when JetStream saw this event id already."""
@@ -270,6 +330,53 @@ class OutboxRelay:
             return None
 
 
+def consumer_config(
+    subject_root: str, name: str, subjects: Sequence[str], *, max_deliver: int = 20
+) -> ConsumerConfig:
+    """The configuration of the durable pull consumer `name` over subject suffixes like `consultation.>`."""
+    return ConsumerConfig(
+        name=name,
+        durable_name=name,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=30.0,
+        max_deliver=max_deliver,
+        filter_subjects=[f"{subject_root}.{s}" for s in subjects],
+    )
+
+
+def _filters(config: ConsumerConfig) -> list[str]:
+    return sorted(config.filter_subjects or ([config.filter_subject] if config.filter_subject else []))
+
+
+async def ensure_consumer(bus: EventBus, config: ConsumerConfig) -> None:
+    """Create the durable consumer, or bring its configuration to `config` (e.g. new subjects), unless the
+    server already has it so. With NATS authorization on, only `counsel migrate` may create or change a
+    consumer (deploy/nats_auth.py), so the subjects a service reads are the ones its deployment declared."""
+    assert config.name is not None
+    try:
+        info = await bus.js.consumer_info(bus.stream, config.name)
+    except NotFoundError:
+        pass
+    else:
+        have = info.config
+        if (
+            _filters(have) == _filters(config)
+            and have.ack_policy == config.ack_policy
+            and have.deliver_policy == config.deliver_policy
+            and have.ack_wait == config.ack_wait
+            and have.max_deliver == config.max_deliver
+        ):
+            return
+    try:
+        await bus.js.add_consumer(bus.stream, config=config)
+    except Exception as exc:
+        raise RuntimeError(
+            f"durable consumer {config.name} of stream {bus.stream} is missing or configured otherwise and "
+            "this process could not create it: `counsel migrate` creates it"
+        ) from exc
+
+
 class DurableConsumer:
     """A durable JetStream pull consumer whose handler runs in a DB transaction that also records the
     event id, so each event has its effect exactly once. Failed events are redelivered with backoff."""
@@ -289,21 +396,15 @@ class DurableConsumer:
         self.bus = bus
         self.db = db
         self.processed = tables.processed_events
-        self.subjects = [f"{bus.subject_root}.{s}" for s in subjects]
+        self.suffixes = list(subjects)
         self.handler = handler
         self.max_deliver = max_deliver
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
-        config = ConsumerConfig(
-            durable_name=self.name,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=30.0,
-            max_deliver=self.max_deliver,
-            filter_subjects=self.subjects,
+        await ensure_consumer(
+            self.bus,
+            consumer_config(self.bus.subject_root, self.name, self.suffixes, max_deliver=self.max_deliver),
         )
-        # add_consumer creates the durable or updates its config (e.g. new subjects) in place.
-        await self.bus.js.add_consumer(self.bus.stream, config=config)
         return await self.bus.js.pull_subscribe_bind(durable=self.name, stream=self.bus.stream)
 
     async def handle(self, data: bytes) -> str:

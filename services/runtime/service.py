@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -83,10 +83,12 @@ class ServiceRuntime:
         tables: RuntimeTables,
         jwks: JwksFetcher | None,
         revocations: RevocationsFetcher | None = None,
+        consumers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
         self.tables = tables
+        self.consumers = dict(consumers or {})
         self.db = Database(settings.database_dsn(service), pool_size=settings.db_pool_size)
         self.outbox = Outbox(service, settings, tables)
         self.verifier = token_verifier(settings, jwks, revocations)
@@ -132,11 +134,15 @@ class ServiceRuntime:
         assert self.bus is not None
         return OutboxRelay(self.db, self.outbox, self.bus).run()
 
-    def consumer(self, name: str, subjects: list[str], handler: EventHandler) -> Coroutine[Any, Any, None]:
-        """A durable consumer named `<service>-<name>` over subject suffixes like `consultation.>`."""
+    def consumer(self, name: str, handler: EventHandler) -> Coroutine[Any, Any, None]:
+        """The durable consumer `<service>-<name>` over the subject suffixes (like `consultation.>`) the service
+        declares for `name` in its CONSUMERS table — the table `counsel migrate` creates consumers from and
+        NATS's permissions follow (deploy/nats_auth.py). KeyError for an undeclared name."""
         assert self.bus is not None
+        if name not in self.consumers:
+            raise KeyError(f"{self.service} declares no consumer {name!r} in its CONSUMERS table")
         return DurableConsumer(
-            f"{self.service}-{name}", self.bus, self.db, self.tables, subjects, handler
+            f"{self.service}-{name}", self.bus, self.db, self.tables, self.consumers[name], handler
         ).run()
 
     async def run(self, server: GrpcServer, background: Sequence[Coroutine[Any, Any, None]] = ()) -> None:
@@ -204,11 +210,14 @@ async def service_runtime(
     *,
     jwks: JwksFetcher | None = None,
     revocations: RevocationsFetcher | None = None,
+    consumers: Mapping[str, Sequence[str]] | None = None,
 ) -> AsyncIterator[ServiceRuntime]:
-    """Set up logs, /metrics, the database engine and the event bus for `service`; close them on exit."""
+    """Set up logs, /metrics, the database engine and the event bus for `service`; close them on exit.
+    SettingsError before anything starts when prod lacks this process's NATS user."""
+    settings.nats_auth()
     configure_logging(service, settings.log_level)
     serve_metrics(settings.metrics_port_for(service), settings.metrics_host)
-    rt = ServiceRuntime(settings, service, tables, jwks, revocations)
+    rt = ServiceRuntime(settings, service, tables, jwks, revocations, consumers)
     try:
         await rt.start()
         yield rt

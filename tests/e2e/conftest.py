@@ -1,5 +1,7 @@
 """One whole platform per test session, started by `counsel up` as a child process on the session's real
-PostgreSQL, NATS and Temporal, shared by every e2e module (each isolates its data by the accounts it uses)."""
+PostgreSQL and Temporal, shared by every e2e module (each isolates its data by the accounts it uses). NATS is
+the stack's own, as `counsel up` runs it on a laptop: authorization on, a user per process (R-OPS-3), so every
+journey also proves that each process does its job with its own credentials and permissions."""
 
 from __future__ import annotations
 
@@ -11,14 +13,13 @@ import httpx
 import pytest
 
 from deploy.local.launcher import StackProcess, stack_env
-from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
+from deploy.local.servers import PostgresServer, TemporalDevServer
 from tests.e2e.support import _no_5xx
 
 
 @pytest.fixture(scope="session")
 def platform(
     postgres_server: PostgresServer,
-    nats_server: NatsServer,
     temporal_dev_server: TemporalDevServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[StackProcess]:
@@ -27,7 +28,7 @@ def platform(
         name=f"e{uuid.uuid4().hex[:10]}",
         data_dir=data_dir,
         database_url=postgres_server.url,
-        nats_url=nats_server.url,
+        nats_url=None,
         temporal_address=temporal_dev_server.address,
         secret_key=secrets.token_urlsafe(48),
     )

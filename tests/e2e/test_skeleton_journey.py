@@ -1,9 +1,10 @@
 """The walking-skeleton journey through every layer, over HTTP, against the whole platform started by
 `counsel up` (every service, the worker and the gateway as their own processes) on the session's real
-PostgreSQL, NATS and Temporal. API.md is the contract; any 5xx fails the test."""
+PostgreSQL and Temporal and the stack's own NATS. API.md is the contract; any 5xx fails the test."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,11 +13,15 @@ import uuid
 from pathlib import Path
 
 import httpx
+import nats
+import psutil
 import pytest
+from pydantic import SecretStr
 
 from deploy.local.launcher import StackProcess
 from deploy.local.servers import TemporalDevServer
-from services.runtime.config import SERVICE_NAMES
+from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.events import BusRefused, connect_nats
 from tests.e2e.support import _no_5xx, login, wait_for
 
 # Shared by every e2e module; the platform fixture lives in tests/e2e/conftest.py.
@@ -155,6 +160,41 @@ def test_counsel_status_reports_every_process_and_dependency_healthy(platform: S
     assert result.returncode == 0, result.stdout + result.stderr
     reported = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     assert {*SERVICE_NAMES, "worker", "gateway", "postgres", "nats", "temporal"} <= reported
+
+
+def test_every_process_is_its_own_nats_user_and_nobody_gets_in_without_one(platform: StackProcess) -> None:
+    """R-OPS-3: `counsel up` runs NATS with authorization on, on loopback, its configuration private: a
+    connection without a user is refused; each process that connects was started with its own user and
+    password (the worker, which never connects, with none); and payment's own credentials cannot publish
+    identity's `user.erased` on the running platform. (Every journey of this tier runs on these users.)"""
+    state = json.loads(platform.state_file.read_text())
+    url = state["dependencies"]["nats"]
+    assert url.startswith("nats://127.0.0.1:")
+    assert (platform.data_dir / "nats" / "nats.conf").stat().st_mode & 0o777 == 0o600
+    base = Settings(env="test", nats_url=url)
+    with pytest.raises(BusRefused):
+        asyncio.run(connect_nats(base, "anonymous"))
+
+    credentials = {}
+    for name, info in state["processes"].items():
+        environ = psutil.Process(info["pid"]).environ()
+        credentials[name] = (environ.get("COUNSEL_NATS_USER"), environ.get("COUNSEL_NATS_PASSWORD"))
+    assert credentials.pop("worker") == (None, None)
+    assert {name: user for name, (user, _) in credentials.items()} == {name: name for name in credentials}
+    assert len({password for _, password in credentials.values()}) == len(credentials)
+
+    async def payment_erases_someone() -> None:
+        user, password = credentials["payment"]
+        payment = base.model_copy(update={"nats_user": user, "nats_password": SecretStr(password or "")})
+        nc = await connect_nats(payment, "e2e-payment")
+        try:
+            subject = f"{platform.env['COUNSEL_SUBJECT_ROOT']}.identity.user.erased"
+            with pytest.raises(nats.errors.TimeoutError):
+                await nc.jetstream().publish(subject, b"", timeout=1)
+        finally:
+            await nc.close()
+
+    asyncio.run(payment_erases_someone())
 
 
 def test_a_second_counsel_up_names_the_taken_port_instead_of_a_traceback(

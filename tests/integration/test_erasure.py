@@ -110,7 +110,7 @@ async def platform(
         dbs[service] = Database(settings.database_dsn(service), pool_size=2)
     bus = await EventBus.connect(settings, name="erasure-test")
     cipher = FieldCipher(settings.secret_key)
-    # The handlers each service's main.py registers as `rt.consumer("erasure", SUBJECTS, ...)`.
+    # The handlers each service's main.py registers as `rt.consumer("erasure", ...)` over erasure.SUBJECTS.
     handlers: dict[str, EventHandler] = {
         "booking": erase_in_booking,
         "consultation": erase_in_consultation,

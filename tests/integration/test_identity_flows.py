@@ -641,7 +641,8 @@ async def test_a_firm_admin_cannot_bind_a_card_to_another_account(stack: Stack) 
         identity_pb.IssueMembershipCardRequest(card_number=number, pin="2468", user_id=victim_id)
     identity = stack.connections.clients.identity
     request = identity_pb.IssueMembershipCardRequest(card_number=new_card_number(), pin="2468")
-    # Without a token the gateway is nobody (the policy); with a supervisor's, the service refuses the role.
+    # Without a token the policy refuses the gateway before any servicer runs (docs/security.md); with a
+    # supervisor's, the servicer refuses the role.
     for token, refused in (
         ("", grpc.StatusCode.UNAUTHENTICATED),
         (supervisor["access_token"], grpc.StatusCode.PERMISSION_DENIED),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import nats
+import psutil
 import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, GetSystemInfoRequest
 from temporalio.client import Client
@@ -23,6 +24,17 @@ from deploy.local.servers import (
     free_port,
     port_in_use,
 )
+
+
+def listening_addresses(pid: int) -> set[tuple[str, int]]:
+    """Every (address, port) the process `pid` and its children listen on, over TCP (IPv4 and IPv6)."""
+    root = psutil.Process(pid)
+    return {
+        (c.laddr.ip, c.laddr.port)
+        for process in [root, *root.children(recursive=True)]
+        for c in process.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
 
 
 @pytest.fixture
@@ -161,6 +173,32 @@ async def test_nats_restart_keeps_stream(tmp_path: Path, unique_name: str) -> No
         server.stop()
 
 
+async def test_nats_listens_on_loopback_only_and_keeps_its_users_private(tmp_path: Path) -> None:
+    """R-OPS-3: the local NATS (clients and monitoring) listens on 127.0.0.1 alone, and its configuration, which
+    holds the users' passwords, is readable by its owner only — also when an older, readable one was there."""
+    server = NatsServer(
+        tmp_path / "nats",
+        free_port(),
+        authorization='authorization { users = [{"user": "only", "password": "secret-pw"}] }\n',
+    )
+    server.config_path.parent.mkdir(parents=True)
+    server.config_path.write_text("# an older, world-readable config\n")
+    server.config_path.chmod(0o644)
+    try:
+        server.start()
+        assert stat.S_IMODE(server.config_path.stat().st_mode) == 0o600
+        assert server.pid is not None
+        listening = listening_addresses(server.pid)
+        assert {port for _, port in listening} == {server.port, server.monitor_port}
+        assert {address for address, _ in listening} == {"127.0.0.1"}
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(server.url, allow_reconnect=False, connect_timeout=2)
+        nc = await nats.connect(server.url, user="only", password="secret-pw")
+        await nc.close()
+    finally:
+        server.stop()
+
+
 def test_nats_port_in_use(tmp_path: Path, occupied_port: int) -> None:
     server = NatsServer(tmp_path / "nats", occupied_port)
     with pytest.raises(ServerStartError, match=f"port {occupied_port} is already in use \\(nats-server\\)"):
@@ -184,6 +222,12 @@ async def test_temporal_extra_namespace_and_ui(tmp_path: Path) -> None:
     try:
         server.start()
         assert port_in_use(ui_port)  # the Web UI listens
+        # R-OPS-3: the dev server has no authentication, so it must be reachable from this machine only —
+        # its frontend, UI, HTTP API, metrics and the internal services it starts.
+        assert server.pid is not None
+        listening = listening_addresses(server.pid)
+        assert {server.port, ui_port} <= {port for _, port in listening}
+        assert {address for address, _ in listening} == {"127.0.0.1"}
         client = await Client.connect(server.address, namespace="counsel")
         resp = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="counsel"))
         assert resp.namespace_info.name == "counsel"

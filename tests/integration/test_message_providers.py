@@ -28,6 +28,7 @@ import grpc
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from deploy.local.servers import NatsServer, PostgresServer, free_port
@@ -156,6 +157,14 @@ def prod_settings(postgres_server: PostgresServer, nats_server: NatsServer, **pr
     )
 
 
+def as_process(settings: Settings, pki: Any, process: str) -> Settings:
+    """`settings` as `process` runs with them in prod: its certificate and its own NATS user, which prod
+    requires (R-OPS-3). The shared test NATS has no authorization, so it takes any password."""
+    return pki.settings(settings, process).model_copy(
+        update={"nats_user": process, "nats_password": SecretStr("unchecked-by-the-test-server")}
+    )
+
+
 @asynccontextmanager
 async def gateway(settings: Settings, pki: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway app over identity and notification servers running in this process."""
@@ -165,10 +174,10 @@ async def gateway(settings: Settings, pki: Any) -> AsyncIterator[httpx.AsyncClie
     previous_term = signal.getsignal(signal.SIGTERM)
     loop = asyncio.get_running_loop()
     servers = [
-        asyncio.create_task(identity_main.serve(pki.settings(settings, "identity"))),
-        asyncio.create_task(notification_main.serve(pki.settings(settings, "notification"))),
+        asyncio.create_task(identity_main.serve(as_process(settings, pki, "identity"))),
+        asyncio.create_task(notification_main.serve(as_process(settings, pki, "notification"))),
     ]
-    settings = pki.settings(settings, "gateway")
+    settings = as_process(settings, pki, "gateway")
     connections = Connections(settings)
     try:
         deadline = time.monotonic() + 30

@@ -454,3 +454,28 @@ def test_network_policies_admit_exactly_the_callers_the_authorization_policy_all
     template = (TEMPLATES / "networkpolicy.yaml").read_text(encoding="utf-8")
     assert "range $name, $svc := .Values.services" in template and "policyTypes: [Ingress]" in template
     assert values["networkPolicy"]["enabled"] is True
+
+
+def test_each_process_that_connects_to_nats_loads_its_own_user(values: dict[str, Any]) -> None:
+    """Issue 17 item 3b (R-OPS-3): every process that connects to NATS, and the migrate job, loads its own
+    COUNSEL_NATS_USER/_PASSWORD from its own Secret (after the shared one, so its keys win); the worker, which
+    never connects, loads none; the shared Secret and the ConfigMap carry no NATS credentials."""
+    from deploy.nats_auth import MIGRATE, NATS_USERS
+
+    assert {name for name, svc in values["services"].items() if svc.get("nats")} == set(NATS_USERS) - {
+        MIGRATE
+    }
+    assert not values["services"]["worker"].get("nats")
+    assert values["natsCredentials"] == {"secretSuffix": "nats", "optional": False}
+    assert not [key for key in values["env"] if key.startswith("COUNSEL_NATS_") and key != "COUNSEL_NATS_URL"]
+    helper = (TEMPLATES / "_helpers.tpl").read_text(encoding="utf-8")
+    assert 'define "counsel.envFromNats"' in helper and "natsCredentials.secretSuffix" in helper
+    deployment = (TEMPLATES / "deployment.yaml").read_text(encoding="utf-8")
+    shared, own = (
+        deployment.index('include "counsel.envFromSecret"'),
+        deployment.index('"counsel.envFromNats"'),
+    )
+    assert shared < own and "{{- if $svc.nats }}" in deployment[shared:own]
+    job = (TEMPLATES / "migrate-job.yaml").read_text(encoding="utf-8")
+    assert 'include "counsel.envFromNats" (list . "migrate")' in job
+    assert load_yaml(CHART / "values-dev.yaml")["natsCredentials"] == {"optional": True}

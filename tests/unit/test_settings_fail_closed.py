@@ -69,6 +69,23 @@ def test_a_process_without_a_secret_key_stops_at_start_with_the_reason(
         assert "Traceback" not in err
 
 
+def test_a_process_without_its_nats_user_stops_at_start_with_the_reason(
+    bare_environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """R-OPS-3 (issue 17 item 3b): in prod, every process that connects to NATS — a service, the gateway,
+    `counsel migrate` — exits 2 at start with one line naming COUNSEL_NATS_USER and COUNSEL_NATS_PASSWORD
+    when it has no NATS user, before touching NATS, a database or a port."""
+    bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
+    for argv in (["serve", "payment"], ["serve", "identity"], ["gateway"], ["migrate"]):
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"counsel {argv[0]}: COUNSEL_NATS_USER and COUNSEL_NATS_PASSWORD"), err
+        assert "Traceback" not in err
+    bare_environment.setenv("COUNSEL_NATS_USER", "payment")
+    assert cli.main(["migrate"]) == 2
+    assert "COUNSEL_NATS_PASSWORD must be set" in capsys.readouterr().err
+
+
 async def test_the_dev_routes_are_absent_under_the_default_settings(
     bare_environment: pytest.MonkeyPatch,
 ) -> None:

@@ -62,6 +62,15 @@ helm.sh/chart: {{ include "counsel.chart" $root }}
     name: {{ required "existingSecret: name an existing Secret holding the COUNSEL_* secrets" .Values.existingSecret }}
 {{- end -}}
 
+{{/* envFrom of one process's own NATS user (COUNSEL_NATS_USER, _PASSWORD); call with (list $ "<process>") */}}
+{{- define "counsel.envFromNats" -}}
+{{- $root := index . 0 -}}
+{{- $process := index . 1 -}}
+- secretRef:
+    name: {{ include "counsel.componentName" (list $root (printf "%s-%s" $process $root.Values.natsCredentials.secretSuffix)) }}
+    optional: {{ $root.Values.natsCredentials.optional }}
+{{- end -}}
+
 {{/* A services entry's replicas, 1 when unset (0 stays 0, unlike `default`); call with a services entry */}}
 {{- define "counsel.replicas" -}}
 {{- if hasKey . "replicas" -}}

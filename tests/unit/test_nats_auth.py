@@ -1,0 +1,114 @@
+"""The NATS permission table (deploy/nats_auth.py) and how `counsel up` hands each process its user (R-OPS-3,
+issue 17 item 3b). What the server does with the table is tested against a real nats-server in
+tests/integration/test_nats_permissions.py; here, the shape of the grants, which no test on a server can
+enumerate: a grant too wide is a hole even if no test exercises it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from deploy.local.stack import Stack, local_settings
+from deploy.nats_auth import (
+    GATEWAY,
+    MIGRATE,
+    NATS_USERS,
+    cluster_authorization,
+    permissions,
+    service_buckets,
+    service_consumers,
+)
+from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.pki import TlsFiles
+
+SETTINGS = Settings(env="test", nats_stream="S", subject_root="r")
+
+
+def test_the_worker_has_no_user_because_it_never_connects() -> None:
+    """R-OPS-3: the worker talks to Temporal and the services only; NATS has no user for it."""
+    assert "worker" not in NATS_USERS
+    with pytest.raises(KeyError):
+        permissions("worker", SETTINGS)
+    workflows = Path(__file__).resolve().parents[2] / "workflows"
+    assert not [p for p in workflows.rglob("*.py") if "nats" in p.read_text()]
+
+
+@pytest.mark.parametrize("service", SERVICE_NAMES)
+def test_a_service_publishes_its_own_events_and_only_named_jetstream_operations(service: str) -> None:
+    """R-OPS-3: the only event subjects a service may publish are its own; every JetStream grant names the
+    stream, bucket or consumer it is for (no `$JS.API.>`, no consumer of another service, no stream
+    creation or deletion), and it subscribes to its own inbox alone."""
+    granted = permissions(service, SETTINGS)
+    events = [s for s in granted.publish if s.startswith("r.")]
+    assert events == [f"r.{service}.>"]
+    consumers = {f"{service}-{name}" for name in service_consumers(service)}
+    bucket = service_buckets().get(service)
+    for subject in granted.publish:
+        if subject.startswith("r."):
+            continue
+        assert "*" not in subject, subject
+        assert not (subject.startswith("$JS.API.") and ">" in subject), (
+            subject
+        )  # API grants name their object
+        assert not any(word in subject for word in ("CREATE.S", "DELETE", "UPDATE", "STREAM.CREATE")), subject
+        if ".S." in subject:  # the event stream: its own consumers only
+            assert subject.split(".S.", 1)[1].split(".")[0] in consumers, subject
+        elif subject not in ("$JS.API.STREAM.INFO.S", "$JS.API.STREAM.NAMES"):
+            assert bucket is not None and bucket in subject, subject
+    assert granted.subscribe == (f"_INBOX_{service}.>",)
+
+
+def test_only_documents_and_payment_have_a_bucket_each() -> None:
+    """R-OPS-3: documents' bucket is documents' alone, invoices payment's alone."""
+    assert service_buckets() == {"documents": "documents", "payment": "invoices"}
+    for process in NATS_USERS:
+        subjects = " ".join(permissions(process, SETTINGS).publish)
+        assert ("$O.documents." in subjects) is (process == "documents"), process
+        assert ("$O.invoices." in subjects) is (process == "payment"), process
+
+
+def test_the_gateway_publishes_nothing_and_listens_to_its_wake_ups() -> None:
+    """R-OPS-3: an empty allow list would mean "anything" to nats-server, so nothing is an explicit deny."""
+    gateway = permissions(GATEWAY, SETTINGS)
+    assert gateway.as_config()["publish"] == {"deny": [">"]}
+    assert gateway.subscribe == ("r.notification.notification.sent", "r.consultation.chat.message_posted.*")
+
+
+def test_migrate_makes_the_stream_buckets_and_consumers_and_reads_nothing() -> None:
+    """R-OPS-3: the provisioning user creates; it may not publish events, fetch or acknowledge."""
+    migrate = permissions(MIGRATE, SETTINGS)
+    assert not [
+        s for s in migrate.publish if s.startswith("r.") or "MSG." in s or "$JS.ACK" in s or "$O." in s
+    ]
+    expected = sum(len(service_consumers(s)) for s in SERVICE_NAMES)
+    assert len([s for s in migrate.publish if s.startswith("$JS.API.CONSUMER.CREATE.S.")]) == expected
+
+
+def test_a_clusters_block_reads_every_password_from_the_servers_environment() -> None:
+    block = cluster_authorization(SETTINGS)
+    for process in NATS_USERS:
+        assert f'"user": "{process}", "password": $COUNSEL_NATS_PASSWORD_{process.upper()},' in block
+
+
+def test_counsel_up_gives_each_process_its_own_nats_user_and_the_worker_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """R-OPS-3: on the stack's own NATS each child gets its own user and password, never one inherited from
+    the shell; the worker gets none."""
+    monkeypatch.setenv("COUNSEL_NATS_USER", "inherited")
+    monkeypatch.setenv("COUNSEL_NATS_PASSWORD", "inherited-password")
+    stack = Stack(local_settings())
+    stack.plan()
+    stack.nats_passwords = {process: f"pw-{process}" for process in NATS_USERS}
+    files = TlsFiles(tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem")
+    stack.identities = {child.name: files for child in stack.children}
+    for child in stack.children:
+        env = stack.child_env(child.name)
+        if child.name == "worker":
+            assert "COUNSEL_NATS_USER" not in env and "COUNSEL_NATS_PASSWORD" not in env
+        else:
+            assert env["COUNSEL_NATS_USER"] == child.name
+            assert env["COUNSEL_NATS_PASSWORD"] == f"pw-{child.name}"
+    assert os.environ["COUNSEL_NATS_USER"] == "inherited"  # the stack's own environment is left alone
