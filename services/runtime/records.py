@@ -44,6 +44,25 @@ def from_timestamp(stamp: Timestamp) -> datetime:
     return stamp.ToDatetime(tzinfo=UTC)
 
 
+# The instants a request may name. Python and proto Timestamps end at years 1 and 9999, and services add
+# days and convert to local time zones, so an instant near either end overflows somewhere (a 500); nothing
+# a legal service schedules or looks up lies outside these years.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+TIME_RANGE_MESSAGE = "must be between 1900-01-01 and 2999-12-31 (UTC)"
+
+
+def requested_time(stamp: Timestamp, field: str) -> datetime:
+    """A request's time: InvalidArgument naming `field` when it is outside EARLIEST_TIME..LATEST_TIME."""
+    try:
+        value = from_timestamp(stamp)
+    except (ValueError, OverflowError):  # seconds beyond what a Timestamp may hold
+        raise InvalidArgument.for_field(field, TIME_RANGE_MESSAGE) from None
+    if not EARLIEST_TIME <= value < LATEST_TIME:
+        raise InvalidArgument.for_field(field, TIME_RANGE_MESSAGE)
+    return value
+
+
 def page_size(requested: int) -> int:
     if requested < 0 or requested > MAX_PAGE_SIZE:
         raise InvalidArgument.for_field("limit", f"must be between 1 and {MAX_PAGE_SIZE}")

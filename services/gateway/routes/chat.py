@@ -61,7 +61,7 @@ from services.gateway.schemas.chat import (
     PurchaseLead,
     PurchaseLeads,
 )
-from services.gateway.schemas.common import RequestModel
+from services.gateway.schemas.common import INT32_MAX, RequestModel
 from services.gateway.wakeups import BusWaker
 from services.runtime.auth import bearer_token
 from services.runtime.context import Principal, access_token_var, principal_var
@@ -478,7 +478,7 @@ async def list_chat_messages(
     conversation_id: str,
     principal: CurrentPrincipal,
     clients: ClientsDep,
-    after: Annotated[int, Query(ge=0, description="The last sequence number seen.")] = 0,
+    after: Annotated[int, Query(ge=0, le=INT32_MAX, description="The last sequence number seen.")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ConversationMessages:
     reply = await clients.consultation.ListChatMessages(

@@ -9,6 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from counsel.common.v1 import money_pb2, paging_pb2
 
+# What a proto int32 field and a PostgreSQL `integer` column hold: a request integer bound for one of them (a
+# count, a version number, an amount in fen: every *_fen column is `integer`) declares this bound, so the
+# OpenAPI document shows it. Anything wider stops at int64 (`services.gateway.validation`).
+INT32_MAX = 2**31 - 1
+
 
 def rfc3339(message: Message, field: str) -> str | None:
     """`message.<field>` (a google.protobuf.Timestamp) as RFC 3339 UTC with `Z`, or None when unset."""
