@@ -22,7 +22,8 @@ from services.booking.models import BookingRow, BookingStageRow, ConnectRequestR
 from services.booking.store import BookingStore, Lawyer
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
-from services.runtime.records import page_size, requested_time, to_timestamp, utcnow
+from services.runtime.limits import requested_time
+from services.runtime.records import page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
 if TYPE_CHECKING:

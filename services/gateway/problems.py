@@ -15,9 +15,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from counsel.common.v1 import errors_pb2
-from services.gateway.validation import SURROGATE_MESSAGE, printable
+from services.gateway.validation import printable
 from services.runtime.errors import DomainError
 from services.runtime.grpc_server import ERROR_DETAILS_KEY
+from services.runtime.limits import SURROGATE_MESSAGE
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ or PostgreSQL then refuse with an exception (a 500), is refused here with a 422 
 - text with NUL (PostgreSQL `text` cannot hold U+0000) or an unpaired surrogate (not encodable as UTF-8, so
   neither protobuf nor PostgreSQL can carry it; JSON's `"\\ud800"` escapes decode to one);
 - integers beyond int64 (the widest proto and PostgreSQL integer; narrower fields declare their own bounds
-  with the types in `schemas.common`) and non-finite numbers (Python's JSON reader accepts `NaN`);
-- times outside the years 1900 to 2999 UTC (`services.runtime.records.requested_time`, which the services
-  apply too): a proto Timestamp, like Python, ends at years 1 and 9999, `9999-12-31T23:00:00-05:00` has no
-  UTC equivalent, and services add days and convert to local zones, overflowing near either end.
+  with `INT32_MAX` from `schemas.common`) and non-finite numbers (Python's JSON reader accepts `NaN`);
+- times outside the years 1900 to 2999 UTC (`services.runtime.limits`, which the services apply too): a
+  proto Timestamp, like Python, ends at years 1 and 9999, `9999-12-31T23:00:00-05:00` has no UTC
+  equivalent, and services add days and convert to local zones, overflowing near either end.
 
 The check runs on the values FastAPI validated for the endpoint — path, query, header, cookie and body
 parameters, nested models, lists and dicts (keys too) — after the route's dependencies, so a caller without
@@ -29,27 +29,16 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
-from services.runtime.records import EARLIEST_TIME, LATEST_TIME, TIME_RANGE_MESSAGE
-
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-
-# Any surrogate code point in a Python str is unpaired: a JSON pair ("\ud83d\ude00") decodes to one code point.
-_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
-
-SURROGATE_MESSAGE = "must not contain an unpaired surrogate (U+D800 to U+DFFF); send valid UTF-8 text"
+from services.runtime.limits import (
+    EARLIEST_TIME,
+    INT64_MAX,
+    INT64_MIN,
+    LATEST_TIME,
+    TIME_RANGE_MESSAGE,
+    text_problem,
+)
 
 Loc = tuple[str | int, ...]
-
-
-def text_problem(value: str) -> str | None:
-    """Why `value` cannot be stored as text (PostgreSQL, protobuf), or None when it can."""
-    found = _UNSTORABLE_CHARACTER.search(value)
-    if found is None:
-        return None
-    if found.group() == "\x00":
-        return "must not contain the NUL character (U+0000)"
-    return SURROGATE_MESSAGE
 
 
 def printable(value: str) -> str:

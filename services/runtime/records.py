@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.limits import INT64_MAX, INT64_MIN, text_problem
 from services.runtime.tables import RuntimeTables
 
 T = TypeVar("T")
@@ -44,25 +45,6 @@ def from_timestamp(stamp: Timestamp) -> datetime:
     return stamp.ToDatetime(tzinfo=UTC)
 
 
-# The instants a request may name. Python and proto Timestamps end at years 1 and 9999, and services add
-# days and convert to local time zones, so an instant near either end overflows somewhere (a 500); nothing
-# a legal service schedules or looks up lies outside these years.
-EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
-TIME_RANGE_MESSAGE = "must be between 1900-01-01 and 2999-12-31 (UTC)"
-
-
-def requested_time(stamp: Timestamp, field: str) -> datetime:
-    """A request's time: InvalidArgument naming `field` when it is outside EARLIEST_TIME..LATEST_TIME."""
-    try:
-        value = from_timestamp(stamp)
-    except (ValueError, OverflowError):  # seconds beyond what a Timestamp may hold
-        raise InvalidArgument.for_field(field, TIME_RANGE_MESSAGE) from None
-    if not EARLIEST_TIME <= value < LATEST_TIME:
-        raise InvalidArgument.for_field(field, TIME_RANGE_MESSAGE)
-    return value
-
-
 def page_size(requested: int) -> int:
     if requested < 0 or requested > MAX_PAGE_SIZE:
         raise InvalidArgument.for_field("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
@@ -74,16 +56,40 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _cursor_value(value: Any) -> bool:
+    """Whether a decoded cursor value is one we could have issued and PostgreSQL can compare: text it can
+    store, an integer it can hold (a crafted cursor is base64 JSON, which may say anything)."""
+    if isinstance(value, str):
+        return text_problem(value) is None
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    return False
+
+
 def decode_cursor(cursor: str) -> list[Any]:
     """The values of an opaque keyset cursor; InvalidArgument on anything we did not issue."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-        if not isinstance(values, list):
+        if not isinstance(values, list) or not all(_cursor_value(v) for v in values):
             raise ValueError
         return values
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+
+
+def cursor_time(value: Any) -> datetime:
+    """A time read back from a cursor, aware as `encode_cursor` wrote it; InvalidArgument otherwise (a naive
+    time cannot be compared with a timestamptz column)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+    if parsed.tzinfo is None:
+        raise InvalidArgument.for_field("cursor", "is not a cursor this API issued")
+    return parsed
 
 
 def newest_first(statement: Any, created_at: Any, row_id: Any, cursor: str, limit: int) -> Any:
@@ -92,7 +98,7 @@ def newest_first(statement: Any, created_at: Any, row_id: Any, cursor: str, limi
     if cursor:
         values = decode_cursor(cursor)
         try:
-            after, last_id = datetime.fromisoformat(values[0]), str(values[1])
+            after, last_id = cursor_time(values[0]), str(values[1])
         except (IndexError, TypeError, ValueError) as exc:
             raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
         statement = statement.where(or_(created_at < after, and_(created_at == after, row_id < last_id)))

@@ -7,18 +7,24 @@ central check (`services.gateway.validation`) for every place a value comes from
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from services.gateway.app import create_app
-from services.gateway.validation import INT64_MAX, printable, text_problem
+from services.gateway.validation import printable
 from services.runtime.config import Settings
+from services.runtime.errors import InvalidArgument
+from services.runtime.limits import INT64_MAX, TIME_RANGE_MESSAGE, requested_time, text_problem
+from services.runtime.records import cursor_time, decode_cursor
 from tests.unit.test_gateway_http import FakeClients, Keys, assert_problem, consultation, fields
 
 # The gateway tests' fixtures, re-exported so pytest finds them here.
@@ -351,3 +357,50 @@ async def test_valid_values_still_pass_with_their_edges(
     assert response.status_code == 200, response.text
     [(_, request, _)] = fakes.fake("catalog").calls
     assert request.max_price == 2**31 - 1
+
+
+# --- the services' side of the same limits (gRPC callers bypass the gateway) -----------------------------
+
+
+@pytest.mark.parametrize("seconds", [-62135596800, 253402300799, -2208988801, 32503680000])
+def test_a_requested_time_outside_the_range_is_invalid_argument(seconds: int) -> None:
+    """Years 1 and 9999, a second before 1900 and the first second of 3000 (R-BK-1)."""
+    with pytest.raises(InvalidArgument) as refused_time:
+        requested_time(Timestamp(seconds=seconds), "start")
+    assert [(v.field, v.message) for v in refused_time.value.violations] == [("start", TIME_RANGE_MESSAGE)]
+
+
+def test_a_requested_time_inside_the_range_is_returned_in_utc() -> None:
+    assert requested_time(Timestamp(seconds=32503679999), "start") == datetime(
+        2999, 12, 31, 23, 59, 59, tzinfo=UTC
+    )
+
+
+def _cursor(values: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2026-01-01T00:00:00+00:00", "a\u0000"],
+        ["2026-01-01T00:00:00+00:00", "\ud800"],
+        ["rank", 2**70],
+        [[1]],
+        [1.5],
+    ],
+)
+def test_a_crafted_cursor_is_invalid_argument_not_a_database_error(values: object) -> None:
+    """Cursors are base64 JSON a client can forge; values PostgreSQL cannot store or compare are refused
+    like any cursor the API did not issue (R-OPS-3)."""
+    with pytest.raises(InvalidArgument):
+        decode_cursor(_cursor(values))
+
+
+def test_a_cursor_time_without_an_offset_is_invalid_argument() -> None:
+    """A naive time cannot be compared with a timestamptz column (asyncpg refuses it: a 500)."""
+    assert cursor_time("2026-01-01T00:00:00+00:00") == datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(InvalidArgument):
+        cursor_time("2026-01-01T00:00:00")
+    with pytest.raises(InvalidArgument):
+        cursor_time(7)

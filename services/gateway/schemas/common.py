@@ -8,11 +8,12 @@ from google.protobuf.message import Message
 from pydantic import BaseModel, ConfigDict, Field
 
 from counsel.common.v1 import money_pb2, paging_pb2
+from services.runtime import limits
 
-# What a proto int32 field and a PostgreSQL `integer` column hold: a request integer bound for one of them (a
-# count, a version number, an amount in fen: every *_fen column is `integer`) declares this bound, so the
-# OpenAPI document shows it. Anything wider stops at int64 (`services.gateway.validation`).
-INT32_MAX = 2**31 - 1
+# A request integer bound for an int32 proto field or an `integer` column (a count, a version number, an
+# amount in fen) declares INT32_MAX as its bound, so the OpenAPI document shows it. Anything wider stops at
+# int64 (`services.gateway.validation`).
+INT32_MAX = limits.INT32_MAX
 
 
 def rfc3339(message: Message, field: str) -> str | None:
