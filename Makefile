@@ -37,7 +37,9 @@ unit workflows integration e2e: $(STAMP)
 
 # The fuzz tier with a fresh seed and more examples, to explore (CI runs it with fixed seeds in `make test`).
 # FUZZ_EXAMPLES / FUZZ_STATEFUL_EXAMPLES / FUZZ_SEED override; COUNSEL_FUZZ_BASE_URL fuzzes a running platform.
-FUZZ_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+ifndef FUZZ_SEED
+FUZZ_SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
 FUZZ_EXAMPLES ?= 100
 FUZZ_STATEFUL_EXAMPLES ?= 200
 fuzz: $(STAMP)
