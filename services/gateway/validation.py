@@ -18,6 +18,7 @@ the right token or role still gets 401/403 first. `CheckedRoute` is the route cl
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -102,6 +103,8 @@ class CheckedRoute(APIRoute):
     422 `RequestValidationError` naming the field, like any other validation error."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):  # the wrapper below awaits it
+            raise TypeError(f"{endpoint.__qualname__}: gateway endpoints are `async def`")
         locations: dict[str, Loc] = {}  # filled below, once FastAPI has read the endpoint's parameters
 
         @functools.wraps(endpoint)

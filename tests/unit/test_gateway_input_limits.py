@@ -224,7 +224,8 @@ async def test_a_bad_key_in_a_free_form_object_names_the_object(
 async def test_numbers_in_a_free_form_object_are_bounded(
     client: httpx.AsyncClient, fakes: FakeClients, auth: dict[str, str]
 ) -> None:
-    """Python's JSON reader accepts integers of any size and NaN; neither fits a proto or a column."""
+    """Python's JSON reader accepts integers of any size and NaN; neither fits a proto or a column
+    (R-DOC-2, R-OPS-3)."""
     content = b'{"product_id": "p-1", "requirements": {"n": 1' + b"0" * 30 + b', "x": NaN}}'
     response = await client.post("/api/v1/orders", content=content, headers={**auth, **JSON})
     messages = refused(response, "requirements.n", "requirements.x")
@@ -279,7 +280,8 @@ async def test_integer_query_parameters_stop_at_their_column(
 async def test_integer_body_fields_stop_at_their_column(
     client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
 ) -> None:
-    """A refund and a booking's length are integer columns; the proto fields are int64 and int32."""
+    """A refund and a booking's length are integer columns; the proto fields are int64 and int32 (R-PAY-4,
+    R-BK-1)."""
     refund = {"amount": 2**31, "reason": "agent_refund"}
     refused(
         await client.post("/api/v1/orders/o-1/refund", json=refund, headers=bearer(keys, "agent")), "amount"
@@ -337,6 +339,7 @@ def test_every_integer_a_request_carries_declares_bounds_a_column_can_store(keys
 
 
 def test_text_problem_names_nul_and_unpaired_surrogates_only() -> None:
+    """Everything else Unicode has, control characters and U+FFFF included, is storable text (R-OPS-3)."""
     assert text_problem("律师 😀 \t\n\u00ff\uffff") is None
     assert "NUL" in (text_problem("a\x00") or "")
     assert "surrogate" in (text_problem("\ud800") or "")
@@ -344,6 +347,7 @@ def test_text_problem_names_nul_and_unpaired_surrogates_only() -> None:
 
 
 def test_printable_replaces_surrogates_so_a_problem_can_be_encoded() -> None:
+    """What a problem echoes can always be encoded as UTF-8 (R-OPS-3)."""
     assert printable("a\ud800b\x00") == "a\ufffdb\x00"
     json.dumps(printable("\udc80"), ensure_ascii=False).encode()
 
@@ -371,6 +375,7 @@ def test_a_requested_time_outside_the_range_is_invalid_argument(seconds: int) ->
 
 
 def test_a_requested_time_inside_the_range_is_returned_in_utc() -> None:
+    """The last second of 2999 is still a time a request may name (R-BK-1)."""
     assert requested_time(Timestamp(seconds=32503679999), "start") == datetime(
         2999, 12, 31, 23, 59, 59, tzinfo=UTC
     )
@@ -398,7 +403,7 @@ def test_a_crafted_cursor_is_invalid_argument_not_a_database_error(values: objec
 
 
 def test_a_cursor_time_without_an_offset_is_invalid_argument() -> None:
-    """A naive time cannot be compared with a timestamptz column (asyncpg refuses it: a 500)."""
+    """A naive time cannot be compared with a timestamptz column (asyncpg refuses it: a 500; R-OPS-3)."""
     assert cursor_time("2026-01-01T00:00:00+00:00") == datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(InvalidArgument):
         cursor_time("2026-01-01T00:00:00")
