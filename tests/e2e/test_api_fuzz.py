@@ -37,6 +37,11 @@ SEED = int(os.environ.get("COUNSEL_FUZZ_SEED", "20261206"))
 # near three minutes on two cores (coverage cases come on top and do not depend on these).
 EXAMPLES = int(os.environ.get("COUNSEL_FUZZ_EXAMPLES", "5"))
 STATEFUL_EXAMPLES = int(os.environ.get("COUNSEL_FUZZ_STATEFUL_EXAMPLES", "30"))
+# Inputs of the kinds that were 500s (issue 17, item 6), drawn now and then in place of a generated value:
+# NUL (PostgreSQL text refuses it), times at the ends of the calendar or without a UTC equivalent, and
+# integers past int32 (integer columns), int64 (protos, bigint) and any machine integer.
+UNSTORABLE_TEXT = ["\x00", "a\x00b", "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+01:00", "0000-00-00"]
+EDGE_INTEGERS = [2**31, -(2**31) - 1, 2**63, -(2**63) - 1, 10**30]
 # CI replays the same inputs every run; `make fuzz` sets COUNSEL_FUZZ_SEED and explores.
 DERANDOMIZE = "COUNSEL_FUZZ_SEED" not in os.environ
 BASE_URL = os.environ.get("COUNSEL_FUZZ_BASE_URL", "")
@@ -90,11 +95,20 @@ def config(caller: Caller, headers: dict[str, str], labels: list[str]) -> schema
             "request-timeout": 30,
             "max-redirects": 0,  # the OAuth routes redirect to the identity provider
             "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large"],
+            "dictionaries": {
+                "unstorable-text": {"values": UNSTORABLE_TEXT},
+                "edge-integers": {"values": EDGE_INTEGERS},
+            },
             "generation": {
                 "max-examples": EXAMPLES,
                 "mode": "all",
                 "database": "none",
                 "with-security-parameters": False,  # the caller's own token is sent instead
+                # Values of the classes that were 500s, mixed into what Hypothesis draws.
+                "dictionaries": {
+                    "string": {"dictionary": "unstorable-text", "probability": 0.2},
+                    "integer": {"dictionary": "edge-integers", "probability": 0.2},
+                },
             },
             "phases": {
                 "examples": {"enabled": True},

@@ -66,6 +66,14 @@ async def test_fuzz_nul_in_the_search_query_is_422_naming_q(
     assert no_calls(fakes)
 
 
+async def test_fuzz_nul_in_the_product_filter_is_422_naming_q(
+    client: httpx.AsyncClient, fakes: FakeClients
+) -> None:
+    """GET /api/v1/products?limit=22&q=a%00b reached the catalog's full-text query with a NUL (R-INFO-1)."""
+    refused(await client.get("/api/v1/products?limit=22&q=a%00b"), "q")
+    assert no_calls(fakes)
+
+
 async def test_fuzz_a_chat_sequence_number_beyond_int32_is_422_naming_after(
     client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
 ) -> None:
