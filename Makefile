@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e bench bench-quick lock clean
+.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e fuzz bench bench-quick lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ protos-check: $(STAMP)
 
 unit workflows integration e2e: $(STAMP)
 	$(BIN)/python -m pytest -q -m $@
+
+# The fuzz tier with a fresh seed and more examples, to explore (CI runs it with fixed seeds in `make test`).
+# FUZZ_EXAMPLES / FUZZ_STATEFUL_EXAMPLES / FUZZ_SEED override; COUNSEL_FUZZ_BASE_URL fuzzes a running platform.
+ifndef FUZZ_SEED
+FUZZ_SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+FUZZ_EXAMPLES ?= 100
+FUZZ_STATEFUL_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	@echo "fuzz seed $(FUZZ_SEED): rerun with make fuzz FUZZ_SEED=$(FUZZ_SEED)"
+	COUNSEL_FUZZ_SEED=$(FUZZ_SEED) COUNSEL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	COUNSEL_FUZZ_STATEFUL_EXAMPLES=$(FUZZ_STATEFUL_EXAMPLES) \
+	$(BIN)/python -m pytest -q -o timeout=3600 tests/e2e/test_api_fuzz.py
 
 # Speed and capacity, beside raw baselines measured in the same run (never part of `make test`).
 bench: $(STAMP)

@@ -22,7 +22,8 @@ from services.booking.models import BookingRow, BookingStageRow, ConnectRequestR
 from services.booking.store import BookingStore, Lawyer
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
-from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
+from services.runtime.limits import requested_time
+from services.runtime.records import page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ def _start(request_start: object, field: str) -> datetime:
     stamp = request_start
     if not getattr(stamp, "seconds", 0) and not getattr(stamp, "nanos", 0):
         raise InvalidArgument.for_field(field, "is required")
-    return from_timestamp(stamp)  # type: ignore[arg-type]
+    return requested_time(stamp, field)  # type: ignore[arg-type]
 
 
 class BookingServicer(BookingServiceServicer):
@@ -206,8 +207,8 @@ class BookingServicer(BookingServiceServicer):
         if mode not in domain.MODES:
             raise InvalidArgument.for_field("mode", f"must be one of {', '.join(domain.MODES)}")
         now = utcnow()
-        start = from_timestamp(getattr(request, "from")) if request.HasField("from") else now
-        end = from_timestamp(request.to) if request.HasField("to") else start + timedelta(days=7)
+        start = requested_time(getattr(request, "from"), "from") if request.HasField("from") else now
+        end = requested_time(request.to, "to") if request.HasField("to") else start + timedelta(days=7)
         domain.check_query(start, end, self.policy)
         lawyer = await self._lawyer(request.lawyer_id)
         busy = await self.store.busy(lawyer.lawyer_id, start, end)

@@ -35,6 +35,7 @@ from services.runtime.events import Outbox, unpack
 from services.runtime.metrics import SLA_BREACHES
 from services.runtime.records import (
     claim_idempotency_key,
+    cursor_time,
     decode_cursor,
     encode_cursor,
     from_timestamp,
@@ -569,7 +570,7 @@ class ConsultationStore:
         if cursor:
             values = decode_cursor(cursor)
             try:
-                after, last_id = datetime.fromisoformat(values[0]), str(values[1])
+                after, last_id = cursor_time(values[0]), str(values[1])
             except (IndexError, TypeError, ValueError) as exc:
                 raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
             query = query.where((due > after) | ((due == after) & (col(ConsultationRow.id) > last_id)))

@@ -32,6 +32,7 @@ from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.events import Outbox
 from services.runtime.metrics import SLA_BREACHES
 from services.runtime.records import (
+    cursor_time,
     decode_cursor,
     encode_cursor,
     new_id,
@@ -529,7 +530,7 @@ class DocumentsStore:
         if cursor:
             values = decode_cursor(cursor)
             try:
-                after, last_id = datetime.fromisoformat(values[0]), str(values[1])
+                after, last_id = cursor_time(values[0]), str(values[1])
             except (IndexError, TypeError, ValueError) as exc:
                 raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
             query = query.where(or_(due > after, and_(due == after, col(DocumentOrderRow.id) > last_id)))

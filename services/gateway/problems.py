@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from counsel.common.v1 import errors_pb2
+from services.gateway.validation import printable
 from services.runtime.errors import DomainError
 from services.runtime.grpc_server import ERROR_DETAILS_KEY
+from services.runtime.limits import SURROGATE_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +58,19 @@ def problem(
     errors: Sequence[dict[str, str]] = (),
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """A problem+json response. `reason` (lower snake case) becomes the problem `type` URI."""
+    """A problem+json response. `reason` (lower snake case) becomes the problem `type` URI. Field names and
+    messages may echo what a client sent (a misspelt field's name); unpaired surrogates in them are replaced,
+    as they cannot be encoded."""
     phrase = HTTPStatus(status).phrase
     reason = (reason or phrase.replace(" ", "_")).lower()
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + reason,
         "title": phrase,
         "status": status,
-        "detail": detail or phrase,
+        "detail": printable(detail or phrase),
     }
     if errors:
-        body["errors"] = list(errors)
+        body["errors"] = [{key: printable(value) for key, value in error.items()} for error in errors]
     all_headers = dict(headers or {})
     if status == 401:
         all_headers.setdefault("WWW-Authenticate", "Bearer")
@@ -113,6 +117,8 @@ def validation_problem(exc: RequestValidationError) -> JSONResponse:
         message = str(error.get("msg", "is not valid"))
         if error.get("type") == "extra_forbidden":
             message = "is not a known field"
+        elif error.get("type") == "string_unicode":  # pydantic's word for a lone surrogate in a str field
+            message = SURROGATE_MESSAGE
         errors.append({"field": field, "message": message})
     return problem(422, "The request is not valid.", reason="validation_error", errors=errors)
 

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from services.gateway.problems import PROBLEM_MEDIA_TYPE
 from services.gateway.schemas.common import Problem
+from services.gateway.validation import CheckedRoute
 
 # Every operation may answer a problem; 422 replaces FastAPI's own validation-error schema.
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": "RFC 9457 problem details"}
@@ -32,8 +33,9 @@ _PATH_ROUTES = (APIRoute, APIWebSocketRoute, Route, WebSocketRoute)
 
 
 def api_router(*tags: str) -> APIRouter:
-    """The router of one area of the API (one module of `routes/`), documented under `tags`."""
-    return APIRouter(tags=list(tags), responses=PROBLEM_RESPONSES)
+    """The router of one area of the API (one module of `routes/`), documented under `tags`. Its routes refuse
+    values no service can store (`validation.CheckedRoute`)."""
+    return APIRouter(tags=list(tags), responses=PROBLEM_RESPONSES, route_class=CheckedRoute)
 
 
 def add_routes(app: FastAPI, *routers: APIRouter) -> None:

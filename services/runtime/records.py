@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.limits import INT64_MAX, INT64_MIN, text_problem
 from services.runtime.tables import RuntimeTables
 
 T = TypeVar("T")
@@ -55,16 +56,40 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _cursor_value(value: Any) -> bool:
+    """Whether a decoded cursor value is one we could have issued and PostgreSQL can compare: text it can
+    store, an integer it can hold (a crafted cursor is base64 JSON, which may say anything)."""
+    if isinstance(value, str):
+        return text_problem(value) is None
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    return False
+
+
 def decode_cursor(cursor: str) -> list[Any]:
     """The values of an opaque keyset cursor; InvalidArgument on anything we did not issue."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-        if not isinstance(values, list):
+        if not isinstance(values, list) or not all(_cursor_value(v) for v in values):
             raise ValueError
         return values
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+
+
+def cursor_time(value: Any) -> datetime:
+    """A time read back from a cursor, aware as `encode_cursor` wrote it; InvalidArgument otherwise (a naive
+    time cannot be compared with a timestamptz column)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+    if parsed.tzinfo is None:
+        raise InvalidArgument.for_field("cursor", "is not a cursor this API issued")
+    return parsed
 
 
 def newest_first(statement: Any, created_at: Any, row_id: Any, cursor: str, limit: int) -> Any:
@@ -73,7 +98,7 @@ def newest_first(statement: Any, created_at: Any, row_id: Any, cursor: str, limi
     if cursor:
         values = decode_cursor(cursor)
         try:
-            after, last_id = datetime.fromisoformat(values[0]), str(values[1])
+            after, last_id = cursor_time(values[0]), str(values[1])
         except (IndexError, TypeError, ValueError) as exc:
             raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
         statement = statement.where(or_(created_at < after, and_(created_at == after, row_id < last_id)))

@@ -5,16 +5,14 @@ journey also proves that each process does its job with its own credentials and 
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from deploy.local.launcher import StackProcess, stack_env
+from deploy.local.launcher import StackProcess
 from deploy.local.servers import PostgresServer, TemporalDevServer
-from tests.e2e.support import _no_5xx
+from tests.e2e.support import _no_5xx, running_platform
 
 
 @pytest.fixture(scope="session")
@@ -23,21 +21,10 @@ def platform(
     temporal_dev_server: TemporalDevServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[StackProcess]:
-    data_dir = tmp_path_factory.mktemp("platform")
-    env, gateway_port = stack_env(
-        name=f"e{uuid.uuid4().hex[:10]}",
-        data_dir=data_dir,
-        database_url=postgres_server.url,
-        nats_url=None,
-        temporal_address=temporal_dev_server.address,
-        secret_key=secrets.token_urlsafe(48),
-    )
-    env["COUNSEL_NOTIFICATION_DIGEST_SECONDS"] = "1"  # e-mail/SMS digests close within the tests' patience
-    running = StackProcess(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
-    running.start()
-    yield running
-    if running.running():
-        running.stop()
+    with running_platform(
+        postgres_server, temporal_dev_server, tmp_path_factory.mktemp("platform")
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

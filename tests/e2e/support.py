@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
 
+from deploy.local.launcher import StackProcess, stack_env
+from deploy.local.servers import PostgresServer, TemporalDevServer
+
 PASSWORD = "Demo-Passw0rd!"
 T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def running_platform(
+    postgres: PostgresServer, temporal: TemporalDevServer, data_dir: Path, **settings: str
+) -> Iterator[StackProcess]:
+    """The whole platform (`counsel up`) with its own demo data on the given servers and NATS of its own, as
+    `counsel up` runs it on a laptop (a user per process), isolated by a new name (database prefix, subjects,
+    task queue); stopped on exit unless a test stopped it. `settings` are more COUNSEL_* variables."""
+    env, gateway_port = stack_env(
+        name=f"e{uuid.uuid4().hex[:10]}",
+        data_dir=data_dir,
+        database_url=postgres.url,
+        nats_url=None,
+        temporal_address=temporal.address,
+        secret_key=secrets.token_urlsafe(48),
+    )
+    env["COUNSEL_NOTIFICATION_DIGEST_SECONDS"] = "1"  # e-mail/SMS digests close within the tests' patience
+    env.update(settings)
+    running = StackProcess(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
+    running.start()
+    try:
+        yield running
+    finally:
+        if running.running():
+            running.stop()
 
 
 def _no_5xx(response: httpx.Response) -> None:

@@ -502,6 +502,7 @@ async def test_another_enterprises_conversation_is_invisible(platform: Platform)
 
 
 async def test_sockets_refuse_missing_tokens_other_roles_and_bad_input(platform: Platform) -> None:
+    """Refusals on the chat socket are frames naming the field, never a broken socket (R-CS-1, R-OPS-3)."""
     with pytest.raises(InvalidStatus) as refused:
         async with connect(f"{platform.a.url}/api/v1/chat"):
             pass
@@ -514,6 +515,11 @@ async def test_sockets_refuse_missing_tokens_other_roles_and_bad_input(platform:
     async with connect(f"{platform.a.url}/api/v1/chat?after=-1", additional_headers=auth(client)) as ws:
         frame = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_SECONDS))
         assert frame["type"] == "error" and frame["errors"][0]["field"] == "after"
+    # Beyond the `integer` seq column, and a conversation id PostgreSQL cannot hold (issue 17, item 6).
+    for query in (f"after={2**31}", "conversation_id=c%00"):
+        async with connect(f"{platform.a.url}/api/v1/chat?{query}", additional_headers=auth(client)) as ws:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_SECONDS))
+            assert frame["status"] == 422 and frame["errors"][0]["field"] == query.split("=")[0], frame
     agent = platform.agent()
     async with socket(platform.a, client) as chat:
         await chat.recv()
@@ -526,6 +532,11 @@ async def test_sockets_refuse_missing_tokens_other_roles_and_bad_input(platform:
         await chat.send(type="message", body="x" * 4001)
         too_long = await chat.until("error")
         assert too_long["status"] == 422 and too_long["errors"][0]["field"] == "body"
+        await chat.send(type="message", body="a\u0000b")  # PostgreSQL text refuses NUL
+        nul = await chat.until("error")
+        assert nul["status"] == 422 and nul["errors"][0]["field"] == "body"
+        await chat.ws.send('{"type": "message", "body": "\\ud800"}')  # a lone surrogate has no UTF-8
+        assert (await chat.until("error"))["errors"][0]["field"] == "body"
         await chat.send(type="ping")
         await chat.until("pong")  # still open after refused frames
     empty = await platform.a.http.post("/api/v1/chat/messages", json={"body": ""}, headers=auth(client))

@@ -30,7 +30,7 @@ from services.gateway.schemas.catalog import (
     ProductPage,
     Review,
 )
-from services.gateway.schemas.common import next_cursor
+from services.gateway.schemas.common import INT32_MAX, next_cursor
 
 
 def _blank_to_none(value: object) -> object:
@@ -50,8 +50,12 @@ async def list_products(
     q: Annotated[
         str, Query(max_length=100, description="Chinese or English search over name and description.")
     ] = "",
-    min_price: Annotated[int | None, Query(ge=0, description="Lowest base price in fen.")] = None,
-    max_price: Annotated[int | None, Query(ge=0, description="Highest base price in fen.")] = None,
+    min_price: Annotated[
+        int | None, Query(ge=0, le=INT32_MAX, description="Lowest base price in fen.")
+    ] = None,
+    max_price: Annotated[
+        int | None, Query(ge=0, le=INT32_MAX, description="Highest base price in fen.")
+    ] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:

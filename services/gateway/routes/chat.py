@@ -61,11 +61,13 @@ from services.gateway.schemas.chat import (
     PurchaseLead,
     PurchaseLeads,
 )
-from services.gateway.schemas.common import RequestModel
+from services.gateway.schemas.common import INT32_MAX, RequestModel
+from services.gateway.validation import printable, request_problems
 from services.gateway.wakeups import BusWaker
 from services.runtime.auth import bearer_token
 from services.runtime.context import Principal, access_token_var, principal_var
 from services.runtime.errors import DomainError
+from services.runtime.limits import text_problem
 from services.runtime.service import cancel_all
 
 log = logging.getLogger(__name__)
@@ -301,6 +303,14 @@ class ChatSession:
             if not isinstance(frame, dict):
                 await self.send(_error_frame(400, "a frame must be a JSON object", "body"))
                 continue
+            # The same limits as every HTTP route (services.gateway.validation): a NUL in a message would
+            # fail the service's insert, and a problem frame echoing a lone surrogate could not be sent.
+            unstorable = request_problems({"frame": frame}, {"frame": ()})
+            if unstorable:
+                first = unstorable[0]
+                field = ".".join(str(part) for part in first["loc"]) or "body"
+                await self.send(_error_frame(422, first["msg"], printable(field)))
+                continue
             try:
                 await self.handle(frame)
             except grpc.aio.AioRpcError as exc:
@@ -391,10 +401,16 @@ async def chat_socket(websocket: WebSocket) -> None:
     conversation_id = websocket.query_params.get("conversation_id", "")
     try:
         after = int(websocket.query_params.get("after", "0"))
-        if after < 0:
+        if not 0 <= after <= INT32_MAX:  # a sequence number: an `integer` column
             raise ValueError
     except ValueError:
-        await websocket.send_text(json.dumps(_error_frame(422, "must be a whole number ≥ 0", "after")))
+        await websocket.send_text(
+            json.dumps(_error_frame(422, f"must be a whole number from 0 to {INT32_MAX}", "after"))
+        )
+        await websocket.close(CLOSE_BAD_REQUEST)
+        return
+    if problem := text_problem(conversation_id):
+        await websocket.send_text(json.dumps(_error_frame(422, problem, "conversation_id")))
         await websocket.close(CLOSE_BAD_REQUEST)
         return
     session: ChatSession | QueueSession
@@ -478,7 +494,7 @@ async def list_chat_messages(
     conversation_id: str,
     principal: CurrentPrincipal,
     clients: ClientsDep,
-    after: Annotated[int, Query(ge=0, description="The last sequence number seen.")] = 0,
+    after: Annotated[int, Query(ge=0, le=INT32_MAX, description="The last sequence number seen.")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ConversationMessages:
     reply = await clients.consultation.ListChatMessages(

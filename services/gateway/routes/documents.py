@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, File, Form, Query, UploadFile, status
+from fastapi import Depends, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from counsel.common.v1 import paging_pb2
 from counsel.documents.v1 import documents_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal, SettingsDep, require_roles
 from services.gateway.routing import api_router
-from services.gateway.schemas.common import next_cursor
+from services.gateway.schemas.common import INT32_MAX, next_cursor
 from services.gateway.schemas.documents import (
     Acknowledge,
     CreateDocumentOrder,
@@ -182,7 +182,10 @@ async def accept(document_order_id: str, principal: Client, clients: ClientsDep)
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The file"}},
 )
 async def download_version(
-    document_order_id: str, number: int, principal: CurrentPrincipal, clients: ClientsDep
+    document_order_id: str,
+    number: Annotated[int, Path(ge=0, le=INT32_MAX, description="Versions are numbered from 1.")],
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
 ) -> StreamingResponse:
     """The file with `Repr-Digest: sha-256=:<base64>:` (RFC 9530); clients get approved versions only.
 

@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from pydantic import AwareDatetime, BaseModel, Field
 
 from counsel.booking.v1 import booking_service_pb2 as pb
-from services.gateway.schemas.common import Money, RequestModel, or_none, rfc3339
+from services.gateway.schemas.common import INT32_MAX, INT32_MIN, Money, RequestModel, or_none, rfc3339
 
 Mode = Literal["at_firm", "on_site"]
 
@@ -62,7 +62,9 @@ class CreateBooking(RequestModel):
     lawyer_id: str = Field(min_length=1, max_length=200, description="The lawyer's profile id (catalog).")
     mode: Mode
     start: AwareDatetime = Field(description="RFC 3339 with an offset; on the 30-minute grid.")
-    minutes: int = Field(description="Length; a multiple of 30 between 30 and 240.")
+    minutes: int = Field(
+        ge=INT32_MIN, le=INT32_MAX, description="Length; a multiple of 30 between 30 and 240."
+    )
     address: str | None = Field(default=None, max_length=500, description="Required for on_site.")
     needs: str = Field(default="", max_length=5000, description="What the client needs from the meeting.")
     enterprise_id: str | None = Field(

@@ -9,7 +9,16 @@ from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import money_pb2
-from services.gateway.schemas.common import Money, RequestModel, money, optional, or_none, rfc3339
+from services.gateway.schemas.common import (
+    INT32_MAX,
+    INT32_MIN,
+    Money,
+    RequestModel,
+    money,
+    optional,
+    or_none,
+    rfc3339,
+)
 
 Category = Literal["consultation", "document", "booking", "retainer"]
 LegalField = Literal[
@@ -310,7 +319,8 @@ class LawyerProfile(RequestModel):
 
 
 class MoneyInput(RequestModel):
-    amount: int = Field(description="Integer number of fen.")
+    # Bounded by the `integer` price column; a negative price is the catalog's to refuse (naming the tier).
+    amount: int = Field(ge=INT32_MIN, le=INT32_MAX, description="Integer number of fen.")
     currency: Literal["CNY"] = "CNY"
 
 

@@ -8,6 +8,12 @@ from google.protobuf.message import Message
 from pydantic import BaseModel, ConfigDict, Field
 
 from counsel.common.v1 import money_pb2, paging_pb2
+from services.runtime import limits
+
+# A request integer bound for an int32 proto field or an `integer` column (a count, a version number, an
+# amount in fen) declares these bounds (or narrower ones), so the OpenAPI document shows them. Anything
+# wider stops at int64 (`services.gateway.validation`).
+INT32_MIN, INT32_MAX = limits.INT32_MIN, limits.INT32_MAX
 
 
 def rfc3339(message: Message, field: str) -> str | None:

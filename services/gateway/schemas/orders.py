@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from counsel.payment.v1 import payment_service_pb2 as pb
-from services.gateway.schemas.common import Money, RequestModel, money, or_none, rfc3339
+from services.gateway.schemas.common import INT32_MAX, Money, RequestModel, money, or_none, rfc3339
 from services.gateway.schemas.consultations import Stage
 
 
@@ -31,7 +31,7 @@ class CreatePayment(RequestModel):
 
 class CreateRefund(RequestModel):
     amount: int | None = Field(
-        default=None, ge=1, description="Fen to refund; all that is left when omitted."
+        default=None, ge=1, le=INT32_MAX, description="Fen to refund; all that is left when omitted."
     )
     reason: str = Field(default="agent_refund", min_length=1, max_length=200)
 
