@@ -31,7 +31,7 @@ protos: $(STAMP)
 protos-check: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
 	cd protos && ../$(BIN)/buf lint
-	cd protos && ../$(BIN)/buf breaking --against "../.git#ref=$$(cat BASELINE),subdir=protos"
+	cd protos && ../$(BIN)/buf breaking --against baseline.binpb
 
 unit workflows integration e2e: $(STAMP)
 	$(BIN)/python -m pytest -q -m $@
