@@ -10,7 +10,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from temporalio.client import Client
 
@@ -26,52 +26,63 @@ from services.runtime.metrics import serve_metrics
 from services.runtime.tables import RuntimeTables
 from services.runtime.temporal import connect_temporal
 
+if TYPE_CHECKING:
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceAsyncStub
+
 log = logging.getLogger(__name__)
 
 DEPENDENCY_CHECK_SECONDS = 5.0
 DEPENDENCY_TIMEOUT_SECONDS = 2.0
 
 
-def remote_jwks(settings: Settings) -> JwksFetcher:
-    """Fetch identity's public keys over gRPC (used by every service but identity itself)."""
+class IdentityKeys:
+    """What every process but identity asks identity for to verify tokens — its public keys and its token
+    revocations — over one channel, opened on first use and kept for the process's life: revocations are
+    polled every few seconds, and a new channel (and TLS handshake) per poll would stall the verifications
+    waiting on it."""
 
-    async def fetch() -> dict[str, Any]:
-        async with open_channel(settings.identity_addr, settings.tls(), default_timeout=5.0) as channel:
-            reply = await identity_service_pb2_grpc.IdentityServiceStub(channel).GetJwks(
-                identity_service_pb2.GetJwksRequest()
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stub: IdentityServiceAsyncStub | None = None
+
+    def _identity(self) -> IdentityServiceAsyncStub:
+        if self._stub is None:
+            channel = open_channel(self.settings.identity_addr, self.settings.tls(), default_timeout=5.0)
+            self._stub = cast(
+                "IdentityServiceAsyncStub", identity_service_pb2_grpc.IdentityServiceStub(channel)
             )
+        return self._stub
+
+    async def jwks(self) -> dict[str, Any]:
+        reply = await self._identity().GetJwks(identity_service_pb2.GetJwksRequest())
         return dict(json.loads(reply.jwks_json))
 
-    return fetch
-
-
-def remote_revocations(settings: Settings) -> RevocationsFetcher:
-    """Read identity's token revocations over gRPC (used by every process but identity itself)."""
-
-    async def fetch(after_id: int) -> list[Revocation]:
-        async with open_channel(settings.identity_addr, settings.tls(), default_timeout=5.0) as channel:
-            reply = await identity_service_pb2_grpc.IdentityServiceStub(channel).ListTokenRevocations(
-                identity_service_pb2.ListTokenRevocationsRequest(after_id=after_id)
-            )
+    async def revocations(self, after_id: int) -> list[Revocation]:
+        reply = await self._identity().ListTokenRevocations(
+            identity_service_pb2.ListTokenRevocationsRequest(after_id=after_id)
+        )
         return [
             Revocation(r.id, r.user_id, r.session_id, r.revoked_before.ToMicroseconds() / 1e6)
             for r in reply.revocations
         ]
 
-    return fetch
+
+def remote_jwks(settings: Settings) -> JwksFetcher:
+    """Fetch identity's public keys over gRPC (used by every service but identity itself)."""
+    return IdentityKeys(settings).jwks
 
 
 def token_verifier(
     settings: Settings, jwks: JwksFetcher | None = None, revocations: RevocationsFetcher | None = None
 ) -> TokenVerifier:
-    """The one way a process verifies access tokens: identity's keys and identity's revocations."""
+    """The one way a process verifies access tokens: identity's keys and identity's revocations (over one
+    channel to identity, unless the process is identity and passes its own)."""
+    remote = IdentityKeys(settings)
     return TokenVerifier(
-        jwks or remote_jwks(settings),
+        jwks or remote.jwks,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
-        revocations=Revocations(
-            revocations or remote_revocations(settings), settings.token_revocation_poll_seconds
-        ),
+        revocations=Revocations(revocations or remote.revocations, settings.token_revocation_poll_seconds),
     )
 
 
