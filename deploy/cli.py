@@ -105,14 +105,16 @@ def _payment_reconcile(day: str) -> int:
 def _operator_settings() -> Settings:
     """Settings for an operator command: its own COUNSEL_TLS_* identity when set, else the `operator`
     identity the local stack (`counsel up`) issued in its data directory."""
+    from deploy.local.stack import operator_files
+
     settings = load_settings()
-    pki = settings.data_dir.resolve() / "run" / "pki"
-    if settings.tls_cert_file or not (pki / "operator.pem").exists():
+    operator = operator_files(settings.data_dir.resolve())
+    if settings.tls_cert_file or not operator.cert_file.exists():
         return settings
     return load_settings(
-        tls_ca_file=str(pki / "ca.pem"),
-        tls_cert_file=str(pki / "operator.pem"),
-        tls_key_file=str(pki / "operator.key"),
+        tls_ca_file=str(operator.ca_file),
+        tls_cert_file=str(operator.cert_file),
+        tls_key_file=str(operator.key_file),
     )
 
 

@@ -98,10 +98,15 @@ def _pki_dir(data_dir: Path) -> Path:
     return data_dir / "run" / "pki"
 
 
-def operator_tls(data_dir: Path) -> TlsMaterial:
-    """The `operator` identity `counsel up` issued: what `counsel status` checks the services with."""
+def operator_files(data_dir: Path) -> TlsFiles:
+    """Where `counsel up` keeps the `operator` identity: what `counsel status` and the operator commands
+    (`counsel documents cancel`) call the services with."""
     pki = _pki_dir(data_dir)
-    return TlsFiles(pki / "ca.pem", pki / "operator.pem", pki / "operator.key").read()
+    return TlsFiles(pki / "ca.pem", pki / "operator.pem", pki / "operator.key")
+
+
+def operator_tls(data_dir: Path) -> TlsMaterial:
+    return operator_files(data_dir).read()
 
 
 def _grpc_serving(port: int, tls: TlsMaterial, timeout: float = 1.0) -> str:

@@ -172,18 +172,18 @@ class Settings(BaseSettings):
         return self
 
     def tls(self) -> TlsMaterial:
-        """This process's TLS material; a clear error at start when it is not configured (there is no
-        insecure mode to fall back to)."""
+        """This process's TLS material; SettingsError (one line at start, like every setting at fault) when
+        it is not configured — there is no insecure mode to fall back to."""
         files = (self.tls_ca_file, self.tls_cert_file, self.tls_key_file)
         if not all(files):
-            raise RuntimeError(
+            raise SettingsError(
                 "COUNSEL_TLS_CA_FILE, COUNSEL_TLS_CERT_FILE and COUNSEL_TLS_KEY_FILE must name this process's "
                 "mutual-TLS files (counsel up makes them locally; cert-manager in a cluster)"
             )
         try:
             return TlsFiles(*(Path(f) for f in files)).read()
         except OSError as exc:
-            raise RuntimeError(f"cannot read this process's TLS files: {exc}") from exc
+            raise SettingsError(f"cannot read this process's TLS files: {exc}") from exc
 
     def nats_auth(self) -> dict[str, str]:
         """nats-py connect options naming this process's NATS user: `user`, `password` and its own reply
