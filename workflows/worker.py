@@ -10,15 +10,19 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import grpc
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
-from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
-from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
-from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
-from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
-from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
+from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceStub, BookingServiceStub
+from counsel.consultation.v1.consultation_service_pb2_grpc import (
+    ConsultationInternalServiceStub,
+    ConsultationServiceStub,
+)
+from counsel.documents.v1.documents_service_pb2_grpc import DocumentsInternalServiceStub, DocumentsServiceStub
+from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub
+from counsel.payment.v1.payment_service_pb2_grpc import PaymentInternalServiceStub, PaymentServiceStub
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.logs import configure_logging
@@ -51,37 +55,27 @@ WORKFLOWS = [
 
 
 def activities_for(settings: Settings) -> list[Callable[..., Any]]:
+    def channel(address: str) -> grpc.aio.Channel:
+        return open_channel(address, settings.tls(), default_timeout=settings.grpc_deadline_seconds)
+
+    # One channel per service, shared by its public and its internal stub.
+    consultation_channel = channel(settings.consultation_addr)
+    documents_channel = channel(settings.documents_addr)
+    booking_channel = channel(settings.booking_addr)
+    payment_channel = channel(settings.payment_addr)
     consultation = ConsultationActivities(
-        ConsultationServiceStub(
-            open_channel(
-                settings.consultation_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
-            )
-        )
+        ConsultationServiceStub(consultation_channel), ConsultationInternalServiceStub(consultation_channel)
     )
-    documents_stub = DocumentsServiceStub(
-        open_channel(settings.documents_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds)
-    )
-    booking_stub = BookingServiceStub(
-        open_channel(settings.booking_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds)
-    )
+    booking_internal = BookingInternalServiceStub(booking_channel)
     payment = PaymentActivities(
-        PaymentServiceStub(
-            open_channel(
-                settings.payment_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
-            )
-        ),
-        documents_stub,
-        booking_stub,
+        PaymentServiceStub(payment_channel),
+        PaymentInternalServiceStub(payment_channel),
+        DocumentsServiceStub(documents_channel),
+        booking_internal,
     )
-    booking = BookingActivities(booking_stub)
-    documents = DocumentsActivities(documents_stub)
-    identity = IdentityActivities(
-        IdentityServiceStub(
-            open_channel(
-                settings.identity_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
-            )
-        )
-    )
+    booking = BookingActivities(BookingServiceStub(booking_channel), booking_internal)
+    documents = DocumentsActivities(DocumentsInternalServiceStub(documents_channel))
+    identity = IdentityActivities(IdentityInternalServiceStub(channel(settings.identity_addr)))
     return [
         identity.rotate_signing_key,
         consultation.record_stage,

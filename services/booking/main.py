@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from counsel.booking.v1 import booking_service_pb2
-from counsel.booking.v1.booking_service_pb2_grpc import add_BookingServiceServicer_to_server
+from counsel.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from services.booking.erasure import erase_user
 from services.booking.models import TABLES
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "booking"
-FULL_NAME = booking_service_pb2.DESCRIPTOR.services_by_name["BookingService"].full_name
 # The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
 # `booking-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
 CONSUMERS = {"workflow-driver": SUBJECTS, "erasure": erasure.SUBJECTS}
@@ -40,9 +38,9 @@ async def serve(settings: Settings) -> None:
         )
         server = rt.grpc_server()
         server.add(
-            add_BookingServiceServicer_to_server,
             BookingServicer(BookingStore(rt.db, rt.outbox), catalog),
-            FULL_NAME,
+            booking_service_pb2,
+            booking_service_pb2_grpc,
         )
         await rt.run(
             server,

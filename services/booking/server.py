@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from counsel.booking.v1 import booking_service_pb2 as pb
-from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceServicer
+from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceServicer, BookingServiceServicer
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2, timeline_pb2
 from services.booking import domain
@@ -141,7 +141,7 @@ def _start(request_start: object, field: str) -> datetime:
     return requested_time(stamp, field)  # type: ignore[arg-type]
 
 
-class BookingServicer(BookingServiceServicer):
+class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     def __init__(
         self, store: BookingStore, catalog: CatalogServiceAsyncStub, policy: domain.Policy = domain.POLICY
     ) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from counsel.catalog.v1 import catalog_service_pb2
-from counsel.catalog.v1.catalog_service_pb2_grpc import add_CatalogServiceServicer_to_server
+from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from services.catalog import consumers, search
 from services.catalog.erasure import erase_user
 from services.catalog.models import TABLES
@@ -16,7 +15,6 @@ from services.runtime.config import Settings
 from services.runtime.service import service_runtime
 
 SERVICE = "catalog"
-FULL_NAME = catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
 # The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
 # `catalog-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
 CONSUMERS = {"orders": consumers.SUBJECTS, "erasure": erasure.SUBJECTS}
@@ -28,7 +26,7 @@ async def serve(settings: Settings) -> None:
         await asyncio.to_thread(search.segment, "预热")
         store = CatalogStore(rt.db, rt.outbox)
         server = rt.grpc_server()
-        server.add(add_CatalogServiceServicer_to_server, CatalogServicer(store), FULL_NAME)
+        server.add(CatalogServicer(store), catalog_service_pb2, catalog_service_pb2_grpc)
         await rt.run(
             server,
             background=[

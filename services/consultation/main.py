@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, cast
 from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.common.v1 import paging_pb2
-from counsel.consultation.v1 import consultation_service_pb2
-from counsel.consultation.v1.consultation_service_pb2_grpc import add_ConsultationServiceServicer_to_server
+from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.consultation.chat_store import SIGNAL_SUBJECTS, ChatStore
 from services.consultation.classifier import default_classifier
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 SERVICE = "consultation"
 # The deadlines this service's records show running (counsel_sla_timers_pending).
 SLA_TIMER_KINDS = ("reply_24h",)
-FULL_NAME = consultation_service_pb2.DESCRIPTOR.services_by_name["ConsultationService"].full_name
 # The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
 # `consultation-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
 CONSUMERS = {
@@ -93,11 +91,11 @@ async def serve(settings: Settings) -> None:
         store = ConsultationStore(rt.db, rt.outbox)
         chat_store = ChatStore(rt.db, rt.outbox)
         server.add(
-            add_ConsultationServiceServicer_to_server,
             ConsultationServicer(
                 store, temporal, payments, chat_store=chat_store, faq=FaqSource(catalog_faq(catalog))
             ),
-            FULL_NAME,
+            consultation_service_pb2,
+            consultation_service_pb2_grpc,
         )
         # Load the classifier and jieba's dictionary off the event loop now, not on the first question.
         warm_up = asyncio.create_task(asyncio.to_thread(lambda: default_classifier().classify("预热")))

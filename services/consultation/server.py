@@ -13,7 +13,10 @@ from temporalio.service import RPCError
 
 from counsel.common.v1 import paging_pb2, timeline_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
-from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceServicer
+from counsel.consultation.v1.consultation_service_pb2_grpc import (
+    ConsultationInternalServiceServicer,
+    ConsultationServiceServicer,
+)
 from counsel.payment.v1 import payment_service_pb2
 from services.consultation import chat, domain
 from services.consultation.chat_store import ChatStore
@@ -165,7 +168,7 @@ def conversation_proto(
     )
 
 
-class ConsultationServicer(ConsultationServiceServicer):
+class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServiceServicer):
     def __init__(
         self,
         store: ConsultationStore,

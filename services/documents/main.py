@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
-from counsel.documents.v1 import documents_service_pb2
-from counsel.documents.v1.documents_service_pb2_grpc import add_DocumentsServiceServicer_to_server
+from counsel.documents.v1 import documents_service_pb2, documents_service_pb2_grpc
 from services.documents.erasure import erase_user
 from services.documents.files import DocumentFiles
 from services.documents.lawyer_events import SUBJECTS as LAWYER_SUBJECTS
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 SERVICE = "documents"
 # The deadlines this service's records show running (counsel_sla_timers_pending).
 SLA_TIMER_KINDS = ("acknowledge_30m", "delivery", "revision_window")
-FULL_NAME = documents_service_pb2.DESCRIPTOR.services_by_name["DocumentsService"].full_name
 # The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
 # `documents-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
 CONSUMERS = {"workflow-driver": SUBJECTS, "lawyers": LAWYER_SUBJECTS, "erasure": erasure.SUBJECTS}
@@ -51,9 +49,9 @@ async def serve(settings: Settings) -> None:
         store = DocumentsStore(rt.db, rt.outbox)
         server = rt.grpc_server()
         server.add(
-            add_DocumentsServiceServicer_to_server,
             DocumentsServicer(store, files, temporal, catalog),
-            FULL_NAME,
+            documents_service_pb2,
+            documents_service_pb2_grpc,
         )
         await rt.run(
             server,

@@ -19,7 +19,10 @@ from temporalio.service import RPCError
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2, timeline_pb2
 from counsel.documents.v1 import documents_service_pb2 as pb
-from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceServicer
+from counsel.documents.v1.documents_service_pb2_grpc import (
+    DocumentsInternalServiceServicer,
+    DocumentsServiceServicer,
+)
 from services.consultation.classifier import default_classifier
 from services.documents import domain
 from services.documents.files import DocumentFiles
@@ -128,7 +131,7 @@ def _classify(text: str) -> str:
     return default_classifier().classify(text).field
 
 
-class DocumentsServicer(DocumentsServiceServicer):
+class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServicer):
     def __init__(
         self, store: DocumentsStore, files: DocumentFiles, temporal: Client, catalog: CatalogServiceAsyncStub
     ) -> None:

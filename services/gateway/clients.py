@@ -13,9 +13,12 @@ from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
 from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
-from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
-from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
-from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
+from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub, IdentityServiceStub
+from counsel.notification.v1.notification_service_pb2_grpc import (
+    NotificationInternalServiceStub,
+    NotificationServiceStub,
+)
+from counsel.payment.v1.payment_service_pb2_grpc import PaymentInternalServiceStub, PaymentServiceStub
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.grpc_client import open_channel
 
@@ -24,15 +27,26 @@ if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
     from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
     from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
-    from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceAsyncStub
-    from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceAsyncStub
-    from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import (
+        IdentityInternalServiceAsyncStub,
+        IdentityServiceAsyncStub,
+    )
+    from counsel.notification.v1.notification_service_pb2_grpc import (
+        NotificationInternalServiceAsyncStub,
+        NotificationServiceAsyncStub,
+    )
+    from counsel.payment.v1.payment_service_pb2_grpc import (
+        PaymentInternalServiceAsyncStub,
+        PaymentServiceAsyncStub,
+    )
 
 
 @dataclass
 class Clients:
     """Async stubs of the peer services. `health` maps each service name to its grpc.health.v1 stub.
-    Tests pass fakes with the same methods."""
+    Tests pass fakes with the same methods. The `*_internal` stubs reach the RPCs only counsel's own
+    processes may call, which the gateway relays without a user's token: the JWKS it publishes, providers'
+    payment notifications and the sandbox pay page, and the dev outbox."""
 
     identity: IdentityServiceAsyncStub
     catalog: CatalogServiceAsyncStub
@@ -41,6 +55,9 @@ class Clients:
     booking: BookingServiceAsyncStub
     payment: PaymentServiceAsyncStub
     notification: NotificationServiceAsyncStub
+    identity_internal: IdentityInternalServiceAsyncStub
+    payment_internal: PaymentInternalServiceAsyncStub
+    notification_internal: NotificationInternalServiceAsyncStub
     health: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +83,16 @@ class Connections:
             payment=cast("PaymentServiceAsyncStub", PaymentServiceStub(channels["payment"])),
             notification=cast(
                 "NotificationServiceAsyncStub", NotificationServiceStub(channels["notification"])
+            ),
+            identity_internal=cast(
+                "IdentityInternalServiceAsyncStub", IdentityInternalServiceStub(channels["identity"])
+            ),
+            payment_internal=cast(
+                "PaymentInternalServiceAsyncStub", PaymentInternalServiceStub(channels["payment"])
+            ),
+            notification_internal=cast(
+                "NotificationInternalServiceAsyncStub",
+                NotificationInternalServiceStub(channels["notification"]),
             ),
             health={name: health_pb2_grpc.HealthStub(channel) for name, channel in channels.items()},
         )

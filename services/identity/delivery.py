@@ -13,7 +13,7 @@ from services.runtime.context import access_token_var
 from services.runtime.errors import Unavailable
 
 if TYPE_CHECKING:
-    from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceAsyncStub
+    from counsel.notification.v1.notification_service_pb2_grpc import NotificationInternalServiceAsyncStub
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,10 @@ class MessageSender(Protocol):
 
 
 class NotificationSender:
-    """Calls NotificationService.SendDirect as the platform itself, never with the end user's token
+    """Calls NotificationInternalService.SendDirect as the platform itself, never with the end user's token
     (SendDirect refuses user tokens: it is not an API for users)."""
 
-    def __init__(self, stub: NotificationServiceAsyncStub) -> None:
+    def __init__(self, stub: NotificationInternalServiceAsyncStub) -> None:
         self.stub = stub
 
     async def send(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from counsel.identity.v1 import identity_service_pb2
-from counsel.identity.v1.identity_service_pb2_grpc import add_IdentityServiceServicer_to_server
-from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceStub
+from counsel.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
+from counsel.notification.v1.notification_service_pb2_grpc import NotificationInternalServiceStub
 from services.identity import domain
 from services.identity.delivery import NotificationSender
 from services.identity.models import TABLES
@@ -20,7 +19,7 @@ from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
-    from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceAsyncStub
+    from counsel.notification.v1.notification_service_pb2_grpc import NotificationInternalServiceAsyncStub
 
 SERVICE = "identity"
 # Events of the services whose actions are linked to the person who caused them (§6.1.1.2, R-ACC-3).
@@ -28,7 +27,6 @@ ACTIVITY_SUBJECTS = ["catalog.>", "payment.>", "booking.>", "consultation.>", "d
 # The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
 # `identity-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
 CONSUMERS = {"activity": ACTIVITY_SUBJECTS}
-FULL_NAME = identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 
 
 class LocalJwks:
@@ -76,12 +74,12 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
         store = IdentityStore(rt.db, rt.outbox, cipher, settings, policy=policy)
         jwks.store = revocations.store = store
         await store.ensure_signing_key()
-        notification = cast("NotificationServiceAsyncStub", NotificationServiceStub(channel))
+        notification = cast("NotificationInternalServiceAsyncStub", NotificationInternalServiceStub(channel))
         server = rt.grpc_server()
         server.add(
-            add_IdentityServiceServicer_to_server,
             IdentityServicer(store, NotificationSender(notification), oidc),
-            FULL_NAME,
+            identity_service_pb2,
+            identity_service_pb2_grpc,
         )
         await rt.run(
             server,

@@ -9,7 +9,10 @@ import grpc
 
 from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
-from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceServicer
+from counsel.identity.v1.identity_service_pb2_grpc import (
+    IdentityInternalServiceServicer,
+    IdentityServiceServicer,
+)
 from services.identity import domain, tokens
 from services.identity.delivery import MessageSender
 from services.identity.models import ActivityRow, MembershipCardRow, ServiceClientRow
@@ -75,7 +78,7 @@ def token_pair(issued: tokens.IssuedTokens) -> pb.TokenPair:
     )
 
 
-class IdentityServicer(IdentityServiceServicer):
+class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer):
     def __init__(self, store: IdentityStore, sender: MessageSender, oidc: OidcClients | None = None) -> None:
         self.store = store
         self.sender = sender

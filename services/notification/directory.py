@@ -14,7 +14,7 @@ from counsel.identity.v1 import identity_service_pb2 as pb
 from services.notification.policy import Channel
 
 if TYPE_CHECKING:
-    from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
 
 # Roles whose members belong to one enterprise: a group of them is looked up within the event's tenant.
 ENTERPRISE_ROLES = ("client", "client_admin")
@@ -41,7 +41,7 @@ class Directory(Protocol):
 
 
 class IdentityDirectory:
-    def __init__(self, identity: IdentityServiceAsyncStub) -> None:
+    def __init__(self, identity: IdentityInternalServiceAsyncStub) -> None:
         self.identity = identity
 
     async def members(self, role: str, tenant_id: str) -> list[Contact]:

@@ -7,9 +7,8 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 
-from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
-from counsel.notification.v1 import notification_service_pb2
-from counsel.notification.v1.notification_service_pb2_grpc import add_NotificationServiceServicer_to_server
+from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub
+from counsel.notification.v1 import notification_service_pb2, notification_service_pb2_grpc
 from services.notification.channels import senders_for, unconfigured_channels
 from services.notification.directory import IdentityDirectory
 from services.notification.erasure import UserErasure
@@ -23,12 +22,11 @@ from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
-    from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
 
 log = logging.getLogger(__name__)
 
 SERVICE = "notification"
-FULL_NAME = notification_service_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name
 # Every stage event of the services whose clients are notified (R-Q-3).
 FAN_OUT_SUBJECTS = ["consultation.>", "documents.>", "booking.>", "payment.>"]
 # The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
@@ -66,8 +64,8 @@ async def serve(settings: Settings) -> None:
                 "COUNSEL_SMTP_HOST" if channel.value == "email" else "COUNSEL_SMS_PROVIDER",
             )
         identity = cast(
-            "IdentityServiceAsyncStub",
-            IdentityServiceStub(
+            "IdentityInternalServiceAsyncStub",
+            IdentityInternalServiceStub(
                 open_channel(
                     settings.identity_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
                 )
@@ -84,9 +82,9 @@ async def serve(settings: Settings) -> None:
         )
         server = rt.grpc_server()
         server.add(
-            add_NotificationServiceServicer_to_server,
             NotificationServicer(store, dev_outbox_enabled=settings.dev_routes),
-            FULL_NAME,
+            notification_service_pb2,
+            notification_service_pb2_grpc,
         )
         await rt.run(
             server,

@@ -6,7 +6,10 @@ import grpc
 
 from counsel.common.v1 import paging_pb2
 from counsel.notification.v1 import notification_service_pb2 as pb
-from counsel.notification.v1.notification_service_pb2_grpc import NotificationServiceServicer
+from counsel.notification.v1.notification_service_pb2_grpc import (
+    NotificationInternalServiceServicer,
+    NotificationServiceServicer,
+)
 from services.notification.models import DeliveryRow, InboxEntryRow
 from services.notification.policy import (
     DEFAULT_TIME_ZONE,
@@ -98,7 +101,7 @@ def _signed_in() -> Principal:
     return principal
 
 
-class NotificationServicer(NotificationServiceServicer):
+class NotificationServicer(NotificationServiceServicer, NotificationInternalServiceServicer):
     def __init__(self, store: NotificationStore, dev_outbox_enabled: bool) -> None:
         self.store = store
         self.dev_outbox_enabled = dev_outbox_enabled

@@ -8,8 +8,7 @@ from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
 from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
-from counsel.payment.v1 import payment_service_pb2
-from counsel.payment.v1.payment_service_pb2_grpc import add_PaymentServiceServicer_to_server
+from counsel.payment.v1 import payment_service_pb2, payment_service_pb2_grpc
 from services.payment.config import PaymentSettings, configured_providers
 from services.payment.erasure import erase_user
 from services.payment.fulfilment_links import SUBJECTS as LINK_SUBJECTS
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
 
 SERVICE = "payment"
-FULL_NAME = payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name
 # The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
 # `payment-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
 CONSUMERS = {"order-workflows": SUBJECTS, "fulfilment-links": LINK_SUBJECTS, "erasure": erasure.SUBJECTS}
@@ -89,7 +87,6 @@ async def serve(settings: Settings) -> None:
         assert rt.bus is not None
         server = rt.grpc_server()
         server.add(
-            add_PaymentServiceServicer_to_server,
             PaymentServicer(
                 store,
                 catalog,
@@ -100,7 +97,8 @@ async def serve(settings: Settings) -> None:
                 timeline,
                 renderer,
             ),
-            FULL_NAME,
+            payment_service_pb2,
+            payment_service_pb2_grpc,
         )
         background = [
             rt.outbox_relay(),

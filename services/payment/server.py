@@ -13,7 +13,7 @@ import grpc
 from counsel.catalog.v1 import catalog_service_pb2
 from counsel.common.v1 import money_pb2, paging_pb2, timeline_pb2
 from counsel.payment.v1 import payment_service_pb2 as pb
-from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceServicer
+from counsel.payment.v1.payment_service_pb2_grpc import PaymentInternalServiceServicer, PaymentServiceServicer
 from services.payment import domain
 from services.payment.config import PaymentSettings
 from services.payment.invoices import InvoiceRenderer, InvoiceStorage
@@ -122,7 +122,7 @@ def product_snapshot(product: catalog_service_pb2.Product) -> domain.ProductSnap
     )
 
 
-class PaymentServicer(PaymentServiceServicer):
+class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
     def __init__(
         self,
         store: PaymentStore,

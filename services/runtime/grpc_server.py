@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import ModuleType
 from typing import Any, cast
 
 import grpc
@@ -214,10 +215,14 @@ class GrpcServer:
         self.service_names: list[str] = []
         self.port = 0
 
-    def add(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str) -> None:
-        """Register a servicer, e.g. `add(add_CatalogServiceServicer_to_server, servicer, "counsel.catalog.v1.CatalogService")`."""
-        register(servicer, self.server)
-        self.service_names.append(full_name)
+    def add(self, servicer: Any, messages: ModuleType, stubs: ModuleType) -> None:
+        """Serve `servicer` for every service its proto file declares — the public service and, where the
+        file has one, the internal one beside it — e.g. `add(PaymentServicer(…), payment_service_pb2,
+        payment_service_pb2_grpc)`. Who may call which of them is the policy's to say."""
+        for service in messages.DESCRIPTOR.services_by_name.values():
+            register = getattr(stubs, f"add_{service.name}Servicer_to_server")
+            register(servicer, self.server)
+            self.service_names.append(service.full_name)
 
     async def start(self) -> int:
         if self.reflection:

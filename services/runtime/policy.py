@@ -46,10 +46,6 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "Logout": PUBLIC,  # a refresh token is the credential; an expired access token must still log out
         "StartOidcLogin": PUBLIC,
         "FinishOidcLogin": PUBLIC,
-        # Public keys and revoked tokens: every process verifies tokens with them.
-        "GetJwks": EVERY_OTHER_PROCESS,
-        "ListTokenRevocations": EVERY_OTHER_PROCESS,
-        "RotateSigningKey": WORKFLOW,  # the SigningKeyRotationWorkflow's clock
         "GetMe": SIGNED_IN,
         "UpdateMe": SIGNED_IN,
         "IssueMembershipCard": SIGNED_IN,
@@ -68,6 +64,12 @@ _TABLE: dict[str, dict[str, Callers]] = {
         # A firm system's client-credentials exchange: the secret is the credential. Firms reach counsel
         # through the gateway process only (the firm endpoint of issue 17, item 4, is to be served there).
         "IssueServiceToken": PUBLIC,
+    },
+    "counsel.identity.v1.IdentityInternalService": {
+        # Public keys and revoked tokens: every process verifies tokens with them.
+        "GetJwks": EVERY_OTHER_PROCESS,
+        "ListTokenRevocations": EVERY_OTHER_PROCESS,
+        "RotateSigningKey": WORKFLOW,  # the SigningKeyRotationWorkflow's clock
         # Contact details of users, decrypted: only the notification service, to deliver messages.
         "GetUser": {"notification": ITSELF},
         "ListUsersByRole": {"notification": ITSELF},
@@ -98,11 +100,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "CreateConsultation": SIGNED_IN,
         "GetConsultation": {"gateway": USER, "payment": ITSELF},
         "ListConsultations": SIGNED_IN,
-        "RecordStage": WORKFLOW,
         "CloseConsultation": SIGNED_IN_OR_WORKFLOW,
-        "ClassifyConsultation": WORKFLOW,
-        "AssignLawyer": WORKFLOW,
-        "EscalateConsultation": WORKFLOW,
         "PostMessage": SIGNED_IN,
         "ListLawyerQueue": SIGNED_IN,
         "RateConsultation": SIGNED_IN,
@@ -122,6 +120,12 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ListPurchaseLeads": SIGNED_IN,
         "StartChat": SIGNED_IN,
     },
+    "counsel.consultation.v1.ConsultationInternalService": {
+        "RecordStage": WORKFLOW,
+        "ClassifyConsultation": WORKFLOW,
+        "AssignLawyer": WORKFLOW,
+        "EscalateConsultation": WORKFLOW,
+    },
     "counsel.documents.v1.DocumentsService": {
         "GetDocumentOrder": {"gateway": USER, "payment": ITSELF},
         "ListDocumentOrders": SIGNED_IN,
@@ -133,10 +137,12 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "AcceptDocumentOrder": SIGNED_IN,
         "DownloadVersion": SIGNED_IN,
         "StreamVersion": SIGNED_IN,
-        "RecordStage": WORKFLOW,
-        "RecordBreach": WORKFLOW,
         # Staff cancel through the gateway; an operator runs `python -m services.documents.tools cancel`.
         "CancelDocumentOrder": {"gateway": USER, "operator": ITSELF},
+    },
+    "counsel.documents.v1.DocumentsInternalService": {
+        "RecordStage": WORKFLOW,
+        "RecordBreach": WORKFLOW,
     },
     "counsel.booking.v1.BookingService": {
         "GetBooking": {"gateway": USER, "payment": ITSELF},
@@ -147,16 +153,18 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "CancelBooking": SIGNED_IN,
         "CheckInBooking": SIGNED_IN,
         "CompleteBooking": SIGNED_IN_OR_WORKFLOW,
-        "ConfirmBooking": WORKFLOW,
-        "ExpireBooking": WORKFLOW,
-        "MarkNoShow": WORKFLOW,
-        "RemindBooking": WORKFLOW,
         "CreateVisit": SIGNED_IN,
         "ListVisits": SIGNED_IN,
         "RecordQuality": SIGNED_IN,
         "GetConnectProcess": PUBLIC,
         "CreateConnectRequest": SIGNED_IN,
         "ListConnectRequests": SIGNED_IN,
+    },
+    "counsel.booking.v1.BookingInternalService": {
+        "ConfirmBooking": WORKFLOW,
+        "ExpireBooking": WORKFLOW,
+        "MarkNoShow": WORKFLOW,
+        "RemindBooking": WORKFLOW,
     },
     "counsel.payment.v1.PaymentService": {
         "GetOrder": {"gateway": USER, "consultation": ITSELF},
@@ -165,14 +173,16 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "CreateOrder": SIGNED_IN,
         "CancelOrder": SIGNED_IN,
         "CreatePayment": SIGNED_IN,
-        # Providers are anonymous on the wire; their notifications prove themselves by signature.
-        "HandleNotification": PUBLIC,
-        "SandboxPay": PUBLIC,  # the sandbox provider's pay page (dev and test; refused elsewhere)
         "VerifyVoucher": PUBLIC,
         "GetVoucher": SIGNED_IN,
         "GetInvoice": SIGNED_IN,
         "VerifyLedger": SIGNED_IN,
         "RefundOrder": SIGNED_IN_OR_WORKFLOW,
+    },
+    "counsel.payment.v1.PaymentInternalService": {
+        # Providers are anonymous on the wire; their notifications prove themselves by signature.
+        "HandleNotification": PUBLIC,
+        "SandboxPay": PUBLIC,  # the sandbox provider's pay page (dev and test; refused elsewhere)
         "ExpireOrder": WORKFLOW,
         "AdvanceOrder": WORKFLOW,
         "IssueVoucher": WORKFLOW,
@@ -181,10 +191,12 @@ _TABLE: dict[str, dict[str, Callers]] = {
     "counsel.notification.v1.NotificationService": {
         "ListNotifications": SIGNED_IN,
         "MarkNotificationRead": SIGNED_IN,
-        "ListDevOutbox": PUBLIC,  # refused by the service outside dev and test
         "GetPreferences": SIGNED_IN,
         "UpdatePreferences": SIGNED_IN,
         "ListDeliveries": SIGNED_IN,
+    },
+    "counsel.notification.v1.NotificationInternalService": {
+        "ListDevOutbox": PUBLIC,  # refused by the service outside dev and test
         # Messages from the platform's own sender (login codes, invitations): identity only.
         "SendDirect": {"identity": ITSELF},
     },

@@ -27,7 +27,7 @@ from services.runtime.tables import RuntimeTables
 from services.runtime.temporal import connect_temporal
 
 if TYPE_CHECKING:
-    from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,14 @@ class IdentityKeys:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._stub: IdentityServiceAsyncStub | None = None
+        self._stub: IdentityInternalServiceAsyncStub | None = None
 
-    def _identity(self) -> IdentityServiceAsyncStub:
+    def _identity(self) -> IdentityInternalServiceAsyncStub:
         if self._stub is None:
             channel = open_channel(self.settings.identity_addr, self.settings.tls(), default_timeout=5.0)
             self._stub = cast(
-                "IdentityServiceAsyncStub", identity_service_pb2_grpc.IdentityServiceStub(channel)
+                "IdentityInternalServiceAsyncStub",
+                identity_service_pb2_grpc.IdentityInternalServiceStub(channel),
             )
         return self._stub
 

@@ -25,15 +25,10 @@ from jwt.algorithms import OKPAlgorithm
 from sqlmodel import select
 
 from counsel.booking.v1 import booking_service_pb2 as pb
-from counsel.booking.v1.booking_service_pb2_grpc import (
-    BookingServiceStub,
-    add_BookingServiceServicer_to_server,
-)
-from counsel.catalog.v1 import catalog_service_pb2
-from counsel.catalog.v1.catalog_service_pb2_grpc import (
-    CatalogServiceStub,
-    add_CatalogServiceServicer_to_server,
-)
+from counsel.booking.v1 import booking_service_pb2_grpc
+from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceStub, BookingServiceStub
+from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1.events_pb2 import UserErased
 from deploy.local.servers import NatsServer, PostgresServer
@@ -108,9 +103,7 @@ class Platform:
     http: httpx.AsyncClient
     keys: Keys
     store: BookingStore
-    booking: (
-        Any  # BookingService stub as the worker, called without a token (as the workflow's activities do)
-    )
+    booking: Any  # BookingInternalService stub as the worker, without a token (as the activities call it)
     user_booking: Any  # BookingService stub as the gateway, called with a user's token
     lawyer_user_id: str
 
@@ -152,9 +145,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
     await seed_demo(CatalogStore(catalog_db))
     catalog_server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier(), pki("catalog"))
     catalog_server.add(
-        add_CatalogServiceServicer_to_server,
         CatalogServicer(CatalogStore(catalog_db, Outbox("catalog", settings, CATALOG_TABLES))),
-        catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+        catalog_service_pb2,
+        catalog_service_pb2_grpc,
     )
     catalog_port = await catalog_server.start()
     catalog_channel = open_channel(f"127.0.0.1:{catalog_port}", pki("booking"), default_timeout=10.0)
@@ -163,15 +156,11 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
     booking_db = Database(settings.database_dsn("booking"), pool_size=10)
     store = BookingStore(booking_db, Outbox("booking", settings, BOOKING_TABLES))
     booking_server = GrpcServer("booking", "127.0.0.1:0", keys.verifier(), pki("booking"))
-    booking_server.add(
-        add_BookingServiceServicer_to_server,
-        BookingServicer(store, cast(Any, catalog)),
-        pb.DESCRIPTOR.services_by_name["BookingService"].full_name,
-    )
+    booking_server.add(BookingServicer(store, cast(Any, catalog)), pb, booking_service_pb2_grpc)
     booking_port = await booking_server.start()
     # The workflow's activities (the worker, without a token) and the gateway (a user's token) apart.
     booking_channel = open_channel(f"127.0.0.1:{booking_port}", pki("worker"), default_timeout=30.0)
-    booking = BookingServiceStub(booking_channel)
+    booking = BookingInternalServiceStub(booking_channel)
     gateway_channel = open_channel(f"127.0.0.1:{booking_port}", pki("gateway"), default_timeout=30.0)
     gateway_booking = BookingServiceStub(gateway_channel)
     gateway_catalog_channel = open_channel(f"127.0.0.1:{catalog_port}", pki("gateway"), default_timeout=10.0)
@@ -185,6 +174,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         booking=cast(Any, gateway_booking),
         payment=cast(Any, None),
         notification=cast(Any, None),
+        identity_internal=cast(Any, None),
+        payment_internal=cast(Any, None),
+        notification_internal=cast(Any, None),
     )
     app = create_app(settings, clients, verifier=keys.verifier())
     async with httpx.AsyncClient(

@@ -20,10 +20,9 @@ from google.protobuf.any_pb2 import Any as AnyProto
 from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import select, text
 
-from counsel.catalog.v1 import catalog_service_pb2
+from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from counsel.catalog.v1.catalog_service_pb2_grpc import (
     CatalogServiceStub,
-    add_CatalogServiceServicer_to_server,
 )
 from counsel.catalog.v1.events_pb2 import (
     ArticlePublished,
@@ -146,9 +145,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
     outbox = Outbox("catalog", settings, TABLES)
     server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier(), pki("catalog"))
     server.add(
-        add_CatalogServiceServicer_to_server,
         CatalogServicer(CatalogStore(db, outbox)),
-        catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+        catalog_service_pb2,
+        catalog_service_pb2_grpc,
     )
     port = await server.start()
     channel = open_channel(f"127.0.0.1:{port}", pki("gateway"), default_timeout=10.0)
@@ -161,6 +160,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         booking=cast(Any, None),
         payment=cast(Any, None),
         notification=cast(Any, None),
+        identity_internal=cast(Any, None),
+        payment_internal=cast(Any, None),
+        notification_internal=cast(Any, None),
     )
     app = create_app(settings, clients, verifier=keys.verifier())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:

@@ -25,17 +25,15 @@ from prometheus_client import REGISTRY
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from counsel.catalog.v1 import catalog_service_pb2
+from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.catalog.v1.catalog_service_pb2_grpc import (
     CatalogServiceStub,
-    add_CatalogServiceServicer_to_server,
 )
 from counsel.common.v1.event_pb2 import EventEnvelope
-from counsel.consultation.v1 import consultation_service_pb2
+from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.consultation.v1.consultation_service_pb2_grpc import (
     ConsultationServiceStub,
-    add_ConsultationServiceServicer_to_server,
 )
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.payment.v1 import events_pb2 as payment_events
@@ -178,9 +176,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
     await seed_demo(CatalogStore(catalog_db))
     catalog_server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier(), pki("catalog"))
     catalog_server.add(
-        add_CatalogServiceServicer_to_server,
         CatalogServicer(CatalogStore(catalog_db, Outbox("catalog", settings, CATALOG_TABLES))),
-        catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+        catalog_service_pb2,
+        catalog_service_pb2_grpc,
     )
     catalog_channel = open_channel(
         f"127.0.0.1:{await catalog_server.start()}", pki("consultation"), default_timeout=10.0
@@ -194,7 +192,6 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
     chat_store = ChatStore(db, outbox)
     server = GrpcServer("consultation", "127.0.0.1:0", keys.verifier(), pki("consultation"))
     server.add(
-        add_ConsultationServiceServicer_to_server,
         ConsultationServicer(
             ConsultationStore(db, outbox),
             cast(Any, None),
@@ -202,7 +199,8 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
             chat_store=chat_store,
             faq=FaqSource(catalog_faq(cast(Any, CatalogServiceStub(catalog_channel)))),
         ),
-        consultation_service_pb2.DESCRIPTOR.services_by_name["ConsultationService"].full_name,
+        consultation_service_pb2,
+        consultation_service_pb2_grpc,
     )
     channel = open_channel(f"127.0.0.1:{await server.start()}", pki("gateway"), default_timeout=10.0)
     background = [
@@ -221,6 +219,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
             booking=cast(Any, None),
             payment=cast(Any, None),
             notification=cast(Any, None),
+            identity_internal=cast(Any, None),
+            payment_internal=cast(Any, None),
+            notification_internal=cast(Any, None),
         )
         app = create_app(settings, clients, verifier=keys.verifier())
         waker = await ChatWaker.connect(settings)

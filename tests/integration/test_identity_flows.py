@@ -94,7 +94,7 @@ async def _wait_until_serving(connections: Connections) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            await connections.clients.identity.GetJwks(identity_pb.GetJwksRequest())
+            await connections.clients.identity_internal.GetJwks(identity_pb.GetJwksRequest())
             return
         except grpc.aio.AioRpcError:
             if time.monotonic() > deadline:
@@ -926,7 +926,7 @@ async def test_users_of_another_tenant_are_not_found(stack: Stack) -> None:
     async with stack.http() as http:
         _, alice = await register_by_phone(http, enterprise_name="甲公司")
         _, bob = await register_by_phone(http, enterprise_name="乙公司")
-    identity = stack.as_notification.clients.identity
+    identity = stack.as_notification.clients.identity_internal
     token = access_token_var.set(alice["access_token"])
     try:
         mine = await identity.GetUser(identity_pb.GetUserRequest(user_id=alice["user"]["id"]))
@@ -1410,7 +1410,7 @@ async def test_a_firms_system_authenticates_with_credentials_scoped_to_its_firm(
     token = access_token_var.set(reply.access_token)
     try:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stack.as_notification.clients.identity.GetUser(
+            await stack.as_notification.clients.identity_internal.GetUser(
                 identity_pb.GetUserRequest(user_id=demo_user_id(demo_email("client")))
             )
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
@@ -1493,11 +1493,11 @@ async def test_users_by_role_lists_a_groups_members_with_addresses_for_services_
     addresses decrypted; a user's token other than a supervisor's is refused, and no process but notification
     may ask at all."""
     with pytest.raises(grpc.aio.AioRpcError) as gateway_refused:
-        await stack.connections.clients.identity.ListUsersByRole(
+        await stack.connections.clients.identity_internal.ListUsersByRole(
             identity_pb.ListUsersByRoleRequest(role="agent")
         )
     assert gateway_refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    identity = stack.as_notification.clients.identity
+    identity = stack.as_notification.clients.identity_internal
     agents = (await identity.ListUsersByRole(identity_pb.ListUsersByRoleRequest(role="agent"))).users
     assert [(u.id, u.email) for u in agents] == [(demo_user_id(demo_email("agent")), demo_email("agent"))]
     admins = await identity.ListUsersByRole(

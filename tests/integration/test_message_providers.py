@@ -183,7 +183,7 @@ async def gateway(settings: Settings, pki: Any) -> AsyncIterator[httpx.AsyncClie
         deadline = time.monotonic() + 30
         while True:  # until identity answers (startup, not a timed assertion)
             try:
-                await connections.clients.identity.GetJwks(identity_pb.GetJwksRequest())
+                await connections.clients.identity_internal.GetJwks(identity_pb.GetJwksRequest())
                 break
             except grpc.aio.AioRpcError:
                 assert time.monotonic() < deadline, "identity did not start"

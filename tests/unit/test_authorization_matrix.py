@@ -402,7 +402,8 @@ class Health:
 
 def fake_clients(calls: list[tuple[str, str]]) -> Clients:
     peers: dict[str, Any] = {name: Peer(calls) for name in SERVICE_NAMES}
-    return Clients(**peers, health={name: Health() for name in SERVICE_NAMES})
+    internal = {f"{name}_internal": peers[name] for name in ("identity", "payment", "notification")}
+    return Clients(**peers, **internal, health={name: Health() for name in SERVICE_NAMES})
 
 
 @dataclass

@@ -165,15 +165,21 @@ class FakeHealth:
 
 
 class FakeClients(Clients):
+    """One recorder per service, behind its public and its internal stub alike."""
+
     def __init__(self) -> None:
+        identity, payment, notification = Recorder(), Recorder(), Recorder()
         super().__init__(
-            identity=Recorder(),  # type: ignore[arg-type]
+            identity=identity,  # type: ignore[arg-type]
             catalog=Recorder(),  # type: ignore[arg-type]
             consultation=Recorder(),  # type: ignore[arg-type]
             documents=Recorder(),  # type: ignore[arg-type]
             booking=Recorder(),  # type: ignore[arg-type]
-            payment=Recorder(),  # type: ignore[arg-type]
-            notification=Recorder(),  # type: ignore[arg-type]
+            payment=payment,  # type: ignore[arg-type]
+            notification=notification,  # type: ignore[arg-type]
+            identity_internal=identity,  # type: ignore[arg-type]
+            payment_internal=payment,  # type: ignore[arg-type]
+            notification_internal=notification,  # type: ignore[arg-type]
             health={name: FakeHealth() for name in SERVICE_NAMES},
         )
 

@@ -47,14 +47,20 @@ def test_the_gateway_without_a_users_token_is_nobody(rpc: str, caller: str) -> N
 @pytest.mark.parametrize(
     ("rpc", "caller"),
     [
-        ("/counsel.identity.v1.IdentityService/ListUsersByRole", "gateway"),  # decrypted phones and e-mails
-        ("/counsel.identity.v1.IdentityService/GetUser", "payment"),
-        ("/counsel.notification.v1.NotificationService/SendDirect", "gateway"),  # the platform's own sender
-        ("/counsel.notification.v1.NotificationService/SendDirect", "worker"),
-        ("/counsel.payment.v1.PaymentService/ExpireOrder", "gateway"),
-        ("/counsel.payment.v1.PaymentService/AdvanceOrder", "consultation"),
-        ("/counsel.documents.v1.DocumentsService/RecordBreach", "gateway"),
-        ("/counsel.consultation.v1.ConsultationService/RecordStage", "payment"),
+        (
+            "/counsel.identity.v1.IdentityInternalService/ListUsersByRole",
+            "gateway",
+        ),  # decrypted phones and e-mails
+        ("/counsel.identity.v1.IdentityInternalService/GetUser", "payment"),
+        (
+            "/counsel.notification.v1.NotificationInternalService/SendDirect",
+            "gateway",
+        ),  # the platform's own sender
+        ("/counsel.notification.v1.NotificationInternalService/SendDirect", "worker"),
+        ("/counsel.payment.v1.PaymentInternalService/ExpireOrder", "gateway"),
+        ("/counsel.payment.v1.PaymentInternalService/AdvanceOrder", "consultation"),
+        ("/counsel.documents.v1.DocumentsInternalService/RecordBreach", "gateway"),
+        ("/counsel.consultation.v1.ConsultationInternalService/RecordStage", "payment"),
         ("/counsel.payment.v1.PaymentService/RefundOrder", "stranger"),
     ],
 )
@@ -69,4 +75,19 @@ def test_no_identity_is_unauthenticated_and_an_rpc_without_an_entry_is_refused()
         authorize(callers_of("/counsel.catalog.v1.CatalogService/ListProducts"), "", True, "ListProducts")
     with pytest.raises(PermissionDenied):
         authorize(callers_of("/counsel.catalog.v1.CatalogService/Nope"), "gateway", True, "Nope")
-    authorize(callers_of("/counsel.payment.v1.PaymentService/ExpireOrder"), "worker", False, "ExpireOrder")
+    authorize(
+        callers_of("/counsel.payment.v1.PaymentInternalService/ExpireOrder"), "worker", False, "ExpireOrder"
+    )
+
+
+def test_internal_services_hold_exactly_the_rpcs_no_user_token_reaches() -> None:
+    """Public and internal APIs apart (issue 17 item 3): an RPC of a `…InternalService` is called by counsel's
+    own processes only, never with an end user's token; every RPC of a public service is one a user (or
+    anyone, through the gateway) may call — so the public protos are what clients and firms integrate with."""
+    for rpc, callers in POLICY.items():
+        service = rpc.split("/")[1]
+        reached_by_users = any(brings in (USER, ANYONE) for brings in callers.values())
+        if service.endswith("InternalService"):
+            assert USER not in callers.values(), rpc
+        else:
+            assert reached_by_users, rpc

@@ -114,7 +114,13 @@ def fake() -> FakeNotification:
 
 
 def clients(fake: FakeNotification) -> Clients:
-    return Clients(*([None] * 6), notification=fake)  # type: ignore[arg-type]
+    return Clients(
+        *([None] * 6),  # type: ignore[arg-type]
+        notification=fake,  # type: ignore[arg-type]
+        identity_internal=None,  # type: ignore[arg-type]
+        payment_internal=None,  # type: ignore[arg-type]
+        notification_internal=fake,  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def request(category: str = "document") -> FulfilmentRequest:
 
 async def test_a_document_product_creates_its_document_order() -> None:
     documents = FakeDocuments()
-    activities = PaymentActivities(stub=None, documents=documents)  # type: ignore[arg-type]
+    activities = PaymentActivities(stub=None, internal=None, documents=documents)  # type: ignore[arg-type]
     ref = await ActivityEnvironment().run(activities.start_fulfilment, request())
     assert ref == FulfilmentRef(kind="document", id="doc-1")
     [sent] = documents.requests
@@ -78,7 +78,7 @@ async def test_a_document_product_creates_its_document_order() -> None:
 
 async def test_a_consultation_starts_nothing_here() -> None:
     documents = FakeDocuments()
-    activities = PaymentActivities(stub=None, documents=documents)  # type: ignore[arg-type]
+    activities = PaymentActivities(stub=None, internal=None, documents=documents)  # type: ignore[arg-type]
     assert await ActivityEnvironment().run(activities.start_fulfilment, request("consultation")) is None
     assert documents.requests == []
 
@@ -112,7 +112,7 @@ def booking_request() -> FulfilmentRequest:
 
 async def test_a_booking_product_confirms_the_held_booking_it_names() -> None:
     booking = FakeBooking()
-    activities = PaymentActivities(stub=None, booking=booking)  # type: ignore[arg-type]
+    activities = PaymentActivities(stub=None, internal=None, booking=booking)  # type: ignore[arg-type]
     ref = await ActivityEnvironment().run(activities.start_fulfilment, booking_request())
     assert ref == FulfilmentRef(kind="booking", id="b-1")
     [sent] = booking.requests
@@ -127,7 +127,9 @@ async def test_a_booking_product_confirms_the_held_booking_it_names() -> None:
 @pytest.mark.parametrize("order_booking", [{}, {"booking_id": "b-1"}])
 async def test_a_booking_that_cannot_be_confirmed_is_final(order_booking: dict[str, str]) -> None:
     """No booking named, or one that expired: the order's workflow refunds (compensation)."""
-    activities = PaymentActivities(stub=None, booking=FakeBooking(grpc.StatusCode.FAILED_PRECONDITION))  # type: ignore[arg-type]
+    activities = PaymentActivities(
+        stub=None, internal=None, booking=FakeBooking(grpc.StatusCode.FAILED_PRECONDITION)
+    )  # type: ignore[arg-type]
     with pytest.raises(ApplicationError) as error:
         await ActivityEnvironment().run(
             activities.start_fulfilment, booking_request().model_copy(update={"booking": order_booking})
@@ -136,11 +138,13 @@ async def test_a_booking_that_cannot_be_confirmed_is_final(order_booking: dict[s
 
 
 async def test_a_refusal_is_final_and_an_outage_is_retried() -> None:
-    refused = PaymentActivities(stub=None, documents=FakeDocuments(grpc.StatusCode.INVALID_ARGUMENT))  # type: ignore[arg-type]
+    refused = PaymentActivities(
+        stub=None, internal=None, documents=FakeDocuments(grpc.StatusCode.INVALID_ARGUMENT)
+    )  # type: ignore[arg-type]
     with pytest.raises(ApplicationError) as error:
         await ActivityEnvironment().run(refused.start_fulfilment, request())
     assert error.value.non_retryable and error.value.type == "INVALID_ARGUMENT"
-    down = PaymentActivities(stub=None, documents=FakeDocuments(grpc.StatusCode.UNAVAILABLE))  # type: ignore[arg-type]
+    down = PaymentActivities(stub=None, internal=None, documents=FakeDocuments(grpc.StatusCode.UNAVAILABLE))  # type: ignore[arg-type]
     with pytest.raises(grpc.aio.AioRpcError):
         await ActivityEnvironment().run(down.start_fulfilment, request())
 

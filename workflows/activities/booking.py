@@ -12,28 +12,32 @@ from workflows.booking import AUTO_SUMMARY
 from workflows.shared import BookingReminderInput
 
 if TYPE_CHECKING:
-    from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceAsyncStub
+    from counsel.booking.v1.booking_service_pb2_grpc import (
+        BookingInternalServiceAsyncStub,
+        BookingServiceAsyncStub,
+    )
 
 
 class BookingActivities:
-    def __init__(self, stub: BookingServiceAsyncStub) -> None:
+    def __init__(self, stub: BookingServiceAsyncStub, internal: BookingInternalServiceAsyncStub) -> None:
         self.stub = stub
+        self.internal = internal
 
     @activity.defn(name="booking.expire_hold")
     async def expire_hold(self, booking_id: str) -> str:
         """The booking's status after its hold ran out: "expired", or "confirmed" when payment won."""
-        reply = await self.stub.ExpireBooking(pb.ExpireBookingRequest(booking_id=booking_id))
+        reply = await self.internal.ExpireBooking(pb.ExpireBookingRequest(booking_id=booking_id))
         return reply.booking.status
 
     @activity.defn(name="booking.remind")
     async def remind(self, request: BookingReminderInput) -> None:
-        await self.stub.RemindBooking(
+        await self.internal.RemindBooking(
             pb.RemindBookingRequest(booking_id=request.booking_id, lead_minutes=request.lead_minutes)
         )
 
     @activity.defn(name="booking.mark_no_show")
     async def mark_no_show(self, booking_id: str) -> None:
-        await self.stub.MarkNoShow(pb.MarkNoShowRequest(booking_id=booking_id))
+        await self.internal.MarkNoShow(pb.MarkNoShowRequest(booking_id=booking_id))
 
     @activity.defn(name="booking.complete")
     async def complete(self, booking_id: str) -> None:

@@ -20,16 +20,22 @@ from workflows.shared import (
 )
 
 if TYPE_CHECKING:
-    from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
+    from counsel.consultation.v1.consultation_service_pb2_grpc import (
+        ConsultationInternalServiceAsyncStub,
+        ConsultationServiceAsyncStub,
+    )
 
 
 class ConsultationActivities:
-    def __init__(self, stub: ConsultationServiceAsyncStub) -> None:
+    def __init__(
+        self, stub: ConsultationServiceAsyncStub, internal: ConsultationInternalServiceAsyncStub
+    ) -> None:
         self.stub = stub
+        self.internal = internal
 
     @activity.defn(name="consultation.record_stage")
     async def record_stage(self, request: RecordStageInput) -> None:
-        await self.stub.RecordStage(
+        await self.internal.RecordStage(
             pb.RecordStageRequest(
                 consultation_id=request.consultation_id,
                 stage=request.stage,
@@ -47,7 +53,7 @@ class ConsultationActivities:
 
     @activity.defn(name="consultation.classify")
     async def classify(self, request: ClassifyInput) -> ClassifyResult:
-        reply = await self.stub.ClassifyConsultation(
+        reply = await self.internal.ClassifyConsultation(
             pb.ClassifyConsultationRequest(
                 consultation_id=request.consultation_id, idempotency_key=request.idempotency_key
             )
@@ -58,7 +64,7 @@ class ConsultationActivities:
 
     @activity.defn(name="consultation.assign_lawyer")
     async def assign_lawyer(self, request: AssignInput) -> AssignResult:
-        reply = await self.stub.AssignLawyer(
+        reply = await self.internal.AssignLawyer(
             pb.AssignLawyerRequest(
                 consultation_id=request.consultation_id,
                 exclude_lawyer_ids=request.exclude_lawyer_ids,
@@ -70,7 +76,7 @@ class ConsultationActivities:
 
     @activity.defn(name="consultation.escalate")
     async def escalate(self, request: EscalateInput) -> EscalateResult:
-        reply = await self.stub.EscalateConsultation(
+        reply = await self.internal.EscalateConsultation(
             pb.EscalateConsultationRequest(
                 consultation_id=request.consultation_id,
                 from_lawyer_id=request.from_lawyer_id,

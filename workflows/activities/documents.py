@@ -11,11 +11,11 @@ from services.runtime.records import to_timestamp
 from workflows.shared import BreachInput, DocStageInput
 
 if TYPE_CHECKING:
-    from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
+    from counsel.documents.v1.documents_service_pb2_grpc import DocumentsInternalServiceAsyncStub
 
 
 class DocumentsActivities:
-    def __init__(self, stub: DocumentsServiceAsyncStub) -> None:
+    def __init__(self, stub: DocumentsInternalServiceAsyncStub) -> None:
         self.stub = stub
 
     @activity.defn(name="documents.record_stage")

@@ -12,11 +12,11 @@ from counsel.identity.v1 import identity_service_pb2 as pb
 from workflows.shared import RotatedKey
 
 if TYPE_CHECKING:
-    from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
 
 
 class IdentityActivities:
-    def __init__(self, stub: IdentityServiceAsyncStub) -> None:
+    def __init__(self, stub: IdentityInternalServiceAsyncStub) -> None:
         self.stub = stub
 
     @activity.defn(name="identity.rotate_signing_key")

@@ -17,9 +17,12 @@ from services.runtime.records import to_timestamp
 from workflows.shared import AdvanceOrderInput, FulfilmentRef, FulfilmentRequest, RefundOrderInput
 
 if TYPE_CHECKING:
-    from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceAsyncStub
+    from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceAsyncStub
     from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
-    from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
+    from counsel.payment.v1.payment_service_pb2_grpc import (
+        PaymentInternalServiceAsyncStub,
+        PaymentServiceAsyncStub,
+    )
 
 # A refusal no retry can change: the order's fulfilment cannot be started and the order is refunded.
 FINAL_CODES = (
@@ -33,26 +36,28 @@ class PaymentActivities:
     def __init__(
         self,
         stub: PaymentServiceAsyncStub,
+        internal: PaymentInternalServiceAsyncStub,
         documents: DocumentsServiceAsyncStub | None = None,
-        booking: BookingServiceAsyncStub | None = None,
+        booking: BookingInternalServiceAsyncStub | None = None,
     ) -> None:
         self.stub = stub
+        self.internal = internal
         self.documents = documents
         self.booking = booking
 
     @activity.defn(name="payment.expire_order")
     async def expire_order(self, order_id: str) -> str:
         """The order's status after its deadline: "paid" when a provider confirmed late, else "cancelled"."""
-        reply = await self.stub.ExpireOrder(pb.ExpireOrderRequest(order_id=order_id))
+        reply = await self.internal.ExpireOrder(pb.ExpireOrderRequest(order_id=order_id))
         return reply.order.status
 
     @activity.defn(name="payment.issue_voucher")
     async def issue_voucher(self, order_id: str) -> None:
-        await self.stub.IssueVoucher(pb.IssueVoucherRequest(order_id=order_id))
+        await self.internal.IssueVoucher(pb.IssueVoucherRequest(order_id=order_id))
 
     @activity.defn(name="payment.issue_invoice")
     async def issue_invoice(self, order_id: str) -> None:
-        await self.stub.IssueInvoice(pb.IssueInvoiceRequest(order_id=order_id))
+        await self.internal.IssueInvoice(pb.IssueInvoiceRequest(order_id=order_id))
 
     @activity.defn(name="payment.start_fulfilment")
     async def start_fulfilment(self, request: FulfilmentRequest) -> FulfilmentRef | None:
@@ -118,7 +123,7 @@ class PaymentActivities:
             if request.fulfilment_id
             else None
         )
-        await self.stub.AdvanceOrder(
+        await self.internal.AdvanceOrder(
             pb.AdvanceOrderRequest(order_id=request.order_id, status=request.status, fulfilment=fulfilment)
         )
 

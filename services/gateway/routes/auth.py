@@ -136,5 +136,5 @@ async def oauth_callback(
 @router.get("/.well-known/jwks.json", response_model=dict[str, Any])
 async def jwks(clients: ClientsDep) -> JSONResponse:
     """The public keys (RFC 7517) that verify access tokens."""
-    reply = await clients.identity.GetJwks(pb.GetJwksRequest())
+    reply = await clients.identity_internal.GetJwks(pb.GetJwksRequest())
     return JSONResponse(json.loads(reply.jwks_json), headers={"Cache-Control": "public, max-age=300"})

@@ -22,5 +22,7 @@ async def dev_outbox(
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
 ) -> DevOutbox:
     """SMS and e-mails captured instead of sent, newest first (OTP codes included)."""
-    reply = await clients.notification.ListDevOutbox(pb.ListDevOutboxRequest(to=to, limit=limit or 0))
+    reply = await clients.notification_internal.ListDevOutbox(
+        pb.ListDevOutboxRequest(to=to, limit=limit or 0)
+    )
     return DevOutbox(items=[DevMessage.from_proto(m) for m in reply.messages])

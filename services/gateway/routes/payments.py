@@ -39,7 +39,7 @@ async def payment_notification(
     body = await request.body()
     if len(body) > MAX_NOTIFICATION_BYTES:
         return problem(413, "The notification is too large.", reason="too_large")
-    reply = await clients.payment.HandleNotification(
+    reply = await clients.payment_internal.HandleNotification(
         pb.HandleNotificationRequest(
             provider=provider, headers={k.lower(): v for k, v in request.headers.items()}, body=body
         )
@@ -76,5 +76,5 @@ async def verify_ledger(
 @dev_router.post("/api/v1/dev/sandbox-pay/{payment_id}", response_model=Payment, status_code=202)
 async def sandbox_pay(payment_id: Annotated[str, Path(max_length=200)], clients: ClientsDep) -> JSONResponse:
     """The sandbox provider's customer pays; its signed notification follows asynchronously."""
-    reply = await clients.payment.SandboxPay(pb.SandboxPayRequest(payment_id=payment_id))
+    reply = await clients.payment_internal.SandboxPay(pb.SandboxPayRequest(payment_id=payment_id))
     return JSONResponse(Payment.from_proto(reply.payment).model_dump(), status_code=202)

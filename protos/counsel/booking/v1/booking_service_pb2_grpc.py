@@ -76,26 +76,6 @@ class BookingServiceStub:
                 request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingRequest.SerializeToString,
                 response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingResponse.FromString,
                 _registered_method=True)
-        self.ConfirmBooking = channel.unary_unary(
-                '/counsel.booking.v1.BookingService/ConfirmBooking',
-                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingRequest.SerializeToString,
-                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingResponse.FromString,
-                _registered_method=True)
-        self.ExpireBooking = channel.unary_unary(
-                '/counsel.booking.v1.BookingService/ExpireBooking',
-                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingRequest.SerializeToString,
-                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingResponse.FromString,
-                _registered_method=True)
-        self.MarkNoShow = channel.unary_unary(
-                '/counsel.booking.v1.BookingService/MarkNoShow',
-                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowRequest.SerializeToString,
-                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowResponse.FromString,
-                _registered_method=True)
-        self.RemindBooking = channel.unary_unary(
-                '/counsel.booking.v1.BookingService/RemindBooking',
-                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.SerializeToString,
-                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.FromString,
-                _registered_method=True)
         self.CreateVisit = channel.unary_unary(
                 '/counsel.booking.v1.BookingService/CreateVisit',
                 request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CreateVisitRequest.SerializeToString,
@@ -189,34 +169,6 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ConfirmBooking(self, request, context):
-        """Internal (workflow): the booking's order was paid; confirms a held booking.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ExpireBooking(self, request, context):
-        """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def MarkNoShow(self, request, context):
-        """Internal (workflow): nobody checked in within the grace period.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def RemindBooking(self, request, context):
-        """Internal (workflow): a reminder before the meeting is due.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def CreateVisit(self, request, context):
         """A lawyer records a proactive visit or research at a client enterprise (R-BK-2).
         """
@@ -304,26 +256,6 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.CompleteBooking,
                     request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingRequest.FromString,
                     response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.CompleteBookingResponse.SerializeToString,
-            ),
-            'ConfirmBooking': grpc.unary_unary_rpc_method_handler(
-                    servicer.ConfirmBooking,
-                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingRequest.FromString,
-                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingResponse.SerializeToString,
-            ),
-            'ExpireBooking': grpc.unary_unary_rpc_method_handler(
-                    servicer.ExpireBooking,
-                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingRequest.FromString,
-                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingResponse.SerializeToString,
-            ),
-            'MarkNoShow': grpc.unary_unary_rpc_method_handler(
-                    servicer.MarkNoShow,
-                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowRequest.FromString,
-                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowResponse.SerializeToString,
-            ),
-            'RemindBooking': grpc.unary_unary_rpc_method_handler(
-                    servicer.RemindBooking,
-                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.FromString,
-                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.SerializeToString,
             ),
             'CreateVisit': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateVisit,
@@ -585,114 +517,6 @@ class BookingService:
             _registered_method=True)
 
     @staticmethod
-    def ConfirmBooking(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.booking.v1.BookingService/ConfirmBooking',
-            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingRequest.SerializeToString,
-            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ExpireBooking(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.booking.v1.BookingService/ExpireBooking',
-            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingRequest.SerializeToString,
-            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def MarkNoShow(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.booking.v1.BookingService/MarkNoShow',
-            counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowRequest.SerializeToString,
-            counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RemindBooking(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.booking.v1.BookingService/RemindBooking',
-            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.SerializeToString,
-            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
     def CreateVisit(request,
             target,
             options=(),
@@ -844,6 +668,217 @@ class BookingService:
             '/counsel.booking.v1.BookingService/ListConnectRequests',
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsRequest.SerializeToString,
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class BookingInternalServiceStub:
+    """The booking and order workflows' calls: confirmation once paid, expiry of an unpaid hold, reminders and
+    no-shows. Only the worker may call them (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ConfirmBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingInternalService/ConfirmBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingResponse.FromString,
+                _registered_method=True)
+        self.ExpireBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingInternalService/ExpireBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingResponse.FromString,
+                _registered_method=True)
+        self.MarkNoShow = channel.unary_unary(
+                '/counsel.booking.v1.BookingInternalService/MarkNoShow',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowResponse.FromString,
+                _registered_method=True)
+        self.RemindBooking = channel.unary_unary(
+                '/counsel.booking.v1.BookingInternalService/RemindBooking',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.FromString,
+                _registered_method=True)
+
+
+class BookingInternalServiceServicer:
+    """The booking and order workflows' calls: confirmation once paid, expiry of an unpaid hold, reminders and
+    no-shows. Only the worker may call them (services/runtime/policy.py).
+    """
+
+    def ConfirmBooking(self, request, context):
+        """Internal (workflow): the booking's order was paid; confirms a held booking.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExpireBooking(self, request, context):
+        """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkNoShow(self, request, context):
+        """Internal (workflow): nobody checked in within the grace period.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemindBooking(self, request, context):
+        """Internal (workflow): a reminder before the meeting is due.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BookingInternalServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ConfirmBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingResponse.SerializeToString,
+            ),
+            'ExpireBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpireBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingResponse.SerializeToString,
+            ),
+            'MarkNoShow': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkNoShow,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowResponse.SerializeToString,
+            ),
+            'RemindBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemindBooking,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'counsel.booking.v1.BookingInternalService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('counsel.booking.v1.BookingInternalService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class BookingInternalService:
+    """The booking and order workflows' calls: confirmation once paid, expiry of an unpaid hold, reminders and
+    no-shows. Only the worker may call them (services/runtime/policy.py).
+    """
+
+    @staticmethod
+    def ConfirmBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingInternalService/ConfirmBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ConfirmBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpireBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingInternalService/ExpireBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExpireBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkNoShow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingInternalService/MarkNoShow',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.MarkNoShowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemindBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingInternalService/RemindBooking',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,14 +51,6 @@ class BookingServiceStub:
     """The lawyer records that the meeting started."""
     CompleteBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.CompleteBookingRequest, _booking_service_pb2.CompleteBookingResponse]
     """The lawyer completes the meeting with a summary."""
-    ConfirmBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ConfirmBookingRequest, _booking_service_pb2.ConfirmBookingResponse]
-    """Internal (workflow): the booking's order was paid; confirms a held booking."""
-    ExpireBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ExpireBookingRequest, _booking_service_pb2.ExpireBookingResponse]
-    """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed)."""
-    MarkNoShow: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.MarkNoShowRequest, _booking_service_pb2.MarkNoShowResponse]
-    """Internal (workflow): nobody checked in within the grace period."""
-    RemindBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]
-    """Internal (workflow): a reminder before the meeting is due."""
     CreateVisit: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.CreateVisitRequest, _booking_service_pb2.CreateVisitResponse]
     """A lawyer records a proactive visit or research at a client enterprise (R-BK-2)."""
     ListVisits: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListVisitsRequest, _booking_service_pb2.ListVisitsResponse]
@@ -100,14 +92,6 @@ class BookingServiceAsyncStub(BookingServiceStub):
     """The lawyer records that the meeting started."""
     CompleteBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.CompleteBookingRequest, _booking_service_pb2.CompleteBookingResponse]  # type: ignore[assignment]
     """The lawyer completes the meeting with a summary."""
-    ConfirmBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ConfirmBookingRequest, _booking_service_pb2.ConfirmBookingResponse]  # type: ignore[assignment]
-    """Internal (workflow): the booking's order was paid; confirms a held booking."""
-    ExpireBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ExpireBookingRequest, _booking_service_pb2.ExpireBookingResponse]  # type: ignore[assignment]
-    """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed)."""
-    MarkNoShow: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.MarkNoShowRequest, _booking_service_pb2.MarkNoShowResponse]  # type: ignore[assignment]
-    """Internal (workflow): nobody checked in within the grace period."""
-    RemindBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]  # type: ignore[assignment]
-    """Internal (workflow): a reminder before the meeting is due."""
     CreateVisit: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.CreateVisitRequest, _booking_service_pb2.CreateVisitResponse]  # type: ignore[assignment]
     """A lawyer records a proactive visit or research at a client enterprise (R-BK-2)."""
     ListVisits: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListVisitsRequest, _booking_service_pb2.ListVisitsResponse]  # type: ignore[assignment]
@@ -196,38 +180,6 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         """The lawyer completes the meeting with a summary."""
 
     @_abc_1.abstractmethod
-    def ConfirmBooking(
-        self,
-        request: _booking_service_pb2.ConfirmBookingRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_booking_service_pb2.ConfirmBookingResponse, _abc.Awaitable[_booking_service_pb2.ConfirmBookingResponse]]:
-        """Internal (workflow): the booking's order was paid; confirms a held booking."""
-
-    @_abc_1.abstractmethod
-    def ExpireBooking(
-        self,
-        request: _booking_service_pb2.ExpireBookingRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_booking_service_pb2.ExpireBookingResponse, _abc.Awaitable[_booking_service_pb2.ExpireBookingResponse]]:
-        """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed)."""
-
-    @_abc_1.abstractmethod
-    def MarkNoShow(
-        self,
-        request: _booking_service_pb2.MarkNoShowRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_booking_service_pb2.MarkNoShowResponse, _abc.Awaitable[_booking_service_pb2.MarkNoShowResponse]]:
-        """Internal (workflow): nobody checked in within the grace period."""
-
-    @_abc_1.abstractmethod
-    def RemindBooking(
-        self,
-        request: _booking_service_pb2.RemindBookingRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_booking_service_pb2.RemindBookingResponse, _abc.Awaitable[_booking_service_pb2.RemindBookingResponse]]:
-        """Internal (workflow): a reminder before the meeting is due."""
-
-    @_abc_1.abstractmethod
     def CreateVisit(
         self,
         request: _booking_service_pb2.CreateVisitRequest,
@@ -281,3 +233,76 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class BookingInternalServiceStub:
+    """The booking and order workflows' calls: confirmation once paid, expiry of an unpaid hold, reminders and
+    no-shows. Only the worker may call them (services/runtime/policy.py).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> BookingInternalServiceAsyncStub: ...
+    ConfirmBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ConfirmBookingRequest, _booking_service_pb2.ConfirmBookingResponse]
+    """Internal (workflow): the booking's order was paid; confirms a held booking."""
+    ExpireBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ExpireBookingRequest, _booking_service_pb2.ExpireBookingResponse]
+    """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed)."""
+    MarkNoShow: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.MarkNoShowRequest, _booking_service_pb2.MarkNoShowResponse]
+    """Internal (workflow): nobody checked in within the grace period."""
+    RemindBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]
+    """Internal (workflow): a reminder before the meeting is due."""
+
+@_typing.type_check_only
+class BookingInternalServiceAsyncStub(BookingInternalServiceStub):
+    """The booking and order workflows' calls: confirmation once paid, expiry of an unpaid hold, reminders and
+    no-shows. Only the worker may call them (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ConfirmBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ConfirmBookingRequest, _booking_service_pb2.ConfirmBookingResponse]  # type: ignore[assignment]
+    """Internal (workflow): the booking's order was paid; confirms a held booking."""
+    ExpireBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ExpireBookingRequest, _booking_service_pb2.ExpireBookingResponse]  # type: ignore[assignment]
+    """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed)."""
+    MarkNoShow: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.MarkNoShowRequest, _booking_service_pb2.MarkNoShowResponse]  # type: ignore[assignment]
+    """Internal (workflow): nobody checked in within the grace period."""
+    RemindBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]  # type: ignore[assignment]
+    """Internal (workflow): a reminder before the meeting is due."""
+
+class BookingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
+    """The booking and order workflows' calls: confirmation once paid, expiry of an unpaid hold, reminders and
+    no-shows. Only the worker may call them (services/runtime/policy.py).
+    """
+
+    @_abc_1.abstractmethod
+    def ConfirmBooking(
+        self,
+        request: _booking_service_pb2.ConfirmBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ConfirmBookingResponse, _abc.Awaitable[_booking_service_pb2.ConfirmBookingResponse]]:
+        """Internal (workflow): the booking's order was paid; confirms a held booking."""
+
+    @_abc_1.abstractmethod
+    def ExpireBooking(
+        self,
+        request: _booking_service_pb2.ExpireBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ExpireBookingResponse, _abc.Awaitable[_booking_service_pb2.ExpireBookingResponse]]:
+        """Internal (workflow): the hold ran out; expires a held booking (a confirmed one stays confirmed)."""
+
+    @_abc_1.abstractmethod
+    def MarkNoShow(
+        self,
+        request: _booking_service_pb2.MarkNoShowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.MarkNoShowResponse, _abc.Awaitable[_booking_service_pb2.MarkNoShowResponse]]:
+        """Internal (workflow): nobody checked in within the grace period."""
+
+    @_abc_1.abstractmethod
+    def RemindBooking(
+        self,
+        request: _booking_service_pb2.RemindBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.RemindBookingResponse, _abc.Awaitable[_booking_service_pb2.RemindBookingResponse]]:
+        """Internal (workflow): a reminder before the meeting is due."""
+
+def add_BookingInternalServiceServicer_to_server(servicer: BookingInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

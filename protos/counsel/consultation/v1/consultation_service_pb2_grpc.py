@@ -50,30 +50,10 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListConsultationsRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListConsultationsResponse.FromString,
                 _registered_method=True)
-        self.RecordStage = channel.unary_unary(
-                '/counsel.consultation.v1.ConsultationService/RecordStage',
-                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageRequest.SerializeToString,
-                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageResponse.FromString,
-                _registered_method=True)
         self.CloseConsultation = channel.unary_unary(
                 '/counsel.consultation.v1.ConsultationService/CloseConsultation',
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationResponse.FromString,
-                _registered_method=True)
-        self.ClassifyConsultation = channel.unary_unary(
-                '/counsel.consultation.v1.ConsultationService/ClassifyConsultation',
-                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.SerializeToString,
-                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.FromString,
-                _registered_method=True)
-        self.AssignLawyer = channel.unary_unary(
-                '/counsel.consultation.v1.ConsultationService/AssignLawyer',
-                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.SerializeToString,
-                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.FromString,
-                _registered_method=True)
-        self.EscalateConsultation = channel.unary_unary(
-                '/counsel.consultation.v1.ConsultationService/EscalateConsultation',
-                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
-                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
                 _registered_method=True)
         self.PostMessage = channel.unary_unary(
                 '/counsel.consultation.v1.ConsultationService/PostMessage',
@@ -192,36 +172,8 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def RecordStage(self, request, context):
-        """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def CloseConsultation(self, request, context):
         """Closes a consultation.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ClassifyConsultation(self, request, context):
-        """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def AssignLawyer(self, request, context):
-        """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def EscalateConsultation(self, request, context):
-        """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -375,30 +327,10 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListConsultationsRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListConsultationsResponse.SerializeToString,
             ),
-            'RecordStage': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordStage,
-                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageRequest.FromString,
-                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageResponse.SerializeToString,
-            ),
             'CloseConsultation': grpc.unary_unary_rpc_method_handler(
                     servicer.CloseConsultation,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationResponse.SerializeToString,
-            ),
-            'ClassifyConsultation': grpc.unary_unary_rpc_method_handler(
-                    servicer.ClassifyConsultation,
-                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.FromString,
-                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.SerializeToString,
-            ),
-            'AssignLawyer': grpc.unary_unary_rpc_method_handler(
-                    servicer.AssignLawyer,
-                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.FromString,
-                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.SerializeToString,
-            ),
-            'EscalateConsultation': grpc.unary_unary_rpc_method_handler(
-                    servicer.EscalateConsultation,
-                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.FromString,
-                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.SerializeToString,
             ),
             'PostMessage': grpc.unary_unary_rpc_method_handler(
                     servicer.PostMessage,
@@ -584,33 +516,6 @@ class ConsultationService:
             _registered_method=True)
 
     @staticmethod
-    def RecordStage(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.consultation.v1.ConsultationService/RecordStage',
-            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageRequest.SerializeToString,
-            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
     def CloseConsultation(request,
             target,
             options=(),
@@ -627,87 +532,6 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/CloseConsultation',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseConsultationResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ClassifyConsultation(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.consultation.v1.ConsultationService/ClassifyConsultation',
-            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.SerializeToString,
-            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def AssignLawyer(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.consultation.v1.ConsultationService/AssignLawyer',
-            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.SerializeToString,
-            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def EscalateConsultation(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.consultation.v1.ConsultationService/EscalateConsultation',
-            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
-            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1194,6 +1018,217 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/StartChat',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ConsultationInternalServiceStub:
+    """The ConsultationWorkflow's calls: stages, classification, assignment and escalation on its clocks.
+    Only the worker may call them (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RecordStage = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationInternalService/RecordStage',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageResponse.FromString,
+                _registered_method=True)
+        self.ClassifyConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationInternalService/ClassifyConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.FromString,
+                _registered_method=True)
+        self.AssignLawyer = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationInternalService/AssignLawyer',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.FromString,
+                _registered_method=True)
+        self.EscalateConsultation = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationInternalService/EscalateConsultation',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
+                _registered_method=True)
+
+
+class ConsultationInternalServiceServicer:
+    """The ConsultationWorkflow's calls: stages, classification, assignment and escalation on its clocks.
+    Only the worker may call them (services/runtime/policy.py).
+    """
+
+    def RecordStage(self, request, context):
+        """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClassifyConsultation(self, request, context):
+        """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignLawyer(self, request, context):
+        """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EscalateConsultation(self, request, context):
+        """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ConsultationInternalServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RecordStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordStage,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageResponse.SerializeToString,
+            ),
+            'ClassifyConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClassifyConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.SerializeToString,
+            ),
+            'AssignLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignLawyer,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.SerializeToString,
+            ),
+            'EscalateConsultation': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateConsultation,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'counsel.consultation.v1.ConsultationInternalService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('counsel.consultation.v1.ConsultationInternalService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ConsultationInternalService:
+    """The ConsultationWorkflow's calls: stages, classification, assignment and escalation on its clocks.
+    Only the worker may call them (services/runtime/policy.py).
+    """
+
+    @staticmethod
+    def RecordStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationInternalService/RecordStage',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.RecordStageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClassifyConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationInternalService/ClassifyConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ClassifyConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationInternalService/AssignLawyer',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AssignLawyerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateConsultation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationInternalService/EscalateConsultation',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,16 +39,8 @@ class ConsultationServiceStub:
     """Returns one consultation with its messages and timeline."""
     ListConsultations: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListConsultationsRequest, _consultation_service_pb2.ListConsultationsResponse]
     """Lists the caller's consultations (a client's own, or a lawyer's assigned), newest first."""
-    RecordStage: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.RecordStageRequest, _consultation_service_pb2.RecordStageResponse]
-    """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
     CloseConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseConsultationRequest, _consultation_service_pb2.CloseConsultationResponse]
     """Closes a consultation."""
-    ClassifyConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ClassifyConsultationRequest, _consultation_service_pb2.ClassifyConsultationResponse]
-    """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
-    AssignLawyer: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.AssignLawyerRequest, _consultation_service_pb2.AssignLawyerResponse]
-    """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
-    EscalateConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]
-    """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
     PostMessage: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.PostMessageRequest, _consultation_service_pb2.PostMessageResponse]
     """Adds a message by the client, the assigned lawyer or an agent."""
     ListLawyerQueue: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListLawyerQueueRequest, _consultation_service_pb2.ListLawyerQueueResponse]
@@ -104,16 +96,8 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """Returns one consultation with its messages and timeline."""
     ListConsultations: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListConsultationsRequest, _consultation_service_pb2.ListConsultationsResponse]  # type: ignore[assignment]
     """Lists the caller's consultations (a client's own, or a lawyer's assigned), newest first."""
-    RecordStage: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.RecordStageRequest, _consultation_service_pb2.RecordStageResponse]  # type: ignore[assignment]
-    """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
     CloseConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseConsultationRequest, _consultation_service_pb2.CloseConsultationResponse]  # type: ignore[assignment]
     """Closes a consultation."""
-    ClassifyConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ClassifyConsultationRequest, _consultation_service_pb2.ClassifyConsultationResponse]  # type: ignore[assignment]
-    """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
-    AssignLawyer: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.AssignLawyerRequest, _consultation_service_pb2.AssignLawyerResponse]  # type: ignore[assignment]
-    """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
-    EscalateConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]  # type: ignore[assignment]
-    """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
     PostMessage: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.PostMessageRequest, _consultation_service_pb2.PostMessageResponse]  # type: ignore[assignment]
     """Adds a message by the client, the assigned lawyer or an agent."""
     ListLawyerQueue: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListLawyerQueueRequest, _consultation_service_pb2.ListLawyerQueueResponse]  # type: ignore[assignment]
@@ -186,44 +170,12 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists the caller's consultations (a client's own, or a lawyer's assigned), newest first."""
 
     @_abc_1.abstractmethod
-    def RecordStage(
-        self,
-        request: _consultation_service_pb2.RecordStageRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_consultation_service_pb2.RecordStageResponse, _abc.Awaitable[_consultation_service_pb2.RecordStageResponse]]:
-        """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
-
-    @_abc_1.abstractmethod
     def CloseConsultation(
         self,
         request: _consultation_service_pb2.CloseConsultationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.CloseConsultationResponse, _abc.Awaitable[_consultation_service_pb2.CloseConsultationResponse]]:
         """Closes a consultation."""
-
-    @_abc_1.abstractmethod
-    def ClassifyConsultation(
-        self,
-        request: _consultation_service_pb2.ClassifyConsultationRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_consultation_service_pb2.ClassifyConsultationResponse, _abc.Awaitable[_consultation_service_pb2.ClassifyConsultationResponse]]:
-        """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
-
-    @_abc_1.abstractmethod
-    def AssignLawyer(
-        self,
-        request: _consultation_service_pb2.AssignLawyerRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_consultation_service_pb2.AssignLawyerResponse, _abc.Awaitable[_consultation_service_pb2.AssignLawyerResponse]]:
-        """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
-
-    @_abc_1.abstractmethod
-    def EscalateConsultation(
-        self,
-        request: _consultation_service_pb2.EscalateConsultationRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_consultation_service_pb2.EscalateConsultationResponse, _abc.Awaitable[_consultation_service_pb2.EscalateConsultationResponse]]:
-        """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
 
     @_abc_1.abstractmethod
     def PostMessage(
@@ -377,3 +329,76 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ConsultationInternalServiceStub:
+    """The ConsultationWorkflow's calls: stages, classification, assignment and escalation on its clocks.
+    Only the worker may call them (services/runtime/policy.py).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ConsultationInternalServiceAsyncStub: ...
+    RecordStage: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.RecordStageRequest, _consultation_service_pb2.RecordStageResponse]
+    """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
+    ClassifyConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ClassifyConsultationRequest, _consultation_service_pb2.ClassifyConsultationResponse]
+    """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
+    AssignLawyer: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.AssignLawyerRequest, _consultation_service_pb2.AssignLawyerResponse]
+    """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
+    EscalateConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]
+    """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+
+@_typing.type_check_only
+class ConsultationInternalServiceAsyncStub(ConsultationInternalServiceStub):
+    """The ConsultationWorkflow's calls: stages, classification, assignment and escalation on its clocks.
+    Only the worker may call them (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    RecordStage: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.RecordStageRequest, _consultation_service_pb2.RecordStageResponse]  # type: ignore[assignment]
+    """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
+    ClassifyConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ClassifyConsultationRequest, _consultation_service_pb2.ClassifyConsultationResponse]  # type: ignore[assignment]
+    """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
+    AssignLawyer: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.AssignLawyerRequest, _consultation_service_pb2.AssignLawyerResponse]  # type: ignore[assignment]
+    """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
+    EscalateConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]  # type: ignore[assignment]
+    """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+
+class ConsultationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
+    """The ConsultationWorkflow's calls: stages, classification, assignment and escalation on its clocks.
+    Only the worker may call them (services/runtime/policy.py).
+    """
+
+    @_abc_1.abstractmethod
+    def RecordStage(
+        self,
+        request: _consultation_service_pb2.RecordStageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.RecordStageResponse, _abc.Awaitable[_consultation_service_pb2.RecordStageResponse]]:
+        """Records a stage transition (stage, actor, due time); called by workflow activities. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def ClassifyConsultation(
+        self,
+        request: _consultation_service_pb2.ClassifyConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ClassifyConsultationResponse, _abc.Awaitable[_consultation_service_pb2.ClassifyConsultationResponse]]:
+        """Classifies the stored question's legal nature; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def AssignLawyer(
+        self,
+        request: _consultation_service_pb2.AssignLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.AssignLawyerResponse, _abc.Awaitable[_consultation_service_pb2.AssignLawyerResponse]]:
+        """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def EscalateConsultation(
+        self,
+        request: _consultation_service_pb2.EscalateConsultationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.EscalateConsultationResponse, _abc.Awaitable[_consultation_service_pb2.EscalateConsultationResponse]]:
+        """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+
+def add_ConsultationInternalServiceServicer_to_server(servicer: ConsultationInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -85,16 +85,6 @@ class DocumentsServiceStub:
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionResponse.FromString,
                 _registered_method=True)
-        self.RecordStage = channel.unary_unary(
-                '/counsel.documents.v1.DocumentsService/RecordStage',
-                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.SerializeToString,
-                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageResponse.FromString,
-                _registered_method=True)
-        self.RecordBreach = channel.unary_unary(
-                '/counsel.documents.v1.DocumentsService/RecordBreach',
-                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.SerializeToString,
-                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.FromString,
-                _registered_method=True)
         self.CancelDocumentOrder = channel.unary_unary(
                 '/counsel.documents.v1.DocumentsService/CancelDocumentOrder',
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
@@ -180,20 +170,6 @@ class DocumentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def RecordStage(self, request, context):
-        """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def RecordBreach(self, request, context):
-        """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def CancelDocumentOrder(self, request, context):
         """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
         staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
@@ -255,16 +231,6 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     servicer.StreamVersion,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.StreamVersionResponse.SerializeToString,
-            ),
-            'RecordStage': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordStage,
-                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.FromString,
-                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageResponse.SerializeToString,
-            ),
-            'RecordBreach': grpc.unary_unary_rpc_method_handler(
-                    servicer.RecordBreach,
-                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.FromString,
-                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.SerializeToString,
             ),
             'CancelDocumentOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelDocumentOrder,
@@ -554,6 +520,102 @@ class DocumentsService:
             _registered_method=True)
 
     @staticmethod
+    def CancelDocumentOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/CancelDocumentOrder',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class DocumentsInternalServiceStub:
+    """The DocumentOrderWorkflow's calls: stages and missed deadlines. Only the worker may call them
+    (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RecordStage = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsInternalService/RecordStage',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageResponse.FromString,
+                _registered_method=True)
+        self.RecordBreach = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsInternalService/RecordBreach',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.FromString,
+                _registered_method=True)
+
+
+class DocumentsInternalServiceServicer:
+    """The DocumentOrderWorkflow's calls: stages and missed deadlines. Only the worker may call them
+    (services/runtime/policy.py).
+    """
+
+    def RecordStage(self, request, context):
+        """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordBreach(self, request, context):
+        """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_DocumentsInternalServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RecordStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordStage,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageResponse.SerializeToString,
+            ),
+            'RecordBreach': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordBreach,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'counsel.documents.v1.DocumentsInternalService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('counsel.documents.v1.DocumentsInternalService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class DocumentsInternalService:
+    """The DocumentOrderWorkflow's calls: stages and missed deadlines. Only the worker may call them
+    (services/runtime/policy.py).
+    """
+
+    @staticmethod
     def RecordStage(request,
             target,
             options=(),
@@ -567,7 +629,7 @@ class DocumentsService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/counsel.documents.v1.DocumentsService/RecordStage',
+            '/counsel.documents.v1.DocumentsInternalService/RecordStage',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordStageResponse.FromString,
             options,
@@ -594,36 +656,9 @@ class DocumentsService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/counsel.documents.v1.DocumentsService/RecordBreach',
+            '/counsel.documents.v1.DocumentsInternalService/RecordBreach',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.RecordBreachResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CancelDocumentOrder(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.documents.v1.DocumentsService/CancelDocumentOrder',
-            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
-            counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,10 +61,6 @@ class DocumentsServiceStub:
     """The same file streamed in object-store chunks: the first message carries the version's metadata
     (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
     """
-    RecordStage: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]
-    """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
-    RecordBreach: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]
-    """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
     CancelDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.CancelDocumentOrderRequest, _documents_service_pb2.CancelDocumentOrderResponse]
     """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
     staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
@@ -104,10 +100,6 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     """The same file streamed in object-store chunks: the first message carries the version's metadata
     (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
     """
-    RecordStage: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]  # type: ignore[assignment]
-    """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
-    RecordBreach: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]  # type: ignore[assignment]
-    """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
     CancelDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.CancelDocumentOrderRequest, _documents_service_pb2.CancelDocumentOrderResponse]  # type: ignore[assignment]
     """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
     staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
@@ -206,6 +198,50 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def CancelDocumentOrder(
+        self,
+        request: _documents_service_pb2.CancelDocumentOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.CancelDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.CancelDocumentOrderResponse]]:
+        """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
+        staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
+        on which the payment service refunds the order. Idempotent; refused once completed.
+        """
+
+def add_DocumentsServiceServicer_to_server(servicer: DocumentsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class DocumentsInternalServiceStub:
+    """The DocumentOrderWorkflow's calls: stages and missed deadlines. Only the worker may call them
+    (services/runtime/policy.py).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> DocumentsInternalServiceAsyncStub: ...
+    RecordStage: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]
+    """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
+    RecordBreach: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]
+    """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+
+@_typing.type_check_only
+class DocumentsInternalServiceAsyncStub(DocumentsInternalServiceStub):
+    """The DocumentOrderWorkflow's calls: stages and missed deadlines. Only the worker may call them
+    (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    RecordStage: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordStageRequest, _documents_service_pb2.RecordStageResponse]  # type: ignore[assignment]
+    """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
+    RecordBreach: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]  # type: ignore[assignment]
+    """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+
+class DocumentsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
+    """The DocumentOrderWorkflow's calls: stages and missed deadlines. Only the worker may call them
+    (services/runtime/policy.py).
+    """
+
+    @_abc_1.abstractmethod
     def RecordStage(
         self,
         request: _documents_service_pb2.RecordStageRequest,
@@ -221,15 +257,4 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_documents_service_pb2.RecordBreachResponse, _abc.Awaitable[_documents_service_pb2.RecordBreachResponse]]:
         """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
 
-    @_abc_1.abstractmethod
-    def CancelDocumentOrder(
-        self,
-        request: _documents_service_pb2.CancelDocumentOrderRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_documents_service_pb2.CancelDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.CancelDocumentOrderResponse]]:
-        """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
-        staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
-        on which the payment service refunds the order. Idempotent; refused once completed.
-        """
-
-def add_DocumentsServiceServicer_to_server(servicer: DocumentsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+def add_DocumentsInternalServiceServicer_to_server(servicer: DocumentsInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

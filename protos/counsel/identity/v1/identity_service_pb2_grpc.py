@@ -40,26 +40,6 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LoginRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LoginResponse.FromString,
                 _registered_method=True)
-        self.GetJwks = channel.unary_unary(
-                '/counsel.identity.v1.IdentityService/GetJwks',
-                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksRequest.SerializeToString,
-                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksResponse.FromString,
-                _registered_method=True)
-        self.ListTokenRevocations = channel.unary_unary(
-                '/counsel.identity.v1.IdentityService/ListTokenRevocations',
-                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.SerializeToString,
-                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.FromString,
-                _registered_method=True)
-        self.RotateSigningKey = channel.unary_unary(
-                '/counsel.identity.v1.IdentityService/RotateSigningKey',
-                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.SerializeToString,
-                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.FromString,
-                _registered_method=True)
-        self.GetUser = channel.unary_unary(
-                '/counsel.identity.v1.IdentityService/GetUser',
-                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.SerializeToString,
-                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserResponse.FromString,
-                _registered_method=True)
         self.RequestOtp = channel.unary_unary(
                 '/counsel.identity.v1.IdentityService/RequestOtp',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RequestOtpRequest.SerializeToString,
@@ -170,11 +150,6 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.FromString,
                 _registered_method=True)
-        self.ListUsersByRole = channel.unary_unary(
-                '/counsel.identity.v1.IdentityService/ListUsersByRole',
-                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.SerializeToString,
-                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.FromString,
-                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -183,36 +158,6 @@ class IdentityServiceServicer:
 
     def Login(self, request, context):
         """Authenticates a user with one credential and returns a fresh token pair.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetJwks(self, request, context):
-        """Returns the public keys (JWKS) that verify access tokens.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListTokenRevocations(self, request, context):
-        """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
-        position; every process that verifies tokens polls it so a revocation takes effect within seconds.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def RotateSigningKey(self, request, context):
-        """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
-        per call unless the newest is younger than `min_age_seconds`.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetUser(self, request, context):
-        """Returns one user by id, within the caller's tenant.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -386,15 +331,6 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListUsersByRole(self, request, context):
-        """Internal (notification) or a supervisor: the active users holding a role, with their contact
-        addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
-        members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -402,26 +338,6 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.Login,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LoginRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.LoginResponse.SerializeToString,
-            ),
-            'GetJwks': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetJwks,
-                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksRequest.FromString,
-                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksResponse.SerializeToString,
-            ),
-            'ListTokenRevocations': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListTokenRevocations,
-                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.FromString,
-                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.SerializeToString,
-            ),
-            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
-                    servicer.RotateSigningKey,
-                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.FromString,
-                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.SerializeToString,
-            ),
-            'GetUser': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetUser,
-                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.FromString,
-                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserResponse.SerializeToString,
             ),
             'RequestOtp': grpc.unary_unary_rpc_method_handler(
                     servicer.RequestOtp,
@@ -533,11 +449,6 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenResponse.SerializeToString,
             ),
-            'ListUsersByRole': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListUsersByRole,
-                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.FromString,
-                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.SerializeToString,
-            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'counsel.identity.v1.IdentityService', rpc_method_handlers)
@@ -567,114 +478,6 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/Login',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.LoginRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.LoginResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetJwks(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.identity.v1.IdentityService/GetJwks',
-            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksRequest.SerializeToString,
-            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListTokenRevocations(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.identity.v1.IdentityService/ListTokenRevocations',
-            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.SerializeToString,
-            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RotateSigningKey(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.identity.v1.IdentityService/RotateSigningKey',
-            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.SerializeToString,
-            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetUser(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.identity.v1.IdentityService/GetUser',
-            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.SerializeToString,
-            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1279,6 +1082,241 @@ class IdentityService:
             metadata,
             _registered_method=True)
 
+
+class IdentityInternalServiceStub:
+    """Identity's calls for counsel's own processes: token verification keys and revocations, the signing-key
+    clock, and users' contact details for delivering messages. Never reachable with an end user's or a firm's
+    token (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetJwks = channel.unary_unary(
+                '/counsel.identity.v1.IdentityInternalService/GetJwks',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksResponse.FromString,
+                _registered_method=True)
+        self.ListTokenRevocations = channel.unary_unary(
+                '/counsel.identity.v1.IdentityInternalService/ListTokenRevocations',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.FromString,
+                _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/counsel.identity.v1.IdentityInternalService/RotateSigningKey',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.GetUser = channel.unary_unary(
+                '/counsel.identity.v1.IdentityInternalService/GetUser',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserResponse.FromString,
+                _registered_method=True)
+        self.ListUsersByRole = channel.unary_unary(
+                '/counsel.identity.v1.IdentityInternalService/ListUsersByRole',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.FromString,
+                _registered_method=True)
+
+
+class IdentityInternalServiceServicer:
+    """Identity's calls for counsel's own processes: token verification keys and revocations, the signing-key
+    clock, and users' contact details for delivering messages. Never reachable with an end user's or a firm's
+    token (services/runtime/policy.py).
+    """
+
+    def GetJwks(self, request, context):
+        """Returns the public keys (JWKS) that verify access tokens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokenRevocations(self, request, context):
+        """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
+        position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSigningKey(self, request, context):
+        """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
+        per call unless the newest is younger than `min_age_seconds`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUser(self, request, context):
+        """Returns one user by id, within the caller's tenant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsersByRole(self, request, context):
+        """Internal (notification) or a supervisor: the active users holding a role, with their contact
+        addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+        members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_IdentityInternalServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetJwks': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJwks,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksResponse.SerializeToString,
+            ),
+            'ListTokenRevocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokenRevocations,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.SerializeToString,
+            ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.SerializeToString,
+            ),
+            'GetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUser,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserResponse.SerializeToString,
+            ),
+            'ListUsersByRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsersByRole,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'counsel.identity.v1.IdentityInternalService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('counsel.identity.v1.IdentityInternalService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class IdentityInternalService:
+    """Identity's calls for counsel's own processes: token verification keys and revocations, the signing-key
+    clock, and users' contact details for delivering messages. Never reachable with an end user's or a firm's
+    token (services/runtime/policy.py).
+    """
+
+    @staticmethod
+    def GetJwks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityInternalService/GetJwks',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokenRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityInternalService/ListTokenRevocations',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListTokenRevocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityInternalService/RotateSigningKey',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RotateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityInternalService/GetUser',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
     @staticmethod
     def ListUsersByRole(request,
             target,
@@ -1293,7 +1331,7 @@ class IdentityService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/counsel.identity.v1.IdentityService/ListUsersByRole',
+            '/counsel.identity.v1.IdentityInternalService/ListUsersByRole',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.FromString,
             options,

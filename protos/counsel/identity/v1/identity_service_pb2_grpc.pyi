@@ -35,18 +35,6 @@ class IdentityServiceStub:
     def __new__(cls, channel: _aio.Channel) -> IdentityServiceAsyncStub: ...
     Login: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.LoginRequest, _identity_service_pb2.LoginResponse]
     """Authenticates a user with one credential and returns a fresh token pair."""
-    GetJwks: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetJwksRequest, _identity_service_pb2.GetJwksResponse]
-    """Returns the public keys (JWKS) that verify access tokens."""
-    ListTokenRevocations: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListTokenRevocationsRequest, _identity_service_pb2.ListTokenRevocationsResponse]
-    """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
-    position; every process that verifies tokens polls it so a revocation takes effect within seconds.
-    """
-    RotateSigningKey: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RotateSigningKeyRequest, _identity_service_pb2.RotateSigningKeyResponse]
-    """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
-    per call unless the newest is younger than `min_age_seconds`.
-    """
-    GetUser: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]
-    """Returns one user by id, within the caller's tenant."""
     RequestOtp: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RequestOtpRequest, _identity_service_pb2.RequestOtpResponse]
     """Sends a 6-digit one-time code to a phone (SMS) or an e-mail address. Rate limited per destination
     and per client IP (RESOURCE_EXHAUSTED with retry_after_seconds); never says whether the destination
@@ -116,11 +104,6 @@ class IdentityServiceStub:
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
     fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
     """
-    ListUsersByRole: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListUsersByRoleRequest, _identity_service_pb2.ListUsersByRoleResponse]
-    """Internal (notification) or a supervisor: the active users holding a role, with their contact
-    addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
-    members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
-    """
 
 @_typing.type_check_only
 class IdentityServiceAsyncStub(IdentityServiceStub):
@@ -129,18 +112,6 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Login: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.LoginRequest, _identity_service_pb2.LoginResponse]  # type: ignore[assignment]
     """Authenticates a user with one credential and returns a fresh token pair."""
-    GetJwks: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetJwksRequest, _identity_service_pb2.GetJwksResponse]  # type: ignore[assignment]
-    """Returns the public keys (JWKS) that verify access tokens."""
-    ListTokenRevocations: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListTokenRevocationsRequest, _identity_service_pb2.ListTokenRevocationsResponse]  # type: ignore[assignment]
-    """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
-    position; every process that verifies tokens polls it so a revocation takes effect within seconds.
-    """
-    RotateSigningKey: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RotateSigningKeyRequest, _identity_service_pb2.RotateSigningKeyResponse]  # type: ignore[assignment]
-    """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
-    per call unless the newest is younger than `min_age_seconds`.
-    """
-    GetUser: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]  # type: ignore[assignment]
-    """Returns one user by id, within the caller's tenant."""
     RequestOtp: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RequestOtpRequest, _identity_service_pb2.RequestOtpResponse]  # type: ignore[assignment]
     """Sends a 6-digit one-time code to a phone (SMS) or an e-mail address. Rate limited per destination
     and per client IP (RESOURCE_EXHAUSTED with retry_after_seconds); never says whether the destination
@@ -210,11 +181,6 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
     fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
     """
-    ListUsersByRole: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListUsersByRoleRequest, _identity_service_pb2.ListUsersByRoleResponse]  # type: ignore[assignment]
-    """Internal (notification) or a supervisor: the active users holding a role, with their contact
-    addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
-    members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
-    """
 
 class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Users, tenants, credentials and tokens. Issues the JWTs the gateway verifies."""
@@ -226,42 +192,6 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.LoginResponse, _abc.Awaitable[_identity_service_pb2.LoginResponse]]:
         """Authenticates a user with one credential and returns a fresh token pair."""
-
-    @_abc_1.abstractmethod
-    def GetJwks(
-        self,
-        request: _identity_service_pb2.GetJwksRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_identity_service_pb2.GetJwksResponse, _abc.Awaitable[_identity_service_pb2.GetJwksResponse]]:
-        """Returns the public keys (JWKS) that verify access tokens."""
-
-    @_abc_1.abstractmethod
-    def ListTokenRevocations(
-        self,
-        request: _identity_service_pb2.ListTokenRevocationsRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_identity_service_pb2.ListTokenRevocationsResponse, _abc.Awaitable[_identity_service_pb2.ListTokenRevocationsResponse]]:
-        """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
-        position; every process that verifies tokens polls it so a revocation takes effect within seconds.
-        """
-
-    @_abc_1.abstractmethod
-    def RotateSigningKey(
-        self,
-        request: _identity_service_pb2.RotateSigningKeyRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_identity_service_pb2.RotateSigningKeyResponse, _abc.Awaitable[_identity_service_pb2.RotateSigningKeyResponse]]:
-        """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
-        per call unless the newest is younger than `min_age_seconds`.
-        """
-
-    @_abc_1.abstractmethod
-    def GetUser(
-        self,
-        request: _identity_service_pb2.GetUserRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_identity_service_pb2.GetUserResponse, _abc.Awaitable[_identity_service_pb2.GetUserResponse]]:
-        """Returns one user by id, within the caller's tenant."""
 
     @_abc_1.abstractmethod
     def RequestOtp(
@@ -464,6 +394,104 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
         """
 
+def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class IdentityInternalServiceStub:
+    """Identity's calls for counsel's own processes: token verification keys and revocations, the signing-key
+    clock, and users' contact details for delivering messages. Never reachable with an end user's or a firm's
+    token (services/runtime/policy.py).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> IdentityInternalServiceAsyncStub: ...
+    GetJwks: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetJwksRequest, _identity_service_pb2.GetJwksResponse]
+    """Returns the public keys (JWKS) that verify access tokens."""
+    ListTokenRevocations: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListTokenRevocationsRequest, _identity_service_pb2.ListTokenRevocationsResponse]
+    """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
+    position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+    """
+    RotateSigningKey: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RotateSigningKeyRequest, _identity_service_pb2.RotateSigningKeyResponse]
+    """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
+    per call unless the newest is younger than `min_age_seconds`.
+    """
+    GetUser: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]
+    """Returns one user by id, within the caller's tenant."""
+    ListUsersByRole: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListUsersByRoleRequest, _identity_service_pb2.ListUsersByRoleResponse]
+    """Internal (notification) or a supervisor: the active users holding a role, with their contact
+    addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+    members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
+    """
+
+@_typing.type_check_only
+class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
+    """Identity's calls for counsel's own processes: token verification keys and revocations, the signing-key
+    clock, and users' contact details for delivering messages. Never reachable with an end user's or a firm's
+    token (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetJwks: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetJwksRequest, _identity_service_pb2.GetJwksResponse]  # type: ignore[assignment]
+    """Returns the public keys (JWKS) that verify access tokens."""
+    ListTokenRevocations: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListTokenRevocationsRequest, _identity_service_pb2.ListTokenRevocationsResponse]  # type: ignore[assignment]
+    """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
+    position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+    """
+    RotateSigningKey: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RotateSigningKeyRequest, _identity_service_pb2.RotateSigningKeyResponse]  # type: ignore[assignment]
+    """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
+    per call unless the newest is younger than `min_age_seconds`.
+    """
+    GetUser: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetUserRequest, _identity_service_pb2.GetUserResponse]  # type: ignore[assignment]
+    """Returns one user by id, within the caller's tenant."""
+    ListUsersByRole: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListUsersByRoleRequest, _identity_service_pb2.ListUsersByRoleResponse]  # type: ignore[assignment]
+    """Internal (notification) or a supervisor: the active users holding a role, with their contact
+    addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
+    members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
+    """
+
+class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Identity's calls for counsel's own processes: token verification keys and revocations, the signing-key
+    clock, and users' contact details for delivering messages. Never reachable with an end user's or a firm's
+    token (services/runtime/policy.py).
+    """
+
+    @_abc_1.abstractmethod
+    def GetJwks(
+        self,
+        request: _identity_service_pb2.GetJwksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.GetJwksResponse, _abc.Awaitable[_identity_service_pb2.GetJwksResponse]]:
+        """Returns the public keys (JWKS) that verify access tokens."""
+
+    @_abc_1.abstractmethod
+    def ListTokenRevocations(
+        self,
+        request: _identity_service_pb2.ListTokenRevocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListTokenRevocationsResponse, _abc.Awaitable[_identity_service_pb2.ListTokenRevocationsResponse]]:
+        """Access tokens revoked before they expire (logout, a role change, a stolen session, erasure), after a
+        position; every process that verifies tokens polls it so a revocation takes effect within seconds.
+        """
+
+    @_abc_1.abstractmethod
+    def RotateSigningKey(
+        self,
+        request: _identity_service_pb2.RotateSigningKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RotateSigningKeyResponse, _abc.Awaitable[_identity_service_pb2.RotateSigningKeyResponse]]:
+        """Publishes a new signing key and signs with it a little later (the workflow's rotation clock); one key
+        per call unless the newest is younger than `min_age_seconds`.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUser(
+        self,
+        request: _identity_service_pb2.GetUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.GetUserResponse, _abc.Awaitable[_identity_service_pb2.GetUserResponse]]:
+        """Returns one user by id, within the caller's tenant."""
+
     @_abc_1.abstractmethod
     def ListUsersByRole(
         self,
@@ -475,4 +503,4 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
         """
 
-def add_IdentityServiceServicer_to_server(servicer: IdentityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+def add_IdentityInternalServiceServicer_to_server(servicer: IdentityInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

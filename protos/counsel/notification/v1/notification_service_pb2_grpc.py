@@ -45,11 +45,6 @@ class NotificationServiceStub:
                 request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.MarkNotificationReadRequest.SerializeToString,
                 response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.MarkNotificationReadResponse.FromString,
                 _registered_method=True)
-        self.ListDevOutbox = channel.unary_unary(
-                '/counsel.notification.v1.NotificationService/ListDevOutbox',
-                request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxRequest.SerializeToString,
-                response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxResponse.FromString,
-                _registered_method=True)
         self.GetPreferences = channel.unary_unary(
                 '/counsel.notification.v1.NotificationService/GetPreferences',
                 request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.GetPreferencesRequest.SerializeToString,
@@ -64,11 +59,6 @@ class NotificationServiceStub:
                 '/counsel.notification.v1.NotificationService/ListDeliveries',
                 request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.FromString,
-                _registered_method=True)
-        self.SendDirect = channel.unary_unary(
-                '/counsel.notification.v1.NotificationService/SendDirect',
-                request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectRequest.SerializeToString,
-                response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectResponse.FromString,
                 _registered_method=True)
 
 
@@ -85,13 +75,6 @@ class NotificationServiceServicer:
 
     def MarkNotificationRead(self, request, context):
         """Marks one of the caller's notifications read; idempotent.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListDevOutbox(self, request, context):
-        """Lists messages captured by the development outbox instead of being sent (dev and tests only).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -118,15 +101,6 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def SendDirect(self, request, context):
-        """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
-        Internal: refused for calls carrying a user token. In dev and test the message is captured by the
-        development outbox instead of being sent.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,11 +113,6 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.MarkNotificationRead,
                     request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.MarkNotificationReadRequest.FromString,
                     response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.MarkNotificationReadResponse.SerializeToString,
-            ),
-            'ListDevOutbox': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListDevOutbox,
-                    request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxRequest.FromString,
-                    response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxResponse.SerializeToString,
             ),
             'GetPreferences': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPreferences,
@@ -159,11 +128,6 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.SerializeToString,
-            ),
-            'SendDirect': grpc.unary_unary_rpc_method_handler(
-                    servicer.SendDirect,
-                    request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectRequest.FromString,
-                    response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -221,33 +185,6 @@ class NotificationService:
             '/counsel.notification.v1.NotificationService/MarkNotificationRead',
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.MarkNotificationReadRequest.SerializeToString,
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.MarkNotificationReadResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListDevOutbox(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.notification.v1.NotificationService/ListDevOutbox',
-            counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxRequest.SerializeToString,
-            counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -339,6 +276,104 @@ class NotificationService:
             metadata,
             _registered_method=True)
 
+
+class NotificationInternalServiceStub:
+    """Notification's calls for counsel's own processes: messages from the platform's own sender (identity)
+    and the dev outbox (the gateway, in dev and test only). services/runtime/policy.py says who.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListDevOutbox = channel.unary_unary(
+                '/counsel.notification.v1.NotificationInternalService/ListDevOutbox',
+                request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxRequest.SerializeToString,
+                response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxResponse.FromString,
+                _registered_method=True)
+        self.SendDirect = channel.unary_unary(
+                '/counsel.notification.v1.NotificationInternalService/SendDirect',
+                request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectRequest.SerializeToString,
+                response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectResponse.FromString,
+                _registered_method=True)
+
+
+class NotificationInternalServiceServicer:
+    """Notification's calls for counsel's own processes: messages from the platform's own sender (identity)
+    and the dev outbox (the gateway, in dev and test only). services/runtime/policy.py says who.
+    """
+
+    def ListDevOutbox(self, request, context):
+        """Lists messages captured by the development outbox instead of being sent (dev and tests only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendDirect(self, request, context):
+        """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+        Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+        development outbox instead of being sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_NotificationInternalServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListDevOutbox': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDevOutbox,
+                    request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxRequest.FromString,
+                    response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxResponse.SerializeToString,
+            ),
+            'SendDirect': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendDirect,
+                    request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectRequest.FromString,
+                    response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'counsel.notification.v1.NotificationInternalService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('counsel.notification.v1.NotificationInternalService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class NotificationInternalService:
+    """Notification's calls for counsel's own processes: messages from the platform's own sender (identity)
+    and the dev outbox (the gateway, in dev and test only). services/runtime/policy.py says who.
+    """
+
+    @staticmethod
+    def ListDevOutbox(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.notification.v1.NotificationInternalService/ListDevOutbox',
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxRequest.SerializeToString,
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDevOutboxResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
     @staticmethod
     def SendDirect(request,
             target,
@@ -353,7 +388,7 @@ class NotificationService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/counsel.notification.v1.NotificationService/SendDirect',
+            '/counsel.notification.v1.NotificationInternalService/SendDirect',
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectRequest.SerializeToString,
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.SendDirectResponse.FromString,
             options,

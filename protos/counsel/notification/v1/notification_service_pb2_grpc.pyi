@@ -37,19 +37,12 @@ class NotificationServiceStub:
     """Lists the caller's in-app notifications, newest first."""
     MarkNotificationRead: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.MarkNotificationReadRequest, _notification_service_pb2.MarkNotificationReadResponse]
     """Marks one of the caller's notifications read; idempotent."""
-    ListDevOutbox: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDevOutboxRequest, _notification_service_pb2.ListDevOutboxResponse]
-    """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
     GetPreferences: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.GetPreferencesRequest, _notification_service_pb2.GetPreferencesResponse]
     """The caller's channel choices, quiet hours, language and marketing consent (defaults when never set)."""
     UpdatePreferences: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.UpdatePreferencesRequest, _notification_service_pb2.UpdatePreferencesResponse]
     """Replaces the caller's preferences; consent keeps the time it was first given."""
     ListDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]
     """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
-    SendDirect: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.SendDirectRequest, _notification_service_pb2.SendDirectResponse]
-    """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
-    Internal: refused for calls carrying a user token. In dev and test the message is captured by the
-    development outbox instead of being sent.
-    """
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -60,19 +53,12 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     """Lists the caller's in-app notifications, newest first."""
     MarkNotificationRead: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.MarkNotificationReadRequest, _notification_service_pb2.MarkNotificationReadResponse]  # type: ignore[assignment]
     """Marks one of the caller's notifications read; idempotent."""
-    ListDevOutbox: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDevOutboxRequest, _notification_service_pb2.ListDevOutboxResponse]  # type: ignore[assignment]
-    """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
     GetPreferences: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.GetPreferencesRequest, _notification_service_pb2.GetPreferencesResponse]  # type: ignore[assignment]
     """The caller's channel choices, quiet hours, language and marketing consent (defaults when never set)."""
     UpdatePreferences: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.UpdatePreferencesRequest, _notification_service_pb2.UpdatePreferencesResponse]  # type: ignore[assignment]
     """Replaces the caller's preferences; consent keeps the time it was first given."""
     ListDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
-    SendDirect: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.SendDirectRequest, _notification_service_pb2.SendDirectResponse]  # type: ignore[assignment]
-    """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
-    Internal: refused for calls carrying a user token. In dev and test the message is captured by the
-    development outbox instead of being sent.
-    """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     """In-app inbox and outbound notifications (e-mail, SMS)."""
@@ -92,14 +78,6 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notification_service_pb2.MarkNotificationReadResponse, _abc.Awaitable[_notification_service_pb2.MarkNotificationReadResponse]]:
         """Marks one of the caller's notifications read; idempotent."""
-
-    @_abc_1.abstractmethod
-    def ListDevOutbox(
-        self,
-        request: _notification_service_pb2.ListDevOutboxRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_notification_service_pb2.ListDevOutboxResponse, _abc.Awaitable[_notification_service_pb2.ListDevOutboxResponse]]:
-        """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
 
     @_abc_1.abstractmethod
     def GetPreferences(
@@ -125,6 +103,53 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_notification_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_notification_service_pb2.ListDeliveriesResponse]]:
         """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
 
+def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class NotificationInternalServiceStub:
+    """Notification's calls for counsel's own processes: messages from the platform's own sender (identity)
+    and the dev outbox (the gateway, in dev and test only). services/runtime/policy.py says who.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> NotificationInternalServiceAsyncStub: ...
+    ListDevOutbox: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDevOutboxRequest, _notification_service_pb2.ListDevOutboxResponse]
+    """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
+    SendDirect: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.SendDirectRequest, _notification_service_pb2.SendDirectResponse]
+    """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+    Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+    development outbox instead of being sent.
+    """
+
+@_typing.type_check_only
+class NotificationInternalServiceAsyncStub(NotificationInternalServiceStub):
+    """Notification's calls for counsel's own processes: messages from the platform's own sender (identity)
+    and the dev outbox (the gateway, in dev and test only). services/runtime/policy.py says who.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListDevOutbox: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDevOutboxRequest, _notification_service_pb2.ListDevOutboxResponse]  # type: ignore[assignment]
+    """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
+    SendDirect: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.SendDirectRequest, _notification_service_pb2.SendDirectResponse]  # type: ignore[assignment]
+    """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
+    Internal: refused for calls carrying a user token. In dev and test the message is captured by the
+    development outbox instead of being sent.
+    """
+
+class NotificationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Notification's calls for counsel's own processes: messages from the platform's own sender (identity)
+    and the dev outbox (the gateway, in dev and test only). services/runtime/policy.py says who.
+    """
+
+    @_abc_1.abstractmethod
+    def ListDevOutbox(
+        self,
+        request: _notification_service_pb2.ListDevOutboxRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.ListDevOutboxResponse, _abc.Awaitable[_notification_service_pb2.ListDevOutboxResponse]]:
+        """Lists messages captured by the development outbox instead of being sent (dev and tests only)."""
+
     @_abc_1.abstractmethod
     def SendDirect(
         self,
@@ -136,4 +161,4 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
         development outbox instead of being sent.
         """
 
-def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+def add_NotificationInternalServiceServicer_to_server(servicer: NotificationInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -65,35 +65,10 @@ class PaymentServiceStub:
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentResponse.FromString,
                 _registered_method=True)
-        self.HandleNotification = channel.unary_unary(
-                '/counsel.payment.v1.PaymentService/HandleNotification',
-                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationRequest.SerializeToString,
-                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationResponse.FromString,
-                _registered_method=True)
-        self.SandboxPay = channel.unary_unary(
-                '/counsel.payment.v1.PaymentService/SandboxPay',
-                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayRequest.SerializeToString,
-                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayResponse.FromString,
-                _registered_method=True)
-        self.ExpireOrder = channel.unary_unary(
-                '/counsel.payment.v1.PaymentService/ExpireOrder',
-                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderRequest.SerializeToString,
-                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderResponse.FromString,
-                _registered_method=True)
-        self.AdvanceOrder = channel.unary_unary(
-                '/counsel.payment.v1.PaymentService/AdvanceOrder',
-                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderRequest.SerializeToString,
-                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderResponse.FromString,
-                _registered_method=True)
         self.RefundOrder = channel.unary_unary(
                 '/counsel.payment.v1.PaymentService/RefundOrder',
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderResponse.FromString,
-                _registered_method=True)
-        self.IssueVoucher = channel.unary_unary(
-                '/counsel.payment.v1.PaymentService/IssueVoucher',
-                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherRequest.SerializeToString,
-                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherResponse.FromString,
                 _registered_method=True)
         self.GetVoucher = channel.unary_unary(
                 '/counsel.payment.v1.PaymentService/GetVoucher',
@@ -109,11 +84,6 @@ class PaymentServiceStub:
                 '/counsel.payment.v1.PaymentService/VerifyLedger',
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerResponse.FromString,
-                _registered_method=True)
-        self.IssueInvoice = channel.unary_unary(
-                '/counsel.payment.v1.PaymentService/IssueInvoice',
-                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
-                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
                 _registered_method=True)
         self.GetInvoice = channel.unary_unary(
                 '/counsel.payment.v1.PaymentService/GetInvoice',
@@ -169,43 +139,8 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def HandleNotification(self, request, context):
-        """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def SandboxPay(self, request, context):
-        """The sandbox provider's customer pays (dev and test only); the signed notification follows.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ExpireOrder(self, request, context):
-        """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def AdvanceOrder(self, request, context):
-        """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def RefundOrder(self, request, context):
         """Refunds an order in full or in part (agent, or the order's workflow as compensation).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def IssueVoucher(self, request, context):
-        """Issues the order's digital voucher once (workflow only); idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -227,13 +162,6 @@ class PaymentServiceServicer:
 
     def VerifyLedger(self, request, context):
         """Walks the hash-chained payment ledger and reports the first broken link (supervisor).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def IssueInvoice(self, request, context):
-        """Issues the order's invoice PDF once and stores it (workflow only); idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -279,35 +207,10 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.CreatePaymentResponse.SerializeToString,
             ),
-            'HandleNotification': grpc.unary_unary_rpc_method_handler(
-                    servicer.HandleNotification,
-                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationRequest.FromString,
-                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationResponse.SerializeToString,
-            ),
-            'SandboxPay': grpc.unary_unary_rpc_method_handler(
-                    servicer.SandboxPay,
-                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayRequest.FromString,
-                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayResponse.SerializeToString,
-            ),
-            'ExpireOrder': grpc.unary_unary_rpc_method_handler(
-                    servicer.ExpireOrder,
-                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderRequest.FromString,
-                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderResponse.SerializeToString,
-            ),
-            'AdvanceOrder': grpc.unary_unary_rpc_method_handler(
-                    servicer.AdvanceOrder,
-                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderRequest.FromString,
-                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderResponse.SerializeToString,
-            ),
             'RefundOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.RefundOrder,
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderResponse.SerializeToString,
-            ),
-            'IssueVoucher': grpc.unary_unary_rpc_method_handler(
-                    servicer.IssueVoucher,
-                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherRequest.FromString,
-                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherResponse.SerializeToString,
             ),
             'GetVoucher': grpc.unary_unary_rpc_method_handler(
                     servicer.GetVoucher,
@@ -323,11 +226,6 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.VerifyLedger,
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.VerifyLedgerResponse.SerializeToString,
-            ),
-            'IssueInvoice': grpc.unary_unary_rpc_method_handler(
-                    servicer.IssueInvoice,
-                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.FromString,
-                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.SerializeToString,
             ),
             'GetInvoice': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInvoice,
@@ -509,114 +407,6 @@ class PaymentService:
             _registered_method=True)
 
     @staticmethod
-    def HandleNotification(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.payment.v1.PaymentService/HandleNotification',
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationRequest.SerializeToString,
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def SandboxPay(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.payment.v1.PaymentService/SandboxPay',
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayRequest.SerializeToString,
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ExpireOrder(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.payment.v1.PaymentService/ExpireOrder',
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderRequest.SerializeToString,
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def AdvanceOrder(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.payment.v1.PaymentService/AdvanceOrder',
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderRequest.SerializeToString,
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
     def RefundOrder(request,
             target,
             options=(),
@@ -633,33 +423,6 @@ class PaymentService:
             '/counsel.payment.v1.PaymentService/RefundOrder',
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderRequest.SerializeToString,
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.RefundOrderResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def IssueVoucher(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.payment.v1.PaymentService/IssueVoucher',
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherRequest.SerializeToString,
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -752,33 +515,6 @@ class PaymentService:
             _registered_method=True)
 
     @staticmethod
-    def IssueInvoice(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/counsel.payment.v1.PaymentService/IssueInvoice',
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
-            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
     def GetInvoice(request,
             target,
             options=(),
@@ -795,6 +531,308 @@ class PaymentService:
             '/counsel.payment.v1.PaymentService/GetInvoice',
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceRequest.SerializeToString,
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class PaymentInternalServiceStub:
+    """Payment's calls for counsel's own processes: providers' notifications and the sandbox pay page as the
+    gateway relays them, and the OrderWorkflow's expiry, progress, voucher and invoice. Never reachable with
+    an end user's or a firm's token (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.HandleNotification = channel.unary_unary(
+                '/counsel.payment.v1.PaymentInternalService/HandleNotification',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationResponse.FromString,
+                _registered_method=True)
+        self.SandboxPay = channel.unary_unary(
+                '/counsel.payment.v1.PaymentInternalService/SandboxPay',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayResponse.FromString,
+                _registered_method=True)
+        self.ExpireOrder = channel.unary_unary(
+                '/counsel.payment.v1.PaymentInternalService/ExpireOrder',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderResponse.FromString,
+                _registered_method=True)
+        self.AdvanceOrder = channel.unary_unary(
+                '/counsel.payment.v1.PaymentInternalService/AdvanceOrder',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderResponse.FromString,
+                _registered_method=True)
+        self.IssueVoucher = channel.unary_unary(
+                '/counsel.payment.v1.PaymentInternalService/IssueVoucher',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherResponse.FromString,
+                _registered_method=True)
+        self.IssueInvoice = channel.unary_unary(
+                '/counsel.payment.v1.PaymentInternalService/IssueInvoice',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
+                _registered_method=True)
+
+
+class PaymentInternalServiceServicer:
+    """Payment's calls for counsel's own processes: providers' notifications and the sandbox pay page as the
+    gateway relays them, and the OrderWorkflow's expiry, progress, voucher and invoice. Never reachable with
+    an end user's or a firm's token (services/runtime/policy.py).
+    """
+
+    def HandleNotification(self, request, context):
+        """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SandboxPay(self, request, context):
+        """The sandbox provider's customer pays (dev and test only); the signed notification follows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExpireOrder(self, request, context):
+        """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdvanceOrder(self, request, context):
+        """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueVoucher(self, request, context):
+        """Issues the order's digital voucher once (workflow only); idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueInvoice(self, request, context):
+        """Issues the order's invoice PDF once and stores it (workflow only); idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PaymentInternalServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'HandleNotification': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandleNotification,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationResponse.SerializeToString,
+            ),
+            'SandboxPay': grpc.unary_unary_rpc_method_handler(
+                    servicer.SandboxPay,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayResponse.SerializeToString,
+            ),
+            'ExpireOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpireOrder,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderResponse.SerializeToString,
+            ),
+            'AdvanceOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdvanceOrder,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderResponse.SerializeToString,
+            ),
+            'IssueVoucher': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueVoucher,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherResponse.SerializeToString,
+            ),
+            'IssueInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueInvoice,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'counsel.payment.v1.PaymentInternalService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('counsel.payment.v1.PaymentInternalService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PaymentInternalService:
+    """Payment's calls for counsel's own processes: providers' notifications and the sandbox pay page as the
+    gateway relays them, and the OrderWorkflow's expiry, progress, voucher and invoice. Never reachable with
+    an end user's or a firm's token (services/runtime/policy.py).
+    """
+
+    @staticmethod
+    def HandleNotification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentInternalService/HandleNotification',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.HandleNotificationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SandboxPay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentInternalService/SandboxPay',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.SandboxPayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpireOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentInternalService/ExpireOrder',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExpireOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdvanceOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentInternalService/AdvanceOrder',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.AdvanceOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueVoucher(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentInternalService/IssueVoucher',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueVoucherResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentInternalService/IssueInvoice',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,26 +47,14 @@ class PaymentServiceStub:
     """Cancels an unpaid order (its client, an agent, or the order's workflow)."""
     CreatePayment: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.CreatePaymentRequest, _payment_service_pb2.CreatePaymentResponse]
     """Starts paying an order with one provider; returns where the client pays."""
-    HandleNotification: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.HandleNotificationRequest, _payment_service_pb2.HandleNotificationResponse]
-    """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated)."""
-    SandboxPay: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.SandboxPayRequest, _payment_service_pb2.SandboxPayResponse]
-    """The sandbox provider's customer pays (dev and test only); the signed notification follows."""
-    ExpireOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ExpireOrderRequest, _payment_service_pb2.ExpireOrderResponse]
-    """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only)."""
-    AdvanceOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.AdvanceOrderRequest, _payment_service_pb2.AdvanceOrderResponse]
-    """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only)."""
     RefundOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.RefundOrderRequest, _payment_service_pb2.RefundOrderResponse]
     """Refunds an order in full or in part (agent, or the order's workflow as compensation)."""
-    IssueVoucher: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.IssueVoucherRequest, _payment_service_pb2.IssueVoucherResponse]
-    """Issues the order's digital voucher once (workflow only); idempotent."""
     GetVoucher: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetVoucherRequest, _payment_service_pb2.GetVoucherResponse]
     """Returns the order's voucher (its client or staff)."""
     VerifyVoucher: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyVoucherRequest, _payment_service_pb2.VerifyVoucherResponse]
     """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code."""
     VerifyLedger: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyLedgerRequest, _payment_service_pb2.VerifyLedgerResponse]
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
-    IssueInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]
-    """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
     GetInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]
     """Returns the order's invoice with its PDF (its client or staff)."""
 
@@ -89,26 +77,14 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """Cancels an unpaid order (its client, an agent, or the order's workflow)."""
     CreatePayment: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.CreatePaymentRequest, _payment_service_pb2.CreatePaymentResponse]  # type: ignore[assignment]
     """Starts paying an order with one provider; returns where the client pays."""
-    HandleNotification: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.HandleNotificationRequest, _payment_service_pb2.HandleNotificationResponse]  # type: ignore[assignment]
-    """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated)."""
-    SandboxPay: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.SandboxPayRequest, _payment_service_pb2.SandboxPayResponse]  # type: ignore[assignment]
-    """The sandbox provider's customer pays (dev and test only); the signed notification follows."""
-    ExpireOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ExpireOrderRequest, _payment_service_pb2.ExpireOrderResponse]  # type: ignore[assignment]
-    """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only)."""
-    AdvanceOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.AdvanceOrderRequest, _payment_service_pb2.AdvanceOrderResponse]  # type: ignore[assignment]
-    """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only)."""
     RefundOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.RefundOrderRequest, _payment_service_pb2.RefundOrderResponse]  # type: ignore[assignment]
     """Refunds an order in full or in part (agent, or the order's workflow as compensation)."""
-    IssueVoucher: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.IssueVoucherRequest, _payment_service_pb2.IssueVoucherResponse]  # type: ignore[assignment]
-    """Issues the order's digital voucher once (workflow only); idempotent."""
     GetVoucher: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetVoucherRequest, _payment_service_pb2.GetVoucherResponse]  # type: ignore[assignment]
     """Returns the order's voucher (its client or staff)."""
     VerifyVoucher: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyVoucherRequest, _payment_service_pb2.VerifyVoucherResponse]  # type: ignore[assignment]
     """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code."""
     VerifyLedger: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.VerifyLedgerRequest, _payment_service_pb2.VerifyLedgerResponse]  # type: ignore[assignment]
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
-    IssueInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]  # type: ignore[assignment]
-    """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
     GetInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]  # type: ignore[assignment]
     """Returns the order's invoice with its PDF (its client or staff)."""
 
@@ -166,6 +142,98 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         """Starts paying an order with one provider; returns where the client pays."""
 
     @_abc_1.abstractmethod
+    def RefundOrder(
+        self,
+        request: _payment_service_pb2.RefundOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.RefundOrderResponse, _abc.Awaitable[_payment_service_pb2.RefundOrderResponse]]:
+        """Refunds an order in full or in part (agent, or the order's workflow as compensation)."""
+
+    @_abc_1.abstractmethod
+    def GetVoucher(
+        self,
+        request: _payment_service_pb2.GetVoucherRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.GetVoucherResponse, _abc.Awaitable[_payment_service_pb2.GetVoucherResponse]]:
+        """Returns the order's voucher (its client or staff)."""
+
+    @_abc_1.abstractmethod
+    def VerifyVoucher(
+        self,
+        request: _payment_service_pb2.VerifyVoucherRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.VerifyVoucherResponse, _abc.Awaitable[_payment_service_pb2.VerifyVoucherResponse]]:
+        """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code."""
+
+    @_abc_1.abstractmethod
+    def VerifyLedger(
+        self,
+        request: _payment_service_pb2.VerifyLedgerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.VerifyLedgerResponse, _abc.Awaitable[_payment_service_pb2.VerifyLedgerResponse]]:
+        """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
+
+    @_abc_1.abstractmethod
+    def GetInvoice(
+        self,
+        request: _payment_service_pb2.GetInvoiceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.GetInvoiceResponse, _abc.Awaitable[_payment_service_pb2.GetInvoiceResponse]]:
+        """Returns the order's invoice with its PDF (its client or staff)."""
+
+def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class PaymentInternalServiceStub:
+    """Payment's calls for counsel's own processes: providers' notifications and the sandbox pay page as the
+    gateway relays them, and the OrderWorkflow's expiry, progress, voucher and invoice. Never reachable with
+    an end user's or a firm's token (services/runtime/policy.py).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> PaymentInternalServiceAsyncStub: ...
+    HandleNotification: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.HandleNotificationRequest, _payment_service_pb2.HandleNotificationResponse]
+    """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated)."""
+    SandboxPay: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.SandboxPayRequest, _payment_service_pb2.SandboxPayResponse]
+    """The sandbox provider's customer pays (dev and test only); the signed notification follows."""
+    ExpireOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ExpireOrderRequest, _payment_service_pb2.ExpireOrderResponse]
+    """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only)."""
+    AdvanceOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.AdvanceOrderRequest, _payment_service_pb2.AdvanceOrderResponse]
+    """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only)."""
+    IssueVoucher: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.IssueVoucherRequest, _payment_service_pb2.IssueVoucherResponse]
+    """Issues the order's digital voucher once (workflow only); idempotent."""
+    IssueInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]
+    """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
+
+@_typing.type_check_only
+class PaymentInternalServiceAsyncStub(PaymentInternalServiceStub):
+    """Payment's calls for counsel's own processes: providers' notifications and the sandbox pay page as the
+    gateway relays them, and the OrderWorkflow's expiry, progress, voucher and invoice. Never reachable with
+    an end user's or a firm's token (services/runtime/policy.py).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    HandleNotification: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.HandleNotificationRequest, _payment_service_pb2.HandleNotificationResponse]  # type: ignore[assignment]
+    """Verifies and applies a provider's asynchronous notification (called by the gateway, unauthenticated)."""
+    SandboxPay: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.SandboxPayRequest, _payment_service_pb2.SandboxPayResponse]  # type: ignore[assignment]
+    """The sandbox provider's customer pays (dev and test only); the signed notification follows."""
+    ExpireOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ExpireOrderRequest, _payment_service_pb2.ExpireOrderResponse]  # type: ignore[assignment]
+    """An unpaid order's deadline passed: re-queries the providers, then pays or cancels it (workflow only)."""
+    AdvanceOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.AdvanceOrderRequest, _payment_service_pb2.AdvanceOrderResponse]  # type: ignore[assignment]
+    """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only)."""
+    IssueVoucher: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.IssueVoucherRequest, _payment_service_pb2.IssueVoucherResponse]  # type: ignore[assignment]
+    """Issues the order's digital voucher once (workflow only); idempotent."""
+    IssueInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]  # type: ignore[assignment]
+    """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
+
+class PaymentInternalServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Payment's calls for counsel's own processes: providers' notifications and the sandbox pay page as the
+    gateway relays them, and the OrderWorkflow's expiry, progress, voucher and invoice. Never reachable with
+    an end user's or a firm's token (services/runtime/policy.py).
+    """
+
+    @_abc_1.abstractmethod
     def HandleNotification(
         self,
         request: _payment_service_pb2.HandleNotificationRequest,
@@ -198,44 +266,12 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         """Moves a paid order on: in_service (with its fulfilment) or completed (workflow only)."""
 
     @_abc_1.abstractmethod
-    def RefundOrder(
-        self,
-        request: _payment_service_pb2.RefundOrderRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payment_service_pb2.RefundOrderResponse, _abc.Awaitable[_payment_service_pb2.RefundOrderResponse]]:
-        """Refunds an order in full or in part (agent, or the order's workflow as compensation)."""
-
-    @_abc_1.abstractmethod
     def IssueVoucher(
         self,
         request: _payment_service_pb2.IssueVoucherRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.IssueVoucherResponse, _abc.Awaitable[_payment_service_pb2.IssueVoucherResponse]]:
         """Issues the order's digital voucher once (workflow only); idempotent."""
-
-    @_abc_1.abstractmethod
-    def GetVoucher(
-        self,
-        request: _payment_service_pb2.GetVoucherRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payment_service_pb2.GetVoucherResponse, _abc.Awaitable[_payment_service_pb2.GetVoucherResponse]]:
-        """Returns the order's voucher (its client or staff)."""
-
-    @_abc_1.abstractmethod
-    def VerifyVoucher(
-        self,
-        request: _payment_service_pb2.VerifyVoucherRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payment_service_pb2.VerifyVoucherResponse, _abc.Awaitable[_payment_service_pb2.VerifyVoucherResponse]]:
-        """Verifies a voucher code (anyone); NOT_FOUND for an unknown or altered code."""
-
-    @_abc_1.abstractmethod
-    def VerifyLedger(
-        self,
-        request: _payment_service_pb2.VerifyLedgerRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payment_service_pb2.VerifyLedgerResponse, _abc.Awaitable[_payment_service_pb2.VerifyLedgerResponse]]:
-        """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
 
     @_abc_1.abstractmethod
     def IssueInvoice(
@@ -245,12 +281,4 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payment_service_pb2.IssueInvoiceResponse, _abc.Awaitable[_payment_service_pb2.IssueInvoiceResponse]]:
         """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
 
-    @_abc_1.abstractmethod
-    def GetInvoice(
-        self,
-        request: _payment_service_pb2.GetInvoiceRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payment_service_pb2.GetInvoiceResponse, _abc.Awaitable[_payment_service_pb2.GetInvoiceResponse]]:
-        """Returns the order's invoice with its PDF (its client or staff)."""
-
-def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+def add_PaymentInternalServiceServicer_to_server(servicer: PaymentInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
