@@ -354,19 +354,23 @@ def booking_tenant(principal: Principal, enterprise_id: str) -> str:
     return principal.tenant_id
 
 
-def can_see(principal: Principal | None, tenant_id: str, lawyer_user_id: str) -> bool:
+def can_see(principal: Principal | None, tenant_id: str, lawyer_user_id: str, lawyer_id: str = "") -> bool:
     if principal is None:
         return True
     if principal.is_client:
         return bool(principal.tenant_id) and principal.tenant_id == tenant_id
+    if principal.is_firm_system:
+        return principal.reads_work_of(lawyer_user_id) or principal.reads_work_of(lawyer_id)
     if principal.user_id == lawyer_user_id:
         return True
     return principal.has_role(*STAFF_WHO_SEE_BOOKINGS)
 
 
-def require_visible(principal: Principal | None, tenant_id: str, lawyer_user_id: str) -> None:
+def require_visible(
+    principal: Principal | None, tenant_id: str, lawyer_user_id: str, lawyer_id: str = ""
+) -> None:
     """404, not 403: another enterprise's booking is never revealed."""
-    if not can_see(principal, tenant_id, lawyer_user_id):
+    if not can_see(principal, tenant_id, lawyer_user_id, lawyer_id):
         raise NotFound("no such booking")
 
 

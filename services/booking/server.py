@@ -22,6 +22,7 @@ from services.booking.models import BookingRow, BookingStageRow, ConnectRequestR
 from services.booking.store import BookingStore, Lawyer
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.limits import requested_time
 from services.runtime.records import page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
@@ -197,7 +198,8 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     async def GetBooking(
         self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBookingResponse:
-        row = await self.store.get(current_principal(), request.booking_id)
+        principal = await with_firm_lawyers(current_principal(), self.catalog)
+        row = await self.store.get(principal, request.booking_id)
         return pb.GetBookingResponse(booking=await self._booking(row))
 
     async def GetAvailability(
@@ -247,7 +249,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     async def ListBookings(
         self, request: pb.ListBookingsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListBookingsResponse:
-        principal = signed_in(current_principal(), "list bookings")
+        principal = await with_firm_lawyers(signed_in(current_principal(), "list bookings"), self.catalog)
         rows, next_cursor = await self.store.list_bookings(
             principal, request.status, page_size(request.page.limit), request.page.cursor
         )

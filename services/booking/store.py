@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from google.protobuf.message import Message
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -257,7 +258,7 @@ class BookingStore:
 
     async def get(self, principal: Principal | None, booking_id: str) -> BookingRow:
         row = await self.db.get(BookingRow, booking_id, "booking")
-        domain.require_visible(principal, row.tenant_id, row.lawyer_user_id)
+        domain.require_visible(principal, row.tenant_id, row.lawyer_user_id, row.lawyer_id)
         return row
 
     async def stages(self, booking_ids: list[str]) -> dict[str, list[BookingStageRow]]:
@@ -285,6 +286,13 @@ class BookingStore:
         query = select(BookingRow)
         if principal.is_client:
             query = query.where(BookingRow.tenant_id == principal.tenant_id)
+        elif principal.is_firm_system:
+            query = query.where(
+                or_(
+                    col(BookingRow.lawyer_user_id).in_(principal.firm_lawyers),
+                    col(BookingRow.lawyer_id).in_(principal.firm_lawyers),
+                )
+            )
         elif not principal.has_role(*domain.STAFF_WHO_SEE_BOOKINGS):
             query = query.where(BookingRow.lawyer_user_id == principal.user_id)
         if status:
@@ -583,7 +591,7 @@ class BookingStore:
         self, session: AsyncSession, principal: Principal | None, booking_id: str
     ) -> BookingRow:
         row = await get_or_404(session, BookingRow, booking_id, "booking", for_update=True)
-        domain.require_visible(principal, row.tenant_id, row.lawyer_user_id)
+        domain.require_visible(principal, row.tenant_id, row.lawyer_user_id, row.lawyer_id)
         return row
 
     def _stage(
@@ -636,5 +644,12 @@ class BookingStore:
         self, session: AsyncSession, row: BookingRow, event_type: str, payload: Message, actor: str
     ) -> None:
         await self.outbox.add(
-            session, event_type, payload, aggregate_id=row.id, tenant_id=row.tenant_id, actor_id=actor
+            session,
+            event_type,
+            payload,
+            aggregate_id=row.id,
+            tenant_id=row.tenant_id,
+            actor_id=actor,
+            # A lawyer without an account is named by the profile (services/catalog/firm_events.py).
+            lawyer_id=row.lawyer_user_id or row.lawyer_id,
         )

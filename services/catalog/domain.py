@@ -261,14 +261,19 @@ def check_activation(licence_number: str, years_of_practice: int) -> None:
         )
 
 
-def require_firm_admin(principal: Principal | None) -> Principal:
+def require_firm_manager(principal: Principal | None) -> Principal:
+    """A firm admin, or a firm's own system (its service credentials): the callers who manage a firm's
+    profile and lawyers — each only its own firm's, which `administers` decides per firm."""
     principal = signed_in(principal, "manage a firm")
-    if not principal.has_role("firm_admin"):
-        raise PermissionDenied("only a firm admin manages lawyer profiles")
+    if not principal.has_role("firm_admin") and not principal.is_firm_system:
+        raise PermissionDenied("only a firm admin or the firm's own system manages its profile and lawyers")
     return principal
 
 
-def administers(principal: Principal, admin_user_ids: list[str]) -> bool:
+def administers(principal: Principal, firm_id: str, admin_user_ids: list[str]) -> bool:
+    """Whether `principal` manages firm `firm_id`: one of its admins, or its own system."""
+    if principal.is_firm_system:
+        return bool(principal.firm_id) and principal.firm_id == firm_id
     return principal.has_role("firm_admin") and principal.user_id in admin_user_ids
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
-from services.catalog import consumers, search
+from services.catalog import consumers, firm_events, search
 from services.catalog.erasure import erase_user
 from services.catalog.models import TABLES
 from services.catalog.server import CatalogServicer
@@ -17,7 +17,11 @@ from services.runtime.service import service_runtime
 SERVICE = "catalog"
 # The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
 # `catalog-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
-CONSUMERS = {"orders": consumers.SUBJECTS, "erasure": erasure.SUBJECTS}
+CONSUMERS = {
+    "orders": consumers.SUBJECTS,
+    "firm-events": firm_events.SUBJECTS,
+    "erasure": erasure.SUBJECTS,
+}
 
 
 async def serve(settings: Settings) -> None:
@@ -32,6 +36,7 @@ async def serve(settings: Settings) -> None:
             background=[
                 rt.outbox_relay(),
                 rt.consumer("orders", consumers.OrderEvents(store)),
+                rt.consumer("firm-events", firm_events.record),
                 rt.consumer("erasure", erase_user),
             ],
         )

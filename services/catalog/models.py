@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Computed, DateTime, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, Column, Computed, DateTime, Index, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -173,3 +173,22 @@ class ReviewRow(CatalogTable, table=True):
 
 for _model in (ProductRow, LawyerRow, ArticleVersionRow):
     _add_search_vector(_model)
+
+
+class FirmEventRow(CatalogTable, table=True):
+    """What happened to the work of a firm's lawyers, in the order the catalog learnt it: the stream a law
+    firm's system follows (CatalogService.WatchFirmEvents, issue 17 item 4). Filled from booking, documents
+    and consultation events that name a lawyer; the catalog owns who works for which firm. No case text."""
+
+    __tablename__ = "firm_events"
+    __table_args__ = (Index("ix_firm_events_firm_id_id", "firm_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)  # the cursor (commit order)
+    event_id: str = Field(unique=True)  # the envelope's id: an event redelivered is recorded once
+    firm_id: str
+    type: str
+    object_type: str  # booking | document_order | consultation
+    object_id: str
+    lawyer_user_id: str
+    lawyer_id: str = ""
+    occurred_at: datetime = Field(sa_type=DateTime(timezone=True))

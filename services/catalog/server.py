@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -12,10 +13,11 @@ from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceServicer
 from counsel.common.v1 import money_pb2, paging_pb2
 from services.catalog import domain
+from services.catalog.firm_events import FirmEvents, parse_cursor
 from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, ProductRow, ReviewRow
 from services.catalog.store import ArticleView, CatalogStore, LawyerFilter, ProductFilter
 from services.runtime.context import Principal, current_principal
-from services.runtime.errors import InvalidArgument, PermissionDenied
+from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.runtime.records import page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
@@ -236,8 +238,9 @@ def _profile(profile: pb.LawyerProfile) -> domain.Profile:
 
 
 class CatalogServicer(CatalogServiceServicer):
-    def __init__(self, store: CatalogStore) -> None:
+    def __init__(self, store: CatalogStore, firm_events: FirmEvents | None = None) -> None:
         self.store = store
+        self.firm_events = firm_events or FirmEvents(store.db)
 
     async def ListProducts(
         self, request: pb.ListProductsRequest, context: grpc.aio.ServicerContext
@@ -319,7 +322,7 @@ class CatalogServicer(CatalogServiceServicer):
     async def CreateLawyer(
         self, request: pb.CreateLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateLawyerResponse:
-        principal = domain.require_firm_admin(current_principal())
+        principal = domain.require_firm_manager(current_principal())
         profile = _profile(request.profile)
         row = await self.store.create_lawyer(principal, request.firm_id, profile, request.idempotency_key)
         return pb.CreateLawyerResponse(lawyer=lawyer_proto(row, principal))
@@ -327,7 +330,7 @@ class CatalogServicer(CatalogServiceServicer):
     async def UpdateLawyer(
         self, request: pb.UpdateLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateLawyerResponse:
-        principal = domain.require_firm_admin(current_principal())
+        principal = domain.require_firm_manager(current_principal())
         profile = _profile(request.profile)
         row = await self.store.update_lawyer(principal, request.lawyer_id, profile)
         return pb.UpdateLawyerResponse(lawyer=lawyer_proto(row, principal))
@@ -335,14 +338,14 @@ class CatalogServicer(CatalogServiceServicer):
     async def ActivateLawyer(
         self, request: pb.ActivateLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.ActivateLawyerResponse:
-        principal = domain.require_firm_admin(current_principal())
+        principal = domain.require_firm_manager(current_principal())
         row = await self.store.activate_lawyer(principal, request.lawyer_id)
         return pb.ActivateLawyerResponse(lawyer=lawyer_proto(row, principal))
 
     async def DeactivateLawyer(
         self, request: pb.DeactivateLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeactivateLawyerResponse:
-        principal = domain.require_firm_admin(current_principal())
+        principal = domain.require_firm_manager(current_principal())
         row = await self.store.deactivate_lawyer(principal, request.lawyer_id)
         return pb.DeactivateLawyerResponse(lawyer=lawyer_proto(row, principal))
 
@@ -434,9 +437,28 @@ class CatalogServicer(CatalogServiceServicer):
     async def UpdateFirm(
         self, request: pb.UpdateFirmRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateFirmResponse:
-        principal = domain.require_firm_admin(current_principal())
+        principal = domain.require_firm_manager(current_principal())
         row = firm_row(request.firm)
         return pb.UpdateFirmResponse(firm=firm_proto(await self.store.update_firm(principal, row)))
+
+    async def WatchFirmEvents(
+        self, request: pb.WatchFirmEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchFirmEventsResponse]:
+        principal = domain.require_firm_manager(current_principal())
+        firm_id = request.firm_id or principal.firm_id
+        after = parse_cursor(request.after_cursor)
+        if not await self.store.administers(principal, firm_id):
+            raise NotFound("no such firm")  # another firm's existence is not revealed
+        async for row in self.firm_events.follow(firm_id, after):
+            yield pb.WatchFirmEventsResponse(
+                cursor=str(row.id),
+                type=row.type,
+                occurred_at=to_timestamp(row.occurred_at),
+                object_type=row.object_type,
+                object_id=row.object_id,
+                lawyer_user_id=row.lawyer_user_id,
+                lawyer_id=row.lawyer_id,
+            )
 
     async def SetLawyerOnline(
         self, request: pb.SetLawyerOnlineRequest, context: grpc.aio.ServicerContext

@@ -23,7 +23,7 @@ from services.catalog.models import (
     ProductRow,
     ReviewRow,
 )
-from services.runtime.context import Principal
+from services.runtime.context import FIRM_SERVICE_ROLE, Principal
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.events import Outbox
@@ -288,7 +288,7 @@ class CatalogStore:
         """Active lawyers; online first, then by name, or by relevance when `filters.query` is given. An
         admin of the firm named by `filters.firm_id` also sees its inactive profiles."""
         statement = select(LawyerRow)
-        if not await self._administers(principal, filters.firm_id):
+        if not await self.administers(principal, filters.firm_id):
             statement = statement.where(col(LawyerRow.active).is_(True))
         if filters.field:
             statement = statement.where(col(LawyerRow.fields).contains([filters.field]))
@@ -312,12 +312,13 @@ class CatalogStore:
         statement = statement.order_by(col(LawyerRow.online).desc(), col(LawyerRow.name), col(LawyerRow.id))
         return await self._ranked(statement, limit, cursor)
 
-    async def _administers(self, principal: Principal | None, firm_id: str) -> bool:
-        if principal is None or not firm_id or not principal.has_role("firm_admin"):
+    async def administers(self, principal: Principal | None, firm_id: str) -> bool:
+        """Whether `principal` manages firm `firm_id` (one of its admins, or its own system)."""
+        if principal is None or not firm_id or not principal.has_role("firm_admin", FIRM_SERVICE_ROLE):
             return False
         async with self.db.transaction() as session:
             firm = await session.get(FirmRow, firm_id)
-        return firm is not None and domain.administers(principal, firm.admin_user_ids)
+        return firm is not None and domain.administers(principal, firm.id, firm.admin_user_ids)
 
     async def get_lawyer(self, principal: Principal | None, lawyer_id: str) -> LawyerRow:
         """An active lawyer, or an inactive one to an admin of its firm; NotFound otherwise."""
@@ -328,7 +329,7 @@ class CatalogStore:
                 if (
                     principal is None
                     or firm is None
-                    or not domain.administers(principal, firm.admin_user_ids)
+                    or not domain.administers(principal, firm.id, firm.admin_user_ids)
                 ):
                     row = None
         if row is None:
@@ -337,7 +338,7 @@ class CatalogStore:
 
     async def _administered_firm(self, session: AsyncSession, principal: Principal, firm_id: str) -> FirmRow:
         firm = await session.get(FirmRow, firm_id) if firm_id else None
-        if firm is None or not domain.administers(principal, firm.admin_user_ids):
+        if firm is None or not domain.administers(principal, firm.id, firm.admin_user_ids):
             raise NotFound("no such firm")  # another firm's existence is not revealed
         return firm
 
@@ -346,7 +347,7 @@ class CatalogStore:
     ) -> tuple[LawyerRow, FirmRow]:
         row = await session.get(LawyerRow, lawyer_id, with_for_update=True) if lawyer_id else None
         firm = await session.get(FirmRow, row.firm_id) if row is not None else None
-        if row is None or firm is None or not domain.administers(principal, firm.admin_user_ids):
+        if row is None or firm is None or not domain.administers(principal, firm.id, firm.admin_user_ids):
             raise NotFound("no such lawyer")
         return row, firm
 

@@ -92,7 +92,12 @@ async def serve(settings: Settings) -> None:
         chat_store = ChatStore(rt.db, rt.outbox)
         server.add(
             ConsultationServicer(
-                store, temporal, payments, chat_store=chat_store, faq=FaqSource(catalog_faq(catalog))
+                store,
+                temporal,
+                payments,
+                chat_store=chat_store,
+                faq=FaqSource(catalog_faq(catalog)),
+                catalog=catalog,
             ),
             consultation_service_pb2,
             consultation_service_pb2_grpc,

@@ -33,10 +33,12 @@ from services.consultation.store import ConsultationStore, ConsultationView
 from services.consultation.telephony import SimulatedTelephony, TelephonyProvider
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
+from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
 from workflows.shared import consultation_workflow_id
 
 if TYPE_CHECKING:
+    from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
     from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
 
 log = logging.getLogger(__name__)
@@ -178,7 +180,9 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         telephony: TelephonyProvider | None = None,
         chat_store: ChatStore | None = None,
         faq: FaqSource | None = None,
+        catalog: CatalogServiceAsyncStub | None = None,
     ) -> None:
+        self.catalog = catalog
         self.telephony: TelephonyProvider = telephony or SimulatedTelephony()
         self.chat = chat_store or ChatStore(store.db, store.outbox)
         self.faq = faq
@@ -331,7 +335,7 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
     async def GetConsultation(
         self, request: pb.GetConsultationRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetConsultationResponse:
-        principal = current_principal()
+        principal = await with_firm_lawyers(current_principal(), self.catalog)
         view = await self.store.get(principal, request.consultation_id)
         return pb.GetConsultationResponse(
             consultation=consultation_proto(view.row, view, staff=domain.sees_history(principal))
@@ -343,6 +347,7 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         principal = current_principal()
         if principal is None:
             raise Unauthenticated("sign in to list consultations")
+        principal = await with_firm_lawyers(principal, self.catalog)
         if request.status and request.status not in domain.STATUSES:
             raise InvalidArgument.for_field("status", f"must be one of {', '.join(domain.STATUSES)}")
         rows, next_cursor = await self.store.list(

@@ -151,6 +151,8 @@ class ConsultationStore:
         query = select(ConsultationRow)
         if principal.is_client:
             query = query.where(ConsultationRow.tenant_id == principal.tenant_id)
+        elif principal.is_firm_system:
+            query = query.where(col(ConsultationRow.assigned_lawyer_id).in_(principal.firm_lawyers))
         elif not principal.has_role(*domain.STAFF_WHO_SEE_ALL):
             query = query.where(ConsultationRow.assigned_lawyer_id == principal.user_id)
         if status:
@@ -221,6 +223,7 @@ class ConsultationStore:
                 ),
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,
+                lawyer_id=row.assigned_lawyer_id,
                 actor_id=actor,
             )
             return await self._view(session, consultation_id), True
@@ -284,6 +287,7 @@ class ConsultationStore:
                 ),
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,
+                lawyer_id=row.assigned_lawyer_id,
             )
             return row
 
@@ -316,6 +320,7 @@ class ConsultationStore:
                 events_pb2.ConsultationClassified(consultation_id=consultation_id, legal_field=legal_field),
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,
+                lawyer_id=row.assigned_lawyer_id,
                 actor_id=principal.user_id,
             )
             if row.status == "submitted" or (
@@ -432,6 +437,7 @@ class ConsultationStore:
             ),
             aggregate_id=row.id,
             tenant_id=row.tenant_id,
+            lawyer_id=row.assigned_lawyer_id,
         )
         return lawyer.lawyer_id, reason
 
@@ -499,6 +505,7 @@ class ConsultationStore:
                 ),
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,
+                lawyer_id=row.assigned_lawyer_id,
             )
         # Counted once the breach is committed, so a rolled-back attempt and its retry count once.
         SLA_BREACHES.labels("reply_24h").inc()
@@ -553,6 +560,7 @@ class ConsultationStore:
                 ),
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,
+                lawyer_id=row.assigned_lawyer_id,
                 actor_id=principal.user_id,
             )
             return await self._view(session, consultation_id)
@@ -617,6 +625,7 @@ class ConsultationStore:
                 ),
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,
+                lawyer_id=row.assigned_lawyer_id,
                 actor_id=principal.user_id,
             )
             return await self._view(session, consultation_id)
@@ -804,6 +813,7 @@ class ConsultationStore:
             aggregate_id=call.consultation_id,
             tenant_id=tenant_id,
             actor_id=actor_id,
+            lawyer_id=call.lawyer_id,
         )
 
     async def open_timers(self) -> dict[str, int]:

@@ -134,6 +134,8 @@ def can_see(principal: Principal | None, tenant_id: str, assigned_lawyer_id: str
         return True
     if principal.is_client:
         return bool(principal.tenant_id) and principal.tenant_id == tenant_id
+    if principal.is_firm_system:
+        return principal.reads_work_of(assigned_lawyer_id)
     if principal.has_role(*STAFF_WHO_SEE_ALL):
         return True
     return principal.has_role("lawyer") and principal.user_id == assigned_lawyer_id

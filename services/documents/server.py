@@ -30,6 +30,7 @@ from services.documents.models import DocumentOrderRow, DocumentVersionRow
 from services.documents.store import DocumentsStore, NewOrder, OrderView
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.forms import RequirementSpec, validate_requirements_against
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
 from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
@@ -146,13 +147,14 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
     async def GetDocumentOrder(
         self, request: pb.GetDocumentOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDocumentOrderResponse:
-        view = await self.store.get(current_principal(), request.document_order_id)
+        principal = await with_firm_lawyers(current_principal(), self.catalog)
+        view = await self.store.get(principal, request.document_order_id)
         return pb.GetDocumentOrderResponse(document_order=self._reply(view))
 
     async def ListDocumentOrders(
         self, request: pb.ListDocumentOrdersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDocumentOrdersResponse:
-        principal = domain.signed_in(current_principal())
+        principal = await with_firm_lawyers(domain.signed_in(current_principal()), self.catalog)
         if request.stage and request.stage not in domain.STAGES:
             raise InvalidArgument.for_field("stage", f"must be one of {', '.join(domain.STAGES)}")
         rows, next_cursor = await self.store.list_orders(

@@ -513,6 +513,8 @@ class DocumentsStore:
         query = select(DocumentOrderRow)
         if principal.is_client:
             query = query.where(DocumentOrderRow.tenant_id == principal.tenant_id)
+        elif principal.is_firm_system:
+            query = query.where(col(DocumentOrderRow.assigned_lawyer_id).in_(principal.firm_lawyers))
         elif not principal.has_role(*domain.STAFF_WHO_SEE_ALL):
             query = query.where(DocumentOrderRow.assigned_lawyer_id == principal.user_id)
         if not stage:
@@ -753,6 +755,7 @@ class DocumentsStore:
             aggregate_id=row.id,
             tenant_id=row.tenant_id,
             actor_id=actor,
+            lawyer_id=row.assigned_lawyer_id,
         )
 
     async def _locked(

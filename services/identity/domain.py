@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from services.runtime.context import Principal
+from services.runtime.context import FIRM_SERVICE_ROLE, Principal
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, RateLimited, Unauthenticated
 
 CLIENT_ROLES = ("client", "client_admin")
@@ -417,9 +417,10 @@ def validate_pin(pin: str, field: str = "pin") -> str:
 
 
 def card_firm_of(principal: Principal | None) -> str:
-    """The law firm whose membership cards the caller issues, lists and revokes: a firm_admin's own firm.
-    Nobody else — not another role, not a caller without a token — manages cards (R-ACC-2, R-OPS-3)."""
-    if principal is None or not principal.has_role("firm_admin"):
+    """The law firm whose membership cards the caller issues, lists and revokes: a firm_admin's own firm, or
+    the firm whose system calls with its service credentials. Nobody else — not another role, not a caller
+    without a token — manages cards (R-ACC-2, R-OPS-3)."""
+    if principal is None or not principal.has_role("firm_admin", FIRM_SERVICE_ROLE):
         raise PermissionDenied(
             "only a firm administrator issues, lists and revokes its firm's membership cards"
         )
@@ -621,8 +622,6 @@ def validate_profile_change(
 
 # --- firms' systems (service credentials) ---------------------------------------------------------------
 
-# The role of a law firm's own system calling the gRPC API with service credentials.
-FIRM_SERVICE_ROLE = "firm_service"
 MAX_SERVICE_CLIENT_NAME = 100
 
 

@@ -333,4 +333,6 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
         self, request: pb.IssueServiceTokenRequest, context: grpc.aio.ServicerContext
     ) -> pb.IssueServiceTokenResponse:
         issued = await self.store.issue_service_token(request.client_id, request.client_secret)
-        return pb.IssueServiceTokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
+        return pb.IssueServiceTokenResponse(
+            access_token=issued.access_token, expires_in=issued.expires_in, firm_id=issued.firm_id
+        )

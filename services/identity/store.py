@@ -825,7 +825,8 @@ class IdentityStore:
         return row, secret
 
     async def revoke_service_client(self, principal: Principal | None, client_id: str) -> ServiceClientRow:
-        """Revoke credentials of the caller's own firm; another firm's client is NotFound."""
+        """Revoke credentials of the caller's own firm, and the tokens they were exchanged for (refused by
+        every verifier within its revocation poll); another firm's client is NotFound."""
         firm_id = domain.firm_of_admin(principal)
         assert principal is not None
         async with self.db.transaction() as session:
@@ -835,6 +836,7 @@ class IdentityStore:
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 session.add(row)
+                self._revoke_access(session, row.client_id)  # a service token's subject is its client id
                 self._audit(
                     session,
                     "service_client.revoked",
@@ -846,7 +848,7 @@ class IdentityStore:
 
     async def issue_service_token(
         self, client_id: str, client_secret: str, client_ip: str = ""
-    ) -> tokens.IssuedTokens:
+    ) -> tokens.ServiceToken:
         """An access token (no refresh token) for a firm's system: role firm_service, scoped to its firm
         (`fid`). Unauthenticated alike for an unknown client, a wrong secret and revoked credentials;
         repeated failures lock the client id like a login identifier."""
@@ -867,7 +869,7 @@ class IdentityStore:
         async with self.db.transaction() as session:
             access_token = tokens.issue_access_token(subject, await self._signing_key(session), self.settings)
             self._audit(session, "service_client.token_issued", actor_id=row.client_id, firm_id=row.firm_id)
-        return tokens.IssuedTokens(access_token, "", tokens.access_token_ttl(self.settings))
+        return tokens.ServiceToken(access_token, tokens.access_token_ttl(self.settings), row.firm_id)
 
     # --- OpenID Connect ------------------------------------------------------------------------------
 

@@ -61,6 +61,15 @@ class IssuedTokens:
     expires_in: int  # seconds until the access token expires
 
 
+@dataclass(frozen=True)
+class ServiceToken:
+    """An access token for a firm's system, and the firm it acts for."""
+
+    access_token: str
+    expires_in: int
+    firm_id: str
+
+
 def access_token_ttl(settings: Settings) -> int:
     """Access-token lifetime in seconds, never above 15 minutes whatever the configuration says."""
     return min(settings.access_token_ttl_seconds, MAX_ACCESS_TOKEN_TTL_SECONDS)

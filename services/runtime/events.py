@@ -182,10 +182,13 @@ class Outbox:
         tenant_id: str = "",
         actor_id: str = "",
         subject_suffix: str = "",
+        lawyer_id: str = "",
     ) -> EventEnvelope:
         """Record `event_type` (e.g. "consultation.submitted"); published after the transaction commits.
         `subject_suffix` (a token without dots, e.g. a conversation id) is appended to the subject so a
-        subscriber can listen to one aggregate's events; consumers of `<service>.>` still see them."""
+        subscriber can listen to one aggregate's events; consumers of `<service>.>` still see them.
+        `lawyer_id` names the lawyer (identity account) whose work the event concerns, so the lawyer's
+        firm can follow it."""
         packed = AnyProto()
         packed.Pack(payload)
         envelope = EventEnvelope(
@@ -196,6 +199,7 @@ class Outbox:
             actor_id=actor_id,
             aggregate_id=aggregate_id,
             payload=packed,
+            lawyer_id=lawyer_id,
         )
         envelope.occurred_at.FromDatetime(datetime.now(UTC))
         await session.execute(

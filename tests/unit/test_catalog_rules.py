@@ -191,15 +191,26 @@ def test_activation_needs_a_licence_and_two_years() -> None:
 
 def test_firm_admin_and_licence_visibility() -> None:
     admin = Principal("admin-1", roles=frozenset({"firm_admin"}))
-    assert domain.administers(admin, ["admin-1"]) and not domain.administers(admin, ["admin-2"])
-    assert not domain.administers(Principal("admin-1", roles=frozenset({"lawyer"})), ["admin-1"])
+    assert domain.administers(admin, "firm-1", ["admin-1"])
+    assert not domain.administers(admin, "firm-1", ["admin-2"])
+    assert not domain.administers(Principal("admin-1", roles=frozenset({"lawyer"})), "firm-1", ["admin-1"])
     with pytest.raises(Unauthenticated):
-        domain.require_firm_admin(None)
+        domain.require_firm_manager(None)
     with pytest.raises(PermissionDenied):
-        domain.require_firm_admin(Principal("c", "t", frozenset({"client_admin"})))
+        domain.require_firm_manager(Principal("c", "t", frozenset({"client_admin"})))
     assert not domain.sees_licence(None)
     assert not domain.sees_licence(Principal("c", "t", frozenset({"client"})))
     assert domain.sees_licence(Principal("a", roles=frozenset({"agent"})))
+
+
+def test_a_firm_system_manages_its_own_firm_only() -> None:
+    """Issue 17 item 4: a firm's service token manages its own firm's profile and lawyers, whatever the
+    firm's admin list says, and never another firm's."""
+    system = Principal("client-1", roles=frozenset({"firm_service"}), firm_id="firm-1")
+    assert domain.require_firm_manager(system) is system
+    assert domain.administers(system, "firm-1", [])
+    assert not domain.administers(system, "firm-2", ["client-1"])
+    assert not domain.administers(Principal("client-1", roles=frozenset({"firm_service"})), "", [])
 
 
 # --- articles --------------------------------------------------------------------------------------------

@@ -97,16 +97,19 @@ def test_card_numbers_and_pins() -> None:
     assert domain.validate_pin("0042") == "0042"
 
 
-def test_cards_are_managed_by_a_firm_admin_of_a_firm_only() -> None:
-    """R-ACC-2, R-OPS-3: the firm a card belongs to is the caller's own; nobody else issues, lists or revokes
-    cards — not a caller without a token (an internal call), not another role, not an admin of no firm."""
+def test_cards_are_managed_by_a_firm_admin_or_the_firms_system_only() -> None:
+    """R-ACC-2, R-OPS-3, issue 17 item 4: the firm a card belongs to is the caller's own — a firm admin's, or
+    the firm whose system calls with its service token; nobody else issues, lists or revokes cards — not a
+    caller without a token (an internal call), not another role, not an admin or a system of no firm."""
     admin = Principal("u1", roles=frozenset({"firm_admin"}), firm_id="firm-1")
     assert domain.card_firm_of(admin) == "firm-1"
+    system = Principal("client-9", roles=frozenset({"firm_service"}), firm_id="firm-2")
+    assert domain.card_firm_of(system) == "firm-2"
     for principal in (
         None,
         Principal("u2", roles=frozenset({"firm_admin"})),
         Principal("u3", roles=frozenset({"supervisor"})),
-        Principal("u4", roles=frozenset({"firm_service"}), firm_id="firm-1"),
+        Principal("u4", roles=frozenset({"firm_service"})),
         Principal("u5", "tenant-1", frozenset({"client_admin"})),
     ):
         with pytest.raises(PermissionDenied):

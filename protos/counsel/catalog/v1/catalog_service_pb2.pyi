@@ -1929,3 +1929,77 @@ class SetLawyerOnlineResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SetLawyerOnlineResponse: _TypeAlias = SetLawyerOnlineResponse  # noqa: Y015
+
+@_typing.final
+class WatchFirmEventsRequest(_message.Message):
+    """Request of CatalogService.WatchFirmEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AFTER_CURSOR_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    after_cursor: _builtins.str
+    """The `cursor` of the last event already processed; empty to start from the firm's first event."""
+    firm_id: _builtins.str
+    """The firm to follow; empty for the caller's own firm. Only the caller's own firm is allowed."""
+    def __init__(
+        self,
+        *,
+        after_cursor: _builtins.str = ...,
+        firm_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_cursor", b"after_cursor", "firm_id", b"firm_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchFirmEventsRequest: _TypeAlias = WatchFirmEventsRequest  # noqa: Y015
+
+@_typing.final
+class WatchFirmEventsResponse(_message.Message):
+    """One event of WatchFirmEvents: something happened to the work of one of the firm's lawyers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    OBJECT_TYPE_FIELD_NUMBER: _builtins.int
+    OBJECT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_USER_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """Opaque position of this event in the firm's stream; pass it as `after_cursor` to resume after it."""
+    type: _builtins.str
+    """What happened, e.g. "booking.held", "docorder.delivered", "consultation.assigned"."""
+    object_type: _builtins.str
+    """The kind of object: booking|document_order|consultation|call."""
+    object_id: _builtins.str
+    """The object's id: read it with the service that owns it."""
+    lawyer_user_id: _builtins.str
+    """The identity account of the firm's lawyer whose work it is ("" for a lawyer without an account)."""
+    lawyer_id: _builtins.str
+    """The lawyer's profile id in the catalog ("" when the lawyer has no profile any more)."""
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp:
+        """When it happened."""
+
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.str = ...,
+        type: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        object_type: _builtins.str = ...,
+        object_id: _builtins.str = ...,
+        lawyer_user_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "lawyer_id", b"lawyer_id", "lawyer_user_id", b"lawyer_user_id", "object_id", b"object_id", "object_type", b"object_type", "occurred_at", b"occurred_at", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchFirmEventsResponse: _TypeAlias = WatchFirmEventsResponse  # noqa: Y015

@@ -135,6 +135,11 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineResponse.FromString,
                 _registered_method=True)
+        self.WatchFirmEvents = channel.unary_stream(
+                '/counsel.catalog.v1.CatalogService/WatchFirmEvents',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -281,6 +286,18 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchFirmEvents(self, request, context):
+        """For a law firm's system (firm_service) or its admin: what happens to the bookings, document orders and
+        consultations of the firm's lawyers, oldest first, from just after `after_cursor` (empty: from the
+        start), then live as it happens; the stream stays open until the caller ends it. Each event names the
+        object and carries no case text: read it with GetBooking / GetDocumentOrder / GetConsultation. Keep
+        the last `cursor` you processed and resume with it after any disconnect; events are delivered at least
+        once, in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -383,6 +400,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.SetLawyerOnline,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineResponse.SerializeToString,
+            ),
+            'WatchFirmEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchFirmEvents,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -926,6 +948,33 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/SetLawyerOnline',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SetLawyerOnlineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchFirmEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/WatchFirmEvents',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

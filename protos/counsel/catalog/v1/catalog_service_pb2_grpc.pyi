@@ -73,6 +73,14 @@ class CatalogServiceStub:
     """A firm admin updates their own firm's public profile."""
     SetLawyerOnline: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.SetLawyerOnlineRequest, _catalog_service_pb2.SetLawyerOnlineResponse]
     """A lawyer sets their own online status."""
+    WatchFirmEvents: _grpc.UnaryStreamMultiCallable[_catalog_service_pb2.WatchFirmEventsRequest, _catalog_service_pb2.WatchFirmEventsResponse]
+    """For a law firm's system (firm_service) or its admin: what happens to the bookings, document orders and
+    consultations of the firm's lawyers, oldest first, from just after `after_cursor` (empty: from the
+    start), then live as it happens; the stream stays open until the caller ends it. Each event names the
+    object and carries no case text: read it with GetBooking / GetDocumentOrder / GetConsultation. Keep
+    the last `cursor` you processed and resume with it after any disconnect; events are delivered at least
+    once, in order.
+    """
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -119,6 +127,14 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """A firm admin updates their own firm's public profile."""
     SetLawyerOnline: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.SetLawyerOnlineRequest, _catalog_service_pb2.SetLawyerOnlineResponse]  # type: ignore[assignment]
     """A lawyer sets their own online status."""
+    WatchFirmEvents: _aio.UnaryStreamMultiCallable[_catalog_service_pb2.WatchFirmEventsRequest, _catalog_service_pb2.WatchFirmEventsResponse]  # type: ignore[assignment]
+    """For a law firm's system (firm_service) or its admin: what happens to the bookings, document orders and
+    consultations of the firm's lawyers, oldest first, from just after `after_cursor` (empty: from the
+    start), then live as it happens; the stream stays open until the caller ends it. Each event names the
+    object and carries no case text: read it with GetBooking / GetDocumentOrder / GetConsultation. Keep
+    the last `cursor` you processed and resume with it after any disconnect; events are delivered at least
+    once, in order.
+    """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """Products (with tiers, deadlines and prices), reviews and articles that clients browse and buy."""
@@ -282,5 +298,19 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.SetLawyerOnlineResponse, _abc.Awaitable[_catalog_service_pb2.SetLawyerOnlineResponse]]:
         """A lawyer sets their own online status."""
+
+    @_abc_1.abstractmethod
+    def WatchFirmEvents(
+        self,
+        request: _catalog_service_pb2.WatchFirmEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_catalog_service_pb2.WatchFirmEventsResponse], _abc.AsyncIterator[_catalog_service_pb2.WatchFirmEventsResponse]]:
+        """For a law firm's system (firm_service) or its admin: what happens to the bookings, document orders and
+        consultations of the firm's lawyers, oldest first, from just after `after_cursor` (empty: from the
+        start), then live as it happens; the stream stays open until the caller ends it. Each event names the
+        object and carries no case text: read it with GetBooking / GetDocumentOrder / GetConsultation. Keep
+        the last `cursor` you processed and resume with it after any disconnect; events are delivered at least
+        once, in order.
+        """
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

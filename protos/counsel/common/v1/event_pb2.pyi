@@ -32,6 +32,7 @@ class EventEnvelope(_message.Message):
     ACTOR_ID_FIELD_NUMBER: _builtins.int
     AGGREGATE_ID_FIELD_NUMBER: _builtins.int
     PAYLOAD_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Unique event id (UUID); also the JetStream Nats-Msg-Id used for de-duplication."""
     type: _builtins.str
@@ -44,6 +45,12 @@ class EventEnvelope(_message.Message):
     """User (or "system") that caused the change."""
     aggregate_id: _builtins.str
     """Id of the aggregate that changed, e.g. the consultation id."""
+    lawyer_id: _builtins.str
+    """The lawyer whose work the event concerns, where there is one — a booking's lawyer, a document order's or
+    a consultation's assigned lawyer: the lawyer's identity account, or the catalog profile id of a lawyer
+    who has no account. Lets a law firm follow its lawyers' work (CatalogService.WatchFirmEvents) without
+    reading the payload.
+    """
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp:
         """When the state change was committed."""
@@ -63,10 +70,11 @@ class EventEnvelope(_message.Message):
         actor_id: _builtins.str = ...,
         aggregate_id: _builtins.str = ...,
         payload: _any_pb2.Any | None = ...,
+        lawyer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "payload", b"payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_id", b"actor_id", "aggregate_id", b"aggregate_id", "correlation_id", b"correlation_id", "id", b"id", "occurred_at", b"occurred_at", "payload", b"payload", "tenant_id", b"tenant_id", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_id", b"actor_id", "aggregate_id", b"aggregate_id", "correlation_id", b"correlation_id", "id", b"id", "lawyer_id", b"lawyer_id", "occurred_at", b"occurred_at", "payload", b"payload", "tenant_id", b"tenant_id", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

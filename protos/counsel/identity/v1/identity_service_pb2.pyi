@@ -1809,19 +1809,23 @@ class IssueServiceTokenResponse(_message.Message):
 
     ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
     EXPIRES_IN_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
     access_token: _builtins.str
     """Signed JWT for the authorization metadata."""
     expires_in: _builtins.int
     """Lifetime of the access token in seconds."""
+    firm_id: _builtins.str
+    """The law firm the token acts for (its `firm_id` in the catalog)."""
     def __init__(
         self,
         *,
         access_token: _builtins.str = ...,
         expires_in: _builtins.int = ...,
+        firm_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "expires_in", b"expires_in", "firm_id", b"firm_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
