@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy services workflows deploy scripts bench
+	$(BIN)/mypy services workflows deploy scripts bench examples
 
 protos: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py

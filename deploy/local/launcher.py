@@ -50,6 +50,7 @@ def stack_env(
         "COUNSEL_TEMPORAL_ADDRESS": temporal_address,
         "COUNSEL_TEMPORAL_TASK_QUEUE": name,
         "COUNSEL_GATEWAY_PORT": str(gateway_port),
+        "COUNSEL_FIRM_GRPC_PORT": str(free_port()),
         "COUNSEL_METRICS_PORT": "0",
         "COUNSEL_SECRET_KEY": secret_key,
         **{f"COUNSEL_{svc.upper()}_ADDR": f"127.0.0.1:{free_port()}" for svc in SERVICE_NAMES},

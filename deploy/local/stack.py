@@ -168,6 +168,8 @@ class Stack:
         if "COUNSEL_TEMPORAL_ADDRESS" not in os.environ:
             wanted.append((s.local_temporal_port, "Temporal", "COUNSEL_LOCAL_TEMPORAL_PORT"))
             wanted.append((s.local_temporal_ui_port, "Temporal UI", "COUNSEL_LOCAL_TEMPORAL_UI_PORT"))
+        if s.firm_grpc_port:
+            wanted.append((s.firm_grpc_port, "the firm endpoint", "COUNSEL_FIRM_GRPC_PORT"))
         for child in self.children:
             if child.port:
                 variable = (
@@ -332,6 +334,9 @@ class Stack:
         state = {
             "pid": os.getpid(),
             "gateway": f"http://127.0.0.1:{self.settings.gateway_port}",
+            "firm_endpoint": f"127.0.0.1:{self.settings.firm_grpc_port}"
+            if self.settings.firm_grpc_port
+            else "",
             "processes": {
                 c.name: {"pid": c.process.pid if c.process else None, "port": c.port} for c in self.children
             },
@@ -351,6 +356,11 @@ class Stack:
         print(f"    API            {base}/api/v1/products")
         print(f"    API docs       {base}/docs")
         print(f"    readiness      {base}/readyz")
+        if self.settings.firm_grpc_port:
+            ca = _pki_dir(self.data_dir) / "ca.pem"
+            print(
+                f"    firm gRPC      127.0.0.1:{self.settings.firm_grpc_port} (TLS, trust {ca}; docs/integrating.md)"
+            )
         print("    metrics        http://127.0.0.1:9100/metrics (gateway; services :9101-9107, worker :9110)")
         if any(isinstance(s, TemporalDevServer) for s in self.servers):
             print(f"    Temporal UI    http://127.0.0.1:{self.settings.local_temporal_ui_port}")

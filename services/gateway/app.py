@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.gateway.clients import Clients, Connections
+from services.gateway.firm_endpoint import start_firm_endpoint
 from services.gateway.limits import BodyLimit, RequestLimits
 from services.gateway.middleware import RequestMiddleware
 from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
@@ -53,12 +54,18 @@ def _serve_problems_as_problem_json(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+# Seconds a firm's in-flight calls get to finish at shutdown; open WatchFirmEvents streams are then ended and
+# the firms' systems resume from their cursors on another gateway.
+FIRM_SHUTDOWN_GRACE_SECONDS = 5.0
+
+
 def create_app(
     settings: Settings, clients: Clients | None = None, *, verifier: TokenVerifier | None = None
 ) -> FastAPI:
     """The gateway app. Without `clients`, its lifespan opens one gRPC channel per peer service and closes
-    them on shutdown; with `clients` (tests), those are used as they are. Without `verifier`, tokens are
-    verified against identity's JWKS fetched over gRPC."""
+    them on shutdown, and serves the firm endpoint over the same channels (services/gateway/firm_endpoint.py);
+    with `clients` (tests), those are used as they are. Without `verifier`, tokens are verified against
+    identity's JWKS fetched over gRPC."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,9 +76,12 @@ def create_app(
         app.state.clients = connections.clients
         app.state.inbox_waker = await notifications.InboxWaker.connect(settings)
         app.state.chat_waker = await chat.ChatWaker.connect(settings)
+        firms = await start_firm_endpoint(settings, connections.channels, app.state.verifier)
         try:
             yield
         finally:
+            if firms is not None:
+                await firms.stop(FIRM_SHUTDOWN_GRACE_SECONDS)
             app.state.clients = None
             await connections.close()
             if app.state.inbox_waker is not None:

@@ -141,6 +141,15 @@ class Settings(BaseSettings):
     gateway_rate_per_token: float = Field(default=50.0, ge=0)
     gateway_burst_per_token: int = Field(default=200, ge=1)
     public_base_url: str = ""
+    # The firm endpoint (issue 17 item 4; docs/integrating.md): the gRPC port law firms' systems call, served
+    # by the gateway process with TLS (the process's certificate unless a public one is named below). Firms
+    # authenticate with service tokens, not certificates. 0 turns the endpoint off.
+    firm_grpc_port: int = Field(default=8443, ge=0, le=65535)
+    firm_tls_cert_file: str = ""
+    firm_tls_key_file: str = ""
+    # Calls a firm's system may make per second through the endpoint, and the burst it may spend at once.
+    firm_rate_per_token: float = Field(default=20.0, ge=0)
+    firm_burst_per_token: int = Field(default=100, ge=1)
 
     jwt_issuer: str = "https://counsel.local/identity"
     jwt_audience: str = "counsel-api"

@@ -62,7 +62,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "CreateServiceClient": SIGNED_IN,
         "RevokeServiceClient": SIGNED_IN,
         # A firm system's client-credentials exchange: the secret is the credential. Firms reach counsel
-        # through the gateway process only (the firm endpoint of issue 17, item 4, is to be served there).
+        # through the gateway process only: its firm endpoint (FIRM_ENDPOINT below).
         "IssueServiceToken": PUBLIC,
     },
     "counsel.identity.v1.IdentityInternalService": {
@@ -79,7 +79,9 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetProduct": {"gateway": ANYONE, "booking": ITSELF, "documents": ITSELF, "payment": ITSELF},
         "ListFirms": PUBLIC,
         "GetFirm": {"gateway": ANYONE, "booking": ITSELF},
-        "ListLawyers": {"gateway": ANYONE, "booking": ITSELF},
+        # Booking lists lawyers for availability; booking, documents and consultation read a firm's roster
+        # with the firm system's own token to answer its reads (services/runtime/firm_roster.py).
+        "ListLawyers": {"gateway": ANYONE, "booking": ITSELF, "documents": ITSELF, "consultation": ITSELF},
         "GetLawyer": {"gateway": ANYONE, "booking": ITSELF},
         "ListArticles": {"gateway": ANYONE, "consultation": ITSELF},
         "GetArticle": PUBLIC,
@@ -95,6 +97,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "UpsertProduct": SIGNED_IN,
         "UpdateFirm": SIGNED_IN,
         "SetLawyerOnline": SIGNED_IN,
+        "WatchFirmEvents": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,
@@ -201,6 +204,36 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SendDirect": {"identity": ITSELF},
     },
 }
+
+# What a law firm's system may call at the firm endpoint (services/gateway/firm_endpoint.py, issue 17 item
+# 4): the RPCs the endpoint forwards, with the firm's token, as the gateway; every other method is
+# UNIMPLEMENTED there. Each service still checks the firm_service role and the firm behind it.
+FIRM_ENDPOINT: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "counsel.identity.v1.IdentityService": (
+            "IssueServiceToken",
+            "IssueMembershipCard",
+            "ListMembershipCards",
+            "RevokeMembershipCard",
+        ),
+        "counsel.catalog.v1.CatalogService": (
+            "GetFirm",
+            "UpdateFirm",
+            "ListLawyers",
+            "GetLawyer",
+            "CreateLawyer",
+            "UpdateLawyer",
+            "ActivateLawyer",
+            "DeactivateLawyer",
+            "WatchFirmEvents",
+        ),
+        "counsel.booking.v1.BookingService": ("GetAvailability", "ListBookings", "GetBooking"),
+        "counsel.documents.v1.DocumentsService": ("ListDocumentOrders", "GetDocumentOrder"),
+        "counsel.consultation.v1.ConsultationService": ("ListConsultations", "GetConsultation"),
+    }
+)
+# The one firm-endpoint RPC called without a token: it is how a firm's system gets one.
+FIRM_TOKEN_EXCHANGE = "/counsel.identity.v1.IdentityService/IssueServiceToken"
 
 POLICY: Mapping[str, Callers] = MappingProxyType(
     {

@@ -1,7 +1,8 @@
 """The gRPC authorization matrix (issue 17, R-OPS-3): every RPC of every service, called over the real
 mutual-TLS server bootstrap and interceptor, by every process identity, by an identity the policy does not
 know, with and without a user's token — and by callers with no certificate, a certificate from another
-authority, or no TLS at all. Each outcome must be exactly what the policy table says; the servicers behind
+authority, or no TLS at all; and from outside through the firm endpoint, with no token, a person's token
+and a firm's service token. Each outcome must be exactly what the policy table says; the servicers behind
 are stand-ins answering an empty reply, so what is checked is who gets *in*."""
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf import message_factory
 from jwt.algorithms import OKPAlgorithm
 
+from services.gateway.firm_endpoint import FirmEndpoint
 from services.runtime.auth import TokenVerifier
+from services.runtime.config import SERVICE_NAMES
+from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.pki import LocalAuthority, TlsMaterial
-from services.runtime.policy import POLICY, PROCESSES, USER, service_descriptors
+from services.runtime.policy import (
+    FIRM_ENDPOINT,
+    FIRM_TOKEN_EXCHANGE,
+    POLICY,
+    PROCESSES,
+    USER,
+    service_descriptors,
+)
 
 ISSUER, AUDIENCE, KID = "https://counsel.test/identity", "counsel-api-test", "matrix"
 METHODS = [(service, method) for service in service_descriptors() for method in service.methods]
@@ -183,3 +194,47 @@ async def test_a_caller_without_a_counsel_certificate_cannot_even_connect(
     async with channel:
         seen = await outcomes(channel, (("authorization", tokens.bearer("supervisor")),))
     assert set(seen.values()) == {grpc.StatusCode.UNAVAILABLE}
+
+
+@pytest.fixture(scope="module")
+async def firm_endpoint(
+    server: tuple[str, Tokens], pki: Callable[[str], TlsMaterial]
+) -> AsyncIterator[tuple[str, Tokens]]:
+    """The firm endpoint as the gateway serves it, forwarding to the stand-in services as the gateway."""
+    address, tokens = server
+    channels = {name: open_channel(address, pki("gateway")) for name in SERVICE_NAMES}
+    endpoint = grpc.aio.server()
+    endpoint.add_generic_rpc_handlers(
+        (FirmEndpoint(channels, tokens.verifier(), rate_per_token=0, burst_per_token=1),)
+    )
+    tls = pki("gateway")
+    port = endpoint.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(tls.key, tls.cert)]))
+    await endpoint.start()
+    yield f"127.0.0.1:{port}", tokens
+    await endpoint.stop(0.1)
+    for channel in channels.values():
+        await channel.close()
+
+
+def through_the_firm_endpoint(rpc: str, token: str) -> grpc.StatusCode:
+    service, method = rpc.strip("/").split("/")
+    if method not in FIRM_ENDPOINT.get(service, ()):
+        return grpc.StatusCode.UNIMPLEMENTED
+    if rpc == FIRM_TOKEN_EXCHANGE:
+        return OK
+    return {"": UNAUTHENTICATED, "supervisor": DENIED, "firm_service": OK}[token]
+
+
+@pytest.mark.parametrize("token", ["", "supervisor", "firm_service"])
+async def test_the_firm_endpoint_serves_firms_exactly_the_firm_facing_rpcs(
+    firm_endpoint: tuple[str, Tokens], pki: Callable[[str], TlsMaterial], token: str
+) -> None:
+    """Issue 17 item 4: from outside, with TLS and no client certificate, every RPC of every service: only
+    the firm-facing ones exist there, only a firm's token gets through (the token exchange needs none), and
+    what gets through reaches the service as the gateway with the firm's token."""
+    address, tokens = firm_endpoint
+    credentials = grpc.ssl_channel_credentials(root_certificates=pki("gateway").ca)
+    metadata = (("authorization", tokens.bearer(token)),) if token else ()
+    async with grpc.aio.secure_channel(address, credentials) as channel:
+        seen = await outcomes(channel, metadata)
+    assert {rpc: code for rpc, code in seen.items() if code != through_the_firm_endpoint(rpc, token)} == {}

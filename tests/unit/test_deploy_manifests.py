@@ -141,7 +141,9 @@ def test_worker_and_gateway(values: dict[str, Any]) -> None:
     assert worker["args"] == ["worker"]
     assert worker["ports"] == {"metrics": 9090, "temporal": 9091}
     assert gateway["args"] == ["gateway"]
-    assert gateway["ports"] == {"http": 8000, "metrics": 9090}  # metrics never on the public port
+    # Metrics never on a public port; `firms` is the firm endpoint, the one gRPC entry from outside.
+    assert gateway["ports"] == {"http": 8000, "firms": 8443, "metrics": 9090}
+    assert gateway["env"]["COUNSEL_FIRM_GRPC_PORT"] == str(gateway["ports"]["firms"])
     for svc in (worker, gateway):
         assert svc["resources"]["requests"]
 

@@ -7,7 +7,17 @@ import pytest
 
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.runtime.grpc_server import authorize
-from services.runtime.policy import ANYONE, ITSELF, POLICY, PROCESSES, USER, callers_of, service_descriptors
+from services.runtime.policy import (
+    ANYONE,
+    FIRM_ENDPOINT,
+    FIRM_TOKEN_EXCHANGE,
+    ITSELF,
+    POLICY,
+    PROCESSES,
+    USER,
+    callers_of,
+    service_descriptors,
+)
 
 RPCS = sorted(
     f"/{service.full_name}/{method.name}" for service in service_descriptors() for method in service.methods
@@ -91,3 +101,14 @@ def test_internal_services_hold_exactly_the_rpcs_no_user_token_reaches() -> None
             assert USER not in callers.values(), rpc
         else:
             assert reached_by_users, rpc
+
+
+def test_the_firm_endpoint_serves_public_rpcs_the_gateway_may_call_for_a_user() -> None:
+    """Issue 17 item 4: what a firm's system may call is a list of public RPCs, each one the gateway process
+    (which serves the firm endpoint) may call with the caller's token; the token exchange is among them."""
+    firm_rpcs = [f"/{service}/{method}" for service, methods in FIRM_ENDPOINT.items() for method in methods]
+    assert FIRM_TOKEN_EXCHANGE in firm_rpcs
+    for rpc in firm_rpcs:
+        assert rpc in POLICY, rpc
+        assert not rpc.split("/")[1].endswith("InternalService"), rpc
+        assert POLICY[rpc].get("gateway") in (USER, ANYONE), rpc
