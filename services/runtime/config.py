@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     object_store_replicas: int = 1
 
     temporal_address: str = "127.0.0.1:7233"
+    # Mutual TLS to the Temporal frontend (docs/security.md, "Temporal"): this process presents its own counsel
+    # certificate and trusts the frontend's if the counsel CA (or COUNSEL_TEMPORAL_TLS_CA_FILE) signed it for
+    # COUNSEL_TEMPORAL_TLS_SERVER_NAME. Required in prod unless Temporal is on this machine's loopback.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: str = ""
+    temporal_tls_server_name: str = ""
     temporal_namespace: str = "default"
     temporal_task_queue: str = "counsel"
     # Temporal SDK metrics are served by the SDK's own exporter on this port (0 = off).

@@ -3,7 +3,9 @@ exported for Prometheus and the SDK core's logs in Python logging."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -16,9 +18,10 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
+from temporalio.service import TLSConfig
 from temporalio.worker import PollerBehaviorAutoscaling
 
-from services.runtime.config import Settings
+from services.runtime.config import Settings, SettingsError
 
 # The SDK core's own log lines (warnings and up) go through Python logging, so they are JSON lines on stderr
 # like every other log; left to itself the core prints coloured text to stdout, and a process whose stdout is
@@ -53,12 +56,50 @@ def _runtime_for(settings: Settings) -> Runtime:
     return _runtime
 
 
+def temporal_tls(settings: Settings) -> TLSConfig | bool:
+    """How this process reaches the Temporal frontend: mutual TLS with its own counsel certificate, or — only
+    for a frontend on this machine's loopback (the dev server `counsel up` starts) or outside prod — plaintext.
+    SettingsError in prod for plaintext to anywhere else: a workflow engine anyone can reach can be told to
+    signal, cancel or terminate any order's process."""
+    if not settings.temporal_tls:
+        host = settings.temporal_address.rpartition(":")[0].strip("[]")
+        if settings.env == "prod" and not _is_loopback(host):
+            raise SettingsError(
+                "COUNSEL_TEMPORAL_TLS must be on to reach Temporal beyond this machine in prod "
+                f"(COUNSEL_TEMPORAL_ADDRESS is {settings.temporal_address})"
+            )
+        return False
+    own = settings.tls()
+    ca = own.ca
+    if settings.temporal_tls_ca_file:
+        try:
+            ca = Path(settings.temporal_tls_ca_file).read_bytes()
+        except OSError as exc:
+            raise SettingsError(f"cannot read COUNSEL_TEMPORAL_TLS_CA_FILE: {exc}") from exc
+    return TLSConfig(
+        server_root_ca_cert=ca,
+        client_cert=own.cert,
+        client_private_key=own.key,
+        domain=settings.temporal_tls_server_name or None,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def connect_temporal(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
         runtime=_runtime_for(settings),
+        tls=temporal_tls(settings),
     )
 
 

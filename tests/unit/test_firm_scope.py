@@ -52,7 +52,13 @@ def test_the_endpoint_forwards_each_firm_rpc_to_its_owner_streaming_where_the_pr
     assert len(methods) == sum(len(m) for m in FIRM_ENDPOINT.values())
     assert methods["/counsel.catalog.v1.CatalogService/WatchFirmEvents"] is True
     assert methods["/counsel.booking.v1.BookingService/GetBooking"] is False
-    assert {owning_service(m) for m in methods} == {"identity", "catalog", "booking", "documents", "consultation"}
+    assert {owning_service(m) for m in methods} == {
+        "identity",
+        "catalog",
+        "booking",
+        "documents",
+        "consultation",
+    }
 
 
 def test_cursors_are_the_streams_own() -> None:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from sqlalchemy import MetaData
+from temporalio.service import TLSConfig
 
 from deploy import cli
 from deploy.local.stack import Stack, local_settings
@@ -25,6 +26,7 @@ from services.runtime.config import Settings, SettingsError, load_settings
 from services.runtime.pki import TlsMaterial
 from services.runtime.service import ServiceRuntime
 from services.runtime.tables import define_runtime_tables
+from services.runtime.temporal import temporal_tls
 from tests.unit.test_authorization_matrix import Actor, Keys, fake_clients
 
 STRONG = secrets.token_urlsafe(48)
@@ -173,3 +175,30 @@ def test_counsel_up_runs_its_processes_as_dev_explicitly(bare_environment: pytes
     assert stack.process_env()["COUNSEL_ENV"] == "dev"
     bare_environment.setenv("COUNSEL_ENV", "test")
     assert Stack(local_settings()).process_env()["COUNSEL_ENV"] == "test"
+
+
+def test_temporal_is_reached_with_mutual_tls_beyond_loopback_in_prod(pki: Any) -> None:
+    """Issue 17 item 3b: a workflow engine anyone can reach can signal or terminate any order's process, so in
+    prod plaintext goes only to a frontend on this machine's loopback; with COUNSEL_TEMPORAL_TLS each process
+    presents its own counsel certificate and checks the frontend's under the configured name."""
+    remote = Settings(env="prod", secret_key=STRONG, temporal_address="temporal-frontend:7233")
+    with pytest.raises(SettingsError, match="COUNSEL_TEMPORAL_TLS"):
+        temporal_tls(remote)
+    for local in ("127.0.0.1:7233", "localhost:7233", "[::1]:7233"):
+        assert temporal_tls(Settings(env="prod", secret_key=STRONG, temporal_address=local)) is False
+    assert temporal_tls(Settings(env="test", temporal_address="temporal-frontend:7233")) is False
+    secured = pki.settings(
+        Settings(
+            env="prod",
+            secret_key=STRONG,
+            temporal_address="temporal-frontend:7233",
+            temporal_tls=True,
+            temporal_tls_server_name="temporal-frontend",
+        ),
+        "worker",
+    )
+    config = temporal_tls(secured)
+    assert isinstance(config, TLSConfig)
+    own = secured.tls()
+    assert (config.client_cert, config.client_private_key) == (own.cert, own.key)
+    assert config.server_root_ca_cert == own.ca and config.domain == "temporal-frontend"
