@@ -55,7 +55,7 @@ from services.payment import domain as payment_domain
 from services.payment.erasure import erase_user as erase_in_payment
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import InvoiceRow, LedgerEntryRow, OrderRow, RefundRow
-from services.payment.store import PaymentStore
+from services.payment.store import PaymentStores
 from services.runtime.config import Settings, load_settings
 from services.runtime.context import Principal
 from services.runtime.crypto import FieldCipher
@@ -86,7 +86,7 @@ class Platform:
     bus: EventBus
     cipher: FieldCipher
     identity: IdentityStore
-    payment: PaymentStore
+    payment: PaymentStores
     consumers: dict[str, DurableConsumer]
 
 
@@ -131,7 +131,7 @@ async def platform(
         bus,
         cipher,
         IdentityStore(dbs["identity"], Outbox("identity", settings, IDENTITY_TABLES), cipher, settings),
-        PaymentStore(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
+        PaymentStores.build(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
         consumers,
     )
     await bus.js.delete_stream(settings.nats_stream)
@@ -367,7 +367,7 @@ async def person_with_data(p: Platform, name: str) -> Person:
             requirements={"employer": f"{name}的雇主"},
             booking=booking,
         )
-        view, _ = await p.payment.create_order(
+        created = await p.payment.orders.create(
             principal,
             new,
             timedelta(hours=1),
@@ -376,10 +376,10 @@ async def person_with_data(p: Platform, name: str) -> Person:
             invoice_title=f"{name}的公司",
             invoice_tax_id="91110000",
         )
-        orders.append(view.row.id)
+        orders.append(created.view.row.id)
     person.orders = tuple(orders)
     # The client cancels the booked order in their own words; an agent refunded part of the first one.
-    await p.payment.cancel_order(principal, orders[1], f"{name}搬家了，地址变了")
+    await p.payment.orders.cancel(principal, orders[1], f"{name}搬家了，地址变了")
 
     async def invoice(session: AsyncSession) -> None:  # the first order has an issued invoice
         session.add(
@@ -593,7 +593,7 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     alice = await person_with_data(p, "爱丽丝")
     bob = await person_with_data(p, "鲍勃")
     bob_before = await holdings(p, bob)
-    ledger_before = await p.payment.verify_ledger()
+    ledger_before = await p.payment.ledger.verify()
     assert ledger_before.valid and ledger_before.checked == 6  # each: two orders created, one cancelled
     async with p.dbs["payment"].transaction() as s:
         cancelled = (
@@ -668,7 +668,7 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     assert after["catalog"] == {"review": ("", 4, "专业"), "order_record_client": ""}
 
     assert await holdings(p, bob) == bob_before
-    ledger_after = await p.payment.verify_ledger()
+    ledger_after = await p.payment.ledger.verify()
     assert ledger_after.valid and ledger_after.checked == ledger_before.checked
 
     # Redelivery (JetStream delivers again after a crash before the ack): no second effect anywhere.
