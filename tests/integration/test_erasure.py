@@ -41,7 +41,7 @@ from services.documents.erasure import erase_user as erase_in_documents
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.models import DocumentOrderRow, DocumentRevisionRow
 from services.identity.models import TABLES as IDENTITY_TABLES
-from services.identity.store import IdentityStore
+from services.identity.store import IdentityStores
 from services.notification.erasure import UserErasure
 from services.notification.models import TABLES as NOTIFICATION_TABLES
 from services.notification.models import (
@@ -85,7 +85,7 @@ class Platform:
     dbs: dict[str, Database]
     bus: EventBus
     cipher: FieldCipher
-    identity: IdentityStore
+    identity: IdentityStores
     payment: PaymentStores
     consumers: dict[str, DurableConsumer]
 
@@ -130,7 +130,9 @@ async def platform(
         dbs,
         bus,
         cipher,
-        IdentityStore(dbs["identity"], Outbox("identity", settings, IDENTITY_TABLES), cipher, settings),
+        IdentityStores.build(
+            dbs["identity"], Outbox("identity", settings, IDENTITY_TABLES), cipher, settings
+        ),
         PaymentStores.build(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
         consumers,
     )
@@ -164,15 +166,18 @@ async def in_tx(db: Database, work: Callable[[AsyncSession], Awaitable[None]]) -
 async def person_with_data(p: Platform, name: str) -> Person:
     """A client with a consultation, a document order, notifications, two orders (one invoiced) and a
     review: the data a real journey leaves in each service."""
-    enterprise, _ = await p.identity.create_enterprise(f"{name}的公司")
+    accounts = p.identity.accounts
+    enterprise = (await accounts.create_enterprise(f"{name}的公司")).enterprise
     email = f"{name}-{secrets.token_hex(3)}@example.com"
-    user, _ = await p.identity.create_user(
-        email=email,
-        display_name=name,
-        roles=("client_admin",),
-        password_hash=await p.identity.hash_password("Str0ng-Enough!"),
-        tenant_id=getattr(enterprise, "id"),  # noqa: B009 (the seed protocol types it as object)
-    )
+    user = (
+        await accounts.create_user(
+            email=email,
+            display_name=name,
+            roles=("client_admin",),
+            password_hash=await accounts.hash_password("Str0ng-Enough!"),
+            tenant_id=enterprise.id,
+        )
+    ).user
     lawyer = "lawyer-" + secrets.token_hex(3)
     person = Person(user.row.id, user.row.tenant_id, email, lawyer_id=lawyer)
     now = utcnow()
@@ -602,8 +607,9 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     # The immutable ledger never holds what a person typed: only a reason code.
     assert cancelled == ['{"reason":"stated"}', '{"reason":"stated"}']
 
-    await p.identity.erase(Principal(alice.user_id, alice.tenant_id, frozenset({"client_admin"})))
-    assert await OutboxRelay(p.dbs["identity"], p.identity.outbox, p.bus).relay_once() >= 1
+    await p.identity.privacy.erase(Principal(alice.user_id, alice.tenant_id, frozenset({"client_admin"})))
+    identity_outbox = Outbox("identity", p.settings, IDENTITY_TABLES)
+    assert await OutboxRelay(p.dbs["identity"], identity_outbox, p.bus).relay_once() >= 1
     event = await erased_event(p, alice.user_id)
 
     # The durable consumers, as each service runs them, until each has processed the event.
