@@ -122,6 +122,17 @@ def enterprise_name_problem(name: str) -> str:
     return ""
 
 
+def _phone_or_email(phone: str, email: str) -> tuple[str, str]:
+    """("phone", +86 number) or ("email", address): exactly one of them must be given."""
+    if phone.strip() and email.strip():
+        raise InvalidArgument.for_field("email", "give either a phone or an e-mail address, not both")
+    if phone.strip():
+        return "phone", normalize_phone(phone)
+    if email.strip():
+        return "email", normalize_email(email)
+    raise InvalidArgument.for_field("phone", "a phone number or an e-mail address is required")
+
+
 @dataclass(frozen=True)
 class Registration:
     kind: str  # "phone" | "email"
@@ -137,14 +148,7 @@ def validate_registration(
 ) -> Registration:
     """A well-formed registration: exactly one of phone and e-mail (the one the code was sent to), the
     6-digit code, an optional strong password, a display name and an optional enterprise name."""
-    if phone.strip() and email.strip():
-        raise InvalidArgument.for_field("email", "give either a phone or an e-mail address, not both")
-    if phone.strip():
-        kind, identifier = "phone", normalize_phone(phone)
-    elif email.strip():
-        kind, identifier = "email", normalize_email(email)
-    else:
-        raise InvalidArgument.for_field("phone", "a phone number or an e-mail address is required")
+    kind, identifier = _phone_or_email(phone, email)
     checked_code = validate_code(code)
     name = validate_display_name(display_name)
     if password:
@@ -211,14 +215,7 @@ def invitation_limit(per_day: int) -> Limit:
 
 
 def validate_invitation(phone: str, email: str, role: str) -> Invitation:
-    if phone.strip() and email.strip():
-        raise InvalidArgument.for_field("email", "give either a phone or an e-mail address, not both")
-    if phone.strip():
-        kind, identifier = "phone", normalize_phone(phone)
-    elif email.strip():
-        kind, identifier = "email", normalize_email(email)
-    else:
-        raise InvalidArgument.for_field("phone", "a phone number or an e-mail address is required")
+    kind, identifier = _phone_or_email(phone, email)
     if role not in INVITABLE_ROLES:
         raise InvalidArgument.for_field("role", f"must be one of {', '.join(INVITABLE_ROLES)}")
     return Invitation(kind, identifier, role)

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.payment import domain
 from services.payment.invoices import InvoiceData, InvoiceRenderer, InvoiceStorage, sha256_hex, tax_included
@@ -29,6 +30,17 @@ class InvoiceDocument:
 
     invoice: InvoiceRow
     pdf: bytes
+
+
+async def _record_issue(
+    session: AsyncSession, order: OrderRow, document: VoucherRow | InvoiceRow, line: domain.LedgerLine
+) -> None:
+    """The document issued for the locked `order`, its stage (`voucher_issued`, `invoice_issued`) and
+    its ledger entry `line`, in the issuing transaction."""
+    session.add(document)
+    await session.flush()
+    await record_stage(session, order.id, f"{line.event}_issued", "system")
+    await append_ledger(session, order, line)
 
 
 class Vouchers:
@@ -57,12 +69,10 @@ class Vouchers:
                 product_id=row.product_id,
                 issued_at=issued_at,
             )
-            session.add(voucher)
-            await session.flush()
-            await record_stage(session, order_id, "voucher_issued", "system")
-            await append_ledger(
+            await _record_issue(
                 session,
                 row,
+                voucher,
                 domain.LedgerLine("voucher", row.paid_payment_id, row.amount_fen, {"voucher_id": voucher_id}),
             )
             return voucher
@@ -179,12 +189,10 @@ class Invoices:
                 currency=row.currency,
                 issued_at=issued_at,
             )
-            session.add(invoice)
-            await session.flush()
-            await record_stage(session, order_id, "invoice_issued", "system")
-            await append_ledger(
+            await _record_issue(
                 session,
                 row,
+                invoice,
                 domain.LedgerLine(
                     "invoice",
                     row.paid_payment_id,
