@@ -1,5 +1,5 @@
 """Identity's rules, free of I/O: who a person is (`identifiers`), how they prove it (`credentials`) and
-what their account may do and see (`accounts`). Callers use `domain.<name>`; the modules hold them by topic."""
+what their account may do and see (`accounts`). Callers write `domain.<name>`; the modules group them."""
 
 from __future__ import annotations
 

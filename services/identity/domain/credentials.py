@@ -202,7 +202,7 @@ class Passwords:
         return self._hasher.check_needs_rehash(stored_hash)
 
     def rehash_if_needed(self, stored_hash: str, password: str) -> str | None:
-        """A hash of the (verified) `password` with today's parameters, or None when `stored_hash` has them."""
+        """A hash of the verified `password` with today's parameters; None when `stored_hash` has them."""
         return self.hash(password) if self.needs_rehash(stored_hash) else None
 
 

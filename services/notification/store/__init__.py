@@ -42,7 +42,7 @@ class NotificationStores:
         digest_window: timedelta = DIGEST_WINDOW,
         directory: Directory | None = None,
     ) -> NotificationStores:
-        """`directory` (identity) resolves groups' members and the contact addresses users set nowhere else."""
+        """`directory` (identity) resolves groups' members, and contact addresses users set nowhere else."""
         channels = dict(senders or {})
         return cls(
             fan_out=FanOut(outbox, cipher, directory),

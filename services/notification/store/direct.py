@@ -1,5 +1,5 @@
-"""Platform messages sent directly (identity's codes and invitations) and the dev outbox that captures
-messages in dev and test."""
+"""Platform messages sent directly (identity's codes and invitations, R-ACC-1) and the dev outbox that
+captures messages in dev and test."""
 
 from __future__ import annotations
 

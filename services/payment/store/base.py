@@ -1,4 +1,4 @@
-"""The base every payment store shares (R-PAY-1): the order row, which every writer locks first (then its
+"""The base every payment store shares (R-PAY-2): the order row, which every writer locks first (then its
 payments, so writers of one order queue instead of deadlocking), its stage records and its view."""
 
 from __future__ import annotations

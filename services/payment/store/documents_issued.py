@@ -1,4 +1,4 @@
-"""The documents a paid order is issued (R-PAY-4): its signed voucher and its invoice, each once, with its
+"""The documents a paid order is issued (R-PAY-3): its signed voucher and its invoice, each once, with its
 stage and ledger entry."""
 
 from __future__ import annotations

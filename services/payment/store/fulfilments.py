@@ -1,5 +1,6 @@
-"""What fulfils a paid order (R-PAY-3), written in the fulfilment-links consumer's transaction: the link to
-the consultation, document order or booking, its completion, and the refund when it is cancelled."""
+"""What fulfils a paid order (R-INFO-4, R-PAY-2), written in the fulfilment-links consumer's transaction:
+the link to the consultation, document order or booking, its completion, and the refund when it is
+cancelled."""
 
 from __future__ import annotations
 

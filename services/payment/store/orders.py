@@ -1,4 +1,5 @@
-"""Orders (R-PAY-1): created awaiting payment, listed, cancelled while unpaid, moved on by their workflow."""
+"""Orders (R-PAY-2, R-INFO-4): created awaiting payment, listed, cancelled while unpaid, moved on by their
+workflow."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Payments of orders and the providers' notifications about them (R-PAY-2): exactly-once payment.
+"""Payments of orders and the providers' notifications about them (R-PAY-1, R-PAY-2): exactly-once payment.
 
 A notification's (provider, id) is claimed first, so a replay has no second effect; notifications of one
 order serialise on the order's row lock (taken before its payments' as every writer takes them); what a

@@ -1,4 +1,4 @@
-"""Reconciliation of the ledger's payments with the providers' statements (R-PAY-4)."""
+"""Reconciliation of the ledger's payments with the providers' statements (R-PAY-2, R-PAY-4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Refunds of paid orders (R-PAY-3): booked in the ledger when made, sent to the provider that took the
-money, and reversed by a compensating entry when the provider refuses one."""
+"""Refunds of paid orders (R-PAY-2, R-PAY-4): booked in the ledger when made, sent to the provider that
+took the money, and reversed by a compensating entry when the provider refuses one."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The sandbox provider's own side (dev and test): its trades, their notifications with retries, its query
-API and its statement, as a real provider keeps them."""
+"""The sandbox provider's own side (dev and test, R-PAY-1): its trades, their notifications with retries,
+its query API and its statement, as a real provider keeps them."""
 
 from __future__ import annotations
 
