@@ -15,7 +15,7 @@ from services.documents.store import DocumentsStore
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.seed import LAWYER_EMAILS, demo_email, demo_user_id
 from services.identity.seed import seed_demo as seed_identity
-from services.identity.store import IdentityStore
+from services.identity.store import IdentityStores
 from services.payment.invoices import ObjectStoreInvoices
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.crypto import FieldCipher
@@ -59,7 +59,8 @@ async def seed_all(settings: Settings) -> None:
         await seed_catalog(CatalogStore(catalog_db))
         # Seed events wait in identity's outbox until identity's relay publishes them.
         outbox = Outbox("identity", settings, IDENTITY_TABLES)
-        await seed_identity(IdentityStore(identity_db, outbox, FieldCipher(settings.secret_key), settings))
+        identity = IdentityStores.build(identity_db, outbox, FieldCipher(settings.secret_key), settings)
+        await seed_identity(identity.accounts)
         # The demo lawyers documents assigns by legal field, and the demo reviewer's licence (§9.5).
         await seed_documents_staff(
             DocumentsStore(documents_db, Outbox("documents", settings, DOCUMENTS_TABLES)),

@@ -11,7 +11,9 @@ from services.identity.delivery import NotificationSender
 from services.identity.models import TABLES
 from services.identity.oidc import OidcClients, parse_providers
 from services.identity.server import IdentityServicer
-from services.identity.store import IdentityStore
+from services.identity.store import IdentityStores
+from services.identity.store.keys import SigningKeys
+from services.identity.store.sessions import Sessions
 from services.runtime.auth import Revocation
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
@@ -31,29 +33,29 @@ CONSUMERS = {"activity": ACTIVITY_SUBJECTS}
 
 class LocalJwks:
     """Identity verifies callers' tokens with its own keys, read from its own database: no gRPC to itself.
-    The store is attached once the runtime (and so the database) exists."""
+    The keys' store is attached once the runtime (and so the database) exists."""
 
     def __init__(self) -> None:
-        self.store: IdentityStore | None = None
+        self.keys: SigningKeys | None = None
 
     async def __call__(self) -> dict[str, Any]:
-        if self.store is None:
+        if self.keys is None:
             raise RuntimeError("the identity store is not ready yet")
-        return await self.store.jwks()
+        return await self.keys.jwks()
 
 
 class LocalRevocations:
     """Identity's own revocations, for identity's own token checks (the others ask over gRPC)."""
 
     def __init__(self) -> None:
-        self.store: IdentityStore | None = None
+        self.sessions: Sessions | None = None
 
     async def __call__(self, after_id: int) -> list[Revocation]:
-        if self.store is None:
+        if self.sessions is None:
             return []
         return [
             Revocation(row.id or 0, row.user_id, row.session_id, row.revoked_before.timestamp())
-            for row in await self.store.token_revocations(after_id)
+            for row in await self.sessions.token_revocations(after_id)
         ]
 
 
@@ -71,13 +73,13 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
             settings.notification_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
         ) as channel,
     ):
-        store = IdentityStore(rt.db, rt.outbox, cipher, settings, policy=policy)
-        jwks.store = revocations.store = store
-        await store.ensure_signing_key()
+        stores = IdentityStores.build(rt.db, rt.outbox, cipher, settings, policy=policy)
+        jwks.keys, revocations.sessions = stores.keys, stores.sessions
+        await stores.keys.ensure()
         notification = cast("NotificationInternalServiceAsyncStub", NotificationInternalServiceStub(channel))
         server = rt.grpc_server()
         server.add(
-            IdentityServicer(store, NotificationSender(notification), oidc),
+            IdentityServicer(stores, NotificationSender(notification), oidc),
             identity_service_pb2,
             identity_service_pb2_grpc,
         )
@@ -85,7 +87,7 @@ async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> 
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("activity", store.record_activity),
-                store.purge_forever(),
+                rt.consumer("activity", stores.privacy.record_activity),
+                stores.retention.purge_forever(),
             ],
         )

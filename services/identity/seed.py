@@ -8,8 +8,6 @@ import logging
 import uuid
 from typing import Protocol
 
-from services.identity.store import IdentityStore
-
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "Demo-Passw0rd!"
@@ -53,11 +51,16 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
 )
 
 
+class Creation(Protocol):
+    @property
+    def created(self) -> bool: ...
+
+
 class SeedStore(Protocol):
-    """The part of `IdentityStore` the seed uses (tests pass a fake)."""
+    """The part of `store.accounts.Accounts` the seed uses (tests pass a fake)."""
 
     async def hash_password(self, password: str) -> str: ...
-    async def create_enterprise(self, name: str, enterprise_id: str | None = None) -> tuple[object, bool]: ...
+    async def create_enterprise(self, name: str, enterprise_id: str | None = None) -> Creation: ...
     async def create_user(
         self,
         *,
@@ -68,16 +71,16 @@ class SeedStore(Protocol):
         tenant_id: str = "",
         user_id: str | None = None,
         firm_id: str = "",
-    ) -> tuple[object, bool]: ...
+    ) -> Creation: ...
 
 
-async def seed_demo(store: IdentityStore | SeedStore) -> None:
+async def seed_demo(store: SeedStore) -> None:
     """Create the demo enterprise and every demo account (password `DEMO_PASSWORD`) unless they exist."""
     await store.create_enterprise(DEMO_ENTERPRISE_NAME, enterprise_id=DEMO_ENTERPRISE_ID)
     password_hash = await store.hash_password(DEMO_PASSWORD)  # one hash, shared: same password for all
     created = 0
     for email, display_name, roles, tenant_id in DEMO_USERS:
-        _, was_created = await store.create_user(
+        user = await store.create_user(
             email=email,
             display_name=display_name,
             roles=roles,
@@ -86,5 +89,5 @@ async def seed_demo(store: IdentityStore | SeedStore) -> None:
             user_id=demo_user_id(email),
             firm_id=DEMO_FIRM_ID if set(roles) & set(FIRM_STAFF_ROLES) else "",
         )
-        created += was_created
+        created += user.created
     log.info("identity demo data seeded", extra={"users_created": created, "users_total": len(DEMO_USERS)})

@@ -17,7 +17,8 @@ from services.identity import domain, tokens
 from services.identity.delivery import MessageSender
 from services.identity.models import ActivityRow, MembershipCardRow, ServiceClientRow
 from services.identity.oidc import SIGN_IN_FAILED, OidcClients
-from services.identity.store import IdentityStore, UserView
+from services.identity.store import IdentityStores
+from services.identity.store.base import UserView
 from services.runtime.context import current_principal
 from services.runtime.errors import Unauthenticated
 from services.runtime.records import page_size, to_timestamp
@@ -79,25 +80,27 @@ def token_pair(issued: tokens.IssuedTokens) -> pb.TokenPair:
 
 
 class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer):
-    def __init__(self, store: IdentityStore, sender: MessageSender, oidc: OidcClients | None = None) -> None:
-        self.store = store
+    def __init__(
+        self, stores: IdentityStores, sender: MessageSender, oidc: OidcClients | None = None
+    ) -> None:
+        self.stores = stores
         self.sender = sender
         self.oidc = oidc or OidcClients({})
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
         attempt = domain.validate_login(request.method, request.identifier, request.secret)
-        view, issued = await self.store.login(attempt, request.client_ip)
-        return pb.LoginResponse(user=user_proto(view), tokens=token_pair(issued))
+        signed = await self.stores.logins.login(attempt, request.client_ip)
+        return pb.LoginResponse(user=user_proto(signed.user), tokens=token_pair(signed.tokens))
 
     async def GetJwks(
         self, request: pb.GetJwksRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetJwksResponse:
-        return pb.GetJwksResponse(jwks_json=json.dumps(await self.store.jwks()))
+        return pb.GetJwksResponse(jwks_json=json.dumps(await self.stores.keys.jwks()))
 
     async def ListTokenRevocations(
         self, request: pb.ListTokenRevocationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTokenRevocationsResponse:
-        rows = await self.store.token_revocations(max(request.after_id, 0))
+        rows = await self.stores.sessions.token_revocations(max(request.after_id, 0))
         return pb.ListTokenRevocationsResponse(
             revocations=[
                 pb.TokenRevocation(
@@ -114,23 +117,28 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
         self, request: pb.RotateSigningKeyRequest, context: grpc.aio.ServicerContext
     ) -> pb.RotateSigningKeyResponse:
         min_age = timedelta(seconds=max(0, min(request.min_age_seconds, 10 * 365 * 86400)))
-        kid, signs_from = await self.store.rotate_signing_key(min_age)
-        return pb.RotateSigningKeyResponse(kid=kid, signs_from=to_timestamp(signs_from))
+        rotation = await self.stores.keys.rotate(min_age)
+        return pb.RotateSigningKeyResponse(kid=rotation.kid, signs_from=to_timestamp(rotation.signs_from))
 
     async def GetUser(
         self, request: pb.GetUserRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetUserResponse:
-        view = await self.store.get_user(current_principal(), request.user_id)
+        view = await self.stores.accounts.get_user(current_principal(), request.user_id)
         return pb.GetUserResponse(user=user_proto(view))
 
     async def RequestOtp(
         self, request: pb.RequestOtpRequest, context: grpc.aio.ServicerContext
     ) -> pb.RequestOtpResponse:
-        kind, destination, code = await self.store.issue_otp(
-            request.channel, request.destination, request.client_ip
+        issued = await self.stores.codes.issue(request.channel, request.destination, request.client_ip)
+        message = domain.otp_message(issued.code)
+        await self.sender.send(
+            issued.kind,
+            issued.destination,
+            message.subject,
+            message.body,
+            template="otp",
+            params=message.params,
         )
-        subject, body = domain.otp_message(code)
-        await self.sender.send(kind, destination, subject, body, template="otp", params={"code": code})
         return pb.RequestOtpResponse(expires_in=int(domain.OTP_TTL.total_seconds()))
 
     async def Register(
@@ -144,21 +152,21 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
             request.display_name,
             request.enterprise_name,
         )
-        view, issued = await self.store.register(registration, request.client_ip)
-        return pb.RegisterResponse(user=user_proto(view), tokens=token_pair(issued))
+        signed = await self.stores.logins.register(registration, request.client_ip)
+        return pb.RegisterResponse(user=user_proto(signed.user), tokens=token_pair(signed.tokens))
 
     async def Refresh(
         self, request: pb.RefreshRequest, context: grpc.aio.ServicerContext
     ) -> pb.RefreshResponse:
-        view, issued = await self.store.refresh(request.refresh_token)
-        return pb.RefreshResponse(user=user_proto(view), tokens=token_pair(issued))
+        signed = await self.stores.sessions.refresh(request.refresh_token)
+        return pb.RefreshResponse(user=user_proto(signed.user), tokens=token_pair(signed.tokens))
 
     async def Logout(self, request: pb.LogoutRequest, context: grpc.aio.ServicerContext) -> pb.LogoutResponse:
-        await self.store.logout(current_principal(), request.refresh_token)
+        await self.stores.sessions.logout(current_principal(), request.refresh_token)
         return pb.LogoutResponse()
 
     async def GetMe(self, request: pb.GetMeRequest, context: grpc.aio.ServicerContext) -> pb.GetMeResponse:
-        profile = await self.store.profile(current_principal())
+        profile = await self.stores.accounts.profile(current_principal())
         reply = pb.GetMeResponse(
             user=user_proto(profile.user),
             login_methods=pb.LoginMethods(
@@ -183,19 +191,21 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
             request.password,
             request.current_password,
         )
-        view = await self.store.update_me(current_principal(), change)
+        view = await self.stores.accounts.update_me(current_principal(), change)
         return pb.UpdateMeResponse(user=user_proto(view))
 
     async def IssueMembershipCard(
         self, request: pb.IssueMembershipCardRequest, context: grpc.aio.ServicerContext
     ) -> pb.IssueMembershipCardResponse:
-        card, created = await self.store.issue_card(current_principal(), request.card_number, request.pin)
-        return pb.IssueMembershipCardResponse(card=card_proto(card, holder=False), created=created)
+        issued = await self.stores.cards.issue(current_principal(), request.card_number, request.pin)
+        return pb.IssueMembershipCardResponse(
+            card=card_proto(issued.card, holder=False), created=issued.created
+        )
 
     async def ListMembershipCards(
         self, request: pb.ListMembershipCardsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListMembershipCardsResponse:
-        cards, next_cursor = await self.store.firm_cards(
+        cards, next_cursor = await self.stores.cards.firm_cards(
             current_principal(), page_size(request.page.limit), request.page.cursor
         )
         return pb.ListMembershipCardsResponse(
@@ -206,34 +216,40 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
     async def RevokeMembershipCard(
         self, request: pb.RevokeMembershipCardRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeMembershipCardResponse:
-        card = await self.store.revoke_card(current_principal(), request.card_id)
+        card = await self.stores.cards.revoke(current_principal(), request.card_id)
         return pb.RevokeMembershipCardResponse(card=card_proto(card, holder=False))
 
     async def LinkMembershipCard(
         self, request: pb.LinkMembershipCardRequest, context: grpc.aio.ServicerContext
     ) -> pb.LinkMembershipCardResponse:
-        card, generated_pin = await self.store.link_card(
+        linked = await self.stores.cards.link(
             current_principal(), request.card_number, request.pin, request.new_pin, request.client_ip
         )
-        return pb.LinkMembershipCardResponse(card=card_proto(card, holder=True), new_pin=generated_pin)
+        return pb.LinkMembershipCardResponse(
+            card=card_proto(linked.card, holder=True), new_pin=linked.generated_pin
+        )
 
     async def InviteMember(
         self, request: pb.InviteMemberRequest, context: grpc.aio.ServicerContext
     ) -> pb.InviteMemberResponse:
         invitation = domain.validate_invitation(request.phone, request.email, request.role)
-        to_notify = await self.store.invite_member(current_principal(), invitation)
-        if to_notify is not None:
-            kind, destination, enterprise_name = to_notify
-            message = domain.invitation_message(enterprise_name, invitation.role)
+        to_send = await self.stores.enterprises.invite_member(current_principal(), invitation)
+        if to_send is not None:
+            message = domain.invitation_message(to_send.enterprise_name, invitation.role)
             await self.sender.send(
-                kind, destination, message.subject, message.body, template="invitation", params=message.params
+                to_send.kind,
+                to_send.destination,
+                message.subject,
+                message.body,
+                template="invitation",
+                params=message.params,
             )
         return pb.InviteMemberResponse(role=invitation.role)
 
     async def ExportMyData(
         self, request: pb.ExportMyDataRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExportMyDataResponse:
-        export = await self.store.export(current_principal())
+        export = await self.stores.privacy.export(current_principal())
         return pb.ExportMyDataResponse(export_json=json.dumps(export, ensure_ascii=False))
 
     async def StartOidcLogin(
@@ -241,7 +257,7 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
     ) -> pb.StartOidcLoginResponse:
         start = await self.oidc.start(request.provider, request.redirect_uri)
         principal = current_principal()  # signed in: the social account is linked to this account
-        await self.store.save_oidc_state(
+        await self.stores.oidc.save_state(
             request.provider,
             start.state,
             start.nonce,
@@ -256,21 +272,26 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
     ) -> pb.FinishOidcLoginResponse:
         self.oidc.provider(request.provider)  # NotFound for an unknown provider
         # The state is spent first, whatever follows: a callback can be tried once.
-        nonce, verifier, redirect_uri, link_user_id = await self.store.take_oidc_state(
-            request.provider, request.state
-        )
+        state = await self.stores.oidc.take_state(request.provider, request.state)
         if request.error or not request.code:
             raise Unauthenticated(SIGN_IN_FAILED, reason="oidc_denied")
-        identity = await self.oidc.finish(request.provider, redirect_uri, request.code, verifier, nonce)
-        view, issued = await self.store.login_oidc(
-            request.provider, identity.subject, identity.email, identity.name, request.client_ip, link_user_id
+        identity = await self.oidc.finish(
+            request.provider, state.redirect_uri, request.code, state.code_verifier, state.nonce
         )
-        return pb.FinishOidcLoginResponse(user=user_proto(view), tokens=token_pair(issued))
+        signed = await self.stores.oidc.login(
+            request.provider,
+            identity.subject,
+            identity.email,
+            identity.name,
+            request.client_ip,
+            state.link_user_id,
+        )
+        return pb.FinishOidcLoginResponse(user=user_proto(signed.user), tokens=token_pair(signed.tokens))
 
     async def ListMyActivity(
         self, request: pb.ListMyActivityRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListMyActivityResponse:
-        rows, next_cursor = await self.store.activity(
+        rows, next_cursor = await self.stores.privacy.activity(
             current_principal(), page_size(request.page.limit), request.page.cursor
         )
         return pb.ListMyActivityResponse(
@@ -281,7 +302,7 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
     async def ListUserActivity(
         self, request: pb.ListUserActivityRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListUserActivityResponse:
-        rows, next_cursor = await self.store.user_activity(
+        rows, next_cursor = await self.stores.privacy.user_activity(
             current_principal(), request.user_id, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListUserActivityResponse(
@@ -292,12 +313,14 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
     async def EraseMe(
         self, request: pb.EraseMeRequest, context: grpc.aio.ServicerContext
     ) -> pb.EraseMeResponse:
-        return pb.EraseMeResponse(erased_at=to_timestamp(await self.store.erase(current_principal())))
+        return pb.EraseMeResponse(
+            erased_at=to_timestamp(await self.stores.privacy.erase(current_principal()))
+        )
 
     async def ListMembers(
         self, request: pb.ListMembersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListMembersResponse:
-        views, next_cursor = await self.store.members(
+        views, next_cursor = await self.stores.enterprises.members(
             current_principal(), page_size(request.page.limit), request.page.cursor
         )
         return pb.ListMembersResponse(
@@ -308,31 +331,37 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
     async def ListUsersByRole(
         self, request: pb.ListUsersByRoleRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListUsersByRoleResponse:
-        views = await self.store.users_by_role(current_principal(), request.role, request.tenant_id)
+        views = await self.stores.enterprises.users_by_role(
+            current_principal(), request.role, request.tenant_id
+        )
         return pb.ListUsersByRoleResponse(users=[user_proto(view) for view in views])
 
     async def SetMemberRole(
         self, request: pb.SetMemberRoleRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetMemberRoleResponse:
-        view = await self.store.set_member_role(current_principal(), request.user_id, request.role)
+        view = await self.stores.enterprises.set_member_role(
+            current_principal(), request.user_id, request.role
+        )
         return pb.SetMemberRoleResponse(user=user_proto(view))
 
     async def CreateServiceClient(
         self, request: pb.CreateServiceClientRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateServiceClientResponse:
-        row, secret = await self.store.create_service_client(current_principal(), request.name)
-        return pb.CreateServiceClientResponse(client=service_client_proto(row), client_secret=secret)
+        created = await self.stores.service_clients.create(current_principal(), request.name)
+        return pb.CreateServiceClientResponse(
+            client=service_client_proto(created.client), client_secret=created.secret
+        )
 
     async def RevokeServiceClient(
         self, request: pb.RevokeServiceClientRequest, context: grpc.aio.ServicerContext
     ) -> pb.RevokeServiceClientResponse:
-        row = await self.store.revoke_service_client(current_principal(), request.client_id)
+        row = await self.stores.service_clients.revoke(current_principal(), request.client_id)
         return pb.RevokeServiceClientResponse(client=service_client_proto(row))
 
     async def IssueServiceToken(
         self, request: pb.IssueServiceTokenRequest, context: grpc.aio.ServicerContext
     ) -> pb.IssueServiceTokenResponse:
-        issued = await self.store.issue_service_token(request.client_id, request.client_secret)
+        issued = await self.stores.service_clients.issue_token(request.client_id, request.client_secret)
         return pb.IssueServiceTokenResponse(
             access_token=issued.access_token, expires_in=issued.expires_in, firm_id=issued.firm_id
         )

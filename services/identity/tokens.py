@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -38,6 +38,16 @@ class TokenSubject(Protocol):
     def tenant_id(self) -> str: ...
     @property
     def roles(self) -> Sequence[str]: ...
+
+
+class DatedKey(Protocol):
+    """A stored signing key as the signing rules see it (a `SigningKeyRow` fits)."""
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
+K = TypeVar("K", bound=DatedKey)
 
 
 @dataclass(frozen=True)
@@ -159,3 +169,19 @@ def is_published(retired_at: datetime | None, now: datetime, access_ttl_seconds:
 def jwks_document(keys: Iterable[PublishedKey], now: datetime, access_ttl_seconds: int) -> dict[str, Any]:
     """The RFC 7517 key set of every key that may have signed a still-valid token."""
     return {"keys": [k.public_jwk for k in keys if is_published(k.retired_at, now, access_ttl_seconds)]}
+
+
+def key_that_signs(unretired: Sequence[K], now: datetime) -> K | None:
+    """Of the keys not retired by `now` (newest first), the one that signs: the newest that has been
+    published for SIGNING_KEY_PUBLISH_AHEAD (a key just rotated in waits, its predecessor signs meanwhile);
+    when none has, the longest-known of them (on a fresh start, the only key there is)."""
+    published = [key for key in unretired if key.created_at <= now - SIGNING_KEY_PUBLISH_AHEAD]
+    if published:
+        return published[0]
+    return unretired[-1] if unretired else None
+
+
+def rotation_due(newest_created_at: datetime | None, min_age: timedelta, now: datetime) -> bool:
+    """Whether a rotation makes a new key: not while the newest key is younger than `min_age` (a retried or
+    repeated rotation makes one key)."""
+    return newest_created_at is None or newest_created_at <= now - min_age

@@ -14,7 +14,8 @@ from services.notification.directory import IdentityDirectory
 from services.notification.erasure import UserErasure
 from services.notification.models import TABLES
 from services.notification.server import NotificationServicer
-from services.notification.store import NotificationStore
+from services.notification.store import NotificationStores
+from services.notification.store.deliveries import Deliveries
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
@@ -36,11 +37,11 @@ CONSUMERS = {"fan-out": FAN_OUT_SUBJECTS, "erasure": erasure.SUBJECTS}
 DISPATCH_INTERVAL_SECONDS = 1.0
 
 
-async def dispatch_forever(store: NotificationStore, interval: float = DISPATCH_INTERVAL_SECONDS) -> None:
+async def dispatch_forever(deliveries: Deliveries, interval: float = DISPATCH_INTERVAL_SECONDS) -> None:
     """Release and send due e-mails and SMS. The clock is only read here; the rules take it as input."""
     while True:
         try:
-            report = await store.dispatch_once()
+            report = await deliveries.dispatch_once()
             if report.sent or report.retried or report.fell_back:
                 continue  # more may be due right away
         except asyncio.CancelledError:
@@ -71,7 +72,7 @@ async def serve(settings: Settings) -> None:
                 )
             ),
         )
-        store = NotificationStore(
+        stores = NotificationStores.build(
             rt.db,
             rt.outbox,
             cipher,
@@ -82,7 +83,7 @@ async def serve(settings: Settings) -> None:
         )
         server = rt.grpc_server()
         server.add(
-            NotificationServicer(store, dev_outbox_enabled=settings.dev_routes),
+            NotificationServicer(stores, dev_outbox_enabled=settings.dev_routes),
             notification_service_pb2,
             notification_service_pb2_grpc,
         )
@@ -90,8 +91,8 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("fan-out", store.deliver),
+                rt.consumer("fan-out", stores.fan_out.deliver),
                 rt.consumer("erasure", UserErasure(cipher)),
-                dispatch_forever(store),
+                dispatch_forever(stores.deliveries),
             ],
         )

@@ -232,3 +232,41 @@ def after_failure(attempts: int, permanent: bool, now: datetime) -> datetime | N
     if permanent or attempts >= MAX_ATTEMPTS:
         return None
     return now + backoff(attempts)
+
+
+@dataclass(frozen=True)
+class Release:
+    """What becomes of the messages waiting on one channel for one user: they wait until `wait_until`, or
+    (None) go now — as one digest when several wait."""
+
+    wait_until: datetime | None
+    digest: bool = False
+
+
+def release(
+    channel: Channel,
+    queued_at: Sequence[datetime],
+    sent_at: Sequence[datetime],
+    quiet_hours: QuietHours | None,
+    digest_window: timedelta,
+    now: datetime,
+) -> Release:
+    """Whether the messages queued at `queued_at` go out at `now` (see `release_time`)."""
+    due = release_time(channel, queued_at, sent_at, quiet_hours, digest_window)
+    if due > now:
+        return Release(due)
+    return Release(None, digest=len(queued_at) > 1)
+
+
+def still_wanted(category: Category, prefs: Preferences, channel: Channel) -> bool:
+    """Whether a delivery is still sent when its time comes: a transactional message always (it is never
+    dropped), any other only while the user keeps the channel on."""
+    return category is Category.TRANSACTIONAL or prefs.enabled(channel)
+
+
+def consent_since(given_at: datetime | None, consents: bool, now: datetime) -> datetime | None:
+    """When the user's marketing consent was given: the first time it was (R-PRIV-2, recorded consent) while
+    it stands, None once it is withdrawn."""
+    if not consents:
+        return None
+    return given_at or now

@@ -19,7 +19,8 @@ from services.notification.policy import (
     normalise_email,
     normalise_phone,
 )
-from services.notification.store import NotificationStore, PreferencesUpdate
+from services.notification.store import NotificationStores
+from services.notification.store.preferences import PreferencesUpdate
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from services.runtime.records import page_size, to_timestamp
@@ -102,27 +103,27 @@ def _signed_in() -> Principal:
 
 
 class NotificationServicer(NotificationServiceServicer, NotificationInternalServiceServicer):
-    def __init__(self, store: NotificationStore, dev_outbox_enabled: bool) -> None:
-        self.store = store
+    def __init__(self, stores: NotificationStores, dev_outbox_enabled: bool) -> None:
+        self.stores = stores
         self.dev_outbox_enabled = dev_outbox_enabled
 
     async def ListNotifications(
         self, request: pb.ListNotificationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListNotificationsResponse:
         principal = _signed_in()
-        rows, next_cursor, unread = await self.store.inbox(
+        inbox = await self.stores.inbox.page(
             principal.user_id, request.unread_only, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListNotificationsResponse(
-            notifications=[notification_proto(r) for r in rows],
-            page=paging_pb2.PageResponse(next_cursor=next_cursor),
-            unread_count=unread,
+            notifications=[notification_proto(r) for r in inbox.entries],
+            page=paging_pb2.PageResponse(next_cursor=inbox.next_cursor),
+            unread_count=inbox.unread,
         )
 
     async def MarkNotificationRead(
         self, request: pb.MarkNotificationReadRequest, context: grpc.aio.ServicerContext
     ) -> pb.MarkNotificationReadResponse:
-        row = await self.store.mark_read(_signed_in().user_id, request.notification_id)
+        row = await self.stores.inbox.mark_read(_signed_in().user_id, request.notification_id)
         return pb.MarkNotificationReadResponse(notification=notification_proto(row))
 
     async def ListDevOutbox(
@@ -130,7 +131,7 @@ class NotificationServicer(NotificationServiceServicer, NotificationInternalServ
     ) -> pb.ListDevOutboxResponse:
         if not self.dev_outbox_enabled:
             raise PermissionDenied("the dev outbox exists only in dev and test")
-        rows = await self.store.dev_outbox(request.to, page_size(request.limit))
+        rows = await self.stores.direct.dev_outbox(request.to, page_size(request.limit))
         return pb.ListDevOutboxResponse(
             messages=[
                 pb.DevMessage(
@@ -148,20 +149,20 @@ class NotificationServicer(NotificationServiceServicer, NotificationInternalServ
     async def GetPreferences(
         self, request: pb.GetPreferencesRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetPreferencesResponse:
-        prefs = await self.store.preferences(_signed_in().user_id)
+        prefs = await self.stores.preferences.get(_signed_in().user_id)
         return pb.GetPreferencesResponse(preferences=preferences_proto(prefs))
 
     async def UpdatePreferences(
         self, request: pb.UpdatePreferencesRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdatePreferencesResponse:
         user_id = _signed_in().user_id
-        prefs = await self.store.put_preferences(user_id, preferences_update(request.preferences))
+        prefs = await self.stores.preferences.put(user_id, preferences_update(request.preferences))
         return pb.UpdatePreferencesResponse(preferences=preferences_proto(prefs))
 
     async def ListDeliveries(
         self, request: pb.ListDeliveriesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDeliveriesResponse:
-        rows, next_cursor = await self.store.deliveries(
+        rows, next_cursor = await self.stores.deliveries.page(
             _signed_in().user_id, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListDeliveriesResponse(
@@ -182,7 +183,7 @@ class NotificationServicer(NotificationServiceServicer, NotificationInternalServ
         if not self.dev_outbox_enabled:
             # Out through SMTP or the SMS provider now; without one it fails loudly (identity answers 503)
             # rather than leaving a code that silently never arrives.
-            message_id = await self.store.send_direct(
+            message_id = await self.stores.direct.send(
                 Channel(request.channel),
                 request.to,
                 request.subject,
@@ -191,7 +192,7 @@ class NotificationServicer(NotificationServiceServicer, NotificationInternalServ
                 dict(request.params),
             )
             return pb.SendDirectResponse(message_id=message_id)
-        message_id = await self.store.record_dev_message(
+        message_id = await self.stores.direct.record_dev_message(
             request.channel, request.to, request.subject if request.channel == "email" else "", request.body
         )
         return pb.SendDirectResponse(message_id=message_id)

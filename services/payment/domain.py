@@ -92,6 +92,155 @@ def decide_notification(
     return NotificationDecision("refund_due", next_payment_status(payment_status, "refund_due"))
 
 
+@dataclass(frozen=True)
+class LedgerLine:
+    """One entry a decision books on an order's ledger (the store chains it onto the ledger)."""
+
+    event: str
+    payment_id: str
+    amount_fen: int
+    data: Mapping[str, Any]
+    postings: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordedPayment:
+    """A payment as we hold it."""
+
+    id: str
+    method: str
+    status: str
+    amount_fen: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class ReportedPayment:
+    """What a provider's verified notification says about a payment (`status` in our words)."""
+
+    status: str
+    amount_fen: int
+    currency: str
+    provider_txn_id: str
+
+
+# The reason of a refund of money an order could not take; it never counts against the order's own refunds.
+UNAPPLIED_PAYMENT = "unapplied_payment"
+
+
+@dataclass(frozen=True)
+class OwedRefund:
+    """A whole payment owed back on its own, because its order was paid already or cancelled."""
+
+    refund_id: str
+    amount_fen: int
+    reason: str
+    status: str
+
+
+@dataclass(frozen=True)
+class NotificationEffects:
+    """Everything a verified notification changes: the outcome and the payment's status after it
+    (`decide_notification`), whether money arrived (the payment records the provider's transaction),
+    whether it pays the order, the ledger entries to book and the refund owed, if any."""
+
+    outcome: str
+    payment_status: str
+    money_received: bool = False
+    pays_order: bool = False
+    ledger: tuple[LedgerLine, ...] = ()
+    refund: OwedRefund | None = None
+
+
+def notification_effects(
+    payment: RecordedPayment, order_status: str, report: ReportedPayment, refund_id: str
+) -> NotificationEffects:
+    """What `report` does to `payment` of an order in `order_status` (R-PAY-2). Money for an order awaiting
+    payment pays it; money the order cannot take is refunded in full as `refund_id`, on its own; a report of
+    another amount or currency is refused and booked as `amount_mismatch` (alerted)."""
+    amount_matches = report.amount_fen == payment.amount_fen and report.currency == payment.currency
+    decision = decide_notification(payment.status, order_status, report.status, amount_matches)
+    if decision.outcome == "amount_mismatch":
+        reported = {
+            "expected": payment.amount_fen,
+            "reported": report.amount_fen,
+            "currency": report.currency,
+        }
+        mismatch = LedgerLine("amount_mismatch", payment.id, report.amount_fen, reported)
+        return NotificationEffects(decision.outcome, decision.payment_status, ledger=(mismatch,))
+    if decision.outcome not in ("applied", "refund_due"):
+        return NotificationEffects(decision.outcome, decision.payment_status)
+    notified = LedgerLine(
+        "notified", payment.id, report.amount_fen, {"provider_txn_id": report.provider_txn_id}
+    )
+    amount, method = payment.amount_fen, payment.method
+    if decision.outcome == "applied":
+        paid = LedgerLine(
+            "paid", payment.id, amount, {"method": method}, tuple(postings_for("paid", method, amount))
+        )
+        return NotificationEffects(
+            decision.outcome,
+            decision.payment_status,
+            money_received=True,
+            pays_order=True,
+            ledger=(notified, paid),
+        )
+    refund = OwedRefund(
+        refund_id, amount, f"{UNAPPLIED_PAYMENT}_{order_status}", initial_refund_status(method)
+    )
+    owed = LedgerLine(
+        "paid_unapplied",
+        payment.id,
+        amount,
+        {"order_status": order_status},
+        ((cash_account(method), amount), (REFUNDS_DUE, -amount)),
+    )
+    refunded = LedgerLine(
+        "refunded",
+        payment.id,
+        amount,
+        {"reason": UNAPPLIED_PAYMENT, "refund_id": refund_id},
+        tuple(postings_for("refunded_unapplied", method, amount)),
+    )
+    return NotificationEffects(
+        decision.outcome,
+        decision.payment_status,
+        money_received=True,
+        ledger=(notified, owed, refunded),
+        refund=refund,
+    )
+
+
+def check_payable(status: str, pay_before: datetime, now: datetime) -> None:
+    """Conflict (`order_not_payable`) unless the order awaits payment and its time to pay has not passed."""
+    if status != "pending_payment":
+        raise Conflict(f"a {status} order cannot be paid", reason="order_not_payable")
+    if pay_before <= now:
+        raise Conflict("the order's time to pay has passed", reason="order_not_payable")
+
+
+def validate_advance(target: str) -> str:
+    """A status an order's workflow moves a paid order to: in_service or completed."""
+    if target not in ("in_service", "completed"):
+        raise InvalidArgument.for_field("status", "must be in_service or completed")
+    return target
+
+
+def advance_to(current: str, target: str) -> str | None:
+    """The status a paid order moves to when its workflow says `target` (`validate_advance`), or None when
+    there is nothing to do: the order is there already, or final (its fulfilment was cancelled and refunded
+    before the workflow recorded it)."""
+    if current in ("refunded", "cancelled") or current == target:
+        return None
+    return next_order_status(current, target)
+
+
+def check_issuable(status: str, document: str) -> None:
+    """Vouchers and invoices are issued for paid orders only: Conflict (`order_not_paid`) otherwise."""
+    if status not in ("paid", "in_service", "completed"):
+        raise Conflict(f"a {status} order has no {document}", reason="order_not_paid")
+
+
 def require_client(principal: Principal | None, action: str) -> Principal:
     if principal is None:
         raise Unauthenticated(f"sign in to {action}")
@@ -206,6 +355,42 @@ def refund_amount(requested: int, paid: int, refunded: int) -> int:
     if amount > remaining:
         raise InvalidArgument.for_field("amount", f"must be at most the {remaining} fen not yet refunded")
     return amount
+
+
+@dataclass(frozen=True)
+class RefundPlan:
+    """A refund of an order: how much, and whether the order is then refunded in full."""
+
+    amount_fen: int
+    in_full: bool
+
+
+def plan_refund(status: str, paid: int, refunded: int, requested: int, paid_payment_id: str) -> RefundPlan:
+    """The refund of `requested` fen (0 = the rest) of an order in `status` that was paid `paid` fen by
+    `paid_payment_id` and has had `refunded` fen back. Conflict when the order cannot be refunded."""
+    check_refundable(status, paid, refunded)
+    if not paid_payment_id:
+        raise Conflict(f"a {status} order cannot be refunded", reason="order_not_refundable")
+    amount = refund_amount(requested, paid, refunded)
+    return RefundPlan(amount, refunded + amount == paid)
+
+
+def initial_refund_status(method: str) -> str:
+    """The sandbox refunds at once; other providers' refund APIs are called by the RefundDispatcher."""
+    return "succeeded" if method == "sandbox" else "requested"
+
+
+def refund_settlement(current: str, reported: str) -> str | None:
+    """A refund's status after its provider answered `reported` (succeeded, pending or failed), or None
+    when the answer changes nothing: the refund was settled already, or nothing new was said."""
+    if current not in ("requested", "pending") or current == reported:
+        return None
+    return reported
+
+
+def refund_counts_against_order(reason: str) -> bool:
+    """Whether a refund returned the order's own money (not that of a payment the order could not take)."""
+    return not reason.startswith(UNAPPLIED_PAYMENT)
 
 
 # -- double-entry postings ---------------------------------------------------------------------------
@@ -332,35 +517,6 @@ def fen_from_yuan(text: str) -> int:
     if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
         raise ValueError(f"not an amount: {text!r}")
     return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
-
-
-# -- reconciliation ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Difference:
-    """One disagreement between the ledger and a provider's statement for a day."""
-
-    provider: str
-    payment_id: str
-    kind: str  # missing_in_ledger | missing_at_provider | amount_differs
-    ledger_fen: int
-    provider_fen: int
-
-
-def compare_statement(
-    provider: str, booked: Mapping[str, int], statement: Mapping[str, int]
-) -> list[Difference]:
-    """What the ledger's payments of a provider (payment id → fen) and the provider's statement of the same
-    period disagree on, by payment id."""
-    differences: list[Difference] = []
-    for payment_id in sorted(set(booked) | set(statement)):
-        in_ledger, at_provider = booked.get(payment_id), statement.get(payment_id)
-        if in_ledger is None:
-            differences.append(Difference(provider, payment_id, "missing_in_ledger", 0, at_provider or 0))
-        elif at_provider is None:
-            differences.append(Difference(provider, payment_id, "missing_at_provider", in_ledger, 0))
-        elif in_ledger != at_provider:
-            differences.append(Difference(provider, payment_id, "amount_differs", in_ledger, at_provider))
-    return differences
 
 
 # -- the order's timeline (§9.2, R-Q-3) -------------------------------------------------------------

@@ -21,7 +21,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
 from counsel.documents.v1 import events_pb2 as documents_events
 from services.payment.models import OrderRow
-from services.payment.store import PaymentStore
+from services.payment.store.fulfilments import Fulfilments
 from services.runtime.events import unpack
 
 SUBJECTS = [
@@ -34,7 +34,7 @@ SUBJECTS = [
 
 
 class FulfilmentLinker:
-    def __init__(self, store: PaymentStore) -> None:
+    def __init__(self, store: Fulfilments) -> None:
         self.store = store
 
     async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:

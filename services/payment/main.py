@@ -19,7 +19,8 @@ from services.payment.providers.sandbox import SandboxProvider
 from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
 from services.payment.server import PaymentServicer
-from services.payment.store import AMOUNT_MISMATCHES, UNAPPLIED_PAYMENTS, PaymentStore
+from services.payment.store import PaymentStores
+from services.payment.store.payments import AMOUNT_MISMATCHES, UNAPPLIED_PAYMENTS
 from services.payment.timeline import OrderTimeline, booking_source, consultation_source, documents_source
 from services.payment.vouchers import VoucherSigner
 from services.payment.workflow_starter import SUBJECTS, OrderWorkflowStarter
@@ -82,13 +83,13 @@ async def serve(settings: Settings) -> None:
         for name in providers:  # exported at 0, so the alert's increase() sees the very first one
             AMOUNT_MISMATCHES.labels(name)
             UNAPPLIED_PAYMENTS.labels(name)
-        store = PaymentStore(rt.db, rt.outbox)
+        stores = PaymentStores.build(rt.db, rt.outbox)
         renderer = InvoiceRenderer(settings.cache_dir)
         assert rt.bus is not None
         server = rt.grpc_server()
         server.add(
             PaymentServicer(
-                store,
+                stores,
                 catalog,
                 providers,
                 VoucherSigner(settings.secret_key),
@@ -104,13 +105,13 @@ async def serve(settings: Settings) -> None:
             rt.outbox_relay(),
             rt.consumer("order-workflows", OrderWorkflowStarter(temporal, settings.temporal_task_queue)),
         ]
-        background.append(rt.consumer("fulfilment-links", FulfilmentLinker(store)))
+        background.append(rt.consumer("fulfilment-links", FulfilmentLinker(stores.fulfilments)))
         background.append(rt.consumer("erasure", erase_user))
-        background.append(RefundDispatcher(store, providers).run())
+        background.append(RefundDispatcher(stores.refunds, providers).run())
         sandbox = providers.get("sandbox")
         if isinstance(sandbox, SandboxProvider):
             deliver = http_delivery(payment_settings.notify_url("sandbox"), sandbox.ack.body)
-            background.append(SandboxNotifier(store, sandbox, deliver).run())
+            background.append(SandboxNotifier(stores.sandbox, sandbox, deliver).run())
         try:
             await rt.run(server, background=background)
         finally:

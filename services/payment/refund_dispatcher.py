@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 
 from services.payment.providers.base import Provider
-from services.payment.store import PaymentStore
+from services.payment.store.refunds import Refunds
 from services.runtime.records import utcnow
 
 log = logging.getLogger(__name__)
@@ -16,25 +16,27 @@ log = logging.getLogger(__name__)
 
 class RefundDispatcher:
     def __init__(
-        self, store: PaymentStore, providers: Mapping[str, Provider], *, poll_seconds: float = 2.0
+        self, refunds: Refunds, providers: Mapping[str, Provider], *, poll_seconds: float = 2.0
     ) -> None:
-        self.store = store
+        self.refunds = refunds
         self.providers = providers
         self.poll_seconds = poll_seconds
 
     async def dispatch_once(self) -> int:
         """Ask each provider once about every open refund; returns how many were settled."""
         settled = 0
-        for refund, payment in await self.store.refunds_to_send():
-            send = getattr(self.providers.get(payment.method), "refund", None)
+        for due in await self.refunds.to_send():
+            send = getattr(self.providers.get(due.payment.method), "refund", None)
             if send is None:
                 continue  # this provider has no refund API here: an agent settles it
             try:
-                status = await send(payment.id, refund.id, refund.amount_fen, payment.amount_fen, utcnow())
+                status = await send(
+                    due.payment.id, due.refund.id, due.refund.amount_fen, due.payment.amount_fen, utcnow()
+                )
             except Exception:
-                log.exception("refund not sent; will retry", extra={"refund_id": refund.id})
+                log.exception("refund not sent; will retry", extra={"refund_id": due.refund.id})
                 continue
-            await self.store.refund_settled(refund.id, status)
+            await self.refunds.settled(due.refund.id, status)
             settled += int(status in ("succeeded", "failed"))
         return settled
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
-from services.payment.store import PaymentStore
+from services.payment.store.sandbox import Sandbox
 from services.runtime.records import utcnow
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,9 @@ def http_delivery(notify_url: str, ack_body: str) -> Deliver:
 
 class SandboxNotifier:
     def __init__(
-        self, store: PaymentStore, provider: SandboxProvider, deliver: Deliver, *, poll_seconds: float = 0.5
+        self, trades: Sandbox, provider: SandboxProvider, deliver: Deliver, *, poll_seconds: float = 0.5
     ) -> None:
-        self.store = store
+        self.trades = trades
         self.provider = provider
         self.deliver = deliver
         self.poll_seconds = poll_seconds
@@ -40,7 +40,7 @@ class SandboxNotifier:
     async def notify_once(self) -> int:
         """Send every due notification once; returns how many were acknowledged."""
         acknowledged = 0
-        for trade in await self.store.sandbox_due(utcnow()):
+        for trade in await self.trades.due(utcnow()):
             body = notification_body(
                 notify_id=f"{trade.trade_no}:SUCCESS",  # retries carry the same id, as real providers' do
                 payment_id=trade.payment_id,
@@ -58,7 +58,7 @@ class SandboxNotifier:
                     "sandbox notification not delivered; will retry", extra={"error": type(exc).__name__}
                 )
                 delivered = False
-            await self.store.sandbox_notified(trade.payment_id, delivered)
+            await self.trades.notified(trade.payment_id, delivered)
             acknowledged += int(delivered)
         return acknowledged
 

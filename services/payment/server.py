@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from counsel.catalog.v1 import catalog_service_pb2
-from counsel.common.v1 import money_pb2, paging_pb2, timeline_pb2
+from counsel.common.v1 import paging_pb2, timeline_pb2
 from counsel.payment.v1 import payment_service_pb2 as pb
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentInternalServiceServicer, PaymentServiceServicer
 from services.payment import domain
@@ -25,7 +25,9 @@ from services.payment.providers.base import (
     Provider,
     ProviderUnavailable,
 )
-from services.payment.store import OrderView, PaymentStore, Query
+from services.payment.store import PaymentStores
+from services.payment.store.base import OrderView, money
+from services.payment.store.payments import Query
 from services.payment.timeline import OrderTimeline
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
 from services.runtime.context import current_principal
@@ -45,10 +47,6 @@ FINAL_STATUSES = ("completed", "cancelled", "refunded")
 ACCEPTED_OUTCOMES = ("applied", "duplicate", "ignored", "closed", "failed", "refund_due")
 
 
-def _money(amount: int, currency: str) -> money_pb2.Money:
-    return money_pb2.Money(amount=amount, currency=currency)
-
-
 def order_proto(row: OrderRow, view: OrderView | None = None) -> pb.Order:
     order = pb.Order(
         id=row.id,
@@ -57,7 +55,7 @@ def order_proto(row: OrderRow, view: OrderView | None = None) -> pb.Order:
         product_id=row.product_id,
         tier_id=row.tier_id,
         status=row.status,
-        amount=_money(row.amount_fen, row.currency),
+        amount=money(row.amount_fen, row.currency),
         pay_before=to_timestamp(row.pay_before),
         created_at=to_timestamp(row.created_at),
         fulfilment=pb.Fulfilment(kind=row.fulfilment_kind, id=row.fulfilment_id)
@@ -65,7 +63,7 @@ def order_proto(row: OrderRow, view: OrderView | None = None) -> pb.Order:
         else None,
         product_name=row.product_name,
         category=row.category,
-        refunded=_money(row.refunded_fen, row.currency),
+        refunded=money(row.refunded_fen, row.currency),
     )
     reply_hours = row.tier.get("reply_hours") if isinstance(row.tier, dict) else None
     if isinstance(reply_hours, int):
@@ -92,7 +90,7 @@ def payment_proto(row: PaymentRow) -> pb.Payment:
         order_id=row.order_id,
         method=row.method,
         status=row.status,
-        amount=_money(row.amount_fen, row.currency),
+        amount=money(row.amount_fen, row.currency),
         pay_url=row.pay_url,
         qr_code=row.qr_code,
         created_at=to_timestamp(row.created_at),
@@ -125,7 +123,7 @@ def product_snapshot(product: catalog_service_pb2.Product) -> domain.ProductSnap
 class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
     def __init__(
         self,
-        store: PaymentStore,
+        stores: PaymentStores,
         catalog: CatalogServiceAsyncStub,
         providers: dict[str, Provider],
         signer: VoucherSigner,
@@ -134,7 +132,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         timeline: OrderTimeline | None = None,
         renderer: InvoiceRenderer | None = None,
     ) -> None:
-        self.store = store
+        self.stores = stores
         self.timeline = timeline or OrderTimeline(catalog, {})
         self.catalog = catalog
         self.providers = providers
@@ -147,13 +145,13 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
     async def GetOrder(
         self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOrderResponse:
-        view = await self.store.get_order(current_principal(), request.order_id)
+        view = await self.stores.orders.get(current_principal(), request.order_id)
         return pb.GetOrderResponse(order=order_proto(view.row, view))
 
     async def GetOrderTimeline(
         self, request: pb.GetOrderTimelineRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOrderTimelineResponse:
-        view = await self.store.get_order(current_principal(), request.order_id)
+        view = await self.stores.orders.get(current_principal(), request.order_id)
         return pb.GetOrderTimelineResponse(
             order_id=view.row.id,
             status=view.row.status,
@@ -177,7 +175,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
             raise InvalidArgument.for_field("status", f"must be one of {', '.join(STATUSES)}")
         if not principal.is_client and not principal.has_role(*STAFF_WHO_SEE_ORDERS):
             raise PermissionDenied("only clients and agents or supervisors list orders")
-        rows, next_cursor = await self.store.list_orders(
+        rows, next_cursor = await self.stores.orders.page(
             principal, request.status, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListOrdersResponse(
@@ -209,7 +207,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
             request.invoice_title,
             request.invoice_tax_id,
         )
-        view, _ = await self.store.create_order(
+        created = await self.stores.orders.create(
             principal,
             new,
             self.settings.pay_within,
@@ -218,14 +216,14 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
             request.invoice_title.strip()[:200],
             request.invoice_tax_id.strip()[:50],
         )
-        return pb.CreateOrderResponse(order=order_proto(view.row, view))
+        return pb.CreateOrderResponse(order=order_proto(created.view.row, created.view))
 
     async def CancelOrder(
         self, request: pb.CancelOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelOrderResponse:
         principal = current_principal()
         reason = request.reason or ("client_request" if principal else "cancelled")
-        view = await self.store.cancel_order(principal, request.order_id, reason)
+        view = await self.stores.orders.cancel(principal, request.order_id, reason)
         return pb.CancelOrderResponse(order=order_proto(view.row, view))
 
     def _queries(self) -> dict[str, Query]:
@@ -246,14 +244,14 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         self, request: pb.ExpireOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExpireOrderResponse:
         domain.require_internal(current_principal())
-        view = await self.store.expire_order(request.order_id, self._queries())
+        view = await self.stores.payments.expire_order(request.order_id, self._queries())
         return pb.ExpireOrderResponse(order=order_proto(view.row, view))
 
     async def AdvanceOrder(
         self, request: pb.AdvanceOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.AdvanceOrderResponse:
         domain.require_internal(current_principal())
-        view = await self.store.advance_order(
+        view = await self.stores.orders.advance(
             request.order_id, request.status, request.fulfilment.kind, request.fulfilment.id
         )
         return pb.AdvanceOrderResponse(order=order_proto(view.row, view))
@@ -264,7 +262,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         principal = current_principal()
         if principal is not None and not principal.has_role(*domain.STAFF_WHO_REFUND):
             raise PermissionDenied("refunds are made by agents")
-        view = await self.store.refund_order(
+        view = await self.stores.refunds.refund_order(
             principal,
             request.order_id,
             request.amount,
@@ -293,7 +291,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
             except ProviderUnavailable as exc:
                 raise Conflict(str(exc), reason="provider_unavailable") from exc
 
-        payment = await self.store.create_payment(
+        payment = await self.stores.payments.create(
             principal, request.order_id, method, checkout, request.idempotency_key
         )
         return pb.CreatePaymentResponse(payment=payment_proto(payment))
@@ -311,7 +309,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         except InvalidNotification as exc:
             log.warning("refused a notification", extra={"provider": provider.name, "why": str(exc)})
             return pb.HandleNotificationResponse(accepted=False, outcome="bad_signature")
-        outcome = await self.store.apply_notification(provider.name, note)
+        outcome = await self.stores.payments.apply_notification(provider.name, note)
         accepted = outcome in ACCEPTED_OUTCOMES
         return pb.HandleNotificationResponse(
             accepted=accepted,
@@ -325,7 +323,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
     ) -> pb.SandboxPayResponse:
         if "sandbox" not in self.providers:
             raise NotFound("the sandbox provider exists only in dev and test")
-        payment = await self.store.sandbox_pay(request.payment_id)
+        payment = await self.stores.sandbox.pay(request.payment_id)
         return pb.SandboxPayResponse(payment=payment_proto(payment))
 
     # -- vouchers ----------------------------------------------------------------------------------
@@ -335,7 +333,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         return pb.Voucher(
             code=code,
             order_id=row.order_id,
-            amount=_money(row.amount_fen, row.currency),
+            amount=money(row.amount_fen, row.currency),
             issued_at=to_timestamp(row.issued_at),
             product_id=row.product_id,
             verify_url=verify_url,
@@ -347,7 +345,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
     ) -> pb.IssueVoucherResponse:
         domain.require_internal(current_principal())
         return pb.IssueVoucherResponse(
-            voucher=self._voucher_proto(await self.store.issue_voucher(request.order_id, self.signer))
+            voucher=self._voucher_proto(await self.stores.vouchers.issue(request.order_id, self.signer))
         )
 
     async def GetVoucher(
@@ -355,13 +353,13 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
     ) -> pb.GetVoucherResponse:
         principal = signed_in(current_principal(), "see vouchers")
         return pb.GetVoucherResponse(
-            voucher=self._voucher_proto(await self.store.get_voucher(principal, request.order_id))
+            voucher=self._voucher_proto(await self.stores.vouchers.get(principal, request.order_id))
         )
 
     async def VerifyVoucher(
         self, request: pb.VerifyVoucherRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyVoucherResponse:
-        voucher = await self.store.verify_voucher(request.code, self.signer)
+        voucher = await self.stores.vouchers.verify(request.code, self.signer)
         return pb.VerifyVoucherResponse(voucher=self._voucher_proto(voucher))
 
     async def VerifyLedger(
@@ -370,7 +368,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         principal = current_principal()
         if principal is not None and not principal.has_role("supervisor"):
             raise PermissionDenied("only supervisors verify the ledger")
-        report = await self.store.verify_ledger()
+        report = await self.stores.ledger.verify()
         return pb.VerifyLedgerResponse(
             valid=report.valid,
             checked=report.checked,
@@ -393,7 +391,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         self, request: pb.IssueInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> pb.IssueInvoiceResponse:
         domain.require_internal(current_principal())
-        invoice = await self.store.issue_invoice(
+        invoice = await self.stores.invoices.issue(
             request.order_id,
             self.settings.invoice_seller_name,
             self.settings.invoice_seller_tax_id,
@@ -406,16 +404,16 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         self, request: pb.GetInvoiceRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetInvoiceResponse:
         principal = signed_in(current_principal(), "see invoices")
-        invoice, pdf = await self.store.get_invoice(principal, request.order_id, self._storage())
-        return pb.GetInvoiceResponse(invoice=invoice_proto(invoice), pdf=pdf)
+        document = await self.stores.invoices.get(principal, request.order_id, self._storage())
+        return pb.GetInvoiceResponse(invoice=invoice_proto(document.invoice), pdf=document.pdf)
 
 
 def invoice_proto(row: InvoiceRow) -> pb.Invoice:
     return pb.Invoice(
         number=row.number,
         order_id=row.order_id,
-        amount=_money(row.amount_fen, row.currency),
-        tax=_money(row.tax_fen, row.currency),
+        amount=money(row.amount_fen, row.currency),
+        tax=money(row.tax_fen, row.currency),
         issued_at=to_timestamp(row.issued_at),
         sha256=row.sha256,
     )

@@ -17,7 +17,7 @@ from counsel.common.v1 import timeline_pb2
 from counsel.consultation.v1 import consultation_service_pb2
 from counsel.documents.v1 import documents_service_pb2
 from services.payment import domain
-from services.payment.store import OrderView
+from services.payment.store.base import OrderView
 from services.runtime.errors import Unavailable
 from services.runtime.records import from_timestamp
 

@@ -10,23 +10,23 @@ from services.payment.config import PaymentSettings, configured_providers
 from services.payment.invoices import BEIJING
 from services.payment.models import TABLES
 from services.payment.reconciliation import fetch_statements
-from services.payment.store import PaymentStore
+from services.payment.store import PaymentStores
 from services.runtime.config import Settings
 from services.runtime.db import Database
 from services.runtime.events import Outbox
 from services.runtime.records import utcnow
 
 
-def _store(settings: Settings) -> tuple[Database, PaymentStore]:
+def _stores(settings: Settings) -> tuple[Database, PaymentStores]:
     db = Database(settings.database_dsn("payment"), pool_size=1)
-    return db, PaymentStore(db, Outbox("payment", settings, TABLES))
+    return db, PaymentStores.build(db, Outbox("payment", settings, TABLES))
 
 
 async def verify_ledger(settings: Settings) -> int:
     """Prints the chain check; exit code 0 when intact, 1 naming the first broken entry."""
-    db, store = _store(settings)
+    db, stores = _stores(settings)
     try:
-        report = await store.verify_ledger()
+        report = await stores.ledger.verify()
     finally:
         await db.close()
     if report.valid:
@@ -46,14 +46,14 @@ async def reconcile(settings: Settings, day: date, providers: Mapping[str, objec
     if providers is None:
         providers = configured_providers(PaymentSettings.from_settings(settings))
     statements, missing = await fetch_statements(providers, day, utcnow())
-    db, store = _store(settings)
+    db, stores = _stores(settings)
     try:
-        differences, unavailable = await store.reconcile(start, start + timedelta(days=1), statements)
+        report = await stores.reconciliation.reconcile(start, start + timedelta(days=1), statements)
     finally:
         await db.close()
-    for d in differences:
+    for d in report.differences:
         print(f"{d.provider:8} {d.payment_id}  {d.kind:20} ledger={d.ledger_fen} provider={d.provider_fen}")
-    for provider in sorted(set(unavailable) | set(missing)):
+    for provider in sorted(set(report.unavailable) | set(missing)):
         print(f"{provider:8} not reconciled: {missing.get(provider, 'no statement API here')}")
-    print(f"{day.isoformat()}: {len(differences)} difference(s)")
-    return 1 if differences else 0
+    print(f"{day.isoformat()}: {len(report.differences)} difference(s)")
+    return 1 if report.differences else 0

@@ -41,7 +41,7 @@ from services.documents.erasure import erase_user as erase_in_documents
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.models import DocumentOrderRow, DocumentRevisionRow
 from services.identity.models import TABLES as IDENTITY_TABLES
-from services.identity.store import IdentityStore
+from services.identity.store import IdentityStores
 from services.notification.erasure import UserErasure
 from services.notification.models import TABLES as NOTIFICATION_TABLES
 from services.notification.models import (
@@ -55,7 +55,7 @@ from services.payment import domain as payment_domain
 from services.payment.erasure import erase_user as erase_in_payment
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import InvoiceRow, LedgerEntryRow, OrderRow, RefundRow
-from services.payment.store import PaymentStore
+from services.payment.store import PaymentStores
 from services.runtime.config import Settings, load_settings
 from services.runtime.context import Principal
 from services.runtime.crypto import FieldCipher
@@ -85,8 +85,8 @@ class Platform:
     dbs: dict[str, Database]
     bus: EventBus
     cipher: FieldCipher
-    identity: IdentityStore
-    payment: PaymentStore
+    identity: IdentityStores
+    payment: PaymentStores
     consumers: dict[str, DurableConsumer]
 
 
@@ -130,8 +130,10 @@ async def platform(
         dbs,
         bus,
         cipher,
-        IdentityStore(dbs["identity"], Outbox("identity", settings, IDENTITY_TABLES), cipher, settings),
-        PaymentStore(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
+        IdentityStores.build(
+            dbs["identity"], Outbox("identity", settings, IDENTITY_TABLES), cipher, settings
+        ),
+        PaymentStores.build(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
         consumers,
     )
     await bus.js.delete_stream(settings.nats_stream)
@@ -164,15 +166,18 @@ async def in_tx(db: Database, work: Callable[[AsyncSession], Awaitable[None]]) -
 async def person_with_data(p: Platform, name: str) -> Person:
     """A client with a consultation, a document order, notifications, two orders (one invoiced) and a
     review: the data a real journey leaves in each service."""
-    enterprise, _ = await p.identity.create_enterprise(f"{name}的公司")
+    accounts = p.identity.accounts
+    enterprise = (await accounts.create_enterprise(f"{name}的公司")).enterprise
     email = f"{name}-{secrets.token_hex(3)}@example.com"
-    user, _ = await p.identity.create_user(
-        email=email,
-        display_name=name,
-        roles=("client_admin",),
-        password_hash=await p.identity.hash_password("Str0ng-Enough!"),
-        tenant_id=getattr(enterprise, "id"),  # noqa: B009 (the seed protocol types it as object)
-    )
+    user = (
+        await accounts.create_user(
+            email=email,
+            display_name=name,
+            roles=("client_admin",),
+            password_hash=await accounts.hash_password("Str0ng-Enough!"),
+            tenant_id=enterprise.id,
+        )
+    ).user
     lawyer = "lawyer-" + secrets.token_hex(3)
     person = Person(user.row.id, user.row.tenant_id, email, lawyer_id=lawyer)
     now = utcnow()
@@ -367,7 +372,7 @@ async def person_with_data(p: Platform, name: str) -> Person:
             requirements={"employer": f"{name}的雇主"},
             booking=booking,
         )
-        view, _ = await p.payment.create_order(
+        created = await p.payment.orders.create(
             principal,
             new,
             timedelta(hours=1),
@@ -376,10 +381,10 @@ async def person_with_data(p: Platform, name: str) -> Person:
             invoice_title=f"{name}的公司",
             invoice_tax_id="91110000",
         )
-        orders.append(view.row.id)
+        orders.append(created.view.row.id)
     person.orders = tuple(orders)
     # The client cancels the booked order in their own words; an agent refunded part of the first one.
-    await p.payment.cancel_order(principal, orders[1], f"{name}搬家了，地址变了")
+    await p.payment.orders.cancel(principal, orders[1], f"{name}搬家了，地址变了")
 
     async def invoice(session: AsyncSession) -> None:  # the first order has an issued invoice
         session.add(
@@ -593,7 +598,7 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     alice = await person_with_data(p, "爱丽丝")
     bob = await person_with_data(p, "鲍勃")
     bob_before = await holdings(p, bob)
-    ledger_before = await p.payment.verify_ledger()
+    ledger_before = await p.payment.ledger.verify()
     assert ledger_before.valid and ledger_before.checked == 6  # each: two orders created, one cancelled
     async with p.dbs["payment"].transaction() as s:
         cancelled = (
@@ -602,8 +607,9 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     # The immutable ledger never holds what a person typed: only a reason code.
     assert cancelled == ['{"reason":"stated"}', '{"reason":"stated"}']
 
-    await p.identity.erase(Principal(alice.user_id, alice.tenant_id, frozenset({"client_admin"})))
-    assert await OutboxRelay(p.dbs["identity"], p.identity.outbox, p.bus).relay_once() >= 1
+    await p.identity.privacy.erase(Principal(alice.user_id, alice.tenant_id, frozenset({"client_admin"})))
+    identity_outbox = Outbox("identity", p.settings, IDENTITY_TABLES)
+    assert await OutboxRelay(p.dbs["identity"], identity_outbox, p.bus).relay_once() >= 1
     event = await erased_event(p, alice.user_id)
 
     # The durable consumers, as each service runs them, until each has processed the event.
@@ -668,7 +674,7 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     assert after["catalog"] == {"review": ("", 4, "专业"), "order_record_client": ""}
 
     assert await holdings(p, bob) == bob_before
-    ledger_after = await p.payment.verify_ledger()
+    ledger_after = await p.payment.ledger.verify()
     assert ledger_after.valid and ledger_after.checked == ledger_before.checked
 
     # Redelivery (JetStream delivers again after a crash before the ack): no second effect anywhere.

@@ -24,7 +24,7 @@ from services.payment.fulfilment_links import SUBJECTS, FulfilmentLinker
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import RefundRow
 from services.payment.providers.base import Checkout, Notification
-from services.payment.store import PaymentStore
+from services.payment.store import PaymentStores
 from services.runtime.config import Settings, load_settings
 from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database, ensure_database
@@ -52,7 +52,8 @@ class Services:
     settings: Settings
     bus: EventBus
     documents: DocumentsStore
-    payment: PaymentStore
+    payment: PaymentStores
+    payment_db: Database
 
 
 @pytest.fixture
@@ -78,7 +79,8 @@ async def services(
         settings,
         bus,
         DocumentsStore(documents_db, Outbox("documents", settings, DOCUMENT_TABLES)),
-        PaymentStore(payment_db, Outbox("payment", settings, PAYMENT_TABLES)),
+        PaymentStores.build(payment_db, Outbox("payment", settings, PAYMENT_TABLES)),
+        payment_db,
     )
     await bus.js.delete_stream(settings.nats_stream)
     await bus.close()
@@ -88,15 +90,15 @@ async def services(
 
 async def paid_document_order(services: Services) -> tuple[str, str]:
     """A paid order whose document order is in service: (order id, document order id)."""
-    view, _ = await services.payment.create_order(
+    created = await services.payment.orders.create(
         CLIENT, domain.new_order(PRODUCT, "simple", {}, {}), domain.DEFAULT_PAY_WITHIN, "", ""
     )
-    order_id = view.row.id
-    payment = await services.payment.create_payment(
+    order_id = created.view.row.id
+    payment = await services.payment.payments.create(
         CLIENT, order_id, "sandbox", lambda payment_id, order: Checkout(pay_url="http://127.0.0.1/pay"), ""
     )
     note = Notification("n-1", payment.id, "SBX1", payment.amount_fen, "CNY", "paid")
-    assert await services.payment.apply_notification("sandbox", note) == "applied"
+    assert await services.payment.payments.apply_notification("sandbox", note) == "applied"
     await services.documents.upsert_staff("lawyer-1", "lawyer", "licence-1")
     document, _ = await services.documents.create(
         NewOrder(
@@ -112,12 +114,12 @@ async def paid_document_order(services: Services) -> tuple[str, str]:
             requirements={},
         )
     )
-    await services.payment.advance_order(order_id, "in_service", "document", document.row.id)
+    await services.payment.orders.advance(order_id, "in_service", "document", document.row.id)
     return order_id, document.row.id
 
 
 async def refunds(services: Services, order_id: str) -> list[tuple[int, str]]:
-    async with services.payment.db.transaction() as session:
+    async with services.payment_db.transaction() as session:
         rows = (await session.exec(select_rows(RefundRow).where(RefundRow.order_id == order_id))).all()
     return [(r.amount_fen, r.reason) for r in rows]
 
@@ -158,7 +160,7 @@ async def test_only_a_supervisor_cancels_a_document_order_with_a_reason(services
 
 async def test_a_cancelled_document_order_refunds_its_order_once_over_nats(services: Services) -> None:
     order_id, document_order_id = await paid_document_order(services)
-    linker = FulfilmentLinker(services.payment)
+    linker = FulfilmentLinker(services.payment.fulfilments)
     handled: list[str] = []
     refunded = asyncio.Event()
 
@@ -171,7 +173,7 @@ async def test_a_cancelled_document_order_refunds_its_order_once_over_nats(servi
     consumer = DurableConsumer(
         "fulfilment-links",
         services.bus,
-        services.payment.db,
+        services.payment_db,
         PAYMENT_TABLES,
         SUBJECTS,
         handler,
@@ -197,30 +199,30 @@ async def test_a_cancelled_document_order_refunds_its_order_once_over_nats(servi
     envelope = EventEnvelope()
     envelope.ParseFromString(payload)
     # Replayed to the handler itself, past the consumer's record of processed events: the refund's own key.
-    async with services.payment.db.transaction() as session:
+    async with services.payment_db.transaction() as session:
         await linker(envelope, session)
 
-    view = await services.payment.get_order(CLIENT, order_id)
+    view = await services.payment.orders.get(CLIENT, order_id)
     assert view.row.status == "refunded" and view.row.refunded_fen == 99900
     assert await refunds(services, order_id) == [(99900, "fulfilment_cancelled")]
-    assert (await services.payment.ledger_events(order_id)).count("refunded") == 1
-    balances = await services.payment.account_balances()
+    assert (await services.payment.ledger.events(order_id)).count("refunded") == 1
+    balances = await services.payment.ledger.balances()
     assert balances.get(domain.REVENUE, 0) == 0 and balances.get("cash:sandbox", 0) == 0
-    assert (await services.payment.verify_ledger()).valid
-    async with services.payment.db.transaction() as session:
+    assert (await services.payment.ledger.verify()).valid
+    async with services.payment_db.transaction() as session:
         refunded_events = await session.scalar(
             select(func.count()).where(PAYMENT_TABLES.outbox.c.subject.like("%.order.refunded"))
         )
     assert refunded_events == 1  # the client is told once
     # The order's workflow recording the fulfilment late changes nothing: a refunded order stays refunded.
-    assert (await services.payment.advance_order(order_id, "in_service", "", "")).row.status == "refunded"
+    assert (await services.payment.orders.advance(order_id, "in_service", "", "")).row.status == "refunded"
 
 
 async def test_a_cancellation_of_another_tenants_or_fulfilments_order_refunds_nothing(
     services: Services,
 ) -> None:
     order_id, document_order_id = await paid_document_order(services)
-    linker = FulfilmentLinker(services.payment)
+    linker = FulfilmentLinker(services.payment.fulfilments)
     await services.documents.cancel(SUPERVISOR, document_order_id, "重复下单")
     async with services.documents.db.transaction() as session:
         payload = await session.scalar(
@@ -233,7 +235,7 @@ async def test_a_cancellation_of_another_tenants_or_fulfilments_order_refunds_no
     foreign = EventEnvelope()
     foreign.CopyFrom(envelope)
     foreign.tenant_id = "tenant-9"
-    async with services.payment.db.transaction() as session:
+    async with services.payment_db.transaction() as session:
         await linker(foreign, session)
-    assert (await services.payment.get_order(CLIENT, order_id)).row.status == "in_service"
+    assert (await services.payment.orders.get(CLIENT, order_id)).row.status == "in_service"
     assert await refunds(services, order_id) == []

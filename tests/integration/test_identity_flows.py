@@ -41,11 +41,11 @@ from services.identity.seed import (
     demo_user_id,
     seed_demo,
 )
-from services.identity.store import IdentityStore
+from services.identity.store import IdentityStores
 from services.notification import main as notification_main
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings, load_settings
-from services.runtime.context import Principal, access_token_var
+from services.runtime.context import FIRM_SERVICE_ROLE, Principal, access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import EventBus, Outbox
@@ -136,7 +136,9 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
     cipher = FieldCipher(settings.secret_key)
     identity_db = Database(settings.database_dsn("identity"), pool_size=2)
     await seed_demo(
-        IdentityStore(identity_db, Outbox("identity", settings, IDENTITY_TABLES), cipher, settings)
+        IdentityStores.build(
+            identity_db, Outbox("identity", settings, IDENTITY_TABLES), cipher, settings
+        ).accounts
     )
 
     # The services install SIGINT/SIGTERM handlers on the loop; give pytest its own back afterwards.
@@ -497,21 +499,21 @@ async def test_logout_and_a_role_change_stop_the_access_tokens_they_name_at_once
 # --- membership cards -----------------------------------------------------------------------------------
 
 
-def identity_store(stack: Stack) -> IdentityStore:
-    return IdentityStore(
+def identity_stores(stack: Stack) -> IdentityStores:
+    return IdentityStores.build(
         stack.identity_db, Outbox("identity", stack.settings, IDENTITY_TABLES), stack.cipher, stack.settings
     )
 
 
 async def firm_admin_of(stack: Stack, http: httpx.AsyncClient, firm_id: str) -> dict[str, str]:
     """The Authorization header of a new firm_admin of `firm_id` (a second firm beside the demo one)."""
-    store = identity_store(stack)
+    accounts = identity_stores(stack).accounts
     email = f"admin.{secrets.token_hex(4)}@{firm_id}.example.com"
-    await store.create_user(
+    await accounts.create_user(
         email=email,
         display_name="乙律所管理员",
         roles=["firm_admin"],
-        password_hash=await store.hash_password(PASSWORD),
+        password_hash=await accounts.hash_password(PASSWORD),
         firm_id=firm_id,
     )
     login = await password_login(http, email, PASSWORD)
@@ -979,11 +981,9 @@ def _b64(data: dict[str, Any]) -> str:
 
 async def test_forged_tokens_are_401(stack: Stack) -> None:
     """alg none, wrong audience, wrong issuer, expired and tampered tokens, signed with the real key."""
-    store = IdentityStore(
-        stack.identity_db, Outbox("identity", stack.settings, IDENTITY_TABLES), stack.cipher, stack.settings
-    )
+    keys = identity_stores(stack).keys
     async with stack.identity_db.transaction() as session:
-        key = await store._signing_key(session)
+        key = await keys.signing_key(session)
     async with stack.http() as http:
         good = (await password_login(http, demo_email("member"), DEMO_PASSWORD)).json()["access_token"]
         assert (await http.get("/api/v1/me", headers={"Authorization": f"Bearer {good}"})).status_code == 200
@@ -1212,7 +1212,7 @@ async def test_erasure_removes_personal_data_and_tells_other_services(stack: Sta
         principal = Principal(
             registered["user"]["id"], registered["user"]["tenant_id"], frozenset({"client"})
         )
-        await identity_store(stack).erase(principal)
+        await identity_stores(stack).privacy.erase(principal)
 
         # The number is free again: a new account, not the old one.
         code = await send_code(http, "sms", phone)
@@ -1323,9 +1323,7 @@ async def test_one_person_links_phone_email_and_password_to_one_account(stack: S
 
 
 async def test_expired_codes_limits_and_sign_ins_are_purged(stack: Stack) -> None:
-    store = IdentityStore(
-        stack.identity_db, Outbox("identity", stack.settings, IDENTITY_TABLES), stack.cipher, stack.settings
-    )
+    retention = identity_stores(stack).retention
     async with stack.identity_db.transaction() as session:
         await session.execute(
             text(
@@ -1339,7 +1337,7 @@ async def test_expired_codes_limits_and_sign_ins_are_purged(stack: Stack) -> Non
                 "VALUES ('old-code', 'd', 'sms', 'h', 0, now() - interval '2 days', now() - interval '2 days')"
             )
         )
-    assert await store.purge_expired() >= 2
+    assert await retention.purge_expired() >= 2
     async with stack.identity_db.transaction() as session:
         left = (
             (await session.execute(text("SELECT id FROM rate_hits WHERE id IN ('old-hit', 'new-hit')")))
@@ -1403,7 +1401,7 @@ async def test_a_firms_system_authenticates_with_credentials_scoped_to_its_firm(
         DEMO_FIRM_ID,
         "",
     )
-    assert principal.roles == {domain.FIRM_SERVICE_ROLE}
+    assert principal.roles == {FIRM_SERVICE_ROLE}
 
     # The token authenticates on the gRPC API and sees no client's data: another tenant's user is 404 even
     # where a process may look users up at all (the notification service).

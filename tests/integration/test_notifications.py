@@ -31,7 +31,8 @@ from services.gateway.routes.notifications import InboxWaker
 from services.notification.channels import DevOutboxSender, SmtpSender, senders_for
 from services.notification.models import TABLES, DeliveryRow, DevMessageRow, InboxEntryRow
 from services.notification.policy import MAX_ATTEMPTS, Channel, QuietHours
-from services.notification.store import NotificationStore, PreferencesUpdate
+from services.notification.store import NotificationStores
+from services.notification.store.preferences import PreferencesUpdate
 from services.runtime.config import Settings, load_settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
@@ -83,7 +84,7 @@ def smtp() -> Iterator[tuple[SmtpInbox, int]]:
         controller.stop()
 
 
-# --- the service's store on its migrated database -------------------------------------------------------
+# --- the service's stores on its migrated database ------------------------------------------------------
 
 
 @pytest.fixture
@@ -113,10 +114,20 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
     await database.close()
 
 
+@dataclass(frozen=True)
+class NotificationService:
+    """The service's stores over the test database."""
+
+    stores: NotificationStores
+    db: Database
+    outbox: Outbox
+
+
 @pytest.fixture
-def store(settings: Settings, db: Database) -> NotificationStore:
-    return NotificationStore(
-        db, Outbox("notification", settings, TABLES), FieldCipher(SECRET), senders_for(settings)
+def service(settings: Settings, db: Database) -> NotificationService:
+    outbox = Outbox("notification", settings, TABLES)
+    return NotificationService(
+        NotificationStores.build(db, outbox, FieldCipher(SECRET), senders_for(settings)), db, outbox
     )
 
 
@@ -146,13 +157,13 @@ def paid(client: str, n: int = 0) -> EventEnvelope:
     )
 
 
-async def deliver(store: NotificationStore, envelope: EventEnvelope, now: datetime) -> int:
-    async with store.db.transaction() as session:
-        return await store.deliver(envelope, session, now=now)
+async def deliver(service: NotificationService, envelope: EventEnvelope, now: datetime) -> int:
+    async with service.db.transaction() as session:
+        return await service.stores.fan_out.deliver(envelope, session, now=now)
 
 
 async def prefer(
-    store: NotificationStore,
+    service: NotificationService,
     user: str,
     *,
     email: bool = True,
@@ -163,7 +174,7 @@ async def prefer(
     now: datetime = NOON,
 ) -> str:
     address = f"{user}@example.com"
-    await store.put_preferences(
+    await service.stores.preferences.put(
         user,
         PreferencesUpdate(
             email=email,
@@ -179,13 +190,13 @@ async def prefer(
     return address
 
 
-async def deliveries(store: NotificationStore, user: str) -> list[DeliveryRow]:
-    rows, _ = await store.deliveries(user, 100, "")
+async def deliveries(service: NotificationService, user: str) -> list[DeliveryRow]:
+    rows, _ = await service.stores.deliveries.page(user, 100, "")
     return rows
 
 
-async def sms_to_user(store: NotificationStore, since: datetime) -> list[DevMessageRow]:
-    async with store.db.transaction() as session:
+async def sms_to_user(service: NotificationService, since: datetime) -> list[DevMessageRow]:
+    async with service.db.transaction() as session:
         return list(
             (
                 await session.exec(
@@ -205,18 +216,20 @@ def user() -> str:
 
 
 async def test_a_redelivered_event_notifies_once(
-    settings: Settings, db: Database, store: NotificationStore
+    settings: Settings, db: Database, service: NotificationService
 ) -> None:
     """R-Q-3: JetStream redelivers an event whose ack was lost (here: nak'd after the effect committed);
     the inbox entry and each outbound delivery exist once."""
     client = user()
-    await prefer(store, client)
+    await prefer(service, client)
     bus = await EventBus.connect(settings, name="test-notifications")
     try:
         producer = Outbox("consultation", settings, TABLES)
         envelope = submitted(client)
         await bus.publish(producer.subject(envelope.type), envelope.SerializeToString(), envelope.id)
-        consumer = DurableConsumer("notification-fan-out", bus, db, TABLES, ["consultation.>"], store.deliver)
+        consumer = DurableConsumer(
+            "notification-fan-out", bus, db, TABLES, ["consultation.>"], service.stores.fan_out.deliver
+        )
         subscription = await consumer._subscribe()
         (first,) = await subscription.fetch(1, timeout=5)
         assert await consumer.handle(first.data) == "processed"
@@ -226,22 +239,24 @@ async def test_a_redelivered_event_notifies_once(
         assert await consumer.handle(again.data) == "duplicate"
         await again.ack()
         # Even a handler run outside the consumer's dedupe (a second consumer, a replay) adds nothing.
-        assert await deliver(store, envelope, NOON) == 0
+        assert await deliver(service, envelope, NOON) == 0
     finally:
         await bus.js.delete_stream(settings.nats_stream)
         await bus.close()
 
-    page, _, unread = await store.inbox(client, False, 100, "")
-    assert [(e.kind, e.subject_id) for e in page] == [("consultation.submitted", "c0")]
-    assert unread == 1
-    assert sorted(d.channel for d in await deliveries(store, client)) == ["email", "sms"]
+    inbox = await service.stores.inbox.page(client, False, 100, "")
+    assert [(e.kind, e.subject_id) for e in inbox.entries] == [("consultation.submitted", "c0")]
+    assert inbox.unread == 1
+    assert sorted(d.channel for d in await deliveries(service, client)) == ["email", "sms"]
 
 
-async def test_later_stages_reach_participants_learned_from_earlier_events(store: NotificationStore) -> None:
+async def test_later_stages_reach_participants_learned_from_earlier_events(
+    service: NotificationService,
+) -> None:
     client, lawyer = user(), user()
-    await deliver(store, submitted(client), NOON)
+    await deliver(service, submitted(client), NOON)
     await deliver(
-        store,
+        service,
         event(
             "consultation.assigned",
             consultation_events.ConsultationAssigned(consultation_id="c0", lawyer_id=lawyer),
@@ -249,15 +264,15 @@ async def test_later_stages_reach_participants_learned_from_earlier_events(store
         NOON,
     )
     await deliver(
-        store,
+        service,
         event(
             "consultation.replied",
             consultation_events.ConsultationReplied(consultation_id="c0", author_id=lawyer),
         ),
         NOON,
     )
-    client_kinds = [e.kind for e in (await store.inbox(client, False, 100, ""))[0]]
-    lawyer_kinds = [e.kind for e in (await store.inbox(lawyer, False, 100, ""))[0]]
+    client_kinds = [e.kind for e in (await service.stores.inbox.page(client, False, 100, "")).entries]
+    lawyer_kinds = [e.kind for e in (await service.stores.inbox.page(lawyer, False, 100, "")).entries]
     assert sorted(client_kinds) == [
         "consultation.assigned.client",
         "consultation.replied",
@@ -266,181 +281,200 @@ async def test_later_stages_reach_participants_learned_from_earlier_events(store
     assert lawyer_kinds == ["consultation.assigned.lawyer"]  # not told of their own reply
 
 
-async def test_messages_are_in_the_users_language(store: NotificationStore) -> None:
+async def test_messages_are_in_the_users_language(service: NotificationService) -> None:
     english, chinese = user(), user()
-    await prefer(store, english, language="en")
-    await prefer(store, chinese, language="zh")
-    await deliver(store, submitted(english, 1), NOON)
-    await deliver(store, submitted(chinese, 2), NOON)
-    assert (await store.inbox(english, False, 10, ""))[0][0].title == "Consultation received"
-    assert (await store.inbox(chinese, False, 10, ""))[0][0].title == "咨询已提交"
+    await prefer(service, english, language="en")
+    await prefer(service, chinese, language="zh")
+    await deliver(service, submitted(english, 1), NOON)
+    await deliver(service, submitted(chinese, 2), NOON)
+    assert (await service.stores.inbox.page(english, False, 10, "")).entries[
+        0
+    ].title == "Consultation received"
+    assert (await service.stores.inbox.page(chinese, False, 10, "")).entries[0].title == "咨询已提交"
 
 
 # --- SMTP, quiet hours, digest, rate limit, opt-out --------------------------------------------------
 
 
 async def test_a_transactional_message_goes_by_smtp_at_once_even_in_quiet_hours(
-    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+    service: NotificationService, smtp: tuple[SmtpInbox, int]
 ) -> None:
     inbox, _ = smtp
     client = user()
-    address = await prefer(store, client, quiet=NIGHT)
+    address = await prefer(service, client, quiet=NIGHT)
     midnight = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)  # 00:00 in Shanghai
-    await deliver(store, paid(client), midnight)
-    report = await store.dispatch_once(now=midnight)
+    await deliver(service, paid(client), midnight)
+    report = await service.stores.deliveries.dispatch_once(now=midnight)
     assert report.sent == 2  # e-mail and SMS, no consent or daytime needed for a payment receipt
     (mail,) = inbox.to(address)
     parsed = message_from_string(mail, policy=default)
     assert parsed["Subject"] == "支付成功" and parsed["To"] == address
     assert "999.00 CNY" in parsed.get_content()
-    entries = (await store.inbox(client, False, 10, ""))[0]
+    entries = (await service.stores.inbox.page(client, False, 10, "")).entries
     assert entries[0].category == "transactional"
 
 
 async def test_quiet_hours_defer_a_status_message_and_then_deliver_it(
-    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+    service: NotificationService, smtp: tuple[SmtpInbox, int]
 ) -> None:
     """R-PRIV-2: queued at 23:00 local, nothing goes out in the night, it goes at 08:00."""
     inbox, _ = smtp
     client = user()
-    address = await prefer(store, client, quiet=NIGHT, sms=False)
+    address = await prefer(service, client, quiet=NIGHT, sms=False)
     late = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
-    await deliver(store, submitted(client), late)
-    assert (await store.inbox(client, False, 10, ""))[2] == 1  # the inbox has it at once
+    await deliver(service, submitted(client), late)
+    assert (await service.stores.inbox.page(client, False, 10, "")).unread == 1  # the inbox has it at once
 
     for minutes in (2, 60, 8 * 60 + 59):  # 23:02, 00:00, 07:59
-        report = await store.dispatch_once(now=late + timedelta(minutes=minutes))
+        report = await service.stores.deliveries.dispatch_once(now=late + timedelta(minutes=minutes))
         assert report.sent == 0
     assert inbox.to(address) == []
-    (queued,) = await deliveries(store, client)
+    (queued,) = await deliveries(service, client)
     assert queued.status == "queued"
 
     morning = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
-    report = await store.dispatch_once(now=morning)
+    report = await service.stores.deliveries.dispatch_once(now=morning)
     assert (report.released, report.sent) == (1, 1)
     assert len(inbox.to(address)) == 1
-    (sent,) = await deliveries(store, client)
+    (sent,) = await deliveries(service, client)
     assert sent.status == "sent" and sent.sent_at == morning
 
 
 async def test_ten_status_messages_in_a_minute_become_one_digest_per_channel(
-    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+    service: NotificationService, smtp: tuple[SmtpInbox, int]
 ) -> None:
     inbox, _ = smtp
     client = user()
-    address = await prefer(store, client, language="en")
+    address = await prefer(service, client, language="en")
     for n in range(10):
-        await deliver(store, submitted(client, n), NOON + timedelta(seconds=5 * n))
-    assert len((await store.inbox(client, False, 100, ""))[0]) == 10  # the inbox keeps each one
+        await deliver(service, submitted(client, n), NOON + timedelta(seconds=5 * n))
+    assert (
+        len((await service.stores.inbox.page(client, False, 100, "")).entries) == 10
+    )  # the inbox keeps each one
 
-    assert (await store.dispatch_once(now=NOON + timedelta(seconds=50))).sent == 0  # still collecting
-    report = await store.dispatch_once(now=NOON + timedelta(minutes=1))
+    assert (
+        await service.stores.deliveries.dispatch_once(now=NOON + timedelta(seconds=50))
+    ).sent == 0  # still collecting
+    report = await service.stores.deliveries.dispatch_once(now=NOON + timedelta(minutes=1))
     assert (report.released, report.digests, report.sent) == (20, 2, 2)  # ten per channel → one each
     (mail,) = inbox.to(address)
     parsed = message_from_string(mail, policy=default)
     assert parsed["Subject"] == "10 service updates"
     assert parsed.get_content().count("Consultation received") == 10
-    sms = [m for m in await sms_to_user(store, NOON - timedelta(days=3650)) if "10 service updates" in m.body]
+    sms = [
+        m for m in await sms_to_user(service, NOON - timedelta(days=3650)) if "10 service updates" in m.body
+    ]
     assert len(sms) == 1 and sms[0].body.count("Consultation received") == 10
-    rows = await deliveries(store, client)
+    rows = await deliveries(service, client)
     assert sorted({r.status for r in rows}) == ["digested", "sent"]
     assert len([r for r in rows if r.kind == "digest"]) == 2
 
 
 async def test_the_rate_limit_holds_status_messages_but_not_transactional_ones(
-    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+    service: NotificationService, smtp: tuple[SmtpInbox, int]
 ) -> None:
     inbox, _ = smtp
     client = user()
-    address = await prefer(store, client, email=False)  # SMS only: 5 per hour
+    address = await prefer(service, client, email=False)  # SMS only: 5 per hour
     for n in range(5):
-        await deliver(store, paid(client, n), NOON + timedelta(minutes=n))
-        await store.dispatch_once(now=NOON + timedelta(minutes=n))
-    await deliver(store, submitted(client), NOON + timedelta(minutes=10))
-    assert (await store.dispatch_once(now=NOON + timedelta(minutes=12))).sent == 0  # limit reached
+        await deliver(service, paid(client, n), NOON + timedelta(minutes=n))
+        await service.stores.deliveries.dispatch_once(now=NOON + timedelta(minutes=n))
+    await deliver(service, submitted(client), NOON + timedelta(minutes=10))
+    assert (
+        await service.stores.deliveries.dispatch_once(now=NOON + timedelta(minutes=12))
+    ).sent == 0  # limit reached
 
-    await deliver(store, paid(client, 99), NOON + timedelta(minutes=20))
-    assert (await store.dispatch_once(now=NOON + timedelta(minutes=20))).sent == 1  # a receipt is not held
+    await deliver(service, paid(client, 99), NOON + timedelta(minutes=20))
+    assert (
+        await service.stores.deliveries.dispatch_once(now=NOON + timedelta(minutes=20))
+    ).sent == 1  # a receipt is not held
 
-    assert (await store.dispatch_once(now=NOON + timedelta(minutes=59))).sent == 0
-    report = await store.dispatch_once(now=NOON + timedelta(minutes=60))  # the first send left the window
+    assert (await service.stores.deliveries.dispatch_once(now=NOON + timedelta(minutes=59))).sent == 0
+    report = await service.stores.deliveries.dispatch_once(
+        now=NOON + timedelta(minutes=60)
+    )  # the first send left the window
     assert report.sent == 1
     assert inbox.to(address) == []  # e-mail is off
-    statuses = {r.kind: r.status for r in await deliveries(store, client)}
+    statuses = {r.kind: r.status for r in await deliveries(service, client)}
     assert statuses["consultation.submitted"] == "sent"
 
 
 async def test_an_opted_out_channel_is_not_used(
-    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+    service: NotificationService, smtp: tuple[SmtpInbox, int]
 ) -> None:
     inbox, _ = smtp
     client = user()
-    address = await prefer(store, client, email=False, sms=False)
-    await deliver(store, submitted(client), NOON)
-    await deliver(store, paid(client), NOON)  # transactional too: the user turned both channels off
-    await store.dispatch_once(now=NOON + timedelta(hours=1))
-    assert await deliveries(store, client) == []
+    address = await prefer(service, client, email=False, sms=False)
+    await deliver(service, submitted(client), NOON)
+    await deliver(service, paid(client), NOON)  # transactional too: the user turned both channels off
+    await service.stores.deliveries.dispatch_once(now=NOON + timedelta(hours=1))
+    assert await deliveries(service, client) == []
     assert inbox.to(address) == []
-    assert len((await store.inbox(client, False, 10, ""))[0]) == 2  # the inbox still has both
+    assert (
+        len((await service.stores.inbox.page(client, False, 10, "")).entries) == 2
+    )  # the inbox still has both
 
 
-async def test_turning_a_channel_off_cancels_what_waits_on_it(store: NotificationStore) -> None:
+async def test_turning_a_channel_off_cancels_what_waits_on_it(service: NotificationService) -> None:
     client = user()
-    await prefer(store, client)
-    await deliver(store, submitted(client), NOON)
-    await prefer(store, client, email=False, sms=False)
-    await store.dispatch_once(now=NOON + timedelta(minutes=5))
-    assert {r.status for r in await deliveries(store, client)} == {"cancelled"}
+    await prefer(service, client)
+    await deliver(service, submitted(client), NOON)
+    await prefer(service, client, email=False, sms=False)
+    await service.stores.deliveries.dispatch_once(now=NOON + timedelta(minutes=5))
+    assert {r.status for r in await deliveries(service, client)} == {"cancelled"}
 
 
 # --- failures: retry with backoff, fall back to the inbox --------------------------------------------
 
 
 async def test_a_refused_address_falls_back_to_the_inbox_at_once(
-    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+    service: NotificationService, smtp: tuple[SmtpInbox, int]
 ) -> None:
     inbox, _ = smtp
     client = user()
-    address = await prefer(store, client, sms=False)
+    address = await prefer(service, client, sms=False)
     inbox.refuse.add(address)
-    await deliver(store, paid(client), NOON)
-    (entry,), _, _ = await store.inbox(client, False, 10, "")
-    await store.mark_read(client, entry.id)
+    await deliver(service, paid(client), NOON)
+    (entry,) = (await service.stores.inbox.page(client, False, 10, "")).entries
+    await service.stores.inbox.mark_read(client, entry.id)
 
-    report = await store.dispatch_once(now=NOON)
+    report = await service.stores.deliveries.dispatch_once(now=NOON)
     assert report.fell_back == 1
-    (delivery,) = await deliveries(store, client)
+    (delivery,) = await deliveries(service, client)
     assert (delivery.status, delivery.attempts) == ("fell_back", 1)
     assert "550" in delivery.last_error
-    _, _, unread = await store.inbox(client, False, 10, "")
-    assert unread == 1  # the receipt is back at the top of the inbox, unread
+    assert (
+        await service.stores.inbox.page(client, False, 10, "")
+    ).unread == 1  # the receipt is back at the top of the inbox, unread
 
 
 async def test_a_temporary_failure_is_retried_with_backoff_then_delivered(
-    store: NotificationStore, smtp: tuple[SmtpInbox, int]
+    service: NotificationService, smtp: tuple[SmtpInbox, int]
 ) -> None:
     inbox, _ = smtp
     client = user()
-    address = await prefer(store, client, sms=False)
+    address = await prefer(service, client, sms=False)
     inbox.busy.add(address)
-    await deliver(store, paid(client), NOON)
+    await deliver(service, paid(client), NOON)
 
-    assert (await store.dispatch_once(now=NOON)).retried == 1
-    (delivery,) = await deliveries(store, client)
+    assert (await service.stores.deliveries.dispatch_once(now=NOON)).retried == 1
+    (delivery,) = await deliveries(service, client)
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (
         "ready",
         1,
         NOON + timedelta(seconds=30),
     )
-    assert (await store.dispatch_once(now=NOON + timedelta(seconds=29))).retried == 0  # not yet due
-    assert (await store.dispatch_once(now=NOON + timedelta(seconds=30))).retried == 1
-    (delivery,) = await deliveries(store, client)
+    assert (
+        await service.stores.deliveries.dispatch_once(now=NOON + timedelta(seconds=29))
+    ).retried == 0  # not yet due
+    assert (await service.stores.deliveries.dispatch_once(now=NOON + timedelta(seconds=30))).retried == 1
+    (delivery,) = await deliveries(service, client)
     assert delivery.next_attempt_at == NOON + timedelta(seconds=30 + 60)  # the wait doubled
 
     inbox.busy.clear()
-    assert (await store.dispatch_once(now=NOON + timedelta(seconds=90))).sent == 1
+    assert (await service.stores.deliveries.dispatch_once(now=NOON + timedelta(seconds=90))).sent == 1
     assert len(inbox.to(address)) == 1
-    (delivery,) = await deliveries(store, client)
+    (delivery,) = await deliveries(service, client)
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("sent", 3, "")
 
 
@@ -448,19 +482,18 @@ async def test_an_unreachable_smtp_server_falls_back_after_the_last_attempt(
     settings: Settings, db: Database
 ) -> None:
     unreachable = settings.model_copy(update={"smtp_port": free_port()})
-    store = NotificationStore(
-        db,
-        Outbox("notification", settings, TABLES),
-        FieldCipher(SECRET),
-        {Channel.EMAIL: SmtpSender(unreachable), Channel.SMS: DevOutboxSender(Channel.SMS)},
+    outbox = Outbox("notification", settings, TABLES)
+    senders = {Channel.EMAIL: SmtpSender(unreachable), Channel.SMS: DevOutboxSender(Channel.SMS)}
+    service = NotificationService(
+        NotificationStores.build(db, outbox, FieldCipher(SECRET), senders), db, outbox
     )
     client = user()
-    await prefer(store, client, sms=False)
-    await deliver(store, paid(client), NOON)
+    await prefer(service, client, sms=False)
+    await deliver(service, paid(client), NOON)
     now = NOON
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        report = await store.dispatch_once(now=now)
-        (delivery,) = await deliveries(store, client)
+        report = await service.stores.deliveries.dispatch_once(now=now)
+        (delivery,) = await deliveries(service, client)
         assert delivery.attempts == attempt
         if attempt < MAX_ATTEMPTS:
             assert report.retried == 1 and delivery.next_attempt_at is not None
@@ -473,19 +506,19 @@ async def test_an_unreachable_smtp_server_falls_back_after_the_last_attempt(
 # --- preferences and consent ------------------------------------------------------------------------
 
 
-async def test_preferences_record_consent_time_and_seal_addresses(store: NotificationStore) -> None:
+async def test_preferences_record_consent_time_and_seal_addresses(service: NotificationService) -> None:
     client = user()
-    defaults = await store.preferences(client)
+    defaults = await service.stores.preferences.get(client)
     assert (defaults.email, defaults.sms, defaults.marketing_consent_at) == (True, True, None)
     assert defaults.quiet_hours == NIGHT
 
-    await prefer(store, client, consent=True, now=NOON)
-    await prefer(store, client, consent=True, now=NOON + timedelta(days=1))
-    kept = await store.preferences(client)
+    await prefer(service, client, consent=True, now=NOON)
+    await prefer(service, client, consent=True, now=NOON + timedelta(days=1))
+    kept = await service.stores.preferences.get(client)
     assert kept.marketing_consent_at == NOON  # when consent was first given
     assert kept.email_address == f"{client}@example.com" and kept.phone == "13800000000"
 
-    async with store.db.transaction() as session:
+    async with service.db.transaction() as session:
         raw = (
             await session.execute(
                 text(
@@ -496,21 +529,21 @@ async def test_preferences_record_consent_time_and_seal_addresses(store: Notific
         ).one()
     assert "example.com" not in raw[0] and "13800000000" not in raw[1]  # personal data sealed at rest
 
-    await prefer(store, client, consent=False)
-    assert (await store.preferences(client)).marketing_consent_at is None
+    await prefer(service, client, consent=False)
+    assert (await service.stores.preferences.get(client)).marketing_consent_at is None
 
 
-async def test_inbox_queries_are_scoped_to_the_user(store: NotificationStore) -> None:
+async def test_inbox_queries_are_scoped_to_the_user(service: NotificationService) -> None:
     alice, bob = user(), user()
-    await deliver(store, submitted(alice), NOON)
-    (entry,), _, _ = await store.inbox(alice, False, 10, "")
-    assert (await store.inbox(bob, False, 10, ""))[0] == []
+    await deliver(service, submitted(alice), NOON)
+    (entry,) = (await service.stores.inbox.page(alice, False, 10, "")).entries
+    assert (await service.stores.inbox.page(bob, False, 10, "")).entries == []
     with pytest.raises(Exception, match="no such notification"):
-        await store.mark_read(bob, entry.id)
-    assert await deliveries(store, bob) == []
+        await service.stores.inbox.mark_read(bob, entry.id)
+    assert await deliveries(service, bob) == []
 
 
-async def test_a_document_order_is_followed_from_delivery_on(store: NotificationStore) -> None:
+async def test_a_document_order_is_followed_from_delivery_on(service: NotificationService) -> None:
     """Documents' events before the first delivery do not name the client (see domain.py): the author
     hears of approval; the client hears of delivery (transactional), revisions and completion."""
     client, lawyer = user(), user()
@@ -542,34 +575,36 @@ async def test_a_document_order_is_followed_from_delivery_on(store: Notification
         ),
     ]
     for event_type, payload in steps:
-        await deliver(store, event(event_type, payload), NOON)
-    client_kinds = sorted(e.kind for e in (await store.inbox(client, False, 100, ""))[0])
-    lawyer_kinds = sorted(e.kind for e in (await store.inbox(lawyer, False, 100, ""))[0])
+        await deliver(service, event(event_type, payload), NOON)
+    client_kinds = sorted(e.kind for e in (await service.stores.inbox.page(client, False, 100, "")).entries)
+    lawyer_kinds = sorted(e.kind for e in (await service.stores.inbox.page(lawyer, False, 100, "")).entries)
     assert client_kinds == ["docorder.completed", "docorder.delivered", "docorder.revision_requested.client"]
     assert lawyer_kinds == ["docorder.approved", "docorder.revision_requested.lawyer"]
-    entries: list[InboxEntryRow] = (await store.inbox(client, False, 100, ""))[0]
+    entries: list[InboxEntryRow] = (await service.stores.inbox.page(client, False, 100, "")).entries
     assert {e.kind: e.category for e in entries}["docorder.delivered"] == "transactional"
 
 
-async def test_lifting_quiet_hours_releases_what_waits_for_the_morning(store: NotificationStore) -> None:
+async def test_lifting_quiet_hours_releases_what_waits_for_the_morning(service: NotificationService) -> None:
     client = user()
-    await prefer(store, client, quiet=NIGHT, sms=False)
+    await prefer(service, client, quiet=NIGHT, sms=False)
     late = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
-    await deliver(store, submitted(client), late)
-    assert (await store.dispatch_once(now=late + timedelta(minutes=2))).sent == 0
-    (waiting,) = await deliveries(store, client)
+    await deliver(service, submitted(client), late)
+    assert (await service.stores.deliveries.dispatch_once(now=late + timedelta(minutes=2))).sent == 0
+    (waiting,) = await deliveries(service, client)
     assert waiting.next_attempt_at == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # looked at again at 08:00
-    await prefer(store, client, quiet=None, sms=False, now=late + timedelta(minutes=3))
-    assert (await store.dispatch_once(now=late + timedelta(minutes=4))).sent == 1
+    await prefer(service, client, quiet=None, sms=False, now=late + timedelta(minutes=3))
+    assert (await service.stores.deliveries.dispatch_once(now=late + timedelta(minutes=4))).sent == 1
 
 
-async def test_an_event_whose_payload_does_not_match_its_type_is_skipped(store: NotificationStore) -> None:
+async def test_an_event_whose_payload_does_not_match_its_type_is_skipped(
+    service: NotificationService,
+) -> None:
     wrong = event("order.paid", consultation_events.ConsultationClosed(consultation_id="c", client_id="x"))
-    assert await deliver(store, wrong, NOON) == 0
+    assert await deliver(service, wrong, NOON) == 0
 
 
 async def test_an_inbox_entry_wakes_the_users_open_streams_through_the_event_bus(
-    settings: Settings, db: Database, store: NotificationStore
+    settings: Settings, db: Database, service: NotificationService
 ) -> None:
     """The in-app push: the entry's `notification.sent` goes out through the outbox and JetStream, and the
     gateway's subscription wakes that user's SSE streams (and nobody else's)."""
@@ -579,8 +614,8 @@ async def test_an_inbox_entry_wakes_the_users_open_streams_through_the_event_bus
     assert waker is not None
     try:
         with waker.watch(client) as woken, waker.watch(other) as not_woken:
-            await deliver(store, submitted(client), NOON)
-            assert await OutboxRelay(db, store.outbox, bus).relay_once() == 1
+            await deliver(service, submitted(client), NOON)
+            assert await OutboxRelay(db, service.outbox, bus).relay_once() == 1
             await asyncio.wait_for(woken.wait(), 10)
             assert not not_woken.is_set()
     finally:

@@ -6,6 +6,7 @@ through the payment service's store and refund dispatcher on real PostgreSQL (R-
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import text
@@ -20,7 +21,7 @@ from services.payment.providers.base import InvalidNotification, Notification, P
 from services.payment.providers.wechat import WechatConfig, WechatProvider
 from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.server import PaymentServicer
-from services.payment.store import PaymentStore
+from services.payment.store import PaymentStores
 from services.payment.vouchers import VoucherSigner
 from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database, ensure_database
@@ -128,36 +129,41 @@ async def test_wechat_refuses_a_request_signed_with_another_key_and_a_forged_ans
 
 
 # -- through the payment service ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PaymentService:
+    stores: PaymentStores
+    db: Database
+    settings: PaymentSettings
+
+
 @pytest.fixture
-async def store(
-    postgres_server: PostgresServer, unique_name: str
-) -> AsyncIterator[tuple[PaymentStore, PaymentSettings]]:
+async def service(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[PaymentService]:
     settings = PaymentSettings(env="test", database_url=postgres_server.url, database_prefix=unique_name)
     await ensure_database(settings.database_url, settings.database_name("payment"))
     await migrate("payment", settings.database_dsn("payment"))
     db = Database(settings.database_dsn("payment"), pool_size=4)
-    yield PaymentStore(db, Outbox("payment", settings, TABLES)), settings
+    yield PaymentService(PaymentStores.build(db, Outbox("payment", settings, TABLES)), db, settings)
     await db.close()
 
 
-async def new_order(store: PaymentStore) -> str:
-    view, _ = await store.create_order(
+async def new_order(stores: PaymentStores) -> str:
+    created = await stores.orders.create(
         CLIENT, domain.new_order(PRODUCT, "", {}, {}), domain.DEFAULT_PAY_WITHIN, "", ""
     )
-    return view.row.id
+    return created.view.row.id
 
 
 async def test_a_wechat_payment_is_created_with_its_code_url_and_qr_code(
     keys: dict[str, tuple[str, str]],
     wechat_pay: tuple[FakeWechatPay, str],
-    store: tuple[PaymentStore, PaymentSettings],
+    service: PaymentService,
 ) -> None:
     fake, url = wechat_pay
-    payments, settings = store
+    settings = service.settings
     servicer = PaymentServicer(
-        payments, None, {"wechat": wechat(keys, url)}, VoucherSigner("s" * 32), settings
+        service.stores, None, {"wechat": wechat(keys, url)}, VoucherSigner("s" * 32), settings
     )  # type: ignore[arg-type]
-    order_id = await new_order(payments)
+    order_id = await new_order(service.stores)
     token = principal_var.set(CLIENT)
     try:
         reply = await servicer.CreatePayment(
@@ -177,16 +183,20 @@ async def test_a_wechat_payment_is_created_with_its_code_url_and_qr_code(
 
     # Without WeChat Pay's consent (a refused request), no payment is created and the client gets a 409.
     broken = PaymentServicer(
-        payments, None, {"wechat": wechat(keys, url, merchant="other")}, VoucherSigner("s" * 32), settings
+        service.stores,
+        None,
+        {"wechat": wechat(keys, url, merchant="other")},
+        VoucherSigner("s" * 32),
+        settings,
     )  # type: ignore[arg-type]
-    other_order = await new_order(payments)
+    other_order = await new_order(service.stores)
     token = principal_var.set(CLIENT)
     try:
         with pytest.raises(Conflict):
             await broken.CreatePayment(pb.CreatePaymentRequest(order_id=other_order, method="wechat"), None)  # type: ignore[arg-type]
     finally:
         principal_var.reset(token)
-    async with payments.db.transaction() as session:
+    async with service.db.transaction() as session:
         count = (
             await session.execute(
                 text("SELECT count(*) FROM payments WHERE order_id = :o"), {"o": other_order}
@@ -220,13 +230,13 @@ async def test_the_bank_query_reads_the_banks_signed_record(
 
 
 async def test_bank_refunds_go_out_signed_and_a_refusal_is_reversed_in_the_ledger(
-    keys: dict[str, tuple[str, str]], bank: tuple[FakeBank, str], store: tuple[PaymentStore, PaymentSettings]
+    keys: dict[str, tuple[str, str]], bank: tuple[FakeBank, str], service: PaymentService
 ) -> None:
     fake, url = bank
-    payments, _ = store
-    order_id = await new_order(payments)
+    stores = service.stores
+    order_id = await new_order(stores)
     payment_id = f"bank{order_id[:20]}"
-    async with payments.db.transaction() as session:
+    async with service.db.transaction() as session:
         row = await session.get(OrderRow, order_id)
         assert row is not None
         session.add(
@@ -242,32 +252,34 @@ async def test_bank_refunds_go_out_signed_and_a_refusal_is_reversed_in_the_ledge
         )
     query_id = fake.paid(payment_id, 99900)
     note = Notification(f"{query_id}:00", payment_id, query_id, 99900, "CNY", "paid")
-    assert await payments.apply_notification("bank", note) == "applied"
-    await payments.refund_order(None, order_id, 30000, "partial", "")
-    dispatcher = RefundDispatcher(payments, {"bank": bank_provider(keys, url)})
+    assert await stores.payments.apply_notification("bank", note) == "applied"
+    await stores.refunds.refund_order(None, order_id, 30000, "partial", "")
+    dispatcher = RefundDispatcher(stores.refunds, {"bank": bank_provider(keys, url)})
     assert await dispatcher.dispatch_once() == 1
     assert [(r["origQryId"], r["txnAmt"], r["txnType"]) for r in fake.refunds] == [(query_id, "30000", "04")]
     # The bank refuses a refund beyond what is left at its end (e.g. refunded there by hand meanwhile).
     fake.trades[payment_id]["refunded"] = 95000
-    await payments.refund_order(None, order_id, 10000, "second", "")
+    await stores.refunds.refund_order(None, order_id, 10000, "second", "")
     assert await dispatcher.dispatch_once() == 1
-    async with payments.db.transaction() as session:
+    async with service.db.transaction() as session:
         statuses = (
             await session.execute(text("SELECT string_agg(status, ',' ORDER BY amount_fen) FROM refunds"))
         ).scalar()
     assert statuses == "failed,succeeded"
-    balances = await payments.account_balances()
+    balances = await stores.ledger.balances()
     assert balances["cash:bank"] == 99900 - 30000  # the refused 10000 never left
-    assert (await payments.get_order(None, order_id)).row.refunded_fen == 30000
-    assert (await payments.verify_ledger()).valid
+    assert (await stores.orders.get(None, order_id)).row.refunded_fen == 30000
+    assert (await stores.ledger.verify()).valid
 
     # Signed with the wrong key, the bank answers "signature failed": that is not a refusal of the refund, so
     # it stays requested and is sent again later.
-    await payments.refund_order(None, order_id, 100, "third", "")
+    await stores.refunds.refund_order(None, order_id, 100, "third", "")
     assert (
-        await RefundDispatcher(payments, {"bank": bank_provider(keys, url, merchant="other")}).dispatch_once()
+        await RefundDispatcher(
+            stores.refunds, {"bank": bank_provider(keys, url, merchant="other")}
+        ).dispatch_once()
         == 0
     )
-    async with payments.db.transaction() as session:
+    async with service.db.transaction() as session:
         waiting = (await session.execute(text("SELECT status FROM refunds WHERE amount_fen = 100"))).scalar()
     assert waiting == "requested"

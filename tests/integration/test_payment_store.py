@@ -42,7 +42,7 @@ from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider
 from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier
 from services.payment.server import PaymentServicer
-from services.payment.store import PaymentStore
+from services.payment.store import PaymentStores
 from services.payment.vouchers import VoucherSigner
 from services.runtime.config import load_settings
 from services.runtime.context import Principal, principal_var
@@ -66,19 +66,19 @@ PRODUCT = domain.ProductSnapshot(
 class Platform:
     def __init__(self, db: Database, settings: PaymentSettings) -> None:
         self.db = db
-        self.store = PaymentStore(db, Outbox("payment", settings, TABLES))
+        self.stores = PaymentStores.build(db, Outbox("payment", settings, TABLES))
         self.sandbox = SandboxProvider(Ed25519PrivateKey.generate(), "http://127.0.0.1:8000")
         self.signer = VoucherSigner("s" * 32)
-        self.servicer = PaymentServicer(self.store, None, {"sandbox": self.sandbox}, self.signer, settings)  # type: ignore[arg-type]
+        self.servicer = PaymentServicer(self.stores, None, {"sandbox": self.sandbox}, self.signer, settings)  # type: ignore[arg-type]
 
     async def order(self, principal: Principal = CLIENT) -> str:
         new = domain.new_order(PRODUCT, "", {}, {})
-        view, _ = await self.store.create_order(principal, new, domain.DEFAULT_PAY_WITHIN, "", "")
-        return view.row.id
+        created = await self.stores.orders.create(principal, new, domain.DEFAULT_PAY_WITHIN, "", "")
+        return created.view.row.id
 
     async def sandbox_payment(self, order_id: str) -> str:
         checkout = lambda payment_id, order: self.sandbox.checkout(payment_id, 0, "CNY", "", "", None)  # type: ignore[arg-type]  # noqa: E731
-        payment = await self.store.create_payment(CLIENT, order_id, "sandbox", checkout, "")
+        payment = await self.stores.payments.create(CLIENT, order_id, "sandbox", checkout, "")
         return payment.id
 
     async def notify(self, body: bytes, signature: str | None = None) -> pb.HandleNotificationResponse:
@@ -115,17 +115,16 @@ async def platform(postgres_server: PostgresServer, unique_name: str) -> AsyncIt
 
 async def test_order_creation_is_idempotent_per_key_and_body(platform: Platform) -> None:
     new = domain.new_order(PRODUCT, "std", {}, {})
-    first, created = await platform.store.create_order(CLIENT, new, domain.DEFAULT_PAY_WITHIN, "k1", "body-a")
-    again, created_again = await platform.store.create_order(
-        CLIENT, new, domain.DEFAULT_PAY_WITHIN, "k1", "body-a"
-    )
-    assert created and not created_again and again.row.id == first.row.id
+    created = await platform.stores.orders.create(CLIENT, new, domain.DEFAULT_PAY_WITHIN, "k1", "body-a")
+    replayed = await platform.stores.orders.create(CLIENT, new, domain.DEFAULT_PAY_WITHIN, "k1", "body-a")
+    first, again = created.view, replayed.view
+    assert created.created and not replayed.created and again.row.id == first.row.id
     assert first.row.amount_fen == 99900 and [s.stage for s in first.stages] == ["pending_payment"]
     assert first.stages[0].due_at == first.row.pay_before
     with pytest.raises(Conflict):
-        await platform.store.create_order(CLIENT, new, domain.DEFAULT_PAY_WITHIN, "k1", "body-b")
+        await platform.stores.orders.create(CLIENT, new, domain.DEFAULT_PAY_WITHIN, "k1", "body-b")
     with pytest.raises(NotFound):  # R-ACC-4: another enterprise's order does not exist for them
-        await platform.store.get_order(STRANGER, first.row.id)
+        await platform.stores.orders.get(STRANGER, first.row.id)
 
 
 async def test_a_notification_replayed_concurrently_and_out_of_order_pays_exactly_once(
@@ -139,13 +138,13 @@ async def test_a_notification_replayed_concurrently_and_out_of_order_pays_exactl
     outcomes = sorted(r.outcome for r in replies)
     assert outcomes.count("applied") == 1 and all(r.accepted for r in replies), outcomes
     assert all(r.ack_body == "OK" for r in replies)
-    view = await platform.store.get_order(CLIENT, order_id)
+    view = await platform.stores.orders.get(CLIENT, order_id)
     assert view.row.status == "paid" and view.row.paid_payment_id == payment_id
-    assert (await platform.store.ledger_events(order_id)).count("paid") == 1
+    assert (await platform.stores.ledger.events(order_id)).count("paid") == 1
     assert await platform.scalar("SELECT count(*) FROM outbox WHERE subject LIKE '%order.paid'") == 1
     again = await platform.notify(success(payment_id))  # a replay after the fact is harmless
-    assert again.outcome == "duplicate" and (await platform.store.ledger_events(order_id)).count("paid") == 1
-    assert (await platform.store.verify_ledger()).valid
+    assert again.outcome == "duplicate" and (await platform.stores.ledger.events(order_id)).count("paid") == 1
+    assert (await platform.stores.ledger.verify()).valid
 
 
 async def test_a_bad_signature_changes_nothing(platform: Platform) -> None:
@@ -154,7 +153,7 @@ async def test_a_bad_signature_changes_nothing(platform: Platform) -> None:
     stranger = SandboxProvider(Ed25519PrivateKey.generate(), "http://x")
     reply = await platform.notify(success(payment_id), stranger.sign(success(payment_id)))
     assert (reply.accepted, reply.outcome) == (False, "bad_signature")
-    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "pending_payment"
+    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "pending_payment"
     assert await platform.scalar("SELECT count(*) FROM provider_notifications") == 0
 
 
@@ -163,8 +162,8 @@ async def test_an_amount_mismatch_is_refused_and_recorded(platform: Platform) ->
     payment_id = await platform.sandbox_payment(order_id)
     reply = await platform.notify(success(payment_id, amount=1))
     assert (reply.accepted, reply.outcome) == (False, "amount_mismatch")
-    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "pending_payment"
-    assert "amount_mismatch" in await platform.store.ledger_events(order_id)
+    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "pending_payment"
+    assert "amount_mismatch" in await platform.stores.ledger.events(order_id)
 
 
 async def test_an_order_paid_twice_keeps_one_paid_payment_and_owes_the_other_back(platform: Platform) -> None:
@@ -177,32 +176,32 @@ async def test_an_order_paid_twice_keeps_one_paid_payment_and_owes_the_other_bac
     assert await platform.scalar("SELECT count(*) FROM payments WHERE status = 'paid'") == 1
     # The second charge is returned on its own: the client keeps one paid order and pays once.
     assert await platform.scalar("SELECT count(*) FROM refunds WHERE reason LIKE 'unapplied%'") == 1
-    view = await platform.store.get_order(CLIENT, order_id)
+    view = await platform.stores.orders.get(CLIENT, order_id)
     assert (view.row.status, view.row.refunded_fen) == ("paid", 0)
-    balances = await platform.store.account_balances()
+    balances = await platform.stores.ledger.balances()
     assert balances["cash:sandbox"] == view.row.amount_fen and balances["refunds:due"] == 0
-    assert (await platform.store.verify_ledger()).valid
+    assert (await platform.stores.ledger.verify()).valid
 
 
 async def test_the_provider_is_requeried_before_an_unpaid_order_is_cancelled(platform: Platform) -> None:
     paid_late = await platform.order()
     payment_id = await platform.sandbox_payment(paid_late)
-    await platform.store.sandbox_pay(payment_id)  # the customer paid; the notification has not arrived
-    assert (await platform.store.expire_order(paid_late)).row.status == "paid"
+    await platform.stores.sandbox.pay(payment_id)  # the customer paid; the notification has not arrived
+    assert (await platform.stores.payments.expire_order(paid_late)).row.status == "paid"
     unpaid = await platform.order()
     unpaid_payment = await platform.sandbox_payment(unpaid)
-    view = await platform.store.expire_order(unpaid)
+    view = await platform.stores.payments.expire_order(unpaid)
     assert view.row.status == "cancelled" and view.stages[-1].stage == "cancelled"
-    assert (await platform.store.get_payment(unpaid_payment)).status == "closed"
-    assert (await platform.store.expire_order(unpaid)).row.status == "cancelled"  # idempotent
+    assert (await platform.stores.payments.get(unpaid_payment)).status == "closed"
+    assert (await platform.stores.payments.expire_order(unpaid)).row.status == "cancelled"  # idempotent
     with pytest.raises(Conflict):
-        await platform.store.create_payment(CLIENT, unpaid, "sandbox", None, "")
+        await platform.stores.payments.create(CLIENT, unpaid, "sandbox", None, "")
 
 
 async def test_the_sandbox_notifies_with_retries_until_acknowledged(platform: Platform) -> None:
     order_id = await platform.order()
     payment_id = await platform.sandbox_payment(order_id)
-    await platform.store.sandbox_pay(payment_id)
+    await platform.stores.sandbox.pay(payment_id)
     attempts: list[bytes] = []
 
     async def deliver(body: bytes, headers: dict[str, str]) -> bool:
@@ -212,12 +211,12 @@ async def test_the_sandbox_notifies_with_retries_until_acknowledged(platform: Pl
         reply = await platform.notify(body, headers[SIGNATURE_HEADER])
         return reply.ack_body == "OK"
 
-    notifier = SandboxNotifier(platform.store, platform.sandbox, deliver)
+    notifier = SandboxNotifier(platform.stores.sandbox, platform.sandbox, deliver)
     assert await notifier.notify_once() == 0
     await platform.scalar("UPDATE sandbox_transactions SET next_notify_at = now() RETURNING 1")
     assert await notifier.notify_once() == 1
     assert attempts[0] == attempts[1]  # a retry is the same notification, with the same id
-    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "paid"
+    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "paid"
     assert await notifier.notify_once() == 0
 
 
@@ -225,25 +224,25 @@ async def test_refunds_partial_then_full_are_idempotent_and_balance(platform: Pl
     order_id = await platform.order()
     payment_id = await platform.sandbox_payment(order_id)
     await platform.notify(success(payment_id))
-    await platform.store.refund_order(None, order_id, 30000, "partial", "r1")
-    view = await platform.store.refund_order(None, order_id, 30000, "partial", "r1")  # replay
+    await platform.stores.refunds.refund_order(None, order_id, 30000, "partial", "r1")
+    view = await platform.stores.refunds.refund_order(None, order_id, 30000, "partial", "r1")  # replay
     assert view.row.refunded_fen == 30000 and view.row.status == "paid"
     with pytest.raises(PermissionDenied):
-        await platform.store.refund_order(CLIENT, order_id, 0, "x", "")  # clients cannot refund
-    view = await platform.store.refund_order(None, order_id, 0, "fulfilment_failed", "r2")
+        await platform.stores.refunds.refund_order(CLIENT, order_id, 0, "x", "")  # clients cannot refund
+    view = await platform.stores.refunds.refund_order(None, order_id, 0, "fulfilment_failed", "r2")
     assert (view.row.status, view.row.refunded_fen) == ("refunded", 99900)
-    balances = await platform.store.account_balances()
+    balances = await platform.stores.ledger.balances()
     assert balances["cash:sandbox"] == 0 and sum(balances.values()) == 0
-    assert (await platform.store.ledger_events(order_id)).count("refunded") == 2
+    assert (await platform.stores.ledger.events(order_id)).count("refunded") == 2
     with pytest.raises(Conflict):
-        await platform.store.refund_order(None, order_id, 0, "again", "r3")
+        await platform.stores.refunds.refund_order(None, order_id, 0, "again", "r3")
 
 
 async def test_a_voucher_verifies_and_an_altered_code_does_not(platform: Platform) -> None:
     order_id = await platform.order()
     await platform.notify(success(await platform.sandbox_payment(order_id)))
-    voucher = await platform.store.issue_voucher(order_id, platform.signer)
-    assert (await platform.store.issue_voucher(order_id, platform.signer)).id == voucher.id  # once
+    voucher = await platform.stores.vouchers.issue(order_id, platform.signer)
+    assert (await platform.stores.vouchers.issue(order_id, platform.signer)).id == voucher.id  # once
     token = principal_var.set(CLIENT)
     try:
         reply = await platform.servicer.GetVoucher(pb.GetVoucherRequest(order_id=order_id), None)  # type: ignore[arg-type]
@@ -251,22 +250,22 @@ async def test_a_voucher_verifies_and_an_altered_code_does_not(platform: Platfor
         principal_var.reset(token)
     assert reply.voucher.qr_png.startswith(b"\x89PNG") and reply.voucher.verify_url.endswith("/verify")
     code = reply.voucher.code
-    assert (await platform.store.verify_voucher(code, platform.signer)).order_id == order_id
+    assert (await platform.stores.vouchers.verify(code, platform.signer)).order_id == order_id
     altered = code[:-2] + ("AA" if not code.endswith("AA") else "BB")
     with pytest.raises(NotFound):
-        await platform.store.verify_voucher(altered, platform.signer)
+        await platform.stores.vouchers.verify(altered, platform.signer)
     await platform.scalar("UPDATE vouchers SET amount_fen = 1 RETURNING 1")
     with pytest.raises(NotFound):  # an altered row no longer verifies either
-        await platform.store.verify_voucher(code, platform.signer)
+        await platform.stores.vouchers.verify(code, platform.signer)
 
 
 async def test_a_tampered_ledger_row_is_named_by_the_chain_check(platform: Platform) -> None:
     order_id = await platform.order()
     await platform.notify(success(await platform.sandbox_payment(order_id)))
-    report = await platform.store.verify_ledger()
+    report = await platform.stores.ledger.verify()
     assert report.valid and report.checked >= 4
     await platform.scalar("UPDATE ledger_entries SET amount_fen = 1 WHERE seq = 2 RETURNING 1")
-    report = await platform.store.verify_ledger()
+    report = await platform.stores.ledger.verify()
     assert (report.valid, report.first_broken_seq) == (False, 2)
 
 
@@ -292,25 +291,30 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
         storage = ObjectStoreInvoices(bus.js, f"{unique_name}-invoices")
         order_id = await platform.order()
         with pytest.raises(Conflict):  # unpaid: no invoice
-            await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage, renderer)
+            await platform.stores.invoices.issue(order_id, "卖方", "91310000000000000X", storage, renderer)
         await platform.notify(success(await platform.sandbox_payment(order_id)))
         # A caller that gives up and asks again while the first render runs joins it: one invoice.
         first, retried = await asyncio.gather(
-            platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage, renderer),
-            platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage, renderer),
+            platform.stores.invoices.issue(order_id, "卖方", "91310000000000000X", storage, renderer),
+            platform.stores.invoices.issue(order_id, "卖方", "91310000000000000X", storage, renderer),
         )
         assert first.number == retried.number and renderer.renders == 1
         invoice = first
-        again = await platform.store.issue_invoice(order_id, "卖方", "91310000000000000X", storage, renderer)
+        again = await platform.stores.invoices.issue(
+            order_id, "卖方", "91310000000000000X", storage, renderer
+        )
         assert again.number == invoice.number and invoice.tax_fen == 5655
-        stored, pdf = await platform.store.get_invoice(CLIENT, order_id, storage)
-        assert pdf.startswith(b"%PDF-") and hashlib.sha256(pdf).hexdigest() == stored.sha256
-        assert "invoice" in await platform.store.ledger_events(order_id)
+        stored = await platform.stores.invoices.get(CLIENT, order_id, storage)
+        assert (
+            stored.pdf.startswith(b"%PDF-")
+            and hashlib.sha256(stored.pdf).hexdigest() == stored.invoice.sha256
+        )
+        assert "invoice" in await platform.stores.ledger.events(order_id)
         with pytest.raises(NotFound):
-            await platform.store.get_invoice(STRANGER, order_id, storage)
+            await platform.stores.invoices.get(STRANGER, order_id, storage)
         await storage.put(invoice.object_name, b"%PDF- forged")
         with pytest.raises(Conflict):  # a replaced object no longer matches its recorded SHA-256
-            await platform.store.get_invoice(CLIENT, order_id, storage)
+            await platform.stores.invoices.get(CLIENT, order_id, storage)
     finally:
         renderer.close()
         await bus.close()
@@ -342,19 +346,19 @@ async def test_reconciliation_reports_what_the_ledger_and_the_sandbox_statement_
     platform: Platform,
 ) -> None:
     settled = await platform.sandbox_payment(await platform.order())
-    await platform.store.sandbox_pay(settled)
+    await platform.stores.sandbox.pay(settled)
     await platform.notify(success(settled))
     unnotified = await platform.sandbox_payment(await platform.order())
-    await platform.store.sandbox_pay(unnotified)  # the provider has it; the ledger does not (yet)
+    await platform.stores.sandbox.pay(unnotified)  # the provider has it; the ledger does not (yet)
     start = datetime.now(UTC) - timedelta(hours=1)
-    differences, unavailable = await platform.store.reconcile(start, start + timedelta(hours=2))
-    assert [(d.payment_id, d.kind) for d in differences] == [(unnotified, "missing_in_ledger")]
-    assert unavailable == []
+    report = await platform.stores.reconciliation.reconcile(start, start + timedelta(hours=2))
+    assert [(d.payment_id, d.kind) for d in report.differences] == [(unnotified, "missing_in_ledger")]
+    assert report.unavailable == []
     await platform.scalar(
         "UPDATE sandbox_transactions SET amount_fen = 1 WHERE payment_id <> :p RETURNING 1", p=unnotified
     )
-    differences, _ = await platform.store.reconcile(start, start + timedelta(hours=2))
-    assert {d.kind for d in differences} == {"missing_in_ledger", "amount_differs"}
+    report = await platform.stores.reconciliation.reconcile(start, start + timedelta(hours=2))
+    assert {d.kind for d in report.differences} == {"missing_in_ledger", "amount_differs"}
 
 
 async def test_counsel_ledger_verify_exits_nonzero_on_a_tampered_ledger(
@@ -400,7 +404,7 @@ async def test_counsel_payment_reconcile_compares_the_ledger_with_alipays_bill(
                 )
             )
         note = Notification(f"n-ali{n}", f"ali{n}-{order_id[:20]}", f"20261129{n}", 99900, "CNY", "paid")
-        assert await platform.store.apply_notification("alipay", note) == "applied"
+        assert await platform.stores.payments.apply_notification("alipay", note) == "applied"
         paid.append(note.payment_id)
     today = datetime.now(UTC).astimezone(BEIJING).date()
     bill = alipay_trade_bill(
@@ -444,7 +448,7 @@ async def test_expiry_asks_a_real_providers_query_api_before_cancelling(platform
         asked.append(payment_id)
         return Notification("query:1", payment_id, "2026112922001", 99900, "CNY", "paid")
 
-    view = await platform.store.expire_order(order_id, {"alipay": alipay_query})
+    view = await platform.stores.payments.expire_order(order_id, {"alipay": alipay_query})
     assert asked == ["ali-1"] and view.row.status == "paid" and view.row.paid_payment_id == "ali-1"
 
 
@@ -485,38 +489,38 @@ async def test_requested_refunds_are_sent_to_the_provider_and_settled(platform: 
             )
         )
     note = Notification("n-ali", f"ali-{order_id}", "2026112922001", 99900, "CNY", "paid")
-    assert await platform.store.apply_notification("alipay", note) == "applied"
-    await platform.store.refund_order(None, order_id, 100, "goodwill", "")
-    await platform.store.refund_order(None, order_id, 200, "goodwill", "")
+    assert await platform.stores.payments.apply_notification("alipay", note) == "applied"
+    await platform.stores.refunds.refund_order(None, order_id, 100, "goodwill", "")
+    await platform.stores.refunds.refund_order(None, order_id, 200, "goodwill", "")
     async with httpx.AsyncClient(transport=httpx.MockTransport(alipay_gateway)) as http:
         provider = AlipayProvider(AlipayConfig("app-1", private_pem, public_pem), http)
-        dispatcher = RefundDispatcher(platform.store, {"alipay": provider})
+        dispatcher = RefundDispatcher(platform.stores.refunds, {"alipay": provider})
         assert await dispatcher.dispatch_once() == 2
         assert await dispatcher.dispatch_once() == 0
     statuses = await platform.scalar("SELECT string_agg(status, ',' ORDER BY amount_fen) FROM refunds")
     assert statuses == "succeeded,failed"
-    assert "refund_failed" in await platform.store.ledger_events(order_id)
-    assert (await platform.store.verify_ledger()).valid
+    assert "refund_failed" in await platform.stores.ledger.events(order_id)
+    assert (await platform.stores.ledger.verify()).valid
     # The refused refund's postings are reversed by a compensating entry: the books hold what was really
     # returned (100 fen), the refunded entry itself is untouched, and the 200 fen can be refunded again.
-    balances = await platform.store.account_balances()
+    balances = await platform.stores.ledger.balances()
     assert balances["cash:alipay"] == 99900 - 100 and balances[domain.REVENUE] == -(99900 - 100)
     entries = await platform.scalar(
         "SELECT count(*) FROM ledger_entries WHERE order_id = :o AND event = 'refunded'", o=order_id
     )
     assert entries == 2
-    view = await platform.store.get_order(None, order_id)
+    view = await platform.stores.orders.get(None, order_id)
     assert view.row.refunded_fen == 100 and "refund_failed" in [s.stage for s in view.stages]
-    again = await platform.store.refund_order(None, order_id, 0, "retry after refusal", "")
+    again = await platform.stores.refunds.refund_order(None, order_id, 0, "retry after refusal", "")
     assert again.row.status == "refunded" and again.row.refunded_fen == 99900
-    assert (await platform.store.account_balances())["cash:alipay"] == 0
+    assert (await platform.stores.ledger.balances())["cash:alipay"] == 0
 
 
 async def test_a_consultation_submitted_against_a_paid_order_becomes_its_fulfilment(
     platform: Platform,
 ) -> None:
     order_id = await platform.order()
-    linker = FulfilmentLinker(platform.store)
+    linker = FulfilmentLinker(platform.stores.fulfilments)
 
     def submitted(consultation_id: str, tenant_id: str = "t1") -> EventEnvelope:
         packed = AnyProto()
@@ -536,14 +540,14 @@ async def test_a_consultation_submitted_against_a_paid_order_becomes_its_fulfilm
         await linker(submitted("c-other", tenant_id="t2"), session)  # another enterprise's event
         await linker(submitted("c-1"), session)
         await linker(submitted("c-2"), session)  # the first consultation stays the fulfilment
-    view = await platform.store.get_order(CLIENT, order_id)
+    view = await platform.stores.orders.get(CLIENT, order_id)
     assert (view.row.fulfilment_kind, view.row.fulfilment_id) == ("consultation", "c-1")
     assert view.stages[-1].stage == "consultation_started"
 
 
 async def test_a_completed_document_order_completes_the_order_it_fulfils(platform: Platform) -> None:
     order_id = await platform.order()
-    linker = FulfilmentLinker(platform.store)
+    linker = FulfilmentLinker(platform.stores.fulfilments)
 
     def completed(document_order_id: str, tenant_id: str = "t1") -> EventEnvelope:
         packed = AnyProto()
@@ -562,16 +566,16 @@ async def test_a_completed_document_order_completes_the_order_it_fulfils(platfor
     await platform.notify(success(await platform.sandbox_payment(order_id)))
     async with platform.db.transaction() as session:
         await linker(completed("d-1"), session)  # paid but not yet in service with it: nothing happens
-    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "paid"
-    await platform.store.advance_order(order_id, "in_service", "document", "d-1")
+    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "paid"
+    await platform.stores.orders.advance(order_id, "in_service", "document", "d-1")
     async with platform.db.transaction() as session:
         await linker(completed("d-other"), session)  # not this order's fulfilment
         await linker(completed("d-1", tenant_id="t2"), session)  # another enterprise's event
-    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "in_service"
+    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "in_service"
     async with platform.db.transaction() as session:
         await linker(completed("d-1"), session)
         await linker(completed("d-1"), session)  # a redelivery changes nothing
-    view = await platform.store.get_order(CLIENT, order_id)
+    view = await platform.stores.orders.get(CLIENT, order_id)
     assert view.row.status == "completed"
     assert [s.stage for s in view.stages][-2:] == ["in_service", "completed"]
 
@@ -579,7 +583,7 @@ async def test_a_completed_document_order_completes_the_order_it_fulfils(platfor
 async def test_a_finished_booking_completes_the_order_that_confirmed_it(platform: Platform) -> None:
     """R-BK-1: `booking.completed` (completed or no_show) completes the booking's order, once."""
     order_id = await platform.order()
-    linker = FulfilmentLinker(platform.store)
+    linker = FulfilmentLinker(platform.stores.fulfilments)
 
     def finished(booking_id: str, status: str = "completed", tenant_id: str = "t1") -> EventEnvelope:
         packed = AnyProto()
@@ -593,14 +597,14 @@ async def test_a_finished_booking_completes_the_order_that_confirmed_it(platform
         )
 
     await platform.notify(success(await platform.sandbox_payment(order_id)))
-    await platform.store.advance_order(order_id, "in_service", "booking", "b-1")
+    await platform.stores.orders.advance(order_id, "in_service", "booking", "b-1")
     async with platform.db.transaction() as session:
         await linker(finished("b-other"), session)  # not this order's booking
         await linker(finished("b-1", tenant_id="t2"), session)  # another enterprise's event
-    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "in_service"
+    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "in_service"
     async with platform.db.transaction() as session:
         await linker(finished("b-1", status="no_show"), session)
-    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "completed"
+    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "completed"
 
 
 @pytest.mark.parametrize(("refund", "status"), [(50000, "completed"), (99900, "in_service")])
@@ -611,7 +615,7 @@ async def test_a_cancelled_booking_ends_its_order_unless_it_is_refunded_in_full(
     full refund is left to turn the order into `refunded`."""
     order_id = await platform.order()
     await platform.notify(success(await platform.sandbox_payment(order_id)))
-    await platform.store.advance_order(order_id, "in_service", "booking", "b-9")
+    await platform.stores.orders.advance(order_id, "in_service", "booking", "b-9")
     packed = AnyProto()
     packed.Pack(
         booking_events.BookingCancelled(
@@ -620,8 +624,8 @@ async def test_a_cancelled_booking_ends_its_order_unless_it_is_refunded_in_full(
     )
     event = EventEnvelope(id=f"e-cancel-{refund}", type="booking.cancelled", tenant_id="t1", payload=packed)
     async with platform.db.transaction() as session:
-        await FulfilmentLinker(platform.store)(event, session)
-    assert (await platform.store.get_order(CLIENT, order_id)).row.status == status
+        await FulfilmentLinker(platform.stores.fulfilments)(event, session)
+    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == status
 
 
 # -- every interleaving of a payment's notifications (issue 16, R-PAY-2) ----------------------------------
@@ -653,7 +657,7 @@ async def test_money_reported_paid_is_applied_or_refunded_exactly_once_in_any_in
 
     async def run(action: Any) -> pb.HandleNotificationResponse | None:
         if action == "expire":
-            await platform.store.expire_order(order_id)
+            await platform.stores.payments.expire_order(order_id)
             return None
         index, status, variant = action
         payment_id = payment_ids[index % payments]
@@ -669,8 +673,8 @@ async def test_money_reported_paid_is_applied_or_refunded_exactly_once_in_any_in
         for reply in replies:
             assert reply is None or (reply.accepted and reply.ack_body == "OK"), reply
 
-    order = (await platform.store.get_order(CLIENT, order_id)).row
-    status = {p: (await platform.store.get_payment(p)).status for p in payment_ids}
+    order = (await platform.stores.orders.get(CLIENT, order_id)).row
+    status = {p: (await platform.stores.payments.get(p)).status for p in payment_ids}
     for payment_id in payment_ids:
         money = status[payment_id] in ("paid", "refund_due")
         assert money == (payment_id in reported_paid), (payment_id, status[payment_id])
@@ -683,7 +687,7 @@ async def test_money_reported_paid_is_applied_or_refunded_exactly_once_in_any_in
         "SELECT count(*) FROM refunds WHERE order_id = :o AND reason LIKE 'unapplied_payment%'", o=order_id
     )
     assert refunds == len(owed_back)
-    events = await platform.store.ledger_events(order_id)
+    events = await platform.stores.ledger.events(order_id)
     assert events.count("paid") == len(paid) and events.count("paid_unapplied") == len(owed_back)
     rows = await platform.rows(
         "SELECT p.account, sum(p.amount_fen) FROM ledger_postings p JOIN ledger_entries e ON e.seq = p.entry_seq"
@@ -699,7 +703,7 @@ async def test_money_reported_paid_is_applied_or_refunded_exactly_once_in_any_in
     outbox = await platform.rows("SELECT payload FROM outbox WHERE subject LIKE '%order.paid'")
     published = [EventEnvelope.FromString(payload).aggregate_id for (payload,) in outbox]
     assert published.count(order_id) == len(paid)
-    assert (await platform.store.verify_ledger()).valid
+    assert (await platform.stores.ledger.verify()).valid
 
 
 async def test_money_reported_after_the_provider_closed_the_payment_pays_the_order(
@@ -716,8 +720,8 @@ async def test_money_reported_after_the_provider_closed_the_payment_pays_the_ord
         assert early.accepted and early.outcome == {"WAIT": "ignored"}.get(first, first.lower())
         late = await platform.notify(success(payment_id, f"{first}-2"))
         assert (late.accepted, late.outcome) == (True, "applied")
-        assert (await platform.store.get_order(CLIENT, order_id)).row.status == "paid"
-        assert (await platform.store.get_payment(payment_id)).status == "paid"
+        assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "paid"
+        assert (await platform.stores.payments.get(payment_id)).status == "paid"
 
 
 async def test_money_reported_after_the_order_timed_out_is_refunded_not_refused(platform: Platform) -> None:
@@ -725,12 +729,12 @@ async def test_money_reported_after_the_order_timed_out_is_refunded_not_refused(
     owed back and refunded, with its ledger entries, and the provider is acknowledged."""
     order_id = await platform.order()
     payment_id = await platform.sandbox_payment(order_id)
-    assert (await platform.store.expire_order(order_id)).row.status == "cancelled"
-    assert (await platform.store.get_payment(payment_id)).status == "closed"
+    assert (await platform.stores.payments.expire_order(order_id)).row.status == "cancelled"
+    assert (await platform.stores.payments.get(payment_id)).status == "closed"
     late = await platform.notify(success(payment_id))
     assert (late.accepted, late.outcome, late.ack_body) == (True, "refund_due", "OK")
-    assert (await platform.store.get_payment(payment_id)).status == "refund_due"
+    assert (await platform.stores.payments.get(payment_id)).status == "refund_due"
     assert await platform.scalar("SELECT count(*) FROM refunds WHERE order_id = :o", o=order_id) == 1
-    events = await platform.store.ledger_events(order_id)
+    events = await platform.stores.ledger.events(order_id)
     assert events.count("paid_unapplied") == 1 and events.count("refunded") == 1
-    assert (await platform.store.get_order(CLIENT, order_id)).row.status == "cancelled"
+    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "cancelled"

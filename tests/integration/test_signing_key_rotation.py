@@ -14,7 +14,8 @@ from sqlalchemy import text
 from deploy.local.servers import PostgresServer
 from services.identity import tokens
 from services.identity.models import TABLES
-from services.identity.store import IdentityStore
+from services.identity.store import IdentityStores
+from services.identity.store.keys import SigningKeys
 from services.runtime.config import load_settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
@@ -23,7 +24,7 @@ from services.runtime.migrations import migrate
 
 
 @pytest.fixture
-async def store(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[IdentityStore]:
+async def keys(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[SigningKeys]:
     settings = load_settings(
         env="test",
         database_url=postgres_server.url,
@@ -33,7 +34,9 @@ async def store(postgres_server: PostgresServer, unique_name: str) -> AsyncItera
     await ensure_database(settings.database_url, settings.database_name("identity"))
     await migrate("identity", settings.database_dsn("identity"))
     db = Database(settings.database_dsn("identity"), pool_size=2)
-    yield IdentityStore(db, Outbox("identity", settings, TABLES), FieldCipher(settings.secret_key), settings)
+    yield IdentityStores.build(
+        db, Outbox("identity", settings, TABLES), FieldCipher(settings.secret_key), settings
+    ).keys
     await db.close()
 
 
@@ -41,50 +44,51 @@ def kids(jwks: dict) -> set[str]:
     return {key["kid"] for key in jwks["keys"]}
 
 
-async def signing_kid(store: IdentityStore) -> str:
-    async with store.db.transaction() as session:
-        return (await store._signing_key(session)).kid
+async def signing_kid(keys: SigningKeys) -> str:
+    async with keys.base.db.transaction() as session:
+        return (await keys.signing_key(session)).kid
 
 
 async def test_a_new_key_is_published_before_it_signs_and_the_old_one_until_its_tokens_expire(
-    store: IdentityStore,
+    keys: SigningKeys,
 ) -> None:
-    first = await store.ensure_signing_key()
-    assert await signing_kid(store) == first  # a fresh platform signs with its only key at once
-    new, signs_from = await store.rotate_signing_key()
-    assert new != first and kids(await store.jwks()) == {first, new}
+    first = await keys.ensure()
+    assert await signing_kid(keys) == first  # a fresh platform signs with its only key at once
+    rotation = await keys.rotate()
+    new, signs_from = rotation.kid, rotation.signs_from
+    assert new != first and kids(await keys.jwks()) == {first, new}
     # Verifiers refetch the JWKS for an unknown key at most every 30 s: the new key waits its turn.
-    assert await signing_kid(store) == first
-    assert signs_from - (await key_created_at(store, new)) == tokens.SIGNING_KEY_PUBLISH_AHEAD
-    await travel(store, tokens.SIGNING_KEY_PUBLISH_AHEAD + timedelta(seconds=1))
-    assert await signing_kid(store) == new
-    assert kids(await store.jwks()) == {first, new}  # the tokens `first` signed have not expired yet
-    await travel(store, timedelta(seconds=tokens.MAX_ACCESS_TOKEN_TTL_SECONDS))
-    assert kids(await store.jwks()) == {new}
+    assert await signing_kid(keys) == first
+    assert signs_from - (await key_created_at(keys, new)) == tokens.SIGNING_KEY_PUBLISH_AHEAD
+    await travel(keys, tokens.SIGNING_KEY_PUBLISH_AHEAD + timedelta(seconds=1))
+    assert await signing_kid(keys) == new
+    assert kids(await keys.jwks()) == {first, new}  # the tokens `first` signed have not expired yet
+    await travel(keys, timedelta(seconds=tokens.MAX_ACCESS_TOKEN_TTL_SECONDS))
+    assert kids(await keys.jwks()) == {new}
 
 
-async def test_a_repeated_rotation_within_its_minimum_age_makes_no_second_key(store: IdentityStore) -> None:
-    await store.ensure_signing_key()
-    assert (await store.rotate_signing_key(timedelta(days=15)))[0] == await signing_kid(store)  # too young
-    await travel(store, timedelta(days=30))
-    new, signs_from = await store.rotate_signing_key(timedelta(days=15))
-    again, again_from = await store.rotate_signing_key(timedelta(days=15))  # the activity retried
-    assert (again, again_from) == (new, signs_from)
-    async with store.db.transaction() as session:
+async def test_a_repeated_rotation_within_its_minimum_age_makes_no_second_key(keys: SigningKeys) -> None:
+    await keys.ensure()
+    assert (await keys.rotate(timedelta(days=15))).kid == await signing_kid(keys)  # too young
+    await travel(keys, timedelta(days=30))
+    rotation = await keys.rotate(timedelta(days=15))
+    again = await keys.rotate(timedelta(days=15))  # the activity retried
+    assert again == rotation
+    async with keys.base.db.transaction() as session:
         count = (await session.execute(text("SELECT count(*) FROM signing_keys"))).scalar()
     assert count == 2
 
 
-async def key_created_at(store: IdentityStore, kid: str):  # type: ignore[no-untyped-def]
-    async with store.db.transaction() as session:
+async def key_created_at(keys: SigningKeys, kid: str):  # type: ignore[no-untyped-def]
+    async with keys.base.db.transaction() as session:
         return (
             await session.execute(text("SELECT created_at FROM signing_keys WHERE kid = :kid"), {"kid": kid})
         ).scalar()
 
 
-async def travel(store: IdentityStore, by: timedelta) -> None:
+async def travel(keys: SigningKeys, by: timedelta) -> None:
     """Move this database's key history `by` into the past, as if that much time went by."""
-    async with store.db.transaction() as session:
+    async with keys.base.db.transaction() as session:
         await session.execute(
             text(
                 "UPDATE signing_keys SET created_at = created_at - CAST(:by AS interval), "

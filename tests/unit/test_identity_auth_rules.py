@@ -9,7 +9,14 @@ import pytest
 
 from services.identity import domain
 from services.runtime.context import Principal
-from services.runtime.errors import InvalidArgument, PermissionDenied, RateLimited
+from services.runtime.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidArgument,
+    PermissionDenied,
+    RateLimited,
+    Unauthenticated,
+)
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 
@@ -118,8 +125,9 @@ def test_cards_are_managed_by_a_firm_admin_or_the_firms_system_only() -> None:
 
 def test_linking_a_card_replaces_the_pin_the_issuing_firm_knows() -> None:
     """R-ACC-2: the holder's own PIN, or a generated one; never the issued one, which the firm saw."""
-    assert domain.holder_pin("2468", "86420") == ("86420", False)
-    generated = {domain.holder_pin("2468", "")[0] for _ in range(200)}
+    assert domain.holder_pin("2468", "86420") == domain.HolderPin("86420", generated=False)
+    assert domain.holder_pin("2468", "").generated
+    generated = {domain.holder_pin("2468", "").pin for _ in range(200)}
     assert all(len(pin) == 6 and pin.isdigit() for pin in generated) and len(generated) > 150
     with pytest.raises(InvalidArgument) as caught:
         domain.holder_pin("2468", "2468")
@@ -193,8 +201,9 @@ def test_only_client_roles_can_be_invited() -> None:
 
 
 def test_messages_carry_the_code_and_its_lifetime() -> None:
-    subject, body = domain.otp_message("012345")
-    assert "012345" in body and "5" in body and subject
+    message = domain.otp_message("012345")
+    assert "012345" in message.body and "5" in message.body and message.subject
+    assert message.params == {"code": "012345"}  # the SMS provider's approved "otp" template
 
 
 def test_service_credentials_are_managed_by_a_firm_admin_for_their_own_firm_only() -> None:
@@ -208,3 +217,98 @@ def test_service_credentials_are_managed_by_a_firm_admin_for_their_own_firm_only
     ):
         with pytest.raises(PermissionDenied):
             domain.firm_of_admin(principal)
+
+
+# --- the decisions the stores carry out -----------------------------------------------------------------
+
+
+def test_a_lockout_counts_failures_per_identifier_and_per_client_address() -> None:
+    policy = domain.AuthPolicy(
+        failures_per_identifier=domain.Limit(3, timedelta(minutes=15)),
+        failures_per_ip=domain.Limit(5, timedelta(minutes=15)),
+    )
+    recent = [NOW - timedelta(minutes=m) for m in (1, 2, 3, 4)]
+    domain.check_not_locked(policy, recent[:2], recent, NOW)
+    with pytest.raises(RateLimited):  # the identifier's third failure locks it
+        domain.check_not_locked(policy, recent[:3], [], NOW)
+    with pytest.raises(RateLimited):  # one address failing across identifiers (credential stuffing)
+        domain.check_not_locked(policy, [], [*recent, NOW], NOW)
+    domain.check_not_locked(policy, [NOW - timedelta(minutes=20)] * 3, [], NOW)  # the window passed
+
+
+def test_a_presented_code_spends_the_code_it_matches_or_counts_against_every_live_one() -> None:
+    live = [domain.OtpCandidate("a", "h-a", "x-a"), domain.OtpCandidate("b", "h-b", "h-b")]
+    assert domain.check_otp(live) == domain.OtpCheck("b")
+    wrong = [domain.OtpCandidate("a", "h-a", "x-a"), domain.OtpCandidate("b", "h-b", "x-b")]
+    assert domain.check_otp(wrong) == domain.OtpCheck(None, ("a", "b"))
+    assert domain.check_otp([]) == domain.OtpCheck(None)
+
+
+def test_only_an_active_account_signs_in_and_a_code_activates_an_invited_one() -> None:
+    assert domain.signs_in("active")
+    assert not any(domain.signs_in(status) for status in ("disabled", "invited", "erased", None))
+    assert domain.code_sign_in("active") is domain.CodeSignIn.SIGN_IN
+    assert domain.code_sign_in("invited") is domain.CodeSignIn.ACTIVATE
+    assert domain.code_sign_in("disabled") is domain.CodeSignIn.REFUSED
+    assert domain.code_sign_in(None) is domain.CodeSignIn.REFUSED
+    assert domain.card_signs_in("active", "u1")
+    assert not domain.card_signs_in("active", None)  # issued but not linked: logs nobody in
+    assert not domain.card_signs_in("revoked", "u1")
+
+
+def test_a_refresh_token_rotates_once_and_a_second_use_is_reuse() -> None:
+    later = NOW + timedelta(days=1)
+    assert domain.refresh_outcome(None, later, None, NOW) is domain.RefreshOutcome.ROTATE
+    assert domain.refresh_outcome(None, later, NOW, NOW) is domain.RefreshOutcome.REUSED
+    assert domain.refresh_outcome(NOW, later, None, NOW) is domain.RefreshOutcome.INVALID  # revoked
+    assert domain.refresh_outcome(None, NOW, None, NOW) is domain.RefreshOutcome.INVALID  # expired
+
+
+def test_a_sign_in_state_finishes_one_callback_of_its_provider_before_it_expires() -> None:
+    later = NOW + domain.OIDC_STATE_TTL
+    assert domain.oidc_state_usable("wechat", "wechat", None, later, NOW)
+    assert not domain.oidc_state_usable("wechat", "alipay", None, later, NOW)  # another provider's
+    assert not domain.oidc_state_usable("wechat", "wechat", NOW, later, NOW)  # spent: a replay
+    assert not domain.oidc_state_usable("wechat", "wechat", None, NOW, NOW)  # expired
+
+
+def test_a_proven_card_links_to_its_holder_unless_revoked_or_someone_elses() -> None:
+    assert domain.card_link("active", None, "u1") is domain.CardLink.LINK
+    assert domain.card_link("active", "u1", "u1") is domain.CardLink.LINKED_ALREADY
+    with pytest.raises(Conflict) as linked:
+        domain.card_link("active", "u2", "u1")
+    assert linked.value.reason == "card_linked"
+    with pytest.raises(Conflict) as revoked:
+        domain.card_link("revoked", None, "u1")
+    assert revoked.value.reason == "card_revoked"
+    assert domain.wrong_card_pin(card_known=False).violations[0].field == "card_number"
+    assert domain.wrong_card_pin(card_known=True).violations[0].field == "pin"
+
+
+def test_a_phone_or_email_registers_once_unless_an_invitation_waits_for_it() -> None:
+    domain.check_registrable(None)
+    domain.check_registrable("invited")
+    for status in ("active", "disabled", "erased"):
+        with pytest.raises(AlreadyExists):
+            domain.check_registrable(status)
+
+
+def test_members_are_managed_by_their_client_admin_who_cannot_demote_themself() -> None:
+    admin = Principal("u1", "tenant-1", frozenset({"client_admin"}))
+    assert domain.client_admin_of(admin) == admin
+    with pytest.raises(PermissionDenied):
+        domain.client_admin_of(Principal("u2", "tenant-1", frozenset({"client"})))
+    with pytest.raises(Unauthenticated):
+        domain.client_admin_of(None)
+    domain.check_role_change("u1", "u2", "client")
+    domain.check_role_change("u1", "u1", "client_admin")
+    with pytest.raises(Conflict):
+        domain.check_role_change("u1", "u1", "client")
+
+
+def test_only_agents_and_supervisors_see_a_clients_activity() -> None:
+    for role in ("agent", "supervisor"):
+        staff = Principal("s1", roles=frozenset({role}))
+        assert domain.staff_serving_clients(staff) == staff
+    with pytest.raises(PermissionDenied):
+        domain.staff_serving_clients(Principal("l1", roles=frozenset({"lawyer"})))

@@ -8,6 +8,14 @@ from dataclasses import dataclass, field
 from services.identity import domain, seed
 
 
+@dataclass(frozen=True)
+class Made:
+    """What the fake created (or found), as the store's CreatedUser and CreatedEnterprise say it."""
+
+    value: object
+    created: bool
+
+
 @dataclass
 class FakeStore:
     enterprises: dict[str, str] = field(default_factory=dict)
@@ -18,11 +26,11 @@ class FakeStore:
         self.hashes += 1
         return f"hash-of-{password}"
 
-    async def create_enterprise(self, name: str, enterprise_id: str | None = None) -> tuple[object, bool]:
+    async def create_enterprise(self, name: str, enterprise_id: str | None = None) -> Made:
         assert enterprise_id is not None
         created = enterprise_id not in self.enterprises
         self.enterprises.setdefault(enterprise_id, name)
-        return enterprise_id, created
+        return Made(enterprise_id, created)
 
     async def create_user(
         self,
@@ -34,9 +42,9 @@ class FakeStore:
         tenant_id: str = "",
         user_id: str | None = None,
         firm_id: str = "",
-    ) -> tuple[object, bool]:
+    ) -> Made:
         if email in self.users:
-            return self.users[email], False
+            return Made(self.users[email], False)
         self.users[email] = {
             "id": user_id,
             "name": display_name,
@@ -45,7 +53,7 @@ class FakeStore:
             "hash": password_hash,
             "firm": firm_id,
         }
-        return self.users[email], True
+        return Made(self.users[email], True)
 
 
 def test_demo_ids_are_uuid5_of_the_address() -> None:

@@ -277,3 +277,28 @@ async def test_the_verified_token_memory_is_bounded(settings: Settings, key: tok
     assert len(verifier._verified) == 3
     # The forgotten ones still verify, by their signature.
     assert (await verifier.verify(issued[0])).user_id == "u0"
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    kid: str
+    created_at: datetime
+
+
+def test_a_rotated_in_key_signs_only_once_it_has_been_published_long_enough() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    old = StoredKey("old", now - timedelta(days=30))
+    new = StoredKey("new", now - timedelta(seconds=30))
+    assert tokens.key_that_signs([new, old], now) == old  # newest first: the new one waits its turn
+    published = StoredKey("new", now - tokens.SIGNING_KEY_PUBLISH_AHEAD)
+    assert tokens.key_that_signs([published, old], now) == published
+    assert tokens.key_that_signs([new], now) == new  # a fresh start signs with its only key at once
+    assert tokens.key_that_signs([], now) is None
+
+
+def test_a_rotation_makes_a_key_only_when_the_newest_is_old_enough() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    assert tokens.rotation_due(None, timedelta(days=15), now)
+    assert tokens.rotation_due(now - timedelta(days=15), timedelta(days=15), now)
+    assert not tokens.rotation_due(now - timedelta(days=14), timedelta(days=15), now)
+    assert tokens.rotation_due(now, timedelta(0), now)

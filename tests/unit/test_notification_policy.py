@@ -17,10 +17,13 @@ from services.notification.policy import (
     QuietHours,
     after_failure,
     backoff,
+    consent_since,
     normalise_email,
     normalise_phone,
+    release,
     release_time,
     route,
+    still_wanted,
 )
 from services.runtime.errors import InvalidArgument
 
@@ -185,3 +188,37 @@ def test_contact_addresses_are_normalised_or_refused_by_field() -> None:
     with pytest.raises(InvalidArgument) as bad_phone:
         normalise_phone("12345")
     assert bad_phone.value.violations[0].field == "phone"
+
+
+# --- what the dispatcher does with what waits, and with what is due -------------------------------------
+
+
+def test_waiting_messages_go_when_released_one_alone_and_several_as_one_digest() -> None:
+    first = NOON_SHANGHAI
+    waiting = release(Channel.EMAIL, [first], [], None, DIGEST_WINDOW, first + timedelta(seconds=30))
+    assert waiting.wait_until == first + DIGEST_WINDOW
+    alone = release(Channel.EMAIL, [first], [], None, DIGEST_WINDOW, first + DIGEST_WINDOW)
+    assert (alone.wait_until, alone.digest) == (None, False)
+    several = release(
+        Channel.EMAIL, [first, first + timedelta(seconds=5)], [], None, DIGEST_WINDOW, first + DIGEST_WINDOW
+    )
+    assert (several.wait_until, several.digest) == (None, True)
+    night = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai: held until 08:00
+    held = release(Channel.SMS, [night], [], NIGHT, DIGEST_WINDOW, night + DIGEST_WINDOW)
+    assert held.wait_until == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+
+
+def test_a_channel_turned_off_cancels_what_waits_on_it_except_transactional_messages() -> None:
+    off = Preferences(email=False, sms=True)
+    assert not still_wanted(Category.STATUS, off, Channel.EMAIL)
+    assert not still_wanted(Category.MARKETING, off, Channel.EMAIL)
+    assert still_wanted(Category.TRANSACTIONAL, off, Channel.EMAIL)
+    assert still_wanted(Category.STATUS, off, Channel.SMS)
+
+
+def test_marketing_consent_keeps_the_time_it_was_first_given_until_withdrawn() -> None:
+    given = NOON_SHANGHAI
+    assert consent_since(None, True, given) == given
+    assert consent_since(given, True, given + timedelta(days=1)) == given
+    assert consent_since(given, False, given + timedelta(days=2)) is None
+    assert consent_since(None, False, given) is None

@@ -12,7 +12,7 @@ import pytest
 from counsel.common.v1 import timeline_pb2
 from services.payment.domain import StageFact, join_timeline
 from services.payment.models import OrderRow, OrderStageRow
-from services.payment.store import OrderView
+from services.payment.store.base import OrderView
 from services.payment.timeline import OrderTimeline, StageSource
 from services.runtime.errors import Unavailable
 from services.runtime.records import to_timestamp

@@ -298,3 +298,115 @@ def test_a_payment_closed_or_failed_can_still_receive_money_but_money_is_final()
         for target in PAYMENT_STATUSES:
             with pytest.raises(Conflict):
                 domain.next_payment_status(final, target)
+
+
+# -- the money a report moves (R-PAY-2), refunds (R-PAY-3), and what a paid order may still do --------------
+def recorded(status: str = "created", method: str = "alipay") -> domain.RecordedPayment:
+    return domain.RecordedPayment("pay-1", method, status, 99900, "CNY")
+
+
+def report(status: str = "paid", amount: int = 99900, currency: str = "CNY") -> domain.ReportedPayment:
+    return domain.ReportedPayment(status, amount, currency, "TXN-1")
+
+
+def test_money_for_an_order_awaiting_it_pays_the_order_and_books_cash_against_revenue() -> None:
+    effects = domain.notification_effects(recorded(), "pending_payment", report(), "r-1")
+    assert (effects.outcome, effects.payment_status) == ("applied", "paid")
+    assert effects.money_received and effects.pays_order and effects.refund is None
+    assert [line.event for line in effects.ledger] == ["notified", "paid"]
+    assert effects.ledger[0].data == {"provider_txn_id": "TXN-1"}
+    assert domain.balances(effects.ledger[1].postings) == {"cash:alipay": 99900, domain.REVENUE: -99900}
+
+
+@pytest.mark.parametrize(
+    ("order_status", "method", "refund_status"),
+    [
+        ("paid", "alipay", "requested"),
+        ("cancelled", "sandbox", "succeeded"),
+    ],
+)
+def test_money_an_order_cannot_take_is_refunded_whole_and_leaves_nothing_owed(
+    order_status: str, method: str, refund_status: str
+) -> None:
+    effects = domain.notification_effects(recorded(method=method), order_status, report(), "r-1")
+    assert (effects.outcome, effects.payment_status) == ("refund_due", "refund_due")
+    assert effects.money_received and not effects.pays_order
+    assert effects.refund == domain.OwedRefund(
+        "r-1", 99900, f"unapplied_payment_{order_status}", refund_status
+    )
+    assert [line.event for line in effects.ledger] == ["notified", "paid_unapplied", "refunded"]
+    assert effects.ledger[2].data == {"reason": "unapplied_payment", "refund_id": "r-1"}
+    totals = domain.balances(p for line in effects.ledger for p in line.postings)
+    assert totals == {f"cash:{method}": 0, domain.REFUNDS_DUE: 0}
+    assert not domain.refund_counts_against_order(effects.refund.reason)
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(100, "CNY"), (99900, "USD")])
+def test_a_report_of_another_amount_or_currency_is_booked_as_a_mismatch_and_moves_no_money(
+    amount: int, currency: str
+) -> None:
+    effects = domain.notification_effects(
+        recorded(), "pending_payment", report(amount=amount, currency=currency), "r"
+    )
+    assert (effects.outcome, effects.payment_status) == ("amount_mismatch", "created")
+    assert not effects.money_received and not effects.pays_order and effects.refund is None
+    [line] = effects.ledger
+    assert (line.event, line.amount_fen, line.postings) == ("amount_mismatch", amount, ())
+    assert line.data == {"expected": 99900, "reported": amount, "currency": currency}
+
+
+def test_reports_without_new_money_book_nothing() -> None:
+    for payment_status, reported in (("paid", "paid"), ("created", "pending"), ("created", "closed")):
+        effects = domain.notification_effects(
+            recorded(payment_status), "pending_payment", report(reported), "r"
+        )
+        assert effects.ledger == () and effects.refund is None and not effects.money_received
+
+
+def test_an_order_is_payable_only_while_it_awaits_payment_in_time() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    domain.check_payable("pending_payment", now + timedelta(seconds=1), now)
+    for status, pay_before in (("pending_payment", now), ("paid", now + timedelta(hours=1))):
+        with pytest.raises(Conflict) as refused:
+            domain.check_payable(status, pay_before, now)
+        assert refused.value.reason == "order_not_payable"
+
+
+def test_a_refund_plan_returns_the_rest_and_says_when_the_order_is_refunded_in_full() -> None:
+    assert domain.plan_refund("paid", 10000, 0, 3000, "pay-1") == domain.RefundPlan(3000, in_full=False)
+    assert domain.plan_refund("in_service", 10000, 3000, 0, "pay-1") == domain.RefundPlan(7000, in_full=True)
+    with pytest.raises(Conflict):  # paid, but by no payment of ours (nothing to refund through)
+        domain.plan_refund("paid", 10000, 0, 0, "")
+    with pytest.raises(Conflict):
+        domain.plan_refund("cancelled", 10000, 0, 0, "pay-1")
+
+
+def test_a_providers_answer_settles_an_open_refund_once() -> None:
+    assert domain.refund_settlement("requested", "succeeded") == "succeeded"
+    assert domain.refund_settlement("pending", "failed") == "failed"
+    assert domain.refund_settlement("requested", "requested") is None
+    for settled in ("succeeded", "failed"):
+        assert domain.refund_settlement(settled, "failed") is None
+    assert domain.initial_refund_status("sandbox") == "succeeded"
+    assert domain.initial_refund_status("wechat") == "requested"
+    assert domain.refund_counts_against_order("agent_refund")
+
+
+def test_a_paid_order_advances_once_and_a_final_one_stays_final() -> None:
+    assert domain.advance_to("paid", domain.validate_advance("in_service")) == "in_service"
+    assert domain.advance_to("in_service", "completed") == "completed"
+    assert domain.advance_to("in_service", "in_service") is None
+    for final in ("refunded", "cancelled"):
+        assert domain.advance_to(final, "completed") is None
+    with pytest.raises(InvalidArgument):
+        domain.validate_advance("paid")
+    with pytest.raises(Conflict):
+        domain.advance_to("pending_payment", "in_service")
+
+
+def test_vouchers_and_invoices_are_issued_for_paid_orders_only() -> None:
+    for paid in ("paid", "in_service", "completed"):
+        domain.check_issuable(paid, "voucher")
+    with pytest.raises(Conflict) as refused:
+        domain.check_issuable("pending_payment", "invoice")
+    assert refused.value.reason == "order_not_paid" and "invoice" in str(refused.value)

@@ -1,0 +1,122 @@
+"""The base every identity store shares (R-PRIV-1): the database, the outbox, the field cipher that seals
+personal fields and keys their blind indexes, password hashing, and the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.identity.v1 import events_pb2
+from services.identity import domain, tokens
+from services.identity.models import AuditEventRow, UserRow
+from services.runtime.config import Settings
+from services.runtime.crypto import FieldCipher
+from services.runtime.db import Database
+from services.runtime.events import Outbox
+from services.runtime.records import new_id, utcnow
+
+
+@dataclass(frozen=True)
+class UserView:
+    """A user with the personal fields decrypted."""
+
+    row: UserRow
+    email: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A user who has just signed in (or registered, or refreshed a session), with the session's tokens."""
+
+    user: UserView
+    tokens: tokens.IssuedTokens
+
+
+@dataclass(frozen=True)
+class IdentityBase:
+    db: Database
+    outbox: Outbox
+    cipher: FieldCipher
+    settings: Settings
+    passwords: domain.Passwords
+
+    def view(self, row: UserRow) -> UserView:
+        return UserView(
+            row,
+            self.cipher.decrypt(row.email_enc) if row.email_enc else "",
+            self.cipher.decrypt(row.phone_enc) if row.phone_enc else "",
+        )
+
+    def identifier_key(self, canonical: str) -> str:
+        """The key failed attempts with a login identifier (or card number, or service client) count under."""
+        return self.cipher.blind_index(f"login:{canonical}")
+
+    def ip_key(self, client_ip: str) -> str:
+        return self.cipher.blind_index(f"ip:{client_ip}") if client_ip else ""
+
+    def card_index(self, card_number: str) -> str:
+        return self.cipher.blind_index(f"card:{card_number}")
+
+    def identifier_columns(self, kind: str, canonical: str) -> dict[str, str]:
+        """A user's columns for a phone or an e-mail: its blind index and its sealed value."""
+        if kind == "email":
+            return {
+                "email_index": self.cipher.blind_index(canonical),
+                "email_enc": self.cipher.encrypt(canonical),
+            }
+        return {
+            "phone_index": self.cipher.blind_index(canonical),
+            "phone_enc": self.cipher.encrypt(canonical),
+        }
+
+    async def user_by_identifier(self, kind: str, canonical: str) -> UserRow | None:
+        index = self.cipher.blind_index(canonical)
+        column = UserRow.email_index if kind == "email" else UserRow.phone_index
+        async with self.db.transaction() as session:
+            return (await session.exec(select(UserRow).where(column == index))).first()
+
+    async def registered(self, session: AsyncSession, user: UserRow) -> None:
+        """`user.registered` for an account that has just become usable, in the caller's transaction."""
+        await self.outbox.add(
+            session,
+            "user.registered",
+            events_pb2.UserRegistered(user_id=user.id, tenant_id=user.tenant_id),
+            aggregate_id=user.id,
+            tenant_id=user.tenant_id,
+            actor_id=user.id,
+        )
+
+
+def audit(
+    session: AsyncSession,
+    action: str,
+    *,
+    actor_id: str = "",
+    user: UserRow | None = None,
+    user_id: str = "",
+    tenant_id: str = "",
+    **detail: Any,
+) -> None:
+    """Append an audit entry in `session` (the change's own transaction). `detail` must hold no
+    personal data: ids, methods, roles, hashed keys only."""
+    session.add(
+        AuditEventRow(
+            id=new_id(),
+            action=action,
+            actor_id=actor_id,
+            user_id=user.id if user is not None else user_id,
+            tenant_id=user.tenant_id if user is not None else tenant_id,
+            detail=detail,
+            created_at=utcnow(),
+        )
+    )
+
+
+async def advisory_lock(session: AsyncSession, name: str) -> None:
+    """Serialise the transactions that take the lock `name` until they end."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})

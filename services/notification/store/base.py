@@ -1,0 +1,69 @@
+"""The base every notification store shares: delivery statuses, the users' preferences as the rules read
+them (contact addresses sealed at rest, R-PRIV-1) and the `notification.sent` event."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.notification.v1 import events_pb2 as notification_events
+from services.notification.models import PreferencesRow
+from services.notification.policy import Channel, Preferences, QuietHours, parse_clock
+from services.runtime.crypto import FieldCipher
+from services.runtime.events import Outbox
+
+DELIVERIES = Counter(
+    "counsel_notification_deliveries",
+    "Outbound send attempts by channel and outcome (sent, retry, fell_back, cancelled)",
+    ["channel", "outcome"],
+)
+
+# A delivery's status (DeliveryRow.status).
+QUEUED, READY, SENT, DIGESTED, FELL_BACK, CANCELLED = (
+    "queued",
+    "ready",
+    "sent",
+    "digested",
+    "fell_back",
+    "cancelled",
+)
+
+
+def preferences_of(row: PreferencesRow | None, cipher: FieldCipher) -> Preferences:
+    """The stored preferences with their addresses decrypted; the defaults without a row."""
+    if row is None:
+        return Preferences()
+    quiet = None
+    if row.quiet_start and row.quiet_end:
+        quiet = QuietHours(
+            parse_clock(row.quiet_start, "quiet_hours.start"),
+            parse_clock(row.quiet_end, "quiet_hours.end"),
+            row.time_zone,
+        )
+    return Preferences(
+        email=row.email,
+        sms=row.sms,
+        quiet_hours=quiet,
+        marketing_consent_at=row.marketing_consent_at,
+        language=row.language,
+        email_address=cipher.decrypt(row.email_address_sealed) if row.email_address_sealed else "",
+        phone=cipher.decrypt(row.phone_sealed) if row.phone_sealed else "",
+    )
+
+
+async def load_preferences(session: AsyncSession, cipher: FieldCipher, user_id: str) -> Preferences:
+    return preferences_of(await session.get(PreferencesRow, user_id), cipher)
+
+
+async def record_sent(
+    session: AsyncSession, outbox: Outbox, notification_id: str, user_id: str, channel: Channel
+) -> None:
+    """`notification.sent` for a message that reached the user on `channel`, in the caller's transaction."""
+    await outbox.add(
+        session,
+        "notification.sent",
+        notification_events.NotificationSent(
+            notification_id=notification_id, user_id=user_id, channel=channel.value
+        ),
+        aggregate_id=notification_id,
+    )

@@ -1,0 +1,72 @@
+"""A user's notification preferences (R-PRIV-2): channels, quiet hours, language, contact addresses and
+recorded marketing consent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+
+from services.notification.models import DeliveryRow, PreferencesRow
+from services.notification.policy import LANGUAGES, Preferences, QuietHours, consent_since
+from services.notification.store.base import QUEUED, load_preferences, preferences_of
+from services.runtime.crypto import FieldCipher
+from services.runtime.db import Database
+from services.runtime.errors import InvalidArgument
+from services.runtime.records import utcnow
+
+
+@dataclass(frozen=True)
+class PreferencesUpdate:
+    """A full replacement of a user's preferences (PUT). `quiet_hours` None = none; addresses "" = none."""
+
+    email: bool
+    sms: bool
+    quiet_hours: QuietHours | None
+    marketing_consent: bool
+    language: str
+    email_address: str
+    phone: str
+
+
+class PreferencesStore:
+    def __init__(self, db: Database, cipher: FieldCipher) -> None:
+        self.db = db
+        self.cipher = cipher
+
+    async def get(self, user_id: str) -> Preferences:
+        async with self.db.transaction() as session:
+            return await load_preferences(session, self.cipher, user_id)
+
+    async def put(self, user_id: str, change: PreferencesUpdate, now: datetime | None = None) -> Preferences:
+        """Replace the user's preferences. Consent keeps the time it was first given (R-PRIV-2: recorded
+        consent); withdrawing it clears it."""
+        now = now or utcnow()
+        if change.language not in LANGUAGES:
+            raise InvalidArgument.for_field("language", "must be zh or en")
+        async with self.db.transaction() as session:
+            row = await session.get(PreferencesRow, user_id, with_for_update=True)
+            if row is None:
+                row = PreferencesRow(user_id=user_id, updated_at=now)
+            quiet = change.quiet_hours
+            row.email, row.sms = change.email, change.sms
+            row.quiet_start = quiet.start.strftime("%H:%M") if quiet else None
+            row.quiet_end = quiet.end.strftime("%H:%M") if quiet else None
+            row.time_zone = quiet.time_zone if quiet else row.time_zone
+            row.language = change.language
+            row.marketing_consent_at = consent_since(row.marketing_consent_at, change.marketing_consent, now)
+            row.email_address_sealed = (
+                self.cipher.encrypt(change.email_address) if change.email_address else ""
+            )
+            row.phone_sealed = self.cipher.encrypt(change.phone) if change.phone else ""
+            row.updated_at = now
+            session.add(row)
+            # Release times of waiting messages depended on the old quiet hours: look at them again.
+            deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
+            await session.execute(
+                update(deliveries)
+                .where(deliveries.c.user_id == user_id, deliveries.c.status == QUEUED)
+                .values(next_attempt_at=None)
+            )
+            return preferences_of(row, self.cipher)
