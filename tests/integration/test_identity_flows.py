@@ -43,14 +43,13 @@ from services.identity.seed import (
 )
 from services.identity.store import IdentityStores
 from services.notification import main as notification_main
-from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings, load_settings
 from services.runtime.context import FIRM_SERVICE_ROLE, Principal, access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import EventBus, Outbox
 from services.runtime.migrations import migrate
-from services.runtime.service import cancel_all, remote_jwks
+from services.runtime.service import cancel_all, token_verifier
 from tests.integration.oidc_provider import Client, EndUser, Provider, running_provider
 
 POLICY = domain.AuthPolicy(
@@ -1392,10 +1391,7 @@ async def test_a_firms_system_authenticates_with_credentials_scoped_to_its_firm(
     )
     reply = await identity.IssueServiceToken(request)
     assert 0 < reply.expires_in <= tokens.MAX_ACCESS_TOKEN_TTL_SECONDS
-    verifier = TokenVerifier(
-        remote_jwks(stack.settings), issuer=stack.settings.jwt_issuer, audience=stack.settings.jwt_audience
-    )
-    principal = await verifier.verify(reply.access_token)
+    principal = await token_verifier(stack.settings).verify(reply.access_token)
     assert (principal.user_id, principal.firm_id, principal.tenant_id) == (
         client["client_id"],
         DEMO_FIRM_ID,
