@@ -49,8 +49,8 @@ from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStore
 from services.gateway.app import create_app
+from services.gateway.chat_waker import ChatWaker
 from services.gateway.clients import Clients
-from services.gateway.routes.chat import ChatWaker
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings, load_settings
 from services.runtime.db import Database, ensure_database

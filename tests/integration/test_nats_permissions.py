@@ -27,7 +27,7 @@ from deploy.local.bootstrap import provision_bus
 from deploy.local.servers import NatsServer, free_port
 from deploy.nats_auth import GATEWAY, MIGRATE, NATS_USERS, authorization_block, service_consumers
 from services.documents.files import DocumentFiles
-from services.gateway.routes.chat import ChatWaker
+from services.gateway.chat_waker import ChatWaker
 from services.gateway.routes.notifications import InboxWaker
 from services.payment.invoices import ObjectStoreInvoices
 from services.runtime.config import SERVICE_NAMES, Settings, SettingsError
