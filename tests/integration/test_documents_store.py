@@ -23,14 +23,13 @@ from services.documents.files import DocumentFiles
 from services.documents.lawyer_events import LawyerProjection
 from services.documents.models import TABLES, LawyerRosterRow
 from services.documents.store import DocumentsStore, NewOrder
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.context import Principal
-from services.runtime.db import Database, ensure_database
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
 from services.runtime.metrics import refresh_sla_timers
-from services.runtime.migrations import migrate
 from services.runtime.records import new_id, utcnow
+from tests.support.platform import isolated_settings, migrated_databases
 
 TENANT = "tenant-1"
 CLIENT = Principal("client-1", tenant_id=TENANT, roles=frozenset({"client_admin"}))
@@ -42,23 +41,13 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @pytest.fixture
 def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str) -> Settings:
-    return load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix=unique_name,
-        nats_url=nats_server.url,
-        nats_stream=unique_name.upper(),
-        subject_root=unique_name,
-    )
+    return isolated_settings(postgres_server, nats_server, name=unique_name)
 
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[DocumentsStore]:
-    await ensure_database(settings.database_url, settings.database_name("documents"))
-    await migrate("documents", settings.database_dsn("documents"))
-    db = Database(settings.database_dsn("documents"))
-    yield DocumentsStore(db, Outbox("documents", settings, TABLES))
-    await db.close()
+    async with migrated_databases(settings, "documents") as databases:
+        yield DocumentsStore(databases["documents"], Outbox("documents", settings, TABLES))
 
 
 @pytest.fixture

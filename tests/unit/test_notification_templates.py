@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
 
 from counsel.booking.v1 import events_pb2 as booking
@@ -18,16 +17,13 @@ from counsel.payment.v1 import events_pb2 as payment
 from services.notification.domain import Fact, plan_for, render, render_digest
 from services.notification.policy import Category
 from services.notification.templates import load_templates, templates
+from tests.support import factories
 
 PROTOS = Path(__file__).resolve().parents[2] / "protos" / "counsel"
 
 
 def envelope(event_type: str, payload: Message) -> EventEnvelope:
-    packed = AnyProto()
-    packed.Pack(payload)
-    result = EventEnvelope(id="e1", type=event_type, tenant_id="t1", payload=packed)
-    result.occurred_at.GetCurrentTime()
-    return result
+    return factories.envelope(event_type, payload, id="e1", tenant_id="t1")
 
 
 def stage_event_types() -> set[str]:

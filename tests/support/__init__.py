@@ -1,0 +1,10 @@
+"""What the tests of every tier share, so that no helper is copied between test files:
+
+* `tokens` — access tokens signed by a key of the test's own, and the verifier that trusts it;
+* `platform` — the platform's pieces in this process (settings, migrated databases, gRPC servers, the
+  gateway app, services run by their own `serve`), and the whole platform as `counsel up` runs it;
+* `gateway` — the gateway app over fake peer services, and what its problem answers name;
+* `factories` — common test data (events, products, keys, one-time codes);
+* `fake_providers`, `oidc_provider` — payment, message and OpenID Connect providers on loopback;
+* `journeys` — the end-to-end journeys' HTTP helpers against a running platform.
+"""
