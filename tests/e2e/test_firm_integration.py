@@ -20,7 +20,6 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from tests.e2e.support import login, wait_for
 
 from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
@@ -29,6 +28,7 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from deploy.local.launcher import StackProcess
+from tests.support.journeys import login, wait_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "firm_client.py"
 ANOTHER_FIRMS_LAWYER = "lawyer-4"  # 北京知信律师事务所, not the demo firm admin's firm
