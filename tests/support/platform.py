@@ -54,7 +54,8 @@ def isolated_settings(
     **overrides: Any,
 ) -> SettingsT:
     """Test settings whose databases (`<name>_<service>`), JetStream stream and subject root are the test's
-    own on the shared servers; `name` is a fresh one unless given. `overrides` are further settings."""
+    own on the shared servers; `name` is a fresh one unless given. `settings_type` is the settings class (a
+    service's own, e.g. PaymentSettings); `overrides` are further settings."""
     name = name or f"t{secrets.token_hex(5)}"
     values: dict[str, Any] = {
         "env": "test",
