@@ -50,7 +50,7 @@ def service_buckets() -> dict[str, str]:
 
 def gateway_subjects() -> list[str]:
     """The event subject suffixes the gateway's wake-ups listen to (a plain subscription each)."""
-    from services.gateway.routes.chat import ChatWaker
+    from services.gateway.chat_waker import ChatWaker
     from services.gateway.routes.notifications import InboxWaker
 
     return [InboxWaker.SUBJECT, ChatWaker.SUBJECT]

@@ -40,13 +40,6 @@ class DocumentFiles:
     async def put(self, name: str, content: bytes) -> None:
         await self.store.put(name, content)
 
-    async def get(self, name: str) -> bytes:
-        try:
-            result = await self.store.get(name)
-        except ObjectNotFoundError as exc:
-            raise NotFound("the file of this version is missing") from exc
-        return bytes(result.data or b"")
-
     async def chunks(self, name: str) -> AsyncIterator[bytes]:
         """The object's bytes chunk by chunk, in order, each read from the bucket's stream only when the
         caller asks for it: a download holds one chunk (128 KiB by default) in memory, whatever the size."""

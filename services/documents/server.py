@@ -29,7 +29,7 @@ from services.documents.files import DocumentFiles
 from services.documents.models import DocumentOrderRow, DocumentVersionRow
 from services.documents.store import DocumentsStore, NewOrder, OrderView
 from services.runtime.context import Principal, current_principal
-from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.errors import Conflict, InvalidArgument, Unimplemented
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.forms import RequirementSpec, validate_requirements_against
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
@@ -326,14 +326,8 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
     async def DownloadVersion(
         self, request: pb.DownloadVersionRequest, context: grpc.aio.ServicerContext
     ) -> pb.DownloadVersionResponse:
-        principal = domain.signed_in(current_principal())
-        version = await self.store.version(principal, request.document_order_id, request.version_number)
-        content = await self.files.get(version.object_name)
-        if hashlib.sha256(content).hexdigest() != version.sha256:
-            # Never serve bytes that are not the version's: that is data loss, and a bug to look at.
-            log.error("stored file does not match its digest", extra={"version_id": version.id})
-            raise RuntimeError("document file corrupted")
-        return pb.DownloadVersionResponse(version=version_proto(version), content=content)
+        # Deprecated in the contract: one reply held the whole file in memory. The refusal names the way on.
+        raise Unimplemented("DownloadVersion is no longer served; use StreamVersion")
 
     async def StreamVersion(
         self, request: pb.StreamVersionRequest, context: grpc.aio.ServicerContext

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.gateway.chat_waker import ChatWaker
 from services.gateway.clients import Clients, Connections
 from services.gateway.firm_endpoint import start_firm_endpoint
 from services.gateway.limits import BodyLimit, RequestLimits
@@ -75,7 +76,7 @@ def create_app(
         connections = Connections(settings)
         app.state.clients = connections.clients
         app.state.inbox_waker = await notifications.InboxWaker.connect(settings)
-        app.state.chat_waker = await chat.ChatWaker.connect(settings)
+        app.state.chat_waker = await ChatWaker.connect(settings)
         firms = await start_firm_endpoint(settings, connections.channels, app.state.verifier)
         try:
             yield

@@ -48,6 +48,8 @@ class UserRow(IdentityModel, table=True):
     # argon2id PHC string; "" for accounts that cannot log in with a password.
     password_hash: str = ""
     roles: list[str] = Field(default_factory=list, sa_type=JSONB)
+    # active | disabled | erased | invited: created by a client_admin's invitation, active once the person
+    # proves the phone or e-mail with a one-time code (registration or OTP login).
     status: str = "active"
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     # The law firm a staff member works for ("" for clients and platform staff); carried in tokens as `fid`.
@@ -141,7 +143,7 @@ class MembershipCardRow(IdentityModel, table=True):
     # The law firm that issued the card: only its firm_admin lists and revokes it.
     firm_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
     user_id: str | None = Field(default=None, index=True)
-    status: str = "active"
+    status: str = "active"  # active | revoked
     issued_by: str = ""
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     linked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

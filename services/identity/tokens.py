@@ -24,8 +24,6 @@ MAX_ACCESS_TOKEN_TTL_SECONDS = 900
 # A new signing key is published this long before it signs: every verifier refetches the JWKS for an
 # unknown key id at most every 30 s, so by then each has it and no freshly signed token is refused.
 SIGNING_KEY_PUBLISH_AHEAD = timedelta(minutes=2)
-# How often the platform rotates its signing key (the SigningKeyRotationWorkflow's timer).
-SIGNING_KEY_ROTATION_PERIOD = timedelta(days=30)
 REFRESH_TOKEN_TTL = timedelta(days=30)
 
 

@@ -1,4 +1,5 @@
-"""Who hears about which stage event, and what they read, in Chinese and English (R-Q-3, §9.2). Pure: no I/O.
+"""Who hears about which stage event, and what they read, in Chinese and English (R-Q-3, §9.2). Pure but for
+the texts, which are data (templates.toml, read once by services/notification/templates.py).
 
 Recipients come from the event itself, or from the participants this service learned from earlier events
 about the same thing (`Fact`s: the consultation's client from `consultation.submitted`, the document's author
@@ -25,12 +26,10 @@ from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from services.notification.policy import DEFAULT_TIME_ZONE, Category
+from services.notification.templates import OPTIONAL_PART, PLACEHOLDER, templates
 from services.runtime.events import unpack
 
 M = TypeVar("M", bound=ProtoMessage)
-# `[[...]]` marks an optional part of a template, kept only when every placeholder in it has a value.
-_OPTIONAL = re.compile(r"\[\[(.*?)\]\]")
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
@@ -74,231 +73,17 @@ class Rendered:
     body: str
 
 
-# kind → language → (title, body); bodies are str.format templates over the notice's params.
-TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
-    "consultation.submitted": {
-        "zh": ("咨询已提交", "我们已收到您的咨询“{subject}”。[[律师将在 {due} 前回复。]]"),
-        "en": (
-            "Consultation received",
-            "We have received your consultation “{subject}”.[[ A lawyer will reply by {due}.]]",
-        ),
-    },
-    "consultation.assigned.lawyer": {
-        "zh": ("新的咨询分配给您", "一条咨询已分配给您，请及时回复。"),
-        "en": (
-            "A consultation was assigned to you",
-            "A consultation was assigned to you; please reply in time.",
-        ),
-    },
-    "consultation.assigned.client": {
-        "zh": ("已为您指派律师", "专业律师已接手您的咨询。"),
-        "en": ("A lawyer was assigned", "A specialist lawyer has taken on your consultation."),
-    },
-    "consultation.replied": {
-        "zh": ("咨询有新回复", "您的咨询有一条新消息。"),
-        "en": ("New reply", "There is a new message in your consultation."),
-    },
-    "consultation.escalated.client": {
-        "zh": ("咨询已升级处理", "回复期限（{due}）已过，您的咨询已升级并重新分配。"),
-        "en": (
-            "Consultation escalated",
-            "The reply deadline ({due}) passed; your consultation was escalated and reassigned.",
-        ),
-    },
-    "consultation.escalated.missed": {
-        "zh": ("回复超时", "您未在期限（{due}）内回复，该咨询已转交他人。"),
-        "en": ("Reply deadline missed", "You did not reply by {due}; the consultation was reassigned."),
-    },
-    "consultation.escalated.new_lawyer": {
-        "zh": ("超时咨询转交给您", "一条已超时的咨询转交给您，请尽快回复。"),
-        "en": (
-            "Overdue consultation reassigned to you",
-            "An overdue consultation was reassigned to you; reply urgently.",
-        ),
-    },
-    "consultation.escalated.supervisor": {
-        "zh": ("咨询回复超时", "一条咨询未在期限（{due}）内回复，已升级并重新分配。"),
-        "en": (
-            "Consultation reply overdue",
-            "A consultation was not answered by {due}; it was escalated and reassigned.",
-        ),
-    },
-    "consultation.classified": {
-        "zh": ("咨询已分类", "您的咨询已归入“{field}”领域，正在为您分配专业律师。"),
-        "en": (
-            "Consultation classified",
-            "Your question was filed under {field}; a specialist lawyer is being assigned.",
-        ),
-    },
-    "consultation.rated": {
-        "zh": ("客户已评价", "客户为您的答复打了 {rating} 分。"),
-        "en": ("Your answer was rated", "The client rated your answer {rating} out of 5."),
-    },
-    "chat.message_posted": {
-        "zh": ("客服回复了您", "在线客服给您发来一条新消息。"),
-        "en": ("Customer service replied", "An agent sent you a new chat message."),
-    },
-    "consultation.closed": {
-        "zh": ("咨询已结束", "您的咨询已结束，欢迎评价。"),
-        "en": ("Consultation closed", "Your consultation is closed; please rate the answer."),
-    },
-    "docorder.created": {
-        "zh": ("文书订单已创建", "您的文书订单已创建，客服将在 {due} 前确认需求。"),
-        "en": ("Document order received", "Your document order is in; an agent confirms it by {due}."),
-    },
-    "docorder.created.lawyer": {
-        "zh": ("新的文书订单", "一份新的文书订单分配给您，客服确认后开始起草。"),
-        "en": (
-            "New document order",
-            "A document order was assigned to you; drafting starts once an agent confirms it.",
-        ),
-    },
-    "docorder.rejected": {
-        "zh": ("初稿被退回", "第 {version} 稿未通过审核，请根据审核意见修改。"),
-        "en": (
-            "Draft returned",
-            "Version {version} did not pass review; please revise it as the reviewer noted.",
-        ),
-    },
-    "docorder.accepted": {
-        "zh": ("客户已确认文书", "客户已确认交付的文书。"),
-        "en": ("Document accepted", "The client accepted the delivered document."),
-    },
-    "docorder.sla_breached": {
-        "zh": ("服务进度延迟", "很抱歉，您的文书订单未能按时完成，新的预计时间为 {due}。"),
-        "en": (
-            "We are behind schedule",
-            "Sorry, your document order missed its deadline; it is now expected by {due}.",
-        ),
-    },
-    "docorder.sla_breached.lawyer": {
-        "zh": ("文书订单已超时", "一份文书订单已超过期限，请在 {due} 前完成。"),
-        "en": ("Document order overdue", "A document order is past its deadline; finish it by {due}."),
-    },
-    "docorder.sla_breached.staff": {
-        "zh": ("文书订单超时告警", "一份文书订单错过了期限（{kind}），新的预计时间为 {due}。"),
-        "en": (
-            "Document order deadline missed",
-            "A document order missed its deadline ({kind}); it is now expected by {due}.",
-        ),
-    },
-    "docorder.acknowledged": {
-        "zh": ("文书订单已受理", "客服已受理您的文书订单，预计 {due} 前交付初稿。"),
-        "en": (
-            "Document order acknowledged",
-            "Your document order was acknowledged; the draft is due by {due}.",
-        ),
-    },
-    "docorder.drafted": {
-        "zh": ("文书初稿待审核", "第 {version} 稿已完成，正在由审核律师审核。"),
-        "en": ("Draft in review", "Version {version} is drafted and is being reviewed."),
-    },
-    "docorder.approved": {
-        "zh": ("文书已通过审核", "第 {version} 稿已通过审核。"),
-        "en": ("Draft approved", "Version {version} passed review."),
-    },
-    "docorder.delivered": {
-        "zh": ("文书已交付", "第 {version} 稿已交付，可在 {due} 前提出修改。"),
-        "en": (
-            "Document delivered",
-            "Version {version} was delivered; you may ask for revisions until {due}.",
-        ),
-    },
-    "docorder.revision_requested.lawyer": {
-        "zh": ("客户要求修改", "客户对文书提出了修改要求。"),
-        "en": ("Revision requested", "The client asked for a revision of the document."),
-    },
-    "docorder.revision_requested.client": {
-        "zh": ("修改要求已收到", "我们已收到您的修改要求。"),
-        "en": ("Revision request received", "We have received your revision request."),
-    },
-    "docorder.completed": {
-        "zh": ("文书服务已完成", "您的文书服务已完成（终稿第 {version} 稿），欢迎评价。"),
-        "en": (
-            "Document service completed",
-            "Your document service is complete (final version {version}); please rate it.",
-        ),
-    },
-    "docorder.cancelled": {
-        "zh": ("文书订单已取消", "您的文书订单已取消（{reason}），已付款项将退回。"),
-        "en": (
-            "Document order cancelled",
-            "Your document order was cancelled ({reason}); what you paid will be refunded.",
-        ),
-    },
-    "docorder.cancelled.lawyer": {
-        "zh": ("文书订单已取消", "分配给您的一份文书订单已取消（{reason}），请停止起草。"),
-        "en": (
-            "Document order cancelled",
-            "A document order assigned to you was cancelled ({reason}); please stop drafting.",
-        ),
-    },
-    "booking.held": {
-        "zh": ("预约已保留", "已为您保留 {start} 的预约，请在 {due} 前完成支付。"),
-        "en": ("Booking held", "Your meeting at {start} is held; please pay by {due}."),
-    },
-    "booking.confirmed": {
-        "zh": ("预约已确认", "{start} 的会面已确认。"),
-        "en": ("Booking confirmed", "The meeting at {start} is confirmed."),
-    },
-    "booking.reminded": {
-        "zh": ("会面提醒", "您预约的会面将于 {start} 开始。"),
-        "en": ("Meeting reminder", "Your meeting starts at {start}."),
-    },
-    "booking.cancelled": {
-        "zh": ("预约已取消", "您的预约已取消（{reason}）。"),
-        "en": ("Booking cancelled", "Your booking was cancelled ({reason})."),
-    },
-    "booking.completed": {
-        "zh": ("会面已结束", "会面已结束，欢迎评价。"),
-        "en": ("Meeting finished", "The meeting is over; please rate it."),
-    },
-    "booking.rescheduled": {
-        "zh": ("预约已改期", "会面已改至 {start}。"),
-        "en": ("Booking rescheduled", "The meeting moved to {start}."),
-    },
-    "booking.checked_in": {
-        "zh": ("会面已开始", "律师已签到，会面开始。"),
-        "en": ("Meeting started", "The lawyer checked in; the meeting has started."),
-    },
-    "order.created": {
-        "zh": ("订单已创建", "订单金额 {amount}，请在 {due} 前支付。"),
-        "en": ("Order created", "The order comes to {amount}; please pay by {due}."),
-    },
-    "order.paid": {
-        "zh": ("支付成功", "已收到您的付款 {amount}，服务即将开始。"),
-        "en": ("Payment received", "We received your payment of {amount}; the service starts now."),
-    },
-    "order.paid.admin": {
-        "zh": ("企业订单已支付", "贵企业成员的一笔订单已支付 {amount}。"),
-        "en": ("Enterprise order paid", "An order by a member of your enterprise was paid: {amount}."),
-    },
-    "order.cancelled": {
-        "zh": ("订单已取消", "您的订单已取消（{reason}）。"),
-        "en": ("Order cancelled", "Your order was cancelled ({reason})."),
-    },
-    "order.refunded": {
-        "zh": ("退款已完成", "已向您退款 {amount}（{reason}）。"),
-        "en": ("Refund issued", "{amount} was refunded to you ({reason})."),
-    },
-    "digest": {
-        "zh": ("{count} 条服务进展", "{lines}"),
-        "en": ("{count} service updates", "{lines}"),
-    },
-}
-
-
 def render(kind: str, params: Mapping[str, str], language: str) -> Rendered:
     """The title and body of `kind` in `language` (zh or en; anything else falls back to zh)."""
-    by_language = TEMPLATES[kind]
+    by_language = templates()[kind]
     title, body = by_language.get(language, by_language["zh"])
     values = _Defaults(params)
 
     def optional(match: re.Match[str]) -> str:
         part = match.group(1)
-        return part if all(values[name] for name in _PLACEHOLDER.findall(part)) else ""
+        return part if all(values[name] for name in PLACEHOLDER.findall(part)) else ""
 
-    return Rendered(title.format_map(values), _OPTIONAL.sub(optional, body).format_map(values).strip())
+    return Rendered(title.format_map(values), OPTIONAL_PART.sub(optional, body).format_map(values).strip())
 
 
 def render_digest(titles: list[str], language: str) -> Rendered:

@@ -16,6 +16,7 @@ from services.notification.models import TABLES
 from services.notification.server import NotificationServicer
 from services.notification.store import NotificationStores
 from services.notification.store.deliveries import Deliveries
+from services.notification.templates import templates
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
@@ -55,6 +56,7 @@ async def serve(settings: Settings) -> None:
     # Contact addresses are personal data, sealed at rest: fails fast without COUNSEL_SECRET_KEY.
     cipher = FieldCipher(settings.secret_key)
     senders = senders_for(settings)  # an unknown or half-configured provider fails here, at start
+    templates()  # and so does a broken templates.toml
     async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
         for channel in unconfigured_channels(senders):
             log.warning(

@@ -61,11 +61,3 @@ def current_principal() -> Principal | None:
 
 # The caller's raw bearer token, forwarded on outgoing gRPC calls made on the caller's behalf.
 access_token_var: ContextVar[str] = ContextVar("access_token", default="")
-
-
-# The process that made the current gRPC call (its mutual-TLS identity: "gateway", "worker", "payment", …).
-caller_var: ContextVar[str] = ContextVar("caller", default="")
-
-
-def current_caller() -> str:
-    return caller_var.get()

@@ -87,3 +87,11 @@ class Unavailable(DomainError):
 
     code = grpc.StatusCode.UNAVAILABLE
     reason = "unavailable"
+
+
+class Unimplemented(DomainError):
+    """An RPC the contract keeps for compatibility but this service no longer serves; the message names
+    the one to call instead."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED
+    reason = "unimplemented"

@@ -19,7 +19,6 @@ from services.runtime.auth import TokenVerifier, bearer_token
 from services.runtime.context import (
     CORRELATION_HEADER,
     access_token_var,
-    caller_var,
     correlation_id_var,
     new_correlation_id,
     principal_var,
@@ -141,7 +140,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         principal_token = principal_var.set(None)
         access_token_token = access_token_var.set("")
         caller = calling_process(context)
-        caller_token = caller_var.set(caller)
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
@@ -175,7 +173,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
-            caller_var.reset(caller_token)
             access_token_var.reset(access_token_token)
             principal_var.reset(principal_token)
             correlation_id_var.reset(correlation_token)

@@ -68,11 +68,6 @@ class IdentityKeys:
         ]
 
 
-def remote_jwks(settings: Settings) -> JwksFetcher:
-    """Fetch identity's public keys over gRPC (used by every service but identity itself)."""
-    return IdentityKeys(settings).jwks
-
-
 def token_verifier(
     settings: Settings, jwks: JwksFetcher | None = None, revocations: RevocationsFetcher | None = None
 ) -> TokenVerifier:

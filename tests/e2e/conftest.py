@@ -12,7 +12,8 @@ import pytest
 
 from deploy.local.launcher import StackProcess
 from deploy.local.servers import PostgresServer, TemporalDevServer
-from tests.e2e.support import _no_5xx, running_platform
+from tests.support.journeys import no_5xx
+from tests.support.platform import running_platform
 
 
 @pytest.fixture(scope="session")
@@ -29,5 +30,5 @@ def platform(
 
 @pytest.fixture(scope="session")
 def http(platform: StackProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=platform.base_url, timeout=30, event_hooks={"response": [_no_5xx]}) as client:
+    with httpx.Client(base_url=platform.base_url, timeout=30, event_hooks={"response": [no_5xx]}) as client:
         yield client

@@ -29,8 +29,9 @@ import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.stateful.state_machine import APIStateMachine
 
-from tests.e2e.support import login, running_platform
-from tests.unit.test_authorization_matrix import MATRIX, Actor
+from tests.support.authorization import MATRIX, Actor
+from tests.support.journeys import login
+from tests.support.platform import running_platform
 
 SEED = int(os.environ.get("COUNSEL_FUZZ_SEED", "20261206"))
 # Fuzzing examples per operation and caller, and stateful scenarios per caller. CI's values keep the tier

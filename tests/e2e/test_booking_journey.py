@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from tests.e2e.support import login, wait_for
+from tests.support.journeys import login, wait_for
 
 LAWYER = "lawyer-3"  # lawyer3@demo.counsel.test
 

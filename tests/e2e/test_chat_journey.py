@@ -12,7 +12,7 @@ import httpx
 from websockets.sync.client import ClientConnection, connect
 
 from deploy.local.launcher import StackProcess as Platform
-from tests.e2e.support import login
+from tests.support.journeys import login
 
 RECEIVE_SECONDS = 30.0
 

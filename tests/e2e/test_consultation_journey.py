@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from deploy.local.launcher import StackProcess as Platform
 from deploy.local.servers import TemporalDevServer
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.support import login, wait_for
+from tests.support.journeys import login, wait_for
 
 QUESTION = "公司已经拖欠我们三个月工资，现在人事要求我签自愿离职申请，不签就辞退。我能拒绝并要求经济补偿吗？"
 EMAIL_OF = {demo_user_id(email): email for email in LAWYER_EMAILS}

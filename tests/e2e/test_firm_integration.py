@@ -28,7 +28,7 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityServiceStub
 from deploy.local.launcher import StackProcess
-from tests.e2e.support import login, wait_for
+from tests.support.journeys import login, wait_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "firm_client.py"
 ANOTHER_FIRMS_LAWYER = "lawyer-4"  # 北京知信律师事务所, not the demo firm admin's firm

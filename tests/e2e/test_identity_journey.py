@@ -8,31 +8,18 @@ import secrets
 
 import httpx
 
-from tests.e2e.support import PASSWORD, latest_code, login
+from tests.support.journeys import CLIENT_PASSWORD, PASSWORD, latest_code, login, register_by_sms
 
 
 def test_register_by_sms_code_then_every_login_method_reaches_one_account(http: httpx.Client) -> None:
-    phone = f"137{secrets.randbelow(10**8):08d}"
-    assert http.post("/api/v1/auth/otp", json={"channel": "sms", "destination": phone}).status_code == 202
-    registered = http.post(
-        "/api/v1/auth/register",
-        json={
-            "phone": f"+86{phone}",
-            "code": latest_code(http, phone),
-            "password": "E2e-Strong-Passw0rd",
-            "display_name": "端到端",
-            "enterprise_name": "端到端科技有限公司",
-        },
-    )
-    assert registered.status_code == 201, registered.text
-    account = registered.json()
+    phone, account = register_by_sms(http, "端到端科技有限公司")
     user_id = account["user"]["id"]
     assert account["user"]["roles"] == ["client_admin"]
 
     # Password and SMS code.
     by_password = http.post(
         "/api/v1/auth/login",
-        json={"method": "password", "identifier": phone, "secret": "E2e-Strong-Passw0rd"},
+        json={"method": "password", "identifier": phone, "secret": CLIENT_PASSWORD},
     )
     assert by_password.status_code == 200 and by_password.json()["user"]["id"] == user_id
     assert http.post("/api/v1/auth/otp", json={"channel": "sms", "destination": phone}).status_code == 202

@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 
-from tests.e2e.support import login, register_client, wait_for
+from tests.support.journeys import login, register_client, wait_for
 
 PREFERENCES = "/api/v1/me/notification-preferences"
 

@@ -22,11 +22,7 @@ from deploy.local.launcher import StackProcess
 from deploy.local.servers import TemporalDevServer
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.events import BusRefused, connect_nats
-from tests.e2e.support import _no_5xx, login, wait_for
-
-# Shared by every e2e module; the platform fixture lives in tests/e2e/conftest.py.
-Platform = StackProcess
-__all__ = ["Platform", "_no_5xx", "login", "wait_for"]
+from tests.support.journeys import login, wait_for
 
 
 def test_readyz_reports_every_service_serving(http: httpx.Client) -> None:

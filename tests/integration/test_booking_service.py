@@ -8,7 +8,7 @@ completion, the quality record (R-Q-4) and visits (R-BK-2)."""
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,17 +17,13 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from google.protobuf.any_pb2 import Any as AnyProto
-from jwt.algorithms import OKPAlgorithm
 from sqlmodel import select
 
 from counsel.booking.v1 import booking_service_pb2 as pb
 from counsel.booking.v1 import booking_service_pb2_grpc
 from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceStub, BookingServiceStub
-from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
+from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1.events_pb2 import UserErased
@@ -38,25 +34,25 @@ from services.booking.models import TABLES as BOOKING_TABLES
 from services.booking.models import BookingRow, ConnectRequestRow
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStore
-from services.catalog.models import TABLES as CATALOG_TABLES
-from services.catalog.seed import seed_demo
-from services.catalog.server import CatalogServicer
-from services.catalog.store import CatalogStore
 from services.gateway.app import create_app
-from services.gateway.clients import Clients
-from services.runtime.auth import TokenVerifier
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.context import Principal
-from services.runtime.db import Database, ensure_database
 from services.runtime.erasure import ERASED_TEXT
 from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
 from services.runtime.grpc_client import open_channel
-from services.runtime.grpc_server import GrpcServer
-from services.runtime.migrations import migrate
 from services.runtime.pki import TlsMaterial
+from tests.support.factories import envelope
+from tests.support.gateway import problem_fields
+from tests.support.platform import (
+    catalog_service,
+    gateway_clients,
+    isolated_settings,
+    migrated_databases,
+    serving,
+)
+from tests.support.tokens import Issuer
 
-KID = "booking-test-key"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROBLEM = "application/problem+json"
 LAWYER = "lawyer-1"  # demo: Monday to Friday 09:00-17:30, firm-beijing-zhengda
@@ -70,51 +66,23 @@ def next_weekday(days_ahead: int, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
 
 
-class Keys:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.private = Ed25519PrivateKey.generate()
-        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
-
-    def headers(self, user_id: str, *roles: str, tenant_id: str = "") -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": self.settings.jwt_issuer,
-            "aud": self.settings.jwt_audience,
-            "sub": user_id,
-            "tid": tenant_id,
-            "roles": list(roles),
-            "iat": now,
-            "exp": now + 600,
-        }
-        token = jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
-        return {"authorization": f"Bearer {token}"}
-
-    def verifier(self) -> TokenVerifier:
-        async def fetch() -> dict[str, Any]:
-            return self.jwks
-
-        return TokenVerifier(fetch, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience)
-
-
 @dataclass
 class Platform:
     http: httpx.AsyncClient
-    keys: Keys
+    keys: Issuer
     store: BookingStore
     booking: Any  # BookingInternalService stub as the worker, without a token (as the activities call it)
     user_booking: Any  # BookingService stub as the gateway, called with a user's token
     lawyer_user_id: str
 
     def client(self, tenant: str = "tenant-1", user: str = "client-1") -> dict[str, str]:
-        return self.keys.headers(user, "client", tenant_id=tenant)
+        return self.keys.headers(user, roles=("client",), tenant_id=tenant)
 
     def lawyer(self, user_id: str | None = None) -> dict[str, str]:
-        return self.keys.headers(user_id or self.lawyer_user_id, "lawyer")
+        return self.keys.headers(user_id or self.lawyer_user_id, roles=("lawyer",), tenant_id="")
 
     def supervisor(self) -> dict[str, str]:
-        return self.keys.headers("supervisor-1", "supervisor")
+        return self.keys.headers("supervisor-1", roles=("supervisor",), tenant_id="")
 
     async def events(self, event_type: str) -> list[EventEnvelope]:
         async with self.store.db.transaction() as session:
@@ -124,80 +92,52 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
-    return load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix=f"bk{uuid.uuid4().hex[:8]}",
-        nats_url=nats_server.url,
-        nats_stream="BOOKINGIT",
-        subject_root="bookingit",
-    )
+    return isolated_settings(postgres_server, nats_server)
 
 
 @pytest.fixture(scope="module")
 async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> AsyncIterator[Platform]:
     """The catalog (seeded) and booking services on their own databases, and the gateway in front."""
-    keys = Keys(settings)
-    for service in ("catalog", "booking"):
-        await ensure_database(settings.database_url, settings.database_name(service))
-        await migrate(service, settings.database_dsn(service))
-    catalog_db = Database(settings.database_dsn("catalog"))
-    await seed_demo(CatalogStore(catalog_db))
-    catalog_server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier(), pki("catalog"))
-    catalog_server.add(
-        CatalogServicer(CatalogStore(catalog_db, Outbox("catalog", settings, CATALOG_TABLES))),
-        catalog_service_pb2,
-        catalog_service_pb2_grpc,
-    )
-    catalog_port = await catalog_server.start()
-    catalog_channel = open_channel(f"127.0.0.1:{catalog_port}", pki("booking"), default_timeout=10.0)
-    catalog = CatalogServiceStub(catalog_channel)
-
-    booking_db = Database(settings.database_dsn("booking"), pool_size=10)
-    store = BookingStore(booking_db, Outbox("booking", settings, BOOKING_TABLES))
-    booking_server = GrpcServer("booking", "127.0.0.1:0", keys.verifier(), pki("booking"))
-    booking_server.add(BookingServicer(store, cast(Any, catalog)), pb, booking_service_pb2_grpc)
-    booking_port = await booking_server.start()
-    # The workflow's activities (the worker, without a token) and the gateway (a user's token) apart.
-    booking_channel = open_channel(f"127.0.0.1:{booking_port}", pki("worker"), default_timeout=30.0)
-    booking = BookingInternalServiceStub(booking_channel)
-    gateway_channel = open_channel(f"127.0.0.1:{booking_port}", pki("gateway"), default_timeout=30.0)
-    gateway_booking = BookingServiceStub(gateway_channel)
-    gateway_catalog_channel = open_channel(f"127.0.0.1:{catalog_port}", pki("gateway"), default_timeout=10.0)
-    lawyer = (await catalog.GetLawyer(catalog_service_pb2.GetLawyerRequest(lawyer_id=LAWYER))).lawyer
-
-    clients = Clients(
-        identity=cast(Any, None),
-        catalog=cast(Any, CatalogServiceStub(gateway_catalog_channel)),
-        consultation=cast(Any, None),
-        documents=cast(Any, None),
-        booking=cast(Any, gateway_booking),
-        payment=cast(Any, None),
-        notification=cast(Any, None),
-        identity_internal=cast(Any, None),
-        payment_internal=cast(Any, None),
-        notification_internal=cast(Any, None),
-    )
-    app = create_app(settings, clients, verifier=keys.verifier())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
-    ) as http:
+    keys = Issuer.for_settings(settings)
+    async with contextlib.AsyncExitStack() as running:
+        catalog_address, _ = await running.enter_async_context(
+            catalog_service(settings, keys.verifier(), pki("catalog"))
+        )
+        catalog_channel = open_channel(catalog_address, pki("booking"), default_timeout=10.0)
+        catalog = CatalogServiceStub(await running.enter_async_context(catalog_channel))
+        databases = await running.enter_async_context(migrated_databases(settings, "booking", pool_size=10))
+        store = BookingStore(databases["booking"], Outbox("booking", settings, BOOKING_TABLES))
+        booking_address = await running.enter_async_context(
+            serving(
+                "booking",
+                BookingServicer(store, cast(Any, catalog)),
+                pb,
+                booking_service_pb2_grpc,
+                keys.verifier(),
+                pki("booking"),
+            )
+        )
+        # The workflow's activities (the worker, without a token) and the gateway (a user's token) apart.
+        channels = [
+            open_channel(booking_address, pki("worker"), default_timeout=30.0),
+            open_channel(booking_address, pki("gateway"), default_timeout=30.0),
+            open_channel(catalog_address, pki("gateway"), default_timeout=10.0),
+        ]
+        for channel in channels:
+            await running.enter_async_context(channel)
+        booking = BookingInternalServiceStub(channels[0])
+        gateway_booking = BookingServiceStub(channels[1])
+        lawyer = (await catalog.GetLawyer(catalog_service_pb2.GetLawyerRequest(lawyer_id=LAWYER))).lawyer
+        clients = gateway_clients(catalog=CatalogServiceStub(channels[2]), booking=gateway_booking)
+        app = create_app(settings, clients, verifier=keys.verifier())
+        http = await running.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60)
+        )
         yield Platform(http, keys, store, booking, gateway_booking, lawyer.user_id)
-    for channel in (booking_channel, gateway_channel, catalog_channel, gateway_catalog_channel):
-        await channel.close()
-    await booking_server.stop(grace=0.5)
-    await catalog_server.stop(grace=0.5)
-    await booking_db.close()
-    await catalog_db.close()
 
 
 def body(start: datetime, minutes: int = 60, **extra: Any) -> dict[str, Any]:
     return {"lawyer_id": LAWYER, "mode": "at_firm", "start": start.isoformat(), "minutes": minutes, **extra}
-
-
-def fields(response: httpx.Response) -> list[str]:
-    assert response.headers["content-type"].startswith(PROBLEM), response.text
-    return [e["field"] for e in response.json().get("errors") or []]
 
 
 async def book(platform: Platform, start: datetime, minutes: int = 60, tenant: str = "tenant-1") -> dict:
@@ -304,7 +244,7 @@ async def test_availability_of_an_unknown_lawyer_is_404_and_a_wide_range_is_422(
         f"/api/v1/lawyers/{LAWYER}/availability",
         params={"from": now.isoformat(), "to": (now + timedelta(days=60)).isoformat()},
     )
-    assert wide.status_code == 422 and fields(wide) == ["to"]
+    assert wide.status_code == 422 and problem_fields(wide) == ["to"]
 
 
 # --- bad input is a clear 4xx -------------------------------------------------------------------------------
@@ -332,7 +272,7 @@ async def test_bad_requests_are_refused_naming_the_field(
     response = await platform.http.post("/api/v1/bookings", json=request, headers=platform.client())
     assert response.status_code == status, response.text
     if field:
-        assert field in fields(response)
+        assert field in problem_fields(response)
 
 
 async def test_a_staff_member_cannot_book_and_a_lawyer_cannot_cancel(platform: Platform) -> None:
@@ -436,7 +376,7 @@ async def test_confirm_reschedule_and_cancel_with_refund_by_policy(platform: Pla
         json={"start": new_start.replace(hour=20).isoformat()},
         headers=platform.client(),
     )
-    assert outside.status_code == 422 and fields(outside) == ["start"]
+    assert outside.status_code == 422 and problem_fields(outside) == ["start"]
 
     cancelled = await platform.http.post(
         f"/api/v1/bookings/{booking_id}/cancel", json={"reason": "plans changed"}, headers=platform.client()
@@ -585,7 +525,7 @@ async def test_every_transition_records_its_stage_with_due_times_for_the_order_t
     # An agent's listing carries the same records.
     listed = await platform.user_booking.ListBookings(
         pb.ListBookingsRequest(status="completed"),
-        metadata=tuple(platform.keys.headers("agent-1", "agent").items()),
+        metadata=tuple(platform.keys.headers("agent-1", roles=("agent",), tenant_id="").items()),
     )
     [mine] = [b for b in listed.bookings if b.id == booking_id]
     assert [s.stage for s in mine.stages] == [s.stage for s in stages]
@@ -652,7 +592,7 @@ async def test_check_in_complete_quality_and_rating(platform: Platform) -> None:
         json={"checklist": {"advice_given": True}},
         headers=platform.lawyer(),
     )
-    assert incomplete.status_code == 422 and fields(incomplete) == ["checklist"]
+    assert incomplete.status_code == 422 and problem_fields(incomplete) == ["checklist"]
     checklist = {
         "identity_verified": True,
         "needs_understood": True,
@@ -706,7 +646,7 @@ async def test_visits_are_recorded_by_lawyers_and_seen_by_the_enterprise_and_sup
         json={"enterprise_id": enterprise, "date": "2999-01-01", "findings": "x"},
         headers=platform.lawyer(),
     )
-    assert future.status_code == 422 and fields(future) == ["date"]
+    assert future.status_code == 422 and problem_fields(future) == ["date"]
     for headers, sees in [
         (platform.client(enterprise), True),
         (platform.client("tenant-else"), False),
@@ -786,7 +726,9 @@ async def test_a_call_request_is_queued_for_agents_with_the_phone_consultation_t
     assert call["next_step"]["endpoint"] == "POST /api/v1/orders"
     assert "POST /api/v1/consultations" in call["next_step"]["detail"]
     queue = await platform.http.get(
-        "/api/v1/connect/requests", params={"mode": "call"}, headers=platform.keys.headers("agent-1", "agent")
+        "/api/v1/connect/requests",
+        params={"mode": "call"},
+        headers=platform.keys.headers("agent-1", roles=("agent",), tenant_id=""),
     )
     assert queue.status_code == 200
     [queued] = [r for r in queue.json()["items"] if r["id"] == call["id"]]
@@ -820,7 +762,7 @@ async def test_bad_connect_requests_are_clear_4xx(
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
     if field:
-        assert fields(response) == [field]
+        assert problem_fields(response) == [field]
     lawyer = await platform.http.post(
         "/api/v1/connect/requests", json={"lawyer_id": LAWYER, "mode": "call"}, headers=platform.lawyer()
     )
@@ -853,9 +795,9 @@ async def test_erasing_a_client_removes_their_words_from_their_bookings_only(pla
         headers=platform.client(user=erased_user),
     )
     assert call.status_code == 201, call.text
-    packed = AnyProto()
-    packed.Pack(UserErased(user_id=erased_user, tenant_id="tenant-1"))
-    event = EventEnvelope(id=uuid.uuid4().hex, type="user.erased", tenant_id="tenant-1", payload=packed)
+    event = envelope(
+        "user.erased", UserErased(user_id=erased_user, tenant_id="tenant-1"), tenant_id="tenant-1"
+    )
     async with platform.store.db.transaction() as session:
         await erase_user(event, session)
     erased = await platform.store.get(None, mine.json()["id"])

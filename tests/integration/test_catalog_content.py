@@ -5,22 +5,17 @@ review gate, including search) and Chinese search over products, lawyers and art
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import grpc
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from google.protobuf.any_pb2 import Any as AnyProto
-from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import select, text
 
-from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
+from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import (
     CatalogServiceStub,
 )
@@ -39,24 +34,22 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.catalog import consumers
 from services.catalog.models import TABLES
 from services.catalog.seed import seed_demo
-from services.catalog.server import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.gateway.app import create_app
-from services.gateway.clients import Clients
 from services.identity.seed import LAWYER_EMAILS, demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
-from services.runtime.auth import TokenVerifier
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.context import access_token_var
-from services.runtime.db import Database, ensure_database
+from services.runtime.db import Database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, unpack
 from services.runtime.grpc_client import open_channel
-from services.runtime.grpc_server import GrpcServer
-from services.runtime.migrations import migrate
 from services.runtime.pki import TlsMaterial
 from services.runtime.records import encode_cursor
+from tests.support import factories
+from tests.support.gateway import problem_fields
+from tests.support.platform import catalog_service, gateway_clients, isolated_settings
+from tests.support.tokens import Issuer
 
-KID = "catalog-test-key"
 FIRM_ADMIN = identity_demo_user_id(demo_email("firm_admin"))
 OWN_FIRM = "firm-beijing-zhengda"
 OTHER_FIRM = "firm-beijing-zhixin"
@@ -64,54 +57,26 @@ OTHER_FIRMS_LAWYER = "lawyer-4"
 PROBLEM = "application/problem+json"
 
 
-class Keys:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.private = Ed25519PrivateKey.generate()
-        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
-
-    def headers(self, user_id: str, *roles: str, tenant_id: str = "") -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": self.settings.jwt_issuer,
-            "aud": self.settings.jwt_audience,
-            "sub": user_id,
-            "tid": tenant_id,
-            "roles": list(roles),
-            "iat": now,
-            "exp": now + 600,
-        }
-        token = jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
-        return {"authorization": f"Bearer {token}"}
-
-    def verifier(self) -> TokenVerifier:
-        async def fetch() -> dict[str, Any]:
-            return self.jwks
-
-        return TokenVerifier(fetch, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience)
-
-
 @dataclass
 class Platform:
     http: httpx.AsyncClient
-    keys: Keys
+    keys: Issuer
     db: Database
     outbox: Outbox
     settings: Settings
     stub: Any
 
     def firm_admin(self) -> dict[str, str]:
-        return self.keys.headers(FIRM_ADMIN, "firm_admin")
+        return self.keys.headers(FIRM_ADMIN, roles=("firm_admin",), tenant_id="")
 
     def editor(self) -> dict[str, str]:
-        return self.keys.headers("editor-1", "editor")
+        return self.keys.headers("editor-1", roles=("editor",), tenant_id="")
 
     def reviewer(self) -> dict[str, str]:
-        return self.keys.headers("reviewer-1", "reviewer", "lawyer")
+        return self.keys.headers("reviewer-1", roles=("reviewer", "lawyer"), tenant_id="")
 
     def client(self) -> dict[str, str]:
-        return self.keys.headers("client-1", "client", tenant_id="tenant-1")
+        return self.keys.headers("client-1", roles=("client",), tenant_id="tenant-1")
 
     async def events(self, event_type: str) -> list[EventEnvelope]:
         async with self.db.transaction() as session:
@@ -122,59 +87,23 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
-    return load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix="catalogit",
-        nats_url=nats_server.url,
-        nats_stream="CATALOGIT",
-        subject_root="catalogit",
-    )
+    return isolated_settings(postgres_server, nats_server)
 
 
 @pytest.fixture(scope="module")
 async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> AsyncIterator[Platform]:
     """One migrated, seeded catalog database and service for the module: the tests create their own
     lawyers and articles with fresh ids, so they do not disturb one another."""
-    await ensure_database(settings.database_url, settings.database_name("catalog"))
-    await migrate("catalog", settings.database_dsn("catalog"))
-    db = Database(settings.database_dsn("catalog"))
-    await seed_demo(CatalogStore(db))
-    await seed_demo(CatalogStore(db))  # idempotent: a restart seeds again
-    keys = Keys(settings)
-    outbox = Outbox("catalog", settings, TABLES)
-    server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier(), pki("catalog"))
-    server.add(
-        CatalogServicer(CatalogStore(db, outbox)),
-        catalog_service_pb2,
-        catalog_service_pb2_grpc,
-    )
-    port = await server.start()
-    channel = open_channel(f"127.0.0.1:{port}", pki("gateway"), default_timeout=10.0)
-    stub = CatalogServiceStub(channel)
-    clients = Clients(
-        identity=cast(Any, None),
-        catalog=cast(Any, stub),
-        consultation=cast(Any, None),
-        documents=cast(Any, None),
-        booking=cast(Any, None),
-        payment=cast(Any, None),
-        notification=cast(Any, None),
-        identity_internal=cast(Any, None),
-        payment_internal=cast(Any, None),
-        notification_internal=cast(Any, None),
-    )
-    app = create_app(settings, clients, verifier=keys.verifier())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
-        yield Platform(http, keys, db, outbox, settings, stub)
-    await channel.close()
-    await server.stop(grace=0.5)
-    await db.close()
-
-
-def _errors(response: httpx.Response) -> list[str]:
-    assert response.headers["content-type"].startswith(PROBLEM), response.text
-    return [e["field"] for e in response.json().get("errors") or []]
+    keys = Issuer.for_settings(settings)
+    async with catalog_service(settings, keys.verifier(), pki("catalog")) as (address, db):
+        await seed_demo(CatalogStore(db))  # idempotent: a restart seeds again
+        async with open_channel(address, pki("gateway"), default_timeout=10.0) as channel:
+            stub = CatalogServiceStub(channel)
+            app = create_app(settings, gateway_clients(catalog=stub), verifier=keys.verifier())
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+            ) as http:
+                yield Platform(http, keys, db, Outbox("catalog", settings, TABLES), settings, stub)
 
 
 def profile(**overrides: Any) -> dict[str, Any]:
@@ -235,14 +164,16 @@ async def test_lawyer_filters_and_licence_shown_to_staff_only(platform: Platform
     as_client = (await platform.http.get("/api/v1/lawyers/lawyer-1", headers=platform.client())).json()
     assert "licence_number" not in as_client
     as_staff = (
-        await platform.http.get("/api/v1/lawyers/lawyer-1", headers=platform.keys.headers("a", "agent"))
+        await platform.http.get(
+            "/api/v1/lawyers/lawyer-1", headers=platform.keys.headers("a", roles=("agent",), tenant_id="")
+        )
     ).json()
     assert len(as_staff["licence_number"]) == 17
 
     both = await platform.http.get("/api/v1/lawyers", params={"online": "", "field": "", "limit": 100})
     assert {x["online"] for x in both.json()["items"]} == {True, False}
     bad = await platform.http.get("/api/v1/lawyers", params={"field": "astrology"})
-    assert bad.status_code == 422 and _errors(bad) == ["field"]
+    assert bad.status_code == 422 and problem_fields(bad) == ["field"]
     assert (await platform.http.get("/api/v1/lawyers/nobody")).status_code == 404
 
 
@@ -272,13 +203,13 @@ async def test_firm_admin_adds_and_activates_a_lawyer_only_when_eligible(platfor
 
     activate = f"/api/v1/lawyers/{lawyer['id']}/activate"
     refused = await platform.http.post(activate, headers=admin)
-    assert refused.status_code == 422 and _errors(refused) == ["licence_number"]
+    assert refused.status_code == 422 and problem_fields(refused) == ["licence_number"]
     updated = await platform.http.put(
         f"/api/v1/lawyers/{lawyer['id']}", json=profile(years_of_practice=1), headers=admin
     )
     assert updated.status_code == 200, updated.text
     refused = await platform.http.post(activate, headers=admin)
-    assert refused.status_code == 422 and _errors(refused) == ["years_of_practice"]
+    assert refused.status_code == 422 and problem_fields(refused) == ["years_of_practice"]
 
     await platform.http.put(
         f"/api/v1/lawyers/{lawyer['id']}", json=profile(years_of_practice=2), headers=admin
@@ -292,7 +223,7 @@ async def test_firm_admin_adds_and_activates_a_lawyer_only_when_eligible(platfor
     dropped = await platform.http.put(
         f"/api/v1/lawyers/{lawyer['id']}", json=profile(licence_number=""), headers=admin
     )
-    assert dropped.status_code == 422 and _errors(dropped) == ["licence_number"]
+    assert dropped.status_code == 422 and problem_fields(dropped) == ["licence_number"]
 
 
 async def test_bad_lawyer_profiles_are_422_naming_the_field(platform: Platform) -> None:
@@ -318,7 +249,7 @@ async def test_bad_lawyer_profiles_are_422_naming_the_field(platform: Platform) 
     for body, field in cases:
         response = await platform.http.post(url, json=body, headers=admin)
         assert response.status_code == 422, (field, response.text)
-        assert _errors(response) == [field], response.text
+        assert problem_fields(response) == [field], response.text
 
 
 async def test_another_firms_lawyer_is_404_and_roles_are_checked(platform: Platform) -> None:
@@ -333,7 +264,7 @@ async def test_another_firms_lawyer_is_404_and_roles_are_checked(platform: Platf
     )
     assert into_other.status_code == 404
     # A firm admin of no firm at all sees nothing to manage either.
-    stranger = platform.keys.headers("someone-else", "firm_admin")
+    stranger = platform.keys.headers("someone-else", roles=("firm_admin",), tenant_id="")
     assert (
         await platform.http.put("/api/v1/lawyers/lawyer-1", json=profile(), headers=stranger)
     ).status_code == 404
@@ -396,18 +327,20 @@ async def test_firm_admin_edits_only_their_own_firm(platform: Platform) -> None:
         ],
     }
     response = await platform.http.put(f"/api/v1/firms/{OWN_FIRM}", json=overlapping, headers=admin)
-    assert response.status_code == 422 and _errors(response) == ["opening_hours[1]"]
+    assert response.status_code == 422 and problem_fields(response) == ["opening_hours[1]"]
     far = await platform.http.put(
         f"/api/v1/firms/{OWN_FIRM}", json={**body, "location": {"lat": 91, "lng": 0}}, headers=admin
     )
-    assert far.status_code == 422 and _errors(far) == ["location.lat"]
+    assert far.status_code == 422 and problem_fields(far) == ["location.lat"]
     assert (
         await platform.http.put(f"/api/v1/firms/{OWN_FIRM}", json=body, headers=platform.editor())
     ).status_code == 403
 
 
 async def test_a_lawyer_sets_their_own_online_status(platform: Platform) -> None:
-    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[2]), "lawyer")  # lawyer-3, offline
+    lawyer = platform.keys.headers(
+        identity_demo_user_id(LAWYER_EMAILS[2]), roles=("lawyer",), tenant_id=""
+    )  # lawyer-3, offline
     online = await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=lawyer)
     assert online.status_code == 200 and online.json()["id"] == "lawyer-3" and online.json()["online"] is True
     listed = (await platform.http.get("/api/v1/lawyers", params={"online": "true", "limit": 100})).json()[
@@ -416,7 +349,7 @@ async def test_a_lawyer_sets_their_own_online_status(platform: Platform) -> None
     assert "lawyer-3" in [x["id"] for x in listed]
     await platform.http.put("/api/v1/lawyer/status", json={"online": False}, headers=lawyer)
     assert (await platform.http.get("/api/v1/lawyers/lawyer-3")).json()["online"] is False
-    stranger = platform.keys.headers("no-profile", "lawyer")
+    stranger = platform.keys.headers("no-profile", roles=("lawyer",), tenant_id="")
     assert (
         await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=stranger)
     ).status_code == 404
@@ -487,7 +420,7 @@ async def test_editors_publish_products_and_bad_tiers_are_422(platform: Platform
     ]:
         response = await platform.http.put(path, json=body, headers=editor)
         assert response.status_code == 422, (field, response.text)
-        assert _errors(response) == [field], response.text
+        assert problem_fields(response) == [field], response.text
     assert (
         await platform.http.put(path, json=document_product(), headers=platform.firm_admin())
     ).status_code == 403
@@ -526,7 +459,7 @@ async def test_product_filters_by_category_and_price(platform: Platform) -> None
     assert [p["id"] for p in documents] == ["doc-lawyer-letter"]
     for params, field in [({"min_price": -1}, "min_price"), ({"min_price": 9, "max_price": 1}, "max_price")]:
         response = await platform.http.get("/api/v1/products", params=params)
-        assert response.status_code == 422 and _errors(response) == [field]
+        assert response.status_code == 422 and problem_fields(response) == [field]
 
 
 # --- articles: the review gate (R-INFO-3, §9.5) ---------------------------------------------------------
@@ -565,7 +498,7 @@ async def test_only_approved_articles_are_public_including_search(platform: Plat
     no_reason = await platform.http.post(
         f"/api/v1/articles/{article_id}/review", json={"decision": "reject"}, headers=reviewer
     )
-    assert no_reason.status_code == 422 and _errors(no_reason) == ["comment"]
+    assert no_reason.status_code == 422 and problem_fields(no_reason) == ["comment"]
     by_editor = await platform.http.post(
         f"/api/v1/articles/{article_id}/review", json={"decision": "approve"}, headers=editor
     )
@@ -653,11 +586,11 @@ async def test_bad_article_input_and_roles(platform: Platform) -> None:
     bad_kind = await platform.http.post(
         "/api/v1/articles", json={"kind": "gossip", "title": "t", "body": "b"}, headers=editor
     )
-    assert bad_kind.status_code == 422 and _errors(bad_kind) == ["kind"]
+    assert bad_kind.status_code == 422 and problem_fields(bad_kind) == ["kind"]
     empty = await platform.http.post(
         "/api/v1/articles", json={"kind": "news", "title": "", "body": "b"}, headers=editor
     )
-    assert empty.status_code == 422 and _errors(empty) == ["title"]
+    assert empty.status_code == 422 and problem_fields(empty) == ["title"]
     client = await platform.http.post(
         "/api/v1/articles", json={"kind": "news", "title": "t", "body": "b"}, headers=platform.client()
     )
@@ -674,11 +607,7 @@ async def test_bad_article_input_and_roles(platform: Platform) -> None:
 
 
 def envelope(event_type: str, payload: Any, tenant_id: str = "") -> bytes:
-    packed = AnyProto()
-    packed.Pack(payload)
-    return EventEnvelope(
-        id=str(uuid.uuid4()), type=event_type, tenant_id=tenant_id, payload=packed
-    ).SerializeToString()
+    return factories.envelope(event_type, payload, tenant_id=tenant_id).SerializeToString()
 
 
 async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Platform) -> None:
@@ -692,7 +621,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
         consumers.OrderEvents(CatalogStore(platform.db, platform.outbox)),
     )
     try:
-        buyer = platform.keys.headers("buyer-1", "client", tenant_id="tenant-1")
+        buyer = platform.keys.headers("buyer-1", roles=("client",), tenant_id="tenant-1")
         order_id = f"order-{uuid.uuid4().hex[:8]}"
         before = (await platform.http.get("/api/v1/products/doc-contract-drafting")).json()["rating"]
         created = envelope(
@@ -718,7 +647,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
                 documents_events.DocOrderCompleted(document_order_id="d1", order_id=order_id),
             )
         )
-        someone_else = platform.keys.headers("buyer-2", "client", tenant_id="tenant-2")
+        someone_else = platform.keys.headers("buyer-2", roles=("client",), tenant_id="tenant-2")
         assert (
             await platform.http.post("/api/v1/reviews", json=review, headers=someone_else)
         ).status_code == 404
@@ -726,7 +655,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
             await platform.http.post("/api/v1/reviews", json=review, headers=platform.editor())
         ).status_code == 403
         bad = await platform.http.post("/api/v1/reviews", json={**review, "rating": 6}, headers=buyer)
-        assert bad.status_code == 422 and _errors(bad) == ["rating"]
+        assert bad.status_code == 422 and problem_fields(bad) == ["rating"]
 
         first = await platform.http.post("/api/v1/reviews", json=review, headers=buyer)
         assert first.status_code == 201, first.text
@@ -789,7 +718,7 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
             ),
         ]:
             assert await consumer.handle(envelope(event_type, payload)) == "processed"
-        buyer = platform.keys.headers("buyer-3", "client_admin", tenant_id="tenant-3")
+        buyer = platform.keys.headers("buyer-3", roles=("client_admin",), tenant_id="tenant-3")
         response = await platform.http.post(
             "/api/v1/reviews", json={"order_id": order_id, "rating": 5}, headers=buyer
         )
@@ -860,7 +789,7 @@ async def test_public_reads_answer_304_while_unchanged(platform: Platform) -> No
 
 
 async def test_signed_in_views_are_published_as_browsing_events(platform: Platform) -> None:
-    viewer = platform.keys.headers("viewer-1", "client", tenant_id="tenant-9")
+    viewer = platform.keys.headers("viewer-1", roles=("client",), tenant_id="tenant-9")
     before = len(await platform.events("product.viewed"))
     await platform.http.get("/api/v1/products/retainer-annual")  # anonymous: not recorded
     assert len(await platform.events("product.viewed")) == before
@@ -907,7 +836,7 @@ async def test_published_events_reach_jetstream(platform: Platform) -> None:
 
 async def test_seeding_again_keeps_what_happened_since(platform: Platform) -> None:
     """`counsel up` seeds at every start: ratings, online status and article versions made since survive."""
-    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[2]), "lawyer")
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[2]), roles=("lawyer",), tenant_id="")
     await platform.http.put("/api/v1/lawyer/status", json={"online": True}, headers=lawyer)
     edited = await platform.http.put(
         "/api/v1/articles/article-sales-contract-template",
@@ -916,7 +845,7 @@ async def test_seeding_again_keeps_what_happened_since(platform: Platform) -> No
     )
     assert edited.json()["latest"]["version"] == 2
     # Signed-in reads, so the gateway's brief cache of anonymous reads cannot hide a change.
-    staff = platform.keys.headers("agent-1", "agent")
+    staff = platform.keys.headers("agent-1", roles=("agent",), tenant_id="")
     paths = [
         "/api/v1/products/doc-contract-drafting",
         f"/api/v1/firms/{OWN_FIRM}",
@@ -942,7 +871,7 @@ async def test_one_search_over_products_lawyers_and_articles(platform: Platform)
     assert all(a["published"] for a in found["articles"])
     assert set(found) == {"products", "lawyers", "articles"}
     empty = await platform.http.get("/api/v1/search", params={"q": ""})
-    assert empty.status_code == 422 and _errors(empty) == ["q"]
+    assert empty.status_code == 422 and problem_fields(empty) == ["q"]
     media = (await platform.http.get("/api/v1/products/consult-professional")).json()["media"]
     assert {m["kind"] for m in media} == {"image", "video", "interactive"}
     assert media[2]["data"]["answers"][0]["product_id"] == "consult-professional"
@@ -956,9 +885,9 @@ async def test_anonymous_reads_are_cached_briefly_and_gateway_writes_clear_them(
             text("UPDATE firms SET phone = '0755-00000000' WHERE id = 'firm-shenzhen-nanshan'")
         )
     assert (await platform.http.get(path)).json()["phone"] == "0755-86860000"  # within the TTL
-    signed_in = platform.keys.headers("agent-1", "agent")
+    signed_in = platform.keys.headers("agent-1", roles=("agent",), tenant_id="")
     assert (await platform.http.get(path, headers=signed_in)).json()["phone"] == "0755-00000000"
-    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[9]), "lawyer")
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[9]), roles=("lawyer",), tenant_id="")
     assert (
         await platform.http.put("/api/v1/lawyer/status", json={"online": False}, headers=lawyer)
     ).status_code == 200
@@ -991,7 +920,7 @@ async def test_paging_and_foreign_cursors(platform: Platform) -> None:
         ("/api/v1/articles", "not-a-cursor!"),
     ]:
         response = await platform.http.get(path, params={"cursor": cursor})
-        assert response.status_code == 422 and _errors(response) == ["cursor"], (path, response.text)
+        assert response.status_code == 422 and problem_fields(response) == ["cursor"], (path, response.text)
 
 
 async def test_firm_admin_lists_own_inactive_lawyers_and_accounts_have_one_profile(
@@ -1014,4 +943,4 @@ async def test_firm_admin_lists_own_inactive_lawyers_and_accounts_have_one_profi
     taken = await platform.http.post(
         f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(user_id="acct-x"), headers=admin
     )
-    assert taken.status_code == 422 and _errors(taken) == ["user_id"]
+    assert taken.status_code == 422 and problem_fields(taken) == ["user_id"]

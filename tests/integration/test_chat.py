@@ -19,18 +19,14 @@ import httpx
 import jwt
 import pytest
 import uvicorn
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from jwt.algorithms import OKPAlgorithm
 from prometheus_client import REGISTRY
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.catalog.v1.catalog_service_pb2_grpc import (
     CatalogServiceStub,
 )
-from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.consultation.v1.consultation_service_pb2_grpc import (
     ConsultationServiceStub,
@@ -38,10 +34,6 @@ from counsel.consultation.v1.consultation_service_pb2_grpc import (
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer, free_port
-from services.catalog.models import TABLES as CATALOG_TABLES
-from services.catalog.seed import seed_demo
-from services.catalog.server import CatalogServicer
-from services.catalog.store import CatalogStore
 from services.consultation.chat_store import SIGNAL_SUBJECTS, ChatStore
 from services.consultation.faq import FaqSource
 from services.consultation.main import catalog_faq
@@ -49,49 +41,25 @@ from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStore
 from services.gateway.app import create_app
-from services.gateway.clients import Clients
-from services.gateway.routes.chat import ChatWaker
-from services.runtime.auth import TokenVerifier
-from services.runtime.config import Settings, load_settings
-from services.runtime.db import Database, ensure_database
+from services.gateway.chat_waker import ChatWaker
+from services.runtime.config import Settings
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
 from services.runtime.grpc_client import open_channel
-from services.runtime.grpc_server import GrpcServer
-from services.runtime.migrations import migrate
 from services.runtime.pki import TlsMaterial
 from services.runtime.service import cancel_all
+from tests.support.factories import envelope
+from tests.support.platform import (
+    catalog_service,
+    gateway_clients,
+    isolated_settings,
+    migrated_databases,
+    serving,
+)
+from tests.support.tokens import Issuer
 
-KID = "chat-test"
 RECEIVE_SECONDS = 10.0
 LABOUR_QUESTION = "公司拖欠我三个月工资，现在要辞退我，我该怎么办？"
 PRICE_QUESTION = "咨询律师要多少钱？"
-
-
-class Keys:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.private = Ed25519PrivateKey.generate()
-        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
-
-    def token(self, user_id: str, *roles: str, tenant_id: str = "") -> str:
-        now = int(time.time())
-        claims = {
-            "iss": self.settings.jwt_issuer,
-            "aud": self.settings.jwt_audience,
-            "sub": user_id,
-            "tid": tenant_id,
-            "roles": list(roles),
-            "iat": now,
-            "exp": now + 600,
-        }
-        return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
-
-    def verifier(self) -> TokenVerifier:
-        async def fetch() -> dict[str, Any]:
-            return self.jwks
-
-        return TokenVerifier(fetch, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience)
 
 
 class Activity:
@@ -117,7 +85,7 @@ class Gateway:
 
 @dataclass
 class Platform:
-    keys: Keys
+    keys: Issuer
     a: Gateway
     b: Gateway
     bus: EventBus
@@ -125,10 +93,10 @@ class Platform:
 
     def client(self, n: int = 0, tenant: str = "tenant-1") -> str:
         """A new client of `tenant` (a fresh user, so tests do not share conversations)."""
-        return self.keys.token(f"client-{uuid.uuid4().hex[:8]}-{n}", "client", tenant_id=tenant)
+        return self.keys.token(f"client-{uuid.uuid4().hex[:8]}-{n}", roles=("client",), tenant_id=tenant)
 
     def agent(self) -> str:
-        return self.keys.token(f"agent-{uuid.uuid4().hex[:6]}", "agent")
+        return self.keys.token(f"agent-{uuid.uuid4().hex[:6]}", roles=("agent",), tenant_id="")
 
 
 def auth(token: str) -> dict[str, str]:
@@ -141,17 +109,12 @@ def subject_of(token: str) -> str:
 
 @pytest.fixture(scope="module")
 def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
-    return load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix="chatit",
-        nats_url=nats_server.url,
-        nats_stream="CHATIT",
-        subject_root="chatit",
-    )
+    return isolated_settings(postgres_server, nats_server)
 
 
-async def _serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+@contextlib.asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    """`app` on uvicorn over real HTTP (WebSockets need a server) for the block; yields its address."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -159,92 +122,76 @@ async def _serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
         )
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    return server, task, f"127.0.0.1:{port}"
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @pytest.fixture(scope="module")
 async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> AsyncIterator[Platform]:
-    keys = Keys(settings)
-    # The catalog with its demo content: the approved FAQ entries the chat answers from.
-    await ensure_database(settings.database_url, settings.database_name("catalog"))
-    await migrate("catalog", settings.database_dsn("catalog"))
-    catalog_db = Database(settings.database_dsn("catalog"))
-    await seed_demo(CatalogStore(catalog_db))
-    catalog_server = GrpcServer("catalog", "127.0.0.1:0", keys.verifier(), pki("catalog"))
-    catalog_server.add(
-        CatalogServicer(CatalogStore(catalog_db, Outbox("catalog", settings, CATALOG_TABLES))),
-        catalog_service_pb2,
-        catalog_service_pb2_grpc,
-    )
-    catalog_channel = open_channel(
-        f"127.0.0.1:{await catalog_server.start()}", pki("consultation"), default_timeout=10.0
-    )
-
-    await ensure_database(settings.database_url, settings.database_name("consultation"))
-    await migrate("consultation", settings.database_dsn("consultation"))
-    db = Database(settings.database_dsn("consultation"))
-    outbox = Outbox("consultation", settings, TABLES)
-    bus = await EventBus.connect(settings, "chat-test")
-    chat_store = ChatStore(db, outbox)
-    server = GrpcServer("consultation", "127.0.0.1:0", keys.verifier(), pki("consultation"))
-    server.add(
-        ConsultationServicer(
+    keys = Issuer.for_settings(settings)
+    async with contextlib.AsyncExitStack() as running:
+        # The catalog with its demo content: the approved FAQ entries the chat answers from.
+        catalog_address, _ = await running.enter_async_context(
+            catalog_service(settings, keys.verifier(), pki("catalog"))
+        )
+        catalog_channel = await running.enter_async_context(
+            open_channel(catalog_address, pki("consultation"), default_timeout=10.0)
+        )
+        db = (await running.enter_async_context(migrated_databases(settings, "consultation")))["consultation"]
+        outbox = Outbox("consultation", settings, TABLES)
+        bus = await EventBus.connect(settings, "chat-test")
+        running.push_async_callback(bus.close)
+        chat_store = ChatStore(db, outbox)
+        servicer = ConsultationServicer(
             ConsultationStore(db, outbox),
             cast(Any, None),
             cast(Any, None),
             chat_store=chat_store,
             faq=FaqSource(catalog_faq(cast(Any, CatalogServiceStub(catalog_channel)))),
-        ),
-        consultation_service_pb2,
-        consultation_service_pb2_grpc,
-    )
-    channel = open_channel(f"127.0.0.1:{await server.start()}", pki("gateway"), default_timeout=10.0)
-    background = [
-        asyncio.create_task(OutboxRelay(db, outbox, bus).run()),
-        asyncio.create_task(
-            DurableConsumer("chatit-intent", bus, db, TABLES, SIGNAL_SUBJECTS, chat_store.record_signal).run()
-        ),
-    ]
-    gateways: list[tuple[uvicorn.Server, asyncio.Task[None], httpx.AsyncClient, ChatWaker | None]] = []
-    for _ in range(2):  # two gateway processes' worth: own app, own NATS subscription
-        clients = Clients(
-            identity=cast(Any, Activity()),
-            catalog=cast(Any, None),
-            consultation=cast(Any, ConsultationServiceStub(channel)),
-            documents=cast(Any, None),
-            booking=cast(Any, None),
-            payment=cast(Any, None),
-            notification=cast(Any, None),
-            identity_internal=cast(Any, None),
-            payment_internal=cast(Any, None),
-            notification_internal=cast(Any, None),
         )
-        app = create_app(settings, clients, verifier=keys.verifier())
-        waker = await ChatWaker.connect(settings)
-        assert waker is not None
-        app.state.chat_waker = waker
-        uv, task, address = await _serve(app)
-        gateways.append((uv, task, httpx.AsyncClient(base_url=f"http://{address}", timeout=10.0), waker))
-    a, b = (Gateway(str(g[2].base_url).replace("http://", "ws://"), g[2]) for g in gateways)
-    yield Platform(keys, a, b, bus, settings)
-    for uv, task, http, waker in gateways:
-        await http.aclose()
-        uv.should_exit = True
-        await task
-        if waker is not None:
-            await waker.close()
-    await cancel_all(background, "test")
-    await channel.close()
-    await catalog_channel.close()
-    await server.stop(grace=0.5)
-    await catalog_server.stop(grace=0.5)
-    await bus.close()
-    await db.close()
-    await catalog_db.close()
+        address = await running.enter_async_context(
+            serving(
+                "consultation",
+                servicer,
+                consultation_service_pb2,
+                consultation_service_pb2_grpc,
+                keys.verifier(),
+                pki("consultation"),
+            )
+        )
+        channel = await running.enter_async_context(
+            open_channel(address, pki("gateway"), default_timeout=10.0)
+        )
+        background = [
+            asyncio.create_task(OutboxRelay(db, outbox, bus).run()),
+            asyncio.create_task(
+                DurableConsumer(
+                    "chatit-intent", bus, db, TABLES, SIGNAL_SUBJECTS, chat_store.record_signal
+                ).run()
+            ),
+        ]
+        running.push_async_callback(cancel_all, background, "test")
+        gateways = []
+        for _ in range(2):  # two gateway processes' worth: own app, own NATS subscription
+            clients = gateway_clients(identity=Activity(), consultation=ConsultationServiceStub(channel))
+            app = create_app(settings, clients, verifier=keys.verifier())
+            waker = await ChatWaker.connect(settings)
+            assert waker is not None
+            running.push_async_callback(waker.close)
+            app.state.chat_waker = waker
+            gateway_address = await running.enter_async_context(served(app))
+            http = await running.enter_async_context(
+                httpx.AsyncClient(base_url=f"http://{gateway_address}", timeout=10.0)
+            )
+            gateways.append(Gateway(f"ws://{gateway_address}", http))
+        yield Platform(keys, gateways[0], gateways[1], bus, settings)
 
 
 class Socket:
@@ -508,7 +455,7 @@ async def test_sockets_refuse_missing_tokens_other_roles_and_bad_input(platform:
         async with connect(f"{platform.a.url}/api/v1/chat"):
             pass
     assert refused.value.response.status_code == 403  # closed before the handshake (4401 in ASGI)
-    lawyer = platform.keys.token("lawyer-1", "lawyer")
+    lawyer = platform.keys.token("lawyer-1", roles=("lawyer",), tenant_id="")
     with pytest.raises(InvalidStatus):
         async with connect(f"{platform.a.url}/api/v1/chat", additional_headers=auth(lawyer)):
             pass
@@ -550,14 +497,9 @@ async def test_sockets_refuse_missing_tokens_other_roles_and_bad_input(platform:
 
 
 async def _publish(platform: Platform, event_type: str, service: str, payload: Any) -> None:
-    from google.protobuf.any_pb2 import Any as AnyProto
-
-    packed = AnyProto()
-    packed.Pack(payload)
-    envelope = EventEnvelope(id=uuid.uuid4().hex, type=event_type, tenant_id="tenant-1", payload=packed)
-    envelope.occurred_at.GetCurrentTime()
+    event = envelope(event_type, payload, tenant_id="tenant-1")
     await platform.bus.publish(
-        platform.settings.subject(f"{service}.{event_type}"), envelope.SerializeToString(), envelope.id
+        platform.settings.subject(f"{service}.{event_type}"), event.SerializeToString(), event.id
     )
 
 

@@ -16,13 +16,12 @@ from services.consultation.classifier import default_classifier
 from services.consultation.domain import NewConsultation
 from services.consultation.models import TABLES, LawyerProjectionRow
 from services.consultation.store import ConsultationStore
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.context import Principal
-from services.runtime.db import Database, ensure_database
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.events import Outbox
-from services.runtime.migrations import migrate
 from services.runtime.records import utcnow
+from tests.support.platform import isolated_settings, migrated_databases
 
 ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59:59"}]
 NEVER: list[dict[str, object]] = []
@@ -39,38 +38,35 @@ def lawyer(principal_id: str) -> Principal:
 
 @pytest.fixture
 def settings(postgres_server: PostgresServer, unique_name: str) -> Settings:
-    return load_settings(
-        env="test", database_url=postgres_server.url, database_prefix=unique_name, subject_root=unique_name
-    )
+    return isolated_settings(postgres_server, name=unique_name)
 
 
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[ConsultationStore]:
-    await ensure_database(settings.database_url, settings.database_name("consultation"))
-    await migrate("consultation", settings.database_dsn("consultation"))  # 0001 and 0002
-    db = Database(settings.database_dsn("consultation"))
-    s = ConsultationStore(db, Outbox("consultation", settings, TABLES))
-    for lawyer_id, fields, hours, max_open in [
-        ("labour-busy", ["labour"], ALWAYS, 1),
-        ("labour-a", ["labour", "litigation"], ALWAYS, 20),
-        ("labour-b", ["labour"], ALWAYS, 20),
-        ("labour-off-duty", ["labour"], NEVER, 20),
-        ("ip-a", ["ip"], ALWAYS, 20),
-    ]:
+    async with migrated_databases(settings, "consultation") as databases:  # 0001 → head
+        s = ConsultationStore(databases["consultation"], Outbox("consultation", settings, TABLES))
+        for lawyer_id, fields, hours, max_open in [
+            ("labour-busy", ["labour"], ALWAYS, 1),
+            ("labour-a", ["labour", "litigation"], ALWAYS, 20),
+            ("labour-b", ["labour"], ALWAYS, 20),
+            ("labour-off-duty", ["labour"], NEVER, 20),
+            ("ip-a", ["ip"], ALWAYS, 20),
+        ]:
+            await s.upsert_lawyer(
+                LawyerProjectionRow(
+                    lawyer_id=lawyer_id,
+                    fields=fields,
+                    service_hours=hours,
+                    max_open=max_open,
+                    updated_at=utcnow(),
+                )
+            )
         await s.upsert_lawyer(
             LawyerProjectionRow(
-                lawyer_id=lawyer_id,
-                fields=fields,
-                service_hours=hours,
-                max_open=max_open,
-                updated_at=utcnow(),
+                lawyer_id="labour-inactive", fields=["labour"], active=False, updated_at=utcnow()
             )
         )
-    await s.upsert_lawyer(
-        LawyerProjectionRow(lawyer_id="labour-inactive", fields=["labour"], active=False, updated_at=utcnow())
-    )
-    yield s
-    await db.close()
+        yield s
 
 
 async def submit(store: ConsultationStore, question: str = LABOUR_QUESTION) -> str:

@@ -56,17 +56,17 @@ from services.payment.erasure import erase_user as erase_in_payment
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import InvoiceRow, LedgerEntryRow, OrderRow, RefundRow
 from services.payment.store import PaymentStores
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.crypto import FieldCipher
-from services.runtime.db import Database, ensure_database
+from services.runtime.db import Database
 from services.runtime.erasure import ERASED_TEXT
 from services.runtime.erasure import SUBJECTS as ERASURE_SUBJECTS
 from services.runtime.events import DurableConsumer, EventBus, EventHandler, Outbox, OutboxRelay
-from services.runtime.migrations import migrate
 from services.runtime.records import new_id, utcnow
 from services.runtime.service import cancel_all
 from services.runtime.tables import RuntimeTables
+from tests.support.platform import isolated_settings, migrated_databases
 
 SERVICES = ("identity", "consultation", "documents", "notification", "payment", "catalog", "booking")
 CONSUMING: dict[str, RuntimeTables] = {
@@ -94,52 +94,40 @@ class Platform:
 async def platform(
     postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str
 ) -> AsyncIterator[Platform]:
-    settings = load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix=unique_name,
-        nats_url=nats_server.url,
-        nats_stream=unique_name.upper(),
-        subject_root=unique_name,
-        secret_key=secrets.token_urlsafe(32),
+    settings = isolated_settings(
+        postgres_server, nats_server, name=unique_name, secret_key=secrets.token_urlsafe(32)
     )
-    dbs: dict[str, Database] = {}
-    for service in SERVICES:
-        await ensure_database(settings.database_url, settings.database_name(service))
-        await migrate(service, settings.database_dsn(service))  # the real migrations, 0001 → head
-        dbs[service] = Database(settings.database_dsn(service), pool_size=2)
-    bus = await EventBus.connect(settings, name="erasure-test")
-    cipher = FieldCipher(settings.secret_key)
-    # The handlers each service's main.py registers as `rt.consumer("erasure", ...)` over erasure.SUBJECTS.
-    handlers: dict[str, EventHandler] = {
-        "booking": erase_in_booking,
-        "consultation": erase_in_consultation,
-        "documents": erase_in_documents,
-        "notification": UserErasure(cipher),
-        "payment": erase_in_payment,
-        "catalog": erase_in_catalog,
-    }
-    consumers = {
-        service: DurableConsumer(
-            f"{service}-erasure", bus, dbs[service], CONSUMING[service], ERASURE_SUBJECTS, handler
+    async with migrated_databases(settings, *SERVICES, pool_size=2) as dbs:
+        bus = await EventBus.connect(settings, name="erasure-test")
+        cipher = FieldCipher(settings.secret_key)
+        # The handlers each service's main.py registers as `rt.consumer("erasure", ...)` over erasure.SUBJECTS.
+        handlers: dict[str, EventHandler] = {
+            "booking": erase_in_booking,
+            "consultation": erase_in_consultation,
+            "documents": erase_in_documents,
+            "notification": UserErasure(cipher),
+            "payment": erase_in_payment,
+            "catalog": erase_in_catalog,
+        }
+        consumers = {
+            service: DurableConsumer(
+                f"{service}-erasure", bus, dbs[service], CONSUMING[service], ERASURE_SUBJECTS, handler
+            )
+            for service, handler in handlers.items()
+        }
+        yield Platform(
+            settings,
+            dbs,
+            bus,
+            cipher,
+            IdentityStores.build(
+                dbs["identity"], Outbox("identity", settings, IDENTITY_TABLES), cipher, settings
+            ),
+            PaymentStores.build(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
+            consumers,
         )
-        for service, handler in handlers.items()
-    }
-    yield Platform(
-        settings,
-        dbs,
-        bus,
-        cipher,
-        IdentityStores.build(
-            dbs["identity"], Outbox("identity", settings, IDENTITY_TABLES), cipher, settings
-        ),
-        PaymentStores.build(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
-        consumers,
-    )
-    await bus.js.delete_stream(settings.nats_stream)
-    await bus.close()
-    for db in dbs.values():
-        await db.close()
+        await bus.js.delete_stream(settings.nats_stream)
+        await bus.close()
 
 
 # --- one person's data in every service -------------------------------------------------------------------

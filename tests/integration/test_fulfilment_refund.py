@@ -25,14 +25,14 @@ from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import RefundRow
 from services.payment.providers.base import Checkout, Notification
 from services.payment.store import PaymentStores
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.context import Principal, principal_var
-from services.runtime.db import Database, ensure_database
+from services.runtime.db import Database
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
-from services.runtime.migrations import migrate
 from services.runtime.records import utcnow
 from services.runtime.service import cancel_all
+from tests.support.platform import isolated_settings, migrated_databases
 
 TENANT = "tenant-1"
 CLIENT = Principal("client-1", tenant_id=TENANT, roles=frozenset({"client"}))
@@ -60,32 +60,18 @@ class Services:
 async def services(
     postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str
 ) -> AsyncIterator[Services]:
-    settings = load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix=unique_name,
-        nats_url=nats_server.url,
-        nats_stream=unique_name.upper(),
-        subject_root=unique_name,
-    )
-    databases = []
-    for service in ("documents", "payment"):
-        await ensure_database(settings.database_url, settings.database_name(service))
-        await migrate(service, settings.database_dsn(service))
-        databases.append(Database(settings.database_dsn(service)))
-    documents_db, payment_db = databases
-    bus = await EventBus.connect(settings, name="fulfilment-refund-test")
-    yield Services(
-        settings,
-        bus,
-        DocumentsStore(documents_db, Outbox("documents", settings, DOCUMENT_TABLES)),
-        PaymentStores.build(payment_db, Outbox("payment", settings, PAYMENT_TABLES)),
-        payment_db,
-    )
-    await bus.js.delete_stream(settings.nats_stream)
-    await bus.close()
-    for db in databases:
-        await db.close()
+    settings = isolated_settings(postgres_server, nats_server, name=unique_name)
+    async with migrated_databases(settings, "documents", "payment") as databases:
+        bus = await EventBus.connect(settings, name="fulfilment-refund-test")
+        yield Services(
+            settings,
+            bus,
+            DocumentsStore(databases["documents"], Outbox("documents", settings, DOCUMENT_TABLES)),
+            PaymentStores.build(databases["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
+            databases["payment"],
+        )
+        await bus.js.delete_stream(settings.nats_stream)
+        await bus.close()
 
 
 async def paid_document_order(services: Services) -> tuple[str, str]:

@@ -7,19 +7,14 @@ are stand-ins answering an empty reply, so what is checked is who gets *in*."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf import message_factory
-from jwt.algorithms import OKPAlgorithm
 
 from services.gateway.firm_endpoint import FirmEndpoint
-from services.runtime.auth import TokenVerifier
 from services.runtime.config import SERVICE_NAMES
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
@@ -32,8 +27,8 @@ from services.runtime.policy import (
     USER,
     service_descriptors,
 )
+from tests.support.tokens import Issuer
 
-ISSUER, AUDIENCE, KID = "https://counsel.test/identity", "counsel-api-test", "matrix"
 METHODS = [(service, method) for service in service_descriptors() for method in service.methods]
 OK, DENIED, UNAUTHENTICATED = (
     grpc.StatusCode.OK,
@@ -49,6 +44,11 @@ def expected(rpc: str, caller: str, with_token: bool) -> grpc.StatusCode:
     if callers[caller] == USER and not with_token:
         return UNAUTHENTICATED
     return OK
+
+
+def bearer(tokens: Issuer, role: str) -> str:
+    """A user's `authorization` value with `role` (user u1 of tenant t1)."""
+    return tokens.bearer("u1", roles=(role,), tenant_id="t1")
 
 
 def stand_in_handlers() -> list[grpc.GenericRpcHandler]:
@@ -79,30 +79,9 @@ def stand_in_handlers() -> list[grpc.GenericRpcHandler]:
     return handlers
 
 
-class Tokens:
-    def __init__(self) -> None:
-        self.private = Ed25519PrivateKey.generate()
-        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
-
-    def bearer(self, role: str) -> str:
-        now = int(time.time())
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u1", "tid": "t1", "roles": [role], "iat": now}
-        token = jwt.encode(
-            {**claims, "exp": now + 600}, self.private, algorithm="EdDSA", headers={"kid": KID}
-        )
-        return f"Bearer {token}"
-
-    def verifier(self) -> TokenVerifier:
-        async def fetch() -> dict[str, Any]:
-            return self.jwks
-
-        return TokenVerifier(fetch, issuer=ISSUER, audience=AUDIENCE)
-
-
 @pytest.fixture(scope="module")
-async def server(pki: Callable[[str], TlsMaterial]) -> AsyncIterator[tuple[str, Tokens]]:
-    tokens = Tokens()
+async def server(pki: Callable[[str], TlsMaterial]) -> AsyncIterator[tuple[str, Issuer]]:
+    tokens = Issuer()
     grpc_server = GrpcServer("matrix", "127.0.0.1:0", tokens.verifier(), pki("payment"))
     grpc_server.server.add_generic_rpc_handlers(stand_in_handlers())
     port = await grpc_server.start()
@@ -142,12 +121,12 @@ def mtls(tls: TlsMaterial) -> grpc.ChannelCredentials:
 
 @pytest.mark.parametrize("caller", [*PROCESSES, "stranger"])
 async def test_each_identity_gets_exactly_what_the_policy_gives_it(
-    server: tuple[str, Tokens], pki: Callable[[str], TlsMaterial], caller: str
+    server: tuple[str, Issuer], pki: Callable[[str], TlsMaterial], caller: str
 ) -> None:
     address, tokens = server
     async with grpc.aio.secure_channel(address, mtls(pki(caller))) as channel:
         without = await outcomes(channel, ())
-        with_token = await outcomes(channel, (("authorization", tokens.bearer("supervisor")),))
+        with_token = await outcomes(channel, (("authorization", bearer(tokens, "supervisor")),))
     wrong = {
         rpc: (without[rpc], with_token[rpc])
         for rpc in POLICY
@@ -159,10 +138,10 @@ async def test_each_identity_gets_exactly_what_the_policy_gives_it(
 
 
 async def test_a_forged_or_expired_user_token_is_refused_even_from_the_gateway(
-    server: tuple[str, Tokens], pki: Callable[[str], TlsMaterial]
+    server: tuple[str, Issuer], pki: Callable[[str], TlsMaterial]
 ) -> None:
     address, _ = server
-    forged = Tokens().bearer("supervisor")  # well-formed, signed by a key identity never published
+    forged = bearer(Issuer(), "supervisor")  # well-formed, signed by a key identity never published
     async with grpc.aio.secure_channel(address, mtls(pki("gateway"))) as channel:
         seen = await outcomes(channel, (("authorization", forged),))
     assert {rpc: code for rpc, code in seen.items() if "gateway" in POLICY[rpc]} == {
@@ -172,7 +151,7 @@ async def test_a_forged_or_expired_user_token_is_refused_even_from_the_gateway(
 
 @pytest.mark.parametrize("how", ["plaintext", "no client certificate", "another authority"])
 async def test_a_caller_without_a_counsel_certificate_cannot_even_connect(
-    server: tuple[str, Tokens],
+    server: tuple[str, Issuer],
     pki: Callable[[str], TlsMaterial],
     tmp_path_factory: pytest.TempPathFactory,
     how: str,
@@ -192,14 +171,14 @@ async def test_a_caller_without_a_counsel_certificate_cannot_even_connect(
             grpc.ssl_channel_credentials(pki("payment").ca, impostor.key, impostor.cert),
         )
     async with channel:
-        seen = await outcomes(channel, (("authorization", tokens.bearer("supervisor")),))
+        seen = await outcomes(channel, (("authorization", bearer(tokens, "supervisor")),))
     assert set(seen.values()) == {grpc.StatusCode.UNAVAILABLE}
 
 
 @pytest.fixture(scope="module")
 async def firm_endpoint(
-    server: tuple[str, Tokens], pki: Callable[[str], TlsMaterial]
-) -> AsyncIterator[tuple[str, Tokens]]:
+    server: tuple[str, Issuer], pki: Callable[[str], TlsMaterial]
+) -> AsyncIterator[tuple[str, Issuer]]:
     """The firm endpoint as the gateway serves it, forwarding to the stand-in services as the gateway."""
     address, tokens = server
     channels = {name: open_channel(address, pki("gateway")) for name in SERVICE_NAMES}
@@ -227,14 +206,14 @@ def through_the_firm_endpoint(rpc: str, token: str) -> grpc.StatusCode:
 
 @pytest.mark.parametrize("token", ["", "supervisor", "firm_service"])
 async def test_the_firm_endpoint_serves_firms_exactly_the_firm_facing_rpcs(
-    firm_endpoint: tuple[str, Tokens], pki: Callable[[str], TlsMaterial], token: str
+    firm_endpoint: tuple[str, Issuer], pki: Callable[[str], TlsMaterial], token: str
 ) -> None:
     """Issue 17 item 4: from outside, with TLS and no client certificate, every RPC of every service: only
     the firm-facing ones exist there, only a firm's token gets through (the token exchange needs none), and
     what gets through reaches the service as the gateway with the firm's token."""
     address, tokens = firm_endpoint
     credentials = grpc.ssl_channel_credentials(root_certificates=pki("gateway").ca)
-    metadata = (("authorization", tokens.bearer(token)),) if token else ()
+    metadata = (("authorization", bearer(tokens, token)),) if token else ()
     async with grpc.aio.secure_channel(address, credentials) as channel:
         seen = await outcomes(channel, metadata)
     assert {rpc: code for rpc, code in seen.items() if code != through_the_firm_endpoint(rpc, token)} == {}

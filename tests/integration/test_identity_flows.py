@@ -11,7 +11,6 @@ import base64
 import itertools
 import json
 import secrets
-import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -43,15 +42,23 @@ from services.identity.seed import (
 )
 from services.identity.store import IdentityStores
 from services.notification import main as notification_main
-from services.runtime.auth import TokenVerifier
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.context import FIRM_SERVICE_ROLE, Principal, access_token_var
 from services.runtime.crypto import FieldCipher
-from services.runtime.db import Database, ensure_database
+from services.runtime.db import Database
 from services.runtime.events import EventBus, Outbox
-from services.runtime.migrations import migrate
-from services.runtime.service import cancel_all, remote_jwks
-from tests.integration.oidc_provider import Client, EndUser, Provider, running_provider
+from services.runtime.service import token_verifier
+from tests.support.factories import envelope
+from tests.support.gateway import problem_fields
+from tests.support.journeys import one_time_code
+from tests.support.oidc_provider import Client, EndUser, Provider, running_provider
+from tests.support.platform import (
+    isolated_settings,
+    migrate_databases,
+    migrated_databases,
+    serving_in_process,
+    until_identity_answers,
+)
 
 POLICY = domain.AuthPolicy(
     otp_per_destination=domain.Limit(3, timedelta(hours=1)),
@@ -90,21 +97,8 @@ class Stack:
         return httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
 
 
-async def _wait_until_serving(connections: Connections) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            await connections.clients.identity_internal.GetJwks(identity_pb.GetJwksRequest())
-            return
-        except grpc.aio.AioRpcError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: Any) -> AsyncIterator[Stack]:
-    name = f"t{secrets.token_hex(5)}"
     provider_port = free_port()
     oidc_client = Client("counsel-test", secrets.token_urlsafe(24), [OIDC_CALLBACK])
     providers = {
@@ -114,14 +108,10 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
             "client_secret": oidc_client.client_secret,
         }
     }
-    settings = load_settings(
+    settings = isolated_settings(
+        postgres_server,
+        nats_server,
         oidc_providers=json.dumps(providers),
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix=name,
-        nats_url=nats_server.url,
-        nats_stream=name.upper(),
-        subject_root=name,
         metrics_port=0,
         log_level="WARNING",
         secret_key=secrets.token_urlsafe(32),
@@ -130,42 +120,31 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
         identity_addr=f"127.0.0.1:{free_port()}",
         notification_addr=f"127.0.0.1:{free_port()}",
     )
-    for service in ("identity", "notification"):
-        await ensure_database(settings.database_url, settings.database_name(service))
-        await migrate(service, settings.database_dsn(service))
+    await migrate_databases(settings, "notification")
     cipher = FieldCipher(settings.secret_key)
-    identity_db = Database(settings.database_dsn("identity"), pool_size=2)
-    await seed_demo(
-        IdentityStores.build(
-            identity_db, Outbox("identity", settings, IDENTITY_TABLES), cipher, settings
-        ).accounts
-    )
-
-    # The services install SIGINT/SIGTERM handlers on the loop; give pytest its own back afterwards.
-    previous_term = signal.getsignal(signal.SIGTERM)
-    loop = asyncio.get_running_loop()
-    servers = [
-        asyncio.create_task(identity_main.serve(pki.settings(settings, "identity"), POLICY)),
-        asyncio.create_task(notification_main.serve(pki.settings(settings, "notification"))),
-    ]
-    settings = pki.settings(settings, "gateway")
-    connections = Connections(settings)
-    # What the notification service calls identity with (contact addresses are for it alone).
-    as_notification = Connections(pki.settings(settings, "notification"))
-    try:
-        await _wait_until_serving(connections)
-        app = create_app(settings, clients=connections.clients)
-        async with running_provider(provider_port, oidc_client) as provider:
-            yield Stack(settings, app, connections, identity_db, cipher, provider, as_notification)
-    finally:
-        await as_notification.close()
-        await connections.close()
-        await cancel_all(servers, "test")
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        signal.signal(signal.SIGTERM, previous_term)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        await identity_db.close()
+    async with migrated_databases(settings, "identity", pool_size=2) as databases:
+        identity_db = databases["identity"]
+        await seed_demo(
+            IdentityStores.build(
+                identity_db, Outbox("identity", settings, IDENTITY_TABLES), cipher, settings
+            ).accounts
+        )
+        async with serving_in_process(
+            identity_main.serve(pki.settings(settings, "identity"), POLICY),
+            notification_main.serve(pki.settings(settings, "notification")),
+        ):
+            settings = pki.settings(settings, "gateway")
+            connections = Connections(settings)
+            # What the notification service calls identity with (contact addresses are for it alone).
+            as_notification = Connections(pki.settings(settings, "notification"))
+            try:
+                await until_identity_answers(connections.clients)
+                app = create_app(settings, clients=connections.clients)
+                async with running_provider(provider_port, oidc_client) as provider:
+                    yield Stack(settings, app, connections, identity_db, cipher, provider, as_notification)
+            finally:
+                await as_notification.close()
+                await connections.close()
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -176,9 +155,7 @@ async def latest_code(http: httpx.AsyncClient, to: str) -> str:
     assert response.status_code == 200, response.text
     items = response.json()["items"]
     assert items, f"no message to {to}"
-    body = items[0]["body"]
-    code = next(word for word in body.replace("，", " ").split() if word.isdigit() and len(word) == 6)
-    return code
+    return one_time_code(items[0]["body"])
 
 
 async def send_code(http: httpx.AsyncClient, channel: str, destination: str) -> str:
@@ -204,11 +181,6 @@ async def password_login(http: httpx.AsyncClient, identifier: str, secret: str) 
 
 def bearer(tokens_body: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens_body['access_token']}"}
-
-
-def problem_fields(response: httpx.Response) -> list[str]:
-    assert response.headers["content-type"].startswith("application/problem+json"), response.text
-    return [error["field"] for error in response.json().get("errors", [])]
 
 
 # --- registration and login -----------------------------------------------------------------------------
@@ -1103,14 +1075,6 @@ async def test_social_login_refuses_bad_state_pkce_and_nonce(stack: Stack) -> No
 # --- activity linkage and erasure -------------------------------------------------------------------------
 
 
-def envelope(event_type: str, actor_id: str, aggregate_id: str) -> EventEnvelope:
-    event = EventEnvelope(
-        id=secrets.token_hex(16), type=event_type, actor_id=actor_id, aggregate_id=aggregate_id, tenant_id="t"
-    )
-    event.occurred_at.GetCurrentTime()
-    return event
-
-
 async def test_logins_record_where_they_came_from(stack: Stack) -> None:
     """§6.1.1.2 (R-ACC-3): each login's place, resolved offline from its IP address — the local network for a
     private address, the allocated country for a public one — shown to the user beside the address."""
@@ -1132,14 +1096,24 @@ async def test_activity_links_logins_and_other_services_events(stack: Stack) -> 
         phone, registered = await register_by_phone(http, password=PASSWORD)
         user_id = registered["user"]["id"]
         assert (await password_login(http, phone, PASSWORD)).status_code == 200
-        purchase = envelope("order.paid", user_id, f"order-{secrets.token_hex(4)}")
+        purchase = envelope(
+            "order.paid", actor_id=user_id, aggregate_id=f"order-{secrets.token_hex(4)}", tenant_id="t"
+        )
         bus = await EventBus.connect(stack.settings, name="test-activity")
         try:
             for event, suffix in (
                 (purchase, "payment.order.paid"),
                 (purchase, "payment.order.paid"),  # redelivered: recorded once
-                (envelope("product.published", "system", "p-1"), "catalog.product.published"),
-                (envelope("booking.completed", "someone-unknown", "b-1"), "booking.booking.completed"),
+                (
+                    envelope("product.published", actor_id="system", aggregate_id="p-1", tenant_id="t"),
+                    "catalog.product.published",
+                ),
+                (
+                    envelope(
+                        "booking.completed", actor_id="someone-unknown", aggregate_id="b-1", tenant_id="t"
+                    ),
+                    "booking.booking.completed",
+                ),
             ):
                 await bus.publish(
                     stack.settings.subject(suffix), event.SerializeToString(), secrets.token_hex(8)
@@ -1392,10 +1366,7 @@ async def test_a_firms_system_authenticates_with_credentials_scoped_to_its_firm(
     )
     reply = await identity.IssueServiceToken(request)
     assert 0 < reply.expires_in <= tokens.MAX_ACCESS_TOKEN_TTL_SECONDS
-    verifier = TokenVerifier(
-        remote_jwks(stack.settings), issuer=stack.settings.jwt_issuer, audience=stack.settings.jwt_audience
-    )
-    principal = await verifier.verify(reply.access_token)
+    principal = await token_verifier(stack.settings).verify(reply.access_token)
     assert (principal.user_id, principal.firm_id, principal.tenant_id) == (
         client["client_id"],
         DEMO_FIRM_ID,
@@ -1539,11 +1510,7 @@ async def test_a_breach_reaches_the_agents_and_supervisors_found_in_identity_at_
         document_order_id=document_order_id, kind="delivery", client_id=demo_user_id(demo_email("member"))
     )
     breach.new_due_at.GetCurrentTime()
-    event = EventEnvelope(
-        id=secrets.token_hex(16), type="docorder.sla_breached", tenant_id=DEMO_ENTERPRISE_ID
-    )
-    event.payload.Pack(breach)
-    event.occurred_at.GetCurrentTime()
+    event = envelope("docorder.sla_breached", breach, tenant_id=DEMO_ENTERPRISE_ID)
     bus = await EventBus.connect(stack.settings, name="test-groups")
     try:
         for _ in range(2):  # redelivered: still one message each

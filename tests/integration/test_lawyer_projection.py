@@ -22,12 +22,11 @@ from services.consultation.models import TABLES, LawyerProjectionRow
 from services.consultation.store import LAWYER_SUBJECTS, ConsultationStore
 from services.identity.seed import demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.context import Principal
-from services.runtime.db import Database, ensure_database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
-from services.runtime.migrations import migrate
 from services.runtime.service import cancel_all
+from tests.support.platform import isolated_settings, migrated_databases
 
 FIRM = "firm-beijing-zhengda"
 FIRM_ADMIN = Principal(identity_demo_user_id(demo_email("firm_admin")), "", frozenset({"firm_admin"}))
@@ -40,14 +39,7 @@ WAIT_SECONDS = 15.0
 
 @pytest.fixture
 def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str) -> Settings:
-    return load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix=unique_name,
-        nats_url=nats_server.url,
-        nats_stream=unique_name.upper(),
-        subject_root=unique_name,
-    )
+    return isolated_settings(postgres_server, nats_server, name=unique_name)
 
 
 @dataclass
@@ -58,28 +50,28 @@ class Services:
 
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[Services]:
-    for name in ("catalog", "consultation"):
-        await ensure_database(settings.database_url, settings.database_name(name))
-        await migrate(name, settings.database_dsn(name))
-    catalog_db = Database(settings.database_dsn("catalog"))
-    db = Database(settings.database_dsn("consultation"))
-    await seed_demo(CatalogStore(catalog_db))
-    catalog_outbox = Outbox("catalog", settings, CATALOG_TABLES)
-    consultation = ConsultationStore(db, Outbox("consultation", settings, TABLES))
-    bus = await EventBus.connect(settings, "projection-test")
-    tasks = [
-        asyncio.create_task(OutboxRelay(catalog_db, catalog_outbox, bus).run()),
-        asyncio.create_task(
-            DurableConsumer(
-                "consultation-lawyers", bus, db, TABLES, LAWYER_SUBJECTS, consultation.apply_lawyer_changed
-            ).run()
-        ),
-    ]
-    yield Services(CatalogStore(catalog_db, catalog_outbox), consultation)
-    await cancel_all(tasks, "test")
-    await bus.close()
-    await catalog_db.close()
-    await db.close()
+    async with migrated_databases(settings, "catalog", "consultation") as databases:
+        catalog_db, db = databases["catalog"], databases["consultation"]
+        await seed_demo(CatalogStore(catalog_db))
+        catalog_outbox = Outbox("catalog", settings, CATALOG_TABLES)
+        consultation = ConsultationStore(db, Outbox("consultation", settings, TABLES))
+        bus = await EventBus.connect(settings, "projection-test")
+        tasks = [
+            asyncio.create_task(OutboxRelay(catalog_db, catalog_outbox, bus).run()),
+            asyncio.create_task(
+                DurableConsumer(
+                    "consultation-lawyers",
+                    bus,
+                    db,
+                    TABLES,
+                    LAWYER_SUBJECTS,
+                    consultation.apply_lawyer_changed,
+                ).run()
+            ),
+        ]
+        yield Services(CatalogStore(catalog_db, catalog_outbox), consultation)
+        await cancel_all(tasks, "test")
+        await bus.close()
 
 
 def profile(fields: tuple[str, ...]) -> catalog_domain.Profile:

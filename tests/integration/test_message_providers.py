@@ -6,15 +6,12 @@ request is a 503 problem, never a code that silently goes nowhere."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import secrets
-import signal
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,13 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-import grpc
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
-from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from deploy.local.servers import NatsServer, PostgresServer, free_port
 from services.gateway.app import create_app
 from services.gateway.clients import Connections
@@ -38,10 +33,14 @@ from services.identity import main as identity_main
 from services.notification import main as notification_main
 from services.notification.channels import SendError
 from services.notification.sms import AliyunSmsSender
-from services.runtime.config import Settings, load_settings
-from services.runtime.db import ensure_database
-from services.runtime.migrations import migrate
-from services.runtime.service import cancel_all
+from services.runtime.config import Settings
+from tests.support.journeys import one_time_code
+from tests.support.platform import (
+    isolated_settings,
+    migrate_databases,
+    serving_in_process,
+    until_identity_answers,
+)
 
 ACCESS_KEY_ID = "LTAI-test-key"
 ACCESS_KEY_SECRET = "test-secret-" + "x" * 20
@@ -140,14 +139,10 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
 
 
 def prod_settings(postgres_server: PostgresServer, nats_server: NatsServer, **providers: Any) -> Settings:
-    name = f"t{secrets.token_hex(5)}"
-    return load_settings(
+    return isolated_settings(
+        postgres_server,
+        nats_server,
         env="prod",
-        database_url=postgres_server.url,
-        database_prefix=name,
-        nats_url=nats_server.url,
-        nats_stream=name.upper(),
-        subject_root=name,
         metrics_port=0,
         log_level="WARNING",
         secret_key=secrets.token_urlsafe(48),
@@ -168,37 +163,21 @@ def as_process(settings: Settings, pki: Any, process: str) -> Settings:
 @asynccontextmanager
 async def gateway(settings: Settings, pki: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway app over identity and notification servers running in this process."""
-    for service in ("identity", "notification"):
-        await ensure_database(settings.database_url, settings.database_name(service))
-        await migrate(service, settings.database_dsn(service))
-    previous_term = signal.getsignal(signal.SIGTERM)
-    loop = asyncio.get_running_loop()
-    servers = [
-        asyncio.create_task(identity_main.serve(as_process(settings, pki, "identity"))),
-        asyncio.create_task(notification_main.serve(as_process(settings, pki, "notification"))),
-    ]
-    settings = as_process(settings, pki, "gateway")
-    connections = Connections(settings)
-    try:
-        deadline = time.monotonic() + 30
-        while True:  # until identity answers (startup, not a timed assertion)
-            try:
-                await connections.clients.identity_internal.GetJwks(identity_pb.GetJwksRequest())
-                break
-            except grpc.aio.AioRpcError:
-                assert time.monotonic() < deadline, "identity did not start"
-                await asyncio.sleep(0.2)
-        app = create_app(settings, clients=connections.clients)
-        transport = httpx.ASGITransport(app=app, client=(f"10.9.0.{next(_ips)}", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            yield http
-    finally:
-        await connections.close()
-        await cancel_all(servers, "test")
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        signal.signal(signal.SIGTERM, previous_term)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    await migrate_databases(settings, "identity", "notification")
+    async with serving_in_process(
+        identity_main.serve(as_process(settings, pki, "identity")),
+        notification_main.serve(as_process(settings, pki, "notification")),
+    ):
+        settings = as_process(settings, pki, "gateway")
+        connections = Connections(settings)
+        try:
+            await until_identity_answers(connections.clients)
+            app = create_app(settings, clients=connections.clients)
+            transport = httpx.ASGITransport(app=app, client=(f"10.9.0.{next(_ips)}", 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+                yield http
+        finally:
+            await connections.close()
 
 
 @pytest.fixture(scope="module")
@@ -221,10 +200,6 @@ def configured(
         sms_templates=json.dumps(TEMPLATES),
         sms_endpoint=sms_provider.endpoint,
     )
-
-
-def code_in(text: str) -> str:
-    return next(word for word in text.replace("，", " ").split() if word.isdigit() and len(word) == 6)
 
 
 async def test_an_sms_code_goes_out_signed_through_the_provider_and_registers(
@@ -266,7 +241,7 @@ async def test_an_email_code_goes_out_over_smtp(
         assert text is not None
         registered = await http.post(
             "/api/v1/auth/register",
-            json={"email": address, "code": code_in(text.get_content()), "display_name": "李"},
+            json={"email": address, "code": one_time_code(text.get_content()), "display_name": "李"},
         )
         assert registered.status_code == 201, registered.text
 

@@ -27,7 +27,7 @@ from deploy.local.bootstrap import provision_bus
 from deploy.local.servers import NatsServer, free_port
 from deploy.nats_auth import GATEWAY, MIGRATE, NATS_USERS, authorization_block, service_consumers
 from services.documents.files import DocumentFiles
-from services.gateway.routes.chat import ChatWaker
+from services.gateway.chat_waker import ChatWaker
 from services.gateway.routes.notifications import InboxWaker
 from services.payment.invoices import ObjectStoreInvoices
 from services.runtime.config import SERVICE_NAMES, Settings, SettingsError
@@ -183,11 +183,11 @@ async def test_only_documents_reads_the_documents_bucket(
 ) -> None:
     """R-OPS-3, R-DOC-6: a document's bytes are readable by documents alone. Every other process is refused
     the bucket (opening it, reading its stream's messages, consuming it, listening to its subjects), and
-    payment cannot make a stream of its own that sources the bucket. Documents reads it whole and by chunks."""
+    payment cannot make a stream of its own that sources the bucket. Documents reads it by chunks."""
     caplog.set_level(logging.ERROR, logger=EVENTS_LOGGER)
     documents = await secured.bus("documents")
     files = await DocumentFiles.open(documents.js, 1)
-    # Large enough that reading it back needs the ordered consumer's flow control (drafts go up to 20 MiB).
+    # Many chunks, as a large draft has (drafts go up to 20 MiB).
     secret = secrets.token_bytes(8 * 1024 * 1024)
     await files.put("order-1/v1.pdf", secret)
 
@@ -231,8 +231,6 @@ async def test_only_documents_reads_the_documents_bucket(
     finally:
         await payment.close()
 
-    # Bounded: a refused flow-control reply stalls the read instead of failing it.
-    assert await asyncio.wait_for(files.get("order-1/v1.pdf"), 30) == secret
     chunks = [chunk async for chunk in files.chunks("order-1/v1.pdf")]
     assert b"".join(chunks) == secret
     await files.delete("order-1/v1.pdf")
@@ -243,8 +241,11 @@ async def test_only_payment_uses_the_invoices_bucket(secured: SecuredNats) -> No
     """R-OPS-3: invoices are payment's alone; documents (which has a bucket of its own) cannot open them."""
     payment = await secured.bus("payment")
     invoices = ObjectStoreInvoices(payment.js)
-    await invoices.put("invoice-1.pdf", b"%PDF invoice")
-    assert await invoices.get("invoice-1.pdf") == b"%PDF invoice"
+    # Large enough that reading it back needs the ordered consumer's flow control. Bounded: a refused
+    # flow-control reply stalls the read instead of failing it.
+    pdf = b"%PDF invoice" + secrets.token_bytes(8 * 1024 * 1024)
+    await invoices.put("invoice-1.pdf", pdf)
+    assert await asyncio.wait_for(invoices.get("invoice-1.pdf"), 30) == pdf
     await payment.close()
 
     documents = await secured.bus("documents")

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
 from sqlalchemy import text
 from sqlmodel import col, select
@@ -33,11 +32,12 @@ from services.notification.models import TABLES, DeliveryRow, DevMessageRow, Inb
 from services.notification.policy import MAX_ATTEMPTS, Channel, QuietHours
 from services.notification.store import NotificationStores
 from services.notification.store.preferences import PreferencesUpdate
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
-from services.runtime.db import Database, ensure_database
+from services.runtime.db import Database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
-from services.runtime.migrations import migrate
+from tests.support.factories import envelope
+from tests.support.platform import isolated_settings, migrated_databases
 
 SECRET = "integration-test-secret-key-0123456789abcdef"
 # 2026-11-29 12:00 in Shanghai.
@@ -91,13 +91,10 @@ def smtp() -> Iterator[tuple[SmtpInbox, int]]:
 def settings(
     postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str, smtp: tuple[SmtpInbox, int]
 ) -> Settings:
-    return load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix=unique_name,
-        nats_url=nats_server.url,
-        nats_stream=unique_name.upper(),
-        subject_root=unique_name,
+    return isolated_settings(
+        postgres_server,
+        nats_server,
+        name=unique_name,
         secret_key=SECRET,
         smtp_host="127.0.0.1",
         smtp_port=smtp[1],
@@ -107,11 +104,8 @@ def settings(
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
-    await ensure_database(settings.database_url, settings.database_name("notification"))
-    await migrate("notification", settings.database_dsn("notification"))  # the real migrations, 0001 → head
-    database = Database(settings.database_dsn("notification"))
-    yield database
-    await database.close()
+    async with migrated_databases(settings, "notification") as databases:
+        yield databases["notification"]
 
 
 @dataclass(frozen=True)
@@ -132,11 +126,9 @@ def service(settings: Settings, db: Database) -> NotificationService:
 
 
 def event(event_type: str, payload: Message, *, tenant: str = "t1") -> EventEnvelope:
-    packed = AnyProto()
-    packed.Pack(payload)
-    envelope = EventEnvelope(id=str(uuid.uuid4()), type=event_type, tenant_id=tenant, payload=packed)
-    envelope.occurred_at.FromDatetime(NOON)
-    return envelope
+    published = envelope(event_type, payload, tenant_id=tenant)
+    published.occurred_at.FromDatetime(NOON)
+    return published
 
 
 def submitted(client: str, n: int = 0) -> EventEnvelope:

@@ -12,23 +12,17 @@ from sqlalchemy import MetaData, select, text, update
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
 from deploy.local.servers import NatsServer, PostgresServer
-from services.runtime.config import Settings, load_settings
+from services.runtime.config import Settings
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, unpack
 from services.runtime.service import cancel_all
 from services.runtime.tables import RuntimeTables, define_runtime_tables
+from tests.support.platform import isolated_settings
 
 
 @pytest.fixture
 def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str) -> Settings:
-    return load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix=unique_name,
-        nats_url=nats_server.url,
-        nats_stream=unique_name.upper(),
-        subject_root=unique_name,
-    )
+    return isolated_settings(postgres_server, nats_server, name=unique_name)
 
 
 @pytest.fixture

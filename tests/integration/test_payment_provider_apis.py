@@ -24,21 +24,15 @@ from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStores
 from services.payment.vouchers import VoucherSigner
 from services.runtime.context import Principal, principal_var
-from services.runtime.db import Database, ensure_database
+from services.runtime.db import Database
 from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
-from services.runtime.migrations import migrate
 from services.runtime.records import utcnow
-from tests.integration.fake_providers import FakeBank, FakeWechatPay, rsa_pair
+from tests.support.factories import DOCUMENT_PRODUCT as PRODUCT
+from tests.support.fake_providers import FakeBank, FakeWechatPay, rsa_pair
+from tests.support.platform import isolated_settings, migrated_databases
 
 CLIENT = Principal(user_id="u1", tenant_id="t1", roles=frozenset({"client"}))
-PRODUCT = domain.ProductSnapshot(
-    product_id="p1",
-    name="合同审查",
-    category="document",
-    currency="CNY",
-    tiers=({"id": "std", "price": 99900},),
-)
 API_V3_KEY = "0123456789abcdef0123456789abcdef"
 MCH_ID = "1900000001"
 MER_ID = "777290058110048"
@@ -138,12 +132,10 @@ class PaymentService:
 
 @pytest.fixture
 async def service(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[PaymentService]:
-    settings = PaymentSettings(env="test", database_url=postgres_server.url, database_prefix=unique_name)
-    await ensure_database(settings.database_url, settings.database_name("payment"))
-    await migrate("payment", settings.database_dsn("payment"))
-    db = Database(settings.database_dsn("payment"), pool_size=4)
-    yield PaymentService(PaymentStores.build(db, Outbox("payment", settings, TABLES)), db, settings)
-    await db.close()
+    settings = isolated_settings(postgres_server, name=unique_name, settings_type=PaymentSettings)
+    async with migrated_databases(settings, "payment", pool_size=4) as databases:
+        db = databases["payment"]
+        yield PaymentService(PaymentStores.build(db, Outbox("payment", settings, TABLES)), db, settings)
 
 
 async def new_order(stores: PaymentStores) -> str:

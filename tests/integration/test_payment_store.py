@@ -16,8 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.any_pb2 import Any as AnyProto
 from hypothesis import HealthCheck, given
@@ -46,21 +44,15 @@ from services.payment.store import PaymentStores
 from services.payment.vouchers import VoucherSigner
 from services.runtime.config import load_settings
 from services.runtime.context import Principal, principal_var
-from services.runtime.db import Database, ensure_database
+from services.runtime.db import Database
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
-from services.runtime.migrations import migrate
-from tests.integration.fake_providers import alipay_bill_gateway, alipay_trade_bill
+from tests.support.factories import DOCUMENT_PRODUCT as PRODUCT
+from tests.support.fake_providers import alipay_bill_gateway, alipay_trade_bill, rsa_pair
+from tests.support.platform import isolated_settings, migrated_databases
 
 CLIENT = Principal(user_id="u1", tenant_id="t1", roles=frozenset({"client"}))
 STRANGER = Principal(user_id="u2", tenant_id="t2", roles=frozenset({"client"}))
-PRODUCT = domain.ProductSnapshot(
-    product_id="p1",
-    name="合同审查",
-    category="document",
-    currency="CNY",
-    tiers=({"id": "std", "price": 99900},),
-)
 
 
 class Platform:
@@ -105,12 +97,9 @@ def success(payment_id: str, notify_id: str = "n-1", amount: int = 99900) -> byt
 
 @pytest.fixture
 async def platform(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[Platform]:
-    settings = PaymentSettings(env="test", database_url=postgres_server.url, database_prefix=unique_name)
-    await ensure_database(settings.database_url, settings.database_name("payment"))
-    await migrate("payment", settings.database_dsn("payment"))
-    db = Database(settings.database_dsn("payment"), pool_size=8)
-    yield Platform(db, settings)
-    await db.close()
+    settings = isolated_settings(postgres_server, name=unique_name, settings_type=PaymentSettings)
+    async with migrated_databases(settings, "payment", pool_size=8) as databases:
+        yield Platform(databases["payment"], settings)
 
 
 async def test_order_creation_is_idempotent_per_key_and_body(platform: Platform) -> None:
@@ -377,15 +366,7 @@ async def test_counsel_payment_reconcile_compares_the_ledger_with_alipays_bill(
 ) -> None:
     """Reconciliation beyond the sandbox: Alipay's trade bill (downloaded through its signed download URL)
     is compared with the ledger's Alipay payments; a provider without a statement API is named, not skipped."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private_pem, public_pem = rsa_pair()
     paid = []
     for n in range(2):
         order_id = await platform.order()
@@ -455,15 +436,7 @@ async def test_expiry_asks_a_real_providers_query_api_before_cancelling(platform
 async def test_requested_refunds_are_sent_to_the_provider_and_settled(platform: Platform) -> None:
     """A refund of an Alipay payment goes out through alipay.trade.refund (real signing code against a
     stand-in for Alipay's gateway); a refusal is recorded in the ledger for an agent to act on."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private_pem, public_pem = rsa_pair()
     answers = iter(["10000", "40004"])
 
     def alipay_gateway(request: httpx.Request) -> httpx.Response:

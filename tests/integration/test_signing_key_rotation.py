@@ -16,28 +16,21 @@ from services.identity import tokens
 from services.identity.models import TABLES
 from services.identity.store import IdentityStores
 from services.identity.store.keys import SigningKeys
-from services.runtime.config import load_settings
 from services.runtime.crypto import FieldCipher
-from services.runtime.db import Database, ensure_database
 from services.runtime.events import Outbox
-from services.runtime.migrations import migrate
+from tests.support.platform import isolated_settings, migrated_databases
 
 
 @pytest.fixture
 async def keys(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[SigningKeys]:
-    settings = load_settings(
-        env="test",
-        database_url=postgres_server.url,
-        database_prefix=unique_name,
-        secret_key=secrets.token_urlsafe(32),
-    )
-    await ensure_database(settings.database_url, settings.database_name("identity"))
-    await migrate("identity", settings.database_dsn("identity"))
-    db = Database(settings.database_dsn("identity"), pool_size=2)
-    yield IdentityStores.build(
-        db, Outbox("identity", settings, TABLES), FieldCipher(settings.secret_key), settings
-    ).keys
-    await db.close()
+    settings = isolated_settings(postgres_server, name=unique_name, secret_key=secrets.token_urlsafe(32))
+    async with migrated_databases(settings, "identity", pool_size=2) as databases:
+        yield IdentityStores.build(
+            databases["identity"],
+            Outbox("identity", settings, TABLES),
+            FieldCipher(settings.secret_key),
+            settings,
+        ).keys
 
 
 def kids(jwks: dict) -> set[str]:

@@ -3,20 +3,17 @@ and that the append-only payment ledger only ever records reason codes (never wo
 
 from __future__ import annotations
 
-from google.protobuf.any_pb2 import Any as AnyProto
-
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1 import events_pb2 as identity_events
 from services.payment.domain import STATED_REASON, ledger_reason
 from services.runtime.erasure import ERASED_TEXT, erased_user_id, redact_values
+from tests.support import factories
 
 
 def envelope(
     event_type: str, payload: identity_events.UserErased | identity_events.UserRegistered
 ) -> EventEnvelope:
-    packed = AnyProto()
-    packed.Pack(payload)
-    return EventEnvelope(id="e1", type=event_type, payload=packed)
+    return factories.envelope(event_type, payload, id="e1")
 
 
 def test_redaction_keeps_the_keys_and_only_the_named_facts() -> None:

@@ -13,26 +13,11 @@ import httpx
 
 from counsel.documents.v1 import documents_service_pb2 as pb
 from services.runtime.config import Settings
-from tests.unit.test_gateway_http import (
-    FakeClients,
-    Keys,
-    assert_problem,
-    fields,
-    make_client,
-    rpc_error,
-)
-
-# The gateway tests' fixtures, re-exported so pytest finds them here.
-from tests.unit.test_gateway_http import client as client
-from tests.unit.test_gateway_http import fakes as fakes
-from tests.unit.test_gateway_http import keys as keys
+from tests.support.gateway import FakeClients, assert_problem, fields, make_client, rpc_error
+from tests.support.tokens import Issuer
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PATH = "/api/v1/document-orders/d-1"
-
-
-def bearer(keys: Keys, *roles: str, **claims: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {keys.token(roles=roles, **claims)}"}
 
 
 def order(**overrides: Any) -> pb.DocumentOrder:
@@ -52,26 +37,31 @@ def order(**overrides: Any) -> pb.DocumentOrder:
 async def test_each_command_checks_the_role_before_calling_the_service(
     client: httpx.AsyncClient,
     fakes: FakeClients,
-    keys: Keys,
+    keys: Issuer,
 ) -> None:
-    as_client = bearer(keys, "client")
+    as_client = keys.headers(roles=("client",))
     assert_problem(await client.post(f"{PATH}/acknowledge", headers=as_client, json={}), 403)
     assert_problem(
-        await client.post(f"{PATH}/review", headers=bearer(keys, "lawyer"), json={"decision": "approve"}), 403
+        await client.post(
+            f"{PATH}/review", headers=keys.headers(roles=("lawyer",)), json={"decision": "approve"}
+        ),
+        403,
     )
     assert_problem(
         await client.post(
             f"{PATH}/drafts",
-            headers=bearer(keys, "agent"),
+            headers=keys.headers(roles=("agent",)),
             files={"file": ("a.pdf", b"%PDF", "application/pdf")},
         ),
         403,
     )
     assert_problem(
-        await client.post(f"{PATH}/revisions", headers=bearer(keys, "lawyer"), json={"instructions": "x"}),
+        await client.post(
+            f"{PATH}/revisions", headers=keys.headers(roles=("lawyer",)), json={"instructions": "x"}
+        ),
         403,
     )
-    assert_problem(await client.post(f"{PATH}/accept", headers=bearer(keys, "agent")), 403)
+    assert_problem(await client.post(f"{PATH}/accept", headers=keys.headers(roles=("agent",))), 403)
     assert_problem(await client.post("/api/v1/document-orders", headers=as_client, json={}), 403)
     assert_problem(await client.get(PATH), 401)
     assert fakes.fake("documents").calls == []
@@ -80,14 +70,14 @@ async def test_each_command_checks_the_role_before_calling_the_service(
 async def test_an_upload_is_forwarded_with_its_name_type_and_bytes(
     client: httpx.AsyncClient,
     fakes: FakeClients,
-    keys: Keys,
+    keys: Issuer,
 ) -> None:
     fakes.fake("documents").on(
         "UploadDraft", lambda r: pb.UploadDraftResponse(document_order=order(stage="in_review"))
     )
     response = await client.post(
         f"{PATH}/drafts",
-        headers=bearer(keys, "lawyer"),
+        headers=keys.headers(roles=("lawyer",)),
         files={"file": ("合同.docx", b"PK\x03\x04 draft", DOCX)},
         data={"note": "初稿"},
     )
@@ -106,20 +96,20 @@ async def test_an_upload_is_forwarded_with_its_name_type_and_bytes(
 async def test_an_oversized_upload_is_refused_naming_the_file_before_any_call(
     client: httpx.AsyncClient,
     fakes: FakeClients,
-    keys: Keys,
+    keys: Issuer,
 ) -> None:
     big = b"0" * (20 * 1024 * 1024 + 1)
     problem = assert_problem(
         await client.post(
             f"{PATH}/drafts",
-            headers=bearer(keys, "lawyer"),
+            headers=keys.headers(roles=("lawyer",)),
             files={"file": ("big.pdf", big, "application/pdf")},
         ),
         422,
     )
     assert fields(problem) == ["file"]
     missing = assert_problem(
-        await client.post(f"{PATH}/drafts", headers=bearer(keys, "lawyer"), data={"note": "n"}), 422
+        await client.post(f"{PATH}/drafts", headers=keys.headers(roles=("lawyer",)), data={"note": "n"}), 422
     )
     assert "file" in fields(missing)
     assert fakes.fake("documents").calls == []
@@ -128,7 +118,7 @@ async def test_an_oversized_upload_is_refused_naming_the_file_before_any_call(
 async def test_a_download_carries_the_versions_digest(
     client: httpx.AsyncClient,
     fakes: FakeClients,
-    keys: Keys,
+    keys: Issuer,
 ) -> None:
     """R-DOC-6 / API.md: `Repr-Digest: sha-256=:<base64>:`; the JSON carries the same digest in hex."""
     content = "采购合同 定稿".encode()
@@ -150,7 +140,7 @@ async def test_a_download_carries_the_versions_digest(
             pb.StreamVersionResponse(chunk=content[5:]),
         ],
     )
-    response = await client.get(f"{PATH}/versions/2/file", headers=bearer(keys, "client"))
+    response = await client.get(f"{PATH}/versions/2/file", headers=keys.headers(roles=("client",)))
     assert response.status_code == 200
     assert response.content == content
     assert response.headers["content-length"] == str(len(content))
@@ -158,25 +148,25 @@ async def test_a_download_carries_the_versions_digest(
     assert response.headers["repr-digest"] == f"sha-256=:{base64.b64encode(digest.digest()).decode()}:"
     assert "filename*=UTF-8''" in response.headers["content-disposition"]
     assert fakes.fake("documents").calls[0][1].version_number == 2
-    assert_problem(await client.get(f"{PATH}/versions/0/file", headers=bearer(keys, "client")), 404)
+    assert_problem(await client.get(f"{PATH}/versions/0/file", headers=keys.headers(roles=("client",))), 404)
 
 
 async def test_a_refused_download_is_a_problem_before_any_byte(
     client: httpx.AsyncClient,
     fakes: FakeClients,
-    keys: Keys,
+    keys: Issuer,
 ) -> None:
     """A draft a client may not see is 404 from the service's first answer, not a broken stream."""
     fakes.fake("documents").on(
         "StreamVersion", lambda r: rpc_error(grpc.StatusCode.NOT_FOUND, "no such version")
     )
-    assert_problem(await client.get(f"{PATH}/versions/1/file", headers=bearer(keys, "client")), 404)
+    assert_problem(await client.get(f"{PATH}/versions/1/file", headers=keys.headers(roles=("client",))), 404)
 
 
 async def test_a_revision_after_the_window_is_a_409_with_its_reason(
     client: httpx.AsyncClient,
     fakes: FakeClients,
-    keys: Keys,
+    keys: Issuer,
 ) -> None:
     fakes.fake("documents").on(
         "RequestRevision",
@@ -185,7 +175,9 @@ async def test_a_revision_after_the_window_is_a_409_with_its_reason(
         ),
     )
     problem = assert_problem(
-        await client.post(f"{PATH}/revisions", headers=bearer(keys, "client"), json={"instructions": "再改"}),
+        await client.post(
+            f"{PATH}/revisions", headers=keys.headers(roles=("client",)), json={"instructions": "再改"}
+        ),
         409,
     )
     assert problem["type"].endswith("/revision_window_closed")
@@ -193,14 +185,14 @@ async def test_a_revision_after_the_window_is_a_409_with_its_reason(
 
 async def test_creating_by_hand_exists_in_dev_and_test_only(
     fakes: FakeClients,
-    keys: Keys,
+    keys: Issuer,
 ) -> None:
     fakes.fake("documents").on(
         "CreateDocumentOrder",
         lambda r: pb.CreateDocumentOrderResponse(document_order=order(stage="awaiting_acknowledgement")),
     )
     body = {"tenant_id": "tenant-1", "client_id": "user-1", "complexity": "standard"}
-    agent = bearer(keys, "agent")
+    agent = keys.headers(roles=("agent",))
     async with make_client(Settings(env="test"), fakes, keys) as http:
         created = await http.post("/api/v1/document-orders", headers=agent, json=body)
         assert created.status_code == 201 and created.json()["stage"] == "awaiting_acknowledgement"

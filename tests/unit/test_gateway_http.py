@@ -3,253 +3,26 @@ Peer services are tiny fakes returning real proto messages or raising real AioRp
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2
-from jwt.algorithms import OKPAlgorithm
 from prometheus_client import REGISTRY, generate_latest
 
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
-from counsel.common.v1 import errors_pb2, money_pb2, paging_pb2, timeline_pb2
+from counsel.common.v1 import money_pb2, paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.notification.v1 import notification_service_pb2 as notification_pb
-from services.gateway.app import create_app
-from services.gateway.clients import Clients
-from services.runtime.auth import TokenVerifier
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.context import access_token_var, correlation_id_var
-from services.runtime.grpc_server import ERROR_DETAILS_KEY
-
-ISSUER = "https://counsel.test/identity"
-AUDIENCE = "counsel-api-test"
-KID = "test-key-1"
-PROBLEM = "application/problem+json"
-
-
-# --- tokens ------------------------------------------------------------------------------------------
-
-
-class Keys:
-    def __init__(self) -> None:
-        self.private = Ed25519PrivateKey.generate()
-        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
-
-    def token(self, *, expires_in: int = 600, roles: tuple[str, ...] = ("client",), **overrides: Any) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": "user-1",
-            "tid": "tenant-1",
-            "roles": list(roles),
-            "iat": now,
-            "exp": now + expires_in,
-            **overrides,
-        }
-        return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
-
-    def verifier(self) -> TokenVerifier:
-        async def fetch() -> dict[str, Any]:
-            return self.jwks
-
-        return TokenVerifier(fetch, issuer=ISSUER, audience=AUDIENCE)
-
-
-@pytest.fixture(scope="module")
-def keys() -> Keys:
-    return Keys()
-
-
-# --- fake peers --------------------------------------------------------------------------------------
-
-
-def rpc_error(
-    code: grpc.StatusCode,
-    details: str = "refused",
-    *,
-    reason: str = "",
-    violations: tuple[tuple[str, str], ...] = (),
-) -> grpc.aio.AioRpcError:
-    error_details = errors_pb2.ErrorDetails(
-        reason=reason,
-        field_violations=[errors_pb2.FieldViolation(field=f, message=m) for f, m in violations],
-    )
-    return grpc.aio.AioRpcError(
-        code,
-        initial_metadata=grpc.aio.Metadata(),
-        trailing_metadata=grpc.aio.Metadata((ERROR_DETAILS_KEY, error_details.SerializeToString())),
-        details=details,
-    )
-
-
-def stamp(iso: str) -> Timestamp:
-    result = Timestamp()
-    result.FromDatetime(datetime.fromisoformat(iso).astimezone(UTC))
-    return result
-
-
-class Recorder:
-    """Records every request and the forwarded access token; answers with `reply(request)` or raises."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any, str]] = []
-        self.replies: dict[str, Callable[[Any], Any]] = {}
-
-    def on(self, method: str, reply: Callable[[Any], Any]) -> None:
-        self.replies[method] = reply
-
-    def __getattr__(self, method: str) -> Callable[..., Any]:
-        if method.startswith("_") or method[0].islower():
-            raise AttributeError(method)
-
-        def call(request: Any, **kwargs: Any) -> FakeCall:
-            self.calls.append((method, request, access_token_var.get()))
-
-            def produce() -> Any:
-                if method not in self.replies:
-                    raise rpc_error(grpc.StatusCode.UNIMPLEMENTED, "not faked")
-                result = self.replies[method](request)
-                if isinstance(result, Exception):
-                    raise result
-                return result
-
-            return FakeCall(produce)
-
-        return call
-
-
-class FakeCall:
-    """What a stub's call returns: awaited for a unary reply, or read message by message for a
-    server-streaming one (the fake's reply is then a list of messages; the stream ends with EOF)."""
-
-    def __init__(self, produce: Callable[[], Any]) -> None:
-        self.produce = produce
-        self.messages: Iterator[Any] | None = None
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._reply().__await__()
-
-    async def _reply(self) -> Any:
-        return self.produce()
-
-    async def read(self) -> Any:
-        if self.messages is None:
-            self.messages = iter(self.produce())
-        return next(self.messages, grpc.aio.EOF)
-
-    def cancel(self) -> bool:
-        return True
-
-
-class FakeHealth:
-    def __init__(self, status: int = health_pb2.HealthCheckResponse.SERVING, **by_name: int) -> None:
-        self.status = status
-        self.by_name = by_name  # per health-service name, e.g. postgres=NOT_SERVING
-
-    async def Check(self, request: health_pb2.HealthCheckRequest, timeout: float | None = None) -> Any:  # noqa: ASYNC109 (a gRPC stub's signature)
-        assert timeout is not None and timeout <= 2.0
-        status = self.by_name.get(request.service, self.status)
-        return health_pb2.HealthCheckResponse(status=status)  # type: ignore[arg-type]
-
-
-class FakeClients(Clients):
-    """One recorder per service, behind its public and its internal stub alike."""
-
-    def __init__(self) -> None:
-        identity, payment, notification = Recorder(), Recorder(), Recorder()
-        super().__init__(
-            identity=identity,  # type: ignore[arg-type]
-            catalog=Recorder(),  # type: ignore[arg-type]
-            consultation=Recorder(),  # type: ignore[arg-type]
-            documents=Recorder(),  # type: ignore[arg-type]
-            booking=Recorder(),  # type: ignore[arg-type]
-            payment=payment,  # type: ignore[arg-type]
-            notification=notification,  # type: ignore[arg-type]
-            identity_internal=identity,  # type: ignore[arg-type]
-            payment_internal=payment,  # type: ignore[arg-type]
-            notification_internal=notification,  # type: ignore[arg-type]
-            health={name: FakeHealth() for name in SERVICE_NAMES},
-        )
-
-    def fake(self, service: str) -> Recorder:
-        recorder = getattr(self, service)
-        assert isinstance(recorder, Recorder)
-        return recorder
-
-
-@pytest.fixture
-def fakes() -> FakeClients:
-    return FakeClients()
-
-
-def make_client(settings: Settings, fakes: FakeClients, keys: Keys) -> httpx.AsyncClient:
-    app = create_app(settings, clients=fakes, verifier=keys.verifier())
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
-
-
-@pytest.fixture
-async def client(fakes: FakeClients, keys: Keys) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(
-        Settings(env="test", gateway_rate_per_ip=0, gateway_rate_per_token=0), fakes, keys
-    ) as http:
-        yield http
-
-
-@pytest.fixture
-def auth(keys: Keys) -> dict[str, str]:
-    return {"Authorization": f"Bearer {keys.token()}"}
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith("https://counsel.local/problems/")
-    assert body["title"] and body["detail"]
-    return body
-
-
-def fields(problem: dict[str, Any]) -> list[str]:
-    return [error["field"] for error in problem.get("errors", [])]
-
-
-def consultation(**overrides: Any) -> consultation_pb.Consultation:
-    message = consultation_pb.Consultation(
-        id="c-1",
-        tenant_id="tenant-1",
-        client_id="user-1",
-        kind="professional",
-        status="submitted",
-        subject="Overtime pay",
-        question="Is my employer allowed to…?",
-        created_at=stamp("2026-11-28T08:00:00+00:00"),
-        reply_due_at=stamp("2026-11-29T08:00:00+00:00"),
-        order_id="o-1",
-        stages=[
-            timeline_pb2.TimelineStage(
-                stage="submitted",
-                status="current",
-                entered_at=stamp("2026-11-28T08:00:00+00:00"),
-                actor="user-1",
-            )
-        ],
-    )
-    message.MergeFrom(consultation_pb.Consultation(**overrides))
-    return message
-
+from tests.support.factories import consultation, stamp
+from tests.support.gateway import FakeClients, FakeHealth, assert_problem, fields, make_client, rpc_error
+from tests.support.tokens import Issuer
 
 # --- request validation ------------------------------------------------------------------------------
 
@@ -304,7 +77,9 @@ async def test_no_token_is_401(client: httpx.AsyncClient, fakes: FakeClients) ->
 
 
 @pytest.mark.parametrize("case", ["expired", "tampered", "foreign_audience", "not_bearer", "garbage"])
-async def test_bad_token_is_401(client: httpx.AsyncClient, fakes: FakeClients, keys: Keys, case: str) -> None:
+async def test_bad_token_is_401(
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer, case: str
+) -> None:
     if case == "expired":
         header = f"Bearer {keys.token(expires_in=-60)}"
     elif case == "tampered":
@@ -322,7 +97,7 @@ async def test_bad_token_is_401(client: httpx.AsyncClient, fakes: FakeClients, k
 
 
 async def test_verified_token_is_forwarded_to_the_service(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     token = keys.token()
     fakes.fake("identity").on(
@@ -624,7 +399,7 @@ async def test_login(client: httpx.AsyncClient, fakes: FakeClients) -> None:
     assert tokens["user"]["tenant_id"] == "t-1"
 
 
-async def test_jwks(client: httpx.AsyncClient, fakes: FakeClients, keys: Keys) -> None:
+async def test_jwks(client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer) -> None:
     import json
 
     fakes.fake("identity").on(
@@ -784,7 +559,7 @@ async def test_dev_outbox_in_test_env(client: httpx.AsyncClient, fakes: FakeClie
     }
 
 
-async def test_dev_outbox_absent_in_prod(fakes: FakeClients, keys: Keys) -> None:
+async def test_dev_outbox_absent_in_prod(fakes: FakeClients, keys: Issuer) -> None:
     settings = Settings(env="prod", secret_key="k" * 48)
     async with make_client(settings, fakes, keys) as http:
         assert_problem(await http.get("/api/v1/dev/outbox"), 404)

@@ -25,19 +25,11 @@ from services.runtime.config import Settings
 from services.runtime.errors import InvalidArgument
 from services.runtime.limits import INT64_MAX, TIME_RANGE_MESSAGE, requested_time, text_problem
 from services.runtime.records import cursor_time, decode_cursor
-from tests.unit.test_gateway_http import FakeClients, Keys, assert_problem, consultation, fields
-
-# The gateway tests' fixtures, re-exported so pytest finds them here.
-from tests.unit.test_gateway_http import auth as auth
-from tests.unit.test_gateway_http import client as client
-from tests.unit.test_gateway_http import fakes as fakes
-from tests.unit.test_gateway_http import keys as keys
+from tests.support.factories import consultation
+from tests.support.gateway import FakeClients, assert_problem, fields
+from tests.support.tokens import Issuer
 
 JSON = {"Content-Type": "application/json"}
-
-
-def bearer(keys: Keys, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {keys.token(roles=roles)}"}
 
 
 def refused(response: httpx.Response, *expected: str) -> list[str]:
@@ -75,22 +67,24 @@ async def test_fuzz_nul_in_the_product_filter_is_422_naming_q(
 
 
 async def test_fuzz_a_chat_sequence_number_beyond_int32_is_422_naming_after(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     """`after=2595480342558867698430771200` overflowed the proto int64 and `after=1030475891852154368` the
     PostgreSQL integer `seq` column: both were 500s (R-CS-1, R-OPS-3)."""
     path = "/api/v1/chat/conversations/c-1/messages"
     for after in ("2595480342558867698430771200", "1030475891852154368", str(2**31)):
-        refused(await client.get(path, params={"after": after}, headers=bearer(keys, "client")), "after")
+        refused(
+            await client.get(path, params={"after": after}, headers=keys.headers(roles=("client",))), "after"
+        )
     assert no_calls(fakes)
 
 
 async def test_fuzz_a_version_number_beyond_int32_is_422_naming_number(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     """GET …/versions/1639411838296177246208/file overflowed the proto int32 `version_number` (R-DOC-6)."""
     path = "/api/v1/document-orders/d-1/versions/1639411838296177246208/file"
-    refused(await client.get(path, headers=bearer(keys, "client")), "number")
+    refused(await client.get(path, headers=keys.headers(roles=("client",))), "number")
     assert no_calls(fakes)
 
 
@@ -116,14 +110,16 @@ async def test_fuzz_availability_at_the_ends_of_the_calendar_is_422_naming_the_t
 
 @pytest.mark.parametrize("start", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+01:00"])
 async def test_fuzz_a_booking_start_without_a_utc_equivalent_is_422_naming_start(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys, start: str
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer, start: str
 ) -> None:
     """POST /api/v1/bookings and …/reschedule with such a `start` were 500s in the gateway (R-BK-1)."""
     body = {"lawyer_id": "lawyer-1", "mode": "at_firm", "start": start, "minutes": 60}
-    refused(await client.post("/api/v1/bookings", json=body, headers=bearer(keys, "client")), "start")
+    refused(
+        await client.post("/api/v1/bookings", json=body, headers=keys.headers(roles=("client",))), "start"
+    )
     refused(
         await client.post(
-            "/api/v1/bookings/b-1/reschedule", json={"start": start}, headers=bearer(keys, "agent")
+            "/api/v1/bookings/b-1/reschedule", json={"start": start}, headers=keys.headers(roles=("agent",))
         ),
         "start",
     )
@@ -131,7 +127,7 @@ async def test_fuzz_a_booking_start_without_a_utc_equivalent_is_422_naming_start
 
 
 async def test_a_booking_far_in_the_future_still_reaches_the_service(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     """The range is wide: a start in 2999 goes to the booking service, whose own rules refuse it (R-BK-1)."""
     fakes.fake("booking").on(
@@ -141,7 +137,7 @@ async def test_a_booking_far_in_the_future_still_reaches_the_service(
         ),
     )
     body = {"lawyer_id": "lawyer-1", "mode": "at_firm", "start": "2999-12-31T23:30:00+00:00", "minutes": 60}
-    response = await client.post("/api/v1/bookings", json=body, headers=bearer(keys, "client"))
+    response = await client.post("/api/v1/bookings", json=body, headers=keys.headers(roles=("client",)))
     assert response.status_code == 201, response.text
     [(_, request, _)] = fakes.fake("booking").calls
     assert request.start.ToJsonString() == "2999-12-31T23:30:00Z"
@@ -195,13 +191,15 @@ async def test_a_surrogate_pair_is_one_character_and_accepted(
 
 
 async def test_a_surrogate_in_a_field_name_is_a_422_not_a_500(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     """A problem names the fields a client sent, and a lone surrogate in a name cannot be encoded into the
     response: the name is shown with U+FFFD instead (R-OPS-3)."""
     content = b'{"checklist": {"\\ud800": "not a bool"}}'
     response = await client.post(
-        "/api/v1/bookings/b-1/quality-checklist", content=content, headers={**bearer(keys, "lawyer"), **JSON}
+        "/api/v1/bookings/b-1/quality-checklist",
+        content=content,
+        headers={**keys.headers(roles=("lawyer",)), **JSON},
     )
     assert response.status_code == 422, response.text
     assert all("\ud800" not in f for f in fields(response.json()))
@@ -209,11 +207,13 @@ async def test_a_surrogate_in_a_field_name_is_a_422_not_a_500(
 
 
 async def test_nul_deep_in_a_body_names_the_path_to_it(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     """Lists are named by index and nested models by field (R-BK-2)."""
     body = {"enterprise_id": "e-1", "date": "2026-01-01", "findings": "f", "attendees": ["a", "b\u0000"]}
-    refused(await client.post("/api/v1/visits", json=body, headers=bearer(keys, "lawyer")), "attendees.1")
+    refused(
+        await client.post("/api/v1/visits", json=body, headers=keys.headers(roles=("lawyer",))), "attendees.1"
+    )
     assert no_calls(fakes)
 
 
@@ -242,7 +242,7 @@ async def test_numbers_in_a_free_form_object_are_bounded(
 
 
 async def test_nul_in_a_form_field_and_a_file_name_is_422_naming_them(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     """Multipart fields (a draft's note, the file's name) are stored as text too (R-DOC-6)."""
     # Written by hand: httpx would escape the NUL in the file name as %00.
@@ -254,7 +254,7 @@ async def test_nul_in_a_form_field_and_a_file_name_is_422_naming_them(
     response = await client.post(
         "/api/v1/document-orders/d-1/drafts",
         content=content,
-        headers={**bearer(keys, "lawyer"), "Content-Type": "multipart/form-data; boundary=b"},
+        headers={**keys.headers(roles=("lawyer",)), "Content-Type": "multipart/form-data; boundary=b"},
     )
     refused(response, "note", "file.filename")
     assert no_calls(fakes)
@@ -286,16 +286,20 @@ async def test_integer_query_parameters_stop_at_their_column(
 
 
 async def test_integer_body_fields_stop_at_their_column(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     """A refund and a booking's length are integer columns; the proto fields are int64 and int32 (R-PAY-4,
     R-BK-1)."""
     refund = {"amount": 2**31, "reason": "agent_refund"}
     refused(
-        await client.post("/api/v1/orders/o-1/refund", json=refund, headers=bearer(keys, "agent")), "amount"
+        await client.post("/api/v1/orders/o-1/refund", json=refund, headers=keys.headers(roles=("agent",))),
+        "amount",
     )
     booking = {"lawyer_id": "l-1", "mode": "at_firm", "start": "2026-12-01T08:00:00Z", "minutes": 2**31}
-    refused(await client.post("/api/v1/bookings", json=booking, headers=bearer(keys, "client")), "minutes")
+    refused(
+        await client.post("/api/v1/bookings", json=booking, headers=keys.headers(roles=("client",))),
+        "minutes",
+    )
     assert no_calls(fakes)
 
 
@@ -331,7 +335,7 @@ def _integer_inputs(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
     return found
 
 
-def test_every_integer_a_request_carries_declares_bounds_a_column_can_store(keys: Keys) -> None:
+def test_every_integer_a_request_carries_declares_bounds_a_column_can_store(keys: Issuer) -> None:
     """Each integer input documents its minimum and maximum, and both fit a PostgreSQL integer and a proto
     int32 — the narrowest place any of them goes (R-OPS-3). A new unbounded integer fails here."""
     app = create_app(Settings(env="test"), clients=FakeClients(), verifier=keys.verifier())

@@ -7,31 +7,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 
 from counsel.common.v1 import money_pb2
 from counsel.payment.v1 import payment_service_pb2 as pb
-from services.runtime.config import Settings
-from tests.unit.test_gateway_http import FakeClients, Keys, assert_problem, fields, make_client, stamp
-
-
-@pytest.fixture
-def keys() -> Keys:
-    return Keys()
-
-
-@pytest.fixture
-def fakes() -> FakeClients:
-    return FakeClients()
-
-
-@pytest.fixture
-async def client(fakes: FakeClients, keys: Keys) -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(Settings(env="test"), fakes, keys) as http:
-        yield http
+from tests.support.factories import stamp
+from tests.support.gateway import FakeClients, assert_problem, fields
+from tests.support.tokens import Issuer
 
 
 def order(**overrides: object) -> pb.Order:
@@ -52,12 +35,12 @@ def order(**overrides: object) -> pb.Order:
 
 
 async def test_create_order_forwards_the_body_and_key_and_answers_201(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     fakes.fake("payment").on("CreateOrder", lambda request: pb.CreateOrderResponse(order=order()))
     response = await client.post(
         "/api/v1/orders",
-        headers={"Authorization": f"Bearer {keys.token()}", "Idempotency-Key": "k-1"},
+        headers=keys.headers() | {"Idempotency-Key": "k-1"},
         json={"product_id": "p-1", "tier": "standard", "requirements": {"公司": "演示"}},
     )
     assert response.status_code == 201, response.text
@@ -68,9 +51,9 @@ async def test_create_order_forwards_the_body_and_key_and_answers_201(
     assert request.idempotency_key == "k-1" and json.loads(request.requirements_json) == {"公司": "演示"}
 
 
-async def test_order_routes_check_roles(client: httpx.AsyncClient, keys: Keys) -> None:
-    lawyer = {"Authorization": f"Bearer {keys.token(roles=('lawyer',))}"}
-    agent = {"Authorization": f"Bearer {keys.token(roles=('agent',))}"}
+async def test_order_routes_check_roles(client: httpx.AsyncClient, keys: Issuer) -> None:
+    lawyer = keys.headers(roles=("lawyer",))
+    agent = keys.headers(roles=("agent",))
     assert_problem(await client.post("/api/v1/orders", headers=agent, json={"product_id": "p"}), 403)
     assert_problem(await client.get("/api/v1/orders/o-1", headers=lawyer), 403)
     assert_problem(await client.get("/api/v1/ledger/verify", headers=agent), 403)
@@ -78,10 +61,10 @@ async def test_order_routes_check_roles(client: httpx.AsyncClient, keys: Keys) -
     assert_problem(await client.get("/api/v1/orders"), 401)
 
 
-async def test_bad_payment_method_is_422_naming_it(client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_bad_payment_method_is_422_naming_it(client: httpx.AsyncClient, keys: Issuer) -> None:
     response = await client.post(
         "/api/v1/orders/o-1/payments",
-        headers={"Authorization": f"Bearer {keys.token()}"},
+        headers=keys.headers(),
         json={"method": "cash"},
     )
     assert fields(assert_problem(response, 422)) == ["method"]
@@ -119,7 +102,7 @@ async def test_a_refused_notification_is_a_problem(client: httpx.AsyncClient, fa
 
 
 async def test_invoice_is_a_pdf_with_its_repr_digest(
-    client: httpx.AsyncClient, fakes: FakeClients, keys: Keys
+    client: httpx.AsyncClient, fakes: FakeClients, keys: Issuer
 ) -> None:
     pdf = b"%PDF-1.7 test"
     fakes.fake("payment").on(
@@ -128,9 +111,7 @@ async def test_invoice_is_a_pdf_with_its_repr_digest(
             invoice=pb.Invoice(number="INV1", order_id="o-1", sha256=hashlib.sha256(pdf).hexdigest()), pdf=pdf
         ),
     )
-    response = await client.get(
-        "/api/v1/orders/o-1/invoice", headers={"Authorization": f"Bearer {keys.token()}"}
-    )
+    response = await client.get("/api/v1/orders/o-1/invoice", headers=keys.headers())
     assert response.status_code == 200 and response.content == pdf
     assert response.headers["content-type"] == "application/pdf"
     assert (

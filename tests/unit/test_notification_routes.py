@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -14,56 +13,20 @@ from typing import Any
 
 import grpc
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from google.protobuf.any_pb2 import Any as AnyProto
-from jwt.algorithms import OKPAlgorithm
 
-from counsel.common.v1 import errors_pb2
-from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.notification.v1 import events_pb2 as notification_events_pb2
 from counsel.notification.v1 import notification_service_pb2 as pb
 from services.gateway.app import create_app
 from services.gateway.clients import Clients
 from services.gateway.routes.notifications import InboxWaker, notification_events
-from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings
-from services.runtime.grpc_server import ERROR_DETAILS_KEY
+from tests.support.factories import envelope
+from tests.support.gateway import rpc_error
+from tests.support.platform import gateway_clients
+from tests.support.tokens import Issuer
 
-ISSUER, AUDIENCE, KID = "https://counsel.test/identity", "counsel-api-test", "k1"
 PROBLEM = "application/problem+json"
-
-
-class Keys:
-    def __init__(self) -> None:
-        self.private = Ed25519PrivateKey.generate()
-        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
-
-    def token(self) -> str:
-        now = int(time.time())
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-1", "tid": "tenant-1", "roles": ["client"]}
-        claims |= {"iat": now, "exp": now + 600}
-        return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
-
-    def verifier(self) -> TokenVerifier:
-        async def fetch() -> dict[str, Any]:
-            return self.jwks
-
-        return TokenVerifier(fetch, issuer=ISSUER, audience=AUDIENCE)
-
-
-def invalid(field: str, message: str) -> grpc.aio.AioRpcError:
-    details = errors_pb2.ErrorDetails(
-        reason="invalid_argument", field_violations=[errors_pb2.FieldViolation(field=field, message=message)]
-    )
-    return grpc.aio.AioRpcError(
-        grpc.StatusCode.INVALID_ARGUMENT,
-        initial_metadata=grpc.aio.Metadata(),
-        trailing_metadata=grpc.aio.Metadata((ERROR_DETAILS_KEY, details.SerializeToString())),
-        details=f"{field}: {message}",
-    )
 
 
 class FakeNotification:
@@ -104,31 +67,21 @@ class FakeNotification:
 
 
 @pytest.fixture
-def keys() -> Keys:
-    return Keys()
-
-
-@pytest.fixture
 def fake() -> FakeNotification:
     return FakeNotification()
 
 
 def clients(fake: FakeNotification) -> Clients:
-    return Clients(
-        *([None] * 6),  # type: ignore[arg-type]
-        notification=fake,  # type: ignore[arg-type]
-        identity_internal=None,  # type: ignore[arg-type]
-        payment_internal=None,  # type: ignore[arg-type]
-        notification_internal=fake,  # type: ignore[arg-type]
-    )
+    return gateway_clients(notification=fake, notification_internal=fake)
 
 
 @pytest.fixture
-async def http(fake: FakeNotification, keys: Keys) -> AsyncIterator[httpx.AsyncClient]:
+async def http(fake: FakeNotification, keys: Issuer) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Settings(env="test"), clients=clients(fake), verifier=keys.verifier())
     transport = httpx.ASGITransport(app=app)
-    auth = {"Authorization": f"Bearer {keys.token()}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=auth) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gateway.test", headers=keys.headers()
+    ) as client:
         yield client
 
 
@@ -189,13 +142,18 @@ async def test_bad_preferences_are_422_naming_the_field(
 async def test_the_services_refusal_names_the_field_too(
     http: httpx.AsyncClient, fake: FakeNotification
 ) -> None:
-    fake.refuse = invalid("quiet_hours.time_zone", "must be an IANA time zone")
+    fake.refuse = rpc_error(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "quiet_hours.time_zone: must be an IANA time zone",
+        reason="invalid_argument",
+        violations=(("quiet_hours.time_zone", "must be an IANA time zone"),),
+    )
     response = await http.put(PATH, json=GOOD)
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["quiet_hours.time_zone"]
 
 
-async def test_preferences_need_a_signed_in_user(fake: FakeNotification, keys: Keys) -> None:
+async def test_preferences_need_a_signed_in_user(fake: FakeNotification, keys: Issuer) -> None:
     app = create_app(Settings(env="test"), clients=clients(fake), verifier=keys.verifier())
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://g.test"
@@ -287,13 +245,10 @@ def test_the_waker_wakes_only_the_streams_of_the_user_an_inbox_entry_was_written
     waker = InboxWaker()
 
     def sent(user_id: str, channel: str) -> Any:
-        packed = AnyProto()
-        packed.Pack(
-            notification_events_pb2.NotificationSent(notification_id="n", user_id=user_id, channel=channel)
+        payload = notification_events_pb2.NotificationSent(
+            notification_id="n", user_id=user_id, channel=channel
         )
-        return SimpleNamespace(
-            data=EventEnvelope(id="e", type="notification.sent", payload=packed).SerializeToString()
-        )
+        return SimpleNamespace(data=envelope("notification.sent", payload).SerializeToString())
 
     with waker.watch("alice") as alice, waker.watch("bob") as bob:
         asyncio.run(waker._on_event(sent("alice", "email")))  # an e-mail is not an inbox entry

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
 
 from counsel.booking.v1 import events_pb2 as booking
@@ -15,18 +14,16 @@ from counsel.common.v1.money_pb2 import Money
 from counsel.consultation.v1 import events_pb2 as consultation
 from counsel.documents.v1 import events_pb2 as documents
 from counsel.payment.v1 import events_pb2 as payment
-from services.notification.domain import TEMPLATES, Fact, plan_for, render, render_digest
+from services.notification.domain import Fact, plan_for, render, render_digest
 from services.notification.policy import Category
+from services.notification.templates import load_templates, templates
+from tests.support import factories
 
 PROTOS = Path(__file__).resolve().parents[2] / "protos" / "counsel"
 
 
 def envelope(event_type: str, payload: Message) -> EventEnvelope:
-    packed = AnyProto()
-    packed.Pack(payload)
-    result = EventEnvelope(id="e1", type=event_type, tenant_id="t1", payload=packed)
-    result.occurred_at.GetCurrentTime()
-    return result
+    return factories.envelope(event_type, payload, id="e1", tenant_id="t1")
 
 
 def stage_event_types() -> set[str]:
@@ -147,7 +144,7 @@ def test_every_stage_event_notifies_someone_in_both_languages(event_type: str) -
 
 
 def test_every_template_has_both_languages() -> None:
-    assert all(set(t) == {"zh", "en"} for t in TEMPLATES.values())
+    assert all(set(t) == {"zh", "en"} for t in templates().values())
 
 
 def test_deadline_breaches_delivery_payment_and_reminders_are_transactional() -> None:
@@ -224,3 +221,35 @@ def test_an_unknown_event_notifies_nobody() -> None:
 def test_money_and_deadlines_render_for_the_client() -> None:
     created = plan_for(envelope("order.created", EXAMPLES["order.created"])).notices[0]
     assert "999.00 CNY" in render(created.kind, created.params, "en").body
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ('["order.paid"]\nzh.title = "支付成功"\nzh.body = "已付款"\n', "languages zh, en"),
+        (
+            '["order.paid"]\nzh.title = "支付成功"\nen.title = "Paid"\nen.body = "Paid"\nzh.body = ""\n',
+            "non-empty",
+        ),
+        (
+            '["order.paid"]\nzh = { title = "t", body = "{amount" }\nen = { title = "t", body = "b" }\n',
+            "zh.body",
+        ),
+        (
+            '["order.paid"]\nzh = { title = "t", body = "{amount!r}" }\nen = { title = "t", body = "b" }\n',
+            "plain",
+        ),
+        (
+            '["order.paid"]\nzh = { title = "t", body = "[[{due}" }\nen = { title = "t", body = "b" }\n',
+            "[[ ]]",
+        ),
+    ],
+)
+def test_a_broken_templates_file_is_refused_at_load_naming_the_kind(
+    tmp_path: Path, text: str, complaint: str
+) -> None:
+    path = tmp_path / "templates.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(complaint)) as refused:
+        load_templates(path)
+    assert "order.paid" in str(refused.value)

@@ -13,8 +13,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.payment.providers import alipay, bank, wechat
@@ -24,30 +22,18 @@ from services.payment.providers.base import (
     rsa_sha256_verify,
 )
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
-from tests.integration.fake_providers import (
+from tests.support.fake_providers import (
     alipay_bill_gateway,
     alipay_request_verifies,
     alipay_sign_notification,
     alipay_sign_response,
     alipay_trade_bill,
+    rsa_pair,
     wechat_encrypt_resource,
     wechat_sign,
 )
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-
-
-def rsa_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,8 @@ from services.runtime.pki import TlsMaterial
 from services.runtime.service import ServiceRuntime
 from services.runtime.tables import define_runtime_tables
 from services.runtime.temporal import temporal_tls
-from tests.unit.test_authorization_matrix import Actor, Keys, fake_clients
+from tests.support.gateway import not_found_clients
+from tests.support.tokens import Issuer
 
 STRONG = secrets.token_urlsafe(48)
 
@@ -94,10 +95,10 @@ async def test_the_dev_routes_are_absent_under_the_default_settings(
     """R-OPS-3, R-PRIV-1: with only a secret key set, the gateway has no dev outbox (every login code),
     no sandbox pay page and no hand-made document orders; no request reaches a service."""
     bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
-    keys = Keys()
+    keys = Issuer()
     calls: list[tuple[str, str]] = []
-    app = create_app(load_settings(), clients=fake_clients(calls), verifier=keys.verifier())
-    agent = {"Authorization": f"Bearer {keys.token(Actor('agent', ('agent',)))}"}
+    app = create_app(load_settings(), clients=not_found_clients(calls), verifier=keys.verifier())
+    agent = keys.headers("user-agent", roles=("agent",), tenant_id="")
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
     ) as http:
@@ -116,7 +117,7 @@ async def test_the_dev_routes_are_absent_under_the_default_settings(
     assert calls == []
 
     # The same app under explicit test settings does have them: the check above can fail.
-    test_app = create_app(Settings(env="test"), clients=fake_clients(calls), verifier=keys.verifier())
+    test_app = create_app(Settings(env="test"), clients=not_found_clients(calls), verifier=keys.verifier())
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=test_app), base_url="http://gateway.test"
     ) as http:

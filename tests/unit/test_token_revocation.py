@@ -6,17 +6,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from jwt.algorithms import OKPAlgorithm
 
 from services.runtime.auth import Revocation, Revocations, TokenVerifier
 from services.runtime.errors import Unauthenticated
-
-ISSUER, AUDIENCE, KID = "https://counsel.test/identity", "counsel-api-test", "k1"
+from tests.support.tokens import Issuer
 
 
 class Clock:
@@ -34,33 +29,19 @@ class Identity:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.private = Ed25519PrivateKey.generate()
-        jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.jwks = {"keys": [{**jwk, "kid": KID, "alg": "EdDSA", "use": "sig"}]}
+        self.keys = Issuer()
         self.revocations: list[Revocation] = []
         self.polls = 0
 
     def token(self, user: str, session: str = "", issued_at: float | None = None) -> str:
-        iat = int(issued_at if issued_at is not None else time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": user,
-            "roles": ["client"],
-            "iat": iat,
-            "exp": iat + 900,
-        }
-        claims["jti"] = uuid.uuid4().hex
-        if session:
-            claims["sid"] = session
-        return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
+        claims = {"sid": session} if session else {}
+        return self.keys.token(
+            user, tenant_id="", expires_in=900, issued_at=issued_at, jti=uuid.uuid4().hex, **claims
+        )
 
     def revoke(self, user: str, session: str = "", at: float | None = None) -> None:
         when = at if at is not None else time.time()
         self.revocations.append(Revocation(len(self.revocations) + 1, user, session, when))
-
-    async def fetch_jwks(self) -> dict[str, Any]:
-        return self.jwks
 
     async def fetch_revocations(self, after_id: int) -> Sequence[Revocation]:
         self.polls += 1
@@ -68,9 +49,7 @@ class Identity:
 
     def verifier(self, poll_seconds: float = 2.0) -> TokenVerifier:
         revocations = Revocations(self.fetch_revocations, poll_seconds, clock=self.clock)
-        return TokenVerifier(
-            self.fetch_jwks, issuer=ISSUER, audience=AUDIENCE, clock=self.clock, revocations=revocations
-        )
+        return self.keys.verifier(clock=self.clock, revocations=revocations)
 
 
 async def test_a_users_tokens_issued_before_a_revocation_are_refused_even_from_the_cache() -> None:

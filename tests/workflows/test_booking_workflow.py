@@ -7,13 +7,11 @@ amount the booking service's policy decides). Activities are fakes registered by
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -68,14 +66,6 @@ class FakeServices:
 
     def activities(self) -> list:
         return [self.expire_hold, self.remind, self.mark_no_show, self.complete, self.refund_order]
-
-
-@pytest.fixture(scope="module")
-async def env(temporal_test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    ) as environment:
-        yield environment
 
 
 def worker(env: WorkflowEnvironment, services: FakeServices) -> Worker:

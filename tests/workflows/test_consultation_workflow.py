@@ -5,13 +5,10 @@ rating request. Every clock is a Temporal timer. Activities are fakes registered
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from temporalio import activity
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -81,14 +78,6 @@ class FakeConsultationService:
     async def close(self, request: CloseConsultationInput) -> None:
         self.closed.append(request)
         self.closed_at.append(activity.info().current_attempt_scheduled_time)
-
-
-@pytest.fixture(scope="module")
-async def env(temporal_test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    ) as environment:
-        yield environment
 
 
 async def start(env: WorkflowEnvironment, task_queue: str, **overrides: object) -> WorkflowHandle:

@@ -67,14 +67,6 @@ class FakeDocumentsService:
         return REASSIGNED if request.kind == "delivery" else ""
 
 
-@pytest.fixture(scope="module")
-async def env(temporal_test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    ) as environment:
-        yield environment
-
-
 class Order:
     """One running order and the helpers that play the people around it."""
 

@@ -5,7 +5,6 @@ cancelled (refund as compensation) — is driven here. Activities are fakes regi
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -103,14 +102,6 @@ class FakePaymentService:
             self.advance_order,
             self.refund_order,
         ]
-
-
-@pytest.fixture(scope="module")
-async def env(temporal_test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    ) as environment:
-        yield environment
 
 
 async def start(

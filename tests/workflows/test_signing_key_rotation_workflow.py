@@ -5,14 +5,11 @@ identity not to make a second key on a retry, and the workflow continues as new 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -32,14 +29,6 @@ class FakeIdentity:
     async def rotate_signing_key(self, min_age: timedelta) -> RotatedKey:
         self.calls.append(min_age)
         return RotatedKey(kid=f"k{len(self.calls)}", signs_from=datetime.now(UTC))
-
-
-@pytest.fixture(scope="module")
-async def env(temporal_test_server_path: str) -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server_path, data_converter=pydantic_data_converter
-    ) as environment:
-        yield environment
 
 
 async def start(env: WorkflowEnvironment, task_queue: str, **params: int) -> WorkflowHandle:

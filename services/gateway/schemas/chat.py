@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
-from services.gateway.schemas.common import or_none, rfc3339
+from services.gateway.schemas.common import RequestModel, or_none, rfc3339
 
 
 class PurchaseIntent(BaseModel):
@@ -135,3 +135,21 @@ class PurchaseLead(BaseModel):
 
 class PurchaseLeads(BaseModel):
     items: list[PurchaseLead]
+
+
+class PostChatMessage(RequestModel):
+    conversation_id: str | None = Field(
+        default=None, max_length=200, description="Clients: empty for their open one."
+    )
+    body: str = Field(min_length=1, max_length=4000)
+    client_message_id: str | None = Field(default=None, max_length=100, description="Deduplicates a resend.")
+    request_agent: bool = False
+
+
+class PostedChat(BaseModel):
+    conversation: Conversation
+    messages: list[ChatMessage]
+
+
+class StartChat(RequestModel):
+    body: str = Field(min_length=1, max_length=4000)

@@ -75,7 +75,6 @@ from services.identity.domain.credentials import (
 )
 from services.identity.domain.identifiers import (
     AVAILABLE_LOGIN_METHODS,
-    CARD_STATUSES,
     CLIENT_ROLES,
     ERASED_DISPLAY_NAME,
     INVALID_CREDENTIALS,
@@ -89,7 +88,6 @@ from services.identity.domain.identifiers import (
     ROLES,
     STAFF_ROLES,
     STAFF_WHO_SEE_ALL,
-    USER_STATUSES,
     normalize_card_number,
     normalize_email,
     normalize_phone,
@@ -101,7 +99,6 @@ from services.identity.domain.identifiers import (
 
 __all__ = [
     "AVAILABLE_LOGIN_METHODS",
-    "CARD_STATUSES",
     "CLIENT_ROLES",
     "ERASED_DISPLAY_NAME",
     "GENERATED_PIN_DIGITS",
@@ -126,7 +123,6 @@ __all__ = [
     "STAFF_ROLES",
     "STAFF_WHO_SEE_ALL",
     "UNNAMED_ENTERPRISE",
-    "USER_STATUSES",
     "ActivityFact",
     "AuthPolicy",
     "CardLink",

@@ -14,13 +14,9 @@ STAFF_WHO_SEE_ALL = ("agent", "supervisor")
 
 LOGIN_METHODS = ("password", "otp", "membership_card")
 AVAILABLE_LOGIN_METHODS = LOGIN_METHODS
-# "invited": created by a client_admin's invitation; becomes active once the person proves the phone or
-# e-mail with a one-time code (registration or OTP login).
-USER_STATUSES = ("active", "disabled", "invited", "erased")
 ERASED_DISPLAY_NAME = "已注销用户"
 OTP_CHANNELS = {"sms": "phone", "email": "email"}
 INVITABLE_ROLES = CLIENT_ROLES
-CARD_STATUSES = ("active", "revoked")
 
 MAX_EMAIL = 254
 MAX_DISPLAY_NAME = 100

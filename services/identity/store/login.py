@@ -26,10 +26,6 @@ class Logins:
         self.codes = codes
         self.sessions = sessions
 
-    async def login_password(self, identifier: str, password: str) -> SignedIn:
-        """Password login (see `login`)."""
-        return await self.login(domain.validate_login("password", identifier, password))
-
     async def login(self, attempt: domain.LoginAttempt, client_ip: str = "") -> SignedIn:
         """Check one credential and open a session: a new refresh-token family, `user.logged_in` and an
         audit entry. Raises Unauthenticated("invalid credentials") alike for an unknown identifier, a

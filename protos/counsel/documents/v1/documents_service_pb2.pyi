@@ -796,7 +796,7 @@ Global___CancelDocumentOrderResponse: _TypeAlias = CancelDocumentOrderResponse  
 
 @_typing.final
 class DownloadVersionRequest(_message.Message):
-    """Request for DocumentsService.DownloadVersion."""
+    """Request for DocumentsService.DownloadVersion (deprecated: use StreamVersion)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -822,7 +822,7 @@ Global___DownloadVersionRequest: _TypeAlias = DownloadVersionRequest  # noqa: Y0
 
 @_typing.final
 class DownloadVersionResponse(_message.Message):
-    """Response of DocumentsService.DownloadVersion."""
+    """Response of DocumentsService.DownloadVersion (deprecated: use StreamVersion)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 

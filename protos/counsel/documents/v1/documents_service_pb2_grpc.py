@@ -155,8 +155,8 @@ class DocumentsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DownloadVersion(self, request, context):
-        """One version's file with its metadata in one reply (clients: approved versions only). Kept for
-        compatibility; downloads use StreamVersion, which never holds the whole file.
+        """Superseded by StreamVersion, which never holds the whole file in memory: refused as UNIMPLEMENTED.
+        Kept in the contract so that v1 stays backwards compatible (buf breaking).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from counsel.documents.v1 import documents_service_pb2 as _documents_service_pb2
 from grpc import aio as _aio
 import abc as _abc_1
+import builtins as _builtins
 import grpc as _grpc
 import sys
 import typing as _typing
@@ -15,6 +16,11 @@ if sys.version_info >= (3, 11):
     from typing import Self as _Self
 else:
     from typing_extensions import Self as _Self
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 _T = _typing.TypeVar("_T")
 
@@ -53,10 +59,12 @@ class DocumentsServiceStub:
     """The client asks for a revision within the revision window (R-DOC-5); refused after it."""
     AcceptDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.AcceptDocumentOrderRequest, _documents_service_pb2.AcceptDocumentOrderResponse]
     """The client accepts the delivered document; the order completes."""
-    DownloadVersion: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]
-    """One version's file with its metadata in one reply (clients: approved versions only). Kept for
-    compatibility; downloads use StreamVersion, which never holds the whole file.
-    """
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def DownloadVersion(self) -> _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]:
+        """Superseded by StreamVersion, which never holds the whole file in memory: refused as UNIMPLEMENTED.
+        Kept in the contract so that v1 stays backwards compatible (buf breaking).
+        """
     StreamVersion: _grpc.UnaryStreamMultiCallable[_documents_service_pb2.StreamVersionRequest, _documents_service_pb2.StreamVersionResponse]
     """The same file streamed in object-store chunks: the first message carries the version's metadata
     (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
@@ -92,10 +100,12 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     """The client asks for a revision within the revision window (R-DOC-5); refused after it."""
     AcceptDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.AcceptDocumentOrderRequest, _documents_service_pb2.AcceptDocumentOrderResponse]  # type: ignore[assignment]
     """The client accepts the delivered document; the order completes."""
-    DownloadVersion: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]  # type: ignore[assignment]
-    """One version's file with its metadata in one reply (clients: approved versions only). Kept for
-    compatibility; downloads use StreamVersion, which never holds the whole file.
-    """
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def DownloadVersion(self) -> _aio.UnaryUnaryMultiCallable[_documents_service_pb2.DownloadVersionRequest, _documents_service_pb2.DownloadVersionResponse]:  # type: ignore[override]
+        """Superseded by StreamVersion, which never holds the whole file in memory: refused as UNIMPLEMENTED.
+        Kept in the contract so that v1 stays backwards compatible (buf breaking).
+        """
     StreamVersion: _aio.UnaryStreamMultiCallable[_documents_service_pb2.StreamVersionRequest, _documents_service_pb2.StreamVersionResponse]  # type: ignore[assignment]
     """The same file streamed in object-store chunks: the first message carries the version's metadata
     (digest, size, media type) and no bytes, every following one a chunk, so memory stays flat.
@@ -177,14 +187,15 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_documents_service_pb2.AcceptDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.AcceptDocumentOrderResponse]]:
         """The client accepts the delivered document; the order completes."""
 
+    @_deprecated("""Superseded by StreamVersion, which never holds the whole file in memory: refused as UNIMPLEMENTED.\nKept in the contract so that v1 stays backwards compatible (buf breaking).""")
     @_abc_1.abstractmethod
     def DownloadVersion(
         self,
         request: _documents_service_pb2.DownloadVersionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_documents_service_pb2.DownloadVersionResponse, _abc.Awaitable[_documents_service_pb2.DownloadVersionResponse]]:
-        """One version's file with its metadata in one reply (clients: approved versions only). Kept for
-        compatibility; downloads use StreamVersion, which never holds the whole file.
+        """Superseded by StreamVersion, which never holds the whole file in memory: refused as UNIMPLEMENTED.
+        Kept in the contract so that v1 stays backwards compatible (buf breaking).
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,82 @@
+"""The journeys' HTTP helpers: what a user does against a running platform (log in, read the one-time code
+the platform sent, wait for something asynchronous to happen) and what a journey checks on every answer."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+
+PASSWORD = "Demo-Passw0rd!"  # every demo account's
+CLIENT_PASSWORD = "E2e-Strong-Passw0rd"  # the accounts journeys register
+T = TypeVar("T")
+
+
+def no_5xx(response: httpx.Response) -> None:
+    """An httpx response hook: a 5xx is always a bug (API.md), so it fails the test at once."""
+    if response.status_code >= 500:
+        response.read()
+        raise AssertionError(
+            f"{response.request.method} {response.request.url} → {response.status_code}: {response.text}"
+        )
+
+
+def one_time_code(text: str) -> str:
+    """The six-digit code in a message the platform sent (an SMS or an e-mail body)."""
+    return next(word for word in text.replace("，", " ").split() if word.isdigit() and len(word) == 6)
+
+
+def login(http: httpx.Client, email: str) -> dict[str, str]:
+    """Bearer headers of a demo account (password login)."""
+    response = http.post(
+        "/api/v1/auth/login", json={"method": "password", "identifier": email, "secret": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def wait_for(predicate: Callable[[], T | None], timeout: float = 30.0) -> T:
+    """Poll `predicate` until it returns something truthy (the platform is asynchronous by design)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def latest_code(http: httpx.Client, to: str) -> str:
+    """The newest one-time code sent to `to`, read from the dev outbox."""
+    items = http.get("/api/v1/dev/outbox", params={"to": to}).json()["items"]
+    assert items, f"nothing was sent to {to}"
+    return one_time_code(items[0]["body"])
+
+
+def register_by_sms(http: httpx.Client, enterprise_name: str) -> tuple[str, dict[str, Any]]:
+    """A new client admin of a new enterprise, registered by SMS code with CLIENT_PASSWORD: (phone, the
+    registration's answer). A journey whose assertions depend on per-user state (rate limits, inbox)
+    starts from an account no other test touched."""
+    phone = f"137{secrets.randbelow(10**8):08d}"
+    assert http.post("/api/v1/auth/otp", json={"channel": "sms", "destination": phone}).status_code == 202
+    registered = http.post(
+        "/api/v1/auth/register",
+        json={
+            "phone": f"+86{phone}",
+            "code": latest_code(http, phone),
+            "password": CLIENT_PASSWORD,
+            "display_name": "端到端",
+            "enterprise_name": enterprise_name,
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    return phone, registered.json()
+
+
+def register_client(http: httpx.Client, enterprise_name: str) -> dict[str, str]:
+    """Bearer headers of a new client admin of a new enterprise (`register_by_sms`)."""
+    _, account = register_by_sms(http, enterprise_name)
+    return {"Authorization": f"Bearer {account['access_token']}"}

@@ -1,0 +1,191 @@
+"""The platform in tests, from its pieces up to all of it.
+
+In this process, on the session's shared servers (tests/conftest.py): `isolated_settings` gives a test its
+own databases, stream and subjects; `migrated_databases` creates and migrates services' databases with
+their real Alembic revisions; `serving` runs a servicer on a real gRPC server (mutual TLS, the policy, the
+interceptors); `catalog_service` is the catalog with its demo content, which several services read;
+`gateway_clients` puts stubs (or fakes) behind the gateway app; `serving_in_process` runs services by their
+own `serve`, as `counsel up` runs each in a process. As child processes: `running_platform`, the whole
+platform started by `counsel up`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import grpc
+
+from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
+from counsel.identity.v1 import identity_service_pb2
+from deploy.local.launcher import StackProcess, stack_env
+from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
+from services.catalog.models import TABLES as CATALOG_TABLES
+from services.catalog.seed import seed_demo
+from services.catalog.server import CatalogServicer
+from services.catalog.store import CatalogStore
+from services.gateway.clients import Clients
+from services.runtime.auth import TokenVerifier
+from services.runtime.config import Settings
+from services.runtime.db import Database, ensure_database
+from services.runtime.events import Outbox
+from services.runtime.grpc_server import GrpcServer
+from services.runtime.migrations import migrate
+from services.runtime.pki import TlsMaterial
+from services.runtime.service import cancel_all
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
+def isolated_settings(
+    postgres: PostgresServer,
+    nats: NatsServer | None = None,
+    *,
+    name: str = "",
+    settings_type: type[SettingsT] = Settings,  # type: ignore[assignment]
+    **overrides: Any,
+) -> SettingsT:
+    """Test settings whose databases (`<name>_<service>`), JetStream stream and subject root are the test's
+    own on the shared servers; `name` is a fresh one unless given. `settings_type` is the settings class (a
+    service's own, e.g. PaymentSettings); `overrides` are further settings."""
+    name = name or f"t{secrets.token_hex(5)}"
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": postgres.url,
+        "database_prefix": name,
+        "subject_root": name,
+    }
+    if nats is not None:
+        values |= {"nats_url": nats.url, "nats_stream": name.upper()}
+    return settings_type(**values | overrides)
+
+
+async def migrate_databases(settings: Settings, *services: str) -> None:
+    """Create each service's database and migrate it to head with its real Alembic revisions."""
+    for service in services:
+        await ensure_database(settings.database_url, settings.database_name(service))
+        await migrate(service, settings.database_dsn(service))
+
+
+@contextlib.asynccontextmanager
+async def migrated_databases(
+    settings: Settings, *services: str, pool_size: int = 5
+) -> AsyncIterator[dict[str, Database]]:
+    """Each service's database, migrated to head and open for the block: service name → Database."""
+    await migrate_databases(settings, *services)
+    databases = {
+        service: Database(settings.database_dsn(service), pool_size=pool_size) for service in services
+    }
+    try:
+        yield databases
+    finally:
+        for database in databases.values():
+            await database.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    service: str,
+    servicer: Any,
+    messages: ModuleType,
+    stubs: ModuleType,
+    verifier: TokenVerifier,
+    tls: TlsMaterial,
+) -> AsyncIterator[str]:
+    """`servicer` on a real gRPC server of `service` on a free loopback port, for the block; yields its
+    address."""
+    server = GrpcServer(service, "127.0.0.1:0", verifier, tls)
+    server.add(servicer, messages, stubs)
+    port = await server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop(grace=0.5)
+
+
+@contextlib.asynccontextmanager
+async def catalog_service(
+    settings: Settings, verifier: TokenVerifier, tls: TlsMaterial
+) -> AsyncIterator[tuple[str, Database]]:
+    """The catalog with its demo content (firms, lawyers and their hours, products, FAQ) on its migrated
+    database, serving for the block: (address, database)."""
+    async with migrated_databases(settings, "catalog") as databases:
+        database = databases["catalog"]
+        await seed_demo(CatalogStore(database))
+        servicer = CatalogServicer(CatalogStore(database, Outbox("catalog", settings, CATALOG_TABLES)))
+        async with serving(
+            "catalog", servicer, catalog_service_pb2, catalog_service_pb2_grpc, verifier, tls
+        ) as address:
+            yield address, database
+
+
+def gateway_clients(**peers: Any) -> Clients:
+    """The gateway's clients with `peers` (stubs or fakes, by field name: `catalog=`, `identity_internal=`,
+    …); every other peer is absent, so a route that needs one fails loudly."""
+    absent = {field.name: None for field in dataclasses.fields(Clients) if field.name != "health"}
+    return Clients(**absent | peers)
+
+
+@contextlib.asynccontextmanager
+async def serving_in_process(*serves: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Services run by their own `serve(settings)` in this process for the block, then cancelled. They
+    install SIGINT/SIGTERM handlers on the loop; pytest gets its own back afterwards."""
+    previous_term = signal.getsignal(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    tasks = [asyncio.create_task(serve) for serve in serves]
+    try:
+        yield
+    finally:
+        await cancel_all(tasks, "test")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+async def until_identity_answers(clients: Clients) -> None:
+    """Wait up to 30 s for identity to serve (its start, not a timed assertion): every other service and the
+    gateway verify tokens with its keys."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await clients.identity_internal.GetJwks(identity_service_pb2.GetJwksRequest())
+            return
+        except grpc.aio.AioRpcError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@contextlib.contextmanager
+def running_platform(
+    postgres: PostgresServer, temporal: TemporalDevServer, data_dir: Path, **settings: str
+) -> Iterator[StackProcess]:
+    """The whole platform (`counsel up`) with its own demo data on the given servers and NATS of its own, as
+    `counsel up` runs it on a laptop (a user per process), isolated by a new name (database prefix, subjects,
+    task queue); stopped on exit unless a test stopped it. `settings` are more COUNSEL_* variables."""
+    env, gateway_port = stack_env(
+        name=f"e{uuid.uuid4().hex[:10]}",
+        data_dir=data_dir,
+        database_url=postgres.url,
+        nats_url=None,
+        temporal_address=temporal.address,
+        secret_key=secrets.token_urlsafe(48),
+    )
+    env["COUNSEL_NOTIFICATION_DIGEST_SECONDS"] = "1"  # e-mail/SMS digests close within the tests' patience
+    env.update(settings)
+    running = StackProcess(f"http://127.0.0.1:{gateway_port}", env, data_dir, data_dir / "counsel-up.log")
+    running.start()
+    try:
+        yield running
+    finally:
+        if running.running():
+            running.stop()
