@@ -139,8 +139,10 @@ async def _reflection_answers(port: int, tls: TlsMaterial) -> bool:
     credentials = grpc.ssl_channel_credentials(tls.ca, tls.key, tls.cert)
     async with grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials) as channel:
         call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo()
-        await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
         try:
+            # A server without reflection ends the call at once: the refusal can arrive while the request
+            # is still being written, so the write is inside the try too.
+            await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
             reply = await call.read()
         except grpc.aio.AioRpcError as exc:
             assert exc.code() == grpc.StatusCode.UNIMPLEMENTED
