@@ -33,7 +33,7 @@ import psutil
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench.benchmarks import catalog, consultation, gateway, open_sla, outbox, payment, starts, timers
+from bench.benchmarks import catalog, consultation, firms, gateway, open_sla, outbox, payment, starts, timers
 from bench.harness import BENCH_QUEUE, BENCH_WORKER_CACHE, ROOT, Context, Figure
 from deploy.local.launcher import StackProcess, stack_env
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, find_binary, free_port
@@ -140,6 +140,7 @@ NEEDS: dict[str, set[str]] = {
     "timers": {"worker"},
     "outbox": set(),
     "payment": {"stack"},
+    "firms": {"stack"},
 }
 
 
@@ -178,6 +179,7 @@ async def run_all(
             # of the gateway's) but are set far above what the benchmarks offer.
             env["COUNSEL_GATEWAY_RATE_PER_IP"] = env["COUNSEL_GATEWAY_RATE_PER_TOKEN"] = "1000000"
             env["COUNSEL_GATEWAY_BURST_PER_IP"] = env["COUNSEL_GATEWAY_BURST_PER_TOKEN"] = "1000000"
+            env["COUNSEL_FIRM_RATE_PER_TOKEN"] = env["COUNSEL_FIRM_BURST_PER_TOKEN"] = "1000000"
             ctx.stack_process = StackProcess(
                 f"http://127.0.0.1:{gateway_port}", env, tmp / "stack", tmp / "counsel-up.log"
             )
@@ -212,6 +214,7 @@ async def run_all(
             "timers": with_temporal(timers.bench_timer_burst),
             "outbox": lambda: outbox.bench_outbox_relay(ctx),
             "payment": lambda: payment.bench_payment_notifications(ctx),
+            "firms": lambda: firms.bench_firm_endpoint(ctx),
         }
         for key in selected:
             print(f"\n== {key}", flush=True)
@@ -252,7 +255,7 @@ def main() -> None:
         "--only",
         nargs="*",
         default=[],
-        help="run only these: gateway catalog consultation starts open timers outbox payment",
+        help="run only these: gateway catalog consultation starts open timers outbox payment firms",
     )
     parser.add_argument(
         "--results-dir", type=Path, default=RESULTS, help="where to write the .md and .json (bench/results)"

@@ -98,11 +98,16 @@ def _pki_dir(data_dir: Path) -> Path:
     return data_dir / "run" / "pki"
 
 
+def identity_files(data_dir: Path, process: str) -> TlsFiles:
+    """Where `counsel up` keeps the mutual-TLS identity of `process`."""
+    pki = _pki_dir(data_dir)
+    return TlsFiles(pki / "ca.pem", pki / f"{process}.pem", pki / f"{process}.key")
+
+
 def operator_files(data_dir: Path) -> TlsFiles:
     """Where `counsel up` keeps the `operator` identity: what `counsel status` and the operator commands
     (`counsel documents cancel`) call the services with."""
-    pki = _pki_dir(data_dir)
-    return TlsFiles(pki / "ca.pem", pki / "operator.pem", pki / "operator.key")
+    return identity_files(data_dir, "operator")
 
 
 def operator_tls(data_dir: Path) -> TlsMaterial:
