@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     database_prefix: str = "counsel"
     db_pool_size: int = 5
 
+    # One server, or every server of a cluster comma-separated (clients then reconnect to any of them).
     nats_url: str = "nats://127.0.0.1:4222"
     # This process's own NATS user (issue 17 item 3b): the server's authorization block gives each process a
     # user whose subject permissions allow only its own events, consumers, bucket and reply inbox
@@ -222,6 +223,11 @@ class Settings(BaseSettings):
             "password": self.nats_password.get_secret_value(),
             "inbox_prefix": nats_inbox_prefix(self.nats_user),
         }
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """Every server COUNSEL_NATS_URL names."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
     @property
     def dev_routes(self) -> bool:
