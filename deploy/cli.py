@@ -1,7 +1,7 @@
 """`counsel`: one command for every process of the platform and for the local stack.
 
 counsel up                 start the whole platform locally (servers, migrations, demo data, every process)
-counsel status             health of each process and dependency of the local stack
+counsel status [--json]    every process and server of the local stack: health, role, pid, restarts
 counsel serve <service>    run one gRPC service      counsel worker   run the workflow worker
 counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration,
                                                                       create the event stream, buckets, consumers
@@ -82,10 +82,10 @@ def _up() -> int:
     return run_stack()
 
 
-def _status() -> int:
+def _status(as_json: bool) -> int:
     from deploy.local.stack import print_status
 
-    return print_status()
+    return print_status(as_json)
 
 
 def _ledger_verify() -> int:
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the whole platform locally")
-    commands.add_parser("status", help="show the health of the local platform")
+    status = commands.add_parser("status", help="show every process and server of the local platform")
+    status.add_argument("--json", action="store_true", help="print it as JSON")
     serve = commands.add_parser("serve", help="run one gRPC service")
     serve.add_argument("service", choices=SERVICE_NAMES)
     commands.add_parser("worker", help="run the Temporal workflow worker")
@@ -168,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "up":
             return _up()
         if args.command == "status":
-            return _status()
+            return _status(args.json)
         if args.command == "ledger":
             return _ledger_verify()
         if args.command == "payment":

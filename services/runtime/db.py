@@ -1,23 +1,82 @@
-"""The one DB session helper: each service talks to its own database through an async engine."""
+"""The one DB session helper: each service talks to its own database through an async engine.
+
+It rides out a failover of a replicated cluster (Patroni, CloudNativePG): connections go to whichever node is
+the primary now (a multi-host URL with `target_session_attrs=read-write`, see `database_url_of`); a
+transaction that cannot get a connection because the primary went away is tried again, with backoff and
+jitter, until a new primary takes it or FAILOVER_PATIENCE_SECONDS pass; a connection that meets a lost or
+demoted primary is discarded with the rest of the pool; and a transaction cut off half-way is `Unavailable`
+(gRPC UNAVAILABLE, HTTP 503 with Retry-After) for its caller to retry with its idempotency key."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import asyncpg
 from sqlalchemy import event, exc, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.runtime.errors import NotFound
+from services.runtime.config import database_url_of
+from services.runtime.errors import NotFound, Unavailable
 
 M = TypeVar("M")
 
+log = logging.getLogger(__name__)
+
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+# How long a transaction waits for a primary to take its connection. A failover takes up to Patroni's leader
+# TTL (20 s at least, TOOLCHAIN.md) plus the promotion; a gRPC call's own deadline (10 s) often ends first.
+FAILOVER_PATIENCE_SECONDS = 30.0
+_FIRST_BACKOFF_SECONDS = 0.1
+_MAX_BACKOFF_SECONDS = 2.0
+
+# What asyncpg raises when the primary is gone, starting, shutting down or demoted (TOOLCHAIN.md): a
+# connection closed under a statement, no host of a multi-host URL accepting writes
+# (TargetServerAttributeNotMatched, an InternalClientError), a server refusing connections while it starts
+# or stops, and a write reaching a server now in recovery. Connecting also meets refused, reset and timed-out
+# sockets (OSError), which count only there: inside a transaction an OSError may come from anything.
+_PRIMARY_LOST = (
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InternalClientError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ReadOnlySQLTransactionError,
+)
+
+
+def primary_lost(error: BaseException, *, connecting: bool = False) -> bool:
+    """Whether `error` (or what it wraps) says the database's primary went away — crashed, stopping,
+    starting, demoted — so the same work on a fresh connection to the new primary may succeed. `connecting`:
+    the error came from opening a connection, where any socket error means the same."""
+    lost = (*_PRIMARY_LOST, OSError) if connecting else _PRIMARY_LOST
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, lost) or (
+            isinstance(current, exc.DBAPIError) and current.connection_invalidated
+        ):
+            return True
+        orig = getattr(current, "orig", None)
+        current = current.__cause__ or (orig if isinstance(orig, BaseException) else None)
+    return False
+
+
+def _backoff(attempt: int) -> float:
+    """Full jitter: a random wait up to an exponentially growing cap, so the processes that lost their
+    primary together do not knock on the new one together."""
+    return random.uniform(0, min(_MAX_BACKOFF_SECONDS, _FIRST_BACKOFF_SECONDS * 2**attempt))
 
 
 class Database:
@@ -30,6 +89,7 @@ class Database:
         # pg_terminate_backend), so such a connection is swapped for a fresh one before use. A statement
         # that still meets a dead connection invalidates the whole pool (SQLAlchemy's disconnect handling).
         event.listen(self.engine.sync_engine, "checkout", _reject_closed)
+        event.listen(self.engine.sync_engine, "handle_error", _discard_on_primary_lost)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         # Same pool, but statements run in autocommit: no BEGIN/COMMIT round trips for a plain read.
         self._reads = async_sessionmaker(
@@ -40,17 +100,44 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One session in one transaction: committed on success, rolled back on any exception."""
-        async with self._sessions() as session, session.begin():
+        """One session in one transaction: committed on success, rolled back on any exception. Waits through a
+        failover for a connection to the primary (see the module's docstring); Unavailable when the primary
+        is lost during the transaction — it did not commit, or (lost during COMMIT) cannot be known to have."""
+        async with await self._connected(self._sessions) as session, _primary_lost_is_unavailable():
             yield session
+            await session.commit()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reads on hot paths, outside any transaction: each statement sees the latest
         committed data on its own (no BEGIN/COMMIT round trips). Never write through it; use
         `transaction()` when several reads must see one snapshot or anything is written."""
-        async with self._reads() as session:
+        async with await self._connected(self._reads) as session, _primary_lost_is_unavailable():
             yield session
+
+    async def _connected(self, sessions: async_sessionmaker[AsyncSession]) -> AsyncSession:
+        """A new session holding a pooled connection to the primary. While the primary is away, tries again
+        (nothing has run yet, so trying again is always safe) until FAILOVER_PATIENCE_SECONDS pass."""
+        deadline = time.monotonic() + FAILOVER_PATIENCE_SECONDS
+        attempt = 0
+        while True:
+            session = sessions()
+            try:
+                await session.connection()
+            except Exception as error:
+                await session.close()
+                if not primary_lost(error, connecting=True):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise Unavailable("the database has no primary; retry later") from error
+                if attempt == 0:
+                    log.warning("database primary unreachable; waiting for one", extra={"error": repr(error)})
+                await asyncio.sleep(_backoff(attempt))
+                attempt += 1
+            else:
+                if attempt:
+                    log.info("database primary reached again", extra={"attempts": attempt + 1})
+                return session
 
     async def get(self, model: type[M], key: str, what: str) -> M:
         """The row of `model` with primary key `key`, or NotFound("no such <what>")."""
@@ -58,10 +145,10 @@ class Database:
             return await get_or_404(session, model, key, what)
 
     async def listen(self, channel: str, on_notify: Callable[[], object]) -> asyncpg.Connection:
-        """A connection of its own, LISTENing on `channel`: `on_notify()` runs for every NOTIFY committed on
-        it. Close the returned connection to stop."""
-        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = await asyncpg.connect(dsn)
+        """A connection of its own (to the primary, like the pool's), LISTENing on `channel`: `on_notify()`
+        runs for every NOTIFY committed on it. Close the returned connection to stop."""
+        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        conn = await asyncpg.connect(*args, **kwargs)
         await conn.add_listener(channel, lambda *_: on_notify())
         return conn
 
@@ -81,6 +168,24 @@ def _reject_closed(
         raise exc.DisconnectionError("the server closed this connection")  # the pool tries another
 
 
+def _discard_on_primary_lost(context: ExceptionContext) -> None:
+    """A statement that met a lost or demoted primary (e.g. a read-only error from a node now in recovery,
+    whose connection asyncpg still thinks open) counts as a disconnect: SQLAlchemy then discards the
+    connection and every other one pooled before it, all to the same old primary."""
+    if primary_lost(context.original_exception):
+        context.is_disconnect = True
+
+
+@asynccontextmanager
+async def _primary_lost_is_unavailable() -> AsyncIterator[None]:
+    try:
+        yield
+    except Exception as error:
+        if primary_lost(error):
+            raise Unavailable("the database primary was lost during this transaction; retry") from error
+        raise
+
+
 async def get_or_404(
     session: AsyncSession, model: type[M], key: str, what: str, *, for_update: bool = False
 ) -> M:
@@ -93,7 +198,8 @@ async def get_or_404(
 
 
 def asyncpg_dsn(server_url: str, database: str = "postgres") -> str:
-    return f"{server_url.rstrip('/')}/{database}".replace("postgresql+asyncpg://", "postgresql://", 1)
+    """asyncpg's URL of `database` on the server(s) of `server_url` (COUNSEL_DATABASE_URL)."""
+    return database_url_of(server_url, database)
 
 
 async def ensure_database(server_url: str, name: str) -> bool:

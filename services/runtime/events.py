@@ -84,7 +84,7 @@ async def connect_nats(settings: Settings, name: str, *, connect_timeout: int = 
 
     try:
         await nc.connect(
-            settings.nats_url,
+            settings.nats_servers,
             name=name,
             max_reconnect_attempts=-1,
             connect_timeout=connect_timeout,

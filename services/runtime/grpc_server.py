@@ -246,10 +246,11 @@ class GrpcServer:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self.port
 
-    async def report_dependencies(self, dependencies: dict[str, bool]) -> None:
-        """Readiness: the full service names are SERVING only while every dependency is healthy, and each
-        dependency has its own entry (`postgres`, `nats`, `temporal`). The empty name stays SERVING while
-        the process runs, so liveness probes do not restart a pod because its database is away."""
+    async def report_dependencies(self, dependencies: dict[str, bool], *, ready: bool) -> None:
+        """Readiness: the full service names are SERVING while `ready` (the process can serve; see
+        ServiceRuntime.readiness), and each dependency has its own entry (`postgres`, `nats`, `temporal`) for
+        the aggregate view (`/readyz?verbose=1`, `counsel status`). The empty name stays SERVING while the
+        process runs, so liveness probes do not restart a pod because its database is away."""
 
         def status(ok: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
             return (
@@ -258,7 +259,6 @@ class GrpcServer:
 
         for name, ok in dependencies.items():
             await self.health.set(name, status(ok))
-        ready = all(dependencies.values())
         for name in self.service_names:
             await self.health.set(name, status(ready))
 

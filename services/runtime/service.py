@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -17,7 +18,7 @@ from temporalio.client import Client
 from counsel.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from services.runtime.auth import JwksFetcher, Revocation, Revocations, RevocationsFetcher, TokenVerifier
 from services.runtime.config import Settings
-from services.runtime.db import Database
+from services.runtime.db import FAILOVER_PATIENCE_SECONDS, Database
 from services.runtime.events import DurableConsumer, EventBus, EventHandler, Outbox, OutboxRelay
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
@@ -133,8 +134,12 @@ class ServiceRuntime:
         return health
 
     async def watch_dependencies(self, server: GrpcServer) -> None:
+        database_lost_at: float | None = None
         while True:
-            await server.report_dependencies(await self.dependency_health())
+            health = await self.dependency_health()
+            now = time.monotonic()
+            database_lost_at = None if health["postgres"] else (database_lost_at or now)
+            await server.report_dependencies(health, ready=readiness(database_lost_at, now))
             await asyncio.sleep(DEPENDENCY_CHECK_SECONDS)
 
     def outbox_relay(self) -> Coroutine[Any, Any, None]:
@@ -199,6 +204,15 @@ async def cancel_all(tasks: Sequence[asyncio.Task[Any]], owner: str, patience: f
     for task in tasks:  # retrieved, so asyncio does not report "exception was never retrieved" later
         if task.done() and not task.cancelled():
             task.exception()
+
+
+def readiness(database_lost_at: float | None, now: float) -> bool:
+    """Whether a service process can serve, given since when (monotonic seconds) its database has not
+    answered. A database away for less than a failover takes does not count: transactions wait for the new
+    primary (services/runtime/db.py), so taking the process out of rotation would turn a failover into an
+    outage. NATS and Temporal never count: the outbox keeps events until NATS is back, and a call that needs
+    Temporal fails on its own while every other call is served."""
+    return database_lost_at is None or now - database_lost_at < FAILOVER_PATIENCE_SECONDS
 
 
 async def _answers(check: Coroutine[Any, Any, object]) -> bool:

@@ -26,7 +26,8 @@ from tests.support.journeys import login, wait_for
 
 
 def test_readyz_reports_every_service_serving(http: httpx.Client) -> None:
-    body = http.get("/readyz").json()
+    assert http.get("/readyz").json() == {"status": "ready"}
+    body = http.get("/readyz?verbose=1").json()
     assert body["status"] == "ready"
     assert set(SERVICE_NAMES) <= set(body["services"])
     assert all(status == "SERVING" for status in body["services"].values())

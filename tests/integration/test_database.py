@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 
-from deploy.local.servers import PostgresServer
+from deploy.local.servers import PostgresServer, free_port
 from services.runtime.config import load_settings
 from services.runtime.db import Database, asyncpg_dsn, ensure_database
+from services.runtime.errors import Unavailable
 
 
 async def test_connections_the_server_closed_are_replaced_before_use(
@@ -45,3 +51,50 @@ async def test_connections_the_server_closed_are_replaced_before_use(
     finally:
         await admin.close()
         await db.close()
+
+
+@pytest.fixture
+def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A server of this test's own, to stop and start (the session's is shared)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="counsel-test-failover-"))
+    server = PostgresServer(data_dir, free_port(), durable=False)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def test_a_transaction_waits_for_the_primary_to_come_back(own_postgres: PostgresServer) -> None:
+    """While no server takes connections (a failover, a restart), a transaction waits for one instead of
+    failing; one cut off half-way is Unavailable (UNAVAILABLE → 503, retried by its caller); the pool then
+    serves from the new server. The URL names a dead host first, as a cluster's does after a failover."""
+    dead = free_port()
+    cluster = f"postgresql://counsel:{own_postgres.password}@127.0.0.1:{dead},127.0.0.1:{own_postgres.port}/"
+    settings = load_settings(
+        env="test", database_url=cluster + "?target_session_attrs=read-write", database_prefix="failover"
+    )
+    await ensure_database(settings.database_url, settings.database_name("probe"))
+    db = Database(settings.database_dsn("probe"))
+    try:
+        async with db.transaction() as session:
+            await session.execute(text("CREATE TABLE t (n int PRIMARY KEY)"))
+        with pytest.raises(Unavailable):
+            async with db.transaction() as session:
+                await session.execute(text("INSERT INTO t VALUES (1)"))
+                await asyncio.to_thread(own_postgres.stop)
+        write = asyncio.create_task(_insert(db, 2))
+        await asyncio.sleep(1.5)
+        assert not write.done()  # waiting, not failed
+        await asyncio.to_thread(own_postgres.start)
+        await asyncio.wait_for(write, 30)
+        async with db.read() as session:
+            assert (await session.execute(text("SELECT array_agg(n) FROM t"))).scalar() == [2]
+    finally:
+        await db.close()
+
+
+async def _insert(db: Database, n: int) -> None:
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})

@@ -467,22 +467,28 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 async def test_readyz_ready_when_every_peer_serves(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {
+    assert response.json() == {"status": "ready"}
+    verbose = await client.get("/readyz?verbose=1")
+    assert verbose.status_code == 200
+    assert verbose.json() == {
         "status": "ready",
         "services": dict.fromkeys(SERVICE_NAMES, "SERVING"),
         "dependencies": {"postgres": "ok", "nats": "ok", "temporal": "ok"},
     }
 
 
-async def test_readyz_503_when_a_service_cannot_reach_its_database(
+async def test_a_service_that_cannot_reach_its_database_leaves_the_gateway_ready_and_is_named_in_verbose(
     client: httpx.AsyncClient, fakes: FakeClients
 ) -> None:
+    """Issue 19 item 3: the gateway's readiness is its own ability to serve; taking it out of rotation for one
+    service's database (failing over, say) would make every other route unavailable too."""
     fakes.health = {
         **fakes.health,
         "catalog": FakeHealth(postgres=health_pb2.HealthCheckResponse.NOT_SERVING),
     }
-    response = await client.get("/readyz")
-    assert response.status_code == 503
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    response = await client.get("/readyz?verbose=1")
+    assert response.status_code == 200
     body = response.json()
     assert body["status"] == "degraded"
     assert body["services"]["catalog"] == "SERVING"  # alive, but not ready
@@ -490,7 +496,9 @@ async def test_readyz_503_when_a_service_cannot_reach_its_database(
     assert body["dependencies"]["nats"] == "ok"
 
 
-async def test_readyz_503_when_one_peer_is_not_serving(client: httpx.AsyncClient, fakes: FakeClients) -> None:
+async def test_verbose_readiness_names_the_peers_that_are_not_serving(
+    client: httpx.AsyncClient, fakes: FakeClients
+) -> None:
     class Down:
         async def Check(self, request: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109 (a gRPC stub's signature)
             raise rpc_error(grpc.StatusCode.UNAVAILABLE, "connection refused")
@@ -500,13 +508,25 @@ async def test_readyz_503_when_one_peer_is_not_serving(client: httpx.AsyncClient
         "booking": FakeHealth(health_pb2.HealthCheckResponse.NOT_SERVING),
         "payment": Down(),
     }
-    response = await client.get("/readyz")
-    assert response.status_code == 503
+    assert (await client.get("/readyz")).status_code == 200
+    response = await client.get("/readyz?verbose=1")
+    assert response.status_code == 200
     body = response.json()
     assert body["status"] == "degraded"
     assert body["services"]["booking"] == "NOT_SERVING"
     assert body["services"]["payment"] == "UNAVAILABLE"
     assert body["services"]["catalog"] == "SERVING"
+
+
+async def test_a_gateway_without_its_channels_is_not_ready(keys: Keys) -> None:
+    """Before its lifespan opened the channels to the services, or after it closed them on the way out."""
+    app = create_app(Settings(env="test"), verifier=keys.verifier())  # lifespan not run: no channels
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        for path in ("/readyz", "/readyz?verbose=1"):
+            response = await http.get(path)
+            assert response.status_code == 503
+            assert response.json() == {"status": "stopping"}
 
 
 async def test_metrics_use_the_route_template(client: httpx.AsyncClient, fakes: FakeClients) -> None:

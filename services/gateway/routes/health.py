@@ -1,4 +1,5 @@
-"""Liveness and readiness (gRPC health of every peer). Metrics are served on the gateway's metrics port."""
+"""Liveness and readiness of the gateway, and the aggregate health of every peer for people
+(`/readyz?verbose=1`). Metrics are served on the gateway's metrics port."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import asyncio
 from typing import Any
 
 import grpc
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2
 from pydantic import BaseModel
 
-from services.gateway.deps import ClientsDep
+from services.gateway.clients import Clients
 from services.gateway.routing import api_router
 from services.gateway.schemas.common import Status
 from services.runtime.config import SERVICE_NAMES
@@ -25,8 +27,10 @@ DEPENDENCIES = ("postgres", "nats", "temporal")
 
 class Readiness(BaseModel):
     status: str
-    services: dict[str, str]
-    dependencies: dict[str, str]
+    # With ?verbose=1 only: every peer service's gRPC health, and what the services report of their
+    # dependencies.
+    services: dict[str, str] | None = None
+    dependencies: dict[str, str] | None = None
 
 
 @router.get("/healthz", response_model=Status)
@@ -50,10 +54,24 @@ async def _check(stub: Any | None, service: str = "") -> str:
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
-async def readyz(clients: ClientsDep) -> JSONResponse:
-    """200 when every peer service answers SERVING to grpc.health.v1 Check within 2 s, else 503.
-    `dependencies` folds what the services report of PostgreSQL, NATS and Temporal: "ok" when every
-    service that uses one reaches it."""
+async def readyz(request: Request, verbose: bool = False) -> JSONResponse:
+    """200 while the gateway can serve requests: started, with its channels to the services open, and not
+    stopping; else 503. Not whether every service and dependency is up: a load balancer that took every
+    gateway out of rotation while one database fails over (or one service is down) would turn a partial
+    outage into a total one. `verbose=1` adds that aggregate view for people and dashboards (`counsel
+    status`): `services`, each peer's answer to grpc.health.v1 Check within 2 s, and `dependencies`, what the
+    services report of PostgreSQL, NATS and Temporal ("ok" when every service that uses one reaches it);
+    `status` is then "degraded" when any is not."""
+    clients = request.app.state.clients
+    ready = clients is not None
+    if not verbose or clients is None:
+        body = Readiness(status="ready" if ready else "stopping")
+    else:
+        body = await _aggregate(clients)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if ready else 503)
+
+
+async def _aggregate(clients: Clients) -> Readiness:
     names = list(SERVICE_NAMES)
     results = await asyncio.gather(*(_check(clients.health.get(name)) for name in names))
     services = dict(zip(names, results, strict=True))
@@ -71,6 +89,5 @@ async def readyz(clients: ClientsDep) -> JSONResponse:
             dependencies.setdefault(dependency, "ok")
         else:
             dependencies[dependency] = f"unreachable from {name}"
-    ready = all(result == "SERVING" for result in results) and all(v == "ok" for v in dependencies.values())
-    body = Readiness(status="ready" if ready else "degraded", services=services, dependencies=dependencies)
-    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+    healthy = all(result == "SERVING" for result in results) and all(v == "ok" for v in dependencies.values())
+    return Readiness(status="ready" if healthy else "degraded", services=services, dependencies=dependencies)
