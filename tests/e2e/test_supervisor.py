@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from deploy.local.launcher import StackProcess
-from tests.e2e.support import wait_for
+from tests.support.journeys import wait_for
 
 
 def _state(platform: StackProcess) -> dict[str, Any]:

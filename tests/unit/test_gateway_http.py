@@ -18,6 +18,7 @@ from counsel.common.v1 import money_pb2, paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.notification.v1 import notification_service_pb2 as notification_pb
+from services.gateway.app import create_app
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.context import access_token_var, correlation_id_var
 from tests.support.factories import consultation, stamp
@@ -518,7 +519,7 @@ async def test_verbose_readiness_names_the_peers_that_are_not_serving(
     assert body["services"]["catalog"] == "SERVING"
 
 
-async def test_a_gateway_without_its_channels_is_not_ready(keys: Keys) -> None:
+async def test_a_gateway_without_its_channels_is_not_ready(keys: Issuer) -> None:
     """Before its lifespan opened the channels to the services, or after it closed them on the way out."""
     app = create_app(Settings(env="test"), verifier=keys.verifier())  # lifespan not run: no channels
     transport = httpx.ASGITransport(app=app)
