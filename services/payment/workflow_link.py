@@ -167,6 +167,6 @@ class FulfilmentLink:
             arg.kind,
             arg.id,
         ):
-            # Put in service before OrderWorkflow waited for its fulfilment: its workflow has ended, and an
-            # agent completes or refunds the order.
+            # Put in service before OrderWorkflow waited for its fulfilment, its workflow has ended: an agent
+            # refunds the order if its fulfilment was cancelled (docs/architecture.md).
             log.warning("an order in service has no workflow to settle it", extra={"order_id": order.id})
