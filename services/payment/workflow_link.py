@@ -72,29 +72,21 @@ class OrderWorkflowLink:
             log.error("event for an unknown order", extra={"event_id": envelope.id})
             return
         workflow_id = order_workflow_id(row.id)
-        if envelope.type == "order.created":
-            await start_once(
-                self.temporal,
-                ORDER_WORKFLOW,
-                self.workflow_input(row),
-                id=workflow_id,
-                task_queue=self.task_queue,
-            )
-        elif envelope.type == "order.paid":
-            paid = unpack(envelope, events_pb2.OrderPaid)
-            await start_once(
-                self.temporal,
-                ORDER_WORKFLOW,
-                self.workflow_input(row),
-                id=workflow_id,
-                task_queue=self.task_queue,
-                start_signal="paid",
-                start_signal_args=[paid.payment_id],
-            )
-        elif envelope.type == "order.cancelled":
+        if envelope.type == "order.cancelled":
             cancelled = unpack(envelope, events_pb2.OrderCancelled)
             # A workflow that has finished cancelled the order itself (its time to pay ran out).
             await signal_if_running(self.temporal, workflow_id, "cancelled", cancelled.reason)
+            return
+        paid = unpack(envelope, events_pb2.OrderPaid) if envelope.type == "order.paid" else None
+        await start_once(
+            self.temporal,
+            ORDER_WORKFLOW,
+            self.workflow_input(row),
+            id=workflow_id,
+            task_queue=self.task_queue,
+            start_signal="paid" if paid else None,
+            start_signal_args=[paid.payment_id] if paid else [],
+        )
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def test_a_completed_order_shows_each_stage_once_done_and_repeated_stages_each_t
         fact("delivered", 40, due=40 + 3 * 24 * 60, actor="reviewer-1"),
         fact("completed", 50, actor="client-1"),
     ]
-    payment = [*PAYMENT, fact("completed", 50.5)]  # payment completes the order on docorder.completed
+    payment = [*PAYMENT, fact("completed", 50.5)]  # the order's workflow completes it on docorder.completed
     timeline = join_timeline(payment, documents, "document", DOCUMENT_PROCESS, "completed")
     stages = [e.stage for e in timeline]
     assert stages == [
