@@ -127,7 +127,7 @@ class OrderWorkflow:
         end = self._end()
         assert end is not None
         if not end.served and end.refund_fen != 0:
-            refunded = await self._refund(order_id, "fulfilment_cancelled", end.refund_fen or 0)
+            refunded = await self._refund(order_id, end.reason, end.refund_fen or 0)
             if end.refund_fen is None:
                 return refunded
         await self._advance(order_id, "completed")

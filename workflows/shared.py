@@ -128,6 +128,8 @@ class FulfilmentEnded(BaseModel):
     id: str
     served: bool
     refund_fen: int | None = None
+    # The refund's reason, as the client's refund notice shows it.
+    reason: str = "fulfilment_cancelled"
 
 
 class AdvanceOrderInput(BaseModel):

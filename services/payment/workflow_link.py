@@ -129,7 +129,11 @@ def fulfilment_fact(envelope: EventEnvelope) -> FulfilmentFact | None:
             return None
         order_id = cancelled.order_id
         end = FulfilmentEnded(
-            kind="booking", id=cancelled.booking_id, served=False, refund_fen=cancelled.refund_fen
+            kind="booking",
+            id=cancelled.booking_id,
+            served=False,
+            refund_fen=cancelled.refund_fen,
+            reason=f"booking_cancelled: {cancelled.reason}",
         )
     else:
         return None

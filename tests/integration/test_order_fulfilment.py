@@ -433,10 +433,11 @@ async def test_a_cancelled_booking_refunds_its_order_by_its_policy(
     cancellation keeps part of the price (the order is complete), a free one refunds it all."""
     order_id = (await services.paid(BOOKING, {"booking_id": "b-9"})).row.id
     cancelled = booking_events.BookingCancelled(
-        booking_id="b-9", status="cancelled", order_id=order_id, refund_fen=refund
+        booking_id="b-9", status="cancelled", reason="client_request", order_id=order_id, refund_fen=refund
     )
     await services.tell(envelope("booking.cancelled", cancelled, tenant_id=TENANT))
     assert await services.outcome(order_id) == status
     view = await services.payment.orders.get(CLIENT, order_id)
     assert (view.row.status, view.row.refunded_fen) == (status, refund)
-    assert await refunds(services, order_id) == ([(refund, "fulfilment_cancelled")] if refund else [])
+    reason = "booking_cancelled: client_request"  # the client's refund notice says why
+    assert await refunds(services, order_id) == ([(refund, reason)] if refund else [])

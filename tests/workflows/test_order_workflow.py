@@ -383,13 +383,16 @@ async def test_a_cancelled_booking_refunds_what_its_policy_decided(
         handle = await start(env, w.task_queue, "booking", booking={"booking_id": "booking-1"})
         await handle.signal(OrderWorkflow.paid, "pay-1")
         await in_service(env, handle)
-        await handle.signal(OrderWorkflow.fulfilment_ended, ended("booking", False, refund_fen))
+        end = ended("booking", False, refund_fen).model_copy(
+            update={"reason": "booking_cancelled: client_request"}
+        )
+        await handle.signal(OrderWorkflow.fulfilment_ended, end)
         outcome = await handle.result()
     assert outcome.status == status
     assert services.calls[:4] == ["issue_voucher", "issue_invoice", "start:booking", "advance:in_service"]
     assert services.calls[4:] == calls
     assert [(r.amount, r.reason) for r in services.refunds] == (
-        [(refund_fen or 0, "fulfilment_cancelled")] if refund_fen != 0 else []
+        [(refund_fen or 0, "booking_cancelled: client_request")] if refund_fen != 0 else []
     )
     assert services.fulfilment_requests[0].booking == {"booking_id": "booking-1"}
 
