@@ -3,8 +3,9 @@
     python scripts/record_histories.py
 
 Runs each scenario of ConsultationWorkflow, OrderWorkflow and BookingWorkflow on the time-skipping test server with no-op
-activities and writes tests/workflows/histories/<workflow>_<scenario>.json. Re-record only for a
-deliberate, patched() change; keep old files too."""
+activities and writes tests/workflows/histories/<workflow>_<scenario>.json when that file does not exist: a
+history recorded before a patched() change keeps guarding the workflows that ran the code of before, so it
+is never overwritten. After such a change, add scenarios under new names."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from workflows.shared import (
     ConsultationWorkflowInput,
     EscalateInput,
     EscalateResult,
+    FulfilmentEnded,
     FulfilmentRef,
     FulfilmentRequest,
     MessagePosted,
@@ -90,9 +92,14 @@ async def issue_invoice(order_id: str) -> None:
     return None
 
 
-@activity.defn(name="payment.start_fulfilment")
-async def start_fulfilment(request: FulfilmentRequest) -> FulfilmentRef | None:
-    return None
+@activity.defn(name="documents.create_document_order")
+async def create_document_order(request: FulfilmentRequest) -> FulfilmentRef:
+    return FulfilmentRef(kind="document", id="rec-document")
+
+
+@activity.defn(name="booking.confirm_booking")
+async def confirm_booking(request: FulfilmentRequest) -> FulfilmentRef:
+    return FulfilmentRef(kind="booking", id="rec-booking")
 
 
 @activity.defn(name="payment.advance_order")
@@ -142,9 +149,11 @@ async def recording(workflows: list[type], activities: list[Any]) -> AsyncIterat
 
 
 async def save(handle: WorkflowHandle[Any, Any], name: str) -> None:
-    """Wait for the workflow to finish and write its history as `<name>.json`."""
+    """Wait for the workflow to finish and write its history as `<name>.json`, unless one was recorded."""
     await handle.result()
-    (OUT / f"{name}.json").write_text((await handle.fetch_history()).to_json())
+    path = OUT / f"{name}.json"
+    if not path.exists():
+        path.write_text((await handle.fetch_history()).to_json())
 
 
 async def record_consultations() -> None:
@@ -179,23 +188,58 @@ async def record_consultations() -> None:
 
 
 async def record_orders() -> None:
-    async with recording(
-        [OrderWorkflow], [expire_order, issue_voucher, issue_invoice, start_fulfilment, advance_order]
-    ) as env:
-        for name, pay in [("payment_timeout", False), ("paid", True)]:
+    """`order_paid.json` was recorded before the order waited for its fulfilment (it ended in service)."""
+    activities = [
+        expire_order,
+        issue_voucher,
+        issue_invoice,
+        create_document_order,
+        confirm_booking,
+        advance_order,
+        refund_order,
+    ]
+    consultation = FulfilmentRef(kind="consultation", id="rec-consultation")
+    scenarios: list[tuple[str, str, list[FulfilmentRef | FulfilmentEnded] | None]] = [
+        ("payment_timeout", "consultation", None),
+        (
+            "consultation_completed",
+            "consultation",
+            [consultation, FulfilmentEnded(kind="consultation", id=consultation.id, served=True)],
+        ),
+        ("consultation_not_served", "consultation", []),
+        (
+            "document_cancelled",
+            "document",
+            [FulfilmentEnded(kind="document", id="rec-document", served=False)],
+        ),
+        (
+            "booking_part_refunded",
+            "booking",
+            [FulfilmentEnded(kind="booking", id="rec-booking", served=False, refund_fen=5990)],
+        ),
+    ]
+    async with recording([OrderWorkflow], activities) as env:
+        for name, category, facts in scenarios:
             params = OrderWorkflowInput(
                 order_id=f"rec-{name}",
                 tenant_id="t1",
                 product_id="p1",
-                category="consultation",
+                category=category,
                 tier={"id": "standard", "price": 19900, "reply_hours": 24},
                 pay_before=await env.get_current_time() + timedelta(minutes=30),
+                booking={"booking_id": "rec-booking"} if category == "booking" else {},
+                fulfil_within=timedelta(days=30) if category == "consultation" else None,
             )
             handle = await env.client.start_workflow(
                 OrderWorkflow.run, params, id=f"order-rec-{name}", task_queue=TASK_QUEUE
             )
-            if pay:
+            if facts is not None:
                 await handle.signal(OrderWorkflow.paid, "pay-1")
+            for fact in facts or []:
+                if isinstance(fact, FulfilmentEnded):
+                    await handle.signal(OrderWorkflow.fulfilment_ended, fact)
+                else:
+                    await handle.signal(OrderWorkflow.fulfilment_started, fact)
             await save(handle, f"order_{name}")
 
 
@@ -203,7 +247,9 @@ async def record_bookings() -> None:
     async with recording(
         [BookingWorkflow], [expire_hold, remind, mark_no_show, complete_booking, refund_order]
     ) as env:
-        for name in ("hold_expired", "completed", "cancelled_with_refund"):
+        # `booking_cancelled_with_refund.json` was recorded while this workflow refunded a cancellation;
+        # `cancelled_by_the_order` is the same story now that the booking's order refunds it.
+        for name in ("hold_expired", "completed", "cancelled_with_refund", "cancelled_by_the_order"):
             now = await env.get_current_time()
             params = BookingWorkflowInput(
                 booking_id=f"rec-{name}",
@@ -221,7 +267,7 @@ async def record_bookings() -> None:
                 await env.sleep(params.start - await env.get_current_time())
                 await handle.signal(BookingWorkflow.checked_in)
                 await handle.signal(BookingWorkflow.completed)
-            if name == "cancelled_with_refund":
+            if name.startswith("cancelled"):
                 await env.sleep(timedelta(hours=30))
                 await handle.signal(
                     BookingWorkflow.cancelled,

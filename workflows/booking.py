@@ -3,7 +3,8 @@ slot is freed) → confirmed once the booking's order is paid → reminders to t
 24 h and 1 h before (again after a reschedule) → check-in by the lawyer within the grace period after
 the start (else no-show) → completion with the lawyer's summary (completed automatically a day after the
 end otherwise) → the completion event asks the client for a rating. A cancellation of a paid booking is
-refunded through payment by the amount the booking service's cancellation policy decided.
+refunded by the booking's order (OrderWorkflow), by the amount the booking service's cancellation policy
+decided.
 
 Started by the booking service on its own `booking.held` event; the facts people cause (confirmed,
 rescheduled, cancelled, checked in, completed) arrive as signals from that service's events."""
@@ -19,6 +20,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.shared import (
+        BOOKING_WORKFLOW,
         BookingCancelledSignal,
         BookingConfirmedSignal,
         BookingOutcome,
@@ -34,9 +36,12 @@ ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_inte
 # booked or confirmed later than that) is skipped rather than sent late.
 REMINDER_TOLERANCE = timedelta(minutes=5)
 AUTO_SUMMARY = "（系统自动完成）Completed automatically: the lawyer checked in but recorded no summary."
+# Before this change the booking's own workflow refunded a cancelled paid booking; the order's workflow does
+# now, from the cancellation's event. Bookings confirmed before it still refund here.
+REFUND_BY_ORDER = "cancellation-refunded-by-the-order"
 
 
-@workflow.defn
+@workflow.defn(name=BOOKING_WORKFLOW)
 class BookingWorkflow:
     def __init__(self) -> None:
         self._status = "held"
@@ -95,6 +100,9 @@ class BookingWorkflow:
                 return self._outcome(params, "expired")
             self._confirmed = True
         self._status = "confirmed"
+        # Confirmed by an order whose workflow refunds a cancellation (False when replaying one confirmed
+        # before: that workflow ended in service, so the refund stays here).
+        order_refunds = workflow.patched(REFUND_BY_ORDER)
         # 2. Reminders and the meeting; a reschedule starts this part again from the new start.
         while self._cancel is None:
             version = self._reschedules
@@ -140,11 +148,11 @@ class BookingWorkflow:
             if not await self._wait(lambda: self._completed, end + auto_complete):
                 await self._call("booking.complete", booking_id)
             return self._outcome(params, "completed")
-        # 3. Cancelled after confirmation: refund what the policy allows.
+        # 3. Cancelled after confirmation: the order refunds what the policy allows.
         cancel = self._cancel
         assert cancel is not None
         order_id = cancel.order_id or self._order_id
-        if cancel.refund_fen > 0 and order_id:
+        if cancel.refund_fen > 0 and order_id and not order_refunds:
             await self._call(
                 "payment.refund_order",
                 RefundOrderInput(

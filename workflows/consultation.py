@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.shared import (
+        CONSULTATION_WORKFLOW,
         AssignInput,
         AssignResult,
         ClassifyInput,
@@ -35,7 +36,7 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
-@workflow.defn
+@workflow.defn(name=CONSULTATION_WORKFLOW)
 class ConsultationWorkflow:
     def __init__(self) -> None:
         self._stage = "submitted"

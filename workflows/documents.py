@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.shared import (
+        DOCUMENT_ORDER_WORKFLOW,
         AcceptSignal,
         AcknowledgeSignal,
         BreachInput,
@@ -39,7 +40,7 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
-@workflow.defn
+@workflow.defn(name=DOCUMENT_ORDER_WORKFLOW)
 class DocumentOrderWorkflow:
     def __init__(self) -> None:
         self._stage = "awaiting_acknowledgement"

@@ -8,7 +8,32 @@ from typing import Any
 
 from pydantic import BaseModel
 
+# --- names ------------------------------------------------------------------------------------------------
+# Workflow types, as the worker registers them and the services start them: a service names a workflow, it
+# never imports one.
+CONSULTATION_WORKFLOW = "ConsultationWorkflow"
+DOCUMENT_ORDER_WORKFLOW = "DocumentOrderWorkflow"
+ORDER_WORKFLOW = "OrderWorkflow"
+BOOKING_WORKFLOW = "BookingWorkflow"
+SIGNING_KEY_ROTATION_WORKFLOW = "SigningKeyRotationWorkflow"
 
+# A task queue per domain (like reference-app-orders), each polled by a worker of its own, so a backlog in
+# one domain (a burst of orders, a morning of due reply clocks) never delays another's tasks.
+ORDERS_QUEUE = "orders"
+CONSULTATION_QUEUE = "consultation"
+DOCUMENTS_QUEUE = "documents"
+BOOKING_QUEUE = "booking"
+PLATFORM_QUEUE = "platform"
+
+
+def task_queue(deployment: str, domain: str) -> str:
+    """The task queue of `domain` (one of the `*_QUEUE` names) in the deployment named by the
+    `temporal_task_queue` setting (`counsel` → `counsel-orders`), so deployments sharing a Temporal server
+    never take each other's tasks."""
+    return f"{deployment}-{domain}"
+
+
+# --- consultations ----------------------------------------------------------------------------------------
 def consultation_workflow_id(consultation_id: str) -> str:
     return f"consultation-{consultation_id}"
 
@@ -65,9 +90,14 @@ class OrderWorkflowInput(BaseModel):
     requirements: dict[str, Any] = {}
     # The order's booking details (`{"booking_id": ...}`) for a booking product; empty otherwise.
     booking: dict[str, Any] = {}
+    # The order's terms for a fulfilment its client starts (a consultation order's consultation): not started
+    # within this long after payment, the order is refunded in full. None: no such clock.
+    fulfil_within: timedelta | None = None
 
 
 class FulfilmentRequest(BaseModel):
+    """What the fulfilling service needs to start a paid order's fulfilment (`<svc>.` activities)."""
+
     order_id: str
     tenant_id: str
     product_id: str
@@ -82,18 +112,24 @@ class FulfilmentRequest(BaseModel):
 
 
 class FulfilmentRef(BaseModel):
-    """What fulfils a paid order: `kind` (consultation|document|booking) and the owning service's `id`;
-    `workflow` / `workflow_id` name the child workflow the order waits for, if any."""
+    """What fulfils a paid order: `kind` (consultation|document|booking) and the owning service's `id`.
+    Also the signal `fulfilment_started`: the client started the order's consultation."""
 
     kind: str
     id: str
-    workflow: str | None = None
-    workflow_id: str | None = None
 
 
-class FulfilmentOutcome(BaseModel):
-    # completed | cancelled | failed
-    status: str
+class FulfilmentEnded(BaseModel):
+    """Signal `fulfilment_ended`: the fulfilment's owner recorded its end. A fulfilment `served` completes the
+    order; one that was not (cancelled, failed, closed unanswered) refunds `refund_fen` of it (None: all that
+    is left; 0: nothing, the terms keep the price), and an order refunded only in part is then completed."""
+
+    kind: str
+    id: str
+    served: bool
+    refund_fen: int | None = None
+    # The refund's reason, as the client's refund notice shows it.
+    reason: str = "fulfilment_cancelled"
 
 
 class AdvanceOrderInput(BaseModel):

@@ -15,13 +15,13 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.shared import RotatedKey, SigningKeyRotationInput
+    from workflows.shared import SIGNING_KEY_ROTATION_WORKFLOW, RotatedKey, SigningKeyRotationInput
 
 ROTATE_TIMEOUT = timedelta(seconds=30)
 ROTATE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
 
 
-@workflow.defn
+@workflow.defn(name=SIGNING_KEY_ROTATION_WORKFLOW)
 class SigningKeyRotationWorkflow:
     def __init__(self) -> None:
         self._next_rotation_at: datetime | None = None

@@ -1,4 +1,5 @@
-"""The one workflow worker: every workflow and activity of counsel on the configured task queue."""
+"""The workflow worker process: a Worker per domain task queue (workflows.shared), each with its domain's
+workflows and the activities they call, so a backlog in one domain never delays another's tasks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import signal
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from temporalio.client import Client
@@ -37,11 +38,17 @@ from workflows.booking import BookingWorkflow
 from workflows.consultation import ConsultationWorkflow
 from workflows.documents import DocumentOrderWorkflow
 from workflows.orders import OrderWorkflow
-from workflows.shared import SIGNING_KEY_ROTATION_WORKFLOW_ID, SigningKeyRotationInput
+from workflows.shared import (
+    BOOKING_QUEUE,
+    CONSULTATION_QUEUE,
+    DOCUMENTS_QUEUE,
+    ORDERS_QUEUE,
+    PLATFORM_QUEUE,
+    SIGNING_KEY_ROTATION_WORKFLOW_ID,
+    SigningKeyRotationInput,
+    task_queue,
+)
 from workflows.signing_keys import SigningKeyRotationWorkflow
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +60,13 @@ WORKFLOWS = [
     SigningKeyRotationWorkflow,
 ]
 
+# A domain's workflows and the activities they call.
+Domain = tuple[list[type], list[Callable[..., Any]]]
 
-def activities_for(settings: Settings) -> list[Callable[..., Any]]:
+
+def domains_for(settings: Settings) -> dict[str, Domain]:
+    """Each task queue's workflows and activities, the activities calling the services over gRPC."""
+
     def channel(address: str) -> grpc.aio.Channel:
         return open_channel(address, settings.tls(), default_timeout=settings.grpc_deadline_seconds)
 
@@ -66,36 +78,76 @@ def activities_for(settings: Settings) -> list[Callable[..., Any]]:
     consultation = ConsultationActivities(
         ConsultationServiceStub(consultation_channel), ConsultationInternalServiceStub(consultation_channel)
     )
-    booking_internal = BookingInternalServiceStub(booking_channel)
-    payment = PaymentActivities(
-        PaymentServiceStub(payment_channel),
-        PaymentInternalServiceStub(payment_channel),
-        DocumentsServiceStub(documents_channel),
-        booking_internal,
+    documents = DocumentsActivities(
+        DocumentsServiceStub(documents_channel), DocumentsInternalServiceStub(documents_channel)
     )
-    booking = BookingActivities(BookingServiceStub(booking_channel), booking_internal)
-    documents = DocumentsActivities(DocumentsInternalServiceStub(documents_channel))
+    booking = BookingActivities(
+        BookingServiceStub(booking_channel), BookingInternalServiceStub(booking_channel)
+    )
+    payment = PaymentActivities(
+        PaymentServiceStub(payment_channel), PaymentInternalServiceStub(payment_channel)
+    )
     identity = IdentityActivities(IdentityInternalServiceStub(channel(settings.identity_addr)))
-    return [
-        identity.rotate_signing_key,
-        consultation.record_stage,
-        consultation.close,
-        consultation.classify,
-        consultation.assign_lawyer,
-        consultation.escalate,
-        documents.record_stage,
-        documents.record_breach,
-        payment.expire_order,
-        payment.issue_voucher,
-        payment.issue_invoice,
-        payment.start_fulfilment,
-        payment.advance_order,
-        payment.refund_order,
-        booking.expire_hold,
-        booking.remind,
-        booking.mark_no_show,
-        booking.complete,
+    return {
+        ORDERS_QUEUE: (
+            [OrderWorkflow],
+            [
+                payment.expire_order,
+                payment.issue_voucher,
+                payment.issue_invoice,
+                payment.advance_order,
+                payment.refund_order,
+                documents.create_document_order,
+                booking.confirm_booking,
+            ],
+        ),
+        CONSULTATION_QUEUE: (
+            [ConsultationWorkflow],
+            [
+                consultation.record_stage,
+                consultation.close,
+                consultation.classify,
+                consultation.assign_lawyer,
+                consultation.escalate,
+            ],
+        ),
+        DOCUMENTS_QUEUE: ([DocumentOrderWorkflow], [documents.record_stage, documents.record_breach]),
+        BOOKING_QUEUE: (
+            [BookingWorkflow],
+            [booking.expire_hold, booking.remind, booking.mark_no_show, booking.complete],
+        ),
+        PLATFORM_QUEUE: ([SigningKeyRotationWorkflow], [identity.rotate_signing_key]),
+    }
+
+
+def workers_for(client: Client, settings: Settings) -> list[Worker]:
+    """A Worker per domain queue, and one on the single queue of before (`temporal_task_queue` itself) with
+    every workflow and activity, for the workflows started there: a workflow keeps the queue it started on.
+    That one can go once `temporal workflow count --query "TaskQueue='<queue>' AND
+    ExecutionStatus='Running'"` says 0 (the signing-key rotation started there is restarted on `platform`
+    by terminating it)."""
+    domains = domains_for(settings)
+    options = {"graceful_shutdown_timeout": timedelta(seconds=10), **worker_options(settings)}
+    workers = [
+        Worker(
+            client,
+            task_queue=task_queue(settings.temporal_task_queue, name),
+            workflows=workflows,
+            activities=activities,
+            **options,
+        )
+        for name, (workflows, activities) in domains.items()
     ]
+    workers.append(
+        Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=WORKFLOWS,
+            activities=[activity for _, activities in domains.values() for activity in activities],
+            **options,
+        )
+    )
+    return workers
 
 
 async def start_standing_workflows(client: Client, settings: Settings) -> None:
@@ -104,7 +156,7 @@ async def start_standing_workflows(client: Client, settings: Settings) -> None:
         SigningKeyRotationWorkflow.run,
         SigningKeyRotationInput(),
         id=SIGNING_KEY_ROTATION_WORKFLOW_ID,
-        task_queue=settings.temporal_task_queue,
+        task_queue=task_queue(settings.temporal_task_queue, PLATFORM_QUEUE),
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
 
@@ -114,21 +166,16 @@ async def run_worker(settings: Settings) -> None:
     configure_logging("worker", settings.log_level)
     serve_metrics(settings.metrics_port_for("worker"), settings.metrics_host)
     client = await connect_temporal(settings)
-    worker = Worker(
-        client,
-        task_queue=settings.temporal_task_queue,
-        workflows=WORKFLOWS,
-        activities=activities_for(settings),
-        graceful_shutdown_timeout=timedelta(seconds=10),
-        **worker_options(settings),
-    )
+    workers = workers_for(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with worker:
+    async with contextlib.AsyncExitStack() as running:
+        for worker in workers:
+            await running.enter_async_context(worker)
         await start_standing_workflows(client, settings)
-        log.info("worker polling", extra={"task_queue": settings.temporal_task_queue})
+        log.info("worker polling", extra={"task_queues": [w.task_queue for w in workers]})
         await stop.wait()
     log.info("worker stopped")

@@ -10,11 +10,12 @@ from services.booking.erasure import erase_user
 from services.booking.models import TABLES
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStore
-from services.booking.workflow_driver import SUBJECTS, WorkflowDriver
+from services.booking.workflow_link import SUBJECTS, WorkflowLink
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
+from workflows.shared import BOOKING_QUEUE, task_queue
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
@@ -46,7 +47,10 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("workflow-driver", WorkflowDriver(temporal, settings.temporal_task_queue)),
+                rt.consumer(
+                    "workflow-driver",
+                    WorkflowLink(temporal, task_queue(settings.temporal_task_queue, BOOKING_QUEUE)),
+                ),
                 rt.consumer("erasure", erase_user),
             ],
         )

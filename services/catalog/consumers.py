@@ -4,6 +4,7 @@ the runtime's DurableConsumer (each event id once)."""
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
@@ -51,7 +52,7 @@ class OrderEvents:
                 "order.cancelled": payment_events.OrderCancelled,
                 "order.refunded": payment_events.OrderRefunded,
             }[kind]
-            fact = unpack(envelope, message_type)
+            fact: Message = unpack(envelope, message_type)
             await record(
                 session,
                 getattr(fact, "order_id"),  # noqa: B009 (three message types share the field)

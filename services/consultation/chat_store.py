@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from google.protobuf.message import Message
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
@@ -327,7 +328,7 @@ class ChatStore:
                 "order.paid": payment_events.OrderPaid,
                 "order.cancelled": payment_events.OrderCancelled,
             }[envelope.type]
-            order = unpack(envelope, message_type)
+            order: Message = unpack(envelope, message_type)
             kind = "order_" + envelope.type.split(".")[1]
             client_id, subject_id = getattr(order, "client_id", ""), getattr(order, "order_id", "")
         if not kind or not client_id:

@@ -51,6 +51,37 @@ def validate_new(kind: str, subject: str, question: str, order_id: str) -> NewCo
     return NewConsultation(kind, subject, question, order_id.strip())
 
 
+PAID_ORDER_STATUSES = ("paid", "in_service")
+
+
+def spends_order(kind: str, order_status: str, order_category: str, order_consultation_kind: str) -> bool:
+    """Whether a consultation of `kind` may use the order (its status, category and the consultation kind
+    its product paid for, as the payment service reports them), and whether it spends it: a consultation
+    order pays for exactly one consultation of its product's kind (at most one spends it: the store's unique
+    index), a retainer for any number. Conflict (409) naming the reason otherwise."""
+    if order_category not in ("consultation", "retainer"):
+        raise Conflict(
+            f"order_id is a {order_category or 'non-consultation'} order, not a consultation order",
+            reason="order_not_for_consultation",
+        )
+    if order_category == "consultation" and order_consultation_kind and order_consultation_kind != kind:
+        raise Conflict(
+            f"order_id paid for a {order_consultation_kind} consultation, not a {kind} one",
+            reason="order_kind_mismatch",
+        )
+    if order_status not in PAID_ORDER_STATUSES:
+        raise Conflict(
+            "order_id is not a paid consultation order of your enterprise", reason="order_not_paid"
+        )
+    return order_category == "consultation"
+
+
+def served(answered: bool, calls: int) -> bool:
+    """A consultation was served when a lawyer answered it or a call with one took place; one that closes
+    unserved was cancelled, and its paid order is refunded."""
+    return answered or calls > 0
+
+
 # A professional question's reply clock when its order's tier states none (§6.2.1.2: 24 hours).
 DEFAULT_REPLY_WITHIN = timedelta(hours=24)
 

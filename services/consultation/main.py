@@ -18,17 +18,13 @@ from services.consultation.faq import FaqEntry, FaqSource
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import LAWYER_SUBJECTS, ConsultationStore
-from services.consultation.workflow_starter import (
-    REPLIED_SUBJECTS,
-    SUBJECTS,
-    WorkflowSignaller,
-    WorkflowStarter,
-)
+from services.consultation.workflow_link import SIGNALLED_SUBJECTS, SUBJECTS, WorkflowLink
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.metrics import keep_sla_timers
 from services.runtime.service import service_runtime
+from workflows.shared import CONSULTATION_QUEUE, task_queue
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
@@ -40,7 +36,7 @@ SLA_TIMER_KINDS = ("reply_24h",)
 # `consultation-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
 CONSUMERS = {
     "workflow-starter": SUBJECTS,
-    "workflow-signaller": REPLIED_SUBJECTS,
+    "workflow-signaller": SIGNALLED_SUBJECTS,
     "erasure": erasure.SUBJECTS,
     "lawyers": LAWYER_SUBJECTS,
     "intent-signals": SIGNAL_SUBJECTS,
@@ -92,24 +88,20 @@ async def serve(settings: Settings) -> None:
         chat_store = ChatStore(rt.db, rt.outbox)
         server.add(
             ConsultationServicer(
-                store,
-                temporal,
-                payments,
-                chat_store=chat_store,
-                faq=FaqSource(catalog_faq(catalog)),
-                catalog=catalog,
+                store, payments, chat_store=chat_store, faq=FaqSource(catalog_faq(catalog)), catalog=catalog
             ),
             consultation_service_pb2,
             consultation_service_pb2_grpc,
         )
+        link = WorkflowLink(temporal, task_queue(settings.temporal_task_queue, CONSULTATION_QUEUE))
         # Load the classifier and jieba's dictionary off the event loop now, not on the first question.
         warm_up = asyncio.create_task(asyncio.to_thread(lambda: default_classifier().classify("预热")))
         await rt.run(
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("workflow-starter", WorkflowStarter(temporal, settings.temporal_task_queue)),
-                rt.consumer("workflow-signaller", WorkflowSignaller(temporal)),
+                rt.consumer("workflow-starter", link),
+                rt.consumer("workflow-signaller", link),
                 keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
                 rt.consumer("erasure", erase_user),
                 # The catalog's lawyer profiles decide who can be assigned (R-CON-2).

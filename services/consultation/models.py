@@ -23,6 +23,10 @@ class ConsultationTable(SQLModel, registry=consultation_registry):
 
 class ConsultationRow(ConsultationTable, table=True):
     __tablename__ = "consultations"
+    __table_args__ = (
+        # One consultation per paid consultation order, however many are submitted at once.
+        Index("uq_consultations_spent_order", "order_id", unique=True, postgresql_where=text("spends_order")),
+    )
 
     id: str = Field(primary_key=True)
     tenant_id: str = Field(index=True)
@@ -32,6 +36,8 @@ class ConsultationRow(ConsultationTable, table=True):
     subject: str
     question: str
     order_id: str = ""
+    # True when the consultation uses up its paid order (a consultation order's one); a retainer's do not.
+    spends_order: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     legal_field: str = ""
     assigned_lawyer_id: str = Field(default="", index=True)
     reply_due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

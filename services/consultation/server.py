@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import grpc
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
 
 from counsel.common.v1 import paging_pb2, timeline_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
@@ -35,13 +32,10 @@ from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
-from workflows.shared import consultation_workflow_id
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
     from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
-
-log = logging.getLogger(__name__)
 
 
 def consultation_proto(
@@ -174,7 +168,6 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
     def __init__(
         self,
         store: ConsultationStore,
-        temporal: Client,
         payments: PaymentServiceAsyncStub,
         classifier: Callable[[], LegalClassifier] = default_classifier,
         telephony: TelephonyProvider | None = None,
@@ -187,7 +180,6 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         self.chat = chat_store or ChatStore(store.db, store.outbox)
         self.faq = faq
         self.store = store
-        self.temporal = temporal
         self.payments = payments
         self.classifier = classifier
 
@@ -324,11 +316,19 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         principal = domain.require_client(current_principal())
         new = domain.validate_new(request.kind, request.subject, request.question, request.order_id)
         reply_hours: int | None = None
+        spends_order = False
         if new.order_id:
-            order = await self._require_paid_order(new.order_id)
+            order = await self._order(new.order_id)
+            spends_order = domain.spends_order(
+                new.kind, order.status, order.category, order.consultation_kind
+            )
             reply_hours = order.reply_hours if order.HasField("reply_hours") else None
         view, _ = await self.store.create(
-            principal, new, request.idempotency_key, domain.reply_within(new.kind, reply_hours)
+            principal,
+            new,
+            request.idempotency_key,
+            domain.reply_within(new.kind, reply_hours),
+            spends_order=spends_order,
         )
         return pb.CreateConsultationResponse(consultation=consultation_proto(view.row, view))
 
@@ -376,21 +376,12 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
     ) -> pb.CloseConsultationResponse:
         principal = current_principal()
         reason = request.reason or ("closed_by_client" if principal else "closed")
-        view, closed_now = await self.store.close(principal, request.consultation_id, reason)
-        if closed_now and principal is not None:
-            await self._signal_close(
-                self.temporal.get_workflow_handle(consultation_workflow_id(view.row.id)), reason
-            )
+        # Its `consultation.closed` tells the workflow (services/consultation/workflow_link.py).
+        view, _ = await self.store.close(principal, request.consultation_id, reason)
         return pb.CloseConsultationResponse(consultation=consultation_proto(view.row, view))
 
-    async def _signal_close(self, handle: WorkflowHandle, reason: str) -> None:
-        try:
-            await handle.signal("close", reason)
-        except RPCError as exc:  # the workflow already finished: the close above is what counts
-            log.info("close signal not delivered", extra={"workflow_id": handle.id, "error": exc.status.name})
-
-    async def _require_paid_order(self, order_id: str) -> payment_service_pb2.Order:
-        """The caller's paid order (the payment service scopes it to the caller's enterprise)."""
+    async def _order(self, order_id: str) -> payment_service_pb2.Order:
+        """The caller's order (the payment service scopes it to the caller's enterprise)."""
         try:
             reply = await self.payments.GetOrder(payment_service_pb2.GetOrderRequest(order_id=order_id))
         except grpc.aio.AioRpcError as exc:
@@ -399,10 +390,6 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
                     "order_id is not a paid consultation order of your enterprise", reason="order_not_paid"
                 ) from exc
             raise
-        if reply.order.status not in ("paid", "in_service"):
-            raise Conflict(
-                "order_id is not a paid consultation order of your enterprise", reason="order_not_paid"
-            )
         return reply.order
 
     # --- instant chat (R-CS-1, R-CS-2) --------------------------------------------------------------------

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,7 +31,7 @@ from services.consultation.telephony import TelephonyProvider
 from services.runtime import assignment
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
-from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from services.runtime.events import Outbox, unpack
 from services.runtime.metrics import SLA_BREACHES
 from services.runtime.records import (
@@ -76,10 +77,30 @@ class ConsultationStore:
         new: domain.NewConsultation,
         idempotency_key: str,
         reply_within: timedelta | None = domain.DEFAULT_REPLY_WITHIN,
+        spends_order: bool = False,
     ) -> tuple[ConsultationView, bool]:
         """Store a consultation and its `consultation.submitted` event; `reply_within` (from the order's
-        tier, see domain.reply_within) sets `reply_due_at`, None for no reply clock. Returns (view,
+        tier, see domain.reply_within) sets `reply_due_at`, None for no reply clock; `spends_order` (see
+        domain.spends_order) uses its order up, Conflict when another consultation did. Returns (view,
         created); a replay with the same idempotency key returns the first consultation, created=False."""
+        try:
+            return await self._create(principal, new, idempotency_key, reply_within, spends_order)
+        except IntegrityError as exc:
+            if "uq_consultations_spent_order" not in str(exc):
+                raise
+            raise Conflict(
+                "order_id has paid for a consultation already: one paid order serves one consultation",
+                reason="order_used",
+            ) from None
+
+    async def _create(
+        self,
+        principal: Principal,
+        new: domain.NewConsultation,
+        idempotency_key: str,
+        reply_within: timedelta | None,
+        spends_order: bool,
+    ) -> tuple[ConsultationView, bool]:
         consultation_id = new_id()
         async with self.db.transaction() as session:
             if idempotency_key:
@@ -105,6 +126,7 @@ class ConsultationStore:
                 subject=new.subject,
                 question=new.question,
                 order_id=new.order_id,
+                spends_order=spends_order,
                 reply_due_at=reply_due_at,
                 created_at=now,
                 updated_at=now,
@@ -199,6 +221,9 @@ class ConsultationStore:
                 raise NotFound("no such consultation")
             if row.status == "closed":
                 return await self._view(session, consultation_id), False
+            calls = await session.scalar(
+                select(func.count()).where(col(CallRecordRow.consultation_id) == consultation_id)
+            )
             now = utcnow()
             row.status = domain.next_status(row.status, "closed")
             row.closed_reason = reason
@@ -219,7 +244,11 @@ class ConsultationStore:
                 session,
                 "consultation.closed",
                 events_pb2.ConsultationClosed(
-                    consultation_id=consultation_id, client_id=row.client_id, reason=reason
+                    consultation_id=consultation_id,
+                    client_id=row.client_id,
+                    reason=reason,
+                    order_id=row.order_id,
+                    served=domain.served(row.answered_at is not None, calls or 0),
                 ),
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,

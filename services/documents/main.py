@@ -13,12 +13,13 @@ from services.documents.lawyer_events import LawyerProjection
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStore
-from services.documents.workflow_driver import SUBJECTS, WorkflowDriver
+from services.documents.workflow_link import SUBJECTS, WorkflowLink
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.metrics import SLA_BREACHES, keep_sla_timers
 from services.runtime.service import service_runtime
+from workflows.shared import DOCUMENTS_QUEUE, task_queue
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
@@ -57,7 +58,10 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("workflow-driver", WorkflowDriver(temporal, settings.temporal_task_queue)),
+                rt.consumer(
+                    "workflow-driver",
+                    WorkflowLink(temporal, task_queue(settings.temporal_task_queue, DOCUMENTS_QUEUE)),
+                ),
                 rt.consumer("lawyers", LawyerProjection(store)),
                 keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
                 rt.consumer("erasure", erase_user),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from services.payment.domain import DEFAULT_PAY_WITHIN
+from services.payment.domain import DEFAULT_CONSULTATION_USE_WITHIN, DEFAULT_PAY_WITHIN
 from services.payment.providers.alipay import AlipayConfig, AlipayProvider
 from services.payment.providers.bank import BankConfig, BankProvider
 from services.payment.providers.base import Provider
@@ -18,6 +18,7 @@ from services.runtime.config import Settings
 
 class PaymentSettings(Settings):
     pay_within_minutes: int = int(DEFAULT_PAY_WITHIN.total_seconds() // 60)
+    consultation_use_within_days: int = DEFAULT_CONSULTATION_USE_WITHIN.days
     # The seller printed on invoices.
     invoice_seller_name: str = "counsel 企业法律顾问服务平台"
     invoice_seller_tax_id: str = "91310000000000000X"
@@ -49,6 +50,10 @@ class PaymentSettings(Settings):
     @property
     def pay_within(self) -> timedelta:
         return timedelta(minutes=self.pay_within_minutes)
+
+    @property
+    def consultation_use_within(self) -> timedelta:
+        return timedelta(days=self.consultation_use_within_days)
 
     @property
     def public_url(self) -> str:

@@ -21,6 +21,8 @@ STAFF_WHO_SEE_ORDERS = ("agent", "supervisor")
 STAFF_WHO_REFUND = ("agent", "supervisor")
 # How long a client has to pay a new order before its workflow cancels it.
 DEFAULT_PAY_WITHIN = timedelta(minutes=30)
+# A paid consultation order's terms: its consultation is submitted within this long, or the order is refunded.
+DEFAULT_CONSULTATION_USE_WITHIN = timedelta(days=30)
 MAX_REQUIREMENTS_BYTES = 64 * 1024
 
 # Allowed order status transitions; cancelled and refunded are final.
@@ -235,6 +237,12 @@ def advance_to(current: str, target: str) -> str | None:
     return next_order_status(current, target)
 
 
+def links_fulfilment(status: str, linked_id: str, kind: str, fulfilment_id: str) -> bool:
+    """Whether the workflow's move records `kind`/`fulfilment_id` as what fulfils the order: the first one
+    it names, unless the order is final."""
+    return bool(kind and fulfilment_id) and not linked_id and status not in ("refunded", "cancelled")
+
+
 def check_issuable(status: str, document: str) -> None:
     """Vouchers and invoices are issued for paid orders only: Conflict (`order_not_paid`) otherwise."""
     if status not in ("paid", "in_service", "completed"):
@@ -270,6 +278,8 @@ class ProductSnapshot:
     category: str
     currency: str
     tiers: tuple[dict[str, Any], ...]
+    # What a consultation product pays for (professional|phone); "" for other categories.
+    consultation_kind: str = ""
     # The product's requirement form: the client's answers are checked against it when ordering.
     requirement_fields: tuple[RequirementSpec, ...] = ()
 
@@ -284,6 +294,8 @@ class NewOrder:
     currency: str
     requirements: dict[str, Any]
     booking: dict[str, Any]
+    # What a consultation product pays for (professional|phone); "" for other categories.
+    consultation_kind: str = ""
 
 
 def parse_json_object(raw: str, field: str) -> dict[str, Any]:
@@ -325,6 +337,7 @@ def new_order(
         product_id=product.product_id,
         product_name=product.name,
         category=product.category,
+        consultation_kind=product.consultation_kind,
         tier=tier,
         amount_fen=amount,
         currency=product.currency,
@@ -517,83 +530,3 @@ def fen_from_yuan(text: str) -> int:
     if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
         raise ValueError(f"not an amount: {text!r}")
     return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
-
-
-# -- the order's timeline (§9.2, R-Q-3) -------------------------------------------------------------
-FINAL_ORDER_STATUSES = ("completed", "cancelled", "refunded")
-
-
-@dataclass(frozen=True)
-class StageFact:
-    """A stage some service recorded for the order: its own stages (payment) or its fulfilment's, as the
-    owning service (documents, consultation, booking) reported them."""
-
-    stage: str
-    entered_at: datetime
-    due_at: datetime | None
-    actor: str
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    stage: str
-    status: str  # done|current|pending
-    entered_at: datetime | None
-    due_at: datetime | None
-    actor: str
-
-
-def join_timeline(
-    payment: Sequence[StageFact],
-    fulfilment: Sequence[StageFact],
-    fulfilment_kind: str,
-    process: Sequence[str],
-    order_status: str,
-) -> list[TimelineEntry]:
-    """One timeline from the order's payment stages and its fulfilment's stages, oldest first.
-
-    - The fulfilment's stages follow the payment stage that started it (`in_service` or `<kind>_started`),
-      so the client reads payment → fulfilment → what came after; every stage keeps the entered time, due
-      time and actor its owner recorded. A fulfilment that began before the order did (a booking is held,
-      then its order paid, R-BK-1) is interleaved with payment's stages in time order instead.
-    - A stage the fulfilment owns (e.g. `completed` of a document order) is shown once, as its owner
-      recorded it; a stage entered several times (drafting after a rejection) appears each time.
-    - The last entered stage is `current` unless the order is final (completed, cancelled, refunded);
-      every earlier one is `done`.
-    - While the order is open, the product's process stages after the furthest one reached are `pending`,
-      with no times.
-    """
-    owned = {f.stage for f in fulfilment}
-    starters = {"in_service", f"{fulfilment_kind}_started"} if fulfilment_kind else set()
-    kept = [p for p in payment if p.stage not in owned or not fulfilment]
-    began = min((f.entered_at for f in fulfilment), default=None)
-    if began is not None and payment and began < min(p.entered_at for p in payment):
-        # The fulfilment existed before the order (a booking is held, then paid): one story in time order.
-        entered = sorted([*kept, *fulfilment], key=lambda s: s.entered_at)
-    elif began is not None:
-        head = [p for p in kept if p.stage in starters or p.entered_at <= began]
-        tail = [p for p in kept if p not in head]
-        entered = head + sorted([*fulfilment, *tail], key=lambda s: s.entered_at)
-    else:
-        entered = list(kept)
-    final = order_status in FINAL_ORDER_STATUSES
-    timeline = [
-        TimelineEntry(
-            stage=s.stage,
-            status="current" if i == len(entered) - 1 and not final else "done",
-            entered_at=s.entered_at,
-            due_at=s.due_at,
-            actor=s.actor,
-        )
-        for i, s in enumerate(entered)
-    ]
-    if final:
-        return timeline
-    reached = {s.stage for s in entered}
-    furthest = max((i for i, stage in enumerate(process) if stage in reached), default=-1)
-    timeline.extend(
-        TimelineEntry(stage=stage, status="pending", entered_at=None, due_at=None, actor="")
-        for stage in process[furthest + 1 :]
-        if stage not in reached
-    )
-    return timeline

@@ -39,6 +39,8 @@ class OrderRow(PaymentTable, table=True):
     # The order keeps its own copy of what was bought (R-PAY-2: the catalog may change later).
     product_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
     category: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    # The product's consultation kind (professional|phone) for a consultation product; "" otherwise.
+    consultation_kind: str = Field(default="", sa_column_kwargs={"server_default": ""})
     tier: dict[str, Any] = Field(
         default_factory=dict, sa_type=JSONB, sa_column_kwargs={"server_default": text("'{}'::jsonb")}
     )

@@ -28,10 +28,9 @@ from services.payment.providers.base import (
 from services.payment.store import PaymentStores
 from services.payment.store.base import OrderView, money
 from services.payment.store.payments import Query
-from services.payment.timeline import OrderTimeline
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
 from services.runtime.context import current_principal
-from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unimplemented
 from services.runtime.forms import RequirementSpec
 from services.runtime.records import page_size, request_fingerprint, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
@@ -64,6 +63,7 @@ def order_proto(row: OrderRow, view: OrderView | None = None) -> pb.Order:
         product_name=row.product_name,
         category=row.category,
         refunded=money(row.refunded_fen, row.currency),
+        consultation_kind=row.consultation_kind,
     )
     reply_hours = row.tier.get("reply_hours") if isinstance(row.tier, dict) else None
     if isinstance(reply_hours, int):
@@ -112,6 +112,7 @@ def product_snapshot(product: catalog_service_pb2.Product) -> domain.ProductSnap
         product_id=product.id,
         name=product.name,
         category=product.category,
+        consultation_kind=product.consultation_kind,
         currency=product.price.currency or "CNY",
         tiers=tuple(tiers),
         requirement_fields=tuple(
@@ -129,11 +130,9 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         signer: VoucherSigner,
         settings: PaymentSettings,
         invoices: InvoiceStorage | None = None,
-        timeline: OrderTimeline | None = None,
         renderer: InvoiceRenderer | None = None,
     ) -> None:
         self.stores = stores
-        self.timeline = timeline or OrderTimeline(catalog, {})
         self.catalog = catalog
         self.providers = providers
         self.signer = signer
@@ -151,21 +150,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
     async def GetOrderTimeline(
         self, request: pb.GetOrderTimelineRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOrderTimelineResponse:
-        view = await self.stores.orders.get(current_principal(), request.order_id)
-        return pb.GetOrderTimelineResponse(
-            order_id=view.row.id,
-            status=view.row.status,
-            stages=[
-                timeline_pb2.TimelineStage(
-                    stage=entry.stage,
-                    status=entry.status,
-                    entered_at=to_timestamp(entry.entered_at),
-                    due_at=to_timestamp(entry.due_at),
-                    actor=entry.actor,
-                )
-                for entry in await self.timeline.build(view)
-            ],
-        )
+        raise Unimplemented("the gateway joins the order's timeline: GET /api/v1/orders/{id}/timeline")
 
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     temporal_tls_ca_file: str = ""
     temporal_tls_server_name: str = ""
     temporal_namespace: str = "default"
+    # Names this deployment's task queues, one per domain (`counsel-orders`, …; workflows.shared.task_queue).
     temporal_task_queue: str = "counsel"
     # Temporal SDK metrics are served by the SDK's own exporter on this port (0 = off).
     temporal_metrics_port: int = 0

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import asyncpg
 import nats
@@ -35,6 +36,7 @@ from services.runtime.tables import RuntimeTables
 
 log = logging.getLogger(__name__)
 
+M = TypeVar("M", bound=Message)
 EventHandler = Callable[[EventEnvelope, AsyncSession], Awaitable[object]]
 # The pending-events gauge is a COUNT over the outbox: refreshed at most this often, not every round.
 PENDING_GAUGE_SECONDS = 1.0
@@ -42,7 +44,7 @@ PENDING_GAUGE_SECONDS = 1.0
 LISTEN_RETRY_SECONDS = 30.0
 
 
-def unpack(envelope: EventEnvelope, message_type: type[Message]) -> Message:
+def unpack(envelope: EventEnvelope, message_type: type[M]) -> M:
     """The envelope's payload as `message_type`; raises ValueError when it is another type."""
     message = message_type()
     if not envelope.payload.Unpack(message):

@@ -1,15 +1,22 @@
 """The one Temporal client factory: pydantic payloads (timedelta and aware datetimes survive), SDK metrics
-exported for Prometheus and the SDK core's logs in Python logging."""
+exported for Prometheus and the SDK core's logs in Python logging; and the one way a service links its
+events to its workflows (`start_once`, `signal_if_running`, `cancel_if_running`), used by each service's
+`workflow_link.py` from an outbox consumer, so a change reaches its workflow only once it is committed and
+always does, even if the process dies right after the commit."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -18,7 +25,7 @@ from temporalio.runtime import (
     TelemetryConfig,
     TelemetryFilter,
 )
-from temporalio.service import TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from temporalio.worker import PollerBehaviorAutoscaling
 
 from services.runtime.config import Settings, SettingsError
@@ -119,3 +126,57 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             minimum=1, maximum=settings.temporal_max_activity_task_pollers, initial=5
         ),
     }
+
+
+async def start_once(
+    client: Client,
+    workflow: str,
+    arg: Any,
+    *,
+    id: str,
+    task_queue: str,
+    start_signal: str | None = None,
+    start_signal_args: Sequence[Any] = (),
+) -> None:
+    """Start `workflow` (a name from workflows.shared) as `id`, unless a workflow with that id ever ran: the id
+    is the business id, so a redelivered event starts nothing twice. With `start_signal` the signal is
+    delivered in the same call (signal-with-start), to the running workflow when there is one."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            workflow,
+            arg,
+            id=id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            start_signal=start_signal,
+            start_signal_args=start_signal_args,
+        )
+
+
+async def signal_if_running(client: Client, workflow_id: str, signal: str, *args: Any) -> bool:
+    """Send `signal` (with its argument, if any) to the workflow `workflow_id`. False when that workflow has
+    finished (nothing is left to tell it). Raises when it has not started yet, so the consumer's event is
+    redelivered until it has (events of one aggregate may be consumed out of order)."""
+    handle = client.get_workflow_handle(workflow_id)
+    return await _if_running(handle, handle.signal(signal, args=args))
+
+
+async def cancel_if_running(client: Client, workflow_id: str) -> bool:
+    """Cancel the workflow `workflow_id` (a Temporal cancellation: its timers stop and it ends as cancelled);
+    False when it had finished already, and raises like `signal_if_running` when it has not started."""
+    handle = client.get_workflow_handle(workflow_id)
+    return await _if_running(handle, handle.cancel())
+
+
+async def _if_running(handle: WorkflowHandle[Any, Any], call: Awaitable[None]) -> bool:
+    try:
+        await call
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # A closed workflow takes no signal; neither does one not started yet, and describing it tells which.
+        description = await handle.describe()
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            raise
+        return False
+    return True

@@ -3,10 +3,10 @@ HTTP (R-CON-2, §6.2.1.2; R-Q-1; R-Q-3): classified `labour`, assigned to a labo
 recorded, the lawyer sees it in the queue and replies (the reply reaches the workflow through the service's
 own event), the client sees the reply, follows up, rates and closes, and the timeline shows each stage.
 
-The `general` kind is used because a `professional` one needs a paid order from the payment service, which
-is not merged yet; the professional path's 24 h clock and escalation are covered on the time-skipping
-server (tests/workflows/test_consultation_workflow.py) and against PostgreSQL
-(tests/integration/test_consultation_assignment.py). The platform fixture is tests/e2e/conftest.py's."""
+That journey asks a `general` question (no order); the professional path's 24 h clock and escalation are
+covered on the time-skipping server (tests/workflows/test_consultation_workflow.py) and against PostgreSQL
+(tests/integration/test_consultation_assignment.py), and the last journey pays a professional consultation
+order and follows it to its end. The platform fixture is tests/e2e/conftest.py's."""
 
 from __future__ import annotations
 
@@ -207,3 +207,85 @@ def test_an_agent_classifies_an_unclear_question_by_hand_and_watches_the_at_risk
 
     assert http.get("/api/v1/agent/at-risk", headers=agent).status_code == 200
     assert http.get("/api/v1/agent/at-risk", headers=client).status_code == 403
+
+
+def test_a_paid_consultation_order_serves_one_consultation_then_completes_or_is_refunded(
+    http: httpx.Client,
+) -> None:
+    """Issue 18's defect, over HTTP: a paid professional consultation order serves exactly one consultation
+    of its product's kind (a second, another kind or another category's order is a 409 with its reason); the
+    order completes when its consultation closes answered, and is refunded when it closes unanswered."""
+    client = login(http, "client@demo.counsel.test")
+
+    def paid_order() -> dict:
+        order = http.post("/api/v1/orders", headers=client, json={"product_id": "consult-professional"})
+        assert order.status_code == 201, order.text
+        paying = http.post(
+            f"/api/v1/orders/{order.json()['id']}/payments", headers=client, json={"method": "sandbox"}
+        )
+        assert http.post(f"/api/v1/dev/sandbox-pay/{paying.json()['payment_id']}").status_code == 202
+        return wait_until(order.json()["id"], "in_service")
+
+    def wait_until(order_id: str, status: str) -> dict:
+        def reached() -> dict | None:
+            current = http.get(f"/api/v1/orders/{order_id}", headers=client).json()
+            return current if current["status"] == status else None
+
+        return wait_for(reached, timeout=60)
+
+    def ask(kind: str, order_id: str) -> httpx.Response:
+        question = {"kind": kind, "subject": "被拖欠工资", "question": QUESTION, "order_id": order_id}
+        return http.post("/api/v1/consultations", headers=client, json=question)
+
+    def refused(response: httpx.Response) -> str:
+        assert response.status_code == 409, response.text
+        return str(response.json()["type"]).rsplit("/", 1)[-1]
+
+    order = paid_order()
+    document = http.post(
+        "/api/v1/orders",
+        headers=client,
+        json={
+            "product_id": "doc-contract-drafting",
+            "tier": "simple",
+            "requirements": {
+                "contract_type": "服务 Services",
+                "parties": ["甲方", "乙方"],
+                "key_terms": "按月付款",
+            },
+        },
+    )
+    assert refused(ask("professional", document.json()["id"])) == "order_not_for_consultation"
+    assert refused(ask("phone", order["id"])) == "order_kind_mismatch"
+    first = ask("professional", order["id"])
+    assert first.status_code == 201, first.text
+    assert refused(ask("professional", order["id"])) == "order_used"
+    consultation_id = first.json()["id"]
+    path = f"/api/v1/consultations/{consultation_id}"
+
+    def assigned() -> str | None:
+        return http.get(path, headers=client).json()["assigned_lawyer_id"] or None
+
+    lawyer = login(http, EMAIL_OF[wait_for(assigned, timeout=60)])
+    reply = http.post(
+        f"{path}/messages", headers=lawyer, json={"body": "可以依据劳动合同法第三十八条主张经济补偿。"}
+    )
+    assert reply.status_code == 200, reply.text
+    assert http.post(f"{path}/close", headers=client, json={"reason": "resolved"}).status_code == 200
+    completed = wait_until(order["id"], "completed")
+    assert completed["fulfilment"] == {"kind": "consultation", "id": consultation_id}
+    assert completed["refunded"]["amount"] == 0
+
+    # Closed before anyone answered: the client paid for a service it did not get.
+    unused = paid_order()
+    withdrawn = ask("professional", unused["id"])
+    assert withdrawn.status_code == 201, withdrawn.text
+    closing = http.post(f"/api/v1/consultations/{withdrawn.json()['id']}/close", headers=client)
+    assert closing.status_code == 200
+    refunded = wait_until(unused["id"], "refunded")
+    assert refunded["refunded"] == refunded["amount"]
+    stages = [
+        s["stage"]
+        for s in http.get(f"/api/v1/orders/{unused['id']}/timeline", headers=client).json()["stages"]
+    ]
+    assert stages.index("consultation_started") < stages.index("refunded")

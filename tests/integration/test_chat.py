@@ -152,7 +152,6 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         servicer = ConsultationServicer(
             ConsultationStore(db, outbox),
             cast(Any, None),
-            cast(Any, None),
             chat_store=chat_store,
             faq=FaqSource(catalog_faq(cast(Any, CatalogServiceStub(catalog_channel)))),
         )

@@ -389,7 +389,7 @@ async def test_a_professional_question_gets_the_reply_clock_of_its_orders_tier(
                 order.reply_hours = 48
             return payment_pb.GetOrderResponse(order=order)
 
-    servicer = ConsultationServicer(store, cast(Any, None), cast(Any, Payments()))
+    servicer = ConsultationServicer(store, cast(Any, Payments()))
     token = principal_var.set(CLIENT)
     try:
         due = {}
@@ -419,3 +419,104 @@ async def test_open_reply_clocks_are_counted_for_the_sla_timers_gauge(store: Con
     assert await store.open_timers() == {"reply_24h": 2}
     await store.post_message(lawyer(lawyer_id), answered, "答复如下……")
     assert await store.open_timers() == {"reply_24h": 1}
+
+
+async def test_a_paid_consultation_order_serves_exactly_one_consultation_of_its_kind(
+    store: ConsultationStore,
+) -> None:
+    """API.md: one paid consultation order serves exactly one consultation of its product's kind; a second
+    one (however many are submitted at once: the unique index decides), another kind or another category's
+    order is a 409 naming why. A retainer serves any number."""
+    import asyncio
+    from typing import Any, cast
+
+    from counsel.consultation.v1 import consultation_service_pb2 as pb
+    from counsel.payment.v1 import payment_service_pb2 as payment_pb
+    from services.consultation.server import ConsultationServicer
+    from services.runtime.context import principal_var
+
+    orders = {
+        "o-professional": payment_pb.Order(
+            status="paid", category="consultation", consultation_kind="professional"
+        ),
+        "o-phone": payment_pb.Order(status="in_service", category="consultation", consultation_kind="phone"),
+        "o-document": payment_pb.Order(status="in_service", category="document"),
+        "o-retainer": payment_pb.Order(status="in_service", category="retainer"),
+    }
+
+    class Payments:
+        async def GetOrder(
+            self, request: payment_pb.GetOrderRequest, **_: Any
+        ) -> payment_pb.GetOrderResponse:
+            order = payment_pb.Order(id=request.order_id)
+            order.MergeFrom(orders[request.order_id])
+            return payment_pb.GetOrderResponse(order=order)
+
+    servicer = ConsultationServicer(store, cast(Any, Payments()))
+
+    async def submit(kind: str, order_id: str, key: str = "") -> pb.Consultation:
+        token = principal_var.set(CLIENT)
+        try:
+            reply = await servicer.CreateConsultation(
+                pb.CreateConsultationRequest(
+                    kind=kind,
+                    subject="工资",
+                    question=LABOUR_QUESTION,
+                    order_id=order_id,
+                    idempotency_key=key,
+                ),
+                cast(Any, None),
+            )
+        finally:
+            principal_var.reset(token)
+        return reply.consultation
+
+    async def refused(kind: str, order_id: str) -> str:
+        with pytest.raises(Conflict) as conflict:
+            await submit(kind, order_id)
+        return conflict.value.reason
+
+    assert await refused("phone", "o-professional") == "order_kind_mismatch"
+    assert await refused("professional", "o-phone") == "order_kind_mismatch"
+    assert await refused("professional", "o-document") == "order_not_for_consultation"
+    attempts = await asyncio.gather(
+        *(submit("professional", "o-professional", f"k{n}") for n in range(5)), return_exceptions=True
+    )
+    [(winner, served)] = [(n, a) for n, a in enumerate(attempts) if isinstance(a, pb.Consultation)]
+    assert all(isinstance(a, Conflict) and a.reason == "order_used" for a in attempts if a is not served)
+    # The winner's own retry (its Idempotency-Key) is the consultation it made, not a second use.
+    assert (await submit("professional", "o-professional", f"k{winner}")).id == served.id
+    assert await refused("professional", "o-professional") == "order_used"
+    assert (await submit("phone", "o-phone")).order_id == "o-phone"
+    retained = {(await submit("professional", "o-retainer")).id for _ in range(2)}
+    assert len(retained) == 2
+
+
+async def test_the_close_tells_the_order_whether_the_consultation_was_served(
+    store: ConsultationStore,
+) -> None:
+    """`consultation.closed` carries its order and whether it was served (a lawyer answered, or a call
+    took place): the order's workflow completes the order or refunds it."""
+    from counsel.common.v1.event_pb2 import EventEnvelope
+    from counsel.consultation.v1 import events_pb2
+
+    answered = await submit(store)
+    await store.classify(answered, "c", default_classifier().classify)
+    lawyer_id, _ = await store.assign(answered, [], None, "a")
+    await store.post_message(lawyer(lawyer_id), answered, "可以主张经济补偿。")
+    unanswered = await submit(store)
+    for consultation_id in (answered, unanswered):
+        await store.close(CLIENT, consultation_id, "closed_by_client")
+    async with store.db.transaction() as session:
+        payloads = (
+            await session.execute(
+                select(TABLES.outbox.c.payload).where(TABLES.outbox.c.subject.like("%.consultation.closed"))
+            )
+        ).scalars()
+        closes = [EventEnvelope.FromString(p) for p in payloads]
+    told = {}
+    for envelope in closes:
+        closed = events_pb2.ConsultationClosed()
+        envelope.payload.Unpack(closed)
+        told[closed.consultation_id] = (closed.order_id, closed.served)
+    assert told == {answered: ("order-1", True), unanswered: ("order-1", False)}

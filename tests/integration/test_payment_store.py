@@ -17,21 +17,16 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from google.protobuf.any_pb2 import Any as AnyProto
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from counsel.booking.v1 import events_pb2 as booking_events
 from counsel.common.v1.event_pb2 import EventEnvelope
-from counsel.consultation.v1 import events_pb2 as consultation_events
-from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import payment_service_pb2 as pb
 from deploy.local.servers import NatsServer, PostgresServer
 from services.payment import domain, tools
 from services.payment.config import PaymentSettings
-from services.payment.fulfilment_links import FulfilmentLinker
 from services.payment.invoices import BEIJING, InvoiceData, InvoiceRenderer, ObjectStoreInvoices
 from services.payment.models import TABLES, OrderRow, PaymentRow
 from services.payment.providers.alipay import AlipayConfig, AlipayProvider
@@ -487,118 +482,6 @@ async def test_requested_refunds_are_sent_to_the_provider_and_settled(platform: 
     again = await platform.stores.refunds.refund_order(None, order_id, 0, "retry after refusal", "")
     assert again.row.status == "refunded" and again.row.refunded_fen == 99900
     assert (await platform.stores.ledger.balances())["cash:alipay"] == 0
-
-
-async def test_a_consultation_submitted_against_a_paid_order_becomes_its_fulfilment(
-    platform: Platform,
-) -> None:
-    order_id = await platform.order()
-    linker = FulfilmentLinker(platform.stores.fulfilments)
-
-    def submitted(consultation_id: str, tenant_id: str = "t1") -> EventEnvelope:
-        packed = AnyProto()
-        packed.Pack(
-            consultation_events.ConsultationSubmitted(
-                consultation_id=consultation_id, client_id="u1", kind="professional", order_id=order_id
-            )
-        )
-        return EventEnvelope(
-            id=consultation_id, type="consultation.submitted", tenant_id=tenant_id, payload=packed
-        )
-
-    async with platform.db.transaction() as session:
-        await linker(submitted("c-early"), session)  # not paid yet: nothing to link
-    await platform.notify(success(await platform.sandbox_payment(order_id)))
-    async with platform.db.transaction() as session:
-        await linker(submitted("c-other", tenant_id="t2"), session)  # another enterprise's event
-        await linker(submitted("c-1"), session)
-        await linker(submitted("c-2"), session)  # the first consultation stays the fulfilment
-    view = await platform.stores.orders.get(CLIENT, order_id)
-    assert (view.row.fulfilment_kind, view.row.fulfilment_id) == ("consultation", "c-1")
-    assert view.stages[-1].stage == "consultation_started"
-
-
-async def test_a_completed_document_order_completes_the_order_it_fulfils(platform: Platform) -> None:
-    order_id = await platform.order()
-    linker = FulfilmentLinker(platform.stores.fulfilments)
-
-    def completed(document_order_id: str, tenant_id: str = "t1") -> EventEnvelope:
-        packed = AnyProto()
-        packed.Pack(
-            documents_events.DocOrderCompleted(
-                document_order_id=document_order_id, order_id=order_id, final_version_number=2
-            )
-        )
-        return EventEnvelope(
-            id=f"e-{document_order_id}-{tenant_id}",
-            type="docorder.completed",
-            tenant_id=tenant_id,
-            payload=packed,
-        )
-
-    await platform.notify(success(await platform.sandbox_payment(order_id)))
-    async with platform.db.transaction() as session:
-        await linker(completed("d-1"), session)  # paid but not yet in service with it: nothing happens
-    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "paid"
-    await platform.stores.orders.advance(order_id, "in_service", "document", "d-1")
-    async with platform.db.transaction() as session:
-        await linker(completed("d-other"), session)  # not this order's fulfilment
-        await linker(completed("d-1", tenant_id="t2"), session)  # another enterprise's event
-    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "in_service"
-    async with platform.db.transaction() as session:
-        await linker(completed("d-1"), session)
-        await linker(completed("d-1"), session)  # a redelivery changes nothing
-    view = await platform.stores.orders.get(CLIENT, order_id)
-    assert view.row.status == "completed"
-    assert [s.stage for s in view.stages][-2:] == ["in_service", "completed"]
-
-
-async def test_a_finished_booking_completes_the_order_that_confirmed_it(platform: Platform) -> None:
-    """R-BK-1: `booking.completed` (completed or no_show) completes the booking's order, once."""
-    order_id = await platform.order()
-    linker = FulfilmentLinker(platform.stores.fulfilments)
-
-    def finished(booking_id: str, status: str = "completed", tenant_id: str = "t1") -> EventEnvelope:
-        packed = AnyProto()
-        packed.Pack(
-            booking_events.BookingCompleted(
-                booking_id=booking_id, client_id="u1", status=status, order_id=order_id
-            )
-        )
-        return EventEnvelope(
-            id=f"e-{booking_id}-{tenant_id}", type="booking.completed", tenant_id=tenant_id, payload=packed
-        )
-
-    await platform.notify(success(await platform.sandbox_payment(order_id)))
-    await platform.stores.orders.advance(order_id, "in_service", "booking", "b-1")
-    async with platform.db.transaction() as session:
-        await linker(finished("b-other"), session)  # not this order's booking
-        await linker(finished("b-1", tenant_id="t2"), session)  # another enterprise's event
-    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "in_service"
-    async with platform.db.transaction() as session:
-        await linker(finished("b-1", status="no_show"), session)
-    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "completed"
-
-
-@pytest.mark.parametrize(("refund", "status"), [(50000, "completed"), (99900, "in_service")])
-async def test_a_cancelled_booking_ends_its_order_unless_it_is_refunded_in_full(
-    platform: Platform, refund: int, status: str
-) -> None:
-    """A late cancellation keeps part of the price: the order is complete (the refund follows on it); a
-    full refund is left to turn the order into `refunded`."""
-    order_id = await platform.order()
-    await platform.notify(success(await platform.sandbox_payment(order_id)))
-    await platform.stores.orders.advance(order_id, "in_service", "booking", "b-9")
-    packed = AnyProto()
-    packed.Pack(
-        booking_events.BookingCancelled(
-            booking_id="b-9", client_id="u1", status="cancelled", order_id=order_id, refund_fen=refund
-        )
-    )
-    event = EventEnvelope(id=f"e-cancel-{refund}", type="booking.cancelled", tenant_id="t1", payload=packed)
-    async with platform.db.transaction() as session:
-        await FulfilmentLinker(platform.stores.fulfilments)(event, session)
-    assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == status
 
 
 # -- every interleaving of a payment's notifications (issue 16, R-PAY-2) ----------------------------------

@@ -404,6 +404,15 @@ def test_a_paid_order_advances_once_and_a_final_one_stays_final() -> None:
         domain.advance_to("pending_payment", "in_service")
 
 
+def test_the_first_fulfilment_named_is_the_orders_unless_the_order_is_final() -> None:
+    assert domain.links_fulfilment("paid", "", "document", "d-1")
+    assert domain.links_fulfilment("in_service", "", "consultation", "c-1")  # the client started it
+    assert not domain.links_fulfilment("in_service", "c-1", "consultation", "c-2")
+    assert not domain.links_fulfilment("in_service", "", "", "")
+    for final in ("refunded", "cancelled"):
+        assert not domain.links_fulfilment(final, "", "document", "d-1")
+
+
 def test_vouchers_and_invoices_are_issued_for_paid_orders_only() -> None:
     for paid in ("paid", "in_service", "completed"):
         domain.check_issuable(paid, "voucher")

@@ -90,6 +90,32 @@ def test_only_signed_in_client_members_submit() -> None:
     assert domain.require_client(client) is client
 
 
+def test_a_consultation_order_pays_for_one_consultation_of_its_kind_and_a_retainer_for_any() -> None:
+    """The order as the payment service reports it (status, category, the product's consultation kind)."""
+    assert domain.spends_order("professional", "paid", "consultation", "professional") is True
+    assert domain.spends_order("phone", "in_service", "consultation", "phone") is True
+    assert domain.spends_order("professional", "paid", "consultation", "") is True  # ordered before kinds
+    assert domain.spends_order("professional", "in_service", "retainer", "") is False
+    refusals = {
+        ("phone", "paid", "consultation", "professional"): "order_kind_mismatch",
+        ("general", "paid", "consultation", "professional"): "order_kind_mismatch",
+        ("professional", "paid", "document", ""): "order_not_for_consultation",
+        ("professional", "pending_payment", "booking", ""): "order_not_for_consultation",
+        ("professional", "pending_payment", "consultation", "professional"): "order_not_paid",
+        ("professional", "refunded", "consultation", "professional"): "order_not_paid",
+        ("professional", "completed", "retainer", ""): "order_not_paid",
+    }
+    for (kind, status, category, bought), reason in refusals.items():
+        with pytest.raises(Conflict) as refused:
+            domain.spends_order(kind, status, category, bought)
+        assert refused.value.reason == reason, (kind, status, category, bought)
+
+
+def test_a_consultation_is_served_by_an_answer_or_a_call() -> None:
+    assert domain.served(answered=True, calls=0) and domain.served(answered=False, calls=1)
+    assert not domain.served(answered=False, calls=0)
+
+
 def test_a_closed_consultation_cannot_change() -> None:
     assert domain.next_status("submitted", "closed") == "closed"
     with pytest.raises(Conflict):

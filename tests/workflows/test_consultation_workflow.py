@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from temporalio import activity
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -307,7 +308,7 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
 
     from counsel.common.v1.event_pb2 import EventEnvelope
     from counsel.consultation.v1 import events_pb2
-    from services.consultation.workflow_starter import WorkflowStarter
+    from services.consultation.workflow_link import WorkflowLink
     from services.runtime.records import to_timestamp
 
     service = FakeConsultationService()
@@ -327,7 +328,7 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
     async with Worker(
         env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
     ):
-        await WorkflowStarter(env.client, task_queue)(envelope, cast(Any, None))
+        await WorkflowLink(env.client, task_queue)(envelope, cast(Any, None))
         handle = env.client.get_workflow_handle(consultation_workflow_id(consultation_id))
         await handle.signal(ConsultationWorkflow.close, "withdrawn")
         await handle.result()
@@ -348,7 +349,7 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
     async with Worker(
         env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
     ):
-        await WorkflowStarter(env.client, task_queue)(envelope, cast(Any, None))
+        await WorkflowLink(env.client, task_queue)(envelope, cast(Any, None))
         handle = env.client.get_workflow_handle(consultation_workflow_id(consultation_id))
         await env.sleep(timedelta(hours=47))
         assert await handle.query(ConsultationWorkflow.breaches) == 0  # a 24 h clock would have run out
@@ -358,3 +359,52 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
     first = service.escalations[0]  # the 48 h breach, escalated once before the close
     assert first.missed_due_at == submitted_at + timedelta(hours=48)
     assert service.escalated_at[0] - submitted_at >= timedelta(hours=48)
+
+
+async def test_the_services_replies_and_closes_reach_the_workflow_through_its_link(
+    env: WorkflowEnvironment,
+) -> None:
+    """A close reaches the workflow only from `consultation.closed`, published after the close committed
+    (the outbox), never from the RPC: the link turns the lawyer's reply and the client's close into signals.
+    A close for a workflow not started yet is refused, so the consumer redelivers it; one for a finished
+    workflow is nothing to tell."""
+    from typing import Any, cast
+
+    from temporalio.service import RPCError
+
+    from counsel.consultation.v1 import events_pb2
+    from services.consultation.workflow_link import WorkflowLink
+    from tests.support.factories import envelope
+
+    service = FakeConsultationService()
+    task_queue = f"tq-{uuid.uuid4().hex}"
+    link = WorkflowLink(env.client, task_queue)
+    consultation_id = uuid.uuid4().hex
+    closed = envelope(
+        "consultation.closed",
+        events_pb2.ConsultationClosed(
+            consultation_id=consultation_id, reason="closed_by_client", served=True
+        ),
+        tenant_id="tenant-1",
+    )
+    with pytest.raises(RPCError):  # not started yet: the event comes again
+        await link(closed, cast(Any, None))
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
+    ):
+        submitted = events_pb2.ConsultationSubmitted(consultation_id=consultation_id, kind="general")
+        await link(envelope("consultation.submitted", submitted, tenant_id="tenant-1"), cast(Any, None))
+        replied = events_pb2.ConsultationReplied(
+            consultation_id=consultation_id, author_role="lawyer", first_lawyer_reply=True
+        )
+        await link(envelope("consultation.replied", replied, tenant_id="tenant-1"), cast(Any, None))
+        handle = env.client.get_workflow_handle(
+            consultation_workflow_id(consultation_id), result_type=ConsultationOutcome
+        )
+        await env.sleep(timedelta(seconds=1))
+        assert await handle.query(ConsultationWorkflow.stage) == "answered"
+        await link(closed, cast(Any, None))
+        outcome = await handle.result()
+        await link(closed, cast(Any, None))  # redelivered after the workflow finished: harmless
+    assert outcome.closed_reason == "closed_by_client"
+    assert [c.reason for c in service.closed] == ["closed_by_client"]

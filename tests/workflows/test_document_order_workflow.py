@@ -25,7 +25,7 @@ from temporalio.worker import Replayer, Worker
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.documents.v1 import events_pb2 as documents_events
-from services.documents.workflow_driver import WorkflowDriver
+from services.documents.workflow_link import WorkflowLink
 from workflows.documents import DocumentOrderWorkflow
 from workflows.shared import (
     AcceptSignal,
@@ -432,7 +432,7 @@ async def test_the_service_turns_the_validators_refusal_into_a_conflict(
 async def test_a_cancelled_order_stops_its_clocks_and_its_workflow(
     env: WorkflowEnvironment, worker: str, service: FakeDocumentsService
 ) -> None:
-    """A supervisor cancels a document order: the service's `docorder.cancelled` reaches the workflow driver,
+    """A supervisor cancels a document order: the service's `docorder.cancelled` reaches the workflow link,
     which cancels `docorder-<id>`; no deadline fires afterwards, and a redelivered event is harmless."""
     order = await start(env, worker)
     await order.acknowledge()
@@ -445,12 +445,12 @@ async def test_a_cancelled_order_stops_its_clocks_and_its_workflow(
         )
     )
     envelope = EventEnvelope(id="e-cancel", type="docorder.cancelled", tenant_id="tenant-1", payload=packed)
-    driver = WorkflowDriver(env.client, worker)
-    await driver(envelope, None)  # type: ignore[arg-type]  # the driver does not use the session
+    link = WorkflowLink(env.client, worker)
+    await link(envelope, None)  # type: ignore[arg-type]  # the link does not use the session
     with pytest.raises(WorkflowFailureError) as failure:
         await order.handle.result()
     assert isinstance(failure.value.cause, CancelledError)
     assert (await order.handle.describe()).status == WorkflowExecutionStatus.CANCELED
     await env.sleep(timedelta(days=10))  # far past every deadline of the order
     assert service.breaches == [] and service.stages == []
-    await driver(envelope, None)  # type: ignore[arg-type]  # redelivered: the workflow is closed already
+    await link(envelope, None)  # type: ignore[arg-type]  # redelivered: the workflow is closed already

@@ -1,4 +1,5 @@
-"""Activities that tell the documents service what the DocumentOrderWorkflow's clocks decided, over gRPC."""
+"""Activities of the documents service, over gRPC: what the DocumentOrderWorkflow's clocks decided, and the
+document order that fulfils a paid order (OrderWorkflow)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,26 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 
 from counsel.documents.v1 import documents_service_pb2 as pb
+from services.runtime.forms import answer_text
 from services.runtime.records import to_timestamp
-from workflows.shared import BreachInput, DocStageInput
+from workflows.activities.refusals import refusal_is_final
+from workflows.shared import BreachInput, DocStageInput, FulfilmentRef, FulfilmentRequest
 
 if TYPE_CHECKING:
-    from counsel.documents.v1.documents_service_pb2_grpc import DocumentsInternalServiceAsyncStub
+    from counsel.documents.v1.documents_service_pb2_grpc import (
+        DocumentsInternalServiceAsyncStub,
+        DocumentsServiceAsyncStub,
+    )
 
 
 class DocumentsActivities:
-    def __init__(self, stub: DocumentsInternalServiceAsyncStub) -> None:
+    def __init__(self, stub: DocumentsServiceAsyncStub, internal: DocumentsInternalServiceAsyncStub) -> None:
         self.stub = stub
+        self.internal = internal
 
     @activity.defn(name="documents.record_stage")
     async def record_stage(self, request: DocStageInput) -> None:
-        await self.stub.RecordStage(
+        await self.internal.RecordStage(
             pb.RecordStageRequest(
                 document_order_id=request.document_order_id,
                 stage=request.stage,
@@ -34,7 +41,7 @@ class DocumentsActivities:
     @activity.defn(name="documents.record_breach")
     async def record_breach(self, request: BreachInput) -> str:
         """Records the missed deadline; returns the lawyer now assigned (reassigned after a drafting breach)."""
-        reply = await self.stub.RecordBreach(
+        reply = await self.internal.RecordBreach(
             pb.RecordBreachRequest(
                 document_order_id=request.document_order_id,
                 kind=request.kind,
@@ -44,3 +51,22 @@ class DocumentsActivities:
             )
         )
         return reply.document_order.assigned_lawyer_id
+
+    @activity.defn(name="documents.create_document_order")
+    async def create_document_order(self, request: FulfilmentRequest) -> FulfilmentRef:
+        """The document order of a paid document product. Idempotent by order id (a retry returns the same
+        one); the documents service takes the tier's clocks from the catalog and starts `docorder-<id>`
+        itself. Requirements it refuses are final, and the order is refunded."""
+        with refusal_is_final("documents"):
+            reply = await self.stub.CreateDocumentOrder(
+                pb.CreateDocumentOrderRequest(
+                    order_id=request.order_id,
+                    tenant_id=request.tenant_id,
+                    client_id=request.client_id,
+                    product_id=request.product_id,
+                    complexity=str(request.tier.get("complexity") or request.tier.get("id") or ""),
+                    paid_at=to_timestamp(request.paid_at),
+                    requirements={k: answer_text(v) for k, v in request.requirements.items()},
+                )
+            )
+        return FulfilmentRef(kind="document", id=reply.document_order.id)

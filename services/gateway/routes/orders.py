@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Query, Response, status
 
 from counsel.common.v1 import paging_pb2
 from counsel.payment.v1 import payment_service_pb2 as pb
+from services.gateway import timeline
 from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
 from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor
@@ -87,9 +88,9 @@ async def get_order(order_id: str, principal: OrderViewer, clients: ClientsDep) 
 @router.get("/api/v1/orders/{order_id}/timeline", response_model=Timeline)
 async def order_timeline(order_id: str, principal: OrderViewer, clients: ClientsDep) -> Timeline:
     """Every stage of the order (§9.2): payment's, then its fulfilment's as the owning service recorded
-    them, then the product's stages still pending; joined by the payment service, not here."""
-    reply = await clients.payment.GetOrderTimeline(pb.GetOrderTimelineRequest(order_id=order_id))
-    return Timeline.from_proto(reply)
+    them, then the product's stages still pending (services/gateway/timeline.py)."""
+    order = (await clients.payment.GetOrder(pb.GetOrderRequest(order_id=order_id))).order
+    return Timeline.of(order, await timeline.order_timeline(clients, order))
 
 
 @router.post("/api/v1/orders/{order_id}/cancel", response_model=Order)

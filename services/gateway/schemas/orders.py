@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from counsel.common.v1 import timeline_pb2
 from counsel.payment.v1 import payment_service_pb2 as pb
 from services.gateway.schemas.common import INT32_MAX, Money, RequestModel, money, or_none, rfc3339
 from services.gateway.schemas.consultations import Stage
@@ -90,10 +92,8 @@ class Timeline(BaseModel):
     stages: list[Stage]
 
     @classmethod
-    def from_proto(cls, reply: pb.GetOrderTimelineResponse) -> Timeline:
-        return cls(
-            order_id=reply.order_id, status=reply.status, stages=[Stage.from_proto(s) for s in reply.stages]
-        )
+    def of(cls, order: pb.Order, stages: Sequence[timeline_pb2.TimelineStage]) -> Timeline:
+        return cls(order_id=order.id, status=order.status, stages=[Stage.from_proto(s) for s in stages])
 
 
 class Payment(BaseModel):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.payment.store.documents_issued import Invoices, Vouchers
-from services.payment.store.fulfilments import Fulfilments
 from services.payment.store.ledger import Ledger
 from services.payment.store.orders import Orders
 from services.payment.store.payments import Payments
@@ -24,7 +23,6 @@ class PaymentStores:
     orders: Orders
     payments: Payments
     refunds: Refunds
-    fulfilments: Fulfilments
     vouchers: Vouchers
     invoices: Invoices
     ledger: Ledger
@@ -38,7 +36,6 @@ class PaymentStores:
             orders=Orders(db, outbox),
             payments=Payments(db, outbox, sandbox),
             refunds=Refunds(db, outbox),
-            fulfilments=Fulfilments(outbox),
             vouchers=Vouchers(db),
             invoices=Invoices(db),
             ledger=Ledger(db),

@@ -111,6 +111,7 @@ class Orders:
                 created_at=now,
                 product_name=new.product_name,
                 category=new.category,
+                consultation_kind=new.consultation_kind,
                 tier=new.tier,
                 requirements=new.requirements,
                 booking=new.booking,
@@ -170,15 +171,20 @@ class Orders:
             return await order_view(session, order_id)
 
     async def advance(self, order_id: str, status: str, kind: str, fulfilment_id: str) -> OrderView:
-        """Move a paid order to in_service (with its fulfilment) or completed; repeating a move is harmless."""
+        """Move a paid order to in_service or completed and record what fulfils it, once (a consultation
+        order's consultation is linked while the order is in service, as the stage `<kind>_started`);
+        repeating a move is harmless."""
         domain.validate_advance(status)
         async with self.db.transaction() as session:
             row = await locked_order(session, order_id)
             target = domain.advance_to(row.status, status)
+            linked = domain.links_fulfilment(row.status, row.fulfilment_id, kind, fulfilment_id)
+            if linked:
+                row.fulfilment_kind, row.fulfilment_id = kind, fulfilment_id
             if target is not None:
                 row.status = target
-                if kind and fulfilment_id:
-                    row.fulfilment_kind, row.fulfilment_id = kind, fulfilment_id
-                session.add(row)
                 await record_stage(session, order_id, status, "system")
+            elif linked:
+                await record_stage(session, order_id, f"{kind}_started", "system")
+            session.add(row)
             return await order_view(session, order_id)

@@ -250,22 +250,30 @@ class ConsultationClosed(_message.Message):
     CONSULTATION_ID_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    SERVED_FIELD_NUMBER: _builtins.int
     consultation_id: _builtins.str
     """The consultation."""
     client_id: _builtins.str
     """The client, to ask for a rating."""
     reason: _builtins.str
     """Why it was closed."""
+    order_id: _builtins.str
+    """The paid order it used up, if any (its end completes or refunds that order)."""
+    served: _builtins.bool
+    """True when it was served before it closed: a lawyer answered, or a call with one took place."""
     def __init__(
         self,
         *,
         consultation_id: _builtins.str = ...,
         client_id: _builtins.str = ...,
         reason: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        served: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "consultation_id", b"consultation_id", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "consultation_id", b"consultation_id", "order_id", b"order_id", "reason", b"reason", "served", b"served"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -43,6 +43,7 @@ class Order(_message.Message):
     CATEGORY_FIELD_NUMBER: _builtins.int
     REFUNDED_FIELD_NUMBER: _builtins.int
     REPLY_HOURS_FIELD_NUMBER: _builtins.int
+    CONSULTATION_KIND_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Order id."""
     tenant_id: _builtins.str
@@ -62,6 +63,10 @@ class Order(_message.Message):
     reply_hours: _builtins.int
     """The bought tier's reply promise in hours (consultation products), copied at order time; absent when
     the tier makes none.
+    """
+    consultation_kind: _builtins.str
+    """The product's consultation kind copied at order time (professional|phone); empty for other categories
+    and for orders made before it was copied.
     """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
@@ -105,10 +110,11 @@ class Order(_message.Message):
         category: _builtins.str = ...,
         refunded: _money_pb2.Money | None = ...,
         reply_hours: _builtins.int | None = ...,
+        consultation_kind: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "created_at", b"created_at", "fulfilment", b"fulfilment", "pay_before", b"pay_before", "refunded", b"refunded", "reply_hours", b"reply_hours"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "category", b"category", "client_id", b"client_id", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "product_name", b"product_name", "refunded", b"refunded", "reply_hours", b"reply_hours", "stages", b"stages", "status", b"status", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "category", b"category", "client_id", b"client_id", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "product_name", b"product_name", "refunded", b"refunded", "reply_hours", b"reply_hours", "stages", b"stages", "status", b"status", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__reply_hours: _TypeAlias = _typing.Literal["reply_hours"]  # noqa: Y015
     _WhichOneofArgType__reply_hours: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours"]  # noqa: Y015

@@ -104,8 +104,8 @@ class PaymentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOrderTimeline(self, request, context):
-        """The order's whole timeline (§9.2): its payment stages joined with the stages its fulfilment's owner
-        (documents, consultation; booking via the same hook) recorded, then the product's stages still pending.
+        """Superseded: the gateway joins the order's timeline (§9.2) from Order.stages, the stages its
+        fulfilment's owner records and the product's process. Answers UNIMPLEMENTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from counsel.payment.v1 import payment_service_pb2 as _payment_service_pb2
 from grpc import aio as _aio
 import abc as _abc_1
+import builtins as _builtins
 import grpc as _grpc
 import sys
 import typing as _typing
@@ -15,6 +16,11 @@ if sys.version_info >= (3, 11):
     from typing import Self as _Self
 else:
     from typing_extensions import Self as _Self
+
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
 
 _T = _typing.TypeVar("_T")
 
@@ -35,10 +41,12 @@ class PaymentServiceStub:
     def __new__(cls, channel: _aio.Channel) -> PaymentServiceAsyncStub: ...
     GetOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderRequest, _payment_service_pb2.GetOrderResponse]
     """Returns one order."""
-    GetOrderTimeline: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderTimelineRequest, _payment_service_pb2.GetOrderTimelineResponse]
-    """The order's whole timeline (§9.2): its payment stages joined with the stages its fulfilment's owner
-    (documents, consultation; booking via the same hook) recorded, then the product's stages still pending.
-    """
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetOrderTimeline(self) -> _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderTimelineRequest, _payment_service_pb2.GetOrderTimelineResponse]:
+        """Superseded: the gateway joins the order's timeline (§9.2) from Order.stages, the stages its
+        fulfilment's owner records and the product's process. Answers UNIMPLEMENTED.
+        """
     ListOrders: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ListOrdersRequest, _payment_service_pb2.ListOrdersResponse]
     """Lists the caller's orders, newest first."""
     CreateOrder: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.CreateOrderRequest, _payment_service_pb2.CreateOrderResponse]
@@ -65,10 +73,12 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderRequest, _payment_service_pb2.GetOrderResponse]  # type: ignore[assignment]
     """Returns one order."""
-    GetOrderTimeline: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderTimelineRequest, _payment_service_pb2.GetOrderTimelineResponse]  # type: ignore[assignment]
-    """The order's whole timeline (§9.2): its payment stages joined with the stages its fulfilment's owner
-    (documents, consultation; booking via the same hook) recorded, then the product's stages still pending.
-    """
+    @_builtins.property
+    @_deprecated("""This method has been marked as deprecated using proto method options.""")
+    def GetOrderTimeline(self) -> _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderTimelineRequest, _payment_service_pb2.GetOrderTimelineResponse]:  # type: ignore[override]
+        """Superseded: the gateway joins the order's timeline (§9.2) from Order.stages, the stages its
+        fulfilment's owner records and the product's process. Answers UNIMPLEMENTED.
+        """
     ListOrders: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ListOrdersRequest, _payment_service_pb2.ListOrdersResponse]  # type: ignore[assignment]
     """Lists the caller's orders, newest first."""
     CreateOrder: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.CreateOrderRequest, _payment_service_pb2.CreateOrderResponse]  # type: ignore[assignment]
@@ -99,14 +109,15 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payment_service_pb2.GetOrderResponse, _abc.Awaitable[_payment_service_pb2.GetOrderResponse]]:
         """Returns one order."""
 
+    @_deprecated("""Superseded: the gateway joins the order's timeline (§9.2) from Order.stages, the stages its\nfulfilment's owner records and the product's process. Answers UNIMPLEMENTED.""")
     @_abc_1.abstractmethod
     def GetOrderTimeline(
         self,
         request: _payment_service_pb2.GetOrderTimelineRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.GetOrderTimelineResponse, _abc.Awaitable[_payment_service_pb2.GetOrderTimelineResponse]]:
-        """The order's whole timeline (§9.2): its payment stages joined with the stages its fulfilment's owner
-        (documents, consultation; booking via the same hook) recorded, then the product's stages still pending.
+        """Superseded: the gateway joins the order's timeline (§9.2) from Order.stages, the stages its
+        fulfilment's owner records and the product's process. Answers UNIMPLEMENTED.
         """
 
     @_abc_1.abstractmethod

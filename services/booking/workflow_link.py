@@ -1,19 +1,12 @@
-"""Drives each booking's BookingWorkflow from the service's own events: `booking.held` starts it
-(idempotent: the workflow id is the business id) and the facts people or payment caused (confirmed,
-rescheduled, cancelled, checked in, completed) become signals. Because the events come from the outbox, a
-committed change always reaches its workflow, even if the process dies right after the commit."""
+"""Links each booking to its BookingWorkflow (`booking-<id>`) from the service's own events, through its
+durable consumer `workflow-driver`, so a committed change always reaches the workflow, even if the process
+dies right after the commit: `booking.held` starts it, and the facts people or payment caused (confirmed,
+rescheduled, cancelled, checked in, completed) become signals."""
 
 from __future__ import annotations
 
-import contextlib
-from typing import TypeVar
-
-from google.protobuf.message import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from counsel.booking.v1 import events_pb2
 from counsel.common.v1.event_pb2 import EventEnvelope
@@ -21,7 +14,9 @@ from services.booking.domain import POLICY, Policy, policy_for
 from services.booking.models import BookingRow
 from services.runtime.events import unpack
 from services.runtime.records import from_timestamp
+from services.runtime.temporal import signal_if_running, start_once
 from workflows.shared import (
+    BOOKING_WORKFLOW,
     BookingCancelledSignal,
     BookingConfirmedSignal,
     BookingRescheduledSignal,
@@ -29,13 +24,11 @@ from workflows.shared import (
     booking_workflow_id,
 )
 
-M = TypeVar("M", bound=Message)
-
 EVENTS = ("held", "confirmed", "rescheduled", "cancelled", "checked_in", "completed")
 SUBJECTS = [f"booking.booking.{name}" for name in EVENTS]
 
 
-class WorkflowDriver:
+class WorkflowLink:
     def __init__(self, temporal: Client, task_queue: str, policy: Policy = POLICY) -> None:
         self.temporal = temporal
         self.task_queue = task_queue
@@ -48,7 +41,7 @@ class WorkflowDriver:
             if row is not None:
                 await self._start(row)
         elif kind == "booking.confirmed":
-            confirmed = _payload(envelope, events_pb2.BookingConfirmed)
+            confirmed = unpack(envelope, events_pb2.BookingConfirmed)
             row = await session.get(BookingRow, confirmed.booking_id)
             order_id = row.order_id if row is not None else ""
             # The clocks after confirmation follow the paying product's terms (defaults without any).
@@ -64,12 +57,12 @@ class WorkflowDriver:
                 ),
             )
         elif kind == "booking.rescheduled":
-            moved = _payload(envelope, events_pb2.BookingRescheduled)
+            moved = unpack(envelope, events_pb2.BookingRescheduled)
             await self._signal(
                 moved.booking_id, "rescheduled", BookingRescheduledSignal(start=from_timestamp(moved.start))
             )
         elif kind == "booking.cancelled":
-            cancelled = _payload(envelope, events_pb2.BookingCancelled)
+            cancelled = unpack(envelope, events_pb2.BookingCancelled)
             if cancelled.status == "cancelled":  # "expired" was decided by the workflow itself
                 await self._signal(
                     cancelled.booking_id,
@@ -79,12 +72,11 @@ class WorkflowDriver:
                     ),
                 )
         elif kind == "booking.checked_in":
-            checked_in = _payload(envelope, events_pb2.BookingCheckedIn)
-            await self._signal(checked_in.booking_id, "checked_in", None)
+            await self._signal(unpack(envelope, events_pb2.BookingCheckedIn).booking_id, "checked_in")
         elif kind == "booking.completed":
-            completed = _payload(envelope, events_pb2.BookingCompleted)
+            completed = unpack(envelope, events_pb2.BookingCompleted)
             if completed.status == "completed":
-                await self._signal(completed.booking_id, "completed", None)
+                await self._signal(completed.booking_id, "completed")
 
     async def _start(self, row: BookingRow) -> None:
         assert row.hold_expires_at is not None
@@ -99,33 +91,13 @@ class WorkflowDriver:
             no_show_grace=policy.no_show_grace,
             auto_complete_after=policy.auto_complete_after,
         )
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await self.temporal.start_workflow(
-                "BookingWorkflow",
-                params,
-                id=booking_workflow_id(row.id),
-                task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
+        await start_once(
+            self.temporal,
+            BOOKING_WORKFLOW,
+            params,
+            id=booking_workflow_id(row.id),
+            task_queue=self.task_queue,
+        )
 
-    async def _signal(self, booking_id: str, name: str, arg: object) -> None:
-        handle = self.temporal.get_workflow_handle(booking_workflow_id(booking_id))
-        try:
-            if arg is None:
-                await handle.signal(name)
-            else:
-                await handle.signal(name, arg)
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            # Not started yet (redelivered later) or already finished (nothing left to tell): only the
-            # first is retried.
-            description = await handle.describe()
-            if description.status == WorkflowExecutionStatus.RUNNING:
-                raise
-
-
-def _payload(envelope: EventEnvelope, message_type: type[M]) -> M:
-    message = unpack(envelope, message_type)
-    assert isinstance(message, message_type)
-    return message
+    async def _signal(self, booking_id: str, name: str, *args: object) -> None:
+        await signal_if_running(self.temporal, booking_workflow_id(booking_id), name, *args)

@@ -1,20 +1,22 @@
-"""The order's timeline across payment and fulfilment (§9.2, R-Q-3, API.md `GET /api/v1/orders/{id}/timeline`):
-the pure join of payment's stage records with the stages the fulfilment's owner recorded, and the
-product's process for what is still pending."""
+"""The order's timeline across payment and fulfilment (§9.2, R-Q-3, API.md `GET /api/v1/orders/{id}/timeline`),
+joined by the gateway: the pure join of payment's stage records with the stages the fulfilment's owner
+recorded, and the product's process for what is still pending."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import grpc
 import pytest
 
+from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import timeline_pb2
-from services.payment.domain import StageFact, join_timeline
-from services.payment.models import OrderRow, OrderStageRow
-from services.payment.store.base import OrderView
-from services.payment.timeline import OrderTimeline, StageSource
-from services.runtime.errors import Unavailable
+from counsel.documents.v1 import documents_service_pb2 as docs_pb
+from counsel.payment.v1 import payment_service_pb2 as payment_pb
+from services.gateway.clients import Clients
+from services.gateway.problems import GRPC_TO_HTTP
+from services.gateway.timeline import StageFact, join_timeline, order_timeline
 from services.runtime.records import to_timestamp
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -80,7 +82,7 @@ def test_a_completed_order_shows_each_stage_once_done_and_repeated_stages_each_t
         fact("delivered", 40, due=40 + 3 * 24 * 60, actor="reviewer-1"),
         fact("completed", 50, actor="client-1"),
     ]
-    payment = [*PAYMENT, fact("completed", 50.5)]  # payment completes the order on docorder.completed
+    payment = [*PAYMENT, fact("completed", 50.5)]  # the order's workflow completes it on docorder.completed
     timeline = join_timeline(payment, documents, "document", DOCUMENT_PROCESS, "completed")
     stages = [e.stage for e in timeline]
     assert stages == [
@@ -153,43 +155,59 @@ def test_a_booking_held_before_its_order_reads_in_time_order_with_its_due_times(
 # --- asking the fulfilment's owner ----------------------------------------------------------------------
 
 
-def in_service_order() -> OrderView:
-    row = OrderRow(
+def in_service_order() -> payment_pb.Order:
+    """An order in service as GetOrder answers it, with its stages."""
+    return payment_pb.Order(
         id="o-1",
-        tenant_id="t-1",
-        client_id="client-1",
         product_id="doc-contract-drafting",
         status="in_service",
-        amount_fen=49900,
-        pay_before=at(30),
-        fulfilment_kind="document",
-        fulfilment_id="d-1",
-        created_at=at(0),
+        fulfilment=payment_pb.Fulfilment(kind="document", id="d-1"),
+        stages=[
+            timeline_pb2.TimelineStage(
+                stage=f.stage,
+                entered_at=to_timestamp(f.entered_at),
+                due_at=to_timestamp(f.due_at),
+                actor=f.actor,
+            )
+            for f in PAYMENT
+        ],
     )
-    stages = [
-        OrderStageRow(
-            order_id="o-1",
-            stage=f.stage,
-            actor=f.actor,
-            entered_at=f.entered_at,
-            due_at=f.due_at,
-            idempotency_key=f.stage,
+
+
+class Owners:
+    """The documents service answering `reply` (stages, or an error) and the catalog the product's process."""
+
+    def __init__(self, reply: list[timeline_pb2.TimelineStage] | Exception) -> None:
+        self.reply = reply
+
+    async def GetDocumentOrder(
+        self, request: docs_pb.GetDocumentOrderRequest
+    ) -> docs_pb.GetDocumentOrderResponse:
+        assert request.document_order_id == "d-1"
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        return docs_pb.GetDocumentOrderResponse(document_order=docs_pb.DocumentOrder(stages=self.reply))
+
+    async def GetProduct(self, request: catalog_pb.GetProductRequest) -> catalog_pb.GetProductResponse:
+        process = [catalog_pb.ProcessStage(stage=stage) for stage in DOCUMENT_PROCESS]
+        return catalog_pb.GetProductResponse(
+            product=catalog_pb.Product(id=request.product_id, process=process)
         )
-        for f in PAYMENT
-    ]
-    return OrderView(row, stages)
 
-
-def owner(*replies: object) -> StageSource:
-    async def stages(fulfilment_id: str) -> list[timeline_pb2.TimelineStage]:
-        assert fulfilment_id == "d-1"
-        reply = replies[0]
-        if isinstance(reply, Exception):
-            raise reply
-        assert isinstance(reply, list)
-        return reply
-
-    return stages
+    def clients(self) -> Clients:
+        none = cast(Any, None)
+        return Clients(
+            identity=none,
+            catalog=cast(Any, self),
+            consultation=none,
+            documents=cast(Any, self),
+            booking=none,
+            payment=none,
+            notification=none,
+            identity_internal=none,
+            payment_internal=none,
+            notification_internal=none,
+        )
 
 
 def rpc_error(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
@@ -204,16 +222,28 @@ async def test_the_owners_records_join_with_their_times_and_actors() -> None:
         due_at=to_timestamp(at(100)),
         actor="agent-1",
     )
-    timeline = OrderTimeline(None, {"document": owner([recorded])})
-    entries = await timeline.build(in_service_order())
-    assert [(e.stage, e.status) for e in entries][-2:] == [("in_service", "done"), ("drafting", "current")]
-    assert (entries[-1].entered_at, entries[-1].due_at, entries[-1].actor) == (at(10), at(100), "agent-1")
+    entries = await order_timeline(Owners([recorded]).clients(), in_service_order())
+    assert [(e.stage, e.status) for e in entries][-5:] == [
+        ("in_service", "done"),
+        ("drafting", "current"),
+        ("in_review", "pending"),
+        ("delivered", "pending"),
+        ("completed", "pending"),
+    ]
+    drafting = entries[-4]
+    assert (drafting.entered_at.ToDatetime(tzinfo=UTC), drafting.due_at.ToDatetime(tzinfo=UTC)) == (
+        at(10),
+        at(100),
+    )
+    assert drafting.actor == "agent-1"
 
 
 async def test_an_owner_that_does_not_answer_makes_the_timeline_unavailable_not_incomplete() -> None:
     for code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        timeline = OrderTimeline(None, {"document": owner(rpc_error(code))})
-        with pytest.raises(Unavailable):
-            await timeline.build(in_service_order())
-    unknown = OrderTimeline(None, {"document": owner(rpc_error(grpc.StatusCode.NOT_FOUND))})
-    assert [e.stage for e in await unknown.build(in_service_order())][-1] == "in_service"
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await order_timeline(Owners(rpc_error(code)).clients(), in_service_order())
+        assert GRPC_TO_HTTP[failed.value.code()][0] == 503
+    unknown = Owners(rpc_error(grpc.StatusCode.NOT_FOUND)).clients()
+    timeline = await order_timeline(unknown, in_service_order())
+    entered = [(e.stage, e.status) for e in timeline if e.HasField("entered_at")]
+    assert entered[-1] == ("in_service", "current")

@@ -1,7 +1,8 @@
-"""`payment.start_fulfilment` against a stand-in documents stub: a paid document product becomes a
-CreateDocumentOrder call carrying the order's client, tier, requirements (as text) and payment time; a
-refusal no retry can change is final (the workflow refunds); a booking product confirms the held booking
-named in the order (R-BK-1); a consultation starts nothing here."""
+"""The fulfilling services' activities of OrderWorkflow against stand-in stubs: `documents.create_document_order`
+turns a paid document product into a CreateDocumentOrder call carrying the order's client, tier,
+requirements (as text) and payment time; `booking.confirm_booking` confirms the held booking named in the
+order (R-BK-1); a refusal no retry can change is final (the workflow refunds). A consultation order starts
+nothing in another service: its client submits the consultation (tests/workflows/test_order_workflow.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from temporalio.testing import ActivityEnvironment
 from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
 from services.runtime.forms import answer_text
-from workflows.activities.payment import PaymentActivities
+from workflows.activities.booking import BookingActivities
+from workflows.activities.documents import DocumentsActivities
 from workflows.shared import FulfilmentRef, FulfilmentRequest
 
 PAID_AT = datetime(2026, 11, 29, 9, 30, tzinfo=UTC)
@@ -57,8 +59,8 @@ def request(category: str = "document") -> FulfilmentRequest:
 
 async def test_a_document_product_creates_its_document_order() -> None:
     documents = FakeDocuments()
-    activities = PaymentActivities(stub=None, internal=None, documents=documents)  # type: ignore[arg-type]
-    ref = await ActivityEnvironment().run(activities.start_fulfilment, request())
+    activities = DocumentsActivities(documents, internal=None)  # type: ignore[arg-type]
+    ref = await ActivityEnvironment().run(activities.create_document_order, request())
     assert ref == FulfilmentRef(kind="document", id="doc-1")
     [sent] = documents.requests
     assert (sent.order_id, sent.tenant_id, sent.client_id, sent.product_id, sent.complexity) == (
@@ -74,13 +76,6 @@ async def test_a_document_product_creates_its_document_order() -> None:
         "parties": "甲方\n乙方",
         "key_terms": "费用",
     }
-
-
-async def test_a_consultation_starts_nothing_here() -> None:
-    documents = FakeDocuments()
-    activities = PaymentActivities(stub=None, internal=None, documents=documents)  # type: ignore[arg-type]
-    assert await ActivityEnvironment().run(activities.start_fulfilment, request("consultation")) is None
-    assert documents.requests == []
 
 
 class FakeBooking:
@@ -112,8 +107,8 @@ def booking_request() -> FulfilmentRequest:
 
 async def test_a_booking_product_confirms_the_held_booking_it_names() -> None:
     booking = FakeBooking()
-    activities = PaymentActivities(stub=None, internal=None, booking=booking)  # type: ignore[arg-type]
-    ref = await ActivityEnvironment().run(activities.start_fulfilment, booking_request())
+    activities = BookingActivities(stub=None, internal=booking)  # type: ignore[arg-type]
+    ref = await ActivityEnvironment().run(activities.confirm_booking, booking_request())
     assert ref == FulfilmentRef(kind="booking", id="b-1")
     [sent] = booking.requests
     assert (sent.booking_id, sent.order_id, sent.tenant_id, sent.paid_fen) == (
@@ -127,26 +122,22 @@ async def test_a_booking_product_confirms_the_held_booking_it_names() -> None:
 @pytest.mark.parametrize("order_booking", [{}, {"booking_id": "b-1"}])
 async def test_a_booking_that_cannot_be_confirmed_is_final(order_booking: dict[str, str]) -> None:
     """No booking named, or one that expired: the order's workflow refunds (compensation)."""
-    activities = PaymentActivities(
-        stub=None, internal=None, booking=FakeBooking(grpc.StatusCode.FAILED_PRECONDITION)
-    )  # type: ignore[arg-type]
+    activities = BookingActivities(stub=None, internal=FakeBooking(grpc.StatusCode.FAILED_PRECONDITION))  # type: ignore[arg-type]
     with pytest.raises(ApplicationError) as error:
         await ActivityEnvironment().run(
-            activities.start_fulfilment, booking_request().model_copy(update={"booking": order_booking})
+            activities.confirm_booking, booking_request().model_copy(update={"booking": order_booking})
         )
     assert error.value.non_retryable
 
 
 async def test_a_refusal_is_final_and_an_outage_is_retried() -> None:
-    refused = PaymentActivities(
-        stub=None, internal=None, documents=FakeDocuments(grpc.StatusCode.INVALID_ARGUMENT)
-    )  # type: ignore[arg-type]
+    refused = DocumentsActivities(FakeDocuments(grpc.StatusCode.INVALID_ARGUMENT), internal=None)  # type: ignore[arg-type]
     with pytest.raises(ApplicationError) as error:
-        await ActivityEnvironment().run(refused.start_fulfilment, request())
+        await ActivityEnvironment().run(refused.create_document_order, request())
     assert error.value.non_retryable and error.value.type == "INVALID_ARGUMENT"
-    down = PaymentActivities(stub=None, internal=None, documents=FakeDocuments(grpc.StatusCode.UNAVAILABLE))  # type: ignore[arg-type]
+    down = DocumentsActivities(FakeDocuments(grpc.StatusCode.UNAVAILABLE), internal=None)  # type: ignore[arg-type]
     with pytest.raises(grpc.aio.AioRpcError):
-        await ActivityEnvironment().run(down.start_fulfilment, request())
+        await ActivityEnvironment().run(down.create_document_order, request())
 
 
 def test_requirement_answers_become_text() -> None:
