@@ -101,7 +101,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,
-        "GetConsultation": {"gateway": USER, "payment": ITSELF},
+        "GetConsultation": SIGNED_IN,
         "ListConsultations": SIGNED_IN,
         "CloseConsultation": SIGNED_IN_OR_WORKFLOW,
         "PostMessage": SIGNED_IN,
@@ -130,7 +130,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "EscalateConsultation": WORKFLOW,
     },
     "counsel.documents.v1.DocumentsService": {
-        "GetDocumentOrder": {"gateway": USER, "payment": ITSELF},
+        "GetDocumentOrder": SIGNED_IN,
         "ListDocumentOrders": SIGNED_IN,
         "CreateDocumentOrder": SIGNED_IN_OR_WORKFLOW,
         "AcknowledgeDocumentOrder": SIGNED_IN,
@@ -148,7 +148,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "RecordBreach": WORKFLOW,
     },
     "counsel.booking.v1.BookingService": {
-        "GetBooking": {"gateway": USER, "payment": ITSELF},
+        "GetBooking": SIGNED_IN,
         "GetAvailability": PUBLIC,
         "CreateBooking": SIGNED_IN,
         "ListBookings": SIGNED_IN,
@@ -171,7 +171,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
     },
     "counsel.payment.v1.PaymentService": {
         "GetOrder": {"gateway": USER, "consultation": ITSELF},
-        "GetOrderTimeline": SIGNED_IN,
+        "GetOrderTimeline": SIGNED_IN,  # deprecated: UNIMPLEMENTED, the gateway joins the timeline
         "ListOrders": SIGNED_IN,
         "CreateOrder": SIGNED_IN,
         "CancelOrder": SIGNED_IN,
