@@ -88,6 +88,16 @@ def _running(server: _S) -> Iterator[_S]:
         _STARTED.remove(server)
 
 
+@pytest.fixture
+def postgres_dir() -> Iterator[Path]:
+    """A folder for a test's own PostgreSQL cluster, outside pytest's basetemp for the reason given below."""
+    folder = Path(tempfile.mkdtemp(prefix="counsel-test-postgres-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """PostgreSQL (fsync off). ``postgres_server.dsn("postgres")`` is the admin database's URL.

@@ -90,9 +90,9 @@ def test_postgres_port_in_use(tmp_path: Path, occupied_port: int) -> None:
     assert not (tmp_path / "pg" / "pgdata").exists()  # failed before initdb
 
 
-async def test_postgres_restart_keeps_data_and_password(tmp_path: Path) -> None:
+async def test_postgres_restart_keeps_data_and_password(postgres_dir: Path) -> None:
     # durable: with synchronous_commit=off a SIGKILL loses the commits still in the WAL buffers.
-    server = PostgresServer(tmp_path / "pg", free_port(), durable=True)
+    server = PostgresServer(postgres_dir / "pg", free_port(), durable=True)
     try:
         server.start()
         url = server.url
@@ -123,7 +123,7 @@ async def test_postgres_restart_keeps_data_and_password(tmp_path: Path) -> None:
         await conn.close()
 
         # A second server on the same cluster while the first runs: refused with a clear message.
-        other = PostgresServer(tmp_path / "pg", free_port())
+        other = PostgresServer(postgres_dir / "pg", free_port())
         with pytest.raises(ServerStartError, match=f"earlier run \\(pid {server.pid}\\)"):
             other.start()
         assert server.is_running()
