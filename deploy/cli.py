@@ -67,7 +67,7 @@ def _seed() -> None:
 
 
 def _classifier(action: str) -> int:
-    from services.consultation.classifier import MODEL, report, write_model
+    from services.legal_fields.classifier import MODEL, report, write_model
 
     if action == "train":
         write_model()

@@ -6,12 +6,14 @@ from deploy.nats_auth import service_consumers
 from services.catalog.seed import seed_demo as seed_catalog
 from services.catalog.store import CatalogStore
 from services.consultation.models import TABLES as CONSULTATION_TABLES
+from services.consultation.seed import demo_lawyers as demo_consultation_lawyers
 from services.consultation.seed import seed_demo as seed_consultation
 from services.consultation.store import ConsultationStore
 from services.documents.files import DocumentFiles
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.seed import seed_staff as seed_documents_staff
 from services.documents.store import DocumentsStore
+from services.identity.config import IdentitySettings
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.seed import LAWYER_EMAILS, demo_email, demo_user_id
 from services.identity.seed import seed_demo as seed_identity
@@ -59,12 +61,14 @@ async def seed_all(settings: Settings) -> None:
         await seed_catalog(CatalogStore(catalog_db))
         # Seed events wait in identity's outbox until identity's relay publishes them.
         outbox = Outbox("identity", settings, IDENTITY_TABLES)
-        identity = IdentityStores.build(identity_db, outbox, FieldCipher(settings.secret_key), settings)
+        identity = IdentityStores.build(
+            identity_db, outbox, FieldCipher(settings.secret_key), IdentitySettings.from_settings(settings)
+        )
         await seed_identity(identity.accounts)
         # The demo lawyers documents assigns by legal field, and the demo reviewer's licence (§9.5).
         await seed_documents_staff(
             DocumentsStore(documents_db, Outbox("documents", settings, DOCUMENTS_TABLES)),
-            [demo_user_id(email) for email in LAWYER_EMAILS],
+            demo_consultation_lawyers([demo_user_id(email) for email in LAWYER_EMAILS]),
             [demo_user_id(demo_email("reviewer"))],
         )
         # The consultation's lawyer projection, until the catalog publishes lawyer profiles as events.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from services.legal_fields import LEGAL_FIELDS
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied
 from services.runtime.tenancy import signed_in
@@ -113,7 +114,6 @@ def validate_price_range(min_price: int | None, max_price: int | None) -> None:
 
 # --- firms and lawyers (R-INFO-2, §4.2.1, §6.2.4.2) -------------------------------------------------------
 
-LEGAL_FIELDS = ("contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other")
 CONSULTATION_KINDS = ("professional", "phone")
 MIN_YEARS_TO_ACTIVATE = 2
 STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")

@@ -1,6 +1,6 @@
 """FAQ retrieval for the instant chat (R-CS-1, R-CON-1): a client's question is matched against approved
 FAQ entries (catalog articles of kind `faq`: the title asks, the body answers) by TF-IDF cosine similarity
-over the classifier's features (jieba words and Chinese character bigrams, services/consultation/classifier).
+over the classifier's features (jieba words and Chinese character bigrams, services/legal_fields/classifier).
 
 An answer is given only when the best entry's similarity reaches `MIN_SCORE`. The threshold was set on
 the seeded FAQ with the questions of tests/unit/test_chat_rules.py: rephrased FAQ questions score 0.23–0.6,
@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from services.consultation.classifier import features
+from services.legal_fields.classifier import features
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.consultation.chat_store import SIGNAL_SUBJECTS, ChatStore
-from services.consultation.classifier import default_classifier
 from services.consultation.erasure import erase_user
 from services.consultation.faq import FaqEntry, FaqSource
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import LAWYER_SUBJECTS, ConsultationStore
 from services.consultation.workflow_link import SIGNALLED_SUBJECTS, SUBJECTS, WorkflowLink
+from services.legal_fields.classifier import default_classifier
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel

@@ -9,6 +9,7 @@ Idempotent: run it at every start."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from services.consultation.models import LawyerProjectionRow
 from services.consultation.store import ConsultationStore
@@ -32,16 +33,24 @@ DEMO_FIELDS: tuple[tuple[str, ...], ...] = (
 )
 
 
+def demo_lawyers(lawyer_ids: Sequence[str]) -> list[tuple[str, tuple[str, ...], list[dict[str, Any]]]]:
+    """(id, fields, service hours) of each demo lawyer, `lawyer_ids[n]` being lawyer{n+1}@demo.counsel.test."""
+    return [
+        (lawyer_id, DEMO_FIELDS[n % len(DEMO_FIELDS)], [EVERY_DAY if n % 2 == 0 else WEEKDAYS])
+        for n, lawyer_id in enumerate(lawyer_ids)
+    ]
+
+
 async def seed_demo(store: ConsultationStore, lawyer_ids: Sequence[str]) -> None:
     """Upsert the demo lawyers, `lawyer_ids[n]` being lawyer{n+1}@demo.counsel.test."""
-    for n, lawyer_id in enumerate(lawyer_ids):
+    for n, (lawyer_id, fields, service_hours) in enumerate(demo_lawyers(lawyer_ids)):
         await store.upsert_lawyer(
             LawyerProjectionRow(
                 lawyer_id=lawyer_id,
                 display_name=f"演示律师{n + 1}",
-                fields=list(DEMO_FIELDS[n % len(DEMO_FIELDS)]),
+                fields=list(fields),
                 active=True,
-                service_hours=[EVERY_DAY if n % 2 == 0 else WEEKDAYS],
+                service_hours=service_hours,
                 max_open=20,
                 updated_at=utcnow(),
             ),

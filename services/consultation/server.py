@@ -17,7 +17,6 @@ from counsel.consultation.v1.consultation_service_pb2_grpc import (
 from counsel.payment.v1 import payment_service_pb2
 from services.consultation import chat, domain
 from services.consultation.chat_store import ChatStore
-from services.consultation.classifier import LegalClassifier, default_classifier
 from services.consultation.faq import FaqSource
 from services.consultation.models import (
     CallRecordRow,
@@ -28,6 +27,7 @@ from services.consultation.models import (
 )
 from services.consultation.store import ConsultationStore, ConsultationView
 from services.consultation.telephony import SimulatedTelephony, TelephonyProvider
+from services.legal_fields.classifier import LegalClassifier, default_classifier
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
 from services.runtime.firm_roster import with_firm_lawyers

@@ -17,7 +17,6 @@ from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
-from services.consultation.classifier import LEGAL_FIELDS, Prediction
 from services.consultation.models import (
     TABLES,
     CallRecordRow,
@@ -28,6 +27,8 @@ from services.consultation.models import (
     LawyerProjectionRow,
 )
 from services.consultation.telephony import TelephonyProvider
+from services.legal_fields import LEGAL_FIELDS
+from services.legal_fields.classifier import Prediction
 from services.runtime import assignment
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.consultation.classifier import FALLBACK_FIELD, LEGAL_FIELDS
+from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from services.runtime.forms import validate_bounds

@@ -23,11 +23,11 @@ from counsel.documents.v1.documents_service_pb2_grpc import (
     DocumentsInternalServiceServicer,
     DocumentsServiceServicer,
 )
-from services.consultation.classifier import default_classifier
 from services.documents import domain
 from services.documents.files import DocumentFiles
 from services.documents.models import DocumentOrderRow, DocumentVersionRow
 from services.documents.store import DocumentsStore, NewOrder, OrderView
+from services.legal_fields.classifier import default_classifier
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unimplemented
 from services.runtime.firm_roster import with_firm_lawyers

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 from counsel.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from counsel.notification.v1.notification_service_pb2_grpc import NotificationInternalServiceStub
 from services.identity import domain
+from services.identity.config import IdentitySettings
 from services.identity.delivery import NotificationSender
 from services.identity.models import TABLES
 from services.identity.oidc import OidcClients, parse_providers
@@ -59,8 +60,9 @@ class LocalRevocations:
         ]
 
 
-async def serve(settings: Settings, policy: domain.AuthPolicy | None = None) -> None:
+async def serve(shared: Settings, policy: domain.AuthPolicy | None = None) -> None:
     """Run identity until stopped. `policy` narrows the code and lockout limits (tests)."""
+    settings = IdentitySettings.from_settings(shared)
     # Fails fast, before anything starts, when COUNSEL_SECRET_KEY is missing or too short.
     cipher = FieldCipher(settings.secret_key)
     oidc = OidcClients(parse_providers(settings.oidc_providers))

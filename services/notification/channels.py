@@ -15,9 +15,9 @@ from typing import Protocol
 import aiosmtplib
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notification.config import NotificationSettings
 from services.notification.models import DevMessageRow
 from services.notification.policy import Channel
-from services.runtime.config import Settings
 from services.runtime.records import new_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Sender(Protocol):
 class SmtpSender:
     """E-mail through an SMTP server (aiosmtplib)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: NotificationSettings) -> None:
         self.settings = settings
 
     async def send(
@@ -135,7 +135,7 @@ class UnconfiguredSender:
         raise SendError(f"no {self.channel.value} provider is configured", permanent=True)
 
 
-def senders_for(settings: Settings) -> dict[Channel, Sender]:
+def senders_for(settings: NotificationSettings) -> dict[Channel, Sender]:
     """E-mail over SMTP when `COUNSEL_SMTP_HOST` is set, else the dev outbox (dev/test). SMS through
     `COUNSEL_SMS_PROVIDER` when set, else the dev outbox (dev/test). Outside dev/test a channel without a
     provider gets an UnconfiguredSender (see `unconfigured_channels`). ValueError for an unknown or

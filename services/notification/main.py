@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, cast
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub
 from counsel.notification.v1 import notification_service_pb2, notification_service_pb2_grpc
 from services.notification.channels import senders_for, unconfigured_channels
+from services.notification.config import NotificationSettings
 from services.notification.directory import IdentityDirectory
 from services.notification.erasure import UserErasure
 from services.notification.models import TABLES
@@ -52,7 +53,8 @@ async def dispatch_forever(deliveries: Deliveries, interval: float = DISPATCH_IN
         await asyncio.sleep(interval)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(shared: Settings) -> None:
+    settings = NotificationSettings.from_settings(shared)
     # Contact addresses are personal data, sealed at rest: fails fast without COUNSEL_SECRET_KEY.
     cipher = FieldCipher(settings.secret_key)
     senders = senders_for(settings)  # an unknown or half-configured provider fails here, at start

@@ -27,7 +27,7 @@ import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notification.channels import SendError
-from services.runtime.config import Settings
+from services.notification.config import NotificationSettings
 
 ALIYUN_API_VERSION = "2017-05-25"
 # Answers worth a retry: flow control (per number / per minute limits) and the provider's own failures.
@@ -79,7 +79,7 @@ def provider_number(to: str) -> str:
 class AliyunSmsSender:
     """SMS through Alibaba Cloud's SendSms."""
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: NotificationSettings, client: httpx.AsyncClient | None = None) -> None:
         missing = [
             name
             for name, value in (

@@ -42,11 +42,6 @@ class PaymentSettings(Settings):
     bank_public_key_pem: str = ""
     bank_gateway_base: str = "https://gateway.95516.com/gateway/api"
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PaymentSettings:
-        """The shared settings as given, plus the payment fields read from the environment."""
-        return cls(**settings.model_dump())
-
     @property
     def pay_within(self) -> timedelta:
         return timedelta(minutes=self.pay_within_minutes)

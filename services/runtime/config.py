@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,7 +28,8 @@ DEFAULT_METRICS_PORTS["gateway"] = 9100
 
 
 class Settings(BaseSettings):
-    """Settings shared by every process. Read once at start-up with `load_settings()`, never at import."""
+    """Settings shared by every process. Read once at start-up with `load_settings()`, never at import. A
+    service with settings of its own extends this class in its `config.py` with those fields alone."""
 
     model_config = SettingsConfigDict(env_prefix="COUNSEL_", extra="ignore", frozen=True)
 
@@ -104,39 +105,6 @@ class Settings(BaseSettings):
     # Interface for /metrics; 0.0.0.0 in a cluster so Prometheus can scrape the pod.
     metrics_host: str = "127.0.0.1"
 
-    # Outbound e-mail (notification service). Empty host: e-mails are captured in the dev outbox instead
-    # (dev and test only; in prod an empty host means e-mail deliveries fail and fall back to the inbox).
-    smtp_host: str = ""
-    smtp_port: int = 25
-    smtp_sender: str = "noreply@counsel.local"
-    smtp_timeout_seconds: float = 10.0
-    smtp_starttls: bool = False
-    smtp_username: str = ""
-    smtp_password: SecretStr = SecretStr("")
-    # Outbound SMS (notification service). "" = none: captured in the dev outbox in dev/test; elsewhere codes
-    # fail with 503 and SMS deliveries fall back to the inbox. "aliyun" = Alibaba Cloud SMS (SendSms, RPC
-    # signature v1) with the key pair, the approved sign name and the approved templates below.
-    sms_provider: str = ""
-    sms_access_key_id: str = ""
-    sms_access_key_secret: SecretStr = SecretStr("")
-    sms_sign_name: str = ""
-    # Approved template codes by message kind, a JSON object: {"otp": "SMS_1", "invitation": "SMS_2",
-    # "default": "SMS_3"}; "otp" gets ${code}, "invitation" ${enterprise} and ${role}, "default" (any other
-    # message) ${content}. A message without a template fails for good (and falls back to the inbox).
-    sms_templates: str = ""
-    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
-    sms_region: str = "cn-hangzhou"
-    sms_timeout_seconds: float = 10.0
-    # Invitations a client enterprise may send per rolling 24 hours (identity): each one is an SMS or e-mail
-    # to a person who asked for nothing (R-PRIV-2), so a client_admin's account cannot become a spam cannon.
-    invitations_per_enterprise_per_day: int = Field(default=50, ge=1)
-    # How long a status e-mail or SMS waits for others to join it in one digest (R-PRIV-2); tests shorten it.
-    notification_digest_seconds: float = Field(default=60.0, ge=0)
-
-    # Login locations (identity): a MaxMind DB file (GeoLite2/GeoIP2 City layout) for country, province and
-    # city; empty = countries only, from the registries' allocations bundled with the code.
-    geoip_database: str = ""
-
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/-Proto the gateway believes; empty = none,
@@ -169,10 +137,6 @@ class Settings(BaseSettings):
     token_revocation_poll_seconds: float = Field(default=2.0, ge=0)
     # Encrypts private signing keys and personal data at rest. Required outside dev/test.
     secret_key: str = ""
-    # OpenID Connect login providers (identity), a JSON object: {"<name>": {"issuer": ..., "client_id": ...,
-    # "client_secret": ..., "scope": "openid email profile"}}; endpoints come from the issuer's discovery
-    # document unless given ("authorization_endpoint", "token_endpoint", "jwks_uri").
-    oidc_providers: str = ""
 
     # Ports of the servers `counsel up` starts itself when no external URL is configured.
     local_postgres_port: int = 15432
@@ -180,6 +144,15 @@ class Settings(BaseSettings):
     local_nats_monitor_port: int = 18222
     local_temporal_port: int = 7233
     local_temporal_ui_port: int = 8233
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The settings as given, plus this class's own fields read from the environment (a service's
+        `serve()` takes the shared settings and reads its own with this)."""
+        try:
+            return cls(**settings.model_dump())
+        except ValidationError as exc:
+            raise settings_error(exc) from None
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_prod(self) -> Settings:

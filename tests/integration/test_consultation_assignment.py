@@ -12,10 +12,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from deploy.local.servers import PostgresServer
-from services.consultation.classifier import default_classifier
 from services.consultation.domain import NewConsultation
 from services.consultation.models import TABLES, LawyerProjectionRow
 from services.consultation.store import ConsultationStore
+from services.legal_fields.classifier import default_classifier
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied

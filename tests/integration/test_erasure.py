@@ -40,6 +40,7 @@ from services.consultation.models import (
 from services.documents.erasure import erase_user as erase_in_documents
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.models import DocumentOrderRow, DocumentRevisionRow
+from services.identity.config import IdentitySettings
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.store import IdentityStores
 from services.notification.erasure import UserErasure
@@ -121,7 +122,10 @@ async def platform(
             bus,
             cipher,
             IdentityStores.build(
-                dbs["identity"], Outbox("identity", settings, IDENTITY_TABLES), cipher, settings
+                dbs["identity"],
+                Outbox("identity", settings, IDENTITY_TABLES),
+                cipher,
+                IdentitySettings.from_settings(settings),
             ),
             PaymentStores.build(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
             consumers,

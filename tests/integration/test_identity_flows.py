@@ -31,6 +31,7 @@ from services.gateway.app import create_app
 from services.gateway.clients import Connections
 from services.identity import domain, tokens
 from services.identity import main as identity_main
+from services.identity.config import IdentitySettings
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.seed import (
     DEMO_ENTERPRISE_ID,
@@ -42,7 +43,6 @@ from services.identity.seed import (
 )
 from services.identity.store import IdentityStores
 from services.notification import main as notification_main
-from services.runtime.config import Settings
 from services.runtime.context import FIRM_SERVICE_ROLE, Principal, access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
@@ -82,7 +82,7 @@ OIDC_CALLBACK = "http://gateway.test/api/v1/auth/oauth/demo/callback"
 
 @dataclass
 class Stack:
-    settings: Settings
+    settings: IdentitySettings
     app: Any
     connections: Connections
     identity_db: Database
@@ -111,6 +111,7 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
     settings = isolated_settings(
         postgres_server,
         nats_server,
+        settings_type=IdentitySettings,
         oidc_providers=json.dumps(providers),
         metrics_port=0,
         log_level="WARNING",

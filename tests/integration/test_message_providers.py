@@ -32,6 +32,7 @@ from services.gateway.clients import Connections
 from services.identity import main as identity_main
 from services.notification import main as notification_main
 from services.notification.channels import SendError
+from services.notification.config import NotificationSettings
 from services.notification.sms import AliyunSmsSender
 from services.runtime.config import Settings
 from tests.support.journeys import one_time_code
@@ -138,10 +139,13 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
 # --- the platform in prod mode --------------------------------------------------------------------------
 
 
-def prod_settings(postgres_server: PostgresServer, nats_server: NatsServer, **providers: Any) -> Settings:
+def prod_settings(
+    postgres_server: PostgresServer, nats_server: NatsServer, **providers: Any
+) -> NotificationSettings:
     return isolated_settings(
         postgres_server,
         nats_server,
+        settings_type=NotificationSettings,
         env="prod",
         metrics_port=0,
         log_level="WARNING",
@@ -186,7 +190,7 @@ def configured(
     nats_server: NatsServer,
     sms_provider: SmsProvider,
     smtp: tuple[Mailbox, int],
-) -> Settings:
+) -> NotificationSettings:
     return prod_settings(
         postgres_server,
         nats_server,

@@ -28,11 +28,11 @@ from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer, free_port
 from services.gateway.routes.notifications import InboxWaker
 from services.notification.channels import DevOutboxSender, SmtpSender, senders_for
+from services.notification.config import NotificationSettings
 from services.notification.models import TABLES, DeliveryRow, DevMessageRow, InboxEntryRow
 from services.notification.policy import MAX_ATTEMPTS, Channel, QuietHours
 from services.notification.store import NotificationStores
 from services.notification.store.preferences import PreferencesUpdate
-from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
@@ -90,11 +90,12 @@ def smtp() -> Iterator[tuple[SmtpInbox, int]]:
 @pytest.fixture
 def settings(
     postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str, smtp: tuple[SmtpInbox, int]
-) -> Settings:
+) -> NotificationSettings:
     return isolated_settings(
         postgres_server,
         nats_server,
         name=unique_name,
+        settings_type=NotificationSettings,
         secret_key=SECRET,
         smtp_host="127.0.0.1",
         smtp_port=smtp[1],
@@ -103,7 +104,7 @@ def settings(
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
+async def db(settings: NotificationSettings) -> AsyncIterator[Database]:
     async with migrated_databases(settings, "notification") as databases:
         yield databases["notification"]
 
@@ -118,7 +119,7 @@ class NotificationService:
 
 
 @pytest.fixture
-def service(settings: Settings, db: Database) -> NotificationService:
+def service(settings: NotificationSettings, db: Database) -> NotificationService:
     outbox = Outbox("notification", settings, TABLES)
     return NotificationService(
         NotificationStores.build(db, outbox, FieldCipher(SECRET), senders_for(settings)), db, outbox
@@ -208,7 +209,7 @@ def user() -> str:
 
 
 async def test_a_redelivered_event_notifies_once(
-    settings: Settings, db: Database, service: NotificationService
+    settings: NotificationSettings, db: Database, service: NotificationService
 ) -> None:
     """R-Q-3: JetStream redelivers an event whose ack was lost (here: nak'd after the effect committed);
     the inbox entry and each outbound delivery exist once."""
@@ -471,7 +472,7 @@ async def test_a_temporary_failure_is_retried_with_backoff_then_delivered(
 
 
 async def test_an_unreachable_smtp_server_falls_back_after_the_last_attempt(
-    settings: Settings, db: Database
+    settings: NotificationSettings, db: Database
 ) -> None:
     unreachable = settings.model_copy(update={"smtp_port": free_port()})
     outbox = Outbox("notification", settings, TABLES)
@@ -596,7 +597,7 @@ async def test_an_event_whose_payload_does_not_match_its_type_is_skipped(
 
 
 async def test_an_inbox_entry_wakes_the_users_open_streams_through_the_event_bus(
-    settings: Settings, db: Database, service: NotificationService
+    settings: NotificationSettings, db: Database, service: NotificationService
 ) -> None:
     """The in-app push: the entry's `notification.sent` goes out through the outbox and JetStream, and the
     gateway's subscription wakes that user's SSE streams (and nobody else's)."""

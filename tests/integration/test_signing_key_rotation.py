@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from deploy.local.servers import PostgresServer
 from services.identity import tokens
+from services.identity.config import IdentitySettings
 from services.identity.models import TABLES
 from services.identity.store import IdentityStores
 from services.identity.store.keys import SigningKeys
@@ -23,7 +24,12 @@ from tests.support.platform import isolated_settings, migrated_databases
 
 @pytest.fixture
 async def keys(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[SigningKeys]:
-    settings = isolated_settings(postgres_server, name=unique_name, secret_key=secrets.token_urlsafe(32))
+    settings = isolated_settings(
+        postgres_server,
+        name=unique_name,
+        settings_type=IdentitySettings,
+        secret_key=secrets.token_urlsafe(32),
+    )
     async with migrated_databases(settings, "identity", pool_size=2) as databases:
         yield IdentityStores.build(
             databases["identity"],

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.consultation.classifier import default_classifier
 from services.documents import domain
+from services.legal_fields.classifier import default_classifier
 from services.runtime import forms
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from services.consultation.classifier import (
-    FALLBACK_FIELD,
-    LEGAL_FIELDS,
+from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
+from services.legal_fields.classifier import (
     MODEL,
     LegalClassifier,
     SoftmaxRegression,

@@ -16,6 +16,7 @@ from services.notification.channels import (
     senders_for,
     unconfigured_channels,
 )
+from services.notification.config import NotificationSettings
 from services.notification.policy import Channel
 from services.notification.sms import (
     AliyunSmsSender,
@@ -25,7 +26,6 @@ from services.notification.sms import (
     percent_encode,
     provider_number,
 )
-from services.runtime.config import load_settings
 
 STRONG = "k" * 40
 ALIYUN = {
@@ -64,7 +64,7 @@ def test_percent_encoding_is_rfc_3986() -> None:
 
 
 def test_a_signed_request_carries_every_parameter_of_send_sms() -> None:
-    sender = AliyunSmsSender(load_settings(env="prod", secret_key=STRONG, **ALIYUN))
+    sender = AliyunSmsSender(NotificationSettings(env="prod", secret_key=STRONG, **ALIYUN))
     form = sender.request_params(
         "+8613912345678",
         "SMS_1",
@@ -86,7 +86,7 @@ def test_numbers_are_sent_in_the_providers_form() -> None:
 
 
 def test_a_message_uses_its_own_template_or_the_default_one() -> None:
-    sender = AliyunSmsSender(load_settings(env="prod", secret_key=STRONG, **ALIYUN))
+    sender = AliyunSmsSender(NotificationSettings(env="prod", secret_key=STRONG, **ALIYUN))
     assert sender.template_for("otp", {"code": "123456"}, "text") == ("SMS_1", {"code": "123456"})
     # No invitation template configured: the default one carries the whole text.
     assert sender.template_for("invitation", {"enterprise": "甲", "role": "client"}, "text") == (
@@ -94,7 +94,11 @@ def test_a_message_uses_its_own_template_or_the_default_one() -> None:
         {"content": "text"},
     )
     only_otp = AliyunSmsSender(
-        load_settings(env="prod", secret_key=STRONG, **{**ALIYUN, "sms_templates": '{"otp": "SMS_1"}'})
+        NotificationSettings(
+            env="prod",
+            secret_key=STRONG,
+            **{**ALIYUN, "sms_templates": '{"otp": "SMS_1"}'},
+        )
     )
     with pytest.raises(SendError) as missing:
         only_otp.template_for("", {}, "您的咨询已回复")
@@ -109,20 +113,24 @@ def test_templates_must_be_a_mapping_of_known_kinds() -> None:
 
 
 def test_the_configuration_selects_the_senders() -> None:
-    dev = senders_for(load_settings(env="dev"))
+    dev = senders_for(NotificationSettings(env="dev"))
     assert all(isinstance(s, DevOutboxSender) for s in dev.values()) and not unconfigured_channels(dev)
 
-    bare = senders_for(load_settings(env="prod", secret_key=STRONG))
+    bare = senders_for(NotificationSettings(env="prod", secret_key=STRONG))
     assert unconfigured_channels(bare) == [Channel.EMAIL, Channel.SMS]
     assert all(isinstance(s, UnconfiguredSender) for s in bare.values())
 
-    real = senders_for(load_settings(env="prod", secret_key=STRONG, smtp_host="mail.example", **ALIYUN))
+    real = senders_for(
+        NotificationSettings(env="prod", secret_key=STRONG, smtp_host="mail.example", **ALIYUN)
+    )
     assert isinstance(real[Channel.EMAIL], SmtpSender) and isinstance(real[Channel.SMS], AliyunSmsSender)
     assert unconfigured_channels(real) == []
 
 
 def test_an_unknown_or_half_configured_provider_fails_at_start() -> None:
     with pytest.raises(ValueError, match="not one of"):
-        senders_for(load_settings(env="prod", secret_key=STRONG, sms_provider="carrier-pigeon"))
+        senders_for(NotificationSettings(env="prod", secret_key=STRONG, sms_provider="carrier-pigeon"))
     with pytest.raises(ValueError, match="COUNSEL_SMS_ACCESS_KEY_SECRET"):
-        senders_for(load_settings(env="prod", secret_key=STRONG, **{**ALIYUN, "sms_access_key_secret": ""}))
+        senders_for(
+            NotificationSettings(env="prod", secret_key=STRONG, **{**ALIYUN, "sms_access_key_secret": ""})
+        )

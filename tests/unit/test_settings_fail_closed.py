@@ -21,6 +21,7 @@ from deploy import cli
 from deploy.local.stack import Stack, local_settings
 from services.gateway.app import create_app
 from services.notification.channels import senders_for, unconfigured_channels
+from services.notification.config import NotificationSettings
 from services.payment.config import PaymentSettings, configured_providers
 from services.runtime.config import Settings, SettingsError, load_settings
 from services.runtime.pki import TlsMaterial
@@ -130,7 +131,7 @@ def test_services_offer_no_dev_outbox_or_sandbox_under_the_default_settings(
     """Notification captures nothing in the dev outbox and payment offers no sandbox provider in prod."""
     bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
     settings = load_settings()
-    assert len(unconfigured_channels(senders_for(settings))) == 2
+    assert len(unconfigured_channels(senders_for(NotificationSettings.from_settings(settings)))) == 2
     assert "sandbox" not in configured_providers(PaymentSettings.from_settings(settings))
     assert "sandbox" in configured_providers(PaymentSettings.from_settings(load_settings(env="test")))
 

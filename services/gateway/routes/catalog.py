@@ -23,7 +23,6 @@ from services.gateway.schemas.catalog import (
     Lawyer,
     LawyerPage,
     LawyerProfile,
-    LegalField,
     OnlineStatus,
     Product,
     ProductInput,
@@ -31,6 +30,7 @@ from services.gateway.schemas.catalog import (
     Review,
 )
 from services.gateway.schemas.common import INT32_MAX, next_cursor
+from services.legal_fields import LegalField
 
 
 def _blank_to_none(value: object) -> object:

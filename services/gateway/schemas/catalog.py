@@ -19,11 +19,9 @@ from services.gateway.schemas.common import (
     or_none,
     rfc3339,
 )
+from services.legal_fields import LegalField
 
 Category = Literal["consultation", "document", "booking", "retainer"]
-LegalField = Literal[
-    "contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other"
-]
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
 
 

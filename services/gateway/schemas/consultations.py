@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from counsel.common.v1 import timeline_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from services.gateway.schemas.common import RequestModel, or_none, rfc3339
+from services.legal_fields import LegalField
 
 
 class CreateConsultation(RequestModel):
@@ -29,9 +30,7 @@ class PostMessage(RequestModel):
 
 
 class Reclassify(RequestModel):
-    legal_field: Literal[
-        "contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other"
-    ]
+    legal_field: LegalField
 
 
 class RateConsultation(RequestModel):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.identity import domain
+from services.identity.config import IdentitySettings
 from services.identity.geo import GeoResolver, resolver_for
 from services.identity.store.accounts import Accounts
 from services.identity.store.base import IdentityBase
@@ -21,7 +22,6 @@ from services.identity.store.privacy import Privacy
 from services.identity.store.retention import Retention
 from services.identity.store.service_clients import ServiceClients
 from services.identity.store.sessions import Sessions
-from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
@@ -49,7 +49,7 @@ class IdentityStores:
         db: Database,
         outbox: Outbox,
         cipher: FieldCipher,
-        settings: Settings,
+        settings: IdentitySettings,
         passwords: domain.Passwords | None = None,
         policy: domain.AuthPolicy | None = None,
         geo: GeoResolver | None = None,

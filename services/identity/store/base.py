@@ -12,8 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.identity.v1 import events_pb2
 from services.identity import domain, tokens
+from services.identity.config import IdentitySettings
 from services.identity.models import AuditEventRow, UserRow
-from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
@@ -42,7 +42,7 @@ class IdentityBase:
     db: Database
     outbox: Outbox
     cipher: FieldCipher
-    settings: Settings
+    settings: IdentitySettings
     passwords: domain.Passwords
 
     def view(self, row: UserRow) -> UserView:

@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from services.consultation.classifier.model import FALLBACK_FIELD, LEGAL_FIELDS, SoftmaxRegression
-from services.consultation.classifier.training import MODEL, dataset_digest, train_default
+from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
+from services.legal_fields.classifier.model import SoftmaxRegression
+from services.legal_fields.classifier.training import MODEL, dataset_digest, train_default
 
 # Below this posterior the question goes to an agent to classify by hand (with nine fields a uniform guess
 # is 0.11; at 0.35 about one question in ten goes to an agent).

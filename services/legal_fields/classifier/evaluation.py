@@ -6,9 +6,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.consultation.classifier.inference import MIN_CONFIDENCE, LegalClassifier, default_classifier
-from services.consultation.classifier.model import LEGAL_FIELDS, Example
-from services.consultation.classifier.training import load_dataset, split
+from services.legal_fields import LEGAL_FIELDS
+from services.legal_fields.classifier.inference import MIN_CONFIDENCE, LegalClassifier, default_classifier
+from services.legal_fields.classifier.model import Example
+from services.legal_fields.classifier.training import load_dataset, split
 
 
 @dataclass(frozen=True)

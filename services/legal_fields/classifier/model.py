@@ -1,4 +1,4 @@
-"""The model that training and inference share: the legal fields it chooses among, the features it reads
+"""The model that training and inference share: the features it reads
 from a question (jieba word segments plus Chinese character bigrams) and the multinomial logistic
 regression over their TF-IDF."""
 
@@ -13,19 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# The legal fields, the same set as lawyers' `fields[]` (API.md "Consultation").
-LEGAL_FIELDS = (
-    "contract",
-    "labour",
-    "company",
-    "ip",
-    "tax",
-    "litigation",
-    "real_estate",
-    "finance",
-    "other",
-)
-FALLBACK_FIELD = "other"
+from services.legal_fields import LEGAL_FIELDS
 
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _WORD = re.compile(r"[0-9a-z\u4e00-\u9fff]+")

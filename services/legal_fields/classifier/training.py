@@ -10,7 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from services.consultation.classifier.model import LEGAL_FIELDS, Example, SoftmaxRegression
+from services.legal_fields import LEGAL_FIELDS
+from services.legal_fields.classifier.model import Example, SoftmaxRegression
 
 # One question in five (per field, by a hash of its text) is held out for evaluation.
 HOLDOUT_EVERY = 5

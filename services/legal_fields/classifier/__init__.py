@@ -1,4 +1,4 @@
-"""Legal-nature classifier for consultation questions (R-CON-2, §6.2.1.2).
+"""Legal-nature classifier for consultation questions and document requests (R-CON-2, §6.2.1.2).
 
 A multinomial logistic regression over TF-IDF of jieba word segments and Chinese character bigrams
 (`model`), trained deterministically on the labelled questions in `questions.tsv` (kept in the repository) —
@@ -11,21 +11,19 @@ A prediction whose posterior probability is below `MIN_CONFIDENCE` becomes `othe
 `needs_manual=True`: an agent classifies it by hand (`inference`). Nothing here logs question text.
 """
 
-from services.consultation.classifier.evaluation import Evaluation, evaluate, report
-from services.consultation.classifier.inference import (
+from services.legal_fields.classifier.evaluation import Evaluation, evaluate, report
+from services.legal_fields.classifier.inference import (
     MIN_CONFIDENCE,
     LegalClassifier,
     Prediction,
     default_classifier,
 )
-from services.consultation.classifier.model import (
-    FALLBACK_FIELD,
-    LEGAL_FIELDS,
+from services.legal_fields.classifier.model import (
     Example,
     SoftmaxRegression,
     features,
 )
-from services.consultation.classifier.training import (
+from services.legal_fields.classifier.training import (
     DATASET,
     MODEL,
     dataset_digest,
@@ -37,8 +35,6 @@ from services.consultation.classifier.training import (
 
 __all__ = [
     "DATASET",
-    "FALLBACK_FIELD",
-    "LEGAL_FIELDS",
     "MIN_CONFIDENCE",
     "MODEL",
     "Evaluation",
