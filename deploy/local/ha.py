@@ -17,6 +17,7 @@ What callers must know:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -243,12 +244,11 @@ class PatroniNode(ManagedProcess):
         """kill -9 the whole node, as a power cut would: Patroni and PostgreSQL (which runs in a session of its
         own, so it would otherwise outlive its Patroni). stop() or start() afterwards cleans up."""
         groups = [self.pid]
-        try:  # Patroni starts the postmaster in a session (process group) of its own
+        # Patroni starts the postmaster in a session (process group) of its own; none when it is not running.
+        with contextlib.suppress(OSError, ValueError, IndexError):
             groups.append(
                 os.getpgid(int((self.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0]))
             )
-        except (OSError, ValueError, IndexError):
-            pass
         for group in groups:
             if group is not None:
                 self._killpg(group, signal.SIGKILL)
@@ -288,16 +288,20 @@ def cluster_members(rest_urls: list[str]) -> list[dict[str, Any]]:
 
 
 def wait_for_primary(nodes: list[PatroniNode], replicas: int, timeout: float = 120) -> PatroniNode:
-    """Wait until one node is the primary and `replicas` others stream from it; return the primary."""
+    """Wait until one node is the primary, `replicas` others stream from it and (with any replica) Patroni has
+    recorded one of them as its synchronous standby; return the primary. Until that record exists in etcd,
+    strict synchronous mode promotes no replica: a primary lost before it is a cluster without a candidate."""
     deadline = time.monotonic() + timeout
     while True:
         members = cluster_members([node.rest_url for node in nodes])
         leaders = [m["name"] for m in members if m.get("role") in ("leader", "primary")]
         streaming = [m for m in members if m.get("state") == "streaming"]
-        if leaders and len(streaming) >= replicas:
+        synchronous = [m for m in streaming if m.get("role") == "sync_standby"]
+        if leaders and len(streaming) >= replicas and (synchronous or not replicas):
             return next(node for node in nodes if node.name == leaders[0])
         if time.monotonic() > deadline:
             raise ServerStartError(
-                f"no primary with {replicas} streaming replicas after {timeout:.0f} s: {members}"
+                f"no primary with {replicas} streaming replicas, one synchronous, after {timeout:.0f} s: "
+                f"{members}"
             )
         time.sleep(0.5)
