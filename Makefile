@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e fuzz bench bench-quick lock clean
+.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e ha fuzz bench bench-quick lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ protos-check: $(STAMP)
 	cd protos && ../$(BIN)/buf lint
 	cd protos && ../$(BIN)/buf breaking --against baseline.binpb
 
-unit workflows integration e2e: $(STAMP)
+unit workflows integration e2e ha: $(STAMP)
 	$(BIN)/python -m pytest -q -m $@
 
 # The fuzz tier with a fresh seed and more examples, to explore (CI runs it with fixed seeds in `make test`).

