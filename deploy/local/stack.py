@@ -30,6 +30,8 @@ from deploy.nats_auth import MIGRATE, NATS_USERS, authorization_block
 from services.runtime.config import SERVICE_NAMES, Settings, load_settings
 from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
 
+# Processes that answer HTTP (GET /healthz) rather than gRPC health, on COUNSEL_<NAME>_PORT.
+HTTP_PROCESSES = ("gateway", "portal")
 COLORS = ["36", "32", "33", "35", "34", "96", "92", "93", "95", "94"]
 READY_TIMEOUT = 120.0
 # Each process drains in a second or two; the margin is for a heavily loaded machine.
@@ -155,6 +157,7 @@ class Stack:
             )
         self.children.append(Child("worker", ["worker"], None, color=COLORS[7]))
         self.children.append(Child("gateway", ["gateway"], s.gateway_port, color=COLORS[8]))
+        self.children.append(Child("portal", ["portal"], s.portal_port, color=COLORS[9]))
 
     def check_ports(self) -> list[str]:
         """Every port this run would bind that is already taken, as readable lines."""
@@ -173,8 +176,8 @@ class Stack:
         for child in self.children:
             if child.port:
                 variable = (
-                    "COUNSEL_GATEWAY_PORT"
-                    if child.name == "gateway"
+                    f"COUNSEL_{child.name.upper()}_PORT"
+                    if child.name in HTTP_PROCESSES
                     else f"COUNSEL_{child.name.upper()}_ADDR"
                 )
                 wanted.append((child.port, child.name, variable))
@@ -309,12 +312,12 @@ class Stack:
                 if (
                     child.name == "worker"
                     or (
-                        child.name == "gateway"
+                        child.name in HTTP_PROCESSES
                         and _http_status(f"http://127.0.0.1:{child.port}/healthz")[0] == 200
                     )
                     or (
                         child.port
-                        and child.name != "gateway"
+                        and child.name not in HTTP_PROCESSES
                         and _grpc_serving(child.port, operator) == "SERVING"
                     )
                 ):
@@ -334,6 +337,7 @@ class Stack:
         state = {
             "pid": os.getpid(),
             "gateway": f"http://127.0.0.1:{self.settings.gateway_port}",
+            "portal": f"http://127.0.0.1:{self.settings.portal_port}",
             "firm_endpoint": f"127.0.0.1:{self.settings.firm_grpc_port}"
             if self.settings.firm_grpc_port
             else "",
@@ -353,6 +357,7 @@ class Stack:
     def print_urls(self) -> None:
         base = f"http://127.0.0.1:{self.settings.gateway_port}"
         say("counsel is up:")
+        print(f"    portal         http://127.0.0.1:{self.settings.portal_port}")
         print(f"    API            {base}/api/v1/products")
         print(f"    API docs       {base}/docs")
         print(f"    readiness      {base}/readyz")
@@ -361,7 +366,9 @@ class Stack:
             print(
                 f"    firm gRPC      127.0.0.1:{self.settings.firm_grpc_port} (TLS, trust {ca}; docs/integrating.md)"
             )
-        print("    metrics        http://127.0.0.1:9100/metrics (gateway; services :9101-9107, worker :9110)")
+        print(
+            "    metrics        http://127.0.0.1:9100/metrics (gateway; services :9101-9107, worker :9110, portal :9112)"
+        )
         if any(isinstance(s, TemporalDevServer) for s in self.servers):
             print(f"    Temporal UI    http://127.0.0.1:{self.settings.local_temporal_ui_port}")
         print(f"    data           {self.data_dir}")
@@ -414,7 +421,7 @@ def run_stack() -> int:
         stack.start_servers()
         stack.bootstrap()
         stack.issue_identities()
-        say("starting 7 services, the worker and the gateway …")
+        say("starting 7 services, the worker, the gateway and the portal …")
         stack.spawn()
         stack.wait_ready()
         stack.write_state()
@@ -455,6 +462,9 @@ def print_status() -> int:
             if isinstance(body, dict):
                 for dep, status in (body.get("dependencies") or {}).items():
                     rows.append((f"{dep} (services)", status == "ok", f"{status}, as the services see it"))
+        elif name in HTTP_PROCESSES:
+            code, _ = _http_status(f"http://127.0.0.1:{info['port']}/healthz")
+            rows.append((name, alive and code == 200, f"pid {info['pid']}, /healthz {code or 'unreachable'}"))
         elif info["port"]:
             serving = _grpc_serving(info["port"], operator) if alive else "DOWN"
             rows.append((name, serving == "SERVING", f"pid {info['pid']}, gRPC :{info['port']} {serving}"))
