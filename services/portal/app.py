@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Histogram
 from starlette.datastructures import MutableHeaders
@@ -134,17 +134,18 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    # JSON like the gateway's, which `counsel up` and `counsel status` read.
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> PlainTextResponse:
+    async def healthz() -> JSONResponse:
         """The portal process is alive."""
-        return PlainTextResponse("ok")
+        return JSONResponse({"status": "ok"})
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> PlainTextResponse:
+    async def readyz(request: Request) -> JSONResponse:
         """The portal can serve pages: the gateway it calls answers."""
         if await request.app.state.gateway.alive():
-            return PlainTextResponse("ok")
-        return PlainTextResponse("the gateway does not answer", status_code=503)
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "the gateway does not answer"}, status_code=503)
 
     @app.exception_handler(SignedOut)
     async def to_login(request: Request, exc: SignedOut) -> Response:

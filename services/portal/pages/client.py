@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal.gateway import GatewayError
+from services.runtime.config import Settings
 from services.portal.web import FormDep, GatewayDep, SessionDep, SettingsDep, UserDep, redirect, render
 
 router = APIRouter()
@@ -97,22 +98,26 @@ async def _order_and_timeline(session: Any, gateway: GatewayDep, order_id: str) 
     )
 
 
+def _methods(settings: Settings) -> tuple[str, ...]:
+    """Sandbox payments exist in dev and test only; elsewhere the providers'."""
+    return ("sandbox",) if settings.dev_routes else PAYMENT_METHODS
+
+
 @router.get("/my/orders/{order_id}", response_class=HTMLResponse)
 async def my_order(
     request: Request, order_id: str, session: UserDep, gateway: GatewayDep, settings: SettingsDep
 ) -> HTMLResponse:
     item, timeline = await _order_and_timeline(session, gateway, order_id)
-    methods = ("sandbox",) if settings.dev_routes else PAYMENT_METHODS
-    return render(request, "order.html", order=item, timeline=timeline, methods=methods)
+    return render(request, "order.html", order=item, timeline=timeline, methods=_methods(settings))
 
 
-@router.get("/my/orders/{order_id}/timeline", response_class=HTMLResponse)
-async def my_order_timeline(
-    request: Request, order_id: str, session: UserDep, gateway: GatewayDep
+@router.get("/my/orders/{order_id}/live", response_class=HTMLResponse)
+async def my_order_live(
+    request: Request, order_id: str, session: UserDep, gateway: GatewayDep, settings: SettingsDep
 ) -> HTMLResponse:
-    """The timeline alone, for the page's script to refresh it in place."""
+    """The order's changing part alone (status, payment, timeline), for the page's script to refresh in place."""
     item, timeline = await _order_and_timeline(session, gateway, order_id)
-    return render(request, "timeline.html", order=item, timeline=timeline)
+    return render(request, "order_live.html", order=item, timeline=timeline, methods=_methods(settings))
 
 
 @router.post("/my/orders/{order_id}/pay", response_class=HTMLResponse)
@@ -125,7 +130,7 @@ async def pay(
     settings: SettingsDep,
 ) -> Response:
     method = str(form.get("method") or "")
-    if method not in (("sandbox",) if settings.dev_routes else PAYMENT_METHODS):
+    if method not in _methods(settings):
         raise HTTPException(422)
     payment = await gateway.call(
         session,

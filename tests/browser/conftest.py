@@ -1,0 +1,127 @@
+"""The browser tier: the portal in Debian's Chromium (driven by Playwright) against the whole platform of
+`counsel up` (tests/e2e/support.running_platform: its own servers' data, NATS and ports). Chromium is
+and a CJK font are installed by `make test` (Debian packages, see the Makefile); without them this tier fails,
+never skips.
+
+Each journey saves a screenshot per step under its pytest tmp dir (`Steps`), checks every page it opens with
+axe-core (shipped in the axe-playwright-python wheel) and fails on a serious or critical violation."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from deploy.local.launcher import StackProcess
+from deploy.local.servers import PostgresServer, TemporalDevServer
+from tests.e2e.support import _no_5xx, running_platform
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without a CJK font Chromium draws every Chinese character as a box: the screenshots would show nothing.
+CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+# Most clients open the portal in WeChat's in-app browser on a phone.
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture(scope="package")
+def portal_platform(
+    postgres_server: PostgresServer,
+    temporal_dev_server: TemporalDevServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[StackProcess]:
+    with running_platform(
+        postgres_server, temporal_dev_server, tmp_path_factory.mktemp("portal-platform")
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def portal_url(portal_platform: StackProcess) -> str:
+    return f"http://127.0.0.1:{portal_platform.env['COUNSEL_PORTAL_PORT']}"
+
+
+@pytest.fixture(scope="package")
+def api(portal_platform: StackProcess) -> Iterator[httpx.Client]:
+    """The gateway, for what a person reads elsewhere (the SMS with the code) and for checking the outcome."""
+    with httpx.Client(
+        base_url=portal_platform.base_url, timeout=30, event_hooks={"response": [_no_5xx]}
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    missing = [str(path) for path in (CHROMIUM, CJK_FONT) if not path.exists()]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} missing: the browser tier needs Debian's chromium and fonts-noto-cjk "
+            "(`make test` installs them as root with apt-get; or `apt-get install -y chromium fonts-noto-cjk`)",
+            pytrace=False,
+        )
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Steps:
+    """Screenshots of a journey, numbered in order, and an accessibility check of each page shot."""
+
+    directory: Path
+    axe: Axe = field(default_factory=Axe)
+    taken: list[Path] = field(default_factory=list)
+
+    def shot(self, page: Page, name: str, *, ours: bool = True) -> Path:
+        """A screenshot of `page` (the whole page when it is `ours`, checked with axe-core too; the visible
+        part of anyone else's, such as Swagger UI's hundreds of operations)."""
+        path = self.directory / f"{len(self.taken) + 1:02d}-{re.sub(r'[^a-z0-9-]+', '-', name)}.png"
+        page.screenshot(path=str(path), full_page=ours)
+        self.taken.append(path)
+        if ours:
+            violations = [
+                (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+                for v in self.axe.run(page).response["violations"]
+                if v["impact"] in BLOCKING_IMPACTS
+            ]
+            assert not violations, f"{page.url}: {violations}"
+        return path
+
+
+@pytest.fixture
+def steps(tmp_path: Path) -> Steps:
+    directory = tmp_path / "screenshots"
+    directory.mkdir()
+    return Steps(directory)
+
+
+def new_context(browser: Browser, portal_url: str, viewport: dict[str, int] = PHONE) -> BrowserContext:
+    """A person's own browser: Chinese, Beijing time, only the portal's own host reachable (anything else
+    fails the request, so a page that needs the internet shows it)."""
+    context = browser.new_context(
+        base_url=portal_url,
+        viewport=viewport,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",  # type: ignore[arg-type]
+    )
+    context.set_default_timeout(15_000)
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    return context
+
+
+def new_phone() -> str:
+    return f"137{secrets.randbelow(10**8):08d}"
