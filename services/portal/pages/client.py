@@ -14,8 +14,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal.gateway import GatewayError
-from services.runtime.config import Settings
 from services.portal.web import FormDep, GatewayDep, SessionDep, SettingsDep, UserDep, redirect, render
+from services.runtime.config import Settings
 
 router = APIRouter()
 
