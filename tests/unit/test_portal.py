@@ -14,6 +14,7 @@ import httpx
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from prometheus_client import REGISTRY
 
 from services.portal import i18n
 from services.portal.app import CONTENT_SECURITY_POLICY, create_app
@@ -290,3 +291,21 @@ def test_money_times_and_phones_as_people_in_china_write_them() -> None:
     for typed in ("13800138000", "+8613800138000", "+86 138-0013-8000", "86 13800138000"):
         assert i18n.normalise_contact(typed) == ("sms", "13800138000"), typed
     assert i18n.normalise_contact(" a@b.cn ") == ("email", "a@b.cn")
+
+
+async def test_render_time_per_route_and_gateway_latency_are_measured(portal: httpx.AsyncClient) -> None:
+    def count(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    page = {"route": "/products/{product_id}", "method": "GET"}
+    call = {"method": "GET", "path": "/api/v1/products/{id}", "status": "200"}
+    before = (
+        count("counsel_portal_page_seconds_count", page),
+        count("counsel_portal_gateway_call_seconds_count", call),
+    )
+    assert (await portal.get(f"/products/{PRODUCT['id']}")).status_code == 200
+    after = (
+        count("counsel_portal_page_seconds_count", page),
+        count("counsel_portal_gateway_call_seconds_count", call),
+    )
+    assert after == (before[0] + 1, before[1] + 1)
