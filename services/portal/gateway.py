@@ -4,7 +4,7 @@ it runs out), the request's correlation id, and the call's latency in `counsel_p
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +22,17 @@ GATEWAY_CALL_SECONDS = Histogram(
 )
 CALL_TIMEOUT_SECONDS = 15.0
 READINESS_TIMEOUT_SECONDS = 2.0
+
+
+class RequestParts(TypedDict, total=False):
+    """What a call sends besides its method and path template."""
+
+    path: dict[str, str]
+    params: dict[str, Any]
+    json: Any
+    files: dict[str, Any]
+    data: dict[str, Any]
+    headers: dict[str, str]
 
 
 class GatewayError(Exception):
@@ -62,36 +73,16 @@ class Gateway:
         method: str,
         template: str,
         *,
-        path: dict[str, str] | None = None,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        files: dict[str, Any] | None = None,
-        data: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
         signed_in: bool = True,
+        **parts: Unpack[RequestParts],
     ) -> Any:
         """The JSON answer of `method template` (path parameters from `path`, quoted), or None for an empty
         one. `signed_in` calls carry the session's token and raise SignedOut without a usable one; a 4xx
         raises GatewayError; a 5xx or a network failure raises httpx errors (the page shows an error)."""
-
-        def build() -> httpx.Request:
-            return self.build(
-                session,
-                method,
-                template,
-                path=path,
-                params=params,
-                json=json,
-                files=files,
-                data=data,
-                headers=headers,
-                signed_in=signed_in,
-            )
-
-        response = await self._send(build(), template, stream=False)
+        response = await self._send(self._build(session, method, template, signed_in, parts), template)
         if response.status_code == 401 and signed_in and session.refresh_token:
             await self.refresh(session)
-            response = await self._send(build(), template, stream=False)
+            response = await self._send(self._build(session, method, template, signed_in, parts), template)
         if response.status_code == 401 and signed_in:
             session.sign_out()
             raise SignedOut
@@ -103,7 +94,7 @@ class Gateway:
 
     async def download(self, session: Session, template: str, path: dict[str, str]) -> httpx.Response:
         """A streamed answer (a file): the caller relays it and closes it."""
-        request = self.build(session, "GET", template, path=path)
+        request = self._build(session, "GET", template, True, {"path": path})
         response = await self._send(request, template, stream=True)
         if response.status_code >= 400:
             await response.aread()
@@ -113,31 +104,26 @@ class Gateway:
             raise GatewayError(response.status_code, _problem(response))
         return response
 
-    def build(
-        self,
-        session: Session,
-        method: str,
-        template: str,
-        *,
-        path: dict[str, str] | None = None,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        files: dict[str, Any] | None = None,
-        data: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        signed_in: bool = True,
+    def _build(
+        self, session: Session, method: str, template: str, signed_in: bool, parts: RequestParts
     ) -> httpx.Request:
-        headers = {**(headers or {}), CORRELATION_HEADER: current_correlation_id()}
+        headers = {**parts.get("headers", {}), CORRELATION_HEADER: current_correlation_id()}
         if signed_in:
             if not session.signed_in:
                 raise SignedOut
             headers["Authorization"] = f"Bearer {session.access_token}"
-        url = template.format(**{k: quote(v, safe="") for k, v in (path or {}).items()})
+        url = template.format(**{k: quote(v, safe="") for k, v in parts.get("path", {}).items()})
         return self._http.build_request(
-            method, url, params=params, json=json, files=files, data=data, headers=headers
+            method,
+            url,
+            params=parts.get("params"),
+            json=parts.get("json"),
+            files=parts.get("files"),
+            data=parts.get("data"),
+            headers=headers,
         )
 
-    async def _send(self, request: httpx.Request, template: str, *, stream: bool) -> httpx.Response:
+    async def _send(self, request: httpx.Request, template: str, *, stream: bool = False) -> httpx.Response:
         started = time.perf_counter()
         status = "error"
         try:
@@ -151,14 +137,9 @@ class Gateway:
 
     async def refresh(self, session: Session) -> None:
         """Trades the refresh token for new tokens (it works once: API.md); SignedOut when refused."""
-        request = self.build(
-            session,
-            "POST",
-            "/api/v1/auth/refresh",
-            json={"refresh_token": session.refresh_token},
-            signed_in=False,
-        )
-        response = await self._send(request, "/api/v1/auth/refresh", stream=False)
+        template = "/api/v1/auth/refresh"
+        parts: RequestParts = {"json": {"refresh_token": session.refresh_token}}
+        response = await self._send(self._build(session, "POST", template, False, parts), template)
         if response.status_code != 200:
             session.sign_out()
             raise SignedOut

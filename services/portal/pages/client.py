@@ -13,7 +13,8 @@ import segno
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal.gateway import GatewayError
+from services.portal.gateway import Gateway, GatewayError
+from services.portal.session import Session
 from services.portal.web import FormDep, GatewayDep, SessionDep, SettingsDep, UserDep, redirect, render
 from services.runtime.config import Settings
 
@@ -91,13 +92,6 @@ async def my_orders(request: Request, session: UserDep, gateway: GatewayDep) -> 
     return render(request, "orders.html", orders=page["items"])
 
 
-async def _order_and_timeline(session: Any, gateway: GatewayDep, order_id: str) -> tuple[Any, Any]:
-    return await asyncio.gather(
-        gateway.call(session, "GET", "/api/v1/orders/{id}", path={"id": order_id}),
-        gateway.call(session, "GET", "/api/v1/orders/{id}/timeline", path={"id": order_id}),
-    )
-
-
 def _methods(settings: Settings) -> tuple[str, ...]:
     """Sandbox payments exist in dev and test only; elsewhere the providers'."""
     return ("sandbox",) if settings.dev_routes else PAYMENT_METHODS
@@ -107,8 +101,7 @@ def _methods(settings: Settings) -> tuple[str, ...]:
 async def my_order(
     request: Request, order_id: str, session: UserDep, gateway: GatewayDep, settings: SettingsDep
 ) -> HTMLResponse:
-    item, timeline = await _order_and_timeline(session, gateway, order_id)
-    return render(request, "order.html", order=item, timeline=timeline, methods=_methods(settings))
+    return await _order_page(request, "order.html", order_id, session, gateway, settings)
 
 
 @router.get("/my/orders/{order_id}/live", response_class=HTMLResponse)
@@ -116,8 +109,17 @@ async def my_order_live(
     request: Request, order_id: str, session: UserDep, gateway: GatewayDep, settings: SettingsDep
 ) -> HTMLResponse:
     """The order's changing part alone (status, payment, timeline), for the page's script to refresh in place."""
-    item, timeline = await _order_and_timeline(session, gateway, order_id)
-    return render(request, "order_live.html", order=item, timeline=timeline, methods=_methods(settings))
+    return await _order_page(request, "order_live.html", order_id, session, gateway, settings)
+
+
+async def _order_page(
+    request: Request, template: str, order_id: str, session: Session, gateway: Gateway, settings: Settings
+) -> HTMLResponse:
+    item, timeline = await asyncio.gather(
+        gateway.call(session, "GET", "/api/v1/orders/{id}", path={"id": order_id}),
+        gateway.call(session, "GET", "/api/v1/orders/{id}/timeline", path={"id": order_id}),
+    )
+    return render(request, template, order=item, timeline=timeline, methods=_methods(settings))
 
 
 @router.post("/my/orders/{order_id}/pay", response_class=HTMLResponse)

@@ -20,6 +20,11 @@ CATEGORIES = ("consultation", "document", "booking", "retainer")
 NEXT_SLOT_HORIZON = timedelta(days=14)
 
 
+def listing(**filters: str) -> dict[str, Any]:
+    """A list's query: the filters given, one page of up to 50."""
+    return {"limit": 50, **{name: value for name, value in filters.items() if value}}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, session: SessionDep, gateway: GatewayDep) -> HTMLResponse:
     products, articles = await asyncio.gather(
@@ -37,12 +42,10 @@ async def products(
     q: str = Query("", max_length=100),
     category: str = Query("", max_length=20),
 ) -> HTMLResponse:
-    params: dict[str, Any] = {"limit": 50}
-    if q:
-        params["q"] = q
-    if category in CATEGORIES:
-        params["category"] = category
-    page = await gateway.call(session, "GET", "/api/v1/products", params=params, signed_in=False)
+    known_category = category if category in CATEGORIES else ""
+    page = await gateway.call(
+        session, "GET", "/api/v1/products", params=listing(q=q, category=known_category), signed_in=False
+    )
     return render(
         request, "products.html", products=page["items"], q=q, category=category, categories=CATEGORIES
     )
@@ -74,10 +77,7 @@ async def firm(request: Request, firm_id: str, session: SessionDep, gateway: Gat
 async def lawyers(
     request: Request, session: SessionDep, gateway: GatewayDep, field: str = Query("", max_length=30)
 ) -> HTMLResponse:
-    params: dict[str, Any] = {"limit": 50}
-    if field:
-        params["field"] = field
-    page = await gateway.call(session, "GET", "/api/v1/lawyers", params=params, signed_in=False)
+    page = await gateway.call(session, "GET", "/api/v1/lawyers", params=listing(field=field), signed_in=False)
     now = datetime.now(UTC)
     window = {"from": now.isoformat(), "to": (now + NEXT_SLOT_HORIZON).isoformat()}
 
@@ -103,10 +103,7 @@ async def lawyers(
 async def articles(
     request: Request, session: SessionDep, gateway: GatewayDep, q: str = Query("", max_length=100)
 ) -> HTMLResponse:
-    params: dict[str, Any] = {"limit": 50}
-    if q:
-        params["q"] = q
-    page = await gateway.call(session, "GET", "/api/v1/articles", params=params, signed_in=False)
+    page = await gateway.call(session, "GET", "/api/v1/articles", params=listing(q=q), signed_in=False)
     return render(request, "articles.html", articles=page["items"], q=q)
 
 
