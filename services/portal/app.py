@@ -19,7 +19,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.portal import i18n
-from services.portal.gateway import Gateway, GatewayError, SignedOut
+from services.portal.gateway import Gateway, GatewayError, SignedOut, client_address_var
 from services.portal.pages import account, client, documents, public, staff
 from services.portal.session import COOKIE_NAME, MAX_AGE_SECONDS, SessionCodec
 from services.portal.web import make_templates, redirect, render
@@ -67,6 +67,8 @@ class PortalMiddleware:
         request = Request(scope)
         correlation_id = new_correlation_id()
         correlation_token = correlation_id_var.set(correlation_id)
+        client = scope.get("client")
+        address_token = client_address_var.set(client[0] if client else "")
         locale_token = i18n.locale_var.set(i18n.chosen_locale(request.cookies.get(i18n.LOCALE_COOKIE)))
         session = self.codec.loads(request.cookies.get(COOKIE_NAME))
         scope.setdefault("state", {})["session"] = session
@@ -104,6 +106,7 @@ class PortalMiddleware:
                 },
             )
             i18n.locale_var.reset(locale_token)
+            client_address_var.reset(address_token)
             correlation_id_var.reset(correlation_token)
 
     def _cookie(self, value: str) -> str:
@@ -154,6 +157,12 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     @app.exception_handler(GatewayError)
     async def gateway_refused(request: Request, exc: GatewayError) -> HTMLResponse:
         return render(request, "error.html", status_code=exc.status, error=exc)
+
+    @app.exception_handler(httpx.HTTPError)
+    async def gateway_unavailable(request: Request, exc: httpx.HTTPError) -> HTMLResponse:
+        """The gateway failed (a 5xx, a timeout, no answer): a page that says so, not a bare 500."""
+        logging.getLogger(__name__).warning("gateway call failed: %s", exc)
+        return render(request, "error.html", status_code=502, error=None)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> HTMLResponse:

@@ -4,6 +4,7 @@ it runs out), the request's correlation id, and the call's latency in `counsel_p
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
@@ -20,6 +21,9 @@ GATEWAY_CALL_SECONDS = Histogram(
     ["method", "path", "status"],
     buckets=LATENCY_BUCKETS,
 )
+# The browser's address, sent on as X-Forwarded-For: the gateway's per-address limits (codes, logins) count
+# people, not the portal, once COUNSEL_GATEWAY_TRUSTED_PROXIES names the portal (ignored otherwise).
+client_address_var: ContextVar[str] = ContextVar("portal_client_address", default="")
 CALL_TIMEOUT_SECONDS = 15.0
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -108,6 +112,8 @@ class Gateway:
         self, session: Session, method: str, template: str, signed_in: bool, parts: RequestParts
     ) -> httpx.Request:
         headers = {**parts.get("headers", {}), CORRELATION_HEADER: current_correlation_id()}
+        if client_address_var.get():
+            headers["X-Forwarded-For"] = client_address_var.get()
         if signed_in:
             if not session.signed_in:
                 raise SignedOut

@@ -196,6 +196,8 @@ async def test_a_login_is_an_encrypted_http_only_cookie_and_forms_need_the_csrf_
     assert bad_password.status_code == 400 and "登录失败" in bad_password.text
     logged_in = await log_in(portal)
     assert logged_in.status_code == 303 and logged_in.headers["location"] == "/my"
+    # The gateway hears who the person is (it believes it only from a proxy it trusts).
+    assert gateway.calls("POST", "/api/v1/auth/login")[-1].headers["x-forwarded-for"] == "127.0.0.1"
     cookie = next(c for c in logged_in.headers.get_list("set-cookie") if c.startswith(COOKIE_NAME))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "access-1" not in cookie
     orders = await portal.get("/my/orders")
@@ -206,6 +208,40 @@ async def test_a_login_is_an_encrypted_http_only_cookie_and_forms_need_the_csrf_
         gateway.calls("GET", "/api/v1/orders")[-1].headers["x-correlation-id"]
         == orders.headers["x-correlation-id"]
     )
+
+
+async def test_a_login_never_sends_the_person_to_another_site(portal: httpx.AsyncClient) -> None:
+    for target, landing in (
+        ("/my/orders", "/my/orders"),
+        ("//evil.example/", "/my"),
+        ("/\\evil.example", "/my"),
+    ):
+        page = await portal.get("/login", params={"next": target})
+        answer = await portal.post(
+            "/login",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "next": target,
+                "method": "password",
+                "identifier": "+86 138-0013-8000",
+                "secret": "right",
+            },
+        )
+        assert answer.headers["location"] == landing, target
+
+
+async def test_a_phone_is_sent_as_its_eleven_digits(portal: httpx.AsyncClient, gateway: FakeGateway) -> None:
+    page = await portal.get("/login")
+    await portal.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "method": "password",
+            "identifier": "+86 138-0013-8000",
+            "secret": "right",
+        },
+    )
+    assert json.loads(gateway.calls("POST", "/api/v1/auth/login")[-1].content)["identifier"] == "13800138000"
 
 
 async def test_an_altered_cookie_is_no_session(portal: httpx.AsyncClient) -> None:

@@ -16,8 +16,9 @@ router = APIRouter()
 
 
 def _safe_next(target: str) -> str:
-    """Only a path of this site: a login must not send the person elsewhere."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only a path of this site: a login must not send the person elsewhere (browsers read `/\\host` as
+    `//host`)."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
 
 
 def _text(form: Any, name: str) -> str:
@@ -34,8 +35,9 @@ async def login_page(request: Request, next: str = Query("/", max_length=500)) -
 async def login(request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep) -> Response:
     identifier, next_page = _text(form, "identifier"), _safe_next(_text(form, "next"))
     method = "otp" if _text(form, "method") == "otp" else "password"
-    if method == "otp":
-        identifier = normalise_contact(identifier)[1]
+    channel, destination = normalise_contact(identifier)
+    if channel == "sms" or method == "otp":
+        identifier = destination
     try:
         answer = await gateway.call(
             session,
