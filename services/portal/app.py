@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.portal import i18n
 from services.portal.gateway import Gateway, GatewayError, SignedOut, client_address_var
-from services.portal.pages import account, client, documents, public, staff
+from services.portal.pages import account, client, consultations, documents, public, staff
 from services.portal.session import COOKIE_NAME, MAX_AGE_SECONDS, SessionCodec
 from services.portal.web import make_templates, redirect, render
 from services.runtime.config import Settings
@@ -168,6 +168,13 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     async def http_error(request: Request, exc: HTTPException) -> HTMLResponse:
         return render(request, "error.html", status_code=exc.status_code, error=None)
 
-    for router in (public.router, account.router, client.router, documents.router, staff.router):
+    for router in (
+        public.router,
+        account.router,
+        client.router,
+        consultations.router,
+        documents.router,
+        staff.router,
+    ):
         app.include_router(router)
     return app

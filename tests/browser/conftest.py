@@ -17,19 +17,29 @@ from pathlib import Path
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from deploy.local.launcher import StackProcess
 from deploy.local.servers import PostgresServer, TemporalDevServer
-from tests.e2e.support import _no_5xx, running_platform
+from services.identity.seed import LAWYER_EMAILS, demo_user_id
+from tests.e2e.support import PASSWORD, _no_5xx, latest_code, running_platform
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without a CJK font Chromium draws every Chinese character as a box: the screenshots would show nothing.
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 # Most clients open the portal in WeChat's in-app browser on a phone.
-PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 812}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 BLOCKING_IMPACTS = {"serious", "critical"}
+LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
 
 
 @pytest.fixture(scope="package")
@@ -109,19 +119,48 @@ def steps(tmp_path: Path) -> Steps:
     return Steps(directory)
 
 
-def new_context(browser: Browser, portal_url: str, viewport: dict[str, int] = PHONE) -> BrowserContext:
+def new_context(browser: Browser, portal_url: str, viewport: ViewportSize = PHONE) -> BrowserContext:
     """A person's own browser: Chinese, Beijing time, only the portal's own host reachable (anything else
     fails the request, so a page that needs the internet shows it)."""
     context = browser.new_context(
         base_url=portal_url,
         viewport=viewport,
         locale="zh-CN",
-        timezone_id="Asia/Shanghai",  # type: ignore[arg-type]
+        timezone_id="Asia/Shanghai",
     )
     context.set_default_timeout(15_000)
     context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
     return context
 
 
-def new_phone() -> str:
-    return f"137{secrets.randbelow(10**8):08d}"
+def register_client(
+    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps, enterprise: str
+) -> Page:
+    """A new client admin on a phone, registered by SMS code (read from the dev outbox, as from the phone),
+    the number typed with +86 and dashes; left on "my services"."""
+    page = new_context(browser, portal_url).new_page()
+    phone = f"137{secrets.randbelow(10**8):08d}"
+    page.goto("/register")
+    page.get_by_label("手机号（可带 +86）或邮箱").fill(f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}")
+    page.get_by_role("button", name="发送验证码").click()
+    expect(page.get_by_role("status")).to_have_text("验证码已发送。")
+    page.get_by_label("验证码").fill(latest_code(api, phone))
+    page.get_by_label("姓名").fill("王小明")
+    page.get_by_label("企业名称").fill(enterprise)
+    page.get_by_label("密码（可选）").fill("Browser-Passw0rd!")
+    steps.shot(page, "client-registers")
+    page.get_by_role("button", name="注册", exact=True).click()
+    expect(page.get_by_role("heading", name="我的服务")).to_be_visible()
+    return page
+
+
+def staff_page(browser: Browser, portal_url: str, email: str) -> Page:
+    """A staff member's own browser (a desktop), logged in with the password form by keyboard; left on the
+    workbench."""
+    page = new_context(browser, portal_url, DESKTOP).new_page()
+    page.goto("/login")
+    page.locator("#pw-identifier").fill(email)
+    page.locator("#pw-secret").fill(PASSWORD)
+    page.locator("#pw-secret").press("Enter")
+    expect(page).to_have_url(re.compile(r"/work$"))
+    return page

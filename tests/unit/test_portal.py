@@ -315,7 +315,8 @@ def test_every_message_has_an_english_translation() -> None:
         for _, _, message, _, _ in extract_from_dir(PORTAL_DIR, method_map, options_map=options)
     }
     assert messages
-    untranslated = sorted(m for m in messages if not (catalogue.get(m) and catalogue.get(m).string))
+    translated = {message.id for message in catalogue if message.id and message.string}
+    untranslated = sorted(messages - translated)
     assert not untranslated, untranslated
 
 

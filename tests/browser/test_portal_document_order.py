@@ -12,25 +12,12 @@ import re
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.browser.conftest import DESKTOP, Steps, new_context, new_phone
-from tests.e2e.support import PASSWORD, latest_code, login
+from tests.browser.conftest import LAWYER_BY_ID, Steps, register_client, staff_page
+from tests.e2e.support import login
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
 # Stages change asynchronously (payment notification, workflow): the pages refresh themselves every 5 s.
 ASYNC_TIMEOUT_MS = 60_000
-
-
-def staff_page(browser: Browser, portal_url: str, email: str) -> Page:
-    """A staff member's own browser (a desktop), logged in with the password form."""
-    page = new_context(browser, portal_url, DESKTOP).new_page()
-    page.goto("/login")
-    page.locator("#pw-identifier").fill(email)
-    page.locator("#pw-secret").fill(PASSWORD)
-    page.locator("#pw-secret").press("Enter")  # the keyboard submits the form
-    expect(page).to_have_url(re.compile(r"/work$"))
-    return page
 
 
 def open_document(page: Page, document_order_id: str) -> None:
@@ -57,21 +44,7 @@ def approve(page: Page) -> None:
 def test_a_client_orders_a_contract_review_and_accepts_it_after_a_revision(
     browser: Browser, portal_url: str, api: httpx.Client, steps: Steps
 ) -> None:
-    client = new_context(browser, portal_url).new_page()
-
-    # Registers with the SMS code (read from the dev outbox, as from the phone), typing the number with +86.
-    phone = new_phone()
-    client.goto("/register")
-    client.get_by_label("手机号（可带 +86）或邮箱").fill(f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}")
-    client.get_by_role("button", name="发送验证码").click()
-    expect(client.get_by_role("status")).to_have_text("验证码已发送。")
-    client.get_by_label("验证码").fill(latest_code(api, phone))
-    client.get_by_label("姓名").fill("王小明")
-    client.get_by_label("企业名称").fill("浏览器测试有限公司")
-    client.get_by_label("密码（可选）").fill("Browser-Passw0rd!")
-    steps.shot(client, "client-registers")
-    client.get_by_role("button", name="注册", exact=True).click()
-    expect(client.get_by_role("heading", name="我的服务")).to_be_visible()
+    client = register_client(browser, portal_url, api, steps, "浏览器测试有限公司")
 
     # Finds the product by a Chinese search and orders it with the form generated from requirement_fields.
     client.goto("/")
