@@ -47,7 +47,12 @@ async def consultation(
 
 
 async def _act(
-    request: Request, consultation_id: str, session: Session, gateway: Gateway, action: str, body: dict[str, Any]
+    request: Request,
+    consultation_id: str,
+    session: Session,
+    gateway: Gateway,
+    action: str,
+    body: dict[str, Any],
 ) -> Response:
     try:
         await gateway.call(session, "POST", PATH + action, path={"id": consultation_id}, json=body)
