@@ -6,17 +6,18 @@ from __future__ import annotations
 import gettext
 import hmac
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Unpack
 
 import jinja2
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from services.portal import i18n
-from services.portal.gateway import Gateway, SignedOut
+from services.portal.gateway import Gateway, GatewayError, RequestParts, SignedOut
 from services.portal.session import Session
 from services.runtime.config import Settings
 
@@ -111,6 +112,41 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         },
         status_code=status_code,
     )
+
+
+@dataclass(frozen=True)
+class ResourcePage:
+    """A page showing one API resource, whose forms post the resource's commands (`{id}` in both paths)."""
+
+    api_path: str  # /api/v1/document-orders/{id}
+    url: str  # /documents/{id}
+    template: str
+    name: str  # the resource's name in the template
+
+    async def show(
+        self, request: Request, session: Session, resource_id: str, error: GatewayError | None = None
+    ) -> HTMLResponse:
+        gateway = gateway_of(request)
+        item = await gateway.call(session, "GET", self.api_path, path={"id": resource_id})
+        status = error.status if error else 200
+        return render(request, self.template, status, error=error, **{self.name: item})
+
+    async def act(
+        self,
+        request: Request,
+        session: Session,
+        resource_id: str,
+        command: str,
+        **parts: Unpack[RequestParts],
+    ) -> Response:
+        """POSTs `command` (`/acknowledge`) to the resource, then shows its page again: after a redirect when it
+        was done, at once with the refusal when the API refused it."""
+        target: RequestParts = {**parts, "path": {"id": resource_id}}
+        try:
+            await gateway_of(request).call(session, "POST", self.api_path + command, **target)
+        except GatewayError as exc:
+            return await self.show(request, session, resource_id, exc)
+        return redirect(self.url.format(id=resource_id))
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -3,18 +3,15 @@ lawyer's queue (staff.py) links here."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal.gateway import Gateway, GatewayError
-from services.portal.session import Session
-from services.portal.web import FormDep, GatewayDep, UserDep, redirect, render
+from services.portal.gateway import GatewayError
+from services.portal.web import FormDep, GatewayDep, ResourcePage, UserDep, redirect, render
 
 router = APIRouter()
 
-PATH = "/api/v1/consultations/{id}"
+PAGE = ResourcePage("/api/v1/consultations/{id}", "/consultations/{id}", "consultation.html", "c")
 
 
 @router.get("/my/consultations", response_class=HTMLResponse)
@@ -39,51 +36,26 @@ async def ask(request: Request, form: FormDep, session: UserDep, gateway: Gatewa
 
 
 @router.get("/consultations/{consultation_id}", response_class=HTMLResponse)
-async def consultation(
-    request: Request, consultation_id: str, session: UserDep, gateway: GatewayDep
-) -> HTMLResponse:
-    item = await gateway.call(session, "GET", PATH, path={"id": consultation_id})
-    return render(request, "consultation.html", c=item, error=None)
-
-
-async def _act(
-    request: Request,
-    consultation_id: str,
-    session: Session,
-    gateway: Gateway,
-    action: str,
-    body: dict[str, Any],
-) -> Response:
-    try:
-        await gateway.call(session, "POST", PATH + action, path={"id": consultation_id}, json=body)
-    except GatewayError as exc:
-        item = await gateway.call(session, "GET", PATH, path={"id": consultation_id})
-        return render(request, "consultation.html", exc.status, c=item, error=exc)
-    return redirect(f"/consultations/{consultation_id}")
+async def consultation(request: Request, consultation_id: str, session: UserDep) -> HTMLResponse:
+    return await PAGE.show(request, session, consultation_id)
 
 
 @router.post("/consultations/{consultation_id}/messages", response_class=HTMLResponse)
-async def post_message(
-    request: Request, consultation_id: str, form: FormDep, session: UserDep, gateway: GatewayDep
-) -> Response:
+async def post_message(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
     body = {"body": str(form.get("body") or "")}
-    return await _act(request, consultation_id, session, gateway, "/messages", body)
+    return await PAGE.act(request, session, consultation_id, "/messages", json=body)
 
 
 @router.post("/consultations/{consultation_id}/rating", response_class=HTMLResponse)
-async def rate(
-    request: Request, consultation_id: str, form: FormDep, session: UserDep, gateway: GatewayDep
-) -> Response:
+async def rate(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
     try:
         rating = int(str(form.get("rating") or ""))
     except ValueError as exc:
         raise HTTPException(422) from exc
     body = {"rating": rating, "comment": str(form.get("comment") or "")}
-    return await _act(request, consultation_id, session, gateway, "/rating", body)
+    return await PAGE.act(request, session, consultation_id, "/rating", json=body)
 
 
 @router.post("/consultations/{consultation_id}/close", response_class=HTMLResponse)
-async def close(
-    request: Request, consultation_id: str, form: FormDep, session: UserDep, gateway: GatewayDep
-) -> Response:
-    return await _act(request, consultation_id, session, gateway, "/close", {"reason": "resolved"})
+async def close(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
+    return await PAGE.act(request, session, consultation_id, "/close", json={"reason": "resolved"})
