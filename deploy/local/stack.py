@@ -266,7 +266,7 @@ class Stack:
 
     def child_env(self, name: str) -> dict[str, str]:
         """The environment of the process `name`: the stack's, plus its own certificate and, on the stack's own
-        NATS server, its own NATS user and password (the worker, which never connects, gets none)."""
+        NATS server, its own NATS user and password (the worker and the portal, which never connect, get none)."""
         env = self.process_env()
         identity = self.identities[name]
         env["COUNSEL_TLS_CA_FILE"] = str(identity.ca_file)

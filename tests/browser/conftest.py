@@ -1,45 +1,24 @@
 """The browser tier: the portal in Debian's Chromium (driven by Playwright) against the whole platform of
-`counsel up` (tests/e2e/support.running_platform: its own servers' data, NATS and ports). Chromium is
-and a CJK font are installed by `make test` (Debian packages, see the Makefile); without them this tier fails,
+`counsel up` (tests/e2e/support.running_platform: its own servers' data, NATS and ports). Chromium and a CJK
+font are installed by `make test` (Debian packages, see the Makefile); without them this tier fails,
 never skips.
 
-Each journey saves a screenshot per step under its pytest tmp dir (`Steps`), checks every page it opens with
-axe-core (shipped in the axe-playwright-python wheel) and fails on a serious or critical violation."""
+Each journey saves a screenshot per step under its pytest tmp dir and checks every page of ours it shoots with
+axe-core (shipped in the axe-playwright-python wheel): `Steps` in support.py."""
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    Page,
-    Playwright,
-    ViewportSize,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from deploy.local.launcher import StackProcess
 from deploy.local.servers import PostgresServer, TemporalDevServer
-from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.support import PASSWORD, _no_5xx, latest_code, running_platform
-
-CHROMIUM = Path("/usr/bin/chromium")
-# Without a CJK font Chromium draws every Chinese character as a box: the screenshots would show nothing.
-CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
-# Most clients open the portal in WeChat's in-app browser on a phone.
-PHONE: ViewportSize = {"width": 375, "height": 812}
-DESKTOP: ViewportSize = {"width": 1280, "height": 900}
-BLOCKING_IMPACTS = {"serious", "critical"}
-LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
+from tests.browser.support import CHROMIUM, CJK_FONT, Steps
+from tests.e2e.support import _no_5xx, running_platform
 
 
 @pytest.fixture(scope="package")
@@ -68,7 +47,10 @@ def api(portal_platform: StackProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+# Package-scoped (tests/browser is a package for this), not session: Playwright's sync API marks an event loop as
+# running in this thread while it is started, and the async tests of the other tiers need the thread without one.
+# The platform too stops once the tier is done.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     missing = [str(path) for path in (CHROMIUM, CJK_FONT) if not path.exists()]
     if missing:
@@ -81,35 +63,11 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
     yield browser
     browser.close()
-
-
-@dataclass
-class Steps:
-    """Screenshots of a journey, numbered in order, and an accessibility check of each page shot."""
-
-    directory: Path
-    axe: Axe = field(default_factory=Axe)
-    taken: list[Path] = field(default_factory=list)
-
-    def shot(self, page: Page, name: str, *, ours: bool = True) -> Path:
-        """A screenshot of `page` (the whole page when it is `ours`, checked with axe-core too; the visible
-        part of anyone else's, such as Swagger UI's hundreds of operations)."""
-        path = self.directory / f"{len(self.taken) + 1:02d}-{re.sub(r'[^a-z0-9-]+', '-', name)}.png"
-        page.screenshot(path=str(path), full_page=ours)
-        self.taken.append(path)
-        if ours:
-            violations = [
-                (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                for v in self.axe.run(page).response["violations"]
-                if v["impact"] in BLOCKING_IMPACTS
-            ]
-            assert not violations, f"{page.url}: {violations}"
-        return path
 
 
 @pytest.fixture
@@ -117,50 +75,3 @@ def steps(tmp_path: Path) -> Steps:
     directory = tmp_path / "screenshots"
     directory.mkdir()
     return Steps(directory)
-
-
-def new_context(browser: Browser, portal_url: str, viewport: ViewportSize = PHONE) -> BrowserContext:
-    """A person's own browser: Chinese, Beijing time, only the portal's own host reachable (anything else
-    fails the request, so a page that needs the internet shows it)."""
-    context = browser.new_context(
-        base_url=portal_url,
-        viewport=viewport,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )
-    context.set_default_timeout(15_000)
-    context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
-    return context
-
-
-def register_client(
-    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps, enterprise: str
-) -> Page:
-    """A new client admin on a phone, registered by SMS code (read from the dev outbox, as from the phone),
-    the number typed with +86 and dashes; left on "my services"."""
-    page = new_context(browser, portal_url).new_page()
-    phone = f"137{secrets.randbelow(10**8):08d}"
-    page.goto("/register")
-    page.get_by_label("手机号（可带 +86）或邮箱").fill(f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}")
-    page.get_by_role("button", name="发送验证码").click()
-    expect(page.get_by_role("status")).to_have_text("验证码已发送。")
-    page.get_by_label("验证码").fill(latest_code(api, phone))
-    page.get_by_label("姓名").fill("王小明")
-    page.get_by_label("企业名称").fill(enterprise)
-    page.get_by_label("密码（可选）").fill("Browser-Passw0rd!")
-    steps.shot(page, "client-registers")
-    page.get_by_role("button", name="注册", exact=True).click()
-    expect(page.get_by_role("heading", name="我的服务")).to_be_visible()
-    return page
-
-
-def staff_page(browser: Browser, portal_url: str, email: str) -> Page:
-    """A staff member's own browser (a desktop), logged in with the password form by keyboard; left on the
-    workbench."""
-    page = new_context(browser, portal_url, DESKTOP).new_page()
-    page.goto("/login")
-    page.locator("#pw-identifier").fill(email)
-    page.locator("#pw-secret").fill(PASSWORD)
-    page.locator("#pw-secret").press("Enter")
-    expect(page).to_have_url(re.compile(r"/work$"))
-    return page

@@ -12,7 +12,7 @@ import re
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import LAWYER_BY_ID, Steps, register_client, staff_page
+from tests.browser.support import LAWYER_BY_ID, Steps, register_client, staff_page
 from tests.e2e.support import login
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -8,7 +8,7 @@ import httpx
 from playwright.sync_api import Browser, Request, expect
 
 from deploy.local.launcher import StackProcess
-from tests.browser.conftest import DESKTOP, Steps, new_context
+from tests.browser.support import DESKTOP, Steps, new_context
 
 
 def test_anyone_browses_services_firms_lawyers_and_articles(
