@@ -10,7 +10,7 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 ASSETS_PATH = "/docs/assets"
@@ -34,8 +34,10 @@ DOCS_CSP = (
 
 
 def add_docs(app: FastAPI) -> None:
-    """Adds /docs, /redoc and their assets to `app` (created with docs_url=None and redoc_url=None)."""
+    """Adds /docs (and its OAuth2 redirect page), /redoc and their assets to `app` (created with docs_url=None
+    and redoc_url=None)."""
     openapi_url = app.openapi_url or "/openapi.json"
+    oauth2_redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
     favicon = f"{ASSETS_PATH}/favicon.png"
 
     async def swagger_ui() -> HTMLResponse:
@@ -43,6 +45,7 @@ def add_docs(app: FastAPI) -> None:
             get_swagger_ui_html(
                 openapi_url=openapi_url,
                 title=f"{app.title} — Swagger UI",
+                oauth2_redirect_url=oauth2_redirect_url,
                 swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
                 swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
                 swagger_favicon_url=favicon,
@@ -62,7 +65,11 @@ def add_docs(app: FastAPI) -> None:
             )
         )
 
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
     app.add_api_route("/docs", swagger_ui, include_in_schema=False)
+    app.add_api_route(oauth2_redirect_url, swagger_ui_redirect, include_in_schema=False)
     app.add_api_route("/redoc", redoc, include_in_schema=False)
     for name, media_type in _MEDIA_TYPES.items():
         app.add_api_route(
