@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e ha fuzz bench bench-quick lock clean
+.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e ha browser fuzz bench bench-quick lock clean
+
+# The browser tier's Chromium and the CJK fonts its pages are drawn with: Debian packages, installed here when
+# missing (as root, with apt-get); anywhere else the setup stops and says what to install. Never skipped.
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +20,16 @@ $(STAMP): pyproject.toml constraints.txt
 up: $(STAMP)
 	$(BIN)/counsel up
 
-test: $(STAMP) lint protos-check typecheck
+$(CHROMIUM) $(CJK_FONT):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "The browser tier needs Debian's chromium and fonts-noto-cjk packages and cannot install them here" \
+	    "(not root, or no apt-get): apt-get install -y chromium fonts-noto-cjk" >&2; \
+	  exit 1; \
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk
+
+test: $(STAMP) lint protos-check typecheck $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -34,6 +48,9 @@ protos-check: $(STAMP)
 	cd protos && ../$(BIN)/buf breaking --against baseline.binpb
 
 unit workflows integration e2e ha: $(STAMP)
+	$(BIN)/python -m pytest -q -m $@
+
+browser: $(STAMP) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/python -m pytest -q -m $@
 
 # The fuzz tier with a fresh seed and more examples, to explore (CI runs it with fixed seeds in `make test`).

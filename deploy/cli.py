@@ -4,7 +4,7 @@ counsel up                 start the whole platform locally (servers, migrations
 counsel status [--json]    every process and server of the local stack: health, role, pid, restarts
 counsel serve <service>    run one gRPC service      counsel worker   run the workflow worker
 counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration,
-                                                                      create the event stream, buckets, consumers
+counsel portal             run the web portal                         create the event stream, buckets, consumers
 counsel seed               load the demo data (idempotent)
 counsel nats-config        print the NATS server's authorization block: one user per process (for a cluster)
 counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
@@ -40,6 +40,14 @@ def _gateway() -> None:
 
     module = importlib.import_module("services.gateway.main")
     uvloop.run(module.serve(load_settings()))
+
+
+def _portal() -> None:
+    import uvloop
+
+    from services.portal.main import serve
+
+    uvloop.run(serve(load_settings()))
 
 
 def _migrate() -> None:
@@ -136,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("service", choices=SERVICE_NAMES)
     commands.add_parser("worker", help="run the Temporal workflow worker")
     commands.add_parser("gateway", help="run the HTTP gateway")
+    commands.add_parser("portal", help="run the web portal (a client of the gateway)")
     commands.add_parser("migrate", help="create the databases and run every service's migrations")
     commands.add_parser("seed", help="load the demo data")
     nats_config = commands.add_parser(
@@ -186,6 +195,8 @@ def _run(args: argparse.Namespace) -> int:
             _worker()
         elif args.command == "gateway":
             _gateway()
+        elif args.command == "portal":
+            _portal()
         elif args.command == "migrate":
             _migrate()
         elif args.command == "seed":

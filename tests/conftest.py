@@ -1,7 +1,8 @@
 """Project-wide pytest setup.
 
 * Every test gets the marker of its top-level folder: ``tests/unit`` → ``unit``, ``tests/workflows`` →
-  ``workflows``, ``tests/integration`` → ``integration``, ``tests/e2e`` → ``e2e``, ``tests/ha`` → ``ha``
+  ``workflows``, ``tests/integration`` → ``integration``, ``tests/e2e`` → ``e2e``, ``tests/ha`` → ``ha``,
+  ``tests/browser`` → ``browser``
   (select with ``-m``).
 * Real servers, started once per session and only when a test asks for them, stopped at the end:
   ``postgres_server`` (:class:`PostgresServer`, ``durable=False``), ``nats_server`` (:class:`NatsServer`),
@@ -38,7 +39,7 @@ from services.runtime.config import Settings
 from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
 
 TESTS_DIR = Path(__file__).resolve().parent
-_DIR_MARKERS = ("unit", "workflows", "integration", "e2e", "ha")
+_DIR_MARKERS = ("unit", "workflows", "integration", "e2e", "ha", "browser")
 
 _S = TypeVar("_S", PostgresServer, NatsServer, TemporalDevServer)
 

@@ -26,7 +26,7 @@ def stack_env(
     secret_key: str,
 ) -> tuple[dict[str, str], int]:
     """Environment for a stack on free ports, isolated by `name` (database prefix, stream, subjects, task
-    queue), using the given servers. With `nats_url` None the stack starts its own NATS server, with a user
+    queue), using the given servers; the portal's port is COUNSEL_PORTAL_PORT. With `nats_url` None the stack starts its own NATS server, with a user
     per process, on free ports. Returns the environment and the gateway port."""
     gateway_port = free_port()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("COUNSEL_NATS_")}
@@ -50,6 +50,7 @@ def stack_env(
         "COUNSEL_TEMPORAL_ADDRESS": temporal_address,
         "COUNSEL_TEMPORAL_TASK_QUEUE": name,
         "COUNSEL_GATEWAY_PORT": str(gateway_port),
+        "COUNSEL_PORTAL_PORT": str(free_port()),
         "COUNSEL_FIRM_GRPC_PORT": str(free_port()),
         "COUNSEL_METRICS_PORT": "0",
         "COUNSEL_SECRET_KEY": secret_key,

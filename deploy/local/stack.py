@@ -40,6 +40,8 @@ from deploy.nats_auth import MIGRATE, NATS_USERS, authorization_block
 from services.runtime.config import SERVICE_NAMES, Settings, load_settings
 from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
 
+# Processes that answer HTTP (GET /healthz) rather than gRPC health, on COUNSEL_<NAME>_PORT.
+HTTP_PROCESSES = ("gateway", "portal")
 COLORS = ["36", "32", "33", "35", "34", "96", "92", "93", "95", "94"]
 READY_TIMEOUT = 120.0
 # Each process drains in a second or two; the margin is for a heavily loaded machine.
@@ -172,6 +174,7 @@ class Stack:
             )
         self.children.append(Child("worker", ["worker"], None, color=COLORS[7]))
         self.children.append(Child("gateway", ["gateway"], s.gateway_port, color=COLORS[8]))
+        self.children.append(Child("portal", ["portal"], s.portal_port, color=COLORS[9]))
 
     def check_ports(self) -> list[str]:
         """Every port this run would bind that is already taken, as readable lines."""
@@ -190,8 +193,8 @@ class Stack:
         for child in self.children:
             if child.port:
                 variable = (
-                    "COUNSEL_GATEWAY_PORT"
-                    if child.name == "gateway"
+                    f"COUNSEL_{child.name.upper()}_PORT"
+                    if child.name in HTTP_PROCESSES
                     else f"COUNSEL_{child.name.upper()}_ADDR"
                 )
                 wanted.append((child.port, child.name, variable))
@@ -280,7 +283,7 @@ class Stack:
 
     def child_env(self, name: str) -> dict[str, str]:
         """The environment of the process `name`: the stack's, plus its own certificate and, on the stack's own
-        NATS server, its own NATS user and password (the worker, which never connects, gets none)."""
+        NATS server, its own NATS user and password (the worker and the portal, which never connect, get none)."""
         env = self.process_env()
         identity = self.identities[name]
         env["COUNSEL_TLS_CA_FILE"] = str(identity.ca_file)
@@ -329,12 +332,12 @@ class Stack:
                 if (
                     child.name == "worker"
                     or (
-                        child.name == "gateway"
+                        child.name in HTTP_PROCESSES
                         and _http_status(f"http://127.0.0.1:{child.port}/healthz")[0] == 200
                     )
                     or (
                         child.port
-                        and child.name != "gateway"
+                        and child.name not in HTTP_PROCESSES
                         and _grpc_serving(child.port, operator) == "SERVING"
                     )
                 ):
@@ -404,6 +407,7 @@ class Stack:
         state = {
             "pid": os.getpid(),
             "gateway": f"http://127.0.0.1:{self.settings.gateway_port}",
+            "portal": f"http://127.0.0.1:{self.settings.portal_port}",
             "firm_endpoint": f"127.0.0.1:{self.settings.firm_grpc_port}"
             if self.settings.firm_grpc_port
             else "",
@@ -433,6 +437,7 @@ class Stack:
     def print_urls(self) -> None:
         base = f"http://127.0.0.1:{self.settings.gateway_port}"
         say("counsel is up:")
+        print(f"    portal         http://127.0.0.1:{self.settings.portal_port}")
         print(f"    API            {base}/api/v1/products")
         print(f"    API docs       {base}/docs")
         print(f"    readiness      {base}/readyz")
@@ -441,7 +446,9 @@ class Stack:
             print(
                 f"    firm gRPC      127.0.0.1:{self.settings.firm_grpc_port} (TLS, trust {ca}; docs/integrating.md)"
             )
-        print("    metrics        http://127.0.0.1:9100/metrics (gateway; services :9101-9107, worker :9110)")
+        print(
+            "    metrics        http://127.0.0.1:9100/metrics (gateway; services :9101-9107, worker :9110, portal :9112)"
+        )
         if "temporal" in self.servers:
             print(f"    Temporal UI    http://127.0.0.1:{self.settings.local_temporal_ui_port}")
         print(f"    data           {self.data_dir}")
@@ -494,7 +501,7 @@ def run_stack() -> int:
         stack.start_servers()
         stack.bootstrap()
         stack.issue_identities()
-        say("starting 7 services, the worker and the gateway …")
+        say("starting 7 services, the worker, the gateway and the portal …")
         stack.spawn()
         stack.wait_ready()
         stack.write_state()
@@ -546,6 +553,9 @@ def platform_status(state: dict[str, Any], operator: TlsMaterial) -> dict[str, A
             entry |= {"state": f"/readyz {code or 'unreachable'}", "healthy": alive and code == 200}
             if isinstance(body, dict):
                 dependencies = body.get("dependencies") or {}
+        elif name in HTTP_PROCESSES:
+            code, _ = _http_status(f"http://127.0.0.1:{info['port']}/healthz")
+            entry |= {"state": f"/healthz {code or 'unreachable'}", "healthy": alive and code == 200}
         elif info["port"]:
             serving = _grpc_serving(info["port"], operator) if alive else "DOWN"
             entry |= {"state": serving, "healthy": serving == "SERVING"}

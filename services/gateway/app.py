@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.gateway.chat_waker import ChatWaker
 from services.gateway.clients import Clients, Connections
+from services.gateway.docs import add_docs
 from services.gateway.firm_endpoint import start_firm_endpoint
 from services.gateway.limits import BodyLimit, RequestLimits
 from services.gateway.middleware import RequestMiddleware
@@ -96,7 +97,7 @@ def create_app(
         description="The public HTTP API of counsel (see API.md). Errors are application/problem+json.",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # add_docs: served without a CDN
         redoc_url=None,
         responses=PROBLEM_RESPONSES,  # type: ignore[arg-type]
         # Metrics are Prometheus (RequestMiddleware) and logs are JSON lines; FastAPI's built-in
@@ -139,4 +140,5 @@ def create_app(
     )
     if settings.dev_routes:  # never in prod (the default): they need no authentication
         add_routes(app, dev.router, payments.dev_router)
+    add_docs(app)
     return app

@@ -25,6 +25,7 @@ DEFAULT_GRPC_PORTS: dict[str, int] = {name: 50051 + i for i, name in enumerate(S
 DEFAULT_METRICS_PORTS: dict[str, int] = {name: 9101 + i for i, name in enumerate(SERVICE_NAMES)}
 DEFAULT_METRICS_PORTS["worker"] = 9110
 DEFAULT_METRICS_PORTS["gateway"] = 9100
+DEFAULT_METRICS_PORTS["portal"] = 9112  # 9111 is the worker's Temporal SDK exporter locally
 
 
 class Settings(BaseSettings):
@@ -119,6 +120,11 @@ class Settings(BaseSettings):
     gateway_rate_per_token: float = Field(default=50.0, ge=0)
     gateway_burst_per_token: int = Field(default=200, ge=1)
     public_base_url: str = ""
+    # The web portal (services/portal): where it listens and the gateway it calls, as any client would
+    # (empty = this machine's gateway, http://127.0.0.1:<gateway_port>).
+    portal_host: str = "127.0.0.1"
+    portal_port: int = 8080
+    portal_gateway_url: str = ""
     # The firm endpoint (issue 17 item 4; docs/integrating.md): the gRPC port law firms' systems call, served
     # by the gateway process with TLS (the process's certificate unless a public one is named below). Firms
     # authenticate with service tokens, not certificates. 0 turns the endpoint off.

@@ -162,7 +162,7 @@ def test_counsel_status_reports_every_process_and_dependency_healthy(platform: S
 def test_every_process_is_its_own_nats_user_and_nobody_gets_in_without_one(platform: StackProcess) -> None:
     """R-OPS-3: `counsel up` runs NATS with authorization on, on loopback, its configuration private: a
     connection without a user is refused; each process that connects was started with its own user and
-    password (the worker, which never connects, with none); and payment's own credentials cannot publish
+    password (the worker and the portal, which never connect, with none); and payment's own credentials cannot publish
     identity's `user.erased` on the running platform. (Every journey of this tier runs on these users.)"""
     state = json.loads(platform.state_file.read_text())
     url = state["dependencies"]["nats"]
@@ -177,6 +177,7 @@ def test_every_process_is_its_own_nats_user_and_nobody_gets_in_without_one(platf
         environ = psutil.Process(info["pid"]).environ()
         credentials[name] = (environ.get("COUNSEL_NATS_USER"), environ.get("COUNSEL_NATS_PASSWORD"))
     assert credentials.pop("worker") == (None, None)
+    assert credentials.pop("portal") == (None, None)
     assert {name: user for name, (user, _) in credentials.items()} == {name: name for name in credentials}
     assert len({password for _, password in credentials.values()}) == len(credentials)
 

@@ -82,6 +82,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/openapi.json"): Entry(LOCAL),
     ("GET", "/docs"): Entry(LOCAL),
     ("GET", "/docs/oauth2-redirect"): Entry(LOCAL),
+    ("GET", "/redoc"): Entry(LOCAL),
+    ("GET", "/docs/assets/swagger-ui-bundle.js"): Entry(LOCAL),
+    ("GET", "/docs/assets/swagger-ui.css"): Entry(LOCAL),
+    ("GET", "/docs/assets/redoc.standalone.js"): Entry(LOCAL),
+    ("GET", "/docs/assets/favicon.png"): Entry(LOCAL),
     ("GET", "/healthz"): Entry(LOCAL),
     ("GET", "/readyz"): Entry(LOCAL),
     # identity

@@ -18,7 +18,7 @@ ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yaml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "counsel-overview.json"
 
 GRPC_SERVICES = ("identity", "catalog", "consultation", "documents", "booking", "payment", "notification")
-PROCESSES = {*GRPC_SERVICES, "worker", "gateway"}
+PROCESSES = {*GRPC_SERVICES, "worker", "gateway", "portal"}
 
 # Metric families the processes export (histograms also as _bucket/_sum/_count).
 COUNSEL_METRICS = {
@@ -122,7 +122,7 @@ def test_values_declare_exactly_the_processes(values: dict[str, Any]) -> None:
 
 
 def test_every_process_has_a_source_directory() -> None:
-    for name in (*GRPC_SERVICES, "gateway"):
+    for name in (*GRPC_SERVICES, "gateway", "portal"):
         assert (ROOT / "services" / name).is_dir(), f"services/{name}/ missing"
 
 
@@ -146,6 +146,13 @@ def test_worker_and_gateway(values: dict[str, Any]) -> None:
     assert gateway["env"]["COUNSEL_FIRM_GRPC_PORT"] == str(gateway["ports"]["firms"])
     for svc in (worker, gateway):
         assert svc["resources"]["requests"]
+
+
+def test_portal_is_public_http_without_nats(values: dict[str, Any]) -> None:
+    portal = values["services"]["portal"]
+    assert portal["args"] == ["portal"]
+    assert portal["ports"] == {"http": int(values["env"]["COUNSEL_PORTAL_PORT"]), "metrics": 9090}
+    assert not portal.get("nats") and portal["resources"]["requests"]
 
 
 def test_temporal_exporter_port_matches_the_declared_port(values: dict[str, Any]) -> None:

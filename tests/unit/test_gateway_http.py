@@ -3,6 +3,7 @@ Peer services are tiny fakes returning real proto messages or raising real AioRp
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -606,6 +607,23 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
     tier = openapi["components"]["schemas"]["Tier"]
     assert {"id", "name", "delivery_hours", "revision_days"} <= set(tier["properties"])
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_api_docs_load_nothing_from_another_host(client: httpx.AsyncClient) -> None:
+    """/docs and /redoc render offline: every script, style sheet, icon and the spec they name is served by
+    the gateway itself (FastAPI's defaults name a public CDN, blank without internet)."""
+    for page in ("/docs", "/redoc"):
+        response = await client.get(page)
+        html = response.text
+        # What the bundles themselves name elsewhere (ReDoc's footer logo) the browser is told not to load.
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "img-src 'self' data:" in policy and "https:" not in policy
+        referenced = re.findall(r"""(?:src|href|url|spec-url)\s*[=:]\s*["']([^"']+)["']""", html)
+        assert referenced, page
+        for url in referenced:
+            assert url.startswith("/") and not url.startswith("//"), (page, url)
+            assert (await client.get(url)).status_code == 200, url
+        assert "http://" not in html and "https://" not in html, page
 
 
 def test_nested_field_paths_are_dotted_without_the_request_part() -> None:

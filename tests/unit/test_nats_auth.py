@@ -96,7 +96,7 @@ def test_counsel_up_gives_each_process_its_own_nats_user_and_the_worker_none(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """R-OPS-3: on the stack's own NATS each child gets its own user and password, never one inherited from
-    the shell; the worker gets none."""
+    the shell; the worker and the portal, which never connect, get none."""
     monkeypatch.setenv("COUNSEL_NATS_USER", "inherited")
     monkeypatch.setenv("COUNSEL_NATS_PASSWORD", "inherited-password")
     stack = Stack(local_settings())
@@ -106,7 +106,7 @@ def test_counsel_up_gives_each_process_its_own_nats_user_and_the_worker_none(
     stack.identities = {child.name: files for child in stack.children}
     for child in stack.children:
         env = stack.child_env(child.name)
-        if child.name == "worker":
+        if child.name in ("worker", "portal"):
             assert "COUNSEL_NATS_USER" not in env and "COUNSEL_NATS_PASSWORD" not in env
         else:
             assert env["COUNSEL_NATS_USER"] == child.name

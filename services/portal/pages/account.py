@@ -1,0 +1,139 @@
+"""Logging in (password, or a code sent by SMS or e-mail), registering by code, logging out."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.portal.gateway import GatewayError
+from services.portal.i18n import normalise_contact
+from services.portal.web import FormDep, GatewayDep, SessionDep, redirect, render
+
+router = APIRouter()
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this site: a login must not send the person elsewhere (browsers read `/\\host` as
+    `//host`)."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
+
+
+def _text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = Query("/", max_length=500)) -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next), identifier="", notice="", error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep) -> Response:
+    identifier, next_page = _text(form, "identifier"), _safe_next(_text(form, "next"))
+    method = "otp" if _text(form, "method") == "otp" else "password"
+    channel, destination = normalise_contact(identifier)
+    if channel == "sms" or method == "otp":
+        identifier = destination
+    try:
+        answer = await gateway.call(
+            session,
+            "POST",
+            "/api/v1/auth/login",
+            json={"method": method, "identifier": identifier, "secret": _text(form, "secret")},
+            signed_in=False,
+        )
+    except GatewayError as exc:
+        return render(request, "login.html", 400, next=next_page, identifier=identifier, notice="", error=exc)
+    session.sign_in(answer)
+    return redirect(next_page if next_page != "/" else "/my")
+
+
+@router.post("/login/code", response_class=HTMLResponse)
+async def login_code(
+    request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep
+) -> HTMLResponse:
+    identifier = _text(form, "identifier")
+    error = await _send_code(session, gateway, identifier)
+    return render(
+        request,
+        "login.html",
+        400 if error else 200,
+        next=_safe_next(_text(form, "next")),
+        identifier=identifier,
+        notice="" if error else "sent",
+        error=error,
+    )
+
+
+async def _send_code(session: Any, gateway: GatewayDep, identifier: str) -> GatewayError | None:
+    channel, destination = normalise_contact(identifier)
+    try:
+        await gateway.call(
+            session,
+            "POST",
+            "/api/v1/auth/otp",
+            json={"channel": channel, "destination": destination},
+            signed_in=False,
+        )
+    except GatewayError as exc:
+        return exc
+    return None
+
+
+@router.get("/register", response_class=HTMLResponse)
+async def register_page(request: Request) -> HTMLResponse:
+    return render(request, "register.html", values={}, notice="", error=None)
+
+
+@router.post("/register/code", response_class=HTMLResponse)
+async def register_code(
+    request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep
+) -> HTMLResponse:
+    values = {name: _text(form, name) for name in ("identifier", "display_name", "enterprise_name")}
+    error = await _send_code(session, gateway, values["identifier"])
+    return render(
+        request,
+        "register.html",
+        400 if error else 200,
+        values=values,
+        notice="" if error else "sent",
+        error=error,
+    )
+
+
+@router.post("/register", response_class=HTMLResponse)
+async def register(request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep) -> Response:
+    values = {name: _text(form, name) for name in ("identifier", "display_name", "enterprise_name")}
+    channel, destination = normalise_contact(values["identifier"])
+    body: dict[str, Any] = {
+        "phone" if channel == "sms" else "email": destination,
+        "code": _text(form, "code"),
+        "display_name": values["display_name"],
+    }
+    if _text(form, "password"):
+        body["password"] = _text(form, "password")
+    if values["enterprise_name"]:
+        body["enterprise_name"] = values["enterprise_name"]
+    try:
+        answer = await gateway.call(session, "POST", "/api/v1/auth/register", json=body, signed_in=False)
+    except GatewayError as exc:
+        return render(request, "register.html", 400, values=values, notice="", error=exc)
+    session.sign_in(answer)
+    return redirect("/my")
+
+
+@router.post("/logout")
+async def logout(form: FormDep, session: SessionDep, gateway: GatewayDep) -> Response:
+    """Revokes this login's refresh token at the gateway, then forgets the session."""
+    if session.signed_in:
+        # Already revoked or expired: the session is forgotten all the same.
+        with contextlib.suppress(GatewayError):
+            await gateway.call(
+                session, "POST", "/api/v1/auth/logout", json={"refresh_token": session.refresh_token}
+            )
+    session.sign_out()
+    return redirect("/")

@@ -1,0 +1,63 @@
+"""Staff work queues, each what the API gives that role: the agent's document orders awaiting acknowledgement
+and at-risk consultations, the lawyer's consultations by due time and drafts to write, the reviewer's drafts to
+review, and the supervisor's SLA board."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from services.portal.web import GatewayDep, UserDep, render, require_role
+
+router = APIRouter()
+
+DOCUMENT_STAGES = ("awaiting_acknowledgement", "drafting", "in_review", "delivered", "revising")
+
+
+async def _documents(session: Any, gateway: GatewayDep, stage: str) -> list[dict[str, Any]]:
+    page = await gateway.call(
+        session, "GET", "/api/v1/document-orders", params={"stage": stage, "limit": 100}
+    )
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+@router.get("/work", response_class=HTMLResponse)
+async def work(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLResponse:
+    """The signed-in staff member's queues, by their roles."""
+    queues: dict[str, Any] = {}
+    if session.has_role("agent"):
+        queues["acknowledge"], queues["at_risk"] = await asyncio.gather(
+            _documents(session, gateway, "awaiting_acknowledgement"),
+            gateway.call(session, "GET", "/api/v1/agent/at-risk", params={"limit": 50}),
+        )
+    if session.has_role("lawyer"):
+        queues["consultations"], queues["drafting"], queues["revising"] = await asyncio.gather(
+            gateway.call(session, "GET", "/api/v1/lawyer/queue", params={"limit": 50}),
+            _documents(session, gateway, "drafting"),
+            _documents(session, gateway, "revising"),
+        )
+    if session.has_role("reviewer"):
+        queues["review"] = await _documents(session, gateway, "in_review")
+    return render(request, "work.html", queues=queues)
+
+
+@router.get("/work/sla", response_class=HTMLResponse, dependencies=[require_role("supervisor", "agent")])
+async def sla_board(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLResponse:
+    """Every clock running now: document orders by stage with their due times, at-risk consultations and
+    open complaints; refreshed in place by the page's script."""
+    stages = await asyncio.gather(*(_documents(session, gateway, stage) for stage in DOCUMENT_STAGES))
+    at_risk, complaints = await asyncio.gather(
+        gateway.call(session, "GET", "/api/v1/agent/at-risk", params={"limit": 100}),
+        gateway.call(session, "GET", "/api/v1/complaints", params={"limit": 100}),
+    )
+    return render(
+        request,
+        "sla.html",
+        stages=dict(zip(DOCUMENT_STAGES, stages, strict=True)),
+        at_risk=at_risk["items"],
+        complaints=complaints["items"],
+    )

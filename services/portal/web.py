@@ -1,0 +1,154 @@
+"""What every page of the portal uses: the request's session and gateway, the CSRF-checked form, role
+checks, and rendering a template in the request's language."""
+
+from __future__ import annotations
+
+import gettext
+import hmac
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Unpack
+
+import jinja2
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+
+from services.portal import i18n
+from services.portal.gateway import Gateway, GatewayError, RequestParts, SignedOut
+from services.portal.session import Session
+from services.runtime.config import Settings
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+def make_templates(translations: dict[str, gettext.NullTranslations]) -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    templates = Jinja2Templates(env=env)
+
+    def _gettext(message: str) -> str:
+        return translations[i18n.locale_var.get()].gettext(message)
+
+    def _ngettext(singular: str, plural: str, n: int) -> str:
+        return translations[i18n.locale_var.get()].ngettext(singular, plural, n)
+
+    templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    templates.env.filters["money"] = i18n.money
+    templates.env.filters["local_time"] = i18n.local_time
+    return templates
+
+
+def session_of(request: Request) -> Session:
+    session: Session = request.state.session
+    return session
+
+
+def gateway_of(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, refused (403) unless it carries the session's CSRF token."""
+    form = await request.form()
+    token = form.get("csrf_token")
+    if not isinstance(token, str) or not hmac.compare_digest(token, session_of(request).csrf):
+        raise HTTPException(403, "CSRF")
+    return form
+
+
+async def signed_in(request: Request) -> Session:
+    """The session of a signed-in user, its access token fresh; otherwise the login page (SignedOut)."""
+    session = session_of(request)
+    if not session.signed_in:
+        raise SignedOut
+    await gateway_of(request).fresh(session)
+    return session
+
+
+def require_role(*roles: str) -> Any:
+    async def check(session: Annotated[Session, Depends(signed_in)]) -> Session:
+        if not session.has_role(*roles):
+            raise HTTPException(403)
+        return session
+
+    return Depends(check)
+
+
+SessionDep = Annotated[Session, Depends(session_of)]
+UserDep = Annotated[Session, Depends(signed_in)]
+GatewayDep = Annotated[Gateway, Depends(gateway_of)]
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+FormDep = Annotated[FormData, Depends(checked_form)]
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    session = session_of(request)
+    locale = i18n.locale_var.get()
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "session": session,
+            "csrf": session.csrf,
+            "html_lang": i18n.LOCALES[locale],
+            "locale": locale,
+            "dev": settings_of(request).dev_routes,
+            # The Idempotency-Key of the forms that create (an order, a payment): a resubmitted form repeats it.
+            "form_key": uuid.uuid4().hex,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+@dataclass(frozen=True)
+class ResourcePage:
+    """A page showing one API resource, whose forms post the resource's commands (`{id}` in both paths)."""
+
+    api_path: str  # /api/v1/document-orders/{id}
+    url: str  # /documents/{id}
+    template: str
+    name: str  # the resource's name in the template
+
+    async def show(
+        self, request: Request, session: Session, resource_id: str, error: GatewayError | None = None
+    ) -> HTMLResponse:
+        gateway = gateway_of(request)
+        item = await gateway.call(session, "GET", self.api_path, path={"id": resource_id})
+        status = error.status if error else 200
+        return render(request, self.template, status, error=error, **{self.name: item})
+
+    async def act(
+        self,
+        request: Request,
+        session: Session,
+        resource_id: str,
+        command: str,
+        **parts: Unpack[RequestParts],
+    ) -> Response:
+        """POSTs `command` (`/acknowledge`) to the resource, then shows its page again: after a redirect when it
+        was done, at once with the refusal when the API refused it."""
+        target: RequestParts = {**parts, "path": {"id": resource_id}}
+        try:
+            await gateway_of(request).call(session, "POST", self.api_path + command, **target)
+        except GatewayError as exc:
+            return await self.show(request, session, resource_id, exc)
+        return redirect(self.url.format(id=resource_id))
+
+
+def redirect(url: str) -> RedirectResponse:
+    """After a POST, the page to show next (303: the browser GETs it)."""
+    return RedirectResponse(url, status_code=303)

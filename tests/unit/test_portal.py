@@ -1,0 +1,348 @@
+"""The portal against a fake gateway (httpx.MockTransport answering as API.md says): sessions, CSRF, security
+headers, languages and formats, the order form. The browser tier runs it against the real platform."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from prometheus_client import REGISTRY
+
+from services.portal import i18n
+from services.portal.app import CONTENT_SECURITY_POLICY, create_app
+from services.portal.session import COOKIE_NAME, Session, SessionCodec
+from services.runtime.config import Settings
+
+PORTAL_DIR = Path(__file__).resolve().parents[2] / "services" / "portal"
+SECRET = "a-test-secret-key-of-at-least-32-characters"
+
+PRODUCT = {
+    "id": "doc-contract-review",
+    "category": "document",
+    "name": "合同审查",
+    "description": "律师审查合同并出具意见",
+    "price": {"amount": 99900, "currency": "CNY"},
+    "tiers": [
+        {"id": "simple", "name": "简单", "price": {"amount": 99900, "currency": "CNY"}, "delivery_hours": 24},
+    ],
+    "process": [{"stage": "drafting", "title": "起草", "description": "律师起草"}],
+    "rating": {"average": 4.5, "count": 2},
+    "reviews": [],
+    "requirement_fields": [
+        {"name": "parties", "label": "合同各方", "type": "text", "required": True},
+        {"name": "pages", "label": "页数", "type": "number", "required": False},
+    ],
+}
+
+
+def login_answer(token: str) -> dict[str, Any]:
+    return {
+        "user": {"id": "u1", "display_name": "张三", "roles": ["client_admin"], "tenant_id": "t1"},
+        "access_token": token,
+        "refresh_token": f"refresh-of-{token}",
+        "expires_in": 900,
+    }
+
+
+class FakeGateway:
+    """Answers the few API calls these tests make and records every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path, method = request.url.path, request.method
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if (method, path) == ("POST", "/api/v1/auth/login"):
+            body = json.loads(request.content)
+            if body["secret"] != "right":
+                return problem(401, "登录失败")
+            return httpx.Response(200, json=login_answer("access-1"))
+        if (method, path) == ("POST", "/api/v1/auth/refresh"):
+            return httpx.Response(200, json=login_answer("access-2"))
+        if (method, path) == ("POST", "/api/v1/auth/logout"):
+            return httpx.Response(204)
+        if (method, path) == ("GET", "/api/v1/products"):
+            return httpx.Response(200, json={"items": [PRODUCT], "next_cursor": None})
+        if (method, path) == ("GET", f"/api/v1/products/{PRODUCT['id']}"):
+            return httpx.Response(200, json=PRODUCT)
+        if (method, path) == ("GET", "/api/v1/articles"):
+            return httpx.Response(200, json={"items": [], "next_cursor": None})
+        if not token.startswith("access-"):
+            return problem(401, "no token")
+        if (method, path) == ("GET", "/api/v1/orders"):
+            return httpx.Response(200, json={"items": [], "next_cursor": None})
+        if (method, path) == ("POST", "/api/v1/orders"):
+            return httpx.Response(
+                422,
+                json={
+                    "type": "about:blank",
+                    "title": "Unprocessable",
+                    "status": 422,
+                    "detail": "requirements",
+                    "errors": [{"field": "requirements.parties", "message": "必填"}],
+                },
+                headers={"content-type": "application/problem+json"},
+            )
+        return problem(404, "not found")
+
+    def calls(self, method: str, path: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method == method and r.url.path == path]
+
+
+def problem(status: int, title: str) -> httpx.Response:
+    return httpx.Response(
+        status,
+        json={"type": "about:blank", "title": title, "status": status},
+        headers={"content-type": "application/problem+json"},
+    )
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+async def portal(gateway: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(env="test", secret_key=SECRET)
+    app = create_app(settings, transport=httpx.MockTransport(gateway))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
+    ):
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the form"
+    return match.group(1)
+
+
+async def log_in(portal: httpx.AsyncClient) -> httpx.Response:
+    page = await portal.get("/login")
+    return await portal.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "method": "password",
+            "identifier": "a@b.cn",
+            "secret": "right",
+        },
+    )
+
+
+async def test_pages_are_chinese_first_with_strict_headers_and_no_inline_script(
+    portal: httpx.AsyncClient,
+) -> None:
+    for path in ("/", "/products", f"/products/{PRODUCT['id']}", "/login", "/register"):
+        page = await portal.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert (
+            "script-src 'self'" in CONTENT_SECURITY_POLICY and "unsafe-inline" not in CONTENT_SECURITY_POLICY
+        )
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["x-correlation-id"]
+        assert '<html lang="zh-CN">' in page.text
+        assert (
+            "<script>" not in page.text and " style=" not in page.text and " on" + "click=" not in page.text
+        )
+        assert re.search(r"<main id=\"main\">", page.text) and "<nav aria-label=" in page.text
+        # Every control has a label naming it.
+        for control_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', page.text):
+            assert f'for="{control_id}"' in page.text, (path, control_id)
+    detail = (await portal.get(f"/products/{PRODUCT['id']}")).text
+    assert "¥999.00" in detail and "合同审查" in detail
+
+
+async def test_english_comes_from_the_catalogue(portal: httpx.AsyncClient) -> None:
+    switched = await portal.get("/language/en", headers={"referer": "http://portal.test/products"})
+    assert switched.status_code == 303 and switched.headers["location"] == "http://portal.test/products"
+    page = await portal.get("/products")
+    assert '<html lang="en">' in page.text and "Services" in page.text and "服务</a>" not in page.text
+    assert (await portal.get("/language/en", headers={"referer": "https://evil.example/"})).headers[
+        "location"
+    ] == "/"
+
+
+async def test_a_login_is_an_encrypted_http_only_cookie_and_forms_need_the_csrf_token(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    refused = await portal.post("/login", data={"identifier": "a@b.cn", "secret": "right"})
+    assert refused.status_code == 403 and not gateway.calls("POST", "/api/v1/auth/login")
+    wrong = await portal.post(
+        "/login", data={"csrf_token": "forged", "method": "password", "identifier": "a", "secret": "right"}
+    )
+    assert wrong.status_code == 403
+    bad_password = await portal.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of((await portal.get("/login")).text),
+            "method": "password",
+            "identifier": "a@b.cn",
+            "secret": "wrong",
+        },
+    )
+    assert bad_password.status_code == 400 and "登录失败" in bad_password.text
+    logged_in = await log_in(portal)
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == "/my"
+    # The gateway hears who the person is (it believes it only from a proxy it trusts).
+    assert gateway.calls("POST", "/api/v1/auth/login")[-1].headers["x-forwarded-for"] == "127.0.0.1"
+    cookie = next(c for c in logged_in.headers.get_list("set-cookie") if c.startswith(COOKIE_NAME))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "access-1" not in cookie
+    orders = await portal.get("/my/orders")
+    assert orders.status_code == 200 and "access-1" not in orders.text and "refresh-of" not in orders.text
+    assert gateway.calls("GET", "/api/v1/orders")[-1].headers["authorization"] == "Bearer access-1"
+    # The portal's correlation id goes on to the gateway, so both processes log the same one.
+    assert (
+        gateway.calls("GET", "/api/v1/orders")[-1].headers["x-correlation-id"]
+        == orders.headers["x-correlation-id"]
+    )
+
+
+async def test_a_login_never_sends_the_person_to_another_site(portal: httpx.AsyncClient) -> None:
+    for target, landing in (
+        ("/my/orders", "/my/orders"),
+        ("//evil.example/", "/my"),
+        ("/\\evil.example", "/my"),
+    ):
+        page = await portal.get("/login", params={"next": target})
+        answer = await portal.post(
+            "/login",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "next": target,
+                "method": "password",
+                "identifier": "+86 138-0013-8000",
+                "secret": "right",
+            },
+        )
+        assert answer.headers["location"] == landing, target
+
+
+async def test_a_phone_is_sent_as_its_eleven_digits(portal: httpx.AsyncClient, gateway: FakeGateway) -> None:
+    page = await portal.get("/login")
+    await portal.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "method": "password",
+            "identifier": "+86 138-0013-8000",
+            "secret": "right",
+        },
+    )
+    assert json.loads(gateway.calls("POST", "/api/v1/auth/login")[-1].content)["identifier"] == "13800138000"
+
+
+async def test_an_altered_cookie_is_no_session(portal: httpx.AsyncClient) -> None:
+    await log_in(portal)
+    value = portal.cookies[COOKIE_NAME]
+    portal.cookies.set(
+        COOKIE_NAME, value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB"), domain="portal.test"
+    )
+    page = await portal.get("/my/orders")
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=/my/orders"
+
+
+async def test_an_expiring_access_token_is_refreshed_server_side(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    codec = SessionCodec(SECRET)
+    session = Session(access_token="access-1", refresh_token="refresh-of-access-1", roles=["client"])
+    session.access_expires_at = time.time() + 5  # inside the refresh margin
+    portal.cookies.set(COOKIE_NAME, codec.dumps(session), domain="portal.test")
+    page = await portal.get("/my/orders")
+    assert page.status_code == 200
+    (refresh,) = gateway.calls("POST", "/api/v1/auth/refresh")
+    assert json.loads(refresh.content) == {"refresh_token": "refresh-of-access-1"}
+    assert gateway.calls("GET", "/api/v1/orders")[-1].headers["authorization"] == "Bearer access-2"
+    assert codec.loads(portal.cookies[COOKIE_NAME]).access_token == "access-2"
+
+
+async def test_logout_revokes_the_refresh_token(portal: httpx.AsyncClient, gateway: FakeGateway) -> None:
+    await log_in(portal)
+    page = await portal.get("/my/orders")
+    out = await portal.post("/logout", data={"csrf_token": csrf_of(page.text)})
+    assert out.status_code == 303
+    (logout,) = gateway.calls("POST", "/api/v1/auth/logout")
+    assert json.loads(logout.content) == {"refresh_token": "refresh-of-access-1"}
+    assert (await portal.get("/my/orders")).status_code == 303
+
+
+async def test_the_order_form_shows_the_services_refusal_by_field(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    await log_in(portal)
+    form = (await portal.get(f"/products/{PRODUCT['id']}")).text
+    assert 'name="req_parties"' in form and 'type="number"' in form
+    answer = await portal.post(
+        "/orders",
+        data={
+            "csrf_token": csrf_of(form),
+            "product_id": PRODUCT["id"],
+            "tier": "simple",
+            "req_pages": "12",
+            "idempotency_key": "k1",
+        },
+    )
+    assert answer.status_code == 422 and 'id="req_parties_error"' in answer.text and "必填" in answer.text
+    (sent,) = gateway.calls("POST", "/api/v1/orders")
+    assert json.loads(sent.content) == {
+        "product_id": PRODUCT["id"],
+        "requirements": {"pages": 12},
+        "tier": "simple",
+    }
+    assert sent.headers["idempotency-key"] == "k1"
+
+
+def test_every_message_has_an_english_translation() -> None:
+    with (PORTAL_DIR / "locale" / "en" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalogue = read_po(po)
+    method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+    options = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    messages = {
+        message if isinstance(message, str) else message[0]
+        for _, _, message, _, _ in extract_from_dir(PORTAL_DIR, method_map, options_map=options)
+    }
+    assert messages
+    translated = {message.id for message in catalogue if message.id and message.string}
+    untranslated = sorted(messages - translated)
+    assert not untranslated, untranslated
+
+
+def test_money_times_and_phones_as_people_in_china_write_them() -> None:
+    assert i18n.money({"amount": 99900, "currency": "CNY"}) == "¥999.00"
+    assert i18n.money({"amount": 123456789, "currency": "CNY"}) == "¥1,234,567.89"
+    assert i18n.money({"amount": 5, "currency": "CNY"}) == "¥0.05"
+    assert i18n.local_time("2026-12-06T16:30:00Z") == "2026-12-07 00:30"  # Asia/Shanghai, UTC+8
+    for typed in ("13800138000", "+8613800138000", "+86 138-0013-8000", "86 13800138000"):
+        assert i18n.normalise_contact(typed) == ("sms", "13800138000"), typed
+    assert i18n.normalise_contact(" a@b.cn ") == ("email", "a@b.cn")
+
+
+async def test_render_time_per_route_and_gateway_latency_are_measured(portal: httpx.AsyncClient) -> None:
+    def count(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    page = {"route": "/products/{product_id}", "method": "GET"}
+    call = {"method": "GET", "path": "/api/v1/products/{id}", "status": "200"}
+    before = (
+        count("counsel_portal_page_seconds_count", page),
+        count("counsel_portal_gateway_call_seconds_count", call),
+    )
+    assert (await portal.get(f"/products/{PRODUCT['id']}")).status_code == 200
+    after = (
+        count("counsel_portal_page_seconds_count", page),
+        count("counsel_portal_gateway_call_seconds_count", call),
+    )
+    assert after == (before[0] + 1, before[1] + 1)
