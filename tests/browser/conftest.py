@@ -1,5 +1,5 @@
 """The browser tier: the portal in Debian's Chromium (driven by Playwright) against the whole platform of
-`counsel up` (tests/e2e/support.running_platform: its own servers' data, NATS and ports). Chromium and a CJK
+`counsel up` (tests/support/platform.running_platform: its own servers' data, NATS and ports). Chromium and a CJK
 font are installed by `make test` (Debian packages, see the Makefile); without them this tier fails,
 never skips.
 
@@ -18,7 +18,8 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from deploy.local.launcher import StackProcess
 from deploy.local.servers import PostgresServer, TemporalDevServer
 from tests.browser.support import CHROMIUM, CJK_FONT, Steps
-from tests.e2e.support import _no_5xx, running_platform
+from tests.support.journeys import no_5xx
+from tests.support.platform import running_platform
 
 
 @pytest.fixture(scope="package")
@@ -42,7 +43,7 @@ def portal_url(portal_platform: StackProcess) -> str:
 def api(portal_platform: StackProcess) -> Iterator[httpx.Client]:
     """The gateway, for what a person reads elsewhere (the SMS with the code) and for checking the outcome."""
     with httpx.Client(
-        base_url=portal_platform.base_url, timeout=30, event_hooks={"response": [_no_5xx]}
+        base_url=portal_platform.base_url, timeout=30, event_hooks={"response": [no_5xx]}
     ) as client:
         yield client
 

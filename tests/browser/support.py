@@ -13,7 +13,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.e2e.support import PASSWORD, latest_code
+from tests.support.journeys import PASSWORD, latest_code
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without a CJK font Chromium draws every Chinese character as a box: the screenshots would show nothing.

@@ -9,7 +9,7 @@ import httpx
 from playwright.sync_api import Browser, expect
 
 from tests.browser.support import LAWYER_BY_ID, Steps, register_client, staff_page
-from tests.e2e.support import login
+from tests.support.journeys import login
 
 QUESTION = "公司已经拖欠我们三个月工资，现在人事要求我签自愿离职申请，不签就辞退。我能拒绝并要求经济补偿吗？"
 # Classification and assignment run asynchronously (consumer, workflow); the page refreshes every 5 s.

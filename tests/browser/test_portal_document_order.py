@@ -13,7 +13,7 @@ import httpx
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.support import LAWYER_BY_ID, Steps, register_client, staff_page
-from tests.e2e.support import login
+from tests.support.journeys import login
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 # Stages change asynchronously (payment notification, workflow): the pages refresh themselves every 5 s.
