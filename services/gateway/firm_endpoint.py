@@ -25,13 +25,23 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import DecodeError, Message
 
 from services.gateway.limits import TokenBuckets
 from services.runtime.auth import TokenVerifier, bearer_token
 from services.runtime.config import Settings, SettingsError
 from services.runtime.context import access_token_var, correlation_id_var, new_correlation_id
-from services.runtime.errors import DomainError, PermissionDenied, RateLimited, Unauthenticated
+from services.runtime.errors import (
+    DomainError,
+    InvalidArgument,
+    PermissionDenied,
+    RateLimited,
+    Unauthenticated,
+)
 from services.runtime.grpc_server import error_trailers
+from services.runtime.limits import text_problem
 from services.runtime.metrics import GRPC_DURATION, GRPC_REQUESTS
 from services.runtime.policy import FIRM_ENDPOINT, FIRM_TOKEN_EXCHANGE, service_descriptors
 
@@ -44,18 +54,42 @@ LONGEST_CALL_SECONDS = 3600.0
 METRICS_NAME = "firm_endpoint"
 
 
-def firm_methods() -> dict[str, bool]:
-    """Every method the endpoint forwards (`/package.Service/Method`) → whether it streams its response."""
-    streaming = {
-        f"/{service.full_name}/{method.name}": method.server_streaming
+def firm_methods() -> dict[str, MethodDescriptor]:
+    """Every method the endpoint forwards (`/package.Service/Method`) → its descriptor."""
+    methods = {
+        f"/{service.full_name}/{method.name}": method
         for service in service_descriptors()
         for method in service.methods
     }
     return {
-        f"/{service}/{method}": streaming[f"/{service}/{method}"]
-        for service, methods in FIRM_ENDPOINT.items()
-        for method in methods
+        f"/{service}/{method}": methods[f"/{service}/{method}"]
+        for service, names in FIRM_ENDPOINT.items()
+        for method in names
     }
+
+
+def unstorable_field(message: Message, prefix: str = "") -> tuple[str, str] | None:
+    """The first text field of a request no service could store (services.runtime.limits.text_problem: a
+    NUL), as (dotted field path, why), or None. The firm endpoint is the one place requests arrive over gRPC
+    from outside, so it checks here what the HTTP gateway checks on every route."""
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            entries = [(f"{path}.{key}", key, item) for key, item in value.items()]
+        elif field.is_repeated:
+            entries = [(f"{path}.{index}", None, item) for index, item in enumerate(value)]
+        else:
+            entries = [(path, None, value)]
+        for where, key, item in entries:
+            for text in (key, item):
+                problem = text_problem(text) if isinstance(text, str) else None
+                if problem is not None:
+                    return where, problem
+            if isinstance(item, Message):
+                found = unstorable_field(item, f"{where}.")
+                if found is not None:
+                    return found
+    return None
 
 
 def owning_service(method: str) -> str:
@@ -77,22 +111,25 @@ class FirmEndpoint(grpc.GenericRpcHandler):
         self.channels = channels
         self.verifier = verifier
         self.methods = firm_methods()
+        self.requests = {
+            path: message_factory.GetMessageClass(method.input_type) for path, method in self.methods.items()
+        }
         self.buckets = TokenBuckets(rate_per_token, burst_per_token) if rate_per_token > 0 else None
 
     def service(
         self, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         method: str = handler_call_details.method
-        streaming = self.methods.get(method)
-        if streaming is None:
+        descriptor = self.methods.get(method)
+        if descriptor is None:
             return None  # UNIMPLEMENTED: not part of what a firm may call
-        if streaming:
+        if descriptor.server_streaming:
             return grpc.unary_stream_rpc_method_handler(self._stream(method))
         return grpc.unary_unary_rpc_method_handler(self._unary(method))
 
     def _unary(self, method: str) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]:
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            async with self._forwarding(method, context) as timeout:
+            async with self._forwarding(method, request, context) as timeout:
                 call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
                 call = self.channels[owning_service(method)].unary_unary(method)
                 reply: bytes = await call(request, timeout=timeout)
@@ -103,7 +140,7 @@ class FirmEndpoint(grpc.GenericRpcHandler):
 
     def _stream(self, method: str) -> Callable[[bytes, grpc.aio.ServicerContext], AsyncIterator[bytes]]:
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-            async with self._forwarding(method, context) as timeout:
+            async with self._forwarding(method, request, context) as timeout:
                 call: grpc.aio.UnaryStreamMultiCallable[bytes, bytes]
                 call = self.channels[owning_service(method)].unary_stream(method)
                 async for reply in call(request, timeout=timeout):
@@ -132,8 +169,23 @@ class FirmEndpoint(grpc.GenericRpcHandler):
                 raise RateLimited("too many calls; slow down", retry_after_seconds=max(1, math.ceil(wait)))
         return token
 
+    def check_request(self, method: str, request: bytes) -> None:
+        """INVALID_ARGUMENT naming the field for a request that does not parse as the method's message or
+        carries text no service could store; the services then never meet either."""
+        try:
+            message = self.requests[method].FromString(request)
+        except DecodeError:
+            raise InvalidArgument(
+                f"the request is not a {self.requests[method].DESCRIPTOR.full_name}"
+            ) from None
+        found = unstorable_field(message)
+        if found is not None:
+            raise InvalidArgument.for_field(*found)
+
     @contextlib.asynccontextmanager
-    async def _forwarding(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[float]:
+    async def _forwarding(
+        self, method: str, request: bytes, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[float]:
         """One forwarded call: authenticated, carrying the firm's token and a fresh correlation id, within
         the caller's deadline (at most LONGEST_CALL_SECONDS); the service's status, message and error details
         passed back as they are; metrics and one access-log line."""
@@ -143,6 +195,7 @@ class FirmEndpoint(grpc.GenericRpcHandler):
         remaining = context.time_remaining()
         try:
             access_token_var.set(await self.authenticate(method, context))
+            self.check_request(method, request)
             yield LONGEST_CALL_SECONDS if remaining is None else min(remaining, LONGEST_CALL_SECONDS)
         except DomainError as error:
             code = error.code

@@ -180,6 +180,17 @@ def test_the_firm_endpoint_answers_only_firms_and_only_about_their_own_lawyers(
             channel.unary_unary(method)(b"", metadata=firm, timeout=10)
         assert absent.value.code() == grpc.StatusCode.UNIMPLEMENTED, method  # type: ignore[attr-defined]
 
+    # Text no service can store, and bytes that are no request at all: refused at the edge, naming the field.
+    with pytest.raises(grpc.RpcError) as nul:
+        booking.GetBooking(booking_pb.GetBookingRequest(booking_id="b\x00"), metadata=firm, timeout=10)
+    assert nul.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert "booking_id" in nul.value.details()  # type: ignore[attr-defined]
+    with pytest.raises(grpc.RpcError) as garbage:
+        channel.unary_unary("/counsel.booking.v1.BookingService/GetBooking")(
+            b"\xff\xff", metadata=firm, timeout=10
+        )
+    assert garbage.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+
     # Another firm's lawyer and that lawyer's booking do not exist for this firm.
     theirs = book(http, login(http, "client@demo.counsel.test"), ANOTHER_FIRMS_LAWYER)
     with pytest.raises(grpc.RpcError) as other_booking:

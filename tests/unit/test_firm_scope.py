@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import pytest
 
+from counsel.booking.v1 import booking_service_pb2 as booking_pb
+from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from services.booking import domain as booking
 from services.catalog.firm_events import OBJECT_TYPES, parse_cursor
 from services.consultation import domain as consultation
 from services.documents import domain as documents
-from services.gateway.firm_endpoint import firm_methods, owning_service
+from services.gateway.firm_endpoint import firm_methods, owning_service, unstorable_field
 from services.runtime.context import Principal
 from services.runtime.errors import InvalidArgument
+from services.runtime.limits import NUL_MESSAGE
 from services.runtime.policy import FIRM_ENDPOINT
 
 SYSTEM = Principal(
@@ -50,8 +53,8 @@ def test_a_roster_does_not_widen_anyone_elses_view() -> None:
 def test_the_endpoint_forwards_each_firm_rpc_to_its_owner_streaming_where_the_proto_says() -> None:
     methods = firm_methods()
     assert len(methods) == sum(len(m) for m in FIRM_ENDPOINT.values())
-    assert methods["/counsel.catalog.v1.CatalogService/WatchFirmEvents"] is True
-    assert methods["/counsel.booking.v1.BookingService/GetBooking"] is False
+    assert methods["/counsel.catalog.v1.CatalogService/WatchFirmEvents"].server_streaming is True
+    assert methods["/counsel.booking.v1.BookingService/GetBooking"].server_streaming is False
     assert {owning_service(m) for m in methods} == {
         "identity",
         "catalog",
@@ -71,3 +74,15 @@ def test_cursors_are_the_streams_own() -> None:
 
 def test_every_event_kind_a_firm_follows_names_an_object_type() -> None:
     assert set(OBJECT_TYPES.values()) == {"booking", "document_order", "consultation"}
+
+
+def test_text_no_service_can_store_is_named_by_its_field_path() -> None:
+    """What the firm endpoint refuses before forwarding (INVALID_ARGUMENT naming the field): a NUL anywhere in
+    a request, nested and repeated fields and map entries included."""
+    fine = catalog_pb.CreateLawyerRequest(firm_id="firm-1", profile=catalog_pb.LawyerProfile(name="王律师"))
+    assert unstorable_field(fine) is None
+    assert unstorable_field(booking_pb.GetBookingRequest(booking_id="b\x00")) == ("booking_id", NUL_MESSAGE)
+    nested = catalog_pb.CreateLawyerRequest(profile=catalog_pb.LawyerProfile(fields=["labour", "x\x00"]))
+    assert unstorable_field(nested) == ("profile.fields.1", NUL_MESSAGE)
+    hours = catalog_pb.LawyerProfile(service_hours=[catalog_pb.ServiceHours(weekday=1, start="09\x00")])
+    assert unstorable_field(hours) == ("service_hours.0.start", NUL_MESSAGE)
