@@ -5,6 +5,7 @@ counsel status [--json]    every process and server of the local stack: health, 
 counsel serve <service>    run one gRPC service      counsel worker   run the workflow worker
 counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration,
 counsel portal             run the web portal                         create the event stream, buckets, consumers
+                                                     (counsel migrate <service>|nats: only those)
 counsel seed               load the demo data (idempotent)
 counsel nats-config        print the NATS server's authorization block: one user per process (for a cluster)
 counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
@@ -56,14 +57,17 @@ def _portal() -> None:
     uvloop.run(serve(load_settings()))
 
 
-def _migrate() -> None:
+def _migrate(targets: list[str]) -> None:
     from deploy.local.bootstrap import migrate_all, provision_bus
 
     settings = load_settings()
-    settings.nats_auth()  # in prod, refuse at once without the migrate user, before touching any database
-    for database in asyncio.run(migrate_all(settings)):
+    services = [target for target in targets if target != "nats"] if targets else list(SERVICE_NAMES)
+    if not targets or "nats" in targets:
+        settings.nats_auth()  # in prod, refuse at once without the migrate user, before touching any database
+    for database in asyncio.run(migrate_all(settings, services)):
         print(database, flush=True)
-    print(asyncio.run(provision_bus(settings)))
+    if not targets or "nats" in targets:
+        print(asyncio.run(provision_bus(settings)))
 
 
 def _nats_config(stream: str, subject_root: str) -> int:
@@ -115,6 +119,13 @@ def _payment_reconcile(day: date) -> int:
     return asyncio.run(reconcile(load_settings(), day))
 
 
+def _migrate_target(text: str) -> str:
+    # argparse's `choices` refuses the empty list nargs="*" gives by default (Python 3.11).
+    if text not in (*SERVICE_NAMES, "nats"):
+        raise argparse.ArgumentTypeError(f"not a service or nats: {text!r}")
+    return text
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -160,7 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("worker", help="run the Temporal workflow worker")
     commands.add_parser("gateway", help="run the HTTP gateway")
     commands.add_parser("portal", help="run the web portal (a client of the gateway)")
-    commands.add_parser("migrate", help="create the databases and run every service's migrations")
+    migrate = commands.add_parser(
+        "migrate", help="create the databases and run every service's migrations, then provision NATS"
+    )
+    # In a cluster each service's database belongs to its own role: the chart migrates each as that role.
+    migrate.add_argument(
+        "targets",
+        nargs="*",
+        type=_migrate_target,
+        metavar="SERVICE|nats",
+        help="only these services' databases and/or the NATS stream, buckets and consumers (default: all)",
+    )
     commands.add_parser("seed", help="load the demo data")
     nats_config = commands.add_parser(
         "nats-config",
@@ -250,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "portal":
             _portal()
         elif args.command == "migrate":
-            _migrate()
+            _migrate(args.targets)
         elif args.command == "seed":
             _seed()
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from deploy.nats_auth import service_consumers
@@ -61,10 +62,10 @@ class BusProvisioned:
         )
 
 
-async def migrate_all(settings: Settings) -> list[DatabaseMigrated]:
+async def migrate_all(settings: Settings, services: Sequence[str] = SERVICE_NAMES) -> list[DatabaseMigrated]:
     """Create each service's database if missing and bring it to the latest migration."""
     done = []
-    for service in SERVICE_NAMES:
+    for service in services:
         database = settings.database_name(service)
         created = await ensure_database(settings.database_url, database)
         applied = await migrate(service, settings.database_dsn(service))

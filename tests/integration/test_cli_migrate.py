@@ -1,5 +1,5 @@
 """`counsel migrate` says what it applied (issue 21 item 6): every database it created and the revisions it
-ran, then the stream, buckets and consumers on NATS; a second run finds everything up to date."""
+ran, then the stream, buckets and consumers on NATS; a second run finds everything up to date; targets limit it."""
 
 from __future__ import annotations
 
@@ -24,9 +24,15 @@ def test_migrate_reports_what_it_applied(
         COUNSEL_SUBJECT_ROOT=unique_name,
     )
 
-    def migrate() -> list[str]:
+    def migrate(*targets: str) -> list[str]:
         result = subprocess.run(
-            [sys.executable, "-c", "import sys; from deploy.cli import main; sys.exit(main())", "migrate"],
+            [
+                sys.executable,
+                "-c",
+                "import sys; from deploy.cli import main; sys.exit(main())",
+                "migrate",
+                *targets,
+            ],
             env=environment,
             capture_output=True,
             text=True,
@@ -48,3 +54,6 @@ def test_migrate_reports_what_it_applied(
     for service, line in zip(SERVICE_NAMES, second, strict=False):
         assert line == f"{service}: database {unique_name}_{service} up to date"
     assert second[-1] == first[-1]
+    # The chart migrates each database as its own role, then NATS, one target at a time.
+    assert migrate("identity") == [f"identity: database {unique_name}_identity up to date"]
+    assert migrate("nats") == [first[-1]]
