@@ -14,7 +14,7 @@ CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,local]'
 	touch $(STAMP)
 
 up: $(STAMP)
@@ -75,7 +75,7 @@ bench-quick: $(STAMP)
 
 # After changing dependencies in pyproject.toml: install them, then pin the whole set again.
 lock: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
 	{ echo "# The whole installed set, pinned; make installs with -c constraints.txt. Regenerate: make lock"; \
 	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
 

@@ -5,6 +5,7 @@ counsel status [--json]    every process and server of the local stack: health, 
 counsel serve <service>    run one gRPC service      counsel worker   run the workflow worker
 counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration,
 counsel portal             run the web portal                         create the event stream, buckets, consumers
+                                                     (counsel migrate <service>|nats: only those)
 counsel seed               load the demo data (idempotent)
 counsel nats-config        print the NATS server's authorization block: one user per process (for a cluster)
 counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
@@ -12,6 +13,10 @@ counsel payment reconcile --date YYYY-MM-DD   compare the ledger with each provi
 counsel documents cancel <id> --reason TEXT   cancel a document order (its paid order is refunded)
 counsel classifier report  held-out accuracy and per-field recall of the legal-nature classifier
 counsel classifier train   retrain its committed model (model.json.gz) after editing its questions
+counsel --version          the installed counsel version
+
+An expected failure (a bad argument or setting, a server that cannot be reached, a refused call) ends with one
+line on stderr and a non-zero exit code, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.metadata
 import sys
+from datetime import date
 
 from services.runtime.config import SERVICE_NAMES, Settings, SettingsError, load_settings
 
@@ -50,13 +57,17 @@ def _portal() -> None:
     uvloop.run(serve(load_settings()))
 
 
-def _migrate() -> None:
+def _migrate(targets: list[str]) -> None:
     from deploy.local.bootstrap import migrate_all, provision_bus
 
     settings = load_settings()
-    settings.nats_auth()  # in prod, refuse at once without the migrate user, before touching any database
-    asyncio.run(migrate_all(settings))
-    asyncio.run(provision_bus(settings))
+    services = [target for target in targets if target != "nats"] if targets else list(SERVICE_NAMES)
+    if not targets or "nats" in targets:
+        settings.nats_auth()  # in prod, refuse at once without the migrate user, before touching any database
+    for database in asyncio.run(migrate_all(settings, services)):
+        print(database, flush=True)
+    if not targets or "nats" in targets:
+        print(asyncio.run(provision_bus(settings)))
 
 
 def _nats_config(stream: str, subject_root: str) -> int:
@@ -102,12 +113,24 @@ def _ledger_verify() -> int:
     return asyncio.run(verify_ledger(load_settings()))
 
 
-def _payment_reconcile(day: str) -> int:
-    from datetime import date
-
+def _payment_reconcile(day: date) -> int:
     from services.payment.tools import reconcile
 
-    return asyncio.run(reconcile(load_settings(), date.fromisoformat(day)))
+    return asyncio.run(reconcile(load_settings(), day))
+
+
+def _migrate_target(text: str) -> str:
+    # argparse's `choices` refuses the empty list nargs="*" gives by default (Python 3.11).
+    if text not in (*SERVICE_NAMES, "nats"):
+        raise argparse.ArgumentTypeError(f"not a service or nats: {text!r}")
+    return text
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _operator_settings() -> Settings:
@@ -136,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="counsel", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--version", action="version", version=f"counsel {importlib.metadata.version('counsel')}"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start the whole platform locally")
     status = commands.add_parser("status", help="show every process and server of the local platform")
@@ -145,7 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("worker", help="run the Temporal workflow worker")
     commands.add_parser("gateway", help="run the HTTP gateway")
     commands.add_parser("portal", help="run the web portal (a client of the gateway)")
-    commands.add_parser("migrate", help="create the databases and run every service's migrations")
+    migrate = commands.add_parser(
+        "migrate", help="create the databases and run every service's migrations, then provision NATS"
+    )
+    # In a cluster each service's database belongs to its own role: the chart migrates each as that role.
+    migrate.add_argument(
+        "targets",
+        nargs="*",
+        type=_migrate_target,
+        metavar="SERVICE|nats",
+        help="only these services' databases and/or the NATS stream, buckets and consumers (default: all)",
+    )
     commands.add_parser("seed", help="load the demo data")
     nats_config = commands.add_parser(
         "nats-config",
@@ -157,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     ledger.add_argument("action", choices=["verify"])
     payment = commands.add_parser("payment", help="payment tools")
     payment.add_argument("action", choices=["reconcile"])
-    payment.add_argument("--date", required=True, help="the day to reconcile, YYYY-MM-DD (Beijing time)")
+    payment.add_argument(
+        "--date", required=True, type=_day, help="the day to reconcile, YYYY-MM-DD (Beijing time)"
+    )
     documents = commands.add_parser("documents", help="document order tools")
     documents.add_argument("action", choices=["cancel"])
     documents.add_argument("document_order_id")
@@ -171,6 +209,41 @@ def main(argv: list[str] | None = None) -> int:
         # e.g. prod (the default) without COUNSEL_SECRET_KEY: stop at start with the reason, no traceback.
         print(f"counsel {args.command}: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        reason = expected_failure(exc)
+        if reason is None:
+            raise  # a bug: its traceback is the report
+        print(f"counsel {args.command}: {reason}", file=sys.stderr)
+        return 1
+
+
+def expected_failure(exc: BaseException) -> str | None:
+    """One line saying what went wrong for a failure an operator can act on — a server that cannot be reached
+    or refuses the call — and None for anything else."""
+    import asyncpg
+    import grpc
+    import nats.errors
+    import sqlalchemy.exc
+    import temporalio.service
+
+    from services.runtime.errors import DomainError
+
+    if isinstance(exc, DomainError):  # e.g. Unavailable: the database has no primary
+        cause = exc.__cause__
+        return f"{exc.message} ({cause})" if isinstance(cause, OSError) else exc.message
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"the call failed: {exc.code().name}: {exc.details()}"
+    if isinstance(exc, temporalio.service.RPCError):
+        return f"Temporal refused the call: {exc.status.name}: {exc.message}"
+    if isinstance(exc, nats.errors.Error):
+        return f"NATS: {exc}"
+    if isinstance(exc, asyncpg.PostgresError | sqlalchemy.exc.DBAPIError):
+        return f"PostgreSQL: {str(exc).splitlines()[0]}"
+    if isinstance(exc, OSError):  # refused, unreachable, timed out, a missing file
+        return (
+            f"cannot reach a server: {exc}" if isinstance(exc, ConnectionError | TimeoutError) else str(exc)
+        )
+    return None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -198,7 +271,7 @@ def _run(args: argparse.Namespace) -> int:
         elif args.command == "portal":
             _portal()
         elif args.command == "migrate":
-            _migrate()
+            _migrate(args.targets)
         elif args.command == "seed":
             _seed()
     except KeyboardInterrupt:

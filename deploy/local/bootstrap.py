@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from deploy.nats_auth import service_consumers
 from services.catalog.seed import seed_demo as seed_catalog
 from services.catalog.store import CatalogStore
@@ -9,6 +12,7 @@ from services.consultation.models import TABLES as CONSULTATION_TABLES
 from services.consultation.seed import demo_lawyers as demo_consultation_lawyers
 from services.consultation.seed import seed_demo as seed_consultation
 from services.consultation.store import ConsultationStore
+from services.documents.files import BUCKET as DOCUMENTS_BUCKET
 from services.documents.files import DocumentFiles
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.seed import seed_staff as seed_documents_staff
@@ -26,29 +30,71 @@ from services.runtime.events import EventBus, Outbox, consumer_config, ensure_co
 from services.runtime.migrations import migrate
 
 
-async def migrate_all(settings: Settings) -> None:
+@dataclass(frozen=True)
+class DatabaseMigrated:
+    """What `migrate_all` did to one service's database."""
+
+    service: str
+    database: str
+    created: bool
+    applied: list[str]
+
+    def __str__(self) -> str:
+        done = "created, " if self.created else ""
+        if self.applied:
+            return f"{self.service}: database {self.database} {done}applied {', '.join(self.applied)}"
+        return f"{self.service}: database {self.database} {done}up to date"
+
+
+@dataclass(frozen=True)
+class BusProvisioned:
+    """What `provision_bus` made sure of on NATS."""
+
+    stream: str
+    replicas: int
+    buckets: list[str]
+    consumers: int
+
+    def __str__(self) -> str:
+        return (
+            f"nats: stream {self.stream} and buckets {', '.join(self.buckets)} at {self.replicas} replica(s), "
+            f"{self.consumers} durable consumers"
+        )
+
+
+async def migrate_all(settings: Settings, services: Sequence[str] = SERVICE_NAMES) -> list[DatabaseMigrated]:
     """Create each service's database if missing and bring it to the latest migration."""
-    for service in SERVICE_NAMES:
-        await ensure_database(settings.database_url, settings.database_name(service))
-        await migrate(service, settings.database_dsn(service))
+    done = []
+    for service in services:
+        database = settings.database_name(service)
+        created = await ensure_database(settings.database_url, database)
+        applied = await migrate(service, settings.database_dsn(service))
+        done.append(DatabaseMigrated(service, database, created, applied))
+    return done
 
 
-async def provision_bus(settings: Settings) -> None:
+async def provision_bus(settings: Settings) -> BusProvisioned:
     """Create on NATS what the services use but may not create themselves once NATS authorization is on
     (deploy/nats_auth.py): the event stream, the documents and invoices buckets, and every service's durable
     consumers over the subjects its CONSUMERS table declares (a changed table updates them). Idempotent; runs
     as the `migrate` user (`counsel migrate`, and `counsel up` before it starts any process)."""
     bus = await EventBus.connect(settings, name="counsel-migrate")  # creates the stream when it is missing
+    consumers = 0
     try:
         await DocumentFiles.open(bus.js, settings.object_store_replicas)
-        await ObjectStoreInvoices(bus.js, replicas=settings.object_store_replicas).store()
+        invoices = ObjectStoreInvoices(bus.js, replicas=settings.object_store_replicas)
+        await invoices.store()
         for service in SERVICE_NAMES:
             for name, subjects in service_consumers(service).items():
                 await ensure_consumer(
                     bus, consumer_config(settings.subject_root, f"{service}-{name}", subjects)
                 )
+                consumers += 1
     finally:
         await bus.close()
+    return BusProvisioned(
+        bus.stream, settings.object_store_replicas, [DOCUMENTS_BUCKET, invoices.bucket], consumers
+    )
 
 
 async def seed_all(settings: Settings) -> None:

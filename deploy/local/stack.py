@@ -37,6 +37,7 @@ from deploy.local.servers import (
 )
 from deploy.local.supervisor import Restarts, exit_reason
 from deploy.nats_auth import MIGRATE, NATS_USERS, authorization_block
+from deploy.terminal import BOLD, GREEN, RED, YELLOW, paint
 from services.runtime.config import SERVICE_NAMES, Settings, load_settings
 from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
 
@@ -59,7 +60,7 @@ class Child:
 
 
 def say(message: str) -> None:
-    print(f"\033[1mcounsel\033[0m  {message}", flush=True)
+    print(f"{paint('counsel', BOLD)}  {message}", flush=True)
 
 
 def _port(addr: str) -> int:
@@ -83,7 +84,7 @@ def _format_line(raw: str) -> str:
 
 
 def _pump(child: Child, stream: IO[bytes]) -> None:
-    prefix = f"\033[{child.color}m{child.name:>12} |\033[0m "
+    prefix = paint(f"{child.name:>12} |", child.color) + " "
     for line in iter(stream.readline, b""):
         print(prefix + _format_line(line.decode(errors="replace").rstrip()), flush=True)
 
@@ -380,12 +381,15 @@ class Stack:
             delay = restarts.crashed(now)
             if delay is None:
                 say(
-                    f"\033[31m{name} exited with {exit_reason(exit_code)} after {restarts.crashes_in_a_row - 1} "
-                    "restarts in quick succession; giving up on it (the rest keeps running)\033[0m"
+                    paint(
+                        f"{name} exited with {exit_reason(exit_code)} after {restarts.crashes_in_a_row - 1} "
+                        "restarts in quick succession; giving up on it (the rest keeps running)",
+                        RED,
+                    )
                 )
             else:
                 say(
-                    f"\033[33m{name} exited with {exit_reason(exit_code)}; restarting in {delay:.0f} s\033[0m"
+                    paint(f"{name} exited with {exit_reason(exit_code)}; restarting in {delay:.0f} s", YELLOW)
                 )
             return True
         if not restarts.due(now):
@@ -393,7 +397,7 @@ class Stack:
         try:
             start()
         except (ServerStartError, OSError) as exc:
-            say(f"\033[31m{name} did not start again: {exc}\033[0m")
+            say(paint(f"{name} did not start again: {exc}", RED))
             restarts.started_at = now  # a failed start counts as a crash straight after starting
             restarts.due_at = None
             return False
@@ -468,7 +472,7 @@ class Stack:
             try:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                say(f"\033[31m{child.name} did not stop within {STOP_GRACE_SECONDS:.0f} s; killed\033[0m")
+                say(paint(f"{child.name} did not stop within {STOP_GRACE_SECONDS:.0f} s; killed", RED))
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGKILL)
                 child.process.wait()
@@ -485,7 +489,7 @@ def run_stack() -> int:
     taken = stack.check_ports()
     if taken:
         for line in taken:
-            say(f"\033[31m{line}\033[0m")
+            say(paint(line, RED))
         return 2
     stack.data_dir.mkdir(parents=True, exist_ok=True)
     interrupted = threading.Event()
@@ -511,7 +515,7 @@ def run_stack() -> int:
         say("stopping …")
         return 0
     except (ServerStartError, RuntimeError, OSError) as exc:
-        say(f"\033[31m{exc}\033[0m")
+        say(paint(str(exc), RED))
         return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -534,7 +538,7 @@ def print_status(as_json: bool = False) -> int:
         print(json.dumps(status, indent=2))
     else:
         for row in _status_rows(status):
-            mark = "\033[32mhealthy\033[0m  " if row["healthy"] else "\033[31munhealthy\033[0m"
+            mark = paint("healthy  ", GREEN) if row["healthy"] else paint("unhealthy", RED)
             print(f"{row['name']:<22} {mark} {row['detail']}")
     return 0 if status["healthy"] else 1
 

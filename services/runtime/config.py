@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     nats_stream: str = "COUNSEL"
     subject_root: str = "counsel"
 
-    # Replicas of JetStream Object Store buckets (documents, recordings, invoices): 1 locally, 3 in a cluster.
+    # Replicas of the JetStream stream and its Object Store buckets (documents, recordings, invoices): 1 locally,
+    # 3 in a cluster — one value, so the events and the files they name survive the same failures.
     object_store_replicas: int = 1
 
     temporal_address: str = "127.0.0.1:7233"

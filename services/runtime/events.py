@@ -109,6 +109,7 @@ class EventBus:
         self.js = js
         self.stream = settings.nats_stream
         self.subject_root = settings.subject_root
+        self.replicas = settings.object_store_replicas
 
     @classmethod
     async def connect(cls, settings: Settings, name: str) -> EventBus:
@@ -128,6 +129,7 @@ class EventBus:
             name=self.stream,
             subjects=[f"{self.subject_root}.>"],
             storage=StorageType.FILE,
+            num_replicas=self.replicas,
             duplicate_window=120.0,
             max_age=30 * 24 * 3600.0,
         )

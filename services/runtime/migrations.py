@@ -9,6 +9,8 @@ from pathlib import Path
 from alembic import command, context
 from alembic.config import Config
 from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -51,20 +53,27 @@ def _not_runtime_table(
     return getattr(table, "name", name) not in RUNTIME_TABLE_NAMES
 
 
-def _upgrade(connection: Connection, service: str, revision: str) -> None:
+def _upgrade(connection: Connection, service: str, revision: str) -> list[str]:
     # Replicas may start together: one migrates, the others wait on the lock and then find nothing to do.
     connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": f"migrate:{service}"})
     cfg = alembic_config(service)
     cfg.attributes["connection"] = connection
+    before = MigrationContext.configure(connection).get_current_heads()
     command.upgrade(cfg, revision)
+    after = MigrationContext.configure(connection).get_current_heads()
+    if set(after) == set(before):
+        return []
+    applied = ScriptDirectory.from_config(cfg).iterate_revisions(after, before or "base")
+    return [script.revision for script in reversed(list(applied)) if script.revision not in before]
 
 
-async def migrate(service: str, dsn: str, revision: str = "head") -> None:
-    """Bring the service's database to `revision` (the database must exist)."""
+async def migrate(service: str, dsn: str, revision: str = "head") -> list[str]:
+    """Bring the service's database to `revision` (the database must exist). Returns the revisions this call
+    applied, oldest first (empty when the database was there already)."""
     engine = create_async_engine(dsn)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(_upgrade, service, revision)
+            return await conn.run_sync(_upgrade, service, revision)
     finally:
         await engine.dispose()
 

