@@ -40,8 +40,8 @@ async def provision_bus(settings: Settings) -> None:
     as the `migrate` user (`counsel migrate`, and `counsel up` before it starts any process)."""
     bus = await EventBus.connect(settings, name="counsel-migrate")  # creates the stream when it is missing
     try:
-        await DocumentFiles.open(bus.js, settings.object_store_replicas)
-        await ObjectStoreInvoices(bus.js, replicas=settings.object_store_replicas).store()
+        await DocumentFiles.open(bus.js, settings.jetstream_replicas)
+        await ObjectStoreInvoices(bus.js, replicas=settings.jetstream_replicas).store()
         for service in SERVICE_NAMES:
             for name, subjects in service_consumers(service).items():
                 await ensure_consumer(
