@@ -648,7 +648,7 @@ def server_status(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         entry = {"name": name, "pid": server["pid"], "port": server["port"], "restarts": server["restarts"]}
         alive = server["pid"] is not None and _pid_alive(server["pid"])
         if server["kind"] == "postgres" and "rest_url" in server:
-            entry |= _patroni_node(name, server, patroni.get(name), alive)
+            entry |= _patroni_node(server, patroni.get(name), alive)
         elif server["kind"] == "postgres":
             entry |= {"role": "primary", "lag_bytes": 0, "healthy": alive and port_in_use(server["port"])}
         elif server["kind"] == "nats":
@@ -656,8 +656,8 @@ def server_status(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             role = ("leader" if leader_of else "follower") if alive else "down"
             entry |= {"role": role, "leader_of": leader_of, "healthy": alive and _nats_healthy(server)}
         elif server["kind"] == "etcd":
-            role = etcd_role(server["client_url"]) if alive else None
-            entry |= {"role": role or "down", "healthy": role is not None}
+            seen_as = etcd_role(server["client_url"]) if alive else None
+            entry |= {"role": seen_as or "down", "healthy": seen_as is not None}
         else:
             entry |= {"healthy": alive and port_in_use(server["port"])}
             if server["kind"] == "temporal":
@@ -673,9 +673,7 @@ def server_status(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return nodes
 
 
-def _patroni_node(
-    name: str, server: dict[str, Any], member: dict[str, Any] | None, alive: bool
-) -> dict[str, Any]:
+def _patroni_node(server: dict[str, Any], member: dict[str, Any] | None, alive: bool) -> dict[str, Any]:
     """A PostgreSQL node under Patroni as `counsel status` shows it: `pid` is its postmaster's (Patroni's own
     is `patroni_pid`), `role` primary or replica (`sync` says whether it is the synchronous standby), and
     `lag_bytes` how far its replay is behind the primary (None while Patroni cannot tell)."""
