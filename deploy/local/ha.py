@@ -437,6 +437,15 @@ def start_topology(topo: Topology, say: Callable[[str], None]) -> None:
     say(f"  JetStream meta leader: {wait_for_jetstream(topo.nats)}")
 
 
+def running_database_url(data_dir: Path) -> str:
+    """The multi-host URL (superuser) of the PostgreSQL nodes of the `counsel up --ha` running on `data_dir`,
+    as its processes were given it: for tools and tests that read the services' data."""
+    password = _passwords(data_dir / "ha" / "passwords.json")["counsel"]
+    servers = json.loads((data_dir / "run" / "stack.json").read_text())["servers"].values()
+    hosts = ",".join(f"127.0.0.1:{s['port']}" for s in servers if s["kind"] == "postgres")
+    return f"postgresql://counsel:{password}@{hosts}/?target_session_attrs=read-write"
+
+
 def _passwords(path: Path) -> dict[str, str]:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -465,14 +474,29 @@ def wait_for_jetstream(nodes: list[NatsServer], timeout: float = 60) -> str:
         time.sleep(0.2)
 
 
+def _stream(monitor_url: str, stream: str) -> dict[str, Any] | None:
+    """`stream` as the NATS server at `monitor_url` reports it (`/jsz`): config, state, cluster."""
+    for account in (jsz(monitor_url, "?accounts=true&streams=true") or {}).get("account_details") or []:
+        for detail in account.get("stream_detail") or []:
+            if detail.get("name") == stream:
+                return dict(detail)
+    return None
+
+
 def stream_leader(monitor_urls: list[str], stream: str) -> str | None:
     """The server name of the node that leads `stream`, as the first node that answers sees it."""
     for url in monitor_urls:
-        body = jsz(url, "?accounts=true&streams=true")
-        if body is None:
-            continue
-        for account in body.get("account_details") or []:
-            for detail in account.get("stream_detail") or []:
-                if detail.get("name") == stream:
-                    return (detail.get("cluster") or {}).get("leader")
+        detail = _stream(url, stream)
+        if detail is not None:
+            return (detail.get("cluster") or {}).get("leader")
+    return None
+
+
+def stream_messages(state: dict[str, Any], stream: str) -> int | None:
+    """How many messages `stream` holds, as its leader reports it; None while no node leads it. `state` is
+    the running stack's (`<data dir>/run/stack.json`)."""
+    for node in (server for server in state["servers"].values() if server["kind"] == "nats"):
+        detail = _stream(node["monitor"], stream)
+        if detail is not None and (detail.get("cluster") or {}).get("leader") == node["server_name"]:
+            return int(detail["state"]["messages"])
     return None

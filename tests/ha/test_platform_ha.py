@@ -25,7 +25,7 @@ import pytest
 from temporalio.client import Client
 
 from deploy.local import faults
-from deploy.local.ha import jsz
+from deploy.local.ha import jsz, running_database_url, stream_messages
 from deploy.local.launcher import StackProcess, stack_env
 from deploy.local.servers import free_port
 from services.runtime.config import SERVICE_NAMES
@@ -174,27 +174,13 @@ async def _outbox(database_url: str) -> tuple[int, int]:
     return rows, unpublished
 
 
-def _stream_messages(platform: StackProcess) -> int | None:
-    """Messages in the event stream, as its leader reports them (None while no node leads it)."""
-    state = faults.state_of(platform.data_dir)
-    for server in state["servers"].values():
-        if server["kind"] != "nats":
-            continue
-        report = jsz(server["monitor"], "?accounts=true&streams=true")
-        for account in (report or {}).get("account_details") or []:
-            for stream in account.get("stream_detail") or []:
-                if stream["name"] == STREAM and stream["cluster"].get("leader") == server["server_name"]:
-                    return int(stream["state"]["messages"])
-    return None
-
-
 def test_killing_the_stream_leader_under_writes_loses_no_event(
     platform: StackProcess, http: httpx.Client
 ) -> None:
     """Registrations through the gateway, each committing events to identity's outbox, while the NATS node
     leading the event stream is killed: every event reaches the stream once (the stream deduplicates a
     re-sent one by its id), none is lost, and the supervisor brings the node back as a follower."""
-    database_url = _database_url(platform)
+    database_url = running_database_url(platform.data_dir)
     killed = ""
     for write in range(10):  # a registration is several writes and events; the OTP limit allows ten
         register_by_sms(http, f"流测试{write}")
@@ -204,20 +190,12 @@ def test_killing_the_stream_leader_under_writes_loses_no_event(
 
     def settled() -> bool:
         committed, unpublished = asyncio.run(_outbox(database_url))
-        return unpublished == 0 and _stream_messages(platform) == committed
+        return unpublished == 0 and stream_messages(faults.state_of(platform.data_dir), STREAM) == committed
 
     wait_for(settled, timeout=90)
     status = wait_for(lambda: _healthy(platform), timeout=90)
     restarted = {n["name"]: n["restarts"] for n in status["nats"]}
     assert restarted[killed] == 1
-
-
-def _database_url(platform: StackProcess) -> str:
-    """The multi-host URL `counsel up --ha` gave its processes (written only into their environment)."""
-    password = json.loads((platform.data_dir / "ha" / "passwords.json").read_text())["counsel"]
-    state = faults.state_of(platform.data_dir)
-    hosts = ",".join(f"127.0.0.1:{s['port']}" for s in state["servers"].values() if s["kind"] == "postgres")
-    return f"postgresql://counsel:{password}@{hosts}/?target_session_attrs=read-write"
 
 
 async def _workflow_ids(address: str) -> set[str]:
