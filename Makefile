@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e ha browser fuzz bench bench-quick lock clean
+.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e ha browser fuzz bench bench-quick chaos chaos-quick lock clean
 
 # The browser tier's Chromium and the CJK fonts its pages are drawn with: Debian packages, installed here when
 # missing (as root, with apt-get); anywhere else the setup stops and says what to install. Never skipped.
@@ -72,6 +72,15 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
+
+# Seeded faults on `counsel up --ha` under load, then the invariant checker (never part of `make test`):
+# the issue's counts (about an hour), or each scenario once. CHAOS_SEED replays a schedule.
+CHAOS_ARGS := $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
+chaos-quick: $(STAMP)
+	$(BIN)/python -m bench.chaos --quick $(CHAOS_ARGS)
 
 # After changing dependencies in pyproject.toml: install them, then pin the whole set again.
 lock: $(STAMP)

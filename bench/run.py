@@ -35,6 +35,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.benchmarks import catalog, consultation, firms, gateway, open_sla, outbox, payment, starts, timers
 from bench.harness import BENCH_QUEUE, BENCH_WORKER_CACHE, ROOT, Context, Figure
+from deploy.local.ha import running_database_url
 from deploy.local.launcher import StackProcess, stack_env
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, find_binary, free_port
 from services.runtime.config import load_settings
@@ -66,17 +67,20 @@ async def environment(ctx: Context) -> dict[str, Any]:
     }
 
 
-def write_results(ctx: Context, env: dict[str, Any], results: Path = RESULTS) -> Path:
+def write_results(
+    figures: list[Figure], quick: bool, env: dict[str, Any], results: Path = RESULTS, prefix: str = ""
+) -> Path:
+    """<results>/<prefix><date>-<commit>[-quick].{md,json}: the figures as a table and as JSON."""
     results.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
-    stem = f"{datetime.now(UTC):%Y-%m-%d}-{commit or 'nocommit'}{'-quick' if ctx.quick else ''}"
+    stem = f"{prefix}{datetime.now(UTC):%Y-%m-%d}-{commit or 'nocommit'}{'-quick' if quick else ''}"
     rows = [
         "| benchmark | metric | value | baseline | ratio | target | note |",
         "|---|---|---|---|---|---|---|",
     ]
-    for f in ctx.figures:
+    for f in figures:
         value = "n/a" if f.value is None else f"{f.value:,.3f} {f.unit}"
         baseline = "" if f.baseline is None else f"{f.baseline:,.3f} ({f.baseline_name})"
         ratio = "" if f.ratio is None else f"{f.ratio:.2f}×"
@@ -89,7 +93,7 @@ def write_results(ctx: Context, env: dict[str, Any], results: Path = RESULTS) ->
     )
     (results / f"{stem}.json").write_text(
         json.dumps(
-            {"environment": env, "figures": [asdict(f) | {"ratio": f.ratio} for f in ctx.figures]},
+            {"environment": env, "figures": [asdict(f) | {"ratio": f.ratio} for f in figures]},
             indent=2,
             ensure_ascii=False,
         )
@@ -145,7 +149,11 @@ NEEDS: dict[str, set[str]] = {
 
 
 async def run_all(
-    quick: bool, only: list[str], results: Path = RESULTS, open_workflows: int | None = None
+    quick: bool,
+    only: list[str],
+    results: Path = RESULTS,
+    open_workflows: int | None = None,
+    ha: bool = False,
 ) -> Path:
     selected = [key for key in NEEDS if not only or key in only]
     needs = set().union(*(NEEDS[key] for key in selected))
@@ -165,11 +173,12 @@ async def run_all(
             temporal = await Client.connect(ctx.temporal.address, data_converter=pydantic_data_converter)
         if "stack" in needs:
             name = f"bench{uuid.uuid4().hex[:6]}"
+            # --ha: the platform on its own replicated servers (`counsel up --ha`), not the run's single ones.
             env, gateway_port = stack_env(
                 name=name,
                 data_dir=tmp / "stack",
-                database_url=postgres.url,
-                nats_url=nats_server.url,
+                database_url=None if ha else postgres.url,
+                nats_url=None if ha else nats_server.url,
                 temporal_address=ctx.temporal.address,
                 secret_key=secrets.token_urlsafe(48),
             )
@@ -181,9 +190,11 @@ async def run_all(
             env["COUNSEL_GATEWAY_BURST_PER_IP"] = env["COUNSEL_GATEWAY_BURST_PER_TOKEN"] = "1000000"
             env["COUNSEL_FIRM_RATE_PER_TOKEN"] = env["COUNSEL_FIRM_BURST_PER_TOKEN"] = "1000000"
             ctx.stack_process = StackProcess(
-                f"http://127.0.0.1:{gateway_port}", env, tmp / "stack", tmp / "counsel-up.log"
+                f"http://127.0.0.1:{gateway_port}", env, tmp / "stack", tmp / "counsel-up.log", ha=ha
             )
-            ctx.stack_process.start()
+            ctx.stack_process.start(timeout=300 if ha else 150)
+            if ha:
+                env["COUNSEL_DATABASE_URL"] = running_database_url(tmp / "stack")
             ctx.stack_settings = load_settings(
                 **{
                     k.removeprefix("COUNSEL_").lower(): v
@@ -225,7 +236,8 @@ async def run_all(
                 if ctx.stack_process is not None:
                     print(f"platform log (tail):\n{ctx.stack_process.log_tail(40)}", flush=True)
                 ctx.add(Figure(key, "failed", None, "", note=f"{type(exc).__name__}: {exc}"))
-        return write_results(ctx, await environment(ctx), results)
+        env = await environment(ctx) | {"topology": "counsel up --ha" if ha else "single servers"}
+        return write_results(ctx.figures, ctx.quick, env, results, prefix="ha-" if ha else "")
     finally:
         if ctx.worker_process is not None:
             ctx.worker_process.terminate()
@@ -239,13 +251,13 @@ async def run_all(
 
 
 async def _run_until_terminated(
-    quick: bool, only: list[str], results: Path, open_workflows: int | None
+    quick: bool, only: list[str], results: Path, open_workflows: int | None, ha: bool
 ) -> Path:
     # SIGTERM cancels the run, so its `finally` stops every server and process it started.
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await run_all(quick, only, results, open_workflows)
+    return await run_all(quick, only, results, open_workflows, ha)
 
 
 def main() -> None:
@@ -263,8 +275,15 @@ def main() -> None:
     parser.add_argument(
         "--open-workflows", type=int, help="N of the open-workflows benchmark (default 10000), e.g. 100000"
     )
+    parser.add_argument(
+        "--ha",
+        action="store_true",
+        help="the platform on `counsel up --ha` (synchronous replication): what replication costs the benchmarks",
+    )
     args = parser.parse_args()
-    path = asyncio.run(_run_until_terminated(args.quick, args.only, args.results_dir, args.open_workflows))
+    path = asyncio.run(
+        _run_until_terminated(args.quick, args.only, args.results_dir, args.open_workflows, args.ha)
+    )
     print(f"\nresults: {path}")
     print(path.read_text())
 

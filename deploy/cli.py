@@ -1,6 +1,7 @@
 """`counsel`: one command for every process of the platform and for the local stack.
 
-counsel up                 start the whole platform locally (servers, migrations, demo data, every process)
+counsel up [--ha]          start the whole platform locally (servers, migrations, demo data, every process);
+                           --ha: PostgreSQL ×3 under Patroni, etcd ×3, NATS ×3, every stream and bucket at R3
 counsel status [--json]    every process and server of the local stack: health, role, pid, restarts
 counsel serve <service>    run one gRPC service      counsel worker   run the workflow worker
 counsel gateway            run the HTTP gateway      counsel migrate  create databases, run every migration,
@@ -95,10 +96,10 @@ def _classifier(action: str) -> int:
     return 0
 
 
-def _up() -> int:
+def _up(ha: bool) -> int:
     from deploy.local.stack import run_stack
 
-    return run_stack()
+    return run_stack(ha)
 
 
 def _status(as_json: bool) -> int:
@@ -163,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         "--version", action="version", version=f"counsel {importlib.metadata.version('counsel')}"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start the whole platform locally")
+    up = commands.add_parser("up", help="start the whole platform locally")
+    up.add_argument(
+        "--ha", action="store_true", help="on replicated servers: PostgreSQL, etcd and NATS three of each"
+    )
     status = commands.add_parser("status", help="show every process and server of the local platform")
     status.add_argument("--json", action="store_true", help="print it as JSON")
     serve = commands.add_parser("serve", help="run one gRPC service")
@@ -249,7 +253,7 @@ def expected_failure(exc: BaseException) -> str | None:
 def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "up":
-            return _up()
+            return _up(args.ha)
         if args.command == "status":
             return _status(args.json)
         if args.command == "ledger":

@@ -81,8 +81,8 @@ async def provision_bus(settings: Settings) -> BusProvisioned:
     bus = await EventBus.connect(settings, name="counsel-migrate")  # creates the stream when it is missing
     consumers = 0
     try:
-        await DocumentFiles.open(bus.js, settings.object_store_replicas)
-        invoices = ObjectStoreInvoices(bus.js, replicas=settings.object_store_replicas)
+        await DocumentFiles.open(bus.js, settings.jetstream_replicas)
+        invoices = ObjectStoreInvoices(bus.js, replicas=settings.jetstream_replicas)
         await invoices.store()
         for service in SERVICE_NAMES:
             for name, subjects in service_consumers(service).items():
@@ -93,7 +93,7 @@ async def provision_bus(settings: Settings) -> BusProvisioned:
     finally:
         await bus.close()
     return BusProvisioned(
-        bus.stream, settings.object_store_replicas, [DOCUMENTS_BUCKET, invoices.bucket], consumers
+        bus.stream, settings.jetstream_replicas, [DOCUMENTS_BUCKET, invoices.bucket], consumers
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -28,6 +29,8 @@ import time
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ import yaml
 
 from deploy.local.servers import (
     ManagedProcess,
+    NatsServer,
     ServerStartError,
     _clean_env,
     _pg_bin_dir,
@@ -96,6 +100,17 @@ class EtcdMember(ManagedProcess):
         self._wait_ready(timeout, lambda: _tcp_accepts(self.host, self.port))
 
 
+def etcd_role(client_url: str) -> str | None:
+    """ "leader" or "follower" as the etcd member at `client_url` sees itself, None when it does not answer."""
+    request = urllib.request.Request(f"{client_url}/v3/maintenance/status", data=b"{}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            body = json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+    return "leader" if body.get("leader") == (body.get("header") or {}).get("member_id") else "follower"
+
+
 def patroni_python(uid: int | None) -> str:
     """A Python the PostgreSQL user can run Patroni with: this interpreter when it may execute it, else a
     system python3.X of the same version. ServerStartError naming both otherwise."""
@@ -153,9 +168,6 @@ class PatroniNode(ManagedProcess):
     @property
     def rest_url(self) -> str:
         return f"http://{self.host}:{self.rest_port}"
-
-    def describe(self) -> dict[str, object]:
-        return {**super().describe(), "rest_url": self.rest_url}
 
     def config(self) -> dict[str, Any]:
         return {
@@ -216,10 +228,18 @@ class PatroniNode(ManagedProcess):
             },
         }
 
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "rest_url": self.rest_url, "pgdata": str(self.data_dir / "pgdata")}
+
+    def postmaster_pid(self) -> int | None:
+        return postmaster_pid(self.data_dir / "pgdata")
+
     def start(self, timeout: float = 90) -> None:
         """Start Patroni; ready once its REST API answers (the node may still be bootstrapping or joining:
-        wait for the cluster with `wait_for_primary`)."""
-        self._check_port(self.port)
+        wait for the cluster with `wait_for_primary`). A postmaster that outlived its Patroni (which alone
+        was killed) keeps its port: the new Patroni takes it over."""
+        if self.postmaster_pid() is None:
+            self._check_port(self.port)
         self._check_port(self.rest_port, "REST API")
         ids = _pg_system_user()
         uid, gid = ids if ids is not None else (None, None)
@@ -245,10 +265,10 @@ class PatroniNode(ManagedProcess):
         own, so it would otherwise outlive its Patroni). stop() or start() afterwards cleans up."""
         groups = [self.pid]
         # Patroni starts the postmaster in a session (process group) of its own; none when it is not running.
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            groups.append(
-                os.getpgid(int((self.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0]))
-            )
+        postmaster = self.postmaster_pid()
+        if postmaster is not None:
+            with contextlib.suppress(OSError):
+                groups.append(os.getpgid(postmaster))
         for group in groups:
             if group is not None:
                 self._killpg(group, signal.SIGKILL)
@@ -257,6 +277,16 @@ class PatroniNode(ManagedProcess):
         """ "primary", "replica" (or Patroni's other roles), None when Patroni does not answer."""
         body = _rest(self.rest_url, "/patroni")
         return None if body is None else str(body.get("role"))
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the postmaster running on `pgdata` (from its postmaster.pid), None when none runs."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
 
 
 def _site_packages() -> str:
@@ -305,3 +335,168 @@ def wait_for_primary(nodes: list[PatroniNode], replicas: int, timeout: float = 1
                 f"{members}"
             )
         time.sleep(0.5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The replicated topology of `counsel up --ha`
+# ---------------------------------------------------------------------------------------------------------
+
+NODES = 3
+
+
+@dataclass
+class Topology:
+    """The servers of `counsel up --ha`, three of each, under ``root``: etcd, PostgreSQL under Patroni and
+    NATS with JetStream, in the order they must start. Node i (1-3) listens on each base port + i - 1."""
+
+    etcd: list[EtcdMember]
+    postgres: list[PatroniNode]
+    nats: list[NatsServer]
+    password: str  # the PostgreSQL superuser's ("counsel")
+
+    @property
+    def servers(self) -> list[ManagedProcess]:
+        return [*self.etcd, *self.postgres, *self.nats]
+
+    @property
+    def database_url(self) -> str:
+        """Every node, and only a read-write one will do: connections find the primary after a failover."""
+        hosts = ",".join(f"{node.host}:{node.port}" for node in self.postgres)
+        return f"postgresql://counsel:{self.password}@{hosts}/?target_session_attrs=read-write"
+
+    @property
+    def nats_url(self) -> str:
+        return ",".join(node.url for node in self.nats)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Base ports of the topology; node i takes base + i - 1."""
+
+    postgres: int
+    patroni: int
+    etcd: int
+    etcd_peer: int
+    nats: int
+    nats_monitor: int
+    nats_cluster: int
+
+    def of(self, base: int) -> list[int]:
+        return [base + i for i in range(NODES)]
+
+
+def topology(root: Path, ports: Ports, nats_authorization: str = "") -> Topology:
+    """The three-of-each topology under ``root`` (not started). Its PostgreSQL passwords are made on first
+    use and kept in ``root/passwords.json`` (mode 0600): Patroni sets them only when it bootstraps."""
+    etcd_clients, etcd_peers = ports.of(ports.etcd), ports.of(ports.etcd_peer)
+    members = ",".join(f"etcd-{i}=http://127.0.0.1:{peer}" for i, peer in enumerate(etcd_peers, 1))
+    etcd = [
+        EtcdMember(root / f"etcd-{i}", f"etcd-{i}", client, peer, members)
+        for i, (client, peer) in enumerate(zip(etcd_clients, etcd_peers, strict=True), 1)
+    ]
+    passwords = _passwords(root / "passwords.json")
+    etcd_hosts = [f"127.0.0.1:{port}" for port in etcd_clients]
+    postgres = [
+        PatroniNode(root / f"postgres-{i}", f"postgres-{i}", port, rest, etcd_hosts, passwords)
+        for i, (port, rest) in enumerate(
+            zip(ports.of(ports.postgres), ports.of(ports.patroni), strict=True), 1
+        )
+    ]
+    cluster_ports = ports.of(ports.nats_cluster)
+    nats = [
+        NatsServer(
+            root / f"nats-{i}",
+            port,
+            monitor_port=monitor,
+            authorization=nats_authorization,
+            server_name=f"nats-{i}",
+            cluster_port=cluster,
+            routes=[other for other in cluster_ports if other != cluster],
+        )
+        for i, (port, monitor, cluster) in enumerate(
+            zip(ports.of(ports.nats), ports.of(ports.nats_monitor), cluster_ports, strict=True), 1
+        )
+    ]
+    return Topology(etcd, postgres, nats, passwords["counsel"])
+
+
+def start_topology(topo: Topology, say: Callable[[str], None]) -> None:
+    """Start every server of the topology and wait until PostgreSQL has a primary with two streaming
+    replicas (one synchronous) and JetStream has a meta leader. ServerStartError otherwise."""
+    say(f"starting etcd ×3 on :{topo.etcd[0].port}-{topo.etcd[-1].port} …")
+    for member in topo.etcd:
+        member.start()
+    say(f"starting PostgreSQL ×3 under Patroni on :{topo.postgres[0].port}-{topo.postgres[-1].port} …")
+    for node in topo.postgres:
+        node.start()
+    primary = wait_for_primary(topo.postgres, replicas=NODES - 1)
+    say(f"  PostgreSQL primary: {primary.name}; two replicas streaming, one synchronous")
+    say(f"starting NATS ×3 (JetStream) on :{topo.nats[0].port}-{topo.nats[-1].port} …")
+    for server in topo.nats:
+        server.start()
+    say(f"  JetStream meta leader: {wait_for_jetstream(topo.nats)}")
+
+
+def running_database_url(data_dir: Path) -> str:
+    """The multi-host URL (superuser) of the PostgreSQL nodes of the `counsel up --ha` running on `data_dir`,
+    as its processes were given it: for tools and tests that read the services' data."""
+    password = _passwords(data_dir / "ha" / "passwords.json")["counsel"]
+    servers = json.loads((data_dir / "run" / "stack.json").read_text())["servers"].values()
+    hosts = ",".join(f"127.0.0.1:{s['port']}" for s in servers if s["kind"] == "postgres")
+    return f"postgresql://counsel:{password}@{hosts}/?target_session_attrs=read-write"
+
+
+def _passwords(path: Path) -> dict[str, str]:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"counsel": secrets.token_urlsafe(24), "replicator": secrets.token_urlsafe(24)}, fh)
+    return dict(json.loads(path.read_text()))
+
+
+def jsz(monitor_url: str, query: str = "") -> dict[str, Any] | None:
+    """A NATS server's JetStream report (`/jsz`), None when it does not answer."""
+    return _rest(monitor_url, f"/jsz{query}")
+
+
+def wait_for_jetstream(nodes: list[NatsServer], timeout: float = 60) -> str:
+    """Wait until the NATS nodes have elected a JetStream meta leader (before that no stream can be made);
+    return its server name."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for node in nodes:
+            leader = ((jsz(node.monitor_url) or {}).get("meta_cluster") or {}).get("leader")
+            if leader:
+                return str(leader)
+        if time.monotonic() > deadline:
+            raise ServerStartError(f"the NATS nodes elected no JetStream meta leader within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def _stream(monitor_url: str, stream: str) -> dict[str, Any] | None:
+    """`stream` as the NATS server at `monitor_url` reports it (`/jsz`): config, state, cluster."""
+    for account in (jsz(monitor_url, "?accounts=true&streams=true") or {}).get("account_details") or []:
+        for detail in account.get("stream_detail") or []:
+            if detail.get("name") == stream:
+                return dict(detail)
+    return None
+
+
+def stream_leader(monitor_urls: list[str], stream: str) -> str | None:
+    """The server name of the node that leads `stream`, as the first node that answers sees it."""
+    for url in monitor_urls:
+        detail = _stream(url, stream)
+        if detail is not None:
+            return (detail.get("cluster") or {}).get("leader")
+    return None
+
+
+def stream_messages(state: dict[str, Any], stream: str) -> int | None:
+    """How many messages `stream` holds, as its leader reports it; None while no node leads it. `state` is
+    the running stack's (`<data dir>/run/stack.json`)."""
+    for node in (server for server in state["servers"].values() if server["kind"] == "nats"):
+        detail = _stream(node["monitor"], stream)
+        if detail is not None and (detail.get("cluster") or {}).get("leader") == node["server_name"]:
+            return int(detail["state"]["messages"])
+    return None

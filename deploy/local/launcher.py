@@ -12,24 +12,39 @@ from pathlib import Path
 
 import httpx
 
-from deploy.local.servers import free_port
+from deploy.local.servers import free_port, free_ports_in_a_row
 from services.runtime.config import SERVICE_NAMES
+
+# What `counsel up --ha` starts three of, by the setting of its first node's port (deploy/local/ha.py).
+HA_PORT_SETTINGS = (
+    "COUNSEL_LOCAL_POSTGRES_PORT",
+    "COUNSEL_LOCAL_PATRONI_PORT",
+    "COUNSEL_LOCAL_ETCD_PORT",
+    "COUNSEL_LOCAL_ETCD_PEER_PORT",
+    "COUNSEL_LOCAL_NATS_PORT",
+    "COUNSEL_LOCAL_NATS_MONITOR_PORT",
+    "COUNSEL_LOCAL_NATS_CLUSTER_PORT",
+)
 
 
 def stack_env(
     *,
     name: str,
     data_dir: Path,
-    database_url: str,
+    database_url: str | None,
     nats_url: str | None,
     temporal_address: str,
     secret_key: str,
 ) -> tuple[dict[str, str], int]:
     """Environment for a stack on free ports, isolated by `name` (database prefix, stream, subjects, task
-    queue), using the given servers; the portal's port is COUNSEL_PORTAL_PORT. With `nats_url` None the stack starts its own NATS server, with a user
-    per process, on free ports. Returns the environment and the gateway port."""
+    queue), using the given servers; the portal's port is COUNSEL_PORTAL_PORT. With `nats_url` None the
+    stack starts its own NATS server, with a user per process, on free ports; with `database_url` None too,
+    the ports are `counsel up --ha`'s, three free ones in a row for each of its clusters. Returns the
+    environment and the gateway port."""
     gateway_port = free_port()
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("COUNSEL_NATS_")}
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith(("COUNSEL_NATS_", "COUNSEL_DATABASE_URL"))
+    }
     nats = (
         {"COUNSEL_NATS_URL": nats_url}
         if nats_url is not None
@@ -38,12 +53,17 @@ def stack_env(
             "COUNSEL_LOCAL_NATS_MONITOR_PORT": str(free_port()),
         }
     )
+    if database_url is not None:
+        database = {"COUNSEL_DATABASE_URL": database_url}
+    else:
+        first = free_ports_in_a_row(3 * len(HA_PORT_SETTINGS))
+        database = {setting: str(first + 3 * i) for i, setting in enumerate(HA_PORT_SETTINGS)}
     env = {
         **inherited,
         **nats,
+        **database,
         "COUNSEL_ENV": "test",
         "COUNSEL_DATA_DIR": str(data_dir),
-        "COUNSEL_DATABASE_URL": database_url,
         "COUNSEL_DATABASE_PREFIX": name,
         "COUNSEL_NATS_STREAM": name.upper(),
         "COUNSEL_SUBJECT_ROOT": name,
@@ -66,6 +86,13 @@ class StackProcess:
     data_dir: Path
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    ha: bool = False  # `counsel up --ha`
+
+    @classmethod
+    def replicated(cls, env: dict[str, str], data_dir: Path) -> StackProcess:
+        """`counsel up --ha` with the environment of `stack_env(database_url=None, nats_url=None, …)`."""
+        base_url = f"http://127.0.0.1:{env['COUNSEL_GATEWAY_PORT']}"
+        return cls(base_url, env, data_dir, data_dir / "counsel-up.log", ha=True)
 
     @property
     def state_file(self) -> Path:
@@ -75,7 +102,7 @@ class StackProcess:
         """Run `counsel up` and wait until /readyz answers 200; raises with the log tail otherwise."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "deploy.cli", "up"],
+                [sys.executable, "-m", "deploy.cli", "up", *(["--ha"] if self.ha else [])],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -47,6 +47,7 @@ __all__ = [
     "TemporalDevServer",
     "find_binary",
     "free_port",
+    "free_ports_in_a_row",
     "port_in_use",
 ]
 
@@ -91,6 +92,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_ports_in_a_row(count: int, host: str = "127.0.0.1") -> int:
+    """The first of `count` consecutive TCP ports free on ``host`` right now (as :func:`free_port`)."""
+    while True:
+        first = free_port(host)
+        if first + count <= 65536 and not any(port_in_use(first + i, host) for i in range(1, count)):
+            return first
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -568,11 +577,15 @@ class NatsServer(ManagedProcess):
     ``authorization`` is an ``authorization { ... }`` block of nats-server's configuration (counsel's is made
     by ``deploy/nats_auth.py``): with it, every client must log in as one of its users and may do only what
     that user's permissions allow. Without it (the tests' shared server) any local client may do anything.
+
+    A node of a cluster (`counsel up --ha`) names its own ``server_name``, listens for its peers' routes on
+    ``cluster_port`` and routes to the others' ``routes`` (their cluster ports); streams and buckets are then
+    replicated by JetStream (``num_replicas``) and one node leads each (see :func:`wait_for_jetstream_leader`).
     """
 
     name = "nats-server"
     kind = "nats"
-    SERVER_NAME = "counsel-local"
+    CLUSTER_NAME = "counsel"
 
     def __init__(
         self,
@@ -582,8 +595,15 @@ class NatsServer(ManagedProcess):
         host: str = "127.0.0.1",
         monitor_port: int | None = None,
         authorization: str = "",
+        server_name: str = "counsel-local",
+        cluster_port: int | None = None,
+        routes: Sequence[int] = (),
     ) -> None:
+        self.name = server_name if cluster_port is not None else NatsServer.name
         super().__init__(data_dir, port, host)
+        self.server_name = server_name
+        self.cluster_port = cluster_port
+        self.routes = tuple(routes)
         self.authorization = authorization
         self._requested_monitor_port = monitor_port
         self.monitor_port: int | None = monitor_port
@@ -601,24 +621,36 @@ class NatsServer(ManagedProcess):
         return f"http://{self.host}:{self.monitor_port}"
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "monitor": self.monitor_url, "server_name": self.SERVER_NAME}
+        return {**super().describe(), "monitor": self.monitor_url, "server_name": self.server_name}
 
     def start(self, timeout: float = 30) -> None:
         """Write the config, start nats-server and wait until ``/healthz?js-enabled-only=true`` says ok."""
         self._check_port(self.port)
         self.monitor_port = self._requested_monitor_port or free_port(self.host)
         self._check_port(self.monitor_port, "monitor")
+        if self.cluster_port is not None:
+            self._check_port(self.cluster_port, "cluster")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = (
             "# written by deploy/local/servers.py on every start\n"
-            f'server_name: "{self.SERVER_NAME}"\n'
+            f'server_name: "{self.server_name}"\n'
             f'listen: "{self.host}:{self.port}"\n'
             f'http: "{self.host}:{self.monitor_port}"\n'
             "jetstream {\n"
             f'  store_dir: "{self.store_dir}"\n'
             "  sync_interval: always\n"
             "}\n"
-        ) + self.authorization
+        )
+        if self.cluster_port is not None:
+            routes = ", ".join(f'"nats://{self.host}:{port}"' for port in self.routes)
+            config += (
+                "cluster {\n"
+                f'  name: "{self.CLUSTER_NAME}"\n'
+                f'  listen: "{self.host}:{self.cluster_port}"\n'
+                f"  routes: [{routes}]\n"
+                "}\n"
+            )
+        config += self.authorization
         # The users' passwords are in it: readable by this user alone, also when an older file was not.
         fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)
@@ -673,6 +705,9 @@ class TemporalDevServer(ManagedProcess):
     def address(self) -> str:
         """``<host>:<port>``, the form ``temporalio.client.Client.connect`` takes."""
         return f"{self.host}:{self.port}"
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "db_file": str(self.db_path)}
 
     def start(self, timeout: float = 60) -> None:
         """Start the dev server and wait until its frontend answers the gRPC health check."""

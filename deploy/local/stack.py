@@ -27,6 +27,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.local.bootstrap import migrate_all, provision_bus, seed_all
+from deploy.local.ha import NODES, Ports, cluster_members, etcd_role, postmaster_pid, start_topology, topology
 from deploy.local.servers import (
     ManagedProcess,
     NatsServer,
@@ -152,8 +153,10 @@ def _http_status(url: str, timeout: float = 2.0) -> tuple[int, Any]:
 
 
 class Stack:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, ha: bool = False) -> None:
         self.settings = settings
+        # `counsel up --ha`: PostgreSQL, etcd and NATS three of each (deploy/local/ha.py); Temporal stays one.
+        self.ha = ha
         self.data_dir = settings.data_dir.resolve()
         self.servers: dict[str, ManagedProcess] = {}
         self.children: list[Child] = []
@@ -181,9 +184,24 @@ class Stack:
         """Every port this run would bind that is already taken, as readable lines."""
         s = self.settings
         wanted: list[tuple[int, str, str]] = []
-        if not s.database_url:
+        if self.ha:
+            ports = ha_ports(s)
+            for what, base, variable in (
+                ("PostgreSQL", ports.postgres, "COUNSEL_LOCAL_POSTGRES_PORT"),
+                ("Patroni REST API", ports.patroni, "COUNSEL_LOCAL_PATRONI_PORT"),
+                ("etcd", ports.etcd, "COUNSEL_LOCAL_ETCD_PORT"),
+                ("etcd peers", ports.etcd_peer, "COUNSEL_LOCAL_ETCD_PEER_PORT"),
+                ("NATS", ports.nats, "COUNSEL_LOCAL_NATS_PORT"),
+                ("NATS monitoring", ports.nats_monitor, "COUNSEL_LOCAL_NATS_MONITOR_PORT"),
+                ("NATS cluster routes", ports.nats_cluster, "COUNSEL_LOCAL_NATS_CLUSTER_PORT"),
+            ):
+                for node, port in enumerate(ports.of(base), 1):
+                    wanted.append(
+                        (port, f"{what}, node {node} of 3", f"{variable}: --ha uses it and the next two")
+                    )
+        if not s.database_url and not self.ha:
             wanted.append((s.local_postgres_port, "PostgreSQL", "COUNSEL_LOCAL_POSTGRES_PORT"))
-        if "COUNSEL_NATS_URL" not in os.environ:
+        if "COUNSEL_NATS_URL" not in os.environ and not self.ha:
             wanted.append((s.local_nats_port, "NATS", "COUNSEL_LOCAL_NATS_PORT"))
             wanted.append((s.local_nats_monitor_port, "NATS monitoring", "COUNSEL_LOCAL_NATS_MONITOR_PORT"))
         if "COUNSEL_TEMPORAL_ADDRESS" not in os.environ:
@@ -214,7 +232,9 @@ class Stack:
             "COUNSEL_DATA_DIR": str(self.data_dir),
             "COUNSEL_SECRET_KEY": s.secret_key or _secret_key(self.data_dir),
         }
-        database_url = s.database_url
+        if self.ha:
+            self._start_topology()
+        database_url = self.env.get("COUNSEL_DATABASE_URL") or s.database_url
         if not database_url:
             say(f"starting PostgreSQL on 127.0.0.1:{s.local_postgres_port} …")
             postgres = PostgresServer(self.data_dir / "postgres", s.local_postgres_port)
@@ -222,7 +242,7 @@ class Stack:
             self.servers["postgres"] = postgres
             database_url = postgres.url
         self.env["COUNSEL_DATABASE_URL"] = database_url
-        nats_url = os.environ.get("COUNSEL_NATS_URL", "")
+        nats_url = self.env.get("COUNSEL_NATS_URL") or os.environ.get("COUNSEL_NATS_URL", "")
         if not nats_url:
             say(f"starting NATS JetStream on 127.0.0.1:{s.local_nats_port} (a user per process) …")
             self.nats_passwords = {process: secrets.token_urlsafe(24) for process in NATS_USERS}
@@ -249,11 +269,30 @@ class Stack:
             temporal_address = temporal.address
         self.env["COUNSEL_TEMPORAL_ADDRESS"] = temporal_address
 
+    def _start_topology(self) -> None:
+        """The replicated servers of `--ha` (deploy/local/ha.py), under data_dir/ha, so a single-node run on
+        the same data folder never mixes with them; the processes get every node's address."""
+        self.nats_passwords = {process: secrets.token_urlsafe(24) for process in NATS_USERS}
+        topo = topology(
+            self.data_dir / "ha",
+            ha_ports(self.settings),
+            authorization_block(self.settings, self.nats_passwords),
+        )
+        for server in topo.servers:
+            self.servers[server.name] = server
+        start_topology(topo, say)
+        self.env["COUNSEL_DATABASE_URL"] = topo.database_url
+        self.env["COUNSEL_NATS_URL"] = topo.nats_url
+        self.env["COUNSEL_JETSTREAM_REPLICAS"] = str(NODES)
+
     def bootstrap(self) -> None:
         settings = local_settings(
             database_url=self.env["COUNSEL_DATABASE_URL"],
             secret_key=self.env["COUNSEL_SECRET_KEY"],
             nats_url=self.env["COUNSEL_NATS_URL"],
+            jetstream_replicas=int(
+                self.env.get("COUNSEL_JETSTREAM_REPLICAS") or self.settings.jetstream_replicas
+            ),
             **self._nats_credentials(MIGRATE),
         )
         say("migrating every service's database …")
@@ -482,9 +521,22 @@ class Stack:
             (self.data_dir / "run" / "stack.json").unlink()
 
 
-def run_stack() -> int:
+def ha_ports(settings: Settings) -> Ports:
+    """The base ports of `--ha`'s three-node clusters, from the COUNSEL_LOCAL_*_PORT settings."""
+    return Ports(
+        postgres=settings.local_postgres_port,
+        patroni=settings.local_patroni_port,
+        etcd=settings.local_etcd_port,
+        etcd_peer=settings.local_etcd_peer_port,
+        nats=settings.local_nats_port,
+        nats_monitor=settings.local_nats_monitor_port,
+        nats_cluster=settings.local_nats_cluster_port,
+    )
+
+
+def run_stack(ha: bool = False) -> int:
     settings = local_settings()
-    stack = Stack(settings)
+    stack = Stack(settings, ha=ha)
     stack.plan()
     taken = stack.check_ports()
     if taken:
@@ -591,15 +643,29 @@ def server_status(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     dependency given by URL instead (COUNSEL_DATABASE_URL, …) is one entry with its address, healthy when its
     port accepts connections."""
     nodes: dict[str, list[dict[str, Any]]] = {"postgres": [], "nats": [], "etcd": [], "temporal": []}
-    for name, server in state.get("servers", {}).items():
+    servers = state.get("servers", {})
+    patroni = {
+        member["name"]: member
+        for member in cluster_members([s["rest_url"] for s in servers.values() if "rest_url" in s])
+    }
+    for name, server in servers.items():
         entry = {"name": name, "pid": server["pid"], "port": server["port"], "restarts": server["restarts"]}
         alive = server["pid"] is not None and _pid_alive(server["pid"])
-        if server["kind"] == "postgres":
+        if server["kind"] == "postgres" and "rest_url" in server:
+            entry |= _patroni_node(server, patroni.get(name), alive)
+        elif server["kind"] == "postgres":
             entry |= {"role": "primary", "lag_bytes": 0, "healthy": alive and port_in_use(server["port"])}
         elif server["kind"] == "nats":
-            entry |= {"leader_of": _nats_leader_of(server), "healthy": alive and _nats_healthy(server)}
+            leader_of = _nats_leader_of(server) if alive else []
+            role = ("leader" if leader_of else "follower") if alive else "down"
+            entry |= {"role": role, "leader_of": leader_of, "healthy": alive and _nats_healthy(server)}
+        elif server["kind"] == "etcd":
+            seen_as = etcd_role(server["client_url"]) if alive else None
+            entry |= {"role": seen_as or "down", "healthy": seen_as is not None}
         else:
             entry |= {"healthy": alive and port_in_use(server["port"])}
+            if server["kind"] == "temporal":
+                entry["db_file"] = server.get("db_file")
         nodes[server["kind"]].append(entry)
     for kind, address in state["dependencies"].items():
         if nodes[kind]:
@@ -609,6 +675,23 @@ def server_status(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         up = port.isdigit() and port_in_use(int(port), host or "127.0.0.1")
         nodes[kind].append({"name": kind, "pid": None, "address": address, "healthy": up})
     return nodes
+
+
+def _patroni_node(server: dict[str, Any], member: dict[str, Any] | None, alive: bool) -> dict[str, Any]:
+    """A PostgreSQL node under Patroni as `counsel status` shows it: `pid` is its postmaster's (Patroni's own
+    is `patroni_pid`), `role` primary or replica (`sync` says whether it is the synchronous standby), and
+    `lag_bytes` how far its replay is behind the primary (None while Patroni cannot tell)."""
+    role = (member or {}).get("role")
+    lag = (member or {}).get("lag", 0)
+    return {
+        "pid": postmaster_pid(Path(server["pgdata"])),
+        "patroni_pid": server["pid"],
+        "role": "primary" if role in ("leader", "primary") else "replica" if role else "down",
+        "sync": role == "sync_standby",
+        "state": (member or {}).get("state", "unknown"),
+        "lag_bytes": lag if isinstance(lag, int) else None,
+        "healthy": alive and (member or {}).get("state") in ("running", "streaming"),
+    }
 
 
 def _nats_healthy(server: dict[str, Any]) -> bool:
@@ -638,8 +721,10 @@ def _status_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"name": f"{value} (services)", "healthy": health == "ok", "detail": health})
     for kind in ("postgres", "nats", "etcd"):
         for node in status[kind]:
-            role = node.get("role") or ", ".join(f"leads {s}" for s in node.get("leader_of", []))
-            lag = f", lag {node['lag_bytes']} B" if node.get("lag_bytes") else ""
+            role = node.get("role", "")
+            role += " (synchronous)" if node.get("sync") else ""
+            role += f" of {', '.join(node['leader_of'])}" if node.get("leader_of") else ""
+            lag = f", lag {node['lag_bytes']} B" if "lag_bytes" in node else ""
             where = f"pid {node['pid']}, :{node['port']}" if node.get("pid") else node.get("address", "")
             rows.append({**node, "detail": f"{where} {role}{lag}{_restarted(node)}".rstrip()})
     temporal = status["temporal"]

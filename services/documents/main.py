@@ -38,7 +38,7 @@ async def serve(settings: Settings) -> None:
             SLA_BREACHES.labels(kind)
         assert rt.bus is not None
         temporal = await rt.temporal()
-        files = await DocumentFiles.open(rt.bus.js, settings.object_store_replicas)
+        files = await DocumentFiles.open(rt.bus.js, settings.jetstream_replicas)
         catalog = cast(
             "CatalogServiceAsyncStub",
             CatalogServiceStub(

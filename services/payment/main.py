@@ -69,7 +69,7 @@ async def serve(settings: Settings) -> None:
                 providers,
                 VoucherSigner(settings.secret_key),
                 payment_settings,
-                ObjectStoreInvoices(rt.bus.js, replicas=settings.object_store_replicas),
+                ObjectStoreInvoices(rt.bus.js, replicas=settings.jetstream_replicas),
                 renderer,
             ),
             payment_service_pb2,

@@ -60,9 +60,9 @@ class Settings(BaseSettings):
     nats_stream: str = "COUNSEL"
     subject_root: str = "counsel"
 
-    # Replicas of the JetStream stream and its Object Store buckets (documents, recordings, invoices): 1 locally,
-    # 3 in a cluster — one value, so the events and the files they name survive the same failures.
-    object_store_replicas: int = 1
+    # Replicas of everything kept on JetStream — the event stream (its durable consumers inherit it) and the
+    # Object Store buckets (documents, invoices): 1 on one server, 3 on a cluster (`counsel up --ha`, the chart).
+    jetstream_replicas: int = Field(default=1, ge=1, le=5)
 
     temporal_address: str = "127.0.0.1:7233"
     # Mutual TLS to the Temporal frontend (docs/security.md, "Temporal"): this process presents its own counsel
@@ -145,10 +145,15 @@ class Settings(BaseSettings):
     # Encrypts private signing keys and personal data at rest. Required outside dev/test.
     secret_key: str = ""
 
-    # Ports of the servers `counsel up` starts itself when no external URL is configured.
+    # Ports of the servers `counsel up` starts itself when no external URL is configured. With `--ha` each of
+    # the three nodes of a cluster takes the port given and the next two (node 1: the port, node 2: +1, …).
     local_postgres_port: int = 15432
     local_nats_port: int = 14222
     local_nats_monitor_port: int = 18222
+    local_nats_cluster_port: int = 16222  # --ha: the NATS nodes' routes to each other
+    local_patroni_port: int = 18008  # --ha: each Patroni's REST API (role, lag)
+    local_etcd_port: int = 12379  # --ha: etcd's client ports
+    local_etcd_peer_port: int = 12390  # --ha: etcd's peer ports
     local_temporal_port: int = 7233
     local_temporal_ui_port: int = 8233
 

@@ -109,7 +109,7 @@ class EventBus:
         self.js = js
         self.stream = settings.nats_stream
         self.subject_root = settings.subject_root
-        self.replicas = settings.object_store_replicas
+        self.replicas = settings.jetstream_replicas
 
     @classmethod
     async def connect(cls, settings: Settings, name: str) -> EventBus:
@@ -123,8 +123,9 @@ class EventBus:
         return bus
 
     async def ensure_stream(self) -> None:
-        """Create the stream when it is missing. With NATS authorization on, only `counsel migrate` may
-        (deploy/nats_auth.py): a service finds it made, and says so clearly when it is not."""
+        """Create the stream when it is missing, with COUNSEL_JETSTREAM_REPLICAS replicas (its durable
+        consumers inherit them). With NATS authorization on, only `counsel migrate` may (deploy/nats_auth.py):
+        a service finds it made, and says so clearly when it is not."""
         config = StreamConfig(
             name=self.stream,
             subjects=[f"{self.subject_root}.>"],

@@ -615,10 +615,10 @@ def test_chart_depends_on_the_official_nats_and_temporal_charts(values: dict[str
         nats["jetstream"]["fileStore"]["enabled"] and nats["jetstream"]["merge"]["sync_interval"] == "always"
     )
     # One replicas value: the stream and buckets the migrate job creates follow the NATS cluster's size.
-    assert values["env"]["COUNSEL_OBJECT_STORE_REPLICAS"] == str(nats["cluster"]["replicas"])
+    assert values["env"]["COUNSEL_JETSTREAM_REPLICAS"] == str(nats["cluster"]["replicas"])
     dev = merged(values, load_yaml(CHART / "values-dev.yaml"))
     assert (
-        dev["env"]["COUNSEL_OBJECT_STORE_REPLICAS"]
+        dev["env"]["COUNSEL_JETSTREAM_REPLICAS"]
         == str(dev["nats"]["config"]["cluster"]["replicas"])
         == "1"
     )

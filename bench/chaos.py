@@ -1,0 +1,410 @@
+"""`make chaos` / `make chaos-quick` (issue 19 item 4): the platform on `counsel up --ha` under a steady mixed
+load through the gateway, with seeded faults injected one scenario at a time, each repeated; after each
+scenario an invariant checker reads the services' data. Per fault it reports the client-visible write
+unavailability (first failed write after the fault to the first write that succeeded after it) and the p99
+write latency during the recovery; results go to bench/results/chaos-<date>-<commit>.{md,json} in the
+benchmarks' shape. Never part of `make test`.
+
+The same --seed replays the same schedule: which scenarios, in which order, how long into the steady load
+each fault strikes, which etcd member dies."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from bench.harness import Figure
+from bench.loadgen import percentile
+from bench.run import RESULTS, write_results
+from deploy.local import faults
+from deploy.local.ha import running_database_url, stream_messages
+from deploy.local.launcher import StackProcess, stack_env
+from deploy.local.servers import free_port
+from services.payment.tools import verify_ledger
+from services.runtime.config import SERVICE_NAMES, load_settings
+from services.runtime.db import asyncpg_dsn
+from tests.support.journeys import CLIENT_PASSWORD, PASSWORD, one_time_code
+from workflows.shared import order_workflow_id
+
+NAME = "chaos"
+STREAM = NAME.upper()
+# How long the load runs before a fault, at least and at most (the seed picks), and after it.
+STEADY_SECONDS = (3.0, 8.0)
+RECOVERY_SECONDS = 30.0
+SIGSTOP_SECONDS = 20.0
+SETTLE_TIMEOUT = 180.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    repeats: int  # the issue's count; --quick runs each once
+    strike: Callable[[dict[str, Any], random.Random], str]
+    target: str = ""  # the issue's bound on the client-visible write unavailability
+
+
+def _process(name: str) -> Callable[[dict[str, Any], random.Random], str]:
+    return lambda state, _: faults.kill_process(state, name)
+
+
+SCENARIOS = [
+    Scenario("kill -9 PostgreSQL primary (Patroni + postmaster)", 10, lambda s, _: faults.kill_primary(s), "≤ 25 s"),
+    Scenario("kill -9 PostgreSQL primary's postmaster", 3, lambda s, _: faults.kill_primary_postmaster(s), "≤ 10 s"),
+    Scenario(f"SIGSTOP PostgreSQL primary {SIGSTOP_SECONDS:.0f} s", 3, lambda s, _: faults.pause_primary(s, SIGSTOP_SECONDS)),
+    Scenario("planned switchover", 3, lambda s, _: faults.switchover(s), "≤ 5 s"),
+    Scenario("kill -9 NATS stream leader", 10, lambda s, _: faults.kill_stream_leader(s, STREAM), "≤ 10 s"),
+    Scenario("kill -9 one etcd member", 1, lambda s, rng: faults.kill_etcd_member(s, rng.randrange(3))),
+    Scenario("kill -9 Temporal dev server", 1, _process("temporal")),
+    Scenario("kill -9 workflow worker", 1, _process("worker")),
+    Scenario("kill -9 gateway", 1, _process("gateway")),
+    *(Scenario(f"kill -9 {service}", 1, _process(service)) for service in SERVICE_NAMES),
+]  # fmt: skip
+
+
+@dataclass
+class Write:
+    kind: str
+    started: float
+    ended: float
+    ok: bool
+
+
+@dataclass
+class Load:
+    """Clients writing through the gateway without pause: registrations (SMS code, register) and orders paid
+    with the sandbox (order, payment, sandbox confirmation). Remembers every write and what was acknowledged."""
+
+    base_url: str
+    rng: random.Random
+    writes: list[Write] = field(default_factory=list)
+    users: set[str] = field(default_factory=set)  # acknowledged registrations
+    orders: set[str] = field(default_factory=set)  # acknowledged orders
+    paid: set[str] = field(default_factory=set)  # orders whose sandbox payment was acknowledged
+    token: str = ""
+
+    async def _write(
+        self, http: httpx.AsyncClient, kind: str, path: str, **kwargs: Any
+    ) -> httpx.Response | None:
+        started = time.monotonic()
+        try:
+            response = await http.post(path, **kwargs)
+        except httpx.HTTPError:
+            response = None
+        ok = response is not None and response.status_code < 300
+        self.writes.append(Write(kind, started, time.monotonic(), ok))
+        return response if ok else None
+
+    async def _auth(self, http: httpx.AsyncClient) -> dict[str, str]:
+        if not self.token:
+            response = await http.post(
+                "/api/v1/auth/login",
+                json={"method": "password", "identifier": "client@demo.counsel.test", "secret": PASSWORD},
+            )
+            if response.status_code == 200:
+                self.token = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def register(self, http: httpx.AsyncClient) -> None:
+        phone = f"139{self.rng.randrange(10**8):08d}"
+        if (
+            await self._write(http, "otp", "/api/v1/auth/otp", json={"channel": "sms", "destination": phone})
+            is None
+        ):
+            return
+        outbox = await http.get("/api/v1/dev/outbox", params={"to": phone})
+        items = outbox.json().get("items") if outbox.status_code == 200 else None
+        if not items:
+            return
+        body = {
+            "phone": f"+86{phone}",
+            "code": one_time_code(items[0]["body"]),
+            "password": CLIENT_PASSWORD,
+            "display_name": "混沌",
+            "enterprise_name": f"混沌{phone}",
+        }
+        registered = await self._write(http, "register", "/api/v1/auth/register", json=body)
+        if registered is not None:
+            self.users.add(registered.json()["user"]["id"])
+
+    async def order_and_pay(self, http: httpx.AsyncClient, product: dict[str, Any]) -> None:
+        auth = await self._auth(http)
+        body = {"product_id": product["id"], "tier": product["tiers"][0]["id"], "requirements": {}}
+        headers = auth | {"Idempotency-Key": uuid.uuid4().hex}
+        order = await self._write(http, "order", "/api/v1/orders", headers=headers, json=body)
+        if order is None:
+            return
+        order_id = order.json()["id"]
+        self.orders.add(order_id)
+        headers = auth | {"Idempotency-Key": uuid.uuid4().hex}
+        payment = await self._write(
+            http,
+            "payment",
+            f"/api/v1/orders/{order_id}/payments",
+            headers=headers,
+            json={"method": "sandbox"},
+        )
+        if payment is None:
+            return
+        paid = await self._write(
+            http, "sandbox-pay", f"/api/v1/dev/sandbox-pay/{payment.json()['payment_id']}"
+        )
+        if paid is not None:
+            self.paid.add(order_id)
+
+    async def run(self, stop: asyncio.Event, clients: int = 4) -> None:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
+            items = (await http.get("/api/v1/products", params={"category": "consultation"})).json()["items"]
+            product = next(p for p in items if len(p["tiers"]) == 1)
+
+            async def client() -> None:
+                while not stop.is_set():
+                    if self.rng.random() < 0.3:
+                        await self.register(http)
+                    else:
+                        await self.order_and_pay(http, product)
+                    if self.writes and self.writes[-1].ok is False:
+                        self.token = "" if self.rng.random() < 0.1 else self.token
+                        await asyncio.sleep(0.2)
+
+            await asyncio.gather(*(client() for _ in range(clients)))
+
+
+def unavailability(writes: list[Write], struck_at: float) -> tuple[float, float | None, int]:
+    """(write unavailability in seconds, p99 write latency in ms during the recovery, failed writes): from
+    the first write after the fault that failed to the first one that succeeded after it."""
+    after = sorted((w for w in writes if w.started >= struck_at), key=lambda w: w.started)
+    failed = [w for w in after if not w.ok]
+    window = 0.0
+    if failed:
+        first_failure = failed[0].started
+        # No write succeeded again while the load ran: the window is at least the rest of the load.
+        recovered = next((w.ended for w in after if w.ok and w.started > first_failure), after[-1].ended)
+        window = recovered - first_failure
+    recovery = [w.ended - w.started for w in after if w.started <= struck_at + max(window, 1.0) + 5.0]
+    p99 = percentile(recovery, 99) * 1000 if recovery else None
+    return window, p99, len(failed)
+
+
+class Checker:
+    """The invariants of issue 19 item 4, read from the services' databases, JetStream and Temporal."""
+
+    def __init__(self, stack: StackProcess, database_url: str, temporal_address: str) -> None:
+        self.stack = stack
+        self.database_url = database_url
+        self.temporal_address = temporal_address
+
+    async def _fetch(self, service: str, query: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(asyncpg_dsn(self.database_url, f"{NAME}_{service}"))
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    async def check(self, load: Load) -> dict[str, Any]:
+        """Waits for the platform to settle (outboxes drained, every acknowledged payment applied), then
+        returns each invariant's violations (0 = kept)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            paid = {r["id"] for r in await self._fetch("payment", "SELECT id FROM orders WHERE id = ANY($1) AND status <> 'pending_payment'", list(load.paid))}  # fmt: skip
+            pending = await self._unpublished()
+            if (paid >= load.paid and pending == 0) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+        users = {r["id"] for r in await self._fetch("identity", "SELECT id FROM users WHERE id = ANY($1)", list(load.users))}  # fmt: skip
+        orders = {r["id"] for r in await self._fetch("payment", "SELECT id FROM orders WHERE id = ANY($1)", list(load.orders))}  # fmt: skip
+        paid_twice = await self._fetch(
+            "payment",
+            "SELECT order_id FROM payments WHERE status = 'paid' GROUP BY order_id HAVING count(*) > 1",
+        )
+        paid_orders = {r["id"] for r in await self._fetch("payment", "SELECT id FROM orders WHERE paid_payment_id <> ''")}  # fmt: skip
+        entries = await self._fetch(
+            "payment",
+            "SELECT order_id, count(*) AS n FROM ledger_entries WHERE event = 'paid' GROUP BY order_id",
+        )
+        by_order = {r["order_id"]: r["n"] for r in entries}
+        ledger = await verify_ledger(
+            load_settings(env="test", database_url=self.database_url, database_prefix=NAME)
+        )
+        committed, in_stream = (
+            await self._outbox_total(),
+            stream_messages(faults.state_of(self.stack.data_dir), STREAM),
+        )
+        return {
+            "acknowledged writes lost": len(load.users - users) + len(load.orders - orders),
+            "acknowledged payments not applied": len(load.paid - paid),
+            "orders paid twice": len(paid_twice),
+            "paid orders without exactly one paid ledger entry": sum(by_order.get(o, 0) != 1 for o in paid_orders),
+            "ledger chain broken": int(ledger != 0),
+            "outbox rows unpublished": await self._unpublished(),
+            "events in the stream minus outbox rows (duplicates if > 0)": (in_stream or 0) - committed,
+            "workflows disagreeing with their order": await self._workflows_disagreeing(load.orders),
+        }  # fmt: skip
+
+    async def _unpublished(self) -> int:
+        total = 0
+        for service in SERVICE_NAMES:
+            rows = await self._fetch(service, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
+            total += rows[0]["n"]
+        return total
+
+    async def _outbox_total(self) -> int:
+        total = 0
+        for service in SERVICE_NAMES:
+            total += (await self._fetch(service, "SELECT count(*) AS n FROM outbox"))[0]["n"]
+        return total
+
+    async def _workflows_disagreeing(self, order_ids: set[str]) -> int:
+        """An order still pending or in service has its workflow running; a final one, a finished workflow."""
+        status = {r["id"]: r["status"] for r in await self._fetch("payment", "SELECT id, status FROM orders WHERE id = ANY($1)", list(order_ids))}  # fmt: skip
+        client = await Client.connect(self.temporal_address)
+        disagreeing = 0
+        for order_id, order_status in status.items():
+            try:
+                described = await client.get_workflow_handle(order_workflow_id(order_id)).describe()
+            except RPCError:
+                disagreeing += 1
+                continue
+            running = described.status == WorkflowExecutionStatus.RUNNING
+            if running != (order_status in ("pending_payment", "paid", "in_service")):
+                disagreeing += 1
+        return disagreeing
+
+
+def _healthy(stack: StackProcess) -> bool:
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "status", "--json"],
+        env=stack.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return result.returncode == 0
+
+
+async def _until_healthy(stack: StackProcess) -> float:
+    """Seconds until `counsel status` says every node and process is healthy again (at most 180)."""
+    started = time.monotonic()
+    async with asyncio.timeout(180):
+        while True:
+            if await asyncio.to_thread(_healthy, stack):
+                break
+            await asyncio.sleep(1)
+    return time.monotonic() - started
+
+
+async def run_chaos(seed: int, quick: bool, only: str, results: Path) -> Path:
+    rng = random.Random(seed)
+    data_dir = Path(tempfile.mkdtemp(prefix="counsel-chaos-"))
+    env, _ = stack_env(
+        name=NAME, data_dir=data_dir, database_url=None, nats_url=None, temporal_address="",
+        secret_key=secrets.token_urlsafe(48),
+    )  # fmt: skip
+    del env["COUNSEL_TEMPORAL_ADDRESS"]
+    env |= {
+        "COUNSEL_LOCAL_TEMPORAL_PORT": str(free_port()),
+        "COUNSEL_LOCAL_TEMPORAL_UI_PORT": str(free_port()),
+        "COUNSEL_LOG_LEVEL": "WARNING",
+        **dict.fromkeys(
+            ["COUNSEL_GATEWAY_RATE_PER_IP", "COUNSEL_GATEWAY_RATE_PER_TOKEN",
+             "COUNSEL_GATEWAY_BURST_PER_IP", "COUNSEL_GATEWAY_BURST_PER_TOKEN"],
+            "1000000",
+        ),
+    }  # fmt: skip
+    stack = StackProcess.replicated(env, data_dir)
+    figures: list[Figure] = []
+    scenarios = [s for s in SCENARIOS if only.lower() in s.name.lower()]
+    schedule = [(s, n) for s in scenarios for n in range(1 if quick else s.repeats)]
+    print(f"chaos seed {seed}: {len(schedule)} faults; rerun with --seed {seed}", flush=True)
+    try:
+        stack.start(timeout=300)
+        temporal_address = f"127.0.0.1:{env['COUNSEL_LOCAL_TEMPORAL_PORT']}"
+        checker = Checker(stack, running_database_url(data_dir), temporal_address)
+        for scenario in scenarios:
+            runs = [n for s, n in schedule if s is scenario]
+            windows: list[float] = []
+            p99s: list[float] = []
+            failed = 0
+            load = Load(stack.base_url, random.Random(rng.random()))
+            for n in runs:
+                stop = asyncio.Event()
+                driving = asyncio.create_task(load.run(stop))
+                await asyncio.sleep(rng.uniform(*STEADY_SECONDS))
+                struck_at = time.monotonic()
+                victim = await asyncio.to_thread(scenario.strike, faults.state_of(data_dir), rng)
+                await asyncio.sleep(RECOVERY_SECONDS)
+                stop.set()
+                await driving
+                window, p99, failures = unavailability(load.writes, struck_at)
+                windows.append(window)
+                p99s.append(p99 or 0.0)
+                failed += failures
+                healthy_after = await _until_healthy(stack)
+                print(f"  {scenario.name} #{n + 1} ({victim}): unavailable {window:.1f} s, p99 "
+                      f"{p99 or 0:.0f} ms, {failures} failed writes; healthy again after {healthy_after:.0f} s",
+                      flush=True)  # fmt: skip
+            violations = await checker.check(load)
+            broken = {k: v for k, v in violations.items() if v}
+            acknowledged = len(load.users) + len(load.orders)
+            figures += [
+                Figure("chaos", f"{scenario.name} ×{len(runs)}: worst write unavailability", max(windows), "s",
+                       target=scenario.target,
+                       note=f"mean {sum(windows) / len(windows):.1f} s; {failed} failed of {len(load.writes)} writes"),
+                Figure("chaos", f"{scenario.name}: p99 write latency in recovery", max(p99s), "ms"),
+                Figure("chaos", f"{scenario.name}: invariants", 0.0 if broken else 1.0,
+                       "VIOLATED" if broken else "ok", target="0 lost, 0 duplicated",
+                       note=(json.dumps(broken, ensure_ascii=False) if broken else
+                             f"{acknowledged} acknowledged registrations and orders, {len(load.paid)} paid; all present, "
+                             "each paid once, ledger intact, outbox published once, workflows agree")),
+            ]  # fmt: skip
+            print(f"  invariants after {scenario.name}: {broken or 'all kept'}", flush=True)
+    finally:
+        if stack.running():
+            stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    environment = {"seed": seed, "quick": quick, "topology": "counsel up --ha", "scenarios": len(scenarios)}
+    return write_results(figures, quick, environment, results, prefix="chaos-")
+
+
+async def _run_until_terminated(seed: int, quick: bool, only: str, results: Path) -> Path:
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await run_chaos(seed, quick, only, results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seed", type=int, default=None, help="replay a schedule (printed at the start)")
+    parser.add_argument(
+        "--quick", action="store_true", help="each scenario once instead of the issue's counts"
+    )
+    parser.add_argument("--only", default="", help="only the scenarios whose name contains this text")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    with contextlib.suppress(KeyboardInterrupt):
+        path = asyncio.run(_run_until_terminated(seed, args.quick, args.only, args.results_dir))
+        print(f"\nresults: {path}\n{path.read_text()}")
+
+
+if __name__ == "__main__":
+    main()
