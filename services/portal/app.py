@@ -20,7 +20,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.portal import i18n
 from services.portal.gateway import Gateway, GatewayError, SignedOut, client_address_var
-from services.portal.pages import account, client, consultations, documents, public, staff
+from services.portal.pages import (
+    account,
+    articles,
+    bookings,
+    chat,
+    client,
+    consultations,
+    documents,
+    firm,
+    me,
+    public,
+    staff,
+)
 from services.portal.session import COOKIE_NAME, MAX_AGE_SECONDS, SessionCodec
 from services.portal.web import make_templates, redirect, render
 from services.runtime.config import Settings
@@ -61,6 +73,12 @@ class PortalMiddleware:
         self.secure_cookies = secure_cookies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # the chat relay reads the session; its frames have no headers
+            scope.setdefault("state", {})["session"] = self.codec.loads(
+                Request(scope).cookies.get(COOKIE_NAME)
+            )
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -171,9 +189,14 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     for router in (
         public.router,
         account.router,
+        articles.router,
+        bookings.router,
+        chat.router,
         client.router,
         consultations.router,
         documents.router,
+        firm.router,
+        me.router,
         staff.router,
     ):
         app.include_router(router)
