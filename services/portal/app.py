@@ -82,6 +82,7 @@ class PortalMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         request = Request(scope)
         correlation_id = new_correlation_id()
         correlation_token = correlation_id_var.set(correlation_id)
@@ -100,11 +101,13 @@ class PortalMiddleware:
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
                 headers["X-Correlation-Id"] = correlation_id
+                # The time to the page's first byte (rendering and gateway calls): the render-time benchmark
+                # reads it, and so can anyone in the browser's developer tools.
+                headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
                 if session.changed:
                     headers.append("Set-Cookie", self._cookie(self.codec.dumps(session)))
             await send(message)
 
-        started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
