@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Histogram
 from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.portal import i18n
@@ -74,9 +75,8 @@ class PortalMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # the chat relay reads the session; its frames have no headers
-            scope.setdefault("state", {})["session"] = self.codec.loads(
-                Request(scope).cookies.get(COOKIE_NAME)
-            )
+            session = self.codec.loads(HTTPConnection(scope).cookies.get(COOKIE_NAME))
+            scope.setdefault("state", {})["session"] = session
             await self.app(scope, receive, send)
             return
         if scope["type"] != "http":

@@ -54,8 +54,11 @@ def test_a_client_books_pays_moves_and_cancels_a_meeting_with_its_refund(
 
     # Moves it to another free time of the same lawyer, then cancels it: the refund is the whole price.
     client.reload()
-    client.locator(".calendar .day").last.locator("input[name=start]").last.check()
+    booked_at = client.locator("#booking-time").inner_text()
+    client.locator(".calendar .day").nth(-2).locator("input[name=start]").first.check()
     client.get_by_role("button", name="改到所选时段").click()
+    expect(client.get_by_role("alert")).to_have_count(0)
+    expect(client.locator("#booking-time")).not_to_have_text(booked_at)
     expect(client.locator("#booking-status")).to_have_text("已确认")
     client.get_by_label("取消原因").fill("行程有变")
     client.get_by_role("button", name="取消预约").click()
@@ -104,6 +107,7 @@ def test_a_paid_professional_consultation_and_a_complaint_the_agent_resolves(
     client.goto("/products/consult-professional")
     client.get_by_role("button", name="提交订单").click()
     pay_in_the_sandbox(client, steps, "client-consultation-order-paid")
+    client.reload()  # the consultation's form is outside the part of the page that refreshes itself
     client.get_by_label("标题").fill("股权转让的税务问题")
     client.get_by_label("问题").fill("自然人股东平价转让股权，税务机关会核定转让收入吗？")
     client.get_by_role("button", name="提交咨询").click()

@@ -156,7 +156,11 @@ async def _voucher(session: Session, gateway: Gateway, order_id: str) -> dict[st
 
 async def _consultation_to_submit(session: Session, gateway: Gateway, order: dict[str, Any]) -> str:
     """The consultation kind a paid consultation order still serves ("" when none): its form is shown."""
-    if order["status"] != "paid" or order["category"] != "consultation" or order["fulfilment"]:
+    if (
+        order["status"] not in ("paid", "in_service")
+        or order["category"] != "consultation"
+        or order["fulfilment"]
+    ):
         return ""
     product = await gateway.call(
         session, "GET", "/api/v1/products/{id}", path={"id": order["product_id"]}, signed_in=False
