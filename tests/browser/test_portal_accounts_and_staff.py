@@ -106,5 +106,6 @@ def test_the_firm_admin_and_the_supervisor(browser: Browser, portal_url: str, st
 
     supervisor = staff_page(browser, portal_url, "supervisor@demo.counsel.test")
     supervisor.get_by_role("link", name="时限看板").click()
+    supervisor.get_by_role("button", name="校验支付账本").click()
     expect(supervisor.locator("#ledger-result")).to_contain_text("哈希链完整")
     steps.shot(supervisor, "supervisor-board-ledger")

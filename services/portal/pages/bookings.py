@@ -126,7 +126,9 @@ async def hold(
         "lawyer_id": lawyer_id,
         "mode": product["parameters"].get("mode", "at_firm"),
         "start": form_text(form, "start"),
-        "minutes": int(form_text(form, "minutes") or MEETING_MINUTES[0]),
+        "minutes": next(
+            (m for m in MEETING_MINUTES if str(m) == form_text(form, "minutes")), MEETING_MINUTES[0]
+        ),
         "needs": form_text(form, "needs"),
     }
     if form_text(form, "address"):
