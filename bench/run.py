@@ -33,7 +33,18 @@ import psutil
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench.benchmarks import catalog, consultation, firms, gateway, open_sla, outbox, payment, starts, timers
+from bench.benchmarks import (
+    catalog,
+    consultation,
+    firms,
+    gateway,
+    open_sla,
+    outbox,
+    payment,
+    portal,
+    starts,
+    timers,
+)
 from bench.harness import BENCH_QUEUE, BENCH_WORKER_CACHE, ROOT, Context, Figure
 from deploy.local.ha import running_database_url
 from deploy.local.launcher import StackProcess, stack_env
@@ -145,6 +156,7 @@ NEEDS: dict[str, set[str]] = {
     "outbox": set(),
     "payment": {"stack"},
     "firms": {"stack"},
+    "portal": {"stack"},
 }
 
 
@@ -226,6 +238,7 @@ async def run_all(
             "outbox": lambda: outbox.bench_outbox_relay(ctx),
             "payment": lambda: payment.bench_payment_notifications(ctx),
             "firms": lambda: firms.bench_firm_endpoint(ctx),
+            "portal": lambda: portal.bench_portal_render(ctx),
         }
         for key in selected:
             print(f"\n== {key}", flush=True)
@@ -267,7 +280,7 @@ def main() -> None:
         "--only",
         nargs="*",
         default=[],
-        help="run only these: gateway catalog consultation starts open timers outbox payment firms",
+        help="run only these: gateway catalog consultation starts open timers outbox payment firms portal",
     )
     parser.add_argument(
         "--results-dir", type=Path, default=RESULTS, help="where to write the .md and .json (bench/results)"

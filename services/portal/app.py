@@ -16,11 +16,24 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Histogram
 from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.portal import i18n
 from services.portal.gateway import Gateway, GatewayError, SignedOut, client_address_var
-from services.portal.pages import account, client, consultations, documents, public, staff
+from services.portal.pages import (
+    account,
+    articles,
+    bookings,
+    chat,
+    client,
+    consultations,
+    documents,
+    firm,
+    me,
+    public,
+    staff,
+)
 from services.portal.session import COOKIE_NAME, MAX_AGE_SECONDS, SessionCodec
 from services.portal.web import make_templates, redirect, render
 from services.runtime.config import Settings
@@ -61,9 +74,15 @@ class PortalMiddleware:
         self.secure_cookies = secure_cookies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # the chat relay reads the session; its frames have no headers
+            session = self.codec.loads(HTTPConnection(scope).cookies.get(COOKIE_NAME))
+            scope.setdefault("state", {})["session"] = session
+            await self.app(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         request = Request(scope)
         correlation_id = new_correlation_id()
         correlation_token = correlation_id_var.set(correlation_id)
@@ -82,11 +101,13 @@ class PortalMiddleware:
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
                 headers["X-Correlation-Id"] = correlation_id
+                # The time to the page's first byte (rendering and gateway calls): the render-time benchmark
+                # reads it, and so can anyone in the browser's developer tools.
+                headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
                 if session.changed:
                     headers.append("Set-Cookie", self._cookie(self.codec.dumps(session)))
             await send(message)
 
-        started = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
@@ -171,9 +192,14 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     for router in (
         public.router,
         account.router,
+        articles.router,
+        bookings.router,
+        chat.router,
         client.router,
         consultations.router,
         documents.router,
+        firm.router,
+        me.router,
         staff.router,
     ):
         app.include_router(router)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import gettext
 import hmac
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Unpack
 
+import httpx
 import jinja2
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
@@ -122,14 +124,17 @@ class ResourcePage:
     url: str  # /documents/{id}
     template: str
     name: str  # the resource's name in the template
+    # What else the page shows beside the resource (read with the resource at hand), if anything.
+    extra: Callable[[Session, Gateway, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None
 
     async def show(
         self, request: Request, session: Session, resource_id: str, error: GatewayError | None = None
     ) -> HTMLResponse:
         gateway = gateway_of(request)
         item = await gateway.call(session, "GET", self.api_path, path={"id": resource_id})
+        more = await self.extra(session, gateway, item) if self.extra else {}
         status = error.status if error else 200
-        return render(request, self.template, status, error=error, **{self.name: item})
+        return render(request, self.template, status, error=error, **more, **{self.name: item})
 
     async def act(
         self,
@@ -147,6 +152,43 @@ class ResourcePage:
         except GatewayError as exc:
             return await self.show(request, session, resource_id, exc)
         return redirect(self.url.format(id=resource_id))
+
+
+def form_text(form: Any, name: str) -> str:
+    """A posted field's text, trimmed ("" when absent or a file)."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def form_lines(form: Any, name: str) -> list[str]:
+    """A textarea's non-empty lines, each trimmed: how the portal's forms take a list."""
+    return [line.strip() for line in form_text(form, name).splitlines() if line.strip()]
+
+
+def rating_of(form: Any) -> int:
+    """A rating form's stars, 422 when the field is not a number (the API checks the range)."""
+    try:
+        return int(form_text(form, "rating"))
+    except ValueError as exc:
+        raise HTTPException(422) from exc
+
+
+# Headers of a download passed on to the browser as they are.
+DOWNLOAD_HEADERS = ("content-type", "content-length", "content-disposition", "repr-digest")
+
+
+def relay(upstream: httpx.Response) -> StreamingResponse:
+    """Streams a gateway download (Gateway.download) to the browser, closing it at the end."""
+    headers = {k: v for k, v in upstream.headers.items() if k.lower() in DOWNLOAD_HEADERS}
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_raw():
+                yield chunk
+        finally:
+            await upstream.aclose()
+
+    return StreamingResponse(body(), headers=headers)
 
 
 def redirect(url: str) -> RedirectResponse:

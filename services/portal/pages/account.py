@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.portal.gateway import GatewayError
 from services.portal.i18n import normalise_contact
-from services.portal.web import FormDep, GatewayDep, SessionDep, redirect, render
+from services.portal.web import FormDep, GatewayDep, SessionDep, form_text, redirect, render
 
 router = APIRouter()
 
@@ -21,11 +21,6 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
 
 
-def _text(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = Query("/", max_length=500)) -> HTMLResponse:
     return render(request, "login.html", next=_safe_next(next), identifier="", notice="", error=None)
@@ -33,8 +28,8 @@ async def login_page(request: Request, next: str = Query("/", max_length=500)) -
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep) -> Response:
-    identifier, next_page = _text(form, "identifier"), _safe_next(_text(form, "next"))
-    method = "otp" if _text(form, "method") == "otp" else "password"
+    identifier, next_page = form_text(form, "identifier"), _safe_next(form_text(form, "next"))
+    method = "otp" if form_text(form, "method") == "otp" else "password"
     channel, destination = normalise_contact(identifier)
     if channel == "sms" or method == "otp":
         identifier = destination
@@ -43,7 +38,7 @@ async def login(request: Request, form: FormDep, session: SessionDep, gateway: G
             session,
             "POST",
             "/api/v1/auth/login",
-            json={"method": method, "identifier": identifier, "secret": _text(form, "secret")},
+            json={"method": method, "identifier": identifier, "secret": form_text(form, "secret")},
             signed_in=False,
         )
     except GatewayError as exc:
@@ -56,13 +51,13 @@ async def login(request: Request, form: FormDep, session: SessionDep, gateway: G
 async def login_code(
     request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep
 ) -> HTMLResponse:
-    identifier = _text(form, "identifier")
+    identifier = form_text(form, "identifier")
     error = await _send_code(session, gateway, identifier)
     return render(
         request,
         "login.html",
         400 if error else 200,
-        next=_safe_next(_text(form, "next")),
+        next=_safe_next(form_text(form, "next")),
         identifier=identifier,
         notice="" if error else "sent",
         error=error,
@@ -93,7 +88,7 @@ async def register_page(request: Request) -> HTMLResponse:
 async def register_code(
     request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep
 ) -> HTMLResponse:
-    values = {name: _text(form, name) for name in ("identifier", "display_name", "enterprise_name")}
+    values = {name: form_text(form, name) for name in ("identifier", "display_name", "enterprise_name")}
     error = await _send_code(session, gateway, values["identifier"])
     return render(
         request,
@@ -107,15 +102,15 @@ async def register_code(
 
 @router.post("/register", response_class=HTMLResponse)
 async def register(request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep) -> Response:
-    values = {name: _text(form, name) for name in ("identifier", "display_name", "enterprise_name")}
+    values = {name: form_text(form, name) for name in ("identifier", "display_name", "enterprise_name")}
     channel, destination = normalise_contact(values["identifier"])
     body: dict[str, Any] = {
         "phone" if channel == "sms" else "email": destination,
-        "code": _text(form, "code"),
+        "code": form_text(form, "code"),
         "display_name": values["display_name"],
     }
-    if _text(form, "password"):
-        body["password"] = _text(form, "password")
+    if form_text(form, "password"):
+        body["password"] = form_text(form, "password")
     if values["enterprise_name"]:
         body["enterprise_name"] = values["enterprise_name"]
     try:

@@ -15,7 +15,17 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.portal.gateway import Gateway, GatewayError
 from services.portal.session import Session
-from services.portal.web import FormDep, GatewayDep, SessionDep, SettingsDep, UserDep, redirect, render
+from services.portal.web import (
+    FormDep,
+    GatewayDep,
+    SessionDep,
+    SettingsDep,
+    UserDep,
+    form_text,
+    redirect,
+    relay,
+    render,
+)
 from services.runtime.config import Settings
 
 router = APIRouter()
@@ -115,11 +125,77 @@ async def my_order_live(
 async def _order_page(
     request: Request, template: str, order_id: str, session: Session, gateway: Gateway, settings: Settings
 ) -> HTMLResponse:
-    item, timeline = await asyncio.gather(
+    # One round of calls: the page's render time is the slowest of them, not their sum.
+    item, timeline, voucher = await asyncio.gather(
         gateway.call(session, "GET", "/api/v1/orders/{id}", path={"id": order_id}),
         gateway.call(session, "GET", "/api/v1/orders/{id}/timeline", path={"id": order_id}),
+        _voucher(session, gateway, order_id),
     )
-    return render(request, template, order=item, timeline=timeline, methods=_methods(settings))
+    consultation_kind = await _consultation_to_submit(session, gateway, item)
+    return render(
+        request,
+        template,
+        order=item,
+        timeline=timeline,
+        methods=_methods(settings),
+        voucher=voucher,
+        consultation_kind=consultation_kind,
+    )
+
+
+async def _voucher(session: Session, gateway: Gateway, order_id: str) -> dict[str, Any] | None:
+    """The order's voucher (with its QR code) once payment has issued it; None before (or never: unpaid)."""
+    try:
+        voucher: dict[str, Any] = await gateway.call(
+            session, "GET", "/api/v1/orders/{id}/voucher", path={"id": order_id}
+        )
+    except GatewayError:
+        return None  # not issued yet: the page's next refresh shows it
+    return voucher
+
+
+async def _consultation_to_submit(session: Session, gateway: Gateway, order: dict[str, Any]) -> str:
+    """The consultation kind a paid consultation order still serves ("" when none): its form is shown."""
+    if (
+        order["status"] not in ("paid", "in_service")
+        or order["category"] != "consultation"
+        or order["fulfilment"]
+    ):
+        return ""
+    product = await gateway.call(
+        session, "GET", "/api/v1/products/{id}", path={"id": order["product_id"]}, signed_in=False
+    )
+    return str(product.get("consultation_kind") or "")
+
+
+@router.get("/my/orders/{order_id}/invoice")
+async def invoice(order_id: str, session: UserDep, gateway: GatewayDep) -> Response:
+    return relay(await gateway.download(session, "/api/v1/orders/{id}/invoice", {"id": order_id}))
+
+
+@router.post("/my/orders/{order_id}/consultation", response_class=HTMLResponse)
+async def consult(
+    request: Request,
+    order_id: str,
+    form: FormDep,
+    session: UserDep,
+    gateway: GatewayDep,
+    settings: SettingsDep,
+) -> Response:
+    """Submits the consultation a paid consultation order serves (professional or phone)."""
+    body = {
+        "kind": form_text(form, "kind"),
+        "subject": form_text(form, "subject"),
+        "question": form_text(form, "question"),
+        "order_id": order_id,
+    }
+    try:
+        created = await gateway.call(session, "POST", "/api/v1/consultations", json=body)
+    except GatewayError as exc:
+        response = await _order_page(request, "order.html", order_id, session, gateway, settings)
+        response.status_code = exc.status
+        return response
+    return redirect(f"/consultations/{created['id']}")
 
 
 @router.post("/my/orders/{order_id}/pay", response_class=HTMLResponse)

@@ -3,15 +3,51 @@ lawyer's queue (staff.py) links here."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import Any
+
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal.gateway import GatewayError
-from services.portal.web import FormDep, GatewayDep, ResourcePage, UserDep, redirect, render
+from services.portal.gateway import Gateway, GatewayError
+from services.portal.session import Session
+from services.portal.web import (
+    FormDep,
+    GatewayDep,
+    ResourcePage,
+    UserDep,
+    form_text,
+    rating_of,
+    redirect,
+    render,
+    require_role,
+)
 
 router = APIRouter()
 
-PAGE = ResourcePage("/api/v1/consultations/{id}", "/consultations/{id}", "consultation.html", "c")
+LEGAL_FIELDS = ("contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other")
+
+
+async def _staff_tools(session: Session, gateway: Gateway, item: dict[str, Any]) -> dict[str, Any]:
+    """An agent classifies by hand and bridges a phone consultation to a lawyer: the fields and lawyers."""
+    if not session.has_role("agent") or item["status"] == "closed":
+        return {"fields": (), "lawyers": []}
+    lawyers = (
+        await gateway.call(
+            session,
+            "GET",
+            "/api/v1/lawyers",
+            params={"limit": 100, "field": item["legal_field"] or ""},
+            signed_in=False,
+        )
+        if item["kind"] == "phone"
+        else {"items": []}
+    )
+    return {"fields": LEGAL_FIELDS, "lawyers": lawyers["items"]}
+
+
+PAGE = ResourcePage(
+    "/api/v1/consultations/{id}", "/consultations/{id}", "consultation.html", "c", _staff_tools
+)
 
 
 @router.get("/my/consultations", response_class=HTMLResponse)
@@ -48,14 +84,62 @@ async def post_message(request: Request, consultation_id: str, form: FormDep, se
 
 @router.post("/consultations/{consultation_id}/rating", response_class=HTMLResponse)
 async def rate(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
-    try:
-        rating = int(str(form.get("rating") or ""))
-    except ValueError as exc:
-        raise HTTPException(422) from exc
-    body = {"rating": rating, "comment": str(form.get("comment") or "")}
+    body = {"rating": rating_of(form), "comment": str(form.get("comment") or "")}
     return await PAGE.act(request, session, consultation_id, "/rating", json=body)
 
 
 @router.post("/consultations/{consultation_id}/close", response_class=HTMLResponse)
 async def close(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
     return await PAGE.act(request, session, consultation_id, "/close", json={"reason": "resolved"})
+
+
+@router.post("/consultations/{consultation_id}/classification", response_class=HTMLResponse)
+async def classify(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
+    body = {"legal_field": form_text(form, "legal_field")}
+    return await PAGE.act(request, session, consultation_id, "/classification", json=body)
+
+
+@router.post("/consultations/{consultation_id}/calls", response_class=HTMLResponse)
+async def bridge(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
+    body = {"lawyer_id": form_text(form, "lawyer_id")}
+    return await PAGE.act(request, session, consultation_id, "/calls", json=body)
+
+
+@router.post("/consultations/{consultation_id}/calls/{call_id}/end", response_class=HTMLResponse)
+async def end_call(
+    request: Request, consultation_id: str, call_id: str, form: FormDep, session: UserDep
+) -> Response:
+    body = {"outcome": form_text(form, "outcome")}
+    return await PAGE.act(request, session, consultation_id, f"/calls/{call_id}/end", json=body)
+
+
+@router.post("/consultations/{consultation_id}/complaints", response_class=HTMLResponse)
+async def complain(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
+    """A client complains about a consultation (the API's only subject of a complaint); followed on /complaints."""
+    body = {"body": form_text(form, "body")}
+    return await PAGE.act(request, session, consultation_id, "/complaints", json=body)
+
+
+@router.get("/complaints", response_class=HTMLResponse)
+async def complaints(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLResponse:
+    """A client's enterprise's complaints, or every complaint for agents and supervisors, newest first."""
+    page = await gateway.call(session, "GET", "/api/v1/complaints", params={"limit": 100})
+    return render(request, "complaints.html", complaints=page["items"], error=None)
+
+
+@router.post(
+    "/complaints/{complaint_id}",
+    response_class=HTMLResponse,
+    dependencies=[require_role("agent", "supervisor")],
+)
+async def handle_complaint(
+    request: Request, complaint_id: str, form: FormDep, session: UserDep, gateway: GatewayDep
+) -> Response:
+    """An agent takes a complaint on or resolves it with a resolution."""
+    body = {"status": form_text(form, "status"), "resolution": form_text(form, "resolution")}
+    try:
+        await gateway.call(session, "POST", "/api/v1/complaints/{id}", path={"id": complaint_id}, json=body)
+    except GatewayError as exc:
+        page = await gateway.call(session, "GET", "/api/v1/complaints", params={"limit": 100})
+        return render(request, "complaints.html", exc.status, complaints=page["items"], error=exc)
+    return redirect("/complaints")

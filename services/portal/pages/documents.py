@@ -4,19 +4,15 @@ shown only to the roles it is for (the gateway and the service decide)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from services.portal.web import FormDep, GatewayDep, ResourcePage, UserDep
+from services.portal.web import FormDep, GatewayDep, ResourcePage, UserDep, relay
 
 router = APIRouter()
 
 PAGE = ResourcePage("/api/v1/document-orders/{id}", "/documents/{id}", "document.html", "doc")
-# Headers of a download passed on to the browser as they are.
-DOWNLOAD_HEADERS = ("content-type", "content-length", "content-disposition", "repr-digest")
 
 
 @router.get("/documents/{document_order_id}", response_class=HTMLResponse)
@@ -29,16 +25,7 @@ async def download(document_order_id: str, number: int, session: UserDep, gatewa
     upstream = await gateway.download(
         session, PAGE.api_path + "/versions/{n}/file", {"id": document_order_id, "n": str(number)}
     )
-    headers = {k: v for k, v in upstream.headers.items() if k.lower() in DOWNLOAD_HEADERS}
-
-    async def body() -> Any:
-        try:
-            async for chunk in upstream.aiter_raw():
-                yield chunk
-        finally:
-            await upstream.aclose()
-
-    return StreamingResponse(body(), headers=headers)
+    return relay(upstream)
 
 
 @router.post("/documents/{document_order_id}/acknowledge", response_class=HTMLResponse)

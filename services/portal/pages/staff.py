@@ -46,17 +46,26 @@ async def work(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLR
 
 
 @router.get("/work/sla", response_class=HTMLResponse, dependencies=[require_role("supervisor", "agent")])
-async def sla_board(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLResponse:
+async def sla_board(
+    request: Request, session: UserDep, gateway: GatewayDep, verify_ledger: bool = False
+) -> HTMLResponse:
     """Every clock running now: document orders by stage with their due times, at-risk consultations and
-    open complaints; refreshed in place by the page's script."""
+    open complaints; refreshed in place by the page's script. A supervisor asks for the payment ledger's
+    hash chain to be verified (`verify_ledger`): it walks the whole ledger, so not on every refresh."""
     stages = await asyncio.gather(*(_documents(session, gateway, stage) for stage in DOCUMENT_STAGES))
     at_risk, complaints = await asyncio.gather(
         gateway.call(session, "GET", "/api/v1/agent/at-risk", params={"limit": 100}),
         gateway.call(session, "GET", "/api/v1/complaints", params={"limit": 100}),
     )
+    ledger = (
+        await gateway.call(session, "GET", "/api/v1/ledger/verify")
+        if verify_ledger and session.has_role("supervisor")
+        else None
+    )
     return render(
         request,
         "sla.html",
+        ledger=ledger,
         stages=dict(zip(DOCUMENT_STAGES, stages, strict=True)),
         at_risk=at_risk["items"],
         complaints=complaints["items"],

@@ -1,5 +1,6 @@
 // Progressive enhancement only: every page works without this script.
 // 1. Due times count down ([data-due]). 2. Regions with [data-refresh] reload themselves in place.
+// 3. A chat ([data-chat-socket]) shows new messages live over the portal's socket.
 "use strict";
 
 const REFRESH_MS = 5000;
@@ -46,7 +47,39 @@ async function refresh(region) {
   }
 }
 
+function chat(log) {
+  let after = Number(log.dataset.after || 0);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const connect = () => {
+    const socket = new WebSocket(`${scheme}://${location.host}${log.dataset.chatSocket}?after=${after}`);
+    socket.addEventListener("message", (event) => {
+      const frame = JSON.parse(event.data);
+      if (frame.type === "message" && frame.seq > after) {
+        after = frame.seq;
+        const item = document.createElement("li");
+        item.className = `message ${frame.author_role}`;
+        const who = document.createElement("strong");
+        who.textContent = log.getAttribute(`data-label-${frame.author_role}`) || frame.author_role;
+        const body = document.createElement("p");
+        body.textContent = frame.body;
+        item.append(who, body);
+        log.append(item);
+      } else if (frame.type === "status") {
+        const status = document.getElementById("chat-status");
+        if (status) status.textContent = log.getAttribute(`data-label-status-${frame.status}`) || frame.status;
+      }
+    });
+    socket.addEventListener("close", (event) => {
+      // 4401: the session's token needs refreshing, which a page load does; 4403 and 44xx: not to retry.
+      if (event.code === 4401) location.reload();
+      else if (event.code < 4000) setTimeout(connect, REFRESH_MS);
+    });
+  };
+  connect();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  for (const log of document.querySelectorAll("[data-chat-socket]")) chat(log);
   tick();
   setInterval(tick, 30000);
   for (const region of document.querySelectorAll("[data-refresh]")) {

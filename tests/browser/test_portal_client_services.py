@@ -1,0 +1,135 @@
+"""A client's services beyond an order's documents, in Chinese on a phone: a meeting booked in the lawyer's
+availability calendar, paid, moved and cancelled with the refund the terms give (the lawyer sees it in their
+calendar meanwhile); the chat dialog box, answered by the FAQ at once and then live by an agent working the
+queue with the client's purchase intent; a paid professional consultation; a complaint the agent resolves."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.support import Steps, register_client, staff_page
+
+# Payment notifications and workflows are asynchronous: the order page refreshes itself every 5 s.
+ASYNC_TIMEOUT_MS = 60_000
+BOOKED_LAWYER = "lawyer3@demo.counsel.test"
+
+
+def pay_in_the_sandbox(page: Page, steps: Steps, name: str) -> None:
+    page.get_by_role("button", name="去支付").click()
+    page.get_by_role("button", name="确认支付").click()
+    expect(page.locator("#voucher-code")).to_be_visible(timeout=ASYNC_TIMEOUT_MS)
+    expect(page.get_by_role("link", name="下载发票（PDF）")).to_be_visible()
+    steps.shot(page, name)
+
+
+def test_a_client_books_pays_moves_and_cancels_a_meeting_with_its_refund(
+    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps
+) -> None:
+    client = register_client(browser, portal_url, api, steps, "预约测试有限公司")
+    client.goto("/products/booking-at-firm")
+    client.get_by_role("link", name="选择律师和时段").click()
+    client.get_by_label("律师").select_option("lawyer-3")
+    client.get_by_role("button", name="查看可约时段").click()
+    # The calendar's last day: more than 24 h ahead, so cancelling is free and refunds the whole price.
+    client.locator(".calendar .day").last.locator("input[name=start]").first.check()
+    client.get_by_label("需求说明").fill("劳动合同续签与竞业限制")
+    steps.shot(client, "client-picks-a-slot")
+    client.get_by_role("button", name="预留并下单").click()
+    expect(client.locator("#order-status")).to_have_text("待支付")
+    pay_in_the_sandbox(client, steps, "client-booking-paid-with-voucher")
+    client.get_by_role("link", name="查看预约").click()
+    expect(client.locator("#booking-status")).to_have_text("已确认", timeout=ASYNC_TIMEOUT_MS)
+    booking_id = client.url.rsplit("/", 1)[1]
+    steps.shot(client, "client-booking-confirmed")
+
+    # The booked lawyer finds it in their calendar.
+    lawyer = staff_page(browser, portal_url, BOOKED_LAWYER)
+    lawyer.get_by_role("link", name="预约日程").click()
+    lawyer.locator(f'a[href="/bookings/{booking_id}"]').click()
+    expect(lawyer.locator("#booking-status")).to_have_text("已确认")
+    steps.shot(lawyer, "lawyer-calendar-booking")
+
+    # Moves it to another free time of the same lawyer, then cancels it: the refund is the whole price.
+    client.reload()
+    booked_at = client.locator("#booking-time").inner_text()
+    client.locator(".calendar .day").nth(-2).locator("input[name=start]").first.check()
+    client.get_by_role("button", name="改到所选时段").click()
+    expect(client.get_by_role("alert")).to_have_count(0)
+    expect(client.locator("#booking-time")).not_to_have_text(booked_at)
+    expect(client.locator("#booking-status")).to_have_text("已确认")
+    client.get_by_label("取消原因").fill("行程有变")
+    client.get_by_role("button", name="取消预约").click()
+    expect(client.locator("#booking-status")).to_have_text("已取消")
+    expect(client.locator("#booking-refund")).to_have_text("¥599.00")
+    steps.shot(client, "client-booking-cancelled-with-refund")
+    client.get_by_role("link", name="查看订单").click()
+    expect(client.locator("#order-status")).to_have_text("已退款", timeout=ASYNC_TIMEOUT_MS)
+
+
+def test_the_chat_answers_an_faq_at_once_then_an_agent_answers_live(
+    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps
+) -> None:
+    client = register_client(browser, portal_url, api, steps, "在线客服测试有限公司")
+    client.get_by_role("link", name="在线客服").click()
+    client.get_by_label("您的问题").fill("专业咨询怎么收费？")
+    client.get_by_role("button", name="发送", exact=True).click()
+    expect(client.locator(".message.faq")).to_be_visible()
+    steps.shot(client, "client-chat-faq-answer")
+    client.get_by_label("您的问题").fill("公司拖欠我三个月工资还要辞退我，我该怎么维权？")
+    client.get_by_role("button", name="发送并转人工").click()
+    expect(client.locator("#chat-status")).to_have_text("排队等待客服")
+    conversation_id = client.url.rsplit("/", 1)[1]
+
+    agent = staff_page(browser, portal_url, "agent@demo.counsel.test")
+    agent.get_by_role("link", name="在线会话").click()
+    waiting = agent.locator(".card", has=agent.locator(f'a[href="/work/chat/{conversation_id}"]'))
+    expect(waiting.locator(".intent")).to_contain_text("购买意向")
+    steps.shot(agent, "agent-chat-queue")
+    waiting.get_by_role("link").click()
+    agent.get_by_role("button", name="接入会话").click()
+    agent.get_by_label("回复").fill("您好，我是客服，请问劳动合同还在吗？")
+    agent.get_by_role("button", name="发送", exact=True).click()
+    steps.shot(agent, "agent-chat-conversation")
+
+    # The client's page shows the agent's reply without a reload: the portal relays the chat socket.
+    expect(client.locator(".message.agent")).to_contain_text("劳动合同还在吗", timeout=ASYNC_TIMEOUT_MS)
+    expect(client.locator("#chat-status")).to_have_text("客服服务中")
+    steps.shot(client, "client-chat-agent-live")
+
+
+def test_a_paid_professional_consultation_and_a_complaint_the_agent_resolves(
+    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps
+) -> None:
+    client = register_client(browser, portal_url, api, steps, "专业咨询测试有限公司")
+    client.goto("/products/consult-professional")
+    client.get_by_role("button", name="提交订单").click()
+    pay_in_the_sandbox(client, steps, "client-consultation-order-paid")
+    client.reload()  # the consultation's form is outside the part of the page that refreshes itself
+    client.get_by_label("标题").fill("股权转让的税务问题")
+    client.get_by_label("问题").fill("自然人股东平价转让股权，税务机关会核定转让收入吗？")
+    client.get_by_role("button", name="提交咨询").click()
+    expect(client).to_have_url(re.compile(r"/consultations/"))
+    steps.shot(client, "client-professional-consultation")
+
+    client.get_by_text("投诉", exact=True).click()
+    client.get_by_label("投诉内容").fill("客服电话一直无人接听")
+    client.get_by_role("button", name="提交投诉").click()
+    client.get_by_role("link", name="查看我的投诉").click()
+    expect(client.locator(".complaint-status").first).to_have_text("处理中")
+    steps.shot(client, "client-complaint-filed")
+
+    agent = staff_page(browser, portal_url, "agent@demo.counsel.test")
+    agent.get_by_role("link", name="投诉", exact=True).click()
+    filed = agent.locator(".card", has_text="客服电话一直无人接听").first
+    filed.get_by_role("button", name="受理").click()
+    filed = agent.locator(".card", has_text="客服电话一直无人接听").first
+    filed.get_by_label("处理结果").fill("已安排专人回电并致歉")
+    filed.get_by_role("button", name="办结").click()
+    steps.shot(agent, "agent-complaint-resolved")
+
+    client.reload()
+    expect(client.locator(".complaint-status").first).to_have_text("已解决")
+    steps.shot(client, "client-complaint-resolved")
