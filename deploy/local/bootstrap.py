@@ -8,7 +8,7 @@ from services.catalog.store import CatalogStore
 from services.consultation.models import TABLES as CONSULTATION_TABLES
 from services.consultation.seed import demo_lawyers as demo_consultation_lawyers
 from services.consultation.seed import seed_demo as seed_consultation
-from services.consultation.store import ConsultationStore
+from services.consultation.store import ConsultationStores
 from services.documents.files import DocumentFiles
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.seed import seed_staff as seed_documents_staff
@@ -73,7 +73,9 @@ async def seed_all(settings: Settings) -> None:
         )
         # The consultation's lawyer projection, until the catalog publishes lawyer profiles as events.
         await seed_consultation(
-            ConsultationStore(consultation_db, Outbox("consultation", settings, CONSULTATION_TABLES)),
+            ConsultationStores.build(
+                consultation_db, Outbox("consultation", settings, CONSULTATION_TABLES)
+            ).lawyers,
             [demo_user_id(email) for email in LAWYER_EMAILS],
         )
     finally:
