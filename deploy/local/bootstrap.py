@@ -11,12 +11,12 @@ from services.catalog.store import CatalogStore
 from services.consultation.models import TABLES as CONSULTATION_TABLES
 from services.consultation.seed import demo_lawyers as demo_consultation_lawyers
 from services.consultation.seed import seed_demo as seed_consultation
-from services.consultation.store import ConsultationStore
+from services.consultation.store import ConsultationStores
 from services.documents.files import BUCKET as DOCUMENTS_BUCKET
 from services.documents.files import DocumentFiles
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.seed import seed_staff as seed_documents_staff
-from services.documents.store import DocumentsStore
+from services.documents.store import DocumentsStores
 from services.identity.config import IdentitySettings
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.seed import LAWYER_EMAILS, demo_email, demo_user_id
@@ -113,13 +113,15 @@ async def seed_all(settings: Settings) -> None:
         await seed_identity(identity.accounts)
         # The demo lawyers documents assigns by legal field, and the demo reviewer's licence (§9.5).
         await seed_documents_staff(
-            DocumentsStore(documents_db, Outbox("documents", settings, DOCUMENTS_TABLES)),
+            DocumentsStores.build(documents_db, Outbox("documents", settings, DOCUMENTS_TABLES)).staff,
             demo_consultation_lawyers([demo_user_id(email) for email in LAWYER_EMAILS]),
             [demo_user_id(demo_email("reviewer"))],
         )
         # The consultation's lawyer projection, until the catalog publishes lawyer profiles as events.
         await seed_consultation(
-            ConsultationStore(consultation_db, Outbox("consultation", settings, CONSULTATION_TABLES)),
+            ConsultationStores.build(
+                consultation_db, Outbox("consultation", settings, CONSULTATION_TABLES)
+            ).lawyers,
             [demo_user_id(email) for email in LAWYER_EMAILS],
         )
     finally:

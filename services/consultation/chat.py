@@ -119,6 +119,15 @@ def author_role(principal: Principal, status: str, agent_id: str) -> str:
     return "agent"
 
 
+def bot_answer(author_role: str, status: str, faq_found: bool, request_agent: bool) -> str:
+    """What follows a message in a conversation: while the bot holds it, a client's message is answered
+    from the FAQ ("faq") when an entry matched and the client did not ask for a person, and goes to the
+    agent queue ("queue") otherwise; "" when a person serves it or staff wrote."""
+    if author_role != "client" or status != "bot":
+        return ""
+    return "faq" if faq_found and not request_agent else "queue"
+
+
 def check_pickup(principal: Principal, status: str, agent_id: str) -> bool:
     """Whether picking up changes anything (False: the caller already serves it); Conflict when another
     agent does or it is closed."""
@@ -156,6 +165,14 @@ class Signal:
     subject_id: str
     occurred_at: datetime
 
+
+# The purchase-intent signal each kept event is (R-CS-2), by event type.
+SIGNAL_KINDS = {
+    "product.viewed": "product_viewed",
+    "order.created": "order_created",
+    "order.paid": "order_paid",
+    "order.cancelled": "order_cancelled",
+}
 
 LEVELS = ("low", "medium", "high")
 # How many recently active clients a leads request scores.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from services.legal_fields import FALLBACK_FIELD
+from services.legal_fields.classifier import Prediction
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 
@@ -135,11 +137,19 @@ def next_status(current: str, target: str) -> str:
     return target
 
 
-def status_for_stage(stage: str) -> str | None:
-    """The status a recorded workflow stage implies, if it changes the status at all."""
-    return {"assigned": "assigned", "escalated": "assigned", "answered": "answered", "closed": "closed"}.get(
-        stage
-    )
+def status_after_stage(current: str, stage: str) -> str | None:
+    """The status a consultation in `current` moves to when its workflow records `stage` for the first
+    time; None when the stage leaves the status as it is."""
+    implied = {"assigned": "assigned", "escalated": "assigned", "answered": "answered", "closed": "closed"}
+    status = implied.get(stage)
+    if status is None or status == current:
+        return None
+    return next_status(current, status)
+
+
+def reply_due_at(kind: str, submitted_at: datetime, reply_within: timedelta | None) -> datetime | None:
+    """When a new consultation's reply is due: professional questions only, by the order's reply clock."""
+    return submitted_at + reply_within if kind == "professional" and reply_within else None
 
 
 # --- messages (follow-ups both ways) ------------------------------------------------------------------
@@ -160,6 +170,11 @@ def message_author_role(principal: Principal | None, tenant_id: str, assigned_la
     if principal.has_role("agent"):
         return "agent"
     raise PermissionDenied("only the client, the assigned lawyer or an agent can write here")
+
+
+def is_first_reply(author_role: str, answered: bool) -> bool:
+    """The assigned lawyer's first message answers the consultation and stops its reply clock."""
+    return author_role == "lawyer" and not answered
 
 
 def validate_message(status: str, body: str) -> str:
@@ -218,6 +233,102 @@ def validate_reclassification(
         raise InvalidArgument.for_field("legal_field", f"must be one of {', '.join(fields)}")
     if status == "closed":
         raise Conflict("the consultation is closed", reason="consultation_closed")
+
+
+# --- classification and assignment (R-CON-2) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The classifier's decision on a question, and the line the staff's history shows for it."""
+
+    legal_field: str
+    confidence: float
+    needs_manual: bool
+    detail: str
+
+
+def classification(prediction: Prediction) -> Classification:
+    detail = (
+        f"not confident ({prediction.confidence:.0%}): an agent classifies it by hand"
+        if prediction.needs_manual
+        else f"{prediction.field} ({prediction.confidence:.0%})"
+    )
+    return Classification(prediction.field, prediction.confidence, prediction.needs_manual, detail)
+
+
+def reassigns_after_reclassification(status: str, lawyer_practises_field: bool) -> bool:
+    """An agent's new field moves an unassigned consultation to a lawyer, and an assigned, unanswered one
+    whose lawyer does not practise the new field to one who does."""
+    return status == "submitted" or (status == "assigned" and not lawyer_practises_field)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who holds a consultation (`lawyer_id` "" when nobody eligible was found: a supervisor decides) and
+    why."""
+
+    lawyer_id: str
+    reason: str
+
+
+def assignment(legal_field: str, chosen: tuple[str, str] | None, why: str) -> Assignment:
+    """The assignment of a consultation of `legal_field` to `chosen` (lawyer id and the ranking's reason,
+    None when nobody is eligible), `why` saying what started it (matched, reassigned after a breach, …)."""
+    if chosen is None:
+        return Assignment("", f"no eligible {legal_field or FALLBACK_FIELD} lawyer: left to a supervisor")
+    lawyer_id, ranked = chosen
+    return Assignment(lawyer_id, f"{why}: {ranked}")
+
+
+def assignment_due(status: str, already_recorded: bool) -> bool:
+    """Whether an assignment the workflow asks for is made: not on a retry of one already recorded, nor once
+    the consultation is answered or closed (the current holder stands)."""
+    return not already_recorded and status not in ("answered", "closed")
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """What a missed reply deadline did: nothing when `already_answered` (a reply recorded before the
+    breach wins the race), else who the consultation moved to ("" = nobody eligible) and why."""
+
+    already_answered: bool
+    to_lawyer_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A missed reply deadline as recorded: who missed it, who may not take it over, the history's line."""
+
+    from_lawyer_id: str
+    exclude: list[str]
+    detail: str
+
+
+def breach(
+    holder_id: str,
+    reported_holder_id: str,
+    exclude: Sequence[str],
+    missed_due_at: datetime | None,
+    original_due_at: datetime | None,
+    escalations: int,
+) -> Breach:
+    """The `escalations`-th breach of a consultation. The row's holder (`holder_id`) wins over the one the
+    workflow reports: an agent's reclassification may have moved it since. The original promise
+    (`original_due_at`) is what the client was told and never moves."""
+    from_lawyer_id = holder_id or reported_holder_id
+    missed = missed_due_at or original_due_at
+    return Breach(
+        from_lawyer_id,
+        [*exclude, from_lawyer_id] if from_lawyer_id else list(exclude),
+        f"reply deadline {_iso(missed)} missed by {from_lawyer_id or 'nobody assigned'}; "
+        f"breach {escalations}; original due {_iso(original_due_at)}",
+    )
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else "-"
 
 
 AT_RISK_DEFAULT = timedelta(hours=2)
@@ -299,6 +410,10 @@ def validate_start_call(
     if not lawyer_active:
         raise InvalidArgument.for_field("lawyer_id", "is not an active lawyer")
     return principal
+
+
+def call_seconds(started_at: datetime, ended_at: datetime) -> int:
+    return max(0, round((ended_at - started_at).total_seconds()))
 
 
 def validate_end_call(principal: Principal | None, call_status: str, outcome: str) -> tuple[Principal, str]:

@@ -11,12 +11,11 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
-from services.consultation.chat_store import SIGNAL_SUBJECTS, ChatStore
 from services.consultation.erasure import erase_user
 from services.consultation.faq import FaqEntry, FaqSource
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
-from services.consultation.store import LAWYER_SUBJECTS, ConsultationStore
+from services.consultation.store import LAWYER_SUBJECTS, SIGNAL_SUBJECTS, ConsultationStores
 from services.consultation.workflow_link import SIGNALLED_SUBJECTS, SUBJECTS, WorkflowLink
 from services.legal_fields.classifier import default_classifier
 from services.runtime import erasure
@@ -84,12 +83,9 @@ async def serve(settings: Settings) -> None:
                 )
             ),
         )
-        store = ConsultationStore(rt.db, rt.outbox)
-        chat_store = ChatStore(rt.db, rt.outbox)
+        stores = ConsultationStores.build(rt.db, rt.outbox)
         server.add(
-            ConsultationServicer(
-                store, payments, chat_store=chat_store, faq=FaqSource(catalog_faq(catalog)), catalog=catalog
-            ),
+            ConsultationServicer(stores, payments, faq=FaqSource(catalog_faq(catalog)), catalog=catalog),
             consultation_service_pb2,
             consultation_service_pb2_grpc,
         )
@@ -102,12 +98,12 @@ async def serve(settings: Settings) -> None:
                 rt.outbox_relay(),
                 rt.consumer("workflow-starter", link),
                 rt.consumer("workflow-signaller", link),
-                keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
+                keep_sla_timers(stores.consultations.open_timers, SLA_TIMER_KINDS),
                 rt.consumer("erasure", erase_user),
                 # The catalog's lawyer profiles decide who can be assigned (R-CON-2).
-                rt.consumer("lawyers", store.apply_lawyer_changed),
+                rt.consumer("lawyers", stores.apply_lawyer_changed),
                 # R-CS-2: browsing and orders feed the purchase-intent prediction agents see.
-                rt.consumer("intent-signals", chat_store.record_signal),
+                rt.consumer("intent-signals", stores.record_signal),
             ],
         )
         warm_up.cancel()

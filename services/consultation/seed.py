@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.consultation.models import LawyerProjectionRow
-from services.consultation.store import ConsultationStore
+from services.consultation.store.lawyers import LawyerProjection
 from services.runtime.records import utcnow
 
 WEEKDAYS = {"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00"}
@@ -41,7 +41,7 @@ def demo_lawyers(lawyer_ids: Sequence[str]) -> list[tuple[str, tuple[str, ...], 
     ]
 
 
-async def seed_demo(store: ConsultationStore, lawyer_ids: Sequence[str]) -> None:
+async def seed_demo(store: LawyerProjection, lawyer_ids: Sequence[str]) -> None:
     """Upsert the demo lawyers, `lawyer_ids[n]` being lawyer{n+1}@demo.counsel.test."""
     for n, (lawyer_id, fields, service_hours) in enumerate(demo_lawyers(lawyer_ids)):
         await store.upsert_lawyer(

@@ -16,7 +16,6 @@ from counsel.consultation.v1.consultation_service_pb2_grpc import (
 )
 from counsel.payment.v1 import payment_service_pb2
 from services.consultation import chat, domain
-from services.consultation.chat_store import ChatStore
 from services.consultation.faq import FaqSource
 from services.consultation.models import (
     CallRecordRow,
@@ -25,7 +24,7 @@ from services.consultation.models import (
     ComplaintRow,
     ConsultationRow,
 )
-from services.consultation.store import ConsultationStore, ConsultationView
+from services.consultation.store import ConsultationStores, ConsultationView
 from services.consultation.telephony import SimulatedTelephony, TelephonyProvider
 from services.legal_fields.classifier import LegalClassifier, default_classifier
 from services.runtime.context import current_principal
@@ -167,19 +166,17 @@ def conversation_proto(
 class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServiceServicer):
     def __init__(
         self,
-        store: ConsultationStore,
+        stores: ConsultationStores,
         payments: PaymentServiceAsyncStub,
         classifier: Callable[[], LegalClassifier] = default_classifier,
         telephony: TelephonyProvider | None = None,
-        chat_store: ChatStore | None = None,
         faq: FaqSource | None = None,
         catalog: CatalogServiceAsyncStub | None = None,
     ) -> None:
         self.catalog = catalog
         self.telephony: TelephonyProvider = telephony or SimulatedTelephony()
-        self.chat = chat_store or ChatStore(store.db, store.outbox)
         self.faq = faq
-        self.store = store
+        self.stores = stores
         self.payments = payments
         self.classifier = classifier
 
@@ -189,7 +186,7 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         domain.require_internal(current_principal())
         # The first call trains the model (a few seconds of CPU): keep it off the event loop.
         classifier = await asyncio.to_thread(self.classifier)
-        row = await self.store.classify(
+        row = await self.stores.assignments.classify(
             request.consultation_id,
             request.idempotency_key or f"classified:{request.consultation_id}",
             classifier.classify,
@@ -204,13 +201,13 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         self, request: pb.AssignLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.AssignLawyerResponse:
         domain.require_internal(current_principal())
-        lawyer_id, reason = await self.store.assign(
+        assigned = await self.stores.assignments.assign(
             request.consultation_id,
             list(request.exclude_lawyer_ids),
             from_timestamp(request.due_at) if request.HasField("due_at") else None,
             request.idempotency_key or f"assigned:{request.consultation_id}",
         )
-        return pb.AssignLawyerResponse(lawyer_id=lawyer_id, reason=reason)
+        return pb.AssignLawyerResponse(lawyer_id=assigned.lawyer_id, reason=assigned.reason)
 
     async def EscalateConsultation(
         self, request: pb.EscalateConsultationRequest, context: grpc.aio.ServicerContext
@@ -218,7 +215,7 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         domain.require_internal(current_principal())
         if not request.idempotency_key:
             raise InvalidArgument.for_field("idempotency_key", "must not be empty")
-        already_answered, to_lawyer_id, reason = await self.store.escalate(
+        escalation = await self.stores.assignments.escalate(
             request.consultation_id,
             request.from_lawyer_id,
             from_timestamp(request.missed_due_at) if request.HasField("missed_due_at") else None,
@@ -227,20 +224,24 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
             request.idempotency_key,
         )
         return pb.EscalateConsultationResponse(
-            already_answered=already_answered, to_lawyer_id=to_lawyer_id, reason=reason
+            already_answered=escalation.already_answered,
+            to_lawyer_id=escalation.to_lawyer_id,
+            reason=escalation.reason,
         )
 
     async def PostMessage(
         self, request: pb.PostMessageRequest, context: grpc.aio.ServicerContext
     ) -> pb.PostMessageResponse:
-        view = await self.store.post_message(current_principal(), request.consultation_id, request.body)
+        view = await self.stores.consultations.post_message(
+            current_principal(), request.consultation_id, request.body
+        )
         return pb.PostMessageResponse(consultation=consultation_proto(view.row, view))
 
     async def ListLawyerQueue(
         self, request: pb.ListLawyerQueueRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListLawyerQueueResponse:
         lawyer = domain.require_lawyer(current_principal())
-        rows, next_cursor = await self.store.lawyer_queue(
+        rows, next_cursor = await self.stores.consultations.lawyer_queue(
             lawyer.user_id, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListLawyerQueueResponse(
@@ -252,13 +253,13 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         self, request: pb.ListAtRiskRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAtRiskResponse:
         window = domain.at_risk_window(current_principal(), request.within_minutes)
-        rows = await self.store.at_risk(window, page_size(request.limit))
+        rows = await self.stores.consultations.at_risk(window, page_size(request.limit))
         return pb.ListAtRiskResponse(consultations=[consultation_proto(row) for row in rows])
 
     async def StartCall(
         self, request: pb.StartCallRequest, context: grpc.aio.ServicerContext
     ) -> pb.StartCallResponse:
-        row = await self.store.start_call(
+        row = await self.stores.calls.start_call(
             current_principal(), request.consultation_id, request.lawyer_id, self.telephony
         )
         return pb.StartCallResponse(call=call_proto(row))
@@ -266,7 +267,7 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
     async def EndCall(
         self, request: pb.EndCallRequest, context: grpc.aio.ServicerContext
     ) -> pb.EndCallResponse:
-        row = await self.store.end_call(
+        row = await self.stores.calls.end_call(
             current_principal(), request.consultation_id, request.call_id, request.outcome, self.telephony
         )
         return pb.EndCallResponse(call=call_proto(row))
@@ -274,13 +275,15 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
     async def RaiseComplaint(
         self, request: pb.RaiseComplaintRequest, context: grpc.aio.ServicerContext
     ) -> pb.RaiseComplaintResponse:
-        row = await self.store.raise_complaint(current_principal(), request.consultation_id, request.body)
+        row = await self.stores.complaints.raise_complaint(
+            current_principal(), request.consultation_id, request.body
+        )
         return pb.RaiseComplaintResponse(complaint=complaint_proto(row))
 
     async def ListComplaints(
         self, request: pb.ListComplaintsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListComplaintsResponse:
-        rows, next_cursor = await self.store.list_complaints(
+        rows, next_cursor = await self.stores.complaints.list_complaints(
             current_principal(), request.status, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListComplaintsResponse(
@@ -291,7 +294,7 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
     async def UpdateComplaint(
         self, request: pb.UpdateComplaintRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateComplaintResponse:
-        row = await self.store.update_complaint(
+        row = await self.stores.complaints.update_complaint(
             current_principal(), request.complaint_id, request.status, request.resolution
         )
         return pb.UpdateComplaintResponse(complaint=complaint_proto(row))
@@ -299,13 +302,15 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
     async def ReclassifyConsultation(
         self, request: pb.ReclassifyConsultationRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReclassifyConsultationResponse:
-        view = await self.store.reclassify(current_principal(), request.consultation_id, request.legal_field)
+        view = await self.stores.assignments.reclassify(
+            current_principal(), request.consultation_id, request.legal_field
+        )
         return pb.ReclassifyConsultationResponse(consultation=consultation_proto(view.row, view))
 
     async def RateConsultation(
         self, request: pb.RateConsultationRequest, context: grpc.aio.ServicerContext
     ) -> pb.RateConsultationResponse:
-        view = await self.store.rate(
+        view = await self.stores.consultations.rate(
             current_principal(), request.consultation_id, request.rating, request.comment
         )
         return pb.RateConsultationResponse(consultation=consultation_proto(view.row, view))
@@ -323,20 +328,20 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
                 new.kind, order.status, order.category, order.consultation_kind
             )
             reply_hours = order.reply_hours if order.HasField("reply_hours") else None
-        view, _ = await self.store.create(
+        created = await self.stores.consultations.create(
             principal,
             new,
             request.idempotency_key,
             domain.reply_within(new.kind, reply_hours),
             spends_order=spends_order,
         )
-        return pb.CreateConsultationResponse(consultation=consultation_proto(view.row, view))
+        return pb.CreateConsultationResponse(consultation=consultation_proto(created.view.row, created.view))
 
     async def GetConsultation(
         self, request: pb.GetConsultationRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetConsultationResponse:
         principal = await with_firm_lawyers(current_principal(), self.catalog)
-        view = await self.store.get(principal, request.consultation_id)
+        view = await self.stores.consultations.get(principal, request.consultation_id)
         return pb.GetConsultationResponse(
             consultation=consultation_proto(view.row, view, staff=domain.sees_history(principal))
         )
@@ -350,7 +355,7 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         principal = await with_firm_lawyers(principal, self.catalog)
         if request.status and request.status not in domain.STATUSES:
             raise InvalidArgument.for_field("status", f"must be one of {', '.join(domain.STATUSES)}")
-        rows, next_cursor = await self.store.list(
+        rows, next_cursor = await self.stores.consultations.list(
             principal, request.status, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListConsultationsResponse(
@@ -362,7 +367,7 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         self, request: pb.RecordStageRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordStageResponse:
         domain.require_internal(current_principal())
-        view = await self.store.record_stage(
+        view = await self.stores.consultations.record_stage(
             request.consultation_id,
             request.stage,
             request.actor or "system",
@@ -377,8 +382,8 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         principal = current_principal()
         reason = request.reason or ("closed_by_client" if principal else "closed")
         # Its `consultation.closed` tells the workflow (services/consultation/workflow_link.py).
-        view, _ = await self.store.close(principal, request.consultation_id, reason)
-        return pb.CloseConsultationResponse(consultation=consultation_proto(view.row, view))
+        closed = await self.stores.consultations.close(principal, request.consultation_id, reason)
+        return pb.CloseConsultationResponse(consultation=consultation_proto(closed.view.row, closed.view))
 
     async def _order(self, order_id: str) -> payment_service_pb2.Order:
         """The caller's order (the payment service scopes it to the caller's enterprise)."""
@@ -403,13 +408,13 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         match = None
         if principal.is_client and not request.request_agent and self.faq is not None:
             status = (
-                await self.chat.conversation_status(principal, request.conversation_id)
+                await self.stores.conversations.conversation_status(principal, request.conversation_id)
                 if request.conversation_id
-                else await self.chat.client_status(principal)
+                else await self.stores.conversations.client_status(principal)
             )
             if status == "bot":  # only the bot answers from the FAQ; a queued client waits for a person
                 match = await self.faq.best(body)
-        posted = await self.chat.post(
+        posted = await self.stores.conversations.post(
             principal, request.conversation_id, body, client_message_id, request.request_agent, match
         )
         return pb.PostChatMessageResponse(
@@ -421,16 +426,16 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         self, request: pb.ListChatMessagesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListChatMessagesResponse:
         principal = chat.signed_in(current_principal())
-        row, messages, more = await self.chat.messages(
+        page = await self.stores.conversations.messages(
             principal,
             request.conversation_id,
             chat.validate_after_seq(request.after_seq),
             chat.page_limit(request.limit),
         )
         return pb.ListChatMessagesResponse(
-            conversation=conversation_proto(row) if row is not None else None,
-            messages=[chat_message_proto(m) for m in messages],
-            more=more,
+            conversation=conversation_proto(page.conversation) if page.conversation is not None else None,
+            messages=[chat_message_proto(m) for m in page.messages],
+            more=page.more,
         )
 
     async def ListChatQueue(
@@ -439,7 +444,7 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         chat.require_chat_staff(current_principal())
         if request.status and request.status not in chat.QUEUE_STATUSES:
             raise InvalidArgument.for_field("status", f"must be one of {', '.join(chat.QUEUE_STATUSES)}")
-        rows = await self.chat.queue(request.status, min(request.limit or 50, 200))
+        rows = await self.stores.conversations.queue(request.status, min(request.limit or 50, 200))
         intents: dict[str, pb.PurchaseIntent] = {}
         for row in rows:
             if row.client_id not in intents:
@@ -451,13 +456,17 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
     async def PickUpChat(
         self, request: pb.PickUpChatRequest, context: grpc.aio.ServicerContext
     ) -> pb.PickUpChatResponse:
-        row = await self.chat.pick_up(chat.signed_in(current_principal()), request.conversation_id)
+        row = await self.stores.conversations.pick_up(
+            chat.signed_in(current_principal()), request.conversation_id
+        )
         return pb.PickUpChatResponse(conversation=conversation_proto(row, await self._intent(row.client_id)))
 
     async def CloseChat(
         self, request: pb.CloseChatRequest, context: grpc.aio.ServicerContext
     ) -> pb.CloseChatResponse:
-        row = await self.chat.close(chat.signed_in(current_principal()), request.conversation_id)
+        row = await self.stores.conversations.close(
+            chat.signed_in(current_principal()), request.conversation_id
+        )
         return pb.CloseChatResponse(conversation=conversation_proto(row))
 
     async def GetPurchaseIntent(
@@ -477,18 +486,18 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         now = utcnow()
         leads: list[pb.PurchaseLead] = []
         # The most recently active clients are scored; a few hundred at most per request.
-        for client_id, tenant_id, last_at in await self.chat.recent_clients(
+        for client in await self.stores.signals.recent_clients(
             now - chat.INTENT_WINDOW, chat.MAX_LEAD_CANDIDATES
         ):
-            intent = await self._intent(client_id)
+            intent = await self._intent(client.client_id)
             if chat.LEVELS.index(intent.level) < chat.LEVELS.index(minimum):
                 continue
-            open_conversation = await self.chat.open_conversation_of(client_id)
+            open_conversation = await self.stores.conversations.open_conversation_of(client.client_id)
             leads.append(
                 pb.PurchaseLead(
                     purchase_intent=intent,
-                    tenant_id=tenant_id,
-                    last_signal_at=to_timestamp(last_at),
+                    tenant_id=client.tenant_id,
+                    last_signal_at=to_timestamp(client.last_signal_at),
                     open_conversation_id=open_conversation.id if open_conversation else "",
                 )
             )
@@ -501,7 +510,9 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         principal = chat.require_chat_staff(current_principal())
         if not request.client_id:
             raise InvalidArgument.for_field("client_id", "must not be empty")
-        posted = await self.chat.start_with(principal, request.client_id, chat.validate_body(request.body))
+        posted = await self.stores.conversations.start_with(
+            principal, request.client_id, chat.validate_body(request.body)
+        )
         return pb.StartChatResponse(
             conversation=conversation_proto(posted.conversation),
             messages=[chat_message_proto(m) for m in posted.messages],
@@ -509,8 +520,8 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
 
     async def _intent(self, client_id: str) -> pb.PurchaseIntent:
         now = utcnow()
-        signals, bodies, asked = await self.chat.intent_inputs(client_id, now - chat.INTENT_WINDOW)
-        intent = chat.purchase_intent(signals, bodies, asked, now)
+        inputs = await self.stores.signals.intent_inputs(client_id, now - chat.INTENT_WINDOW)
+        intent = chat.purchase_intent(inputs.signals, inputs.chat_bodies, inputs.asked_for_agent, now)
         return pb.PurchaseIntent(
             client_id=client_id, score=intent.score, level=intent.level, reasons=intent.reasons
         )

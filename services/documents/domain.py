@@ -195,6 +195,50 @@ def check_review(stage: str, principal: Principal, author_id: str, decision: str
         raise PermissionDenied("the author of a version cannot review it (§9.5)")
 
 
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What a reviewer's decision does (§9.5): the version's status, the stage the order moves to and that
+    stage's due time, and the revision window, which starts at the first delivery and never restarts."""
+
+    version_status: str
+    stage: str
+    due_at: datetime | None
+    first_delivered_at: datetime | None
+    revision_window_ends_at: datetime | None
+
+
+def review_outcome(
+    stage: str,
+    decision: str,
+    first_delivered_at: datetime | None,
+    revision_window_ends_at: datetime | None,
+    draft_due_at: datetime | None,
+    revision_window: timedelta,
+    now: datetime,
+) -> ReviewOutcome:
+    """An approval delivers the version (the window opens at the first delivery); a rejection sends the
+    order back to drafting with the time it had left, or to revising once it was delivered (a revision has
+    no clock)."""
+    if decision == "approve":
+        if first_delivered_at is None:
+            first_delivered_at, revision_window_ends_at = now, now + revision_window
+        return ReviewOutcome(
+            "approved",
+            next_stage(stage, "delivered"),
+            revision_window_ends_at,
+            first_delivered_at,
+            revision_window_ends_at,
+        )
+    back = "revising" if first_delivered_at is not None else "drafting"
+    return ReviewOutcome(
+        "rejected",
+        next_stage(stage, back),
+        draft_due_at if back == "drafting" else None,
+        first_delivered_at,
+        revision_window_ends_at,
+    )
+
+
 def check_client_owns(principal: Principal, tenant_id: str) -> None:
     if not principal.is_client or principal.tenant_id != tenant_id:
         raise NotFound("no such document order")
@@ -217,6 +261,11 @@ def check_revision(stage: str, window_ends_at: datetime | None, now: datetime, i
     return instructions
 
 
+def stage_after_revision_request(stage: str) -> str | None:
+    """A delivered order goes back to its lawyer (revising); one already in revision stays where it is."""
+    return next_stage(stage, "revising") if stage == "delivered" else None
+
+
 def check_accept(stage: str) -> None:
     if stage != "delivered":
         raise Conflict(
@@ -235,6 +284,38 @@ def check_cancel(stage: str, reason: str) -> str:
     if stage == "completed":
         raise Conflict("a completed document order cannot be cancelled", reason="invalid_transition")
     return reason
+
+
+BREACH_KINDS = ("acknowledgement", "delivery")
+
+
+@dataclass(frozen=True)
+class BreachEffect:
+    """What a missed deadline changes besides its record (R-DOC-2): the stage the order moves to (None: it
+    stays), whether the draft's due time becomes the new one, whether the draft goes to another lawyer,
+    and the reason of the drafting stage recorded for it ("" none)."""
+
+    next_stage: str | None
+    reschedules_draft: bool
+    reassigns: bool
+    drafting_reason: str
+
+
+def validate_breach_kind(kind: str) -> str:
+    if kind not in BREACH_KINDS:
+        raise InvalidArgument.for_field("kind", "must be acknowledgement or delivery")
+    return kind
+
+
+def breach_effect(kind: str, stage: str) -> BreachEffect:
+    """An unacknowledged order moves on to drafting with the new due time; a late draft gets the new due
+    time and another lawyer when there is one; an acknowledgement breach that lost the race to the
+    agent changes nothing more."""
+    if kind == "acknowledgement":
+        if stage != "awaiting_acknowledgement":
+            return BreachEffect(None, False, False, "")
+        return BreachEffect(next_stage(stage, "drafting"), True, False, "acknowledgement_breached")
+    return BreachEffect(None, True, True, "reassigned_after_breach" if stage == "drafting" else "")
 
 
 def may_see_version(principal: Principal | None, status: str) -> bool:

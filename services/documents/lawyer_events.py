@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.catalog.v1 import events_pb2
 from counsel.common.v1.event_pb2 import EventEnvelope
-from services.documents.store import DocumentsStore
+from services.documents.store import DocumentsStores
 from services.runtime.assignment import service_hours_from_catalog
 from services.runtime.events import unpack
 
@@ -18,7 +18,7 @@ SUBJECTS = ["catalog.lawyer.changed"]
 
 
 class LawyerProjection:
-    def __init__(self, store: DocumentsStore) -> None:
+    def __init__(self, store: DocumentsStores) -> None:
         self.store = store
 
     async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:

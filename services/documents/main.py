@@ -12,7 +12,7 @@ from services.documents.lawyer_events import SUBJECTS as LAWYER_SUBJECTS
 from services.documents.lawyer_events import LawyerProjection
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
-from services.documents.store import BREACH_METRIC_KIND, DocumentsStore
+from services.documents.store import BREACH_METRIC_KIND, DocumentsStores
 from services.documents.workflow_link import SUBJECTS, WorkflowLink
 from services.runtime import erasure
 from services.runtime.config import Settings
@@ -47,10 +47,10 @@ async def serve(settings: Settings) -> None:
                 )
             ),
         )
-        store = DocumentsStore(rt.db, rt.outbox)
+        stores = DocumentsStores.build(rt.db, rt.outbox)
         server = rt.grpc_server()
         server.add(
-            DocumentsServicer(store, files, temporal, catalog),
+            DocumentsServicer(stores, files, temporal, catalog),
             documents_service_pb2,
             documents_service_pb2_grpc,
         )
@@ -62,8 +62,8 @@ async def serve(settings: Settings) -> None:
                     "workflow-driver",
                     WorkflowLink(temporal, task_queue(settings.temporal_task_queue, DOCUMENTS_QUEUE)),
                 ),
-                rt.consumer("lawyers", LawyerProjection(store)),
-                keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
+                rt.consumer("lawyers", LawyerProjection(stores)),
+                keep_sla_timers(stores.orders.open_timers, SLA_TIMER_KINDS),
                 rt.consumer("erasure", erase_user),
             ],
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from services.documents.store import DocumentsStore
+from services.documents.store.roster import StaffRoster
 
 
 def demo_licence_number(n: int) -> str:
@@ -17,7 +17,7 @@ def demo_licence_number(n: int) -> str:
 
 
 async def seed_staff(
-    store: DocumentsStore,
+    store: StaffRoster,
     lawyers: Iterable[tuple[str, Sequence[str], list[dict[str, Any]]]],
     reviewer_ids: Iterable[str],
 ) -> None:

@@ -26,7 +26,7 @@ from counsel.documents.v1.documents_service_pb2_grpc import (
 from services.documents import domain
 from services.documents.files import DocumentFiles
 from services.documents.models import DocumentOrderRow, DocumentVersionRow
-from services.documents.store import DocumentsStore, NewOrder, OrderView
+from services.documents.store import DocumentsStores, NewOrder, OrderView
 from services.legal_fields.classifier import default_classifier
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unimplemented
@@ -134,9 +134,13 @@ def _classify(text: str) -> str:
 
 class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServicer):
     def __init__(
-        self, store: DocumentsStore, files: DocumentFiles, temporal: Client, catalog: CatalogServiceAsyncStub
+        self,
+        stores: DocumentsStores,
+        files: DocumentFiles,
+        temporal: Client,
+        catalog: CatalogServiceAsyncStub,
     ) -> None:
-        self.store = store
+        self.stores = stores
         self.files = files
         self.temporal = temporal
         self.catalog = catalog
@@ -148,7 +152,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         self, request: pb.GetDocumentOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDocumentOrderResponse:
         principal = await with_firm_lawyers(current_principal(), self.catalog)
-        view = await self.store.get(principal, request.document_order_id)
+        view = await self.stores.orders.get(principal, request.document_order_id)
         return pb.GetDocumentOrderResponse(document_order=self._reply(view))
 
     async def ListDocumentOrders(
@@ -157,7 +161,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         principal = await with_firm_lawyers(domain.signed_in(current_principal()), self.catalog)
         if request.stage and request.stage not in domain.STAGES:
             raise InvalidArgument.for_field("stage", f"must be one of {', '.join(domain.STAGES)}")
-        rows, next_cursor = await self.store.list_orders(
+        rows, next_cursor = await self.stores.orders.list_orders(
             principal, request.stage, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListDocumentOrdersResponse(
@@ -225,8 +229,8 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
             legal_field=legal_field,
             legal_field_source=field_source,
         )
-        view, _ = await self.store.create(new)
-        return pb.CreateDocumentOrderResponse(document_order=self._reply(view))
+        created = await self.stores.orders.create(new)
+        return pb.CreateDocumentOrderResponse(document_order=self._reply(created.view))
 
     async def _document_product(self, product_id: str) -> catalog_pb.Product:
         try:
@@ -245,7 +249,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         principal = domain.require_role(current_principal(), "agent")
         if len(request.note) > domain.MAX_NOTE:
             raise InvalidArgument.for_field("note", f"must be at most {domain.MAX_NOTE} characters")
-        view = await self.store.acknowledge(principal, request.document_order_id, request.note)
+        view = await self.stores.orders.acknowledge(principal, request.document_order_id, request.note)
         return pb.AcknowledgeDocumentOrderResponse(document_order=self._reply(view))
 
     async def UploadDraft(
@@ -260,7 +264,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
             stored.append(name)
 
         try:
-            view = await self.store.add_version(principal, request.document_order_id, upload, put)
+            view = await self.stores.versions.add_version(principal, request.document_order_id, upload, put)
         except BaseException:
             # The version was not committed: its bytes must not linger in the bucket.
             for name in stored:
@@ -272,7 +276,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         self, request: pb.ReviewDraftRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReviewDraftResponse:
         principal = domain.require_role(current_principal(), "reviewer")
-        view = await self.store.review(
+        view = await self.stores.versions.review(
             principal, request.document_order_id, request.decision, request.comment
         )
         return pb.ReviewDraftResponse(document_order=self._reply(view))
@@ -287,7 +291,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
                 request.document_order_id, principal.user_id, request.instructions, window_ends_at
             )
 
-        view = await self.store.request_revision(
+        view = await self.stores.revisions.request_revision(
             principal, request.document_order_id, request.instructions, ask_workflow
         )
         return pb.RequestRevisionResponse(document_order=self._reply(view))
@@ -320,7 +324,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         self, request: pb.AcceptDocumentOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.AcceptDocumentOrderResponse:
         principal = domain.require_role(current_principal(), "client", "client_admin")
-        view = await self.store.accept(principal, request.document_order_id)
+        view = await self.stores.revisions.accept(principal, request.document_order_id)
         return pb.AcceptDocumentOrderResponse(document_order=self._reply(view))
 
     async def DownloadVersion(
@@ -333,7 +337,9 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         self, request: pb.StreamVersionRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamVersionResponse]:
         principal = domain.signed_in(current_principal())
-        version = await self.store.version(principal, request.document_order_id, request.version_number)
+        version = await self.stores.versions.version(
+            principal, request.document_order_id, request.version_number
+        )
         yield pb.StreamVersionResponse(version=version_proto(version))
         digest = hashlib.sha256()
         async for chunk in self.files.chunks(version.object_name):
@@ -349,7 +355,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         self, request: pb.RecordStageRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordStageResponse:
         domain.require_internal_or(current_principal(), "supervisor")
-        view = await self.store.record_stage(
+        view = await self.stores.deadlines.record_stage(
             request.document_order_id,
             request.stage,
             request.actor or "system",
@@ -365,7 +371,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         domain.require_internal_or(current_principal(), "supervisor")
         if not request.HasField("due_at"):
             raise InvalidArgument.for_field("due_at", "is required")
-        view = await self.store.record_breach(
+        view = await self.stores.deadlines.record_breach(
             request.document_order_id,
             request.kind,
             from_timestamp(request.due_at),
@@ -379,5 +385,5 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
     ) -> pb.CancelDocumentOrderResponse:
         principal = current_principal()
         domain.require_internal_or(principal, *domain.STAFF_WHO_CANCEL)
-        view = await self.store.cancel(principal, request.document_order_id, request.reason)
+        view = await self.stores.orders.cancel(principal, request.document_order_id, request.reason)
         return pb.CancelDocumentOrderResponse(document_order=self._reply(view))

@@ -34,12 +34,11 @@ from counsel.consultation.v1.consultation_service_pb2_grpc import (
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer, free_port
-from services.consultation.chat_store import SIGNAL_SUBJECTS, ChatStore
 from services.consultation.faq import FaqSource
 from services.consultation.main import catalog_faq
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
-from services.consultation.store import ConsultationStore
+from services.consultation.store import SIGNAL_SUBJECTS, ConsultationStores
 from services.gateway.app import create_app
 from services.gateway.chat_waker import ChatWaker
 from services.runtime.config import Settings
@@ -148,11 +147,10 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         outbox = Outbox("consultation", settings, TABLES)
         bus = await EventBus.connect(settings, "chat-test")
         running.push_async_callback(bus.close)
-        chat_store = ChatStore(db, outbox)
+        stores = ConsultationStores.build(db, outbox)
         servicer = ConsultationServicer(
-            ConsultationStore(db, outbox),
+            stores,
             cast(Any, None),
-            chat_store=chat_store,
             faq=FaqSource(catalog_faq(cast(Any, CatalogServiceStub(catalog_channel)))),
         )
         address = await running.enter_async_context(
@@ -172,7 +170,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
             asyncio.create_task(OutboxRelay(db, outbox, bus).run()),
             asyncio.create_task(
                 DurableConsumer(
-                    "chatit-intent", bus, db, TABLES, SIGNAL_SUBJECTS, chat_store.record_signal
+                    "chatit-intent", bus, db, TABLES, SIGNAL_SUBJECTS, stores.signals.record_signal
                 ).run()
             ),
         ]

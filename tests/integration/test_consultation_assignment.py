@@ -14,7 +14,7 @@ from sqlalchemy import select
 from deploy.local.servers import PostgresServer
 from services.consultation.domain import NewConsultation
 from services.consultation.models import TABLES, LawyerProjectionRow
-from services.consultation.store import ConsultationStore
+from services.consultation.store import ConsultationStores
 from services.legal_fields.classifier import default_classifier
 from services.runtime.config import Settings
 from services.runtime.context import Principal
@@ -42,9 +42,9 @@ def settings(postgres_server: PostgresServer, unique_name: str) -> Settings:
 
 
 @pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[ConsultationStore]:
+async def stores(settings: Settings) -> AsyncIterator[ConsultationStores]:
     async with migrated_databases(settings, "consultation") as databases:  # 0001 → head
-        s = ConsultationStore(databases["consultation"], Outbox("consultation", settings, TABLES))
+        s = ConsultationStores.build(databases["consultation"], Outbox("consultation", settings, TABLES))
         for lawyer_id, fields, hours, max_open in [
             ("labour-busy", ["labour"], ALWAYS, 1),
             ("labour-a", ["labour", "litigation"], ALWAYS, 20),
@@ -52,7 +52,7 @@ async def store(settings: Settings) -> AsyncIterator[ConsultationStore]:
             ("labour-off-duty", ["labour"], NEVER, 20),
             ("ip-a", ["ip"], ALWAYS, 20),
         ]:
-            await s.upsert_lawyer(
+            await s.lawyers.upsert_lawyer(
                 LawyerProjectionRow(
                     lawyer_id=lawyer_id,
                     fields=fields,
@@ -61,7 +61,7 @@ async def store(settings: Settings) -> AsyncIterator[ConsultationStore]:
                     updated_at=utcnow(),
                 )
             )
-        await s.upsert_lawyer(
+        await s.lawyers.upsert_lawyer(
             LawyerProjectionRow(
                 lawyer_id="labour-inactive", fields=["labour"], active=False, updated_at=utcnow()
             )
@@ -69,45 +69,48 @@ async def store(settings: Settings) -> AsyncIterator[ConsultationStore]:
         yield s
 
 
-async def submit(store: ConsultationStore, question: str = LABOUR_QUESTION) -> str:
-    view, _ = await store.create(CLIENT, NewConsultation("professional", "工资", question, "order-1"), "")
-    return view.row.id
+async def submit(stores: ConsultationStores, question: str = LABOUR_QUESTION) -> str:
+    new = NewConsultation("professional", "工资", question, "order-1")
+    return (await stores.consultations.create(CLIENT, new, "")).view.row.id
 
 
-async def events(store: ConsultationStore) -> list[str]:
-    async with store.db.transaction() as session:
+async def events(stores: ConsultationStores) -> list[str]:
+    async with stores.consultations.db.transaction() as session:
         rows = (await session.execute(select(TABLES.outbox.c.subject))).all()
     return [r[0].rsplit(".", 2)[-2] + "." + r[0].rsplit(".", 1)[-1] for r in rows]
 
 
 async def test_professional_question_is_classified_and_assigned_to_an_eligible_labour_lawyer(
-    store: ConsultationStore,
+    stores: ConsultationStores,
 ) -> None:
-    consultation_id = await submit(store)
-    row = await store.classify(consultation_id, "c1", default_classifier().classify)
+    consultation_id = await submit(stores)
+    row = await stores.assignments.classify(consultation_id, "c1", default_classifier().classify)
     assert (row.legal_field, row.needs_manual_classification) == ("labour", False)
-    again = await store.classify(consultation_id, "c2", lambda q: pytest.fail("classified twice"))
+    again = await stores.assignments.classify(
+        consultation_id, "c2", lambda q: pytest.fail("classified twice")
+    )
     assert again.legal_field == "labour"
 
     due = utcnow() + timedelta(hours=24)
-    lawyer_id, reason = await store.assign(consultation_id, [], due, "a1")
+    assignment = await stores.assignments.assign(consultation_id, [], due, "a1")
+    lawyer_id, reason = assignment.lawyer_id, assignment.reason
     assert lawyer_id in {"labour-busy", "labour-a", "labour-b"}  # never off duty, inactive or ip
     assert "field labour" in reason and "within service hours" in reason
-    assert await store.assign(consultation_id, [], due, "a1") == (lawyer_id, reason)  # a retry
+    assert await stores.assignments.assign(consultation_id, [], due, "a1") == assignment  # a retry
 
-    view = await store.get(CLIENT, consultation_id)
+    view = await stores.consultations.get(CLIENT, consultation_id)
     assert view.row.status == "assigned"
     assert view.row.current_due_at == due
     assigned = [s for s in view.stages if s.stage == "assigned"]
     assert len(assigned) == 1 and assigned[0].actor == lawyer_id and reason in assigned[0].detail
 
 
-async def test_ties_spread_fairly_and_overloaded_or_off_duty_lawyers_wait(store: ConsultationStore) -> None:
+async def test_ties_spread_fairly_and_overloaded_or_off_duty_lawyers_wait(stores: ConsultationStores) -> None:
     picked = []
     for n in range(4):
-        consultation_id = await submit(store)
-        await store.classify(consultation_id, f"c{n}", default_classifier().classify)
-        lawyer_id, _ = await store.assign(consultation_id, [], None, f"a{n}")
+        consultation_id = await submit(stores)
+        await stores.assignments.classify(consultation_id, f"c{n}", default_classifier().classify)
+        lawyer_id = (await stores.assignments.assign(consultation_id, [], None, f"a{n}")).lawyer_id
         picked.append(lawyer_id)
     # labour-busy takes one (capacity 1), then a and b alternate; the off-duty lawyer is never first choice.
     assert picked.count("labour-busy") == 1
@@ -115,24 +118,30 @@ async def test_ties_spread_fairly_and_overloaded_or_off_duty_lawyers_wait(store:
     assert "labour-off-duty" not in picked and "labour-inactive" not in picked
 
 
-async def test_breach_reassigns_keeping_the_original_due_time_and_counts_it(store: ConsultationStore) -> None:
-    consultation_id = await submit(store)
-    original_due = (await store.get(CLIENT, consultation_id)).row.reply_due_at
+async def test_breach_reassigns_keeping_the_original_due_time_and_counts_it(
+    stores: ConsultationStores,
+) -> None:
+    consultation_id = await submit(stores)
+    original_due = (await stores.consultations.get(CLIENT, consultation_id)).row.reply_due_at
     assert original_due is not None
-    await store.classify(consultation_id, "c", default_classifier().classify)
-    first, _ = await store.assign(consultation_id, [], original_due, "a")
+    await stores.assignments.classify(consultation_id, "c", default_classifier().classify)
+    first = (await stores.assignments.assign(consultation_id, [], original_due, "a")).lawyer_id
     before = REGISTRY.get_sample_value("counsel_sla_breaches_total", {"kind": "reply_24h"}) or 0.0
 
     next_due = utcnow() + timedelta(hours=4)
-    answered, second, reason = await store.escalate(
+    escalation = await stores.assignments.escalate(
         consultation_id, first, original_due, [first], next_due, "e1"
     )
-    assert not answered and second not in ("", first) and "reassigned after a breach" in reason
+    second = escalation.to_lawyer_id
+    assert not escalation.already_answered and second not in ("", first)
+    assert "reassigned after a breach" in escalation.reason
     # A retried activity does not breach twice.
-    assert (await store.escalate(consultation_id, first, original_due, [first], next_due, "e1"))[1] == second
+    assert (
+        await stores.assignments.escalate(consultation_id, first, original_due, [first], next_due, "e1")
+    ).to_lawyer_id == second
     assert REGISTRY.get_sample_value("counsel_sla_breaches_total", {"kind": "reply_24h"}) == before + 1
 
-    view = await store.get(AGENT, consultation_id)
+    view = await stores.consultations.get(AGENT, consultation_id)
     assert view.row.reply_due_at == original_due  # the promise does not move
     assert view.row.current_due_at == next_due
     assert view.row.escalations == 1
@@ -141,110 +150,119 @@ async def test_breach_reassigns_keeping_the_original_due_time_and_counts_it(stor
     assert hops == [("assigned", first), ("escalated", "system"), ("assigned", second)]
     escalated = next(s for s in view.stages if s.stage == "escalated")
     assert escalated.due_at == original_due and first in escalated.detail
-    assert "consultation.escalated" in await events(store)  # the supervisor's alert
+    assert "consultation.escalated" in await events(stores)  # the supervisor's alert
 
     # The new lawyer replies; the old one can no longer see it.
     with pytest.raises(NotFound):
-        await store.post_message(lawyer(first), consultation_id, "我来回答")
-    await store.post_message(lawyer(second), consultation_id, "您好，根据劳动合同法第三十八条……")
+        await stores.consultations.post_message(lawyer(first), consultation_id, "我来回答")
+    await stores.consultations.post_message(
+        lawyer(second), consultation_id, "您好，根据劳动合同法第三十八条……"
+    )
     # A timer that fires now finds the reply: no breach.
-    answered, _, _ = await store.escalate(consultation_id, second, next_due, [first, second], next_due, "e2")
-    assert answered
+    late = await stores.assignments.escalate(
+        consultation_id, second, next_due, [first, second], next_due, "e2"
+    )
+    assert late.already_answered
     assert REGISTRY.get_sample_value("counsel_sla_breaches_total", {"kind": "reply_24h"}) == before + 1
 
 
-async def test_messages_go_both_ways_and_only_parties_may_write(store: ConsultationStore) -> None:
-    consultation_id = await submit(store)
-    await store.classify(consultation_id, "c", default_classifier().classify)
-    lawyer_id, _ = await store.assign(consultation_id, [], None, "a")
+async def test_messages_go_both_ways_and_only_parties_may_write(stores: ConsultationStores) -> None:
+    consultation_id = await submit(stores)
+    await stores.assignments.classify(consultation_id, "c", default_classifier().classify)
+    lawyer_id = (await stores.assignments.assign(consultation_id, [], None, "a")).lawyer_id
 
     with pytest.raises(InvalidArgument) as empty:
-        await store.post_message(CLIENT, consultation_id, "   ")
+        await stores.consultations.post_message(CLIENT, consultation_id, "   ")
     assert [v.field for v in empty.value.violations] == ["body"]
     with pytest.raises(NotFound):
-        await store.post_message(OTHER_TENANT, consultation_id, "我也想问")
+        await stores.consultations.post_message(OTHER_TENANT, consultation_id, "我也想问")
     with pytest.raises(NotFound):
-        await store.post_message(lawyer("ip-a"), consultation_id, "not mine")
+        await stores.consultations.post_message(lawyer("ip-a"), consultation_id, "not mine")
     with pytest.raises(PermissionDenied):
-        await store.post_message(SUPERVISOR, consultation_id, "supervisors read, they do not write here")
+        await stores.consultations.post_message(
+            SUPERVISOR, consultation_id, "supervisors read, they do not write here"
+        )
 
-    await store.post_message(CLIENT, consultation_id, "补充：我有工资条")
-    view = await store.post_message(lawyer(lawyer_id), consultation_id, "可以主张经济补偿。")
+    await stores.consultations.post_message(CLIENT, consultation_id, "补充：我有工资条")
+    view = await stores.consultations.post_message(lawyer(lawyer_id), consultation_id, "可以主张经济补偿。")
     assert view.row.status == "answered" and view.row.answered_at is not None
-    view = await store.post_message(AGENT, consultation_id, "客服：律师已回复，请查看。")
-    view = await store.post_message(CLIENT, consultation_id, "谢谢")
+    view = await stores.consultations.post_message(AGENT, consultation_id, "客服：律师已回复，请查看。")
+    view = await stores.consultations.post_message(CLIENT, consultation_id, "谢谢")
     assert [m.author_role for m in view.messages] == ["client", "lawyer", "agent", "client"]
     assert [s.stage for s in view.stages].count("answered") == 1
 
-    queue, _ = await store.lawyer_queue(lawyer_id, 10, "")
+    queue, _ = await stores.consultations.lawyer_queue(lawyer_id, 10, "")
     assert consultation_id not in [r.id for r in queue]  # answered: out of the queue
 
 
-async def test_the_lawyer_queue_is_ordered_by_due_time(store: ConsultationStore) -> None:
+async def test_the_lawyer_queue_is_ordered_by_due_time(stores: ConsultationStores) -> None:
     now = utcnow()
     ids = []
     for hours in (20, 5, 12):
-        consultation_id = await submit(store)
-        await store.classify(consultation_id, "c", default_classifier().classify)
-        await store.assign(
+        consultation_id = await submit(stores)
+        await stores.assignments.classify(consultation_id, "c", default_classifier().classify)
+        await stores.assignments.assign(
             consultation_id, ["labour-busy", "labour-b", "labour-off-duty"], now + timedelta(hours=hours), "a"
         )
         ids.append(consultation_id)
-    page, cursor = await store.lawyer_queue("labour-a", 2, "")
-    rest, last = await store.lawyer_queue("labour-a", 2, cursor)
+    page, cursor = await stores.consultations.lawyer_queue("labour-a", 2, "")
+    rest, last = await stores.consultations.lawyer_queue("labour-a", 2, cursor)
     assert [r.id for r in [*page, *rest]] == [ids[1], ids[2], ids[0]]
     assert cursor and not last
 
 
-async def test_rating_once_by_the_client_after_the_answer(store: ConsultationStore) -> None:
-    consultation_id = await submit(store)
-    await store.classify(consultation_id, "c", default_classifier().classify)
-    lawyer_id, _ = await store.assign(consultation_id, [], None, "a")
+async def test_rating_once_by_the_client_after_the_answer(stores: ConsultationStores) -> None:
+    consultation_id = await submit(stores)
+    await stores.assignments.classify(consultation_id, "c", default_classifier().classify)
+    lawyer_id = (await stores.assignments.assign(consultation_id, [], None, "a")).lawyer_id
     with pytest.raises(Conflict):
-        await store.rate(CLIENT, consultation_id, 5, "")  # not answered yet
-    await store.post_message(lawyer(lawyer_id), consultation_id, "答复如下……")
+        await stores.consultations.rate(CLIENT, consultation_id, 5, "")  # not answered yet
+    await stores.consultations.post_message(lawyer(lawyer_id), consultation_id, "答复如下……")
     with pytest.raises(InvalidArgument):
-        await store.rate(CLIENT, consultation_id, 6, "")
+        await stores.consultations.rate(CLIENT, consultation_id, 6, "")
     with pytest.raises(PermissionDenied):
-        await store.rate(AGENT, consultation_id, 5, "")
+        await stores.consultations.rate(AGENT, consultation_id, 5, "")
     with pytest.raises(NotFound):
-        await store.rate(OTHER_TENANT, consultation_id, 5, "")
-    view = await store.rate(CLIENT, consultation_id, 5, "很专业")
+        await stores.consultations.rate(OTHER_TENANT, consultation_id, 5, "")
+    view = await stores.consultations.rate(CLIENT, consultation_id, 5, "很专业")
     assert (view.row.rating, view.row.rating_comment) == (5, "很专业")
     with pytest.raises(Conflict):
-        await store.rate(CLIENT, consultation_id, 4, "")
-    assert "consultation.rated" in await events(store)
+        await stores.consultations.rate(CLIENT, consultation_id, 4, "")
+    assert "consultation.rated" in await events(stores)
 
 
 async def test_a_question_nobody_can_place_goes_to_an_agent_and_a_supervisor(
-    store: ConsultationStore,
+    stores: ConsultationStores,
 ) -> None:
-    consultation_id = await submit(store, "asdf qwer zxcv")
-    row = await store.classify(consultation_id, "c", default_classifier().classify)
+    consultation_id = await submit(stores, "asdf qwer zxcv")
+    row = await stores.assignments.classify(consultation_id, "c", default_classifier().classify)
     assert (row.legal_field, row.needs_manual_classification) == ("other", True)
-    lawyer_id, reason = await store.assign(consultation_id, [], None, "a")
+    assignment = await stores.assignments.assign(consultation_id, [], None, "a")
+    lawyer_id, reason = assignment.lawyer_id, assignment.reason
     assert lawyer_id == "" and "supervisor" in reason  # no "other" lawyer in this projection
-    view = await store.get(AGENT, consultation_id)
+    view = await stores.consultations.get(AGENT, consultation_id)
     assert view.stages[-1].stage == "awaiting_lawyer"
 
 
 async def test_an_agent_classifies_by_hand_and_the_consultation_moves_to_a_lawyer_of_that_field(
-    store: ConsultationStore,
+    stores: ConsultationStores,
 ) -> None:
-    consultation_id = await submit(store, "asdf qwer zxcv")
-    await store.classify(consultation_id, "c", default_classifier().classify)
+    consultation_id = await submit(stores, "asdf qwer zxcv")
+    await stores.assignments.classify(consultation_id, "c", default_classifier().classify)
     due = utcnow() + timedelta(hours=20)
-    await store.assign(consultation_id, [], due, "a")  # nobody practises "other" here: awaiting a lawyer
+    await stores.assignments.assign(
+        consultation_id, [], due, "a"
+    )  # nobody practises "other" here: awaiting a lawyer
 
     with pytest.raises(PermissionDenied):
-        await store.reclassify(CLIENT, consultation_id, "ip")
+        await stores.assignments.reclassify(CLIENT, consultation_id, "ip")
     with pytest.raises(PermissionDenied):
-        await store.reclassify(lawyer("ip-a"), consultation_id, "ip")
+        await stores.assignments.reclassify(lawyer("ip-a"), consultation_id, "ip")
     with pytest.raises(InvalidArgument) as bad:
-        await store.reclassify(AGENT, consultation_id, "astrology")
+        await stores.assignments.reclassify(AGENT, consultation_id, "astrology")
     assert [v.field for v in bad.value.violations] == ["legal_field"]
 
-    view = await store.reclassify(AGENT, consultation_id, "ip")
+    view = await stores.assignments.reclassify(AGENT, consultation_id, "ip")
     assert (view.row.legal_field, view.row.needs_manual_classification) == ("ip", False)
     assert view.row.assigned_lawyer_id == "ip-a" and view.row.status == "assigned"
     assert view.row.current_due_at == due  # the clock is not reset by the agent's correction
@@ -252,28 +270,28 @@ async def test_an_agent_classifies_by_hand_and_the_consultation_moves_to_a_lawye
     assert any(s.stage == "classified" and s.actor == AGENT.user_id for s in view.stages)
 
     # A lawyer who already practises the new field keeps it.
-    view = await store.reclassify(AGENT, consultation_id, "ip")
+    view = await stores.assignments.reclassify(AGENT, consultation_id, "ip")
     assert view.row.assigned_lawyer_id == "ip-a"
 
 
-async def test_agents_see_consultations_due_within_two_hours_or_overdue(store: ConsultationStore) -> None:
+async def test_agents_see_consultations_due_within_two_hours_or_overdue(stores: ConsultationStores) -> None:
     from services.consultation.domain import at_risk_window
 
     now = utcnow()
     ids = {}
     for label, hours in (("overdue", -1), ("soon", 1), ("later", 5)):
-        consultation_id = await submit(store)
-        await store.classify(consultation_id, "c", default_classifier().classify)
-        await store.assign(consultation_id, [], now + timedelta(hours=hours), "a")
+        consultation_id = await submit(stores)
+        await stores.assignments.classify(consultation_id, "c", default_classifier().classify)
+        await stores.assignments.assign(consultation_id, [], now + timedelta(hours=hours), "a")
         ids[label] = consultation_id
-    answered = await submit(store)
-    await store.classify(answered, "c", default_classifier().classify)
-    lawyer_id, _ = await store.assign(answered, [], now + timedelta(minutes=30), "a")
-    await store.post_message(lawyer(lawyer_id), answered, "已答复")
+    answered = await submit(stores)
+    await stores.assignments.classify(answered, "c", default_classifier().classify)
+    lawyer_id = (await stores.assignments.assign(answered, [], now + timedelta(minutes=30), "a")).lawyer_id
+    await stores.consultations.post_message(lawyer(lawyer_id), answered, "已答复")
 
-    rows = await store.at_risk(at_risk_window(AGENT, 0), 50)
+    rows = await stores.consultations.at_risk(at_risk_window(AGENT, 0), 50)
     assert [r.id for r in rows] == [ids["overdue"], ids["soon"]]
-    assert [r.id for r in await store.at_risk(at_risk_window(SUPERVISOR, 600), 50)] == [
+    assert [r.id for r in await stores.consultations.at_risk(at_risk_window(SUPERVISOR, 600), 50)] == [
         ids["overdue"],
         ids["soon"],
         ids["later"],
@@ -284,68 +302,74 @@ async def test_agents_see_consultations_due_within_two_hours_or_overdue(store: C
         at_risk_window(lawyer("labour-a"), 0)
 
 
-async def test_a_client_complains_and_an_agent_tracks_it_to_resolution(store: ConsultationStore) -> None:
+async def test_a_client_complains_and_an_agent_tracks_it_to_resolution(stores: ConsultationStores) -> None:
     """R-CS-3, §6.1.4.4: recorded, tracked, resolved; only the client's enterprise and agents see it."""
-    consultation_id = await submit(store)
+    consultation_id = await submit(stores)
     with pytest.raises(PermissionDenied):
-        await store.raise_complaint(AGENT, consultation_id, "agents do not complain")
+        await stores.complaints.raise_complaint(AGENT, consultation_id, "agents do not complain")
     with pytest.raises(NotFound):
-        await store.raise_complaint(OTHER_TENANT, consultation_id, "not mine")
+        await stores.complaints.raise_complaint(OTHER_TENANT, consultation_id, "not mine")
     with pytest.raises(InvalidArgument):
-        await store.raise_complaint(CLIENT, consultation_id, "  ")
-    complaint = await store.raise_complaint(CLIENT, consultation_id, "律师回复太慢，而且没有回答我的问题。")
+        await stores.complaints.raise_complaint(CLIENT, consultation_id, "  ")
+    complaint = await stores.complaints.raise_complaint(
+        CLIENT, consultation_id, "律师回复太慢，而且没有回答我的问题。"
+    )
     assert complaint.status == "open"
 
-    mine, _ = await store.list_complaints(CLIENT, "", 10, "")
+    mine, _ = await stores.complaints.list_complaints(CLIENT, "", 10, "")
     assert [c.id for c in mine] == [complaint.id]
-    assert (await store.list_complaints(OTHER_TENANT, "", 10, ""))[0] == []
+    assert (await stores.complaints.list_complaints(OTHER_TENANT, "", 10, ""))[0] == []
     with pytest.raises(PermissionDenied):
-        await store.list_complaints(lawyer("labour-a"), "", 10, "")
-    assert [c.id for c in (await store.list_complaints(AGENT, "open", 10, ""))[0]] == [complaint.id]
+        await stores.complaints.list_complaints(lawyer("labour-a"), "", 10, "")
+    assert [c.id for c in (await stores.complaints.list_complaints(AGENT, "open", 10, ""))[0]] == [
+        complaint.id
+    ]
 
     with pytest.raises(PermissionDenied):
-        await store.update_complaint(CLIENT, complaint.id, "resolved", "done")
+        await stores.complaints.update_complaint(CLIENT, complaint.id, "resolved", "done")
     with pytest.raises(InvalidArgument) as no_resolution:
-        await store.update_complaint(AGENT, complaint.id, "resolved", "")
+        await stores.complaints.update_complaint(AGENT, complaint.id, "resolved", "")
     assert [v.field for v in no_resolution.value.violations] == ["resolution"]
-    taken = await store.update_complaint(AGENT, complaint.id, "in_progress", "")
+    taken = await stores.complaints.update_complaint(AGENT, complaint.id, "in_progress", "")
     assert (taken.status, taken.handled_by) == ("in_progress", AGENT.user_id)
-    resolved = await store.update_complaint(AGENT, complaint.id, "resolved", "已更换律师并致歉，补发答复。")
+    resolved = await stores.complaints.update_complaint(
+        AGENT, complaint.id, "resolved", "已更换律师并致歉，补发答复。"
+    )
     assert resolved.status == "resolved" and resolved.resolution.startswith("已更换律师")
     with pytest.raises(Conflict):
-        await store.update_complaint(AGENT, complaint.id, "in_progress", "")
+        await stores.complaints.update_complaint(AGENT, complaint.id, "in_progress", "")
 
-    stages = [s.stage for s in (await store.get(AGENT, consultation_id)).stages]
+    stages = [s.stage for s in (await stores.consultations.get(AGENT, consultation_id)).stages]
     assert [s for s in stages if s.startswith("complaint")] == [
         "complaint_raised",
         "complaint_in_progress",
         "complaint_resolved",
     ]
-    assert {"complaint.raised", "complaint.resolved"} <= set(await events(store))
+    assert {"complaint.raised", "complaint.resolved"} <= set(await events(stores))
 
 
 async def test_an_agent_bridges_a_phone_consultation_and_the_call_record_is_kept(
-    store: ConsultationStore,
+    stores: ConsultationStores,
 ) -> None:
     """R-CON-3, §6.2.1.3, §6.2.4.4: parties, start, end, duration, outcome and the recording's key."""
     from services.consultation.telephony import SimulatedTelephony
 
     phone = SimulatedTelephony()
-    view, _ = await store.create(CLIENT, NewConsultation("phone", "电话咨询", LABOUR_QUESTION, "order-2"), "")
-    consultation_id = view.row.id
-    professional = await submit(store)
+    new = NewConsultation("phone", "电话咨询", LABOUR_QUESTION, "order-2")
+    consultation_id = (await stores.consultations.create(CLIENT, new, "")).view.row.id
+    professional = await submit(stores)
 
     with pytest.raises(PermissionDenied):
-        await store.start_call(CLIENT, consultation_id, "labour-a", phone)
+        await stores.calls.start_call(CLIENT, consultation_id, "labour-a", phone)
     with pytest.raises(Conflict):
-        await store.start_call(AGENT, professional, "labour-a", phone)  # not a phone consultation
+        await stores.calls.start_call(AGENT, professional, "labour-a", phone)  # not a phone consultation
     with pytest.raises(InvalidArgument) as unknown:
-        await store.start_call(AGENT, consultation_id, "nobody", phone)
+        await stores.calls.start_call(AGENT, consultation_id, "nobody", phone)
     assert [v.field for v in unknown.value.violations] == ["lawyer_id"]
     with pytest.raises(InvalidArgument):
-        await store.start_call(AGENT, consultation_id, "labour-inactive", phone)
+        await stores.calls.start_call(AGENT, consultation_id, "labour-inactive", phone)
 
-    call = await store.start_call(AGENT, consultation_id, "labour-a", phone)
+    call = await stores.calls.start_call(AGENT, consultation_id, "labour-a", phone)
     assert (call.status, call.agent_id, call.lawyer_id, call.provider) == (
         "connected",
         AGENT.user_id,
@@ -353,23 +377,25 @@ async def test_an_agent_bridges_a_phone_consultation_and_the_call_record_is_kept
         "simulated",
     )
     with pytest.raises(InvalidArgument):
-        await store.end_call(AGENT, consultation_id, call.id, " ", phone)
+        await stores.calls.end_call(AGENT, consultation_id, call.id, " ", phone)
     with pytest.raises(NotFound):
-        await store.end_call(AGENT, professional, call.id, "wrong consultation", phone)
-    ended = await store.end_call(AGENT, consultation_id, call.id, "已解答试用期问题，建议书面沟通。", phone)
+        await stores.calls.end_call(AGENT, professional, call.id, "wrong consultation", phone)
+    ended = await stores.calls.end_call(
+        AGENT, consultation_id, call.id, "已解答试用期问题，建议书面沟通。", phone
+    )
     assert ended.status == "ended" and ended.ended_at is not None and ended.duration_seconds >= 0
     assert ended.recording_ref == f"recordings/sim-{call.id}.wav"
     with pytest.raises(Conflict):
-        await store.end_call(AGENT, consultation_id, call.id, "again", phone)
+        await stores.calls.end_call(AGENT, consultation_id, call.id, "again", phone)
 
-    view = await store.get(CLIENT, consultation_id)
+    view = await stores.consultations.get(CLIENT, consultation_id)
     assert [(c.id, c.status) for c in view.calls] == [(call.id, "ended")]
     assert [s.stage for s in view.stages if s.stage.startswith("call")] == ["call_connected", "call_ended"]
-    assert {"call.connected", "call.ended"} <= set(await events(store))
+    assert {"call.connected", "call.ended"} <= set(await events(stores))
 
 
 async def test_a_professional_question_gets_the_reply_clock_of_its_orders_tier(
-    store: ConsultationStore,
+    stores: ConsultationStores,
 ) -> None:
     """`reply_due_at` = submission + the bought tier's `reply_hours` as the order copied it; 24 h when the
     order carries none (an order from before tiers were copied)."""
@@ -389,7 +415,7 @@ async def test_a_professional_question_gets_the_reply_clock_of_its_orders_tier(
                 order.reply_hours = 48
             return payment_pb.GetOrderResponse(order=order)
 
-    servicer = ConsultationServicer(store, cast(Any, Payments()))
+    servicer = ConsultationServicer(stores, cast(Any, Payments()))
     token = principal_var.set(CLIENT)
     try:
         due = {}
@@ -407,22 +433,22 @@ async def test_a_professional_question_gets_the_reply_clock_of_its_orders_tier(
     assert due == {"order-48h": timedelta(hours=48), "order-without-hours": timedelta(hours=24)}
 
 
-async def test_open_reply_clocks_are_counted_for_the_sla_timers_gauge(store: ConsultationStore) -> None:
+async def test_open_reply_clocks_are_counted_for_the_sla_timers_gauge(stores: ConsultationStores) -> None:
     """counsel_sla_timers_pending{kind="reply_24h"}: professional questions with a reply promised and not
     given; a general question carries no promise; an answered one stops its clock."""
-    assert await store.open_timers() == {"reply_24h": 0}
-    answered = await submit(store)
-    await submit(store)
-    await store.create(CLIENT, NewConsultation("general", "试用期", LABOUR_QUESTION, ""), "")
-    await store.classify(answered, "c", default_classifier().classify)
-    lawyer_id, _ = await store.assign(answered, [], None, "a")
-    assert await store.open_timers() == {"reply_24h": 2}
-    await store.post_message(lawyer(lawyer_id), answered, "答复如下……")
-    assert await store.open_timers() == {"reply_24h": 1}
+    assert await stores.consultations.open_timers() == {"reply_24h": 0}
+    answered = await submit(stores)
+    await submit(stores)
+    await stores.consultations.create(CLIENT, NewConsultation("general", "试用期", LABOUR_QUESTION, ""), "")
+    await stores.assignments.classify(answered, "c", default_classifier().classify)
+    lawyer_id = (await stores.assignments.assign(answered, [], None, "a")).lawyer_id
+    assert await stores.consultations.open_timers() == {"reply_24h": 2}
+    await stores.consultations.post_message(lawyer(lawyer_id), answered, "答复如下……")
+    assert await stores.consultations.open_timers() == {"reply_24h": 1}
 
 
 async def test_a_paid_consultation_order_serves_exactly_one_consultation_of_its_kind(
-    store: ConsultationStore,
+    stores: ConsultationStores,
 ) -> None:
     """API.md: one paid consultation order serves exactly one consultation of its product's kind; a second
     one (however many are submitted at once: the unique index decides), another kind or another category's
@@ -452,7 +478,7 @@ async def test_a_paid_consultation_order_serves_exactly_one_consultation_of_its_
             order.MergeFrom(orders[request.order_id])
             return payment_pb.GetOrderResponse(order=order)
 
-    servicer = ConsultationServicer(store, cast(Any, Payments()))
+    servicer = ConsultationServicer(stores, cast(Any, Payments()))
 
     async def submit(kind: str, order_id: str, key: str = "") -> pb.Consultation:
         token = principal_var.set(CLIENT)
@@ -493,21 +519,21 @@ async def test_a_paid_consultation_order_serves_exactly_one_consultation_of_its_
 
 
 async def test_the_close_tells_the_order_whether_the_consultation_was_served(
-    store: ConsultationStore,
+    stores: ConsultationStores,
 ) -> None:
     """`consultation.closed` carries its order and whether it was served (a lawyer answered, or a call
     took place): the order's workflow completes the order or refunds it."""
     from counsel.common.v1.event_pb2 import EventEnvelope
     from counsel.consultation.v1 import events_pb2
 
-    answered = await submit(store)
-    await store.classify(answered, "c", default_classifier().classify)
-    lawyer_id, _ = await store.assign(answered, [], None, "a")
-    await store.post_message(lawyer(lawyer_id), answered, "可以主张经济补偿。")
-    unanswered = await submit(store)
+    answered = await submit(stores)
+    await stores.assignments.classify(answered, "c", default_classifier().classify)
+    lawyer_id = (await stores.assignments.assign(answered, [], None, "a")).lawyer_id
+    await stores.consultations.post_message(lawyer(lawyer_id), answered, "可以主张经济补偿。")
+    unanswered = await submit(stores)
     for consultation_id in (answered, unanswered):
-        await store.close(CLIENT, consultation_id, "closed_by_client")
-    async with store.db.transaction() as session:
+        await stores.consultations.close(CLIENT, consultation_id, "closed_by_client")
+    async with stores.consultations.db.transaction() as session:
         payloads = (
             await session.execute(
                 select(TABLES.outbox.c.payload).where(TABLES.outbox.c.subject.like("%.consultation.closed"))

@@ -22,7 +22,7 @@ from services.documents import domain
 from services.documents.files import DocumentFiles
 from services.documents.lawyer_events import LawyerProjection
 from services.documents.models import TABLES, LawyerRosterRow
-from services.documents.store import DocumentsStore, NewOrder
+from services.documents.store import DocumentsStores, NewOrder
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
@@ -45,9 +45,9 @@ def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_na
 
 
 @pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[DocumentsStore]:
+async def stores(settings: Settings) -> AsyncIterator[DocumentsStores]:
     async with migrated_databases(settings, "documents") as databases:
-        yield DocumentsStore(databases["documents"], Outbox("documents", settings, TABLES))
+        yield DocumentsStores.build(databases["documents"], Outbox("documents", settings, TABLES))
 
 
 @pytest.fixture
@@ -80,8 +80,8 @@ def new_order(**overrides: object) -> NewOrder:
     return NewOrder(**values)  # type: ignore[arg-type]
 
 
-async def events(store: DocumentsStore) -> list[str]:
-    async with store.db.transaction() as session:
+async def events(stores: DocumentsStores) -> list[str]:
+    async with stores.orders.db.transaction() as session:
         rows = (await session.execute(select(TABLES.outbox.c.subject).order_by(TABLES.outbox.c.seq))).all()
     return [row.subject.split(".", 2)[2] for row in rows]
 
@@ -90,14 +90,15 @@ def lawyer(user_id: str) -> Principal:
     return Principal(user_id, roles=frozenset({"lawyer"}))
 
 
-async def test_creation_is_idempotent_by_order_id_and_spreads_equal_lawyers(store: DocumentsStore) -> None:
+async def test_creation_is_idempotent_by_order_id_and_spreads_equal_lawyers(stores: DocumentsStores) -> None:
     for n in (1, 2):
-        await store.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}", fields=["contract"])
+        await stores.staff.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}", fields=["contract"])
     first = new_order(legal_field="contract", legal_field_source="product")
-    view, created = await store.create(first)
-    again, created_again = await store.create(first)
-    assert created and not created_again and again.row.id == view.row.id
-    other, _ = await store.create(new_order(legal_field="contract", legal_field_source="product"))
+    created = await stores.orders.create(first)
+    again = await stores.orders.create(first)
+    assert created.created and not again.created and again.view.row.id == created.view.row.id
+    view = created.view
+    other = (await stores.orders.create(new_order(legal_field="contract", legal_field_source="product"))).view
     # equal lawyers: the one with the lighter open load takes the next order
     assert {view.row.assigned_lawyer_id, other.row.assigned_lawyer_id} == {"lawyer-1", "lawyer-2"}
     assert view.row.assignment_reason.startswith("field contract;")
@@ -106,43 +107,45 @@ async def test_creation_is_idempotent_by_order_id_and_spreads_equal_lawyers(stor
     assert view.row.stage == "awaiting_acknowledgement"
     assert view.row.acknowledge_due_at == first.paid_at + timedelta(minutes=30)  # R-DOC-2
     assert [s.stage for s in view.stages] == ["awaiting_acknowledgement"]
-    assert await events(store) == ["docorder.created", "docorder.created"]
+    assert await events(stores) == ["docorder.created", "docorder.created"]
 
 
 async def test_the_lawyer_practises_the_orders_field_is_active_and_not_overloaded(
-    store: DocumentsStore,
+    stores: DocumentsStores,
 ) -> None:
     """R-DOC-3 "matched by legal field, as in consultation": only active lawyers of the field below their
     open-load limit are eligible; the reason is recorded; nobody in the field → any field, and it says so."""
-    await store.upsert_staff("labour-busy", "lawyer", "l-1", fields=["labour"])
-    await store.upsert_staff("labour-free", "lawyer", "l-2", fields=["labour"])
-    await store.upsert_staff("labour-inactive", "lawyer", "l-3", fields=["labour"])
-    await store.upsert_staff("contract-only", "lawyer", "l-4", fields=["contract"])
-    async with store.db.transaction() as session:
+    await stores.staff.upsert_staff("labour-busy", "lawyer", "l-1", fields=["labour"])
+    await stores.staff.upsert_staff("labour-free", "lawyer", "l-2", fields=["labour"])
+    await stores.staff.upsert_staff("labour-inactive", "lawyer", "l-3", fields=["labour"])
+    await stores.staff.upsert_staff("contract-only", "lawyer", "l-4", fields=["contract"])
+    async with stores.orders.db.transaction() as session:
         for user_id, active, max_open in (("labour-inactive", False, 20), ("labour-busy", True, 1)):
             row = await session.get(LawyerRosterRow, user_id)
             assert row is not None
             row.active, row.max_open = active, max_open
             session.add(row)
-    busy, _ = await store.create(new_order(legal_field="labour"))  # labour-busy: lowest id, no load
+    busy = (
+        await stores.orders.create(new_order(legal_field="labour"))
+    ).view  # labour-busy: lowest id, no load
     assert busy.row.assigned_lawyer_id == "labour-busy"
-    chosen = [(await store.create(new_order(legal_field="labour")))[0].row for _ in range(3)]
+    chosen = [(await stores.orders.create(new_order(legal_field="labour"))).view.row for _ in range(3)]
     # labour-busy is at its limit of one open order, labour-inactive is never chosen
     assert {row.assigned_lawyer_id for row in chosen} == {"labour-free"}
     assert "field labour" in chosen[0].assignment_reason and "1 eligible" in chosen[0].assignment_reason
 
-    stray, _ = await store.create(new_order(legal_field="tax", legal_field_source="classified"))
+    stray = (await stores.orders.create(new_order(legal_field="tax", legal_field_source="classified"))).view
     assert stray.row.assigned_lawyer_id == "contract-only"  # the lightest load of any field
     assert stray.row.assignment_reason.startswith("nobody eligible practises tax")
     assert stray.row.assignment_reason.endswith("(field from classified)")
 
 
 async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
-    store: DocumentsStore,
+    stores: DocumentsStores,
 ) -> None:
     """R-DOC-3: `catalog.lawyer.changed` (through the durable consumer's transaction) feeds the projection:
     an activated IP lawyer takes IP work; once the firm deactivates them, they get no more."""
-    projection = LawyerProjection(store)
+    projection = LawyerProjection(stores)
 
     async def changed(active: bool) -> None:
         envelope = EventEnvelope(id=new_id(), type="lawyer.changed", tenant_id="")
@@ -156,44 +159,44 @@ async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
             )
         )
         for _ in range(2):  # a redelivery changes nothing
-            async with store.db.transaction() as session:
+            async with stores.orders.db.transaction() as session:
                 await projection(envelope, session)
 
     await changed(active=True)
-    view, _ = await store.create(new_order(legal_field="ip", legal_field_source="requirements"))
+    view = (await stores.orders.create(new_order(legal_field="ip", legal_field_source="requirements"))).view
     assert view.row.assigned_lawyer_id == "lawyer-ip"
     assert view.row.assignment_reason.startswith("field ip;")
 
     await changed(active=False)
     with pytest.raises(Conflict) as error:  # nobody else is on the roster
-        await store.create(new_order(legal_field="ip", legal_field_source="requirements"))
+        await stores.orders.create(new_order(legal_field="ip", legal_field_source="requirements"))
     assert error.value.reason == "no_lawyer_available"
 
 
-async def test_without_any_lawyer_creation_is_a_conflict_not_a_crash(store: DocumentsStore) -> None:
+async def test_without_any_lawyer_creation_is_a_conflict_not_a_crash(stores: DocumentsStores) -> None:
     with pytest.raises(Conflict) as error:
-        await store.create(new_order())
+        await stores.orders.create(new_order())
     assert error.value.reason == "no_lawyer_available"
 
 
 async def test_versions_keep_their_bytes_and_digest_and_the_review_gate_holds(
-    store: DocumentsStore, files: DocumentFiles
+    stores: DocumentsStores, files: DocumentFiles
 ) -> None:
     """R-DOC-4, R-DOC-6, §9.5: the author cannot approve; clients see approved versions only."""
-    await store.upsert_staff(REVIEWER.user_id, "lawyer", "licence-r")  # a reviewer who also drafts
-    view, _ = await store.create(new_order())
+    await stores.staff.upsert_staff(REVIEWER.user_id, "lawyer", "licence-r")  # a reviewer who also drafts
+    view = (await stores.orders.create(new_order())).view
     assert view.row.assigned_lawyer_id == REVIEWER.user_id
     order_id = view.row.id
-    await store.acknowledge(AGENT, order_id, "收到")
+    await stores.orders.acknowledge(AGENT, order_id, "收到")
     content = os.urandom(4096)
     upload = domain.validate_upload("合同.docx", DOCX, content, "初稿")
 
     with pytest.raises(NotFound):  # another enterprise's client cannot even see it
-        await store.get(OTHER_CLIENT, order_id)
+        await stores.orders.get(OTHER_CLIENT, order_id)
     with pytest.raises(NotFound):  # a lawyer who is not assigned neither
-        await store.add_version(lawyer("lawyer-x"), order_id, upload, files.put)
+        await stores.versions.add_version(lawyer("lawyer-x"), order_id, upload, files.put)
 
-    view = await store.add_version(REVIEWER, order_id, upload, files.put)
+    view = await stores.versions.add_version(REVIEWER, order_id, upload, files.put)
     (version,) = view.versions
     assert (version.number, version.status, version.sha256) == (
         1,
@@ -203,23 +206,25 @@ async def test_versions_keep_their_bytes_and_digest_and_the_review_gate_holds(
     assert await read(files, version.object_name) == content
 
     with pytest.raises(PermissionDenied):
-        await store.review(REVIEWER, order_id, "approve", "")
-    unchanged = await store.get(AGENT, order_id)
+        await stores.versions.review(REVIEWER, order_id, "approve", "")
+    unchanged = await stores.orders.get(AGENT, order_id)
     assert unchanged.row.stage == "in_review" and unchanged.versions[0].status == "in_review"
 
     other_reviewer = Principal("reviewer-2", roles=frozenset({"reviewer"}))
-    await store.upsert_staff("reviewer-2", "reviewer", "11101201234567890")
-    view = await store.review(other_reviewer, order_id, "approve", "同意")
+    await stores.staff.upsert_staff("reviewer-2", "reviewer", "11101201234567890")
+    view = await stores.versions.review(other_reviewer, order_id, "approve", "同意")
     assert view.row.stage == "delivered" and view.versions[0].status == "approved"
     assert view.versions[0].reviewer_licence_number == "11101201234567890"
     assert view.row.revision_window_ends_at is not None and view.row.first_delivered_at is not None
     assert view.row.revision_window_ends_at - view.row.first_delivered_at == timedelta(days=3)  # R-DOC-5
     # The window closes: the workflow's completion is recorded once, however often it is retried.
     for _ in range(2):
-        view = await store.record_stage(order_id, "completed", "system", None, "window_closed", "key-done")
+        view = await stores.deadlines.record_stage(
+            order_id, "completed", "system", None, "window_closed", "key-done"
+        )
     assert view.row.stage == "completed" and view.row.completed_reason == "window_closed"
     assert [s.stage for s in view.stages].count("completed") == 1
-    assert await events(store) == [
+    assert await events(stores) == [
         "docorder.created",
         "docorder.acknowledged",
         "docorder.drafted",
@@ -230,38 +235,38 @@ async def test_versions_keep_their_bytes_and_digest_and_the_review_gate_holds(
 
 
 async def test_a_revision_on_someone_elses_order_changes_nothing(
-    store: DocumentsStore, files: DocumentFiles
+    stores: DocumentsStores, files: DocumentFiles
 ) -> None:
-    await store.upsert_staff("lawyer-1", "lawyer", "licence-1")
-    view, _ = await store.create(new_order())
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    view = (await stores.orders.create(new_order())).view
     order_id = view.row.id
-    await store.acknowledge(AGENT, order_id, "")
-    await store.add_version(
+    await stores.orders.acknowledge(AGENT, order_id, "")
+    await stores.versions.add_version(
         lawyer("lawyer-1"),
         order_id,
         domain.validate_upload("a.pdf", "application/pdf", b"%PDF-1", ""),
         files.put,
     )
-    await store.review(REVIEWER, order_id, "approve", "")
+    await stores.versions.review(REVIEWER, order_id, "approve", "")
     asked: list[object] = []
 
     async def ask_workflow(window_ends_at: object) -> None:
         asked.append(window_ends_at)
 
     with pytest.raises(NotFound):
-        await store.request_revision(OTHER_CLIENT, order_id, "改一下", ask_workflow)
-    assert asked == [] and (await store.get(AGENT, order_id)).row.revisions_requested == 0
+        await stores.revisions.request_revision(OTHER_CLIENT, order_id, "改一下", ask_workflow)
+    assert asked == [] and (await stores.orders.get(AGENT, order_id)).row.revisions_requested == 0
 
-    view = await store.request_revision(CLIENT, order_id, "改一下", ask_workflow)
+    view = await stores.revisions.request_revision(CLIENT, order_id, "改一下", ask_workflow)
     assert view.row.stage == "revising" and view.row.revisions_requested == 1
     assert asked == [view.row.revision_window_ends_at]
 
 
-async def test_a_breach_is_recorded_once_counted_and_reassigns_a_late_draft(store: DocumentsStore) -> None:
+async def test_a_breach_is_recorded_once_counted_and_reassigns_a_late_draft(stores: DocumentsStores) -> None:
     """R-DOC-2 / R-DOC-3: breaches are states; a retried activity (same key) has no second effect."""
     for n in (1, 2):
-        await store.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
-    view, _ = await store.create(new_order())
+        await stores.staff.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
+    view = (await stores.orders.create(new_order())).view
     order_id, first_lawyer = view.row.id, view.row.assigned_lawyer_id
 
     def counted(kind: str) -> float:
@@ -272,44 +277,46 @@ async def test_a_breach_is_recorded_once_counted_and_reassigns_a_late_draft(stor
     assert due is not None
     new_due = due + timedelta(hours=24)
     for _ in range(2):
-        view = await store.record_breach(order_id, "acknowledgement", due, new_due, "key-ack")
+        view = await stores.deadlines.record_breach(order_id, "acknowledgement", due, new_due, "key-ack")
     assert counted("acknowledge_30m") == before + 1
     assert [b.kind for b in view.breaches] == ["acknowledgement"]
     assert view.row.stage == "drafting" and view.row.draft_due_at == new_due  # the order continues
 
     later = new_due + timedelta(hours=24)
     before_delivery = counted("delivery")
-    view = await store.record_breach(order_id, "delivery", new_due, later, "key-delivery")
+    view = await stores.deadlines.record_breach(order_id, "delivery", new_due, later, "key-delivery")
     assert view.row.assigned_lawyer_id not in ("", first_lawyer)
     assert view.row.assignment_reason.startswith("reassigned_after_breach: ")
     assert view.row.draft_due_at == later
     assert counted("delivery") == before_delivery + 1
     assert [s.reason for s in view.stages][-1] == "reassigned_after_breach"
-    assert (await events(store)).count("docorder.sla_breached") == 2
+    assert (await events(stores)).count("docorder.sla_breached") == 2
     with pytest.raises(Conflict):  # the workflow cannot complete an order that was never delivered
-        await store.record_stage(order_id, "completed", "system", None, "window_closed", "key-done")
+        await stores.deadlines.record_stage(
+            order_id, "completed", "system", None, "window_closed", "key-done"
+        )
 
 
-async def test_staff_queues_are_soonest_due_first_and_scoped_to_who_asks(store: DocumentsStore) -> None:
+async def test_staff_queues_are_soonest_due_first_and_scoped_to_who_asks(stores: DocumentsStores) -> None:
     """Staff queues: agents see every unacknowledged order by due time, a lawyer only those assigned,
     a client only their enterprise's (R-ACC-4)."""
     for n in (1, 2):
-        await store.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
+        await stores.staff.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
     now = utcnow()
     made = {}
     for minutes_ago in (5, 20, 10):
-        view, _ = await store.create(new_order(paid_at=now - timedelta(minutes=minutes_ago)))
+        view = (await stores.orders.create(new_order(paid_at=now - timedelta(minutes=minutes_ago)))).view
         made[minutes_ago] = view.row
-    await store.create(new_order(tenant_id="tenant-9", client_id="client-9"))
+    await stores.orders.create(new_order(tenant_id="tenant-9", client_id="client-9"))
 
-    first, cursor = await store.list_orders(AGENT, "awaiting_acknowledgement", 2, "")
+    first, cursor = await stores.orders.list_orders(AGENT, "awaiting_acknowledgement", 2, "")
     assert [row.id for row in first] == [made[20].id, made[10].id] and cursor
-    second, end = await store.list_orders(AGENT, "awaiting_acknowledgement", 2, cursor)
+    second, end = await stores.orders.list_orders(AGENT, "awaiting_acknowledgement", 2, cursor)
     assert len(second) == 2 and second[0].id == made[5].id and end == ""
 
-    mine, _ = await store.list_orders(lawyer("lawyer-1"), "", 100, "")
+    mine, _ = await stores.orders.list_orders(lawyer("lawyer-1"), "", 100, "")
     assert mine and {row.assigned_lawyer_id for row in mine} == {"lawyer-1"}
-    theirs, _ = await store.list_orders(CLIENT, "", 100, "")
+    theirs, _ = await stores.orders.list_orders(CLIENT, "", 100, "")
     assert len(theirs) == 3 and {row.tenant_id for row in theirs} == {TENANT}
 
 
@@ -344,30 +351,32 @@ async def test_a_file_larger_than_one_chunk_streams_back_chunk_by_chunk_with_its
 
 
 async def test_the_sla_timers_gauge_counts_the_deadlines_the_records_show_running(
-    store: DocumentsStore, files: DocumentFiles
+    stores: DocumentsStores, files: DocumentFiles
 ) -> None:
     """counsel_sla_timers_pending{kind}: one acknowledgement clock per unacknowledged order, one delivery
     clock per order in its first drafting, one revision window per delivered order; in review, none."""
-    await store.upsert_staff("lawyer-1", "lawyer", "licence-1")
-    waiting, _ = await store.create(new_order())
-    drafting, _ = await store.create(new_order())
-    reviewed, _ = await store.create(new_order())
-    delivered, _ = await store.create(new_order())
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    waiting = (await stores.orders.create(new_order())).view
+    drafting = (await stores.orders.create(new_order())).view
+    reviewed = (await stores.orders.create(new_order())).view
+    delivered = (await stores.orders.create(new_order())).view
     for view in (drafting, reviewed, delivered):
-        await store.acknowledge(AGENT, view.row.id, "")
+        await stores.orders.acknowledge(AGENT, view.row.id, "")
     upload = domain.validate_upload("合同.docx", DOCX, b"draft", "")
     for view in (reviewed, delivered):
-        await store.add_version(lawyer("lawyer-1"), view.row.id, upload, files.put)
-    await store.upsert_staff(REVIEWER.user_id, "reviewer", "11101201234567890")
-    await store.review(REVIEWER, delivered.row.id, "approve", "")
-    assert await store.open_timers() == {"acknowledge_30m": 1, "delivery": 1, "revision_window": 1}
+        await stores.versions.add_version(lawyer("lawyer-1"), view.row.id, upload, files.put)
+    await stores.staff.upsert_staff(REVIEWER.user_id, "reviewer", "11101201234567890")
+    await stores.versions.review(REVIEWER, delivered.row.id, "approve", "")
+    assert await stores.orders.open_timers() == {"acknowledge_30m": 1, "delivery": 1, "revision_window": 1}
 
-    await refresh_sla_timers(store.open_timers, ("acknowledge_30m", "delivery", "revision_window", "other"))
+    await refresh_sla_timers(
+        stores.orders.open_timers, ("acknowledge_30m", "delivery", "revision_window", "other")
+    )
 
     def gauge(kind: str) -> float | None:
         return REGISTRY.get_sample_value("counsel_sla_timers_pending", {"kind": kind})
 
     assert [gauge(k) for k in ("acknowledge_30m", "delivery", "revision_window", "other")] == [1, 1, 1, 0]
-    await store.acknowledge(AGENT, waiting.row.id, "")
-    await refresh_sla_timers(store.open_timers, ("acknowledge_30m", "delivery"))
+    await stores.orders.acknowledge(AGENT, waiting.row.id, "")
+    await refresh_sla_timers(stores.orders.open_timers, ("acknowledge_30m", "delivery"))
     assert (gauge("acknowledge_30m"), gauge("delivery")) == (0, 2)

@@ -19,7 +19,7 @@ from services.catalog.seed import seed_demo
 from services.catalog.store import CatalogStore
 from services.consultation.domain import NewConsultation
 from services.consultation.models import TABLES, LawyerProjectionRow
-from services.consultation.store import LAWYER_SUBJECTS, ConsultationStore
+from services.consultation.store import LAWYER_SUBJECTS, ConsultationStores
 from services.identity.seed import demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
 from services.runtime.config import Settings
@@ -45,7 +45,7 @@ def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_na
 @dataclass
 class Services:
     catalog: CatalogStore
-    consultation: ConsultationStore
+    consultation: ConsultationStores
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         catalog_db, db = databases["catalog"], databases["consultation"]
         await seed_demo(CatalogStore(catalog_db))
         catalog_outbox = Outbox("catalog", settings, CATALOG_TABLES)
-        consultation = ConsultationStore(db, Outbox("consultation", settings, TABLES))
+        consultation = ConsultationStores.build(db, Outbox("consultation", settings, TABLES))
         bus = await EventBus.connect(settings, "projection-test")
         tasks = [
             asyncio.create_task(OutboxRelay(catalog_db, catalog_outbox, bus).run()),
@@ -89,11 +89,11 @@ def profile(fields: tuple[str, ...]) -> catalog_domain.Profile:
     )
 
 
-async def projected(store: ConsultationStore, **expected: object) -> LawyerProjectionRow:
+async def projected(stores: ConsultationStores, **expected: object) -> LawyerProjectionRow:
     """The lawyer's projection row once it shows `expected` (the consumer applies events asynchronously)."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        async with store.db.transaction() as session:
+        async with stores.lawyers.db.transaction() as session:
             row = await session.get(LawyerProjectionRow, LAWYER_ACCOUNT)
         if row is not None and all(getattr(row, k) == v for k, v in expected.items()):
             return row
@@ -101,16 +101,19 @@ async def projected(store: ConsultationStore, **expected: object) -> LawyerProje
         await asyncio.sleep(0.05)
 
 
-async def assigned_lawyer(store: ConsultationStore) -> str:
+async def assigned_lawyer(stores: ConsultationStores) -> str:
     """Who a new labour consultation is assigned to ("" when nobody is eligible)."""
-    view, _ = await store.create(CLIENT, NewConsultation("professional", "工资", LABOUR_QUESTION, "o1"), "")
-    async with store.db.transaction() as session:
+    new = NewConsultation("professional", "工资", LABOUR_QUESTION, "o1")
+    view = (await stores.consultations.create(CLIENT, new, "")).view
+    async with stores.consultations.db.transaction() as session:
         row = await session.get(type(view.row), view.row.id)
         assert row is not None
         row.legal_field = "labour"
         session.add(row)
-    lawyer_id, _ = await store.assign(view.row.id, [], view.row.reply_due_at, f"assigned:{view.row.id}")
-    return lawyer_id
+    assigned = await stores.assignments.assign(
+        view.row.id, [], view.row.reply_due_at, f"assigned:{view.row.id}"
+    )
+    return assigned.lawyer_id
 
 
 async def test_catalog_activation_edits_and_deactivation_decide_who_is_assigned(services: Services) -> None:
@@ -152,7 +155,7 @@ async def test_the_demo_seed_never_overwrites_what_the_catalog_said(services: Se
     lawyer = await services.catalog.create_lawyer(FIRM_ADMIN, FIRM, profile(("tax",)), "create-2")
     await services.catalog.activate_lawyer(FIRM_ADMIN, lawyer.id)
     await projected(services.consultation, fields=["tax"])
-    await seed_consultation(services.consultation, [LAWYER_ACCOUNT])  # a restart seeds again
-    async with services.consultation.db.transaction() as session:
+    await seed_consultation(services.consultation.lawyers, [LAWYER_ACCOUNT])  # a restart seeds again
+    async with services.consultation.lawyers.db.transaction() as session:
         row = await session.get(LawyerProjectionRow, LAWYER_ACCOUNT)
     assert row is not None and row.fields == ["tax"]

@@ -29,7 +29,7 @@ from counsel.documents.v1 import events_pb2 as documents_events
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
 from services.documents.models import TABLES as DOCUMENT_TABLES
 from services.documents.server import DocumentsServicer
-from services.documents.store import DocumentsStore, NewOrder
+from services.documents.store import DocumentsStores, NewOrder
 from services.payment import domain
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import RefundRow
@@ -88,7 +88,7 @@ BOOKING = domain.ProductSnapshot(
 class StoreActivities:
     """OrderWorkflow's activities acting straight on the stores, as the services' RPCs would."""
 
-    def __init__(self, documents: DocumentsStore, payment: PaymentStores) -> None:
+    def __init__(self, documents: DocumentsStores, payment: PaymentStores) -> None:
         self.documents = documents
         self.payment = payment
 
@@ -118,8 +118,8 @@ class StoreActivities:
 
     @activity.defn(name="documents.create_document_order")
     async def create_document_order(self, request: FulfilmentRequest) -> FulfilmentRef:
-        await self.documents.upsert_staff("lawyer-1", "lawyer", "licence-1")
-        view, _ = await self.documents.create(
+        await self.documents.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+        created = await self.documents.orders.create(
             NewOrder(
                 order_id=request.order_id,
                 tenant_id=request.tenant_id,
@@ -133,7 +133,7 @@ class StoreActivities:
                 requirements={},
             )
         )
-        return FulfilmentRef(kind="document", id=view.row.id)
+        return FulfilmentRef(kind="document", id=created.view.row.id)
 
     @activity.defn(name="booking.confirm_booking")
     async def confirm_booking(self, request: FulfilmentRequest) -> FulfilmentRef:
@@ -155,7 +155,7 @@ class StoreActivities:
 class Services:
     settings: Settings
     bus: EventBus
-    documents: DocumentsStore
+    documents: DocumentsStores
     payment: PaymentStores
     payment_db: Database
     temporal: Client
@@ -222,7 +222,9 @@ async def services(
     async with migrated_databases(settings, "documents", "payment") as databases:
         bus = await EventBus.connect(settings, name="order-fulfilment-test")
         temporal = await Client.connect(temporal_dev_server.address, data_converter=pydantic_data_converter)
-        documents = DocumentsStore(databases["documents"], Outbox("documents", settings, DOCUMENT_TABLES))
+        documents = DocumentsStores.build(
+            databases["documents"], Outbox("documents", settings, DOCUMENT_TABLES)
+        )
         payment = PaymentStores.build(databases["payment"], Outbox("payment", settings, PAYMENT_TABLES))
         async with Worker(
             temporal,
@@ -267,8 +269,8 @@ async def test_only_a_supervisor_cancels_a_document_order_with_a_reason(services
     assert reply.document_order.stage == again.document_order.stage == "cancelled"
     assert reply.document_order.stages[-1].stage == "cancelled"
     with pytest.raises(Conflict):  # nothing moves a cancelled order on
-        await services.documents.acknowledge(AGENT, document_order_id, "")
-    async with services.documents.db.transaction() as session:
+        await services.documents.orders.acknowledge(AGENT, document_order_id, "")
+    async with services.documents.orders.db.transaction() as session:
         published = await session.scalar(
             select(func.count()).where(DOCUMENT_TABLES.outbox.c.subject.like("%.docorder.cancelled"))
         )
@@ -291,20 +293,20 @@ async def test_a_cancelled_document_order_refunds_its_order_once_over_nats(servi
     consumer = DurableConsumer(
         "fulfilment-links", services.bus, services.payment_db, PAYMENT_TABLES, FULFILMENT_SUBJECTS, handler
     )
-    relay = OutboxRelay(services.documents.db, services.documents.outbox, services.bus)
-    await services.documents.cancel(SUPERVISOR, document_order_id, "律师无法按要求起草")
+    relay = OutboxRelay(services.documents.orders.db, services.documents.orders.outbox, services.bus)
+    await services.documents.orders.cancel(SUPERVISOR, document_order_id, "律师无法按要求起草")
     tasks = [asyncio.create_task(consumer.run()), asyncio.create_task(relay.run())]
     try:
         await asyncio.wait_for(refunded.wait(), timeout=30)
         # JetStream redelivers the same event (e.g. the ack was lost): published again under a new
         # message id so that the stream's own deduplication does not hide it from the consumer.
-        async with services.documents.db.transaction() as session:
+        async with services.documents.orders.db.transaction() as session:
             payload = await session.scalar(
                 select(DOCUMENT_TABLES.outbox.c.payload).where(
                     DOCUMENT_TABLES.outbox.c.subject.like("%.docorder.cancelled")
                 )
             )
-        subject = services.documents.outbox.subject("docorder.cancelled")
+        subject = services.documents.orders.outbox.subject("docorder.cancelled")
         await services.bus.publish(subject, payload, "redelivery-1")
         assert await consumer.handle(payload) == "duplicate"
         assert await services.outcome(order_id) == "refunded"

@@ -221,3 +221,63 @@ def test_the_real_classifier_reads_a_labour_matter_from_the_requirements() -> No
     text = {"purpose": "员工试用期被辞退，公司拒绝支付经济补偿，需要发律师函要求支付赔偿金"}
     field, source = domain.legal_field_for({}, text, lambda t: default_classifier().classify(t).field)
     assert (field, source) == ("labour", "classified")
+
+
+# --- what a review, a revision request and a breach do to the order (the store acts on these) -----------
+
+REVIEWED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+WINDOW = timedelta(days=5)
+
+
+def test_the_first_approval_delivers_and_opens_the_revision_window() -> None:
+    outcome = domain.review_outcome("in_review", "approve", None, None, None, WINDOW, REVIEWED_AT)
+    ends = REVIEWED_AT + WINDOW
+    assert outcome == domain.ReviewOutcome("approved", "delivered", ends, REVIEWED_AT, ends)
+
+
+def test_a_later_approval_keeps_the_window_of_the_first_delivery() -> None:
+    first, ends = REVIEWED_AT - timedelta(days=2), REVIEWED_AT + timedelta(days=3)
+    outcome = domain.review_outcome("in_review", "approve", first, ends, None, WINDOW, REVIEWED_AT)
+    assert (outcome.stage, outcome.due_at, outcome.first_delivered_at, outcome.revision_window_ends_at) == (
+        "delivered",
+        ends,
+        first,
+        ends,
+    )
+
+
+def test_a_rejection_returns_the_draft_with_the_time_it_had_left_or_to_revising() -> None:
+    draft_due = REVIEWED_AT + timedelta(hours=3)
+    before_delivery = domain.review_outcome("in_review", "reject", None, None, draft_due, WINDOW, REVIEWED_AT)
+    assert before_delivery == domain.ReviewOutcome("rejected", "drafting", draft_due, None, None)
+    first, ends = REVIEWED_AT - timedelta(days=1), REVIEWED_AT + timedelta(days=4)
+    revision = domain.review_outcome("in_review", "reject", first, ends, draft_due, WINDOW, REVIEWED_AT)
+    assert revision == domain.ReviewOutcome("rejected", "revising", None, first, ends)
+
+
+def test_a_revision_request_reopens_a_delivered_order_only() -> None:
+    assert domain.stage_after_revision_request("delivered") == "revising"
+    assert domain.stage_after_revision_request("revising") is None
+    assert domain.stage_after_revision_request("in_review") is None
+
+
+def test_a_missed_acknowledgement_moves_the_order_on_to_drafting_once() -> None:
+    assert domain.breach_effect("acknowledgement", "awaiting_acknowledgement") == domain.BreachEffect(
+        "drafting", True, False, "acknowledgement_breached"
+    )
+    # The agent acknowledged just before the timer fired: the breach is recorded, nothing else moves.
+    assert domain.breach_effect("acknowledgement", "drafting") == domain.BreachEffect(None, False, False, "")
+
+
+def test_a_late_draft_gets_a_new_due_time_and_another_lawyer() -> None:
+    assert domain.breach_effect("delivery", "drafting") == domain.BreachEffect(
+        None, True, True, "reassigned_after_breach"
+    )
+    assert domain.breach_effect("delivery", "in_review") == domain.BreachEffect(None, True, True, "")
+
+
+def test_a_breach_of_an_unknown_kind_names_the_field() -> None:
+    assert domain.validate_breach_kind("delivery") == "delivery"
+    with pytest.raises(InvalidArgument) as refused:
+        domain.validate_breach_kind("revision")
+    assert field_of(refused) == "kind"

@@ -405,7 +405,7 @@ async def test_the_service_turns_the_validators_refusal_into_a_conflict(
 
     order = await start(env, worker)
     document_order_id = order.handle.id.removeprefix("docorder-")
-    servicer = DocumentsServicer(store=None, files=None, temporal=env.client, catalog=None)  # type: ignore[arg-type]
+    servicer = DocumentsServicer(stores=None, files=None, temporal=env.client, catalog=None)  # type: ignore[arg-type]
     await order.acknowledge()
     await order.deliver()
     window_end = (await order.settle()).revision_window_ends_at

@@ -1,0 +1,54 @@
+"""Consultation persistence, one store per aggregate over one base (`base`: the consultation row every
+change locks first, its stage records and its view): one transaction per change, its outbox event
+included. Instant chat (conversations, purchase-intent signals) lives here too: the same database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.consultation.store.assignments import Assignments
+from services.consultation.store.base import ConsultationView
+from services.consultation.store.calls import Calls
+from services.consultation.store.complaints import Complaints
+from services.consultation.store.consultations import Consultations
+from services.consultation.store.conversations import Conversations
+from services.consultation.store.lawyers import LAWYER_SUBJECTS, LawyerProjection
+from services.consultation.store.signals import SIGNAL_SUBJECTS, PurchaseSignals
+from services.runtime.db import Database
+from services.runtime.events import EventHandler, Outbox
+
+__all__ = ["LAWYER_SUBJECTS", "SIGNAL_SUBJECTS", "ConsultationStores", "ConsultationView"]
+
+
+@dataclass(frozen=True)
+class ConsultationStores:
+    """The consultation service's stores, built over one database and one outbox."""
+
+    consultations: Consultations
+    assignments: Assignments
+    complaints: Complaints
+    calls: Calls
+    lawyers: LawyerProjection
+    conversations: Conversations
+    signals: PurchaseSignals
+
+    @classmethod
+    def build(cls, db: Database, outbox: Outbox) -> ConsultationStores:
+        return cls(
+            consultations=Consultations(db, outbox),
+            assignments=Assignments(db, outbox),
+            complaints=Complaints(db, outbox),
+            calls=Calls(db, outbox),
+            lawyers=LawyerProjection(db),
+            conversations=Conversations(db, outbox),
+            signals=PurchaseSignals(db),
+        )
+
+    # The durable consumers' handlers, by the names the event-handler code calls them.
+    @property
+    def apply_lawyer_changed(self) -> EventHandler:
+        return self.lawyers.apply_lawyer_changed
+
+    @property
+    def record_signal(self) -> EventHandler:
+        return self.signals.record_signal

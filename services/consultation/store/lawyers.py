@@ -1,0 +1,71 @@
+"""The lawyer projection (R-CON-2 assignment): the catalog's lawyer profiles as far as assignment needs
+them (fields, activation, service hours), kept current from the catalog's `lawyer.changed`; capacity
+(max_open) stays local."""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.catalog.v1 import events_pb2 as catalog_events
+from counsel.common.v1.event_pb2 import EventEnvelope
+from services.consultation.models import LawyerProjectionRow
+from services.runtime import assignment
+from services.runtime.db import Database
+from services.runtime.events import unpack
+from services.runtime.records import from_timestamp
+
+# The catalog's lawyer events that keep the lawyer projection current (R-CON-2 assignment).
+LAWYER_SUBJECTS = ["catalog.lawyer.changed"]
+
+
+class LawyerProjection:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def apply_lawyer_changed(self, envelope: EventEnvelope, session: AsyncSession) -> None:
+        """Durable-consumer handler of the catalog's `lawyer.changed`: the projection row of the lawyer's
+        identity account takes the profile's fields, activation and service hours, so activating,
+        deactivating or editing a lawyer in the catalog changes who can be assigned. A change older than
+        the one the row holds is ignored (redelivery out of order); capacity (max_open) stays local."""
+        changed = unpack(envelope, catalog_events.LawyerChanged)
+        assert isinstance(changed, catalog_events.LawyerChanged)
+        if not changed.user_id:
+            return  # no identity account: nobody to assign work to
+        when = from_timestamp(changed.updated_at if changed.HasField("updated_at") else envelope.occurred_at)
+        table = LawyerProjectionRow.__table__  # type: ignore[attr-defined]
+        values = {
+            "display_name": changed.name,
+            "fields": list(changed.fields),
+            "active": changed.active,
+            "service_hours": assignment.service_hours_from_catalog(
+                (w.weekday, w.start, w.end) for w in changed.service_hours
+            ),
+            "updated_at": when,
+        }
+        await session.execute(
+            pg_insert(table)
+            .values(lawyer_id=changed.user_id, max_open=20, **values)
+            .on_conflict_do_update(
+                index_elements=[table.c.lawyer_id], set_=values, where=table.c.updated_at <= when
+            )
+        )
+
+    async def upsert_lawyer(self, lawyer: LawyerProjectionRow, *, only_if_absent: bool = False) -> None:
+        """Insert or update one lawyer of the projection; `only_if_absent` (the demo seed) never overwrites
+        what the catalog's events put there."""
+        table = LawyerProjectionRow.__table__  # type: ignore[attr-defined]
+        values = lawyer.model_dump()
+        if only_if_absent:
+            async with self.db.transaction() as session:
+                await session.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
+            return
+        async with self.db.transaction() as session:
+            await session.execute(
+                pg_insert(table)
+                .values(**values)
+                .on_conflict_do_update(
+                    index_elements=[table.c.lawyer_id],
+                    set_={k: v for k, v in values.items() if k not in ("lawyer_id", "last_assigned_at")},
+                )
+            )

@@ -1,0 +1,46 @@
+"""Documents persistence, one store per aggregate over one base (`base`: the document order row every change
+locks first, its stage records, events and view): one transaction per change, its stage row and outbox
+event included."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from services.documents.store.base import OrderView
+from services.documents.store.deadlines import BREACH_METRIC_KIND, Deadlines
+from services.documents.store.orders import CreatedOrder, DocumentOrders, NewOrder
+from services.documents.store.revisions import Revisions
+from services.documents.store.roster import StaffRoster
+from services.documents.store.versions import Versions
+from services.runtime.db import Database
+from services.runtime.events import Outbox
+
+__all__ = ["BREACH_METRIC_KIND", "CreatedOrder", "DocumentsStores", "NewOrder", "OrderView"]
+
+
+@dataclass(frozen=True)
+class DocumentsStores:
+    """The documents service's stores, built over one database and one outbox."""
+
+    orders: DocumentOrders
+    versions: Versions
+    revisions: Revisions
+    deadlines: Deadlines
+    staff: StaffRoster
+
+    @classmethod
+    def build(cls, db: Database, outbox: Outbox) -> DocumentsStores:
+        return cls(
+            orders=DocumentOrders(db, outbox),
+            versions=Versions(db, outbox),
+            revisions=Revisions(db, outbox),
+            deadlines=Deadlines(db, outbox),
+            staff=StaffRoster(db),
+        )
+
+    @property
+    def lawyer_changed(self) -> Callable[..., Coroutine[Any, Any, None]]:
+        """The roster's `lawyer_changed`, by the name the lawyer-events handler calls it."""
+        return self.staff.lawyer_changed

@@ -1,0 +1,270 @@
+"""Document orders (R-DOC-1..3, R-INFO-4): created once per paid order with a lawyer matched by legal
+field, acknowledged by an agent, cancelled by a supervisor, listed as each caller may see them (the staff's
+stage queues soonest due first), and the deadlines they hold open."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from counsel.documents.v1 import events_pb2
+from services.documents import domain
+from services.documents.models import DocumentOrderRow
+from services.documents.store.base import OrderView, add_stage, locked_order, order_view, publish
+from services.documents.store.roster import pick_lawyer
+from services.runtime.context import Principal
+from services.runtime.db import Database
+from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.events import Outbox
+from services.runtime.records import (
+    cursor_time,
+    decode_cursor,
+    encode_cursor,
+    new_id,
+    newest_first,
+    page_of,
+    to_timestamp,
+    utcnow,
+)
+
+# The due time that orders each stage's work queue.
+QUEUE_DUE = {"awaiting_acknowledgement": "acknowledge_due_at", "drafting": "draft_due_at"}
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    order_id: str
+    tenant_id: str
+    client_id: str
+    product_id: str
+    complexity: str
+    paid_at: datetime
+    acknowledge_within: timedelta
+    draft_within: timedelta
+    revision_window: timedelta
+    requirements: dict[str, str]
+    # The field the lawyer is matched by (domain.legal_field_for) and where it came from.
+    legal_field: str = "other"
+    legal_field_source: str = ""
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    """The document order a create returned, and whether this call created it (False: it existed)."""
+
+    view: OrderView
+    created: bool
+
+
+class DocumentOrders:
+    def __init__(self, db: Database, outbox: Outbox) -> None:
+        self.db = db
+        self.outbox = outbox
+
+    async def create(self, new: NewOrder) -> CreatedOrder:
+        """Store the order of a paid order (once per order_id), assign a lawyer, record the first stage and
+        `docorder.created` (which starts the workflow)."""
+        try:
+            return await self._create(new)
+        except IntegrityError:  # a concurrent call with the same order_id won
+            return CreatedOrder(await self._existing(new.order_id), False)
+
+    async def _create(self, new: NewOrder) -> CreatedOrder:
+        async with self.db.transaction() as session:
+            existing = (
+                await session.exec(select(DocumentOrderRow).where(DocumentOrderRow.order_id == new.order_id))
+            ).first()
+            if existing is not None:
+                return CreatedOrder(await order_view(session, existing.id), False)
+            lawyer, why = await pick_lawyer(session, new.legal_field, exclude=[])
+            if not lawyer:
+                raise Conflict("no lawyer is available to draft documents", reason="no_lawyer_available")
+            now = utcnow()
+            order_id = new_id()
+            acknowledge_due_at = new.paid_at + new.acknowledge_within
+            row = DocumentOrderRow(
+                id=order_id,
+                tenant_id=new.tenant_id,
+                order_id=new.order_id,
+                client_id=new.client_id,
+                product_id=new.product_id,
+                stage="awaiting_acknowledgement",
+                complexity=new.complexity,
+                assigned_lawyer_id=lawyer,
+                assignment_reason=f"{why} (field from {new.legal_field_source or 'default'})",
+                legal_field=new.legal_field,
+                legal_field_source=new.legal_field_source,
+                acknowledge_due_at=acknowledge_due_at,
+                acknowledge_within_seconds=int(new.acknowledge_within.total_seconds()),
+                draft_within_seconds=int(new.draft_within.total_seconds()),
+                revision_window_seconds=int(new.revision_window.total_seconds()),
+                paid_at=new.paid_at,
+                requirements_json=json.dumps(new.requirements, ensure_ascii=False),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            add_stage(session, order_id, "awaiting_acknowledgement", "system", acknowledge_due_at, "paid")
+            await publish(
+                session,
+                self.outbox,
+                row,
+                "docorder.created",
+                events_pb2.DocOrderCreated(
+                    document_order_id=order_id,
+                    order_id=new.order_id,
+                    client_id=new.client_id,
+                    complexity=new.complexity,
+                    assigned_lawyer_id=lawyer,
+                    paid_at=to_timestamp(new.paid_at),
+                    acknowledge_due_at=to_timestamp(acknowledge_due_at),
+                    acknowledge_within_seconds=row.acknowledge_within_seconds,
+                    draft_within_seconds=row.draft_within_seconds,
+                    revision_window_seconds=row.revision_window_seconds,
+                ),
+                "system",
+            )
+            return CreatedOrder(await order_view(session, order_id), True)
+
+    async def _existing(self, order_id: str) -> OrderView:
+        async with self.db.transaction() as session:
+            row = (
+                await session.exec(select(DocumentOrderRow).where(DocumentOrderRow.order_id == order_id))
+            ).one()
+            return await order_view(session, row.id)
+
+    async def acknowledge(self, principal: Principal, document_order_id: str, note: str) -> OrderView:
+        """An agent acknowledges the order within its 30 minutes: drafting starts, on the tier's clock. The
+        note reaches the client through the event's notification, not the timeline."""
+        async with self.db.transaction() as session:
+            row = await locked_order(session, principal, document_order_id)
+            domain.check_acknowledge(row.stage, row.acknowledged_by)
+            now = utcnow()
+            row.stage = domain.next_stage(row.stage, "drafting")
+            row.acknowledged_by = principal.user_id
+            row.draft_due_at = now + timedelta(seconds=row.draft_within_seconds)
+            row.updated_at = now
+            session.add(row)
+            add_stage(session, row.id, "drafting", principal.user_id, row.draft_due_at, "acknowledged")
+            await publish(
+                session,
+                self.outbox,
+                row,
+                "docorder.acknowledged",
+                events_pb2.DocOrderAcknowledged(
+                    document_order_id=row.id,
+                    agent_id=principal.user_id,
+                    draft_due_at=to_timestamp(row.draft_due_at),
+                    acknowledged_at=to_timestamp(now),
+                ),
+                principal.user_id,
+            )
+            return await order_view(session, row.id)
+
+    async def cancel(self, principal: Principal | None, document_order_id: str, reason: str) -> OrderView:
+        """Cancel an open order (a repeat is harmless) with `docorder.cancelled`, which stops its workflow and
+        refunds the paid order it fulfils; Conflict once completed."""
+        async with self.db.transaction() as session:
+            row = await locked_order(session, principal, document_order_id)
+            reason = domain.check_cancel(row.stage, reason)
+            if row.stage == "cancelled":
+                return await order_view(session, row.id)
+            actor = principal.user_id if principal else "system"
+            stage_before = row.stage
+            row.stage = domain.next_stage(row.stage, "cancelled")
+            row.updated_at = utcnow()
+            session.add(row)
+            add_stage(session, row.id, "cancelled", actor, None, reason)
+            await publish(
+                session,
+                self.outbox,
+                row,
+                "docorder.cancelled",
+                events_pb2.DocOrderCancelled(
+                    document_order_id=row.id,
+                    order_id=row.order_id,
+                    client_id=row.client_id,
+                    reason=reason,
+                    cancelled_by=actor,
+                    stage=stage_before,
+                    assigned_lawyer_id=row.assigned_lawyer_id,
+                ),
+                actor,
+            )
+            await session.flush()
+            return await order_view(session, row.id)
+
+    async def get(self, principal: Principal | None, document_order_id: str) -> OrderView:
+        """The order with its stages, versions and breaches; NotFound when the caller may not see it."""
+        async with self.db.transaction() as session:
+            view = await order_view(session, document_order_id)
+        domain.require_visible(principal, view.row.tenant_id, view.row.assigned_lawyer_id)
+        return view
+
+    async def list_orders(
+        self, principal: Principal, stage: str, limit: int, cursor: str
+    ) -> tuple[list[DocumentOrderRow], str]:
+        """One page: a client's enterprise's orders, a firm's lawyers' (`firm_lawyers`), a lawyer's own, or
+        every order for staff; newest first, or a stage's work queue soonest due first."""
+        query = select(DocumentOrderRow)
+        if principal.is_client:
+            query = query.where(DocumentOrderRow.tenant_id == principal.tenant_id)
+        elif principal.is_firm_system:
+            query = query.where(col(DocumentOrderRow.assigned_lawyer_id).in_(principal.firm_lawyers))
+        elif not principal.has_role(*domain.STAFF_WHO_SEE_ALL):
+            query = query.where(DocumentOrderRow.assigned_lawyer_id == principal.user_id)
+        if not stage:
+            query = newest_first(
+                query, col(DocumentOrderRow.created_at), col(DocumentOrderRow.id), cursor, limit
+            )
+            async with self.db.transaction() as session:
+                rows = list((await session.exec(query)).all())
+            return page_of(rows, limit)
+        # A stage is a work queue (agents: awaiting_acknowledgement, lawyers: drafting, reviewers: in_review):
+        # soonest due first, or longest waiting first where the stage has no due time.
+        field = QUEUE_DUE.get(stage, "updated_at")
+        due = func.coalesce(getattr(DocumentOrderRow, field), col(DocumentOrderRow.created_at))
+        query = query.where(DocumentOrderRow.stage == stage)
+        if cursor:
+            values = decode_cursor(cursor)
+            try:
+                after, last_id = cursor_time(values[0]), str(values[1])
+            except (IndexError, TypeError, ValueError) as exc:
+                raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+            query = query.where(or_(due > after, and_(due == after, col(DocumentOrderRow.id) > last_id)))
+        query = query.order_by(due, col(DocumentOrderRow.id)).limit(limit + 1)
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(query)).all())
+        if len(rows) <= limit:
+            return rows, ""
+        last = rows[limit - 1]
+        return rows[:limit], encode_cursor(getattr(last, field) or last.created_at, last.id)
+
+    async def open_timers(self) -> dict[str, int]:
+        """Deadlines running now, by the kind counsel_sla_timers_pending uses: the workflow waits on the
+        acknowledgement timer while awaiting acknowledgement, on the delivery timer while first drafting (a
+        revision has no clock), and on the revision window while delivered."""
+        first_drafting = and_(
+            col(DocumentOrderRow.stage) == "drafting", col(DocumentOrderRow.first_delivered_at).is_(None)
+        )
+        kinds = {
+            "acknowledge_30m": col(DocumentOrderRow.stage) == "awaiting_acknowledgement",
+            "delivery": first_drafting,
+            "revision_window": col(DocumentOrderRow.stage) == "delivered",
+        }
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(
+                    sa_select(*(func.count().filter(condition) for condition in kinds.values())).select_from(
+                        DocumentOrderRow
+                    )
+                )
+            ).one()
+        return dict(zip(kinds, (int(n) for n in row), strict=True))
