@@ -8,23 +8,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from google.protobuf.message import Message
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
-from counsel.payment.v1 import events_pb2 as payment_events
 from services.consultation import chat
 from services.consultation.faq import FaqMatch
 from services.consultation.models import ChatConversationRow, ChatMessageRow, ClientSignalRow
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import InvalidArgument, NotFound
-from services.runtime.events import Outbox, unpack
+from services.runtime.events import Outbox
 from services.runtime.metrics import CHAT_ANSWERS
 from services.runtime.records import from_timestamp, new_id, utcnow
 
@@ -33,15 +30,6 @@ from services.runtime.records import from_timestamp, new_id, utcnow
 class Posted:
     conversation: ChatConversationRow
     messages: list[ChatMessageRow]
-
-
-# Events that speak to purchase intent (R-CS-2) and the signal each one is.
-SIGNAL_SUBJECTS = [
-    "catalog.product.viewed",
-    "payment.order.created",
-    "payment.order.paid",
-    "payment.order.cancelled",
-]
 
 
 class ChatStore:
@@ -315,24 +303,16 @@ class ChatStore:
                 await self._publish(session, row, [notice])
             return row
 
-    async def record_signal(self, envelope: EventEnvelope, session: AsyncSession) -> None:
-        """Durable-consumer handler: keep a catalog or payment event that speaks to purchase intent."""
-        kind, client_id, subject_id = "", "", ""
-        if envelope.type == "product.viewed":
-            viewed = unpack(envelope, catalog_events.ItemViewed)
-            assert isinstance(viewed, catalog_events.ItemViewed)
-            kind, client_id, subject_id = "product_viewed", viewed.user_id, viewed.item_id
-        elif envelope.type in ("order.created", "order.paid", "order.cancelled"):
-            message_type = {
-                "order.created": payment_events.OrderCreated,
-                "order.paid": payment_events.OrderPaid,
-                "order.cancelled": payment_events.OrderCancelled,
-            }[envelope.type]
-            order: Message = unpack(envelope, message_type)
-            kind = "order_" + envelope.type.split(".")[1]
-            client_id, subject_id = getattr(order, "client_id", ""), getattr(order, "order_id", "")
-        if not kind or not client_id:
-            return
+    @staticmethod
+    async def record_signal(
+        session: AsyncSession,
+        envelope: EventEnvelope,
+        kind: str,
+        client_id: str,
+        subject_id: str,
+    ) -> None:
+        """Keep an event that speaks to purchase intent (R-CS-2) as the client's signal `kind` about
+        `subject_id`, in the consumer's transaction."""
         table = ClientSignalRow.__table__  # type: ignore[attr-defined]
         await session.execute(
             pg_insert(table)

@@ -14,7 +14,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.catalog.v1 import events_pb2 as catalog_events
-from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
 from services.consultation.models import (
@@ -33,14 +32,13 @@ from services.runtime import assignment
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
-from services.runtime.events import Outbox, unpack
+from services.runtime.events import Outbox
 from services.runtime.metrics import SLA_BREACHES
 from services.runtime.records import (
     claim_idempotency_key,
     cursor_time,
     decode_cursor,
     encode_cursor,
-    from_timestamp,
     new_id,
     newest_first,
     page_of,
@@ -49,8 +47,6 @@ from services.runtime.records import (
     utcnow,
 )
 
-# The catalog's lawyer events that keep the lawyer projection current (R-CON-2 assignment).
-LAWYER_SUBJECTS = ["catalog.lawyer.changed"]
 # Sorts consultations without a due time after every real one in the lawyer's queue.
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -859,16 +855,15 @@ class ConsultationStore:
             )
         return {"reply_24h": int(waiting or 0)}
 
-    async def apply_lawyer_changed(self, envelope: EventEnvelope, session: AsyncSession) -> None:
-        """Durable-consumer handler of the catalog's `lawyer.changed`: the projection row of the lawyer's
-        identity account takes the profile's fields, activation and service hours, so activating,
-        deactivating or editing a lawyer in the catalog changes who can be assigned. A change older than
-        the one the row holds is ignored (redelivery out of order); capacity (max_open) stays local."""
-        changed = unpack(envelope, catalog_events.LawyerChanged)
-        assert isinstance(changed, catalog_events.LawyerChanged)
-        if not changed.user_id:
-            return  # no identity account: nobody to assign work to
-        when = from_timestamp(changed.updated_at if changed.HasField("updated_at") else envelope.occurred_at)
+    @staticmethod
+    async def apply_lawyer_changed(
+        session: AsyncSession, changed: catalog_events.LawyerChanged, when: datetime
+    ) -> None:
+        """Apply the catalog's `lawyer.changed` of `when`, in the consumer's transaction: the projection row
+        of the lawyer's identity account takes the profile's fields, activation and service hours, so
+        activating, deactivating or editing a lawyer in the catalog changes who can be assigned. A change
+        older than the one the row holds is ignored (redelivery out of order); capacity (max_open) stays
+        local. `changed` names an identity account (`user_id`)."""
         table = LawyerProjectionRow.__table__  # type: ignore[attr-defined]
         values = {
             "display_name": changed.name,
