@@ -457,8 +457,9 @@ class DurableConsumer:
         return await self.bus.js.pull_subscribe_bind(durable=self.name, stream=self.bus.stream)
 
     async def handle(self, data: bytes, subject: str) -> str:
-        """Apply one event that came on `subject`; returns the outcome ("processed" or "duplicate")."""
-        handler = handler_for(self.handlers, subject.removeprefix(f"{self.bus.subject_root}."))
+        """Apply one event that came on `subject` (its suffix after the subject root, like
+        `booking.booking.held`); returns the outcome ("processed" or "duplicate")."""
+        handler = handler_for(self.handlers, subject)
         envelope = EventEnvelope()
         envelope.ParseFromString(data)
         token = correlation_id_var.set(envelope.correlation_id)
@@ -479,6 +480,7 @@ class DurableConsumer:
 
     async def run(self) -> None:
         subscription = await self._subscribe()
+        root = f"{self.bus.subject_root}."
         while True:
             try:
                 messages = await subscription.fetch(batch=64, timeout=1.0)
@@ -492,7 +494,7 @@ class DurableConsumer:
                 continue
             for message in messages:
                 try:
-                    outcome = await self.handle(message.data, message.subject)
+                    outcome = await self.handle(message.data, message.subject.removeprefix(root))
                     await message.ack()
                 except DecodeError:
                     outcome = "failed"
