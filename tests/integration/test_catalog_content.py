@@ -635,7 +635,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
         assert await consumer.handle(*created) == "processed"
         assert await consumer.handle(*created) == "duplicate"  # redelivery has no second effect
         await consumer.handle(
-            envelope("order.paid", payment_events.OrderPaid(order_id=order_id, client_id="buyer-1"))
+            *envelope("order.paid", payment_events.OrderPaid(order_id=order_id, client_id="buyer-1"))
         )
 
         review = {"order_id": order_id, "rating": 4, "comment": "起草及时，条款清楚"}
@@ -643,7 +643,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
         assert early.status_code == 409 and early.json()["type"].endswith("order_not_completed")
 
         await consumer.handle(
-            envelope(
+            *envelope(
                 "docorder.completed",
                 documents_events.DocOrderCompleted(document_order_id="d1", order_id=order_id),
             )
@@ -734,7 +734,7 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
         # A cancelled order never becomes reviewable, even if a completion arrives late.
         cancelled = f"order-{uuid.uuid4().hex[:8]}"
         await consumer.handle(
-            envelope(
+            *envelope(
                 "order.created",
                 payment_events.OrderCreated(
                     order_id=cancelled, client_id="buyer-3", product_id="consult-professional"
@@ -742,12 +742,12 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
             )
         )
         await consumer.handle(
-            envelope(
+            *envelope(
                 "order.cancelled", payment_events.OrderCancelled(order_id=cancelled, client_id="buyer-3")
             )
         )
         await consumer.handle(
-            envelope("docorder.completed", documents_events.DocOrderCompleted(order_id=cancelled))
+            *envelope("docorder.completed", documents_events.DocOrderCompleted(order_id=cancelled))
         )
         refused = await platform.http.post(
             "/api/v1/reviews", json={"order_id": cancelled, "rating": 5}, headers=buyer
