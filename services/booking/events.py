@@ -11,11 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.booking.v1 import events_pb2
 from counsel.common.v1.event_pb2 import EventEnvelope
-from counsel.identity.v1 import events_pb2 as identity_events
 from services.booking import erasure
 from services.booking.models import BookingRow
 from services.booking.workflow_link import WorkflowLink
-from services.runtime import erasure as runtime_erasure
+from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
 from services.runtime.records import from_timestamp
 from workflows.shared import BookingCancelledSignal, BookingRescheduledSignal
@@ -63,10 +62,6 @@ async def completed(link: WorkflowLink, envelope: EventEnvelope, session: AsyncS
         await link.signal(completion.booking_id, "completed")
 
 
-async def user_erased(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
-    await erasure.erase_user(session, unpack(envelope, identity_events.UserErased).user_id)
-
-
 TABLE: ConsumerTable[WorkflowLink] = {
     "workflow-driver": {
         "booking.booking.held": held,
@@ -76,7 +71,7 @@ TABLE: ConsumerTable[WorkflowLink] = {
         "booking.booking.checked_in": checked_in,
         "booking.booking.completed": completed,
     },
-    "erasure": {runtime_erasure.SUBJECT: user_erased},
+    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `booking-<name>`; with NATS
 # authorization on, booking may read from these alone (deploy/nats_auth.py).

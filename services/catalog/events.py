@@ -12,11 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
-from counsel.identity.v1 import events_pb2 as identity_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from services.catalog import erasure, firm_events
 from services.catalog.store import CatalogStore
-from services.runtime import erasure as runtime_erasure
+from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
 
 
@@ -84,10 +83,6 @@ async def lawyer_work(store: CatalogStore, envelope: EventEnvelope, session: Asy
     await firm_events.record(envelope, session)
 
 
-async def user_erased(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
-    await erasure.erase_user(session, unpack(envelope, identity_events.UserErased).user_id)
-
-
 TABLE: ConsumerTable[CatalogStore] = {
     "orders": {
         "payment.order.created": order_created,
@@ -105,7 +100,7 @@ TABLE: ConsumerTable[CatalogStore] = {
         "consultation.consultation.>": lawyer_work,
         "consultation.call.>": lawyer_work,
     },
-    "erasure": {runtime_erasure.SUBJECT: user_erased},
+    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `catalog-<name>`; with NATS
 # authorization on, catalog may read from these alone (deploy/nats_auth.py).

@@ -13,13 +13,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
-from counsel.identity.v1 import events_pb2 as identity_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from services.consultation import erasure
 from services.consultation.chat_store import ChatStore
 from services.consultation.store import ConsultationStore
 from services.consultation.workflow_link import WorkflowLink
-from services.runtime import erasure as runtime_erasure
+from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
 from services.runtime.records import from_timestamp
 
@@ -66,17 +65,13 @@ def order_signal(
     return handle
 
 
-async def user_erased(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
-    await erasure.erase_user(session, unpack(envelope, identity_events.UserErased).user_id)
-
-
 TABLE: ConsumerTable[WorkflowLink] = {
     "workflow-starter": {"consultation.consultation.submitted": submitted},
     "workflow-signaller": {
         "consultation.consultation.replied": replied,
         "consultation.consultation.closed": closed,
     },
-    "erasure": {runtime_erasure.SUBJECT: user_erased},
+    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
     "lawyers": {"catalog.lawyer.changed": lawyer_changed},
     "intent-signals": {
         "catalog.product.viewed": product_viewed,

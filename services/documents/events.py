@@ -15,12 +15,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.documents.v1 import events_pb2
-from counsel.identity.v1 import events_pb2 as identity_events
 from services.documents import erasure
 from services.documents.store import DocumentsStore
 from services.documents.workflow_link import WorkflowLink
-from services.runtime import erasure as runtime_erasure
 from services.runtime.assignment import service_hours_from_catalog
+from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
 from services.runtime.records import from_timestamp
 from workflows.shared import AcceptSignal, AcknowledgeSignal, DraftUploadedSignal, ReviewDecisionSignal
@@ -116,10 +115,6 @@ async def lawyer_changed(ctx: HandlerContext, envelope: EventEnvelope, session: 
         )
 
 
-async def user_erased(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
-    await erasure.erase_user(session, unpack(envelope, identity_events.UserErased).user_id)
-
-
 TABLE: ConsumerTable[HandlerContext] = {
     "workflow-driver": {
         "documents.docorder.created": order_created,
@@ -131,7 +126,7 @@ TABLE: ConsumerTable[HandlerContext] = {
         "documents.docorder.cancelled": order_cancelled,
     },
     "lawyers": {"catalog.lawyer.changed": lawyer_changed},
-    "erasure": {runtime_erasure.SUBJECT: user_erased},
+    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `documents-<name>`; with NATS
 # authorization on, documents may read from these alone (deploy/nats_auth.py).

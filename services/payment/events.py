@@ -17,12 +17,11 @@ from counsel.booking.v1 import events_pb2 as booking_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
-from counsel.identity.v1 import events_pb2 as identity_events
 from counsel.payment.v1 import events_pb2
 from services.payment import erasure
 from services.payment.models import OrderRow
 from services.payment.workflow_link import OrderWorkflowLink
-from services.runtime import erasure as runtime_erasure
+from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
 from workflows.shared import FulfilmentEnded, FulfilmentRef
 
@@ -107,10 +106,6 @@ async def booking_cancelled(link: OrderWorkflowLink, envelope: EventEnvelope, se
     await link.fulfilment(session, envelope.tenant_id, cancelled.order_id, "fulfilment_ended", end)
 
 
-async def user_erased(link: OrderWorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
-    await erasure.erase_user(session, unpack(envelope, identity_events.UserErased).user_id)
-
-
 TABLE: ConsumerTable[OrderWorkflowLink] = {
     "order-workflows": {
         "payment.order.created": order_created,
@@ -125,7 +120,7 @@ TABLE: ConsumerTable[OrderWorkflowLink] = {
         "booking.booking.completed": booking_completed,
         "booking.booking.cancelled": booking_cancelled,
     },
-    "erasure": {runtime_erasure.SUBJECT: user_erased},
+    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `payment-<name>`; with NATS
 # authorization on, payment may read from these alone (deploy/nats_auth.py).
