@@ -7,7 +7,7 @@ acknowledgements and flow control are subjects too), so the grants below are the
 for what each process does, read from its source (nats/js/client.py, manager.py, object_store.py):
 
 - a service publishes its own events, `<root>.<service>.>`, and nothing of another's; it reads events only
-  through its own durable consumers (`<service>-<name>`, declared in its CONSUMERS table), which `counsel
+  through its own durable consumers (`<service>-<name>`, declared in its events.py table), which `counsel
   migrate` creates: the service may fetch from them and acknowledge, never create or change one, so the
   subjects it reads are the ones its deployment declared;
 - only documents touches the `documents` bucket, only payment the `invoices` bucket;
@@ -35,8 +35,8 @@ NATS_USERS: tuple[str, ...] = (*SERVICE_NAMES, GATEWAY, MIGRATE)
 
 
 def service_consumers(service: str) -> dict[str, list[str]]:
-    """The durable consumers a service declares (its main.py's CONSUMERS: name → subject suffixes)."""
-    module = importlib.import_module(f"services.{service}.main")
+    """The durable consumers a service declares (its events.py's CONSUMERS: name → subject suffixes)."""
+    module = importlib.import_module(f"services.{service}.events")
     return {name: list(subjects) for name, subjects in module.CONSUMERS.items()}
 
 

@@ -76,7 +76,7 @@ async def migrate_all(settings: Settings, services: Sequence[str] = SERVICE_NAME
 async def provision_bus(settings: Settings) -> BusProvisioned:
     """Create on NATS what the services use but may not create themselves once NATS authorization is on
     (deploy/nats_auth.py): the event stream, the documents and invoices buckets, and every service's durable
-    consumers over the subjects its CONSUMERS table declares (a changed table updates them). Idempotent; runs
+    consumers over the subjects its events.py table declares (a changed table updates them). Idempotent; runs
     as the `migrate` user (`counsel migrate`, and `counsel up` before it starts any process)."""
     bus = await EventBus.connect(settings, name="counsel-migrate")  # creates the stream when it is missing
     consumers = 0

@@ -12,19 +12,15 @@ from sqlalchemy import func, literal, text
 from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from counsel.common.v1.event_pb2 import EventEnvelope
 from services.booking.models import BookingRow, ConnectRequestRow
-from services.runtime.erasure import ERASED_TEXT, erased_user_id
+from services.runtime.erasure import ERASED_TEXT
 
 # Cancellation reasons the platform sets itself: facts, not the client's words.
 SYSTEM_REASONS = ("", "client_request", "cancelled", "hold_expired")
 
 
-async def erase_user(envelope: EventEnvelope, session: AsyncSession) -> None:
-    """Handler of the `booking-erasure` consumer (subject `identity.user.erased`)."""
-    user_id = erased_user_id(envelope)
-    if not user_id:
-        return
+async def erase_user(session: AsyncSession, user_id: str) -> None:
+    """Erase or pseudonymise `user_id`'s personal data, in the erasure consumer's transaction."""
     mine = col(BookingRow.client_id) == user_id
     await session.execute(
         update(ConnectRequestRow)

@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING, cast
 
 from counsel.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
-from services.booking.erasure import erase_user
+from services.booking import events
 from services.booking.models import TABLES
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStore
-from services.booking.workflow_link import SUBJECTS, WorkflowLink
-from services.runtime import erasure
+from services.booking.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
@@ -21,13 +20,10 @@ if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "booking"
-# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
-# `booking-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
-CONSUMERS = {"workflow-driver": SUBJECTS, "erasure": erasure.SUBJECTS}
 
 
 async def serve(settings: Settings) -> None:
-    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
+    async with service_runtime(settings, SERVICE, TABLES) as rt:
         temporal = await rt.temporal()
         catalog = cast(
             "CatalogServiceAsyncStub",
@@ -47,10 +43,9 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer(
-                    "workflow-driver",
+                *rt.consumers(
+                    events.TABLE,
                     WorkflowLink(temporal, task_queue(settings.temporal_task_queue, BOOKING_QUEUE)),
                 ),
-                rt.consumer("erasure", erase_user),
             ],
         )

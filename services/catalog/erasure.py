@@ -9,16 +9,11 @@ from __future__ import annotations
 from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from counsel.common.v1.event_pb2 import EventEnvelope
 from services.catalog.models import OrderRecordRow, ReviewRow
-from services.runtime.erasure import erased_user_id
 
 
-async def erase_user(envelope: EventEnvelope, session: AsyncSession) -> None:
-    """Handler of the `catalog-erasure` consumer (subject `identity.user.erased`)."""
-    user_id = erased_user_id(envelope)
-    if not user_id:
-        return
+async def erase_user(session: AsyncSession, user_id: str) -> None:
+    """Erase or pseudonymise `user_id`'s personal data, in the erasure consumer's transaction."""
     await session.execute(update(ReviewRow).where(col(ReviewRow.client_id) == user_id).values(client_id=""))
     await session.execute(
         update(OrderRecordRow).where(col(OrderRecordRow.client_id) == user_id).values(client_id="")

@@ -24,14 +24,6 @@ from services.catalog.models import FirmEventRow, LawyerRow
 from services.runtime.db import Database
 from services.runtime.errors import InvalidArgument
 
-# The consumer's subjects (suffixes after the subject root): every event of a booking, a document order, a
-# consultation and its calls. Those that name no lawyer (a consultation not yet assigned) are skipped.
-SUBJECTS = [
-    "booking.booking.>",
-    "documents.docorder.>",
-    "consultation.consultation.>",
-    "consultation.call.>",
-]
 # The object an event's aggregate id names, by the event type's first word.
 OBJECT_TYPES = {
     "booking": "booking",
@@ -48,7 +40,8 @@ RECORDING_LOCK = 0x6669726D  # "firm"
 
 
 async def record(envelope: EventEnvelope, session: AsyncSession) -> None:
-    """The `catalog-firm-events` handler: one record for the firm of the lawyer the event names."""
+    """One record for the firm of the lawyer the event names (the `catalog-firm-events` consumer's effect,
+    services/catalog/events.py)."""
     object_type = OBJECT_TYPES.get(envelope.type.split(".", 1)[0])
     if not envelope.lawyer_id or object_type is None:
         return

@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from counsel.common.v1.event_pb2 import EventEnvelope
 from services.consultation.models import (
     ChatConversationRow,
     ChatMessageRow,
@@ -19,14 +18,11 @@ from services.consultation.models import (
     ConsultationMessageRow,
     ConsultationRow,
 )
-from services.runtime.erasure import ERASED_TEXT, erased_user_id
+from services.runtime.erasure import ERASED_TEXT
 
 
-async def erase_user(envelope: EventEnvelope, session: AsyncSession) -> None:
-    """Handler of the `consultation-erasure` consumer (subject `identity.user.erased`)."""
-    user_id = erased_user_id(envelope)
-    if not user_id:
-        return
+async def erase_user(session: AsyncSession, user_id: str) -> None:
+    """Erase or pseudonymise `user_id`'s personal data, in the erasure consumer's transaction."""
     theirs = select(ConsultationRow.id).where(col(ConsultationRow.client_id) == user_id)
     await session.execute(
         update(ConsultationRow)

@@ -11,14 +11,13 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
-from services.consultation.erasure import erase_user
+from services.consultation import events
 from services.consultation.faq import FaqEntry, FaqSource
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
-from services.consultation.store import LAWYER_SUBJECTS, SIGNAL_SUBJECTS, ConsultationStores
-from services.consultation.workflow_link import SIGNALLED_SUBJECTS, SUBJECTS, WorkflowLink
+from services.consultation.store import ConsultationStores
+from services.consultation.workflow_link import WorkflowLink
 from services.legal_fields.classifier import default_classifier
-from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.metrics import keep_sla_timers
@@ -31,15 +30,6 @@ if TYPE_CHECKING:
 SERVICE = "consultation"
 # The deadlines this service's records show running (counsel_sla_timers_pending).
 SLA_TIMER_KINDS = ("reply_24h",)
-# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
-# `consultation-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
-CONSUMERS = {
-    "workflow-starter": SUBJECTS,
-    "workflow-signaller": SIGNALLED_SUBJECTS,
-    "erasure": erasure.SUBJECTS,
-    "lawyers": LAWYER_SUBJECTS,
-    "intent-signals": SIGNAL_SUBJECTS,
-}
 
 
 def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequence[FaqEntry]]]:
@@ -67,7 +57,7 @@ def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequ
 
 
 async def serve(settings: Settings) -> None:
-    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
+    async with service_runtime(settings, SERVICE, TABLES) as rt:
         temporal = await rt.temporal()
         payments = PaymentServiceStub(
             open_channel(
@@ -96,14 +86,8 @@ async def serve(settings: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("workflow-starter", link),
-                rt.consumer("workflow-signaller", link),
+                *rt.consumers(events.TABLE, link),
                 keep_sla_timers(stores.consultations.open_timers, SLA_TIMER_KINDS),
-                rt.consumer("erasure", erase_user),
-                # The catalog's lawyer profiles decide who can be assigned (R-CON-2).
-                rt.consumer("lawyers", stores.apply_lawyer_changed),
-                # R-CS-2: browsing and orders feed the purchase-intent prediction agents see.
-                rt.consumer("intent-signals", stores.record_signal),
             ],
         )
         warm_up.cancel()

@@ -1,21 +1,19 @@
 """Links each consultation to its ConsultationWorkflow (`consultation-<id>`) from the service's own events,
 through durable consumers, so a committed change always reaches the workflow, even if the process dies right
-after the commit: `consultation.submitted` starts it (consumer `workflow-starter`); `consultation.replied`
-tells it about each message (the assigned lawyer's first reply stops the reply clock) and
-`consultation.closed` that the client or an agent closed it (consumer `workflow-signaller`). Redelivery is
-harmless: a second `first_lawyer_reply` or close changes nothing, a repeated follow-up only restarts the
+after the commit (services/consultation/events.py): `consultation.submitted` starts it (consumer
+`workflow-starter`); `consultation.replied` tells it about each message (the assigned lawyer's first reply
+stops the reply clock) and `consultation.closed` that the client or an agent closed it (consumer
+`workflow-signaller`). Redelivery is harmless: a second `first_lawyer_reply` or close changes nothing, a repeated follow-up only restarts the
 quiet period, and the workflow's own close (quiet period) comes back to it as a close it already made."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2
-from services.runtime.events import unpack
 from services.runtime.records import from_timestamp
 from services.runtime.temporal import signal_if_running, start_once
 from workflows.shared import (
@@ -25,34 +23,29 @@ from workflows.shared import (
     consultation_workflow_id,
 )
 
-SUBJECTS = ["consultation.consultation.submitted"]
-SIGNALLED_SUBJECTS = ["consultation.consultation.replied", "consultation.consultation.closed"]
-
 
 class WorkflowLink:
+    """Starts and signals `consultation-<id>`; services/consultation/events.py says on which events."""
+
     def __init__(self, temporal: Client, task_queue: str) -> None:
         self.temporal = temporal
         self.task_queue = task_queue
 
-    async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:
-        if envelope.type == "consultation.submitted":
-            await self._start(envelope)
-        elif envelope.type == "consultation.replied":
-            replied = unpack(envelope, events_pb2.ConsultationReplied)
-            await signal_if_running(
-                self.temporal,
-                consultation_workflow_id(replied.consultation_id),
-                "message_posted",
-                MessagePosted(author_role=replied.author_role, first_lawyer_reply=replied.first_lawyer_reply),
-            )
-        elif envelope.type == "consultation.closed":
-            closed = unpack(envelope, events_pb2.ConsultationClosed)
-            await signal_if_running(
-                self.temporal, consultation_workflow_id(closed.consultation_id), "close", closed.reason
-            )
+    async def message_posted(self, replied: events_pb2.ConsultationReplied) -> None:
+        await signal_if_running(
+            self.temporal,
+            consultation_workflow_id(replied.consultation_id),
+            "message_posted",
+            MessagePosted(author_role=replied.author_role, first_lawyer_reply=replied.first_lawyer_reply),
+        )
 
-    async def _start(self, envelope: EventEnvelope) -> None:
-        submitted = unpack(envelope, events_pb2.ConsultationSubmitted)
+    async def close(self, closed: events_pb2.ConsultationClosed) -> None:
+        await signal_if_running(
+            self.temporal, consultation_workflow_id(closed.consultation_id), "close", closed.reason
+        )
+
+    async def start(self, submitted: events_pb2.ConsultationSubmitted, envelope: EventEnvelope) -> None:
+        """Start the workflow of the consultation `envelope` (its tenant, its time) says was submitted."""
         submitted_at = from_timestamp(envelope.occurred_at)
         reply_within = (
             from_timestamp(submitted.reply_due_at) - submitted_at

@@ -12,16 +12,12 @@ import json
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from counsel.common.v1.event_pb2 import EventEnvelope
 from services.documents.models import DocumentOrderRow, DocumentRevisionRow
-from services.runtime.erasure import ERASED_TEXT, erased_user_id, redact_values
+from services.runtime.erasure import ERASED_TEXT, redact_values
 
 
-async def erase_user(envelope: EventEnvelope, session: AsyncSession) -> None:
-    """Handler of the `documents-erasure` consumer (subject `identity.user.erased`)."""
-    user_id = erased_user_id(envelope)
-    if not user_id:
-        return
+async def erase_user(session: AsyncSession, user_id: str) -> None:
+    """Erase or pseudonymise `user_id`'s personal data, in the erasure consumer's transaction."""
     orders = (
         await session.exec(
             select(DocumentOrderRow).where(col(DocumentOrderRow.client_id) == user_id).with_for_update()

@@ -6,15 +6,12 @@ from typing import TYPE_CHECKING, cast
 
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2, documents_service_pb2_grpc
-from services.documents.erasure import erase_user
+from services.documents import events
 from services.documents.files import DocumentFiles
-from services.documents.lawyer_events import SUBJECTS as LAWYER_SUBJECTS
-from services.documents.lawyer_events import LawyerProjection
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStores
-from services.documents.workflow_link import SUBJECTS, WorkflowLink
-from services.runtime import erasure
+from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.metrics import SLA_BREACHES, keep_sla_timers
@@ -27,13 +24,10 @@ if TYPE_CHECKING:
 SERVICE = "documents"
 # The deadlines this service's records show running (counsel_sla_timers_pending).
 SLA_TIMER_KINDS = ("acknowledge_30m", "delivery", "revision_window")
-# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
-# `documents-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
-CONSUMERS = {"workflow-driver": SUBJECTS, "lawyers": LAWYER_SUBJECTS, "erasure": erasure.SUBJECTS}
 
 
 async def serve(settings: Settings) -> None:
-    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
+    async with service_runtime(settings, SERVICE, TABLES) as rt:
         for kind in BREACH_METRIC_KIND.values():  # exported at 0 so the very first breach raises the alert
             SLA_BREACHES.labels(kind)
         assert rt.bus is not None
@@ -54,16 +48,12 @@ async def serve(settings: Settings) -> None:
             documents_service_pb2,
             documents_service_pb2_grpc,
         )
+        link = WorkflowLink(temporal, task_queue(settings.temporal_task_queue, DOCUMENTS_QUEUE))
         await rt.run(
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer(
-                    "workflow-driver",
-                    WorkflowLink(temporal, task_queue(settings.temporal_task_queue, DOCUMENTS_QUEUE)),
-                ),
-                rt.consumer("lawyers", LawyerProjection(stores)),
+                *rt.consumers(events.TABLE, events.HandlerContext(stores, link)),
                 keep_sla_timers(stores.orders.open_timers, SLA_TIMER_KINDS),
-                rt.consumer("erasure", erase_user),
             ],
         )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from counsel.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from counsel.notification.v1.notification_service_pb2_grpc import NotificationInternalServiceStub
-from services.identity import domain
+from services.identity import domain, events
 from services.identity.config import IdentitySettings
 from services.identity.delivery import NotificationSender
 from services.identity.models import TABLES
@@ -25,11 +25,6 @@ if TYPE_CHECKING:
     from counsel.notification.v1.notification_service_pb2_grpc import NotificationInternalServiceAsyncStub
 
 SERVICE = "identity"
-# Events of the services whose actions are linked to the person who caused them (§6.1.1.2, R-ACC-3).
-ACTIVITY_SUBJECTS = ["catalog.>", "payment.>", "booking.>", "consultation.>", "documents.>"]
-# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
-# `identity-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
-CONSUMERS = {"activity": ACTIVITY_SUBJECTS}
 
 
 class LocalJwks:
@@ -68,9 +63,7 @@ async def serve(shared: Settings, policy: domain.AuthPolicy | None = None) -> No
     oidc = OidcClients(parse_providers(settings.oidc_providers))
     jwks, revocations = LocalJwks(), LocalRevocations()
     async with (
-        service_runtime(
-            settings, SERVICE, TABLES, jwks=jwks, revocations=revocations, consumers=CONSUMERS
-        ) as rt,
+        service_runtime(settings, SERVICE, TABLES, jwks=jwks, revocations=revocations) as rt,
         open_channel(
             settings.notification_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
         ) as channel,
@@ -89,7 +82,7 @@ async def serve(shared: Settings, policy: domain.AuthPolicy | None = None) -> No
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("activity", stores.privacy.record_activity),
+                *rt.consumers(events.TABLE, stores.privacy),
                 stores.retention.purge_forever(),
             ],
         )

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from google.protobuf.message import Message as ProtoMessage
@@ -28,8 +27,6 @@ from counsel.payment.v1 import events_pb2 as payment_events
 from services.notification.policy import DEFAULT_TIME_ZONE, Category
 from services.notification.templates import OPTIONAL_PART, PLACEHOLDER, templates
 from services.runtime.events import unpack
-
-M = TypeVar("M", bound=ProtoMessage)
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,7 @@ def _consultation(envelope: EventEnvelope) -> Plan:
     kind = envelope.type
     subject = ("consultation", envelope.aggregate_id)
     if kind == "consultation.submitted":
-        e = _unpack(envelope, consultation_events.ConsultationSubmitted)
+        e = unpack(envelope, consultation_events.ConsultationSubmitted)
         subject = ("consultation", e.consultation_id)
         due = _when(e.reply_due_at, e.HasField("reply_due_at"))
         return Plan(
@@ -131,7 +128,7 @@ def _consultation(envelope: EventEnvelope) -> Plan:
             ],
         )
     if kind == "consultation.assigned":
-        a = _unpack(envelope, consultation_events.ConsultationAssigned)
+        a = unpack(envelope, consultation_events.ConsultationAssigned)
         subject = ("consultation", a.consultation_id)
         return Plan(
             [Fact(*subject, "lawyer", a.lawyer_id)],
@@ -141,7 +138,7 @@ def _consultation(envelope: EventEnvelope) -> Plan:
             ],
         )
     if kind == "consultation.replied":
-        r = _unpack(envelope, consultation_events.ConsultationReplied)
+        r = unpack(envelope, consultation_events.ConsultationReplied)
         subject = ("consultation", r.consultation_id)
         others = frozenset({r.author_id})
         return Plan(
@@ -152,7 +149,7 @@ def _consultation(envelope: EventEnvelope) -> Plan:
             ],
         )
     if kind == "consultation.escalated":
-        x = _unpack(envelope, consultation_events.ConsultationEscalated)
+        x = unpack(envelope, consultation_events.ConsultationEscalated)
         subject = ("consultation", x.consultation_id)
         params = {"due": _when(x.original_due_at, x.HasField("original_due_at"))}
         notices = [
@@ -187,16 +184,16 @@ def _consultation(envelope: EventEnvelope) -> Plan:
             )
         return Plan(facts, notices)
     if kind == "consultation.classified":
-        k = _unpack(envelope, consultation_events.ConsultationClassified)
+        k = unpack(envelope, consultation_events.ConsultationClassified)
         subject = ("consultation", k.consultation_id)
         return Plan([], [Notice(kind, Category.STATUS, *subject, {"field": k.legal_field}, role="client")])
     if kind == "consultation.rated":
-        rated = _unpack(envelope, consultation_events.ConsultationRated)
+        rated = unpack(envelope, consultation_events.ConsultationRated)
         subject = ("consultation", rated.consultation_id)
         params = {"rating": str(rated.rating)}
         return Plan([], [Notice(kind, Category.STATUS, *subject, params, user_id=rated.lawyer_id)])
     if kind == "consultation.closed":
-        c = _unpack(envelope, consultation_events.ConsultationClosed)
+        c = unpack(envelope, consultation_events.ConsultationClosed)
         subject = ("consultation", c.consultation_id)
         return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=c.client_id)])
     return Plan([], [])
@@ -205,7 +202,7 @@ def _consultation(envelope: EventEnvelope) -> Plan:
 def _documents(envelope: EventEnvelope) -> Plan:
     kind = envelope.type
     if kind == "docorder.created":
-        n = _unpack(envelope, documents_events.DocOrderCreated)
+        n = unpack(envelope, documents_events.DocOrderCreated)
         subject = ("document_order", n.document_order_id)
         params = {"due": _when(n.acknowledge_due_at, n.HasField("acknowledge_due_at"))}
         notices = [Notice(kind, Category.STATUS, *subject, params, user_id=n.client_id)]
@@ -215,20 +212,20 @@ def _documents(envelope: EventEnvelope) -> Plan:
             )
         return Plan([Fact(*subject, "client", n.client_id)], notices)
     if kind == "docorder.rejected":
-        r = _unpack(envelope, documents_events.DocOrderRejected)
+        r = unpack(envelope, documents_events.DocOrderRejected)
         subject = ("document_order", r.document_order_id)
         return Plan(
             [], [Notice(kind, Category.STATUS, *subject, {"version": str(r.version_number)}, role="author")]
         )
     if kind == "docorder.accepted":
-        accepted = _unpack(envelope, documents_events.DocOrderAccepted)
+        accepted = unpack(envelope, documents_events.DocOrderAccepted)
         subject = ("document_order", accepted.document_order_id)
         return Plan(
             [Fact(*subject, "client", accepted.client_id)],
             [Notice(kind, Category.STATUS, *subject, {}, role="author")],
         )
     if kind == "docorder.sla_breached":
-        b = _unpack(envelope, documents_events.DocOrderSlaBreached)
+        b = unpack(envelope, documents_events.DocOrderSlaBreached)
         subject = ("document_order", b.document_order_id)
         params = {"due": _when(b.new_due_at, b.HasField("new_due_at"))}
         notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=b.client_id)]
@@ -250,12 +247,12 @@ def _documents(envelope: EventEnvelope) -> Plan:
             )
         return Plan([Fact(*subject, "client", b.client_id)], notices)
     if kind == "docorder.acknowledged":
-        a = _unpack(envelope, documents_events.DocOrderAcknowledged)
+        a = unpack(envelope, documents_events.DocOrderAcknowledged)
         subject = ("document_order", a.document_order_id)
         params = {"due": _when(a.draft_due_at, a.HasField("draft_due_at"))}
         return Plan([], [Notice(kind, Category.STATUS, *subject, params, role="client")])
     if kind == "docorder.drafted":
-        d = _unpack(envelope, documents_events.DocOrderDrafted)
+        d = unpack(envelope, documents_events.DocOrderDrafted)
         subject = ("document_order", d.document_order_id)
         params = {"version": str(d.version_number)}
         return Plan(
@@ -263,12 +260,12 @@ def _documents(envelope: EventEnvelope) -> Plan:
             [Notice(kind, Category.STATUS, *subject, params, role="client")],
         )
     if kind == "docorder.approved":
-        p = _unpack(envelope, documents_events.DocOrderApproved)
+        p = unpack(envelope, documents_events.DocOrderApproved)
         subject = ("document_order", p.document_order_id)
         params = {"version": str(p.version_number)}
         return Plan([], [Notice(kind, Category.STATUS, *subject, params, role="author")])
     if kind == "docorder.delivered":
-        v = _unpack(envelope, documents_events.DocOrderDelivered)
+        v = unpack(envelope, documents_events.DocOrderDelivered)
         subject = ("document_order", v.document_order_id)
         params = {
             "version": str(v.version_number),
@@ -279,7 +276,7 @@ def _documents(envelope: EventEnvelope) -> Plan:
             [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=v.client_id)],
         )
     if kind == "docorder.revision_requested":
-        q = _unpack(envelope, documents_events.DocOrderRevisionRequested)
+        q = unpack(envelope, documents_events.DocOrderRevisionRequested)
         subject = ("document_order", q.document_order_id)
         return Plan(
             [Fact(*subject, "client", q.requested_by)],
@@ -295,7 +292,7 @@ def _documents(envelope: EventEnvelope) -> Plan:
             ],
         )
     if kind == "docorder.cancelled":
-        x = _unpack(envelope, documents_events.DocOrderCancelled)
+        x = unpack(envelope, documents_events.DocOrderCancelled)
         subject = ("document_order", x.document_order_id)
         params = {"reason": x.reason}
         notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=x.client_id)]
@@ -311,7 +308,7 @@ def _documents(envelope: EventEnvelope) -> Plan:
             )
         return Plan([], notices)
     if kind == "docorder.completed":
-        c = _unpack(envelope, documents_events.DocOrderCompleted)
+        c = unpack(envelope, documents_events.DocOrderCompleted)
         subject = ("document_order", c.document_order_id)
         params = {"version": str(c.final_version_number)}
         return Plan([], [Notice(kind, Category.STATUS, *subject, params, role="client")])
@@ -321,7 +318,7 @@ def _documents(envelope: EventEnvelope) -> Plan:
 def _booking(envelope: EventEnvelope) -> Plan:
     kind = envelope.type
     if kind == "booking.held":
-        h = _unpack(envelope, booking_events.BookingHeld)
+        h = unpack(envelope, booking_events.BookingHeld)
         subject = ("booking", h.booking_id)
         params = {
             "start": _when(h.start, h.HasField("start")),
@@ -330,7 +327,7 @@ def _booking(envelope: EventEnvelope) -> Plan:
         facts = [Fact(*subject, "client", h.client_id), Fact(*subject, "lawyer", h.lawyer_id)]
         return Plan(facts, [Notice(kind, Category.STATUS, *subject, params, user_id=h.client_id)])
     if kind == "booking.confirmed":
-        c = _unpack(envelope, booking_events.BookingConfirmed)
+        c = unpack(envelope, booking_events.BookingConfirmed)
         subject = ("booking", c.booking_id)
         params = {"start": _when(c.start, c.HasField("start"))}
         facts = [Fact(*subject, "client", c.client_id), Fact(*subject, "lawyer", c.lawyer_id)]
@@ -342,7 +339,7 @@ def _booking(envelope: EventEnvelope) -> Plan:
             ],
         )
     if kind == "booking.reminded":
-        r = _unpack(envelope, booking_events.BookingReminded)
+        r = unpack(envelope, booking_events.BookingReminded)
         subject = ("booking", r.booking_id)
         params = {"start": _when(r.start, r.HasField("start"))}
         # A reminder that waits for quiet hours to end can arrive after the meeting: it is transactional.
@@ -351,7 +348,7 @@ def _booking(envelope: EventEnvelope) -> Plan:
             notices.append(Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.lawyer_id))
         return Plan([], notices)
     if kind == "booking.rescheduled":
-        m = _unpack(envelope, booking_events.BookingRescheduled)
+        m = unpack(envelope, booking_events.BookingRescheduled)
         subject = ("booking", m.booking_id)
         params = {"start": _when(m.start, m.HasField("start"))}
         notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=m.client_id)]
@@ -359,11 +356,11 @@ def _booking(envelope: EventEnvelope) -> Plan:
             notices.append(Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=m.lawyer_id))
         return Plan([], notices)
     if kind == "booking.checked_in":
-        checked_in = _unpack(envelope, booking_events.BookingCheckedIn)
+        checked_in = unpack(envelope, booking_events.BookingCheckedIn)
         subject = ("booking", checked_in.booking_id)
         return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=checked_in.client_id)])
     if kind == "booking.cancelled":
-        x = _unpack(envelope, booking_events.BookingCancelled)
+        x = unpack(envelope, booking_events.BookingCancelled)
         subject = ("booking", x.booking_id)
         params = {"reason": x.reason or x.status}
         return Plan(
@@ -374,7 +371,7 @@ def _booking(envelope: EventEnvelope) -> Plan:
             ],
         )
     if kind == "booking.completed":
-        d = _unpack(envelope, booking_events.BookingCompleted)
+        d = unpack(envelope, booking_events.BookingCompleted)
         subject = ("booking", d.booking_id)
         return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=d.client_id)])
     return Plan([], [])
@@ -383,7 +380,7 @@ def _booking(envelope: EventEnvelope) -> Plan:
 def _payment(envelope: EventEnvelope) -> Plan:
     kind = envelope.type
     if kind == "order.created":
-        c = _unpack(envelope, payment_events.OrderCreated)
+        c = unpack(envelope, payment_events.OrderCreated)
         subject = ("order", c.order_id)
         params = {"amount": _money(c, "amount"), "due": _when(c.pay_before, c.HasField("pay_before"))}
         return Plan(
@@ -391,7 +388,7 @@ def _payment(envelope: EventEnvelope) -> Plan:
             [Notice(kind, Category.STATUS, *subject, params, user_id=c.client_id)],
         )
     if kind == "order.paid":
-        p = _unpack(envelope, payment_events.OrderPaid)
+        p = unpack(envelope, payment_events.OrderPaid)
         subject = ("order", p.order_id)
         params = {"amount": _money(p, "amount")}
         return Plan(
@@ -410,11 +407,11 @@ def _payment(envelope: EventEnvelope) -> Plan:
             ],
         )
     if kind == "order.cancelled":
-        x = _unpack(envelope, payment_events.OrderCancelled)
+        x = unpack(envelope, payment_events.OrderCancelled)
         subject = ("order", x.order_id)
         return Plan([], [Notice(kind, Category.STATUS, *subject, {"reason": x.reason}, user_id=x.client_id)])
     if kind == "order.refunded":
-        r = _unpack(envelope, payment_events.OrderRefunded)
+        r = unpack(envelope, payment_events.OrderRefunded)
         subject = ("order", r.order_id)
         params = {"amount": _money(r, "amount"), "reason": r.reason}
         return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.client_id)])
@@ -424,7 +421,7 @@ def _payment(envelope: EventEnvelope) -> Plan:
 def _chat(envelope: EventEnvelope) -> Plan:
     """An agent's chat message reaches the client's inbox too (they may have left the page); the client's
     own messages, FAQ answers and queue notices notify nobody."""
-    posted = _unpack(envelope, consultation_events.ChatMessagePosted)
+    posted = unpack(envelope, consultation_events.ChatMessagePosted)
     if posted.author_role != "agent" or not posted.client_id:
         return Plan([], [])
     notice = Notice(
@@ -448,9 +445,3 @@ def plan_for(envelope: EventEnvelope) -> Plan:
         if envelope.type.startswith(prefix):
             return planner(envelope)
     return Plan([], [])
-
-
-def _unpack(envelope: EventEnvelope, message_type: type[M]) -> M:
-    message = unpack(envelope, message_type)
-    assert isinstance(message, message_type)
-    return message

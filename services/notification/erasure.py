@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from counsel.common.v1.event_pb2 import EventEnvelope
 from services.notification.models import (
     DeliveryRow,
     DevMessageRow,
@@ -19,30 +18,22 @@ from services.notification.models import (
     PreferencesRow,
 )
 from services.runtime.crypto import FieldCipher
-from services.runtime.erasure import erased_user_id
 
 
-class UserErasure:
-    """Handler of the `notification-erasure` consumer (subject `identity.user.erased`)."""
-
-    def __init__(self, cipher: FieldCipher) -> None:
-        self.cipher = cipher
-
-    async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:
-        user_id = erased_user_id(envelope)
-        if not user_id:
-            return
-        preferences = (
-            await session.exec(select(PreferencesRow).where(col(PreferencesRow.user_id) == user_id))
-        ).first()
-        if preferences is not None:
-            addresses = [
-                self.cipher.decrypt(sealed)
-                for sealed in (preferences.email_address_sealed, preferences.phone_sealed)
-                if sealed
-            ]
-            if addresses:
-                await session.execute(delete(DevMessageRow).where(col(DevMessageRow.to).in_(addresses)))
-            await session.delete(preferences)
-        for table in (InboxEntryRow, DeliveryRow, ParticipantRow):
-            await session.execute(delete(table).where(col(table.user_id) == user_id))
+async def erase_user(session: AsyncSession, user_id: str, cipher: FieldCipher) -> None:
+    """Delete `user_id`'s rows, in the erasure consumer's transaction; `cipher` opens their sealed addresses,
+    so the dev outbox's messages to them go too."""
+    preferences = (
+        await session.exec(select(PreferencesRow).where(col(PreferencesRow.user_id) == user_id))
+    ).first()
+    if preferences is not None:
+        addresses = [
+            cipher.decrypt(sealed)
+            for sealed in (preferences.email_address_sealed, preferences.phone_sealed)
+            if sealed
+        ]
+        if addresses:
+            await session.execute(delete(DevMessageRow).where(col(DevMessageRow.to).in_(addresses)))
+        await session.delete(preferences)
+    for table in (InboxEntryRow, DeliveryRow, ParticipantRow):
+        await session.execute(delete(table).where(col(table.user_id) == user_id))

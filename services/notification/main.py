@@ -9,16 +9,15 @@ from typing import TYPE_CHECKING, cast
 
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub
 from counsel.notification.v1 import notification_service_pb2, notification_service_pb2_grpc
+from services.notification import events
 from services.notification.channels import senders_for, unconfigured_channels
 from services.notification.config import NotificationSettings
 from services.notification.directory import IdentityDirectory
-from services.notification.erasure import UserErasure
 from services.notification.models import TABLES
 from services.notification.server import NotificationServicer
 from services.notification.store import NotificationStores
 from services.notification.store.deliveries import Deliveries
 from services.notification.templates import templates
-from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.grpc_client import open_channel
@@ -30,12 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVICE = "notification"
-# Every stage event of the services whose clients are notified (R-Q-3).
-FAN_OUT_SUBJECTS = ["consultation.>", "documents.>", "booking.>", "payment.>"]
-# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
-# `notification-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
-CONSUMERS = {"fan-out": FAN_OUT_SUBJECTS, "erasure": erasure.SUBJECTS}
-
 DISPATCH_INTERVAL_SECONDS = 1.0
 
 
@@ -59,7 +52,7 @@ async def serve(shared: Settings) -> None:
     cipher = FieldCipher(settings.secret_key)
     senders = senders_for(settings)  # an unknown or half-configured provider fails here, at start
     templates()  # and so does a broken templates.toml
-    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
+    async with service_runtime(settings, SERVICE, TABLES) as rt:
         for channel in unconfigured_channels(senders):
             log.warning(
                 "no %s provider is configured: login codes by %s fail with 503 and notifications fall back "
@@ -95,8 +88,7 @@ async def serve(shared: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("fan-out", stores.fan_out.deliver),
-                rt.consumer("erasure", UserErasure(cipher)),
+                *rt.consumers(events.TABLE, events.HandlerContext(stores.fan_out, cipher)),
                 dispatch_forever(stores.deliveries),
             ],
         )

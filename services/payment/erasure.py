@@ -13,20 +13,16 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from counsel.common.v1.event_pb2 import EventEnvelope
 from services.payment import domain
 from services.payment.models import InvoiceRow, OrderRow, RefundRow
-from services.runtime.erasure import ERASED_TEXT, erased_user_id, redact_values
+from services.runtime.erasure import ERASED_TEXT, redact_values
 
 # Booking details that are facts of the service, not of the person.
 BOOKING_FACTS = ("lawyer_id", "firm_id", "start", "minutes", "mode", "slot_id")
 
 
-async def erase_user(envelope: EventEnvelope, session: AsyncSession) -> None:
-    """Handler of the `payment-erasure` consumer (subject `identity.user.erased`)."""
-    user_id = erased_user_id(envelope)
-    if not user_id:
-        return
+async def erase_user(session: AsyncSession, user_id: str) -> None:
+    """Erase or pseudonymise `user_id`'s personal data, in the erasure consumer's transaction."""
     invoiced = set(
         (
             await session.exec(

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, cast
 
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.payment.v1 import payment_service_pb2, payment_service_pb2_grpc
+from services.payment import events
 from services.payment.config import PaymentSettings, configured_providers
-from services.payment.erasure import erase_user
 from services.payment.invoices import InvoiceRenderer, ObjectStoreInvoices
 from services.payment.models import TABLES
 from services.payment.providers.sandbox import SandboxProvider
@@ -17,13 +17,7 @@ from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStores
 from services.payment.store.payments import AMOUNT_MISMATCHES, UNAPPLIED_PAYMENTS
 from services.payment.vouchers import VoucherSigner
-from services.payment.workflow_link import (
-    FULFILMENT_SUBJECTS,
-    SUBJECTS,
-    FulfilmentLink,
-    OrderWorkflowLink,
-)
-from services.runtime import erasure
+from services.payment.workflow_link import OrderWorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.service import service_runtime
@@ -33,18 +27,11 @@ if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "payment"
-# The durable consumers of this service (name → event subject suffixes): `counsel migrate` creates them as
-# `payment-<name>`, and with NATS authorization on this service may read from these alone (deploy/nats_auth.py).
-CONSUMERS = {
-    "order-workflows": SUBJECTS,
-    "fulfilment-links": FULFILMENT_SUBJECTS,
-    "erasure": erasure.SUBJECTS,
-}
 
 
 async def serve(settings: Settings) -> None:
     payment_settings = PaymentSettings.from_settings(settings)
-    async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
+    async with service_runtime(settings, SERVICE, TABLES) as rt:
         temporal = await rt.temporal()
         catalog = cast(
             "CatalogServiceAsyncStub",
@@ -82,9 +69,7 @@ async def serve(settings: Settings) -> None:
         )
         background = [
             rt.outbox_relay(),
-            rt.consumer("order-workflows", order_link),
-            rt.consumer("fulfilment-links", FulfilmentLink(temporal)),
-            rt.consumer("erasure", erase_user),
+            *rt.consumers(events.TABLE, order_link),
             RefundDispatcher(stores.refunds, providers).run(),
         ]
         sandbox = providers.get("sandbox")

@@ -10,9 +10,10 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 import asyncpg
 import nats
@@ -37,7 +38,16 @@ from services.runtime.tables import RuntimeTables
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
+Context = TypeVar("Context")
+# What a durable consumer runs for one event, in the transaction that records the event's id.
 EventHandler = Callable[[EventEnvelope, AsyncSession], Awaitable[object]]
+# A handler in a service's events.py: an EventHandler that also takes what the service's handlers share
+# (its stores, its workflow link), bound once when the service starts (`bind`).
+Handler = Callable[[Context, EventEnvelope, AsyncSession], Awaitable[object]]
+# The events a service receives (its events.py): durable consumer name → {subject suffix → handler}. A suffix
+# follows the subject root and may end in a NATS wildcard (`booking.booking.>`); the suffixes of one consumer
+# do not overlap (JetStream refuses overlapping filters), so each event has exactly one handler.
+ConsumerTable = Mapping[str, Mapping[str, Handler[Context]]]
 # The pending-events gauge is a COUNT over the outbox: refreshed at most this often, not every round.
 PENDING_GAUGE_SECONDS = 1.0
 # A relay that cannot LISTEN polls, and tries to LISTEN again this often.
@@ -52,6 +62,37 @@ def unpack(envelope: EventEnvelope, message_type: type[M]) -> M:
             f"event {envelope.id} carries {envelope.payload.type_url}, not {message_type.__name__}"
         )
     return message
+
+
+def consumer_subjects(table: ConsumerTable[Any]) -> dict[str, list[str]]:
+    """Each durable consumer's subject suffixes: what `counsel migrate` creates as `<service>-<name>` and
+    what NATS lets the service read (deploy/nats_auth.py)."""
+    return {name: list(handlers) for name, handlers in table.items()}
+
+
+def bind(handlers: Mapping[str, Handler[Context]], context: Context) -> dict[str, EventHandler]:
+    """One consumer's handlers with the service's `context` given to each."""
+    return {subject: partial(handler, context) for subject, handler in handlers.items()}
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether `subject` is one `pattern` names, by NATS's rules: `*` stands for one token, a final `>` for
+    one or more."""
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for index, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or token not in ("*", tokens[index]):
+            return False
+    return len(tokens) == len(wanted)
+
+
+def handler_for(handlers: Mapping[str, EventHandler], subject_suffix: str) -> EventHandler:
+    """The handler of the subject (after the subject root) an event came on; LookupError for none."""
+    for pattern, handler in handlers.items():
+        if subject_matches(pattern, subject_suffix):
+            return handler
+    raise LookupError(f"no handler for subject {subject_suffix}")
 
 
 class BusRefused(RuntimeError):
@@ -387,8 +428,10 @@ async def ensure_consumer(bus: EventBus, config: ConsumerConfig) -> None:
 
 
 class DurableConsumer:
-    """A durable JetStream pull consumer whose handler runs in a DB transaction that also records the
-    event id, so each event has its effect exactly once. Failed events are redelivered with backoff."""
+    """A durable JetStream pull consumer over the subjects of its `handlers` (subject suffix → handler, as in
+    a service's events.py). Each event goes to its subject's handler, which runs in a DB transaction that
+    also records the event id, so each event has its effect exactly once. Failed events are redelivered
+    with backoff."""
 
     def __init__(
         self,
@@ -396,8 +439,7 @@ class DurableConsumer:
         bus: EventBus,
         db: Database,
         tables: RuntimeTables,
-        subjects: Sequence[str],
-        handler: EventHandler,
+        handlers: Mapping[str, EventHandler],
         *,
         max_deliver: int = 20,
     ) -> None:
@@ -405,19 +447,22 @@ class DurableConsumer:
         self.bus = bus
         self.db = db
         self.processed = tables.processed_events
-        self.suffixes = list(subjects)
-        self.handler = handler
+        self.handlers = dict(handlers)
         self.max_deliver = max_deliver
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         await ensure_consumer(
             self.bus,
-            consumer_config(self.bus.subject_root, self.name, self.suffixes, max_deliver=self.max_deliver),
+            consumer_config(
+                self.bus.subject_root, self.name, list(self.handlers), max_deliver=self.max_deliver
+            ),
         )
         return await self.bus.js.pull_subscribe_bind(durable=self.name, stream=self.bus.stream)
 
-    async def handle(self, data: bytes) -> str:
-        """Apply one event; returns the outcome ("processed" or "duplicate")."""
+    async def handle(self, data: bytes, subject: str) -> str:
+        """Apply one event that came on `subject` (its suffix after the subject root, like
+        `booking.booking.held`); returns the outcome ("processed" or "duplicate")."""
+        handler = handler_for(self.handlers, subject)
         envelope = EventEnvelope()
         envelope.ParseFromString(data)
         token = correlation_id_var.set(envelope.correlation_id)
@@ -431,13 +476,14 @@ class DurableConsumer:
                 )
                 if claimed.first() is None:
                     return "duplicate"
-                await self.handler(envelope, session)
+                await handler(envelope, session)
             return "processed"
         finally:
             correlation_id_var.reset(token)
 
     async def run(self) -> None:
         subscription = await self._subscribe()
+        root = f"{self.bus.subject_root}."
         while True:
             try:
                 messages = await subscription.fetch(batch=64, timeout=1.0)
@@ -451,7 +497,7 @@ class DurableConsumer:
                 continue
             for message in messages:
                 try:
-                    outcome = await self.handle(message.data)
+                    outcome = await self.handle(message.data, message.subject.removeprefix(root))
                     await message.ack()
                 except DecodeError:
                     outcome = "failed"

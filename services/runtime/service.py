@@ -9,7 +9,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,7 +19,15 @@ from counsel.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from services.runtime.auth import JwksFetcher, Revocation, Revocations, RevocationsFetcher, TokenVerifier
 from services.runtime.config import Settings
 from services.runtime.db import FAILOVER_PATIENCE_SECONDS, Database
-from services.runtime.events import DurableConsumer, EventBus, EventHandler, Outbox, OutboxRelay
+from services.runtime.events import (
+    ConsumerTable,
+    Context,
+    DurableConsumer,
+    EventBus,
+    Outbox,
+    OutboxRelay,
+    bind,
+)
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.logs import configure_logging
@@ -91,12 +99,10 @@ class ServiceRuntime:
         tables: RuntimeTables,
         jwks: JwksFetcher | None,
         revocations: RevocationsFetcher | None = None,
-        consumers: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
         self.tables = tables
-        self.consumers = dict(consumers or {})
         self.db = Database(settings.database_dsn(service), pool_size=settings.db_pool_size)
         self.outbox = Outbox(service, settings, tables)
         self.verifier = token_verifier(settings, jwks, revocations)
@@ -146,16 +152,17 @@ class ServiceRuntime:
         assert self.bus is not None
         return OutboxRelay(self.db, self.outbox, self.bus).run()
 
-    def consumer(self, name: str, handler: EventHandler) -> Coroutine[Any, Any, None]:
-        """The durable consumer `<service>-<name>` over the subject suffixes (like `consultation.>`) the service
-        declares for `name` in its CONSUMERS table — the table `counsel migrate` creates consumers from and
-        NATS's permissions follow (deploy/nats_auth.py). KeyError for an undeclared name."""
+    def consumers(self, table: ConsumerTable[Context], context: Context) -> list[Coroutine[Any, Any, None]]:
+        """The durable consumers `<service>-<name>` of the service's events.py table, each over the subjects
+        of its handlers (the table `counsel migrate` creates consumers from and NATS's permissions follow,
+        deploy/nats_auth.py), with `context` given to every handler."""
         assert self.bus is not None
-        if name not in self.consumers:
-            raise KeyError(f"{self.service} declares no consumer {name!r} in its CONSUMERS table")
-        return DurableConsumer(
-            f"{self.service}-{name}", self.bus, self.db, self.tables, self.consumers[name], handler
-        ).run()
+        return [
+            DurableConsumer(
+                f"{self.service}-{name}", self.bus, self.db, self.tables, bind(handlers, context)
+            ).run()
+            for name, handlers in table.items()
+        ]
 
     async def run(self, server: GrpcServer, background: Sequence[Coroutine[Any, Any, None]] = ()) -> None:
         """Serve until SIGTERM/SIGINT (or `stopping` is set), then drain in-flight calls and stop."""
@@ -231,14 +238,13 @@ async def service_runtime(
     *,
     jwks: JwksFetcher | None = None,
     revocations: RevocationsFetcher | None = None,
-    consumers: Mapping[str, Sequence[str]] | None = None,
 ) -> AsyncIterator[ServiceRuntime]:
     """Set up logs, /metrics, the database engine and the event bus for `service`; close them on exit.
     SettingsError before anything starts when prod lacks this process's NATS user."""
     settings.nats_auth()
     configure_logging(service, settings.log_level)
     serve_metrics(settings.metrics_port_for(service), settings.metrics_host)
-    rt = ServiceRuntime(settings, service, tables, jwks, revocations, consumers)
+    rt = ServiceRuntime(settings, service, tables, jwks, revocations)
     try:
         await rt.start()
         yield rt

@@ -29,11 +29,12 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1.events_pb2 import UserErased
 from deploy.local.servers import NatsServer, PostgresServer
 from services.booking import domain
-from services.booking.erasure import erase_user
+from services.booking import events as booking_events
 from services.booking.models import TABLES as BOOKING_TABLES
 from services.booking.models import BookingRow, ConnectRequestRow
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStore
+from services.booking.workflow_link import WorkflowLink
 from services.gateway.app import create_app
 from services.runtime.config import Settings
 from services.runtime.context import Principal
@@ -42,7 +43,7 @@ from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import TlsMaterial
-from tests.support.factories import envelope
+from tests.support.factories import deliver, envelope
 from tests.support.gateway import problem_fields
 from tests.support.platform import (
     catalog_service,
@@ -799,7 +800,7 @@ async def test_erasing_a_client_removes_their_words_from_their_bookings_only(pla
         "user.erased", UserErased(user_id=erased_user, tenant_id="tenant-1"), tenant_id="tenant-1"
     )
     async with platform.store.db.transaction() as session:
-        await erase_user(event, session)
+        await deliver(booking_events.TABLE["erasure"], cast(WorkflowLink, None), event, session)
     erased = await platform.store.get(None, mine.json()["id"])
     kept = await platform.store.get(None, theirs.json()["id"])
     assert (erased.cancel_reason, erased.needs) == (ERASED_TEXT, ERASED_TEXT)

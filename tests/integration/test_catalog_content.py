@@ -31,7 +31,7 @@ from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer
-from services.catalog import consumers
+from services.catalog import events
 from services.catalog.models import TABLES
 from services.catalog.seed import seed_demo
 from services.catalog.store import CatalogStore
@@ -41,7 +41,7 @@ from services.identity.seed import demo_user_id as identity_demo_user_id
 from services.runtime.config import Settings
 from services.runtime.context import access_token_var
 from services.runtime.db import Database
-from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, unpack
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind, unpack
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import TlsMaterial
 from services.runtime.records import encode_cursor
@@ -606,8 +606,10 @@ async def test_bad_article_input_and_roles(platform: Platform) -> None:
 # --- reviews and ratings (R-Q-1) ------------------------------------------------------------------------
 
 
-def envelope(event_type: str, payload: Any, tenant_id: str = "") -> bytes:
-    return factories.envelope(event_type, payload, tenant_id=tenant_id).SerializeToString()
+def envelope(event_type: str, payload: Any, tenant_id: str = "") -> tuple[bytes, str]:
+    """An event as the consumer receives it: its bytes and its subject."""
+    event = factories.envelope(event_type, payload, tenant_id=tenant_id)
+    return event.SerializeToString(), factories.subject_of(event)
 
 
 async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Platform) -> None:
@@ -617,8 +619,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
         bus,
         platform.db,
         TABLES,
-        consumers.SUBJECTS,
-        consumers.OrderEvents(CatalogStore(platform.db, platform.outbox)),
+        bind(events.TABLE["orders"], CatalogStore(platform.db, platform.outbox)),
     )
     try:
         buyer = platform.keys.headers("buyer-1", roles=("client",), tenant_id="tenant-1")
@@ -631,10 +632,10 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
             ),
             "tenant-1",
         )
-        assert await consumer.handle(created) == "processed"
-        assert await consumer.handle(created) == "duplicate"  # redelivery has no second effect
+        assert await consumer.handle(*created) == "processed"
+        assert await consumer.handle(*created) == "duplicate"  # redelivery has no second effect
         await consumer.handle(
-            envelope("order.paid", payment_events.OrderPaid(order_id=order_id, client_id="buyer-1"))
+            *envelope("order.paid", payment_events.OrderPaid(order_id=order_id, client_id="buyer-1"))
         )
 
         review = {"order_id": order_id, "rating": 4, "comment": "起草及时，条款清楚"}
@@ -642,7 +643,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
         assert early.status_code == 409 and early.json()["type"].endswith("order_not_completed")
 
         await consumer.handle(
-            envelope(
+            *envelope(
                 "docorder.completed",
                 documents_events.DocOrderCompleted(document_order_id="d1", order_id=order_id),
             )
@@ -684,8 +685,7 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
         bus,
         platform.db,
         TABLES,
-        consumers.SUBJECTS,
-        consumers.OrderEvents(CatalogStore(platform.db, platform.outbox)),
+        bind(events.TABLE["orders"], CatalogStore(platform.db, platform.outbox)),
     )
     try:
         order_id, consultation_id = f"order-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
@@ -717,7 +717,7 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
                 consultation_events.ConsultationClosed(consultation_id=consultation_id, client_id="buyer-3"),
             ),
         ]:
-            assert await consumer.handle(envelope(event_type, payload)) == "processed"
+            assert await consumer.handle(*envelope(event_type, payload)) == "processed"
         buyer = platform.keys.headers("buyer-3", roles=("client_admin",), tenant_id="tenant-3")
         response = await platform.http.post(
             "/api/v1/reviews", json={"order_id": order_id, "rating": 5}, headers=buyer
@@ -734,7 +734,7 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
         # A cancelled order never becomes reviewable, even if a completion arrives late.
         cancelled = f"order-{uuid.uuid4().hex[:8]}"
         await consumer.handle(
-            envelope(
+            *envelope(
                 "order.created",
                 payment_events.OrderCreated(
                     order_id=cancelled, client_id="buyer-3", product_id="consult-professional"
@@ -742,12 +742,12 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
             )
         )
         await consumer.handle(
-            envelope(
+            *envelope(
                 "order.cancelled", payment_events.OrderCancelled(order_id=cancelled, client_id="buyer-3")
             )
         )
         await consumer.handle(
-            envelope("docorder.completed", documents_events.DocOrderCompleted(order_id=cancelled))
+            *envelope("docorder.completed", documents_events.DocOrderCompleted(order_id=cancelled))
         )
         refused = await platform.http.post(
             "/api/v1/reviews", json={"order_id": cancelled, "rating": 5}, headers=buyer

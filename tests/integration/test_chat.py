@@ -34,15 +34,17 @@ from counsel.consultation.v1.consultation_service_pb2_grpc import (
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer, free_port
+from services.consultation import events as consultation_events
 from services.consultation.faq import FaqSource
 from services.consultation.main import catalog_faq
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
-from services.consultation.store import SIGNAL_SUBJECTS, ConsultationStores
+from services.consultation.store import ConsultationStores
+from services.consultation.workflow_link import WorkflowLink
 from services.gateway.app import create_app
 from services.gateway.chat_waker import ChatWaker
 from services.runtime.config import Settings
-from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import TlsMaterial
 from services.runtime.service import cancel_all
@@ -170,7 +172,11 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
             asyncio.create_task(OutboxRelay(db, outbox, bus).run()),
             asyncio.create_task(
                 DurableConsumer(
-                    "chatit-intent", bus, db, TABLES, SIGNAL_SUBJECTS, stores.signals.record_signal
+                    "chatit-intent",
+                    bus,
+                    db,
+                    TABLES,
+                    bind(consultation_events.TABLE["intent-signals"], cast(WorkflowLink, None)),
                 ).run()
             ),
         ]

@@ -10,6 +10,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from prometheus_client import REGISTRY
@@ -19,16 +20,18 @@ from counsel.catalog.v1.events_pb2 import LawyerChanged, LawyerServiceWindow
 from counsel.common.v1.event_pb2 import EventEnvelope
 from deploy.local.servers import NatsServer, PostgresServer
 from services.documents import domain
+from services.documents import events as documents_events
 from services.documents.files import DocumentFiles
-from services.documents.lawyer_events import LawyerProjection
 from services.documents.models import TABLES, LawyerRosterRow
 from services.documents.store import DocumentsStores, NewOrder
+from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
 from services.runtime.metrics import refresh_sla_timers
 from services.runtime.records import new_id, utcnow
+from tests.support.factories import deliver
 from tests.support.platform import isolated_settings, migrated_databases
 
 TENANT = "tenant-1"
@@ -145,7 +148,6 @@ async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
 ) -> None:
     """R-DOC-3: `catalog.lawyer.changed` (through the durable consumer's transaction) feeds the projection:
     an activated IP lawyer takes IP work; once the firm deactivates them, they get no more."""
-    projection = LawyerProjection(stores)
 
     async def changed(active: bool) -> None:
         envelope = EventEnvelope(id=new_id(), type="lawyer.changed", tenant_id="")
@@ -160,7 +162,12 @@ async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
         )
         for _ in range(2):  # a redelivery changes nothing
             async with stores.orders.db.transaction() as session:
-                await projection(envelope, session)
+                await deliver(
+                    documents_events.TABLE["lawyers"],
+                    documents_events.HandlerContext(stores, cast(WorkflowLink, None)),
+                    envelope,
+                    session,
+                )
 
     await changed(active=True)
     view = (await stores.orders.create(new_order(legal_field="ip", legal_field_source="requirements"))).view

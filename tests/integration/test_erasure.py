@@ -7,13 +7,14 @@ has no second effect. What each service keeps is the decision table in docs/eras
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlmodel import col, select
@@ -21,13 +22,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from deploy.local.servers import NatsServer, PostgresServer
-from services.booking.erasure import erase_user as erase_in_booking
 from services.booking.models import TABLES as BOOKING_TABLES
 from services.booking.models import BookingRow
-from services.catalog.erasure import erase_user as erase_in_catalog
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.models import OrderRecordRow, ReviewRow
-from services.consultation.erasure import erase_user as erase_in_consultation
 from services.consultation.models import TABLES as CONSULTATION_TABLES
 from services.consultation.models import (
     ChatConversationRow,
@@ -37,13 +35,12 @@ from services.consultation.models import (
     ConsultationMessageRow,
     ConsultationRow,
 )
-from services.documents.erasure import erase_user as erase_in_documents
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.models import DocumentOrderRow, DocumentRevisionRow
 from services.identity.config import IdentitySettings
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.store import IdentityStores
-from services.notification.erasure import UserErasure
+from services.notification import events as notification_events
 from services.notification.models import TABLES as NOTIFICATION_TABLES
 from services.notification.models import (
     DeliveryRow,
@@ -53,7 +50,6 @@ from services.notification.models import (
     PreferencesRow,
 )
 from services.payment import domain as payment_domain
-from services.payment.erasure import erase_user as erase_in_payment
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import InvoiceRow, LedgerEntryRow, OrderRow, RefundRow
 from services.payment.store import PaymentStores
@@ -62,8 +58,8 @@ from services.runtime.context import Principal
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.erasure import ERASED_TEXT
-from services.runtime.erasure import SUBJECTS as ERASURE_SUBJECTS
-from services.runtime.events import DurableConsumer, EventBus, EventHandler, Outbox, OutboxRelay
+from services.runtime.erasure import SUBJECT as ERASURE_SUBJECT
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
 from services.runtime.records import new_id, utcnow
 from services.runtime.service import cancel_all
 from services.runtime.tables import RuntimeTables
@@ -101,20 +97,20 @@ async def platform(
     async with migrated_databases(settings, *SERVICES, pool_size=2) as dbs:
         bus = await EventBus.connect(settings, name="erasure-test")
         cipher = FieldCipher(settings.secret_key)
-        # The handlers each service's main.py registers as `rt.consumer("erasure", ...)` over erasure.SUBJECTS.
-        handlers: dict[str, EventHandler] = {
-            "booking": erase_in_booking,
-            "consultation": erase_in_consultation,
-            "documents": erase_in_documents,
-            "notification": UserErasure(cipher),
-            "payment": erase_in_payment,
-            "catalog": erase_in_catalog,
-        }
+        # Each service's `erasure` consumer of its events.py; only notification's handler uses its context.
+        contexts: dict[str, Any] = dict.fromkeys(CONSUMING)
+        contexts["notification"] = notification_events.HandlerContext(cast(Any, None), cipher)
         consumers = {
             service: DurableConsumer(
-                f"{service}-erasure", bus, dbs[service], CONSUMING[service], ERASURE_SUBJECTS, handler
+                f"{service}-erasure",
+                bus,
+                dbs[service],
+                CONSUMING[service],
+                bind(
+                    importlib.import_module(f"services.{service}.events").TABLE["erasure"], contexts[service]
+                ),
             )
-            for service, handler in handlers.items()
+            for service in CONSUMING
         }
         yield Platform(
             settings,
@@ -672,6 +668,6 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     # Redelivery (JetStream delivers again after a crash before the ack): no second effect anywhere.
     envelope_bytes = event.SerializeToString()
     for consumer in p.consumers.values():
-        assert await consumer.handle(envelope_bytes) == "duplicate"
+        assert await consumer.handle(envelope_bytes, ERASURE_SUBJECT) == "duplicate"
     assert await holdings(p, alice) == after
     assert await holdings(p, bob) == bob_before

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 
@@ -17,14 +18,16 @@ from services.catalog import domain as catalog_domain
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.seed import seed_demo
 from services.catalog.store import CatalogStore
+from services.consultation import events as consultation_events
 from services.consultation.domain import NewConsultation
 from services.consultation.models import TABLES, LawyerProjectionRow
-from services.consultation.store import LAWYER_SUBJECTS, ConsultationStores
+from services.consultation.store import ConsultationStores
+from services.consultation.workflow_link import WorkflowLink
 from services.identity.seed import demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
 from services.runtime.config import Settings
 from services.runtime.context import Principal
-from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
 from services.runtime.service import cancel_all
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -64,8 +67,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
                     bus,
                     db,
                     TABLES,
-                    LAWYER_SUBJECTS,
-                    consultation.apply_lawyer_changed,
+                    bind(consultation_events.TABLE["lawyers"], cast(WorkflowLink, None)),
                 ).run()
             ),
         ]

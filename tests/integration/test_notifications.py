@@ -27,6 +27,7 @@ from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer, free_port
 from services.gateway.routes.notifications import InboxWaker
+from services.notification import events
 from services.notification.channels import DevOutboxSender, SmtpSender, senders_for
 from services.notification.config import NotificationSettings
 from services.notification.models import TABLES, DeliveryRow, DevMessageRow, InboxEntryRow
@@ -35,8 +36,8 @@ from services.notification.store import NotificationStores
 from services.notification.store.preferences import PreferencesUpdate
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
-from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
-from tests.support.factories import envelope
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
+from tests.support.factories import envelope, subject_of
 from tests.support.platform import isolated_settings, migrated_databases
 
 SECRET = "integration-test-secret-key-0123456789abcdef"
@@ -220,16 +221,17 @@ async def test_a_redelivered_event_notifies_once(
         producer = Outbox("consultation", settings, TABLES)
         envelope = submitted(client)
         await bus.publish(producer.subject(envelope.type), envelope.SerializeToString(), envelope.id)
-        consumer = DurableConsumer(
-            "notification-fan-out", bus, db, TABLES, ["consultation.>"], service.stores.fan_out.deliver
+        handlers = bind(
+            events.TABLE["fan-out"], events.HandlerContext(service.stores.fan_out, FieldCipher(SECRET))
         )
+        consumer = DurableConsumer("notification-fan-out", bus, db, TABLES, handlers)
         subscription = await consumer._subscribe()
         (first,) = await subscription.fetch(1, timeout=5)
-        assert await consumer.handle(first.data) == "processed"
+        assert await consumer.handle(first.data, subject_of(envelope)) == "processed"
         await first.nak()  # as if the ack had been lost: JetStream delivers the event again
         (again,) = await subscription.fetch(1, timeout=5)
         assert again.metadata.num_delivered == 2 and again.data == first.data
-        assert await consumer.handle(again.data) == "duplicate"
+        assert await consumer.handle(again.data, subject_of(envelope)) == "duplicate"
         await again.ack()
         # Even a handler run outside the consumer's dedupe (a second consumer, a replay) adds nothing.
         assert await deliver(service, envelope, NOON) == 0

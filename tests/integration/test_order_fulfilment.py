@@ -1,6 +1,6 @@
 """An order's fulfilment across the real path (R-PAY-3), on real PostgreSQL, NATS and Temporal: the payment
-service's own events start and pay the order's workflow (OrderWorkflowLink), the fulfilling services' events
-reach it as signals (FulfilmentLink), and OrderWorkflow completes or refunds the order through its
+service's own events start and pay the order's workflow, the fulfilling services' events reach it as signals
+(services/payment/events.py), and OrderWorkflow completes or refunds the order through its
 activities, which here act on the real stores (the services' gRPC is tested elsewhere). A document order
 cancelled in the documents service goes documents' outbox → relay → JetStream → payment's durable consumer
 → the workflow, and the order is refunded exactly once, even when the event is redelivered or replayed."""
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import select as select_rows
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -31,21 +32,22 @@ from services.documents.models import TABLES as DOCUMENT_TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import DocumentsStores, NewOrder
 from services.payment import domain
+from services.payment import events as payment_events
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import RefundRow
 from services.payment.providers.base import Checkout, Notification
 from services.payment.store import PaymentStores
 from services.payment.store.base import OrderView
 from services.payment.vouchers import VoucherSigner
-from services.payment.workflow_link import FULFILMENT_SUBJECTS, FulfilmentLink, OrderWorkflowLink
+from services.payment.workflow_link import OrderWorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied
-from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
 from services.runtime.records import utcnow
 from services.runtime.service import cancel_all
-from tests.support.factories import envelope
+from tests.support.factories import deliver, envelope
 from tests.support.platform import isolated_settings, migrated_databases
 from workflows.orders import OrderWorkflow
 from workflows.shared import (
@@ -181,7 +183,6 @@ class Services:
         )
         note = Notification(f"n-{order_id}", payment.id, "SBX1", payment.amount_fen, "CNY", "paid")
         assert await self.payment.payments.apply_notification("sandbox", note) == "applied"
-        link = OrderWorkflowLink(self.temporal, self.task_queue, timedelta(days=30))
         async with self.payment_db.transaction() as session:
             payloads = await session.scalars(
                 select(PAYMENT_TABLES.outbox.c.payload).order_by(PAYMENT_TABLES.outbox.c.seq)
@@ -189,13 +190,16 @@ class Services:
             for payload in list(payloads):
                 envelope = EventEnvelope.FromString(payload)
                 if envelope.aggregate_id == order_id:
-                    await link(envelope, session)
+                    await deliver(payment_events.TABLE["order-workflows"], self.link(), envelope, session)
         return await self.settled(order_id, "in_service")
 
+    def link(self) -> OrderWorkflowLink:
+        return OrderWorkflowLink(self.temporal, self.task_queue, timedelta(days=30))
+
     async def tell(self, envelope: EventEnvelope) -> None:
-        """A fulfilling service's event, as payment's `fulfilment-links` consumer hands it to the link."""
+        """A fulfilling service's event, as payment's `fulfilment-links` consumer hands it to its handler."""
         async with self.payment_db.transaction() as session:
-            await FulfilmentLink(self.temporal)(envelope, session)
+            await deliver(payment_events.TABLE["fulfilment-links"], self.link(), envelope, session)
 
     async def settled(self, order_id: str, status: str) -> OrderView:
         for _ in range(150):
@@ -280,18 +284,19 @@ async def test_only_a_supervisor_cancels_a_document_order_with_a_reason(services
 async def test_a_cancelled_document_order_refunds_its_order_once_over_nats(services: Services) -> None:
     view = await services.paid(DOCUMENT)
     order_id, document_order_id = view.row.id, view.row.fulfilment_id
-    link = FulfilmentLink(services.temporal)
-    handled: list[str] = []
+    handlers = bind(payment_events.TABLE["fulfilment-links"], services.link())
     refunded = asyncio.Event()
 
-    async def handler(envelope: EventEnvelope, session: object) -> None:
-        await link(envelope, session)  # type: ignore[arg-type]
-        handled.append(envelope.type)
-        if envelope.type == "docorder.cancelled":
-            refunded.set()
+    async def cancelled(envelope: EventEnvelope, session: AsyncSession) -> None:
+        await handlers["documents.docorder.cancelled"](envelope, session)
+        refunded.set()
 
     consumer = DurableConsumer(
-        "fulfilment-links", services.bus, services.payment_db, PAYMENT_TABLES, FULFILMENT_SUBJECTS, handler
+        "fulfilment-links",
+        services.bus,
+        services.payment_db,
+        PAYMENT_TABLES,
+        {**handlers, "documents.docorder.cancelled": cancelled},
     )
     relay = OutboxRelay(services.documents.orders.db, services.documents.orders.outbox, services.bus)
     await services.documents.orders.cancel(SUPERVISOR, document_order_id, "律师无法按要求起草")
@@ -308,7 +313,7 @@ async def test_a_cancelled_document_order_refunds_its_order_once_over_nats(servi
             )
         subject = services.documents.orders.outbox.subject("docorder.cancelled")
         await services.bus.publish(subject, payload, "redelivery-1")
-        assert await consumer.handle(payload) == "duplicate"
+        assert await consumer.handle(payload, "documents.docorder.cancelled") == "duplicate"
         assert await services.outcome(order_id) == "refunded"
     finally:
         await cancel_all(tasks, "test")

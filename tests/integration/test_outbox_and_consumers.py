@@ -126,18 +126,17 @@ async def test_a_consumer_applies_each_event_once_even_when_redelivered(settings
 
     async def handler(envelope: EventEnvelope, session) -> None:
         payload = unpack(envelope, events_pb2.ConsultationSubmitted)
-        assert isinstance(payload, events_pb2.ConsultationSubmitted)
         await session.execute(text("INSERT INTO effects VALUES (:id)"), {"id": payload.consultation_id})
         seen.append(payload.consultation_id)
 
-    consumer = DurableConsumer("probe-fanout", bus, database, tables, ["consultation.>"], handler)
+    consumer = DurableConsumer("probe-fanout", bus, database, tables, {"consultation.>": handler})
     outbox = Outbox("consultation", settings, tables)
     async with database.transaction() as session:
         envelope = await outbox.add(session, "consultation.submitted", submitted("c1"), aggregate_id="c1")
-    data = envelope.SerializeToString()
+    data, subject = envelope.SerializeToString(), "consultation.consultation.submitted"
 
-    assert await consumer.handle(data) == "processed"
-    assert await consumer.handle(data) == "duplicate"  # a redelivery
+    assert await consumer.handle(data, subject) == "processed"
+    assert await consumer.handle(data, subject) == "duplicate"  # a redelivery
     async with database.transaction() as session:
         rows = (await session.execute(text("SELECT consultation_id FROM effects"))).all()
     assert [r[0] for r in rows] == ["c1"]
@@ -154,11 +153,12 @@ async def test_a_failing_handler_leaves_the_event_unprocessed_for_redelivery(set
         if attempts == 1:
             raise ConnectionError("a dependency was down")
 
-    consumer = DurableConsumer("probe-flaky", bus, database, tables, ["consultation.>"], flaky)
+    consumer = DurableConsumer("probe-flaky", bus, database, tables, {"consultation.>": flaky})
     data = EventEnvelope(id="e-1", type="consultation.submitted").SerializeToString()
+    subject = "consultation.consultation.submitted"
     with pytest.raises(ConnectionError):
-        await consumer.handle(data)
-    assert await consumer.handle(data) == "processed"
+        await consumer.handle(data, subject)
+    assert await consumer.handle(data, subject) == "processed"
     async with database.transaction() as session:
         processed = (await session.execute(select(tables.processed_events.c.event_id))).scalars().all()
     assert processed == ["e-1"]
@@ -175,7 +175,7 @@ async def test_the_running_consumer_receives_relayed_events(settings, db, bus) -
             done.set()
 
     outbox = Outbox("consultation", settings, tables)
-    consumer = DurableConsumer("probe-live", bus, database, tables, ["consultation.>"], handler)
+    consumer = DurableConsumer("probe-live", bus, database, tables, {"consultation.>": handler})
     tasks = [
         asyncio.create_task(consumer.run()),
         asyncio.create_task(OutboxRelay(database, outbox, bus).run()),

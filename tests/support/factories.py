@@ -4,16 +4,19 @@ sells them."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1 import timeline_pb2
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from services.payment import domain as payment_domain
+from services.runtime.events import Context, Handler, bind, handler_for
 
 # A document product of one tier, as payment snapshots it when an order is created.
 DOCUMENT_PRODUCT = payment_domain.ProductSnapshot(
@@ -68,3 +71,30 @@ def consultation(**overrides: Any) -> consultation_pb.Consultation:
     )
     message.MergeFrom(consultation_pb.Consultation(**overrides))
     return message
+
+
+# The service that publishes each entity's events (the first word of an event type), for subjects.
+PUBLISHER_OF_ENTITY = {
+    "booking": "booking",
+    "call": "consultation",
+    "chat": "consultation",
+    "consultation": "consultation",
+    "docorder": "documents",
+    "lawyer": "catalog",
+    "order": "payment",
+    "product": "catalog",
+    "user": "identity",
+}
+
+
+def subject_of(event: EventEnvelope) -> str:
+    """The subject suffix (after the subject root) the event is published on."""
+    return f"{PUBLISHER_OF_ENTITY[event.type.split('.', 1)[0]]}.{event.type}"
+
+
+async def deliver(
+    handlers: Mapping[str, Handler[Context]], context: Context, event: EventEnvelope, session: AsyncSession
+) -> None:
+    """Hand `event` to its subject's handler among one consumer's `handlers` (a service's events.py), as the
+    consumer does, in the caller's `session`."""
+    await handler_for(bind(handlers, context), subject_of(event))(event, session)

@@ -618,9 +618,7 @@ def test_chart_depends_on_the_official_nats_and_temporal_charts(values: dict[str
     assert values["env"]["COUNSEL_JETSTREAM_REPLICAS"] == str(nats["cluster"]["replicas"])
     dev = merged(values, load_yaml(CHART / "values-dev.yaml"))
     assert (
-        dev["env"]["COUNSEL_JETSTREAM_REPLICAS"]
-        == str(dev["nats"]["config"]["cluster"]["replicas"])
-        == "1"
+        dev["env"]["COUNSEL_JETSTREAM_REPLICAS"] == str(dev["nats"]["config"]["cluster"]["replicas"]) == "1"
     )
     server = values["temporal"]["server"]
     assert server["config"]["numHistoryShards"] == 512  # docs/capacity.md

@@ -3,17 +3,13 @@ and that the append-only payment ledger only ever records reason codes (never wo
 
 from __future__ import annotations
 
-from counsel.common.v1.event_pb2 import EventEnvelope
-from counsel.identity.v1 import events_pb2 as identity_events
+import importlib
+
+import pytest
+
 from services.payment.domain import STATED_REASON, ledger_reason
-from services.runtime.erasure import ERASED_TEXT, erased_user_id, redact_values
-from tests.support import factories
-
-
-def envelope(
-    event_type: str, payload: identity_events.UserErased | identity_events.UserRegistered
-) -> EventEnvelope:
-    return factories.envelope(event_type, payload, id="e1")
+from services.runtime.erasure import ERASED_TEXT, redact_values
+from services.runtime.events import handler_for
 
 
 def test_redaction_keeps_the_keys_and_only_the_named_facts() -> None:
@@ -28,9 +24,14 @@ def test_redaction_keeps_the_keys_and_only_the_named_facts() -> None:
     assert redact_values({"n": 3}) == {"n": ERASED_TEXT}
 
 
-def test_only_user_erased_names_a_user_to_erase() -> None:
-    assert erased_user_id(envelope("user.erased", identity_events.UserErased(user_id="u1"))) == "u1"
-    assert erased_user_id(envelope("user.registered", identity_events.UserRegistered(user_id="u1"))) == ""
+@pytest.mark.parametrize(
+    "service", ["catalog", "consultation", "documents", "booking", "payment", "notification"]
+)
+def test_only_user_erased_names_a_user_to_erase(service: str) -> None:
+    erasure = importlib.import_module(f"services.{service}.events").TABLE["erasure"]
+    assert list(erasure) == ["identity.user.erased"]
+    with pytest.raises(LookupError):  # no other identity event reaches an erasure handler
+        handler_for(erasure, "identity.user.registered")
 
 
 def test_the_ledger_records_codes_and_never_free_text() -> None:

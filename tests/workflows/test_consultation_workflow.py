@@ -308,8 +308,10 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
 
     from counsel.common.v1.event_pb2 import EventEnvelope
     from counsel.consultation.v1 import events_pb2
+    from services.consultation.events import TABLE
     from services.consultation.workflow_link import WorkflowLink
     from services.runtime.records import to_timestamp
+    from tests.support.factories import deliver
 
     service = FakeConsultationService()
     task_queue = f"tq-{uuid.uuid4().hex}"
@@ -328,7 +330,9 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
     async with Worker(
         env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
     ):
-        await WorkflowLink(env.client, task_queue)(envelope, cast(Any, None))
+        await deliver(
+            TABLE["workflow-starter"], WorkflowLink(env.client, task_queue), envelope, cast(Any, None)
+        )
         handle = env.client.get_workflow_handle(consultation_workflow_id(consultation_id))
         await handle.signal(ConsultationWorkflow.close, "withdrawn")
         await handle.result()
@@ -349,7 +353,9 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
     async with Worker(
         env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
     ):
-        await WorkflowLink(env.client, task_queue)(envelope, cast(Any, None))
+        await deliver(
+            TABLE["workflow-starter"], WorkflowLink(env.client, task_queue), envelope, cast(Any, None)
+        )
         handle = env.client.get_workflow_handle(consultation_workflow_id(consultation_id))
         await env.sleep(timedelta(hours=47))
         assert await handle.query(ConsultationWorkflow.breaches) == 0  # a 24 h clock would have run out
@@ -372,13 +378,20 @@ async def test_the_services_replies_and_closes_reach_the_workflow_through_its_li
 
     from temporalio.service import RPCError
 
+    from counsel.common.v1.event_pb2 import EventEnvelope
     from counsel.consultation.v1 import events_pb2
+    from services.consultation.events import TABLE
     from services.consultation.workflow_link import WorkflowLink
-    from tests.support.factories import envelope
+    from tests.support.factories import deliver, envelope
 
     service = FakeConsultationService()
     task_queue = f"tq-{uuid.uuid4().hex}"
-    link = WorkflowLink(env.client, task_queue)
+
+    async def link(event: EventEnvelope, session: Any) -> None:
+        """The event through the consultation consumer that reads it (workflow-starter or -signaller)."""
+        handlers = {**TABLE["workflow-starter"], **TABLE["workflow-signaller"]}
+        await deliver(handlers, WorkflowLink(env.client, task_queue), event, session)
+
     consultation_id = uuid.uuid4().hex
     closed = envelope(
         "consultation.closed",

@@ -8,6 +8,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import cast
 
 import pytest
 from google.protobuf.any_pb2 import Any as AnyProto
@@ -25,7 +26,10 @@ from temporalio.worker import Replayer, Worker
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.documents.v1 import events_pb2 as documents_events
+from services.documents import events as documents_consumers
+from services.documents.store import DocumentsStore
 from services.documents.workflow_link import WorkflowLink
+from tests.support.factories import deliver
 from workflows.documents import DocumentOrderWorkflow
 from workflows.shared import (
     AcceptSignal,
@@ -445,12 +449,13 @@ async def test_a_cancelled_order_stops_its_clocks_and_its_workflow(
         )
     )
     envelope = EventEnvelope(id="e-cancel", type="docorder.cancelled", tenant_id="tenant-1", payload=packed)
-    link = WorkflowLink(env.client, worker)
-    await link(envelope, None)  # type: ignore[arg-type]  # the link does not use the session
+    link = documents_consumers.HandlerContext(cast(DocumentsStore, None), WorkflowLink(env.client, worker))
+    driver = documents_consumers.TABLE["workflow-driver"]
+    await deliver(driver, link, envelope, None)  # type: ignore[arg-type]  # the link does not use the session
     with pytest.raises(WorkflowFailureError) as failure:
         await order.handle.result()
     assert isinstance(failure.value.cause, CancelledError)
     assert (await order.handle.describe()).status == WorkflowExecutionStatus.CANCELED
     await env.sleep(timedelta(days=10))  # far past every deadline of the order
     assert service.breaches == [] and service.stages == []
-    await link(envelope, None)  # type: ignore[arg-type]  # redelivered: the workflow is closed already
+    await deliver(driver, link, envelope, None)  # type: ignore[arg-type]  # redelivered: the workflow is closed

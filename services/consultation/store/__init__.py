@@ -12,12 +12,12 @@ from services.consultation.store.calls import Calls
 from services.consultation.store.complaints import Complaints
 from services.consultation.store.consultations import Consultations
 from services.consultation.store.conversations import Conversations
-from services.consultation.store.lawyers import LAWYER_SUBJECTS, LawyerProjection
-from services.consultation.store.signals import SIGNAL_SUBJECTS, PurchaseSignals
+from services.consultation.store.lawyers import LawyerProjection
+from services.consultation.store.signals import PurchaseSignals
 from services.runtime.db import Database
-from services.runtime.events import EventHandler, Outbox
+from services.runtime.events import Outbox
 
-__all__ = ["LAWYER_SUBJECTS", "SIGNAL_SUBJECTS", "ConsultationStores", "ConsultationView"]
+__all__ = ["ConsultationStores", "ConsultationView"]
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,3 @@ class ConsultationStores:
             conversations=Conversations(db, outbox),
             signals=PurchaseSignals(db),
         )
-
-    # The durable consumers' handlers, by the names the event-handler code calls them.
-    @property
-    def apply_lawyer_changed(self) -> EventHandler:
-        return self.lawyers.apply_lawyer_changed
-
-    @property
-    def record_signal(self) -> EventHandler:
-        return self.signals.record_signal

@@ -4,35 +4,30 @@ them (fields, activation, service hours), kept current from the catalog's `lawye
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.catalog.v1 import events_pb2 as catalog_events
-from counsel.common.v1.event_pb2 import EventEnvelope
 from services.consultation.models import LawyerProjectionRow
 from services.runtime import assignment
 from services.runtime.db import Database
-from services.runtime.events import unpack
-from services.runtime.records import from_timestamp
-
-# The catalog's lawyer events that keep the lawyer projection current (R-CON-2 assignment).
-LAWYER_SUBJECTS = ["catalog.lawyer.changed"]
 
 
 class LawyerProjection:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def apply_lawyer_changed(self, envelope: EventEnvelope, session: AsyncSession) -> None:
-        """Durable-consumer handler of the catalog's `lawyer.changed`: the projection row of the lawyer's
-        identity account takes the profile's fields, activation and service hours, so activating,
-        deactivating or editing a lawyer in the catalog changes who can be assigned. A change older than
-        the one the row holds is ignored (redelivery out of order); capacity (max_open) stays local."""
-        changed = unpack(envelope, catalog_events.LawyerChanged)
-        assert isinstance(changed, catalog_events.LawyerChanged)
-        if not changed.user_id:
-            return  # no identity account: nobody to assign work to
-        when = from_timestamp(changed.updated_at if changed.HasField("updated_at") else envelope.occurred_at)
+    @staticmethod
+    async def apply_lawyer_changed(
+        session: AsyncSession, changed: catalog_events.LawyerChanged, when: datetime
+    ) -> None:
+        """Apply the catalog's `lawyer.changed` of `when`, in the consumer's transaction: the projection row
+        of the lawyer's identity account takes the profile's fields, activation and service hours, so
+        activating, deactivating or editing a lawyer in the catalog changes who can be assigned. A change
+        older than the one the row holds is ignored (redelivery out of order); capacity (max_open) stays
+        local. `changed` names an identity account (`user_id`)."""
         table = LawyerProjectionRow.__table__  # type: ignore[attr-defined]
         values = {
             "display_name": changed.name,

@@ -6,34 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from google.protobuf.message import Message
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.common.v1.event_pb2 import EventEnvelope
-from counsel.payment.v1 import events_pb2 as payment_events
 from services.consultation import chat
 from services.consultation.models import ChatConversationRow, ChatMessageRow, ClientSignalRow
 from services.runtime.db import Database
-from services.runtime.events import unpack
 from services.runtime.records import from_timestamp, utcnow
-
-# Events that speak to purchase intent (R-CS-2); chat.SIGNAL_KINDS says which signal each one is.
-SIGNAL_SUBJECTS = [
-    "catalog.product.viewed",
-    "payment.order.created",
-    "payment.order.paid",
-    "payment.order.cancelled",
-]
-_MESSAGE_TYPES: dict[str, type[Message]] = {
-    "product.viewed": catalog_events.ItemViewed,
-    "order.created": payment_events.OrderCreated,
-    "order.paid": payment_events.OrderPaid,
-    "order.cancelled": payment_events.OrderCancelled,
-}
 
 
 @dataclass(frozen=True)
@@ -58,18 +40,16 @@ class PurchaseSignals:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def record_signal(self, envelope: EventEnvelope, session: AsyncSession) -> None:
-        """Durable-consumer handler: keep a catalog or payment event that speaks to purchase intent."""
-        kind = chat.SIGNAL_KINDS.get(envelope.type, "")
-        if not kind:
-            return
-        event: Message = unpack(envelope, _MESSAGE_TYPES[envelope.type])
-        if isinstance(event, catalog_events.ItemViewed):
-            client_id, subject_id = event.user_id, event.item_id
-        else:
-            client_id, subject_id = getattr(event, "client_id", ""), getattr(event, "order_id", "")
-        if not client_id:
-            return
+    @staticmethod
+    async def record_signal(
+        session: AsyncSession,
+        envelope: EventEnvelope,
+        kind: str,
+        client_id: str,
+        subject_id: str,
+    ) -> None:
+        """Keep an event that speaks to purchase intent (R-CS-2) as the client's signal `kind` about
+        `subject_id`, in the consumer's transaction."""
         table = ClientSignalRow.__table__  # type: ignore[attr-defined]
         await session.execute(
             pg_insert(table)

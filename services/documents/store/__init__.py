@@ -4,9 +4,7 @@ event included."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 from services.documents.store.base import OrderView
 from services.documents.store.deadlines import BREACH_METRIC_KIND, Deadlines
@@ -39,8 +37,3 @@ class DocumentsStores:
             deadlines=Deadlines(db, outbox),
             staff=StaffRoster(db),
         )
-
-    @property
-    def lawyer_changed(self) -> Callable[..., Coroutine[Any, Any, None]]:
-        """The roster's `lawyer_changed`, by the name the lawyer-events handler calls it."""
-        return self.staff.lawyer_changed

@@ -36,12 +36,11 @@ class Privacy:
         self.base = base
         self.accounts = accounts
 
-    async def record_activity(self, envelope: EventEnvelope, session: AsyncSession) -> int:
-        """DurableConsumer handler: link another service's event to the person who caused it. Events of
-        unknown or erased users, and of the platform itself, are skipped. Returns rows written."""
-        fact = domain.activity_of_event(envelope.type, envelope.actor_id, envelope.aggregate_id)
-        if fact is None:
-            return 0
+    async def record_activity(
+        self, session: AsyncSession, fact: domain.ActivityFact, envelope: EventEnvelope
+    ) -> int:
+        """Link `envelope`, another service's event, to the person who caused it (`fact`), in the consumer's
+        transaction. Events of unknown or erased users are skipped. Returns rows written."""
         user = await session.get(UserRow, fact.user_id)
         if user is None or user.status == "erased":
             return 0

@@ -1,0 +1,107 @@
+"""The events catalog receives (its durable consumers, subject → handler), applied idempotently by the
+runtime's DurableConsumer (each event id once, in the transaction of its effect):
+- `orders`: catalog's view of orders from payment and fulfilment events — who bought which product, who
+  served it and whether it finished; it decides who may review what (R-Q-1);
+- `firm-events`: a law firm's stream of what happens to its lawyers' work (services/catalog/firm_events.py);
+- `erasure`: a user's erasure (services/catalog/erasure.py)."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.consultation.v1 import events_pb2 as consultation_events
+from counsel.documents.v1 import events_pb2 as documents_events
+from counsel.payment.v1 import events_pb2 as payment_events
+from services.catalog import erasure, firm_events
+from services.catalog.store import CatalogStore
+from services.runtime.erasure import SUBJECT, erasure_handler
+from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
+
+
+async def order_created(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+    created = unpack(envelope, payment_events.OrderCreated)
+    await store.record_order_event(
+        session,
+        created.order_id,
+        "created",
+        client_id=created.client_id,
+        tenant_id=envelope.tenant_id,
+        product_id=created.product_id,
+    )
+
+
+def order_status(
+    message_type: type[
+        payment_events.OrderPaid | payment_events.OrderCancelled | payment_events.OrderRefunded
+    ],
+    status: str,
+) -> Handler[CatalogStore]:
+    """The handler of a payment event that only moves the order's record to `status`."""
+
+    async def handle(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+        fact = unpack(envelope, message_type)
+        await store.record_order_event(session, fact.order_id, status, client_id=fact.client_id)
+
+    return handle
+
+
+async def consultation_submitted(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+    submitted = unpack(envelope, consultation_events.ConsultationSubmitted)
+    if submitted.order_id:
+        await store.record_order_event(
+            session, submitted.order_id, "", consultation_id=submitted.consultation_id
+        )
+
+
+async def consultation_assigned(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+    assigned = unpack(envelope, consultation_events.ConsultationAssigned)
+    order_id = await store.order_of_consultation(session, assigned.consultation_id)
+    lawyer_id = await store.lawyer_profile_id(session, assigned.lawyer_id)
+    if order_id and lawyer_id:
+        await store.record_order_event(session, order_id, "", lawyer_id=lawyer_id)
+
+
+async def consultation_closed(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+    closed = unpack(envelope, consultation_events.ConsultationClosed)
+    order_id = await store.order_of_consultation(session, closed.consultation_id)
+    if order_id:
+        await store.record_order_event(session, order_id, "completed")
+
+
+async def document_order_completed(
+    store: CatalogStore, envelope: EventEnvelope, session: AsyncSession
+) -> None:
+    completed = unpack(envelope, documents_events.DocOrderCompleted)
+    if completed.order_id:
+        await store.record_order_event(session, completed.order_id, "completed")
+
+
+async def lawyer_work(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+    """Every event of a booking, a document order, a consultation and its calls; those that name no lawyer
+    (a consultation not yet assigned) are skipped."""
+    await firm_events.record(envelope, session)
+
+
+TABLE: ConsumerTable[CatalogStore] = {
+    "orders": {
+        "payment.order.created": order_created,
+        "payment.order.paid": order_status(payment_events.OrderPaid, "paid"),
+        "payment.order.cancelled": order_status(payment_events.OrderCancelled, "cancelled"),
+        "payment.order.refunded": order_status(payment_events.OrderRefunded, "refunded"),
+        "consultation.consultation.submitted": consultation_submitted,
+        "consultation.consultation.assigned": consultation_assigned,
+        "consultation.consultation.closed": consultation_closed,
+        "documents.docorder.completed": document_order_completed,
+    },
+    "firm-events": {
+        "booking.booking.>": lawyer_work,
+        "documents.docorder.>": lawyer_work,
+        "consultation.consultation.>": lawyer_work,
+        "consultation.call.>": lawyer_work,
+    },
+    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
+}
+# The durable consumers (name → subject suffixes) `counsel migrate` creates as `catalog-<name>`; with NATS
+# authorization on, catalog may read from these alone (deploy/nats_auth.py).
+CONSUMERS = consumer_subjects(TABLE)

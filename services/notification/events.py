@@ -1,0 +1,49 @@
+"""The events notification receives (its durable consumers, subject → handler), each applied once by the
+runtime's DurableConsumer in the transaction that records its id:
+- `fan-out`: every stage event of the services whose clients are notified (R-Q-3) becomes inbox entries,
+  e-mails and SMS (store/fan_out.py, by the rules of domain.plan_for);
+- `erasure`: a user's erasure (services/notification/erasure.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.identity.v1 import events_pb2 as identity_events
+from services.notification import erasure
+from services.notification.store.fan_out import FanOut
+from services.runtime import erasure as runtime_erasure
+from services.runtime.crypto import FieldCipher
+from services.runtime.events import ConsumerTable, consumer_subjects, unpack
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """What notification's event handlers work with."""
+
+    fan_out: FanOut
+    cipher: FieldCipher
+
+
+async def stage_event(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
+    await ctx.fan_out.deliver(envelope, session)
+
+
+async def user_erased(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
+    await erasure.erase_user(session, unpack(envelope, identity_events.UserErased).user_id, ctx.cipher)
+
+
+TABLE: ConsumerTable[HandlerContext] = {
+    "fan-out": {
+        "consultation.>": stage_event,
+        "documents.>": stage_event,
+        "booking.>": stage_event,
+        "payment.>": stage_event,
+    },
+    "erasure": {runtime_erasure.SUBJECT: user_erased},
+}
+# The durable consumers (name → subject suffixes) `counsel migrate` creates as `notification-<name>`; with NATS
+# authorization on, notification may read from these alone (deploy/nats_auth.py).
+CONSUMERS = consumer_subjects(TABLE)
