@@ -26,7 +26,7 @@ from typing import IO, Any, NoReturn
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from deploy.local.bootstrap import migrate_all, provision_bus, seed_all
+from deploy.local.bootstrap import migrate_all, provision_bus, seed_all, wait_for_lawyer_copies
 from deploy.local.servers import (
     ManagedProcess,
     NatsServer,
@@ -248,13 +248,17 @@ class Stack:
             temporal_address = temporal.address
         self.env["COUNSEL_TEMPORAL_ADDRESS"] = temporal_address
 
-    def bootstrap(self) -> None:
-        settings = local_settings(
+    def bootstrap_settings(self) -> Settings:
+        """The settings of the stack's own bootstrap steps (as the `migrate` user on its NATS)."""
+        return local_settings(
             database_url=self.env["COUNSEL_DATABASE_URL"],
             secret_key=self.env["COUNSEL_SECRET_KEY"],
             nats_url=self.env["COUNSEL_NATS_URL"],
             **self._nats_credentials(MIGRATE),
         )
+
+    def bootstrap(self) -> None:
+        settings = self.bootstrap_settings()
         say("migrating every service's database …")
         asyncio.run(migrate_all(settings))
         say("creating the event stream, buckets and consumers …")
@@ -504,6 +508,9 @@ def run_stack() -> int:
         say("starting 7 services, the worker, the gateway and the portal …")
         stack.spawn()
         stack.wait_ready()
+        # Consultation and documents assign work only to lawyers they have copied from the catalog's events.
+        say("waiting for the demo lawyers to reach consultation and documents …")
+        asyncio.run(wait_for_lawyer_copies(stack.bootstrap_settings(), READY_TIMEOUT))
         stack.write_state()
         stack.print_urls()
         stack.supervise()

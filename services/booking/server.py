@@ -1,8 +1,9 @@
 """BookingService over gRPC: proto in → domain/store → proto out.
 
 The lawyer's weekly hours, exceptions and firm live in the catalog; this service asks the catalog for them
-(GetLawyer, GetFirm) when it needs them rather than keeping a projection: the catalog publishes no event
-when hours change, the reads are one small call per availability query or booking, and the bookings
+(GetLawyer, GetFirm) when it needs them rather than keeping a copy: `lawyer.changed` carries the weekly
+hours but neither the dated exceptions nor the firm's venue, the reads are one small call per availability
+query or booking, and the bookings
 themselves — the part that must never be stale — are this service's own rows."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
-from services.catalog.store import CatalogStore
+from services.catalog.store.reviews import OrderRecords
 from services.runtime.events import unpack
 
 SUBJECTS = [
@@ -29,7 +29,7 @@ SUBJECTS = [
 class OrderEvents:
     """The handler of the `catalog-orders` consumer."""
 
-    def __init__(self, store: CatalogStore) -> None:
+    def __init__(self, store: OrderRecords) -> None:
         self.store = store
 
     async def __call__(self, envelope: EventEnvelope, session: AsyncSession) -> None:

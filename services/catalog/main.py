@@ -9,7 +9,7 @@ from services.catalog import consumers, firm_events, search
 from services.catalog.erasure import erase_user
 from services.catalog.models import TABLES
 from services.catalog.server import CatalogServicer
-from services.catalog.store import CatalogStore
+from services.catalog.store import CatalogStores
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.service import service_runtime
@@ -28,14 +28,14 @@ async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
         # Load the segmenter's dictionary (about a second) before the first search, off the event loop.
         await asyncio.to_thread(search.segment, "预热")
-        store = CatalogStore(rt.db, rt.outbox)
+        stores = CatalogStores.build(rt.db, rt.outbox)
         server = rt.grpc_server()
-        server.add(CatalogServicer(store), catalog_service_pb2, catalog_service_pb2_grpc)
+        server.add(CatalogServicer(stores), catalog_service_pb2, catalog_service_pb2_grpc)
         await rt.run(
             server,
             background=[
                 rt.outbox_relay(),
-                rt.consumer("orders", consumers.OrderEvents(store)),
+                rt.consumer("orders", consumers.OrderEvents(stores.orders)),
                 rt.consumer("firm-events", firm_events.record),
                 rt.consumer("erasure", erase_user),
             ],
