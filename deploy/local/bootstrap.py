@@ -1,32 +1,28 @@
-"""Databases, migrations, the event bus and demo data: what a fresh platform needs before its processes start."""
+"""Databases, migrations, the event bus and demo data: what a fresh platform needs before its processes start;
+then, once they run, the wait for the demo lawyers' copies that consultation and documents fill from events."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import importlib.util
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import col, select
 
 from deploy.nats_auth import service_consumers
-from services.catalog.seed import seed_demo as seed_catalog
-from services.catalog.store import CatalogStore
-from services.consultation.models import TABLES as CONSULTATION_TABLES
-from services.consultation.seed import demo_lawyers as demo_consultation_lawyers
-from services.consultation.seed import seed_demo as seed_consultation
-from services.consultation.store import ConsultationStores
+from services.catalog.seed import demo_lawyers
+from services.consultation.models import LawyerProjectionRow
 from services.documents.files import BUCKET as DOCUMENTS_BUCKET
 from services.documents.files import DocumentFiles
-from services.documents.models import TABLES as DOCUMENTS_TABLES
-from services.documents.seed import seed_staff as seed_documents_staff
-from services.documents.store import DocumentsStores
-from services.identity.config import IdentitySettings
-from services.identity.models import TABLES as IDENTITY_TABLES
-from services.identity.seed import LAWYER_EMAILS, demo_email, demo_user_id
-from services.identity.seed import seed_demo as seed_identity
-from services.identity.store import IdentityStores
+from services.documents.models import LawyerRosterRow
 from services.payment.invoices import ObjectStoreInvoices
 from services.runtime.config import SERVICE_NAMES, Settings
-from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database, ensure_database
-from services.runtime.events import EventBus, Outbox, consumer_config, ensure_consumer
+from services.runtime.events import EventBus, consumer_config, ensure_consumer
 from services.runtime.migrations import migrate
 
 
@@ -98,34 +94,50 @@ async def provision_bus(settings: Settings) -> BusProvisioned:
 
 
 async def seed_all(settings: Settings) -> None:
-    """Load the demo data of API.md into each owning service's database (idempotent)."""
-    catalog_db = Database(settings.database_dsn("catalog"), pool_size=1)
-    identity_db = Database(settings.database_dsn("identity"), pool_size=1)
-    documents_db = Database(settings.database_dsn("documents"), pool_size=1)
-    consultation_db = Database(settings.database_dsn("consultation"), pool_size=1)
-    try:
-        await seed_catalog(CatalogStore(catalog_db))
-        # Seed events wait in identity's outbox until identity's relay publishes them.
-        outbox = Outbox("identity", settings, IDENTITY_TABLES)
-        identity = IdentityStores.build(
-            identity_db, outbox, FieldCipher(settings.secret_key), IdentitySettings.from_settings(settings)
-        )
-        await seed_identity(identity.accounts)
-        # The demo lawyers documents assigns by legal field, and the demo reviewer's licence (§9.5).
-        await seed_documents_staff(
-            DocumentsStores.build(documents_db, Outbox("documents", settings, DOCUMENTS_TABLES)).staff,
-            demo_consultation_lawyers([demo_user_id(email) for email in LAWYER_EMAILS]),
-            [demo_user_id(demo_email("reviewer"))],
-        )
-        # The consultation's lawyer projection, until the catalog publishes lawyer profiles as events.
-        await seed_consultation(
-            ConsultationStores.build(
-                consultation_db, Outbox("consultation", settings, CONSULTATION_TABLES)
-            ).lawyers,
-            [demo_user_id(email) for email in LAWYER_EMAILS],
-        )
-    finally:
-        await documents_db.close()
-        await consultation_db.close()
-        await catalog_db.close()
-        await identity_db.close()
+    """Load the demo data of API.md: every service with a `seed` module seeds its own database (idempotent),
+    in the order of SERVICE_NAMES, as `migrate_all` migrates them. Events a seed publishes wait in the
+    service's outbox until its relay runs."""
+    for service in SERVICE_NAMES:
+        if importlib.util.find_spec(f"services.{service}.seed") is None:
+            continue
+        seed = importlib.import_module(f"services.{service}.seed").seed
+        db = Database(settings.database_dsn(service), pool_size=1)
+        try:
+            await seed(db, settings)
+        finally:
+            await db.close()
+
+
+# The copies other services keep of the catalog's lawyers (table, its key column), filled from `lawyer.changed`.
+LAWYER_COPIES: dict[str, tuple[Any, str]] = {
+    "consultation": (LawyerProjectionRow, "lawyer_id"),
+    "documents": (LawyerRosterRow, "user_id"),
+}
+
+
+async def lawyer_copies_behind(settings: Settings) -> list[str]:
+    """The services whose copy of some demo lawyer does not yet show the catalog's seeded fields and
+    activation (empty once every copy has caught up)."""
+    seeded = {row.user_id: (sorted(row.fields), row.active) for row in demo_lawyers()}
+    behind = []
+    for service, (model, key) in LAWYER_COPIES.items():
+        db = Database(settings.database_dsn(service), pool_size=1)
+        try:
+            async with db.transaction() as session:
+                rows = (await session.exec(select(model).where(col(getattr(model, key)).in_(seeded)))).all()
+        finally:
+            await db.close()
+        copied = {getattr(row, key): (sorted(row.fields), row.active) for row in rows}
+        if copied != seeded:
+            behind.append(service)
+    return behind
+
+
+async def wait_for_lawyer_copies(settings: Settings, seconds: float) -> None:
+    """Wait until consultation and documents have copied the catalog's demo lawyers from its events (they
+    assign work only to lawyers they have a copy of); RuntimeError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while behind := await lawyer_copies_behind(settings):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the catalog's demo lawyers never reached {', '.join(behind)}")
+        await asyncio.sleep(0.3)

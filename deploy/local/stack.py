@@ -26,7 +26,7 @@ from typing import IO, Any, NoReturn
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from deploy.local.bootstrap import migrate_all, provision_bus, seed_all
+from deploy.local.bootstrap import migrate_all, provision_bus, seed_all, wait_for_lawyer_copies
 from deploy.local.ha import NODES, Ports, cluster_members, etcd_role, postmaster_pid, start_topology, topology
 from deploy.local.servers import (
     ManagedProcess,
@@ -285,8 +285,9 @@ class Stack:
         self.env["COUNSEL_NATS_URL"] = topo.nats_url
         self.env["COUNSEL_JETSTREAM_REPLICAS"] = str(NODES)
 
-    def bootstrap(self) -> None:
-        settings = local_settings(
+    def bootstrap_settings(self) -> Settings:
+        """The settings of the stack's own bootstrap steps (as the `migrate` user on its NATS)."""
+        return local_settings(
             database_url=self.env["COUNSEL_DATABASE_URL"],
             secret_key=self.env["COUNSEL_SECRET_KEY"],
             nats_url=self.env["COUNSEL_NATS_URL"],
@@ -295,6 +296,9 @@ class Stack:
             ),
             **self._nats_credentials(MIGRATE),
         )
+
+    def bootstrap(self) -> None:
+        settings = self.bootstrap_settings()
         say("migrating every service's database …")
         asyncio.run(migrate_all(settings))
         say("creating the event stream, buckets and consumers …")
@@ -560,6 +564,9 @@ def run_stack(ha: bool = False) -> int:
         say("starting 7 services, the worker, the gateway and the portal …")
         stack.spawn()
         stack.wait_ready()
+        # Consultation and documents assign work only to lawyers they have copied from the catalog's events.
+        say("waiting for the demo lawyers to reach consultation and documents …")
+        asyncio.run(wait_for_lawyer_copies(stack.bootstrap_settings(), READY_TIMEOUT))
         stack.write_state()
         stack.print_urls()
         stack.supervise()

@@ -9,7 +9,7 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from services.booking import events
 from services.booking.models import TABLES
 from services.booking.server import BookingServicer
-from services.booking.store import BookingStore
+from services.booking.store import BookingStores
 from services.booking.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
@@ -35,7 +35,7 @@ async def serve(settings: Settings) -> None:
         )
         server = rt.grpc_server()
         server.add(
-            BookingServicer(BookingStore(rt.db, rt.outbox), catalog),
+            BookingServicer(BookingStores.build(rt.db, rt.outbox), catalog),
             booking_service_pb2,
             booking_service_pb2_grpc,
         )

@@ -1,8 +1,9 @@
 """BookingService over gRPC: proto in → domain/store → proto out.
 
 The lawyer's weekly hours, exceptions and firm live in the catalog; this service asks the catalog for them
-(GetLawyer, GetFirm) when it needs them rather than keeping a projection: the catalog publishes no event
-when hours change, the reads are one small call per availability query or booking, and the bookings
+(GetLawyer, GetFirm) when it needs them rather than keeping a copy: `lawyer.changed` carries the weekly
+hours but neither the dated exceptions nor the firm's venue, the reads are one small call per availability
+query or booking, and the bookings
 themselves — the part that must never be stale — are this service's own rows."""
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2, timeline_pb2
 from services.booking import domain
 from services.booking.models import BookingRow, BookingStageRow, ConnectRequestRow, VisitRow
-from services.booking.store import BookingStore, Lawyer
+from services.booking.store import BookingStores
+from services.booking.store.base import Lawyer
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.firm_roster import with_firm_lawyers
@@ -144,9 +146,9 @@ def _start(request_start: object, field: str) -> datetime:
 
 class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     def __init__(
-        self, store: BookingStore, catalog: CatalogServiceAsyncStub, policy: domain.Policy = domain.POLICY
+        self, stores: BookingStores, catalog: CatalogServiceAsyncStub, policy: domain.Policy = domain.POLICY
     ) -> None:
-        self.store = store
+        self.stores = stores
         self.catalog = catalog
         self.policy = policy
 
@@ -180,7 +182,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
 
     async def _booking(self, row: BookingRow) -> pb.Booking:
         """The booking as the caller sees it, with its recorded stages."""
-        return booking_proto(row, (await self.store.stages([row.id]))[row.id])
+        return booking_proto(row, (await self.stores.bookings.stages([row.id]))[row.id])
 
     async def _product_terms(self, product_id: str) -> dict[str, str]:
         """The cancellation/reschedule terms among the booking product's catalog parameters; none (the
@@ -199,7 +201,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBookingResponse:
         principal = await with_firm_lawyers(current_principal(), self.catalog)
-        row = await self.store.get(principal, request.booking_id)
+        row = await self.stores.bookings.get(principal, request.booking_id)
         return pb.GetBookingResponse(booking=await self._booking(row))
 
     async def GetAvailability(
@@ -213,7 +215,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         end = requested_time(request.to, "to") if request.HasField("to") else start + timedelta(days=7)
         domain.check_query(start, end, self.policy)
         lawyer = await self._lawyer(request.lawyer_id)
-        busy = await self.store.busy(lawyer.lawyer_id, start, end)
+        busy = await self.stores.bookings.busy(lawyer.lawyer_id, start, end)
         slots = domain.free_slots(lawyer.calendar, busy, start, end, now, mode, self.policy)
         return pb.GetAvailabilityResponse(
             slots=[
@@ -243,17 +245,19 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
             lawyer = await self._lawyer(request.lawyer_id, with_venue=requested.mode == "at_firm")
         except NotFound:
             raise InvalidArgument.for_field("lawyer_id", "no such lawyer") from None
-        row = await self.store.create(principal, lawyer, requested, tenant_id, request.idempotency_key)
+        row = await self.stores.bookings.create(
+            principal, lawyer, requested, tenant_id, request.idempotency_key
+        )
         return pb.CreateBookingResponse(booking=await self._booking(row))
 
     async def ListBookings(
         self, request: pb.ListBookingsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListBookingsResponse:
         principal = await with_firm_lawyers(signed_in(current_principal(), "list bookings"), self.catalog)
-        rows, next_cursor = await self.store.list_bookings(
+        rows, next_cursor = await self.stores.bookings.list_bookings(
             principal, request.status, page_size(request.page.limit), request.page.cursor
         )
-        stages = await self.store.stages([r.id for r in rows])
+        stages = await self.stores.bookings.stages([r.id for r in rows])
         return pb.ListBookingsResponse(
             bookings=[booking_proto(r, stages[r.id]) for r in rows],
             page=paging_pb2.PageResponse(next_cursor=next_cursor),
@@ -264,9 +268,9 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     ) -> pb.RescheduleBookingResponse:
         principal = current_principal()
         start = _start(request.start, "start")
-        current = await self.store.get(principal, request.booking_id)
+        current = await self.stores.bookings.get(principal, request.booking_id)
         lawyer = await self._lawyer(current.lawyer_id)
-        row = await self.store.reschedule(principal, request.booking_id, lawyer.calendar, start)
+        row = await self.stores.bookings.reschedule(principal, request.booking_id, lawyer.calendar, start)
         return pb.RescheduleBookingResponse(booking=await self._booking(row))
 
     async def CancelBooking(
@@ -276,26 +280,26 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         reason = request.reason.strip() or (
             "client_request" if principal and principal.is_client else "cancelled"
         )
-        row = await self.store.cancel(principal, request.booking_id, reason)
+        row = await self.stores.bookings.cancel(principal, request.booking_id, reason)
         return pb.CancelBookingResponse(booking=await self._booking(row))
 
     async def CheckInBooking(
         self, request: pb.CheckInBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.CheckInBookingResponse:
-        row = await self.store.check_in(current_principal(), request.booking_id)
+        row = await self.stores.bookings.check_in(current_principal(), request.booking_id)
         return pb.CheckInBookingResponse(booking=await self._booking(row))
 
     async def CompleteBooking(
         self, request: pb.CompleteBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompleteBookingResponse:
-        row = await self.store.complete(current_principal(), request.booking_id, request.summary)
+        row = await self.stores.bookings.complete(current_principal(), request.booking_id, request.summary)
         return pb.CompleteBookingResponse(booking=await self._booking(row))
 
     async def ConfirmBooking(
         self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.ConfirmBookingResponse:
         domain.require_internal(current_principal())
-        row = await self.store.confirm(
+        row = await self.stores.bookings.confirm(
             request.booking_id,
             request.order_id,
             request.tenant_id,
@@ -310,7 +314,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     ) -> pb.ExpireBookingResponse:
         domain.require_internal(current_principal())
         return pb.ExpireBookingResponse(
-            booking=await self._booking(await self.store.expire(request.booking_id))
+            booking=await self._booking(await self.stores.bookings.expire(request.booking_id))
         )
 
     async def MarkNoShow(
@@ -318,14 +322,14 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     ) -> pb.MarkNoShowResponse:
         domain.require_internal(current_principal())
         return pb.MarkNoShowResponse(
-            booking=await self._booking(await self.store.mark_no_show(request.booking_id))
+            booking=await self._booking(await self.stores.bookings.mark_no_show(request.booking_id))
         )
 
     async def RemindBooking(
         self, request: pb.RemindBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.RemindBookingResponse:
         domain.require_internal(current_principal())
-        row = await self.store.remind(request.booking_id, request.lead_minutes)
+        row = await self.stores.bookings.remind(request.booking_id, request.lead_minutes)
         return pb.RemindBookingResponse(booking=await self._booking(row))
 
     async def CreateVisit(
@@ -334,7 +338,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         principal = signed_in(current_principal(), "record a visit")
         if not principal.has_role("lawyer"):
             raise PermissionDenied("only lawyers record visits")
-        row = await self.store.create_visit(
+        row = await self.stores.visits.create_visit(
             principal,
             domain.NewVisit(
                 enterprise_id=request.enterprise_id,
@@ -351,7 +355,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         self, request: pb.ListVisitsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListVisitsResponse:
         principal = signed_in(current_principal(), "list visits")
-        rows, next_cursor = await self.store.list_visits(
+        rows, next_cursor = await self.stores.visits.list_visits(
             principal, request.enterprise_id, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListVisitsResponse(
@@ -370,7 +374,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         lawyers = []
         for lawyer in reply.lawyers:
             calendar = _calendar(lawyer)
-            busy = await self.store.busy(lawyer.id, now, until)
+            busy = await self.stores.bookings.busy(lawyer.id, now, until)
             slots = domain.free_slots(calendar, busy, now, until, now, "at_firm", self.policy)
             lawyers.append(
                 pb.OnlineLawyer(
@@ -401,7 +405,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         self, request: pb.RecordQualityRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordQualityResponse:
         principal = signed_in(current_principal(), "record quality")
-        row = await self.store.record_quality(
+        row = await self.stores.bookings.record_quality(
             principal,
             request.booking_id,
             dict(request.checklist),
@@ -424,7 +428,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         meeting = None
         if mode == "meeting":
             now = utcnow()
-            busy = await self.store.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
+            busy = await self.stores.bookings.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
             slots = domain.free_slots(
                 lawyer.calendar, busy, now, now + timedelta(days=7), now, "at_firm", self.policy
             )
@@ -438,7 +442,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
                 needs=request.needs,
             )
         product_id = await self._connect_product(mode)
-        row, booking = await self.store.connect(
+        requested = await self.stores.connect.connect(
             principal,
             lawyer,
             tenant_id,
@@ -448,8 +452,9 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
             product_id,
             request.idempotency_key,
         )
+        booking = requested.booking
         return pb.CreateConnectRequestResponse(
-            request=connect_request_proto(row),
+            request=connect_request_proto(requested.request),
             booking=await self._booking(booking) if booking is not None else None,
         )
 
@@ -471,7 +476,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         self, request: pb.ListConnectRequestsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListConnectRequestsResponse:
         principal = signed_in(current_principal(), "list connect requests")
-        rows, next_cursor = await self.store.list_connect_requests(
+        rows, next_cursor = await self.stores.connect.list_connect_requests(
             principal, request.mode, page_size(request.page.limit), request.page.cursor
         )
         return pb.ListConnectRequestsResponse(

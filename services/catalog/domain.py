@@ -261,6 +261,14 @@ def check_activation(licence_number: str, years_of_practice: int) -> None:
         )
 
 
+def changes_activation(active: bool, activate: bool, licence_number: str, years_of_practice: int) -> bool:
+    """Whether (de)activating a profile that is `active` changes it (False: a repeat, which changes and
+    publishes nothing). Activation is checked against §4.2.1 first, even when the lawyer is active already."""
+    if activate:
+        check_activation(licence_number, years_of_practice)
+    return active != activate
+
+
 def require_firm_manager(principal: Principal | None) -> Principal:
     """A firm admin, or a firm's own system (its service credentials): the callers who manage a firm's
     profile and lawyers — each only its own firm's, which `administers` decides per firm."""
@@ -364,6 +372,34 @@ def check_review(latest_status: str, decision: str, comment: str, author_id: str
     return comment
 
 
+def submits(latest_status: str) -> bool:
+    """Whether submitting the latest version changes it: False when it is submitted already (a repeated
+    submit); Conflict unless it is a draft or a rejected version."""
+    if latest_status == "submitted":
+        return False
+    check_submit(latest_status)
+    return True
+
+
+@dataclass(frozen=True)
+class ArticleReview:
+    """What a reviewer's decision does to the submitted version: its status, the comment kept with it, and
+    whether it becomes the published version (`article.published`)."""
+
+    status: str
+    comment: str
+    publishes: bool
+
+
+def review_article(
+    latest_status: str, decision: str, comment: str, author_id: str, reviewer_id: str
+) -> ArticleReview:
+    """The outcome of `decision` (approve|reject) on the latest version, checked by `check_review`."""
+    comment = check_review(latest_status, decision, comment, author_id, reviewer_id)
+    approved = decision == "approve"
+    return ArticleReview("approved" if approved else "rejected", comment, publishes=approved)
+
+
 # --- reviews (R-Q-1, §5.5) ---------------------------------------------------------------------------------
 
 ORDER_PROGRESS = ("created", "paid", "completed")
@@ -381,6 +417,51 @@ def next_order_status(current: str, event: str) -> str:
     if not current:
         return event
     return max(current, event, key=ORDER_PROGRESS.index)
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What the catalog knows of an order (its order record): enough to decide who may review what."""
+
+    status: str = ""
+    client_id: str = ""
+    tenant_id: str = ""
+    product_id: str = ""
+    consultation_id: str = ""
+    lawyer_id: str = ""
+
+
+def fold_order_fact(record: OrderFacts, event: str, fact: OrderFacts) -> OrderFacts:
+    """`record` after one payment or fulfilment fact: `event` (created|paid|completed|cancelled|refunded, or
+    "" for a fact that changes no status) moves the status by `next_order_status`; every id the fact names
+    replaces the one recorded, an id it leaves empty keeps it."""
+    return OrderFacts(
+        status=next_order_status(record.status, event) if event else record.status,
+        client_id=fact.client_id or record.client_id,
+        tenant_id=fact.tenant_id or record.tenant_id,
+        product_id=fact.product_id or record.product_id,
+        consultation_id=fact.consultation_id or record.consultation_id,
+        lawyer_id=fact.lawyer_id or record.lawyer_id,
+    )
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A client's stars and words for an order."""
+
+    rating: int
+    comment: str
+
+
+def reviews_order(order_status: str, stored: Rating | None, sent: Rating) -> bool:
+    """Whether `sent` becomes the order's review: False when it repeats the review stored (returned as it
+    is); Conflict for a different second review (one per order), or before the service completed."""
+    if stored is not None:
+        if stored == sent:
+            return False
+        raise Conflict("this order has been reviewed already", reason="already_reviewed")
+    check_reviewable(order_status)
+    return True
 
 
 def validate_review(rating: int, comment: str) -> str:

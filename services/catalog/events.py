@@ -14,12 +14,12 @@ from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from services.catalog import erasure, firm_events
-from services.catalog.store import CatalogStore
+from services.catalog.store.reviews import OrderRecords
 from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
 
 
-async def order_created(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def order_created(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
     created = unpack(envelope, payment_events.OrderCreated)
     await store.record_order_event(
         session,
@@ -36,17 +36,17 @@ def order_status(
         payment_events.OrderPaid | payment_events.OrderCancelled | payment_events.OrderRefunded
     ],
     status: str,
-) -> Handler[CatalogStore]:
+) -> Handler[OrderRecords]:
     """The handler of a payment event that only moves the order's record to `status`."""
 
-    async def handle(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+    async def handle(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
         fact = unpack(envelope, message_type)
         await store.record_order_event(session, fact.order_id, status, client_id=fact.client_id)
 
     return handle
 
 
-async def consultation_submitted(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def consultation_submitted(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
     submitted = unpack(envelope, consultation_events.ConsultationSubmitted)
     if submitted.order_id:
         await store.record_order_event(
@@ -54,7 +54,7 @@ async def consultation_submitted(store: CatalogStore, envelope: EventEnvelope, s
         )
 
 
-async def consultation_assigned(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def consultation_assigned(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
     assigned = unpack(envelope, consultation_events.ConsultationAssigned)
     order_id = await store.order_of_consultation(session, assigned.consultation_id)
     lawyer_id = await store.lawyer_profile_id(session, assigned.lawyer_id)
@@ -62,7 +62,7 @@ async def consultation_assigned(store: CatalogStore, envelope: EventEnvelope, se
         await store.record_order_event(session, order_id, "", lawyer_id=lawyer_id)
 
 
-async def consultation_closed(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def consultation_closed(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
     closed = unpack(envelope, consultation_events.ConsultationClosed)
     order_id = await store.order_of_consultation(session, closed.consultation_id)
     if order_id:
@@ -70,20 +70,20 @@ async def consultation_closed(store: CatalogStore, envelope: EventEnvelope, sess
 
 
 async def document_order_completed(
-    store: CatalogStore, envelope: EventEnvelope, session: AsyncSession
+    store: OrderRecords, envelope: EventEnvelope, session: AsyncSession
 ) -> None:
     completed = unpack(envelope, documents_events.DocOrderCompleted)
     if completed.order_id:
         await store.record_order_event(session, completed.order_id, "completed")
 
 
-async def lawyer_work(store: CatalogStore, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def lawyer_work(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
     """Every event of a booking, a document order, a consultation and its calls; those that name no lawyer
     (a consultation not yet assigned) are skipped."""
     await firm_events.record(envelope, session)
 
 
-TABLE: ConsumerTable[CatalogStore] = {
+TABLE: ConsumerTable[OrderRecords] = {
     "orders": {
         "payment.order.created": order_created,
         "payment.order.paid": order_status(payment_events.OrderPaid, "paid"),

@@ -8,7 +8,7 @@ from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from services.catalog import events, search
 from services.catalog.models import TABLES
 from services.catalog.server import CatalogServicer
-from services.catalog.store import CatalogStore
+from services.catalog.store import CatalogStores
 from services.runtime.config import Settings
 from services.runtime.service import service_runtime
 
@@ -19,10 +19,10 @@ async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         # Load the segmenter's dictionary (about a second) before the first search, off the event loop.
         await asyncio.to_thread(search.segment, "预热")
-        store = CatalogStore(rt.db, rt.outbox)
+        stores = CatalogStores.build(rt.db, rt.outbox)
         server = rt.grpc_server()
-        server.add(CatalogServicer(store), catalog_service_pb2, catalog_service_pb2_grpc)
+        server.add(CatalogServicer(stores), catalog_service_pb2, catalog_service_pb2_grpc)
         await rt.run(
             server,
-            background=[rt.outbox_relay(), *rt.consumers(events.TABLE, store)],
+            background=[rt.outbox_relay(), *rt.consumers(events.TABLE, stores.orders)],
         )

@@ -15,7 +15,10 @@ from counsel.common.v1 import money_pb2, paging_pb2
 from services.catalog import domain
 from services.catalog.firm_events import FirmEvents, parse_cursor
 from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, ProductRow, ReviewRow
-from services.catalog.store import ArticleView, CatalogStore, LawyerFilter, ProductFilter
+from services.catalog.store import CatalogStores
+from services.catalog.store.articles import ArticleView
+from services.catalog.store.lawyers import LawyerFilter
+from services.catalog.store.products import ProductFilter
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.runtime.records import page_size, to_timestamp, utcnow
@@ -238,9 +241,9 @@ def _profile(profile: pb.LawyerProfile) -> domain.Profile:
 
 
 class CatalogServicer(CatalogServiceServicer):
-    def __init__(self, store: CatalogStore, firm_events: FirmEvents | None = None) -> None:
-        self.store = store
-        self.firm_events = firm_events or FirmEvents(store.db)
+    def __init__(self, stores: CatalogStores, firm_events: FirmEvents | None = None) -> None:
+        self.stores = stores
+        self.firm_events = firm_events or FirmEvents(stores.db)
 
     async def ListProducts(
         self, request: pb.ListProductsRequest, context: grpc.aio.ServicerContext
@@ -249,7 +252,7 @@ class CatalogServicer(CatalogServiceServicer):
         min_price = request.min_price if request.HasField("min_price") else None
         max_price = request.max_price if request.HasField("max_price") else None
         domain.validate_price_range(min_price, max_price)
-        rows, next_cursor = await self.store.list_products(
+        rows, next_cursor = await self.stores.products.list_products(
             ProductFilter(category, query, min_price, max_price),
             page_size(request.page.limit),
             request.page.cursor,
@@ -262,7 +265,7 @@ class CatalogServicer(CatalogServiceServicer):
     async def GetProduct(
         self, request: pb.GetProductRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetProductResponse:
-        row, reviews = await self.store.get_product(request.product_id)
+        row, reviews = await self.stores.products.get_product(request.product_id)
         product = product_proto(row)
         product.reviews.extend(review_proto(r) for r in reviews)
         await self._viewed("product", request.product_id)
@@ -272,14 +275,14 @@ class CatalogServicer(CatalogServiceServicer):
         """Browsing history of signed-in users (R-ACC-3); anonymous views are not recorded."""
         principal = current_principal()
         if principal is not None:
-            await self.store.record_view(principal, kind, item_id)
+            await self.stores.views.record_view(principal, kind, item_id)
 
     # --- firms and lawyers ------------------------------------------------------------------------------
 
     async def ListFirms(
         self, request: pb.ListFirmsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListFirmsResponse:
-        rows, next_cursor = await self.store.list_firms(
+        rows, next_cursor = await self.stores.firms.list_firms(
             request.city.strip(), page_size(request.page.limit), request.page.cursor
         )
         return pb.ListFirmsResponse(
@@ -289,7 +292,7 @@ class CatalogServicer(CatalogServiceServicer):
     async def GetFirm(
         self, request: pb.GetFirmRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetFirmResponse:
-        return pb.GetFirmResponse(firm=firm_proto(await self.store.get_firm(request.firm_id)))
+        return pb.GetFirmResponse(firm=firm_proto(await self.stores.firms.get_firm(request.firm_id)))
 
     async def ListLawyers(
         self, request: pb.ListLawyersRequest, context: grpc.aio.ServicerContext
@@ -303,7 +306,7 @@ class CatalogServicer(CatalogServiceServicer):
             query=query,
         )
         principal = current_principal()
-        rows, next_cursor = await self.store.list_lawyers(
+        rows, next_cursor = await self.stores.lawyers.list_lawyers(
             filters, page_size(request.page.limit), request.page.cursor, principal
         )
         return pb.ListLawyersResponse(
@@ -315,7 +318,7 @@ class CatalogServicer(CatalogServiceServicer):
         self, request: pb.GetLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLawyerResponse:
         principal = current_principal()
-        lawyer = lawyer_proto(await self.store.get_lawyer(principal, request.lawyer_id), principal)
+        lawyer = lawyer_proto(await self.stores.lawyers.get_lawyer(principal, request.lawyer_id), principal)
         await self._viewed("lawyer", request.lawyer_id)
         return pb.GetLawyerResponse(lawyer=lawyer)
 
@@ -324,7 +327,9 @@ class CatalogServicer(CatalogServiceServicer):
     ) -> pb.CreateLawyerResponse:
         principal = domain.require_firm_manager(current_principal())
         profile = _profile(request.profile)
-        row = await self.store.create_lawyer(principal, request.firm_id, profile, request.idempotency_key)
+        row = await self.stores.lawyers.create_lawyer(
+            principal, request.firm_id, profile, request.idempotency_key
+        )
         return pb.CreateLawyerResponse(lawyer=lawyer_proto(row, principal))
 
     async def UpdateLawyer(
@@ -332,21 +337,21 @@ class CatalogServicer(CatalogServiceServicer):
     ) -> pb.UpdateLawyerResponse:
         principal = domain.require_firm_manager(current_principal())
         profile = _profile(request.profile)
-        row = await self.store.update_lawyer(principal, request.lawyer_id, profile)
+        row = await self.stores.lawyers.update_lawyer(principal, request.lawyer_id, profile)
         return pb.UpdateLawyerResponse(lawyer=lawyer_proto(row, principal))
 
     async def ActivateLawyer(
         self, request: pb.ActivateLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.ActivateLawyerResponse:
         principal = domain.require_firm_manager(current_principal())
-        row = await self.store.activate_lawyer(principal, request.lawyer_id)
+        row = await self.stores.lawyers.activate_lawyer(principal, request.lawyer_id)
         return pb.ActivateLawyerResponse(lawyer=lawyer_proto(row, principal))
 
     async def DeactivateLawyer(
         self, request: pb.DeactivateLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeactivateLawyerResponse:
         principal = domain.require_firm_manager(current_principal())
-        row = await self.store.deactivate_lawyer(principal, request.lawyer_id)
+        row = await self.stores.lawyers.deactivate_lawyer(principal, request.lawyer_id)
         return pb.DeactivateLawyerResponse(lawyer=lawyer_proto(row, principal))
 
     # --- articles ---------------------------------------------------------------------------------------
@@ -356,7 +361,9 @@ class CatalogServicer(CatalogServiceServicer):
     ) -> pb.CreateArticleResponse:
         principal = domain.require_editor(current_principal())
         kind, title, body = domain.validate_article(request.kind, request.title, request.body)
-        view = await self.store.create_article(principal, kind, title, body, request.idempotency_key)
+        view = await self.stores.articles.create_article(
+            principal, kind, title, body, request.idempotency_key
+        )
         return pb.CreateArticleResponse(article=article_proto(view))
 
     async def UpdateArticle(
@@ -364,21 +371,21 @@ class CatalogServicer(CatalogServiceServicer):
     ) -> pb.UpdateArticleResponse:
         principal = domain.require_editor(current_principal())
         title, body = domain.validate_article_text(request.title, request.body)
-        view = await self.store.update_article(principal, request.article_id, title, body)
+        view = await self.stores.articles.update_article(principal, request.article_id, title, body)
         return pb.UpdateArticleResponse(article=article_proto(view))
 
     async def SubmitArticle(
         self, request: pb.SubmitArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitArticleResponse:
         principal = domain.require_editor(current_principal())
-        view = await self.store.submit_article(principal, request.article_id)
+        view = await self.stores.articles.submit_article(principal, request.article_id)
         return pb.SubmitArticleResponse(article=article_proto(view))
 
     async def ReviewArticle(
         self, request: pb.ReviewArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReviewArticleResponse:
         principal = domain.require_reviewer(current_principal())
-        view = await self.store.review_article(
+        view = await self.stores.articles.review_article(
             principal, request.article_id, request.decision, request.comment
         )
         return pb.ReviewArticleResponse(article=article_proto(view))
@@ -395,11 +402,11 @@ class CatalogServicer(CatalogServiceServicer):
                 raise PermissionDenied("only editors and reviewers list unpublished articles")
             if request.status not in ("draft", "submitted", "rejected"):
                 raise InvalidArgument.for_field("status", "must be one of draft, submitted, rejected")
-            views, next_cursor = await self.store.list_articles_by_status(
+            views, next_cursor = await self.stores.articles.list_articles_by_status(
                 request.status, kind, limit, request.page.cursor
             )
         else:
-            views, next_cursor = await self.store.list_published_articles(
+            views, next_cursor = await self.stores.articles.list_published_articles(
                 kind, query, limit, request.page.cursor
             )
         return pb.ListArticlesResponse(
@@ -410,7 +417,7 @@ class CatalogServicer(CatalogServiceServicer):
     async def GetArticle(
         self, request: pb.GetArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetArticleResponse:
-        article = article_proto(await self.store.get_published_article(request.article_id))
+        article = article_proto(await self.stores.articles.get_published_article(request.article_id))
         await self._viewed("article", request.article_id)
         return pb.GetArticleResponse(article=article)
 
@@ -421,7 +428,7 @@ class CatalogServicer(CatalogServiceServicer):
     ) -> pb.CreateReviewResponse:
         principal = domain.require_client(current_principal())
         comment = domain.validate_review(request.rating, request.comment)
-        review = await self.store.create_review(principal, request.order_id, request.rating, comment)
+        review = await self.stores.reviews.create_review(principal, request.order_id, request.rating, comment)
         return pb.CreateReviewResponse(review=review_proto(review))
 
     # --- management -------------------------------------------------------------------------------------
@@ -431,7 +438,7 @@ class CatalogServicer(CatalogServiceServicer):
     ) -> pb.UpsertProductResponse:
         domain.require_role(current_principal(), "editor", "manage products")
         row = product_row(request.product)
-        stored = await self.store.upsert_product(row, publish=True)
+        stored = await self.stores.products.upsert_product(row, publish=True)
         return pb.UpsertProductResponse(product=product_proto(stored))
 
     async def UpdateFirm(
@@ -439,7 +446,7 @@ class CatalogServicer(CatalogServiceServicer):
     ) -> pb.UpdateFirmResponse:
         principal = domain.require_firm_manager(current_principal())
         row = firm_row(request.firm)
-        return pb.UpdateFirmResponse(firm=firm_proto(await self.store.update_firm(principal, row)))
+        return pb.UpdateFirmResponse(firm=firm_proto(await self.stores.firms.update_firm(principal, row)))
 
     async def WatchFirmEvents(
         self, request: pb.WatchFirmEventsRequest, context: grpc.aio.ServicerContext
@@ -447,7 +454,7 @@ class CatalogServicer(CatalogServiceServicer):
         principal = domain.require_firm_manager(current_principal())
         firm_id = request.firm_id or principal.firm_id
         after = parse_cursor(request.after_cursor)
-        if not await self.store.administers(principal, firm_id):
+        if not await self.stores.firms.administers(principal, firm_id):
             raise NotFound("no such firm")  # another firm's existence is not revealed
         async for row in self.firm_events.follow(firm_id, after):
             yield pb.WatchFirmEventsResponse(
@@ -464,5 +471,5 @@ class CatalogServicer(CatalogServiceServicer):
         self, request: pb.SetLawyerOnlineRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetLawyerOnlineResponse:
         principal = domain.require_role(current_principal(), "lawyer", "go online")
-        row = await self.store.set_online(principal, request.online)
+        row = await self.stores.lawyers.set_online(principal, request.online)
         return pb.SetLawyerOnlineResponse(lawyer=lawyer_proto(row, principal))

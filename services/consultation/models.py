@@ -90,7 +90,7 @@ class LawyerProjectionRow(ConsultationTable, table=True):
 
     The catalog owns lawyer profiles; a durable consumer of its `lawyer.changed` events upserts these rows
     (keyed by the lawyer's identity account), so the service never reads the catalog's tables; the demo
-    lawyers are inserted once by services/consultation/seed.py. Open load is not stored: it is counted
+    lawyers arrive the same way, from the catalog's demo seed. Open load is not stored: it is counted
     from the consultations themselves, so it can never drift."""
 
     __tablename__ = "consultation_lawyers"

@@ -125,7 +125,8 @@ class LawyerRosterRow(DocumentsTable, table=True):
     (services/runtime/assignment.py), and reviewers' licence numbers for approvals (§9.5).
 
     The documents service's own projection of the catalog's lawyer profiles: `catalog.lawyer.changed`
-    upserts a lawyer's fields (services/documents/events.py); the local stack seeds the demo lawyers.
+    upserts a lawyer's fields (services/documents/events.py), the demo lawyers' included (the catalog's
+    demo seed publishes them).
     Open load is not stored: it is counted from the open document orders, so it never drifts."""
 
     __tablename__ = "document_staff"

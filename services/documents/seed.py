@@ -1,30 +1,25 @@
-"""The documents service's staff roster for local development: the demo lawyers it assigns by legal field
-(deploy/local/bootstrap.py gives them the consultation seed's fields and service hours, until the catalog's
-`lawyer.changed` events feed both projections) and the demo reviewer whose licence number an approval
-records (§9.5). Idempotent."""
+"""The documents service's demo staff for local development: the demo reviewer, whose licence number an
+approval records (§9.5). Its demo lawyers are the catalog's, copied from the catalog's `lawyer.changed`
+events like every other lawyer (events.py). Idempotent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+import uuid
 
 from services.documents.store.roster import StaffRoster
+from services.runtime.config import Settings
+from services.runtime.db import Database
+
+DEMO_REVIEWER_EMAIL = "reviewer@demo.counsel.test"
+DEMO_REVIEWER_LICENCE = "11101200000000901"  # made up, in the 17-digit format of a PRC practising licence
 
 
-def demo_licence_number(n: int) -> str:
-    """A made-up 17-digit practising-licence number for demo staff (format of the PRC licence)."""
-    return f"1110120{n:010d}"
+def demo_user_id(email: str) -> str:
+    """The id identity's demo seed gives the account `email` (services.identity.seed.demo_user_id; a unit
+    test keeps the two in step)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"counsel-demo:{email}").hex
 
 
-async def seed_staff(
-    store: StaffRoster,
-    lawyers: Iterable[tuple[str, Sequence[str], list[dict[str, Any]]]],
-    reviewer_ids: Iterable[str],
-) -> None:
-    """`lawyers[n]` is lawyer{n+1}@demo.counsel.test as (user id, fields, service hours)."""
-    for n, (user_id, fields, service_hours) in enumerate(lawyers, start=1):
-        await store.upsert_staff(
-            user_id, "lawyer", demo_licence_number(n), fields=fields, service_hours=service_hours
-        )
-    for n, user_id in enumerate(reviewer_ids, start=901):
-        await store.upsert_staff(user_id, "reviewer", demo_licence_number(n))
+async def seed(db: Database, settings: Settings) -> None:
+    """The local stack's seed of documents (deploy/local/bootstrap.py)."""
+    await StaffRoster(db).upsert_staff(demo_user_id(DEMO_REVIEWER_EMAIL), "reviewer", DEMO_REVIEWER_LICENCE)

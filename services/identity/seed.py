@@ -8,6 +8,14 @@ import logging
 import uuid
 from typing import Protocol
 
+from services.identity.config import IdentitySettings
+from services.identity.models import TABLES
+from services.identity.store import IdentityStores
+from services.runtime.config import Settings
+from services.runtime.crypto import FieldCipher
+from services.runtime.db import Database
+from services.runtime.events import Outbox
+
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "Demo-Passw0rd!"
@@ -91,3 +99,15 @@ async def seed_demo(store: SeedStore) -> None:
         )
         created += user.created
     log.info("identity demo data seeded", extra={"users_created": created, "users_total": len(DEMO_USERS)})
+
+
+async def seed(db: Database, settings: Settings) -> None:
+    """The local stack's seed of identity (deploy/local/bootstrap.py); `user.registered` events wait in the
+    outbox until identity's relay publishes them."""
+    stores = IdentityStores.build(
+        db,
+        Outbox("identity", settings, TABLES),
+        FieldCipher(settings.secret_key),
+        IdentitySettings.from_settings(settings),
+    )
+    await seed_demo(stores.accounts)

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from deploy.local.launcher import StackProcess as Platform
 from deploy.local.servers import TemporalDevServer
+from services.catalog.seed import demo_lawyers
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
 from tests.support.journeys import login, wait_for
 
@@ -196,7 +197,7 @@ def test_an_agent_classifies_an_unclear_question_by_hand_and_watches_the_at_risk
     assert bad.status_code == 422 and "legal_field" in {e["field"] for e in bad.json()["errors"]}
     done = http.post(f"{path}/classification", headers=agent, json={"legal_field": "ip"})
     assert done.status_code == 200, done.text
-    ip_lawyers = {demo_user_id(e) for e in ("lawyer4@demo.counsel.test", "lawyer9@demo.counsel.test")}
+    ip_lawyers = {lawyer.user_id for lawyer in demo_lawyers() if "ip" in lawyer.fields}
     assert done.json()["legal_field"] == "ip" and done.json()["needs_manual_classification"] is False
     assert done.json()["assigned_lawyer_id"] in ip_lawyers
 

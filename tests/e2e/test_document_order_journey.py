@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from deploy.local.servers import TemporalDevServer
-from services.consultation.seed import DEMO_FIELDS
+from services.catalog.seed import demo_lawyers
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
 from tests.support.gateway import problem_fields
 from tests.support.journeys import login
@@ -238,7 +238,5 @@ def test_a_lawyer_letter_goes_to_a_lawyer_of_the_field_its_requirements_describe
     order = created.json()
     assert order["assignment_reason"].startswith("field labour;"), order["assignment_reason"]
     assert order["assignment_reason"].endswith("(field from classified)")
-    labour_lawyers = {
-        demo_user_id(e) for e, f in zip(LAWYER_EMAILS, DEMO_FIELDS, strict=True) if "labour" in f
-    }
+    labour_lawyers = {lawyer.user_id for lawyer in demo_lawyers() if "labour" in lawyer.fields}
     assert order["assigned_lawyer_id"] in labour_lawyers

@@ -33,7 +33,7 @@ from services.booking import events as booking_events
 from services.booking.models import TABLES as BOOKING_TABLES
 from services.booking.models import BookingRow, ConnectRequestRow
 from services.booking.server import BookingServicer
-from services.booking.store import BookingStore
+from services.booking.store import BookingStores
 from services.booking.workflow_link import WorkflowLink
 from services.gateway.app import create_app
 from services.runtime.config import Settings
@@ -71,7 +71,7 @@ def next_weekday(days_ahead: int, hour: int, minute: int = 0) -> datetime:
 class Platform:
     http: httpx.AsyncClient
     keys: Issuer
-    store: BookingStore
+    stores: BookingStores
     booking: Any  # BookingInternalService stub as the worker, without a token (as the activities call it)
     user_booking: Any  # BookingService stub as the gateway, called with a user's token
     lawyer_user_id: str
@@ -86,7 +86,7 @@ class Platform:
         return self.keys.headers("supervisor-1", roles=("supervisor",), tenant_id="")
 
     async def events(self, event_type: str) -> list[EventEnvelope]:
-        async with self.store.db.transaction() as session:
+        async with self.stores.db.transaction() as session:
             rows = (await session.execute(select(BOOKING_TABLES.outbox.c.payload))).scalars().all()
         return [e for e in (EventEnvelope.FromString(p) for p in rows) if e.type == event_type]
 
@@ -107,11 +107,11 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         catalog_channel = open_channel(catalog_address, pki("booking"), default_timeout=10.0)
         catalog = CatalogServiceStub(await running.enter_async_context(catalog_channel))
         databases = await running.enter_async_context(migrated_databases(settings, "booking", pool_size=10))
-        store = BookingStore(databases["booking"], Outbox("booking", settings, BOOKING_TABLES))
+        stores = BookingStores.build(databases["booking"], Outbox("booking", settings, BOOKING_TABLES))
         booking_address = await running.enter_async_context(
             serving(
                 "booking",
-                BookingServicer(store, cast(Any, catalog)),
+                BookingServicer(stores, cast(Any, catalog)),
                 pb,
                 booking_service_pb2_grpc,
                 keys.verifier(),
@@ -134,7 +134,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         http = await running.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60)
         )
-        yield Platform(http, keys, store, booking, gateway_booking, lawyer.user_id)
+        yield Platform(http, keys, stores, booking, gateway_booking, lawyer.user_id)
 
 
 def body(start: datetime, minutes: int = 60, **extra: Any) -> dict[str, Any]:
@@ -172,7 +172,7 @@ async def test_fifty_simultaneous_overlapping_requests_yield_exactly_one_booking
     assert statuses == [201] + [409] * 49, statuses
     refused = next(r for r in responses if r.status_code == 409)
     assert refused.headers["content-type"].startswith(PROBLEM)
-    async with platform.store.db.transaction() as session:
+    async with platform.stores.db.transaction() as session:
         live = (
             await session.exec(
                 select(BookingRow).where(
@@ -404,7 +404,7 @@ async def test_a_late_cancellation_refunds_half(platform: Platform) -> None:
     )
     start = datetime.fromisoformat(held["start"])
     client = Principal("client-1", tenant_id="tenant-1", roles=frozenset({"client"}))
-    row = await platform.store.cancel(client, held["id"], "sick", now=start - timedelta(hours=3))
+    row = await platform.stores.bookings.cancel(client, held["id"], "sick", now=start - timedelta(hours=3))
     assert (row.status, row.refund_fen) == ("cancelled", 29950)
 
 
@@ -429,10 +429,10 @@ async def test_the_paying_products_terms_decide_late_cancellation_and_rescheduli
     assert dict(confirmed.booking.terms) == {"free_cancel_hours": "48", "late_refund_percent": "30"}
     start = datetime.fromisoformat(visit["start"])
     with pytest.raises(Conflict):
-        await platform.store.reschedule(
+        await platform.stores.bookings.reschedule(
             client, visit["id"], domain.Calendar(hours=()), start, now=start - timedelta(hours=30)
         )
-    row = await platform.store.cancel(client, visit["id"], "", now=start - timedelta(hours=30))
+    row = await platform.stores.bookings.cancel(client, visit["id"], "", now=start - timedelta(hours=30))
     assert (row.status, row.refund_fen) == ("cancelled", 30000)
 
     meeting = await book(platform, next_weekday(48, 14))
@@ -446,7 +446,7 @@ async def test_the_paying_products_terms_decide_late_cancellation_and_rescheduli
         )
     )
     start = datetime.fromisoformat(meeting["start"])
-    row = await platform.store.cancel(client, meeting["id"], "", now=start - timedelta(hours=30))
+    row = await platform.stores.bookings.cancel(client, meeting["id"], "", now=start - timedelta(hours=30))
     assert row.refund_fen == 100000 and row.terms == {}  # the default policy: free until 24 h before
 
 
@@ -504,10 +504,16 @@ async def test_every_transition_records_its_stage_with_due_times_for_the_order_t
     )
     assert moved.status_code == 200, moved.text
     lawyer = Principal(platform.lawyer_user_id, roles=frozenset({"lawyer"}))
-    await platform.store.check_in(lawyer, booking_id, now=new_start + timedelta(minutes=1))
-    await platform.store.check_in(lawyer, booking_id, now=new_start + timedelta(minutes=2))  # no 2nd stage
-    await platform.store.complete(lawyer, booking_id, "合同审阅完成", now=new_start + timedelta(minutes=50))
-    await platform.store.complete(None, booking_id, "")  # the workflow's automatic completion: no 2nd stage
+    await platform.stores.bookings.check_in(lawyer, booking_id, now=new_start + timedelta(minutes=1))
+    await platform.stores.bookings.check_in(
+        lawyer, booking_id, now=new_start + timedelta(minutes=2)
+    )  # no 2nd stage
+    await platform.stores.bookings.complete(
+        lawyer, booking_id, "合同审阅完成", now=new_start + timedelta(minutes=50)
+    )
+    await platform.stores.bookings.complete(
+        None, booking_id, ""
+    )  # the workflow's automatic completion: no 2nd stage
     reply = await platform.user_booking.GetBooking(
         pb.GetBookingRequest(booking_id=booking_id), metadata=tuple(platform.client().items())
     )
@@ -574,7 +580,7 @@ async def test_check_in_complete_quality_and_rating(platform: Platform) -> None:
     early = await platform.http.post(f"/api/v1/bookings/{booking_id}/check-in", headers=platform.lawyer())
     assert early.status_code == 409
     lawyer = Principal(platform.lawyer_user_id, roles=frozenset({"lawyer"}))
-    await platform.store.check_in(lawyer, booking_id, now=start + timedelta(minutes=2))
+    await platform.stores.bookings.check_in(lawyer, booking_id, now=start + timedelta(minutes=2))
     done = await platform.http.post(
         f"/api/v1/bookings/{booking_id}/complete",
         json={"summary": "讨论了股权激励方案"},
@@ -799,16 +805,16 @@ async def test_erasing_a_client_removes_their_words_from_their_bookings_only(pla
     event = envelope(
         "user.erased", UserErased(user_id=erased_user, tenant_id="tenant-1"), tenant_id="tenant-1"
     )
-    async with platform.store.db.transaction() as session:
+    async with platform.stores.db.transaction() as session:
         await deliver(booking_events.TABLE["erasure"], cast(WorkflowLink, None), event, session)
-    erased = await platform.store.get(None, mine.json()["id"])
-    kept = await platform.store.get(None, theirs.json()["id"])
+    erased = await platform.stores.bookings.get(None, mine.json()["id"])
+    kept = await platform.stores.bookings.get(None, theirs.json()["id"])
     assert (erased.cancel_reason, erased.needs) == (ERASED_TEXT, ERASED_TEXT)
     assert (erased.status, erased.start) == ("cancelled", next_weekday(19, 9))
     assert kept.needs == "别人的需求"
     # Connect requests lose the client's words; the booking's stage records (no personal data) stay.
-    async with platform.store.db.transaction() as session:
+    async with platform.stores.db.transaction() as session:
         request = await session.get(ConnectRequestRow, call.json()["id"])
     assert request is not None and request.needs == ERASED_TEXT
-    stages = (await platform.store.stages([erased.id]))[erased.id]
+    stages = (await platform.stores.bookings.stages([erased.id]))[erased.id]
     assert [s.stage for s in stages] == ["held", "cancelled"]

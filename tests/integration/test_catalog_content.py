@@ -34,7 +34,8 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.catalog import events
 from services.catalog.models import TABLES
 from services.catalog.seed import seed_demo
-from services.catalog.store import CatalogStore
+from services.catalog.store import CatalogStores
+from services.catalog.store.reviews import OrderRecords
 from services.gateway.app import create_app
 from services.identity.seed import LAWYER_EMAILS, demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
@@ -96,7 +97,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
     lawyers and articles with fresh ids, so they do not disturb one another."""
     keys = Issuer.for_settings(settings)
     async with catalog_service(settings, keys.verifier(), pki("catalog")) as (address, db):
-        await seed_demo(CatalogStore(db))  # idempotent: a restart seeds again
+        await seed_demo(
+            CatalogStores.build(db, Outbox("catalog", settings, TABLES))
+        )  # idempotent: a restart seeds again
         async with open_channel(address, pki("gateway"), default_timeout=10.0) as channel:
             stub = CatalogServiceStub(channel)
             app = create_app(settings, gateway_clients(catalog=stub), verifier=keys.verifier())
@@ -619,7 +622,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
         bus,
         platform.db,
         TABLES,
-        bind(events.TABLE["orders"], CatalogStore(platform.db, platform.outbox)),
+        bind(events.TABLE["orders"], OrderRecords()),
     )
     try:
         buyer = platform.keys.headers("buyer-1", roles=("client",), tenant_id="tenant-1")
@@ -685,7 +688,7 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
         bus,
         platform.db,
         TABLES,
-        bind(events.TABLE["orders"], CatalogStore(platform.db, platform.outbox)),
+        bind(events.TABLE["orders"], OrderRecords()),
     )
     try:
         order_id, consultation_id = f"order-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
@@ -853,7 +856,7 @@ async def test_seeding_again_keeps_what_happened_since(platform: Platform) -> No
     ]
     before = [(await platform.http.get(path, headers=staff)).json()["rating"] for path in paths]
     assert before[2]["count"] >= 1  # the consultation review above rated lawyer-1
-    await seed_demo(CatalogStore(platform.db))
+    await seed_demo(CatalogStores.build(platform.db, platform.outbox))
     after = [(await platform.http.get(path, headers=staff)).json()["rating"] for path in paths]
     assert after == before
     assert (await platform.http.get("/api/v1/lawyers/lawyer-3", headers=staff)).json()["online"] is True

@@ -9,15 +9,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import pytest
+from sqlmodel import select
 
 from deploy.local.servers import NatsServer, PostgresServer
 from services.catalog import domain as catalog_domain
 from services.catalog.models import TABLES as CATALOG_TABLES
-from services.catalog.seed import seed_demo
-from services.catalog.store import CatalogStore
+from services.catalog.seed import demo_firms, demo_lawyers, seed_demo
+from services.catalog.store import CatalogStores
 from services.consultation import events as consultation_events
 from services.consultation.domain import NewConsultation
 from services.consultation.models import TABLES, LawyerProjectionRow
@@ -25,6 +27,8 @@ from services.consultation.store import ConsultationStores
 from services.consultation.workflow_link import WorkflowLink
 from services.identity.seed import demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
+from services.legal_fields import LEGAL_FIELDS
+from services.runtime import assignment
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
@@ -47,7 +51,7 @@ def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_na
 
 @dataclass
 class Services:
-    catalog: CatalogStore
+    catalog: CatalogStores
     consultation: ConsultationStores
 
 
@@ -55,8 +59,10 @@ class Services:
 async def services(settings: Settings) -> AsyncIterator[Services]:
     async with migrated_databases(settings, "catalog", "consultation") as databases:
         catalog_db, db = databases["catalog"], databases["consultation"]
-        await seed_demo(CatalogStore(catalog_db))
         catalog_outbox = Outbox("catalog", settings, CATALOG_TABLES)
+        catalog = CatalogStores.build(catalog_db, catalog_outbox)
+        for firm in demo_firms():  # the firms only: each test decides which lawyers the catalog has
+            await catalog.firms.upsert_firm(firm)
         consultation = ConsultationStores.build(db, Outbox("consultation", settings, TABLES))
         bus = await EventBus.connect(settings, "projection-test")
         tasks = [
@@ -71,7 +77,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
                 ).run()
             ),
         ]
-        yield Services(CatalogStore(catalog_db, catalog_outbox), consultation)
+        yield Services(catalog, consultation)
         await cancel_all(tasks, "test")
         await bus.close()
 
@@ -122,8 +128,8 @@ async def test_catalog_activation_edits_and_deactivation_decide_who_is_assigned(
     # Nobody practises labour law in this consultation service yet (no demo seed here).
     assert await assigned_lawyer(services.consultation) == ""
 
-    lawyer = await services.catalog.create_lawyer(FIRM_ADMIN, FIRM, profile(("labour",)), "create-1")
-    await services.catalog.activate_lawyer(FIRM_ADMIN, lawyer.id)
+    lawyer = await services.catalog.lawyers.create_lawyer(FIRM_ADMIN, FIRM, profile(("labour",)), "create-1")
+    await services.catalog.lawyers.activate_lawyer(FIRM_ADMIN, lawyer.id)
     row = await projected(services.consultation, active=True, fields=["labour"])
     assert row.display_name == "投影律师 Projection Lawyer"
     assert len(row.service_hours) == 7 and row.service_hours[0] == {
@@ -134,30 +140,49 @@ async def test_catalog_activation_edits_and_deactivation_decide_who_is_assigned(
     assert await assigned_lawyer(services.consultation) == LAWYER_ACCOUNT
 
     # The firm admin moves the lawyer to IP work: no longer eligible for labour questions.
-    await services.catalog.update_lawyer(FIRM_ADMIN, lawyer.id, profile(("ip",)))
+    await services.catalog.lawyers.update_lawyer(FIRM_ADMIN, lawyer.id, profile(("ip",)))
     await projected(services.consultation, fields=["ip"])
     assert await assigned_lawyer(services.consultation) == ""
 
-    await services.catalog.update_lawyer(FIRM_ADMIN, lawyer.id, profile(("labour", "ip")))
+    await services.catalog.lawyers.update_lawyer(FIRM_ADMIN, lawyer.id, profile(("labour", "ip")))
     await projected(services.consultation, fields=["labour", "ip"])
-    await services.catalog.deactivate_lawyer(FIRM_ADMIN, lawyer.id)
+    await services.catalog.lawyers.deactivate_lawyer(FIRM_ADMIN, lawyer.id)
     await projected(services.consultation, active=False)
     assert await assigned_lawyer(services.consultation) == ""
-    again = await services.catalog.deactivate_lawyer(FIRM_ADMIN, lawyer.id)  # idempotent
+    again = await services.catalog.lawyers.deactivate_lawyer(FIRM_ADMIN, lawyer.id)  # idempotent
     assert again.active is False
 
-    await services.catalog.activate_lawyer(FIRM_ADMIN, lawyer.id)
+    await services.catalog.lawyers.activate_lawyer(FIRM_ADMIN, lawyer.id)
     await projected(services.consultation, active=True)
     assert await assigned_lawyer(services.consultation) == LAWYER_ACCOUNT
 
 
-async def test_the_demo_seed_never_overwrites_what_the_catalog_said(services: Services) -> None:
-    from services.consultation.seed import seed_demo as seed_consultation
-
-    lawyer = await services.catalog.create_lawyer(FIRM_ADMIN, FIRM, profile(("tax",)), "create-2")
-    await services.catalog.activate_lawyer(FIRM_ADMIN, lawyer.id)
-    await projected(services.consultation, fields=["tax"])
-    await seed_consultation(services.consultation.lawyers, [LAWYER_ACCOUNT])  # a restart seeds again
-    async with services.consultation.lawyers.db.transaction() as session:
-        row = await session.get(LawyerProjectionRow, LAWYER_ACCOUNT)
-    assert row is not None and row.fields == ["tax"]
+async def test_the_catalogs_demo_seed_fills_the_consultation_copies(services: Services) -> None:
+    """One demo seed: the catalog's, through its outbox; consultation copies every demo lawyer from the
+    events with the catalog's fields, activation and hours, and a restart's seed keeps them in step."""
+    await seed_demo(services.catalog)
+    await seed_demo(services.catalog)  # a restart seeds again
+    seeded = {row.user_id: row for row in demo_lawyers()}
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        async with services.consultation.lawyers.db.transaction() as session:
+            rows = (await session.exec(select(LawyerProjectionRow))).all()
+        copies = {row.lawyer_id: row for row in rows}
+        if seeded.keys() <= copies.keys():
+            break
+        assert time.monotonic() < deadline, f"copies never filled: {sorted(copies)}"
+        await asyncio.sleep(0.05)
+    for user_id, lawyer in seeded.items():
+        copy = copies[user_id]
+        assert (copy.fields, copy.active, copy.display_name) == (lawyer.fields, True, lawyer.name)
+        assert copy.service_hours == assignment.service_hours_from_catalog(
+            (w["weekday"], w["start"], w["end"]) for w in lawyer.service_hours
+        )
+    # Whatever the hour and the day, someone on duty practises each field (the journeys run at any time).
+    for minutes in range(0, 7 * 24 * 60, 37):  # a week, at odd minutes
+        at = datetime(2026, 11, 30, tzinfo=UTC) + timedelta(minutes=minutes)
+        for legal_field in LEGAL_FIELDS:
+            assert any(
+                legal_field in copy.fields and assignment.in_service_hours(copy.service_hours, at)
+                for copy in copies.values()
+            ), (legal_field, at)

@@ -31,7 +31,7 @@ from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.seed import seed_demo
 from services.catalog.server import CatalogServicer
-from services.catalog.store import CatalogStore
+from services.catalog.store import CatalogStores
 from services.gateway.clients import Clients
 from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings
@@ -119,8 +119,9 @@ async def catalog_service(
     database, serving for the block: (address, database)."""
     async with migrated_databases(settings, "catalog") as databases:
         database = databases["catalog"]
-        await seed_demo(CatalogStore(database))
-        servicer = CatalogServicer(CatalogStore(database, Outbox("catalog", settings, CATALOG_TABLES)))
+        stores = CatalogStores.build(database, Outbox("catalog", settings, CATALOG_TABLES))
+        await seed_demo(stores)
+        servicer = CatalogServicer(stores)
         async with serving(
             "catalog", servicer, catalog_service_pb2, catalog_service_pb2_grpc, verifier, tls
         ) as address:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from services.booking import domain
 from services.runtime.context import Principal
-from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Monday 2030-01-07 .. Friday; 2030-01-09 (Wednesday) is a holiday, 2030-01-12 (Saturday) an extra day.
@@ -308,3 +308,54 @@ def test_a_products_terms_replace_the_default_policy_and_malformed_ones_keep_the
     assert domain.cancellation_refund("confirmed", 10000, start, start - timedelta(hours=30), policy) == 3000
     with pytest.raises(Conflict):
         domain.check_reschedule("confirmed", start, start - timedelta(hours=30), policy)
+
+
+# --- decisions the stores act on ---------------------------------------------------------------------------
+
+
+def test_a_cancellation_keeps_its_reason_and_refunds_by_the_policy() -> None:
+    start = datetime(2030, 1, 7, 2, 0, tzinfo=UTC)
+    early = domain.cancellation("confirmed", 10000, start, start - timedelta(hours=30), "")
+    assert early == domain.Cancellation("cancelled", "client_request", 10000)
+    late = domain.cancellation("confirmed", 10000, start, start - timedelta(hours=3), "sick " * 100)
+    assert (late.refund_fen, len(late.reason)) == (5000, 200)
+    assert domain.cancellation("held", 0, start, start - timedelta(hours=3), "x").refund_fen == 0
+    with pytest.raises(Conflict):
+        domain.cancellation("completed", 10000, start, start, "")
+
+
+def test_a_booking_is_confirmed_once_by_the_order_that_paid_it() -> None:
+    assert domain.confirms("held", "", "order-1")
+    assert not domain.confirms("confirmed", "order-1", "order-1")  # a repeat
+    with pytest.raises(Conflict, match="another order"):
+        domain.confirms("confirmed", "order-1", "order-2")
+    with pytest.raises(Conflict):
+        domain.confirms("expired", "", "order-1")  # the order is refunded
+
+
+def test_the_workflows_timers_change_only_what_is_still_due() -> None:
+    assert domain.expires("held") and not domain.expires("confirmed")
+    assert domain.is_no_show("confirmed", checked_in=False)
+    assert not domain.is_no_show("confirmed", checked_in=True) and not domain.is_no_show("cancelled", False)
+    assert domain.completion_repeats("completed", None)
+    assert not domain.completion_repeats("completed", Principal("lawyer-u", roles=frozenset({"lawyer"})))
+
+
+def test_agents_read_quality_but_do_not_write_it() -> None:
+    domain.require_quality_writer(None, "lawyer-u")
+    domain.require_quality_writer(Principal("c", "t", frozenset({"client"})), "lawyer-u")
+    domain.require_quality_writer(Principal("lawyer-u", roles=frozenset({"lawyer"})), "lawyer-u")
+    with pytest.raises(NotFound):
+        domain.require_quality_writer(Principal("a", roles=frozenset({"agent"})), "lawyer-u")
+
+
+def test_a_connect_request_awaits_the_payment_its_mode_needs() -> None:
+    meeting = domain.connect_outcome("meeting", "booking-1", "booking-at-firm", "lawyer-1")
+    assert meeting.status == "booking_held" and "booking-1" in meeting.next_step["detail"]
+    call = domain.connect_outcome("call", "", "consultation-phone", "lawyer-1")
+    assert call.status == "awaiting_payment" and call.next_step["product_id"] == "consultation-phone"
+    assert domain.check_mode_filter("") == "" and domain.check_status_filter("held") == "held"
+    with pytest.raises(InvalidArgument):
+        domain.check_mode_filter("video")
+    with pytest.raises(InvalidArgument):
+        domain.check_status_filter("lost")

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from services.catalog import domain, search, seed
+from services.catalog import demo_products, domain, search, seed
 from services.identity.seed import LAWYER_EMAILS, demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
+from services.legal_fields import LEGAL_FIELDS
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
 
@@ -20,14 +21,14 @@ def field_of(error: pytest.ExceptionInfo[InvalidArgument]) -> str:
 
 
 def document_tiers() -> list[dict[str, Any]]:
-    return [dict(tier, price=10000) for tier in seed.DOCUMENT_TIERS]
+    return [dict(tier, price=10000) for tier in demo_products.DOCUMENT_TIERS]
 
 
 # --- tiers -----------------------------------------------------------------------------------------------
 
 
 def test_every_demo_product_obeys_the_tier_rules() -> None:
-    products = seed.demo_products()
+    products = demo_products.demo_products()
     assert {p.category for p in products} == set(domain.CATEGORIES)
     for product in products:
         domain.validate_product(product.category, product.price_fen, product.tiers, product.consultation_kind)
@@ -398,3 +399,64 @@ def test_firm_rules() -> None:
         with pytest.raises(InvalidArgument) as error:
             domain.validate_firm(**values)
         assert field_of(error) == field, overrides
+
+
+# --- decisions the stores act on ---------------------------------------------------------------------------
+
+
+def test_a_repeated_activation_changes_nothing_but_activation_is_always_checked() -> None:
+    assert domain.changes_activation(False, True, "11012015123456789", 2)
+    assert not domain.changes_activation(True, True, "11012015123456789", 2)
+    assert domain.changes_activation(True, False, "", 0) and not domain.changes_activation(
+        False, False, "", 0
+    )
+    with pytest.raises(InvalidArgument):
+        domain.changes_activation(True, True, "", 2)  # an active profile that lost its licence
+
+
+def test_a_repeated_submit_changes_nothing() -> None:
+    assert domain.submits("draft") and domain.submits("rejected")
+    assert not domain.submits("submitted")
+    with pytest.raises(Conflict):
+        domain.submits("approved")
+
+
+def test_an_approval_publishes_and_a_rejection_keeps_its_reason() -> None:
+    approved = domain.review_article("submitted", "approve", " fine ", "editor", "reviewer")
+    assert approved == domain.ArticleReview("approved", "fine", publishes=True)
+    rejected = domain.review_article("submitted", "reject", "too vague", "editor", "reviewer")
+    assert rejected == domain.ArticleReview("rejected", "too vague", publishes=False)
+
+
+def test_order_facts_fold_without_losing_what_was_known() -> None:
+    record = domain.fold_order_fact(
+        domain.OrderFacts(), "created", domain.OrderFacts(client_id="c", tenant_id="t", product_id="p")
+    )
+    assert record == domain.OrderFacts("created", "c", "t", "p", "", "")
+    record = domain.fold_order_fact(record, "", domain.OrderFacts(consultation_id="k"))
+    record = domain.fold_order_fact(record, "completed", domain.OrderFacts(lawyer_id="l"))
+    assert record == domain.OrderFacts("completed", "c", "t", "p", "k", "l")
+    assert domain.fold_order_fact(record, "paid", domain.OrderFacts()).status == "completed"  # a late `paid`
+
+
+def test_one_review_per_order_and_a_resent_review_is_the_same() -> None:
+    sent = domain.Rating(5, "good")
+    assert domain.reviews_order("completed", None, sent)
+    assert not domain.reviews_order("completed", domain.Rating(5, "good"), sent)
+    with pytest.raises(Conflict):
+        domain.reviews_order("completed", domain.Rating(4, "ok"), sent)
+    with pytest.raises(Conflict):
+        domain.reviews_order("paid", None, sent)
+
+
+def test_some_demo_lawyer_of_every_field_is_on_duty_around_the_clock() -> None:
+    """The journeys assign demo lawyers at any hour of any day (the copies take the catalog's hours)."""
+    windows = [
+        (set(lawyer.fields), [(w["weekday"], w["start"], w["end"]) for w in lawyer.service_hours])
+        for lawyer in seed.demo_lawyers()
+    ]
+    for legal_field in LEGAL_FIELDS:
+        for weekday in range(1, 8):
+            assert any(
+                legal_field in fields and (weekday, "00:00", "23:59") in hours for fields, hours in windows
+            ), (legal_field, weekday)

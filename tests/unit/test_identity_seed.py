@@ -112,3 +112,12 @@ def test_identity_and_catalog_name_the_same_demo_firm() -> None:
         f.id for f in demo_firms() if seed.demo_user_id(seed.demo_email("firm_admin")) in f.admin_user_ids
     ]
     assert administered == [seed.DEMO_FIRM_ID]
+
+
+def test_identity_and_documents_name_the_same_demo_reviewer() -> None:
+    """Documents records the demo reviewer's licence under the id identity gives reviewer@ (no import)."""
+    from services.documents import seed as documents_seed
+
+    reviewer = seed.demo_email("reviewer")
+    assert reviewer == documents_seed.DEMO_REVIEWER_EMAIL
+    assert documents_seed.demo_user_id(reviewer) == seed.demo_user_id(reviewer)

@@ -27,7 +27,7 @@ from temporalio.worker import Replayer, Worker
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.documents.v1 import events_pb2 as documents_events
 from services.documents import events as documents_consumers
-from services.documents.store import DocumentsStore
+from services.documents.store import DocumentsStores
 from services.documents.workflow_link import WorkflowLink
 from tests.support.factories import deliver
 from workflows.documents import DocumentOrderWorkflow
@@ -449,7 +449,7 @@ async def test_a_cancelled_order_stops_its_clocks_and_its_workflow(
         )
     )
     envelope = EventEnvelope(id="e-cancel", type="docorder.cancelled", tenant_id="tenant-1", payload=packed)
-    link = documents_consumers.HandlerContext(cast(DocumentsStore, None), WorkflowLink(env.client, worker))
+    link = documents_consumers.HandlerContext(cast(DocumentsStores, None), WorkflowLink(env.client, worker))
     driver = documents_consumers.TABLE["workflow-driver"]
     await deliver(driver, link, envelope, None)  # type: ignore[arg-type]  # the link does not use the session
     with pytest.raises(WorkflowFailureError) as failure:

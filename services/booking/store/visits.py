@@ -1,0 +1,69 @@
+"""Lawyers' visits to client enterprises (R-BK-2): recorded by the lawyer after the visit, read by the
+enterprise, the lawyer and supervisors."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from services.booking import domain
+from services.booking.models import TABLES, VisitRow
+from services.runtime.context import Principal
+from services.runtime.db import Database, get_or_404
+from services.runtime.records import (
+    claim_idempotency_key,
+    new_id,
+    newest_first,
+    page_of,
+    request_fingerprint,
+    utcnow,
+)
+
+
+class Visits:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_visit(
+        self, principal: Principal, visit: domain.NewVisit, idempotency_key: str = ""
+    ) -> VisitRow:
+        visit = domain.check_visit(visit, utcnow())
+        visit_id = new_id()
+        async with self.db.transaction() as session:
+            if idempotency_key:
+                existing = await claim_idempotency_key(
+                    session,
+                    TABLES,
+                    f"visit:{principal.user_id}",
+                    idempotency_key,
+                    request_fingerprint(visit),
+                    visit_id,
+                )
+                if existing is not None:
+                    return await get_or_404(session, VisitRow, existing, "visit")
+            row = VisitRow(
+                id=visit_id,
+                tenant_id=visit.enterprise_id,
+                lawyer_user_id=principal.user_id,
+                date=visit.date,
+                attendees=list(visit.attendees),
+                findings=visit.findings,
+                follow_ups=list(visit.follow_ups),
+                created_at=utcnow(),
+            )
+            session.add(row)
+            return row
+
+    async def list_visits(
+        self, principal: Principal, enterprise_id: str, limit: int, cursor: str
+    ) -> tuple[list[VisitRow], str]:
+        query = select(VisitRow)
+        if principal.is_client:
+            query = query.where(VisitRow.tenant_id == principal.tenant_id)
+        elif not principal.has_role(*domain.STAFF_WHO_SEE_VISITS):
+            query = query.where(VisitRow.lawyer_user_id == principal.user_id)
+        if enterprise_id:
+            query = query.where(VisitRow.tenant_id == enterprise_id)
+        query = newest_first(query, col(VisitRow.created_at), col(VisitRow.id), cursor, limit)
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(query)).all())
+        return page_of(rows, limit)

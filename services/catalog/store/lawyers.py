@@ -1,0 +1,253 @@
+"""Lawyer profiles (R-INFO-2, §4.2.1, R-OPS-3): listed and read publicly while active, managed by an admin of
+their firm, switched online by the lawyer. Every change of what makes a lawyer assignable (fields, hours,
+activation, account) publishes `lawyer.changed`, from which consultation and documents keep their copies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from counsel.catalog.v1 import events_pb2
+from services.catalog import domain
+from services.catalog.models import TABLES, FirmRow, LawyerRow
+from services.catalog.store.base import TextSearch, administered_firm, index_lawyer, ranked, vector
+from services.catalog.store.firms import Firms
+from services.runtime.context import Principal
+from services.runtime.db import Database, get_or_404
+from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.events import Outbox
+from services.runtime.records import claim_idempotency_key, new_id, request_fingerprint, to_timestamp, utcnow
+
+
+@dataclass(frozen=True)
+class LawyerFilter:
+    field: str = ""
+    online: bool | None = None
+    city: str = ""
+    firm_id: str = ""
+    query: str = ""
+
+
+async def _administered_lawyer(
+    session: AsyncSession, principal: Principal, lawyer_id: str
+) -> tuple[LawyerRow, FirmRow]:
+    """The lawyer, row-locked, with its firm, when `principal` manages that firm; NotFound otherwise."""
+    row = await session.get(LawyerRow, lawyer_id, with_for_update=True) if lawyer_id else None
+    firm = await session.get(FirmRow, row.firm_id) if row is not None else None
+    if row is None or firm is None or not domain.administers(principal, firm.id, firm.admin_user_ids):
+        raise NotFound("no such lawyer")
+    return row, firm
+
+
+async def _check_account_free(session: AsyncSession, user_id: str, lawyer_id: str) -> None:
+    """One lawyer profile per identity account."""
+    if not user_id:
+        return
+    statement = select(LawyerRow.id).where(LawyerRow.user_id == user_id, LawyerRow.id != lawyer_id)
+    if (await session.exec(statement)).first() is not None:
+        raise InvalidArgument.for_field("user_id", "this account already has a lawyer profile")
+
+
+def _apply_profile(row: LawyerRow, profile: domain.Profile) -> None:
+    row.name = profile.name
+    row.specialty = profile.specialty
+    row.fields = list(profile.fields)
+    row.service_hours = list(profile.service_hours)
+    row.service_exceptions = list(profile.service_exceptions)
+    row.years_of_practice = profile.years_of_practice
+    row.licence_number = profile.licence_number
+    row.bio = profile.bio
+    row.user_id = profile.user_id
+    row.online = profile.online
+
+
+class Lawyers:
+    def __init__(self, db: Database, outbox: Outbox, firms: Firms) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.firms = firms
+
+    async def upsert_lawyer(self, row: LawyerRow) -> None:
+        """Seed path: insert or refresh a lawyer with its firm's city and search text, keeping its rating
+        and the online status the lawyer set, and publish `lawyer.changed` (stamped now, so the copies take
+        it over anything older: the seed is what the demo lawyers are after a restart)."""
+        async with self.db.transaction() as session:
+            firm = await session.get(FirmRow, row.firm_id)
+            if firm is None:
+                raise NotFound("no such firm")
+            existing = await session.get(LawyerRow, row.id, with_for_update=True)
+            if existing is not None:
+                row.rating_average, row.rating_count = existing.rating_average, existing.rating_count
+                row.online = existing.online
+            index_lawyer(row, firm)
+            row.updated_at = utcnow()
+            stored = await session.merge(row)
+            await session.flush()
+            await self._lawyer_changed(session, stored, "system")
+
+    async def list_lawyers(
+        self, filters: LawyerFilter, limit: int, cursor: str, principal: Principal | None = None
+    ) -> tuple[list[LawyerRow], str]:
+        """Active lawyers; online first, then by name, or by relevance when `filters.query` is given. An
+        admin of the firm named by `filters.firm_id` also sees its inactive profiles."""
+        statement = select(LawyerRow)
+        if not await self.firms.administers(principal, filters.firm_id):
+            statement = statement.where(col(LawyerRow.active).is_(True))
+        if filters.field:
+            statement = statement.where(col(LawyerRow.fields).contains([filters.field]))
+        if filters.online is not None:
+            statement = statement.where(col(LawyerRow.online).is_(filters.online))
+        if filters.city:
+            statement = statement.where(LawyerRow.city == filters.city)
+        if filters.firm_id:
+            statement = statement.where(LawyerRow.firm_id == filters.firm_id)
+        if filters.query:
+            found = TextSearch(
+                filters.query,
+                vector(LawyerRow),
+                [col(LawyerRow.name)],
+                [col(LawyerRow.specialty), col(LawyerRow.bio)],
+            )
+            statement = statement.where(found.condition).order_by(
+                found.rank.desc(), col(LawyerRow.online).desc(), col(LawyerRow.id)
+            )
+            return await ranked(self.db, statement, limit, cursor)
+        statement = statement.order_by(col(LawyerRow.online).desc(), col(LawyerRow.name), col(LawyerRow.id))
+        return await ranked(self.db, statement, limit, cursor)
+
+    async def get_lawyer(self, principal: Principal | None, lawyer_id: str) -> LawyerRow:
+        """An active lawyer, or an inactive one to an admin of its firm; NotFound otherwise."""
+        async with self.db.transaction() as session:
+            row = await session.get(LawyerRow, lawyer_id)
+            if row is not None and not row.active:
+                firm = await session.get(FirmRow, row.firm_id)
+                if (
+                    principal is None
+                    or firm is None
+                    or not domain.administers(principal, firm.id, firm.admin_user_ids)
+                ):
+                    row = None
+        if row is None:
+            raise NotFound("no such lawyer")
+        return row
+
+    async def create_lawyer(
+        self, principal: Principal, firm_id: str, profile: domain.Profile, idempotency_key: str
+    ) -> LawyerRow:
+        """A new, inactive lawyer of a firm the caller administers; a replayed idempotency key returns the
+        first one (Conflict when reused for another profile)."""
+        lawyer_id = new_id()
+        async with self.db.transaction() as session:
+            firm = await administered_firm(session, principal, firm_id)
+            if idempotency_key:
+                existing = await claim_idempotency_key(
+                    session,
+                    TABLES,
+                    f"lawyer:{principal.user_id}",
+                    idempotency_key,
+                    request_fingerprint(firm_id, profile),
+                    lawyer_id,
+                )
+                if existing is not None:
+                    return await get_or_404(session, LawyerRow, existing, "lawyer")
+            await _check_account_free(session, profile.user_id, lawyer_id)
+            now = utcnow()
+            row = LawyerRow(id=lawyer_id, firm_id=firm.id, name=profile.name, created_at=now, updated_at=now)
+            _apply_profile(row, profile)
+            index_lawyer(row, firm)
+            session.add(row)
+            await session.flush()
+            return row
+
+    async def update_lawyer(self, principal: Principal, lawyer_id: str, profile: domain.Profile) -> LawyerRow:
+        """Replace the profile of a lawyer of the caller's firm. An active lawyer stays eligible (§4.2.1)."""
+        async with self.db.transaction() as session:
+            row, firm = await _administered_lawyer(session, principal, lawyer_id)
+            if row.active:
+                domain.check_activation(profile.licence_number, profile.years_of_practice)
+            await _check_account_free(session, profile.user_id, row.id)
+            _apply_profile(row, profile)
+            index_lawyer(row, firm)
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.flush()
+            await self._lawyer_changed(session, row, principal.user_id)
+            return row
+
+    async def deactivate_lawyer(self, principal: Principal, lawyer_id: str) -> LawyerRow:
+        """Deactivate (unlist, no new assignments) a lawyer of the caller's firm and publish lawyer.changed.
+        Idempotent."""
+        async with self.db.transaction() as session:
+            row, _ = await _administered_lawyer(session, principal, lawyer_id)
+            if not domain.changes_activation(row.active, False, row.licence_number, row.years_of_practice):
+                return row
+            row.active = False
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.flush()
+            await self._lawyer_changed(session, row, principal.user_id)
+            return row
+
+    async def activate_lawyer(self, principal: Principal, lawyer_id: str) -> LawyerRow:
+        """Activate (list and make assignable) a lawyer of the caller's firm and publish lawyer.activated;
+        InvalidArgument naming licence_number or years_of_practice when §4.2.1 is not met. Idempotent."""
+        async with self.db.transaction() as session:
+            row, _ = await _administered_lawyer(session, principal, lawyer_id)
+            if not domain.changes_activation(row.active, True, row.licence_number, row.years_of_practice):
+                return row
+            row.active = True
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.flush()
+            await self.outbox.add(
+                session,
+                "lawyer.activated",
+                events_pb2.LawyerActivated(
+                    lawyer_id=row.id, user_id=row.user_id, firm_id=row.firm_id, fields=row.fields
+                ),
+                aggregate_id=row.id,
+                actor_id=principal.user_id,
+            )
+            await self._lawyer_changed(session, row, principal.user_id)
+            return row
+
+    async def set_online(self, principal: Principal, online: bool) -> LawyerRow:
+        """The calling lawyer's own profile goes online or offline (NotFound without a profile)."""
+        async with self.db.transaction() as session:
+            statement = select(LawyerRow).where(LawyerRow.user_id == principal.user_id).with_for_update()
+            row = (await session.exec(statement)).first()
+            if row is None:
+                raise NotFound("you have no lawyer profile")
+            row.online = online
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.flush()
+            return row
+
+    async def _lawyer_changed(self, session: AsyncSession, row: LawyerRow, actor_id: str) -> None:
+        """Publish the profile's assignable state (`lawyer.changed`) in the change's transaction."""
+        await self.outbox.add(
+            session,
+            "lawyer.changed",
+            events_pb2.LawyerChanged(
+                lawyer_id=row.id,
+                user_id=row.user_id,
+                firm_id=row.firm_id,
+                name=row.name,
+                fields=row.fields,
+                active=row.active,
+                service_hours=[
+                    events_pb2.LawyerServiceWindow(
+                        weekday=int(w.get("weekday", 0)),
+                        start=str(w.get("start", "")),
+                        end=str(w.get("end", "")),
+                    )
+                    for w in row.service_hours
+                ],
+                updated_at=to_timestamp(row.updated_at),
+            ),
+            aggregate_id=row.id,
+            actor_id=actor_id,
+        )

@@ -1,0 +1,107 @@
+"""Products and their tiers (R-INFO-1, R-INFO-2): the public listing and page, and the upsert that checks a
+product's tier rules and publishes `product.published`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import literal, tuple_
+from sqlmodel import col, select
+
+from counsel.catalog.v1 import events_pb2
+from services.catalog import domain, search
+from services.catalog.models import ProductRow, ReviewRow
+from services.catalog.store.base import TextSearch, keyset, ranked, vector
+from services.runtime.db import Database
+from services.runtime.errors import NotFound
+from services.runtime.events import Outbox
+from services.runtime.records import encode_cursor
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    category: str = ""
+    query: str = ""
+    min_price: int | None = None
+    max_price: int | None = None
+
+
+class Products:
+    def __init__(self, db: Database, outbox: Outbox) -> None:
+        self.db = db
+        self.outbox = outbox
+
+    async def list_products(
+        self, filters: ProductFilter, limit: int, cursor: str
+    ) -> tuple[list[ProductRow], str]:
+        """Published products: by category and name, or by relevance when `filters.query` is given."""
+        statement = select(ProductRow).where(col(ProductRow.published).is_(True))
+        if filters.category:
+            statement = statement.where(ProductRow.category == filters.category)
+        if filters.min_price is not None:
+            statement = statement.where(col(ProductRow.price_fen) >= filters.min_price)
+        if filters.max_price is not None:
+            statement = statement.where(col(ProductRow.price_fen) <= filters.max_price)
+        if filters.query:
+            found = TextSearch(
+                filters.query,
+                vector(ProductRow),
+                [col(ProductRow.name)],
+                [col(ProductRow.description)],
+            )
+            statement = statement.where(found.condition).order_by(found.rank.desc(), col(ProductRow.id))
+            return await ranked(self.db, statement, limit, cursor)
+        if cursor:
+            last_category, last_name, last_id = keyset(cursor, 3)
+            statement = statement.where(
+                tuple_(col(ProductRow.category), col(ProductRow.name), col(ProductRow.id))
+                > tuple_(literal(last_category), literal(last_name), literal(last_id))
+            )
+        statement = statement.order_by(
+            col(ProductRow.category), col(ProductRow.name), col(ProductRow.id)
+        ).limit(limit + 1)
+        async with self.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        next_cursor = ""
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last.category, last.name, last.id)
+        return rows[:limit], next_cursor
+
+    async def get_product(self, product_id: str, reviews: int = 10) -> tuple[ProductRow, list[ReviewRow]]:
+        """A published product and its `reviews` newest reviews: the hot public read, so one pooled
+        connection and no transaction (NotFound for an unknown or unpublished product)."""
+        async with self.db.read() as session:
+            row = await session.get(ProductRow, product_id)
+            if row is None or not row.published:
+                raise NotFound("no such product")
+            statement = (
+                select(ReviewRow)
+                .where(ReviewRow.product_id == product_id)
+                .order_by(col(ReviewRow.created_at).desc(), col(ReviewRow.id))
+                .limit(reviews)
+            )
+            return row, list((await session.exec(statement)).all())
+
+    async def upsert_product(self, row: ProductRow, *, publish: bool = False) -> ProductRow:
+        """Insert or replace a product after checking its tier rules (InvalidArgument otherwise). Its
+        rating and creation time are kept; with `publish`, `product.published` is recorded. Orders already
+        placed carry their own copy of the tier's numbers, so a change here affects new orders only."""
+        domain.validate_product(row.category, row.price_fen, row.tiers, row.consultation_kind)
+        row.search_title = search.segment(row.name)
+        row.search_body = search.segment(row.description, " ".join(row.parameters.values()))
+        async with self.db.transaction() as session:
+            existing = await session.get(ProductRow, row.id, with_for_update=True)
+            if existing is not None:
+                row.rating_average, row.rating_count = existing.rating_average, existing.rating_count
+                row.created_at = existing.created_at
+            stored = await session.merge(row)
+            await session.flush()
+            if publish:
+                await self.outbox.add(
+                    session,
+                    "product.published",
+                    events_pb2.ProductPublished(product_id=row.id),
+                    aggregate_id=row.id,
+                )
+            return stored
