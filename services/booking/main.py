@@ -14,6 +14,7 @@ from services.booking.workflow_link import SUBJECTS, WorkflowLink
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.metrics import UNTIERED, export_deadlines
 from services.runtime.service import service_runtime
 from workflows.shared import BOOKING_QUEUE, task_queue
 
@@ -28,6 +29,9 @@ CONSUMERS = {"workflow-driver": SUBJECTS, "erasure": erasure.SUBJECTS}
 
 async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
+        export_deadlines(
+            [("booking_hold", UNTIERED)]
+        )  # at 0, so the first outcome of this process is an increase
         temporal = await rt.temporal()
         catalog = cast(
             "CatalogServiceAsyncStub",

@@ -20,6 +20,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.events import Outbox
+from services.runtime.metrics import UNTIERED, count_deadline
 from services.runtime.records import (
     claim_idempotency_key,
     new_id,
@@ -465,6 +466,8 @@ class BookingStore:
                 return row
             if row.order_id and row.order_id != order_id:
                 raise Conflict("the booking was paid by another order", reason="booking_already_paid")
+            if row.status == "held":  # paid before the hold expired
+                count_deadline(session, "booking_hold", UNTIERED, kept=True)
             row.status = domain.next_status(row.status, "confirmed")
             row.order_id = order_id
             row.paid_fen = paid_fen
@@ -496,6 +499,7 @@ class BookingStore:
             if row.status != "held":
                 return row
             row.status = domain.next_status(row.status, "expired")
+            count_deadline(session, "booking_hold", UNTIERED, kept=False)
             row.cancel_reason = "hold_expired"
             row.updated_at = utcnow()
             session.add(row)

@@ -22,7 +22,7 @@ from services.legal_fields.classifier import default_classifier
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
-from services.runtime.metrics import keep_sla_timers
+from services.runtime.metrics import SLA_BREACHES, UNTIERED, export_deadlines, keep_sla_timers
 from services.runtime.service import service_runtime
 from workflows.shared import CONSULTATION_QUEUE, task_queue
 
@@ -69,6 +69,9 @@ def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequ
 
 async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
+        # Exported at 0 so that the very first missed reply of this process raises the alerts.
+        SLA_BREACHES.labels("reply_24h")
+        export_deadlines([("reply_24h", UNTIERED)])
         temporal = await rt.temporal()
         payments = PaymentServiceStub(
             open_channel(
@@ -102,7 +105,7 @@ async def serve(settings: Settings) -> None:
                 rt.outbox_relay(),
                 rt.consumer("workflow-starter", link),
                 rt.consumer("workflow-signaller", link),
-                keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
+                keep_sla_timers(store.open_timers, store.timers_at_risk, SLA_TIMER_KINDS),
                 rt.consumer("erasure", erase_user),
                 # The catalog's lawyer profiles decide who can be assigned (R-CON-2).
                 rt.consumer("lawyers", store.apply_lawyer_changed),

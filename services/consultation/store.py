@@ -34,7 +34,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from services.runtime.events import Outbox, unpack
-from services.runtime.metrics import SLA_BREACHES
+from services.runtime.metrics import AT_RISK_SHARE, SLA_BREACHES, UNTIERED, count_deadline
 from services.runtime.records import (
     claim_idempotency_key,
     cursor_time,
@@ -507,6 +507,10 @@ class ConsultationStore:
             from_lawyer_id = row.assigned_lawyer_id or from_lawyer_id
             exclude = [*exclude, from_lawyer_id] if from_lawyer_id else list(exclude)
             original = row.reply_due_at
+            if (
+                row.escalations == 0
+            ):  # the promise is missed once; later breaches are of the escalations' clocks
+                count_deadline(session, "reply_24h", UNTIERED, kept=False)
             row.escalations += 1
             await self._add_stage(
                 session,
@@ -563,6 +567,9 @@ class ConsultationStore:
                 )
             )
             first_reply = role == "lawyer" and row.answered_at is None
+            if first_reply and row.reply_due_at is not None and row.escalations == 0:
+                # Replied before the workflow recorded a breach: this decides the promise, late or not.
+                count_deadline(session, "reply_24h", UNTIERED, kept=now <= row.reply_due_at)
             if first_reply:
                 row.answered_at = now
                 row.status = domain.next_status(row.status, "answered")
@@ -858,6 +865,24 @@ class ConsultationStore:
                 .where(col(ConsultationRow.status) != "closed")
             )
         return {"reply_24h": int(waiting or 0)}
+
+    async def timers_at_risk(self) -> dict[str, int]:
+        """Of the reply clocks open_timers counts, those with less than AT_RISK_SHARE of the reply window left
+        (measured on the current lawyer's due time, overdue included) and no reply yet."""
+        window_seconds = func.extract(
+            "epoch", col(ConsultationRow.reply_due_at) - col(ConsultationRow.created_at)
+        )
+        window = func.make_interval(0, 0, 0, 0, 0, 0, window_seconds * AT_RISK_SHARE)
+        async with self.db.transaction() as session:
+            at_risk = await session.scalar(
+                sa_select(func.count())
+                .select_from(ConsultationRow)
+                .where(col(ConsultationRow.reply_due_at).is_not(None))
+                .where(col(ConsultationRow.answered_at).is_(None))
+                .where(col(ConsultationRow.status) != "closed")
+                .where(col(ConsultationRow.current_due_at) - window <= utcnow())
+            )
+        return {"reply_24h": int(at_risk or 0)}
 
     async def apply_lawyer_changed(self, envelope: EventEnvelope, session: AsyncSession) -> None:
         """Durable-consumer handler of the catalog's `lawyer.changed`: the projection row of the lawyer's

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2, documents_service_pb2_grpc
+from services.documents import domain
 from services.documents.erasure import erase_user
 from services.documents.files import DocumentFiles
 from services.documents.lawyer_events import SUBJECTS as LAWYER_SUBJECTS
@@ -17,7 +18,7 @@ from services.documents.workflow_link import SUBJECTS, WorkflowLink
 from services.runtime import erasure
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
-from services.runtime.metrics import SLA_BREACHES, keep_sla_timers
+from services.runtime.metrics import SLA_BREACHES, export_deadlines, keep_sla_timers
 from services.runtime.service import service_runtime
 from workflows.shared import DOCUMENTS_QUEUE, task_queue
 
@@ -36,6 +37,7 @@ async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES, consumers=CONSUMERS) as rt:
         for kind in BREACH_METRIC_KIND.values():  # exported at 0 so the very first breach raises the alert
             SLA_BREACHES.labels(kind)
+        export_deadlines(domain.DEADLINE_CLOCKS)
         assert rt.bus is not None
         temporal = await rt.temporal()
         files = await DocumentFiles.open(rt.bus.js, settings.object_store_replicas)
@@ -63,7 +65,7 @@ async def serve(settings: Settings) -> None:
                     WorkflowLink(temporal, task_queue(settings.temporal_task_queue, DOCUMENTS_QUEUE)),
                 ),
                 rt.consumer("lawyers", LawyerProjection(store)),
-                keep_sla_timers(store.open_timers, SLA_TIMER_KINDS),
+                keep_sla_timers(store.open_timers, store.timers_at_risk, SLA_TIMER_KINDS),
                 rt.consumer("erasure", erase_user),
             ],
         )

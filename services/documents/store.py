@@ -30,7 +30,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.events import Outbox
-from services.runtime.metrics import SLA_BREACHES
+from services.runtime.metrics import AT_RISK_SHARE, SLA_BREACHES, count_deadline
 from services.runtime.records import (
     cursor_time,
     decode_cursor,
@@ -162,6 +162,10 @@ class DocumentsStore:
             row = await self._locked(session, principal, document_order_id)
             domain.check_acknowledge(row.stage, row.acknowledged_by)
             now = utcnow()
+            # Acknowledged before the workflow recorded a breach (which moves the stage on): this decides the
+            # clock, late or not.
+            on_time = row.acknowledge_due_at is None or now <= row.acknowledge_due_at
+            count_deadline(session, "acknowledge_30m", row.complexity, kept=on_time)
             row.stage = domain.next_stage(row.stage, "drafting")
             row.acknowledged_by = principal.user_id
             row.draft_due_at = now + timedelta(seconds=row.draft_within_seconds)
@@ -267,6 +271,9 @@ class DocumentsStore:
                 version.status = "approved"
                 version.reviewer_licence_number = await self._licence(session, principal.user_id)
                 if row.first_delivered_at is None:
+                    # The delivery clock is kept, unless the workflow recorded its breach first (which decided it).
+                    if not await self._breach_count(session, row.id, "delivery"):
+                        count_deadline(session, "delivery", row.complexity, kept=True)
                     # The window starts at the first delivery and never restarts (API.md).
                     row.first_delivered_at = now
                     row.revision_window_ends_at = now + timedelta(seconds=row.revision_window_seconds)
@@ -457,6 +464,9 @@ class DocumentsStore:
             if inserted.first() is None:
                 return await self._view(session, row.id)
             SLA_BREACHES.labels(BREACH_METRIC_KIND[kind]).inc()
+            breaches = await self._breach_count(session, row.id, kind)
+            if domain.breach_decides_clock(kind, row.stage, row.first_delivered_at is not None, breaches):
+                count_deadline(session, BREACH_METRIC_KIND[kind], row.complexity, kept=False)
             if kind == "acknowledgement" and row.stage == "awaiting_acknowledgement":
                 row.stage = domain.next_stage(row.stage, "drafting")
                 row.draft_due_at = new_due_at
@@ -557,6 +567,37 @@ class DocumentsStore:
             "acknowledge_30m": col(DocumentOrderRow.stage) == "awaiting_acknowledgement",
             "delivery": first_drafting,
             "revision_window": col(DocumentOrderRow.stage) == "delivered",
+        }
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(
+                    sa_select(*(func.count().filter(condition) for condition in kinds.values())).select_from(
+                        DocumentOrderRow
+                    )
+                )
+            ).one()
+        return dict(zip(kinds, (int(n) for n in row), strict=True))
+
+    async def timers_at_risk(self) -> dict[str, int]:
+        """Of the clocks open_timers counts, those with less than AT_RISK_SHARE of their time left whose work
+        has not begun: unacknowledged, or in first drafting with no draft in review (overdue included)."""
+        now = utcnow()
+
+        def little_left(due: Any, within_seconds: Any) -> Any:
+            return due - within_seconds * timedelta(seconds=AT_RISK_SHARE) <= now
+
+        kinds = {
+            "acknowledge_30m": and_(
+                col(DocumentOrderRow.stage) == "awaiting_acknowledgement",
+                little_left(
+                    col(DocumentOrderRow.acknowledge_due_at), col(DocumentOrderRow.acknowledge_within_seconds)
+                ),
+            ),
+            "delivery": and_(
+                col(DocumentOrderRow.stage) == "drafting",
+                col(DocumentOrderRow.first_delivered_at).is_(None),
+                little_left(col(DocumentOrderRow.draft_due_at), col(DocumentOrderRow.draft_within_seconds)),
+            ),
         }
         async with self.db.transaction() as session:
             row = (
@@ -675,6 +716,8 @@ class DocumentsStore:
     ) -> None:
         row.stage = domain.next_stage(row.stage, "completed")
         row.completed_reason = reason
+        # The client's clock: accepted within the window, or the window ran out.
+        count_deadline(session, "revision_window", row.complexity, kept=reason == "accepted")
         row.updated_at = utcnow()
         session.add(row)
         self._stage(session, row.id, "completed", actor, None, reason, key=key)
@@ -756,6 +799,18 @@ class DocumentsStore:
             tenant_id=row.tenant_id,
             actor_id=actor,
             lawyer_id=row.assigned_lawyer_id,
+        )
+
+    async def _breach_count(self, session: AsyncSession, document_order_id: str, kind: str) -> int:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(DocumentBreachRow)
+                .where(
+                    DocumentBreachRow.document_order_id == document_order_id, DocumentBreachRow.kind == kind
+                )
+            )
+            or 0
         )
 
     async def _locked(
