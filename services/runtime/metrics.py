@@ -35,6 +35,11 @@ HTTP_DURATION = Histogram(
 OUTBOX_PENDING = Gauge(
     "counsel_outbox_pending_events", "Committed events not yet acknowledged by JetStream", ["service"]
 )
+OUTBOX_OLDEST_AGE = Gauge(
+    "counsel_outbox_oldest_pending_age_seconds",
+    "Age of the oldest committed event not yet acknowledged by JetStream (0 when none)",
+    ["service"],
+)
 OUTBOX_LAG = Histogram(
     "counsel_outbox_relay_lag_seconds",
     "From the event's commit to JetStream's acknowledgement",
