@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
@@ -856,15 +856,7 @@ class ConsultationStore:
     async def open_timers(self) -> dict[str, int]:
         """Deadlines running now for counsel_sla_timers_pending: a reply promised (reply_due_at) and not
         given yet on an open consultation, which its workflow races with a Temporal timer."""
-        async with self.db.transaction() as session:
-            waiting = await session.scalar(
-                sa_select(func.count())
-                .select_from(ConsultationRow)
-                .where(col(ConsultationRow.reply_due_at).is_not(None))
-                .where(col(ConsultationRow.answered_at).is_(None))
-                .where(col(ConsultationRow.status) != "closed")
-            )
-        return {"reply_24h": int(waiting or 0)}
+        return {"reply_24h": await self._count_reply_clocks()}
 
     async def timers_at_risk(self) -> dict[str, int]:
         """Of the reply clocks open_timers counts, those with less than AT_RISK_SHARE of the reply window left
@@ -873,16 +865,24 @@ class ConsultationStore:
             "epoch", col(ConsultationRow.reply_due_at) - col(ConsultationRow.created_at)
         )
         window = func.make_interval(0, 0, 0, 0, 0, 0, window_seconds * AT_RISK_SHARE)
+        return {
+            "reply_24h": await self._count_reply_clocks(
+                col(ConsultationRow.current_due_at) - window <= utcnow()
+            )
+        }
+
+    async def _count_reply_clocks(self, *conditions: ColumnElement[bool]) -> int:
+        """Open consultations with a reply promised and not given yet (and `conditions`)."""
         async with self.db.transaction() as session:
-            at_risk = await session.scalar(
+            count = await session.scalar(
                 sa_select(func.count())
                 .select_from(ConsultationRow)
                 .where(col(ConsultationRow.reply_due_at).is_not(None))
                 .where(col(ConsultationRow.answered_at).is_(None))
                 .where(col(ConsultationRow.status) != "closed")
-                .where(col(ConsultationRow.current_due_at) - window <= utcnow())
+                .where(*conditions)
             )
-        return {"reply_24h": int(at_risk or 0)}
+        return int(count or 0)
 
     async def apply_lawyer_changed(self, envelope: EventEnvelope, session: AsyncSession) -> None:
         """Durable-consumer handler of the catalog's `lawyer.changed`: the projection row of the lawyer's

@@ -568,15 +568,7 @@ class DocumentsStore:
             "delivery": first_drafting,
             "revision_window": col(DocumentOrderRow.stage) == "delivered",
         }
-        async with self.db.transaction() as session:
-            row = (
-                await session.execute(
-                    sa_select(*(func.count().filter(condition) for condition in kinds.values())).select_from(
-                        DocumentOrderRow
-                    )
-                )
-            ).one()
-        return dict(zip(kinds, (int(n) for n in row), strict=True))
+        return await self._count_orders(kinds)
 
     async def timers_at_risk(self) -> dict[str, int]:
         """Of the clocks open_timers counts, those with less than AT_RISK_SHARE of their time left whose work
@@ -599,6 +591,10 @@ class DocumentsStore:
                 little_left(col(DocumentOrderRow.draft_due_at), col(DocumentOrderRow.draft_within_seconds)),
             ),
         }
+        return await self._count_orders(kinds)
+
+    async def _count_orders(self, kinds: dict[str, Any]) -> dict[str, int]:
+        """How many orders meet each kind's condition, in one scan."""
         async with self.db.transaction() as session:
             row = (
                 await session.execute(
