@@ -320,6 +320,15 @@ WORKFLOWS = Dashboard(
             ),
         ),
         Panel(
+            "Activity task schedule-to-start p99 by task queue",
+            "s",
+            q(
+                "histogram_quantile(0.99, sum by (task_queue, le) (rate("
+                f"temporal_activity_schedule_to_start_latency_bucket[{RATE}])))",
+                "{{task_queue}}",
+            ),
+        ),
+        Panel(
             "Workflow task failures / s",
             "ops",
             q(
