@@ -10,6 +10,10 @@ STAMP := $(VENV)/.installed
 # missing (as root, with apt-get); anywhere else the setup stops and says what to install. Never skipped.
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+# promtool, which runs the Prometheus rules' unit tests (deploy/prometheus/tests) in the unit tier: Debian's
+# prometheus package, installed the same way. Its service is not started: a policy-rc.d that refuses (101)
+# is put in place for the install when the machine has none. Never skipped.
+PROMTOOL := /usr/bin/promtool
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +33,20 @@ $(CHROMIUM) $(CJK_FONT):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk
 
-test: $(STAMP) lint protos-check typecheck $(CHROMIUM) $(CJK_FONT)
+$(PROMTOOL):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "The rule tests need promtool from Debian's prometheus package and cannot install it here" \
+	    "(not root, or no apt-get): apt-get install -y prometheus" >&2; \
+	  exit 1; \
+	fi
+	apt-get update -qq
+	@policy=/usr/sbin/policy-rc.d; placed=; \
+	if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy && chmod +x $$policy && placed=1; fi; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; status=$$?; \
+	if [ -n "$$placed" ]; then rm -f $$policy; fi; \
+	exit $$status
+
+test: $(STAMP) lint protos-check typecheck $(CHROMIUM) $(CJK_FONT) $(PROMTOOL)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -49,6 +66,8 @@ protos-check: $(STAMP)
 
 unit workflows integration e2e ha: $(STAMP)
 	$(BIN)/python -m pytest -q -m $@
+
+unit: $(PROMTOOL)
 
 browser: $(STAMP) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/python -m pytest -q -m $@

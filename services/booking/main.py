@@ -13,6 +13,7 @@ from services.booking.store import BookingStores
 from services.booking.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.metrics import UNTIERED, export_deadlines
 from services.runtime.service import service_runtime
 from workflows.shared import BOOKING_QUEUE, task_queue
 
@@ -24,6 +25,9 @@ SERVICE = "booking"
 
 async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        export_deadlines(
+            [("booking_hold", UNTIERED)]
+        )  # at 0, so the first outcome of this process is an increase
         temporal = await rt.temporal()
         catalog = cast(
             "CatalogServiceAsyncStub",

@@ -20,7 +20,7 @@ from services.consultation.workflow_link import WorkflowLink
 from services.legal_fields.classifier import default_classifier
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
-from services.runtime.metrics import keep_sla_timers
+from services.runtime.metrics import SLA_BREACHES, UNTIERED, export_deadlines, keep_sla_timers
 from services.runtime.service import service_runtime
 from workflows.shared import CONSULTATION_QUEUE, task_queue
 
@@ -58,6 +58,9 @@ def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequ
 
 async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        # Exported at 0 so that the very first missed reply of this process raises the alerts.
+        SLA_BREACHES.labels("reply_24h")
+        export_deadlines([("reply_24h", UNTIERED)])
         temporal = await rt.temporal()
         payments = PaymentServiceStub(
             open_channel(
@@ -87,7 +90,9 @@ async def serve(settings: Settings) -> None:
             background=[
                 rt.outbox_relay(),
                 *rt.consumers(events.TABLE, link),
-                keep_sla_timers(stores.consultations.open_timers, SLA_TIMER_KINDS),
+                keep_sla_timers(
+                    stores.consultations.open_timers, stores.consultations.timers_at_risk, SLA_TIMER_KINDS
+                ),
             ],
         )
         warm_up.cancel()

@@ -29,6 +29,10 @@ TIER_DEFAULTS: dict[str, tuple[timedelta, timedelta]] = {
     "complex": (timedelta(hours=72), timedelta(days=7)),
 }
 ACKNOWLEDGE_WITHIN = timedelta(minutes=30)  # §6.2.2.2
+# The clocks counted in counsel_sla_deadlines_total, by kind and tier (the complexity).
+DEADLINE_CLOCKS = tuple(
+    (kind, tier) for kind in ("acknowledge_30m", "delivery", "revision_window") for tier in COMPLEXITIES
+)
 
 # Allowed transitions; "completed" and "cancelled" are final. Breaches keep the stage (or move an
 # unacknowledged order on). Any open order can be cancelled by a supervisor (the client is refunded).
@@ -65,6 +69,17 @@ def next_stage(current: str, target: str) -> str:
     if target not in TRANSITIONS.get(current, frozenset()):
         raise Conflict(f"a document order in {current} cannot move to {target}", reason="invalid_transition")
     return target
+
+
+def breach_decides_clock(kind: str, stage: str, delivered: bool, breaches_of_kind: int) -> bool:
+    """Whether a breach just recorded (the `breaches_of_kind`-th of its kind) is its clock's outcome: the first
+    one of a clock the awaited act has not stopped yet. A late acknowledgement or a first delivery that
+    came before the breach was recorded decided the clock already; later breaches are of its extensions."""
+    if breaches_of_kind != 1:
+        return False
+    if kind == "acknowledgement":
+        return stage == "awaiting_acknowledgement"
+    return not delivered
 
 
 def tier_clocks(

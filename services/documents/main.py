@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2, documents_service_pb2_grpc
-from services.documents import events
+from services.documents import domain, events
 from services.documents.files import DocumentFiles
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
@@ -14,7 +14,7 @@ from services.documents.store import BREACH_METRIC_KIND, DocumentsStores
 from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
-from services.runtime.metrics import SLA_BREACHES, keep_sla_timers
+from services.runtime.metrics import SLA_BREACHES, export_deadlines, keep_sla_timers
 from services.runtime.service import service_runtime
 from workflows.shared import DOCUMENTS_QUEUE, task_queue
 
@@ -30,6 +30,7 @@ async def serve(settings: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         for kind in BREACH_METRIC_KIND.values():  # exported at 0 so the very first breach raises the alert
             SLA_BREACHES.labels(kind)
+        export_deadlines(domain.DEADLINE_CLOCKS)
         assert rt.bus is not None
         temporal = await rt.temporal()
         files = await DocumentFiles.open(rt.bus.js, settings.jetstream_replicas)
@@ -54,6 +55,6 @@ async def serve(settings: Settings) -> None:
             background=[
                 rt.outbox_relay(),
                 *rt.consumers(events.TABLE, events.HandlerContext(stores, link)),
-                keep_sla_timers(stores.orders.open_timers, SLA_TIMER_KINDS),
+                keep_sla_timers(stores.orders.open_timers, stores.orders.timers_at_risk, SLA_TIMER_KINDS),
             ],
         )

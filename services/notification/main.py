@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from itertools import product
 from typing import TYPE_CHECKING, cast
 
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub
@@ -14,8 +15,10 @@ from services.notification.channels import senders_for, unconfigured_channels
 from services.notification.config import NotificationSettings
 from services.notification.directory import IdentityDirectory
 from services.notification.models import TABLES
+from services.notification.policy import OUTBOUND
 from services.notification.server import NotificationServicer
 from services.notification.store import NotificationStores
+from services.notification.store.base import DELIVERIES, WATCHED_OUTCOMES
 from services.notification.store.deliveries import Deliveries
 from services.notification.templates import templates
 from services.runtime.config import Settings
@@ -53,6 +56,8 @@ async def serve(shared: Settings) -> None:
     senders = senders_for(settings)  # an unknown or half-configured provider fails here, at start
     templates()  # and so does a broken templates.toml
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        for channel, outcome in product(OUTBOUND, WATCHED_OUTCOMES):
+            DELIVERIES.labels(channel.value, outcome)
         for channel in unconfigured_channels(senders):
             log.warning(
                 "no %s provider is configured: login codes by %s fail with 503 and notifications fall back "

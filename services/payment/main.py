@@ -20,6 +20,7 @@ from services.payment.vouchers import VoucherSigner
 from services.payment.workflow_link import OrderWorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.metrics import UNTIERED, export_deadlines
 from services.runtime.service import service_runtime
 from workflows.shared import ORDERS_QUEUE, task_queue
 
@@ -32,6 +33,9 @@ SERVICE = "payment"
 async def serve(settings: Settings) -> None:
     payment_settings = PaymentSettings.from_settings(settings)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        export_deadlines(
+            [("payment_hold", UNTIERED)]
+        )  # at 0, so the first outcome of this process is an increase
         temporal = await rt.temporal()
         catalog = cast(
             "CatalogServiceAsyncStub",

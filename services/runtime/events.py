@@ -32,7 +32,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from services.runtime.config import Settings
 from services.runtime.context import CORRELATION_HEADER, correlation_id_var, current_correlation_id
 from services.runtime.db import Database
-from services.runtime.metrics import CONSUMER_EVENTS, OUTBOX_LAG, OUTBOX_PENDING
+from services.runtime.metrics import CONSUMER_EVENTS, OUTBOX_LAG, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from services.runtime.tables import RuntimeTables
 
 log = logging.getLogger(__name__)
@@ -330,12 +330,25 @@ class OutboxRelay:
         return len(rows)
 
     async def pending(self) -> int:
+        return (await self._backlog())[0]
+
+    async def refresh_backlog_gauges(self) -> None:
+        """counsel_outbox_pending_events and counsel_outbox_oldest_pending_age_seconds of this service."""
+        count, oldest = await self._backlog()
+        OUTBOX_PENDING.labels(self.outbox.service).set(count)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        OUTBOX_OLDEST_AGE.labels(self.outbox.service).set(max(age, 0.0))
+
+    async def _backlog(self) -> tuple[int, datetime | None]:
+        """How many events are not yet published, and when the oldest of them was committed."""
         table = self.outbox.table
         async with self.db.transaction() as session:
-            count = await session.scalar(
-                select(func.count()).select_from(table).where(table.c.published_at.is_(None))
-            )
-        return int(count or 0)
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(table.c.created_at)).where(table.c.published_at.is_(None))
+                )
+            ).one()
+        return int(count or 0), oldest
 
     async def run(self) -> None:
         """Relay until cancelled: woken by the outbox's NOTIFY as soon as events commit (lag is one relay
@@ -358,7 +371,7 @@ class OutboxRelay:
                     moved = await self.relay_once()
                     if moved < self.batch:
                         if time.monotonic() - counted_at >= PENDING_GAUGE_SECONDS:
-                            OUTBOX_PENDING.labels(self.outbox.service).set(await self.pending())
+                            await self.refresh_backlog_gauges()
                             counted_at = time.monotonic()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self.outbox.committed.wait(), self.poll_seconds)

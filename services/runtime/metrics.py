@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,11 @@ HTTP_DURATION = Histogram(
 OUTBOX_PENDING = Gauge(
     "counsel_outbox_pending_events", "Committed events not yet acknowledged by JetStream", ["service"]
 )
+OUTBOX_OLDEST_AGE = Gauge(
+    "counsel_outbox_oldest_pending_age_seconds",
+    "Age of the oldest committed event not yet acknowledged by JetStream (0 when none)",
+    ["service"],
+)
 OUTBOX_LAG = Histogram(
     "counsel_outbox_relay_lag_seconds",
     "From the event's commit to JetStream's acknowledgement",
@@ -50,8 +57,28 @@ CONSUMER_EVENTS = Counter(
 SLA_TIMERS_PENDING = Gauge(
     "counsel_sla_timers_pending", "Deadlines currently running (from the services' stage records)", ["kind"]
 )
+# The early warning: of those, the ones with less than AT_RISK_SHARE of their time left whose awaited act
+# has not begun (no acknowledgement, no draft in review, no reply), overdue ones included.
+SLA_TIMERS_AT_RISK = Gauge(
+    "counsel_sla_timers_at_risk",
+    "Deadlines running with less than a quarter of their time left and nobody working them",
+    ["kind"],
+)
+AT_RISK_SHARE = 0.25
 SLA_TIMERS_REFRESH_SECONDS = 15.0
+# Every missed clock, extensions after a breach included: each one escalates or reassigns.
 SLA_BREACHES = Counter("counsel_sla_breaches", "Deadlines missed", ["kind"])
+# Every promise with a clock ends once with one outcome, counted by the service that owns it when the outcome
+# is decided (under the lock of the row the clock runs on, after commit): `kept` when the awaited act came
+# first, `missed` when the clock ran out first; a clock whose order or booking is cancelled first has none.
+# The SLOs (docs/runbooks.md#slos) are kept ratios of these; the platform's promises are acknowledge_30m,
+# delivery and reply_24h, the client's own clocks (revision_window, payment_hold, booking_hold) are counted
+# the same way for the dashboards. `tier` is the document complexity, UNTIERED for clocks without tiers.
+SLA_DEADLINES = Counter(
+    "counsel_sla_deadlines", "Deadlines decided, by clock, tier and outcome", ["kind", "tier", "outcome"]
+)
+DEADLINE_OUTCOMES = ("kept", "missed")
+UNTIERED = "all"
 CHAT_ANSWERS = Counter(
     "counsel_chat_answers", "Client chat messages to the FAQ bot, by what answered them", ["by"]
 )
@@ -63,23 +90,41 @@ def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
         start_http_server(port, addr=host)
 
 
-async def refresh_sla_timers(count: Callable[[], Awaitable[Mapping[str, int]]], kinds: Sequence[str]) -> None:
-    """Set counsel_sla_timers_pending{kind} for each of the service's `kinds` (0 when none is running)."""
+def export_deadlines(clocks: Iterable[tuple[str, str]]) -> None:
+    """Export counsel_sla_deadlines_total{kind, tier, outcome} at 0 for each of the service's (kind, tier)
+    clocks and every outcome, so that the first decision of a process is an increase an alert can see."""
+    for kind, tier in clocks:
+        for outcome in DEADLINE_OUTCOMES:
+            SLA_DEADLINES.labels(kind, tier, outcome)
+
+
+def count_deadline(session: AsyncSession, kind: str, tier: str, *, kept: bool) -> None:
+    """Count one promise's outcome when `session` (the transaction that decided it) commits: a rolled-back
+    attempt and its retry count once."""
+    sample = SLA_DEADLINES.labels(kind, tier, "kept" if kept else "missed")
+    event.listen(session.sync_session, "after_commit", lambda _session: sample.inc(), once=True)
+
+
+Count = Callable[[], Awaitable[Mapping[str, int]]]
+
+
+async def refresh_sla_timers(count: Count, kinds: Sequence[str], gauge: Gauge = SLA_TIMERS_PENDING) -> None:
+    """Set `gauge`{kind} for each of the service's `kinds` (0 when `count` has none of that kind)."""
     counts = await count()
     for kind in kinds:
-        SLA_TIMERS_PENDING.labels(kind).set(counts.get(kind, 0))
+        gauge.labels(kind).set(counts.get(kind, 0))
 
 
 async def keep_sla_timers(
-    count: Callable[[], Awaitable[Mapping[str, int]]],
-    kinds: Sequence[str],
-    interval: float = SLA_TIMERS_REFRESH_SECONDS,
+    pending: Count, at_risk: Count, kinds: Sequence[str], interval: float = SLA_TIMERS_REFRESH_SECONDS
 ) -> None:
-    """A service's background task: the gauge follows its records (a failed count keeps the last values
-    and is logged; the next round tries again). Not a business clock: the deadlines are Temporal timers."""
+    """A service's background task: counsel_sla_timers_pending and _at_risk follow its records (a failed
+    count keeps the last values and is logged; the next round tries again). Not a business clock: the
+    deadlines are Temporal timers."""
     while True:
         try:
-            await refresh_sla_timers(count, kinds)
+            await refresh_sla_timers(pending, kinds)
+            await refresh_sla_timers(at_risk, kinds, SLA_TIMERS_AT_RISK)
         except asyncio.CancelledError:
             raise
         except Exception:

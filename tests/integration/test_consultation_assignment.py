@@ -546,3 +546,51 @@ async def test_the_close_tells_the_order_whether_the_consultation_was_served(
         envelope.payload.Unpack(closed)
         told[closed.consultation_id] = (closed.order_id, closed.served)
     assert told == {answered: ("order-1", True), unanswered: ("order-1", False)}
+
+
+async def test_the_reply_promise_is_decided_once_by_the_reply_or_the_first_breach(
+    stores: ConsultationStores,
+) -> None:
+    """counsel_sla_deadlines_total{kind="reply_24h"}: a first reply before any breach keeps the promise; the
+    first breach misses it, and neither a second breach nor the late reply counts again."""
+
+    def decided(outcome: str) -> float:
+        labels = {"kind": "reply_24h", "tier": "all", "outcome": outcome}
+        return REGISTRY.get_sample_value("counsel_sla_deadlines_total", labels) or 0.0
+
+    kept, missed = decided("kept"), decided("missed")
+    answered = await submit(stores)
+    await stores.assignments.classify(answered, "c", default_classifier().classify)
+    lawyer_id = (await stores.assignments.assign(answered, [], None, "a")).lawyer_id
+    await stores.consultations.post_message(lawyer(lawyer_id), answered, "答复如下……")
+    assert (decided("kept"), decided("missed")) == (kept + 1, missed)
+
+    late = await submit(stores)
+    await stores.assignments.classify(late, "c", default_classifier().classify)
+    first = (await stores.assignments.assign(late, [], None, "a")).lawyer_id
+    due = utcnow()
+    second = (
+        await stores.assignments.escalate(late, first, due, [first], due + timedelta(hours=4), "e1")
+    ).to_lawyer_id
+    await stores.assignments.escalate(
+        late, first, due, [first], due + timedelta(hours=4), "e1"
+    )  # a retried activity
+    await stores.assignments.escalate(late, second, due, [first], due + timedelta(hours=8), "e2")
+    current = (await stores.consultations.get(AGENT, late)).row.assigned_lawyer_id
+    await stores.consultations.post_message(lawyer(current), late, "抱歉久等……")
+    assert (decided("kept"), decided("missed")) == (kept + 1, missed + 1)
+
+
+async def test_reply_clocks_at_risk_have_under_a_quarter_of_the_window_left(
+    stores: ConsultationStores,
+) -> None:
+    """counsel_sla_timers_at_risk{kind="reply_24h"}: measured on the current lawyer's due time against the
+    reply window (24 h: at risk from 6 h before), until the reply."""
+    consultation_id = await submit(stores)
+    await stores.assignments.classify(consultation_id, "c", default_classifier().classify)
+    lawyer_id = (await stores.assignments.assign(consultation_id, [], None, "a")).lawyer_id
+    assert await stores.consultations.timers_at_risk() == {"reply_24h": 0}
+    await stores.assignments.escalate(
+        consultation_id, lawyer_id, utcnow(), [lawyer_id], utcnow() + timedelta(hours=5), "e"
+    )
+    assert await stores.consultations.timers_at_risk() == {"reply_24h": 1}

@@ -387,3 +387,88 @@ async def test_the_sla_timers_gauge_counts_the_deadlines_the_records_show_runnin
     await stores.orders.acknowledge(AGENT, waiting.row.id, "")
     await refresh_sla_timers(stores.orders.open_timers, ("acknowledge_30m", "delivery"))
     assert (gauge("acknowledge_30m"), gauge("delivery")) == (0, 2)
+
+
+def decided(kind: str, tier: str, outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "counsel_sla_deadlines_total", {"kind": kind, "tier": tier, "outcome": outcome}
+        )
+        or 0.0
+    )
+
+
+async def test_each_clock_of_an_order_is_decided_once_kept_or_missed(
+    stores: DocumentsStores, files: DocumentFiles
+) -> None:
+    """counsel_sla_deadlines_total{kind, tier, outcome}: the acknowledgement and the delivery clock of an
+    order end once each, by the act (kept) or by the breach the workflow recorded first (missed); a breach
+    recorded after the act, a second breach of the extension and a retried breach decide nothing."""
+    clocks = [
+        (k, t, o)
+        for k in ("acknowledge_30m", "delivery", "revision_window")
+        for t in ("simple", "complex")
+        for o in ("kept", "missed")
+    ]
+    before = {clock: decided(*clock) for clock in clocks}
+
+    def changes() -> dict[tuple[str, str, str], float]:
+        return {
+            clock: decided(*clock) - before[clock] for clock in clocks if decided(*clock) != before[clock]
+        }
+
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    await stores.staff.upsert_staff(REVIEWER.user_id, "reviewer", "11101201234567890")
+    upload = domain.validate_upload("合同.docx", DOCX, b"draft", "")
+
+    # Kept: acknowledged and delivered in time, then accepted within the window.
+    kept = (await stores.orders.create(new_order())).view
+    await stores.orders.acknowledge(AGENT, kept.row.id, "")
+    await stores.versions.add_version(lawyer("lawyer-1"), kept.row.id, upload, files.put)
+    view = await stores.versions.review(REVIEWER, kept.row.id, "approve", "")
+    due = view.row.draft_due_at
+    assert due is not None
+    await stores.deadlines.record_breach(kept.row.id, "delivery", due, due + timedelta(hours=1), "late-timer")
+    await stores.revisions.accept(CLIENT, kept.row.id)
+    assert changes() == {
+        ("acknowledge_30m", "simple", "kept"): 1,
+        ("delivery", "simple", "kept"): 1,
+        ("revision_window", "simple", "kept"): 1,
+    }
+
+    # Missed: the workflow recorded both breaches (twice each, and the extension's) before the acts.
+    missed = (
+        await stores.orders.create(new_order(complexity="complex", draft_within=timedelta(hours=72)))
+    ).view
+    ack_due = missed.row.acknowledge_due_at
+    assert ack_due is not None
+    for _ in range(2):
+        await stores.deadlines.record_breach(
+            missed.row.id, "acknowledgement", ack_due, ack_due + timedelta(hours=72), "a"
+        )
+    for key in ("d1", "d1", "d2"):
+        await stores.deadlines.record_breach(
+            missed.row.id, "delivery", ack_due, ack_due + timedelta(hours=1), key
+        )
+    await stores.versions.add_version(lawyer("lawyer-1"), missed.row.id, upload, files.put)
+    await stores.versions.review(REVIEWER, missed.row.id, "approve", "")
+    await stores.deadlines.record_stage(missed.row.id, "completed", "system", None, "window_closed", "closed")
+    assert changes() == {
+        ("acknowledge_30m", "simple", "kept"): 1,
+        ("delivery", "simple", "kept"): 1,
+        ("revision_window", "simple", "kept"): 1,
+        ("acknowledge_30m", "complex", "missed"): 1,
+        ("delivery", "complex", "missed"): 1,
+        ("revision_window", "complex", "missed"): 1,
+    }
+
+
+async def test_clocks_at_risk_have_little_time_left_and_nobody_working_them(stores: DocumentsStores) -> None:
+    """counsel_sla_timers_at_risk: an unacknowledged order with under a quarter of its 30 minutes left is at
+    risk, one just paid is not; once acknowledged, its delivery clock has all its time."""
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    await stores.orders.create(new_order())
+    late = (await stores.orders.create(new_order(paid_at=utcnow() - timedelta(minutes=25)))).view
+    assert await stores.orders.timers_at_risk() == {"acknowledge_30m": 1, "delivery": 0}
+    await stores.orders.acknowledge(AGENT, late.row.id, "")
+    assert await stores.orders.timers_at_risk() == {"acknowledge_30m": 0, "delivery": 0}

@@ -26,6 +26,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
+from services.runtime.metrics import UNTIERED, count_deadline
 from services.runtime.records import (
     claim_idempotency_key,
     new_id,
@@ -384,6 +385,8 @@ class Bookings:
                 raise NotFound("no such booking")
             if not domain.confirms(row.status, row.order_id, order_id):
                 return row
+            if row.status == "held":  # paid before the hold expired
+                count_deadline(session, "booking_hold", UNTIERED, kept=True)
             row.status = "confirmed"
             row.order_id = order_id
             row.paid_fen = paid_fen
@@ -415,6 +418,7 @@ class Bookings:
             if not domain.expires(row.status):
                 return row
             row.status = domain.next_status(row.status, "expired")
+            count_deadline(session, "booking_hold", UNTIERED, kept=False)
             row.cancel_reason = "hold_expired"
             row.updated_at = utcnow()
             session.add(row)

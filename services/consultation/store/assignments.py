@@ -27,7 +27,7 @@ from services.runtime import assignment
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.events import Outbox
-from services.runtime.metrics import SLA_BREACHES
+from services.runtime.metrics import SLA_BREACHES, UNTIERED, count_deadline
 from services.runtime.records import new_id, to_timestamp, utcnow
 
 
@@ -140,6 +140,10 @@ class Assignments:
             if await stage_recorded(session, consultation_id, breach_key):
                 return domain.Escalation(False, row.assigned_lawyer_id, row.assignment_reason)
             original = row.reply_due_at
+            if (
+                row.escalations == 0
+            ):  # the promise is missed once; later breaches are of the escalations' clocks
+                count_deadline(session, "reply_24h", UNTIERED, kept=False)
             row.escalations += 1
             breach = domain.breach(
                 row.assigned_lawyer_id, from_lawyer_id, exclude, missed_due_at, original, row.escalations

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -32,6 +32,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.events import Outbox
+from services.runtime.metrics import AT_RISK_SHARE, UNTIERED, count_deadline
 from services.runtime.records import (
     claim_idempotency_key,
     cursor_time,
@@ -267,6 +268,9 @@ class Consultations:
                 )
             )
             first_reply = domain.is_first_reply(role, row.answered_at is not None)
+            if first_reply and row.reply_due_at is not None and row.escalations == 0:
+                # Replied before the workflow recorded a breach: this decides the promise, late or not.
+                count_deadline(session, "reply_24h", UNTIERED, kept=now <= row.reply_due_at)
             if first_reply:
                 row.answered_at = now
                 row.status = domain.next_status(row.status, "answered")
@@ -368,12 +372,30 @@ class Consultations:
     async def open_timers(self) -> dict[str, int]:
         """Deadlines running now for counsel_sla_timers_pending: a reply promised (reply_due_at) and not
         given yet on an open consultation, which its workflow races with a Temporal timer."""
+        return {"reply_24h": await self._count_reply_clocks()}
+
+    async def timers_at_risk(self) -> dict[str, int]:
+        """Of the reply clocks open_timers counts, those with less than AT_RISK_SHARE of the reply window left
+        (measured on the current lawyer's due time, overdue included) and no reply yet."""
+        window_seconds = func.extract(
+            "epoch", col(ConsultationRow.reply_due_at) - col(ConsultationRow.created_at)
+        )
+        window = func.make_interval(0, 0, 0, 0, 0, 0, window_seconds * AT_RISK_SHARE)
+        return {
+            "reply_24h": await self._count_reply_clocks(
+                col(ConsultationRow.current_due_at) - window <= utcnow()
+            )
+        }
+
+    async def _count_reply_clocks(self, *conditions: ColumnElement[bool]) -> int:
+        """Open consultations with a reply promised and not given yet (and `conditions`)."""
         async with self.db.transaction() as session:
-            waiting = await session.scalar(
+            count = await session.scalar(
                 sa_select(func.count())
                 .select_from(ConsultationRow)
                 .where(col(ConsultationRow.reply_due_at).is_not(None))
                 .where(col(ConsultationRow.answered_at).is_(None))
                 .where(col(ConsultationRow.status) != "closed")
+                .where(*conditions)
             )
-        return {"reply_24h": int(waiting or 0)}
+        return int(count or 0)

@@ -24,6 +24,7 @@ from services.documents.models import (
 from services.runtime.context import Principal
 from services.runtime.db import get_or_404
 from services.runtime.events import Outbox
+from services.runtime.metrics import count_deadline
 from services.runtime.records import new_id, utcnow
 
 
@@ -151,6 +152,8 @@ async def complete(
     final approved version (which completes the paid order it fulfils)."""
     row.stage = domain.next_stage(row.stage, "completed")
     row.completed_reason = reason
+    # The client's clock: accepted within the window, or the window ran out.
+    count_deadline(session, "revision_window", row.complexity, kept=reason == "accepted")
     row.updated_at = utcnow()
     session.add(row)
     add_stage(session, row.id, "completed", actor, None, reason, key=key)
@@ -170,3 +173,15 @@ async def complete(
         actor,
     )
     await session.flush()
+
+
+async def breach_count(session: AsyncSession, document_order_id: str, kind: str) -> int:
+    """How many breaches of `kind` the order's workflow has recorded."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(DocumentBreachRow)
+            .where(DocumentBreachRow.document_order_id == document_order_id, DocumentBreachRow.kind == kind)
+        )
+        or 0
+    )

@@ -14,6 +14,7 @@ from services.documents.models import DocumentBreachRow
 from services.documents.store.base import (
     OrderView,
     add_stage,
+    breach_count,
     complete,
     insert_stage,
     locked_order,
@@ -24,7 +25,7 @@ from services.documents.store.roster import pick_lawyer
 from services.runtime.db import Database
 from services.runtime.errors import InvalidArgument
 from services.runtime.events import Outbox
-from services.runtime.metrics import SLA_BREACHES
+from services.runtime.metrics import SLA_BREACHES, count_deadline
 from services.runtime.records import to_timestamp, utcnow
 
 # Breach kinds as counted in counsel_sla_breaches_total (the names deploy/prometheus/alerts.yaml alerts on).
@@ -78,6 +79,9 @@ class Deadlines:
             if inserted.first() is None:
                 return await order_view(session, row.id)
             SLA_BREACHES.labels(BREACH_METRIC_KIND[kind]).inc()
+            breaches = await breach_count(session, row.id, kind)
+            if domain.breach_decides_clock(kind, row.stage, row.first_delivered_at is not None, breaches):
+                count_deadline(session, BREACH_METRIC_KIND[kind], row.complexity, kept=False)
             effect = domain.breach_effect(kind, row.stage)
             if effect.next_stage is not None:
                 row.stage = effect.next_stage

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
@@ -22,6 +23,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, InvalidArgument
 from services.runtime.events import Outbox
+from services.runtime.metrics import AT_RISK_SHARE, count_deadline
 from services.runtime.records import (
     cursor_time,
     decode_cursor,
@@ -147,6 +149,10 @@ class DocumentOrders:
             row = await locked_order(session, principal, document_order_id)
             domain.check_acknowledge(row.stage, row.acknowledged_by)
             now = utcnow()
+            # Acknowledged before the workflow recorded a breach (which moves the stage on): this decides the
+            # clock, late or not.
+            on_time = row.acknowledge_due_at is None or now <= row.acknowledge_due_at
+            count_deadline(session, "acknowledge_30m", row.complexity, kept=on_time)
             row.stage = domain.next_stage(row.stage, "drafting")
             row.acknowledged_by = principal.user_id
             row.draft_due_at = now + timedelta(seconds=row.draft_within_seconds)
@@ -259,6 +265,33 @@ class DocumentOrders:
             "delivery": first_drafting,
             "revision_window": col(DocumentOrderRow.stage) == "delivered",
         }
+        return await self._count_orders(kinds)
+
+    async def timers_at_risk(self) -> dict[str, int]:
+        """Of the clocks open_timers counts, those with less than AT_RISK_SHARE of their time left whose work
+        has not begun: unacknowledged, or in first drafting with no draft in review (overdue included)."""
+        now = utcnow()
+
+        def little_left(due: Any, within_seconds: Any) -> Any:
+            return due - within_seconds * timedelta(seconds=AT_RISK_SHARE) <= now
+
+        kinds = {
+            "acknowledge_30m": and_(
+                col(DocumentOrderRow.stage) == "awaiting_acknowledgement",
+                little_left(
+                    col(DocumentOrderRow.acknowledge_due_at), col(DocumentOrderRow.acknowledge_within_seconds)
+                ),
+            ),
+            "delivery": and_(
+                col(DocumentOrderRow.stage) == "drafting",
+                col(DocumentOrderRow.first_delivered_at).is_(None),
+                little_left(col(DocumentOrderRow.draft_due_at), col(DocumentOrderRow.draft_within_seconds)),
+            ),
+        }
+        return await self._count_orders(kinds)
+
+    async def _count_orders(self, kinds: dict[str, Any]) -> dict[str, int]:
+        """How many orders meet each kind's condition, in one scan."""
         async with self.db.transaction() as session:
             row = (
                 await session.execute(

@@ -13,12 +13,20 @@ from sqlmodel import col, select
 from counsel.documents.v1 import events_pb2
 from services.documents import domain
 from services.documents.models import DocumentVersionRow
-from services.documents.store.base import OrderView, add_stage, locked_order, order_view, publish
+from services.documents.store.base import (
+    OrderView,
+    add_stage,
+    breach_count,
+    locked_order,
+    order_view,
+    publish,
+)
 from services.documents.store.roster import licence_number
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
+from services.runtime.metrics import count_deadline
 from services.runtime.records import new_id, to_timestamp, utcnow
 
 
@@ -119,6 +127,11 @@ class Versions:
             version.reviewer_id = principal.user_id
             version.review_comment = comment.strip()
             version.reviewed_at = now
+            # The first delivery keeps the delivery clock, unless the workflow recorded its breach first
+            # (which decided it).
+            first_delivery = row.first_delivered_at is None and outcome.first_delivered_at is not None
+            if first_delivery and not await breach_count(session, row.id, "delivery"):
+                count_deadline(session, "delivery", row.complexity, kept=True)
             row.stage = outcome.stage
             row.first_delivered_at = outcome.first_delivered_at
             row.revision_window_ends_at = outcome.revision_window_ends_at

@@ -14,9 +14,12 @@ from services.runtime.events import Outbox
 
 DELIVERIES = Counter(
     "counsel_notification_deliveries",
-    "Outbound send attempts by channel and outcome (sent, retry, fell_back, cancelled)",
+    "Outbound send attempts by channel and outcome (sent, retry, fell_back, cancelled, sent_direct, failed_direct)",
     ["channel", "outcome"],
 )
+# The outcomes the alerts watch, exported at 0 per outbound channel when the service starts: a direct send
+# (a login code) the provider refused, a notification that gave up on its channel, and their successes.
+WATCHED_OUTCOMES = ("sent", "fell_back", "sent_direct", "failed_direct")
 
 # A delivery's status (DeliveryRow.status).
 QUEUED, READY, SENT, DIGESTED, FELL_BACK, CANCELLED = (

@@ -38,6 +38,7 @@ class DirectMessages:
             try:
                 await sender.send(session, to, subject, body, template=template, params=params)
             except SendError as exc:
+                DELIVERIES.labels(channel.value, "failed_direct").inc()
                 # Ids only: the recipient and the text are personal data.
                 log.warning(
                     "direct message failed",

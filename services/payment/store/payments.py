@@ -36,6 +36,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
+from services.runtime.metrics import UNTIERED, count_deadline
 from services.runtime.records import claim_idempotency_key, new_id, request_fingerprint, utcnow
 from services.runtime.tenancy import require_visible
 
@@ -237,6 +238,7 @@ class Payments:
             return
         await session.flush()  # the partial unique index refuses a second paid payment of the order here
         order.status = domain.next_order_status(order.status, "paid")
+        count_deadline(session, "payment_hold", UNTIERED, kept=True)  # paid before the order expired
         order.paid_payment_id = payment.id
         session.add(order)
         await record_stage(session, order.id, "paid", "system")
@@ -281,4 +283,5 @@ class Payments:
             row = await locked_order(session, order_id)
             if row.status == "pending_payment":
                 await cancel_unpaid(session, self.outbox, row, "payment_timeout", "system")
+                count_deadline(session, "payment_hold", UNTIERED, kept=False)
             return await order_view(session, order_id)
