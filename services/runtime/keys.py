@@ -161,8 +161,9 @@ def master_key(settings: Settings) -> StaticMasterKey:
         )
         return StaticMasterKey("dev", {"dev": derived})
     raise MasterKeyError(
-        "COUNSEL_MASTER_KEY (or COUNSEL_MASTER_KEY_DIR) must hold the master key in prod: without it no "
-        "personal data or case material can be sealed, and none is ever written in clear"
+        "COUNSEL_MASTER_KEY (or COUNSEL_MASTER_KEY_DIR) must hold the master key (outside prod COUNSEL_SECRET_KEY "
+        "may stand in): without it no personal data or case material can be sealed, and none is ever written "
+        "in clear"
     )
 
 
