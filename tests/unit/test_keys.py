@@ -55,7 +55,7 @@ def test_a_mounted_secret_names_its_current_version(tmp_path: Path) -> None:
 
 def test_prod_without_a_master_key_stops_with_a_clear_message() -> None:
     settings = load_settings(env="prod", secret_key="p" * 40)
-    with pytest.raises(MasterKeyError, match="COUNSEL_MASTER_KEY .* must hold the master key"):
+    with pytest.raises(MasterKeyError, match=r"COUNSEL_MASTER_KEY .* must hold the master key"):
         master_key(settings)
     dev = master_key(load_settings(env="test", secret_key="t" * 40))
     assert dev.current == "dev"  # outside prod: derived from COUNSEL_SECRET_KEY, stable across restarts
@@ -91,7 +91,7 @@ def test_a_shredded_subject_opens_and_seals_nothing() -> None:
 async def test_payloads_are_sealed_with_their_key_id_and_old_ids_still_decode() -> None:
     v1 = _b64key()
     before = EncryptionCodec(local_master_key(f"v1={v1}"))
-    payload = Payload(metadata={"encoding": b"json/plain"}, data='{"question": "marker-7f3a"}'.encode())
+    payload = Payload(metadata={"encoding": b"json/plain"}, data=b'{"question": "marker-7f3a"}')
     [sealed] = await before.encode([payload])
     assert sealed.metadata[KEY_ID_METADATA] == b"master:v1"
     assert b"marker" not in sealed.data and b"json/plain" not in sealed.SerializeToString()
