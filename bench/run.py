@@ -31,7 +31,6 @@ from typing import Any, cast
 import asyncpg
 import psutil
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.benchmarks import (
     catalog,
@@ -51,6 +50,7 @@ from deploy.local.launcher import StackProcess, stack_env
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, find_binary, free_port
 from services.runtime.config import load_settings
 from services.runtime.db import asyncpg_dsn
+from services.runtime.temporal import data_converter
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -112,7 +112,9 @@ def write_results(
     return results / f"{stem}.md"
 
 
-def start_worker(address: str, log_path: Path, metrics_port: int, timeout: float = 60.0) -> psutil.Popen:
+def start_worker(
+    address: str, log_path: Path, metrics_port: int, secret_key: str, timeout: float = 60.0
+) -> psutil.Popen:
     """bench/worker.py in its own process, once it polls, with the SDK's Prometheus metrics on
     `metrics_port`. Its cache holds BENCH_WORKER_CACHE workflows (the open-workflows figure is memory per
     *cached* workflow); the rest of its tuning is the platform's.
@@ -124,6 +126,7 @@ def start_worker(address: str, log_path: Path, metrics_port: int, timeout: float
         **os.environ,
         "COUNSEL_TEMPORAL_MAX_CACHED_WORKFLOWS": str(BENCH_WORKER_CACHE),
         "COUNSEL_TEMPORAL_METRICS_PORT": str(metrics_port),
+        "COUNSEL_SECRET_KEY": secret_key,
         "PYTHONUNBUFFERED": "1",
     }
     with log_path.open("wb") as log:
@@ -176,13 +179,19 @@ async def run_all(
     if needs:  # the platform and the worker both run on Temporal
         servers.append(TemporalDevServer(tmp / "temporal", free_port()))
     ctx = Context(quick, tmp, postgres, nats_server, open_workflows=open_workflows)
+    # One secret for the platform, the benchmark worker and the raw client: their payload codec keys (the
+    # master key outside prod) agree, and the raw figures pay for the codec as the platform does.
+    secret_key = secrets.token_urlsafe(48)
     temporal: Client | None = None
     try:
         for server in servers:
             server.start()
         if needs:
             ctx.temporal_server = cast(TemporalDevServer, servers[-1])
-            temporal = await Client.connect(ctx.temporal.address, data_converter=pydantic_data_converter)
+            temporal = await Client.connect(
+                ctx.temporal.address,
+                data_converter=data_converter(load_settings(env="test", secret_key=secret_key)),
+            )
         if "stack" in needs:
             name = f"bench{uuid.uuid4().hex[:6]}"
             # --ha: the platform on its own replicated servers (`counsel up --ha`), not the run's single ones.
@@ -192,7 +201,7 @@ async def run_all(
                 database_url=None if ha else postgres.url,
                 nats_url=None if ha else nats_server.url,
                 temporal_address=ctx.temporal.address,
-                secret_key=secrets.token_urlsafe(48),
+                secret_key=secret_key,
             )
             (tmp / "stack").mkdir()
             env["COUNSEL_LOG_LEVEL"] = "WARNING"  # the access log of every request would dominate the CPU
@@ -216,7 +225,9 @@ async def run_all(
             )
         if "worker" in needs:
             metrics_port = free_port()
-            ctx.worker_process = start_worker(ctx.temporal.address, tmp / "worker.log", metrics_port)
+            ctx.worker_process = start_worker(
+                ctx.temporal.address, tmp / "worker.log", metrics_port, secret_key
+            )
             ctx.worker_metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
 
         def with_temporal(

@@ -150,6 +150,12 @@ def _operator_settings() -> Settings:
     )
 
 
+def _keys_rotate() -> int:
+    from deploy.keys import rotate
+
+    return asyncio.run(rotate(load_settings()))
+
+
 def _documents_cancel(document_order_id: str, reason: str) -> int:
     from services.documents.tools import cancel
 
@@ -200,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     payment.add_argument(
         "--date", required=True, type=_day, help="the day to reconcile, YYYY-MM-DD (Beijing time)"
     )
+    keys = commands.add_parser("keys", help="the key hierarchy (docs/privacy.md)")
+    keys.add_argument("action", choices=["rotate"], help="re-wrap every data key with the current master key")
     documents = commands.add_parser("documents", help="document order tools")
     documents.add_argument("action", choices=["cancel"])
     documents.add_argument("document_order_id")
@@ -260,6 +268,8 @@ def _run(args: argparse.Namespace) -> int:
             return _ledger_verify()
         if args.command == "payment":
             return _payment_reconcile(args.date)
+        if args.command == "keys":
+            return _keys_rotate()
         if args.command == "documents":
             return _documents_cancel(args.document_order_id, args.reason)
         if args.command == "classifier":

@@ -26,6 +26,7 @@ from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServic
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentInternalServiceStub, PaymentServiceStub
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import master_key
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.temporal import connect_temporal, worker_options
@@ -162,7 +163,9 @@ async def start_standing_workflows(client: Client, settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    """Poll until SIGTERM/SIGINT, then finish in-flight activities and stop."""
+    """Poll until SIGTERM/SIGINT, then finish in-flight activities and stop. MasterKeyError before anything
+    starts without the master key (no payload may reach Temporal unsealed)."""
+    master_key(settings)
     configure_logging("worker", settings.log_level)
     serve_metrics(settings.metrics_port_for("worker"), settings.metrics_host)
     client = await connect_temporal(settings)

@@ -20,6 +20,7 @@ from services.gateway.routes import (
     booking,
     catalog,
     chat,
+    codec,
     consultations,
     content,
     dev,
@@ -137,6 +138,7 @@ def create_app(
         payments.router,
         documents.router,
         booking.router,
+        codec.router,
     )
     if settings.dev_routes:  # never in prod (the default): they need no authentication
         add_routes(app, dev.router, payments.dev_router)

@@ -7,6 +7,7 @@ from starlette.types import ASGIApp
 
 from services.gateway.app import create_app
 from services.runtime.config import Settings
+from services.runtime.keys import master_key
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 
@@ -38,6 +39,7 @@ async def serve(settings: Settings) -> None:
     # In prod the gateway's own NATS user is required (its wake-ups); refuse to start without it, before
     # anything listens, rather than run with wake-ups that could never connect.
     settings.nats_auth()
+    master_key(settings)  # the codec server's key: MasterKeyError now, not at the first UI request
     configure_logging("gateway", settings.log_level)
     serve_metrics(settings.metrics_port_for("gateway"), settings.metrics_host)
     # uvicorn installs its own SIGTERM/SIGINT handlers and shuts down gracefully.

@@ -12,11 +12,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.keys import define_data_keys_table
 from services.runtime.tables import define_runtime_tables
 
 identity_registry = registry()
 metadata = identity_registry.metadata
 TABLES = define_runtime_tables(metadata)
+DATA_KEYS = define_data_keys_table(metadata)
 
 
 class IdentityModel(SQLModel, registry=identity_registry):

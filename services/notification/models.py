@@ -8,11 +8,13 @@ from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.keys import define_data_keys_table
 from services.runtime.tables import define_runtime_tables
 
 notification_registry = registry()
 metadata = notification_registry.metadata
 TABLES = define_runtime_tables(metadata)
+DATA_KEYS = define_data_keys_table(metadata)
 
 
 class NotificationTable(SQLModel, registry=notification_registry):

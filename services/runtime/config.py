@@ -144,6 +144,15 @@ class Settings(BaseSettings):
     token_revocation_poll_seconds: float = Field(default=2.0, ge=0)
     # Encrypts private signing keys and personal data at rest. Required outside dev/test.
     secret_key: str = ""
+    # The master key of the key hierarchy (services/runtime/keys.py, docs/privacy.md): it wraps the data keys
+    # that seal case material and personal fields, and keys Temporal payloads. `v2=<base64 32 bytes>,v1=…`
+    # (the first version current), or a mounted secret's folder (`current` + one file per version). Required
+    # in prod; outside prod one is derived from COUNSEL_SECRET_KEY when neither is set.
+    master_key: SecretStr = SecretStr("")
+    master_key_dir: str = ""
+    # The Temporal UI's origin (`https://temporal.example.cn`) allowed to call the gateway's codec endpoint
+    # (/codec/encode, /codec/decode) from the browser; empty = no browser origin may.
+    temporal_ui_origin: str = ""
 
     # Ports of the servers `counsel up` starts itself when no external URL is configured. With `--ha` each of
     # the three nodes of a cluster takes the port given and the next two (node 1: the port, node 2: +1, …).

@@ -30,6 +30,7 @@ from services.runtime.events import (
 )
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
+from services.runtime.keys import master_key
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.tables import RuntimeTables
@@ -240,8 +241,9 @@ async def service_runtime(
     revocations: RevocationsFetcher | None = None,
 ) -> AsyncIterator[ServiceRuntime]:
     """Set up logs, /metrics, the database engine and the event bus for `service`; close them on exit.
-    SettingsError before anything starts when prod lacks this process's NATS user."""
+    SettingsError before anything starts when prod lacks this process's NATS user or the master key."""
     settings.nats_auth()
+    master_key(settings)
     configure_logging(service, settings.log_level)
     serve_metrics(settings.metrics_port_for(service), settings.metrics_host)
     rt = ServiceRuntime(settings, service, tables, jwks, revocations)

@@ -1,4 +1,5 @@
-"""The one Temporal client factory: pydantic payloads (timedelta and aware datetimes survive), SDK metrics
+"""The one Temporal client factory: pydantic payloads (timedelta and aware datetimes survive) sealed by the
+payload codec (services/runtime/codec.py: no case text reaches the Temporal server in clear), SDK metrics
 exported for Prometheus and the SDK core's logs in Python logging; and the one way a service links its
 events to its workflows (`start_once`, `signal_if_running`, `cancel_if_running`), used by each service's
 `workflow_link.py` from an outbox consumer, so a change reaches its workflow only once it is committed and
@@ -7,6 +8,7 @@ always does, even if the process dies right after the commit."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 from collections.abc import Awaitable, Sequence
@@ -16,6 +18,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -28,7 +31,9 @@ from temporalio.runtime import (
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from temporalio.worker import PollerBehaviorAutoscaling
 
+from services.runtime.codec import EncryptionCodec
 from services.runtime.config import Settings, SettingsError
+from services.runtime.keys import master_key
 
 # The SDK core's own log lines (warnings and up) go through Python logging, so they are JSON lines on stderr
 # like every other log; left to itself the core prints coloured text to stdout, and a process whose stdout is
@@ -100,11 +105,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic payloads sealed with this process's master key (MasterKeyError when it has none): what every
+    client, worker and replayer of this deployment's workflows uses."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(master_key(settings)))
+
+
 async def connect_temporal(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         runtime=_runtime_for(settings),
         tls=temporal_tls(settings),
     )

@@ -13,29 +13,27 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from deploy.local.launcher import StackProcess as Platform
-from deploy.local.servers import TemporalDevServer
 from services.catalog.seed import demo_lawyers
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
 from tests.support.journeys import login, wait_for
+from tests.support.platform import platform_temporal
 
 QUESTION = "公司已经拖欠我们三个月工资，现在人事要求我签自愿离职申请，不签就辞退。我能拒绝并要求经济补偿吗？"
 EMAIL_OF = {demo_user_id(email): email for email in LAWYER_EMAILS}
 
 
-def workflow_stage(temporal: TemporalDevServer, consultation_id: str) -> str:
+def workflow_stage(platform: Platform, consultation_id: str) -> str:
     async def query() -> str:
-        client = await Client.connect(temporal.address, data_converter=pydantic_data_converter)
+        client = await platform_temporal(platform)
         return await client.get_workflow_handle(f"consultation-{consultation_id}").query("stage")
 
     return asyncio.run(query())
 
 
 def test_a_labour_question_is_classified_assigned_answered_rated_and_closed(
-    http: httpx.Client, platform: Platform, temporal_dev_server: TemporalDevServer
+    http: httpx.Client, platform: Platform
 ) -> None:
     client = login(http, "client@demo.counsel.test")
     created = http.post(
@@ -81,7 +79,7 @@ def test_a_labour_question_is_classified_assigned_answered_rated_and_closed(
     )
     assert reply.status_code == 200, reply.text
     assert reply.json()["status"] == "answered" and reply.json()["answered_at"]
-    assert wait_for(lambda: workflow_stage(temporal_dev_server, consultation_id) == "answered", timeout=30)
+    assert wait_for(lambda: workflow_stage(platform, consultation_id) == "answered", timeout=30)
     assert consultation_id not in [
         c["id"] for c in http.get("/api/v1/lawyer/queue", headers=lawyer).json()["items"]
     ]

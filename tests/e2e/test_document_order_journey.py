@@ -12,14 +12,13 @@ import os
 from datetime import datetime, timedelta
 
 import httpx
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
-from deploy.local.servers import TemporalDevServer
+from deploy.local.launcher import StackProcess
 from services.catalog.seed import demo_lawyers
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
 from tests.support.gateway import problem_fields
 from tests.support.journeys import login
+from tests.support.platform import platform_temporal
 from workflows.shared import DocumentOrderOutcome, document_order_workflow_id
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -30,9 +29,7 @@ def when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def test_a_document_order_from_creation_to_acceptance(
-    http: httpx.Client, temporal_dev_server: TemporalDevServer
-) -> None:
+def test_a_document_order_from_creation_to_acceptance(http: httpx.Client, platform: StackProcess) -> None:
     signed_in = http.post(
         "/api/v1/auth/login",
         json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
@@ -197,13 +194,13 @@ def test_a_document_order_from_creation_to_acceptance(
 
     # The workflow saw every fact through the service's events: it finished on the acceptance, with the
     # revision counted and no breach.
-    outcome = asyncio.run(workflow_outcome(temporal_dev_server.address, order["id"]))
+    outcome = asyncio.run(workflow_outcome(platform, order["id"]))
     assert outcome.completed_reason == "accepted"
     assert outcome.revisions_requested == 1 and outcome.breaches == []
 
 
-async def workflow_outcome(address: str, document_order_id: str) -> DocumentOrderOutcome:
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+async def workflow_outcome(platform: StackProcess, document_order_id: str) -> DocumentOrderOutcome:
+    client = await platform_temporal(platform)
     handle = client.get_workflow_handle(
         document_order_workflow_id(document_order_id), result_type=DocumentOrderOutcome
     )

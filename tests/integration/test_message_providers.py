@@ -150,6 +150,7 @@ def prod_settings(
         metrics_port=0,
         log_level="WARNING",
         secret_key=secrets.token_urlsafe(48),
+        master_key=SecretStr(f"v1={base64.b64encode(secrets.token_bytes(32)).decode()}"),  # prod requires one
         identity_addr=f"127.0.0.1:{free_port()}",
         notification_addr=f"127.0.0.1:{free_port()}",
         **providers,

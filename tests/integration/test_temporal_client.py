@@ -28,7 +28,10 @@ async def test_core_warnings_arrive_in_python_logging(
     temporal_dev_server: TemporalDevServer, unique_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = load_settings(
-        env="test", temporal_address=temporal_dev_server.address, temporal_namespace="default"
+        env="test",
+        temporal_address=temporal_dev_server.address,
+        temporal_namespace="default",
+        secret_key="temporal-client-test-" * 2,  # the payload codec's key outside prod
     )
     client = await connect_temporal(settings)
     caplog.set_level(logging.WARNING, logger=CORE_LOGGER.name)

@@ -290,4 +290,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # local development only (COUNSEL_ENV dev/test)
     ("GET", "/api/v1/dev/outbox"): Entry(PUBLIC, query={"to": "13800138000"}),
     ("POST", "/api/v1/dev/sandbox-pay/{payment_id}"): Entry(PUBLIC),
+    # the Temporal UI's codec server (answers by itself: no service call)
+    ("OPTIONS", "/codec/{operation}"): Entry(LOCAL),
+    ("POST", "/codec/encode"): Entry(Access(roles=("supervisor", "operator"), local=True), {"payloads": []}),
+    ("POST", "/codec/decode"): Entry(Access(roles=("supervisor", "operator"), local=True), {"payloads": []}),
 }

@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import grpc
+from temporalio.client import Client
 
 from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from counsel.identity.v1 import identity_service_pb2
@@ -34,13 +35,14 @@ from services.catalog.server import CatalogServicer
 from services.catalog.store import CatalogStores
 from services.gateway.clients import Clients
 from services.runtime.auth import TokenVerifier
-from services.runtime.config import Settings
+from services.runtime.config import Settings, load_settings
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import Outbox
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.migrations import migrate
 from services.runtime.pki import TlsMaterial
 from services.runtime.service import cancel_all
+from services.runtime.temporal import data_converter
 
 SettingsT = TypeVar("SettingsT", bound=Settings)
 
@@ -190,3 +192,13 @@ def running_platform(
     finally:
         if running.running():
             running.stop()
+
+
+async def platform_temporal(platform: StackProcess) -> Client:
+    """A Temporal client of the running platform's workflows, with the platform's payload codec (its master
+    key comes from the platform's own secrets)."""
+    env = platform.env
+    settings = load_settings(
+        env="test", secret_key=env["COUNSEL_SECRET_KEY"], master_key=env.get("COUNSEL_MASTER_KEY", "")
+    )
+    return await Client.connect(env["COUNSEL_TEMPORAL_ADDRESS"], data_converter=data_converter(settings))

@@ -63,7 +63,7 @@ def gateway() -> Gateway:
     keys = Issuer()
     calls: list[tuple[str, str]] = []
     app = create_app(
-        Settings(env="test", gateway_rate_per_ip=0, gateway_rate_per_token=0),
+        Settings(env="test", secret_key="matrix-" * 6, gateway_rate_per_ip=0, gateway_rate_per_token=0),
         clients=not_found_clients(calls),
         verifier=keys.verifier(),
     )

@@ -90,6 +90,23 @@ def test_a_process_without_its_nats_user_stops_at_start_with_the_reason(
     assert "COUNSEL_NATS_PASSWORD must be set" in capsys.readouterr().err
 
 
+def test_a_process_without_the_master_key_stops_at_start_with_the_reason(
+    bare_environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 20: in prod a service, the gateway and the worker exit 2 at start naming COUNSEL_MASTER_KEY when
+    it is missing or malformed — never serving with personal data or workflow payloads left unsealed."""
+    bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
+    bare_environment.setenv("COUNSEL_NATS_USER", "payment")
+    bare_environment.setenv("COUNSEL_NATS_PASSWORD", STRONG)
+    for value in ("", "v1=too-short"):
+        bare_environment.setenv("COUNSEL_MASTER_KEY", value)
+        for argv in (["serve", "payment"], ["gateway"], ["worker"], ["keys", "rotate"]):
+            assert cli.main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert err.startswith(f"counsel {argv[0]}: COUNSEL_MASTER_KEY"), err
+            assert "Traceback" not in err
+
+
 async def test_the_dev_routes_are_absent_under_the_default_settings(
     bare_environment: pytest.MonkeyPatch,
 ) -> None:

@@ -19,7 +19,6 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -301,7 +300,7 @@ async def test_revisions_any_number_of_times_within_the_window(env: WorkflowEnvi
     outcome = await order.handle.result()
     assert outcome.revisions_requested == 3 and outcome.completed_reason == "window_closed"
     # The history (signals, updates, timers) replays deterministically with today's code.
-    replayer = Replayer(workflows=[DocumentOrderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[DocumentOrderWorkflow], data_converter=env.client.data_converter)
     await replayer.replay_workflow(await order.handle.fetch_history())
 
 

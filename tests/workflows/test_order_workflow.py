@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -427,6 +426,6 @@ async def test_recorded_histories_replay_deterministically(env: WorkflowEnvironm
                 await handle.signal(OrderWorkflow.fulfilment_ended, end)
             await handle.result()
             histories.append(await handle.fetch_history())
-    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[OrderWorkflow], data_converter=env.client.data_converter)
     for history in histories:
         await replayer.replay_workflow(history)
