@@ -470,7 +470,8 @@ def test_the_chart_ships_the_dashboards_and_the_rules_from_the_same_files() -> N
     assert "kind: PrometheusRule" in rule and '.Files.Get "prometheus/alerts.yaml"' in rule
     values = load_yaml(CHART / "values.yaml")["metrics"]
     assert values["grafanaDashboards"]["enabled"] is True
-    assert values["prometheusRule"]["enabled"] is False
+    # On by default, like the PodMonitors: the chart assumes the prometheus-operator CRDs (values can turn both off).
+    assert values["prometheusRule"]["enabled"] is True
 
 
 def test_payment_alerts_query_the_counters_the_payment_service_exports(
