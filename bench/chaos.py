@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,7 +87,8 @@ class Write:
     kind: str
     started: float
     ended: float
-    ok: bool
+    ok: bool  # acknowledged (2xx)
+    unavailable: bool  # no answer, or a 5xx: what a fault costs (a 4xx is the load's own, e.g. a rate limit)
 
 
 @dataclass
@@ -111,17 +113,19 @@ class Load:
         except httpx.HTTPError:
             response = None
         ok = response is not None and response.status_code < 300
-        self.writes.append(Write(kind, started, time.monotonic(), ok))
+        unavailable = response is None or response.status_code >= 500
+        self.writes.append(Write(kind, started, time.monotonic(), ok, unavailable))
         return response if ok else None
 
     async def _auth(self, http: httpx.AsyncClient) -> dict[str, str]:
         if not self.token:
-            response = await http.post(
-                "/api/v1/auth/login",
-                json={"method": "password", "identifier": "client@demo.counsel.test", "secret": PASSWORD},
-            )
-            if response.status_code == 200:
-                self.token = response.json()["access_token"]
+            with contextlib.suppress(httpx.HTTPError):  # the gateway may be down: the order write then fails
+                response = await http.post(
+                    "/api/v1/auth/login",
+                    json={"method": "password", "identifier": "client@demo.counsel.test", "secret": PASSWORD},
+                )
+                if response.status_code == 200:
+                    self.token = response.json()["access_token"]
         return {"Authorization": f"Bearer {self.token}"}
 
     async def register(self, http: httpx.AsyncClient) -> None:
@@ -131,7 +135,10 @@ class Load:
             is None
         ):
             return
-        outbox = await http.get("/api/v1/dev/outbox", params={"to": phone})
+        try:
+            outbox = await http.get("/api/v1/dev/outbox", params={"to": phone})
+        except httpx.HTTPError:
+            return
         items = outbox.json().get("items") if outbox.status_code == 200 else None
         if not items:
             return
@@ -182,7 +189,7 @@ class Load:
                         await self.register(http)
                     else:
                         await self.order_and_pay(http, product)
-                    if self.writes and self.writes[-1].ok is False:
+                    if self.writes and not self.writes[-1].ok:
                         self.token = "" if self.rng.random() < 0.1 else self.token
                         await asyncio.sleep(0.2)
 
@@ -193,7 +200,7 @@ def unavailability(writes: list[Write], struck_at: float) -> tuple[float, float 
     """(write unavailability in seconds, p99 write latency in ms during the recovery, failed writes): from
     the first write after the fault that failed to the first one that succeeded after it."""
     after = sorted((w for w in writes if w.started >= struck_at), key=lambda w: w.started)
-    failed = [w for w in after if not w.ok]
+    failed = [w for w in after if w.unavailable]
     window = 0.0
     if failed:
         first_failure = failed[0].started
@@ -337,49 +344,67 @@ async def run_chaos(seed: int, quick: bool, only: str, results: Path) -> Path:
         temporal_address = f"127.0.0.1:{env['COUNSEL_LOCAL_TEMPORAL_PORT']}"
         checker = Checker(stack, running_database_url(data_dir), temporal_address)
         for scenario in scenarios:
-            runs = [n for s, n in schedule if s is scenario]
-            windows: list[float] = []
-            p99s: list[float] = []
-            failed = 0
-            load = Load(stack.base_url, random.Random(rng.random()))
-            for n in runs:
-                stop = asyncio.Event()
-                driving = asyncio.create_task(load.run(stop))
-                await asyncio.sleep(rng.uniform(*STEADY_SECONDS))
-                struck_at = time.monotonic()
-                victim = await asyncio.to_thread(scenario.strike, faults.state_of(data_dir), rng)
-                await asyncio.sleep(RECOVERY_SECONDS)
-                stop.set()
-                await driving
-                window, p99, failures = unavailability(load.writes, struck_at)
-                windows.append(window)
-                p99s.append(p99 or 0.0)
-                failed += failures
-                healthy_after = await _until_healthy(stack)
-                print(f"  {scenario.name} #{n + 1} ({victim}): unavailable {window:.1f} s, p99 "
-                      f"{p99 or 0:.0f} ms, {failures} failed writes; healthy again after {healthy_after:.0f} s",
-                      flush=True)  # fmt: skip
-            violations = await checker.check(load)
-            broken = {k: v for k, v in violations.items() if v}
-            acknowledged = len(load.users) + len(load.orders)
-            figures += [
-                Figure("chaos", f"{scenario.name} ×{len(runs)}: worst write unavailability", max(windows), "s",
-                       target=scenario.target,
-                       note=f"mean {sum(windows) / len(windows):.1f} s; {failed} failed of {len(load.writes)} writes"),
-                Figure("chaos", f"{scenario.name}: p99 write latency in recovery", max(p99s), "ms"),
-                Figure("chaos", f"{scenario.name}: invariants", 0.0 if broken else 1.0,
-                       "VIOLATED" if broken else "ok", target="0 lost, 0 duplicated",
-                       note=(json.dumps(broken, ensure_ascii=False) if broken else
-                             f"{acknowledged} acknowledged registrations and orders, {len(load.paid)} paid; all present, "
-                             "each paid once, ledger intact, outbox published once, workflows agree")),
-            ]  # fmt: skip
-            print(f"  invariants after {scenario.name}: {broken or 'all kept'}", flush=True)
+            try:
+                figures += await _scenario(scenario, schedule, rng, stack, checker)
+            except Exception as exc:  # a scenario reports, it never stops the others
+                traceback.print_exc()
+                figures.append(
+                    Figure("chaos", scenario.name, None, "", note=f"failed: {type(exc).__name__}: {exc}")
+                )
+                await _until_healthy(stack)
     finally:
         if stack.running():
             stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
     environment = {"seed": seed, "quick": quick, "topology": "counsel up --ha", "scenarios": len(scenarios)}
     return write_results(figures, quick, environment, results, prefix="chaos-")
+
+
+async def _scenario(
+    scenario: Scenario,
+    schedule: list[tuple[Scenario, int]],
+    rng: random.Random,
+    stack: StackProcess,
+    checker: Checker,
+) -> list[Figure]:
+    """Every run of `scenario` in the schedule under a fresh load, then the invariants: its figures."""
+    runs = [n for s, n in schedule if s is scenario]
+    windows: list[float] = []
+    p99s: list[float] = []
+    failed = 0
+    load = Load(stack.base_url, random.Random(rng.random()))
+    for n in runs:
+        stop = asyncio.Event()
+        driving = asyncio.create_task(load.run(stop))
+        await asyncio.sleep(rng.uniform(*STEADY_SECONDS))
+        struck_at = time.monotonic()
+        victim = await asyncio.to_thread(scenario.strike, faults.state_of(stack.data_dir), rng)
+        await asyncio.sleep(RECOVERY_SECONDS)
+        stop.set()
+        await driving
+        window, p99, failures = unavailability(load.writes, struck_at)
+        windows.append(window)
+        p99s.append(p99 or 0.0)
+        failed += failures
+        healthy_after = await _until_healthy(stack)
+        print(f"  {scenario.name} #{n + 1} ({victim}): unavailable {window:.1f} s, p99 "
+              f"{p99 or 0:.0f} ms, {failures} failed writes; healthy again after {healthy_after:.0f} s",
+              flush=True)  # fmt: skip
+    violations = await checker.check(load)
+    broken = {k: v for k, v in violations.items() if v}
+    acknowledged = len(load.users) + len(load.orders)
+    print(f"  invariants after {scenario.name}: {broken or 'all kept'}", flush=True)
+    return [
+        Figure("chaos", f"{scenario.name} ×{len(runs)}: worst write unavailability", max(windows), "s",
+               target=scenario.target,
+               note=f"mean {sum(windows) / len(windows):.1f} s; {failed} failed of {len(load.writes)} writes"),
+        Figure("chaos", f"{scenario.name}: p99 write latency in recovery", max(p99s), "ms"),
+        Figure("chaos", f"{scenario.name}: invariants", 0.0 if broken else 1.0,
+               "VIOLATED" if broken else "ok", target="0 lost, 0 duplicated",
+               note=(json.dumps(broken, ensure_ascii=False) if broken else
+                     f"{acknowledged} acknowledged registrations and orders, {len(load.paid)} paid; all present, "
+                     "each paid once, ledger intact, outbox published once, workflows agree")),
+    ]  # fmt: skip
 
 
 async def _run_until_terminated(seed: int, quick: bool, only: str, results: Path) -> Path:
