@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from deploy.local.ha import cluster_members, postmaster_pid, stream_leader
 
 
@@ -29,12 +31,26 @@ def _servers(state: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: server for name, server in state["servers"].items() if server["kind"] == kind}
 
 
-def _kill_group(pid: int | None, sig: signal.Signals = signal.SIGKILL) -> None:
-    """Signal `pid`'s whole process group (every server and process runs in a session of its own)."""
+def _kill_group(pid: int | None) -> None:
+    """kill -9 `pid`'s whole process group (every server and process runs in a session of its own)."""
     if pid is None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(os.getpgid(pid), sig)
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+def _signal_node(server: dict[str, Any], sig: signal.Signals) -> None:
+    """Signal every process of a PostgreSQL node: its Patroni, the postmaster and each of the postmaster's
+    children — each backend is a process group of its own (PostgreSQL calls setsid), out of a group signal's
+    reach, so a node is stopped or killed whole only process by process."""
+    processes: list[psutil.Process] = []
+    for pid in (server["pid"], postmaster_pid(Path(server["pgdata"]))):
+        with contextlib.suppress(psutil.Error, TypeError):
+            parent = psutil.Process(pid)
+            processes += [parent, *parent.children(recursive=True)]
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(sig)
 
 
 def primary(state: dict[str, Any]) -> str:
@@ -49,17 +65,18 @@ def primary(state: dict[str, Any]) -> str:
 def kill_primary(state: dict[str, Any]) -> str:
     """kill -9 the primary's whole node: its Patroni and its postmaster's process group (a power cut)."""
     name = primary(state)
-    server = _servers(state, "postgres")[name]
-    postmaster = postmaster_pid(Path(server["pgdata"]))
-    _kill_group(server["pid"])
-    _kill_group(postmaster)
+    _signal_node(_servers(state, "postgres")[name], signal.SIGKILL)
     return name
 
 
 def kill_primary_postmaster(state: dict[str, Any]) -> str:
-    """kill -9 the primary's postmaster alone (its Patroni lives on, restarts it or fails over)."""
+    """kill -9 the primary's postmaster alone (its backends notice and end; its Patroni lives on, restarts it
+    or fails over)."""
     name = primary(state)
-    _kill_group(postmaster_pid(Path(_servers(state, "postgres")[name]["pgdata"])))
+    postmaster = postmaster_pid(Path(_servers(state, "postgres")[name]["pgdata"]))
+    if postmaster is None:
+        raise NoVictim(f"{name} has no postmaster running")
+    os.kill(postmaster, signal.SIGKILL)
     return name
 
 
@@ -68,14 +85,11 @@ def pause_primary(state: dict[str, Any], seconds: float) -> str:
     that dies (its leader key expires while it sleeps). Blocks for `seconds`."""
     name = primary(state)
     server = _servers(state, "postgres")[name]
-    groups = [server["pid"], postmaster_pid(Path(server["pgdata"]))]
-    for pid in groups:
-        _kill_group(pid, signal.SIGSTOP)
+    _signal_node(server, signal.SIGSTOP)
     try:
         time.sleep(seconds)
     finally:
-        for pid in groups:
-            _kill_group(pid, signal.SIGCONT)
+        _signal_node(server, signal.SIGCONT)
     return name
 
 

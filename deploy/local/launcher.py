@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -133,6 +135,19 @@ class StackProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             raise
+
+    def status(self) -> tuple[int, dict[str, Any]]:
+        """`counsel status --json` of this platform: its exit code (0 when every process and node is
+        healthy) and what it printed."""
+        result = subprocess.run(
+            [sys.executable, "-m", "deploy.cli", "status", "--json"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return result.returncode, dict(json.loads(result.stdout))
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

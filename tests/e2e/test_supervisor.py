@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -19,17 +17,6 @@ from tests.support.journeys import wait_for
 
 def _state(platform: StackProcess) -> dict[str, Any]:
     return dict(json.loads(platform.state_file.read_text()))
-
-
-def _status(platform: StackProcess) -> tuple[int, dict[str, Any]]:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "status", "--json"],
-        env=platform.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return result.returncode, json.loads(result.stdout)
 
 
 def test_a_killed_service_is_restarted_while_the_rest_keeps_serving(
@@ -56,7 +43,7 @@ def test_a_killed_service_is_restarted_while_the_rest_keeps_serving(
     assert "notification exited with signal SIGKILL; restarting in 1 s" in platform.log_tail(400)
 
     def healthy() -> dict[str, Any] | None:
-        code, status = _status(platform)
+        code, status = platform.status()
         return status if code == 0 else None
 
     status = wait_for(healthy, timeout=60)
@@ -87,7 +74,7 @@ def test_a_killed_nats_server_is_restarted_and_the_services_stay_ready(
     }
 
     def healthy() -> dict[str, Any] | None:
-        code, status = _status(platform)
+        code, status = platform.status()
         return status if code == 0 else None
 
     status = wait_for(healthy, timeout=60)

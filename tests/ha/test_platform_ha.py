@@ -8,11 +8,8 @@ running workflow carries on when the order is paid afterwards."""
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -69,21 +66,9 @@ def http(platform: StackProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-def _status(platform: StackProcess) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.cli", "status", "--json"],
-        env=platform.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return dict(json.loads(result.stdout)) | {"exit_code": result.returncode}
-
-
 def _healthy(platform: StackProcess) -> dict[str, Any] | None:
-    status = _status(platform)
-    return status if status["exit_code"] == 0 else None
+    code, status = platform.status()
+    return status if code == 0 else None
 
 
 def _order_paid_through_the_sandbox(http: httpx.Client, client: dict[str, str]) -> str:
