@@ -92,15 +92,20 @@ def cursor_time(value: Any) -> datetime:
     return parsed
 
 
+def time_keyset(cursor: str) -> tuple[datetime, str]:
+    """The (time, id) a keyset cursor of `encode_cursor(time, id)` carries; InvalidArgument otherwise."""
+    values = decode_cursor(cursor)
+    try:
+        return cursor_time(values[0]), str(values[1])
+    except (IndexError, TypeError, ValueError) as exc:
+        raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+
+
 def newest_first(statement: Any, created_at: Any, row_id: Any, cursor: str, limit: int) -> Any:
     """`statement` as one keyset page, newest first: rows older than the cursor, plus one more row so that
     `page_of` can tell whether another page follows. `created_at`/`row_id` are the model's columns."""
     if cursor:
-        values = decode_cursor(cursor)
-        try:
-            after, last_id = cursor_time(values[0]), str(values[1])
-        except (IndexError, TypeError, ValueError) as exc:
-            raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+        after, last_id = time_keyset(cursor)
         statement = statement.where(or_(created_at < after, and_(created_at == after, row_id < last_id)))
     return statement.order_by(created_at.desc(), row_id.desc()).limit(limit + 1)
 

@@ -30,18 +30,17 @@ from services.consultation.store.base import (
 )
 from services.runtime.context import Principal
 from services.runtime.db import Database
-from services.runtime.errors import Conflict, InvalidArgument, NotFound
+from services.runtime.errors import Conflict, NotFound
 from services.runtime.events import Outbox
 from services.runtime.metrics import AT_RISK_SHARE, UNTIERED, count_deadline
 from services.runtime.records import (
     claim_idempotency_key,
-    cursor_time,
-    decode_cursor,
     encode_cursor,
     new_id,
     newest_first,
     page_of,
     request_fingerprint,
+    time_keyset,
     to_timestamp,
     utcnow,
 )
@@ -342,11 +341,7 @@ class Consultations:
             .where(ConsultationRow.status == "assigned")
         )
         if cursor:
-            values = decode_cursor(cursor)
-            try:
-                after, last_id = cursor_time(values[0]), str(values[1])
-            except (IndexError, TypeError, ValueError) as exc:
-                raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+            after, last_id = time_keyset(cursor)
             query = query.where((due > after) | ((due == after) & (col(ConsultationRow.id) > last_id)))
         query = query.order_by(due, col(ConsultationRow.id)).limit(limit + 1)
         async with self.db.transaction() as session:

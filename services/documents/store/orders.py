@@ -21,16 +21,15 @@ from services.documents.store.base import OrderView, add_stage, locked_order, or
 from services.documents.store.roster import pick_lawyer
 from services.runtime.context import Principal
 from services.runtime.db import Database
-from services.runtime.errors import Conflict, InvalidArgument
+from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
 from services.runtime.metrics import AT_RISK_SHARE, count_deadline
 from services.runtime.records import (
-    cursor_time,
-    decode_cursor,
     encode_cursor,
     new_id,
     newest_first,
     page_of,
+    time_keyset,
     to_timestamp,
     utcnow,
 )
@@ -239,11 +238,7 @@ class DocumentOrders:
         due = func.coalesce(getattr(DocumentOrderRow, field), col(DocumentOrderRow.created_at))
         query = query.where(DocumentOrderRow.stage == stage)
         if cursor:
-            values = decode_cursor(cursor)
-            try:
-                after, last_id = cursor_time(values[0]), str(values[1])
-            except (IndexError, TypeError, ValueError) as exc:
-                raise InvalidArgument.for_field("cursor", "is not a cursor this API issued") from exc
+            after, last_id = time_keyset(cursor)
             query = query.where(or_(due > after, and_(due == after, col(DocumentOrderRow.id) > last_id)))
         query = query.order_by(due, col(DocumentOrderRow.id)).limit(limit + 1)
         async with self.db.transaction() as session:
