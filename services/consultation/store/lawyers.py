@@ -46,15 +46,10 @@ class LawyerProjection:
             )
         )
 
-    async def upsert_lawyer(self, lawyer: LawyerProjectionRow, *, only_if_absent: bool = False) -> None:
-        """Insert or update one lawyer of the projection; `only_if_absent` (the demo seed) never overwrites
-        what the catalog's events put there."""
+    async def upsert_lawyer(self, lawyer: LawyerProjectionRow) -> None:
+        """Insert or update one lawyer of the projection."""
         table = LawyerProjectionRow.__table__  # type: ignore[attr-defined]
         values = lawyer.model_dump()
-        if only_if_absent:
-            async with self.db.transaction() as session:
-                await session.execute(pg_insert(table).values(**values).on_conflict_do_nothing())
-            return
         async with self.db.transaction() as session:
             await session.execute(
                 pg_insert(table)
