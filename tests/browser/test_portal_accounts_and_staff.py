@@ -61,6 +61,15 @@ def test_a_client_admin_runs_the_account_the_inbox_and_the_enterprise(
     client.get_by_label("手机号（可带 +86）或邮箱").fill(f"+86 139{secrets.randbelow(10**8):08d}")
     client.get_by_role("button", name="发送邀请").click()
     expect(client.get_by_role("status")).to_contain_text("已邀请")
+    # The invited member is listed at once; the admin makes them an admin too.
+    invited = client.locator("tbody tr").filter(has=client.locator("select"))
+    expect(invited).to_have_count(1)
+    invited.locator("select").select_option("client_admin")
+    invited.get_by_role("button", name="更改").click()
+    expect(client.get_by_role("alert")).to_have_count(0)
+    expect(client.locator("tbody tr").filter(has=client.locator("select")).locator("select")).to_have_value(
+        "client_admin"
+    )
     steps.shot(client, "client-enterprise-members")
 
     client.get_by_role("link", name="账户").click()
@@ -98,6 +107,13 @@ def test_the_firm_admin_and_the_supervisor(browser: Browser, portal_url: str, st
     expect(firm_admin.get_by_role("heading", name="律所资料")).to_be_visible()
     firm_admin.locator(".lawyer").first.get_by_role("button", name="保存服务时间").click()
     expect(firm_admin.get_by_role("alert")).to_have_count(0)
+    # A lawyer taken off the platform and back (the last of the firm: no journey books them).
+    last = firm_admin.locator(".lawyer").last
+    lawyer_id = last.get_attribute("id")
+    last.get_by_role("button", name=re.compile("^停用")).click()
+    expect(firm_admin.locator(f"#{lawyer_id} h3")).to_contain_text("已停用")
+    firm_admin.locator(f"#{lawyer_id}").get_by_role("button", name=re.compile("^启用")).click()
+    expect(firm_admin.locator(f"#{lawyer_id} h3")).to_contain_text("已上线")
     firm_admin.get_by_label("系统名称").fill("案件管理系统")
     firm_admin.get_by_role("button", name="生成凭证").click()
     expect(firm_admin.locator("#client-secret")).not_to_be_empty()

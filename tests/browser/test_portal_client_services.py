@@ -192,3 +192,41 @@ def test_a_paid_professional_consultation_and_a_complaint_the_agent_resolves(
     client.reload()
     expect(client.locator(".complaint-status").first).to_have_text("已解决")
     steps.shot(client, "client-complaint-resolved")
+
+
+def test_a_phone_consultation_the_agent_classifies_and_bridges_to_a_lawyer(
+    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps
+) -> None:
+    """R-CON-3 and R-CS-1: a paid phone consultation; the agent corrects its legal field by hand, bridges the
+    call to a lawyer and ends it with its outcome; the client reads the notification the platform sent."""
+    client = register_client(browser, portal_url, api, steps, "电话咨询测试有限公司")
+    client.goto("/products/consult-phone")
+    client.get_by_role("button", name="提交订单").click()
+    pay_in_the_sandbox(client, steps, "client-phone-consultation-paid")
+    client.reload()
+    client.get_by_label("标题").fill("劳务派遣用工比例")
+    client.get_by_label("问题").fill("我们公司被派遣员工占了一半，需要整改吗？")
+    client.get_by_role("button", name="提交咨询").click()
+    expect(client).to_have_url(re.compile(r"/consultations/"))
+    consultation_path = client.url.removeprefix(portal_url)
+
+    agent = staff_page(browser, portal_url, "agent@demo.counsel.test")
+    agent.goto(consultation_path)
+    agent.get_by_label("人工分类").select_option("labour")
+    agent.get_by_role("button", name="保存分类").click()
+    expect(agent.get_by_role("alert")).to_have_count(0)
+    expect(agent.get_by_label("人工分类")).to_have_value("labour")
+    agent.get_by_role("button", name="电话转接").click()
+    agent.get_by_label("通话结果").fill("律师已解答派遣比例上限为百分之十")
+    steps.shot(agent, "agent-phone-bridge-connected")
+    agent.get_by_role("button", name="结束通话").click()
+    expect(agent.get_by_role("button", name="电话转接")).to_be_visible()
+    steps.shot(agent, "agent-phone-bridge-ended")
+
+    client.get_by_role("link", name="消息").click()
+    unread = client.locator(".card.unread")
+    expect(unread.first).to_be_visible(timeout=ASYNC_TIMEOUT_MS)
+    before = unread.count()
+    unread.first.get_by_role("button", name="标为已读").click()
+    expect(client.locator(".card.unread")).to_have_count(before - 1)
+    steps.shot(client, "client-notification-read")
