@@ -34,6 +34,7 @@ def user_proto(view: UserView) -> pb.User:
         tenant_id=row.tenant_id,
         roles=list(row.roles),
         created_at=to_timestamp(row.created_at),
+        firm_id=row.firm_id,
     )
 
 
