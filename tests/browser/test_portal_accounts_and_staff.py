@@ -70,6 +70,11 @@ def test_a_client_admin_runs_the_account_the_inbox_and_the_enterprise(
         "client_admin"
     )
     steps.shot(client, "client-enterprise-members")
+    # …and then withdraws the invitation: only the admin is left.
+    client.locator("tbody tr").filter(has=client.locator("select")).get_by_role(
+        "button", name="移出企业"
+    ).click()
+    expect(client.locator("tbody tr")).to_have_count(1)
 
     client.get_by_role("link", name="账户").click()
     client.get_by_label("我确认删除账户及个人数据，且无法恢复").check()
@@ -113,11 +118,15 @@ def test_the_firm_admin_and_the_supervisor(browser: Browser, portal_url: str, st
     expect(firm_admin.locator(f"#{lawyer_id} h3")).to_contain_text("已停用")
     firm_admin.locator(f"#{lawyer_id}").get_by_role("button", name=re.compile("^启用")).click()
     expect(firm_admin.locator(f"#{lawyer_id} h3")).to_contain_text("已上线")
-    firm_admin.get_by_label("系统名称").fill("案件管理系统")
+    system = f"案件管理系统 {secrets.token_hex(2)}"
+    firm_admin.get_by_label("系统名称").fill(system)
     firm_admin.get_by_role("button", name="生成凭证").click()
     expect(firm_admin.locator("#client-secret")).not_to_be_empty()
     steps.shot(firm_admin, "firm-admin")
     firm_admin.get_by_role("button", name="吊销此凭证").click()
+    # The firm's credentials are listed, never with their secret; these are now revoked.
+    expect(firm_admin.locator("#system-list li", has_text=system)).to_contain_text("已吊销")
+    expect(firm_admin.locator("#client-secret")).to_have_count(0)
 
     supervisor = staff_page(browser, portal_url, "supervisor@demo.counsel.test")
     supervisor.get_by_role("link", name="时限看板").click()

@@ -271,3 +271,8 @@ class ServiceClient(BaseModel):
             revoked_at=rfc3339(client, "revoked_at"),
             client_secret=secret or None,
         )
+
+
+class ServiceClientPage(BaseModel):
+    items: list[ServiceClient]
+    next_cursor: str | None

@@ -54,10 +54,11 @@ async def _firm(
     error: GatewayError | None = None,
     secret: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    item, lawyers, cards = await asyncio.gather(
+    item, lawyers, cards, systems = await asyncio.gather(
         gateway.call(session, "GET", "/api/v1/firms/{id}", path={"id": firm_id}),
         gateway.call(session, "GET", "/api/v1/lawyers", params={"firm_id": firm_id, "limit": 100}),
         gateway.call(session, "GET", "/api/v1/membership-cards", params={"limit": 100}),
+        gateway.call(session, "GET", "/api/v1/firm/service-clients", params={"limit": 100}),
     )
     return render(
         request,
@@ -66,6 +67,7 @@ async def _firm(
         firm=item,
         lawyers=lawyers["items"],
         cards=cards["items"],
+        systems=systems["items"],
         error=error,
         secret=secret,
     )
