@@ -25,6 +25,7 @@ from services.legal_fields.classifier.model import (
     Example,
     SoftmaxRegression,
     features,
+    word_features,
 )
 from services.legal_fields.classifier.training import (
     DATASET,
@@ -60,5 +61,6 @@ __all__ = [
     "report",
     "split",
     "train_default",
+    "word_features",
     "write_model",
 ]

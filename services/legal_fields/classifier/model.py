@@ -97,10 +97,9 @@ _TERMS = tuple((field, term.lower()) for field, words in LEXICON.items() for ter
 _ASCII_WORD = re.compile(r"[0-9a-z+]+")
 
 
-def features(text: str) -> list[str]:
-    """Word segments (jieba; lower-cased English words), character bigrams and trigrams of Chinese runs
-    (they survive typos and words jieba does not know), and `@<field>` once per legal term of that field's
-    lexicon the text contains."""
+def word_features(text: str) -> list[str]:
+    """Word segments (jieba; lower-cased English words) plus character bigrams of Chinese runs: what any
+    matching of Chinese questions reads (the FAQ retrieval too)."""
     text = text.lower()
     tokens = [
         _stem(w)
@@ -109,6 +108,16 @@ def features(text: str) -> list[str]:
     ]
     for run in _CJK.findall(text):
         tokens.extend(f"#{run[i : i + 2]}" for i in range(len(run) - 1))
+    return tokens
+
+
+def features(text: str) -> list[str]:
+    """The classifier's features: `word_features`, character trigrams of Chinese runs (with the bigrams,
+    they survive typos and words jieba does not know), and `@<field>` once per legal term of that field's
+    lexicon the text contains."""
+    tokens = word_features(text)
+    text = text.lower()
+    for run in _CJK.findall(text):
         tokens.extend(f"#{run[i : i + 3]}" for i in range(len(run) - 2))
     # An English term counts as a whole word only ("ip" is not in "ship", "vat" not in "private").
     ascii_words = set(_ASCII_WORD.findall(text))
