@@ -1011,11 +1011,17 @@ async def start_oidc(http: httpx.AsyncClient, headers: dict[str, str] | None = N
     assert location.params["code_challenge_method"] == "S256" and location.params["code_challenge"]
     assert location.params["state"] and location.params["nonce"]
     assert location.params["redirect_uri"] == OIDC_CALLBACK
+    return await back_from_the_provider(location, OIDC_CALLBACK)
+
+
+async def back_from_the_provider(location: httpx.URL, callback: str) -> dict[str, str]:
+    """Follow the browser to the provider's page (which approves at once) and back: the query of its
+    redirect to our callback, carrying the state we sent."""
     async with httpx.AsyncClient() as browser:
         at_provider = await browser.get(location)
     assert at_provider.status_code == 302, at_provider.text
     back = httpx.URL(at_provider.headers["location"])
-    assert str(back).startswith(OIDC_CALLBACK)
+    assert str(back).startswith(callback)
     assert back.params["state"] == location.params["state"]
     return dict(back.params)
 
@@ -1378,13 +1384,7 @@ async def start_wechat(http: httpx.AsyncClient, headers: dict[str, str] | None =
     assert location.params["scope"] == "snsapi_login" and location.params["response_type"] == "code"
     assert location.params["redirect_uri"] == WECHAT_CALLBACK and location.params["state"]
     assert "nonce" not in location.params and "code_challenge" not in location.params
-    async with httpx.AsyncClient() as browser:
-        at_wechat = await browser.get(location)
-    assert at_wechat.status_code == 302, at_wechat.text
-    back = httpx.URL(at_wechat.headers["location"])
-    assert str(back).startswith(WECHAT_CALLBACK)
-    assert back.params["state"] == location.params["state"]
-    return dict(back.params)
+    return await back_from_the_provider(location, WECHAT_CALLBACK)
 
 
 def wechat_user(nickname: str = "微信用户") -> WeChatUser:
