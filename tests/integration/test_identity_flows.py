@@ -1439,6 +1439,10 @@ async def test_wechat_login_refuses_forged_state_another_browser_and_replayed_co
         assert (await http.get(callback, params={"code": params["code"]})).status_code == 401
         assert (await http.get(callback, params=params)).status_code == 200
         assert (await http.get(callback, params=params)).status_code == 401
+        # Even with the browser's cookie put back, identity refuses the spent state.
+        http.cookies.set("counsel_oauth_state", params["state"], domain="gateway.test", path=callback)
+        again = await http.get(callback, params=params)
+        assert again.status_code == 401 and again.json()["type"].endswith("/oidc_state")
 
         # Login CSRF: an attacker's own sign-in (state and code) fed to a victim's browser is refused —
         # the state is bound to the browser that started it — and stays good for the attacker's browser.
