@@ -34,6 +34,7 @@ from temporalio.client import Client
 
 from bench.benchmarks import (
     catalog,
+    classifier,
     consultation,
     firms,
     gateway,
@@ -160,6 +161,7 @@ NEEDS: dict[str, set[str]] = {
     "payment": {"stack"},
     "firms": {"stack"},
     "portal": {"stack"},
+    "classifier": set(),
 }
 
 
@@ -250,6 +252,7 @@ async def run_all(
             "payment": lambda: payment.bench_payment_notifications(ctx),
             "firms": lambda: firms.bench_firm_endpoint(ctx),
             "portal": lambda: portal.bench_portal_render(ctx),
+            "classifier": lambda: classifier.bench_classifier_latency(ctx),
         }
         for key in selected:
             print(f"\n== {key}", flush=True)
@@ -291,7 +294,8 @@ def main() -> None:
         "--only",
         nargs="*",
         default=[],
-        help="run only these: gateway catalog consultation starts open timers outbox payment firms portal",
+        help="run only these: gateway catalog consultation starts open timers outbox payment firms portal "
+        "classifier",
     )
     parser.add_argument(
         "--results-dir", type=Path, default=RESULTS, help="where to write the .md and .json (bench/results)"

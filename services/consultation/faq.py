@@ -1,6 +1,6 @@
 """FAQ retrieval for the instant chat (R-CS-1, R-CON-1): a client's question is matched against approved
 FAQ entries (catalog articles of kind `faq`: the title asks, the body answers) by TF-IDF cosine similarity
-over the classifier's features (jieba words and Chinese character bigrams, services/legal_fields/classifier).
+over the words the classifier reads (jieba words and Chinese character bigrams, services/legal_fields/classifier).
 
 An answer is given only when the best entry's similarity reaches `MIN_SCORE`. The threshold was set on
 the seeded FAQ with the questions of tests/unit/test_chat_rules.py: rephrased FAQ questions score 0.23–0.6,
@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from services.legal_fields.classifier import features
+from services.legal_fields.classifier import word_features
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ class FaqIndex:
         self.min_score = min_score
         raw: list[dict[str, float]] = []
         for entry in self.entries:
-            counts = _tf(features(entry.question))
-            for token, weight in _tf(features(entry.answer), BODY_WEIGHT).items():
+            counts = _tf(word_features(entry.question))
+            for token, weight in _tf(word_features(entry.answer), BODY_WEIGHT).items():
                 counts[token] = counts.get(token, 0.0) + weight
             raw.append(counts)
         documents = len(raw)
@@ -81,7 +81,7 @@ class FaqIndex:
 
     def score_all(self, question: str) -> list[FaqMatch]:
         """Every entry with its cosine similarity to `question`, best first."""
-        query = self._normalised(_tf(features(question)))
+        query = self._normalised(_tf(word_features(question)))
         scored = [
             FaqMatch(entry, sum(w * vector.get(t, 0.0) for t, w in query.items()))
             for entry, vector in zip(self.entries, self.vectors, strict=True)

@@ -12,9 +12,11 @@ from services.identity.delivery import NotificationSender
 from services.identity.models import TABLES
 from services.identity.oidc import OidcClients, parse_providers
 from services.identity.server import IdentityServicer
+from services.identity.social import LoginProviders
 from services.identity.store import IdentityStores
 from services.identity.store.keys import SigningKeys
 from services.identity.store.sessions import Sessions
+from services.identity.wechat import WeChatLogin
 from services.runtime.auth import Revocation
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
@@ -60,7 +62,9 @@ async def serve(shared: Settings, policy: domain.AuthPolicy | None = None) -> No
     settings = IdentitySettings.from_settings(shared)
     # Fails fast, before anything starts, when COUNSEL_SECRET_KEY is missing or too short.
     cipher = FieldCipher(settings.secret_key)
+    app = settings.wechat_app()
     oidc = OidcClients(parse_providers(settings.oidc_providers))
+    logins = LoginProviders(oidc, WeChatLogin(app) if app else None)
     jwks, revocations = LocalJwks(), LocalRevocations()
     async with (
         service_runtime(settings, SERVICE, TABLES, jwks=jwks, revocations=revocations) as rt,
@@ -74,7 +78,7 @@ async def serve(shared: Settings, policy: domain.AuthPolicy | None = None) -> No
         notification = cast("NotificationInternalServiceAsyncStub", NotificationInternalServiceStub(channel))
         server = rt.grpc_server()
         server.add(
-            IdentityServicer(stores, NotificationSender(notification), oidc),
+            IdentityServicer(stores, NotificationSender(notification), logins),
             identity_service_pb2,
             identity_service_pb2_grpc,
         )

@@ -17,6 +17,7 @@ from services.identity import domain, tokens
 from services.identity.delivery import MessageSender
 from services.identity.models import ActivityRow, MembershipCardRow, ServiceClientRow
 from services.identity.oidc import SIGN_IN_FAILED, OidcClients
+from services.identity.social import LoginProviders
 from services.identity.store import IdentityStores
 from services.identity.store.base import UserView
 from services.runtime.context import current_principal
@@ -82,11 +83,11 @@ def token_pair(issued: tokens.IssuedTokens) -> pb.TokenPair:
 
 class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer):
     def __init__(
-        self, stores: IdentityStores, sender: MessageSender, oidc: OidcClients | None = None
+        self, stores: IdentityStores, sender: MessageSender, logins: LoginProviders | None = None
     ) -> None:
         self.stores = stores
         self.sender = sender
-        self.oidc = oidc or OidcClients({})
+        self.logins = logins or LoginProviders(OidcClients({}))
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
         attempt = domain.validate_login(request.method, request.identifier, request.secret)
@@ -256,7 +257,7 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
     async def StartOidcLogin(
         self, request: pb.StartOidcLoginRequest, context: grpc.aio.ServicerContext
     ) -> pb.StartOidcLoginResponse:
-        start = await self.oidc.start(request.provider, request.redirect_uri)
+        start = await self.logins.start(request.provider, request.redirect_uri)
         principal = current_principal()  # signed in: the social account is linked to this account
         await self.stores.oidc.save_state(
             request.provider,
@@ -271,12 +272,12 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
     async def FinishOidcLogin(
         self, request: pb.FinishOidcLoginRequest, context: grpc.aio.ServicerContext
     ) -> pb.FinishOidcLoginResponse:
-        self.oidc.provider(request.provider)  # NotFound for an unknown provider
+        self.logins.provider(request.provider)  # NotFound for an unknown provider
         # The state is spent first, whatever follows: a callback can be tried once.
         state = await self.stores.oidc.take_state(request.provider, request.state)
         if request.error or not request.code:
             raise Unauthenticated(SIGN_IN_FAILED, reason="oidc_denied")
-        identity = await self.oidc.finish(
+        identity = await self.logins.finish(
             request.provider, state.redirect_uri, request.code, state.code_verifier, state.nonce
         )
         signed = await self.stores.oidc.login(

@@ -16,3 +16,16 @@ LegalField = Literal[
 LEGAL_FIELDS: tuple[LegalField, ...] = get_args(LegalField)
 # The field of a question nobody (not even the classifier) could place; an agent classifies it by hand.
 FALLBACK_FIELD: LegalField = "other"
+# What people read for each field: (Chinese, English). Shown to people, a field is always its label, never
+# its key ("other" inside a Chinese sentence).
+LEGAL_FIELD_LABELS: dict[LegalField, tuple[str, str]] = {
+    "contract": ("合同", "contracts"),
+    "labour": ("劳动", "labour"),
+    "company": ("公司", "company law"),
+    "ip": ("知识产权", "intellectual property"),
+    "tax": ("税务", "tax"),
+    "litigation": ("诉讼", "litigation"),
+    "real_estate": ("房地产", "real estate"),
+    "finance": ("金融", "finance"),
+    "other": ("其他", "other matters"),
+}

@@ -24,6 +24,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
+from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELD_LABELS, LEGAL_FIELDS, LegalField
 from services.notification.policy import DEFAULT_TIME_ZONE, Category
 from services.notification.templates import OPTIONAL_PART, PLACEHOLDER, templates
 from services.runtime.events import unpack
@@ -68,6 +69,11 @@ class Plan:
 class Rendered:
     title: str
     body: str
+
+
+def _legal_field(key: str) -> LegalField:
+    """The field of an event; one this version does not know reads as "other" rather than as its key."""
+    return next((f for f in LEGAL_FIELDS if f == key), FALLBACK_FIELD)
 
 
 def render(kind: str, params: Mapping[str, str], language: str) -> Rendered:
@@ -186,7 +192,9 @@ def _consultation(envelope: EventEnvelope) -> Plan:
     if kind == "consultation.classified":
         k = unpack(envelope, consultation_events.ConsultationClassified)
         subject = ("consultation", k.consultation_id)
-        return Plan([], [Notice(kind, Category.STATUS, *subject, {"field": k.legal_field}, role="client")])
+        zh, en = LEGAL_FIELD_LABELS[_legal_field(k.legal_field)]
+        params = {"field": zh, "field_en": en}
+        return Plan([], [Notice(kind, Category.STATUS, *subject, params, role="client")])
     if kind == "consultation.rated":
         rated = unpack(envelope, consultation_events.ConsultationRated)
         subject = ("consultation", rated.consultation_id)

@@ -152,6 +152,42 @@ def test_a_labour_question_is_classified_assigned_answered_rated_and_closed(
     assert http.get(path, headers=client).json()["history"] == []
 
 
+def test_a_short_question_as_clients_type_it_goes_to_its_field_and_the_client_reads_it_in_chinese(
+    http: httpx.Client,
+) -> None:
+    """Issue 23 item 10: a short colloquial question reaches a labour lawyer without an agent, and the
+    client's notice names the field by its Chinese label, never by its key."""
+    client = login(http, "client@demo.counsel.test")
+    created = http.post(
+        "/api/v1/consultations",
+        headers=client,
+        json={"kind": "general", "subject": "社保", "question": "公司不交社保怎么办"},
+    )
+    assert created.status_code == 201, created.text
+    consultation_id = created.json()["id"]
+
+    def classified() -> dict | None:
+        body = http.get(f"/api/v1/consultations/{consultation_id}", headers=client).json()
+        return body if body["legal_field"] else None
+
+    consultation = wait_for(classified, timeout=60)
+    assert (consultation["legal_field"], consultation["needs_manual_classification"]) == ("labour", False)
+
+    def notice() -> dict | None:
+        inbox = http.get("/api/v1/notifications", headers=client).json()["items"]
+        return next(
+            (
+                n
+                for n in inbox
+                if n["subject_id"] == consultation_id and n["kind"] == "consultation.classified"
+            ),
+            None,
+        )
+
+    body = wait_for(notice, timeout=60)["body"]
+    assert "“劳动”" in body and "labour" not in body, body
+
+
 def test_bad_consultation_input_is_a_clear_4xx(http: httpx.Client) -> None:
     client = login(http, "client@demo.counsel.test")
     blank = http.post(

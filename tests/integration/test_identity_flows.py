@@ -2,7 +2,7 @@
 services (in-process gRPC servers) and real PostgreSQL and NATS: codes read from the dev outbox
 (R-ACC-1, R-ACC-2), refresh rotation and reuse, logout, rate limits and lockout (429 with Retry-After),
 membership cards, invitations (R-ACC-4), the export and the append-only audit trail (R-PRIV-1), and
-the forged-token matrix."""
+the forged-token matrix, and social logins (OpenID Connect, and WeChat's own OAuth 2.0) against stand-ins."""
 
 from __future__ import annotations
 
@@ -42,10 +42,12 @@ from services.identity.seed import (
     seed_demo,
 )
 from services.identity.store import IdentityStores
+from services.identity.wechat import WeChatApp, WeChatLogin
 from services.notification import main as notification_main
 from services.runtime.context import FIRM_SERVICE_ROLE, Principal, access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
+from services.runtime.errors import Unauthenticated
 from services.runtime.events import EventBus, Outbox
 from services.runtime.service import token_verifier
 from tests.support.factories import envelope
@@ -59,6 +61,7 @@ from tests.support.platform import (
     serving_in_process,
     until_identity_answers,
 )
+from tests.support.wechat_provider import RegisteredApp, WeChat, WeChatUser, running_wechat
 
 POLICY = domain.AuthPolicy(
     otp_per_destination=domain.Limit(3, timedelta(hours=1)),
@@ -78,6 +81,10 @@ def new_phone() -> str:
 
 
 OIDC_CALLBACK = "http://gateway.test/api/v1/auth/oauth/demo/callback"
+WECHAT_CALLBACK = "http://gateway.test/api/v1/auth/oauth/wechat/callback"
+# The firm's website app, and its mini program in the same Open Platform account (same unionids).
+WECHAT_WEBSITE = RegisteredApp("wx5e1f0c7d2a9b3c41", secrets.token_hex(16), "gateway.test")
+WECHAT_MINI_PROGRAM = RegisteredApp("wx0a7b6c5d4e3f2a19", secrets.token_hex(16), "gateway.test")
 
 
 @dataclass
@@ -89,6 +96,7 @@ class Stack:
     cipher: FieldCipher
     provider: Provider
     as_notification: Connections
+    wechat: WeChat
 
     def http(self) -> httpx.AsyncClient:
         """A client from its own IP address, so per-IP limits of one test never touch another."""
@@ -99,7 +107,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: Any) -> AsyncIterator[Stack]:
-    provider_port = free_port()
+    provider_port, wechat_port = free_port(), free_port()
     oidc_client = Client("counsel-test", secrets.token_urlsafe(24), [OIDC_CALLBACK])
     providers = {
         "demo": {
@@ -113,6 +121,10 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
         nats_server,
         settings_type=IdentitySettings,
         oidc_providers=json.dumps(providers),
+        wechat_app_id=WECHAT_WEBSITE.app_id,
+        wechat_app_secret=WECHAT_WEBSITE.secret,
+        wechat_authorize_url=f"http://127.0.0.1:{wechat_port}/connect/qrconnect",
+        wechat_api_url=f"http://127.0.0.1:{wechat_port}",
         metrics_port=0,
         log_level="WARNING",
         secret_key=secrets.token_urlsafe(32),
@@ -141,8 +153,13 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
             try:
                 await until_identity_answers(connections.clients)
                 app = create_app(settings, clients=connections.clients)
-                async with running_provider(provider_port, oidc_client) as provider:
-                    yield Stack(settings, app, connections, identity_db, cipher, provider, as_notification)
+                async with (
+                    running_provider(provider_port, oidc_client) as provider,
+                    running_wechat(wechat_port, WECHAT_WEBSITE, WECHAT_MINI_PROGRAM) as wechat,
+                ):
+                    yield Stack(
+                        settings, app, connections, identity_db, cipher, provider, as_notification, wechat
+                    )
             finally:
                 await as_notification.close()
                 await connections.close()
@@ -994,11 +1011,17 @@ async def start_oidc(http: httpx.AsyncClient, headers: dict[str, str] | None = N
     assert location.params["code_challenge_method"] == "S256" and location.params["code_challenge"]
     assert location.params["state"] and location.params["nonce"]
     assert location.params["redirect_uri"] == OIDC_CALLBACK
+    return await back_from_the_provider(location, OIDC_CALLBACK)
+
+
+async def back_from_the_provider(location: httpx.URL, callback: str) -> dict[str, str]:
+    """Follow the browser to the provider's page (which approves at once) and back: the query of its
+    redirect to our callback, carrying the state we sent."""
     async with httpx.AsyncClient() as browser:
         at_provider = await browser.get(location)
     assert at_provider.status_code == 302, at_provider.text
     back = httpx.URL(at_provider.headers["location"])
-    assert str(back).startswith(OIDC_CALLBACK)
+    assert str(back).startswith(callback)
     assert back.params["state"] == location.params["state"]
     return dict(back.params)
 
@@ -1395,6 +1418,124 @@ async def test_a_signed_in_user_links_a_social_account_to_their_own_account(stac
         takeover = await http.get(
             "/api/v1/auth/oauth/demo/callback", params=await start_oidc(http, bearer(someone_else))
         )
+        assert takeover.status_code == 409
+
+
+# --- WeChat (its own OAuth 2.0, not OpenID Connect) ------------------------------------------------------
+
+
+async def start_wechat(http: httpx.AsyncClient, headers: dict[str, str] | None = None) -> dict[str, str]:
+    """Start a WeChat login at the gateway and follow the browser to WeChat's QR-code page and back (the
+    user scans and approves): the query of WeChat's redirect to our callback (code and state)."""
+    started = await http.get("/api/v1/auth/oauth/wechat/authorize", headers=headers or {})
+    assert started.status_code == 302, started.text
+    location = httpx.URL(started.headers["location"])
+    assert location.path == "/connect/qrconnect" and location.fragment == "wechat_redirect"
+    assert location.params["appid"] == WECHAT_WEBSITE.app_id
+    assert location.params["scope"] == "snsapi_login" and location.params["response_type"] == "code"
+    assert location.params["redirect_uri"] == WECHAT_CALLBACK and location.params["state"]
+    assert "nonce" not in location.params and "code_challenge" not in location.params
+    return await back_from_the_provider(location, WECHAT_CALLBACK)
+
+
+def wechat_user(nickname: str = "微信用户") -> WeChatUser:
+    return WeChatUser(unionid="oU" + secrets.token_hex(13), nickname=nickname)
+
+
+async def test_wechat_login_creates_then_finds_the_account(stack: Stack) -> None:
+    """R-ACC-1: WeChat's website login (snsapi_login) registers a client and signs the same person in
+    again; nothing about it is OpenID Connect (no nonce, no PKCE, no ID token)."""
+    stack.wechat.user = wechat_user("小王")
+    callback = "/api/v1/auth/oauth/wechat/callback"
+    async with stack.http() as http:
+        first = await http.get(callback, params=await start_wechat(http))
+        assert first.status_code == 200, first.text
+        user = first.json()["user"]
+        assert user["roles"] == ["client"] and user["display_name"] == "小王"
+        second = await http.get(callback, params=await start_wechat(http))
+        assert second.status_code == 200 and second.json()["user"]["id"] == user["id"]
+        assert (await http.get("/api/v1/me", headers=bearer(second.json()))).status_code == 200
+
+
+async def test_wechat_accounts_are_the_unionid_across_the_firms_apps_not_one_apps_openid(
+    stack: Stack,
+) -> None:
+    """The same person seen from the website app and from the mini program: two openids, one unionid,
+    and the unionid is the account's WeChat identity."""
+    person = wechat_user()
+    website = WeChatLogin(
+        WeChatApp(WECHAT_WEBSITE.app_id, WECHAT_WEBSITE.secret, api_url=stack.wechat.base_url)
+    )
+    mini_program = WeChatLogin(
+        WeChatApp(WECHAT_MINI_PROGRAM.app_id, WECHAT_MINI_PROGRAM.secret, api_url=stack.wechat.base_url)
+    )
+    assert stack.wechat.openid(WECHAT_WEBSITE.app_id, person) != stack.wechat.openid(
+        WECHAT_MINI_PROGRAM.app_id, person
+    )
+    from_website = await website.finish(stack.wechat.code_for(WECHAT_WEBSITE.app_id, person))
+    from_mini_program = await mini_program.finish(stack.wechat.code_for(WECHAT_MINI_PROGRAM.app_id, person))
+    assert from_website.subject == from_mini_program.subject == person.unionid
+    # A code is only good for the app it was issued to (WeChat answers 40029 with HTTP 200).
+    with pytest.raises(Unauthenticated):
+        await website.finish(stack.wechat.code_for(WECHAT_MINI_PROGRAM.app_id, person))
+
+
+async def test_wechat_login_refuses_forged_state_another_browser_and_replayed_codes(stack: Stack) -> None:
+    stack.wechat.user = wechat_user()
+    callback = "/api/v1/auth/oauth/wechat/callback"
+    async with stack.http() as http:
+        # State: forged, missing, or spent (the same callback twice).
+        params = await start_wechat(http)
+        assert (await http.get(callback, params={**params, "state": "forged"})).status_code == 401
+        assert (await http.get(callback, params={"code": params["code"]})).status_code == 401
+        assert (await http.get(callback, params=params)).status_code == 200
+        assert (await http.get(callback, params=params)).status_code == 401
+        # Even with the browser's cookie put back, identity refuses the spent state.
+        http.cookies.set("counsel_oauth_state", params["state"], domain="gateway.test", path=callback)
+        again = await http.get(callback, params=params)
+        assert again.status_code == 401 and again.json()["type"].endswith("/oidc_state")
+
+        # Login CSRF: an attacker's own sign-in (state and code) fed to a victim's browser is refused —
+        # the state is bound to the browser that started it — and stays good for the attacker's browser.
+        attackers = await start_wechat(http)
+        async with stack.http() as victim:
+            refused = await victim.get(callback, params=attackers)
+        assert refused.status_code == 401
+        assert refused.json()["type"].endswith("/oauth_state_not_this_browser")
+        assert (await http.get(callback, params=attackers)).status_code == 200
+
+        # Code replay: a spent code under a fresh, valid state is refused by WeChat (errcode 40163).
+        spent = attackers["code"]
+        fresh = await start_wechat(http)
+        replayed = await http.get(callback, params={"code": spent, "state": fresh["state"]})
+        assert replayed.status_code == 401 and replayed.json()["type"].endswith("/wechat_errcode_40163")
+        # A code WeChat never issued (errcode 40029).
+        forged = await http.get(callback, params={**await start_wechat(http), "code": "never-issued"})
+        assert forged.status_code == 401 and forged.json()["type"].endswith("/wechat_errcode_40029")
+
+        # The user refused on their phone: WeChat sends the state back without a code.
+        stack.wechat.refuse = True
+        try:
+            assert (await http.get(callback, params=await start_wechat(http))).status_code == 401
+        finally:
+            stack.wechat.refuse = False
+
+
+async def test_a_signed_in_user_links_wechat_to_their_own_account(stack: Stack) -> None:
+    """R-ACC-2: a signed-in client links WeChat, then WeChat alone signs in to that account; a WeChat
+    account linked elsewhere cannot be taken over."""
+    stack.wechat.user = wechat_user()
+    callback = "/api/v1/auth/oauth/wechat/callback"
+    async with stack.http() as http:
+        _, account = await register_by_phone(http)
+        linked = await http.get(callback, params=await start_wechat(http, bearer(account)))
+        assert linked.status_code == 200, linked.text
+        assert linked.json()["user"]["id"] == account["user"]["id"]
+        again = await http.get(callback, params=await start_wechat(http))
+        assert again.json()["user"]["id"] == account["user"]["id"]
+
+        _, someone_else = await register_by_phone(http)
+        takeover = await http.get(callback, params=await start_wechat(http, bearer(someone_else)))
         assert takeover.status_code == 409
 
 

@@ -67,6 +67,8 @@ class Entry:
     query: dict[str, str] = field(default_factory=dict)
     # A multipart upload instead of a JSON body: field name → (file name, content, media type).
     files: dict[str, tuple[str, bytes, str]] | None = None
+    # Cookies a well-formed request carries (a social login's callback: the state this browser started).
+    cookies: dict[str, str] = field(default_factory=dict)
     # A server-sent event stream: admitted, it answers 200 at once and keeps going (see `first_chunk`).
     stream: bool = False
     # A WebSocket: refused before the handshake (close 4401/4403), or admitted and answering in frames.
@@ -100,7 +102,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/auth/refresh"): Entry(PUBLIC, {"refresh_token": "r"}),
     ("POST", "/api/v1/auth/logout"): Entry(SIGNED_IN, {}),
     ("GET", "/api/v1/auth/oauth/{provider}/authorize"): Entry(PUBLIC),
-    ("GET", "/api/v1/auth/oauth/{provider}/callback"): Entry(PUBLIC, query={"state": "s", "code": "c"}),
+    ("GET", "/api/v1/auth/oauth/{provider}/callback"): Entry(
+        PUBLIC, query={"state": "s", "code": "c"}, cookies={"counsel_oauth_state": "s"}
+    ),
     ("GET", "/.well-known/jwks.json"): Entry(PUBLIC),
     ("GET", "/api/v1/me"): Entry(SIGNED_IN),
     ("PATCH", "/api/v1/me"): Entry(SIGNED_IN, {"display_name": "x"}),

@@ -286,10 +286,10 @@ def _response(status: int, body: Any, headers: Any) -> Response:
 
 
 @contextlib.asynccontextmanager
-async def running_provider(port: int, client: Client) -> AsyncIterator[Provider]:
-    provider = Provider(f"http://127.0.0.1:{port}", client)
+async def serving_on_loopback(app: Starlette, port: int) -> AsyncIterator[None]:
+    """Serve `app` over HTTP on 127.0.0.1:`port` until the block ends (the stand-ins of outside providers)."""
     config = uvicorn.Config(
-        provider.app(), host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -298,7 +298,14 @@ async def running_provider(port: int, client: Client) -> AsyncIterator[Provider]
             task.result()
         await asyncio.sleep(0.02)
     try:
-        yield provider
+        yield
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def running_provider(port: int, client: Client) -> AsyncIterator[Provider]:
+    provider = Provider(f"http://127.0.0.1:{port}", client)
+    async with serving_on_loopback(provider.app(), port):
+        yield provider

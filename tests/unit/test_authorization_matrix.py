@@ -207,7 +207,7 @@ async def test_route_admits_exactly_its_callers(
         status, content_type, text = await first_frame(app, path, entry.query, headers)
     else:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test", cookies=entry.cookies
         ) as http:
             response = await http.request(
                 method, path, json=entry.body, files=entry.files, params=entry.query, headers=headers

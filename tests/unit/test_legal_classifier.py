@@ -1,5 +1,6 @@
 """The legal-nature classifier (R-CON-2, §6.2.1.2): a real model trained on the repository's labelled
-questions, evaluated on a held-out split it never saw, with a low-confidence fallback to an agent."""
+questions (hand-written, and generated as clients type them), evaluated on a held-out split it never saw,
+with a calibrated confidence and a low-confidence fallback to an agent."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ from collections import Counter
 
 from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
 from services.legal_fields.classifier import (
+    DATASET,
+    GENERATED,
+    MIN_ACCURACY,
+    MIN_RECALL,
     MODEL,
     LegalClassifier,
     SoftmaxRegression,
     dataset_digest,
     default_classifier,
     evaluate,
+    generated_text,
     load_dataset,
     report,
     split,
@@ -22,10 +28,10 @@ from services.legal_fields.classifier import (
 
 def test_the_labelled_set_is_large_varied_and_covers_every_field() -> None:
     examples = load_dataset()
-    assert len(examples) >= 400
+    assert len(examples) >= 4000
     per_field = Counter(e.field for e in examples)
     assert set(per_field) == set(LEGAL_FIELDS)
-    assert min(per_field.values()) >= 40
+    assert min(per_field.values()) >= 400
     assert len({e.text for e in examples}) == len(examples), "no repeated questions"
     english = sum(e.text.isascii() for e in examples)
     assert 0.1 * len(examples) < english < 0.3 * len(examples), "mostly Chinese, some English"
@@ -40,12 +46,40 @@ def test_the_split_is_deterministic_stratified_and_disjoint() -> None:
     assert 0.15 < len(held_out) / (len(train) + len(held_out)) < 0.25
 
 
-def test_held_out_accuracy_is_at_least_85_percent() -> None:
+def test_the_generated_questions_are_the_generators_and_short_colloquial_and_mixed() -> None:
+    """`counsel classifier train` after editing the lexicon or the generator; a stale file fails here."""
+    assert GENERATED.read_text(encoding="utf-8") == generated_text(), "run: counsel classifier train"
+    generated = load_dataset([GENERATED])
+    handwritten = load_dataset([DATASET])
+    assert not {e.text for e in generated} & {e.text for e in handwritten}
+    chinese = [e.text for e in generated if not e.text.isascii()]
+    assert sum(len(t) <= 15 for t in chinese) > 0.3 * len(chinese), "many are as short as clients type"
+    assert sum("急" in t or "咋" in t or "啥" in t for t in chinese) > 100, "colloquial"
+    assert sum(any(c.isascii() and c.isalpha() for c in t) for t in chinese) > 100, "mixed terms"
+    assert sum(typo in t for t in chinese for typo in ("陪偿", "设保", "和同", "压金")) > 20, "typos"
+
+
+def test_held_out_accuracy_and_every_fields_recall_reach_the_mark() -> None:
     train, held_out = split(load_dataset())
     result = evaluate(default_classifier(), held_out, len(train))
-    assert result.accuracy >= 0.85, report()
-    # No field is neglected: every one is recognised more often than not.
-    assert min(result.recall.values()) >= 0.6, report()
+    assert result.accuracy >= MIN_ACCURACY, report()
+    assert min(result.recall.values()) >= MIN_RECALL, report()
+    # The confidence is calibrated: on average it claims what it achieves.
+    assert abs(result.overconfidence) <= 0.05, report()
+    # The hand-written questions alone (written apart from the lexicon) hold their own mark too.
+    handwritten = {e.text for e in load_dataset([DATASET])}
+    by_hand = evaluate(default_classifier(), [e for e in held_out if e.text in handwritten], len(train))
+    assert by_hand.accuracy >= 0.85, report()
+    assert min(by_hand.recall.values()) >= 0.6, report()
+
+
+def test_the_shortest_common_questions_go_to_their_field_not_to_an_agent() -> None:
+    """Issue 23: these went to `other` and manual classification; neither is in the labelled set."""
+    texts = {e.text for e in load_dataset()}
+    for question in ("试用期可以约定多久？", "公司不交社保怎么办"):
+        assert question not in texts
+        prediction = default_classifier().classify(question)
+        assert (prediction.field, prediction.needs_manual) == ("labour", False)
 
 
 def test_questions_it_has_never_seen_get_their_field() -> None:

@@ -253,3 +253,17 @@ def test_a_broken_templates_file_is_refused_at_load_naming_the_kind(
     with pytest.raises(ValueError, match=re.escape(complaint)) as refused:
         load_templates(path)
     assert "order.paid" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "zh", "en"), [("other", "其他", "other matters"), ("labour", "劳动", "labour")]
+)
+def test_the_client_reads_the_field_of_their_question_as_a_word_of_their_language(
+    key: str, zh: str, en: str
+) -> None:
+    """A field reaches people as its label: never a raw key such as "other" inside a Chinese sentence."""
+    event = consultation.ConsultationClassified(consultation_id="c1", legal_field=key)
+    (notice,) = plan_for(envelope("consultation.classified", event)).notices
+    chinese = render(notice.kind, notice.params, "zh")
+    assert f"“{zh}”" in chinese.body and not re.search("[a-z]", chinese.body)
+    assert en in render(notice.kind, notice.params, "en").body

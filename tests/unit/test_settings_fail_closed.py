@@ -20,6 +20,7 @@ from temporalio.service import TLSConfig
 from deploy import cli
 from deploy.local.stack import Stack, local_settings
 from services.gateway.app import create_app
+from services.identity.config import IdentitySettings
 from services.notification.channels import senders_for, unconfigured_channels
 from services.notification.config import NotificationSettings
 from services.payment.config import PaymentSettings, configured_providers
@@ -151,6 +152,23 @@ def test_services_offer_no_dev_outbox_or_sandbox_under_the_default_settings(
     assert len(unconfigured_channels(senders_for(NotificationSettings.from_settings(settings)))) == 2
     assert "sandbox" not in configured_providers(PaymentSettings.from_settings(settings))
     assert "sandbox" in configured_providers(PaymentSettings.from_settings(load_settings(env="test")))
+
+
+def test_wechat_login_fails_closed(bare_environment: pytest.MonkeyPatch) -> None:
+    """No WeChat app, no `wechat` provider; an app id without its secret stops the process; in prod the
+    secret goes to WeChat's own endpoints only (a stand-in's address is for the tests)."""
+    bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
+    assert IdentitySettings.from_settings(load_settings()).wechat_app() is None
+    bare_environment.setenv("COUNSEL_WECHAT_APP_ID", "wx5e1f0c7d2a9b3c41")
+    with pytest.raises(SettingsError, match="COUNSEL_WECHAT_APP_SECRET"):
+        IdentitySettings.from_settings(load_settings())
+    bare_environment.setenv("COUNSEL_WECHAT_APP_SECRET", secrets.token_hex(16))
+    app = IdentitySettings.from_settings(load_settings()).wechat_app()
+    assert app is not None and app.api_url == "https://api.weixin.qq.com"
+    bare_environment.setenv("COUNSEL_WECHAT_API_URL", "http://127.0.0.1:9999")
+    with pytest.raises(SettingsError, match="COUNSEL_WECHAT_API_URL"):
+        IdentitySettings.from_settings(load_settings())
+    assert IdentitySettings.from_settings(load_settings(env="test")).wechat_app() is not None
 
 
 async def _reflection_answers(port: int, tls: TlsMaterial) -> bool:

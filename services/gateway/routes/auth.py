@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -20,6 +22,7 @@ from services.gateway.schemas.identity import (
     RefreshRequest,
     RegisterRequest,
 )
+from services.runtime.errors import Unauthenticated
 
 router = api_router("identity")
 
@@ -93,6 +96,16 @@ def oauth_callback_url(request: Request, settings: SettingsDep, provider: str) -
     return str(request.base_url).rstrip("/") + path
 
 
+# The sign-in's state, kept in the browser that started it: a callback whose state is not this browser's
+# (a victim's browser sent to an attacker's sign-in — login CSRF) is refused before the code is spent.
+OAUTH_STATE_COOKIE = "counsel_oauth_state"
+OAUTH_STATE_SECONDS = 600  # as long as identity keeps the state
+
+
+def _state_cookie_path(provider: str) -> str:
+    return f"/api/v1/auth/oauth/{provider}/callback"
+
+
 @router.get(
     "/api/v1/auth/oauth/{provider}/authorize", status_code=status.HTTP_302_FOUND, response_class=Response
 )
@@ -103,28 +116,50 @@ async def oauth_authorize(
     clients: ClientsDep,
     _principal: OptionalPrincipal,
 ) -> RedirectResponse:
-    """Start an OpenID Connect login (authorization code with PKCE, state and nonce): 302 to the provider.
+    """Start a social login: 302 to the provider — OpenID Connect (authorization code with PKCE, state and
+    nonce), or WeChat's QR-code login for `wechat` (snsapi_login, state). The state is also set as a cookie:
+    the callback must come back to this browser.
     Called with a bearer token, the social account is linked to that account at the callback. Unknown
     providers are 404."""
+    callback_url = oauth_callback_url(request, settings, provider)
     reply = await clients.identity.StartOidcLogin(
-        pb.StartOidcLoginRequest(
-            provider=provider, redirect_uri=oauth_callback_url(request, settings, provider)
-        )
+        pb.StartOidcLoginRequest(provider=provider, redirect_uri=callback_url)
     )
-    return RedirectResponse(reply.authorization_url, status_code=status.HTTP_302_FOUND)
+    redirect = RedirectResponse(reply.authorization_url, status_code=status.HTTP_302_FOUND)
+    (state,) = parse_qs(urlsplit(reply.authorization_url).query)["state"]
+    redirect.set_cookie(
+        OAUTH_STATE_COOKIE,
+        state,
+        max_age=OAUTH_STATE_SECONDS,
+        path=_state_cookie_path(provider),
+        secure=callback_url.startswith("https://"),
+        httponly=True,
+        # Lax: the provider's redirect back is a top-level GET navigation, which carries it.
+        samesite="lax",
+    )
+    return redirect
 
 
 @router.get("/api/v1/auth/oauth/{provider}/callback", response_model=LoginResponse)
 async def oauth_callback(
     provider: ProviderName,
     request: Request,
+    response: Response,
     clients: ClientsDep,
     state: Annotated[str, Query(max_length=200)] = "",
     code: Annotated[str, Query(max_length=2000)] = "",
     error: Annotated[str, Query(max_length=200)] = "",
 ) -> LoginResponse:
-    """The provider sends the browser back here: the account is linked (by verified e-mail) or created and
-    a token pair returned. A wrong, spent or foreign state, a refused code or a bad ID token is 401."""
+    """The provider sends the browser back here: the account is linked (by verified e-mail, or WeChat's
+    unionid) or created and a token pair returned. A wrong, spent or foreign state (or one another browser
+    started), a refused code or a bad ID token is 401."""
+    browser_state = request.cookies.get(OAUTH_STATE_COOKIE, "")
+    if not state or not hmac.compare_digest(browser_state.encode(), state.encode()):
+        raise Unauthenticated(
+            "the sign-in attempt is unknown or has expired; start again",
+            reason="oauth_state_not_this_browser",
+        )
+    response.delete_cookie(OAUTH_STATE_COOKIE, path=_state_cookie_path(provider))
     reply = await clients.identity.FinishOidcLogin(
         pb.FinishOidcLoginRequest(
             provider=provider, state=state, code=code, error=error, client_ip=client_ip(request)

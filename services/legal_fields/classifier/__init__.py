@@ -1,7 +1,9 @@
 """Legal-nature classifier for consultation questions and document requests (R-CON-2, §6.2.1.2).
 
-A multinomial logistic regression over TF-IDF of jieba word segments and Chinese character bigrams
-(`model`), trained deterministically on the labelled questions in `questions.tsv` (kept in the repository) —
+A multinomial logistic regression over TF-IDF of jieba word segments, Chinese character bigrams and
+trigrams and the legal terms of each field's lexicon (`model`, `lexicon`), with a calibrated confidence,
+trained deterministically on the labelled questions — hand-written in `questions.tsv`, generated as clients
+type them in `generated.tsv` (`generator`), both kept in the repository —
 the *training* split only, so the accuracy that `counsel classifier report` prints on the held-out split
 (`evaluation`) is the accuracy of the model the service actually uses. The trained weights are committed as
 `model.json.gz` (`training`; regenerate with `counsel classifier train` after editing the questions; a test
@@ -11,7 +13,8 @@ A prediction whose posterior probability is below `MIN_CONFIDENCE` becomes `othe
 `needs_manual=True`: an agent classifies it by hand (`inference`). Nothing here logs question text.
 """
 
-from services.legal_fields.classifier.evaluation import Evaluation, evaluate, report
+from services.legal_fields.classifier.evaluation import MIN_ACCURACY, MIN_RECALL, Evaluation, evaluate, report
+from services.legal_fields.classifier.generator import generate
 from services.legal_fields.classifier.inference import (
     MIN_CONFIDENCE,
     LegalClassifier,
@@ -22,11 +25,14 @@ from services.legal_fields.classifier.model import (
     Example,
     SoftmaxRegression,
     features,
+    word_features,
 )
 from services.legal_fields.classifier.training import (
     DATASET,
+    GENERATED,
     MODEL,
     dataset_digest,
+    generated_text,
     load_dataset,
     split,
     train_default,
@@ -35,7 +41,10 @@ from services.legal_fields.classifier.training import (
 
 __all__ = [
     "DATASET",
+    "GENERATED",
+    "MIN_ACCURACY",
     "MIN_CONFIDENCE",
+    "MIN_RECALL",
     "MODEL",
     "Evaluation",
     "Example",
@@ -46,9 +55,12 @@ __all__ = [
     "default_classifier",
     "evaluate",
     "features",
+    "generate",
+    "generated_text",
     "load_dataset",
     "report",
     "split",
     "train_default",
+    "word_features",
     "write_model",
 ]
