@@ -15,8 +15,10 @@ What is kept, under ``<data dir>/backups``:
 
 A restore takes the newest set that ended before the target time, replays the archived WAL up to that time
 (``recovery_target_time``), promotes the result and writes a fresh data folder that `counsel up` starts on.
-JetStream and Temporal come back as they were when that set was taken: events and workflows between the set
-and the target time are in PostgreSQL (the outbox rows, the business records) but not in them.
+JetStream and Temporal come back as they were when that set was taken. Events published after the JetStream
+copy are published again (their outbox rows are marked unpublished; JetStream's Nats-Msg-Id and the idempotent
+consumers absorb repeats). Workflows started after the Temporal copy are not in the restored Temporal: their
+business records are, in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -121,7 +123,11 @@ class BackupSources:
 
 def take_backup(sources: BackupSources, backups: Path, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Write one backup set under `backups` (labelled by its start time, UTC) and return its manifest.
-    BackupError when pg_basebackup fails."""
+    BackupError when pg_basebackup fails.
+
+    JetStream and Temporal are copied first, PostgreSQL last: a restore's PostgreSQL (at the target time, never
+    before the base backup's end) is then never older than the set's JetStream and Temporal, and what happened
+    between them is in PostgreSQL (see :func:`restore`)."""
     started = datetime.now(UTC)
     label = started.strftime("%Y%m%dT%H%M%SZ")
     target = backups / label
@@ -132,6 +138,21 @@ def take_backup(sources: BackupSources, backups: Path, say: Callable[[str], None
     partial.mkdir(parents=True)
     manifest: dict[str, Any] = {"label": label, "started_at": _iso(started)}
 
+    if sources.nats_pid is not None and sources.nats_store is not None:
+        say("JetStream: copying its store while nats-server is paused …")
+        copied_at = datetime.now(UTC)
+        paused = copy_jetstream(sources.nats_pid, sources.nats_store, partial / "nats")
+        manifest["nats"] = {
+            "store": "nats",
+            "paused_seconds": round(paused, 3),
+            "bytes": _size(partial / "nats"),
+        }
+        manifest["nats_copied_at"] = _iso(copied_at)
+    if sources.temporal_db is not None:
+        say("Temporal: SQLite online backup …")
+        (partial / "temporal").mkdir()
+        copy_sqlite(sources.temporal_db, partial / "temporal" / "temporal.db")
+        manifest["temporal"] = {"db_file": "temporal/temporal.db", "bytes": _size(partial / "temporal")}
     say("PostgreSQL: pg_basebackup …")
     clock = time.monotonic()
     _pg_basebackup(sources.postgres, partial / "postgres" / "pgdata")
@@ -142,20 +163,6 @@ def take_backup(sources: BackupSources, backups: Path, say: Callable[[str], None
     }
     # Recovery can stop no earlier than the end of the base backup: a restore target must come after this.
     manifest["consistent_at"] = _iso(datetime.now(UTC))
-    if sources.nats_pid is not None and sources.nats_store is not None:
-        say("JetStream: copying its store while nats-server is paused …")
-        paused = copy_jetstream(sources.nats_pid, sources.nats_store, partial / "nats")
-        manifest["nats"] = {
-            "store": "nats",
-            "paused_seconds": round(paused, 3),
-            "bytes": _size(partial / "nats"),
-        }
-        manifest["nats_copied_at"] = _iso(datetime.now(UTC))
-    if sources.temporal_db is not None:
-        say("Temporal: SQLite online backup …")
-        (partial / "temporal").mkdir()
-        copy_sqlite(sources.temporal_db, partial / "temporal" / "temporal.db")
-        manifest["temporal"] = {"db_file": "temporal/temporal.db", "bytes": _size(partial / "temporal")}
     for name, path in sources.files.items():
         (partial / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, partial / name)
@@ -297,14 +304,18 @@ def restore(
         (into / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, into / name)
     postgres_clock = time.monotonic()
-    _recover_postgres(postgres_dir, wal_archive(backups), target_time)
+    nats_copied_at = datetime.fromisoformat(chosen["nats_copied_at"]) if "nats" in chosen else None
+    _recover_postgres(postgres_dir, wal_archive(backups), target_time, nats_copied_at)
     postgres_seconds = time.monotonic() - postgres_clock
     return RestoreReport(chosen["label"], target_time, time.monotonic() - clock, postgres_seconds)
 
 
-def _recover_postgres(postgres_dir: Path, archive: Path, target_time: datetime) -> None:
-    """Replay the archived WAL over the base backup up to `target_time`, promote, and leave the cluster
-    stopped and ordinary (no recovery settings left behind)."""
+def _recover_postgres(
+    postgres_dir: Path, archive: Path, target_time: datetime, republish_after: datetime | None
+) -> None:
+    """Replay the archived WAL over the base backup up to `target_time`, promote, mark the events published
+    after `republish_after` (the JetStream copy) unpublished, and leave the cluster stopped and ordinary (no
+    recovery settings left behind)."""
     pgdata = postgres_dir / "pgdata"
     auto_conf = pgdata / "postgresql.auto.conf"
     original = auto_conf.read_text() if auto_conf.exists() else ""
@@ -330,11 +341,40 @@ def _recover_postgres(postgres_dir: Path, archive: Path, target_time: datetime) 
         raise BackupError(f"the backup set has no {server.password_file.name}")
     try:
         server.start(timeout=3600)
+        if republish_after is not None:
+            _republish_after(server, republish_after)
     except ServerStartError as exc:
         raise BackupError(f"PostgreSQL recovery did not reach {_iso(target_time)}: {exc}") from None
     finally:
         server.stop()
     auto_conf.write_text(original)
+
+
+def _republish_after(server: PostgresServer, moment: datetime) -> None:
+    """In every database with an outbox, mark the events published after `moment` unpublished: the restored
+    stream does not hold them, and each service's relay publishes them again when the platform starts."""
+    databases = _psql(server, "postgres", "SELECT datname FROM pg_database WHERE datallowconn").split()
+    for database in databases:
+        if _psql(server, database, "SELECT to_regclass('outbox') IS NOT NULL") == "t":
+            _psql(
+                server,
+                database,
+                f"UPDATE outbox SET published_at = NULL WHERE published_at > '{_iso(moment)}'",
+            )
+
+
+def _psql(server: PostgresServer, database: str, sql: str) -> str:
+    argv = [
+        str(_pg_bin_dir() / "psql"),
+        "--no-psqlrc", "--tuples-only", "--no-align", "--set", "ON_ERROR_STOP=1",
+        "--host", server.host, "--port", str(server.port), "--username", server.SUPERUSER,
+        "--dbname", database, "--command", sql,
+    ]  # fmt: skip
+    env = _clean_env() | {"PGPASSWORD": server.password}
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise BackupError(f"psql on {database} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
 
 
 def _size(path: Path) -> int:
