@@ -305,15 +305,19 @@ def restore(
         shutil.copy2(source / name, into / name)
     postgres_clock = time.monotonic()
     nats_copied_at = datetime.fromisoformat(chosen["nats_copied_at"]) if "nats" in chosen else None
-    _recover_postgres(postgres_dir, wal_archive(backups), target_time, nats_copied_at)
+    # Recovery to a time stops at the first commit after it, so a target at or past the last archived commit
+    # has none to stop at: replaying the whole archive is that moment.
+    stop_at = target_time if target_time < latest else None
+    _recover_postgres(postgres_dir, wal_archive(backups), stop_at, nats_copied_at)
     postgres_seconds = time.monotonic() - postgres_clock
     return RestoreReport(chosen["label"], target_time, time.monotonic() - clock, postgres_seconds)
 
 
 def _recover_postgres(
-    postgres_dir: Path, archive: Path, target_time: datetime, republish_after: datetime | None
+    postgres_dir: Path, archive: Path, target_time: datetime | None, republish_after: datetime | None
 ) -> None:
-    """Replay the archived WAL over the base backup up to `target_time`, promote, mark the events published
+    """Replay the archived WAL over the base backup up to `target_time` (None: all of it), promote, mark the
+    events published
     after `republish_after` (the JetStream copy) unpublished, and leave the cluster stopped and ordinary (no
     recovery settings left behind)."""
     pgdata = postgres_dir / "pgdata"
@@ -324,7 +328,7 @@ def _recover_postgres(
         original
         + _RECOVERY_MARK
         + f"restore_command = '{restore_command}'\n"
-        + f"recovery_target_time = '{target_time.isoformat()}'\n"
+        + (f"recovery_target_time = '{target_time.isoformat()}'\n" if target_time else "")
         + "recovery_target_action = 'promote'\n"
     )
     (pgdata / "recovery.signal").touch()
@@ -336,7 +340,10 @@ def _recover_postgres(
         os.chown(postgres_dir, *ids)
     pgdata.chmod(0o700)
     # Without hot standby the server reports itself ready only once recovery has ended and it is promoted.
-    server = PostgresServer(postgres_dir, free_port(), parameters={"hot_standby": "off"})
+    # syncfs: the copied data folder is flushed at start one file system at a time, not file by file.
+    server = PostgresServer(
+        postgres_dir, free_port(), parameters={"hot_standby": "off", "recovery_init_sync_method": "syncfs"}
+    )
     if not server.password_file.exists():
         raise BackupError(f"the backup set has no {server.password_file.name}")
     try:
@@ -344,7 +351,7 @@ def _recover_postgres(
         if republish_after is not None:
             _republish_after(server, republish_after)
     except ServerStartError as exc:
-        raise BackupError(f"PostgreSQL recovery did not reach {_iso(target_time)}: {exc}") from None
+        raise BackupError(f"PostgreSQL recovery failed: {exc}") from None
     finally:
         server.stop()
     auto_conf.write_text(original)
