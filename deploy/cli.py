@@ -114,8 +114,9 @@ def _status(as_json: bool) -> int:
 
 def _backup() -> int:
     from deploy.local.backup import backups_dir, local_stack_sources, take_backup
+    from deploy.local.stack import local_settings
 
-    data_dir = load_settings().data_dir.resolve()
+    data_dir = local_settings().data_dir.resolve()
     manifest = take_backup(local_stack_sources(data_dir), backups_dir(data_dir))
     print(f"backup set {manifest['label']} in {backups_dir(data_dir) / manifest['label']}")
     return 0
@@ -123,8 +124,9 @@ def _backup() -> int:
 
 def _restore(target_time: datetime, into: Path, backups: Path | None) -> int:
     from deploy.local.backup import backups_dir, restore
+    from deploy.local.stack import local_settings
 
-    source = backups or backups_dir(load_settings().data_dir.resolve())
+    source = backups or backups_dir(local_settings().data_dir.resolve())
     report = restore(source, target_time, into.resolve())
     print(
         f"restored to {target_time.isoformat()} from backup set {report.backup_set} in {report.seconds:.1f} s; "

@@ -3,7 +3,7 @@
 
 What is kept, under ``<data dir>/backups``:
 
-* ``wal/`` — PostgreSQL's continuous WAL archive. The server copies every finished WAL segment there
+* ``wal/`` — PostgreSQL's continuous WAL archive. The server copies every finished WAL segment there, gzipped
   (:func:`archive_settings`, on the single server and in Patroni's configuration); ``archive_timeout`` closes a
   segment at least every :data:`ARCHIVE_TIMEOUT_SECONDS`, which bounds what a lost machine can cost (the RPO).
 * ``<label>/`` — one backup set per `counsel backup`, ``manifest.json`` naming what it holds:
@@ -24,6 +24,7 @@ business records are, in PostgreSQL.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import re
@@ -32,6 +33,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ from deploy.local.servers import (
     _clean_env,
     _pg_bin_dir,
     _pg_system_user,
+    _traversable_to_postgres,
     free_port,
 )
 
@@ -52,7 +55,7 @@ ARCHIVE_TIMEOUT_SECONDS = 60
 MANIFEST = "manifest.json"
 # Recovery settings a restore appends to postgresql.auto.conf, and removes again once the cluster is promoted.
 _RECOVERY_MARK = "# counsel restore: point-in-time recovery\n"
-_WAL_SEGMENT = re.compile(r"^[0-9A-F]{24}$")
+_WAL_SEGMENT = re.compile(r"^[0-9A-F]{24}\.gz$")
 _COMMIT_TIME = re.compile(r"COMMIT (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) UTC")
 
 
@@ -70,15 +73,22 @@ def wal_archive(backups: Path) -> Path:
 
 
 def archive_settings(archive: Path) -> dict[str, str]:
-    """PostgreSQL parameters that copy each finished WAL segment into `archive`. The copy goes to a temporary
-    name first and is renamed, so a segment in the archive is always whole; an archiver retrying after a crash
-    overwrites its own half copy."""
+    """PostgreSQL parameters that copy each finished WAL segment, gzipped, into `archive`. Gzip because a
+    segment closed by archive_timeout is 16 MiB however little it holds, and its unused tail compresses to
+    nothing. The copy goes to a temporary name first and is renamed, so a segment in the archive is always
+    whole; an archiver retrying after a crash overwrites its own half copy."""
     folder = shlex.quote(str(archive))
     return {
         "archive_mode": "on",
-        "archive_command": f"cp %p {folder}/%f.part && mv {folder}/%f.part {folder}/%f",
+        "archive_command": f"gzip -1 < %p > {folder}/%f.gz.part && mv {folder}/%f.gz.part {folder}/%f.gz",
         "archive_timeout": f"{ARCHIVE_TIMEOUT_SECONDS}s",
     }
+
+
+def _restore_command(archive: Path) -> str:
+    """The inverse of `archive_settings`' archive_command: it fails, as PostgreSQL expects, for a file the
+    archive does not hold."""
+    return f"gunzip < {shlex.quote(str(archive))}/%f.gz > %p"
 
 
 def prepare_archive(archive: Path) -> None:
@@ -87,12 +97,7 @@ def prepare_archive(archive: Path) -> None:
     ids = _pg_system_user()
     if ids is not None:
         os.chown(archive, *ids)
-        folder = archive
-        while folder != folder.parent:  # the server user must traverse the archive's parents
-            folder.chmod(folder.stat().st_mode | 0o001)
-            folder = folder.parent
-            if folder.stat().st_mode & 0o001:
-                break
+        _traversable_to_postgres(archive)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -239,18 +244,23 @@ def backup_sets(backups: Path) -> list[dict[str, Any]]:
 def last_archived_commit(archive: Path) -> datetime | None:
     """The time of the newest commit in the WAL archive (read with pg_waldump), None when it holds none."""
     segments = sorted(path for path in archive.iterdir() if _WAL_SEGMENT.match(path.name))
-    for segment in reversed(segments):
-        # pg_waldump stops with an error at a segment's unused tail; what it printed before is what we need.
-        result = subprocess.run(
-            [str(_pg_bin_dir() / "pg_waldump"), "--rmgr=Transaction", str(segment)],
-            capture_output=True,
-            text=True,
-            env=_clean_env() | {"TZ": "UTC"},
-            check=False,
-        )
-        times = _COMMIT_TIME.findall(result.stdout)
-        if times:
-            return datetime.fromisoformat(times[-1]).replace(tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as scratch:
+        for segment in reversed(segments):
+            wal = Path(scratch) / segment.stem  # pg_waldump reads the segment's position from its name
+            with gzip.open(segment) as packed, open(wal, "wb") as unpacked:
+                shutil.copyfileobj(packed, unpacked)
+            # pg_waldump stops with an error at a segment's unused tail; what it printed before is what counts.
+            result = subprocess.run(
+                [str(_pg_bin_dir() / "pg_waldump"), "--rmgr=Transaction", str(wal)],
+                capture_output=True,
+                text=True,
+                env=_clean_env() | {"TZ": "UTC"},
+                check=False,
+            )
+            wal.unlink()
+            times = _COMMIT_TIME.findall(result.stdout)
+            if times:
+                return datetime.fromisoformat(times[-1]).replace(tzinfo=UTC)
     return None
 
 
@@ -323,7 +333,7 @@ def _recover_postgres(
     pgdata = postgres_dir / "pgdata"
     auto_conf = pgdata / "postgresql.auto.conf"
     original = auto_conf.read_text() if auto_conf.exists() else ""
-    restore_command = f"cp {shlex.quote(str(archive))}/%f %p"
+    restore_command = _restore_command(archive)
     auto_conf.write_text(
         original
         + _RECOVERY_MARK

