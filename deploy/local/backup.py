@@ -293,10 +293,13 @@ def restore(
     latest = last_archived_commit(wal_archive(backups))
     if latest is None or latest < earliest:
         latest = earliest
+        until = "(no commit since it has reached the WAL archive yet: a segment is archived within a minute)"
+    else:
+        until = f"to {_iso(latest)} (the last commit in the WAL archive)"
     if not earliest <= target_time <= latest:
         raise BackupError(
             f"cannot restore to {_iso(target_time)}: the backups cover {_iso(earliest)} (the end of the first "
-            f"backup set) to {_iso(latest)} (the last commit in the WAL archive)"
+            f"backup set) {until}"
         )
     chosen = [entry for entry in sets if datetime.fromisoformat(entry["consistent_at"]) <= target_time][-1]
     source: Path = chosen["path"]
