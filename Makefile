@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e ha browser fuzz bench bench-quick chaos chaos-quick lock clean
+.PHONY: up test lint typecheck protos protos-check unit workflows integration e2e ha browser fuzz bench bench-quick chaos chaos-quick recovery lock clean
 
 # The browser tier's Chromium and the CJK fonts its pages are drawn with: Debian packages, installed here when
 # missing (as root, with apt-get); anywhere else the setup stops and says what to install. Never skipped.
@@ -100,6 +100,9 @@ chaos: $(STAMP)
 
 chaos-quick: $(STAMP)
 	$(BIN)/python -m bench.chaos --quick $(CHAOS_ARGS)
+
+recovery: $(STAMP)
+	$(BIN)/python -m bench.recovery
 
 # After changing dependencies in pyproject.toml: install them, then pin the whole set again.
 lock: $(STAMP)

@@ -8,6 +8,9 @@ counsel gateway            run the HTTP gateway      counsel migrate  create dat
 counsel portal             run the web portal                         create the event stream, buckets, consumers
                                                      (counsel migrate <service>|nats: only those)
 counsel seed               load the demo data (idempotent)
+counsel backup             a backup set of the running local stack: PostgreSQL base backup (its WAL is archived
+                           continuously), JetStream, Temporal; in <data dir>/backups
+counsel restore --to TIME --into DIR   the platform as it was at TIME (RFC 3339) into a new, empty data folder
 counsel nats-config        print the NATS server's authorization block: one user per process (for a cluster)
 counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
 counsel payment reconcile --date YYYY-MM-DD   compare the ledger with each provider's statement
@@ -27,7 +30,8 @@ import asyncio
 import importlib
 import importlib.metadata
 import sys
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 
 from services.runtime.config import SERVICE_NAMES, Settings, SettingsError, load_settings
 
@@ -106,6 +110,41 @@ def _status(as_json: bool) -> int:
     from deploy.local.stack import print_status
 
     return print_status(as_json)
+
+
+def _backup() -> int:
+    from deploy.local.backup import backups_dir, local_stack_sources, take_backup
+    from deploy.local.stack import local_settings
+
+    data_dir = local_settings().data_dir.resolve()
+    manifest = take_backup(local_stack_sources(data_dir), backups_dir(data_dir))
+    print(f"backup set {manifest['label']} in {backups_dir(data_dir) / manifest['label']}")
+    return 0
+
+
+def _restore(target_time: datetime, into: Path, backups: Path | None) -> int:
+    from deploy.local.backup import backups_dir, restore
+    from deploy.local.stack import local_settings
+
+    source = backups or backups_dir(local_settings().data_dir.resolve())
+    report = restore(source, target_time, into.resolve())
+    print(
+        f"restored to {target_time.isoformat()} from backup set {report.backup_set} in {report.seconds:.1f} s; "
+        f"start it with COUNSEL_DATA_DIR={into} counsel up"
+    )
+    return 0
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"not an RFC 3339 time with an offset (2026-12-06T14:05:00Z): {text!r}"
+        )
+    return moment
 
 
 def _ledger_verify() -> int:
@@ -193,6 +232,15 @@ def main(argv: list[str] | None = None) -> int:
         help="only these services' databases and/or the NATS stream, buckets and consumers (default: all)",
     )
     commands.add_parser("seed", help="load the demo data")
+    commands.add_parser("backup", help="back up the running local stack into <data dir>/backups")
+    restore = commands.add_parser("restore", help="restore the platform as it was at a moment")
+    restore.add_argument(
+        "--to", required=True, type=_moment, metavar="TIME", help="RFC 3339, with its offset"
+    )
+    restore.add_argument("--into", required=True, type=Path, metavar="DIR", help="a new or empty data folder")
+    restore.add_argument(
+        "--from", dest="backups", type=Path, metavar="DIR", help="the backups (default: <data dir>/backups)"
+    )
     nats_config = commands.add_parser(
         "nats-config",
         help="print the NATS server's authorization block (passwords from COUNSEL_NATS_PASSWORD_<PROCESS>)",
@@ -238,8 +286,11 @@ def expected_failure(exc: BaseException) -> str | None:
     import sqlalchemy.exc
     import temporalio.service
 
+    from deploy.local.backup import BackupError
     from services.runtime.errors import DomainError
 
+    if isinstance(exc, BackupError):
+        return str(exc)
     if isinstance(exc, DomainError):  # e.g. Unavailable: the database has no primary
         cause = exc.__cause__
         return f"{exc.message} ({cause})" if isinstance(cause, OSError) else exc.message
@@ -264,6 +315,10 @@ def _run(args: argparse.Namespace) -> int:
             return _up(args.ha)
         if args.command == "status":
             return _status(args.json)
+        if args.command == "backup":
+            return _backup()
+        if args.command == "restore":
+            return _restore(args.to, args.into, args.backups)
         if args.command == "ledger":
             return _ledger_verify()
         if args.command == "payment":

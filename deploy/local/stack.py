@@ -26,6 +26,7 @@ from typing import IO, Any, NoReturn
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from deploy.local.backup import archive_settings, backups_dir, prepare_archive, wal_archive
 from deploy.local.bootstrap import migrate_all, provision_bus, seed_all, wait_for_lawyer_copies
 from deploy.local.ha import NODES, Ports, cluster_members, etcd_role, postmaster_pid, start_topology, topology
 from deploy.local.servers import (
@@ -237,7 +238,13 @@ class Stack:
         database_url = self.env.get("COUNSEL_DATABASE_URL") or s.database_url
         if not database_url:
             say(f"starting PostgreSQL on 127.0.0.1:{s.local_postgres_port} …")
-            postgres = PostgresServer(self.data_dir / "postgres", s.local_postgres_port)
+            archive = wal_archive(backups_dir(self.data_dir))
+            prepare_archive(archive)
+            postgres = PostgresServer(
+                self.data_dir / "postgres",
+                s.local_postgres_port,
+                parameters=archive_settings(archive),
+            )
             postgres.start()
             self.servers["postgres"] = postgres
             database_url = postgres.url
@@ -273,10 +280,13 @@ class Stack:
         """The replicated servers of `--ha` (deploy/local/ha.py), under data_dir/ha, so a single-node run on
         the same data folder never mixes with them; the processes get every node's address."""
         self.nats_passwords = {process: secrets.token_urlsafe(24) for process in NATS_USERS}
+        archive = wal_archive(backups_dir(self.data_dir))
+        prepare_archive(archive)
         topo = topology(
             self.data_dir / "ha",
             ha_ports(self.settings),
             authorization_block(self.settings, self.nats_passwords),
+            archive_settings(archive),
         )
         for server in topo.servers:
             self.servers[server.name] = server

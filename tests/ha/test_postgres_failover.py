@@ -1,7 +1,8 @@
 """The `ha` tier (issue 19 item 6): PostgreSQL ×3 under Patroni with etcd ×3, synchronous replication; the
 primary's whole node is killed (-9) under a stream of writes through the services' own DB helper on a
 multi-host URL. Every write that was acknowledged is on the new primary, writes resume on their own within
-the leader TTL's bound, and the old primary, started again, rejoins as a replica (pg_rewind)."""
+the leader TTL's bound, and the old primary, started again, rejoins as a replica (pg_rewind). Every node
+archives its WAL into one folder when primary: the new primary carries on there, on its new timeline."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from deploy.local.backup import archive_settings, prepare_archive
 from deploy.local.ha import EtcdMember, PatroniNode, cluster_members, wait_for_primary
 from deploy.local.servers import free_port
 from services.runtime.config import load_settings
@@ -27,6 +29,10 @@ from services.runtime.errors import Unavailable
 WRITE_GAP_LIMIT_SECONDS = 35.0
 
 
+def _archive(root: Path) -> Path:
+    return root / "wal"
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[list[PatroniNode]]:
     root = Path(tempfile.mkdtemp(prefix="counsel-test-ha-"))
@@ -35,8 +41,17 @@ def cluster() -> Iterator[list[PatroniNode]]:
     etcd = [EtcdMember(root / f"etcd-{i}", f"etcd-{i}", c, p, members) for i, (c, p) in enumerate(ports, 1)]
     passwords = {"counsel": secrets.token_urlsafe(16), "replicator": secrets.token_urlsafe(16)}
     hosts = [f"127.0.0.1:{client}" for client, _ in ports]
+    prepare_archive(_archive(root))
     nodes = [
-        PatroniNode(root / f"postgres-{i}", f"postgres-{i}", free_port(), free_port(), hosts, passwords)
+        PatroniNode(
+            root / f"postgres-{i}",
+            f"postgres-{i}",
+            free_port(),
+            free_port(),
+            hosts,
+            passwords,
+            archive_settings(_archive(root)),
+        )
         for i in range(1, 4)
     ]
     try:
@@ -111,6 +126,16 @@ async def test_killing_the_primary_loses_no_acknowledged_write(cluster: list[Pat
         await asyncio.to_thread(wait_for_primary, cluster, 2)
         roles = {m["name"]: m["role"] for m in cluster_members([n.rest_url for n in cluster])}
         assert roles[primary.name] in ("replica", "sync_standby", "quorum_standby")
+
+        async with db.transaction() as session:
+            segment = (await session.execute(text("SELECT pg_walfile_name(pg_switch_wal())"))).scalar_one()
+        assert int(segment[:8], 16) >= 2  # the timeline the promotion began
+        archived = _archive(primary.data_dir.parent) / f"{segment}.gz"
+        for _ in range(150):  # archive_command runs within a second or so
+            if archived.exists():
+                break
+            await asyncio.sleep(0.2)
+        assert archived.exists(), f"{segment} not archived by the new primary"
         print(f"\nwrite gap on a whole-node crash of the primary: {gap:.1f} s, {len(acked_at)} writes")
     finally:
         stop.set()

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -54,6 +55,33 @@ def test_a_bad_date_is_one_usage_error(capsys: pytest.CaptureFixture[str]) -> No
     err = capsys.readouterr().err
     assert "argument --date: not a date (YYYY-MM-DD): '2026-13-45'" in err
     assert "Traceback" not in err
+
+
+def test_a_restore_time_without_an_offset_is_one_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["restore", "--to", "2026-12-06T14:05:00", "--into", "/tmp/nowhere"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --to: not an RFC 3339 time with an offset" in err
+    assert "Traceback" not in err
+
+
+def test_backup_and_restore_refusals_are_one_line_and_exit_1(tmp_path: Path) -> None:
+    backup = run_counsel("backup", COUNSEL_DATA_DIR=str(tmp_path))
+    assert backup.returncode == 1, backup.stderr
+    assert (
+        backup.stderr
+        == f"counsel backup: counsel is not running on {tmp_path} (no {tmp_path}/run/stack.json): start it with `counsel up`\n"
+    )
+    (tmp_path / "taken" / "something").mkdir(parents=True)
+    restore = run_counsel("restore", "--to", "2026-12-06T14:05:00Z", "--into", str(tmp_path / "taken"))
+    assert restore.returncode == 1, restore.stderr
+    assert "is not empty: a restore writes a fresh data folder" in restore.stderr
+    assert "Traceback" not in restore.stderr
+    empty = run_counsel(
+        "restore", "--to", "2026-12-06T14:05:00Z", "--into", str(tmp_path / "new"), "--from", str(tmp_path)
+    )
+    assert empty.stderr == f"counsel restore: no backup set in {tmp_path} (`counsel backup` takes one)\n"
 
 
 def test_an_unreachable_database_is_one_line_and_exit_1() -> None:
