@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
+from services.rules.forms import validate_bounds
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
-from services.runtime.forms import validate_bounds
 
 STAGES = (
     "awaiting_acknowledgement",
@@ -97,7 +97,7 @@ def validate_complexity(complexity: str) -> str:
 
 def validate_requirements(requirements: dict[str, str]) -> dict[str, str]:
     """The client's answers, bounded in number and size (checked against the product's form with
-    `services.runtime.forms.validate_requirements_against` when the product is known)."""
+    `services.rules.forms.validate_requirements_against` when the product is known)."""
     validate_bounds(requirements)
     return dict(requirements)
 
