@@ -11,6 +11,7 @@ from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
 from services.rules.forms import validate_bounds
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.runtime.vocabulary import DocumentComplexity, words
 
 STAGES = (
     "awaiting_acknowledgement",
@@ -21,7 +22,7 @@ STAGES = (
     "completed",
     "cancelled",
 )
-COMPLEXITIES = ("simple", "standard", "complex")
+COMPLEXITIES = words(DocumentComplexity)
 # Tier defaults (§6.2.2.3, §6.2.2.4), used when the creating call does not carry the tier's numbers.
 TIER_DEFAULTS: dict[str, tuple[timedelta, timedelta]] = {
     "simple": (timedelta(hours=24), timedelta(days=3)),

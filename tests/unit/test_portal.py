@@ -16,6 +16,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from prometheus_client import REGISTRY
 
+from services.legal_fields import LABELS as LEGAL_FIELD_LABELS
+from services.legal_fields import LEGAL_FIELDS
 from services.portal import i18n
 from services.portal.app import CONTENT_SECURITY_POLICY, create_app
 from services.portal.session import COOKIE_NAME, Session, SessionCodec
@@ -318,6 +320,14 @@ def test_every_message_has_an_english_translation() -> None:
     translated = {message.id for message in catalogue if message.id and message.string}
     untranslated = sorted(messages - translated)
     assert not untranslated, untranslated
+
+
+def test_every_legal_field_label_has_an_english_translation() -> None:
+    # The labels live with the fields (services/legal_fields), outside the portal's extracted messages.
+    with (PORTAL_DIR / "locale" / "en" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        translated = {message.id for message in read_po(po) if message.id and message.string}
+    assert set(LEGAL_FIELD_LABELS) == set(LEGAL_FIELDS)
+    assert set(LEGAL_FIELD_LABELS.values()) <= translated
 
 
 def test_money_times_and_phones_as_people_in_china_write_them() -> None:
