@@ -20,8 +20,8 @@ from services.legal_fields import LABELS as LEGAL_FIELD_LABELS
 from services.legal_fields import LEGAL_FIELDS
 from services.portal import i18n
 from services.portal.app import CONTENT_SECURITY_POLICY, create_app
+from services.portal.config import PortalSettings
 from services.portal.session import COOKIE_NAME, Session, SessionCodec
-from services.runtime.config import Settings
 
 PORTAL_DIR = Path(__file__).resolve().parents[2] / "services" / "portal"
 SECRET = "a-test-secret-key-of-at-least-32-characters"
@@ -116,7 +116,7 @@ def gateway() -> FakeGateway:
 
 @pytest.fixture
 async def portal(gateway: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(env="test", secret_key=SECRET)
+    settings = PortalSettings(env="test", secret_key=SECRET)
     app = create_app(settings, transport=httpx.MockTransport(gateway))
     async with (
         app.router.lifespan_context(app),
