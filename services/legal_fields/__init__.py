@@ -3,8 +3,8 @@
 
 The words themselves are the contract's (`counsel.common.v1.LegalField`); their labels live here, beside the
 classifier, and nowhere else. Not a service: a shared domain package. Consultation classifies questions and
-documents classifies requests with the same classifier, and catalog, the gateway and the portal take the
-fields from here, so no service imports another (docs/architecture.md, "Shared domain packages").
+documents classifies requests with the same classifier, and catalog and the portal take the fields from
+here, so no service imports another (docs/architecture.md, "Shared domain packages").
 Importing this package is cheap; the classifier (jieba, the trained weights) loads only from `classifier`."""
 
 from __future__ import annotations
