@@ -22,6 +22,7 @@ from services.portal import i18n
 from services.portal.app import CONTENT_SECURITY_POLICY, create_app
 from services.portal.config import PortalSettings
 from services.portal.session import COOKIE_NAME, Session, SessionCodec
+from services.portal.web import make_templates
 
 PORTAL_DIR = Path(__file__).resolve().parents[2] / "services" / "portal"
 SECRET = "a-test-secret-key-of-at-least-32-characters"
@@ -328,6 +329,16 @@ def test_every_legal_field_label_has_an_english_translation() -> None:
         translated = {message.id for message in read_po(po) if message.id and message.string}
     assert set(LEGAL_FIELD_LABELS) == set(LEGAL_FIELDS)
     assert set(LEGAL_FIELD_LABELS.values()) <= translated
+
+    label = make_templates(i18n.load_translations()).env.from_string(
+        '{{ label("real_estate") }} {{ label("in_review") }}'
+    )
+    assert label.render() == "房地产 审核中"
+    token = i18n.locale_var.set("en")
+    try:
+        assert label.render() == "Real estate In review"
+    finally:
+        i18n.locale_var.reset(token)
 
 
 def test_money_times_and_phones_as_people_in_china_write_them() -> None:
