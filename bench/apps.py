@@ -18,9 +18,9 @@ from fastapi import FastAPI
 
 from services.gateway.app import create_app
 from services.gateway.clients import Clients
+from services.gateway.config import GatewaySettings
 from services.gateway.deps import CurrentPrincipal
 from services.runtime.auth import TokenVerifier
-from services.runtime.config import load_settings
 from services.runtime.logs import configure_logging
 
 ISSUER = "https://counsel.local/identity"
@@ -45,7 +45,7 @@ def gateway_app(jwks_path: Path) -> FastAPI:
 
     # The load comes from one address with one token: the rate limits stay on (their cost is the
     # gateway's) but far above what the benchmark offers, as the platform benchmarks set them.
-    settings = load_settings(
+    settings = GatewaySettings(
         env="prod",
         secret_key="b" * 48,
         jwt_issuer=ISSUER,

@@ -40,6 +40,8 @@ from deploy.local.servers import (
 from deploy.local.supervisor import Restarts, exit_reason
 from deploy.nats_auth import MIGRATE, NATS_USERS, authorization_block
 from deploy.terminal import BOLD, GREEN, RED, YELLOW, paint
+from services.gateway.config import GatewaySettings
+from services.portal.config import PortalSettings
 from services.runtime.config import SERVICE_NAMES, Settings, load_settings
 from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
 
@@ -156,6 +158,9 @@ def _http_status(url: str, timeout: float = 2.0) -> tuple[int, Any]:
 class Stack:
     def __init__(self, settings: Settings, *, ha: bool = False) -> None:
         self.settings = settings
+        # The ports the gateway and the portal will read from the same environment, under their own settings.
+        self.firm_grpc_port = GatewaySettings.from_settings(settings).firm_grpc_port
+        self.portal_port = PortalSettings.from_settings(settings).portal_port
         # `counsel up --ha`: PostgreSQL, etcd and NATS three of each (deploy/local/ha.py); Temporal stays one.
         self.ha = ha
         self.data_dir = settings.data_dir.resolve()
@@ -179,7 +184,7 @@ class Stack:
             )
         self.children.append(Child("worker", ["worker"], None, color=COLORS[7]))
         self.children.append(Child("gateway", ["gateway"], s.gateway_port, color=COLORS[8]))
-        self.children.append(Child("portal", ["portal"], s.portal_port, color=COLORS[9]))
+        self.children.append(Child("portal", ["portal"], self.portal_port, color=COLORS[9]))
 
     def check_ports(self) -> list[str]:
         """Every port this run would bind that is already taken, as readable lines."""
@@ -208,8 +213,8 @@ class Stack:
         if "COUNSEL_TEMPORAL_ADDRESS" not in os.environ:
             wanted.append((s.local_temporal_port, "Temporal", "COUNSEL_LOCAL_TEMPORAL_PORT"))
             wanted.append((s.local_temporal_ui_port, "Temporal UI", "COUNSEL_LOCAL_TEMPORAL_UI_PORT"))
-        if s.firm_grpc_port:
-            wanted.append((s.firm_grpc_port, "the firm endpoint", "COUNSEL_FIRM_GRPC_PORT"))
+        if self.firm_grpc_port:
+            wanted.append((self.firm_grpc_port, "the firm endpoint", "COUNSEL_FIRM_GRPC_PORT"))
         for child in self.children:
             if child.port:
                 variable = (
@@ -464,10 +469,8 @@ class Stack:
         state = {
             "pid": os.getpid(),
             "gateway": f"http://127.0.0.1:{self.settings.gateway_port}",
-            "portal": f"http://127.0.0.1:{self.settings.portal_port}",
-            "firm_endpoint": f"127.0.0.1:{self.settings.firm_grpc_port}"
-            if self.settings.firm_grpc_port
-            else "",
+            "portal": f"http://127.0.0.1:{self.portal_port}",
+            "firm_endpoint": f"127.0.0.1:{self.firm_grpc_port}" if self.firm_grpc_port else "",
             "processes": {
                 c.name: {
                     "pid": c.process.pid if c.process else None,
@@ -494,14 +497,14 @@ class Stack:
     def print_urls(self) -> None:
         base = f"http://127.0.0.1:{self.settings.gateway_port}"
         say("counsel is up:")
-        print(f"    portal         http://127.0.0.1:{self.settings.portal_port}")
+        print(f"    portal         http://127.0.0.1:{self.portal_port}")
         print(f"    API            {base}/api/v1/products")
         print(f"    API docs       {base}/docs")
         print(f"    readiness      {base}/readyz")
-        if self.settings.firm_grpc_port:
+        if self.firm_grpc_port:
             ca = _pki_dir(self.data_dir) / "ca.pem"
             print(
-                f"    firm gRPC      127.0.0.1:{self.settings.firm_grpc_port} (TLS, trust {ca}; docs/integrating.md)"
+                f"    firm gRPC      127.0.0.1:{self.firm_grpc_port} (TLS, trust {ca}; docs/integrating.md)"
             )
         print(
             "    metrics        http://127.0.0.1:9100/metrics (gateway; services :9101-9107, worker :9110, portal :9112)"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from counsel.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from services.booking import events
+from services.booking.config import BookingSettings
 from services.booking.models import TABLES
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStores
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 SERVICE = "booking"
 
 
-async def serve(settings: Settings) -> None:
+async def serve(shared: Settings) -> None:
+    settings = BookingSettings.from_settings(shared)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         export_deadlines(
             [("booking_hold", UNTIERED)]

@@ -11,9 +11,17 @@ from services.legal_fields import LEGAL_FIELDS
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied
 from services.runtime.tenancy import signed_in
+from services.runtime.vocabulary import (
+    ArticleKind,
+    ConsultationKind,
+    DocumentComplexity,
+    ProductCategory,
+    RequirementFieldType,
+    words,
+)
 
-CATEGORIES = ("consultation", "document", "booking", "retainer")
-COMPLEXITIES = ("simple", "standard", "complex")
+CATEGORIES = words(ProductCategory)
+COMPLEXITIES = words(DocumentComplexity)
 MAX_QUERY = 100
 
 
@@ -114,7 +122,8 @@ def validate_price_range(min_price: int | None, max_price: int | None) -> None:
 
 # --- firms and lawyers (R-INFO-2, §4.2.1, §6.2.4.2) -------------------------------------------------------
 
-CONSULTATION_KINDS = ("professional", "phone")
+# What a consultation product sells: a paid kind (a general consultation is free).
+CONSULTATION_KINDS = tuple(kind for kind in words(ConsultationKind) if kind != "general")
 MIN_YEARS_TO_ACTIVATE = 2
 STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
@@ -292,7 +301,7 @@ def sees_licence(principal: Principal | None) -> bool:
 
 # --- articles (R-INFO-3, §6.1.3.2, §9.5) -------------------------------------------------------------------
 
-ARTICLE_KINDS = ("news", "case", "contract_template", "faq")
+ARTICLE_KINDS = words(ArticleKind)
 DECISIONS = ("approve", "reject")
 EDITABLE = ("draft", "rejected")
 MAX_TITLE = 200
@@ -490,7 +499,7 @@ def check_reviewable(status: str) -> None:
 # --- managing products and firms -----------------------------------------------------------------------
 
 MEDIA_KINDS = ("image", "video", "interactive")
-FIELD_TYPES = ("text", "textarea", "date", "number", "choice", "list")
+FIELD_TYPES = words(RequirementFieldType)
 
 
 def _text(value: str, field: str, maximum: int, *, required: bool = True) -> str:

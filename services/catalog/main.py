@@ -6,6 +6,7 @@ import asyncio
 
 from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from services.catalog import events, search
+from services.catalog.config import CatalogSettings
 from services.catalog.models import TABLES
 from services.catalog.server import CatalogServicer
 from services.catalog.store import CatalogStores
@@ -15,7 +16,8 @@ from services.runtime.service import service_runtime
 SERVICE = "catalog"
 
 
-async def serve(settings: Settings) -> None:
+async def serve(shared: Settings) -> None:
+    settings = CatalogSettings.from_settings(shared)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         # Load the segmenter's dictionary (about a second) before the first search, off the event loop.
         await asyncio.to_thread(search.segment, "预热")

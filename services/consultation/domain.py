@@ -10,8 +10,9 @@ from services.legal_fields import FALLBACK_FIELD
 from services.legal_fields.classifier import Prediction
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.runtime.vocabulary import ConsultationKind, words
 
-KINDS = ("general", "professional", "phone")
+KINDS = words(ConsultationKind)
 STATUSES = ("submitted", "assigned", "answered", "closed")
 MAX_SUBJECT = 200
 MAX_QUESTION = 20_000

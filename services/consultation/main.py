@@ -12,6 +12,7 @@ from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.consultation import events
+from services.consultation.config import ConsultationSettings
 from services.consultation.faq import FaqEntry, FaqSource
 from services.consultation.models import TABLES
 from services.consultation.server import ConsultationServicer
@@ -56,7 +57,8 @@ def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequ
     return fetch
 
 
-async def serve(settings: Settings) -> None:
+async def serve(shared: Settings) -> None:
+    settings = ConsultationSettings.from_settings(shared)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         # Exported at 0 so that the very first missed reply of this process raises the alerts.
         SLA_BREACHES.labels("reply_24h")

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
+from services.rules.forms import validate_bounds
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
-from services.runtime.forms import validate_bounds
+from services.runtime.vocabulary import DocumentComplexity, words
 
 STAGES = (
     "awaiting_acknowledgement",
@@ -21,7 +22,7 @@ STAGES = (
     "completed",
     "cancelled",
 )
-COMPLEXITIES = ("simple", "standard", "complex")
+COMPLEXITIES = words(DocumentComplexity)
 # Tier defaults (§6.2.2.3, §6.2.2.4), used when the creating call does not carry the tier's numbers.
 TIER_DEFAULTS: dict[str, tuple[timedelta, timedelta]] = {
     "simple": (timedelta(hours=24), timedelta(days=3)),
@@ -97,7 +98,7 @@ def validate_complexity(complexity: str) -> str:
 
 def validate_requirements(requirements: dict[str, str]) -> dict[str, str]:
     """The client's answers, bounded in number and size (checked against the product's form with
-    `services.runtime.forms.validate_requirements_against` when the product is known)."""
+    `services.rules.forms.validate_requirements_against` when the product is known)."""
     validate_bounds(requirements)
     return dict(requirements)
 

@@ -18,7 +18,7 @@ from counsel.documents.v1 import events_pb2
 from services.documents import erasure
 from services.documents.store import DocumentsStores
 from services.documents.workflow_link import WorkflowLink
-from services.runtime.assignment import service_hours_from_catalog
+from services.rules.assignment import service_hours_from_catalog
 from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
 from services.runtime.records import from_timestamp

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2, documents_service_pb2_grpc
 from services.documents import domain, events
+from services.documents.config import DocumentsSettings
 from services.documents.files import DocumentFiles
 from services.documents.models import TABLES
 from services.documents.server import DocumentsServicer
@@ -26,7 +27,8 @@ SERVICE = "documents"
 SLA_TIMER_KINDS = ("acknowledge_30m", "delivery", "revision_window")
 
 
-async def serve(settings: Settings) -> None:
+async def serve(shared: Settings) -> None:
+    settings = DocumentsSettings.from_settings(shared)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         for kind in BREACH_METRIC_KIND.values():  # exported at 0 so the very first breach raises the alert
             SLA_BREACHES.labels(kind)

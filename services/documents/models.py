@@ -122,7 +122,7 @@ class DocumentBreachRow(DocumentsTable, table=True):
 
 class LawyerRosterRow(DocumentsTable, table=True):
     """Staff the documents service assigns and records: lawyers, matched by legal field as in consultation
-    (services/runtime/assignment.py), and reviewers' licence numbers for approvals (§9.5).
+    (services/rules/assignment.py), and reviewers' licence numbers for approvals (§9.5).
 
     The documents service's own projection of the catalog's lawyer profiles: `catalog.lawyer.changed`
     upserts a lawyer's fields (services/documents/events.py), the demo lawyers' included (the catalog's

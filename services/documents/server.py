@@ -28,10 +28,10 @@ from services.documents.files import DocumentFiles
 from services.documents.models import DocumentOrderRow, DocumentVersionRow
 from services.documents.store import DocumentsStores, NewOrder, OrderView
 from services.legal_fields.classifier import default_classifier
+from services.rules.forms import RequirementSpec, validate_requirements_against
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unimplemented
 from services.runtime.firm_roster import with_firm_lawyers
-from services.runtime.forms import RequirementSpec, validate_requirements_against
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
 from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
 

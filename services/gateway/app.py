@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.gateway.chat_waker import ChatWaker
 from services.gateway.clients import Clients, Connections
+from services.gateway.config import GatewaySettings
 from services.gateway.docs import add_docs
 from services.gateway.firm_endpoint import start_firm_endpoint
 from services.gateway.limits import BodyLimit, RequestLimits
@@ -34,7 +35,6 @@ from services.gateway.routes import (
 )
 from services.gateway.routing import PROBLEM_RESPONSES, add_routes
 from services.runtime.auth import TokenVerifier
-from services.runtime.config import Settings
 from services.runtime.service import token_verifier
 
 
@@ -63,7 +63,7 @@ FIRM_SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 def create_app(
-    settings: Settings, clients: Clients | None = None, *, verifier: TokenVerifier | None = None
+    settings: GatewaySettings, clients: Clients | None = None, *, verifier: TokenVerifier | None = None
 ) -> FastAPI:
     """The gateway app. Without `clients`, its lifespan opens one gRPC channel per peer service and closes
     them on shutdown, and serves the firm endpoint over the same channels (services/gateway/firm_endpoint.py);

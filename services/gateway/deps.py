@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.gateway.clients import Clients
+from services.gateway.config import GatewaySettings
 from services.runtime.auth import TokenVerifier, bearer_token
-from services.runtime.config import Settings
 from services.runtime.context import Principal, access_token_var, principal_var
 from services.runtime.errors import PermissionDenied, Unauthenticated
 
@@ -19,8 +19,8 @@ from services.runtime.errors import PermissionDenied, Unauthenticated
 _bearer_scheme = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login")
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+async def get_settings(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.settings
     return settings
 
 
@@ -75,7 +75,7 @@ async def require_principal(
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 ClientsDep = Annotated[Clients, Depends(get_clients)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 
 
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:

@@ -29,9 +29,10 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from services.gateway.config import GatewaySettings
 from services.gateway.limits import TokenBuckets
 from services.runtime.auth import TokenVerifier, bearer_token
-from services.runtime.config import Settings, SettingsError
+from services.runtime.config import SettingsError
 from services.runtime.context import access_token_var, correlation_id_var, new_correlation_id
 from services.runtime.errors import (
     DomainError,
@@ -229,7 +230,7 @@ class FirmEndpoint(grpc.GenericRpcHandler):
             correlation_id_var.reset(correlation)
 
 
-def firm_credentials(settings: Settings) -> grpc.ServerCredentials:
+def firm_credentials(settings: GatewaySettings) -> grpc.ServerCredentials:
     """Server-side TLS for the firm endpoint: the public certificate named in the settings, or this process's
     own. Firms authenticate with tokens, so no client certificate is asked for."""
     if bool(settings.firm_tls_cert_file) != bool(settings.firm_tls_key_file):
@@ -247,7 +248,7 @@ def firm_credentials(settings: Settings) -> grpc.ServerCredentials:
 
 
 async def start_firm_endpoint(
-    settings: Settings, channels: Mapping[str, grpc.aio.Channel], verifier: TokenVerifier
+    settings: GatewaySettings, channels: Mapping[str, grpc.aio.Channel], verifier: TokenVerifier
 ) -> grpc.aio.Server | None:
     """Listen on the firm endpoint's port (None when it is turned off) and return the started server."""
     if not settings.firm_grpc_port:

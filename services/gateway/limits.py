@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.gateway.config import GatewaySettings
 from services.gateway.problems import problem
-from services.runtime.config import Settings
 
 # Probes must answer whatever the load: a limited readiness probe would take a healthy pod out of service.
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
@@ -65,7 +65,7 @@ class RequestLimits:
     def __init__(
         self,
         app: ASGIApp,
-        settings: Settings,
+        settings: GatewaySettings,
         body_limits: Sequence[BodyLimit] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -6,6 +6,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
 from services.runtime.config import Settings
 from services.runtime.keys import master_key
 from services.runtime.logs import configure_logging
@@ -15,7 +16,7 @@ from services.runtime.metrics import serve_metrics
 SHUTDOWN_GRACE_SECONDS = 10
 
 
-def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
+def server_config(settings: GatewaySettings, app: ASGIApp) -> uvicorn.Config:
     """uvicorn's settings for the gateway. Forwarded headers are believed only from the configured trusted
     proxies: uvicorn's own default would trust any local process's X-Forwarded-For."""
     trusted = [p.strip() for p in settings.gateway_trusted_proxies.split(",") if p.strip()]
@@ -33,9 +34,10 @@ def server_config(settings: Settings, app: ASGIApp) -> uvicorn.Config:
     )
 
 
-async def serve(settings: Settings) -> None:
+async def serve(shared: Settings) -> None:
     """Serve HTTP on gateway_host:gateway_port until SIGTERM/SIGINT, then drain and close the channels.
     Metrics are served apart, on the gateway's metrics port, never on the public one."""
+    settings = GatewaySettings.from_settings(shared)
     # In prod the gateway's own NATS user is required (its wake-ups); refuse to start without it, before
     # anything listens, rather than run with wake-ups that could never connect.
     settings.nats_auth()

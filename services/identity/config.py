@@ -1,5 +1,5 @@
-"""Identity settings: the shared settings plus the login providers (OpenID Connect and WeChat), login locations
-and invitation limit."""
+"""Identity settings: the shared settings plus the access tokens' lifetime, the login providers (OpenID Connect
+and WeChat), login locations and the invitation limit."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from services.runtime.config import Settings
 
 
 class IdentitySettings(Settings):
+    # Seconds an access token it issues lives; at most 15 minutes (a revoked one still works until then).
+    access_token_ttl_seconds: int = Field(default=900, le=900)
     # Invitations a client enterprise may send per rolling 24 hours: each one is an SMS or e-mail to a person
     # who asked for nothing (R-PRIV-2), so a client_admin's account cannot become a spam cannon.
     invitations_per_enterprise_per_day: int = Field(default=50, ge=1)

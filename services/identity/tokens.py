@@ -16,7 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.runtime.config import Settings
+from services.identity.config import IdentitySettings
 from services.runtime.records import utcnow
 
 ALGORITHM = "EdDSA"
@@ -78,7 +78,7 @@ class ServiceToken:
     firm_id: str
 
 
-def access_token_ttl(settings: Settings) -> int:
+def access_token_ttl(settings: IdentitySettings) -> int:
     """Access-token lifetime in seconds, never above 15 minutes whatever the configuration says."""
     return min(settings.access_token_ttl_seconds, MAX_ACCESS_TOKEN_TTL_SECONDS)
 
@@ -113,7 +113,7 @@ def public_jwk(key: SigningKey) -> dict[str, Any]:
 def issue_access_token(
     user: TokenSubject,
     key: SigningKey,
-    settings: Settings,
+    settings: IdentitySettings,
     *,
     now: datetime | None = None,
     session_id: str = "",

@@ -24,7 +24,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
-from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELD_LABELS, LEGAL_FIELDS, LegalField
+from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELD_LABELS, LEGAL_FIELDS
 from services.notification.policy import DEFAULT_TIME_ZONE, Category
 from services.notification.templates import OPTIONAL_PART, PLACEHOLDER, templates
 from services.runtime.events import unpack
@@ -71,7 +71,7 @@ class Rendered:
     body: str
 
 
-def _legal_field(key: str) -> LegalField:
+def _legal_field(key: str) -> str:
     """The field of an event; one this version does not know reads as "other" rather than as its key."""
     return next((f for f in LEGAL_FIELDS if f == key), FALLBACK_FIELD)
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field
 
 from services.payment.domain import DEFAULT_CONSULTATION_USE_WITHIN, DEFAULT_PAY_WITHIN
 from services.payment.providers.alipay import AlipayConfig, AlipayProvider
@@ -17,6 +20,8 @@ from services.runtime.config import Settings
 
 
 class PaymentSettings(Settings):
+    # Derived files worth keeping across restarts but safe to lose (the invoice font's common cut).
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "counsel")
     pay_within_minutes: int = int(DEFAULT_PAY_WITHIN.total_seconds() // 60)
     consultation_use_within_days: int = DEFAULT_CONSULTATION_USE_WITHIN.days
     # The seller printed on invoices.

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.rules.forms import RequirementSpec, validate_requirements_against
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
-from services.runtime.forms import RequirementSpec, validate_requirements_against
 
 ORDER_STATUSES = ("pending_payment", "paid", "in_service", "completed", "cancelled", "refunded")
 METHODS = ("alipay", "wechat", "bank", "sandbox")

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 SERVICE = "payment"
 
 
-async def serve(settings: Settings) -> None:
-    payment_settings = PaymentSettings.from_settings(settings)
+async def serve(shared: Settings) -> None:
+    settings = PaymentSettings.from_settings(shared)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         export_deadlines(
             [("payment_hold", UNTIERED)]
@@ -45,7 +45,7 @@ async def serve(settings: Settings) -> None:
                 )
             ),
         )
-        providers = configured_providers(payment_settings)
+        providers = configured_providers(settings)
         for name in providers:  # exported at 0, so the alert's increase() sees the very first one
             AMOUNT_MISMATCHES.labels(name)
             UNAPPLIED_PAYMENTS.labels(name)
@@ -59,7 +59,7 @@ async def serve(settings: Settings) -> None:
                 catalog,
                 providers,
                 VoucherSigner(settings.secret_key),
-                payment_settings,
+                settings,
                 ObjectStoreInvoices(rt.bus.js, replicas=settings.jetstream_replicas),
                 renderer,
             ),
@@ -69,7 +69,7 @@ async def serve(settings: Settings) -> None:
         order_link = OrderWorkflowLink(
             temporal,
             task_queue(settings.temporal_task_queue, ORDERS_QUEUE),
-            payment_settings.consultation_use_within,
+            settings.consultation_use_within,
         )
         background = [
             rt.outbox_relay(),
@@ -78,7 +78,7 @@ async def serve(settings: Settings) -> None:
         ]
         sandbox = providers.get("sandbox")
         if isinstance(sandbox, SandboxProvider):
-            deliver = http_delivery(payment_settings.notify_url("sandbox"), sandbox.ack.body)
+            deliver = http_delivery(settings.notify_url("sandbox"), sandbox.ack.body)
             background.append(SandboxNotifier(stores.sandbox, sandbox, deliver).run())
         try:
             await rt.run(server, background=background)

@@ -29,9 +29,9 @@ from services.payment.store import PaymentStores
 from services.payment.store.base import OrderView, money
 from services.payment.store.payments import Query
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
+from services.rules.forms import RequirementSpec
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unimplemented
-from services.runtime.forms import RequirementSpec
 from services.runtime.records import page_size, request_fingerprint, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 

@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.portal import i18n
+from services.portal.config import PortalSettings
 from services.portal.gateway import Gateway, GatewayError, SignedOut, client_address_var
 from services.portal.pages import (
     account,
@@ -36,7 +37,6 @@ from services.portal.pages import (
 )
 from services.portal.session import COOKIE_NAME, MAX_AGE_SECONDS, SessionCodec
 from services.portal.web import make_templates, redirect, render
-from services.runtime.config import Settings
 from services.runtime.context import correlation_id_var, new_correlation_id
 from services.runtime.metrics import LATENCY_BUCKETS
 
@@ -135,7 +135,7 @@ class PortalMiddleware:
         return f"{COOKIE_NAME}={value}; Max-Age={MAX_AGE_SECONDS}; Path=/; HttpOnly; SameSite=Lax{secure}"
 
 
-def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(settings: PortalSettings, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """The portal, calling the gateway at COUNSEL_PORTAL_GATEWAY_URL (or this machine's gateway); `transport`
     replaces the network in tests."""
     gateway_url = settings.portal_gateway_url or f"http://127.0.0.1:{settings.gateway_port}"

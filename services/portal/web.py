@@ -19,9 +19,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from services.portal import i18n, labels
+from services.portal.config import PortalSettings
 from services.portal.gateway import Gateway, GatewayError, RequestParts, SignedOut
 from services.portal.session import Session
-from services.runtime.config import Settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -57,8 +57,8 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+def settings_of(request: Request) -> PortalSettings:
+    settings: PortalSettings = request.app.state.settings
     return settings
 
 
@@ -92,7 +92,7 @@ def require_role(*roles: str) -> Any:
 SessionDep = Annotated[Session, Depends(session_of)]
 UserDep = Annotated[Session, Depends(signed_in)]
 GatewayDep = Annotated[Gateway, Depends(gateway_of)]
-SettingsDep = Annotated[Settings, Depends(settings_of)]
+SettingsDep = Annotated[PortalSettings, Depends(settings_of)]
 FormDep = Annotated[FormData, Depends(checked_form)]
 
 

@@ -29,8 +29,9 @@ DEFAULT_METRICS_PORTS["portal"] = 9112  # 9111 is the worker's Temporal SDK expo
 
 
 class Settings(BaseSettings):
-    """Settings shared by every process. Read once at start-up with `load_settings()`, never at import. A
-    service with settings of its own extends this class in its `config.py` with those fields alone."""
+    """Settings shared by every process: the ones more than one process reads. Read once at start-up with
+    `load_settings()`, never at import. Each service (and the gateway and the portal) extends this class in
+    its `config.py` with the fields it alone reads, under the same `COUNSEL_*` names."""
 
     model_config = SettingsConfigDict(env_prefix="COUNSEL_", extra="ignore", frozen=True)
 
@@ -38,8 +39,6 @@ class Settings(BaseSettings):
     # no gRPC reflection, a real COUNSEL_SECRET_KEY required. `counsel up` sets dev, the test fixtures test.
     env: Literal["dev", "test", "prod"] = "prod"
     data_dir: Path = Path(".counsel")
-    # Derived files worth keeping across restarts but safe to lose (e.g. the invoice font's common cut).
-    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "counsel")
     log_level: str = "INFO"
 
     # Server-level PostgreSQL URL (no database name): each service uses `<database_prefix>_<service>`. A
@@ -107,38 +106,15 @@ class Settings(BaseSettings):
     # Interface for /metrics; 0.0.0.0 in a cluster so Prometheus can scrape the pod.
     metrics_host: str = "127.0.0.1"
 
+    # Where the gateway listens, and the public address clients reach it at (empty = http://<host>:<port>).
+    # Shared: the gateway serves there and sends OpenID Connect callbacks to the public address, the portal
+    # calls the gateway there, payment gives the providers its notification URLs under the public address.
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
-    # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/-Proto the gateway believes; empty = none,
-    # and the client address is the TCP peer's whatever the headers say (per-address limits, login audit).
-    gateway_trusted_proxies: str = ""
-    # Largest request body a route takes unless it names its own (document uploads: 20 MiB) → 413.
-    gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    # The general rate limit, per client address and per access token: requests a second, and the burst a
-    # quiet caller may spend at once; a rate of 0 turns that limit off. Excess → 429 with Retry-After.
-    gateway_rate_per_ip: float = Field(default=100.0, ge=0)
-    gateway_burst_per_ip: int = Field(default=400, ge=1)
-    gateway_rate_per_token: float = Field(default=50.0, ge=0)
-    gateway_burst_per_token: int = Field(default=200, ge=1)
     public_base_url: str = ""
-    # The web portal (services/portal): where it listens and the gateway it calls, as any client would
-    # (empty = this machine's gateway, http://127.0.0.1:<gateway_port>).
-    portal_host: str = "127.0.0.1"
-    portal_port: int = 8080
-    portal_gateway_url: str = ""
-    # The firm endpoint (issue 17 item 4; docs/integrating.md): the gRPC port law firms' systems call, served
-    # by the gateway process with TLS (the process's certificate unless a public one is named below). Firms
-    # authenticate with service tokens, not certificates. 0 turns the endpoint off.
-    firm_grpc_port: int = Field(default=8443, ge=0, le=65535)
-    firm_tls_cert_file: str = ""
-    firm_tls_key_file: str = ""
-    # Calls a firm's system may make per second through the endpoint, and the burst it may spend at once.
-    firm_rate_per_token: float = Field(default=20.0, ge=0)
-    firm_burst_per_token: int = Field(default=100, ge=1)
 
     jwt_issuer: str = "https://counsel.local/identity"
     jwt_audience: str = "counsel-api"
-    access_token_ttl_seconds: int = Field(default=900, le=900)
     # How often a process asks identity for revoked tokens (logout, role change): the longest a revoked
     # access token still works.
     token_revocation_poll_seconds: float = Field(default=2.0, ge=0)
@@ -150,9 +126,6 @@ class Settings(BaseSettings):
     # in prod; outside prod one is derived from COUNSEL_SECRET_KEY when neither is set.
     master_key: SecretStr = SecretStr("")
     master_key_dir: str = ""
-    # The Temporal UI's origin (`https://temporal.example.cn`) allowed to call the gateway's codec endpoint
-    # (/codec/encode, /codec/decode) from the browser; empty = no browser origin may.
-    temporal_ui_origin: str = ""
 
     # Ports of the servers `counsel up` starts itself when no external URL is configured. With `--ha` each of
     # the three nodes of a cluster takes the port given and the next two (node 1: the port, node 2: +1, …).

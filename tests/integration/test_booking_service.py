@@ -36,6 +36,7 @@ from services.booking.server import BookingServicer
 from services.booking.store import BookingStores
 from services.booking.workflow_link import WorkflowLink
 from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.erasure import ERASED_TEXT
@@ -130,7 +131,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         gateway_booking = BookingServiceStub(channels[1])
         lawyer = (await catalog.GetLawyer(catalog_service_pb2.GetLawyerRequest(lawyer_id=LAWYER))).lawyer
         clients = gateway_clients(catalog=CatalogServiceStub(channels[2]), booking=gateway_booking)
-        app = create_app(settings, clients, verifier=keys.verifier())
+        app = create_app(GatewaySettings.from_settings(settings), clients, verifier=keys.verifier())
         http = await running.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60)
         )

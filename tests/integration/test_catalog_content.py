@@ -37,6 +37,7 @@ from services.catalog.seed import seed_demo
 from services.catalog.store import CatalogStores
 from services.catalog.store.reviews import OrderRecords
 from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
 from services.identity.seed import LAWYER_EMAILS, demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
 from services.runtime.config import Settings
@@ -102,7 +103,11 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         )  # idempotent: a restart seeds again
         async with open_channel(address, pki("gateway"), default_timeout=10.0) as channel:
             stub = CatalogServiceStub(channel)
-            app = create_app(settings, gateway_clients(catalog=stub), verifier=keys.verifier())
+            app = create_app(
+                GatewaySettings.from_settings(settings),
+                gateway_clients(catalog=stub),
+                verifier=keys.verifier(),
+            )
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://gateway"
             ) as http:

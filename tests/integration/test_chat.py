@@ -43,6 +43,7 @@ from services.consultation.store import ConsultationStores
 from services.consultation.workflow_link import WorkflowLink
 from services.gateway.app import create_app
 from services.gateway.chat_waker import ChatWaker
+from services.gateway.config import GatewaySettings
 from services.runtime.config import Settings
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
 from services.runtime.grpc_client import open_channel
@@ -184,7 +185,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         gateways = []
         for _ in range(2):  # two gateway processes' worth: own app, own NATS subscription
             clients = gateway_clients(identity=Activity(), consultation=ConsultationServiceStub(channel))
-            app = create_app(settings, clients, verifier=keys.verifier())
+            app = create_app(GatewaySettings.from_settings(settings), clients, verifier=keys.verifier())
             waker = await ChatWaker.connect(settings)
             assert waker is not None
             running.push_async_callback(waker.close)

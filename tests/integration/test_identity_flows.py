@@ -29,6 +29,7 @@ from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from deploy.local.servers import NatsServer, PostgresServer, free_port
 from services.gateway.app import create_app
 from services.gateway.clients import Connections
+from services.gateway.config import GatewaySettings
 from services.identity import domain, tokens
 from services.identity import main as identity_main
 from services.identity.config import IdentitySettings
@@ -152,7 +153,7 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
             as_notification = Connections(pki.settings(settings, "notification"))
             try:
                 await until_identity_answers(connections.clients)
-                app = create_app(settings, clients=connections.clients)
+                app = create_app(GatewaySettings.from_settings(settings), clients=connections.clients)
                 async with (
                     running_provider(provider_port, oidc_client) as provider,
                     running_wechat(wechat_port, WECHAT_WEBSITE, WECHAT_MINI_PROGRAM) as wechat,

@@ -28,7 +28,7 @@ from services.consultation.workflow_link import WorkflowLink
 from services.identity.seed import demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
 from services.legal_fields import LEGAL_FIELDS
-from services.runtime import assignment
+from services.rules import assignment
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 from deploy.local.servers import NatsServer, PostgresServer, free_port
 from services.gateway.app import create_app
 from services.gateway.clients import Connections
+from services.gateway.config import GatewaySettings
 from services.identity import main as identity_main
 from services.notification import main as notification_main
 from services.notification.channels import SendError
@@ -177,7 +178,7 @@ async def gateway(settings: Settings, pki: Any) -> AsyncIterator[httpx.AsyncClie
         connections = Connections(settings)
         try:
             await until_identity_answers(connections.clients)
-            app = create_app(settings, clients=connections.clients)
+            app = create_app(GatewaySettings.from_settings(settings), clients=connections.clients)
             transport = httpx.ASGITransport(app=app, client=(f"10.9.0.{next(_ips)}", 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
                 yield http

@@ -270,7 +270,7 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
         ),
         "test",
     )
-    renderer = CountingRenderer(load_settings(env="test").cache_dir)
+    renderer = CountingRenderer(PaymentSettings(env="test").cache_dir)
     try:
         storage = ObjectStoreInvoices(bus.js, f"{unique_name}-invoices")
         order_id = await platform.order()
@@ -306,7 +306,7 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
 
 async def test_an_invoice_renderer_whose_process_died_starts_again() -> None:
     """A renderer process killed (say, for memory) must not leave every later invoice failing."""
-    renderer = InvoiceRenderer(load_settings(env="test").cache_dir)
+    renderer = InvoiceRenderer(PaymentSettings(env="test").cache_dir)
     try:
         data = InvoiceData(
             "INV1", datetime.now(UTC), "卖方", "9131", "买方", "", "合同审查", 99900, 5655, "CNY", "order-1"

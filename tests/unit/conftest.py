@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.runtime.config import Settings
+from services.gateway.config import GatewaySettings
 from tests.support.gateway import FakeClients, make_client
 from tests.support.tokens import Issuer
 
@@ -27,7 +27,7 @@ def fakes() -> FakeClients:
 @pytest.fixture
 async def client(fakes: FakeClients, keys: Issuer) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client(
-        Settings(env="test", gateway_rate_per_ip=0, gateway_rate_per_token=0), fakes, keys
+        GatewaySettings(env="test", gateway_rate_per_ip=0, gateway_rate_per_token=0), fakes, keys
     ) as http:
         yield http
 

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
 from services.gateway.routing import RouteIndex
-from services.runtime.config import Settings
 from tests.support.authorization import ACTORS, MATRIX, Actor
 from tests.support.gateway import not_found_clients
 from tests.support.tokens import Issuer
@@ -63,7 +63,9 @@ def gateway() -> Gateway:
     keys = Issuer()
     calls: list[tuple[str, str]] = []
     app = create_app(
-        Settings(env="test", secret_key="matrix-" * 6, gateway_rate_per_ip=0, gateway_rate_per_token=0),
+        GatewaySettings(
+            env="test", secret_key="matrix-" * 6, gateway_rate_per_ip=0, gateway_rate_per_token=0
+        ),
         clients=not_found_clients(calls),
         verifier=keys.verifier(),
     )
@@ -169,7 +171,7 @@ async def first_frame(
 
 def test_every_route_has_an_entry() -> None:
     app = create_app(
-        Settings(env="test", gateway_rate_per_ip=0, gateway_rate_per_token=0),
+        GatewaySettings(env="test", gateway_rate_per_ip=0, gateway_rate_per_token=0),
         clients=not_found_clients([]),
         verifier=Issuer().verifier(),
     )

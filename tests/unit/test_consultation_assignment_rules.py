@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.runtime.assignment import LawyerCandidate, choose_lawyer, in_service_hours
+from services.rules.assignment import LawyerCandidate, choose_lawyer, in_service_hours
 
 WEEKDAYS_9_TO_6 = [{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00"}]
 # Monday 2026-11-30 10:00 in Beijing is 02:00 UTC.

@@ -10,7 +10,7 @@ import pytest
 
 from services.documents import domain
 from services.legal_fields.classifier import default_classifier
-from services.runtime import forms
+from services.rules import forms
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 

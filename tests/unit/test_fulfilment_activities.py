@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
-from services.runtime.forms import answer_text
+from services.rules.forms import answer_text
 from workflows.activities.booking import BookingActivities
 from workflows.activities.documents import DocumentsActivities
 from workflows.shared import FulfilmentRef, FulfilmentRequest

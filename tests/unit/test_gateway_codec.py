@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 
-from services.runtime.config import Settings
+from services.gateway.config import GatewaySettings
 from tests.support.gateway import FakeClients, assert_problem, make_client
 from tests.support.tokens import Issuer
 
 UI = "https://temporal.counsel.test"
-SETTINGS = Settings(
+SETTINGS = GatewaySettings(
     env="test",
     secret_key="codec-test-" * 4,
     temporal_ui_origin=UI,

@@ -12,7 +12,7 @@ import grpc
 import httpx
 
 from counsel.documents.v1 import documents_service_pb2 as pb
-from services.runtime.config import Settings
+from services.gateway.config import GatewaySettings
 from tests.support.gateway import FakeClients, assert_problem, fields, make_client, rpc_error
 from tests.support.tokens import Issuer
 
@@ -193,7 +193,7 @@ async def test_creating_by_hand_exists_in_dev_and_test_only(
     )
     body = {"tenant_id": "tenant-1", "client_id": "user-1", "complexity": "standard"}
     agent = keys.headers(roles=("agent",))
-    async with make_client(Settings(env="test"), fakes, keys) as http:
+    async with make_client(GatewaySettings(env="test"), fakes, keys) as http:
         created = await http.post("/api/v1/document-orders", headers=agent, json=body)
         assert created.status_code == 201 and created.json()["stage"] == "awaiting_acknowledgement"
         bad = assert_problem(
@@ -201,6 +201,6 @@ async def test_creating_by_hand_exists_in_dev_and_test_only(
             422,
         )
         assert fields(bad) == ["complexity"]
-    async with make_client(Settings(env="prod", secret_key="x" * 40), fakes, keys) as http:
+    async with make_client(GatewaySettings(env="prod", secret_key="x" * 40), fakes, keys) as http:
         assert_problem(await http.post("/api/v1/document-orders", headers=agent, json=body), 404)
     assert len(fakes.fake("documents").calls) == 1

@@ -20,7 +20,8 @@ from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.notification.v1 import notification_service_pb2 as notification_pb
 from services.gateway.app import create_app
-from services.runtime.config import SERVICE_NAMES, Settings
+from services.gateway.config import GatewaySettings
+from services.runtime.config import SERVICE_NAMES
 from services.runtime.context import access_token_var, correlation_id_var
 from tests.support.factories import consultation, stamp
 from tests.support.gateway import FakeClients, FakeHealth, assert_problem, fields, make_client, rpc_error
@@ -523,7 +524,7 @@ async def test_verbose_readiness_names_the_peers_that_are_not_serving(
 
 async def test_a_gateway_without_its_channels_is_not_ready(keys: Issuer) -> None:
     """Before its lifespan opened the channels to the services, or after it closed them on the way out."""
-    app = create_app(Settings(env="test"), verifier=keys.verifier())  # lifespan not run: no channels
+    app = create_app(GatewaySettings(env="test"), verifier=keys.verifier())  # lifespan not run: no channels
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
         for path in ("/readyz", "/readyz?verbose=1"):
@@ -583,7 +584,7 @@ async def test_dev_outbox_in_test_env(client: httpx.AsyncClient, fakes: FakeClie
 
 
 async def test_dev_outbox_absent_in_prod(fakes: FakeClients, keys: Issuer) -> None:
-    settings = Settings(env="prod", secret_key="k" * 48)
+    settings = GatewaySettings(env="prod", secret_key="k" * 48)
     async with make_client(settings, fakes, keys) as http:
         assert_problem(await http.get("/api/v1/dev/outbox"), 404)
         openapi = (await http.get("/openapi.json")).json()

@@ -20,8 +20,8 @@ from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
 from services.gateway.validation import printable
-from services.runtime.config import Settings
 from services.runtime.errors import InvalidArgument
 from services.runtime.limits import INT64_MAX, TIME_RANGE_MESSAGE, requested_time, text_problem
 from services.runtime.records import cursor_time, decode_cursor
@@ -338,7 +338,7 @@ def _integer_inputs(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]
 def test_every_integer_a_request_carries_declares_bounds_a_column_can_store(keys: Issuer) -> None:
     """Each integer input documents its minimum and maximum, and both fit a PostgreSQL integer and a proto
     int32 — the narrowest place any of them goes (R-OPS-3). A new unbounded integer fails here."""
-    app = create_app(Settings(env="test"), clients=FakeClients(), verifier=keys.verifier())
+    app = create_app(GatewaySettings(env="test"), clients=FakeClients(), verifier=keys.verifier())
     inputs = _integer_inputs(app.openapi())
     assert len(inputs) > 30
     unbounded = [where for where, s in inputs if "minimum" not in s or "maximum" not in s]

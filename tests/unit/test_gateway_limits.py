@@ -12,9 +12,9 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from services.gateway.config import GatewaySettings
 from services.gateway.limits import BodyLimit, RequestLimits
 from services.gateway.main import server_config
-from services.runtime.config import Settings
 
 PROBLEM = "application/problem+json"
 
@@ -44,7 +44,7 @@ async def echo(scope: Scope, receive: Receive, send: Send) -> None:
 def limited(clock: Clock | None = None, **settings: Any) -> httpx.AsyncClient:
     app = RequestLimits(
         echo,
-        Settings(env="test", **settings),
+        GatewaySettings(env="test", **settings),
         body_limits=[BodyLimit(re.compile(r"/upload/[^/]+"), 10 * 1024 * 1024)],
         clock=clock or Clock(),
     )
@@ -118,16 +118,20 @@ async def test_each_access_token_has_its_own_budget_and_a_forged_one_spends_only
 async def test_forwarded_for_is_believed_only_from_a_configured_trusted_proxy() -> None:
     spoofed = {"x-forwarded-for": "203.0.113.9"}
 
-    async def client_seen(settings: Settings, peer: str = "10.1.2.3") -> str:
+    async def client_seen(settings: GatewaySettings, peer: str = "10.1.2.3") -> str:
         config = server_config(settings, echo)
         config.load()  # wraps the app as uvicorn serves it (ProxyHeadersMiddleware when configured)
         transport = httpx.ASGITransport(app=config.loaded_app, client=(peer, 5000))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             return (await http.get("/", headers=spoofed)).text.split()[1]
 
-    assert await client_seen(Settings(env="test")) == "10.1.2.3"
+    assert await client_seen(GatewaySettings(env="test")) == "10.1.2.3"
     # uvicorn's own default trusts 127.0.0.1: any process on the gateway's host could pick its address.
-    assert await client_seen(Settings(env="test"), peer="127.0.0.1") == "127.0.0.1"
-    assert await client_seen(Settings(env="test", gateway_trusted_proxies="10.1.2.3")) == "203.0.113.9"
-    assert await client_seen(Settings(env="test", gateway_trusted_proxies="10.0.0.0/8")) == "203.0.113.9"
-    assert await client_seen(Settings(env="test", gateway_trusted_proxies="192.168.0.0/16")) == "10.1.2.3"
+    assert await client_seen(GatewaySettings(env="test"), peer="127.0.0.1") == "127.0.0.1"
+    assert await client_seen(GatewaySettings(env="test", gateway_trusted_proxies="10.1.2.3")) == "203.0.113.9"
+    assert (
+        await client_seen(GatewaySettings(env="test", gateway_trusted_proxies="10.0.0.0/8")) == "203.0.113.9"
+    )
+    assert (
+        await client_seen(GatewaySettings(env="test", gateway_trusted_proxies="192.168.0.0/16")) == "10.1.2.3"
+    )

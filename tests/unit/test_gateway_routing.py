@@ -13,12 +13,12 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 from starlette.routing import BaseRoute, Match
 
 from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
 from services.gateway.routing import RouteIndex, add_routes, api_router
-from services.runtime.config import Settings
 
 
 def gateway() -> FastAPI:
-    return create_app(Settings(env="test"), clients=None)
+    return create_app(GatewaySettings(env="test"), clients=None)
 
 
 def index_of(app: FastAPI) -> RouteIndex:

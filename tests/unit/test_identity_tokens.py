@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.identity import tokens
+from services.identity.config import IdentitySettings
 from services.runtime.auth import TokenVerifier
-from services.runtime.config import Settings, load_settings
 from services.runtime.context import Principal
 from services.runtime.errors import Unauthenticated
 
@@ -30,8 +30,8 @@ class User:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return load_settings(
+def settings() -> IdentitySettings:
+    return IdentitySettings(
         env="test",
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
@@ -57,7 +57,7 @@ def b64(data: dict[str, Any]) -> str:
 
 
 async def test_an_issued_token_verifies_into_the_principal(
-    settings: Settings, key: tokens.SigningKey
+    settings: IdentitySettings, key: tokens.SigningKey
 ) -> None:
     token = tokens.issue_access_token(User(), key, settings)
     assert await verifier_for(key).verify(token) == Principal("u1", "t1", frozenset({"client_admin"}))
@@ -70,13 +70,13 @@ async def test_an_issued_token_verifies_into_the_principal(
     assert claims["jti"] and claims["tid"] == "t1" and claims["roles"] == ["client_admin"]
 
 
-async def test_staff_tokens_carry_no_tenant(settings: Settings, key: tokens.SigningKey) -> None:
+async def test_staff_tokens_carry_no_tenant(settings: IdentitySettings, key: tokens.SigningKey) -> None:
     token = tokens.issue_access_token(User("l1", "", ["reviewer", "lawyer"]), key, settings)
     principal = await verifier_for(key).verify(token)
     assert principal == Principal("l1", "", frozenset({"reviewer", "lawyer"}))
 
 
-async def test_every_token_has_its_own_id(settings: Settings, key: tokens.SigningKey) -> None:
+async def test_every_token_has_its_own_id(settings: IdentitySettings, key: tokens.SigningKey) -> None:
     ids = {
         jwt.decode(tokens.issue_access_token(User(), key, settings), options={"verify_signature": False})[
             "jti"
@@ -88,9 +88,9 @@ async def test_every_token_has_its_own_id(settings: Settings, key: tokens.Signin
 
 def test_lifetime_is_capped_at_fifteen_minutes() -> None:
     # Settings refuse more than 900 s; a Settings built around validation still cannot get longer tokens.
-    lax = load_settings(env="test").model_copy(update={"access_token_ttl_seconds": 3600})
+    lax = IdentitySettings(env="test").model_copy(update={"access_token_ttl_seconds": 3600})
     assert tokens.access_token_ttl(lax) == 900
-    assert tokens.access_token_ttl(load_settings(env="test", access_token_ttl_seconds=300)) == 300
+    assert tokens.access_token_ttl(IdentitySettings(env="test", access_token_ttl_seconds=300)) == 300
 
 
 def test_the_jwk_is_an_okp_ed25519_signing_key(key: tokens.SigningKey) -> None:
@@ -111,7 +111,7 @@ def test_the_private_key_survives_a_pem_round_trip(key: tokens.SigningKey) -> No
     assert tokens.public_jwk(loaded) == tokens.public_jwk(key)
 
 
-async def test_a_tampered_token_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+async def test_a_tampered_token_is_rejected(settings: IdentitySettings, key: tokens.SigningKey) -> None:
     header, payload, signature = tokens.issue_access_token(User(), key, settings).split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["roles"] = ["supervisor"]
@@ -119,14 +119,14 @@ async def test_a_tampered_token_is_rejected(settings: Settings, key: tokens.Sign
         await verifier_for(key).verify(f"{header}.{b64(claims)}.{signature}")
 
 
-async def test_alg_none_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+async def test_alg_none_is_rejected(settings: IdentitySettings, key: tokens.SigningKey) -> None:
     _, payload, _ = tokens.issue_access_token(User(), key, settings).split(".")
     with pytest.raises(Unauthenticated):
         await verifier_for(key).verify(f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': key.kid})}.{payload}.")
 
 
 async def test_an_hmac_token_keyed_with_the_public_key_is_rejected(
-    settings: Settings, key: tokens.SigningKey
+    settings: IdentitySettings, key: tokens.SigningKey
 ) -> None:
     # The classic algorithm-confusion attack: HS256 with the published key as the shared secret.
     claims = jwt.decode(tokens.issue_access_token(User(), key, settings), options={"verify_signature": False})
@@ -136,35 +136,35 @@ async def test_an_hmac_token_keyed_with_the_public_key_is_rejected(
 
 
 async def test_a_token_from_another_key_with_the_same_kid_is_rejected(
-    settings: Settings, key: tokens.SigningKey
+    settings: IdentitySettings, key: tokens.SigningKey
 ) -> None:
     impostor = tokens.SigningKey(key.kid, Ed25519PrivateKey.generate())
     with pytest.raises(Unauthenticated):
         await verifier_for(key).verify(tokens.issue_access_token(User(), impostor, settings))
 
 
-async def test_an_unknown_kid_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+async def test_an_unknown_kid_is_rejected(settings: IdentitySettings, key: tokens.SigningKey) -> None:
     with pytest.raises(Unauthenticated):
         await verifier_for(key).verify(
             tokens.issue_access_token(User(), tokens.generate_signing_key(), settings)
         )
 
 
-async def test_wrong_audience_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+async def test_wrong_audience_is_rejected(settings: IdentitySettings, key: tokens.SigningKey) -> None:
     with pytest.raises(Unauthenticated):
         await verifier_for(key, audience="another-api").verify(
             tokens.issue_access_token(User(), key, settings)
         )
 
 
-async def test_wrong_issuer_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+async def test_wrong_issuer_is_rejected(settings: IdentitySettings, key: tokens.SigningKey) -> None:
     with pytest.raises(Unauthenticated):
         await verifier_for(key, issuer="https://evil.test").verify(
             tokens.issue_access_token(User(), key, settings)
         )
 
 
-async def test_an_expired_token_is_rejected(settings: Settings, key: tokens.SigningKey) -> None:
+async def test_an_expired_token_is_rejected(settings: IdentitySettings, key: tokens.SigningKey) -> None:
     issued_at = datetime.now(UTC) - timedelta(seconds=901)
     token = tokens.issue_access_token(User(), key, settings, now=issued_at)
     with pytest.raises(Unauthenticated, match="expired"):
@@ -201,7 +201,7 @@ def test_jwks_keeps_retired_keys_for_one_token_lifetime() -> None:
     assert document == {"keys": [active, recent]}
 
 
-async def test_rotation_keeps_unexpired_tokens_valid(settings: Settings) -> None:
+async def test_rotation_keeps_unexpired_tokens_valid(settings: IdentitySettings) -> None:
     """A token signed just before its key was retired verifies against the JWKS published afterwards."""
     old_key, new_key = tokens.generate_signing_key(), tokens.generate_signing_key()
     old_token = tokens.issue_access_token(User(), old_key, settings)
@@ -228,7 +228,7 @@ class Clock:
 
 
 async def test_a_remembered_token_is_still_refused_once_it_expires(
-    settings: Settings, key: tokens.SigningKey
+    settings: IdentitySettings, key: tokens.SigningKey
 ) -> None:
     """Verified tokens are remembered (the gateway's CPU per request), but only until their `exp`."""
     clock = Clock()
@@ -252,7 +252,7 @@ async def test_a_remembered_token_is_still_refused_once_it_expires(
 
 
 async def test_remembering_a_token_never_admits_a_tampered_copy(
-    settings: Settings, key: tokens.SigningKey
+    settings: IdentitySettings, key: tokens.SigningKey
 ) -> None:
     verifier = verifier_for(key)
     token = tokens.issue_access_token(User(), key, settings)
@@ -266,7 +266,9 @@ async def test_remembering_a_token_never_admits_a_tampered_copy(
         await verifier.verify(token + "x")
 
 
-async def test_the_verified_token_memory_is_bounded(settings: Settings, key: tokens.SigningKey) -> None:
+async def test_the_verified_token_memory_is_bounded(
+    settings: IdentitySettings, key: tokens.SigningKey
+) -> None:
     async def fetch() -> dict[str, Any]:
         return {"keys": [tokens.public_jwk(key)]}
 

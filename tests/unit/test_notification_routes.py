@@ -19,8 +19,8 @@ from counsel.notification.v1 import events_pb2 as notification_events_pb2
 from counsel.notification.v1 import notification_service_pb2 as pb
 from services.gateway.app import create_app
 from services.gateway.clients import Clients
+from services.gateway.config import GatewaySettings
 from services.gateway.routes.notifications import InboxWaker, notification_events
-from services.runtime.config import Settings
 from tests.support.factories import envelope
 from tests.support.gateway import rpc_error
 from tests.support.platform import gateway_clients
@@ -77,7 +77,7 @@ def clients(fake: FakeNotification) -> Clients:
 
 @pytest.fixture
 async def http(fake: FakeNotification, keys: Issuer) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(env="test"), clients=clients(fake), verifier=keys.verifier())
+    app = create_app(GatewaySettings(env="test"), clients=clients(fake), verifier=keys.verifier())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://gateway.test", headers=keys.headers()
@@ -154,7 +154,7 @@ async def test_the_services_refusal_names_the_field_too(
 
 
 async def test_preferences_need_a_signed_in_user(fake: FakeNotification, keys: Issuer) -> None:
-    app = create_app(Settings(env="test"), clients=clients(fake), verifier=keys.verifier())
+    app = create_app(GatewaySettings(env="test"), clients=clients(fake), verifier=keys.verifier())
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://g.test"
     ) as anonymous:

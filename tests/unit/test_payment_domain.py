@@ -14,8 +14,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from services.payment import domain
 from services.payment.vouchers import VoucherSigner, voucher_payload
+from services.rules.forms import RequirementSpec
 from services.runtime.errors import Conflict, InvalidArgument
-from services.runtime.forms import RequirementSpec
 
 PRODUCT = domain.ProductSnapshot(
     product_id="p1",

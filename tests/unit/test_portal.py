@@ -16,10 +16,13 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from prometheus_client import REGISTRY
 
+from services.legal_fields import LABELS as LEGAL_FIELD_LABELS
+from services.legal_fields import LEGAL_FIELDS
 from services.portal import i18n
 from services.portal.app import CONTENT_SECURITY_POLICY, create_app
+from services.portal.config import PortalSettings
 from services.portal.session import COOKIE_NAME, Session, SessionCodec
-from services.runtime.config import Settings
+from services.portal.web import make_templates
 
 PORTAL_DIR = Path(__file__).resolve().parents[2] / "services" / "portal"
 SECRET = "a-test-secret-key-of-at-least-32-characters"
@@ -114,7 +117,7 @@ def gateway() -> FakeGateway:
 
 @pytest.fixture
 async def portal(gateway: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(env="test", secret_key=SECRET)
+    settings = PortalSettings(env="test", secret_key=SECRET)
     app = create_app(settings, transport=httpx.MockTransport(gateway))
     async with (
         app.router.lifespan_context(app),
@@ -318,6 +321,24 @@ def test_every_message_has_an_english_translation() -> None:
     translated = {message.id for message in catalogue if message.id and message.string}
     untranslated = sorted(messages - translated)
     assert not untranslated, untranslated
+
+
+def test_every_legal_field_label_has_an_english_translation() -> None:
+    # The labels live with the fields (services/legal_fields), outside the portal's extracted messages.
+    with (PORTAL_DIR / "locale" / "en" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        translated = {message.id for message in read_po(po) if message.id and message.string}
+    assert set(LEGAL_FIELD_LABELS) == set(LEGAL_FIELDS)
+    assert set(LEGAL_FIELD_LABELS.values()) <= translated
+
+    label = make_templates(i18n.load_translations()).env.from_string(
+        '{{ label("real_estate") }} {{ label("in_review") }}'
+    )
+    assert label.render() == "房地产 审核中"
+    token = i18n.locale_var.set("en")
+    try:
+        assert label.render() == "Real estate In review"
+    finally:
+        i18n.locale_var.reset(token)
 
 
 def test_money_times_and_phones_as_people_in_china_write_them() -> None:

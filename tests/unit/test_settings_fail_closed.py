@@ -20,6 +20,7 @@ from temporalio.service import TLSConfig
 from deploy import cli
 from deploy.local.stack import Stack, local_settings
 from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
 from services.identity.config import IdentitySettings
 from services.notification.channels import senders_for, unconfigured_channels
 from services.notification.config import NotificationSettings
@@ -116,7 +117,11 @@ async def test_the_dev_routes_are_absent_under_the_default_settings(
     bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
     keys = Issuer()
     calls: list[tuple[str, str]] = []
-    app = create_app(load_settings(), clients=not_found_clients(calls), verifier=keys.verifier())
+    app = create_app(
+        GatewaySettings.from_settings(load_settings()),
+        clients=not_found_clients(calls),
+        verifier=keys.verifier(),
+    )
     agent = keys.headers("user-agent", roles=("agent",), tenant_id="")
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
@@ -136,7 +141,9 @@ async def test_the_dev_routes_are_absent_under_the_default_settings(
     assert calls == []
 
     # The same app under explicit test settings does have them: the check above can fail.
-    test_app = create_app(Settings(env="test"), clients=not_found_clients(calls), verifier=keys.verifier())
+    test_app = create_app(
+        GatewaySettings(env="test"), clients=not_found_clients(calls), verifier=keys.verifier()
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=test_app), base_url="http://gateway.test"
     ) as http:

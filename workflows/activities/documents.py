@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 
 from counsel.documents.v1 import documents_service_pb2 as pb
-from services.runtime.forms import answer_text
+from services.rules.forms import answer_text
 from services.runtime.records import to_timestamp
 from workflows.activities.refusals import refusal_is_final
 from workflows.shared import BreachInput, DocStageInput, FulfilmentRef, FulfilmentRequest

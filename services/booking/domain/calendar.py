@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from services.booking.domain.policy import POLICY, Policy
 from services.runtime.errors import InvalidArgument
+from services.runtime.vocabulary import BookingMode, words
 
-MODES = ("at_firm", "on_site")
+MODES = words(BookingMode)
 # Every catalog firm is in mainland China and the catalog publishes no time zone: hours are Beijing time.
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")

@@ -23,7 +23,7 @@ from services.consultation.store.base import (
 )
 from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
 from services.legal_fields.classifier import Prediction
-from services.runtime import assignment
+from services.rules import assignment
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.events import Outbox

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.catalog.v1 import events_pb2 as catalog_events
 from services.consultation.models import LawyerProjectionRow
-from services.runtime import assignment
+from services.rules import assignment
 from services.runtime.db import Database
 
 

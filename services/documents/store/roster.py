@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.documents.models import DocumentOrderRow, LawyerRosterRow
-from services.runtime.assignment import LawyerCandidate, choose_lawyer
+from services.rules.assignment import LawyerCandidate, choose_lawyer
 from services.runtime.db import Database
 from services.runtime.records import utcnow
 
@@ -66,7 +66,7 @@ class StaffRoster:
 
 
 async def pick_lawyer(session: AsyncSession, legal_field: str, exclude: list[str]) -> tuple[str, str]:
-    """(lawyer, reason) by the rules consultation uses (services/runtime/assignment.py): active, practises
+    """(lawyer, reason) by the rules consultation uses (services/rules/assignment.py): active, practises
     the field, not overloaded by open document orders, on duty first, fair ties. Nobody eligible in the
     field → the same rules over every field (a paid order must get a lawyer; the reason says so).
     ("", "") when nobody at all is eligible. The candidates are locked: two concurrent assignments

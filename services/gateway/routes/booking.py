@@ -25,14 +25,13 @@ from services.gateway.schemas.booking import (
     CreateBooking,
     CreateConnectRequest,
     CreateVisit,
-    Mode,
     QualityChecklist,
     Rating,
     Reschedule,
     Visit,
     VisitPage,
 )
-from services.gateway.schemas.common import next_cursor
+from services.gateway.schemas.common import BookingMode, next_cursor
 from services.runtime.context import Principal
 from services.runtime.records import to_timestamp
 
@@ -63,7 +62,9 @@ async def availability(
         datetime | None,
         Query(alias="to", description="RFC 3339; default 7 days after from; at most 31 days."),
     ] = None,
-    mode: Annotated[Mode, Query(description="on_site also needs the travel buffers free.")] = "at_firm",
+    mode: Annotated[
+        BookingMode, Query(description="on_site also needs the travel buffers free.")
+    ] = "at_firm",
 ) -> Availability:
     """Free slots within the lawyer's service hours (weekly hours and exceptions from the catalog), minus
     live bookings and on-site travel buffers, in UTC and in the lawyer's time zone."""

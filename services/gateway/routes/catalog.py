@@ -15,7 +15,6 @@ from services.gateway.caching import cached, conditional, invalidate_public_read
 from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
 from services.gateway.routing import api_router
 from services.gateway.schemas.catalog import (
-    Category,
     CreateReview,
     Firm,
     FirmInput,
@@ -29,8 +28,7 @@ from services.gateway.schemas.catalog import (
     ProductPage,
     Review,
 )
-from services.gateway.schemas.common import INT32_MAX, next_cursor
-from services.legal_fields import LegalField
+from services.gateway.schemas.common import INT32_MAX, Category, LegalField, next_cursor
 
 
 def _blank_to_none(value: object) -> object:

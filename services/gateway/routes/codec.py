@@ -14,9 +14,9 @@ from fastapi import APIRouter, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from services.gateway.config import GatewaySettings
 from services.gateway.deps import CurrentPrincipal, SettingsDep
 from services.runtime.codec import EncryptionCodec, UnknownPayloadKey
-from services.runtime.config import Settings
 from services.runtime.errors import InvalidArgument, PermissionDenied
 from services.runtime.keys import master_key
 
@@ -26,14 +26,14 @@ STAFF_WHO_READ_PAYLOADS = ("supervisor", "operator")
 _ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
 
 
-def _codec(request: Request, settings: Settings) -> EncryptionCodec:
+def _codec(request: Request, settings: GatewaySettings) -> EncryptionCodec:
     codec: EncryptionCodec | None = getattr(request.app.state, "payload_codec", None)
     if codec is None:
         codec = request.app.state.payload_codec = EncryptionCodec(master_key(settings))
     return codec
 
 
-def _cors(request: Request, settings: Settings, response: Response) -> Response:
+def _cors(request: Request, settings: GatewaySettings, response: Response) -> Response:
     origin = request.headers.get("origin", "")
     if origin and origin == settings.temporal_ui_origin:
         response.headers["Access-Control-Allow-Origin"] = origin
@@ -63,7 +63,7 @@ async def decode(request: Request, principal: CurrentPrincipal, settings: Settin
     return await _apply(request, principal, settings, encode=False)
 
 
-async def _apply(request: Request, principal: Any, settings: Settings, *, encode: bool) -> Response:
+async def _apply(request: Request, principal: Any, settings: GatewaySettings, *, encode: bool) -> Response:
     if not principal.has_role(*STAFF_WHO_READ_PAYLOADS):
         raise PermissionDenied("only a supervisor or an operator may read workflow payloads")
     payloads = Payloads()

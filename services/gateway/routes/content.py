@@ -15,10 +15,9 @@ from services.gateway.caching import cached, conditional, invalidate_public_read
 from services.gateway.deps import ClientsDep, OptionalPrincipal, require_roles
 from services.gateway.routing import api_router
 from services.gateway.schemas.catalog import Lawyer, Product
-from services.gateway.schemas.common import next_cursor
+from services.gateway.schemas.common import ArticleKind, next_cursor
 from services.gateway.schemas.content import (
     Article,
-    ArticleKind,
     ArticlePage,
     CreateArticle,
     EditArticle,

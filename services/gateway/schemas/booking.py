@@ -11,9 +11,15 @@ from google.protobuf.message import Message
 from pydantic import AwareDatetime, BaseModel, Field
 
 from counsel.booking.v1 import booking_service_pb2 as pb
-from services.gateway.schemas.common import INT32_MAX, INT32_MIN, Money, RequestModel, or_none, rfc3339
-
-Mode = Literal["at_firm", "on_site"]
+from services.gateway.schemas.common import (
+    INT32_MAX,
+    INT32_MIN,
+    BookingMode,
+    Money,
+    RequestModel,
+    or_none,
+    rfc3339,
+)
 
 
 def _local(message: Message, field: str, zone: ZoneInfo) -> str | None:
@@ -35,11 +41,11 @@ class Slot(BaseModel):
 class Availability(BaseModel):
     lawyer_id: str
     time_zone: str = Field(description="The lawyer's IANA time zone, e.g. Asia/Shanghai.")
-    mode: Mode
+    mode: BookingMode
     items: list[Slot] = Field(description="Each a bookable start with the longest allowed length.")
 
     @classmethod
-    def from_proto(cls, lawyer_id: str, mode: Mode, reply: pb.GetAvailabilityResponse) -> Availability:
+    def from_proto(cls, lawyer_id: str, mode: BookingMode, reply: pb.GetAvailabilityResponse) -> Availability:
         zone = ZoneInfo(reply.time_zone or "Asia/Shanghai")
         return cls(
             lawyer_id=lawyer_id,
@@ -60,7 +66,7 @@ class Availability(BaseModel):
 
 class CreateBooking(RequestModel):
     lawyer_id: str = Field(min_length=1, max_length=200, description="The lawyer's profile id (catalog).")
-    mode: Mode
+    mode: BookingMode
     start: AwareDatetime = Field(description="RFC 3339 with an offset; on the 30-minute grid.")
     minutes: int = Field(
         ge=INT32_MIN, le=INT32_MAX, description="Length; a multiple of 30 between 30 and 240."
@@ -120,7 +126,7 @@ class Booking(BaseModel):
     lawyer_user_id: str | None
     client_id: str
     enterprise_id: str
-    mode: Mode
+    mode: BookingMode
     start: str | None
     end: str | None
     start_local: str | None

@@ -12,16 +12,19 @@ from counsel.common.v1 import money_pb2
 from services.gateway.schemas.common import (
     INT32_MAX,
     INT32_MIN,
+    Category,
+    Complexity,
+    LegalField,
     Money,
+    ProductConsultationKind,
     RequestModel,
+    RequirementFieldType,
     money,
     optional,
     or_none,
     rfc3339,
 )
-from services.legal_fields import LegalField
 
-Category = Literal["consultation", "document", "booking", "retainer"]
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
 
 
@@ -326,7 +329,7 @@ class TierInput(RequestModel):
     id: str = Field(min_length=1, max_length=50)
     name: str = Field(min_length=1, max_length=100)
     price: MoneyInput
-    complexity: Literal["simple", "standard", "complex"] | None = None
+    complexity: Complexity | None = None
     delivery_hours: int | None = Field(default=None, ge=1, le=720)
     revision_days: int | None = Field(default=None, ge=0, le=60)
     acknowledge_minutes: int | None = Field(default=None, ge=1, le=1440)
@@ -362,7 +365,7 @@ class ProcessStageInput(RequestModel):
 class RequirementFieldInput(RequestModel):
     name: str = Field(min_length=1, max_length=50)
     label: str = Field(min_length=1, max_length=200)
-    type: Literal["text", "textarea", "date", "number", "choice", "list"]
+    type: RequirementFieldType
     required: bool = False
     choices: list[str] = Field(default_factory=list, max_length=50)
 
@@ -379,7 +382,7 @@ class ProductInput(RequestModel):
     parameters: dict[str, str] = Field(default_factory=dict)
     process: list[ProcessStageInput] = Field(min_length=1, max_length=30)
     requirement_fields: list[RequirementFieldInput] = Field(default_factory=list, max_length=50)
-    consultation_kind: Literal["professional", "phone"] | None = None
+    consultation_kind: ProductConsultationKind | None = None
 
     def to_proto(self, product_id: str) -> pb.Product:
         product = pb.Product(

@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from google.protobuf.message import Message
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 from counsel.common.v1 import money_pb2, paging_pb2
-from services.runtime import limits
+from services.runtime import limits, vocabulary
 
 # A request integer bound for an int32 proto field or an `integer` column (a count, a version number, an
 # amount in fen) declares these bounds (or narrower ones), so the OpenAPI document shows them. Anything
 # wider stops at int64 (`services.gateway.validation`).
 INT32_MIN, INT32_MAX = limits.INT32_MIN, limits.INT32_MAX
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """`Annotated[str, OneOf(Enum)]`: one of the words of a `counsel.common.v1` enum (services/runtime/
+    vocabulary.py), `leaving_out` some, validated and shown in the OpenAPI document exactly as a `Literal` of
+    those words would be."""
+
+    enum: vocabulary.SharedEnum
+    leaving_out: Collection[str] = ()
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.literal_schema(
+            [w for w in vocabulary.words(self.enum) if w not in self.leaving_out]
+        )
+
+
+# The shared words as the API takes them (API.md fixes each set; the proto enum defines it).
+LegalField = Annotated[str, OneOf(vocabulary.LegalField)]
+Category = Annotated[str, OneOf(vocabulary.ProductCategory)]
+ConsultationKind = Annotated[str, OneOf(vocabulary.ConsultationKind)]
+# What a consultation product sells: a paid kind (a general consultation is free).
+ProductConsultationKind = Annotated[str, OneOf(vocabulary.ConsultationKind, leaving_out=("general",))]
+Complexity = Annotated[str, OneOf(vocabulary.DocumentComplexity)]
+BookingMode = Annotated[str, OneOf(vocabulary.BookingMode)]
+ArticleKind = Annotated[str, OneOf(vocabulary.ArticleKind)]
+RequirementFieldType = Annotated[str, OneOf(vocabulary.RequirementFieldType)]
 
 
 def rfc3339(message: Message, field: str) -> str | None:

@@ -8,12 +8,11 @@ from pydantic import BaseModel, Field
 
 from counsel.common.v1 import timeline_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
-from services.gateway.schemas.common import RequestModel, or_none, rfc3339
-from services.legal_fields import LegalField
+from services.gateway.schemas.common import ConsultationKind, LegalField, RequestModel, or_none, rfc3339
 
 
 class CreateConsultation(RequestModel):
-    kind: Literal["general", "professional", "phone"]
+    kind: ConsultationKind
     subject: str = Field(min_length=1, max_length=200)
     question: str = Field(min_length=1, max_length=20000)
     order_id: str | None = Field(

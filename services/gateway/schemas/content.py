@@ -8,9 +8,7 @@ from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from services.gateway.schemas.catalog import Lawyer, Product
-from services.gateway.schemas.common import RequestModel, or_none, rfc3339
-
-ArticleKind = Literal["news", "case", "contract_template", "faq"]
+from services.gateway.schemas.common import ArticleKind, RequestModel, or_none, rfc3339
 
 
 class CreateArticle(RequestModel):

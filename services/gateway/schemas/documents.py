@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from counsel.documents.v1 import documents_service_pb2 as pb
-from services.gateway.schemas.common import RequestModel, or_none, rfc3339
+from services.gateway.schemas.common import Complexity, RequestModel, or_none, rfc3339
 from services.gateway.schemas.consultations import Stage
 
 
@@ -20,7 +20,7 @@ class CreateDocumentOrder(RequestModel):
     tenant_id: str = Field(min_length=1, max_length=200, description="The client's enterprise.")
     client_id: str = Field(min_length=1, max_length=200)
     product_id: str = Field(default="", max_length=200)
-    complexity: Literal["simple", "standard", "complex"]
+    complexity: Complexity
     requirements: dict[str, str] = Field(default_factory=dict, description="The client's answers.")
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.legal_fields import LegalField
-
 
 @dataclass(frozen=True)
 class FieldWords:
@@ -30,7 +28,7 @@ def _words(terms: str, situations: str, questions: str, english: str) -> FieldWo
     return FieldWords(tuple(terms.split()), entries(situations), entries(questions), entries(english))
 
 
-LEXICON: dict[LegalField, FieldWords] = {
+LEXICON: dict[str, FieldWords] = {
     "labour": _words(
         "劳动合同 试用期 社保 五险一金 公积金 加班费 工资 年假 年休假 经济补偿金 经济补偿 赔偿金 竞业限制 "
         "工伤 工伤认定 劳动仲裁 辞退 开除 裁员 离职 辞职 调岗 降薪 产假 病假 劳务派遣 末位淘汰 调休 "

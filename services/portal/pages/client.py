@@ -13,6 +13,7 @@ import segno
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.portal.config import PortalSettings
 from services.portal.gateway import Gateway, GatewayError
 from services.portal.session import Session
 from services.portal.web import (
@@ -26,7 +27,6 @@ from services.portal.web import (
     relay,
     render,
 )
-from services.runtime.config import Settings
 
 router = APIRouter()
 
@@ -102,7 +102,7 @@ async def my_orders(request: Request, session: UserDep, gateway: GatewayDep) -> 
     return render(request, "orders.html", orders=page["items"])
 
 
-def _methods(settings: Settings) -> tuple[str, ...]:
+def _methods(settings: PortalSettings) -> tuple[str, ...]:
     """Sandbox payments exist in dev and test only; elsewhere the providers'."""
     return ("sandbox",) if settings.dev_routes else PAYMENT_METHODS
 
@@ -123,7 +123,12 @@ async def my_order_live(
 
 
 async def _order_page(
-    request: Request, template: str, order_id: str, session: Session, gateway: Gateway, settings: Settings
+    request: Request,
+    template: str,
+    order_id: str,
+    session: Session,
+    gateway: Gateway,
+    settings: PortalSettings,
 ) -> HTMLResponse:
     # One round of calls: the page's render time is the slowest of them, not their sum.
     item, timeline, voucher = await asyncio.gather(

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.legal_fields import LEGAL_FIELDS
 from services.portal.gateway import Gateway, GatewayError
 from services.portal.session import Session
 from services.portal.web import (
@@ -23,8 +24,6 @@ from services.portal.web import (
 )
 
 router = APIRouter()
-
-LEGAL_FIELDS = ("contract", "labour", "company", "ip", "tax", "litigation", "real_estate", "finance", "other")
 
 
 async def _staff_tools(session: Session, gateway: Gateway, item: dict[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from services.portal import i18n
 from services.portal.gateway import GatewayError
 from services.portal.web import GatewayDep, SessionDep, render
+from services.runtime.vocabulary import ProductCategory, words
 
 router = APIRouter()
 
-CATEGORIES = ("consultation", "document", "booking", "retainer")
+CATEGORIES = words(ProductCategory)
 # How far ahead a lawyer's next free slot is looked for on the lawyers page.
 NEXT_SLOT_HORIZON = timedelta(days=14)
 

@@ -184,7 +184,7 @@ class Booking(_message.Message):
     lawyer_id: _builtins.str
     """The lawyer's catalog profile id."""
     mode: _builtins.str
-    """One of: at_firm|on_site."""
+    """One of common.v1.BookingMode: at_firm|on_site."""
     status: _builtins.str
     """One of: held|confirmed|completed|cancelled|no_show|expired."""
     minutes: _builtins.int
@@ -381,7 +381,7 @@ class GetAvailabilityRequest(_message.Message):
     lawyer_id: _builtins.str
     """The lawyer's catalog profile id."""
     mode: _builtins.str
-    """at_firm (default) or on_site: an on_site visit also needs its travel buffers free."""
+    """One of common.v1.BookingMode, at_firm (default) or on_site: an on_site visit also needs its travel buffers free."""
     @_builtins.property
     def to(self) -> _timestamp_pb2.Timestamp:
         """To (exclusive); unset for seven days after `from`."""
@@ -446,7 +446,7 @@ class CreateBookingRequest(_message.Message):
     lawyer_id: _builtins.str
     """The lawyer's catalog profile id."""
     mode: _builtins.str
-    """One of: at_firm|on_site."""
+    """One of common.v1.BookingMode: at_firm|on_site."""
     minutes: _builtins.int
     """Length in minutes."""
     address: _builtins.str
@@ -1287,7 +1287,7 @@ class OnlineLawyer(_message.Message):
     """Specialty."""
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Legal fields."""
+        """Legal fields, each one of common.v1.LegalField."""
 
     @_builtins.property
     def service_hours(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:

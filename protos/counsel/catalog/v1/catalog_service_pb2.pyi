@@ -65,13 +65,15 @@ class Product(_message.Message):
     id: _builtins.str
     """Product id."""
     category: _builtins.str
-    """One of: consultation|document|booking|retainer."""
+    """One of common.v1.ProductCategory: consultation|document|booking|retainer."""
     name: _builtins.str
     """Product name."""
     description: _builtins.str
     """Long description (Markdown)."""
     consultation_kind: _builtins.str
-    """For category consultation: professional|phone; empty otherwise."""
+    """For category consultation, one of common.v1.ConsultationKind but general: professional|phone; empty
+    otherwise.
+    """
     @_builtins.property
     def media(self) -> _containers.RepeatedCompositeFieldContainer[Global___Media]:
         """Images, videos and interactive media, in display order."""
@@ -201,7 +203,7 @@ class Tier(_message.Message):
     name: _builtins.str
     """Tier name, e.g. "Standard contract"."""
     complexity: _builtins.str
-    """Document complexity: simple|standard|complex; empty for non-document products."""
+    """Document complexity, one of common.v1.DocumentComplexity: simple|standard|complex; empty for non-document products."""
     delivery_hours: _builtins.int
     """Draft delivery deadline in hours after acknowledgement (documents: 24/48/72)."""
     revision_days: _builtins.int
@@ -357,7 +359,7 @@ class RequirementField(_message.Message):
     label: _builtins.str
     """Label shown to the client."""
     type: _builtins.str
-    """One of: text|textarea|date|number|choice|list."""
+    """One of common.v1.RequirementFieldType: text|textarea|date|number|choice|list."""
     required: _builtins.bool
     """Whether an answer is required."""
     @_builtins.property
@@ -393,7 +395,7 @@ class ListProductsRequest(_message.Message):
     MIN_PRICE_FIELD_NUMBER: _builtins.int
     MAX_PRICE_FIELD_NUMBER: _builtins.int
     category: _builtins.str
-    """One of: consultation|document|booking|retainer; empty for all."""
+    """One of common.v1.ProductCategory: consultation|document|booking|retainer; empty for all."""
     query: _builtins.str
     """Free-text search over name and description; empty for no filter."""
     min_price: _builtins.int
@@ -775,7 +777,9 @@ class Lawyer(_message.Message):
     """City of the lawyer's firm."""
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Legal fields: contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
+        """Legal fields, each one of common.v1.LegalField: contract|labour|company|ip|tax|litigation|real_estate|
+        finance|other.
+        """
 
     @_builtins.property
     def service_hours(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceHours]:
@@ -848,7 +852,7 @@ class LawyerProfile(_message.Message):
     """Whether the lawyer is online now."""
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Legal fields."""
+        """Legal fields, each one of common.v1.LegalField."""
 
     @_builtins.property
     def service_hours(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceHours]:
@@ -952,7 +956,9 @@ class Article(_message.Message):
     id: _builtins.str
     """Article id."""
     kind: _builtins.str
-    """One of: news|case|contract_template|faq (a frequently asked question: the title asks, the body answers)."""
+    """One of common.v1.ArticleKind: news|case|contract_template|faq (a frequently asked question: the title asks,
+    the body answers).
+    """
     @_builtins.property
     def published(self) -> Global___ArticleVersion:
         """The published version; absent when nothing is published."""
@@ -1419,7 +1425,9 @@ class CreateArticleRequest(_message.Message):
     BODY_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """One of: news|case|contract_template|faq (a frequently asked question: the title asks, the body answers)."""
+    """One of common.v1.ArticleKind: news|case|contract_template|faq (a frequently asked question: the title asks,
+    the body answers).
+    """
     title: _builtins.str
     """Title."""
     body: _builtins.str
@@ -1631,7 +1639,7 @@ class ListArticlesRequest(_message.Message):
     PAGE_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """One of: news|case|contract_template|faq; empty for all."""
+    """One of common.v1.ArticleKind: news|case|contract_template|faq; empty for all."""
     query: _builtins.str
     """Free-text search (Chinese or English) over published versions; empty for no filter."""
     status: _builtins.str

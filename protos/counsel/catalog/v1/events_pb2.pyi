@@ -123,7 +123,7 @@ class LawyerActivated(_message.Message):
     """The lawyer's firm."""
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Legal fields of the lawyer."""
+        """Legal fields of the lawyer, each one of common.v1.LegalField."""
 
     def __init__(
         self,
@@ -231,7 +231,7 @@ class LawyerChanged(_message.Message):
     """Whether the profile is active (listed and assignable)."""
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Legal fields of the lawyer."""
+        """Legal fields of the lawyer, each one of common.v1.LegalField."""
 
     @_builtins.property
     def service_hours(self) -> _containers.RepeatedCompositeFieldContainer[Global___LawyerServiceWindow]:

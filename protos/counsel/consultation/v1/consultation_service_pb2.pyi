@@ -57,7 +57,7 @@ class Consultation(_message.Message):
     client_id: _builtins.str
     """The client who asked."""
     kind: _builtins.str
-    """One of: general|professional|phone."""
+    """One of common.v1.ConsultationKind: general|professional|phone."""
     status: _builtins.str
     """One of: submitted|assigned|answered|closed."""
     subject: _builtins.str
@@ -65,7 +65,7 @@ class Consultation(_message.Message):
     question: _builtins.str
     """The question as the client wrote it."""
     legal_field: _builtins.str
-    """Area of law assigned on classification, e.g. "labour", "contract"; empty until classified."""
+    """Area of law assigned on classification, one of common.v1.LegalField; empty until classified."""
     assigned_lawyer_id: _builtins.str
     """Lawyer currently assigned; empty until assigned."""
     order_id: _builtins.str
@@ -313,7 +313,7 @@ class CreateConsultationRequest(_message.Message):
     ORDER_ID_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """One of: general|professional|phone."""
+    """One of common.v1.ConsultationKind: general|professional|phone."""
     subject: _builtins.str
     """Short subject line."""
     question: _builtins.str
@@ -617,7 +617,7 @@ class ClassifyConsultationResponse(_message.Message):
     CONFIDENCE_FIELD_NUMBER: _builtins.int
     NEEDS_MANUAL_CLASSIFICATION_FIELD_NUMBER: _builtins.int
     legal_field: _builtins.str
-    """contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
+    """One of common.v1.LegalField: contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
     confidence: _builtins.float
     """The model's probability for its best field, 0..1."""
     needs_manual_classification: _builtins.bool
@@ -948,7 +948,7 @@ class ReclassifyConsultationRequest(_message.Message):
     consultation_id: _builtins.str
     """The consultation."""
     legal_field: _builtins.str
-    """contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
+    """One of common.v1.LegalField: contract|labour|company|ip|tax|litigation|real_estate|finance|other."""
     def __init__(
         self,
         *,

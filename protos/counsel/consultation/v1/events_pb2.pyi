@@ -34,7 +34,7 @@ class ConsultationSubmitted(_message.Message):
     client_id: _builtins.str
     """The client who asked."""
     kind: _builtins.str
-    """One of: general|professional|phone."""
+    """One of common.v1.ConsultationKind: general|professional|phone."""
     subject: _builtins.str
     """Short subject line."""
     order_id: _builtins.str
@@ -193,7 +193,7 @@ class ConsultationClassified(_message.Message):
     consultation_id: _builtins.str
     """The consultation."""
     legal_field: _builtins.str
-    """The legal field."""
+    """The legal field, one of common.v1.LegalField."""
     needs_manual_classification: _builtins.bool
     """True when an agent must classify it by hand."""
     def __init__(

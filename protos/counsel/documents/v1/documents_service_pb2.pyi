@@ -78,7 +78,7 @@ class DocumentOrder(_message.Message):
     stage: _builtins.str
     """One of: awaiting_acknowledgement|drafting|in_review|delivered|revising|completed|cancelled."""
     complexity: _builtins.str
-    """One of: simple|standard|complex (from the product tier)."""
+    """One of common.v1.DocumentComplexity: simple|standard|complex (from the product tier)."""
     assigned_lawyer_id: _builtins.str
     """The lawyer who drafts it."""
     product_id: _builtins.str
@@ -415,7 +415,7 @@ class CreateDocumentOrderRequest(_message.Message):
     product_id: _builtins.str
     """The catalog product."""
     complexity: _builtins.str
-    """One of: simple|standard|complex."""
+    """One of common.v1.DocumentComplexity: simple|standard|complex."""
     @_builtins.property
     def acknowledge_within(self) -> _duration_pb2.Duration:
         """Agent acknowledgement deadline (30 min)."""

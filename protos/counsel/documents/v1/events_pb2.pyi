@@ -254,7 +254,7 @@ class DocOrderCreated(_message.Message):
     client_id: _builtins.str
     """The client."""
     complexity: _builtins.str
-    """One of: simple|standard|complex."""
+    """One of common.v1.DocumentComplexity: simple|standard|complex."""
     assigned_lawyer_id: _builtins.str
     """The lawyer assigned to draft it."""
     acknowledge_within_seconds: _builtins.int

@@ -59,14 +59,14 @@ class Order(_message.Message):
     product_name: _builtins.str
     """Product name copied at order time."""
     category: _builtins.str
-    """Product category copied at order time: consultation|document|booking|retainer."""
+    """Product category copied at order time, one of common.v1.ProductCategory."""
     reply_hours: _builtins.int
     """The bought tier's reply promise in hours (consultation products), copied at order time; absent when
     the tier makes none.
     """
     consultation_kind: _builtins.str
-    """The product's consultation kind copied at order time (professional|phone); empty for other categories
-    and for orders made before it was copied.
+    """The product's consultation kind copied at order time (common.v1.ConsultationKind: professional|phone);
+    empty for other categories and for orders made before it was copied.
     """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:

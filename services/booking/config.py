@@ -1,0 +1,10 @@
+"""Booking settings: the shared settings; the booking service reads no setting of its own yet. A field only it
+reads goes here, not into services/runtime/config.py."""
+
+from __future__ import annotations
+
+from services.runtime.config import Settings
+
+
+class BookingSettings(Settings):
+    """The settings `serve()` runs the booking service with."""

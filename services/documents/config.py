@@ -1,0 +1,10 @@
+"""Documents settings: the shared settings; the documents service reads no setting of its own yet. A field only it
+reads goes here, not into services/runtime/config.py."""
+
+from __future__ import annotations
+
+from services.runtime.config import Settings
+
+
+class DocumentsSettings(Settings):
+    """The settings `serve()` runs the documents service with."""

@@ -1,0 +1,34 @@
+"""Gateway settings: the shared settings plus the gateway's own — request limits, forwarded headers, the firm
+endpoint and the Temporal UI's codec origin."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.runtime.config import Settings
+
+
+class GatewaySettings(Settings):
+    # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/-Proto the gateway believes; empty = none,
+    # and the client address is the TCP peer's whatever the headers say (per-address limits, login audit).
+    gateway_trusted_proxies: str = ""
+    # Largest request body a route takes unless it names its own (document uploads: 20 MiB) → 413.
+    gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The general rate limit, per client address and per access token: requests a second, and the burst a
+    # quiet caller may spend at once; a rate of 0 turns that limit off. Excess → 429 with Retry-After.
+    gateway_rate_per_ip: float = Field(default=100.0, ge=0)
+    gateway_burst_per_ip: int = Field(default=400, ge=1)
+    gateway_rate_per_token: float = Field(default=50.0, ge=0)
+    gateway_burst_per_token: int = Field(default=200, ge=1)
+    # The firm endpoint (issue 17 item 4; docs/integrating.md): the gRPC port law firms' systems call, served
+    # by the gateway process with TLS (the process's certificate unless a public one is named below). Firms
+    # authenticate with service tokens, not certificates. 0 turns the endpoint off.
+    firm_grpc_port: int = Field(default=8443, ge=0, le=65535)
+    firm_tls_cert_file: str = ""
+    firm_tls_key_file: str = ""
+    # Calls a firm's system may make per second through the endpoint, and the burst it may spend at once.
+    firm_rate_per_token: float = Field(default=20.0, ge=0)
+    firm_burst_per_token: int = Field(default=100, ge=1)
+    # The Temporal UI's origin (`https://temporal.example.cn`) allowed to call the gateway's codec endpoint
+    # (/codec/encode, /codec/decode) from the browser; empty = no browser origin may.
+    temporal_ui_origin: str = ""
