@@ -25,35 +25,36 @@ class IdentitySettings(Settings):
     # document unless given ("authorization_endpoint", "token_endpoint", "jwks_uri").
     oidc_providers: str = ""
     # WeChat website login (services/identity/wechat.py): the website application's AppID and AppSecret from
-    # the WeChat Open Platform. Without an app id there is no `wechat` provider (its routes are 404).
-    wechat_app_id: str = ""
-    wechat_app_secret: SecretStr = SecretStr("")
+    # the WeChat Open Platform — another application than WeChat Pay's (payment's COUNSEL_WECHAT_APP_ID). Without
+    # an app id there is no `wechat` provider (its routes are 404).
+    wechat_login_app_id: str = ""
+    wechat_login_app_secret: SecretStr = SecretStr("")
     # WeChat's own endpoints; another value only for a stand-in outside prod (the tests).
-    wechat_authorize_url: str = AUTHORIZE_URL
-    wechat_api_url: str = API_URL
+    wechat_login_authorize_url: str = AUTHORIZE_URL
+    wechat_login_api_url: str = API_URL
 
     @model_validator(mode="after")
     def _refuse_a_half_configured_or_redirected_wechat_login(self) -> Self:
-        if self.wechat_app_id and not self.wechat_app_secret.get_secret_value():
-            raise ValueError("COUNSEL_WECHAT_APP_SECRET must be set with COUNSEL_WECHAT_APP_ID")
+        if self.wechat_login_app_id and not self.wechat_login_app_secret.get_secret_value():
+            raise ValueError("COUNSEL_WECHAT_LOGIN_APP_SECRET must be set with COUNSEL_WECHAT_LOGIN_APP_ID")
         # In prod the app secret goes to WeChat and nowhere else.
-        if self.env == "prod" and (self.wechat_authorize_url, self.wechat_api_url) != (
+        if self.env == "prod" and (self.wechat_login_authorize_url, self.wechat_login_api_url) != (
             AUTHORIZE_URL,
             API_URL,
         ):
             raise ValueError(
-                "COUNSEL_WECHAT_AUTHORIZE_URL and COUNSEL_WECHAT_API_URL are WeChat's own in prod "
+                "COUNSEL_WECHAT_LOGIN_AUTHORIZE_URL and COUNSEL_WECHAT_LOGIN_API_URL are WeChat's own in prod "
                 "(COUNSEL_ENV is prod unless set)"
             )
         return self
 
     def wechat_app(self) -> WeChatApp | None:
         """The WeChat website application, or None when WeChat login is not configured."""
-        if not self.wechat_app_id:
+        if not self.wechat_login_app_id:
             return None
         return WeChatApp(
-            self.wechat_app_id,
-            self.wechat_app_secret.get_secret_value(),
-            self.wechat_authorize_url,
-            self.wechat_api_url,
+            self.wechat_login_app_id,
+            self.wechat_login_app_secret.get_secret_value(),
+            self.wechat_login_authorize_url,
+            self.wechat_login_api_url,
         )

@@ -166,14 +166,14 @@ def test_wechat_login_fails_closed(bare_environment: pytest.MonkeyPatch) -> None
     secret goes to WeChat's own endpoints only (a stand-in's address is for the tests)."""
     bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
     assert IdentitySettings.from_settings(load_settings()).wechat_app() is None
-    bare_environment.setenv("COUNSEL_WECHAT_APP_ID", "wx5e1f0c7d2a9b3c41")
-    with pytest.raises(SettingsError, match="COUNSEL_WECHAT_APP_SECRET"):
+    bare_environment.setenv("COUNSEL_WECHAT_LOGIN_APP_ID", "wx5e1f0c7d2a9b3c41")
+    with pytest.raises(SettingsError, match="COUNSEL_WECHAT_LOGIN_APP_SECRET"):
         IdentitySettings.from_settings(load_settings())
-    bare_environment.setenv("COUNSEL_WECHAT_APP_SECRET", secrets.token_hex(16))
+    bare_environment.setenv("COUNSEL_WECHAT_LOGIN_APP_SECRET", secrets.token_hex(16))
     app = IdentitySettings.from_settings(load_settings()).wechat_app()
     assert app is not None and app.api_url == "https://api.weixin.qq.com"
-    bare_environment.setenv("COUNSEL_WECHAT_API_URL", "http://127.0.0.1:9999")
-    with pytest.raises(SettingsError, match="COUNSEL_WECHAT_API_URL"):
+    bare_environment.setenv("COUNSEL_WECHAT_LOGIN_API_URL", "http://127.0.0.1:9999")
+    with pytest.raises(SettingsError, match="COUNSEL_WECHAT_LOGIN_API_URL"):
         IdentitySettings.from_settings(load_settings())
     assert IdentitySettings.from_settings(load_settings(env="test")).wechat_app() is not None
 
