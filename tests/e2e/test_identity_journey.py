@@ -49,7 +49,17 @@ def test_register_by_sms_code_then_every_login_method_reaches_one_account(http: 
     by_card = http.post("/api/v1/auth/login", json={**card_login, "secret": "135790"})
     assert by_card.status_code == 200 and by_card.json()["user"]["id"] == user_id
 
-    # Rotation, reuse detection, logout.
+    profile = http.get("/api/v1/me", headers=me).json()
+    assert profile["enterprise"]["name"] == "端到端科技有限公司" and profile["firm_id"] is None
+    # A firm's admin learns which firm they administer; its pages are theirs.
+    firm_admin = http.get("/api/v1/me", headers=login(http, "firm_admin@demo.counsel.test")).json()
+    assert firm_admin["firm_id"] == "firm-beijing-zhengda" and firm_admin["enterprise"] is None
+    assert [c["last4"] for c in profile["login_methods"]["membership_cards"]] == [card_number[-4:]]
+    export = http.get("/api/v1/me/export", headers=me).json()
+    assert {"login.succeeded", "card.linked"} <= {event["action"] for event in export["audit"]}
+
+    # Rotation, reuse detection, logout: the last use of this session's tokens (logout revokes its access
+    # tokens, which every verifier refuses within its revocation poll).
     rotated = http.post("/api/v1/auth/refresh", json={"refresh_token": by_card.json()["refresh_token"]})
     assert rotated.status_code == 200
     assert (
@@ -66,13 +76,5 @@ def test_register_by_sms_code_then_every_login_method_reaches_one_account(http: 
         http.post("/api/v1/auth/refresh", json={"refresh_token": account["refresh_token"]}).status_code == 401
     )
 
-    profile = http.get("/api/v1/me", headers=me).json()
-    assert profile["enterprise"]["name"] == "端到端科技有限公司" and profile["firm_id"] is None
-    # A firm's admin learns which firm they administer; its pages are theirs.
-    firm_admin = http.get("/api/v1/me", headers=login(http, "firm_admin@demo.counsel.test")).json()
-    assert firm_admin["firm_id"] == "firm-beijing-zhengda" and firm_admin["enterprise"] is None
-    assert [c["last4"] for c in profile["login_methods"]["membership_cards"]] == [card_number[-4:]]
-    export = http.get("/api/v1/me/export", headers=me).json()
-    assert {"login.succeeded", "card.linked"} <= {event["action"] for event in export["audit"]}
     # The demo accounts still log in with their password (API.md).
     assert PASSWORD and login(http, "client@demo.counsel.test")
