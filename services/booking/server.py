@@ -26,7 +26,7 @@ from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.limits import requested_time
-from services.runtime.records import page_size, to_timestamp, utcnow
+from services.runtime.records import MAX_PAGE_SIZE, every_page, page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
 if TYPE_CHECKING:
@@ -294,6 +294,36 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     ) -> pb.CompleteBookingResponse:
         row = await self.stores.bookings.complete(current_principal(), request.booking_id, request.summary)
         return pb.CompleteBookingResponse(booking=await self._booking(row))
+
+    async def ExportBookingData(
+        self, request: pb.ExportBookingDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportBookingDataResponse:
+        """A client's own bookings and connect requests, and their enterprise's visit records (which every
+        member reads with ListVisits already); staff book nothing, so theirs is empty."""
+        principal = signed_in(current_principal(), "export your data")
+        reply = pb.ExportBookingDataResponse()
+        if not principal.is_client:
+            return reply
+        bookings = [
+            row
+            for row in await every_page(
+                lambda cursor: self.stores.bookings.list_bookings(principal, "", MAX_PAGE_SIZE, cursor)
+            )
+            if row.client_id == principal.user_id
+        ]
+        stages = await self.stores.bookings.stages([row.id for row in bookings])
+        reply.bookings.extend(booking_proto(row, stages[row.id]) for row in bookings)
+        visits = await every_page(
+            lambda cursor: self.stores.visits.list_visits(principal, "", MAX_PAGE_SIZE, cursor)
+        )
+        reply.visits.extend(visit_proto(row) for row in visits)
+        requests = await every_page(
+            lambda cursor: self.stores.connect.list_connect_requests(principal, "", MAX_PAGE_SIZE, cursor)
+        )
+        reply.connect_requests.extend(
+            connect_request_proto(row) for row in requests if row.client_id == principal.user_id
+        )
+        return reply
 
     async def ConfirmBooking(
         self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext

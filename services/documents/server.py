@@ -32,7 +32,14 @@ from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unimplemented
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.forms import RequirementSpec, validate_requirements_against
-from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
+from services.runtime.records import (
+    MAX_PAGE_SIZE,
+    every_page,
+    from_timestamp,
+    page_size,
+    to_timestamp,
+    utcnow,
+)
 from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
 
 if TYPE_CHECKING:
@@ -350,6 +357,23 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
             # never takes a file whose digest does not match the `Repr-Digest` it was promised.
             log.error("stored file does not match its digest", extra={"version_id": version.id})
             raise RuntimeError("document file corrupted")
+
+    async def ExportDocumentsData(
+        self, request: pb.ExportDocumentsDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportDocumentsDataResponse:
+        """The caller's own document orders (a client's; staff order nothing), with the versions they may see."""
+        principal = domain.signed_in(current_principal())
+        reply = pb.ExportDocumentsDataResponse()
+        if not principal.is_client:
+            return reply
+        orders = await every_page(
+            lambda cursor: self.stores.orders.list_orders(principal, "", MAX_PAGE_SIZE, cursor)
+        )
+        for row in orders:
+            if row.client_id == principal.user_id:
+                view = await self.stores.orders.get(principal, row.id)
+                reply.document_orders.append(document_order_proto(view.row, view, principal))
+        return reply
 
     async def RecordStage(
         self, request: pb.RecordStageRequest, context: grpc.aio.ServicerContext

@@ -98,6 +98,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "UpdateFirm": SIGNED_IN,
         "SetLawyerOnline": SIGNED_IN,
         "WatchFirmEvents": SIGNED_IN,
+        "ExportCatalogData": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,
@@ -128,6 +129,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ClassifyConsultation": WORKFLOW,
         "AssignLawyer": WORKFLOW,
         "EscalateConsultation": WORKFLOW,
+        "ExportConsultationData": SIGNED_IN,  # the person's own records, for their export
     },
     "counsel.documents.v1.DocumentsService": {
         "GetDocumentOrder": SIGNED_IN,
@@ -146,6 +148,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
     "counsel.documents.v1.DocumentsInternalService": {
         "RecordStage": WORKFLOW,
         "RecordBreach": WORKFLOW,
+        "ExportDocumentsData": SIGNED_IN,
     },
     "counsel.booking.v1.BookingService": {
         "GetBooking": SIGNED_IN,
@@ -168,6 +171,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ExpireBooking": WORKFLOW,
         "MarkNoShow": WORKFLOW,
         "RemindBooking": WORKFLOW,
+        "ExportBookingData": SIGNED_IN,
     },
     "counsel.payment.v1.PaymentService": {
         "GetOrder": {"gateway": USER, "consultation": ITSELF},
@@ -190,6 +194,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "AdvanceOrder": WORKFLOW,
         "IssueVoucher": WORKFLOW,
         "IssueInvoice": WORKFLOW,
+        "ExportPaymentData": SIGNED_IN,
     },
     "counsel.notification.v1.NotificationService": {
         "ListNotifications": SIGNED_IN,
@@ -202,6 +207,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ListDevOutbox": PUBLIC,  # refused by the service outside dev and test
         # Messages from the platform's own sender (login codes, invitations): identity only.
         "SendDirect": {"identity": ITSELF},
+        "ExportNotificationData": SIGNED_IN,
     },
 }
 

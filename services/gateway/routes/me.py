@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
+from services.gateway import export
 from services.gateway.deps import ClientsDep, CurrentPrincipal, client_ip
 from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor, rfc3339
@@ -25,6 +26,9 @@ from services.gateway.schemas.identity import (
 )
 
 router = api_router("identity")
+
+# The ZIP goes out in pieces of this size.
+ZIP_READ_BYTES = 256 * 1024
 
 
 @router.get("/api/v1/me", response_model=Me)
@@ -68,17 +72,33 @@ async def link_membership_card(
     return LinkedCard(**card.model_dump(), new_pin=reply.new_pin or None)
 
 
-@router.get("/api/v1/me/export", response_model=dict[str, Any])
-async def export_my_data(principal: CurrentPrincipal, clients: ClientsDep) -> JSONResponse:
-    """Everything the platform's identity service holds about you (PIPL), as JSON; the export is audited."""
-    reply = await clients.identity.ExportMyData(pb.ExportMyDataRequest())
-    return JSONResponse(
-        json.loads(reply.export_json),
-        headers={
-            "Content-Disposition": 'attachment; filename="counsel-export.json"',
-            "Cache-Control": "no-store",
-        },
-    )
+@router.get(
+    "/api/v1/me/export",
+    response_model=dict[str, Any],
+    responses={200: {"content": {"application/zip": {}}, "description": "JSON, or a ZIP when asked"}},
+)
+async def export_my_data(
+    request: Request,
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    format: Annotated[Literal["json", "zip"] | None, Query(description="zip: with the files")] = None,
+) -> Response:
+    """Everything the platform holds about you (PIPL), from all seven services, as one JSON document
+    (docs/privacy.md, "Export"); `?format=zip` or `Accept: application/zip` adds the files of your document
+    versions beside it. Only your own records: an enterprise member gets theirs, not colleagues'. Audited."""
+    parts = await export.read_parts(clients)
+    headers = {"Cache-Control": "no-store"}
+    if format == "zip" or (format is None and "application/zip" in request.headers.get("accept", "")):
+        archive = await export.write_zip(clients, parts)
+        headers["Content-Disposition"] = 'attachment; filename="counsel-export.zip"'
+        return StreamingResponse(
+            iter(lambda: archive.read(ZIP_READ_BYTES), b""),
+            media_type="application/zip",
+            headers=headers,
+            background=BackgroundTask(archive.close),
+        )
+    headers["Content-Disposition"] = 'attachment; filename="counsel-export.json"'
+    return JSONResponse(export.join(parts, with_files=False), headers=headers)
 
 
 @router.get("/api/v1/me/activity", response_model=ActivityPage)

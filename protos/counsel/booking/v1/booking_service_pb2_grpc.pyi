@@ -251,6 +251,11 @@ class BookingInternalServiceStub:
     """Internal (workflow): nobody checked in within the grace period."""
     RemindBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]
     """Internal (workflow): a reminder before the meeting is due."""
+    ExportBookingData: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ExportBookingDataRequest, _booking_service_pb2.ExportBookingDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+    and the visit records of their enterprise, which name no account.
+    """
 
 @_typing.type_check_only
 class BookingInternalServiceAsyncStub(BookingInternalServiceStub):
@@ -267,6 +272,11 @@ class BookingInternalServiceAsyncStub(BookingInternalServiceStub):
     """Internal (workflow): nobody checked in within the grace period."""
     RemindBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]  # type: ignore[assignment]
     """Internal (workflow): a reminder before the meeting is due."""
+    ExportBookingData: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ExportBookingDataRequest, _booking_service_pb2.ExportBookingDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+    and the visit records of their enterprise, which name no account.
+    """
 
 class BookingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The booking and order workflows' calls: confirmation once paid, expiry of an unpaid hold, reminders and
@@ -304,5 +314,16 @@ class BookingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.RemindBookingResponse, _abc.Awaitable[_booking_service_pb2.RemindBookingResponse]]:
         """Internal (workflow): a reminder before the meeting is due."""
+
+    @_abc_1.abstractmethod
+    def ExportBookingData(
+        self,
+        request: _booking_service_pb2.ExportBookingDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ExportBookingDataResponse, _abc.Awaitable[_booking_service_pb2.ExportBookingDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+        and the visit records of their enterprise, which name no account.
+        """
 
 def add_BookingInternalServiceServicer_to_server(servicer: BookingInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

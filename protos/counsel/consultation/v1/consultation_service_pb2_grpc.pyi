@@ -347,6 +347,11 @@ class ConsultationInternalServiceStub:
     """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
     EscalateConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]
     """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+    ExportConsultationData: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ExportConsultationDataRequest, _consultation_service_pb2.ExportConsultationDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their consultations with messages and call records, their chat
+    conversations with every message, and the complaints they raised.
+    """
 
 @_typing.type_check_only
 class ConsultationInternalServiceAsyncStub(ConsultationInternalServiceStub):
@@ -363,6 +368,11 @@ class ConsultationInternalServiceAsyncStub(ConsultationInternalServiceStub):
     """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
     EscalateConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]  # type: ignore[assignment]
     """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+    ExportConsultationData: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ExportConsultationDataRequest, _consultation_service_pb2.ExportConsultationDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their consultations with messages and call records, their chat
+    conversations with every message, and the complaints they raised.
+    """
 
 class ConsultationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The ConsultationWorkflow's calls: stages, classification, assignment and escalation on its clocks.
@@ -400,5 +410,16 @@ class ConsultationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.EscalateConsultationResponse, _abc.Awaitable[_consultation_service_pb2.EscalateConsultationResponse]]:
         """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def ExportConsultationData(
+        self,
+        request: _consultation_service_pb2.ExportConsultationDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ExportConsultationDataResponse, _abc.Awaitable[_consultation_service_pb2.ExportConsultationDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their consultations with messages and call records, their chat
+        conversations with every message, and the complaints they raised.
+        """
 
 def add_ConsultationInternalServiceServicer_to_server(servicer: ConsultationInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

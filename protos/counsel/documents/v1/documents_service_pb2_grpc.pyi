@@ -234,6 +234,11 @@ class DocumentsInternalServiceStub:
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]
     """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+    ExportDocumentsData: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.ExportDocumentsDataRequest, _documents_service_pb2.ExportDocumentsDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their document orders with stages and the versions they may
+    see (metadata only: the files are read with StreamVersion).
+    """
 
 @_typing.type_check_only
 class DocumentsInternalServiceAsyncStub(DocumentsInternalServiceStub):
@@ -246,6 +251,11 @@ class DocumentsInternalServiceAsyncStub(DocumentsInternalServiceStub):
     """Records a stage the workflow decided (e.g. completed); called by workflow activities. Idempotent on idempotency_key."""
     RecordBreach: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.RecordBreachRequest, _documents_service_pb2.RecordBreachResponse]  # type: ignore[assignment]
     """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+    ExportDocumentsData: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.ExportDocumentsDataRequest, _documents_service_pb2.ExportDocumentsDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their document orders with stages and the versions they may
+    see (metadata only: the files are read with StreamVersion).
+    """
 
 class DocumentsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The DocumentOrderWorkflow's calls: stages and missed deadlines. Only the worker may call them
@@ -267,5 +277,16 @@ class DocumentsInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_documents_service_pb2.RecordBreachResponse, _abc.Awaitable[_documents_service_pb2.RecordBreachResponse]]:
         """Records a missed deadline (counted, alerted; a drafting breach reassigns). Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def ExportDocumentsData(
+        self,
+        request: _documents_service_pb2.ExportDocumentsDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.ExportDocumentsDataResponse, _abc.Awaitable[_documents_service_pb2.ExportDocumentsDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their document orders with stages and the versions they may
+        see (metadata only: the files are read with StreamVersion).
+        """
 
 def add_DocumentsInternalServiceServicer_to_server(servicer: DocumentsInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

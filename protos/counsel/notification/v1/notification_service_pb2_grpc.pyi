@@ -121,6 +121,10 @@ class NotificationInternalServiceStub:
     Internal: refused for calls carrying a user token. In dev and test the message is captured by the
     development outbox instead of being sent.
     """
+    ExportNotificationData: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ExportNotificationDataRequest, _notification_service_pb2.ExportNotificationDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
+    """
 
 @_typing.type_check_only
 class NotificationInternalServiceAsyncStub(NotificationInternalServiceStub):
@@ -135,6 +139,10 @@ class NotificationInternalServiceAsyncStub(NotificationInternalServiceStub):
     """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
     Internal: refused for calls carrying a user token. In dev and test the message is captured by the
     development outbox instead of being sent.
+    """
+    ExportNotificationData: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ExportNotificationDataRequest, _notification_service_pb2.ExportNotificationDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
     """
 
 class NotificationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -159,6 +167,16 @@ class NotificationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
         Internal: refused for calls carrying a user token. In dev and test the message is captured by the
         development outbox instead of being sent.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportNotificationData(
+        self,
+        request: _notification_service_pb2.ExportNotificationDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.ExportNotificationDataResponse, _abc.Awaitable[_notification_service_pb2.ExportNotificationDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
         """
 
 def add_NotificationInternalServiceServicer_to_server(servicer: NotificationInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

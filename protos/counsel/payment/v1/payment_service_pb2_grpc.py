@@ -584,6 +584,11 @@ class PaymentInternalServiceStub:
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
                 _registered_method=True)
+        self.ExportPaymentData = channel.unary_unary(
+                '/counsel.payment.v1.PaymentInternalService/ExportPaymentData',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentInternalServiceServicer:
@@ -634,6 +639,15 @@ class PaymentInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportPaymentData(self, request, context):
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
+        (metadata; the PDF is read with GetInvoice) issued for them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -666,6 +680,11 @@ def add_PaymentInternalServiceServicer_to_server(servicer, server):
                     servicer.IssueInvoice,
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.SerializeToString,
+            ),
+            'ExportPaymentData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportPaymentData,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -833,6 +852,33 @@ class PaymentInternalService:
             '/counsel.payment.v1.PaymentInternalService/IssueInvoice',
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPaymentData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentInternalService/ExportPaymentData',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataResponse.FromString,
             options,
             channel_credentials,
             insecure,
