@@ -9,13 +9,10 @@ from typing import TYPE_CHECKING, Any, cast
 import grpc
 from grpc_health.v1 import health_pb2_grpc
 
-from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceStub, BookingServiceStub
+from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
-from counsel.consultation.v1.consultation_service_pb2_grpc import (
-    ConsultationInternalServiceStub,
-    ConsultationServiceStub,
-)
-from counsel.documents.v1.documents_service_pb2_grpc import DocumentsInternalServiceStub, DocumentsServiceStub
+from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub, IdentityServiceStub
 from counsel.notification.v1.notification_service_pb2_grpc import (
     NotificationInternalServiceStub,
@@ -26,19 +23,10 @@ from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.grpc_client import open_channel
 
 if TYPE_CHECKING:
-    from counsel.booking.v1.booking_service_pb2_grpc import (
-        BookingInternalServiceAsyncStub,
-        BookingServiceAsyncStub,
-    )
+    from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceAsyncStub
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
-    from counsel.consultation.v1.consultation_service_pb2_grpc import (
-        ConsultationInternalServiceAsyncStub,
-        ConsultationServiceAsyncStub,
-    )
-    from counsel.documents.v1.documents_service_pb2_grpc import (
-        DocumentsInternalServiceAsyncStub,
-        DocumentsServiceAsyncStub,
-    )
+    from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
+    from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
     from counsel.identity.v1.identity_service_pb2_grpc import (
         IdentityInternalServiceAsyncStub,
         IdentityServiceAsyncStub,
@@ -58,8 +46,7 @@ class Clients:
     """Async stubs of the peer services. `health` maps each service name to its grpc.health.v1 stub.
     Tests pass fakes with the same methods. The `*_internal` stubs reach the RPCs only counsel's own
     processes may call, which the gateway relays without a user's token: the JWKS it publishes, providers'
-    payment notifications and the sandbox pay page, and the dev outbox; and, with the user's token, each
-    service's part of the person's data export."""
+    payment notifications and the sandbox pay page, and the dev outbox."""
 
     identity: IdentityServiceAsyncStub
     catalog: CatalogServiceAsyncStub
@@ -69,9 +56,6 @@ class Clients:
     payment: PaymentServiceAsyncStub
     notification: NotificationServiceAsyncStub
     identity_internal: IdentityInternalServiceAsyncStub
-    consultation_internal: ConsultationInternalServiceAsyncStub
-    documents_internal: DocumentsInternalServiceAsyncStub
-    booking_internal: BookingInternalServiceAsyncStub
     payment_internal: PaymentInternalServiceAsyncStub
     notification_internal: NotificationInternalServiceAsyncStub
     health: Mapping[str, Any] = field(default_factory=dict)
@@ -102,16 +86,6 @@ class Connections:
             ),
             identity_internal=cast(
                 "IdentityInternalServiceAsyncStub", IdentityInternalServiceStub(channels["identity"])
-            ),
-            consultation_internal=cast(
-                "ConsultationInternalServiceAsyncStub",
-                ConsultationInternalServiceStub(channels["consultation"]),
-            ),
-            documents_internal=cast(
-                "DocumentsInternalServiceAsyncStub", DocumentsInternalServiceStub(channels["documents"])
-            ),
-            booking_internal=cast(
-                "BookingInternalServiceAsyncStub", BookingInternalServiceStub(channels["booking"])
             ),
             payment_internal=cast(
                 "PaymentInternalServiceAsyncStub", PaymentInternalServiceStub(channels["payment"])

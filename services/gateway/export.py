@@ -62,15 +62,11 @@ async def read_parts(clients: Clients) -> ServiceParts:
     identity, (consultation, documents, booking, payment, notification, catalog) = await asyncio.gather(
         clients.identity.ExportMyData(identity_pb.ExportMyDataRequest()),
         asyncio.gather(  # nested: typeshed types a gather of at most six
-            clients.consultation_internal.ExportConsultationData(
-                consultation_pb.ExportConsultationDataRequest()
-            ),
-            clients.documents_internal.ExportDocumentsData(documents_pb.ExportDocumentsDataRequest()),
-            clients.booking_internal.ExportBookingData(booking_pb.ExportBookingDataRequest()),
-            clients.payment_internal.ExportPaymentData(payment_pb.ExportPaymentDataRequest()),
-            clients.notification_internal.ExportNotificationData(
-                notification_pb.ExportNotificationDataRequest()
-            ),
+            clients.consultation.ExportConsultationData(consultation_pb.ExportConsultationDataRequest()),
+            clients.documents.ExportDocumentsData(documents_pb.ExportDocumentsDataRequest()),
+            clients.booking.ExportBookingData(booking_pb.ExportBookingDataRequest()),
+            clients.payment.ExportPaymentData(payment_pb.ExportPaymentDataRequest()),
+            clients.notification.ExportNotificationData(notification_pb.ExportNotificationDataRequest()),
             clients.catalog.ExportCatalogData(catalog_pb.ExportCatalogDataRequest()),
         ),
     )
@@ -93,7 +89,9 @@ def version_file_path(document_order_id: str, version: documents_pb.DocumentVers
 
 
 def join(parts: ServiceParts, *, with_files: bool) -> dict[str, Any]:
-    """The one export document. Every document version carries its `download_url`; with `with_files` (the
+    """The one export document: identity's part (`exported_at`, `user`, `enterprise`, `login_methods`,
+    `membership_cards`, `sessions`, `audit`, `activity`, and whatever identity adds, such as consents) at the
+    top, then one object per other service. Every document version carries its `download_url`; with `with_files` (the
     ZIP) also `file`, its path inside the ZIP."""
     document_orders = []
     for order in parts.documents.document_orders:
@@ -106,9 +104,9 @@ def join(parts: ServiceParts, *, with_files: bool) -> dict[str, Any]:
     consultation, booking, payment = parts.consultation, parts.booking, parts.payment
     notification = parts.notification
     return {
+        # Identity's part stays at the top, where the export held it before the other services joined.
+        **parts.identity,
         "format": EXPORT_FORMAT,
-        "exported_at": parts.identity.get("exported_at"),
-        "identity": parts.identity,
         "consultation": {
             "consultations": [_dump(Consultation.from_proto(c)) for c in consultation.consultations],
             "chats": [
@@ -180,8 +178,8 @@ async def _version_chunks(clients: Clients, document_order_id: str, number: int)
         documents_pb.StreamVersionRequest(document_order_id=document_order_id, version_number=number),
         timeout=FILE_TIMEOUT_SECONDS,
     )
-    try:
-        async for message in call:
+    try:  # the first message carries the version's metadata, then come the chunks; the stream ends with EOF
+        while isinstance(message := await call.read(), documents_pb.StreamVersionResponse):
             if message.chunk:
                 yield message.chunk
     finally:

@@ -123,13 +123,13 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetPurchaseIntent": SIGNED_IN,
         "ListPurchaseLeads": SIGNED_IN,
         "StartChat": SIGNED_IN,
+        "ExportConsultationData": SIGNED_IN,  # the person's own records (their data export)
     },
     "counsel.consultation.v1.ConsultationInternalService": {
         "RecordStage": WORKFLOW,
         "ClassifyConsultation": WORKFLOW,
         "AssignLawyer": WORKFLOW,
         "EscalateConsultation": WORKFLOW,
-        "ExportConsultationData": SIGNED_IN,  # the person's own records, for their export
     },
     "counsel.documents.v1.DocumentsService": {
         "GetDocumentOrder": SIGNED_IN,
@@ -144,11 +144,11 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "StreamVersion": SIGNED_IN,
         # Staff cancel through the gateway; an operator runs `python -m services.documents.tools cancel`.
         "CancelDocumentOrder": {"gateway": USER, "operator": ITSELF},
+        "ExportDocumentsData": SIGNED_IN,
     },
     "counsel.documents.v1.DocumentsInternalService": {
         "RecordStage": WORKFLOW,
         "RecordBreach": WORKFLOW,
-        "ExportDocumentsData": SIGNED_IN,
     },
     "counsel.booking.v1.BookingService": {
         "GetBooking": SIGNED_IN,
@@ -165,13 +165,13 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetConnectProcess": PUBLIC,
         "CreateConnectRequest": SIGNED_IN,
         "ListConnectRequests": SIGNED_IN,
+        "ExportBookingData": SIGNED_IN,
     },
     "counsel.booking.v1.BookingInternalService": {
         "ConfirmBooking": WORKFLOW,
         "ExpireBooking": WORKFLOW,
         "MarkNoShow": WORKFLOW,
         "RemindBooking": WORKFLOW,
-        "ExportBookingData": SIGNED_IN,
     },
     "counsel.payment.v1.PaymentService": {
         "GetOrder": {"gateway": USER, "consultation": ITSELF},
@@ -185,6 +185,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetInvoice": SIGNED_IN,
         "VerifyLedger": SIGNED_IN,
         "RefundOrder": SIGNED_IN_OR_WORKFLOW,
+        "ExportPaymentData": SIGNED_IN,
     },
     "counsel.payment.v1.PaymentInternalService": {
         # Providers are anonymous on the wire; their notifications prove themselves by signature.
@@ -194,7 +195,6 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "AdvanceOrder": WORKFLOW,
         "IssueVoucher": WORKFLOW,
         "IssueInvoice": WORKFLOW,
-        "ExportPaymentData": SIGNED_IN,
     },
     "counsel.notification.v1.NotificationService": {
         "ListNotifications": SIGNED_IN,
@@ -202,12 +202,12 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetPreferences": SIGNED_IN,
         "UpdatePreferences": SIGNED_IN,
         "ListDeliveries": SIGNED_IN,
+        "ExportNotificationData": SIGNED_IN,
     },
     "counsel.notification.v1.NotificationInternalService": {
         "ListDevOutbox": PUBLIC,  # refused by the service outside dev and test
         # Messages from the platform's own sender (login codes, invitations): identity only.
         "SendDirect": {"identity": ITSELF},
-        "ExportNotificationData": SIGNED_IN,
     },
 }
 

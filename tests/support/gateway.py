@@ -7,19 +7,24 @@ without servers."""
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2
+from nats.js.api import ObjectMeta
+from nats.js.errors import ObjectNotFoundError
 
 from counsel.common.v1 import errors_pb2
 from services.gateway.app import create_app
 from services.gateway.clients import Clients
+from services.gateway.export_files import ExportFiles
 from services.gateway.problems import PROBLEM_MEDIA_TYPE
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.context import access_token_var
 from services.runtime.grpc_server import ERROR_DETAILS_KEY
+from services.runtime.keys import StaticMasterKey
 from tests.support.tokens import Issuer
 
 
@@ -112,20 +117,16 @@ class FakeClients(Clients):
     """One recorder per service, behind its public and its internal stub alike."""
 
     def __init__(self) -> None:
-        identity, consultation, documents, booking = Recorder(), Recorder(), Recorder(), Recorder()
-        payment, notification = Recorder(), Recorder()
+        identity, payment, notification = Recorder(), Recorder(), Recorder()
         super().__init__(
             identity=identity,  # type: ignore[arg-type]
             catalog=Recorder(),  # type: ignore[arg-type]
-            consultation=consultation,  # type: ignore[arg-type]
-            documents=documents,  # type: ignore[arg-type]
-            booking=booking,  # type: ignore[arg-type]
+            consultation=Recorder(),  # type: ignore[arg-type]
+            documents=Recorder(),  # type: ignore[arg-type]
+            booking=Recorder(),  # type: ignore[arg-type]
             payment=payment,  # type: ignore[arg-type]
             notification=notification,  # type: ignore[arg-type]
             identity_internal=identity,  # type: ignore[arg-type]
-            consultation_internal=consultation,  # type: ignore[arg-type]
-            documents_internal=documents,  # type: ignore[arg-type]
-            booking_internal=booking,  # type: ignore[arg-type]
             payment_internal=payment,  # type: ignore[arg-type]
             notification_internal=notification,  # type: ignore[arg-type]
             health={name: FakeHealth() for name in SERVICE_NAMES},
@@ -162,10 +163,7 @@ class NotFoundPeer:
 def not_found_clients(calls: list[tuple[str, str]]) -> Clients:
     """Every peer a `NotFoundPeer` recording into `calls`, every service healthy."""
     peers: dict[str, Any] = {name: NotFoundPeer(calls) for name in SERVICE_NAMES}
-    internal = {
-        f"{name}_internal": peers[name]
-        for name in ("identity", "consultation", "documents", "booking", "payment", "notification")
-    }
+    internal = {f"{name}_internal": peers[name] for name in ("identity", "payment", "notification")}
     return Clients(**peers, **internal, health={name: FakeHealth() for name in SERVICE_NAMES})
 
 
@@ -195,3 +193,25 @@ def problem_fields(response: httpx.Response) -> list[str]:
     """The fields a problem+json answer names, in order."""
     assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE), response.text
     return fields(response.json())
+
+
+class MemoryBucket:
+    """An Object Store bucket in memory, as ExportFiles uses one: objects with their headers."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
+
+    async def put(self, name: str, data: bytes, meta: ObjectMeta | None = None) -> None:
+        self.objects[name] = (data, dict((meta.headers if meta else None) or {}))
+
+    async def get(self, name: str) -> Any:
+        if name not in self.objects:
+            raise ObjectNotFoundError
+        data, headers = self.objects[name]
+        return SimpleNamespace(data=data, info=SimpleNamespace(headers=headers))
+
+
+def memory_export_files(bucket: MemoryBucket | None = None) -> ExportFiles:
+    """The gateway's exports over an in-memory bucket, sealed under a test master key."""
+    master = StaticMasterKey("t1", {"t1": b"k" * 32})
+    return ExportFiles(bucket or MemoryBucket(), master)

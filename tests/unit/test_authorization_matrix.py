@@ -24,7 +24,7 @@ from services.gateway.app import create_app
 from services.gateway.routing import RouteIndex
 from services.runtime.config import Settings
 from tests.support.authorization import ACTORS, MATRIX, Actor
-from tests.support.gateway import not_found_clients
+from tests.support.gateway import memory_export_files, not_found_clients
 from tests.support.tokens import Issuer
 
 
@@ -67,6 +67,7 @@ def gateway() -> Gateway:
         clients=not_found_clients(calls),
         verifier=keys.verifier(),
     )
+    app.state.export_files = memory_export_files()
     return Gateway(keys, app, calls)
 
 
@@ -227,6 +228,9 @@ async def test_route_admits_exactly_its_callers(
     assert status < 500, text
     if entry.access.local:
         assert status == 200
+        return
+    if entry.access.own_store:
+        assert status == 404 and calls == [], text
         return
     # Passed on, with the caller's own verified token, for the service to scope by tenant; routes open
     # to everyone may not look at a token at all, and then forward none.

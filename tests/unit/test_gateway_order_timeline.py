@@ -205,9 +205,6 @@ class Owners:
             payment=none,
             notification=none,
             identity_internal=none,
-            consultation_internal=none,
-            documents_internal=none,
-            booking_internal=none,
             payment_internal=none,
             notification_internal=none,
         )

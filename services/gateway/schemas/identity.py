@@ -267,3 +267,13 @@ class ServiceClient(BaseModel):
             revoked_at=rfc3339(client, "revoked_at"),
             client_secret=secret or None,
         )
+
+
+class PendingExport(BaseModel):
+    """A personal-data export being produced in the background: fetch `url` (yours alone) until it is ready,
+    before `expires_at`."""
+
+    id: str
+    status: Literal["pending"]
+    url: str
+    expires_at: str

@@ -68,6 +68,11 @@ class BookingServiceStub:
     """
     ListConnectRequests: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListConnectRequestsRequest, _booking_service_pb2.ListConnectRequestsResponse]
     """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
+    ExportBookingData: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ExportBookingDataRequest, _booking_service_pb2.ExportBookingDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+    and the visit records of their enterprise, which name no account.
+    """
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -109,6 +114,11 @@ class BookingServiceAsyncStub(BookingServiceStub):
     """
     ListConnectRequests: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListConnectRequestsRequest, _booking_service_pb2.ListConnectRequestsResponse]  # type: ignore[assignment]
     """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
+    ExportBookingData: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ExportBookingDataRequest, _booking_service_pb2.ExportBookingDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+    and the visit records of their enterprise, which name no account.
+    """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
@@ -232,6 +242,17 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_booking_service_pb2.ListConnectRequestsResponse, _abc.Awaitable[_booking_service_pb2.ListConnectRequestsResponse]]:
         """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
 
+    @_abc_1.abstractmethod
+    def ExportBookingData(
+        self,
+        request: _booking_service_pb2.ExportBookingDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ExportBookingDataResponse, _abc.Awaitable[_booking_service_pb2.ExportBookingDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+        and the visit records of their enterprise, which name no account.
+        """
+
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class BookingInternalServiceStub:
@@ -251,11 +272,6 @@ class BookingInternalServiceStub:
     """Internal (workflow): nobody checked in within the grace period."""
     RemindBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]
     """Internal (workflow): a reminder before the meeting is due."""
-    ExportBookingData: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ExportBookingDataRequest, _booking_service_pb2.ExportBookingDataResponse]
-    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-    records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
-    and the visit records of their enterprise, which name no account.
-    """
 
 @_typing.type_check_only
 class BookingInternalServiceAsyncStub(BookingInternalServiceStub):
@@ -272,11 +288,6 @@ class BookingInternalServiceAsyncStub(BookingInternalServiceStub):
     """Internal (workflow): nobody checked in within the grace period."""
     RemindBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]  # type: ignore[assignment]
     """Internal (workflow): a reminder before the meeting is due."""
-    ExportBookingData: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ExportBookingDataRequest, _booking_service_pb2.ExportBookingDataResponse]  # type: ignore[assignment]
-    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-    records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
-    and the visit records of their enterprise, which name no account.
-    """
 
 class BookingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The booking and order workflows' calls: confirmation once paid, expiry of an unpaid hold, reminders and
@@ -314,16 +325,5 @@ class BookingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.RemindBookingResponse, _abc.Awaitable[_booking_service_pb2.RemindBookingResponse]]:
         """Internal (workflow): a reminder before the meeting is due."""
-
-    @_abc_1.abstractmethod
-    def ExportBookingData(
-        self,
-        request: _booking_service_pb2.ExportBookingDataRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_booking_service_pb2.ExportBookingDataResponse, _abc.Awaitable[_booking_service_pb2.ExportBookingDataResponse]]:
-        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-        records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
-        and the visit records of their enterprise, which name no account.
-        """
 
 def add_BookingInternalServiceServicer_to_server(servicer: BookingInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

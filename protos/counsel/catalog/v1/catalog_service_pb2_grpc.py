@@ -305,7 +305,7 @@ class CatalogServiceServicer:
 
     def ExportCatalogData(self, request, context):
         """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-        records: the reviews they wrote. (Catalog has no internal service; the firm endpoint never forwards this.)
+        records: the reviews they wrote.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

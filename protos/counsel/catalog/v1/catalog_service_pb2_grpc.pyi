@@ -83,7 +83,7 @@ class CatalogServiceStub:
     """
     ExportCatalogData: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ExportCatalogDataRequest, _catalog_service_pb2.ExportCatalogDataResponse]
     """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-    records: the reviews they wrote. (Catalog has no internal service; the firm endpoint never forwards this.)
+    records: the reviews they wrote.
     """
 
 @_typing.type_check_only
@@ -141,7 +141,7 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """
     ExportCatalogData: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ExportCatalogDataRequest, _catalog_service_pb2.ExportCatalogDataResponse]  # type: ignore[assignment]
     """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-    records: the reviews they wrote. (Catalog has no internal service; the firm endpoint never forwards this.)
+    records: the reviews they wrote.
     """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -328,7 +328,7 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.ExportCatalogDataResponse, _abc.Awaitable[_catalog_service_pb2.ExportCatalogDataResponse]]:
         """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-        records: the reviews they wrote. (Catalog has no internal service; the firm endpoint never forwards this.)
+        records: the reviews they wrote.
         """
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

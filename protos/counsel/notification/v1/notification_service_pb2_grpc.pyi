@@ -43,6 +43,10 @@ class NotificationServiceStub:
     """Replaces the caller's preferences; consent keeps the time it was first given."""
     ListDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]
     """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
+    ExportNotificationData: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ExportNotificationDataRequest, _notification_service_pb2.ExportNotificationDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
+    """
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -59,6 +63,10 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     """Replaces the caller's preferences; consent keeps the time it was first given."""
     ListDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
+    ExportNotificationData: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ExportNotificationDataRequest, _notification_service_pb2.ExportNotificationDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
+    """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     """In-app inbox and outbound notifications (e-mail, SMS)."""
@@ -103,6 +111,16 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_notification_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_notification_service_pb2.ListDeliveriesResponse]]:
         """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
 
+    @_abc_1.abstractmethod
+    def ExportNotificationData(
+        self,
+        request: _notification_service_pb2.ExportNotificationDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.ExportNotificationDataResponse, _abc.Awaitable[_notification_service_pb2.ExportNotificationDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
+        """
+
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class NotificationInternalServiceStub:
@@ -121,10 +139,6 @@ class NotificationInternalServiceStub:
     Internal: refused for calls carrying a user token. In dev and test the message is captured by the
     development outbox instead of being sent.
     """
-    ExportNotificationData: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ExportNotificationDataRequest, _notification_service_pb2.ExportNotificationDataResponse]
-    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-    records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
-    """
 
 @_typing.type_check_only
 class NotificationInternalServiceAsyncStub(NotificationInternalServiceStub):
@@ -139,10 +153,6 @@ class NotificationInternalServiceAsyncStub(NotificationInternalServiceStub):
     """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
     Internal: refused for calls carrying a user token. In dev and test the message is captured by the
     development outbox instead of being sent.
-    """
-    ExportNotificationData: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ExportNotificationDataRequest, _notification_service_pb2.ExportNotificationDataResponse]  # type: ignore[assignment]
-    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-    records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
     """
 
 class NotificationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -167,16 +177,6 @@ class NotificationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Sends one transactional message (a one-time code, an invitation) to a phone or an e-mail address.
         Internal: refused for calls carrying a user token. In dev and test the message is captured by the
         development outbox instead of being sent.
-        """
-
-    @_abc_1.abstractmethod
-    def ExportNotificationData(
-        self,
-        request: _notification_service_pb2.ExportNotificationDataRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_notification_service_pb2.ExportNotificationDataResponse, _abc.Awaitable[_notification_service_pb2.ExportNotificationDataResponse]]:
-        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-        records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
         """
 
 def add_NotificationInternalServiceServicer_to_server(servicer: NotificationInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -65,6 +65,11 @@ class PaymentServiceStub:
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
     GetInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]
     """Returns the order's invoice with its PDF (its client or staff)."""
+    ExportPaymentData: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ExportPaymentDataRequest, _payment_service_pb2.ExportPaymentDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
+    (metadata; the PDF is read with GetInvoice) issued for them.
+    """
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
@@ -97,6 +102,11 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
     GetInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]  # type: ignore[assignment]
     """Returns the order's invoice with its PDF (its client or staff)."""
+    ExportPaymentData: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ExportPaymentDataRequest, _payment_service_pb2.ExportPaymentDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
+    (metadata; the PDF is read with GetInvoice) issued for them.
+    """
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Orders, payments and refunds."""
@@ -192,6 +202,17 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payment_service_pb2.GetInvoiceResponse, _abc.Awaitable[_payment_service_pb2.GetInvoiceResponse]]:
         """Returns the order's invoice with its PDF (its client or staff)."""
 
+    @_abc_1.abstractmethod
+    def ExportPaymentData(
+        self,
+        request: _payment_service_pb2.ExportPaymentDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.ExportPaymentDataResponse, _abc.Awaitable[_payment_service_pb2.ExportPaymentDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
+        (metadata; the PDF is read with GetInvoice) issued for them.
+        """
+
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class PaymentInternalServiceStub:
@@ -216,11 +237,6 @@ class PaymentInternalServiceStub:
     """Issues the order's digital voucher once (workflow only); idempotent."""
     IssueInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]
     """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
-    ExportPaymentData: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ExportPaymentDataRequest, _payment_service_pb2.ExportPaymentDataResponse]
-    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-    records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
-    (metadata; the PDF is read with GetInvoice) issued for them.
-    """
 
 @_typing.type_check_only
 class PaymentInternalServiceAsyncStub(PaymentInternalServiceStub):
@@ -242,11 +258,6 @@ class PaymentInternalServiceAsyncStub(PaymentInternalServiceStub):
     """Issues the order's digital voucher once (workflow only); idempotent."""
     IssueInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]  # type: ignore[assignment]
     """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
-    ExportPaymentData: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ExportPaymentDataRequest, _payment_service_pb2.ExportPaymentDataResponse]  # type: ignore[assignment]
-    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-    records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
-    (metadata; the PDF is read with GetInvoice) issued for them.
-    """
 
 class PaymentInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """Payment's calls for counsel's own processes: providers' notifications and the sandbox pay page as the
@@ -301,16 +312,5 @@ class PaymentInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.IssueInvoiceResponse, _abc.Awaitable[_payment_service_pb2.IssueInvoiceResponse]]:
         """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
-
-    @_abc_1.abstractmethod
-    def ExportPaymentData(
-        self,
-        request: _payment_service_pb2.ExportPaymentDataRequest,
-        context: _ServicerContext,
-    ) -> _typing.Union[_payment_service_pb2.ExportPaymentDataResponse, _abc.Awaitable[_payment_service_pb2.ExportPaymentDataResponse]]:
-        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
-        records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
-        (metadata; the PDF is read with GetInvoice) issued for them.
-        """
 
 def add_PaymentInternalServiceServicer_to_server(servicer: PaymentInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
