@@ -27,7 +27,7 @@ from services.runtime.errors import Conflict, InvalidArgument, NotFound, Permiss
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.limits import requested_time
 from services.runtime.records import MAX_PAGE_SIZE, every_page, page_size, to_timestamp, utcnow
-from services.runtime.tenancy import signed_in
+from services.runtime.tenancy import own_records, signed_in
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
@@ -304,25 +304,15 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         reply = pb.ExportBookingDataResponse()
         if not principal.is_client:
             return reply
-        bookings = [
-            row
-            for row in await every_page(
-                lambda cursor: self.stores.bookings.list_bookings(principal, "", MAX_PAGE_SIZE, cursor)
-            )
-            if row.client_id == principal.user_id
-        ]
+        bookings = await own_records(principal, self.stores.bookings.list_bookings)
         stages = await self.stores.bookings.stages([row.id for row in bookings])
         reply.bookings.extend(booking_proto(row, stages[row.id]) for row in bookings)
         visits = await every_page(
             lambda cursor: self.stores.visits.list_visits(principal, "", MAX_PAGE_SIZE, cursor)
         )
         reply.visits.extend(visit_proto(row) for row in visits)
-        requests = await every_page(
-            lambda cursor: self.stores.connect.list_connect_requests(principal, "", MAX_PAGE_SIZE, cursor)
-        )
-        reply.connect_requests.extend(
-            connect_request_proto(row) for row in requests if row.client_id == principal.user_id
-        )
+        requests = await own_records(principal, self.stores.connect.list_connect_requests)
+        reply.connect_requests.extend(connect_request_proto(row) for row in requests)
         return reply
 
     async def ConfirmBooking(

@@ -32,13 +32,12 @@ from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.records import (
     MAX_PAGE_SIZE,
-    every_page,
     from_timestamp,
     page_size,
     to_timestamp,
     utcnow,
 )
-from services.runtime.tenancy import signed_in
+from services.runtime.tenancy import own_records, signed_in
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
@@ -380,13 +379,9 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         reply = pb.ExportConsultationDataResponse()
         if not principal.is_client:
             return reply
-        consultations = await every_page(
-            lambda cursor: self.stores.consultations.list(principal, "", MAX_PAGE_SIZE, cursor)
-        )
-        for row in consultations:
-            if row.client_id == principal.user_id:
-                view = await self.stores.consultations.get(principal, row.id)
-                reply.consultations.append(consultation_proto(view.row, view))
+        for row in await own_records(principal, self.stores.consultations.list):
+            view = await self.stores.consultations.get(principal, row.id)
+            reply.consultations.append(consultation_proto(view.row, view))
         for conversation in await self.stores.conversations.of_client(principal):
             exported = reply.conversations.add(conversation=conversation_proto(conversation))
             after_seq, more = 0, True
@@ -397,10 +392,8 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
                 exported.messages.extend(chat_message_proto(m) for m in page.messages)
                 after_seq = page.messages[-1].seq if page.messages else after_seq
                 more = page.more
-        complaints = await every_page(
-            lambda cursor: self.stores.complaints.list_complaints(principal, "", MAX_PAGE_SIZE, cursor)
-        )
-        reply.complaints.extend(complaint_proto(c) for c in complaints if c.client_id == principal.user_id)
+        complaints = await own_records(principal, self.stores.complaints.list_complaints)
+        reply.complaints.extend(complaint_proto(c) for c in complaints)
         return reply
 
     async def RecordStage(

@@ -33,13 +33,12 @@ from services.runtime.errors import Conflict, InvalidArgument, Unimplemented
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.forms import RequirementSpec, validate_requirements_against
 from services.runtime.records import (
-    MAX_PAGE_SIZE,
-    every_page,
     from_timestamp,
     page_size,
     to_timestamp,
     utcnow,
 )
+from services.runtime.tenancy import own_records
 from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
 
 if TYPE_CHECKING:
@@ -364,15 +363,9 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         """The caller's own document orders (a client's; staff order nothing), with the versions they may see."""
         principal = domain.signed_in(current_principal())
         reply = pb.ExportDocumentsDataResponse()
-        if not principal.is_client:
-            return reply
-        orders = await every_page(
-            lambda cursor: self.stores.orders.list_orders(principal, "", MAX_PAGE_SIZE, cursor)
-        )
-        for row in orders:
-            if row.client_id == principal.user_id:
-                view = await self.stores.orders.get(principal, row.id)
-                reply.document_orders.append(document_order_proto(view.row, view, principal))
+        for row in await own_records(principal, self.stores.orders.list_orders):
+            view = await self.stores.orders.get(principal, row.id)
+            reply.document_orders.append(document_order_proto(view.row, view, principal))
         return reply
 
     async def RecordStage(

@@ -34,14 +34,12 @@ from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unimplemented
 from services.runtime.forms import RequirementSpec
 from services.runtime.records import (
-    MAX_PAGE_SIZE,
-    every_page,
     page_size,
     request_fingerprint,
     to_timestamp,
     utcnow,
 )
-from services.runtime.tenancy import signed_in
+from services.runtime.tenancy import own_records, signed_in
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
@@ -295,14 +293,7 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         """A client's own orders with their stages, vouchers and invoices (metadata); staff buy nothing."""
         principal = signed_in(current_principal(), "export your data")
         reply = pb.ExportPaymentDataResponse()
-        if not principal.is_client:
-            return reply
-        orders = await every_page(
-            lambda cursor: self.stores.orders.page(principal, "", MAX_PAGE_SIZE, cursor)
-        )
-        for row in orders:
-            if row.client_id != principal.user_id:
-                continue
+        for row in await own_records(principal, self.stores.orders.page):
             view = await self.stores.orders.get(principal, row.id)
             reply.orders.append(order_proto(view.row, view))
             with suppress(NotFound):
