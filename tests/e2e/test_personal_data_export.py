@@ -1,8 +1,8 @@
 """The person's data export across every service (issue 20 item 5, PIPL art. 45) against the platform of
 `counsel up`: a client with a consultation and its follow-up, a document order with an approved version, a
-booking and a notification finds each of them in `GET /api/v1/me/export`, the version's file in the ZIP, and
-nothing of an enterprise colleague's; an export produced in the background is fetched by its link, which is
-404 for another client. Any 5xx fails the test."""
+booking (ordered and paid: an order, its voucher and invoice) and a notification finds each of them in
+`GET /api/v1/me/export`, the version's file in the ZIP, and nothing of an enterprise colleague's; an export
+produced in the background is fetched by its link, which is 404 for another client. Any 5xx fails the test."""
 
 from __future__ import annotations
 
@@ -117,6 +117,27 @@ def held_booking(http: httpx.Client, headers: dict[str, str], needs: str) -> str
     raise AssertionError("no free slot")
 
 
+def paid_order(http: httpx.Client, headers: dict[str, str], booking_id: str) -> str:
+    """The booking's order, paid through the sandbox and in service (its voucher and invoice issued)."""
+    order = http.post(
+        "/api/v1/orders",
+        headers=headers,
+        json={"product_id": "booking-at-firm", "requirements": {}, "booking": {"booking_id": booking_id}},
+    )
+    assert order.status_code == 201, order.text
+    order_id: str = order.json()["id"]
+    paying = http.post(f"/api/v1/orders/{order_id}/payments", headers=headers, json={"method": "sandbox"})
+    assert paying.status_code == 201, paying.text
+    assert http.post(f"/api/v1/dev/sandbox-pay/{paying.json()['payment_id']}").status_code == 202
+
+    def in_service() -> dict[str, Any] | None:
+        current: dict[str, Any] = http.get(f"/api/v1/orders/{order_id}", headers=headers).json()
+        return current if current["status"] == "in_service" else None
+
+    wait_for(in_service, timeout=90)
+    return order_id
+
+
 def test_a_client_exports_everything_of_theirs_and_nothing_of_a_colleagues(http: httpx.Client) -> None:
     marker = f"导出标记{uuid.uuid4().hex[:8]}"
     _, account = register_by_sms(http, letters(f"导出测试{uuid.uuid4().hex[:6]}有限公司"))
@@ -132,6 +153,7 @@ def test_a_client_exports_everything_of_theirs_and_nothing_of_a_colleagues(http:
     draft = f"{marker} 采购合同".encode() + os.urandom(64)
     document_order_id = approved_document_order(http, account, draft)
     booking_id = held_booking(http, client, f"{marker} 当面咨询")
+    order_id = paid_order(http, client, booking_id)
 
     def notified() -> list[dict[str, Any]] | None:
         items = http.get("/api/v1/notifications", headers=client).json()["items"]
@@ -158,12 +180,16 @@ def test_a_client_exports_everything_of_theirs_and_nothing_of_a_colleagues(http:
     assert exported["booking"]["bookings"][0]["needs"] == f"{marker} 当面咨询"
     assert notification_ids <= {n["id"] for n in exported["notification"]["notifications"]}
     assert exported["notification"]["preferences"]["channels"]["in_app"] is True
-    assert exported["payment"] == {"orders": [], "vouchers": [], "invoices": []}
+    assert [o["id"] for o in exported["payment"]["orders"]] == [order_id]
+    assert [v["order_id"] for v in exported["payment"]["vouchers"]] == [order_id]
+    (invoice,) = exported["payment"]["invoices"]
+    assert invoice["order_id"] == order_id and invoice["download_url"] == f"/api/v1/orders/{order_id}/invoice"
     assert exported["catalog"] == {"reviews": []}
 
     colleagues = http.get("/api/v1/me/export", headers=colleague).json()
     assert [c["id"] for c in colleagues["consultation"]["consultations"]] == [theirs]
     assert colleagues["documents"]["document_orders"] == colleagues["booking"]["bookings"] == []
+    assert colleagues["payment"] == {"orders": [], "vouchers": [], "invoices": []}
 
     # The ZIP: the same document, and the version's file beside it.
     zipped = http.get("/api/v1/me/export", params={"format": "zip"}, headers=client)
