@@ -68,6 +68,7 @@ def test_only_documents_and_payment_have_a_bucket_each() -> None:
         subjects = " ".join(permissions(process, SETTINGS).publish)
         assert ("$O.documents." in subjects) is (process == "documents"), process
         assert ("$O.invoices." in subjects) is (process == "payment"), process
+        assert ("$O.exports." in subjects) is (process == GATEWAY), process
 
 
 def test_the_gateway_publishes_no_event_touches_only_the_exports_bucket_and_listens_to_its_wake_ups() -> None:
