@@ -343,8 +343,8 @@ class IdentityServiceServicer:
 
     def RemoveMember(self, request, context):
         """Removes a member from the caller's enterprise (client_admin); audited. The person keeps their account as
-        an individual client of their own (their sessions end; the enterprise keeps its records); a pending
-        invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
+        an individual client of their own (their access tokens as a member stop working; the enterprise keeps its
+        records); a pending invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -106,8 +106,8 @@ class IdentityServiceStub:
     """
     RemoveMember: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveMemberRequest, _identity_service_pb2.RemoveMemberResponse]
     """Removes a member from the caller's enterprise (client_admin); audited. The person keeps their account as
-    an individual client of their own (their sessions end; the enterprise keeps its records); a pending
-    invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
+    an individual client of their own (their access tokens as a member stop working; the enterprise keeps its
+    records); a pending invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
     """
     IssueServiceToken: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
@@ -192,8 +192,8 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """
     RemoveMember: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveMemberRequest, _identity_service_pb2.RemoveMemberResponse]  # type: ignore[assignment]
     """Removes a member from the caller's enterprise (client_admin); audited. The person keeps their account as
-    an individual client of their own (their sessions end; the enterprise keeps its records); a pending
-    invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
+    an individual client of their own (their access tokens as a member stop working; the enterprise keeps its
+    records); a pending invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
     """
     IssueServiceToken: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
@@ -419,8 +419,8 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.RemoveMemberResponse, _abc.Awaitable[_identity_service_pb2.RemoveMemberResponse]]:
         """Removes a member from the caller's enterprise (client_admin); audited. The person keeps their account as
-        an individual client of their own (their sessions end; the enterprise keeps its records); a pending
-        invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
+        an individual client of their own (their access tokens as a member stop working; the enterprise keeps its
+        records); a pending invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
         """
 
     @_abc_1.abstractmethod
