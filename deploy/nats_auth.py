@@ -13,7 +13,8 @@ for what each process does, read from its source (nats/js/client.py, manager.py,
 - only documents touches the `documents` bucket, only payment the `invoices` bucket;
 - every process reads replies only on its own inbox (`_INBOX_<process>.>`, Settings.nats_auth), so no
   process reads another's answers;
-- the gateway publishes nothing and listens to the two subjects that wake its long-lived connections;
+- the gateway publishes no event and listens to the two subjects that wake its long-lived connections; it
+  touches one bucket, `exports`, where it keeps the exports it produces in the background;
 - `migrate` (the `counsel migrate` job, and `counsel up` before it starts anything) creates the stream, the
   buckets and every durable consumer, and reads no event;
 - the worker never connects to NATS, so it has no user.
@@ -46,6 +47,13 @@ def service_buckets() -> dict[str, str]:
     from services.payment.invoices import BUCKET as INVOICES_BUCKET
 
     return {"documents": DOCUMENTS_BUCKET, "payment": INVOICES_BUCKET}
+
+
+def gateway_bucket() -> str:
+    """The Object Store bucket of the gateway: exports produced in the background."""
+    from services.gateway.export_files import BUCKET
+
+    return BUCKET
 
 
 def gateway_subjects() -> list[str]:
@@ -91,10 +99,13 @@ def permissions(process: str, settings: Settings) -> Permissions:
     stream, root = settings.nats_stream, settings.subject_root
     inbox = f"{nats_inbox_prefix(process)}.>"
     if process == GATEWAY:
-        return Permissions(publish=(), subscribe=tuple(f"{root}.{s}" for s in gateway_subjects()))
+        return Permissions(
+            publish=tuple(_bucket_subjects(gateway_bucket())),
+            subscribe=(*(f"{root}.{s}" for s in gateway_subjects()), inbox),
+        )
     if process == MIGRATE:
         publish = [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.CREATE.{stream}"]
-        for bucket in service_buckets().values():
+        for bucket in (*service_buckets().values(), gateway_bucket()):
             publish += [f"$JS.API.STREAM.INFO.OBJ_{bucket}", f"$JS.API.STREAM.CREATE.OBJ_{bucket}"]
         for service in SERVICE_NAMES:
             for name in service_consumers(service):

@@ -19,6 +19,8 @@ from services.consultation.models import LawyerProjectionRow
 from services.documents.files import BUCKET as DOCUMENTS_BUCKET
 from services.documents.files import DocumentFiles
 from services.documents.models import LawyerRosterRow
+from services.gateway.export_files import BUCKET as EXPORTS_BUCKET
+from services.gateway.export_files import ExportFiles
 from services.payment.invoices import ObjectStoreInvoices
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.db import Database, ensure_database
@@ -71,7 +73,7 @@ async def migrate_all(settings: Settings, services: Sequence[str] = SERVICE_NAME
 
 async def provision_bus(settings: Settings) -> BusProvisioned:
     """Create on NATS what the services use but may not create themselves once NATS authorization is on
-    (deploy/nats_auth.py): the event stream, the documents and invoices buckets, and every service's durable
+    (deploy/nats_auth.py): the event stream, the documents, invoices and exports buckets, and every service's durable
     consumers over the subjects its events.py table declares (a changed table updates them). Idempotent; runs
     as the `migrate` user (`counsel migrate`, and `counsel up` before it starts any process)."""
     bus = await EventBus.connect(settings, name="counsel-migrate")  # creates the stream when it is missing
@@ -80,6 +82,7 @@ async def provision_bus(settings: Settings) -> BusProvisioned:
         await DocumentFiles.open(bus.js, settings.jetstream_replicas)
         invoices = ObjectStoreInvoices(bus.js, replicas=settings.jetstream_replicas)
         await invoices.store()
+        await ExportFiles.bucket(bus.js, settings.jetstream_replicas)
         for service in SERVICE_NAMES:
             for name, subjects in service_consumers(service).items():
                 await ensure_consumer(
@@ -89,7 +92,10 @@ async def provision_bus(settings: Settings) -> BusProvisioned:
     finally:
         await bus.close()
     return BusProvisioned(
-        bus.stream, settings.jetstream_replicas, [DOCUMENTS_BUCKET, invoices.bucket], consumers
+        bus.stream,
+        settings.jetstream_replicas,
+        [DOCUMENTS_BUCKET, invoices.bucket, EXPORTS_BUCKET],
+        consumers,
     )
 
 

@@ -26,8 +26,8 @@ from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.limits import requested_time
-from services.runtime.records import page_size, to_timestamp, utcnow
-from services.runtime.tenancy import signed_in
+from services.runtime.records import MAX_PAGE_SIZE, every_page, page_size, to_timestamp, utcnow
+from services.runtime.tenancy import own_records, signed_in
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
@@ -294,6 +294,26 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     ) -> pb.CompleteBookingResponse:
         row = await self.stores.bookings.complete(current_principal(), request.booking_id, request.summary)
         return pb.CompleteBookingResponse(booking=await self._booking(row))
+
+    async def ExportBookingData(
+        self, request: pb.ExportBookingDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportBookingDataResponse:
+        """A client's own bookings and connect requests, and their enterprise's visit records (which every
+        member reads with ListVisits already); staff book nothing, so theirs is empty."""
+        principal = signed_in(current_principal(), "export your data")
+        reply = pb.ExportBookingDataResponse()
+        if not principal.is_client:
+            return reply
+        bookings = await own_records(principal, self.stores.bookings.list_bookings)
+        stages = await self.stores.bookings.stages([row.id for row in bookings])
+        reply.bookings.extend(booking_proto(row, stages[row.id]) for row in bookings)
+        visits = await every_page(
+            lambda cursor: self.stores.visits.list_visits(principal, "", MAX_PAGE_SIZE, cursor)
+        )
+        reply.visits.extend(visit_proto(row) for row in visits)
+        requests = await own_records(principal, self.stores.connect.list_connect_requests)
+        reply.connect_requests.extend(connect_request_proto(row) for row in requests)
+        return reply
 
     async def ConfirmBooking(
         self, request: pb.ConfirmBookingRequest, context: grpc.aio.ServicerContext

@@ -423,6 +423,13 @@ class CatalogServicer(CatalogServiceServicer):
 
     # --- reviews ----------------------------------------------------------------------------------------
 
+    async def ExportCatalogData(
+        self, request: pb.ExportCatalogDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportCatalogDataResponse:
+        principal = signed_in(current_principal(), "export your data")
+        reviews = await self.stores.reviews.written_by(principal.user_id)
+        return pb.ExportCatalogDataResponse(reviews=[review_proto(row) for row in reviews])
+
     async def CreateReview(
         self, request: pb.CreateReviewRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateReviewResponse:

@@ -30,7 +30,14 @@ from services.legal_fields.classifier import LegalClassifier, default_classifier
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
 from services.runtime.firm_roster import with_firm_lawyers
-from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
+from services.runtime.records import (
+    MAX_PAGE_SIZE,
+    from_timestamp,
+    page_size,
+    to_timestamp,
+    utcnow,
+)
+from services.runtime.tenancy import own_records, signed_in
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
@@ -362,6 +369,32 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
             consultations=[consultation_proto(row) for row in rows],
             page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
+
+    async def ExportConsultationData(
+        self, request: pb.ExportConsultationDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportConsultationDataResponse:
+        """The caller's own consultations, chats and complaints; staff are clients of nothing here, so their
+        export holds none (the cases they worked on are the clients')."""
+        principal = signed_in(current_principal(), "export your data")
+        reply = pb.ExportConsultationDataResponse()
+        if not principal.is_client:
+            return reply
+        for row in await own_records(principal, self.stores.consultations.list):
+            view = await self.stores.consultations.get(principal, row.id)
+            reply.consultations.append(consultation_proto(view.row, view))
+        for conversation in await self.stores.conversations.of_client(principal):
+            exported = reply.conversations.add(conversation=conversation_proto(conversation))
+            after_seq, more = 0, True
+            while more:
+                page = await self.stores.conversations.messages(
+                    principal, conversation.id, after_seq, MAX_PAGE_SIZE
+                )
+                exported.messages.extend(chat_message_proto(m) for m in page.messages)
+                after_seq = page.messages[-1].seq if page.messages else after_seq
+                more = page.more
+        complaints = await own_records(principal, self.stores.complaints.list_complaints)
+        reply.complaints.extend(complaint_proto(c) for c in complaints)
+        return reply
 
     async def RecordStage(
         self, request: pb.RecordStageRequest, context: grpc.aio.ServicerContext

@@ -33,6 +33,7 @@ from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unimplemented
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
+from services.runtime.tenancy import own_records
 from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
 
 if TYPE_CHECKING:
@@ -350,6 +351,17 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
             # never takes a file whose digest does not match the `Repr-Digest` it was promised.
             log.error("stored file does not match its digest", extra={"version_id": version.id})
             raise RuntimeError("document file corrupted")
+
+    async def ExportDocumentsData(
+        self, request: pb.ExportDocumentsDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportDocumentsDataResponse:
+        """The caller's own document orders (a client's; staff order nothing), with the versions they may see."""
+        principal = domain.signed_in(current_principal())
+        reply = pb.ExportDocumentsDataResponse()
+        for row in await own_records(principal, self.stores.orders.list_orders):
+            view = await self.stores.orders.get(principal, row.id)
+            reply.document_orders.append(document_order_proto(view.row, view, principal))
+        return reply
 
     async def RecordStage(
         self, request: pb.RecordStageRequest, context: grpc.aio.ServicerContext

@@ -12,6 +12,7 @@ from services.gateway.chat_waker import ChatWaker
 from services.gateway.clients import Clients, Connections
 from services.gateway.config import GatewaySettings
 from services.gateway.docs import add_docs
+from services.gateway.export_files import ExportFiles
 from services.gateway.firm_endpoint import start_firm_endpoint
 from services.gateway.limits import BodyLimit, RequestLimits
 from services.gateway.middleware import RequestMiddleware
@@ -79,6 +80,7 @@ def create_app(
         app.state.clients = connections.clients
         app.state.inbox_waker = await notifications.InboxWaker.connect(settings)
         app.state.chat_waker = await ChatWaker.connect(settings)
+        app.state.export_files = await ExportFiles.connect(settings)
         firms = await start_firm_endpoint(settings, connections.channels, app.state.verifier)
         try:
             yield
@@ -91,6 +93,8 @@ def create_app(
                 await app.state.inbox_waker.close()
             if app.state.chat_waker is not None:
                 await app.state.chat_waker.close()
+            if app.state.export_files is not None:
+                await app.state.export_files.close()
 
     app = FastAPI(
         title="counsel API",
@@ -109,6 +113,10 @@ def create_app(
     app.state.clients = clients
     app.state.inbox_waker = None  # the inbox stream's wake-up from the event bus, opened by the lifespan
     app.state.chat_waker = None  # the chat sockets' wake-up from the event bus, opened by the lifespan
+    app.state.export_files = (
+        None  # the exports bucket (services/gateway/export_files.py), opened by the lifespan
+    )
+    app.state.export_tasks = set()  # exports being produced in the background
     app.state.verifier = verifier or token_verifier(settings)
     _serve_problems_as_problem_json(app)
     install_problem_handlers(app)

@@ -23,7 +23,7 @@ from services.notification.store import NotificationStores
 from services.notification.store.preferences import PreferencesUpdate
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import InvalidArgument, PermissionDenied, Unauthenticated
-from services.runtime.records import page_size, to_timestamp
+from services.runtime.records import MAX_PAGE_SIZE, every_page, page_size, to_timestamp
 
 
 def notification_proto(row: InboxEntryRow) -> pb.Notification:
@@ -125,6 +125,25 @@ class NotificationServicer(NotificationServiceServicer, NotificationInternalServ
     ) -> pb.MarkNotificationReadResponse:
         row = await self.stores.inbox.mark_read(_signed_in().user_id, request.notification_id)
         return pb.MarkNotificationReadResponse(notification=notification_proto(row))
+
+    async def ExportNotificationData(
+        self, request: pb.ExportNotificationDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportNotificationDataResponse:
+        user_id = _signed_in().user_id
+
+        async def inbox_page(cursor: str) -> tuple[list[InboxEntryRow], str]:
+            inbox = await self.stores.inbox.page(user_id, False, MAX_PAGE_SIZE, cursor)
+            return inbox.entries, inbox.next_cursor
+
+        notifications = await every_page(inbox_page)
+        deliveries = await every_page(
+            lambda cursor: self.stores.deliveries.page(user_id, MAX_PAGE_SIZE, cursor)
+        )
+        return pb.ExportNotificationDataResponse(
+            notifications=[notification_proto(row) for row in notifications],
+            deliveries=[delivery_proto(row) for row in deliveries],
+            preferences=preferences_proto(await self.stores.preferences.get(user_id)),
+        )
 
     async def ListDevOutbox(
         self, request: pb.ListDevOutboxRequest, context: grpc.aio.ServicerContext

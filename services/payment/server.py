@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,7 @@ from services.rules.forms import RequirementSpec
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unimplemented
 from services.runtime.records import page_size, request_fingerprint, to_timestamp, utcnow
-from services.runtime.tenancy import signed_in
+from services.runtime.tenancy import own_records, signed_in
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
@@ -280,6 +281,22 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
             principal, request.order_id, method, checkout, request.idempotency_key
         )
         return pb.CreatePaymentResponse(payment=payment_proto(payment))
+
+    async def ExportPaymentData(
+        self, request: pb.ExportPaymentDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportPaymentDataResponse:
+        """A client's own orders with their stages, vouchers and invoices (metadata); staff buy nothing."""
+        principal = signed_in(current_principal(), "export your data")
+        reply = pb.ExportPaymentDataResponse()
+        for row in await own_records(principal, self.stores.orders.page):
+            view = await self.stores.orders.get(principal, row.id)
+            reply.orders.append(order_proto(view.row, view))
+            with suppress(NotFound):
+                reply.vouchers.append(self._voucher_proto(await self.stores.vouchers.get(principal, row.id)))
+            invoice = await self.stores.invoices.issued_for(principal, row.id)
+            if invoice is not None:
+                reply.invoices.append(invoice_proto(invoice))
+        return reply
 
     async def HandleNotification(
         self, request: pb.HandleNotificationRequest, context: grpc.aio.ServicerContext

@@ -100,6 +100,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "UpdateFirm": SIGNED_IN,
         "SetLawyerOnline": SIGNED_IN,
         "WatchFirmEvents": SIGNED_IN,
+        "ExportCatalogData": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,
@@ -124,6 +125,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetPurchaseIntent": SIGNED_IN,
         "ListPurchaseLeads": SIGNED_IN,
         "StartChat": SIGNED_IN,
+        "ExportConsultationData": SIGNED_IN,  # the person's own records (their data export)
     },
     "counsel.consultation.v1.ConsultationInternalService": {
         "RecordStage": WORKFLOW,
@@ -144,6 +146,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "StreamVersion": SIGNED_IN,
         # Staff cancel through the gateway; an operator runs `python -m services.documents.tools cancel`.
         "CancelDocumentOrder": {"gateway": USER, "operator": ITSELF},
+        "ExportDocumentsData": SIGNED_IN,
     },
     "counsel.documents.v1.DocumentsInternalService": {
         "RecordStage": WORKFLOW,
@@ -164,6 +167,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetConnectProcess": PUBLIC,
         "CreateConnectRequest": SIGNED_IN,
         "ListConnectRequests": SIGNED_IN,
+        "ExportBookingData": SIGNED_IN,
     },
     "counsel.booking.v1.BookingInternalService": {
         "ConfirmBooking": WORKFLOW,
@@ -183,6 +187,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetInvoice": SIGNED_IN,
         "VerifyLedger": SIGNED_IN,
         "RefundOrder": SIGNED_IN_OR_WORKFLOW,
+        "ExportPaymentData": SIGNED_IN,
     },
     "counsel.payment.v1.PaymentInternalService": {
         # Providers are anonymous on the wire; their notifications prove themselves by signature.
@@ -199,6 +204,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetPreferences": SIGNED_IN,
         "UpdatePreferences": SIGNED_IN,
         "ListDeliveries": SIGNED_IN,
+        "ExportNotificationData": SIGNED_IN,
     },
     "counsel.notification.v1.NotificationInternalService": {
         "ListDevOutbox": PUBLIC,  # refused by the service outside dev and test

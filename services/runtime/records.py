@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -116,6 +117,19 @@ def page_of(rows: list[T], limit: int) -> tuple[list[T], str]:
         return rows, ""
     last: Any = rows[limit - 1]
     return rows[:limit], encode_cursor(last.created_at, last.id)
+
+
+async def every_page(read_page: Callable[[str], Awaitable[tuple[Sequence[T], str]]]) -> list[T]:
+    """Every row of a paged read, oldest first: `read_page(cursor)` answers a page newest first (as
+    `newest_first` does) and the next cursor, "" at the end. For a person's data export, which reads whole
+    histories through the stores' own scoped reads."""
+    rows: list[T] = []
+    cursor = ""
+    while True:
+        page, cursor = await read_page(cursor)
+        rows.extend(page)
+        if not cursor:
+            return rows[::-1]
 
 
 def request_fingerprint(*parts: Any) -> str:

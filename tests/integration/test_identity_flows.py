@@ -931,16 +931,26 @@ async def test_users_of_another_tenant_are_not_found(stack: Stack) -> None:
         access_token_var.reset(token)
 
 
+async def identity_export(stack: Stack, registered: dict[str, Any]) -> dict[str, Any]:
+    """Identity's part of the person's export (ExportMyData, as the gateway asks for it with their token;
+    the gateway's join of all seven services is tested in tests/e2e/test_personal_data_export.py)."""
+    reset = access_token_var.set(registered["access_token"])
+    try:
+        reply = await stack.connections.clients.identity.ExportMyData(identity_pb.ExportMyDataRequest())
+    finally:
+        access_token_var.reset(reset)
+    export: dict[str, Any] = json.loads(reply.export_json)
+    return export
+
+
 async def test_export_holds_the_account_and_its_audit_trail_which_is_append_only(stack: Stack) -> None:
     """R-PRIV-1: export on request; logins, failures and exports in an append-only audit."""
     async with stack.http() as http:
         phone, registered = await register_by_phone(http, password=PASSWORD)
         assert (await password_login(http, phone, "Wrong-Passw0rd!")).status_code == 401
-        first = await http.get("/api/v1/me/export", headers=bearer(registered))
-        assert first.status_code == 200, first.text
-        export = first.json()
+        export = await identity_export(stack, registered)
         assert export["user"]["phone"] == f"+86{phone}" and export["sessions"]
-        second = (await http.get("/api/v1/me/export", headers=bearer(registered))).json()
+        second = await identity_export(stack, registered)
         actions = [event["action"] for event in second["audit"]]
         assert {"user.registered", "role.granted", "login.succeeded", "data.exported"} <= set(actions)
         assert [a["detail"]["method"] for a in second["activity"] if a["kind"] == "login"] == ["register"]

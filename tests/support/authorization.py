@@ -42,6 +42,9 @@ class Access:
     roles: tuple[str, ...] = ()  # empty and not public: any signed-in user
     # A route that answers by itself (no service call), e.g. /healthz.
     local: bool = False
+    # A signed-in route answered from the gateway's own store (the exports bucket), no service call: with
+    # nothing stored, 404.
+    own_store: bool = False
 
     def admits(self, actor: Actor) -> bool:
         if self.public:
@@ -54,6 +57,7 @@ class Access:
 PUBLIC = Access(public=True)
 LOCAL = Access(public=True, local=True)
 SIGNED_IN = Access()
+SIGNED_IN_OWN_STORE = Access(own_store=True)
 
 
 def roles(*names: str) -> Access:
@@ -112,6 +116,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
         SIGNED_IN, {"card_number": "LF123456", "pin": "1234", "new_pin": "864209"}
     ),
     ("GET", "/api/v1/me/export"): Entry(SIGNED_IN),
+    ("GET", "/api/v1/me/exports/{export_id}"): Entry(SIGNED_IN_OWN_STORE),
     ("GET", "/api/v1/me/activity"): Entry(SIGNED_IN),
     ("DELETE", "/api/v1/me"): Entry(SIGNED_IN),
     ("POST", "/api/v1/enterprise/members"): Entry(roles("client_admin"), {"email": "a@b.cn"}),

@@ -7,19 +7,24 @@ without servers."""
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2
+from nats.js.api import ObjectMeta
+from nats.js.errors import ObjectNotFoundError
 
 from counsel.common.v1 import errors_pb2
 from services.gateway.app import create_app
 from services.gateway.clients import Clients
+from services.gateway.export_files import ExportFiles
 from services.gateway.problems import PROBLEM_MEDIA_TYPE
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.context import access_token_var
 from services.runtime.grpc_server import ERROR_DETAILS_KEY
+from services.runtime.keys import StaticMasterKey
 from tests.support.tokens import Issuer
 
 
@@ -188,3 +193,25 @@ def problem_fields(response: httpx.Response) -> list[str]:
     """The fields a problem+json answer names, in order."""
     assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE), response.text
     return fields(response.json())
+
+
+class MemoryBucket:
+    """An Object Store bucket in memory, as ExportFiles uses one: objects with their headers."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
+
+    async def put(self, name: str, data: bytes, meta: ObjectMeta | None = None) -> None:
+        self.objects[name] = (data, dict((meta.headers if meta else None) or {}))
+
+    async def get(self, name: str) -> Any:
+        if name not in self.objects:
+            raise ObjectNotFoundError
+        data, headers = self.objects[name]
+        return SimpleNamespace(data=data, info=SimpleNamespace(headers=headers))
+
+
+def memory_export_files(bucket: MemoryBucket | None = None) -> ExportFiles:
+    """The gateway's exports over an in-memory bucket, sealed under a test master key."""
+    master = StaticMasterKey("t1", {"t1": b"k" * 32})
+    return ExportFiles(bucket or MemoryBucket(), master)

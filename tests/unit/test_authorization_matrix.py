@@ -24,7 +24,7 @@ from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
 from services.gateway.routing import RouteIndex
 from tests.support.authorization import ACTORS, MATRIX, Actor
-from tests.support.gateway import not_found_clients
+from tests.support.gateway import memory_export_files, not_found_clients
 from tests.support.tokens import Issuer
 
 
@@ -69,6 +69,7 @@ def gateway() -> Gateway:
         clients=not_found_clients(calls),
         verifier=keys.verifier(),
     )
+    app.state.export_files = memory_export_files()
     return Gateway(keys, app, calls)
 
 
@@ -229,6 +230,9 @@ async def test_route_admits_exactly_its_callers(
     assert status < 500, text
     if entry.access.local:
         assert status == 200
+        return
+    if entry.access.own_store:
+        assert status == 404 and calls == [], text
         return
     # Passed on, with the caller's own verified token, for the service to scope by tenant; routes open
     # to everyone may not look at a token at all, and then forward none.

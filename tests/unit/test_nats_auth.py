@@ -15,6 +15,7 @@ from deploy.nats_auth import (
     GATEWAY,
     MIGRATE,
     NATS_USERS,
+    Permissions,
     cluster_authorization,
     permissions,
     service_buckets,
@@ -67,13 +68,28 @@ def test_only_documents_and_payment_have_a_bucket_each() -> None:
         subjects = " ".join(permissions(process, SETTINGS).publish)
         assert ("$O.documents." in subjects) is (process == "documents"), process
         assert ("$O.invoices." in subjects) is (process == "payment"), process
+        assert ("$O.exports." in subjects) is (process == GATEWAY), process
 
 
-def test_the_gateway_publishes_nothing_and_listens_to_its_wake_ups() -> None:
-    """R-OPS-3: an empty allow list would mean "anything" to nats-server, so nothing is an explicit deny."""
+def test_the_gateway_publishes_no_event_touches_only_the_exports_bucket_and_listens_to_its_wake_ups() -> None:
+    """R-OPS-3: the gateway's one bucket holds the exports it produces in the background (issue 20 item 5);
+    it publishes on no event subject and hears its two wake-ups and its own inbox's answers."""
     gateway = permissions(GATEWAY, SETTINGS)
-    assert gateway.as_config()["publish"] == {"deny": [">"]}
-    assert gateway.subscribe == ("r.notification.notification.sent", "r.consultation.chat.message_posted.*")
+    assert all("exports" in subject or subject == "$JS.API.STREAM.NAMES" for subject in gateway.publish)
+    assert "$O.exports.>" in gateway.publish and not any(s.startswith("r.") for s in gateway.publish)
+    assert gateway.subscribe == (
+        "r.notification.notification.sent",
+        "r.consultation.chat.message_posted.*",
+        "_INBOX_gateway.>",
+    )
+
+
+def test_nothing_to_publish_is_an_explicit_deny() -> None:
+    """An empty allow list would mean "anything" to nats-server, so nothing is an explicit deny."""
+    assert Permissions(publish=(), subscribe=()).as_config() == {
+        "publish": {"deny": [">"]},
+        "subscribe": {"deny": [">"]},
+    }
 
 
 def test_migrate_makes_the_stream_buckets_and_consumers_and_reads_nothing() -> None:

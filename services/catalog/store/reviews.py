@@ -85,6 +85,16 @@ class Reviews:
         self.db = db
         self.outbox = outbox
 
+    async def written_by(self, client_id: str) -> list[ReviewRow]:
+        """Every review the person wrote, oldest first (their data export)."""
+        async with self.db.transaction() as session:
+            statement = (
+                select(ReviewRow)
+                .where(ReviewRow.client_id == client_id)
+                .order_by(col(ReviewRow.created_at), col(ReviewRow.id))
+            )
+            return list((await session.exec(statement)).all())
+
     async def create_review(
         self, principal: Principal, order_id: str, rating: int, comment: str
     ) -> ReviewRow:

@@ -96,6 +96,20 @@ class Conversations:
             )
         return MessagePage(row, found[:limit], len(found) > limit)
 
+    async def of_client(self, principal: Principal) -> list[ChatConversationRow]:
+        """Every conversation the signed-in client had, oldest first (their data export)."""
+        async with self.db.transaction() as session:
+            return list(
+                (
+                    await session.exec(
+                        select(ChatConversationRow)
+                        .where(ChatConversationRow.client_id == principal.user_id)
+                        .where(ChatConversationRow.tenant_id == principal.tenant_id)
+                        .order_by(col(ChatConversationRow.created_at), col(ChatConversationRow.id))
+                    )
+                ).all()
+            )
+
     async def queue(self, status: str, limit: int) -> list[ChatConversationRow]:
         """Conversations for agents: queued (longest waiting first), then active; or one status."""
         statuses = (status,) if status else ("queued", "active")

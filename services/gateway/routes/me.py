@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+import asyncio
+import logging
+from typing import Annotated, Any, Literal
 
-from fastapi import Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import Path, Query, Request, status
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from counsel.common.v1 import paging_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
+from services.gateway import export
+from services.gateway.clients import Clients
 from services.gateway.deps import ClientsDep, CurrentPrincipal, client_ip
+from services.gateway.export_files import INLINE_LIMIT_BYTES, ExportFiles
+from services.gateway.export_files import Export as StoredExport
 from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor, rfc3339
 from services.gateway.schemas.identity import (
@@ -21,10 +27,17 @@ from services.gateway.schemas.identity import (
     LinkedCard,
     Me,
     MembershipCard,
+    PendingExport,
     UpdateMe,
 )
+from services.runtime.errors import Conflict, NotFound, Unavailable
 
 router = api_router("identity")
+log = logging.getLogger(__name__)
+
+# The ZIP goes out in pieces of this size.
+ZIP_READ_BYTES = 256 * 1024
+JSON, ZIP = "application/json", "application/zip"
 
 
 @router.get("/api/v1/me", response_model=Me)
@@ -68,17 +81,126 @@ async def link_membership_card(
     return LinkedCard(**card.model_dump(), new_pin=reply.new_pin or None)
 
 
-@router.get("/api/v1/me/export", response_model=dict[str, Any])
-async def export_my_data(principal: CurrentPrincipal, clients: ClientsDep) -> JSONResponse:
-    """Everything the platform's identity service holds about you (PIPL), as JSON; the export is audited."""
-    reply = await clients.identity.ExportMyData(pb.ExportMyDataRequest())
+@router.get(
+    "/api/v1/me/export",
+    response_model=dict[str, Any],
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "JSON, or a ZIP when asked"},
+        202: {"model": PendingExport, "description": "Large: produced in the background, fetch `url`"},
+    },
+)
+async def export_my_data(
+    request: Request,
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    format: Annotated[Literal["json", "zip"] | None, Query(description="zip: with the files")] = None,
+) -> Response:
+    """Everything the platform holds about you (PIPL), from all seven services, as one JSON document
+    (docs/privacy.md, "Export"); `?format=zip` or `Accept: application/zip` adds the files of your document
+    versions beside it. Only your own records: an enterprise member gets theirs, not colleagues'. Audited.
+
+    Above 8 MiB (or with `Prefer: respond-async`) the answer is 202 with a link, `GET /api/v1/me/exports/{id}`,
+    that works for you alone for 24 hours."""
+    as_zip = format == "zip" or (format is None and "application/zip" in request.headers.get("accept", ""))
+    parts = await export.read_parts(clients)
+    if as_zip:
+        size = sum(v.size_bytes for o in parts.documents.document_orders for v in o.versions)
+        document = export.encode(export.join(parts, with_files=True))
+        media_type = ZIP
+    else:
+        size = 0
+        document = export.encode(export.join(parts, with_files=False))
+        media_type = JSON
+    if size + len(document) > INLINE_LIMIT_BYTES or "respond-async" in request.headers.get("prefer", ""):
+        return await _in_background(request, principal.user_id, media_type, clients, parts, document)
+    if as_zip:
+        archive = await export.write_zip(clients, parts)
+        return StreamingResponse(
+            iter(lambda: archive.read(ZIP_READ_BYTES), b""),
+            media_type=ZIP,
+            headers=_download_headers(ZIP),
+            background=BackgroundTask(archive.close),
+        )
+    return Response(document, media_type=JSON, headers=_download_headers(JSON))
+
+
+@router.get(
+    "/api/v1/me/exports/{export_id}",
+    response_model=dict[str, Any],
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "The export, as it was asked for"},
+        202: {"model": PendingExport, "description": "Still being produced: ask again after Retry-After"},
+    },
+)
+async def my_export(
+    export_id: Annotated[str, Path(max_length=64)], request: Request, principal: CurrentPrincipal
+) -> Response:
+    """An export produced in the background. 404 once its link has expired (24 hours) and for anyone but the
+    person who asked for it; 409 when producing it failed (ask for a new one)."""
+    found = await _export_files(request).get(export_id, principal.user_id)
+    if found is None:
+        raise NotFound("no such export")  # unknown, expired or someone else's: never say which
+    if found.state == "failed":
+        raise Conflict("producing this export failed: ask for a new one", reason="export_failed")
+    if found.state == "pending":
+        return _pending(found)
+    return Response(found.content, media_type=found.media_type, headers=_download_headers(found.media_type))
+
+
+async def _in_background(
+    request: Request,
+    owner: str,
+    media_type: str,
+    clients: Clients,
+    parts: export.ServiceParts,
+    document: bytes,
+) -> Response:
+    files = _export_files(request)
+    pending = await files.start(owner, media_type)
+
+    async def produce() -> None:
+        try:
+            if media_type == ZIP:
+                with await export.write_zip(clients, parts) as archive:
+                    content = archive.read()
+            else:
+                content = document
+            await files.finish(pending, owner, content)
+        except Exception:
+            log.exception("producing an export failed", extra={"export_id": pending.id})
+            await files.fail(pending, owner)
+
+    # The task runs with this request's context, so its calls carry the person's token; a reference is
+    # kept until it ends (the event loop holds tasks only weakly).
+    tasks: set[asyncio.Task[None]] = request.app.state.export_tasks
+    task = asyncio.create_task(produce())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return _pending(pending)
+
+
+def _export_files(request: Request) -> ExportFiles:
+    files: ExportFiles | None = request.app.state.export_files
+    if files is None:
+        raise Unavailable(
+            "exports produced in the background are unavailable: the object store is unreachable"
+        )
+    return files
+
+
+def _pending(pending: StoredExport) -> JSONResponse:
+    url = f"/api/v1/me/exports/{pending.id}"
+    body = PendingExport(id=pending.id, status="pending", url=url, expires_at=pending.expires_at.isoformat())
     return JSONResponse(
-        json.loads(reply.export_json),
-        headers={
-            "Content-Disposition": 'attachment; filename="counsel-export.json"',
-            "Cache-Control": "no-store",
-        },
+        body.model_dump(),
+        status_code=status.HTTP_202_ACCEPTED,
+        headers={"Location": url, "Retry-After": "2", "Cache-Control": "no-store"},
     )
+
+
+def _download_headers(media_type: str) -> dict[str, str]:
+    name = "counsel-export.zip" if media_type == ZIP else "counsel-export.json"
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
 
 
 @router.get("/api/v1/me/activity", response_model=ActivityPage)

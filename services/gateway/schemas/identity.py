@@ -276,3 +276,13 @@ class ServiceClient(BaseModel):
 class ServiceClientPage(BaseModel):
     items: list[ServiceClient]
     next_cursor: str | None
+
+
+class PendingExport(BaseModel):
+    """A personal-data export being produced in the background: fetch `url` (yours alone) until it is ready,
+    before `expires_at`."""
+
+    id: str
+    status: Literal["pending"]
+    url: str
+    expires_at: str

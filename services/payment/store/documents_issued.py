@@ -202,13 +202,17 @@ class Invoices:
             )
             return invoice
 
+    async def issued_for(self, principal: Principal | None, order_id: str) -> InvoiceRow | None:
+        """The invoice issued for a visible order (its record, not the PDF); None when there is none yet."""
+        async with self.db.transaction() as session:
+            await visible_order(session, principal, order_id)
+            return (await session.exec(select(InvoiceRow).where(InvoiceRow.order_id == order_id))).first()
+
     async def get(
         self, principal: Principal | None, order_id: str, storage: InvoiceStorage
     ) -> InvoiceDocument:
         """The invoice and its PDF; DataLoss-like Conflict when the stored PDF no longer matches its hash."""
-        async with self.db.transaction() as session:
-            await visible_order(session, principal, order_id)
-            invoice = (await session.exec(select(InvoiceRow).where(InvoiceRow.order_id == order_id))).first()
+        invoice = await self.issued_for(principal, order_id)
         if invoice is None:
             raise NotFound("the order has no invoice yet")
         pdf = await storage.get(invoice.object_name)

@@ -1587,3 +1587,52 @@ class ListConnectRequestsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListConnectRequestsResponse: _TypeAlias = ListConnectRequestsResponse  # noqa: Y015
+
+@_typing.final
+class ExportBookingDataRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportBookingDataRequest: _TypeAlias = ExportBookingDataRequest  # noqa: Y015
+
+@_typing.final
+class ExportBookingDataResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKINGS_FIELD_NUMBER: _builtins.int
+    VISITS_FIELD_NUMBER: _builtins.int
+    CONNECT_REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def bookings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Booking]:
+        """Oldest first, each with its stages."""
+
+    @_builtins.property
+    def visits(self) -> _containers.RepeatedCompositeFieldContainer[Global___Visit]:
+        """Oldest first."""
+
+    @_builtins.property
+    def connect_requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConnectRequest]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        bookings: _abc.Iterable[Global___Booking] | None = ...,
+        visits: _abc.Iterable[Global___Visit] | None = ...,
+        connect_requests: _abc.Iterable[Global___ConnectRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bookings", b"bookings", "connect_requests", b"connect_requests", "visits", b"visits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportBookingDataResponse: _TypeAlias = ExportBookingDataResponse  # noqa: Y015

@@ -106,6 +106,11 @@ class BookingServiceStub:
                 request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsRequest.SerializeToString,
                 response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsResponse.FromString,
                 _registered_method=True)
+        self.ExportBookingData = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/ExportBookingData',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataResponse.FromString,
+                _registered_method=True)
 
 
 class BookingServiceServicer:
@@ -214,6 +219,15 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportBookingData(self, request, context):
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+        and the visit records of their enterprise, which name no account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +300,11 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.ListConnectRequests,
                     request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsRequest.FromString,
                     response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsResponse.SerializeToString,
+            ),
+            'ExportBookingData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportBookingData,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -668,6 +687,33 @@ class BookingService:
             '/counsel.booking.v1.BookingService/ListConnectRequests',
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsRequest.SerializeToString,
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListConnectRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportBookingData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/ExportBookingData',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

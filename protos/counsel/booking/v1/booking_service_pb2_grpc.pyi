@@ -68,6 +68,11 @@ class BookingServiceStub:
     """
     ListConnectRequests: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListConnectRequestsRequest, _booking_service_pb2.ListConnectRequestsResponse]
     """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
+    ExportBookingData: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ExportBookingDataRequest, _booking_service_pb2.ExportBookingDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+    and the visit records of their enterprise, which name no account.
+    """
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -109,6 +114,11 @@ class BookingServiceAsyncStub(BookingServiceStub):
     """
     ListConnectRequests: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListConnectRequestsRequest, _booking_service_pb2.ListConnectRequestsResponse]  # type: ignore[assignment]
     """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
+    ExportBookingData: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ExportBookingDataRequest, _booking_service_pb2.ExportBookingDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+    and the visit records of their enterprise, which name no account.
+    """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
@@ -231,6 +241,17 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.ListConnectRequestsResponse, _abc.Awaitable[_booking_service_pb2.ListConnectRequestsResponse]]:
         """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
+
+    @_abc_1.abstractmethod
+    def ExportBookingData(
+        self,
+        request: _booking_service_pb2.ExportBookingDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ExportBookingDataResponse, _abc.Awaitable[_booking_service_pb2.ExportBookingDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
+        and the visit records of their enterprise, which name no account.
+        """
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -140,6 +140,11 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsResponse.FromString,
                 _registered_method=True)
+        self.ExportCatalogData = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ExportCatalogData',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -298,6 +303,14 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportCatalogData(self, request, context):
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records: the reviews they wrote.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -405,6 +418,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.WatchFirmEvents,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsResponse.SerializeToString,
+            ),
+            'ExportCatalogData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportCatalogData,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -975,6 +993,33 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/WatchFirmEvents',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WatchFirmEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCatalogData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ExportCatalogData',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -81,6 +81,10 @@ class CatalogServiceStub:
     the last `cursor` you processed and resume with it after any disconnect; events are delivered at least
     once, in order.
     """
+    ExportCatalogData: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ExportCatalogDataRequest, _catalog_service_pb2.ExportCatalogDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records: the reviews they wrote.
+    """
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -134,6 +138,10 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     object and carries no case text: read it with GetBooking / GetDocumentOrder / GetConsultation. Keep
     the last `cursor` you processed and resume with it after any disconnect; events are delivered at least
     once, in order.
+    """
+    ExportCatalogData: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ExportCatalogDataRequest, _catalog_service_pb2.ExportCatalogDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records: the reviews they wrote.
     """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -311,6 +319,16 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         object and carries no case text: read it with GetBooking / GetDocumentOrder / GetConsultation. Keep
         the last `cursor` you processed and resume with it after any disconnect; events are delivered at least
         once, in order.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportCatalogData(
+        self,
+        request: _catalog_service_pb2.ExportCatalogDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ExportCatalogDataResponse, _abc.Awaitable[_catalog_service_pb2.ExportCatalogDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records: the reviews they wrote.
         """
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1986,3 +1986,78 @@ class StartChatResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StartChatResponse: _TypeAlias = StartChatResponse  # noqa: Y015
+
+@_typing.final
+class ExportConsultationDataRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportConsultationDataRequest: _TypeAlias = ExportConsultationDataRequest  # noqa: Y015
+
+@_typing.final
+class ExportConsultationDataResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATIONS_FIELD_NUMBER: _builtins.int
+    CONVERSATIONS_FIELD_NUMBER: _builtins.int
+    COMPLAINTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def consultations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Consultation]:
+        """Oldest first, each with its stages, messages and call records."""
+
+    @_builtins.property
+    def conversations(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExportedConversation]:
+        """Oldest first."""
+
+    @_builtins.property
+    def complaints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Complaint]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        consultations: _abc.Iterable[Global___Consultation] | None = ...,
+        conversations: _abc.Iterable[Global___ExportedConversation] | None = ...,
+        complaints: _abc.Iterable[Global___Complaint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaints", b"complaints", "consultations", b"consultations", "conversations", b"conversations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportConsultationDataResponse: _TypeAlias = ExportConsultationDataResponse  # noqa: Y015
+
+@_typing.final
+class ExportedConversation(_message.Message):
+    """A chat conversation of the person with all its messages, in order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONVERSATION_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def conversation(self) -> Global___ChatConversation: ...
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatMessage]: ...
+    def __init__(
+        self,
+        *,
+        conversation: Global___ChatConversation | None = ...,
+        messages: _abc.Iterable[Global___ChatMessage] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation", b"conversation", "messages", b"messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportedConversation: _TypeAlias = ExportedConversation  # noqa: Y015

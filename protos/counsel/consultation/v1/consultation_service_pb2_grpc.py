@@ -145,6 +145,11 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.FromString,
                 _registered_method=True)
+        self.ExportConsultationData = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ExportConsultationData',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -309,6 +314,15 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportConsultationData(self, request, context):
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their consultations with messages and call records, their chat
+        conversations with every message, and the complaints they raised.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -421,6 +435,11 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.StartChat,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.SerializeToString,
+            ),
+            'ExportConsultationData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportConsultationData,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1018,6 +1037,33 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/StartChat',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportConsultationData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ExportConsultationData',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

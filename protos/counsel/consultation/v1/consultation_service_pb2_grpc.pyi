@@ -84,6 +84,11 @@ class ConsultationServiceStub:
     """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
     StartChat: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartChatRequest, _consultation_service_pb2.StartChatResponse]
     """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
+    ExportConsultationData: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ExportConsultationDataRequest, _consultation_service_pb2.ExportConsultationDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their consultations with messages and call records, their chat
+    conversations with every message, and the complaints they raised.
+    """
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -141,6 +146,11 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
     StartChat: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartChatRequest, _consultation_service_pb2.StartChatResponse]  # type: ignore[assignment]
     """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
+    ExportConsultationData: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ExportConsultationDataRequest, _consultation_service_pb2.ExportConsultationDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their consultations with messages and call records, their chat
+    conversations with every message, and the complaints they raised.
+    """
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -327,6 +337,17 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.StartChatResponse, _abc.Awaitable[_consultation_service_pb2.StartChatResponse]]:
         """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
+
+    @_abc_1.abstractmethod
+    def ExportConsultationData(
+        self,
+        request: _consultation_service_pb2.ExportConsultationDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ExportConsultationDataResponse, _abc.Awaitable[_consultation_service_pb2.ExportConsultationDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their consultations with messages and call records, their chat
+        conversations with every message, and the complaints they raised.
+        """
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -1035,3 +1035,40 @@ class RecordBreachResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecordBreachResponse: _TypeAlias = RecordBreachResponse  # noqa: Y015
+
+@_typing.final
+class ExportDocumentsDataRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportDocumentsDataRequest: _TypeAlias = ExportDocumentsDataRequest  # noqa: Y015
+
+@_typing.final
+class ExportDocumentsDataResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___DocumentOrder]:
+        """Oldest first, each with its stages, breaches and the versions the client may see."""
+
+    def __init__(
+        self,
+        *,
+        document_orders: _abc.Iterable[Global___DocumentOrder] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_orders", b"document_orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportDocumentsDataResponse: _TypeAlias = ExportDocumentsDataResponse  # noqa: Y015

@@ -90,6 +90,11 @@ class DocumentsServiceStub:
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
                 _registered_method=True)
+        self.ExportDocumentsData = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/ExportDocumentsData',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataResponse.FromString,
+                _registered_method=True)
 
 
 class DocumentsServiceServicer:
@@ -179,6 +184,15 @@ class DocumentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportDocumentsData(self, request, context):
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their document orders with stages and the versions they may
+        see (metadata only: the files are read with StreamVersion).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DocumentsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -236,6 +250,11 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     servicer.CancelDocumentOrder,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.SerializeToString,
+            ),
+            'ExportDocumentsData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportDocumentsData,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,6 +555,33 @@ class DocumentsService:
             '/counsel.documents.v1.DocumentsService/CancelDocumentOrder',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportDocumentsData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/ExportDocumentsData',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

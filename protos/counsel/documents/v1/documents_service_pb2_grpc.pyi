@@ -74,6 +74,11 @@ class DocumentsServiceStub:
     staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
     on which the payment service refunds the order. Idempotent; refused once completed.
     """
+    ExportDocumentsData: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.ExportDocumentsDataRequest, _documents_service_pb2.ExportDocumentsDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their document orders with stages and the versions they may
+    see (metadata only: the files are read with StreamVersion).
+    """
 
 @_typing.type_check_only
 class DocumentsServiceAsyncStub(DocumentsServiceStub):
@@ -114,6 +119,11 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
     staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
     on which the payment service refunds the order. Idempotent; refused once completed.
+    """
+    ExportDocumentsData: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.ExportDocumentsDataRequest, _documents_service_pb2.ExportDocumentsDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their document orders with stages and the versions they may
+    see (metadata only: the files are read with StreamVersion).
     """
 
 class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -217,6 +227,17 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         """A supervisor cancels a document order that cannot be fulfilled (no public API path: API.md has none;
         staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
         on which the payment service refunds the order. Idempotent; refused once completed.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportDocumentsData(
+        self,
+        request: _documents_service_pb2.ExportDocumentsDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.ExportDocumentsDataResponse, _abc.Awaitable[_documents_service_pb2.ExportDocumentsDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their document orders with stages and the versions they may
+        see (metadata only: the files are read with StreamVersion).
         """
 
 def add_DocumentsServiceServicer_to_server(servicer: DocumentsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -60,6 +60,11 @@ class NotificationServiceStub:
                 request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.ExportNotificationData = channel.unary_unary(
+                '/counsel.notification.v1.NotificationService/ExportNotificationData',
+                request_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ExportNotificationDataRequest.SerializeToString,
+                response_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ExportNotificationDataResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationServiceServicer:
@@ -101,6 +106,14 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportNotificationData(self, request, context):
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +141,11 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'ExportNotificationData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportNotificationData,
+                    request_deserializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ExportNotificationDataRequest.FromString,
+                    response_serializer=counsel_dot_notification_dot_v1_dot_notification__service__pb2.ExportNotificationDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +284,33 @@ class NotificationService:
             '/counsel.notification.v1.NotificationService/ListDeliveries',
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesRequest.SerializeToString,
             counsel_dot_notification_dot_v1_dot_notification__service__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportNotificationData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.notification.v1.NotificationService/ExportNotificationData',
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.ExportNotificationDataRequest.SerializeToString,
+            counsel_dot_notification_dot_v1_dot_notification__service__pb2.ExportNotificationDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,10 @@ class NotificationServiceStub:
     """Replaces the caller's preferences; consent keeps the time it was first given."""
     ListDeliveries: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]
     """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
+    ExportNotificationData: _grpc.UnaryUnaryMultiCallable[_notification_service_pb2.ExportNotificationDataRequest, _notification_service_pb2.ExportNotificationDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
+    """
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
@@ -59,6 +63,10 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     """Replaces the caller's preferences; consent keeps the time it was first given."""
     ListDeliveries: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ListDeliveriesRequest, _notification_service_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
+    ExportNotificationData: _aio.UnaryUnaryMultiCallable[_notification_service_pb2.ExportNotificationDataRequest, _notification_service_pb2.ExportNotificationDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
+    """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
     """In-app inbox and outbound notifications (e-mail, SMS)."""
@@ -102,6 +110,16 @@ class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notification_service_pb2.ListDeliveriesResponse, _abc.Awaitable[_notification_service_pb2.ListDeliveriesResponse]]:
         """Lists the caller's outbound deliveries (e-mail, SMS), newest first, with status and attempts."""
+
+    @_abc_1.abstractmethod
+    def ExportNotificationData(
+        self,
+        request: _notification_service_pb2.ExportNotificationDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notification_service_pb2.ExportNotificationDataResponse, _abc.Awaitable[_notification_service_pb2.ExportNotificationDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records: their in-app inbox, the e-mails and SMS sent to them, and their preferences.
+        """
 
 def add_NotificationServiceServicer_to_server(servicer: NotificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -90,6 +90,11 @@ class PaymentServiceStub:
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceResponse.FromString,
                 _registered_method=True)
+        self.ExportPaymentData = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/ExportPaymentData',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -174,6 +179,15 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportPaymentData(self, request, context):
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
+        (metadata; the PDF is read with GetInvoice) issued for them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -231,6 +245,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.GetInvoice,
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceResponse.SerializeToString,
+            ),
+            'ExportPaymentData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportPaymentData,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -531,6 +550,33 @@ class PaymentService:
             '/counsel.payment.v1.PaymentService/GetInvoice',
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceRequest.SerializeToString,
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetInvoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPaymentData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/ExportPaymentData',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -65,6 +65,11 @@ class PaymentServiceStub:
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
     GetInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]
     """Returns the order's invoice with its PDF (its client or staff)."""
+    ExportPaymentData: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ExportPaymentDataRequest, _payment_service_pb2.ExportPaymentDataResponse]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
+    (metadata; the PDF is read with GetInvoice) issued for them.
+    """
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
@@ -97,6 +102,11 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
     GetInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]  # type: ignore[assignment]
     """Returns the order's invoice with its PDF (its client or staff)."""
+    ExportPaymentData: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ExportPaymentDataRequest, _payment_service_pb2.ExportPaymentDataResponse]  # type: ignore[assignment]
+    """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+    records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
+    (metadata; the PDF is read with GetInvoice) issued for them.
+    """
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Orders, payments and refunds."""
@@ -191,6 +201,17 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.GetInvoiceResponse, _abc.Awaitable[_payment_service_pb2.GetInvoiceResponse]]:
         """Returns the order's invoice with its PDF (its client or staff)."""
+
+    @_abc_1.abstractmethod
+    def ExportPaymentData(
+        self,
+        request: _payment_service_pb2.ExportPaymentDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.ExportPaymentDataResponse, _abc.Awaitable[_payment_service_pb2.ExportPaymentDataResponse]]:
+        """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
+        records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
+        (metadata; the PDF is read with GetInvoice) issued for them.
+        """
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
