@@ -88,15 +88,12 @@ async def complaint_outcome(platform: StackProcess, complaint_id: str) -> Compla
 def test_complaints_on_a_document_order_and_a_booking_resolved_reopened_and_accepted(
     http: httpx.Client, platform: StackProcess
 ) -> None:
-    signed_in = http.post(
-        "/api/v1/auth/login",
-        json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
-    ).json()
-    client = {"Authorization": f"Bearer {signed_in['access_token']}"}
+    client = login(http, "client@demo.counsel.test")
+    me = http.get("/api/v1/me", headers=client).json()
     outsider = register_client(http, "另一家投诉测试企业")
     agent = login(http, "agent@demo.counsel.test")
     lawyer = login(http, "lawyer3@demo.counsel.test")
-    document_order_id = document_order(http, signed_in["user"], agent)
+    document_order_id = document_order(http, me, agent)
     booking_id = held_booking(http, client)
 
     # Another enterprise's subject is not theirs: 404, as is one that does not exist; staff do not complain.

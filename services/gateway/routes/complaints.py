@@ -95,15 +95,8 @@ async def raise_complaint(
     idempotency_key: IdempotencyKey = None,
 ) -> Complaint:
     """The same as `POST /api/v1/complaints` with `subject_type` consultation."""
-    reply = await clients.consultation.RaiseComplaint(
-        pb.RaiseComplaintRequest(
-            subject_type="consultation",
-            subject_id=consultation_id,
-            body=body.body,
-            idempotency_key=idempotency_key or "",
-        )
-    )
-    return Complaint.from_proto(reply.complaint)
+    about = CreateComplaint(subject_type="consultation", subject_id=consultation_id, body=body.body)
+    return await create_complaint(about, principal, clients, idempotency_key)
 
 
 @router.get("/api/v1/complaints", response_model=ComplaintPage)

@@ -1217,7 +1217,7 @@ class ListComplaintsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     PAGE_FIELD_NUMBER: _builtins.int
     status: _builtins.str
-    """Filter: open|in_progress|resolved; empty for all."""
+    """Filter: open|in_progress|resolved|reopened|closed; empty for all."""
     @_builtins.property
     def page(self) -> _paging_pb2.PageRequest:
         """Paging."""
