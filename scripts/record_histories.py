@@ -2,7 +2,7 @@
 
     python scripts/record_histories.py
 
-Runs each scenario of ConsultationWorkflow, OrderWorkflow and BookingWorkflow on the time-skipping test server with no-op
+Runs each scenario of ConsultationWorkflow, ComplaintWorkflow, OrderWorkflow and BookingWorkflow on the time-skipping test server with no-op
 activities and writes tests/workflows/histories/<workflow>_<scenario>.json when that file does not exist: a
 history recorded before a patched() change keeps guarding the workflows that ran the code of before, so it
 is never overwritten. After such a change, add scenarios under new names."""
@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 
 from deploy.local.servers import find_binary
 from workflows.booking import BookingWorkflow
+from workflows.complaints import ComplaintWorkflow
 from workflows.consultation import ConsultationWorkflow
 from workflows.orders import OrderWorkflow
 from workflows.shared import (
@@ -37,7 +38,10 @@ from workflows.shared import (
     ClassifyInput,
     ClassifyResult,
     CloseConsultationInput,
+    ComplaintReopened,
+    ComplaintWorkflowInput,
     ConsultationWorkflowInput,
+    EscalateComplaintInput,
     EscalateInput,
     EscalateResult,
     FulfilmentEnded,
@@ -75,6 +79,16 @@ async def assign_lawyer(request: AssignInput) -> AssignResult:
 @activity.defn(name="consultation.escalate")
 async def escalate(request: EscalateInput) -> EscalateResult:
     return EscalateResult(already_answered=False, to_lawyer_id="lawyer-b", reason="recorded")
+
+
+@activity.defn(name="consultation.escalate_complaint")
+async def escalate_complaint(request: EscalateComplaintInput) -> bool:
+    return True
+
+
+@activity.defn(name="consultation.close_complaint")
+async def close_complaint(complaint_id: str) -> str:
+    return "closed"
 
 
 @activity.defn(name="payment.expire_order")
@@ -187,6 +201,31 @@ async def record_consultations() -> None:
             await save(handle, f"consultation_{name}")
 
 
+async def record_complaints() -> None:
+    async with recording([ComplaintWorkflow], [escalate_complaint, close_complaint]) as env:
+        for name in ("breached_then_accepted", "reopened_then_unanswered"):
+            params = ComplaintWorkflowInput(
+                complaint_id=f"rec-{name}",
+                tenant_id="t1",
+                due_at=await env.get_current_time() + timedelta(hours=24),
+            )
+            handle = await env.client.start_workflow(
+                ComplaintWorkflow.run, params, id=f"complaint-rec-{name}", task_queue=TASK_QUEUE
+            )
+            if name == "breached_then_accepted":
+                await env.sleep(timedelta(hours=25))
+                await handle.signal(ComplaintWorkflow.resolved)
+                await handle.signal(ComplaintWorkflow.closed)
+            else:
+                await handle.signal(ComplaintWorkflow.resolved)
+                await env.sleep(timedelta(days=1))
+                due_at = await env.get_current_time() + timedelta(hours=24)
+                await handle.signal(ComplaintWorkflow.reopened, ComplaintReopened(due_at=due_at))
+                await env.sleep(timedelta(hours=2))
+                await handle.signal(ComplaintWorkflow.resolved)
+            await save(handle, f"complaint_{name}")
+
+
 async def record_orders() -> None:
     """`order_paid.json` was recorded before the order waited for its fulfilment (it ended in service)."""
     activities = [
@@ -279,6 +318,7 @@ async def record_bookings() -> None:
 async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     await record_consultations()
+    await record_complaints()
     await record_orders()
     await record_bookings()
 

@@ -16,6 +16,7 @@ DOCUMENT_ORDER_WORKFLOW = "DocumentOrderWorkflow"
 ORDER_WORKFLOW = "OrderWorkflow"
 BOOKING_WORKFLOW = "BookingWorkflow"
 SIGNING_KEY_ROTATION_WORKFLOW = "SigningKeyRotationWorkflow"
+COMPLAINT_WORKFLOW = "ComplaintWorkflow"
 
 # A task queue per domain (like reference-app-orders), each polled by a worker of its own, so a backlog in
 # one domain (a burst of orders, a morning of due reply clocks) never delays another's tasks.
@@ -69,6 +70,39 @@ class CloseConsultationInput(BaseModel):
 class ConsultationOutcome(BaseModel):
     consultation_id: str
     closed_reason: str
+
+
+# --- complaints (R-CS-3, §6.1.4.4) ----------------------------------------------------------------------
+def complaint_workflow_id(complaint_id: str) -> str:
+    return f"complaint-{complaint_id}"
+
+
+class ComplaintWorkflowInput(BaseModel):
+    complaint_id: str
+    tenant_id: str
+    # The first response clock's due time, as the consultation service set it (policy in the service).
+    due_at: datetime
+    # A resolution the client neither accepts nor reopens within this closes the complaint.
+    answer_within: timedelta = timedelta(days=7)
+
+
+class ComplaintReopened(BaseModel):
+    """The client reopened the resolution: a new response clock due at `due_at`."""
+
+    due_at: datetime
+
+
+class EscalateComplaintInput(BaseModel):
+    complaint_id: str
+    missed_due_at: datetime
+
+
+class ComplaintOutcome(BaseModel):
+    complaint_id: str
+    # Response clocks that ran out before a resolution (each escalated to the supervisors).
+    breaches: int
+    # "accepted" (or closed by an agent's own act) or "unanswered" (the answer window ran out).
+    closed_by: str
 
 
 # -- orders and payment (issue 5) ------------------------------------------------------------------

@@ -36,6 +36,7 @@ from workflows.activities.documents import DocumentsActivities
 from workflows.activities.identity import IdentityActivities
 from workflows.activities.payment import PaymentActivities
 from workflows.booking import BookingWorkflow
+from workflows.complaints import ComplaintWorkflow
 from workflows.consultation import ConsultationWorkflow
 from workflows.documents import DocumentOrderWorkflow
 from workflows.orders import OrderWorkflow
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 
 WORKFLOWS = [
     ConsultationWorkflow,
+    ComplaintWorkflow,
     DocumentOrderWorkflow,
     OrderWorkflow,
     BookingWorkflow,
@@ -103,13 +105,15 @@ def domains_for(settings: Settings) -> dict[str, Domain]:
             ],
         ),
         CONSULTATION_QUEUE: (
-            [ConsultationWorkflow],
+            [ConsultationWorkflow, ComplaintWorkflow],
             [
                 consultation.record_stage,
                 consultation.close,
                 consultation.classify,
                 consultation.assign_lawyer,
                 consultation.escalate,
+                consultation.escalate_complaint,
+                consultation.close_complaint,
             ],
         ),
         DOCUMENTS_QUEUE: ([DocumentOrderWorkflow], [documents.record_stage, documents.record_breach]),

@@ -347,28 +347,50 @@ def at_risk_window(principal: Principal | None, within_minutes: int) -> timedelt
 
 
 # --- complaints (R-CS-3, §6.1.4.4) ---------------------------------------------------------------------
-COMPLAINT_STATUSES = ("open", "in_progress", "resolved")
+# What a client can complain about: each of their enterprise's services, payment disputes (orders) too.
+COMPLAINT_SUBJECTS = ("consultation", "document_order", "booking", "order")
+COMPLAINT_STATUSES = ("open", "in_progress", "resolved", "reopened", "closed")
+# Agents take a complaint on and resolve it; the client reopens a resolution (with a reason) or accepts it;
+# a resolution left unanswered closes by itself. "closed" is final.
 COMPLAINT_TRANSITIONS: dict[str, frozenset[str]] = {
     "open": frozenset({"in_progress", "resolved"}),
     "in_progress": frozenset({"resolved"}),
-    "resolved": frozenset(),
+    "resolved": frozenset({"reopened", "closed"}),
+    "reopened": frozenset({"in_progress", "resolved"}),
+    "closed": frozenset(),
 }
+# The response clock's kind in counsel_sla_deadlines (services/runtime/metrics.py).
+COMPLAINT_CLOCK = "complaint_response"
+# The statuses in which the response clock runs: until an agent resolves the complaint.
+COMPLAINT_AWAITING_RESPONSE = frozenset({"open", "in_progress", "reopened"})
+# The standard sets no response time for complaints (§6.1.4.4 asks that they are recorded, tracked and
+# resolved), so a complaint gets the platform's own promise to a waiting client, the 24 h of a reply.
+COMPLAINT_RESPONSE_WITHIN = timedelta(hours=24)
+# A resolution the client neither accepts nor reopens within this closes the complaint.
+COMPLAINT_ANSWER_WITHIN = timedelta(days=7)
 MAX_COMPLAINT = 5_000
 
 
-def validate_complaint(principal: Principal | None, tenant_id: str, body: str) -> str:
+@dataclass(frozen=True)
+class NewComplaint:
+    subject_type: str
+    subject_id: str
+    body: str
+
+
+def validate_complaint(
+    principal: Principal | None, subject_type: str, subject_id: str, body: str
+) -> tuple[Principal, NewComplaint]:
+    """The client raising it and what they raise. Whether the subject is theirs is the caller's question."""
     if principal is None:
         raise Unauthenticated("sign in to raise a complaint")
     if not principal.is_client:
         raise PermissionDenied("complaints are raised by the client")
-    if principal.tenant_id != tenant_id:
-        raise NotFound("no such consultation")
-    body = body.strip()
-    if not body:
-        raise InvalidArgument.for_field("body", "must not be empty")
-    if len(body) > MAX_COMPLAINT:
-        raise InvalidArgument.for_field("body", f"must be at most {MAX_COMPLAINT} characters")
-    return body
+    if subject_type not in COMPLAINT_SUBJECTS:
+        raise InvalidArgument.for_field("subject_type", f"must be one of {', '.join(COMPLAINT_SUBJECTS)}")
+    if not subject_id.strip():
+        raise InvalidArgument.for_field("subject_id", "must not be empty")
+    return principal, NewComplaint(subject_type, subject_id.strip(), _complaint_text("body", body))
 
 
 def require_complaint_handler(principal: Principal | None) -> Principal:
@@ -379,16 +401,78 @@ def require_complaint_handler(principal: Principal | None) -> Principal:
     return principal
 
 
-def next_complaint_status(current: str, target: str, resolution: str) -> str:
+def require_complaint_reader(principal: Principal | None, tenant_id: str) -> Principal:
+    """Agents and supervisors see every complaint, a client their enterprise's; another's is not found."""
+    if principal is None:
+        raise Unauthenticated("sign in to see complaints")
+    if principal.has_role(*STAFF_WHO_SEE_ALL):
+        return principal
+    if principal.is_client and principal.tenant_id == tenant_id:
+        return principal
+    raise NotFound("no such complaint")
+
+
+def require_complaint_client(principal: Principal | None, tenant_id: str) -> Principal:
+    """Reopening or accepting a resolution is the client's: their enterprise's complaints only."""
+    if principal is None:
+        raise Unauthenticated("sign in to answer a complaint's resolution")
+    if principal.is_client and principal.tenant_id == tenant_id:
+        return principal
+    if principal.has_role(*STAFF_WHO_SEE_ALL):
+        raise PermissionDenied("a resolution is accepted or reopened by the client")
+    raise NotFound("no such complaint")
+
+
+def next_complaint_status(current: str, target: str) -> str:
+    """`target` when a `current` complaint may become it; Conflict (invalid_transition) otherwise."""
     if target not in COMPLAINT_STATUSES:
-        raise InvalidArgument.for_field("status", "must be in_progress or resolved")
-    if target == "resolved" and not resolution.strip():
-        raise InvalidArgument.for_field("resolution", "must say how the complaint was resolved")
-    if len(resolution) > MAX_COMPLAINT:
-        raise InvalidArgument.for_field("resolution", f"must be at most {MAX_COMPLAINT} characters")
+        raise InvalidArgument.for_field("status", f"must be one of {', '.join(COMPLAINT_STATUSES)}")
     if target not in COMPLAINT_TRANSITIONS[current]:
         raise Conflict(f"a {current} complaint cannot become {target}", reason="invalid_transition")
     return target
+
+
+# What an agent may make of a complaint; reopening and closing are the client's (or the clock's).
+AGENT_COMPLAINT_MOVES = ("in_progress", "resolved")
+
+
+@dataclass(frozen=True)
+class ComplaintMove:
+    status: str
+    resolution: str
+
+
+def agent_complaint_move(current: str, target: str, resolution: str) -> ComplaintMove:
+    """An agent's move of a `current` complaint to `target` (`resolution` required to resolve)."""
+    if target not in AGENT_COMPLAINT_MOVES:
+        raise InvalidArgument.for_field("status", f"must be one of {', '.join(AGENT_COMPLAINT_MOVES)}")
+    if target == "resolved":
+        resolution = _complaint_text("resolution", resolution)
+    return ComplaintMove(next_complaint_status(current, target), resolution)
+
+
+def validate_reopen_reason(reason: str) -> str:
+    return _complaint_text("reason", reason)
+
+
+def complaint_clock_kept(resolved_at: datetime, due_at: datetime) -> bool:
+    """Whether a resolution at `resolved_at` kept the response clock due at `due_at`."""
+    return resolved_at <= due_at
+
+
+def complaint_breach_applies(status: str, due_at: datetime | None, missed_due_at: datetime) -> bool:
+    """Whether the workflow's breach of the clock due at `missed_due_at` still stands: the complaint awaits
+    a response on that very clock (not resolved meanwhile, not restarted by a reopen)."""
+    return status in COMPLAINT_AWAITING_RESPONSE and due_at == missed_due_at
+
+
+def _complaint_text(field: str, text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidArgument.for_field(field, "must not be empty")
+    if len(text) > MAX_COMPLAINT:
+        raise InvalidArgument.for_field(field, f"must be at most {MAX_COMPLAINT} characters")
+    return text
 
 
 # --- phone consultations (R-CON-3, §6.2.1.3, §6.2.4.4) -------------------------------------------------

@@ -45,6 +45,11 @@ async def erase_user(session: AsyncSession, user_id: str) -> None:
         .where(col(ComplaintRow.client_id) == user_id, col(ComplaintRow.resolution) != "")
         .values(resolution=ERASED_TEXT)
     )
+    await session.execute(  # why the client reopened it, likewise
+        update(ComplaintRow)
+        .where(col(ComplaintRow.client_id) == user_id, col(ComplaintRow.reopen_reason) != "")
+        .values(reopen_reason=ERASED_TEXT)
+    )
     their_chats = select(ChatConversationRow.id).where(col(ChatConversationRow.client_id) == user_id)
     await session.execute(
         update(ChatMessageRow)

@@ -4,6 +4,7 @@ runtime's DurableConsumer in the transaction that records its id:
   `consultation-<id>` (workflow_link.py);
 - `lawyers`: the catalog's lawyer profiles decide who can be assigned (R-CON-2);
 - `intent-signals`: browsing and orders feed the purchase-intent prediction agents see (R-CS-2);
+- `complaint-clock`: the service's own complaint events start and signal `complaint-<id>`;
 - `erasure`: a user's erasure (services/consultation/erasure.py)."""
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ async def replied(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSes
 
 async def closed(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
     await link.close(unpack(envelope, events_pb2.ConsultationClosed))
+
+
+def complaint_step(step: str) -> Handler[WorkflowLink]:
+    """The handler of `complaint.<step>`: the complaint's response clock hears of it."""
+
+    async def handle(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
+        await link.complaint_changed(unpack(envelope, events_pb2.ComplaintChanged), envelope, step)
+
+    return handle
 
 
 async def lawyer_changed(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
@@ -72,6 +82,10 @@ TABLE: ConsumerTable[WorkflowLink] = {
     "workflow-signaller": {
         "consultation.consultation.replied": replied,
         "consultation.consultation.closed": closed,
+    },
+    "complaint-clock": {
+        f"consultation.complaint.{step}": complaint_step(step)
+        for step in ("raised", "resolved", "reopened", "closed")
     },
     "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
     "lawyers": {"catalog.lawyer.changed": lawyer_changed},

@@ -11,7 +11,7 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
-from services.consultation import events
+from services.consultation import domain, events
 from services.consultation.config import ConsultationSettings
 from services.consultation.faq import FaqEntry, FaqSource
 from services.consultation.models import TABLES
@@ -60,9 +60,10 @@ def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequ
 async def serve(shared: Settings) -> None:
     settings = ConsultationSettings.from_settings(shared)
     async with service_runtime(settings, SERVICE, TABLES) as rt:
-        # Exported at 0 so that the very first missed reply of this process raises the alerts.
+        # Exported at 0 so that the very first missed reply (or complaint response) raises the alerts.
         SLA_BREACHES.labels("reply_24h")
-        export_deadlines([("reply_24h", UNTIERED)])
+        SLA_BREACHES.labels(domain.COMPLAINT_CLOCK)
+        export_deadlines([("reply_24h", UNTIERED), (domain.COMPLAINT_CLOCK, UNTIERED)])
         temporal = await rt.temporal()
         payments = PaymentServiceStub(
             open_channel(

@@ -109,18 +109,27 @@ class LawyerProjectionRow(ConsultationTable, table=True):
 
 
 class ComplaintRow(ConsultationTable, table=True):
-    """A client's complaint about a consultation, tracked by agents to resolution (R-CS-3, §6.1.4.4)."""
+    """A client's complaint about one of their enterprise's services (a consultation, document order, booking
+    or order), tracked by agents to resolution against a response clock (R-CS-3, §6.1.4.4)."""
 
     __tablename__ = "consultation_complaints"
 
     id: str = Field(primary_key=True)
-    consultation_id: str = Field(foreign_key="consultations.id", index=True)
+    subject_type: str = Field(index=True)
+    subject_id: str = Field(index=True)
+    # Set when the subject is a consultation: its history shows the complaint's steps.
+    consultation_id: str | None = Field(default=None, foreign_key="consultations.id", index=True)
     tenant_id: str = Field(index=True)
     client_id: str
     status: str = Field(index=True)
     body: str
     resolution: str = ""
     handled_by: str = ""
+    reopen_reason: str = ""
+    # The running response clock's due time; None once resolved or closed.
+    due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # When the running clock ran out and the supervisors were told; None while it has not (reset on reopen).
+    escalated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
 

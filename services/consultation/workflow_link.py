@@ -17,9 +17,13 @@ from counsel.consultation.v1 import events_pb2
 from services.runtime.records import from_timestamp
 from services.runtime.temporal import signal_if_running, start_once
 from workflows.shared import (
+    COMPLAINT_WORKFLOW,
     CONSULTATION_WORKFLOW,
+    ComplaintReopened,
+    ComplaintWorkflowInput,
     ConsultationWorkflowInput,
     MessagePosted,
+    complaint_workflow_id,
     consultation_workflow_id,
 )
 
@@ -65,4 +69,24 @@ class WorkflowLink:
             params,
             id=consultation_workflow_id(submitted.consultation_id),
             task_queue=self.task_queue,
+        )
+
+    async def complaint_changed(
+        self, changed: events_pb2.ComplaintChanged, envelope: EventEnvelope, step: str
+    ) -> None:
+        """Start `complaint-<id>` when the complaint was raised; tell it when it was resolved, reopened or
+        closed (`step`), starting it first when it never ran (a complaint of before its clocks, or an event
+        consumed before `complaint.raised`): signal-with-start, so no change is lost either way."""
+        due_at = from_timestamp(changed.due_at if changed.HasField("due_at") else envelope.occurred_at)
+        signal_args = [ComplaintReopened(due_at=due_at)] if step == "reopened" else []
+        await start_once(
+            self.temporal,
+            COMPLAINT_WORKFLOW,
+            ComplaintWorkflowInput(
+                complaint_id=changed.complaint_id, tenant_id=envelope.tenant_id, due_at=due_at
+            ),
+            id=complaint_workflow_id(changed.complaint_id),
+            task_queue=self.task_queue,
+            start_signal=None if step == "raised" else step,
+            start_signal_args=signal_args,
         )

@@ -30,7 +30,8 @@ from services.gateway.schemas.booking import Booking, ConnectRequest, Visit
 from services.gateway.schemas.catalog import Review
 from services.gateway.schemas.chat import ChatMessage, Conversation
 from services.gateway.schemas.common import money, rfc3339
-from services.gateway.schemas.consultations import Complaint, Consultation
+from services.gateway.schemas.complaints import Complaint
+from services.gateway.schemas.consultations import Consultation
 from services.gateway.schemas.documents import DocumentOrder
 from services.gateway.schemas.notifications import Delivery, Notification, Preferences
 from services.gateway.schemas.orders import Order, Voucher

@@ -438,8 +438,57 @@ def _chat(envelope: EventEnvelope) -> Plan:
     return Plan([], [notice])
 
 
+# What a complaint is about, as the client reads it in a message.
+_COMPLAINT_SUBJECT_NAMES = {
+    "consultation": ("咨询", "consultation"),
+    "document_order": ("文书订单", "document order"),
+    "booking": ("预约", "booking"),
+    "order": ("订单", "order"),
+}
+
+
+def _complaint(envelope: EventEnvelope) -> Plan:
+    """R-CS-3: agents hear of a new or reopened complaint, the client of its resolution, the supervisors of
+    a response clock that ran out (the complaint is about `subject_type`, but the message is about it)."""
+    kind = envelope.type
+    c = unpack(envelope, consultation_events.ComplaintChanged)
+    subject = ("complaint", c.complaint_id)
+    zh_name, en_name = _COMPLAINT_SUBJECT_NAMES.get(c.subject_type, (c.subject_type, c.subject_type))
+    params = {"what": zh_name, "what_en": en_name, "due": _when(c.due_at, c.HasField("due_at"))}
+    if kind == "complaint.raised":
+        return Plan(
+            [Fact(*subject, "client", c.client_id)],
+            [
+                Notice(kind, Category.STATUS, *subject, params, user_id=c.client_id),
+                Notice("complaint.raised.agent", Category.TRANSACTIONAL, *subject, params, group="agent"),
+            ],
+        )
+    if kind == "complaint.reopened":
+        return Plan(
+            [], [Notice("complaint.reopened.agent", Category.TRANSACTIONAL, *subject, params, group="agent")]
+        )
+    if kind == "complaint.resolved":
+        return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=c.client_id)])
+    if kind == "complaint.escalated":
+        # The response clock ran out before a resolution: the supervisors take it up (§6.1.4.4).
+        return Plan(
+            [],
+            [
+                Notice(
+                    "complaint.escalated.supervisor",
+                    Category.TRANSACTIONAL,
+                    *subject,
+                    params,
+                    group="supervisor",
+                )
+            ],
+        )
+    return Plan([], [])
+
+
 _BY_PREFIX: dict[str, Callable[[EventEnvelope], Plan]] = {
     "chat.": _chat,
+    "complaint.": _complaint,
     "consultation.": _consultation,
     "docorder.": _documents,
     "booking.": _booking,

@@ -115,6 +115,9 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "RaiseComplaint": SIGNED_IN,
         "ListComplaints": SIGNED_IN,
         "UpdateComplaint": SIGNED_IN,
+        "GetComplaint": SIGNED_IN,
+        "ReopenComplaint": SIGNED_IN,
+        "AcceptComplaint": SIGNED_IN,
         "StartCall": SIGNED_IN,
         "EndCall": SIGNED_IN,
         "PostChatMessage": SIGNED_IN,
@@ -132,6 +135,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ClassifyConsultation": WORKFLOW,
         "AssignLawyer": WORKFLOW,
         "EscalateConsultation": WORKFLOW,
+        "EscalateComplaint": WORKFLOW,
+        "CloseComplaint": WORKFLOW,
     },
     "counsel.documents.v1.DocumentsService": {
         "GetDocumentOrder": SIGNED_IN,

@@ -1,7 +1,8 @@
 """A client's services beyond an order's documents, in Chinese on a phone: a meeting booked in the lawyer's
 availability calendar, paid, moved and cancelled with the refund the terms give (the lawyer sees it in their
 calendar meanwhile); the chat dialog box, answered by the FAQ at once and then live by an agent working the
-queue with the client's purchase intent; a paid professional consultation; a complaint the agent resolves."""
+queue with the client's purchase intent; a paid professional consultation; a complaint the agent resolves,
+reopened by the client and accepted the second time."""
 
 from __future__ import annotations
 
@@ -192,6 +193,22 @@ def test_a_paid_professional_consultation_and_a_complaint_the_agent_resolves(
     client.reload()
     expect(client.locator(".complaint-status").first).to_have_text("已解决")
     steps.shot(client, "client-complaint-resolved")
+
+    # The client reopens the resolution with a reason; the agent resolves it again; the client accepts.
+    mine = client.locator(".card", has_text="客服电话一直无人接听").first
+    mine.get_by_label("重新打开的原因").fill("回电后问题仍未解决")
+    mine.get_by_role("button", name="重新打开").click()
+    expect(client.locator(".complaint-status").first).to_have_text("已重新打开")
+    agent.reload()
+    filed = agent.locator(".card", has_text="客服电话一直无人接听").first
+    filed.get_by_label("处理结果").fill("主管已回电并解决")
+    filed.get_by_role("button", name="办结").click()
+    client.reload()
+    client.locator(".card", has_text="客服电话一直无人接听").first.get_by_role(
+        "button", name="接受处理结果"
+    ).click()
+    expect(client.locator(".complaint-status").first).to_have_text("已结束")
+    steps.shot(client, "client-complaint-accepted")
 
 
 def test_a_phone_consultation_the_agent_classifies_and_bridges_to_a_lawyer(

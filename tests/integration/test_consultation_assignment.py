@@ -306,13 +306,15 @@ async def test_a_client_complains_and_an_agent_tracks_it_to_resolution(stores: C
     """R-CS-3, §6.1.4.4: recorded, tracked, resolved; only the client's enterprise and agents see it."""
     consultation_id = await submit(stores)
     with pytest.raises(PermissionDenied):
-        await stores.complaints.raise_complaint(AGENT, consultation_id, "agents do not complain")
+        await stores.complaints.raise_complaint(
+            AGENT, "consultation", consultation_id, "agents do not complain"
+        )
     with pytest.raises(NotFound):
-        await stores.complaints.raise_complaint(OTHER_TENANT, consultation_id, "not mine")
+        await stores.complaints.raise_complaint(OTHER_TENANT, "consultation", consultation_id, "not mine")
     with pytest.raises(InvalidArgument):
-        await stores.complaints.raise_complaint(CLIENT, consultation_id, "  ")
+        await stores.complaints.raise_complaint(CLIENT, "consultation", consultation_id, "  ")
     complaint = await stores.complaints.raise_complaint(
-        CLIENT, consultation_id, "律师回复太慢，而且没有回答我的问题。"
+        CLIENT, "consultation", consultation_id, "律师回复太慢，而且没有回答我的问题。"
     )
     assert complaint.status == "open"
 
@@ -599,3 +601,114 @@ async def test_reply_clocks_at_risk_have_under_a_quarter_of_the_window_left(
         consultation_id, lawyer_id, utcnow(), [lawyer_id], utcnow() + timedelta(hours=5), "e"
     )
     assert await stores.consultations.timers_at_risk() == {"reply_24h": 1}
+
+
+def complaint_clocks(outcome: str) -> float:
+    labels = {"kind": "complaint_response", "tier": "all", "outcome": outcome}
+    return REGISTRY.get_sample_value("counsel_sla_deadlines_total", labels) or 0.0
+
+
+async def test_a_complaint_about_a_document_order_runs_a_response_clock_and_is_idempotent(
+    stores: ConsultationStores,
+) -> None:
+    """R-CS-3 on every service: any subject (its owner checked by the gateway), due in 24 h, one per key."""
+    with pytest.raises(InvalidArgument) as bad_subject:
+        await stores.complaints.raise_complaint(CLIENT, "invoice", "x-1", "不满意")
+    assert [v.field for v in bad_subject.value.violations] == ["subject_type"]
+    with pytest.raises(NotFound):
+        await stores.complaints.raise_complaint(CLIENT, "consultation", "no-such-consultation", "不满意")
+
+    complaint = await stores.complaints.raise_complaint(
+        CLIENT, "document_order", "docorder-1", "合同初稿迟交了一天。", "key-1"
+    )
+    assert (complaint.subject_type, complaint.subject_id, complaint.consultation_id) == (
+        "document_order",
+        "docorder-1",
+        None,
+    )
+    assert complaint.due_at == complaint.created_at + timedelta(hours=24)
+    again = await stores.complaints.raise_complaint(
+        CLIENT, "document_order", "docorder-1", "合同初稿迟交了一天。", "key-1"
+    )
+    assert again.id == complaint.id
+    with pytest.raises(Conflict):
+        await stores.complaints.raise_complaint(CLIENT, "document_order", "docorder-1", "另一件事", "key-1")
+    assert await events(stores) == ["complaint.raised"]
+
+    assert (await stores.complaints.get_complaint(CLIENT, complaint.id)).id == complaint.id
+    assert (await stores.complaints.get_complaint(SUPERVISOR, complaint.id)).id == complaint.id
+    with pytest.raises(NotFound):
+        await stores.complaints.get_complaint(OTHER_TENANT, complaint.id)
+    with pytest.raises(NotFound):
+        await stores.complaints.get_complaint(lawyer("labour-a"), complaint.id)
+
+
+async def test_the_client_reopens_a_resolution_with_a_reason_then_accepts_the_next(
+    stores: ConsultationStores,
+) -> None:
+    """Resolving stops the clock (kept, counted once); a reopen starts a new one; accepting closes."""
+    complaint = await stores.complaints.raise_complaint(CLIENT, "booking", "booking-1", "律师迟到半小时。")
+    kept = complaint_clocks("kept")
+    with pytest.raises(Conflict):
+        await stores.complaints.accept_complaint(CLIENT, complaint.id)
+    resolved = await stores.complaints.update_complaint(
+        AGENT, complaint.id, "resolved", "已致歉并退还部分费用。"
+    )
+    assert (resolved.status, resolved.due_at) == ("resolved", None)
+    assert complaint_clocks("kept") == kept + 1
+
+    with pytest.raises(NotFound):
+        await stores.complaints.reopen_complaint(OTHER_TENANT, complaint.id, "不够")
+    with pytest.raises(PermissionDenied):
+        await stores.complaints.reopen_complaint(AGENT, complaint.id, "不够")
+    with pytest.raises(InvalidArgument):
+        await stores.complaints.reopen_complaint(CLIENT, complaint.id, " ")
+    reopened = await stores.complaints.reopen_complaint(CLIENT, complaint.id, "退款金额不对。")
+    assert (reopened.status, reopened.reopen_reason) == ("reopened", "退款金额不对。")
+    assert reopened.due_at is not None and reopened.due_at > utcnow() + timedelta(hours=23)
+    with pytest.raises(Conflict):
+        await stores.complaints.reopen_complaint(CLIENT, complaint.id, "再次")
+    with pytest.raises(Conflict):
+        await stores.complaints.accept_complaint(CLIENT, complaint.id)
+
+    await stores.complaints.update_complaint(AGENT, complaint.id, "in_progress", "")
+    await stores.complaints.update_complaint(AGENT, complaint.id, "resolved", "已补退差额。")
+    closed = await stores.complaints.accept_complaint(CLIENT, complaint.id)
+    assert closed.status == "closed"
+    with pytest.raises(Conflict):
+        await stores.complaints.reopen_complaint(CLIENT, complaint.id, "又不满意")
+    assert (await stores.complaints.close_unanswered(complaint.id)).status == "closed"
+    assert await events(stores) == [
+        "complaint.raised",
+        "complaint.resolved",
+        "complaint.reopened",
+        "complaint.in_progress",
+        "complaint.resolved",
+        "complaint.closed",
+    ]
+
+
+async def test_a_breached_clock_escalates_once_and_a_resolution_left_unanswered_closes(
+    stores: ConsultationStores,
+) -> None:
+    """The workflow's breach stands only for the running clock; it counts the clock missed once."""
+    complaint = await stores.complaints.raise_complaint(CLIENT, "order", "order-1", "扣款两次。")
+    assert complaint.due_at is not None
+    missed, kept = complaint_clocks("missed"), complaint_clocks("kept")
+    assert not await stores.complaints.escalate(complaint.id, complaint.due_at - timedelta(hours=1))
+    assert await stores.complaints.escalate(complaint.id, complaint.due_at)
+    assert not await stores.complaints.escalate(complaint.id, complaint.due_at)  # a retry
+    assert complaint_clocks("missed") == missed + 1
+    escalated = await stores.complaints.get_complaint(AGENT, complaint.id)
+    assert escalated.escalated_at is not None and escalated.status == "open"
+
+    await stores.complaints.update_complaint(AGENT, complaint.id, "resolved", "已退还重复扣款。")
+    assert (complaint_clocks("missed"), complaint_clocks("kept")) == (missed + 1, kept)
+    assert not await stores.complaints.escalate(complaint.id, complaint.due_at)
+    assert (await stores.complaints.close_unanswered(complaint.id)).status == "closed"
+    assert await events(stores) == [
+        "complaint.raised",
+        "complaint.escalated",
+        "complaint.resolved",
+        "complaint.closed",
+    ]

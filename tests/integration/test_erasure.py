@@ -207,12 +207,15 @@ async def person_with_data(p: Platform, name: str) -> Person:
         session.add(
             ComplaintRow(
                 id=new_id(),
+                subject_type="consultation",
+                subject_id=person.consultation_id,
                 consultation_id=person.consultation_id,
                 tenant_id=person.tenant_id,
                 client_id=person.user_id,
-                status="resolved",
+                status="reopened",
                 body=f"{name}投诉",
                 resolution=f"已联系{name}",
+                reopen_reason=f"{name}仍不满意",
                 created_at=now,
                 updated_at=now,
             )
@@ -468,7 +471,7 @@ async def holdings(p: Platform, person: Person) -> dict[str, Any]:
         ).all()
         complaints = (
             await s.exec(
-                select(ComplaintRow.body, ComplaintRow.resolution).where(
+                select(ComplaintRow.body, ComplaintRow.resolution, ComplaintRow.reopen_reason).where(
                     col(ComplaintRow.consultation_id) == person.consultation_id
                 )
             )
@@ -618,7 +621,7 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
         "rating": 5,
         "rating_comment": "",
         "messages": [ERASED_TEXT, ERASED_TEXT],  # the lawyer's reply discussed the case too
-        "complaints": [(ERASED_TEXT, ERASED_TEXT)],
+        "complaints": [(ERASED_TEXT, ERASED_TEXT, ERASED_TEXT)],
         "chat_messages": [ERASED_TEXT, ERASED_TEXT],  # the agent's answers are about the client too
         "intent_signals": [],
     }

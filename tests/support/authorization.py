@@ -212,6 +212,19 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/complaints/{complaint_id}"): Entry(
         roles("agent", "supervisor"), {"status": "in_progress"}
     ),
+    ("POST", "/api/v1/complaints"): Entry(
+        roles("client", "client_admin"), {"subject_type": "consultation", "subject_id": "c1", "body": "b"}
+    ),
+    ("GET", "/api/v1/complaints/{complaint_id}"): Entry(
+        roles("client", "client_admin", "agent", "supervisor")
+    ),
+    ("POST", "/api/v1/complaints/{complaint_id}/resolve"): Entry(
+        roles("agent", "supervisor"), {"resolution": "r"}
+    ),
+    ("POST", "/api/v1/complaints/{complaint_id}/reopen"): Entry(
+        roles("client", "client_admin"), {"reason": "r"}
+    ),
+    ("POST", "/api/v1/complaints/{complaint_id}/accept"): Entry(roles("client", "client_admin")),
     ("POST", "/api/v1/consultations/{consultation_id}/calls"): Entry(roles("agent"), {"lawyer_id": "l1"}),
     ("POST", "/api/v1/consultations/{consultation_id}/calls/{call_id}/end"): Entry(
         roles("agent"), {"outcome": "done"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from counsel.booking.v1 import events_pb2 as booking
 from counsel.common.v1.event_pb2 import EventEnvelope
@@ -267,3 +268,29 @@ def test_the_client_reads_the_field_of_their_question_as_a_word_of_their_languag
     chinese = render(notice.kind, notice.params, "zh")
     assert f"“{zh}”" in chinese.body and not re.search("[a-z]", chinese.body)
     assert en in render(notice.kind, notice.params, "en").body
+
+
+def test_complaints_reach_the_agents_the_client_and_on_a_breach_the_supervisors() -> None:
+    """R-CS-3: agents hear of a new or reopened complaint, the client of its resolution, the supervisors of
+    a response clock that ran out; every message in both languages names what the complaint is about."""
+    due = Timestamp(seconds=1_796_000_000)
+
+    def notices(step: str) -> set[tuple[str, str, str]]:
+        changed = consultation.ComplaintChanged(
+            complaint_id="k1", subject_type="booking", subject_id="b1", client_id="client", due_at=due
+        )
+        plan = plan_for(envelope(f"complaint.{step}", changed))
+        for notice in plan.notices:
+            assert notice.subject_type == "complaint"
+            zh, en = render(notice.kind, notice.params, "zh"), render(notice.kind, notice.params, "en")
+            assert "预约" in zh.body and "booking" in en.body and "{" not in zh.body + en.body
+        return {(n.kind, n.user_id, n.group) for n in plan.notices}
+
+    assert notices("raised") == {
+        ("complaint.raised", "client", ""),
+        ("complaint.raised.agent", "", "agent"),
+    }
+    assert notices("reopened") == {("complaint.reopened.agent", "", "agent")}
+    assert notices("resolved") == {("complaint.resolved", "client", "")}
+    assert notices("escalated") == {("complaint.escalated.supervisor", "", "supervisor")}
+    assert notices("in_progress") == notices("closed") == set()

@@ -46,6 +46,24 @@ PRODUCT = {
 }
 
 
+COMPLAINT = {
+    "id": "k1",
+    "subject_type": "booking",
+    "subject_id": "b1",
+    "consultation_id": None,
+    "client_id": "u1",
+    "status": "resolved",
+    "body": "律师迟到半小时",
+    "resolution": "已致歉",
+    "reopen_reason": None,
+    "handled_by": "agent-1",
+    "due_at": None,
+    "escalated_at": None,
+    "created_at": "2026-12-06T08:00:00Z",
+    "updated_at": "2026-12-06T09:00:00Z",
+}
+
+
 def login_answer(token: str) -> dict[str, Any]:
     return {
         "user": {"id": "u1", "display_name": "张三", "roles": ["client_admin"], "tenant_id": "t1"},
@@ -84,6 +102,14 @@ class FakeGateway:
             return problem(401, "no token")
         if (method, path) == ("GET", "/api/v1/orders"):
             return httpx.Response(200, json={"items": [], "next_cursor": None})
+        if (method, path) == ("GET", "/api/v1/complaints"):
+            return httpx.Response(200, json={"items": [COMPLAINT], "next_cursor": None})
+        if (method, path) == ("POST", "/api/v1/complaints"):
+            return httpx.Response(201, json=COMPLAINT | {"status": "open"})
+        if (method, path) == ("POST", "/api/v1/complaints/k1/accept"):
+            return httpx.Response(200, json=COMPLAINT | {"status": "closed"})
+        if (method, path) == ("POST", "/api/v1/complaints/k1/reopen"):
+            return problem(409, "a closed complaint cannot become reopened")
         if (method, path) == ("POST", "/api/v1/orders"):
             return httpx.Response(
                 422,
@@ -306,6 +332,37 @@ async def test_the_order_form_shows_the_services_refusal_by_field(
         "tier": "simple",
     }
     assert sent.headers["idempotency-key"] == "k1"
+
+
+async def test_a_client_complains_from_a_service_page_and_answers_the_resolution(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    """R-CS-3: the complaint form sits on each service's page and goes back there; a resolution is accepted
+    or reopened from the client's list (agents' forms are not shown to the client); a refusal is shown."""
+    await log_in(portal)
+    page = await portal.get("/complaints")
+    assert page.status_code == 200
+    assert 'href="/bookings/b1"' in page.text and "预约投诉" in page.text
+    assert 'action="/complaints/k1/accept"' in page.text and 'action="/complaints/k1/reopen"' in page.text
+    assert 'action="/complaints/k1"' not in page.text
+    csrf = csrf_of(page.text)
+    filed = await portal.post(
+        "/complaints",
+        data={"csrf_token": csrf, "subject_type": "document_order", "subject_id": "d1", "body": " 初稿迟交 "},
+    )
+    assert filed.status_code == 303 and filed.headers["location"] == "/documents/d1"
+    (sent,) = gateway.calls("POST", "/api/v1/complaints")
+    assert json.loads(sent.content) == {
+        "subject_type": "document_order",
+        "subject_id": "d1",
+        "body": "初稿迟交",
+    }
+    accepted = await portal.post("/complaints/k1/accept", data={"csrf_token": csrf})
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/complaints"
+    refused = await portal.post("/complaints/k1/reopen", data={"csrf_token": csrf, "reason": "仍不满意"})
+    assert refused.status_code == 409 and 'role="alert"' in refused.text
+    (reopen,) = gateway.calls("POST", "/api/v1/complaints/k1/reopen")
+    assert json.loads(reopen.content) == {"reason": "仍不满意"}
 
 
 def test_every_message_has_an_english_translation() -> None:

@@ -14,6 +14,7 @@ from workflows.shared import (
     ClassifyInput,
     ClassifyResult,
     CloseConsultationInput,
+    EscalateComplaintInput,
     EscalateInput,
     EscalateResult,
     RecordStageInput,
@@ -89,3 +90,20 @@ class ConsultationActivities:
         return EscalateResult(
             already_answered=reply.already_answered, to_lawyer_id=reply.to_lawyer_id, reason=reply.reason
         )
+
+    @activity.defn(name="consultation.escalate_complaint")
+    async def escalate_complaint(self, request: EscalateComplaintInput) -> bool:
+        """Records the complaint's missed response clock and tells the supervisors; False when it no longer
+        stood (resolved, or reopened with a new clock) or was recorded already."""
+        reply = await self.internal.EscalateComplaint(
+            pb.EscalateComplaintRequest(
+                complaint_id=request.complaint_id, missed_due_at=to_timestamp(request.missed_due_at)
+            )
+        )
+        return not reply.already_answered
+
+    @activity.defn(name="consultation.close_complaint")
+    async def close_complaint(self, complaint_id: str) -> str:
+        """Closes a resolution the client left unanswered; returns the complaint's status after the call."""
+        reply = await self.internal.CloseComplaint(pb.CloseComplaintRequest(complaint_id=complaint_id))
+        return reply.complaint.status

@@ -1,22 +1,35 @@
-"""Complaints about a consultation (R-CS-3, §6.1.4.4): raised by the client, tracked by agents from open to
-resolved, each step on the consultation's history and published."""
+"""Complaints about a client's services (R-CS-3, §6.1.4.4): a consultation, document order, booking or order.
+Raised by the client, worked by agents to a resolution that the client accepts or reopens, each step
+published (the ComplaintWorkflow keeps the response clock from these events, services/consultation/
+workflow_link.py) and, for a consultation, on its history too. The response clock's outcome is counted in
+counsel_sla_deadlines{kind="complaint_response"} once per clock: at the resolution, or at the breach."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
-from services.consultation.models import ComplaintRow
+from services.consultation.models import TABLES, ComplaintRow
 from services.consultation.store.base import add_stage, locked_consultation
 from services.runtime.context import Principal
-from services.runtime.db import Database
+from services.runtime.db import Database, get_or_404
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
 from services.runtime.events import Outbox
-from services.runtime.records import new_id, newest_first, page_of, utcnow
+from services.runtime.metrics import SLA_BREACHES, UNTIERED, count_deadline
+from services.runtime.records import (
+    claim_idempotency_key,
+    new_id,
+    newest_first,
+    page_of,
+    request_fingerprint,
+    to_timestamp,
+    utcnow,
+)
 
 
 class Complaints:
@@ -25,34 +38,57 @@ class Complaints:
         self.outbox = outbox
 
     async def raise_complaint(
-        self, principal: Principal | None, consultation_id: str, body: str
+        self,
+        principal: Principal | None,
+        subject_type: str,
+        subject_id: str,
+        body: str,
+        idempotency_key: str = "",
     ) -> ComplaintRow:
+        """A new open complaint with its response clock, or the first one raised with `idempotency_key`.
+        A consultation must be the client's enterprise's (NotFound); other subjects the caller checked."""
+        client, new = domain.validate_complaint(principal, subject_type, subject_id, body)
+        complaint_id = new_id()
         async with self.db.transaction() as session:
-            row = await locked_consultation(session, consultation_id)
-            body = domain.validate_complaint(principal, row.tenant_id, body)
-            assert principal is not None
+            if new.subject_type == "consultation":
+                consultation = await locked_consultation(session, new.subject_id)
+                if consultation.tenant_id != client.tenant_id:
+                    raise NotFound("no such consultation")
+            if idempotency_key:
+                existing = await claim_idempotency_key(
+                    session,
+                    TABLES,
+                    f"complaint:{client.user_id}",
+                    idempotency_key,
+                    request_fingerprint(new.subject_type, new.subject_id, new.body),
+                    complaint_id,
+                )
+                if existing is not None:
+                    return await get_or_404(session, ComplaintRow, existing, "complaint")
             now = utcnow()
             complaint = ComplaintRow(
-                id=new_id(),
-                consultation_id=consultation_id,
-                tenant_id=row.tenant_id,
-                client_id=principal.user_id,
+                id=complaint_id,
+                subject_type=new.subject_type,
+                subject_id=new.subject_id,
+                consultation_id=new.subject_id if new.subject_type == "consultation" else None,
+                tenant_id=client.tenant_id,
+                client_id=client.user_id,
                 status="open",
-                body=body,
+                body=new.body,
+                due_at=now + domain.COMPLAINT_RESPONSE_WITHIN,
                 created_at=now,
                 updated_at=now,
             )
             session.add(complaint)
             await session.flush()
-            await add_stage(
-                session,
-                consultation_id,
-                "complaint_raised",
-                f"complaint:{complaint.id}",
-                actor=principal.user_id,
-            )
-            await self._event(session, "complaint.raised", complaint, principal.user_id)
+            await self._record(session, complaint, "raised", client.user_id)
             return complaint
+
+    async def get_complaint(self, principal: Principal | None, complaint_id: str) -> ComplaintRow:
+        async with self.db.transaction() as session:
+            complaint = await get_or_404(session, ComplaintRow, complaint_id, "complaint")
+        domain.require_complaint_reader(principal, complaint.tenant_id)
+        return complaint
 
     async def list_complaints(
         self, principal: Principal | None, status: str, limit: int, cursor: str
@@ -79,41 +115,113 @@ class Complaints:
     async def update_complaint(
         self, principal: Principal | None, complaint_id: str, status: str, resolution: str
     ) -> ComplaintRow:
+        """An agent takes a complaint on or resolves it; resolving stops the response clock."""
         agent = domain.require_complaint_handler(principal)
         async with self.db.transaction() as session:
-            complaint = (
-                await session.exec(
-                    select(ComplaintRow).where(ComplaintRow.id == complaint_id).with_for_update()
-                )
-            ).first()
-            if complaint is None:
-                raise NotFound("no such complaint")
-            complaint.status = domain.next_complaint_status(complaint.status, status, resolution)
+            complaint = await _locked(session, complaint_id)
+            move = domain.agent_complaint_move(complaint.status, status, resolution)
+            now = utcnow()
+            if move.status == "resolved":
+                if complaint.escalated_at is None and complaint.due_at is not None:
+                    count_deadline(
+                        session,
+                        domain.COMPLAINT_CLOCK,
+                        UNTIERED,
+                        kept=domain.complaint_clock_kept(now, complaint.due_at),
+                    )
+                complaint.resolution = move.resolution
+                complaint.due_at = None
+            complaint.status = move.status
             complaint.handled_by = agent.user_id
-            if status == "resolved":
-                complaint.resolution = resolution.strip()
-            complaint.updated_at = utcnow()
+            complaint.updated_at = now
             session.add(complaint)
+            await self._record(session, complaint, move.status, agent.user_id)
+            return complaint
+
+    async def reopen_complaint(
+        self, principal: Principal | None, complaint_id: str, reason: str
+    ) -> ComplaintRow:
+        """The client reopens a resolution with a reason; a new response clock starts."""
+        async with self.db.transaction() as session:
+            complaint = await _locked(session, complaint_id)
+            client = domain.require_complaint_client(principal, complaint.tenant_id)
+            complaint.status = domain.next_complaint_status(complaint.status, "reopened")
+            complaint.reopen_reason = domain.validate_reopen_reason(reason)
+            now = utcnow()
+            complaint.due_at = now + domain.COMPLAINT_RESPONSE_WITHIN
+            complaint.escalated_at = None
+            complaint.updated_at = now
+            session.add(complaint)
+            await self._record(session, complaint, "reopened", client.user_id)
+            return complaint
+
+    async def accept_complaint(self, principal: Principal | None, complaint_id: str) -> ComplaintRow:
+        """The client accepts the resolution: closed."""
+        async with self.db.transaction() as session:
+            complaint = await _locked(session, complaint_id)
+            client = domain.require_complaint_client(principal, complaint.tenant_id)
+            return await self._close(session, complaint, client.user_id)
+
+    async def close_unanswered(self, complaint_id: str) -> ComplaintRow:
+        """The ComplaintWorkflow closes a resolution the client left unanswered; a closed complaint, or one
+        reopened meanwhile, stays as it is."""
+        async with self.db.transaction() as session:
+            complaint = await _locked(session, complaint_id)
+            if complaint.status != "resolved":
+                return complaint
+            return await self._close(session, complaint, "system")
+
+    async def escalate(self, complaint_id: str, missed_due_at: datetime) -> bool:
+        """The ComplaintWorkflow's clock due at `missed_due_at` ran out: record the breach once and tell the
+        supervisors (event `complaint.escalated`). False when it no longer stands (resolved meanwhile,
+        reopened with a new clock) or was recorded already (a retry)."""
+        async with self.db.transaction() as session:
+            complaint = await _locked(session, complaint_id)
+            if complaint.escalated_at is not None or not domain.complaint_breach_applies(
+                complaint.status, complaint.due_at, missed_due_at
+            ):
+                return False
+            complaint.escalated_at = complaint.updated_at = utcnow()
+            session.add(complaint)
+            count_deadline(session, domain.COMPLAINT_CLOCK, UNTIERED, kept=False)
+            SLA_BREACHES.labels(domain.COMPLAINT_CLOCK).inc()
+            await self._record(session, complaint, "escalated", "system")
+            return True
+
+    async def _close(self, session: AsyncSession, complaint: ComplaintRow, actor_id: str) -> ComplaintRow:
+        complaint.status = domain.next_complaint_status(complaint.status, "closed")
+        complaint.updated_at = utcnow()
+        session.add(complaint)
+        await self._record(session, complaint, "closed", actor_id)
+        return complaint
+
+    async def _record(self, session: AsyncSession, complaint: ComplaintRow, step: str, actor_id: str) -> None:
+        """Publish the step (`complaint.<step>`) and put it on the consultation's history when it is one."""
+        if complaint.consultation_id:
             await add_stage(
                 session,
                 complaint.consultation_id,
-                f"complaint_{status}",
-                f"complaint:{complaint.id}:{status}",
-                actor=agent.user_id,
+                f"complaint_{step}",
+                f"complaint:{complaint.id}:{step}:{complaint.updated_at.isoformat()}",
+                actor=actor_id,
             )
-            await self._event(session, f"complaint.{status}", complaint, agent.user_id)
-            return complaint
-
-    async def _event(
-        self, session: AsyncSession, event_type: str, complaint: ComplaintRow, actor_id: str
-    ) -> None:
         await self.outbox.add(
             session,
-            event_type,
+            f"complaint.{step}",
             events_pb2.ComplaintChanged(
-                complaint_id=complaint.id, consultation_id=complaint.consultation_id, status=complaint.status
+                complaint_id=complaint.id,
+                consultation_id=complaint.consultation_id or "",
+                status=complaint.status,
+                subject_type=complaint.subject_type,
+                subject_id=complaint.subject_id,
+                client_id=complaint.client_id,
+                due_at=to_timestamp(complaint.due_at),
             ),
             aggregate_id=complaint.id,
             tenant_id=complaint.tenant_id,
             actor_id=actor_id,
         )
+
+
+async def _locked(session: AsyncSession, complaint_id: str) -> ComplaintRow:
+    return await get_or_404(session, ComplaintRow, complaint_id, "complaint", for_update=True)

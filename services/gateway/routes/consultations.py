@@ -14,18 +14,14 @@ from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.consultations import (
     CallRecord,
     CloseConsultation,
-    Complaint,
-    ComplaintPage,
     Consultation,
     ConsultationPage,
     CreateConsultation,
     EndCall,
     PostMessage,
-    RaiseComplaint,
     RateConsultation,
     Reclassify,
     StartCall,
-    UpdateComplaint,
 )
 
 router = api_router("consultation")
@@ -184,50 +180,6 @@ async def consultations_at_risk(
         pb.ListAtRiskRequest(within_minutes=within_minutes, limit=limit or 0)
     )
     return ConsultationPage(items=[Consultation.from_proto(c) for c in reply.consultations], next_cursor=None)
-
-
-@router.post(
-    "/api/v1/consultations/{consultation_id}/complaints",
-    response_model=Complaint,
-    status_code=status.HTTP_201_CREATED,
-    dependencies=[ClientRole],
-)
-async def raise_complaint(
-    consultation_id: str, body: RaiseComplaint, principal: CurrentPrincipal, clients: ClientsDep
-) -> Complaint:
-    """A client complains about a consultation of their enterprise (R-CS-3, §6.1.4.4)."""
-    reply = await clients.consultation.RaiseComplaint(
-        pb.RaiseComplaintRequest(consultation_id=consultation_id, body=body.body)
-    )
-    return Complaint.from_proto(reply.complaint)
-
-
-@router.get("/api/v1/complaints", response_model=ComplaintPage)
-async def list_complaints(
-    principal: CurrentPrincipal,
-    clients: ClientsDep,
-    status: Annotated[str, Query(max_length=50, description="open|in_progress|resolved")] = "",
-    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
-    cursor: Annotated[str, Query(max_length=1000)] = "",
-) -> ComplaintPage:
-    """A client's enterprise's complaints, or every complaint for agents and supervisors; newest first."""
-    reply = await clients.consultation.ListComplaints(
-        pb.ListComplaintsRequest(status=status, page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
-    )
-    return ComplaintPage(
-        items=[Complaint.from_proto(c) for c in reply.complaints], next_cursor=next_cursor(reply.page)
-    )
-
-
-@router.post("/api/v1/complaints/{complaint_id}", response_model=Complaint, dependencies=[AgentOrSupervisor])
-async def update_complaint(
-    complaint_id: str, body: UpdateComplaint, principal: CurrentPrincipal, clients: ClientsDep
-) -> Complaint:
-    """An agent takes a complaint on (`in_progress`) or resolves it with a resolution."""
-    reply = await clients.consultation.UpdateComplaint(
-        pb.UpdateComplaintRequest(complaint_id=complaint_id, status=body.status, resolution=body.resolution)
-    )
-    return Complaint.from_proto(reply.complaint)
 
 
 @router.post(

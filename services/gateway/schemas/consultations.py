@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
 from counsel.common.v1 import timeline_pb2
@@ -188,44 +186,4 @@ class Consultation(BaseModel):
 
 class ConsultationPage(BaseModel):
     items: list[Consultation]
-    next_cursor: str | None
-
-
-class RaiseComplaint(RequestModel):
-    body: str = Field(min_length=1, max_length=5000)
-
-
-class UpdateComplaint(RequestModel):
-    status: Literal["in_progress", "resolved"]
-    resolution: str = Field(default="", max_length=5000, description="Required when resolving.")
-
-
-class Complaint(BaseModel):
-    id: str
-    consultation_id: str
-    client_id: str
-    status: str = Field(description="open|in_progress|resolved")
-    body: str
-    resolution: str | None
-    handled_by: str | None
-    created_at: str | None
-    updated_at: str | None
-
-    @classmethod
-    def from_proto(cls, complaint: pb.Complaint) -> Complaint:
-        return cls(
-            id=complaint.id,
-            consultation_id=complaint.consultation_id,
-            client_id=complaint.client_id,
-            status=complaint.status,
-            body=complaint.body,
-            resolution=or_none(complaint.resolution),
-            handled_by=or_none(complaint.handled_by),
-            created_at=rfc3339(complaint, "created_at"),
-            updated_at=rfc3339(complaint, "updated_at"),
-        )
-
-
-class ComplaintPage(BaseModel):
-    items: list[Complaint]
     next_cursor: str | None

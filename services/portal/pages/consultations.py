@@ -20,7 +20,6 @@ from services.portal.web import (
     rating_of,
     redirect,
     render,
-    require_role,
 )
 
 router = APIRouter()
@@ -111,35 +110,3 @@ async def end_call(
 ) -> Response:
     body = {"outcome": form_text(form, "outcome")}
     return await PAGE.act(request, session, consultation_id, f"/calls/{call_id}/end", json=body)
-
-
-@router.post("/consultations/{consultation_id}/complaints", response_class=HTMLResponse)
-async def complain(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
-    """A client complains about a consultation (the API's only subject of a complaint); followed on /complaints."""
-    body = {"body": form_text(form, "body")}
-    return await PAGE.act(request, session, consultation_id, "/complaints", json=body)
-
-
-@router.get("/complaints", response_class=HTMLResponse)
-async def complaints(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLResponse:
-    """A client's enterprise's complaints, or every complaint for agents and supervisors, newest first."""
-    page = await gateway.call(session, "GET", "/api/v1/complaints", params={"limit": 100})
-    return render(request, "complaints.html", complaints=page["items"], error=None)
-
-
-@router.post(
-    "/complaints/{complaint_id}",
-    response_class=HTMLResponse,
-    dependencies=[require_role("agent", "supervisor")],
-)
-async def handle_complaint(
-    request: Request, complaint_id: str, form: FormDep, session: UserDep, gateway: GatewayDep
-) -> Response:
-    """An agent takes a complaint on or resolves it with a resolution."""
-    body = {"status": form_text(form, "status"), "resolution": form_text(form, "resolution")}
-    try:
-        await gateway.call(session, "POST", "/api/v1/complaints/{id}", path={"id": complaint_id}, json=body)
-    except GatewayError as exc:
-        page = await gateway.call(session, "GET", "/api/v1/complaints", params={"limit": 100})
-        return render(request, "complaints.html", exc.status, complaints=page["items"], error=exc)
-    return redirect("/complaints")

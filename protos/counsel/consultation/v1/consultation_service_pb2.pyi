@@ -19,6 +19,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -1039,7 +1044,9 @@ Global___ListAtRiskResponse: _TypeAlias = ListAtRiskResponse  # noqa: Y015
 
 @_typing.final
 class Complaint(_message.Message):
-    """A client's complaint about a consultation, tracked by agents to resolution (§6.1.4.4)."""
+    """A client's complaint about one of their enterprise's services, tracked by agents to resolution against
+    a response clock (§6.1.4.4, R-CS-3).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1053,22 +1060,41 @@ class Complaint(_message.Message):
     HANDLED_BY_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    SUBJECT_TYPE_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    REOPEN_REASON_FIELD_NUMBER: _builtins.int
+    ESCALATED_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Complaint id."""
-    consultation_id: _builtins.str
-    """The consultation it is about."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def consultation_id(self) -> _builtins.str:
+        """The consultation it is about; empty when the subject is not a consultation (see subject_type)."""
+
+    @consultation_id.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def consultation_id(self, value: _builtins.str) -> None:
+        """The consultation it is about; empty when the subject is not a consultation (see subject_type)."""
+
     tenant_id: _builtins.str
     """Tenant (enterprise) of the client."""
     client_id: _builtins.str
     """The client who raised it."""
     status: _builtins.str
-    """One of: open|in_progress|resolved."""
+    """One of: open|in_progress|resolved|reopened|closed."""
     body: _builtins.str
     """What the client wrote."""
     resolution: _builtins.str
     """How it was resolved; empty until resolved."""
     handled_by: _builtins.str
     """The agent handling it; empty while open."""
+    subject_type: _builtins.str
+    """What it is about: consultation|document_order|booking|order."""
+    subject_id: _builtins.str
+    """The id of that consultation, document order, booking or order."""
+    reopen_reason: _builtins.str
+    """Why the client reopened it, the last time; empty if never reopened."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When it was raised."""
@@ -1076,6 +1102,14 @@ class Complaint(_message.Message):
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp:
         """When it last changed."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the running response clock falls due (unset once resolved or closed)."""
+
+    @_builtins.property
+    def escalated_at(self) -> _timestamp_pb2.Timestamp:
+        """When the response clock last ran out before a resolution (the supervisors were told); unset if never."""
 
     def __init__(
         self,
@@ -1090,10 +1124,15 @@ class Complaint(_message.Message):
         handled_by: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        subject_type: _builtins.str = ...,
+        subject_id: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        reopen_reason: _builtins.str = ...,
+        escalated_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "due_at", b"due_at", "escalated_at", b"escalated_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_id", b"client_id", "consultation_id", b"consultation_id", "created_at", b"created_at", "handled_by", b"handled_by", "id", b"id", "resolution", b"resolution", "status", b"status", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "client_id", b"client_id", "consultation_id", b"consultation_id", "created_at", b"created_at", "due_at", b"due_at", "escalated_at", b"escalated_at", "handled_by", b"handled_by", "id", b"id", "reopen_reason", b"reopen_reason", "resolution", b"resolution", "status", b"status", "subject_id", b"subject_id", "subject_type", b"subject_type", "tenant_id", b"tenant_id", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1107,19 +1146,39 @@ class RaiseComplaintRequest(_message.Message):
 
     CONSULTATION_ID_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
-    consultation_id: _builtins.str
-    """The consultation."""
+    SUBJECT_TYPE_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def consultation_id(self) -> _builtins.str:
+        """The consultation; superseded by subject_type "consultation" with subject_id."""
+
+    @consultation_id.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def consultation_id(self, value: _builtins.str) -> None:
+        """The consultation; superseded by subject_type "consultation" with subject_id."""
+
     body: _builtins.str
     """What went wrong."""
+    subject_type: _builtins.str
+    """consultation|document_order|booking|order."""
+    subject_id: _builtins.str
+    """The id of the subject."""
+    idempotency_key: _builtins.str
+    """A retry with the same key (and the same request) returns the first complaint."""
     def __init__(
         self,
         *,
         consultation_id: _builtins.str = ...,
         body: _builtins.str = ...,
+        subject_type: _builtins.str = ...,
+        subject_id: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "consultation_id", b"consultation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "consultation_id", b"consultation_id", "idempotency_key", b"idempotency_key", "subject_id", b"subject_id", "subject_type", b"subject_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1158,7 +1217,7 @@ class ListComplaintsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     PAGE_FIELD_NUMBER: _builtins.int
     status: _builtins.str
-    """Filter: open|in_progress|resolved; empty for all."""
+    """Filter: open|in_progress|resolved|reopened|closed; empty for all."""
     @_builtins.property
     def page(self) -> _paging_pb2.PageRequest:
         """Paging."""
@@ -1260,6 +1319,244 @@ class UpdateComplaintResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateComplaintResponse: _TypeAlias = UpdateComplaintResponse  # noqa: Y015
+
+@_typing.final
+class GetComplaintRequest(_message.Message):
+    """Request for ConsultationService.GetComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    """The complaint."""
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetComplaintRequest: _TypeAlias = GetComplaintRequest  # noqa: Y015
+
+@_typing.final
+class GetComplaintResponse(_message.Message):
+    """Response of ConsultationService.GetComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaint(self) -> Global___Complaint:
+        """The complaint."""
+
+    def __init__(
+        self,
+        *,
+        complaint: Global___Complaint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetComplaintResponse: _TypeAlias = GetComplaintResponse  # noqa: Y015
+
+@_typing.final
+class ReopenComplaintRequest(_message.Message):
+    """Request for ConsultationService.ReopenComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    """The resolved complaint."""
+    reason: _builtins.str
+    """Why the resolution does not settle it."""
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReopenComplaintRequest: _TypeAlias = ReopenComplaintRequest  # noqa: Y015
+
+@_typing.final
+class ReopenComplaintResponse(_message.Message):
+    """Response of ConsultationService.ReopenComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaint(self) -> Global___Complaint:
+        """The complaint, reopened with a new due time."""
+
+    def __init__(
+        self,
+        *,
+        complaint: Global___Complaint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReopenComplaintResponse: _TypeAlias = ReopenComplaintResponse  # noqa: Y015
+
+@_typing.final
+class AcceptComplaintRequest(_message.Message):
+    """Request for ConsultationService.AcceptComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    """The resolved complaint."""
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptComplaintRequest: _TypeAlias = AcceptComplaintRequest  # noqa: Y015
+
+@_typing.final
+class AcceptComplaintResponse(_message.Message):
+    """Response of ConsultationService.AcceptComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaint(self) -> Global___Complaint:
+        """The closed complaint."""
+
+    def __init__(
+        self,
+        *,
+        complaint: Global___Complaint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptComplaintResponse: _TypeAlias = AcceptComplaintResponse  # noqa: Y015
+
+@_typing.final
+class EscalateComplaintRequest(_message.Message):
+    """Request for ConsultationInternalService.EscalateComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    MISSED_DUE_AT_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    """The complaint."""
+    @_builtins.property
+    def missed_due_at(self) -> _timestamp_pb2.Timestamp:
+        """The due time that ran out; a clock restarted since (a reopen) is not breached by it."""
+
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+        missed_due_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["missed_due_at", b"missed_due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id", "missed_due_at", b"missed_due_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EscalateComplaintRequest: _TypeAlias = EscalateComplaintRequest  # noqa: Y015
+
+@_typing.final
+class EscalateComplaintResponse(_message.Message):
+    """Response of ConsultationInternalService.EscalateComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALREADY_ANSWERED_FIELD_NUMBER: _builtins.int
+    already_answered: _builtins.bool
+    """True when the complaint was already resolved or closed (or the clock restarted): nothing escalated."""
+    def __init__(
+        self,
+        *,
+        already_answered: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_answered", b"already_answered"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EscalateComplaintResponse: _TypeAlias = EscalateComplaintResponse  # noqa: Y015
+
+@_typing.final
+class CloseComplaintRequest(_message.Message):
+    """Request for ConsultationInternalService.CloseComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_ID_FIELD_NUMBER: _builtins.int
+    complaint_id: _builtins.str
+    """The resolved complaint."""
+    def __init__(
+        self,
+        *,
+        complaint_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseComplaintRequest: _TypeAlias = CloseComplaintRequest  # noqa: Y015
+
+@_typing.final
+class CloseComplaintResponse(_message.Message):
+    """Response of ConsultationInternalService.CloseComplaint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPLAINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def complaint(self) -> Global___Complaint:
+        """The complaint after the call."""
+
+    def __init__(
+        self,
+        *,
+        complaint: Global___Complaint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint", b"complaint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseComplaintResponse: _TypeAlias = CloseComplaintResponse  # noqa: Y015
 
 @_typing.final
 class StartCallRequest(_message.Message):

@@ -95,6 +95,21 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.FromString,
                 _registered_method=True)
+        self.GetComplaint = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/GetComplaint',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetComplaintRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetComplaintResponse.FromString,
+                _registered_method=True)
+        self.ReopenComplaint = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ReopenComplaint',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReopenComplaintRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReopenComplaintResponse.FromString,
+                _registered_method=True)
+        self.AcceptComplaint = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/AcceptComplaint',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptComplaintRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptComplaintResponse.FromString,
+                _registered_method=True)
         self.StartCall = channel.unary_unary(
                 '/counsel.consultation.v1.ConsultationService/StartCall',
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartCallRequest.SerializeToString,
@@ -221,7 +236,9 @@ class ConsultationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RaiseComplaint(self, request, context):
-        """A client raises a complaint about a consultation of their enterprise (§6.1.4.4).
+        """A client raises a complaint about a consultation, document order, booking or order of their enterprise
+        (§6.1.4.4, R-CS-3); its response clock starts. The caller checks that the subject is visible to the
+        client (the subject's owning service); a consultation is checked here. Idempotent on idempotency_key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -235,7 +252,29 @@ class ConsultationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateComplaint(self, request, context):
-        """An agent moves a complaint on: open → in_progress → resolved (with a resolution).
+        """An agent moves a complaint on: open|reopened → in_progress → resolved (with a resolution). Resolving
+        stops the response clock and tells the client.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetComplaint(self, request, context):
+        """One complaint: the client's own enterprise's, or any for agents and supervisors.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReopenComplaint(self, request, context):
+        """The client reopens a resolved complaint with a reason; a new response clock starts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptComplaint(self, request, context):
+        """The client accepts a resolution: the complaint is closed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -385,6 +424,21 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.UpdateComplaint,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.UpdateComplaintResponse.SerializeToString,
+            ),
+            'GetComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetComplaint,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetComplaintRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetComplaintResponse.SerializeToString,
+            ),
+            'ReopenComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReopenComplaint,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReopenComplaintRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReopenComplaintResponse.SerializeToString,
+            ),
+            'AcceptComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptComplaint,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptComplaintRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptComplaintResponse.SerializeToString,
             ),
             'StartCall': grpc.unary_unary_rpc_method_handler(
                     servicer.StartCall,
@@ -778,6 +832,87 @@ class ConsultationService:
             _registered_method=True)
 
     @staticmethod
+    def GetComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/GetComplaint',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetComplaintRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReopenComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ReopenComplaint',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReopenComplaintRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ReopenComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/AcceptComplaint',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptComplaintRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def StartCall(request,
             target,
             options=(),
@@ -1106,6 +1241,16 @@ class ConsultationInternalServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
                 _registered_method=True)
+        self.EscalateComplaint = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationInternalService/EscalateComplaint',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateComplaintRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateComplaintResponse.FromString,
+                _registered_method=True)
+        self.CloseComplaint = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationInternalService/CloseComplaint',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationInternalServiceServicer:
@@ -1141,6 +1286,22 @@ class ConsultationInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EscalateComplaint(self, request, context):
+        """Records a complaint's missed response deadline and escalates it to the supervisors; called by the
+        ComplaintWorkflow. A breach already recorded is not recorded again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseComplaint(self, request, context):
+        """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
+        ComplaintWorkflow. Closing a closed one changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1163,6 +1324,16 @@ def add_ConsultationInternalServiceServicer_to_server(servicer, server):
                     servicer.EscalateConsultation,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.SerializeToString,
+            ),
+            'EscalateComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateComplaint,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateComplaintRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateComplaintResponse.SerializeToString,
+            ),
+            'CloseComplaint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseComplaint,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1275,6 +1446,60 @@ class ConsultationInternalService:
             '/counsel.consultation.v1.ConsultationInternalService/EscalateConsultation',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateConsultationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationInternalService/EscalateComplaint',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateComplaintRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseComplaint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationInternalService/CloseComplaint',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintResponse.FromString,
             options,
             channel_credentials,
             insecure,

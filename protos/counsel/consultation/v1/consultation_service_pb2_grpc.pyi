@@ -54,11 +54,22 @@ class ConsultationServiceStub:
     ListAtRisk: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListAtRiskRequest, _consultation_service_pb2.ListAtRiskResponse]
     """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
     RaiseComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.RaiseComplaintRequest, _consultation_service_pb2.RaiseComplaintResponse]
-    """A client raises a complaint about a consultation of their enterprise (§6.1.4.4)."""
+    """A client raises a complaint about a consultation, document order, booking or order of their enterprise
+    (§6.1.4.4, R-CS-3); its response clock starts. The caller checks that the subject is visible to the
+    client (the subject's owning service); a consultation is checked here. Idempotent on idempotency_key.
+    """
     ListComplaints: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListComplaintsRequest, _consultation_service_pb2.ListComplaintsResponse]
     """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
     UpdateComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.UpdateComplaintRequest, _consultation_service_pb2.UpdateComplaintResponse]
-    """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
+    """An agent moves a complaint on: open|reopened → in_progress → resolved (with a resolution). Resolving
+    stops the response clock and tells the client.
+    """
+    GetComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.GetComplaintRequest, _consultation_service_pb2.GetComplaintResponse]
+    """One complaint: the client's own enterprise's, or any for agents and supervisors."""
+    ReopenComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ReopenComplaintRequest, _consultation_service_pb2.ReopenComplaintResponse]
+    """The client reopens a resolved complaint with a reason; a new response clock starts."""
+    AcceptComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.AcceptComplaintRequest, _consultation_service_pb2.AcceptComplaintResponse]
+    """The client accepts a resolution: the complaint is closed."""
     StartCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartCallRequest, _consultation_service_pb2.StartCallResponse]
     """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
     EndCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]
@@ -116,11 +127,22 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     ListAtRisk: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListAtRiskRequest, _consultation_service_pb2.ListAtRiskResponse]  # type: ignore[assignment]
     """For agents and supervisors: unanswered consultations whose reply is due within the window (or overdue), earliest first."""
     RaiseComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.RaiseComplaintRequest, _consultation_service_pb2.RaiseComplaintResponse]  # type: ignore[assignment]
-    """A client raises a complaint about a consultation of their enterprise (§6.1.4.4)."""
+    """A client raises a complaint about a consultation, document order, booking or order of their enterprise
+    (§6.1.4.4, R-CS-3); its response clock starts. The caller checks that the subject is visible to the
+    client (the subject's owning service); a consultation is checked here. Idempotent on idempotency_key.
+    """
     ListComplaints: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListComplaintsRequest, _consultation_service_pb2.ListComplaintsResponse]  # type: ignore[assignment]
     """Complaints: a client's enterprise's, or all for agents and supervisors; newest first."""
     UpdateComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.UpdateComplaintRequest, _consultation_service_pb2.UpdateComplaintResponse]  # type: ignore[assignment]
-    """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
+    """An agent moves a complaint on: open|reopened → in_progress → resolved (with a resolution). Resolving
+    stops the response clock and tells the client.
+    """
+    GetComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.GetComplaintRequest, _consultation_service_pb2.GetComplaintResponse]  # type: ignore[assignment]
+    """One complaint: the client's own enterprise's, or any for agents and supervisors."""
+    ReopenComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ReopenComplaintRequest, _consultation_service_pb2.ReopenComplaintResponse]  # type: ignore[assignment]
+    """The client reopens a resolved complaint with a reason; a new response clock starts."""
+    AcceptComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.AcceptComplaintRequest, _consultation_service_pb2.AcceptComplaintResponse]  # type: ignore[assignment]
+    """The client accepts a resolution: the complaint is closed."""
     StartCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartCallRequest, _consultation_service_pb2.StartCallResponse]  # type: ignore[assignment]
     """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
     EndCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]  # type: ignore[assignment]
@@ -235,7 +257,10 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _consultation_service_pb2.RaiseComplaintRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.RaiseComplaintResponse, _abc.Awaitable[_consultation_service_pb2.RaiseComplaintResponse]]:
-        """A client raises a complaint about a consultation of their enterprise (§6.1.4.4)."""
+        """A client raises a complaint about a consultation, document order, booking or order of their enterprise
+        (§6.1.4.4, R-CS-3); its response clock starts. The caller checks that the subject is visible to the
+        client (the subject's owning service); a consultation is checked here. Idempotent on idempotency_key.
+        """
 
     @_abc_1.abstractmethod
     def ListComplaints(
@@ -251,7 +276,33 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _consultation_service_pb2.UpdateComplaintRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.UpdateComplaintResponse, _abc.Awaitable[_consultation_service_pb2.UpdateComplaintResponse]]:
-        """An agent moves a complaint on: open → in_progress → resolved (with a resolution)."""
+        """An agent moves a complaint on: open|reopened → in_progress → resolved (with a resolution). Resolving
+        stops the response clock and tells the client.
+        """
+
+    @_abc_1.abstractmethod
+    def GetComplaint(
+        self,
+        request: _consultation_service_pb2.GetComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.GetComplaintResponse, _abc.Awaitable[_consultation_service_pb2.GetComplaintResponse]]:
+        """One complaint: the client's own enterprise's, or any for agents and supervisors."""
+
+    @_abc_1.abstractmethod
+    def ReopenComplaint(
+        self,
+        request: _consultation_service_pb2.ReopenComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ReopenComplaintResponse, _abc.Awaitable[_consultation_service_pb2.ReopenComplaintResponse]]:
+        """The client reopens a resolved complaint with a reason; a new response clock starts."""
+
+    @_abc_1.abstractmethod
+    def AcceptComplaint(
+        self,
+        request: _consultation_service_pb2.AcceptComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.AcceptComplaintResponse, _abc.Awaitable[_consultation_service_pb2.AcceptComplaintResponse]]:
+        """The client accepts a resolution: the complaint is closed."""
 
     @_abc_1.abstractmethod
     def StartCall(
@@ -368,6 +419,14 @@ class ConsultationInternalServiceStub:
     """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
     EscalateConsultation: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]
     """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+    EscalateComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateComplaintRequest, _consultation_service_pb2.EscalateComplaintResponse]
+    """Records a complaint's missed response deadline and escalates it to the supervisors; called by the
+    ComplaintWorkflow. A breach already recorded is not recorded again.
+    """
+    CloseComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseComplaintRequest, _consultation_service_pb2.CloseComplaintResponse]
+    """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
+    ComplaintWorkflow. Closing a closed one changes nothing.
+    """
 
 @_typing.type_check_only
 class ConsultationInternalServiceAsyncStub(ConsultationInternalServiceStub):
@@ -384,6 +443,14 @@ class ConsultationInternalServiceAsyncStub(ConsultationInternalServiceStub):
     """Assigns an eligible lawyer of the consultation's legal field; called by the workflow. Idempotent on idempotency_key."""
     EscalateConsultation: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateConsultationRequest, _consultation_service_pb2.EscalateConsultationResponse]  # type: ignore[assignment]
     """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+    EscalateComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateComplaintRequest, _consultation_service_pb2.EscalateComplaintResponse]  # type: ignore[assignment]
+    """Records a complaint's missed response deadline and escalates it to the supervisors; called by the
+    ComplaintWorkflow. A breach already recorded is not recorded again.
+    """
+    CloseComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseComplaintRequest, _consultation_service_pb2.CloseComplaintResponse]  # type: ignore[assignment]
+    """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
+    ComplaintWorkflow. Closing a closed one changes nothing.
+    """
 
 class ConsultationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The ConsultationWorkflow's calls: stages, classification, assignment and escalation on its clocks.
@@ -421,5 +488,25 @@ class ConsultationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.EscalateConsultationResponse, _abc.Awaitable[_consultation_service_pb2.EscalateConsultationResponse]]:
         """Records a missed reply deadline and reassigns; called by the workflow. Idempotent on idempotency_key."""
+
+    @_abc_1.abstractmethod
+    def EscalateComplaint(
+        self,
+        request: _consultation_service_pb2.EscalateComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.EscalateComplaintResponse, _abc.Awaitable[_consultation_service_pb2.EscalateComplaintResponse]]:
+        """Records a complaint's missed response deadline and escalates it to the supervisors; called by the
+        ComplaintWorkflow. A breach already recorded is not recorded again.
+        """
+
+    @_abc_1.abstractmethod
+    def CloseComplaint(
+        self,
+        request: _consultation_service_pb2.CloseComplaintRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.CloseComplaintResponse, _abc.Awaitable[_consultation_service_pb2.CloseComplaintResponse]]:
+        """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
+        ComplaintWorkflow. Closing a closed one changes nothing.
+        """
 
 def add_ConsultationInternalServiceServicer_to_server(servicer: ConsultationInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

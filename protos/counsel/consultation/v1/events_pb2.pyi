@@ -15,6 +15,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -281,29 +286,57 @@ Global___ConsultationClosed: _TypeAlias = ConsultationClosed  # noqa: Y015
 
 @_typing.final
 class ComplaintChanged(_message.Message):
-    """Payload of events "complaint.raised" and "complaint.resolved": a complaint about a consultation changed."""
+    """Payload of events "complaint.raised", "complaint.in_progress", "complaint.resolved", "complaint.reopened",
+    "complaint.escalated" (its response clock ran out) and "complaint.closed": a complaint changed.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     COMPLAINT_ID_FIELD_NUMBER: _builtins.int
     CONSULTATION_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    SUBJECT_TYPE_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
     complaint_id: _builtins.str
     """The complaint."""
-    consultation_id: _builtins.str
-    """The consultation it is about."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def consultation_id(self) -> _builtins.str:
+        """The consultation it is about; empty when the subject is not a consultation."""
+
+    @consultation_id.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def consultation_id(self, value: _builtins.str) -> None:
+        """The consultation it is about; empty when the subject is not a consultation."""
+
     status: _builtins.str
-    """open|in_progress|resolved."""
+    """open|in_progress|resolved|reopened|closed."""
+    subject_type: _builtins.str
+    """consultation|document_order|booking|order."""
+    subject_id: _builtins.str
+    """The subject's id."""
+    client_id: _builtins.str
+    """The client who raised it."""
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When the running response clock falls due; unset when none runs."""
+
     def __init__(
         self,
         *,
         complaint_id: _builtins.str = ...,
         consultation_id: _builtins.str = ...,
         status: _builtins.str = ...,
+        subject_type: _builtins.str = ...,
+        subject_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["complaint_id", b"complaint_id", "consultation_id", b"consultation_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "complaint_id", b"complaint_id", "consultation_id", b"consultation_id", "due_at", b"due_at", "status", b"status", "subject_id", b"subject_id", "subject_type", b"subject_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
