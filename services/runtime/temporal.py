@@ -1,6 +1,6 @@
 """The one Temporal client factory: pydantic payloads (timedelta and aware datetimes survive) sealed by the
 payload codec (services/runtime/codec.py: no case text reaches the Temporal server in clear), SDK metrics
-exported for Prometheus and the SDK core's logs in Python logging; and the one way a service links its
+exported for Prometheus, the SDK core's logs in Python logging and the trace context in workflow headers; and the one way a service links its
 events to its workflows (`start_once`, `signal_if_running`, `cancel_if_running`), used by each service's
 `workflow_link.py` from an outbox consumer, so a change reaches its workflow only once it is committed and
 always does, even if the process dies right after the commit."""
@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -34,6 +35,7 @@ from temporalio.worker import PollerBehaviorAutoscaling
 from services.runtime.codec import EncryptionCodec
 from services.runtime.config import Settings, SettingsError
 from services.runtime.keys import master_key
+from services.runtime.tracing import tracing_on
 
 # The SDK core's own log lines (warnings and up) go through Python logging, so they are JSON lines on stderr
 # like every other log; left to itself the core prints coloured text to stdout, and a process whose stdout is
@@ -112,12 +114,15 @@ def data_converter(settings: Settings) -> DataConverter:
 
 
 async def connect_temporal(settings: Settings) -> Client:
+    """The client, and the workers built on it, carry the trace context through workflow starts, signals and
+    activities (the SDK's OpenTelemetry interceptor) when this process records spans."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
         runtime=_runtime_for(settings),
         tls=temporal_tls(settings),
+        interceptors=[TracingInterceptor()] if tracing_on() else [],
     )
 
 
