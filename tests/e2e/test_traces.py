@@ -91,7 +91,7 @@ def test_submission_classification_assignment_and_first_notification_share_one_t
 
     def whole_path() -> list[ReceivedSpan] | None:
         spans = receiver.trace(root.trace_id)
-        hops = HOPS <= {(s.service, s.name) for s in spans}
+        hops = {(s.service, s.name) for s in spans} >= HOPS
         return spans if hops and not orphans(spans) else None
 
     try:
