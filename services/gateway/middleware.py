@@ -8,7 +8,7 @@ import logging
 import re
 import time
 
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,61 +52,60 @@ class RequestMiddleware:
         with tracer().start_as_current_span(
             "HTTP", kind=SpanKind.SERVER, record_exception=False, set_status_on_exception=False
         ) as span:
-            incoming = Headers(scope=scope).get(CORRELATION_HEADER, "")
-            correlation_id = incoming if _SAFE_CORRELATION_ID.fullmatch(incoming) else new_correlation_id()
-            correlation_token = correlation_id_var.set(correlation_id)
-            access_token_token = access_token_var.set("")
-            principal_token = principal_var.set(None)
-            status = 500
-            response_started = False
+            await self._handle(scope, receive, send, span)
 
-            async def send_with_correlation_id(message: Message) -> None:
-                nonlocal status, response_started
-                if message["type"] == "http.response.start":
-                    response_started = True
-                    status = int(message["status"])
-                    MutableHeaders(scope=message)["X-Correlation-Id"] = correlation_id
-                await send(message)
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, span: Span) -> None:
+        incoming = Headers(scope=scope).get(CORRELATION_HEADER, "")
+        correlation_id = incoming if _SAFE_CORRELATION_ID.fullmatch(incoming) else new_correlation_id()
+        correlation_token = correlation_id_var.set(correlation_id)
+        access_token_token = access_token_var.set("")
+        principal_token = principal_var.set(None)
+        status = 500
+        response_started = False
 
-            started = time.perf_counter()
-            try:
-                await self.app(scope, receive, send_with_correlation_id)
-            except Exception:
-                log.exception(
-                    "unhandled error", extra={"route": route_template(scope), "method": scope["method"]}
+        async def send_with_correlation_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = int(message["status"])
+                MutableHeaders(scope=message)["X-Correlation-Id"] = correlation_id
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_correlation_id)
+        except Exception:
+            log.exception(
+                "unhandled error", extra={"route": route_template(scope), "method": scope["method"]}
+            )
+            if response_started:
+                status = 500
+            else:
+                await internal_error()(scope, receive, send_with_correlation_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            method = str(scope["method"])
+            HTTP_REQUESTS.labels(route, method, str(status)).inc()
+            HTTP_DURATION.labels(route, method).observe(elapsed)
+            access_log.info(
+                "http %s %s",
+                method,
+                route,
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+            if span.is_recording():
+                span.update_name(f"{method} {route}")
+                span.set_attributes(
+                    {"http.request.method": method, "http.route": route, "http.response.status_code": status}
                 )
-                if response_started:
-                    status = 500
-                else:
-                    await internal_error()(scope, receive, send_with_correlation_id)
-            finally:
-                elapsed = time.perf_counter() - started
-                route = route_template(scope)
-                method = str(scope["method"])
-                HTTP_REQUESTS.labels(route, method, str(status)).inc()
-                HTTP_DURATION.labels(route, method).observe(elapsed)
-                access_log.info(
-                    "http %s %s",
-                    method,
-                    route,
-                    extra={
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
-                if span.is_recording():
-                    span.update_name(f"{method} {route}")
-                    span.set_attributes(
-                        {
-                            "http.request.method": method,
-                            "http.route": route,
-                            "http.response.status_code": status,
-                        }
-                    )
-                    if status >= 500:
-                        span.set_status(StatusCode.ERROR)
-                principal_var.reset(principal_token)
-                access_token_var.reset(access_token_token)
-                correlation_id_var.reset(correlation_token)
+                if status >= 500:
+                    span.set_status(StatusCode.ERROR)
+            principal_var.reset(principal_token)
+            access_token_var.reset(access_token_token)
+            correlation_id_var.reset(correlation_token)

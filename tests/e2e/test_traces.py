@@ -14,11 +14,11 @@ import pytest
 
 from deploy.local.launcher import StackProcess
 from deploy.local.servers import PostgresServer, TemporalDevServer
+from tests.e2e.test_consultation_journey import QUESTION
 from tests.support.journeys import login, no_5xx, wait_for
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 from tests.support.platform import running_platform
 
-QUESTION = "公司已经拖欠我们三个月工资，现在人事要求我签自愿离职申请，不签就辞退。我能拒绝并要求经济补偿吗？"
 # What the trace must hold: (exporting process, span name) for each hop of the consultation's path.
 HOPS = {
     ("counsel-gateway", "POST /api/v1/consultations"),
