@@ -1,8 +1,8 @@
 """The one event publisher and consumer. Services never publish directly: they add events to their
 outbox inside the business transaction (`Outbox.add`), and the relay publishes them to JetStream with
-`Nats-Msg-Id` = event id. Each envelope keeps the trace context of the change that committed it, and its
-consumers' work continues that trace. Consumers are durable and record each event id they processed in the same
-transaction as their effect, so a redelivered event has no second effect."""
+`Nats-Msg-Id` = event id. Consumers are durable and record each event id they processed in the same
+transaction as their effect, so a redelivered event has no second effect. Each envelope keeps the trace
+context of the change that committed it, and its consumers' work continues that trace."""
 
 from __future__ import annotations
 
