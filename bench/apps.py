@@ -22,6 +22,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.deps import CurrentPrincipal
 from services.runtime.auth import TokenVerifier
 from services.runtime.logs import configure_logging
+from services.runtime.tracing import configure_tracing
 
 ISSUER = "https://counsel.local/identity"
 AUDIENCE = "counsel-api"
@@ -56,6 +57,7 @@ def gateway_app(jwks_path: Path) -> FastAPI:
         gateway_burst_per_token=1_000_000,
     )
     configure_logging("gateway", settings.log_level)  # the access log is part of the gateway's cost
+    configure_tracing(settings, "gateway")  # and so are its spans when OTEL_EXPORTER_OTLP_ENDPOINT is set
     app = create_app(
         settings,
         clients=cast(Clients, object()),

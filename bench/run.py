@@ -52,6 +52,7 @@ from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, 
 from services.runtime.config import load_settings
 from services.runtime.db import asyncpg_dsn
 from services.runtime.temporal import data_converter
+from tests.support.otlp import OtlpReceiver
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -76,6 +77,8 @@ async def environment(ctx: Context) -> dict[str, Any]:
         "nats": await asyncio.to_thread(_version_of, "nats-server"),
         "temporal": await asyncio.to_thread(_version_of, "temporal"),
         "quick": ctx.quick,
+        # The platform's spans (services/runtime/tracing.py): recorded and exported when this names a collector.
+        "traces": os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "off",
     }
 
 
@@ -308,10 +311,22 @@ def main() -> None:
         action="store_true",
         help="the platform on `counsel up --ha` (synchronous replication): what replication costs the benchmarks",
     )
-    args = parser.parse_args()
-    path = asyncio.run(
-        _run_until_terminated(args.quick, args.only, args.results_dir, args.open_workflows, args.ha)
+    parser.add_argument(
+        "--traces",
+        action="store_true",
+        help="every process records its spans and exports them to an OTLP receiver in this process: what "
+        "tracing costs",
     )
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.traces:
+            receiver = stack.enter_context(OtlpReceiver(keep=False))
+            os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint  # inherited by every process
+        path = asyncio.run(
+            _run_until_terminated(args.quick, args.only, args.results_dir, args.open_workflows, args.ha)
+        )
+        if args.traces:
+            print(f"spans exported: {receiver.received}")
     print(f"\nresults: {path}")
     print(path.read_text())
 

@@ -30,6 +30,7 @@ from services.runtime.keys import master_key
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.temporal import connect_temporal, worker_options
+from services.runtime.tracing import configure_tracing
 from workflows.activities.booking import BookingActivities
 from workflows.activities.consultation import ConsultationActivities
 from workflows.activities.documents import DocumentsActivities
@@ -171,6 +172,7 @@ async def run_worker(settings: Settings) -> None:
     starts without the master key (no payload may reach Temporal unsealed)."""
     master_key(settings)
     configure_logging("worker", settings.log_level)
+    configure_tracing(settings, "worker")
     serve_metrics(settings.metrics_port_for("worker"), settings.metrics_host)
     client = await connect_temporal(settings)
     workers = workers_for(client, settings)

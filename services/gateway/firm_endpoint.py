@@ -21,6 +21,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import DecodeError, Message
+from opentelemetry.trace import Span, SpanKind
 
 from services.gateway.config import GatewaySettings
 from services.gateway.limits import TokenBuckets
@@ -45,6 +47,7 @@ from services.runtime.grpc_server import error_trailers
 from services.runtime.limits import text_problem
 from services.runtime.metrics import GRPC_DURATION, GRPC_REQUESTS
 from services.runtime.policy import FIRM_ENDPOINT, FIRM_TOKEN_EXCHANGE, service_descriptors
+from services.runtime.tracing import tracer
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("counsel.access")
@@ -130,22 +133,24 @@ class FirmEndpoint(grpc.GenericRpcHandler):
 
     def _unary(self, method: str) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]:
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            async with self._forwarding(method, request, context) as timeout:
-                call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
-                call = self.channels[owning_service(method)].unary_unary(method)
-                reply: bytes = await call(request, timeout=timeout)
-                return reply
+            with firm_call_span(method):
+                async with self._forwarding(method, request, context) as timeout:
+                    call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]
+                    call = self.channels[owning_service(method)].unary_unary(method)
+                    reply: bytes = await call(request, timeout=timeout)
+                    return reply
             raise AssertionError("unreachable: _forwarding never swallows an error")  # pragma: no cover
 
         return forward
 
     def _stream(self, method: str) -> Callable[[bytes, grpc.aio.ServicerContext], AsyncIterator[bytes]]:
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-            async with self._forwarding(method, request, context) as timeout:
-                call: grpc.aio.UnaryStreamMultiCallable[bytes, bytes]
-                call = self.channels[owning_service(method)].unary_stream(method)
-                async for reply in call(request, timeout=timeout):
-                    yield reply
+            with firm_call_span(method):
+                async with self._forwarding(method, request, context) as timeout:
+                    call: grpc.aio.UnaryStreamMultiCallable[bytes, bytes]
+                    call = self.channels[owning_service(method)].unary_stream(method)
+                    async for reply in call(request, timeout=timeout):
+                        yield reply
 
         return forward
 
@@ -228,6 +233,17 @@ class FirmEndpoint(grpc.GenericRpcHandler):
             )
             access_token_var.reset(token)
             correlation_id_var.reset(correlation)
+
+
+def firm_call_span(method: str) -> AbstractContextManager[Span]:
+    """A firm's call is the root of its trace, like a request to the HTTP API: the firm's own `traceparent`
+    is not adopted (it could splice its calls into others' traces)."""
+    return tracer().start_as_current_span(
+        f"firm {method.lstrip('/')}",
+        kind=SpanKind.SERVER,
+        record_exception=False,  # an abort with the service's status is how a call ends, not a fault
+        set_status_on_exception=False,
+    )
 
 
 def firm_credentials(settings: GatewaySettings) -> grpc.ServerCredentials:

@@ -11,6 +11,7 @@ from services.runtime.config import Settings
 from services.runtime.keys import master_key
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
+from services.runtime.tracing import configure_tracing
 
 # Seconds in-flight requests get to finish after SIGTERM before connections are closed.
 SHUTDOWN_GRACE_SECONDS = 10
@@ -43,6 +44,7 @@ async def serve(shared: Settings) -> None:
     settings.nats_auth()
     master_key(settings)  # the codec server's key: MasterKeyError now, not at the first UI request
     configure_logging("gateway", settings.log_level)
+    configure_tracing(settings, "gateway")
     serve_metrics(settings.metrics_port_for("gateway"), settings.metrics_host)
     # uvicorn installs its own SIGTERM/SIGINT handlers and shuts down gracefully.
     await uvicorn.Server(server_config(settings, create_app(settings))).serve()

@@ -1,4 +1,4 @@
-"""Per request: the correlation id, RED metrics per route template, one JSON access-log line, and a
+"""Per request: its trace's root span, the correlation id, RED metrics per route template, one JSON access-log line, and a
 problem+json 500 for anything nobody handled. A plain ASGI middleware, so context variables set here are
 seen by the route and by the gRPC client interceptor."""
 
@@ -8,6 +8,7 @@ import logging
 import re
 import time
 
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +21,7 @@ from services.runtime.context import (
     principal_var,
 )
 from services.runtime.metrics import HTTP_DURATION, HTTP_REQUESTS
+from services.runtime.tracing import tracer
 
 access_log = logging.getLogger("counsel.access")
 log = logging.getLogger(__name__)
@@ -45,6 +47,14 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Each request is the root of its trace: a public caller's `traceparent` is not adopted (it could
+        # splice its requests into others' traces). Named by its route once routing has matched one.
+        with tracer().start_as_current_span(
+            "HTTP", kind=SpanKind.SERVER, record_exception=False, set_status_on_exception=False
+        ) as span:
+            await self._handle(scope, receive, send, span)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, span: Span) -> None:
         incoming = Headers(scope=scope).get(CORRELATION_HEADER, "")
         correlation_id = incoming if _SAFE_CORRELATION_ID.fullmatch(incoming) else new_correlation_id()
         correlation_token = correlation_id_var.set(correlation_id)
@@ -89,6 +99,13 @@ class RequestMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+            if span.is_recording():
+                span.update_name(f"{method} {route}")
+                span.set_attributes(
+                    {"http.request.method": method, "http.route": route, "http.response.status_code": status}
+                )
+                if status >= 500:
+                    span.set_status(StatusCode.ERROR)
             principal_var.reset(principal_token)
             access_token_var.reset(access_token_token)
             correlation_id_var.reset(correlation_token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.pki import TlsFiles, TlsMaterial
@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     env: Literal["dev", "test", "prod"] = "prod"
     data_dir: Path = Path(".counsel")
     log_level: str = "INFO"
+
+    # Traces (services/runtime/tracing.py). The OpenTelemetry standard variable, not a COUNSEL_ one: the
+    # collector's OTLP/HTTP base URL (`http://tempo:4318`); unset, no span is recorded or exported.
+    otel_exporter_otlp_endpoint: str = Field(
+        default="",
+        validation_alias=AliasChoices("otel_exporter_otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
 
     # Server-level PostgreSQL URL (no database name): each service uses `<database_prefix>_<service>`. A
     # replicated cluster is named by every node, `postgresql://u:p@h1:5432,h2:5432,h3:5432/?target_session_

@@ -1,7 +1,8 @@
 """The one event publisher and consumer. Services never publish directly: they add events to their
 outbox inside the business transaction (`Outbox.add`), and the relay publishes them to JetStream with
 `Nats-Msg-Id` = event id. Consumers are durable and record each event id they processed in the same
-transaction as their effect, so a redelivered event has no second effect."""
+transaction as their effect, so a redelivered event has no second effect. Each envelope keeps the trace
+context of the change that committed it, and its consumers' work continues that trace."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +36,7 @@ from services.runtime.context import CORRELATION_HEADER, correlation_id_var, cur
 from services.runtime.db import Database
 from services.runtime.metrics import CONSUMER_EVENTS, OUTBOX_LAG, OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from services.runtime.tables import RuntimeTables
+from services.runtime.tracing import extract, inject, tracer
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +251,7 @@ class Outbox:
             lawyer_id=lawyer_id,
         )
         envelope.occurred_at.FromDatetime(datetime.now(UTC))
+        inject(envelope.trace_context)
         await session.execute(
             insert(self.table).values(
                 event_id=envelope.id,
@@ -479,20 +483,33 @@ class DurableConsumer:
         envelope = EventEnvelope()
         envelope.ParseFromString(data)
         token = correlation_id_var.set(envelope.correlation_id)
-        try:
-            async with self.db.transaction() as session:
-                claimed = await session.execute(
-                    pg_insert(self.processed)
-                    .values(consumer=self.name, event_id=envelope.id)
-                    .on_conflict_do_nothing()
-                    .returning(self.processed.c.event_id)
+        # A child of the span that committed the event: a request's asynchronous consequences are its trace.
+        with tracer().start_as_current_span(
+            f"process {envelope.type}", context=extract(envelope.trace_context), kind=SpanKind.CONSUMER
+        ) as span:
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "messaging.system": "nats",
+                        "messaging.destination.name": subject,
+                        "messaging.consumer.group.name": self.name,
+                        "messaging.message.id": envelope.id,
+                    }
                 )
-                if claimed.first() is None:
-                    return "duplicate"
-                await handler(envelope, session)
-            return "processed"
-        finally:
-            correlation_id_var.reset(token)
+            try:
+                async with self.db.transaction() as session:
+                    claimed = await session.execute(
+                        pg_insert(self.processed)
+                        .values(consumer=self.name, event_id=envelope.id)
+                        .on_conflict_do_nothing()
+                        .returning(self.processed.c.event_id)
+                    )
+                    if claimed.first() is None:
+                        return "duplicate"
+                    await handler(envelope, session)
+                return "processed"
+            finally:
+                correlation_id_var.reset(token)
 
     async def run(self) -> None:
         subscription = await self._subscribe()

@@ -1,5 +1,5 @@
-"""The one way to call a peer service: a mutual-TLS channel whose calls carry the correlation id and the
-caller's token and always have a deadline."""
+"""The one way to call a peer service: a mutual-TLS channel whose calls carry the correlation id, the trace
+context and the caller's token and always have a deadline."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import grpc
 
 from services.runtime.context import CORRELATION_HEADER, access_token_var, current_correlation_id
 from services.runtime.pki import TlsMaterial
+from services.runtime.tracing import inject
 
 
 def _propagating(details: grpc.aio.ClientCallDetails, default_timeout: float) -> grpc.aio.ClientCallDetails:
@@ -21,6 +22,9 @@ def _propagating(details: grpc.aio.ClientCallDetails, default_timeout: float) ->
     token = access_token_var.get()
     if token and "authorization" not in keys:
         metadata.append(("authorization", f"Bearer {token}"))
+    trace_context: dict[str, str] = {}
+    inject(trace_context)
+    metadata.extend(trace_context.items())
     return grpc.aio.ClientCallDetails(
         method=details.method,
         timeout=details.timeout if details.timeout is not None else default_timeout,

@@ -13,6 +13,7 @@ from typing import Any, cast
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.trace import SpanKind, StatusCode
 
 from counsel.common.v1 import errors_pb2
 from services.runtime.auth import TokenVerifier, bearer_token
@@ -27,8 +28,21 @@ from services.runtime.errors import DomainError, PermissionDenied, Unauthenticat
 from services.runtime.metrics import GRPC_DURATION, GRPC_REQUESTS
 from services.runtime.pki import TlsMaterial, identity_of
 from services.runtime.policy import USER, Callers, callers_of
+from services.runtime.tracing import extract, tracer
 
 ERROR_DETAILS_KEY = "counsel-error-details-bin"
+# The statuses that are the server's fault, so its span is marked failed (OpenTelemetry's RPC conventions);
+# the others answer a caller's mistake (not found, invalid, denied) and the span is fine.
+SERVER_FAULTS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
 access_log = logging.getLogger("counsel.access")
 log = logging.getLogger(__name__)
 
@@ -67,7 +81,7 @@ def authorize(callers: Callers | None, caller: str, has_token: bool, method: str
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Per call: adopts the caller's correlation id, decides whether the calling process may make this call
+    """Per call: opens the call's span (a child of the caller's trace), adopts the caller's correlation id, decides whether the calling process may make this call
     (its mutual-TLS identity against the policy table), verifies the user's token into the principal
     context, records RED metrics and one JSON access-log line, and maps DomainError to a status with
     `ErrorDetails` in the trailers. Any other exception is logged and answered INTERNAL without details."""
@@ -88,15 +102,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         metadata = dict(handler_call_details.invocation_metadata or ())
         if full_method.startswith("/grpc.health.") or full_method.startswith("/grpc.reflection."):
             return handler
-        method = full_method.rsplit("/", 1)[-1]
         callers = callers_of(full_method)
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(cast(StreamHandler, handler.unary_stream), method, metadata, callers),
+                self._wrap_stream(cast(StreamHandler, handler.unary_stream), full_method, metadata, callers),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        wrapped = self._wrap(cast(UnaryHandler, handler.unary_unary), method, metadata, callers)
+        wrapped = self._wrap(cast(UnaryHandler, handler.unary_unary), full_method, metadata, callers)
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
             request_deserializer=handler.request_deserializer,
@@ -104,23 +117,23 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         )
 
     def _wrap(
-        self, inner: UnaryHandler, method: str, metadata: dict[str, Any], callers: Callers | None
+        self, inner: UnaryHandler, full_method: str, metadata: dict[str, Any], callers: Callers | None
     ) -> UnaryHandler:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            async with self._call(method, metadata, context, callers):
+            async with self._call(full_method, metadata, context, callers):
                 return await inner(request, context)
             raise AssertionError("unreachable: _call never swallows an error")  # pragma: no cover
 
         return handle
 
     def _wrap_stream(
-        self, inner: StreamHandler, method: str, metadata: dict[str, Any], callers: Callers | None
+        self, inner: StreamHandler, full_method: str, metadata: dict[str, Any], callers: Callers | None
     ) -> StreamHandler:
         """The same for a server-streaming call: the principal holds for the whole stream, and an error
         after some messages still ends the call with its status and details."""
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            async with self._call(method, metadata, context, callers):
+            async with self._call(full_method, metadata, context, callers):
                 async for reply in inner(request, context):
                     yield reply
 
@@ -129,53 +142,73 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     @contextlib.asynccontextmanager
     async def _call(
         self,
-        method: str,
+        full_method: str,
         metadata: dict[str, Any],
         context: grpc.aio.ServicerContext,
         callers: Callers | None,
     ) -> AsyncIterator[None]:
-        correlation_token = correlation_id_var.set(
-            str(metadata.get(CORRELATION_HEADER) or new_correlation_id())
-        )
-        principal_token = principal_var.set(None)
-        access_token_token = access_token_var.set("")
-        caller = calling_process(context)
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
-        try:
-            token = bearer_token(metadata.get("authorization"))
-            authorize(callers, caller, bool(token), f"{self.service}.{method}")
-            if token and self.verifier is not None:
-                principal_var.set(await self.verifier.verify(token))
-                access_token_var.set(token)  # forwarded when this call makes calls of its own
-            yield
-        except DomainError as error:
-            code = error.code
-            await context.abort(code, error.message, trailing_metadata=error_trailers(error))
-        except grpc.aio.AbortError:
-            code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
-            raise
-        except Exception:
-            code = grpc.StatusCode.INTERNAL
-            log.exception("unhandled error in %s.%s", self.service, method)
-            await context.abort(code, "internal error")
-        finally:
-            elapsed = time.perf_counter() - started
-            GRPC_REQUESTS.labels(self.service, method, code.name).inc()
-            GRPC_DURATION.labels(self.service, method).observe(elapsed)
-            access_log.info(
-                "grpc %s",
-                method,
-                extra={
-                    "rpc": method,
-                    "caller": caller,
-                    "code": code.name,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
+        # The call's span, a child of the caller's (its `traceparent` metadata), around everything the call
+        # does and logs.
+        with tracer().start_as_current_span(
+            full_method.lstrip("/"),
+            context=extract(metadata),
+            kind=SpanKind.SERVER,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            method = full_method.rsplit("/", 1)[-1]
+            correlation_token = correlation_id_var.set(
+                str(metadata.get(CORRELATION_HEADER) or new_correlation_id())
             )
-            access_token_var.reset(access_token_token)
-            principal_var.reset(principal_token)
-            correlation_id_var.reset(correlation_token)
+            principal_token = principal_var.set(None)
+            access_token_token = access_token_var.set("")
+            caller = calling_process(context)
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                token = bearer_token(metadata.get("authorization"))
+                authorize(callers, caller, bool(token), f"{self.service}.{method}")
+                if token and self.verifier is not None:
+                    principal_var.set(await self.verifier.verify(token))
+                    access_token_var.set(token)  # forwarded when this call makes calls of its own
+                yield
+            except DomainError as error:
+                code = error.code
+                await context.abort(code, error.message, trailing_metadata=error_trailers(error))
+            except grpc.aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                raise
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s.%s", self.service, method)
+                await context.abort(code, "internal error")
+            finally:
+                elapsed = time.perf_counter() - started
+                if span.is_recording():
+                    span.set_attributes(
+                        {
+                            "rpc.system": "grpc",
+                            "rpc.method": full_method,
+                            "rpc.grpc.status_code": code.value[0],
+                        }
+                    )
+                    if code in SERVER_FAULTS:
+                        span.set_status(StatusCode.ERROR, code.name)
+                GRPC_REQUESTS.labels(self.service, method, code.name).inc()
+                GRPC_DURATION.labels(self.service, method).observe(elapsed)
+                access_log.info(
+                    "grpc %s",
+                    method,
+                    extra={
+                        "rpc": method,
+                        "caller": caller,
+                        "code": code.name,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+                access_token_var.reset(access_token_token)
+                principal_var.reset(principal_token)
+                correlation_id_var.reset(correlation_token)
 
 
 class GrpcServer:

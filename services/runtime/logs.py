@@ -1,4 +1,5 @@
-"""Structured JSON logs on stderr, one object per line, with the correlation id of the current request.
+"""Structured JSON logs on stderr, one object per line, with the correlation id of the current request and,
+when traces are recorded, the trace and span ids of the current span (a log line finds its trace).
 Never log personal data: log ids, not names, phones, e-mails or message bodies."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.runtime.context import current_correlation_id
+from services.runtime.tracing import current_trace_ids
 
 # uvicorn's color_message repeats msg with ANSI codes.
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -31,6 +33,9 @@ class JsonFormatter(logging.Formatter):
         correlation_id = current_correlation_id()
         if correlation_id:
             entry["correlation_id"] = correlation_id
+        trace_ids = current_trace_ids()
+        if trace_ids is not None:
+            entry["trace_id"], entry["span_id"] = trace_ids
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value

@@ -35,6 +35,7 @@ from services.runtime.logs import configure_logging
 from services.runtime.metrics import serve_metrics
 from services.runtime.tables import RuntimeTables
 from services.runtime.temporal import connect_temporal
+from services.runtime.tracing import configure_tracing
 
 if TYPE_CHECKING:
     from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
@@ -245,6 +246,7 @@ async def service_runtime(
     settings.nats_auth()
     master_key(settings)
     configure_logging(service, settings.log_level)
+    configure_tracing(settings, service)
     serve_metrics(settings.metrics_port_for(service), settings.metrics_host)
     rt = ServiceRuntime(settings, service, tables, jwks, revocations)
     try:

@@ -1,6 +1,6 @@
 """The one Temporal client factory: pydantic payloads (timedelta and aware datetimes survive) sealed by the
 payload codec (services/runtime/codec.py: no case text reaches the Temporal server in clear), SDK metrics
-exported for Prometheus and the SDK core's logs in Python logging; and the one way a service links its
+exported for Prometheus, the SDK core's logs in Python logging and the trace context in workflow headers; and the one way a service links its
 events to its workflows (`start_once`, `signal_if_running`, `cancel_if_running`), used by each service's
 `workflow_link.py` from an outbox consumer, so a change reaches its workflow only once it is committed and
 always does, even if the process dies right after the commit."""
@@ -12,13 +12,19 @@ import dataclasses
 import ipaddress
 import logging
 from collections.abc import Awaitable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link
+from temporalio import activity, client, worker, workflow
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, PayloadConverter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import (
     LogForwardingConfig,
@@ -34,6 +40,7 @@ from temporalio.worker import PollerBehaviorAutoscaling
 from services.runtime.codec import EncryptionCodec
 from services.runtime.config import Settings, SettingsError
 from services.runtime.keys import master_key
+from services.runtime.tracing import extract, tracer, tracing_on
 
 # The SDK core's own log lines (warnings and up) go through Python logging, so they are JSON lines on stderr
 # like every other log; left to itself the core prints coloured text to stdout, and a process whose stdout is
@@ -112,13 +119,80 @@ def data_converter(settings: Settings) -> DataConverter:
 
 
 async def connect_temporal(settings: Settings) -> Client:
+    """The client, and the workers built on it, carry the trace context through workflow starts, signals and
+    activities (the SDK's OpenTelemetry interceptor) when this process records spans."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
         runtime=_runtime_for(settings),
         tls=temporal_tls(settings),
+        interceptors=[ContinuedTraces(), TracingInterceptor()] if tracing_on() else [],
     )
+
+
+# Work a workflow schedules this long after it started follows a wait — a timer firing hours later, a signal
+# the next day: it starts a trace of its own, linked to the trace of the request that started the workflow,
+# rather than growing that trace for days. The request's own consequences (classify, assign) come sooner.
+CONTINUES_LATER = timedelta(minutes=5)
+# The header TracingInterceptor carries the trace context in (its `header_key`), and the one that carries it
+# instead when later work only links to it.
+TRACE_HEADER = "_tracer-data"
+LINKED_TRACE_HEADER = "counsel-linked-trace"
+
+
+class ContinuedTraces(client.Interceptor, worker.Interceptor):
+    """Where a workflow continues later (CONTINUES_LATER), its activity starts a new trace with a span link to
+    the workflow's. Comes before TracingInterceptor in the client's interceptors: its workflow side then sees
+    the trace header TracingInterceptor has just added to an activity, and its activity side runs first."""
+
+    def __init__(self, tracer: trace.Tracer | None = None) -> None:
+        self.tracer = tracer
+
+    def workflow_interceptor_class(
+        self, input: worker.WorkflowInterceptorClassInput
+    ) -> type[worker.WorkflowInboundInterceptor]:
+        return _ContinuedTracesWorkflowInbound
+
+    def intercept_activity(
+        self, next: worker.ActivityInboundInterceptor
+    ) -> worker.ActivityInboundInterceptor:
+        return _LinkedTraceActivityInbound(next, self.tracer or tracer())
+
+
+class _ContinuedTracesWorkflowInbound(worker.WorkflowInboundInterceptor):
+    def init(self, outbound: worker.WorkflowOutboundInterceptor) -> None:
+        super().init(_ContinuedTracesWorkflowOutbound(outbound))
+
+
+class _ContinuedTracesWorkflowOutbound(worker.WorkflowOutboundInterceptor):
+    def start_activity(self, input: worker.StartActivityInput) -> workflow.ActivityHandle[Any]:
+        context = input.headers.get(TRACE_HEADER)
+        if context is not None and workflow.now() - workflow.info().start_time >= CONTINUES_LATER:
+            headers = {key: value for key, value in input.headers.items() if key != TRACE_HEADER}
+            input.headers = headers | {LINKED_TRACE_HEADER: context}
+        return super().start_activity(input)
+
+
+class _LinkedTraceActivityInbound(worker.ActivityInboundInterceptor):
+    def __init__(self, next: worker.ActivityInboundInterceptor, tracer: trace.Tracer) -> None:
+        super().__init__(next)
+        self.tracer = tracer
+
+    async def execute_activity(self, input: worker.ExecuteActivityInput) -> Any:
+        linked = input.headers.get(LINKED_TRACE_HEADER)
+        if linked is None:
+            return await super().execute_activity(input)
+        carrier = PayloadConverter.default.from_payloads([linked])[0]
+        workflow_span = trace.get_current_span(extract(carrier)).get_span_context()
+        info = activity.info()
+        with self.tracer.start_as_current_span(
+            f"ContinueWorkflow:{info.workflow_type}",
+            context=Context(),  # a root: the trace of what the workflow does now
+            links=[Link(workflow_span)],
+            attributes={"temporalWorkflowID": info.workflow_id or ""},
+        ):
+            return await super().execute_activity(input)
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import format_trace_id
 from sqlalchemy import MetaData, select, text, update
 
 from counsel.common.v1.event_pb2 import EventEnvelope
@@ -17,6 +19,7 @@ from services.runtime.db import Database, ensure_database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, unpack
 from services.runtime.service import cancel_all
 from services.runtime.tables import RuntimeTables, define_runtime_tables
+from services.runtime.tracing import current_trace_ids
 from tests.support.platform import isolated_settings
 
 
@@ -236,3 +239,26 @@ async def test_a_commit_wakes_a_relay_in_another_process_without_waiting_for_a_p
         await cancel_all([task], "test")
     assert [EventEnvelope.FromString(m.data).aggregate_id for m in messages] == ["c1", "c2"]
     assert await stream_messages(bus) == 2
+
+
+async def test_the_consumer_continues_the_trace_of_the_change_that_committed_the_event(
+    settings, db, bus
+) -> None:
+    database, tables = db
+    outbox = Outbox("consultation", settings, tables)
+    traced: list[tuple[str, str] | None] = []
+
+    async def handler(envelope: EventEnvelope, session) -> None:
+        traced.append(current_trace_ids())
+
+    consumer = DurableConsumer("probe-traced", bus, database, tables, {"consultation.>": handler})
+    with TracerProvider().get_tracer("test").start_as_current_span("submit") as committing:
+        async with database.transaction() as session:
+            await outbox.add(session, "consultation.submitted", submitted("c1"), aggregate_id="c1")
+    assert await OutboxRelay(database, outbox, bus).relay_once() == 1
+    subscription = await bus.js.pull_subscribe(f"{settings.subject_root}.>", stream=bus.stream)
+    (message,) = await subscription.fetch(1, timeout=5)
+
+    assert await consumer.handle(message.data, "consultation.consultation.submitted") == "processed"
+    ((trace_id, _),) = [ids for ids in traced if ids is not None]
+    assert trace_id == format_trace_id(committing.get_span_context().trace_id)
