@@ -23,9 +23,9 @@ from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.notification.v1 import notification_service_pb2 as notification_pb
 from counsel.payment.v1 import payment_service_pb2 as payment_pb
 from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
 from services.gateway.export import EXPORT_FORMAT, JSON_NAME, ServiceParts, join, version_file_path
 from services.gateway.export_files import LINK_TTL
-from services.runtime.config import Settings
 from tests.support.gateway import (
     FakeClients,
     MemoryBucket,
@@ -36,7 +36,7 @@ from tests.support.gateway import (
 from tests.support.tokens import Issuer
 
 PATH = "/api/v1/me/export"
-SETTINGS = Settings(env="test", gateway_rate_per_ip=0, gateway_rate_per_token=0)
+SETTINGS = GatewaySettings(env="test", gateway_rate_per_ip=0, gateway_rate_per_token=0)
 DRAFT = b"%PDF-1.7 the contract"
 IDENTITY = {
     "exported_at": "2026-12-06T13:00:00+00:00",
@@ -74,7 +74,11 @@ def parts() -> ServiceParts:
                     messages=[consultation_pb.ChatMessage(id="cm-1", seq=1, body="你好")],
                 )
             ],
-            complaints=[consultation_pb.Complaint(id="k-1", body="太慢")],
+            complaints=[
+                consultation_pb.Complaint(
+                    id="k-1", subject_type="consultation", subject_id="c-1", body="太慢"
+                )
+            ],
         ),
         documents=documents_pb.ExportDocumentsDataResponse(
             document_orders=[
