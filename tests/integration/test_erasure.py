@@ -21,11 +21,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.identity.v1 import events_pb2 as identity_events
 from deploy.local.servers import NatsServer, PostgresServer
 from services.booking.models import TABLES as BOOKING_TABLES
 from services.booking.models import BookingRow
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.models import OrderRecordRow, ReviewRow
+from services.consultation import events as consultation_events
+from services.consultation.models import DATA_KEYS as CONSULTATION_DATA_KEYS
 from services.consultation.models import TABLES as CONSULTATION_TABLES
 from services.consultation.models import (
     ChatConversationRow,
@@ -59,7 +62,8 @@ from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.erasure import ERASED_TEXT
 from services.runtime.erasure import SUBJECT as ERASURE_SUBJECT
-from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind, unpack
+from services.runtime.keys import DataKeys, master_key, tenant_subject, user_subject
 from services.runtime.records import new_id, utcnow
 from services.runtime.service import cancel_all
 from services.runtime.tables import RuntimeTables
@@ -97,9 +101,13 @@ async def platform(
     async with migrated_databases(settings, *SERVICES, pool_size=2) as dbs:
         bus = await EventBus.connect(settings, name="erasure-test")
         cipher = FieldCipher(settings.secret_key)
-        # Each service's `erasure` consumer of its events.py; only notification's handler uses its context.
+        # Each service's `erasure` consumer of its events.py; notification's and consultation's handlers use
+        # their context (consultation's: the data keys it destroys).
         contexts: dict[str, Any] = dict.fromkeys(CONSUMING)
         contexts["notification"] = notification_events.HandlerContext(cast(Any, None), cipher)
+        contexts["consultation"] = consultation_events.HandlerContext(
+            cast(Any, None), DataKeys(dbs["consultation"], master_key(settings), CONSULTATION_DATA_KEYS)
+        )
         consumers = {
             service: DurableConsumer(
                 f"{service}-erasure",
@@ -622,6 +630,13 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
         "chat_messages": [ERASED_TEXT, ERASED_TEXT],  # the agent's answers are about the client too
         "intent_signals": [],
     }
+    # Alice was her enterprise's only member: her data key and the enterprise's are destroyed (crypto-shredding),
+    # so whatever they sealed stays unreadable wherever a copy is; Bob's enterprise keeps its key.
+    assert unpack(event, identity_events.UserErased).tenant_erased
+    shredded = DataKeys(p.dbs["consultation"], master_key(p.settings), CONSULTATION_DATA_KEYS)
+    assert (await shredded.cipher(user_subject(alice.user_id))).destroyed
+    assert (await shredded.cipher(tenant_subject(alice.tenant_id))).destroyed
+    assert not (await shredded.cipher(tenant_subject(bob.tenant_id))).destroyed
     assert after["documents"] == {
         "stage": "drafting",
         "requirements": {"party_a": ERASED_TEXT, "amount": ERASED_TEXT},

@@ -12,17 +12,25 @@ from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
 from services.consultation.models import ComplaintRow
 from services.consultation.store.base import add_stage, locked_consultation
+from services.consultation.store.sealed import (
+    COMPLAINT_BODY,
+    COMPLAINT_RESOLUTION,
+    case_subject,
+    open_complaints,
+)
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 from services.runtime.records import new_id, newest_first, page_of, utcnow
 
 
 class Complaints:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def raise_complaint(
         self, principal: Principal | None, consultation_id: str, body: str
@@ -31,6 +39,7 @@ class Complaints:
             row = await locked_consultation(session, consultation_id)
             body = domain.validate_complaint(principal, row.tenant_id, body)
             assert principal is not None
+            cipher = await self.keys.cipher(case_subject(row))
             now = utcnow()
             complaint = ComplaintRow(
                 id=new_id(),
@@ -38,7 +47,7 @@ class Complaints:
                 tenant_id=row.tenant_id,
                 client_id=principal.user_id,
                 status="open",
-                body=body,
+                body=cipher.seal(COMPLAINT_BODY, body),
                 created_at=now,
                 updated_at=now,
             )
@@ -52,7 +61,8 @@ class Complaints:
                 actor=principal.user_id,
             )
             await self._event(session, "complaint.raised", complaint, principal.user_id)
-            return complaint
+        await open_complaints(self.keys, [complaint])
+        return complaint
 
     async def list_complaints(
         self, principal: Principal | None, status: str, limit: int, cursor: str
@@ -74,6 +84,7 @@ class Complaints:
         query = newest_first(query, col(ComplaintRow.created_at), col(ComplaintRow.id), cursor, limit)
         async with self.db.transaction() as session:
             rows = list((await session.exec(query)).all())
+        await open_complaints(self.keys, rows)
         return page_of(rows, limit)
 
     async def update_complaint(
@@ -91,7 +102,8 @@ class Complaints:
             complaint.status = domain.next_complaint_status(complaint.status, status, resolution)
             complaint.handled_by = agent.user_id
             if status == "resolved":
-                complaint.resolution = resolution.strip()
+                cipher = await self.keys.cipher(case_subject(complaint))
+                complaint.resolution = cipher.seal(COMPLAINT_RESOLUTION, resolution.strip())
             complaint.updated_at = utcnow()
             session.add(complaint)
             await add_stage(
@@ -102,7 +114,8 @@ class Complaints:
                 actor=agent.user_id,
             )
             await self._event(session, f"complaint.{status}", complaint, agent.user_id)
-            return complaint
+        await open_complaints(self.keys, [complaint])
+        return complaint
 
     async def _event(
         self, session: AsyncSession, event_type: str, complaint: ComplaintRow, actor_id: str
