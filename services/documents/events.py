@@ -19,8 +19,9 @@ from services.documents import erasure
 from services.documents.store import DocumentsStores
 from services.documents.workflow_link import WorkflowLink
 from services.runtime.assignment import service_hours_from_catalog
-from services.runtime.erasure import SUBJECT, erasure_handler
+from services.runtime.erasure import SUBJECT, shredding_erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
+from services.runtime.keys import DataKeys
 from services.runtime.records import from_timestamp
 from workflows.shared import AcceptSignal, AcknowledgeSignal, DraftUploadedSignal, ReviewDecisionSignal
 
@@ -31,6 +32,11 @@ class HandlerContext:
 
     stores: DocumentsStores
     link: WorkflowLink
+
+    @property
+    def keys(self) -> DataKeys:
+        """The data keys erasure destroys."""
+        return self.stores.keys
 
 
 async def order_created(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
@@ -126,7 +132,7 @@ TABLE: ConsumerTable[HandlerContext] = {
         "documents.docorder.cancelled": order_cancelled,
     },
     "lawyers": {"catalog.lawyer.changed": lawyer_changed},
-    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
+    "erasure": {SUBJECT: shredding_erasure_handler(erasure.erase_user)},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `documents-<name>`; with NATS
 # authorization on, documents may read from these alone (deploy/nats_auth.py).

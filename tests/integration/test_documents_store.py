@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import cast
@@ -22,15 +23,17 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.documents import domain
 from services.documents import events as documents_events
 from services.documents.files import DocumentFiles
-from services.documents.models import TABLES, LawyerRosterRow
+from services.documents.models import DATA_KEYS, TABLES, LawyerRosterRow
 from services.documents.store import DocumentsStores, NewOrder
 from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.metrics import refresh_sla_timers
 from services.runtime.records import new_id, utcnow
+from services.runtime.sealed_files import open_file
 from tests.support.factories import deliver
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -44,13 +47,18 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @pytest.fixture
 def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str) -> Settings:
-    return isolated_settings(postgres_server, nats_server, name=unique_name)
+    return isolated_settings(
+        postgres_server, nats_server, name=unique_name, secret_key=secrets.token_urlsafe(32)
+    )
 
 
 @pytest.fixture
 async def stores(settings: Settings) -> AsyncIterator[DocumentsStores]:
     async with migrated_databases(settings, "documents") as databases:
-        yield DocumentsStores.build(databases["documents"], Outbox("documents", settings, TABLES))
+        db = databases["documents"]
+        yield DocumentsStores.build(
+            db, Outbox("documents", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
+        )
 
 
 @pytest.fixture
@@ -210,7 +218,12 @@ async def test_versions_keep_their_bytes_and_digest_and_the_review_gate_holds(
         "in_review",
         hashlib.sha256(content).hexdigest(),
     )
-    assert await read(files, version.object_name) == content
+    # The object store holds the file sealed with the enterprise's key; a download opens it to the bytes the
+    # digest was taken over.
+    assert version.file_sealed and content[:64] not in await read(files, version.object_name)
+    cipher = await stores.versions.file_cipher(order_id)
+    opened = open_file(cipher, version.object_name, files.chunks(version.object_name))
+    assert b"".join([chunk async for chunk in opened]) == content
 
     with pytest.raises(PermissionDenied):
         await stores.versions.review(REVIEWER, order_id, "approve", "")

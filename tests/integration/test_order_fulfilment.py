@@ -8,6 +8,7 @@ cancelled in the documents service goes documents' outbox → relay → JetStrea
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +29,7 @@ from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
 from counsel.documents.v1 import events_pb2 as documents_events
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
+from services.documents.models import DATA_KEYS as DOCUMENT_DATA_KEYS
 from services.documents.models import TABLES as DOCUMENT_TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import DocumentsStores, NewOrder
@@ -45,6 +47,7 @@ from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.records import utcnow
 from services.runtime.service import cancel_all
 from tests.support.factories import deliver, envelope
@@ -222,12 +225,17 @@ async def services(
     temporal_dev_server: TemporalDevServer,
     unique_name: str,
 ) -> AsyncIterator[Services]:
-    settings = isolated_settings(postgres_server, nats_server, name=unique_name)
+    settings = isolated_settings(
+        postgres_server, nats_server, name=unique_name, secret_key=secrets.token_urlsafe(32)
+    )
     async with migrated_databases(settings, "documents", "payment") as databases:
         bus = await EventBus.connect(settings, name="order-fulfilment-test")
         temporal = await Client.connect(temporal_dev_server.address, data_converter=pydantic_data_converter)
+        documents_db = databases["documents"]
         documents = DocumentsStores.build(
-            databases["documents"], Outbox("documents", settings, DOCUMENT_TABLES)
+            documents_db,
+            Outbox("documents", settings, DOCUMENT_TABLES),
+            DataKeys(documents_db, master_key(settings), DOCUMENT_DATA_KEYS),
         )
         payment = PaymentStores.build(databases["payment"], Outbox("payment", settings, PAYMENT_TABLES))
         async with Worker(
