@@ -56,9 +56,21 @@ from services.notification.models import (
     PreferencesRow,
 )
 from services.payment import domain as payment_domain
+from services.payment.models import DATA_KEYS as PAYMENT_DATA_KEYS
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import InvoiceRow, LedgerEntryRow, OrderRow, RefundRow
 from services.payment.store import PaymentStores
+from services.payment.store.sealed import (
+    BOOKING,
+    BOOKING_FACTS,
+    INVOICE_TAX_ID,
+    INVOICE_TITLE,
+    REQUIREMENTS,
+    open_answers,
+    opened,
+    order_subject,
+)
+from services.payment.workflow_link import OrderWorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.crypto import FieldCipher
@@ -104,13 +116,15 @@ async def platform(
     async with migrated_databases(settings, *SERVICES, pool_size=2) as dbs:
         bus = await EventBus.connect(settings, name="erasure-test")
         cipher = FieldCipher(settings.secret_key)
-        # Each service's `erasure` consumer of its events.py; notification's, consultation's and documents'
-        # handlers use their context (the latter two: the data keys they destroy).
+        # Each service's `erasure` consumer of its events.py; notification's, consultation's, payment's and
+        # documents' handlers use their context (the latter three: the data keys they destroy).
         contexts: dict[str, Any] = dict.fromkeys(CONSUMING)
         contexts["notification"] = notification_events.HandlerContext(cast(Any, None), cipher)
         contexts["consultation"] = consultation_events.HandlerContext(
             cast(Any, None), DataKeys(dbs["consultation"], master_key(settings), CONSULTATION_DATA_KEYS)
         )
+        payment_keys = DataKeys(dbs["payment"], master_key(settings), PAYMENT_DATA_KEYS)
+        contexts["payment"] = OrderWorkflowLink(cast(Any, None), "", timedelta(0), payment_keys)
         documents_keys = DataKeys(dbs["documents"], master_key(settings), DOCUMENTS_DATA_KEYS)
         contexts["documents"] = documents_events.HandlerContext(
             DocumentsStores.build(
@@ -141,7 +155,11 @@ async def platform(
                 cipher,
                 IdentitySettings.from_settings(settings),
             ),
-            PaymentStores.build(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
+            PaymentStores.build(
+                dbs["payment"],
+                Outbox("payment", settings, PAYMENT_TABLES),
+                payment_keys,
+            ),
             consumers,
         )
         await bus.js.delete_stream(settings.nats_stream)
@@ -541,16 +559,19 @@ async def holdings(p: Platform, person: Person) -> dict[str, Any]:
             await s.exec(select(RefundRow.reason).where(col(RefundRow.order_id).in_(person.orders)))
         ).all()
         found["refund_reasons"] = sorted(refunds)
-        found["payment"] = {
-            o.id: {
+        found["payment"] = {}
+        for o in orders:  # what the client typed is sealed with the owner's data key: read it opened
+            cipher = await p.payment.orders.keys.cipher(order_subject(o))
+            found["payment"][o.id] = {
                 "client_id": o.client_id,
                 "amount_fen": o.amount_fen,
-                "requirements": o.requirements,
-                "booking": o.booking,
-                "invoice": (o.invoice_title, o.invoice_tax_id),
+                "requirements": open_answers(cipher, REQUIREMENTS, o.requirements),
+                "booking": open_answers(cipher, BOOKING, o.booking, BOOKING_FACTS),
+                "invoice": (
+                    opened(cipher, INVOICE_TITLE, o.invoice_title),
+                    opened(cipher, INVOICE_TAX_ID, o.invoice_tax_id),
+                ),
             }
-            for o in orders
-        }
     async with p.dbs["catalog"].transaction() as s:
         review = (await s.exec(select(ReviewRow).where(col(ReviewRow.order_id) == person.orders[0]))).one()
         record = await s.get(OrderRecordRow, person.orders[0])
@@ -667,7 +688,9 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
         "amount_fen": 19900,
         "requirements": {"employer": ERASED_TEXT},
         "booking": {},
-        "invoice": ("爱丽丝的公司", "91110000"),  # an issued invoice is a tax record
+        # The order's copy goes with the enterprise's key; the issued invoice (its PDF, a tax record) keeps
+        # its buyer.
+        "invoice": (ERASED_TEXT, ERASED_TEXT),
     }
     assert after["payment"][booked] == {
         "client_id": alice.user_id,

@@ -35,6 +35,7 @@ from services.documents.server import DocumentsServicer
 from services.documents.store import DocumentsStores, NewOrder
 from services.payment import domain
 from services.payment import events as payment_events
+from services.payment.models import DATA_KEYS as PAYMENT_DATA_KEYS
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import RefundRow
 from services.payment.providers.base import Checkout, Notification
@@ -197,7 +198,7 @@ class Services:
         return await self.settled(order_id, "in_service")
 
     def link(self) -> OrderWorkflowLink:
-        return OrderWorkflowLink(self.temporal, self.task_queue, timedelta(days=30))
+        return OrderWorkflowLink(self.temporal, self.task_queue, timedelta(days=30), self.payment.orders.keys)
 
     async def tell(self, envelope: EventEnvelope) -> None:
         """A fulfilling service's event, as payment's `fulfilment-links` consumer hands it to its handler."""
@@ -237,7 +238,12 @@ async def services(
             Outbox("documents", settings, DOCUMENT_TABLES),
             DataKeys(documents_db, master_key(settings), DOCUMENT_DATA_KEYS),
         )
-        payment = PaymentStores.build(databases["payment"], Outbox("payment", settings, PAYMENT_TABLES))
+        payment_db = databases["payment"]
+        payment = PaymentStores.build(
+            payment_db,
+            Outbox("payment", settings, PAYMENT_TABLES),
+            DataKeys(payment_db, master_key(settings), PAYMENT_DATA_KEYS),
+        )
         async with Worker(
             temporal,
             task_queue=unique_name,
