@@ -19,9 +19,8 @@ from services.documents import erasure
 from services.documents.store import DocumentsStores
 from services.documents.workflow_link import WorkflowLink
 from services.runtime.assignment import service_hours_from_catalog
-from services.runtime.erasure import SUBJECT, shredding_erasure_handler
+from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
-from services.runtime.keys import DataKeys
 from services.runtime.records import from_timestamp
 from workflows.shared import AcceptSignal, AcknowledgeSignal, DraftUploadedSignal, ReviewDecisionSignal
 
@@ -32,11 +31,6 @@ class HandlerContext:
 
     stores: DocumentsStores
     link: WorkflowLink
-
-    @property
-    def keys(self) -> DataKeys:
-        """The data keys erasure destroys."""
-        return self.stores.keys
 
 
 async def order_created(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
@@ -132,7 +126,9 @@ TABLE: ConsumerTable[HandlerContext] = {
         "documents.docorder.cancelled": order_cancelled,
     },
     "lawyers": {"catalog.lawyer.changed": lawyer_changed},
-    "erasure": {SUBJECT: shredding_erasure_handler(erasure.erase_user)},
+    # No data key is destroyed here: the drafted documents are the law firm's case file, which it must keep
+    # (docs/erasure.md); the enterprise's key goes when that retention ends (docs/privacy.md, to do).
+    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `documents-<name>`; with NATS
 # authorization on, documents may read from these alone (deploy/nats_auth.py).

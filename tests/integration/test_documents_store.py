@@ -135,8 +135,8 @@ async def test_requirements_are_stored_sealed_and_rows_from_before_are_sealed_at
         # As a row written before sealing holds it:
         await conn.execute(text("""UPDATE document_orders SET requirements_json = '{"parties": "丙方"}'"""))
 
-    assert await seal_clear_rows(stores.orders.db, stores.keys) == 1
-    assert await seal_clear_rows(stores.orders.db, stores.keys) == 0  # a second start finds nothing
+    assert await seal_clear_rows(stores.orders.db, stores.orders.keys) == 1
+    assert await seal_clear_rows(stores.orders.db, stores.orders.keys) == 0  # a second start finds nothing
     assert (await stores.orders.get(CLIENT, order_id)).row.requirements_json == '{"parties": "丙方"}'
 
 

@@ -38,11 +38,8 @@ from services.consultation.models import (
     ConsultationMessageRow,
     ConsultationRow,
 )
-from services.documents import events as documents_events
-from services.documents.models import DATA_KEYS as DOCUMENTS_DATA_KEYS
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.models import DocumentOrderRow, DocumentRevisionRow
-from services.documents.store import DocumentsStores
 from services.identity.config import IdentitySettings
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.store import IdentityStores
@@ -116,8 +113,8 @@ async def platform(
     async with migrated_databases(settings, *SERVICES, pool_size=2) as dbs:
         bus = await EventBus.connect(settings, name="erasure-test")
         cipher = FieldCipher(settings.secret_key)
-        # Each service's `erasure` consumer of its events.py; notification's, consultation's, payment's and
-        # documents' handlers use their context (the latter three: the data keys they destroy).
+        # Each service's `erasure` consumer of its events.py; notification's, consultation's and payment's
+        # handlers use their context (the latter two: the data keys they destroy).
         contexts: dict[str, Any] = dict.fromkeys(CONSUMING)
         contexts["notification"] = notification_events.HandlerContext(cast(Any, None), cipher)
         contexts["consultation"] = consultation_events.HandlerContext(
@@ -125,13 +122,6 @@ async def platform(
         )
         payment_keys = DataKeys(dbs["payment"], master_key(settings), PAYMENT_DATA_KEYS)
         contexts["payment"] = OrderWorkflowLink(cast(Any, None), "", timedelta(0), payment_keys)
-        documents_keys = DataKeys(dbs["documents"], master_key(settings), DOCUMENTS_DATA_KEYS)
-        contexts["documents"] = documents_events.HandlerContext(
-            DocumentsStores.build(
-                dbs["documents"], Outbox("documents", settings, DOCUMENTS_TABLES), documents_keys
-            ),
-            cast(Any, None),
-        )
         consumers = {
             service: DurableConsumer(
                 f"{service}-erasure",
@@ -668,8 +658,6 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     assert (await shredded.cipher(user_subject(alice.user_id))).destroyed
     assert (await shredded.cipher(tenant_subject(alice.tenant_id))).destroyed
     assert not (await shredded.cipher(tenant_subject(bob.tenant_id))).destroyed
-    documents_keys = DataKeys(p.dbs["documents"], master_key(p.settings), DOCUMENTS_DATA_KEYS)
-    assert (await documents_keys.cipher(tenant_subject(alice.tenant_id))).destroyed
     assert after["documents"] == {
         "stage": "drafting",
         "requirements": {"party_a": ERASED_TEXT, "amount": ERASED_TEXT},

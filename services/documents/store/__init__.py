@@ -22,14 +22,13 @@ __all__ = ["BREACH_METRIC_KIND", "CreatedOrder", "DocumentsStores", "NewOrder", 
 @dataclass(frozen=True)
 class DocumentsStores:
     """The documents service's stores, built over one database and one outbox; `keys` seal the case
-    material they write (store/sealed.py) and are destroyed by erasure."""
+    material they write (store/sealed.py)."""
 
     orders: DocumentOrders
     versions: Versions
     revisions: Revisions
     deadlines: Deadlines
     staff: StaffRoster
-    keys: DataKeys
 
     @classmethod
     def build(cls, db: Database, outbox: Outbox, keys: DataKeys) -> DocumentsStores:
@@ -39,5 +38,4 @@ class DocumentsStores:
             revisions=Revisions(db, outbox, keys),
             deadlines=Deadlines(db, outbox, keys),
             staff=StaffRoster(db),
-            keys=keys,
         )
