@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1 import events_pb2 as identity_events
 from services.runtime.events import Handler, unpack
-from services.runtime.keys import DataKeys, tenant_subject, user_subject
+from services.runtime.keys import DataKeys, SubjectCipher, tenant_subject, user_subject
 
 SUBJECT = "identity.user.erased"
 # What erased free text reads as, wherever a record is kept but its personal content is not.
@@ -25,6 +25,14 @@ def redact_values(values: Mapping[str, Any], keep: Iterable[str] = ()) -> dict[s
     personal, e.g. a booking's lawyer and time). The keys stay, so the record still shows what was asked."""
     kept = set(keep)
     return {key: (value if key in kept else ERASED_TEXT) for key, value in values.items()}
+
+
+def opened(cipher: SubjectCipher, field: str, value: str) -> str:
+    """The plaintext of a sealed field as a kept record shows it: ERASED_TEXT for a value an erasure redacted
+    (written in clear over the sealed one) or whose subject's data key was destroyed."""
+    if value == ERASED_TEXT:
+        return value
+    return cipher.open_or(field, value, ERASED_TEXT)
 
 
 def erasure_handler(erase_user: Callable[[AsyncSession, str], Awaitable[None]]) -> Handler[object]:

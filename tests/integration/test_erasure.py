@@ -64,7 +64,6 @@ from services.payment.store.sealed import (
     INVOICE_TITLE,
     REQUIREMENTS,
     open_answers,
-    opened,
     order_subject,
 )
 from services.payment.workflow_link import OrderWorkflowLink
@@ -72,7 +71,7 @@ from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
-from services.runtime.erasure import ERASED_TEXT
+from services.runtime.erasure import ERASED_TEXT, opened
 from services.runtime.erasure import SUBJECT as ERASURE_SUBJECT
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind, unpack
 from services.runtime.keys import DataKeys, master_key, tenant_subject, user_subject

@@ -21,12 +21,13 @@ from services.consultation.store.base import (
     locked_consultation,
     stage_recorded,
 )
-from services.consultation.store.sealed import QUESTION, case_subject, open_view, opened
+from services.consultation.store.sealed import QUESTION, case_subject, open_view
 from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
 from services.legal_fields.classifier import Prediction
 from services.runtime import assignment
 from services.runtime.context import Principal
 from services.runtime.db import Database
+from services.runtime.erasure import opened
 from services.runtime.events import Outbox
 from services.runtime.keys import DataKeys
 from services.runtime.metrics import SLA_BREACHES, UNTIERED, count_deadline

@@ -11,10 +11,11 @@ from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
 from services.consultation.models import CallRecordRow, LawyerProjectionRow
 from services.consultation.store.base import add_stage, locked_consultation
-from services.consultation.store.sealed import CALL_OUTCOME, case_subject, opened
+from services.consultation.store.sealed import CALL_OUTCOME, case_subject
 from services.consultation.telephony import TelephonyProvider
 from services.runtime.context import Principal
 from services.runtime.db import Database
+from services.runtime.erasure import opened
 from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
 from services.runtime.keys import DataKeys

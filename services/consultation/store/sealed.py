@@ -24,7 +24,7 @@ from services.consultation.models import (
 )
 from services.consultation.store.base import ConsultationView
 from services.runtime.db import Database
-from services.runtime.erasure import ERASED_TEXT
+from services.runtime.erasure import ERASED_TEXT, opened
 from services.runtime.keys import SEALED_PREFIX, DataKeys, SubjectCipher, owner_subject
 
 QUESTION = "consultations.question"
@@ -39,14 +39,6 @@ CALL_OUTCOME = "consultation_calls.outcome"
 def case_subject(row: ConsultationRow | ComplaintRow | ChatConversationRow) -> str:
     """Whose data key seals the case material of a consultation, complaint or chat conversation."""
     return owner_subject(row.tenant_id, row.client_id)
-
-
-def opened(cipher: SubjectCipher, field: str, value: str) -> str:
-    """The plaintext of a sealed value; ERASED_TEXT for one erasure redacted (written in clear over a kept
-    record) or whose subject was shredded."""
-    if value == ERASED_TEXT:
-        return value
-    return cipher.open_or(field, value, ERASED_TEXT)
 
 
 async def open_view(keys: DataKeys, view: ConsultationView) -> ConsultationView:

@@ -14,8 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.common.v1.event_pb2 import EventEnvelope
 from services.consultation import chat
 from services.consultation.models import ChatConversationRow, ChatMessageRow, ClientSignalRow
-from services.consultation.store.sealed import CHAT_BODY, opened
+from services.consultation.store.sealed import CHAT_BODY
 from services.runtime.db import Database
+from services.runtime.erasure import opened
 from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.records import from_timestamp, utcnow
 

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from services.documents.models import DocumentOrderRow, DocumentVersionRow
 from services.runtime.db import Database
-from services.runtime.erasure import ERASED_TEXT
+from services.runtime.erasure import ERASED_TEXT, opened
 from services.runtime.keys import SEALED_PREFIX, DataKeys, SubjectCipher, owner_subject
 
 REQUIREMENTS = "document_orders.requirements"
@@ -28,13 +28,6 @@ INSTRUCTIONS = "document_revisions.instructions"
 def order_subject(row: DocumentOrderRow) -> str:
     """Whose data key seals a document order's case material."""
     return owner_subject(row.tenant_id, row.client_id)
-
-
-def opened(cipher: SubjectCipher, field: str, value: str) -> str:
-    """The plaintext of a sealed value; ERASED_TEXT for one erasure redacted or whose subject was shredded."""
-    if value == ERASED_TEXT:
-        return value
-    return cipher.open_or(field, value, ERASED_TEXT)
 
 
 def seal_requirements(cipher: SubjectCipher, requirements: Mapping[str, str]) -> str:

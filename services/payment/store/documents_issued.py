@@ -15,10 +15,11 @@ from services.payment.invoices import InvoiceData, InvoiceRenderer, InvoiceStora
 from services.payment.models import InvoiceRow, OrderRow, VoucherRow
 from services.payment.store.base import locked_order, record_stage, visible_order
 from services.payment.store.ledger import append_ledger
-from services.payment.store.sealed import INVOICE_TAX_ID, INVOICE_TITLE, opened, order_subject
+from services.payment.store.sealed import INVOICE_TAX_ID, INVOICE_TITLE, order_subject
 from services.payment.vouchers import VoucherSigner, split_code, voucher_payload
 from services.runtime.context import Principal
 from services.runtime.db import Database
+from services.runtime.erasure import opened
 from services.runtime.errors import Conflict, NotFound
 from services.runtime.keys import DataKeys
 from services.runtime.records import new_id, utcnow

@@ -56,12 +56,6 @@ def open_answers(
     }
 
 
-def opened(cipher: SubjectCipher, field: str, value: str) -> str:
-    if value == ERASED_TEXT:
-        return value
-    return cipher.open_or(field, value, ERASED_TEXT)
-
-
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
