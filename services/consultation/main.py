@@ -95,9 +95,7 @@ async def serve(settings: Settings) -> None:
             background=[
                 rt.outbox_relay(),
                 *rt.consumers(events.TABLE, events.HandlerContext(link, keys)),
-                keep_sla_timers(
-                    stores.consultations.open_timers, stores.consultations.timers_at_risk, SLA_TIMER_KINDS
-                ),
+                keep_sla_timers(stores.consultations, SLA_TIMER_KINDS),
             ],
         )
         warm_up.cancel()
