@@ -63,7 +63,9 @@ def test_a_marker_phrase_typed_everywhere_is_in_clear_in_no_data_file(
     consultation = f"/api/v1/consultations/{created.json()['id']}"
     followed = http.post(f"{consultation}/messages", headers=client, json={"body": f"补充 {marker}"})
     assert followed.status_code == 200, followed.text
-    chat = http.post("/api/v1/chat/messages", headers=client, json={"body": f"你好 {marker}"})
+    # The enterprise's other member chats: the chat journey expects the demo client's conversation as it left it.
+    member = login(http, "member@demo.counsel.test")
+    chat = http.post("/api/v1/chat/messages", headers=member, json={"body": f"你好 {marker}"})
     assert chat.status_code == 201, chat.text
 
     order = http.post(
