@@ -44,12 +44,13 @@ from deploy.local.backup import (
 from deploy.local.bootstrap import migrate_all, provision_bus, seed_all
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, free_port
 from services.payment import domain
-from services.payment.models import TABLES
+from services.payment.models import DATA_KEYS, TABLES
 from services.payment.store import PaymentStores
 from services.runtime.config import Settings, load_settings
 from services.runtime.context import Principal
 from services.runtime.db import Database, asyncpg_dsn
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, master_key
 from tests.support.factories import DOCUMENT_PRODUCT
 
 NAME = "recovery"
@@ -59,7 +60,9 @@ CONCURRENCY = 16
 
 async def _write_orders(settings: Settings, count: int) -> None:
     db = Database(settings.database_dsn("payment"), pool_size=CONCURRENCY)
-    stores = PaymentStores.build(db, Outbox("payment", settings, TABLES))
+    stores = PaymentStores.build(
+        db, Outbox("payment", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
+    )
     remaining = iter(range(count))
 
     async def writer() -> None:

@@ -236,7 +236,9 @@ class AcceptSignal(BaseModel):
 
 class RevisionRequest(BaseModel):
     requested_by: str
-    instructions: str
+    # No longer sent: the client's words stay sealed in the documents service (docs/privacy.md). Kept so the
+    # histories recorded with it still decode.
+    instructions: str = ""
     # The window end the documents service recorded at delivery. The workflow's own value wins; this one
     # covers the moment between the approval's commit and its signal reaching the workflow.
     window_ends_at: datetime | None = None

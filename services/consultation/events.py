@@ -5,9 +5,11 @@ runtime's DurableConsumer in the transaction that records its id:
 - `lawyers`: the catalog's lawyer profiles decide who can be assigned (R-CON-2);
 - `intent-signals`: browsing and orders feed the purchase-intent prediction agents see (R-CS-2);
 - `complaint-clock`: the service's own complaint events start and signal `complaint-<id>`;
-- `erasure`: a user's erasure (services/consultation/erasure.py)."""
+- `erasure`: a user's erasure (services/consultation/erasure.py), their data keys destroyed with it."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,33 +21,42 @@ from services.consultation import erasure
 from services.consultation.store.lawyers import LawyerProjection
 from services.consultation.store.signals import PurchaseSignals
 from services.consultation.workflow_link import WorkflowLink
-from services.runtime.erasure import SUBJECT, erasure_handler
+from services.runtime.erasure import SUBJECT, shredding_erasure_handler
 from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
+from services.runtime.keys import DataKeys
 from services.runtime.records import from_timestamp
 
 
-async def submitted(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
-    await link.start(unpack(envelope, events_pb2.ConsultationSubmitted), envelope)
+@dataclass(frozen=True)
+class HandlerContext:
+    """What the handlers need besides the event: the workflows to start and signal, the data keys to shred."""
+
+    link: WorkflowLink
+    keys: DataKeys
 
 
-async def replied(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
-    await link.message_posted(unpack(envelope, events_pb2.ConsultationReplied))
+async def submitted(context: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
+    await context.link.start(unpack(envelope, events_pb2.ConsultationSubmitted), envelope)
 
 
-async def closed(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
-    await link.close(unpack(envelope, events_pb2.ConsultationClosed))
+async def replied(context: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
+    await context.link.message_posted(unpack(envelope, events_pb2.ConsultationReplied))
 
 
-def complaint_step(step: str) -> Handler[WorkflowLink]:
+def complaint_step(step: str) -> Handler[HandlerContext]:
     """The handler of `complaint.<step>`: the complaint's response clock hears of it."""
 
-    async def handle(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
-        await link.complaint_changed(unpack(envelope, events_pb2.ComplaintChanged), envelope, step)
+    async def handle(context: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
+        await context.link.complaint_changed(unpack(envelope, events_pb2.ComplaintChanged), envelope, step)
 
     return handle
 
 
-async def lawyer_changed(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def closed(context: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
+    await context.link.close(unpack(envelope, events_pb2.ConsultationClosed))
+
+
+async def lawyer_changed(context: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
     changed = unpack(envelope, catalog_events.LawyerChanged)
     if not changed.user_id:
         return  # no identity account: nobody to assign work to
@@ -53,7 +64,7 @@ async def lawyer_changed(link: WorkflowLink, envelope: EventEnvelope, session: A
     await LawyerProjection.apply_lawyer_changed(session, changed, when)
 
 
-async def product_viewed(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def product_viewed(context: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
     viewed = unpack(envelope, catalog_events.ItemViewed)
     if viewed.user_id:
         await PurchaseSignals.record_signal(
@@ -66,10 +77,10 @@ def order_signal(
         payment_events.OrderCreated | payment_events.OrderPaid | payment_events.OrderCancelled
     ],
     kind: str,
-) -> Handler[WorkflowLink]:
+) -> Handler[HandlerContext]:
     """The handler of a payment event that is the client's purchase-intent signal `kind` about the order."""
 
-    async def handle(link: WorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
+    async def handle(context: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
         order = unpack(envelope, message_type)
         if order.client_id:
             await PurchaseSignals.record_signal(session, envelope, kind, order.client_id, order.order_id)
@@ -77,7 +88,7 @@ def order_signal(
     return handle
 
 
-TABLE: ConsumerTable[WorkflowLink] = {
+TABLE: ConsumerTable[HandlerContext] = {
     "workflow-starter": {"consultation.consultation.submitted": submitted},
     "workflow-signaller": {
         "consultation.consultation.replied": replied,
@@ -87,7 +98,7 @@ TABLE: ConsumerTable[WorkflowLink] = {
         f"consultation.complaint.{step}": complaint_step(step)
         for step in ("raised", "resolved", "reopened", "closed")
     },
-    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
+    "erasure": {SUBJECT: shredding_erasure_handler(erasure.erase_user)},
     "lawyers": {"catalog.lawyer.changed": lawyer_changed},
     "intent-signals": {
         "catalog.product.viewed": product_viewed,

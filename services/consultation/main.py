@@ -14,13 +14,15 @@ from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.consultation import domain, events
 from services.consultation.config import ConsultationSettings
 from services.consultation.faq import FaqEntry, FaqSource
-from services.consultation.models import TABLES
+from services.consultation.models import DATA_KEYS, TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStores
+from services.consultation.store.sealed import seal_clear_rows
 from services.consultation.workflow_link import WorkflowLink
 from services.legal_fields.classifier import default_classifier
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.metrics import SLA_BREACHES, UNTIERED, export_deadlines, keep_sla_timers
 from services.runtime.service import service_runtime
 from workflows.shared import CONSULTATION_QUEUE, task_queue
@@ -79,7 +81,10 @@ async def serve(shared: Settings) -> None:
                 )
             ),
         )
-        stores = ConsultationStores.build(rt.db, rt.outbox)
+        keys = DataKeys(rt.db, master_key(settings), DATA_KEYS)
+        await keys.check()
+        await seal_clear_rows(rt.db, keys)
+        stores = ConsultationStores.build(rt.db, rt.outbox, keys)
         server.add(
             ConsultationServicer(stores, payments, faq=FaqSource(catalog_faq(catalog)), catalog=catalog),
             consultation_service_pb2,
@@ -92,7 +97,7 @@ async def serve(shared: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                *rt.consumers(events.TABLE, link),
+                *rt.consumers(events.TABLE, events.HandlerContext(link, keys)),
                 keep_sla_timers(stores.consultations, SLA_TIMER_KINDS),
             ],
         )

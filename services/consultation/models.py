@@ -10,11 +10,14 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.keys import define_data_keys_table
 from services.runtime.tables import define_runtime_tables
 
 consultation_registry = registry()
 metadata = consultation_registry.metadata
 TABLES = define_runtime_tables(metadata)
+# The subjects' data keys that seal case material (services/consultation/store/sealed.py).
+DATA_KEYS = define_data_keys_table(metadata)
 
 
 class ConsultationTable(SQLModel, registry=consultation_registry):

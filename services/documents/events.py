@@ -126,6 +126,8 @@ TABLE: ConsumerTable[HandlerContext] = {
         "documents.docorder.cancelled": order_cancelled,
     },
     "lawyers": {"catalog.lawyer.changed": lawyer_changed},
+    # No data key is destroyed here: the drafted documents are the law firm's case file, which it must keep
+    # (docs/erasure.md); the enterprise's key goes when that retention ends (docs/privacy.md, to do).
     "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `documents-<name>`; with NATS

@@ -9,12 +9,14 @@ from counsel.documents.v1 import documents_service_pb2, documents_service_pb2_gr
 from services.documents import domain, events
 from services.documents.config import DocumentsSettings
 from services.documents.files import DocumentFiles
-from services.documents.models import TABLES
+from services.documents.models import DATA_KEYS, TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStores
+from services.documents.store.sealed import seal_clear_rows
 from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.metrics import SLA_BREACHES, export_deadlines, keep_sla_timers
 from services.runtime.service import service_runtime
 from workflows.shared import DOCUMENTS_QUEUE, task_queue
@@ -44,7 +46,10 @@ async def serve(shared: Settings) -> None:
                 )
             ),
         )
-        stores = DocumentsStores.build(rt.db, rt.outbox)
+        keys = DataKeys(rt.db, master_key(settings), DATA_KEYS)
+        await keys.check()
+        await seal_clear_rows(rt.db, keys)
+        stores = DocumentsStores.build(rt.db, rt.outbox, keys)
         server = rt.grpc_server()
         server.add(
             DocumentsServicer(stores, files, temporal, catalog),

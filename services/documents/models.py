@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.keys import define_data_keys_table
 from services.runtime.tables import define_runtime_tables
 
 documents_registry = registry()
 metadata = documents_registry.metadata
 TABLES = define_runtime_tables(metadata)
+# The subjects' data keys that seal case material (services/documents/store/sealed.py).
+DATA_KEYS = define_data_keys_table(metadata)
 
 
 class DocumentsTable(SQLModel, registry=documents_registry):
@@ -83,8 +86,11 @@ class DocumentVersionRow(DocumentsTable, table=True):
     file_name: str = ""
     size_bytes: int
     media_type: str
-    sha256: str
+    sha256: str  # of the plaintext the client downloads (Repr-Digest), whether or not the object is sealed
     object_name: str
+    # The object is sealed with the order's data key (services/runtime/sealed_files.py); False for the files
+    # uploaded before sealing, which are stored as they came.
+    file_sealed: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     status: str  # in_review | approved | rejected
     reviewer_id: str = ""
     reviewer_licence_number: str = ""

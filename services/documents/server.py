@@ -33,6 +33,7 @@ from services.runtime.context import Principal, current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unimplemented
 from services.runtime.firm_roster import with_firm_lawyers
 from services.runtime.records import from_timestamp, page_size, to_timestamp, utcnow
+from services.runtime.sealed_files import open_file
 from services.runtime.tenancy import own_records
 from workflows.shared import RevisionAccepted, RevisionRequest, document_order_workflow_id
 
@@ -288,9 +289,7 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         principal = domain.require_role(current_principal(), "client", "client_admin")
 
         async def ask_workflow(window_ends_at: datetime | None) -> None:
-            await self._request_revision(
-                request.document_order_id, principal.user_id, request.instructions, window_ends_at
-            )
+            await self._request_revision(request.document_order_id, principal.user_id, window_ends_at)
 
         view = await self.stores.revisions.request_revision(
             principal, request.document_order_id, request.instructions, ask_workflow
@@ -298,16 +297,16 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         return pb.RequestRevisionResponse(document_order=self._reply(view))
 
     async def _request_revision(
-        self, document_order_id: str, client_id: str, instructions: str, window_ends_at: datetime | None
+        self, document_order_id: str, client_id: str, window_ends_at: datetime | None
     ) -> None:
-        """The workflow's Update validator has the last word on the window (R-DOC-5); a refusal is a 409."""
+        """The workflow's Update validator has the last word on the window (R-DOC-5); a refusal is a 409.
+        The instructions stay here, sealed: the workflow never reads them, and its history is no place for
+        the client's words."""
         handle = self.temporal.get_workflow_handle(document_order_workflow_id(document_order_id))
         try:
             await handle.execute_update(
                 "request_revision",
-                RevisionRequest(
-                    requested_by=client_id, instructions=instructions.strip(), window_ends_at=window_ends_at
-                ),
+                RevisionRequest(requested_by=client_id, window_ends_at=window_ends_at),
                 result_type=RevisionAccepted,
             )
         except WorkflowUpdateFailedError as exc:
@@ -342,8 +341,12 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
             principal, request.document_order_id, request.version_number
         )
         yield pb.StreamVersionResponse(version=version_proto(version))
-        digest = hashlib.sha256()
-        async for chunk in self.files.chunks(version.object_name):
+        digest = hashlib.sha256()  # over the plaintext, as recorded at upload (Repr-Digest)
+        chunks = self.files.chunks(version.object_name)
+        if version.file_sealed:
+            cipher = await self.stores.versions.file_cipher(request.document_order_id)
+            chunks = open_file(cipher, version.object_name, chunks)
+        async for chunk in chunks:
             digest.update(chunk)
             yield pb.StreamVersionResponse(chunk=chunk)
         if digest.hexdigest() != version.sha256:

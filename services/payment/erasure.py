@@ -15,10 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.payment import domain
 from services.payment.models import InvoiceRow, OrderRow, RefundRow
+from services.payment.store.sealed import BOOKING_FACTS
 from services.runtime.erasure import ERASED_TEXT, redact_values
-
-# Booking details that are facts of the service, not of the person.
-BOOKING_FACTS = ("lawyer_id", "firm_id", "start", "minutes", "mode", "slot_id")
 
 
 async def erase_user(session: AsyncSession, user_id: str) -> None:

@@ -21,7 +21,7 @@ from counsel.payment.v1 import events_pb2
 from services.payment import erasure
 from services.payment.models import OrderRow
 from services.payment.workflow_link import OrderWorkflowLink
-from services.runtime.erasure import SUBJECT, erasure_handler
+from services.runtime.erasure import SUBJECT, shredding_erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
 from workflows.shared import FulfilmentEnded, FulfilmentRef
 
@@ -120,7 +120,7 @@ TABLE: ConsumerTable[OrderWorkflowLink] = {
         "booking.booking.completed": booking_completed,
         "booking.booking.cancelled": booking_cancelled,
     },
-    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
+    "erasure": {SUBJECT: shredding_erasure_handler(erasure.erase_user)},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `payment-<name>`; with NATS
 # authorization on, payment may read from these alone (deploy/nats_auth.py).

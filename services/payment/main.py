@@ -9,17 +9,19 @@ from counsel.payment.v1 import payment_service_pb2, payment_service_pb2_grpc
 from services.payment import events
 from services.payment.config import PaymentSettings, configured_providers
 from services.payment.invoices import InvoiceRenderer, ObjectStoreInvoices
-from services.payment.models import TABLES
+from services.payment.models import DATA_KEYS, TABLES
 from services.payment.providers.sandbox import SandboxProvider
 from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
 from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStores
 from services.payment.store.payments import AMOUNT_MISMATCHES, UNAPPLIED_PAYMENTS
+from services.payment.store.sealed import seal_clear_rows
 from services.payment.vouchers import VoucherSigner
 from services.payment.workflow_link import OrderWorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.metrics import UNTIERED, export_deadlines
 from services.runtime.service import service_runtime
 from workflows.shared import ORDERS_QUEUE, task_queue
@@ -49,7 +51,10 @@ async def serve(shared: Settings) -> None:
         for name in providers:  # exported at 0, so the alert's increase() sees the very first one
             AMOUNT_MISMATCHES.labels(name)
             UNAPPLIED_PAYMENTS.labels(name)
-        stores = PaymentStores.build(rt.db, rt.outbox)
+        keys = DataKeys(rt.db, master_key(settings), DATA_KEYS)
+        await keys.check()
+        await seal_clear_rows(rt.db, keys)
+        stores = PaymentStores.build(rt.db, rt.outbox, keys)
         renderer = InvoiceRenderer(settings.cache_dir)
         assert rt.bus is not None
         server = rt.grpc_server()
@@ -70,6 +75,7 @@ async def serve(shared: Settings) -> None:
             temporal,
             task_queue(settings.temporal_task_queue, ORDERS_QUEUE),
             settings.consultation_use_within,
+            keys,
         )
         background = [
             rt.outbox_relay(),

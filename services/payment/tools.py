@@ -8,25 +8,25 @@ from datetime import date, datetime, timedelta
 
 from services.payment.config import PaymentSettings, configured_providers
 from services.payment.invoices import BEIJING
-from services.payment.models import TABLES
 from services.payment.reconciliation import fetch_statements
-from services.payment.store import PaymentStores
+from services.payment.store.ledger import Ledger
+from services.payment.store.reconciliation import Reconciliation
+from services.payment.store.sandbox import Sandbox
 from services.runtime.config import Settings
 from services.runtime.db import Database
-from services.runtime.events import Outbox
 from services.runtime.records import utcnow
 
 
-def _stores(settings: Settings) -> tuple[Database, PaymentStores]:
-    db = Database(settings.database_dsn("payment"), pool_size=1)
-    return db, PaymentStores.build(db, Outbox("payment", settings, TABLES))
+def _database(settings: Settings) -> Database:
+    """The payment database; the commands read its ledger and payments only (no data key needed)."""
+    return Database(settings.database_dsn("payment"), pool_size=1)
 
 
 async def verify_ledger(settings: Settings) -> int:
     """Prints the chain check; exit code 0 when intact, 1 naming the first broken entry."""
-    db, stores = _stores(settings)
+    db = _database(settings)
     try:
-        report = await stores.ledger.verify()
+        report = await Ledger(db).verify()
     finally:
         await db.close()
     if report.valid:
@@ -46,9 +46,9 @@ async def reconcile(settings: Settings, day: date, providers: Mapping[str, objec
     if providers is None:
         providers = configured_providers(PaymentSettings.from_settings(settings))
     statements, missing = await fetch_statements(providers, day, utcnow())
-    db, stores = _stores(settings)
+    db = _database(settings)
     try:
-        report = await stores.reconciliation.reconcile(start, start + timedelta(days=1), statements)
+        report = await Reconciliation(db, Sandbox(db)).reconcile(start, start + timedelta(days=1), statements)
     finally:
         await db.close()
     for d in report.differences:

@@ -18,6 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from services.payment.models import OrderRow
+from services.payment.store.sealed import BOOKING, BOOKING_FACTS, REQUIREMENTS, open_answers, order_subject
+from services.runtime.keys import DataKeys
 from services.runtime.temporal import signal_if_running, start_once
 from workflows.shared import (
     ORDER_WORKFLOW,
@@ -33,12 +35,18 @@ log = logging.getLogger(__name__)
 class OrderWorkflowLink:
     """Starts and signals `order-<id>`; services/payment/events.py says on which events."""
 
-    def __init__(self, temporal: Client, task_queue: str, consultation_use_within: timedelta) -> None:
+    def __init__(
+        self, temporal: Client, task_queue: str, consultation_use_within: timedelta, keys: DataKeys
+    ) -> None:
         self.temporal = temporal
         self.task_queue = task_queue
         self.consultation_use_within = consultation_use_within
+        # Open what the client typed into the order for its workflow (the fulfilling services need it);
+        # erasure destroys them (the `erasure` consumer's context is this link).
+        self.keys = keys
 
-    def workflow_input(self, row: OrderRow) -> OrderWorkflowInput:
+    async def workflow_input(self, row: OrderRow) -> OrderWorkflowInput:
+        cipher = await self.keys.cipher(order_subject(row))
         return OrderWorkflowInput(
             order_id=row.id,
             tenant_id=row.tenant_id,
@@ -47,8 +55,8 @@ class OrderWorkflowLink:
             tier=row.tier,
             pay_before=row.pay_before,
             client_id=row.client_id,
-            requirements=row.requirements,
-            booking=row.booking,
+            requirements=open_answers(cipher, REQUIREMENTS, row.requirements),
+            booking=open_answers(cipher, BOOKING, row.booking, BOOKING_FACTS),
             fulfil_within=self.consultation_use_within if row.category == "consultation" else None,
         )
 
@@ -57,7 +65,7 @@ class OrderWorkflowLink:
         await start_once(
             self.temporal,
             ORDER_WORKFLOW,
-            self.workflow_input(row),
+            await self.workflow_input(row),
             id=order_workflow_id(row.id),
             task_queue=self.task_queue,
             start_signal="paid" if paid_by else None,

@@ -235,11 +235,7 @@ class SubjectCipher:
         the subject's key is gone: nothing is written about a shredded subject."""
         if not plaintext:
             return ""
-        if self._aead is None:
-            raise KeyDestroyed(f"the data key of {self.subject} was destroyed")
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, plaintext.encode(), self._aad(field))
-        return SEALED_PREFIX + base64.b64encode(nonce + sealed).decode()
+        return SEALED_PREFIX + base64.b64encode(self.seal_bytes(field, plaintext.encode())).decode()
 
     def open(self, field: str, token: str) -> str:
         """The plaintext `seal` sealed as `field`; "" for "". KeyDestroyed once shredded; SealError for a
@@ -248,19 +244,31 @@ class SubjectCipher:
             return ""
         if not token.startswith(SEALED_PREFIX):
             raise SealError(f"{field} is not a sealed value")
-        if self._aead is None:
-            raise KeyDestroyed(f"the data key of {self.subject} was destroyed")
         try:
             raw = base64.b64decode(token[len(SEALED_PREFIX) :], validate=True)
         except (binascii.Error, ValueError) as exc:
             raise SealError(f"{field} is not valid base64") from exc
-        if len(raw) < NONCE_BYTES + TAG_BYTES:
+        return self.open_bytes(field, raw).decode()
+
+    def seal_bytes(self, field: str, plaintext: bytes) -> bytes:
+        """`nonce ‖ ciphertext ‖ tag` of `plaintext` (a file's segment, see services/runtime/sealed_files.py).
+        KeyDestroyed when the subject's key is gone."""
+        if self._aead is None:
+            raise KeyDestroyed(f"the data key of {self.subject} was destroyed")
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, self._aad(field))
+
+    def open_bytes(self, field: str, sealed: bytes) -> bytes:
+        """What `seal_bytes` sealed as `field`. KeyDestroyed once shredded; SealError when altered or sealed
+        for another subject or field."""
+        if self._aead is None:
+            raise KeyDestroyed(f"the data key of {self.subject} was destroyed")
+        if len(sealed) < NONCE_BYTES + TAG_BYTES:
             raise SealError(f"{field} is too short to be sealed")
         try:
-            plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._aad(field))
+            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], self._aad(field))
         except InvalidTag:
             raise SealError(f"{field} was altered or sealed for another subject or field") from None
-        return plain.decode()
 
     def open_or(self, field: str, token: str, shredded: str) -> str:
         """`open`, with `shredded` in place of a value whose key was destroyed (what a kept record shows)."""

@@ -34,7 +34,7 @@ from deploy.local.backup import (
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, free_port
 from services.payment import domain
 from services.payment.config import PaymentSettings
-from services.payment.models import TABLES
+from services.payment.models import DATA_KEYS, TABLES
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
 from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStores
@@ -43,6 +43,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, master_key
 from tests.support.factories import DOCUMENT_PRODUCT
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -61,7 +62,9 @@ def data_dir() -> Iterator[Path]:
 
 class Payments:
     def __init__(self, db: Database, settings: PaymentSettings) -> None:
-        self.stores = PaymentStores.build(db, Outbox("payment", settings, TABLES))
+        self.stores = PaymentStores.build(
+            db, Outbox("payment", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
+        )
         self.sandbox = SandboxProvider(Ed25519PrivateKey.generate(), "http://127.0.0.1:8000")
         self.servicer = PaymentServicer(
             self.stores,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -35,18 +36,19 @@ from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer, free_port
 from services.consultation import events as consultation_events
+from services.consultation.events import HandlerContext
 from services.consultation.faq import FaqSource
 from services.consultation.main import catalog_faq
-from services.consultation.models import TABLES
+from services.consultation.models import DATA_KEYS, TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStores
-from services.consultation.workflow_link import WorkflowLink
 from services.gateway.app import create_app
 from services.gateway.chat_waker import ChatWaker
 from services.gateway.config import GatewaySettings
 from services.runtime.config import Settings
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.pki import TlsMaterial
 from services.runtime.service import cancel_all
 from tests.support.factories import envelope
@@ -111,7 +113,7 @@ def subject_of(token: str) -> str:
 
 @pytest.fixture(scope="module")
 def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
-    return isolated_settings(postgres_server, nats_server)
+    return isolated_settings(postgres_server, nats_server, secret_key=secrets.token_urlsafe(32))
 
 
 @contextlib.asynccontextmanager
@@ -150,7 +152,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         outbox = Outbox("consultation", settings, TABLES)
         bus = await EventBus.connect(settings, "chat-test")
         running.push_async_callback(bus.close)
-        stores = ConsultationStores.build(db, outbox)
+        stores = ConsultationStores.build(db, outbox, DataKeys(db, master_key(settings), DATA_KEYS))
         servicer = ConsultationServicer(
             stores,
             cast(Any, None),
@@ -177,7 +179,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
                     bus,
                     db,
                     TABLES,
-                    bind(consultation_events.TABLE["intent-signals"], cast(WorkflowLink, None)),
+                    bind(consultation_events.TABLE["intent-signals"], cast(HandlerContext, None)),
                 ).run()
             ),
         ]

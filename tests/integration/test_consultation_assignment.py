@@ -4,6 +4,7 @@ PostgreSQL with the service's migrations (R-CON-2, §6.2.1.2; R-Q-1). The clock 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -13,13 +14,14 @@ from sqlalchemy import select
 
 from deploy.local.servers import PostgresServer
 from services.consultation.domain import NewConsultation
-from services.consultation.models import TABLES, LawyerProjectionRow
+from services.consultation.models import DATA_KEYS, TABLES, LawyerProjectionRow
 from services.consultation.store import ConsultationStores
 from services.legal_fields.classifier import default_classifier
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.records import utcnow
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -38,13 +40,16 @@ def lawyer(principal_id: str) -> Principal:
 
 @pytest.fixture
 def settings(postgres_server: PostgresServer, unique_name: str) -> Settings:
-    return isolated_settings(postgres_server, name=unique_name)
+    return isolated_settings(postgres_server, name=unique_name, secret_key=secrets.token_urlsafe(32))
 
 
 @pytest.fixture
 async def stores(settings: Settings) -> AsyncIterator[ConsultationStores]:
     async with migrated_databases(settings, "consultation") as databases:  # 0001 → head
-        s = ConsultationStores.build(databases["consultation"], Outbox("consultation", settings, TABLES))
+        db = databases["consultation"]
+        s = ConsultationStores.build(
+            db, Outbox("consultation", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
+        )
         for lawyer_id, fields, hours, max_open in [
             ("labour-busy", ["labour"], ALWAYS, 1),
             ("labour-a", ["labour", "litigation"], ALWAYS, 20),

@@ -7,14 +7,16 @@ the review gate, breaches recorded once, versions with their SHA-256 streamed ch
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import cast
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from counsel.catalog.v1.events_pb2 import LawyerChanged, LawyerServiceWindow
 from counsel.common.v1.event_pb2 import EventEnvelope
@@ -22,15 +24,18 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.documents import domain
 from services.documents import events as documents_events
 from services.documents.files import DocumentFiles
-from services.documents.models import TABLES, LawyerRosterRow
+from services.documents.models import DATA_KEYS, TABLES, LawyerRosterRow
 from services.documents.store import DocumentsStores, NewOrder
+from services.documents.store.sealed import seal_clear_rows
 from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
+from services.runtime.keys import SEALED_PREFIX, DataKeys, master_key
 from services.runtime.metrics import DUE_IN, refresh_sla_timers
 from services.runtime.records import new_id, utcnow
+from services.runtime.sealed_files import open_file
 from tests.support.factories import deliver
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -44,13 +49,18 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @pytest.fixture
 def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str) -> Settings:
-    return isolated_settings(postgres_server, nats_server, name=unique_name)
+    return isolated_settings(
+        postgres_server, nats_server, name=unique_name, secret_key=secrets.token_urlsafe(32)
+    )
 
 
 @pytest.fixture
 async def stores(settings: Settings) -> AsyncIterator[DocumentsStores]:
     async with migrated_databases(settings, "documents") as databases:
-        yield DocumentsStores.build(databases["documents"], Outbox("documents", settings, TABLES))
+        db = databases["documents"]
+        yield DocumentsStores.build(
+            db, Outbox("documents", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
+        )
 
 
 @pytest.fixture
@@ -111,6 +121,23 @@ async def test_creation_is_idempotent_by_order_id_and_spreads_equal_lawyers(stor
     assert view.row.acknowledge_due_at == first.paid_at + timedelta(minutes=30)  # R-DOC-2
     assert [s.stage for s in view.stages] == ["awaiting_acknowledgement"]
     assert await events(stores) == ["docorder.created", "docorder.created"]
+
+
+async def test_requirements_are_stored_sealed_and_rows_from_before_are_sealed_at_start(
+    stores: DocumentsStores,
+) -> None:
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1", fields=["contract"])
+    order_id = (await stores.orders.create(new_order())).view.row.id
+    assert (await stores.orders.get(CLIENT, order_id)).row.requirements_json == '{"parties": "甲方/乙方"}'
+    async with stores.orders.db.engine.begin() as conn:
+        (stored,) = (await conn.execute(text("SELECT requirements_json FROM document_orders"))).one()
+        assert json.loads(stored)["parties"].startswith(SEALED_PREFIX)
+        # As a row written before sealing holds it:
+        await conn.execute(text("""UPDATE document_orders SET requirements_json = '{"parties": "丙方"}'"""))
+
+    assert await seal_clear_rows(stores.orders.db, stores.orders.keys) == 1
+    assert await seal_clear_rows(stores.orders.db, stores.orders.keys) == 0  # a second start finds nothing
+    assert (await stores.orders.get(CLIENT, order_id)).row.requirements_json == '{"parties": "丙方"}'
 
 
 async def test_the_lawyer_practises_the_orders_field_is_active_and_not_overloaded(
@@ -210,7 +237,12 @@ async def test_versions_keep_their_bytes_and_digest_and_the_review_gate_holds(
         "in_review",
         hashlib.sha256(content).hexdigest(),
     )
-    assert await read(files, version.object_name) == content
+    # The object store holds the file sealed with the enterprise's key; a download opens it to the bytes the
+    # digest was taken over.
+    assert version.file_sealed and content[:64] not in await read(files, version.object_name)
+    cipher = await stores.versions.file_cipher(order_id)
+    opened = open_file(cipher, version.object_name, files.chunks(version.object_name))
+    assert b"".join([chunk async for chunk in opened]) == content
 
     with pytest.raises(PermissionDenied):
         await stores.versions.review(REVIEWER, order_id, "approve", "")

@@ -21,11 +21,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.identity.v1 import events_pb2 as identity_events
 from deploy.local.servers import NatsServer, PostgresServer
 from services.booking.models import TABLES as BOOKING_TABLES
 from services.booking.models import BookingRow
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.models import OrderRecordRow, ReviewRow
+from services.consultation import events as consultation_events
+from services.consultation.models import DATA_KEYS as CONSULTATION_DATA_KEYS
 from services.consultation.models import TABLES as CONSULTATION_TABLES
 from services.consultation.models import (
     ChatConversationRow,
@@ -50,16 +53,28 @@ from services.notification.models import (
     PreferencesRow,
 )
 from services.payment import domain as payment_domain
+from services.payment.models import DATA_KEYS as PAYMENT_DATA_KEYS
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import InvoiceRow, LedgerEntryRow, OrderRow, RefundRow
 from services.payment.store import PaymentStores
+from services.payment.store.sealed import (
+    BOOKING,
+    BOOKING_FACTS,
+    INVOICE_TAX_ID,
+    INVOICE_TITLE,
+    REQUIREMENTS,
+    open_answers,
+    order_subject,
+)
+from services.payment.workflow_link import OrderWorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
-from services.runtime.erasure import ERASED_TEXT
+from services.runtime.erasure import ERASED_TEXT, opened
 from services.runtime.erasure import SUBJECT as ERASURE_SUBJECT
-from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
+from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind, unpack
+from services.runtime.keys import DataKeys, master_key, tenant_subject, user_subject
 from services.runtime.records import new_id, utcnow
 from services.runtime.service import cancel_all
 from services.runtime.tables import RuntimeTables
@@ -97,9 +112,15 @@ async def platform(
     async with migrated_databases(settings, *SERVICES, pool_size=2) as dbs:
         bus = await EventBus.connect(settings, name="erasure-test")
         cipher = FieldCipher(settings.secret_key)
-        # Each service's `erasure` consumer of its events.py; only notification's handler uses its context.
+        # Each service's `erasure` consumer of its events.py; notification's, consultation's and payment's
+        # handlers use their context (the latter two: the data keys they destroy).
         contexts: dict[str, Any] = dict.fromkeys(CONSUMING)
         contexts["notification"] = notification_events.HandlerContext(cast(Any, None), cipher)
+        contexts["consultation"] = consultation_events.HandlerContext(
+            cast(Any, None), DataKeys(dbs["consultation"], master_key(settings), CONSULTATION_DATA_KEYS)
+        )
+        payment_keys = DataKeys(dbs["payment"], master_key(settings), PAYMENT_DATA_KEYS)
+        contexts["payment"] = OrderWorkflowLink(cast(Any, None), "", timedelta(0), payment_keys)
         consumers = {
             service: DurableConsumer(
                 f"{service}-erasure",
@@ -123,7 +144,11 @@ async def platform(
                 cipher,
                 IdentitySettings.from_settings(settings),
             ),
-            PaymentStores.build(dbs["payment"], Outbox("payment", settings, PAYMENT_TABLES)),
+            PaymentStores.build(
+                dbs["payment"],
+                Outbox("payment", settings, PAYMENT_TABLES),
+                payment_keys,
+            ),
             consumers,
         )
         await bus.js.delete_stream(settings.nats_stream)
@@ -526,16 +551,19 @@ async def holdings(p: Platform, person: Person) -> dict[str, Any]:
             await s.exec(select(RefundRow.reason).where(col(RefundRow.order_id).in_(person.orders)))
         ).all()
         found["refund_reasons"] = sorted(refunds)
-        found["payment"] = {
-            o.id: {
+        found["payment"] = {}
+        for o in orders:  # what the client typed is sealed with the owner's data key: read it opened
+            cipher = await p.payment.orders.keys.cipher(order_subject(o))
+            found["payment"][o.id] = {
                 "client_id": o.client_id,
                 "amount_fen": o.amount_fen,
-                "requirements": o.requirements,
-                "booking": o.booking,
-                "invoice": (o.invoice_title, o.invoice_tax_id),
+                "requirements": open_answers(cipher, REQUIREMENTS, o.requirements),
+                "booking": open_answers(cipher, BOOKING, o.booking, BOOKING_FACTS),
+                "invoice": (
+                    opened(cipher, INVOICE_TITLE, o.invoice_title),
+                    opened(cipher, INVOICE_TAX_ID, o.invoice_tax_id),
+                ),
             }
-            for o in orders
-        }
     async with p.dbs["catalog"].transaction() as s:
         review = (await s.exec(select(ReviewRow).where(col(ReviewRow.order_id) == person.orders[0]))).one()
         record = await s.get(OrderRecordRow, person.orders[0])
@@ -625,6 +653,13 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
         "chat_messages": [ERASED_TEXT, ERASED_TEXT],  # the agent's answers are about the client too
         "intent_signals": [],
     }
+    # Alice was her enterprise's only member: her data key and the enterprise's are destroyed (crypto-shredding),
+    # so whatever they sealed stays unreadable wherever a copy is; Bob's enterprise keeps its key.
+    assert unpack(event, identity_events.UserErased).tenant_erased
+    shredded = DataKeys(p.dbs["consultation"], master_key(p.settings), CONSULTATION_DATA_KEYS)
+    assert (await shredded.cipher(user_subject(alice.user_id))).destroyed
+    assert (await shredded.cipher(tenant_subject(alice.tenant_id))).destroyed
+    assert not (await shredded.cipher(tenant_subject(bob.tenant_id))).destroyed
     assert after["documents"] == {
         "stage": "drafting",
         "requirements": {"party_a": ERASED_TEXT, "amount": ERASED_TEXT},
@@ -643,7 +678,9 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
         "amount_fen": 19900,
         "requirements": {"employer": ERASED_TEXT},
         "booking": {},
-        "invoice": ("爱丽丝的公司", "91110000"),  # an issued invoice is a tax record
+        # The order's copy goes with the enterprise's key; the issued invoice (its PDF, a tax record) keeps
+        # its buyer.
+        "invoice": (ERASED_TEXT, ERASED_TEXT),
     }
     assert after["payment"][booked] == {
         "client_id": alice.user_id,

@@ -6,6 +6,7 @@ consultation changes accordingly. Real PostgreSQL for both services; nothing of 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,9 +23,9 @@ from services.catalog.seed import demo_firms, demo_lawyers, seed_demo
 from services.catalog.store import CatalogStores
 from services.consultation import events as consultation_events
 from services.consultation.domain import NewConsultation
-from services.consultation.models import TABLES, LawyerProjectionRow
+from services.consultation.events import HandlerContext
+from services.consultation.models import DATA_KEYS, TABLES, LawyerProjectionRow
 from services.consultation.store import ConsultationStores
-from services.consultation.workflow_link import WorkflowLink
 from services.identity.seed import demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
 from services.legal_fields import LEGAL_FIELDS
@@ -32,6 +33,7 @@ from services.rules import assignment
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.service import cancel_all
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -46,7 +48,9 @@ WAIT_SECONDS = 15.0
 
 @pytest.fixture
 def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str) -> Settings:
-    return isolated_settings(postgres_server, nats_server, name=unique_name)
+    return isolated_settings(
+        postgres_server, nats_server, name=unique_name, secret_key=secrets.token_urlsafe(32)
+    )
 
 
 @dataclass
@@ -63,7 +67,9 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         catalog = CatalogStores.build(catalog_db, catalog_outbox)
         for firm in demo_firms():  # the firms only: each test decides which lawyers the catalog has
             await catalog.firms.upsert_firm(firm)
-        consultation = ConsultationStores.build(db, Outbox("consultation", settings, TABLES))
+        consultation = ConsultationStores.build(
+            db, Outbox("consultation", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
+        )
         bus = await EventBus.connect(settings, "projection-test")
         tasks = [
             asyncio.create_task(OutboxRelay(catalog_db, catalog_outbox, bus).run()),
@@ -73,7 +79,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
                     bus,
                     db,
                     TABLES,
-                    bind(consultation_events.TABLE["lawyers"], cast(WorkflowLink, None)),
+                    bind(consultation_events.TABLE["lawyers"], cast(HandlerContext, None)),
                 ).run()
             ),
         ]

@@ -8,6 +8,7 @@ cancelled in the documents service goes documents' outbox → relay → JetStrea
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,11 +29,13 @@ from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
 from counsel.documents.v1 import events_pb2 as documents_events
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
+from services.documents.models import DATA_KEYS as DOCUMENT_DATA_KEYS
 from services.documents.models import TABLES as DOCUMENT_TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import DocumentsStores, NewOrder
 from services.payment import domain
 from services.payment import events as payment_events
+from services.payment.models import DATA_KEYS as PAYMENT_DATA_KEYS
 from services.payment.models import TABLES as PAYMENT_TABLES
 from services.payment.models import RefundRow
 from services.payment.providers.base import Checkout, Notification
@@ -45,6 +48,7 @@ from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.records import utcnow
 from services.runtime.service import cancel_all
 from tests.support.factories import deliver, envelope
@@ -194,7 +198,7 @@ class Services:
         return await self.settled(order_id, "in_service")
 
     def link(self) -> OrderWorkflowLink:
-        return OrderWorkflowLink(self.temporal, self.task_queue, timedelta(days=30))
+        return OrderWorkflowLink(self.temporal, self.task_queue, timedelta(days=30), self.payment.orders.keys)
 
     async def tell(self, envelope: EventEnvelope) -> None:
         """A fulfilling service's event, as payment's `fulfilment-links` consumer hands it to its handler."""
@@ -222,14 +226,24 @@ async def services(
     temporal_dev_server: TemporalDevServer,
     unique_name: str,
 ) -> AsyncIterator[Services]:
-    settings = isolated_settings(postgres_server, nats_server, name=unique_name)
+    settings = isolated_settings(
+        postgres_server, nats_server, name=unique_name, secret_key=secrets.token_urlsafe(32)
+    )
     async with migrated_databases(settings, "documents", "payment") as databases:
         bus = await EventBus.connect(settings, name="order-fulfilment-test")
         temporal = await Client.connect(temporal_dev_server.address, data_converter=pydantic_data_converter)
+        documents_db = databases["documents"]
         documents = DocumentsStores.build(
-            databases["documents"], Outbox("documents", settings, DOCUMENT_TABLES)
+            documents_db,
+            Outbox("documents", settings, DOCUMENT_TABLES),
+            DataKeys(documents_db, master_key(settings), DOCUMENT_DATA_KEYS),
         )
-        payment = PaymentStores.build(databases["payment"], Outbox("payment", settings, PAYMENT_TABLES))
+        payment_db = databases["payment"]
+        payment = PaymentStores.build(
+            payment_db,
+            Outbox("payment", settings, PAYMENT_TABLES),
+            DataKeys(payment_db, master_key(settings), PAYMENT_DATA_KEYS),
+        )
         async with Worker(
             temporal,
             task_queue=unique_name,

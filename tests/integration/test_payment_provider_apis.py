@@ -5,6 +5,7 @@ through the payment service's store and refund dispatcher on real PostgreSQL (R-
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from counsel.payment.v1 import payment_service_pb2 as pb
 from deploy.local.servers import PostgresServer
 from services.payment import domain
 from services.payment.config import PaymentSettings
-from services.payment.models import TABLES, OrderRow, PaymentRow
+from services.payment.models import DATA_KEYS, TABLES, OrderRow, PaymentRow
 from services.payment.providers.bank import BankConfig, BankProvider
 from services.payment.providers.base import InvalidNotification, Notification, ProviderUnavailable
 from services.payment.providers.wechat import WechatConfig, WechatProvider
@@ -27,6 +28,7 @@ from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database
 from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.records import utcnow
 from tests.support.factories import DOCUMENT_PRODUCT as PRODUCT
 from tests.support.fake_providers import FakeBank, FakeWechatPay, rsa_pair
@@ -132,10 +134,13 @@ class PaymentService:
 
 @pytest.fixture
 async def service(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[PaymentService]:
-    settings = isolated_settings(postgres_server, name=unique_name, settings_type=PaymentSettings)
+    settings = isolated_settings(
+        postgres_server, name=unique_name, settings_type=PaymentSettings, secret_key=secrets.token_urlsafe(32)
+    )
     async with migrated_databases(settings, "payment", pool_size=4) as databases:
         db = databases["payment"]
-        yield PaymentService(PaymentStores.build(db, Outbox("payment", settings, TABLES)), db, settings)
+        keys = DataKeys(db, master_key(settings), DATA_KEYS)
+        yield PaymentService(PaymentStores.build(db, Outbox("payment", settings, TABLES), keys), db, settings)
 
 
 async def new_order(stores: PaymentStores) -> str:

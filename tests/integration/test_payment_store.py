@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import json
 import os
+import secrets
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.payment import domain, tools
 from services.payment.config import PaymentSettings
 from services.payment.invoices import BEIJING, InvoiceData, InvoiceRenderer, ObjectStoreInvoices
-from services.payment.models import TABLES, OrderRow, PaymentRow
+from services.payment.models import DATA_KEYS, TABLES, OrderRow, PaymentRow
 from services.payment.providers.alipay import AlipayConfig, AlipayProvider
 from services.payment.providers.base import Notification, load_private_key, rsa_sha256_sign
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
@@ -42,6 +43,7 @@ from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
+from services.runtime.keys import DataKeys, master_key
 from tests.support.factories import DOCUMENT_PRODUCT as PRODUCT
 from tests.support.fake_providers import alipay_bill_gateway, alipay_trade_bill, rsa_pair
 from tests.support.platform import isolated_settings, migrated_databases
@@ -53,7 +55,9 @@ STRANGER = Principal(user_id="u2", tenant_id="t2", roles=frozenset({"client"}))
 class Platform:
     def __init__(self, db: Database, settings: PaymentSettings) -> None:
         self.db = db
-        self.stores = PaymentStores.build(db, Outbox("payment", settings, TABLES))
+        self.stores = PaymentStores.build(
+            db, Outbox("payment", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
+        )
         self.sandbox = SandboxProvider(Ed25519PrivateKey.generate(), "http://127.0.0.1:8000")
         self.signer = VoucherSigner("s" * 32)
         self.servicer = PaymentServicer(self.stores, None, {"sandbox": self.sandbox}, self.signer, settings)  # type: ignore[arg-type]
@@ -92,7 +96,9 @@ def success(payment_id: str, notify_id: str = "n-1", amount: int = 99900) -> byt
 
 @pytest.fixture
 async def platform(postgres_server: PostgresServer, unique_name: str) -> AsyncIterator[Platform]:
-    settings = isolated_settings(postgres_server, name=unique_name, settings_type=PaymentSettings)
+    settings = isolated_settings(
+        postgres_server, name=unique_name, settings_type=PaymentSettings, secret_key=secrets.token_urlsafe(32)
+    )
     async with migrated_databases(settings, "payment", pool_size=8) as databases:
         yield Platform(databases["payment"], settings)
 

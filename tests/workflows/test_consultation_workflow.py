@@ -308,7 +308,7 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
 
     from counsel.common.v1.event_pb2 import EventEnvelope
     from counsel.consultation.v1 import events_pb2
-    from services.consultation.events import TABLE
+    from services.consultation.events import TABLE, HandlerContext
     from services.consultation.workflow_link import WorkflowLink
     from services.runtime.records import to_timestamp
     from tests.support.factories import deliver
@@ -331,7 +331,10 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
         env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
     ):
         await deliver(
-            TABLE["workflow-starter"], WorkflowLink(env.client, task_queue), envelope, cast(Any, None)
+            TABLE["workflow-starter"],
+            HandlerContext(WorkflowLink(env.client, task_queue), cast(Any, None)),
+            envelope,
+            cast(Any, None),
         )
         handle = env.client.get_workflow_handle(consultation_workflow_id(consultation_id))
         await handle.signal(ConsultationWorkflow.close, "withdrawn")
@@ -354,7 +357,10 @@ async def test_the_reply_clock_comes_from_the_tier_on_the_submitted_event(env: W
         env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
     ):
         await deliver(
-            TABLE["workflow-starter"], WorkflowLink(env.client, task_queue), envelope, cast(Any, None)
+            TABLE["workflow-starter"],
+            HandlerContext(WorkflowLink(env.client, task_queue), cast(Any, None)),
+            envelope,
+            cast(Any, None),
         )
         handle = env.client.get_workflow_handle(consultation_workflow_id(consultation_id))
         await env.sleep(timedelta(hours=47))
@@ -380,7 +386,7 @@ async def test_the_services_replies_and_closes_reach_the_workflow_through_its_li
 
     from counsel.common.v1.event_pb2 import EventEnvelope
     from counsel.consultation.v1 import events_pb2
-    from services.consultation.events import TABLE
+    from services.consultation.events import TABLE, HandlerContext
     from services.consultation.workflow_link import WorkflowLink
     from tests.support.factories import deliver, envelope
 
@@ -390,7 +396,9 @@ async def test_the_services_replies_and_closes_reach_the_workflow_through_its_li
     async def link(event: EventEnvelope, session: Any) -> None:
         """The event through the consultation consumer that reads it (workflow-starter or -signaller)."""
         handlers = {**TABLE["workflow-starter"], **TABLE["workflow-signaller"]}
-        await deliver(handlers, WorkflowLink(env.client, task_queue), event, session)
+        await deliver(
+            handlers, HandlerContext(WorkflowLink(env.client, task_queue), cast(Any, None)), event, session
+        )
 
     consultation_id = uuid.uuid4().hex
     closed = envelope(

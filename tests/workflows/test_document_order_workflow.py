@@ -413,10 +413,10 @@ async def test_the_service_turns_the_validators_refusal_into_a_conflict(
     await order.deliver()
     window_end = (await order.settle()).revision_window_ends_at
     assert window_end is not None
-    await servicer._request_revision(document_order_id, CLIENT, "in time", window_end)
+    await servicer._request_revision(document_order_id, CLIENT, window_end)
     await env.sleep(window_end - await order.now() + timedelta(seconds=1))
     with pytest.raises(Conflict) as refused:
-        await servicer._request_revision(document_order_id, CLIENT, "too late", window_end)
+        await servicer._request_revision(document_order_id, CLIENT, window_end)
     assert refused.value.reason == "revision_window_closed"
     # After completion the workflow is closed: still a Conflict, never a 5xx.
     accepted = await start(env, worker)
@@ -426,9 +426,7 @@ async def test_the_service_turns_the_validators_refusal_into_a_conflict(
     await accepted.accept()
     await accepted.handle.result()
     with pytest.raises(Conflict) as closed:
-        await servicer._request_revision(
-            accepted.handle.id.removeprefix("docorder-"), CLIENT, "late", window_end
-        )
+        await servicer._request_revision(accepted.handle.id.removeprefix("docorder-"), CLIENT, window_end)
     assert closed.value.reason == "completed"
 
 

@@ -16,6 +16,7 @@ from services.consultation.store.lawyers import LawyerProjection
 from services.consultation.store.signals import PurchaseSignals
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 
 __all__ = ["ConsultationStores", "ConsultationView"]
 
@@ -33,13 +34,14 @@ class ConsultationStores:
     signals: PurchaseSignals
 
     @classmethod
-    def build(cls, db: Database, outbox: Outbox) -> ConsultationStores:
+    def build(cls, db: Database, outbox: Outbox, keys: DataKeys) -> ConsultationStores:
+        """`keys` seal the case material the stores write (store/sealed.py)."""
         return cls(
-            consultations=Consultations(db, outbox),
-            assignments=Assignments(db, outbox),
-            complaints=Complaints(db, outbox),
-            calls=Calls(db, outbox),
+            consultations=Consultations(db, outbox, keys),
+            assignments=Assignments(db, outbox, keys),
+            complaints=Complaints(db, outbox, keys),
+            calls=Calls(db, outbox, keys),
             lawyers=LawyerProjection(db),
-            conversations=Conversations(db, outbox),
-            signals=PurchaseSignals(db),
+            conversations=Conversations(db, outbox, keys),
+            signals=PurchaseSignals(db, keys),
         )

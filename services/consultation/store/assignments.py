@@ -21,20 +21,24 @@ from services.consultation.store.base import (
     locked_consultation,
     stage_recorded,
 )
+from services.consultation.store.sealed import QUESTION, case_subject, open_view
 from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELDS
 from services.legal_fields.classifier import Prediction
 from services.rules import assignment
 from services.runtime.context import Principal
 from services.runtime.db import Database
+from services.runtime.erasure import opened
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 from services.runtime.metrics import SLA_BREACHES, UNTIERED, count_deadline
 from services.runtime.records import new_id, to_timestamp, utcnow
 
 
 class Assignments:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def classify(
         self, consultation_id: str, idempotency_key: str, classify: Callable[[str], Prediction]
@@ -44,7 +48,8 @@ class Assignments:
             row = await locked_consultation(session, consultation_id)
             if row.legal_field:
                 return row
-            decided = domain.classification(classify(row.question))
+            cipher = await self.keys.cipher(case_subject(row))
+            decided = domain.classification(classify(opened(cipher, QUESTION, row.question)))
             row.legal_field = decided.legal_field
             row.classification_confidence = decided.confidence
             row.needs_manual_classification = decided.needs_manual
@@ -106,7 +111,8 @@ class Assignments:
                     session, row, [], row.current_due_at, f"reassigned:{key}", "reclassified by an agent"
                 )
             await session.flush()
-            return await consultation_view(session, consultation_id)
+            view = await consultation_view(session, consultation_id)
+        return await open_view(self.keys, view)
 
     async def assign(
         self, consultation_id: str, exclude: Sequence[str], due_at: datetime | None, idempotency_key: str

@@ -11,18 +11,22 @@ from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
 from services.consultation.models import CallRecordRow, LawyerProjectionRow
 from services.consultation.store.base import add_stage, locked_consultation
+from services.consultation.store.sealed import CALL_OUTCOME, case_subject
 from services.consultation.telephony import TelephonyProvider
 from services.runtime.context import Principal
 from services.runtime.db import Database
+from services.runtime.erasure import opened
 from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 from services.runtime.records import new_id, utcnow
 
 
 class Calls:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def start_call(
         self, principal: Principal | None, consultation_id: str, lawyer_id: str, telephony: TelephonyProvider
@@ -83,10 +87,11 @@ class Calls:
             if call is None or not domain.can_see(principal, row.tenant_id, row.assigned_lawyer_id):
                 raise NotFound("no such call")
             agent, outcome = domain.validate_end_call(principal, call.status, outcome)
+            cipher = await self.keys.cipher(case_subject(row))
             call.recording_ref = await telephony.hang_up(call.provider_call_id)
             call.ended_at = utcnow()
             call.duration_seconds = domain.call_seconds(call.started_at, call.ended_at)
-            call.outcome = outcome
+            call.outcome = cipher.seal(CALL_OUTCOME, outcome)
             call.status = "ended"
             session.add(call)
             await add_stage(
@@ -98,7 +103,8 @@ class Calls:
                 detail=f"{call.duration_seconds} s with lawyer {call.lawyer_id}",
             )
             await self._event(session, "call.ended", call, row.tenant_id, agent.user_id)
-            return call
+        call.outcome = opened(cipher, CALL_OUTCOME, call.outcome)
+        return call
 
     async def _event(
         self, session: AsyncSession, event_type: str, call: CallRecordRow, tenant_id: str, actor_id: str

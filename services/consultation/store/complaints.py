@@ -16,10 +16,18 @@ from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
 from services.consultation.models import TABLES, ComplaintRow
 from services.consultation.store.base import add_stage, locked_consultation
+from services.consultation.store.sealed import (
+    COMPLAINT_BODY,
+    COMPLAINT_REOPEN_REASON,
+    COMPLAINT_RESOLUTION,
+    case_subject,
+    open_complaints,
+)
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.metrics import SLA_BREACHES, UNTIERED, count_deadline
 from services.runtime.records import (
     claim_idempotency_key,
@@ -33,9 +41,13 @@ from services.runtime.records import (
 
 
 class Complaints:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    """The complaint's body, resolution and reopen reason are sealed with the client's data key
+    (store/sealed.py); every method returns its rows opened."""
+
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def raise_complaint(
         self,
@@ -64,7 +76,8 @@ class Complaints:
                     complaint_id,
                 )
                 if existing is not None:
-                    return await get_or_404(session, ComplaintRow, existing, "complaint")
+                    return await self._opened(await get_or_404(session, ComplaintRow, existing, "complaint"))
+            cipher = await self.keys.cipher(owner_subject(client.tenant_id, client.user_id))
             now = utcnow()
             complaint = ComplaintRow(
                 id=complaint_id,
@@ -74,7 +87,7 @@ class Complaints:
                 tenant_id=client.tenant_id,
                 client_id=client.user_id,
                 status="open",
-                body=new.body,
+                body=cipher.seal(COMPLAINT_BODY, new.body),
                 due_at=now + domain.COMPLAINT_RESPONSE_WITHIN,
                 created_at=now,
                 updated_at=now,
@@ -82,13 +95,13 @@ class Complaints:
             session.add(complaint)
             await session.flush()
             await self._record(session, complaint, "raised", client.user_id)
-            return complaint
+        return await self._opened(complaint)
 
     async def get_complaint(self, principal: Principal | None, complaint_id: str) -> ComplaintRow:
         async with self.db.transaction() as session:
             complaint = await get_or_404(session, ComplaintRow, complaint_id, "complaint")
         domain.require_complaint_reader(principal, complaint.tenant_id)
-        return complaint
+        return await self._opened(complaint)
 
     async def list_complaints(
         self, principal: Principal | None, status: str, limit: int, cursor: str
@@ -110,6 +123,7 @@ class Complaints:
         query = newest_first(query, col(ComplaintRow.created_at), col(ComplaintRow.id), cursor, limit)
         async with self.db.transaction() as session:
             rows = list((await session.exec(query)).all())
+        await open_complaints(self.keys, rows)
         return page_of(rows, limit)
 
     async def update_complaint(
@@ -129,14 +143,15 @@ class Complaints:
                         UNTIERED,
                         kept=domain.complaint_clock_kept(now, complaint.due_at),
                     )
-                complaint.resolution = move.resolution
+                cipher = await self.keys.cipher(case_subject(complaint))
+                complaint.resolution = cipher.seal(COMPLAINT_RESOLUTION, move.resolution)
                 complaint.due_at = None
             complaint.status = move.status
             complaint.handled_by = agent.user_id
             complaint.updated_at = now
             session.add(complaint)
             await self._record(session, complaint, move.status, agent.user_id)
-            return complaint
+        return await self._opened(complaint)
 
     async def reopen_complaint(
         self, principal: Principal | None, complaint_id: str, reason: str
@@ -146,30 +161,34 @@ class Complaints:
             complaint = await _locked(session, complaint_id)
             client = domain.require_complaint_client(principal, complaint.tenant_id)
             complaint.status = domain.next_complaint_status(complaint.status, "reopened")
-            complaint.reopen_reason = domain.validate_reopen_reason(reason)
+            cipher = await self.keys.cipher(case_subject(complaint))
+            complaint.reopen_reason = cipher.seal(
+                COMPLAINT_REOPEN_REASON, domain.validate_reopen_reason(reason)
+            )
             now = utcnow()
             complaint.due_at = now + domain.COMPLAINT_RESPONSE_WITHIN
             complaint.escalated_at = None
             complaint.updated_at = now
             session.add(complaint)
             await self._record(session, complaint, "reopened", client.user_id)
-            return complaint
+        return await self._opened(complaint)
 
     async def accept_complaint(self, principal: Principal | None, complaint_id: str) -> ComplaintRow:
         """The client accepts the resolution: closed."""
         async with self.db.transaction() as session:
             complaint = await _locked(session, complaint_id)
             client = domain.require_complaint_client(principal, complaint.tenant_id)
-            return await self._close(session, complaint, client.user_id)
+            await self._close(session, complaint, client.user_id)
+        return await self._opened(complaint)
 
     async def close_unanswered(self, complaint_id: str) -> ComplaintRow:
         """The ComplaintWorkflow closes a resolution the client left unanswered; a closed complaint, or one
         reopened meanwhile, stays as it is."""
         async with self.db.transaction() as session:
             complaint = await _locked(session, complaint_id)
-            if complaint.status != "resolved":
-                return complaint
-            return await self._close(session, complaint, "system")
+            if complaint.status == "resolved":
+                await self._close(session, complaint, "system")
+        return await self._opened(complaint)
 
     async def escalate(self, complaint_id: str, missed_due_at: datetime) -> bool:
         """The ComplaintWorkflow's clock due at `missed_due_at` ran out: record the breach once and tell the
@@ -188,12 +207,16 @@ class Complaints:
             await self._record(session, complaint, "escalated", "system")
             return True
 
-    async def _close(self, session: AsyncSession, complaint: ComplaintRow, actor_id: str) -> ComplaintRow:
+    async def _opened(self, complaint: ComplaintRow) -> ComplaintRow:
+        """`complaint` with its sealed fields in plaintext: after its transaction, never flushed back."""
+        await open_complaints(self.keys, [complaint])
+        return complaint
+
+    async def _close(self, session: AsyncSession, complaint: ComplaintRow, actor_id: str) -> None:
         complaint.status = domain.next_complaint_status(complaint.status, "closed")
         complaint.updated_at = utcnow()
         session.add(complaint)
         await self._record(session, complaint, "closed", actor_id)
-        return complaint
 
     async def _record(self, session: AsyncSession, complaint: ComplaintRow, step: str, actor_id: str) -> None:
         """Publish the step (`complaint.<step>`) and put it on the consultation's history when it is one."""

@@ -29,10 +29,19 @@ from services.consultation.store.base import (
     consultation_view,
     locked_consultation,
 )
+from services.consultation.store.sealed import (
+    MESSAGE_BODY,
+    QUESTION,
+    RATING_COMMENT,
+    case_subject,
+    open_consultations,
+    open_view,
+)
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, NotFound
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.metrics import AT_RISK_SHARE, UNTIERED, count_deadline, due_in
 from services.runtime.records import (
     claim_idempotency_key,
@@ -68,9 +77,10 @@ class Closed:
 
 
 class Consultations:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def create(
         self,
@@ -85,7 +95,7 @@ class Consultations:
         domain.spends_order) uses its order up, Conflict (order_used) when another consultation did. A replay
         with the same idempotency key returns the first consultation, created=False."""
         try:
-            return await self._create(principal, new, idempotency_key, reply_within, spends_order)
+            created = await self._create(principal, new, idempotency_key, reply_within, spends_order)
         except IntegrityError as exc:
             if "uq_consultations_spent_order" not in str(exc):
                 raise
@@ -93,6 +103,7 @@ class Consultations:
                 "order_id has paid for a consultation already: one paid order serves one consultation",
                 reason="order_used",
             ) from None
+        return CreatedConsultation(await open_view(self.keys, created.view), created.created)
 
     async def _create(
         self,
@@ -103,6 +114,7 @@ class Consultations:
         spends_order: bool,
     ) -> CreatedConsultation:
         consultation_id = new_id()
+        cipher = await self.keys.cipher(owner_subject(principal.tenant_id, principal.user_id))
         async with self.db.transaction() as session:
             if idempotency_key:
                 fingerprint = request_fingerprint(new.kind, new.subject, new.question, new.order_id)
@@ -125,7 +137,7 @@ class Consultations:
                 kind=new.kind,
                 status="submitted",
                 subject=new.subject,
-                question=new.question,
+                question=cipher.seal(QUESTION, new.question),
                 order_id=new.order_id,
                 spends_order=spends_order,
                 reply_due_at=reply_due_at,
@@ -167,7 +179,7 @@ class Consultations:
             view = await consultation_view(session, consultation_id)
         if not domain.can_see(principal, view.row.tenant_id, view.row.assigned_lawyer_id):
             raise NotFound("no such consultation")  # never reveal another tenant's objects
-        return view
+        return await open_view(self.keys, view)
 
     async def list(
         self, principal: Principal, status: str, limit: int, cursor: str
@@ -186,6 +198,7 @@ class Consultations:
         query = newest_first(query, col(ConsultationRow.created_at), col(ConsultationRow.id), cursor, limit)
         async with self.db.transaction() as session:
             rows = list((await session.exec(query)).all())
+        await open_consultations(self.keys, rows)
         return page_of(rows, limit)
 
     async def record_stage(
@@ -200,11 +213,16 @@ class Consultations:
                     row.status = status
                     row.updated_at = utcnow()
                     session.add(row)
-            return await consultation_view(session, consultation_id)
+            view = await consultation_view(session, consultation_id)
+        return await open_view(self.keys, view)
 
     async def close(self, principal: Principal | None, consultation_id: str, reason: str) -> Closed:
         """Close the consultation (idempotent) with `consultation.closed`, which says whether it was served
         (its paid order completes) or not (the order is refunded)."""
+        closed = await self._close(principal, consultation_id, reason)
+        return Closed(await open_view(self.keys, closed.view), closed.closed_now)
+
+    async def _close(self, principal: Principal | None, consultation_id: str, reason: str) -> Closed:
         async with self.db.transaction() as session:
             row = await locked_consultation(session, consultation_id)
             if not domain.can_see(principal, row.tenant_id, row.assigned_lawyer_id):
@@ -256,6 +274,7 @@ class Consultations:
             role = domain.message_author_role(principal, row.tenant_id, row.assigned_lawyer_id)
             body = domain.validate_message(row.status, body)
             assert principal is not None
+            cipher = await self.keys.cipher(case_subject(row))
             now = utcnow()
             session.add(
                 ConsultationMessageRow(
@@ -263,7 +282,7 @@ class Consultations:
                     consultation_id=consultation_id,
                     author_id=principal.user_id,
                     author_role=role,
-                    body=body,
+                    body=cipher.seal(MESSAGE_BODY, body),
                     created_at=now,
                 )
             )
@@ -301,7 +320,8 @@ class Consultations:
                 lawyer_id=row.assigned_lawyer_id,
                 actor_id=principal.user_id,
             )
-            return await consultation_view(session, consultation_id)
+            view = await consultation_view(session, consultation_id)
+        return await open_view(self.keys, view)
 
     async def rate(
         self, principal: Principal | None, consultation_id: str, rating: int, comment: str
@@ -313,7 +333,9 @@ class Consultations:
                 principal, row.tenant_id, row.status, row.rating, rating, comment
             )
             assert principal is not None
-            row.rating, row.rating_comment, row.updated_at = rating, comment, utcnow()
+            cipher = await self.keys.cipher(case_subject(row))
+            row.rating, row.updated_at = rating, utcnow()
+            row.rating_comment = cipher.seal(RATING_COMMENT, comment)
             session.add(row)
             await add_stage(
                 session, consultation_id, "rated", f"rated:{consultation_id}", actor=principal.user_id
@@ -329,7 +351,8 @@ class Consultations:
                 lawyer_id=row.assigned_lawyer_id,
                 actor_id=principal.user_id,
             )
-            return await consultation_view(session, consultation_id)
+            view = await consultation_view(session, consultation_id)
+        return await open_view(self.keys, view)
 
     async def lawyer_queue(
         self, lawyer_id: str, limit: int, cursor: str
@@ -347,6 +370,7 @@ class Consultations:
         query = query.order_by(due, col(ConsultationRow.id)).limit(limit + 1)
         async with self.db.transaction() as session:
             rows = list((await session.exec(query)).all())
+        await open_consultations(self.keys, rows)
         if len(rows) <= limit:
             return rows, ""
         last = rows[limit - 1]
@@ -363,7 +387,9 @@ class Consultations:
             .limit(limit)
         )
         async with self.db.transaction() as session:
-            return list((await session.exec(query)).all())
+            rows = list((await session.exec(query)).all())
+        await open_consultations(self.keys, rows)
+        return rows
 
     async def open_timers(self) -> dict[str, int]:
         """Deadlines running now for counsel_sla_timers_pending: a reply promised (reply_due_at) and not

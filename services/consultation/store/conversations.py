@@ -16,10 +16,12 @@ from counsel.consultation.v1 import events_pb2
 from services.consultation import chat
 from services.consultation.faq import FaqMatch
 from services.consultation.models import ChatConversationRow, ChatMessageRow, ClientSignalRow
+from services.consultation.store.sealed import CHAT_BODY, case_subject, open_chat
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, SubjectCipher
 from services.runtime.metrics import CHAT_ANSWERS
 from services.runtime.records import new_id, utcnow
 
@@ -43,9 +45,10 @@ class MessagePage:
 
 
 class Conversations:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     # --- reading ------------------------------------------------------------------------------------------
 
@@ -94,6 +97,7 @@ class Conversations:
                     )
                 ).all()
             )
+        await open_chat(self.keys, row, found)
         return MessagePage(row, found[:limit], len(found) > limit)
 
     async def of_client(self, principal: Principal) -> list[ChatConversationRow]:
@@ -141,7 +145,7 @@ class Conversations:
         agent = chat.require_chat_staff(principal)
         async with self.db.transaction() as session:
             row = await _open_of(session, client_id, lock=True)
-            notices: list[ChatMessageRow] = []
+            picked_up = False
             if row is None:
                 tenant_id = await _tenant_of(session, client_id)
                 now = utcnow()
@@ -159,10 +163,13 @@ class Conversations:
             elif chat.check_pickup(agent, row.status, row.agent_id):
                 row.status = chat.next_status(row.status, "active")
                 row.agent_id = agent.user_id
-                notices.append(_append(session, row, "system", chat.PICKED_UP_NOTICE))
-            message = _append(session, row, "agent", body, author_id=agent.user_id)
+                picked_up = True
+            cipher = await self.keys.cipher(case_subject(row))
+            notices = [_append(session, cipher, row, "system", chat.PICKED_UP_NOTICE)] if picked_up else []
+            message = _append(session, cipher, row, "agent", body, author_id=agent.user_id)
             await self._publish(session, row, [*notices, message])
-            return Posted(row, [*notices, message])
+        await open_chat(self.keys, row, [*notices, message])
+        return Posted(row, [*notices, message])
 
     async def post(
         self,
@@ -175,6 +182,7 @@ class Conversations:
     ) -> Posted:
         """Store a message (see ConsultationService.PostChatMessage). `faq` is the FAQ answer found for a
         client's message, used only while the conversation is with the bot."""
+        answer = ""
         async with self.db.transaction() as session:
             if conversation_id:
                 row = await _visible(session, principal, conversation_id, lock=True)
@@ -182,51 +190,45 @@ class Conversations:
                 row = await _open_or_new(session, principal)
             else:
                 raise InvalidArgument.for_field("conversation_id", "must not be empty")
-            if client_message_id:
-                earlier = (
-                    await session.exec(
-                        select(ChatMessageRow)
-                        .where(ChatMessageRow.conversation_id == row.id)
-                        .where(ChatMessageRow.client_message_id == client_message_id)
-                    )
-                ).first()
-                if earlier is not None:  # a resend after a reconnect: what it caused, nothing new
-                    caused = (
-                        await session.exec(
-                            select(ChatMessageRow)
-                            .where(ChatMessageRow.conversation_id == row.id)
-                            .where(col(ChatMessageRow.seq) >= earlier.seq)
-                            .order_by(col(ChatMessageRow.seq))
-                            .limit(3)
-                        )
-                    ).all()
-                    return Posted(row, list(caused))
-            role = chat.author_role(principal, row.status, row.agent_id)
-            answer = chat.bot_answer(role, row.status, faq is not None, request_agent)
-            stored = [
-                _append(
-                    session, row, role, body, author_id=principal.user_id, client_message_id=client_message_id
-                )
-            ]
-            if answer == "faq":
-                assert faq is not None
-                stored.append(
+            resent = await _resent(session, row, client_message_id) if client_message_id else None
+            if resent is not None:  # a resend after a reconnect: what it caused, nothing new
+                stored = resent
+            else:
+                cipher = await self.keys.cipher(case_subject(row))
+                role = chat.author_role(principal, row.status, row.agent_id)
+                answer = chat.bot_answer(role, row.status, faq is not None, request_agent)
+                stored = [
                     _append(
                         session,
+                        cipher,
                         row,
-                        "faq",
-                        faq.entry.answer,
-                        faq_article_id=faq.entry.article_id,
-                        faq_score=faq.score,
+                        role,
+                        body,
+                        author_id=principal.user_id,
+                        client_message_id=client_message_id,
                     )
-                )
-            elif answer == "queue":
-                row.status = chat.next_status(row.status, "queued")
-                row.queued_at = utcnow()
-                stored.append(_append(session, row, "system", chat.QUEUED_NOTICE))
-            await self._publish(session, row, stored)
+                ]
+                if answer == "faq":
+                    assert faq is not None
+                    stored.append(
+                        _append(
+                            session,
+                            cipher,
+                            row,
+                            "faq",
+                            faq.entry.answer,
+                            faq_article_id=faq.entry.article_id,
+                            faq_score=faq.score,
+                        )
+                    )
+                elif answer == "queue":
+                    row.status = chat.next_status(row.status, "queued")
+                    row.queued_at = utcnow()
+                    stored.append(_append(session, cipher, row, "system", chat.QUEUED_NOTICE))
+                await self._publish(session, row, stored)
         if answer:  # counted once committed
             CHAT_ANSWERS.labels(answer).inc()
+        await open_chat(self.keys, row, stored)
         return Posted(row, stored)
 
     async def pick_up(self, principal: Principal, conversation_id: str) -> ChatConversationRow:
@@ -236,7 +238,8 @@ class Conversations:
             if chat.check_pickup(agent, row.status, row.agent_id):
                 row.status = chat.next_status(row.status, "active")
                 row.agent_id = agent.user_id
-                notice = _append(session, row, "system", chat.PICKED_UP_NOTICE)
+                cipher = await self.keys.cipher(case_subject(row))
+                notice = _append(session, cipher, row, "system", chat.PICKED_UP_NOTICE)
                 await self._publish(session, row, [notice])
             return row
 
@@ -245,7 +248,8 @@ class Conversations:
             row = await _visible(session, principal, conversation_id, lock=True)
             if chat.check_close(principal, row.status, row.agent_id):
                 row.status = chat.next_status(row.status, "closed")
-                notice = _append(session, row, "system", chat.CLOSED_NOTICE)
+                cipher = await self.keys.cipher(case_subject(row))
+                notice = _append(session, cipher, row, "system", chat.CLOSED_NOTICE)
                 await self._publish(session, row, [notice])
             return row
 
@@ -345,8 +349,33 @@ async def _tenant_of(session: AsyncSession, client_id: str) -> str:
     return known
 
 
+async def _resent(
+    session: AsyncSession, row: ChatConversationRow, client_message_id: str
+) -> list[ChatMessageRow] | None:
+    """What the message with `client_message_id` caused (itself and the bot's or the queue's answer), when it
+    was stored already; None for a new message."""
+    earlier = (
+        await session.exec(
+            select(ChatMessageRow)
+            .where(ChatMessageRow.conversation_id == row.id)
+            .where(ChatMessageRow.client_message_id == client_message_id)
+        )
+    ).first()
+    if earlier is None:
+        return None
+    caused = await session.exec(
+        select(ChatMessageRow)
+        .where(ChatMessageRow.conversation_id == row.id)
+        .where(col(ChatMessageRow.seq) >= earlier.seq)
+        .order_by(col(ChatMessageRow.seq))
+        .limit(3)
+    )
+    return list(caused.all())
+
+
 def _append(
     session: AsyncSession,
+    cipher: SubjectCipher,
     row: ChatConversationRow,
     role: str,
     body: str,
@@ -356,7 +385,7 @@ def _append(
     faq_article_id: str = "",
     faq_score: float = 0.0,
 ) -> ChatMessageRow:
-    """Add the next message of the locked conversation `row`."""
+    """Add the next message of the locked conversation `row`, its body sealed with `cipher` (its owner's)."""
     now = utcnow()
     row.last_seq += 1
     row.updated_at = now
@@ -367,7 +396,7 @@ def _append(
         seq=row.last_seq,
         author_id=author_id,
         author_role=role,
-        body=body,
+        body=cipher.seal(CHAT_BODY, body),
         client_message_id=client_message_id,
         faq_article_id=faq_article_id,
         faq_score=round(faq_score, 4),

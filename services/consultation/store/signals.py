@@ -14,7 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.common.v1.event_pb2 import EventEnvelope
 from services.consultation import chat
 from services.consultation.models import ChatConversationRow, ChatMessageRow, ClientSignalRow
+from services.consultation.store.sealed import CHAT_BODY
 from services.runtime.db import Database
+from services.runtime.erasure import opened
+from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.records import from_timestamp, utcnow
 
 
@@ -37,8 +40,9 @@ class RecentClient:
 
 
 class PurchaseSignals:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keys: DataKeys) -> None:
         self.db = db
+        self.keys = keys
 
     @staticmethod
     async def record_signal(
@@ -76,9 +80,9 @@ class PurchaseSignals:
                     .where(col(ClientSignalRow.occurred_at) >= since)
                 )
             ).all()
-            bodies = (
+            sealed_bodies = (
                 await session.exec(
-                    select(ChatMessageRow.body)
+                    select(ChatMessageRow.body, ChatConversationRow.tenant_id)
                     .join(
                         ChatConversationRow,
                         col(ChatConversationRow.id) == col(ChatMessageRow.conversation_id),
@@ -100,7 +104,10 @@ class PurchaseSignals:
             ).first()
         return IntentInputs(
             [chat.Signal(s.kind, s.subject_id, s.occurred_at) for s in signals],
-            list(bodies),
+            [
+                opened(await self.keys.cipher(owner_subject(tenant_id, client_id)), CHAT_BODY, body)
+                for body, tenant_id in sealed_bodies
+            ],
             queued is not None,
         )
 

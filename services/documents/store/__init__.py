@@ -14,13 +14,15 @@ from services.documents.store.roster import StaffRoster
 from services.documents.store.versions import Versions
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 
 __all__ = ["BREACH_METRIC_KIND", "CreatedOrder", "DocumentsStores", "NewOrder", "OrderView"]
 
 
 @dataclass(frozen=True)
 class DocumentsStores:
-    """The documents service's stores, built over one database and one outbox."""
+    """The documents service's stores, built over one database and one outbox; `keys` seal the case
+    material they write (store/sealed.py)."""
 
     orders: DocumentOrders
     versions: Versions
@@ -29,11 +31,11 @@ class DocumentsStores:
     staff: StaffRoster
 
     @classmethod
-    def build(cls, db: Database, outbox: Outbox) -> DocumentsStores:
+    def build(cls, db: Database, outbox: Outbox, keys: DataKeys) -> DocumentsStores:
         return cls(
-            orders=DocumentOrders(db, outbox),
-            versions=Versions(db, outbox),
-            revisions=Revisions(db, outbox),
-            deadlines=Deadlines(db, outbox),
+            orders=DocumentOrders(db, outbox, keys),
+            versions=Versions(db, outbox, keys),
+            revisions=Revisions(db, outbox, keys),
+            deadlines=Deadlines(db, outbox, keys),
             staff=StaffRoster(db),
         )

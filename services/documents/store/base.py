@@ -21,9 +21,11 @@ from services.documents.models import (
     DocumentStageRow,
     DocumentVersionRow,
 )
+from services.documents.store.sealed import opened_order, opened_version, order_subject
 from services.runtime.context import Principal
 from services.runtime.db import get_or_404
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 from services.runtime.metrics import count_deadline
 from services.runtime.records import new_id, utcnow
 
@@ -48,7 +50,8 @@ async def locked_order(
     return row
 
 
-async def order_view(session: AsyncSession, document_order_id: str) -> OrderView:
+async def order_view(session: AsyncSession, document_order_id: str, keys: DataKeys) -> OrderView:
+    """The order's view in plaintext: copies of its rows with their sealed fields opened (store/sealed.py)."""
     row = await get_or_404(session, DocumentOrderRow, document_order_id, "document order")
     stages = (
         await session.exec(
@@ -71,7 +74,13 @@ async def order_view(session: AsyncSession, document_order_id: str) -> OrderView
             .order_by(col(DocumentBreachRow.recorded_at))
         )
     ).all()
-    return OrderView(row, list(stages), list(versions), list(breaches))
+    cipher = await keys.cipher(order_subject(row))
+    return OrderView(
+        await opened_order(keys, row),
+        list(stages),
+        [opened_version(cipher, version) for version in versions],
+        list(breaches),
+    )
 
 
 def add_stage(

@@ -25,6 +25,7 @@ from services.documents.store.roster import pick_lawyer
 from services.runtime.db import Database
 from services.runtime.errors import InvalidArgument
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 from services.runtime.metrics import SLA_BREACHES, count_deadline
 from services.runtime.records import to_timestamp, utcnow
 
@@ -33,9 +34,10 @@ BREACH_METRIC_KIND = {"acknowledgement": "acknowledge_30m", "delivery": "deliver
 
 
 class Deadlines:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def record_stage(
         self, document_order_id: str, stage: str, actor: str, due_at: datetime | None, reason: str, key: str
@@ -52,7 +54,7 @@ class Deadlines:
                     session.add(row)
             else:
                 raise InvalidArgument.for_field("stage", f"must be one of {', '.join(domain.STAGES)}")
-            return await order_view(session, row.id)
+            return await order_view(session, row.id, self.keys)
 
     async def record_breach(
         self, document_order_id: str, kind: str, due_at: datetime, new_due_at: datetime | None, key: str
@@ -77,7 +79,7 @@ class Deadlines:
                 .returning(breaches.c.id)
             )
             if inserted.first() is None:
-                return await order_view(session, row.id)
+                return await order_view(session, row.id, self.keys)
             SLA_BREACHES.labels(BREACH_METRIC_KIND[kind]).inc()
             breaches = await breach_count(session, row.id, kind)
             if domain.breach_decides_clock(kind, row.stage, row.first_delivered_at is not None, breaches):
@@ -114,4 +116,4 @@ class Deadlines:
                 "system",
             )
             await session.flush()
-            return await order_view(session, row.id)
+            return await order_view(session, row.id, self.keys)

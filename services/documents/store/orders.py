@@ -4,7 +4,6 @@ stage queues soonest due first), and the deadlines they hold open."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +18,12 @@ from services.documents import domain
 from services.documents.models import DocumentOrderRow
 from services.documents.store.base import OrderView, add_stage, locked_order, order_view, publish
 from services.documents.store.roster import pick_lawyer
+from services.documents.store.sealed import opened_order, seal_requirements
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.metrics import AT_RISK_SHARE, count_deadline, due_in
 from services.runtime.records import (
     encode_cursor,
@@ -64,9 +65,10 @@ class CreatedOrder:
 
 
 class DocumentOrders:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def create(self, new: NewOrder) -> CreatedOrder:
         """Store the order of a paid order (once per order_id), assign a lawyer, record the first stage and
@@ -77,12 +79,13 @@ class DocumentOrders:
             return CreatedOrder(await self._existing(new.order_id), False)
 
     async def _create(self, new: NewOrder) -> CreatedOrder:
+        cipher = await self.keys.cipher(owner_subject(new.tenant_id, new.client_id))
         async with self.db.transaction() as session:
             existing = (
                 await session.exec(select(DocumentOrderRow).where(DocumentOrderRow.order_id == new.order_id))
             ).first()
             if existing is not None:
-                return CreatedOrder(await order_view(session, existing.id), False)
+                return CreatedOrder(await order_view(session, existing.id, self.keys), False)
             lawyer, why = await pick_lawyer(session, new.legal_field, exclude=[])
             if not lawyer:
                 raise Conflict("no lawyer is available to draft documents", reason="no_lawyer_available")
@@ -106,7 +109,7 @@ class DocumentOrders:
                 draft_within_seconds=int(new.draft_within.total_seconds()),
                 revision_window_seconds=int(new.revision_window.total_seconds()),
                 paid_at=new.paid_at,
-                requirements_json=json.dumps(new.requirements, ensure_ascii=False),
+                requirements_json=seal_requirements(cipher, new.requirements),
                 created_at=now,
                 updated_at=now,
             )
@@ -132,14 +135,14 @@ class DocumentOrders:
                 ),
                 "system",
             )
-            return CreatedOrder(await order_view(session, order_id), True)
+            return CreatedOrder(await order_view(session, order_id, self.keys), True)
 
     async def _existing(self, order_id: str) -> OrderView:
         async with self.db.transaction() as session:
             row = (
                 await session.exec(select(DocumentOrderRow).where(DocumentOrderRow.order_id == order_id))
             ).one()
-            return await order_view(session, row.id)
+            return await order_view(session, row.id, self.keys)
 
     async def acknowledge(self, principal: Principal, document_order_id: str, note: str) -> OrderView:
         """An agent acknowledges the order within its 30 minutes: drafting starts, on the tier's clock. The
@@ -171,7 +174,7 @@ class DocumentOrders:
                 ),
                 principal.user_id,
             )
-            return await order_view(session, row.id)
+            return await order_view(session, row.id, self.keys)
 
     async def cancel(self, principal: Principal | None, document_order_id: str, reason: str) -> OrderView:
         """Cancel an open order (a repeat is harmless) with `docorder.cancelled`, which stops its workflow and
@@ -180,7 +183,7 @@ class DocumentOrders:
             row = await locked_order(session, principal, document_order_id)
             reason = domain.check_cancel(row.stage, reason)
             if row.stage == "cancelled":
-                return await order_view(session, row.id)
+                return await order_view(session, row.id, self.keys)
             actor = principal.user_id if principal else "system"
             stage_before = row.stage
             row.stage = domain.next_stage(row.stage, "cancelled")
@@ -204,12 +207,12 @@ class DocumentOrders:
                 actor,
             )
             await session.flush()
-            return await order_view(session, row.id)
+            return await order_view(session, row.id, self.keys)
 
     async def get(self, principal: Principal | None, document_order_id: str) -> OrderView:
         """The order with its stages, versions and breaches; NotFound when the caller may not see it."""
         async with self.db.transaction() as session:
-            view = await order_view(session, document_order_id)
+            view = await order_view(session, document_order_id, self.keys)
         domain.require_visible(principal, view.row.tenant_id, view.row.assigned_lawyer_id)
         return view
 
@@ -231,7 +234,7 @@ class DocumentOrders:
             )
             async with self.db.transaction() as session:
                 rows = list((await session.exec(query)).all())
-            return page_of(rows, limit)
+            return page_of([await opened_order(self.keys, row) for row in rows], limit)
         # A stage is a work queue (agents: awaiting_acknowledgement, lawyers: drafting, reviewers: in_review):
         # soonest due first, or longest waiting first where the stage has no due time.
         field = QUEUE_DUE.get(stage, "updated_at")
@@ -242,7 +245,7 @@ class DocumentOrders:
             query = query.where(or_(due > after, and_(due == after, col(DocumentOrderRow.id) > last_id)))
         query = query.order_by(due, col(DocumentOrderRow.id)).limit(limit + 1)
         async with self.db.transaction() as session:
-            rows = list((await session.exec(query)).all())
+            rows = [await opened_order(self.keys, row) for row in (await session.exec(query)).all()]
         if len(rows) <= limit:
             return rows, ""
         last = rows[limit - 1]

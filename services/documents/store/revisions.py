@@ -11,16 +11,19 @@ from counsel.documents.v1 import events_pb2
 from services.documents import domain
 from services.documents.models import DocumentRevisionRow
 from services.documents.store.base import OrderView, add_stage, complete, locked_order, order_view, publish
+from services.documents.store.sealed import INSTRUCTIONS, order_subject
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 from services.runtime.records import utcnow
 
 
 class Revisions:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def request_revision(
         self,
@@ -38,6 +41,7 @@ class Revisions:
                 row.stage, row.revision_window_ends_at, utcnow(), instructions
             )
             await ask_workflow(row.revision_window_ends_at)
+            cipher = await self.keys.cipher(order_subject(row))
             now = utcnow()
             row.revisions_requested += 1
             session.add(
@@ -45,7 +49,7 @@ class Revisions:
                     document_order_id=row.id,
                     number=row.revisions_requested,
                     requested_by=principal.user_id,
-                    instructions=instructions,
+                    instructions=cipher.seal(INSTRUCTIONS, instructions),
                     requested_at=now,
                 )
             )
@@ -60,13 +64,14 @@ class Revisions:
                 self.outbox,
                 row,
                 "docorder.revision_requested",
+                # No instructions: the event stream is no place for the client's words.
                 events_pb2.DocOrderRevisionRequested(
-                    document_order_id=row.id, requested_by=principal.user_id, note=instructions
+                    document_order_id=row.id, requested_by=principal.user_id
                 ),
                 principal.user_id,
             )
             await session.flush()
-            return await order_view(session, row.id)
+            return await order_view(session, row.id, self.keys)
 
     async def accept(self, principal: Principal, document_order_id: str) -> OrderView:
         """The client accepts the delivered document: `docorder.accepted`, and the order completes."""
@@ -83,4 +88,4 @@ class Revisions:
                 principal.user_id,
             )
             await complete(session, self.outbox, row, principal.user_id, "accepted")
-            return await order_view(session, row.id)
+            return await order_view(session, row.id, self.keys)

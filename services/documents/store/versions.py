@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from counsel.documents.v1 import events_pb2
 from services.documents import domain
-from services.documents.models import DocumentVersionRow
+from services.documents.models import DocumentOrderRow, DocumentVersionRow
 from services.documents.store.base import (
     OrderView,
     add_stage,
@@ -22,18 +22,22 @@ from services.documents.store.base import (
     publish,
 )
 from services.documents.store.roster import licence_number
+from services.documents.store.sealed import REVIEW_COMMENT, VERSION_NOTE, order_subject
 from services.runtime.context import Principal
-from services.runtime.db import Database
+from services.runtime.db import Database, get_or_404
 from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, SubjectCipher
 from services.runtime.metrics import count_deadline
 from services.runtime.records import new_id, to_timestamp, utcnow
+from services.runtime.sealed_files import seal_file
 
 
 class Versions:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def add_version(
         self,
@@ -42,11 +46,12 @@ class Versions:
         upload: domain.Upload,
         put_file: Callable[[str, bytes], Awaitable[None]],
     ) -> OrderView:
-        """Store the file, then its version (in review); the file is written before the commit so that a
-        committed version always has its bytes."""
+        """Store the file sealed with the order's data key, then its version (in review); the file is
+        written before the commit so that a committed version always has its bytes."""
         async with self.db.transaction() as session:
             row = await locked_order(session, principal, document_order_id)
             domain.check_upload(row.stage, principal, row.assigned_lawyer_id)
+            cipher = await self.keys.cipher(order_subject(row))
             number = (
                 await session.scalar(
                     select(func.coalesce(func.max(DocumentVersionRow.number), 0)).where(
@@ -56,7 +61,7 @@ class Versions:
                 or 0
             ) + 1
             object_name = f"{row.id}/v{number}-{new_id()}"
-            await put_file(object_name, upload.content)
+            await put_file(object_name, seal_file(cipher, object_name, upload.content))
             now = utcnow()
             session.add(
                 DocumentVersionRow(
@@ -64,12 +69,13 @@ class Versions:
                     document_order_id=row.id,
                     number=number,
                     author_id=principal.user_id,
-                    note=upload.note,
+                    note=cipher.seal(VERSION_NOTE, upload.note),
                     file_name=upload.file_name,
                     size_bytes=len(upload.content),
                     media_type=upload.media_type,
                     sha256=upload.sha256,
                     object_name=object_name,
+                    file_sealed=True,
                     status="in_review",
                     created_at=now,
                 )
@@ -92,7 +98,7 @@ class Versions:
                 principal.user_id,
             )
             await session.flush()
-            return await order_view(session, row.id)
+            return await order_view(session, row.id, self.keys)
 
     async def review(
         self, principal: Principal, document_order_id: str, decision: str, comment: str
@@ -125,7 +131,9 @@ class Versions:
             )
             version.status = outcome.version_status
             version.reviewer_id = principal.user_id
-            version.review_comment = comment.strip()
+            version.review_comment = (await self.keys.cipher(order_subject(row))).seal(
+                REVIEW_COMMENT, comment.strip()
+            )
             version.reviewed_at = now
             # The first delivery keeps the delivery clock, unless the workflow recorded its breach first
             # (which decided it).
@@ -181,14 +189,20 @@ class Versions:
             session.add(version)
             session.add(row)
             await session.flush()
-            return await order_view(session, row.id)
+            return await order_view(session, row.id, self.keys)
+
+    async def file_cipher(self, document_order_id: str) -> SubjectCipher:
+        """The cipher the order's files are sealed with (its owner's data key)."""
+        async with self.db.transaction() as session:
+            row = await get_or_404(session, DocumentOrderRow, document_order_id, "document order")
+        return await self.keys.cipher(order_subject(row))
 
     async def version(
         self, principal: Principal | None, document_order_id: str, number: int
     ) -> DocumentVersionRow:
         """Version `number` as the caller may see it (clients: approved ones only); NotFound otherwise."""
         async with self.db.transaction() as session:
-            view = await order_view(session, document_order_id)
+            view = await order_view(session, document_order_id, self.keys)
         domain.require_visible(principal, view.row.tenant_id, view.row.assigned_lawyer_id)
         for version in view.versions:
             if version.number == number and domain.may_see_version(principal, version.status):

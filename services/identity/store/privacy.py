@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +17,7 @@ from services.identity import domain
 from services.identity.models import (
     ActivityRow,
     AuditEventRow,
+    EnterpriseRow,
     MembershipCardRow,
     OidcLinkRow,
     RefreshTokenRow,
@@ -212,6 +213,14 @@ class Privacy:
                 raise NotFound("no such user")
             if user.status == "erased":
                 return now
+            # The enterprise row is locked first, so two last members erased at once do not both see the
+            # other one still there (and leave the tenant's data key standing).
+            await session.get(EnterpriseRow, user.tenant_id, with_for_update=True)
+            others = await session.scalar(
+                select(func.count())
+                .select_from(UserRow)
+                .where(UserRow.tenant_id == user.tenant_id, UserRow.id != user.id, UserRow.status != "erased")
+            )
             user.email_index = user.phone_index = None
             user.email_enc = user.phone_enc = user.password_hash = ""
             user.display_name = domain.ERASED_DISPLAY_NAME
@@ -233,7 +242,7 @@ class Privacy:
             await self.base.outbox.add(
                 session,
                 "user.erased",
-                events_pb2.UserErased(user_id=user.id, tenant_id=user.tenant_id),
+                events_pb2.UserErased(user_id=user.id, tenant_id=user.tenant_id, tenant_erased=not others),
                 aggregate_id=user.id,
                 tenant_id=user.tenant_id,
                 actor_id=user.id,

@@ -14,6 +14,7 @@ from services.payment.store.refunds import Refunds
 from services.payment.store.sandbox import Sandbox
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,15 @@ class PaymentStores:
     reconciliation: Reconciliation
 
     @classmethod
-    def build(cls, db: Database, outbox: Outbox) -> PaymentStores:
+    def build(cls, db: Database, outbox: Outbox, keys: DataKeys) -> PaymentStores:
+        """`keys` seal what clients type into orders (store/sealed.py)."""
         sandbox = Sandbox(db)
         return cls(
-            orders=Orders(db, outbox),
+            orders=Orders(db, outbox, keys),
             payments=Payments(db, outbox, sandbox),
             refunds=Refunds(db, outbox),
             vouchers=Vouchers(db),
-            invoices=Invoices(db),
+            invoices=Invoices(db, keys),
             ledger=Ledger(db),
             sandbox=sandbox,
             reconciliation=Reconciliation(db, sandbox),

@@ -15,10 +15,13 @@ from services.payment.invoices import InvoiceData, InvoiceRenderer, InvoiceStora
 from services.payment.models import InvoiceRow, OrderRow, VoucherRow
 from services.payment.store.base import locked_order, record_stage, visible_order
 from services.payment.store.ledger import append_ledger
+from services.payment.store.sealed import INVOICE_TAX_ID, INVOICE_TITLE, order_subject
 from services.payment.vouchers import VoucherSigner, split_code, voucher_payload
 from services.runtime.context import Principal
 from services.runtime.db import Database
+from services.runtime.erasure import opened
 from services.runtime.errors import Conflict, NotFound
+from services.runtime.keys import DataKeys
 from services.runtime.records import new_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -109,8 +112,9 @@ class Vouchers:
 
 
 class Invoices:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keys: DataKeys) -> None:
         self.db = db
+        self.keys = keys
         self._issuing: dict[str, asyncio.Future[InvoiceRow]] = {}  # order id → its invoice in the making
 
     async def issue(
@@ -154,6 +158,7 @@ class Invoices:
             if row is None:
                 raise NotFound("no such order")
             domain.check_issuable(row.status, "invoice")
+        cipher = await self.keys.cipher(order_subject(row))
         issued_at = utcnow().replace(microsecond=0)
         number = f"INV{issued_at:%Y%m%d}{order_id[:12].upper()}"
         tax = tax_included(row.amount_fen)
@@ -163,8 +168,8 @@ class Invoices:
             issued_at=issued_at,
             seller_name=seller_name,
             seller_tax_id=seller_tax_id,
-            buyer_name=row.invoice_title or f"企业 {row.tenant_id}",
-            buyer_tax_id=row.invoice_tax_id,
+            buyer_name=opened(cipher, INVOICE_TITLE, row.invoice_title) or f"企业 {row.tenant_id}",
+            buyer_tax_id=opened(cipher, INVOICE_TAX_ID, row.invoice_tax_id),
             item=f"{row.product_name} {tier_name}".strip(),
             amount_fen=row.amount_fen,
             tax_fen=tax,

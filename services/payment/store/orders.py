@@ -21,9 +21,18 @@ from services.payment.store.base import (
     visible_order,
 )
 from services.payment.store.ledger import append_ledger
+from services.payment.store.sealed import (
+    BOOKING,
+    BOOKING_FACTS,
+    INVOICE_TAX_ID,
+    INVOICE_TITLE,
+    REQUIREMENTS,
+    seal_answers,
+)
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.records import (
     claim_idempotency_key,
     new_id,
@@ -73,9 +82,10 @@ async def cancel_unpaid(
 
 
 class Orders:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def create(
         self,
@@ -90,6 +100,7 @@ class Orders:
         """Store an order awaiting payment with its `order.created` event. A replay of the same
         Idempotency-Key and request returns the first order (created=False); another request → Conflict."""
         order_id = new_id()
+        cipher = await self.keys.cipher(owner_subject(principal.tenant_id, principal.user_id))
         async with self.db.transaction() as session:
             if idempotency_key:
                 existing = await claim_idempotency_key(
@@ -113,10 +124,10 @@ class Orders:
                 category=new.category,
                 consultation_kind=new.consultation_kind,
                 tier=new.tier,
-                requirements=new.requirements,
-                booking=new.booking,
-                invoice_title=invoice_title,
-                invoice_tax_id=invoice_tax_id,
+                requirements=seal_answers(cipher, REQUIREMENTS, new.requirements),
+                booking=seal_answers(cipher, BOOKING, new.booking, BOOKING_FACTS),
+                invoice_title=cipher.seal(INVOICE_TITLE, invoice_title),
+                invoice_tax_id=cipher.seal(INVOICE_TAX_ID, invoice_tax_id),
             )
             session.add(row)
             await session.flush()

@@ -78,19 +78,26 @@ class UserErased(_message.Message):
 
     USER_ID_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ERASED_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The erased user."""
     tenant_id: _builtins.str
     """Tenant the user belonged to."""
+    tenant_erased: _builtins.bool
+    """True when the erased user was the tenant's last member who is not erased (an individual client's own
+    enterprise, or an enterprise's last person): the tenant's case material goes too (its data key is
+    destroyed, docs/privacy.md).
+    """
     def __init__(
         self,
         *,
         user_id: _builtins.str = ...,
         tenant_id: _builtins.str = ...,
+        tenant_erased: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_erased", b"tenant_erased", "tenant_id", b"tenant_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,169 @@
+"""Case material sealed with its owner's data key (R-PRIV-1, docs/privacy.md): a consultation's question and
+rating comment, its messages (follow-ups and replies), its calls' outcomes (the agent's notes), its
+complaints (body, resolution, reopen reason), and chat messages,
+each under `owner_subject(the client's enterprise, the client)` with its field's name as associated data.
+
+The stores seal each value in the transaction that writes it; their read methods return rows opened
+(plaintext) once that transaction has ended, so an opened value is never flushed back. A consultation's
+subject stays in clear: it is the title lists, notifications and the `consultation.submitted` event show.
+Values erasure redacts read as ERASED_TEXT, and so does everything of a subject whose key was destroyed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.consultation.models import (
+    ChatConversationRow,
+    ChatMessageRow,
+    ComplaintRow,
+    ConsultationRow,
+)
+from services.consultation.store.base import ConsultationView
+from services.runtime.db import Database
+from services.runtime.erasure import ERASED_TEXT, opened
+from services.runtime.keys import SEALED_PREFIX, DataKeys, SubjectCipher, owner_subject
+
+QUESTION = "consultations.question"
+RATING_COMMENT = "consultations.rating_comment"
+MESSAGE_BODY = "consultation_messages.body"
+COMPLAINT_BODY = "consultation_complaints.body"
+COMPLAINT_RESOLUTION = "consultation_complaints.resolution"
+COMPLAINT_REOPEN_REASON = "consultation_complaints.reopen_reason"
+CHAT_BODY = "chat_messages.body"
+CALL_OUTCOME = "consultation_calls.outcome"
+
+
+def case_subject(row: ConsultationRow | ComplaintRow | ChatConversationRow) -> str:
+    """Whose data key seals the case material of a consultation, complaint or chat conversation."""
+    return owner_subject(row.tenant_id, row.client_id)
+
+
+async def open_view(keys: DataKeys, view: ConsultationView) -> ConsultationView:
+    """`view` with its question, rating comment and messages in plaintext (call after its transaction)."""
+    cipher = await keys.cipher(case_subject(view.row))
+    _open_consultation(cipher, view.row)
+    for message in view.messages:
+        message.body = opened(cipher, MESSAGE_BODY, message.body)
+    for call in view.calls:
+        call.outcome = opened(cipher, CALL_OUTCOME, call.outcome)
+    return view
+
+
+async def open_consultations(keys: DataKeys, rows: Iterable[ConsultationRow]) -> None:
+    for row in rows:
+        _open_consultation(await keys.cipher(case_subject(row)), row)
+
+
+async def open_complaints(keys: DataKeys, rows: Iterable[ComplaintRow]) -> None:
+    for row in rows:
+        cipher = await keys.cipher(case_subject(row))
+        row.body = opened(cipher, COMPLAINT_BODY, row.body)
+        row.resolution = opened(cipher, COMPLAINT_RESOLUTION, row.resolution)
+        row.reopen_reason = opened(cipher, COMPLAINT_REOPEN_REASON, row.reopen_reason)
+
+
+async def open_chat(
+    keys: DataKeys, conversation: ChatConversationRow, messages: Iterable[ChatMessageRow]
+) -> None:
+    cipher = await keys.cipher(case_subject(conversation))
+    for message in messages:
+        message.body = opened(cipher, CHAT_BODY, message.body)
+
+
+def _open_consultation(cipher: SubjectCipher, row: ConsultationRow) -> None:
+    row.question = opened(cipher, QUESTION, row.question)
+    row.rating_comment = opened(cipher, RATING_COMMENT, row.rating_comment)
+
+
+# --- rows written before sealing -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SealedColumns:
+    """A table's sealed columns and the query of its rows still holding a clear value (with the owner's
+    enterprise and client), `{clear}` standing for the condition on the columns."""
+
+    table: str
+    columns: dict[str, str]  # column → field name (the associated data)
+    rows: str
+
+
+_SEALED_COLUMNS = (
+    SealedColumns(
+        "consultations",
+        {"question": QUESTION, "rating_comment": RATING_COMMENT},
+        "SELECT t.id, t.tenant_id, t.client_id, {columns} FROM consultations t WHERE {clear}",
+    ),
+    SealedColumns(
+        "consultation_messages",
+        {"body": MESSAGE_BODY},
+        "SELECT t.id, o.tenant_id, o.client_id, {columns} FROM consultation_messages t "
+        "JOIN consultations o ON o.id = t.consultation_id WHERE {clear}",
+    ),
+    SealedColumns(
+        "consultation_calls",
+        {"outcome": CALL_OUTCOME},
+        "SELECT t.id, o.tenant_id, o.client_id, {columns} FROM consultation_calls t "
+        "JOIN consultations o ON o.id = t.consultation_id WHERE {clear}",
+    ),
+    SealedColumns(
+        "consultation_complaints",
+        {
+            "body": COMPLAINT_BODY,
+            "resolution": COMPLAINT_RESOLUTION,
+            "reopen_reason": COMPLAINT_REOPEN_REASON,
+        },
+        "SELECT t.id, t.tenant_id, t.client_id, {columns} FROM consultation_complaints t WHERE {clear}",
+    ),
+    SealedColumns(
+        "chat_messages",
+        {"body": CHAT_BODY},
+        "SELECT t.id, o.tenant_id, o.client_id, {columns} FROM chat_messages t "
+        "JOIN chat_conversations o ON o.id = t.conversation_id WHERE {clear}",
+    ),
+)
+_BATCH = 500
+
+
+async def seal_clear_rows(db: Database, keys: DataKeys) -> int:
+    """Seal every value still in clear (rows written before this service sealed case material), a batch per
+    transaction; returns how many rows changed. Run at start before serving (migrations never hold the
+    master key); replicas starting together skip each other's locked rows, and a second run finds nothing."""
+    changed = 0
+    for sealed in _SEALED_COLUMNS:
+        while batch := await _seal_batch(db, keys, sealed):
+            changed += batch
+    return changed
+
+
+async def _seal_batch(db: Database, keys: DataKeys, sealed: SealedColumns) -> int:
+    clear = " OR ".join(
+        f"(t.{column} <> '' AND t.{column} <> :erased AND t.{column} NOT LIKE :sealed)"
+        for column in sealed.columns
+    )
+    query = text(
+        sealed.rows.format(columns=", ".join(f"t.{c}" for c in sealed.columns), clear=f"({clear})")
+        + f" LIMIT {_BATCH} FOR UPDATE OF t SKIP LOCKED"
+    )
+    async with db.engine.begin() as conn:
+        rows = (await conn.execute(query, {"erased": ERASED_TEXT, "sealed": SEALED_PREFIX + "%"})).all()
+        for row in rows:
+            await _seal_row(conn, keys, sealed, row._mapping)
+    return len(rows)
+
+
+async def _seal_row(conn: AsyncConnection, keys: DataKeys, sealed: SealedColumns, row: object) -> None:
+    values = dict(row)  # type: ignore[call-overload]
+    cipher = await keys.cipher(owner_subject(values["tenant_id"], values["client_id"]))
+    updates = {
+        # a shredded subject's clear leftovers are redacted: nothing can be sealed for it any more
+        column: ERASED_TEXT if cipher.destroyed else cipher.seal(field, values[column])
+        for column, field in sealed.columns.items()
+        if values[column] and values[column] != ERASED_TEXT and not values[column].startswith(SEALED_PREFIX)
+    }
+    assignments = ", ".join(f"{column} = :{column}" for column in updates)
+    await conn.execute(
+        text(f"UPDATE {sealed.table} SET {assignments} WHERE id = :id"), {**updates, "id": values["id"]}
+    )

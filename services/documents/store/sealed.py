@@ -1,0 +1,137 @@
+"""Case material of a document order sealed with its owner's data key (R-PRIV-1, docs/privacy.md): the
+requirement answers (each value under `document_orders.requirements.<name>`, the names stay readable),
+the versions' notes and review comments, the revision instructions, and the uploaded files
+(services/runtime/sealed_files.py), each under `owner_subject(the client's enterprise, the client)`.
+
+The stores seal each value in the transaction that writes it; views are opened into copies of the rows, so
+an opened value never reaches the session (and is never flushed back). Values erasure redacted, and all
+values of a subject whose key was destroyed, read as ERASED_TEXT."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from sqlalchemy import text
+
+from services.documents.models import DocumentOrderRow, DocumentVersionRow
+from services.runtime.db import Database
+from services.runtime.erasure import ERASED_TEXT, opened
+from services.runtime.keys import SEALED_PREFIX, DataKeys, SubjectCipher, owner_subject
+
+REQUIREMENTS = "document_orders.requirements"
+VERSION_NOTE = "document_versions.note"
+REVIEW_COMMENT = "document_versions.review_comment"
+INSTRUCTIONS = "document_revisions.instructions"
+
+
+def order_subject(row: DocumentOrderRow) -> str:
+    """Whose data key seals a document order's case material."""
+    return owner_subject(row.tenant_id, row.client_id)
+
+
+def seal_requirements(cipher: SubjectCipher, requirements: Mapping[str, str]) -> str:
+    """The requirements as stored: a JSON object whose values are sealed, each bound to its name."""
+    sealed = {name: cipher.seal(f"{REQUIREMENTS}.{name}", value) for name, value in requirements.items()}
+    return json.dumps(sealed, ensure_ascii=False)
+
+
+def open_requirements(cipher: SubjectCipher, requirements_json: str) -> str:
+    answers = json.loads(requirements_json or "{}")
+    return json.dumps(
+        {name: opened(cipher, f"{REQUIREMENTS}.{name}", value) for name, value in answers.items()},
+        ensure_ascii=False,
+    )
+
+
+async def opened_order(keys: DataKeys, row: DocumentOrderRow) -> DocumentOrderRow:
+    """A copy of `row` with its requirements in plaintext."""
+    cipher = await keys.cipher(order_subject(row))
+    copy = DocumentOrderRow(**row.model_dump())
+    copy.requirements_json = open_requirements(cipher, row.requirements_json)
+    return copy
+
+
+def opened_version(cipher: SubjectCipher, row: DocumentVersionRow) -> DocumentVersionRow:
+    """A copy of `row` with its note and review comment in plaintext."""
+    copy = DocumentVersionRow(**row.model_dump())
+    copy.note = opened(cipher, VERSION_NOTE, row.note)
+    copy.review_comment = opened(cipher, REVIEW_COMMENT, row.review_comment)
+    return copy
+
+
+# --- rows written before sealing -------------------------------------------------------------------------
+_BATCH = 500
+
+
+async def seal_clear_rows(db: Database, keys: DataKeys) -> int:
+    """Seal every value still in clear (written before this service sealed case material), a batch per
+    transaction; returns how many rows changed. Run at start before serving (migrations never hold the
+    master key); replicas starting together skip each other's locked rows, and a second run finds nothing."""
+    changed = 0
+    while batch := await _seal_orders(db, keys):
+        changed += batch
+    for table, column, field, owner in (
+        ("document_versions", "note", VERSION_NOTE, "t.document_order_id"),
+        ("document_versions", "review_comment", REVIEW_COMMENT, "t.document_order_id"),
+        ("document_revisions", "instructions", INSTRUCTIONS, "t.document_order_id"),
+    ):
+        while batch := await _seal_column(db, keys, table, column, field, owner):
+            changed += batch
+    return changed
+
+
+async def _seal_orders(db: Database, keys: DataKeys) -> int:
+    async with db.engine.begin() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT id, tenant_id, client_id, requirements_json FROM document_orders t WHERE EXISTS ("
+                    "SELECT 1 FROM json_each_text(t.requirements_json::json) answer WHERE answer.value <> '' "
+                    "AND answer.value <> :erased AND answer.value NOT LIKE :sealed) "
+                    f"LIMIT {_BATCH} FOR UPDATE SKIP LOCKED"
+                ),
+                {"erased": ERASED_TEXT, "sealed": SEALED_PREFIX + "%"},
+            )
+        ).all()
+        for row in rows:
+            cipher = await keys.cipher(owner_subject(row.tenant_id, row.client_id))
+            answers = {
+                name: _sealed_value(cipher, f"{REQUIREMENTS}.{name}", value)
+                for name, value in json.loads(row.requirements_json).items()
+            }
+            await conn.execute(
+                text("UPDATE document_orders SET requirements_json = :answers WHERE id = :id"),
+                {"answers": json.dumps(answers, ensure_ascii=False), "id": row.id},
+            )
+    return len(rows)
+
+
+def _sealed_value(cipher: SubjectCipher, field: str, value: str) -> str:
+    """`value` sealed unless it is already, or empty, or erasure's redaction; a shredded subject's clear
+    leftovers are redacted (nothing can be sealed for it any more)."""
+    if not value or value == ERASED_TEXT or value.startswith(SEALED_PREFIX):
+        return value
+    return ERASED_TEXT if cipher.destroyed else cipher.seal(field, value)
+
+
+async def _seal_column(db: Database, keys: DataKeys, table: str, column: str, field: str, owner: str) -> int:
+    async with db.engine.begin() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    f"SELECT t.id, o.tenant_id, o.client_id, t.{column} AS value FROM {table} t "
+                    f"JOIN document_orders o ON o.id = {owner} "
+                    f"WHERE t.{column} <> '' AND t.{column} <> :erased AND t.{column} NOT LIKE :sealed "
+                    f"LIMIT {_BATCH} FOR UPDATE OF t SKIP LOCKED"
+                ),
+                {"erased": ERASED_TEXT, "sealed": SEALED_PREFIX + "%"},
+            )
+        ).all()
+        for row in rows:
+            cipher = await keys.cipher(owner_subject(row.tenant_id, row.client_id))
+            await conn.execute(
+                text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),
+                {"value": _sealed_value(cipher, field, row.value), "id": row.id},
+            )
+    return len(rows)
