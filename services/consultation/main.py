@@ -13,11 +13,12 @@ from counsel.consultation.v1 import consultation_service_pb2, consultation_servi
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.consultation import events
 from services.consultation.faq import FaqEntry, FaqSource
-from services.consultation.models import TABLES
+from services.consultation.models import STAFF_READS, TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStores
 from services.consultation.workflow_link import WorkflowLink
 from services.legal_fields.classifier import default_classifier
+from services.runtime.access_log import keep_anchoring
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.metrics import SLA_BREACHES, UNTIERED, export_deadlines, keep_sla_timers
@@ -92,6 +93,9 @@ async def serve(settings: Settings) -> None:
                 *rt.consumers(events.TABLE, link),
                 keep_sla_timers(
                     stores.consultations.open_timers, stores.consultations.timers_at_risk, SLA_TIMER_KINDS
+                ),
+                keep_anchoring(
+                    rt.db, rt.outbox, STAFF_READS, settings.secret_key, settings.access_log_anchor_seconds
                 ),
             ],
         )

@@ -10,11 +10,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.access_log import StaffReads, define_access_log_tables
 from services.runtime.tables import define_runtime_tables
 
 consultation_registry = registry()
 metadata = consultation_registry.metadata
 TABLES = define_runtime_tables(metadata)
+STAFF_READS = StaffReads("consultation", define_access_log_tables(metadata))
 
 
 class ConsultationTable(SQLModel, registry=consultation_registry):

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     # in prod; outside prod one is derived from COUNSEL_SECRET_KEY when neither is set.
     master_key: SecretStr = SecretStr("")
     master_key_dir: str = ""
+    # How often each service signs the head of its staff access log and publishes the anchor
+    # (services/runtime/access_log.py): the longest a rewritten tail goes unnoticed by `counsel audit verify`.
+    access_log_anchor_seconds: float = Field(default=300.0, gt=0)
     # The Temporal UI's origin (`https://temporal.example.cn`) allowed to call the gateway's codec endpoint
     # (/codec/encode, /codec/decode) from the browser; empty = no browser origin may.
     temporal_ui_origin: str = ""

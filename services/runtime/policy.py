@@ -102,6 +102,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,
         "GetConsultation": SIGNED_IN,
+        "ListStaffAccess": SIGNED_IN,
         "ListConsultations": SIGNED_IN,
         "CloseConsultation": SIGNED_IN_OR_WORKFLOW,
         "PostMessage": SIGNED_IN,

@@ -109,6 +109,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/api/v1/me/export"): Entry(SIGNED_IN),
     ("GET", "/api/v1/me/activity"): Entry(SIGNED_IN),
+    ("GET", "/api/v1/me/access-log"): Entry(SIGNED_IN),
     ("DELETE", "/api/v1/me"): Entry(SIGNED_IN),
     ("POST", "/api/v1/enterprise/members"): Entry(roles("client_admin"), {"email": "a@b.cn"}),
     ("GET", "/api/v1/enterprise/members"): Entry(roles("client_admin")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -9,11 +10,13 @@ from fastapi import Query, Request, status
 from fastapi.responses import JSONResponse
 
 from counsel.common.v1 import paging_pb2
+from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from counsel.identity.v1 import identity_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal, client_ip
 from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor, rfc3339
 from services.gateway.schemas.identity import (
+    AccessLog,
     Activity,
     ActivityPage,
     Erased,
@@ -21,6 +24,7 @@ from services.gateway.schemas.identity import (
     LinkedCard,
     Me,
     MembershipCard,
+    StaffAccess,
     UpdateMe,
 )
 
@@ -95,6 +99,22 @@ async def my_activity(
     return ActivityPage(
         items=[Activity.from_proto(a) for a in reply.activities], next_cursor=next_cursor(reply.page)
     )
+
+
+@router.get("/api/v1/me/access-log", response_model=AccessLog)
+async def my_access_log(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> AccessLog:
+    """Who among staff (lawyers, agents, reviewers, supervisors, law firms' systems) read your case material,
+    when, and for which case, newest first — from the staff access log of every service that holds it."""
+    request = consultation_pb.ListStaffAccessRequest(limit=limit)
+    replies = await asyncio.gather(clients.consultation.ListStaffAccess(request))
+    entries = sorted(
+        (entry for reply in replies for entry in reply.entries), key=lambda e: e.at.ToDatetime(), reverse=True
+    )
+    return AccessLog(items=[StaffAccess.from_proto(entry) for entry in entries[:limit]])
 
 
 @router.delete("/api/v1/me", response_model=Erased, status_code=status.HTTP_202_ACCEPTED)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from counsel.common.v1 import access_log_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
 from services.gateway.schemas.common import RequestModel, or_none, rfc3339
 
@@ -229,6 +230,32 @@ class Activity(BaseModel):
 class ActivityPage(BaseModel):
     items: list[Activity]
     next_cursor: str | None
+
+
+class StaffAccess(BaseModel):
+    at: str | None
+    actor_id: str = Field(description="Who read it: a member of staff, or a law firm's system.")
+    actor_roles: list[str]
+    service: str = Field(description="The service that holds what was read, e.g. consultation.")
+    resource: str = Field(description='What was read, e.g. "consultation".')
+    resource_id: str
+    case_id: str = Field(description="Why: the case it was read for.")
+
+    @classmethod
+    def from_proto(cls, entry: access_log_pb2.StaffAccess) -> StaffAccess:
+        return cls(
+            at=rfc3339(entry, "at"),
+            actor_id=entry.actor_id,
+            actor_roles=list(entry.actor_roles),
+            service=entry.service,
+            resource=entry.resource,
+            resource_id=entry.resource_id,
+            case_id=entry.case_id,
+        )
+
+
+class AccessLog(BaseModel):
+    items: list[StaffAccess] = Field(description="Newest first.")
 
 
 class Erased(BaseModel):

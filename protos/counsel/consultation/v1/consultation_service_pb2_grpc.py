@@ -145,6 +145,11 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.FromString,
                 _registered_method=True)
+        self.ListStaffAccess = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListStaffAccess',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -309,6 +314,13 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStaffAccess(self, request, context):
+        """Who among staff read the caller's consultations: the caller's own entries of the staff access log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -421,6 +433,11 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.StartChat,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.SerializeToString,
+            ),
+            'ListStaffAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStaffAccess,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1018,6 +1035,33 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/StartChat',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartChatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStaffAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListStaffAccess',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -84,6 +84,8 @@ class ConsultationServiceStub:
     """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
     StartChat: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartChatRequest, _consultation_service_pb2.StartChatResponse]
     """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
+    ListStaffAccess: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListStaffAccessRequest, _consultation_service_pb2.ListStaffAccessResponse]
+    """Who among staff read the caller's consultations: the caller's own entries of the staff access log."""
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -141,6 +143,8 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """For agents and supervisors: clients with recent buying signals, highest purchase intent first (R-CS-2)."""
     StartChat: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartChatRequest, _consultation_service_pb2.StartChatResponse]  # type: ignore[assignment]
     """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
+    ListStaffAccess: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListStaffAccessRequest, _consultation_service_pb2.ListStaffAccessResponse]  # type: ignore[assignment]
+    """Who among staff read the caller's consultations: the caller's own entries of the staff access log."""
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -327,6 +331,14 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.StartChatResponse, _abc.Awaitable[_consultation_service_pb2.StartChatResponse]]:
         """An agent follows up on a client: takes over the client's open conversation (or starts one) and writes."""
+
+    @_abc_1.abstractmethod
+    def ListStaffAccess(
+        self,
+        request: _consultation_service_pb2.ListStaffAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListStaffAccessResponse, _abc.Awaitable[_consultation_service_pb2.ListStaffAccessResponse]]:
+        """Who among staff read the caller's consultations: the caller's own entries of the staff access log."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
