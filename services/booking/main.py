@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 from counsel.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from services.booking import events
-from services.booking.models import TABLES
+from services.booking.models import STAFF_READS, TABLES
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStores
 from services.booking.workflow_link import WorkflowLink
@@ -51,5 +51,6 @@ async def serve(settings: Settings) -> None:
                     events.TABLE,
                     WorkflowLink(temporal, task_queue(settings.temporal_task_queue, BOOKING_QUEUE)),
                 ),
+                rt.access_log_anchors(STAFF_READS),
             ],
         )

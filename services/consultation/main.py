@@ -18,7 +18,6 @@ from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStores
 from services.consultation.workflow_link import WorkflowLink
 from services.legal_fields.classifier import default_classifier
-from services.runtime.access_log import keep_anchoring
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
 from services.runtime.metrics import SLA_BREACHES, UNTIERED, export_deadlines, keep_sla_timers
@@ -94,9 +93,7 @@ async def serve(settings: Settings) -> None:
                 keep_sla_timers(
                     stores.consultations.open_timers, stores.consultations.timers_at_risk, SLA_TIMER_KINDS
                 ),
-                keep_anchoring(
-                    rt.db, rt.outbox, STAFF_READS, settings.secret_key, settings.access_log_anchor_seconds
-                ),
+                rt.access_log_anchors(STAFF_READS),
             ],
         )
         warm_up.cancel()

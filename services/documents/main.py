@@ -8,7 +8,7 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.documents.v1 import documents_service_pb2, documents_service_pb2_grpc
 from services.documents import domain, events
 from services.documents.files import DocumentFiles
-from services.documents.models import TABLES
+from services.documents.models import STAFF_READS, TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStores
 from services.documents.workflow_link import WorkflowLink
@@ -56,5 +56,6 @@ async def serve(settings: Settings) -> None:
                 rt.outbox_relay(),
                 *rt.consumers(events.TABLE, events.HandlerContext(stores, link)),
                 keep_sla_timers(stores.orders.open_timers, stores.orders.timers_at_risk, SLA_TIMER_KINDS),
+                rt.access_log_anchors(STAFF_READS),
             ],
         )

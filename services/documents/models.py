@@ -10,11 +10,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.access_log import StaffReads, define_access_log_tables
 from services.runtime.tables import define_runtime_tables
 
 documents_registry = registry()
 metadata = documents_registry.metadata
 TABLES = define_runtime_tables(metadata)
+STAFF_READS = StaffReads("documents", define_access_log_tables(metadata))
 
 
 class DocumentsTable(SQLModel, registry=documents_registry):

@@ -131,6 +131,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "EscalateConsultation": WORKFLOW,
     },
     "counsel.documents.v1.DocumentsService": {
+        "ListStaffAccess": SIGNED_IN,
         "GetDocumentOrder": SIGNED_IN,
         "ListDocumentOrders": SIGNED_IN,
         "CreateDocumentOrder": SIGNED_IN_OR_WORKFLOW,
@@ -149,6 +150,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "RecordBreach": WORKFLOW,
     },
     "counsel.booking.v1.BookingService": {
+        "ListStaffAccess": SIGNED_IN,
         "GetBooking": SIGNED_IN,
         "GetAvailability": PUBLIC,
         "CreateBooking": SIGNED_IN,

@@ -9,8 +9,10 @@ from typing import Annotated, Any
 from fastapi import Query, Request, status
 from fastapi.responses import JSONResponse
 
+from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
+from counsel.documents.v1 import documents_service_pb2 as documents_pb
 from counsel.identity.v1 import identity_service_pb2 as pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal, client_ip
 from services.gateway.routing import api_router
@@ -109,8 +111,11 @@ async def my_access_log(
 ) -> AccessLog:
     """Who among staff (lawyers, agents, reviewers, supervisors, law firms' systems) read your case material,
     when, and for which case, newest first — from the staff access log of every service that holds it."""
-    request = consultation_pb.ListStaffAccessRequest(limit=limit)
-    replies = await asyncio.gather(clients.consultation.ListStaffAccess(request))
+    replies = await asyncio.gather(
+        clients.consultation.ListStaffAccess(consultation_pb.ListStaffAccessRequest(limit=limit)),
+        clients.documents.ListStaffAccess(documents_pb.ListStaffAccessRequest(limit=limit)),
+        clients.booking.ListStaffAccess(booking_pb.ListStaffAccessRequest(limit=limit)),
+    )
     entries = sorted(
         (entry for reply in replies for entry in reply.entries), key=lambda e: e.at.ToDatetime(), reverse=True
     )

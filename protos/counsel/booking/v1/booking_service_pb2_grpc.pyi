@@ -68,6 +68,8 @@ class BookingServiceStub:
     """
     ListConnectRequests: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListConnectRequestsRequest, _booking_service_pb2.ListConnectRequestsResponse]
     """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
+    ListStaffAccess: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListStaffAccessRequest, _booking_service_pb2.ListStaffAccessResponse]
+    """Who among staff read the caller's bookings: the caller's own entries of the staff access log."""
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -109,6 +111,8 @@ class BookingServiceAsyncStub(BookingServiceStub):
     """
     ListConnectRequests: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListConnectRequestsRequest, _booking_service_pb2.ListConnectRequestsResponse]  # type: ignore[assignment]
     """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
+    ListStaffAccess: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListStaffAccessRequest, _booking_service_pb2.ListStaffAccessResponse]  # type: ignore[assignment]
+    """Who among staff read the caller's bookings: the caller's own entries of the staff access log."""
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
@@ -231,6 +235,14 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.ListConnectRequestsResponse, _abc.Awaitable[_booking_service_pb2.ListConnectRequestsResponse]]:
         """Connect requests: all for agents and supervisors (their queue), the enterprise's own for clients."""
+
+    @_abc_1.abstractmethod
+    def ListStaffAccess(
+        self,
+        request: _booking_service_pb2.ListStaffAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ListStaffAccessResponse, _abc.Awaitable[_booking_service_pb2.ListStaffAccessResponse]]:
+        """Who among staff read the caller's bookings: the caller's own entries of the staff access log."""
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

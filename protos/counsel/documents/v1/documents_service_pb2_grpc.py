@@ -90,6 +90,11 @@ class DocumentsServiceStub:
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
                 _registered_method=True)
+        self.ListStaffAccess = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/ListStaffAccess',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessResponse.FromString,
+                _registered_method=True)
 
 
 class DocumentsServiceServicer:
@@ -179,6 +184,13 @@ class DocumentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStaffAccess(self, request, context):
+        """Who among staff read the caller's document orders and their versions: the caller's own entries of the staff access log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DocumentsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -236,6 +248,11 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     servicer.CancelDocumentOrder,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.SerializeToString,
+            ),
+            'ListStaffAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStaffAccess,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,6 +553,33 @@ class DocumentsService:
             '/counsel.documents.v1.DocumentsService/CancelDocumentOrder',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.CancelDocumentOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStaffAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/ListStaffAccess',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

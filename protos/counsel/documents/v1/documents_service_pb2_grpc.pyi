@@ -74,6 +74,8 @@ class DocumentsServiceStub:
     staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
     on which the payment service refunds the order. Idempotent; refused once completed.
     """
+    ListStaffAccess: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.ListStaffAccessRequest, _documents_service_pb2.ListStaffAccessResponse]
+    """Who among staff read the caller's document orders and their versions: the caller's own entries of the staff access log."""
 
 @_typing.type_check_only
 class DocumentsServiceAsyncStub(DocumentsServiceStub):
@@ -115,6 +117,8 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
     on which the payment service refunds the order. Idempotent; refused once completed.
     """
+    ListStaffAccess: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.ListStaffAccessRequest, _documents_service_pb2.ListStaffAccessResponse]  # type: ignore[assignment]
+    """Who among staff read the caller's document orders and their versions: the caller's own entries of the staff access log."""
 
 class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Document orders: drafting, review, delivery and revisions of legal documents."""
@@ -218,6 +222,14 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         staff tools and internal callers use this RPC). Stops its workflow and publishes "docorder.cancelled",
         on which the payment service refunds the order. Idempotent; refused once completed.
         """
+
+    @_abc_1.abstractmethod
+    def ListStaffAccess(
+        self,
+        request: _documents_service_pb2.ListStaffAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.ListStaffAccessResponse, _abc.Awaitable[_documents_service_pb2.ListStaffAccessResponse]]:
+        """Who among staff read the caller's document orders and their versions: the caller's own entries of the staff access log."""
 
 def add_DocumentsServiceServicer_to_server(servicer: DocumentsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
