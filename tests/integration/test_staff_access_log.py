@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from deploy.audit import verify_all
+from deploy.audit import audited_services, verify_all
 from deploy.local.servers import PostgresServer
 from services.consultation.domain import NewConsultation
 from services.consultation.models import STAFF_READS, TABLES
@@ -36,7 +36,7 @@ def settings(postgres_server: PostgresServer, unique_name: str) -> Settings:
 
 @pytest.fixture
 async def stores(settings: Settings) -> AsyncIterator[ConsultationStores]:
-    async with migrated_databases(settings, "consultation") as databases:
+    async with migrated_databases(settings, *audited_services()) as databases:
         yield ConsultationStores.build(databases["consultation"], Outbox("consultation", settings, TABLES))
 
 
@@ -74,7 +74,11 @@ async def test_the_log_refuses_changes_and_an_altered_record_is_named(
         async with db.transaction() as session:
             await session.execute(text("DELETE FROM staff_access_log"))
     assert await verify_all(settings) == 0
-    assert "consultation: staff access log intact: 2 records, 0 anchors" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines() == [
+        "consultation: staff access log intact: 2 records, 0 anchors",
+        "documents: staff access log intact: 0 records, 0 anchors",
+        "booking: staff access log intact: 0 records, 0 anchors",
+    ]
 
     # Someone with the owner's rights switches the guard off and rewrites who read the case.
     async with db.transaction() as session:
