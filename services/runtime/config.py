@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     # How often each service signs the head of its staff access log and publishes the anchor
     # (services/runtime/access_log.py): the longest a rewritten tail goes unnoticed by `counsel audit verify`.
     access_log_anchor_seconds: float = Field(default=300.0, gt=0)
+    # The privacy policy in force (PIPL): registering accepts this version, and a person whose last accepted
+    # version is another is asked at their next login (docs/privacy.md, "Consent"). The portal links the URL.
+    privacy_policy_version: str = "2026-12-01"
+    privacy_policy_url: str = "https://counsel.local/privacy-policy"
     # The Temporal UI's origin (`https://temporal.example.cn`) allowed to call the gateway's codec endpoint
     # (/codec/encode, /codec/decode) from the browser; empty = no browser origin may.
     temporal_ui_origin: str = ""

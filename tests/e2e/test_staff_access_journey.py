@@ -10,7 +10,9 @@ from services.identity.seed import demo_user_id
 from tests.support.journeys import login, register_client
 
 
-def test_an_agents_read_shows_in_the_clients_access_log_and_the_clients_own_do_not(http: httpx.Client) -> None:
+def test_an_agents_read_shows_in_the_clients_access_log_and_the_clients_own_do_not(
+    http: httpx.Client,
+) -> None:
     client = register_client(http, "访问记录科技有限公司")
     created = http.post(
         "/api/v1/consultations",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.support.journeys import PRIVACY_POLICY_VERSION
 from tests.support.tokens import Issuer
 
 STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
@@ -92,7 +93,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # identity
     ("POST", "/api/v1/auth/otp"): Entry(PUBLIC, {"channel": "sms", "destination": "13800138000"}),
     ("POST", "/api/v1/auth/register"): Entry(
-        PUBLIC, {"phone": "13800138000", "code": "123456", "display_name": "x"}
+        PUBLIC,
+        {
+            "phone": "13800138000",
+            "code": "123456",
+            "display_name": "x",
+            "privacy_policy_version": PRIVACY_POLICY_VERSION,
+        },
     ),
     ("POST", "/api/v1/auth/login"): Entry(
         PUBLIC, {"method": "password", "identifier": "a@b.cn", "secret": "x"}

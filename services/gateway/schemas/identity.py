@@ -15,6 +15,12 @@ class LoginRequest(RequestModel):
     method: Literal["password", "otp", "membership_card"]
     identifier: str = Field(min_length=1, max_length=320, description="A phone, an e-mail or a card number.")
     secret: str = Field(min_length=1, max_length=1024, description="Password, one-time code or card PIN.")
+    privacy_policy_version: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Accepts the privacy policy in force: send its version when a login was refused with 409 "
+        'reason "consent_required" (the policy changed since you last accepted it).',
+    )
 
 
 class User(BaseModel):
@@ -78,6 +84,16 @@ class RegisterRequest(RequestModel):
     display_name: str = Field(min_length=1, max_length=100)
     enterprise_name: str | None = Field(
         default=None, max_length=200, description="Creates the enterprise, with you as its client_admin."
+    )
+    privacy_policy_version: str = Field(
+        default="",
+        max_length=64,
+        description="Required: the version of the privacy policy in force, which you accept by registering "
+        "(without it, or with another, the answer is 422 naming `privacy_policy_version` with the version "
+        "in force and its URL).",
+    )
+    marketing_consent: bool = Field(
+        default=False, description="Optional: you agree to receive marketing messages (see your preferences)."
     )
 
 
