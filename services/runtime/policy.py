@@ -173,6 +173,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "RemindBooking": WORKFLOW,
     },
     "counsel.payment.v1.PaymentService": {
+        "ListStaffAccess": SIGNED_IN,
         "GetOrder": {"gateway": USER, "consultation": ITSELF},
         "GetOrderTimeline": SIGNED_IN,  # deprecated: UNIMPLEMENTED, the gateway joins the timeline
         "ListOrders": SIGNED_IN,

@@ -78,6 +78,7 @@ async def test_the_log_refuses_changes_and_an_altered_record_is_named(
         "consultation: staff access log intact: 2 records, 0 anchors",
         "documents: staff access log intact: 0 records, 0 anchors",
         "booking: staff access log intact: 0 records, 0 anchors",
+        "payment: staff access log intact: 0 records, 0 anchors",
     ]
 
     # Someone with the owner's rights switches the guard off and rewrites who read the case.

@@ -14,6 +14,7 @@ from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from counsel.documents.v1 import documents_service_pb2 as documents_pb
 from counsel.identity.v1 import identity_service_pb2 as pb
+from counsel.payment.v1 import payment_service_pb2 as payment_pb
 from services.gateway.deps import ClientsDep, CurrentPrincipal, client_ip
 from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor, rfc3339
@@ -115,6 +116,7 @@ async def my_access_log(
         clients.consultation.ListStaffAccess(consultation_pb.ListStaffAccessRequest(limit=limit)),
         clients.documents.ListStaffAccess(documents_pb.ListStaffAccessRequest(limit=limit)),
         clients.booking.ListStaffAccess(booking_pb.ListStaffAccessRequest(limit=limit)),
+        clients.payment.ListStaffAccess(payment_pb.ListStaffAccessRequest(limit=limit)),
     )
     entries = sorted(
         (entry for reply in replies for entry in reply.entries), key=lambda e: e.at.ToDatetime(), reverse=True

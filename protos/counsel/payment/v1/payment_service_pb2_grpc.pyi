@@ -65,6 +65,8 @@ class PaymentServiceStub:
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
     GetInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]
     """Returns the order's invoice with its PDF (its client or staff)."""
+    ListStaffAccess: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ListStaffAccessRequest, _payment_service_pb2.ListStaffAccessResponse]
+    """Who among staff read the caller's orders: the caller's own entries of the staff access log."""
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
@@ -97,6 +99,8 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """Walks the hash-chained payment ledger and reports the first broken link (supervisor)."""
     GetInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetInvoiceRequest, _payment_service_pb2.GetInvoiceResponse]  # type: ignore[assignment]
     """Returns the order's invoice with its PDF (its client or staff)."""
+    ListStaffAccess: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ListStaffAccessRequest, _payment_service_pb2.ListStaffAccessResponse]  # type: ignore[assignment]
+    """Who among staff read the caller's orders: the caller's own entries of the staff access log."""
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Orders, payments and refunds."""
@@ -191,6 +195,14 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.GetInvoiceResponse, _abc.Awaitable[_payment_service_pb2.GetInvoiceResponse]]:
         """Returns the order's invoice with its PDF (its client or staff)."""
+
+    @_abc_1.abstractmethod
+    def ListStaffAccess(
+        self,
+        request: _payment_service_pb2.ListStaffAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.ListStaffAccessResponse, _abc.Awaitable[_payment_service_pb2.ListStaffAccessResponse]]:
+        """Who among staff read the caller's orders: the caller's own entries of the staff access log."""
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
