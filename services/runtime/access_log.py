@@ -16,6 +16,7 @@ import hmac
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, Table, Text, insert, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -115,6 +116,14 @@ def record_hash(prev_hash: str, record: dict[str, object]) -> str:
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+class Case(Protocol):
+    """The case a read is for: a consultation, a document order, a booking, an order (its row)."""
+
+    id: str
+    client_id: str
+    tenant_id: str
+
+
 @dataclass(frozen=True)
 class StaffReads:
     """The staff access log of `service` (`tables` on its own metadata)."""
@@ -123,19 +132,12 @@ class StaffReads:
     tables: AccessLogTables
 
     async def record(
-        self,
-        session: AsyncSession,
-        principal: Principal | None,
-        *,
-        owner_id: str,
-        tenant_id: str,
-        resource: str,
-        resource_id: str,
-        case_id: str,
+        self, session: AsyncSession, principal: Principal | None, resource: str, resource_id: str, case: Case
     ) -> bool:
-        """Append the read of `resource`/`resource_id` (material of `owner_id`, read for case `case_id`) by
+        """Append the read of `resource`/`resource_id` (material of `case`'s client, read for `case`) by
         `principal` in the read's own transaction — unless it is not staff access (`is_staff_access`).
         Returns whether a record was written. The chain's lock is held until the transaction ends."""
+        owner_id, tenant_id = case.client_id, case.tenant_id
         if principal is None or not is_staff_access(principal, owner_id, tenant_id):
             return False
         log = self.tables.log
@@ -152,7 +154,7 @@ class StaffReads:
             "tenant_id": tenant_id,
             "resource": resource,
             "resource_id": resource_id,
-            "case_id": case_id,
+            "case_id": case.id,
         }
         prev_hash = head.hash if head else GENESIS_HASH
         await session.execute(

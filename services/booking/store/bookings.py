@@ -184,15 +184,7 @@ class Bookings:
         async with self.db.transaction() as session:
             row = await get_or_404(session, BookingRow, booking_id, "booking")
             domain.require_visible(principal, row.tenant_id, row.lawyer_user_id, row.lawyer_id)
-            await STAFF_READS.record(
-                session,
-                principal,
-                owner_id=row.client_id,
-                tenant_id=row.tenant_id,
-                resource="booking",
-                resource_id=row.id,
-                case_id=row.id,
-            )
+            await STAFF_READS.record(session, principal, "booking", row.id, row)
         return row
 
     async def stages(self, booking_ids: list[str]) -> dict[str, list[BookingStageRow]]:

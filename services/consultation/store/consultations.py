@@ -169,15 +169,7 @@ class Consultations:
             row = view.row
             if not domain.can_see(principal, row.tenant_id, row.assigned_lawyer_id):
                 raise NotFound("no such consultation")  # never reveal another tenant's objects
-            await STAFF_READS.record(
-                session,
-                principal,
-                owner_id=row.client_id,
-                tenant_id=row.tenant_id,
-                resource="consultation",
-                resource_id=row.id,
-                case_id=row.id,
-            )
+            await STAFF_READS.record(session, principal, "consultation", row.id, row)
         return view
 
     async def list(

@@ -213,15 +213,7 @@ class DocumentOrders:
             view = await order_view(session, document_order_id)
             row = view.row
             domain.require_visible(principal, row.tenant_id, row.assigned_lawyer_id)
-            await STAFF_READS.record(
-                session,
-                principal,
-                owner_id=row.client_id,
-                tenant_id=row.tenant_id,
-                resource="document_order",
-                resource_id=row.id,
-                case_id=row.id,
-            )
+            await STAFF_READS.record(session, principal, "document_order", row.id, row)
         return view
 
     async def list_orders(

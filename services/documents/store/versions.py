@@ -194,14 +194,6 @@ class Versions:
             domain.require_visible(principal, row.tenant_id, row.assigned_lawyer_id)
             for version in view.versions:
                 if version.number == number and domain.may_see_version(principal, version.status):
-                    await STAFF_READS.record(
-                        session,
-                        principal,
-                        owner_id=row.client_id,
-                        tenant_id=row.tenant_id,
-                        resource="document_version",
-                        resource_id=version.id,
-                        case_id=row.id,
-                    )
+                    await STAFF_READS.record(session, principal, "document_version", version.id, row)
                     return version
         raise NotFound("no such version")

@@ -147,15 +147,7 @@ class Orders:
         async with self.db.transaction() as session:
             view = await visible_order(session, principal, order_id)
             row = view.row
-            await STAFF_READS.record(
-                session,
-                principal,
-                owner_id=row.client_id,
-                tenant_id=row.tenant_id,
-                resource="order",
-                resource_id=row.id,
-                case_id=row.id,
-            )
+            await STAFF_READS.record(session, principal, "order", row.id, row)
             return view
 
     async def page(
