@@ -53,6 +53,9 @@ STEADY_SECONDS = (3.0, 8.0)
 RECOVERY_SECONDS = 30.0
 SIGSTOP_SECONDS = 20.0
 SETTLE_TIMEOUT = 180.0
+# Meetings are held with a lawyer on duty around the clock (services/catalog/seed.py ON_CALL): their calendar
+# always has free starts.
+BOOKED_LAWYER = "lawyer-5"
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,9 @@ class Write:
 
 @dataclass
 class Load:
-    """Clients writing through the gateway without pause: registrations (SMS code, register) and orders paid
-    with the sandbox (order, payment, sandbox confirmation). Remembers every write and what was acknowledged."""
+    """Clients writing through the gateway without pause: registrations (SMS code, register), orders paid with
+    the sandbox (order, payment, sandbox confirmation), questions with a follow-up, and meetings held in a
+    lawyer's calendar. Remembers every write and what was acknowledged."""
 
     base_url: str
     rng: random.Random
@@ -101,6 +105,9 @@ class Load:
     users: set[str] = field(default_factory=set)  # acknowledged registrations
     orders: set[str] = field(default_factory=set)  # acknowledged orders
     paid: set[str] = field(default_factory=set)  # orders whose sandbox payment was acknowledged
+    consultations: set[str] = field(default_factory=set)  # acknowledged questions
+    follow_ups: int = 0  # acknowledged follow-up messages on them
+    bookings: set[str] = field(default_factory=set)  # acknowledged holds
     token: str = ""
 
     async def _write(
@@ -178,15 +185,71 @@ class Load:
         if paid is not None:
             self.paid.add(order_id)
 
+    async def ask(self, http: httpx.AsyncClient) -> None:
+        """A general question (no order needed), then the client's follow-up on it."""
+        auth = await self._auth(http)
+        body = {
+            "kind": "general",
+            "subject": "混沌测试",
+            "question": "劳动合同到期不续签，需要支付经济补偿吗？",
+        }
+        asked = await self._write(
+            http,
+            "consultation",
+            "/api/v1/consultations",
+            headers=auth | {"Idempotency-Key": uuid.uuid4().hex},
+            json=body,
+        )
+        if asked is None:
+            return
+        consultation_id = asked.json()["id"]
+        self.consultations.add(consultation_id)
+        followed = await self._write(
+            http,
+            "follow-up",
+            f"/api/v1/consultations/{consultation_id}/messages",
+            headers=auth,
+            json={"body": "补充：合同期三年。"},
+        )
+        self.follow_ups += followed is not None
+
+    async def hold(self, http: httpx.AsyncClient, slots: list[dict[str, Any]]) -> None:
+        """Hold a meeting at a free start of the on-call lawyer's calendar (another client may have taken it:
+        a 409 is the load's own, not the fault's)."""
+        auth = await self._auth(http)
+        slot = self.rng.choice(slots)
+        body = {
+            "lawyer_id": BOOKED_LAWYER,
+            "mode": "at_firm",
+            "start": slot["start"],
+            "minutes": 30,
+            "needs": "混沌测试",
+        }
+        held = await self._write(
+            http,
+            "booking",
+            "/api/v1/bookings",
+            headers=auth | {"Idempotency-Key": uuid.uuid4().hex},
+            json=body,
+        )
+        if held is not None:
+            self.bookings.add(held.json()["id"])
+
     async def run(self, stop: asyncio.Event, clients: int = 4) -> None:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
             items = (await http.get("/api/v1/products", params={"category": "consultation"})).json()["items"]
             product = next(p for p in items if len(p["tiers"]) == 1)
+            slots = (await http.get(f"/api/v1/lawyers/{BOOKED_LAWYER}/availability")).json()["items"]
 
             async def client() -> None:
                 while not stop.is_set():
-                    if self.rng.random() < 0.3:
+                    draw = self.rng.random()
+                    if draw < 0.2:
                         await self.register(http)
+                    elif draw < 0.4:
+                        await self.ask(http)
+                    elif draw < 0.5 and slots:
+                        await self.hold(http, slots)
                     else:
                         await self.order_and_pay(http, product)
                     if self.writes and not self.writes[-1].ok:
@@ -272,8 +335,15 @@ class Checker:
             await self._outbox_total(),
             stream_messages(faults.state_of(self.stack.data_dir), STREAM),
         )
+        consultations = {r["id"] for r in await self._fetch("consultation", "SELECT id FROM consultations WHERE id = ANY($1)", list(load.consultations))}  # fmt: skip
+        follow_ups = (await self._fetch("consultation", "SELECT count(*) AS n FROM consultation_messages WHERE consultation_id = ANY($1) AND author_role = 'client'", list(load.consultations)))[0]["n"]  # fmt: skip
+        bookings = {r["id"] for r in await self._fetch("booking", "SELECT id FROM bookings WHERE id = ANY($1)", list(load.bookings))}  # fmt: skip
         return {
-            "acknowledged writes lost": len(load.users - users) + len(load.orders - orders),
+            "acknowledged writes lost": len(load.users - users)
+            + len(load.orders - orders)
+            + len(load.consultations - consultations)
+            + max(load.follow_ups - follow_ups, 0)
+            + len(load.bookings - bookings),
             "acknowledged payments not applied": len(load.paid - paid),
             "orders paid twice": len(paid_twice),
             "paid orders without exactly one paid ledger entry": sum(by_order.get(o, 0) != 1 for o in paid_orders),
@@ -396,7 +466,7 @@ async def _scenario(
               f"again after {healthy_after:.0f} s", flush=True)  # fmt: skip
     violations = await checker.check(load)
     broken = {k: v for k, v in violations.items() if v}
-    acknowledged = len(load.users) + len(load.orders)
+    acknowledged = len(load.users) + len(load.orders) + len(load.consultations) + len(load.bookings)
     print(f"  invariants after {scenario.name}: {broken or 'all kept'}", flush=True)
     return [
         Figure("chaos", f"{scenario.name} ×{len(runs)}: worst write unavailability (first failed → first ok)",
@@ -409,8 +479,9 @@ async def _scenario(
         Figure("chaos", f"{scenario.name}: invariants", 0.0 if broken else 1.0,
                "VIOLATED" if broken else "ok", target="0 lost, 0 duplicated",
                note=(json.dumps(broken, ensure_ascii=False) if broken else
-                     f"{acknowledged} acknowledged registrations and orders, {len(load.paid)} paid; all present, "
-                     "each paid once, ledger intact, outbox published once, workflows agree")),
+                     f"{acknowledged} acknowledged registrations, orders, questions (+{load.follow_ups} follow-ups) "
+                     f"and meeting holds, {len(load.paid)} paid; all present, each paid once, ledger intact, "
+                     "outbox published once, workflows agree")),
     ]  # fmt: skip
 
 

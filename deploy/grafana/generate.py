@@ -291,6 +291,14 @@ WORKFLOWS = Dashboard(
             stacked=True,
         ),
         Panel(
+            "Timers pending by due hour",
+            "short",
+            q("sum by (due_in) (counsel_sla_timers_due)", "{{due_in}}"),
+            "How soon the running clocks fall due: overdue, then within 1, 2, 4, 8, 24 and 72 hours, later. A band"
+            " swelling toward the top is work bunching up before it is late.",
+            stacked=True,
+        ),
+        Panel(
             "Workflows cached in the worker",
             "short",
             q("sum by (task_queue) (temporal_sticky_cache_size)", "{{task_queue}}"),

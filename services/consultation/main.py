@@ -90,9 +90,7 @@ async def serve(settings: Settings) -> None:
             background=[
                 rt.outbox_relay(),
                 *rt.consumers(events.TABLE, link),
-                keep_sla_timers(
-                    stores.consultations.open_timers, stores.consultations.timers_at_risk, SLA_TIMER_KINDS
-                ),
+                keep_sla_timers(stores.consultations, SLA_TIMER_KINDS),
                 rt.access_log_anchors(STAFF_READS),
             ],
         )

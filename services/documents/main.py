@@ -55,7 +55,7 @@ async def serve(settings: Settings) -> None:
             background=[
                 rt.outbox_relay(),
                 *rt.consumers(events.TABLE, events.HandlerContext(stores, link)),
-                keep_sla_timers(stores.orders.open_timers, stores.orders.timers_at_risk, SLA_TIMER_KINDS),
+                keep_sla_timers(stores.orders, SLA_TIMER_KINDS),
                 rt.access_log_anchors(STAFF_READS),
             ],
         )

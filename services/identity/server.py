@@ -34,6 +34,7 @@ def user_proto(view: UserView) -> pb.User:
         tenant_id=row.tenant_id,
         roles=list(row.roles),
         created_at=to_timestamp(row.created_at),
+        firm_id=row.firm_id,
     )
 
 
@@ -359,6 +360,23 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
     ) -> pb.RevokeServiceClientResponse:
         row = await self.stores.service_clients.revoke(current_principal(), request.client_id)
         return pb.RevokeServiceClientResponse(client=service_client_proto(row))
+
+    async def ListServiceClients(
+        self, request: pb.ListServiceClientsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListServiceClientsResponse:
+        rows, next_cursor = await self.stores.service_clients.firm_clients(
+            current_principal(), page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListServiceClientsResponse(
+            clients=[service_client_proto(row) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
+
+    async def RemoveMember(
+        self, request: pb.RemoveMemberRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RemoveMemberResponse:
+        await self.stores.enterprises.remove_member(current_principal(), request.user_id)
+        return pb.RemoveMemberResponse()
 
     async def IssueServiceToken(
         self, request: pb.IssueServiceTokenRequest, context: grpc.aio.ServicerContext

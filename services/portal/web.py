@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
-from services.portal import i18n
+from services.portal import i18n, labels
 from services.portal.gateway import Gateway, GatewayError, RequestParts, SignedOut
 from services.portal.session import Session
 from services.runtime.config import Settings
@@ -41,6 +41,7 @@ def make_templates(translations: dict[str, gettext.NullTranslations]) -> Jinja2T
         return translations[i18n.locale_var.get()].ngettext(singular, plural, n)
 
     templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    templates.env.globals["label"] = lambda code: labels.label(code, _gettext)
     templates.env.filters["money"] = i18n.money
     templates.env.filters["local_time"] = i18n.local_time
     return templates

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, case, event
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.runtime.records import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,15 @@ SLA_TIMERS_AT_RISK = Gauge(
     ["kind"],
 )
 AT_RISK_SHARE = 0.25
+# When the running deadlines fall due, for the workflow dashboard's "timers pending by due hour": each clock
+# counts once, in the first bucket its due time fits (`overdue`, then within 1 h, 2 h, ... from now, `later`).
+SLA_TIMERS_DUE = Gauge(
+    "counsel_sla_timers_due",
+    "Deadlines currently running, by how soon they fall due (hours from now; overdue ones apart)",
+    ["kind", "due_in"],
+)
+DUE_IN_HOURS = (1, 2, 4, 8, 24, 72)
+DUE_IN = ("overdue", *(f"{hours}h" for hours in DUE_IN_HOURS), "later")
 SLA_TIMERS_REFRESH_SECONDS = 15.0
 # Every missed clock, extensions after a breach included: each one escalates or reassigns.
 SLA_BREACHES = Counter("counsel_sla_breaches", "Deadlines missed", ["kind"])
@@ -105,26 +118,54 @@ def count_deadline(session: AsyncSession, kind: str, tier: str, *, kept: bool) -
     event.listen(session.sync_session, "after_commit", lambda _session: sample.inc(), once=True)
 
 
-Count = Callable[[], Awaitable[Mapping[str, int]]]
+def due_in(due: Any, now: datetime) -> ColumnElement[str]:
+    """SQL naming the DUE_IN bucket of a due time, for a GROUP BY."""
+    return case(
+        (due < now, DUE_IN[0]),
+        *(
+            (due <= now + timedelta(hours=hours), label)
+            for hours, label in zip(DUE_IN_HOURS, DUE_IN[1:], strict=False)
+        ),
+        else_=DUE_IN[-1],
+    )
 
 
-async def refresh_sla_timers(count: Count, kinds: Sequence[str], gauge: Gauge = SLA_TIMERS_PENDING) -> None:
-    """Set `gauge`{kind} for each of the service's `kinds` (0 when `count` has none of that kind)."""
-    counts = await count()
+class SlaClocks(Protocol):
+    """What a service's records say about its running deadlines (the store of the aggregate the clocks run on)."""
+
+    async def open_timers(self) -> Mapping[str, int]:
+        """kind → deadlines running now."""
+
+    async def timers_at_risk(self) -> Mapping[str, int]:
+        """kind → of those, the ones with little time left and nobody working them."""
+
+    async def timers_due(self, now: datetime) -> Mapping[tuple[str, str], int]:
+        """(kind, DUE_IN bucket) → deadlines running now that fall due then."""
+
+
+async def refresh_sla_timers(clocks: SlaClocks, kinds: Sequence[str]) -> None:
+    """Set the SLA timer gauges for each of the service's `kinds` (0 where the records have none)."""
+    pending, at_risk, due = (
+        await clocks.open_timers(),
+        await clocks.timers_at_risk(),
+        await clocks.timers_due(utcnow()),
+    )
     for kind in kinds:
-        gauge.labels(kind).set(counts.get(kind, 0))
+        SLA_TIMERS_PENDING.labels(kind).set(pending.get(kind, 0))
+        SLA_TIMERS_AT_RISK.labels(kind).set(at_risk.get(kind, 0))
+        for bucket in DUE_IN:
+            SLA_TIMERS_DUE.labels(kind, bucket).set(due.get((kind, bucket), 0))
 
 
 async def keep_sla_timers(
-    pending: Count, at_risk: Count, kinds: Sequence[str], interval: float = SLA_TIMERS_REFRESH_SECONDS
+    clocks: SlaClocks, kinds: Sequence[str], interval: float = SLA_TIMERS_REFRESH_SECONDS
 ) -> None:
-    """A service's background task: counsel_sla_timers_pending and _at_risk follow its records (a failed
-    count keeps the last values and is logged; the next round tries again). Not a business clock: the
-    deadlines are Temporal timers."""
+    """A service's background task: counsel_sla_timers_pending, _at_risk and _due follow its records (a
+    failed count keeps the last values and is logged; the next round tries again). Not a business clock:
+    the deadlines are Temporal timers."""
     while True:
         try:
-            await refresh_sla_timers(pending, kinds)
-            await refresh_sla_timers(at_risk, kinds, SLA_TIMERS_AT_RISK)
+            await refresh_sla_timers(clocks, kinds)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -61,6 +61,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SetMemberRole": SIGNED_IN,
         "CreateServiceClient": SIGNED_IN,
         "RevokeServiceClient": SIGNED_IN,
+        "ListServiceClients": SIGNED_IN,
+        "RemoveMember": SIGNED_IN,
         # A firm system's client-credentials exchange: the secret is the credential. Firms reach counsel
         # through the gateway process only: its firm endpoint (FIRM_ENDPOINT below).
         "IssueServiceToken": PUBLIC,

@@ -14,15 +14,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.support import Steps, register_client, staff_page
 
-# The API names no firm of a firm admin's (GET /api/v1/me has none): the portal lists the firms, the admin
-# picks theirs (another firm's pages answer 404). The demo firm admin's is the catalog's demo firm.
+# The demo firm admin's firm (GET /api/v1/me names it): the catalog's demo firm.
 DEMO_FIRM = "北京正大律师事务所"
 
 
 def open_own_firm(page: Page) -> None:
     page.get_by_role("link", name="律所管理").click()
-    page.get_by_role("link", name=re.compile(DEMO_FIRM)).click()
     expect(page.get_by_role("heading", name="律所资料")).to_be_visible()
+    expect(page.get_by_label("名称", exact=True)).to_have_value(re.compile(f"^{DEMO_FIRM}"))
 
 
 def test_a_client_admin_runs_the_account_the_inbox_and_the_enterprise(
@@ -61,7 +60,21 @@ def test_a_client_admin_runs_the_account_the_inbox_and_the_enterprise(
     client.get_by_label("手机号（可带 +86）或邮箱").fill(f"+86 139{secrets.randbelow(10**8):08d}")
     client.get_by_role("button", name="发送邀请").click()
     expect(client.get_by_role("status")).to_contain_text("已邀请")
+    # The invited member is listed at once; the admin makes them an admin too.
+    invited = client.locator("tbody tr").filter(has=client.locator("select"))
+    expect(invited).to_have_count(1)
+    invited.locator("select").select_option("client_admin")
+    invited.get_by_role("button", name="更改").click()
+    expect(client.get_by_role("alert")).to_have_count(0)
+    expect(client.locator("tbody tr").filter(has=client.locator("select")).locator("select")).to_have_value(
+        "client_admin"
+    )
     steps.shot(client, "client-enterprise-members")
+    # …and then withdraws the invitation: only the admin is left.
+    client.locator("tbody tr").filter(has=client.locator("select")).get_by_role(
+        "button", name="移出企业"
+    ).click()
+    expect(client.locator("tbody tr")).to_have_count(1)
 
     client.get_by_role("link", name="账户").click()
     client.get_by_label("我确认删除账户及个人数据，且无法恢复").check()
@@ -98,11 +111,22 @@ def test_the_firm_admin_and_the_supervisor(browser: Browser, portal_url: str, st
     expect(firm_admin.get_by_role("heading", name="律所资料")).to_be_visible()
     firm_admin.locator(".lawyer").first.get_by_role("button", name="保存服务时间").click()
     expect(firm_admin.get_by_role("alert")).to_have_count(0)
-    firm_admin.get_by_label("系统名称").fill("案件管理系统")
+    # A lawyer taken off the platform and back (the last of the firm: no journey books them).
+    last = firm_admin.locator(".lawyer").last
+    lawyer_id = last.get_attribute("id")
+    last.get_by_role("button", name=re.compile("^停用")).click()
+    expect(firm_admin.locator(f"#{lawyer_id} h3")).to_contain_text("已停用")
+    firm_admin.locator(f"#{lawyer_id}").get_by_role("button", name=re.compile("^启用")).click()
+    expect(firm_admin.locator(f"#{lawyer_id} h3")).to_contain_text("已上线")
+    system = f"案件管理系统 {secrets.token_hex(2)}"
+    firm_admin.get_by_label("系统名称").fill(system)
     firm_admin.get_by_role("button", name="生成凭证").click()
     expect(firm_admin.locator("#client-secret")).not_to_be_empty()
     steps.shot(firm_admin, "firm-admin")
     firm_admin.get_by_role("button", name="吊销此凭证").click()
+    # The firm's credentials are listed, never with their secret; these are now revoked.
+    expect(firm_admin.locator("#system-list li", has_text=system)).to_contain_text("已吊销")
+    expect(firm_admin.locator("#client-secret")).to_have_count(0)
 
     supervisor = staff_page(browser, portal_url, "supervisor@demo.counsel.test")
     supervisor.get_by_role("link", name="时限看板").click()

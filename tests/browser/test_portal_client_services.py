@@ -6,6 +6,8 @@ queue with the client's purchase intent; a paid professional consultation; a com
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 from playwright.sync_api import Browser, Page, expect
@@ -14,7 +16,11 @@ from tests.browser.support import Steps, register_client, staff_page
 
 # Payment notifications and workflows are asynchronous: the order page refreshes itself every 5 s.
 ASYNC_TIMEOUT_MS = 60_000
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOOKED_LAWYER = "lawyer3@demo.counsel.test"
+# On duty around the clock (services/catalog/seed.py ON_CALL) and booked by no other journey: the first free
+# slot of their calendar starts within the next 30 minutes, when the lawyer may already check in.
+ON_CALL_LAWYER = ("lawyer-5", "lawyer5@demo.counsel.test")
 
 
 def pay_in_the_sandbox(page: Page, steps: Steps, name: str) -> None:
@@ -67,6 +73,59 @@ def test_a_client_books_pays_moves_and_cancels_a_meeting_with_its_refund(
     steps.shot(client, "client-booking-cancelled-with-refund")
     client.get_by_role("link", name="查看订单").click()
     expect(client.locator("#order-status")).to_have_text("已退款", timeout=ASYNC_TIMEOUT_MS)
+
+
+def test_a_meeting_starting_now_is_checked_in_completed_checked_rated_and_followed_by_a_visit(
+    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps
+) -> None:
+    """R-BK-1 and §6.1.1.2 offline: the lawyer checks in (it opens 30 minutes before the start), completes the
+    meeting with its summary and confirms the quality checklist; the client rates it; the lawyer records a
+    visit to the client's enterprise from the booking."""
+    lawyer_id, lawyer_email = ON_CALL_LAWYER
+    client = register_client(browser, portal_url, api, steps, "线下会谈测试有限公司")
+    client.goto("/products/booking-at-firm")
+    client.get_by_role("link", name="选择律师和时段").click()
+    client.get_by_label("律师").select_option(lawyer_id)
+    client.get_by_role("button", name="查看可约时段").click()
+    client.locator(".calendar input[name=start]").first.check()
+    client.get_by_label("需求说明").fill("股权激励方案的当面沟通")
+    client.get_by_role("button", name="预留并下单").click()
+    pay_in_the_sandbox(client, steps, "client-meeting-paid")
+    client.get_by_role("link", name="查看预约").click()
+    expect(client.locator("#booking-status")).to_have_text("已确认", timeout=ASYNC_TIMEOUT_MS)
+    booking_id = client.url.rsplit("/", 1)[1]
+
+    lawyer = staff_page(browser, portal_url, lawyer_email)
+    lawyer.goto(f"/bookings/{booking_id}")
+    lawyer.get_by_role("button", name="签到").click()
+    expect(lawyer.get_by_role("alert")).to_have_count(0)
+    lawyer.get_by_label("会谈纪要").fill("讨论了期权池规模与行权条件，约定一周内提交方案初稿。")
+    steps.shot(lawyer, "lawyer-checked-in")
+    lawyer.get_by_role("button", name="完成会谈").click()
+    expect(lawyer.locator("#booking-status")).to_have_text("已完成")
+    for item in ("已核实身份", "已了解需求", "已给出意见", "已说明风险"):
+        lawyer.get_by_label(item).check()
+    lawyer.get_by_role("button", name="提交质量清单").click()
+    expect(lawyer.get_by_role("heading", name="质量清单")).to_be_visible()
+    expect(lawyer.locator("li", has_text="已约定后续")).to_contain_text("✗")
+    steps.shot(lawyer, "lawyer-meeting-completed-with-checklist")
+
+    client.reload()
+    expect(client.locator("#booking-status")).to_have_text("已完成")
+    client.get_by_label("评价").fill("律师准备充分，解释清楚")
+    client.get_by_role("button", name="提交评分").click()
+    expect(client.get_by_text("★ 5")).to_be_visible()
+    steps.shot(client, "client-meeting-rated")
+
+    lawyer.reload()
+    lawyer.get_by_role("link", name="记录拜访").click()
+    lawyer.get_by_label("日期").fill(datetime.now(SHANGHAI).date().isoformat())
+    lawyer.get_by_label("发现").fill("员工手册未载明加班审批流程")
+    lawyer.get_by_label("后续事项（每行一项）").fill("修订员工手册\n培训人事专员")
+    lawyer.get_by_role("button", name="保存拜访").click()
+    recorded = lawyer.locator(".card", has_text="员工手册未载明加班审批流程")
+    expect(recorded).to_contain_text("修订员工手册")
+    steps.shot(lawyer, "lawyer-visit-recorded")
 
 
 def test_the_chat_answers_an_faq_at_once_then_an_agent_answers_live(
@@ -133,3 +192,41 @@ def test_a_paid_professional_consultation_and_a_complaint_the_agent_resolves(
     client.reload()
     expect(client.locator(".complaint-status").first).to_have_text("已解决")
     steps.shot(client, "client-complaint-resolved")
+
+
+def test_a_phone_consultation_the_agent_classifies_and_bridges_to_a_lawyer(
+    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps
+) -> None:
+    """R-CON-3 and R-CS-1: a paid phone consultation; the agent corrects its legal field by hand, bridges the
+    call to a lawyer and ends it with its outcome; the client reads the notification the platform sent."""
+    client = register_client(browser, portal_url, api, steps, "电话咨询测试有限公司")
+    client.goto("/products/consult-phone")
+    client.get_by_role("button", name="提交订单").click()
+    pay_in_the_sandbox(client, steps, "client-phone-consultation-paid")
+    client.reload()
+    client.get_by_label("标题").fill("劳务派遣用工比例")
+    client.get_by_label("问题").fill("我们公司被派遣员工占了一半，需要整改吗？")
+    client.get_by_role("button", name="提交咨询").click()
+    expect(client).to_have_url(re.compile(r"/consultations/"))
+    consultation_path = client.url.removeprefix(portal_url)
+
+    agent = staff_page(browser, portal_url, "agent@demo.counsel.test")
+    agent.goto(consultation_path)
+    agent.get_by_label("人工分类").select_option("labour")
+    agent.get_by_role("button", name="保存分类").click()
+    expect(agent.get_by_role("alert")).to_have_count(0)
+    expect(agent.get_by_label("人工分类")).to_have_value("labour")
+    agent.get_by_role("button", name="电话转接").click()
+    agent.get_by_label("通话结果").fill("律师已解答派遣比例上限为百分之十")
+    steps.shot(agent, "agent-phone-bridge-connected")
+    agent.get_by_role("button", name="结束通话").click()
+    expect(agent.get_by_role("button", name="电话转接")).to_be_visible()
+    steps.shot(agent, "agent-phone-bridge-ended")
+
+    client.get_by_role("link", name="消息").click()
+    unread = client.locator(".card.unread")
+    expect(unread.first).to_be_visible(timeout=ASYNC_TIMEOUT_MS)
+    before = unread.count()
+    unread.first.get_by_role("button", name="标为已读").click()
+    expect(client.locator(".card.unread")).to_have_count(before - 1)
+    steps.shot(client, "client-notification-read")

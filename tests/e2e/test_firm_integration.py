@@ -213,8 +213,14 @@ def test_the_firm_endpoint_answers_only_firms_and_only_about_their_own_lawyers(
 
     # A revoked credential gets no new token, and the tokens it got stop working within seconds.
     admin = login(http, "firm_admin@demo.counsel.test")
+    listed = http.get("/api/v1/firm/service-clients", headers=admin)
+    assert listed.status_code == 200, listed.text
+    mine = next(c for c in listed.json()["items"] if c["client_id"] == credentials["client_id"])
+    assert mine["revoked_at"] is None and mine["client_secret"] is None  # the secret is never shown again
     revoked = http.post(f"/api/v1/firm/service-clients/{credentials['client_id']}/revoke", headers=admin)
     assert revoked.status_code == 200, revoked.text
+    listed = http.get("/api/v1/firm/service-clients", headers=admin).json()["items"]
+    assert next(c for c in listed if c["client_id"] == credentials["client_id"])["revoked_at"]
     with pytest.raises(grpc.RpcError) as refused:
         firm_token(channel, credentials)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]

@@ -67,7 +67,10 @@ def test_register_by_sms_code_then_every_login_method_reaches_one_account(http: 
     )
 
     profile = http.get("/api/v1/me", headers=me).json()
-    assert profile["enterprise"]["name"] == "端到端科技有限公司"
+    assert profile["enterprise"]["name"] == "端到端科技有限公司" and profile["firm_id"] is None
+    # A firm's admin learns which firm they administer; its pages are theirs.
+    firm_admin = http.get("/api/v1/me", headers=login(http, "firm_admin@demo.counsel.test")).json()
+    assert firm_admin["firm_id"] == "firm-beijing-zhengda" and firm_admin["enterprise"] is None
     assert [c["last4"] for c in profile["login_methods"]["membership_cards"]] == [card_number[-4:]]
     export = http.get("/api/v1/me/export", headers=me).json()
     assert {"login.succeeded", "card.linked"} <= {event["action"] for event in export["audit"]}

@@ -443,6 +443,11 @@ async def test_open_reply_clocks_are_counted_for_the_sla_timers_gauge(stores: Co
     await stores.assignments.classify(answered, "c", default_classifier().classify)
     lawyer_id = (await stores.assignments.assign(answered, [], None, "a")).lawyer_id
     assert await stores.consultations.open_timers() == {"reply_24h": 2}
+    # By due hour (the workflow dashboard): both replies were promised within 24 hours; a day on, both are late.
+    assert await stores.consultations.timers_due(utcnow()) == {("reply_24h", "24h"): 2}
+    assert await stores.consultations.timers_due(utcnow() + timedelta(days=1)) == {
+        ("reply_24h", "overdue"): 2
+    }
     await stores.consultations.post_message(lawyer(lawyer_id), answered, "答复如下……")
     assert await stores.consultations.open_timers() == {"reply_24h": 1}
 

@@ -29,7 +29,7 @@ from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox
-from services.runtime.metrics import refresh_sla_timers
+from services.runtime.metrics import DUE_IN, refresh_sla_timers
 from services.runtime.records import new_id, utcnow
 from tests.support.factories import deliver
 from tests.support.platform import isolated_settings, migrated_databases
@@ -376,17 +376,30 @@ async def test_the_sla_timers_gauge_counts_the_deadlines_the_records_show_runnin
     await stores.versions.review(REVIEWER, delivered.row.id, "approve", "")
     assert await stores.orders.open_timers() == {"acknowledge_30m": 1, "delivery": 1, "revision_window": 1}
 
-    await refresh_sla_timers(
-        stores.orders.open_timers, ("acknowledge_30m", "delivery", "revision_window", "other")
-    )
+    await refresh_sla_timers(stores.orders, ("acknowledge_30m", "delivery", "revision_window", "other"))
 
     def gauge(kind: str) -> float | None:
         return REGISTRY.get_sample_value("counsel_sla_timers_pending", {"kind": kind})
 
+    def due(kind: str) -> dict[str, float]:
+        """counsel_sla_timers_due{kind} by bucket, the empty ones left out."""
+        samples = {
+            b: REGISTRY.get_sample_value("counsel_sla_timers_due", {"kind": kind, "due_in": b})
+            for b in DUE_IN
+        }
+        return {bucket: value for bucket, value in samples.items() if value}
+
     assert [gauge(k) for k in ("acknowledge_30m", "delivery", "revision_window", "other")] == [1, 1, 1, 0]
+    # The workflow dashboard's "timers pending by due hour": the 30-minute acknowledgement falls due within the
+    # hour, each clock counts once, and an order past its due time is overdue.
+    assert due("acknowledge_30m") == {"1h": 1}
+    assert [sum(due(kind).values()) for kind in ("delivery", "revision_window", "other")] == [1, 1, 0]
+    later = await stores.orders.timers_due(utcnow() + timedelta(hours=1))
+    assert later[("acknowledge_30m", "overdue")] == 1
     await stores.orders.acknowledge(AGENT, waiting.row.id, "")
-    await refresh_sla_timers(stores.orders.open_timers, ("acknowledge_30m", "delivery"))
+    await refresh_sla_timers(stores.orders, ("acknowledge_30m", "delivery"))
     assert (gauge("acknowledge_30m"), gauge("delivery")) == (0, 2)
+    assert due("acknowledge_30m") == {}
 
 
 def decided(kind: str, tier: str, outcome: str) -> float:

@@ -1422,6 +1422,57 @@ async def test_client_admin_lists_and_promotes_members_of_their_own_enterprise_o
     assert changes == [{"previous": ["client"], "roles": ["client_admin"]}]
 
 
+async def test_client_admin_removes_members_who_keep_their_own_account(stack: Stack) -> None:
+    """R-ACC-4: a removed member leaves the enterprise and keeps their account as an individual client; a
+    pending invitation is withdrawn; another enterprise's administrator gets 404 and an administrator cannot
+    remove themself."""
+    async with stack.http() as http:
+        _, admin = await register_by_phone(http, enterprise_name="戊公司")
+        _, outsider = await register_by_phone(http, enterprise_name="己公司")
+        phone, pending = new_phone(), f"+86{new_phone()}"
+        for invited in (f"+86{phone}", pending):
+            invitation = await http.post(
+                "/api/v1/enterprise/members", json={"phone": invited}, headers=bearer(admin)
+            )
+            assert invitation.status_code == 202
+        joined = await http.post(
+            "/api/v1/auth/register",
+            json={"phone": phone, "code": await send_code(http, "sms", phone), "display_name": "韩梅梅"},
+        )
+        assert joined.status_code == 201 and joined.json()["user"]["tenant_id"] == admin["user"]["tenant_id"]
+        member = joined.json()
+        members = (await http.get("/api/v1/enterprise/members", headers=bearer(admin))).json()["items"]
+        pending_id = next(m["id"] for m in members if m["phone"] == pending)
+
+        foreign = await http.delete(
+            f"/api/v1/enterprise/members/{member['user']['id']}", headers=bearer(outsider)
+        )
+        assert foreign.status_code == 404
+        itself = await http.delete(f"/api/v1/enterprise/members/{admin['user']['id']}", headers=bearer(admin))
+        assert itself.status_code == 409
+        for user_id in (member["user"]["id"], pending_id):
+            removed = await http.delete(f"/api/v1/enterprise/members/{user_id}", headers=bearer(admin))
+            assert removed.status_code == 204, removed.text
+        remaining = (await http.get("/api/v1/enterprise/members", headers=bearer(admin))).json()["items"]
+        assert [m["id"] for m in remaining] == [admin["user"]["id"]]
+        again = await http.delete(f"/api/v1/enterprise/members/{pending_id}", headers=bearer(admin))
+        assert again.status_code == 404
+
+        # The person signs in again as an individual client of their own, outside the enterprise.
+        refreshed = await http.post("/api/v1/auth/refresh", json={"refresh_token": member["refresh_token"]})
+        assert refreshed.status_code == 200, refreshed.text
+        alone = refreshed.json()["user"]
+        assert alone["roles"] == ["client"] and alone["tenant_id"] not in ("", admin["user"]["tenant_id"])
+        me = (await http.get("/api/v1/me", headers=bearer(refreshed.json()))).json()
+        assert me["enterprise"]["name"] == "韩梅梅"
+
+    async with stack.identity_db.transaction() as session:
+        removals = (
+            await session.execute(text("SELECT count(*) FROM audit_events WHERE action = 'member.removed'"))
+        ).scalar_one()
+    assert removals >= 2
+
+
 async def test_one_person_links_phone_email_and_password_to_one_account(stack: Stack) -> None:
     """R-ACC-2: a phone account links an e-mail (proven by its code) and a password; each logs in."""
     async with stack.http() as http:

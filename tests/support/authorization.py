@@ -121,12 +121,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/enterprise/members"): Entry(roles("client_admin"), {"email": "a@b.cn"}),
     ("GET", "/api/v1/enterprise/members"): Entry(roles("client_admin")),
     ("PUT", "/api/v1/enterprise/members/{user_id}/role"): Entry(roles("client_admin"), {"role": "client"}),
+    ("DELETE", "/api/v1/enterprise/members/{user_id}"): Entry(roles("client_admin")),
     ("POST", "/api/v1/membership-cards"): Entry(
         roles("firm_admin"), {"card_number": "LF123456", "pin": "1234"}
     ),
     ("GET", "/api/v1/membership-cards"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/membership-cards/{card_id}/revoke"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/firm/service-clients"): Entry(roles("firm_admin"), {"name": "case management"}),
+    ("GET", "/api/v1/firm/service-clients"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/firm/service-clients/{client_id}/revoke"): Entry(roles("firm_admin")),
     # catalog
     ("GET", "/api/v1/products"): Entry(PUBLIC),

@@ -31,6 +31,7 @@ COUNSEL_METRICS = {
     "counsel_consumer_events_total",
     "counsel_sla_timers_pending",
     "counsel_sla_timers_at_risk",
+    "counsel_sla_timers_due",
     "counsel_sla_breaches_total",
     "counsel_sla_deadlines_total",
     "counsel_outbox_oldest_pending_age_seconds",

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, Select, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -33,7 +34,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, NotFound
 from services.runtime.events import Outbox
-from services.runtime.metrics import AT_RISK_SHARE, UNTIERED, count_deadline
+from services.runtime.metrics import AT_RISK_SHARE, UNTIERED, count_deadline, due_in
 from services.runtime.records import (
     claim_idempotency_key,
     encode_cursor,
@@ -386,15 +387,26 @@ class Consultations:
             )
         }
 
+    async def timers_due(self, now: datetime) -> dict[tuple[str, str], int]:
+        """The reply clocks open_timers counts, by when the reply promised to the client falls due."""
+        bucket = due_in(col(ConsultationRow.reply_due_at), now)
+        async with self.db.transaction() as session:
+            rows = await session.execute(self._reply_clocks(bucket, func.count()).group_by(bucket))
+        return {("reply_24h", str(name)): int(count) for name, count in rows}
+
     async def _count_reply_clocks(self, *conditions: ColumnElement[bool]) -> int:
         """Open consultations with a reply promised and not given yet (and `conditions`)."""
         async with self.db.transaction() as session:
-            count = await session.scalar(
-                sa_select(func.count())
-                .select_from(ConsultationRow)
-                .where(col(ConsultationRow.reply_due_at).is_not(None))
-                .where(col(ConsultationRow.answered_at).is_(None))
-                .where(col(ConsultationRow.status) != "closed")
-                .where(*conditions)
-            )
+            count = await session.scalar(self._reply_clocks(func.count()).where(*conditions))
         return int(count or 0)
+
+    @staticmethod
+    def _reply_clocks(*columns: Any) -> Select[Any]:
+        """SELECT `columns` over the open consultations with a reply promised and not given yet."""
+        return (
+            sa_select(*columns)
+            .select_from(ConsultationRow)
+            .where(col(ConsultationRow.reply_due_at).is_not(None))
+            .where(col(ConsultationRow.answered_at).is_(None))
+            .where(col(ConsultationRow.status) != "closed")
+        )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -23,7 +23,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
-from services.runtime.metrics import AT_RISK_SHARE, count_deadline
+from services.runtime.metrics import AT_RISK_SHARE, count_deadline, due_in
 from services.runtime.records import (
     encode_cursor,
     new_id,
@@ -255,15 +255,7 @@ class DocumentOrders:
         """Deadlines running now, by the kind counsel_sla_timers_pending uses: the workflow waits on the
         acknowledgement timer while awaiting acknowledgement, on the delivery timer while first drafting (a
         revision has no clock), and on the revision window while delivered."""
-        first_drafting = and_(
-            col(DocumentOrderRow.stage) == "drafting", col(DocumentOrderRow.first_delivered_at).is_(None)
-        )
-        kinds = {
-            "acknowledge_30m": col(DocumentOrderRow.stage) == "awaiting_acknowledgement",
-            "delivery": first_drafting,
-            "revision_window": col(DocumentOrderRow.stage) == "delivered",
-        }
-        return await self._count_orders(kinds)
+        return await self._count_orders({kind: running for kind, (running, _) in _running_clocks().items()})
 
     async def timers_at_risk(self) -> dict[str, int]:
         """Of the clocks open_timers counts, those with less than AT_RISK_SHARE of their time left whose work
@@ -288,6 +280,18 @@ class DocumentOrders:
         }
         return await self._count_orders(kinds)
 
+    async def timers_due(self, now: datetime) -> dict[tuple[str, str], int]:
+        """The clocks open_timers counts, by when each falls due."""
+        due: dict[tuple[str, str], int] = {}
+        async with self.db.transaction() as session:
+            for kind, (running, due_at) in _running_clocks().items():
+                bucket = due_in(due_at, now)
+                rows = await session.execute(
+                    sa_select(bucket, func.count()).where(running, due_at.is_not(None)).group_by(bucket)
+                )
+                due.update({(kind, str(name)): int(count) for name, count in rows})
+        return due
+
     async def _count_orders(self, kinds: dict[str, Any]) -> dict[str, int]:
         """How many orders meet each kind's condition, in one scan."""
         async with self.db.transaction() as session:
@@ -299,3 +303,21 @@ class DocumentOrders:
                 )
             ).one()
         return dict(zip(kinds, (int(n) for n in row), strict=True))
+
+
+def _running_clocks() -> dict[str, tuple[ColumnElement[bool], Any]]:
+    """kind → (which orders have that clock running, the column with its due time)."""
+    first_drafting = and_(
+        col(DocumentOrderRow.stage) == "drafting", col(DocumentOrderRow.first_delivered_at).is_(None)
+    )
+    return {
+        "acknowledge_30m": (
+            col(DocumentOrderRow.stage) == "awaiting_acknowledgement",
+            col(DocumentOrderRow.acknowledge_due_at),
+        ),
+        "delivery": (first_drafting, col(DocumentOrderRow.draft_due_at)),
+        "revision_window": (
+            col(DocumentOrderRow.stage) == "delivered",
+            col(DocumentOrderRow.revision_window_ends_at),
+        ),
+    }

@@ -21,6 +21,7 @@ from services.gateway.schemas.identity import (
     MembershipCard,
     NewServiceClient,
     ServiceClient,
+    ServiceClientPage,
     User,
 )
 from services.runtime.context import Principal
@@ -66,6 +67,17 @@ async def set_member_role(
     is 404."""
     reply = await clients.identity.SetMemberRole(pb.SetMemberRoleRequest(user_id=user_id, role=body.role))
     return User.from_proto(reply.user)
+
+
+@router.delete("/api/v1/enterprise/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_member(
+    user_id: Annotated[str, Path(max_length=64)], principal: ClientAdmin, clients: ClientsDep
+) -> Response:
+    """Remove a member from your enterprise (audited): they keep their account as an individual client, and
+    their tokens as a member stop working; what they did for the enterprise stays the enterprise's. A pending invitation is
+    withdrawn. Another enterprise's user is 404; removing yourself is 409."""
+    await clients.identity.RemoveMember(pb.RemoveMemberRequest(user_id=user_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/api/v1/membership-cards", response_model=MembershipCard, status_code=status.HTTP_201_CREATED)
@@ -119,6 +131,22 @@ async def create_service_client(
     the secret is in this response only."""
     reply = await clients.identity.CreateServiceClient(pb.CreateServiceClientRequest(name=body.name))
     return ServiceClient.from_proto(reply.client, reply.client_secret)
+
+
+@router.get("/api/v1/firm/service-clients", response_model=ServiceClientPage)
+async def list_service_clients(
+    principal: FirmAdmin,
+    clients: ClientsDep,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ServiceClientPage:
+    """Your firm's service credentials, newest first, revoked ones included; never a secret."""
+    reply = await clients.identity.ListServiceClients(
+        pb.ListServiceClientsRequest(page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor))
+    )
+    return ServiceClientPage(
+        items=[ServiceClient.from_proto(c) for c in reply.clients], next_cursor=next_cursor(reply.page)
+    )
 
 
 @router.post("/api/v1/firm/service-clients/{client_id}/revoke", response_model=ServiceClient)

@@ -30,6 +30,9 @@ class User(BaseModel):
     phone: str | None
     tenant_id: str | None = Field(description="The client enterprise; null for staff.")
     roles: list[str]
+    firm_id: str | None = Field(
+        default=None, description="The law firm a firm's lawyer, reviewer or admin works for; null otherwise."
+    )
 
     @classmethod
     def from_proto(cls, user: pb.User) -> User:
@@ -40,6 +43,7 @@ class User(BaseModel):
             phone=or_none(user.phone),
             tenant_id=or_none(user.tenant_id),
             roles=list(user.roles),
+            firm_id=or_none(user.firm_id),
         )
 
 
@@ -310,3 +314,8 @@ class ServiceClient(BaseModel):
             revoked_at=rfc3339(client, "revoked_at"),
             client_secret=secret or None,
         )
+
+
+class ServiceClientPage(BaseModel):
+    items: list[ServiceClient]
+    next_cursor: str | None

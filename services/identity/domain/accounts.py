@@ -317,6 +317,12 @@ def check_role_change(caller_id: str, member_id: str, role: str) -> None:
         raise Conflict("you cannot remove your own administrator role", reason="last_admin")
 
 
+def check_member_removal(caller_id: str, member_id: str) -> None:
+    """An administrator cannot remove themself, so an enterprise always keeps one (Conflict `last_admin`)."""
+    if member_id == caller_id:
+        raise Conflict("you cannot remove yourself from your enterprise", reason="last_admin")
+
+
 def staff_serving_clients(principal: Principal | None) -> Principal:
     """The caller, who must be an agent or a supervisor to see a client's activity (R-CS-2)."""
     caller = signed_in(principal, "see a client's activity")

@@ -111,6 +111,30 @@ class Enterprises:
             rows = list((await session.exec(statement)).all())
         return [self.base.view(row) for row in rows]
 
+    async def remove_member(self, principal: Principal | None, user_id: str) -> None:
+        """Take a member out of the caller's enterprise (audited as member.removed). The person keeps their
+        account as an individual client of a tenant of their own, as if they had registered alone; the access
+        tokens they hold as a member stop working (a refresh gives them their new tenant); what they did for
+        the enterprise stays the enterprise's. An invitation not yet
+        taken up is withdrawn. NotFound for a user of another enterprise (R-ACC-4); an administrator cannot
+        remove themself, so an enterprise always keeps one."""
+        caller = domain.client_admin_of(principal)
+        async with self.base.db.transaction() as session:
+            user = await session.get(UserRow, user_id, with_for_update=True) if user_id else None
+            if user is None or user.tenant_id != caller.tenant_id or user.status == "erased":
+                raise NotFound("no such member")
+            domain.check_member_removal(caller.user_id, user.id)
+            audit(session, "member.removed", actor_id=caller.user_id, user=user, roles=list(user.roles))
+            if user.status == "invited":
+                await session.delete(user)
+                return
+            own = EnterpriseRow(id=new_id(), name=user.display_name, created_at=utcnow())
+            session.add(own)
+            user.tenant_id = own.id
+            user.roles = list(domain.registration_roles(""))
+            session.add(user)
+            revoke_access(session, user.id)
+
     async def set_member_role(self, principal: Principal | None, user_id: str, role: str) -> UserView:
         """Give a member of the caller's enterprise another client role (audited as role.changed).
         NotFound for a user of another enterprise (R-ACC-4); an administrator cannot demote themself, so

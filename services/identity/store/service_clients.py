@@ -7,6 +7,8 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 
+from sqlmodel import col, select
+
 from services.identity import domain, tokens
 from services.identity.models import ServiceClientRow
 from services.identity.store.base import IdentityBase, audit
@@ -15,7 +17,7 @@ from services.identity.store.limits import Lockout
 from services.identity.store.sessions import revoke_access
 from services.runtime.context import FIRM_SERVICE_ROLE, Principal
 from services.runtime.errors import NotFound, Unauthenticated
-from services.runtime.records import utcnow
+from services.runtime.records import newest_first, page_of, utcnow
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,22 @@ class ServiceClients:
                 firm_id=firm_id,
             )
         return NewServiceClient(row, secret)
+
+    async def firm_clients(
+        self, principal: Principal | None, limit: int, cursor: str
+    ) -> tuple[list[ServiceClientRow], str]:
+        """The credentials of the caller's own firm (firm_admin), newest first; never another firm's."""
+        firm_id = domain.firm_of_admin(principal)
+        statement = newest_first(
+            select(ServiceClientRow).where(ServiceClientRow.firm_id == firm_id),
+            col(ServiceClientRow.created_at),
+            col(ServiceClientRow.client_id),
+            cursor,
+            limit,
+        )
+        async with self.base.db.transaction() as session:
+            rows = list((await session.exec(statement)).all())
+        return page_of(rows, limit)
 
     async def revoke(self, principal: Principal | None, client_id: str) -> ServiceClientRow:
         """Revoke credentials of the caller's own firm, and the tokens they were exchanged for (refused by

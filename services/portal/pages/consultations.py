@@ -28,7 +28,8 @@ LEGAL_FIELDS = ("contract", "labour", "company", "ip", "tax", "litigation", "rea
 
 
 async def _staff_tools(session: Session, gateway: Gateway, item: dict[str, Any]) -> dict[str, Any]:
-    """An agent classifies by hand and bridges a phone consultation to a lawyer: the fields and lawyers."""
+    """An agent classifies by hand and bridges a phone consultation to a lawyer: the fields and lawyers. A call
+    names the lawyer by their account (`user_id`, as a consultation's assigned lawyer), not the profile's id."""
     if not session.has_role("agent") or item["status"] == "closed":
         return {"fields": (), "lawyers": []}
     lawyers = (

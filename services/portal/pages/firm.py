@@ -7,7 +7,7 @@ import asyncio
 import re
 from typing import Any, Unpack
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal.gateway import Gateway, GatewayError, RequestParts
@@ -33,12 +33,12 @@ FIRM_FIELDS = ("name", "city", "address", "phone", "description")
 
 
 @router.get("/firm", response_class=HTMLResponse)
-async def firms(request: Request, session: UserDep, gateway: GatewayDep) -> Response:
-    """The firms to administer (the API names no firm of the admin's: another firm's pages answer 404)."""
-    page = await gateway.call(session, "GET", "/api/v1/firms", params={"limit": 50}, signed_in=False)
-    if len(page["items"]) == 1:
-        return redirect(f"/firm/{page['items'][0]['id']}")
-    return render(request, "firms.html", firms=page["items"], admin=True)
+async def own_firm(session: UserDep, gateway: GatewayDep) -> Response:
+    """The firm the admin works for (`firm_id` of GET /api/v1/me)."""
+    me = await gateway.call(session, "GET", "/api/v1/me")
+    if not me.get("firm_id"):
+        raise HTTPException(404)
+    return redirect(f"/firm/{me['firm_id']}")
 
 
 @router.get("/firm/{firm_id}", response_class=HTMLResponse)
@@ -54,10 +54,11 @@ async def _firm(
     error: GatewayError | None = None,
     secret: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    item, lawyers, cards = await asyncio.gather(
+    item, lawyers, cards, systems = await asyncio.gather(
         gateway.call(session, "GET", "/api/v1/firms/{id}", path={"id": firm_id}),
         gateway.call(session, "GET", "/api/v1/lawyers", params={"firm_id": firm_id, "limit": 100}),
         gateway.call(session, "GET", "/api/v1/membership-cards", params={"limit": 100}),
+        gateway.call(session, "GET", "/api/v1/firm/service-clients", params={"limit": 100}),
     )
     return render(
         request,
@@ -66,6 +67,7 @@ async def _firm(
         firm=item,
         lawyers=lawyers["items"],
         cards=cards["items"],
+        systems=systems["items"],
         error=error,
         secret=secret,
     )

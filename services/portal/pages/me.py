@@ -162,6 +162,18 @@ async def invite(request: Request, form: FormDep, session: UserDep, gateway: Gat
     return await _members(request, session, gateway, invited=destination)
 
 
+@router.post("/enterprise/members/{user_id}/remove", response_class=HTMLResponse, dependencies=[ClientAdmin])
+async def remove_member(
+    request: Request, user_id: str, form: FormDep, session: UserDep, gateway: GatewayDep
+) -> Response:
+    """Takes a member out of the enterprise (they keep their own account) or withdraws an invitation."""
+    try:
+        await gateway.call(session, "DELETE", "/api/v1/enterprise/members/{id}", path={"id": user_id})
+    except GatewayError as exc:
+        return await _members(request, session, gateway, exc)
+    return redirect("/enterprise/members")
+
+
 @router.post("/enterprise/members/{user_id}/role", response_class=HTMLResponse, dependencies=[ClientAdmin])
 async def set_role(
     request: Request, user_id: str, form: FormDep, session: UserDep, gateway: GatewayDep

@@ -33,6 +33,7 @@ class User(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     ROLES_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """User id."""
     display_name: _builtins.str
@@ -43,6 +44,10 @@ class User(_message.Message):
     """Phone number in E.164 form; empty if none."""
     tenant_id: _builtins.str
     """Tenant (enterprise) the user belongs to."""
+    firm_id: _builtins.str
+    """The law firm a firm's staff member (lawyer, reviewer, firm admin) works for; empty for clients and platform
+    staff.
+    """
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Roles, e.g. client|lawyer|agent|editor|reviewer|admin."""
@@ -61,10 +66,11 @@ class User(_message.Message):
         tenant_id: _builtins.str = ...,
         roles: _abc.Iterable[_builtins.str] | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        firm_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "display_name", b"display_name", "email", b"email", "id", b"id", "phone", b"phone", "roles", b"roles", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "display_name", b"display_name", "email", b"email", "firm_id", b"firm_id", "id", b"id", "phone", b"phone", "roles", b"roles", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1788,6 +1794,99 @@ class RevokeServiceClientResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevokeServiceClientResponse: _TypeAlias = RevokeServiceClientResponse  # noqa: Y015
+
+@_typing.final
+class ListServiceClientsRequest(_message.Message):
+    """Request for IdentityService.ListServiceClients."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListServiceClientsRequest: _TypeAlias = ListServiceClientsRequest  # noqa: Y015
+
+@_typing.final
+class ListServiceClientsResponse(_message.Message):
+    """Response of IdentityService.ListServiceClients."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENTS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def clients(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceClient]:
+        """The page of credentials (without secrets)."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        clients: _abc.Iterable[Global___ServiceClient] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clients", b"clients", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListServiceClientsResponse: _TypeAlias = ListServiceClientsResponse  # noqa: Y015
+
+@_typing.final
+class RemoveMemberRequest(_message.Message):
+    """Request for IdentityService.RemoveMember."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The member to remove."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveMemberRequest: _TypeAlias = RemoveMemberRequest  # noqa: Y015
+
+@_typing.final
+class RemoveMemberResponse(_message.Message):
+    """Response of IdentityService.RemoveMember."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveMemberResponse: _TypeAlias = RemoveMemberResponse  # noqa: Y015
 
 @_typing.final
 class IssueServiceTokenRequest(_message.Message):

@@ -145,6 +145,16 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientResponse.FromString,
                 _registered_method=True)
+        self.ListServiceClients = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/ListServiceClients',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceClientsRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceClientsResponse.FromString,
+                _registered_method=True)
+        self.RemoveMember = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/RemoveMember',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberResponse.FromString,
+                _registered_method=True)
         self.IssueServiceToken = channel.unary_unary(
                 '/counsel.identity.v1.IdentityService/IssueServiceToken',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueServiceTokenRequest.SerializeToString,
@@ -323,6 +333,23 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListServiceClients(self, request, context):
+        """The service credentials of the caller's own firm (firm_admin), newest first, revoked ones included;
+        never a secret.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveMember(self, request, context):
+        """Removes a member from the caller's enterprise (client_admin); audited. The person keeps their account as
+        an individual client of their own (their access tokens as a member stop working; the enterprise keeps its
+        records); a pending invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def IssueServiceToken(self, request, context):
         """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
         fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
@@ -443,6 +470,16 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.RevokeServiceClient,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientResponse.SerializeToString,
+            ),
+            'ListServiceClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListServiceClients,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceClientsRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceClientsResponse.SerializeToString,
+            ),
+            'RemoveMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveMember,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberResponse.SerializeToString,
             ),
             'IssueServiceToken': grpc.unary_unary_rpc_method_handler(
                     servicer.IssueServiceToken,
@@ -1045,6 +1082,60 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/RevokeServiceClient',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.RevokeServiceClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListServiceClients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/ListServiceClients',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceClientsRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListServiceClientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/RemoveMember',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.RemoveMemberResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -100,6 +100,15 @@ class IdentityServiceStub:
     """
     RevokeServiceClient: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeServiceClientRequest, _identity_service_pb2.RevokeServiceClientResponse]
     """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND."""
+    ListServiceClients: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ListServiceClientsRequest, _identity_service_pb2.ListServiceClientsResponse]
+    """The service credentials of the caller's own firm (firm_admin), newest first, revoked ones included;
+    never a secret.
+    """
+    RemoveMember: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveMemberRequest, _identity_service_pb2.RemoveMemberResponse]
+    """Removes a member from the caller's enterprise (client_admin); audited. The person keeps their account as
+    an individual client of their own (their access tokens as a member stop working; the enterprise keeps its
+    records); a pending invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
+    """
     IssueServiceToken: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
     fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
@@ -177,6 +186,15 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """
     RevokeServiceClient: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RevokeServiceClientRequest, _identity_service_pb2.RevokeServiceClientResponse]  # type: ignore[assignment]
     """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND."""
+    ListServiceClients: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ListServiceClientsRequest, _identity_service_pb2.ListServiceClientsResponse]  # type: ignore[assignment]
+    """The service credentials of the caller's own firm (firm_admin), newest first, revoked ones included;
+    never a secret.
+    """
+    RemoveMember: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.RemoveMemberRequest, _identity_service_pb2.RemoveMemberResponse]  # type: ignore[assignment]
+    """Removes a member from the caller's enterprise (client_admin); audited. The person keeps their account as
+    an individual client of their own (their access tokens as a member stop working; the enterprise keeps its
+    records); a pending invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
+    """
     IssueServiceToken: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueServiceTokenRequest, _identity_service_pb2.IssueServiceTokenResponse]  # type: ignore[assignment]
     """For firms' systems: exchanges service credentials for an access token (role firm_service, claim
     fid = the firm) to send as `authorization: Bearer` on every gRPC call. No refresh token.
@@ -383,6 +401,27 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.RevokeServiceClientResponse, _abc.Awaitable[_identity_service_pb2.RevokeServiceClientResponse]]:
         """Revokes credentials of the caller's own firm (firm_admin); another firm's are NOT_FOUND."""
+
+    @_abc_1.abstractmethod
+    def ListServiceClients(
+        self,
+        request: _identity_service_pb2.ListServiceClientsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.ListServiceClientsResponse, _abc.Awaitable[_identity_service_pb2.ListServiceClientsResponse]]:
+        """The service credentials of the caller's own firm (firm_admin), newest first, revoked ones included;
+        never a secret.
+        """
+
+    @_abc_1.abstractmethod
+    def RemoveMember(
+        self,
+        request: _identity_service_pb2.RemoveMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.RemoveMemberResponse, _abc.Awaitable[_identity_service_pb2.RemoveMemberResponse]]:
+        """Removes a member from the caller's enterprise (client_admin); audited. The person keeps their account as
+        an individual client of their own (their access tokens as a member stop working; the enterprise keeps its
+        records); a pending invitation is withdrawn. Another enterprise's user is NOT_FOUND; removing yourself is FAILED_PRECONDITION.
+        """
 
     @_abc_1.abstractmethod
     def IssueServiceToken(
