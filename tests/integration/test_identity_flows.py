@@ -1437,7 +1437,12 @@ async def test_client_admin_removes_members_who_keep_their_own_account(stack: St
             assert invitation.status_code == 202
         joined = await http.post(
             "/api/v1/auth/register",
-            json={"phone": phone, "code": await send_code(http, "sms", phone), "display_name": "韩梅梅"},
+            json={
+                "phone": phone,
+                "code": await send_code(http, "sms", phone),
+                "display_name": "韩梅梅",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert joined.status_code == 201 and joined.json()["user"]["tenant_id"] == admin["user"]["tenant_id"]
         member = joined.json()
