@@ -120,6 +120,7 @@ async def test_verified_token_is_forwarded_to_the_service(
         "phone": None,
         "tenant_id": None,
         "roles": ["client"],
+        "firm_id": None,
         "enterprise": None,
         "login_methods": {
             "password": False,
