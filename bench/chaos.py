@@ -43,7 +43,7 @@ from deploy.local.servers import free_port
 from services.payment.tools import verify_ledger
 from services.runtime.config import SERVICE_NAMES, load_settings
 from services.runtime.db import asyncpg_dsn
-from tests.support.journeys import CLIENT_PASSWORD, PASSWORD, one_time_code
+from tests.support.journeys import CLIENT_PASSWORD, PASSWORD, PRIVACY_POLICY_VERSION, one_time_code
 from workflows.shared import order_workflow_id
 
 NAME = "chaos"
@@ -153,6 +153,7 @@ class Load:
             "code": one_time_code(items[0]["body"]),
             "password": CLIENT_PASSWORD,
             "display_name": "混沌",
+            "privacy_policy_version": PRIVACY_POLICY_VERSION,
             "enterprise_name": f"混沌{phone}",
         }
         registered = await self._write(http, "register", "/api/v1/auth/register", json=body)

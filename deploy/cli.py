@@ -13,6 +13,8 @@ counsel backup             a backup set of the running local stack: PostgreSQL b
 counsel restore --to TIME --into DIR   the platform as it was at TIME (RFC 3339) into a new, empty data folder
 counsel nats-config        print the NATS server's authorization block: one user per process (for a cluster)
 counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
+counsel audit verify       walk every service's staff access log and its signed anchors; names the first
+                           broken record
 counsel payment reconcile --date YYYY-MM-DD   compare the ledger with each provider's statement
 counsel documents cancel <id> --reason TEXT   cancel a document order (its paid order is refunded)
 counsel classifier report  held-out accuracy and per-field recall of the legal-nature classifier
@@ -153,6 +155,12 @@ def _ledger_verify() -> int:
     return asyncio.run(verify_ledger(load_settings()))
 
 
+def _audit_verify() -> int:
+    from deploy.audit import verify_all
+
+    return asyncio.run(verify_all(load_settings()))
+
+
 def _payment_reconcile(day: date) -> int:
     from services.payment.tools import reconcile
 
@@ -249,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     nats_config.add_argument("--subject-root", default=Settings.model_fields["subject_root"].default)
     ledger = commands.add_parser("ledger", help="payment ledger tools")
     ledger.add_argument("action", choices=["verify"])
+    audit = commands.add_parser("audit", help="the staff access logs (docs/privacy.md)")
+    audit.add_argument("action", choices=["verify"])
     payment = commands.add_parser("payment", help="payment tools")
     payment.add_argument("action", choices=["reconcile"])
     payment.add_argument(
@@ -321,6 +331,8 @@ def _run(args: argparse.Namespace) -> int:
             return _restore(args.to, args.into, args.backups)
         if args.command == "ledger":
             return _ledger_verify()
+        if args.command == "audit":
+            return _audit_verify()
         if args.command == "payment":
             return _payment_reconcile(args.date)
         if args.command == "keys":

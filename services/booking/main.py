@@ -8,7 +8,7 @@ from counsel.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from services.booking import events
 from services.booking.config import BookingSettings
-from services.booking.models import TABLES
+from services.booking.models import STAFF_READS, TABLES
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStores
 from services.booking.workflow_link import WorkflowLink
@@ -53,5 +53,6 @@ async def serve(shared: Settings) -> None:
                     events.TABLE,
                     WorkflowLink(temporal, task_queue(settings.temporal_task_queue, BOOKING_QUEUE)),
                 ),
+                rt.access_log_anchors(STAFF_READS),
             ],
         )

@@ -19,7 +19,7 @@ from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceSe
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2, timeline_pb2
 from services.booking import domain
-from services.booking.models import BookingRow, BookingStageRow, ConnectRequestRow, VisitRow
+from services.booking.models import STAFF_READS, BookingRow, BookingStageRow, ConnectRequestRow, VisitRow
 from services.booking.store import BookingStores
 from services.booking.store.base import Lawyer
 from services.runtime.context import current_principal
@@ -196,6 +196,14 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
                 return {}
             raise
         return domain.product_terms(dict(reply.product.parameters))
+
+    async def ListStaffAccess(
+        self, request: pb.ListStaffAccessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListStaffAccessResponse:
+        entries = await STAFF_READS.of_caller(
+            self.stores.bookings.db, current_principal(), page_size(request.limit)
+        )
+        return pb.ListStaffAccessResponse(entries=entries)
 
     async def GetBooking(
         self, request: pb.GetBookingRequest, context: grpc.aio.ServicerContext

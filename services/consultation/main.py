@@ -14,7 +14,7 @@ from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.consultation import domain, events
 from services.consultation.config import ConsultationSettings
 from services.consultation.faq import FaqEntry, FaqSource
-from services.consultation.models import DATA_KEYS, TABLES
+from services.consultation.models import DATA_KEYS, STAFF_READS, TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStores
 from services.consultation.store.sealed import seal_clear_rows
@@ -99,6 +99,7 @@ async def serve(shared: Settings) -> None:
                 rt.outbox_relay(),
                 *rt.consumers(events.TABLE, events.HandlerContext(link, keys)),
                 keep_sla_timers(stores.consultations, SLA_TIMER_KINDS),
+                rt.access_log_anchors(STAFF_READS),
             ],
         )
         warm_up.cancel()

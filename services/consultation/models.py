@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.access_log import StaffReads, define_access_log_tables
 from services.runtime.keys import define_data_keys_table
 from services.runtime.tables import define_runtime_tables
 
@@ -18,6 +19,7 @@ metadata = consultation_registry.metadata
 TABLES = define_runtime_tables(metadata)
 # The subjects' data keys that seal case material (services/consultation/store/sealed.py).
 DATA_KEYS = define_data_keys_table(metadata)
+STAFF_READS = StaffReads("consultation", define_access_log_tables(metadata))
 
 
 class ConsultationTable(SQLModel, registry=consultation_registry):

@@ -18,6 +18,7 @@ from counsel.payment.v1 import payment_service_pb2
 from services.consultation import chat, domain
 from services.consultation.faq import FaqSource
 from services.consultation.models import (
+    STAFF_READS,
     CallRecordRow,
     ChatConversationRow,
     ChatMessageRow,
@@ -401,6 +402,14 @@ class ConsultationServicer(ConsultationServiceServicer, ConsultationInternalServ
         return pb.GetConsultationResponse(
             consultation=consultation_proto(view.row, view, staff=domain.sees_history(principal))
         )
+
+    async def ListStaffAccess(
+        self, request: pb.ListStaffAccessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListStaffAccessResponse:
+        entries = await STAFF_READS.of_caller(
+            self.stores.consultations.db, current_principal(), page_size(request.limit)
+        )
+        return pb.ListStaffAccessResponse(entries=entries)
 
     async def ListConsultations(
         self, request: pb.ListConsultationsRequest, context: grpc.aio.ServicerContext

@@ -9,7 +9,7 @@ from counsel.documents.v1 import documents_service_pb2, documents_service_pb2_gr
 from services.documents import domain, events
 from services.documents.config import DocumentsSettings
 from services.documents.files import DocumentFiles
-from services.documents.models import DATA_KEYS, TABLES
+from services.documents.models import DATA_KEYS, STAFF_READS, TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStores
 from services.documents.store.sealed import seal_clear_rows
@@ -63,5 +63,6 @@ async def serve(shared: Settings) -> None:
                 rt.outbox_relay(),
                 *rt.consumers(events.TABLE, events.HandlerContext(stores, link)),
                 keep_sla_timers(stores.orders, SLA_TIMER_KINDS),
+                rt.access_log_anchors(STAFF_READS),
             ],
         )

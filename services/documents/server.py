@@ -25,7 +25,7 @@ from counsel.documents.v1.documents_service_pb2_grpc import (
 )
 from services.documents import domain
 from services.documents.files import DocumentFiles
-from services.documents.models import DocumentOrderRow, DocumentVersionRow
+from services.documents.models import STAFF_READS, DocumentOrderRow, DocumentVersionRow
 from services.documents.store import DocumentsStores, NewOrder, OrderView
 from services.legal_fields.classifier import default_classifier
 from services.rules.forms import RequirementSpec, validate_requirements_against
@@ -149,6 +149,14 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
 
     def _reply(self, view: OrderView) -> pb.DocumentOrder:
         return document_order_proto(view.row, view, current_principal())
+
+    async def ListStaffAccess(
+        self, request: pb.ListStaffAccessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListStaffAccessResponse:
+        entries = await STAFF_READS.of_caller(
+            self.stores.orders.db, current_principal(), page_size(request.limit)
+        )
+        return pb.ListStaffAccessResponse(entries=entries)
 
     async def GetDocumentOrder(
         self, request: pb.GetDocumentOrderRequest, context: grpc.aio.ServicerContext

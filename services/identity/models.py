@@ -152,6 +152,20 @@ class MembershipCardRow(IdentityModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
+class ConsentRow(IdentityModel, table=True):
+    """A person's acceptance of a version of the privacy policy (PIPL art. 14, R-PRIV-2), kept as the record
+    that they gave it: one row per acceptance, never changed; the newest is the one in force. Marketing
+    consent is not here: notification's preferences hold it (`marketing_consent_at`)."""
+
+    __tablename__ = "consents"
+
+    id: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
+    privacy_policy_version: str
+    accepted_at: datetime = Field(sa_type=DateTime(timezone=True))
+    via: str  # register | login
+
+
 class AuditEventRow(IdentityModel, table=True):
     """Append-only audit trail (R-PRIV-1): logins, failed logins, role changes, card issuance, exports.
     A trigger (migration 0002) refuses UPDATE and DELETE. `detail` never holds a phone, an e-mail, a code

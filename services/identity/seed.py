@@ -79,6 +79,7 @@ class SeedStore(Protocol):
         tenant_id: str = "",
         user_id: str | None = None,
         firm_id: str = "",
+        privacy_policy_accepted: bool = False,
     ) -> Creation: ...
 
 
@@ -96,6 +97,7 @@ async def seed_demo(store: SeedStore) -> None:
             tenant_id=tenant_id,
             user_id=demo_user_id(email),
             firm_id=DEMO_FIRM_ID if set(roles) & set(FIRM_STAFF_ROLES) else "",
+            privacy_policy_accepted=True,  # fixtures, not people: they log in without being asked
         )
         created += user.created
     log.info("identity demo data seeded", extra={"users_created": created, "users_total": len(DEMO_USERS)})

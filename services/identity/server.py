@@ -91,7 +91,7 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
 
     async def Login(self, request: pb.LoginRequest, context: grpc.aio.ServicerContext) -> pb.LoginResponse:
         attempt = domain.validate_login(request.method, request.identifier, request.secret)
-        signed = await self.stores.logins.login(attempt, request.client_ip)
+        signed = await self.stores.logins.login(attempt, request.client_ip, request.privacy_policy_version)
         return pb.LoginResponse(user=user_proto(signed.user), tokens=token_pair(signed.tokens))
 
     async def GetJwks(
@@ -153,6 +153,8 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
             request.password,
             request.display_name,
             request.enterprise_name,
+            request.privacy_policy_version,
+            request.marketing_consent,
         )
         signed = await self.stores.logins.register(registration, request.client_ip)
         return pb.RegisterResponse(user=user_proto(signed.user), tokens=token_pair(signed.tokens))

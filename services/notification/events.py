@@ -2,11 +2,13 @@
 runtime's DurableConsumer in the transaction that records its id:
 - `fan-out`: every stage event of the services whose clients are notified (R-Q-3) becomes inbox entries,
   e-mails and SMS (store/fan_out.py, by the rules of domain.plan_for);
-- `erasure`: a user's erasure (services/notification/erasure.py)."""
+- `erasure`: a user's erasure (services/notification/erasure.py);
+- `consent`: marketing consent given at registration (`user.registered`), recorded in the preferences."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +16,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1 import events_pb2 as identity_events
 from services.notification import erasure
 from services.notification.store.fan_out import FanOut
+from services.notification.store.preferences import consent_to_marketing
 from services.runtime import erasure as runtime_erasure
 from services.runtime.crypto import FieldCipher
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
@@ -31,6 +34,12 @@ async def stage_event(ctx: HandlerContext, envelope: EventEnvelope, session: Asy
     await ctx.fan_out.deliver(envelope, session)
 
 
+async def user_registered(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
+    registered = unpack(envelope, identity_events.UserRegistered)
+    if registered.marketing_consent:
+        await consent_to_marketing(session, registered.user_id, envelope.occurred_at.ToDatetime(tzinfo=UTC))
+
+
 async def user_erased(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
     await erasure.erase_user(session, unpack(envelope, identity_events.UserErased).user_id, ctx.cipher)
 
@@ -43,6 +52,7 @@ TABLE: ConsumerTable[HandlerContext] = {
         "payment.>": stage_event,
     },
     "erasure": {runtime_erasure.SUBJECT: user_erased},
+    "consent": {"identity.user.registered": user_registered},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `notification-<name>`; with NATS
 # authorization on, notification may read from these alone (deploy/nats_auth.py).

@@ -9,7 +9,7 @@ from counsel.payment.v1 import payment_service_pb2, payment_service_pb2_grpc
 from services.payment import events
 from services.payment.config import PaymentSettings, configured_providers
 from services.payment.invoices import InvoiceRenderer, ObjectStoreInvoices
-from services.payment.models import DATA_KEYS, TABLES
+from services.payment.models import DATA_KEYS, STAFF_READS, TABLES
 from services.payment.providers.sandbox import SandboxProvider
 from services.payment.refund_dispatcher import RefundDispatcher
 from services.payment.sandbox_notifier import SandboxNotifier, http_delivery
@@ -81,6 +81,7 @@ async def serve(shared: Settings) -> None:
             rt.outbox_relay(),
             *rt.consumers(events.TABLE, order_link),
             RefundDispatcher(stores.refunds, providers).run(),
+            rt.access_log_anchors(STAFF_READS),
         ]
         sandbox = providers.get("sandbox")
         if isinstance(sandbox, SandboxProvider):

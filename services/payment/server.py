@@ -18,7 +18,7 @@ from counsel.payment.v1.payment_service_pb2_grpc import PaymentInternalServiceSe
 from services.payment import domain
 from services.payment.config import PaymentSettings
 from services.payment.invoices import InvoiceRenderer, InvoiceStorage
-from services.payment.models import InvoiceRow, OrderRow, PaymentRow, VoucherRow
+from services.payment.models import STAFF_READS, InvoiceRow, OrderRow, PaymentRow, VoucherRow
 from services.payment.providers.base import (
     Checkout,
     InvalidNotification,
@@ -142,6 +142,14 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         self.renderer = renderer
 
     # -- orders ------------------------------------------------------------------------------------
+    async def ListStaffAccess(
+        self, request: pb.ListStaffAccessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListStaffAccessResponse:
+        entries = await STAFF_READS.of_caller(
+            self.stores.orders.db, current_principal(), page_size(request.limit)
+        )
+        return pb.ListStaffAccessResponse(entries=entries)
+
     async def GetOrder(
         self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOrderResponse:

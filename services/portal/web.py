@@ -109,6 +109,10 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             "html_lang": i18n.LOCALES[locale],
             "locale": locale,
             "dev": settings_of(request).dev_routes,
+            "privacy_policy": {
+                "version": settings_of(request).privacy_policy_version,
+                "url": settings_of(request).privacy_policy_url,
+            },
             # The Idempotency-Key of the forms that create (an order, a payment): a resubmitted form repeats it.
             "form_key": uuid.uuid4().hex,
             **context,

@@ -133,6 +133,13 @@ class Settings(BaseSettings):
     # in prod; outside prod one is derived from COUNSEL_SECRET_KEY when neither is set.
     master_key: SecretStr = SecretStr("")
     master_key_dir: str = ""
+    # How often each service signs the head of its staff access log and publishes the anchor
+    # (services/runtime/access_log.py): the longest a rewritten tail goes unnoticed by `counsel audit verify`.
+    access_log_anchor_seconds: float = Field(default=300.0, gt=0)
+    # The privacy policy in force (PIPL): registering accepts this version, and a person whose last accepted
+    # version is another is asked at their next login (docs/privacy.md, "Consent"). The portal links the URL.
+    privacy_policy_version: str = "2026-12-01"
+    privacy_policy_url: str = "https://counsel.local/privacy-policy"
 
     # Ports of the servers `counsel up` starts itself when no external URL is configured. With `--ha` each of
     # the three nodes of a cluster takes the port given and the next two (node 1: the port, node 2: +1, …).

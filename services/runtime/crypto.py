@@ -33,7 +33,8 @@ class CipherError(ValueError):
     """A value this key did not encrypt, of an unknown key version, or altered since it was encrypted."""
 
 
-def _derive(secret: bytes, info: bytes) -> bytes:
+def derive_key(secret: bytes, info: bytes) -> bytes:
+    """A 32-byte key for one purpose (`info`, a label no other key uses) from `secret` (HKDF-SHA256)."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 
 
@@ -50,8 +51,8 @@ class FieldCipher:
         if len(secret_key) < MIN_SECRET_LENGTH:
             raise SecretKeyError(f"COUNSEL_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters long")
         secret = secret_key.encode()
-        self._aead = AESGCM(_derive(secret, _ENCRYPTION_INFO))
-        self._index_key = _derive(secret, _BLIND_INDEX_INFO)
+        self._aead = AESGCM(derive_key(secret, _ENCRYPTION_INFO))
+        self._index_key = derive_key(secret, _BLIND_INDEX_INFO)
 
     def encrypt(self, plaintext: str) -> str:
         """`v1:<base64(nonce ‖ ciphertext ‖ tag)>`; a fresh nonce each call, so equal inputs differ."""

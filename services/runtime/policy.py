@@ -105,6 +105,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,
         "GetConsultation": SIGNED_IN,
+        "ListStaffAccess": SIGNED_IN,
         "ListConsultations": SIGNED_IN,
         "CloseConsultation": SIGNED_IN_OR_WORKFLOW,
         "PostMessage": SIGNED_IN,
@@ -139,6 +140,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "CloseComplaint": WORKFLOW,
     },
     "counsel.documents.v1.DocumentsService": {
+        "ListStaffAccess": SIGNED_IN,
         "GetDocumentOrder": SIGNED_IN,
         "ListDocumentOrders": SIGNED_IN,
         "CreateDocumentOrder": SIGNED_IN_OR_WORKFLOW,
@@ -158,6 +160,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "RecordBreach": WORKFLOW,
     },
     "counsel.booking.v1.BookingService": {
+        "ListStaffAccess": SIGNED_IN,
         "GetBooking": SIGNED_IN,
         "GetAvailability": PUBLIC,
         "CreateBooking": SIGNED_IN,
@@ -181,6 +184,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "RemindBooking": WORKFLOW,
     },
     "counsel.payment.v1.PaymentService": {
+        "ListStaffAccess": SIGNED_IN,
         "GetOrder": {"gateway": USER, "consultation": ITSELF},
         "GetOrderTimeline": SIGNED_IN,  # deprecated: UNIMPLEMENTED, the gateway joins the timeline
         "ListOrders": SIGNED_IN,

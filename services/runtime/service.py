@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from temporalio.client import Client
 
 from counsel.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
+from services.runtime.access_log import StaffReads, keep_anchoring
 from services.runtime.auth import JwksFetcher, Revocation, Revocations, RevocationsFetcher, TokenVerifier
 from services.runtime.config import Settings
 from services.runtime.db import FAILOVER_PATIENCE_SECONDS, Database
@@ -153,6 +154,17 @@ class ServiceRuntime:
     def outbox_relay(self) -> Coroutine[Any, Any, None]:
         assert self.bus is not None
         return OutboxRelay(self.db, self.outbox, self.bus).run()
+
+    def access_log_anchors(self, staff_reads: StaffReads) -> Coroutine[Any, Any, None]:
+        """Signs and publishes the head of the service's staff access log every
+        `access_log_anchor_seconds` (services/runtime/access_log.py)."""
+        return keep_anchoring(
+            self.db,
+            self.outbox,
+            staff_reads,
+            self.settings.secret_key,
+            self.settings.access_log_anchor_seconds,
+        )
 
     def consumers(self, table: ConsumerTable[Context], context: Context) -> list[Coroutine[Any, Any, None]]:
         """The durable consumers `<service>-<name>` of the service's events.py table, each over the subjects

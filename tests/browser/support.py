@@ -78,6 +78,7 @@ def register_client(
     page.get_by_label("姓名").fill("王小明")
     page.get_by_label("企业名称").fill(enterprise)
     page.get_by_label("密码（可选）").fill("Browser-Passw0rd!")
+    page.get_by_label("我已阅读并同意").check()
     steps.shot(page, "client-registers")
     page.get_by_role("button", name="注册", exact=True).click()
     expect(page.get_by_role("heading", name="我的服务")).to_be_visible()

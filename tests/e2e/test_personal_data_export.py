@@ -19,7 +19,14 @@ from typing import Any
 import httpx
 
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from tests.support.journeys import latest_code, login, register_by_sms, register_client, wait_for
+from tests.support.journeys import (
+    PRIVACY_POLICY_VERSION,
+    latest_code,
+    login,
+    register_by_sms,
+    register_client,
+    wait_for,
+)
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LAWYER = "lawyer-3"  # lawyer3@demo.counsel.test
@@ -42,7 +49,12 @@ def join_as_member(http: httpx.Client, admin: dict[str, str]) -> dict[str, str]:
     assert http.post("/api/v1/auth/otp", json={"channel": "sms", "destination": phone}).status_code == 202
     joined = http.post(
         "/api/v1/auth/register",
-        json={"phone": phone, "code": latest_code(http, phone), "display_name": "同事"},
+        json={
+            "phone": phone,
+            "code": latest_code(http, phone),
+            "display_name": "同事",
+            "privacy_policy_version": PRIVACY_POLICY_VERSION,
+        },
     )
     assert joined.status_code == 201, joined.text
     return bearer(joined.json())

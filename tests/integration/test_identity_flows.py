@@ -48,12 +48,12 @@ from services.notification import main as notification_main
 from services.runtime.context import FIRM_SERVICE_ROLE, Principal, access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import Conflict, Unauthenticated
 from services.runtime.events import EventBus, Outbox
 from services.runtime.service import token_verifier
 from tests.support.factories import envelope
 from tests.support.gateway import problem_fields
-from tests.support.journeys import one_time_code
+from tests.support.journeys import PRIVACY_POLICY_VERSION, one_time_code
 from tests.support.oidc_provider import Client, EndUser, Provider, running_provider
 from tests.support.platform import (
     isolated_settings,
@@ -186,7 +186,13 @@ async def send_code(http: httpx.AsyncClient, channel: str, destination: str) -> 
 async def register_by_phone(http: httpx.AsyncClient, **extra: Any) -> tuple[str, dict[str, Any]]:
     phone = new_phone()
     code = await send_code(http, "sms", phone)
-    body = {"phone": phone, "code": code, "display_name": "李雷", **extra}
+    body = {
+        "phone": phone,
+        "code": code,
+        "display_name": "李雷",
+        "privacy_policy_version": PRIVACY_POLICY_VERSION,
+    }
+    body |= extra
     response = await http.post("/api/v1/auth/register", json=body)
     assert response.status_code == 201, response.text
     return phone, response.json()
@@ -234,13 +240,80 @@ async def test_register_by_phone_code_then_log_in_by_password_and_by_code(stack:
         assert again.status_code == 401
 
 
+async def test_registering_accepts_the_privacy_policy_and_may_consent_to_marketing(stack: Stack) -> None:
+    """Issue 20: registration records the policy version accepted (in the export); without it, or with
+    another, it is 422 naming privacy_policy_version; marketing consent given there lands in the one record
+    of it, the notification preferences."""
+    async with stack.http() as http:
+        phone = new_phone()
+        body = {"phone": phone, "code": await send_code(http, "sms", phone), "display_name": "李雷"}
+        for version in ("", "1999-01-01"):
+            refused = await http.post(
+                "/api/v1/auth/register", json=body | {"privacy_policy_version": version}
+            )
+            assert refused.status_code == 422, refused.text
+            assert problem_fields(refused) == ["privacy_policy_version"]
+            assert PRIVACY_POLICY_VERSION in refused.json()["detail"]
+        _, registered = await register_by_phone(http, marketing_consent=True)
+        export = (await http.get("/api/v1/me/export", headers=bearer(registered))).json()
+        assert [(c["privacy_policy_version"], c["via"]) for c in export["consents"]] == [
+            (PRIVACY_POLICY_VERSION, "register")
+        ]
+
+        async def marketing_consent() -> bool:
+            answer = await http.get("/api/v1/me/notification-preferences", headers=bearer(registered))
+            return bool(answer.json()["marketing_consent"])
+
+        deadline = time.monotonic() + 20
+        while not await marketing_consent():
+            assert time.monotonic() < deadline, "marketing consent never reached the preferences"
+            await asyncio.sleep(0.2)
+
+
+async def test_a_new_policy_version_is_accepted_at_the_next_login(stack: Stack) -> None:
+    """Issue 20: after a new version, a login is 409 naming privacy_policy_version (with the version and its
+    URL) until one sends that version, which records the acceptance."""
+    async with stack.http() as http:
+        phone, _ = await register_by_phone(http, password=PASSWORD)
+    newer = stack.settings.model_copy(
+        update={"privacy_policy_version": "2099-01-01", "privacy_policy_url": "https://counsel.example/pp"}
+    )
+    logins = IdentityStores.build(
+        stack.identity_db, Outbox("identity", newer, IDENTITY_TABLES), stack.cipher, newer
+    ).logins
+    attempt = domain.validate_login("password", phone, PASSWORD)
+    with pytest.raises(Conflict) as refused:
+        await logins.login(attempt)
+    assert refused.value.reason == "consent_required"
+    assert [v.field for v in refused.value.violations] == ["privacy_policy_version"]
+    assert "2099-01-01" in refused.value.message and "https://counsel.example/pp" in refused.value.message
+    signed = await logins.login(attempt, privacy_policy_version="2099-01-01")
+    assert (await logins.login(attempt)).user.row.id == signed.user.row.id  # accepted: not asked again
+    async with stack.identity_db.transaction() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT privacy_policy_version, via FROM consents WHERE user_id = :id ORDER BY accepted_at"
+                ),
+                {"id": signed.user.row.id},
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(PRIVACY_POLICY_VERSION, "register"), ("2099-01-01", "login")]
+
+
 async def test_register_by_email_without_password_and_profile_update(stack: Stack) -> None:
     """R-ACC-1 (e-mail + code); an individual is a client of their own tenant; PATCH /me."""
     async with stack.http() as http:
         email = f"wang.{secrets.token_hex(3)}@example.com"
         code = await send_code(http, "email", email)
         response = await http.post(
-            "/api/v1/auth/register", json={"email": email.upper(), "code": code, "display_name": "王芳"}
+            "/api/v1/auth/register",
+            json={
+                "email": email.upper(),
+                "code": code,
+                "display_name": "王芳",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert response.status_code == 201, response.text
         registered = response.json()
@@ -261,7 +334,13 @@ async def test_register_by_email_without_password_and_profile_update(stack: Stac
         # Registering the same (proven) address again is a conflict, not a second account.
         code = await send_code(http, "email", email)
         dup = await http.post(
-            "/api/v1/auth/register", json={"email": email, "code": code, "display_name": "X"}
+            "/api/v1/auth/register",
+            json={
+                "email": email,
+                "code": code,
+                "display_name": "X",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert dup.status_code == 409
 
@@ -272,20 +351,54 @@ async def test_bad_input_is_422_naming_the_field(stack: Stack) -> None:
             ("/api/v1/auth/otp", {"channel": "sms", "destination": "12345"}, "destination"),
             ("/api/v1/auth/otp", {"channel": "email", "destination": "not-an-email"}, "destination"),
             ("/api/v1/auth/otp", {"channel": "fax", "destination": "13800138000"}, "channel"),
-            ("/api/v1/auth/register", {"phone": "1380013", "code": "123456", "display_name": "x"}, "phone"),
-            ("/api/v1/auth/register", {"email": "a@b", "code": "123456", "display_name": "x"}, "email"),
             (
                 "/api/v1/auth/register",
-                {"phone": new_phone(), "code": "123456", "password": "password", "display_name": "x"},
+                {
+                    "phone": "1380013",
+                    "code": "123456",
+                    "display_name": "x",
+                    "privacy_policy_version": PRIVACY_POLICY_VERSION,
+                },
+                "phone",
+            ),
+            (
+                "/api/v1/auth/register",
+                {
+                    "email": "a@b",
+                    "code": "123456",
+                    "display_name": "x",
+                    "privacy_policy_version": PRIVACY_POLICY_VERSION,
+                },
+                "email",
+            ),
+            (
+                "/api/v1/auth/register",
+                {
+                    "phone": new_phone(),
+                    "code": "123456",
+                    "password": "password",
+                    "display_name": "x",
+                    "privacy_policy_version": PRIVACY_POLICY_VERSION,
+                },
                 "password",
             ),
-            ("/api/v1/auth/register", {"phone": new_phone(), "code": "12", "display_name": "x"}, "code"),
+            (
+                "/api/v1/auth/register",
+                {
+                    "phone": new_phone(),
+                    "code": "12",
+                    "display_name": "x",
+                    "privacy_policy_version": PRIVACY_POLICY_VERSION,
+                },
+                "code",
+            ),
             (
                 "/api/v1/auth/register",
                 {
                     "phone": new_phone(),
                     "code": "123456",
                     "display_name": "x",
+                    "privacy_policy_version": PRIVACY_POLICY_VERSION,
                     "enterprise_name": "访问 evil.example",
                 },
                 "enterprise_name",
@@ -306,7 +419,13 @@ async def test_bad_input_is_422_naming_the_field(stack: Stack) -> None:
         phone = new_phone()
         await send_code(http, "sms", phone)
         wrong = await http.post(
-            "/api/v1/auth/register", json={"phone": phone, "code": "000000", "display_name": "x"}
+            "/api/v1/auth/register",
+            json={
+                "phone": phone,
+                "code": "000000",
+                "display_name": "x",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         # (1 in a million that the real code is 000000)
         assert wrong.status_code == 422 and problem_fields(wrong) == ["code"]
@@ -467,7 +586,13 @@ async def test_logout_and_a_role_change_stop_the_access_tokens_they_name_at_once
         assert invitation.status_code == 202
         code = await send_code(http, "sms", invited)
         joined = await http.post(
-            "/api/v1/auth/register", json={"phone": invited, "code": code, "display_name": "韩梅梅"}
+            "/api/v1/auth/register",
+            json={
+                "phone": invited,
+                "code": code,
+                "display_name": "韩梅梅",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert joined.status_code == 201, joined.text
         member = joined.json()
@@ -506,6 +631,7 @@ async def firm_admin_of(stack: Stack, http: httpx.AsyncClient, firm_id: str) -> 
         roles=["firm_admin"],
         password_hash=await accounts.hash_password(PASSWORD),
         firm_id=firm_id,
+        privacy_policy_accepted=True,
     )
     login = await password_login(http, email, PASSWORD)
     assert login.status_code == 200, login.text
@@ -798,8 +924,15 @@ async def test_client_admin_invites_a_member_who_joins_by_code(stack: Stack) -> 
         assert "韩梅梅律所客户" in outbox[0]["body"]
 
         code = await send_code(http, "email", invitee)
+        # Joining accepts the privacy policy in force, as registering does.
         joined = await http.post(
-            "/api/v1/auth/login", json={"method": "otp", "identifier": invitee, "secret": code}
+            "/api/v1/auth/login",
+            json={
+                "method": "otp",
+                "identifier": invitee,
+                "secret": code,
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert joined.status_code == 200, joined.text
         member = joined.json()["user"]
@@ -884,7 +1017,13 @@ async def test_an_invited_registrant_who_asks_for_another_enterprise_is_told_abo
         code = await send_code(http, "sms", first)
         both = await http.post(
             "/api/v1/auth/register",
-            json={"phone": first, "code": code, "display_name": "赵", "enterprise_name": "赵氏贸易"},
+            json={
+                "phone": first,
+                "code": code,
+                "display_name": "赵",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+                "enterprise_name": "赵氏贸易",
+            },
         )
         assert both.status_code == 409, both.text
         problem = both.json()
@@ -892,7 +1031,12 @@ async def test_an_invited_registrant_who_asks_for_another_enterprise_is_told_abo
         # Nothing was created: the same person then accepts the invitation with a new code.
         joined = await http.post(
             "/api/v1/auth/register",
-            json={"phone": first, "code": await send_code(http, "sms", first), "display_name": "赵"},
+            json={
+                "phone": first,
+                "code": await send_code(http, "sms", first),
+                "display_name": "赵",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert joined.status_code == 201, joined.text
         assert joined.json()["user"]["tenant_id"] == admin["user"]["tenant_id"]
@@ -906,6 +1050,7 @@ async def test_an_invited_registrant_who_asks_for_another_enterprise_is_told_abo
                 "phone": second,
                 "code": await send_code(http, "sms", second),
                 "display_name": "钱",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
                 "enterprise_name": " 丙律所客户 ",
             },
         )
@@ -1058,7 +1203,13 @@ async def test_social_login_links_by_verified_email_only(stack: Stack) -> None:
         email = f"linked.{secrets.token_hex(3)}@example.com"
         code = await send_code(http, "email", email)
         registered = await http.post(
-            "/api/v1/auth/register", json={"email": email, "code": code, "display_name": "赵"}
+            "/api/v1/auth/register",
+            json={
+                "email": email,
+                "code": code,
+                "display_name": "赵",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert registered.status_code == 201
 
@@ -1226,7 +1377,13 @@ async def test_erasure_removes_personal_data_and_tells_other_services(stack: Sta
         # The number is free again: a new account, not the old one.
         code = await send_code(http, "sms", phone)
         again = await http.post(
-            "/api/v1/auth/register", json={"phone": phone, "code": code, "display_name": "新"}
+            "/api/v1/auth/register",
+            json={
+                "phone": phone,
+                "code": code,
+                "display_name": "新",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert again.status_code == 201 and again.json()["user"]["id"] != registered["user"]["id"]
 
@@ -1313,7 +1470,12 @@ async def test_client_admin_removes_members_who_keep_their_own_account(stack: St
             assert invitation.status_code == 202
         joined = await http.post(
             "/api/v1/auth/register",
-            json={"phone": phone, "code": await send_code(http, "sms", phone), "display_name": "韩梅梅"},
+            json={
+                "phone": phone,
+                "code": await send_code(http, "sms", phone),
+                "display_name": "韩梅梅",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert joined.status_code == 201 and joined.json()["user"]["tenant_id"] == admin["user"]["tenant_id"]
         member = joined.json()

@@ -36,7 +36,7 @@ from services.notification.channels import SendError
 from services.notification.config import NotificationSettings
 from services.notification.sms import AliyunSmsSender
 from services.runtime.config import Settings
-from tests.support.journeys import one_time_code
+from tests.support.journeys import PRIVACY_POLICY_VERSION, one_time_code
 from tests.support.platform import (
     isolated_settings,
     migrate_databases,
@@ -225,7 +225,13 @@ async def test_an_sms_code_goes_out_signed_through_the_provider_and_registers(
         assert len(code) == 6 and code.isdigit()
         # The code the provider delivered is the one identity accepts.
         registered = await http.post(
-            "/api/v1/auth/register", json={"phone": phone, "code": code, "display_name": "王"}
+            "/api/v1/auth/register",
+            json={
+                "phone": phone,
+                "code": code,
+                "display_name": "王",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert registered.status_code == 201, registered.text
         # No dev outbox outside dev/test.
@@ -247,7 +253,12 @@ async def test_an_email_code_goes_out_over_smtp(
         assert text is not None
         registered = await http.post(
             "/api/v1/auth/register",
-            json={"email": address, "code": one_time_code(text.get_content()), "display_name": "李"},
+            json={
+                "email": address,
+                "code": one_time_code(text.get_content()),
+                "display_name": "李",
+                "privacy_policy_version": PRIVACY_POLICY_VERSION,
+            },
         )
         assert registered.status_code == 201, registered.text
 

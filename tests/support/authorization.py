@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.support.journeys import PRIVACY_POLICY_VERSION
 from tests.support.tokens import Issuer
 
 STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
@@ -98,7 +99,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     # identity
     ("POST", "/api/v1/auth/otp"): Entry(PUBLIC, {"channel": "sms", "destination": "13800138000"}),
     ("POST", "/api/v1/auth/register"): Entry(
-        PUBLIC, {"phone": "13800138000", "code": "123456", "display_name": "x"}
+        PUBLIC,
+        {
+            "phone": "13800138000",
+            "code": "123456",
+            "display_name": "x",
+            "privacy_policy_version": PRIVACY_POLICY_VERSION,
+        },
     ),
     ("POST", "/api/v1/auth/login"): Entry(
         PUBLIC, {"method": "password", "identifier": "a@b.cn", "secret": "x"}
@@ -118,6 +125,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/me/export"): Entry(SIGNED_IN),
     ("GET", "/api/v1/me/exports/{export_id}"): Entry(SIGNED_IN_OWN_STORE),
     ("GET", "/api/v1/me/activity"): Entry(SIGNED_IN),
+    ("GET", "/api/v1/me/access-log"): Entry(SIGNED_IN),
     ("DELETE", "/api/v1/me"): Entry(SIGNED_IN),
     ("POST", "/api/v1/enterprise/members"): Entry(roles("client_admin"), {"email": "a@b.cn"}),
     ("GET", "/api/v1/enterprise/members"): Entry(roles("client_admin")),

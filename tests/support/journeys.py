@@ -10,8 +10,12 @@ from typing import Any, TypeVar
 
 import httpx
 
+from services.runtime.config import Settings
+
 PASSWORD = "Demo-Passw0rd!"  # every demo account's
 CLIENT_PASSWORD = "E2e-Strong-Passw0rd"  # the accounts journeys register
+# The privacy policy version registering accepts: the one in force unless configured otherwise.
+PRIVACY_POLICY_VERSION: str = Settings.model_fields["privacy_policy_version"].default
 T = TypeVar("T")
 
 
@@ -69,6 +73,7 @@ def register_by_sms(http: httpx.Client, enterprise_name: str) -> tuple[str, dict
             "code": latest_code(http, phone),
             "password": CLIENT_PASSWORD,
             "display_name": "端到端",
+            "privacy_policy_version": PRIVACY_POLICY_VERSION,
             "enterprise_name": enterprise_name,
         },
     )

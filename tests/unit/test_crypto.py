@@ -61,8 +61,10 @@ def test_blind_index_is_deterministic_and_keyed() -> None:
 def test_blind_index_key_differs_from_the_encryption_key() -> None:
     # Separate HKDF labels: the index must not be a function of anything the AEAD key reveals.
     secret = SECRET.encode()
-    assert crypto._derive(secret, crypto._ENCRYPTION_INFO) != crypto._derive(secret, crypto._BLIND_INDEX_INFO)
-    assert FieldCipher(SECRET)._index_key == crypto._derive(secret, crypto._BLIND_INDEX_INFO)
+    assert crypto.derive_key(secret, crypto._ENCRYPTION_INFO) != crypto.derive_key(
+        secret, crypto._BLIND_INDEX_INFO
+    )
+    assert FieldCipher(SECRET)._index_key == crypto.derive_key(secret, crypto._BLIND_INDEX_INFO)
 
 
 @pytest.mark.parametrize("secret", ["", "short"])

@@ -72,8 +72,12 @@ def test_strong_passwords_pass(password: str) -> None:
 
 
 def test_registration_needs_exactly_one_identifier_and_a_code() -> None:
-    reg = domain.validate_registration("", "Li@Example.com", "123456", "", " Li Lei ", " 李氏科技 ")
-    assert reg == domain.Registration("email", "li@example.com", "123456", "", "Li Lei", "李氏科技")
+    reg = domain.validate_registration(
+        "", "Li@Example.com", "123456", "", " Li Lei ", " 李氏科技 ", "v1", True
+    )
+    assert reg == domain.Registration(
+        "email", "li@example.com", "123456", "", "Li Lei", "李氏科技", "v1", True
+    )
     cases = [
         (("13800138000", "li@example.com", "123456", "", "Li", ""), "email"),
         (("", "", "123456", "", "Li", ""), "phone"),
@@ -86,6 +90,30 @@ def test_registration_needs_exactly_one_identifier_and_a_code() -> None:
         with pytest.raises(InvalidArgument) as caught:
             domain.validate_registration(*args)
         assert field_of(caught) == field, args
+
+
+POLICY = domain.PrivacyPolicy("2027-01-01", "https://counsel.example/privacy")
+
+
+def test_registering_accepts_the_privacy_policy_in_force() -> None:
+    domain.check_policy_accepted_at_registration("2027-01-01", POLICY)
+    for given in ("", "2026-12-01"):
+        with pytest.raises(InvalidArgument) as caught:
+            domain.check_policy_accepted_at_registration(given, POLICY)
+        assert field_of(caught) == "privacy_policy_version"
+        assert "2027-01-01" in caught.value.message and POLICY.url in caught.value.message
+
+
+def test_a_new_policy_version_is_accepted_at_the_next_login_or_the_login_is_refused() -> None:
+    assert domain.consent_at_login("2027-01-01", "", POLICY) is False  # in force: nothing to record
+    assert domain.consent_at_login("2026-12-01", "2027-01-01", POLICY) is True  # accepted with this login
+    assert domain.consent_at_login(None, "2027-01-01", POLICY) is True
+    for accepted, given in (("2026-12-01", ""), (None, ""), ("2026-12-01", "2026-12-01")):
+        with pytest.raises(Conflict) as refused:
+            domain.consent_at_login(accepted, given, POLICY)
+        assert refused.value.reason == "consent_required"
+        assert [v.field for v in refused.value.violations] == ["privacy_policy_version"]
+        assert "2027-01-01" in refused.value.message and POLICY.url in refused.value.message
 
 
 def test_who_registers_an_enterprise_administers_it() -> None:

@@ -42,6 +42,7 @@ class FakeStore:
         tenant_id: str = "",
         user_id: str | None = None,
         firm_id: str = "",
+        privacy_policy_accepted: bool = False,
     ) -> Made:
         if email in self.users:
             return Made(self.users[email], False)
@@ -52,6 +53,7 @@ class FakeStore:
             "tenant": tenant_id,
             "hash": password_hash,
             "firm": firm_id,
+            "privacy_policy_accepted": privacy_policy_accepted,
         }
         return Made(self.users[email], True)
 
@@ -82,6 +84,7 @@ async def test_seed_creates_every_demo_account_once() -> None:
     assert all(u["id"] == seed.demo_user_id(email) for email, u in users.items())
     assert {u["hash"] for u in users.values()} == {"hash-of-Demo-Passw0rd!"}
     assert store.hashes == 1
+    assert all(u["privacy_policy_accepted"] for u in users.values())  # fixtures log in without being asked
 
     before = dict(users)
     await seed.seed_demo(store)

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.booking.v1 import events_pb2
 from services.booking import domain
-from services.booking.models import TABLES, BookingRow, BookingStageRow
+from services.booking.models import STAFF_READS, TABLES, BookingRow, BookingStageRow
 from services.booking.store.base import (
     Lawyer,
     locked_booking,
@@ -179,8 +179,12 @@ class Bookings:
     # --- reads -------------------------------------------------------------------------------------
 
     async def get(self, principal: Principal | None, booking_id: str) -> BookingRow:
-        row = await self.db.get(BookingRow, booking_id, "booking")
-        domain.require_visible(principal, row.tenant_id, row.lawyer_user_id, row.lawyer_id)
+        """The booking; NotFound when the caller may not see it. A staff member's read is written to the
+        staff access log."""
+        async with self.db.transaction() as session:
+            row = await get_or_404(session, BookingRow, booking_id, "booking")
+            domain.require_visible(principal, row.tenant_id, row.lawyer_user_id, row.lawyer_id)
+            await STAFF_READS.record(session, principal, "booking", row.id, row)
         return row
 
     async def stages(self, booking_ids: list[str]) -> dict[str, list[BookingStageRow]]:

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from counsel.documents.v1 import events_pb2
 from services.documents import domain
-from services.documents.models import DocumentOrderRow
+from services.documents.models import STAFF_READS, DocumentOrderRow
 from services.documents.store.base import OrderView, add_stage, locked_order, order_view, publish
 from services.documents.store.roster import pick_lawyer
 from services.documents.store.sealed import opened_order, seal_requirements
@@ -210,10 +210,13 @@ class DocumentOrders:
             return await order_view(session, row.id, self.keys)
 
     async def get(self, principal: Principal | None, document_order_id: str) -> OrderView:
-        """The order with its stages, versions and breaches; NotFound when the caller may not see it."""
+        """The order with its stages, versions and breaches; NotFound when the caller may not see it. A
+        staff member's read is written to the staff access log."""
         async with self.db.transaction() as session:
             view = await order_view(session, document_order_id, self.keys)
-        domain.require_visible(principal, view.row.tenant_id, view.row.assigned_lawyer_id)
+            row = view.row
+            domain.require_visible(principal, row.tenant_id, row.assigned_lawyer_id)
+            await STAFF_READS.record(session, principal, "document_order", row.id, row)
         return view
 
     async def list_orders(

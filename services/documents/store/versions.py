@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from counsel.documents.v1 import events_pb2
 from services.documents import domain
-from services.documents.models import DocumentOrderRow, DocumentVersionRow
+from services.documents.models import STAFF_READS, DocumentOrderRow, DocumentVersionRow
 from services.documents.store.base import (
     OrderView,
     add_stage,
@@ -200,11 +200,14 @@ class Versions:
     async def version(
         self, principal: Principal | None, document_order_id: str, number: int
     ) -> DocumentVersionRow:
-        """Version `number` as the caller may see it (clients: approved ones only); NotFound otherwise."""
+        """Version `number` as the caller may see it (clients: approved ones only); NotFound otherwise. A
+        staff member's read (of the file it is read for) is written to the staff access log."""
         async with self.db.transaction() as session:
             view = await order_view(session, document_order_id, self.keys)
-        domain.require_visible(principal, view.row.tenant_id, view.row.assigned_lawyer_id)
-        for version in view.versions:
-            if version.number == number and domain.may_see_version(principal, version.status):
-                return version
+            row = view.row
+            domain.require_visible(principal, row.tenant_id, row.assigned_lawyer_id)
+            for version in view.versions:
+                if version.number == number and domain.may_see_version(principal, version.status):
+                    await STAFF_READS.record(session, principal, "document_version", version.id, row)
+                    return version
         raise NotFound("no such version")

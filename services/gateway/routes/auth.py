@@ -40,7 +40,9 @@ async def request_otp(body: OtpRequest, request: Request, clients: ClientsDep) -
 @router.post("/api/v1/auth/register", response_model=LoginResponse, status_code=status.HTTP_201_CREATED)
 async def register(body: RegisterRequest, request: Request, clients: ClientsDep) -> LoginResponse:
     """Create an account from a phone or e-mail proven by its code; with `enterprise_name` the enterprise
-    is created and you are its client_admin."""
+    is created and you are its client_admin. Registering accepts the privacy policy in force: send its
+    version; without it or with another the answer is 422 naming `privacy_policy_version` (with the version
+    in force and its URL)."""
     reply = await clients.identity.Register(
         pb.RegisterRequest(
             phone=body.phone or "",
@@ -50,6 +52,8 @@ async def register(body: RegisterRequest, request: Request, clients: ClientsDep)
             display_name=body.display_name,
             enterprise_name=body.enterprise_name or "",
             client_ip=client_ip(request),
+            privacy_policy_version=body.privacy_policy_version,
+            marketing_consent=body.marketing_consent,
         )
     )
     return LoginResponse.from_proto(reply)
@@ -58,10 +62,16 @@ async def register(body: RegisterRequest, request: Request, clients: ClientsDep)
 @router.post("/api/v1/auth/login", response_model=LoginResponse)
 async def login(body: LoginRequest, request: Request, clients: ClientsDep) -> LoginResponse:
     """Exchange one credential for a token pair. Wrong credentials are 401; an identifier with repeated
-    failures is locked for a while (429 with Retry-After)."""
+    failures is locked for a while (429 with Retry-After). When the privacy policy changed since you last
+    accepted it, the login is 409 (reason `consent_required`, naming `privacy_policy_version`, with the
+    version and its URL) until you log in again sending that version."""
     reply = await clients.identity.Login(
         pb.LoginRequest(
-            method=body.method, identifier=body.identifier, secret=body.secret, client_ip=client_ip(request)
+            method=body.method,
+            identifier=body.identifier,
+            secret=body.secret,
+            client_ip=client_ip(request),
+            privacy_policy_version=body.privacy_policy_version or "",
         )
     )
     return LoginResponse.from_proto(reply)

@@ -10,8 +10,12 @@ from fastapi import Path, Query, Request, status
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
+from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.common.v1 import paging_pb2
+from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
+from counsel.documents.v1 import documents_service_pb2 as documents_pb
 from counsel.identity.v1 import identity_service_pb2 as pb
+from counsel.payment.v1 import payment_service_pb2 as payment_pb
 from services.gateway import export
 from services.gateway.clients import Clients
 from services.gateway.deps import ClientsDep, CurrentPrincipal, client_ip
@@ -20,6 +24,7 @@ from services.gateway.export_files import Export as StoredExport
 from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor, rfc3339
 from services.gateway.schemas.identity import (
+    AccessLog,
     Activity,
     ActivityPage,
     Erased,
@@ -28,6 +33,7 @@ from services.gateway.schemas.identity import (
     Me,
     MembershipCard,
     PendingExport,
+    StaffAccess,
     UpdateMe,
 )
 from services.runtime.errors import Conflict, NotFound, Unavailable
@@ -217,6 +223,26 @@ async def my_activity(
     return ActivityPage(
         items=[Activity.from_proto(a) for a in reply.activities], next_cursor=next_cursor(reply.page)
     )
+
+
+@router.get("/api/v1/me/access-log", response_model=AccessLog)
+async def my_access_log(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> AccessLog:
+    """Who among staff (lawyers, agents, reviewers, supervisors, law firms' systems) read your case material,
+    when, and for which case, newest first — from the staff access log of every service that holds it."""
+    replies = await asyncio.gather(
+        clients.consultation.ListStaffAccess(consultation_pb.ListStaffAccessRequest(limit=limit)),
+        clients.documents.ListStaffAccess(documents_pb.ListStaffAccessRequest(limit=limit)),
+        clients.booking.ListStaffAccess(booking_pb.ListStaffAccessRequest(limit=limit)),
+        clients.payment.ListStaffAccess(payment_pb.ListStaffAccessRequest(limit=limit)),
+    )
+    entries = sorted(
+        (entry for reply in replies for entry in reply.entries), key=lambda e: e.at.ToDatetime(), reverse=True
+    )
+    return AccessLog(items=[StaffAccess.from_proto(entry) for entry in entries[:limit]])
 
 
 @router.delete("/api/v1/me", response_model=Erased, status_code=status.HTTP_202_ACCEPTED)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from counsel.common.v1 import access_log_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
 from services.gateway.schemas.common import RequestModel, or_none, rfc3339
 
@@ -14,6 +15,12 @@ class LoginRequest(RequestModel):
     method: Literal["password", "otp", "membership_card"]
     identifier: str = Field(min_length=1, max_length=320, description="A phone, an e-mail or a card number.")
     secret: str = Field(min_length=1, max_length=1024, description="Password, one-time code or card PIN.")
+    privacy_policy_version: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Accepts the privacy policy in force: send its version when a login was refused with 409 "
+        'reason "consent_required" (the policy changed since you last accepted it).',
+    )
 
 
 class User(BaseModel):
@@ -81,6 +88,16 @@ class RegisterRequest(RequestModel):
     display_name: str = Field(min_length=1, max_length=100)
     enterprise_name: str | None = Field(
         default=None, max_length=200, description="Creates the enterprise, with you as its client_admin."
+    )
+    privacy_policy_version: str = Field(
+        default="",
+        max_length=64,
+        description="Required: the version of the privacy policy in force, which you accept by registering "
+        "(without it, or with another, the answer is 422 naming `privacy_policy_version` with the version "
+        "in force and its URL).",
+    )
+    marketing_consent: bool = Field(
+        default=False, description="Optional: you agree to receive marketing messages (see your preferences)."
     )
 
 
@@ -233,6 +250,32 @@ class Activity(BaseModel):
 class ActivityPage(BaseModel):
     items: list[Activity]
     next_cursor: str | None
+
+
+class StaffAccess(BaseModel):
+    at: str | None
+    actor_id: str = Field(description="Who read it: a member of staff, or a law firm's system.")
+    actor_roles: list[str]
+    service: str = Field(description="The service that holds what was read, e.g. consultation.")
+    resource: str = Field(description='What was read, e.g. "consultation".')
+    resource_id: str
+    case_id: str = Field(description="Why: the case it was read for.")
+
+    @classmethod
+    def from_proto(cls, entry: access_log_pb2.StaffAccess) -> StaffAccess:
+        return cls(
+            at=rfc3339(entry, "at"),
+            actor_id=entry.actor_id,
+            actor_roles=list(entry.actor_roles),
+            service=entry.service,
+            resource=entry.resource,
+            resource_id=entry.resource_id,
+            case_id=entry.case_id,
+        )
+
+
+class AccessLog(BaseModel):
+    items: list[StaffAccess] = Field(description="Newest first.")
 
 
 class Erased(BaseModel):

@@ -24,7 +24,7 @@ from services.identity.domain.identifiers import (
     validate_display_name,
 )
 from services.runtime.context import Principal
-from services.runtime.errors import AlreadyExists, Conflict, InvalidArgument, PermissionDenied
+from services.runtime.errors import AlreadyExists, Conflict, FieldViolation, InvalidArgument, PermissionDenied
 from services.runtime.tenancy import signed_in
 
 
@@ -141,10 +141,19 @@ class Registration:
     password: str  # "" when none was chosen
     display_name: str
     enterprise_name: str
+    privacy_policy_version: str  # the version of the privacy policy the person accepts by registering
+    marketing_consent: bool  # optional consent to marketing messages (notification's preferences hold it)
 
 
 def validate_registration(
-    phone: str, email: str, code: str, password: str, display_name: str, enterprise_name: str
+    phone: str,
+    email: str,
+    code: str,
+    password: str,
+    display_name: str,
+    enterprise_name: str,
+    privacy_policy_version: str = "",
+    marketing_consent: bool = False,
 ) -> Registration:
     """A well-formed registration: exactly one of phone and e-mail (the one the code was sent to), the
     6-digit code, an optional strong password, a display name and an optional enterprise name."""
@@ -160,7 +169,9 @@ def validate_registration(
         )
     if enterprise and (problem := enterprise_name_problem(enterprise)):
         raise InvalidArgument.for_field("enterprise_name", problem)
-    return Registration(kind, identifier, checked_code, password, name, enterprise)
+    return Registration(
+        kind, identifier, checked_code, password, name, enterprise, privacy_policy_version, marketing_consent
+    )
 
 
 def registration_roles(enterprise_name: str) -> tuple[str, ...]:
@@ -378,3 +389,38 @@ def firm_of_admin(principal: Principal | None) -> str:
     if not principal.firm_id:
         raise PermissionDenied("your account belongs to no law firm")
     return principal.firm_id
+
+
+@dataclass(frozen=True)
+class PrivacyPolicy:
+    """The privacy policy in force: its version and where to read it (settings)."""
+
+    version: str
+    url: str
+
+
+def check_policy_accepted_at_registration(given: str, policy: PrivacyPolicy) -> None:
+    """Registering accepts the policy in force: InvalidArgument naming `privacy_policy_version` otherwise."""
+    if given != policy.version:
+        raise InvalidArgument.for_field(
+            "privacy_policy_version",
+            f"accept the privacy policy in force, version {policy.version} ({policy.url}), by sending its version",
+        )
+
+
+def consent_at_login(accepted: str | None, given: str, policy: PrivacyPolicy) -> bool:
+    """Whether a login records an acceptance now (True: the person accepts the policy in force with this
+    login). Conflict naming `privacy_policy_version` when the version they accepted last (None: never) is not
+    the one in force and this login does not accept it — they log in again sending its version."""
+    if accepted == policy.version:
+        return False
+    if given == policy.version:
+        return True
+    raise Conflict(
+        f"accept the privacy policy in force first: read version {policy.version} at {policy.url} and log "
+        "in again sending privacy_policy_version to accept it",
+        reason="consent_required",
+        violations=[
+            FieldViolation("privacy_policy_version", f"accept version {policy.version} ({policy.url})")
+        ],
+    )

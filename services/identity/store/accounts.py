@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from counsel.identity.v1 import events_pb2
 from services.identity import domain
 from services.identity.models import EnterpriseRow, MembershipCardRow, UserRow
-from services.identity.store.base import IdentityBase, UserView, audit
+from services.identity.store.base import IdentityBase, UserView, audit, record_consent
 from services.identity.store.limits import Lockout
 from services.identity.store.otp import OneTimeCodes
 from services.runtime.context import Principal
@@ -92,11 +92,14 @@ class Accounts:
         phone: str = "",
         user_id: str | None = None,
         firm_id: str = "",
+        privacy_policy_accepted: bool = False,
     ) -> CreatedUser:
         """Create a user with a pre-hashed password (`hash_password`) and its `user.registered` event.
         Idempotent by e-mail: an existing address returns that user unchanged and created=False (except
         that a staff member without a firm gets `firm_id`). AlreadyExists when the phone number belongs to
-        another user; NotFound for an unknown tenant."""
+        another user; NotFound for an unknown tenant. A person created here accepts the privacy policy at
+        their first login, unless `privacy_policy_accepted` (the demo seed's fixture accounts) records the
+        version in force as accepted with the account."""
         new = domain.validate_new_user(email, phone, display_name, roles, tenant_id)
         cipher = self.base.cipher
         email_index = cipher.blind_index(new.email) if new.email else None
@@ -146,6 +149,8 @@ class Accounts:
             )
             row = await session.get(UserRow, row_id)
             assert row is not None
+            if privacy_policy_accepted:
+                record_consent(session, row, self.base.privacy_policy.version, via="seed")
             return CreatedUser(self.base.view(row), True)
 
     async def profile(self, principal: Principal | None) -> Profile:

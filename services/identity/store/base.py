@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.identity.v1 import events_pb2
 from services.identity import domain, tokens
 from services.identity.config import IdentitySettings
-from services.identity.models import AuditEventRow, UserRow
+from services.identity.models import AuditEventRow, ConsentRow, UserRow
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
@@ -44,6 +44,10 @@ class IdentityBase:
     cipher: FieldCipher
     settings: IdentitySettings
     passwords: domain.Passwords
+
+    @property
+    def privacy_policy(self) -> domain.PrivacyPolicy:
+        return domain.PrivacyPolicy(self.settings.privacy_policy_version, self.settings.privacy_policy_url)
 
     def view(self, row: UserRow) -> UserView:
         return UserView(
@@ -80,12 +84,17 @@ class IdentityBase:
         async with self.db.transaction() as session:
             return (await session.exec(select(UserRow).where(column == index))).first()
 
-    async def registered(self, session: AsyncSession, user: UserRow) -> None:
-        """`user.registered` for an account that has just become usable, in the caller's transaction."""
+    async def registered(
+        self, session: AsyncSession, user: UserRow, *, marketing_consent: bool = False
+    ) -> None:
+        """`user.registered` for an account that has just become usable, in the caller's transaction, with
+        the marketing consent given when registering (notification records it in the preferences)."""
         await self.outbox.add(
             session,
             "user.registered",
-            events_pb2.UserRegistered(user_id=user.id, tenant_id=user.tenant_id),
+            events_pb2.UserRegistered(
+                user_id=user.id, tenant_id=user.tenant_id, marketing_consent=marketing_consent
+            ),
             aggregate_id=user.id,
             tenant_id=user.tenant_id,
             actor_id=user.id,
@@ -115,6 +124,33 @@ def audit(
             created_at=utcnow(),
         )
     )
+
+
+async def accepted_policy_version(session: AsyncSession, user_id: str) -> str | None:
+    """The privacy policy version `user_id` accepted last; None when they never accepted one."""
+    return (
+        await session.exec(
+            select(ConsentRow.privacy_policy_version)
+            .where(ConsentRow.user_id == user_id)
+            .order_by(col(ConsentRow.accepted_at).desc())
+            .limit(1)
+        )
+    ).first()
+
+
+def record_consent(session: AsyncSession, user: UserRow, privacy_policy_version: str, via: str) -> None:
+    """Record `user`'s acceptance of a privacy policy version in `session` (the login's or registration's
+    transaction), with its audit entry."""
+    session.add(
+        ConsentRow(
+            id=new_id(),
+            user_id=user.id,
+            privacy_policy_version=privacy_policy_version,
+            accepted_at=utcnow(),
+            via=via,
+        )
+    )
+    audit(session, "privacy_policy.accepted", actor_id=user.id, user=user, version=privacy_policy_version)
 
 
 async def advisory_lock(session: AsyncSession, name: str) -> None:

@@ -11,7 +11,13 @@ from sqlmodel import col, select
 
 from services.identity import domain
 from services.identity.models import EnterpriseRow, MembershipCardRow, UserRow
-from services.identity.store.base import IdentityBase, SignedIn, audit
+from services.identity.store.base import (
+    IdentityBase,
+    SignedIn,
+    accepted_policy_version,
+    audit,
+    record_consent,
+)
 from services.identity.store.limits import Lockout
 from services.identity.store.otp import OneTimeCodes
 from services.identity.store.sessions import Sessions
@@ -26,11 +32,15 @@ class Logins:
         self.codes = codes
         self.sessions = sessions
 
-    async def login(self, attempt: domain.LoginAttempt, client_ip: str = "") -> SignedIn:
+    async def login(
+        self, attempt: domain.LoginAttempt, client_ip: str = "", privacy_policy_version: str = ""
+    ) -> SignedIn:
         """Check one credential and open a session: a new refresh-token family, `user.logged_in` and an
         audit entry. Raises Unauthenticated("invalid credentials") alike for an unknown identifier, a
         wrong secret, a revoked card and a disabled account (R-ACC-2), and RateLimited while the
-        identifier is locked after repeated failures."""
+        identifier is locked after repeated failures. A person who has not accepted the privacy policy in
+        force gets Conflict naming `privacy_policy_version` (`domain.consent_at_login`) until a login sends
+        its version, which records their acceptance."""
         key = self.base.identifier_key(attempt.identifier)
         await self.lockout.check(key, client_ip)
         if attempt.method == "password":
@@ -46,6 +56,9 @@ class Logins:
             current = await session.get(UserRow, user.id, with_for_update=True)
             if current is None or not domain.signs_in(current.status):  # deleted or disabled meanwhile
                 raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+            accepted = await accepted_policy_version(session, current.id)
+            if domain.consent_at_login(accepted, privacy_policy_version, self.base.privacy_policy):
+                record_consent(session, current, privacy_policy_version, via="login")
             await self.lockout.forget_failures(session, key)
             issued = await self.sessions.open(session, current, attempt.method, client_ip)
             audit(session, "login.succeeded", actor_id=current.id, user=current, method=attempt.method)
@@ -117,6 +130,9 @@ class Logins:
         enterprise with the invited role (`domain.check_invited_registration`: Conflict when they ask for
         a different new enterprise). InvalidArgument("code") for a wrong or expired code,
         AlreadyExists when the (proven) phone or e-mail already has an account."""
+        domain.check_policy_accepted_at_registration(
+            registration.privacy_policy_version, self.base.privacy_policy
+        )
         key = self.base.identifier_key(registration.identifier)
         await self.lockout.check(key, client_ip)
         password_hash = (
@@ -178,7 +194,8 @@ class Logins:
                         enterprise_created=bool(registration.enterprise_name),
                     )
                     audit(session, "role.granted", actor_id=user.id, user=user, roles=list(roles))
-                await self.base.registered(session, user)
+                record_consent(session, user, registration.privacy_policy_version, via="register")
+                await self.base.registered(session, user, marketing_consent=registration.marketing_consent)
                 issued = await self.sessions.open(session, user, "register", client_ip)
                 audit(session, "login.succeeded", actor_id=user.id, user=user, method="register")
         except IntegrityError as exc:  # the same phone or e-mail registered concurrently

@@ -17,6 +17,7 @@ from services.identity import domain
 from services.identity.models import (
     ActivityRow,
     AuditEventRow,
+    ConsentRow,
     EnterpriseRow,
     MembershipCardRow,
     OidcLinkRow,
@@ -120,7 +121,8 @@ class Privacy:
 
     async def export(self, principal: Principal | None) -> dict[str, Any]:
         """Everything identity holds about the caller (PIPL): profile, enterprise, login methods, cards,
-        sessions and the audit trail about them. The export itself is audited."""
+        sessions, privacy policy acceptances and the audit trail about them (marketing consent is in
+        notification's preferences). The export itself is audited."""
         caller = signed_in(principal, "export your data")
         profile = await self.accounts.profile(caller)
         async with self.base.db.transaction() as session:
@@ -143,6 +145,13 @@ class Privacy:
                     select(ActivityRow)
                     .where(ActivityRow.user_id == caller.user_id)
                     .order_by(col(ActivityRow.created_at))
+                )
+            ).all()
+            consents = (
+                await session.exec(
+                    select(ConsentRow)
+                    .where(ConsentRow.user_id == caller.user_id)
+                    .order_by(col(ConsentRow.accepted_at))
                 )
             ).all()
             audit(session, "data.exported", actor_id=caller.user_id, user=profile.user.row)
@@ -184,6 +193,14 @@ class Privacy:
                     "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
                 }
                 for token in sessions
+            ],
+            "consents": [
+                {
+                    "privacy_policy_version": consent.privacy_policy_version,
+                    "accepted_at": consent.accepted_at.isoformat(),
+                    "via": consent.via,
+                }
+                for consent in consents
             ],
             "audit": [
                 {"action": event.action, "at": event.created_at.isoformat(), "detail": event.detail}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notification.models import DeliveryRow, PreferencesRow
 from services.notification.policy import LANGUAGES, Preferences, QuietHours, consent_since
@@ -28,6 +29,17 @@ class PreferencesUpdate:
     language: str
     email_address: str
     phone: str
+
+
+async def consent_to_marketing(session: AsyncSession, user_id: str, given_at: datetime) -> None:
+    """Record marketing consent given at registration (`user.registered`), in the consumer's transaction;
+    the preferences stay the one record of it (R-PRIV-2), withdrawn there like any other."""
+    row = await session.get(PreferencesRow, user_id, with_for_update=True)
+    if row is None:
+        row = PreferencesRow(user_id=user_id, updated_at=given_at)
+    row.marketing_consent_at = consent_since(row.marketing_consent_at, True, given_at)
+    row.updated_at = given_at
+    session.add(row)
 
 
 class PreferencesStore:

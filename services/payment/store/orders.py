@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.payment.v1 import events_pb2
 from services.payment import domain
-from services.payment.models import TABLES, OrderRow, PaymentRow
+from services.payment.models import STAFF_READS, TABLES, OrderRow, PaymentRow
 from services.payment.store.base import (
     OrderView,
     locked_order,
@@ -153,9 +153,13 @@ class Orders:
             return CreatedOrder(await order_view(session, order_id), True)
 
     async def get(self, principal: Principal | None, order_id: str) -> OrderView:
-        """The order with its stages; NotFound when it does not exist or the caller may not see it."""
+        """The order with its stages; NotFound when it does not exist or the caller may not see it. A staff
+        member's read (its requirements are case material) is written to the staff access log."""
         async with self.db.transaction() as session:
-            return await visible_order(session, principal, order_id)
+            view = await visible_order(session, principal, order_id)
+            row = view.row
+            await STAFF_READS.record(session, principal, "order", row.id, row)
+            return view
 
     async def page(
         self, principal: Principal, status: str, limit: int, cursor: str

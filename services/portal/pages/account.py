@@ -108,6 +108,8 @@ async def register(request: Request, form: FormDep, session: SessionDep, gateway
         "phone" if channel == "sms" else "email": destination,
         "code": form_text(form, "code"),
         "display_name": values["display_name"],
+        # The form cannot be sent without ticking its acceptance of the policy it links (register.html).
+        "privacy_policy_version": form_text(form, "privacy_policy_version"),
     }
     if form_text(form, "password"):
         body["password"] = form_text(form, "password")

@@ -111,6 +111,11 @@ class BookingServiceStub:
                 request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataRequest.SerializeToString,
                 response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataResponse.FromString,
                 _registered_method=True)
+        self.ListStaffAccess = channel.unary_unary(
+                '/counsel.booking.v1.BookingService/ListStaffAccess',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListStaffAccessRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListStaffAccessResponse.FromString,
+                _registered_method=True)
 
 
 class BookingServiceServicer:
@@ -228,6 +233,13 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStaffAccess(self, request, context):
+        """Who among staff read the caller's bookings: the caller's own entries of the staff access log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -305,6 +317,11 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.ExportBookingData,
                     request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataRequest.FromString,
                     response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataResponse.SerializeToString,
+            ),
+            'ListStaffAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStaffAccess,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListStaffAccessRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListStaffAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -714,6 +731,33 @@ class BookingService:
             '/counsel.booking.v1.BookingService/ExportBookingData',
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataRequest.SerializeToString,
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.ExportBookingDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStaffAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingService/ListStaffAccess',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListStaffAccessRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ListStaffAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -73,6 +73,8 @@ class BookingServiceStub:
     records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
     and the visit records of their enterprise, which name no account.
     """
+    ListStaffAccess: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ListStaffAccessRequest, _booking_service_pb2.ListStaffAccessResponse]
+    """Who among staff read the caller's bookings: the caller's own entries of the staff access log."""
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -119,6 +121,8 @@ class BookingServiceAsyncStub(BookingServiceStub):
     records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
     and the visit records of their enterprise, which name no account.
     """
+    ListStaffAccess: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ListStaffAccessRequest, _booking_service_pb2.ListStaffAccessResponse]  # type: ignore[assignment]
+    """Who among staff read the caller's bookings: the caller's own entries of the staff access log."""
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Bookings of meetings with lawyers, at the firm or on site (R-BK-1), lawyers' visit records (R-BK-2)
@@ -252,6 +256,14 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         records (never an enterprise colleague's): their bookings with stages and their connect-a-lawyer requests;
         and the visit records of their enterprise, which name no account.
         """
+
+    @_abc_1.abstractmethod
+    def ListStaffAccess(
+        self,
+        request: _booking_service_pb2.ListStaffAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ListStaffAccessResponse, _abc.Awaitable[_booking_service_pb2.ListStaffAccessResponse]]:
+        """Who among staff read the caller's bookings: the caller's own entries of the staff access log."""
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

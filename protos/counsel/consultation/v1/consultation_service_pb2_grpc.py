@@ -165,6 +165,11 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataResponse.FromString,
                 _registered_method=True)
+        self.ListStaffAccess = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListStaffAccess',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -362,6 +367,13 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStaffAccess(self, request, context):
+        """Who among staff read the caller's consultations: the caller's own entries of the staff access log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -494,6 +506,11 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.ExportConsultationData,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataResponse.SerializeToString,
+            ),
+            'ListStaffAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStaffAccess,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1199,6 +1216,33 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/ExportConsultationData',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ExportConsultationDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStaffAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListStaffAccess',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

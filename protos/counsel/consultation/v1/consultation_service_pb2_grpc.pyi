@@ -100,6 +100,8 @@ class ConsultationServiceStub:
     records (never an enterprise colleague's): their consultations with messages and call records, their chat
     conversations with every message, and the complaints they raised.
     """
+    ListStaffAccess: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListStaffAccessRequest, _consultation_service_pb2.ListStaffAccessResponse]
+    """Who among staff read the caller's consultations: the caller's own entries of the staff access log."""
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -173,6 +175,8 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     records (never an enterprise colleague's): their consultations with messages and call records, their chat
     conversations with every message, and the complaints they raised.
     """
+    ListStaffAccess: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListStaffAccessRequest, _consultation_service_pb2.ListStaffAccessResponse]  # type: ignore[assignment]
+    """Who among staff read the caller's consultations: the caller's own entries of the staff access log."""
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -399,6 +403,14 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         records (never an enterprise colleague's): their consultations with messages and call records, their chat
         conversations with every message, and the complaints they raised.
         """
+
+    @_abc_1.abstractmethod
+    def ListStaffAccess(
+        self,
+        request: _consultation_service_pb2.ListStaffAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListStaffAccessResponse, _abc.Awaitable[_consultation_service_pb2.ListStaffAccessResponse]]:
+        """Who among staff read the caller's consultations: the caller's own entries of the staff access log."""
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

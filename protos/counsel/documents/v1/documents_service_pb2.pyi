@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from counsel.common.v1 import access_log_pb2 as _access_log_pb2
 from counsel.common.v1 import paging_pb2 as _paging_pb2
 from counsel.common.v1 import timeline_pb2 as _timeline_pb2
 from google.protobuf import descriptor as _descriptor
@@ -265,6 +266,52 @@ class DocumentVersion(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DocumentVersion: _TypeAlias = DocumentVersion  # noqa: Y015
+
+@_typing.final
+class ListStaffAccessRequest(_message.Message):
+    """Request for DocumentsService.ListStaffAccess."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """At most this many reads, newest first (0: the service's default)."""
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStaffAccessRequest: _TypeAlias = ListStaffAccessRequest  # noqa: Y015
+
+@_typing.final
+class ListStaffAccessResponse(_message.Message):
+    """Response of DocumentsService.ListStaffAccess."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[_access_log_pb2.StaffAccess]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[_access_log_pb2.StaffAccess] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStaffAccessResponse: _TypeAlias = ListStaffAccessResponse  # noqa: Y015
 
 @_typing.final
 class GetDocumentOrderRequest(_message.Message):

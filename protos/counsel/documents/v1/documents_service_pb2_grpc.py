@@ -95,6 +95,11 @@ class DocumentsServiceStub:
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataResponse.FromString,
                 _registered_method=True)
+        self.ListStaffAccess = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/ListStaffAccess',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessResponse.FromString,
+                _registered_method=True)
 
 
 class DocumentsServiceServicer:
@@ -193,6 +198,13 @@ class DocumentsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStaffAccess(self, request, context):
+        """Who among staff read the caller's document orders and their versions: the caller's own entries of the staff access log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DocumentsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -255,6 +267,11 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     servicer.ExportDocumentsData,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataResponse.SerializeToString,
+            ),
+            'ListStaffAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStaffAccess,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -582,6 +599,33 @@ class DocumentsService:
             '/counsel.documents.v1.DocumentsService/ExportDocumentsData',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.ExportDocumentsDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStaffAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/ListStaffAccess',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.ListStaffAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

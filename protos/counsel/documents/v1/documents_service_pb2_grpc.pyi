@@ -79,6 +79,8 @@ class DocumentsServiceStub:
     records (never an enterprise colleague's): their document orders with stages and the versions they may
     see (metadata only: the files are read with StreamVersion).
     """
+    ListStaffAccess: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.ListStaffAccessRequest, _documents_service_pb2.ListStaffAccessResponse]
+    """Who among staff read the caller's document orders and their versions: the caller's own entries of the staff access log."""
 
 @_typing.type_check_only
 class DocumentsServiceAsyncStub(DocumentsServiceStub):
@@ -125,6 +127,8 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     records (never an enterprise colleague's): their document orders with stages and the versions they may
     see (metadata only: the files are read with StreamVersion).
     """
+    ListStaffAccess: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.ListStaffAccessRequest, _documents_service_pb2.ListStaffAccessResponse]  # type: ignore[assignment]
+    """Who among staff read the caller's document orders and their versions: the caller's own entries of the staff access log."""
 
 class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Document orders: drafting, review, delivery and revisions of legal documents."""
@@ -239,6 +243,14 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         records (never an enterprise colleague's): their document orders with stages and the versions they may
         see (metadata only: the files are read with StreamVersion).
         """
+
+    @_abc_1.abstractmethod
+    def ListStaffAccess(
+        self,
+        request: _documents_service_pb2.ListStaffAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.ListStaffAccessResponse, _abc.Awaitable[_documents_service_pb2.ListStaffAccessResponse]]:
+        """Who among staff read the caller's document orders and their versions: the caller's own entries of the staff access log."""
 
 def add_DocumentsServiceServicer_to_server(servicer: DocumentsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

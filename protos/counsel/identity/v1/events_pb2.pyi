@@ -24,19 +24,23 @@ class UserRegistered(_message.Message):
 
     USER_ID_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
+    MARKETING_CONSENT_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The new user."""
     tenant_id: _builtins.str
     """Tenant the user joined."""
+    marketing_consent: _builtins.bool
+    """The person consented to marketing messages when registering."""
     def __init__(
         self,
         *,
         user_id: _builtins.str = ...,
         tenant_id: _builtins.str = ...,
+        marketing_consent: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["marketing_consent", b"marketing_consent", "tenant_id", b"tenant_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

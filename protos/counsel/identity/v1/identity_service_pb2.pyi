@@ -116,6 +116,7 @@ class LoginRequest(_message.Message):
     IDENTIFIER_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
     CLIENT_IP_FIELD_NUMBER: _builtins.int
+    PRIVACY_POLICY_VERSION_FIELD_NUMBER: _builtins.int
     method: _builtins.str
     """One of: password|otp|membership_card."""
     identifier: _builtins.str
@@ -124,6 +125,10 @@ class LoginRequest(_message.Message):
     """Password, one-time code or card PIN, depending on method."""
     client_ip: _builtins.str
     """The end user's IP address as the gateway saw it (rate limits and the audit); may be empty."""
+    privacy_policy_version: _builtins.str
+    """The version of the privacy policy in force, sent to accept it when a login was refused with
+    reason "consent_required" (a new version since the person's last acceptance); empty otherwise.
+    """
     def __init__(
         self,
         *,
@@ -131,10 +136,11 @@ class LoginRequest(_message.Message):
         identifier: _builtins.str = ...,
         secret: _builtins.str = ...,
         client_ip: _builtins.str = ...,
+        privacy_policy_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip", "identifier", b"identifier", "method", b"method", "secret", b"secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip", "identifier", b"identifier", "method", b"method", "privacy_policy_version", b"privacy_policy_version", "secret", b"secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -572,6 +578,8 @@ class RegisterRequest(_message.Message):
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     ENTERPRISE_NAME_FIELD_NUMBER: _builtins.int
     CLIENT_IP_FIELD_NUMBER: _builtins.int
+    PRIVACY_POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    MARKETING_CONSENT_FIELD_NUMBER: _builtins.int
     phone: _builtins.str
     """Phone number verified by the code; exactly one of phone and email."""
     email: _builtins.str
@@ -586,6 +594,10 @@ class RegisterRequest(_message.Message):
     """When set, a new enterprise (tenant) with the user as its client_admin."""
     client_ip: _builtins.str
     """The end user's IP address as the gateway saw it."""
+    privacy_policy_version: _builtins.str
+    """The version of the privacy policy in force, which the person accepts by registering (required)."""
+    marketing_consent: _builtins.bool
+    """Optional consent to marketing messages; notification's preferences record it."""
     def __init__(
         self,
         *,
@@ -596,10 +608,12 @@ class RegisterRequest(_message.Message):
         display_name: _builtins.str = ...,
         enterprise_name: _builtins.str = ...,
         client_ip: _builtins.str = ...,
+        privacy_policy_version: _builtins.str = ...,
+        marketing_consent: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip", "code", b"code", "display_name", b"display_name", "email", b"email", "enterprise_name", b"enterprise_name", "password", b"password", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_ip", b"client_ip", "code", b"code", "display_name", b"display_name", "email", b"email", "enterprise_name", b"enterprise_name", "marketing_consent", b"marketing_consent", "password", b"password", "phone", b"phone", "privacy_policy_version", b"privacy_policy_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

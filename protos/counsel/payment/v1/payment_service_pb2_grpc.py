@@ -95,6 +95,11 @@ class PaymentServiceStub:
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataResponse.FromString,
                 _registered_method=True)
+        self.ListStaffAccess = channel.unary_unary(
+                '/counsel.payment.v1.PaymentService/ListStaffAccess',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListStaffAccessRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListStaffAccessResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -188,6 +193,13 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStaffAccess(self, request, context):
+        """Who among staff read the caller's orders: the caller's own entries of the staff access log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -250,6 +262,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.ExportPaymentData,
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataResponse.SerializeToString,
+            ),
+            'ListStaffAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStaffAccess,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListStaffAccessRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListStaffAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -577,6 +594,33 @@ class PaymentService:
             '/counsel.payment.v1.PaymentService/ExportPaymentData',
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataRequest.SerializeToString,
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.ExportPaymentDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStaffAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentService/ListStaffAccess',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListStaffAccessRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.ListStaffAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,8 @@ class PaymentServiceStub:
     records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
     (metadata; the PDF is read with GetInvoice) issued for them.
     """
+    ListStaffAccess: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.ListStaffAccessRequest, _payment_service_pb2.ListStaffAccessResponse]
+    """Who among staff read the caller's orders: the caller's own entries of the staff access log."""
 
 @_typing.type_check_only
 class PaymentServiceAsyncStub(PaymentServiceStub):
@@ -107,6 +109,8 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
     (metadata; the PDF is read with GetInvoice) issued for them.
     """
+    ListStaffAccess: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.ListStaffAccessRequest, _payment_service_pb2.ListStaffAccessResponse]  # type: ignore[assignment]
+    """Who among staff read the caller's orders: the caller's own entries of the staff access log."""
 
 class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Orders, payments and refunds."""
@@ -212,6 +216,14 @@ class PaymentServiceServicer(metaclass=_abc_1.ABCMeta):
         records (never an enterprise colleague's): their orders with their stages, and the vouchers and invoices
         (metadata; the PDF is read with GetInvoice) issued for them.
         """
+
+    @_abc_1.abstractmethod
+    def ListStaffAccess(
+        self,
+        request: _payment_service_pb2.ListStaffAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.ListStaffAccessResponse, _abc.Awaitable[_payment_service_pb2.ListStaffAccessResponse]]:
+        """Who among staff read the caller's orders: the caller's own entries of the staff access log."""
 
 def add_PaymentServiceServicer_to_server(servicer: PaymentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
