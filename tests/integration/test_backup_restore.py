@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 import sqlite3
 import tempfile
@@ -124,7 +125,9 @@ async def test_restore_to_a_moment_between_two_orders(
         for server in (postgres, bus):
             servers.callback(server.stop)
             server.start()
-        settings = isolated_settings(postgres, name=unique_name, settings_type=PaymentSettings)
+        settings = isolated_settings(
+            postgres, name=unique_name, settings_type=PaymentSettings, secret_key=secrets.token_urlsafe(32)
+        )
         nc = await nats.connect(bus.url)
         await nc.jetstream().add_stream(name="COUNSEL", subjects=["counsel.>"])
         await nc.jetstream().publish("counsel.payment.order.paid", b"before the backup")

@@ -75,7 +75,9 @@ async def test_case_material_is_stored_sealed_and_read_in_plaintext(
     assert created.view.row.question == f"{marker} 的劳动合同问题"
     followed = await stores.consultations.post_message(CLIENT, consultation_id, f"补充：{marker}")
     assert [m.body for m in followed.messages] == [f"补充：{marker}"]
-    complaint = await stores.complaints.raise_complaint(CLIENT, consultation_id, f"投诉 {marker}")
+    complaint = await stores.complaints.raise_complaint(
+        CLIENT, "consultation", consultation_id, f"投诉 {marker}"
+    )
     assert complaint.body == f"投诉 {marker}"
     posted = await stores.conversations.post(CLIENT, "", f"聊天 {marker}", "", False, None)
     assert posted.messages[0].body == f"聊天 {marker}"

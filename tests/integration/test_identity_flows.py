@@ -255,7 +255,7 @@ async def test_registering_accepts_the_privacy_policy_and_may_consent_to_marketi
             assert problem_fields(refused) == ["privacy_policy_version"]
             assert PRIVACY_POLICY_VERSION in refused.json()["detail"]
         _, registered = await register_by_phone(http, marketing_consent=True)
-        export = (await http.get("/api/v1/me/export", headers=bearer(registered))).json()
+        export = await identity_export(stack, registered)
         assert [(c["privacy_policy_version"], c["via"]) for c in export["consents"]] == [
             (PRIVACY_POLICY_VERSION, "register")
         ]

@@ -14,12 +14,13 @@ from sqlalchemy.exc import DBAPIError
 from deploy.audit import audited_services, verify_all
 from deploy.local.servers import PostgresServer
 from services.consultation.domain import NewConsultation
-from services.consultation.models import STAFF_READS, TABLES
+from services.consultation.models import DATA_KEYS, STAFF_READS, TABLES
 from services.consultation.store import ConsultationStores
 from services.runtime.access_log import verify
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, master_key
 from tests.support.platform import isolated_settings, migrated_databases
 
 CLIENT = Principal("client-1", "tenant-1", frozenset({"client"}))
@@ -37,7 +38,9 @@ def settings(postgres_server: PostgresServer, unique_name: str) -> Settings:
 @pytest.fixture
 async def stores(settings: Settings) -> AsyncIterator[ConsultationStores]:
     async with migrated_databases(settings, *audited_services()) as databases:
-        yield ConsultationStores.build(databases["consultation"], Outbox("consultation", settings, TABLES))
+        db = databases["consultation"]
+        keys = DataKeys(db, master_key(settings), DATA_KEYS)
+        yield ConsultationStores.build(db, Outbox("consultation", settings, TABLES), keys)
 
 
 async def read_by_client_and_staff(stores: ConsultationStores) -> str:

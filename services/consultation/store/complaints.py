@@ -66,6 +66,7 @@ class Complaints:
                 consultation = await locked_consultation(session, new.subject_id)
                 if consultation.tenant_id != client.tenant_id:
                     raise NotFound("no such consultation")
+            existing = None
             if idempotency_key:
                 existing = await claim_idempotency_key(
                     session,
@@ -75,27 +76,36 @@ class Complaints:
                     request_fingerprint(new.subject_type, new.subject_id, new.body),
                     complaint_id,
                 )
-                if existing is not None:
-                    return await self._opened(await get_or_404(session, ComplaintRow, existing, "complaint"))
-            cipher = await self.keys.cipher(owner_subject(client.tenant_id, client.user_id))
-            now = utcnow()
-            complaint = ComplaintRow(
-                id=complaint_id,
-                subject_type=new.subject_type,
-                subject_id=new.subject_id,
-                consultation_id=new.subject_id if new.subject_type == "consultation" else None,
-                tenant_id=client.tenant_id,
-                client_id=client.user_id,
-                status="open",
-                body=cipher.seal(COMPLAINT_BODY, new.body),
-                due_at=now + domain.COMPLAINT_RESPONSE_WITHIN,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(complaint)
-            await session.flush()
-            await self._record(session, complaint, "raised", client.user_id)
+            if existing is not None:
+                complaint = await get_or_404(session, ComplaintRow, existing, "complaint")
+            else:
+                complaint = await self._add(session, client, new, complaint_id)
+        # Opened once its transaction has ended: an opened value is never flushed back.
         return await self._opened(complaint)
+
+    async def _add(
+        self, session: AsyncSession, client: Principal, new: domain.NewComplaint, complaint_id: str
+    ) -> ComplaintRow:
+        """The complaint's row, sealed, and its `complaint.raised`, in the caller's transaction."""
+        cipher = await self.keys.cipher(owner_subject(client.tenant_id, client.user_id))
+        now = utcnow()
+        complaint = ComplaintRow(
+            id=complaint_id,
+            subject_type=new.subject_type,
+            subject_id=new.subject_id,
+            consultation_id=new.subject_id if new.subject_type == "consultation" else None,
+            tenant_id=client.tenant_id,
+            client_id=client.user_id,
+            status="open",
+            body=cipher.seal(COMPLAINT_BODY, new.body),
+            due_at=now + domain.COMPLAINT_RESPONSE_WITHIN,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(complaint)
+        await session.flush()
+        await self._record(session, complaint, "raised", client.user_id)
+        return complaint
 
     async def get_complaint(self, principal: Principal | None, complaint_id: str) -> ComplaintRow:
         async with self.db.transaction() as session:

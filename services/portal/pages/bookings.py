@@ -39,9 +39,10 @@ CHECKLIST = ("identity_verified", "needs_understood", "advice_given", "risks_exp
 
 
 async def calendar(
-    session: Session, gateway: Gateway, lawyer_id: str, mode: str
+    session: Session, gateway: Gateway, lawyer_id: str, mode: str, minutes: int
 ) -> list[tuple[str, list[dict[str, Any]]]]:
-    """The lawyer's free starts of the next CALENDAR_DAYS, by day in the lawyer's time zone."""
+    """The lawyer's free starts of the next CALENDAR_DAYS with room for a meeting of `minutes`, by day in the
+    lawyer's time zone (a start late in a service window leaves less: offering it would only be refused)."""
     now = datetime.now(UTC)
     slots = await gateway.call(
         session,
@@ -57,14 +58,17 @@ async def calendar(
     )
     days: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for slot in slots["items"]:
-        days[slot["start_local"][:10]].append(slot)
+        if slot["minutes"] >= minutes:
+            days[slot["start_local"][:10]].append(slot)
     return list(days.items())
 
 
 async def _booking_extra(session: Session, gateway: Gateway, item: dict[str, Any]) -> dict[str, Any]:
     """A client may move a booking that has not happened yet to another free start of the lawyer's."""
     movable = session.has_role("client", "client_admin") and item["status"] in ("held", "confirmed")
-    days = await calendar(session, gateway, item["lawyer_id"], item["mode"]) if movable else []
+    days = (
+        await calendar(session, gateway, item["lawyer_id"], item["mode"], item["minutes"]) if movable else []
+    )
     return {"days": days, "checklist": CHECKLIST}
 
 
@@ -86,7 +90,7 @@ async def _booking_form(
     if product["category"] != "booking":
         raise HTTPException(404)
     mode = product["parameters"].get("mode", "at_firm")
-    days = await calendar(session, gateway, lawyer_id, mode) if lawyer_id else []
+    days = await calendar(session, gateway, lawyer_id, mode, MEETING_MINUTES[0]) if lawyer_id else []
     return render(
         request,
         "booking_new.html",
