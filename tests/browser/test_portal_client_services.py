@@ -19,8 +19,9 @@ from tests.browser.support import Steps, register_client, staff_page
 ASYNC_TIMEOUT_MS = 60_000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOOKED_LAWYER = "lawyer3@demo.counsel.test"
-# On duty around the clock (services/catalog/seed.py ON_CALL) and booked by no other journey: the first free
-# slot of their calendar starts within the next 30 minutes, when the lawyer may already check in.
+# On duty every day from 00:00 to 23:59 (services/catalog/seed.py ON_CALL) and booked by no other journey: the
+# first free start of their calendar is within the next 30 minutes, when the lawyer may already check in, with
+# room for a 30-minute meeting at least.
 ON_CALL_LAWYER = ("lawyer-5", "lawyer5@demo.counsel.test")
 
 
@@ -89,6 +90,9 @@ def test_a_meeting_starting_now_is_checked_in_completed_checked_rated_and_follow
     client.get_by_label("律师").select_option(lawyer_id)
     client.get_by_role("button", name="查看可约时段").click()
     client.locator(".calendar input[name=start]").first.check()
+    client.get_by_label("时长（分钟）").select_option(
+        "30"
+    )  # the first start may leave only that before midnight
     client.get_by_label("需求说明").fill("股权激励方案的当面沟通")
     client.get_by_role("button", name="预留并下单").click()
     pay_in_the_sandbox(client, steps, "client-meeting-paid")

@@ -33,7 +33,8 @@ router = APIRouter()
 
 # What the calendar shows: the next week of a lawyer's free starts.
 CALENDAR_DAYS = 7
-MEETING_MINUTES = (60, 90, 120)
+# The lengths a client may book, shortest first (the booking policy's minimum is 30 minutes).
+MEETING_MINUTES = (30, 60, 90, 120)
 # The booked lawyer's quality checklist after a meeting (the API's keys, every one answered).
 CHECKLIST = ("identity_verified", "needs_understood", "advice_given", "risks_explained", "follow_up_agreed")
 
