@@ -110,10 +110,10 @@ def _hours(*days: int, start: str = "09:00", end: str = "17:30") -> list[dict[st
 
 
 # The demo lawyers on duty around the clock, every day: between them they practise every legal field, so a
-# question is assigned to someone on duty whatever the hour or the day (the journeys run at any time). The
-# day ends at 23:59 rather than 24:00, which the assignment copies' time parsing does not read.
+# question is assigned to someone on duty whatever the hour or the day, and a meeting can start within the
+# next 30 minutes (the journeys run at any time).
 ON_CALL = (5, 6, 8, 9, 10)
-AROUND_THE_CLOCK = _hours(1, 2, 3, 4, 5, 6, 7, start="00:00", end="23:59")
+AROUND_THE_CLOCK = _hours(1, 2, 3, 4, 5, 6, 7, start="00:00", end="24:00")
 
 
 def _lawyer_hours(n: int) -> list[dict[str, Any]]:

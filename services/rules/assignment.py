@@ -29,12 +29,17 @@ def service_hours_from_catalog(windows: Iterable[tuple[int, str, str]]) -> list[
     result: list[dict[str, Any]] = []
     for weekday, start, end in windows:
         try:
-            time.fromisoformat(start), time.fromisoformat(end)
+            _clock(start), _clock(end)
         except ValueError:
             continue
         if 1 <= weekday <= 7:
             result.append({"days": [weekday - 1], "start": start, "end": end})
     return result
+
+
+def _clock(hhmm: str) -> time:
+    """A window's bound as a time of day; "24:00" (a window to the end of the day) is the day's last instant."""
+    return time.max if hhmm == "24:00" else time.fromisoformat(hhmm)
 
 
 def in_service_hours(service_hours: Iterable[dict[str, Any]], at: datetime) -> bool:
@@ -43,7 +48,7 @@ def in_service_hours(service_hours: Iterable[dict[str, Any]], at: datetime) -> b
     now = local.time()
     for window in service_hours:
         if local.weekday() in window.get("days", ()) and (
-            time.fromisoformat(window["start"]) <= now < time.fromisoformat(window["end"])
+            _clock(window["start"]) <= now < _clock(window["end"])
         ):
             return True
     return False

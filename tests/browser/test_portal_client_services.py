@@ -19,9 +19,8 @@ from tests.browser.support import Steps, register_client, staff_page
 ASYNC_TIMEOUT_MS = 60_000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOOKED_LAWYER = "lawyer3@demo.counsel.test"
-# On duty every day from 00:00 to 23:59 (services/catalog/seed.py ON_CALL) and booked by no other journey: the
-# first free start of their calendar is within the next 30 minutes, when the lawyer may already check in, with
-# room for a 30-minute meeting at least.
+# On duty around the clock (services/catalog/seed.py ON_CALL) and booked by no other journey: the first free
+# start of their calendar is within the next 30 minutes, when the lawyer may already check in.
 ON_CALL_LAWYER = ("lawyer-5", "lawyer5@demo.counsel.test")
 
 

@@ -458,5 +458,5 @@ def test_some_demo_lawyer_of_every_field_is_on_duty_around_the_clock() -> None:
     for legal_field in LEGAL_FIELDS:
         for weekday in range(1, 8):
             assert any(
-                legal_field in fields and (weekday, "00:00", "23:59") in hours for fields, hours in windows
+                legal_field in fields and (weekday, "00:00", "24:00") in hours for fields, hours in windows
             ), (legal_field, weekday)

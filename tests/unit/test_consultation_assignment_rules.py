@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.rules.assignment import LawyerCandidate, choose_lawyer, in_service_hours
+from services.rules.assignment import (
+    LawyerCandidate,
+    choose_lawyer,
+    in_service_hours,
+    service_hours_from_catalog,
+)
 
 WEEKDAYS_9_TO_6 = [{"days": [0, 1, 2, 3, 4], "start": "09:00", "end": "18:00"}]
 # Monday 2026-11-30 10:00 in Beijing is 02:00 UTC.
@@ -31,6 +36,15 @@ def test_service_hours_are_china_standard_time() -> None:
     assert not in_service_hours(WEEKDAYS_9_TO_6, MONDAY_20_BEIJING)
     assert not in_service_hours(WEEKDAYS_9_TO_6, datetime(2026, 11, 29, 2, 0, tzinfo=UTC))  # Sunday
     assert not in_service_hours([], MONDAY_10_BEIJING)
+
+
+def test_a_window_to_24_00_covers_the_last_minutes_of_the_day() -> None:
+    """The catalog writes a window to the end of the day as 24:00; 23:59:30 in Beijing is inside it, and the
+    copies keep such a window rather than dropping it as malformed."""
+    whole_day = service_hours_from_catalog([(1, "00:00", "24:00")])
+    assert whole_day == [{"days": [0], "start": "00:00", "end": "24:00"}]
+    assert in_service_hours(whole_day, datetime(2026, 11, 30, 15, 59, 30, tzinfo=UTC))  # Monday 23:59:30
+    assert not in_service_hours(whole_day, datetime(2026, 11, 30, 16, 0, tzinfo=UTC))  # Tuesday 00:00
 
 
 def test_only_active_lawyers_of_the_field_with_room_are_eligible() -> None:
