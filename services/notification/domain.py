@@ -73,7 +73,7 @@ class Rendered:
 
 def _legal_field(key: str) -> str:
     """The field of an event; one this version does not know reads as "other" rather than as its key."""
-    return next((f for f in LEGAL_FIELDS if f == key), FALLBACK_FIELD)
+    return key if key in LEGAL_FIELDS else FALLBACK_FIELD
 
 
 def render(kind: str, params: Mapping[str, str], language: str) -> Rendered:

@@ -124,7 +124,7 @@ def due_in(due: Any, now: datetime) -> ColumnElement[str]:
         (due < now, DUE_IN[0]),
         *(
             (due <= now + timedelta(hours=hours), label)
-            for hours, label in zip(DUE_IN_HOURS, DUE_IN[1:], strict=False)
+            for hours, label in zip(DUE_IN_HOURS, DUE_IN[1:-1], strict=True)
         ),
         else_=DUE_IN[-1],
     )
