@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     `load_settings()`, never at import. Each service (and the gateway and the portal) extends this class in
     its `config.py` with the fields it alone reads, under the same `COUNSEL_*` names."""
 
-    model_config = SettingsConfigDict(env_prefix="COUNSEL_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="COUNSEL_", extra="forbid", frozen=True)
 
     # Fails closed: without COUNSEL_ENV a process runs as prod — no dev routes (dev outbox, sandbox payments),
     # no gRPC reflection, a real COUNSEL_SECRET_KEY required. `counsel up` sets dev, the test fixtures test.

@@ -68,3 +68,22 @@ def test_a_process_reads_its_own_fields_from_the_same_environment_variables(
     shared = Settings(env="test")
     assert GatewaySettings.from_settings(shared).gateway_rate_per_ip == 7
     assert PortalSettings.from_settings(shared).portal_port == 8181
+
+
+def test_a_misspelt_setting_passed_in_code_is_refused_not_silently_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A keyword the class does not declare is a mistake in the caller (a field read by another process, or a
+    typo): dropping it would run with the default the caller meant to override."""
+    with pytest.raises(ValueError, match="paymnet_provider"):
+        GatewaySettings(env="test", paymnet_provider="alipay")  # type: ignore[call-arg]
+
+
+def test_variables_for_other_processes_in_the_environment_do_not_stop_a_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One environment (a chart's shared Secret, `counsel up`) carries every process's variables."""
+    monkeypatch.setenv("COUNSEL_PORTAL_PORT", "8080")
+    monkeypatch.setenv("COUNSEL_SOMETHING_RETIRED", "1")
+    assert "portal_port" not in GatewaySettings.model_fields
+    assert GatewaySettings(env="test").env == "test"
