@@ -360,6 +360,42 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         row = await self.stores.bookings.remind(request.booking_id, request.lead_minutes)
         return pb.RemindBookingResponse(booking=await self._booking(row))
 
+    async def ProposeMeeting(
+        self, request: pb.ProposeMeetingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ProposeMeetingResponse:
+        """R-CON-4: the lawyer's next free slot within a week, held for the client as any booking is."""
+        principal = domain.require_meeting_proposer(current_principal())
+        if not request.client_id or not request.tenant_id:
+            raise InvalidArgument.for_field("client_id", "the client and their enterprise are required")
+        mode = request.mode or "at_firm"
+        if mode not in domain.MODES:
+            raise InvalidArgument.for_field("mode", f"must be one of {', '.join(domain.MODES)}")
+        if mode == "on_site" and not request.address.strip():
+            raise InvalidArgument.for_field("address", "is required for an on_site visit")
+        lawyer = await self._lawyer(request.lawyer_id, with_venue=mode == "at_firm")
+        now = utcnow()
+        busy = await self.stores.bookings.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
+        slots = domain.free_slots(lawyer.calendar, busy, now, now + timedelta(days=7), now, mode, self.policy)
+        if not slots:
+            raise Conflict("the lawyer has no free slot in the next 7 days", reason="no_free_slot")
+        requested = domain.Requested(
+            mode=mode,
+            start=slots[0].start,
+            minutes=domain.connect_meeting_minutes(slots[0].minutes, self.policy),
+            address=request.address,
+            needs=request.needs[:5000],
+        )
+        row = await self.stores.bookings.create(
+            principal,
+            lawyer,
+            requested,
+            request.tenant_id,
+            request.idempotency_key,
+            now,
+            client_id=request.client_id,
+        )
+        return pb.ProposeMeetingResponse(booking=await self._booking(row))
+
     async def CreateVisit(
         self, request: pb.CreateVisitRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateVisitResponse:
