@@ -18,6 +18,7 @@ from counsel.booking.v1 import booking_service_pb2 as pb
 from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceServicer, BookingServiceServicer
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2, timeline_pb2
+from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from services.booking import domain
 from services.booking.models import STAFF_READS, BookingRow, BookingStageRow, ConnectRequestRow, VisitRow
 from services.booking.store import BookingStores
@@ -31,6 +32,7 @@ from services.runtime.tenancy import own_records, signed_in
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
 
 
 def booking_proto(row: BookingRow, stages: Sequence[BookingStageRow] = ()) -> pb.Booking:
@@ -146,11 +148,28 @@ def _start(request_start: object, field: str) -> datetime:
 
 class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     def __init__(
-        self, stores: BookingStores, catalog: CatalogServiceAsyncStub, policy: domain.Policy = domain.POLICY
+        self,
+        stores: BookingStores,
+        catalog: CatalogServiceAsyncStub,
+        identity: IdentityInternalServiceAsyncStub,
+        policy: domain.Policy = domain.POLICY,
     ) -> None:
         self.stores = stores
         self.catalog = catalog
+        self.identity = identity
         self.policy = policy
+
+    async def _client_enterprise(self, enterprise_id: str) -> str:
+        """The id of a client enterprise identity knows; an unknown one is a bad `enterprise_id` (422)."""
+        try:
+            reply = await self.identity.GetEnterprise(
+                identity_pb.GetEnterpriseRequest(enterprise_id=enterprise_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise InvalidArgument.for_field("enterprise_id", "no such client enterprise") from None
+            raise
+        return reply.enterprise.id
 
     async def _lawyer(self, lawyer_id: str, *, with_venue: bool = False) -> Lawyer:
         """The lawyer from the catalog, or NotFound("no such lawyer") (inactive lawyers are not bookable)."""
@@ -402,8 +421,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         principal = signed_in(current_principal(), "record a visit")
         if not principal.has_role("lawyer"):
             raise PermissionDenied("only lawyers record visits")
-        row = await self.stores.visits.create_visit(
-            principal,
+        visit = domain.check_visit(
             domain.NewVisit(
                 enterprise_id=request.enterprise_id,
                 date=request.date,
@@ -411,8 +429,10 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
                 findings=request.findings,
                 follow_ups=tuple(request.follow_ups),
             ),
-            request.idempotency_key,
+            utcnow(),
         )
+        await self._client_enterprise(visit.enterprise_id)
+        row = await self.stores.visits.create_visit(principal, visit, request.idempotency_key)
         return pb.CreateVisitResponse(visit=visit_proto(row))
 
     async def ListVisits(

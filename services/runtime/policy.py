@@ -75,6 +75,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         # Contact details of users, decrypted: only the notification service, to deliver messages.
         "GetUser": {"notification": ITSELF},
         "ListUsersByRole": {"notification": ITSELF},
+        # A lawyer's visit names a client enterprise that exists (booking, with the lawyer's token).
+        "GetEnterprise": {"booking": ITSELF},
     },
     "counsel.catalog.v1.CatalogService": {
         "ListProducts": {"gateway": ANYONE, "booking": ITSELF},

@@ -83,6 +83,12 @@ def booking_tenant(principal: Principal, enterprise_id: str) -> str:
     return principal.tenant_id
 
 
+def require_own_enterprise(principal: Principal, enterprise_id: str) -> None:
+    """A client asking for another enterprise's records: 404, its existence is never revealed."""
+    if enterprise_id and enterprise_id != principal.tenant_id:
+        raise NotFound("no such enterprise")
+
+
 def can_see(principal: Principal | None, tenant_id: str, lawyer_user_id: str, lawyer_id: str = "") -> bool:
     if principal is None:
         return True

@@ -327,6 +327,7 @@ class Bookings:
                     booking_id=row.id, client_id=row.client_id, lawyer_id=row.lawyer_user_id
                 ),
                 actor,
+                client_activity=True,
             )
             return row
 
