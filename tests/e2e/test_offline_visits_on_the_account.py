@@ -73,7 +73,7 @@ def pay(http: httpx.Client, client: dict[str, str], booking_id: str) -> None:
 
 
 async def database_rows(postgres: PostgresServer, database: str, query: str, *args: object) -> list[Any]:
-    connection = await asyncpg.connect(asyncpg_dsn(postgres.dsn(database)))
+    connection = await asyncpg.connect(asyncpg_dsn(postgres.url, database))
     try:
         return list(await connection.fetch(query, *args))
     finally:
