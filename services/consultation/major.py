@@ -101,9 +101,14 @@ def form_team(assigned_lawyer_id: str, roster: Sequence[Candidate]) -> Team:
     return Team(tuple(m.user_id for m in members), lead.lawyer_id if lead is not None else "")
 
 
+def on_team(principal: Principal | None, team: Sequence[str]) -> bool:
+    """A lawyer of the major matter's team: they read the consultation as its assigned lawyer does."""
+    return principal is not None and principal.has_role("lawyer") and principal.user_id in team
+
+
 def require_team_member(principal: Principal | None, team: Sequence[str], action: str) -> Principal:
     caller = signed_in(principal, action)
-    if not caller.has_role("lawyer") or caller.user_id not in team:
+    if not on_team(caller, team):
         raise PermissionDenied(f"only the major matter's team may {action}")
     return caller
 

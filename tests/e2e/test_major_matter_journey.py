@@ -66,6 +66,9 @@ def test_a_major_matter_forms_a_team_holds_a_meeting_and_shows_the_signed_conclu
 
     lawyers = [login(http, EMAIL_OF[member]) for member in team]
     outsider = login(http, "lawyer4@demo.counsel.test")
+    # The team reads the consultation as its assigned lawyer does; a lawyer outside it does not.
+    assert all(http.get(path, headers=lawyer).status_code == 200 for lawyer in lawyers)
+    assert http.get(path, headers=outsider).status_code == 404
     conclusion = "建议分批实施裁员；孕期及工伤职工依法不得解除，另行协商安置。"
     assert http.post(f"{path}/conclusion/sign", headers=lawyers[0]).status_code == 409
     assert http.post(f"{path}/conclusion", headers=outsider, json={"body": "x"}).status_code == 403
