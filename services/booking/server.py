@@ -199,6 +199,23 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
             }
         return Lawyer(lawyer.id, lawyer.user_id, _calendar(lawyer), venue, online=lawyer.online)
 
+    async def _next_free_meeting(
+        self, lawyer: Lawyer, mode: str, address: str, needs: str, now: datetime
+    ) -> domain.Requested:
+        """A meeting at the lawyer's next free start within a week (connect-a-lawyer, a major matter's
+        meeting); none free is a Conflict."""
+        busy = await self.stores.bookings.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
+        slots = domain.free_slots(lawyer.calendar, busy, now, now + timedelta(days=7), now, mode, self.policy)
+        if not slots:
+            raise Conflict("the lawyer has no free slot in the next 7 days", reason="no_free_slot")
+        return domain.Requested(
+            mode=mode,
+            start=slots[0].start,
+            minutes=domain.connect_meeting_minutes(slots[0].minutes, self.policy),
+            address=address,
+            needs=needs,
+        )
+
     async def _booking(self, row: BookingRow) -> pb.Booking:
         """The booking as the caller sees it, with its recorded stages."""
         return booking_proto(row, (await self.stores.bookings.stages([row.id]))[row.id])
@@ -387,23 +404,11 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         if not request.client_id or not request.tenant_id:
             raise InvalidArgument.for_field("client_id", "the client and their enterprise are required")
         mode = request.mode or "at_firm"
-        if mode not in domain.MODES:
+        if mode not in domain.MODES:  # the address is checked with the rest of the request on holding it
             raise InvalidArgument.for_field("mode", f"must be one of {', '.join(domain.MODES)}")
-        if mode == "on_site" and not request.address.strip():
-            raise InvalidArgument.for_field("address", "is required for an on_site visit")
         lawyer = await self._lawyer(request.lawyer_id, with_venue=mode == "at_firm")
         now = utcnow()
-        busy = await self.stores.bookings.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
-        slots = domain.free_slots(lawyer.calendar, busy, now, now + timedelta(days=7), now, mode, self.policy)
-        if not slots:
-            raise Conflict("the lawyer has no free slot in the next 7 days", reason="no_free_slot")
-        requested = domain.Requested(
-            mode=mode,
-            start=slots[0].start,
-            minutes=domain.connect_meeting_minutes(slots[0].minutes, self.policy),
-            address=request.address,
-            needs=request.needs[:5000],
-        )
+        requested = await self._next_free_meeting(lawyer, mode, request.address, request.needs[:5000], now)
         row = await self.stores.bookings.create(
             principal,
             lawyer,
@@ -511,20 +516,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         domain.require_online(lawyer.online)
         meeting = None
         if mode == "meeting":
-            now = utcnow()
-            busy = await self.stores.bookings.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
-            slots = domain.free_slots(
-                lawyer.calendar, busy, now, now + timedelta(days=7), now, "at_firm", self.policy
-            )
-            if not slots:
-                raise Conflict("the lawyer has no free slot in the next 7 days", reason="no_free_slot")
-            meeting = domain.Requested(
-                mode="at_firm",
-                start=slots[0].start,
-                minutes=domain.connect_meeting_minutes(slots[0].minutes, self.policy),
-                address="",
-                needs=request.needs,
-            )
+            meeting = await self._next_free_meeting(lawyer, "at_firm", "", request.needs, utcnow())
         product_id = await self._connect_product(mode)
         requested = await self.stores.connect.connect(
             principal,
