@@ -1,16 +1,19 @@
 """Major matters' rules without a database (§5.3.1, R-CON-4): who escalates, how the team is formed from the
 field's roster (the assigned lawyer first, online lawyers next, at least two), the conclusion's states
 (wrong ones are a 409 Conflict) and what the client reads before and after every member signed; and the
-check-in linked to the client's activity (R-ACC-3, issue 23 item 9)."""
+check-in linked to the client's activity (R-ACC-3, issue 23 item 9), and whom the notifications reach."""
 
 from __future__ import annotations
 
 import pytest
 
+from counsel.consultation.v1.events_pb2 import MajorMatterChanged
 from services.consultation import major
 from services.identity import domain as identity_domain
+from services.notification import domain as notification_domain
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, InvalidArgument, PermissionDenied, Unauthenticated
+from tests.support.factories import envelope
 
 CLIENT = Principal("client-1", "tenant-1", frozenset({"client"}))
 AGENT = Principal("agent-1", "", frozenset({"agent"}))
@@ -123,3 +126,18 @@ def test_a_check_in_by_the_lawyer_joins_the_clients_activity() -> None:
     # No client named, or the client acted themself (their own activity has it already): nothing more.
     assert identity_domain.client_activity_of_event("booking.checked_in", "", "lawyer-u", "b-1") is None
     assert identity_domain.client_activity_of_event("booking.held", "client-1", "client-1", "b-1") is None
+
+
+@pytest.mark.parametrize("step", ["major_escalated", "major_concluded"])
+def test_the_team_and_the_client_hear_of_each_step_in_both_languages(step: str) -> None:
+    changed = MajorMatterChanged(consultation_id="c1", client_id="client-1", team=["u-2", "u-9"], status="x")
+    plan = notification_domain.plan_for(envelope(f"consultation.{step}", changed))
+    assert {(n.kind, n.user_id) for n in plan.notices} == {
+        (f"consultation.{step}.client", "client-1"),
+        (f"consultation.{step}.lawyer", "u-2"),
+        (f"consultation.{step}.lawyer", "u-9"),
+    }
+    for notice in plan.notices:
+        for language in ("zh", "en"):
+            rendered = notification_domain.render(notice.kind, notice.params, language)
+            assert rendered.title and "{" not in rendered.body
