@@ -246,7 +246,8 @@ SLOS = Dashboard(
             "Kept share by clock (28 days)",
             "percentunit",
             q(SLO_KEPT, "{{kind}} {{tier}}"),
-            "Deadlines kept / deadlines decided. Objectives: acknowledge_30m 99 %, reply_24h and delivery 99.5 %.",
+            "Deadlines kept / deadlines decided. Objectives: acknowledge_30m and complaint_response 99 %, "
+            "reply_24h and delivery 99.5 %.",
             width=12,
             kind="stat",
         ),

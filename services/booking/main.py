@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, cast
 
 from counsel.booking.v1 import booking_service_pb2, booking_service_pb2_grpc
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
+from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub
 from services.booking import events
 from services.booking.config import BookingSettings
 from services.booking.models import STAFF_READS, TABLES
@@ -20,6 +21,7 @@ from workflows.shared import BOOKING_QUEUE, task_queue
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
 
 SERVICE = "booking"
 
@@ -39,9 +41,18 @@ async def serve(shared: Settings) -> None:
                 )
             ),
         )
+        # A lawyer's visit names a client enterprise identity knows.
+        identity = cast(
+            "IdentityInternalServiceAsyncStub",
+            IdentityInternalServiceStub(
+                open_channel(
+                    settings.identity_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+                )
+            ),
+        )
         server = rt.grpc_server()
         server.add(
-            BookingServicer(BookingStores.build(rt.db, rt.outbox), catalog),
+            BookingServicer(BookingStores.build(rt.db, rt.outbox), catalog, identity),
             booking_service_pb2,
             booking_service_pb2_grpc,
         )

@@ -18,6 +18,7 @@ from counsel.booking.v1 import booking_service_pb2 as pb
 from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceServicer, BookingServiceServicer
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2, timeline_pb2
+from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from services.booking import domain
 from services.booking.models import STAFF_READS, BookingRow, BookingStageRow, ConnectRequestRow, VisitRow
 from services.booking.store import BookingStores
@@ -31,6 +32,7 @@ from services.runtime.tenancy import own_records, signed_in
 
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
 
 
 def booking_proto(row: BookingRow, stages: Sequence[BookingStageRow] = ()) -> pb.Booking:
@@ -146,11 +148,28 @@ def _start(request_start: object, field: str) -> datetime:
 
 class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
     def __init__(
-        self, stores: BookingStores, catalog: CatalogServiceAsyncStub, policy: domain.Policy = domain.POLICY
+        self,
+        stores: BookingStores,
+        catalog: CatalogServiceAsyncStub,
+        identity: IdentityInternalServiceAsyncStub,
+        policy: domain.Policy = domain.POLICY,
     ) -> None:
         self.stores = stores
         self.catalog = catalog
+        self.identity = identity
         self.policy = policy
+
+    async def _client_enterprise(self, enterprise_id: str) -> str:
+        """The id of a client enterprise identity knows; an unknown one is a bad `enterprise_id` (422)."""
+        try:
+            reply = await self.identity.GetEnterprise(
+                identity_pb.GetEnterpriseRequest(enterprise_id=enterprise_id)
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise InvalidArgument.for_field("enterprise_id", "no such client enterprise") from None
+            raise
+        return reply.enterprise.id
 
     async def _lawyer(self, lawyer_id: str, *, with_venue: bool = False) -> Lawyer:
         """The lawyer from the catalog, or NotFound("no such lawyer") (inactive lawyers are not bookable)."""
@@ -179,6 +198,23 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
                 "phone": firm.phone,
             }
         return Lawyer(lawyer.id, lawyer.user_id, _calendar(lawyer), venue, online=lawyer.online)
+
+    async def _next_free_meeting(
+        self, lawyer: Lawyer, mode: str, address: str, needs: str, now: datetime
+    ) -> domain.Requested:
+        """A meeting at the lawyer's next free start within a week (connect-a-lawyer, a major matter's
+        meeting); none free is a Conflict."""
+        busy = await self.stores.bookings.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
+        slots = domain.free_slots(lawyer.calendar, busy, now, now + timedelta(days=7), now, mode, self.policy)
+        if not slots:
+            raise Conflict("the lawyer has no free slot in the next 7 days", reason="no_free_slot")
+        return domain.Requested(
+            mode=mode,
+            start=slots[0].start,
+            minutes=domain.connect_meeting_minutes(slots[0].minutes, self.policy),
+            address=address,
+            needs=needs,
+        )
 
     async def _booking(self, row: BookingRow) -> pb.Booking:
         """The booking as the caller sees it, with its recorded stages."""
@@ -360,14 +396,37 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         row = await self.stores.bookings.remind(request.booking_id, request.lead_minutes)
         return pb.RemindBookingResponse(booking=await self._booking(row))
 
+    async def ProposeMeeting(
+        self, request: pb.ProposeMeetingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ProposeMeetingResponse:
+        """R-CON-4: the lawyer's next free slot within a week, held for the client as any booking is."""
+        principal = domain.require_meeting_proposer(current_principal())
+        if not request.client_id or not request.tenant_id:
+            raise InvalidArgument.for_field("client_id", "the client and their enterprise are required")
+        mode = request.mode or "at_firm"
+        if mode not in domain.MODES:  # the address is checked with the rest of the request on holding it
+            raise InvalidArgument.for_field("mode", f"must be one of {', '.join(domain.MODES)}")
+        lawyer = await self._lawyer(request.lawyer_id, with_venue=mode == "at_firm")
+        now = utcnow()
+        requested = await self._next_free_meeting(lawyer, mode, request.address, request.needs[:5000], now)
+        row = await self.stores.bookings.create(
+            principal,
+            lawyer,
+            requested,
+            request.tenant_id,
+            request.idempotency_key,
+            now,
+            client_id=request.client_id,
+        )
+        return pb.ProposeMeetingResponse(booking=await self._booking(row))
+
     async def CreateVisit(
         self, request: pb.CreateVisitRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateVisitResponse:
         principal = signed_in(current_principal(), "record a visit")
         if not principal.has_role("lawyer"):
             raise PermissionDenied("only lawyers record visits")
-        row = await self.stores.visits.create_visit(
-            principal,
+        visit = domain.check_visit(
             domain.NewVisit(
                 enterprise_id=request.enterprise_id,
                 date=request.date,
@@ -375,8 +434,10 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
                 findings=request.findings,
                 follow_ups=tuple(request.follow_ups),
             ),
-            request.idempotency_key,
+            utcnow(),
         )
+        await self._client_enterprise(visit.enterprise_id)
+        row = await self.stores.visits.create_visit(principal, visit, request.idempotency_key)
         return pb.CreateVisitResponse(visit=visit_proto(row))
 
     async def ListVisits(
@@ -455,20 +516,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         domain.require_online(lawyer.online)
         meeting = None
         if mode == "meeting":
-            now = utcnow()
-            busy = await self.stores.bookings.busy(lawyer.lawyer_id, now, now + timedelta(days=7))
-            slots = domain.free_slots(
-                lawyer.calendar, busy, now, now + timedelta(days=7), now, "at_firm", self.policy
-            )
-            if not slots:
-                raise Conflict("the lawyer has no free slot in the next 7 days", reason="no_free_slot")
-            meeting = domain.Requested(
-                mode="at_firm",
-                start=slots[0].start,
-                minutes=domain.connect_meeting_minutes(slots[0].minutes, self.policy),
-                address="",
-                needs=request.needs,
-            )
+            meeting = await self._next_free_meeting(lawyer, "at_firm", "", request.needs, utcnow())
         product_id = await self._connect_product(mode)
         requested = await self.stores.connect.connect(
             principal,

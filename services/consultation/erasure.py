@@ -2,7 +2,8 @@
 
 The consultations a client asked stay as records of the service given (ids, kind, legal field, lawyer,
 deadlines, stages, rating stars) but their text goes: subject, question, rating comment, every message in
-them (the lawyer's replies discuss the client's case) and the client's complaints. Messages the user wrote
+them (the lawyer's replies discuss the client's case), a major matter's reason and conclusion, and the
+client's complaints. Messages the user wrote
 in other consultations (a staff member being erased) lose their text too."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from services.consultation.models import (
     ComplaintRow,
     ConsultationMessageRow,
     ConsultationRow,
+    MajorMatterRow,
 )
 from services.runtime.erasure import ERASED_TEXT
 
@@ -36,6 +38,11 @@ async def erase_user(session: AsyncSession, user_id: str) -> None:
             | (col(ConsultationMessageRow.author_id) == user_id)
         )
         .values(body=ERASED_TEXT)
+    )
+    await session.execute(  # the team and its signatures stay: they are the record of the service given
+        update(MajorMatterRow)
+        .where(col(MajorMatterRow.consultation_id).in_(theirs))
+        .values(reason=ERASED_TEXT, conclusion=ERASED_TEXT)
     )
     await session.execute(
         update(ComplaintRow).where(col(ComplaintRow.client_id) == user_id).values(body=ERASED_TEXT)

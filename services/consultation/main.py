@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
+from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceStub
 from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.common.v1 import paging_pb2
@@ -28,6 +29,7 @@ from services.runtime.service import service_runtime
 from workflows.shared import CONSULTATION_QUEUE, task_queue
 
 if TYPE_CHECKING:
+    from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceAsyncStub
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
 SERVICE = "consultation"
@@ -81,12 +83,23 @@ async def serve(shared: Settings) -> None:
                 )
             ),
         )
+        # A major matter's offline meeting is held for the client in booking (major_rpcs.py).
+        booking = cast(
+            "BookingInternalServiceAsyncStub",
+            BookingInternalServiceStub(
+                open_channel(
+                    settings.booking_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+                )
+            ),
+        )
         keys = DataKeys(rt.db, master_key(settings), DATA_KEYS)
         await keys.check()
         await seal_clear_rows(rt.db, keys)
         stores = ConsultationStores.build(rt.db, rt.outbox, keys)
         server.add(
-            ConsultationServicer(stores, payments, faq=FaqSource(catalog_faq(catalog)), catalog=catalog),
+            ConsultationServicer(
+                stores, payments, faq=FaqSource(catalog_faq(catalog)), catalog=catalog, booking=booking
+            ),
             consultation_service_pb2,
             consultation_service_pb2_grpc,
         )

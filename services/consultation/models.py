@@ -230,3 +230,26 @@ class ClientSignalRow(ConsultationTable, table=True):
     kind: str
     subject_id: str = ""
     occurred_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+
+
+class MajorMatterRow(ConsultationTable, table=True):
+    """A consultation escalated as a major matter (§5.3.1, R-CON-4): the team formed for it, the offline
+    meeting held for the client in booking, and the team's conclusion with its signatures. One per
+    consultation (the key), so escalating twice finds the first."""
+
+    __tablename__ = "consultation_major_matters"
+
+    consultation_id: str = Field(primary_key=True, foreign_key="consultations.id")
+    # team_formed → conclusion_drafted → concluded (services/consultation/major.py).
+    status: str
+    # The lawyers' identity accounts, the lead (who meets the client) first.
+    team: list[str] = Field(sa_type=ARRAY(String))
+    booking_id: str = ""
+    # Sealed with the client's data key, like the rest of the case (store/sealed.py).
+    reason: str
+    escalated_by: str
+    conclusion: str = ""
+    signed_by: list[str] = Field(default_factory=list, sa_type=ARRAY(String))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    concluded_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -18,6 +18,7 @@ from counsel.payment.v1 import payment_service_pb2
 from services.consultation import chat, domain
 from services.consultation.complaint_rpcs import ComplaintRpcs, complaint_proto
 from services.consultation.faq import FaqSource
+from services.consultation.major_rpcs import MajorMatterRpcs, major_proto
 from services.consultation.models import (
     STAFF_READS,
     CallRecordRow,
@@ -41,6 +42,7 @@ from services.runtime.records import (
 from services.runtime.tenancy import own_records, signed_in
 
 if TYPE_CHECKING:
+    from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceAsyncStub
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
     from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceAsyncStub
 
@@ -94,6 +96,9 @@ def consultation_proto(
                 for stage in view.stages
             )
         message.call_records.extend(call_proto(c) for c in view.calls)
+        if view.major is not None:
+            # As the caller of the RPC being answered may read it (the conclusion waits for every signature).
+            message.major.CopyFrom(major_proto(view.major, current_principal()))
         for m in view.messages:
             message.messages.append(
                 pb.ConsultationMessage(
@@ -156,7 +161,9 @@ def conversation_proto(
     )
 
 
-class ConsultationServicer(ComplaintRpcs, ConsultationServiceServicer, ConsultationInternalServiceServicer):
+class ConsultationServicer(
+    ComplaintRpcs, MajorMatterRpcs, ConsultationServiceServicer, ConsultationInternalServiceServicer
+):
     def __init__(
         self,
         stores: ConsultationStores,
@@ -165,8 +172,10 @@ class ConsultationServicer(ComplaintRpcs, ConsultationServiceServicer, Consultat
         telephony: TelephonyProvider | None = None,
         faq: FaqSource | None = None,
         catalog: CatalogServiceAsyncStub | None = None,
+        booking: BookingInternalServiceAsyncStub | None = None,
     ) -> None:
         self.catalog = catalog
+        self.booking = booking
         self.telephony: TelephonyProvider = telephony or SimulatedTelephony()
         self.faq = faq
         self.stores = stores

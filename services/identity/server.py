@@ -340,6 +340,12 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
         )
         return pb.ListUsersByRoleResponse(users=[user_proto(view) for view in views])
 
+    async def GetEnterprise(
+        self, request: pb.GetEnterpriseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetEnterpriseResponse:
+        row = await self.stores.enterprises.get(current_principal(), request.enterprise_id)
+        return pb.GetEnterpriseResponse(enterprise=pb.Enterprise(id=row.id, name=row.name))
+
     async def SetMemberRole(
         self, request: pb.SetMemberRoleRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetMemberRoleResponse:

@@ -200,6 +200,18 @@ def _consultation(envelope: EventEnvelope) -> Plan:
         subject = ("consultation", rated.consultation_id)
         params = {"rating": str(rated.rating)}
         return Plan([], [Notice(kind, Category.STATUS, *subject, params, user_id=rated.lawyer_id)])
+    if kind in ("consultation.major_escalated", "consultation.major_concluded"):
+        # R-CON-4: the team hears it is on the matter (or that it is concluded), the client that a team
+        # took the matter on and a meeting waits to be confirmed (or that the conclusion is ready).
+        m = unpack(envelope, consultation_events.MajorMatterChanged)
+        subject = ("consultation", m.consultation_id)
+        params = {"team": str(len(m.team))}
+        notices = [Notice(f"{kind}.client", Category.TRANSACTIONAL, *subject, params, user_id=m.client_id)]
+        notices.extend(
+            Notice(f"{kind}.lawyer", Category.TRANSACTIONAL, *subject, params, user_id=lawyer)
+            for lawyer in m.team
+        )
+        return Plan([], notices)
     if kind == "consultation.closed":
         c = unpack(envelope, consultation_events.ConsultationClosed)
         subject = ("consultation", c.consultation_id)

@@ -87,6 +87,9 @@ LABELS: dict[str, str] = {
     "voucher_issued": N_("已出凭证"),
     "invoice_issued": N_("已开发票"),
     "fulfilment_started": N_("服务已开始"),
+    "team_formed": N_("团队已组建"),
+    "conclusion_drafted": N_("结论待签署"),
+    "concluded": N_("结论已签署"),
     # The legal fields' labels live with the fields (services/legal_fields), not among the portal's messages;
     # the catalogue translates them all the same (tests/unit/test_portal.py checks it).
     **LEGAL_FIELD_LABELS,

@@ -232,12 +232,14 @@ class Outbox:
         actor_id: str = "",
         subject_suffix: str = "",
         lawyer_id: str = "",
+        client_id: str = "",
     ) -> EventEnvelope:
         """Record `event_type` (e.g. "consultation.submitted"); published after the transaction commits.
         `subject_suffix` (a token without dots, e.g. a conversation id) is appended to the subject so a
         subscriber can listen to one aggregate's events; consumers of `<service>.>` still see them.
         `lawyer_id` names the lawyer (identity account) whose work the event concerns, so the lawyer's
-        firm can follow it."""
+        firm can follow it; `client_id` the client whose record someone else changed, so it joins the
+        client's linked activity."""
         packed = AnyProto()
         packed.Pack(payload)
         envelope = EventEnvelope(
@@ -249,6 +251,7 @@ class Outbox:
             aggregate_id=aggregate_id,
             payload=packed,
             lawyer_id=lawyer_id,
+            client_id=client_id,
         )
         envelope.occurred_at.FromDatetime(datetime.now(UTC))
         inject(envelope.trace_context)

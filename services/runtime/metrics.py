@@ -85,7 +85,7 @@ SLA_BREACHES = Counter("counsel_sla_breaches", "Deadlines missed", ["kind"])
 # is decided (under the lock of the row the clock runs on, after commit): `kept` when the awaited act came
 # first, `missed` when the clock ran out first; a clock whose order or booking is cancelled first has none.
 # The SLOs (docs/runbooks.md#slos) are kept ratios of these; the platform's promises are acknowledge_30m,
-# delivery and reply_24h, the client's own clocks (revision_window, payment_hold, booking_hold) are counted
+# delivery, reply_24h and complaint_response, the client's own clocks (revision_window, payment_hold, booking_hold) are counted
 # the same way for the dashboards. `tier` is the document complexity, UNTIERED for clocks without tiers.
 SLA_DEADLINES = Counter(
     "counsel_sla_deadlines", "Deadlines decided, by clock, tier and outcome", ["kind", "tier", "outcome"]

@@ -75,6 +75,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         # Contact details of users, decrypted: only the notification service, to deliver messages.
         "GetUser": {"notification": ITSELF},
         "ListUsersByRole": {"notification": ITSELF},
+        # A lawyer's visit names a client enterprise that exists (booking, with the lawyer's token).
+        "GetEnterprise": {"booking": ITSELF},
     },
     "counsel.catalog.v1.CatalogService": {
         "ListProducts": {"gateway": ANYONE, "booking": ITSELF},
@@ -83,6 +85,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetFirm": {"gateway": ANYONE, "booking": ITSELF},
         # Booking lists lawyers for availability; booking, documents and consultation read a firm's roster
         # with the firm system's own token to answer its reads (services/runtime/firm_roster.py).
+        # Consultation also reads a field's roster to form a major matter's team (R-CON-4).
         "ListLawyers": {"gateway": ANYONE, "booking": ITSELF, "documents": ITSELF, "consultation": ITSELF},
         "GetLawyer": {"gateway": ANYONE, "booking": ITSELF},
         "ListArticles": {"gateway": ANYONE, "consultation": ITSELF},
@@ -130,6 +133,9 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ListPurchaseLeads": SIGNED_IN,
         "StartChat": SIGNED_IN,
         "ExportConsultationData": SIGNED_IN,  # the person's own records (their data export)
+        "EscalateMajorMatter": SIGNED_IN,
+        "WriteMajorConclusion": SIGNED_IN,
+        "SignMajorConclusion": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationInternalService": {
         "RecordStage": WORKFLOW,
@@ -182,6 +188,9 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ExpireBooking": WORKFLOW,
         "MarkNoShow": WORKFLOW,
         "RemindBooking": WORKFLOW,
+        # A major matter's meeting, held by consultation (R-CON-4); the escalating staff member's token
+        # travels with the call and booking checks their role.
+        "ProposeMeeting": {"consultation": ITSELF},
     },
     "counsel.payment.v1.PaymentService": {
         "ListStaffAccess": SIGNED_IN,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import grpc
 import httpx
 import pytest
 from sqlmodel import select
@@ -26,6 +27,7 @@ from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceSt
 from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.identity.v1.events_pb2 import UserErased
 from deploy.local.servers import NatsServer, PostgresServer
 from services.booking import domain
@@ -45,7 +47,7 @@ from services.runtime.events import Outbox
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import TlsMaterial
 from tests.support.factories import deliver, envelope
-from tests.support.gateway import problem_fields
+from tests.support.gateway import problem_fields, rpc_error
 from tests.support.platform import (
     catalog_service,
     gateway_clients,
@@ -92,6 +94,19 @@ class Platform:
         return [e for e in (EventEnvelope.FromString(p) for p in rows) if e.type == event_type]
 
 
+class ClientEnterprises:
+    """Identity's answer on client enterprises: the tests' `tenant-…` ids exist, nothing else does."""
+
+    async def GetEnterprise(
+        self, request: identity_pb.GetEnterpriseRequest
+    ) -> identity_pb.GetEnterpriseResponse:
+        if not request.enterprise_id.startswith("tenant-"):
+            raise rpc_error(grpc.StatusCode.NOT_FOUND, "no such enterprise")
+        return identity_pb.GetEnterpriseResponse(
+            enterprise=identity_pb.Enterprise(id=request.enterprise_id, name="测试企业")
+        )
+
+
 @pytest.fixture(scope="module")
 def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
     return isolated_settings(postgres_server, nats_server)
@@ -112,7 +127,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         booking_address = await running.enter_async_context(
             serving(
                 "booking",
-                BookingServicer(stores, cast(Any, catalog)),
+                BookingServicer(stores, cast(Any, catalog), cast(Any, ClientEnterprises())),
                 pb,
                 booking_service_pb2_grpc,
                 keys.verifier(),
@@ -655,6 +670,17 @@ async def test_visits_are_recorded_by_lawyers_and_seen_by_the_enterprise_and_sup
         headers=platform.lawyer(),
     )
     assert future.status_code == 422 and problem_fields(future) == ["date"]
+    unknown = await platform.http.post(
+        "/api/v1/visits",
+        json={"enterprise_id": "no-such-enterprise", "date": today, "findings": "x"},
+        headers=platform.lawyer(),
+    )
+    assert unknown.status_code == 422 and problem_fields(unknown) == ["enterprise_id"]
+    # A client asking for another enterprise's visits learns nothing of it.
+    other = await platform.http.get(
+        "/api/v1/visits", params={"enterprise_id": enterprise}, headers=platform.client("tenant-else")
+    )
+    assert other.status_code == 404
     for headers, sees in [
         (platform.client(enterprise), True),
         (platform.client("tenant-else"), False),

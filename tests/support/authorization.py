@@ -233,6 +233,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
         roles("client", "client_admin"), {"reason": "r"}
     ),
     ("POST", "/api/v1/complaints/{complaint_id}/accept"): Entry(roles("client", "client_admin")),
+    # major matters (R-CON-4): the assigned lawyer, agents and supervisors escalate; the team concludes
+    ("POST", "/api/v1/consultations/{consultation_id}/major"): Entry(
+        roles("lawyer", "agent", "supervisor"), {"reason": "r"}
+    ),
+    ("POST", "/api/v1/consultations/{consultation_id}/conclusion"): Entry(roles("lawyer"), {"body": "b"}),
+    ("POST", "/api/v1/consultations/{consultation_id}/conclusion/sign"): Entry(roles("lawyer")),
     ("POST", "/api/v1/consultations/{consultation_id}/calls"): Entry(roles("agent"), {"lawyer_id": "l1"}),
     ("POST", "/api/v1/consultations/{consultation_id}/calls/{call_id}/end"): Entry(
         roles("agent"), {"outcome": "done"}

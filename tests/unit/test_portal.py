@@ -64,6 +64,35 @@ COMPLAINT = {
 }
 
 
+MAJOR_CONSULTATION = {
+    "id": "c1",
+    "kind": "general",
+    "status": "answered",
+    "subject": "整体裁员方案",
+    "question": "两百人裁员怎么做？",
+    "legal_field": "labour",
+    "assigned_lawyer_id": "l2",
+    "client_id": "u1",
+    "reply_due_at": None,
+    "answered_at": "2026-12-06T08:00:00Z",
+    "rating": None,
+    "messages": [],
+    "call_records": [],
+    "major": {
+        "major": True,
+        "consultation_id": "c1",
+        "status": "concluded",
+        "team": ["l2", "l9"],
+        "booking_id": "b7",
+        "reason": None,
+        "conclusion": "建议分批实施",
+        "signed_by": ["l2", "l9"],
+        "created_at": "2026-12-06T08:00:00Z",
+        "concluded_at": "2026-12-06T09:00:00Z",
+    },
+}
+
+
 def login_answer(token: str) -> dict[str, Any]:
     return {
         "user": {"id": "u1", "display_name": "张三", "roles": ["client_admin"], "tenant_id": "t1"},
@@ -110,6 +139,8 @@ class FakeGateway:
             return httpx.Response(200, json=COMPLAINT | {"status": "closed"})
         if (method, path) == ("POST", "/api/v1/complaints/k1/reopen"):
             return problem(409, "a closed complaint cannot become reopened")
+        if (method, path) == ("GET", "/api/v1/consultations/c1"):
+            return httpx.Response(200, json=MAJOR_CONSULTATION)
         if (method, path) == ("POST", "/api/v1/orders"):
             return httpx.Response(
                 422,
@@ -363,6 +394,24 @@ async def test_a_client_complains_from_a_service_page_and_answers_the_resolution
     assert refused.status_code == 409 and 'role="alert"' in refused.text
     (reopen,) = gateway.calls("POST", "/api/v1/complaints/k1/reopen")
     assert json.loads(reopen.content) == {"reason": "仍不满意"}
+
+
+async def test_the_client_sees_the_major_matters_team_meeting_and_signed_conclusion(
+    portal: httpx.AsyncClient,
+) -> None:
+    """R-CON-4: the team's size, a link to the meeting held for the client and the conclusion every member
+    signed; the team's forms (write, sign) and the escalation form are not the client's."""
+    await log_in(portal)
+    page = await portal.get("/consultations/c1")
+    assert page.status_code == 200
+    assert "重大事项" in page.text and "2 位律师" in page.text and 'href="/bookings/b7"' in page.text
+    assert 'id="major-conclusion"' in page.text and "建议分批实施" in page.text
+    for action in (
+        "/consultations/c1/major",
+        "/consultations/c1/conclusion",
+        "/consultations/c1/conclusion/sign",
+    ):
+        assert f'action="{action}"' not in page.text
 
 
 def test_every_message_has_an_english_translation() -> None:

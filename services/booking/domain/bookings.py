@@ -69,11 +69,24 @@ def require_client(principal: Principal | None) -> Principal:
     return principal
 
 
+def require_meeting_proposer(principal: Principal | None) -> Principal:
+    """A major matter's meeting is proposed by the staff member who escalated it (R-CON-4)."""
+    if principal is None or not principal.has_role("lawyer", "agent", "supervisor"):
+        raise PermissionDenied("only lawyers, agents and supervisors propose a meeting to a client")
+    return principal
+
+
 def booking_tenant(principal: Principal, enterprise_id: str) -> str:
     """The enterprise a client books for: their own; another enterprise is refused."""
     if enterprise_id and enterprise_id != principal.tenant_id:
         raise PermissionDenied("you can only book for your own enterprise")
     return principal.tenant_id
+
+
+def require_own_enterprise(principal: Principal, enterprise_id: str) -> None:
+    """A client asking for another enterprise's records: 404, its existence is never revealed."""
+    if enterprise_id and enterprise_id != principal.tenant_id:
+        raise NotFound("no such enterprise")
 
 
 def can_see(principal: Principal | None, tenant_id: str, lawyer_user_id: str, lawyer_id: str = "") -> bool:

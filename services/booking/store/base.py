@@ -74,8 +74,17 @@ def record_stage(
 
 
 async def publish(
-    session: AsyncSession, outbox: Outbox, row: BookingRow, event_type: str, payload: Message, actor: str
+    session: AsyncSession,
+    outbox: Outbox,
+    row: BookingRow,
+    event_type: str,
+    payload: Message,
+    actor: str,
+    *,
+    client_activity: bool = False,
 ) -> None:
+    """Publish the booking's event; with `client_activity` it is part of the client's linked history
+    (R-ACC-3, §6.1.1.2) whoever caused it: the meeting or on-site visit took place."""
     await outbox.add(
         session,
         event_type,
@@ -85,6 +94,7 @@ async def publish(
         actor_id=actor,
         # A lawyer without an account is named by the profile (services/catalog/firm_events.py).
         lawyer_id=row.lawyer_user_id or row.lawyer_id,
+        client_id=row.client_id if client_activity else "",
     )
 
 

@@ -48,9 +48,11 @@ async def hold(
     tenant_id: str,
     booking_id: str,
     now: datetime,
+    client_id: str = "",
 ) -> BookingRow:
     """Insert the held booking with its first stage and `booking.held`, in the caller's transaction
-    (PostgreSQL refuses an overlap at the flush: IntegrityError, which the caller turns into SlotTaken)."""
+    (PostgreSQL refuses an overlap at the flush: IntegrityError, which the caller turns into SlotTaken).
+    The booking is the caller's own unless staff hold it for `client_id`."""
     blocked_from, blocked_until = domain.blocked_range(
         requested.start, requested.minutes, requested.mode, policy
     )
@@ -58,7 +60,7 @@ async def hold(
     row = BookingRow(
         id=booking_id,
         tenant_id=tenant_id,
-        client_id=principal.user_id,
+        client_id=client_id or principal.user_id,
         lawyer_id=lawyer.lawyer_id,
         lawyer_user_id=lawyer.user_id,
         mode=requested.mode,
@@ -137,9 +139,11 @@ class Bookings:
         tenant_id: str,
         idempotency_key: str = "",
         now: datetime | None = None,
+        client_id: str = "",
     ) -> BookingRow:
-        """Hold a slot for the client: validated against the lawyer's hours, then inserted; an overlapping
-        live booking of the lawyer makes PostgreSQL refuse the insert (SlotTaken, 409)."""
+        """Hold a slot for the client (the caller, or `client_id` when staff propose a meeting to them):
+        validated against the lawyer's hours, then inserted; an overlapping live booking of the lawyer makes
+        PostgreSQL refuse the insert (SlotTaken, 409)."""
         now = now or utcnow()
         domain.check_request(requested, lawyer.calendar, now, self.policy)
         booking_id = new_id()
@@ -157,7 +161,7 @@ class Bookings:
                     existing = await claim_idempotency_key(
                         session,
                         TABLES,
-                        f"booking:{principal.user_id}",
+                        f"booking:{client_id or principal.user_id}",
                         idempotency_key,
                         fingerprint,
                         booking_id,
@@ -174,6 +178,7 @@ class Bookings:
                     tenant_id,
                     booking_id,
                     now,
+                    client_id,
                 )
 
     # --- reads -------------------------------------------------------------------------------------
@@ -322,6 +327,7 @@ class Bookings:
                     booking_id=row.id, client_id=row.client_id, lawyer_id=row.lawyer_user_id
                 ),
                 actor,
+                client_activity=True,
             )
             return row
 

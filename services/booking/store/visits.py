@@ -26,7 +26,7 @@ class Visits:
     async def create_visit(
         self, principal: Principal, visit: domain.NewVisit, idempotency_key: str = ""
     ) -> VisitRow:
-        visit = domain.check_visit(visit, utcnow())
+        """Record `visit` (checked: domain.check_visit, its enterprise known to identity)."""
         visit_id = new_id()
         async with self.db.transaction() as session:
             if idempotency_key:
@@ -58,6 +58,7 @@ class Visits:
     ) -> tuple[list[VisitRow], str]:
         query = select(VisitRow)
         if principal.is_client:
+            domain.require_own_enterprise(principal, enterprise_id)
             query = query.where(VisitRow.tenant_id == principal.tenant_id)
         elif not principal.has_role(*domain.STAFF_WHO_SEE_VISITS):
             query = query.where(VisitRow.lawyer_user_id == principal.user_id)

@@ -13,6 +13,7 @@ from services.consultation.store.complaints import Complaints
 from services.consultation.store.consultations import Consultations
 from services.consultation.store.conversations import Conversations
 from services.consultation.store.lawyers import LawyerProjection
+from services.consultation.store.major_matters import MajorMatters
 from services.consultation.store.signals import PurchaseSignals
 from services.runtime.db import Database
 from services.runtime.events import Outbox
@@ -32,6 +33,7 @@ class ConsultationStores:
     lawyers: LawyerProjection
     conversations: Conversations
     signals: PurchaseSignals
+    major_matters: MajorMatters
 
     @classmethod
     def build(cls, db: Database, outbox: Outbox, keys: DataKeys) -> ConsultationStores:
@@ -44,4 +46,5 @@ class ConsultationStores:
             lawyers=LawyerProjection(db),
             conversations=Conversations(db, outbox, keys),
             signals=PurchaseSignals(db, keys),
+            major_matters=MajorMatters(db, outbox, keys),
         )

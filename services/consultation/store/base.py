@@ -16,6 +16,7 @@ from services.consultation.models import (
     ConsultationMessageRow,
     ConsultationRow,
     ConsultationStageRow,
+    MajorMatterRow,
 )
 from services.runtime.db import get_or_404
 from services.runtime.records import utcnow
@@ -23,12 +24,13 @@ from services.runtime.records import utcnow
 
 @dataclass
 class ConsultationView:
-    """A consultation with its stages, messages and calls, oldest first."""
+    """A consultation with its stages, messages and calls, oldest first, and its major matter if it is one."""
 
     row: ConsultationRow
     stages: list[ConsultationStageRow]
     messages: list[ConsultationMessageRow]
     calls: list[CallRecordRow]
+    major: MajorMatterRow | None = None
 
 
 async def locked_consultation(session: AsyncSession, consultation_id: str) -> ConsultationRow:
@@ -59,7 +61,8 @@ async def consultation_view(session: AsyncSession, consultation_id: str) -> Cons
             .order_by(col(CallRecordRow.started_at), col(CallRecordRow.id))
         )
     ).all()
-    return ConsultationView(row, list(stages), list(messages), list(calls))
+    major = await session.get(MajorMatterRow, consultation_id)
+    return ConsultationView(row, list(stages), list(messages), list(calls), major)
 
 
 async def add_stage(

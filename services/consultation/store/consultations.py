@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from counsel.consultation.v1 import events_pb2
-from services.consultation import domain
+from services.consultation import domain, major
 from services.consultation.models import (
     STAFF_READS,
     TABLES,
@@ -175,12 +175,15 @@ class Consultations:
             return CreatedConsultation(await consultation_view(session, consultation_id), True)
 
     async def get(self, principal: Principal | None, consultation_id: str) -> ConsultationView:
-        """The consultation with its stages, messages and calls; NotFound when the caller may not see it.
-        A staff member's read is written to the staff access log."""
+        """The consultation with its stages, messages and calls; NotFound when the caller may not see it (a
+        major matter's team sees it like its assigned lawyer). A staff member's read is written to the staff
+        access log."""
         async with self.db.transaction() as session:
             view = await consultation_view(session, consultation_id)
             row = view.row
-            if not domain.can_see(principal, row.tenant_id, row.assigned_lawyer_id):
+            if not domain.can_see(principal, row.tenant_id, row.assigned_lawyer_id) and not major.on_team(
+                principal, view.major.team if view.major is not None else ()
+            ):
                 raise NotFound("no such consultation")  # never reveal another tenant's objects
             await STAFF_READS.record(session, principal, "consultation", row.id, row)
         return await open_view(self.keys, view)

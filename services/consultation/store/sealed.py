@@ -1,6 +1,6 @@
 """Case material sealed with its owner's data key (R-PRIV-1, docs/privacy.md): a consultation's question and
 rating comment, its messages (follow-ups and replies), its calls' outcomes (the agent's notes), its
-complaints (body, resolution, reopen reason), and chat messages,
+complaints (body, resolution, reopen reason), a major matter's reason and conclusion, and chat messages,
 each under `owner_subject(the client's enterprise, the client)` with its field's name as associated data.
 
 The stores seal each value in the transaction that writes it; their read methods return rows opened
@@ -21,6 +21,7 @@ from services.consultation.models import (
     ChatMessageRow,
     ComplaintRow,
     ConsultationRow,
+    MajorMatterRow,
 )
 from services.consultation.store.base import ConsultationView
 from services.runtime.db import Database
@@ -35,6 +36,8 @@ COMPLAINT_RESOLUTION = "consultation_complaints.resolution"
 COMPLAINT_REOPEN_REASON = "consultation_complaints.reopen_reason"
 CHAT_BODY = "chat_messages.body"
 CALL_OUTCOME = "consultation_calls.outcome"
+MAJOR_REASON = "consultation_major_matters.reason"
+MAJOR_CONCLUSION = "consultation_major_matters.conclusion"
 
 
 def case_subject(row: ConsultationRow | ComplaintRow | ChatConversationRow) -> str:
@@ -50,7 +53,22 @@ async def open_view(keys: DataKeys, view: ConsultationView) -> ConsultationView:
         message.body = opened(cipher, MESSAGE_BODY, message.body)
     for call in view.calls:
         call.outcome = opened(cipher, CALL_OUTCOME, call.outcome)
+    if view.major is not None:
+        _open_major(cipher, view.major)
     return view
+
+
+async def open_major_matters(
+    keys: DataKeys, consultation: ConsultationRow, rows: Iterable[MajorMatterRow]
+) -> None:
+    cipher = await keys.cipher(case_subject(consultation))
+    for row in rows:
+        _open_major(cipher, row)
+
+
+def _open_major(cipher: SubjectCipher, row: MajorMatterRow) -> None:
+    row.reason = opened(cipher, MAJOR_REASON, row.reason)
+    row.conclusion = opened(cipher, MAJOR_CONCLUSION, row.conclusion)
 
 
 async def open_consultations(keys: DataKeys, rows: Iterable[ConsultationRow]) -> None:
@@ -90,6 +108,7 @@ class SealedColumns:
     rows: str
 
 
+# Major matters are not listed: their reason and conclusion were sealed from their very first row.
 _SEALED_COLUMNS = (
     SealedColumns(
         "consultations",

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from counsel.common.v1 import timeline_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from services.gateway.schemas.common import ConsultationKind, LegalField, RequestModel, or_none, rfc3339
+from services.gateway.schemas.major_matters import MajorMatter
 
 
 class CreateConsultation(RequestModel):
@@ -155,6 +156,9 @@ class Consultation(BaseModel):
         default_factory=list,
         description="Staff only: every step with what happened (assignment reasons, breaches).",
     )
+    major: MajorMatter | None = Field(
+        default=None, description="Set once escalated as a major matter: its team, meeting and conclusion."
+    )
 
     @classmethod
     def from_proto(cls, consultation: pb.Consultation) -> Consultation:
@@ -181,6 +185,7 @@ class Consultation(BaseModel):
             rating_comment=or_none(consultation.rating_comment),
             call_records=[CallRecord.from_proto(c) for c in consultation.call_records],
             history=[HistoryEntry.from_proto(h) for h in consultation.history],
+            major=MajorMatter.from_proto(consultation.major) if consultation.HasField("major") else None,
         )
 
 

@@ -300,6 +300,18 @@ def activity_of_event(event_type: str, actor_id: str, aggregate_id: str) -> Acti
     return ActivityFact(actor_id, event_type, _SOURCE_OF_ENTITY.get(entity, entity), aggregate_id)
 
 
+def client_activity_of_event(
+    event_type: str, client_id: str, actor_id: str, aggregate_id: str
+) -> ActivityFact | None:
+    """What an event someone else caused says about the client whose record it changed (the envelope's
+    `client_id`: a lawyer checking in to the client's meeting or on-site visit), or None when it names no
+    client or the client caused it themself (then `activity_of_event` links it already)."""
+    if not client_id or client_id == actor_id or not event_type:
+        return None
+    entity = event_type.split(".", 1)[0]
+    return ActivityFact(client_id, event_type, _SOURCE_OF_ENTITY.get(entity, entity), aggregate_id)
+
+
 def client_admin_of(
     principal: Principal | None, action: str = "manage your enterprise", duty: str = "manages its members"
 ) -> Principal:
@@ -321,6 +333,12 @@ def check_member_removal(caller_id: str, member_id: str) -> None:
     """An administrator cannot remove themself, so an enterprise always keeps one (Conflict `last_admin`)."""
     if member_id == caller_id:
         raise Conflict("you cannot remove yourself from your enterprise", reason="last_admin")
+
+
+def require_staff_reading_enterprises(principal: Principal | None) -> None:
+    """Lawyers, agents and supervisors (and the platform itself) look a client enterprise up by id."""
+    if principal is not None and not principal.has_role("lawyer", "agent", "supervisor"):
+        raise PermissionDenied("only staff look client enterprises up")
 
 
 def staff_serving_clients(principal: Principal | None) -> Principal:

@@ -31,6 +31,16 @@ class Enterprises:
     def __init__(self, base: IdentityBase) -> None:
         self.base = base
 
+    async def get(self, principal: Principal | None, enterprise_id: str) -> EnterpriseRow:
+        """The client enterprise, for staff who record work at it (a lawyer's visit); NotFound when there is
+        none."""
+        domain.require_staff_reading_enterprises(principal)
+        async with self.base.db.transaction() as session:
+            row = await session.get(EnterpriseRow, enterprise_id) if enterprise_id else None
+        if row is None:
+            raise NotFound("no such enterprise")
+        return row
+
     async def invite_member(
         self, principal: Principal | None, invitation: domain.Invitation
     ) -> InvitationToSend | None:

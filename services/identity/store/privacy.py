@@ -39,10 +39,11 @@ class Privacy:
         self.accounts = accounts
 
     async def record_activity(
-        self, session: AsyncSession, fact: domain.ActivityFact, envelope: EventEnvelope
+        self, session: AsyncSession, fact: domain.ActivityFact, envelope: EventEnvelope, event_id: str = ""
     ) -> int:
-        """Link `envelope`, another service's event, to the person who caused it (`fact`), in the consumer's
-        transaction. Events of unknown or erased users are skipped. Returns rows written."""
+        """Link `envelope`, another service's event, to the person `fact` names, in the consumer's
+        transaction, once per `event_id` (the envelope's id by default). Events of unknown or erased users
+        are skipped. Returns rows written."""
         user = await session.get(UserRow, fact.user_id)
         if user is None or user.status == "erased":
             return 0
@@ -56,7 +57,7 @@ class Privacy:
                 kind=fact.kind,
                 source=fact.source,
                 subject_id=fact.subject_id,
-                event_id=envelope.id,
+                event_id=event_id or envelope.id,
                 detail={},
                 created_at=envelope.occurred_at.ToDatetime(tzinfo=UTC)
                 if envelope.HasField("occurred_at")

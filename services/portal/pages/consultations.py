@@ -110,3 +110,24 @@ async def end_call(
 ) -> Response:
     body = {"outcome": form_text(form, "outcome")}
     return await PAGE.act(request, session, consultation_id, f"/calls/{call_id}/end", json=body)
+
+
+@router.post("/consultations/{consultation_id}/major", response_class=HTMLResponse)
+async def escalate_major(request: Request, consultation_id: str, form: FormDep, session: UserDep) -> Response:
+    body = {"reason": form_text(form, "reason")}
+    return await PAGE.act(request, session, consultation_id, "/major", json=body)
+
+
+@router.post("/consultations/{consultation_id}/conclusion", response_class=HTMLResponse)
+async def write_conclusion(
+    request: Request, consultation_id: str, form: FormDep, session: UserDep
+) -> Response:
+    body = {"body": form_text(form, "conclusion")}
+    return await PAGE.act(request, session, consultation_id, "/conclusion", json=body)
+
+
+@router.post("/consultations/{consultation_id}/conclusion/sign", response_class=HTMLResponse)
+async def sign_conclusion(
+    request: Request, consultation_id: str, form: FormDep, session: UserDep
+) -> Response:
+    return await PAGE.act(request, session, consultation_id, "/conclusion/sign", json={})

@@ -1013,6 +1013,76 @@ class RemindBookingResponse(_message.Message):
 Global___RemindBookingResponse: _TypeAlias = RemindBookingResponse  # noqa: Y015
 
 @_typing.final
+class ProposeMeetingRequest(_message.Message):
+    """Request for BookingInternalService.ProposeMeeting."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    NEEDS_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer to meet: their catalog profile."""
+    client_id: _builtins.str
+    """The client the meeting is held for."""
+    tenant_id: _builtins.str
+    """The client's enterprise."""
+    mode: _builtins.str
+    """at_firm or on_site."""
+    address: _builtins.str
+    """The client's address, required for on_site."""
+    needs: _builtins.str
+    """What the meeting is about, as the client will read it."""
+    idempotency_key: _builtins.str
+    """A retry with the same key returns the first booking."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        address: _builtins.str = ...,
+        needs: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "client_id", b"client_id", "idempotency_key", b"idempotency_key", "lawyer_id", b"lawyer_id", "mode", b"mode", "needs", b"needs", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProposeMeetingRequest: _TypeAlias = ProposeMeetingRequest  # noqa: Y015
+
+@_typing.final
+class ProposeMeetingResponse(_message.Message):
+    """Response of BookingInternalService.ProposeMeeting."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def booking(self) -> Global___Booking:
+        """The held booking."""
+
+    def __init__(
+        self,
+        *,
+        booking: Global___Booking | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking", b"booking"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProposeMeetingResponse: _TypeAlias = ProposeMeetingResponse  # noqa: Y015
+
+@_typing.final
 class Visit(_message.Message):
     """A lawyer's proactive visit or research at a client enterprise (R-BK-2, §7.1)."""
 

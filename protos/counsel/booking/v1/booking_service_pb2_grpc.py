@@ -800,6 +800,11 @@ class BookingInternalServiceStub:
                 request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.SerializeToString,
                 response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.FromString,
                 _registered_method=True)
+        self.ProposeMeeting = channel.unary_unary(
+                '/counsel.booking.v1.BookingInternalService/ProposeMeeting',
+                request_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ProposeMeetingRequest.SerializeToString,
+                response_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ProposeMeetingResponse.FromString,
+                _registered_method=True)
 
 
 class BookingInternalServiceServicer:
@@ -835,6 +840,15 @@ class BookingInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProposeMeeting(self, request, context):
+        """Internal (consultation, carrying the escalating staff member's token): a major matter's offline meeting
+        (R-CON-4) holds the lead lawyer's next free slot within a week for the client, who accepts it by paying
+        it like any held booking. No free slot: FAILED_PRECONDITION. Idempotent on idempotency_key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -857,6 +871,11 @@ def add_BookingInternalServiceServicer_to_server(servicer, server):
                     servicer.RemindBooking,
                     request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.FromString,
                     response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.SerializeToString,
+            ),
+            'ProposeMeeting': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProposeMeeting,
+                    request_deserializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ProposeMeetingRequest.FromString,
+                    response_serializer=counsel_dot_booking_dot_v1_dot_booking__service__pb2.ProposeMeetingResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -969,6 +988,33 @@ class BookingInternalService:
             '/counsel.booking.v1.BookingInternalService/RemindBooking',
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingRequest.SerializeToString,
             counsel_dot_booking_dot_v1_dot_booking__service__pb2.RemindBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProposeMeeting(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.booking.v1.BookingInternalService/ProposeMeeting',
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ProposeMeetingRequest.SerializeToString,
+            counsel_dot_booking_dot_v1_dot_booking__service__pb2.ProposeMeetingResponse.FromString,
             options,
             channel_credentials,
             insecure,

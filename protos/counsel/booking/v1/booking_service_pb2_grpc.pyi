@@ -284,6 +284,11 @@ class BookingInternalServiceStub:
     """Internal (workflow): nobody checked in within the grace period."""
     RemindBooking: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]
     """Internal (workflow): a reminder before the meeting is due."""
+    ProposeMeeting: _grpc.UnaryUnaryMultiCallable[_booking_service_pb2.ProposeMeetingRequest, _booking_service_pb2.ProposeMeetingResponse]
+    """Internal (consultation, carrying the escalating staff member's token): a major matter's offline meeting
+    (R-CON-4) holds the lead lawyer's next free slot within a week for the client, who accepts it by paying
+    it like any held booking. No free slot: FAILED_PRECONDITION. Idempotent on idempotency_key.
+    """
 
 @_typing.type_check_only
 class BookingInternalServiceAsyncStub(BookingInternalServiceStub):
@@ -300,6 +305,11 @@ class BookingInternalServiceAsyncStub(BookingInternalServiceStub):
     """Internal (workflow): nobody checked in within the grace period."""
     RemindBooking: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.RemindBookingRequest, _booking_service_pb2.RemindBookingResponse]  # type: ignore[assignment]
     """Internal (workflow): a reminder before the meeting is due."""
+    ProposeMeeting: _aio.UnaryUnaryMultiCallable[_booking_service_pb2.ProposeMeetingRequest, _booking_service_pb2.ProposeMeetingResponse]  # type: ignore[assignment]
+    """Internal (consultation, carrying the escalating staff member's token): a major matter's offline meeting
+    (R-CON-4) holds the lead lawyer's next free slot within a week for the client, who accepts it by paying
+    it like any held booking. No free slot: FAILED_PRECONDITION. Idempotent on idempotency_key.
+    """
 
 class BookingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The booking and order workflows' calls: confirmation once paid, expiry of an unpaid hold, reminders and
@@ -337,5 +347,16 @@ class BookingInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_service_pb2.RemindBookingResponse, _abc.Awaitable[_booking_service_pb2.RemindBookingResponse]]:
         """Internal (workflow): a reminder before the meeting is due."""
+
+    @_abc_1.abstractmethod
+    def ProposeMeeting(
+        self,
+        request: _booking_service_pb2.ProposeMeetingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_service_pb2.ProposeMeetingResponse, _abc.Awaitable[_booking_service_pb2.ProposeMeetingResponse]]:
+        """Internal (consultation, carrying the escalating staff member's token): a major matter's offline meeting
+        (R-CON-4) holds the lead lawyer's next free slot within a week for the client, who accepts it by paying
+        it like any held booking. No free slot: FAILED_PRECONDITION. Idempotent on idempotency_key.
+        """
 
 def add_BookingInternalServiceServicer_to_server(servicer: BookingInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,7 +26,7 @@ from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ounsel/common/v1/event.proto\x12\x11\x63ounsel.common.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x02\n\rEventEnvelope\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x07 \x01(\t\x12%\n\x07payload\x18\x08 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x11\n\tlawyer_id\x18\t \x01(\t\x12I\n\rtrace_context\x18\n \x03(\x0b\x32\x32.counsel.common.v1.EventEnvelope.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63ounsel/common/v1/event.proto\x12\x11\x63ounsel.common.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x02\n\rEventEnvelope\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x07 \x01(\t\x12%\n\x07payload\x18\x08 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x11\n\tlawyer_id\x18\t \x01(\t\x12I\n\rtrace_context\x18\n \x03(\x0b\x32\x32.counsel.common.v1.EventEnvelope.TraceContextEntry\x12\x11\n\tclient_id\x18\x0b \x01(\t\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,7 +36,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENTENVELOPE_TRACECONTEXTENTRY']._loaded_options = None
   _globals['_EVENTENVELOPE_TRACECONTEXTENTRY']._serialized_options = b'8\001'
   _globals['_EVENTENVELOPE']._serialized_start=113
-  _globals['_EVENTENVELOPE']._serialized_end=472
-  _globals['_EVENTENVELOPE_TRACECONTEXTENTRY']._serialized_start=421
-  _globals['_EVENTENVELOPE_TRACECONTEXTENTRY']._serialized_end=472
+  _globals['_EVENTENVELOPE']._serialized_end=491
+  _globals['_EVENTENVELOPE_TRACECONTEXTENTRY']._serialized_start=440
+  _globals['_EVENTENVELOPE_TRACECONTEXTENTRY']._serialized_end=491
 # @@protoc_insertion_point(module_scope)

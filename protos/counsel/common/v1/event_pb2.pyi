@@ -56,6 +56,7 @@ class EventEnvelope(_message.Message):
     PAYLOAD_FIELD_NUMBER: _builtins.int
     LAWYER_ID_FIELD_NUMBER: _builtins.int
     TRACE_CONTEXT_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Unique event id (UUID); also the JetStream Nats-Msg-Id used for de-duplication."""
     type: _builtins.str
@@ -73,6 +74,10 @@ class EventEnvelope(_message.Message):
     a consultation's assigned lawyer: the lawyer's identity account, or the catalog profile id of a lawyer
     who has no account. Lets a law firm follow its lawyers' work (CatalogService.WatchFirmEvents) without
     reading the payload.
+    """
+    client_id: _builtins.str
+    """The client whose record changed when someone else changed it, e.g. the lawyer checking in to the
+    client's meeting or on-site visit: identity links the event to the client's activity too (R-ACC-3).
     """
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp:
@@ -101,10 +106,11 @@ class EventEnvelope(_message.Message):
         payload: _any_pb2.Any | None = ...,
         lawyer_id: _builtins.str = ...,
         trace_context: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        client_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "payload", b"payload"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_id", b"actor_id", "aggregate_id", b"aggregate_id", "correlation_id", b"correlation_id", "id", b"id", "lawyer_id", b"lawyer_id", "occurred_at", b"occurred_at", "payload", b"payload", "tenant_id", b"tenant_id", "trace_context", b"trace_context", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_id", b"actor_id", "aggregate_id", b"aggregate_id", "client_id", b"client_id", "correlation_id", b"correlation_id", "id", b"id", "lawyer_id", b"lawyer_id", "occurred_at", b"occurred_at", "payload", b"payload", "tenant_id", b"tenant_id", "trace_context", b"trace_context", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -56,6 +56,7 @@ class Consultation(_message.Message):
     ANSWERED_AT_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
     CALL_RECORDS_FIELD_NUMBER: _builtins.int
+    MAJOR_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Consultation id."""
     tenant_id: _builtins.str
@@ -120,6 +121,10 @@ class Consultation(_message.Message):
     def call_records(self) -> _containers.RepeatedCompositeFieldContainer[Global___CallRecord]:
         """Phone consultations: the bridged calls, oldest first."""
 
+    @_builtins.property
+    def major(self) -> Global___MajorMatter:
+        """Set once the consultation was escalated as a major matter (R-CON-4)."""
+
     def __init__(
         self,
         *,
@@ -146,14 +151,237 @@ class Consultation(_message.Message):
         answered_at: _timestamp_pb2.Timestamp | None = ...,
         history: _abc.Iterable[Global___ConsultationHistoryEntry] | None = ...,
         call_records: _abc.Iterable[Global___CallRecord] | None = ...,
+        major: Global___MajorMatter | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at", "current_due_at", b"current_due_at", "reply_due_at", b"reply_due_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at", "current_due_at", b"current_due_at", "major", b"major", "reply_due_at", b"reply_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "call_records", b"call_records", "client_id", b"client_id", "created_at", b"created_at", "current_due_at", b"current_due_at", "escalations", b"escalations", "history", b"history", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "messages", b"messages", "needs_manual_classification", b"needs_manual_classification", "order_id", b"order_id", "question", b"question", "rating", b"rating", "rating_comment", b"rating_comment", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "call_records", b"call_records", "client_id", b"client_id", "created_at", b"created_at", "current_due_at", b"current_due_at", "escalations", b"escalations", "history", b"history", "id", b"id", "kind", b"kind", "legal_field", b"legal_field", "major", b"major", "messages", b"messages", "needs_manual_classification", b"needs_manual_classification", "order_id", b"order_id", "question", b"question", "rating", b"rating", "rating_comment", b"rating_comment", "reply_due_at", b"reply_due_at", "stages", b"stages", "status", b"status", "subject", b"subject", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Consultation: _TypeAlias = Consultation  # noqa: Y015
+
+@_typing.final
+class MajorMatter(_message.Message):
+    """A consultation escalated as a major matter (§5.3.1, R-CON-4): its team, the offline meeting proposed to the
+    client, and the team's signed conclusion.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ESCALATED_BY_FIELD_NUMBER: _builtins.int
+    CONCLUSION_FIELD_NUMBER: _builtins.int
+    SIGNED_BY_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    CONCLUDED_AT_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    status: _builtins.str
+    """One of: team_formed|conclusion_drafted|concluded."""
+    booking_id: _builtins.str
+    """The offline meeting held for the client in booking; empty when none could be held."""
+    reason: _builtins.str
+    """Why it was escalated; shown to staff only."""
+    escalated_by: _builtins.str
+    """Who escalated it."""
+    conclusion: _builtins.str
+    """The team's written conclusion: for the team and staff once written, for the client once concluded."""
+    @_builtins.property
+    def team(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The team's lawyers (identity accounts), the lead first; at least two."""
+
+    @_builtins.property
+    def signed_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Team members who signed the conclusion, in signing order."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was escalated."""
+
+    @_builtins.property
+    def concluded_at(self) -> _timestamp_pb2.Timestamp:
+        """When the last team member signed; unset before."""
+
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        team: _abc.Iterable[_builtins.str] | None = ...,
+        booking_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        escalated_by: _builtins.str = ...,
+        conclusion: _builtins.str = ...,
+        signed_by: _abc.Iterable[_builtins.str] | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        concluded_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["concluded_at", b"concluded_at", "created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "concluded_at", b"concluded_at", "conclusion", b"conclusion", "consultation_id", b"consultation_id", "created_at", b"created_at", "escalated_by", b"escalated_by", "reason", b"reason", "signed_by", b"signed_by", "status", b"status", "team", b"team"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MajorMatter: _TypeAlias = MajorMatter  # noqa: Y015
+
+@_typing.final
+class EscalateMajorMatterRequest(_message.Message):
+    """Request for ConsultationService.EscalateMajorMatter."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    reason: _builtins.str
+    """Why it is a major matter."""
+    mode: _builtins.str
+    """The meeting's mode: at_firm (default) or on_site."""
+    address: _builtins.str
+    """The client's address, required for on_site."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "consultation_id", b"consultation_id", "mode", b"mode", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EscalateMajorMatterRequest: _TypeAlias = EscalateMajorMatterRequest  # noqa: Y015
+
+@_typing.final
+class EscalateMajorMatterResponse(_message.Message):
+    """Response of ConsultationService.EscalateMajorMatter."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAJOR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def major(self) -> Global___MajorMatter:
+        """The major matter, as first formed."""
+
+    def __init__(
+        self,
+        *,
+        major: Global___MajorMatter | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["major", b"major"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["major", b"major"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EscalateMajorMatterResponse: _TypeAlias = EscalateMajorMatterResponse  # noqa: Y015
+
+@_typing.final
+class WriteMajorConclusionRequest(_message.Message):
+    """Request for ConsultationService.WriteMajorConclusion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    body: _builtins.str
+    """The conclusion's text."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "consultation_id", b"consultation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WriteMajorConclusionRequest: _TypeAlias = WriteMajorConclusionRequest  # noqa: Y015
+
+@_typing.final
+class WriteMajorConclusionResponse(_message.Message):
+    """Response of ConsultationService.WriteMajorConclusion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAJOR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def major(self) -> Global___MajorMatter:
+        """The major matter with the conclusion."""
+
+    def __init__(
+        self,
+        *,
+        major: Global___MajorMatter | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["major", b"major"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["major", b"major"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WriteMajorConclusionResponse: _TypeAlias = WriteMajorConclusionResponse  # noqa: Y015
+
+@_typing.final
+class SignMajorConclusionRequest(_message.Message):
+    """Request for ConsultationService.SignMajorConclusion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignMajorConclusionRequest: _TypeAlias = SignMajorConclusionRequest  # noqa: Y015
+
+@_typing.final
+class SignMajorConclusionResponse(_message.Message):
+    """Response of ConsultationService.SignMajorConclusion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAJOR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def major(self) -> Global___MajorMatter:
+        """The major matter with the signature."""
+
+    def __init__(
+        self,
+        *,
+        major: Global___MajorMatter | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["major", b"major"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["major", b"major"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignMajorConclusionResponse: _TypeAlias = SignMajorConclusionResponse  # noqa: Y015
 
 @_typing.final
 class CallRecord(_message.Message):

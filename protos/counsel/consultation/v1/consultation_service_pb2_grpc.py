@@ -170,6 +170,21 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessResponse.FromString,
                 _registered_method=True)
+        self.EscalateMajorMatter = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/EscalateMajorMatter',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateMajorMatterRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateMajorMatterResponse.FromString,
+                _registered_method=True)
+        self.WriteMajorConclusion = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/WriteMajorConclusion',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.WriteMajorConclusionRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.WriteMajorConclusionResponse.FromString,
+                _registered_method=True)
+        self.SignMajorConclusion = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/SignMajorConclusion',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.SignMajorConclusionRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.SignMajorConclusionResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationServiceServicer:
@@ -374,6 +389,33 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EscalateMajorMatter(self, request, context):
+        """A major matter (§5.3.1, R-CON-4): the assigned lawyer, an agent or a supervisor escalates a classified,
+        open consultation; a team of at least two lawyers of its field is formed (the assigned lawyer in it,
+        online lawyers first) and an offline meeting with the team's lead is held for the client in booking.
+        Fewer than two lawyers: FAILED_PRECONDITION (reason "team_unavailable"). Escalating it again returns the
+        same major matter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteMajorConclusion(self, request, context):
+        """A team lawyer writes (or rewrites) the team's conclusion; once anyone has signed it, it is fixed
+        (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignMajorConclusion(self, request, context):
+        """A team lawyer signs the written conclusion (signing twice changes nothing); when every member has
+        signed, the client sees it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -511,6 +553,21 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.ListStaffAccess,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessResponse.SerializeToString,
+            ),
+            'EscalateMajorMatter': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateMajorMatter,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateMajorMatterRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateMajorMatterResponse.SerializeToString,
+            ),
+            'WriteMajorConclusion': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteMajorConclusion,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.WriteMajorConclusionRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.WriteMajorConclusionResponse.SerializeToString,
+            ),
+            'SignMajorConclusion': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignMajorConclusion,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.SignMajorConclusionRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.SignMajorConclusionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1243,6 +1300,87 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/ListStaffAccess',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListStaffAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateMajorMatter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/EscalateMajorMatter',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateMajorMatterRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EscalateMajorMatterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteMajorConclusion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/WriteMajorConclusion',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.WriteMajorConclusionRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.WriteMajorConclusionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignMajorConclusion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/SignMajorConclusion',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.SignMajorConclusionRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.SignMajorConclusionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,6 +102,21 @@ class ConsultationServiceStub:
     """
     ListStaffAccess: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListStaffAccessRequest, _consultation_service_pb2.ListStaffAccessResponse]
     """Who among staff read the caller's consultations: the caller's own entries of the staff access log."""
+    EscalateMajorMatter: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateMajorMatterRequest, _consultation_service_pb2.EscalateMajorMatterResponse]
+    """A major matter (§5.3.1, R-CON-4): the assigned lawyer, an agent or a supervisor escalates a classified,
+    open consultation; a team of at least two lawyers of its field is formed (the assigned lawyer in it,
+    online lawyers first) and an offline meeting with the team's lead is held for the client in booking.
+    Fewer than two lawyers: FAILED_PRECONDITION (reason "team_unavailable"). Escalating it again returns the
+    same major matter.
+    """
+    WriteMajorConclusion: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.WriteMajorConclusionRequest, _consultation_service_pb2.WriteMajorConclusionResponse]
+    """A team lawyer writes (or rewrites) the team's conclusion; once anyone has signed it, it is fixed
+    (FAILED_PRECONDITION).
+    """
+    SignMajorConclusion: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.SignMajorConclusionRequest, _consultation_service_pb2.SignMajorConclusionResponse]
+    """A team lawyer signs the written conclusion (signing twice changes nothing); when every member has
+    signed, the client sees it.
+    """
 
 @_typing.type_check_only
 class ConsultationServiceAsyncStub(ConsultationServiceStub):
@@ -177,6 +192,21 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """
     ListStaffAccess: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListStaffAccessRequest, _consultation_service_pb2.ListStaffAccessResponse]  # type: ignore[assignment]
     """Who among staff read the caller's consultations: the caller's own entries of the staff access log."""
+    EscalateMajorMatter: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EscalateMajorMatterRequest, _consultation_service_pb2.EscalateMajorMatterResponse]  # type: ignore[assignment]
+    """A major matter (§5.3.1, R-CON-4): the assigned lawyer, an agent or a supervisor escalates a classified,
+    open consultation; a team of at least two lawyers of its field is formed (the assigned lawyer in it,
+    online lawyers first) and an offline meeting with the team's lead is held for the client in booking.
+    Fewer than two lawyers: FAILED_PRECONDITION (reason "team_unavailable"). Escalating it again returns the
+    same major matter.
+    """
+    WriteMajorConclusion: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.WriteMajorConclusionRequest, _consultation_service_pb2.WriteMajorConclusionResponse]  # type: ignore[assignment]
+    """A team lawyer writes (or rewrites) the team's conclusion; once anyone has signed it, it is fixed
+    (FAILED_PRECONDITION).
+    """
+    SignMajorConclusion: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.SignMajorConclusionRequest, _consultation_service_pb2.SignMajorConclusionResponse]  # type: ignore[assignment]
+    """A team lawyer signs the written conclusion (signing twice changes nothing); when every member has
+    signed, the client sees it.
+    """
 
 class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Legal consultations: questions from clients, lawyer assignment, replies and closing."""
@@ -411,6 +441,39 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.ListStaffAccessResponse, _abc.Awaitable[_consultation_service_pb2.ListStaffAccessResponse]]:
         """Who among staff read the caller's consultations: the caller's own entries of the staff access log."""
+
+    @_abc_1.abstractmethod
+    def EscalateMajorMatter(
+        self,
+        request: _consultation_service_pb2.EscalateMajorMatterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.EscalateMajorMatterResponse, _abc.Awaitable[_consultation_service_pb2.EscalateMajorMatterResponse]]:
+        """A major matter (§5.3.1, R-CON-4): the assigned lawyer, an agent or a supervisor escalates a classified,
+        open consultation; a team of at least two lawyers of its field is formed (the assigned lawyer in it,
+        online lawyers first) and an offline meeting with the team's lead is held for the client in booking.
+        Fewer than two lawyers: FAILED_PRECONDITION (reason "team_unavailable"). Escalating it again returns the
+        same major matter.
+        """
+
+    @_abc_1.abstractmethod
+    def WriteMajorConclusion(
+        self,
+        request: _consultation_service_pb2.WriteMajorConclusionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.WriteMajorConclusionResponse, _abc.Awaitable[_consultation_service_pb2.WriteMajorConclusionResponse]]:
+        """A team lawyer writes (or rewrites) the team's conclusion; once anyone has signed it, it is fixed
+        (FAILED_PRECONDITION).
+        """
+
+    @_abc_1.abstractmethod
+    def SignMajorConclusion(
+        self,
+        request: _consultation_service_pb2.SignMajorConclusionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.SignMajorConclusionResponse, _abc.Awaitable[_consultation_service_pb2.SignMajorConclusionResponse]]:
+        """A team lawyer signs the written conclusion (signing twice changes nothing); when every member has
+        signed, the client sees it.
+        """
 
 def add_ConsultationServiceServicer_to_server(servicer: ConsultationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

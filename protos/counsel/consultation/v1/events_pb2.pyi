@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -424,3 +426,45 @@ class ChatMessagePosted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ChatMessagePosted: _TypeAlias = ChatMessagePosted  # noqa: Y015
+
+@_typing.final
+class MajorMatterChanged(_message.Message):
+    """Payload of events "consultation.major_escalated" (a team was formed, a meeting held for the client) and
+    "consultation.major_concluded" (every team member signed the conclusion), R-CON-4.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    consultation_id: _builtins.str
+    """The consultation."""
+    client_id: _builtins.str
+    """The client who asked."""
+    booking_id: _builtins.str
+    """The offline meeting held for the client; empty when none."""
+    status: _builtins.str
+    """One of: team_formed|concluded."""
+    @_builtins.property
+    def team(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The team's lawyers (identity accounts), the lead first."""
+
+    def __init__(
+        self,
+        *,
+        consultation_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        team: _abc.Iterable[_builtins.str] | None = ...,
+        booking_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "consultation_id", b"consultation_id", "status", b"status", "team", b"team"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MajorMatterChanged: _TypeAlias = MajorMatterChanged  # noqa: Y015

@@ -21,6 +21,52 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class GetEnterpriseRequest(_message.Message):
+    """Request for IdentityInternalService.GetEnterprise."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTERPRISE_ID_FIELD_NUMBER: _builtins.int
+    enterprise_id: _builtins.str
+    """Enterprise id (the tenant id)."""
+    def __init__(
+        self,
+        *,
+        enterprise_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enterprise_id", b"enterprise_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEnterpriseRequest: _TypeAlias = GetEnterpriseRequest  # noqa: Y015
+
+@_typing.final
+class GetEnterpriseResponse(_message.Message):
+    """Response of IdentityInternalService.GetEnterprise."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTERPRISE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def enterprise(self) -> Global___Enterprise:
+        """The enterprise."""
+
+    def __init__(
+        self,
+        *,
+        enterprise: Global___Enterprise | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["enterprise", b"enterprise"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enterprise", b"enterprise"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEnterpriseResponse: _TypeAlias = GetEnterpriseResponse  # noqa: Y015
+
+@_typing.final
 class User(_message.Message):
     """A person using the platform: client, lawyer, agent, editor or admin."""
 

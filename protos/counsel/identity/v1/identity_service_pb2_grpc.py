@@ -1211,6 +1211,11 @@ class IdentityInternalServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.FromString,
                 _registered_method=True)
+        self.GetEnterprise = channel.unary_unary(
+                '/counsel.identity.v1.IdentityInternalService/GetEnterprise',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetEnterpriseRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetEnterpriseResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityInternalServiceServicer:
@@ -1258,6 +1263,14 @@ class IdentityInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEnterprise(self, request, context):
+        """Internal (booking, carrying a lawyer's token): one client enterprise, so a lawyer's visit record names
+        an enterprise that exists (R-ACC-3, R-BK-2); NOT_FOUND when there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1285,6 +1298,11 @@ def add_IdentityInternalServiceServicer_to_server(servicer, server):
                     servicer.ListUsersByRole,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.SerializeToString,
+            ),
+            'GetEnterprise': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEnterprise,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetEnterpriseRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetEnterpriseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1425,6 +1443,33 @@ class IdentityInternalService:
             '/counsel.identity.v1.IdentityInternalService/ListUsersByRole',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.ListUsersByRoleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEnterprise(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityInternalService/GetEnterprise',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetEnterpriseRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.GetEnterpriseResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -462,6 +462,10 @@ class IdentityInternalServiceStub:
     addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
     members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
     """
+    GetEnterprise: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.GetEnterpriseRequest, _identity_service_pb2.GetEnterpriseResponse]
+    """Internal (booking, carrying a lawyer's token): one client enterprise, so a lawyer's visit record names
+    an enterprise that exists (R-ACC-3, R-BK-2); NOT_FOUND when there is none.
+    """
 
 @_typing.type_check_only
 class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
@@ -487,6 +491,10 @@ class IdentityInternalServiceAsyncStub(IdentityInternalServiceStub):
     """Internal (notification) or a supervisor: the active users holding a role, with their contact
     addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
     members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
+    """
+    GetEnterprise: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.GetEnterpriseRequest, _identity_service_pb2.GetEnterpriseResponse]  # type: ignore[assignment]
+    """Internal (booking, carrying a lawyer's token): one client enterprise, so a lawyer's visit record names
+    an enterprise that exists (R-ACC-3, R-BK-2); NOT_FOUND when there is none.
     """
 
 class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -540,6 +548,16 @@ class IdentityInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         """Internal (notification) or a supervisor: the active users holding a role, with their contact
         addresses, so a message to a group (an enterprise's admins, the agents, the supervisors) reaches its
         members. Enterprise roles (client, client_admin) need tenant_id; staff roles are looked up among staff.
+        """
+
+    @_abc_1.abstractmethod
+    def GetEnterprise(
+        self,
+        request: _identity_service_pb2.GetEnterpriseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.GetEnterpriseResponse, _abc.Awaitable[_identity_service_pb2.GetEnterpriseResponse]]:
+        """Internal (booking, carrying a lawyer's token): one client enterprise, so a lawyer's visit record names
+        an enterprise that exists (R-ACC-3, R-BK-2); NOT_FOUND when there is none.
         """
 
 def add_IdentityInternalServiceServicer_to_server(servicer: IdentityInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
