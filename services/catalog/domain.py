@@ -304,6 +304,7 @@ def sees_licence(principal: Principal | None) -> bool:
 ARTICLE_KINDS = words(ArticleKind)
 DECISIONS = ("approve", "reject")
 EDITABLE = ("draft", "rejected")
+VERSION_STATUSES = ("draft", "submitted", "approved", "rejected")
 MAX_TITLE = 200
 MAX_BODY = 100_000
 
@@ -343,7 +344,11 @@ def require_reviewer(principal: Principal | None) -> Principal:
     return principal
 
 
-def edit_plan(latest_status: str) -> str:
+# Articles and products go public the same way (§6.1.3.2, §9.5): versions an editor drafts and submits and a
+# reviewer approves or rejects; `subject` ("article" or "product") names the thing in errors and reasons.
+
+
+def edit_plan(latest_status: str, subject: str = "article") -> str:
     """What editing does to the latest version: "in_place" for a draft or a rejected version (which becomes a
     draft again), "new_version" for an approved one (the published version stays public until the new one
     is approved); a version under review cannot be edited."""
@@ -352,19 +357,26 @@ def edit_plan(latest_status: str) -> str:
     if latest_status == "approved":
         return "new_version"
     raise Conflict(
-        "the article is under review; wait for the reviewer's decision", reason="article_in_review"
+        f"the {subject} is under review; wait for the reviewer's decision", reason=f"{subject}_in_review"
     )
 
 
-def check_submit(latest_status: str) -> None:
+def check_submit(latest_status: str, subject: str = "article") -> None:
     if latest_status not in EDITABLE:
         raise Conflict(
             f"only a draft or a rejected version can be submitted (it is {latest_status})",
-            reason="article_not_draft",
+            reason=f"{subject}_not_draft",
         )
 
 
-def check_review(latest_status: str, decision: str, comment: str, author_id: str, reviewer_id: str) -> str:
+def check_review(
+    latest_status: str,
+    decision: str,
+    comment: str,
+    author_id: str,
+    reviewer_id: str,
+    subject: str = "article",
+) -> str:
     """The review's comment, validated; §9.5: a reviewer approves another person's writing, and a
     rejection says why."""
     if decision not in DECISIONS:
@@ -373,20 +385,20 @@ def check_review(latest_status: str, decision: str, comment: str, author_id: str
     if len(comment) > 4000:
         raise InvalidArgument.for_field("comment", "must be at most 4000 characters")
     if decision == "reject" and not comment:
-        raise InvalidArgument.for_field("comment", "say why the article is rejected")
+        raise InvalidArgument.for_field("comment", f"say why the {subject} is rejected")
     if latest_status != "submitted":
-        raise Conflict("only a submitted version can be reviewed", reason="article_not_submitted")
+        raise Conflict("only a submitted version can be reviewed", reason=f"{subject}_not_submitted")
     if author_id == reviewer_id:
-        raise PermissionDenied("a reviewer cannot review their own article")
+        raise PermissionDenied(f"a reviewer cannot review their own {subject}")
     return comment
 
 
-def submits(latest_status: str) -> bool:
+def submits(latest_status: str, subject: str = "article") -> bool:
     """Whether submitting the latest version changes it: False when it is submitted already (a repeated
     submit); Conflict unless it is a draft or a rejected version."""
     if latest_status == "submitted":
         return False
-    check_submit(latest_status)
+    check_submit(latest_status, subject)
     return True
 
 
@@ -401,10 +413,15 @@ class ArticleReview:
 
 
 def review_article(
-    latest_status: str, decision: str, comment: str, author_id: str, reviewer_id: str
+    latest_status: str,
+    decision: str,
+    comment: str,
+    author_id: str,
+    reviewer_id: str,
+    subject: str = "article",
 ) -> ArticleReview:
     """The outcome of `decision` (approve|reject) on the latest version, checked by `check_review`."""
-    comment = check_review(latest_status, decision, comment, author_id, reviewer_id)
+    comment = check_review(latest_status, decision, comment, author_id, reviewer_id, subject)
     approved = decision == "approve"
     return ArticleReview("approved" if approved else "rejected", comment, publishes=approved)
 

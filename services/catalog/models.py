@@ -57,9 +57,31 @@ class ProductRow(CatalogTable, table=True):
     rating_average: float = 0.0
     rating_count: int = 0
     published: bool = Field(default=True, index=True)
+    # The approved version this row shows (product_versions); orders record it.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     search_title: str = ""
     search_body: str = ""
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ProductVersionRow(CatalogTable, table=True):
+    """Each version of a product as an editor wrote it (§6.1.3.2, §9.5). A product's row in `products` is
+    the content of its last approved version, written when a reviewer approves; a product with no approved
+    version has no row there, so nothing unreviewed is ever public or sold."""
+
+    __tablename__ = "product_versions"
+
+    product_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    status: str = Field(index=True)  # draft | submitted | approved | rejected
+    # The product's own fields (ProductRow's, without rating and search text), as the editor wrote them.
+    content: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    author_id: str
+    reviewer_id: str = ""
+    review_comment: str = ""
+    reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
 class FirmRow(CatalogTable, table=True):

@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.catalog.demo_products import demo_products
-from services.catalog.models import TABLES, ArticleRow, ArticleVersionRow, FirmRow, LawyerRow
+from services.catalog.models import (
+    TABLES,
+    ArticleRow,
+    ArticleVersionRow,
+    FirmRow,
+    LawyerRow,
+    ProductRow,
+    ProductVersionRow,
+)
 from services.catalog.store import CatalogStores
 from services.runtime.config import Settings
 from services.runtime.db import Database
@@ -383,11 +391,34 @@ def demo_articles() -> list[tuple[ArticleRow, list[ArticleVersionRow]]]:
     return result
 
 
+def demo_product_versions() -> list[tuple[ProductRow, ProductVersionRow]]:
+    """The demo products, each as its version 1 written by editor@ and approved by reviewer@ (§9.5)."""
+    editor = demo_user_id(f"editor@{DEMO_DOMAIN}")
+    reviewer = demo_user_id(f"reviewer@{DEMO_DOMAIN}")
+    return [
+        (
+            product,
+            ProductVersionRow(
+                product_id=product.id,
+                version=1,
+                status="approved",
+                author_id=editor,
+                reviewer_id=reviewer,
+                review_comment="内容与价格准确，同意发布。",
+                reviewed_at=product.created_at,
+                created_at=product.created_at,
+                updated_at=product.created_at,
+            ),
+        )
+        for product in demo_products()
+    ]
+
+
 async def seed_demo(stores: CatalogStores) -> None:
     """Merge the demo catalog into the catalog's tables through its stores; each demo lawyer's
     `lawyer.changed` goes to the outbox, from which consultation and documents fill their copies."""
-    for product in demo_products():
-        await stores.products.upsert_product(product)
+    for product, version in demo_product_versions():
+        await stores.product_versions.seed_product(product, version)
     for firm in demo_firms():
         await stores.firms.upsert_firm(firm)
     for lawyer in demo_lawyers():

@@ -18,10 +18,11 @@ from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, Produ
 from services.catalog.store import CatalogStores
 from services.catalog.store.articles import ArticleView
 from services.catalog.store.lawyers import LawyerFilter
+from services.catalog.store.product_versions import ProductVersionView
 from services.catalog.store.products import ProductFilter
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
-from services.runtime.records import page_size, to_timestamp, utcnow
+from services.runtime.records import new_id, page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
 TIER_NUMBERS = ("delivery_hours", "revision_days", "acknowledge_minutes", "reply_hours")
@@ -67,6 +68,22 @@ def product_proto(row: ProductRow) -> pb.Product:
         rating=pb.Rating(average=row.rating_average, count=row.rating_count),
         requirement_fields=[pb.RequirementField(**field) for field in row.requirement_fields],
         consultation_kind=row.consultation_kind,
+        created_at=to_timestamp(row.created_at),
+        version=row.version,
+    )
+
+
+def product_version_proto(view: ProductVersionView) -> pb.ProductVersion:
+    row = view.version
+    return pb.ProductVersion(
+        product_id=row.product_id,
+        version=row.version,
+        status=row.status,
+        product=product_proto(view.product),
+        author_id=row.author_id,
+        reviewer_id=row.reviewer_id,
+        review_comment=row.review_comment,
+        reviewed_at=to_timestamp(row.reviewed_at),
         created_at=to_timestamp(row.created_at),
     )
 
@@ -443,10 +460,52 @@ class CatalogServicer(CatalogServiceServicer):
     async def UpsertProduct(
         self, request: pb.UpsertProductRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpsertProductResponse:
-        domain.require_role(current_principal(), "editor", "manage products")
-        row = product_row(request.product)
-        stored = await self.stores.products.upsert_product(row, publish=True)
-        return pb.UpsertProductResponse(product=product_proto(stored))
+        principal = domain.require_role(current_principal(), "editor", "manage products")
+        view = await self.stores.product_versions.update_product(principal, product_row(request.product))
+        draft = product_version_proto(view)
+        return pb.UpsertProductResponse(product=draft.product, draft=draft)
+
+    async def CreateProduct(
+        self, request: pb.CreateProductRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateProductResponse:
+        principal = domain.require_role(current_principal(), "editor", "manage products")
+        product = pb.Product()
+        product.CopyFrom(request.product)
+        product.id = product.id or new_id()
+        view = await self.stores.product_versions.create_product(principal, product_row(product))
+        return pb.CreateProductResponse(draft=product_version_proto(view))
+
+    async def SubmitProduct(
+        self, request: pb.SubmitProductRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitProductResponse:
+        principal = domain.require_role(current_principal(), "editor", "manage products")
+        view = await self.stores.product_versions.submit_product(principal, request.product_id)
+        return pb.SubmitProductResponse(version=product_version_proto(view))
+
+    async def ReviewProduct(
+        self, request: pb.ReviewProductRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReviewProductResponse:
+        principal = domain.require_role(current_principal(), "reviewer", "review products")
+        view = await self.stores.product_versions.review_product(
+            principal, request.product_id, request.decision, request.comment
+        )
+        return pb.ReviewProductResponse(version=product_version_proto(view))
+
+    async def ListProductVersions(
+        self, request: pb.ListProductVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListProductVersionsResponse:
+        principal = signed_in(current_principal(), "list product versions")
+        if not principal.has_role("editor", "reviewer"):
+            raise PermissionDenied("only editors and reviewers list product versions")
+        if request.status and request.status not in domain.VERSION_STATUSES:
+            raise InvalidArgument.for_field("status", f"must be one of {', '.join(domain.VERSION_STATUSES)}")
+        views, next_cursor = await self.stores.product_versions.list_versions(
+            request.status, request.product_id, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListProductVersionsResponse(
+            versions=[product_version_proto(view) for view in views],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
 
     async def UpdateFirm(
         self, request: pb.UpdateFirmRequest, context: grpc.aio.ServicerContext

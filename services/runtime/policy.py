@@ -101,6 +101,11 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SetLawyerOnline": SIGNED_IN,
         "WatchFirmEvents": SIGNED_IN,
         "ExportCatalogData": SIGNED_IN,
+        # Products go public through review (issue 23 item 5): editors draft and submit, reviewers decide.
+        "CreateProduct": SIGNED_IN,
+        "SubmitProduct": SIGNED_IN,
+        "ReviewProduct": SIGNED_IN,
+        "ListProductVersions": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,

@@ -81,6 +81,14 @@ class Entry:
 
 
 LAWYER_PROFILE = {"name": "x", "fields": ["contract"], "years_of_practice": 3}
+PRODUCT = {
+    "category": "document",
+    "name": "x",
+    "description": "x",
+    "price": {"amount": 100, "currency": "CNY"},
+    "tiers": [{"id": "t1", "name": "x", "price": {"amount": 100}}],
+    "process": [{"stage": "s", "title": "x"}],
+}
 
 
 # (method, path template) → who may call it and a well-formed request. Path parameters are filled in
@@ -151,17 +159,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/lawyers/{lawyer_id}/activate"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/lawyers/{lawyer_id}/deactivate"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/reviews"): Entry(roles("client", "client_admin"), {"order_id": "o1", "rating": 5}),
-    ("PUT", "/api/v1/products/{product_id}"): Entry(
-        roles("editor"),
-        {
-            "category": "document",
-            "name": "x",
-            "description": "x",
-            "price": {"amount": 100, "currency": "CNY"},
-            "tiers": [{"id": "t1", "name": "x", "price": {"amount": 100}}],
-            "process": [{"stage": "s", "title": "x"}],
-        },
-    ),
+    ("POST", "/api/v1/products"): Entry(roles("editor"), PRODUCT),
+    ("PUT", "/api/v1/products/{product_id}"): Entry(roles("editor"), PRODUCT),
+    ("POST", "/api/v1/products/{product_id}/submit"): Entry(roles("editor")),
+    ("POST", "/api/v1/products/{product_id}/review"): Entry(roles("reviewer"), {"decision": "approve"}),
+    ("GET", "/api/v1/product-versions"): Entry(roles("editor", "reviewer"), query={"status": "submitted"}),
     ("PUT", "/api/v1/firms/{firm_id}"): Entry(
         roles("firm_admin"),
         {"name": "x", "city": "北京", "address": "x", "location": {"lat": 39.9, "lng": 116.4}},

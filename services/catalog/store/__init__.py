@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from services.catalog.store.articles import Articles
 from services.catalog.store.firms import Firms
 from services.catalog.store.lawyers import Lawyers
+from services.catalog.store.product_versions import ProductVersions
 from services.catalog.store.products import Products
 from services.catalog.store.reviews import OrderRecords, Reviews
 from services.catalog.store.views import Views
@@ -21,6 +22,7 @@ class CatalogStores:
 
     db: Database
     products: Products
+    product_versions: ProductVersions
     firms: Firms
     lawyers: Lawyers
     articles: Articles
@@ -33,7 +35,8 @@ class CatalogStores:
         firms = Firms(db)
         return cls(
             db=db,
-            products=Products(db, outbox),
+            products=Products(db),
+            product_versions=ProductVersions(db, outbox),
             firms=firms,
             lawyers=Lawyers(db, outbox, firms),
             articles=Articles(db, outbox),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
-from services.gateway.schemas.catalog import Lawyer, Product
+from services.gateway.schemas.catalog import Lawyer, Product, ReviewDecision
 from services.gateway.schemas.common import ArticleKind, RequestModel, or_none, rfc3339
 
 
@@ -22,9 +20,7 @@ class EditArticle(RequestModel):
     body: str = Field(min_length=1, max_length=100_000)
 
 
-class ReviewArticle(RequestModel):
-    decision: Literal["approve", "reject"]
-    comment: str = Field(default="", max_length=4000, description="Required to reject.")
+ReviewArticle = ReviewDecision
 
 
 class ArticleVersion(BaseModel):

@@ -62,6 +62,7 @@ class Product(_message.Message):
     CONSULTATION_KIND_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     REVIEWS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Product id."""
     category: _builtins.str
@@ -74,6 +75,8 @@ class Product(_message.Message):
     """For category consultation, one of common.v1.ConsultationKind but general: professional|phone; empty
     otherwise.
     """
+    version: _builtins.int
+    """The approved version shown (from 1); an order records the version it was bought at."""
     @_builtins.property
     def media(self) -> _containers.RepeatedCompositeFieldContainer[Global___Media]:
         """Images, videos and interactive media, in display order."""
@@ -127,14 +130,75 @@ class Product(_message.Message):
         consultation_kind: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         reviews: _abc.Iterable[Global___Review] | None = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "price", b"price", "rating", b"rating"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "description", b"description", "id", b"id", "media", b"media", "name", b"name", "parameters", b"parameters", "price", b"price", "process", b"process", "rating", b"rating", "requirement_fields", b"requirement_fields", "reviews", b"reviews", "tiers", b"tiers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "description", b"description", "id", b"id", "media", b"media", "name", b"name", "parameters", b"parameters", "price", b"price", "process", b"process", "rating", b"rating", "requirement_fields", b"requirement_fields", "reviews", b"reviews", "tiers", b"tiers", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Product: _TypeAlias = Product  # noqa: Y015
+
+@_typing.final
+class ProductVersion(_message.Message):
+    """One version of a product as an editor wrote it, with its review."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    REVIEWER_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_COMMENT_FIELD_NUMBER: _builtins.int
+    REVIEWED_AT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """Product id."""
+    version: _builtins.int
+    """Version number, from 1."""
+    status: _builtins.str
+    """One of: draft|submitted|approved|rejected."""
+    author_id: _builtins.str
+    """The editor who wrote it."""
+    reviewer_id: _builtins.str
+    """The reviewer who approved or rejected it."""
+    review_comment: _builtins.str
+    """The reviewer's comment."""
+    @_builtins.property
+    def product(self) -> Global___Product:
+        """The product as this version has it (rating and reviews are the published product's)."""
+
+    @_builtins.property
+    def reviewed_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was reviewed."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the version was created."""
+
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        status: _builtins.str = ...,
+        product: Global___Product | None = ...,
+        author_id: _builtins.str = ...,
+        reviewer_id: _builtins.str = ...,
+        review_comment: _builtins.str = ...,
+        reviewed_at: _timestamp_pb2.Timestamp | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "product", b"product", "reviewed_at", b"reviewed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "created_at", b"created_at", "product", b"product", "product_id", b"product_id", "review_comment", b"review_comment", "reviewed_at", b"reviewed_at", "reviewer_id", b"reviewer_id", "status", b"status", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductVersion: _TypeAlias = ProductVersion  # noqa: Y015
 
 @_typing.final
 class Review(_message.Message):
@@ -1827,9 +1891,41 @@ class UpsertProductResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PRODUCT_FIELD_NUMBER: _builtins.int
+    DRAFT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def product(self) -> Global___Product:
-        """The stored product."""
+        """The product as the draft version has it (the public product changes only when a reviewer approves)."""
+
+    @_builtins.property
+    def draft(self) -> Global___ProductVersion:
+        """The draft version the change went into."""
+
+    def __init__(
+        self,
+        *,
+        product: Global___Product | None = ...,
+        draft: Global___ProductVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft", "product", b"product"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft", "product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertProductResponse: _TypeAlias = UpsertProductResponse  # noqa: Y015
+
+@_typing.final
+class CreateProductRequest(_message.Message):
+    """Request for CatalogService.CreateProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> Global___Product:
+        """The product; `id` names it (a new id is made when empty), `rating`, `reviews` and `created_at` are
+        ignored.
+        """
 
     def __init__(
         self,
@@ -1842,7 +1938,193 @@ class UpsertProductResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___UpsertProductResponse: _TypeAlias = UpsertProductResponse  # noqa: Y015
+Global___CreateProductRequest: _TypeAlias = CreateProductRequest  # noqa: Y015
+
+@_typing.final
+class CreateProductResponse(_message.Message):
+    """Response of CatalogService.CreateProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DRAFT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def draft(self) -> Global___ProductVersion:
+        """The draft, version 1."""
+
+    def __init__(
+        self,
+        *,
+        draft: Global___ProductVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateProductResponse: _TypeAlias = CreateProductResponse  # noqa: Y015
+
+@_typing.final
+class SubmitProductRequest(_message.Message):
+    """Request for CatalogService.SubmitProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """Product id."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitProductRequest: _TypeAlias = SubmitProductRequest  # noqa: Y015
+
+@_typing.final
+class SubmitProductResponse(_message.Message):
+    """Response of CatalogService.SubmitProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def version(self) -> Global___ProductVersion:
+        """The submitted version."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___ProductVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitProductResponse: _TypeAlias = SubmitProductResponse  # noqa: Y015
+
+@_typing.final
+class ReviewProductRequest(_message.Message):
+    """Request for CatalogService.ReviewProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """Product id."""
+    decision: _builtins.str
+    """One of: approve|reject."""
+    comment: _builtins.str
+    """The reviewer's comment; required to reject."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        decision: _builtins.str = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "decision", b"decision", "product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewProductRequest: _TypeAlias = ReviewProductRequest  # noqa: Y015
+
+@_typing.final
+class ReviewProductResponse(_message.Message):
+    """Response of CatalogService.ReviewProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def version(self) -> Global___ProductVersion:
+        """The reviewed version."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___ProductVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewProductResponse: _TypeAlias = ReviewProductResponse  # noqa: Y015
+
+@_typing.final
+class ListProductVersionsRequest(_message.Message):
+    """Request for CatalogService.ListProductVersions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """One of: draft|submitted|approved|rejected; empty for all."""
+    product_id: _builtins.str
+    """One product's versions, newest first; empty for the latest version of every product."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "product_id", b"product_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProductVersionsRequest: _TypeAlias = ListProductVersionsRequest  # noqa: Y015
+
+@_typing.final
+class ListProductVersionsResponse(_message.Message):
+    """Response of CatalogService.ListProductVersions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProductVersion]:
+        """The page of versions."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        versions: _abc.Iterable[Global___ProductVersion] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProductVersionsResponse: _TypeAlias = ListProductVersionsResponse  # noqa: Y015
 
 @_typing.final
 class UpdateFirmRequest(_message.Message):
