@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, Computed, DateTime, Index, String
@@ -136,6 +136,12 @@ class ArticleRow(CatalogTable, table=True):
     id: str = Field(primary_key=True)
     kind: str = Field(index=True)
     author_id: str
+    # The editorial column it appears in ("" for none) and the industries it targets (none: every one).
+    column_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
+    industries: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(String), nullable=False, server_default="{}"),
+    )
     latest_version: int = 1
     # The approved version the public sees; None until the first approval.
     published_version: int | None = None
@@ -158,6 +164,35 @@ class ArticleVersionRow(CatalogTable, table=True):
     reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     search_title: str = ""
     search_body: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ColumnRow(CatalogTable, table=True):
+    """An editorial column (§4.2.2): laws and regulations, legal developments, cases, annotated contract
+    templates or risk alerts, possibly aimed at some industries."""
+
+    __tablename__ = "columns"
+
+    id: str = Field(primary_key=True)
+    kind: str
+    name: str
+    description: str = ""
+    industries: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ColumnIssueRow(CatalogTable, table=True):
+    """A planned issue of a column on a date: the editor's calendar. Published once its article is."""
+
+    __tablename__ = "column_issues"
+    __table_args__ = (Index("ix_column_issues_column_id_planned_for", "column_id", "planned_for"),)
+
+    id: str = Field(primary_key=True)
+    column_id: str = Field(foreign_key="columns.id")
+    planned_for: date
+    title: str
+    article_id: str = ""
+    planned_by: str
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf import json_format
@@ -17,6 +19,7 @@ from services.catalog.firm_events import FirmEvents, parse_cursor
 from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, ProductRow, ReviewRow
 from services.catalog.store import CatalogStores
 from services.catalog.store.articles import ArticleView
+from services.catalog.store.columns import PlannedIssue
 from services.catalog.store.lawyers import LawyerFilter
 from services.catalog.store.product_versions import ProductVersionView
 from services.catalog.store.products import ProductFilter
@@ -25,6 +28,7 @@ from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.runtime.records import new_id, page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
+BEIJING = ZoneInfo("Asia/Shanghai")
 TIER_NUMBERS = ("delivery_hours", "revision_days", "acknowledge_minutes", "reply_hours")
 
 
@@ -233,6 +237,8 @@ def article_proto(view: ArticleView) -> pb.Article:
         kind=view.article.kind,
         latest=_version_proto(view.latest),
         created_at=to_timestamp(view.article.created_at),
+        column_id=view.article.column_id,
+        industries=view.article.industries,
     )
     if view.published is not None:
         article.published.CopyFrom(_version_proto(view.published))
@@ -376,17 +382,19 @@ class CatalogServicer(CatalogServiceServicer):
     async def CreateArticle(
         self, request: pb.CreateArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateArticleResponse:
-        principal = domain.require_editor(current_principal())
+        column = await self.stores.columns.get_column(request.column_id) if request.column_id else None
+        principal = domain.require_article_author(current_principal(), column.kind if column else "")
         kind, title, body = domain.validate_article(request.kind, request.title, request.body)
+        industries = domain.validate_industries(list(request.industries))
         view = await self.stores.articles.create_article(
-            principal, kind, title, body, request.idempotency_key
+            principal, kind, title, body, request.idempotency_key, request.column_id, tuple(industries)
         )
         return pb.CreateArticleResponse(article=article_proto(view))
 
     async def UpdateArticle(
         self, request: pb.UpdateArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateArticleResponse:
-        principal = domain.require_editor(current_principal())
+        principal = domain.require_article_editor(current_principal())
         title, body = domain.validate_article_text(request.title, request.body)
         view = await self.stores.articles.update_article(principal, request.article_id, title, body)
         return pb.UpdateArticleResponse(article=article_proto(view))
@@ -394,7 +402,7 @@ class CatalogServicer(CatalogServiceServicer):
     async def SubmitArticle(
         self, request: pb.SubmitArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitArticleResponse:
-        principal = domain.require_editor(current_principal())
+        principal = domain.require_article_editor(current_principal())
         view = await self.stores.articles.submit_article(principal, request.article_id)
         return pb.SubmitArticleResponse(article=article_proto(view))
 
@@ -424,7 +432,7 @@ class CatalogServicer(CatalogServiceServicer):
             )
         else:
             views, next_cursor = await self.stores.articles.list_published_articles(
-                kind, query, limit, request.page.cursor
+                kind, query, limit, request.page.cursor, request.column_id
             )
         return pb.ListArticlesResponse(
             articles=[article_proto(view) for view in views],
@@ -539,3 +547,62 @@ class CatalogServicer(CatalogServiceServicer):
         principal = domain.require_role(current_principal(), "lawyer", "go online")
         row = await self.stores.lawyers.set_online(principal, request.online)
         return pb.SetLawyerOnlineResponse(lawyer=lawyer_proto(row, principal))
+
+    # --- editorial columns (§4.2.2) ---------------------------------------------------------------------
+
+    async def ListColumns(
+        self, request: pb.ListColumnsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListColumnsResponse:
+        industry = domain.validate_industry(request.industry)
+        rows = await self.stores.columns.list_columns(industry)
+        return pb.ListColumnsResponse(
+            columns=[
+                pb.Column(
+                    id=row.id,
+                    kind=row.kind,
+                    name=row.name,
+                    description=row.description,
+                    industries=row.industries,
+                    for_your_industry=domain.industry_rank(row.industries, industry) == 0,
+                )
+                for row in rows
+            ]
+        )
+
+    async def PlanColumnIssue(
+        self, request: pb.PlanColumnIssueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PlanColumnIssueResponse:
+        principal = domain.require_role(current_principal(), "editor", "plan a column's issues")
+        planned_for = domain.validate_plan_date(request.planned_for, "planned_for")
+        title = domain.validate_issue_title(request.title)
+        planned = await self.stores.columns.plan_issue(
+            principal, request.column_id, planned_for, title, request.article_id
+        )
+        return pb.PlanColumnIssueResponse(issue=_issue_proto(planned))
+
+    async def ListColumnIssues(
+        self, request: pb.ListColumnIssuesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListColumnIssuesResponse:
+        principal = signed_in(current_principal(), "read a column's calendar")
+        if not principal.has_role("editor", "reviewer"):
+            raise PermissionDenied("only editors and reviewers read a column's calendar")
+        first, last = domain.plan_window(request.from_date, request.to_date, beijing_today())
+        issues = await self.stores.columns.list_issues(request.column_id, first, last)
+        return pb.ListColumnIssuesResponse(issues=[_issue_proto(planned) for planned in issues])
+
+
+def beijing_today() -> date:
+    return utcnow().astimezone(BEIJING).date()
+
+
+def _issue_proto(planned: PlannedIssue) -> pb.ColumnIssue:
+    issue = planned.issue
+    return pb.ColumnIssue(
+        id=issue.id,
+        column_id=issue.column_id,
+        planned_for=issue.planned_for.isoformat(),
+        title=issue.title,
+        article_id=issue.article_id,
+        status="published" if planned.published else "planned",
+        planned_by=issue.planned_by,
+    )

@@ -48,6 +48,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "FinishOidcLogin": PUBLIC,
         "GetMe": SIGNED_IN,
         "UpdateMe": SIGNED_IN,
+        "UpdateEnterprise": SIGNED_IN,
         "IssueMembershipCard": SIGNED_IN,
         "RevokeMembershipCard": SIGNED_IN,
         "ListMembershipCards": SIGNED_IN,
@@ -106,6 +107,10 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SubmitProduct": SIGNED_IN,
         "ReviewProduct": SIGNED_IN,
         "ListProductVersions": SIGNED_IN,
+        # Editorial columns (issue 24 item 5): anyone reads them; editors plan their issues.
+        "ListColumns": PUBLIC,
+        "PlanColumnIssue": SIGNED_IN,
+        "ListColumnIssues": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,

@@ -963,7 +963,7 @@ async def test_firm_admin_lists_own_inactive_lawyers_and_accounts_have_one_profi
 # --- products go public through review (issue 23 item 5, §6.1.3.2, §9.5) --------------------------------
 # An editor drafts a product and each change to it, a reviewer approves or rejects the submitted version,
 # and the public (and new orders) see only the last approved version. What an order records of it is in
-# tests/e2e/test_reviewed_products_journey.py.
+# tests/e2e/test_catalog_editorial_journey.py.
 
 
 def new_product_id() -> str:
@@ -1094,3 +1094,114 @@ async def test_demo_products_are_seeded_as_approved_versions(platform: Platform)
     (version,) = history.json()["items"]
     assert (version["version"], version["status"], version["reviewer_id"]) == (1, "approved", reviewer)
     assert (await platform.http.get("/api/v1/products/doc-contract-drafting")).json()["version"] == 1
+
+
+# --- editorial columns (issue 24 item 5, §4.2.1, §4.2.2) --------------------------------------------------
+# Articles belong to columns aimed at industries; lawyers write risk alerts and annotated templates, which
+# still pass review; editors plan each column's issues. A client's industry comes from identity (the e2e
+# tier: tests/e2e/test_catalog_editorial_journey.py); here the order for an anonymous reader.
+
+
+async def test_columns_of_every_kind_are_listed_general_ones_first(platform: Platform) -> None:
+    columns = (await platform.http.get("/api/v1/columns")).json()["items"]
+    assert {c["kind"] for c in columns} == {
+        "laws_regulations",
+        "legal_developments",
+        "cases",
+        "contract_templates",
+        "risk_alerts",
+    }
+    general = [c["industries"] == [] for c in columns]
+    assert general == sorted(general, reverse=True) and not any(c["for_your_industry"] for c in columns)
+    tech = (await platform.http.get("/api/v1/articles", params={"column": "column-risk-tech"})).json()[
+        "items"
+    ]
+    assert [a["id"] for a in tech] == ["article-personal-information-risk"]
+    assert tech[0]["industries"] == ["technology"] and tech[0]["column_id"] == "column-risk-tech"
+
+
+async def test_lawyers_write_risk_alerts_that_still_pass_review(platform: Platform) -> None:
+    http = platform.http
+    lawyer = platform.keys.headers("lawyer-columnist", roles=("lawyer",), tenant_id="")
+    other_lawyer = platform.keys.headers("lawyer-other", roles=("lawyer",), tenant_id="")
+    alert = {
+        "kind": "news",
+        "title": "风险提示：竞业限制补偿金未按月支付的后果",
+        "body": "用人单位未按月支付竞业限制经济补偿超过三个月的，劳动者可以解除竞业限制约定。",
+        "column_id": "column-risk-tech",
+        "industries": ["technology"],
+    }
+    refused = await http.post("/api/v1/articles", json=alert | {"column_id": "column-laws"}, headers=lawyer)
+    assert refused.status_code == 403, refused.text
+    assert (await http.post("/api/v1/articles", json=alert, headers=platform.client())).status_code == 403
+    unknown = await http.post("/api/v1/articles", json=alert | {"industries": ["mining"]}, headers=lawyer)
+    assert unknown.status_code == 422, unknown.text
+    created = await http.post("/api/v1/articles", json=alert, headers=lawyer)
+    assert created.status_code == 201, created.text
+    article = created.json()
+    path = f"/api/v1/articles/{article['id']}"
+    assert (article["column_id"], article["industries"], article["status"]) == (
+        "column-risk-tech",
+        ["technology"],
+        "draft",
+    )
+    edit = {"title": alert["title"], "body": alert["body"] + "建议按月足额支付。"}
+    assert (await http.put(path, json=edit, headers=other_lawyer)).status_code == 403
+    assert (await http.put(path, json=edit, headers=lawyer)).status_code == 200
+    assert (await http.post(f"{path}/submit", headers=other_lawyer)).status_code == 403
+    assert (await http.post(f"{path}/submit", headers=lawyer)).json()["status"] == "submitted"
+    assert (await http.get(path)).status_code == 404  # not public before review
+    approved = await http.post(f"{path}/review", json={"decision": "approve"}, headers=platform.reviewer())
+    assert approved.status_code == 200 and approved.json()["reviewed_by"] == "reviewer-1", approved.text
+    listed = (await http.get("/api/v1/articles", params={"column": "column-risk-tech"})).json()["items"]
+    assert article["id"] in [a["id"] for a in listed]
+
+
+async def test_editors_plan_a_columns_issues_on_a_calendar(platform: Platform) -> None:
+    http, editor = platform.http, platform.editor()
+    path = "/api/v1/columns/column-risk-manufacturing/issues"
+    window = {"from": "2027-03-01", "to": "2027-03-31"}
+    assert (await http.get(path, params=window, headers=editor)).json()["items"] == []
+    planned = await http.post(
+        path, json={"planned_for": "2027-03-15", "title": "供应链合同的不可抗力条款"}, headers=editor
+    )
+    assert planned.status_code == 201, planned.text
+    assert (planned.json()["status"], planned.json()["planned_by"]) == ("planned", "editor-1")
+    # The issue whose article is published shows so; an article of another column cannot be planned here.
+    with_article = await http.post(
+        path,
+        json={
+            "planned_for": "2027-03-02",
+            "title": "劳务派遣比例",
+            "article_id": "article-labour-dispatch-risk",
+        },
+        headers=editor,
+    )
+    assert with_article.status_code == 201 and with_article.json()["status"] == "published"
+    wrong = await http.post(
+        path,
+        json={"planned_for": "2027-03-03", "title": "x", "article_id": "article-personal-information-risk"},
+        headers=editor,
+    )
+    assert wrong.status_code == 422 and problem_fields(wrong) == ["article_id"]
+    calendar = (await http.get(path, params=window, headers=platform.reviewer())).json()["items"]
+    assert [(i["planned_for"], i["title"]) for i in calendar] == [
+        ("2027-03-02", "劳务派遣比例"),
+        ("2027-03-15", "供应链合同的不可抗力条款"),
+    ]
+    for headers in (platform.client(), platform.keys.headers("lawyer-x", roles=("lawyer",), tenant_id="")):
+        assert (
+            await http.post(path, json={"planned_for": "2027-03-04", "title": "x"}, headers=headers)
+        ).status_code == 403
+    assert (await http.get(path, params=window, headers=platform.client())).status_code == 403
+    bad = await http.post(path, json={"planned_for": "3月4日", "title": "x"}, headers=editor)
+    assert bad.status_code == 422 and problem_fields(bad) == ["planned_for"]
+    unknown = await http.post(
+        "/api/v1/columns/no-such-column/issues",
+        json={"planned_for": "2027-03-04", "title": "x"},
+        headers=editor,
+    )
+    assert unknown.status_code == 404
+    assert (
+        await http.get(path, params={"from": "2027-03-31", "to": "2027-03-01"}, headers=editor)
+    ).status_code == 422

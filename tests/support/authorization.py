@@ -135,6 +135,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/me/activity"): Entry(SIGNED_IN),
     ("GET", "/api/v1/me/access-log"): Entry(SIGNED_IN),
     ("DELETE", "/api/v1/me"): Entry(SIGNED_IN),
+    ("PATCH", "/api/v1/enterprise"): Entry(roles("client_admin"), {"industry": "technology"}),
     ("POST", "/api/v1/enterprise/members"): Entry(roles("client_admin"), {"email": "a@b.cn"}),
     ("GET", "/api/v1/enterprise/members"): Entry(roles("client_admin")),
     ("PUT", "/api/v1/enterprise/members/{user_id}/role"): Entry(roles("client_admin"), {"role": "client"}),
@@ -170,12 +171,19 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("PUT", "/api/v1/lawyer/status"): Entry(roles("lawyer"), {"online": True}),
     # content
-    ("POST", "/api/v1/articles"): Entry(roles("editor"), {"kind": "news", "title": "x", "body": "x"}),
-    ("PUT", "/api/v1/articles/{article_id}"): Entry(roles("editor"), {"title": "x", "body": "x"}),
-    ("POST", "/api/v1/articles/{article_id}/submit"): Entry(roles("editor")),
+    ("POST", "/api/v1/articles"): Entry(
+        roles("editor", "lawyer"), {"kind": "news", "title": "x", "body": "x"}
+    ),
+    ("PUT", "/api/v1/articles/{article_id}"): Entry(roles("editor", "lawyer"), {"title": "x", "body": "x"}),
+    ("POST", "/api/v1/articles/{article_id}/submit"): Entry(roles("editor", "lawyer")),
     ("POST", "/api/v1/articles/{article_id}/review"): Entry(roles("reviewer"), {"decision": "approve"}),
     ("GET", "/api/v1/articles"): Entry(PUBLIC),
     ("GET", "/api/v1/articles/{article_id}"): Entry(PUBLIC),
+    ("GET", "/api/v1/columns"): Entry(PUBLIC),
+    ("GET", "/api/v1/columns/{column_id}/issues"): Entry(roles("editor", "reviewer")),
+    ("POST", "/api/v1/columns/{column_id}/issues"): Entry(
+        roles("editor"), {"planned_for": "2027-01-05", "title": "x"}
+    ),
     ("GET", "/api/v1/search"): Entry(PUBLIC, query={"q": "合同"}),
     # consultation: the service decides by role and tenant; staff-only operations are refused here too
     ("POST", "/api/v1/consultations"): Entry(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.catalog.store.articles import Articles
+from services.catalog.store.columns import Columns
 from services.catalog.store.firms import Firms
 from services.catalog.store.lawyers import Lawyers
 from services.catalog.store.product_versions import ProductVersions
@@ -26,6 +27,7 @@ class CatalogStores:
     firms: Firms
     lawyers: Lawyers
     articles: Articles
+    columns: Columns
     reviews: Reviews
     orders: OrderRecords
     views: Views
@@ -40,6 +42,7 @@ class CatalogStores:
             firms=firms,
             lawyers=Lawyers(db, outbox, firms),
             articles=Articles(db, outbox),
+            columns=Columns(db),
             reviews=Reviews(db, outbox),
             orders=OrderRecords(),
             views=Views(db, outbox),

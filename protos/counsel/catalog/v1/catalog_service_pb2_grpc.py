@@ -165,6 +165,21 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsResponse.FromString,
                 _registered_method=True)
+        self.ListColumns = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListColumns',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsResponse.FromString,
+                _registered_method=True)
+        self.PlanColumnIssue = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/PlanColumnIssue',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueResponse.FromString,
+                _registered_method=True)
+        self.ListColumnIssues = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListColumnIssues',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -361,6 +376,28 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListColumns(self, request, context):
+        """The editorial columns (SPEC 4.2.2): those targeting `industry` first, then the general ones, then the
+        rest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanColumnIssue(self, request, context):
+        """An editor plans an issue of a column on a date (the column's calendar).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListColumnIssues(self, request, context):
+        """Editors and reviewers: a column's planned issues between two dates, earliest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -493,6 +530,21 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ListProductVersions,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsResponse.SerializeToString,
+            ),
+            'ListColumns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListColumns,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsResponse.SerializeToString,
+            ),
+            'PlanColumnIssue': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanColumnIssue,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueResponse.SerializeToString,
+            ),
+            'ListColumnIssues': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListColumnIssues,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1198,6 +1250,87 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/ListProductVersions',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListColumns',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanColumnIssue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/PlanColumnIssue',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListColumnIssues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListColumnIssues',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesResponse.FromString,
             options,
             channel_credentials,
             insecure,

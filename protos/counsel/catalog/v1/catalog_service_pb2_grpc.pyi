@@ -97,6 +97,14 @@ class CatalogServiceStub:
     """Editors and reviewers: product versions by status, oldest change first (a reviewer's queue is
     "submitted"), or every version of one product.
     """
+    ListColumns: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnsRequest, _catalog_service_pb2.ListColumnsResponse]
+    """The editorial columns (SPEC 4.2.2): those targeting `industry` first, then the general ones, then the
+    rest.
+    """
+    PlanColumnIssue: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.PlanColumnIssueRequest, _catalog_service_pb2.PlanColumnIssueResponse]
+    """An editor plans an issue of a column on a date (the column's calendar)."""
+    ListColumnIssues: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnIssuesRequest, _catalog_service_pb2.ListColumnIssuesResponse]
+    """Editors and reviewers: a column's planned issues between two dates, earliest first."""
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -167,6 +175,14 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """Editors and reviewers: product versions by status, oldest change first (a reviewer's queue is
     "submitted"), or every version of one product.
     """
+    ListColumns: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnsRequest, _catalog_service_pb2.ListColumnsResponse]  # type: ignore[assignment]
+    """The editorial columns (SPEC 4.2.2): those targeting `industry` first, then the general ones, then the
+    rest.
+    """
+    PlanColumnIssue: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.PlanColumnIssueRequest, _catalog_service_pb2.PlanColumnIssueResponse]  # type: ignore[assignment]
+    """An editor plans an issue of a column on a date (the column's calendar)."""
+    ListColumnIssues: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnIssuesRequest, _catalog_service_pb2.ListColumnIssuesResponse]  # type: ignore[assignment]
+    """Editors and reviewers: a column's planned issues between two dates, earliest first."""
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """Products (with tiers, deadlines and prices), reviews and articles that clients browse and buy."""
@@ -390,5 +406,31 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         """Editors and reviewers: product versions by status, oldest change first (a reviewer's queue is
         "submitted"), or every version of one product.
         """
+
+    @_abc_1.abstractmethod
+    def ListColumns(
+        self,
+        request: _catalog_service_pb2.ListColumnsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListColumnsResponse, _abc.Awaitable[_catalog_service_pb2.ListColumnsResponse]]:
+        """The editorial columns (SPEC 4.2.2): those targeting `industry` first, then the general ones, then the
+        rest.
+        """
+
+    @_abc_1.abstractmethod
+    def PlanColumnIssue(
+        self,
+        request: _catalog_service_pb2.PlanColumnIssueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.PlanColumnIssueResponse, _abc.Awaitable[_catalog_service_pb2.PlanColumnIssueResponse]]:
+        """An editor plans an issue of a column on a date (the column's calendar)."""
+
+    @_abc_1.abstractmethod
+    def ListColumnIssues(
+        self,
+        request: _catalog_service_pb2.ListColumnIssuesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListColumnIssuesResponse, _abc.Awaitable[_catalog_service_pb2.ListColumnIssuesResponse]]:
+        """Editors and reviewers: a column's planned issues between two dates, earliest first."""
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

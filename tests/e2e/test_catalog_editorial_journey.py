@@ -1,9 +1,10 @@
-"""Reviewed products and the standard's document services over HTTP against the session's platform started by
-`counsel up` (tests/e2e/conftest.py). Issue 23 item 5 (§6.1.3.2, §9.5): a product and each change to it are
-public, and sold, only once a reviewer approves that version, and an order records the version it bought.
-Issue 23 item 7 (§5.2.3, R-DOC-1): litigation papers, applications, legal opinions and powers of attorney,
-each with its Chinese requirement form and the 24/48/72 h, 3/5/7-day tiers, ordered, paid and delivered
-through the document-order flow. Any 5xx fails the test."""
+"""Reviewed products, the standard's document services and editorial columns over HTTP against the session's
+platform started by `counsel up` (tests/e2e/conftest.py). Issue 23 item 5 (§6.1.3.2, §9.5): a product and
+each change to it are public, and sold, only once a reviewer approves that version, and an order records the
+version it bought. Issue 23 item 7 (§5.2.3, R-DOC-1): litigation papers, applications, legal opinions and
+powers of attorney, each with its Chinese requirement form and the 24/48/72 h, 3/5/7-day tiers, ordered,
+paid and delivered through the document-order flow. Issue 24 item 5 (§4.2.2): a client sees the columns of
+their enterprise's industry first, and lawyers' risk alerts pass review. Any 5xx fails the test."""
 
 from __future__ import annotations
 
@@ -193,3 +194,29 @@ def test_each_document_service_is_ordered_and_delivered(http: httpx.Client, prod
     assert delivered.status_code == 200 and delivered.json()["stage"] == "delivered", delivered.text
     accepted = http.post(f"{path}/accept", headers=client)
     assert accepted.status_code == 200 and accepted.json()["stage"] == "completed", accepted.text
+
+
+def test_a_client_sees_their_industrys_columns_first(http: httpx.Client) -> None:
+    admin, member = login(http, "client@demo.counsel.test"), login(http, "member@demo.counsel.test")
+
+    def first_columns(headers: dict[str, str] | None = None) -> list[tuple[str, bool]]:
+        items = http.get("/api/v1/columns", headers=headers).json()["items"]
+        return [(c["id"], c["for_your_industry"]) for c in items[:1]]
+
+    # The demo enterprise is a technology company: its members see its risk alerts first.
+    assert http.get("/api/v1/me", headers=member).json()["enterprise"]["industry"] == "technology"
+    assert first_columns(member) == [("column-risk-tech", True)]
+    assert first_columns() != [("column-risk-tech", True)]  # anonymous: general columns first
+    # Only the client_admin changes the industry; a member is refused, a wrong industry is 422.
+    change = {"industry": "manufacturing"}
+    assert http.patch("/api/v1/enterprise", headers=member, json=change).status_code == 403
+    wrong = http.patch("/api/v1/enterprise", headers=admin, json={"industry": "mining"})
+    assert wrong.status_code == 422 and problem_fields(wrong) == ["industry"], wrong.text
+    try:
+        changed = http.patch("/api/v1/enterprise", headers=admin, json=change)
+        assert changed.status_code == 200 and changed.json()["industry"] == "manufacturing", changed.text
+        assert first_columns(member) == [("column-risk-manufacturing", True)]
+        alerts = http.get("/api/v1/articles", params={"column": "column-risk-manufacturing"}).json()["items"]
+        assert "article-labour-dispatch-risk" in [a["id"] for a in alerts]
+    finally:
+        http.patch("/api/v1/enterprise", headers=admin, json={"industry": "technology"})
