@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.catalog.models import ProductRow
+from services.rules import forms
 
 # Document tiers carry the standard's clocks (§6.2.2.2-§6.2.2.4): 30-minute acknowledgement,
 # 24/48/72 h delivery and 3/5/7-day revision windows by complexity. Workflows receive them as input.
@@ -116,10 +117,16 @@ CONTRACT_REQUIREMENTS = [
 
 
 def _document(
-    product_id: str, name: str, description: str, prices: tuple[int, int, int], legal_field: str = ""
+    product_id: str,
+    name: str,
+    description: str,
+    prices: tuple[int, int, int],
+    legal_field: str = "",
+    form: list[dict[str, Any]] = CONTRACT_REQUIREMENTS,
 ) -> ProductRow:
-    """A document product; `legal_field` (parameter `legal_field`) is the field the documents service
-    matches its lawyer by; without it the order's requirements are classified (R-DOC-3)."""
+    """A document product with the requirement form `form`; `legal_field` (parameter `legal_field`) is the
+    field the documents service matches its lawyer by; without it the order's requirements are classified
+    (R-DOC-3)."""
     tiers: list[dict[str, Any]] = [
         dict(tier, price=price) for tier, price in zip(DOCUMENT_TIERS, prices, strict=True)
     ]
@@ -131,7 +138,7 @@ def _document(
         price_fen=prices[0],
         tiers=tiers,
         process=DOCUMENT_PROCESS,
-        requirement_fields=CONTRACT_REQUIREMENTS,
+        requirement_fields=form,
         parameters={"delivery": "24/48/72 h", "revisions": "unlimited within 3/5/7 days"}
         | ({"legal_field": legal_field} if legal_field else {}),
         media=[{"kind": "image", "url": "/static/products/documents.png", "caption": "Document services"}],
@@ -218,6 +225,36 @@ def demo_products() -> list[ProductRow]:
             "律师函 Lawyer letter",
             "以律师事务所名义发出的律师函。A formal letter on a law firm's letterhead.",
             (59900, 89900, 129900),
+        ),
+        # The other document services of the standard (§5.2.3, R-DOC-1), each with its own form.
+        _document(
+            "doc-litigation-papers",
+            "诉讼文书 Litigation papers",
+            "起诉状、答辩状、上诉状等诉讼文书的起草。Statements of claim, defences, appeals and other court papers.",
+            (39900, 69900, 119900),
+            legal_field="litigation",
+            form=forms.LITIGATION_PAPERS_FORM,
+        ),
+        _document(
+            "doc-application",
+            "申请书 Applications",
+            "财产保全、强制执行、仲裁等申请书的起草。Applications for preservation, enforcement, arbitration and more.",
+            (29900, 49900, 89900),
+            form=forms.APPLICATION_FORM,
+        ),
+        _document(
+            "doc-legal-opinion",
+            "法律意见书 Legal opinion",
+            "律师就具体事项出具的法律意见书。A lawyer's formal opinion on a matter, for you or a third party.",
+            (49900, 99900, 199900),
+            form=forms.LEGAL_OPINION_FORM,
+        ),
+        _document(
+            "doc-power-of-attorney",
+            "授权委托书 Power of attorney",
+            "诉讼或非诉事务的授权委托书。A power of attorney for litigation or other matters.",
+            (9900, 19900, 39900),
+            form=forms.POWER_OF_ATTORNEY_FORM,
         ),
         ProductRow(
             id="booking-at-firm",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, Computed, DateTime, Index, String
@@ -57,9 +57,31 @@ class ProductRow(CatalogTable, table=True):
     rating_average: float = 0.0
     rating_count: int = 0
     published: bool = Field(default=True, index=True)
+    # The approved version this row shows (product_versions); orders record it.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     search_title: str = ""
     search_body: str = ""
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ProductVersionRow(CatalogTable, table=True):
+    """Each version of a product as an editor wrote it (§6.1.3.2, §9.5). A product's row in `products` is
+    the content of its last approved version, written when a reviewer approves; a product with no approved
+    version has no row there, so nothing unreviewed is ever public or sold."""
+
+    __tablename__ = "product_versions"
+
+    product_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    status: str = Field(index=True)  # draft | submitted | approved | rejected
+    # The product's own fields (ProductRow's, without rating and search text), as the editor wrote them.
+    content: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    author_id: str
+    reviewer_id: str = ""
+    review_comment: str = ""
+    reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
 class FirmRow(CatalogTable, table=True):
@@ -114,6 +136,12 @@ class ArticleRow(CatalogTable, table=True):
     id: str = Field(primary_key=True)
     kind: str = Field(index=True)
     author_id: str
+    # The editorial column it appears in ("" for none) and the industries it targets (none: every one).
+    column_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
+    industries: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(String), nullable=False, server_default="{}"),
+    )
     latest_version: int = 1
     # The approved version the public sees; None until the first approval.
     published_version: int | None = None
@@ -136,6 +164,35 @@ class ArticleVersionRow(CatalogTable, table=True):
     reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     search_title: str = ""
     search_body: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ColumnRow(CatalogTable, table=True):
+    """An editorial column (§4.2.2): laws and regulations, legal developments, cases, annotated contract
+    templates or risk alerts, possibly aimed at some industries."""
+
+    __tablename__ = "columns"
+
+    id: str = Field(primary_key=True)
+    kind: str
+    name: str
+    description: str = ""
+    industries: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String), nullable=False))
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ColumnIssueRow(CatalogTable, table=True):
+    """A planned issue of a column on a date: the editor's calendar. Published once its article is."""
+
+    __tablename__ = "column_issues"
+    __table_args__ = (Index("ix_column_issues_column_id_planned_for", "column_id", "planned_for"),)
+
+    id: str = Field(primary_key=True)
+    column_id: str = Field(foreign_key="columns.id")
+    planned_for: date
+    title: str
+    article_id: str = ""
+    planned_by: str
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 

@@ -6,11 +6,21 @@ articles. The catalog's demo lawyers are the only ones: consultation and documen
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from services.catalog.demo_products import demo_products
-from services.catalog.models import TABLES, ArticleRow, ArticleVersionRow, FirmRow, LawyerRow
+from services.catalog.models import (
+    TABLES,
+    ArticleRow,
+    ArticleVersionRow,
+    ColumnIssueRow,
+    ColumnRow,
+    FirmRow,
+    LawyerRow,
+    ProductRow,
+    ProductVersionRow,
+)
 from services.catalog.store import CatalogStores
 from services.runtime.config import Settings
 from services.runtime.db import Database
@@ -252,11 +262,37 @@ def demo_lawyers() -> list[LawyerRow]:
     return rows
 
 
-# (id, kind, title, body)
+# Editorial columns (§4.2.2): (id, kind, name, description, industries).
+_COLUMNS = [
+    ("column-laws", "laws_regulations", "法律法规", "新法速递与条文解读。", []),
+    ("column-developments", "legal_developments", "法律动态", "立法、司法与监管的最新动向。", []),
+    ("column-cases", "cases", "案例精选", "典型判例与律师点评。", []),
+    ("column-templates", "contract_templates", "合同范本", "常用合同范本，附律师逐条注释。", []),
+    ("column-risk-tech", "risk_alerts", "科技企业风险提示", "数据合规、知识产权与用工风险。", ["technology"]),
+    (
+        "column-risk-manufacturing",
+        "risk_alerts",
+        "制造业风险提示",
+        "安全生产、劳务派遣与供应链合同风险。",
+        ["manufacturing"],
+    ),
+]
+
+# A column's planned issues, the editors' calendar: (id, column, date, title).
+_PLANNED_ISSUES = [
+    ("issue-risk-tech-2027-01", "column-risk-tech", date(2027, 1, 5), "个人信息出境合规要点"),
+    ("issue-risk-tech-2027-02", "column-risk-tech", date(2027, 1, 19), "开源软件许可的侵权风险"),
+    ("issue-laws-2027-01", "column-laws", date(2027, 1, 12), "新《公司法》出资期限规定解读"),
+]
+
+# (id, kind, column, industries, author (a demo account), title, body)
 _ARTICLES = [
     (
         "article-labour-contract-law",
         "news",
+        "column-laws",
+        [],
+        "editor",
         "劳动合同试用期的最新规定解读 Probation periods under the Labour Contract Law",
         "《劳动合同法》第十九条规定：劳动合同期限三个月以上不满一年的，试用期不得超过一个月；"
         "一年以上不满三年的，试用期不得超过二个月；三年以上固定期限和无固定期限的劳动合同，试用期不得超过六个月。"
@@ -265,6 +301,9 @@ _ARTICLES = [
     (
         "article-trademark-case",
         "case",
+        "column-cases",
+        [],
+        "editor",
         "经典案例：商标侵权与不正当竞争纠纷 Case: trademark infringement and unfair competition",
         "某科技公司未经许可在同类商品上使用与他人注册商标近似的标识，法院认定构成商标侵权，"
         "判决停止侵权并赔偿经济损失。本案对企业品牌保护与知识产权维权具有参考意义。",
@@ -272,10 +311,45 @@ _ARTICLES = [
     (
         "article-sales-contract-template",
         "contract_template",
+        "column-templates",
+        [],
+        "lawyer1",
         "买卖合同范本（附律师注释）Sales contract template with annotations",
         "第一条 标的物：名称、规格、数量。【律师注释：标的物描述应具体明确，避免歧义。】"
         "第二条 价款与支付：总价款及支付方式。【律师注释：约定分期付款时应明确每期金额与期限。】"
         "第三条 违约责任。【律师注释：违约金不宜过分高于实际损失。】",
+    ),
+    (
+        "article-personal-information-risk",
+        "news",
+        "column-risk-tech",
+        ["technology"],
+        "lawyer1",
+        "风险提示：收集敏感个人信息须取得单独同意",
+        "依据《个人信息保护法》第二十九条，处理敏感个人信息应当取得个人的单独同意。"
+        "App 与 SaaS 企业不得以一揽子授权代替单独同意，否则可能被责令改正、没收违法所得并处罚款。"
+        "建议企业梳理数据清单，对人脸、位置、金融账户等信息设置单独的同意弹窗并留存记录。",
+    ),
+    (
+        "article-workplace-safety",
+        "news",
+        "column-developments",
+        ["manufacturing"],
+        "editor",
+        "安全生产法要点：企业主要负责人对本单位安全生产全面负责",
+        "《安全生产法》明确生产经营单位的主要负责人是本单位安全生产第一责任人。"
+        "未履行安全生产管理职责导致事故的，主要负责人可能被处以罚款，构成犯罪的依法追究刑事责任。"
+        "制造企业应建立全员安全生产责任制并定期开展隐患排查。",
+    ),
+    (
+        "article-labour-dispatch-risk",
+        "news",
+        "column-risk-manufacturing",
+        ["manufacturing"],
+        "lawyer1",
+        "风险提示：劳务派遣用工不得超过用工总量的百分之十",
+        "依据《劳务派遣暂行规定》，用工单位使用的被派遣劳动者数量不得超过其用工总量的百分之十，"
+        "且只能在临时性、辅助性或者替代性的工作岗位上使用。超比例用工可能被责令限期改正并处以罚款。",
     ),
 ]
 
@@ -349,18 +423,53 @@ _FAQ = [
 ]
 
 
-def demo_articles() -> list[tuple[ArticleRow, list[ArticleVersionRow]]]:
-    """Approved (published) articles, each reviewed by reviewer@demo.counsel.test (§9.5)."""
-    published = datetime(2026, 2, 1, tzinfo=UTC)
+def demo_columns() -> list[ColumnRow]:
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        ColumnRow(
+            id=column_id,
+            kind=kind,
+            name=name,
+            description=description,
+            industries=industries,
+            created_at=created,
+        )
+        for column_id, kind, name, description, industries in _COLUMNS
+    ]
+
+
+def demo_column_issues() -> list[ColumnIssueRow]:
     editor = demo_user_id(f"editor@{DEMO_DOMAIN}")
+    return [
+        ColumnIssueRow(
+            id=issue_id,
+            column_id=column_id,
+            planned_for=planned_for,
+            title=title,
+            planned_by=editor,
+            created_at=datetime(2026, 12, 1, tzinfo=UTC),
+        )
+        for issue_id, column_id, planned_for, title in _PLANNED_ISSUES
+    ]
+
+
+def demo_articles() -> list[tuple[ArticleRow, list[ArticleVersionRow]]]:
+    """Approved (published) articles, each reviewed by reviewer@demo.counsel.test (§9.5); the risk alerts and
+    the annotated template are written by a lawyer (lawyer1@), as §4.2.1 lets them."""
+    published = datetime(2026, 2, 1, tzinfo=UTC)
     reviewer = demo_user_id(f"reviewer@{DEMO_DOMAIN}")
     result = []
-    faqs = [(article_id, "faq", title, body) for article_id, title, body in _FAQ]
-    for article_id, kind, title, body in [*_ARTICLES, *faqs]:
+    faqs: list[tuple[str, str, str, list[str], str, str, str]] = [
+        (article_id, "faq", "", [], "editor", title, body) for article_id, title, body in _FAQ
+    ]
+    for article_id, kind, column_id, industries, account, title, body in [*_ARTICLES, *faqs]:
+        author = demo_user_id(f"{account}@{DEMO_DOMAIN}")
         article = ArticleRow(
             id=article_id,
             kind=kind,
-            author_id=editor,
+            author_id=author,
+            column_id=column_id,
+            industries=industries,
             latest_version=1,
             published_version=1,
             published_at=published,
@@ -373,7 +482,7 @@ def demo_articles() -> list[tuple[ArticleRow, list[ArticleVersionRow]]]:
             status="approved",
             title=title,
             body=body,
-            author_id=editor,
+            author_id=author,
             reviewer_id=reviewer,
             review_comment="内容准确，同意发布。Accurate; approved.",
             reviewed_at=published,
@@ -383,17 +492,44 @@ def demo_articles() -> list[tuple[ArticleRow, list[ArticleVersionRow]]]:
     return result
 
 
+def demo_product_versions() -> list[tuple[ProductRow, ProductVersionRow]]:
+    """The demo products, each as its version 1 written by editor@ and approved by reviewer@ (§9.5)."""
+    editor = demo_user_id(f"editor@{DEMO_DOMAIN}")
+    reviewer = demo_user_id(f"reviewer@{DEMO_DOMAIN}")
+    return [
+        (
+            product,
+            ProductVersionRow(
+                product_id=product.id,
+                version=1,
+                status="approved",
+                author_id=editor,
+                reviewer_id=reviewer,
+                review_comment="内容与价格准确，同意发布。",
+                reviewed_at=product.created_at,
+                created_at=product.created_at,
+                updated_at=product.created_at,
+            ),
+        )
+        for product in demo_products()
+    ]
+
+
 async def seed_demo(stores: CatalogStores) -> None:
     """Merge the demo catalog into the catalog's tables through its stores; each demo lawyer's
     `lawyer.changed` goes to the outbox, from which consultation and documents fill their copies."""
-    for product in demo_products():
-        await stores.products.upsert_product(product)
+    for product, version in demo_product_versions():
+        await stores.product_versions.seed_product(product, version)
     for firm in demo_firms():
         await stores.firms.upsert_firm(firm)
     for lawyer in demo_lawyers():
         await stores.lawyers.upsert_lawyer(lawyer)
+    for column in demo_columns():
+        await stores.columns.upsert_column(column)
     for article, versions in demo_articles():
         await stores.articles.upsert_article(article, versions)
+    for issue in demo_column_issues():
+        await stores.columns.upsert_issue(issue)
 
 
 async def seed(db: Database, settings: Settings) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf import json_format
@@ -17,13 +19,16 @@ from services.catalog.firm_events import FirmEvents, parse_cursor
 from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, ProductRow, ReviewRow
 from services.catalog.store import CatalogStores
 from services.catalog.store.articles import ArticleView
+from services.catalog.store.columns import PlannedIssue
 from services.catalog.store.lawyers import LawyerFilter
+from services.catalog.store.product_versions import ProductVersionView
 from services.catalog.store.products import ProductFilter
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
-from services.runtime.records import page_size, to_timestamp, utcnow
+from services.runtime.records import new_id, page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
+BEIJING = ZoneInfo("Asia/Shanghai")
 TIER_NUMBERS = ("delivery_hours", "revision_days", "acknowledge_minutes", "reply_hours")
 
 
@@ -67,6 +72,22 @@ def product_proto(row: ProductRow) -> pb.Product:
         rating=pb.Rating(average=row.rating_average, count=row.rating_count),
         requirement_fields=[pb.RequirementField(**field) for field in row.requirement_fields],
         consultation_kind=row.consultation_kind,
+        created_at=to_timestamp(row.created_at),
+        version=row.version,
+    )
+
+
+def product_version_proto(view: ProductVersionView) -> pb.ProductVersion:
+    row = view.version
+    return pb.ProductVersion(
+        product_id=row.product_id,
+        version=row.version,
+        status=row.status,
+        product=product_proto(view.product),
+        author_id=row.author_id,
+        reviewer_id=row.reviewer_id,
+        review_comment=row.review_comment,
+        reviewed_at=to_timestamp(row.reviewed_at),
         created_at=to_timestamp(row.created_at),
     )
 
@@ -216,6 +237,8 @@ def article_proto(view: ArticleView) -> pb.Article:
         kind=view.article.kind,
         latest=_version_proto(view.latest),
         created_at=to_timestamp(view.article.created_at),
+        column_id=view.article.column_id,
+        industries=view.article.industries,
     )
     if view.published is not None:
         article.published.CopyFrom(_version_proto(view.published))
@@ -359,17 +382,19 @@ class CatalogServicer(CatalogServiceServicer):
     async def CreateArticle(
         self, request: pb.CreateArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateArticleResponse:
-        principal = domain.require_editor(current_principal())
+        column = await self.stores.columns.get_column(request.column_id) if request.column_id else None
+        principal = domain.require_article_author(current_principal(), column.kind if column else "")
         kind, title, body = domain.validate_article(request.kind, request.title, request.body)
+        industries = domain.validate_industries(list(request.industries))
         view = await self.stores.articles.create_article(
-            principal, kind, title, body, request.idempotency_key
+            principal, kind, title, body, request.idempotency_key, request.column_id, tuple(industries)
         )
         return pb.CreateArticleResponse(article=article_proto(view))
 
     async def UpdateArticle(
         self, request: pb.UpdateArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateArticleResponse:
-        principal = domain.require_editor(current_principal())
+        principal = domain.require_article_editor(current_principal())
         title, body = domain.validate_article_text(request.title, request.body)
         view = await self.stores.articles.update_article(principal, request.article_id, title, body)
         return pb.UpdateArticleResponse(article=article_proto(view))
@@ -377,7 +402,7 @@ class CatalogServicer(CatalogServiceServicer):
     async def SubmitArticle(
         self, request: pb.SubmitArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitArticleResponse:
-        principal = domain.require_editor(current_principal())
+        principal = domain.require_article_editor(current_principal())
         view = await self.stores.articles.submit_article(principal, request.article_id)
         return pb.SubmitArticleResponse(article=article_proto(view))
 
@@ -407,7 +432,7 @@ class CatalogServicer(CatalogServiceServicer):
             )
         else:
             views, next_cursor = await self.stores.articles.list_published_articles(
-                kind, query, limit, request.page.cursor
+                kind, query, limit, request.page.cursor, request.column_id
             )
         return pb.ListArticlesResponse(
             articles=[article_proto(view) for view in views],
@@ -443,10 +468,52 @@ class CatalogServicer(CatalogServiceServicer):
     async def UpsertProduct(
         self, request: pb.UpsertProductRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpsertProductResponse:
-        domain.require_role(current_principal(), "editor", "manage products")
-        row = product_row(request.product)
-        stored = await self.stores.products.upsert_product(row, publish=True)
-        return pb.UpsertProductResponse(product=product_proto(stored))
+        principal = domain.require_role(current_principal(), "editor", "manage products")
+        view = await self.stores.product_versions.update_product(principal, product_row(request.product))
+        draft = product_version_proto(view)
+        return pb.UpsertProductResponse(product=draft.product, draft=draft)
+
+    async def CreateProduct(
+        self, request: pb.CreateProductRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateProductResponse:
+        principal = domain.require_role(current_principal(), "editor", "manage products")
+        product = pb.Product()
+        product.CopyFrom(request.product)
+        product.id = product.id or new_id()
+        view = await self.stores.product_versions.create_product(principal, product_row(product))
+        return pb.CreateProductResponse(draft=product_version_proto(view))
+
+    async def SubmitProduct(
+        self, request: pb.SubmitProductRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitProductResponse:
+        principal = domain.require_role(current_principal(), "editor", "manage products")
+        view = await self.stores.product_versions.submit_product(principal, request.product_id)
+        return pb.SubmitProductResponse(version=product_version_proto(view))
+
+    async def ReviewProduct(
+        self, request: pb.ReviewProductRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReviewProductResponse:
+        principal = domain.require_role(current_principal(), "reviewer", "review products")
+        view = await self.stores.product_versions.review_product(
+            principal, request.product_id, request.decision, request.comment
+        )
+        return pb.ReviewProductResponse(version=product_version_proto(view))
+
+    async def ListProductVersions(
+        self, request: pb.ListProductVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListProductVersionsResponse:
+        principal = signed_in(current_principal(), "list product versions")
+        if not principal.has_role("editor", "reviewer"):
+            raise PermissionDenied("only editors and reviewers list product versions")
+        if request.status and request.status not in domain.VERSION_STATUSES:
+            raise InvalidArgument.for_field("status", f"must be one of {', '.join(domain.VERSION_STATUSES)}")
+        views, next_cursor = await self.stores.product_versions.list_versions(
+            request.status, request.product_id, page_size(request.page.limit), request.page.cursor
+        )
+        return pb.ListProductVersionsResponse(
+            versions=[product_version_proto(view) for view in views],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
+        )
 
     async def UpdateFirm(
         self, request: pb.UpdateFirmRequest, context: grpc.aio.ServicerContext
@@ -480,3 +547,62 @@ class CatalogServicer(CatalogServiceServicer):
         principal = domain.require_role(current_principal(), "lawyer", "go online")
         row = await self.stores.lawyers.set_online(principal, request.online)
         return pb.SetLawyerOnlineResponse(lawyer=lawyer_proto(row, principal))
+
+    # --- editorial columns (§4.2.2) ---------------------------------------------------------------------
+
+    async def ListColumns(
+        self, request: pb.ListColumnsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListColumnsResponse:
+        industry = domain.validate_industry(request.industry)
+        rows = await self.stores.columns.list_columns(industry)
+        return pb.ListColumnsResponse(
+            columns=[
+                pb.Column(
+                    id=row.id,
+                    kind=row.kind,
+                    name=row.name,
+                    description=row.description,
+                    industries=row.industries,
+                    for_your_industry=domain.industry_rank(row.industries, industry) == 0,
+                )
+                for row in rows
+            ]
+        )
+
+    async def PlanColumnIssue(
+        self, request: pb.PlanColumnIssueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PlanColumnIssueResponse:
+        principal = domain.require_role(current_principal(), "editor", "plan a column's issues")
+        planned_for = domain.validate_plan_date(request.planned_for, "planned_for")
+        title = domain.validate_issue_title(request.title)
+        planned = await self.stores.columns.plan_issue(
+            principal, request.column_id, planned_for, title, request.article_id
+        )
+        return pb.PlanColumnIssueResponse(issue=_issue_proto(planned))
+
+    async def ListColumnIssues(
+        self, request: pb.ListColumnIssuesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListColumnIssuesResponse:
+        principal = signed_in(current_principal(), "read a column's calendar")
+        if not principal.has_role("editor", "reviewer"):
+            raise PermissionDenied("only editors and reviewers read a column's calendar")
+        first, last = domain.plan_window(request.from_date, request.to_date, beijing_today())
+        issues = await self.stores.columns.list_issues(request.column_id, first, last)
+        return pb.ListColumnIssuesResponse(issues=[_issue_proto(planned) for planned in issues])
+
+
+def beijing_today() -> date:
+    return utcnow().astimezone(BEIJING).date()
+
+
+def _issue_proto(planned: PlannedIssue) -> pb.ColumnIssue:
+    issue = planned.issue
+    return pb.ColumnIssue(
+        id=issue.id,
+        column_id=issue.column_id,
+        planned_for=issue.planned_for.isoformat(),
+        title=issue.title,
+        article_id=issue.article_id,
+        status="published" if planned.published else "planned",
+        planned_by=issue.planned_by,
+    )

@@ -33,6 +33,8 @@ class EnterpriseRow(IdentityModel, table=True):
 
     id: str = Field(primary_key=True)
     name: str
+    # common.v1.Industry, "" when not given: the catalog's columns for it come first.
+    industry: str = Field(default="", sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 

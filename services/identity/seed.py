@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 DEMO_PASSWORD = "Demo-Passw0rd!"
 DEMO_DOMAIN = "demo.counsel.test"
 DEMO_ENTERPRISE_NAME = "演示科技有限公司"
+DEMO_ENTERPRISE_INDUSTRY = "technology"  # its columns come first for the demo clients (issue 24 item 5)
 DEMO_LAWYER_COUNT = 10
 
 
@@ -68,7 +69,9 @@ class SeedStore(Protocol):
     """The part of `store.accounts.Accounts` the seed uses (tests pass a fake)."""
 
     async def hash_password(self, password: str) -> str: ...
-    async def create_enterprise(self, name: str, enterprise_id: str | None = None) -> Creation: ...
+    async def create_enterprise(
+        self, name: str, enterprise_id: str | None = None, industry: str = ""
+    ) -> Creation: ...
     async def create_user(
         self,
         *,
@@ -85,7 +88,9 @@ class SeedStore(Protocol):
 
 async def seed_demo(store: SeedStore) -> None:
     """Create the demo enterprise and every demo account (password `DEMO_PASSWORD`) unless they exist."""
-    await store.create_enterprise(DEMO_ENTERPRISE_NAME, enterprise_id=DEMO_ENTERPRISE_ID)
+    await store.create_enterprise(
+        DEMO_ENTERPRISE_NAME, enterprise_id=DEMO_ENTERPRISE_ID, industry=DEMO_ENTERPRISE_INDUSTRY
+    )
     password_hash = await store.hash_password(DEMO_PASSWORD)  # one hash, shared: same password for all
     created = 0
     for email, display_name, roles, tenant_id in DEMO_USERS:

@@ -15,7 +15,7 @@ from counsel.identity.v1.identity_service_pb2_grpc import (
 )
 from services.identity import domain, tokens
 from services.identity.delivery import MessageSender
-from services.identity.models import ActivityRow, MembershipCardRow, ServiceClientRow
+from services.identity.models import ActivityRow, EnterpriseRow, MembershipCardRow, ServiceClientRow
 from services.identity.oidc import SIGN_IN_FAILED, OidcClients
 from services.identity.social import LoginProviders
 from services.identity.store import IdentityStores
@@ -23,6 +23,10 @@ from services.identity.store.base import UserView
 from services.runtime.context import current_principal
 from services.runtime.errors import Unauthenticated
 from services.runtime.records import page_size, to_timestamp
+
+
+def enterprise_proto(row: EnterpriseRow) -> pb.Enterprise:
+    return pb.Enterprise(id=row.id, name=row.name, industry=row.industry)
 
 
 def user_proto(view: UserView) -> pb.User:
@@ -181,8 +185,15 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
             ),
         )
         if profile.enterprise is not None:
-            reply.enterprise.CopyFrom(pb.Enterprise(id=profile.enterprise.id, name=profile.enterprise.name))
+            reply.enterprise.CopyFrom(enterprise_proto(profile.enterprise))
         return reply
+
+    async def UpdateEnterprise(
+        self, request: pb.UpdateEnterpriseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateEnterpriseResponse:
+        industry = domain.validate_industry(request.industry)
+        row = await self.stores.enterprises.set_industry(current_principal(), industry)
+        return pb.UpdateEnterpriseResponse(enterprise=enterprise_proto(row))
 
     async def UpdateMe(
         self, request: pb.UpdateMeRequest, context: grpc.aio.ServicerContext

@@ -282,6 +282,8 @@ class ProductSnapshot:
     consultation_kind: str = ""
     # The product's requirement form: the client's answers are checked against it when ordering.
     requirement_fields: tuple[RequirementSpec, ...] = ()
+    # The catalog's approved version of the product these tiers and prices are from.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,7 @@ class NewOrder:
     booking: dict[str, Any]
     # What a consultation product pays for (professional|phone); "" for other categories.
     consultation_kind: str = ""
+    product_version: int = 0
 
 
 def parse_json_object(raw: str, field: str) -> dict[str, Any]:
@@ -336,6 +339,7 @@ def new_order(
     return NewOrder(
         product_id=product.product_id,
         product_name=product.name,
+        product_version=product.version,
         category=product.category,
         consultation_kind=product.consultation_kind,
         tier=tier,

@@ -42,6 +42,8 @@ class OrderRow(PaymentTable, table=True):
     created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     # The order keeps its own copy of what was bought (R-PAY-2: the catalog may change later).
     product_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    # The catalog's approved product version bought (its tiers and prices); 0 before it was copied.
+    product_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     category: str = Field(default="", sa_column_kwargs={"server_default": ""})
     # The product's consultation kind (professional|phone) for a consultation product; "" otherwise.
     consultation_kind: str = Field(default="", sa_column_kwargs={"server_default": ""})

@@ -65,6 +65,7 @@ def order_proto(row: OrderRow, view: OrderView | None = None) -> pb.Order:
         category=row.category,
         refunded=money(row.refunded_fen, row.currency),
         consultation_kind=row.consultation_kind,
+        product_version=row.product_version,
     )
     reply_hours = row.tier.get("reply_hours") if isinstance(row.tier, dict) else None
     if isinstance(reply_hours, int):
@@ -119,6 +120,7 @@ def product_snapshot(product: catalog_service_pb2.Product) -> domain.ProductSnap
         requirement_fields=tuple(
             RequirementSpec(f.name, f.type, f.required, tuple(f.choices)) for f in product.requirement_fields
         ),
+        version=product.version,
     )
 
 

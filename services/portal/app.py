@@ -33,6 +33,7 @@ from services.portal.pages import (
     documents,
     firm,
     me,
+    products_work,
     public,
     staff,
 )
@@ -202,6 +203,7 @@ def create_app(settings: PortalSettings, transport: httpx.AsyncBaseTransport | N
         documents.router,
         firm.router,
         me.router,
+        products_work.router,
         staff.router,
     ):
         app.include_router(router)

@@ -3,7 +3,9 @@
 The catalog owns each product's form (`requirement_fields`); the payment service checks a client's answers
 when the order is placed (before any payment) and the documents service when it takes the order on. Both
 use this one check, so an answer accepted at order time is never refused after payment. No domain
-knowledge beyond the field types the catalog defines (text, textarea, date, number, choice, list)."""
+knowledge beyond the field types the catalog defines (text, textarea, date, number, choice, list), except
+the forms of the document services the standard lists (§5.2.3, R-DOC-1) at the end: the catalog's demo
+products carry them, and they are written in the same field types."""
 
 from __future__ import annotations
 
@@ -112,3 +114,83 @@ def validate_requirements_against(
                 raise InvalidArgument.for_field(field, "must be a date like 2026-12-31") from None
         cleaned[spec.name] = value
     return cleaned
+
+
+# --- the standard's document services (§5.2.3): their requirement forms, in Chinese ----------------------
+
+
+def form_field(
+    name: str, label: str, field_type: str, *, required: bool = True, choices: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """One field of a requirement form, as the catalog stores it (`ProductRow.requirement_fields`)."""
+    return {"name": name, "label": label, "type": field_type, "required": required, "choices": list(choices)}
+
+
+# 诉讼文书: the paper the client files or answers with, the court, the parties, and what is claimed and why.
+LITIGATION_PAPERS_FORM = [
+    form_field(
+        "paper_type",
+        "文书类型",
+        "choice",
+        choices=("起诉状", "答辩状", "上诉状", "反诉状", "再审申请书", "代理词"),
+    ),
+    form_field("court", "受理法院", "text", required=False),
+    form_field("case_number", "案号（已立案时填写）", "text", required=False),
+    form_field("parties", "当事人（原告、被告、第三人）", "list"),
+    form_field("claims", "诉讼请求或答辩意见", "textarea"),
+    form_field("facts", "事实与理由", "textarea"),
+    form_field("evidence", "现有证据", "list", required=False),
+    form_field("filing_deadline", "提交期限（如答辩期、上诉期届满日）", "date", required=False),
+]
+
+# 申请书: applications to a court, an arbitration body or an authority.
+APPLICATION_FORM = [
+    form_field(
+        "application_type",
+        "申请书类型",
+        "choice",
+        choices=(
+            "财产保全申请书",
+            "证据保全申请书",
+            "强制执行申请书",
+            "仲裁申请书",
+            "劳动仲裁申请书",
+            "行政复议申请书",
+            "其他申请书",
+        ),
+    ),
+    form_field("authority", "受理机关（法院、仲裁委员会或行政机关）", "text"),
+    form_field("applicant", "申请人", "text"),
+    form_field("respondents", "被申请人", "list", required=False),
+    form_field("request", "申请事项", "textarea"),
+    form_field("facts", "事实与理由", "textarea"),
+    form_field("amount", "涉及金额（元）", "number", required=False),
+    form_field("submit_by", "计划提交日期", "date", required=False),
+]
+
+# 法律意见书: a formal opinion on a matter, for the client or a named third party (a bank, an investor).
+LEGAL_OPINION_FORM = [
+    form_field(
+        "purpose",
+        "用途",
+        "choice",
+        choices=("投融资", "并购重组", "上市挂牌", "合规审查", "争议评估", "招投标", "其他"),
+    ),
+    form_field("matter", "需出具意见的事项", "textarea"),
+    form_field("questions", "需要回答的法律问题", "list"),
+    form_field("materials", "已提供的材料", "list", required=False),
+    form_field("addressee", "意见书致送对象", "text", required=False),
+    form_field("needed_by", "需要日期", "date", required=False),
+]
+
+# 授权委托书: who authorises whom, for which matter, with which powers and for how long.
+POWER_OF_ATTORNEY_FORM = [
+    form_field("grantor", "委托人（单位名称或姓名）", "text"),
+    form_field("agents", "受托人（姓名及身份证号或执业证号）", "list"),
+    form_field("matter", "委托事项", "textarea"),
+    form_field("authority", "代理权限", "choice", choices=("一般授权", "特别授权")),
+    form_field(
+        "special_powers", "特别授权事项（如代为承认、放弃、变更诉讼请求，和解，上诉）", "list", required=False
+    ),
+    form_field("valid_until", "委托期限至", "date", required=False),
+]

@@ -48,6 +48,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "FinishOidcLogin": PUBLIC,
         "GetMe": SIGNED_IN,
         "UpdateMe": SIGNED_IN,
+        "UpdateEnterprise": SIGNED_IN,
         "IssueMembershipCard": SIGNED_IN,
         "RevokeMembershipCard": SIGNED_IN,
         "ListMembershipCards": SIGNED_IN,
@@ -104,6 +105,15 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SetLawyerOnline": SIGNED_IN,
         "WatchFirmEvents": SIGNED_IN,
         "ExportCatalogData": SIGNED_IN,
+        # Products go public through review (issue 23 item 5): editors draft and submit, reviewers decide.
+        "CreateProduct": SIGNED_IN,
+        "SubmitProduct": SIGNED_IN,
+        "ReviewProduct": SIGNED_IN,
+        "ListProductVersions": SIGNED_IN,
+        # Editorial columns (issue 24 item 5): anyone reads them; editors plan their issues.
+        "ListColumns": PUBLIC,
+        "PlanColumnIssue": SIGNED_IN,
+        "ListColumnIssues": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,

@@ -18,6 +18,8 @@ DocumentComplexity = vocabulary_pb2.DocumentComplexity
 BookingMode = vocabulary_pb2.BookingMode
 ArticleKind = vocabulary_pb2.ArticleKind
 RequirementFieldType = vocabulary_pb2.RequirementFieldType
+ColumnKind = vocabulary_pb2.ColumnKind
+Industry = vocabulary_pb2.Industry
 
 
 class SharedEnum(Protocol):

@@ -406,6 +406,12 @@ async def test_editors_publish_products_and_bad_tiers_are_422(platform: Platform
     created = await platform.http.put(path, json=document_product(), headers=editor)
     assert created.status_code == 200, created.text
     assert [t["delivery_hours"] for t in created.json()["tiers"]] == [24, 48, 72]
+    # Public once a reviewer approves it (§9.5; tests/integration/test_product_review.py has the rest).
+    assert (await platform.http.post(f"{path}/submit", headers=editor)).status_code == 200
+    approved = await platform.http.post(
+        f"{path}/review", json={"decision": "approve"}, headers=platform.reviewer()
+    )
+    assert approved.status_code == 200 and approved.json()["status"] == "approved", approved.text
     assert (await platform.http.get("/api/v1/products", params={"q": "竞业限制"})).json()["items"][0][
         "id"
     ] == "doc-employment-review"
@@ -952,3 +958,250 @@ async def test_firm_admin_lists_own_inactive_lawyers_and_accounts_have_one_profi
         f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(user_id="acct-x"), headers=admin
     )
     assert taken.status_code == 422 and problem_fields(taken) == ["user_id"]
+
+
+# --- products go public through review (issue 23 item 5, §6.1.3.2, §9.5) --------------------------------
+# An editor drafts a product and each change to it, a reviewer approves or rejects the submitted version,
+# and the public (and new orders) see only the last approved version. What an order records of it is in
+# tests/e2e/test_catalog_editorial_journey.py.
+
+
+def new_product_id() -> str:
+    return f"doc-reviewed-{uuid.uuid4().hex[:8]}"
+
+
+async def published_versions(platform: Platform, product_id: str) -> list[int]:
+    events = [unpack(e, ProductPublished) for e in await platform.events("product.published")]
+    return [e.version for e in events if e.product_id == product_id]
+
+
+async def test_a_new_product_is_public_only_after_a_reviewer_approves_it(platform: Platform) -> None:
+    http, editor, reviewer = platform.http, platform.editor(), platform.reviewer()
+    product_id = new_product_id()
+    path = f"/api/v1/products/{product_id}"
+    content: dict[str, Any] = document_product(name="股权转让协议起草 Share transfer agreement")
+    body = content | {"id": product_id}
+
+    for who in (platform.client(), reviewer, platform.firm_admin()):
+        assert (await http.post("/api/v1/products", json=body, headers=who)).status_code == 403
+    assert (await http.post("/api/v1/products", json=body)).status_code == 401
+    created = await http.post("/api/v1/products", json=body, headers=editor)
+    assert created.status_code == 201, created.text
+    draft = created.json()
+    assert (draft["id"], draft["version"], draft["status"]) == (product_id, 1, "draft")
+    assert draft["author_id"] == "editor-1" and draft["reviewer_id"] is None
+    again = await http.post("/api/v1/products", json=body, headers=editor)
+    assert again.status_code == 409, again.text
+
+    async def not_public() -> None:
+        assert (await http.get(path)).status_code == 404
+        listed = (await http.get("/api/v1/products", params={"q": "股权转让"})).json()["items"]
+        assert product_id not in [p["id"] for p in listed]
+
+    await not_public()
+    # Only a submitted version is reviewed; only an editor submits.
+    early = await http.post(f"{path}/review", json={"decision": "approve"}, headers=reviewer)
+    assert early.status_code == 409, early.text
+    assert (await http.post(f"{path}/submit", headers=reviewer)).status_code == 403
+    submitted = await http.post(f"{path}/submit", headers=editor)
+    assert submitted.status_code == 200 and submitted.json()["status"] == "submitted", submitted.text
+    assert (await http.post(f"{path}/submit", headers=editor)).json()["status"] == "submitted"  # repeated
+    in_review = await http.put(path, json=content, headers=editor)
+    assert in_review.status_code == 409, in_review.text
+    queue = await http.get("/api/v1/product-versions", params={"status": "submitted"}, headers=reviewer)
+    assert queue.status_code == 200 and product_id in [v["id"] for v in queue.json()["items"]]
+    assert (await http.get("/api/v1/product-versions", headers=platform.client())).status_code == 403
+    await not_public()
+
+    # A rejection says why; the product stays private; the editor edits the same version and resubmits.
+    assert (
+        await http.post(f"{path}/review", json={"decision": "approve"}, headers=editor)
+    ).status_code == 403
+    no_reason = await http.post(f"{path}/review", json={"decision": "reject"}, headers=reviewer)
+    assert no_reason.status_code == 422 and problem_fields(no_reason) == ["comment"]
+    rejected = await http.post(
+        f"{path}/review", json={"decision": "reject", "comment": "价格说明不清"}, headers=reviewer
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert (rejected.json()["status"], rejected.json()["review_comment"]) == ("rejected", "价格说明不清")
+    assert (
+        await http.post(f"{path}/review", json={"decision": "reject", "comment": "x"}, headers=reviewer)
+    ).status_code == 409
+    await not_public()
+    edited = await http.put(
+        path, json=content | {"description": "起草股权转让协议，含价款与交割条款。"}, headers=editor
+    )
+    assert edited.status_code == 200 and (edited.json()["version"], edited.json()["status"]) == (1, "draft")
+    await http.post(f"{path}/submit", headers=editor)
+    approved = await http.post(
+        f"{path}/review", json={"decision": "approve", "comment": "同意"}, headers=reviewer
+    )
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["reviewer_id"]) == ("approved", "reviewer-1")
+
+    public = await http.get(path)
+    assert public.status_code == 200, public.text
+    assert public.json()["version"] == 1 and public.json()["description"].startswith("起草股权转让协议")
+    assert product_id in [
+        p["id"] for p in (await http.get("/api/v1/products", params={"q": "股权转让"})).json()["items"]
+    ]
+    assert await published_versions(platform, product_id) == [1]
+
+
+async def test_a_change_stays_private_until_approved_and_the_last_approved_version_is_public(
+    platform: Platform,
+) -> None:
+    http, editor, reviewer = platform.http, platform.editor(), platform.reviewer()
+    product_id = new_product_id()
+    path = f"/api/v1/products/{product_id}"
+    assert (
+        await http.put(path, json=document_product(), headers=editor)
+    ).status_code == 200  # PUT drafts a new product too
+    await http.post(f"{path}/submit", headers=editor)
+    await http.post(f"{path}/review", json={"decision": "approve"}, headers=reviewer)
+
+    dearer = document_product(price={"amount": 39900, "currency": "CNY"})
+    dearer["tiers"][0]["price"]["amount"] = 39900
+    change = await http.put(path, json=dearer, headers=editor)
+    assert change.status_code == 200 and (change.json()["version"], change.json()["status"]) == (2, "draft")
+    # The public product, and what new orders buy, is still version 1.
+    public = (await http.get(path)).json()
+    assert public["version"] == 1 and public["price"]["amount"] == 29900
+    assert public["tiers"][0]["price"]["amount"] == 29900
+    await http.post(f"{path}/submit", headers=editor)
+    assert (await http.get(path)).json()["version"] == 1
+    approved = await http.post(f"{path}/review", json={"decision": "approve"}, headers=reviewer)
+    assert approved.status_code == 200 and approved.json()["version"] == 2, approved.text
+    public = (await http.get(path)).json()
+    assert public["version"] == 2 and public["tiers"][0]["price"]["amount"] == 39900
+
+    history = await http.get("/api/v1/product-versions", params={"product_id": product_id}, headers=editor)
+    assert [(v["version"], v["status"]) for v in history.json()["items"]] == [
+        (2, "approved"),
+        (1, "approved"),
+    ]
+    assert await published_versions(platform, product_id) == [1, 2]
+    assert (await http.post("/api/v1/products/no-such-product/submit", headers=editor)).status_code == 404
+
+
+async def test_demo_products_are_seeded_as_approved_versions(platform: Platform) -> None:
+    reviewer = identity_demo_user_id(demo_email("reviewer"))
+    history = await platform.http.get(
+        "/api/v1/product-versions",
+        params={"product_id": "doc-contract-drafting"},
+        headers=platform.reviewer(),
+    )
+    (version,) = history.json()["items"]
+    assert (version["version"], version["status"], version["reviewer_id"]) == (1, "approved", reviewer)
+    assert (await platform.http.get("/api/v1/products/doc-contract-drafting")).json()["version"] == 1
+
+
+# --- editorial columns (issue 24 item 5, §4.2.1, §4.2.2) --------------------------------------------------
+# Articles belong to columns aimed at industries; lawyers write risk alerts and annotated templates, which
+# still pass review; editors plan each column's issues. A client's industry comes from identity (the e2e
+# tier: tests/e2e/test_catalog_editorial_journey.py); here the order for an anonymous reader.
+
+
+async def test_columns_of_every_kind_are_listed_general_ones_first(platform: Platform) -> None:
+    columns = (await platform.http.get("/api/v1/columns")).json()["items"]
+    assert {c["kind"] for c in columns} == {
+        "laws_regulations",
+        "legal_developments",
+        "cases",
+        "contract_templates",
+        "risk_alerts",
+    }
+    general = [c["industries"] == [] for c in columns]
+    assert general == sorted(general, reverse=True) and not any(c["for_your_industry"] for c in columns)
+    tech = (await platform.http.get("/api/v1/articles", params={"column": "column-risk-tech"})).json()[
+        "items"
+    ]
+    assert [a["id"] for a in tech] == ["article-personal-information-risk"]
+    assert tech[0]["industries"] == ["technology"] and tech[0]["column_id"] == "column-risk-tech"
+
+
+async def test_lawyers_write_risk_alerts_that_still_pass_review(platform: Platform) -> None:
+    http = platform.http
+    lawyer = platform.keys.headers("lawyer-columnist", roles=("lawyer",), tenant_id="")
+    other_lawyer = platform.keys.headers("lawyer-other", roles=("lawyer",), tenant_id="")
+    alert = {
+        "kind": "news",
+        "title": "风险提示：竞业限制补偿金未按月支付的后果",
+        "body": "用人单位未按月支付竞业限制经济补偿超过三个月的，劳动者可以解除竞业限制约定。",
+        "column_id": "column-risk-tech",
+        "industries": ["technology"],
+    }
+    refused = await http.post("/api/v1/articles", json=alert | {"column_id": "column-laws"}, headers=lawyer)
+    assert refused.status_code == 403, refused.text
+    assert (await http.post("/api/v1/articles", json=alert, headers=platform.client())).status_code == 403
+    unknown = await http.post("/api/v1/articles", json=alert | {"industries": ["mining"]}, headers=lawyer)
+    assert unknown.status_code == 422, unknown.text
+    created = await http.post("/api/v1/articles", json=alert, headers=lawyer)
+    assert created.status_code == 201, created.text
+    article = created.json()
+    path = f"/api/v1/articles/{article['id']}"
+    assert (article["column_id"], article["industries"], article["status"]) == (
+        "column-risk-tech",
+        ["technology"],
+        "draft",
+    )
+    edit = {"title": alert["title"], "body": alert["body"] + "建议按月足额支付。"}
+    assert (await http.put(path, json=edit, headers=other_lawyer)).status_code == 403
+    assert (await http.put(path, json=edit, headers=lawyer)).status_code == 200
+    assert (await http.post(f"{path}/submit", headers=other_lawyer)).status_code == 403
+    assert (await http.post(f"{path}/submit", headers=lawyer)).json()["status"] == "submitted"
+    assert (await http.get(path)).status_code == 404  # not public before review
+    approved = await http.post(f"{path}/review", json={"decision": "approve"}, headers=platform.reviewer())
+    assert approved.status_code == 200 and approved.json()["reviewed_by"] == "reviewer-1", approved.text
+    listed = (await http.get("/api/v1/articles", params={"column": "column-risk-tech"})).json()["items"]
+    assert article["id"] in [a["id"] for a in listed]
+
+
+async def test_editors_plan_a_columns_issues_on_a_calendar(platform: Platform) -> None:
+    http, editor = platform.http, platform.editor()
+    path = "/api/v1/columns/column-risk-manufacturing/issues"
+    window = {"from": "2027-03-01", "to": "2027-03-31"}
+    assert (await http.get(path, params=window, headers=editor)).json()["items"] == []
+    planned = await http.post(
+        path, json={"planned_for": "2027-03-15", "title": "供应链合同的不可抗力条款"}, headers=editor
+    )
+    assert planned.status_code == 201, planned.text
+    assert (planned.json()["status"], planned.json()["planned_by"]) == ("planned", "editor-1")
+    # The issue whose article is published shows so; an article of another column cannot be planned here.
+    with_article = await http.post(
+        path,
+        json={
+            "planned_for": "2027-03-02",
+            "title": "劳务派遣比例",
+            "article_id": "article-labour-dispatch-risk",
+        },
+        headers=editor,
+    )
+    assert with_article.status_code == 201 and with_article.json()["status"] == "published"
+    wrong = await http.post(
+        path,
+        json={"planned_for": "2027-03-03", "title": "x", "article_id": "article-personal-information-risk"},
+        headers=editor,
+    )
+    assert wrong.status_code == 422 and problem_fields(wrong) == ["article_id"]
+    calendar = (await http.get(path, params=window, headers=platform.reviewer())).json()["items"]
+    assert [(i["planned_for"], i["title"]) for i in calendar] == [
+        ("2027-03-02", "劳务派遣比例"),
+        ("2027-03-15", "供应链合同的不可抗力条款"),
+    ]
+    for headers in (platform.client(), platform.keys.headers("lawyer-x", roles=("lawyer",), tenant_id="")):
+        assert (
+            await http.post(path, json={"planned_for": "2027-03-04", "title": "x"}, headers=headers)
+        ).status_code == 403
+    assert (await http.get(path, params=window, headers=platform.client())).status_code == 403
+    bad = await http.post(path, json={"planned_for": "3月4日", "title": "x"}, headers=editor)
+    assert bad.status_code == 422 and problem_fields(bad) == ["planned_for"]
+    unknown = await http.post(
+        "/api/v1/columns/no-such-column/issues",
+        json={"planned_for": "2027-03-04", "title": "x"},
+        headers=editor,
+    )
+    assert unknown.status_code == 404
+    assert (
+        await http.get(path, params={"from": "2027-03-31", "to": "2027-03-01"}, headers=editor)
+    ).status_code == 422

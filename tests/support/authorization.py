@@ -81,6 +81,14 @@ class Entry:
 
 
 LAWYER_PROFILE = {"name": "x", "fields": ["contract"], "years_of_practice": 3}
+PRODUCT = {
+    "category": "document",
+    "name": "x",
+    "description": "x",
+    "price": {"amount": 100, "currency": "CNY"},
+    "tiers": [{"id": "t1", "name": "x", "price": {"amount": 100}}],
+    "process": [{"stage": "s", "title": "x"}],
+}
 
 
 # (method, path template) → who may call it and a well-formed request. Path parameters are filled in
@@ -127,6 +135,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/me/activity"): Entry(SIGNED_IN),
     ("GET", "/api/v1/me/access-log"): Entry(SIGNED_IN),
     ("DELETE", "/api/v1/me"): Entry(SIGNED_IN),
+    ("PATCH", "/api/v1/enterprise"): Entry(roles("client_admin"), {"industry": "technology"}),
     ("POST", "/api/v1/enterprise/members"): Entry(roles("client_admin"), {"email": "a@b.cn"}),
     ("GET", "/api/v1/enterprise/members"): Entry(roles("client_admin")),
     ("PUT", "/api/v1/enterprise/members/{user_id}/role"): Entry(roles("client_admin"), {"role": "client"}),
@@ -151,29 +160,30 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/lawyers/{lawyer_id}/activate"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/lawyers/{lawyer_id}/deactivate"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/reviews"): Entry(roles("client", "client_admin"), {"order_id": "o1", "rating": 5}),
-    ("PUT", "/api/v1/products/{product_id}"): Entry(
-        roles("editor"),
-        {
-            "category": "document",
-            "name": "x",
-            "description": "x",
-            "price": {"amount": 100, "currency": "CNY"},
-            "tiers": [{"id": "t1", "name": "x", "price": {"amount": 100}}],
-            "process": [{"stage": "s", "title": "x"}],
-        },
-    ),
+    ("POST", "/api/v1/products"): Entry(roles("editor"), PRODUCT),
+    ("PUT", "/api/v1/products/{product_id}"): Entry(roles("editor"), PRODUCT),
+    ("POST", "/api/v1/products/{product_id}/submit"): Entry(roles("editor")),
+    ("POST", "/api/v1/products/{product_id}/review"): Entry(roles("reviewer"), {"decision": "approve"}),
+    ("GET", "/api/v1/product-versions"): Entry(roles("editor", "reviewer"), query={"status": "submitted"}),
     ("PUT", "/api/v1/firms/{firm_id}"): Entry(
         roles("firm_admin"),
         {"name": "x", "city": "北京", "address": "x", "location": {"lat": 39.9, "lng": 116.4}},
     ),
     ("PUT", "/api/v1/lawyer/status"): Entry(roles("lawyer"), {"online": True}),
     # content
-    ("POST", "/api/v1/articles"): Entry(roles("editor"), {"kind": "news", "title": "x", "body": "x"}),
-    ("PUT", "/api/v1/articles/{article_id}"): Entry(roles("editor"), {"title": "x", "body": "x"}),
-    ("POST", "/api/v1/articles/{article_id}/submit"): Entry(roles("editor")),
+    ("POST", "/api/v1/articles"): Entry(
+        roles("editor", "lawyer"), {"kind": "news", "title": "x", "body": "x"}
+    ),
+    ("PUT", "/api/v1/articles/{article_id}"): Entry(roles("editor", "lawyer"), {"title": "x", "body": "x"}),
+    ("POST", "/api/v1/articles/{article_id}/submit"): Entry(roles("editor", "lawyer")),
     ("POST", "/api/v1/articles/{article_id}/review"): Entry(roles("reviewer"), {"decision": "approve"}),
     ("GET", "/api/v1/articles"): Entry(PUBLIC),
     ("GET", "/api/v1/articles/{article_id}"): Entry(PUBLIC),
+    ("GET", "/api/v1/columns"): Entry(PUBLIC),
+    ("GET", "/api/v1/columns/{column_id}/issues"): Entry(roles("editor", "reviewer")),
+    ("POST", "/api/v1/columns/{column_id}/issues"): Entry(
+        roles("editor"), {"planned_for": "2027-01-05", "title": "x"}
+    ),
     ("GET", "/api/v1/search"): Entry(PUBLIC, query={"q": "合同"}),
     # consultation: the service decides by role and tenant; staff-only operations are refused here too
     ("POST", "/api/v1/consultations"): Entry(

@@ -4,6 +4,7 @@ demo data's consistency with identity's demo accounts."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -256,7 +257,15 @@ def test_article_input() -> None:
             domain.validate_article(*args)
         assert field_of(error) == field
     with pytest.raises(PermissionDenied):
-        domain.require_editor(Principal("r", roles=frozenset({"reviewer"})))
+        domain.require_article_author(Principal("r", roles=frozenset({"reviewer"})), "")
+    # A lawyer writes risk alerts and annotated contract templates (§4.2.1), nothing else.
+    lawyer = Principal("l", roles=frozenset({"lawyer"}))
+    assert domain.require_article_author(lawyer, "risk_alerts") is lawyer
+    assert domain.require_article_author(lawyer, "contract_templates") is lawyer
+    for column_kind in ("", "laws_regulations", "cases"):
+        with pytest.raises(PermissionDenied):
+            domain.require_article_author(lawyer, column_kind)
+    assert domain.may_edit_article(lawyer, "l") and not domain.may_edit_article(lawyer, "someone-else")
     with pytest.raises(PermissionDenied):
         domain.require_reviewer(Principal("e", roles=frozenset({"editor"})))
 
@@ -307,6 +316,17 @@ def test_demo_lawyers_are_the_demo_accounts_and_activatable() -> None:
     for article, versions in articles:
         published = [v for v in versions if v.version == article.published_version]
         assert published and published[0].status == "approved" and published[0].reviewer_id
+    # Every column kind is seeded; articles sit in seeded columns, aimed at known industries; a lawyer's
+    # are risk alerts or annotated templates (§4.2.1, §4.2.2).
+    columns = {column.id: column for column in seed.demo_columns()}
+    assert {column.kind for column in columns.values()} == set(domain.COLUMN_KINDS)
+    lawyers = {seed.demo_user_id(email) for email in LAWYER_EMAILS}
+    for article, _ in articles:
+        assert article.column_id in columns or (article.kind == "faq" and not article.column_id)
+        assert domain.validate_industries(article.industries) == article.industries
+        if article.author_id in lawyers:
+            assert columns[article.column_id].kind in domain.LAWYER_COLUMNS
+    assert {issue.column_id for issue in seed.demo_column_issues()} <= set(columns)
 
 
 # --- reviews ---------------------------------------------------------------------------------------------
@@ -460,3 +480,31 @@ def test_some_demo_lawyer_of_every_field_is_on_duty_around_the_clock() -> None:
             assert any(
                 legal_field in fields and (weekday, "00:00", "24:00") in hours for fields, hours in windows
             ), (legal_field, weekday)
+
+
+# --- editorial columns (§4.2.2) ----------------------------------------------------------------------------
+
+
+def test_a_readers_industry_puts_its_columns_first() -> None:
+    assert domain.industry_rank(["technology"], "technology") == 0
+    assert domain.industry_rank([], "technology") == 1
+    assert domain.industry_rank(["finance"], "technology") == 2
+    assert domain.industry_rank(["finance"], "") == 2 and domain.industry_rank([], "") == 1
+    assert domain.validate_industries(["technology", "finance", "technology"]) == ["technology", "finance"]
+    with pytest.raises(InvalidArgument) as error:
+        domain.validate_industries(["technology", "mining"])
+    assert field_of(error) == "industries[1]"
+
+
+def test_a_columns_calendar_window() -> None:
+    today = date(2026, 12, 6)
+    assert domain.plan_window("", "", today) == (today, date(2027, 3, 6))
+    assert domain.plan_window("2027-01-01", "2027-01-31", today) == (date(2027, 1, 1), date(2027, 1, 31))
+    for args, field in [
+        (("2027-01-31", "2027-01-01"), "to_date"),
+        (("2027-01-01", "2028-06-01"), "to_date"),
+        (("next week", ""), "from_date"),
+    ]:
+        with pytest.raises(InvalidArgument) as error:
+            domain.plan_window(*args, today)
+        assert field_of(error) == field

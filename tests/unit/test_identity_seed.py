@@ -26,7 +26,9 @@ class FakeStore:
         self.hashes += 1
         return f"hash-of-{password}"
 
-    async def create_enterprise(self, name: str, enterprise_id: str | None = None) -> Made:
+    async def create_enterprise(
+        self, name: str, enterprise_id: str | None = None, industry: str = ""
+    ) -> Made:
         assert enterprise_id is not None
         created = enterprise_id not in self.enterprises
         self.enterprises.setdefault(enterprise_id, name)

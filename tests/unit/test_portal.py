@@ -473,3 +473,69 @@ async def test_render_time_per_route_and_gateway_latency_are_measured(portal: ht
         count("counsel_portal_gateway_call_seconds_count", call),
     )
     assert after == (before[0] + 1, before[1] + 1)
+
+
+# --- the product workbench (issue 23 item 5, §9.5): a reviewer sees the submitted product versions and
+# approves or rejects them; the API's refusal is shown; a client is not let in.
+
+SUBMITTED = PRODUCT | {
+    "id": "doc-share-transfer",
+    "name": "股权转让协议起草",
+    "version": 2,
+    "status": "submitted",
+    "author_id": "editor-1",
+    "reviewer_id": None,
+    "review_comment": None,
+}
+
+
+class ReviewerGateway:
+    def __init__(self, roles: list[str]) -> None:
+        self.roles = roles
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path, method = request.url.path, request.method
+        if (method, path) == ("POST", "/api/v1/auth/login"):
+            answer = login_answer("access-1")
+            answer["user"] |= {"roles": self.roles, "tenant_id": ""}
+            return httpx.Response(200, json=answer)
+        if (method, path) == ("GET", "/api/v1/product-versions"):
+            items = [SUBMITTED] if request.url.params["status"] == "submitted" else []
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
+        if (method, path) == ("POST", "/api/v1/products/doc-share-transfer/review"):
+            if json.loads(request.content)["decision"] == "reject":
+                return problem(409, "only a submitted version can be reviewed")
+            return httpx.Response(200, json=SUBMITTED | {"status": "approved"})
+        return problem(404, "not found")
+
+
+@pytest.mark.parametrize("gateway", [ReviewerGateway(["reviewer", "lawyer"])])
+async def test_a_reviewer_approves_a_submitted_product_version(
+    portal: httpx.AsyncClient, gateway: ReviewerGateway
+) -> None:
+    await log_in(portal)
+    page = await portal.get("/work/products")
+    assert page.status_code == 200, page.text
+    assert "股权转让协议起草" in page.text and "v2" in page.text
+    assert 'action="/work/products/doc-share-transfer/review"' in page.text
+    assert 'action="/work/products/doc-share-transfer/submit"' not in page.text  # editors submit
+    csrf = csrf_of(page.text)
+    approved = await portal.post(
+        "/work/products/doc-share-transfer/review", data={"csrf_token": csrf, "decision": "approve"}
+    )
+    assert approved.status_code == 303 and approved.headers["location"] == "/work/products"
+    refused = await portal.post(
+        "/work/products/doc-share-transfer/review",
+        data={"csrf_token": csrf, "decision": "reject", "comment": "价格不清"},
+    )
+    assert refused.status_code == 409 and 'role="alert"' in refused.text
+    sent = [json.loads(r.content) for r in gateway.requests if r.url.path.endswith("/review")]
+    assert sent == [{"decision": "approve", "comment": ""}, {"decision": "reject", "comment": "价格不清"}]
+
+
+@pytest.mark.parametrize("gateway", [ReviewerGateway(["client"])])
+async def test_a_client_has_no_product_workbench(portal: httpx.AsyncClient) -> None:
+    await log_in(portal)
+    assert (await portal.get("/work/products")).status_code == 403

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.catalog.store.articles import Articles
+from services.catalog.store.columns import Columns
 from services.catalog.store.firms import Firms
 from services.catalog.store.lawyers import Lawyers
+from services.catalog.store.product_versions import ProductVersions
 from services.catalog.store.products import Products
 from services.catalog.store.reviews import OrderRecords, Reviews
 from services.catalog.store.views import Views
@@ -21,9 +23,11 @@ class CatalogStores:
 
     db: Database
     products: Products
+    product_versions: ProductVersions
     firms: Firms
     lawyers: Lawyers
     articles: Articles
+    columns: Columns
     reviews: Reviews
     orders: OrderRecords
     views: Views
@@ -33,10 +37,12 @@ class CatalogStores:
         firms = Firms(db)
         return cls(
             db=db,
-            products=Products(db, outbox),
+            products=Products(db),
+            product_versions=ProductVersions(db, outbox),
             firms=firms,
             lawyers=Lawyers(db, outbox, firms),
             articles=Articles(db, outbox),
+            columns=Columns(db),
             reviews=Reviews(db, outbox),
             orders=OrderRecords(),
             views=Views(db, outbox),

@@ -16,7 +16,7 @@ from services.catalog.models import TABLES, ArticleRow, ArticleVersionRow
 from services.catalog.store.base import TextSearch, ranked, vector
 from services.runtime.context import Principal
 from services.runtime.db import Database
-from services.runtime.errors import NotFound
+from services.runtime.errors import NotFound, PermissionDenied
 from services.runtime.events import Outbox
 from services.runtime.records import claim_idempotency_key, new_id, request_fingerprint, utcnow
 
@@ -58,14 +58,31 @@ async def _article_view(session: AsyncSession, article_id: str, *, lock: bool = 
     return ArticleView(article, published, latest)
 
 
+async def _editable(session: AsyncSession, principal: Principal, article_id: str) -> ArticleView:
+    """The article, locked, when `principal` may edit it (an editor any, a lawyer their own); else
+    PermissionDenied."""
+    view = await _article_view(session, article_id, lock=True)
+    if not domain.may_edit_article(principal, view.article.author_id):
+        raise PermissionDenied("a lawyer edits and submits only their own articles")
+    return view
+
+
 class Articles:
     def __init__(self, db: Database, outbox: Outbox) -> None:
         self.db = db
         self.outbox = outbox
 
     async def create_article(
-        self, principal: Principal, kind: str, title: str, body: str, idempotency_key: str
+        self,
+        principal: Principal,
+        kind: str,
+        title: str,
+        body: str,
+        idempotency_key: str,
+        column_id: str = "",
+        industries: tuple[str, ...] = (),
     ) -> ArticleView:
+        """Version 1, a draft, in column `column_id` (checked by the caller) aimed at `industries`."""
         article_id = new_id()
         async with self.db.transaction() as session:
             if idempotency_key:
@@ -74,7 +91,7 @@ class Articles:
                     TABLES,
                     f"article:{principal.user_id}",
                     idempotency_key,
-                    request_fingerprint(kind, title, body),
+                    request_fingerprint(kind, title, body, column_id, list(industries)),
                     article_id,
                 )
                 if existing is not None:
@@ -82,7 +99,13 @@ class Articles:
             now = utcnow()
             session.add(
                 ArticleRow(
-                    id=article_id, kind=kind, author_id=principal.user_id, created_at=now, updated_at=now
+                    id=article_id,
+                    kind=kind,
+                    author_id=principal.user_id,
+                    column_id=column_id,
+                    industries=list(industries),
+                    created_at=now,
+                    updated_at=now,
                 )
             )
             await session.flush()
@@ -96,7 +119,7 @@ class Articles:
         """Edit the latest version in place (draft or rejected → draft) or, when it is published, start a
         new draft version; the published version stays public until the new one is approved."""
         async with self.db.transaction() as session:
-            view = await _article_view(session, article_id, lock=True)
+            view = await _editable(session, principal, article_id)
             now = utcnow()
             if domain.edit_plan(view.latest.status) == "in_place":
                 latest = view.latest
@@ -117,7 +140,7 @@ class Articles:
 
     async def submit_article(self, principal: Principal, article_id: str) -> ArticleView:
         async with self.db.transaction() as session:
-            view = await _article_view(session, article_id, lock=True)
+            view = await _editable(session, principal, article_id)
             if not domain.submits(view.latest.status):
                 return view
             view.latest.status = "submitted"
@@ -160,7 +183,7 @@ class Articles:
             return await _article_view(session, article_id)
 
     async def list_published_articles(
-        self, kind: str, query: str, limit: int, cursor: str
+        self, kind: str, query: str, limit: int, cursor: str, column_id: str = ""
     ) -> tuple[list[ArticleView], str]:
         """Published articles (their approved version), newest first or by relevance to `query`. Drafts,
         submitted and rejected versions are never matched: the join is on the published version."""
@@ -177,6 +200,8 @@ class Articles:
         )
         if kind:
             statement = statement.where(ArticleRow.kind == kind)
+        if column_id:
+            statement = statement.where(ArticleRow.column_id == column_id)
         if query:
             found = TextSearch(
                 query,

@@ -1,5 +1,5 @@
-"""Products and their tiers (R-INFO-1, R-INFO-2): the public listing and page, and the upsert that checks a
-product's tier rules and publishes `product.published`."""
+"""Products and their tiers (R-INFO-1, R-INFO-2): the public listing and page of approved products. Their
+versions, review and publishing are `product_versions`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import literal, tuple_
 from sqlmodel import col, select
 
-from counsel.catalog.v1 import events_pb2
-from services.catalog import domain, search
 from services.catalog.models import ProductRow, ReviewRow
 from services.catalog.store.base import TextSearch, keyset, ranked, vector
 from services.runtime.db import Database
 from services.runtime.errors import NotFound
-from services.runtime.events import Outbox
 from services.runtime.records import encode_cursor
 
 
@@ -27,9 +24,8 @@ class ProductFilter:
 
 
 class Products:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.outbox = outbox
 
     async def list_products(
         self, filters: ProductFilter, limit: int, cursor: str
@@ -82,26 +78,3 @@ class Products:
                 .limit(reviews)
             )
             return row, list((await session.exec(statement)).all())
-
-    async def upsert_product(self, row: ProductRow, *, publish: bool = False) -> ProductRow:
-        """Insert or replace a product after checking its tier rules (InvalidArgument otherwise). Its
-        rating and creation time are kept; with `publish`, `product.published` is recorded. Orders already
-        placed carry their own copy of the tier's numbers, so a change here affects new orders only."""
-        domain.validate_product(row.category, row.price_fen, row.tiers, row.consultation_kind)
-        row.search_title = search.segment(row.name)
-        row.search_body = search.segment(row.description, " ".join(row.parameters.values()))
-        async with self.db.transaction() as session:
-            existing = await session.get(ProductRow, row.id, with_for_update=True)
-            if existing is not None:
-                row.rating_average, row.rating_count = existing.rating_average, existing.rating_count
-                row.created_at = existing.created_at
-            stored = await session.merge(row)
-            await session.flush()
-            if publish:
-                await self.outbox.add(
-                    session,
-                    "product.published",
-                    events_pb2.ProductPublished(product_id=row.id),
-                    aggregate_id=row.id,
-                )
-            return stored

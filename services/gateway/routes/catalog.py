@@ -4,7 +4,7 @@ firm scoping again."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Query, Request, Response, status
 from pydantic import BeforeValidator
@@ -22,11 +22,15 @@ from services.gateway.schemas.catalog import (
     Lawyer,
     LawyerPage,
     LawyerProfile,
+    NewProduct,
     OnlineStatus,
     Product,
     ProductInput,
     ProductPage,
+    ProductVersion,
+    ProductVersionPage,
     Review,
+    ReviewDecision,
 )
 from services.gateway.schemas.common import INT32_MAX, Category, LegalField, next_cursor
 
@@ -228,17 +232,84 @@ async def create_review(request: Request, body: CreateReview, clients: ClientsDe
     return Review.from_proto(reply.review)
 
 
-@router.put(
-    "/api/v1/products/{product_id}",
-    response_model=Product,
-    dependencies=[Depends(require_roles("editor"))],
+Editor = Depends(require_roles("editor"))
+
+
+@router.post(
+    "/api/v1/products",
+    response_model=ProductVersion,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Editor],
 )
-async def put_product(request: Request, product_id: str, body: ProductInput, clients: ClientsDep) -> Product:
-    """An editor creates or replaces a product; tier rules are checked (422 naming the tier field).
-    Orders already placed keep the numbers of the tier they bought."""
+async def create_product(body: NewProduct, clients: ClientsDep) -> ProductVersion:
+    """An editor drafts a new product (version 1); it is public only once a reviewer approves it (§9.5).
+    409 for an id in use; tier rules are checked (422 naming the tier field)."""
+    reply = await clients.catalog.CreateProduct(pb.CreateProductRequest(product=body.to_proto(body.id or "")))
+    return ProductVersion.from_version(reply.draft)
+
+
+@router.put("/api/v1/products/{product_id}", response_model=ProductVersion, dependencies=[Editor])
+async def put_product(product_id: str, body: ProductInput, clients: ClientsDep) -> ProductVersion:
+    """An editor writes a change (or a new product) as a draft version; the public product stays the last
+    approved version until a reviewer approves this one. 409 while a version is under review; tier rules
+    are checked (422 naming the tier field)."""
     reply = await clients.catalog.UpsertProduct(pb.UpsertProductRequest(product=body.to_proto(product_id)))
+    return ProductVersion.from_version(reply.draft)
+
+
+@router.post("/api/v1/products/{product_id}/submit", response_model=ProductVersion, dependencies=[Editor])
+async def submit_product(product_id: str, clients: ClientsDep) -> ProductVersion:
+    """Submits the latest version for review; 409 unless it is a draft or a rejected version."""
+    reply = await clients.catalog.SubmitProduct(pb.SubmitProductRequest(product_id=product_id))
+    return ProductVersion.from_version(reply.version)
+
+
+@router.post(
+    "/api/v1/products/{product_id}/review",
+    response_model=ProductVersion,
+    dependencies=[Depends(require_roles("reviewer"))],
+)
+async def review_product(
+    request: Request, product_id: str, body: ReviewDecision, clients: ClientsDep
+) -> ProductVersion:
+    """Approve (the version becomes the public product and what new orders buy) or reject (with a
+    comment); 409 unless the latest version is submitted, 403 for the version's own author."""
+    reply = await clients.catalog.ReviewProduct(
+        pb.ReviewProductRequest(product_id=product_id, decision=body.decision, comment=body.comment)
+    )
     invalidate_public_reads(request)
-    return Product.from_proto(reply.product)
+    return ProductVersion.from_version(reply.version)
+
+
+@router.get(
+    "/api/v1/product-versions",
+    response_model=ProductVersionPage,
+    dependencies=[Depends(require_roles("editor", "reviewer"))],
+)
+async def list_product_versions(
+    clients: ClientsDep,
+    status_: Annotated[
+        Literal["draft", "submitted", "approved", "rejected"] | None,
+        BeforeValidator(_blank_to_none),
+        Query(alias="status", description="submitted: the reviewers' queue."),
+    ] = None,
+    product_id: Annotated[
+        str, Query(max_length=100, description="One product's versions, newest first.")
+    ] = "",
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str, Query(max_length=1000)] = "",
+) -> ProductVersionPage:
+    """Editors and reviewers: product versions by status, least recently changed first, or one product's."""
+    reply = await clients.catalog.ListProductVersions(
+        pb.ListProductVersionsRequest(
+            status=status_ or "",
+            product_id=product_id,
+            page=paging_pb2.PageRequest(limit=limit or 0, cursor=cursor),
+        )
+    )
+    return ProductVersionPage(
+        items=[ProductVersion.from_version(v) for v in reply.versions], next_cursor=next_cursor(reply.page)
+    )
 
 
 @router.put("/api/v1/firms/{firm_id}", response_model=Firm, dependencies=[FirmAdmin])

@@ -13,6 +13,8 @@ from services.gateway.routing import api_router
 from services.gateway.schemas.common import next_cursor
 from services.gateway.schemas.identity import (
     CardPage,
+    Enterprise,
+    EnterpriseChange,
     Invited,
     InviteMember,
     IssueCard,
@@ -30,6 +32,15 @@ router = api_router("identity")
 
 ClientAdmin = Annotated[Principal, Depends(require_roles("client_admin"))]
 FirmAdmin = Annotated[Principal, Depends(require_roles("firm_admin"))]
+
+
+@router.patch("/api/v1/enterprise", response_model=Enterprise)
+async def update_enterprise(
+    body: EnterpriseChange, principal: ClientAdmin, clients: ClientsDep
+) -> Enterprise:
+    """The client_admin sets the enterprise's industry: its editorial columns come first (§4.2.2)."""
+    reply = await clients.identity.UpdateEnterprise(pb.UpdateEnterpriseRequest(industry=body.industry or ""))
+    return Enterprise.from_proto(reply.enterprise)
 
 
 @router.post("/api/v1/enterprise/members", response_model=Invited, status_code=status.HTTP_202_ACCEPTED)

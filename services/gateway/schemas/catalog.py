@@ -141,6 +141,7 @@ class Product(BaseModel):
     consultation_kind: str | None = Field(
         description="professional|phone for consultation products, else null."
     )
+    version: int = Field(description="The approved version shown; an order records the version it bought.")
 
     @classmethod
     def from_proto(cls, product: pb.Product) -> Product:
@@ -160,11 +161,41 @@ class Product(BaseModel):
             reviews=[Review.from_proto(r) for r in product.reviews],
             requirement_fields=[RequirementField.from_proto(f) for f in product.requirement_fields],
             consultation_kind=or_none(product.consultation_kind),
+            version=product.version,
         )
 
 
 class ProductPage(BaseModel):
     items: list[Product]
+    next_cursor: str | None
+
+
+class ProductVersion(Product):
+    """A version of a product as its editor wrote it (the product's fields are this version's), with its
+    review: only an approved version is public (§9.5)."""
+
+    status: str = Field(description="draft|submitted|approved|rejected")
+    author_id: str
+    reviewer_id: str | None
+    review_comment: str | None
+    reviewed_at: str | None
+    created_at: str | None
+
+    @classmethod
+    def from_version(cls, version: pb.ProductVersion) -> ProductVersion:
+        return cls(
+            **Product.from_proto(version.product).model_dump(),
+            status=version.status,
+            author_id=version.author_id,
+            reviewer_id=or_none(version.reviewer_id),
+            review_comment=or_none(version.review_comment),
+            reviewed_at=rfc3339(version, "reviewed_at"),
+            created_at=rfc3339(version, "created_at"),
+        )
+
+
+class ProductVersionPage(BaseModel):
+    items: list[ProductVersion]
     next_cursor: str | None
 
 
@@ -384,7 +415,7 @@ class ProductInput(RequestModel):
     requirement_fields: list[RequirementFieldInput] = Field(default_factory=list, max_length=50)
     consultation_kind: ProductConsultationKind | None = None
 
-    def to_proto(self, product_id: str) -> pb.Product:
+    def to_proto(self, product_id: str = "") -> pb.Product:
         product = pb.Product(
             id=product_id,
             category=self.category,
@@ -402,6 +433,19 @@ class ProductInput(RequestModel):
             if item.data is not None:
                 media.data.update(item.data)
         return product
+
+
+class NewProduct(ProductInput):
+    """A new product: `id` names it (lower-case letters, digits and hyphens), or one is made."""
+
+    id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+class ReviewDecision(RequestModel):
+    """A reviewer's decision on a submitted version (of an article or a product)."""
+
+    decision: Literal["approve", "reject"]
+    comment: str = Field(default="", max_length=4000, description="Required to reject.")
 
 
 class OpeningHoursInput(RequestModel):

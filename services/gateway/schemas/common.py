@@ -46,6 +46,7 @@ Complexity = Annotated[str, OneOf(vocabulary.DocumentComplexity)]
 BookingMode = Annotated[str, OneOf(vocabulary.BookingMode)]
 ArticleKind = Annotated[str, OneOf(vocabulary.ArticleKind)]
 RequirementFieldType = Annotated[str, OneOf(vocabulary.RequirementFieldType)]
+Industry = Annotated[str, OneOf(vocabulary.Industry)]
 
 
 def rfc3339(message: Message, field: str) -> str | None:

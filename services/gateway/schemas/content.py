@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
 
 from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
-from services.gateway.schemas.catalog import Lawyer, Product
-from services.gateway.schemas.common import ArticleKind, RequestModel, or_none, rfc3339
+from services.gateway.schemas.catalog import Lawyer, Product, ReviewDecision
+from services.gateway.schemas.common import ArticleKind, Industry, RequestModel, or_none, rfc3339
 
 
 class CreateArticle(RequestModel):
     kind: ArticleKind
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=100_000)
+    column_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The column it appears in; a lawyer writes only in a risk-alert or contract-template column.",
+    )
+    industries: list[Industry] = Field(
+        default_factory=list, max_length=20, description="The industries it targets; empty for every one."
+    )
 
 
 class EditArticle(RequestModel):
@@ -22,9 +30,7 @@ class EditArticle(RequestModel):
     body: str = Field(min_length=1, max_length=100_000)
 
 
-class ReviewArticle(RequestModel):
-    decision: Literal["approve", "reject"]
-    comment: str = Field(default="", max_length=4000, description="Required to reject.")
+ReviewArticle = ReviewDecision
 
 
 class ArticleVersion(BaseModel):
@@ -69,6 +75,8 @@ class Article(BaseModel):
     published: ArticleVersion | None
     latest: ArticleVersion
     created_at: str | None
+    column_id: str | None
+    industries: list[str]
 
     @classmethod
     def from_proto(cls, article: pb.Article) -> Article:
@@ -86,6 +94,8 @@ class Article(BaseModel):
             published=published,
             latest=latest,
             created_at=rfc3339(article, "created_at"),
+            column_id=or_none(article.column_id),
+            industries=list(article.industries),
         )
 
 
@@ -100,3 +110,63 @@ class SearchResults(BaseModel):
     products: list[Product]
     lawyers: list[Lawyer]
     articles: list[Article]
+
+
+class Column(BaseModel):
+    """An editorial column (§4.2.2)."""
+
+    id: str
+    kind: str = Field(description="laws_regulations|legal_developments|cases|contract_templates|risk_alerts")
+    name: str
+    description: str
+    industries: list[str] = Field(description="The industries it targets; empty for every one.")
+    for_your_industry: bool = Field(description="It targets your enterprise's industry (listed first).")
+
+    @classmethod
+    def from_proto(cls, column: pb.Column) -> Column:
+        return cls(
+            id=column.id,
+            kind=column.kind,
+            name=column.name,
+            description=column.description,
+            industries=list(column.industries),
+            for_your_industry=column.for_your_industry,
+        )
+
+
+class ColumnList(BaseModel):
+    items: list[Column]
+
+
+class PlanIssue(RequestModel):
+    planned_for: date = Field(description="The planned publication date.")
+    title: str = Field(min_length=1, max_length=200)
+    article_id: str | None = Field(default=None, max_length=100, description="Its article, if written.")
+
+
+class ColumnIssue(BaseModel):
+    """A planned issue on a column's calendar; `published` once its article is."""
+
+    id: str
+    column_id: str
+    planned_for: str
+    title: str
+    article_id: str | None
+    status: str = Field(description="planned|published")
+    planned_by: str
+
+    @classmethod
+    def from_proto(cls, issue: pb.ColumnIssue) -> ColumnIssue:
+        return cls(
+            id=issue.id,
+            column_id=issue.column_id,
+            planned_for=issue.planned_for,
+            title=issue.title,
+            article_id=or_none(issue.article_id),
+            status=issue.status,
+            planned_by=issue.planned_by,
+        )
+
+
+class ColumnCalendar(BaseModel):
+    items: list[ColumnIssue]

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from counsel.common.v1 import access_log_pb2
 from counsel.identity.v1 import identity_service_pb2 as pb
-from services.gateway.schemas.common import RequestModel, or_none, rfc3339
+from services.gateway.schemas.common import Industry, RequestModel, or_none, rfc3339
 
 
 class LoginRequest(RequestModel):
@@ -153,6 +153,15 @@ class CardPage(BaseModel):
 class Enterprise(BaseModel):
     id: str
     name: str
+    industry: str | None = Field(description="Its industry; its columns come first (GET /api/v1/columns).")
+
+    @classmethod
+    def from_proto(cls, enterprise: pb.Enterprise) -> Enterprise:
+        return cls(id=enterprise.id, name=enterprise.name, industry=or_none(enterprise.industry))
+
+
+class EnterpriseChange(RequestModel):
+    industry: Industry | None = Field(description="null clears it.")
 
 
 class LoginMethods(BaseModel):
@@ -172,9 +181,7 @@ class Me(User):
         methods = reply.login_methods
         return cls(
             **user.model_dump(),
-            enterprise=Enterprise(id=reply.enterprise.id, name=reply.enterprise.name)
-            if reply.HasField("enterprise")
-            else None,
+            enterprise=Enterprise.from_proto(reply.enterprise) if reply.HasField("enterprise") else None,
             login_methods=LoginMethods(
                 password=methods.password,
                 phone=or_none(methods.phone),

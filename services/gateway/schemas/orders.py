@@ -56,6 +56,7 @@ class Order(BaseModel):
     created_at: str | None
     product_id: str
     product_name: str | None
+    product_version: int | None = Field(description="The approved product version bought.")
     category: str | None
     tier: str | None
     client_id: str
@@ -72,6 +73,7 @@ class Order(BaseModel):
             created_at=rfc3339(order, "created_at"),
             product_id=order.product_id,
             product_name=or_none(order.product_name),
+            product_version=order.product_version or None,
             category=or_none(order.category),
             tier=or_none(order.tier_id),
             client_id=order.client_id,

@@ -26,6 +26,9 @@ from services.identity.domain.identifiers import (
 from services.runtime.context import Principal
 from services.runtime.errors import AlreadyExists, Conflict, FieldViolation, InvalidArgument, PermissionDenied
 from services.runtime.tenancy import signed_in
+from services.runtime.vocabulary import Industry, words
+
+INDUSTRIES = words(Industry)
 
 
 @dataclass(frozen=True)
@@ -442,3 +445,10 @@ def consent_at_login(accepted: str | None, given: str, policy: PrivacyPolicy) ->
             FieldViolation("privacy_policy_version", f"accept version {policy.version} ({policy.url})")
         ],
     )
+
+
+def validate_industry(industry: str) -> str:
+    """An enterprise's industry: one of common.v1.Industry, or "" for none."""
+    if industry and industry not in INDUSTRIES:
+        raise InvalidArgument.for_field("industry", f"must be one of {', '.join(INDUSTRIES)}")
+    return industry

@@ -62,8 +62,10 @@ class Accounts:
         """argon2id hash of a new password (validated), computed off the event loop."""
         return await asyncio.to_thread(self.base.passwords.hash, domain.validate_new_password(password))
 
-    async def create_enterprise(self, name: str, enterprise_id: str | None = None) -> CreatedEnterprise:
-        """Create an enterprise (tenant); idempotent by id."""
+    async def create_enterprise(
+        self, name: str, enterprise_id: str | None = None, industry: str = ""
+    ) -> CreatedEnterprise:
+        """Create an enterprise (tenant) of `industry`; idempotent by id."""
         name = name.strip()
         if not name:
             raise InvalidArgument.for_field("name", "must not be empty")
@@ -72,7 +74,7 @@ class Accounts:
         async with self.base.db.transaction() as session:
             inserted = await session.execute(
                 pg_insert(table)
-                .values(id=row_id, name=name, created_at=utcnow())
+                .values(id=row_id, name=name, industry=industry, created_at=utcnow())
                 .on_conflict_do_nothing()
                 .returning(table.c.id)
             )

@@ -41,6 +41,18 @@ class Enterprises:
             raise NotFound("no such enterprise")
         return row
 
+    async def set_industry(self, principal: Principal | None, industry: str) -> EnterpriseRow:
+        """The client_admin sets their enterprise's industry (validated by the caller)."""
+        caller = domain.client_admin_of(principal, "set your enterprise's industry", "sets its industry")
+        async with self.base.db.transaction() as session:
+            enterprise = await session.get(EnterpriseRow, caller.tenant_id, with_for_update=True)
+            if enterprise is None:
+                raise NotFound("no such enterprise")
+            enterprise.industry = industry
+            session.add(enterprise)
+            await session.flush()
+            return enterprise
+
     async def invite_member(
         self, principal: Principal | None, invitation: domain.Invitation
     ) -> InvitationToSend | None:

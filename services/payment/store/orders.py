@@ -121,6 +121,7 @@ class Orders:
                 pay_before=now + pay_within,
                 created_at=now,
                 product_name=new.product_name,
+                product_version=new.product_version,
                 category=new.category,
                 consultation_kind=new.consultation_kind,
                 tier=new.tier,

@@ -62,6 +62,7 @@ class Product(_message.Message):
     CONSULTATION_KIND_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     REVIEWS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Product id."""
     category: _builtins.str
@@ -74,6 +75,8 @@ class Product(_message.Message):
     """For category consultation, one of common.v1.ConsultationKind but general: professional|phone; empty
     otherwise.
     """
+    version: _builtins.int
+    """The approved version shown (from 1); an order records the version it was bought at."""
     @_builtins.property
     def media(self) -> _containers.RepeatedCompositeFieldContainer[Global___Media]:
         """Images, videos and interactive media, in display order."""
@@ -127,14 +130,75 @@ class Product(_message.Message):
         consultation_kind: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         reviews: _abc.Iterable[Global___Review] | None = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "price", b"price", "rating", b"rating"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "description", b"description", "id", b"id", "media", b"media", "name", b"name", "parameters", b"parameters", "price", b"price", "process", b"process", "rating", b"rating", "requirement_fields", b"requirement_fields", "reviews", b"reviews", "tiers", b"tiers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "description", b"description", "id", b"id", "media", b"media", "name", b"name", "parameters", b"parameters", "price", b"price", "process", b"process", "rating", b"rating", "requirement_fields", b"requirement_fields", "reviews", b"reviews", "tiers", b"tiers", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Product: _TypeAlias = Product  # noqa: Y015
+
+@_typing.final
+class ProductVersion(_message.Message):
+    """One version of a product as an editor wrote it, with its review."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    REVIEWER_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_COMMENT_FIELD_NUMBER: _builtins.int
+    REVIEWED_AT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """Product id."""
+    version: _builtins.int
+    """Version number, from 1."""
+    status: _builtins.str
+    """One of: draft|submitted|approved|rejected."""
+    author_id: _builtins.str
+    """The editor who wrote it."""
+    reviewer_id: _builtins.str
+    """The reviewer who approved or rejected it."""
+    review_comment: _builtins.str
+    """The reviewer's comment."""
+    @_builtins.property
+    def product(self) -> Global___Product:
+        """The product as this version has it (rating and reviews are the published product's)."""
+
+    @_builtins.property
+    def reviewed_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was reviewed."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the version was created."""
+
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        status: _builtins.str = ...,
+        product: Global___Product | None = ...,
+        author_id: _builtins.str = ...,
+        reviewer_id: _builtins.str = ...,
+        review_comment: _builtins.str = ...,
+        reviewed_at: _timestamp_pb2.Timestamp | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "product", b"product", "reviewed_at", b"reviewed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "created_at", b"created_at", "product", b"product", "product_id", b"product_id", "review_comment", b"review_comment", "reviewed_at", b"reviewed_at", "reviewer_id", b"reviewer_id", "status", b"status", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductVersion: _TypeAlias = ProductVersion  # noqa: Y015
 
 @_typing.final
 class Review(_message.Message):
@@ -953,12 +1017,16 @@ class Article(_message.Message):
     PUBLISHED_FIELD_NUMBER: _builtins.int
     LATEST_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    COLUMN_ID_FIELD_NUMBER: _builtins.int
+    INDUSTRIES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Article id."""
     kind: _builtins.str
     """One of common.v1.ArticleKind: news|case|contract_template|faq (a frequently asked question: the title asks,
     the body answers).
     """
+    column_id: _builtins.str
+    """The column it appears in; empty for none."""
     @_builtins.property
     def published(self) -> Global___ArticleVersion:
         """The published version; absent when nothing is published."""
@@ -971,6 +1039,10 @@ class Article(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When the article was created."""
 
+    @_builtins.property
+    def industries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The industries (common.v1.Industry) it targets; empty for every industry."""
+
     def __init__(
         self,
         *,
@@ -979,14 +1051,106 @@ class Article(_message.Message):
         published: Global___ArticleVersion | None = ...,
         latest: Global___ArticleVersion | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        column_id: _builtins.str = ...,
+        industries: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "latest", b"latest", "published", b"published"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "id", b"id", "kind", b"kind", "latest", b"latest", "published", b"published"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column_id", b"column_id", "created_at", b"created_at", "id", b"id", "industries", b"industries", "kind", b"kind", "latest", b"latest", "published", b"published"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Article: _TypeAlias = Article  # noqa: Y015
+
+@_typing.final
+class Column(_message.Message):
+    """An editorial column (SPEC 4.2.2)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    INDUSTRIES_FIELD_NUMBER: _builtins.int
+    FOR_YOUR_INDUSTRY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Column id."""
+    kind: _builtins.str
+    """One of common.v1.ColumnKind: laws_regulations|legal_developments|cases|contract_templates|risk_alerts."""
+    name: _builtins.str
+    """Name (Chinese)."""
+    description: _builtins.str
+    """What it publishes."""
+    for_your_industry: _builtins.bool
+    """Whether it targets the industry the listing asked for."""
+    @_builtins.property
+    def industries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The industries (common.v1.Industry) it targets; empty for every industry."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        industries: _abc.Iterable[_builtins.str] | None = ...,
+        for_your_industry: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "for_your_industry", b"for_your_industry", "id", b"id", "industries", b"industries", "kind", b"kind", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Column: _TypeAlias = Column  # noqa: Y015
+
+@_typing.final
+class ColumnIssue(_message.Message):
+    """A planned issue of a column: the editor's calendar."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    COLUMN_ID_FIELD_NUMBER: _builtins.int
+    PLANNED_FOR_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PLANNED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Issue id."""
+    column_id: _builtins.str
+    """The column."""
+    planned_for: _builtins.str
+    """The planned publication date, YYYY-MM-DD (Beijing)."""
+    title: _builtins.str
+    """The planned title or theme."""
+    article_id: _builtins.str
+    """The article meant for it, once there is one; empty before."""
+    status: _builtins.str
+    """One of: planned|published (its article is published)."""
+    planned_by: _builtins.str
+    """The editor who planned it."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        column_id: _builtins.str = ...,
+        planned_for: _builtins.str = ...,
+        title: _builtins.str = ...,
+        article_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        planned_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "column_id", b"column_id", "id", b"id", "planned_by", b"planned_by", "planned_for", b"planned_for", "status", b"status", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ColumnIssue: _TypeAlias = ColumnIssue  # noqa: Y015
 
 @_typing.final
 class ListFirmsRequest(_message.Message):
@@ -1424,6 +1588,8 @@ class CreateArticleRequest(_message.Message):
     TITLE_FIELD_NUMBER: _builtins.int
     BODY_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    COLUMN_ID_FIELD_NUMBER: _builtins.int
+    INDUSTRIES_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """One of common.v1.ArticleKind: news|case|contract_template|faq (a frequently asked question: the title asks,
     the body answers).
@@ -1434,6 +1600,14 @@ class CreateArticleRequest(_message.Message):
     """Body (Markdown)."""
     idempotency_key: _builtins.str
     """Optional idempotency key: a replay returns the first article."""
+    column_id: _builtins.str
+    """The column it appears in; empty for none. A lawyer writes only in a risk-alert or contract-template
+    column.
+    """
+    @_builtins.property
+    def industries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The industries (common.v1.Industry) it targets; empty for every industry."""
+
     def __init__(
         self,
         *,
@@ -1441,10 +1615,12 @@ class CreateArticleRequest(_message.Message):
         title: _builtins.str = ...,
         body: _builtins.str = ...,
         idempotency_key: _builtins.str = ...,
+        column_id: _builtins.str = ...,
+        industries: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "idempotency_key", b"idempotency_key", "kind", b"kind", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "column_id", b"column_id", "idempotency_key", b"idempotency_key", "industries", b"industries", "kind", b"kind", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1638,6 +1814,7 @@ class ListArticlesRequest(_message.Message):
     QUERY_FIELD_NUMBER: _builtins.int
     PAGE_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    COLUMN_ID_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """One of common.v1.ArticleKind: news|case|contract_template|faq; empty for all."""
     query: _builtins.str
@@ -1646,6 +1823,8 @@ class ListArticlesRequest(_message.Message):
     """Editors and reviewers only: draft|submitted|rejected lists articles whose latest version has that
     status (a reviewer's queue is "submitted"); empty lists published articles.
     """
+    column_id: _builtins.str
+    """One column's articles; empty for all."""
     @_builtins.property
     def page(self) -> _paging_pb2.PageRequest:
         """Paging."""
@@ -1657,10 +1836,11 @@ class ListArticlesRequest(_message.Message):
         query: _builtins.str = ...,
         page: _paging_pb2.PageRequest | None = ...,
         status: _builtins.str = ...,
+        column_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "page", b"page", "query", b"query", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column_id", b"column_id", "kind", b"kind", "page", b"page", "query", b"query", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1827,9 +2007,41 @@ class UpsertProductResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PRODUCT_FIELD_NUMBER: _builtins.int
+    DRAFT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def product(self) -> Global___Product:
-        """The stored product."""
+        """The product as the draft version has it (the public product changes only when a reviewer approves)."""
+
+    @_builtins.property
+    def draft(self) -> Global___ProductVersion:
+        """The draft version the change went into."""
+
+    def __init__(
+        self,
+        *,
+        product: Global___Product | None = ...,
+        draft: Global___ProductVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft", "product", b"product"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft", "product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpsertProductResponse: _TypeAlias = UpsertProductResponse  # noqa: Y015
+
+@_typing.final
+class CreateProductRequest(_message.Message):
+    """Request for CatalogService.CreateProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product(self) -> Global___Product:
+        """The product; `id` names it (a new id is made when empty), `rating`, `reviews` and `created_at` are
+        ignored.
+        """
 
     def __init__(
         self,
@@ -1842,7 +2054,193 @@ class UpsertProductResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___UpsertProductResponse: _TypeAlias = UpsertProductResponse  # noqa: Y015
+Global___CreateProductRequest: _TypeAlias = CreateProductRequest  # noqa: Y015
+
+@_typing.final
+class CreateProductResponse(_message.Message):
+    """Response of CatalogService.CreateProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DRAFT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def draft(self) -> Global___ProductVersion:
+        """The draft, version 1."""
+
+    def __init__(
+        self,
+        *,
+        draft: Global___ProductVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateProductResponse: _TypeAlias = CreateProductResponse  # noqa: Y015
+
+@_typing.final
+class SubmitProductRequest(_message.Message):
+    """Request for CatalogService.SubmitProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """Product id."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitProductRequest: _TypeAlias = SubmitProductRequest  # noqa: Y015
+
+@_typing.final
+class SubmitProductResponse(_message.Message):
+    """Response of CatalogService.SubmitProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def version(self) -> Global___ProductVersion:
+        """The submitted version."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___ProductVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitProductResponse: _TypeAlias = SubmitProductResponse  # noqa: Y015
+
+@_typing.final
+class ReviewProductRequest(_message.Message):
+    """Request for CatalogService.ReviewProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """Product id."""
+    decision: _builtins.str
+    """One of: approve|reject."""
+    comment: _builtins.str
+    """The reviewer's comment; required to reject."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        decision: _builtins.str = ...,
+        comment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "decision", b"decision", "product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewProductRequest: _TypeAlias = ReviewProductRequest  # noqa: Y015
+
+@_typing.final
+class ReviewProductResponse(_message.Message):
+    """Response of CatalogService.ReviewProduct."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def version(self) -> Global___ProductVersion:
+        """The reviewed version."""
+
+    def __init__(
+        self,
+        *,
+        version: Global___ProductVersion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewProductResponse: _TypeAlias = ReviewProductResponse  # noqa: Y015
+
+@_typing.final
+class ListProductVersionsRequest(_message.Message):
+    """Request for CatalogService.ListProductVersions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """One of: draft|submitted|approved|rejected; empty for all."""
+    product_id: _builtins.str
+    """One product's versions, newest first; empty for the latest version of every product."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "product_id", b"product_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProductVersionsRequest: _TypeAlias = ListProductVersionsRequest  # noqa: Y015
+
+@_typing.final
+class ListProductVersionsResponse(_message.Message):
+    """Response of CatalogService.ListProductVersions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProductVersion]:
+        """The page of versions."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Cursor for the next page."""
+
+    def __init__(
+        self,
+        *,
+        versions: _abc.Iterable[Global___ProductVersion] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProductVersionsResponse: _TypeAlias = ListProductVersionsResponse  # noqa: Y015
 
 @_typing.final
 class UpdateFirmRequest(_message.Message):
@@ -2048,3 +2446,161 @@ class ExportCatalogDataResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportCatalogDataResponse: _TypeAlias = ExportCatalogDataResponse  # noqa: Y015
+
+@_typing.final
+class ListColumnsRequest(_message.Message):
+    """Request for CatalogService.ListColumns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDUSTRY_FIELD_NUMBER: _builtins.int
+    industry: _builtins.str
+    """The caller's industry (common.v1.Industry): its columns come first; empty for the default order."""
+    def __init__(
+        self,
+        *,
+        industry: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["industry", b"industry"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListColumnsRequest: _TypeAlias = ListColumnsRequest  # noqa: Y015
+
+@_typing.final
+class ListColumnsResponse(_message.Message):
+    """Response of CatalogService.ListColumns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMNS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def columns(self) -> _containers.RepeatedCompositeFieldContainer[Global___Column]:
+        """Every column."""
+
+    def __init__(
+        self,
+        *,
+        columns: _abc.Iterable[Global___Column] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListColumnsResponse: _TypeAlias = ListColumnsResponse  # noqa: Y015
+
+@_typing.final
+class PlanColumnIssueRequest(_message.Message):
+    """Request for CatalogService.PlanColumnIssue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMN_ID_FIELD_NUMBER: _builtins.int
+    PLANNED_FOR_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    ARTICLE_ID_FIELD_NUMBER: _builtins.int
+    column_id: _builtins.str
+    """The column."""
+    planned_for: _builtins.str
+    """The planned publication date, YYYY-MM-DD."""
+    title: _builtins.str
+    """The planned title or theme."""
+    article_id: _builtins.str
+    """The article meant for it (of this column), if already written."""
+    def __init__(
+        self,
+        *,
+        column_id: _builtins.str = ...,
+        planned_for: _builtins.str = ...,
+        title: _builtins.str = ...,
+        article_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["article_id", b"article_id", "column_id", b"column_id", "planned_for", b"planned_for", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanColumnIssueRequest: _TypeAlias = PlanColumnIssueRequest  # noqa: Y015
+
+@_typing.final
+class PlanColumnIssueResponse(_message.Message):
+    """Response of CatalogService.PlanColumnIssue."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISSUE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def issue(self) -> Global___ColumnIssue:
+        """The planned issue."""
+
+    def __init__(
+        self,
+        *,
+        issue: Global___ColumnIssue | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["issue", b"issue"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issue", b"issue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlanColumnIssueResponse: _TypeAlias = PlanColumnIssueResponse  # noqa: Y015
+
+@_typing.final
+class ListColumnIssuesRequest(_message.Message):
+    """Request for CatalogService.ListColumnIssues."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLUMN_ID_FIELD_NUMBER: _builtins.int
+    FROM_DATE_FIELD_NUMBER: _builtins.int
+    TO_DATE_FIELD_NUMBER: _builtins.int
+    column_id: _builtins.str
+    """The column."""
+    from_date: _builtins.str
+    """First date, YYYY-MM-DD; empty for today (Beijing)."""
+    to_date: _builtins.str
+    """Last date, YYYY-MM-DD; empty for 90 days after `from_date`."""
+    def __init__(
+        self,
+        *,
+        column_id: _builtins.str = ...,
+        from_date: _builtins.str = ...,
+        to_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column_id", b"column_id", "from_date", b"from_date", "to_date", b"to_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListColumnIssuesRequest: _TypeAlias = ListColumnIssuesRequest  # noqa: Y015
+
+@_typing.final
+class ListColumnIssuesResponse(_message.Message):
+    """Response of CatalogService.ListColumnIssues."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ISSUES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def issues(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnIssue]:
+        """The planned issues, earliest first."""
+
+    def __init__(
+        self,
+        *,
+        issues: _abc.Iterable[Global___ColumnIssue] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issues", b"issues"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListColumnIssuesResponse: _TypeAlias = ListColumnIssuesResponse  # noqa: Y015

@@ -145,6 +145,41 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataResponse.FromString,
                 _registered_method=True)
+        self.CreateProduct = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/CreateProduct',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateProductRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateProductResponse.FromString,
+                _registered_method=True)
+        self.SubmitProduct = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/SubmitProduct',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitProductRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitProductResponse.FromString,
+                _registered_method=True)
+        self.ReviewProduct = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ReviewProduct',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewProductRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewProductResponse.FromString,
+                _registered_method=True)
+        self.ListProductVersions = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListProductVersions',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsResponse.FromString,
+                _registered_method=True)
+        self.ListColumns = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListColumns',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsResponse.FromString,
+                _registered_method=True)
+        self.PlanColumnIssue = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/PlanColumnIssue',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueResponse.FromString,
+                _registered_method=True)
+        self.ListColumnIssues = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListColumnIssues',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -311,6 +346,58 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateProduct(self, request, context):
+        """An editor drafts a new product (version 1); nothing is public until a reviewer approves it
+        (SPEC 6.1.3.2, 9.5). A product id already in use is a conflict.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitProduct(self, request, context):
+        """An editor submits the latest version of a product for review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewProduct(self, request, context):
+        """A reviewer approves (publishes: GetProduct and new orders use it) or rejects the submitted version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProductVersions(self, request, context):
+        """Editors and reviewers: product versions by status, oldest change first (a reviewer's queue is
+        "submitted"), or every version of one product.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListColumns(self, request, context):
+        """The editorial columns (SPEC 4.2.2): those targeting `industry` first, then the general ones, then the
+        rest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanColumnIssue(self, request, context):
+        """An editor plans an issue of a column on a date (the column's calendar).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListColumnIssues(self, request, context):
+        """Editors and reviewers: a column's planned issues between two dates, earliest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -423,6 +510,41 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ExportCatalogData,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataResponse.SerializeToString,
+            ),
+            'CreateProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateProduct,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateProductRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateProductResponse.SerializeToString,
+            ),
+            'SubmitProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitProduct,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitProductRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitProductResponse.SerializeToString,
+            ),
+            'ReviewProduct': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewProduct,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewProductRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewProductResponse.SerializeToString,
+            ),
+            'ListProductVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProductVersions,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsResponse.SerializeToString,
+            ),
+            'ListColumns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListColumns,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsResponse.SerializeToString,
+            ),
+            'PlanColumnIssue': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanColumnIssue,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueResponse.SerializeToString,
+            ),
+            'ListColumnIssues': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListColumnIssues,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1020,6 +1142,195 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/ExportCatalogData',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ExportCatalogDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/CreateProduct',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateProductRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/SubmitProduct',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitProductRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewProduct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ReviewProduct',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewProductRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ReviewProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProductVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListProductVersions',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListProductVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListColumns',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanColumnIssue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/PlanColumnIssue',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.PlanColumnIssueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListColumnIssues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListColumnIssues',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -85,6 +85,26 @@ class CatalogServiceStub:
     """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
     records: the reviews they wrote.
     """
+    CreateProduct: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateProductRequest, _catalog_service_pb2.CreateProductResponse]
+    """An editor drafts a new product (version 1); nothing is public until a reviewer approves it
+    (SPEC 6.1.3.2, 9.5). A product id already in use is a conflict.
+    """
+    SubmitProduct: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.SubmitProductRequest, _catalog_service_pb2.SubmitProductResponse]
+    """An editor submits the latest version of a product for review."""
+    ReviewProduct: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ReviewProductRequest, _catalog_service_pb2.ReviewProductResponse]
+    """A reviewer approves (publishes: GetProduct and new orders use it) or rejects the submitted version."""
+    ListProductVersions: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListProductVersionsRequest, _catalog_service_pb2.ListProductVersionsResponse]
+    """Editors and reviewers: product versions by status, oldest change first (a reviewer's queue is
+    "submitted"), or every version of one product.
+    """
+    ListColumns: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnsRequest, _catalog_service_pb2.ListColumnsResponse]
+    """The editorial columns (SPEC 4.2.2): those targeting `industry` first, then the general ones, then the
+    rest.
+    """
+    PlanColumnIssue: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.PlanColumnIssueRequest, _catalog_service_pb2.PlanColumnIssueResponse]
+    """An editor plans an issue of a column on a date (the column's calendar)."""
+    ListColumnIssues: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnIssuesRequest, _catalog_service_pb2.ListColumnIssuesResponse]
+    """Editors and reviewers: a column's planned issues between two dates, earliest first."""
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -143,6 +163,26 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
     records: the reviews they wrote.
     """
+    CreateProduct: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateProductRequest, _catalog_service_pb2.CreateProductResponse]  # type: ignore[assignment]
+    """An editor drafts a new product (version 1); nothing is public until a reviewer approves it
+    (SPEC 6.1.3.2, 9.5). A product id already in use is a conflict.
+    """
+    SubmitProduct: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.SubmitProductRequest, _catalog_service_pb2.SubmitProductResponse]  # type: ignore[assignment]
+    """An editor submits the latest version of a product for review."""
+    ReviewProduct: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ReviewProductRequest, _catalog_service_pb2.ReviewProductResponse]  # type: ignore[assignment]
+    """A reviewer approves (publishes: GetProduct and new orders use it) or rejects the submitted version."""
+    ListProductVersions: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListProductVersionsRequest, _catalog_service_pb2.ListProductVersionsResponse]  # type: ignore[assignment]
+    """Editors and reviewers: product versions by status, oldest change first (a reviewer's queue is
+    "submitted"), or every version of one product.
+    """
+    ListColumns: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnsRequest, _catalog_service_pb2.ListColumnsResponse]  # type: ignore[assignment]
+    """The editorial columns (SPEC 4.2.2): those targeting `industry` first, then the general ones, then the
+    rest.
+    """
+    PlanColumnIssue: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.PlanColumnIssueRequest, _catalog_service_pb2.PlanColumnIssueResponse]  # type: ignore[assignment]
+    """An editor plans an issue of a column on a date (the column's calendar)."""
+    ListColumnIssues: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnIssuesRequest, _catalog_service_pb2.ListColumnIssuesResponse]  # type: ignore[assignment]
+    """Editors and reviewers: a column's planned issues between two dates, earliest first."""
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """Products (with tiers, deadlines and prices), reviews and articles that clients browse and buy."""
@@ -330,5 +370,67 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
         records: the reviews they wrote.
         """
+
+    @_abc_1.abstractmethod
+    def CreateProduct(
+        self,
+        request: _catalog_service_pb2.CreateProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.CreateProductResponse, _abc.Awaitable[_catalog_service_pb2.CreateProductResponse]]:
+        """An editor drafts a new product (version 1); nothing is public until a reviewer approves it
+        (SPEC 6.1.3.2, 9.5). A product id already in use is a conflict.
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitProduct(
+        self,
+        request: _catalog_service_pb2.SubmitProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.SubmitProductResponse, _abc.Awaitable[_catalog_service_pb2.SubmitProductResponse]]:
+        """An editor submits the latest version of a product for review."""
+
+    @_abc_1.abstractmethod
+    def ReviewProduct(
+        self,
+        request: _catalog_service_pb2.ReviewProductRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ReviewProductResponse, _abc.Awaitable[_catalog_service_pb2.ReviewProductResponse]]:
+        """A reviewer approves (publishes: GetProduct and new orders use it) or rejects the submitted version."""
+
+    @_abc_1.abstractmethod
+    def ListProductVersions(
+        self,
+        request: _catalog_service_pb2.ListProductVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListProductVersionsResponse, _abc.Awaitable[_catalog_service_pb2.ListProductVersionsResponse]]:
+        """Editors and reviewers: product versions by status, oldest change first (a reviewer's queue is
+        "submitted"), or every version of one product.
+        """
+
+    @_abc_1.abstractmethod
+    def ListColumns(
+        self,
+        request: _catalog_service_pb2.ListColumnsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListColumnsResponse, _abc.Awaitable[_catalog_service_pb2.ListColumnsResponse]]:
+        """The editorial columns (SPEC 4.2.2): those targeting `industry` first, then the general ones, then the
+        rest.
+        """
+
+    @_abc_1.abstractmethod
+    def PlanColumnIssue(
+        self,
+        request: _catalog_service_pb2.PlanColumnIssueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.PlanColumnIssueResponse, _abc.Awaitable[_catalog_service_pb2.PlanColumnIssueResponse]]:
+        """An editor plans an issue of a column on a date (the column's calendar)."""
+
+    @_abc_1.abstractmethod
+    def ListColumnIssues(
+        self,
+        request: _catalog_service_pb2.ListColumnIssuesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListColumnIssuesResponse, _abc.Awaitable[_catalog_service_pb2.ListColumnIssuesResponse]]:
+        """Editors and reviewers: a column's planned issues between two dates, earliest first."""
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ounsel/catalog/v1/events.proto\x12\x12\x63ounsel.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"&\n\x10ProductPublished\x12\x12\n\nproduct_id\x18\x01 \x01(\t\"7\n\x10\x41rticlePublished\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"i\n\x0bReviewAdded\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x05\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\"V\n\x0fLawyerActivated\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\"<\n\nItemViewed\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\"B\n\x13LawyerServiceWindow\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\r\n\x05start\x18\x02 \x01(\t\x12\x0b\n\x03\x65nd\x18\x03 \x01(\t\"\xe2\x01\n\rLawyerChanged\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06\x66ields\x18\x05 \x03(\t\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12>\n\rservice_hours\x18\x07 \x03(\x0b\x32\'.counsel.catalog.v1.LawyerServiceWindow\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ounsel/catalog/v1/events.proto\x12\x12\x63ounsel.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"7\n\x10ProductPublished\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"7\n\x10\x41rticlePublished\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"i\n\x0bReviewAdded\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x05\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\"V\n\x0fLawyerActivated\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\"<\n\nItemViewed\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\"B\n\x13LawyerServiceWindow\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\r\n\x05start\x18\x02 \x01(\t\x12\x0b\n\x03\x65nd\x18\x03 \x01(\t\"\xe2\x01\n\rLawyerChanged\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06\x66ields\x18\x05 \x03(\t\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12>\n\rservice_hours\x18\x07 \x03(\x0b\x32\'.counsel.catalog.v1.LawyerServiceWindow\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,17 +33,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'counsel.catalog.v1.events_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PRODUCTPUBLISHED']._serialized_start=88
-  _globals['_PRODUCTPUBLISHED']._serialized_end=126
-  _globals['_ARTICLEPUBLISHED']._serialized_start=128
-  _globals['_ARTICLEPUBLISHED']._serialized_end=183
-  _globals['_REVIEWADDED']._serialized_start=185
-  _globals['_REVIEWADDED']._serialized_end=290
-  _globals['_LAWYERACTIVATED']._serialized_start=292
-  _globals['_LAWYERACTIVATED']._serialized_end=378
-  _globals['_ITEMVIEWED']._serialized_start=380
-  _globals['_ITEMVIEWED']._serialized_end=440
-  _globals['_LAWYERSERVICEWINDOW']._serialized_start=442
-  _globals['_LAWYERSERVICEWINDOW']._serialized_end=508
-  _globals['_LAWYERCHANGED']._serialized_start=511
-  _globals['_LAWYERCHANGED']._serialized_end=737
+  _globals['_PRODUCTPUBLISHED']._serialized_end=143
+  _globals['_ARTICLEPUBLISHED']._serialized_start=145
+  _globals['_ARTICLEPUBLISHED']._serialized_end=200
+  _globals['_REVIEWADDED']._serialized_start=202
+  _globals['_REVIEWADDED']._serialized_end=307
+  _globals['_LAWYERACTIVATED']._serialized_start=309
+  _globals['_LAWYERACTIVATED']._serialized_end=395
+  _globals['_ITEMVIEWED']._serialized_start=397
+  _globals['_ITEMVIEWED']._serialized_end=457
+  _globals['_LAWYERSERVICEWINDOW']._serialized_start=459
+  _globals['_LAWYERSERVICEWINDOW']._serialized_end=525
+  _globals['_LAWYERCHANGED']._serialized_start=528
+  _globals['_LAWYERCHANGED']._serialized_end=754
 # @@protoc_insertion_point(module_scope)

@@ -21,21 +21,25 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class ProductPublished(_message.Message):
-    """Payload of event "product.published": a product became visible in the catalog."""
+    """Payload of event "product.published": a product version passed review and became visible in the catalog."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     """The product."""
+    version: _builtins.int
+    """The published version number, starting at 1."""
     def __init__(
         self,
         *,
         product_id: _builtins.str = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["product_id", b"product_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product_id", b"product_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -204,3 +204,87 @@ REQUIREMENT_FIELD_TYPE_CHOICE: RequirementFieldType.ValueType  # 5
 REQUIREMENT_FIELD_TYPE_LIST: RequirementFieldType.ValueType  # 6
 """A list of texts."""
 Global___RequirementFieldType: _TypeAlias = RequirementFieldType  # noqa: Y015
+
+class _ColumnKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ColumnKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ColumnKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COLUMN_KIND_UNSPECIFIED: _ColumnKind.ValueType  # 0
+    COLUMN_KIND_LAWS_REGULATIONS: _ColumnKind.ValueType  # 1
+    """法律法规: laws and regulations."""
+    COLUMN_KIND_LEGAL_DEVELOPMENTS: _ColumnKind.ValueType  # 2
+    """法律动态: legal developments."""
+    COLUMN_KIND_CASES: _ColumnKind.ValueType  # 3
+    """案例: cases."""
+    COLUMN_KIND_CONTRACT_TEMPLATES: _ColumnKind.ValueType  # 4
+    """合同范本: contract templates with annotations; lawyers may write them."""
+    COLUMN_KIND_RISK_ALERTS: _ColumnKind.ValueType  # 5
+    """风险提示: risk alerts; lawyers may write them."""
+
+class ColumnKind(_ColumnKind, metaclass=_ColumnKindEnumTypeWrapper):
+    """An editorial column's kind (SPEC 4.2.2): what its articles are."""
+
+COLUMN_KIND_UNSPECIFIED: ColumnKind.ValueType  # 0
+COLUMN_KIND_LAWS_REGULATIONS: ColumnKind.ValueType  # 1
+"""法律法规: laws and regulations."""
+COLUMN_KIND_LEGAL_DEVELOPMENTS: ColumnKind.ValueType  # 2
+"""法律动态: legal developments."""
+COLUMN_KIND_CASES: ColumnKind.ValueType  # 3
+"""案例: cases."""
+COLUMN_KIND_CONTRACT_TEMPLATES: ColumnKind.ValueType  # 4
+"""合同范本: contract templates with annotations; lawyers may write them."""
+COLUMN_KIND_RISK_ALERTS: ColumnKind.ValueType  # 5
+"""风险提示: risk alerts; lawyers may write them."""
+Global___ColumnKind: _TypeAlias = ColumnKind  # noqa: Y015
+
+class _Industry:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _IndustryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Industry.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INDUSTRY_UNSPECIFIED: _Industry.ValueType  # 0
+    INDUSTRY_MANUFACTURING: _Industry.ValueType  # 1
+    """制造业"""
+    INDUSTRY_TECHNOLOGY: _Industry.ValueType  # 2
+    """信息技术"""
+    INDUSTRY_FINANCE: _Industry.ValueType  # 3
+    """金融"""
+    INDUSTRY_REAL_ESTATE: _Industry.ValueType  # 4
+    """房地产与建筑"""
+    INDUSTRY_TRADE: _Industry.ValueType  # 5
+    """批发零售与贸易"""
+    INDUSTRY_HEALTHCARE: _Industry.ValueType  # 6
+    """医疗健康"""
+    INDUSTRY_EDUCATION: _Industry.ValueType  # 7
+    """教育"""
+    INDUSTRY_LOGISTICS: _Industry.ValueType  # 8
+    """交通物流"""
+    INDUSTRY_HOSPITALITY: _Industry.ValueType  # 9
+    """餐饮住宿"""
+
+class Industry(_Industry, metaclass=_IndustryEnumTypeWrapper):
+    """A client enterprise's industry: columns and articles may target industries."""
+
+INDUSTRY_UNSPECIFIED: Industry.ValueType  # 0
+INDUSTRY_MANUFACTURING: Industry.ValueType  # 1
+"""制造业"""
+INDUSTRY_TECHNOLOGY: Industry.ValueType  # 2
+"""信息技术"""
+INDUSTRY_FINANCE: Industry.ValueType  # 3
+"""金融"""
+INDUSTRY_REAL_ESTATE: Industry.ValueType  # 4
+"""房地产与建筑"""
+INDUSTRY_TRADE: Industry.ValueType  # 5
+"""批发零售与贸易"""
+INDUSTRY_HEALTHCARE: Industry.ValueType  # 6
+"""医疗健康"""
+INDUSTRY_EDUCATION: Industry.ValueType  # 7
+"""教育"""
+INDUSTRY_LOGISTICS: Industry.ValueType  # 8
+"""交通物流"""
+INDUSTRY_HOSPITALITY: Industry.ValueType  # 9
+"""餐饮住宿"""
+Global___Industry: _TypeAlias = Industry  # noqa: Y015

@@ -447,19 +447,23 @@ class Enterprise(_message.Message):
 
     ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    INDUSTRY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Enterprise id (the tenant id)."""
     name: _builtins.str
     """Registered name."""
+    industry: _builtins.str
+    """Its industry (common.v1.Industry); empty when not given."""
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
         name: _builtins.str = ...,
+        industry: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "industry", b"industry", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -904,6 +908,52 @@ class UpdateMeResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateMeResponse: _TypeAlias = UpdateMeResponse  # noqa: Y015
+
+@_typing.final
+class UpdateEnterpriseRequest(_message.Message):
+    """Request for IdentityService.UpdateEnterprise."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDUSTRY_FIELD_NUMBER: _builtins.int
+    industry: _builtins.str
+    """One of common.v1.Industry; empty clears it."""
+    def __init__(
+        self,
+        *,
+        industry: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["industry", b"industry"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateEnterpriseRequest: _TypeAlias = UpdateEnterpriseRequest  # noqa: Y015
+
+@_typing.final
+class UpdateEnterpriseResponse(_message.Message):
+    """Response of IdentityService.UpdateEnterprise."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTERPRISE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def enterprise(self) -> Global___Enterprise:
+        """The enterprise."""
+
+    def __init__(
+        self,
+        *,
+        enterprise: Global___Enterprise | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["enterprise", b"enterprise"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enterprise", b"enterprise"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateEnterpriseResponse: _TypeAlias = UpdateEnterpriseResponse  # noqa: Y015
 
 @_typing.final
 class IssueMembershipCardRequest(_message.Message):

@@ -70,6 +70,11 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeResponse.FromString,
                 _registered_method=True)
+        self.UpdateEnterprise = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/UpdateEnterprise',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateEnterpriseRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateEnterpriseResponse.FromString,
+                _registered_method=True)
         self.IssueMembershipCard = channel.unary_unary(
                 '/counsel.identity.v1.IdentityService/IssueMembershipCard',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.IssueMembershipCardRequest.SerializeToString,
@@ -213,6 +218,13 @@ class IdentityServiceServicer:
 
     def UpdateMe(self, request, context):
         """Changes the caller's profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateEnterprise(self, request, context):
+        """The client_admin sets their enterprise's industry (common.v1.Industry): its columns come first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -395,6 +407,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.UpdateMe,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeResponse.SerializeToString,
+            ),
+            'UpdateEnterprise': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateEnterprise,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateEnterpriseRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateEnterpriseResponse.SerializeToString,
             ),
             'IssueMembershipCard': grpc.unary_unary_rpc_method_handler(
                     servicer.IssueMembershipCard,
@@ -677,6 +694,33 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/UpdateMe',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateMeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateEnterprise(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/UpdateEnterprise',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateEnterpriseRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.UpdateEnterpriseResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -52,6 +52,8 @@ class IdentityServiceStub:
     """The caller's profile: user, enterprise and linked login methods."""
     UpdateMe: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateMeRequest, _identity_service_pb2.UpdateMeResponse]
     """Changes the caller's profile."""
+    UpdateEnterprise: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateEnterpriseRequest, _identity_service_pb2.UpdateEnterpriseResponse]
+    """The client_admin sets their enterprise's industry (common.v1.Industry): its columns come first."""
     IssueMembershipCard: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.IssueMembershipCardRequest, _identity_service_pb2.IssueMembershipCardResponse]
     """Issues an offline membership card with a PIN for the caller's own law firm (firm_admin). The card is
     bound to no account: only its holder links it (LinkMembershipCard), and it logs nobody in before.
@@ -138,6 +140,8 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """The caller's profile: user, enterprise and linked login methods."""
     UpdateMe: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateMeRequest, _identity_service_pb2.UpdateMeResponse]  # type: ignore[assignment]
     """Changes the caller's profile."""
+    UpdateEnterprise: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.UpdateEnterpriseRequest, _identity_service_pb2.UpdateEnterpriseResponse]  # type: ignore[assignment]
+    """The client_admin sets their enterprise's industry (common.v1.Industry): its columns come first."""
     IssueMembershipCard: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.IssueMembershipCardRequest, _identity_service_pb2.IssueMembershipCardResponse]  # type: ignore[assignment]
     """Issues an offline membership card with a PIN for the caller's own law firm (firm_admin). The card is
     bound to no account: only its holder links it (LinkMembershipCard), and it logs nobody in before.
@@ -263,6 +267,14 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.UpdateMeResponse, _abc.Awaitable[_identity_service_pb2.UpdateMeResponse]]:
         """Changes the caller's profile."""
+
+    @_abc_1.abstractmethod
+    def UpdateEnterprise(
+        self,
+        request: _identity_service_pb2.UpdateEnterpriseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.UpdateEnterpriseResponse, _abc.Awaitable[_identity_service_pb2.UpdateEnterpriseResponse]]:
+        """The client_admin sets their enterprise's industry (common.v1.Industry): its columns come first."""
 
     @_abc_1.abstractmethod
     def IssueMembershipCard(
