@@ -9,6 +9,11 @@ from services.runtime.config import Settings
 
 
 class GatewaySettings(Settings):
+    # The platform's own licences, shown on public pages and by GET /api/v1/platform (§4.1): the ICP filing
+    # number and the business licence (its unified social credit code).
+    platform_name: str = "counsel"
+    platform_icp_licence: str = "京ICP备00000000号-1"
+    platform_business_licence: str = "91110105MA00000000"
     # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/-Proto the gateway believes; empty = none,
     # and the client address is the TCP peer's whatever the headers say (per-address limits, login audit).
     gateway_trusted_proxies: str = ""
