@@ -7,7 +7,7 @@ checks the date itself. Both due times are queryable (`status`)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -52,8 +52,8 @@ class QualificationDeadlineWorkflow:
         )
         self._status.lapsed = True
 
-    async def _sleep_until(self, at: object) -> None:
-        remaining = at - workflow.now()  # type: ignore[operator]
+    async def _sleep_until(self, at: datetime) -> None:
+        remaining = at - workflow.now()
         if remaining > timedelta(0):
             await workflow.sleep(remaining)
 
