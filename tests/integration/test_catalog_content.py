@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import grpc
@@ -32,6 +33,7 @@ from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer
 from services.catalog import events
+from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES
 from services.catalog.seed import seed_demo
 from services.catalog.store import CatalogStores
@@ -59,6 +61,16 @@ OTHER_FIRMS_LAWYER = "lawyer-4"
 PROBLEM = "application/problem+json"
 
 
+CREDENTIAL_SCANS = {
+    "practice_certificate": ("practice.png", b"practising certificate scan", "image/png"),
+    "degree_certificate": ("degree.png", b"degree certificate scan", "image/png"),
+}
+
+
+def next_year() -> str:
+    return (date.today() + timedelta(days=365)).isoformat()
+
+
 @dataclass
 class Platform:
     http: httpx.AsyncClient
@@ -70,6 +82,23 @@ class Platform:
 
     def firm_admin(self) -> dict[str, str]:
         return self.keys.headers(FIRM_ADMIN, roles=("firm_admin",), tenant_id="")
+
+    def operator(self) -> dict[str, str]:
+        return self.keys.headers("operator-1", roles=("operator",), tenant_id="")
+
+    async def verify(self, lawyer_id: str) -> None:
+        """The firm admin submits the lawyer's credentials and the operator verifies them (§4.2.1)."""
+        submitted = await self.http.post(
+            f"/api/v1/lawyers/{lawyer_id}/credentials",
+            files=CREDENTIAL_SCANS,
+            data={"certificate_number": "11012015123456789", "inspection_due_on": next_year()},
+            headers=self.firm_admin(),
+        )
+        assert submitted.status_code == 200 and submitted.json()["verification"] == "pending", submitted.text
+        verified = await self.http.post(
+            f"/api/v1/lawyers/{lawyer_id}/verify", json={"decision": "verified"}, headers=self.operator()
+        )
+        assert verified.status_code == 200 and verified.json()["verification"] == "verified", verified.text
 
     def editor(self) -> dict[str, str]:
         return self.keys.headers("editor-1", roles=("editor",), tenant_id="")
@@ -97,7 +126,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
     """One migrated, seeded catalog database and service for the module: the tests create their own
     lawyers and articles with fresh ids, so they do not disturb one another."""
     keys = Issuer.for_settings(settings)
-    async with catalog_service(settings, keys.verifier(), pki("catalog")) as (address, db):
+    bus = await EventBus.connect(settings, "catalog-content-test")
+    files = await QualificationFiles.open(bus.js, settings.jetstream_replicas)
+    async with catalog_service(settings, keys.verifier(), pki("catalog"), files) as (address, db):
         await seed_demo(
             CatalogStores.build(db, Outbox("catalog", settings, TABLES))
         )  # idempotent: a restart seeds again
@@ -112,6 +143,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
                 transport=httpx.ASGITransport(app=app), base_url="http://gateway"
             ) as http:
                 yield Platform(http, keys, db, Outbox("catalog", settings, TABLES), settings, stub)
+    await bus.close()
 
 
 def profile(**overrides: Any) -> dict[str, Any]:
@@ -222,6 +254,10 @@ async def test_firm_admin_adds_and_activates_a_lawyer_only_when_eligible(platfor
     await platform.http.put(
         f"/api/v1/lawyers/{lawyer['id']}", json=profile(years_of_practice=2), headers=admin
     )
+    # Issue 24: and verified credentials (409 until then).
+    refused = await platform.http.post(activate, headers=admin)
+    assert refused.status_code == 409 and "not verified" in refused.json()["detail"], refused.text
+    await platform.verify(lawyer["id"])
     activated = await platform.http.post(activate, headers=admin)
     assert activated.status_code == 200 and activated.json()["active"] is True
     assert (await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}")).status_code == 200
@@ -790,6 +826,7 @@ async def test_public_reads_answer_304_while_unchanged(platform: Platform) -> No
         )
     ).json()
     tag = (await platform.http.get("/api/v1/lawyers?field=tax")).headers["etag"]
+    await platform.verify(lawyer["id"])
     await platform.http.post(f"/api/v1/lawyers/{lawyer['id']}/activate", headers=admin)
     assert (
         await platform.http.get("/api/v1/lawyers?field=tax", headers={"if-none-match": tag})
