@@ -78,7 +78,7 @@ def credit_code_check_character(first17: str) -> str:
     return _CREDIT_ALPHABET[(31 - total % 31) % 31]
 
 
-def _organisation_check_character(first8: str) -> str:
+def organisation_check_character(first8: str) -> str:
     """The GB 11714-1997 check character of an organisation code's first 8 characters."""
     total = sum(_CREDIT_ALPHABET.index(c) * w for c, w in zip(first8, _ORGANISATION_WEIGHTS, strict=True))
     check = 11 - total % 11
@@ -95,7 +95,7 @@ def validate_credit_code(code: str) -> str:
             "must be 18 characters of the GB 32100-2015 alphabet (digits and letters but I O S V Z)",
         )
     organisation = code[8:17]
-    if _organisation_check_character(organisation[:8]) != organisation[8]:
+    if organisation_check_character(organisation[:8]) != organisation[8]:
         raise InvalidArgument.for_field("credit_code", "the organisation code's check character is wrong")
     if credit_code_check_character(code[:17]) != code[17]:
         raise InvalidArgument.for_field("credit_code", "the check character is wrong (GB 32100-2015)")

@@ -49,13 +49,20 @@ async def _read(file: UploadFile, field: str) -> bytes:
     return content
 
 
+# What the local stack and the tests show when no licence is configured: visibly not a real one.
+DEMO_ICP_LICENCE = "京ICP备00000000号（演示 demo）"
+DEMO_BUSINESS_LICENCE = "91350100M000100Y43（演示 demo）"
+
+
 @router.get("/api/v1/platform", response_model=Platform)
 async def platform(settings: SettingsDep) -> Platform:
-    """The platform's own licences, shown on public pages (configuration: COUNSEL_PLATFORM_*)."""
+    """The platform's own licences, shown on public pages (COUNSEL_PLATFORM_ICP_LICENCE,
+    COUNSEL_PLATFORM_BUSINESS_LICENCE; demo values in dev and test when unset)."""
+    demo = settings.dev_routes
     return Platform(
         name=settings.platform_name,
-        icp_licence=settings.platform_icp_licence,
-        business_licence=settings.platform_business_licence,
+        icp_licence=settings.platform_icp_licence or (DEMO_ICP_LICENCE if demo else ""),
+        business_licence=settings.platform_business_licence or (DEMO_BUSINESS_LICENCE if demo else ""),
     )
 
 
