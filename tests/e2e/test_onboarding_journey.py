@@ -17,7 +17,7 @@ import httpx
 
 from deploy.local.launcher import StackProcess
 from services.catalog import qualifications
-from tests.support.journeys import latest_code, login, wait_for
+from tests.support.journeys import PRIVACY_POLICY_VERSION, latest_code, login, wait_for
 from tests.support.platform import platform_temporal
 from workflows.qualifications import QualificationDeadlineWorkflow
 from workflows.shared import firm_agreement_workflow_id
@@ -76,7 +76,13 @@ def invite_admin(http: httpx.Client, operator: dict[str, str], firm_id: str) -> 
     assert invitation and "律所管理员" in invitation[0]["body"]
     assert http.post("/api/v1/auth/otp", json={"channel": "email", "destination": email}).status_code == 202
     signed_in = http.post(
-        "/api/v1/auth/login", json={"method": "otp", "identifier": email, "secret": latest_code(http, email)}
+        "/api/v1/auth/login",
+        json={
+            "method": "otp",
+            "identifier": email,
+            "secret": latest_code(http, email),
+            "privacy_policy_version": PRIVACY_POLICY_VERSION,
+        },
     )
     assert signed_in.status_code == 200, signed_in.text
     return {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
