@@ -18,7 +18,7 @@ class Platform(BaseModel):
 
 
 class RegisteredCapital(BaseModel):
-    amount: int = Field(gt=0, le=2**63 - 1, description="Integer number of fen.")
+    amount: int = Field(ge=1, le=INT32_MAX, description="Integer number of fen (as every amount, an int32).")
     currency: Literal["CNY"] = "CNY"
 
     model_config = {"extra": "forbid"}
