@@ -10,7 +10,8 @@ for what each process does, read from its source (nats/js/client.py, manager.py,
   through its own durable consumers (`<service>-<name>`, declared in its events.py table), which `counsel
   migrate` creates: the service may fetch from them and acknowledge, never create or change one, so the
   subjects it reads are the ones its deployment declared;
-- only documents touches the `documents` bucket, only payment the `invoices` bucket;
+- only documents touches the `documents` bucket, only payment the `invoices` bucket, only catalog the
+  `qualifications` bucket;
 - every process reads replies only on its own inbox (`_INBOX_<process>.>`, Settings.nats_auth), so no
   process reads another's answers;
 - the gateway publishes no event and listens to the two subjects that wake its long-lived connections; it
@@ -43,10 +44,11 @@ def service_consumers(service: str) -> dict[str, list[str]]:
 
 def service_buckets() -> dict[str, str]:
     """The Object Store bucket each owning service keeps, by service."""
+    from services.catalog.files import BUCKET as QUALIFICATIONS_BUCKET
     from services.documents.files import BUCKET as DOCUMENTS_BUCKET
     from services.payment.invoices import BUCKET as INVOICES_BUCKET
 
-    return {"documents": DOCUMENTS_BUCKET, "payment": INVOICES_BUCKET}
+    return {"catalog": QUALIFICATIONS_BUCKET, "documents": DOCUMENTS_BUCKET, "payment": INVOICES_BUCKET}
 
 
 def gateway_bucket() -> str:

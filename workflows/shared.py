@@ -3,7 +3,7 @@ Nothing here does I/O."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,6 +17,7 @@ ORDER_WORKFLOW = "OrderWorkflow"
 BOOKING_WORKFLOW = "BookingWorkflow"
 SIGNING_KEY_ROTATION_WORKFLOW = "SigningKeyRotationWorkflow"
 COMPLAINT_WORKFLOW = "ComplaintWorkflow"
+QUALIFICATION_DEADLINE_WORKFLOW = "QualificationDeadlineWorkflow"
 
 # A task queue per domain (like reference-app-orders), each polled by a worker of its own, so a backlog in
 # one domain (a burst of orders, a morning of due reply clocks) never delays another's tasks.
@@ -404,3 +405,33 @@ class SigningKeyRotationInput(BaseModel):
 class RotatedKey(BaseModel):
     kid: str
     signs_from: datetime
+
+
+# --- qualifications (firm agreements, lawyers' annual inspections) ---------------------------------------
+def firm_agreement_workflow_id(firm_id: str, ends_on: date) -> str:
+    """One clock per agreement: a renewed agreement (a new end date) runs its own; the old one's wake-ups
+    find the firm changed and do nothing harmful (the catalog recomputes every lawyer's standing)."""
+    return f"firm-agreement-{firm_id}-{ends_on.isoformat()}"
+
+
+def inspection_workflow_id(lawyer_id: str, due_on: date) -> str:
+    return f"lawyer-inspection-{lawyer_id}-{due_on.isoformat()}"
+
+
+class QualificationDeadlineInput(BaseModel):
+    """A date that changes whether lawyers may take new work: a firm's agreement end (`firm_id`, warned
+    `warn_before` ahead) or a lawyer's annual inspection (`lawyer_id`, no warning). `lapses_at` is the
+    instant the date's Beijing day ends."""
+
+    firm_id: str = ""
+    lawyer_id: str = ""
+    ends_on: date
+    lapses_at: datetime
+    warn_before: timedelta | None = None
+
+
+class QualificationDeadlineStatus(BaseModel):
+    warn_at: datetime | None
+    lapses_at: datetime
+    warned: bool
+    lapsed: bool

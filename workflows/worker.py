@@ -17,6 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceStub, BookingServiceStub
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogInternalServiceStub
 from counsel.consultation.v1.consultation_service_pb2_grpc import (
     ConsultationInternalServiceStub,
     ConsultationServiceStub,
@@ -32,6 +33,7 @@ from services.runtime.metrics import serve_metrics
 from services.runtime.temporal import connect_temporal, worker_options
 from services.runtime.tracing import configure_tracing
 from workflows.activities.booking import BookingActivities
+from workflows.activities.catalog import CatalogActivities
 from workflows.activities.consultation import ConsultationActivities
 from workflows.activities.documents import DocumentsActivities
 from workflows.activities.identity import IdentityActivities
@@ -41,6 +43,7 @@ from workflows.complaints import ComplaintWorkflow
 from workflows.consultation import ConsultationWorkflow
 from workflows.documents import DocumentOrderWorkflow
 from workflows.orders import OrderWorkflow
+from workflows.qualifications import QualificationDeadlineWorkflow
 from workflows.shared import (
     BOOKING_QUEUE,
     CONSULTATION_QUEUE,
@@ -62,6 +65,7 @@ WORKFLOWS = [
     OrderWorkflow,
     BookingWorkflow,
     SigningKeyRotationWorkflow,
+    QualificationDeadlineWorkflow,
 ]
 
 # A domain's workflows and the activities they call.
@@ -92,6 +96,7 @@ def domains_for(settings: Settings) -> dict[str, Domain]:
         PaymentServiceStub(payment_channel), PaymentInternalServiceStub(payment_channel)
     )
     identity = IdentityActivities(IdentityInternalServiceStub(channel(settings.identity_addr)))
+    catalog = CatalogActivities(CatalogInternalServiceStub(channel(settings.catalog_addr)))
     return {
         ORDERS_QUEUE: (
             [OrderWorkflow],
@@ -122,7 +127,10 @@ def domains_for(settings: Settings) -> dict[str, Domain]:
             [BookingWorkflow],
             [booking.expire_hold, booking.remind, booking.mark_no_show, booking.complete],
         ),
-        PLATFORM_QUEUE: ([SigningKeyRotationWorkflow], [identity.rotate_signing_key]),
+        PLATFORM_QUEUE: (
+            [SigningKeyRotationWorkflow, QualificationDeadlineWorkflow],
+            [identity.rotate_signing_key, catalog.warn_agreement_ending, catalog.refresh_lawyer_standing],
+        ),
     }
 
 

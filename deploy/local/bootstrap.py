@@ -14,6 +14,8 @@ from typing import Any
 from sqlmodel import col, select
 
 from deploy.nats_auth import service_consumers
+from services.catalog.files import BUCKET as QUALIFICATIONS_BUCKET
+from services.catalog.files import QualificationFiles
 from services.catalog.seed import demo_lawyers
 from services.consultation.models import LawyerProjectionRow
 from services.documents.files import BUCKET as DOCUMENTS_BUCKET
@@ -73,13 +75,14 @@ async def migrate_all(settings: Settings, services: Sequence[str] = SERVICE_NAME
 
 async def provision_bus(settings: Settings) -> BusProvisioned:
     """Create on NATS what the services use but may not create themselves once NATS authorization is on
-    (deploy/nats_auth.py): the event stream, the documents, invoices and exports buckets, and every service's durable
+    (deploy/nats_auth.py): the event stream, the documents, invoices, exports and qualifications buckets, and every service's durable
     consumers over the subjects its events.py table declares (a changed table updates them). Idempotent; runs
     as the `migrate` user (`counsel migrate`, and `counsel up` before it starts any process)."""
     bus = await EventBus.connect(settings, name="counsel-migrate")  # creates the stream when it is missing
     consumers = 0
     try:
         await DocumentFiles.open(bus.js, settings.jetstream_replicas)
+        await QualificationFiles.open(bus.js, settings.jetstream_replicas)
         invoices = ObjectStoreInvoices(bus.js, replicas=settings.jetstream_replicas)
         await invoices.store()
         await ExportFiles.bucket(bus.js, settings.jetstream_replicas)
@@ -94,7 +97,7 @@ async def provision_bus(settings: Settings) -> BusProvisioned:
     return BusProvisioned(
         bus.stream,
         settings.jetstream_replicas,
-        [DOCUMENTS_BUCKET, invoices.bucket, EXPORTS_BUCKET],
+        [DOCUMENTS_BUCKET, invoices.bucket, EXPORTS_BUCKET, QUALIFICATIONS_BUCKET],
         consumers,
     )
 

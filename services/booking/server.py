@@ -197,7 +197,21 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
                 "transit_routes": list(firm.transit_routes),
                 "phone": firm.phone,
             }
-        return Lawyer(lawyer.id, lawyer.user_id, _calendar(lawyer), venue, online=lawyer.online)
+        return Lawyer(
+            lawyer.id,
+            lawyer.user_id,
+            _calendar(lawyer),
+            venue,
+            online=lawyer.online,
+            unavailable_reason=lawyer.unavailable_reason,
+        )
+
+    async def _lawyer_for_new_work(self, lawyer_id: str, *, with_venue: bool = False) -> Lawyer:
+        """`_lawyer`, and Conflict with the catalog's reason when the lawyer may take no new work now."""
+        lawyer = await self._lawyer(lawyer_id, with_venue=with_venue)
+        if lawyer.unavailable_reason:
+            raise Conflict(lawyer.unavailable_reason, reason="not_assignable")
+        return lawyer
 
     async def _next_free_meeting(
         self, lawyer: Lawyer, mode: str, address: str, needs: str, now: datetime
@@ -260,7 +274,11 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         domain.check_query(start, end, self.policy)
         lawyer = await self._lawyer(request.lawyer_id)
         busy = await self.stores.bookings.busy(lawyer.lawyer_id, start, end)
-        slots = domain.free_slots(lawyer.calendar, busy, start, end, now, mode, self.policy)
+        slots = (
+            []
+            if lawyer.unavailable_reason
+            else domain.free_slots(lawyer.calendar, busy, start, end, now, mode, self.policy)
+        )
         return pb.GetAvailabilityResponse(
             slots=[
                 pb.Slot(start=to_timestamp(s.start), end=to_timestamp(s.end), minutes=s.minutes)
@@ -286,7 +304,9 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         if requested.mode == "on_site" and not requested.address.strip():
             raise InvalidArgument.for_field("address", "is required for an on_site visit")
         try:
-            lawyer = await self._lawyer(request.lawyer_id, with_venue=requested.mode == "at_firm")
+            lawyer = await self._lawyer_for_new_work(
+                request.lawyer_id, with_venue=requested.mode == "at_firm"
+            )
         except NotFound:
             raise InvalidArgument.for_field("lawyer_id", "no such lawyer") from None
         row = await self.stores.bookings.create(
@@ -313,7 +333,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         principal = current_principal()
         start = _start(request.start, "start")
         current = await self.stores.bookings.get(principal, request.booking_id)
-        lawyer = await self._lawyer(current.lawyer_id)
+        lawyer = await self._lawyer_for_new_work(current.lawyer_id)
         row = await self.stores.bookings.reschedule(principal, request.booking_id, lawyer.calendar, start)
         return pb.RescheduleBookingResponse(booking=await self._booking(row))
 
@@ -512,7 +532,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         principal = domain.require_client(current_principal())
         tenant_id = domain.booking_tenant(principal, "")
         mode = domain.check_connect(request.mode, request.needs)
-        lawyer = await self._lawyer(request.lawyer_id, with_venue=mode == "meeting")
+        lawyer = await self._lawyer_for_new_work(request.lawyer_id, with_venue=mode == "meeting")
         domain.require_online(lawyer.online)
         meeting = None
         if mode == "meeting":

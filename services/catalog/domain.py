@@ -127,7 +127,7 @@ def validate_price_range(min_price: int | None, max_price: int | None) -> None:
 # What a consultation product sells: a paid kind (a general consultation is free).
 CONSULTATION_KINDS = tuple(kind for kind in words(ConsultationKind) if kind != "general")
 MIN_YEARS_TO_ACTIVATE = 2
-STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
+STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor", "operator")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 _LICENCE = re.compile(r"^\d{17}$")  # a PRC lawyer's practising certificate number has 17 digits
 

@@ -7,11 +7,14 @@ import asyncio
 from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from services.catalog import events, search
 from services.catalog.config import CatalogSettings
+from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES
 from services.catalog.server import CatalogServicer
 from services.catalog.store import CatalogStores
+from services.catalog.workflow_link import QualificationClocks
 from services.runtime.config import Settings
 from services.runtime.service import service_runtime
+from workflows.shared import PLATFORM_QUEUE, task_queue
 
 SERVICE = "catalog"
 
@@ -21,9 +24,14 @@ async def serve(shared: Settings) -> None:
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         # Load the segmenter's dictionary (about a second) before the first search, off the event loop.
         await asyncio.to_thread(search.segment, "预热")
-        stores = CatalogStores.build(rt.db, rt.outbox)
+        assert rt.bus is not None
+        files = await QualificationFiles.open(rt.bus.js, settings.jetstream_replicas)
+        stores = CatalogStores.build(rt.db, rt.outbox, files)
+        clocks = QualificationClocks(
+            await rt.temporal(), task_queue(settings.temporal_task_queue, PLATFORM_QUEUE)
+        )
         server = rt.grpc_server()
-        server.add(CatalogServicer(stores), catalog_service_pb2, catalog_service_pb2_grpc)
+        server.add(CatalogServicer(stores, clocks=clocks), catalog_service_pb2, catalog_service_pb2_grpc)
         await rt.run(
             server,
             background=[rt.outbox_relay(), *rt.consumers(events.TABLE, stores.orders)],

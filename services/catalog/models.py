@@ -103,6 +103,16 @@ class FirmRow(CatalogTable, table=True):
     rating_average: float = 0.0
     rating_count: int = 0
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # Onboarding (§4.1.1, §4.1.2, services/catalog/qualifications.py): legal-entity details and the signed
+    # cooperation agreement, whose file is in the `qualifications` bucket under `agreement_object`.
+    credit_code: str | None = Field(default=None, unique=True)
+    registered_capital_fen: int = 0
+    status: str = "pending"  # pending | active
+    agreement_starts_on: date | None = None
+    agreement_ends_on: date | None = None
+    agreement_object: str = ""
+    agreement_sha256: str = ""
+    agreement_warned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class LawyerRow(CatalogTable, table=True):
@@ -128,6 +138,31 @@ class LawyerRow(CatalogTable, table=True):
     search_body: str = ""
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # Credentials (§4.2.1): the certificate number is `licence_number`; scans in the `qualifications` bucket.
+    verification: str = ""  # "" (none submitted) | pending | verified | rejected
+    inspection_due_on: date | None = None
+    practice_certificate_sha256: str = ""
+    degree_certificate_sha256: str = ""
+
+
+class LawyerVerificationRow(CatalogTable, table=True):
+    """One verification decision on a lawyer's credentials, with what the verifier saw (§4.2.1): the audit
+    trail supervisors read. Never updated."""
+
+    __tablename__ = "lawyer_verifications"
+
+    id: str = Field(primary_key=True)
+    lawyer_id: str = Field(foreign_key="lawyers.id", index=True)
+    decision: str  # verified | rejected
+    notes: str = ""
+    verifier_id: str
+    verifier_role: str  # operator | firm_admin
+    certificate_number: str
+    inspection_due_on: date | None = None
+    practice_certificate_sha256: str
+    degree_certificate_sha256: str
+    years_of_practice: int
+    decided_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
 class ArticleRow(CatalogTable, table=True):

@@ -21,10 +21,12 @@ from services.catalog.models import (
     ProductRow,
     ProductVersionRow,
 )
+from services.catalog.qualifications import today_in_china
 from services.catalog.store import CatalogStores
 from services.runtime.config import Settings
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.records import utcnow
 
 DEMO_DOMAIN = "demo.counsel.test"
 
@@ -41,7 +43,26 @@ WEEKDAYS_9_TO_18 = [{"weekday": day, "opens": "09:00", "closes": "18:00"} for da
 ]
 
 
+# Every demo firm has a cooperation agreement in force for ten years and every demo lawyer verified
+# credentials, so the demo journeys find them assignable (§4.1.2, §4.2.1).
+DEMO_AGREEMENT = (date(2026, 1, 1), date(2036, 12, 31))
+
+
+def next_inspection_due(today: date) -> date:
+    """The demo lawyers' annual inspection date: the next 31 May (the inspections' usual deadline)."""
+    this_year = date(today.year, 5, 31)
+    return this_year if today <= this_year else date(today.year + 1, 5, 31)
+
+
 def demo_firms() -> list[FirmRow]:
+    firms = _demo_firm_profiles()
+    for firm in firms:
+        firm.status = "active"
+        firm.agreement_starts_on, firm.agreement_ends_on = DEMO_AGREEMENT
+    return firms
+
+
+def _demo_firm_profiles() -> list[FirmRow]:
     created = datetime(2026, 1, 1, tzinfo=UTC)
     return [
         FirmRow(
@@ -255,6 +276,8 @@ def demo_lawyers() -> list[LawyerRow]:
                 licence_number=f"1101{2008 + n:04d}{n:09d}",
                 online=online,
                 active=True,
+                verification="verified",
+                inspection_due_on=next_inspection_due(today_in_china(utcnow())),
                 created_at=created,
                 updated_at=created,
             )

@@ -12,18 +12,21 @@ from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
-from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceServicer
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogInternalServiceServicer, CatalogServiceServicer
 from counsel.common.v1 import money_pb2, paging_pb2
 from services.catalog import domain
 from services.catalog.firm_events import FirmEvents, parse_cursor
-from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, ProductRow, ReviewRow
+from services.catalog.models import ArticleVersionRow, FirmRow, ProductRow, ReviewRow
+from services.catalog.onboarding_rpcs import OnboardingRpcs
+from services.catalog.profile_protos import firm_proto, lawyer_proto
 from services.catalog.store import CatalogStores
 from services.catalog.store.articles import ArticleView
 from services.catalog.store.columns import PlannedIssue
 from services.catalog.store.lawyers import LawyerFilter
 from services.catalog.store.product_versions import ProductVersionView
 from services.catalog.store.products import ProductFilter
-from services.runtime.context import Principal, current_principal
+from services.catalog.workflow_link import QualificationClocks
+from services.runtime.context import current_principal
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.runtime.records import new_id, page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
@@ -181,42 +184,6 @@ def firm_row(firm: pb.Firm) -> FirmRow:
     )
 
 
-def firm_proto(row: FirmRow) -> pb.Firm:
-    return pb.Firm(
-        id=row.id,
-        name=row.name,
-        city=row.city,
-        address=row.address,
-        location=pb.Location(lat=row.lat, lng=row.lng),
-        opening_hours=[pb.OpeningHours(**hours) for hours in row.opening_hours],
-        transit_routes=row.transit_routes,
-        staff=[pb.StaffMember(**member) for member in row.staff],
-        rating=pb.Rating(average=row.rating_average, count=row.rating_count),
-        phone=row.phone,
-        description=row.description,
-    )
-
-
-def lawyer_proto(row: LawyerRow, principal: Principal | None) -> pb.Lawyer:
-    return pb.Lawyer(
-        id=row.id,
-        user_id=row.user_id,
-        firm_id=row.firm_id,
-        name=row.name,
-        specialty=row.specialty,
-        fields=row.fields,
-        service_hours=[pb.ServiceHours(**window) for window in row.service_hours],
-        service_exceptions=[pb.ServiceException(**item) for item in row.service_exceptions],
-        years_of_practice=row.years_of_practice,
-        licence_number=row.licence_number if domain.sees_licence(principal) else "",
-        online=row.online,
-        rating=pb.Rating(average=row.rating_average, count=row.rating_count),
-        active=row.active,
-        bio=row.bio,
-        city=row.city,
-    )
-
-
 def _version_proto(row: ArticleVersionRow) -> pb.ArticleVersion:
     return pb.ArticleVersion(
         version=row.version,
@@ -263,10 +230,16 @@ def _profile(profile: pb.LawyerProfile) -> domain.Profile:
     )
 
 
-class CatalogServicer(CatalogServiceServicer):
-    def __init__(self, stores: CatalogStores, firm_events: FirmEvents | None = None) -> None:
+class CatalogServicer(OnboardingRpcs, CatalogServiceServicer, CatalogInternalServiceServicer):
+    def __init__(
+        self,
+        stores: CatalogStores,
+        firm_events: FirmEvents | None = None,
+        clocks: QualificationClocks | None = None,
+    ) -> None:
         self.stores = stores
         self.firm_events = firm_events or FirmEvents(stores.db)
+        self.clocks = clocks
 
     async def ListProducts(
         self, request: pb.ListProductsRequest, context: grpc.aio.ServicerContext
@@ -309,13 +282,14 @@ class CatalogServicer(CatalogServiceServicer):
             request.city.strip(), page_size(request.page.limit), request.page.cursor
         )
         return pb.ListFirmsResponse(
-            firms=[firm_proto(row) for row in rows], page=paging_pb2.PageResponse(next_cursor=next_cursor)
+            firms=[firm_proto(row, current_principal()) for row in rows],
+            page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
 
     async def GetFirm(
         self, request: pb.GetFirmRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetFirmResponse:
-        return pb.GetFirmResponse(firm=firm_proto(await self.stores.firms.get_firm(request.firm_id)))
+        return pb.GetFirmResponse(firm=await self.firm_reply(request.firm_id))
 
     async def ListLawyers(
         self, request: pb.ListLawyersRequest, context: grpc.aio.ServicerContext
@@ -332,8 +306,9 @@ class CatalogServicer(CatalogServiceServicer):
         rows, next_cursor = await self.stores.lawyers.list_lawyers(
             filters, page_size(request.page.limit), request.page.cursor, principal
         )
+        reasons = await self.stores.lawyers.unavailable_reasons(rows)
         return pb.ListLawyersResponse(
-            lawyers=[lawyer_proto(row, principal) for row in rows],
+            lawyers=[lawyer_proto(row, principal, reasons[row.id]) for row in rows],
             page=paging_pb2.PageResponse(next_cursor=next_cursor),
         )
 
@@ -341,7 +316,9 @@ class CatalogServicer(CatalogServiceServicer):
         self, request: pb.GetLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetLawyerResponse:
         principal = current_principal()
-        lawyer = lawyer_proto(await self.stores.lawyers.get_lawyer(principal, request.lawyer_id), principal)
+        lawyer = await self.lawyer_reply(
+            await self.stores.lawyers.get_lawyer(principal, request.lawyer_id), principal
+        )
         await self._viewed("lawyer", request.lawyer_id)
         return pb.GetLawyerResponse(lawyer=lawyer)
 
@@ -353,7 +330,7 @@ class CatalogServicer(CatalogServiceServicer):
         row = await self.stores.lawyers.create_lawyer(
             principal, request.firm_id, profile, request.idempotency_key
         )
-        return pb.CreateLawyerResponse(lawyer=lawyer_proto(row, principal))
+        return pb.CreateLawyerResponse(lawyer=await self.lawyer_reply(row, principal))
 
     async def UpdateLawyer(
         self, request: pb.UpdateLawyerRequest, context: grpc.aio.ServicerContext
@@ -361,21 +338,21 @@ class CatalogServicer(CatalogServiceServicer):
         principal = domain.require_firm_manager(current_principal())
         profile = _profile(request.profile)
         row = await self.stores.lawyers.update_lawyer(principal, request.lawyer_id, profile)
-        return pb.UpdateLawyerResponse(lawyer=lawyer_proto(row, principal))
+        return pb.UpdateLawyerResponse(lawyer=await self.lawyer_reply(row, principal))
 
     async def ActivateLawyer(
         self, request: pb.ActivateLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.ActivateLawyerResponse:
         principal = domain.require_firm_manager(current_principal())
         row = await self.stores.lawyers.activate_lawyer(principal, request.lawyer_id)
-        return pb.ActivateLawyerResponse(lawyer=lawyer_proto(row, principal))
+        return pb.ActivateLawyerResponse(lawyer=await self.lawyer_reply(row, principal))
 
     async def DeactivateLawyer(
         self, request: pb.DeactivateLawyerRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeactivateLawyerResponse:
         principal = domain.require_firm_manager(current_principal())
         row = await self.stores.lawyers.deactivate_lawyer(principal, request.lawyer_id)
-        return pb.DeactivateLawyerResponse(lawyer=lawyer_proto(row, principal))
+        return pb.DeactivateLawyerResponse(lawyer=await self.lawyer_reply(row, principal))
 
     # --- articles ---------------------------------------------------------------------------------------
 
@@ -520,7 +497,9 @@ class CatalogServicer(CatalogServiceServicer):
     ) -> pb.UpdateFirmResponse:
         principal = domain.require_firm_manager(current_principal())
         row = firm_row(request.firm)
-        return pb.UpdateFirmResponse(firm=firm_proto(await self.stores.firms.update_firm(principal, row)))
+        return pb.UpdateFirmResponse(
+            firm=firm_proto(await self.stores.firms.update_firm(principal, row), principal)
+        )
 
     async def WatchFirmEvents(
         self, request: pb.WatchFirmEventsRequest, context: grpc.aio.ServicerContext
@@ -546,6 +525,7 @@ class CatalogServicer(CatalogServiceServicer):
     ) -> pb.SetLawyerOnlineResponse:
         principal = domain.require_role(current_principal(), "lawyer", "go online")
         row = await self.stores.lawyers.set_online(principal, request.online)
+<<<<<<< HEAD
         return pb.SetLawyerOnlineResponse(lawyer=lawyer_proto(row, principal))
 
     # --- editorial columns (§4.2.2) ---------------------------------------------------------------------
@@ -606,3 +586,6 @@ def _issue_proto(planned: PlannedIssue) -> pb.ColumnIssue:
         status="published" if planned.published else "planned",
         planned_by=issue.planned_by,
     )
+=======
+        return pb.SetLawyerOnlineResponse(lawyer=await self.lawyer_reply(row, principal))
+>>>>>>> g24b

@@ -33,6 +33,7 @@ from services.gateway.routes import (
     major_matters,
     me,
     notifications,
+    onboarding,
     orders,
     payments,
 )
@@ -129,6 +130,8 @@ def create_app(
         body_limits=[
             BodyLimit(documents.DRAFT_UPLOAD_PATH, documents.MAX_UPLOAD_REQUEST_BYTES),
             BodyLimit(payments.NOTIFICATION_PATH, payments.MAX_NOTIFICATION_BYTES),
+            BodyLimit(onboarding.AGREEMENT_PATH, onboarding.MAX_AGREEMENT_REQUEST_BYTES),
+            BodyLimit(onboarding.CREDENTIALS_PATH, onboarding.MAX_CREDENTIALS_REQUEST_BYTES),
         ],
     )
     app.add_middleware(RequestMiddleware)
@@ -140,6 +143,7 @@ def create_app(
         me.router,
         enterprise.router,
         catalog.router,
+        onboarding.router,
         content.router,
         consultations.router,
         major_matters.router,

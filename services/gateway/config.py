@@ -9,6 +9,12 @@ from services.runtime.config import Settings
 
 
 class GatewaySettings(Settings):
+    # The platform's own licences, shown on public pages and by GET /api/v1/platform (§4.1): the ICP filing
+    # number and the business licence (its unified social credit code). Unset outside dev and test, where
+    # they read as demo values (services/gateway/routes/onboarding.py).
+    platform_name: str = "counsel"
+    platform_icp_licence: str = ""
+    platform_business_licence: str = ""
     # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/-Proto the gateway believes; empty = none,
     # and the client address is the TCP peer's whatever the headers say (per-address limits, login audit).
     gateway_trusted_proxies: str = ""

@@ -57,6 +57,8 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     (demo_email("editor"), "演示编辑", ("editor",), ""),
     (demo_email("supervisor"), "演示质量监督", ("supervisor",), ""),
     (demo_email("firm_admin"), "演示律所管理员", ("firm_admin",), ""),
+    # The platform operator (issue 24): onboards firms and verifies lawyers' credentials.
+    (demo_email("operator"), "演示平台运营", ("operator",), ""),
 )
 
 

@@ -21,7 +21,7 @@ from services.identity.social import LoginProviders
 from services.identity.store import IdentityStores
 from services.identity.store.base import UserView
 from services.runtime.context import current_principal
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import InvalidArgument, Unauthenticated
 from services.runtime.records import page_size, to_timestamp
 
 
@@ -260,6 +260,26 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
                 params=message.params,
             )
         return pb.InviteMemberResponse(role=invitation.role)
+
+    async def InviteFirmAdmin(
+        self, request: pb.InviteFirmAdminRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InviteFirmAdminResponse:
+        principal = current_principal()
+        invitation = domain.validate_firm_admin_invitation(principal, request.phone, request.email)
+        if not request.firm_id or len(request.firm_id) > 64:
+            raise InvalidArgument.for_field("firm_id", "is required, at most 64 characters")
+        assert principal is not None
+        user_id = await self.stores.firm_admins.invite(principal, request.firm_id, invitation)
+        message = domain.invitation_message(request.firm_name, invitation.role)
+        await self.sender.send(
+            invitation.kind,
+            invitation.identifier,
+            message.subject,
+            message.body,
+            template="invitation",
+            params=message.params,
+        )
+        return pb.InviteFirmAdminResponse(user_id=user_id)
 
     async def ExportMyData(
         self, request: pb.ExportMyDataRequest, context: grpc.aio.ServicerContext

@@ -54,6 +54,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ListMembershipCards": SIGNED_IN,
         "LinkMembershipCard": SIGNED_IN,
         "InviteMember": SIGNED_IN,
+        "InviteFirmAdmin": SIGNED_IN,  # the operator role (a user), checked by the servicer
         "ExportMyData": SIGNED_IN,
         "ListMyActivity": SIGNED_IN,
         "ListUserActivity": SIGNED_IN,
@@ -114,6 +115,18 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ListColumns": PUBLIC,
         "PlanColumnIssue": SIGNED_IN,
         "ListColumnIssues": SIGNED_IN,
+        # Onboarding (issue 24): the platform operator (a user role, not the `operator` process), firm
+        # admins and supervisors; the servicer checks which.
+        "RegisterFirm": SIGNED_IN,
+        "RecordFirmAgreement": SIGNED_IN,
+        "AddFirmAdmin": SIGNED_IN,
+        "SubmitLawyerCredentials": SIGNED_IN,
+        "VerifyLawyer": SIGNED_IN,
+        "ListLawyerVerifications": SIGNED_IN,
+    },
+    "counsel.catalog.v1.CatalogInternalService": {
+        "WarnAgreementEnding": WORKFLOW,  # the QualificationDeadlineWorkflow's clocks
+        "RefreshLawyerStanding": WORKFLOW,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,
@@ -262,6 +275,9 @@ FIRM_ENDPOINT: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "ActivateLawyer",
             "DeactivateLawyer",
             "WatchFirmEvents",
+            "SubmitLawyerCredentials",
+            "VerifyLawyer",
+            "ListLawyerVerifications",
         ),
         "counsel.booking.v1.BookingService": ("GetAvailability", "ListBookings", "GetBooking"),
         "counsel.documents.v1.DocumentsService": ("ListDocumentOrders", "GetDocumentOrder"),

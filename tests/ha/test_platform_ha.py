@@ -124,7 +124,7 @@ def test_status_shows_every_node_of_every_cluster_with_its_role(platform: StackP
     report = jsz(_monitor(platform, "nats-1"), "?accounts=true&streams=true&consumers=true&config=true")
     assert report is not None
     streams = {s["name"]: s for a in report["account_details"] for s in a["stream_detail"]}
-    assert set(streams) == {STREAM, "OBJ_documents", "OBJ_invoices", "OBJ_exports"}
+    assert set(streams) == {STREAM, "OBJ_documents", "OBJ_invoices", "OBJ_exports", "OBJ_qualifications"}
     for stream in streams.values():
         assert stream["config"]["num_replicas"] == 3, stream["name"]
     consumers = streams[STREAM]["consumer_detail"]

@@ -5,9 +5,11 @@ review gate, including search) and Chinese search over products, lawyers and art
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import grpc
@@ -32,6 +34,7 @@ from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer
 from services.catalog import events
+from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES
 from services.catalog.seed import seed_demo
 from services.catalog.store import CatalogStores
@@ -59,6 +62,16 @@ OTHER_FIRMS_LAWYER = "lawyer-4"
 PROBLEM = "application/problem+json"
 
 
+CREDENTIAL_SCANS = {
+    "practice_certificate": ("practice.png", b"practising certificate scan", "image/png"),
+    "degree_certificate": ("degree.png", b"degree certificate scan", "image/png"),
+}
+
+
+def next_year() -> str:
+    return (date.today() + timedelta(days=365)).isoformat()
+
+
 @dataclass
 class Platform:
     http: httpx.AsyncClient
@@ -70,6 +83,23 @@ class Platform:
 
     def firm_admin(self) -> dict[str, str]:
         return self.keys.headers(FIRM_ADMIN, roles=("firm_admin",), tenant_id="")
+
+    def operator(self) -> dict[str, str]:
+        return self.keys.headers("operator-1", roles=("operator",), tenant_id="")
+
+    async def verify(self, lawyer_id: str) -> None:
+        """The firm admin submits the lawyer's credentials and the operator verifies them (§4.2.1)."""
+        submitted = await self.http.post(
+            f"/api/v1/lawyers/{lawyer_id}/credentials",
+            files=CREDENTIAL_SCANS,
+            data={"certificate_number": "11012015123456789", "inspection_due_on": next_year()},
+            headers=self.firm_admin(),
+        )
+        assert submitted.status_code == 200 and submitted.json()["verification"] == "pending", submitted.text
+        verified = await self.http.post(
+            f"/api/v1/lawyers/{lawyer_id}/verify", json={"decision": "verified"}, headers=self.operator()
+        )
+        assert verified.status_code == 200 and verified.json()["verification"] == "verified", verified.text
 
     def editor(self) -> dict[str, str]:
         return self.keys.headers("editor-1", roles=("editor",), tenant_id="")
@@ -97,7 +127,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
     """One migrated, seeded catalog database and service for the module: the tests create their own
     lawyers and articles with fresh ids, so they do not disturb one another."""
     keys = Issuer.for_settings(settings)
-    async with catalog_service(settings, keys.verifier(), pki("catalog")) as (address, db):
+    bus = await EventBus.connect(settings, "catalog-content-test")
+    files = await QualificationFiles.open(bus.js, settings.jetstream_replicas)
+    async with catalog_service(settings, keys.verifier(), pki("catalog"), files) as (address, db):
         await seed_demo(
             CatalogStores.build(db, Outbox("catalog", settings, TABLES))
         )  # idempotent: a restart seeds again
@@ -112,6 +144,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
                 transport=httpx.ASGITransport(app=app), base_url="http://gateway"
             ) as http:
                 yield Platform(http, keys, db, Outbox("catalog", settings, TABLES), settings, stub)
+    await bus.close()
 
 
 def profile(**overrides: Any) -> dict[str, Any]:
@@ -222,6 +255,10 @@ async def test_firm_admin_adds_and_activates_a_lawyer_only_when_eligible(platfor
     await platform.http.put(
         f"/api/v1/lawyers/{lawyer['id']}", json=profile(years_of_practice=2), headers=admin
     )
+    # Issue 24: and verified credentials (409 until then).
+    refused = await platform.http.post(activate, headers=admin)
+    assert refused.status_code == 409 and "not verified" in refused.json()["detail"], refused.text
+    await platform.verify(lawyer["id"])
     activated = await platform.http.post(activate, headers=admin)
     assert activated.status_code == 200 and activated.json()["active"] is True
     assert (await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}")).status_code == 200
@@ -796,6 +833,7 @@ async def test_public_reads_answer_304_while_unchanged(platform: Platform) -> No
         )
     ).json()
     tag = (await platform.http.get("/api/v1/lawyers?field=tax")).headers["etag"]
+    await platform.verify(lawyer["id"])
     await platform.http.post(f"/api/v1/lawyers/{lawyer['id']}/activate", headers=admin)
     assert (
         await platform.http.get("/api/v1/lawyers?field=tax", headers={"if-none-match": tag})
@@ -1205,3 +1243,155 @@ async def test_editors_plan_a_columns_issues_on_a_calendar(platform: Platform) -
     assert (
         await http.get(path, params={"from": "2027-03-31", "to": "2027-03-01"}, headers=editor)
     ).status_code == 422
+
+
+# --- onboarding: firms on their agreement, lawyers on verified credentials (issue 24 items 1, 2) ---------
+
+NEW_FIRM = {
+    "name": "上海新合律师事务所 Xinhe Law Firm",
+    "credit_code": "91350100M000100Y43",
+    "registered_capital": {"amount": 300_000_000, "currency": "CNY"},
+    "address": "上海市浦东新区世纪大道100号",
+    "city": "上海",
+    "location": {"lat": 31.23, "lng": 121.5},
+}
+
+
+async def test_the_platforms_licences_are_public(platform: Platform) -> None:
+    answer = await platform.http.get("/api/v1/platform")
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"name", "icp_licence", "business_licence"}
+
+
+async def test_the_operator_onboards_a_firm_whose_agreement_makes_it_active(platform: Platform) -> None:
+    operator = platform.operator()
+    refused = await platform.http.post("/api/v1/firms", json=NEW_FIRM, headers=platform.firm_admin())
+    assert refused.status_code == 403
+    invalid = await platform.http.post(
+        "/api/v1/firms", json={**NEW_FIRM, "credit_code": "91350100M000100Y44"}, headers=operator
+    )
+    assert invalid.status_code == 422 and problem_fields(invalid) == ["credit_code"], invalid.text
+    created = await platform.http.post("/api/v1/firms", json=NEW_FIRM, headers=operator)
+    assert created.status_code == 201, created.text
+    firm = created.json()
+    assert firm["status"] == "pending" and firm["takes_new_work"] is False
+    assert (
+        firm["credit_code"] == NEW_FIRM["credit_code"] and firm["registered_capital"]["amount"] == 300_000_000
+    )
+    again = await platform.http.post("/api/v1/firms", json=NEW_FIRM, headers=operator)
+    assert again.status_code == 409  # one firm per credit code
+
+    agreement = f"/api/v1/firms/{firm['id']}/agreement"
+    signed = b"%PDF-1.7 signed cooperation agreement"
+    backwards = await platform.http.post(
+        agreement,
+        files={"file": ("agreement.pdf", signed, "application/pdf")},
+        data={"starts_on": "2026-12-01", "ends_on": "2026-11-30"},
+        headers=operator,
+    )
+    assert backwards.status_code == 422 and problem_fields(backwards) == ["ends_on"]
+    recorded = await platform.http.post(
+        agreement,
+        files={"file": ("agreement.pdf", signed, "application/pdf")},
+        data={"starts_on": date.today().isoformat(), "ends_on": next_year()},
+        headers=operator,
+    )
+    assert recorded.status_code == 200, recorded.text
+    active = recorded.json()
+    assert active["status"] == "active" and active["takes_new_work"] is True
+    assert active["agreement_sha256"] == hashlib.sha256(signed).hexdigest()
+    assert active["agreement_ends_on"] == next_year()
+    public = (await platform.http.get(f"/api/v1/firms/{firm['id']}")).json()
+    assert "credit_code" not in public and "agreement_sha256" not in public  # staff only
+
+
+async def test_credentials_are_checked_verified_once_and_the_history_is_kept(platform: Platform) -> None:
+    admin = platform.firm_admin()
+    lawyer = (
+        await platform.http.post(f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(), headers=admin)
+    ).json()
+    credentials = f"/api/v1/lawyers/{lawyer['id']}/credentials"
+    bad_number = await platform.http.post(
+        credentials,
+        files=CREDENTIAL_SCANS,
+        data={"certificate_number": "1101201512345678", "inspection_due_on": next_year()},
+        headers=admin,
+    )
+    assert bad_number.status_code == 422 and problem_fields(bad_number) == ["certificate_number"]
+    overdue = await platform.http.post(
+        credentials,
+        files=CREDENTIAL_SCANS,
+        data={"certificate_number": "11012015123456789", "inspection_due_on": "2020-05-31"},
+        headers=admin,
+    )
+    assert overdue.status_code == 422 and problem_fields(overdue) == ["inspection_due_on"]
+    other_firms = await platform.http.post(
+        f"/api/v1/lawyers/{OTHER_FIRMS_LAWYER}/credentials",
+        files=CREDENTIAL_SCANS,
+        data={"certificate_number": "11012015123456789", "inspection_due_on": next_year()},
+        headers=admin,
+    )
+    assert other_firms.status_code == 404
+    verify = f"/api/v1/lawyers/{lawyer['id']}/verify"
+    nothing_pending = await platform.http.post(
+        verify, json={"decision": "verified"}, headers=platform.operator()
+    )
+    assert nothing_pending.status_code == 409
+    lawyer_role = platform.keys.headers("lawyer-x", roles=("lawyer",), tenant_id="")
+    assert (
+        await platform.http.post(verify, json={"decision": "verified"}, headers=lawyer_role)
+    ).status_code == 403
+
+    await platform.verify(lawyer["id"])
+    twice = await platform.http.post(verify, json={"decision": "rejected"}, headers=admin)
+    assert twice.status_code == 409  # decided already: new credentials first
+
+    supervisor = platform.keys.headers("supervisor-1", roles=("supervisor",), tenant_id="")
+    history = await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}/verifications", headers=supervisor)
+    assert history.status_code == 200, history.text
+    [record] = history.json()["items"]
+    assert record["decision"] == "verified" and record["verifier_id"] == "operator-1"
+    assert record["verifier_role"] == "operator" and record["certificate_number"] == "11012015123456789"
+    assert record["practice_certificate_sha256"] == hashlib.sha256(b"practising certificate scan").hexdigest()
+    assert record["years_of_practice"] == 5 and record["inspection_due_on"] == next_year()
+    assert await platform.events("lawyer.verification_recorded")  # the audit trail's event
+    client = await platform.http.get(
+        f"/api/v1/lawyers/{lawyer['id']}/verifications", headers=platform.client()
+    )
+    assert client.status_code == 403
+
+
+async def test_lawyers_of_a_firm_whose_agreement_ended_take_no_new_work(platform: Platform) -> None:
+    """Their firm's lawyers leave the public listing; the lawyer's page says why (booking answers 409)."""
+    operator = platform.operator()
+    firm = (
+        await platform.http.post(
+            "/api/v1/firms", json={**NEW_FIRM, "credit_code": "91110000100005220B"}, headers=operator
+        )
+    ).json()
+    # The operator appoints the demo firm admin (the gateway's route invites one through identity first).
+    reset = access_token_var.set(operator["authorization"].split(" ", 1)[1])
+    try:
+        await platform.stub.AddFirmAdmin(
+            catalog_service_pb2.AddFirmAdminRequest(firm_id=firm["id"], user_id=FIRM_ADMIN)
+        )
+    finally:
+        access_token_var.reset(reset)
+    lapsed = await platform.http.post(
+        f"/api/v1/firms/{firm['id']}/agreement",
+        files={"file": ("agreement.pdf", b"old", "application/pdf")},
+        data={"starts_on": "2024-01-01", "ends_on": "2025-12-31"},
+        headers=operator,
+    )
+    assert lapsed.status_code == 200 and lapsed.json()["takes_new_work"] is False
+    admin = platform.firm_admin()
+    lawyer = (
+        await platform.http.post(f"/api/v1/firms/{firm['id']}/lawyers", json=profile(), headers=admin)
+    ).json()
+    await platform.verify(lawyer["id"])
+    activated = await platform.http.post(f"/api/v1/lawyers/{lawyer['id']}/activate", headers=admin)
+    assert activated.status_code == 200
+    page = (await platform.http.get(f"/api/v1/lawyers/{lawyer['id']}")).json()
+    assert page["active"] is True and "agreement" in page["unavailable_reason"]
+    listed = (await platform.http.get("/api/v1/lawyers", params={"firm_id": firm["id"]})).json()["items"]
+    assert listed == []

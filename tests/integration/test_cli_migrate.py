@@ -46,7 +46,7 @@ def test_migrate_reports_what_it_applied(
     for service, line in zip(SERVICE_NAMES, first, strict=False):
         assert line.startswith(f"{service}: database {unique_name}_{service} created, applied 0001"), line
     assert first[-1].startswith(
-        f"nats: stream {unique_name.upper()} and buckets documents, invoices, exports at 1 replica"
+        f"nats: stream {unique_name.upper()} and buckets documents, invoices, exports, qualifications at 1 replica"
     )
     assert "durable consumers" in first[-1]
 

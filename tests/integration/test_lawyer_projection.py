@@ -18,7 +18,10 @@ from sqlmodel import select
 
 from deploy.local.servers import NatsServer, PostgresServer
 from services.catalog import domain as catalog_domain
+from services.catalog import qualifications
+from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES as CATALOG_TABLES
+from services.catalog.models import LawyerRow
 from services.catalog.seed import demo_firms, demo_lawyers, seed_demo
 from services.catalog.store import CatalogStores
 from services.consultation import events as consultation_events
@@ -40,6 +43,7 @@ from tests.support.platform import isolated_settings, migrated_databases
 FIRM = "firm-beijing-zhengda"
 FIRM_ADMIN = Principal(identity_demo_user_id(demo_email("firm_admin")), "", frozenset({"firm_admin"}))
 CLIENT = Principal("client-1", "tenant-1", frozenset({"client"}))
+OPERATOR = Principal("operator-1", "", frozenset({"operator"}))
 LAWYER_ACCOUNT = "lawyer-account-projection"
 LABOUR_QUESTION = "公司拖欠了我两个月工资，现在又要求我主动辞职，我可以要求经济补偿吗？"
 ALL_WEEK = tuple({"weekday": d, "start": "00:00", "end": "23:59"} for d in range(1, 8))
@@ -64,13 +68,14 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
     async with migrated_databases(settings, "catalog", "consultation") as databases:
         catalog_db, db = databases["catalog"], databases["consultation"]
         catalog_outbox = Outbox("catalog", settings, CATALOG_TABLES)
-        catalog = CatalogStores.build(catalog_db, catalog_outbox)
+        bus = await EventBus.connect(settings, "projection-test")
+        files = await QualificationFiles.open(bus.js, settings.jetstream_replicas)
+        catalog = CatalogStores.build(catalog_db, catalog_outbox, files)
         for firm in demo_firms():  # the firms only: each test decides which lawyers the catalog has
             await catalog.firms.upsert_firm(firm)
         consultation = ConsultationStores.build(
             db, Outbox("consultation", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
         )
-        bus = await EventBus.connect(settings, "projection-test")
         tasks = [
             asyncio.create_task(OutboxRelay(catalog_db, catalog_outbox, bus).run()),
             asyncio.create_task(
@@ -130,11 +135,22 @@ async def assigned_lawyer(stores: ConsultationStores) -> str:
     return assigned.lawyer_id
 
 
+async def verified(catalog: CatalogStores, lawyer_id: str) -> None:
+    """The firm admin submits the lawyer's credentials and the operator verifies them (§4.2.1)."""
+    today = qualifications.today_in_china(datetime.now(UTC))
+    credentials = qualifications.validate_credentials(
+        "11012015123456789", (today + timedelta(days=200)).isoformat(), b"scan", b"scan", 5, today
+    )
+    await catalog.onboarding.submit_credentials(FIRM_ADMIN, lawyer_id, credentials)
+    await catalog.onboarding.verify(OPERATOR, lawyer_id, "verified", "checked")
+
+
 async def test_catalog_activation_edits_and_deactivation_decide_who_is_assigned(services: Services) -> None:
     # Nobody practises labour law in this consultation service yet (no demo seed here).
     assert await assigned_lawyer(services.consultation) == ""
 
     lawyer = await services.catalog.lawyers.create_lawyer(FIRM_ADMIN, FIRM, profile(("labour",)), "create-1")
+    await verified(services.catalog, lawyer.id)
     await services.catalog.lawyers.activate_lawyer(FIRM_ADMIN, lawyer.id)
     row = await projected(services.consultation, active=True, fields=["labour"])
     assert row.display_name == "投影律师 Projection Lawyer"
@@ -161,6 +177,42 @@ async def test_catalog_activation_edits_and_deactivation_decide_who_is_assigned(
     await services.catalog.lawyers.activate_lawyer(FIRM_ADMIN, lawyer.id)
     await projected(services.consultation, active=True)
     assert await assigned_lawyer(services.consultation) == LAWYER_ACCOUNT
+
+
+async def test_an_expired_firm_agreement_or_an_overdue_inspection_stops_new_assignments(
+    services: Services,
+) -> None:
+    """Issue 24: a lawyer of a firm whose agreement has ended, or whose inspection is overdue, drops out of
+    assignment (the clocks' RefreshLawyerStanding republishes `lawyer.changed`); renewal brings them back."""
+    catalog = services.catalog
+    lawyer = await catalog.lawyers.create_lawyer(FIRM_ADMIN, FIRM, profile(("labour",)), "create-expiry")
+    await verified(catalog, lawyer.id)
+    await catalog.lawyers.activate_lawyer(FIRM_ADMIN, lawyer.id)
+    await projected(services.consultation, active=True)
+    assert await assigned_lawyer(services.consultation) == LAWYER_ACCOUNT
+
+    today = qualifications.today_in_china(datetime.now(UTC))
+    yesterday = today - timedelta(days=1)
+    await catalog.onboarding.record_agreement(FIRM, b"old agreement", today - timedelta(days=400), yesterday)
+    await projected(services.consultation, active=False)
+    assert await assigned_lawyer(services.consultation) == ""
+    reasons = await catalog.lawyers.unavailable_reasons(
+        [await catalog.lawyers.get_lawyer(FIRM_ADMIN, lawyer.id)]
+    )
+    assert "agreement" in reasons[lawyer.id]
+
+    await catalog.onboarding.record_agreement(FIRM, b"renewed", today, today + timedelta(days=365))
+    await projected(services.consultation, active=True)
+
+    # The inspection date passes: the lawyer's clock lapses and republishes the standing.
+    async with catalog.db.transaction() as session:
+        row = await session.get(LawyerRow, lawyer.id)
+        assert row is not None
+        row.inspection_due_on = yesterday
+        session.add(row)
+    assert await catalog.onboarding.refresh_standing("", lawyer.id) == 1
+    await projected(services.consultation, active=False)
+    assert await assigned_lawyer(services.consultation) == ""
 
 
 async def test_the_catalogs_demo_seed_fills_the_consultation_copies(services: Services) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from tests.support.journeys import PRIVACY_POLICY_VERSION
 from tests.support.tokens import Issuer
 
-STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
+STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor", "operator")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ class Entry:
     query: dict[str, str] = field(default_factory=dict)
     # A multipart upload instead of a JSON body: field name → (file name, content, media type).
     files: dict[str, tuple[str, bytes, str]] | None = None
+    # The multipart upload's other (text) fields.
+    form: dict[str, str] | None = None
     # Cookies a well-formed request carries (a social login's callback: the state this browser started).
     cookies: dict[str, str] = field(default_factory=dict)
     # A server-sent event stream: admitted, it answers 200 at once and keeps going (see `first_chunk`).
@@ -159,6 +161,38 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("PUT", "/api/v1/lawyers/{lawyer_id}"): Entry(roles("firm_admin"), LAWYER_PROFILE),
     ("POST", "/api/v1/lawyers/{lawyer_id}/activate"): Entry(roles("firm_admin")),
     ("POST", "/api/v1/lawyers/{lawyer_id}/deactivate"): Entry(roles("firm_admin")),
+    # onboarding (issue 24): the platform's licences for anyone; the operator onboards firms; firm admins
+    # submit credentials; the operator or a firm admin verifies; supervisors also read the history
+    ("GET", "/api/v1/platform"): Entry(LOCAL),
+    ("POST", "/api/v1/firms"): Entry(
+        roles("operator"),
+        {
+            "name": "x",
+            "credit_code": "91350100M000100Y43",
+            "registered_capital": {"amount": 100, "currency": "CNY"},
+            "address": "x",
+        },
+    ),
+    ("POST", "/api/v1/firms/{firm_id}/agreement"): Entry(
+        roles("operator"),
+        files={"file": ("agreement.pdf", b"signed", "application/pdf")},
+        form={"starts_on": "2026-01-01", "ends_on": "2027-12-31"},
+    ),
+    ("POST", "/api/v1/firms/{firm_id}/admins"): Entry(roles("operator"), {"email": "a@b.cn"}),
+    ("POST", "/api/v1/lawyers/{lawyer_id}/credentials"): Entry(
+        roles("firm_admin"),
+        files={
+            "practice_certificate": ("practice.png", b"scan", "image/png"),
+            "degree_certificate": ("degree.png", b"scan", "image/png"),
+        },
+        form={"certificate_number": "11012010100000001", "inspection_due_on": "2027-05-31"},
+    ),
+    ("POST", "/api/v1/lawyers/{lawyer_id}/verify"): Entry(
+        roles("operator", "firm_admin"), {"decision": "verified"}
+    ),
+    ("GET", "/api/v1/lawyers/{lawyer_id}/verifications"): Entry(
+        roles("operator", "firm_admin", "supervisor")
+    ),
     ("POST", "/api/v1/reviews"): Entry(roles("client", "client_admin"), {"order_id": "o1", "rating": 5}),
     ("POST", "/api/v1/products"): Entry(roles("editor"), PRODUCT),
     ("PUT", "/api/v1/products/{product_id}"): Entry(roles("editor"), PRODUCT),

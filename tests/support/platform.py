@@ -29,6 +29,7 @@ from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from counsel.identity.v1 import identity_service_pb2
 from deploy.local.launcher import StackProcess, stack_env
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
+from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.seed import seed_demo
 from services.catalog.server import CatalogServicer
@@ -115,13 +116,13 @@ async def serving(
 
 @contextlib.asynccontextmanager
 async def catalog_service(
-    settings: Settings, verifier: TokenVerifier, tls: TlsMaterial
+    settings: Settings, verifier: TokenVerifier, tls: TlsMaterial, files: QualificationFiles | None = None
 ) -> AsyncIterator[tuple[str, Database]]:
     """The catalog with its demo content (firms, lawyers and their hours, products, FAQ) on its migrated
-    database, serving for the block: (address, database)."""
+    database, serving for the block: (address, database). Without `files` (its bucket) uploads fail."""
     async with migrated_databases(settings, "catalog") as databases:
         database = databases["catalog"]
-        stores = CatalogStores.build(database, Outbox("catalog", settings, CATALOG_TABLES))
+        stores = CatalogStores.build(database, Outbox("catalog", settings, CATALOG_TABLES), files)
         await seed_demo(stores)
         servicer = CatalogServicer(stores)
         async with serving(

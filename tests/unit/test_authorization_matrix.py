@@ -213,7 +213,13 @@ async def test_route_admits_exactly_its_callers(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway.test", cookies=entry.cookies
         ) as http:
             response = await http.request(
-                method, path, json=entry.body, files=entry.files, params=entry.query, headers=headers
+                method,
+                path,
+                json=entry.body,
+                files=entry.files,
+                data=entry.form,
+                params=entry.query,
+                headers=headers,
             )
         status, content_type, text = (
             response.status_code,

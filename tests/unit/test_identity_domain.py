@@ -98,7 +98,8 @@ def test_bad_login_requests_name_the_field(method: str, identifier: str, secret:
     assert caught.value.violations[0].field == field
 
 
-def test_roles_are_the_eight_of_the_spec() -> None:
+def test_roles_are_the_eight_of_the_spec_and_the_platform_operator() -> None:
+    """The operator (issue 24, §4.1.1) onboards firms and verifies lawyers' credentials."""
     assert set(domain.ROLES) == {
         "client",
         "client_admin",
@@ -108,6 +109,7 @@ def test_roles_are_the_eight_of_the_spec() -> None:
         "editor",
         "firm_admin",
         "supervisor",
+        "operator",
     }
 
 

@@ -61,13 +61,14 @@ def test_a_service_publishes_its_own_events_and_only_named_jetstream_operations(
     assert granted.subscribe == (f"_INBOX_{service}.>",)
 
 
-def test_only_documents_and_payment_have_a_bucket_each() -> None:
-    """R-OPS-3: documents' bucket is documents' alone, invoices payment's alone."""
-    assert service_buckets() == {"documents": "documents", "payment": "invoices"}
+def test_only_catalog_documents_and_payment_have_a_bucket_each() -> None:
+    """R-OPS-3: documents' bucket is documents' alone, invoices payment's alone, qualifications catalog's."""
+    assert service_buckets() == {"catalog": "qualifications", "documents": "documents", "payment": "invoices"}
     for process in NATS_USERS:
         subjects = " ".join(permissions(process, SETTINGS).publish)
         assert ("$O.documents." in subjects) is (process == "documents"), process
         assert ("$O.invoices." in subjects) is (process == "payment"), process
+        assert ("$O.qualifications." in subjects) is (process == "catalog"), process
         assert ("$O.exports." in subjects) is (process == GATEWAY), process
 
 

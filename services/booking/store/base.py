@@ -34,6 +34,8 @@ class Lawyer:
     calendar: domain.Calendar
     venue: dict[str, Any]
     online: bool = False
+    # Why the lawyer takes no new work now (an expired firm agreement, an overdue inspection), "" if they do.
+    unavailable_reason: str = ""
 
 
 class SlotTaken(Conflict):

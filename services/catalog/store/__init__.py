@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.catalog.files import QualificationFiles
 from services.catalog.store.articles import Articles
 from services.catalog.store.columns import Columns
 from services.catalog.store.firms import Firms
 from services.catalog.store.lawyers import Lawyers
+from services.catalog.store.onboarding import Onboarding
 from services.catalog.store.product_versions import ProductVersions
 from services.catalog.store.products import Products
 from services.catalog.store.reviews import OrderRecords, Reviews
@@ -31,19 +33,23 @@ class CatalogStores:
     reviews: Reviews
     orders: OrderRecords
     views: Views
+    onboarding: Onboarding
 
     @classmethod
-    def build(cls, db: Database, outbox: Outbox) -> CatalogStores:
+    def build(cls, db: Database, outbox: Outbox, files: QualificationFiles | None = None) -> CatalogStores:
+        """`files`: the qualifications bucket; without it (the seed, tests of other things) uploads fail."""
         firms = Firms(db)
+        lawyers = Lawyers(db, outbox, firms)
         return cls(
             db=db,
             products=Products(db),
             product_versions=ProductVersions(db, outbox),
             firms=firms,
-            lawyers=Lawyers(db, outbox, firms),
+            lawyers=lawyers,
             articles=Articles(db, outbox),
             columns=Columns(db),
             reviews=Reviews(db, outbox),
             orders=OrderRecords(),
             views=Views(db, outbox),
+            onboarding=Onboarding(db, outbox, lawyers, files),
         )

@@ -77,6 +77,17 @@ async def administered_firm(session: AsyncSession, principal: Principal, firm_id
     return firm
 
 
+async def administered_lawyer(
+    session: AsyncSession, principal: Principal, lawyer_id: str
+) -> tuple[LawyerRow, FirmRow]:
+    """The lawyer, row-locked, with its firm, when `principal` manages that firm; NotFound otherwise."""
+    row = await session.get(LawyerRow, lawyer_id, with_for_update=True) if lawyer_id else None
+    firm = await session.get(FirmRow, row.firm_id) if row is not None else None
+    if row is None or firm is None or not domain.administers(principal, firm.id, firm.admin_user_ids):
+        raise NotFound("no such lawyer")
+    return row, firm
+
+
 def index_lawyer(row: LawyerRow, firm: FirmRow) -> None:
     """The lawyer's city and search text, which follow its own profile and its firm's name and city."""
     row.city = firm.city

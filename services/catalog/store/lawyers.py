@@ -5,18 +5,27 @@ activation, account) publishes `lawyer.changed`, from which consultation and doc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.catalog.v1 import events_pb2
-from services.catalog import domain
+from services.catalog import domain, qualifications
 from services.catalog.models import TABLES, FirmRow, LawyerRow
-from services.catalog.store.base import TextSearch, administered_firm, index_lawyer, ranked, vector
+from services.catalog.store.base import (
+    TextSearch,
+    administered_firm,
+    administered_lawyer,
+    index_lawyer,
+    ranked,
+    vector,
+)
 from services.catalog.store.firms import Firms
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.events import Outbox
 from services.runtime.records import claim_idempotency_key, new_id, request_fingerprint, to_timestamp, utcnow
 
@@ -30,17 +39,6 @@ class LawyerFilter:
     query: str = ""
 
 
-async def _administered_lawyer(
-    session: AsyncSession, principal: Principal, lawyer_id: str
-) -> tuple[LawyerRow, FirmRow]:
-    """The lawyer, row-locked, with its firm, when `principal` manages that firm; NotFound otherwise."""
-    row = await session.get(LawyerRow, lawyer_id, with_for_update=True) if lawyer_id else None
-    firm = await session.get(FirmRow, row.firm_id) if row is not None else None
-    if row is None or firm is None or not domain.administers(principal, firm.id, firm.admin_user_ids):
-        raise NotFound("no such lawyer")
-    return row, firm
-
-
 async def _check_account_free(session: AsyncSession, user_id: str, lawyer_id: str) -> None:
     """One lawyer profile per identity account."""
     if not user_id:
@@ -48,6 +46,17 @@ async def _check_account_free(session: AsyncSession, user_id: str, lawyer_id: st
     statement = select(LawyerRow.id).where(LawyerRow.user_id == user_id, LawyerRow.id != lawyer_id)
     if (await session.exec(statement)).first() is not None:
         raise InvalidArgument.for_field("user_id", "this account already has a lawyer profile")
+
+
+def _taking_new_work(today: date) -> list[ColumnElement[bool]]:
+    """The conditions of `qualifications.why_not_assignable` == "" as SQL, for listing."""
+    firms_in_force = select(FirmRow.id).where(col(FirmRow.agreement_ends_on) >= today)
+    return [
+        col(LawyerRow.active).is_(True),
+        col(LawyerRow.verification) == "verified",
+        or_(col(LawyerRow.inspection_due_on).is_(None), col(LawyerRow.inspection_due_on) >= today),
+        col(LawyerRow.firm_id).in_(firms_in_force),
+    ]
 
 
 def _apply_profile(row: LawyerRow, profile: domain.Profile) -> None:
@@ -85,16 +94,17 @@ class Lawyers:
             row.updated_at = utcnow()
             stored = await session.merge(row)
             await session.flush()
-            await self._lawyer_changed(session, stored, "system")
+            await self.lawyer_changed(session, stored, "system")
 
     async def list_lawyers(
         self, filters: LawyerFilter, limit: int, cursor: str, principal: Principal | None = None
     ) -> tuple[list[LawyerRow], str]:
-        """Active lawyers; online first, then by name, or by relevance when `filters.query` is given. An
-        admin of the firm named by `filters.firm_id` also sees its inactive profiles."""
+        """Lawyers who may take new work now (active, verified, firm agreement in force, inspection not
+        overdue); online first, then by name, or by relevance when `filters.query` is given. An admin of the
+        firm named by `filters.firm_id` sees all its profiles."""
         statement = select(LawyerRow)
         if not await self.firms.administers(principal, filters.firm_id):
-            statement = statement.where(col(LawyerRow.active).is_(True))
+            statement = statement.where(*_taking_new_work(qualifications.today_in_china(utcnow())))
         if filters.field:
             statement = statement.where(col(LawyerRow.fields).contains([filters.field]))
         if filters.online is not None:
@@ -164,7 +174,7 @@ class Lawyers:
     async def update_lawyer(self, principal: Principal, lawyer_id: str, profile: domain.Profile) -> LawyerRow:
         """Replace the profile of a lawyer of the caller's firm. An active lawyer stays eligible (§4.2.1)."""
         async with self.db.transaction() as session:
-            row, firm = await _administered_lawyer(session, principal, lawyer_id)
+            row, firm = await administered_lawyer(session, principal, lawyer_id)
             if row.active:
                 domain.check_activation(profile.licence_number, profile.years_of_practice)
             await _check_account_free(session, profile.user_id, row.id)
@@ -173,30 +183,33 @@ class Lawyers:
             row.updated_at = utcnow()
             session.add(row)
             await session.flush()
-            await self._lawyer_changed(session, row, principal.user_id)
+            await self.lawyer_changed(session, row, principal.user_id)
             return row
 
     async def deactivate_lawyer(self, principal: Principal, lawyer_id: str) -> LawyerRow:
         """Deactivate (unlist, no new assignments) a lawyer of the caller's firm and publish lawyer.changed.
         Idempotent."""
         async with self.db.transaction() as session:
-            row, _ = await _administered_lawyer(session, principal, lawyer_id)
+            row, _ = await administered_lawyer(session, principal, lawyer_id)
             if not domain.changes_activation(row.active, False, row.licence_number, row.years_of_practice):
                 return row
             row.active = False
             row.updated_at = utcnow()
             session.add(row)
             await session.flush()
-            await self._lawyer_changed(session, row, principal.user_id)
+            await self.lawyer_changed(session, row, principal.user_id)
             return row
 
     async def activate_lawyer(self, principal: Principal, lawyer_id: str) -> LawyerRow:
         """Activate (list and make assignable) a lawyer of the caller's firm and publish lawyer.activated;
-        InvalidArgument naming licence_number or years_of_practice when §4.2.1 is not met. Idempotent."""
+        InvalidArgument naming licence_number or years_of_practice when §4.2.1 is not met, Conflict while
+        the credentials are not verified. Idempotent."""
         async with self.db.transaction() as session:
-            row, _ = await _administered_lawyer(session, principal, lawyer_id)
+            row, _ = await administered_lawyer(session, principal, lawyer_id)
             if not domain.changes_activation(row.active, True, row.licence_number, row.years_of_practice):
                 return row
+            if row.verification != "verified":
+                raise Conflict("the lawyer's credentials are not verified (§4.2.1)", reason="not_verified")
             row.active = True
             row.updated_at = utcnow()
             session.add(row)
@@ -210,7 +223,7 @@ class Lawyers:
                 aggregate_id=row.id,
                 actor_id=principal.user_id,
             )
-            await self._lawyer_changed(session, row, principal.user_id)
+            await self.lawyer_changed(session, row, principal.user_id)
             return row
 
     async def set_online(self, principal: Principal, online: bool) -> LawyerRow:
@@ -226,8 +239,33 @@ class Lawyers:
             await session.flush()
             return row
 
-    async def _lawyer_changed(self, session: AsyncSession, row: LawyerRow, actor_id: str) -> None:
-        """Publish the profile's assignable state (`lawyer.changed`) in the change's transaction."""
+    async def unavailable_reasons(self, rows: list[LawyerRow]) -> dict[str, str]:
+        """Why each lawyer may not take new work now ("" when they may), by lawyer id."""
+        firm_ids = {row.firm_id for row in rows}
+        async with self.db.transaction() as session:
+            firms = (await session.exec(select(FirmRow).where(col(FirmRow.id).in_(firm_ids)))).all()
+        ends = {firm.id: firm.agreement_ends_on for firm in firms}
+        today = qualifications.today_in_china(utcnow())
+        return {
+            row.id: qualifications.why_not_assignable(
+                row.active, row.verification, ends.get(row.firm_id), row.inspection_due_on, today
+            )
+            for row in rows
+        }
+
+    async def lawyer_changed(self, session: AsyncSession, row: LawyerRow, actor_id: str) -> None:
+        """Publish the profile's assignable state (`lawyer.changed`) in the change's transaction: `active`
+        is whether the lawyer may take new work now (active, verified, their firm's agreement in force, their
+        inspection not overdue); the FirmAgreementWorkflow's and InspectionDueWorkflow's timers republish it
+        when a date passes."""
+        firm = await session.get(FirmRow, row.firm_id)
+        reason = qualifications.why_not_assignable(
+            row.active,
+            row.verification,
+            firm.agreement_ends_on if firm is not None else None,
+            row.inspection_due_on,
+            qualifications.today_in_china(utcnow()),
+        )
         await self.outbox.add(
             session,
             "lawyer.changed",
@@ -237,7 +275,7 @@ class Lawyers:
                 firm_id=row.firm_id,
                 name=row.name,
                 fields=row.fields,
-                active=row.active,
+                active=not reason,
                 service_hours=[
                     events_pb2.LawyerServiceWindow(
                         weekday=int(w.get("weekday", 0)),

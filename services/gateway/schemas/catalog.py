@@ -228,6 +228,13 @@ class Firm(BaseModel):
     rating: Rating
     phone: str
     description: str
+    status: str
+    takes_new_work: bool
+    credit_code: str | None = optional("Staff only.")
+    registered_capital: Money | None = optional("Staff only.")
+    agreement_starts_on: str | None = optional("Staff only.")
+    agreement_ends_on: str | None = optional("Staff only.")
+    agreement_sha256: str | None = optional("Staff only.")
 
     @classmethod
     def from_proto(cls, firm: pb.Firm) -> Firm:
@@ -245,6 +252,13 @@ class Firm(BaseModel):
             rating=Rating(average=firm.rating.average, count=firm.rating.count),
             phone=firm.phone,
             description=firm.description,
+            status=firm.status,
+            takes_new_work=firm.takes_new_work,
+            credit_code=or_none(firm.credit_code),
+            registered_capital=money(firm, "registered_capital"),
+            agreement_starts_on=or_none(firm.agreement_starts_on),
+            agreement_ends_on=or_none(firm.agreement_ends_on),
+            agreement_sha256=or_none(firm.agreement_sha256),
         )
 
 
@@ -287,6 +301,9 @@ class Lawyer(BaseModel):
     active: bool
     rating: Rating
     bio: str
+    verification: str = Field(description='"" (none submitted) | pending | verified | rejected')
+    inspection_due_on: str | None = optional("Staff only.")
+    unavailable_reason: str | None = optional("Why the lawyer takes no new work now.")
 
     @classmethod
     def from_proto(cls, lawyer: pb.Lawyer) -> Lawyer:
@@ -311,6 +328,9 @@ class Lawyer(BaseModel):
             active=lawyer.active,
             rating=Rating(average=lawyer.rating.average, count=lawyer.rating.count),
             bio=lawyer.bio,
+            verification=lawyer.verification,
+            inspection_due_on=or_none(lawyer.inspection_due_on),
+            unavailable_reason=or_none(lawyer.unavailable_reason),
         )
 
 

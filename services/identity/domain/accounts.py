@@ -87,7 +87,11 @@ def otp_message(code: str) -> Message:
 
 
 # How an invitation names the role it offers (zh, en): fixed words, never the inviter's.
-ROLE_LABELS = {"client": ("成员", "member"), "client_admin": ("管理员", "administrator")}
+ROLE_LABELS = {
+    "client": ("成员", "member"),
+    "client_admin": ("管理员", "administrator"),
+    "firm_admin": ("律所管理员", "law firm administrator"),
+}
 # Shown instead of an enterprise's name that is not a plain name (one registered before names were checked).
 UNNAMED_ENTERPRISE = ("一家企业", "An enterprise")
 
@@ -226,6 +230,14 @@ INVITATION_WINDOW = timedelta(days=1)
 def invitation_limit(per_day: int) -> Limit:
     """The invitations one enterprise may send per rolling day (`COUNSEL_INVITATIONS_PER_ENTERPRISE_PER_DAY`)."""
     return Limit(per_day, INVITATION_WINDOW)
+
+
+def validate_firm_admin_invitation(principal: Principal | None, phone: str, email: str) -> Invitation:
+    """The operator's invitation of a firm's admin (PermissionDenied for anyone else)."""
+    if principal is None or not principal.has_role("operator"):
+        raise PermissionDenied("only the platform operator invites a firm's admin")
+    kind, identifier = _phone_or_email(phone, email)
+    return Invitation(kind, identifier, "firm_admin")
 
 
 def validate_invitation(phone: str, email: str, role: str) -> Invitation:

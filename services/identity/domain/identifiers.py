@@ -8,7 +8,7 @@ import re
 from services.runtime.errors import InvalidArgument
 
 CLIENT_ROLES = ("client", "client_admin")
-STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor")
+STAFF_ROLES = ("lawyer", "reviewer", "agent", "editor", "firm_admin", "supervisor", "operator")
 ROLES = CLIENT_ROLES + STAFF_ROLES
 STAFF_WHO_SEE_ALL = ("agent", "supervisor")
 

@@ -13,6 +13,7 @@ from services.identity.store.accounts import Accounts
 from services.identity.store.base import IdentityBase
 from services.identity.store.cards import Cards
 from services.identity.store.enterprises import Enterprises
+from services.identity.store.firm_admins import FirmAdmins
 from services.identity.store.keys import SigningKeys
 from services.identity.store.limits import Lockout
 from services.identity.store.login import Logins
@@ -42,6 +43,7 @@ class IdentityStores:
     service_clients: ServiceClients
     privacy: Privacy
     retention: Retention
+    firm_admins: FirmAdmins
 
     @classmethod
     def build(
@@ -75,4 +77,5 @@ class IdentityStores:
             service_clients=ServiceClients(base, lockout, keys),
             privacy=Privacy(base, accounts),
             retention=Retention(db),
+            firm_admins=FirmAdmins(base),
         )

@@ -673,6 +673,13 @@ class Firm(_message.Message):
     RATING_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CREDIT_CODE_FIELD_NUMBER: _builtins.int
+    REGISTERED_CAPITAL_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    AGREEMENT_STARTS_ON_FIELD_NUMBER: _builtins.int
+    AGREEMENT_ENDS_ON_FIELD_NUMBER: _builtins.int
+    AGREEMENT_SHA256_FIELD_NUMBER: _builtins.int
+    TAKES_NEW_WORK_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Firm id."""
     name: _builtins.str
@@ -685,6 +692,16 @@ class Firm(_message.Message):
     """Phone number of the front desk."""
     description: _builtins.str
     """Short description."""
+    credit_code: _builtins.str
+    """Unified social credit code (GB 32100-2015); shown to staff only."""
+    status: _builtins.str
+    """pending (onboarded, no agreement yet) | active."""
+    agreement_starts_on: _builtins.str
+    """The cooperation agreement's term (YYYY-MM-DD) and the SHA-256 (hex) of its signed copy; staff only."""
+    agreement_ends_on: _builtins.str
+    agreement_sha256: _builtins.str
+    takes_new_work: _builtins.bool
+    """Whether the firm may take new work now (an agreement in force)."""
     @_builtins.property
     def location(self) -> Global___Location:
         """Coordinates."""
@@ -705,6 +722,10 @@ class Firm(_message.Message):
     def rating(self) -> Global___Rating:
         """Reputation from reviews."""
 
+    @_builtins.property
+    def registered_capital(self) -> _money_pb2.Money:
+        """Registered capital; shown to staff only."""
+
     def __init__(
         self,
         *,
@@ -719,10 +740,17 @@ class Firm(_message.Message):
         rating: Global___Rating | None = ...,
         phone: _builtins.str = ...,
         description: _builtins.str = ...,
+        credit_code: _builtins.str = ...,
+        registered_capital: _money_pb2.Money | None = ...,
+        status: _builtins.str = ...,
+        agreement_starts_on: _builtins.str = ...,
+        agreement_ends_on: _builtins.str = ...,
+        agreement_sha256: _builtins.str = ...,
+        takes_new_work: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "rating", b"rating"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "rating", b"rating", "registered_capital", b"registered_capital"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "city", b"city", "description", b"description", "id", b"id", "location", b"location", "name", b"name", "opening_hours", b"opening_hours", "phone", b"phone", "rating", b"rating", "staff", b"staff", "transit_routes", b"transit_routes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "agreement_ends_on", b"agreement_ends_on", "agreement_sha256", b"agreement_sha256", "agreement_starts_on", b"agreement_starts_on", "city", b"city", "credit_code", b"credit_code", "description", b"description", "id", b"id", "location", b"location", "name", b"name", "opening_hours", b"opening_hours", "phone", b"phone", "rating", b"rating", "registered_capital", b"registered_capital", "staff", b"staff", "status", b"status", "takes_new_work", b"takes_new_work", "transit_routes", b"transit_routes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -817,6 +845,9 @@ class Lawyer(_message.Message):
     ACTIVE_FIELD_NUMBER: _builtins.int
     BIO_FIELD_NUMBER: _builtins.int
     CITY_FIELD_NUMBER: _builtins.int
+    VERIFICATION_FIELD_NUMBER: _builtins.int
+    INSPECTION_DUE_ON_FIELD_NUMBER: _builtins.int
+    UNAVAILABLE_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Lawyer profile id."""
     user_id: _builtins.str
@@ -839,6 +870,14 @@ class Lawyer(_message.Message):
     """Short biography."""
     city: _builtins.str
     """City of the lawyer's firm."""
+    verification: _builtins.str
+    """Credentials: "" (none submitted) | pending | verified | rejected."""
+    inspection_due_on: _builtins.str
+    """The practising certificate's annual inspection due date (YYYY-MM-DD); staff only."""
+    unavailable_reason: _builtins.str
+    """Why the lawyer takes no new work now ("" when they do): an expired firm agreement, an overdue
+    inspection, unverified credentials, an inactive profile.
+    """
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Legal fields, each one of common.v1.LegalField: contract|labour|company|ip|tax|litigation|real_estate|
@@ -875,10 +914,13 @@ class Lawyer(_message.Message):
         active: _builtins.bool = ...,
         bio: _builtins.str = ...,
         city: _builtins.str = ...,
+        verification: _builtins.str = ...,
+        inspection_due_on: _builtins.str = ...,
+        unavailable_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["rating", b"rating"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "bio", b"bio", "city", b"city", "fields", b"fields", "firm_id", b"firm_id", "id", b"id", "licence_number", b"licence_number", "name", b"name", "online", b"online", "rating", b"rating", "service_exceptions", b"service_exceptions", "service_hours", b"service_hours", "specialty", b"specialty", "user_id", b"user_id", "years_of_practice", b"years_of_practice"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "bio", b"bio", "city", b"city", "fields", b"fields", "firm_id", b"firm_id", "id", b"id", "inspection_due_on", b"inspection_due_on", "licence_number", b"licence_number", "name", b"name", "online", b"online", "rating", b"rating", "service_exceptions", b"service_exceptions", "service_hours", b"service_hours", "specialty", b"specialty", "unavailable_reason", b"unavailable_reason", "user_id", b"user_id", "verification", b"verification", "years_of_practice", b"years_of_practice"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2604,3 +2646,509 @@ class ListColumnIssuesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListColumnIssuesResponse: _TypeAlias = ListColumnIssuesResponse  # noqa: Y015
+
+@_typing.final
+class RegisterFirmRequest(_message.Message):
+    """Request for CatalogService.RegisterFirm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CREDIT_CODE_FIELD_NUMBER: _builtins.int
+    REGISTERED_CAPITAL_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    CITY_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Firm name."""
+    credit_code: _builtins.str
+    """Unified social credit code (18 characters, GB 32100-2015 check character)."""
+    address: _builtins.str
+    """Street address."""
+    city: _builtins.str
+    """City."""
+    idempotency_key: _builtins.str
+    """Optional; a replay returns the first firm."""
+    @_builtins.property
+    def registered_capital(self) -> _money_pb2.Money:
+        """Registered capital, in CNY."""
+
+    @_builtins.property
+    def location(self) -> Global___Location:
+        """Coordinates, when known."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        credit_code: _builtins.str = ...,
+        registered_capital: _money_pb2.Money | None = ...,
+        address: _builtins.str = ...,
+        city: _builtins.str = ...,
+        location: Global___Location | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "registered_capital", b"registered_capital"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "city", b"city", "credit_code", b"credit_code", "idempotency_key", b"idempotency_key", "location", b"location", "name", b"name", "registered_capital", b"registered_capital"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterFirmRequest: _TypeAlias = RegisterFirmRequest  # noqa: Y015
+
+@_typing.final
+class RegisterFirmResponse(_message.Message):
+    """Response of CatalogService.RegisterFirm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firm(self) -> Global___Firm:
+        """The firm, `pending`."""
+
+    def __init__(
+        self,
+        *,
+        firm: Global___Firm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RegisterFirmResponse: _TypeAlias = RegisterFirmResponse  # noqa: Y015
+
+@_typing.final
+class RecordFirmAgreementRequest(_message.Message):
+    """Request for CatalogService.RecordFirmAgreement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    STARTS_ON_FIELD_NUMBER: _builtins.int
+    ENDS_ON_FIELD_NUMBER: _builtins.int
+    firm_id: _builtins.str
+    """The firm."""
+    content: _builtins.bytes
+    """The signed agreement's bytes (at most 20 MiB)."""
+    filename: _builtins.str
+    """Its file name and media type."""
+    content_type: _builtins.str
+    starts_on: _builtins.str
+    """Its term, YYYY-MM-DD, both inclusive."""
+    ends_on: _builtins.str
+    def __init__(
+        self,
+        *,
+        firm_id: _builtins.str = ...,
+        content: _builtins.bytes = ...,
+        filename: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        starts_on: _builtins.str = ...,
+        ends_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "content_type", b"content_type", "ends_on", b"ends_on", "filename", b"filename", "firm_id", b"firm_id", "starts_on", b"starts_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordFirmAgreementRequest: _TypeAlias = RecordFirmAgreementRequest  # noqa: Y015
+
+@_typing.final
+class RecordFirmAgreementResponse(_message.Message):
+    """Response of CatalogService.RecordFirmAgreement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firm(self) -> Global___Firm:
+        """The firm, `active`."""
+
+    def __init__(
+        self,
+        *,
+        firm: Global___Firm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordFirmAgreementResponse: _TypeAlias = RecordFirmAgreementResponse  # noqa: Y015
+
+@_typing.final
+class AddFirmAdminRequest(_message.Message):
+    """Request for CatalogService.AddFirmAdmin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    firm_id: _builtins.str
+    """The firm."""
+    user_id: _builtins.str
+    """The identity account to appoint."""
+    def __init__(
+        self,
+        *,
+        firm_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm_id", b"firm_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddFirmAdminRequest: _TypeAlias = AddFirmAdminRequest  # noqa: Y015
+
+@_typing.final
+class AddFirmAdminResponse(_message.Message):
+    """Response of CatalogService.AddFirmAdmin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def firm(self) -> Global___Firm:
+        """The firm."""
+
+    def __init__(
+        self,
+        *,
+        firm: Global___Firm | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm", b"firm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddFirmAdminResponse: _TypeAlias = AddFirmAdminResponse  # noqa: Y015
+
+@_typing.final
+class SubmitLawyerCredentialsRequest(_message.Message):
+    """Request for CatalogService.SubmitLawyerCredentials."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_NUMBER_FIELD_NUMBER: _builtins.int
+    INSPECTION_DUE_ON_FIELD_NUMBER: _builtins.int
+    PRACTICE_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    DEGREE_CERTIFICATE_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer."""
+    certificate_number: _builtins.str
+    """The practising certificate number: 17 digits, a mainland province code first and the year of first
+    licence (1979 … this year) as digits 5-8.
+    """
+    inspection_due_on: _builtins.str
+    """The certificate's next annual inspection date, YYYY-MM-DD, not past."""
+    practice_certificate: _builtins.bytes
+    """Scans of the practising certificate and of the degree certificate (each at most 20 MiB)."""
+    degree_certificate: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        certificate_number: _builtins.str = ...,
+        inspection_due_on: _builtins.str = ...,
+        practice_certificate: _builtins.bytes = ...,
+        degree_certificate: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_number", b"certificate_number", "degree_certificate", b"degree_certificate", "inspection_due_on", b"inspection_due_on", "lawyer_id", b"lawyer_id", "practice_certificate", b"practice_certificate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitLawyerCredentialsRequest: _TypeAlias = SubmitLawyerCredentialsRequest  # noqa: Y015
+
+@_typing.final
+class SubmitLawyerCredentialsResponse(_message.Message):
+    """Response of CatalogService.SubmitLawyerCredentials."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The lawyer, verification `pending`."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitLawyerCredentialsResponse: _TypeAlias = SubmitLawyerCredentialsResponse  # noqa: Y015
+
+@_typing.final
+class VerifyLawyerRequest(_message.Message):
+    """Request for CatalogService.VerifyLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer."""
+    decision: _builtins.str
+    """verified | rejected."""
+    notes: _builtins.str
+    """What the verifier checked or why they refused."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        decision: _builtins.str = ...,
+        notes: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "lawyer_id", b"lawyer_id", "notes", b"notes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyLawyerRequest: _TypeAlias = VerifyLawyerRequest  # noqa: Y015
+
+@_typing.final
+class VerifyLawyerResponse(_message.Message):
+    """Response of CatalogService.VerifyLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The lawyer."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyLawyerResponse: _TypeAlias = VerifyLawyerResponse  # noqa: Y015
+
+@_typing.final
+class LawyerVerification(_message.Message):
+    """One recorded verification decision."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECISION_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    VERIFIER_ID_FIELD_NUMBER: _builtins.int
+    VERIFIER_ROLE_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_NUMBER_FIELD_NUMBER: _builtins.int
+    INSPECTION_DUE_ON_FIELD_NUMBER: _builtins.int
+    PRACTICE_CERTIFICATE_SHA256_FIELD_NUMBER: _builtins.int
+    DEGREE_CERTIFICATE_SHA256_FIELD_NUMBER: _builtins.int
+    YEARS_OF_PRACTICE_FIELD_NUMBER: _builtins.int
+    decision: _builtins.str
+    """verified | rejected."""
+    notes: _builtins.str
+    """The verifier's notes."""
+    verifier_id: _builtins.str
+    """The verifier's account and the role they acted in (operator | firm_admin)."""
+    verifier_role: _builtins.str
+    certificate_number: _builtins.str
+    """What was checked: the certificate number, the inspection date, the scans' SHA-256 and the years of
+    practice as submitted.
+    """
+    inspection_due_on: _builtins.str
+    practice_certificate_sha256: _builtins.str
+    degree_certificate_sha256: _builtins.str
+    years_of_practice: _builtins.int
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp:
+        """When."""
+
+    def __init__(
+        self,
+        *,
+        decision: _builtins.str = ...,
+        notes: _builtins.str = ...,
+        verifier_id: _builtins.str = ...,
+        verifier_role: _builtins.str = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        certificate_number: _builtins.str = ...,
+        inspection_due_on: _builtins.str = ...,
+        practice_certificate_sha256: _builtins.str = ...,
+        degree_certificate_sha256: _builtins.str = ...,
+        years_of_practice: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_number", b"certificate_number", "decided_at", b"decided_at", "decision", b"decision", "degree_certificate_sha256", b"degree_certificate_sha256", "inspection_due_on", b"inspection_due_on", "notes", b"notes", "practice_certificate_sha256", b"practice_certificate_sha256", "verifier_id", b"verifier_id", "verifier_role", b"verifier_role", "years_of_practice", b"years_of_practice"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LawyerVerification: _TypeAlias = LawyerVerification  # noqa: Y015
+
+@_typing.final
+class ListLawyerVerificationsRequest(_message.Message):
+    """Request for CatalogService.ListLawyerVerifications."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLawyerVerificationsRequest: _TypeAlias = ListLawyerVerificationsRequest  # noqa: Y015
+
+@_typing.final
+class ListLawyerVerificationsResponse(_message.Message):
+    """Response of CatalogService.ListLawyerVerifications."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERIFICATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def verifications(self) -> _containers.RepeatedCompositeFieldContainer[Global___LawyerVerification]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        verifications: _abc.Iterable[Global___LawyerVerification] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["verifications", b"verifications"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLawyerVerificationsResponse: _TypeAlias = ListLawyerVerificationsResponse  # noqa: Y015
+
+@_typing.final
+class WarnAgreementEndingRequest(_message.Message):
+    """Request for CatalogInternalService.WarnAgreementEnding."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    AGREEMENT_ENDS_ON_FIELD_NUMBER: _builtins.int
+    firm_id: _builtins.str
+    """The firm."""
+    agreement_ends_on: _builtins.str
+    """The end date the warning is about (YYYY-MM-DD): nothing is recorded when the firm's agreement has
+    changed since.
+    """
+    def __init__(
+        self,
+        *,
+        firm_id: _builtins.str = ...,
+        agreement_ends_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_ends_on", b"agreement_ends_on", "firm_id", b"firm_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WarnAgreementEndingRequest: _TypeAlias = WarnAgreementEndingRequest  # noqa: Y015
+
+@_typing.final
+class WarnAgreementEndingResponse(_message.Message):
+    """Response of CatalogInternalService.WarnAgreementEnding."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGREEMENT_ENDS_ON_FIELD_NUMBER: _builtins.int
+    agreement_ends_on: _builtins.str
+    """The end date warned about (YYYY-MM-DD); "" when the agreement changed meanwhile (nothing recorded)."""
+    def __init__(
+        self,
+        *,
+        agreement_ends_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_ends_on", b"agreement_ends_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WarnAgreementEndingResponse: _TypeAlias = WarnAgreementEndingResponse  # noqa: Y015
+
+@_typing.final
+class RefreshLawyerStandingRequest(_message.Message):
+    """Request for CatalogInternalService.RefreshLawyerStanding."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    firm_id: _builtins.str
+    """Every lawyer of this firm …"""
+    lawyer_id: _builtins.str
+    """… or this one lawyer."""
+    def __init__(
+        self,
+        *,
+        firm_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firm_id", b"firm_id", "lawyer_id", b"lawyer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshLawyerStandingRequest: _TypeAlias = RefreshLawyerStandingRequest  # noqa: Y015
+
+@_typing.final
+class RefreshLawyerStandingResponse(_message.Message):
+    """Response of CatalogInternalService.RefreshLawyerStanding."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPUBLISHED_FIELD_NUMBER: _builtins.int
+    republished: _builtins.int
+    """How many lawyers' `lawyer.changed` were republished."""
+    def __init__(
+        self,
+        *,
+        republished: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["republished", b"republished"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshLawyerStandingResponse: _TypeAlias = RefreshLawyerStandingResponse  # noqa: Y015

@@ -180,6 +180,36 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesResponse.FromString,
                 _registered_method=True)
+        self.RegisterFirm = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/RegisterFirm',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RegisterFirmRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RegisterFirmResponse.FromString,
+                _registered_method=True)
+        self.RecordFirmAgreement = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/RecordFirmAgreement',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RecordFirmAgreementRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RecordFirmAgreementResponse.FromString,
+                _registered_method=True)
+        self.AddFirmAdmin = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/AddFirmAdmin',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.AddFirmAdminRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.AddFirmAdminResponse.FromString,
+                _registered_method=True)
+        self.SubmitLawyerCredentials = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/SubmitLawyerCredentials',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitLawyerCredentialsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitLawyerCredentialsResponse.FromString,
+                _registered_method=True)
+        self.VerifyLawyer = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/VerifyLawyer',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.VerifyLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.VerifyLawyerResponse.FromString,
+                _registered_method=True)
+        self.ListLawyerVerifications = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListLawyerVerifications',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -398,6 +428,55 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterFirm(self, request, context):
+        """The platform operator onboards a firm (§4.1.1): legal-entity details; the firm is `pending` until its
+        cooperation agreement is recorded. An invalid unified social credit code is INVALID_ARGUMENT naming
+        `credit_code`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordFirmAgreement(self, request, context):
+        """The operator records a firm's signed cooperation agreement (stored with its SHA-256); the firm becomes
+        `active` and takes new work until the agreement ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddFirmAdmin(self, request, context):
+        """The operator appoints an identity account (invited by IdentityService.InviteFirmAdmin) as an admin of
+        the firm. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitLawyerCredentials(self, request, context):
+        """An admin of the lawyer's firm submits the lawyer's credentials (§4.2.1); verification becomes
+        `pending` until the operator or a firm admin decides.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyLawyer(self, request, context):
+        """The operator or an admin of the lawyer's firm verifies or rejects the submitted credentials; who, when
+        and what was checked are recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLawyerVerifications(self, request, context):
+        """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
+        firm admins.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -545,6 +624,36 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ListColumnIssues,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesResponse.SerializeToString,
+            ),
+            'RegisterFirm': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterFirm,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RegisterFirmRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RegisterFirmResponse.SerializeToString,
+            ),
+            'RecordFirmAgreement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordFirmAgreement,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RecordFirmAgreementRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RecordFirmAgreementResponse.SerializeToString,
+            ),
+            'AddFirmAdmin': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddFirmAdmin,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.AddFirmAdminRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.AddFirmAdminResponse.SerializeToString,
+            ),
+            'SubmitLawyerCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitLawyerCredentials,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitLawyerCredentialsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitLawyerCredentialsResponse.SerializeToString,
+            ),
+            'VerifyLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyLawyer,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.VerifyLawyerRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.VerifyLawyerResponse.SerializeToString,
+            ),
+            'ListLawyerVerifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLawyerVerifications,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1331,6 +1440,290 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/ListColumnIssues',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListColumnIssuesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterFirm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/RegisterFirm',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RegisterFirmRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RegisterFirmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordFirmAgreement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/RecordFirmAgreement',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RecordFirmAgreementRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RecordFirmAgreementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddFirmAdmin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/AddFirmAdmin',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.AddFirmAdminRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.AddFirmAdminResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitLawyerCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/SubmitLawyerCredentials',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitLawyerCredentialsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitLawyerCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/VerifyLawyer',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.VerifyLawyerRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.VerifyLawyerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLawyerVerifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListLawyerVerifications',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class CatalogInternalServiceStub:
+    """What the platform's clocks tell the catalog (the FirmAgreementWorkflow's timers): not for firms.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.WarnAgreementEnding = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogInternalService/WarnAgreementEnding',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WarnAgreementEndingRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WarnAgreementEndingResponse.FromString,
+                _registered_method=True)
+        self.RefreshLawyerStanding = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogInternalService/RefreshLawyerStanding',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RefreshLawyerStandingRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RefreshLawyerStandingResponse.FromString,
+                _registered_method=True)
+
+
+class CatalogInternalServiceServicer:
+    """What the platform's clocks tell the catalog (the FirmAgreementWorkflow's timers): not for firms.
+    """
+
+    def WarnAgreementEnding(self, request, context):
+        """The firm's cooperation agreement ends within 30 days: recorded on the firm (`agreement_warned_at`) and
+        published as `firm.agreement_ending` for the operator. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshLawyerStanding(self, request, context):
+        """A firm's agreement or a lawyer's annual inspection lapsed (or was renewed): the catalog republishes
+        `lawyer.changed` for the lawyers concerned, `active` being whether they may take new work now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_CatalogInternalServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'WarnAgreementEnding': grpc.unary_unary_rpc_method_handler(
+                    servicer.WarnAgreementEnding,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WarnAgreementEndingRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WarnAgreementEndingResponse.SerializeToString,
+            ),
+            'RefreshLawyerStanding': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshLawyerStanding,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RefreshLawyerStandingRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RefreshLawyerStandingResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'counsel.catalog.v1.CatalogInternalService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('counsel.catalog.v1.CatalogInternalService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class CatalogInternalService:
+    """What the platform's clocks tell the catalog (the FirmAgreementWorkflow's timers): not for firms.
+    """
+
+    @staticmethod
+    def WarnAgreementEnding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogInternalService/WarnAgreementEnding',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WarnAgreementEndingRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.WarnAgreementEndingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshLawyerStanding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogInternalService/RefreshLawyerStanding',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RefreshLawyerStandingRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.RefreshLawyerStandingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -105,6 +105,31 @@ class CatalogServiceStub:
     """An editor plans an issue of a column on a date (the column's calendar)."""
     ListColumnIssues: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnIssuesRequest, _catalog_service_pb2.ListColumnIssuesResponse]
     """Editors and reviewers: a column's planned issues between two dates, earliest first."""
+    RegisterFirm: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.RegisterFirmRequest, _catalog_service_pb2.RegisterFirmResponse]
+    """The platform operator onboards a firm (§4.1.1): legal-entity details; the firm is `pending` until its
+    cooperation agreement is recorded. An invalid unified social credit code is INVALID_ARGUMENT naming
+    `credit_code`.
+    """
+    RecordFirmAgreement: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.RecordFirmAgreementRequest, _catalog_service_pb2.RecordFirmAgreementResponse]
+    """The operator records a firm's signed cooperation agreement (stored with its SHA-256); the firm becomes
+    `active` and takes new work until the agreement ends.
+    """
+    AddFirmAdmin: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.AddFirmAdminRequest, _catalog_service_pb2.AddFirmAdminResponse]
+    """The operator appoints an identity account (invited by IdentityService.InviteFirmAdmin) as an admin of
+    the firm. Idempotent.
+    """
+    SubmitLawyerCredentials: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.SubmitLawyerCredentialsRequest, _catalog_service_pb2.SubmitLawyerCredentialsResponse]
+    """An admin of the lawyer's firm submits the lawyer's credentials (§4.2.1); verification becomes
+    `pending` until the operator or a firm admin decides.
+    """
+    VerifyLawyer: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.VerifyLawyerRequest, _catalog_service_pb2.VerifyLawyerResponse]
+    """The operator or an admin of the lawyer's firm verifies or rejects the submitted credentials; who, when
+    and what was checked are recorded.
+    """
+    ListLawyerVerifications: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListLawyerVerificationsRequest, _catalog_service_pb2.ListLawyerVerificationsResponse]
+    """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
+    firm admins.
+    """
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -183,6 +208,31 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """An editor plans an issue of a column on a date (the column's calendar)."""
     ListColumnIssues: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListColumnIssuesRequest, _catalog_service_pb2.ListColumnIssuesResponse]  # type: ignore[assignment]
     """Editors and reviewers: a column's planned issues between two dates, earliest first."""
+    RegisterFirm: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.RegisterFirmRequest, _catalog_service_pb2.RegisterFirmResponse]  # type: ignore[assignment]
+    """The platform operator onboards a firm (§4.1.1): legal-entity details; the firm is `pending` until its
+    cooperation agreement is recorded. An invalid unified social credit code is INVALID_ARGUMENT naming
+    `credit_code`.
+    """
+    RecordFirmAgreement: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.RecordFirmAgreementRequest, _catalog_service_pb2.RecordFirmAgreementResponse]  # type: ignore[assignment]
+    """The operator records a firm's signed cooperation agreement (stored with its SHA-256); the firm becomes
+    `active` and takes new work until the agreement ends.
+    """
+    AddFirmAdmin: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.AddFirmAdminRequest, _catalog_service_pb2.AddFirmAdminResponse]  # type: ignore[assignment]
+    """The operator appoints an identity account (invited by IdentityService.InviteFirmAdmin) as an admin of
+    the firm. Idempotent.
+    """
+    SubmitLawyerCredentials: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.SubmitLawyerCredentialsRequest, _catalog_service_pb2.SubmitLawyerCredentialsResponse]  # type: ignore[assignment]
+    """An admin of the lawyer's firm submits the lawyer's credentials (§4.2.1); verification becomes
+    `pending` until the operator or a firm admin decides.
+    """
+    VerifyLawyer: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.VerifyLawyerRequest, _catalog_service_pb2.VerifyLawyerResponse]  # type: ignore[assignment]
+    """The operator or an admin of the lawyer's firm verifies or rejects the submitted credentials; who, when
+    and what was checked are recorded.
+    """
+    ListLawyerVerifications: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListLawyerVerificationsRequest, _catalog_service_pb2.ListLawyerVerificationsResponse]  # type: ignore[assignment]
+    """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
+    firm admins.
+    """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """Products (with tiers, deadlines and prices), reviews and articles that clients browse and buy."""
@@ -433,4 +483,120 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_catalog_service_pb2.ListColumnIssuesResponse, _abc.Awaitable[_catalog_service_pb2.ListColumnIssuesResponse]]:
         """Editors and reviewers: a column's planned issues between two dates, earliest first."""
 
+    @_abc_1.abstractmethod
+    def RegisterFirm(
+        self,
+        request: _catalog_service_pb2.RegisterFirmRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.RegisterFirmResponse, _abc.Awaitable[_catalog_service_pb2.RegisterFirmResponse]]:
+        """The platform operator onboards a firm (§4.1.1): legal-entity details; the firm is `pending` until its
+        cooperation agreement is recorded. An invalid unified social credit code is INVALID_ARGUMENT naming
+        `credit_code`.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordFirmAgreement(
+        self,
+        request: _catalog_service_pb2.RecordFirmAgreementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.RecordFirmAgreementResponse, _abc.Awaitable[_catalog_service_pb2.RecordFirmAgreementResponse]]:
+        """The operator records a firm's signed cooperation agreement (stored with its SHA-256); the firm becomes
+        `active` and takes new work until the agreement ends.
+        """
+
+    @_abc_1.abstractmethod
+    def AddFirmAdmin(
+        self,
+        request: _catalog_service_pb2.AddFirmAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.AddFirmAdminResponse, _abc.Awaitable[_catalog_service_pb2.AddFirmAdminResponse]]:
+        """The operator appoints an identity account (invited by IdentityService.InviteFirmAdmin) as an admin of
+        the firm. Idempotent.
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitLawyerCredentials(
+        self,
+        request: _catalog_service_pb2.SubmitLawyerCredentialsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.SubmitLawyerCredentialsResponse, _abc.Awaitable[_catalog_service_pb2.SubmitLawyerCredentialsResponse]]:
+        """An admin of the lawyer's firm submits the lawyer's credentials (§4.2.1); verification becomes
+        `pending` until the operator or a firm admin decides.
+        """
+
+    @_abc_1.abstractmethod
+    def VerifyLawyer(
+        self,
+        request: _catalog_service_pb2.VerifyLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.VerifyLawyerResponse, _abc.Awaitable[_catalog_service_pb2.VerifyLawyerResponse]]:
+        """The operator or an admin of the lawyer's firm verifies or rejects the submitted credentials; who, when
+        and what was checked are recorded.
+        """
+
+    @_abc_1.abstractmethod
+    def ListLawyerVerifications(
+        self,
+        request: _catalog_service_pb2.ListLawyerVerificationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListLawyerVerificationsResponse, _abc.Awaitable[_catalog_service_pb2.ListLawyerVerificationsResponse]]:
+        """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
+        firm admins.
+        """
+
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class CatalogInternalServiceStub:
+    """What the platform's clocks tell the catalog (the FirmAgreementWorkflow's timers): not for firms."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> CatalogInternalServiceAsyncStub: ...
+    WarnAgreementEnding: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.WarnAgreementEndingRequest, _catalog_service_pb2.WarnAgreementEndingResponse]
+    """The firm's cooperation agreement ends within 30 days: recorded on the firm (`agreement_warned_at`) and
+    published as `firm.agreement_ending` for the operator. Idempotent.
+    """
+    RefreshLawyerStanding: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.RefreshLawyerStandingRequest, _catalog_service_pb2.RefreshLawyerStandingResponse]
+    """A firm's agreement or a lawyer's annual inspection lapsed (or was renewed): the catalog republishes
+    `lawyer.changed` for the lawyers concerned, `active` being whether they may take new work now.
+    """
+
+@_typing.type_check_only
+class CatalogInternalServiceAsyncStub(CatalogInternalServiceStub):
+    """What the platform's clocks tell the catalog (the FirmAgreementWorkflow's timers): not for firms."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    WarnAgreementEnding: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.WarnAgreementEndingRequest, _catalog_service_pb2.WarnAgreementEndingResponse]  # type: ignore[assignment]
+    """The firm's cooperation agreement ends within 30 days: recorded on the firm (`agreement_warned_at`) and
+    published as `firm.agreement_ending` for the operator. Idempotent.
+    """
+    RefreshLawyerStanding: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.RefreshLawyerStandingRequest, _catalog_service_pb2.RefreshLawyerStandingResponse]  # type: ignore[assignment]
+    """A firm's agreement or a lawyer's annual inspection lapsed (or was renewed): the catalog republishes
+    `lawyer.changed` for the lawyers concerned, `active` being whether they may take new work now.
+    """
+
+class CatalogInternalServiceServicer(metaclass=_abc_1.ABCMeta):
+    """What the platform's clocks tell the catalog (the FirmAgreementWorkflow's timers): not for firms."""
+
+    @_abc_1.abstractmethod
+    def WarnAgreementEnding(
+        self,
+        request: _catalog_service_pb2.WarnAgreementEndingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.WarnAgreementEndingResponse, _abc.Awaitable[_catalog_service_pb2.WarnAgreementEndingResponse]]:
+        """The firm's cooperation agreement ends within 30 days: recorded on the firm (`agreement_warned_at`) and
+        published as `firm.agreement_ending` for the operator. Idempotent.
+        """
+
+    @_abc_1.abstractmethod
+    def RefreshLawyerStanding(
+        self,
+        request: _catalog_service_pb2.RefreshLawyerStandingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.RefreshLawyerStandingResponse, _abc.Awaitable[_catalog_service_pb2.RefreshLawyerStandingResponse]]:
+        """A firm's agreement or a lawyer's annual inspection lapsed (or was renewed): the catalog republishes
+        `lawyer.changed` for the lawyers concerned, `active` being whether they may take new work now.
+        """
+
+def add_CatalogInternalServiceServicer_to_server(servicer: CatalogInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

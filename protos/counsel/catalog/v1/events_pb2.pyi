@@ -264,3 +264,74 @@ class LawyerChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LawyerChanged: _TypeAlias = LawyerChanged  # noqa: Y015
+
+@_typing.final
+class FirmAgreementEnding(_message.Message):
+    """Payload of event "firm.agreement_ending": a firm's cooperation agreement ends within 30 days (the
+    FirmAgreementWorkflow's warning to the platform operator).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    AGREEMENT_ENDS_ON_FIELD_NUMBER: _builtins.int
+    firm_id: _builtins.str
+    """The firm."""
+    name: _builtins.str
+    """Its name."""
+    agreement_ends_on: _builtins.str
+    """The agreement's last day, YYYY-MM-DD."""
+    def __init__(
+        self,
+        *,
+        firm_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        agreement_ends_on: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreement_ends_on", b"agreement_ends_on", "firm_id", b"firm_id", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FirmAgreementEnding: _TypeAlias = FirmAgreementEnding  # noqa: Y015
+
+@_typing.final
+class LawyerVerificationRecorded(_message.Message):
+    """Payload of event "lawyer.verification_recorded": the operator or a firm admin verified or rejected a
+    lawyer's credentials (the audit trail; the history is CatalogService.ListLawyerVerifications).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    VERIFIER_ID_FIELD_NUMBER: _builtins.int
+    VERIFIER_ROLE_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer profile."""
+    firm_id: _builtins.str
+    """The lawyer's firm."""
+    decision: _builtins.str
+    """verified | rejected."""
+    verifier_id: _builtins.str
+    """The verifier's account and the role they acted in."""
+    verifier_role: _builtins.str
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        firm_id: _builtins.str = ...,
+        decision: _builtins.str = ...,
+        verifier_id: _builtins.str = ...,
+        verifier_role: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "firm_id", b"firm_id", "lawyer_id", b"lawyer_id", "verifier_id", b"verifier_id", "verifier_role", b"verifier_role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LawyerVerificationRecorded: _TypeAlias = LawyerVerificationRecorded  # noqa: Y015

@@ -2039,3 +2039,59 @@ class IssueServiceTokenResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IssueServiceTokenResponse: _TypeAlias = IssueServiceTokenResponse  # noqa: Y015
+
+@_typing.final
+class InviteFirmAdminRequest(_message.Message):
+    """Request for IdentityService.InviteFirmAdmin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRM_ID_FIELD_NUMBER: _builtins.int
+    FIRM_NAME_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    firm_id: _builtins.str
+    """The firm (a catalog firm id)."""
+    firm_name: _builtins.str
+    """The firm's name, for the invitation's text."""
+    phone: _builtins.str
+    """The invitee's phone; exactly one of phone and email."""
+    email: _builtins.str
+    """The invitee's e-mail; exactly one of phone and email."""
+    def __init__(
+        self,
+        *,
+        firm_id: _builtins.str = ...,
+        firm_name: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        email: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "firm_id", b"firm_id", "firm_name", b"firm_name", "phone", b"phone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InviteFirmAdminRequest: _TypeAlias = InviteFirmAdminRequest  # noqa: Y015
+
+@_typing.final
+class InviteFirmAdminResponse(_message.Message):
+    """Response of IdentityService.InviteFirmAdmin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The invited account."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InviteFirmAdminResponse: _TypeAlias = InviteFirmAdminResponse  # noqa: Y015

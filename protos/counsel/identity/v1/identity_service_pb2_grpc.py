@@ -100,6 +100,11 @@ class IdentityServiceStub:
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberRequest.SerializeToString,
                 response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberResponse.FromString,
                 _registered_method=True)
+        self.InviteFirmAdmin = channel.unary_unary(
+                '/counsel.identity.v1.IdentityService/InviteFirmAdmin',
+                request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteFirmAdminRequest.SerializeToString,
+                response_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteFirmAdminResponse.FromString,
+                _registered_method=True)
         self.ExportMyData = channel.unary_unary(
                 '/counsel.identity.v1.IdentityService/ExportMyData',
                 request_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.ExportMyDataRequest.SerializeToString,
@@ -265,6 +270,16 @@ class IdentityServiceServicer:
 
     def InviteMember(self, request, context):
         """Invites a person by phone or e-mail into the caller's enterprise (client_admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InviteFirmAdmin(self, request, context):
+        """The platform operator invites a law firm's first admin by phone or e-mail (issue 24): an invited
+        account with role firm_admin of that firm; the catalog then appoints it (CatalogService.AddFirmAdmin).
+        Repeating it for the same person and firm returns the same account; a person who already has an
+        account of any other kind is FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -437,6 +452,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.InviteMember,
                     request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberRequest.FromString,
                     response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberResponse.SerializeToString,
+            ),
+            'InviteFirmAdmin': grpc.unary_unary_rpc_method_handler(
+                    servicer.InviteFirmAdmin,
+                    request_deserializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteFirmAdminRequest.FromString,
+                    response_serializer=counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteFirmAdminResponse.SerializeToString,
             ),
             'ExportMyData': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportMyData,
@@ -856,6 +876,33 @@ class IdentityService:
             '/counsel.identity.v1.IdentityService/InviteMember',
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberRequest.SerializeToString,
             counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InviteFirmAdmin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.identity.v1.IdentityService/InviteFirmAdmin',
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteFirmAdminRequest.SerializeToString,
+            counsel_dot_identity_dot_v1_dot_identity__service__pb2.InviteFirmAdminResponse.FromString,
             options,
             channel_credentials,
             insecure,

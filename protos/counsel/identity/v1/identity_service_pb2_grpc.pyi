@@ -72,6 +72,12 @@ class IdentityServiceStub:
     """
     InviteMember: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.InviteMemberRequest, _identity_service_pb2.InviteMemberResponse]
     """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
+    InviteFirmAdmin: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.InviteFirmAdminRequest, _identity_service_pb2.InviteFirmAdminResponse]
+    """The platform operator invites a law firm's first admin by phone or e-mail (issue 24): an invited
+    account with role firm_admin of that firm; the catalog then appoints it (CatalogService.AddFirmAdmin).
+    Repeating it for the same person and firm returns the same account; a person who already has an
+    account of any other kind is FAILED_PRECONDITION.
+    """
     ExportMyData: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.ExportMyDataRequest, _identity_service_pb2.ExportMyDataResponse]
     """Everything identity holds about the caller, as a JSON document (PIPL export); recorded in the audit."""
     StartOidcLogin: _grpc.UnaryUnaryMultiCallable[_identity_service_pb2.StartOidcLoginRequest, _identity_service_pb2.StartOidcLoginResponse]
@@ -160,6 +166,12 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """
     InviteMember: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.InviteMemberRequest, _identity_service_pb2.InviteMemberResponse]  # type: ignore[assignment]
     """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
+    InviteFirmAdmin: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.InviteFirmAdminRequest, _identity_service_pb2.InviteFirmAdminResponse]  # type: ignore[assignment]
+    """The platform operator invites a law firm's first admin by phone or e-mail (issue 24): an invited
+    account with role firm_admin of that firm; the catalog then appoints it (CatalogService.AddFirmAdmin).
+    Repeating it for the same person and firm returns the same account; a person who already has an
+    account of any other kind is FAILED_PRECONDITION.
+    """
     ExportMyData: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.ExportMyDataRequest, _identity_service_pb2.ExportMyDataResponse]  # type: ignore[assignment]
     """Everything identity holds about the caller, as a JSON document (PIPL export); recorded in the audit."""
     StartOidcLogin: _aio.UnaryUnaryMultiCallable[_identity_service_pb2.StartOidcLoginRequest, _identity_service_pb2.StartOidcLoginResponse]  # type: ignore[assignment]
@@ -323,6 +335,18 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_service_pb2.InviteMemberResponse, _abc.Awaitable[_identity_service_pb2.InviteMemberResponse]]:
         """Invites a person by phone or e-mail into the caller's enterprise (client_admin)."""
+
+    @_abc_1.abstractmethod
+    def InviteFirmAdmin(
+        self,
+        request: _identity_service_pb2.InviteFirmAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_service_pb2.InviteFirmAdminResponse, _abc.Awaitable[_identity_service_pb2.InviteFirmAdminResponse]]:
+        """The platform operator invites a law firm's first admin by phone or e-mail (issue 24): an invited
+        account with role firm_admin of that firm; the catalog then appoints it (CatalogService.AddFirmAdmin).
+        Repeating it for the same person and firm returns the same account; a person who already has an
+        account of any other kind is FAILED_PRECONDITION.
+        """
 
     @_abc_1.abstractmethod
     def ExportMyData(
