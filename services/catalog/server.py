@@ -525,8 +525,7 @@ class CatalogServicer(OnboardingRpcs, CatalogServiceServicer, CatalogInternalSer
     ) -> pb.SetLawyerOnlineResponse:
         principal = domain.require_role(current_principal(), "lawyer", "go online")
         row = await self.stores.lawyers.set_online(principal, request.online)
-<<<<<<< HEAD
-        return pb.SetLawyerOnlineResponse(lawyer=lawyer_proto(row, principal))
+        return pb.SetLawyerOnlineResponse(lawyer=await self.lawyer_reply(row, principal))
 
     # --- editorial columns (§4.2.2) ---------------------------------------------------------------------
 
@@ -586,6 +585,3 @@ def _issue_proto(planned: PlannedIssue) -> pb.ColumnIssue:
         status="published" if planned.published else "planned",
         planned_by=issue.planned_by,
     )
-=======
-        return pb.SetLawyerOnlineResponse(lawyer=await self.lawyer_reply(row, principal))
->>>>>>> g24b
