@@ -42,13 +42,15 @@ class InboxEntryRow(NotificationTable, table=True):
 
 
 class DevMessageRow(NotificationTable, table=True):
-    """SMS and e-mails 'sent' in dev and test, shown at /api/v1/dev/outbox."""
+    """SMS and e-mails 'sent' in dev and test, shown at /api/v1/dev/outbox. The recipient, subject and body
+    are sealed with the address's data key, found by its blind index (services/notification/dev_outbox.py)."""
 
     __tablename__ = "dev_messages"
 
     id: str = Field(primary_key=True)
     channel: str
-    to: str = Field(index=True)
+    to: str
+    to_index: str = Field(default="", index=True)
     subject: str = ""
     body: str
     created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)

@@ -30,7 +30,7 @@ from services.payment.store import PaymentStores
 from services.payment.store.base import OrderView, money
 from services.payment.store.payments import Query
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
-from services.rules.forms import RequirementSpec
+from services.rules.forms import RequirementSpec, answer_text
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unimplemented
 from services.runtime.records import page_size, request_fingerprint, to_timestamp, utcnow
@@ -409,6 +409,15 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
             self._renderer(),
         )
         return pb.IssueInvoiceResponse(invoice=invoice_proto(invoice))
+
+    async def GetOrderRequirements(
+        self, request: pb.GetOrderRequirementsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOrderRequirementsResponse:
+        domain.require_internal(current_principal())
+        answers = await self.stores.orders.requirements(request.order_id)
+        return pb.GetOrderRequirementsResponse(
+            requirements={name: answer_text(value) for name, value in answers.items()}
+        )
 
     async def GetInvoice(
         self, request: pb.GetInvoiceRequest, context: grpc.aio.ServicerContext

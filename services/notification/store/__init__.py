@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.notification.channels import Sender
+from services.notification.dev_outbox import DevOutbox
 from services.notification.directory import Directory
 from services.notification.policy import DIGEST_WINDOW, Channel
 from services.notification.store.deliveries import Deliveries
@@ -37,6 +38,7 @@ class NotificationStores:
         db: Database,
         outbox: Outbox,
         cipher: FieldCipher,
+        dev_outbox: DevOutbox,
         senders: Mapping[Channel, Sender] | None = None,
         *,
         digest_window: timedelta = DIGEST_WINDOW,
@@ -51,5 +53,5 @@ class NotificationStores:
             ),
             inbox=Inbox(db),
             preferences=PreferencesStore(db, cipher),
-            direct=DirectMessages(db, channels),
+            direct=DirectMessages(db, channels, dev_outbox),
         )
