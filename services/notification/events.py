@@ -20,6 +20,7 @@ from services.notification.store.fan_out import FanOut
 from services.notification.store.preferences import consent_to_marketing
 from services.runtime import erasure as runtime_erasure
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
+from services.runtime.keys import DataKeys, user_subject
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class HandlerContext:
     """What notification's event handlers work with."""
 
     fan_out: FanOut
+    keys: DataKeys
     dev_outbox: DevOutbox
 
 
@@ -43,6 +45,7 @@ async def user_registered(ctx: HandlerContext, envelope: EventEnvelope, session:
 async def user_erased(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
     erased = unpack(envelope, identity_events.UserErased)
     await erasure.erase_user(session, erased.user_id)
+    await ctx.keys.destroy(user_subject(erased.user_id), await session.connection())
     await ctx.dev_outbox.erase(session, erased.address_indexes)
 
 

@@ -21,6 +21,7 @@ from services.notification.server import NotificationServicer
 from services.notification.store import NotificationStores
 from services.notification.store.base import DELIVERIES, WATCHED_OUTCOMES
 from services.notification.store.deliveries import Deliveries
+from services.notification.store.sealed import seal_former_addresses
 from services.notification.templates import templates
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
@@ -53,13 +54,15 @@ async def dispatch_forever(deliveries: Deliveries, interval: float = DISPATCH_IN
 
 async def serve(shared: Settings) -> None:
     settings = NotificationSettings.from_settings(shared)
-    # Contact addresses are personal data, sealed at rest: fails fast without COUNSEL_SECRET_KEY.
+    # Blind indexes of addresses, and the contact addresses sealed before data keys: fails fast without
+    # COUNSEL_SECRET_KEY.
     cipher = FieldCipher(settings.secret_key)
-    master = master_key(settings)  # fails fast without one: nothing is ever captured in clear
+    master = master_key(settings)  # fails fast without one: nothing personal is ever written in clear
     templates()  # a broken templates.toml fails here, at start
     async with service_runtime(settings, SERVICE, TABLES) as rt:
         keys = DataKeys(rt.db, master, DATA_KEYS)
         await keys.check()
+        await seal_former_addresses(rt.db, keys, cipher)
         dev_outbox = DevOutbox(rt.db, keys, cipher)
         senders = senders_for(settings, dev_outbox)  # an unknown or half-configured provider fails at start
         for channel, outcome in product(OUTBOUND, WATCHED_OUTCOMES):
@@ -83,7 +86,7 @@ async def serve(shared: Settings) -> None:
         stores = NotificationStores.build(
             rt.db,
             rt.outbox,
-            cipher,
+            keys,
             dev_outbox,
             senders,
             digest_window=timedelta(seconds=settings.notification_digest_seconds),
@@ -100,7 +103,7 @@ async def serve(shared: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                *rt.consumers(events.TABLE, events.HandlerContext(stores.fan_out, dev_outbox)),
+                *rt.consumers(events.TABLE, events.HandlerContext(stores.fan_out, keys, dev_outbox)),
                 dispatch_forever(stores.deliveries),
             ],
         )

@@ -70,7 +70,7 @@ class PreferencesRow(NotificationTable, table=True):
     language: str = "zh"
     # Recorded consent: when it was given; None = no consent (marketing is never sent).
     marketing_consent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    # Where to send, sealed with the runtime's FieldCipher (personal data at rest, R-PRIV-1).
+    # Where to send, sealed with the user's data key (store/sealed.py; personal data at rest, R-PRIV-1).
     email_address_sealed: str = ""
     phone_sealed: str = ""
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -118,12 +118,11 @@ async def platform(
         # Each service's `erasure` consumer of its events.py; notification's, consultation's and payment's
         # handlers use their context (the latter two: the data keys they destroy).
         contexts: dict[str, Any] = dict.fromkeys(CONSUMING)
-        dev_outbox = DevOutbox(
-            dbs["notification"],
-            DataKeys(dbs["notification"], master_key(settings), NOTIFICATION_DATA_KEYS),
-            cipher,
+        notification_keys = DataKeys(dbs["notification"], master_key(settings), NOTIFICATION_DATA_KEYS)
+        dev_outbox = DevOutbox(dbs["notification"], notification_keys, cipher)
+        contexts["notification"] = notification_events.HandlerContext(
+            cast(Any, None), notification_keys, dev_outbox
         )
-        contexts["notification"] = notification_events.HandlerContext(cast(Any, None), dev_outbox)
         contexts["consultation"] = consultation_events.HandlerContext(
             cast(Any, None), DataKeys(dbs["consultation"], master_key(settings), CONSULTATION_DATA_KEYS)
         )

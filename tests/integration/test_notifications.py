@@ -31,14 +31,22 @@ from services.notification import events
 from services.notification.channels import DevOutboxSender, SmtpSender, senders_for
 from services.notification.config import NotificationSettings
 from services.notification.dev_outbox import CapturedMessage, DevOutbox
-from services.notification.models import DATA_KEYS, TABLES, DeliveryRow, DevMessageRow, InboxEntryRow
+from services.notification.models import (
+    DATA_KEYS,
+    TABLES,
+    DeliveryRow,
+    DevMessageRow,
+    InboxEntryRow,
+    PreferencesRow,
+)
 from services.notification.policy import MAX_ATTEMPTS, Channel, QuietHours
 from services.notification.store import NotificationStores
 from services.notification.store.preferences import PreferencesUpdate
+from services.notification.store.sealed import seal_former_addresses
 from services.runtime.crypto import FieldCipher, address_index
 from services.runtime.db import Database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
-from services.runtime.keys import DataKeys, master_key
+from services.runtime.keys import DataKeys, master_key, user_subject
 from tests.support.factories import envelope, subject_of
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -130,7 +138,7 @@ def service(settings: NotificationSettings, db: Database) -> NotificationService
     outbox = Outbox("notification", settings, TABLES)
     captured = dev_outbox(settings, db)
     return NotificationService(
-        NotificationStores.build(db, outbox, FieldCipher(SECRET), captured, senders_for(settings, captured)),
+        NotificationStores.build(db, outbox, captured.keys, captured, senders_for(settings, captured)),
         db,
         outbox,
     )
@@ -224,7 +232,11 @@ async def test_a_redelivered_event_notifies_once(
         await bus.publish(producer.subject(envelope.type), envelope.SerializeToString(), envelope.id)
         handlers = bind(
             events.TABLE["fan-out"],
-            events.HandlerContext(service.stores.fan_out, service.stores.direct.dev_outbox),
+            events.HandlerContext(
+                service.stores.fan_out,
+                service.stores.direct.dev_outbox.keys,
+                service.stores.direct.dev_outbox,
+            ),
         )
         consumer = DurableConsumer("notification-fan-out", bus, db, TABLES, handlers)
         subscription = await consumer._subscribe()
@@ -483,7 +495,7 @@ async def test_an_unreachable_smtp_server_falls_back_after_the_last_attempt(
     captured = dev_outbox(settings, db)
     senders = {Channel.EMAIL: SmtpSender(unreachable), Channel.SMS: DevOutboxSender(Channel.SMS, captured)}
     service = NotificationService(
-        NotificationStores.build(db, outbox, FieldCipher(SECRET), captured, senders), db, outbox
+        NotificationStores.build(db, outbox, captured.keys, captured, senders), db, outbox
     )
     client = user()
     await prefer(service, client, sms=False)
@@ -529,6 +541,37 @@ async def test_preferences_record_consent_time_and_seal_addresses(service: Notif
 
     await prefer(service, client, consent=False)
     assert (await service.stores.preferences.get(client)).marketing_consent_at is None
+
+
+async def test_addresses_sealed_with_the_former_field_cipher_are_sealed_anew_with_the_users_key(
+    service: NotificationService,
+) -> None:
+    """docs/privacy.md: one way to seal — the `v1:` values of before are sealed with the person's data key at
+    start, so their erasure shreds them; a second start finds nothing."""
+    client, former = user(), FieldCipher(SECRET)
+    async with service.db.transaction() as session:
+        session.add(
+            PreferencesRow(
+                user_id=client,
+                email_address_sealed=former.encrypt(f"{client}@example.com"),
+                phone_sealed=former.encrypt("13800000000"),
+                updated_at=NOON,
+            )
+        )
+    keys = service.stores.direct.dev_outbox.keys
+    assert await seal_former_addresses(service.db, keys, former) == 1
+    assert await seal_former_addresses(service.db, keys, former) == 0
+    async with service.db.transaction() as session:
+        row = await session.get(PreferencesRow, client)
+    assert (
+        row is not None
+        and row.email_address_sealed.startswith("dk1:")
+        and row.phone_sealed.startswith("dk1:")
+    )
+    prefs = await service.stores.preferences.get(client)
+    assert (prefs.email_address, prefs.phone) == (f"{client}@example.com", "13800000000")
+    await keys.destroy(user_subject(client))
+    assert (await service.stores.preferences.get(client)).email_address == ""  # shredded with the key
 
 
 async def test_inbox_queries_are_scoped_to_the_user(service: NotificationService) -> None:

@@ -17,14 +17,14 @@ from services.notification.store.direct import DirectMessages
 from services.notification.store.fan_out import FanOut
 from services.notification.store.inbox import Inbox
 from services.notification.store.preferences import PreferencesStore
-from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 
 
 @dataclass(frozen=True)
 class NotificationStores:
-    """The notification service's stores, built over one database, one outbox and one field cipher."""
+    """The notification service's stores, built over one database, one outbox and its data keys."""
 
     fan_out: FanOut
     deliveries: Deliveries
@@ -37,7 +37,7 @@ class NotificationStores:
         cls,
         db: Database,
         outbox: Outbox,
-        cipher: FieldCipher,
+        keys: DataKeys,
         dev_outbox: DevOutbox,
         senders: Mapping[Channel, Sender] | None = None,
         *,
@@ -47,11 +47,11 @@ class NotificationStores:
         """`directory` (identity) resolves groups' members, and contact addresses users set nowhere else."""
         channels = dict(senders or {})
         return cls(
-            fan_out=FanOut(outbox, cipher, directory),
+            fan_out=FanOut(outbox, keys, directory),
             deliveries=Deliveries(
-                db, outbox, cipher, channels, digest_window=digest_window, directory=directory
+                db, outbox, keys, channels, digest_window=digest_window, directory=directory
             ),
             inbox=Inbox(db),
-            preferences=PreferencesStore(db, cipher),
+            preferences=PreferencesStore(db, keys),
             direct=DirectMessages(db, channels, dev_outbox),
         )
