@@ -299,6 +299,12 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         for row in await own_records(principal, self.stores.orders.page):
             view = await self.stores.orders.get(principal, row.id)
             reply.orders.append(order_proto(view.row, view))
+            if answers := await self.stores.orders.requirements(row.id):
+                reply.requirements.append(
+                    pb.OrderRequirements(
+                        order_id=row.id, answers={name: answer_text(v) for name, v in answers.items()}
+                    )
+                )
             with suppress(NotFound):
                 reply.vouchers.append(self._voucher_proto(await self.stores.vouchers.get(principal, row.id)))
             invoice = await self.stores.invoices.issued_for(principal, row.id)

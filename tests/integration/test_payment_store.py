@@ -6,6 +6,7 @@ refunds that balance, vouchers that verify, and a tampered ledger row named by t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -38,6 +39,7 @@ from services.payment.sandbox_notifier import SandboxNotifier
 from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStores
 from services.payment.vouchers import VoucherSigner
+from services.rules.forms import RequirementSpec
 from services.runtime.config import load_settings
 from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database
@@ -625,3 +627,24 @@ async def test_money_reported_after_the_order_timed_out_is_refunded_not_refused(
     events = await platform.stores.ledger.events(order_id)
     assert events.count("paid_unapplied") == 1 and events.count("refunded") == 1
     assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "cancelled"
+
+
+async def test_the_export_holds_the_requirement_answers_the_client_gave_opened(platform: Platform) -> None:
+    """docs/privacy.md, "Export": the answers are sealed at rest and the API never shows them; the person's
+    copy holds them in plaintext, as text like the document order's."""
+    form = (RequirementSpec("parties", "list", True), RequirementSpec("key_terms", "textarea", True))
+    product = dataclasses.replace(PRODUCT, requirement_fields=form)
+    new = domain.new_order(product, "", {"parties": ["甲方", "乙方"], "key_terms": "租金、期限"}, {})
+    answered = (
+        await platform.stores.orders.create(CLIENT, new, domain.DEFAULT_PAY_WITHIN, "", "")
+    ).view.row.id
+    unanswered = await platform.order()
+    token = principal_var.set(CLIENT)
+    try:
+        reply = await platform.servicer.ExportPaymentData(pb.ExportPaymentDataRequest(), None)  # type: ignore[arg-type]
+    finally:
+        principal_var.reset(token)
+    assert [o.id for o in reply.orders] == [answered, unanswered]
+    assert [(r.order_id, dict(r.answers)) for r in reply.requirements] == [
+        (answered, {"parties": "甲方\n乙方", "key_terms": "租金、期限"})
+    ]
