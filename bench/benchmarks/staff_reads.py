@@ -1,0 +1,83 @@
+"""12. Staff reads of case material: an agent reading clients' orders (GET /api/v1/orders/{id}), each read
+appending a record to payment's hash-chained staff access log in the read's own transaction, under the
+advisory lock that keeps the chain gapless (docs/privacy.md) — so every staff read of one service is
+serialised at that append. Baseline: the client's own reads of the same orders, which write nothing."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+import asyncpg
+import httpx
+
+from bench.harness import Context, Figure, login, ms
+from bench.http import LoadClient
+from bench.loadgen import closed_loop, open_loop
+from services.runtime.db import asyncpg_dsn
+
+CONCURRENCY = 32
+
+
+async def bench_staff_reads(ctx: Context) -> None:
+    orders = int(ctx.scale(20, 100))
+    base_url = ctx.stack.base_url
+    client_token = await login(base_url)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        signed_in = await client.post(
+            "/api/v1/auth/login",
+            json={"method": "password", "identifier": "agent@demo.counsel.test", "secret": "Demo-Passw0rd!"},
+        )
+        signed_in.raise_for_status()
+        agent_token = str(signed_in.json()["access_token"])
+        auth = {"authorization": f"Bearer {client_token}"}
+        products = (await client.get("/api/v1/products", params={"category": "consultation"})).json()["items"]
+        product = next(p for p in products if len(p["tiers"]) == 1)
+        ids = []
+        for _ in range(orders):
+            order = await client.post(
+                "/api/v1/orders",
+                headers=auth | {"Idempotency-Key": uuid.uuid4().hex},
+                json={"product_id": product["id"], "tier": product["tiers"][0]["id"], "requirements": {}},
+            )
+            order.raise_for_status()
+            ids.append(order.json()["id"])
+    paths = itertools.cycle([f"/api/v1/orders/{order_id}" for order_id in ids])
+    records_before = await log_records(ctx)
+    async with (
+        LoadClient(base_url, {"authorization": f"Bearer {agent_token}"}) as staff,
+        LoadClient(base_url, {"authorization": f"Bearer {client_token}"}) as own,
+    ):
+
+        async def staff_read() -> None:
+            await staff.get(next(paths))
+
+        async def own_read() -> None:
+            await own.get(next(paths))
+
+        staff_rate = await closed_loop(staff_read, CONCURRENCY, ctx.scale(3, 10))
+        own_rate = await closed_loop(own_read, CONCURRENCY, ctx.scale(3, 10))
+        at_half = await open_loop(staff_read, max(10.0, staff_rate * 0.5), ctx.scale(3, 10))
+    appended = await log_records(ctx) - records_before
+    ctx.add(
+        Figure(
+            "staff reads",
+            f"GET /orders/{{id}} by an agent, {CONCURRENCY} callers back to back (each read appends to the log)",
+            staff_rate,
+            "req/s",
+            own_rate,
+            "the client's own reads (no record)",
+            note=f"{appended:,} records appended",
+        ),
+        Figure("staff reads", "p99 at 50 % of that rate", ms(at_half.p(99)), "ms"),
+    )
+
+
+async def log_records(ctx: Context) -> int:
+    conn = await asyncpg.connect(
+        asyncpg_dsn(ctx.settings.database_url, ctx.settings.database_name("payment"))
+    )
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM staff_access_log"))
+    finally:
+        await conn.close()
