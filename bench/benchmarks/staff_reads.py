@@ -6,12 +6,11 @@ serialised at that append. Baseline: the client's own reads of the same orders, 
 from __future__ import annotations
 
 import itertools
-import uuid
 
 import asyncpg
 import httpx
 
-from bench.harness import Context, Figure, login, ms
+from bench.harness import Context, Figure, consultation_orders, login, ms
 from bench.http import LoadClient
 from bench.loadgen import closed_loop, open_loop
 from services.runtime.db import asyncpg_dsn
@@ -23,25 +22,9 @@ async def bench_staff_reads(ctx: Context) -> None:
     orders = int(ctx.scale(20, 100))
     base_url = ctx.stack.base_url
     client_token = await login(base_url)
+    agent_token = await login(base_url, "agent@demo.counsel.test")
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        signed_in = await client.post(
-            "/api/v1/auth/login",
-            json={"method": "password", "identifier": "agent@demo.counsel.test", "secret": "Demo-Passw0rd!"},
-        )
-        signed_in.raise_for_status()
-        agent_token = str(signed_in.json()["access_token"])
-        auth = {"authorization": f"Bearer {client_token}"}
-        products = (await client.get("/api/v1/products", params={"category": "consultation"})).json()["items"]
-        product = next(p for p in products if len(p["tiers"]) == 1)
-        ids = []
-        for _ in range(orders):
-            order = await client.post(
-                "/api/v1/orders",
-                headers=auth | {"Idempotency-Key": uuid.uuid4().hex},
-                json={"product_id": product["id"], "tier": product["tiers"][0]["id"], "requirements": {}},
-            )
-            order.raise_for_status()
-            ids.append(order.json()["id"])
+        ids = [order["id"] for order in await consultation_orders(client, client_token, orders)]
     paths = itertools.cycle([f"/api/v1/orders/{order_id}" for order_id in ids])
     records_before = await log_records(ctx)
     async with (
