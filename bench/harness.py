@@ -4,6 +4,7 @@ worker, scale) and the `Figure`s it reports, and the measuring helpers more than
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,14 +98,32 @@ class Context:
             )
 
 
-async def login(base_url: str) -> str:
+async def login(base_url: str, identifier: str = "client@demo.counsel.test") -> str:
+    """The access token of a demo account (the demo client unless `identifier` names another)."""
     async with httpx.AsyncClient(base_url=base_url) as client:
         response = await client.post(
             "/api/v1/auth/login",
-            json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
+            json={"method": "password", "identifier": identifier, "secret": "Demo-Passw0rd!"},
         )
         response.raise_for_status()
         return str(response.json()["access_token"])
+
+
+async def consultation_orders(client: httpx.AsyncClient, token: str, count: int) -> list[dict[str, Any]]:
+    """`count` new orders (awaiting payment) of a one-tier consultation product, by `token`'s client."""
+    auth = {"authorization": f"Bearer {token}"}
+    products = (await client.get("/api/v1/products", params={"category": "consultation"})).json()["items"]
+    product = next(p for p in products if len(p["tiers"]) == 1)
+    orders = []
+    for _ in range(count):
+        order = await client.post(
+            "/api/v1/orders",
+            headers=auth | {"Idempotency-Key": uuid.uuid4().hex},
+            json={"product_id": product["id"], "tier": product["tiers"][0]["id"], "requirements": {}},
+        )
+        order.raise_for_status()
+        orders.append(order.json())
+    return orders
 
 
 def ms(seconds: float) -> float:

@@ -42,6 +42,7 @@ from bench.benchmarks import (
     outbox,
     payment,
     portal,
+    staff_reads,
     starts,
     timers,
 )
@@ -165,6 +166,7 @@ NEEDS: dict[str, set[str]] = {
     "firms": {"stack"},
     "portal": {"stack"},
     "classifier": set(),
+    "staff-reads": {"stack"},
 }
 
 
@@ -256,6 +258,7 @@ async def run_all(
             "firms": lambda: firms.bench_firm_endpoint(ctx),
             "portal": lambda: portal.bench_portal_render(ctx),
             "classifier": lambda: classifier.bench_classifier_latency(ctx),
+            "staff-reads": lambda: staff_reads.bench_staff_reads(ctx),
         }
         for key in selected:
             print(f"\n== {key}", flush=True)
@@ -298,7 +301,7 @@ def main() -> None:
         nargs="*",
         default=[],
         help="run only these: gateway catalog consultation starts open timers outbox payment firms portal "
-        "classifier",
+        "classifier staff-reads",
     )
     parser.add_argument(
         "--results-dir", type=Path, default=RESULTS, help="where to write the .md and .json (bench/results)"

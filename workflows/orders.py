@@ -98,7 +98,6 @@ class OrderWorkflow:
             category=params.category,
             tier=params.tier,
             client_id=params.client_id,
-            requirements=params.requirements,
             paid_at=self._paid_at,
             booking=params.booking,
         )

@@ -120,10 +120,13 @@ class OrderWorkflowInput(BaseModel):
     tier: dict[str, Any]
     # The client's deadline to pay (R-PAY-2); a Temporal timer races the `paid` signal.
     pay_before: datetime
-    # Who ordered and what they asked for (the order's copy), handed to the fulfilment (e.g. a document order).
+    # Who ordered, handed to the fulfilment (e.g. a document order).
     client_id: str = ""
+    # No longer sent: what the client typed stays sealed in payment, and the fulfilment reads it there by
+    # order id (docs/privacy.md, "Workflow histories"). Kept so the histories recorded with it still decode.
     requirements: dict[str, Any] = {}
-    # The order's booking details (`{"booking_id": ...}`) for a booking product; empty otherwise.
+    # The held booking a booking product's order names (`{"booking_id": ...}`), a reference only; empty
+    # otherwise. Histories recorded before carry the order's other booking details too.
     booking: dict[str, Any] = {}
     # The order's terms for a fulfilment its client starts (a consultation order's consultation): not started
     # within this long after payment, the order is refunded in full. None: no such clock.
@@ -139,10 +142,11 @@ class FulfilmentRequest(BaseModel):
     category: str
     tier: dict[str, Any]
     client_id: str = ""
+    # No longer sent (see OrderWorkflowInput.requirements): `documents.create_document_order` reads them.
     requirements: dict[str, Any] = {}
     # When the workflow learnt the order was paid (the document acknowledgement clock starts then).
     paid_at: datetime | None = None
-    # The order's booking details for a booking product (the held booking the payment confirms).
+    # The held booking a booking product's order names (`{"booking_id": ...}`), which the payment confirms.
     booking: dict[str, Any] = {}
 
 

@@ -87,7 +87,9 @@ def domains_for(settings: Settings) -> dict[str, Domain]:
         ConsultationServiceStub(consultation_channel), ConsultationInternalServiceStub(consultation_channel)
     )
     documents = DocumentsActivities(
-        DocumentsServiceStub(documents_channel), DocumentsInternalServiceStub(documents_channel)
+        DocumentsServiceStub(documents_channel),
+        DocumentsInternalServiceStub(documents_channel),
+        PaymentInternalServiceStub(payment_channel),
     )
     booking = BookingActivities(
         BookingServiceStub(booking_channel), BookingInternalServiceStub(booking_channel)

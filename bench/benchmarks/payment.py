@@ -15,6 +15,7 @@ import httpx
 from bench.harness import (
     Context,
     Figure,
+    consultation_orders,
     login,
     ms,
 )
@@ -42,25 +43,15 @@ async def bench_payment_notifications(ctx: Context) -> None:
         base_url=ctx.stack.base_url, limits=httpx.Limits(max_connections=concurrency), timeout=30
     ) as client:
         auth = {"authorization": f"Bearer {token}"}
-        products = (await client.get("/api/v1/products", params={"category": "consultation"})).json()["items"]
-        product = next(p for p in products if len(p["tiers"]) == 1)
         payments: list[tuple[str, str, int]] = []  # (order id, payment id, amount)
-        for _ in range(orders):
-            order = await client.post(
-                "/api/v1/orders",
-                headers=auth | {"Idempotency-Key": uuid.uuid4().hex},
-                json={"product_id": product["id"], "tier": product["tiers"][0]["id"], "requirements": {}},
-            )
-            order.raise_for_status()
+        for order in await consultation_orders(client, token, orders):
             payment = await client.post(
-                f"/api/v1/orders/{order.json()['id']}/payments",
+                f"/api/v1/orders/{order['id']}/payments",
                 headers=auth | {"Idempotency-Key": uuid.uuid4().hex},
                 json={"method": "sandbox"},
             )
             payment.raise_for_status()
-            payments.append(
-                (order.json()["id"], payment.json()["payment_id"], order.json()["amount"]["amount"])
-            )
+            payments.append((order["id"], payment.json()["payment_id"], order["amount"]["amount"]))
         paid_at = datetime.now(UTC).isoformat()
         callbacks: list[bytes] = []
         for _, payment_id, amount in payments:

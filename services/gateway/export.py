@@ -104,6 +104,7 @@ def join(parts: ServiceParts, *, with_files: bool) -> dict[str, Any]:
         document_orders.append(shown)
     consultation, booking, payment = parts.consultation, parts.booking, parts.payment
     notification = parts.notification
+    answers = {r.order_id: dict(r.answers) for r in payment.requirements}
     return {
         # Identity's part stays at the top, where the export held it before the other services joined.
         **parts.identity,
@@ -121,7 +122,10 @@ def join(parts: ServiceParts, *, with_files: bool) -> dict[str, Any]:
         },
         "documents": {"document_orders": document_orders},
         "payment": {
-            "orders": [_dump(Order.from_proto(o)) for o in payment.orders],
+            "orders": [
+                {**(_dump(Order.from_proto(o)) or {}), "requirements": answers.get(o.id, {})}
+                for o in payment.orders
+            ],
             "vouchers": [_dump(Voucher.from_proto(v)) for v in payment.vouchers],
             "invoices": [_invoice(i) for i in payment.invoices],
         },

@@ -16,9 +16,8 @@ import aiosmtplib
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notification.config import NotificationSettings
-from services.notification.models import DevMessageRow
+from services.notification.dev_outbox import DevOutbox
 from services.notification.policy import Channel
-from services.runtime.records import new_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +85,11 @@ class SmtpSender:
 
 
 class DevOutboxSender:
-    """Dev and test: the message is captured in `dev_messages` (GET /api/v1/dev/outbox) instead of sent."""
+    """Dev and test: the message is captured in the dev outbox (GET /api/v1/dev/outbox) instead of sent."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, outbox: DevOutbox) -> None:
         self.channel = channel
+        self.outbox = outbox
 
     async def send(
         self,
@@ -103,15 +103,8 @@ class DevOutboxSender:
     ) -> None:
         if self.channel is Channel.SMS and subject:  # an SMS has no subject line: the title leads the text
             body = f"{subject}\n{body}"
-        session.add(
-            DevMessageRow(
-                id=new_id(),
-                channel=self.channel.value,
-                to=to,
-                subject=subject if self.channel is Channel.EMAIL else "",
-                body=body,
-                created_at=utcnow(),
-            )
+        await self.outbox.record(
+            session, self.channel.value, to, subject if self.channel is Channel.EMAIL else "", body
         )
 
 
@@ -135,20 +128,20 @@ class UnconfiguredSender:
         raise SendError(f"no {self.channel.value} provider is configured", permanent=True)
 
 
-def senders_for(settings: NotificationSettings) -> dict[Channel, Sender]:
-    """E-mail over SMTP when `COUNSEL_SMTP_HOST` is set, else the dev outbox (dev/test). SMS through
-    `COUNSEL_SMS_PROVIDER` when set, else the dev outbox (dev/test). Outside dev/test a channel without a
+def senders_for(settings: NotificationSettings, dev_outbox: DevOutbox | None) -> dict[Channel, Sender]:
+    """E-mail over SMTP when `COUNSEL_SMTP_HOST` is set, else `dev_outbox` (dev/test). SMS through
+    `COUNSEL_SMS_PROVIDER` when set, else `dev_outbox` (dev/test). Outside dev/test a channel without a
     provider gets an UnconfiguredSender (see `unconfigured_channels`). ValueError for an unknown or
     incompletely configured provider, so a service fails at start rather than at the first code."""
     # Imported here: the providers raise this module's SendError.
     from services.notification.sms import AliyunSmsSender
 
-    dev = settings.dev_routes
+    dev = dev_outbox if settings.dev_routes else None
     email: Sender
     if settings.smtp_host:
         email = SmtpSender(settings)
-    elif dev:
-        email = DevOutboxSender(Channel.EMAIL)
+    elif dev is not None:
+        email = DevOutboxSender(Channel.EMAIL, dev)
     else:
         email = UnconfiguredSender(Channel.EMAIL)
     sms: Sender
@@ -156,8 +149,8 @@ def senders_for(settings: NotificationSettings) -> dict[Channel, Sender]:
         sms = AliyunSmsSender(settings)
     elif settings.sms_provider:
         raise ValueError(f"COUNSEL_SMS_PROVIDER={settings.sms_provider!r} is not one of: aliyun")
-    elif dev:
-        sms = DevOutboxSender(Channel.SMS)
+    elif dev is not None:
+        sms = DevOutboxSender(Channel.SMS, dev)
     else:
         sms = UnconfiguredSender(Channel.SMS)
     return {Channel.EMAIL: email, Channel.SMS: sms}

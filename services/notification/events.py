@@ -15,11 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1 import events_pb2 as identity_events
 from services.notification import erasure
+from services.notification.dev_outbox import DevOutbox
 from services.notification.store.fan_out import FanOut
 from services.notification.store.preferences import consent_to_marketing
 from services.runtime import erasure as runtime_erasure
-from services.runtime.crypto import FieldCipher
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
+from services.runtime.keys import DataKeys, user_subject
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class HandlerContext:
     """What notification's event handlers work with."""
 
     fan_out: FanOut
-    cipher: FieldCipher
+    keys: DataKeys
+    dev_outbox: DevOutbox
 
 
 async def stage_event(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
@@ -41,7 +43,10 @@ async def user_registered(ctx: HandlerContext, envelope: EventEnvelope, session:
 
 
 async def user_erased(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
-    await erasure.erase_user(session, unpack(envelope, identity_events.UserErased).user_id, ctx.cipher)
+    erased = unpack(envelope, identity_events.UserErased)
+    await erasure.erase_user(session, erased.user_id)
+    await ctx.keys.destroy(user_subject(erased.user_id), await session.connection())
+    await ctx.dev_outbox.erase(session, erased.address_indexes)
 
 
 TABLE: ConsumerTable[HandlerContext] = {

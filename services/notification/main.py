@@ -13,17 +13,20 @@ from counsel.notification.v1 import notification_service_pb2, notification_servi
 from services.notification import events
 from services.notification.channels import senders_for, unconfigured_channels
 from services.notification.config import NotificationSettings
+from services.notification.dev_outbox import DevOutbox
 from services.notification.directory import IdentityDirectory
-from services.notification.models import TABLES
+from services.notification.models import DATA_KEYS, TABLES
 from services.notification.policy import OUTBOUND
 from services.notification.server import NotificationServicer
 from services.notification.store import NotificationStores
 from services.notification.store.base import DELIVERIES, WATCHED_OUTCOMES
 from services.notification.store.deliveries import Deliveries
+from services.notification.store.sealed import seal_former_addresses
 from services.notification.templates import templates
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
@@ -51,11 +54,17 @@ async def dispatch_forever(deliveries: Deliveries, interval: float = DISPATCH_IN
 
 async def serve(shared: Settings) -> None:
     settings = NotificationSettings.from_settings(shared)
-    # Contact addresses are personal data, sealed at rest: fails fast without COUNSEL_SECRET_KEY.
+    # Blind indexes of addresses, and the contact addresses sealed before data keys: fails fast without
+    # COUNSEL_SECRET_KEY.
     cipher = FieldCipher(settings.secret_key)
-    senders = senders_for(settings)  # an unknown or half-configured provider fails here, at start
-    templates()  # and so does a broken templates.toml
+    master = master_key(settings)  # fails fast without one: nothing personal is ever written in clear
+    templates()  # a broken templates.toml fails here, at start
     async with service_runtime(settings, SERVICE, TABLES) as rt:
+        keys = DataKeys(rt.db, master, DATA_KEYS)
+        await keys.check()
+        await seal_former_addresses(rt.db, keys, cipher)
+        dev_outbox = DevOutbox(rt.db, keys, cipher)
+        senders = senders_for(settings, dev_outbox)  # an unknown or half-configured provider fails at start
         for channel, outcome in product(OUTBOUND, WATCHED_OUTCOMES):
             DELIVERIES.labels(channel.value, outcome)
         for channel in unconfigured_channels(senders):
@@ -77,7 +86,8 @@ async def serve(shared: Settings) -> None:
         stores = NotificationStores.build(
             rt.db,
             rt.outbox,
-            cipher,
+            keys,
+            dev_outbox,
             senders,
             digest_window=timedelta(seconds=settings.notification_digest_seconds),
             # Groups' members and contact addresses come from identity.
@@ -93,7 +103,7 @@ async def serve(shared: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                *rt.consumers(events.TABLE, events.HandlerContext(stores.fan_out, cipher)),
+                *rt.consumers(events.TABLE, events.HandlerContext(stores.fan_out, keys, dev_outbox)),
                 dispatch_forever(stores.deliveries),
             ],
         )

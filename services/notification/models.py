@@ -42,13 +42,15 @@ class InboxEntryRow(NotificationTable, table=True):
 
 
 class DevMessageRow(NotificationTable, table=True):
-    """SMS and e-mails 'sent' in dev and test, shown at /api/v1/dev/outbox."""
+    """SMS and e-mails 'sent' in dev and test, shown at /api/v1/dev/outbox. The recipient, subject and body
+    are sealed with the address's data key, found by its blind index (services/notification/dev_outbox.py)."""
 
     __tablename__ = "dev_messages"
 
     id: str = Field(primary_key=True)
     channel: str
-    to: str = Field(index=True)
+    to: str
+    to_index: str = Field(default="", index=True)
     subject: str = ""
     body: str
     created_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
@@ -68,7 +70,7 @@ class PreferencesRow(NotificationTable, table=True):
     language: str = "zh"
     # Recorded consent: when it was given; None = no consent (marketing is never sent).
     marketing_consent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    # Where to send, sealed with the runtime's FieldCipher (personal data at rest, R-PRIV-1).
+    # Where to send, sealed with the user's data key (store/sealed.py; personal data at rest, R-PRIV-1).
     email_address_sealed: str = ""
     phone_sealed: str = ""
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))

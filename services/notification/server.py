@@ -150,7 +150,7 @@ class NotificationServicer(NotificationServiceServicer, NotificationInternalServ
     ) -> pb.ListDevOutboxResponse:
         if not self.dev_outbox_enabled:
             raise PermissionDenied("the dev outbox exists only in dev and test")
-        rows = await self.stores.direct.dev_outbox(request.to, page_size(request.limit))
+        rows = await self.stores.direct.newest_dev_messages(request.to, page_size(request.limit))
         return pb.ListDevOutboxResponse(
             messages=[
                 pb.DevMessage(

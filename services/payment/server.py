@@ -30,7 +30,7 @@ from services.payment.store import PaymentStores
 from services.payment.store.base import OrderView, money
 from services.payment.store.payments import Query
 from services.payment.vouchers import VoucherSigner, qr_png, voucher_code
-from services.rules.forms import RequirementSpec
+from services.rules.forms import RequirementSpec, answer_text
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unimplemented
 from services.runtime.records import page_size, request_fingerprint, to_timestamp, utcnow
@@ -301,6 +301,12 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
         for row in await own_records(principal, self.stores.orders.page):
             view = await self.stores.orders.get(principal, row.id)
             reply.orders.append(order_proto(view.row, view))
+            if answers := await self.stores.orders.requirements(row.id):
+                reply.requirements.append(
+                    pb.OrderRequirements(
+                        order_id=row.id, answers={name: answer_text(v) for name, v in answers.items()}
+                    )
+                )
             with suppress(NotFound):
                 reply.vouchers.append(self._voucher_proto(await self.stores.vouchers.get(principal, row.id)))
             invoice = await self.stores.invoices.issued_for(principal, row.id)
@@ -411,6 +417,15 @@ class PaymentServicer(PaymentServiceServicer, PaymentInternalServiceServicer):
             self._renderer(),
         )
         return pb.IssueInvoiceResponse(invoice=invoice_proto(invoice))
+
+    async def GetOrderRequirements(
+        self, request: pb.GetOrderRequirementsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOrderRequirementsResponse:
+        domain.require_internal(current_principal())
+        answers = await self.stores.orders.requirements(request.order_id)
+        return pb.GetOrderRequirementsResponse(
+            requirements={name: answer_text(value) for name, value in answers.items()}
+        )
 
     async def GetInvoice(
         self, request: pb.GetInvoiceRequest, context: grpc.aio.ServicerContext

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from services.payment.models import OrderRow
-from services.payment.store.sealed import BOOKING, BOOKING_FACTS, REQUIREMENTS, open_answers, order_subject
+from services.payment.store.sealed import BOOKING, BOOKING_FACTS, open_answers, order_subject
 from services.runtime.keys import DataKeys
 from services.runtime.temporal import signal_if_running, start_once
 from workflows.shared import (
@@ -41,12 +41,16 @@ class OrderWorkflowLink:
         self.temporal = temporal
         self.task_queue = task_queue
         self.consultation_use_within = consultation_use_within
-        # Open what the client typed into the order for its workflow (the fulfilling services need it);
-        # erasure destroys them (the `erasure` consumer's context is this link).
+        # Open the held booking's id for the workflow; erasure destroys them (the `erasure` consumer's context
+        # is this link).
         self.keys = keys
 
     async def workflow_input(self, row: OrderRow) -> OrderWorkflowInput:
-        cipher = await self.keys.cipher(order_subject(row))
+        """The workflow's input carries references, never what the client typed: its history is sealed with
+        the platform's payload key, which no erasure destroys (docs/privacy.md, "Workflow histories")."""
+        booking = open_answers(
+            await self.keys.cipher(order_subject(row)), BOOKING, row.booking, BOOKING_FACTS
+        )
         return OrderWorkflowInput(
             order_id=row.id,
             tenant_id=row.tenant_id,
@@ -55,8 +59,7 @@ class OrderWorkflowLink:
             tier=row.tier,
             pay_before=row.pay_before,
             client_id=row.client_id,
-            requirements=open_answers(cipher, REQUIREMENTS, row.requirements),
-            booking=open_answers(cipher, BOOKING, row.booking, BOOKING_FACTS),
+            booking={"booking_id": booking["booking_id"]} if "booking_id" in booking else {},
             fulfil_within=self.consultation_use_within if row.category == "consultation" else None,
         )
 

@@ -82,3 +82,13 @@ class FieldCipher:
 
         Normalise first (e.g. lower-case an e-mail): the index matches byte-for-byte equal input only."""
         return hmac.new(self._index_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def address_index(cipher: FieldCipher, address: str) -> str:
+    """The blind index of a phone number or an e-mail address as messages are sent to it: a mainland phone
+    with or without +86, an e-mail in any case, index alike. Identity names an erased person's addresses by
+    it (`user.erased`), notification keys what it captured for an address by it (docs/privacy.md)."""
+    address = address.strip()
+    digits = address.removeprefix("+86")
+    canonical = digits if digits.isdigit() and len(digits) == 11 else address.lower()
+    return cipher.blind_index(f"address:{canonical}")

@@ -174,7 +174,7 @@ def define_data_keys_table(metadata: MetaData) -> Table:
     return Table(
         "data_keys",
         metadata,
-        Column("subject", Text, primary_key=True),  # tenant:<id> | user:<id>
+        Column("subject", Text, primary_key=True),  # tenant:<id> | user:<id> | address:<index>
         Column("master_version", Text, nullable=False),
         Column("wrapped", LargeBinary, nullable=False),  # nonce ‖ AES-GCM(master, key), subject as AAD
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -194,6 +194,12 @@ def tenant_subject(tenant_id: str) -> str:
 
 def user_subject(user_id: str) -> str:
     return f"user:{user_id}"
+
+
+def address_subject(address_index: str) -> str:
+    """Whose key seals what was sent to a phone or an e-mail address (`crypto.address_index`): the address's
+    own, since a code goes to a phone before any account exists; erasing the person destroys it."""
+    return f"address:{address_index}"
 
 
 def owner_subject(tenant_id: str, user_id: str) -> str:
@@ -349,6 +355,30 @@ class DataKeys:
         if inserted.first() is None:  # another process created it in the meantime: use theirs
             return await self._load(conn, subject, create=False)
         return SubjectCipher(subject, key)
+
+    async def renewed(self, subject: str) -> SubjectCipher:
+        """The cipher of `subject`, with a new data key when its key was destroyed: for a subject someone new
+        may take on after an erasure (a phone number, an e-mail address). What the old key sealed stays
+        unreadable; a person's or an enterprise's subject is never renewed."""
+        cipher = await self.cipher(subject)
+        if not cipher.destroyed:
+            return cipher
+        key = os.urandom(KEY_BYTES)
+        current = self.master.current
+        t = self.table
+        async with self.db.engine.begin() as conn:
+            renewed = await conn.execute(
+                update(t)
+                .where(t.c.subject == subject, t.c.wrapped == b"")
+                .values(master_version=current, wrapped=_wrap(self.master.version(current), subject, key))
+                .returning(t.c.subject)
+            )
+            if renewed.first() is None:  # another process renewed it in the meantime: use theirs
+                cipher = await self._load(conn, subject, create=False)
+            else:
+                cipher = SubjectCipher(subject, key)
+        self._cache[subject] = (time.monotonic() + CACHE_SECONDS, cipher)
+        return cipher
 
     async def destroy(self, subject: str, conn: AsyncConnection | None = None) -> None:
         """Crypto-shred `subject`: its data key is overwritten with nothing, so every value it sealed — here,

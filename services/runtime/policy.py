@@ -238,6 +238,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "AdvanceOrder": WORKFLOW,
         "IssueVoucher": WORKFLOW,
         "IssueInvoice": WORKFLOW,
+        "GetOrderRequirements": WORKFLOW,
     },
     "counsel.notification.v1.NotificationService": {
         "ListNotifications": SIGNED_IN,

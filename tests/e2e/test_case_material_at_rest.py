@@ -11,31 +11,17 @@ import asyncio
 import os
 import secrets
 import time
-from pathlib import Path
 
-import asyncpg
 import httpx
 
 from deploy.local.launcher import StackProcess
 from deploy.local.servers import PostgresServer, TemporalDevServer
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
-from services.runtime.db import asyncpg_dsn
+from tests.support.data_files import checkpoint, files_holding
 from tests.support.journeys import PASSWORD, login
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
-
-
-def files_holding(root: Path, needle: bytes) -> list[Path]:
-    """The files under `root` whose bytes contain `needle`."""
-    found = []
-    for path in root.rglob("*"):
-        try:
-            if path.is_file() and needle in path.read_bytes():
-                found.append(path)
-        except OSError:  # removed meanwhile (a recycled WAL segment, a compacted block)
-            continue
-    return found
 
 
 def test_a_marker_phrase_typed_everywhere_is_in_clear_in_no_data_file(
@@ -109,11 +95,3 @@ def test_a_marker_phrase_typed_everywhere_is_in_clear_in_no_data_file(
     assert files_holding(platform.data_dir / "nats", in_clear.encode())  # consultation.submitted
     for where, root in stores.items():
         assert not files_holding(root, marker.encode()), f"{marker} is readable in {where}"
-
-
-async def checkpoint(postgres: PostgresServer) -> None:
-    admin = await asyncpg.connect(asyncpg_dsn(postgres.dsn("postgres")))
-    try:
-        await admin.execute("CHECKPOINT")
-    finally:
-        await admin.close()

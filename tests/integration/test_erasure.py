@@ -44,6 +44,8 @@ from services.identity.config import IdentitySettings
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.store import IdentityStores
 from services.notification import events as notification_events
+from services.notification.dev_outbox import DevOutbox
+from services.notification.models import DATA_KEYS as NOTIFICATION_DATA_KEYS
 from services.notification.models import TABLES as NOTIFICATION_TABLES
 from services.notification.models import (
     DeliveryRow,
@@ -69,7 +71,7 @@ from services.payment.store.sealed import (
 from services.payment.workflow_link import OrderWorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal
-from services.runtime.crypto import FieldCipher
+from services.runtime.crypto import FieldCipher, address_index
 from services.runtime.db import Database
 from services.runtime.erasure import ERASED_TEXT, opened
 from services.runtime.erasure import SUBJECT as ERASURE_SUBJECT
@@ -97,6 +99,7 @@ class Platform:
     dbs: dict[str, Database]
     bus: EventBus
     cipher: FieldCipher
+    dev_outbox: DevOutbox
     identity: IdentityStores
     payment: PaymentStores
     consumers: dict[str, DurableConsumer]
@@ -115,7 +118,11 @@ async def platform(
         # Each service's `erasure` consumer of its events.py; notification's, consultation's and payment's
         # handlers use their context (the latter two: the data keys they destroy).
         contexts: dict[str, Any] = dict.fromkeys(CONSUMING)
-        contexts["notification"] = notification_events.HandlerContext(cast(Any, None), cipher)
+        notification_keys = DataKeys(dbs["notification"], master_key(settings), NOTIFICATION_DATA_KEYS)
+        dev_outbox = DevOutbox(dbs["notification"], notification_keys, cipher)
+        contexts["notification"] = notification_events.HandlerContext(
+            cast(Any, None), notification_keys, dev_outbox
+        )
         contexts["consultation"] = consultation_events.HandlerContext(
             cast(Any, None), DataKeys(dbs["consultation"], master_key(settings), CONSULTATION_DATA_KEYS)
         )
@@ -138,6 +145,7 @@ async def platform(
             dbs,
             bus,
             cipher,
+            dev_outbox,
             IdentityStores.build(
                 dbs["identity"],
                 Outbox("identity", settings, IDENTITY_TABLES),
@@ -366,9 +374,7 @@ async def person_with_data(p: Platform, name: str) -> Person:
                 updated_at=now,
             )
         )
-        session.add(
-            DevMessageRow(id=new_id(), channel="email", to=email, body="验证码 123456", created_at=now)
-        )
+        await p.dev_outbox.record(session, "email", email, "", "验证码 123456")
 
     await in_tx(p.dbs["notification"], notification)
 
@@ -542,7 +548,13 @@ async def holdings(p: Platform, person: Person) -> dict[str, Any]:
                 (await s.exec(select(table).where(col(table.user_id) == person.user_id))).all()
             )
         counts["dev_messages"] = len(
-            (await s.exec(select(DevMessageRow).where(col(DevMessageRow.to) == person.email))).all()
+            (
+                await s.exec(
+                    select(DevMessageRow).where(
+                        col(DevMessageRow.to_index) == address_index(p.cipher, person.email)
+                    )
+                )
+            ).all()
         )
         found["notification"] = counts
     async with p.dbs["payment"].transaction() as s:

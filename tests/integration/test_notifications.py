@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from google.protobuf.message import Message
 from sqlalchemy import text
-from sqlmodel import col, select
+from sqlmodel import select
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.common.v1.money_pb2 import Money
@@ -30,13 +30,23 @@ from services.gateway.routes.notifications import InboxWaker
 from services.notification import events
 from services.notification.channels import DevOutboxSender, SmtpSender, senders_for
 from services.notification.config import NotificationSettings
-from services.notification.models import TABLES, DeliveryRow, DevMessageRow, InboxEntryRow
+from services.notification.dev_outbox import CapturedMessage, DevOutbox
+from services.notification.models import (
+    DATA_KEYS,
+    TABLES,
+    DeliveryRow,
+    DevMessageRow,
+    InboxEntryRow,
+    PreferencesRow,
+)
 from services.notification.policy import MAX_ATTEMPTS, Channel, QuietHours
 from services.notification.store import NotificationStores
 from services.notification.store.preferences import PreferencesUpdate
-from services.runtime.crypto import FieldCipher
+from services.notification.store.sealed import seal_former_addresses
+from services.runtime.crypto import FieldCipher, address_index
 from services.runtime.db import Database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
+from services.runtime.keys import DataKeys, master_key, user_subject
 from tests.support.factories import envelope, subject_of
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -119,11 +129,18 @@ class NotificationService:
     outbox: Outbox
 
 
+def dev_outbox(settings: NotificationSettings, db: Database) -> DevOutbox:
+    return DevOutbox(db, DataKeys(db, master_key(settings), DATA_KEYS), FieldCipher(SECRET))
+
+
 @pytest.fixture
 def service(settings: NotificationSettings, db: Database) -> NotificationService:
     outbox = Outbox("notification", settings, TABLES)
+    captured = dev_outbox(settings, db)
     return NotificationService(
-        NotificationStores.build(db, outbox, FieldCipher(SECRET), senders_for(settings)), db, outbox
+        NotificationStores.build(db, outbox, captured.keys, captured, senders_for(settings, captured)),
+        db,
+        outbox,
     )
 
 
@@ -189,17 +206,9 @@ async def deliveries(service: NotificationService, user: str) -> list[DeliveryRo
     return rows
 
 
-async def sms_to_user(service: NotificationService, since: datetime) -> list[DevMessageRow]:
-    async with service.db.transaction() as session:
-        return list(
-            (
-                await session.exec(
-                    select(DevMessageRow).where(
-                        DevMessageRow.channel == "sms", col(DevMessageRow.created_at) > since
-                    )
-                )
-            ).all()
-        )
+async def sms_to_user(service: NotificationService, since: datetime) -> list[CapturedMessage]:
+    captured = await service.stores.direct.newest_dev_messages("", 1000)
+    return [m for m in captured if m.channel == "sms" and m.created_at > since]
 
 
 def user() -> str:
@@ -222,7 +231,12 @@ async def test_a_redelivered_event_notifies_once(
         envelope = submitted(client)
         await bus.publish(producer.subject(envelope.type), envelope.SerializeToString(), envelope.id)
         handlers = bind(
-            events.TABLE["fan-out"], events.HandlerContext(service.stores.fan_out, FieldCipher(SECRET))
+            events.TABLE["fan-out"],
+            events.HandlerContext(
+                service.stores.fan_out,
+                service.stores.direct.dev_outbox.keys,
+                service.stores.direct.dev_outbox,
+            ),
         )
         consumer = DurableConsumer("notification-fan-out", bus, db, TABLES, handlers)
         subscription = await consumer._subscribe()
@@ -478,9 +492,10 @@ async def test_an_unreachable_smtp_server_falls_back_after_the_last_attempt(
 ) -> None:
     unreachable = settings.model_copy(update={"smtp_port": free_port()})
     outbox = Outbox("notification", settings, TABLES)
-    senders = {Channel.EMAIL: SmtpSender(unreachable), Channel.SMS: DevOutboxSender(Channel.SMS)}
+    captured = dev_outbox(settings, db)
+    senders = {Channel.EMAIL: SmtpSender(unreachable), Channel.SMS: DevOutboxSender(Channel.SMS, captured)}
     service = NotificationService(
-        NotificationStores.build(db, outbox, FieldCipher(SECRET), senders), db, outbox
+        NotificationStores.build(db, outbox, captured.keys, captured, senders), db, outbox
     )
     client = user()
     await prefer(service, client, sms=False)
@@ -526,6 +541,37 @@ async def test_preferences_record_consent_time_and_seal_addresses(service: Notif
 
     await prefer(service, client, consent=False)
     assert (await service.stores.preferences.get(client)).marketing_consent_at is None
+
+
+async def test_addresses_sealed_with_the_former_field_cipher_are_sealed_anew_with_the_users_key(
+    service: NotificationService,
+) -> None:
+    """docs/privacy.md: one way to seal — the `v1:` values of before are sealed with the person's data key at
+    start, so their erasure shreds them; a second start finds nothing."""
+    client, former = user(), FieldCipher(SECRET)
+    async with service.db.transaction() as session:
+        session.add(
+            PreferencesRow(
+                user_id=client,
+                email_address_sealed=former.encrypt(f"{client}@example.com"),
+                phone_sealed=former.encrypt("13800000000"),
+                updated_at=NOON,
+            )
+        )
+    keys = service.stores.direct.dev_outbox.keys
+    assert await seal_former_addresses(service.db, keys, former) == 1
+    assert await seal_former_addresses(service.db, keys, former) == 0
+    async with service.db.transaction() as session:
+        row = await session.get(PreferencesRow, client)
+    assert (
+        row is not None
+        and row.email_address_sealed.startswith("dk1:")
+        and row.phone_sealed.startswith("dk1:")
+    )
+    prefs = await service.stores.preferences.get(client)
+    assert (prefs.email_address, prefs.phone) == (f"{client}@example.com", "13800000000")
+    await keys.destroy(user_subject(client))
+    assert (await service.stores.preferences.get(client)).email_address == ""  # shredded with the key
 
 
 async def test_inbox_queries_are_scoped_to_the_user(service: NotificationService) -> None:
@@ -617,3 +663,26 @@ async def test_an_inbox_entry_wakes_the_users_open_streams_through_the_event_bus
         await waker.close()
         await bus.js.delete_stream(settings.nats_stream)
         await bus.close()
+
+
+async def test_the_dev_outbox_seals_by_address_and_an_erased_address_is_used_anew(
+    settings: NotificationSettings, db: Database
+) -> None:
+    """docs/privacy.md: a captured message is sealed with its address's data key and found by the address's
+    blind index (with or without +86); erasing the address's owner deletes it and destroys the key, and a
+    new account on that phone gets its codes under a new key."""
+    captured = dev_outbox(settings, db)
+    phone = f"137{uuid.uuid4().int % 10**8:08d}"
+    async with db.transaction() as session:
+        await captured.record(session, "sms", f"+86{phone}", "", "验证码 111111")
+    assert [(m.to, m.body) for m in await captured.newest(phone, 10)] == [(f"+86{phone}", "验证码 111111")]
+    async with db.transaction() as session:
+        [row] = (await session.exec(select(DevMessageRow))).all()
+    assert phone not in row.to + row.to_index and "111111" not in row.body
+
+    async with db.transaction() as session:
+        await captured.erase(session, [address_index(FieldCipher(SECRET), phone)])
+    assert await captured.newest(phone, 10) == []
+    async with db.transaction() as session:
+        await captured.record(session, "sms", phone, "", "验证码 222222")
+    assert [m.body for m in await captured.newest(f"+86{phone}", 10)] == ["验证码 222222"]

@@ -58,6 +58,7 @@ from workflows.shared import (
     AdvanceOrderInput,
     FulfilmentRef,
     FulfilmentRequest,
+    OrderWorkflowInput,
     RefundOrderInput,
     order_workflow_id,
 )
@@ -462,3 +463,22 @@ async def test_a_cancelled_booking_refunds_its_order_by_its_policy(
     assert (view.row.status, view.row.refunded_fen) == (status, refund)
     reason = "booking_cancelled: client_request"  # the client's refund notice says why
     assert await refunds(services, order_id) == ([(refund, reason)] if refund else [])
+
+
+async def test_an_orders_workflow_names_the_held_booking_and_carries_nothing_the_client_typed(
+    services: Services,
+) -> None:
+    """docs/privacy.md, "Workflow histories": the history is sealed with the platform's payload key, which
+    no erasure destroys, so the workflow's input names the held booking by id alone — the address and the
+    needs stay sealed in payment with the owner's data key."""
+    booking = {
+        "booking_id": "b-7",
+        "lawyer_id": "lawyer-1",
+        "address": "北京市朝阳区某路1号",
+        "needs": "劳动纠纷",
+    }
+    order_id = (await services.paid(BOOKING, booking)).row.id
+    history = await services.temporal.get_workflow_handle(order_workflow_id(order_id)).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [params] = await services.temporal.data_converter.decode(started.input.payloads, [OrderWorkflowInput])
+    assert params.booking == {"booking_id": "b-7"} and params.requirements == {}

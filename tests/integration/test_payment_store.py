@@ -6,6 +6,7 @@ refunds that balance, vouchers that verify, and a tampered ledger row named by t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.payment import domain, tools
 from services.payment.config import PaymentSettings
 from services.payment.invoices import BEIJING, InvoiceData, InvoiceRenderer, ObjectStoreInvoices
-from services.payment.models import DATA_KEYS, TABLES, OrderRow, PaymentRow
+from services.payment.models import DATA_KEYS, STAFF_READS, TABLES, OrderRow, PaymentRow
 from services.payment.providers.alipay import AlipayConfig, AlipayProvider
 from services.payment.providers.base import Notification, load_private_key, rsa_sha256_sign
 from services.payment.providers.sandbox import SIGNATURE_HEADER, SandboxProvider, notification_body
@@ -38,6 +39,7 @@ from services.payment.sandbox_notifier import SandboxNotifier
 from services.payment.server import PaymentServicer
 from services.payment.store import PaymentStores
 from services.payment.vouchers import VoucherSigner
+from services.rules.forms import RequirementSpec
 from services.runtime.config import load_settings
 from services.runtime.context import Principal, principal_var
 from services.runtime.db import Database
@@ -50,6 +52,7 @@ from tests.support.platform import isolated_settings, migrated_databases
 
 CLIENT = Principal(user_id="u1", tenant_id="t1", roles=frozenset({"client"}))
 STRANGER = Principal(user_id="u2", tenant_id="t2", roles=frozenset({"client"}))
+AGENT = Principal(user_id="agent-1", tenant_id="", roles=frozenset({"agent"}))
 
 
 class Platform:
@@ -249,6 +252,27 @@ async def test_a_voucher_verifies_and_an_altered_code_does_not(platform: Platfor
         await platform.stores.vouchers.verify(code, platform.signer)
 
 
+async def staff_reads(platform: Platform) -> list[tuple[str, str, str]]:
+    """(actor, resource, case) of the staff reads in the client's access log, oldest first."""
+    async with platform.db.transaction() as session:
+        seen = await STAFF_READS.of_owner(session, CLIENT.user_id, limit=20)
+    return [(r.actor_id, r.resource, r.case_id) for r in reversed(seen)]
+
+
+async def test_staff_reads_of_a_voucher_are_in_the_clients_access_log_and_the_clients_own_are_not(
+    platform: Platform,
+) -> None:
+    """docs/privacy.md, "Staff access to case material": a voucher names the client's order."""
+    order_id = await platform.order()
+    await platform.notify(success(await platform.sandbox_payment(order_id)))
+    voucher = await platform.stores.vouchers.issue(order_id, platform.signer)
+    for principal in (CLIENT, AGENT, CLIENT):
+        assert (await platform.stores.vouchers.get(principal, order_id)).id == voucher.id
+    assert [(actor, resource) for actor, resource, _ in await staff_reads(platform)] == [
+        ("agent-1", "voucher")
+    ]
+
+
 async def test_a_tampered_ledger_row_is_named_by_the_chain_check(platform: Platform) -> None:
     order_id = await platform.order()
     await platform.notify(success(await platform.sandbox_payment(order_id)))
@@ -302,6 +326,9 @@ async def test_an_invoice_is_issued_once_and_kept_in_object_storage_with_its_sha
         assert "invoice" in await platform.stores.ledger.events(order_id)
         with pytest.raises(NotFound):
             await platform.stores.invoices.get(STRANGER, order_id, storage)
+        # A staff member's read is in the client's access log (the buyer's title and tax id are theirs).
+        assert (await platform.stores.invoices.get(AGENT, order_id, storage)).invoice.number == invoice.number
+        assert await staff_reads(platform) == [("agent-1", "invoice", order_id)]
         await storage.put(invoice.object_name, b"%PDF- forged")
         with pytest.raises(Conflict):  # a replaced object no longer matches its recorded SHA-256
             await platform.stores.invoices.get(CLIENT, order_id, storage)
@@ -600,3 +627,24 @@ async def test_money_reported_after_the_order_timed_out_is_refunded_not_refused(
     events = await platform.stores.ledger.events(order_id)
     assert events.count("paid_unapplied") == 1 and events.count("refunded") == 1
     assert (await platform.stores.orders.get(CLIENT, order_id)).row.status == "cancelled"
+
+
+async def test_the_export_holds_the_requirement_answers_the_client_gave_opened(platform: Platform) -> None:
+    """docs/privacy.md, "Export": the answers are sealed at rest and the API never shows them; the person's
+    copy holds them in plaintext, as text like the document order's."""
+    form = (RequirementSpec("parties", "list", True), RequirementSpec("key_terms", "textarea", True))
+    product = dataclasses.replace(PRODUCT, requirement_fields=form)
+    new = domain.new_order(product, "", {"parties": ["甲方", "乙方"], "key_terms": "租金、期限"}, {})
+    answered = (
+        await platform.stores.orders.create(CLIENT, new, domain.DEFAULT_PAY_WITHIN, "", "")
+    ).view.row.id
+    unanswered = await platform.order()
+    token = principal_var.set(CLIENT)
+    try:
+        reply = await platform.servicer.ExportPaymentData(pb.ExportPaymentDataRequest(), None)  # type: ignore[arg-type]
+    finally:
+        principal_var.reset(token)
+    assert [o.id for o in reply.orders] == [answered, unanswered]
+    assert [(r.order_id, dict(r.answers)) for r in reply.requirements] == [
+        (answered, {"parties": "甲方\n乙方", "key_terms": "租金、期限"})
+    ]

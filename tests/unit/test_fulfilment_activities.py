@@ -1,6 +1,6 @@
 """The fulfilling services' activities of OrderWorkflow against stand-in stubs: `documents.create_document_order`
 turns a paid document product into a CreateDocumentOrder call carrying the order's client, tier,
-requirements (as text) and payment time; `booking.confirm_booking` confirms the held booking named in the
+requirements (read from payment by the order's id: no workflow history carries them) and payment time; `booking.confirm_booking` confirms the held booking named in the
 order (R-BK-1); a refusal no retry can change is final (the workflow refunds). A consultation order starts
 nothing in another service: its client submits the consultation (tests/workflows/test_order_workflow.py)."""
 
@@ -15,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from counsel.booking.v1 import booking_service_pb2 as booking_pb
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
+from counsel.payment.v1 import payment_service_pb2 as payment_pb
 from services.rules.forms import answer_text
 from workflows.activities.booking import BookingActivities
 from workflows.activities.documents import DocumentsActivities
@@ -44,6 +45,27 @@ class FakeDocuments:
         )
 
 
+# The paid order's requirement answers as payment answers them (as text).
+ANSWERS = {"contract_type": "服务 Services", "parties": "甲方\n乙方", "key_terms": "费用"}
+
+
+class FakePayment:
+    """Payment's internal service."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def GetOrderRequirements(
+        self, request: payment_pb.GetOrderRequirementsRequest
+    ) -> payment_pb.GetOrderRequirementsResponse:
+        self.asked.append(request.order_id)
+        return payment_pb.GetOrderRequirementsResponse(requirements=ANSWERS)
+
+
+def documents_activities(documents: FakeDocuments, payment: FakePayment | None = None) -> DocumentsActivities:
+    return DocumentsActivities(documents, internal=None, payment=payment or FakePayment())  # type: ignore[arg-type]
+
+
 def request(category: str = "document") -> FulfilmentRequest:
     return FulfilmentRequest(
         order_id="order-1",
@@ -52,14 +74,13 @@ def request(category: str = "document") -> FulfilmentRequest:
         category=category,
         tier={"id": "simple", "complexity": "simple", "price": 49900},
         client_id="client-1",
-        requirements={"contract_type": "服务 Services", "parties": ["甲方", "乙方"], "key_terms": "费用"},
         paid_at=PAID_AT,
     )
 
 
 async def test_a_document_product_creates_its_document_order() -> None:
-    documents = FakeDocuments()
-    activities = DocumentsActivities(documents, internal=None)  # type: ignore[arg-type]
+    documents, payment = FakeDocuments(), FakePayment()
+    activities = documents_activities(documents, payment)
     ref = await ActivityEnvironment().run(activities.create_document_order, request())
     assert ref == FulfilmentRef(kind="document", id="doc-1")
     [sent] = documents.requests
@@ -71,11 +92,8 @@ async def test_a_document_product_creates_its_document_order() -> None:
         "simple",
     )
     assert sent.paid_at.ToDatetime(tzinfo=UTC) == PAID_AT
-    assert dict(sent.requirements) == {
-        "contract_type": "服务 Services",
-        "parties": "甲方\n乙方",
-        "key_terms": "费用",
-    }
+    assert payment.asked == ["order-1"]
+    assert dict(sent.requirements) == ANSWERS
 
 
 class FakeBooking:
@@ -131,11 +149,11 @@ async def test_a_booking_that_cannot_be_confirmed_is_final(order_booking: dict[s
 
 
 async def test_a_refusal_is_final_and_an_outage_is_retried() -> None:
-    refused = DocumentsActivities(FakeDocuments(grpc.StatusCode.INVALID_ARGUMENT), internal=None)  # type: ignore[arg-type]
+    refused = documents_activities(FakeDocuments(grpc.StatusCode.INVALID_ARGUMENT))
     with pytest.raises(ApplicationError) as error:
         await ActivityEnvironment().run(refused.create_document_order, request())
     assert error.value.non_retryable and error.value.type == "INVALID_ARGUMENT"
-    down = DocumentsActivities(FakeDocuments(grpc.StatusCode.UNAVAILABLE), internal=None)  # type: ignore[arg-type]
+    down = documents_activities(FakeDocuments(grpc.StatusCode.UNAVAILABLE))
     with pytest.raises(grpc.aio.AioRpcError):
         await ActivityEnvironment().run(down.create_document_order, request())
 

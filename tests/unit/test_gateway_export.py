@@ -96,7 +96,11 @@ def parts() -> ServiceParts:
             connect_requests=[booking_pb.ConnectRequest(id="r-1", needs="尽快", mode="at_firm")],
         ),
         payment=payment_pb.ExportPaymentDataResponse(
-            orders=[payment_pb.Order(id="o-1", client_id="u-1", status="paid")],
+            orders=[
+                payment_pb.Order(id="o-1", client_id="u-1", status="paid"),
+                payment_pb.Order(id="o-2", client_id="u-1", status="pending_payment"),
+            ],
+            requirements=[payment_pb.OrderRequirements(order_id="o-1", answers={"key_terms": "租金、期限"})],
             vouchers=[payment_pb.Voucher(code="V-1", order_id="o-1")],
             invoices=[
                 payment_pb.Invoice(
@@ -159,7 +163,10 @@ def test_the_join_keeps_identitys_part_on_top_and_gives_each_service_its_object(
     assert [b["id"] for b in document["booking"]["bookings"]] == ["b-1"]
     assert [v["id"] for v in document["booking"]["visits"]] == ["v-1"]
     assert [r["id"] for r in document["booking"]["connect_requests"]] == ["r-1"]
-    assert [o["id"] for o in document["payment"]["orders"]] == ["o-1"]
+    assert [(o["id"], o["requirements"]) for o in document["payment"]["orders"]] == [
+        ("o-1", {"key_terms": "租金、期限"}),
+        ("o-2", {}),
+    ]
     assert [v["code"] for v in document["payment"]["vouchers"]] == ["V-1"]
     assert document["payment"]["invoices"] == [
         {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pytest
 
@@ -17,6 +18,7 @@ from services.notification.channels import (
     unconfigured_channels,
 )
 from services.notification.config import NotificationSettings
+from services.notification.dev_outbox import DevOutbox
 from services.notification.policy import Channel
 from services.notification.sms import (
     AliyunSmsSender,
@@ -26,8 +28,11 @@ from services.notification.sms import (
     percent_encode,
     provider_number,
 )
+from services.runtime.crypto import FieldCipher
 
 STRONG = "k" * 40
+# Where the dev channels capture (never reached: these tests only pick the senders).
+DEV_OUTBOX = DevOutbox(cast(Any, None), cast(Any, None), FieldCipher(STRONG))
 ALIYUN = {
     "sms_provider": "aliyun",
     "sms_access_key_id": "testid",
@@ -113,15 +118,15 @@ def test_templates_must_be_a_mapping_of_known_kinds() -> None:
 
 
 def test_the_configuration_selects_the_senders() -> None:
-    dev = senders_for(NotificationSettings(env="dev"))
+    dev = senders_for(NotificationSettings(env="dev"), DEV_OUTBOX)
     assert all(isinstance(s, DevOutboxSender) for s in dev.values()) and not unconfigured_channels(dev)
 
-    bare = senders_for(NotificationSettings(env="prod", secret_key=STRONG))
+    bare = senders_for(NotificationSettings(env="prod", secret_key=STRONG), DEV_OUTBOX)
     assert unconfigured_channels(bare) == [Channel.EMAIL, Channel.SMS]
     assert all(isinstance(s, UnconfiguredSender) for s in bare.values())
 
     real = senders_for(
-        NotificationSettings(env="prod", secret_key=STRONG, smtp_host="mail.example", **ALIYUN)
+        NotificationSettings(env="prod", secret_key=STRONG, smtp_host="mail.example", **ALIYUN), DEV_OUTBOX
     )
     assert isinstance(real[Channel.EMAIL], SmtpSender) and isinstance(real[Channel.SMS], AliyunSmsSender)
     assert unconfigured_channels(real) == []
@@ -129,8 +134,11 @@ def test_the_configuration_selects_the_senders() -> None:
 
 def test_an_unknown_or_half_configured_provider_fails_at_start() -> None:
     with pytest.raises(ValueError, match="not one of"):
-        senders_for(NotificationSettings(env="prod", secret_key=STRONG, sms_provider="carrier-pigeon"))
+        senders_for(
+            NotificationSettings(env="prod", secret_key=STRONG, sms_provider="carrier-pigeon"), DEV_OUTBOX
+        )
     with pytest.raises(ValueError, match="COUNSEL_SMS_ACCESS_KEY_SECRET"):
         senders_for(
-            NotificationSettings(env="prod", secret_key=STRONG, **{**ALIYUN, "sms_access_key_secret": ""})
+            NotificationSettings(env="prod", secret_key=STRONG, **{**ALIYUN, "sms_access_key_secret": ""}),
+            DEV_OUTBOX,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import httpx
@@ -24,8 +24,10 @@ from services.gateway.config import GatewaySettings
 from services.identity.config import IdentitySettings
 from services.notification.channels import senders_for, unconfigured_channels
 from services.notification.config import NotificationSettings
+from services.notification.dev_outbox import DevOutbox
 from services.payment.config import PaymentSettings, configured_providers
 from services.runtime.config import Settings, SettingsError, load_settings
+from services.runtime.crypto import FieldCipher
 from services.runtime.pki import TlsMaterial
 from services.runtime.service import ServiceRuntime
 from services.runtime.tables import define_runtime_tables
@@ -156,7 +158,10 @@ def test_services_offer_no_dev_outbox_or_sandbox_under_the_default_settings(
     """Notification captures nothing in the dev outbox and payment offers no sandbox provider in prod."""
     bare_environment.setenv("COUNSEL_SECRET_KEY", STRONG)
     settings = load_settings()
-    assert len(unconfigured_channels(senders_for(NotificationSettings.from_settings(settings)))) == 2
+    dev_outbox = DevOutbox(cast(Any, None), cast(Any, None), FieldCipher(STRONG))  # offered, and not taken
+    assert (
+        len(unconfigured_channels(senders_for(NotificationSettings.from_settings(settings), dev_outbox))) == 2
+    )
     assert "sandbox" not in configured_providers(PaymentSettings.from_settings(settings))
     assert "sandbox" in configured_providers(PaymentSettings.from_settings(load_settings(env="test")))
 

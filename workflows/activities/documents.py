@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from temporalio import activity
 
 from counsel.documents.v1 import documents_service_pb2 as pb
-from services.rules.forms import answer_text
+from counsel.payment.v1 import payment_service_pb2 as payment_pb
 from services.runtime.records import to_timestamp
 from workflows.activities.refusals import refusal_is_final
 from workflows.shared import BreachInput, DocStageInput, FulfilmentRef, FulfilmentRequest
@@ -18,12 +18,20 @@ if TYPE_CHECKING:
         DocumentsInternalServiceAsyncStub,
         DocumentsServiceAsyncStub,
     )
+    from counsel.payment.v1.payment_service_pb2_grpc import PaymentInternalServiceAsyncStub
 
 
 class DocumentsActivities:
-    def __init__(self, stub: DocumentsServiceAsyncStub, internal: DocumentsInternalServiceAsyncStub) -> None:
+    def __init__(
+        self,
+        stub: DocumentsServiceAsyncStub,
+        internal: DocumentsInternalServiceAsyncStub,
+        payment: PaymentInternalServiceAsyncStub,
+    ) -> None:
         self.stub = stub
         self.internal = internal
+        # Where a paid order's requirement answers are read (sealed there, never in a workflow's history).
+        self.payment = payment
 
     @activity.defn(name="documents.record_stage")
     async def record_stage(self, request: DocStageInput) -> None:
@@ -56,7 +64,11 @@ class DocumentsActivities:
     async def create_document_order(self, request: FulfilmentRequest) -> FulfilmentRef:
         """The document order of a paid document product. Idempotent by order id (a retry returns the same
         one); the documents service takes the tier's clocks from the catalog and starts `docorder-<id>`
-        itself. Requirements it refuses are final, and the order is refunded."""
+        itself. The requirement answers are read from payment here, so they pass through no workflow
+        history. Requirements it refuses are final, and the order is refunded."""
+        answers = await self.payment.GetOrderRequirements(
+            payment_pb.GetOrderRequirementsRequest(order_id=request.order_id)
+        )
         with refusal_is_final("documents"):
             reply = await self.stub.CreateDocumentOrder(
                 pb.CreateDocumentOrderRequest(
@@ -66,7 +78,7 @@ class DocumentsActivities:
                     product_id=request.product_id,
                     complexity=str(request.tier.get("complexity") or request.tier.get("id") or ""),
                     paid_at=to_timestamp(request.paid_at),
-                    requirements={k: answer_text(v) for k, v in request.requirements.items()},
+                    requirements=answers.requirements,
                 )
             )
         return FulfilmentRef(kind="document", id=reply.document_order.id)

@@ -28,6 +28,7 @@ from services.identity.store.accounts import Accounts
 from services.identity.store.base import IdentityBase, audit
 from services.identity.store.sessions import revoke_access
 from services.runtime.context import Principal
+from services.runtime.crypto import address_index
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.records import new_id, newest_first, page_of, utcnow
 from services.runtime.tenancy import signed_in
@@ -239,6 +240,9 @@ class Privacy:
                 .select_from(UserRow)
                 .where(UserRow.tenant_id == user.tenant_id, UserRow.id != user.id, UserRow.status != "erased")
             )
+            addresses = [
+                self.base.cipher.decrypt(sealed) for sealed in (user.email_enc, user.phone_enc) if sealed
+            ]
             user.email_index = user.phone_index = None
             user.email_enc = user.phone_enc = user.password_hash = ""
             user.display_name = domain.ERASED_DISPLAY_NAME
@@ -260,7 +264,12 @@ class Privacy:
             await self.base.outbox.add(
                 session,
                 "user.erased",
-                events_pb2.UserErased(user_id=user.id, tenant_id=user.tenant_id, tenant_erased=not others),
+                events_pb2.UserErased(
+                    user_id=user.id,
+                    tenant_id=user.tenant_id,
+                    tenant_erased=not others,
+                    address_indexes=[address_index(self.base.cipher, a) for a in addresses],
+                ),
                 aggregate_id=user.id,
                 tenant_id=user.tenant_id,
                 actor_id=user.id,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.notification.channels import Sender
+from services.notification.dev_outbox import DevOutbox
 from services.notification.directory import Directory
 from services.notification.policy import DIGEST_WINDOW, Channel
 from services.notification.store.deliveries import Deliveries
@@ -16,14 +17,14 @@ from services.notification.store.direct import DirectMessages
 from services.notification.store.fan_out import FanOut
 from services.notification.store.inbox import Inbox
 from services.notification.store.preferences import PreferencesStore
-from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 
 
 @dataclass(frozen=True)
 class NotificationStores:
-    """The notification service's stores, built over one database, one outbox and one field cipher."""
+    """The notification service's stores, built over one database, one outbox and its data keys."""
 
     fan_out: FanOut
     deliveries: Deliveries
@@ -36,7 +37,8 @@ class NotificationStores:
         cls,
         db: Database,
         outbox: Outbox,
-        cipher: FieldCipher,
+        keys: DataKeys,
+        dev_outbox: DevOutbox,
         senders: Mapping[Channel, Sender] | None = None,
         *,
         digest_window: timedelta = DIGEST_WINDOW,
@@ -45,11 +47,11 @@ class NotificationStores:
         """`directory` (identity) resolves groups' members, and contact addresses users set nowhere else."""
         channels = dict(senders or {})
         return cls(
-            fan_out=FanOut(outbox, cipher, directory),
+            fan_out=FanOut(outbox, keys, directory),
             deliveries=Deliveries(
-                db, outbox, cipher, channels, digest_window=digest_window, directory=directory
+                db, outbox, keys, channels, digest_window=digest_window, directory=directory
             ),
             inbox=Inbox(db),
-            preferences=PreferencesStore(db, cipher),
-            direct=DirectMessages(db, channels),
+            preferences=PreferencesStore(db, keys),
+            direct=DirectMessages(db, channels, dev_outbox),
         )

@@ -9,8 +9,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.notification.v1 import events_pb2 as notification_events
 from services.notification.models import PreferencesRow
 from services.notification.policy import Channel, Preferences, QuietHours, parse_clock
-from services.runtime.crypto import FieldCipher
+from services.notification.store.sealed import opened_addresses
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, SubjectCipher, user_subject
 
 DELIVERIES = Counter(
     "counsel_notification_deliveries",
@@ -32,10 +33,11 @@ QUEUED, READY, SENT, DIGESTED, FELL_BACK, CANCELLED = (
 )
 
 
-def preferences_of(row: PreferencesRow | None, cipher: FieldCipher) -> Preferences:
-    """The stored preferences with their addresses decrypted; the defaults without a row."""
+def preferences_of(row: PreferencesRow | None, cipher: SubjectCipher) -> Preferences:
+    """The stored preferences with their addresses opened (`cipher`: the user's); the defaults without a row."""
     if row is None:
         return Preferences()
+    email_address, phone = opened_addresses(cipher, row)
     quiet = None
     if row.quiet_start and row.quiet_end:
         quiet = QuietHours(
@@ -49,13 +51,14 @@ def preferences_of(row: PreferencesRow | None, cipher: FieldCipher) -> Preferenc
         quiet_hours=quiet,
         marketing_consent_at=row.marketing_consent_at,
         language=row.language,
-        email_address=cipher.decrypt(row.email_address_sealed) if row.email_address_sealed else "",
-        phone=cipher.decrypt(row.phone_sealed) if row.phone_sealed else "",
+        email_address=email_address,
+        phone=phone,
     )
 
 
-async def load_preferences(session: AsyncSession, cipher: FieldCipher, user_id: str) -> Preferences:
-    return preferences_of(await session.get(PreferencesRow, user_id), cipher)
+async def load_preferences(session: AsyncSession, keys: DataKeys, user_id: str) -> Preferences:
+    row = await session.get(PreferencesRow, user_id)
+    return preferences_of(row, await keys.cipher(user_subject(user_id))) if row else Preferences()
 
 
 async def record_sent(

@@ -6,23 +6,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from sqlmodel import col, select
-
 from services.notification.channels import Sender, SendError, UnconfiguredSender
-from services.notification.models import DevMessageRow
+from services.notification.dev_outbox import CapturedMessage, DevOutbox
 from services.notification.policy import Channel
 from services.notification.store.base import DELIVERIES
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, Unavailable
-from services.runtime.records import new_id, utcnow
+from services.runtime.records import new_id
 
 log = logging.getLogger(__name__)
 
 
 class DirectMessages:
-    def __init__(self, db: Database, senders: Mapping[Channel, Sender]) -> None:
+    def __init__(self, db: Database, senders: Mapping[Channel, Sender], dev_outbox: DevOutbox) -> None:
         self.db = db
         self.senders = senders
+        self.dev_outbox = dev_outbox
 
     async def send(
         self, channel: Channel, to: str, subject: str, body: str, template: str, params: Mapping[str, str]
@@ -50,29 +49,9 @@ class DirectMessages:
 
     async def record_dev_message(self, channel: str, to: str, subject: str, body: str) -> str:
         """Capture a message in the dev outbox; returns its id."""
-        message_id = new_id()
         async with self.db.transaction() as session:
-            session.add(
-                DevMessageRow(
-                    id=message_id, channel=channel, to=to, subject=subject, body=body, created_at=utcnow()
-                )
-            )
-        return message_id
+            return await self.dev_outbox.record(session, channel, to, subject, body)
 
-    async def dev_outbox(self, to: str, limit: int) -> list[DevMessageRow]:
+    async def newest_dev_messages(self, to: str, limit: int) -> list[CapturedMessage]:
         """The newest captured messages, to `to` only when given."""
-        statement = select(DevMessageRow)
-        if to:
-            statement = statement.where(col(DevMessageRow.to).in_(_address_forms(to)))
-        statement = statement.order_by(col(DevMessageRow.created_at).desc()).limit(limit)
-        async with self.db.transaction() as session:
-            return list((await session.exec(statement)).all())
-
-
-def _address_forms(to: str) -> list[str]:
-    """A mainland phone matches with or without +86 (API.md)."""
-    to = to.strip()
-    digits = to.removeprefix("+86")
-    if digits.isdigit() and len(digits) == 11:
-        return [digits, f"+86{digits}"]
-    return [to.lower()]
+        return await self.dev_outbox.newest(to, limit)

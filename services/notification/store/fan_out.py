@@ -17,17 +17,17 @@ from services.notification.domain import Notice, plan_for, render
 from services.notification.models import DeliveryRow, InboxEntryRow, ParticipantRow
 from services.notification.policy import Channel, Preferences, route
 from services.notification.store.base import QUEUED, READY, load_preferences, record_sent
-from services.runtime.crypto import FieldCipher
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 from services.runtime.records import new_id, utcnow
 
 log = logging.getLogger(__name__)
 
 
 class FanOut:
-    def __init__(self, outbox: Outbox, cipher: FieldCipher, directory: Directory | None = None) -> None:
+    def __init__(self, outbox: Outbox, keys: DataKeys, directory: Directory | None = None) -> None:
         self.outbox = outbox
-        self.cipher = cipher
+        self.keys = keys
         self.directory = directory
 
     async def deliver(
@@ -103,7 +103,7 @@ class FanOut:
     async def _notify(
         self, session: AsyncSession, envelope: EventEnvelope, notice: Notice, user_id: str, now: datetime
     ) -> int:
-        prefs = await self._with_contact(await load_preferences(session, self.cipher, user_id), user_id)
+        prefs = await self._with_contact(await load_preferences(session, self.keys, user_id), user_id)
         text = render(notice.kind, notice.params, prefs.language)
         inbox = InboxEntryRow.__table__  # type: ignore[attr-defined]
         entry_id = new_id()

@@ -12,9 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notification.models import DeliveryRow, PreferencesRow
 from services.notification.policy import LANGUAGES, Preferences, QuietHours, consent_since
 from services.notification.store.base import QUEUED, load_preferences, preferences_of
-from services.runtime.crypto import FieldCipher
+from services.notification.store.sealed import seal_addresses
 from services.runtime.db import Database
 from services.runtime.errors import InvalidArgument
+from services.runtime.keys import DataKeys, user_subject
 from services.runtime.records import utcnow
 
 
@@ -43,13 +44,13 @@ async def consent_to_marketing(session: AsyncSession, user_id: str, given_at: da
 
 
 class PreferencesStore:
-    def __init__(self, db: Database, cipher: FieldCipher) -> None:
+    def __init__(self, db: Database, keys: DataKeys) -> None:
         self.db = db
-        self.cipher = cipher
+        self.keys = keys
 
     async def get(self, user_id: str) -> Preferences:
         async with self.db.transaction() as session:
-            return await load_preferences(session, self.cipher, user_id)
+            return await load_preferences(session, self.keys, user_id)
 
     async def put(self, user_id: str, change: PreferencesUpdate, now: datetime | None = None) -> Preferences:
         """Replace the user's preferences. Consent keeps the time it was first given (R-PRIV-2: recorded
@@ -57,6 +58,7 @@ class PreferencesStore:
         now = now or utcnow()
         if change.language not in LANGUAGES:
             raise InvalidArgument.for_field("language", "must be zh or en")
+        cipher = await self.keys.cipher(user_subject(user_id))
         async with self.db.transaction() as session:
             row = await session.get(PreferencesRow, user_id, with_for_update=True)
             if row is None:
@@ -68,10 +70,7 @@ class PreferencesStore:
             row.time_zone = quiet.time_zone if quiet else row.time_zone
             row.language = change.language
             row.marketing_consent_at = consent_since(row.marketing_consent_at, change.marketing_consent, now)
-            row.email_address_sealed = (
-                self.cipher.encrypt(change.email_address) if change.email_address else ""
-            )
-            row.phone_sealed = self.cipher.encrypt(change.phone) if change.phone else ""
+            seal_addresses(cipher, row, change.email_address, change.phone)
             row.updated_at = now
             session.add(row)
             # Release times of waiting messages depended on the old quiet hours: look at them again.
@@ -81,4 +80,4 @@ class PreferencesStore:
                 .where(deliveries.c.user_id == user_id, deliveries.c.status == QUEUED)
                 .values(next_attempt_at=None)
             )
-            return preferences_of(row, self.cipher)
+            return preferences_of(row, cipher)

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.payment import domain
 from services.payment.invoices import InvoiceData, InvoiceRenderer, InvoiceStorage, sha256_hex, tax_included
-from services.payment.models import InvoiceRow, OrderRow, VoucherRow
+from services.payment.models import STAFF_READS, InvoiceRow, OrderRow, VoucherRow
 from services.payment.store.base import locked_order, record_stage, visible_order
 from services.payment.store.ledger import append_ledger
 from services.payment.store.sealed import INVOICE_TAX_ID, INVOICE_TITLE, order_subject
@@ -81,11 +81,14 @@ class Vouchers:
             return voucher
 
     async def get(self, principal: Principal | None, order_id: str) -> VoucherRow:
+        """The order's voucher; NotFound before it is issued. A staff member's read is written to the staff
+        access log (docs/privacy.md)."""
         async with self.db.transaction() as session:
-            await visible_order(session, principal, order_id)
+            view = await visible_order(session, principal, order_id)
             voucher = (await session.exec(select(VoucherRow).where(VoucherRow.order_id == order_id))).first()
-        if voucher is None:
-            raise NotFound("the order has no voucher yet")
+            if voucher is None:
+                raise NotFound("the order has no voucher yet")
+            await STAFF_READS.record(session, principal, "voucher", voucher.id, view.row)
         return voucher
 
     async def verify(self, code: str, signer: VoucherSigner) -> VoucherRow:
@@ -208,10 +211,14 @@ class Invoices:
             return invoice
 
     async def issued_for(self, principal: Principal | None, order_id: str) -> InvoiceRow | None:
-        """The invoice issued for a visible order (its record, not the PDF); None when there is none yet."""
+        """The invoice issued for a visible order (its record, not the PDF); None when there is none yet. A
+        staff member's read (the buyer's title and tax id) is written to the staff access log."""
         async with self.db.transaction() as session:
-            await visible_order(session, principal, order_id)
-            return (await session.exec(select(InvoiceRow).where(InvoiceRow.order_id == order_id))).first()
+            view = await visible_order(session, principal, order_id)
+            invoice = (await session.exec(select(InvoiceRow).where(InvoiceRow.order_id == order_id))).first()
+            if invoice is not None:
+                await STAFF_READS.record(session, principal, "invoice", invoice.number, view.row)
+            return invoice
 
     async def get(
         self, principal: Principal | None, order_id: str, storage: InvoiceStorage

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,10 +28,12 @@ from services.payment.store.sealed import (
     INVOICE_TAX_ID,
     INVOICE_TITLE,
     REQUIREMENTS,
+    open_answers,
+    order_subject,
     seal_answers,
 )
 from services.runtime.context import Principal
-from services.runtime.db import Database
+from services.runtime.db import Database, get_or_404
 from services.runtime.events import Outbox
 from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.records import (
@@ -161,6 +164,13 @@ class Orders:
             row = view.row
             await STAFF_READS.record(session, principal, "order", row.id, row)
             return view
+
+    async def requirements(self, order_id: str) -> dict[str, Any]:
+        """The order's requirement answers in plaintext (ERASED_TEXT for erased ones), for its fulfilment;
+        NotFound when there is no such order."""
+        async with self.db.transaction() as session:
+            row = await get_or_404(session, OrderRow, order_id, "order")
+        return open_answers(await self.keys.cipher(order_subject(row)), REQUIREMENTS, row.requirements)
 
     async def page(
         self, principal: Principal, status: str, limit: int, cursor: str

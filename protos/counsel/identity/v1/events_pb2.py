@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n counsel/identity/v1/events.proto\x12\x13\x63ounsel.identity.v1\"O\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x19\n\x11marketing_consent\x18\x03 \x01(\x08\"/\n\x0cUserLoggedIn\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\"G\n\nUserErased\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x15\n\rtenant_erased\x18\x03 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n counsel/identity/v1/events.proto\x12\x13\x63ounsel.identity.v1\"O\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x19\n\x11marketing_consent\x18\x03 \x01(\x08\"/\n\x0cUserLoggedIn\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\"`\n\nUserErased\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x15\n\rtenant_erased\x18\x03 \x01(\x08\x12\x17\n\x0f\x61\x64\x64ress_indexes\x18\x04 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,5 +36,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERLOGGEDIN']._serialized_start=138
   _globals['_USERLOGGEDIN']._serialized_end=185
   _globals['_USERERASED']._serialized_start=187
-  _globals['_USERERASED']._serialized_end=258
+  _globals['_USERERASED']._serialized_end=283
 # @@protoc_insertion_point(module_scope)

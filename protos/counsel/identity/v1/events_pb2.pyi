@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -83,6 +85,7 @@ class UserErased(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
     TENANT_ERASED_FIELD_NUMBER: _builtins.int
+    ADDRESS_INDEXES_FIELD_NUMBER: _builtins.int
     user_id: _builtins.str
     """The erased user."""
     tenant_id: _builtins.str
@@ -92,16 +95,23 @@ class UserErased(_message.Message):
     enterprise, or an enterprise's last person): the tenant's case material goes too (its data key is
     destroyed, docs/privacy.md).
     """
+    @_builtins.property
+    def address_indexes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The blind indexes (never the values) of the phone and e-mail address the user had: what was sent to
+        them (notification's dev outbox) is sealed with their keys, which the erasure destroys.
+        """
+
     def __init__(
         self,
         *,
         user_id: _builtins.str = ...,
         tenant_id: _builtins.str = ...,
         tenant_erased: _builtins.bool = ...,
+        address_indexes: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_erased", b"tenant_erased", "tenant_id", b"tenant_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address_indexes", b"address_indexes", "tenant_erased", b"tenant_erased", "tenant_id", b"tenant_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1286,6 +1286,7 @@ class ExportPaymentDataResponse(_message.Message):
     ORDERS_FIELD_NUMBER: _builtins.int
     VOUCHERS_FIELD_NUMBER: _builtins.int
     INVOICES_FIELD_NUMBER: _builtins.int
+    REQUIREMENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___Order]:
         """Oldest first."""
@@ -1298,17 +1299,142 @@ class ExportPaymentDataResponse(_message.Message):
     def invoices(self) -> _containers.RepeatedCompositeFieldContainer[Global___Invoice]:
         """In the order of `orders`; only orders that have one."""
 
+    @_builtins.property
+    def requirements(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderRequirements]:
+        """What the client answered in each order's requirement form, opened; in the order of `orders`, only
+        orders that have answers.
+        """
+
     def __init__(
         self,
         *,
         orders: _abc.Iterable[Global___Order] | None = ...,
         vouchers: _abc.Iterable[Global___Voucher] | None = ...,
         invoices: _abc.Iterable[Global___Invoice] | None = ...,
+        requirements: _abc.Iterable[Global___OrderRequirements] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoices", b"invoices", "orders", b"orders", "vouchers", b"vouchers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invoices", b"invoices", "orders", b"orders", "requirements", b"requirements", "vouchers", b"vouchers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportPaymentDataResponse: _TypeAlias = ExportPaymentDataResponse  # noqa: Y015
+
+@_typing.final
+class OrderRequirements(_message.Message):
+    """A client's requirement answers of one order, in their export."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AnswersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    ANSWERS_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order."""
+    @_builtins.property
+    def answers(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Each answer as text (a list's items joined), by the product form's field name; an erased one reads as
+        the erased text.
+        """
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        answers: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers", b"answers", "order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrderRequirements: _TypeAlias = OrderRequirements  # noqa: Y015
+
+@_typing.final
+class GetOrderRequirementsRequest(_message.Message):
+    """Request for PaymentInternalService.GetOrderRequirements."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderRequirementsRequest: _TypeAlias = GetOrderRequirementsRequest  # noqa: Y015
+
+@_typing.final
+class GetOrderRequirementsResponse(_message.Message):
+    """Response of PaymentInternalService.GetOrderRequirements."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class RequirementsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    REQUIREMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requirements(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Each answer as text (a list's items joined), by the product form's field name; an erased one reads
+        as the erased text.
+        """
+
+    def __init__(
+        self,
+        *,
+        requirements: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requirements", b"requirements"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrderRequirementsResponse: _TypeAlias = GetOrderRequirementsResponse  # noqa: Y015

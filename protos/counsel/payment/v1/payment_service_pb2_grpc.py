@@ -674,6 +674,11 @@ class PaymentInternalServiceStub:
                 request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
                 response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
                 _registered_method=True)
+        self.GetOrderRequirements = channel.unary_unary(
+                '/counsel.payment.v1.PaymentInternalService/GetOrderRequirements',
+                request_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderRequirementsRequest.SerializeToString,
+                response_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderRequirementsResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentInternalServiceServicer:
@@ -724,6 +729,14 @@ class PaymentInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOrderRequirements(self, request, context):
+        """A paid order's requirement answers, opened, for the fulfilment that needs them (workflow only): a
+        workflow carries the order's id, never what the client typed (docs/privacy.md, "Workflow histories").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -756,6 +769,11 @@ def add_PaymentInternalServiceServicer_to_server(servicer, server):
                     servicer.IssueInvoice,
                     request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.FromString,
                     response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.SerializeToString,
+            ),
+            'GetOrderRequirements': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrderRequirements,
+                    request_deserializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderRequirementsRequest.FromString,
+                    response_serializer=counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderRequirementsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -923,6 +941,33 @@ class PaymentInternalService:
             '/counsel.payment.v1.PaymentInternalService/IssueInvoice',
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceRequest.SerializeToString,
             counsel_dot_payment_dot_v1_dot_payment__service__pb2.IssueInvoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrderRequirements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.payment.v1.PaymentInternalService/GetOrderRequirements',
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderRequirementsRequest.SerializeToString,
+            counsel_dot_payment_dot_v1_dot_payment__service__pb2.GetOrderRequirementsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -249,6 +249,10 @@ class PaymentInternalServiceStub:
     """Issues the order's digital voucher once (workflow only); idempotent."""
     IssueInvoice: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]
     """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
+    GetOrderRequirements: _grpc.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderRequirementsRequest, _payment_service_pb2.GetOrderRequirementsResponse]
+    """A paid order's requirement answers, opened, for the fulfilment that needs them (workflow only): a
+    workflow carries the order's id, never what the client typed (docs/privacy.md, "Workflow histories").
+    """
 
 @_typing.type_check_only
 class PaymentInternalServiceAsyncStub(PaymentInternalServiceStub):
@@ -270,6 +274,10 @@ class PaymentInternalServiceAsyncStub(PaymentInternalServiceStub):
     """Issues the order's digital voucher once (workflow only); idempotent."""
     IssueInvoice: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.IssueInvoiceRequest, _payment_service_pb2.IssueInvoiceResponse]  # type: ignore[assignment]
     """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
+    GetOrderRequirements: _aio.UnaryUnaryMultiCallable[_payment_service_pb2.GetOrderRequirementsRequest, _payment_service_pb2.GetOrderRequirementsResponse]  # type: ignore[assignment]
+    """A paid order's requirement answers, opened, for the fulfilment that needs them (workflow only): a
+    workflow carries the order's id, never what the client typed (docs/privacy.md, "Workflow histories").
+    """
 
 class PaymentInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     """Payment's calls for counsel's own processes: providers' notifications and the sandbox pay page as the
@@ -324,5 +332,15 @@ class PaymentInternalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payment_service_pb2.IssueInvoiceResponse, _abc.Awaitable[_payment_service_pb2.IssueInvoiceResponse]]:
         """Issues the order's invoice PDF once and stores it (workflow only); idempotent."""
+
+    @_abc_1.abstractmethod
+    def GetOrderRequirements(
+        self,
+        request: _payment_service_pb2.GetOrderRequirementsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payment_service_pb2.GetOrderRequirementsResponse, _abc.Awaitable[_payment_service_pb2.GetOrderRequirementsResponse]]:
+        """A paid order's requirement answers, opened, for the fulfilment that needs them (workflow only): a
+        workflow carries the order's id, never what the client typed (docs/privacy.md, "Workflow histories").
+        """
 
 def add_PaymentInternalServiceServicer_to_server(servicer: PaymentInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
