@@ -3,7 +3,9 @@ runtime's DurableConsumer (each event id once, in the transaction of its effect)
 - `orders`: catalog's view of orders from payment and fulfilment events — who bought which product, who
   served it and whether it finished; it decides who may review what (R-Q-1);
 - `firm-events`: a law firm's stream of what happens to its lawyers' work (services/catalog/firm_events.py);
-- `erasure`: a user's erasure (services/catalog/erasure.py)."""
+- `erasure`: a user's erasure (services/catalog/erasure.py);
+- `quality`: the lawyers' outputs and what the risk controls watch (services/catalog/quality_events.py, its
+  own table over the quality store)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
-from services.catalog import erasure, firm_events
+from services.catalog import erasure, firm_events, quality_events
 from services.catalog.store.reviews import OrderRecords
 from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
@@ -104,4 +106,4 @@ TABLE: ConsumerTable[OrderRecords] = {
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `catalog-<name>`; with NATS
 # authorization on, catalog may read from these alone (deploy/nats_auth.py).
-CONSUMERS = consumer_subjects(TABLE)
+CONSUMERS = consumer_subjects({**TABLE, **quality_events.TABLE})

@@ -11,6 +11,7 @@ from typing import Any
 
 from services.catalog.demo_products import demo_products
 from services.catalog.models import TABLES, ArticleRow, ArticleVersionRow, FirmRow, LawyerRow
+from services.catalog.seed_questions import demo_questions
 from services.catalog.store import CatalogStores
 from services.runtime.config import Settings
 from services.runtime.db import Database
@@ -390,6 +391,9 @@ async def seed_demo(stores: CatalogStores) -> None:
         await stores.products.upsert_product(product)
     for firm in demo_firms():
         await stores.firms.upsert_firm(firm)
+    await stores.assessments.upsert_questions(demo_questions())
+    # Qualified before their `lawyer.changed` goes out, so the rosters assign the demo lawyers at once.
+    await stores.assessments.seed_qualifications(demo_lawyers())
     for lawyer in demo_lawyers():
         await stores.lawyers.upsert_lawyer(lawyer)
     for article, versions in demo_articles():

@@ -15,6 +15,7 @@ from counsel.common.v1 import money_pb2, paging_pb2
 from services.catalog import domain
 from services.catalog.firm_events import FirmEvents, parse_cursor
 from services.catalog.models import ArticleVersionRow, FirmRow, LawyerRow, ProductRow, ReviewRow
+from services.catalog.quality_rpcs import QualityRpcs
 from services.catalog.store import CatalogStores
 from services.catalog.store.articles import ArticleView
 from services.catalog.store.lawyers import LawyerFilter
@@ -240,7 +241,7 @@ def _profile(profile: pb.LawyerProfile) -> domain.Profile:
     )
 
 
-class CatalogServicer(CatalogServiceServicer):
+class CatalogServicer(QualityRpcs, CatalogServiceServicer):
     def __init__(self, stores: CatalogStores, firm_events: FirmEvents | None = None) -> None:
         self.stores = stores
         self.firm_events = firm_events or FirmEvents(stores.db)

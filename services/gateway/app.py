@@ -34,6 +34,7 @@ from services.gateway.routes import (
     notifications,
     orders,
     payments,
+    quality,
 )
 from services.gateway.routing import PROBLEM_RESPONSES, add_routes
 from services.runtime.auth import TokenVerifier
@@ -148,6 +149,7 @@ def create_app(
         payments.router,
         documents.router,
         booking.router,
+        quality.router,
         codec.router,
     )
     if settings.dev_routes:  # never in prod (the default): they need no authentication

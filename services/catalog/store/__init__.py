@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.catalog.store.articles import Articles
+from services.catalog.store.assessments import Assessments
 from services.catalog.store.firms import Firms
 from services.catalog.store.lawyers import Lawyers
 from services.catalog.store.products import Products
+from services.catalog.store.quality import Quality
 from services.catalog.store.reviews import OrderRecords, Reviews
 from services.catalog.store.views import Views
 from services.runtime.db import Database
@@ -27,6 +29,8 @@ class CatalogStores:
     reviews: Reviews
     orders: OrderRecords
     views: Views
+    quality: Quality
+    assessments: Assessments
 
     @classmethod
     def build(cls, db: Database, outbox: Outbox) -> CatalogStores:
@@ -40,4 +44,6 @@ class CatalogStores:
             reviews=Reviews(db, outbox),
             orders=OrderRecords(),
             views=Views(db, outbox),
+            quality=Quality(db, outbox),
+            assessments=Assessments(db, outbox),
         )

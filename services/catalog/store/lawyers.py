@@ -14,11 +14,12 @@ from services.catalog import domain
 from services.catalog.models import TABLES, FirmRow, LawyerRow
 from services.catalog.store.base import TextSearch, administered_firm, index_lawyer, ranked, vector
 from services.catalog.store.firms import Firms
+from services.catalog.store.lawyer_events import publish_lawyer_changed
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.events import Outbox
-from services.runtime.records import claim_idempotency_key, new_id, request_fingerprint, to_timestamp, utcnow
+from services.runtime.records import claim_idempotency_key, new_id, request_fingerprint, utcnow
 
 
 @dataclass(frozen=True)
@@ -228,26 +229,4 @@ class Lawyers:
 
     async def _lawyer_changed(self, session: AsyncSession, row: LawyerRow, actor_id: str) -> None:
         """Publish the profile's assignable state (`lawyer.changed`) in the change's transaction."""
-        await self.outbox.add(
-            session,
-            "lawyer.changed",
-            events_pb2.LawyerChanged(
-                lawyer_id=row.id,
-                user_id=row.user_id,
-                firm_id=row.firm_id,
-                name=row.name,
-                fields=row.fields,
-                active=row.active,
-                service_hours=[
-                    events_pb2.LawyerServiceWindow(
-                        weekday=int(w.get("weekday", 0)),
-                        start=str(w.get("start", "")),
-                        end=str(w.get("end", "")),
-                    )
-                    for w in row.service_hours
-                ],
-                updated_at=to_timestamp(row.updated_at),
-            ),
-            aggregate_id=row.id,
-            actor_id=actor_id,
-        )
+        await publish_lawyer_changed(self.outbox, session, row, actor_id)
