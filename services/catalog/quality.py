@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.legal_fields import LEGAL_FIELDS
 from services.runtime.errors import Conflict, InvalidArgument
@@ -128,6 +128,12 @@ def validate_question(
     if len(explanation) > MAX_STEM:
         raise InvalidArgument.for_field("explanation", f"must be at most {MAX_STEM} characters")
     return NewQuestion(field, difficulty, stem.strip(), cleaned, answer, explanation.strip())
+
+
+def assessment_status(status: str, due_at: datetime, now: datetime) -> str:
+    """What an assessment's result shows: open, passed or failed as stored, or expired when still open after
+    its due time (a late submission is refused, so it is never scored)."""
+    return "expired" if status == "open" and now > due_at else status
 
 
 @dataclass(frozen=True)

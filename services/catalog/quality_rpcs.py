@@ -19,7 +19,7 @@ from services.catalog.quality_models import (
 from services.catalog.store import CatalogStores
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import PermissionDenied
-from services.runtime.records import page_size, to_timestamp
+from services.runtime.records import page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
 SUPERVISOR = "supervisor"
@@ -101,7 +101,7 @@ def result_proto(row: AssessmentRow) -> pb.AssessmentResult:
         id=row.id,
         lawyer_id=row.lawyer_id,
         field=row.field,
-        status=row.status,
+        status=quality.assessment_status(row.status, row.due_at, utcnow()),
         score=row.score,
         passed=row.status == "passed",
         created_at=to_timestamp(row.created_at),

@@ -135,7 +135,9 @@ async def assigned_lawyer(stores: ConsultationStores) -> str:
 async def pass_assessment(catalog: CatalogStores, field: str) -> None:
     """The projection lawyer takes the field's assessment and answers every question right."""
     drawn = await catalog.assessments.start(LAWYER, field)
-    result = await catalog.assessments.submit(LAWYER, drawn.assessment.id, [q.answer for q in drawn.questions])
+    result = await catalog.assessments.submit(
+        LAWYER, drawn.assessment.id, [q.answer for q in drawn.questions]
+    )
     assert result.passed
 
 

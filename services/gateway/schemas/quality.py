@@ -186,7 +186,7 @@ class AssessmentResult(BaseModel):
     id: str
     lawyer_id: str
     field: str
-    status: str = Field(description="open|passed|failed")
+    status: str = Field(description="open|passed|failed|expired")
     score: int
     passed: bool
     created_at: str | None
