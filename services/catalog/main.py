@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
-from services.catalog import events, quality_events, search
+from services.catalog import events, search
 from services.catalog.config import CatalogSettings
 from services.catalog.models import TABLES
 from services.catalog.server import CatalogServicer
@@ -26,9 +26,5 @@ async def serve(shared: Settings) -> None:
         server.add(CatalogServicer(stores), catalog_service_pb2, catalog_service_pb2_grpc)
         await rt.run(
             server,
-            background=[
-                rt.outbox_relay(),
-                *rt.consumers(events.TABLE, stores.orders),
-                *rt.consumers(quality_events.TABLE, stores.quality),
-            ],
+            background=[rt.outbox_relay(), *rt.consumers(events.TABLE, stores)],
         )

@@ -18,7 +18,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from deploy.local.servers import NatsServer, PostgresServer
-from services.catalog import quality, quality_events
+from services.catalog import events, quality
 from services.catalog.models import TABLES
 from services.catalog.quality_models import AssessmentRow, QualityRecordRow
 from services.catalog.seed import demo_firms, demo_lawyers
@@ -50,7 +50,7 @@ async def stores(
 
 
 async def deliver(stores: CatalogStores, subject: str, event: EventEnvelope) -> None:
-    handlers = bind(quality_events.TABLE["quality"], stores.quality)
+    handlers = bind(events.TABLE["quality"], stores)
     async with stores.db.transaction() as session:
         await handler_for(handlers, subject)(event, session)
 
