@@ -51,10 +51,11 @@ async def qualify(session: AsyncSession, lawyer_profile_id: str, field: str, ass
 
 
 class Assessments:
-    def __init__(self, db: Database, outbox: Outbox, rng: random.Random | None = None) -> None:
+    def __init__(self, db: Database, outbox: Outbox) -> None:
         self.db = db
         self.outbox = outbox
-        self.rng = rng or random.SystemRandom()
+        # Draws must not be predictable from earlier ones (a lawyer could learn the sequence).
+        self.rng = random.SystemRandom()
 
     async def create_question(self, principal: Principal, question: quality.NewQuestion) -> QuestionRow:
         row = QuestionRow(

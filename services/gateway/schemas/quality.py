@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
-from services.gateway.schemas.common import LegalField, RequestModel, or_none, rfc3339
+from services.gateway.schemas.common import INT32_MAX, LegalField, RequestModel, or_none, rfc3339
 
-SampleKind = Literal["consultation_reply", "document_version", "meeting", "visit"]
+ChoiceIndex = Annotated[int, Field(ge=0, le=INT32_MAX)]
+Choice = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class ScoreSample(RequestModel):
@@ -112,8 +113,8 @@ class CreateQuestion(RequestModel):
     field: LegalField
     difficulty: int = Field(ge=1, le=5)
     stem: str = Field(min_length=1, max_length=2000)
-    choices: list[str] = Field(min_length=2, max_length=8)
-    answer: int = Field(ge=0, description="Index of the right choice.")
+    choices: list[Choice] = Field(min_length=2, max_length=8)
+    answer: int = Field(ge=0, le=INT32_MAX, description="Index of the right choice.")
     explanation: str = Field(default="", max_length=2000)
 
 
