@@ -173,7 +173,7 @@ class Assessment(BaseModel):
 
 
 class SubmitAnswers(RequestModel):
-    answers: list[int] = Field(
+    answers: list[ChoiceIndex] = Field(
         max_length=100, description="The chosen choice's index, per question in order."
     )
 
