@@ -130,6 +130,14 @@ def validate_question(
     return NewQuestion(field, difficulty, stem.strip(), cleaned, answer, explanation.strip())
 
 
+def check_submittable(status: str, due_at: datetime, now: datetime) -> None:
+    """An assessment takes one submission, before its due time; Conflict otherwise."""
+    if status != "open":
+        raise Conflict(f"the assessment was submitted already ({status})")
+    if now > due_at:
+        raise Conflict("the assessment's time ran out")
+
+
 def assessment_status(status: str, due_at: datetime, now: datetime) -> str:
     """What an assessment's result shows: open, passed or failed as stored, or expired when still open after
     its due time (a late submission is refused, so it is never scored)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -85,6 +86,19 @@ def test_a_sample_is_scored_once() -> None:
     with pytest.raises(InvalidArgument) as raised:
         quality.validate_score(0, "")
     assert violation(raised.value) == "score"
+
+
+def test_an_assessment_takes_one_submission_in_time() -> None:
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    due = now + quality.ASSESSMENT_TIME_LIMIT
+    quality.check_submittable("open", due, now)
+    with pytest.raises(Conflict, match="time ran out"):
+        quality.check_submittable("open", due, due + timedelta(seconds=1))
+    with pytest.raises(Conflict, match="submitted already"):
+        quality.check_submittable("passed", due, now)
+    assert quality.assessment_status("open", due, due + timedelta(seconds=1)) == "expired"
+    assert quality.assessment_status("open", due, now) == "open"
+    assert quality.assessment_status("failed", due, due + timedelta(days=1)) == "failed"
 
 
 def test_a_lawyer_is_assignable_only_in_the_fields_passed() -> None:

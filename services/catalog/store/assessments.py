@@ -129,11 +129,8 @@ class Assessments:
             )
             if row is None or row.lawyer_id != principal.user_id:
                 raise NotFound("no such assessment")
-            if row.status != "open":
-                raise Conflict(f"the assessment was submitted already ({row.status})")
             now = utcnow()
-            if now > row.due_at:
-                raise Conflict("the assessment's time ran out")
+            quality.check_submittable(row.status, row.due_at, now)
             questions = {
                 q.id: q
                 for q in (
