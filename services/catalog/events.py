@@ -1,9 +1,11 @@
-"""The events catalog receives (its durable consumers, subject → handler), applied idempotently by the
-runtime's DurableConsumer (each event id once, in the transaction of its effect):
+"""The events catalog receives (its durable consumers, subject → handler, each handler given the catalog's
+stores), applied idempotently by the runtime's DurableConsumer (each event id once, in the transaction of
+its effect):
 - `orders`: catalog's view of orders from payment and fulfilment events — who bought which product, who
   served it and whether it finished; it decides who may review what (R-Q-1);
 - `firm-events`: a law firm's stream of what happens to its lawyers' work (services/catalog/firm_events.py);
-- `erasure`: a user's erasure (services/catalog/erasure.py)."""
+- `erasure`: a user's erasure (services/catalog/erasure.py);
+- `quality`: the lawyers' outputs and what the risk controls watch (services/catalog/quality_events.py)."""
 
 from __future__ import annotations
 
@@ -13,15 +15,15 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
-from services.catalog import erasure, firm_events
-from services.catalog.store.reviews import OrderRecords
+from services.catalog import erasure, firm_events, quality_events
+from services.catalog.store import CatalogStores
 from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
 
 
-async def order_created(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def order_created(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
     created = unpack(envelope, payment_events.OrderCreated)
-    await store.record_order_event(
+    await stores.orders.record_order_event(
         session,
         created.order_id,
         "created",
@@ -36,54 +38,58 @@ def order_status(
         payment_events.OrderPaid | payment_events.OrderCancelled | payment_events.OrderRefunded
     ],
     status: str,
-) -> Handler[OrderRecords]:
+) -> Handler[CatalogStores]:
     """The handler of a payment event that only moves the order's record to `status`."""
 
-    async def handle(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
+    async def handle(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
         fact = unpack(envelope, message_type)
-        await store.record_order_event(session, fact.order_id, status, client_id=fact.client_id)
+        await stores.orders.record_order_event(session, fact.order_id, status, client_id=fact.client_id)
 
     return handle
 
 
-async def consultation_submitted(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def consultation_submitted(
+    stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession
+) -> None:
     submitted = unpack(envelope, consultation_events.ConsultationSubmitted)
     if submitted.order_id:
-        await store.record_order_event(
+        await stores.orders.record_order_event(
             session, submitted.order_id, "", consultation_id=submitted.consultation_id
         )
 
 
-async def consultation_assigned(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def consultation_assigned(
+    stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession
+) -> None:
     assigned = unpack(envelope, consultation_events.ConsultationAssigned)
-    order_id = await store.order_of_consultation(session, assigned.consultation_id)
-    lawyer_id = await store.lawyer_profile_id(session, assigned.lawyer_id)
+    order_id = await stores.orders.order_of_consultation(session, assigned.consultation_id)
+    lawyer_id = await stores.orders.lawyer_profile_id(session, assigned.lawyer_id)
     if order_id and lawyer_id:
-        await store.record_order_event(session, order_id, "", lawyer_id=lawyer_id)
+        await stores.orders.record_order_event(session, order_id, "", lawyer_id=lawyer_id)
 
 
-async def consultation_closed(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def consultation_closed(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
     closed = unpack(envelope, consultation_events.ConsultationClosed)
-    order_id = await store.order_of_consultation(session, closed.consultation_id)
+    order_id = await stores.orders.order_of_consultation(session, closed.consultation_id)
     if order_id:
-        await store.record_order_event(session, order_id, "completed")
+        await stores.orders.record_order_event(session, order_id, "completed")
 
 
 async def document_order_completed(
-    store: OrderRecords, envelope: EventEnvelope, session: AsyncSession
+    stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession
 ) -> None:
     completed = unpack(envelope, documents_events.DocOrderCompleted)
     if completed.order_id:
-        await store.record_order_event(session, completed.order_id, "completed")
+        await stores.orders.record_order_event(session, completed.order_id, "completed")
 
 
-async def lawyer_work(store: OrderRecords, envelope: EventEnvelope, session: AsyncSession) -> None:
+async def lawyer_work(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
     """Every event of a booking, a document order, a consultation and its calls; those that name no lawyer
     (a consultation not yet assigned) are skipped."""
     await firm_events.record(envelope, session)
 
 
-TABLE: ConsumerTable[OrderRecords] = {
+TABLE: ConsumerTable[CatalogStores] = {
     "orders": {
         "payment.order.created": order_created,
         "payment.order.paid": order_status(payment_events.OrderPaid, "paid"),
@@ -101,6 +107,7 @@ TABLE: ConsumerTable[OrderRecords] = {
         "consultation.call.>": lawyer_work,
     },
     "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
+    "quality": quality_events.HANDLERS,
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `catalog-<name>`; with NATS
 # authorization on, catalog may read from these alone (deploy/nats_auth.py).

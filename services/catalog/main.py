@@ -34,5 +34,5 @@ async def serve(shared: Settings) -> None:
         server.add(CatalogServicer(stores, clocks=clocks), catalog_service_pb2, catalog_service_pb2_grpc)
         await rt.run(
             server,
-            background=[rt.outbox_relay(), *rt.consumers(events.TABLE, stores.orders)],
+            background=[rt.outbox_relay(), *rt.consumers(events.TABLE, stores)],
         )

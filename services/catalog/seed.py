@@ -22,6 +22,7 @@ from services.catalog.models import (
     ProductVersionRow,
 )
 from services.catalog.qualifications import today_in_china
+from services.catalog.seed_questions import demo_questions
 from services.catalog.store import CatalogStores
 from services.runtime.config import Settings
 from services.runtime.db import Database
@@ -545,6 +546,9 @@ async def seed_demo(stores: CatalogStores) -> None:
         await stores.product_versions.seed_product(product, version)
     for firm in demo_firms():
         await stores.firms.upsert_firm(firm)
+    await stores.assessments.upsert_questions(demo_questions())
+    # Qualified before their `lawyer.changed` goes out, so the rosters assign the demo lawyers at once.
+    await stores.assessments.seed_qualifications(demo_lawyers())
     for lawyer in demo_lawyers():
         await stores.lawyers.upsert_lawyer(lawyer)
     for column in demo_columns():

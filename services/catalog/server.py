@@ -19,6 +19,7 @@ from services.catalog.firm_events import FirmEvents, parse_cursor
 from services.catalog.models import ArticleVersionRow, FirmRow, ProductRow, ReviewRow
 from services.catalog.onboarding_rpcs import OnboardingRpcs
 from services.catalog.profile_protos import firm_proto, lawyer_proto
+from services.catalog.quality_rpcs import QualityRpcs
 from services.catalog.store import CatalogStores
 from services.catalog.store.articles import ArticleView
 from services.catalog.store.columns import PlannedIssue
@@ -230,7 +231,7 @@ def _profile(profile: pb.LawyerProfile) -> domain.Profile:
     )
 
 
-class CatalogServicer(OnboardingRpcs, CatalogServiceServicer, CatalogInternalServiceServicer):
+class CatalogServicer(OnboardingRpcs, QualityRpcs, CatalogServiceServicer, CatalogInternalServiceServicer):
     def __init__(
         self,
         stores: CatalogStores,

@@ -18,7 +18,7 @@ from counsel.documents.v1 import events_pb2
 from services.documents import erasure
 from services.documents.store import DocumentsStores
 from services.documents.workflow_link import WorkflowLink
-from services.rules.assignment import service_hours_from_catalog
+from services.rules.assignment import assignable_fields, service_hours_from_catalog
 from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
 from services.runtime.records import from_timestamp
@@ -107,7 +107,7 @@ async def lawyer_changed(ctx: HandlerContext, envelope: EventEnvelope, session: 
         await ctx.stores.staff.lawyer_changed(
             session,
             changed.user_id,
-            list(changed.fields),
+            assignable_fields(changed.fields, changed.passed_fields),
             active=changed.active,
             service_hours=service_hours_from_catalog(
                 (w.weekday, w.start, w.end) for w in changed.service_hours

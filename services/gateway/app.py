@@ -36,6 +36,7 @@ from services.gateway.routes import (
     onboarding,
     orders,
     payments,
+    quality,
 )
 from services.gateway.routing import PROBLEM_RESPONSES, add_routes
 from services.runtime.auth import TokenVerifier
@@ -154,6 +155,7 @@ def create_app(
         payments.router,
         documents.router,
         booking.router,
+        quality.router,
         codec.router,
     )
     if settings.dev_routes:  # never in prod (the default): they need no authentication

@@ -37,6 +37,14 @@ def service_hours_from_catalog(windows: Iterable[tuple[int, str, str]]) -> list[
     return result
 
 
+def assignable_fields(fields: Iterable[str], passed_fields: Iterable[str]) -> list[str]:
+    """The fields a lawyer may be assigned work in: those of their profile whose assessment they passed
+    (§9.4; the catalog's `lawyer.changed` carries both). The rosters keep these as the lawyer's fields, so
+    `choose_lawyer` never assigns a field the lawyer has not passed."""
+    passed = set(passed_fields)
+    return [field for field in fields if field in passed]
+
+
 def _clock(hhmm: str) -> time:
     """A window's bound as a time of day; "24:00" (a window to the end of the day) is the day's last instant."""
     return time.max if hhmm == "24:00" else time.fromisoformat(hhmm)

@@ -174,7 +174,8 @@ async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
     stores: DocumentsStores,
 ) -> None:
     """R-DOC-3: `catalog.lawyer.changed` (through the durable consumer's transaction) feeds the projection:
-    an activated IP lawyer takes IP work; once the firm deactivates them, they get no more."""
+    an activated IP lawyer who passed the IP assessment takes IP work; once the firm deactivates them, they
+    get no more."""
 
     async def changed(active: bool) -> None:
         envelope = EventEnvelope(id=new_id(), type="lawyer.changed", tenant_id="")
@@ -185,6 +186,7 @@ async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
                 fields=["ip"],
                 active=active,
                 service_hours=[LawyerServiceWindow(weekday=1, start="09:00", end="18:00")],
+                passed_fields=["ip"],
             )
         )
         for _ in range(2):  # a redelivery changes nothing

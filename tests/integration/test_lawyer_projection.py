@@ -23,6 +23,7 @@ from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.models import LawyerRow
 from services.catalog.seed import demo_firms, demo_lawyers, seed_demo
+from services.catalog.seed_questions import demo_questions
 from services.catalog.store import CatalogStores
 from services.consultation import events as consultation_events
 from services.consultation.domain import NewConsultation
@@ -45,6 +46,7 @@ FIRM_ADMIN = Principal(identity_demo_user_id(demo_email("firm_admin")), "", froz
 CLIENT = Principal("client-1", "tenant-1", frozenset({"client"}))
 OPERATOR = Principal("operator-1", "", frozenset({"operator"}))
 LAWYER_ACCOUNT = "lawyer-account-projection"
+LAWYER = Principal(LAWYER_ACCOUNT, "", frozenset({"lawyer"}))
 LABOUR_QUESTION = "公司拖欠了我两个月工资，现在又要求我主动辞职，我可以要求经济补偿吗？"
 ALL_WEEK = tuple({"weekday": d, "start": "00:00", "end": "23:59"} for d in range(1, 8))
 WAIT_SECONDS = 15.0
@@ -145,13 +147,27 @@ async def verified(catalog: CatalogStores, lawyer_id: str) -> None:
     await catalog.onboarding.verify(OPERATOR, lawyer_id, "verified", "checked")
 
 
+async def pass_assessment(catalog: CatalogStores, field: str) -> None:
+    """The projection lawyer takes the field's assessment and answers every question right."""
+    drawn = await catalog.assessments.start(LAWYER, field)
+    result = await catalog.assessments.submit(
+        LAWYER, drawn.assessment.id, [q.answer for q in drawn.questions]
+    )
+    assert result.passed
+
+
 async def test_catalog_activation_edits_and_deactivation_decide_who_is_assigned(services: Services) -> None:
     # Nobody practises labour law in this consultation service yet (no demo seed here).
     assert await assigned_lawyer(services.consultation) == ""
+    await services.catalog.assessments.upsert_questions(demo_questions())
 
     lawyer = await services.catalog.lawyers.create_lawyer(FIRM_ADMIN, FIRM, profile(("labour",)), "create-1")
     await verified(services.catalog, lawyer.id)
     await services.catalog.lawyers.activate_lawyer(FIRM_ADMIN, lawyer.id)
+    # Active, but not assessed in labour law yet (§9.4): not assignable in it.
+    row = await projected(services.consultation, active=True, fields=[])
+    assert await assigned_lawyer(services.consultation) == ""
+    await pass_assessment(services.catalog, "labour")
     row = await projected(services.consultation, active=True, fields=["labour"])
     assert row.display_name == "投影律师 Projection Lawyer"
     assert len(row.service_hours) == 7 and row.service_hours[0] == {
@@ -161,12 +177,15 @@ async def test_catalog_activation_edits_and_deactivation_decide_who_is_assigned(
     }
     assert await assigned_lawyer(services.consultation) == LAWYER_ACCOUNT
 
-    # The firm admin moves the lawyer to IP work: no longer eligible for labour questions.
+    # The firm admin moves the lawyer to IP work, which they have not passed: no longer eligible for labour
+    # questions, nor yet for IP ones.
     await services.catalog.lawyers.update_lawyer(FIRM_ADMIN, lawyer.id, profile(("ip",)))
-    await projected(services.consultation, fields=["ip"])
+    await projected(services.consultation, fields=[])
     assert await assigned_lawyer(services.consultation) == ""
 
     await services.catalog.lawyers.update_lawyer(FIRM_ADMIN, lawyer.id, profile(("labour", "ip")))
+    await projected(services.consultation, fields=["labour"])
+    await pass_assessment(services.catalog, "ip")
     await projected(services.consultation, fields=["labour", "ip"])
     await services.catalog.lawyers.deactivate_lawyer(FIRM_ADMIN, lawyer.id)
     await projected(services.consultation, active=False)

@@ -283,6 +283,21 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/consultations/{consultation_id}/conclusion"): Entry(roles("lawyer"), {"body": "b"}),
     ("POST", "/api/v1/consultations/{consultation_id}/conclusion/sign"): Entry(roles("lawyer")),
+    # quality supervision, the question bank and assessments (catalog)
+    ("GET", "/api/v1/qc/samples"): Entry(roles("supervisor")),
+    ("POST", "/api/v1/qc/samples/{sample_id}/score"): Entry(
+        roles("supervisor"), {"score": 2, "passed": False, "findings": "x"}
+    ),
+    ("GET", "/api/v1/qc/risk-flags"): Entry(roles("supervisor")),
+    ("GET", "/api/v1/qc/records"): Entry(roles("supervisor")),
+    ("GET", "/api/v1/question-bank"): Entry(roles("supervisor", "lawyer")),
+    ("POST", "/api/v1/question-bank"): Entry(
+        roles("supervisor"),
+        {"field": "labour", "difficulty": 2, "stem": "x", "choices": ["a", "b"], "answer": 0},
+    ),
+    ("POST", "/api/v1/assessments"): Entry(roles("lawyer"), {"field": "labour"}),
+    ("POST", "/api/v1/assessments/{assessment_id}/answers"): Entry(roles("lawyer"), {"answers": [0]}),
+    ("GET", "/api/v1/assessments"): Entry(roles("supervisor", "lawyer")),
     ("POST", "/api/v1/consultations/{consultation_id}/calls"): Entry(roles("agent"), {"lawyer_id": "l1"}),
     ("POST", "/api/v1/consultations/{consultation_id}/calls/{call_id}/end"): Entry(
         roles("agent"), {"outcome": "done"}

@@ -131,6 +131,8 @@ async def publish_completed(session: AsyncSession, outbox: Outbox, row: BookingR
             status=row.status,
             order_id=row.order_id,
             lawyer_id=row.lawyer_user_id,
+            mode=row.mode,
+            checked_in=row.checked_in_at is not None,
         ),
         actor,
     )

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from services.catalog.files import QualificationFiles
 from services.catalog.store.articles import Articles
+from services.catalog.store.assessments import Assessments
 from services.catalog.store.columns import Columns
 from services.catalog.store.firms import Firms
 from services.catalog.store.lawyers import Lawyers
 from services.catalog.store.onboarding import Onboarding
 from services.catalog.store.product_versions import ProductVersions
 from services.catalog.store.products import Products
+from services.catalog.store.quality import Quality
 from services.catalog.store.reviews import OrderRecords, Reviews
 from services.catalog.store.views import Views
 from services.runtime.db import Database
@@ -35,6 +37,9 @@ class CatalogStores:
     views: Views
     onboarding: Onboarding
 
+    quality: Quality
+    assessments: Assessments
+
     @classmethod
     def build(cls, db: Database, outbox: Outbox, files: QualificationFiles | None = None) -> CatalogStores:
         """`files`: the qualifications bucket; without it (the seed, tests of other things) uploads fail."""
@@ -52,4 +57,6 @@ class CatalogStores:
             orders=OrderRecords(),
             views=Views(db, outbox),
             onboarding=Onboarding(db, outbox, lawyers, files),
+            quality=Quality(db, outbox),
+            assessments=Assessments(db, outbox),
         )

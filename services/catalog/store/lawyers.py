@@ -23,11 +23,12 @@ from services.catalog.store.base import (
     vector,
 )
 from services.catalog.store.firms import Firms
+from services.catalog.store.lawyer_events import publish_lawyer_changed
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import Conflict, InvalidArgument, NotFound
 from services.runtime.events import Outbox
-from services.runtime.records import claim_idempotency_key, new_id, request_fingerprint, to_timestamp, utcnow
+from services.runtime.records import claim_idempotency_key, new_id, request_fingerprint, utcnow
 
 
 @dataclass(frozen=True)
@@ -254,38 +255,5 @@ class Lawyers:
         }
 
     async def lawyer_changed(self, session: AsyncSession, row: LawyerRow, actor_id: str) -> None:
-        """Publish the profile's assignable state (`lawyer.changed`) in the change's transaction: `active`
-        is whether the lawyer may take new work now (active, verified, their firm's agreement in force, their
-        inspection not overdue); the FirmAgreementWorkflow's and InspectionDueWorkflow's timers republish it
-        when a date passes."""
-        firm = await session.get(FirmRow, row.firm_id)
-        reason = qualifications.why_not_assignable(
-            row.active,
-            row.verification,
-            firm.agreement_ends_on if firm is not None else None,
-            row.inspection_due_on,
-            qualifications.today_in_china(utcnow()),
-        )
-        await self.outbox.add(
-            session,
-            "lawyer.changed",
-            events_pb2.LawyerChanged(
-                lawyer_id=row.id,
-                user_id=row.user_id,
-                firm_id=row.firm_id,
-                name=row.name,
-                fields=row.fields,
-                active=not reason,
-                service_hours=[
-                    events_pb2.LawyerServiceWindow(
-                        weekday=int(w.get("weekday", 0)),
-                        start=str(w.get("start", "")),
-                        end=str(w.get("end", "")),
-                    )
-                    for w in row.service_hours
-                ],
-                updated_at=to_timestamp(row.updated_at),
-            ),
-            aggregate_id=row.id,
-            actor_id=actor_id,
-        )
+        """Publish the profile's assignable state (`lawyer.changed`) in the change's transaction."""
+        await publish_lawyer_changed(self.outbox, session, row, actor_id)

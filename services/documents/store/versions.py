@@ -171,6 +171,7 @@ class Versions:
                         version_number=version.number,
                         client_id=row.client_id,
                         revision_window_ends_at=to_timestamp(row.revision_window_ends_at),
+                        lawyer_id=row.assigned_lawyer_id,
                     ),
                     principal.user_id,
                 )

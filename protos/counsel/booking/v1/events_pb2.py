@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ounsel/booking/v1/events.proto\x12\x12\x63ounsel.booking.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x01\n\x0b\x42ookingHeld\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\t\x12)\n\x05start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fhold_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x10\x42ookingConfirmed\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\t\x12)\n\x05start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x0f\x42ookingReminded\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clead_minutes\x18\x04 \x01(\x05\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\"\x92\x01\n\x10\x42ookingCancelled\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08order_id\x18\x05 \x01(\t\x12\x12\n\nrefund_fen\x18\x06 \x01(\x03\x12\x11\n\tlawyer_id\x18\x07 \x01(\t\"n\n\x10\x42ookingCompleted\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\"\xad\x01\n\x12\x42ookingRescheduled\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\t\x12)\n\x05start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0eprevious_start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x10\x42ookingCheckedIn\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ounsel/booking/v1/events.proto\x12\x12\x63ounsel.booking.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x01\n\x0b\x42ookingHeld\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\t\x12)\n\x05start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fhold_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x10\x42ookingConfirmed\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\t\x12)\n\x05start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x0f\x42ookingReminded\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0clead_minutes\x18\x04 \x01(\x05\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\"\x92\x01\n\x10\x42ookingCancelled\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08order_id\x18\x05 \x01(\t\x12\x12\n\nrefund_fen\x18\x06 \x01(\x03\x12\x11\n\tlawyer_id\x18\x07 \x01(\t\"\x90\x01\n\x10\x42ookingCompleted\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\x12\x0c\n\x04mode\x18\x06 \x01(\t\x12\x12\n\nchecked_in\x18\x07 \x01(\x08\"\xad\x01\n\x12\x42ookingRescheduled\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\t\x12)\n\x05start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0eprevious_start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x10\x42ookingCheckedIn\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,10 +40,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BOOKINGREMINDED']._serialized_end=520
   _globals['_BOOKINGCANCELLED']._serialized_start=523
   _globals['_BOOKINGCANCELLED']._serialized_end=669
-  _globals['_BOOKINGCOMPLETED']._serialized_start=671
-  _globals['_BOOKINGCOMPLETED']._serialized_end=781
-  _globals['_BOOKINGRESCHEDULED']._serialized_start=784
-  _globals['_BOOKINGRESCHEDULED']._serialized_end=957
-  _globals['_BOOKINGCHECKEDIN']._serialized_start=959
-  _globals['_BOOKINGCHECKEDIN']._serialized_end=1035
+  _globals['_BOOKINGCOMPLETED']._serialized_start=672
+  _globals['_BOOKINGCOMPLETED']._serialized_end=816
+  _globals['_BOOKINGRESCHEDULED']._serialized_start=819
+  _globals['_BOOKINGRESCHEDULED']._serialized_end=992
+  _globals['_BOOKINGCHECKEDIN']._serialized_start=994
+  _globals['_BOOKINGCHECKEDIN']._serialized_end=1070
 # @@protoc_insertion_point(module_scope)

@@ -192,6 +192,8 @@ class BookingCompleted(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
     LAWYER_ID_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    CHECKED_IN_FIELD_NUMBER: _builtins.int
     booking_id: _builtins.str
     """The booking."""
     client_id: _builtins.str
@@ -202,6 +204,10 @@ class BookingCompleted(_message.Message):
     """The paid order, if any."""
     lawyer_id: _builtins.str
     """The lawyer's account."""
+    mode: _builtins.str
+    """One of common.v1.BookingMode: at_firm or on_site."""
+    checked_in: _builtins.bool
+    """Whether the lawyer checked in (recorded that the meeting started)."""
     def __init__(
         self,
         *,
@@ -210,10 +216,12 @@ class BookingCompleted(_message.Message):
         status: _builtins.str = ...,
         order_id: _builtins.str = ...,
         lawyer_id: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        checked_in: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "client_id", b"client_id", "lawyer_id", b"lawyer_id", "order_id", b"order_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "checked_in", b"checked_in", "client_id", b"client_id", "lawyer_id", b"lawyer_id", "mode", b"mode", "order_id", b"order_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2019,6 +2019,820 @@ class CreateReviewResponse(_message.Message):
 Global___CreateReviewResponse: _TypeAlias = CreateReviewResponse  # noqa: Y015
 
 @_typing.final
+class QcSample(_message.Message):
+    """An output sampled for a supervisor's review (R-Q-5)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    OBJECT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    FINDINGS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    SCORED_AT_FIELD_NUMBER: _builtins.int
+    SCORED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Sample id."""
+    kind: _builtins.str
+    """consultation_reply | document_version | meeting | visit."""
+    object_id: _builtins.str
+    """The sampled object: a consultation, a document order ("<order id>/v<version>"), a booking or a visit."""
+    lawyer_id: _builtins.str
+    """The lawyer's identity account."""
+    status: _builtins.str
+    """pending | passed | failed."""
+    score: _builtins.int
+    """The supervisor's score 1..5; 0 while pending."""
+    findings: _builtins.str
+    """The supervisor's findings."""
+    reason: _builtins.str
+    """Why it was sampled: the rate that applied, e.g. "new lawyer (3 of 20 items): 50%"."""
+    scored_by: _builtins.str
+    """The supervisor who scored it."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was sampled."""
+
+    @_builtins.property
+    def scored_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was scored."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        object_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        status: _builtins.str = ...,
+        score: _builtins.int = ...,
+        findings: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        scored_at: _timestamp_pb2.Timestamp | None = ...,
+        scored_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "scored_at", b"scored_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "findings", b"findings", "id", b"id", "kind", b"kind", "lawyer_id", b"lawyer_id", "object_id", b"object_id", "reason", b"reason", "score", b"score", "scored_at", b"scored_at", "scored_by", b"scored_by", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QcSample: _TypeAlias = QcSample  # noqa: Y015
+
+@_typing.final
+class RiskFlag(_message.Message):
+    """A risk control's flag on a lawyer's work (R-Q-4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    OBJECT_ID_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Flag id."""
+    kind: _builtins.str
+    """visit_without_check_in | two_low_ratings | reply_past_due_twice."""
+    lawyer_id: _builtins.str
+    """The lawyer's identity account."""
+    object_id: _builtins.str
+    """The object that raised it (a booking, a consultation, a document order)."""
+    detail: _builtins.str
+    """What happened, for people."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was raised."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        object_id: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "detail", b"detail", "id", b"id", "kind", b"kind", "lawyer_id", b"lawyer_id", "object_id", b"object_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RiskFlag: _TypeAlias = RiskFlag  # noqa: Y015
+
+@_typing.final
+class QualityRecord(_message.Message):
+    """A lawyer's quality record as supervisors see it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    COMPLETED_ITEMS_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    FAILED_SAMPLES_FIELD_NUMBER: _builtins.int
+    RISK_FLAGS_FIELD_NUMBER: _builtins.int
+    LOW_RATING_STREAK_FIELD_NUMBER: _builtins.int
+    REPLIES_PAST_DUE_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The lawyer's identity account."""
+    completed_items: _builtins.int
+    """Outputs of theirs the platform saw completed."""
+    samples: _builtins.int
+    """Of those, sampled for review."""
+    failed_samples: _builtins.int
+    """Samples a supervisor failed (each opened a follow-up)."""
+    risk_flags: _builtins.int
+    """Risk flags raised on their work."""
+    low_rating_streak: _builtins.int
+    """Low ratings (1 or 2 stars) in a row, up to now."""
+    replies_past_due: _builtins.int
+    """Replies past due."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        completed_items: _builtins.int = ...,
+        samples: _builtins.int = ...,
+        failed_samples: _builtins.int = ...,
+        risk_flags: _builtins.int = ...,
+        low_rating_streak: _builtins.int = ...,
+        replies_past_due: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed_items", b"completed_items", "failed_samples", b"failed_samples", "lawyer_id", b"lawyer_id", "low_rating_streak", b"low_rating_streak", "replies_past_due", b"replies_past_due", "risk_flags", b"risk_flags", "samples", b"samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QualityRecord: _TypeAlias = QualityRecord  # noqa: Y015
+
+@_typing.final
+class Question(_message.Message):
+    """A question of the bank (§9.4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    DIFFICULTY_FIELD_NUMBER: _builtins.int
+    STEM_FIELD_NUMBER: _builtins.int
+    CHOICES_FIELD_NUMBER: _builtins.int
+    ANSWER_FIELD_NUMBER: _builtins.int
+    EXPLANATION_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Question id."""
+    field: _builtins.str
+    """One of common.v1.LegalField."""
+    difficulty: _builtins.int
+    """1 (easiest) to 5."""
+    stem: _builtins.str
+    """The question."""
+    answer: _builtins.int
+    """Index of the right choice; -1 where hidden (a lawyer reading the bank)."""
+    explanation: _builtins.str
+    """Why it is right; empty where hidden."""
+    @_builtins.property
+    def choices(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The choices, two or more."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        difficulty: _builtins.int = ...,
+        stem: _builtins.str = ...,
+        choices: _abc.Iterable[_builtins.str] | None = ...,
+        answer: _builtins.int = ...,
+        explanation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "choices", b"choices", "difficulty", b"difficulty", "explanation", b"explanation", "field", b"field", "id", b"id", "stem", b"stem"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Question: _TypeAlias = Question  # noqa: Y015
+
+@_typing.final
+class AssessmentQuestion(_message.Message):
+    """A question as drawn for an assessment: no answer, no explanation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    STEM_FIELD_NUMBER: _builtins.int
+    CHOICES_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Question id."""
+    stem: _builtins.str
+    """The question."""
+    @_builtins.property
+    def choices(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The choices."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        stem: _builtins.str = ...,
+        choices: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["choices", b"choices", "id", b"id", "stem", b"stem"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssessmentQuestion: _TypeAlias = AssessmentQuestion  # noqa: Y015
+
+@_typing.final
+class AssessmentResult(_message.Message):
+    """An assessment's result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    PASSED_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    SUBMITTED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Assessment id."""
+    lawyer_id: _builtins.str
+    """The lawyer's identity account."""
+    field: _builtins.str
+    """The field assessed."""
+    status: _builtins.str
+    """open | passed | failed | expired."""
+    score: _builtins.int
+    """Percent of right answers, 0..100; 0 while open."""
+    passed: _builtins.bool
+    """Whether it was passed."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was started."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """When answers were due."""
+
+    @_builtins.property
+    def submitted_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was submitted; unset while open."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        status: _builtins.str = ...,
+        score: _builtins.int = ...,
+        passed: _builtins.bool = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+        submitted_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "due_at", b"due_at", "submitted_at", b"submitted_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "due_at", b"due_at", "field", b"field", "id", b"id", "lawyer_id", b"lawyer_id", "passed", b"passed", "score", b"score", "status", b"status", "submitted_at", b"submitted_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssessmentResult: _TypeAlias = AssessmentResult  # noqa: Y015
+
+@_typing.final
+class ListQcSamplesRequest(_message.Message):
+    """Request for CatalogService.ListQcSamples."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """Only this kind; empty for all."""
+    status: _builtins.str
+    """Only this status (pending | passed | failed); empty for all."""
+    lawyer_id: _builtins.str
+    """Only this lawyer's (identity account); empty for all."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        status: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "lawyer_id", b"lawyer_id", "page", b"page", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQcSamplesRequest: _TypeAlias = ListQcSamplesRequest  # noqa: Y015
+
+@_typing.final
+class ListQcSamplesResponse(_message.Message):
+    """Response of CatalogService.ListQcSamples."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedCompositeFieldContainer[Global___QcSample]:
+        """Newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        samples: _abc.Iterable[Global___QcSample] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "samples", b"samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQcSamplesResponse: _TypeAlias = ListQcSamplesResponse  # noqa: Y015
+
+@_typing.final
+class ScoreQcSampleRequest(_message.Message):
+    """Request for CatalogService.ScoreQcSample."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SAMPLE_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    PASSED_FIELD_NUMBER: _builtins.int
+    FINDINGS_FIELD_NUMBER: _builtins.int
+    sample_id: _builtins.str
+    """The sample."""
+    score: _builtins.int
+    """1..5."""
+    passed: _builtins.bool
+    """Whether the output passed."""
+    findings: _builtins.str
+    """What the supervisor found."""
+    def __init__(
+        self,
+        *,
+        sample_id: _builtins.str = ...,
+        score: _builtins.int = ...,
+        passed: _builtins.bool = ...,
+        findings: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["findings", b"findings", "passed", b"passed", "sample_id", b"sample_id", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreQcSampleRequest: _TypeAlias = ScoreQcSampleRequest  # noqa: Y015
+
+@_typing.final
+class ScoreQcSampleResponse(_message.Message):
+    """Response of CatalogService.ScoreQcSample."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SAMPLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sample(self) -> Global___QcSample:
+        """The scored sample."""
+
+    def __init__(
+        self,
+        *,
+        sample: Global___QcSample | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sample", b"sample"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sample", b"sample"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreQcSampleResponse: _TypeAlias = ScoreQcSampleResponse  # noqa: Y015
+
+@_typing.final
+class ListRiskFlagsRequest(_message.Message):
+    """Request for CatalogService.ListRiskFlags."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """Only this lawyer's (identity account); empty for all."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRiskFlagsRequest: _TypeAlias = ListRiskFlagsRequest  # noqa: Y015
+
+@_typing.final
+class ListRiskFlagsResponse(_message.Message):
+    """Response of CatalogService.ListRiskFlags."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLAGS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___RiskFlag]:
+        """Newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        flags: _abc.Iterable[Global___RiskFlag] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flags", b"flags", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRiskFlagsResponse: _TypeAlias = ListRiskFlagsResponse  # noqa: Y015
+
+@_typing.final
+class ListQualityRecordsRequest(_message.Message):
+    """Request for CatalogService.ListQualityRecords."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """Only this lawyer (identity account); empty for all."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer_id", b"lawyer_id", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQualityRecordsRequest: _TypeAlias = ListQualityRecordsRequest  # noqa: Y015
+
+@_typing.final
+class ListQualityRecordsResponse(_message.Message):
+    """Response of CatalogService.ListQualityRecords."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___QualityRecord]:
+        """Most failed samples first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        records: _abc.Iterable[Global___QualityRecord] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQualityRecordsResponse: _TypeAlias = ListQualityRecordsResponse  # noqa: Y015
+
+@_typing.final
+class ListQuestionsRequest(_message.Message):
+    """Request for CatalogService.ListQuestions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """Only this legal field; empty for all."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQuestionsRequest: _TypeAlias = ListQuestionsRequest  # noqa: Y015
+
+@_typing.final
+class ListQuestionsResponse(_message.Message):
+    """Response of CatalogService.ListQuestions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTIONS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def questions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Question]:
+        """By field, difficulty and id."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        questions: _abc.Iterable[Global___Question] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "questions", b"questions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListQuestionsResponse: _TypeAlias = ListQuestionsResponse  # noqa: Y015
+
+@_typing.final
+class CreateQuestionRequest(_message.Message):
+    """Request for CatalogService.CreateQuestion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def question(self) -> Global___Question:
+        """The question; `id` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        question: Global___Question | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateQuestionRequest: _TypeAlias = CreateQuestionRequest  # noqa: Y015
+
+@_typing.final
+class CreateQuestionResponse(_message.Message):
+    """Response of CatalogService.CreateQuestion."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def question(self) -> Global___Question:
+        """The stored question."""
+
+    def __init__(
+        self,
+        *,
+        question: Global___Question | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateQuestionResponse: _TypeAlias = CreateQuestionResponse  # noqa: Y015
+
+@_typing.final
+class StartAssessmentRequest(_message.Message):
+    """Request for CatalogService.StartAssessment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """The legal field to be assessed in."""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartAssessmentRequest: _TypeAlias = StartAssessmentRequest  # noqa: Y015
+
+@_typing.final
+class StartAssessmentResponse(_message.Message):
+    """Response of CatalogService.StartAssessment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    QUESTIONS_FIELD_NUMBER: _builtins.int
+    DUE_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Assessment id."""
+    @_builtins.property
+    def questions(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssessmentQuestion]:
+        """The drawn questions, without answers."""
+
+    @_builtins.property
+    def due_at(self) -> _timestamp_pb2.Timestamp:
+        """Answers submitted after this are refused."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        questions: _abc.Iterable[Global___AssessmentQuestion] | None = ...,
+        due_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "id", b"id", "questions", b"questions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartAssessmentResponse: _TypeAlias = StartAssessmentResponse  # noqa: Y015
+
+@_typing.final
+class SubmitAssessmentRequest(_message.Message):
+    """Request for CatalogService.SubmitAssessment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSESSMENT_ID_FIELD_NUMBER: _builtins.int
+    ANSWERS_FIELD_NUMBER: _builtins.int
+    assessment_id: _builtins.str
+    """The assessment."""
+    @_builtins.property
+    def answers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The chosen choice's index for each question, in the order drawn."""
+
+    def __init__(
+        self,
+        *,
+        assessment_id: _builtins.str = ...,
+        answers: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers", b"answers", "assessment_id", b"assessment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitAssessmentRequest: _TypeAlias = SubmitAssessmentRequest  # noqa: Y015
+
+@_typing.final
+class SubmitAssessmentResponse(_message.Message):
+    """Response of CatalogService.SubmitAssessment."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORE_FIELD_NUMBER: _builtins.int
+    PASSED_FIELD_NUMBER: _builtins.int
+    score: _builtins.int
+    """Percent of right answers, 0..100."""
+    passed: _builtins.bool
+    """Whether the lawyer passed (and may now be assigned work in the field)."""
+    def __init__(
+        self,
+        *,
+        score: _builtins.int = ...,
+        passed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["passed", b"passed", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitAssessmentResponse: _TypeAlias = SubmitAssessmentResponse  # noqa: Y015
+
+@_typing.final
+class ListAssessmentResultsRequest(_message.Message):
+    """Request for CatalogService.ListAssessmentResults."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """Only this lawyer (identity account); empty for all (supervisors). A lawyer sees only their own."""
+    field: _builtins.str
+    """Only this field; empty for all."""
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageRequest:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        page: _paging_pb2.PageRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "lawyer_id", b"lawyer_id", "page", b"page"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssessmentResultsRequest: _TypeAlias = ListAssessmentResultsRequest  # noqa: Y015
+
+@_typing.final
+class ListAssessmentResultsResponse(_message.Message):
+    """Response of CatalogService.ListAssessmentResults."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AssessmentResult]:
+        """Newest first."""
+
+    @_builtins.property
+    def page(self) -> _paging_pb2.PageResponse:
+        """Paging."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___AssessmentResult] | None = ...,
+        page: _paging_pb2.PageResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAssessmentResultsResponse: _TypeAlias = ListAssessmentResultsResponse  # noqa: Y015
+
+@_typing.final
 class UpsertProductRequest(_message.Message):
     """Request for CatalogService.UpsertProduct."""
 

@@ -120,6 +120,51 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.FromString,
                 _registered_method=True)
+        self.ListQcSamples = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListQcSamples',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQcSamplesRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQcSamplesResponse.FromString,
+                _registered_method=True)
+        self.ScoreQcSample = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ScoreQcSample',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ScoreQcSampleRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ScoreQcSampleResponse.FromString,
+                _registered_method=True)
+        self.ListRiskFlags = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListRiskFlags',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListRiskFlagsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListRiskFlagsResponse.FromString,
+                _registered_method=True)
+        self.ListQualityRecords = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListQualityRecords',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQualityRecordsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQualityRecordsResponse.FromString,
+                _registered_method=True)
+        self.ListQuestions = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListQuestions',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQuestionsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQuestionsResponse.FromString,
+                _registered_method=True)
+        self.CreateQuestion = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/CreateQuestion',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateQuestionRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateQuestionResponse.FromString,
+                _registered_method=True)
+        self.StartAssessment = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/StartAssessment',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.StartAssessmentRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.StartAssessmentResponse.FromString,
+                _registered_method=True)
+        self.SubmitAssessment = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/SubmitAssessment',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitAssessmentRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitAssessmentResponse.FromString,
+                _registered_method=True)
+        self.ListAssessmentResults = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListAssessmentResults',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAssessmentResultsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAssessmentResultsResponse.FromString,
+                _registered_method=True)
         self.UpsertProduct = channel.unary_unary(
                 '/counsel.catalog.v1.CatalogService/UpsertProduct',
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.UpsertProductRequest.SerializeToString,
@@ -330,6 +375,73 @@ class CatalogServiceServicer:
 
     def CreateReview(self, request, context):
         """The client who bought a completed order rates it, once (SPEC R-Q-1).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQcSamples(self, request, context):
+        """Quality supervision (R-Q-4, R-Q-5, §9.3, §9.4), supervisors only: outputs sampled for review, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScoreQcSample(self, request, context):
+        """A supervisor scores a pending sample; a failed one opens a follow-up for the lawyer and counts in their
+        record. A sample scored already is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRiskFlags(self, request, context):
+        """Supervisors: risk flags raised from the lawyers' work (an on-site meeting without check-in, two low
+        ratings in a row, a reply past due twice), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQualityRecords(self, request, context):
+        """Supervisors: each lawyer's quality record (completed items, samples, failed samples, risk flags).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuestions(self, request, context):
+        """The question bank: supervisors read every field of a question; lawyers read them without the answer
+        and the explanation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateQuestion(self, request, context):
+        """A supervisor adds a question to the bank.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartAssessment(self, request, context):
+        """A lawyer starts an assessment of one of their legal fields: a random draw of questions and a due time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitAssessment(self, request, context):
+        """A lawyer submits the answers before the due time (after it, or a second time: FAILED_PRECONDITION);
+        scored at once. Passing qualifies the lawyer for work in the field.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAssessmentResults(self, request, context):
+        """Assessment results: supervisors per lawyer and per field, a lawyer their own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -564,6 +676,51 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.CreateReview,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.SerializeToString,
+            ),
+            'ListQcSamples': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQcSamples,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQcSamplesRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQcSamplesResponse.SerializeToString,
+            ),
+            'ScoreQcSample': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreQcSample,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ScoreQcSampleRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ScoreQcSampleResponse.SerializeToString,
+            ),
+            'ListRiskFlags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRiskFlags,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListRiskFlagsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListRiskFlagsResponse.SerializeToString,
+            ),
+            'ListQualityRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQualityRecords,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQualityRecordsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQualityRecordsResponse.SerializeToString,
+            ),
+            'ListQuestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuestions,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQuestionsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQuestionsResponse.SerializeToString,
+            ),
+            'CreateQuestion': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateQuestion,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateQuestionRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateQuestionResponse.SerializeToString,
+            ),
+            'StartAssessment': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartAssessment,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.StartAssessmentRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.StartAssessmentResponse.SerializeToString,
+            ),
+            'SubmitAssessment': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitAssessment,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitAssessmentRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitAssessmentResponse.SerializeToString,
+            ),
+            'ListAssessmentResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssessmentResults,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAssessmentResultsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAssessmentResultsResponse.SerializeToString,
             ),
             'UpsertProduct': grpc.unary_unary_rpc_method_handler(
                     servicer.UpsertProduct,
@@ -1116,6 +1273,249 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/CreateReview',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQcSamples(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListQcSamples',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQcSamplesRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQcSamplesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreQcSample(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ScoreQcSample',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ScoreQcSampleRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ScoreQcSampleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRiskFlags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListRiskFlags',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListRiskFlagsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListRiskFlagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQualityRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListQualityRecords',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQualityRecordsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQualityRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListQuestions',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQuestionsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListQuestionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateQuestion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/CreateQuestion',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateQuestionRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.CreateQuestionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartAssessment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/StartAssessment',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.StartAssessmentRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.StartAssessmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitAssessment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/SubmitAssessment',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitAssessmentRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.SubmitAssessmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssessmentResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListAssessmentResults',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAssessmentResultsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListAssessmentResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

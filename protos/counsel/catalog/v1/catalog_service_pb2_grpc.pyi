@@ -67,6 +67,32 @@ class CatalogServiceStub:
     """Returns one published article (its latest approved version)."""
     CreateReview: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateReviewRequest, _catalog_service_pb2.CreateReviewResponse]
     """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
+    ListQcSamples: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListQcSamplesRequest, _catalog_service_pb2.ListQcSamplesResponse]
+    """Quality supervision (R-Q-4, R-Q-5, §9.3, §9.4), supervisors only: outputs sampled for review, newest first."""
+    ScoreQcSample: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ScoreQcSampleRequest, _catalog_service_pb2.ScoreQcSampleResponse]
+    """A supervisor scores a pending sample; a failed one opens a follow-up for the lawyer and counts in their
+    record. A sample scored already is FAILED_PRECONDITION.
+    """
+    ListRiskFlags: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListRiskFlagsRequest, _catalog_service_pb2.ListRiskFlagsResponse]
+    """Supervisors: risk flags raised from the lawyers' work (an on-site meeting without check-in, two low
+    ratings in a row, a reply past due twice), newest first.
+    """
+    ListQualityRecords: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListQualityRecordsRequest, _catalog_service_pb2.ListQualityRecordsResponse]
+    """Supervisors: each lawyer's quality record (completed items, samples, failed samples, risk flags)."""
+    ListQuestions: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListQuestionsRequest, _catalog_service_pb2.ListQuestionsResponse]
+    """The question bank: supervisors read every field of a question; lawyers read them without the answer
+    and the explanation.
+    """
+    CreateQuestion: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateQuestionRequest, _catalog_service_pb2.CreateQuestionResponse]
+    """A supervisor adds a question to the bank."""
+    StartAssessment: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.StartAssessmentRequest, _catalog_service_pb2.StartAssessmentResponse]
+    """A lawyer starts an assessment of one of their legal fields: a random draw of questions and a due time."""
+    SubmitAssessment: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.SubmitAssessmentRequest, _catalog_service_pb2.SubmitAssessmentResponse]
+    """A lawyer submits the answers before the due time (after it, or a second time: FAILED_PRECONDITION);
+    scored at once. Passing qualifies the lawyer for work in the field.
+    """
+    ListAssessmentResults: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListAssessmentResultsRequest, _catalog_service_pb2.ListAssessmentResultsResponse]
+    """Assessment results: supervisors per lawyer and per field, a lawyer their own."""
     UpsertProduct: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpsertProductRequest, _catalog_service_pb2.UpsertProductResponse]
     """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier."""
     UpdateFirm: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateFirmRequest, _catalog_service_pb2.UpdateFirmResponse]
@@ -170,6 +196,32 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """Returns one published article (its latest approved version)."""
     CreateReview: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateReviewRequest, _catalog_service_pb2.CreateReviewResponse]  # type: ignore[assignment]
     """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
+    ListQcSamples: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListQcSamplesRequest, _catalog_service_pb2.ListQcSamplesResponse]  # type: ignore[assignment]
+    """Quality supervision (R-Q-4, R-Q-5, §9.3, §9.4), supervisors only: outputs sampled for review, newest first."""
+    ScoreQcSample: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ScoreQcSampleRequest, _catalog_service_pb2.ScoreQcSampleResponse]  # type: ignore[assignment]
+    """A supervisor scores a pending sample; a failed one opens a follow-up for the lawyer and counts in their
+    record. A sample scored already is FAILED_PRECONDITION.
+    """
+    ListRiskFlags: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListRiskFlagsRequest, _catalog_service_pb2.ListRiskFlagsResponse]  # type: ignore[assignment]
+    """Supervisors: risk flags raised from the lawyers' work (an on-site meeting without check-in, two low
+    ratings in a row, a reply past due twice), newest first.
+    """
+    ListQualityRecords: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListQualityRecordsRequest, _catalog_service_pb2.ListQualityRecordsResponse]  # type: ignore[assignment]
+    """Supervisors: each lawyer's quality record (completed items, samples, failed samples, risk flags)."""
+    ListQuestions: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListQuestionsRequest, _catalog_service_pb2.ListQuestionsResponse]  # type: ignore[assignment]
+    """The question bank: supervisors read every field of a question; lawyers read them without the answer
+    and the explanation.
+    """
+    CreateQuestion: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.CreateQuestionRequest, _catalog_service_pb2.CreateQuestionResponse]  # type: ignore[assignment]
+    """A supervisor adds a question to the bank."""
+    StartAssessment: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.StartAssessmentRequest, _catalog_service_pb2.StartAssessmentResponse]  # type: ignore[assignment]
+    """A lawyer starts an assessment of one of their legal fields: a random draw of questions and a due time."""
+    SubmitAssessment: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.SubmitAssessmentRequest, _catalog_service_pb2.SubmitAssessmentResponse]  # type: ignore[assignment]
+    """A lawyer submits the answers before the due time (after it, or a second time: FAILED_PRECONDITION);
+    scored at once. Passing qualifies the lawyer for work in the field.
+    """
+    ListAssessmentResults: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListAssessmentResultsRequest, _catalog_service_pb2.ListAssessmentResultsResponse]  # type: ignore[assignment]
+    """Assessment results: supervisors per lawyer and per field, a lawyer their own."""
     UpsertProduct: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpsertProductRequest, _catalog_service_pb2.UpsertProductResponse]  # type: ignore[assignment]
     """An editor creates or replaces a product; tier rules are checked. Orders already placed keep their tier."""
     UpdateFirm: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.UpdateFirmRequest, _catalog_service_pb2.UpdateFirmResponse]  # type: ignore[assignment]
@@ -372,6 +424,86 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_service_pb2.CreateReviewResponse, _abc.Awaitable[_catalog_service_pb2.CreateReviewResponse]]:
         """The client who bought a completed order rates it, once (SPEC R-Q-1)."""
+
+    @_abc_1.abstractmethod
+    def ListQcSamples(
+        self,
+        request: _catalog_service_pb2.ListQcSamplesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListQcSamplesResponse, _abc.Awaitable[_catalog_service_pb2.ListQcSamplesResponse]]:
+        """Quality supervision (R-Q-4, R-Q-5, §9.3, §9.4), supervisors only: outputs sampled for review, newest first."""
+
+    @_abc_1.abstractmethod
+    def ScoreQcSample(
+        self,
+        request: _catalog_service_pb2.ScoreQcSampleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ScoreQcSampleResponse, _abc.Awaitable[_catalog_service_pb2.ScoreQcSampleResponse]]:
+        """A supervisor scores a pending sample; a failed one opens a follow-up for the lawyer and counts in their
+        record. A sample scored already is FAILED_PRECONDITION.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRiskFlags(
+        self,
+        request: _catalog_service_pb2.ListRiskFlagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListRiskFlagsResponse, _abc.Awaitable[_catalog_service_pb2.ListRiskFlagsResponse]]:
+        """Supervisors: risk flags raised from the lawyers' work (an on-site meeting without check-in, two low
+        ratings in a row, a reply past due twice), newest first.
+        """
+
+    @_abc_1.abstractmethod
+    def ListQualityRecords(
+        self,
+        request: _catalog_service_pb2.ListQualityRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListQualityRecordsResponse, _abc.Awaitable[_catalog_service_pb2.ListQualityRecordsResponse]]:
+        """Supervisors: each lawyer's quality record (completed items, samples, failed samples, risk flags)."""
+
+    @_abc_1.abstractmethod
+    def ListQuestions(
+        self,
+        request: _catalog_service_pb2.ListQuestionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListQuestionsResponse, _abc.Awaitable[_catalog_service_pb2.ListQuestionsResponse]]:
+        """The question bank: supervisors read every field of a question; lawyers read them without the answer
+        and the explanation.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateQuestion(
+        self,
+        request: _catalog_service_pb2.CreateQuestionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.CreateQuestionResponse, _abc.Awaitable[_catalog_service_pb2.CreateQuestionResponse]]:
+        """A supervisor adds a question to the bank."""
+
+    @_abc_1.abstractmethod
+    def StartAssessment(
+        self,
+        request: _catalog_service_pb2.StartAssessmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.StartAssessmentResponse, _abc.Awaitable[_catalog_service_pb2.StartAssessmentResponse]]:
+        """A lawyer starts an assessment of one of their legal fields: a random draw of questions and a due time."""
+
+    @_abc_1.abstractmethod
+    def SubmitAssessment(
+        self,
+        request: _catalog_service_pb2.SubmitAssessmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.SubmitAssessmentResponse, _abc.Awaitable[_catalog_service_pb2.SubmitAssessmentResponse]]:
+        """A lawyer submits the answers before the due time (after it, or a second time: FAILED_PRECONDITION);
+        scored at once. Passing qualifies the lawyer for work in the field.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAssessmentResults(
+        self,
+        request: _catalog_service_pb2.ListAssessmentResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListAssessmentResultsResponse, _abc.Awaitable[_catalog_service_pb2.ListAssessmentResultsResponse]]:
+        """Assessment results: supervisors per lawyer and per field, a lawyer their own."""
 
     @_abc_1.abstractmethod
     def UpsertProduct(

@@ -223,6 +223,7 @@ class LawyerChanged(_message.Message):
     ACTIVE_FIELD_NUMBER: _builtins.int
     SERVICE_HOURS_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    PASSED_FIELDS_FIELD_NUMBER: _builtins.int
     lawyer_id: _builtins.str
     """The lawyer profile."""
     user_id: _builtins.str
@@ -245,6 +246,12 @@ class LawyerChanged(_message.Message):
     def updated_at(self) -> _timestamp_pb2.Timestamp:
         """When the profile changed (a consumer ignores a change older than the one it applied)."""
 
+    @_builtins.property
+    def passed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The fields of `fields` whose assessment the lawyer passed (§9.4): work in a field is assigned only to
+        a lawyer who passed it.
+        """
+
     def __init__(
         self,
         *,
@@ -256,14 +263,99 @@ class LawyerChanged(_message.Message):
         active: _builtins.bool = ...,
         service_hours: _abc.Iterable[Global___LawyerServiceWindow] | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        passed_fields: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "fields", b"fields", "firm_id", b"firm_id", "lawyer_id", b"lawyer_id", "name", b"name", "service_hours", b"service_hours", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "fields", b"fields", "firm_id", b"firm_id", "lawyer_id", b"lawyer_id", "name", b"name", "passed_fields", b"passed_fields", "service_hours", b"service_hours", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LawyerChanged: _TypeAlias = LawyerChanged  # noqa: Y015
+
+@_typing.final
+class QualityFollowUpOpened(_message.Message):
+    """Payload of event "quality.follow_up_opened": a supervisor failed a sampled output of a lawyer's (R-Q-5);
+    the lawyer is asked to follow it up.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SAMPLE_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    OBJECT_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    FINDINGS_FIELD_NUMBER: _builtins.int
+    sample_id: _builtins.str
+    """The failed sample."""
+    lawyer_id: _builtins.str
+    """The lawyer's identity account."""
+    kind: _builtins.str
+    """consultation_reply | document_version | meeting | visit."""
+    object_id: _builtins.str
+    """The sampled object."""
+    score: _builtins.int
+    """The supervisor's score, 1..5."""
+    findings: _builtins.str
+    """The supervisor's findings."""
+    def __init__(
+        self,
+        *,
+        sample_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        object_id: _builtins.str = ...,
+        score: _builtins.int = ...,
+        findings: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["findings", b"findings", "kind", b"kind", "lawyer_id", b"lawyer_id", "object_id", b"object_id", "sample_id", b"sample_id", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QualityFollowUpOpened: _TypeAlias = QualityFollowUpOpened  # noqa: Y015
+
+@_typing.final
+class QualityRiskFlagged(_message.Message):
+    """Payload of event "quality.risk_flagged": a risk control flagged a lawyer's work (R-Q-4); supervisors are
+    told.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLAG_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    OBJECT_ID_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    flag_id: _builtins.str
+    """The flag."""
+    kind: _builtins.str
+    """visit_without_check_in | two_low_ratings | reply_past_due_twice."""
+    lawyer_id: _builtins.str
+    """The lawyer's identity account."""
+    object_id: _builtins.str
+    """The object that raised it."""
+    detail: _builtins.str
+    """What happened, for people."""
+    def __init__(
+        self,
+        *,
+        flag_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        object_id: _builtins.str = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "flag_id", b"flag_id", "kind", b"kind", "lawyer_id", b"lawyer_id", "object_id", b"object_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QualityRiskFlagged: _TypeAlias = QualityRiskFlagged  # noqa: Y015
 
 @_typing.final
 class FirmAgreementEnding(_message.Message):

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!counsel/documents/v1/events.proto\x12\x14\x63ounsel.documents.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n\x14\x44ocOrderAcknowledged\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x30\n\x0c\x64raft_due_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x61\x63knowledged_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x0f\x44ocOrderDrafted\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x16\n\x0eversion_number\x18\x02 \x01(\x05\x12\x11\n\tauthor_id\x18\x03 \x01(\t\x12/\n\x0buploaded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbc\x01\n\x10\x44ocOrderApproved\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x16\n\x0eversion_number\x18\x02 \x01(\x05\x12\x13\n\x0breviewer_id\x18\x03 \x01(\t\x12/\n\x0b\x61pproved_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x1f\n\x17reviewer_licence_number\x18\x06 \x01(\t\"\x96\x01\n\x11\x44ocOrderDelivered\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x16\n\x0eversion_number\x18\x02 \x01(\x05\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12;\n\x17revision_window_ends_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\x19\x44ocOrderRevisionRequested\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x14\n\x0crequested_by\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"^\n\x11\x44ocOrderCompleted\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x1c\n\x14\x66inal_version_number\x18\x03 \x01(\x05\"\xc9\x02\n\x0f\x44ocOrderCreated\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x12\n\ncomplexity\x18\x04 \x01(\t\x12\x1a\n\x12\x61ssigned_lawyer_id\x18\x05 \x01(\t\x12+\n\x07paid_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x61\x63knowledge_due_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1a\x61\x63knowledge_within_seconds\x18\x08 \x01(\x03\x12\x1c\n\x14\x64raft_within_seconds\x18\t \x01(\x03\x12\x1f\n\x17revision_window_seconds\x18\n \x01(\x03\"Z\n\x10\x44ocOrderRejected\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x16\n\x0eversion_number\x18\x02 \x01(\x05\x12\x13\n\x0breviewer_id\x18\x03 \x01(\t\"@\n\x10\x44ocOrderAccepted\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\"\xc9\x01\n\x13\x44ocOrderSlaBreached\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12*\n\x06\x64ue_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nnew_due_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12\x1a\n\x12\x61ssigned_lawyer_id\x18\x06 \x01(\t\"\xa4\x01\n\x11\x44ocOrderCancelled\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x14\n\x0c\x63\x61ncelled_by\x18\x05 \x01(\t\x12\r\n\x05stage\x18\x06 \x01(\t\x12\x1a\n\x12\x61ssigned_lawyer_id\x18\x07 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!counsel/documents/v1/events.proto\x12\x14\x63ounsel.documents.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n\x14\x44ocOrderAcknowledged\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x30\n\x0c\x64raft_due_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x61\x63knowledged_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x0f\x44ocOrderDrafted\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x16\n\x0eversion_number\x18\x02 \x01(\x05\x12\x11\n\tauthor_id\x18\x03 \x01(\t\x12/\n\x0buploaded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbc\x01\n\x10\x44ocOrderApproved\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x16\n\x0eversion_number\x18\x02 \x01(\x05\x12\x13\n\x0breviewer_id\x18\x03 \x01(\t\x12/\n\x0b\x61pproved_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x1f\n\x17reviewer_licence_number\x18\x06 \x01(\t\"\xa9\x01\n\x11\x44ocOrderDelivered\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x16\n\x0eversion_number\x18\x02 \x01(\x05\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12;\n\x17revision_window_ends_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\"Z\n\x19\x44ocOrderRevisionRequested\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x14\n\x0crequested_by\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"^\n\x11\x44ocOrderCompleted\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x1c\n\x14\x66inal_version_number\x18\x03 \x01(\x05\"\xc9\x02\n\x0f\x44ocOrderCreated\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x12\n\ncomplexity\x18\x04 \x01(\t\x12\x1a\n\x12\x61ssigned_lawyer_id\x18\x05 \x01(\t\x12+\n\x07paid_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x61\x63knowledge_due_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1a\x61\x63knowledge_within_seconds\x18\x08 \x01(\x03\x12\x1c\n\x14\x64raft_within_seconds\x18\t \x01(\x03\x12\x1f\n\x17revision_window_seconds\x18\n \x01(\x03\"Z\n\x10\x44ocOrderRejected\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x16\n\x0eversion_number\x18\x02 \x01(\x05\x12\x13\n\x0breviewer_id\x18\x03 \x01(\t\"@\n\x10\x44ocOrderAccepted\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\"\xc9\x01\n\x13\x44ocOrderSlaBreached\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12*\n\x06\x64ue_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nnew_due_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12\x1a\n\x12\x61ssigned_lawyer_id\x18\x06 \x01(\t\"\xa4\x01\n\x11\x44ocOrderCancelled\x12\x19\n\x11\x64ocument_order_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x14\n\x0c\x63\x61ncelled_by\x18\x05 \x01(\t\x12\r\n\x05stage\x18\x06 \x01(\t\x12\x1a\n\x12\x61ssigned_lawyer_id\x18\x07 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,19 +39,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DOCORDERAPPROVED']._serialized_start=405
   _globals['_DOCORDERAPPROVED']._serialized_end=593
   _globals['_DOCORDERDELIVERED']._serialized_start=596
-  _globals['_DOCORDERDELIVERED']._serialized_end=746
-  _globals['_DOCORDERREVISIONREQUESTED']._serialized_start=748
-  _globals['_DOCORDERREVISIONREQUESTED']._serialized_end=838
-  _globals['_DOCORDERCOMPLETED']._serialized_start=840
-  _globals['_DOCORDERCOMPLETED']._serialized_end=934
-  _globals['_DOCORDERCREATED']._serialized_start=937
-  _globals['_DOCORDERCREATED']._serialized_end=1266
-  _globals['_DOCORDERREJECTED']._serialized_start=1268
-  _globals['_DOCORDERREJECTED']._serialized_end=1358
-  _globals['_DOCORDERACCEPTED']._serialized_start=1360
-  _globals['_DOCORDERACCEPTED']._serialized_end=1424
-  _globals['_DOCORDERSLABREACHED']._serialized_start=1427
-  _globals['_DOCORDERSLABREACHED']._serialized_end=1628
-  _globals['_DOCORDERCANCELLED']._serialized_start=1631
-  _globals['_DOCORDERCANCELLED']._serialized_end=1795
+  _globals['_DOCORDERDELIVERED']._serialized_end=765
+  _globals['_DOCORDERREVISIONREQUESTED']._serialized_start=767
+  _globals['_DOCORDERREVISIONREQUESTED']._serialized_end=857
+  _globals['_DOCORDERCOMPLETED']._serialized_start=859
+  _globals['_DOCORDERCOMPLETED']._serialized_end=953
+  _globals['_DOCORDERCREATED']._serialized_start=956
+  _globals['_DOCORDERCREATED']._serialized_end=1285
+  _globals['_DOCORDERREJECTED']._serialized_start=1287
+  _globals['_DOCORDERREJECTED']._serialized_end=1377
+  _globals['_DOCORDERACCEPTED']._serialized_start=1379
+  _globals['_DOCORDERACCEPTED']._serialized_end=1443
+  _globals['_DOCORDERSLABREACHED']._serialized_start=1446
+  _globals['_DOCORDERSLABREACHED']._serialized_end=1647
+  _globals['_DOCORDERCANCELLED']._serialized_start=1650
+  _globals['_DOCORDERCANCELLED']._serialized_end=1814
 # @@protoc_insertion_point(module_scope)

@@ -145,12 +145,15 @@ class DocOrderDelivered(_message.Message):
     VERSION_NUMBER_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     REVISION_WINDOW_ENDS_AT_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
     document_order_id: _builtins.str
     """The document order."""
     version_number: _builtins.int
     """The delivered version number."""
     client_id: _builtins.str
     """The client it was delivered to."""
+    lawyer_id: _builtins.str
+    """The assigned lawyer's account, whose version it is."""
     @_builtins.property
     def revision_window_ends_at(self) -> _timestamp_pb2.Timestamp:
         """When the revision window closes."""
@@ -162,10 +165,11 @@ class DocOrderDelivered(_message.Message):
         version_number: _builtins.int = ...,
         client_id: _builtins.str = ...,
         revision_window_ends_at: _timestamp_pb2.Timestamp | None = ...,
+        lawyer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["revision_window_ends_at", b"revision_window_ends_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "document_order_id", b"document_order_id", "revision_window_ends_at", b"revision_window_ends_at", "version_number", b"version_number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "document_order_id", b"document_order_id", "lawyer_id", b"lawyer_id", "revision_window_ends_at", b"revision_window_ends_at", "version_number", b"version_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
