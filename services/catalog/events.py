@@ -3,17 +3,23 @@ runtime's DurableConsumer (each event id once, in the transaction of its effect)
 - `orders`: catalog's view of orders from payment and fulfilment events — who bought which product, who
   served it and whether it finished; it decides who may review what (R-Q-1);
 - `firm-events`: a law firm's stream of what happens to its lawyers' work (services/catalog/firm_events.py);
-- `erasure`: a user's erasure (services/catalog/erasure.py)."""
+- `erasure`: a user's erasure (services/catalog/erasure.py);
+- `next-purchase` (its own table, `NEXT_PURCHASE`): each enterprise's history for the next-purchase analysis
+  (store/recommendations.py) — consultations with their legal field, product views, orders paid, ratings,
+  meetings and visits (a document order is its paid order) — and, as it grows, a suggestion to notify."""
 
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from counsel.booking.v1 import events_pb2 as booking_events
+from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from services.catalog import erasure, firm_events
+from services.catalog.store.recommendations import EnterpriseHistories
 from services.catalog.store.reviews import OrderRecords
 from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
@@ -102,6 +108,75 @@ TABLE: ConsumerTable[OrderRecords] = {
     },
     "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
 }
+
+
+async def consultation_classified(
+    store: EnterpriseHistories, envelope: EventEnvelope, session: AsyncSession
+) -> None:
+    classified = unpack(envelope, consultation_events.ConsultationClassified)
+    await store.record(session, envelope, "consultation", classified.legal_field, user_id=envelope.actor_id)
+    await store.suggest(session, envelope.tenant_id)
+
+
+async def product_viewed(store: EnterpriseHistories, envelope: EventEnvelope, session: AsyncSession) -> None:
+    viewed = unpack(envelope, catalog_events.ItemViewed)
+    if viewed.kind == "product":
+        await store.record(session, envelope, "viewed", viewed.item_id, user_id=viewed.user_id)
+        await store.suggest(session, envelope.tenant_id)
+
+
+async def order_placed(store: EnterpriseHistories, envelope: EventEnvelope, session: AsyncSession) -> None:
+    created = unpack(envelope, payment_events.OrderCreated)
+    await store.record(
+        session,
+        envelope,
+        "order_created",
+        created.product_id,
+        user_id=created.client_id,
+        reference=created.order_id,
+    )
+
+
+async def order_paid(store: EnterpriseHistories, envelope: EventEnvelope, session: AsyncSession) -> None:
+    paid = unpack(envelope, payment_events.OrderPaid)
+    product_id = await store.ordered_product(session, paid.order_id)
+    await store.record(
+        session, envelope, "order_paid", product_id, user_id=paid.client_id, reference=paid.order_id
+    )
+    await store.suggest(session, envelope.tenant_id)
+
+
+async def review_added(store: EnterpriseHistories, envelope: EventEnvelope, session: AsyncSession) -> None:
+    review = unpack(envelope, catalog_events.ReviewAdded)
+    await store.record(
+        session, envelope, "rated", review.product_id, user_id=envelope.actor_id, stars=review.rating
+    )
+    await store.suggest(session, envelope.tenant_id)
+
+
+def meeting(
+    kind: str, message_type: type[booking_events.BookingConfirmed | booking_events.BookingCheckedIn]
+) -> Handler[EnterpriseHistories]:
+    """A booking confirmed (`booking`) or a meeting or visit checked in (`visit`)."""
+
+    async def handle(store: EnterpriseHistories, envelope: EventEnvelope, session: AsyncSession) -> None:
+        await store.record(session, envelope, kind, user_id=unpack(envelope, message_type).client_id)
+        await store.suggest(session, envelope.tenant_id)
+
+    return handle
+
+
+NEXT_PURCHASE: ConsumerTable[EnterpriseHistories] = {
+    "next-purchase": {
+        "consultation.consultation.classified": consultation_classified,
+        "catalog.product.viewed": product_viewed,
+        "payment.order.created": order_placed,
+        "payment.order.paid": order_paid,
+        "catalog.review.added": review_added,
+        "booking.booking.confirmed": meeting("booking", booking_events.BookingConfirmed),
+        "booking.booking.checked_in": meeting("visit", booking_events.BookingCheckedIn),
+    }
+}
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `catalog-<name>`; with NATS
 # authorization on, catalog may read from these alone (deploy/nats_auth.py).
-CONSUMERS = consumer_subjects(TABLE)
+CONSUMERS = consumer_subjects(TABLE) | consumer_subjects(NEXT_PURCHASE)

@@ -26,5 +26,9 @@ async def serve(shared: Settings) -> None:
         server.add(CatalogServicer(stores), catalog_service_pb2, catalog_service_pb2_grpc)
         await rt.run(
             server,
-            background=[rt.outbox_relay(), *rt.consumers(events.TABLE, stores.orders)],
+            background=[
+                rt.outbox_relay(),
+                *rt.consumers(events.TABLE, stores.orders),
+                *rt.consumers(events.NEXT_PURCHASE, stores.histories),
+            ],
         )

@@ -34,6 +34,7 @@ from services.gateway.routes import (
     notifications,
     orders,
     payments,
+    recommendations,
 )
 from services.gateway.routing import PROBLEM_RESPONSES, add_routes
 from services.runtime.auth import TokenVerifier
@@ -146,6 +147,7 @@ def create_app(
         notifications.router,
         orders.router,
         payments.router,
+        recommendations.router,
         documents.router,
         booking.router,
         codec.router,

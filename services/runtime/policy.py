@@ -101,6 +101,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SetLawyerOnline": SIGNED_IN,
         "WatchFirmEvents": SIGNED_IN,
         "ExportCatalogData": SIGNED_IN,
+        "GetRecommendations": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,

@@ -233,6 +233,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
         roles("client", "client_admin"), {"reason": "r"}
     ),
     ("POST", "/api/v1/complaints/{complaint_id}/accept"): Entry(roles("client", "client_admin")),
+    ("GET", "/api/v1/recommendations"): Entry(roles("client", "client_admin", "agent", "supervisor")),
     ("POST", "/api/v1/consultations/{consultation_id}/calls"): Entry(roles("agent"), {"lawyer_id": "l1"}),
     ("POST", "/api/v1/consultations/{consultation_id}/calls/{call_id}/end"): Entry(
         roles("agent"), {"outcome": "done"}

@@ -9,6 +9,7 @@ from services.catalog.store.articles import Articles
 from services.catalog.store.firms import Firms
 from services.catalog.store.lawyers import Lawyers
 from services.catalog.store.products import Products
+from services.catalog.store.recommendations import EnterpriseHistories
 from services.catalog.store.reviews import OrderRecords, Reviews
 from services.catalog.store.views import Views
 from services.runtime.db import Database
@@ -27,6 +28,7 @@ class CatalogStores:
     reviews: Reviews
     orders: OrderRecords
     views: Views
+    histories: EnterpriseHistories
 
     @classmethod
     def build(cls, db: Database, outbox: Outbox) -> CatalogStores:
@@ -40,4 +42,5 @@ class CatalogStores:
             reviews=Reviews(db, outbox),
             orders=OrderRecords(),
             views=Views(db, outbox),
+            histories=EnterpriseHistories(db, outbox),
         )

@@ -85,6 +85,10 @@ class CatalogServiceStub:
     """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
     records: the reviews they wrote.
     """
+    GetRecommendations: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetRecommendationsRequest, _catalog_service_pb2.GetRecommendationsResponse]
+    """The next purchases for an enterprise (§5.5, R-Q-2), best first, at most 5, each with its reasons in
+    Chinese: a client's own enterprise; agents and supervisors name a client enterprise or a client.
+    """
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -142,6 +146,10 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     ExportCatalogData: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ExportCatalogDataRequest, _catalog_service_pb2.ExportCatalogDataResponse]  # type: ignore[assignment]
     """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
     records: the reviews they wrote.
+    """
+    GetRecommendations: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetRecommendationsRequest, _catalog_service_pb2.GetRecommendationsResponse]  # type: ignore[assignment]
+    """The next purchases for an enterprise (§5.5, R-Q-2), best first, at most 5, each with its reasons in
+    Chinese: a client's own enterprise; agents and supervisors name a client enterprise or a client.
     """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -329,6 +337,16 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_catalog_service_pb2.ExportCatalogDataResponse, _abc.Awaitable[_catalog_service_pb2.ExportCatalogDataResponse]]:
         """For the person's data export (PIPL), called by the gateway with their token: only the caller's own
         records: the reviews they wrote.
+        """
+
+    @_abc_1.abstractmethod
+    def GetRecommendations(
+        self,
+        request: _catalog_service_pb2.GetRecommendationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.GetRecommendationsResponse, _abc.Awaitable[_catalog_service_pb2.GetRecommendationsResponse]]:
+        """The next purchases for an enterprise (§5.5, R-Q-2), best first, at most 5, each with its reasons in
+        Chinese: a client's own enterprise; agents and supervisors name a client enterprise or a client.
         """
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
