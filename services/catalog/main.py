@@ -28,7 +28,6 @@ async def serve(shared: Settings) -> None:
             server,
             background=[
                 rt.outbox_relay(),
-                *rt.consumers(events.TABLE, stores.orders),
-                *rt.consumers(events.NEXT_PURCHASE, stores.histories),
+                *rt.consumers(events.TABLE, stores),
             ],
         )

@@ -35,7 +35,6 @@ from services.catalog import events
 from services.catalog.models import TABLES
 from services.catalog.seed import seed_demo
 from services.catalog.store import CatalogStores
-from services.catalog.store.reviews import OrderRecords
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
 from services.identity.seed import LAWYER_EMAILS, demo_email
@@ -627,7 +626,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
         bus,
         platform.db,
         TABLES,
-        bind(events.TABLE["orders"], OrderRecords()),
+        bind(events.TABLE["orders"], CatalogStores.build(platform.db, platform.outbox)),
     )
     try:
         buyer = platform.keys.headers("buyer-1", roles=("client",), tenant_id="tenant-1")
@@ -693,7 +692,7 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
         bus,
         platform.db,
         TABLES,
-        bind(events.TABLE["orders"], OrderRecords()),
+        bind(events.TABLE["orders"], CatalogStores.build(platform.db, platform.outbox)),
     )
     try:
         order_id, consultation_id = f"order-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
