@@ -45,6 +45,10 @@ class NextPurchaseModel:
         total = sum(exp.values())
         return {p: e / total for p, e in exp.items()}
 
+    def lift(self, features: Mapping[str, float], product: str) -> float:
+        """How many times likelier the evidence makes `product` than it is for an enterprise with none."""
+        return self.scores(features)[product] / self.scores({})[product]
+
     def ranked(self, features: Mapping[str, float], among: Collection[str] | None = None) -> list[str]:
         """Products best first (ties by id), only `among` when given."""
         scores = self.scores(features)

@@ -19,7 +19,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from services.catalog.models import EnterpriseSignalRow, ProductRow, SuggestionRow
 from services.next_purchase.evidence import YEAR_DAYS, next_purchase_features
 from services.next_purchase.histories import Event
-from services.next_purchase.recommender import MAX_RECOMMENDATIONS, Recommendation
+from services.next_purchase.recommender import Recommendation
 from services.next_purchase.training import next_purchase_model
 from services.runtime.context import Principal
 from services.runtime.db import Database
@@ -30,8 +30,10 @@ from services.runtime.records import from_timestamp, utcnow
 # Staff who may see a client enterprise's suggestions, for a follow-up.
 STAFF_ROLES = ("agent", "supervisor")
 # A suggestion is sent (opt-in marketing, through notification's policy) when the best product is at least
-# this likely and backed by the enterprise's own evidence, once per product within the period.
+# this likely and the enterprise's own evidence made it this many times likelier than for anyone (what
+# every enterprise buys is no news), once per product within the period.
 SUGGEST_MIN_SCORE = 0.4
+SUGGEST_MIN_LIFT = 2.0
 SUGGEST_AGAIN_AFTER = timedelta(days=30)
 _SECONDS_PER_DAY = 86_400.0
 
@@ -116,8 +118,15 @@ class EnterpriseHistories:
         if not tenant_id:
             return
         now = utcnow()
-        best = next(iter(await recommend(session, tenant_id, now, limit=1)), None)
-        if best is None or best.score < SUGGEST_MIN_SCORE or best.reasons[0].startswith("同类企业常购"):
+        features = await _features(session, tenant_id, now)
+        on_sale = await _names_on_sale(session)
+        model = next_purchase_model()
+        best = next(iter(model.recommend(features, on_sale, among=on_sale, limit=1)), None)
+        if (
+            best is None
+            or best.score < SUGGEST_MIN_SCORE
+            or model.lift(features, best.product_id) < SUGGEST_MIN_LIFT
+        ):
             return
         last = await session.get(SuggestionRow, (tenant_id, best.product_id), with_for_update=True)
         if last is not None and now - last.suggested_at < SUGGEST_AGAIN_AFTER:
@@ -133,14 +142,13 @@ class EnterpriseHistories:
         if not member:
             return
         session.add(SuggestionRow(tenant_id=tenant_id, product_id=best.product_id, suggested_at=now))
-        product = await session.get(ProductRow, best.product_id)
         await self.outbox.add(
             session,
             "recommendation.suggested",
             events_pb2.RecommendationSuggested(
                 client_id=member,
                 product_id=best.product_id,
-                product_name=chinese_name(product.name) if product else best.product_id,
+                product_name=on_sale[best.product_id],
                 reason=best.reasons[0],
                 score=best.score,
             ),
@@ -159,12 +167,8 @@ async def _enterprise_of(session: AsyncSession, client_id: str) -> str:
     return (await session.exec(statement)).first() or ""
 
 
-async def recommend(
-    session: AsyncSession, tenant_id: str, now: datetime, limit: int = MAX_RECOMMENDATIONS
-) -> list[Recommendation]:
-    """The enterprise's next purchases among the published products, best first (none for no enterprise)."""
-    if not tenant_id:
-        return []
+async def _features(session: AsyncSession, tenant_id: str, now: datetime) -> dict[str, float]:
+    """What the enterprise's last year says (`evidence.next_purchase_features`)."""
     rows = (
         await session.exec(
             select(EnterpriseSignalRow)
@@ -172,10 +176,22 @@ async def recommend(
             .where(col(EnterpriseSignalRow.occurred_at) >= now - timedelta(days=YEAR_DAYS))
         )
     ).all()
-    on_sale = (
+    events = [Event(_days(r.occurred_at), r.kind, r.subject, r.stars) for r in rows]
+    return next_purchase_features(events, _days(now))
+
+
+async def _names_on_sale(session: AsyncSession) -> dict[str, str]:
+    """The published products' Chinese names, by id."""
+    rows = (
         await session.exec(select(ProductRow.id, ProductRow.name).where(col(ProductRow.published).is_(True)))
     ).all()
-    events = [Event(_days(r.occurred_at), r.kind, r.subject, r.stars) for r in rows]
-    features = next_purchase_features(events, _days(now))
-    names = {product_id: chinese_name(name) for product_id, name in on_sale}
-    return next_purchase_model().recommend(features, names, among=names, limit=limit)
+    return {product_id: chinese_name(name) for product_id, name in rows}
+
+
+async def recommend(session: AsyncSession, tenant_id: str, now: datetime) -> list[Recommendation]:
+    """The enterprise's next purchases among the published products, best first (none for no enterprise)."""
+    if not tenant_id:
+        return []
+    names = await _names_on_sale(session)
+    features = await _features(session, tenant_id, now)
+    return next_purchase_model().recommend(features, names, among=names)
