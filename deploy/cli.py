@@ -102,6 +102,17 @@ def _classifier(action: str) -> int:
     return 0
 
 
+def _analytics(action: str) -> int:
+    from services.next_purchase.evaluation import report
+    from services.next_purchase.training import MODEL, write_model
+
+    if action == "train":
+        write_model()
+        print(f"wrote {MODEL}")
+    print(report())
+    return 0
+
+
 def _up(ha: bool) -> int:
     from deploy.local.stack import run_stack
 
@@ -272,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     documents.add_argument("--reason", required=True, help="why it is cancelled (told to the client)")
     classifier = commands.add_parser("classifier", help="the consultation's legal-nature classifier")
     classifier.add_argument("action", choices=["report", "train"])
+    analytics = commands.add_parser(
+        "analytics", help="the next-purchase and purchase-intent models, evaluated on held-out histories"
+    )
+    analytics.add_argument("action", choices=["report", "train"])
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -341,6 +356,8 @@ def _run(args: argparse.Namespace) -> int:
             return _documents_cancel(args.document_order_id, args.reason)
         if args.command == "classifier":
             return _classifier(args.action)
+        if args.command == "analytics":
+            return _analytics(args.action)
         if args.command == "nats-config":
             return _nats_config(args.stream, args.subject_root)
         if args.command == "serve":

@@ -318,4 +318,48 @@ def demo_products() -> list[ProductRow]:
             parameters={"term": "12 months"},
             created_at=created,
         ),
+        # The reviews and plans an enterprise buys when a need keeps coming back (the next-purchase
+        # analysis suggests them, services/next_purchase).
+        _document(
+            "doc-labour-compliance",
+            "劳动合规审查 Labour compliance review",
+            "审查劳动合同、规章制度与用工流程。A review of employment contracts, rules and practices.",
+            (49900, 99900, 199900),
+            legal_field="labour",
+        ),
+        _document(
+            "doc-equity-structure",
+            "股权架构设计 Equity structure",
+            "设计股权结构与股东协议。Shareholding structure and shareholders' agreement.",
+            (49900, 199900, 399900),
+            legal_field="company",
+        ),
+        _document(
+            "doc-ip-protection",
+            "知识产权保护方案 IP protection plan",
+            "商标、专利与商业秘密的保护方案。A plan for trademarks, patents and trade secrets.",
+            (49900, 149900, 299900),
+            legal_field="ip",
+        ),
+        _document(
+            "doc-tax-compliance",
+            "税务合规审查 Tax compliance review",
+            "审查企业税务处理与发票合规。A review of tax treatment and invoicing.",
+            (49900, 149900, 299900),
+            legal_field="tax",
+        ),
+        _document(
+            "doc-lease-review",
+            "租赁合同审查 Lease review",
+            "审查厂房、门店与办公租赁合同。Review of factory, shop and office leases.",
+            (39900, 79900, 159900),
+            legal_field="real_estate",
+        ),
+        _document(
+            "doc-financing-review",
+            "融资文件审查 Financing documents review",
+            "审查投资协议、借款与担保文件。Review of investment, loan and guarantee documents.",
+            (49900, 199900, 399900),
+            legal_field="finance",
+        ),
     ]

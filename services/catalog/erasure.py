@@ -2,14 +2,15 @@
 
 Reviews stay (their stars are part of products', lawyers' and firms' ratings, R-Q-1) but lose their author:
 `client_id` becomes "" so no review can be traced back to the person. Catalog's view of their orders loses
-the buyer too (they can no longer review anything)."""
+the buyer too (they can no longer review anything). Their enterprise's history (the next-purchase analysis)
+keeps what the enterprise did but no longer who did it."""
 
 from __future__ import annotations
 
 from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.catalog.models import OrderRecordRow, ReviewRow
+from services.catalog.models import EnterpriseSignalRow, OrderRecordRow, ReviewRow
 
 
 async def erase_user(session: AsyncSession, user_id: str) -> None:
@@ -17,4 +18,7 @@ async def erase_user(session: AsyncSession, user_id: str) -> None:
     await session.execute(update(ReviewRow).where(col(ReviewRow.client_id) == user_id).values(client_id=""))
     await session.execute(
         update(OrderRecordRow).where(col(OrderRecordRow.client_id) == user_id).values(client_id="")
+    )
+    await session.execute(
+        update(EnterpriseSignalRow).where(col(EnterpriseSignalRow.user_id) == user_id).values(user_id="")
     )

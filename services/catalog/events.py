@@ -5,12 +5,17 @@ its effect):
   served it and whether it finished; it decides who may review what (R-Q-1);
 - `firm-events`: a law firm's stream of what happens to its lawyers' work (services/catalog/firm_events.py);
 - `erasure`: a user's erasure (services/catalog/erasure.py);
-- `quality`: the lawyers' outputs and what the risk controls watch (services/catalog/quality_events.py)."""
+- `quality`: the lawyers' outputs and what the risk controls watch (services/catalog/quality_events.py);
+- `next-purchase`: each enterprise's history for the next-purchase analysis
+  (store/recommendations.py) — consultations with their legal field, product views, orders paid, ratings,
+  meetings and visits (a document order is its paid order) — and, as it grows, a suggestion to notify."""
 
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from counsel.booking.v1 import events_pb2 as booking_events
+from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
@@ -89,6 +94,66 @@ async def lawyer_work(stores: CatalogStores, envelope: EventEnvelope, session: A
     await firm_events.record(envelope, session)
 
 
+async def consultation_classified(
+    stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession
+) -> None:
+    classified = unpack(envelope, consultation_events.ConsultationClassified)
+    await stores.histories.record(
+        session, envelope, "consultation", classified.legal_field, user_id=envelope.actor_id
+    )
+    await stores.histories.suggest(session, envelope.tenant_id)
+
+
+async def product_viewed(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
+    viewed = unpack(envelope, catalog_events.ItemViewed)
+    if viewed.kind == "product":
+        await stores.histories.record(session, envelope, "viewed", viewed.item_id, user_id=viewed.user_id)
+        await stores.histories.suggest(session, envelope.tenant_id)
+
+
+async def order_placed(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
+    created = unpack(envelope, payment_events.OrderCreated)
+    await stores.histories.record(
+        session,
+        envelope,
+        "order_created",
+        created.product_id,
+        user_id=created.client_id,
+        reference=created.order_id,
+    )
+
+
+async def order_paid(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
+    paid = unpack(envelope, payment_events.OrderPaid)
+    product_id = await stores.histories.ordered_product(session, paid.order_id)
+    await stores.histories.record(
+        session, envelope, "order_paid", product_id, user_id=paid.client_id, reference=paid.order_id
+    )
+    await stores.histories.suggest(session, envelope.tenant_id)
+
+
+async def review_added(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
+    review = unpack(envelope, catalog_events.ReviewAdded)
+    await stores.histories.record(
+        session, envelope, "rated", review.product_id, user_id=envelope.actor_id, stars=review.rating
+    )
+    await stores.histories.suggest(session, envelope.tenant_id)
+
+
+def meeting(
+    kind: str, message_type: type[booking_events.BookingConfirmed | booking_events.BookingCheckedIn]
+) -> Handler[CatalogStores]:
+    """A booking confirmed (`booking`) or a meeting or visit checked in (`visit`)."""
+
+    async def handle(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
+        await stores.histories.record(
+            session, envelope, kind, user_id=unpack(envelope, message_type).client_id
+        )
+        await stores.histories.suggest(session, envelope.tenant_id)
+
+    return handle
+
+
 TABLE: ConsumerTable[CatalogStores] = {
     "orders": {
         "payment.order.created": order_created,
@@ -108,6 +173,15 @@ TABLE: ConsumerTable[CatalogStores] = {
     },
     "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
     "quality": quality_events.HANDLERS,
+    "next-purchase": {
+        "consultation.consultation.classified": consultation_classified,
+        "catalog.product.viewed": product_viewed,
+        "payment.order.created": order_placed,
+        "payment.order.paid": order_paid,
+        "catalog.review.added": review_added,
+        "booking.booking.confirmed": meeting("booking", booking_events.BookingConfirmed),
+        "booking.booking.checked_in": meeting("visit", booking_events.BookingCheckedIn),
+    },
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `catalog-<name>`; with NATS
 # authorization on, catalog may read from these alone (deploy/nats_auth.py).

@@ -284,3 +284,34 @@ class FirmEventRow(CatalogTable, table=True):
     lawyer_user_id: str
     lawyer_id: str = ""
     occurred_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class EnterpriseSignalRow(CatalogTable, table=True):
+    """What an enterprise did that speaks to its next purchase (§5.5, R-Q-2), one row per event, kept by
+    the `next-purchase` consumer: its consultations' legal fields, product views, paid orders, ratings,
+    meetings and visits. Keyed by tenant (the enterprise): a recommendation reads one tenant's rows only.
+    No case text, no personal data beyond the user who acted."""
+
+    __tablename__ = "enterprise_signals"
+    __table_args__ = (Index("ix_enterprise_signals_tenant_id_occurred_at", "tenant_id", "occurred_at"),)
+
+    event_id: str = Field(primary_key=True)  # the envelope's id: a redelivered event is recorded once
+    tenant_id: str
+    user_id: str = ""  # who acted ("" when the event does not say)
+    # consultation | viewed | order_created | order_paid | rated | booking | visit (histories.Event kinds)
+    kind: str
+    subject: str = ""  # the legal field or the product
+    reference: str = Field(default="", index=True)  # the order, for a paid order's product
+    stars: int = 0
+    occurred_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class SuggestionRow(CatalogTable, table=True):
+    """A next purchase suggested to a client by notification (opt-in marketing): one per enterprise and
+    product within `recommendations.SUGGEST_AGAIN_AFTER`, so a busy enterprise is not told twice."""
+
+    __tablename__ = "recommendation_suggestions"
+
+    tenant_id: str = Field(primary_key=True)
+    product_id: str = Field(primary_key=True)
+    suggested_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -424,6 +424,23 @@ class CatalogServicer(OnboardingRpcs, QualityRpcs, CatalogServiceServicer, Catal
         await self._viewed("article", request.article_id)
         return pb.GetArticleResponse(article=article)
 
+    # --- next purchases (§5.5, R-Q-2) ---------------------------------------------------------------------
+
+    async def GetRecommendations(
+        self, request: pb.GetRecommendationsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetRecommendationsResponse:
+        principal = signed_in(current_principal(), "see recommendations")
+        enterprise_id, suggestions = await self.stores.histories.for_principal(
+            principal, request.enterprise_id, request.client_id
+        )
+        return pb.GetRecommendationsResponse(
+            enterprise_id=enterprise_id,
+            items=[
+                pb.Recommendation(product_id=s.product_id, score=s.score, reasons=s.reasons)
+                for s in suggestions
+            ],
+        )
+
     # --- reviews ----------------------------------------------------------------------------------------
 
     async def ExportCatalogData(

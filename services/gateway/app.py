@@ -37,6 +37,7 @@ from services.gateway.routes import (
     orders,
     payments,
     quality,
+    recommendations,
 )
 from services.gateway.routing import PROBLEM_RESPONSES, add_routes
 from services.runtime.auth import TokenVerifier
@@ -153,6 +154,7 @@ def create_app(
         notifications.router,
         orders.router,
         payments.router,
+        recommendations.router,
         documents.router,
         booking.router,
         quality.router,

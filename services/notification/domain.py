@@ -20,6 +20,7 @@ from google.protobuf.message import Message as ProtoMessage
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from counsel.booking.v1 import events_pb2 as booking_events
+from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
@@ -450,6 +451,22 @@ def _chat(envelope: EventEnvelope) -> Plan:
     return Plan([], [notice])
 
 
+def _recommendation(envelope: EventEnvelope) -> Plan:
+    """The next purchase catalog suggests to an enterprise's member (§5.5): marketing, so only with the
+    member's recorded consent, outside quiet hours and within the rate limits (policy.py)."""
+    suggested = unpack(envelope, catalog_events.RecommendationSuggested)
+    params = {"product": suggested.product_name, "reason": suggested.reason}
+    notice = Notice(
+        envelope.type,
+        Category.MARKETING,
+        "product",
+        suggested.product_id,
+        params,
+        user_id=suggested.client_id,
+    )
+    return Plan([], [notice])
+
+
 # What a complaint is about, as the client reads it in a message.
 _COMPLAINT_SUBJECT_NAMES = {
     "consultation": ("咨询", "consultation"),
@@ -505,6 +522,7 @@ _BY_PREFIX: dict[str, Callable[[EventEnvelope], Plan]] = {
     "docorder.": _documents,
     "booking.": _booking,
     "order.": _payment,
+    "recommendation.": _recommendation,
 }
 
 

@@ -3,13 +3,15 @@ clock of its own — every function takes `now`, so quiet hours, digest windows,
 are tested without sleeping.
 
 The rules:
-* The in-app inbox receives every message at once; it is the record and cannot be turned off.
+* The in-app inbox receives every message at once (but unwanted marketing, below); it is the record and
+  cannot be turned off.
 * `transactional` messages (codes, deadline breaches, delivery, payment and refunds, meeting reminders) are
   never held or dropped: they skip quiet hours, digests and rate limits, and go on every channel the user has
   turned on and has an address for; whatever cannot be sent lands in the inbox anyway.
 * `status` messages on e-mail and SMS wait: until the digest window after the first one waiting has passed
   (a burst becomes one message), until quiet hours end, and until the per-channel rate limit allows another.
-* `marketing` messages go out only with recorded consent, and never to a channel the user turned off.
+* `marketing` messages (next-purchase suggestions) are opt-in: without recorded consent they are not sent
+  nor put in the inbox, and never go to a channel the user turned off.
 * A send that fails for a transient reason is retried with exponential backoff; after `MAX_ATTEMPTS`, or at
   once on a permanent refusal, the delivery falls back to the inbox (its entry is marked unread again).
 """
@@ -176,6 +178,12 @@ class Route:
     channel: Channel
     action: str
     reason: str = ""
+
+
+def wanted(category: Category, prefs: Preferences) -> bool:
+    """Whether the user gets the message at all: a marketing message (a suggestion of what to buy next) is
+    opt-in, so without recorded consent it is not even put in the inbox."""
+    return category is not Category.MARKETING or prefs.marketing_consent_at is not None
 
 
 def route(category: Category, prefs: Preferences) -> list[Route]:

@@ -137,6 +137,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
     "counsel.catalog.v1.CatalogInternalService": {
         "WarnAgreementEnding": WORKFLOW,  # the QualificationDeadlineWorkflow's clocks
         "RefreshLawyerStanding": WORKFLOW,
+        "GetRecommendations": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,

@@ -148,6 +148,12 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         catalog_channel = await running.enter_async_context(
             open_channel(catalog_address, pki("consultation"), default_timeout=10.0)
         )
+        # The gateway's own channel: an agent's view of a client shows their enterprise's next purchases.
+        gateway_catalog = CatalogServiceStub(
+            await running.enter_async_context(
+                open_channel(catalog_address, pki("gateway"), default_timeout=10.0)
+            )
+        )
         db = (await running.enter_async_context(migrated_databases(settings, "consultation")))["consultation"]
         outbox = Outbox("consultation", settings, TABLES)
         bus = await EventBus.connect(settings, "chat-test")
@@ -186,7 +192,9 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         running.push_async_callback(cancel_all, background, "test")
         gateways = []
         for _ in range(2):  # two gateway processes' worth: own app, own NATS subscription
-            clients = gateway_clients(identity=Activity(), consultation=ConsultationServiceStub(channel))
+            clients = gateway_clients(
+                identity=Activity(), consultation=ConsultationServiceStub(channel), catalog=gateway_catalog
+            )
             app = create_app(GatewaySettings.from_settings(settings), clients, verifier=keys.verifier())
             waker = await ChatWaker.connect(settings)
             assert waker is not None

@@ -298,6 +298,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/assessments"): Entry(roles("lawyer"), {"field": "labour"}),
     ("POST", "/api/v1/assessments/{assessment_id}/answers"): Entry(roles("lawyer"), {"answers": [0]}),
     ("GET", "/api/v1/assessments"): Entry(roles("supervisor", "lawyer")),
+    ("GET", "/api/v1/recommendations"): Entry(roles("client", "client_admin", "agent", "supervisor")),
     ("POST", "/api/v1/consultations/{consultation_id}/calls"): Entry(roles("agent"), {"lawyer_id": "l1"}),
     ("POST", "/api/v1/consultations/{consultation_id}/calls/{call_id}/end"): Entry(
         roles("agent"), {"outcome": "done"}

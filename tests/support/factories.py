@@ -83,6 +83,8 @@ PUBLISHER_OF_ENTITY = {
     "lawyer": "catalog",
     "order": "payment",
     "product": "catalog",
+    "recommendation": "catalog",
+    "review": "catalog",
     "user": "identity",
 }
 

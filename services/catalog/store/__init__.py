@@ -15,6 +15,7 @@ from services.catalog.store.onboarding import Onboarding
 from services.catalog.store.product_versions import ProductVersions
 from services.catalog.store.products import Products
 from services.catalog.store.quality import Quality
+from services.catalog.store.recommendations import EnterpriseHistories
 from services.catalog.store.reviews import OrderRecords, Reviews
 from services.catalog.store.views import Views
 from services.runtime.db import Database
@@ -40,6 +41,8 @@ class CatalogStores:
     quality: Quality
     assessments: Assessments
 
+    histories: EnterpriseHistories
+
     @classmethod
     def build(cls, db: Database, outbox: Outbox, files: QualificationFiles | None = None) -> CatalogStores:
         """`files`: the qualifications bucket; without it (the seed, tests of other things) uploads fail."""
@@ -59,4 +62,5 @@ class CatalogStores:
             onboarding=Onboarding(db, outbox, lawyers, files),
             quality=Quality(db, outbox),
             assessments=Assessments(db, outbox),
+            histories=EnterpriseHistories(db, outbox),
         )

@@ -35,6 +35,7 @@ from typing import Annotated
 import grpc
 from fastapi import Depends, Query, WebSocket, WebSocketDisconnect, status
 
+from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
@@ -57,6 +58,7 @@ from services.gateway.schemas.chat import (
     StartChat,
 )
 from services.gateway.schemas.common import INT32_MAX
+from services.gateway.schemas.recommendations import Recommendations
 from services.runtime.auth import bearer_token
 from services.runtime.context import access_token_var, principal_var
 from services.runtime.errors import DomainError
@@ -251,11 +253,16 @@ async def close_chat(conversation_id: str, principal: CurrentPrincipal, clients:
     "/api/v1/chat/clients/{client_id}/insight", response_model=ClientInsight, dependencies=[AgentOrSupervisor]
 )
 async def client_insight(client_id: str, clients: ClientsDep) -> ClientInsight:
-    """A client's purchase intent with its reasons and their recent activity (R-CS-2), for following up."""
+    """A client's purchase intent with its reasons, their recent activity (R-CS-2) and their enterprise's
+    next purchases (§5.5), for following up."""
     reply = await clients.consultation.GetPurchaseIntent(pb.GetPurchaseIntentRequest(client_id=client_id))
+    suggested = await clients.catalog.GetRecommendations(
+        catalog_pb.GetRecommendationsRequest(client_id=client_id)
+    )
     return ClientInsight(
         purchase_intent=PurchaseIntent.from_proto(reply.purchase_intent),
         client_activity=await _activity(clients, client_id),
+        recommendations=Recommendations.from_proto(suggested).items,
     )
 
 

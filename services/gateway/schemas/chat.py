@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from services.gateway.schemas.common import RequestModel, or_none, rfc3339
+from services.gateway.schemas.recommendations import Recommendation
 
 
 class PurchaseIntent(BaseModel):
@@ -115,6 +116,8 @@ class ChatQueue(BaseModel):
 class ClientInsight(BaseModel):
     purchase_intent: PurchaseIntent
     client_activity: list[ClientActivity]
+    # Beside the intent: what the client's enterprise is likely to buy next (§5.5), for the follow-up.
+    recommendations: list[Recommendation]
 
 
 class PurchaseLead(BaseModel):

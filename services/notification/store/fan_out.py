@@ -15,7 +15,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from services.notification.directory import Directory
 from services.notification.domain import Notice, plan_for, render
 from services.notification.models import DeliveryRow, InboxEntryRow, ParticipantRow
-from services.notification.policy import Channel, Preferences, route
+from services.notification.policy import Channel, Preferences, route, wanted
 from services.notification.store.base import QUEUED, READY, load_preferences, record_sent
 from services.runtime.events import Outbox
 from services.runtime.keys import DataKeys
@@ -103,7 +103,10 @@ class FanOut:
     async def _notify(
         self, session: AsyncSession, envelope: EventEnvelope, notice: Notice, user_id: str, now: datetime
     ) -> int:
-        prefs = await self._with_contact(await load_preferences(session, self.keys, user_id), user_id)
+        prefs = await load_preferences(session, self.keys, user_id)
+        if not wanted(notice.category, prefs):
+            return 0
+        prefs = await self._with_contact(prefs, user_id)
         text = render(notice.kind, notice.params, prefs.language)
         inbox = InboxEntryRow.__table__  # type: ignore[attr-defined]
         entry_id = new_id()

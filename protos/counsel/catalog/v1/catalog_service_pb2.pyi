@@ -3966,3 +3966,87 @@ class RefreshLawyerStandingResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RefreshLawyerStandingResponse: _TypeAlias = RefreshLawyerStandingResponse  # noqa: Y015
+
+@_typing.final
+class GetRecommendationsRequest(_message.Message):
+    """Request for CatalogService.GetRecommendations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTERPRISE_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    enterprise_id: _builtins.str
+    """The enterprise (tenant); "" for a client's own. Agents and supervisors name it or `client_id`."""
+    client_id: _builtins.str
+    """For agents and supervisors: the enterprise this client acted in last."""
+    def __init__(
+        self,
+        *,
+        enterprise_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "enterprise_id", b"enterprise_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRecommendationsRequest: _TypeAlias = GetRecommendationsRequest  # noqa: Y015
+
+@_typing.final
+class Recommendation(_message.Message):
+    """A product suggested as an enterprise's next purchase."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """The product."""
+    score: _builtins.float
+    """The model's probability that it is the next purchase, 0..1."""
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Why, in Chinese, e.g. "本季度三次劳动咨询 → 劳动合规审查"."""
+
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        score: _builtins.float = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product_id", b"product_id", "reasons", b"reasons", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Recommendation: _TypeAlias = Recommendation  # noqa: Y015
+
+@_typing.final
+class GetRecommendationsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTERPRISE_ID_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    enterprise_id: _builtins.str
+    """The enterprise the suggestions are for ("" when a client's enterprise is not known)."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Recommendation]:
+        """Best first, at most 5."""
+
+    def __init__(
+        self,
+        *,
+        enterprise_id: _builtins.str = ...,
+        items: _abc.Iterable[Global___Recommendation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enterprise_id", b"enterprise_id", "items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRecommendationsResponse: _TypeAlias = GetRecommendationsResponse  # noqa: Y015

@@ -156,6 +156,10 @@ class CatalogServiceStub:
     """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
     firm admins.
     """
+    GetRecommendations: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetRecommendationsRequest, _catalog_service_pb2.GetRecommendationsResponse]
+    """The next purchases for an enterprise (§5.5, R-Q-2), best first, at most 5, each with its reasons in
+    Chinese: a client's own enterprise; agents and supervisors name a client enterprise or a client.
+    """
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -284,6 +288,10 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     ListLawyerVerifications: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListLawyerVerificationsRequest, _catalog_service_pb2.ListLawyerVerificationsResponse]  # type: ignore[assignment]
     """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
     firm admins.
+    """
+    GetRecommendations: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetRecommendationsRequest, _catalog_service_pb2.GetRecommendationsResponse]  # type: ignore[assignment]
+    """The next purchases for an enterprise (§5.5, R-Q-2), best first, at most 5, each with its reasons in
+    Chinese: a client's own enterprise; agents and supervisors name a client enterprise or a client.
     """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -674,6 +682,16 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_catalog_service_pb2.ListLawyerVerificationsResponse, _abc.Awaitable[_catalog_service_pb2.ListLawyerVerificationsResponse]]:
         """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
         firm admins.
+        """
+
+    @_abc_1.abstractmethod
+    def GetRecommendations(
+        self,
+        request: _catalog_service_pb2.GetRecommendationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.GetRecommendationsResponse, _abc.Awaitable[_catalog_service_pb2.GetRecommendationsResponse]]:
+        """The next purchases for an enterprise (§5.5, R-Q-2), best first, at most 5, each with its reasons in
+        Chinese: a client's own enterprise; agents and supervisors name a client enterprise or a client.
         """
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -427,3 +427,43 @@ class LawyerVerificationRecorded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LawyerVerificationRecorded: _TypeAlias = LawyerVerificationRecorded  # noqa: Y015
+
+@_typing.final
+class RecommendationSuggested(_message.Message):
+    """Payload of event "recommendation.suggested": the next purchase an enterprise's history points to, to be
+    suggested to the member who acted last (notification: opt-in marketing).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_NAME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    client_id: _builtins.str
+    """The member to tell."""
+    product_id: _builtins.str
+    """The product suggested."""
+    product_name: _builtins.str
+    """Its Chinese name."""
+    reason: _builtins.str
+    """The first reason, in Chinese, e.g. "本季度三次劳动咨询 → 劳动合规审查"."""
+    score: _builtins.float
+    """The model's probability that it is the next purchase, 0..1."""
+    def __init__(
+        self,
+        *,
+        client_id: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        product_name: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "product_id", b"product_id", "product_name", b"product_name", "reason", b"reason", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecommendationSuggested: _TypeAlias = RecommendationSuggested  # noqa: Y015

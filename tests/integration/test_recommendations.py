@@ -1,0 +1,171 @@
+"""Next purchases in near real time (§5.5, R-Q-2) against PostgreSQL and NATS: the catalog's
+`next-purchase` consumer keeps each enterprise's history once per event and apart from every other
+enterprise's, serves the committed model's suggestions with their reasons through the gateway, and
+publishes one suggestion for notification when the evidence is strong."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
+from counsel.catalog.v1.events_pb2 import ItemViewed, RecommendationSuggested
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.consultation.v1 import events_pb2 as consultation_events
+from counsel.payment.v1 import events_pb2 as payment_events
+from deploy.local.servers import NatsServer, PostgresServer
+from services.catalog import events
+from services.catalog.models import TABLES, EnterpriseSignalRow
+from services.catalog.seed import seed_demo
+from services.catalog.store import CatalogStores
+from services.gateway.app import create_app
+from services.gateway.config import GatewaySettings
+from services.runtime.config import Settings
+from services.runtime.db import Database
+from services.runtime.events import DurableConsumer, EventBus, Outbox, bind, unpack
+from services.runtime.grpc_client import open_channel
+from services.runtime.pki import TlsMaterial
+from tests.support import factories
+from tests.support.platform import catalog_service, gateway_clients, isolated_settings
+from tests.support.tokens import Issuer
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Platform:
+    http: httpx.AsyncClient
+    keys: Issuer
+    db: Database
+    stores: CatalogStores
+    settings: Settings
+
+    def client(self, tenant_id: str) -> dict[str, str]:
+        return self.keys.headers(f"client-of-{tenant_id}", roles=("client",), tenant_id=tenant_id)
+
+    def agent(self) -> dict[str, str]:
+        return self.keys.headers("agent-1", roles=("agent",), tenant_id="")
+
+    async def suggestions(self, tenant_id: str) -> list[RecommendationSuggested]:
+        async with self.db.transaction() as session:
+            rows = (await session.execute(select(TABLES.outbox.c.payload))).scalars().all()
+        envelopes = [EventEnvelope.FromString(payload) for payload in rows]
+        return [
+            unpack(e, RecommendationSuggested)
+            for e in envelopes
+            if e.type == "recommendation.suggested" and e.tenant_id == tenant_id
+        ]
+
+
+@pytest.fixture(scope="module")
+def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
+    return isolated_settings(postgres_server, nats_server)
+
+
+@pytest.fixture(scope="module")
+async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> AsyncIterator[Platform]:
+    keys = Issuer.for_settings(settings)
+    async with catalog_service(settings, keys.verifier(), pki("catalog")) as (address, db):
+        stores = CatalogStores.build(db, Outbox("catalog", settings, TABLES))
+        await seed_demo(stores)
+        async with open_channel(address, pki("gateway"), default_timeout=10.0) as channel:
+            app = create_app(
+                GatewaySettings.from_settings(settings),
+                gateway_clients(catalog=CatalogServiceStub(channel)),
+                verifier=keys.verifier(),
+            )
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+            ) as http:
+                yield Platform(http, keys, db, stores, settings)
+
+
+def event(event_type: str, payload: object, tenant_id: str) -> tuple[bytes, str]:
+    envelope = factories.envelope(event_type, payload, tenant_id=tenant_id)  # type: ignore[arg-type]
+    return envelope.SerializeToString(), factories.subject_of(envelope)
+
+
+async def test_an_enterprises_history_is_kept_once_apart_and_turns_into_suggestions(
+    platform: Platform,
+) -> None:
+    labour, other = f"tenant-{uuid.uuid4().hex[:8]}", f"tenant-{uuid.uuid4().hex[:8]}"
+    bus = await EventBus.connect(platform.settings, name="catalog-next-purchase-test")
+    consumer = DurableConsumer(
+        "catalog-next-purchase-test",
+        bus,
+        platform.db,
+        TABLES,
+        bind(events.TABLE["next-purchase"], platform.stores),
+    )
+    try:
+        viewed = event(
+            "product.viewed",
+            ItemViewed(kind="product", item_id="doc-labour-compliance", user_id=f"client-of-{labour}"),
+            labour,
+        )
+        assert await consumer.handle(*viewed) == "processed"
+        assert await consumer.handle(*viewed) == "duplicate"  # a redelivery is not a second view
+        for number in range(3):
+            classified = consultation_events.ConsultationClassified(
+                consultation_id=f"c-{number}", legal_field="labour"
+            )
+            await consumer.handle(*event("consultation.classified", classified, labour))
+        order_id = f"order-{uuid.uuid4().hex[:8]}"
+        created = payment_events.OrderCreated(
+            order_id=order_id, client_id="x", product_id="doc-contract-review"
+        )
+        await consumer.handle(*event("order.created", created, other))
+        await consumer.handle(*event("order.paid", payment_events.OrderPaid(order_id=order_id), other))
+        await consumer.handle(*event("product.viewed", ItemViewed(kind="product", item_id="x"), ""))
+
+        async with platform.db.transaction() as session:
+            kept = (
+                await session.execute(
+                    select(col(EnterpriseSignalRow.tenant_id), func.count())
+                    .where(col(EnterpriseSignalRow.tenant_id).in_([labour, other, ""]))
+                    .group_by(EnterpriseSignalRow.tenant_id)
+                )
+            ).all()
+            paid = (
+                await session.execute(
+                    select(col(EnterpriseSignalRow.subject)).where(
+                        EnterpriseSignalRow.tenant_id == other, EnterpriseSignalRow.kind == "order_paid"
+                    )
+                )
+            ).scalar_one()
+        assert dict(kept) == {labour: 4, other: 2}  # a person outside any enterprise has no history
+        assert paid == "doc-contract-review"  # a paid order is its product, from the order's creation
+
+        mine = await platform.http.get("/api/v1/recommendations", headers=platform.client(labour))
+        assert mine.status_code == 200, mine.text
+        best = mine.json()["items"][0]
+        assert best["product_id"] == "doc-labour-compliance"
+        assert "本季度三次劳动咨询 → 劳动合规审查" in best["reasons"]
+        assert len(mine.json()["items"]) <= 5
+
+        theirs = await platform.http.get("/api/v1/recommendations", headers=platform.client(other))
+        assert theirs.json()["items"][0]["product_id"] != "doc-labour-compliance"
+        peeking = await platform.http.get(
+            "/api/v1/recommendations", params={"enterprise_id": labour}, headers=platform.client(other)
+        )
+        assert peeking.status_code == 404
+        followed_up = await platform.http.get(
+            "/api/v1/recommendations", params={"enterprise_id": labour}, headers=platform.agent()
+        )
+        assert followed_up.json() == mine.json()
+
+        suggested = await platform.suggestions(labour)
+        assert [(s.product_id, s.client_id) for s in suggested] == [
+            ("doc-labour-compliance", f"client-of-{labour}")
+        ], "suggested once, to the member who acted, while the evidence only grows"
+        assert suggested[0].product_name == "劳动合规审查"
+        assert not await platform.suggestions(other)
+    finally:
+        await bus.js.delete_stream(bus.stream)
+        await bus.close()
