@@ -133,11 +133,11 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SubmitLawyerCredentials": SIGNED_IN,
         "VerifyLawyer": SIGNED_IN,
         "ListLawyerVerifications": SIGNED_IN,
+        "GetRecommendations": SIGNED_IN,
     },
     "counsel.catalog.v1.CatalogInternalService": {
         "WarnAgreementEnding": WORKFLOW,  # the QualificationDeadlineWorkflow's clocks
         "RefreshLawyerStanding": WORKFLOW,
-        "GetRecommendations": SIGNED_IN,
     },
     "counsel.consultation.v1.ConsultationService": {
         "CreateConsultation": SIGNED_IN,
