@@ -34,6 +34,7 @@ from services.gateway.routes import (
     notifications,
     orders,
     payments,
+    telephony,
 )
 from services.gateway.routing import PROBLEM_RESPONSES, add_routes
 from services.runtime.auth import TokenVerifier
@@ -128,6 +129,7 @@ def create_app(
         body_limits=[
             BodyLimit(documents.DRAFT_UPLOAD_PATH, documents.MAX_UPLOAD_REQUEST_BYTES),
             BodyLimit(payments.NOTIFICATION_PATH, payments.MAX_NOTIFICATION_BYTES),
+            BodyLimit(telephony.RECEIPT_PATH, telephony.MAX_RECEIPT_BYTES),
         ],
     )
     app.add_middleware(RequestMiddleware)
@@ -146,6 +148,7 @@ def create_app(
         notifications.router,
         orders.router,
         payments.router,
+        telephony.router,
         documents.router,
         booking.router,
         codec.router,

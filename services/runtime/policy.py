@@ -72,8 +72,9 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetJwks": EVERY_OTHER_PROCESS,
         "ListTokenRevocations": EVERY_OTHER_PROCESS,
         "RotateSigningKey": WORKFLOW,  # the SigningKeyRotationWorkflow's clock
-        # Contact details of users, decrypted: only the notification service, to deliver messages.
-        "GetUser": {"notification": ITSELF},
+        # Contact details of users, decrypted: the notification service, to deliver messages, and consultation,
+        # whose privacy-number telephony binds the client's and the lawyer's own phones (never shown to either).
+        "GetUser": {"notification": ITSELF, "consultation": ITSELF},
         "ListUsersByRole": {"notification": ITSELF},
     },
     "counsel.catalog.v1.CatalogService": {
@@ -138,6 +139,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "EscalateConsultation": WORKFLOW,
         "EscalateComplaint": WORKFLOW,
         "CloseComplaint": WORKFLOW,
+        # A telephony provider's receipt push, through the gateway: its credential is checked in the service.
+        "HandleTelephonyReceipt": PUBLIC,
     },
     "counsel.documents.v1.DocumentsService": {
         "ListStaffAccess": SIGNED_IN,

@@ -283,6 +283,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/orders/{order_id}/voucher"): Entry(SIGNED_IN),
     ("GET", "/api/v1/orders/{order_id}/invoice"): Entry(SIGNED_IN),
     ("POST", "/api/v1/payments/notify/{provider}"): Entry(PUBLIC, {"notify_id": "n1"}),
+    ("POST", "/api/v1/telephony/receipts/{provider}/{message_type}"): Entry(PUBLIC, query={"token": "t"}),
     ("GET", "/api/v1/vouchers/{code}/verify"): Entry(PUBLIC),
     ("GET", "/api/v1/ledger/verify"): Entry(roles("supervisor")),
     # booking (R-BK-1..3, R-Q-4): anyone sees free slots; clients book, lawyers run the meeting and record

@@ -18,14 +18,8 @@ from services.notification.channels import (
 )
 from services.notification.config import NotificationSettings
 from services.notification.policy import Channel
-from services.notification.sms import (
-    AliyunSmsSender,
-    aliyun_signature,
-    aliyun_string_to_sign,
-    parse_templates,
-    percent_encode,
-    provider_number,
-)
+from services.notification.sms import AliyunSmsSender, parse_templates
+from services.runtime.aliyun import aliyun_signature, aliyun_string_to_sign, percent_encode, provider_number
 
 STRONG = "k" * 40
 ALIYUN = {

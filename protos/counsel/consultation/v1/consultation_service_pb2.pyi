@@ -2405,3 +2405,71 @@ class ExportedConversation(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportedConversation: _TypeAlias = ExportedConversation  # noqa: Y015
+
+@_typing.final
+class HandleTelephonyReceiptRequest(_message.Message):
+    """Request for ConsultationInternalService.HandleTelephonyReceipt."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MESSAGE_TYPE_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """The provider that pushed it, e.g. "aliyun_pls"."""
+    message_type: _builtins.str
+    """The provider's name for the kind of receipt, e.g. "SecretReport", "SecretRecording"."""
+    credential: _builtins.str
+    """The credential the push came with (the receipt URL's token)."""
+    body: _builtins.bytes
+    """The raw request body."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        message_type: _builtins.str = ...,
+        credential: _builtins.str = ...,
+        body: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "credential", b"credential", "message_type", b"message_type", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleTelephonyReceiptRequest: _TypeAlias = HandleTelephonyReceiptRequest  # noqa: Y015
+
+@_typing.final
+class HandleTelephonyReceiptResponse(_message.Message):
+    """Response of ConsultationInternalService.HandleTelephonyReceipt."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    APPLIED_FIELD_NUMBER: _builtins.int
+    ACK_BODY_FIELD_NUMBER: _builtins.int
+    accepted: _builtins.bool
+    """False when the push was refused."""
+    outcome: _builtins.str
+    """What happened: applied|duplicate|unknown_provider|bad_credential."""
+    applied: _builtins.int
+    """Receipts newly applied (0 for a repeated push)."""
+    ack_body: _builtins.str
+    """Body (JSON) the provider expects in the HTTP answer to an accepted push."""
+    def __init__(
+        self,
+        *,
+        accepted: _builtins.bool = ...,
+        outcome: _builtins.str = ...,
+        applied: _builtins.int = ...,
+        ack_body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "ack_body", b"ack_body", "applied", b"applied", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleTelephonyReceiptResponse: _TypeAlias = HandleTelephonyReceiptResponse  # noqa: Y015

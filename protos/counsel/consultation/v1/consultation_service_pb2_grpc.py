@@ -1295,6 +1295,11 @@ class ConsultationInternalServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintResponse.FromString,
                 _registered_method=True)
+        self.HandleTelephonyReceipt = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationInternalService/HandleTelephonyReceipt',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationInternalServiceServicer:
@@ -1346,6 +1351,15 @@ class ConsultationInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HandleTelephonyReceipt(self, request, context):
+        """Applies a telephony provider's pushed receipts (talk time, recording) to its calls, passed on by the
+        gateway as received. A push not provably the provider's is refused and changes nothing; a repeated one
+        is harmless.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1378,6 +1392,11 @@ def add_ConsultationInternalServiceServicer_to_server(servicer, server):
                     servicer.CloseComplaint,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintResponse.SerializeToString,
+            ),
+            'HandleTelephonyReceipt': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandleTelephonyReceipt,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1544,6 +1563,33 @@ class ConsultationInternalService:
             '/counsel.consultation.v1.ConsultationInternalService/CloseComplaint',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandleTelephonyReceipt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationInternalService/HandleTelephonyReceipt',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptResponse.FromString,
             options,
             channel_credentials,
             insecure,

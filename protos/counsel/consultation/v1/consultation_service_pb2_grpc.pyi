@@ -439,6 +439,11 @@ class ConsultationInternalServiceStub:
     """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
     ComplaintWorkflow. Closing a closed one changes nothing.
     """
+    HandleTelephonyReceipt: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.HandleTelephonyReceiptRequest, _consultation_service_pb2.HandleTelephonyReceiptResponse]
+    """Applies a telephony provider's pushed receipts (talk time, recording) to its calls, passed on by the
+    gateway as received. A push not provably the provider's is refused and changes nothing; a repeated one
+    is harmless.
+    """
 
 @_typing.type_check_only
 class ConsultationInternalServiceAsyncStub(ConsultationInternalServiceStub):
@@ -462,6 +467,11 @@ class ConsultationInternalServiceAsyncStub(ConsultationInternalServiceStub):
     CloseComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseComplaintRequest, _consultation_service_pb2.CloseComplaintResponse]  # type: ignore[assignment]
     """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
     ComplaintWorkflow. Closing a closed one changes nothing.
+    """
+    HandleTelephonyReceipt: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.HandleTelephonyReceiptRequest, _consultation_service_pb2.HandleTelephonyReceiptResponse]  # type: ignore[assignment]
+    """Applies a telephony provider's pushed receipts (talk time, recording) to its calls, passed on by the
+    gateway as received. A push not provably the provider's is refused and changes nothing; a repeated one
+    is harmless.
     """
 
 class ConsultationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -519,6 +529,17 @@ class ConsultationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_consultation_service_pb2.CloseComplaintResponse, _abc.Awaitable[_consultation_service_pb2.CloseComplaintResponse]]:
         """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
         ComplaintWorkflow. Closing a closed one changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def HandleTelephonyReceipt(
+        self,
+        request: _consultation_service_pb2.HandleTelephonyReceiptRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.HandleTelephonyReceiptResponse, _abc.Awaitable[_consultation_service_pb2.HandleTelephonyReceiptResponse]]:
+        """Applies a telephony provider's pushed receipts (talk time, recording) to its calls, passed on by the
+        gateway as received. A push not provably the provider's is refused and changes nothing; a repeated one
+        is harmless.
         """
 
 def add_ConsultationInternalServiceServicer_to_server(servicer: ConsultationInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
