@@ -25,6 +25,7 @@ from services.consultation.models import (
     ChatMessageRow,
     ConsultationRow,
 )
+from services.consultation.online_call_rpcs import OnlineCallRpcs
 from services.consultation.store import ConsultationStores, ConsultationView
 from services.consultation.telephony import BadReceipt, SimulatedTelephony, TelephonyProvider
 from services.legal_fields.classifier import LegalClassifier, default_classifier
@@ -156,7 +157,9 @@ def conversation_proto(
     )
 
 
-class ConsultationServicer(ComplaintRpcs, ConsultationServiceServicer, ConsultationInternalServiceServicer):
+class ConsultationServicer(
+    ComplaintRpcs, OnlineCallRpcs, ConsultationServiceServicer, ConsultationInternalServiceServicer
+):
     def __init__(
         self,
         stores: ConsultationStores,

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.gateway.call_signals import SignalRelay
 from services.gateway.chat_waker import ChatWaker
 from services.gateway.clients import Clients, Connections
 from services.gateway.config import GatewaySettings
@@ -20,6 +21,7 @@ from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handle
 from services.gateway.routes import (
     auth,
     booking,
+    calls,
     catalog,
     chat,
     codec,
@@ -82,6 +84,7 @@ def create_app(
         app.state.clients = connections.clients
         app.state.inbox_waker = await notifications.InboxWaker.connect(settings)
         app.state.chat_waker = await ChatWaker.connect(settings)
+        app.state.call_signals = await SignalRelay.connect(settings)
         app.state.export_files = await ExportFiles.connect(settings)
         firms = await start_firm_endpoint(settings, connections.channels, app.state.verifier)
         try:
@@ -95,6 +98,7 @@ def create_app(
                 await app.state.inbox_waker.close()
             if app.state.chat_waker is not None:
                 await app.state.chat_waker.close()
+            await app.state.call_signals.close()
             if app.state.export_files is not None:
                 await app.state.export_files.close()
 
@@ -115,6 +119,8 @@ def create_app(
     app.state.clients = clients
     app.state.inbox_waker = None  # the inbox stream's wake-up from the event bus, opened by the lifespan
     app.state.chat_waker = None  # the chat sockets' wake-up from the event bus, opened by the lifespan
+    # Online calls' signalling between gateway processes (over NATS once the lifespan connects it).
+    app.state.call_signals = SignalRelay(settings)
     app.state.export_files = (
         None  # the exports bucket (services/gateway/export_files.py), opened by the lifespan
     )
@@ -145,6 +151,7 @@ def create_app(
         consultations.router,
         complaints.router,
         chat.router,
+        calls.router,
         notifications.router,
         orders.router,
         payments.router,

@@ -85,7 +85,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         # Booking lists lawyers for availability; booking, documents and consultation read a firm's roster
         # with the firm system's own token to answer its reads (services/runtime/firm_roster.py).
         "ListLawyers": {"gateway": ANYONE, "booking": ITSELF, "documents": ITSELF, "consultation": ITSELF},
-        "GetLawyer": {"gateway": ANYONE, "booking": ITSELF},
+        # Consultation checks that a lawyer called online is online, and who answers for them.
+        "GetLawyer": {"gateway": ANYONE, "booking": ITSELF, "consultation": ITSELF},
         "ListArticles": {"gateway": ANYONE, "consultation": ITSELF},
         "GetArticle": PUBLIC,
         "CreateLawyer": SIGNED_IN,
@@ -122,6 +123,10 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "AcceptComplaint": SIGNED_IN,
         "StartCall": SIGNED_IN,
         "EndCall": SIGNED_IN,
+        "StartOnlineCall": SIGNED_IN,
+        "GetOnlineCall": SIGNED_IN,
+        "AcceptOnlineCall": SIGNED_IN,
+        "EndOnlineCall": SIGNED_IN,
         "PostChatMessage": SIGNED_IN,
         "ListChatMessages": SIGNED_IN,
         "ListChatQueue": SIGNED_IN,

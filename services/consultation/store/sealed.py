@@ -21,6 +21,7 @@ from services.consultation.models import (
     ChatMessageRow,
     ComplaintRow,
     ConsultationRow,
+    OnlineCallRow,
 )
 from services.consultation.store.base import ConsultationView
 from services.runtime.db import Database
@@ -35,9 +36,10 @@ COMPLAINT_RESOLUTION = "consultation_complaints.resolution"
 COMPLAINT_REOPEN_REASON = "consultation_complaints.reopen_reason"
 CHAT_BODY = "chat_messages.body"
 CALL_OUTCOME = "consultation_calls.outcome"
+ONLINE_CALL_OUTCOME = "online_calls.outcome"
 
 
-def case_subject(row: ConsultationRow | ComplaintRow | ChatConversationRow) -> str:
+def case_subject(row: ConsultationRow | ComplaintRow | ChatConversationRow | OnlineCallRow) -> str:
     """Whose data key seals the case material of a consultation, complaint or chat conversation."""
     return owner_subject(row.tenant_id, row.client_id)
 
@@ -107,6 +109,11 @@ _SEALED_COLUMNS = (
         {"outcome": CALL_OUTCOME},
         "SELECT t.id, o.tenant_id, o.client_id, {columns} FROM consultation_calls t "
         "JOIN consultations o ON o.id = t.consultation_id WHERE {clear}",
+    ),
+    SealedColumns(
+        "online_calls",
+        {"outcome": ONLINE_CALL_OUTCOME},
+        "SELECT t.id, t.tenant_id, t.client_id, {columns} FROM online_calls t WHERE {clear}",
     ),
     SealedColumns(
         "consultation_complaints",
