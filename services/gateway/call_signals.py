@@ -36,11 +36,16 @@ class SignalRelay:
     async def connect(cls, settings: Settings) -> SignalRelay:
         """Over NATS when it can be reached; otherwise within this process (the reason is logged)."""
         try:
-            nc = await connect_nats(settings, "counsel-gateway-call-signals", connect_timeout=2)
+            nc = await connect_nats(settings, "counsel-gateway-call-signals")
         except Exception:
             log.warning("no event bus for call signalling; relaying within this process", exc_info=True)
             return cls(settings)
         return cls(settings, nc)
+
+    @property
+    def over_bus(self) -> bool:
+        """Whether frames reach the other gateway processes (False: within this process only)."""
+        return self._nc is not None
 
     def _subject(self, call_id: str, party: str) -> str:
         return f"{SUBJECT_PREFIX}.{self._settings.subject_root}.{call_id}.{party}"

@@ -49,6 +49,7 @@ RECEIVE_SECONDS = 10.0
 TENANT = "tenant-1"
 ONLINE, OFFLINE = "lawyer-online", "lawyer-offline"
 LAWYER_USER = "lawyer-user-1"
+ICE_SERVERS = '[{"urls": ["stun:stun.counsel.test:3478"]}]'
 
 
 class Catalog:
@@ -107,11 +108,14 @@ async def platform(
         gateways = []
         for _ in range(2):  # two gateway processes' worth: own app, own NATS connection
             app = create_app(
-                GatewaySettings.from_settings(settings),
+                GatewaySettings.from_settings(settings).model_copy(
+                    update={"webrtc_ice_servers": ICE_SERVERS}
+                ),
                 gateway_clients(consultation=ConsultationServiceStub(channel)),
                 verifier=keys.verifier(),
             )
             relay = await SignalRelay.connect(settings)
+            assert relay.over_bus
             running.push_async_callback(relay.close)
             app.state.call_signals = relay
             gateways.append(await running.enter_async_context(served(app)))
@@ -222,8 +226,14 @@ async def test_signalling_passes_between_the_two_parties_only_and_the_record_is_
             signal(platform.a, call_id, client) as caller,
             signal(platform.b, call_id, platform.lawyer()) as callee,
         ):
-            assert await recv(caller) == {"type": "ready", "party": "client", "status": "ringing"}
-            assert await recv(callee) == {"type": "ready", "party": "lawyer", "status": "ringing"}
+            ice = [{"urls": ["stun:stun.counsel.test:3478"]}]
+            assert await recv(caller) == {
+                "type": "ready",
+                "party": "client",
+                "status": "ringing",
+                "ice_servers": ice,
+            }
+            assert (await recv(callee))["party"] == "lawyer"
             await caller.send(json.dumps({"type": "join"}))
             assert await recv(callee) == {"type": "join", "from": "client"}
             offer = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}

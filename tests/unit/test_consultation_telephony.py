@@ -81,3 +81,14 @@ def test_the_real_provider_refuses_to_start_without_its_account() -> None:
         prod = load_settings(env="prod", secret_key="k" * 40)
         with pytest.raises(SettingsError, match="COUNSEL_ALIYUN_PLS_API_URL"):
             ConsultationSettings.from_settings(prod)
+
+
+def test_the_webrtc_ice_servers_are_a_list_of_stun_or_turn_servers() -> None:
+    from services.gateway.config import GatewaySettings
+
+    turn = '[{"urls": "turn:turn.counsel.test:3478", "username": "u", "credential": "c"}]'
+    assert GatewaySettings(env="test", webrtc_ice_servers=turn).ice_servers()[0]["username"] == "u"
+    assert GatewaySettings(env="test").ice_servers() == []
+    for bad in ('{"urls": "stun:x"}', '[{"urls": "http://x"}]', "[{}]", "not json"):
+        with pytest.raises(ValueError):
+            GatewaySettings(env="test", webrtc_ice_servers=bad)

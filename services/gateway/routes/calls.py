@@ -7,7 +7,7 @@ next to `counsel.signal.v1`, or an `Authorization` header. A missing or refused 
 anyone who is not the call's client or called lawyer with 4403 (counted in
 `counsel_call_signal_refusals_total`), before anything is read or relayed; an ended call with 4409.
 Once the socket listens for its party the server sends `{"type": "ready", "party": "client"|"lawyer",
-"status"}`; frames sent to a party not connected yet are lost, so each side announces itself with
+"status", "ice_servers"}` (the STUN/TURN servers to give RTCPeerConnection, COUNSEL_WEBRTC_ICE_SERVERS); frames sent to a party not connected yet are lost, so each side announces itself with
 `{"type": "join"}` after `ready`, the lawyer answers a client's `join` with its own, and the client makes
 its offer when the lawyer's `join` arrives. Frames (JSON, at most 64 KiB): `join`, `{"type":
 "offer"|"answer", "sdp": "…"}`, `{"type": "candidate", "candidate": {…}}`, `{"type": "bye"}` — each relayed
@@ -124,7 +124,13 @@ async def signal_socket(websocket: WebSocket, call_id: str) -> None:
     peer = "lawyer" if party == "client" else "client"
     relay: SignalRelay = websocket.app.state.call_signals
     async with relay.joined(call_id, party) as inbound:
-        await websocket.send_text(json.dumps({"type": "ready", "party": party, "status": reply.call.status}))
+        ready = {
+            "type": "ready",
+            "party": party,
+            "status": reply.call.status,
+            "ice_servers": websocket.app.state.settings.ice_servers(),
+        }
+        await websocket.send_text(json.dumps(ready))
         forward = asyncio.create_task(_forward(websocket, inbound))
         try:
             while True:
