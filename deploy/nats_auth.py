@@ -15,7 +15,8 @@ for what each process does, read from its source (nats/js/client.py, manager.py,
 - every process reads replies only on its own inbox (`_INBOX_<process>.>`, Settings.nats_auth), so no
   process reads another's answers;
 - the gateway publishes no event and listens to the two subjects that wake its long-lived connections; it
-  touches one bucket, `exports`, where it keeps the exports it produces in the background;
+  touches one bucket, `exports`, where it keeps the exports it produces in the background; gateways relay
+  online calls' WebRTC signalling to one another under `call_signal.<root>.>` (outside the stream: never stored);
 - `migrate` (the `counsel migrate` job, and `counsel up` before it starts anything) creates the stream, the
   buckets and every durable consumer, and reads no event;
 - the worker never connects to NATS, so it has no user.
@@ -56,6 +57,13 @@ def gateway_bucket() -> str:
     from services.gateway.export_files import BUCKET
 
     return BUCKET
+
+
+def call_signal_prefix() -> str:
+    """The subject prefix under which gateways relay online calls' WebRTC signalling to one another."""
+    from services.gateway.call_signals import SUBJECT_PREFIX
+
+    return SUBJECT_PREFIX
 
 
 def gateway_subjects() -> list[str]:
@@ -101,9 +109,11 @@ def permissions(process: str, settings: Settings) -> Permissions:
     stream, root = settings.nats_stream, settings.subject_root
     inbox = f"{nats_inbox_prefix(process)}.>"
     if process == GATEWAY:
+        # Online calls' signalling, relayed between gateway processes (services/gateway/call_signals.py).
+        signals = f"{call_signal_prefix()}.{root}.>"
         return Permissions(
-            publish=tuple(_bucket_subjects(gateway_bucket())),
-            subscribe=(*(f"{root}.{s}" for s in gateway_subjects()), inbox),
+            publish=(*_bucket_subjects(gateway_bucket()), signals),
+            subscribe=(*(f"{root}.{s}" for s in gateway_subjects()), signals, inbox),
         )
     if process == MIGRATE:
         publish = [f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.CREATE.{stream}"]

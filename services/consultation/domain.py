@@ -514,3 +514,56 @@ def validate_end_call(principal: Principal | None, call_status: str, outcome: st
     if call_status != "connected":
         raise Conflict("the call has already ended", reason="call_ended")
     return principal, outcome
+
+
+# --- online calls: a client calls an online lawyer in the browser (§6.2.4.1, §6.2.4.4) ----------------------
+ONLINE_CALL_MEDIA = ("audio", "video")
+
+
+def validate_start_online_call(principal: Principal | None, media: str) -> Principal:
+    """A client calls a lawyer by voice or video."""
+    if principal is None:
+        raise Unauthenticated("sign in to call a lawyer")
+    if not principal.is_client:
+        raise PermissionDenied("clients call lawyers online")
+    if media not in ONLINE_CALL_MEDIA:
+        raise InvalidArgument.for_field("media", "must be audio or video")
+    return principal
+
+
+def require_lawyer_online(active: bool | None, online: bool) -> None:
+    """`active` is None when the catalog knows no such lawyer."""
+    if not active:
+        raise InvalidArgument.for_field("lawyer_id", "is not an active lawyer")
+    if not online:
+        raise Conflict("the lawyer is offline", reason="lawyer_offline")
+
+
+def online_call_party(
+    principal: Principal | None, tenant_id: str, client_id: str, lawyer_user_id: str
+) -> str:
+    """Which party of the call the caller is: "client" or "lawyer". Anyone else is told there is no such call."""
+    if principal is not None and principal.user_id == client_id and principal.tenant_id == tenant_id:
+        return "client"
+    if principal is not None and principal.user_id == lawyer_user_id and principal.has_role("lawyer"):
+        return "lawyer"
+    raise NotFound("no such call")
+
+
+def validate_accept_online_call(party: str, status: str) -> None:
+    if party != "lawyer":
+        raise PermissionDenied("the called lawyer accepts the call")
+    if status != "ringing":
+        raise Conflict(f"the call is {status}", reason=f"call_{status}")
+
+
+def validate_end_online_call(status: str, outcome: str) -> str:
+    """Either party ends a ringing or connected call with what came of it."""
+    outcome = outcome.strip()
+    if not outcome:
+        raise InvalidArgument.for_field("outcome", "must say what came of the call")
+    if len(outcome) > MAX_OUTCOME:
+        raise InvalidArgument.for_field("outcome", f"must be at most {MAX_OUTCOME} characters")
+    if status == "ended":
+        raise Conflict("the call has already ended", reason="call_ended")
+    return outcome

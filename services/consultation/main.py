@@ -11,6 +11,8 @@ from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
+from counsel.identity.v1 import identity_service_pb2
+from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub
 from counsel.payment.v1.payment_service_pb2_grpc import PaymentServiceStub
 from services.consultation import domain, events
 from services.consultation.config import ConsultationSettings
@@ -19,6 +21,8 @@ from services.consultation.models import DATA_KEYS, STAFF_READS, TABLES
 from services.consultation.server import ConsultationServicer
 from services.consultation.store import ConsultationStores
 from services.consultation.store.sealed import seal_clear_rows
+from services.consultation.telephony import SimulatedTelephony, TelephonyProvider
+from services.consultation.telephony_aliyun import AliyunNumberPrivacy
 from services.consultation.workflow_link import WorkflowLink
 from services.legal_fields.classifier import default_classifier
 from services.runtime.config import Settings
@@ -31,6 +35,7 @@ from workflows.shared import CONSULTATION_QUEUE, task_queue
 if TYPE_CHECKING:
     from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceAsyncStub
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
+    from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
 
 SERVICE = "consultation"
 # The deadlines this service's records show running (counsel_sla_timers_pending).
@@ -59,6 +64,27 @@ def catalog_faq(catalog: CatalogServiceAsyncStub) -> Callable[[], Awaitable[Sequ
                 return entries
 
     return fetch
+
+
+def telephony_of(settings: ConsultationSettings) -> TelephonyProvider:
+    """The provider COUNSEL_TELEPHONY_PROVIDER names. The privacy-number provider binds the parties' own
+    phone numbers, read from identity's contact details when a call is bridged."""
+    if settings.telephony_provider == "simulated":
+        return SimulatedTelephony()
+    identity = cast(
+        "IdentityInternalServiceAsyncStub",
+        IdentityInternalServiceStub(
+            open_channel(
+                settings.identity_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
+            )
+        ),
+    )
+
+    async def phone_of(user_id: str) -> str:
+        reply = await identity.GetUser(identity_service_pb2.GetUserRequest(user_id=user_id))
+        return reply.user.phone
+
+    return AliyunNumberPrivacy(settings.aliyun_pls(), phone_of)
 
 
 async def serve(shared: Settings) -> None:
@@ -98,7 +124,12 @@ async def serve(shared: Settings) -> None:
         stores = ConsultationStores.build(rt.db, rt.outbox, keys)
         server.add(
             ConsultationServicer(
-                stores, payments, faq=FaqSource(catalog_faq(catalog)), catalog=catalog, booking=booking
+                stores,
+                payments,
+                telephony=telephony_of(settings),
+                faq=FaqSource(catalog_faq(catalog)),
+                catalog=catalog,
+                booking=booking,
             ),
             consultation_service_pb2,
             consultation_service_pb2_grpc,

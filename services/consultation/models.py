@@ -158,6 +158,31 @@ class CallRecordRow(ConsultationTable, table=True):
     provider_call_id: str = ""
 
 
+class OnlineCallRow(ConsultationTable, table=True):
+    """A client's voice or video call to an online lawyer in the browser (§6.2.4.1, §6.2.4.4): who, when, how
+    long, what came of it, and the consultation or order it belongs to. The WebRTC signalling relayed between
+    the two parties is never stored."""
+
+    __tablename__ = "online_calls"
+
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    client_id: str = Field(index=True)
+    # The catalog's lawyer and the identity account that answers for them.
+    lawyer_id: str
+    lawyer_user_id: str = Field(index=True)
+    media: str
+    status: str
+    consultation_id: str = ""
+    order_id: str = ""
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    duration_seconds: int = 0
+    ended_by: str = ""
+    outcome: str = ""
+
+
 class ChatConversationRow(ConsultationTable, table=True):
     """An instant-chat conversation of one client with customer service (R-CS-1). At most one per client is
     open (not closed) at a time: a partial unique index in the migration enforces it."""

@@ -26,8 +26,9 @@ from services.consultation.models import (
     ChatMessageRow,
     ConsultationRow,
 )
+from services.consultation.online_call_rpcs import OnlineCallRpcs
 from services.consultation.store import ConsultationStores, ConsultationView
-from services.consultation.telephony import SimulatedTelephony, TelephonyProvider
+from services.consultation.telephony import BadReceipt, SimulatedTelephony, TelephonyProvider
 from services.legal_fields.classifier import LegalClassifier, default_classifier
 from services.runtime.context import current_principal
 from services.runtime.errors import Conflict, InvalidArgument, Unauthenticated
@@ -162,7 +163,11 @@ def conversation_proto(
 
 
 class ConsultationServicer(
-    ComplaintRpcs, MajorMatterRpcs, ConsultationServiceServicer, ConsultationInternalServiceServicer
+    ComplaintRpcs,
+    MajorMatterRpcs,
+    OnlineCallRpcs,
+    ConsultationServiceServicer,
+    ConsultationInternalServiceServicer,
 ):
     def __init__(
         self,
@@ -273,6 +278,23 @@ class ConsultationServicer(
             current_principal(), request.consultation_id, request.call_id, request.outcome, self.telephony
         )
         return pb.EndCallResponse(call=call_proto(row))
+
+    async def HandleTelephonyReceipt(
+        self, request: pb.HandleTelephonyReceiptRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HandleTelephonyReceiptResponse:
+        if request.provider != self.telephony.name:
+            return pb.HandleTelephonyReceiptResponse(accepted=False, outcome="unknown_provider")
+        try:
+            receipts = await self.telephony.read_receipts(
+                request.message_type, request.credential, request.body
+            )
+        except BadReceipt:
+            return pb.HandleTelephonyReceiptResponse(accepted=False, outcome="bad_credential")
+        applied = await self.stores.calls.apply_receipts(self.telephony.name, receipts)
+        outcome = "applied" if applied or not receipts else "duplicate"
+        return pb.HandleTelephonyReceiptResponse(
+            accepted=True, outcome=outcome, applied=applied, ack_body=self.telephony.receipt_ack
+        )
 
     async def ReclassifyConsultation(
         self, request: pb.ReclassifyConsultationRequest, context: grpc.aio.ServicerContext

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.gateway.call_signals import SignalRelay
 from services.gateway.chat_waker import ChatWaker
 from services.gateway.clients import Clients, Connections
 from services.gateway.config import GatewaySettings
@@ -20,6 +21,7 @@ from services.gateway.problems import PROBLEM_MEDIA_TYPE, install_problem_handle
 from services.gateway.routes import (
     auth,
     booking,
+    calls,
     catalog,
     chat,
     codec,
@@ -38,6 +40,7 @@ from services.gateway.routes import (
     payments,
     quality,
     recommendations,
+    telephony,
 )
 from services.gateway.routing import PROBLEM_RESPONSES, add_routes
 from services.runtime.auth import TokenVerifier
@@ -85,6 +88,7 @@ def create_app(
         app.state.clients = connections.clients
         app.state.inbox_waker = await notifications.InboxWaker.connect(settings)
         app.state.chat_waker = await ChatWaker.connect(settings)
+        app.state.call_signals = await SignalRelay.connect(settings)
         app.state.export_files = await ExportFiles.connect(settings)
         firms = await start_firm_endpoint(settings, connections.channels, app.state.verifier)
         try:
@@ -98,6 +102,7 @@ def create_app(
                 await app.state.inbox_waker.close()
             if app.state.chat_waker is not None:
                 await app.state.chat_waker.close()
+            await app.state.call_signals.close()
             if app.state.export_files is not None:
                 await app.state.export_files.close()
 
@@ -118,6 +123,8 @@ def create_app(
     app.state.clients = clients
     app.state.inbox_waker = None  # the inbox stream's wake-up from the event bus, opened by the lifespan
     app.state.chat_waker = None  # the chat sockets' wake-up from the event bus, opened by the lifespan
+    # Online calls' signalling between gateway processes (over NATS once the lifespan connects it).
+    app.state.call_signals = SignalRelay(settings)
     app.state.export_files = (
         None  # the exports bucket (services/gateway/export_files.py), opened by the lifespan
     )
@@ -134,6 +141,7 @@ def create_app(
             BodyLimit(payments.NOTIFICATION_PATH, payments.MAX_NOTIFICATION_BYTES),
             BodyLimit(onboarding.AGREEMENT_PATH, onboarding.MAX_AGREEMENT_REQUEST_BYTES),
             BodyLimit(onboarding.CREDENTIALS_PATH, onboarding.MAX_CREDENTIALS_REQUEST_BYTES),
+            BodyLimit(telephony.RECEIPT_PATH, telephony.MAX_RECEIPT_BYTES),
         ],
     )
     app.add_middleware(RequestMiddleware)
@@ -151,10 +159,12 @@ def create_app(
         major_matters.router,
         complaints.router,
         chat.router,
+        calls.router,
         notifications.router,
         orders.router,
         payments.router,
         recommendations.router,
+        telephony.router,
         documents.router,
         booking.router,
         quality.router,

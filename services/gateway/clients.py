@@ -11,7 +11,10 @@ from grpc_health.v1 import health_pb2_grpc
 
 from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceStub
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
-from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from counsel.consultation.v1.consultation_service_pb2_grpc import (
+    ConsultationInternalServiceStub,
+    ConsultationServiceStub,
+)
 from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceStub
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub, IdentityServiceStub
 from counsel.notification.v1.notification_service_pb2_grpc import (
@@ -25,7 +28,10 @@ from services.runtime.grpc_client import open_channel
 if TYPE_CHECKING:
     from counsel.booking.v1.booking_service_pb2_grpc import BookingServiceAsyncStub
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
-    from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceAsyncStub
+    from counsel.consultation.v1.consultation_service_pb2_grpc import (
+        ConsultationInternalServiceAsyncStub,
+        ConsultationServiceAsyncStub,
+    )
     from counsel.documents.v1.documents_service_pb2_grpc import DocumentsServiceAsyncStub
     from counsel.identity.v1.identity_service_pb2_grpc import (
         IdentityInternalServiceAsyncStub,
@@ -46,7 +52,7 @@ class Clients:
     """Async stubs of the peer services. `health` maps each service name to its grpc.health.v1 stub.
     Tests pass fakes with the same methods. The `*_internal` stubs reach the RPCs only counsel's own
     processes may call, which the gateway relays without a user's token: the JWKS it publishes, providers'
-    payment notifications and the sandbox pay page, and the dev outbox."""
+    payment notifications and the sandbox pay page, telephony receipts, and the dev outbox."""
 
     identity: IdentityServiceAsyncStub
     catalog: CatalogServiceAsyncStub
@@ -56,6 +62,7 @@ class Clients:
     payment: PaymentServiceAsyncStub
     notification: NotificationServiceAsyncStub
     identity_internal: IdentityInternalServiceAsyncStub
+    consultation_internal: ConsultationInternalServiceAsyncStub
     payment_internal: PaymentInternalServiceAsyncStub
     notification_internal: NotificationInternalServiceAsyncStub
     health: Mapping[str, Any] = field(default_factory=dict)
@@ -86,6 +93,10 @@ class Connections:
             ),
             identity_internal=cast(
                 "IdentityInternalServiceAsyncStub", IdentityInternalServiceStub(channels["identity"])
+            ),
+            consultation_internal=cast(
+                "ConsultationInternalServiceAsyncStub",
+                ConsultationInternalServiceStub(channels["consultation"]),
             ),
             payment_internal=cast(
                 "PaymentInternalServiceAsyncStub", PaymentInternalServiceStub(channels["payment"])

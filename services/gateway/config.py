@@ -3,7 +3,10 @@ endpoint and the Temporal UI's codec origin."""
 
 from __future__ import annotations
 
-from pydantic import Field
+import json
+from typing import Any
+
+from pydantic import Field, field_validator
 
 from services.runtime.config import Settings
 
@@ -15,6 +18,11 @@ class GatewaySettings(Settings):
     platform_name: str = "counsel"
     platform_icp_licence: str = ""
     platform_business_licence: str = ""
+    # The STUN/TURN servers browsers use to connect an online call's media, as WebRTC's RTCIceServer list in
+    # JSON: [{"urls": ["stun:turn.example.cn:3478"]}, {"urls": ["turn:turn.example.cn:3478?transport=udp"],
+    # "username": "...", "credential": "..."}] (the chart's coturn). Sent to the call's two parties only,
+    # in the signalling socket's `ready` frame. Empty: none (peers on one network connect directly).
+    webrtc_ice_servers: str = ""
     # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For/-Proto the gateway believes; empty = none,
     # and the client address is the TCP peer's whatever the headers say (per-address limits, login audit).
     gateway_trusted_proxies: str = ""
@@ -38,3 +46,29 @@ class GatewaySettings(Settings):
     # The Temporal UI's origin (`https://temporal.example.cn`) allowed to call the gateway's codec endpoint
     # (/codec/encode, /codec/decode) from the browser; empty = no browser origin may.
     temporal_ui_origin: str = ""
+
+    @field_validator("webrtc_ice_servers")
+    @classmethod
+    def _ice_servers_are_a_list_of_servers(cls, value: str) -> str:
+        if value.strip():
+            parse_ice_servers(value)
+        return value
+
+    def ice_servers(self) -> list[dict[str, Any]]:
+        """COUNSEL_WEBRTC_ICE_SERVERS as RTCIceServer dictionaries."""
+        return parse_ice_servers(self.webrtc_ice_servers) if self.webrtc_ice_servers.strip() else []
+
+
+def parse_ice_servers(raw: str) -> list[dict[str, Any]]:
+    """ValueError unless `raw` is a JSON list of objects each with `urls` (stun:/turn:/turns: URLs)."""
+    servers = json.loads(raw)
+    if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
+        raise ValueError("COUNSEL_WEBRTC_ICE_SERVERS must be a JSON list of RTCIceServer objects")
+    for server in servers:
+        urls = server.get("urls")
+        urls = [urls] if isinstance(urls, str) else urls
+        if not urls or not all(
+            isinstance(u, str) and u.split(":", 1)[0] in ("stun", "turn", "turns") for u in urls
+        ):
+            raise ValueError("COUNSEL_WEBRTC_ICE_SERVERS: every server needs stun:, turn: or turns: urls")
+    return servers

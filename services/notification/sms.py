@@ -4,55 +4,28 @@ invitations as "invitation" ({"enterprise", "role"}), anything else as "default"
 provider's template codes by `COUNSEL_SMS_TEMPLATES`.
 
 Alibaba Cloud SMS (`COUNSEL_SMS_PROVIDER=aliyun`): the `SendSms` action (API version 2017-05-25) of the RPC
-style API, signed with signature method HMAC-SHA1, version 1.0, exactly as Alibaba Cloud publishes it:
-1. every parameter but `Signature`, sorted by name, each name and value percent-encoded per RFC 3986 (UTF-8;
-   only A-Z a-z 0-9 - _ . ~ stay as they are; a space is %20), joined as `name=value` with `&`;
-2. StringToSign = `POST` + `&` + percentEncode(`/`) + `&` + percentEncode(the string of step 1);
-3. Signature = Base64(HMAC-SHA1(key = AccessKeySecret + `&`, StringToSign)).
+style API, signed with Alibaba Cloud's RPC signature version 1.0 (services/runtime/aliyun.py).
 The answer is JSON; `Code` "OK" is success, flow-control and system codes are worth a retry, anything else
 (a bad number, template or key) is not. Phone numbers and texts are personal data: never logged."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notification.channels import SendError
 from services.notification.config import NotificationSettings
+from services.runtime.aliyun import aliyun_signature, provider_number
 
 ALIYUN_API_VERSION = "2017-05-25"
 # Answers worth a retry: flow control (per number / per minute limits) and the provider's own failures.
 ALIYUN_RETRYABLE = ("isv.BUSINESS_LIMIT_CONTROL", "isp.SYSTEM_ERROR", "Throttling", "ServiceUnavailable")
 TEMPLATE_VARIABLES = {"otp": ("code",), "invitation": ("enterprise", "role"), "default": ("content",)}
-
-
-def percent_encode(value: str) -> str:
-    """RFC 3986 percent-encoding of UTF-8 text, as Alibaba Cloud's signature v1 requires."""
-    return quote(value, safe="")  # Python keeps exactly A-Z a-z 0-9 - _ . ~ unencoded
-
-
-def aliyun_string_to_sign(method: str, params: Mapping[str, str]) -> str:
-    canonical = "&".join(
-        f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params.items()) if k != "Signature"
-    )
-    return f"{method}&{percent_encode('/')}&{percent_encode(canonical)}"
-
-
-def aliyun_signature(method: str, params: Mapping[str, str], access_key_secret: str) -> str:
-    """Alibaba Cloud RPC signature v1 (HMAC-SHA1) of `params` for an HTTP `method` request."""
-    digest = hmac.new(
-        f"{access_key_secret}&".encode(), aliyun_string_to_sign(method, params).encode(), hashlib.sha1
-    ).digest()
-    return base64.b64encode(digest).decode()
 
 
 def parse_templates(raw: str) -> dict[str, str]:
@@ -66,14 +39,6 @@ def parse_templates(raw: str) -> dict[str, str]:
     if unknown:
         raise ValueError(f"COUNSEL_SMS_TEMPLATES: unknown kinds {sorted(unknown)}")
     return dict(value)
-
-
-def provider_number(to: str) -> str:
-    """A mainland number as its 11 digits; any other international number as country code + number."""
-    to = to.strip().replace(" ", "")
-    if to.startswith("+86"):
-        return to[3:]
-    return to.removeprefix("+")
 
 
 class AliyunSmsSender:

@@ -74,8 +74,9 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetJwks": EVERY_OTHER_PROCESS,
         "ListTokenRevocations": EVERY_OTHER_PROCESS,
         "RotateSigningKey": WORKFLOW,  # the SigningKeyRotationWorkflow's clock
-        # Contact details of users, decrypted: only the notification service, to deliver messages.
-        "GetUser": {"notification": ITSELF},
+        # Contact details of users, decrypted: the notification service, to deliver messages, and consultation,
+        # whose privacy-number telephony binds the client's and the lawyer's own phones (never shown to either).
+        "GetUser": {"notification": ITSELF, "consultation": ITSELF},
         "ListUsersByRole": {"notification": ITSELF},
         # A lawyer's visit names a client enterprise that exists (booking, with the lawyer's token).
         "GetEnterprise": {"booking": ITSELF},
@@ -89,7 +90,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         # with the firm system's own token to answer its reads (services/runtime/firm_roster.py).
         # Consultation also reads a field's roster to form a major matter's team (R-CON-4).
         "ListLawyers": {"gateway": ANYONE, "booking": ITSELF, "documents": ITSELF, "consultation": ITSELF},
-        "GetLawyer": {"gateway": ANYONE, "booking": ITSELF},
+        # Consultation checks that a lawyer called online is online, and who answers for them.
+        "GetLawyer": {"gateway": ANYONE, "booking": ITSELF, "consultation": ITSELF},
         "ListArticles": {"gateway": ANYONE, "consultation": ITSELF},
         "GetArticle": PUBLIC,
         "CreateLawyer": SIGNED_IN,
@@ -158,6 +160,10 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "AcceptComplaint": SIGNED_IN,
         "StartCall": SIGNED_IN,
         "EndCall": SIGNED_IN,
+        "StartOnlineCall": SIGNED_IN,
+        "GetOnlineCall": SIGNED_IN,
+        "AcceptOnlineCall": SIGNED_IN,
+        "EndOnlineCall": SIGNED_IN,
         "PostChatMessage": SIGNED_IN,
         "ListChatMessages": SIGNED_IN,
         "ListChatQueue": SIGNED_IN,
@@ -178,6 +184,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "EscalateConsultation": WORKFLOW,
         "EscalateComplaint": WORKFLOW,
         "CloseComplaint": WORKFLOW,
+        # A telephony provider's receipt push, through the gateway: its credential is checked in the service.
+        "HandleTelephonyReceipt": PUBLIC,
     },
     "counsel.documents.v1.DocumentsService": {
         "ListStaffAccess": SIGNED_IN,

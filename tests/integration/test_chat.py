@@ -19,7 +19,6 @@ from typing import Any, cast
 import httpx
 import jwt
 import pytest
-import uvicorn
 from prometheus_client import REGISTRY
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -34,7 +33,7 @@ from counsel.consultation.v1.consultation_service_pb2_grpc import (
 )
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.payment.v1 import events_pb2 as payment_events
-from deploy.local.servers import NatsServer, PostgresServer, free_port
+from deploy.local.servers import NatsServer, PostgresServer
 from services.consultation import events as consultation_events
 from services.consultation.events import HandlerContext
 from services.consultation.faq import FaqSource
@@ -57,6 +56,7 @@ from tests.support.platform import (
     gateway_clients,
     isolated_settings,
     migrated_databases,
+    served,
     serving,
 )
 from tests.support.tokens import Issuer
@@ -114,27 +114,6 @@ def subject_of(token: str) -> str:
 @pytest.fixture(scope="module")
 def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
     return isolated_settings(postgres_server, nats_server, secret_key=secrets.token_urlsafe(32))
-
-
-@contextlib.asynccontextmanager
-async def served(app: Any) -> AsyncIterator[str]:
-    """`app` on uvicorn over real HTTP (WebSockets need a server) for the block; yields its address."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws="websockets-sansio"
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="module")

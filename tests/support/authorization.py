@@ -80,6 +80,9 @@ class Entry:
     stream: bool = False
     # A WebSocket: refused before the handshake (close 4401/4403), or admitted and answering in frames.
     websocket: bool = False
+    # Open only to the object's parties, which the owning service names: every signed-in caller is passed on
+    # with their token, and anyone the service does not name a party is refused with 403 (close 4403).
+    parties_only: bool = False
 
 
 LAWYER_PROFILE = {"name": "x", "fields": ["contract"], "years_of_practice": 3}
@@ -239,6 +242,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
         query={"conversation_id": "x1"},
         websocket=True,
     ),
+    # online calls (§6.2.4.1, §6.2.4.4)
+    ("POST", "/api/v1/calls"): Entry(roles("client", "client_admin"), {"lawyer_id": "x1", "media": "video"}),
+    ("GET", "/api/v1/calls/{call_id}"): Entry(SIGNED_IN),
+    ("POST", "/api/v1/calls/{call_id}/accept"): Entry(roles("lawyer")),
+    ("POST", "/api/v1/calls/{call_id}/end"): Entry(SIGNED_IN, {"outcome": "x"}),
+    ("ANY", "/api/v1/calls/{call_id}/signal"): Entry(SIGNED_IN, websocket=True, parties_only=True),
     ("POST", "/api/v1/chat/messages"): Entry(
         roles("client", "client_admin", "agent", "supervisor"), {"body": "x"}
     ),
@@ -349,6 +358,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/orders/{order_id}/voucher"): Entry(SIGNED_IN),
     ("GET", "/api/v1/orders/{order_id}/invoice"): Entry(SIGNED_IN),
     ("POST", "/api/v1/payments/notify/{provider}"): Entry(PUBLIC, {"notify_id": "n1"}),
+    ("POST", "/api/v1/telephony/receipts/{provider}/{message_type}"): Entry(PUBLIC, query={"token": "t"}),
     ("GET", "/api/v1/vouchers/{code}/verify"): Entry(PUBLIC),
     ("GET", "/api/v1/ledger/verify"): Entry(roles("supervisor")),
     # booking (R-BK-1..3, R-Q-4): anyone sees free slots; clients book, lawyers run the meeting and record

@@ -117,16 +117,17 @@ class FakeClients(Clients):
     """One recorder per service, behind its public and its internal stub alike."""
 
     def __init__(self) -> None:
-        identity, payment, notification = Recorder(), Recorder(), Recorder()
+        identity, consultation, payment, notification = Recorder(), Recorder(), Recorder(), Recorder()
         super().__init__(
             identity=identity,  # type: ignore[arg-type]
             catalog=Recorder(),  # type: ignore[arg-type]
-            consultation=Recorder(),  # type: ignore[arg-type]
+            consultation=consultation,  # type: ignore[arg-type]
             documents=Recorder(),  # type: ignore[arg-type]
             booking=Recorder(),  # type: ignore[arg-type]
             payment=payment,  # type: ignore[arg-type]
             notification=notification,  # type: ignore[arg-type]
             identity_internal=identity,  # type: ignore[arg-type]
+            consultation_internal=consultation,  # type: ignore[arg-type]
             payment_internal=payment,  # type: ignore[arg-type]
             notification_internal=notification,  # type: ignore[arg-type]
             health={name: FakeHealth() for name in SERVICE_NAMES},
@@ -163,7 +164,9 @@ class NotFoundPeer:
 def not_found_clients(calls: list[tuple[str, str]]) -> Clients:
     """Every peer a `NotFoundPeer` recording into `calls`, every service healthy."""
     peers: dict[str, Any] = {name: NotFoundPeer(calls) for name in SERVICE_NAMES}
-    internal = {f"{name}_internal": peers[name] for name in ("identity", "payment", "notification")}
+    internal = {
+        f"{name}_internal": peers[name] for name in ("identity", "consultation", "payment", "notification")
+    }
     return Clients(**peers, **internal, health={name: FakeHealth() for name in SERVICE_NAMES})
 
 

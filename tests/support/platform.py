@@ -23,12 +23,13 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 import grpc
+import uvicorn
 from temporalio.client import Client
 
 from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from counsel.identity.v1 import identity_service_pb2
 from deploy.local.launcher import StackProcess, stack_env
-from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer
+from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, free_port
 from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.seed import seed_demo
@@ -129,6 +130,27 @@ async def catalog_service(
             "catalog", servicer, catalog_service_pb2, catalog_service_pb2_grpc, verifier, tls
         ) as address:
             yield address, database
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    """`app` on uvicorn over real HTTP (WebSockets need a server) for the block; yields its address."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws="websockets-sansio"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def gateway_clients(**peers: Any) -> Clients:

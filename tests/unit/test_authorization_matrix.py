@@ -232,6 +232,11 @@ async def test_route_admits_exactly_its_callers(
         assert status == expected, text
         assert calls == [], "a refused caller must not reach any service"
         return
+    if entry.parties_only:
+        # The fake service knows no such object, so no caller is a party: asked, then refused.
+        assert calls and status == 403, text
+        assert {token_sent for _, token_sent in calls} == {token}
+        return
     assert status not in (401, 403), text
     assert status < 500, text
     if entry.access.local:

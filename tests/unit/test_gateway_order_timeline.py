@@ -205,6 +205,7 @@ class Owners:
             payment=none,
             notification=none,
             identity_internal=none,
+            consultation_internal=none,
             payment_internal=none,
             notification_internal=none,
         )

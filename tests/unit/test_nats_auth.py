@@ -74,13 +74,19 @@ def test_only_catalog_documents_and_payment_have_a_bucket_each() -> None:
 
 def test_the_gateway_publishes_no_event_touches_only_the_exports_bucket_and_listens_to_its_wake_ups() -> None:
     """R-OPS-3: the gateway's one bucket holds the exports it produces in the background (issue 20 item 5);
-    it publishes on no event subject and hears its two wake-ups and its own inbox's answers."""
+    it publishes on no event subject and hears its two wake-ups, the call signalling other gateways relay to
+    it (issue 24 item 3) and its own inbox's answers."""
     gateway = permissions(GATEWAY, SETTINGS)
-    assert all("exports" in subject or subject == "$JS.API.STREAM.NAMES" for subject in gateway.publish)
+    # Besides the bucket, only online calls' signalling between gateways, outside the stream's `r.>`.
+    signals = "call_signal.r.>"
+    assert all(
+        "exports" in subject or subject in ("$JS.API.STREAM.NAMES", signals) for subject in gateway.publish
+    )
     assert "$O.exports.>" in gateway.publish and not any(s.startswith("r.") for s in gateway.publish)
     assert gateway.subscribe == (
         "r.notification.notification.sent",
         "r.consultation.chat.message_posted.*",
+        signals,
         "_INBOX_gateway.>",
     )
 

@@ -20,14 +20,8 @@ from services.notification.channels import (
 from services.notification.config import NotificationSettings
 from services.notification.dev_outbox import DevOutbox
 from services.notification.policy import Channel
-from services.notification.sms import (
-    AliyunSmsSender,
-    aliyun_signature,
-    aliyun_string_to_sign,
-    parse_templates,
-    percent_encode,
-    provider_number,
-)
+from services.notification.sms import AliyunSmsSender, parse_templates
+from services.runtime.aliyun import aliyun_signature, aliyun_string_to_sign, percent_encode, provider_number
 from services.runtime.crypto import FieldCipher
 
 STRONG = "k" * 40

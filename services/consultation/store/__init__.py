@@ -14,6 +14,7 @@ from services.consultation.store.consultations import Consultations
 from services.consultation.store.conversations import Conversations
 from services.consultation.store.lawyers import LawyerProjection
 from services.consultation.store.major_matters import MajorMatters
+from services.consultation.store.online_calls import OnlineCalls
 from services.consultation.store.signals import PurchaseSignals
 from services.runtime.db import Database
 from services.runtime.events import Outbox
@@ -30,6 +31,7 @@ class ConsultationStores:
     assignments: Assignments
     complaints: Complaints
     calls: Calls
+    online_calls: OnlineCalls
     lawyers: LawyerProjection
     conversations: Conversations
     signals: PurchaseSignals
@@ -43,6 +45,7 @@ class ConsultationStores:
             assignments=Assignments(db, outbox, keys),
             complaints=Complaints(db, outbox, keys),
             calls=Calls(db, outbox, keys),
+            online_calls=OnlineCalls(db, keys),
             lawyers=LawyerProjection(db),
             conversations=Conversations(db, outbox, keys),
             signals=PurchaseSignals(db, keys),

@@ -22,6 +22,7 @@ from services.consultation.models import (
     ComplaintRow,
     ConsultationRow,
     MajorMatterRow,
+    OnlineCallRow,
 )
 from services.consultation.store.base import ConsultationView
 from services.runtime.db import Database
@@ -38,9 +39,10 @@ CHAT_BODY = "chat_messages.body"
 CALL_OUTCOME = "consultation_calls.outcome"
 MAJOR_REASON = "consultation_major_matters.reason"
 MAJOR_CONCLUSION = "consultation_major_matters.conclusion"
+ONLINE_CALL_OUTCOME = "online_calls.outcome"
 
 
-def case_subject(row: ConsultationRow | ComplaintRow | ChatConversationRow) -> str:
+def case_subject(row: ConsultationRow | ComplaintRow | ChatConversationRow | OnlineCallRow) -> str:
     """Whose data key seals the case material of a consultation, complaint or chat conversation."""
     return owner_subject(row.tenant_id, row.client_id)
 
@@ -126,6 +128,11 @@ _SEALED_COLUMNS = (
         {"outcome": CALL_OUTCOME},
         "SELECT t.id, o.tenant_id, o.client_id, {columns} FROM consultation_calls t "
         "JOIN consultations o ON o.id = t.consultation_id WHERE {clear}",
+    ),
+    SealedColumns(
+        "online_calls",
+        {"outcome": ONLINE_CALL_OUTCOME},
+        "SELECT t.id, t.tenant_id, t.client_id, {columns} FROM online_calls t WHERE {clear}",
     ),
     SealedColumns(
         "consultation_complaints",

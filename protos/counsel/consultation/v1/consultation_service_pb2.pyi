@@ -2633,3 +2633,347 @@ class ExportedConversation(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportedConversation: _TypeAlias = ExportedConversation  # noqa: Y015
+
+@_typing.final
+class HandleTelephonyReceiptRequest(_message.Message):
+    """Request for ConsultationInternalService.HandleTelephonyReceipt."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    MESSAGE_TYPE_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    provider: _builtins.str
+    """The provider that pushed it, e.g. "aliyun_pls"."""
+    message_type: _builtins.str
+    """The provider's name for the kind of receipt, e.g. "SecretReport", "SecretRecording"."""
+    credential: _builtins.str
+    """The credential the push came with (the receipt URL's token)."""
+    body: _builtins.bytes
+    """The raw request body."""
+    def __init__(
+        self,
+        *,
+        provider: _builtins.str = ...,
+        message_type: _builtins.str = ...,
+        credential: _builtins.str = ...,
+        body: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "credential", b"credential", "message_type", b"message_type", "provider", b"provider"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleTelephonyReceiptRequest: _TypeAlias = HandleTelephonyReceiptRequest  # noqa: Y015
+
+@_typing.final
+class HandleTelephonyReceiptResponse(_message.Message):
+    """Response of ConsultationInternalService.HandleTelephonyReceipt."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    APPLIED_FIELD_NUMBER: _builtins.int
+    ACK_BODY_FIELD_NUMBER: _builtins.int
+    accepted: _builtins.bool
+    """False when the push was refused."""
+    outcome: _builtins.str
+    """What happened: applied|duplicate|unknown_provider|bad_credential."""
+    applied: _builtins.int
+    """Receipts newly applied (0 for a repeated push)."""
+    ack_body: _builtins.str
+    """Body (JSON) the provider expects in the HTTP answer to an accepted push."""
+    def __init__(
+        self,
+        *,
+        accepted: _builtins.bool = ...,
+        outcome: _builtins.str = ...,
+        applied: _builtins.int = ...,
+        ack_body: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "ack_body", b"ack_body", "applied", b"applied", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HandleTelephonyReceiptResponse: _TypeAlias = HandleTelephonyReceiptResponse  # noqa: Y015
+
+@_typing.final
+class OnlineCall(_message.Message):
+    """A client's browser call to an online lawyer (§6.2.4.1, §6.2.4.4)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    ENDED_AT_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    ENDED_BY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """Call id."""
+    client_id: _builtins.str
+    """The calling client."""
+    lawyer_id: _builtins.str
+    """The called lawyer (catalog lawyer id)."""
+    media: _builtins.str
+    """One of: audio|video."""
+    status: _builtins.str
+    """One of: ringing|connected|ended."""
+    consultation_id: _builtins.str
+    """The consultation it belongs to; empty when none."""
+    order_id: _builtins.str
+    """The order of that consultation; empty when none."""
+    duration_seconds: _builtins.int
+    """Seconds from acceptance to the end; 0 for a call never accepted."""
+    outcome: _builtins.str
+    """What came of it; empty until it ended."""
+    ended_by: _builtins.str
+    """Who ended it: client|lawyer; empty until it ended."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the client rang."""
+
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """When the lawyer accepted; unset until then."""
+
+    @_builtins.property
+    def ended_at(self) -> _timestamp_pb2.Timestamp:
+        """When it ended; unset until then."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        media: _builtins.str = ...,
+        status: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        ended_at: _timestamp_pb2.Timestamp | None = ...,
+        duration_seconds: _builtins.int = ...,
+        outcome: _builtins.str = ...,
+        ended_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "ended_at", b"ended_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "consultation_id", b"consultation_id", "created_at", b"created_at", "duration_seconds", b"duration_seconds", "ended_at", b"ended_at", "ended_by", b"ended_by", "id", b"id", "lawyer_id", b"lawyer_id", "media", b"media", "order_id", b"order_id", "outcome", b"outcome", "started_at", b"started_at", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OnlineCall: _TypeAlias = OnlineCall  # noqa: Y015
+
+@_typing.final
+class StartOnlineCallRequest(_message.Message):
+    """Request for ConsultationService.StartOnlineCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
+    CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    lawyer_id: _builtins.str
+    """The catalog lawyer to call."""
+    media: _builtins.str
+    """One of: audio|video."""
+    consultation_id: _builtins.str
+    """The client's consultation the call belongs to; optional."""
+    def __init__(
+        self,
+        *,
+        lawyer_id: _builtins.str = ...,
+        media: _builtins.str = ...,
+        consultation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id", "media", b"media"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartOnlineCallRequest: _TypeAlias = StartOnlineCallRequest  # noqa: Y015
+
+@_typing.final
+class StartOnlineCallResponse(_message.Message):
+    """Response of ConsultationService.StartOnlineCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> Global___OnlineCall:
+        """The ringing call."""
+
+    def __init__(
+        self,
+        *,
+        call: Global___OnlineCall | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartOnlineCallResponse: _TypeAlias = StartOnlineCallResponse  # noqa: Y015
+
+@_typing.final
+class GetOnlineCallRequest(_message.Message):
+    """Request for ConsultationService.GetOnlineCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOnlineCallRequest: _TypeAlias = GetOnlineCallRequest  # noqa: Y015
+
+@_typing.final
+class GetOnlineCallResponse(_message.Message):
+    """Response of ConsultationService.GetOnlineCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    PARTY_FIELD_NUMBER: _builtins.int
+    party: _builtins.str
+    """Which party the caller is: client|lawyer."""
+    @_builtins.property
+    def call(self) -> Global___OnlineCall:
+        """The call."""
+
+    def __init__(
+        self,
+        *,
+        call: Global___OnlineCall | None = ...,
+        party: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "party", b"party"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOnlineCallResponse: _TypeAlias = GetOnlineCallResponse  # noqa: Y015
+
+@_typing.final
+class AcceptOnlineCallRequest(_message.Message):
+    """Request for ConsultationService.AcceptOnlineCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptOnlineCallRequest: _TypeAlias = AcceptOnlineCallRequest  # noqa: Y015
+
+@_typing.final
+class AcceptOnlineCallResponse(_message.Message):
+    """Response of ConsultationService.AcceptOnlineCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> Global___OnlineCall:
+        """The connected call."""
+
+    def __init__(
+        self,
+        *,
+        call: Global___OnlineCall | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcceptOnlineCallResponse: _TypeAlias = AcceptOnlineCallResponse  # noqa: Y015
+
+@_typing.final
+class EndOnlineCallRequest(_message.Message):
+    """Request for ConsultationService.EndOnlineCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call."""
+    outcome: _builtins.str
+    """What came of it."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndOnlineCallRequest: _TypeAlias = EndOnlineCallRequest  # noqa: Y015
+
+@_typing.final
+class EndOnlineCallResponse(_message.Message):
+    """Response of ConsultationService.EndOnlineCall."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def call(self) -> Global___OnlineCall:
+        """The ended call."""
+
+    def __init__(
+        self,
+        *,
+        call: Global___OnlineCall | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndOnlineCallResponse: _TypeAlias = EndOnlineCallResponse  # noqa: Y015

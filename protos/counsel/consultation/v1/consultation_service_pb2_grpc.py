@@ -120,6 +120,26 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.FromString,
                 _registered_method=True)
+        self.StartOnlineCall = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/StartOnlineCall',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartOnlineCallRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartOnlineCallResponse.FromString,
+                _registered_method=True)
+        self.GetOnlineCall = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/GetOnlineCall',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetOnlineCallRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetOnlineCallResponse.FromString,
+                _registered_method=True)
+        self.AcceptOnlineCall = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/AcceptOnlineCall',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptOnlineCallRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptOnlineCallResponse.FromString,
+                _registered_method=True)
+        self.EndOnlineCall = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/EndOnlineCall',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallResponse.FromString,
+                _registered_method=True)
         self.PostChatMessage = channel.unary_unary(
                 '/counsel.consultation.v1.ConsultationService/PostChatMessage',
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostChatMessageRequest.SerializeToString,
@@ -314,6 +334,35 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartOnlineCall(self, request, context):
+        """A client calls an online lawyer in the browser (voice or video); FAILED_PRECONDITION when the lawyer is
+        offline. The WebRTC signalling goes over the gateway's WebSocket and is never stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOnlineCall(self, request, context):
+        """The online call for one of its two parties (and which party the caller is); NOT_FOUND for anyone else.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptOnlineCall(self, request, context):
+        """The called lawyer accepts a ringing online call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndOnlineCall(self, request, context):
+        """Either party ends an online call with what came of it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PostChatMessage(self, request, context):
         """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
         answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
@@ -503,6 +552,26 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.EndCall,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndCallResponse.SerializeToString,
+            ),
+            'StartOnlineCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartOnlineCall,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartOnlineCallRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartOnlineCallResponse.SerializeToString,
+            ),
+            'GetOnlineCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOnlineCall,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetOnlineCallRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetOnlineCallResponse.SerializeToString,
+            ),
+            'AcceptOnlineCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptOnlineCall,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptOnlineCallRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptOnlineCallResponse.SerializeToString,
+            ),
+            'EndOnlineCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndOnlineCall,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallResponse.SerializeToString,
             ),
             'PostChatMessage': grpc.unary_unary_rpc_method_handler(
                     servicer.PostChatMessage,
@@ -1041,6 +1110,114 @@ class ConsultationService:
             _registered_method=True)
 
     @staticmethod
+    def StartOnlineCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/StartOnlineCall',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartOnlineCallRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.StartOnlineCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOnlineCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/GetOnlineCall',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetOnlineCallRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.GetOnlineCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptOnlineCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/AcceptOnlineCall',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptOnlineCallRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.AcceptOnlineCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndOnlineCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/EndOnlineCall',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def PostChatMessage(request,
             target,
             options=(),
@@ -1433,6 +1610,11 @@ class ConsultationInternalServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintResponse.FromString,
                 _registered_method=True)
+        self.HandleTelephonyReceipt = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationInternalService/HandleTelephonyReceipt',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptResponse.FromString,
+                _registered_method=True)
 
 
 class ConsultationInternalServiceServicer:
@@ -1484,6 +1666,15 @@ class ConsultationInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HandleTelephonyReceipt(self, request, context):
+        """Applies a telephony provider's pushed receipts (talk time, recording) to its calls, passed on by the
+        gateway as received. A push not provably the provider's is refused and changes nothing; a repeated one
+        is harmless.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsultationInternalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1516,6 +1707,11 @@ def add_ConsultationInternalServiceServicer_to_server(servicer, server):
                     servicer.CloseComplaint,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintResponse.SerializeToString,
+            ),
+            'HandleTelephonyReceipt': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandleTelephonyReceipt,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1682,6 +1878,33 @@ class ConsultationInternalService:
             '/counsel.consultation.v1.ConsultationInternalService/CloseComplaint',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.CloseComplaintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandleTelephonyReceipt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationInternalService/HandleTelephonyReceipt',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.HandleTelephonyReceiptResponse.FromString,
             options,
             channel_credentials,
             insecure,

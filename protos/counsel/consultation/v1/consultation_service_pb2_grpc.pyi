@@ -74,6 +74,16 @@ class ConsultationServiceStub:
     """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
     EndCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]
     """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
+    StartOnlineCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartOnlineCallRequest, _consultation_service_pb2.StartOnlineCallResponse]
+    """A client calls an online lawyer in the browser (voice or video); FAILED_PRECONDITION when the lawyer is
+    offline. The WebRTC signalling goes over the gateway's WebSocket and is never stored.
+    """
+    GetOnlineCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.GetOnlineCallRequest, _consultation_service_pb2.GetOnlineCallResponse]
+    """The online call for one of its two parties (and which party the caller is); NOT_FOUND for anyone else."""
+    AcceptOnlineCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.AcceptOnlineCallRequest, _consultation_service_pb2.AcceptOnlineCallResponse]
+    """The called lawyer accepts a ringing online call."""
+    EndOnlineCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EndOnlineCallRequest, _consultation_service_pb2.EndOnlineCallResponse]
+    """Either party ends an online call with what came of it."""
     PostChatMessage: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.PostChatMessageRequest, _consultation_service_pb2.PostChatMessageResponse]
     """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
     answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
@@ -164,6 +174,16 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
     EndCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]  # type: ignore[assignment]
     """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
+    StartOnlineCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartOnlineCallRequest, _consultation_service_pb2.StartOnlineCallResponse]  # type: ignore[assignment]
+    """A client calls an online lawyer in the browser (voice or video); FAILED_PRECONDITION when the lawyer is
+    offline. The WebRTC signalling goes over the gateway's WebSocket and is never stored.
+    """
+    GetOnlineCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.GetOnlineCallRequest, _consultation_service_pb2.GetOnlineCallResponse]  # type: ignore[assignment]
+    """The online call for one of its two parties (and which party the caller is); NOT_FOUND for anyone else."""
+    AcceptOnlineCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.AcceptOnlineCallRequest, _consultation_service_pb2.AcceptOnlineCallResponse]  # type: ignore[assignment]
+    """The called lawyer accepts a ringing online call."""
+    EndOnlineCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EndOnlineCallRequest, _consultation_service_pb2.EndOnlineCallResponse]  # type: ignore[assignment]
+    """Either party ends an online call with what came of it."""
     PostChatMessage: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.PostChatMessageRequest, _consultation_service_pb2.PostChatMessageResponse]  # type: ignore[assignment]
     """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
     answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
@@ -355,6 +375,40 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
 
     @_abc_1.abstractmethod
+    def StartOnlineCall(
+        self,
+        request: _consultation_service_pb2.StartOnlineCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.StartOnlineCallResponse, _abc.Awaitable[_consultation_service_pb2.StartOnlineCallResponse]]:
+        """A client calls an online lawyer in the browser (voice or video); FAILED_PRECONDITION when the lawyer is
+        offline. The WebRTC signalling goes over the gateway's WebSocket and is never stored.
+        """
+
+    @_abc_1.abstractmethod
+    def GetOnlineCall(
+        self,
+        request: _consultation_service_pb2.GetOnlineCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.GetOnlineCallResponse, _abc.Awaitable[_consultation_service_pb2.GetOnlineCallResponse]]:
+        """The online call for one of its two parties (and which party the caller is); NOT_FOUND for anyone else."""
+
+    @_abc_1.abstractmethod
+    def AcceptOnlineCall(
+        self,
+        request: _consultation_service_pb2.AcceptOnlineCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.AcceptOnlineCallResponse, _abc.Awaitable[_consultation_service_pb2.AcceptOnlineCallResponse]]:
+        """The called lawyer accepts a ringing online call."""
+
+    @_abc_1.abstractmethod
+    def EndOnlineCall(
+        self,
+        request: _consultation_service_pb2.EndOnlineCallRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.EndOnlineCallResponse, _abc.Awaitable[_consultation_service_pb2.EndOnlineCallResponse]]:
+        """Either party ends an online call with what came of it."""
+
+    @_abc_1.abstractmethod
     def PostChatMessage(
         self,
         request: _consultation_service_pb2.PostChatMessageRequest,
@@ -502,6 +556,11 @@ class ConsultationInternalServiceStub:
     """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
     ComplaintWorkflow. Closing a closed one changes nothing.
     """
+    HandleTelephonyReceipt: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.HandleTelephonyReceiptRequest, _consultation_service_pb2.HandleTelephonyReceiptResponse]
+    """Applies a telephony provider's pushed receipts (talk time, recording) to its calls, passed on by the
+    gateway as received. A push not provably the provider's is refused and changes nothing; a repeated one
+    is harmless.
+    """
 
 @_typing.type_check_only
 class ConsultationInternalServiceAsyncStub(ConsultationInternalServiceStub):
@@ -525,6 +584,11 @@ class ConsultationInternalServiceAsyncStub(ConsultationInternalServiceStub):
     CloseComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.CloseComplaintRequest, _consultation_service_pb2.CloseComplaintResponse]  # type: ignore[assignment]
     """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
     ComplaintWorkflow. Closing a closed one changes nothing.
+    """
+    HandleTelephonyReceipt: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.HandleTelephonyReceiptRequest, _consultation_service_pb2.HandleTelephonyReceiptResponse]  # type: ignore[assignment]
+    """Applies a telephony provider's pushed receipts (talk time, recording) to its calls, passed on by the
+    gateway as received. A push not provably the provider's is refused and changes nothing; a repeated one
+    is harmless.
     """
 
 class ConsultationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -582,6 +646,17 @@ class ConsultationInternalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_consultation_service_pb2.CloseComplaintResponse, _abc.Awaitable[_consultation_service_pb2.CloseComplaintResponse]]:
         """Closes a resolved complaint the client neither accepted nor reopened in time; called by the
         ComplaintWorkflow. Closing a closed one changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def HandleTelephonyReceipt(
+        self,
+        request: _consultation_service_pb2.HandleTelephonyReceiptRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.HandleTelephonyReceiptResponse, _abc.Awaitable[_consultation_service_pb2.HandleTelephonyReceiptResponse]]:
+        """Applies a telephony provider's pushed receipts (talk time, recording) to its calls, passed on by the
+        gateway as received. A push not provably the provider's is refused and changes nothing; a repeated one
+        is harmless.
         """
 
 def add_ConsultationInternalServiceServicer_to_server(servicer: ConsultationInternalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

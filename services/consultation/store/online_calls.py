@@ -1,0 +1,127 @@
+"""Online calls (§6.2.4.1, §6.2.4.4): a client calls an online lawyer in the browser, the lawyer accepts,
+either ends it with what came of it. The record keeps who, when, how long, the outcome (sealed with the
+client's case key) and the consultation it belongs to, whose timeline shows it; signalling is never stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.consultation import domain
+from services.consultation.models import ConsultationRow, OnlineCallRow
+from services.consultation.store.base import add_stage
+from services.consultation.store.sealed import ONLINE_CALL_OUTCOME, case_subject
+from services.runtime.context import Principal
+from services.runtime.db import Database, get_or_404
+from services.runtime.erasure import opened
+from services.runtime.errors import NotFound
+from services.runtime.keys import DataKeys
+from services.runtime.records import new_id, utcnow
+
+
+@dataclass(frozen=True)
+class CalledLawyer:
+    """The catalog's lawyer being called and the identity account that answers for them."""
+
+    lawyer_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class PartyView:
+    """A call as one of its parties sees it: `party` is "client" or "lawyer"."""
+
+    call: OnlineCallRow
+    party: str
+
+
+class OnlineCalls:
+    def __init__(self, db: Database, keys: DataKeys) -> None:
+        self.db = db
+        self.keys = keys
+
+    async def start(
+        self, principal: Principal | None, lawyer: CalledLawyer, media: str, consultation_id: str
+    ) -> OnlineCallRow:
+        """A client rings an online lawyer (the caller checked the lawyer is online). A consultation named
+        must be the client's enterprise's."""
+        client = domain.validate_start_online_call(principal, media)
+        async with self.db.transaction() as session:
+            order_id = ""
+            if consultation_id:
+                consultation = await session.get(ConsultationRow, consultation_id)
+                if consultation is None or consultation.tenant_id != client.tenant_id:
+                    raise NotFound("no such consultation")
+                order_id = consultation.order_id
+            call = OnlineCallRow(
+                id=new_id(),
+                tenant_id=client.tenant_id,
+                client_id=client.user_id,
+                lawyer_id=lawyer.lawyer_id,
+                lawyer_user_id=lawyer.user_id,
+                media=media,
+                status="ringing",
+                consultation_id=consultation_id,
+                order_id=order_id,
+                created_at=utcnow(),
+            )
+            session.add(call)
+        return call
+
+    async def get(self, principal: Principal | None, call_id: str) -> PartyView:
+        """The call for one of its two parties; NotFound for anyone else."""
+        async with self.db.transaction() as session:
+            call = await get_or_404(session, OnlineCallRow, call_id, "call")
+        party = domain.online_call_party(principal, call.tenant_id, call.client_id, call.lawyer_user_id)
+        return PartyView(await self._opened(call), party)
+
+    async def accept(self, principal: Principal | None, call_id: str) -> OnlineCallRow:
+        async with self.db.transaction() as session:
+            call = await get_or_404(session, OnlineCallRow, call_id, "call", for_update=True)
+            party = domain.online_call_party(principal, call.tenant_id, call.client_id, call.lawyer_user_id)
+            domain.validate_accept_online_call(party, call.status)
+            call.status = "connected"
+            call.started_at = utcnow()
+            session.add(call)
+            if call.consultation_id:
+                await add_stage(
+                    session,
+                    call.consultation_id,
+                    "online_call_connected",
+                    f"online-call:{call.id}:connected",
+                    actor=call.lawyer_user_id,
+                    detail=f"{call.media} call with lawyer {call.lawyer_id}",
+                )
+        return await self._opened(call)
+
+    async def end(self, principal: Principal | None, call_id: str, outcome: str) -> OnlineCallRow:
+        """Either party ends the call; a call never accepted lasted 0 seconds."""
+        async with self.db.transaction() as session:
+            call = await get_or_404(session, OnlineCallRow, call_id, "call", for_update=True)
+            party = domain.online_call_party(principal, call.tenant_id, call.client_id, call.lawyer_user_id)
+            outcome = domain.validate_end_online_call(call.status, outcome)
+            cipher = await self.keys.cipher(case_subject(call))
+            call.ended_at = utcnow()
+            call.duration_seconds = (
+                domain.call_seconds(call.started_at, call.ended_at) if call.started_at else 0
+            )
+            call.ended_by = party
+            call.outcome = cipher.seal(ONLINE_CALL_OUTCOME, outcome)
+            call.status = "ended"
+            session.add(call)
+            if call.consultation_id:
+                await add_stage(
+                    session,
+                    call.consultation_id,
+                    "online_call_ended",
+                    f"online-call:{call.id}:ended",
+                    actor=principal.user_id if principal else "system",
+                    detail=f"{call.media} call, {call.duration_seconds} s, ended by the {party}",
+                )
+        call.outcome = opened(cipher, ONLINE_CALL_OUTCOME, call.outcome)
+        return call
+
+    async def _opened(self, call: OnlineCallRow) -> OnlineCallRow:
+        if call.outcome:
+            cipher = await self.keys.cipher(case_subject(call))
+            call.outcome = opened(cipher, ONLINE_CALL_OUTCOME, call.outcome)
+        return call

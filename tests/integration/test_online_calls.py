@@ -1,0 +1,291 @@
+"""Online calls through the gateway (§6.2.4.1, §6.2.4.4): the consultation service in-process over gRPC
+(mTLS) on real PostgreSQL, two gateway processes' worth of app over real HTTP (uvicorn) relaying signalling
+over real NATS. A client calls an online lawyer (an offline one is 409), the two parties' signalling
+sockets on different gateways reach each other and nobody else (a third user's socket is closed with 4403
+and counted), the lawyer accepts, either ends it, and the record (who, when, duration, outcome, the
+consultation it belongs to) is kept and shown in the consultation's timeline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import grpc
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
+from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
+from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from deploy.local.servers import NatsServer, PostgresServer
+from services.consultation.domain import NewConsultation
+from services.consultation.models import DATA_KEYS, TABLES
+from services.consultation.server import ConsultationServicer
+from services.consultation.store import ConsultationStores
+from services.gateway.app import create_app
+from services.gateway.call_signals import SignalRelay
+from services.gateway.config import GatewaySettings
+from services.runtime.context import Principal
+from services.runtime.events import Outbox
+from services.runtime.grpc_client import open_channel
+from services.runtime.keys import DataKeys, master_key
+from services.runtime.pki import TlsMaterial
+from tests.support.gateway import rpc_error
+from tests.support.platform import gateway_clients, isolated_settings, migrated_databases, served, serving
+from tests.support.tokens import Issuer
+
+pytestmark = pytest.mark.integration
+
+RECEIVE_SECONDS = 10.0
+TENANT = "tenant-1"
+ONLINE, OFFLINE = "lawyer-online", "lawyer-offline"
+LAWYER_USER = "lawyer-user-1"
+ICE_SERVERS = '[{"urls": ["stun:stun.counsel.test:3478"]}]'
+
+
+class Catalog:
+    """The catalog's side: one online and one offline lawyer (their online status is the catalog's)."""
+
+    async def GetLawyer(self, request: catalog_pb.GetLawyerRequest, **_: Any) -> catalog_pb.GetLawyerResponse:
+        if request.lawyer_id not in (ONLINE, OFFLINE):
+            raise rpc_error(grpc.StatusCode.NOT_FOUND, "no such lawyer")
+        user = LAWYER_USER if request.lawyer_id == ONLINE else "lawyer-user-2"
+        lawyer = catalog_pb.Lawyer(
+            id=request.lawyer_id, user_id=user, active=True, online=request.lawyer_id == ONLINE
+        )
+        return catalog_pb.GetLawyerResponse(lawyer=lawyer)
+
+
+@dataclass
+class Platform:
+    keys: Issuer
+    a: str  # gateway addresses
+    b: str
+    stores: ConsultationStores
+
+    def client(self) -> tuple[str, str]:
+        user = f"client-{uuid.uuid4().hex[:8]}"
+        return user, self.keys.token(user, roles=("client",), tenant_id=TENANT)
+
+    def lawyer(self, user: str = LAWYER_USER) -> str:
+        return self.keys.token(user, roles=("lawyer",), tenant_id="")
+
+
+@pytest.fixture(scope="module")
+async def platform(
+    postgres_server: PostgresServer, nats_server: NatsServer, pki: Callable[[str], TlsMaterial]
+) -> AsyncIterator[Platform]:
+    settings = isolated_settings(postgres_server, nats_server, secret_key=secrets.token_urlsafe(32))
+    keys = Issuer.for_settings(settings)
+    async with contextlib.AsyncExitStack() as running:
+        db = (await running.enter_async_context(migrated_databases(settings, "consultation")))["consultation"]
+        stores = ConsultationStores.build(
+            db, Outbox("consultation", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
+        )
+        servicer = ConsultationServicer(stores, cast(Any, None), catalog=cast(Any, Catalog()))
+        address = await running.enter_async_context(
+            serving(
+                "consultation",
+                servicer,
+                consultation_service_pb2,
+                consultation_service_pb2_grpc,
+                keys.verifier(),
+                pki("consultation"),
+            )
+        )
+        channel = await running.enter_async_context(
+            open_channel(address, pki("gateway"), default_timeout=10.0)
+        )
+        gateways = []
+        for _ in range(2):  # two gateway processes' worth: own app, own NATS connection
+            app = create_app(
+                GatewaySettings.from_settings(settings).model_copy(
+                    update={"webrtc_ice_servers": ICE_SERVERS}
+                ),
+                gateway_clients(consultation=ConsultationServiceStub(channel)),
+                verifier=keys.verifier(),
+            )
+            relay = await SignalRelay.connect(settings)
+            assert relay.over_bus
+            running.push_async_callback(relay.close)
+            app.state.call_signals = relay
+            gateways.append(await running.enter_async_context(served(app)))
+        yield Platform(keys, gateways[0], gateways[1], stores)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+@contextlib.asynccontextmanager
+async def http(address: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"http://{address}", timeout=10.0) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def signal(address: str, call_id: str, token: str) -> AsyncIterator[ClientConnection]:
+    async with connect(
+        f"ws://{address}/api/v1/calls/{call_id}/signal",
+        subprotocols=cast(Any, ["counsel.signal.v1", f"bearer.{token}"]),
+    ) as ws:
+        assert ws.subprotocol == "counsel.signal.v1"
+        yield ws
+
+
+async def recv(ws: ClientConnection) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads(await asyncio.wait_for(ws.recv(), RECEIVE_SECONDS)))
+
+
+async def closed_with(address: str, call_id: str, token: str) -> int:
+    async with connect(
+        f"ws://{address}/api/v1/calls/{call_id}/signal", subprotocols=cast(Any, [f"bearer.{token}"])
+    ) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), RECEIVE_SECONDS)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+def refusals() -> float:
+    return REGISTRY.get_sample_value("counsel_call_signal_refusals_total", {"reason": "not_a_party"}) or 0.0
+
+
+async def test_only_an_online_lawyer_is_called_and_only_by_a_client(platform: Platform) -> None:
+    _, client = platform.client()
+    async with http(platform.a) as gateway:
+        offline = await gateway.post(
+            "/api/v1/calls", json={"lawyer_id": OFFLINE, "media": "audio"}, headers=auth(client)
+        )
+        assert offline.status_code == 409 and offline.json()["type"].endswith("/lawyer_offline")
+        unknown = await gateway.post(
+            "/api/v1/calls", json={"lawyer_id": "nobody", "media": "audio"}, headers=auth(client)
+        )
+        assert unknown.status_code == 422
+        assert [e["field"] for e in unknown.json()["errors"]] == ["lawyer_id"]
+        bad_media = await gateway.post(
+            "/api/v1/calls", json={"lawyer_id": ONLINE, "media": "fax"}, headers=auth(client)
+        )
+        assert bad_media.status_code == 422
+        by_lawyer = await gateway.post(
+            "/api/v1/calls", json={"lawyer_id": ONLINE, "media": "audio"}, headers=auth(platform.lawyer())
+        )
+        assert by_lawyer.status_code == 403
+
+
+async def test_signalling_passes_between_the_two_parties_only_and_the_record_is_kept(
+    platform: Platform,
+) -> None:
+    client_id, client = platform.client()
+    _, stranger = platform.client()
+    consultation = await platform.stores.consultations.create(
+        Principal(client_id, TENANT, frozenset({"client"})),
+        NewConsultation(
+            "professional", "劳动合同", "公司拖欠工资两个月，我能解除合同并要求补偿吗？", "order-1"
+        ),
+        "",
+    )
+    consultation_id = consultation.view.row.id
+    async with http(platform.a) as a, http(platform.b) as b:
+        started = await a.post(
+            "/api/v1/calls",
+            json={"lawyer_id": ONLINE, "media": "video", "consultation_id": consultation_id},
+            headers=auth(client),
+        )
+        assert started.status_code == 201, started.text
+        call = started.json()
+        assert (call["status"], call["media"], call["lawyer_id"], call["consultation_id"]) == (
+            "ringing",
+            "video",
+            ONLINE,
+            consultation_id,
+        )
+        call_id = call["id"]
+        assert (await b.get(f"/api/v1/calls/{call_id}", headers=auth(platform.lawyer()))).status_code == 200
+        assert (await b.get(f"/api/v1/calls/{call_id}", headers=auth(stranger))).status_code == 404
+        other_lawyer = platform.lawyer("lawyer-user-2")
+        assert (
+            await b.post(f"/api/v1/calls/{call_id}/accept", headers=auth(other_lawyer))
+        ).status_code == 404
+        # Neither another client nor another lawyer may join the signalling, on either gateway.
+        before = refusals()
+        assert await closed_with(platform.a, call_id, stranger) == 4403
+        assert await closed_with(platform.b, call_id, other_lawyer) == 4403
+        assert refusals() == before + 2
+
+        async with (
+            signal(platform.a, call_id, client) as caller,
+            signal(platform.b, call_id, platform.lawyer()) as callee,
+        ):
+            ice = [{"urls": ["stun:stun.counsel.test:3478"]}]
+            assert await recv(caller) == {
+                "type": "ready",
+                "party": "client",
+                "status": "ringing",
+                "ice_servers": ice,
+            }
+            assert (await recv(callee))["party"] == "lawyer"
+            await caller.send(json.dumps({"type": "join"}))
+            assert await recv(callee) == {"type": "join", "from": "client"}
+            offer = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
+            await caller.send(json.dumps(offer))
+            assert await recv(callee) == {**offer, "from": "client"}
+            answer = {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n", "extra": "dropped"}
+            await callee.send(json.dumps(answer))
+            assert await recv(caller) == {"type": "answer", "sdp": answer["sdp"], "from": "lawyer"}
+            candidate = {
+                "type": "candidate",
+                "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"},
+            }
+            await callee.send(json.dumps(candidate))
+            assert await recv(caller) == {**candidate, "from": "lawyer"}
+            await caller.send("not json")
+            assert (await recv(caller))["type"] == "error"
+            await caller.send(json.dumps({"type": "chat", "body": "hi"}))
+            assert (await recv(caller))["type"] == "error"
+
+            accepted = await b.post(f"/api/v1/calls/{call_id}/accept", headers=auth(platform.lawyer()))
+            assert accepted.status_code == 200 and accepted.json()["status"] == "connected"
+            assert accepted.json()["started_at"] is not None
+            again = await b.post(f"/api/v1/calls/{call_id}/accept", headers=auth(platform.lawyer()))
+            assert again.status_code == 409
+            assert (
+                await a.post(f"/api/v1/calls/{call_id}/end", json={"outcome": "x"}, headers=auth(stranger))
+            ).status_code == 404
+            ended = await a.post(
+                f"/api/v1/calls/{call_id}/end",
+                json={"outcome": "已解答，建议书面催告。"},
+                headers=auth(client),
+            )
+            assert ended.status_code == 200, ended.text
+        record = ended.json()
+        assert (record["status"], record["ended_by"], record["outcome"]) == (
+            "ended",
+            "client",
+            "已解答，建议书面催告。",
+        )
+        assert record["duration_seconds"] >= 0 and record["ended_at"] is not None
+        assert (
+            await a.post(f"/api/v1/calls/{call_id}/end", json={"outcome": "x"}, headers=auth(client))
+        ).status_code == 409
+        # Both parties read the same record; the signalling socket of an ended call closes at once.
+        seen = (await b.get(f"/api/v1/calls/{call_id}", headers=auth(platform.lawyer()))).json()
+        assert seen == record
+        assert await closed_with(platform.a, call_id, client) == 4409
+
+    view = await platform.stores.consultations.get(
+        Principal(client_id, TENANT, frozenset({"client"})), consultation_id
+    )
+    assert [s.stage for s in view.stages if s.stage.startswith("online_call")] == [
+        "online_call_connected",
+        "online_call_ended",
+    ]
