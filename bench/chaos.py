@@ -33,6 +33,7 @@ import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from bench.chaos_documents import CLIENT, REVIEWER, DocumentOrders, document_violations
 from bench.harness import Figure
 from bench.loadgen import percentile
 from bench.run import RESULTS, write_results
@@ -44,7 +45,7 @@ from services.payment.tools import verify_ledger
 from services.runtime.config import SERVICE_NAMES, load_settings
 from services.runtime.db import asyncpg_dsn
 from tests.support.journeys import CLIENT_PASSWORD, PASSWORD, PRIVACY_POLICY_VERSION, one_time_code
-from workflows.shared import order_workflow_id
+from workflows.shared import document_order_workflow_id, order_workflow_id
 
 NAME = "chaos"
 STREAM = NAME.upper()
@@ -96,8 +97,9 @@ class Write:
 @dataclass
 class Load:
     """Clients writing through the gateway without pause: registrations (SMS code, register), orders paid with
-    the sandbox (order, payment, sandbox confirmation), questions with a follow-up, and meetings held in a
-    lawyer's calendar. Remembers every write and what was acknowledged."""
+    the sandbox (order, payment, sandbox confirmation), questions with a follow-up, meetings held in a
+    lawyer's calendar, and document orders through review (bench/chaos_documents.py). Remembers every write
+    and what was acknowledged."""
 
     base_url: str
     rng: random.Random
@@ -108,7 +110,8 @@ class Load:
     consultations: set[str] = field(default_factory=set)  # acknowledged questions
     follow_ups: int = 0  # acknowledged follow-up messages on them
     bookings: set[str] = field(default_factory=set)  # acknowledged holds
-    token: str = ""
+    documents: DocumentOrders = field(default_factory=DocumentOrders)
+    tokens: dict[str, str] = field(default_factory=dict)  # demo account's e-mail → its access token
 
     async def _write(
         self, http: httpx.AsyncClient, kind: str, path: str, **kwargs: Any
@@ -123,16 +126,16 @@ class Load:
         self.writes.append(Write(kind, started, time.monotonic(), ok, unavailable))
         return response if ok else None
 
-    async def _auth(self, http: httpx.AsyncClient) -> dict[str, str]:
-        if not self.token:
-            with contextlib.suppress(httpx.HTTPError):  # the gateway may be down: the order write then fails
+    async def auth(self, http: httpx.AsyncClient, email: str = CLIENT) -> dict[str, str]:
+        """The Authorization header of the demo account `email`, signed in once (again after failures)."""
+        if not self.tokens.get(email):
+            with contextlib.suppress(httpx.HTTPError):  # the gateway may be down: the next write then fails
                 response = await http.post(
-                    "/api/v1/auth/login",
-                    json={"method": "password", "identifier": "client@demo.counsel.test", "secret": PASSWORD},
+                    "/api/v1/auth/login", json={"method": "password", "identifier": email, "secret": PASSWORD}
                 )
                 if response.status_code == 200:
-                    self.token = response.json()["access_token"]
-        return {"Authorization": f"Bearer {self.token}"}
+                    self.tokens[email] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens.get(email, '')}"}
 
     async def register(self, http: httpx.AsyncClient) -> None:
         phone = f"139{self.rng.randrange(10**8):08d}"
@@ -161,7 +164,7 @@ class Load:
             self.users.add(registered.json()["user"]["id"])
 
     async def order_and_pay(self, http: httpx.AsyncClient, product: dict[str, Any]) -> None:
-        auth = await self._auth(http)
+        auth = await self.auth(http)
         body = {"product_id": product["id"], "tier": product["tiers"][0]["id"], "requirements": {}}
         headers = auth | {"Idempotency-Key": uuid.uuid4().hex}
         order = await self._write(http, "order", "/api/v1/orders", headers=headers, json=body)
@@ -187,7 +190,7 @@ class Load:
 
     async def ask(self, http: httpx.AsyncClient) -> None:
         """A general question (no order needed), then the client's follow-up on it."""
-        auth = await self._auth(http)
+        auth = await self.auth(http)
         body = {
             "kind": "general",
             "subject": "混沌测试",
@@ -216,7 +219,7 @@ class Load:
     async def hold(self, http: httpx.AsyncClient, slots: list[dict[str, Any]]) -> None:
         """Hold a meeting at a free start of the on-call lawyer's calendar (another client may have taken it:
         a 409 is the load's own, not the fault's)."""
-        auth = await self._auth(http)
+        auth = await self.auth(http)
         slot = self.rng.choice(slots)
         body = {
             "lawyer_id": BOOKED_LAWYER,
@@ -250,10 +253,13 @@ class Load:
                         await self.ask(http)
                     elif draw < 0.5 and slots:
                         await self.hold(http, slots)
+                    elif draw < 0.65:
+                        await self.documents.drive(http, self._write, self.auth, self.rng)
                     else:
                         await self.order_and_pay(http, product)
                     if self.writes and not self.writes[-1].ok:
-                        self.token = "" if self.rng.random() < 0.1 else self.token
+                        if self.rng.random() < 0.1:
+                            self.tokens.clear()
                         await asyncio.sleep(0.2)
 
             await asyncio.gather(*(client() for _ in range(clients)))
@@ -338,6 +344,10 @@ class Checker:
         consultations = {r["id"] for r in await self._fetch("consultation", "SELECT id FROM consultations WHERE id = ANY($1)", list(load.consultations))}  # fmt: skip
         follow_ups = (await self._fetch("consultation", "SELECT count(*) AS n FROM consultation_messages WHERE consultation_id = ANY($1) AND author_role = 'client'", list(load.consultations)))[0]["n"]  # fmt: skip
         bookings = {r["id"] for r in await self._fetch("booking", "SELECT id FROM bookings WHERE id = ANY($1)", list(load.bookings))}  # fmt: skip
+        async with httpx.AsyncClient(base_url=self.stack.base_url, timeout=60) as http:
+            documents = await document_violations(
+                load.documents, self._fetch, http, await load.auth(http, REVIEWER)
+            )
         return {
             "acknowledged writes lost": len(load.users - users)
             + len(load.orders - orders)
@@ -351,6 +361,10 @@ class Checker:
             "outbox rows unpublished": await self._unpublished(),
             "events in the stream minus outbox rows (duplicates if > 0)": (in_stream or 0) - committed,
             "workflows disagreeing with their order": await self._workflows_disagreeing(load.orders),
+            **documents,
+            "workflows disagreeing with their document order": await self._document_workflows_disagreeing(
+                set(load.documents.stage)
+            ),
         }  # fmt: skip
 
     async def _unpublished(self) -> int:
@@ -381,6 +395,25 @@ class Checker:
             if running != (order_status in ("pending_payment", "paid", "in_service")):
                 disagreeing += 1
         return disagreeing
+
+    async def _document_workflows_disagreeing(self, document_order_ids: set[str]) -> int:
+        """A completed document order's workflow has finished; any other's still runs. The workflow learns of
+        an acceptance from the service's event, so a disagreement is read again until the settle time ends."""
+        client = await Client.connect(self.temporal_address)
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            stages = {r["id"]: r["stage"] for r in await self._fetch("documents", "SELECT id, stage FROM document_orders WHERE id = ANY($1)", list(document_order_ids))}  # fmt: skip
+            disagreeing = 0
+            for order_id, stage in stages.items():
+                try:
+                    handle = client.get_workflow_handle(document_order_workflow_id(order_id))
+                    running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+                except RPCError:
+                    running = None
+                disagreeing += running is None or running == (stage == "completed")
+            if disagreeing == 0 or time.monotonic() > deadline:
+                return disagreeing
+            await asyncio.sleep(2)
 
 
 async def _until_healthy(stack: StackProcess) -> float:
@@ -467,6 +500,8 @@ async def _scenario(
     violations = await checker.check(load)
     broken = {k: v for k, v in violations.items() if v}
     acknowledged = len(load.users) + len(load.orders) + len(load.consultations) + len(load.bookings)
+    documents = load.documents.stage
+    completed = sum(stage == "completed" for stage in documents.values())
     print(f"  invariants after {scenario.name}: {broken or 'all kept'}", flush=True)
     return [
         Figure("chaos", f"{scenario.name} ×{len(runs)}: worst write unavailability (first failed → first ok)",
@@ -480,8 +515,10 @@ async def _scenario(
                "VIOLATED" if broken else "ok", target="0 lost, 0 duplicated",
                note=(json.dumps(broken, ensure_ascii=False) if broken else
                      f"{acknowledged} acknowledged registrations, orders, questions (+{load.follow_ups} follow-ups) "
-                     f"and meeting holds, {len(load.paid)} paid; all present, each paid once, ledger intact, "
-                     "outbox published once, workflows agree")),
+                     f"and meeting holds, {len(load.paid)} paid; {len(documents)} document orders ({completed} "
+                     f"through review to acceptance, {len(load.documents.drafts)} drafts); all present, each paid "
+                     "once, ledger intact, outbox published once, version bytes match their SHA-256, workflows "
+                     "agree")),
     ]  # fmt: skip
 
 
