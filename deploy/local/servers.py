@@ -638,7 +638,12 @@ class NatsServer(ManagedProcess):
         return f"http://{self.host}:{self.monitor_port}"
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "monitor": self.monitor_url, "server_name": self.server_name}
+        return {
+            **super().describe(),
+            "monitor": self.monitor_url,
+            "server_name": self.server_name,
+            "store": str(self.store_dir),
+        }
 
     def start(self, timeout: float = 30) -> None:
         """Write the config, start nats-server and wait until ``/healthz?js-enabled-only=true`` says ok."""
