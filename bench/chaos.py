@@ -19,6 +19,7 @@ import random
 import secrets
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import traceback
@@ -39,8 +40,7 @@ from bench.loadgen import percentile
 from bench.run import RESULTS, write_results
 from deploy.local import faults
 from deploy.local.ha import running_database_url, stream_messages
-from deploy.local.launcher import StackProcess, stack_env
-from deploy.local.servers import free_port
+from deploy.local.launcher import StackProcess, replicated_stack_env
 from services.payment.tools import verify_ledger
 from services.runtime.config import SERVICE_NAMES, load_settings
 from services.runtime.db import asyncpg_dsn
@@ -54,6 +54,7 @@ STEADY_SECONDS = (3.0, 8.0)
 RECOVERY_SECONDS = 30.0
 SIGSTOP_SECONDS = 20.0
 SETTLE_TIMEOUT = 180.0
+HEALTHY_TIMEOUT = 300.0
 # Meetings are held with a lawyer on duty around the clock (services/catalog/seed.py ON_CALL): their calendar
 # always has free starts.
 BOOKED_LAWYER = "lawyer-5"
@@ -416,28 +417,44 @@ class Checker:
             await asyncio.sleep(2)
 
 
-async def _until_healthy(stack: StackProcess) -> float:
-    """Seconds until `counsel status` says every node and process is healthy again (at most 180)."""
+async def _until_healthy(stack: StackProcess) -> tuple[float, list[str]]:
+    """Seconds until `counsel status` says every node and process is healthy again, and what was still not
+    when HEALTHY_TIMEOUT ran out (empty when everything recovered): the next fault then strikes a platform
+    that has not fully recovered, which its figures say."""
     started = time.monotonic()
-    async with asyncio.timeout(180):
-        while True:
-            if (await asyncio.to_thread(stack.status))[0] == 0:
-                break
-            await asyncio.sleep(1)
-    return time.monotonic() - started
+    unhealthy: list[str] = ["counsel status did not answer"]
+    while time.monotonic() - started < HEALTHY_TIMEOUT:
+        try:
+            code, status = await asyncio.to_thread(stack.status)
+        except (subprocess.SubprocessError, ValueError):
+            code, status = 1, {}
+        if code == 0:
+            return time.monotonic() - started, []
+        if status:
+            unhealthy = _unhealthy(status)
+        await asyncio.sleep(1)
+    return time.monotonic() - started, unhealthy
+
+
+def _unhealthy(status: dict[str, Any]) -> list[str]:
+    """The names `counsel status --json` reports unhealthy, with their state."""
+    nodes = [*status["services"], *status["postgres"], *status["nats"], *status["etcd"], status["temporal"]]
+    return [
+        *(f"{n.get('name')} ({n.get('state') or n.get('role')})" for n in nodes if not n.get("healthy")),
+        *(f"{name} given up" for name in status.get("given_up", [])),
+        *(
+            f"{name} as the services see it: {health}"
+            for name, health in status["dependencies"].items()
+            if health != "ok"
+        ),
+    ]
 
 
 async def run_chaos(seed: int, quick: bool, only: str, results: Path) -> Path:
     rng = random.Random(seed)
     data_dir = Path(tempfile.mkdtemp(prefix="counsel-chaos-"))
-    env, _ = stack_env(
-        name=NAME, data_dir=data_dir, database_url=None, nats_url=None, temporal_address="",
-        secret_key=secrets.token_urlsafe(48),
-    )  # fmt: skip
-    del env["COUNSEL_TEMPORAL_ADDRESS"]
+    env = replicated_stack_env(NAME, data_dir, secrets.token_urlsafe(48))
     env |= {
-        "COUNSEL_LOCAL_TEMPORAL_PORT": str(free_port()),
-        "COUNSEL_LOCAL_TEMPORAL_UI_PORT": str(free_port()),
         "COUNSEL_LOG_LEVEL": "WARNING",
         **dict.fromkeys(
             ["COUNSEL_GATEWAY_RATE_PER_IP", "COUNSEL_GATEWAY_RATE_PER_TOKEN",
@@ -462,7 +479,9 @@ async def run_chaos(seed: int, quick: bool, only: str, results: Path) -> Path:
                 figures.append(
                     Figure("chaos", scenario.name, None, "", note=f"failed: {type(exc).__name__}: {exc}")
                 )
-                await _until_healthy(stack)
+                _, unhealthy = await _until_healthy(stack)
+                if unhealthy:
+                    print(f"  still unhealthy after {HEALTHY_TIMEOUT:.0f} s: {unhealthy}", flush=True)
     finally:
         if stack.running():
             stack.stop()
@@ -481,6 +500,7 @@ async def _scenario(
     """Every run of `scenario` in the schedule under a fresh load, then the invariants: its figures."""
     runs = [n for s, n in schedule if s is scenario]
     costs: list[Cost] = []
+    not_recovered: list[str] = []  # faults after which the platform was not healthy within HEALTHY_TIMEOUT
     load = Load(stack.base_url, random.Random(rng.random()))
     for n in runs:
         stop = asyncio.Event()
@@ -492,7 +512,10 @@ async def _scenario(
         stop.set()
         await driving
         costs.append(cost(load.writes, struck_at, RECOVERY_SECONDS))
-        healthy_after = await _until_healthy(stack)
+        healthy_after, unhealthy = await _until_healthy(stack)
+        if unhealthy:
+            not_recovered.append(f"#{n + 1}: {', '.join(unhealthy)}")
+            print(f"  still unhealthy after {healthy_after:.0f} s: {unhealthy}", flush=True)
         c = costs[-1]
         print(f"  {scenario.name} #{n + 1} ({victim}): unavailable {c.window:.1f} s, longest wait for an "
               f"acknowledgement {c.ack_gap:.1f} s, p99 {c.p99_ms:.0f} ms, {c.failed} failed writes; healthy "
@@ -506,7 +529,8 @@ async def _scenario(
     return [
         Figure("chaos", f"{scenario.name} ×{len(runs)}: worst write unavailability (first failed → first ok)",
                max(c.window for c in costs), "s", target=scenario.target,
-               note=f"{sum(c.failed for c in costs)} writes failed (no answer or 5xx) of {len(load.writes)}"),
+               note=f"{sum(c.failed for c in costs)} writes failed (no answer or 5xx) of {len(load.writes)}"
+                    + (f"; not healthy {HEALTHY_TIMEOUT:.0f} s after {'; '.join(not_recovered)}" if not_recovered else "")),
         Figure("chaos", f"{scenario.name}: worst gap between acknowledged writes", max(c.ack_gap for c in costs), "s",
                target=scenario.target, note="writes that hang count here; 4 clients writing without pause"),
         Figure("chaos", f"{scenario.name}: p99 write latency in recovery", max(c.p99_ms for c in costs), "ms",
