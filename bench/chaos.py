@@ -41,6 +41,7 @@ from bench.run import RESULTS, write_results
 from deploy.local import faults
 from deploy.local.ha import running_database_url, stream_messages
 from deploy.local.launcher import StackProcess, replicated_stack_env
+from deploy.local.supervisor import STABLE_AFTER_SECONDS
 from services.payment.tools import verify_ledger
 from services.runtime.config import SERVICE_NAMES, load_settings
 from services.runtime.db import asyncpg_dsn
@@ -55,6 +56,8 @@ RECOVERY_SECONDS = 30.0
 SIGSTOP_SECONDS = 20.0
 SETTLE_TIMEOUT = 180.0
 HEALTHY_TIMEOUT = 300.0
+# How long after a fault its victim has been restarted, at most (backoff and start), for the spacing of repeats.
+RESTART_MARGIN_SECONDS = 15.0
 # Meetings are held with a lawyer on duty around the clock (services/catalog/seed.py ON_CALL): their calendar
 # always has free starts.
 BOOKED_LAWYER = "lawyer-5"
@@ -467,6 +470,8 @@ async def run_chaos(seed: int, quick: bool, only: str, results: Path) -> Path:
     scenarios = [s for s in SCENARIOS if only.lower() in s.name.lower()]
     schedule = [(s, n) for s in scenarios for n in range(1 if quick else s.repeats)]
     print(f"chaos seed {seed}: {len(schedule)} faults; rerun with --seed {seed}", flush=True)
+    environment = {"seed": seed, "quick": quick, "topology": "counsel up --ha", "scenarios": len(scenarios)}
+    written = results
     try:
         stack.start(timeout=300)
         temporal_address = f"127.0.0.1:{env['COUNSEL_LOCAL_TEMPORAL_PORT']}"
@@ -482,12 +487,13 @@ async def run_chaos(seed: int, quick: bool, only: str, results: Path) -> Path:
                 _, unhealthy = await _until_healthy(stack)
                 if unhealthy:
                     print(f"  still unhealthy after {HEALTHY_TIMEOUT:.0f} s: {unhealthy}", flush=True)
+            # After each scenario, so that a run cut short (it takes an hour) still leaves what it measured.
+            written = write_results(figures, quick, environment, results, prefix="chaos-")
     finally:
         if stack.running():
             stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-    environment = {"seed": seed, "quick": quick, "topology": "counsel up --ha", "scenarios": len(scenarios)}
-    return write_results(figures, quick, environment, results, prefix="chaos-")
+    return written
 
 
 async def _scenario(
@@ -502,7 +508,14 @@ async def _scenario(
     costs: list[Cost] = []
     not_recovered: list[str] = []  # faults after which the platform was not healthy within HEALTHY_TIMEOUT
     load = Load(stack.base_url, random.Random(rng.random()))
+    struck_at = -STABLE_AFTER_SECONDS
     for n in runs:
+        # Each repeat strikes a platform whose restarted processes have run long enough for the supervisor to
+        # count them stable again: repeats closer together are a crash loop, which its backoff (and, after a
+        # few, giving up) answers — another scenario than the one measured here.
+        await asyncio.sleep(
+            max(0.0, struck_at + STABLE_AFTER_SECONDS + RESTART_MARGIN_SECONDS - time.monotonic())
+        )
         stop = asyncio.Event()
         driving = asyncio.create_task(load.run(stop))
         await asyncio.sleep(rng.uniform(*STEADY_SECONDS))
