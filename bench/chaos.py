@@ -19,6 +19,7 @@ import random
 import secrets
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import traceback
@@ -33,18 +34,19 @@ import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from bench.chaos_documents import CLIENT, REVIEWER, DocumentOrders, document_violations
 from bench.harness import Figure
 from bench.loadgen import percentile
 from bench.run import RESULTS, write_results
 from deploy.local import faults
 from deploy.local.ha import running_database_url, stream_messages
-from deploy.local.launcher import StackProcess, stack_env
-from deploy.local.servers import free_port
+from deploy.local.launcher import StackProcess, replicated_stack_env
+from deploy.local.supervisor import STABLE_AFTER_SECONDS
 from services.payment.tools import verify_ledger
 from services.runtime.config import SERVICE_NAMES, load_settings
 from services.runtime.db import asyncpg_dsn
 from tests.support.journeys import CLIENT_PASSWORD, PASSWORD, PRIVACY_POLICY_VERSION, one_time_code
-from workflows.shared import order_workflow_id
+from workflows.shared import document_order_workflow_id, order_workflow_id
 
 NAME = "chaos"
 STREAM = NAME.upper()
@@ -53,6 +55,9 @@ STEADY_SECONDS = (3.0, 8.0)
 RECOVERY_SECONDS = 30.0
 SIGSTOP_SECONDS = 20.0
 SETTLE_TIMEOUT = 180.0
+HEALTHY_TIMEOUT = 300.0
+# How long after a fault its victim has been restarted, at most (backoff and start), for the spacing of repeats.
+RESTART_MARGIN_SECONDS = 15.0
 # Meetings are held with a lawyer on duty around the clock (services/catalog/seed.py ON_CALL): their calendar
 # always has free starts.
 BOOKED_LAWYER = "lawyer-5"
@@ -96,8 +101,9 @@ class Write:
 @dataclass
 class Load:
     """Clients writing through the gateway without pause: registrations (SMS code, register), orders paid with
-    the sandbox (order, payment, sandbox confirmation), questions with a follow-up, and meetings held in a
-    lawyer's calendar. Remembers every write and what was acknowledged."""
+    the sandbox (order, payment, sandbox confirmation), questions with a follow-up, meetings held in a
+    lawyer's calendar, and document orders through review (bench/chaos_documents.py). Remembers every write
+    and what was acknowledged."""
 
     base_url: str
     rng: random.Random
@@ -108,7 +114,8 @@ class Load:
     consultations: set[str] = field(default_factory=set)  # acknowledged questions
     follow_ups: int = 0  # acknowledged follow-up messages on them
     bookings: set[str] = field(default_factory=set)  # acknowledged holds
-    token: str = ""
+    documents: DocumentOrders = field(default_factory=DocumentOrders)
+    tokens: dict[str, str] = field(default_factory=dict)  # demo account's e-mail → its access token
 
     async def _write(
         self, http: httpx.AsyncClient, kind: str, path: str, **kwargs: Any
@@ -123,16 +130,16 @@ class Load:
         self.writes.append(Write(kind, started, time.monotonic(), ok, unavailable))
         return response if ok else None
 
-    async def _auth(self, http: httpx.AsyncClient) -> dict[str, str]:
-        if not self.token:
-            with contextlib.suppress(httpx.HTTPError):  # the gateway may be down: the order write then fails
+    async def auth(self, http: httpx.AsyncClient, email: str = CLIENT) -> dict[str, str]:
+        """The Authorization header of the demo account `email`, signed in once (again after failures)."""
+        if not self.tokens.get(email):
+            with contextlib.suppress(httpx.HTTPError):  # the gateway may be down: the next write then fails
                 response = await http.post(
-                    "/api/v1/auth/login",
-                    json={"method": "password", "identifier": "client@demo.counsel.test", "secret": PASSWORD},
+                    "/api/v1/auth/login", json={"method": "password", "identifier": email, "secret": PASSWORD}
                 )
                 if response.status_code == 200:
-                    self.token = response.json()["access_token"]
-        return {"Authorization": f"Bearer {self.token}"}
+                    self.tokens[email] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens.get(email, '')}"}
 
     async def register(self, http: httpx.AsyncClient) -> None:
         phone = f"139{self.rng.randrange(10**8):08d}"
@@ -161,7 +168,7 @@ class Load:
             self.users.add(registered.json()["user"]["id"])
 
     async def order_and_pay(self, http: httpx.AsyncClient, product: dict[str, Any]) -> None:
-        auth = await self._auth(http)
+        auth = await self.auth(http)
         body = {"product_id": product["id"], "tier": product["tiers"][0]["id"], "requirements": {}}
         headers = auth | {"Idempotency-Key": uuid.uuid4().hex}
         order = await self._write(http, "order", "/api/v1/orders", headers=headers, json=body)
@@ -187,7 +194,7 @@ class Load:
 
     async def ask(self, http: httpx.AsyncClient) -> None:
         """A general question (no order needed), then the client's follow-up on it."""
-        auth = await self._auth(http)
+        auth = await self.auth(http)
         body = {
             "kind": "general",
             "subject": "混沌测试",
@@ -216,7 +223,7 @@ class Load:
     async def hold(self, http: httpx.AsyncClient, slots: list[dict[str, Any]]) -> None:
         """Hold a meeting at a free start of the on-call lawyer's calendar (another client may have taken it:
         a 409 is the load's own, not the fault's)."""
-        auth = await self._auth(http)
+        auth = await self.auth(http)
         slot = self.rng.choice(slots)
         body = {
             "lawyer_id": BOOKED_LAWYER,
@@ -250,10 +257,13 @@ class Load:
                         await self.ask(http)
                     elif draw < 0.5 and slots:
                         await self.hold(http, slots)
+                    elif draw < 0.65:
+                        await self.documents.drive(http, self._write, self.auth, self.rng)
                     else:
                         await self.order_and_pay(http, product)
                     if self.writes and not self.writes[-1].ok:
-                        self.token = "" if self.rng.random() < 0.1 else self.token
+                        if self.rng.random() < 0.1:
+                            self.tokens.clear()
                         await asyncio.sleep(0.2)
 
             await asyncio.gather(*(client() for _ in range(clients)))
@@ -338,6 +348,10 @@ class Checker:
         consultations = {r["id"] for r in await self._fetch("consultation", "SELECT id FROM consultations WHERE id = ANY($1)", list(load.consultations))}  # fmt: skip
         follow_ups = (await self._fetch("consultation", "SELECT count(*) AS n FROM consultation_messages WHERE consultation_id = ANY($1) AND author_role = 'client'", list(load.consultations)))[0]["n"]  # fmt: skip
         bookings = {r["id"] for r in await self._fetch("booking", "SELECT id FROM bookings WHERE id = ANY($1)", list(load.bookings))}  # fmt: skip
+        async with httpx.AsyncClient(base_url=self.stack.base_url, timeout=60) as http:
+            documents = await document_violations(
+                load.documents, self._fetch, http, await load.auth(http, REVIEWER)
+            )
         return {
             "acknowledged writes lost": len(load.users - users)
             + len(load.orders - orders)
@@ -351,6 +365,10 @@ class Checker:
             "outbox rows unpublished": await self._unpublished(),
             "events in the stream minus outbox rows (duplicates if > 0)": (in_stream or 0) - committed,
             "workflows disagreeing with their order": await self._workflows_disagreeing(load.orders),
+            **documents,
+            "workflows disagreeing with their document order": await self._document_workflows_disagreeing(
+                set(load.documents.stage)
+            ),
         }  # fmt: skip
 
     async def _unpublished(self) -> int:
@@ -382,29 +400,64 @@ class Checker:
                 disagreeing += 1
         return disagreeing
 
-
-async def _until_healthy(stack: StackProcess) -> float:
-    """Seconds until `counsel status` says every node and process is healthy again (at most 180)."""
-    started = time.monotonic()
-    async with asyncio.timeout(180):
+    async def _document_workflows_disagreeing(self, document_order_ids: set[str]) -> int:
+        """A completed document order's workflow has finished; any other's still runs. The workflow learns of
+        an acceptance from the service's event, so a disagreement is read again until the settle time ends."""
+        client = await Client.connect(self.temporal_address)
+        deadline = time.monotonic() + SETTLE_TIMEOUT
         while True:
-            if (await asyncio.to_thread(stack.status))[0] == 0:
-                break
-            await asyncio.sleep(1)
-    return time.monotonic() - started
+            stages = {r["id"]: r["stage"] for r in await self._fetch("documents", "SELECT id, stage FROM document_orders WHERE id = ANY($1)", list(document_order_ids))}  # fmt: skip
+            disagreeing = 0
+            for order_id, stage in stages.items():
+                try:
+                    handle = client.get_workflow_handle(document_order_workflow_id(order_id))
+                    running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+                except RPCError:
+                    running = None
+                disagreeing += running is None or running == (stage == "completed")
+            if disagreeing == 0 or time.monotonic() > deadline:
+                return disagreeing
+            await asyncio.sleep(2)
+
+
+async def _until_healthy(stack: StackProcess) -> tuple[float, list[str]]:
+    """Seconds until `counsel status` says every node and process is healthy again, and what was still not
+    when HEALTHY_TIMEOUT ran out (empty when everything recovered): the next fault then strikes a platform
+    that has not fully recovered, which its figures say."""
+    started = time.monotonic()
+    unhealthy: list[str] = ["counsel status did not answer"]
+    while time.monotonic() - started < HEALTHY_TIMEOUT:
+        try:
+            code, status = await asyncio.to_thread(stack.status)
+        except (subprocess.SubprocessError, ValueError):
+            code, status = 1, {}
+        if code == 0:
+            return time.monotonic() - started, []
+        if status:
+            unhealthy = _unhealthy(status)
+        await asyncio.sleep(1)
+    return time.monotonic() - started, unhealthy
+
+
+def _unhealthy(status: dict[str, Any]) -> list[str]:
+    """The names `counsel status --json` reports unhealthy, with their state."""
+    nodes = [*status["services"], *status["postgres"], *status["nats"], *status["etcd"], status["temporal"]]
+    return [
+        *(f"{n.get('name')} ({n.get('state') or n.get('role')})" for n in nodes if not n.get("healthy")),
+        *(f"{name} given up" for name in status.get("given_up", [])),
+        *(
+            f"{name} as the services see it: {health}"
+            for name, health in status["dependencies"].items()
+            if health != "ok"
+        ),
+    ]
 
 
 async def run_chaos(seed: int, quick: bool, only: str, results: Path) -> Path:
     rng = random.Random(seed)
     data_dir = Path(tempfile.mkdtemp(prefix="counsel-chaos-"))
-    env, _ = stack_env(
-        name=NAME, data_dir=data_dir, database_url=None, nats_url=None, temporal_address="",
-        secret_key=secrets.token_urlsafe(48),
-    )  # fmt: skip
-    del env["COUNSEL_TEMPORAL_ADDRESS"]
+    env = replicated_stack_env(NAME, data_dir, secrets.token_urlsafe(48))
     env |= {
-        "COUNSEL_LOCAL_TEMPORAL_PORT": str(free_port()),
-        "COUNSEL_LOCAL_TEMPORAL_UI_PORT": str(free_port()),
         "COUNSEL_LOG_LEVEL": "WARNING",
         **dict.fromkeys(
             ["COUNSEL_GATEWAY_RATE_PER_IP", "COUNSEL_GATEWAY_RATE_PER_TOKEN",
@@ -417,6 +470,8 @@ async def run_chaos(seed: int, quick: bool, only: str, results: Path) -> Path:
     scenarios = [s for s in SCENARIOS if only.lower() in s.name.lower()]
     schedule = [(s, n) for s in scenarios for n in range(1 if quick else s.repeats)]
     print(f"chaos seed {seed}: {len(schedule)} faults; rerun with --seed {seed}", flush=True)
+    environment = {"seed": seed, "quick": quick, "topology": "counsel up --ha", "scenarios": len(scenarios)}
+    written = results
     try:
         stack.start(timeout=300)
         temporal_address = f"127.0.0.1:{env['COUNSEL_LOCAL_TEMPORAL_PORT']}"
@@ -429,13 +484,16 @@ async def run_chaos(seed: int, quick: bool, only: str, results: Path) -> Path:
                 figures.append(
                     Figure("chaos", scenario.name, None, "", note=f"failed: {type(exc).__name__}: {exc}")
                 )
-                await _until_healthy(stack)
+                _, unhealthy = await _until_healthy(stack)
+                if unhealthy:
+                    print(f"  still unhealthy after {HEALTHY_TIMEOUT:.0f} s: {unhealthy}", flush=True)
+            # After each scenario, so that a run cut short (it takes an hour) still leaves what it measured.
+            written = write_results(figures, quick, environment, results, prefix="chaos-")
     finally:
         if stack.running():
             stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-    environment = {"seed": seed, "quick": quick, "topology": "counsel up --ha", "scenarios": len(scenarios)}
-    return write_results(figures, quick, environment, results, prefix="chaos-")
+    return written
 
 
 async def _scenario(
@@ -448,8 +506,16 @@ async def _scenario(
     """Every run of `scenario` in the schedule under a fresh load, then the invariants: its figures."""
     runs = [n for s, n in schedule if s is scenario]
     costs: list[Cost] = []
+    not_recovered: list[str] = []  # faults after which the platform was not healthy within HEALTHY_TIMEOUT
     load = Load(stack.base_url, random.Random(rng.random()))
+    struck_at = -STABLE_AFTER_SECONDS
     for n in runs:
+        # Each repeat strikes a platform whose restarted processes have run long enough for the supervisor to
+        # count them stable again: repeats closer together are a crash loop, which its backoff (and, after a
+        # few, giving up) answers — another scenario than the one measured here.
+        await asyncio.sleep(
+            max(0.0, struck_at + STABLE_AFTER_SECONDS + RESTART_MARGIN_SECONDS - time.monotonic())
+        )
         stop = asyncio.Event()
         driving = asyncio.create_task(load.run(stop))
         await asyncio.sleep(rng.uniform(*STEADY_SECONDS))
@@ -459,7 +525,10 @@ async def _scenario(
         stop.set()
         await driving
         costs.append(cost(load.writes, struck_at, RECOVERY_SECONDS))
-        healthy_after = await _until_healthy(stack)
+        healthy_after, unhealthy = await _until_healthy(stack)
+        if unhealthy:
+            not_recovered.append(f"#{n + 1}: {', '.join(unhealthy)}")
+            print(f"  still unhealthy after {healthy_after:.0f} s: {unhealthy}", flush=True)
         c = costs[-1]
         print(f"  {scenario.name} #{n + 1} ({victim}): unavailable {c.window:.1f} s, longest wait for an "
               f"acknowledgement {c.ack_gap:.1f} s, p99 {c.p99_ms:.0f} ms, {c.failed} failed writes; healthy "
@@ -467,11 +536,14 @@ async def _scenario(
     violations = await checker.check(load)
     broken = {k: v for k, v in violations.items() if v}
     acknowledged = len(load.users) + len(load.orders) + len(load.consultations) + len(load.bookings)
+    documents = load.documents.stage
+    completed = sum(stage == "completed" for stage in documents.values())
     print(f"  invariants after {scenario.name}: {broken or 'all kept'}", flush=True)
     return [
         Figure("chaos", f"{scenario.name} ×{len(runs)}: worst write unavailability (first failed → first ok)",
                max(c.window for c in costs), "s", target=scenario.target,
-               note=f"{sum(c.failed for c in costs)} writes failed (no answer or 5xx) of {len(load.writes)}"),
+               note=f"{sum(c.failed for c in costs)} writes failed (no answer or 5xx) of {len(load.writes)}"
+                    + (f"; not healthy {HEALTHY_TIMEOUT:.0f} s after {'; '.join(not_recovered)}" if not_recovered else "")),
         Figure("chaos", f"{scenario.name}: worst gap between acknowledged writes", max(c.ack_gap for c in costs), "s",
                target=scenario.target, note="writes that hang count here; 4 clients writing without pause"),
         Figure("chaos", f"{scenario.name}: p99 write latency in recovery", max(c.p99_ms for c in costs), "ms",
@@ -480,8 +552,10 @@ async def _scenario(
                "VIOLATED" if broken else "ok", target="0 lost, 0 duplicated",
                note=(json.dumps(broken, ensure_ascii=False) if broken else
                      f"{acknowledged} acknowledged registrations, orders, questions (+{load.follow_ups} follow-ups) "
-                     f"and meeting holds, {len(load.paid)} paid; all present, each paid once, ledger intact, "
-                     "outbox published once, workflows agree")),
+                     f"and meeting holds, {len(load.paid)} paid; {len(documents)} document orders ({completed} "
+                     f"through review to acceptance, {len(load.documents.drafts)} drafts); all present, each paid "
+                     "once, ledger intact, outbox published once, version bytes match their SHA-256, workflows "
+                     "agree")),
     ]  # fmt: skip
 
 

@@ -143,8 +143,7 @@ async def run_recovery(orders: int, results: Path) -> Path:
             manifest = take_backup(
                 BackupSources(
                     PostgresSource(postgres.host, postgres.port, postgres.SUPERUSER, postgres.password),
-                    nats_pid=bus.pid,
-                    nats_store=bus.store_dir,
+                    nats={"nats": (bus.pid, bus.store_dir)},
                     temporal_db=temporal.db_path,
                     files={"postgres/postgres.password": postgres.password_file},
                 ),

@@ -143,7 +143,7 @@ def _restore(target_time: datetime, into: Path, backups: Path | None) -> int:
     report = restore(source, target_time, into.resolve())
     print(
         f"restored to {target_time.isoformat()} from backup set {report.backup_set} in {report.seconds:.1f} s; "
-        f"start it with COUNSEL_DATA_DIR={into} counsel up"
+        f"start it with COUNSEL_DATA_DIR={into} counsel up{' --ha' if report.replicated else ''}"
     )
     return 0
 

@@ -6,15 +6,26 @@ What is kept, under ``<data dir>/backups``:
 * ``wal/`` — PostgreSQL's continuous WAL archive. The server copies every finished WAL segment there, gzipped
   (:func:`archive_settings`, on the single server and in Patroni's configuration); ``archive_timeout`` closes a
   segment at least every :data:`ARCHIVE_TIMEOUT_SECONDS`, which bounds what a lost machine can cost (the RPO).
-* ``<label>/`` — one backup set per `counsel backup`, ``manifest.json`` naming what it holds:
-  ``postgres/pgdata`` (a `pg_basebackup` of the running server, WAL included, so the set alone is a consistent
-  cluster), ``nats/jetstream`` (JetStream's store, copied while nats-server is paused — see
-  :func:`copy_jetstream`), ``temporal/temporal.db`` (SQLite's online backup API) and ``secret.key`` (the stack's
-  COUNSEL_SECRET_KEY, without which the restored data keys cannot be unwrapped: keep backups as secret as the
-  data folder).
+* ``<label>/`` — one backup set per `counsel backup` (or per scheduled backup of `counsel up`,
+  deploy/local/backup_schedule.py), laid out as the data folder it restores to, ``manifest.json`` naming what
+  it holds: PostgreSQL's data folder (a `pg_basebackup`, WAL included, so the set alone is a consistent
+  cluster), JetStream's store (copied while nats-server is paused — see :func:`copy_jetstream`),
+  ``temporal/temporal.db`` (SQLite's online backup API), the PostgreSQL passwords, and ``secret.key`` (the
+  stack's COUNSEL_SECRET_KEY, without which the restored data keys cannot be unwrapped: keep backups as secret
+  as the data folder).
+
+On `counsel up` (one of each server) the set holds ``postgres/pgdata`` and ``nats/jetstream``. On
+`counsel up --ha` (:func:`local_stack_sources`) it holds ``ha/postgres-1/pgdata``, taken from a replica (the
+asynchronous one when it streams: a base backup reads every file of the cluster, and on the primary, or on the
+synchronous standby whose replay every commit waits for, that reading would slow the writes), the three NATS
+nodes' stores ``ha/nats-{1,2,3}/jetstream`` (paused together: each holds JetStream's replicated state, and a
+single server cannot load replicated streams) and ``ha/passwords.json``. Such a set restores as a fresh
+replicated platform: `counsel up --ha` on the restored folder starts node 1 on the recovered data, lets it lead,
+and the other two nodes clone it.
 
 A restore takes the newest set that ended before the target time, replays the archived WAL up to that time
-(``recovery_target_time``), promotes the result and writes a fresh data folder that `counsel up` starts on.
+(``recovery_target_time``), promotes the result and writes a fresh data folder that `counsel up` (or
+`counsel up --ha`, for a set of the replicated topology) starts on.
 JetStream and Temporal come back as they were when that set was taken. Events published after the JetStream
 copy are published again (their outbox rows are marked unpublished; JetStream's Nats-Msg-Id and the idempotent
 consumers absorb repeats). Workflows started after the Temporal copy are not in the restored Temporal: their
@@ -41,6 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from deploy.local.ha import cluster_members
 from deploy.local.servers import (
     PostgresServer,
     ServerStartError,
@@ -115,13 +127,17 @@ class PostgresSource:
 
 @dataclass(frozen=True)
 class BackupSources:
-    """What `counsel backup` copies: the running PostgreSQL (to `pg_basebackup` from), the nats-server process
-    and its store folder, the Temporal dev server's SQLite file, and `files`: secrets kept beside the data, by
-    their path relative to the data folder (the PostgreSQL password, COUNSEL_SECRET_KEY's file)."""
+    """What `counsel backup` copies, each to its path relative to the data folder the set restores to: the
+    running PostgreSQL (`pg_basebackup` from `postgres` into `pgdata`; `postgres_source` says which node and
+    why), every nats-server (`nats`: store path → (its pid, the folder holding its `jetstream/`)), the
+    Temporal dev server's SQLite file, and `files`: secrets kept beside the data (the PostgreSQL passwords,
+    COUNSEL_SECRET_KEY's file)."""
 
     postgres: PostgresSource
-    nats_pid: int | None = None
-    nats_store: Path | None = None  # the folder holding `jetstream/`
+    pgdata: str = "postgres/pgdata"
+    postgres_source: str = "the server"
+    replicated: bool = False  # of `counsel up --ha`: restores as a fresh replicated topology
+    nats: dict[str, tuple[int | None, Path]] = field(default_factory=dict)
     temporal_db: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
 
@@ -141,16 +157,16 @@ def take_backup(sources: BackupSources, backups: Path, say: Callable[[str], None
     partial = backups / f".{label}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    manifest: dict[str, Any] = {"label": label, "started_at": _iso(started)}
+    manifest: dict[str, Any] = {"label": label, "started_at": _iso(started), "replicated": sources.replicated}
 
-    if sources.nats_pid is not None and sources.nats_store is not None:
-        say("JetStream: copying its store while nats-server is paused …")
+    if sources.nats:
+        say(f"JetStream: copying the store of {len(sources.nats)} nats-server(s) while they are paused …")
         copied_at = datetime.now(UTC)
-        paused = copy_jetstream(sources.nats_pid, sources.nats_store, partial / "nats")
+        paused = copy_jetstream({partial / path: (pid, store) for path, (pid, store) in sources.nats.items()})
         manifest["nats"] = {
-            "store": "nats",
+            "stores": sorted(sources.nats),
             "paused_seconds": round(paused, 3),
-            "bytes": _size(partial / "nats"),
+            "bytes": sum(_size(partial / path) for path in sources.nats),
         }
         manifest["nats_copied_at"] = _iso(copied_at)
     if sources.temporal_db is not None:
@@ -158,12 +174,13 @@ def take_backup(sources: BackupSources, backups: Path, say: Callable[[str], None
         (partial / "temporal").mkdir()
         copy_sqlite(sources.temporal_db, partial / "temporal" / "temporal.db")
         manifest["temporal"] = {"db_file": "temporal/temporal.db", "bytes": _size(partial / "temporal")}
-    say("PostgreSQL: pg_basebackup …")
+    say(f"PostgreSQL: pg_basebackup from {sources.postgres_source} …")
     clock = time.monotonic()
-    _pg_basebackup(sources.postgres, partial / "postgres" / "pgdata")
+    _pg_basebackup(sources.postgres, partial / sources.pgdata)
     manifest["postgres"] = {
-        "pgdata": "postgres/pgdata",
-        "bytes": _size(partial / "postgres"),
+        "pgdata": sources.pgdata,
+        "source": sources.postgres_source,
+        "bytes": _size(partial / sources.pgdata),
         "seconds": round(time.monotonic() - clock, 2),
     }
     # Recovery can stop no earlier than the end of the base backup: a restore target must come after this.
@@ -180,7 +197,7 @@ def take_backup(sources: BackupSources, backups: Path, say: Callable[[str], None
 
 
 def _pg_basebackup(source: PostgresSource, pgdata: Path) -> None:
-    pgdata.parent.mkdir(parents=True)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
     argv = [
         str(_pg_bin_dir() / "pg_basebackup"),
         "--host", source.host,
@@ -198,24 +215,34 @@ def _pg_basebackup(source: PostgresSource, pgdata: Path) -> None:
         raise BackupError(f"pg_basebackup failed ({result.returncode}): {result.stderr.strip()}")
 
 
-def copy_jetstream(pid: int, store: Path, target: Path) -> float:
-    """Copy nats-server's JetStream store (`store/jetstream`) into `target/jetstream` while the server is
-    stopped with SIGSTOP; return how long it was paused, in seconds.
+def copy_jetstream(servers: dict[Path, tuple[int | None, Path]]) -> float:
+    """Copy each nats-server's JetStream store (`<store>/jetstream`) into `<target>/jetstream` (`servers`:
+    target → (pid, store)) while every one of them is stopped with SIGSTOP; return how long they were paused,
+    in seconds.
 
     Why a paused copy and not JetStream's snapshot API: one copy holds every stream, consumer and object-store
     bucket as of the same instant, and needs no NATS credentials (the local stack gives its per-process users
     fresh passwords at every start, and none of them may snapshot). With ``sync_interval: always`` every
     acknowledged message is on disk before the pause, so the copy is what a power cut at that instant would
-    leave, which JetStream recovers from on start. Clients only wait (publishes stall) for the length of the
-    copy."""
-    os.kill(pid, signal.SIGSTOP)
+    leave, which JetStream recovers from on start; the nodes of a cluster are paused together so that their
+    replicated state is of one instant too. Clients only wait (publishes stall) for the length of the copy."""
+    if any(pid is None for pid, _ in servers.values()):
+        raise BackupError("a nats-server to copy is not running")
+    paused: list[int] = []
     clock = time.monotonic()
     try:
-        shutil.copytree(store / "jetstream", target / "jetstream")
+        for pid, _ in servers.values():
+            assert pid is not None
+            os.kill(pid, signal.SIGSTOP)
+            paused.append(pid)
+        for target, (_, store) in servers.items():
+            shutil.copytree(store / "jetstream", target / "jetstream")
     finally:
-        paused = time.monotonic() - clock
-        os.kill(pid, signal.SIGCONT)
-    return paused
+        seconds = time.monotonic() - clock
+        for pid in paused:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    return seconds
 
 
 def copy_sqlite(source: Path, target: Path) -> None:
@@ -270,6 +297,7 @@ class RestoreReport:
     target_time: datetime
     seconds: float
     postgres_seconds: float
+    replicated: bool  # start the restored folder with `counsel up --ha`
 
 
 def restore(
@@ -306,34 +334,36 @@ def restore(
     say(f"restoring backup set {chosen['label']} and the WAL archive up to {_iso(target_time)} into {into} …")
     clock = time.monotonic()
     into.mkdir(parents=True, exist_ok=True)
-    postgres_dir = into / "postgres"
-    shutil.copytree(source / chosen["postgres"]["pgdata"], postgres_dir / "pgdata")
-    if "nats" in chosen:
-        shutil.copytree(source / chosen["nats"]["store"], into / "nats")
-    if "temporal" in chosen:
-        (into / "temporal").mkdir()
-        shutil.copy2(source / chosen["temporal"]["db_file"], into / "temporal" / "temporal.db")
-    for name in chosen["files"]:
-        (into / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / name, into / name)
+    # The set is laid out as the data folder it restores to.
+    for entry in source.iterdir():
+        if entry.is_dir():
+            shutil.copytree(entry, into / entry.name)
+        elif entry.name != MANIFEST:
+            shutil.copy2(entry, into / entry.name)
+    pgdata = into / chosen["postgres"]["pgdata"]
     postgres_clock = time.monotonic()
     nats_copied_at = datetime.fromisoformat(chosen["nats_copied_at"]) if "nats" in chosen else None
     # Recovery to a time stops at the first commit after it, so a target at or past the last archived commit
     # has none to stop at: replaying the whole archive is that moment.
     stop_at = target_time if target_time < latest else None
-    _recover_postgres(postgres_dir, wal_archive(backups), stop_at, nats_copied_at)
+    _recover_postgres(pgdata, wal_archive(backups), stop_at, nats_copied_at)
     postgres_seconds = time.monotonic() - postgres_clock
-    return RestoreReport(chosen["label"], target_time, time.monotonic() - clock, postgres_seconds)
+    return RestoreReport(
+        chosen["label"],
+        target_time,
+        time.monotonic() - clock,
+        postgres_seconds,
+        chosen.get("replicated", False),
+    )
 
 
 def _recover_postgres(
-    postgres_dir: Path, archive: Path, target_time: datetime | None, republish_after: datetime | None
+    pgdata: Path, archive: Path, target_time: datetime | None, republish_after: datetime | None
 ) -> None:
-    """Replay the archived WAL over the base backup up to `target_time` (None: all of it), promote, mark the
-    events published
-    after `republish_after` (the JetStream copy) unpublished, and leave the cluster stopped and ordinary (no
-    recovery settings left behind)."""
-    pgdata = postgres_dir / "pgdata"
+    """Replay the archived WAL over the base backup in `pgdata` up to `target_time` (None: all of it),
+    promote, mark the events published after `republish_after` (the JetStream copy) unpublished, and leave
+    the cluster stopped and ordinary (no recovery settings left behind)."""
+    postgres_dir = pgdata.parent
     auto_conf = pgdata / "postgresql.auto.conf"
     original = auto_conf.read_text() if auto_conf.exists() else ""
     restore_command = _restore_command(archive)
@@ -345,6 +375,18 @@ def _recover_postgres(
         + "recovery_target_action = 'promote'\n"
     )
     (pgdata / "recovery.signal").touch()
+    (pgdata / "standby.signal").unlink(missing_ok=True)  # a base backup of a replica
+    if (pgdata / "postgresql.base.conf").exists():
+        # Patroni's node configuration names the old node's folders; Patroni writes it again on start.
+        (pgdata / "postgresql.conf").write_text("include 'postgresql.base.conf'\n")
+    password_file = postgres_dir / "postgres.password"
+    borrowed_password = not password_file.exists()
+    if borrowed_password:  # a node of --ha: the superuser's password is the cluster's
+        passwords = postgres_dir.parent / "passwords.json"
+        if not passwords.exists():
+            raise BackupError(f"the backup set has neither {password_file.name} nor {passwords.name}")
+        password_file.write_text(json.loads(passwords.read_text())["counsel"] + "\n")
+        password_file.chmod(0o600)
     ids = _pg_system_user()
     if ids is not None:
         for folder, dirs, files in os.walk(postgres_dir):
@@ -353,12 +395,18 @@ def _recover_postgres(
         os.chown(postgres_dir, *ids)
     pgdata.chmod(0o700)
     # Without hot standby the server reports itself ready only once recovery has ended and it is promoted.
-    # syncfs: the copied data folder is flushed at start one file system at a time, not file by file.
+    # syncfs: the copied data folder is flushed at start one file system at a time, not file by file. No
+    # synchronous standby (a replicated node's setting) and no archiving into the backups being restored.
     server = PostgresServer(
-        postgres_dir, free_port(), parameters={"hot_standby": "off", "recovery_init_sync_method": "syncfs"}
+        postgres_dir,
+        free_port(),
+        parameters={
+            "hot_standby": "off",
+            "recovery_init_sync_method": "syncfs",
+            "synchronous_standby_names": "",
+            "archive_mode": "off",
+        },
     )
-    if not server.password_file.exists():
-        raise BackupError(f"the backup set has no {server.password_file.name}")
     try:
         server.start(timeout=3600)
         if republish_after is not None:
@@ -367,6 +415,8 @@ def _recover_postgres(
         raise BackupError(f"PostgreSQL recovery failed: {exc}") from None
     finally:
         server.stop()
+        if borrowed_password:
+            password_file.unlink()
     auto_conf.write_text(original)
 
 
@@ -413,32 +463,76 @@ def _iso(moment: datetime) -> str:
 def local_stack_sources(data_dir: Path) -> BackupSources:
     """What to back up of the `counsel up` running on `data_dir`, from its `run/stack.json`. BackupError when
     none runs, or when it runs on servers it did not start (COUNSEL_DATABASE_URL …: back those up where they
-    run) or on the `--ha` topology (whose WAL is archived, but whose base backups are not done yet)."""
+    run)."""
     state_file = data_dir / "run" / "stack.json"
     if not state_file.exists():
         raise BackupError(
             f"counsel is not running on {data_dir} (no {state_file}): start it with `counsel up`"
         )
-    servers = json.loads(state_file.read_text())["servers"]
-    if any("rest_url" in server for server in servers.values()):
-        raise BackupError(
-            "`counsel backup` does not yet back up the --ha topology (its WAL is archived to "
-            f"{wal_archive(backups_dir(data_dir))}); run it on `counsel up`"
-        )
-    if "postgres" not in servers:
+    servers: dict[str, dict[str, Any]] = json.loads(state_file.read_text())["servers"]
+    if not any(server["kind"] == "postgres" for server in servers.values()):
         raise BackupError(
             "this stack's PostgreSQL is external (COUNSEL_DATABASE_URL): back it up where it runs"
         )
-    postgres = PostgresServer(data_dir / "postgres", servers["postgres"]["port"])
-    files = {"postgres/postgres.password": postgres.password_file}
-    if (data_dir / "secret.key").exists():
-        files["secret.key"] = data_dir / "secret.key"
-    nats = servers.get("nats")
+    files = {"secret.key": data_dir / "secret.key"} if (data_dir / "secret.key").exists() else {}
     temporal = servers.get("temporal")
+    temporal_db = Path(temporal["db_file"]) if temporal else None
+    nats = {
+        str(Path(server["store"]).relative_to(data_dir)): (server["pid"], Path(server["store"]))
+        for server in servers.values()
+        if server["kind"] == "nats"
+    }
+    if any("rest_url" in server for server in servers.values()):
+        return _replicated_sources(data_dir, servers, nats, temporal_db, files)
+    postgres = PostgresServer(data_dir / "postgres", servers["postgres"]["port"])
     return BackupSources(
         PostgresSource(postgres.host, postgres.port, postgres.SUPERUSER, postgres.password),
-        nats_pid=nats["pid"] if nats else None,
-        nats_store=data_dir / "nats" if nats else None,
-        temporal_db=Path(temporal["db_file"]) if temporal else None,
-        files=files,
+        nats=nats,
+        temporal_db=temporal_db,
+        files=files | {"postgres/postgres.password": postgres.password_file},
     )
+
+
+def _replicated_sources(
+    data_dir: Path,
+    servers: dict[str, dict[str, Any]],
+    nats: dict[str, tuple[int | None, Path]],
+    temporal_db: Path | None,
+    files: dict[str, Path],
+) -> BackupSources:
+    """The sources of `counsel up --ha`: the base backup from the node :func:`backup_node` picks, as the
+    replication user (the only one pg_hba lets replicate), kept where node 1 of a restored topology finds it."""
+    passwords_file = data_dir / "ha" / "passwords.json"
+    members = cluster_members([server["rest_url"] for server in servers.values() if "rest_url" in server])
+    name, why = backup_node(members)
+    node = servers[name]
+    password = json.loads(passwords_file.read_text())["replicator"]
+    return BackupSources(
+        PostgresSource("127.0.0.1", node["port"], "replicator", password),
+        pgdata="ha/postgres-1/pgdata",
+        postgres_source=f"{name} ({why})",
+        replicated=True,
+        nats=nats,
+        temporal_db=temporal_db,
+        files=files | {"ha/passwords.json": passwords_file},
+    )
+
+
+def backup_node(members: list[dict[str, Any]]) -> tuple[str, str]:
+    """The PostgreSQL node of a Patroni cluster to take a base backup from (`members` as Patroni's `/cluster`
+    lists them), and why: an asynchronous replica that streams, else the synchronous standby, else the
+    primary. A base backup reads every file of the cluster; on the primary that competes with the writes, and
+    in strict synchronous mode every commit also waits for the synchronous standby's replay. BackupError when
+    no node runs."""
+    streaming = [m for m in members if m.get("state") == "streaming"]
+    for role, why in (
+        ("replica", "an asynchronous replica: the writes never wait for it"),
+        ("sync_standby", "the synchronous standby: no asynchronous replica streams"),
+    ):
+        for member in streaming:
+            if member.get("role") == role:
+                return str(member["name"]), why
+    for member in members:
+        if member.get("role") in ("leader", "primary") and member.get("state") == "running":
+            return str(member["name"]), "the primary: no replica streams"
+    raise BackupError(f"no PostgreSQL node of the cluster is running: {members}")

@@ -433,8 +433,18 @@ def start_topology(topo: Topology, say: Callable[[str], None]) -> None:
     for member in topo.etcd:
         member.start()
     say(f"starting PostgreSQL ×3 under Patroni on :{topo.postgres[0].port}-{topo.postgres[-1].port} …")
-    for node in topo.postgres:
+    holding = [node for node in topo.postgres if (node.data_dir / "pgdata" / "PG_VERSION").exists()]
+    # Nodes with data lead before an empty one starts (a restored topology, whose data is on node 1 only — see
+    # deploy/local/backup.py): with no cluster in etcd yet, an empty node would bootstrap a cluster of its
+    # own, and the node with data would then refuse to join it.
+    first = holding if len(holding) < len(topo.postgres) else []
+    for node in first:
         node.start()
+    if first:
+        wait_for_primary(first, replicas=0)
+    for node in topo.postgres:
+        if node not in first:
+            node.start()
     primary = wait_for_primary(topo.postgres, replicas=NODES - 1)
     say(f"  PostgreSQL primary: {primary.name}; two replicas streaming, one synchronous")
     say(f"starting NATS ×3 (JetStream) on :{topo.nats[0].port}-{topo.nats[-1].port} …")

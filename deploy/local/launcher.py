@@ -81,6 +81,23 @@ def stack_env(
     return env, gateway_port
 
 
+def replicated_stack_env(name: str, data_dir: Path, secret_key: str) -> dict[str, str]:
+    """`stack_env` for `counsel up --ha` on free ports, with the stack's own Temporal dev server (so that its
+    supervisor restarts it)."""
+    env, _ = stack_env(
+        name=name,
+        data_dir=data_dir,
+        database_url=None,
+        nats_url=None,
+        temporal_address="",
+        secret_key=secret_key,
+    )
+    del env["COUNSEL_TEMPORAL_ADDRESS"]
+    env["COUNSEL_LOCAL_TEMPORAL_PORT"] = str(free_port())
+    env["COUNSEL_LOCAL_TEMPORAL_UI_PORT"] = str(free_port())
+    return env
+
+
 @dataclass
 class StackProcess:
     base_url: str

@@ -94,11 +94,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+# Below Linux's ephemeral range (32768-60999, where the OS picks the local port of every outgoing connection):
+# a row of ports picked inside it is often partly taken by some client's connection before the servers bind it.
+_ROWS_BELOW = 32768
+_ROWS_FROM = 20000
+
+
 def free_ports_in_a_row(count: int, host: str = "127.0.0.1") -> int:
-    """The first of `count` consecutive TCP ports free on ``host`` right now (as :func:`free_port`)."""
+    """The first of `count` consecutive TCP ports free on ``host`` right now, below the ephemeral range."""
     while True:
-        first = free_port(host)
-        if first + count <= 65536 and not any(port_in_use(first + i, host) for i in range(1, count)):
+        first = _ROWS_FROM + secrets.randbelow(_ROWS_BELOW - _ROWS_FROM - count)
+        if not any(port_in_use(first + i, host) for i in range(count)):
             return first
 
 
@@ -638,7 +644,12 @@ class NatsServer(ManagedProcess):
         return f"http://{self.host}:{self.monitor_port}"
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "monitor": self.monitor_url, "server_name": self.server_name}
+        return {
+            **super().describe(),
+            "monitor": self.monitor_url,
+            "server_name": self.server_name,
+            "store": str(self.store_dir),
+        }
 
     def start(self, timeout: float = 30) -> None:
         """Write the config, start nats-server and wait until ``/healthz?js-enabled-only=true`` says ok."""

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -27,6 +28,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.local.backup import archive_settings, backups_dir, prepare_archive, wal_archive
+from deploy.local.backup_schedule import BackupSchedule, backup_status
 from deploy.local.bootstrap import migrate_all, provision_bus, seed_all, wait_for_lawyer_copies
 from deploy.local.ha import NODES, Ports, cluster_members, etcd_role, postmaster_pid, start_topology, topology
 from deploy.local.servers import (
@@ -174,6 +176,13 @@ class Stack:
         # external NATS (COUNSEL_NATS_URL), whose credentials come from the environment.
         self.nats_passwords: dict[str, str] = {}
         self.stopping = False
+        # Only the servers the stack runs itself can be backed up from here (deploy/local/backup.py).
+        self.backups = BackupSchedule(
+            self.data_dir,
+            timedelta(hours=settings.local_backup_every_hours) if not settings.database_url else timedelta(0),
+            settings.local_backup_keep,
+            say,
+        )
 
     # -- start ---------------------------------------------------------------------------------------
     def plan(self) -> None:
@@ -427,6 +436,7 @@ class Stack:
                 )
             if changed:
                 self.write_state()
+            self.backups.tend(datetime.now(UTC))
             time.sleep(0.5)
 
     def _tend(self, name: str, exit_code: int | None, start: Callable[[], None]) -> bool:
@@ -606,12 +616,14 @@ def print_status(as_json: bool = False) -> int:
         print(f"counsel is not running (no {state_file})")
         return 1
     status = platform_status(json.loads(state_file.read_text()), operator_tls(settings.data_dir.resolve()))
+    status["backups"] = backup_status(settings.data_dir.resolve())
     if as_json:
         print(json.dumps(status, indent=2))
     else:
         for row in _status_rows(status):
             mark = paint("healthy  ", GREEN) if row["healthy"] else paint("unhealthy", RED)
             print(f"{row['name']:<22} {mark} {row['detail']}")
+        print(f"{'backups':<22}           {_backups_line(status['backups'])}")
     return 0 if status["healthy"] else 1
 
 
@@ -755,6 +767,15 @@ def _status_rows(status: dict[str, Any]) -> list[dict[str, Any]]:
             {"name": name, "healthy": False, "detail": "crashed repeatedly; given up (restart counsel)"}
         )
     return rows
+
+
+def _backups_line(backups: dict[str, Any]) -> str:
+    if not backups["sets"]:
+        line = "no backup set yet"
+    else:
+        line = f"{backups['sets']} set(s), the last {backups['last']} ({backups['last_age_seconds'] // 60} min ago)"
+    lag = backups["archive_lag_seconds"]
+    return line + (f"; WAL archived {lag} s ago" if lag is not None else "; no WAL archived yet")
 
 
 def _restarted(entry: dict[str, Any]) -> str:

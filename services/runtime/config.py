@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     local_etcd_peer_port: int = 12390  # --ha: etcd's peer ports
     local_temporal_port: int = 7233
     local_temporal_ui_port: int = 8233
+    # `counsel up` takes a backup set (deploy/local/backup_schedule.py) this often, and one at start when none
+    # exists; 0 turns the schedule off. The newest `local_backup_keep` sets are kept, and the WAL they need.
+    local_backup_every_hours: float = Field(default=24.0, ge=0)
+    local_backup_keep: int = Field(default=7, ge=1)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

@@ -11,7 +11,6 @@ import asyncio
 import secrets
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,17 @@ from temporalio.client import Client
 
 from deploy.local import faults
 from deploy.local.ha import jsz, running_database_url, stream_messages
-from deploy.local.launcher import StackProcess, stack_env
-from deploy.local.servers import free_port
+from deploy.local.launcher import StackProcess, replicated_stack_env
 from services.runtime.config import SERVICE_NAMES
 from services.runtime.db import asyncpg_dsn
-from tests.support.journeys import login, no_5xx, register_by_sms, wait_for
+from tests.support.journeys import (
+    login,
+    no_5xx,
+    order_consultation,
+    pay_with_sandbox,
+    register_by_sms,
+    wait_for,
+)
 from workflows.shared import order_workflow_id
 
 NAME = "haplatform"
@@ -39,18 +44,9 @@ def platform() -> Iterator[StackProcess]:
     # Outside pytest's basetemp, as the PostgreSQL tests keep theirs: the unprivileged PostgreSQL user must
     # traverse every folder above its data, and a concurrent root session makes /tmp/pytest-of-root private.
     data_dir = Path(tempfile.mkdtemp(prefix="counsel-test-ha-platform-"))
-    env, _ = stack_env(
-        name=NAME,
-        data_dir=data_dir,
-        database_url=None,
-        nats_url=None,
-        temporal_address="",
-        secret_key=secrets.token_urlsafe(48),
+    running = StackProcess.replicated(
+        replicated_stack_env(NAME, data_dir, secrets.token_urlsafe(48)), data_dir
     )
-    del env["COUNSEL_TEMPORAL_ADDRESS"]  # the stack's own dev server, so that the supervisor restarts it
-    env["COUNSEL_LOCAL_TEMPORAL_PORT"] = str(free_port())
-    env["COUNSEL_LOCAL_TEMPORAL_UI_PORT"] = str(free_port())
-    running = StackProcess.replicated(env, data_dir)
     try:
         running.start(timeout=300)
         yield running
@@ -73,36 +69,9 @@ def _healthy(platform: StackProcess) -> dict[str, Any] | None:
 
 def _order_paid_through_the_sandbox(http: httpx.Client, client: dict[str, str]) -> str:
     """A consultation order paid with the sandbox; returns its id once it is in service."""
-    order_id = _order(http, client)
-    _pay(http, client, order_id)
+    order_id = order_consultation(http, client)
+    pay_with_sandbox(http, client, order_id)
     return order_id
-
-
-def _order(http: httpx.Client, client: dict[str, str]) -> str:
-    items = http.get("/api/v1/products", params={"category": "consultation"}).json()["items"]
-    product = next(p for p in items if len(p["tiers"]) == 1)
-    created = http.post(
-        "/api/v1/orders",
-        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
-        json={"product_id": product["id"], "tier": product["tiers"][0]["id"], "requirements": {}},
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
-
-
-def _pay(http: httpx.Client, client: dict[str, str], order_id: str) -> None:
-    paying = http.post(
-        f"/api/v1/orders/{order_id}/payments",
-        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
-        json={"method": "sandbox"},
-    )
-    assert paying.status_code == 201, paying.text
-    assert http.post(f"/api/v1/dev/sandbox-pay/{paying.json()['payment_id']}").status_code == 202
-
-    def in_service() -> bool:
-        return bool(http.get(f"/api/v1/orders/{order_id}", headers=client).json()["status"] == "in_service")
-
-    wait_for(in_service, timeout=90)
 
 
 def test_status_shows_every_node_of_every_cluster_with_its_role(platform: StackProcess) -> None:
@@ -192,7 +161,7 @@ def test_kill_9_of_the_temporal_dev_server_loses_no_workflow(
     platform: StackProcess, http: httpx.Client
 ) -> None:
     client = login(http, "client@demo.counsel.test")
-    waiting = _order(http, client)  # its workflow runs, waiting for the payment
+    waiting = order_consultation(http, client)  # its workflow runs, waiting for the payment
     address = f"127.0.0.1:{platform.env['COUNSEL_LOCAL_TEMPORAL_PORT']}"
 
     def started() -> set[str] | None:
@@ -209,4 +178,4 @@ def test_kill_9_of_the_temporal_dev_server_loses_no_workflow(
     wait_for(restarted, timeout=90)
     assert killed == "temporal"
     assert before <= asyncio.run(_workflow_ids(address))  # every workflow is still there
-    _pay(http, client, waiting)  # the running workflow carries on: voucher, invoice, in service
+    pay_with_sandbox(http, client, waiting)  # the running workflow carries on: voucher, invoice, in service

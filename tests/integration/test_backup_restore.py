@@ -137,8 +137,7 @@ async def test_restore_to_a_moment_between_two_orders(
             manifest = take_backup(
                 BackupSources(
                     PostgresSource(postgres.host, postgres.port, postgres.SUPERUSER, postgres.password),
-                    nats_pid=bus.pid,
-                    nats_store=bus.store_dir,
+                    nats={"nats": (bus.pid, bus.store_dir)},
                     temporal_db=temporal_dev_server.db_path,
                     files={"postgres/postgres.password": postgres.password_file},
                 ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -85,3 +86,32 @@ def register_client(http: httpx.Client, enterprise_name: str) -> dict[str, str]:
     """Bearer headers of a new client admin of a new enterprise (`register_by_sms`)."""
     _, account = register_by_sms(http, enterprise_name)
     return {"Authorization": f"Bearer {account['access_token']}"}
+
+
+def order_consultation(http: httpx.Client, client: dict[str, str]) -> str:
+    """An order of the first one-tier consultation product, not yet paid; returns its id."""
+    items = http.get("/api/v1/products", params={"category": "consultation"}).json()["items"]
+    product = next(p for p in items if len(p["tiers"]) == 1)
+    created = http.post(
+        "/api/v1/orders",
+        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"product_id": product["id"], "tier": product["tiers"][0]["id"], "requirements": {}},
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def pay_with_sandbox(http: httpx.Client, client: dict[str, str], order_id: str) -> None:
+    """Pay `order_id` with the sandbox provider and wait until the order is in service."""
+    paying = http.post(
+        f"/api/v1/orders/{order_id}/payments",
+        headers=client | {"Idempotency-Key": uuid.uuid4().hex},
+        json={"method": "sandbox"},
+    )
+    assert paying.status_code == 201, paying.text
+    assert http.post(f"/api/v1/dev/sandbox-pay/{paying.json()['payment_id']}").status_code == 202
+
+    def in_service() -> bool:
+        return bool(http.get(f"/api/v1/orders/{order_id}", headers=client).json()["status"] == "in_service")
+
+    wait_for(in_service, timeout=90)
