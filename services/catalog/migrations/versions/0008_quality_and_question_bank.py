@@ -1,8 +1,8 @@
 """quality supervision and the question bank: samples, lawyers' records, risk flags, questions, assessments
 and qualifications (issue 23 items 2 and 3)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0008
+Revises: 0007
 Created: 2026-12-06 16:00:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0005"
-down_revision = "0004"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ Firms onboarded before this revision are `active` with no agreement on record; l
 `verified` (they met the previous activation rule). The demo seed gives its firms an agreement in force; any
 other firm takes no new work until the operator records its agreement.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Created: 2026-12-06 16:20:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
