@@ -204,10 +204,12 @@ async def test_an_expired_firm_agreement_or_an_overdue_inspection_stops_new_assi
     """Issue 24: a lawyer of a firm whose agreement has ended, or whose inspection is overdue, drops out of
     assignment (the clocks' RefreshLawyerStanding republishes `lawyer.changed`); renewal brings them back."""
     catalog = services.catalog
+    await catalog.assessments.upsert_questions(demo_questions())
     lawyer = await catalog.lawyers.create_lawyer(FIRM_ADMIN, FIRM, profile(("labour",)), "create-expiry")
     await verified(catalog, lawyer.id)
     await catalog.lawyers.activate_lawyer(FIRM_ADMIN, lawyer.id)
-    await projected(services.consultation, active=True)
+    await pass_assessment(catalog, "labour")
+    await projected(services.consultation, active=True, fields=["labour"])
     assert await assigned_lawyer(services.consultation) == LAWYER_ACCOUNT
 
     today = qualifications.today_in_china(datetime.now(UTC))
