@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf import json_format
@@ -15,6 +13,7 @@ from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogInternalServiceServicer, CatalogServiceServicer
 from counsel.common.v1 import money_pb2, paging_pb2
 from services.catalog import domain
+from services.catalog.column_rpcs import ColumnRpcs
 from services.catalog.firm_events import FirmEvents, parse_cursor
 from services.catalog.models import ArticleVersionRow, FirmRow, ProductRow, ReviewRow
 from services.catalog.onboarding_rpcs import OnboardingRpcs
@@ -22,7 +21,6 @@ from services.catalog.profile_protos import firm_proto, lawyer_proto
 from services.catalog.quality_rpcs import QualityRpcs
 from services.catalog.store import CatalogStores
 from services.catalog.store.articles import ArticleView
-from services.catalog.store.columns import PlannedIssue
 from services.catalog.store.lawyers import LawyerFilter
 from services.catalog.store.product_versions import ProductVersionView
 from services.catalog.store.products import ProductFilter
@@ -32,7 +30,6 @@ from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.runtime.records import new_id, page_size, to_timestamp, utcnow
 from services.runtime.tenancy import signed_in
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 TIER_NUMBERS = ("delivery_hours", "revision_days", "acknowledge_minutes", "reply_hours")
 
 
@@ -231,7 +228,9 @@ def _profile(profile: pb.LawyerProfile) -> domain.Profile:
     )
 
 
-class CatalogServicer(OnboardingRpcs, QualityRpcs, CatalogServiceServicer, CatalogInternalServiceServicer):
+class CatalogServicer(
+    ColumnRpcs, OnboardingRpcs, QualityRpcs, CatalogServiceServicer, CatalogInternalServiceServicer
+):
     def __init__(
         self,
         stores: CatalogStores,
@@ -544,62 +543,3 @@ class CatalogServicer(OnboardingRpcs, QualityRpcs, CatalogServiceServicer, Catal
         principal = domain.require_role(current_principal(), "lawyer", "go online")
         row = await self.stores.lawyers.set_online(principal, request.online)
         return pb.SetLawyerOnlineResponse(lawyer=await self.lawyer_reply(row, principal))
-
-    # --- editorial columns (§4.2.2) ---------------------------------------------------------------------
-
-    async def ListColumns(
-        self, request: pb.ListColumnsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListColumnsResponse:
-        industry = domain.validate_industry(request.industry)
-        rows = await self.stores.columns.list_columns(industry)
-        return pb.ListColumnsResponse(
-            columns=[
-                pb.Column(
-                    id=row.id,
-                    kind=row.kind,
-                    name=row.name,
-                    description=row.description,
-                    industries=row.industries,
-                    for_your_industry=domain.industry_rank(row.industries, industry) == 0,
-                )
-                for row in rows
-            ]
-        )
-
-    async def PlanColumnIssue(
-        self, request: pb.PlanColumnIssueRequest, context: grpc.aio.ServicerContext
-    ) -> pb.PlanColumnIssueResponse:
-        principal = domain.require_role(current_principal(), "editor", "plan a column's issues")
-        planned_for = domain.validate_plan_date(request.planned_for, "planned_for")
-        title = domain.validate_issue_title(request.title)
-        planned = await self.stores.columns.plan_issue(
-            principal, request.column_id, planned_for, title, request.article_id
-        )
-        return pb.PlanColumnIssueResponse(issue=_issue_proto(planned))
-
-    async def ListColumnIssues(
-        self, request: pb.ListColumnIssuesRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListColumnIssuesResponse:
-        principal = signed_in(current_principal(), "read a column's calendar")
-        if not principal.has_role("editor", "reviewer"):
-            raise PermissionDenied("only editors and reviewers read a column's calendar")
-        first, last = domain.plan_window(request.from_date, request.to_date, beijing_today())
-        issues = await self.stores.columns.list_issues(request.column_id, first, last)
-        return pb.ListColumnIssuesResponse(issues=[_issue_proto(planned) for planned in issues])
-
-
-def beijing_today() -> date:
-    return utcnow().astimezone(BEIJING).date()
-
-
-def _issue_proto(planned: PlannedIssue) -> pb.ColumnIssue:
-    issue = planned.issue
-    return pb.ColumnIssue(
-        id=issue.id,
-        column_id=issue.column_id,
-        planned_for=issue.planned_for.isoformat(),
-        title=issue.title,
-        article_id=issue.article_id,
-        status="published" if planned.published else "planned",
-        planned_by=issue.planned_by,
-    )

@@ -223,7 +223,7 @@ async def test_register_by_phone_code_then_log_in_by_password_and_by_code(stack:
         assert registered["expires_in"] <= 900 and registered["refresh_token"]
 
         me = (await http.get("/api/v1/me", headers=bearer(registered))).json()
-        assert me["enterprise"] == {"id": user["tenant_id"], "name": "李氏科技有限公司"}
+        assert me["enterprise"] == {"id": user["tenant_id"], "name": "李氏科技有限公司", "industry": None}
         assert me["login_methods"]["password"] is True and me["login_methods"]["phone"] == f"+86{phone}"
 
         by_password = await password_login(http, f"+86 {phone}", PASSWORD)
