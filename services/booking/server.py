@@ -49,8 +49,14 @@ def booking_proto(row: BookingRow, stages: Sequence[BookingStageRow] = ()) -> pb
     quality = None
     if row.quality:
         checklist = row.quality.get("checklist", {})
+        client_checklist = row.quality.get("client_checklist", {})
         quality = pb.Quality(
             checklist={str(k): bool(v) for k, v in checklist.items()} if isinstance(checklist, dict) else {},
+            client_checklist=(
+                {str(k): bool(v) for k, v in client_checklist.items()}
+                if isinstance(client_checklist, dict)
+                else {}
+            ),
             lawyer_note=str(row.quality.get("lawyer_note", "")),
             rating=int(row.quality.get("rating", 0) or 0),
             client_comment=str(row.quality.get("client_comment", "")),
@@ -521,6 +527,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
             request.lawyer_note,
             request.rating,
             request.client_comment,
+            dict(request.client_checklist),
         )
         return pb.RecordQualityResponse(booking=await self._booking(row))
 

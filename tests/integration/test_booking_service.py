@@ -23,6 +23,7 @@ from sqlmodel import select
 
 from counsel.booking.v1 import booking_service_pb2 as pb
 from counsel.booking.v1 import booking_service_pb2_grpc
+from counsel.booking.v1 import events_pb2 as booking_event_messages
 from counsel.booking.v1.booking_service_pb2_grpc import BookingInternalServiceStub, BookingServiceStub
 from counsel.catalog.v1 import catalog_service_pb2
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
@@ -43,7 +44,7 @@ from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.erasure import ERASED_TEXT
 from services.runtime.errors import Conflict
-from services.runtime.events import Outbox
+from services.runtime.events import Outbox, unpack
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import TlsMaterial
 from tests.support.factories import deliver, envelope
@@ -629,6 +630,22 @@ async def test_check_in_complete_quality_and_rating(platform: Platform) -> None:
         headers=platform.lawyer(),
     )
     assert filled.status_code == 200, filled.text
+    # The client confirms the checklist item by item (R-Q-4: not only self-reported), once.
+    confirmation = {**checklist, "risks_explained": False}
+    confirm_path = f"/api/v1/bookings/{booking_id}/quality-checklist/confirmation"
+    assert (
+        await platform.http.post(confirm_path, json={"checklist": confirmation}, headers=platform.lawyer())
+    ).status_code == 403
+    partial = await platform.http.post(
+        confirm_path, json={"checklist": {"advice_given": True}}, headers=platform.client()
+    )
+    assert partial.status_code == 422 and problem_fields(partial) == ["client_checklist"]
+    confirmed = await platform.http.post(
+        confirm_path, json={"checklist": confirmation}, headers=platform.client()
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    again = await platform.http.post(confirm_path, json={"checklist": checklist}, headers=platform.client())
+    assert again.status_code == 409
     rated = await platform.http.post(
         f"/api/v1/bookings/{booking_id}/rating",
         json={"rating": 4, "comment": "专业"},
@@ -641,9 +658,12 @@ async def test_check_in_complete_quality_and_rating(platform: Platform) -> None:
         "lawyer_note": "客户需补充材料",
         "rating": 4,
         "client_comment": "专业",
+        "client_checklist": confirmation,
     }
     [completed] = [e for e in await platform.events("booking.completed") if e.aggregate_id == booking_id]
     assert completed.tenant_id == "tenant-1"
+    facts = unpack(completed, booking_event_messages.BookingCompleted)
+    assert (facts.mode, facts.checked_in) == (held["mode"], True)
 
 
 async def test_visits_are_recorded_by_lawyers_and_seen_by_the_enterprise_and_supervisors(

@@ -391,6 +391,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
         roles("lawyer"), {"checklist": {"advice_given": True}}
     ),
     ("POST", "/api/v1/bookings/{booking_id}/rating"): Entry(roles("client", "client_admin"), {"rating": 5}),
+    ("POST", "/api/v1/bookings/{booking_id}/quality-checklist/confirmation"): Entry(
+        roles("client", "client_admin"), {"checklist": {"advice_given": True}}
+    ),
     ("POST", "/api/v1/visits"): Entry(
         roles("lawyer"), {"enterprise_id": "t1", "date": "2026-11-01", "findings": "f"}
     ),

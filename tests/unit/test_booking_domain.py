@@ -247,6 +247,31 @@ def test_quality_checklist_by_the_lawyer_and_rating_by_the_client() -> None:
         )
 
 
+def test_the_client_confirms_the_lawyers_checklist_once_after_the_lawyer_filled_it_in() -> None:
+    """R-Q-4: the checklist is not only self-reported; the client's view of each item sits beside it."""
+    lawyer = Principal("lawyer-u", roles=frozenset({"lawyer"}))
+    client = Principal("c1", tenant_id="t1", roles=frozenset({"client"}))
+    answers = {item: True for item in domain.QUALITY_CHECKLIST}
+    view = {**answers, "follow_up_agreed": False}
+
+    def confirm(record: dict[str, object], checklist: dict[str, bool]) -> dict[str, object]:
+        return domain.quality_update(record, client, "completed", "lawyer-u", {}, "", 0, "", checklist)
+
+    with pytest.raises(Conflict) as early:
+        confirm({}, view)
+    assert early.value.reason == "checklist_missing"
+    record = domain.quality_update({}, lawyer, "completed", "lawyer-u", answers, "ok", 0, "")
+    with pytest.raises(InvalidArgument) as partial:
+        confirm(record, {"advice_given": True})
+    assert partial.value.violations[0].field == "client_checklist"
+    confirmed = confirm(record, view)
+    assert (confirmed["checklist"], confirmed["client_checklist"]) == (answers, view)
+    with pytest.raises(Conflict):
+        confirm(confirmed, answers)
+    rated = domain.quality_update(confirmed, client, "completed", "lawyer-u", {}, "", 4, "")
+    assert rated["rating"] == 4 and rated["client_checklist"] == view
+
+
 def test_visits_are_checked() -> None:
     today = local(7, 12)
     visit = domain.check_visit(

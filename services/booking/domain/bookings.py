@@ -4,6 +4,7 @@ and the quality record of offline meetings (R-Q-4). Every clock reading is passe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -277,11 +278,20 @@ def quality_update(
     lawyer_note: str,
     rating: int,
     client_comment: str,
+    client_checklist: Mapping[str, bool] | None = None,
 ) -> dict[str, object]:
-    """The quality record after the lawyer's checklist or the client's rating of a completed meeting."""
+    """The quality record after the lawyer's checklist, the client's confirmation of it or the client's
+    rating of a completed meeting."""
     if status != "completed":
         raise Conflict("quality is recorded after a completed meeting", reason=f"booking_{status}")
     record = dict(current)
+    if principal is not None and principal.is_client and client_checklist:
+        if "checklist" not in record:
+            raise Conflict("the lawyer has not filled in the checklist yet", reason="checklist_missing")
+        if "client_checklist" in record:
+            raise Conflict("the checklist was already confirmed", reason="already_confirmed")
+        record["client_checklist"] = _answered_checklist(client_checklist, "client_checklist")
+        return record
     if principal is not None and principal.is_client:
         if "rating" in record:
             raise Conflict("this meeting was already rated", reason="already_rated")
@@ -292,12 +302,17 @@ def quality_update(
         return record
     if principal is not None and principal.user_id != lawyer_user_id:
         raise PermissionDenied("only the booked lawyer fills in the checklist")
-    unknown = sorted(set(checklist) - set(QUALITY_CHECKLIST))
-    if unknown:
-        raise InvalidArgument.for_field("checklist", f"unknown items: {', '.join(unknown)}")
-    missing = [item for item in QUALITY_CHECKLIST if item not in checklist]
-    if missing:
-        raise InvalidArgument.for_field("checklist", f"answer every item; missing: {', '.join(missing)}")
-    record["checklist"] = {item: bool(checklist[item]) for item in QUALITY_CHECKLIST}
+    record["checklist"] = _answered_checklist(checklist, "checklist")
     record["lawyer_note"] = lawyer_note.strip()[:2000]
     return record
+
+
+def _answered_checklist(answers: Mapping[str, bool], field: str) -> dict[str, bool]:
+    """Every item of the quality checklist answered, no other; InvalidArgument naming `field` otherwise."""
+    unknown = sorted(set(answers) - set(QUALITY_CHECKLIST))
+    if unknown:
+        raise InvalidArgument.for_field(field, f"unknown items: {', '.join(unknown)}")
+    missing = [item for item in QUALITY_CHECKLIST if item not in answers]
+    if missing:
+        raise InvalidArgument.for_field(field, f"answer every item; missing: {', '.join(missing)}")
+    return {item: bool(answers[item]) for item in QUALITY_CHECKLIST}

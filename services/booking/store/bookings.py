@@ -357,6 +357,7 @@ class Bookings:
         lawyer_note: str,
         rating: int,
         client_comment: str,
+        client_checklist: dict[str, bool] | None = None,
     ) -> BookingRow:
         async with self.db.transaction() as session:
             row = await locked_booking(session, principal, booking_id)
@@ -370,6 +371,7 @@ class Bookings:
                 lawyer_note,
                 rating,
                 client_comment,
+                client_checklist,
             )
             row.updated_at = utcnow()
             session.add(row)

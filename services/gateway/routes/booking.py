@@ -18,6 +18,7 @@ from services.gateway.schemas.booking import (
     Booking,
     BookingPage,
     CancelBooking,
+    ChecklistConfirmation,
     CompleteBooking,
     ConnectProcess,
     ConnectRequest,
@@ -172,6 +173,18 @@ async def quality_checklist(
     """The booked lawyer's quality checklist after a completed meeting (R-Q-4); supervisors see it."""
     reply = await clients.booking.RecordQuality(
         pb.RecordQualityRequest(booking_id=booking_id, checklist=body.checklist, lawyer_note=body.note)
+    )
+    return Booking.from_proto(reply.booking)
+
+
+@router.post("/api/v1/bookings/{booking_id}/quality-checklist/confirmation", response_model=Booking)
+async def confirm_quality_checklist(
+    booking_id: str, body: ChecklistConfirmation, principal: Client, clients: ClientsDep
+) -> Booking:
+    """The client confirms, item by item, the lawyer's checklist of a completed meeting, once (R-Q-4: not only
+    self-reported; 409 before the lawyer filled it in); supervisors spot-check the meeting's sample."""
+    reply = await clients.booking.RecordQuality(
+        pb.RecordQualityRequest(booking_id=booking_id, client_checklist=body.checklist)
     )
     return Booking.from_proto(reply.booking)
 

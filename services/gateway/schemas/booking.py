@@ -98,6 +98,13 @@ class QualityChecklist(RequestModel):
     note: str = Field(default="", max_length=2000)
 
 
+class ChecklistConfirmation(RequestModel):
+    checklist: dict[str, bool] = Field(
+        description="The client's view of each item of the lawyer's checklist: identity_verified, "
+        "needs_understood, advice_given, risks_explained, follow_up_agreed."
+    )
+
+
 class Rating(RequestModel):
     rating: int = Field(ge=1, le=5)
     comment: str = Field(default="", max_length=2000)
@@ -117,6 +124,9 @@ class Quality(BaseModel):
     lawyer_note: str | None
     rating: int | None
     client_comment: str | None
+    client_checklist: dict[str, bool] | None = Field(
+        description="The client's confirmation of the lawyer's checklist; null until confirmed."
+    )
 
 
 class Booking(BaseModel):
@@ -164,6 +174,7 @@ class Booking(BaseModel):
                 lawyer_note=or_none(b.quality.lawyer_note),
                 rating=b.quality.rating or None,
                 client_comment=or_none(b.quality.client_comment),
+                client_checklist=dict(b.quality.client_checklist) or None,
             )
         return cls(
             id=b.id,

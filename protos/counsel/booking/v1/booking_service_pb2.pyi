@@ -94,10 +94,31 @@ class Quality(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class ClientChecklistEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bool
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bool = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     CHECKLIST_FIELD_NUMBER: _builtins.int
     LAWYER_NOTE_FIELD_NUMBER: _builtins.int
     RATING_FIELD_NUMBER: _builtins.int
     CLIENT_COMMENT_FIELD_NUMBER: _builtins.int
+    CLIENT_CHECKLIST_FIELD_NUMBER: _builtins.int
     lawyer_note: _builtins.str
     """The lawyer's remarks."""
     rating: _builtins.int
@@ -108,6 +129,12 @@ class Quality(_message.Message):
     def checklist(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
         """The lawyer's checklist answers, item → done."""
 
+    @_builtins.property
+    def client_checklist(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
+        """The client's confirmation of the lawyer's checklist, item → the client agrees it was done (R-Q-4: not
+        only self-reported); empty until the client confirms. Supervisors spot-check the meeting's sample.
+        """
+
     def __init__(
         self,
         *,
@@ -115,10 +142,11 @@ class Quality(_message.Message):
         lawyer_note: _builtins.str = ...,
         rating: _builtins.int = ...,
         client_comment: _builtins.str = ...,
+        client_checklist: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checklist", b"checklist", "client_comment", b"client_comment", "lawyer_note", b"lawyer_note", "rating", b"rating"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checklist", b"checklist", "client_checklist", b"client_checklist", "client_comment", b"client_comment", "lawyer_note", b"lawyer_note", "rating", b"rating"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1292,11 +1320,32 @@ class RecordQualityRequest(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class ClientChecklistEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.bool
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.bool = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     BOOKING_ID_FIELD_NUMBER: _builtins.int
     CHECKLIST_FIELD_NUMBER: _builtins.int
     LAWYER_NOTE_FIELD_NUMBER: _builtins.int
     RATING_FIELD_NUMBER: _builtins.int
     CLIENT_COMMENT_FIELD_NUMBER: _builtins.int
+    CLIENT_CHECKLIST_FIELD_NUMBER: _builtins.int
     booking_id: _builtins.str
     """The completed booking."""
     lawyer_note: _builtins.str
@@ -1309,6 +1358,10 @@ class RecordQualityRequest(_message.Message):
     def checklist(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
         """Lawyer: checklist item → done."""
 
+    @_builtins.property
+    def client_checklist(self) -> _containers.ScalarMap[_builtins.str, _builtins.bool]:
+        """Client: their confirmation of the lawyer's checklist, every item answered, once the lawyer filled it in."""
+
     def __init__(
         self,
         *,
@@ -1317,10 +1370,11 @@ class RecordQualityRequest(_message.Message):
         lawyer_note: _builtins.str = ...,
         rating: _builtins.int = ...,
         client_comment: _builtins.str = ...,
+        client_checklist: _abc.Mapping[_builtins.str, _builtins.bool] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "checklist", b"checklist", "client_comment", b"client_comment", "lawyer_note", b"lawyer_note", "rating", b"rating"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "checklist", b"checklist", "client_checklist", b"client_checklist", "client_comment", b"client_comment", "lawyer_note", b"lawyer_note", "rating", b"rating"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
