@@ -67,6 +67,13 @@ def unpack(envelope: EventEnvelope, message_type: type[M]) -> M:
     return message
 
 
+def occurred_at(envelope: EventEnvelope) -> datetime:
+    """When the event happened (UTC); now, for an envelope that does not say."""
+    if envelope.HasField("occurred_at"):
+        return envelope.occurred_at.ToDatetime(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
 def consumer_subjects(table: ConsumerTable[Any]) -> dict[str, list[str]]:
     """Each durable consumer's subject suffixes: what `counsel migrate` creates as `<service>-<name>` and
     what NATS lets the service read (deploy/nats_auth.py)."""

@@ -24,8 +24,8 @@ from services.next_purchase.training import next_purchase_model
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import InvalidArgument, NotFound
-from services.runtime.events import Outbox
-from services.runtime.records import from_timestamp, utcnow
+from services.runtime.events import Outbox, occurred_at
+from services.runtime.records import utcnow
 
 # Staff who may see a client enterprise's suggestions, for a follow-up.
 STAFF_ROLES = ("agent", "supervisor")
@@ -78,9 +78,7 @@ class EnterpriseHistories:
                 subject=subject,
                 reference=reference,
                 stars=stars,
-                occurred_at=from_timestamp(envelope.occurred_at)
-                if envelope.HasField("occurred_at")
-                else utcnow(),
+                occurred_at=occurred_at(envelope),
             )
             .on_conflict_do_nothing()
         )

@@ -17,8 +17,8 @@ from services.consultation.models import ChatConversationRow, ChatMessageRow, Cl
 from services.consultation.store.sealed import CHAT_BODY
 from services.runtime.db import Database
 from services.runtime.erasure import opened
+from services.runtime.events import occurred_at
 from services.runtime.keys import DataKeys, owner_subject
-from services.runtime.records import from_timestamp, utcnow
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,7 @@ class PurchaseSignals:
                 tenant_id=envelope.tenant_id,
                 kind=kind,
                 subject_id=subject_id,
-                occurred_at=from_timestamp(envelope.occurred_at)
-                if envelope.HasField("occurred_at")
-                else utcnow(),
+                occurred_at=occurred_at(envelope),
             )
             .on_conflict_do_nothing()
         )

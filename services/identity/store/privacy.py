@@ -3,7 +3,7 @@ staff serving them (audited), the export of everything, and erasure."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, update
@@ -30,6 +30,7 @@ from services.identity.store.sessions import revoke_access
 from services.runtime.context import Principal
 from services.runtime.crypto import address_index
 from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.events import occurred_at
 from services.runtime.records import new_id, newest_first, page_of, utcnow
 from services.runtime.tenancy import signed_in
 
@@ -60,9 +61,7 @@ class Privacy:
                 subject_id=fact.subject_id,
                 event_id=event_id or envelope.id,
                 detail={},
-                created_at=envelope.occurred_at.ToDatetime(tzinfo=UTC)
-                if envelope.HasField("occurred_at")
-                else utcnow(),
+                created_at=occurred_at(envelope),
             )
             .on_conflict_do_nothing()
         )
