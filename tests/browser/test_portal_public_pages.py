@@ -23,8 +23,9 @@ def test_anyone_browses_services_firms_lawyers_and_articles(
     page.get_by_role("link", name="服务", exact=True).click()
     page.get_by_label("类别").select_option("document")
     page.get_by_role("button", name="搜索").click()
-    # contract drafting and review, the lawyer letter, and the six reviews next purchases suggest
-    expect(page.locator(".cards .card")).to_have_count(9)
+    # contract drafting and review, the lawyer letter, the four other papers the standard lists (§5.2.3) and
+    # the six reviews next purchases suggest
+    expect(page.locator(".cards .card")).to_have_count(13)
     steps.shot(page, "products-documents")
     page.get_by_role("link", name=re.compile("律师函")).click()
     expect(page.get_by_role("heading", name="服务流程")).to_be_visible()
