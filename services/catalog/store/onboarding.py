@@ -17,7 +17,7 @@ from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES, FirmRow, LawyerRow, LawyerVerificationRow
 from services.catalog.store.base import administered_lawyer
 from services.catalog.store.lawyers import Lawyers
-from services.runtime.context import Principal
+from services.runtime.context import FIRM_SERVICE_ROLE, Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import AlreadyExists, Conflict, PermissionDenied
 from services.runtime.events import Outbox
@@ -135,7 +135,7 @@ class Onboarding:
                 role = qualifications.OPERATOR_ROLE
             else:
                 row, _ = await administered_lawyer(session, principal, lawyer_id)
-                role = "firm_admin"
+                role = FIRM_SERVICE_ROLE if principal.is_firm_system else "firm_admin"
             if row.verification != "pending":
                 raise Conflict("the lawyer has no credentials awaiting verification", reason="not_pending")
             now = utcnow()
