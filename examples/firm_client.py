@@ -4,8 +4,10 @@ It does what a firm's practice-management system does every day, through the fir
 
 1. exchanges its client credentials for a service token (IssueServiceToken), and renews it before it expires;
 2. reads its firm's profile and roster;
-3. adds a lawyer with weekly service hours and a holiday, and activates the profile (idempotent: a rerun
-   finds the same lawyer) — clients then see the lawyer and their free slots in the public API;
+3. adds a lawyer with weekly service hours and a holiday, submits the lawyer's credentials (certificate
+   number, inspection date, scans of the practising and degree certificates), records the firm's
+   verification of them and activates the profile (idempotent: a rerun finds the same lawyer) — clients
+   then see the lawyer and their free slots in the public API;
 4. issues a membership card for a walk-in client, lists the firm's cards and revokes the test card;
 5. lists the bookings, document orders and consultations of its lawyers;
 6. follows what happens to its lawyers' work (WatchFirmEvents) from its saved cursor, reconnecting with
@@ -56,6 +58,8 @@ RETRYABLE = {
 }
 ERROR_DETAILS_KEY = "counsel-error-details-bin"
 CALL_TIMEOUT = 10.0
+# Stands in for a certificate's scan when none is given (the example's lawyer is not a real one).
+SAMPLE_SCAN = b"sample scan of a certificate"
 
 
 def say(step: str, **fields: Any) -> None:
@@ -132,9 +136,10 @@ class Firm:
                 return
 
 
-def add_lawyer(firm: Firm, name: str, licence: str) -> catalog_pb.Lawyer:
-    """A lawyer with weekday hours 09:00–17:30 and a day off, activated. Idempotent by the key: a rerun finds
-    the same profile."""
+def add_lawyer(firm: Firm, name: str, licence: str, scans: tuple[bytes, bytes]) -> catalog_pb.Lawyer:
+    """A lawyer with weekday hours 09:00–17:30 and a day off, with verified credentials (`scans`: the
+    practising and the degree certificate), activated. Idempotent by the key: a rerun finds the same
+    profile, and credentials verified before stay so."""
     holiday = (date.today() + timedelta(days=30)).isoformat()
     profile = catalog_pb.LawyerProfile(
         name=name,
@@ -157,11 +162,36 @@ def add_lawyer(firm: Firm, name: str, licence: str) -> catalog_pb.Lawyer:
     updated = firm.call(
         firm.catalog.UpdateLawyer, catalog_pb.UpdateLawyerRequest(lawyer_id=created.id, profile=profile)
     ).lawyer
+    if updated.verification != "verified":
+        verify_credentials(firm, updated.id, licence, scans)
     active = firm.call(
         firm.catalog.ActivateLawyer, catalog_pb.ActivateLawyerRequest(lawyer_id=updated.id)
     ).lawyer
     say("lawyer", lawyer_id=active.id, active=active.active, hours=len(active.service_hours))
     return active
+
+
+def verify_credentials(firm: Firm, lawyer_id: str, licence: str, scans: tuple[bytes, bytes]) -> None:
+    """§4.2.1: the credentials go to counsel with the next annual inspection date; the firm then records
+    that it checked them against the originals (the platform operator may do so instead)."""
+    practice, degree = scans
+    submitted = firm.call(
+        firm.catalog.SubmitLawyerCredentials,
+        catalog_pb.SubmitLawyerCredentialsRequest(
+            lawyer_id=lawyer_id,
+            certificate_number=licence,
+            inspection_due_on=(date.today() + timedelta(days=300)).isoformat(),
+            practice_certificate=practice,
+            degree_certificate=degree,
+        ),
+    ).lawyer
+    verified = firm.call(
+        firm.catalog.VerifyLawyer,
+        catalog_pb.VerifyLawyerRequest(
+            lawyer_id=submitted.id, decision="verified", notes="原件已核对 Checked against the originals"
+        ),
+    ).lawyer
+    say("credentials", lawyer_id=verified.id, verification=verified.verification)
 
 
 def cards(firm: Firm) -> None:
@@ -254,6 +284,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--licence", default="11010201812345678", help="the new lawyer's 17-digit licence number"
     )
+    parser.add_argument(
+        "--practice-certificate",
+        type=Path,
+        help="scan of the lawyer's practising certificate (default: a sample)",
+    )
+    parser.add_argument(
+        "--degree-certificate", type=Path, help="scan of the lawyer's degree certificate (default: a sample)"
+    )
     parser.add_argument("--follow", type=float, default=0.0, help="seconds to follow the firm's events")
     parser.add_argument("--until", default="", help="stop following at the first event of this type")
     parser.add_argument("--cursor-file", type=Path, default=Path(".firm-events.cursor"))
@@ -274,7 +312,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         say("firm", firm_id=profile.id, name=profile.name, lawyers=len(roster))
-        add_lawyer(firm, args.lawyer_name, args.licence)
+        scans = (
+            args.practice_certificate.read_bytes() if args.practice_certificate else SAMPLE_SCAN,
+            args.degree_certificate.read_bytes() if args.degree_certificate else SAMPLE_SCAN,
+        )
+        add_lawyer(firm, args.lawyer_name, args.licence, scans)
         cards(firm)
         work(firm)
         if args.follow > 0:

@@ -8,8 +8,9 @@ import hashlib
 
 from nats.js import JetStreamContext
 from nats.js.api import ObjectStoreConfig, StorageType
-from nats.js.errors import BucketNotFoundError
 from nats.js.object_store import ObjectStore
+
+from services.runtime.object_store import open_bucket
 
 BUCKET = "qualifications"
 
@@ -20,19 +21,10 @@ class QualificationFiles:
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int) -> QualificationFiles:
-        """The bucket, created when it is missing (with NATS authorization on, only `counsel migrate` may)."""
-        try:
-            store = await js.object_store(BUCKET)
-        except BucketNotFoundError:
-            store = await js.create_object_store(
-                BUCKET,
-                config=ObjectStoreConfig(
-                    description="firm agreements and lawyer credentials",
-                    storage=StorageType.FILE,
-                    replicas=replicas,
-                ),
-            )
-        return cls(store)
+        config = ObjectStoreConfig(
+            description="firm agreements and lawyer credentials", storage=StorageType.FILE, replicas=replicas
+        )
+        return cls(await open_bucket(js, BUCKET, config))
 
     async def put(self, name: str, content: bytes) -> str:
         """Store `content` as `name` (replacing an earlier object of that name); its SHA-256 in hex."""

@@ -156,7 +156,7 @@ class LawyerVerificationRow(CatalogTable, table=True):
     decision: str  # verified | rejected
     notes: str = ""
     verifier_id: str
-    verifier_role: str  # operator | firm_admin
+    verifier_role: str  # operator | firm_admin | firm_service
     certificate_number: str
     inspection_due_on: date | None = None
     practice_certificate_sha256: str

@@ -37,6 +37,9 @@ def verification_proto(row: LawyerVerificationRow) -> pb.LawyerVerification:
 
 
 class OnboardingRpcs:
+    """A change with a date starts its clock first, then commits: a committed date never lacks its clock, and
+    a clock whose change never committed warns of nothing and only recomputes standing."""
+
     stores: CatalogStores
     clocks: QualificationClocks | None
 
@@ -71,11 +74,10 @@ class OnboardingRpcs:
         starts_on, ends_on = qualifications.validate_agreement(
             request.starts_on, request.ends_on, request.content
         )
-        row = await self.stores.onboarding.record_agreement(
-            request.firm_id, request.content, starts_on, ends_on
-        )
+        firm = await self.stores.firms.get_firm(request.firm_id)
         if self.clocks is not None:
-            await self.clocks.agreement(row.id, ends_on)
+            await self.clocks.agreement(firm.id, ends_on)
+        row = await self.stores.onboarding.record_agreement(firm.id, request.content, starts_on, ends_on)
         return pb.RecordFirmAgreementResponse(firm=await self.firm_reply(row.id))
 
     async def AddFirmAdmin(
@@ -100,6 +102,8 @@ class OnboardingRpcs:
             lawyer.years_of_practice,
             qualifications.today_in_china(utcnow()),
         )
+        if self.clocks is not None:
+            await self.clocks.inspection(lawyer.id, credentials.inspection_due_on)
         row = await self.stores.onboarding.submit_credentials(principal, request.lawyer_id, credentials)
         return pb.SubmitLawyerCredentialsResponse(lawyer=await self.lawyer_reply(row, principal))
 
@@ -114,8 +118,6 @@ class OnboardingRpcs:
             raise PermissionDenied("only the operator or the lawyer's firm admin verifies credentials")
         decision, notes = qualifications.validate_decision(request.decision, request.notes)
         row = await self.stores.onboarding.verify(principal, request.lawyer_id, decision, notes)
-        if self.clocks is not None and decision == "verified" and row.inspection_due_on is not None:
-            await self.clocks.inspection(row.id, row.inspection_due_on)
         return pb.VerifyLawyerResponse(lawyer=await self.lawyer_reply(row, principal))
 
     async def ListLawyerVerifications(

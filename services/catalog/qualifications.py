@@ -22,48 +22,11 @@ _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 2
 _ORGANISATION_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _CREDIT_SHAPE = re.compile(rf"[{_CREDIT_ALPHABET}]{{2}}[0-9]{{6}}[{_CREDIT_ALPHABET}]{{10}}")
 
-# The Ministry of Justice's practising certificate number (律师执业证号): 17 digits — the province and city
-# of the practising organisation (4), the year of first licence (4), the practice category (1), the sex (1)
-# and a sequence number (7). We check the length, the province (a mainland province-level code) and that
-# the year lies between the profession's restoration (1979) and this year; the sequence number is the
-# Ministry's register's to confirm, which has no public interface, hence the human verification.
+# The Ministry of Justice's practising certificate number (律师执业证号) is 17 digits; that is what is checked.
+# Its parts (the organisation's region, the year of first licence, the practice category, a sequence number)
+# are not: numbers issued under earlier rules do not follow them, and only the Ministry's register (which
+# has no public interface) can confirm a number — that is the verifier's check against the scan.
 _CERTIFICATE_SHAPE = re.compile(r"[0-9]{17}")
-_PROVINCES = frozenset(
-    [
-        "11",
-        "12",
-        "13",
-        "14",
-        "15",
-        "21",
-        "22",
-        "23",
-        "31",
-        "32",
-        "33",
-        "34",
-        "35",
-        "36",
-        "37",
-        "41",
-        "42",
-        "43",
-        "44",
-        "45",
-        "46",
-        "50",
-        "51",
-        "52",
-        "53",
-        "54",
-        "61",
-        "62",
-        "63",
-        "64",
-        "65",
-    ]
-)
-FIRST_LICENCE_YEAR = 1979
 
 MIN_YEARS_OF_PRACTICE = 2
 # The operator is warned this long before a cooperation agreement ends.
@@ -157,18 +120,12 @@ def _date(field: str, value: str) -> date:
         raise InvalidArgument.for_field(field, "must be a date (YYYY-MM-DD)") from None
 
 
-def validate_certificate_number(number: str, today: date) -> str:
+def validate_certificate_number(number: str) -> str:
     """The practising certificate number; InvalidArgument naming `certificate_number` (see _CERTIFICATE_SHAPE)."""
     number = number.strip()
     if not _CERTIFICATE_SHAPE.fullmatch(number):
         raise InvalidArgument.for_field(
             "certificate_number", "must be the 17-digit practising certificate number"
-        )
-    if number[:2] not in _PROVINCES:
-        raise InvalidArgument.for_field("certificate_number", "does not start with a province code")
-    if not FIRST_LICENCE_YEAR <= int(number[4:8]) <= today.year:
-        raise InvalidArgument.for_field(
-            "certificate_number", "its year of first licence (digits 5-8) is impossible"
         )
     return number
 
@@ -185,7 +142,7 @@ def validate_credentials(
     certificate_number: str, inspection_due_on: str, practice: bytes, degree: bytes, years: int, today: date
 ) -> Credentials:
     """A lawyer's credentials as submitted; InvalidArgument naming the first bad field."""
-    number = validate_certificate_number(certificate_number, today)
+    number = validate_certificate_number(certificate_number)
     due = _date("inspection_due_on", inspection_due_on)
     if due < today:
         raise InvalidArgument.for_field("inspection_due_on", "is past: renew the annual inspection first")

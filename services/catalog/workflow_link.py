@@ -1,5 +1,5 @@
 """Starts the QualificationDeadlineWorkflow of each date that decides whether lawyers may take new work: a
-firm's agreement end (warning the operator 30 days ahead) and a verified lawyer's annual inspection. The
+firm's agreement end (warning the operator 30 days ahead) and a lawyer's annual inspection as submitted. The
 workflow id names the date, so a renewal runs a clock of its own and a repeated start starts nothing."""
 
 from __future__ import annotations

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 
 from nats.js import JetStreamContext
 from nats.js.api import ObjectStoreConfig, StorageType
-from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
+from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from services.runtime.errors import NotFound
+from services.runtime.object_store import open_bucket
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +26,10 @@ class DocumentFiles:
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int) -> DocumentFiles:
-        """The bucket, created when it is missing (with NATS authorization on, only `counsel migrate` may)."""
-        try:
-            store = await js.object_store(BUCKET)
-        except BucketNotFoundError:
-            store = await js.create_object_store(
-                BUCKET,
-                config=ObjectStoreConfig(
-                    description="document versions", storage=StorageType.FILE, replicas=replicas
-                ),
-            )
-        return cls(store, js)
+        config = ObjectStoreConfig(
+            description="document versions", storage=StorageType.FILE, replicas=replicas
+        )
+        return cls(await open_bucket(js, BUCKET, config), js)
 
     async def put(self, name: str, content: bytes) -> None:
         await self.store.put(name, content)

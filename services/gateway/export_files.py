@@ -24,12 +24,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nats.js import JetStreamContext
 from nats.js.api import ObjectMeta, ObjectStoreConfig, StorageType
-from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
+from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from services.runtime.config import Settings
 from services.runtime.events import connect_nats
 from services.runtime.keys import KEY_BYTES, NONCE_BYTES, MasterKey, master_key
+from services.runtime.object_store import open_bucket
 from services.runtime.records import utcnow
 
 log = logging.getLogger(__name__)
@@ -88,19 +89,13 @@ class ExportFiles:
 
     @staticmethod
     async def bucket(js: JetStreamContext, replicas: int) -> ObjectStore:
-        """The bucket, created when it is missing (with NATS authorization on, only `counsel migrate` may)."""
-        try:
-            return await js.object_store(BUCKET)
-        except BucketNotFoundError:
-            return await js.create_object_store(
-                BUCKET,
-                config=ObjectStoreConfig(
-                    description="personal-data exports, sealed, kept until their link expires",
-                    ttl=LINK_TTL.total_seconds(),
-                    storage=StorageType.FILE,
-                    replicas=replicas,
-                ),
-            )
+        config = ObjectStoreConfig(
+            description="personal-data exports, sealed, kept until their link expires",
+            ttl=LINK_TTL.total_seconds(),
+            storage=StorageType.FILE,
+            replicas=replicas,
+        )
+        return await open_bucket(js, BUCKET, config)
 
     @classmethod
     async def connect(cls, settings: Settings) -> Self | None:

@@ -250,16 +250,16 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
         invitation = domain.validate_invitation(request.phone, request.email, request.role)
         to_send = await self.stores.enterprises.invite_member(current_principal(), invitation)
         if to_send is not None:
-            message = domain.invitation_message(to_send.enterprise_name, invitation.role)
-            await self.sender.send(
-                to_send.kind,
-                to_send.destination,
-                message.subject,
-                message.body,
-                template="invitation",
-                params=message.params,
+            await self._send_invitation(
+                to_send.kind, to_send.destination, to_send.enterprise_name, invitation.role
             )
         return pb.InviteMemberResponse(role=invitation.role)
+
+    async def _send_invitation(self, kind: str, destination: str, inviter_name: str, role: str) -> None:
+        message = domain.invitation_message(inviter_name, role)
+        await self.sender.send(
+            kind, destination, message.subject, message.body, template="invitation", params=message.params
+        )
 
     async def InviteFirmAdmin(
         self, request: pb.InviteFirmAdminRequest, context: grpc.aio.ServicerContext
@@ -270,14 +270,8 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
             raise InvalidArgument.for_field("firm_id", "is required, at most 64 characters")
         assert principal is not None
         user_id = await self.stores.firm_admins.invite(principal, request.firm_id, invitation)
-        message = domain.invitation_message(request.firm_name, invitation.role)
-        await self.sender.send(
-            invitation.kind,
-            invitation.identifier,
-            message.subject,
-            message.body,
-            template="invitation",
-            params=message.params,
+        await self._send_invitation(
+            invitation.kind, invitation.identifier, request.firm_name, invitation.role
         )
         return pb.InviteFirmAdminResponse(user_id=user_id)
 

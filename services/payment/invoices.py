@@ -30,10 +30,11 @@ from typing import Protocol
 from fpdf import FPDF, FontFace
 from nats.js import JetStreamContext
 from nats.js.api import ObjectStoreConfig, StorageType
-from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
+from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from services.runtime.errors import NotFound
+from services.runtime.object_store import open_bucket
 
 BEIJING = timezone(timedelta(hours=8))
 BUCKET = "invoices"
@@ -246,16 +247,8 @@ class ObjectStoreInvoices:
         self.replicas = replicas
 
     async def store(self) -> ObjectStore:
-        """The bucket, created when it is missing (with NATS authorization on, only `counsel migrate` may)."""
-        try:
-            return await self.js.object_store(self.bucket)
-        except BucketNotFoundError:
-            return await self.js.create_object_store(
-                self.bucket,
-                config=ObjectStoreConfig(
-                    description="invoices", storage=StorageType.FILE, replicas=self.replicas
-                ),
-            )
+        config = ObjectStoreConfig(description="invoices", storage=StorageType.FILE, replicas=self.replicas)
+        return await open_bucket(self.js, self.bucket, config)
 
     async def put(self, name: str, data: bytes) -> None:
         await (await self.store()).put(name, data)

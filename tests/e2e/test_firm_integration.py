@@ -124,6 +124,7 @@ def test_the_example_manages_the_roster_and_sees_a_clients_booking_on_its_stream
     # First run: the firm's profile and roster, a new lawyer, cards, and the lists of its lawyers' work.
     first = run_example(platform, credentials, cursor)
     assert steps(first, "firm")[0]["firm_id"] == "firm-beijing-zhengda"
+    assert steps(first, "credentials")[0]["verification"] == "verified"  # §4.2.1 before activation
     lawyer = steps(first, "lawyer")[0]
     assert lawyer["active"] and lawyer["hours"] == 5
     assert steps(first, "cards")[0]["revoked"] == "revoked"

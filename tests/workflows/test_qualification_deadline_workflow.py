@@ -34,6 +34,15 @@ class FakeCatalog:
         self.calls.append(("refresh", params.firm_id or params.lawyer_id, params.ends_on.isoformat()))
 
 
+def worker(env: WorkflowEnvironment, catalog: FakeCatalog, task_queue: str) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[QualificationDeadlineWorkflow],
+        activities=[catalog.warn_agreement_ending, catalog.refresh_lawyer_standing],
+    )
+
+
 async def start(
     env: WorkflowEnvironment, task_queue: str, params: QualificationDeadlineInput
 ) -> WorkflowHandle:
@@ -49,12 +58,7 @@ async def test_an_agreement_warns_30_days_ahead_then_lapses_when_its_last_day_en
     now = await env.get_current_time()
     ends_on = qualifications.today_in_china(now) + timedelta(days=40)
     lapses_at = qualifications.day_ends(ends_on)
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=[QualificationDeadlineWorkflow],
-        activities=[catalog.warn_agreement_ending, catalog.refresh_lawyer_standing],
-    ):
+    async with worker(env, catalog, task_queue):
         handle = await start(
             env,
             task_queue,
@@ -83,12 +87,7 @@ async def test_an_inspection_date_lapses_without_a_warning(env: WorkflowEnvironm
     catalog, task_queue = FakeCatalog(), f"tq-{uuid.uuid4().hex}"
     now = await env.get_current_time()
     due_on = qualifications.today_in_china(now) + timedelta(days=10)
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=[QualificationDeadlineWorkflow],
-        activities=[catalog.warn_agreement_ending, catalog.refresh_lawyer_standing],
-    ):
+    async with worker(env, catalog, task_queue):
         handle = await start(
             env,
             task_queue,
@@ -107,12 +106,7 @@ async def test_a_warning_already_due_is_given_at_once(env: WorkflowEnvironment) 
     catalog, task_queue = FakeCatalog(), f"tq-{uuid.uuid4().hex}"
     now = await env.get_current_time()
     ends_on = qualifications.today_in_china(now) + timedelta(days=5)
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=[QualificationDeadlineWorkflow],
-        activities=[catalog.warn_agreement_ending, catalog.refresh_lawyer_standing],
-    ):
+    async with worker(env, catalog, task_queue):
         handle = await start(
             env,
             task_queue,

@@ -17,9 +17,9 @@ from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES, FirmRow, LawyerRow, LawyerVerificationRow
 from services.catalog.store.base import administered_lawyer
 from services.catalog.store.lawyers import Lawyers
-from services.runtime.context import Principal
+from services.runtime.context import FIRM_SERVICE_ROLE, Principal
 from services.runtime.db import Database, get_or_404
-from services.runtime.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
+from services.runtime.errors import AlreadyExists, Conflict, PermissionDenied
 from services.runtime.events import Outbox
 from services.runtime.records import claim_idempotency_key, new_id, request_fingerprint, utcnow
 
@@ -135,7 +135,7 @@ class Onboarding:
                 role = qualifications.OPERATOR_ROLE
             else:
                 row, _ = await administered_lawyer(session, principal, lawyer_id)
-                role = "firm_admin"
+                role = FIRM_SERVICE_ROLE if principal.is_firm_system else "firm_admin"
             if row.verification != "pending":
                 raise Conflict("the lawyer has no credentials awaiting verification", reason="not_pending")
             now = utcnow()
@@ -196,10 +196,11 @@ class Onboarding:
 
     async def warn_agreement_ending(self, firm_id: str, ends_on: date) -> FirmRow | None:
         """Record and publish (`firm.agreement_ending`) that the firm's agreement ending `ends_on` ends
-        within the warning period; None when that agreement was replaced meanwhile. Idempotent."""
+        within the warning period; None when the firm has no such agreement (replaced, or never recorded).
+        Idempotent."""
         async with self.db.transaction() as session:
-            firm = await get_or_404(session, FirmRow, firm_id, "firm", for_update=True)
-            if firm.agreement_ends_on != ends_on:
+            firm = await session.get(FirmRow, firm_id, with_for_update=True)
+            if firm is None or firm.agreement_ends_on != ends_on:
                 return None
             if firm.agreement_warned_at is None:
                 firm.agreement_warned_at = utcnow()
@@ -218,12 +219,12 @@ class Onboarding:
 
     async def refresh_standing(self, firm_id: str, lawyer_id: str) -> int:
         """Republish `lawyer.changed` for a firm's lawyers or one lawyer (a clock passed a date that changes
-        whether they may take new work); how many."""
+        whether they may take new work); how many (0 for a lawyer that does not exist)."""
         async with self.db.transaction() as session:
             if lawyer_id:
                 row = await session.get(LawyerRow, lawyer_id)
                 if row is None:
-                    raise NotFound("no such lawyer")
+                    return 0
                 row.updated_at = utcnow()
                 session.add(row)
                 await self.lawyers.lawyer_changed(session, row, "system")

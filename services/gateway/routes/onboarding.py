@@ -147,7 +147,7 @@ async def submit_credentials(
     inspection_due_on: Annotated[str, Form(max_length=10, description="YYYY-MM-DD")],
 ) -> Lawyer:
     """An admin of the lawyer's firm submits the credentials: `verification: "pending"`. The certificate
-    number must be 17 digits, start with a province code and carry a possible year of first licence."""
+    number must be 17 digits; the inspection date not past; the lawyer ≥ 2 years in practice (else 422)."""
     reply = await clients.catalog.SubmitLawyerCredentials(
         pb.SubmitLawyerCredentialsRequest(
             lawyer_id=lawyer_id,

@@ -3663,9 +3663,7 @@ class SubmitLawyerCredentialsRequest(_message.Message):
     lawyer_id: _builtins.str
     """The lawyer."""
     certificate_number: _builtins.str
-    """The practising certificate number: 17 digits, a mainland province code first and the year of first
-    licence (1979 … this year) as digits 5-8.
-    """
+    """The practising certificate number: 17 digits (the verifier confirms it against the scan)."""
     inspection_due_on: _builtins.str
     """The certificate's next annual inspection date, YYYY-MM-DD, not past."""
     practice_certificate: _builtins.bytes
@@ -3787,7 +3785,9 @@ class LawyerVerification(_message.Message):
     notes: _builtins.str
     """The verifier's notes."""
     verifier_id: _builtins.str
-    """The verifier's account and the role they acted in (operator | firm_admin)."""
+    """The verifier's account (a firm's system: its service client) and the role they acted in: operator |
+    firm_admin | firm_service.
+    """
     verifier_role: _builtins.str
     certificate_number: _builtins.str
     """What was checked: the certificate number, the inspection date, the scans' SHA-256 and the years of
