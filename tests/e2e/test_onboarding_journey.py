@@ -17,17 +17,20 @@ import httpx
 
 from deploy.local.launcher import StackProcess
 from services.catalog import qualifications
-from tests.support.journeys import PRIVACY_POLICY_VERSION, latest_code, login, wait_for
+from tests.support.journeys import (
+    CERTIFICATE_SCANS,
+    PRIVACY_POLICY_VERSION,
+    latest_code,
+    login,
+    qualify_lawyer,
+    wait_for,
+)
 from tests.support.platform import platform_temporal
 from workflows.qualifications import QualificationDeadlineWorkflow
 from workflows.shared import firm_agreement_workflow_id
 
 OPERATOR = "operator@demo.counsel.test"
 ALL_WEEK = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(1, 8)]
-SCANS = {
-    "practice_certificate": ("practice.jpg", b"\xff\xd8 practising certificate", "image/jpeg"),
-    "degree_certificate": ("degree.jpg", b"\xff\xd8 degree certificate", "image/jpeg"),
-}
 
 
 def credit_code() -> str:
@@ -112,24 +115,11 @@ def qualified_lawyer(
     bad = http.post(
         credentials,
         headers=admin,
-        files=SCANS,
+        files=CERTIFICATE_SCANS,
         data={"certificate_number": "1101201912345", "inspection_due_on": inspection},
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "certificate_number", bad.text
-    submitted = http.post(
-        credentials,
-        headers=admin,
-        files=SCANS,
-        data={"certificate_number": "11012019112345678", "inspection_due_on": inspection},
-    )
-    assert submitted.status_code == 200, submitted.text
-    assert submitted.json()["verification"] == "pending"
-    verified = http.post(
-        f"/api/v1/lawyers/{lawyer_id}/verify",
-        headers=operator,
-        json={"decision": "verified", "notes": "执业证与学位证原件核对一致，年检有效"},
-    )
-    assert verified.status_code == 200 and verified.json()["verification"] == "verified", verified.text
+    qualify_lawyer(http, lawyer_id, admin, operator, "11012019112345678", inspection)
     activated = http.post(f"/api/v1/lawyers/{lawyer_id}/activate", headers=admin)
     assert activated.status_code == 200 and activated.json()["active"] is True, activated.text
     return lawyer_id

@@ -18,7 +18,7 @@ import httpx
 
 from services.identity.seed import demo_email, demo_user_id
 from tests.support.gateway import problem_fields
-from tests.support.journeys import login, wait_for
+from tests.support.journeys import login, qualify_lawyer, wait_for
 
 FIRM = "firm-beijing-zhengda"
 TAX_LAWYER = demo_user_id("lawyer6@demo.counsel.test")
@@ -198,6 +198,8 @@ def test_a_lawyer_who_has_not_passed_the_field_is_not_assigned(http: httpx.Clien
     created = http.post(f"/api/v1/firms/{FIRM}/lawyers", headers=firm_admin, json=profile)
     assert created.status_code == 201, created.text
     lawyer_id = created.json()["id"]
+    inspection = (datetime.now(UTC) + timedelta(days=180)).date().isoformat()
+    qualify_lawyer(http, lawyer_id, firm_admin, firm_admin, profile["licence_number"], inspection)
     assert http.post(f"/api/v1/lawyers/{lawyer_id}/activate", headers=firm_admin).status_code == 200
     try:
         # Never assigned, on duty all week and with nothing open, the new profile would come first; it has

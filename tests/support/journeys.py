@@ -115,3 +115,34 @@ def pay_with_sandbox(http: httpx.Client, client: dict[str, str], order_id: str) 
         return bool(http.get(f"/api/v1/orders/{order_id}", headers=client).json()["status"] == "in_service")
 
     wait_for(in_service, timeout=90)
+
+
+CERTIFICATE_SCANS = {
+    "practice_certificate": ("practice.jpg", b"\xff\xd8 practising certificate", "image/jpeg"),
+    "degree_certificate": ("degree.jpg", b"\xff\xd8 degree certificate", "image/jpeg"),
+}
+
+
+def qualify_lawyer(
+    http: httpx.Client,
+    lawyer_id: str,
+    firm_admin: dict[str, str],
+    verifier: dict[str, str],
+    certificate_number: str,
+    inspection_due_on: str,
+) -> None:
+    """The firm admin submits the lawyer's credentials and `verifier` (the operator or a firm admin of the
+    lawyer's firm) verifies them: activation needs it (§4.2.1)."""
+    submitted = http.post(
+        f"/api/v1/lawyers/{lawyer_id}/credentials",
+        headers=firm_admin,
+        files=CERTIFICATE_SCANS,
+        data={"certificate_number": certificate_number, "inspection_due_on": inspection_due_on},
+    )
+    assert submitted.status_code == 200 and submitted.json()["verification"] == "pending", submitted.text
+    verified = http.post(
+        f"/api/v1/lawyers/{lawyer_id}/verify",
+        headers=verifier,
+        json={"decision": "verified", "notes": "执业证与学位证原件核对一致，年检有效"},
+    )
+    assert verified.status_code == 200 and verified.json()["verification"] == "verified", verified.text
