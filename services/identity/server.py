@@ -114,6 +114,7 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
                     user_id=row.user_id,
                     session_id=row.session_id,
                     revoked_before=to_timestamp(row.revoked_before),
+                    erased=row.erased,
                 )
                 for row in rows
             ]

@@ -48,7 +48,7 @@ from services.notification import main as notification_main
 from services.runtime.context import FIRM_SERVICE_ROLE, Principal, access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
-from services.runtime.errors import Conflict, Unauthenticated
+from services.runtime.errors import Conflict, NotFound, Unauthenticated
 from services.runtime.events import EventBus, Outbox
 from services.runtime.service import token_verifier
 from tests.support.factories import envelope
@@ -1355,9 +1355,13 @@ async def test_erasure_removes_personal_data_and_tells_other_services(stack: Sta
         assert (await password_login(http, phone, PASSWORD)).status_code == 401
         refresh = await http.post("/api/v1/auth/refresh", json={"refresh_token": registered["refresh_token"]})
         assert refresh.status_code == 401
-        # The erased account's access token is revoked with it (issue 17): it opens nothing any more.
-        assert (await http.get("/api/v1/me", headers=bearer(registered))).status_code == 401
-        assert (await http.delete("/api/v1/me", headers=bearer(registered))).status_code == 401
+        # The erased account's access token is revoked with it (issue 17) and names nobody any more: every
+        # call with it, a second erasure included, is 404 (issue 20), not the 401 of a lapsed sign-in.
+        for method in ("GET", "DELETE"):
+            gone = await http.request(method, "/api/v1/me", headers=bearer(registered))
+            assert gone.status_code == 404, gone.text
+            assert gone.headers["content-type"].startswith("application/problem+json")
+            assert gone.json()["type"].endswith("/account_erased")
         async with stack.identity_db.transaction() as session:
             row = (
                 await session.execute(
@@ -1368,11 +1372,12 @@ async def test_erasure_removes_personal_data_and_tells_other_services(stack: Sta
                 )
             ).one()
         assert tuple(row) == ("", "", "", domain.ERASED_DISPLAY_NAME)
-        # Erasing twice is harmless.
+        # Identity itself finds nobody to erase a second time.
         principal = Principal(
             registered["user"]["id"], registered["user"]["tenant_id"], frozenset({"client"})
         )
-        await identity_stores(stack).privacy.erase(principal)
+        with pytest.raises(NotFound):
+            await identity_stores(stack).privacy.erase(principal)
 
         # The number is free again: a new account, not the old one.
         code = await send_code(http, "sms", phone)

@@ -271,12 +271,15 @@ class TokenRevocation(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
     REVOKED_BEFORE_FIELD_NUMBER: _builtins.int
+    ERASED_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Position; strictly increasing."""
     user_id: _builtins.str
     """Whose tokens."""
     session_id: _builtins.str
     """The login session (the `sid` claim); empty for every session of the user."""
+    erased: _builtins.bool
+    """The user's account was erased: their tokens are answered NOT_FOUND, not UNAUTHENTICATED."""
     @_builtins.property
     def revoked_before(self) -> _timestamp_pb2.Timestamp:
         """Tokens issued before this instant are refused."""
@@ -288,10 +291,11 @@ class TokenRevocation(_message.Message):
         user_id: _builtins.str = ...,
         session_id: _builtins.str = ...,
         revoked_before: _timestamp_pb2.Timestamp | None = ...,
+        erased: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["revoked_before", b"revoked_before"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "revoked_before", b"revoked_before", "session_id", b"session_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["erased", b"erased", "id", b"id", "revoked_before", b"revoked_before", "session_id", b"session_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
