@@ -199,6 +199,8 @@ class OidcStateRow(IdentityModel, table=True):
     redirect_uri: str
     # Set when a signed-in user started it to link the social account to their own account.
     link_user_id: str = ""
+    # The privacy policy version the person accepted when starting it ("" for none), recorded at the finish.
+    privacy_policy_version: str = ""
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     consumed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -1276,19 +1276,26 @@ class StartOidcLoginRequest(_message.Message):
 
     PROVIDER_FIELD_NUMBER: _builtins.int
     REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    PRIVACY_POLICY_VERSION_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     """Configured provider name."""
     redirect_uri: _builtins.str
     """The gateway's callback URL registered with the provider."""
+    privacy_policy_version: _builtins.str
+    """The privacy policy version the person accepts with this login ("" for none); a login (or an account it
+    creates) whose person has not accepted the version in force is refused FAILED_PRECONDITION
+    (`consent_required`) at FinishOidcLogin, as a password login is.
+    """
     def __init__(
         self,
         *,
         provider: _builtins.str = ...,
         redirect_uri: _builtins.str = ...,
+        privacy_policy_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider", "redirect_uri", b"redirect_uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["privacy_policy_version", b"privacy_policy_version", "provider", b"provider", "redirect_uri", b"redirect_uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
