@@ -52,7 +52,7 @@ class LocalRevocations:
         if self.sessions is None:
             return []
         return [
-            Revocation(row.id or 0, row.user_id, row.session_id, row.revoked_before.timestamp())
+            Revocation(row.id or 0, row.user_id, row.session_id, row.revoked_before.timestamp(), row.erased)
             for row in await self.sessions.token_revocations(after_id)
         ]
 

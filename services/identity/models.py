@@ -90,8 +90,9 @@ class RefreshTokenRow(IdentityModel, table=True):
 
 class TokenRevocationRow(IdentityModel, table=True):
     """Access tokens refused before they expire: the user's tokens issued before `revoked_before`, or only
-    those of one login session (`session_id`, the refresh-token family and the token's `sid`). Kept until
-    every token it names has expired (`expires_at`); every verifier polls them by `id`."""
+    those of one login session (`session_id`, the refresh-token family and the token's `sid`); `erased` when
+    the account was erased (its tokens are then NotFound, not merely refused). Kept until every token it
+    names has expired (`expires_at`); every verifier polls them by `id`."""
 
     __tablename__ = "token_revocations"
 
@@ -100,6 +101,7 @@ class TokenRevocationRow(IdentityModel, table=True):
     session_id: str = ""
     revoked_before: datetime = Field(sa_type=DateTime(timezone=True))
     expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    erased: bool = False
 
 
 class OtpCodeRow(IdentityModel, table=True):
@@ -197,6 +199,8 @@ class OidcStateRow(IdentityModel, table=True):
     redirect_uri: str
     # Set when a signed-in user started it to link the social account to their own account.
     link_user_id: str = ""
+    # The privacy policy version the person accepted when starting it ("" for none), recorded at the finish.
+    privacy_policy_version: str = ""
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     consumed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -114,6 +114,7 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
                     user_id=row.user_id,
                     session_id=row.session_id,
                     revoked_before=to_timestamp(row.revoked_before),
+                    erased=row.erased,
                 )
                 for row in rows
             ]
@@ -293,6 +294,7 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
             start.code_verifier,
             request.redirect_uri,
             principal.user_id if principal else "",
+            request.privacy_policy_version,
         )
         return pb.StartOidcLoginResponse(authorization_url=start.url)
 
@@ -314,6 +316,7 @@ class IdentityServicer(IdentityServiceServicer, IdentityInternalServiceServicer)
             identity.name,
             request.client_ip,
             state.link_user_id,
+            state.privacy_policy_version,
         )
         return pb.FinishOidcLoginResponse(user=user_proto(signed.user), tokens=token_pair(signed.tokens))
 

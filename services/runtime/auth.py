@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 
 from services.runtime.context import Principal
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import NotFound, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,14 @@ MAX_TOKEN_LIFETIME_SECONDS = 900
 @dataclass(frozen=True)
 class Revocation:
     """The user's tokens issued before `revoked_before` (epoch seconds) are refused — all of them, or only
-    those of login session `session_id`."""
+    those of login session `session_id`. `erased`: the user's account was erased, so their tokens name
+    nobody any more (refused as NotFound, not as an ordinary revoked token)."""
 
     id: int
     user_id: str
     session_id: str
     revoked_before: float
+    erased: bool = False
 
 
 # Revocations after a position, oldest first (identity's ListTokenRevocations).
@@ -63,6 +65,7 @@ class Revocations:
         self._polled_at = float("-inf")
         self._users: dict[str, float] = {}  # user id → tokens issued before this are refused
         self._sessions: dict[str, float] = {}
+        self._erased: dict[str, float] = {}  # user id → tokens issued before this name an erased account
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> None:
@@ -81,6 +84,8 @@ class Revocations:
                 self._after = max(self._after, revocation.id)
                 if revocation.session_id:
                     self._sessions[revocation.session_id] = revocation.revoked_before
+                elif revocation.erased:
+                    self._erased[revocation.user_id] = revocation.revoked_before
                 else:
                     before = self._users.get(revocation.user_id, 0.0)
                     self._users[revocation.user_id] = max(before, revocation.revoked_before)
@@ -92,6 +97,10 @@ class Revocations:
         horizon = self._clock() - MAX_TOKEN_LIFETIME_SECONDS
         self._users = {user: at for user, at in self._users.items() if at > horizon}
         self._sessions = {sid: at for sid, at in self._sessions.items() if at > horizon}
+        self._erased = {user: at for user, at in self._erased.items() if at > horizon}
+
+    def erased(self, verified: _Verified) -> bool:
+        return verified.issued_at < self._erased.get(verified.principal.user_id, 0.0)
 
     def revoked(self, verified: _Verified) -> bool:
         if verified.issued_at < self._users.get(verified.principal.user_id, 0.0):
@@ -126,8 +135,9 @@ class TokenVerifier:
     while a token signed with it is cached keeps that token valid until it expires, as identity's JWKS keeps
     retired keys for that long anyway. Refused tokens are never cached.
 
-    With `revocations`, a token identity revoked before it expired (logout, a role change, erasure) is
-    refused too, cached or not, within `revocations`' poll interval."""
+    With `revocations`, a token identity revoked before it expired (logout, a role change) is refused too,
+    cached or not, within `revocations`' poll interval; one of an erased account is NotFound (issue 20: the
+    person is gone, which the client is told apart from a lapsed sign-in)."""
 
     def __init__(
         self,
@@ -164,7 +174,8 @@ class TokenVerifier:
         return self._keys[kid]
 
     async def verify(self, token: str) -> Principal:
-        """Returns the caller, or raises Unauthenticated for any malformed, forged, expired or foreign token."""
+        """Returns the caller, or raises Unauthenticated for any malformed, forged, expired, foreign or
+        revoked token (NotFound for one of an erased account)."""
         digest = hashlib.sha256(token.encode()).digest()
         verified = self._verified.get(digest)
         if verified is not None:
@@ -185,6 +196,8 @@ class TokenVerifier:
                 self._verified.popitem(last=False)
         if self._revocations is not None:
             await self._revocations.refresh()
+            if self._revocations.erased(verified):
+                raise NotFound("this account has been erased", reason="account_erased")
             if self._revocations.revoked(verified):
                 raise Unauthenticated("the token was revoked; sign in again", reason="token_revoked")
         return verified.principal

@@ -160,9 +160,10 @@ class Settings(BaseSettings):
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         """The settings as given, plus this class's own fields read from the environment (a service's
-        `serve()` takes the shared settings and reads its own with this)."""
+        `serve()` takes the shared settings and reads its own with this). Fields of another process's settings
+        class are left behind (a test's IdentitySettings turned into the gateway's)."""
         try:
-            return cls(**settings.model_dump())
+            return cls(**settings.model_dump(include=set(cls.model_fields)))
         except ValidationError as exc:
             raise settings_error(exc) from None
 

@@ -75,7 +75,7 @@ class IdentityKeys:
             identity_service_pb2.ListTokenRevocationsRequest(after_id=after_id)
         )
         return [
-            Revocation(r.id, r.user_id, r.session_id, r.revoked_before.ToMicroseconds() / 1e6)
+            Revocation(r.id, r.user_id, r.session_id, r.revoked_before.ToMicroseconds() / 1e6, r.erased)
             for r in reply.revocations
         ]
 

@@ -89,6 +89,9 @@ def test_an_erased_client_is_readable_in_no_data_file_and_no_workflow_history(
 
     erased = http.delete("/api/v1/me", headers=client)
     assert erased.status_code == 202, erased.text
+    again = http.delete("/api/v1/me", headers=client)
+    assert again.status_code == 404, again.text  # issue 20: an erased person is not there to erase
+    assert again.headers["content-type"].startswith("application/problem+json")
     wait_for(
         lambda: (
             http.get(f"/api/v1/consultations/{consultation.json()['id']}", headers=agent).json()["question"]

@@ -48,7 +48,7 @@ from services.notification import main as notification_main
 from services.runtime.context import FIRM_SERVICE_ROLE, Principal, access_token_var
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
-from services.runtime.errors import Conflict, Unauthenticated
+from services.runtime.errors import Conflict, NotFound, Unauthenticated
 from services.runtime.events import EventBus, Outbox
 from services.runtime.service import token_verifier
 from tests.support.factories import envelope
@@ -1158,10 +1158,19 @@ async def test_forged_tokens_are_401(stack: Stack) -> None:
 # --- OpenID Connect -------------------------------------------------------------------------------------
 
 
-async def start_oidc(http: httpx.AsyncClient, headers: dict[str, str] | None = None) -> dict[str, str]:
-    """Start a social login at the gateway and follow the browser to the provider and back: the query of
-    the provider's redirect to our callback (code and state)."""
-    started = await http.get("/api/v1/auth/oauth/demo/authorize", headers=headers or {})
+async def start_oidc(
+    http: httpx.AsyncClient,
+    headers: dict[str, str] | None = None,
+    *,
+    privacy_policy_version: str = PRIVACY_POLICY_VERSION,
+) -> dict[str, str]:
+    """Start a social login at the gateway (accepting the privacy policy version given) and follow the
+    browser to the provider and back: the query of the provider's redirect to our callback (code and state)."""
+    started = await http.get(
+        "/api/v1/auth/oauth/demo/authorize",
+        headers=headers or {},
+        params={"privacy_policy_version": privacy_policy_version},
+    )
     assert started.status_code == 302, started.text
     location = httpx.URL(started.headers["location"])
     assert location.params["code_challenge_method"] == "S256" and location.params["code_challenge"]
@@ -1195,6 +1204,55 @@ async def test_social_login_creates_then_finds_the_account(stack: Stack) -> None
         second = await http.get("/api/v1/auth/oauth/demo/callback", params=await start_oidc(http))
         assert second.status_code == 200 and second.json()["user"]["id"] == user["id"]
         assert (await http.get("/api/v1/me", headers=bearer(second.json()))).status_code == 200
+
+
+async def test_social_logins_ask_for_consent_as_a_password_login_does(stack: Stack) -> None:
+    """Issue 20: an OpenID Connect or WeChat login whose person has not accepted the privacy policy in force
+    — a new account included — is 409 consent_required naming privacy_policy_version, creating nothing,
+    until a login started with that version, which records the acceptance (via register for a new account,
+    login after a new version)."""
+    stack.provider.user = EndUser(sub=secrets.token_hex(8), email=f"c.{secrets.token_hex(3)}@example.com")
+    stack.wechat.user = wechat_user("小同")
+    async with stack.http() as http:
+        for callback, start in (
+            ("/api/v1/auth/oauth/demo/callback", start_oidc),
+            ("/api/v1/auth/oauth/wechat/callback", start_wechat),
+        ):
+            for version in ("", "1999-01-01"):
+                refused = await http.get(callback, params=await start(http, privacy_policy_version=version))
+                assert refused.status_code == 409, refused.text
+                assert refused.json()["type"].endswith("/consent_required")
+                assert problem_fields(refused) == ["privacy_policy_version"]
+                assert PRIVACY_POLICY_VERSION in refused.json()["detail"]
+            accepted = await http.get(callback, params=await start(http))
+            assert accepted.status_code == 200, accepted.text
+            export = await identity_export(stack, accepted.json())
+            assert [(c["privacy_policy_version"], c["via"]) for c in export["consents"]] == [
+                (PRIVACY_POLICY_VERSION, "register")
+            ]
+            again = await http.get(callback, params=await start(http, privacy_policy_version=""))
+            assert again.status_code == 200 and again.json()["user"]["id"] == accepted.json()["user"]["id"]
+
+    newer = stack.settings.model_copy(update={"privacy_policy_version": "2099-01-01"})
+    oidc = IdentityStores.build(
+        stack.identity_db, Outbox("identity", newer, IDENTITY_TABLES), stack.cipher, newer
+    ).oidc
+    user = stack.provider.user
+    with pytest.raises(Conflict) as asked:
+        await oidc.login("demo", user.sub, user.email, "")
+    assert asked.value.reason == "consent_required"
+    signed = await oidc.login("demo", user.sub, user.email, "", privacy_policy_version="2099-01-01")
+    assert (await oidc.login("demo", user.sub, user.email, "")).user.row.id == signed.user.row.id
+    async with stack.identity_db.transaction() as session:
+        vias = (
+            await session.execute(
+                text(
+                    "SELECT privacy_policy_version, via FROM consents WHERE user_id = :id ORDER BY accepted_at"
+                ),
+                {"id": signed.user.row.id},
+            )
+        ).all()
+    assert [tuple(row) for row in vias] == [(PRIVACY_POLICY_VERSION, "register"), ("2099-01-01", "login")]
 
 
 async def test_social_login_links_by_verified_email_only(stack: Stack) -> None:
@@ -1355,9 +1413,13 @@ async def test_erasure_removes_personal_data_and_tells_other_services(stack: Sta
         assert (await password_login(http, phone, PASSWORD)).status_code == 401
         refresh = await http.post("/api/v1/auth/refresh", json={"refresh_token": registered["refresh_token"]})
         assert refresh.status_code == 401
-        # The erased account's access token is revoked with it (issue 17): it opens nothing any more.
-        assert (await http.get("/api/v1/me", headers=bearer(registered))).status_code == 401
-        assert (await http.delete("/api/v1/me", headers=bearer(registered))).status_code == 401
+        # The erased account's access token is revoked with it (issue 17) and names nobody any more: every
+        # call with it, a second erasure included, is 404 (issue 20), not the 401 of a lapsed sign-in.
+        for method in ("GET", "DELETE"):
+            gone = await http.request(method, "/api/v1/me", headers=bearer(registered))
+            assert gone.status_code == 404, gone.text
+            assert gone.headers["content-type"].startswith("application/problem+json")
+            assert gone.json()["type"].endswith("/account_erased")
         async with stack.identity_db.transaction() as session:
             row = (
                 await session.execute(
@@ -1368,11 +1430,12 @@ async def test_erasure_removes_personal_data_and_tells_other_services(stack: Sta
                 )
             ).one()
         assert tuple(row) == ("", "", "", domain.ERASED_DISPLAY_NAME)
-        # Erasing twice is harmless.
+        # Identity itself finds nobody to erase a second time.
         principal = Principal(
             registered["user"]["id"], registered["user"]["tenant_id"], frozenset({"client"})
         )
-        await identity_stores(stack).privacy.erase(principal)
+        with pytest.raises(NotFound):
+            await identity_stores(stack).privacy.erase(principal)
 
         # The number is free again: a new account, not the old one.
         code = await send_code(http, "sms", phone)
@@ -1597,10 +1660,20 @@ async def test_a_signed_in_user_links_a_social_account_to_their_own_account(stac
 # --- WeChat (its own OAuth 2.0, not OpenID Connect) ------------------------------------------------------
 
 
-async def start_wechat(http: httpx.AsyncClient, headers: dict[str, str] | None = None) -> dict[str, str]:
-    """Start a WeChat login at the gateway and follow the browser to WeChat's QR-code page and back (the
-    user scans and approves): the query of WeChat's redirect to our callback (code and state)."""
-    started = await http.get("/api/v1/auth/oauth/wechat/authorize", headers=headers or {})
+async def start_wechat(
+    http: httpx.AsyncClient,
+    headers: dict[str, str] | None = None,
+    *,
+    privacy_policy_version: str = PRIVACY_POLICY_VERSION,
+) -> dict[str, str]:
+    """Start a WeChat login at the gateway (accepting the privacy policy version given) and follow the
+    browser to WeChat's QR-code page and back (the user scans and approves): the query of WeChat's redirect
+    to our callback (code and state)."""
+    started = await http.get(
+        "/api/v1/auth/oauth/wechat/authorize",
+        headers=headers or {},
+        params={"privacy_policy_version": privacy_policy_version},
+    )
     assert started.status_code == 302, started.text
     location = httpx.URL(started.headers["location"])
     assert location.path == "/connect/qrconnect" and location.fragment == "wechat_redirect"

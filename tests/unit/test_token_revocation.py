@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pytest
 
 from services.runtime.auth import Revocation, Revocations, TokenVerifier
-from services.runtime.errors import Unauthenticated
+from services.runtime.errors import NotFound, Unauthenticated
 from tests.support.tokens import Issuer
 
 
@@ -39,9 +39,9 @@ class Identity:
             user, tenant_id="", expires_in=900, issued_at=issued_at, jti=uuid.uuid4().hex, **claims
         )
 
-    def revoke(self, user: str, session: str = "", at: float | None = None) -> None:
+    def revoke(self, user: str, session: str = "", at: float | None = None, *, erased: bool = False) -> None:
         when = at if at is not None else time.time()
-        self.revocations.append(Revocation(len(self.revocations) + 1, user, session, when))
+        self.revocations.append(Revocation(len(self.revocations) + 1, user, session, when, erased))
 
     async def fetch_revocations(self, after_id: int) -> Sequence[Revocation]:
         self.polls += 1
@@ -66,6 +66,21 @@ async def test_a_users_tokens_issued_before_a_revocation_are_refused_even_from_t
     fresh = identity.token("alice")  # issued after the revocation: her new roles
     assert (await verifier.verify(fresh)).user_id == "alice"
     assert (await verifier.verify(identity.token("bob", issued_at=time.time() - 60))).user_id == "bob"
+
+
+async def test_a_token_of_an_erased_account_is_not_found_rather_than_refused() -> None:
+    """Issue 20: a client told 404 knows the account is gone; 401 would send them to sign in again."""
+    clock = Clock()
+    identity = Identity(clock)
+    verifier = identity.verifier(poll_seconds=0)
+    erased = identity.token("alice", issued_at=time.time() - 60)
+    logged_out = identity.token("bob", issued_at=time.time() - 60)
+    identity.revoke("alice", at=time.time() - 30, erased=True)
+    identity.revoke("bob", at=time.time() - 30)
+    with pytest.raises(NotFound, match="erased"):
+        await verifier.verify(erased)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await verifier.verify(logged_out)
 
 
 async def test_logging_one_session_out_refuses_only_that_sessions_tokens() -> None:

@@ -125,15 +125,19 @@ async def oauth_authorize(
     settings: SettingsDep,
     clients: ClientsDep,
     _principal: OptionalPrincipal,
+    privacy_policy_version: Annotated[str, Query(max_length=64)] = "",
 ) -> RedirectResponse:
     """Start a social login: 302 to the provider — OpenID Connect (authorization code with PKCE, state and
     nonce), or WeChat's QR-code login for `wechat` (snsapi_login, state). The state is also set as a cookie:
     the callback must come back to this browser.
     Called with a bearer token, the social account is linked to that account at the callback. Unknown
-    providers are 404."""
+    providers are 404. `privacy_policy_version` accepts the privacy policy in force, as a password login's
+    does: a person who has not accepted it (a new account included) is refused at the callback."""
     callback_url = oauth_callback_url(request, settings, provider)
     reply = await clients.identity.StartOidcLogin(
-        pb.StartOidcLoginRequest(provider=provider, redirect_uri=callback_url)
+        pb.StartOidcLoginRequest(
+            provider=provider, redirect_uri=callback_url, privacy_policy_version=privacy_policy_version
+        )
     )
     redirect = RedirectResponse(reply.authorization_url, status_code=status.HTTP_302_FOUND)
     (state,) = parse_qs(urlsplit(reply.authorization_url).query)["state"]
@@ -162,7 +166,9 @@ async def oauth_callback(
 ) -> LoginResponse:
     """The provider sends the browser back here: the account is linked (by verified e-mail, or WeChat's
     unionid) or created and a token pair returned. A wrong, spent or foreign state (or one another browser
-    started), a refused code or a bad ID token is 401."""
+    started), a refused code or a bad ID token is 401. A person who has not accepted the privacy policy in
+    force (nor did with the authorize call's `privacy_policy_version`) is 409, reason `consent_required`,
+    naming `privacy_policy_version` with the version and its URL: start again sending it."""
     browser_state = request.cookies.get(OAUTH_STATE_COOKIE, "")
     if not state or not hmac.compare_digest(browser_state.encode(), state.encode()):
         raise Unauthenticated(

@@ -10,7 +10,13 @@ from sqlmodel import select
 
 from services.identity import domain, tokens
 from services.identity.models import EnterpriseRow, OidcLinkRow, OidcStateRow, UserRow
-from services.identity.store.base import IdentityBase, SignedIn, audit
+from services.identity.store.base import (
+    IdentityBase,
+    SignedIn,
+    accepted_policy_version,
+    audit,
+    record_consent,
+)
 from services.identity.store.sessions import Sessions
 from services.runtime.errors import Conflict, Unauthenticated
 from services.runtime.records import new_id, utcnow
@@ -18,13 +24,15 @@ from services.runtime.records import new_id, utcnow
 
 @dataclass(frozen=True)
 class OidcState:
-    """What a sign-in started here needs to finish: the nonce, the PKCE code verifier, the redirect URI, and
-    the signed-in user who started it to link the social account ("" for a sign-in)."""
+    """What a sign-in started here needs to finish: the nonce, the PKCE code verifier, the redirect URI, the
+    signed-in user who started it to link the social account ("" for a sign-in) and the privacy policy
+    version accepted when starting it ("" for none)."""
 
     nonce: str
     code_verifier: str
     redirect_uri: str
     link_user_id: str
+    privacy_policy_version: str
 
 
 class OidcSignIns:
@@ -40,6 +48,7 @@ class OidcSignIns:
         code_verifier: str,
         redirect_uri: str,
         link_user_id: str = "",
+        privacy_policy_version: str = "",
     ) -> None:
         now = utcnow()
         async with self.base.db.transaction() as session:
@@ -51,6 +60,7 @@ class OidcSignIns:
                     code_verifier_enc=self.base.cipher.encrypt(code_verifier),
                     redirect_uri=redirect_uri,
                     link_user_id=link_user_id,
+                    privacy_policy_version=privacy_policy_version,
                     expires_at=now + domain.OIDC_STATE_TTL,
                     created_at=now,
                 )
@@ -75,16 +85,29 @@ class OidcSignIns:
             row.consumed_at = now
             session.add(row)
             return OidcState(
-                row.nonce, self.base.cipher.decrypt(row.code_verifier_enc), row.redirect_uri, row.link_user_id
+                row.nonce,
+                self.base.cipher.decrypt(row.code_verifier_enc),
+                row.redirect_uri,
+                row.link_user_id,
+                row.privacy_policy_version,
             )
 
     async def login(
-        self, provider: str, subject: str, email: str, name: str, client_ip: str = "", link_user_id: str = ""
+        self,
+        provider: str,
+        subject: str,
+        email: str,
+        name: str,
+        client_ip: str = "",
+        link_user_id: str = "",
+        privacy_policy_version: str = "",
     ) -> SignedIn:
         """Sign in the user linked to (provider, subject); else link it to `link_user_id` (a signed-in user
         who started the sign-in to link it), else to the user with this verified e-mail, else create an
         account (a client of a personal tenant). Opens a session (R-ACC-1, R-ACC-2). Conflict when a
-        signed-in user links a social account that belongs to another account."""
+        signed-in user links a social account that belongs to another account, and, as a password login
+        (`domain.consent_at_login`), Conflict `consent_required` — nothing created or linked — when the
+        person has not accepted the privacy policy in force and `privacy_policy_version` does not accept it."""
         subject_index = self.base.cipher.blind_index(f"oidc:{provider}:{subject}")
         try:
             async with self.base.db.transaction() as session:
@@ -96,6 +119,7 @@ class OidcSignIns:
                     )
                 ).first()
                 user = await session.get(UserRow, link.user_id, with_for_update=True) if link else None
+                created = False
                 if link is not None and link_user_id and link.user_id != link_user_id:
                     raise Conflict(
                         "this social account is linked to another account", reason="social_account_linked"
@@ -128,6 +152,7 @@ class OidcSignIns:
                             **(self.base.identifier_columns("email", email) if email else {}),
                         )
                         session.add(user)
+                        created = True
                         await session.flush()
                         await self.base.registered(session, user)
                         audit(session, "user.registered", actor_id=user.id, user=user, via=provider)
@@ -151,6 +176,11 @@ class OidcSignIns:
                     audit(session, "oidc.linked", actor_id=user.id, user=user, provider=provider)
                 if user is None or not domain.signs_in(user.status):
                     raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+                accepted = await accepted_policy_version(session, user.id)
+                if domain.consent_at_login(accepted, privacy_policy_version, self.base.privacy_policy):
+                    record_consent(
+                        session, user, privacy_policy_version, via="register" if created else "login"
+                    )
                 issued = await self.sessions.open(session, user, "oidc", client_ip)
                 audit(
                     session, "login.succeeded", actor_id=user.id, user=user, method="oidc", provider=provider

@@ -222,7 +222,8 @@ class Privacy:
     async def erase(self, principal: Principal | None) -> datetime:
         """Erase the caller's personal data held here (PIPL): contact details, name, password, social links,
         cards, sessions and activity; the audit trail (which holds no personal data) stays. Publishes
-        `user.erased` so every other service erases or anonymises its copy. Idempotent."""
+        `user.erased` so every other service erases or anonymises its copy. An account already erased is
+        NotFound (issue 20): there is nobody left to erase."""
         caller = signed_in(principal, "erase your data")
         now = utcnow()
         async with self.base.db.transaction() as session:
@@ -230,7 +231,7 @@ class Privacy:
             if user is None:
                 raise NotFound("no such user")
             if user.status == "erased":
-                return now
+                raise NotFound("this account has been erased", reason="account_erased")
             # The enterprise row is locked first, so two last members erased at once do not both see the
             # other one still there (and leave the tenant's data key standing).
             await session.get(EnterpriseRow, user.tenant_id, with_for_update=True)
@@ -252,7 +253,7 @@ class Privacy:
                 .where(col(RefreshTokenRow.user_id) == user.id, col(RefreshTokenRow.revoked_at).is_(None))
                 .values(revoked_at=now)
             )
-            revoke_access(session, user.id)
+            revoke_access(session, user.id, erased=True)
             await session.execute(
                 update(MembershipCardRow)
                 .where(col(MembershipCardRow.user_id) == user.id)

@@ -21,9 +21,9 @@ from services.runtime.records import new_id, utcnow
 from services.runtime.tenancy import signed_in
 
 
-def revoke_access(session: AsyncSession, user_id: str, *, session_id: str = "") -> None:
-    """Refuse the user's access tokens issued until now (of one login session, or all), in the caller's
-    transaction; kept until the last of them has expired."""
+def revoke_access(session: AsyncSession, user_id: str, *, session_id: str = "", erased: bool = False) -> None:
+    """Refuse the user's access tokens issued until now (of one login session, or all; as an erased
+    account's with `erased`), in the caller's transaction; kept until the last of them has expired."""
     now = utcnow()
     session.add(
         TokenRevocationRow(
@@ -31,6 +31,7 @@ def revoke_access(session: AsyncSession, user_id: str, *, session_id: str = "") 
             session_id=session_id,
             revoked_before=now,
             expires_at=now + timedelta(seconds=tokens.MAX_ACCESS_TOKEN_TTL_SECONDS),
+            erased=erased,
         )
     )
 

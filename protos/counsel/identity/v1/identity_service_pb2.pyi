@@ -271,12 +271,15 @@ class TokenRevocation(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
     REVOKED_BEFORE_FIELD_NUMBER: _builtins.int
+    ERASED_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """Position; strictly increasing."""
     user_id: _builtins.str
     """Whose tokens."""
     session_id: _builtins.str
     """The login session (the `sid` claim); empty for every session of the user."""
+    erased: _builtins.bool
+    """The user's account was erased: their tokens are answered NOT_FOUND, not UNAUTHENTICATED."""
     @_builtins.property
     def revoked_before(self) -> _timestamp_pb2.Timestamp:
         """Tokens issued before this instant are refused."""
@@ -288,10 +291,11 @@ class TokenRevocation(_message.Message):
         user_id: _builtins.str = ...,
         session_id: _builtins.str = ...,
         revoked_before: _timestamp_pb2.Timestamp | None = ...,
+        erased: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["revoked_before", b"revoked_before"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "revoked_before", b"revoked_before", "session_id", b"session_id", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["erased", b"erased", "id", b"id", "revoked_before", b"revoked_before", "session_id", b"session_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1272,19 +1276,26 @@ class StartOidcLoginRequest(_message.Message):
 
     PROVIDER_FIELD_NUMBER: _builtins.int
     REDIRECT_URI_FIELD_NUMBER: _builtins.int
+    PRIVACY_POLICY_VERSION_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     """Configured provider name."""
     redirect_uri: _builtins.str
     """The gateway's callback URL registered with the provider."""
+    privacy_policy_version: _builtins.str
+    """The privacy policy version the person accepts with this login ("" for none); a login (or an account it
+    creates) whose person has not accepted the version in force is refused FAILED_PRECONDITION
+    (`consent_required`) at FinishOidcLogin, as a password login is.
+    """
     def __init__(
         self,
         *,
         provider: _builtins.str = ...,
         redirect_uri: _builtins.str = ...,
+        privacy_policy_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["provider", b"provider", "redirect_uri", b"redirect_uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["privacy_policy_version", b"privacy_policy_version", "provider", b"provider", "redirect_uri", b"redirect_uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
