@@ -110,6 +110,22 @@ async def test_a_failed_sample_opens_a_follow_up_and_watches_the_next_items(stor
     assert len(watched) == expected + quality.WATCH_ITEMS
 
 
+async def test_recorded_visits_are_sampled_like_the_lawyers_other_outputs(stores: CatalogStores) -> None:
+    """A lawyer's visit to a client enterprise (booking's `visit.recorded`) is an output: it counts in their
+    record and is sampled at their rate, a redelivery deciding the same way."""
+    ids = [f"visit-{n}" for n in range(8)]
+    for n, event_id in enumerate(ids):
+        recorded = booking_events.VisitRecorded(
+            visit_id=f"v-{n}", enterprise_id="tenant-1", lawyer_id=LAWYER.user_id, date="2026-12-01"
+        )
+        await deliver(stores, "booking.visit.recorded", envelope("visit.recorded", recorded, id=event_id))
+    expected = sorted(f"v-{n}" for n, i in enumerate(ids) if quality.is_sampled(i, quality.NEW_LAWYER_RATE))
+    samples, _ = await stores.quality.list_samples("visit", "pending", LAWYER.user_id, 100, "")
+    assert sorted(s.object_id for s in samples) == expected and expected
+    assert all(s.reason.startswith("new lawyer") for s in samples)
+    assert (await record(stores)).completed_items == len(ids)
+
+
 async def test_risk_controls_flag_a_meeting_without_check_in_and_replies_past_due_twice(
     stores: CatalogStores,
 ) -> None:

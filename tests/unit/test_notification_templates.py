@@ -28,13 +28,18 @@ def envelope(event_type: str, payload: Message) -> EventEnvelope:
     return factories.envelope(event_type, payload, id="e1", tenant_id="t1")
 
 
+# Events of those services that are no stage of a client's service: a lawyer's record of their own visit feeds
+# quality supervision (catalog), and the enterprise reads its visits in `GET /api/v1/visits`.
+NOT_STAGES = {"visit.recorded"}
+
+
 def stage_event_types() -> set[str]:
     """Every `"<entity>.<past>"` named in the events.proto of the services whose clients are notified."""
     found: set[str] = set()
     for service in ("consultation", "documents", "booking", "payment"):
         text = (PROTOS / service / "v1" / "events.proto").read_text()
         found |= set(re.findall(r'Payload of event "([a-z_]+\.[a-z_]+)"', text))
-    return found
+    return found - NOT_STAGES
 
 
 EXAMPLES: dict[str, Message] = {
