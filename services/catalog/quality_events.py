@@ -5,7 +5,8 @@ DurableConsumer):
 - outputs sampled for supervisors: a consultation's first lawyer reply, a delivered document version, a
   completed meeting, a recorded visit;
 - ratings (a consultation's, and reviews of orders a lawyer served), replies past due (a consultation's
-  escalation names the lawyer who missed it), and on-site meetings that ended without a check-in."""
+  escalation, or a document order's delivery breach, names the lawyer who missed it), and on-site meetings
+  that ended without a check-in."""
 
 from __future__ import annotations
 
@@ -85,6 +86,14 @@ async def reply_past_due(stores: CatalogStores, envelope: EventEnvelope, session
         )
 
 
+async def delivery_past_due(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
+    breached = unpack(envelope, documents_events.DocOrderSlaBreached)
+    if breached.missed_by_lawyer_id:
+        await stores.quality.record_reply_past_due(
+            session, breached.missed_by_lawyer_id, breached.document_order_id
+        )
+
+
 HANDLERS: dict[str, Handler[CatalogStores]] = {
     "consultation.consultation.replied": consultation_replied,
     "documents.docorder.delivered": document_delivered,
@@ -93,4 +102,5 @@ HANDLERS: dict[str, Handler[CatalogStores]] = {
     "consultation.consultation.rated": consultation_rated,
     "catalog.review.added": review_added,
     "consultation.consultation.escalated": reply_past_due,
+    "documents.docorder.sla_breached": delivery_past_due,
 }
