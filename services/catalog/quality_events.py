@@ -3,9 +3,10 @@ completed outputs and the facts the risk controls watch, folded into the quality
 (services/catalog/store/quality.py) in the consumer's transaction, each event once (the runtime's
 DurableConsumer):
 - outputs sampled for supervisors: a consultation's first lawyer reply, a delivered document version, a
-  completed meeting;
+  completed meeting, a recorded visit;
 - ratings (a consultation's, and reviews of orders a lawyer served), replies past due (a consultation's
-  escalation names the lawyer who missed it), and on-site meetings that ended without a check-in."""
+  escalation, or a document order's delivery breach, names the lawyer who missed it), and on-site meetings
+  that ended without a check-in."""
 
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ async def meeting_completed(stores: CatalogStores, envelope: EventEnvelope, sess
         )
 
 
+async def visit_recorded(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
+    recorded = unpack(envelope, booking_events.VisitRecorded)
+    if recorded.lawyer_id:
+        await stores.quality.record_output(
+            session, envelope.id, "visit", recorded.visit_id, recorded.lawyer_id
+        )
+
+
 async def consultation_rated(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
     rated = unpack(envelope, consultation_events.ConsultationRated)
     if rated.lawyer_id:
@@ -77,11 +86,21 @@ async def reply_past_due(stores: CatalogStores, envelope: EventEnvelope, session
         )
 
 
+async def delivery_past_due(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
+    breached = unpack(envelope, documents_events.DocOrderSlaBreached)
+    if breached.missed_by_lawyer_id:
+        await stores.quality.record_reply_past_due(
+            session, breached.missed_by_lawyer_id, breached.document_order_id
+        )
+
+
 HANDLERS: dict[str, Handler[CatalogStores]] = {
     "consultation.consultation.replied": consultation_replied,
     "documents.docorder.delivered": document_delivered,
     "booking.booking.completed": meeting_completed,
+    "booking.visit.recorded": visit_recorded,
     "consultation.consultation.rated": consultation_rated,
     "catalog.review.added": review_added,
     "consultation.consultation.escalated": reply_past_due,
+    "documents.docorder.sla_breached": delivery_past_due,
 }

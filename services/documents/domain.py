@@ -323,6 +323,12 @@ def validate_breach_kind(kind: str) -> str:
     return kind
 
 
+def lawyer_who_missed(kind: str, assigned_lawyer_id: str) -> str:
+    """Whose deadline a breach was: the assigned lawyer's for a delivery, nobody's in particular for an
+    acknowledgement (the agents acknowledge an order)."""
+    return assigned_lawyer_id if kind == "delivery" else ""
+
+
 def breach_effect(kind: str, stage: str) -> BreachEffect:
     """An unacknowledged order moves on to drafting with the new due time; a late draft gets the new due
     time and another lawyer when there is one; an acknowledgement breach that lost the race to the

@@ -515,6 +515,50 @@ def _complaint(envelope: EventEnvelope) -> Plan:
     return Plan([], [])
 
 
+# What a sampled output was, and what a risk control saw, as people read it in a message (catalog's
+# quality.SAMPLE_KINDS and its flags' kinds).
+_SAMPLE_NAMES = {
+    "consultation_reply": ("咨询回复", "consultation reply"),
+    "document_version": ("交付文书", "delivered document"),
+    "meeting": ("会面", "meeting"),
+    "visit": ("上门走访", "visit"),
+}
+_RISK_NAMES = {
+    "visit_without_check_in": (
+        "上门会面结束时律师未签到",
+        "an on-site meeting ended without the lawyer's check-in",
+    ),
+    "two_low_ratings": ("连续两次低分评价", "two low ratings in a row"),
+    "reply_past_due_twice": ("第二次回复超时", "a reply past due for the second time"),
+}
+
+
+def _quality(envelope: EventEnvelope) -> Plan:
+    """R-Q-4/R-Q-5: the lawyer hears that a supervisor failed a sample of their work and what to follow up;
+    the supervisors hear of a risk control's flag."""
+    kind = envelope.type
+    if kind == "quality.follow_up_opened":
+        f = unpack(envelope, catalog_events.QualityFollowUpOpened)
+        zh, en = _SAMPLE_NAMES.get(f.kind, (f.kind, f.kind))
+        params = {"what": zh, "what_en": en, "score": str(f.score), "findings": f.findings}
+        notice = Notice(kind, Category.STATUS, "qc_sample", f.sample_id, params, user_id=f.lawyer_id)
+        return Plan([], [notice])
+    if kind == "quality.risk_flagged":
+        r = unpack(envelope, catalog_events.QualityRiskFlagged)
+        zh, en = _RISK_NAMES.get(r.kind, (r.kind, r.kind))
+        params = {"risk": zh, "risk_en": en}
+        notice = Notice(
+            "quality.risk_flagged.supervisor",
+            Category.TRANSACTIONAL,
+            "risk_flag",
+            r.flag_id,
+            params,
+            group="supervisor",
+        )
+        return Plan([], [notice])
+    return Plan([], [])
+
+
 _BY_PREFIX: dict[str, Callable[[EventEnvelope], Plan]] = {
     "chat.": _chat,
     "complaint.": _complaint,
@@ -522,6 +566,7 @@ _BY_PREFIX: dict[str, Callable[[EventEnvelope], Plan]] = {
     "docorder.": _documents,
     "booking.": _booking,
     "order.": _payment,
+    "quality.": _quality,
     "recommendation.": _recommendation,
 }
 

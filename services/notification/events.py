@@ -1,8 +1,8 @@
 """The events notification receives (its durable consumers, subject → handler), each applied once by the
 runtime's DurableConsumer in the transaction that records its id:
-- `fan-out`: every stage event of the services whose clients are notified (R-Q-3), and catalog's next-purchase
-  suggestions (opt-in marketing, §5.5), becomes inbox entries, e-mails and SMS (store/fan_out.py, by the
-  rules of domain.plan_for);
+- `fan-out`: every stage event of the services whose clients are notified (R-Q-3), catalog's next-purchase
+  suggestions (opt-in marketing, §5.5) and its quality supervision's follow-ups and risk flags (R-Q-4, R-Q-5)
+  become inbox entries, e-mails and SMS (store/fan_out.py, by the rules of domain.plan_for);
 - `erasure`: a user's erasure (services/notification/erasure.py);
 - `consent`: marketing consent given at registration (`user.registered`), recorded in the preferences."""
 
@@ -57,6 +57,7 @@ TABLE: ConsumerTable[HandlerContext] = {
         "booking.>": stage_event,
         "payment.>": stage_event,
         "catalog.recommendation.suggested": stage_event,
+        "catalog.quality.>": stage_event,
     },
     "erasure": {runtime_erasure.SUBJECT: user_erased},
     "consent": {"identity.user.registered": user_registered},

@@ -684,6 +684,13 @@ async def test_visits_are_recorded_by_lawyers_and_seen_by_the_enterprise_and_sup
     )
     assert response.status_code == 201, response.text
     visit_id = response.json()["id"]
+    # Recording it publishes `visit.recorded`, which quality supervision samples (R-Q-5).
+    recorded = [
+        unpack(e, booking_event_messages.VisitRecorded) for e in await platform.events("visit.recorded")
+    ]
+    assert [(r.visit_id, r.lawyer_id, r.date) for r in recorded if r.enterprise_id == enterprise] == [
+        (visit_id, platform.lawyer_user_id, today)
+    ]
     future = await platform.http.post(
         "/api/v1/visits",
         json={"enterprise_id": enterprise, "date": "2999-01-01", "findings": "x"},

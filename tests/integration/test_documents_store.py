@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 
 from counsel.catalog.v1.events_pb2 import LawyerChanged, LawyerServiceWindow
 from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.documents.v1.events_pb2 import DocOrderSlaBreached
 from deploy.local.servers import NatsServer, PostgresServer
 from services.documents import domain
 from services.documents import events as documents_events
@@ -31,7 +32,7 @@ from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict, NotFound, PermissionDenied
-from services.runtime.events import EventBus, Outbox
+from services.runtime.events import EventBus, Outbox, unpack
 from services.runtime.keys import SEALED_PREFIX, DataKeys, master_key
 from services.runtime.metrics import DUE_IN, refresh_sla_timers
 from services.runtime.records import new_id, utcnow
@@ -332,6 +333,19 @@ async def test_a_breach_is_recorded_once_counted_and_reassigns_a_late_draft(stor
     assert counted("delivery") == before_delivery + 1
     assert [s.reason for s in view.stages][-1] == "reassigned_after_breach"
     assert (await events(stores)).count("docorder.sla_breached") == 2
+    # The late draft was the first lawyer's: the breach names them (it counts in their quality record),
+    # beside the lawyer now assigned; a missed acknowledgement, the agents' deadline, names nobody.
+    async with stores.orders.db.transaction() as session:
+        payloads = (await session.execute(select(TABLES.outbox.c.payload))).scalars().all()
+    breached = [
+        unpack(e, DocOrderSlaBreached)
+        for e in (EventEnvelope.FromString(p) for p in payloads)
+        if e.type == "docorder.sla_breached"
+    ]
+    assert sorted((b.kind, b.missed_by_lawyer_id, b.assigned_lawyer_id) for b in breached) == [
+        ("acknowledgement", "", first_lawyer),
+        ("delivery", first_lawyer, view.row.assigned_lawyer_id),
+    ]
     with pytest.raises(Conflict):  # the workflow cannot complete an order that was never delivered
         await stores.deadlines.record_stage(
             order_id, "completed", "system", None, "window_closed", "key-done"

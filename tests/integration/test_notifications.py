@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 from sqlalchemy import text
 from sqlmodel import select
 
+from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.common.v1.money_pb2 import Money
 from counsel.consultation.v1 import events_pb2 as consultation_events
@@ -31,6 +32,7 @@ from services.notification import events
 from services.notification.channels import DevOutboxSender, SmtpSender, senders_for
 from services.notification.config import NotificationSettings
 from services.notification.dev_outbox import CapturedMessage, DevOutbox
+from services.notification.directory import Contact
 from services.notification.models import (
     DATA_KEYS,
     TABLES,
@@ -41,6 +43,7 @@ from services.notification.models import (
 )
 from services.notification.policy import MAX_ATTEMPTS, Channel, QuietHours
 from services.notification.store import NotificationStores
+from services.notification.store.fan_out import FanOut
 from services.notification.store.preferences import PreferencesUpdate
 from services.notification.store.sealed import seal_former_addresses
 from services.runtime.crypto import FieldCipher, address_index
@@ -257,6 +260,93 @@ async def test_a_redelivered_event_notifies_once(
     assert [(e.kind, e.subject_id) for e in inbox.entries] == [("consultation.submitted", "c0")]
     assert inbox.unread == 1
     assert sorted(d.channel for d in await deliveries(service, client)) == ["email", "sms"]
+
+
+@dataclass(frozen=True)
+class StaffDirectory:
+    """Identity's answer for the staff groups: the supervisors' accounts (identity's own lookup is tested
+    in tests/integration/test_identity_flows.py)."""
+
+    supervisors: tuple[str, ...]
+
+    async def members(self, role: str, tenant_id: str) -> list[Contact]:
+        return [Contact(s) for s in self.supervisors] if role == "supervisor" else []
+
+    async def contact(self, user_id: str) -> Contact | None:
+        return None
+
+
+async def test_quality_supervision_reaches_the_lawyer_and_the_supervisors_through_the_consumer(
+    settings: NotificationSettings, db: Database, service: NotificationService
+) -> None:
+    """R-Q-4/R-Q-5: catalog's `quality.follow_up_opened` (a supervisor failed a sample) reaches the lawyer,
+    its `quality.risk_flagged` every supervisor, each in their language, through notification's durable
+    fan-out consumer reading catalog's subjects on JetStream."""
+    lawyer, supervisors = user(), (user(), user())
+    await prefer(service, lawyer, language="zh")
+    await prefer(service, supervisors[1], language="en")
+    follow_up = event(
+        "quality.follow_up_opened",
+        catalog_events.QualityFollowUpOpened(
+            sample_id="s1",
+            lawyer_id=lawyer,
+            kind="consultation_reply",
+            object_id="c1",
+            score=2,
+            findings="未说明诉讼时效",
+        ),
+    )
+    flagged = event(
+        "quality.risk_flagged",
+        catalog_events.QualityRiskFlagged(
+            flag_id="f1", kind="visit_without_check_in", lawyer_id=lawyer, object_id="b1", detail="…"
+        ),
+    )
+    fan_out = FanOut(service.outbox, service.stores.direct.dev_outbox.keys, StaffDirectory(supervisors))
+    context = events.HandlerContext(
+        fan_out, service.stores.direct.dev_outbox.keys, service.stores.direct.dev_outbox
+    )
+    bus = await EventBus.connect(settings, name="test-quality-notifications")
+    catalog = Outbox("catalog", settings, TABLES)
+    consumer = DurableConsumer(
+        "notification-fan-out", bus, db, TABLES, bind(events.TABLE["fan-out"], context)
+    )
+    running = asyncio.create_task(consumer.run())
+    try:
+        for published in (follow_up, flagged):
+            await bus.publish(catalog.subject(published.type), published.SerializeToString(), published.id)
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            last = (await service.stores.inbox.page(supervisors[1], False, 10, "")).entries
+            if last or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await bus.js.delete_stream(settings.nats_stream)
+        await bus.close()
+
+    (to_lawyer,) = (await service.stores.inbox.page(lawyer, False, 10, "")).entries
+    assert (to_lawyer.kind, to_lawyer.subject_type, to_lawyer.subject_id) == (
+        "quality.follow_up_opened",
+        "qc_sample",
+        "s1",
+    )
+    assert to_lawyer.title == "质检未通过，请跟进"
+    assert "咨询回复" in to_lawyer.body and "2 分" in to_lawyer.body and "未说明诉讼时效" in to_lawyer.body
+    for supervisor, title, risk in (
+        (supervisors[0], "律师服务风险提示", "上门会面结束时律师未签到"),
+        (supervisors[1], "Lawyer risk flagged", "without the lawyer's check-in"),
+    ):
+        (to_supervisor,) = (await service.stores.inbox.page(supervisor, False, 10, "")).entries
+        assert (to_supervisor.kind, to_supervisor.subject_type, to_supervisor.subject_id) == (
+            "quality.risk_flagged.supervisor",
+            "risk_flag",
+            "f1",
+        )
+        assert to_supervisor.title == title and risk in to_supervisor.body
+        assert to_supervisor.category == "transactional"
 
 
 async def test_later_stages_reach_participants_learned_from_earlier_events(

@@ -110,6 +110,22 @@ async def test_a_failed_sample_opens_a_follow_up_and_watches_the_next_items(stor
     assert len(watched) == expected + quality.WATCH_ITEMS
 
 
+async def test_recorded_visits_are_sampled_like_the_lawyers_other_outputs(stores: CatalogStores) -> None:
+    """A lawyer's visit to a client enterprise (booking's `visit.recorded`) is an output: it counts in their
+    record and is sampled at their rate, a redelivery deciding the same way."""
+    ids = [f"visit-{n}" for n in range(8)]
+    for n, event_id in enumerate(ids):
+        recorded = booking_events.VisitRecorded(
+            visit_id=f"v-{n}", enterprise_id="tenant-1", lawyer_id=LAWYER.user_id, date="2026-12-01"
+        )
+        await deliver(stores, "booking.visit.recorded", envelope("visit.recorded", recorded, id=event_id))
+    expected = sorted(f"v-{n}" for n, i in enumerate(ids) if quality.is_sampled(i, quality.NEW_LAWYER_RATE))
+    samples, _ = await stores.quality.list_samples("visit", "pending", LAWYER.user_id, 100, "")
+    assert sorted(s.object_id for s in samples) == expected and expected
+    assert all(s.reason.startswith("new lawyer") for s in samples)
+    assert (await record(stores)).completed_items == len(ids)
+
+
 async def test_risk_controls_flag_a_meeting_without_check_in_and_replies_past_due_twice(
     stores: CatalogStores,
 ) -> None:
@@ -138,6 +154,32 @@ async def test_risk_controls_flag_a_meeting_without_check_in_and_replies_past_du
     ]
     assert sorted(r.kind for r in raised) == ["reply_past_due_twice", "visit_without_check_in"]
     assert (await record(stores)).completed_items == 2  # both meetings are outputs
+
+
+async def test_a_missed_document_deadline_is_past_due_in_the_lawyers_record(stores: CatalogStores) -> None:
+    """A document order's delivery breach names the lawyer who missed it: it counts as past due like a late
+    consultation reply, so one of each raises the flag; a missed acknowledgement (the agents') counts not."""
+    acknowledgement = documents_events.DocOrderSlaBreached(
+        document_order_id="d-1", kind="acknowledgement", assigned_lawyer_id=LAWYER.user_id
+    )
+    delivery = documents_events.DocOrderSlaBreached(
+        document_order_id="d-1",
+        kind="delivery",
+        assigned_lawyer_id="lawyer-other",
+        missed_by_lawyer_id=LAWYER.user_id,
+    )
+    for breach in (acknowledgement, delivery):
+        await deliver(stores, "documents.docorder.sla_breached", envelope("docorder.sla_breached", breach))
+    assert (await record(stores)).replies_past_due == 1
+    escalated = consultation_events.ConsultationEscalated(
+        consultation_id="c-1", from_lawyer_id=LAWYER.user_id
+    )
+    await deliver(
+        stores, "consultation.consultation.escalated", envelope("consultation.escalated", escalated)
+    )
+    assert (await record(stores)).replies_past_due == 2
+    flags, _ = await stores.quality.list_flags(LAWYER.user_id, 100, "")
+    assert [(f.kind, f.object_id) for f in flags] == [("reply_past_due_twice", "c-1")]
 
 
 async def test_a_late_or_second_submission_is_refused_and_a_pass_qualifies_the_field(

@@ -83,6 +83,7 @@ PUBLISHER_OF_ENTITY = {
     "lawyer": "catalog",
     "order": "payment",
     "product": "catalog",
+    "quality": "catalog",
     "recommendation": "catalog",
     "review": "catalog",
     "user": "identity",

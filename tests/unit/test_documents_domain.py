@@ -276,6 +276,11 @@ def test_a_late_draft_gets_a_new_due_time_and_another_lawyer() -> None:
     assert domain.breach_effect("delivery", "in_review") == domain.BreachEffect(None, True, True, "")
 
 
+def test_a_late_delivery_is_the_assigned_lawyers_miss_an_acknowledgement_nobodys() -> None:
+    assert domain.lawyer_who_missed("delivery", "lawyer-1") == "lawyer-1"
+    assert domain.lawyer_who_missed("acknowledgement", "lawyer-1") == ""
+
+
 def test_a_breach_of_an_unknown_kind_names_the_field() -> None:
     assert domain.validate_breach_kind("delivery") == "delivery"
     with pytest.raises(InvalidArgument) as refused:

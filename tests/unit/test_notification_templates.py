@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from counsel.booking.v1 import events_pb2 as booking
+from counsel.catalog.v1 import events_pb2 as catalog
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.common.v1.money_pb2 import Money
 from counsel.consultation.v1 import events_pb2 as consultation
@@ -27,13 +28,18 @@ def envelope(event_type: str, payload: Message) -> EventEnvelope:
     return factories.envelope(event_type, payload, id="e1", tenant_id="t1")
 
 
+# Events of those services that are no stage of a client's service: a lawyer's record of their own visit feeds
+# quality supervision (catalog), and the enterprise reads its visits in `GET /api/v1/visits`.
+NOT_STAGES = {"visit.recorded"}
+
+
 def stage_event_types() -> set[str]:
     """Every `"<entity>.<past>"` named in the events.proto of the services whose clients are notified."""
     found: set[str] = set()
     for service in ("consultation", "documents", "booking", "payment"):
         text = (PROTOS / service / "v1" / "events.proto").read_text()
         found |= set(re.findall(r'Payload of event "([a-z_]+\.[a-z_]+)"', text))
-    return found
+    return found - NOT_STAGES
 
 
 EXAMPLES: dict[str, Message] = {
@@ -294,3 +300,48 @@ def test_complaints_reach_the_agents_the_client_and_on_a_breach_the_supervisors(
     assert notices("resolved") == {("complaint.resolved", "client", "")}
     assert notices("escalated") == {("complaint.escalated.supervisor", "", "supervisor")}
     assert notices("in_progress") == notices("closed") == set()
+
+
+@pytest.mark.parametrize(
+    ("kind", "zh_name", "en_name"),
+    [
+        ("consultation_reply", "咨询回复", "consultation reply"),
+        ("document_version", "交付文书", "delivered document"),
+        ("meeting", "会面", "meeting"),
+        ("visit", "上门走访", "visit"),
+    ],
+)
+def test_a_failed_sample_asks_its_lawyer_to_follow_it_up_naming_the_output(
+    kind: str, zh_name: str, en_name: str
+) -> None:
+    """R-Q-5: the follow-up of a failed sample reaches the sampled lawyer alone, the output named in words of
+    their language, the findings included when the supervisor wrote some."""
+    opened = catalog.QualityFollowUpOpened(
+        sample_id="s1", lawyer_id="lawyer", kind=kind, object_id="o1", score=2, findings="遗漏时效"
+    )
+    (notice,) = plan_for(envelope("quality.follow_up_opened", opened)).notices
+    assert (notice.user_id, notice.group, notice.subject_type, notice.subject_id) == (
+        "lawyer",
+        "",
+        "qc_sample",
+        "s1",
+    )
+    zh, en = render(notice.kind, notice.params, "zh"), render(notice.kind, notice.params, "en")
+    assert zh_name in zh.body and "遗漏时效" in zh.body and "2 分" in zh.body
+    assert not re.search("[a-z]", zh.body)
+    assert en_name in en.body
+    silent = render(notice.kind, {**notice.params, "findings": ""}, "zh")
+    assert "意见" not in silent.body
+
+
+@pytest.mark.parametrize("kind", ["visit_without_check_in", "two_low_ratings", "reply_past_due_twice"])
+def test_a_risk_flag_reaches_every_supervisor_at_once(kind: str) -> None:
+    """R-Q-4: a risk control's flag goes to the supervisors' group, transactional (like a missed deadline),
+    saying in Chinese what was seen rather than the flag's key."""
+    flagged = catalog.QualityRiskFlagged(flag_id="f1", kind=kind, lawyer_id="lawyer", object_id="o1")
+    (notice,) = plan_for(envelope("quality.risk_flagged", flagged)).notices
+    assert (notice.group, notice.user_id, notice.category) == ("supervisor", "", Category.TRANSACTIONAL)
+    assert (notice.subject_type, notice.subject_id) == ("risk_flag", "f1")
+    zh = render(notice.kind, notice.params, "zh")
+    assert not re.search("[a-z]", zh.body)
+    assert kind not in render(notice.kind, notice.params, "en").body

@@ -29,5 +29,5 @@ class BookingStores:
             db=db,
             bookings=Bookings(db, outbox, policy),
             connect=ConnectRequests(db, outbox, policy),
-            visits=Visits(db),
+            visits=Visits(db, outbox),
         )

@@ -1,14 +1,16 @@
-"""Lawyers' visits to client enterprises (R-BK-2): recorded by the lawyer after the visit, read by the
-enterprise, the lawyer and supervisors."""
+"""Lawyers' visits to client enterprises (R-BK-2): recorded by the lawyer after the visit (`visit.recorded`,
+which quality supervision samples), read by the enterprise, the lawyer and supervisors."""
 
 from __future__ import annotations
 
 from sqlmodel import col, select
 
+from counsel.booking.v1 import events_pb2
 from services.booking import domain
 from services.booking.models import TABLES, VisitRow
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
+from services.runtime.events import Outbox
 from services.runtime.records import (
     claim_idempotency_key,
     new_id,
@@ -20,8 +22,9 @@ from services.runtime.records import (
 
 
 class Visits:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, outbox: Outbox) -> None:
         self.db = db
+        self.outbox = outbox
 
     async def create_visit(
         self, principal: Principal, visit: domain.NewVisit, idempotency_key: str = ""
@@ -51,6 +54,20 @@ class Visits:
                 created_at=utcnow(),
             )
             session.add(row)
+            await self.outbox.add(
+                session,
+                "visit.recorded",
+                events_pb2.VisitRecorded(
+                    visit_id=row.id,
+                    enterprise_id=row.tenant_id,
+                    lawyer_id=row.lawyer_user_id,
+                    date=row.date,
+                ),
+                aggregate_id=row.id,
+                tenant_id=row.tenant_id,
+                actor_id=principal.user_id,
+                lawyer_id=row.lawyer_user_id,
+            )
             return row
 
     async def list_visits(

@@ -85,6 +85,7 @@ class Deadlines:
             if domain.breach_decides_clock(kind, row.stage, row.first_delivered_at is not None, breaches):
                 count_deadline(session, BREACH_METRIC_KIND[kind], row.complexity, kept=False)
             effect = domain.breach_effect(kind, row.stage)
+            missed_by = domain.lawyer_who_missed(kind, row.assigned_lawyer_id)
             if effect.next_stage is not None:
                 row.stage = effect.next_stage
             if effect.reschedules_draft:
@@ -112,6 +113,7 @@ class Deadlines:
                     new_due_at=to_timestamp(new_due_at),
                     client_id=row.client_id,
                     assigned_lawyer_id=row.assigned_lawyer_id,
+                    missed_by_lawyer_id=missed_by,
                 ),
                 "system",
             )

@@ -298,3 +298,39 @@ class BookingCheckedIn(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BookingCheckedIn: _TypeAlias = BookingCheckedIn  # noqa: Y015
+
+@_typing.final
+class VisitRecorded(_message.Message):
+    """Payload of event "visit.recorded": a lawyer recorded a visit to a client enterprise (R-BK-2); quality
+    supervision samples it like the lawyer's other outputs (R-Q-5).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VISIT_ID_FIELD_NUMBER: _builtins.int
+    ENTERPRISE_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    visit_id: _builtins.str
+    """The visit."""
+    enterprise_id: _builtins.str
+    """The client enterprise visited."""
+    lawyer_id: _builtins.str
+    """The lawyer's identity account."""
+    date: _builtins.str
+    """The day of the visit, YYYY-MM-DD."""
+    def __init__(
+        self,
+        *,
+        visit_id: _builtins.str = ...,
+        enterprise_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "enterprise_id", b"enterprise_id", "lawyer_id", b"lawyer_id", "visit_id", b"visit_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VisitRecorded: _TypeAlias = VisitRecorded  # noqa: Y015

@@ -367,6 +367,7 @@ class DocOrderSlaBreached(_message.Message):
     NEW_DUE_AT_FIELD_NUMBER: _builtins.int
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     ASSIGNED_LAWYER_ID_FIELD_NUMBER: _builtins.int
+    MISSED_BY_LAWYER_ID_FIELD_NUMBER: _builtins.int
     document_order_id: _builtins.str
     """The document order."""
     kind: _builtins.str
@@ -375,6 +376,10 @@ class DocOrderSlaBreached(_message.Message):
     """The client, who is told the new expected time."""
     assigned_lawyer_id: _builtins.str
     """The lawyer now assigned (another one after a drafting breach)."""
+    missed_by_lawyer_id: _builtins.str
+    """The lawyer who missed a delivery deadline: the one assigned when it passed (before any reassignment);
+    empty for an acknowledgement, the agents' deadline. It counts as past due in their record (R-Q-4).
+    """
     @_builtins.property
     def due_at(self) -> _timestamp_pb2.Timestamp:
         """The missed deadline."""
@@ -392,10 +397,11 @@ class DocOrderSlaBreached(_message.Message):
         new_due_at: _timestamp_pb2.Timestamp | None = ...,
         client_id: _builtins.str = ...,
         assigned_lawyer_id: _builtins.str = ...,
+        missed_by_lawyer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["due_at", b"due_at", "new_due_at", b"new_due_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_lawyer_id", b"assigned_lawyer_id", "client_id", b"client_id", "document_order_id", b"document_order_id", "due_at", b"due_at", "kind", b"kind", "new_due_at", b"new_due_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assigned_lawyer_id", b"assigned_lawyer_id", "client_id", b"client_id", "document_order_id", b"document_order_id", "due_at", b"due_at", "kind", b"kind", "missed_by_lawyer_id", b"missed_by_lawyer_id", "new_due_at", b"new_due_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
