@@ -518,6 +518,7 @@ def validate_end_call(principal: Principal | None, call_status: str, outcome: st
 
 # --- online calls: a client calls an online lawyer in the browser (§6.2.4.1, §6.2.4.4) ----------------------
 ONLINE_CALL_MEDIA = ("audio", "video")
+ONLINE_CALL_STATUSES = ("ringing", "connected", "ended")
 
 
 def validate_start_online_call(principal: Principal | None, media: str) -> Principal:
@@ -548,6 +549,17 @@ def online_call_party(
     if principal is not None and principal.user_id == lawyer_user_id and principal.has_role("lawyer"):
         return "lawyer"
     raise NotFound("no such call")
+
+
+def validate_list_online_calls(principal: Principal | None, status: str) -> Principal:
+    """A lawyer lists their own calls in one status."""
+    if principal is None:
+        raise Unauthenticated("sign in to see your calls")
+    if not principal.has_role("lawyer"):
+        raise PermissionDenied("lawyers list the calls made to them")
+    if status not in ONLINE_CALL_STATUSES:
+        raise InvalidArgument.for_field("status", "must be ringing, connected or ended")
+    return principal
 
 
 def validate_accept_online_call(party: str, status: str) -> None:

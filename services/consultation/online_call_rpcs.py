@@ -74,6 +74,12 @@ class OnlineCallRpcs:
         call = await self.stores.online_calls.end(current_principal(), request.call_id, request.outcome)
         return pb.EndOnlineCallResponse(call=online_call_proto(call))
 
+    async def ListOnlineCalls(
+        self, request: pb.ListOnlineCallsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListOnlineCallsResponse:
+        calls = await self.stores.online_calls.for_lawyer(current_principal(), request.status)
+        return pb.ListOnlineCallsResponse(items=[online_call_proto(call) for call in calls])
+
     async def _lawyer(self, lawyer_id: str) -> catalog_service_pb2.Lawyer | None:
         """The catalog's lawyer, or None when there is none."""
         if self.catalog is None:

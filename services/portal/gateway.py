@@ -27,8 +27,6 @@ GATEWAY_CALL_SECONDS = Histogram(
 # people, not the portal, once COUNSEL_GATEWAY_TRUSTED_PROXIES names the portal (ignored otherwise).
 client_address_var: ContextVar[str] = ContextVar("portal_client_address", default="")
 CALL_TIMEOUT_SECONDS = 15.0
-# The chat socket's protocol (API.md): the token travels as a subprotocol, never in the URL.
-CHAT_SUBPROTOCOL = Subprotocol("counsel.chat.v1")
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
@@ -112,19 +110,18 @@ class Gateway:
             raise GatewayError(response.status_code, _problem(response))
         return response
 
-    def chat_socket(self, session: Session, params: dict[str, str]) -> Any:
-        """Connects to the gateway's chat WebSocket as the session's user (an `async with` target giving a
-        websockets ClientConnection); SignedOut without a usable token. The caller refreshes first: a socket
-        cannot write the session's cookie."""
+    def socket(self, session: Session, path: str, subprotocol: str, params: dict[str, str]) -> Any:
+        """Connects to one of the gateway's WebSockets (the chat's, a call's signalling) as the session's user,
+        offering `subprotocol` and the token as `bearer.<token>` (never in the URL): an `async with` target
+        giving a websockets ClientConnection; SignedOut without a usable token. The caller refreshes first:
+        a socket cannot write the session's cookie."""
         if not session.signed_in or session.needs_refresh():
             raise SignedOut
         base = self._http.base_url
-        url = base.copy_with(
-            scheme="wss" if base.scheme == "https" else "ws", path="/api/v1/chat", params=params
-        )
+        url = base.copy_with(scheme="wss" if base.scheme == "https" else "ws", path=path, params=params)
         return connect(
             str(url),
-            subprotocols=[CHAT_SUBPROTOCOL, Subprotocol(f"bearer.{session.access_token}")],
+            subprotocols=[Subprotocol(subprotocol), Subprotocol(f"bearer.{session.access_token}")],
             additional_headers={CORRELATION_HEADER: current_correlation_id()},
             open_timeout=CALL_TIMEOUT_SECONDS,
         )

@@ -66,6 +66,7 @@ LABELS: dict[str, str] = {
     "chat_closed": N_("已结束"),
     "active": N_("有效"),
     "revoked": N_("已注销"),
+    "ringing": N_("等待律师接听"),
     "connected": N_("通话中"),
     "ended": N_("已结束"),
     "low": N_("低"),

@@ -164,6 +164,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetOnlineCall": SIGNED_IN,
         "AcceptOnlineCall": SIGNED_IN,
         "EndOnlineCall": SIGNED_IN,
+        "ListOnlineCalls": SIGNED_IN,
         "PostChatMessage": SIGNED_IN,
         "ListChatMessages": SIGNED_IN,
         "ListChatQueue": SIGNED_IN,

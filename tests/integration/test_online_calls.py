@@ -213,6 +213,10 @@ async def test_signalling_passes_between_the_two_parties_only_and_the_record_is_
         assert (await b.get(f"/api/v1/calls/{call_id}", headers=auth(platform.lawyer()))).status_code == 200
         assert (await b.get(f"/api/v1/calls/{call_id}", headers=auth(stranger))).status_code == 404
         other_lawyer = platform.lawyer("lawyer-user-2")
+        ringing = await b.get("/api/v1/calls", params={"status": "ringing"}, headers=auth(platform.lawyer()))
+        assert [c["id"] for c in ringing.json()["items"]] == [call_id]
+        not_theirs = await b.get("/api/v1/calls", params={"status": "ringing"}, headers=auth(other_lawyer))
+        assert not_theirs.json()["items"] == []
         assert (
             await b.post(f"/api/v1/calls/{call_id}/accept", headers=auth(other_lawyer))
         ).status_code == 404
@@ -256,6 +260,8 @@ async def test_signalling_passes_between_the_two_parties_only_and_the_record_is_
             accepted = await b.post(f"/api/v1/calls/{call_id}/accept", headers=auth(platform.lawyer()))
             assert accepted.status_code == 200 and accepted.json()["status"] == "connected"
             assert accepted.json()["started_at"] is not None
+            ringing = await b.get("/api/v1/calls", headers=auth(platform.lawyer()))
+            assert ringing.json()["items"] == []
             again = await b.post(f"/api/v1/calls/{call_id}/accept", headers=auth(platform.lawyer()))
             assert again.status_code == 409
             assert (

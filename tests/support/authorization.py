@@ -244,6 +244,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     # online calls (§6.2.4.1, §6.2.4.4)
     ("POST", "/api/v1/calls"): Entry(roles("client", "client_admin"), {"lawyer_id": "x1", "media": "video"}),
+    ("GET", "/api/v1/calls"): Entry(roles("lawyer")),
     ("GET", "/api/v1/calls/{call_id}"): Entry(SIGNED_IN),
     ("POST", "/api/v1/calls/{call_id}/accept"): Entry(roles("lawyer")),
     ("POST", "/api/v1/calls/{call_id}/end"): Entry(SIGNED_IN, {"outcome": "x"}),

@@ -93,6 +93,9 @@ MAJOR_CONSULTATION = {
 }
 
 
+ONLINE_CALL = {"id": "call1", "status": "ringing", "media": "video", "duration_seconds": 0}
+
+
 def login_answer(token: str) -> dict[str, Any]:
     return {
         "user": {"id": "u1", "display_name": "张三", "roles": ["client_admin"], "tenant_id": "t1"},
@@ -139,6 +142,10 @@ class FakeGateway:
             return httpx.Response(200, json=COMPLAINT | {"status": "closed"})
         if (method, path) == ("POST", "/api/v1/complaints/k1/reopen"):
             return problem(409, "a closed complaint cannot become reopened")
+        if (method, path) == ("POST", "/api/v1/calls"):
+            return httpx.Response(201, json={"id": "call1", "status": "ringing"})
+        if (method, path) == ("GET", "/api/v1/calls/call1"):
+            return httpx.Response(200, json=ONLINE_CALL)
         if (method, path) == ("GET", "/api/v1/consultations/c1"):
             return httpx.Response(200, json=MAJOR_CONSULTATION)
         if (method, path) == ("POST", "/api/v1/orders"):
@@ -539,3 +546,24 @@ async def test_a_reviewer_approves_a_submitted_product_version(
 async def test_a_client_has_no_product_workbench(portal: httpx.AsyncClient) -> None:
     await log_in(portal)
     assert (await portal.get("/work/products")).status_code == 403
+
+
+async def test_a_client_rings_a_lawyer_and_the_call_page_signals_through_the_portal(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    """The call page's script opens the portal's own socket (no token in the page); someone the gateway does
+    not name a party still gets the page, whose socket is then refused (4403)."""
+    await log_in(portal)
+    csrf = csrf_of((await portal.get("/account")).text)
+    rung = await portal.post("/calls", data={"csrf_token": csrf, "lawyer_id": "lawyer-4", "media": "video"})
+    assert rung.status_code == 303 and rung.headers["location"] == "/calls/call1"
+    (sent,) = gateway.calls("POST", "/api/v1/calls")
+    assert json.loads(sent.content) == {"lawyer_id": "lawyer-4", "media": "video"}
+    page = await portal.get("/calls/call1")
+    assert page.status_code == 200
+    assert 'data-call-socket="/calls/call1/signal"' in page.text and 'src="/static/call.js"' in page.text
+    assert 'id="remote-video"' in page.text and 'action="/calls/call1/end"' in page.text
+    assert "access-" not in page.text and "<script>" not in page.text
+    stranger = await portal.get("/calls/other")
+    assert stranger.status_code == 404 and 'data-call-socket="/calls/other/signal"' in stranger.text
+    assert 'action="/calls/other/end"' not in stranger.text

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlmodel import col, select
+
 from services.consultation import domain
 from services.consultation.models import ConsultationRow, OnlineCallRow
 from services.consultation.store.base import add_stage
@@ -16,6 +18,9 @@ from services.runtime.erasure import opened
 from services.runtime.errors import NotFound
 from services.runtime.keys import DataKeys
 from services.runtime.records import new_id, utcnow
+
+# A lawyer has few calls ringing at once; the list is for the workbench, not a history.
+MAX_LISTED = 50
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,21 @@ class OnlineCalls:
             call = await get_or_404(session, OnlineCallRow, call_id, "call")
         party = domain.online_call_party(principal, call.tenant_id, call.client_id, call.lawyer_user_id)
         return PartyView(await self._opened(call), party)
+
+    async def for_lawyer(self, principal: Principal | None, status: str) -> list[OnlineCallRow]:
+        """The calling lawyer's calls in `status`, newest first (at most MAX_LISTED)."""
+        lawyer = domain.validate_list_online_calls(principal, status)
+        async with self.db.transaction() as session:
+            rows = await session.exec(
+                select(OnlineCallRow)
+                .where(
+                    col(OnlineCallRow.lawyer_user_id) == lawyer.user_id, col(OnlineCallRow.status) == status
+                )
+                .order_by(col(OnlineCallRow.created_at).desc())
+                .limit(MAX_LISTED)
+            )
+            calls = list(rows)
+        return [await self._opened(call) for call in calls]
 
     async def accept(self, principal: Principal | None, call_id: str) -> OnlineCallRow:
         async with self.db.transaction() as session:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import grpc
-from fastapi import Depends, Path, WebSocket, WebSocketDisconnect, status
+from fastapi import Depends, Path, Query, WebSocket, WebSocketDisconnect, status
 from prometheus_client import Counter
 
 from counsel.consultation.v1 import consultation_service_pb2 as pb
@@ -30,7 +30,7 @@ from services.gateway.call_signals import SignalRelay
 from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
 from services.gateway.routes.chat import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, _credentials
 from services.gateway.routing import api_router
-from services.gateway.schemas.calls import EndOnlineCall, OnlineCall, StartOnlineCall
+from services.gateway.schemas.calls import EndOnlineCall, OnlineCall, OnlineCallList, StartOnlineCall
 from services.runtime.context import access_token_var, principal_var
 from services.runtime.errors import DomainError
 
@@ -63,6 +63,18 @@ async def start_online_call(
         )
     )
     return OnlineCall.from_proto(reply.call)
+
+
+@router.get("/api/v1/calls", response_model=OnlineCallList, dependencies=[Lawyer])
+async def list_online_calls(
+    principal: CurrentPrincipal,
+    clients: ClientsDep,
+    call_status: Annotated[Literal["ringing", "connected", "ended"], Query(alias="status")] = "ringing",
+) -> OnlineCallList:
+    """The lawyer's own calls in one status, newest first (an addition to API.md: the workbench shows the
+    calls ringing for them)."""
+    reply = await clients.consultation.ListOnlineCalls(pb.ListOnlineCallsRequest(status=call_status))
+    return OnlineCallList(items=[OnlineCall.from_proto(call) for call in reply.items])
 
 
 @router.get("/api/v1/calls/{call_id}", response_model=OnlineCall)

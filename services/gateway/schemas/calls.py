@@ -52,3 +52,7 @@ class OnlineCall(BaseModel):
             outcome=or_none(call.outcome),
             ended_by=or_none(call.ended_by),
         )
+
+
+class OnlineCallList(BaseModel):
+    items: list[OnlineCall]

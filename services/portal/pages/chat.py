@@ -5,25 +5,21 @@ token (the browser's socket carries only the session cookie)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import HTMLResponse, Response
-from starlette.websockets import WebSocketDisconnect
-from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from services.portal.gateway import Gateway, GatewayError, SignedOut
+from services.portal.gateway import Gateway, GatewayError
 from services.portal.session import Session
+from services.portal.sockets import relay_socket
 from services.portal.web import FormDep, GatewayDep, UserDep, form_text, redirect, render, require_role
 
 router = APIRouter()
 
-# Close codes the page's script understands: sign in again (reload the page), or not yours to open.
-CLOSE_SIGNED_OUT = 4401
-CLOSE_FORBIDDEN = 4403
+# The chat socket's protocol (API.md).
+CHAT_SUBPROTOCOL = "counsel.chat.v1"
 AgentOnly = require_role("agent", "supervisor")
 
 
@@ -121,41 +117,8 @@ async def close(conversation_id: str, form: FormDep, session: UserDep, gateway: 
 
 @router.websocket("/chat/{conversation_id}/socket")
 async def socket(websocket: WebSocket, conversation_id: str) -> None:
-    """Relays the conversation's frames between the browser and the gateway's chat socket. Only a page of the
-    portal may open it (its Origin): the session cookie would otherwise let another site read the chat."""
-    origin = websocket.headers.get("origin", "")
-    if origin != f"{websocket.url.scheme.replace('ws', 'http')}://{websocket.headers.get('host', '')}":
-        await websocket.close(CLOSE_FORBIDDEN)
-        return
-    session: Session = websocket.scope["state"]["session"]
-    gateway: Gateway = websocket.app.state.gateway
+    """The conversation's frames, live (services/portal/sockets.py)."""
     after = websocket.query_params.get("after", "0")
-    try:
-        connection = gateway.chat_socket(session, {"conversation_id": conversation_id, "after": after})
-    except SignedOut:
-        await websocket.close(CLOSE_SIGNED_OUT)
-        return
-    try:
-        async with connection as upstream:
-            await websocket.accept()
-
-            async def to_browser() -> None:
-                async for frame in upstream:
-                    await websocket.send_text(frame if isinstance(frame, str) else frame.decode())
-
-            async def to_gateway() -> None:
-                while True:
-                    await upstream.send(await websocket.receive_text())
-
-            relays = [asyncio.create_task(to_browser()), asyncio.create_task(to_gateway())]
-            try:
-                await asyncio.wait(relays, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for relay in relays:
-                    relay.cancel()
-                await asyncio.gather(*relays, return_exceptions=True)
-            code = upstream.close_code or 1000
-    except (WebSocketException, OSError, WebSocketDisconnect, ConnectionClosed):
-        code = 1011
-    with contextlib.suppress(RuntimeError):
-        await websocket.close(code)
+    await relay_socket(
+        websocket, "/api/v1/chat", CHAT_SUBPROTOCOL, {"conversation_id": conversation_id, "after": after}
+    )

@@ -1,6 +1,6 @@
 """Staff work queues, each what the API gives that role: the agent's document orders awaiting acknowledgement
-and at-risk consultations, the lawyer's consultations by due time and drafts to write, the reviewer's drafts to
-review, and the supervisor's SLA board."""
+and at-risk consultations, the lawyer's online calls ringing, consultations by due time and drafts to write, the
+reviewer's drafts to review, and the supervisor's SLA board."""
 
 from __future__ import annotations
 
@@ -35,7 +35,13 @@ async def work(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLR
             gateway.call(session, "GET", "/api/v1/agent/at-risk", params={"limit": 50}),
         )
     if session.has_role("lawyer"):
-        queues["consultations"], queues["drafting"], queues["revising"] = await asyncio.gather(
+        (
+            queues["calls"],
+            queues["consultations"],
+            queues["drafting"],
+            queues["revising"],
+        ) = await asyncio.gather(
+            gateway.call(session, "GET", "/api/v1/calls", params={"status": "ringing"}),
             gateway.call(session, "GET", "/api/v1/lawyer/queue", params={"limit": 50}),
             _documents(session, gateway, "drafting"),
             _documents(session, gateway, "revising"),

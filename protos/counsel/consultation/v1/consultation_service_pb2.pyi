@@ -2977,3 +2977,49 @@ class EndOnlineCallResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EndOnlineCallResponse: _TypeAlias = EndOnlineCallResponse  # noqa: Y015
+
+@_typing.final
+class ListOnlineCallsRequest(_message.Message):
+    """Request for ConsultationService.ListOnlineCalls."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """One of: ringing|connected|ended."""
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOnlineCallsRequest: _TypeAlias = ListOnlineCallsRequest  # noqa: Y015
+
+@_typing.final
+class ListOnlineCallsResponse(_message.Message):
+    """Response of ConsultationService.ListOnlineCalls."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OnlineCall]:
+        """The calling lawyer's calls in that status, newest first."""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___OnlineCall] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOnlineCallsResponse: _TypeAlias = ListOnlineCallsResponse  # noqa: Y015

@@ -140,6 +140,11 @@ class ConsultationServiceStub:
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallRequest.SerializeToString,
                 response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallResponse.FromString,
                 _registered_method=True)
+        self.ListOnlineCalls = channel.unary_unary(
+                '/counsel.consultation.v1.ConsultationService/ListOnlineCalls',
+                request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListOnlineCallsRequest.SerializeToString,
+                response_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListOnlineCallsResponse.FromString,
+                _registered_method=True)
         self.PostChatMessage = channel.unary_unary(
                 '/counsel.consultation.v1.ConsultationService/PostChatMessage',
                 request_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.PostChatMessageRequest.SerializeToString,
@@ -363,6 +368,13 @@ class ConsultationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListOnlineCalls(self, request, context):
+        """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PostChatMessage(self, request, context):
         """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
         answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
@@ -572,6 +584,11 @@ def add_ConsultationServiceServicer_to_server(servicer, server):
                     servicer.EndOnlineCall,
                     request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallRequest.FromString,
                     response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallResponse.SerializeToString,
+            ),
+            'ListOnlineCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOnlineCalls,
+                    request_deserializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListOnlineCallsRequest.FromString,
+                    response_serializer=counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListOnlineCallsResponse.SerializeToString,
             ),
             'PostChatMessage': grpc.unary_unary_rpc_method_handler(
                     servicer.PostChatMessage,
@@ -1207,6 +1224,33 @@ class ConsultationService:
             '/counsel.consultation.v1.ConsultationService/EndOnlineCall',
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallRequest.SerializeToString,
             counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.EndOnlineCallResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOnlineCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.consultation.v1.ConsultationService/ListOnlineCalls',
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListOnlineCallsRequest.SerializeToString,
+            counsel_dot_consultation_dot_v1_dot_consultation__service__pb2.ListOnlineCallsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -84,6 +84,8 @@ class ConsultationServiceStub:
     """The called lawyer accepts a ringing online call."""
     EndOnlineCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EndOnlineCallRequest, _consultation_service_pb2.EndOnlineCallResponse]
     """Either party ends an online call with what came of it."""
+    ListOnlineCalls: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListOnlineCallsRequest, _consultation_service_pb2.ListOnlineCallsResponse]
+    """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them."""
     PostChatMessage: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.PostChatMessageRequest, _consultation_service_pb2.PostChatMessageResponse]
     """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
     answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
@@ -184,6 +186,8 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     """The called lawyer accepts a ringing online call."""
     EndOnlineCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EndOnlineCallRequest, _consultation_service_pb2.EndOnlineCallResponse]  # type: ignore[assignment]
     """Either party ends an online call with what came of it."""
+    ListOnlineCalls: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListOnlineCallsRequest, _consultation_service_pb2.ListOnlineCallsResponse]  # type: ignore[assignment]
+    """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them."""
     PostChatMessage: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.PostChatMessageRequest, _consultation_service_pb2.PostChatMessageResponse]  # type: ignore[assignment]
     """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
     answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
@@ -407,6 +411,14 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.EndOnlineCallResponse, _abc.Awaitable[_consultation_service_pb2.EndOnlineCallResponse]]:
         """Either party ends an online call with what came of it."""
+
+    @_abc_1.abstractmethod
+    def ListOnlineCalls(
+        self,
+        request: _consultation_service_pb2.ListOnlineCallsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consultation_service_pb2.ListOnlineCallsResponse, _abc.Awaitable[_consultation_service_pb2.ListOnlineCallsResponse]]:
+        """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them."""
 
     @_abc_1.abstractmethod
     def PostChatMessage(
