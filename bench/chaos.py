@@ -290,12 +290,13 @@ def cost(writes: list[Write], struck_at: float, recovery_seconds: float) -> Cost
         # No write succeeded again while the load ran: the window is at least the rest of the load.
         recovered = next((w.ended for w in after if w.ok and w.ended > first_failure), after[-1].ended)
         window = recovered - first_failure
-    acks = [struck_at, *(w.ended for w in after if w.ok)]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(acks)]
+    # From the fault through every acknowledgement to the end of the load: a wait that lasts until the load
+    # stops is the longest of all.
+    acks = [struck_at, *(w.ended for w in after if w.ok), after[-1].ended if after else struck_at]
     recovery = [w.ended - w.started for w in after if w.ended <= struck_at + recovery_seconds]
     return Cost(
         window=window,
-        ack_gap=max(gaps, default=after[-1].ended - struck_at if after else 0.0),
+        ack_gap=max(later - earlier for earlier, later in itertools.pairwise(acks)),
         p99_ms=percentile(recovery, 99) * 1000 if recovery else 0.0,
         failed=len(failed),
     )

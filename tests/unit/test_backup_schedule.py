@@ -17,8 +17,6 @@ from deploy.local import backup_schedule
 from deploy.local.backup import MANIFEST, BackupError, backup_node, backups_dir, wal_archive
 from deploy.local.backup_schedule import BackupSchedule, backup_status, prune
 
-pytestmark = pytest.mark.unit
-
 NOW = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
 
 
