@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import grpc
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
-from services.catalog import domain
+from services.catalog import domain, editorial
 from services.catalog.store import CatalogStores
 from services.catalog.store.columns import PlannedIssue
 from services.runtime.context import current_principal
@@ -26,7 +26,7 @@ class ColumnRpcs:
     async def ListColumns(
         self, request: pb.ListColumnsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListColumnsResponse:
-        industry = domain.validate_industry(request.industry)
+        industry = editorial.validate_industry(request.industry)
         rows = await self.stores.columns.list_columns(industry)
         return pb.ListColumnsResponse(
             columns=[
@@ -36,7 +36,7 @@ class ColumnRpcs:
                     name=row.name,
                     description=row.description,
                     industries=row.industries,
-                    for_your_industry=domain.industry_rank(row.industries, industry) == 0,
+                    for_your_industry=editorial.industry_rank(row.industries, industry) == 0,
                 )
                 for row in rows
             ]
@@ -46,8 +46,8 @@ class ColumnRpcs:
         self, request: pb.PlanColumnIssueRequest, context: grpc.aio.ServicerContext
     ) -> pb.PlanColumnIssueResponse:
         principal = domain.require_role(current_principal(), "editor", "plan a column's issues")
-        planned_for = domain.validate_plan_date(request.planned_for, "planned_for")
-        title = domain.validate_issue_title(request.title)
+        planned_for = editorial.validate_plan_date(request.planned_for, "planned_for")
+        title = editorial.validate_issue_title(request.title)
         planned = await self.stores.columns.plan_issue(
             principal, request.column_id, planned_for, title, request.article_id
         )
@@ -59,7 +59,7 @@ class ColumnRpcs:
         principal = signed_in(current_principal(), "read a column's calendar")
         if not principal.has_role("editor", "reviewer"):
             raise PermissionDenied("only editors and reviewers read a column's calendar")
-        first, last = domain.plan_window(request.from_date, request.to_date, beijing_today())
+        first, last = editorial.plan_window(request.from_date, request.to_date, beijing_today())
         issues = await self.stores.columns.list_issues(request.column_id, first, last)
         return pb.ListColumnIssuesResponse(issues=[_issue_proto(planned) for planned in issues])
 

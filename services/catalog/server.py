@@ -12,7 +12,7 @@ from google.protobuf.struct_pb2 import Struct
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogInternalServiceServicer, CatalogServiceServicer
 from counsel.common.v1 import money_pb2, paging_pb2
-from services.catalog import domain
+from services.catalog import domain, editorial
 from services.catalog.column_rpcs import ColumnRpcs
 from services.catalog.firm_events import FirmEvents, parse_cursor
 from services.catalog.models import ArticleVersionRow, FirmRow, ProductRow, ReviewRow
@@ -360,9 +360,9 @@ class CatalogServicer(
         self, request: pb.CreateArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateArticleResponse:
         column = await self.stores.columns.get_column(request.column_id) if request.column_id else None
-        principal = domain.require_article_author(current_principal(), column.kind if column else "")
-        kind, title, body = domain.validate_article(request.kind, request.title, request.body)
-        industries = domain.validate_industries(list(request.industries))
+        principal = editorial.require_article_author(current_principal(), column.kind if column else "")
+        kind, title, body = editorial.validate_article(request.kind, request.title, request.body)
+        industries = editorial.validate_industries(list(request.industries))
         view = await self.stores.articles.create_article(
             principal, kind, title, body, request.idempotency_key, request.column_id, tuple(industries)
         )
@@ -371,22 +371,22 @@ class CatalogServicer(
     async def UpdateArticle(
         self, request: pb.UpdateArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateArticleResponse:
-        principal = domain.require_article_editor(current_principal())
-        title, body = domain.validate_article_text(request.title, request.body)
+        principal = editorial.require_article_editor(current_principal())
+        title, body = editorial.validate_article_text(request.title, request.body)
         view = await self.stores.articles.update_article(principal, request.article_id, title, body)
         return pb.UpdateArticleResponse(article=article_proto(view))
 
     async def SubmitArticle(
         self, request: pb.SubmitArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitArticleResponse:
-        principal = domain.require_article_editor(current_principal())
+        principal = editorial.require_article_editor(current_principal())
         view = await self.stores.articles.submit_article(principal, request.article_id)
         return pb.SubmitArticleResponse(article=article_proto(view))
 
     async def ReviewArticle(
         self, request: pb.ReviewArticleRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReviewArticleResponse:
-        principal = domain.require_reviewer(current_principal())
+        principal = editorial.require_reviewer(current_principal())
         view = await self.stores.articles.review_article(
             principal, request.article_id, request.decision, request.comment
         )
@@ -395,7 +395,7 @@ class CatalogServicer(
     async def ListArticles(
         self, request: pb.ListArticlesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListArticlesResponse:
-        kind = domain.validate_article_kind_filter(request.kind)
+        kind = editorial.validate_article_kind_filter(request.kind)
         _, query = domain.validate_listing("", request.query)
         limit = page_size(request.page.limit)
         if request.status:
@@ -499,8 +499,10 @@ class CatalogServicer(
         principal = signed_in(current_principal(), "list product versions")
         if not principal.has_role("editor", "reviewer"):
             raise PermissionDenied("only editors and reviewers list product versions")
-        if request.status and request.status not in domain.VERSION_STATUSES:
-            raise InvalidArgument.for_field("status", f"must be one of {', '.join(domain.VERSION_STATUSES)}")
+        if request.status and request.status not in editorial.VERSION_STATUSES:
+            raise InvalidArgument.for_field(
+                "status", f"must be one of {', '.join(editorial.VERSION_STATUSES)}"
+            )
         views, next_cursor = await self.stores.product_versions.list_versions(
             request.status, request.product_id, page_size(request.page.limit), request.page.cursor
         )

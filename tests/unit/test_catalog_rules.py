@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.catalog import demo_products, domain, search, seed
+from services.catalog import demo_products, domain, editorial, search, seed
 from services.identity.seed import LAWYER_EMAILS, demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
 from services.legal_fields import LEGAL_FIELDS
@@ -221,32 +221,32 @@ def test_a_firm_system_manages_its_own_firm_only() -> None:
 def test_article_transitions() -> None:
     """R-INFO-3: draft/rejected → submitted → approved|rejected; editing an approved one starts a new version;
     a version under review is frozen."""
-    assert domain.edit_plan("draft") == "in_place"
-    assert domain.edit_plan("rejected") == "in_place"
-    assert domain.edit_plan("approved") == "new_version"
+    assert editorial.edit_plan("draft") == "in_place"
+    assert editorial.edit_plan("rejected") == "in_place"
+    assert editorial.edit_plan("approved") == "new_version"
     with pytest.raises(Conflict):
-        domain.edit_plan("submitted")
-    domain.check_submit("draft")
-    domain.check_submit("rejected")
+        editorial.edit_plan("submitted")
+    editorial.check_submit("draft")
+    editorial.check_submit("rejected")
     for status in ("submitted", "approved"):
         with pytest.raises(Conflict):
-            domain.check_submit(status)
-    assert domain.check_review("submitted", "approve", "", "editor", "reviewer") == ""
+            editorial.check_submit(status)
+    assert editorial.check_review("submitted", "approve", "", "editor", "reviewer") == ""
     for status in ("draft", "rejected", "approved"):
         with pytest.raises(Conflict):
-            domain.check_review(status, "approve", "", "editor", "reviewer")
+            editorial.check_review(status, "approve", "", "editor", "reviewer")
     with pytest.raises(InvalidArgument) as error:
-        domain.check_review("submitted", "reject", "  ", "editor", "reviewer")
+        editorial.check_review("submitted", "reject", "  ", "editor", "reviewer")
     assert field_of(error) == "comment"
     with pytest.raises(InvalidArgument) as error:
-        domain.check_review("submitted", "maybe", "", "editor", "reviewer")
+        editorial.check_review("submitted", "maybe", "", "editor", "reviewer")
     assert field_of(error) == "decision"
     with pytest.raises(PermissionDenied):
-        domain.check_review("submitted", "approve", "", "same-person", "same-person")
+        editorial.check_review("submitted", "approve", "", "same-person", "same-person")
 
 
 def test_article_input() -> None:
-    assert domain.validate_article("news", " 标题 ", " 正文 ") == ("news", "标题", "正文")
+    assert editorial.validate_article("news", " 标题 ", " 正文 ") == ("news", "标题", "正文")
     for args, field in [
         (("blog", "t", "b"), "kind"),
         (("case", "", "b"), "title"),
@@ -254,20 +254,20 @@ def test_article_input() -> None:
         (("case", "t", " "), "body"),
     ]:
         with pytest.raises(InvalidArgument) as error:
-            domain.validate_article(*args)
+            editorial.validate_article(*args)
         assert field_of(error) == field
     with pytest.raises(PermissionDenied):
-        domain.require_article_author(Principal("r", roles=frozenset({"reviewer"})), "")
+        editorial.require_article_author(Principal("r", roles=frozenset({"reviewer"})), "")
     # A lawyer writes risk alerts and annotated contract templates (§4.2.1), nothing else.
     lawyer = Principal("l", roles=frozenset({"lawyer"}))
-    assert domain.require_article_author(lawyer, "risk_alerts") is lawyer
-    assert domain.require_article_author(lawyer, "contract_templates") is lawyer
+    assert editorial.require_article_author(lawyer, "risk_alerts") is lawyer
+    assert editorial.require_article_author(lawyer, "contract_templates") is lawyer
     for column_kind in ("", "laws_regulations", "cases"):
         with pytest.raises(PermissionDenied):
-            domain.require_article_author(lawyer, column_kind)
-    assert domain.may_edit_article(lawyer, "l") and not domain.may_edit_article(lawyer, "someone-else")
+            editorial.require_article_author(lawyer, column_kind)
+    assert editorial.may_edit_article(lawyer, "l") and not editorial.may_edit_article(lawyer, "someone-else")
     with pytest.raises(PermissionDenied):
-        domain.require_reviewer(Principal("e", roles=frozenset({"editor"})))
+        editorial.require_reviewer(Principal("e", roles=frozenset({"editor"})))
 
 
 # --- search ----------------------------------------------------------------------------------------------
@@ -312,20 +312,20 @@ def test_demo_lawyers_are_the_demo_accounts_and_activatable() -> None:
         fields.update(lawyer.fields)
     assert {"contract", "labour", "company", "ip", "tax", "litigation"} <= fields
     articles = seed.demo_articles()
-    assert {article.kind for article, _ in articles} == set(domain.ARTICLE_KINDS)
+    assert {article.kind for article, _ in articles} == set(editorial.ARTICLE_KINDS)
     for article, versions in articles:
         published = [v for v in versions if v.version == article.published_version]
         assert published and published[0].status == "approved" and published[0].reviewer_id
     # Every column kind is seeded; articles sit in seeded columns, aimed at known industries; a lawyer's
     # are risk alerts or annotated templates (§4.2.1, §4.2.2).
     columns = {column.id: column for column in seed.demo_columns()}
-    assert {column.kind for column in columns.values()} == set(domain.COLUMN_KINDS)
+    assert {column.kind for column in columns.values()} == set(editorial.COLUMN_KINDS)
     lawyers = {seed.demo_user_id(email) for email in LAWYER_EMAILS}
     for article, _ in articles:
         assert article.column_id in columns or (article.kind == "faq" and not article.column_id)
-        assert domain.validate_industries(article.industries) == article.industries
+        assert editorial.validate_industries(article.industries) == article.industries
         if article.author_id in lawyers:
-            assert columns[article.column_id].kind in domain.LAWYER_COLUMNS
+            assert columns[article.column_id].kind in editorial.LAWYER_COLUMNS
     assert {issue.column_id for issue in seed.demo_column_issues()} <= set(columns)
 
 
@@ -435,17 +435,17 @@ def test_a_repeated_activation_changes_nothing_but_activation_is_always_checked(
 
 
 def test_a_repeated_submit_changes_nothing() -> None:
-    assert domain.submits("draft") and domain.submits("rejected")
-    assert not domain.submits("submitted")
+    assert editorial.submits("draft") and editorial.submits("rejected")
+    assert not editorial.submits("submitted")
     with pytest.raises(Conflict):
-        domain.submits("approved")
+        editorial.submits("approved")
 
 
 def test_an_approval_publishes_and_a_rejection_keeps_its_reason() -> None:
-    approved = domain.review_article("submitted", "approve", " fine ", "editor", "reviewer")
-    assert approved == domain.ArticleReview("approved", "fine", publishes=True)
-    rejected = domain.review_article("submitted", "reject", "too vague", "editor", "reviewer")
-    assert rejected == domain.ArticleReview("rejected", "too vague", publishes=False)
+    approved = editorial.review_article("submitted", "approve", " fine ", "editor", "reviewer")
+    assert approved == editorial.ArticleReview("approved", "fine", publishes=True)
+    rejected = editorial.review_article("submitted", "reject", "too vague", "editor", "reviewer")
+    assert rejected == editorial.ArticleReview("rejected", "too vague", publishes=False)
 
 
 def test_order_facts_fold_without_losing_what_was_known() -> None:
@@ -486,25 +486,25 @@ def test_some_demo_lawyer_of_every_field_is_on_duty_around_the_clock() -> None:
 
 
 def test_a_readers_industry_puts_its_columns_first() -> None:
-    assert domain.industry_rank(["technology"], "technology") == 0
-    assert domain.industry_rank([], "technology") == 1
-    assert domain.industry_rank(["finance"], "technology") == 2
-    assert domain.industry_rank(["finance"], "") == 2 and domain.industry_rank([], "") == 1
-    assert domain.validate_industries(["technology", "finance", "technology"]) == ["technology", "finance"]
+    assert editorial.industry_rank(["technology"], "technology") == 0
+    assert editorial.industry_rank([], "technology") == 1
+    assert editorial.industry_rank(["finance"], "technology") == 2
+    assert editorial.industry_rank(["finance"], "") == 2 and editorial.industry_rank([], "") == 1
+    assert editorial.validate_industries(["technology", "finance", "technology"]) == ["technology", "finance"]
     with pytest.raises(InvalidArgument) as error:
-        domain.validate_industries(["technology", "mining"])
+        editorial.validate_industries(["technology", "mining"])
     assert field_of(error) == "industries[1]"
 
 
 def test_a_columns_calendar_window() -> None:
     today = date(2026, 12, 6)
-    assert domain.plan_window("", "", today) == (today, date(2027, 3, 6))
-    assert domain.plan_window("2027-01-01", "2027-01-31", today) == (date(2027, 1, 1), date(2027, 1, 31))
+    assert editorial.plan_window("", "", today) == (today, date(2027, 3, 6))
+    assert editorial.plan_window("2027-01-01", "2027-01-31", today) == (date(2027, 1, 1), date(2027, 1, 31))
     for args, field in [
         (("2027-01-31", "2027-01-01"), "to_date"),
         (("2027-01-01", "2028-06-01"), "to_date"),
         (("next week", ""), "from_date"),
     ]:
         with pytest.raises(InvalidArgument) as error:
-            domain.plan_window(*args, today)
+            editorial.plan_window(*args, today)
         assert field_of(error) == field

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.catalog.v1 import events_pb2
-from services.catalog import domain, search
+from services.catalog import editorial, search
 from services.catalog.models import TABLES, ArticleRow, ArticleVersionRow
 from services.catalog.store.base import TextSearch, ranked, vector
 from services.runtime.context import Principal
@@ -62,7 +62,7 @@ async def _editable(session: AsyncSession, principal: Principal, article_id: str
     """The article, locked, when `principal` may edit it (an editor any, a lawyer their own); else
     PermissionDenied."""
     view = await _article_view(session, article_id, lock=True)
-    if not domain.may_edit_article(principal, view.article.author_id):
+    if not editorial.may_edit_article(principal, view.article.author_id):
         raise PermissionDenied("a lawyer edits and submits only their own articles")
     return view
 
@@ -121,7 +121,7 @@ class Articles:
         async with self.db.transaction() as session:
             view = await _editable(session, principal, article_id)
             now = utcnow()
-            if domain.edit_plan(view.latest.status) == "in_place":
+            if editorial.edit_plan(view.latest.status) == "in_place":
                 latest = view.latest
                 latest.title, latest.body, latest.status = title, body, "draft"
                 latest.author_id = principal.user_id
@@ -141,7 +141,7 @@ class Articles:
     async def submit_article(self, principal: Principal, article_id: str) -> ArticleView:
         async with self.db.transaction() as session:
             view = await _editable(session, principal, article_id)
-            if not domain.submits(view.latest.status):
+            if not editorial.submits(view.latest.status):
                 return view
             view.latest.status = "submitted"
             view.article.updated_at = utcnow()
@@ -157,7 +157,7 @@ class Articles:
         async with self.db.transaction() as session:
             view = await _article_view(session, article_id, lock=True)
             latest = view.latest
-            review = domain.review_article(
+            review = editorial.review_article(
                 latest.status, decision, comment, latest.author_id, principal.user_id
             )
             now = utcnow()

@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from services.catalog import domain
+from services.catalog import editorial
 from services.catalog.models import ArticleRow, ColumnIssueRow, ColumnRow
 from services.runtime.context import Principal
 from services.runtime.db import Database
@@ -30,7 +30,7 @@ class Columns:
         """Every column: those aimed at `industry` first, then those for every industry, then the rest."""
         async with self.db.read() as session:
             rows = list((await session.exec(select(ColumnRow).order_by(col(ColumnRow.id)))).all())
-        return sorted(rows, key=lambda row: domain.industry_rank(row.industries, industry))
+        return sorted(rows, key=lambda row: editorial.industry_rank(row.industries, industry))
 
     async def get_column(self, column_id: str) -> ColumnRow:
         async with self.db.read() as session:

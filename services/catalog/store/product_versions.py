@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.catalog.v1 import events_pb2
-from services.catalog import domain, search
+from services.catalog import domain, editorial, search
 from services.catalog.models import ProductRow, ProductVersionRow
 from services.catalog.store.base import ranked
 from services.runtime.context import Principal
@@ -121,7 +121,7 @@ class ProductVersions:
             now = utcnow()
             if latest is None:
                 version = _draft(row, 1, principal.user_id, now)
-            elif domain.edit_plan(latest.status, "product") == "in_place":
+            elif editorial.edit_plan(latest.status, "product") == "in_place":
                 version = latest
                 version.content, version.status, version.author_id = (
                     product_content(row),
@@ -140,7 +140,7 @@ class ProductVersions:
         """Submit the latest version for review (again: no change); Conflict unless a draft or rejected."""
         async with self.db.transaction() as session:
             latest = await self._existing(session, product_id)
-            if domain.submits(latest.status, "product"):
+            if editorial.submits(latest.status, "product"):
                 latest.status, latest.updated_at = "submitted", utcnow()
                 session.add(latest)
                 await session.flush()
@@ -154,7 +154,7 @@ class ProductVersions:
         their own version."""
         async with self.db.transaction() as session:
             latest = await self._existing(session, product_id)
-            review = domain.review_article(
+            review = editorial.review_article(
                 latest.status, decision, comment, latest.author_id, principal.user_id, "product"
             )
             now = utcnow()
