@@ -102,6 +102,7 @@ chaos-quick: $(STAMP)
 	$(BIN)/python -m bench.chaos --quick $(CHAOS_ARGS)
 
 recovery: $(STAMP)
+	$(BIN)/python -m pytest -q --recovery tests/recovery
 	$(BIN)/python -m bench.recovery
 
 # After changing dependencies in pyproject.toml: install them, then pin the whole set again.

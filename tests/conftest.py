@@ -39,7 +39,8 @@ from services.runtime.config import Settings
 from services.runtime.pki import LocalAuthority, TlsFiles, TlsMaterial
 
 TESTS_DIR = Path(__file__).resolve().parent
-_DIR_MARKERS = ("unit", "workflows", "integration", "e2e", "ha", "browser")
+_DIR_MARKERS = ("unit", "workflows", "integration", "e2e", "ha", "browser", "recovery")
+RECOVERY_DIR = TESTS_DIR / "recovery"
 
 _S = TypeVar("_S", PostgresServer, NatsServer, TemporalDevServer)
 
@@ -67,6 +68,22 @@ def pytest_configure(config: pytest.Config) -> None:
         and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     ):
         signal.signal(signal.SIGTERM, _sigterm_to_keyboard_interrupt)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--recovery",
+        action="store_true",
+        help="also run tests/recovery (a replicated platform backed up and restored: minutes; `make recovery`)",
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # The restore of a whole replicated platform takes minutes: it runs with `make recovery`, beside the RPO
+    # and RTO measurements, not in `make test` (the CI budget).
+    if collection_path.resolve().is_relative_to(RECOVERY_DIR) and not config.getoption("--recovery"):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -16,7 +16,9 @@ from tests.support.journeys import latest_code, register_by_sms, wait_for
 
 # A child's line in `counsel up`'s log: its name, a bar, then its log entry (deploy/local/stack.py).
 PROCESS_LINE = re.compile(r"^\s*[\w-]+ \| ")
-PHONE = re.compile(r"(?<![\w.-])(?:\+?86)?1[3-9]\d{9}(?!\d)")
+# An ASCII letter or digit on either side makes it part of a longer token (a hex correlation id such as
+# 15337471053f… is not a phone); a Chinese character beside it does not.
+PHONE = re.compile(r"(?<![0-9A-Za-z.-])(?:\+?86)?1[3-9]\d{9}(?![0-9A-Za-z])")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
