@@ -27,7 +27,6 @@ from counsel.catalog.v1 import events_pb2 as catalog_events
 from counsel.catalog.v1.catalog_service_pb2_grpc import (
     CatalogServiceStub,
 )
-from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.consultation.v1.consultation_service_pb2_grpc import (
     ConsultationServiceStub,
 )
@@ -53,11 +52,11 @@ from services.runtime.service import cancel_all
 from tests.support.factories import envelope
 from tests.support.platform import (
     catalog_service,
+    consultation_channel,
     gateway_clients,
     isolated_settings,
     migrated_databases,
     served,
-    serving,
 )
 from tests.support.tokens import Issuer
 
@@ -143,19 +142,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
             cast(Any, None),
             faq=FaqSource(catalog_faq(cast(Any, CatalogServiceStub(catalog_channel)))),
         )
-        address = await running.enter_async_context(
-            serving(
-                "consultation",
-                servicer,
-                consultation_service_pb2,
-                consultation_service_pb2_grpc,
-                keys.verifier(),
-                pki("consultation"),
-            )
-        )
-        channel = await running.enter_async_context(
-            open_channel(address, pki("gateway"), default_timeout=10.0)
-        )
+        channel = await running.enter_async_context(consultation_channel(servicer, keys.verifier(), pki))
         background = [
             asyncio.create_task(OutboxRelay(db, outbox, bus).run()),
             asyncio.create_task(

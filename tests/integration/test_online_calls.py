@@ -24,7 +24,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
-from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
 from deploy.local.servers import NatsServer, PostgresServer
 from services.consultation.domain import NewConsultation
@@ -36,11 +35,16 @@ from services.gateway.call_signals import SignalRelay
 from services.gateway.config import GatewaySettings
 from services.runtime.context import Principal
 from services.runtime.events import Outbox
-from services.runtime.grpc_client import open_channel
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.pki import TlsMaterial
 from tests.support.gateway import rpc_error
-from tests.support.platform import gateway_clients, isolated_settings, migrated_databases, served, serving
+from tests.support.platform import (
+    consultation_channel,
+    gateway_clients,
+    isolated_settings,
+    migrated_databases,
+    served,
+)
 from tests.support.tokens import Issuer
 
 pytestmark = pytest.mark.integration
@@ -92,19 +96,7 @@ async def platform(
             db, Outbox("consultation", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
         )
         servicer = ConsultationServicer(stores, cast(Any, None), catalog=cast(Any, Catalog()))
-        address = await running.enter_async_context(
-            serving(
-                "consultation",
-                servicer,
-                consultation_service_pb2,
-                consultation_service_pb2_grpc,
-                keys.verifier(),
-                pki("consultation"),
-            )
-        )
-        channel = await running.enter_async_context(
-            open_channel(address, pki("gateway"), default_timeout=10.0)
-        )
+        channel = await running.enter_async_context(consultation_channel(servicer, keys.verifier(), pki))
         gateways = []
         for _ in range(2):  # two gateway processes' worth: own app, own NATS connection
             app = create_app(

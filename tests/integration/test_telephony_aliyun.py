@@ -17,7 +17,6 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationInternalServiceStub
 from deploy.local.servers import PostgresServer
 from services.consultation.domain import NewConsultation
@@ -30,12 +29,16 @@ from services.gateway.config import GatewaySettings
 from services.runtime.context import Principal
 from services.runtime.errors import Unavailable
 from services.runtime.events import Outbox
-from services.runtime.grpc_client import open_channel
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.pki import TlsMaterial
 from services.runtime.records import utcnow
 from tests.support.fake_aliyun_pls import FakeNumberPrivacy
-from tests.support.platform import gateway_clients, isolated_settings, migrated_databases, serving
+from tests.support.platform import (
+    consultation_channel,
+    gateway_clients,
+    isolated_settings,
+    migrated_databases,
+)
 from tests.support.tokens import Issuer
 
 pytestmark = pytest.mark.integration
@@ -96,19 +99,7 @@ async def stack(
             LawyerProjectionRow(lawyer_id=LAWYER, fields=["labour"], updated_at=utcnow())
         )
         servicer = ConsultationServicer(stores, cast(Any, None), telephony=provider)
-        address = await running.enter_async_context(
-            serving(
-                "consultation",
-                servicer,
-                consultation_service_pb2,
-                consultation_service_pb2_grpc,
-                keys.verifier(),
-                pki("consultation"),
-            )
-        )
-        channel = await running.enter_async_context(
-            open_channel(address, pki("gateway"), default_timeout=10.0)
-        )
+        channel = await running.enter_async_context(consultation_channel(servicer, keys.verifier(), pki))
         clients = gateway_clients(consultation_internal=ConsultationInternalServiceStub(channel))
         app = create_app(GatewaySettings.from_settings(settings), clients, verifier=keys.verifier())
         gateway = await running.enter_async_context(

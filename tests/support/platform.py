@@ -17,7 +17,7 @@ import secrets
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ import uvicorn
 from temporalio.client import Client
 
 from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
+from counsel.consultation.v1 import consultation_service_pb2, consultation_service_pb2_grpc
 from counsel.identity.v1 import identity_service_pb2
 from deploy.local.launcher import StackProcess, stack_env
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, free_port
@@ -40,6 +41,7 @@ from services.runtime.auth import TokenVerifier
 from services.runtime.config import Settings, load_settings
 from services.runtime.db import Database, ensure_database
 from services.runtime.events import Outbox
+from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.migrations import migrate
 from services.runtime.pki import TlsMaterial
@@ -113,6 +115,25 @@ async def serving(
         yield f"127.0.0.1:{port}"
     finally:
         await server.stop(grace=0.5)
+
+
+@contextlib.asynccontextmanager
+async def consultation_channel(
+    servicer: Any, verifier: TokenVerifier, pki: Callable[[str], TlsMaterial]
+) -> AsyncIterator[grpc.aio.Channel]:
+    """Consultation's `servicer` served as `serving` does, and the gateway's channel to it, for the block."""
+    async with (
+        serving(
+            "consultation",
+            servicer,
+            consultation_service_pb2,
+            consultation_service_pb2_grpc,
+            verifier,
+            pki("consultation"),
+        ) as address,
+        open_channel(address, pki("gateway"), default_timeout=10.0) as channel,
+    ):
+        yield channel
 
 
 @contextlib.asynccontextmanager
