@@ -50,7 +50,7 @@ from bench.harness import BENCH_QUEUE, BENCH_WORKER_CACHE, ROOT, Context, Figure
 from deploy.local.ha import running_database_url
 from deploy.local.launcher import StackProcess, stack_env
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, find_binary, free_port
-from services.runtime.config import load_settings
+from services.runtime.config import Settings, load_settings
 from services.runtime.db import asyncpg_dsn
 from services.runtime.temporal import data_converter
 from tests.support.otlp import OtlpReceiver
@@ -223,12 +223,13 @@ async def run_all(
             ctx.stack_process.start(timeout=300 if ha else 150)
             if ha:
                 env["COUNSEL_DATABASE_URL"] = running_database_url(tmp / "stack")
+            # The shared settings of the stack's environment (the benchmarks' own clients); what only one
+            # process reads (the gateway's rate limits, the portal's port) stays with that process.
+            shared = {
+                k.removeprefix("COUNSEL_").lower(): v for k, v in env.items() if k.startswith("COUNSEL_")
+            }
             ctx.stack_settings = load_settings(
-                **{
-                    k.removeprefix("COUNSEL_").lower(): v
-                    for k, v in env.items()
-                    if k.startswith("COUNSEL_") and k not in ("COUNSEL_METRICS_PORT",)
-                }
+                **{k: v for k, v in shared.items() if k in Settings.model_fields and k != "metrics_port"}
             )
         if "worker" in needs:
             metrics_port = free_port()
