@@ -28,11 +28,9 @@ from prometheus_client import Counter
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from services.gateway.call_signals import SignalRelay
 from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
-from services.gateway.routes.chat import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, _credentials
+from services.gateway.routes.chat import CLOSE_FORBIDDEN, signed_in_socket
 from services.gateway.routing import api_router
 from services.gateway.schemas.calls import EndOnlineCall, OnlineCall, OnlineCallList, StartOnlineCall
-from services.runtime.context import access_token_var, principal_var
-from services.runtime.errors import DomainError
 
 router = api_router("calls")
 
@@ -105,17 +103,10 @@ async def end_online_call(
 @router.websocket("/api/v1/calls/{call_id}/signal")
 async def signal_socket(websocket: WebSocket, call_id: str) -> None:
     """The call's WebRTC signalling (see the module's docstring)."""
-    token, offered = _credentials(websocket)
-    if not token:
-        await websocket.close(CLOSE_UNAUTHENTICATED, "sign in: offer the subprotocol bearer.<access_token>")
+    caller = await signed_in_socket(websocket)
+    if caller is None:
         return
-    try:
-        principal = await websocket.app.state.verifier.verify(token)
-    except DomainError:
-        await websocket.close(CLOSE_UNAUTHENTICATED, "the access token was refused")
-        return
-    principal_var.set(principal)
-    access_token_var.set(token)
+    _, offered = caller
     # Accepted before the membership check so that a browser sees the close code (a refused handshake
     # shows it nothing); a refused socket is closed before it reads or is sent anything.
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)

@@ -60,7 +60,7 @@ from services.gateway.schemas.chat import (
 from services.gateway.schemas.common import INT32_MAX
 from services.gateway.schemas.recommendations import Recommendations
 from services.runtime.auth import bearer_token
-from services.runtime.context import access_token_var, principal_var
+from services.runtime.context import Principal, access_token_var, principal_var
 from services.runtime.errors import DomainError
 from services.runtime.limits import text_problem
 
@@ -79,6 +79,23 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
+async def signed_in_socket(websocket: WebSocket) -> tuple[Principal, list[str]] | None:
+    """The socket's caller and the subprotocols it offered, its principal and token set for the calls made on
+    its behalf; None once the socket is closed 4401 (no token, or one the verifier refuses)."""
+    token, offered = _credentials(websocket)
+    if not token:
+        await websocket.close(CLOSE_UNAUTHENTICATED, "sign in: offer the subprotocol bearer.<access_token>")
+        return None
+    try:
+        principal = await websocket.app.state.verifier.verify(token)
+    except DomainError:
+        await websocket.close(CLOSE_UNAUTHENTICATED, "the access token was refused")
+        return None
+    principal_var.set(principal)
+    access_token_var.set(token)
+    return principal, offered
+
+
 def _credentials(websocket: WebSocket) -> tuple[str | None, list[str]]:
     """(token, offered subprotocols): the token from a `bearer.<token>` subprotocol or the header."""
     offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
@@ -91,20 +108,13 @@ def _credentials(websocket: WebSocket) -> tuple[str | None, list[str]]:
 @router.websocket("/api/v1/chat")
 async def chat_socket(websocket: WebSocket) -> None:
     """Instant chat (see the module's docstring for the protocol)."""
-    token, offered = _credentials(websocket)
-    if not token:
-        await websocket.close(CLOSE_UNAUTHENTICATED, "sign in: offer the subprotocol bearer.<access_token>")
+    caller = await signed_in_socket(websocket)
+    if caller is None:
         return
-    try:
-        principal = await websocket.app.state.verifier.verify(token)
-    except DomainError:
-        await websocket.close(CLOSE_UNAUTHENTICATED, "the access token was refused")
-        return
+    principal, offered = caller
     if not principal.has_role(*CHAT_ROLES):
         await websocket.close(CLOSE_FORBIDDEN, "your role does not chat")
         return
-    principal_var.set(principal)
-    access_token_var.set(token)
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     conversation_id = websocket.query_params.get("conversation_id", "")
     try:
