@@ -21,7 +21,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
@@ -287,3 +287,26 @@ async def test_signalling_passes_between_the_two_parties_only_and_the_record_is_
         "online_call_connected",
         "online_call_ended",
     ]
+
+
+@pytest.mark.parametrize(
+    ("call_id", "message"), [("c" * 201, "at most 200 characters"), ("call%00id", "NUL character")]
+)
+async def test_a_malformed_call_id_is_refused_at_the_handshake_naming_it(
+    platform: Platform, call_id: str, message: str
+) -> None:
+    """An oversized or unstorable call id is refused before anything else (even before the token is read) with
+    422 problem+json naming `call_id`, instead of being cut short and looked up."""
+    _, client = platform.client()
+    for token in (client, "not-a-token"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                f"ws://{platform.a}/api/v1/calls/{call_id}/signal",
+                subprotocols=cast(Any, ["counsel.signal.v1", f"bearer.{token}"]),
+            ):
+                pass
+        response = refused.value.response
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        (error,) = json.loads(response.body)["errors"]
+        assert error["field"] == "call_id" and message in error["message"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -144,6 +145,42 @@ async def test_a_booking_far_in_the_future_still_reaches_the_service(
 
 
 # --- where values come from: query, path, JSON body (nested, keys), form fields -------------------------
+
+
+async def test_a_signalling_socket_without_http_handshake_answers_closes_4422_naming_call_id(
+    fakes: FakeClients, keys: Issuer
+) -> None:
+    """Where the server cannot answer a WebSocket handshake with HTTP (no `websocket.http.response`
+    extension), an oversized call id is accepted only to be closed with 4422 and a reason naming `call_id`,
+    before the token is read or any service asked."""
+    app = create_app(GatewaySettings(env="test"), clients=fakes, verifier=keys.verifier())
+    path = f"/api/v1/calls/{'c' * 201}/signal"
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "subprotocols": [],
+        "client": ("127.0.0.1", 50000),
+        "server": ("gateway.test", 80),
+        "extensions": {},
+    }
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.close"]
+    assert sent[1]["code"] == 4422 and sent[1]["reason"].startswith("call_id must be at most 200")
+    assert no_calls(fakes)
 
 
 async def test_nul_in_a_path_parameter_is_422_naming_it(

@@ -2,7 +2,9 @@
 the workbench, either ends it; the call record is the consultation service's.
 
 `GET /api/v1/calls/{id}/signal` is a WebSocket carrying the WebRTC signalling between the call's two parties
-only. Authentication as the chat's (routes/chat.py): the access token as the subprotocol `bearer.<token>`
+only. A call id over CALL_ID_MAX_LENGTH characters or one that cannot be stored as text is refused first,
+before authentication: the handshake is answered 422 problem+json naming `call_id` (close 4422 with a
+reason naming it where the server cannot answer a handshake with HTTP). Authentication as the chat's (routes/chat.py): the access token as the subprotocol `bearer.<token>`
 next to `counsel.signal.v1`, or an `Authorization` header. A missing or refused token closes with 4401 (before the handshake);
 anyone who is not the call's client or called lawyer with 4403 (counted in
 `counsel_call_signal_refusals_total`), before anything is read or relayed; an ended call with 4409.
@@ -28,14 +30,21 @@ from prometheus_client import Counter
 from counsel.consultation.v1 import consultation_service_pb2 as pb
 from services.gateway.call_signals import SignalRelay
 from services.gateway.deps import ClientsDep, CurrentPrincipal, require_roles
+from services.gateway.problems import domain_problem
 from services.gateway.routes.chat import CLOSE_FORBIDDEN, signed_in_socket
 from services.gateway.routing import api_router
 from services.gateway.schemas.calls import EndOnlineCall, OnlineCall, OnlineCallList, StartOnlineCall
+from services.runtime.errors import InvalidArgument
+from services.runtime.limits import text_problem
 
 router = api_router("calls")
 
 SUBPROTOCOL = "counsel.signal.v1"
 CLOSE_CALL_ENDED = 4409
+CLOSE_INVALID_CALL_ID = 4422
+CALL_ID_MAX_LENGTH = 200
+# The ASGI extension by which a server answers a WebSocket handshake with an HTTP response.
+DENIAL_RESPONSE = "websocket.http.response"
 MAX_FRAME_BYTES = 64 * 1024
 SIGNAL_TYPES = ("join", "offer", "answer", "candidate", "bye")
 SIGNAL_REFUSALS = Counter(
@@ -43,7 +52,7 @@ SIGNAL_REFUSALS = Counter(
     "Signalling sockets refused because the caller is not a party of the call",
     ["reason"],
 )
-CallId = Annotated[str, Path(max_length=200)]
+CallId = Annotated[str, Path(max_length=CALL_ID_MAX_LENGTH)]
 Client = Depends(require_roles("client", "client_admin"))
 Lawyer = Depends(require_roles("lawyer"))
 
@@ -103,6 +112,9 @@ async def end_online_call(
 @router.websocket("/api/v1/calls/{call_id}/signal")
 async def signal_socket(websocket: WebSocket, call_id: str) -> None:
     """The call's WebRTC signalling (see the module's docstring)."""
+    if problem := _call_id_problem(call_id):
+        await _refuse_call_id(websocket, problem)
+        return
     caller = await signed_in_socket(websocket)
     if caller is None:
         return
@@ -112,7 +124,7 @@ async def signal_socket(websocket: WebSocket, call_id: str) -> None:
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     try:
         reply = await websocket.app.state.clients.consultation.GetOnlineCall(
-            pb.GetOnlineCallRequest(call_id=call_id[:200])
+            pb.GetOnlineCallRequest(call_id=call_id)
         )
     except grpc.aio.AioRpcError as exc:
         if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED):
@@ -151,6 +163,23 @@ async def signal_socket(websocket: WebSocket, call_id: str) -> None:
             forward.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await forward
+
+
+def _call_id_problem(call_id: str) -> str | None:
+    """Why `call_id` names no call that could exist, or None: the HTTP routes' CallId rules."""
+    if len(call_id) > CALL_ID_MAX_LENGTH:
+        return f"must be at most {CALL_ID_MAX_LENGTH} characters"
+    return text_problem(call_id)
+
+
+async def _refuse_call_id(websocket: WebSocket, problem: str) -> None:
+    """Refuse the handshake as a request naming an invalid `call_id`: 422 problem+json where the server can
+    answer a handshake with HTTP, else (accepted first, so that the client sees it) close 4422."""
+    if DENIAL_RESPONSE in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(domain_problem(InvalidArgument.for_field("call_id", problem)))
+        return
+    await websocket.accept()
+    await websocket.close(CLOSE_INVALID_CALL_ID, f"call_id {problem}")
 
 
 async def _forward(websocket: WebSocket, inbound: asyncio.Queue[bytes]) -> None:
