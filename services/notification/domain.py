@@ -4,7 +4,8 @@ the texts, which are data (templates.toml, read once by services/notification/te
 Recipients come from the event itself, or from the participants this service learned from earlier events
 about the same thing (`Fact`s: the consultation's client from `consultation.submitted`, the document's author
 from `docorder.drafted`, …): the durable consumer sees a subject's events in stream order. Recipients
-that no event names are groups: the enterprise's admins, the agents, the supervisors (`Notice.group`); the
+that no event names are groups: the enterprise's admins, the agents, the supervisors, the operators
+(`Notice.group`); the
 store resolves their members through identity's `ListUsersByRole` (services/notification/directory.py).
 """
 
@@ -559,12 +560,31 @@ def _quality(envelope: EventEnvelope) -> Plan:
     return Plan([], [])
 
 
+def _firm(envelope: EventEnvelope) -> Plan:
+    """§4.1.1: every platform operator hears, at once, that a firm's cooperation agreement is about to end (the
+    QualificationDeadlineWorkflow's warning), so that a new one is recorded before the firm stops taking work."""
+    if envelope.type == "firm.agreement_ending":
+        ending = unpack(envelope, catalog_events.FirmAgreementEnding)
+        params = {"firm": ending.name, "ends_on": ending.agreement_ends_on}
+        notice = Notice(
+            "firm.agreement_ending.operator",
+            Category.TRANSACTIONAL,
+            "firm",
+            ending.firm_id,
+            params,
+            group="operator",
+        )
+        return Plan([], [notice])
+    return Plan([], [])
+
+
 _BY_PREFIX: dict[str, Callable[[EventEnvelope], Plan]] = {
     "chat.": _chat,
     "complaint.": _complaint,
     "consultation.": _consultation,
     "docorder.": _documents,
     "booking.": _booking,
+    "firm.": _firm,
     "order.": _payment,
     "quality.": _quality,
     "recommendation.": _recommendation,

@@ -1,8 +1,8 @@
 """The events notification receives (its durable consumers, subject → handler), each applied once by the
 runtime's DurableConsumer in the transaction that records its id:
 - `fan-out`: every stage event of the services whose clients are notified (R-Q-3), catalog's next-purchase
-  suggestions (opt-in marketing, §5.5) and its quality supervision's follow-ups and risk flags (R-Q-4, R-Q-5)
-  become inbox entries, e-mails and SMS (store/fan_out.py, by the rules of domain.plan_for);
+  suggestions (opt-in marketing, §5.5), its quality supervision's follow-ups and risk flags (R-Q-4, R-Q-5)
+  and its warnings of ending firm agreements (to the operators, §4.1.1) become inbox entries, e-mails and SMS (store/fan_out.py, by the rules of domain.plan_for);
 - `erasure`: a user's erasure (services/notification/erasure.py);
 - `consent`: marketing consent given at registration (`user.registered`), recorded in the preferences."""
 
@@ -58,6 +58,7 @@ TABLE: ConsumerTable[HandlerContext] = {
         "payment.>": stage_event,
         "catalog.recommendation.suggested": stage_event,
         "catalog.quality.>": stage_event,
+        "catalog.firm.agreement_ending": stage_event,
     },
     "erasure": {runtime_erasure.SUBJECT: user_erased},
     "consent": {"identity.user.registered": user_registered},

@@ -349,6 +349,85 @@ async def test_quality_supervision_reaches_the_lawyer_and_the_supervisors_throug
         assert to_supervisor.category == "transactional"
 
 
+@dataclass(frozen=True)
+class OperatorDirectory:
+    """Identity's answer for the operators' group."""
+
+    operators: tuple[str, ...]
+
+    async def members(self, role: str, tenant_id: str) -> list[Contact]:
+        return [Contact(o) for o in self.operators] if role == "operator" else []
+
+    async def contact(self, user_id: str) -> Contact | None:
+        return None
+
+
+async def test_an_ending_firm_agreement_reaches_every_operator_in_the_inbox_and_by_email(
+    settings: NotificationSettings,
+    db: Database,
+    service: NotificationService,
+    smtp: tuple[SmtpInbox, int],
+) -> None:
+    """§4.1.1: catalog's `firm.agreement_ending` (the QualificationDeadlineWorkflow's warning) reaches every
+    operator at once through notification's durable fan-out consumer: an inbox entry and an e-mail each, in
+    their language, once though the relay published the event twice."""
+    mail, _ = smtp
+    operators = (user(), user())
+    addresses = [
+        await prefer(service, operator, sms=False, language=language)
+        for operator, language in zip(operators, ("zh", "en"), strict=True)
+    ]
+    ending = event(
+        "firm.agreement_ending",
+        catalog_events.FirmAgreementEnding(
+            firm_id="f1", name="正义律师事务所", agreement_ends_on="2026-12-31"
+        ),
+        tenant="",
+    )
+    fan_out = FanOut(service.outbox, service.stores.direct.dev_outbox.keys, OperatorDirectory(operators))
+    context = events.HandlerContext(
+        fan_out, service.stores.direct.dev_outbox.keys, service.stores.direct.dev_outbox
+    )
+    bus = await EventBus.connect(settings, name="test-agreement-notifications")
+    catalog = Outbox("catalog", settings, TABLES)
+    consumer = DurableConsumer(
+        "notification-fan-out", bus, db, TABLES, bind(events.TABLE["fan-out"], context)
+    )
+    running = asyncio.create_task(consumer.run())
+    try:
+        for _ in range(2):  # a relay's retry of the same event id adds nothing
+            await bus.publish(catalog.subject(ending.type), ending.SerializeToString(), ending.id)
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            last = (await service.stores.inbox.page(operators[1], False, 10, "")).entries
+            if last or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await bus.js.delete_stream(settings.nats_stream)
+        await bus.close()
+
+    report = await service.stores.deliveries.dispatch_once()
+    assert report.sent == 2
+    for operator, address, title, body in (
+        (operators[0], addresses[0], "合作协议即将到期：正义律师事务所", "2026-12-31 到期"),
+        (operators[1], addresses[1], "Cooperation agreement ending: 正义律师事务所", "ends on 2026-12-31"),
+    ):
+        (entry,) = (await service.stores.inbox.page(operator, False, 10, "")).entries
+        assert (entry.kind, entry.subject_type, entry.subject_id, entry.category) == (
+            "firm.agreement_ending.operator",
+            "firm",
+            "f1",
+            "transactional",
+        )
+        assert entry.title == title and body in entry.body
+        (sent,) = mail.to(address)
+        parsed = message_from_string(sent, policy=default)
+        assert parsed["Subject"] == title and body in parsed.get_content()
+
+
 async def test_later_stages_reach_participants_learned_from_earlier_events(
     service: NotificationService,
 ) -> None:

@@ -80,6 +80,7 @@ PUBLISHER_OF_ENTITY = {
     "chat": "consultation",
     "consultation": "consultation",
     "docorder": "documents",
+    "firm": "catalog",
     "lawyer": "catalog",
     "order": "payment",
     "product": "catalog",

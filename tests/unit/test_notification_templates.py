@@ -345,3 +345,16 @@ def test_a_risk_flag_reaches_every_supervisor_at_once(kind: str) -> None:
     zh = render(notice.kind, notice.params, "zh")
     assert not re.search("[a-z]", zh.body)
     assert kind not in render(notice.kind, notice.params, "en").body
+
+
+def test_an_ending_firm_agreement_reaches_every_operator_at_once() -> None:
+    """§4.1.1: the warning of a firm's ending cooperation agreement goes to the operators' group,
+    transactional (in the inbox and by e-mail at once), naming the firm and the agreement's last day."""
+    ending = catalog.FirmAgreementEnding(firm_id="f1", name="正义律师事务所", agreement_ends_on="2026-12-31")
+    (notice,) = plan_for(envelope("firm.agreement_ending", ending)).notices
+    assert (notice.group, notice.user_id, notice.category) == ("operator", "", Category.TRANSACTIONAL)
+    assert (notice.subject_type, notice.subject_id) == ("firm", "f1")
+    for language in ("zh", "en"):
+        text = render(notice.kind, notice.params, language)
+        assert "正义律师事务所" in text.title and "2026-12-31" in text.body
+    assert not re.search("[a-z]", render(notice.kind, notice.params, "zh").body)
