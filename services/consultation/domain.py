@@ -479,11 +479,20 @@ def _complaint_text(field: str, text: str) -> str:
 MAX_OUTCOME = 2_000
 
 
+@dataclass(frozen=True)
+class LawyerStanding:
+    """Whether a lawyer may take new work now and, when not, the catalog's reason."""
+
+    active: bool
+    unavailable_reason: str = ""
+
+
 def validate_start_call(
-    principal: Principal | None, kind: str, status: str, lawyer_active: bool | None
+    principal: Principal | None, kind: str, status: str, lawyer: LawyerStanding | None
 ) -> Principal:
-    """An agent bridges an open phone consultation to an active lawyer. `lawyer_active` is None when the
-    lawyer is unknown."""
+    """An agent bridges an open phone consultation to a lawyer who may take new work (active, verified, their
+    firm's agreement in force, their inspection current): Conflict `not_assignable` with the reason
+    otherwise, as booking and assignment refuse them. `lawyer` is None when the lawyer is unknown."""
     if principal is None:
         raise Unauthenticated("sign in to bridge a call")
     if not principal.has_role("agent"):
@@ -492,8 +501,12 @@ def validate_start_call(
         raise Conflict("only a phone consultation is bridged by phone", reason="not_a_phone_consultation")
     if status == "closed":
         raise Conflict("the consultation is closed", reason="consultation_closed")
-    if not lawyer_active:
-        raise InvalidArgument.for_field("lawyer_id", "is not an active lawyer")
+    if lawyer is None:
+        raise InvalidArgument.for_field("lawyer_id", "is not a lawyer")
+    if not lawyer.active:
+        raise Conflict(
+            lawyer.unavailable_reason or "the lawyer takes no new work now", reason="not_assignable"
+        )
     return principal
 
 

@@ -104,6 +104,8 @@ class LawyerProjectionRow(ConsultationTable, table=True):
     display_name: str = ""
     fields: list[str] = Field(default_factory=list, sa_type=ARRAY(String))
     active: bool = True
+    # Why the catalog says the lawyer takes no new work now ("" while active): shown when work is refused.
+    unavailable_reason: str = ""
     # Weekly service hours in China Standard Time: [{"days": [0..6 (Mon=0)], "start": "09:00", "end": "18:00"}].
     service_hours: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     # A lawyer with this many assigned, unanswered consultations is overloaded and gets no more.

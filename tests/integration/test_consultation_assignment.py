@@ -373,8 +373,9 @@ async def test_an_agent_bridges_a_phone_consultation_and_the_call_record_is_kept
     with pytest.raises(InvalidArgument) as unknown:
         await stores.calls.start_call(AGENT, consultation_id, "nobody", phone)
     assert [v.field for v in unknown.value.violations] == ["lawyer_id"]
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(Conflict) as inactive:  # a lawyer who takes no new work (§4.2.1), as in assignment
         await stores.calls.start_call(AGENT, consultation_id, "labour-inactive", phone)
+    assert inactive.value.reason == "not_assignable"
 
     call = await stores.calls.start_call(AGENT, consultation_id, "labour-a", phone)
     assert (call.status, call.agent_id, call.lawyer_id, call.provider) == (

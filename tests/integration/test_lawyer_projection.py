@@ -30,12 +30,14 @@ from services.consultation.domain import NewConsultation
 from services.consultation.events import HandlerContext
 from services.consultation.models import DATA_KEYS, TABLES, LawyerProjectionRow
 from services.consultation.store import ConsultationStores
+from services.consultation.telephony import SimulatedTelephony
 from services.identity.seed import demo_email
 from services.identity.seed import demo_user_id as identity_demo_user_id
 from services.legal_fields import LEGAL_FIELDS
 from services.rules import assignment
 from services.runtime.config import Settings
 from services.runtime.context import Principal
+from services.runtime.errors import Conflict
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.service import cancel_all
@@ -45,6 +47,7 @@ FIRM = "firm-beijing-zhengda"
 FIRM_ADMIN = Principal(identity_demo_user_id(demo_email("firm_admin")), "", frozenset({"firm_admin"}))
 CLIENT = Principal("client-1", "tenant-1", frozenset({"client"}))
 OPERATOR = Principal("operator-1", "", frozenset({"operator"}))
+AGENT = Principal("agent-1", "", frozenset({"agent"}))
 LAWYER_ACCOUNT = "lawyer-account-projection"
 LAWYER = Principal(LAWYER_ACCOUNT, "", frozenset({"lawyer"}))
 LABOUR_QUESTION = "公司拖欠了我两个月工资，现在又要求我主动辞职，我可以要求经济补偿吗？"
@@ -215,15 +218,25 @@ async def test_an_expired_firm_agreement_or_an_overdue_inspection_stops_new_assi
     today = qualifications.today_in_china(datetime.now(UTC))
     yesterday = today - timedelta(days=1)
     await catalog.onboarding.record_agreement(FIRM, b"old agreement", today - timedelta(days=400), yesterday)
-    await projected(services.consultation, active=False)
+    expired = "the lawyer's firm's cooperation agreement has expired"
+    await projected(services.consultation, active=False, unavailable_reason=expired)
     assert await assigned_lawyer(services.consultation) == ""
     reasons = await catalog.lawyers.unavailable_reasons(
         [await catalog.lawyers.get_lawyer(FIRM_ADMIN, lawyer.id)]
     )
-    assert "agreement" in reasons[lawyer.id]
+    assert reasons[lawyer.id] == expired
+    # Nor does an agent bridge a phone consultation to them: 409 with the catalog's reason.
+    phone = await services.consultation.consultations.create(
+        CLIENT, NewConsultation("phone", "电话咨询", LABOUR_QUESTION, "order-phone"), ""
+    )
+    with pytest.raises(Conflict) as refused:
+        await services.consultation.calls.start_call(
+            AGENT, phone.view.row.id, LAWYER_ACCOUNT, SimulatedTelephony()
+        )
+    assert (refused.value.reason, refused.value.message) == ("not_assignable", expired)
 
     await catalog.onboarding.record_agreement(FIRM, b"renewed", today, today + timedelta(days=365))
-    await projected(services.consultation, active=True)
+    await projected(services.consultation, active=True, unavailable_reason="")
 
     # The inspection date passes: the lawyer's clock lapses and republishes the standing.
     async with catalog.db.transaction() as session:
@@ -232,8 +245,14 @@ async def test_an_expired_firm_agreement_or_an_overdue_inspection_stops_new_assi
         row.inspection_due_on = yesterday
         session.add(row)
     assert await catalog.onboarding.refresh_standing("", lawyer.id) == 1
-    await projected(services.consultation, active=False)
+    overdue = "the lawyer's practising certificate is overdue for its annual inspection"
+    await projected(services.consultation, active=False, unavailable_reason=overdue)
     assert await assigned_lawyer(services.consultation) == ""
+    with pytest.raises(Conflict) as refused:
+        await services.consultation.calls.start_call(
+            AGENT, phone.view.row.id, LAWYER_ACCOUNT, SimulatedTelephony()
+        )
+    assert (refused.value.reason, refused.value.message) == ("not_assignable", overdue)
 
 
 async def test_the_catalogs_demo_seed_fills_the_consultation_copies(services: Services) -> None:

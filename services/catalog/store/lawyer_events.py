@@ -59,6 +59,7 @@ async def publish_lawyer_changed(
             ],
             updated_at=to_timestamp(row.updated_at),
             passed_fields=[field for field in row.fields if field in passed],
+            unavailable_reason=reason,
         ),
         aggregate_id=row.id,
         actor_id=actor_id,

@@ -38,9 +38,8 @@ class Calls:
             if not domain.can_see(principal, row.tenant_id, row.assigned_lawyer_id):
                 raise NotFound("no such consultation")
             found = await session.get(LawyerProjectionRow, lawyer_id) if lawyer_id else None
-            agent = domain.validate_start_call(
-                principal, row.kind, row.status, found.active if found else None
-            )
+            standing = domain.LawyerStanding(found.active, found.unavailable_reason) if found else None
+            agent = domain.validate_start_call(principal, row.kind, row.status, standing)
             call_id = new_id()
             provider_call_id = await telephony.bridge(
                 call_id, CallParties(client_id=row.client_id, agent_id=agent.user_id, lawyer_id=lawyer_id)

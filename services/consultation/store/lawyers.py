@@ -25,7 +25,7 @@ class LawyerProjection:
     ) -> None:
         """Apply the catalog's `lawyer.changed` of `when`, in the consumer's transaction: the projection row
         of the lawyer's identity account takes the profile's fields the lawyer passed the assessment of
-        (assignment.assignable_fields), activation and service hours, so activating, deactivating or
+        (assignment.assignable_fields), activation (and why not) and service hours, so activating, deactivating or
         editing a lawyer in the catalog, or the lawyer passing an assessment, changes who can be assigned. A change
         older than the one the row holds is ignored (redelivery out of order); capacity (max_open) stays
         local. `changed` names an identity account (`user_id`)."""
@@ -34,6 +34,7 @@ class LawyerProjection:
             "display_name": changed.name,
             "fields": assignment.assignable_fields(changed.fields, changed.passed_fields),
             "active": changed.active,
+            "unavailable_reason": changed.unavailable_reason,
             "service_hours": assignment.service_hours_from_catalog(
                 (w.weekday, w.start, w.end) for w in changed.service_hours
             ),

@@ -191,7 +191,8 @@ async def consultations_at_risk(
 async def start_call(
     consultation_id: str, body: StartCall, principal: CurrentPrincipal, clients: ClientsDep
 ) -> CallRecord:
-    """An agent bridges a phone consultation to a lawyer (R-CON-3, §6.2.1.3)."""
+    """An agent bridges a phone consultation to a lawyer (R-CON-3, §6.2.1.3); 409 `not_assignable` with the
+    reason when the lawyer takes no new work (not verified, their firm's agreement ended, inspection overdue)."""
     reply = await clients.consultation.StartCall(
         pb.StartCallRequest(consultation_id=consultation_id, lawyer_id=body.lawyer_id)
     )

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ounsel/catalog/v1/events.proto\x12\x12\x63ounsel.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"7\n\x10ProductPublished\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"7\n\x10\x41rticlePublished\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"i\n\x0bReviewAdded\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x05\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\"V\n\x0fLawyerActivated\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\"<\n\nItemViewed\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\"B\n\x13LawyerServiceWindow\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\r\n\x05start\x18\x02 \x01(\t\x12\x0b\n\x03\x65nd\x18\x03 \x01(\t\"\xf9\x01\n\rLawyerChanged\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06\x66ields\x18\x05 \x03(\t\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12>\n\rservice_hours\x18\x07 \x03(\x0b\x32\'.counsel.catalog.v1.LawyerServiceWindow\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rpassed_fields\x18\t \x03(\t\"\x7f\n\x15QualityFollowUpOpened\x12\x11\n\tsample_id\x18\x01 \x01(\t\x12\x11\n\tlawyer_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x11\n\tobject_id\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x05\x12\x10\n\x08\x66indings\x18\x06 \x01(\t\"i\n\x12QualityRiskFlagged\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\t\x12\x11\n\tobject_id\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"O\n\x13\x46irmAgreementEnding\x12\x0f\n\x07\x66irm_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x19\n\x11\x61greement_ends_on\x18\x03 \x01(\t\"~\n\x1aLawyerVerificationRecorded\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x02 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x03 \x01(\t\x12\x13\n\x0bverifier_id\x18\x04 \x01(\t\x12\x15\n\rverifier_role\x18\x05 \x01(\t\"u\n\x17RecommendationSuggested\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x14\n\x0cproduct_name\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ounsel/catalog/v1/events.proto\x12\x12\x63ounsel.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"7\n\x10ProductPublished\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"7\n\x10\x41rticlePublished\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"i\n\x0bReviewAdded\x12\x11\n\treview_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06rating\x18\x03 \x01(\x05\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x11\n\tlawyer_id\x18\x05 \x01(\t\"V\n\x0fLawyerActivated\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\"<\n\nItemViewed\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\"B\n\x13LawyerServiceWindow\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\r\n\x05start\x18\x02 \x01(\t\x12\x0b\n\x03\x65nd\x18\x03 \x01(\t\"\x95\x02\n\rLawyerChanged\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06\x66ields\x18\x05 \x03(\t\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12>\n\rservice_hours\x18\x07 \x03(\x0b\x32\'.counsel.catalog.v1.LawyerServiceWindow\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rpassed_fields\x18\t \x03(\t\x12\x1a\n\x12unavailable_reason\x18\n \x01(\t\"\x7f\n\x15QualityFollowUpOpened\x12\x11\n\tsample_id\x18\x01 \x01(\t\x12\x11\n\tlawyer_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x11\n\tobject_id\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x05\x12\x10\n\x08\x66indings\x18\x06 \x01(\t\"i\n\x12QualityRiskFlagged\x12\x0f\n\x07\x66lag_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\tlawyer_id\x18\x03 \x01(\t\x12\x11\n\tobject_id\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"O\n\x13\x46irmAgreementEnding\x12\x0f\n\x07\x66irm_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x19\n\x11\x61greement_ends_on\x18\x03 \x01(\t\"~\n\x1aLawyerVerificationRecorded\x12\x11\n\tlawyer_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66irm_id\x18\x02 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x03 \x01(\t\x12\x13\n\x0bverifier_id\x18\x04 \x01(\t\x12\x15\n\rverifier_role\x18\x05 \x01(\t\"u\n\x17RecommendationSuggested\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12\x14\n\x0cproduct_name\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,15 +45,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LAWYERSERVICEWINDOW']._serialized_start=459
   _globals['_LAWYERSERVICEWINDOW']._serialized_end=525
   _globals['_LAWYERCHANGED']._serialized_start=528
-  _globals['_LAWYERCHANGED']._serialized_end=777
-  _globals['_QUALITYFOLLOWUPOPENED']._serialized_start=779
-  _globals['_QUALITYFOLLOWUPOPENED']._serialized_end=906
-  _globals['_QUALITYRISKFLAGGED']._serialized_start=908
-  _globals['_QUALITYRISKFLAGGED']._serialized_end=1013
-  _globals['_FIRMAGREEMENTENDING']._serialized_start=1015
-  _globals['_FIRMAGREEMENTENDING']._serialized_end=1094
-  _globals['_LAWYERVERIFICATIONRECORDED']._serialized_start=1096
-  _globals['_LAWYERVERIFICATIONRECORDED']._serialized_end=1222
-  _globals['_RECOMMENDATIONSUGGESTED']._serialized_start=1224
-  _globals['_RECOMMENDATIONSUGGESTED']._serialized_end=1341
+  _globals['_LAWYERCHANGED']._serialized_end=805
+  _globals['_QUALITYFOLLOWUPOPENED']._serialized_start=807
+  _globals['_QUALITYFOLLOWUPOPENED']._serialized_end=934
+  _globals['_QUALITYRISKFLAGGED']._serialized_start=936
+  _globals['_QUALITYRISKFLAGGED']._serialized_end=1041
+  _globals['_FIRMAGREEMENTENDING']._serialized_start=1043
+  _globals['_FIRMAGREEMENTENDING']._serialized_end=1122
+  _globals['_LAWYERVERIFICATIONRECORDED']._serialized_start=1124
+  _globals['_LAWYERVERIFICATIONRECORDED']._serialized_end=1250
+  _globals['_RECOMMENDATIONSUGGESTED']._serialized_start=1252
+  _globals['_RECOMMENDATIONSUGGESTED']._serialized_end=1369
 # @@protoc_insertion_point(module_scope)

@@ -224,6 +224,7 @@ class LawyerChanged(_message.Message):
     SERVICE_HOURS_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     PASSED_FIELDS_FIELD_NUMBER: _builtins.int
+    UNAVAILABLE_REASON_FIELD_NUMBER: _builtins.int
     lawyer_id: _builtins.str
     """The lawyer profile."""
     user_id: _builtins.str
@@ -234,6 +235,10 @@ class LawyerChanged(_message.Message):
     """Display name."""
     active: _builtins.bool
     """Whether the profile is active (listed and assignable)."""
+    unavailable_reason: _builtins.str
+    """Why the lawyer may not take new work now (not active, credentials not verified, their firm's agreement
+    ended, their annual inspection overdue), for people; empty when `active`.
+    """
     @_builtins.property
     def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Legal fields of the lawyer, each one of common.v1.LegalField."""
@@ -264,10 +269,11 @@ class LawyerChanged(_message.Message):
         service_hours: _abc.Iterable[Global___LawyerServiceWindow] | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         passed_fields: _abc.Iterable[_builtins.str] | None = ...,
+        unavailable_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "fields", b"fields", "firm_id", b"firm_id", "lawyer_id", b"lawyer_id", "name", b"name", "passed_fields", b"passed_fields", "service_hours", b"service_hours", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "fields", b"fields", "firm_id", b"firm_id", "lawyer_id", b"lawyer_id", "name", b"name", "passed_fields", b"passed_fields", "service_hours", b"service_hours", "unavailable_reason", b"unavailable_reason", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -326,7 +326,8 @@ class ConsultationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StartCall(self, request, context):
-        """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3).
+        """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3);
+        FAILED_PRECONDITION (reason not_assignable) when the lawyer may take no new work now.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

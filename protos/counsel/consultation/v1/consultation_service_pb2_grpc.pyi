@@ -71,7 +71,9 @@ class ConsultationServiceStub:
     AcceptComplaint: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.AcceptComplaintRequest, _consultation_service_pb2.AcceptComplaintResponse]
     """The client accepts a resolution: the complaint is closed."""
     StartCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartCallRequest, _consultation_service_pb2.StartCallResponse]
-    """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
+    """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3);
+    FAILED_PRECONDITION (reason not_assignable) when the lawyer may take no new work now.
+    """
     EndCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]
     """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
     StartOnlineCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.StartOnlineCallRequest, _consultation_service_pb2.StartOnlineCallResponse]
@@ -173,7 +175,9 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     AcceptComplaint: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.AcceptComplaintRequest, _consultation_service_pb2.AcceptComplaintResponse]  # type: ignore[assignment]
     """The client accepts a resolution: the complaint is closed."""
     StartCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartCallRequest, _consultation_service_pb2.StartCallResponse]  # type: ignore[assignment]
-    """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
+    """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3);
+    FAILED_PRECONDITION (reason not_assignable) when the lawyer may take no new work now.
+    """
     EndCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EndCallRequest, _consultation_service_pb2.EndCallResponse]  # type: ignore[assignment]
     """An agent ends the call with its outcome; the call record is kept (§6.2.4.4)."""
     StartOnlineCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.StartOnlineCallRequest, _consultation_service_pb2.StartOnlineCallResponse]  # type: ignore[assignment]
@@ -368,7 +372,9 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _consultation_service_pb2.StartCallRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.StartCallResponse, _abc.Awaitable[_consultation_service_pb2.StartCallResponse]]:
-        """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3)."""
+        """An agent bridges a phone consultation's call to a lawyer through the telephony provider (§6.2.1.3);
+        FAILED_PRECONDITION (reason not_assignable) when the lawyer may take no new work now.
+        """
 
     @_abc_1.abstractmethod
     def EndCall(
