@@ -106,7 +106,7 @@ class FirmRow(CatalogTable, table=True):
     # Onboarding (§4.1.1, §4.1.2, services/catalog/qualifications.py): legal-entity details and the signed
     # cooperation agreement, whose file is in the `qualifications` bucket under `agreement_object`.
     credit_code: str | None = Field(default=None, unique=True)
-    registered_capital_fen: int = 0
+    registered_capital_fen: int = Field(default=0, sa_type=BigInteger)  # beyond an int32 (¥21.47 M)
     status: str = "pending"  # pending | active
     agreement_starts_on: date | None = None
     agreement_ends_on: date | None = None

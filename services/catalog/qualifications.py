@@ -65,6 +65,10 @@ def validate_credit_code(code: str) -> str:
     return code
 
 
+# No firm registers more: China's largest registered capitals are under ¥1 万亿, a tenth of this (in fen).
+MAX_REGISTERED_CAPITAL_FEN = 10**15
+
+
 @dataclass(frozen=True)
 class FirmRegistration:
     name: str
@@ -91,8 +95,10 @@ def validate_registration(
     if not name or len(name) > 100:
         raise InvalidArgument.for_field("name", "is required, at most 100 characters")
     code = validate_credit_code(credit_code)
-    if capital_fen <= 0 or currency not in ("", "CNY"):
-        raise InvalidArgument.for_field("registered_capital", "must be a positive amount in CNY")
+    if not 0 < capital_fen <= MAX_REGISTERED_CAPITAL_FEN or currency not in ("", "CNY"):
+        raise InvalidArgument.for_field(
+            "registered_capital", "must be a positive amount in CNY, at most ¥10 万亿 (10^15 fen)"
+        )
     if not address or len(address) > 200:
         raise InvalidArgument.for_field("address", "is required, at most 200 characters")
     if len(city) > 50:

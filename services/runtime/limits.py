@@ -15,6 +15,9 @@ from services.runtime.errors import InvalidArgument
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 # A proto int64 and a PostgreSQL `bigint`: the widest integer anything stores.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The largest integer a JSON client reads exactly (a JavaScript number): the bound of an amount wider than an
+# int32 (stored as `bigint`, carried as a proto int64), such as a firm's registered capital.
+JSON_SAFE_INTEGER_MAX = 2**53 - 1
 
 NUL_MESSAGE = "must not contain the NUL character (U+0000)"
 SURROGATE_MESSAGE = "must not contain an unpaired surrogate (U+D800 to U+DFFF); send valid UTF-8 text"

@@ -31,6 +31,7 @@ from workflows.shared import firm_agreement_workflow_id
 
 OPERATOR = "operator@demo.counsel.test"
 ALL_WEEK = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(1, 8)]
+FIVE_HUNDRED_MILLION_YUAN = 500_000_000 * 100  # in fen
 
 
 def credit_code() -> str:
@@ -47,7 +48,7 @@ def register_firm(http: httpx.Client, operator: dict[str, str], ends_on: date) -
         json={
             "name": "测试入驻律师事务所 Onboarding Law Firm",
             "credit_code": credit_code(),
-            "registered_capital": {"amount": 100_000_000, "currency": "CNY"},
+            "registered_capital": {"amount": FIVE_HUNDRED_MILLION_YUAN, "currency": "CNY"},
             "address": "北京市海淀区中关村大街1号",
             "city": "北京",
             "location": {"lat": 39.98, "lng": 116.31},
@@ -55,6 +56,7 @@ def register_firm(http: httpx.Client, operator: dict[str, str], ends_on: date) -
     )
     assert created.status_code == 201, created.text
     assert created.json()["status"] == "pending"
+    assert created.json()["registered_capital"]["amount"] == FIVE_HUNDRED_MILLION_YUAN  # beyond an int32
     firm_id = created.json()["id"]
     recorded = http.post(
         f"/api/v1/firms/{firm_id}/agreement",

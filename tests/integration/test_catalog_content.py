@@ -1256,6 +1256,29 @@ NEW_FIRM = {
 }
 
 
+async def test_a_firms_registered_capital_is_realistic_beyond_an_int32(platform: Platform) -> None:
+    """Issue 24: registered capital is a bigint of fen: ¥5 亿 (beyond an int32's ¥21.47 M) is stored and shown
+    to staff; a negative, a zero or an absurd capital is 422 naming registered_capital."""
+    operator = platform.operator()
+    firm = {**NEW_FIRM, "name": "五亿资本律师事务所", "credit_code": "91110105000000019Q"}
+    for amount in (-1, 0, 2**53, 10**15 + 1):
+        refused = await platform.http.post(
+            "/api/v1/firms", json={**firm, "registered_capital": {"amount": amount}}, headers=operator
+        )
+        assert refused.status_code == 422, (amount, refused.text)
+        assert [field.split(".")[0] for field in problem_fields(refused)] == ["registered_capital"]
+    five_hundred_million_yuan = 500_000_000 * 100
+    created = await platform.http.post(
+        "/api/v1/firms",
+        json={**firm, "registered_capital": {"amount": five_hundred_million_yuan, "currency": "CNY"}},
+        headers=operator,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["registered_capital"] == {"amount": five_hundred_million_yuan, "currency": "CNY"}
+    shown = await platform.http.get(f"/api/v1/firms/{created.json()['id']}", headers=operator)
+    assert shown.json()["registered_capital"]["amount"] == five_hundred_million_yuan
+
+
 async def test_the_platforms_licences_are_public(platform: Platform) -> None:
     answer = await platform.http.get("/api/v1/platform")
     assert answer.status_code == 200

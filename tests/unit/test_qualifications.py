@@ -64,12 +64,23 @@ def test_a_firm_registration_checks_every_field() -> None:
         (("x", "123", 1, "CNY", "a", "", 0.0, 0.0), "credit_code"),
         (("x", VALID_CODES[0], 0, "CNY", "a", "", 0.0, 0.0), "registered_capital"),
         (("x", VALID_CODES[0], 1, "USD", "a", "", 0.0, 0.0), "registered_capital"),
+        (("x", VALID_CODES[0], -100, "CNY", "a", "", 0.0, 0.0), "registered_capital"),
+        (("x", VALID_CODES[0], 10**15 + 1, "CNY", "a", "", 0.0, 0.0), "registered_capital"),
         (("x", VALID_CODES[0], 1, "CNY", " ", "", 0.0, 0.0), "address"),
         (("x", VALID_CODES[0], 1, "CNY", "a", "", 91.0, 0.0), "location"),
     ]:
         with pytest.raises(InvalidArgument) as error:
             qualifications.validate_registration(*args)  # type: ignore[arg-type]
         assert field_of(error) == field
+
+
+def test_a_registered_capital_may_exceed_an_int32() -> None:
+    """¥5 亿 (50,000,000,000 fen) is a firm's realistic capital, far beyond ¥21.47 M; ¥10 万亿 is the bound."""
+    for fen in (500_000_000 * 100, qualifications.MAX_REGISTERED_CAPITAL_FEN):
+        registration = qualifications.validate_registration(
+            "测试律所", VALID_CODES[0], fen, "CNY", "北京市", "北京", 39.9, 116.4
+        )
+        assert registration.registered_capital_fen == fen
 
 
 def test_an_agreement_needs_a_file_and_a_term() -> None:

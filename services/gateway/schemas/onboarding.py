@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from services.gateway.schemas.catalog import LocationInput
 from services.gateway.schemas.common import INT32_MAX
+from services.runtime.limits import JSON_SAFE_INTEGER_MAX
 
 
 class Platform(BaseModel):
@@ -18,7 +19,11 @@ class Platform(BaseModel):
 
 
 class RegisteredCapital(BaseModel):
-    amount: int = Field(ge=1, le=INT32_MAX, description="Integer number of fen (as every amount, an int32).")
+    # Wider than an int32, unlike every other amount: firms' registered capitals reach hundreds of millions of
+    # yuan. The catalog refuses what no firm registers (qualifications.MAX_REGISTERED_CAPITAL_FEN).
+    amount: int = Field(
+        ge=1, le=JSON_SAFE_INTEGER_MAX, description="Integer number of fen (an int64; ¥5 亿 is 50000000000)."
+    )
     currency: Literal["CNY"] = "CNY"
 
     model_config = {"extra": "forbid"}
