@@ -98,8 +98,9 @@ async def consultation_classified(
     stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession
 ) -> None:
     classified = unpack(envelope, consultation_events.ConsultationClassified)
+    # The client whose consultation it is (the classifier or an agent decided the field, not the client).
     await stores.histories.record(
-        session, envelope, "consultation", classified.legal_field, user_id=envelope.actor_id
+        session, envelope, "consultation", classified.legal_field, user_id=envelope.client_id
     )
     await stores.histories.suggest(session, envelope.tenant_id)
 

@@ -267,6 +267,19 @@ def _documents(envelope: EventEnvelope) -> Plan:
                     user_id=b.assigned_lawyer_id,
                 )
             )
+        # The lawyer whose draft was late hears it themselves (as consultation's `escalated.missed`) once the
+        # order went to someone else; still assigned, the notice above is theirs.
+        if b.missed_by_lawyer_id and b.missed_by_lawyer_id != b.assigned_lawyer_id:
+            missed = {"due": _when(b.due_at, b.HasField("due_at"))}
+            notices.append(
+                Notice(
+                    "docorder.sla_breached.missed",
+                    Category.TRANSACTIONAL,
+                    *subject,
+                    missed,
+                    user_id=b.missed_by_lawyer_id,
+                )
+            )
         return Plan([Fact(*subject, "client", b.client_id)], notices)
     if kind == "docorder.acknowledged":
         a = unpack(envelope, documents_events.DocOrderAcknowledged)

@@ -279,6 +279,31 @@ async def test_an_agent_classifies_by_hand_and_the_consultation_moves_to_a_lawye
     assert view.row.assigned_lawyer_id == "ip-a"
 
 
+async def test_the_classification_names_its_client_on_the_event(stores: ConsultationStores) -> None:
+    """`consultation.classified`, decided by the classifier or corrected by an agent, carries the client on
+    the envelope (as the check-in events do): identity links it to the client's activity and the catalog
+    links the client to their enterprise's history (§5.5), though neither the classifier nor the agent is
+    the client."""
+    from counsel.common.v1.event_pb2 import EventEnvelope
+
+    consultation_id = await submit(stores)
+    await stores.assignments.classify(consultation_id, "c", default_classifier().classify)
+    await stores.assignments.reclassify(AGENT, consultation_id, "litigation")
+    async with stores.consultations.db.transaction() as session:
+        payloads = (
+            await session.execute(
+                select(TABLES.outbox.c.payload)
+                .where(TABLES.outbox.c.subject.like("%.consultation.classified"))
+                .order_by(TABLES.outbox.c.seq)
+            )
+        ).scalars()
+        classified = [EventEnvelope.FromString(p) for p in payloads]
+    assert [(e.actor_id, e.client_id, e.tenant_id) for e in classified] == [
+        ("", CLIENT.user_id, CLIENT.tenant_id),
+        (AGENT.user_id, CLIENT.user_id, CLIENT.tenant_id),
+    ]
+
+
 async def test_agents_see_consultations_due_within_two_hours_or_overdue(stores: ConsultationStores) -> None:
     from services.consultation.domain import at_risk_window
 

@@ -18,6 +18,7 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.catalog.v1.events_pb2 import ItemViewed, RecommendationSuggested
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
+from counsel.identity.v1.events_pb2 import UserErased
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer
 from services.catalog import events
@@ -27,6 +28,7 @@ from services.catalog.store import CatalogStores
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
 from services.runtime.config import Settings
+from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, bind, unpack
 from services.runtime.grpc_client import open_channel
@@ -169,3 +171,51 @@ async def test_an_enterprises_history_is_kept_once_apart_and_turns_into_suggesti
     finally:
         await bus.js.delete_stream(bus.stream)
         await bus.close()
+
+
+async def test_a_client_who_only_consulted_is_linked_to_their_enterprise_until_erased(
+    platform: Platform,
+) -> None:
+    """`consultation.classified` names its client on the envelope (the classifier or an agent decided the
+    field, so the actor is not the client): the agent's client insight finds the client's enterprise from
+    their consultations alone; once the client is erased, the enterprise's history no longer names them."""
+    tenant_id, client_id = f"tenant-{uuid.uuid4().hex[:8]}", f"client-{uuid.uuid4().hex[:8]}"
+    agent = Principal("agent-1", "", frozenset({"agent"}))
+    bus = await EventBus.connect(platform.settings, name="catalog-client-link-test")
+    tables = events.TABLE["next-purchase"] | events.TABLE["erasure"]
+    consumer = DurableConsumer(
+        "catalog-client-link-test", bus, platform.db, TABLES, bind(tables, platform.stores)
+    )
+    try:
+        for number, agent_id in enumerate(("", "", agent.user_id)):  # the last one an agent's correction
+            classified = factories.envelope(
+                "consultation.classified",
+                consultation_events.ConsultationClassified(
+                    consultation_id=f"c-{number}", legal_field="labour"
+                ),
+                tenant_id=tenant_id,
+                actor_id=agent_id,
+                client_id=client_id,
+            )
+            assert await consumer.handle(*_serialized(classified)) == "processed"
+        enterprise_id, suggested = await platform.stores.histories.for_principal(agent, "", client_id)
+        assert enterprise_id == tenant_id
+        assert suggested and suggested[0].product_id == "doc-labour-compliance"
+        assert await platform.stores.histories.for_principal(agent, "", agent.user_id) == ("", [])
+
+        erased = factories.envelope(
+            "user.erased", UserErased(user_id=client_id, tenant_id=tenant_id), tenant_id=tenant_id
+        )
+        assert await consumer.handle(*_serialized(erased)) == "processed"
+        assert await platform.stores.histories.for_principal(agent, "", client_id) == ("", [])
+        _, kept = await platform.stores.histories.for_principal(agent, tenant_id, "")
+        assert [r.product_id for r in kept] == [r.product_id for r in suggested], (
+            "the enterprise keeps its history, without the person"
+        )
+    finally:
+        await bus.js.delete_stream(bus.stream)
+        await bus.close()
+
+
+def _serialized(envelope: EventEnvelope) -> tuple[bytes, str]:
+    return envelope.SerializeToString(), factories.subject_of(envelope)

@@ -76,7 +76,12 @@ EXAMPLES: dict[str, Message] = {
     ),
     "docorder.accepted": documents.DocOrderAccepted(document_order_id="d1", client_id="client"),
     "docorder.sla_breached": documents.DocOrderSlaBreached(
-        document_order_id="d1", kind="delivery", client_id="client", assigned_lawyer_id="lawyer2"
+        document_order_id="d1",
+        kind="delivery",
+        due_at=Timestamp(seconds=1_780_000_000),
+        client_id="client",
+        assigned_lawyer_id="lawyer2",
+        missed_by_lawyer_id="lawyer",
     ),
     "docorder.acknowledged": documents.DocOrderAcknowledged(document_order_id="d1", agent_id="agent"),
     "docorder.drafted": documents.DocOrderDrafted(
@@ -196,6 +201,29 @@ def test_groups_hear_of_breaches_escalations_and_their_enterprises_payments() ->
     paid = plan_for(envelope("order.paid", EXAMPLES["order.paid"]))
     admin = next(n for n in paid.notices if n.group)
     assert EXAMPLES["order.paid"].client_id in admin.exclude  # type: ignore[attr-defined]
+
+
+def test_a_lawyer_who_missed_a_document_deadline_hears_it_themselves() -> None:
+    """As consultation's `escalated.missed`: the lawyer whose draft was late is told, in their language, that
+    the order went to another lawyer, who is told to finish it; a lawyer still assigned gets the one notice."""
+    reassigned = plan_for(envelope("docorder.sla_breached", EXAMPLES["docorder.sla_breached"]))
+    to_lawyers = {n.user_id: n for n in reassigned.notices if n.user_id not in ("", "client")}
+    assert {user: n.kind for user, n in to_lawyers.items()} == {
+        "lawyer": "docorder.sla_breached.missed",
+        "lawyer2": "docorder.sla_breached.lawyer",
+    }
+    missed = to_lawyers["lawyer"]
+    assert missed.category is Category.TRANSACTIONAL
+    assert render(missed.kind, missed.params, "zh").body == (
+        "您未按期（2026-05-29 04:26 (UTC+8)）提交文书初稿，该订单已转交其他律师。"
+    )
+    assert render(missed.kind, missed.params, "en").title == "Document deadline missed"
+
+    kept = documents.DocOrderSlaBreached(
+        document_order_id="d1", kind="delivery", assigned_lawyer_id="lawyer", missed_by_lawyer_id="lawyer"
+    )
+    plan = plan_for(envelope("docorder.sla_breached", kept))
+    assert [n.kind for n in plan.notices if n.user_id == "lawyer"] == ["docorder.sla_breached.lawyer"]
 
 
 def test_participants_are_learned_for_later_events() -> None:

@@ -47,19 +47,18 @@ class CatalogStores:
     def build(cls, db: Database, outbox: Outbox, files: QualificationFiles | None = None) -> CatalogStores:
         """`files`: the qualifications bucket; without it (the seed, tests of other things) uploads fail."""
         firms = Firms(db)
-        lawyers = Lawyers(db, outbox, firms)
         return cls(
             db=db,
             products=Products(db),
             product_versions=ProductVersions(db, outbox),
             firms=firms,
-            lawyers=lawyers,
+            lawyers=Lawyers(db, outbox, firms),
             articles=Articles(db, outbox),
             columns=Columns(db),
             reviews=Reviews(db, outbox),
             orders=OrderRecords(),
             views=Views(db, outbox),
-            onboarding=Onboarding(db, outbox, lawyers, files),
+            onboarding=Onboarding(db, outbox, files),
             quality=Quality(db, outbox),
             assessments=Assessments(db, outbox),
             histories=EnterpriseHistories(db, outbox),

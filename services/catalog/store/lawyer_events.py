@@ -1,5 +1,6 @@
 """`lawyer.changed`: a lawyer profile's assignable state, published in the transaction of whatever changed it —
-an edit, an activation (store/lawyers.py) or a passed assessment (store/assessments.py)."""
+an edit, an activation (store/lawyers.py), a verification or a firm's agreement (store/onboarding.py) or a passed
+assessment (store/assessments.py). `publish_lawyer_changed` is the one way to publish it."""
 
 from __future__ import annotations
 

@@ -95,7 +95,7 @@ class Lawyers:
             row.updated_at = utcnow()
             stored = await session.merge(row)
             await session.flush()
-            await self.lawyer_changed(session, stored, "system")
+            await publish_lawyer_changed(self.outbox, session, stored, "system")
 
     async def list_lawyers(
         self, filters: LawyerFilter, limit: int, cursor: str, principal: Principal | None = None
@@ -184,7 +184,7 @@ class Lawyers:
             row.updated_at = utcnow()
             session.add(row)
             await session.flush()
-            await self.lawyer_changed(session, row, principal.user_id)
+            await publish_lawyer_changed(self.outbox, session, row, principal.user_id)
             return row
 
     async def deactivate_lawyer(self, principal: Principal, lawyer_id: str) -> LawyerRow:
@@ -198,7 +198,7 @@ class Lawyers:
             row.updated_at = utcnow()
             session.add(row)
             await session.flush()
-            await self.lawyer_changed(session, row, principal.user_id)
+            await publish_lawyer_changed(self.outbox, session, row, principal.user_id)
             return row
 
     async def activate_lawyer(self, principal: Principal, lawyer_id: str) -> LawyerRow:
@@ -224,7 +224,7 @@ class Lawyers:
                 aggregate_id=row.id,
                 actor_id=principal.user_id,
             )
-            await self.lawyer_changed(session, row, principal.user_id)
+            await publish_lawyer_changed(self.outbox, session, row, principal.user_id)
             return row
 
     async def set_online(self, principal: Principal, online: bool) -> LawyerRow:
@@ -253,7 +253,3 @@ class Lawyers:
             )
             for row in rows
         }
-
-    async def lawyer_changed(self, session: AsyncSession, row: LawyerRow, actor_id: str) -> None:
-        """Publish the profile's assignable state (`lawyer.changed`) in the change's transaction."""
-        await publish_lawyer_changed(self.outbox, session, row, actor_id)

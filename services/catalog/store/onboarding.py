@@ -16,7 +16,7 @@ from services.catalog import qualifications
 from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES, FirmRow, LawyerRow, LawyerVerificationRow
 from services.catalog.store.base import administered_lawyer
-from services.catalog.store.lawyers import Lawyers
+from services.catalog.store.lawyer_events import publish_lawyer_changed
 from services.runtime.context import FIRM_SERVICE_ROLE, Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import AlreadyExists, Conflict, PermissionDenied
@@ -25,12 +25,9 @@ from services.runtime.records import claim_idempotency_key, new_id, request_fing
 
 
 class Onboarding:
-    def __init__(
-        self, db: Database, outbox: Outbox, lawyers: Lawyers, files: QualificationFiles | None
-    ) -> None:
+    def __init__(self, db: Database, outbox: Outbox, files: QualificationFiles | None) -> None:
         self.db = db
         self.outbox = outbox
-        self.lawyers = lawyers
         self.files = files
 
     def _files(self) -> QualificationFiles:
@@ -123,7 +120,7 @@ class Onboarding:
             row.updated_at = utcnow()
             session.add(row)
             await session.flush()
-            await self.lawyers.lawyer_changed(session, row, principal.user_id)
+            await publish_lawyer_changed(self.outbox, session, row, principal.user_id)
             return row
 
     async def verify(self, principal: Principal, lawyer_id: str, decision: str, notes: str) -> LawyerRow:
@@ -174,7 +171,7 @@ class Onboarding:
                 aggregate_id=row.id,
                 actor_id=principal.user_id,
             )
-            await self.lawyers.lawyer_changed(session, row, principal.user_id)
+            await publish_lawyer_changed(self.outbox, session, row, principal.user_id)
             return row
 
     async def verifications(self, principal: Principal, lawyer_id: str) -> list[LawyerVerificationRow]:
@@ -227,7 +224,7 @@ class Onboarding:
                     return 0
                 row.updated_at = utcnow()
                 session.add(row)
-                await self.lawyers.lawyer_changed(session, row, "system")
+                await publish_lawyer_changed(self.outbox, session, row, "system")
                 return 1
             return await self._republish_firm(session, firm_id, "system")
 
@@ -238,5 +235,5 @@ class Onboarding:
         for row in rows:
             row.updated_at = now
             session.add(row)
-            await self.lawyers.lawyer_changed(session, row, actor_id)
+            await publish_lawyer_changed(self.outbox, session, row, actor_id)
         return len(rows)

@@ -67,6 +67,7 @@ class Assignments:
                 aggregate_id=consultation_id,
                 tenant_id=row.tenant_id,
                 lawyer_id=row.assigned_lawyer_id,
+                client_id=row.client_id,
             )
             return row
 
@@ -101,6 +102,7 @@ class Assignments:
                 tenant_id=row.tenant_id,
                 lawyer_id=row.assigned_lawyer_id,
                 actor_id=principal.user_id,
+                client_id=row.client_id,
             )
             # Only an assigned consultation's lawyer is looked up (a submitted one is assigned regardless).
             practises = row.status == "assigned" and await _practises(
