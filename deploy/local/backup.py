@@ -87,12 +87,20 @@ def wal_archive(backups: Path) -> Path:
 def archive_settings(archive: Path) -> dict[str, str]:
     """PostgreSQL parameters that copy each finished WAL segment, gzipped, into `archive`. Gzip because a
     segment closed by archive_timeout is 16 MiB however little it holds, and its unused tail compresses to
-    nothing. The copy goes to a temporary name first and is renamed, so a segment in the archive is always
-    whole; an archiver retrying after a crash overwrites its own half copy."""
+    nothing.
+
+    `archive_mode = always`: a standby archives every segment it receives as well, so a segment the primary
+    had finished but not yet archived when it died is in the archive all the same (with `on`, only the
+    primary archives, and such a segment is a gap no restore can cross). The same segment thus reaches the
+    archive from up to three nodes: the first copy stays (each is as good for recovery) and the others are
+    skipped. A copy goes to a name of its own first (the archiving shell's pid) and is renamed, so a segment
+    in the archive is always whole and two nodes never write into one file."""
     folder = shlex.quote(str(archive))
+    segment = f"{folder}/%f.gz"
+    copy = f"{segment}.$$.part"
     return {
-        "archive_mode": "on",
-        "archive_command": f"gzip -1 < %p > {folder}/%f.gz.part && mv {folder}/%f.gz.part {folder}/%f.gz",
+        "archive_mode": "always",
+        "archive_command": f"test -f {segment} || (gzip -1 < %p > {copy} && mv {copy} {segment})",
         "archive_timeout": f"{ARCHIVE_TIMEOUT_SECONDS}s",
     }
 

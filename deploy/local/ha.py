@@ -165,8 +165,9 @@ class PatroniNode(ManagedProcess):
         self.rest_port = rest_port
         self.etcd_hosts = etcd_hosts
         self.passwords = passwords  # superuser ("counsel") and replication ("replicator")
-        # Continuous WAL archiving (deploy/local/backup.py): every node shares one archive; only the primary
-        # archives (archive_mode on), so after a failover the new primary carries on where the old one stopped.
+        # Continuous WAL archiving (deploy/local/backup.py): every node shares one archive and archives what it
+        # has (archive_mode always), so a segment the lost primary had not archived comes from a standby, and
+        # after a failover the new primary carries on where the old one stopped.
         self.archive_parameters = archive_parameters or {}
         self.config_path = self.data_dir / "patroni.yml"
 

@@ -2,7 +2,8 @@
 primary's whole node is killed (-9) under a stream of writes through the services' own DB helper on a
 multi-host URL. Every write that was acknowledged is on the new primary, writes resume on their own within
 the leader TTL's bound, and the old primary, started again, rejoins as a replica (pg_rewind). Every node
-archives its WAL into one folder when primary: the new primary carries on there, on its new timeline. When
+archives its WAL into one folder, standbys too (archive_mode always): a segment the dead primary had not
+archived is there all the same, and the new primary carries on there, on its new timeline. When
 only the primary's postmaster dies, its Patroni hands over to the synchronous standby at once, well inside
 the leader TTL."""
 
@@ -19,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import text
 
@@ -116,6 +118,26 @@ class Writer:
         return max(later - earlier for earlier, later in itertools.pairwise(times))
 
 
+def _archiver(node: PatroniNode) -> psutil.Process:
+    """The WAL archiver process of `node`'s postmaster."""
+    postmaster = psutil.Process(node.postmaster_pid())
+    return next(child for child in postmaster.children() if "archiver" in " ".join(child.cmdline()))
+
+
+async def _finish_segment(db: Database) -> str:
+    """Finish the current WAL segment on the primary (pg_switch_wal); its file name."""
+    async with db.transaction() as session:
+        return str((await session.execute(text("SELECT pg_walfile_name(pg_switch_wal())"))).scalar_one())
+
+
+def _archived(path: Path, timeout: float = 30.0) -> bool:
+    """Whether `path` reaches the WAL archive within `timeout` (archive_command runs within a second or so)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return path.exists()
+
+
 async def _database(cluster: list[PatroniNode]) -> Database:
     """The services' DB helper on the multi-host URL of `cluster`, to a database of its own."""
     password = cluster[0].passwords["counsel"]
@@ -136,6 +158,13 @@ async def test_killing_the_primary_loses_no_acknowledged_write(cluster: list[Pat
         primary = wait_for_primary(cluster, replicas=2)
         writing = asyncio.create_task(writer.run())
         await writer.acknowledged_after(0.0, 20)
+        # The WAL gap: segments the primary finished but had not archived when it died. Its archiver is held
+        # (stopped) while two segments are finished, so only the standbys can archive them.
+        archiver = _archiver(primary)
+        archiver.suspend()
+        unarchived = [await _finish_segment(db) for _ in range(2)]
+        await asyncio.sleep(1)  # the synchronous standby has them at each commit; the other within a moment
+        archiver.kill()
         killed_at = time.monotonic()
         primary.crash()
         await asyncio.wait_for(writer.acknowledged_after(killed_at, 20), WRITE_GAP_LIMIT_SECONDS + 10)
@@ -147,21 +176,22 @@ async def test_killing_the_primary_loses_no_acknowledged_write(cluster: list[Pat
         assert gap < WRITE_GAP_LIMIT_SECONDS
         new_primary = wait_for_primary([n for n in cluster if n is not primary], replicas=1)
         assert new_primary is not primary
+        archive = _archive(primary.data_dir.parent)
+        for segment in unarchived:  # archive_mode always: the standbys archived what the primary could not
+            assert await asyncio.to_thread(_archived, archive / f"{segment}.gz"), (
+                f"{segment}: a gap in the WAL archive"
+            )
 
         await asyncio.to_thread(primary.start)  # its Patroni rewinds it and it follows the new primary
         await asyncio.to_thread(wait_for_primary, cluster, 2)
         roles = {m["name"]: m["role"] for m in cluster_members([n.rest_url for n in cluster])}
         assert roles[primary.name] in ("replica", "sync_standby", "quorum_standby")
 
-        async with db.transaction() as session:
-            segment = (await session.execute(text("SELECT pg_walfile_name(pg_switch_wal())"))).scalar_one()
+        segment = await _finish_segment(db)
         assert int(segment[:8], 16) >= 2  # the timeline the promotion began
-        archived = _archive(primary.data_dir.parent) / f"{segment}.gz"
-        for _ in range(150):  # archive_command runs within a second or so
-            if archived.exists():
-                break
-            await asyncio.sleep(0.2)
-        assert archived.exists(), f"{segment} not archived by the new primary"
+        assert await asyncio.to_thread(_archived, archive / f"{segment}.gz"), (
+            f"{segment} not archived by the new primary"
+        )
         print(f"\nwrite gap on a whole-node crash of the primary: {gap:.1f} s, {len(writer.acked_at)} writes")
     finally:
         writer.stop.set()
