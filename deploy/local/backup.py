@@ -35,6 +35,7 @@ business records are, in PostgreSQL.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import json
 import os
@@ -46,7 +47,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,30 @@ class BackupError(RuntimeError):
 def backups_dir(data_dir: Path) -> Path:
     """Where the local stack on `data_dir` keeps its WAL archive and backup sets."""
     return data_dir / "backups"
+
+
+@contextlib.contextmanager
+def backup_lock(backups: Path) -> Iterator[None]:
+    """Held while a backup set is written and the old ones pruned, by `counsel backup` and by `counsel up`'s
+    schedule alike: a second backup meanwhile is refused (BackupError naming the one running) instead of
+    running beside it, which would double the load on the servers and let the first one's pruning delete the
+    second's half-written set. An OS file lock (flock): a backup that dies releases it with its process."""
+    backups.mkdir(parents=True, exist_ok=True)
+    path = backups / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            running = path.read_text().strip() or "another process"
+            raise BackupError(
+                f"another backup of this stack is running ({running}): wait for it to finish, then try again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}, started {_iso(datetime.now(UTC))}".encode())
+        yield
+    finally:
+        os.close(fd)
 
 
 def wal_archive(backups: Path) -> Path:
