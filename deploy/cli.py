@@ -126,11 +126,13 @@ def _status(as_json: bool) -> int:
 
 
 def _backup() -> int:
-    from deploy.local.backup import backups_dir, local_stack_sources, take_backup
+    from deploy.local.backup import backup_lock, backups_dir, local_stack_sources, take_backup
     from deploy.local.stack import local_settings
 
     data_dir = local_settings().data_dir.resolve()
-    manifest = take_backup(local_stack_sources(data_dir), backups_dir(data_dir))
+    sources = local_stack_sources(data_dir)
+    with backup_lock(backups_dir(data_dir)):
+        manifest = take_backup(sources, backups_dir(data_dir))
     print(f"backup set {manifest['label']} in {backups_dir(data_dir) / manifest['label']}")
     return 0
 

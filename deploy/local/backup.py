@@ -35,6 +35,7 @@ business records are, in PostgreSQL.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import json
 import os
@@ -46,7 +47,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +81,30 @@ def backups_dir(data_dir: Path) -> Path:
     return data_dir / "backups"
 
 
+@contextlib.contextmanager
+def backup_lock(backups: Path) -> Iterator[None]:
+    """Held while a backup set is written and the old ones pruned, by `counsel backup` and by `counsel up`'s
+    schedule alike: a second backup meanwhile is refused (BackupError naming the one running) instead of
+    running beside it, which would double the load on the servers and let the first one's pruning delete the
+    second's half-written set. An OS file lock (flock): a backup that dies releases it with its process."""
+    backups.mkdir(parents=True, exist_ok=True)
+    path = backups / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            running = path.read_text().strip() or "another process"
+            raise BackupError(
+                f"another backup of this stack is running ({running}): wait for it to finish, then try again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}, started {_iso(datetime.now(UTC))}".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
 def wal_archive(backups: Path) -> Path:
     return backups / "wal"
 
@@ -87,12 +112,20 @@ def wal_archive(backups: Path) -> Path:
 def archive_settings(archive: Path) -> dict[str, str]:
     """PostgreSQL parameters that copy each finished WAL segment, gzipped, into `archive`. Gzip because a
     segment closed by archive_timeout is 16 MiB however little it holds, and its unused tail compresses to
-    nothing. The copy goes to a temporary name first and is renamed, so a segment in the archive is always
-    whole; an archiver retrying after a crash overwrites its own half copy."""
+    nothing.
+
+    `archive_mode = always`: a standby archives every segment it receives as well, so a segment the primary
+    had finished but not yet archived when it died is in the archive all the same (with `on`, only the
+    primary archives, and such a segment is a gap no restore can cross). The same segment thus reaches the
+    archive from up to three nodes: the first copy stays (each is as good for recovery) and the others are
+    skipped. A copy goes to a name of its own first (the archiving shell's pid) and is renamed, so a segment
+    in the archive is always whole and two nodes never write into one file."""
     folder = shlex.quote(str(archive))
+    segment = f"{folder}/%f.gz"
+    copy = f"{segment}.$$.part"
     return {
-        "archive_mode": "on",
-        "archive_command": f"gzip -1 < %p > {folder}/%f.gz.part && mv {folder}/%f.gz.part {folder}/%f.gz",
+        "archive_mode": "always",
+        "archive_command": f"test -f {segment} || (gzip -1 < %p > {copy} && mv {copy} {segment})",
         "archive_timeout": f"{ARCHIVE_TIMEOUT_SECONDS}s",
     }
 

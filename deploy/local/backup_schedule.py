@@ -18,6 +18,7 @@ from typing import Any
 
 from deploy.local.backup import (
     BackupError,
+    backup_lock,
     backup_sets,
     backups_dir,
     local_stack_sources,
@@ -110,10 +111,11 @@ class BackupSchedule:
         backups = backups_dir(self.data_dir)
         clock = time.monotonic()
         try:
-            manifest = take_backup(
-                local_stack_sources(self.data_dir), backups, say=lambda line: self.say(f"backup: {line}")
-            )
-            dropped = prune(backups, self.keep)
+            with backup_lock(backups):
+                manifest = take_backup(
+                    local_stack_sources(self.data_dir), backups, say=lambda line: self.say(f"backup: {line}")
+                )
+                dropped = prune(backups, self.keep)
         except (BackupError, OSError, subprocess.SubprocessError) as exc:
             self.next_at = datetime.now(UTC) + min(self.every, RETRY_AFTER)
             self.say(f"scheduled backup failed, tried again at {self.next_at:%H:%M} UTC: {exc}")

@@ -53,6 +53,9 @@ Handler = Callable[[Context, EventEnvelope, AsyncSession], Awaitable[object]]
 ConsumerTable = Mapping[str, Mapping[str, Handler[Context]]]
 # The pending-events gauge is a COUNT over the outbox: refreshed at most this often, not every round.
 PENDING_GAUGE_SECONDS = 1.0
+# An event still early (NotYet) at this delivery is logged as a warning, no longer at INFO (about 30 s of
+# redeliveries: see _redelivery_delay).
+EARLY_ATTEMPTS_BEFORE_WARNING = 6
 # A relay that cannot LISTEN polls, and tries to LISTEN again this often.
 LISTEN_RETRY_SECONDS = 30.0
 
@@ -103,6 +106,13 @@ def handler_for(handlers: Mapping[str, EventHandler], subject_suffix: str) -> Ev
         if subject_matches(pattern, subject_suffix):
             return handler
     raise LookupError(f"no handler for subject {subject_suffix}")
+
+
+class NotYet(Exception):
+    """An event that came before what it acts on: events of one aggregate reach different consumers in no
+    particular order (a consultation's follow-up may be consumed before its submission has started the
+    workflow the follow-up signals). The consumer redelivers it with the usual backoff and says so at INFO:
+    nothing failed."""
 
 
 class BusRefused(RuntimeError):
@@ -545,11 +555,27 @@ class DurableConsumer:
                     await message.term()
                 except asyncio.CancelledError:
                     raise
+                except NotYet as early:
+                    outcome = "deferred"
+                    attempt = message.metadata.num_delivered if message.metadata else 1
+                    # Early once or twice is the normal race; still early after many tries, something
+                    # upstream (what should have come first) is stuck.
+                    log.log(
+                        logging.INFO if attempt < EARLY_ATTEMPTS_BEFORE_WARNING else logging.WARNING,
+                        "consumer %s redelivers %s later (attempt %s): %s",
+                        self.name, message.subject, attempt, early,
+                    )  # fmt: skip
+                    await message.nak(delay=_redelivery_delay(attempt))
                 except Exception:
                     outcome = "failed"
                     attempt = message.metadata.num_delivered if message.metadata else 1
                     log.exception(
                         "consumer %s failed on %s (attempt %s)", self.name, message.subject, attempt
                     )
-                    await message.nak(delay=min(60.0, 0.5 * 2 ** min(attempt, 7)))
+                    await message.nak(delay=_redelivery_delay(attempt))
                 CONSUMER_EVENTS.labels(self.name, outcome).inc()
+
+
+def _redelivery_delay(attempt: int) -> float:
+    """Seconds before a failed or early event comes again: doubling from 1 s, at most a minute."""
+    return min(60.0, 0.5 * 2 ** min(attempt, 7))

@@ -39,6 +39,7 @@ from temporalio.worker import PollerBehaviorAutoscaling
 
 from services.runtime.codec import EncryptionCodec
 from services.runtime.config import Settings, SettingsError
+from services.runtime.events import NotYet
 from services.runtime.keys import master_key
 from services.runtime.tracing import extract, tracer, tracing_on
 
@@ -240,7 +241,7 @@ async def start_once(
 
 async def signal_if_running(client: Client, workflow_id: str, signal: str, *args: Any) -> bool:
     """Send `signal` (with its argument, if any) to the workflow `workflow_id`. False when that workflow has
-    finished (nothing is left to tell it). Raises when it has not started yet, so the consumer's event is
+    finished (nothing is left to tell it). NotYet when it has not started yet, so the consumer's event is
     redelivered until it has (events of one aggregate may be consumed out of order)."""
     handle = client.get_workflow_handle(workflow_id)
     return await _if_running(handle, handle.signal(signal, args=args))
@@ -260,7 +261,12 @@ async def _if_running(handle: WorkflowHandle[Any, Any], call: Awaitable[None]) -
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         # A closed workflow takes no signal; neither does one not started yet, and describing it tells which.
-        description = await handle.describe()
+        try:
+            description = await handle.describe()
+        except RPCError as unknown:
+            if unknown.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise NotYet(f"workflow {handle.id} has not started yet") from unknown
         if description.status == WorkflowExecutionStatus.RUNNING:
             raise
         return False

@@ -2,24 +2,30 @@
 primary's whole node is killed (-9) under a stream of writes through the services' own DB helper on a
 multi-host URL. Every write that was acknowledged is on the new primary, writes resume on their own within
 the leader TTL's bound, and the old primary, started again, rejoins as a replica (pg_rewind). Every node
-archives its WAL into one folder when primary: the new primary carries on there, on its new timeline."""
+archives its WAL into one folder, standbys too (archive_mode always): a segment the dead primary had not
+archived is there all the same, and the new primary carries on there, on its new timeline. When
+only the primary's postmaster dies, its Patroni hands over to the synchronous standby at once, well inside
+the leader TTL."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import secrets
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import text
 
 from deploy.local.backup import archive_settings, prepare_archive
-from deploy.local.ha import EtcdMember, PatroniNode, cluster_members, wait_for_primary
+from deploy.local.ha import LEADER_TTL_SECONDS, EtcdMember, PatroniNode, cluster_members, wait_for_primary
 from deploy.local.servers import free_port
 from services.runtime.config import load_settings
 from services.runtime.db import Database, ensure_database
@@ -65,7 +71,75 @@ def cluster() -> Iterator[list[PatroniNode]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def test_killing_the_primary_loses_no_acknowledged_write(cluster: list[PatroniNode]) -> None:
+class Writer:
+    """One write after another on `table`, as a client would: a write cut off by a fault is retried with the
+    same key (idempotent), and counts only once its commit is acknowledged."""
+
+    def __init__(self, db: Database, table: str) -> None:
+        self.db = db
+        self.table = table
+        self.acked_at: dict[int, float] = {}  # write → when its commit was acknowledged
+        self.progress = asyncio.Condition()  # notified at each acknowledgement
+        self.stop = asyncio.Event()
+
+    async def run(self) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(text(f"CREATE TABLE {self.table} (n int PRIMARY KEY)"))
+        n = 0
+        while not self.stop.is_set():
+            try:
+                async with self.db.transaction() as session:
+                    await session.execute(
+                        text(f"INSERT INTO {self.table} VALUES (:n) ON CONFLICT DO NOTHING"), {"n": n}
+                    )
+            except Unavailable:
+                await asyncio.sleep(0.1)
+                continue
+            async with self.progress:
+                self.acked_at[n] = time.monotonic()
+                self.progress.notify_all()
+            n += 1
+
+    async def acknowledged_after(self, moment: float, count: int) -> None:
+        async with self.progress:
+            await self.progress.wait_for(
+                lambda: sum(1 for at in self.acked_at.values() if at > moment) >= count
+            )
+
+    async def lost(self) -> set[int]:
+        """The acknowledged writes the primary does not have."""
+        async with self.db.read() as session:
+            stored = set((await session.execute(text(f"SELECT n FROM {self.table}"))).scalars())
+        return set(self.acked_at) - stored
+
+    def gap(self) -> float:
+        """The longest wait between two acknowledgements."""
+        times = sorted(self.acked_at.values())
+        return max(later - earlier for earlier, later in itertools.pairwise(times))
+
+
+def _archiver(node: PatroniNode) -> psutil.Process:
+    """The WAL archiver process of `node`'s postmaster."""
+    postmaster = psutil.Process(node.postmaster_pid())
+    return next(child for child in postmaster.children() if "archiver" in " ".join(child.cmdline()))
+
+
+async def _finish_segment(db: Database) -> str:
+    """Finish the current WAL segment on the primary (pg_switch_wal); its file name."""
+    async with db.transaction() as session:
+        return str((await session.execute(text("SELECT pg_walfile_name(pg_switch_wal())"))).scalar_one())
+
+
+def _archived(path: Path, timeout: float = 30.0) -> bool:
+    """Whether `path` reaches the WAL archive within `timeout` (archive_command runs within a second or so)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return path.exists()
+
+
+async def _database(cluster: list[PatroniNode]) -> Database:
+    """The services' DB helper on the multi-host URL of `cluster`, to a database of its own."""
     password = cluster[0].passwords["counsel"]
     hosts = ",".join(f"127.0.0.1:{node.port}" for node in cluster)
     settings = load_settings(
@@ -74,69 +148,82 @@ async def test_killing_the_primary_loses_no_acknowledged_write(cluster: list[Pat
         database_prefix="ha",
     )
     await ensure_database(settings.database_url, settings.database_name("probe"))
-    db = Database(settings.database_dsn("probe"))
-    acked_at: dict[int, float] = {}  # write → when its commit was acknowledged
-    progress = asyncio.Condition()  # notified at each acknowledgement
-    stop = asyncio.Event()
+    return Database(settings.database_dsn("probe"))
 
-    async def writer() -> None:
-        """One write after another, as a client would: a write cut off by the crash is retried with the same
-        key (idempotent), and counts only once its commit is acknowledged."""
-        n = 0
-        while not stop.is_set():
-            try:
-                async with db.transaction() as session:
-                    await session.execute(
-                        text("INSERT INTO writes VALUES (:n) ON CONFLICT DO NOTHING"), {"n": n}
-                    )
-            except Unavailable:
-                await asyncio.sleep(0.1)
-                continue
-            async with progress:
-                acked_at[n] = time.monotonic()
-                progress.notify_all()
-            n += 1
 
-    async def acknowledged_after(moment: float, count: int) -> None:
-        async with progress:
-            await progress.wait_for(lambda: sum(1 for at in acked_at.values() if at > moment) >= count)
-
+async def test_killing_the_primary_loses_no_acknowledged_write(cluster: list[PatroniNode]) -> None:
+    db = await _database(cluster)
+    writer = Writer(db, "writes")
     try:
-        async with db.transaction() as session:
-            await session.execute(text("CREATE TABLE writes (n int PRIMARY KEY)"))
         primary = wait_for_primary(cluster, replicas=2)
-        writing = asyncio.create_task(writer())
-        await acknowledged_after(0.0, 20)
+        writing = asyncio.create_task(writer.run())
+        await writer.acknowledged_after(0.0, 20)
+        # The WAL gap: segments the primary finished but had not archived when it died. Its archiver is held
+        # (stopped) while two segments are finished, so only the standbys can archive them.
+        archiver = _archiver(primary)
+        archiver.suspend()
+        unarchived = [await _finish_segment(db) for _ in range(2)]
+        await asyncio.sleep(1)  # the synchronous standby has them at each commit; the other within a moment
+        archiver.kill()
         killed_at = time.monotonic()
         primary.crash()
-        await asyncio.wait_for(acknowledged_after(killed_at, 20), WRITE_GAP_LIMIT_SECONDS + 10)
-        stop.set()
+        await asyncio.wait_for(writer.acknowledged_after(killed_at, 20), WRITE_GAP_LIMIT_SECONDS + 10)
+        writer.stop.set()
         await writing
 
-        async with db.read() as session:
-            stored = set((await session.execute(text("SELECT n FROM writes"))).scalars())
-        assert set(acked_at) <= stored
-        times = sorted(acked_at.values())  # the write gap: the longest wait between two acknowledgements
-        gap = max(later - earlier for earlier, later in itertools.pairwise(times))
+        assert await writer.lost() == set()
+        gap = writer.gap()
         assert gap < WRITE_GAP_LIMIT_SECONDS
         new_primary = wait_for_primary([n for n in cluster if n is not primary], replicas=1)
         assert new_primary is not primary
+        archive = _archive(primary.data_dir.parent)
+        for segment in unarchived:  # archive_mode always: the standbys archived what the primary could not
+            assert await asyncio.to_thread(_archived, archive / f"{segment}.gz"), (
+                f"{segment}: a gap in the WAL archive"
+            )
 
         await asyncio.to_thread(primary.start)  # its Patroni rewinds it and it follows the new primary
         await asyncio.to_thread(wait_for_primary, cluster, 2)
         roles = {m["name"]: m["role"] for m in cluster_members([n.rest_url for n in cluster])}
         assert roles[primary.name] in ("replica", "sync_standby", "quorum_standby")
 
-        async with db.transaction() as session:
-            segment = (await session.execute(text("SELECT pg_walfile_name(pg_switch_wal())"))).scalar_one()
+        segment = await _finish_segment(db)
         assert int(segment[:8], 16) >= 2  # the timeline the promotion began
-        archived = _archive(primary.data_dir.parent) / f"{segment}.gz"
-        for _ in range(150):  # archive_command runs within a second or so
-            if archived.exists():
-                break
-            await asyncio.sleep(0.2)
-        assert archived.exists(), f"{segment} not archived by the new primary"
-        print(f"\nwrite gap on a whole-node crash of the primary: {gap:.1f} s, {len(acked_at)} writes")
+        assert await asyncio.to_thread(_archived, archive / f"{segment}.gz"), (
+            f"{segment} not archived by the new primary"
+        )
+        print(f"\nwrite gap on a whole-node crash of the primary: {gap:.1f} s, {len(writer.acked_at)} writes")
     finally:
-        stop.set()
+        writer.stop.set()
+        await db.close()
+
+
+async def test_a_dead_postmaster_hands_over_to_the_synchronous_standby_at_once(
+    cluster: list[PatroniNode],
+) -> None:
+    """kill -9 of the primary's postmaster alone: its Patroni, alive, fails over to the synchronous standby
+    (primary_start_timeout 0) rather than run crash recovery, and no acknowledged write is lost. Writes wait
+    far less than the leader TTL that bounds a whole-node crash."""
+    db = await _database(cluster)
+    writer = Writer(db, "postmaster_writes")
+    try:
+        primary = await asyncio.to_thread(wait_for_primary, cluster, 2)
+        writing = asyncio.create_task(writer.run())
+        await writer.acknowledged_after(0.0, 20)
+        killed_at = time.monotonic()
+        postmaster = primary.postmaster_pid()
+        assert postmaster is not None
+        os.kill(postmaster, signal.SIGKILL)
+        await asyncio.wait_for(writer.acknowledged_after(killed_at, 20), WRITE_GAP_LIMIT_SECONDS + 10)
+        writer.stop.set()
+        await writing
+
+        assert await writer.lost() == set()
+        gap = writer.gap()
+        assert gap < LEADER_TTL_SECONDS
+        new_primary = await asyncio.to_thread(wait_for_primary, cluster, 2)  # the old one rejoins too
+        assert new_primary is not primary
+        print(f"\nwrite gap when the primary's postmaster dies: {gap:.1f} s, {len(writer.acked_at)} writes")
+    finally:
+        writer.stop.set()
         await db.close()

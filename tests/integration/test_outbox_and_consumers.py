@@ -4,6 +4,7 @@ PostgreSQL and NATS (ARCHITECTURE rule 2: nothing lost, nothing applied twice)."
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,7 +17,8 @@ from counsel.consultation.v1 import events_pb2
 from deploy.local.servers import NatsServer, PostgresServer
 from services.runtime.config import Settings
 from services.runtime.db import Database, ensure_database
-from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, unpack
+from services.runtime.events import DurableConsumer, EventBus, NotYet, Outbox, OutboxRelay, unpack
+from services.runtime.metrics import CONSUMER_EVENTS
 from services.runtime.service import cancel_all
 from services.runtime.tables import RuntimeTables, define_runtime_tables
 from services.runtime.tracing import current_trace_ids
@@ -191,6 +193,43 @@ async def test_the_running_consumer_receives_relayed_events(settings, db, bus) -
     finally:
         await cancel_all(tasks, "test")
     assert received == ["c0", "c1", "c2"]
+
+
+async def test_an_early_event_is_redelivered_and_said_at_info_not_as_a_failure(
+    settings, db, bus, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event consumed before what it acts on (NotYet: a follow-up before the submission started its
+    workflow) is the normal race between consumers: it comes again and is applied, and the log says so at
+    INFO, without a traceback, and the metrics count it deferred, not failed."""
+    database, tables = db
+    attempts: list[str] = []
+    applied = asyncio.Event()
+
+    async def early_once(envelope: EventEnvelope, session) -> None:
+        attempts.append(envelope.aggregate_id)
+        if len(attempts) == 1:
+            raise NotYet("workflow consultation-c0 has not started yet")
+        applied.set()
+
+    outbox = Outbox("consultation", settings, tables)
+    consumer = DurableConsumer("probe-early", bus, database, tables, {"consultation.>": early_once})
+    tasks = [
+        asyncio.create_task(consumer.run()),
+        asyncio.create_task(OutboxRelay(database, outbox, bus).run()),
+    ]
+    caplog.set_level(logging.INFO, logger="services.runtime.events")
+    try:
+        async with database.transaction() as session:
+            await outbox.add(session, "consultation.submitted", submitted("c0"), aggregate_id="c0")
+        await asyncio.wait_for(applied.wait(), timeout=20)
+    finally:
+        await cancel_all(tasks, "test")
+    assert attempts == ["c0", "c0"]
+    (early,) = [r for r in caplog.records if "probe-early" in r.getMessage()]
+    assert early.levelno == logging.INFO and early.exc_info is None
+    assert "redelivers" in early.getMessage() and "has not started yet" in early.getMessage()
+    assert CONSUMER_EVENTS.labels("probe-early", "deferred")._value.get() == 1
+    assert CONSUMER_EVENTS.labels("probe-early", "failed")._value.get() == 0
 
 
 async def test_pipelined_publishing_keeps_commit_order_in_the_stream(settings, db, bus) -> None:

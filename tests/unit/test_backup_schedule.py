@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from deploy.local import backup_schedule
-from deploy.local.backup import MANIFEST, BackupError, backup_node, backups_dir, wal_archive
+from deploy.local.backup import (
+    MANIFEST,
+    BackupError,
+    backup_lock,
+    backup_node,
+    backups_dir,
+    wal_archive,
+)
 from deploy.local.backup_schedule import BackupSchedule, backup_status, prune
 
 NOW = datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
@@ -175,6 +182,37 @@ def test_one_backup_at_a_time(tmp_path: Path) -> None:
     assert schedule.worker is not None
     schedule.worker.join()
     assert taken == ["set"]
+
+
+def test_a_backup_while_another_runs_is_refused_and_names_the_one_running(tmp_path: Path) -> None:
+    backups = backups_dir(tmp_path)
+    with backup_lock(backups), pytest.raises(BackupError) as refused, backup_lock(backups):
+        pass
+    assert str(refused.value).startswith(
+        f"another backup of this stack is running (pid {os.getpid()}, started 20"
+    )
+    assert str(refused.value).endswith("): wait for it to finish, then try again")
+    with backup_lock(backups):  # free again once the first has finished
+        pass
+
+
+def test_the_schedule_does_not_back_up_beside_a_manual_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said: list[str] = []
+    taken: list[str] = []
+    monkeypatch.setattr(backup_schedule, "local_stack_sources", lambda data_dir: None)
+    monkeypatch.setattr(backup_schedule, "take_backup", lambda *args, **kwargs: taken.append("set"))
+    schedule = BackupSchedule(tmp_path, timedelta(hours=24), keep=3, say=said.append)
+    with backup_lock(backups_dir(tmp_path)):  # `counsel backup` is running
+        _tend(schedule, datetime.now(UTC))
+    assert taken == []
+    assert (
+        schedule.next_at is not None and schedule.next_at - datetime.now(UTC) <= backup_schedule.RETRY_AFTER
+    )
+    (line,) = said
+    assert line.startswith("scheduled backup failed, tried again at ")
+    assert "another backup of this stack is running (pid " in line
 
 
 def _member(name: str, role: str, state: str) -> dict[str, Any]:

@@ -378,16 +378,15 @@ async def test_the_services_replies_and_closes_reach_the_workflow_through_its_li
 ) -> None:
     """A close reaches the workflow only from `consultation.closed`, published after the close committed
     (the outbox), never from the RPC: the link turns the lawyer's reply and the client's close into signals.
-    A close for a workflow not started yet is refused, so the consumer redelivers it; one for a finished
-    workflow is nothing to tell."""
+    A close for a workflow not started yet is early (NotYet), so the consumer redelivers it; one for a
+    finished workflow is nothing to tell."""
     from typing import Any, cast
-
-    from temporalio.service import RPCError
 
     from counsel.common.v1.event_pb2 import EventEnvelope
     from counsel.consultation.v1 import events_pb2
     from services.consultation.events import TABLE, HandlerContext
     from services.consultation.workflow_link import WorkflowLink
+    from services.runtime.events import NotYet
     from tests.support.factories import deliver, envelope
 
     service = FakeConsultationService()
@@ -408,7 +407,7 @@ async def test_the_services_replies_and_closes_reach_the_workflow_through_its_li
         ),
         tenant_id="tenant-1",
     )
-    with pytest.raises(RPCError):  # not started yet: the event comes again
+    with pytest.raises(NotYet):  # not started yet: the event comes again
         await link(closed, cast(Any, None))
     async with Worker(
         env.client, task_queue=task_queue, workflows=[ConsultationWorkflow], activities=service.activities
