@@ -25,7 +25,7 @@ from services.runtime.context import Principal
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
-from services.runtime.keys import SEALED_PREFIX, DataKeys, master_key, user_subject
+from services.runtime.keys import SEALED_PREFIX, DataKeys, KeyDestroyed, master_key, user_subject
 from services.runtime.records import new_id
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -75,7 +75,7 @@ async def stored(db: Database, user_id: str) -> tuple[str, str, list[dict[str, s
         return email, phone, list(details)
 
 
-async def test_fields_are_sealed_with_the_persons_key(identity: Identity) -> None:
+async def test_fields_are_sealed_with_the_persons_key_and_erasure_shreds_them(identity: Identity) -> None:
     stores = identity.stores
     email, phone = f"p.{secrets.token_hex(4)}@example.com", "+8613912345678"
     enterprise = await stores.accounts.create_enterprise("甲公司")
@@ -106,6 +106,28 @@ async def test_fields_are_sealed_with_the_persons_key(identity: Identity) -> Non
     # The lookup by e-mail stays the blind index's.
     found = await stores.logins.base.user_by_identifier("email", email)
     assert found is not None and found.id == user_id
+
+    await stores.privacy.erase(principal)
+
+    # What the rows held before (a backup, a WAL segment) opens with neither this process's cached key
+    # nor another process's freshly read one.
+    for keys in (identity.keys, identity.data_keys()):
+        shredded = await keys.cipher(user_subject(user_id))
+        for field, value in (
+            (EMAIL, email_enc),
+            (PHONE, phone_enc),
+            (SEALED_DETAIL["ip_enc"], login_detail["ip_enc"]),
+        ):
+            with pytest.raises(KeyDestroyed):
+                shredded.open(field, value)
+    assert await stored(identity.db, user_id) == ("", "", [])
+    async with identity.db.engine.connect() as conn:
+        wrapped = (
+            await conn.execute(
+                text("SELECT wrapped FROM data_keys WHERE subject = :s"), {"s": user_subject(user_id)}
+            )
+        ).scalar_one()
+    assert wrapped == b""
 
 
 async def test_values_sealed_before_are_sealed_anew_at_start_once(identity: Identity) -> None:

@@ -19,7 +19,7 @@ from services.identity.store.sealed import PersonalFields, UserView, personal_fi
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
-from services.runtime.keys import DataKeys
+from services.runtime.keys import DataKeys, user_subject
 from services.runtime.records import new_id, utcnow
 
 
@@ -52,6 +52,11 @@ class IdentityBase:
 
     async def view(self, row: UserRow) -> UserView:
         return (await self.personal(row.id)).view(row)
+
+    async def shred(self, session: AsyncSession, user_id: str) -> None:
+        """Destroy the person's data key in `session`'s transaction (erasure): their e-mail, phone and
+        logins' places, here and in every copy, can no longer be opened."""
+        await self.data_keys.destroy(user_subject(user_id), await session.connection())
 
     def identifier_key(self, canonical: str) -> str:
         """The key failed attempts with a login identifier (or card number, or service client) count under."""

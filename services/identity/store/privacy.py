@@ -215,7 +215,8 @@ class Privacy:
 
     async def erase(self, principal: Principal | None) -> datetime:
         """Erase the caller's personal data held here (PIPL): contact details, name, password, social links,
-        cards, sessions and activity; the audit trail (which holds no personal data) stays. Publishes
+        cards, sessions and activity, and their data key with them (crypto-shredding: what it sealed is
+        unreadable in every copy); the audit trail (which holds no personal data) stays. Publishes
         `user.erased` so every other service erases or anonymises its copy. An account already erased is
         NotFound (issue 20): there is nobody left to erase."""
         caller = signed_in(principal, "erase your data")
@@ -255,6 +256,9 @@ class Privacy:
             )
             await session.execute(delete(OidcLinkRow).where(col(OidcLinkRow.user_id) == user.id))
             await session.execute(delete(ActivityRow).where(col(ActivityRow.user_id) == user.id))
+            # Nothing here is kept for a retention rule (the audit trail holds no personal data): the key
+            # goes at once, so what the rows above held stays unreadable in the WAL and in backups too.
+            await self.base.shred(session, user.id)
             await self.base.outbox.add(
                 session,
                 "user.erased",
