@@ -10,20 +10,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.identity.models import UserRow
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.keys import DataKeys, SubjectCipher, user_subject
+from services.runtime.resealing import BATCH, FORMER_PATTERN, in_batches, sealed_anew
 
 EMAIL, PHONE = "users.email", "users.phone"
 # An activity's detail keys that hold a sealed value, and the field each is sealed as.
 SEALED_DETAIL = {"ip_enc": "activities.ip", "location_enc": "activities.location"}
 _SHOWN_AS = {"ip_enc": "ip", "location_enc": "location"}
-_BATCH = 500
-_FORMER = "v1:"  # FieldCipher's values
 
 
 @dataclass(frozen=True)
@@ -77,62 +78,41 @@ async def personal_fields(keys: DataKeys, user_id: str) -> PersonalFields:
 
 async def seal_former_values(db: Database, keys: DataKeys, former: FieldCipher) -> int:
     """Seal anew with the person's key what `former` sealed — accounts' e-mails and phones, logins' IP
-    addresses and places — a batch per transaction; returns how many rows changed. Run at start before
-    serving; replicas starting together skip each other's locked rows, and a second start finds nothing."""
-    return await _seal_former_users(db, keys, former) + await _seal_former_activities(db, keys, former)
+    addresses and places (`services/runtime/resealing.py`); returns how many rows changed. Run at start
+    before serving."""
 
+    async def seal_user(conn: AsyncConnection, row: Row[Any]) -> None:
+        cipher = await keys.cipher(user_subject(row.id))
+        await conn.execute(
+            text("UPDATE users SET email_enc = :email, phone_enc = :phone WHERE id = :id"),
+            {
+                "id": row.id,
+                "email": sealed_anew(cipher, former, EMAIL, row.email_enc),
+                "phone": sealed_anew(cipher, former, PHONE, row.phone_enc),
+            },
+        )
 
-async def _seal_former_users(db: Database, keys: DataKeys, former: FieldCipher) -> int:
-    changed = 0
-    query = text(
+    async def seal_activity(conn: AsyncConnection, row: Row[Any]) -> None:
+        cipher = await keys.cipher(user_subject(row.user_id))
+        detail = dict(row.detail)
+        for key, field in SEALED_DETAIL.items():
+            if key in detail:
+                detail[key] = sealed_anew(cipher, former, field, detail[key])
+        await conn.execute(
+            text("UPDATE activities SET detail = CAST(:detail AS jsonb) WHERE id = :id"),
+            {"id": row.id, "detail": json.dumps(detail)},
+        )
+
+    params = {"former": FORMER_PATTERN}
+    users = text(
         "SELECT id, email_enc, phone_enc FROM users WHERE email_enc LIKE :former OR phone_enc LIKE :former "
-        f"LIMIT {_BATCH} FOR UPDATE SKIP LOCKED"
+        f"LIMIT {BATCH} FOR UPDATE SKIP LOCKED"
     )
-    while True:
-        async with db.engine.begin() as conn:
-            rows = (await conn.execute(query, {"former": _FORMER + "%"})).all()
-            for user_id, email, phone in rows:
-                cipher = await keys.cipher(user_subject(user_id))
-                await conn.execute(
-                    text("UPDATE users SET email_enc = :email, phone_enc = :phone WHERE id = :id"),
-                    {
-                        "id": user_id,
-                        "email": _sealed_anew(cipher, former, EMAIL, email),
-                        "phone": _sealed_anew(cipher, former, PHONE, phone),
-                    },
-                )
-        if not rows:
-            return changed
-        changed += len(rows)
-
-
-async def _seal_former_activities(db: Database, keys: DataKeys, former: FieldCipher) -> int:
-    changed = 0
-    query = text(
+    activities = text(
         "SELECT id, user_id, detail FROM activities "
         "WHERE detail->>'ip_enc' LIKE :former OR detail->>'location_enc' LIKE :former "
-        f"LIMIT {_BATCH} FOR UPDATE SKIP LOCKED"
+        f"LIMIT {BATCH} FOR UPDATE SKIP LOCKED"
     )
-    while True:
-        async with db.engine.begin() as conn:
-            rows = (await conn.execute(query, {"former": _FORMER + "%"})).all()
-            for activity_id, user_id, detail in rows:
-                cipher = await keys.cipher(user_subject(user_id))
-                anew = dict(detail)
-                for key, field in SEALED_DETAIL.items():
-                    if key in anew:
-                        anew[key] = _sealed_anew(cipher, former, field, anew[key])
-                await conn.execute(
-                    text("UPDATE activities SET detail = CAST(:detail AS jsonb) WHERE id = :id"),
-                    {"id": activity_id, "detail": json.dumps(anew)},
-                )
-        if not rows:
-            return changed
-        changed += len(rows)
-
-
-def _sealed_anew(cipher: SubjectCipher, former: FieldCipher, field: str, value: str) -> str:
-    if not value.startswith(_FORMER):
-        return value
-    # a shredded person's leftover goes: nothing can be sealed for them any more
-    return "" if cipher.destroyed else cipher.seal(field, former.decrypt(value))
+    return await in_batches(db, users, params, seal_user) + await in_batches(
+        db, activities, params, seal_activity
+    )
