@@ -38,6 +38,7 @@ from bench.benchmarks import (
     consultation,
     firms,
     gateway,
+    identity,
     open_sla,
     outbox,
     payment,
@@ -167,6 +168,7 @@ NEEDS: dict[str, set[str]] = {
     "portal": {"stack"},
     "classifier": set(),
     "staff-reads": {"stack"},
+    "identity": {"stack"},
 }
 
 
@@ -260,6 +262,7 @@ async def run_all(
             "portal": lambda: portal.bench_portal_render(ctx),
             "classifier": lambda: classifier.bench_classifier_latency(ctx),
             "staff-reads": lambda: staff_reads.bench_staff_reads(ctx),
+            "identity": lambda: identity.bench_identity(ctx),
         }
         for key in selected:
             print(f"\n== {key}", flush=True)
@@ -302,7 +305,7 @@ def main() -> None:
         nargs="*",
         default=[],
         help="run only these: gateway catalog consultation starts open timers outbox payment firms portal "
-        "classifier staff-reads",
+        "classifier staff-reads identity",
     )
     parser.add_argument(
         "--results-dir", type=Path, default=RESULTS, help="where to write the .md and .json (bench/results)"

@@ -9,18 +9,20 @@ from counsel.notification.v1.notification_service_pb2_grpc import NotificationIn
 from services.identity import domain, events
 from services.identity.config import IdentitySettings
 from services.identity.delivery import NotificationSender
-from services.identity.models import TABLES
+from services.identity.models import DATA_KEYS, TABLES
 from services.identity.oidc import OidcClients, parse_providers
 from services.identity.server import IdentityServicer
 from services.identity.social import LoginProviders
 from services.identity.store import IdentityStores
 from services.identity.store.keys import SigningKeys
+from services.identity.store.sealed import seal_former_values
 from services.identity.store.sessions import Sessions
 from services.identity.wechat import WeChatLogin
 from services.runtime.auth import Revocation
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.service import service_runtime
 
 if TYPE_CHECKING:
@@ -60,7 +62,8 @@ class LocalRevocations:
 async def serve(shared: Settings, policy: domain.AuthPolicy | None = None) -> None:
     """Run identity until stopped. `policy` narrows the code and lockout limits (tests)."""
     settings = IdentitySettings.from_settings(shared)
-    # Fails fast, before anything starts, when COUNSEL_SECRET_KEY is missing or too short.
+    # Blind indexes and the service's own secrets: fails fast, before anything starts, when
+    # COUNSEL_SECRET_KEY is missing or too short.
     cipher = FieldCipher(settings.secret_key)
     app = settings.wechat_app()
     oidc = OidcClients(parse_providers(settings.oidc_providers))
@@ -72,7 +75,11 @@ async def serve(shared: Settings, policy: domain.AuthPolicy | None = None) -> No
             settings.notification_addr, settings.tls(), default_timeout=settings.grpc_deadline_seconds
         ) as channel,
     ):
-        stores = IdentityStores.build(rt.db, rt.outbox, cipher, settings, policy=policy)
+        # service_runtime has refused to start without a master key: nothing personal is written in clear.
+        data_keys = DataKeys(rt.db, master_key(settings), DATA_KEYS)
+        await data_keys.check()
+        await seal_former_values(rt.db, data_keys, cipher)
+        stores = IdentityStores.build(rt.db, rt.outbox, cipher, data_keys, settings, policy=policy)
         jwks.keys, revocations.sessions = stores.keys, stores.sessions
         await stores.keys.ensure()
         notification = cast("NotificationInternalServiceAsyncStub", NotificationInternalServiceStub(channel))

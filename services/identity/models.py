@@ -1,7 +1,8 @@
 """Tables of the identity service, on its own registry so its metadata never mixes with another's.
 
-Personal fields are stored encrypted (`*_enc`, FieldCipher) with a blind index (`*_index`) for exact-match
-lookups; nothing here holds an e-mail address or a phone number in clear (R-PRIV-1)."""
+A person's fields are stored sealed with their data key (`*_enc`, `store/sealed.py`, kept wrapped in
+`data_keys`) with a blind index (`*_index`, keyed by COUNSEL_SECRET_KEY) for exact-match lookups; nothing here
+holds an e-mail address or a phone number in clear (R-PRIV-1)."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ class SigningKeyRow(IdentityModel, table=True):
     __tablename__ = "signing_keys"
 
     kid: str = Field(primary_key=True)
-    private_key_enc: str  # PKCS#8 PEM, encrypted with FieldCipher
+    private_key_enc: str  # PKCS#8 PEM, encrypted with FieldCipher (the service's own, not a person's)
     public_jwk: str  # JSON text of the public JWK
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     retired_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -9,12 +9,13 @@ import uuid
 from typing import Protocol
 
 from services.identity.config import IdentitySettings
-from services.identity.models import TABLES
+from services.identity.models import DATA_KEYS, TABLES
 from services.identity.store import IdentityStores
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, master_key
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ async def seed(db: Database, settings: Settings) -> None:
         db,
         Outbox("identity", settings, TABLES),
         FieldCipher(settings.secret_key),
+        DataKeys(db, master_key(settings), DATA_KEYS),
         IdentitySettings.from_settings(settings),
     )
     await seed_demo(stores.accounts)

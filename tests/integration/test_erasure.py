@@ -41,6 +41,7 @@ from services.consultation.models import (
 from services.documents.models import TABLES as DOCUMENTS_TABLES
 from services.documents.models import DocumentOrderRow, DocumentRevisionRow
 from services.identity.config import IdentitySettings
+from services.identity.models import DATA_KEYS as IDENTITY_DATA_KEYS
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.store import IdentityStores
 from services.notification import events as notification_events
@@ -150,6 +151,7 @@ async def platform(
                 dbs["identity"],
                 Outbox("identity", settings, IDENTITY_TABLES),
                 cipher,
+                DataKeys(dbs["identity"], master_key(settings), IDENTITY_DATA_KEYS),
                 IdentitySettings.from_settings(settings),
             ),
             PaymentStores.build(

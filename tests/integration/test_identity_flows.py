@@ -33,6 +33,7 @@ from services.gateway.config import GatewaySettings
 from services.identity import domain, tokens
 from services.identity import main as identity_main
 from services.identity.config import IdentitySettings
+from services.identity.models import DATA_KEYS
 from services.identity.models import TABLES as IDENTITY_TABLES
 from services.identity.seed import (
     DEMO_ENTERPRISE_ID,
@@ -50,6 +51,7 @@ from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.errors import Conflict, NotFound, Unauthenticated
 from services.runtime.events import EventBus, Outbox
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.service import token_verifier
 from tests.support.factories import envelope
 from tests.support.gateway import problem_fields
@@ -95,6 +97,7 @@ class Stack:
     connections: Connections
     identity_db: Database
     cipher: FieldCipher
+    data_keys: DataKeys
     provider: Provider
     as_notification: Connections
     wechat: WeChat
@@ -138,9 +141,10 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
     cipher = FieldCipher(settings.secret_key)
     async with migrated_databases(settings, "identity", pool_size=2) as databases:
         identity_db = databases["identity"]
+        data_keys = DataKeys(identity_db, master_key(settings), DATA_KEYS)
         await seed_demo(
             IdentityStores.build(
-                identity_db, Outbox("identity", settings, IDENTITY_TABLES), cipher, settings
+                identity_db, Outbox("identity", settings, IDENTITY_TABLES), cipher, data_keys, settings
             ).accounts
         )
         async with serving_in_process(
@@ -159,7 +163,15 @@ async def stack(postgres_server: PostgresServer, nats_server: NatsServer, pki: A
                     running_wechat(wechat_port, WECHAT_WEBSITE, WECHAT_MINI_PROGRAM) as wechat,
                 ):
                     yield Stack(
-                        settings, app, connections, identity_db, cipher, provider, as_notification, wechat
+                        settings,
+                        app,
+                        connections,
+                        identity_db,
+                        cipher,
+                        data_keys,
+                        provider,
+                        as_notification,
+                        wechat,
                     )
             finally:
                 await as_notification.close()
@@ -279,7 +291,7 @@ async def test_a_new_policy_version_is_accepted_at_the_next_login(stack: Stack) 
         update={"privacy_policy_version": "2099-01-01", "privacy_policy_url": "https://counsel.example/pp"}
     )
     logins = IdentityStores.build(
-        stack.identity_db, Outbox("identity", newer, IDENTITY_TABLES), stack.cipher, newer
+        stack.identity_db, Outbox("identity", newer, IDENTITY_TABLES), stack.cipher, stack.data_keys, newer
     ).logins
     attempt = domain.validate_login("password", phone, PASSWORD)
     with pytest.raises(Conflict) as refused:
@@ -617,7 +629,11 @@ async def test_logout_and_a_role_change_stop_the_access_tokens_they_name_at_once
 
 def identity_stores(stack: Stack) -> IdentityStores:
     return IdentityStores.build(
-        stack.identity_db, Outbox("identity", stack.settings, IDENTITY_TABLES), stack.cipher, stack.settings
+        stack.identity_db,
+        Outbox("identity", stack.settings, IDENTITY_TABLES),
+        stack.cipher,
+        stack.data_keys,
+        stack.settings,
     )
 
 
@@ -1235,7 +1251,7 @@ async def test_social_logins_ask_for_consent_as_a_password_login_does(stack: Sta
 
     newer = stack.settings.model_copy(update={"privacy_policy_version": "2099-01-01"})
     oidc = IdentityStores.build(
-        stack.identity_db, Outbox("identity", newer, IDENTITY_TABLES), stack.cipher, newer
+        stack.identity_db, Outbox("identity", newer, IDENTITY_TABLES), stack.cipher, stack.data_keys, newer
     ).oidc
     user = stack.provider.user
     with pytest.raises(Conflict) as asked:

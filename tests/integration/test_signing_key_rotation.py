@@ -14,11 +14,12 @@ from sqlalchemy import text
 from deploy.local.servers import PostgresServer
 from services.identity import tokens
 from services.identity.config import IdentitySettings
-from services.identity.models import TABLES
+from services.identity.models import DATA_KEYS, TABLES
 from services.identity.store import IdentityStores
 from services.identity.store.keys import SigningKeys
 from services.runtime.crypto import FieldCipher
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, master_key
 from tests.support.platform import isolated_settings, migrated_databases
 
 
@@ -35,6 +36,7 @@ async def keys(postgres_server: PostgresServer, unique_name: str) -> AsyncIterat
             databases["identity"],
             Outbox("identity", settings, TABLES),
             FieldCipher(settings.secret_key),
+            DataKeys(databases["identity"], master_key(settings), DATA_KEYS),
             settings,
         ).keys
 

@@ -1,6 +1,7 @@
-"""Identity persistence, one store per aggregate over one base (`base`: the database, the outbox, the field
-cipher and the audit trail): one transaction per change, its outbox event and audit entry included.
-Personal fields are encrypted on the way in and decrypted on the way out; callers see `UserView`s in clear."""
+"""Identity persistence, one store per aggregate over one base (`base`: the database, the outbox, the
+person's data keys, the secret-key cipher and the audit trail): one transaction per change, its outbox event
+and audit entry included. Personal fields are sealed with the person's data key on the way in and opened on
+the way out (`sealed`); callers see `UserView`s in clear."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from services.identity.store.sessions import Sessions
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class IdentityStores:
         db: Database,
         outbox: Outbox,
         cipher: FieldCipher,
+        data_keys: DataKeys,
         settings: IdentitySettings,
         passwords: domain.Passwords | None = None,
         policy: domain.AuthPolicy | None = None,
@@ -58,7 +61,7 @@ class IdentityStores:
     ) -> IdentityStores:
         """`policy` narrows the code and lockout limits (tests); `geo` places login addresses
         (COUNSEL_GEOIP_DATABASE by default)."""
-        base = IdentityBase(db, outbox, cipher, settings, passwords or domain.Passwords())
+        base = IdentityBase(db, outbox, cipher, data_keys, settings, passwords or domain.Passwords())
         policy = policy or domain.AuthPolicy()
         lockout = Lockout(base, policy)
         codes = OneTimeCodes(base, policy)

@@ -17,6 +17,7 @@ from services.identity.models import EnterpriseRow, MembershipCardRow, UserRow
 from services.identity.store.base import IdentityBase, UserView, audit, record_consent
 from services.identity.store.limits import Lockout
 from services.identity.store.otp import OneTimeCodes
+from services.identity.store.sealed import EMAIL, PHONE
 from services.runtime.context import Principal
 from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, Unauthenticated
 from services.runtime.records import new_id, utcnow
@@ -56,7 +57,7 @@ class Accounts:
             row = await session.get(UserRow, user_id) if user_id else None
         if row is None or not domain.can_see_user(principal, row.id, row.tenant_id):
             raise NotFound("no such user")
-        return self.base.view(row)
+        return await self.base.view(row)
 
     async def hash_password(self, password: str) -> str:
         """argon2id hash of a new password (validated), computed off the event loop."""
@@ -107,6 +108,7 @@ class Accounts:
         email_index = cipher.blind_index(new.email) if new.email else None
         phone_index = cipher.blind_index(new.phone) if new.phone else None
         row_id = user_id or new_id()
+        person = await self.base.personal(row_id)
         table = UserRow.__table__  # type: ignore[attr-defined]
         async with self.base.db.transaction() as session:
             if new.tenant_id and await session.get(EnterpriseRow, new.tenant_id) is None:
@@ -118,9 +120,9 @@ class Accounts:
                     tenant_id=new.tenant_id,
                     display_name=new.display_name,
                     email_index=email_index,
-                    email_enc=cipher.encrypt(new.email) if new.email else "",
+                    email_enc=person.cipher.seal(EMAIL, new.email),
                     phone_index=phone_index,
-                    phone_enc=cipher.encrypt(new.phone) if new.phone else "",
+                    phone_enc=person.cipher.seal(PHONE, new.phone),
                     password_hash=password_hash,
                     roles=list(new.roles),
                     status="active",
@@ -141,19 +143,22 @@ class Accounts:
                 if firm_id and not existing.firm_id:
                     existing.firm_id = firm_id
                     session.add(existing)
-                return CreatedUser(self.base.view(existing), False)
-            await self.base.outbox.add(
-                session,
-                "user.registered",
-                events_pb2.UserRegistered(user_id=row_id, tenant_id=new.tenant_id),
-                aggregate_id=row_id,
-                tenant_id=new.tenant_id,
-            )
-            row = await session.get(UserRow, row_id)
-            assert row is not None
-            if privacy_policy_accepted:
-                record_consent(session, row, self.base.privacy_policy.version, via="seed")
-            return CreatedUser(self.base.view(row), True)
+                row, created = existing, False
+            else:
+                await self.base.outbox.add(
+                    session,
+                    "user.registered",
+                    events_pb2.UserRegistered(user_id=row_id, tenant_id=new.tenant_id),
+                    aggregate_id=row_id,
+                    tenant_id=new.tenant_id,
+                )
+                new_row = await session.get(UserRow, row_id)
+                assert new_row is not None
+                row = new_row
+                if privacy_policy_accepted:
+                    record_consent(session, row, self.base.privacy_policy.version, via="seed")
+                created = True
+        return CreatedUser(await self.base.view(row), created)
 
     async def profile(self, principal: Principal | None) -> Profile:
         caller = signed_in(principal, "see your profile")
@@ -169,7 +174,7 @@ class Accounts:
                     .order_by(col(MembershipCardRow.created_at))
                 )
             ).all()
-        return Profile(self.base.view(user), enterprise, list(cards))
+        return Profile(await self.base.view(user), enterprise, list(cards))
 
     async def update_me(self, principal: Principal | None, change: domain.ProfileChange) -> UserView:
         """Change the caller's name, link a phone or an e-mail (proven by its code: R-ACC-2, one person,
@@ -196,6 +201,7 @@ class Accounts:
             if not await self.codes.consume(change.identifier, change.code):
                 await self.lockout.record_failure(key, "link", "")
                 raise InvalidArgument.for_field("code", "is wrong or has expired; request a new code")
+        person = await self.base.personal(caller.user_id)
         changed: list[str] = []
         try:
             async with self.base.db.transaction() as session:
@@ -206,7 +212,7 @@ class Accounts:
                     user.display_name = change.display_name
                     changed.append("display_name")
                 if change.identifier_kind:
-                    columns = self.base.identifier_columns(change.identifier_kind, change.identifier)
+                    columns = self.base.identifier_columns(person, change.identifier_kind, change.identifier)
                     index_column = f"{change.identifier_kind}_index"
                     if getattr(user, index_column) != columns[index_column]:
                         for column, value in columns.items():
@@ -223,4 +229,4 @@ class Accounts:
             taken = change.identifier_kind or "email"
             message = "belongs to another account"
             raise AlreadyExists(f"{taken}: {message}", violations=[FieldViolation(taken, message)]) from exc
-        return self.base.view(user)
+        return person.view(user)

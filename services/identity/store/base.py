@@ -1,5 +1,6 @@
-"""The base every identity store shares (R-PRIV-1): the database, the outbox, the field cipher that seals
-personal fields and keys their blind indexes, password hashing, and the audit trail."""
+"""The base every identity store shares (R-PRIV-1): the database, the outbox, the data keys that seal a
+person's fields (`store/sealed.py`), the secret-key cipher that keys blind indexes and seals the service's
+own secrets, password hashing, and the audit trail."""
 
 from __future__ import annotations
 
@@ -14,19 +15,12 @@ from counsel.identity.v1 import events_pb2
 from services.identity import domain, tokens
 from services.identity.config import IdentitySettings
 from services.identity.models import AuditEventRow, ConsentRow, UserRow
+from services.identity.store.sealed import PersonalFields, UserView, personal_fields
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, user_subject
 from services.runtime.records import new_id, utcnow
-
-
-@dataclass(frozen=True)
-class UserView:
-    """A user with the personal fields decrypted."""
-
-    row: UserRow
-    email: str
-    phone: str
 
 
 @dataclass(frozen=True)
@@ -41,7 +35,9 @@ class SignedIn:
 class IdentityBase:
     db: Database
     outbox: Outbox
+    # Blind indexes, and the service's own secrets (signing keys, PKCE verifiers): COUNSEL_SECRET_KEY.
     cipher: FieldCipher
+    data_keys: DataKeys
     settings: IdentitySettings
     passwords: domain.Passwords
 
@@ -49,12 +45,18 @@ class IdentityBase:
     def privacy_policy(self) -> domain.PrivacyPolicy:
         return domain.PrivacyPolicy(self.settings.privacy_policy_version, self.settings.privacy_policy_url)
 
-    def view(self, row: UserRow) -> UserView:
-        return UserView(
-            row,
-            self.cipher.decrypt(row.email_enc) if row.email_enc else "",
-            self.cipher.decrypt(row.phone_enc) if row.phone_enc else "",
-        )
+    async def personal(self, user_id: str) -> PersonalFields:
+        """The person's fields sealed and opened with their data key. Its first use in a while reads the
+        key in a short transaction of its own: inside another transaction, that is a second connection."""
+        return await personal_fields(self.data_keys, user_id)
+
+    async def view(self, row: UserRow) -> UserView:
+        return (await self.personal(row.id)).view(row)
+
+    async def shred(self, session: AsyncSession, user_id: str) -> None:
+        """Destroy the person's data key in `session`'s transaction (erasure): their e-mail, phone and
+        logins' places, here and in every copy, can no longer be opened."""
+        await self.data_keys.destroy(user_subject(user_id), await session.connection())
 
     def identifier_key(self, canonical: str) -> str:
         """The key failed attempts with a login identifier (or card number, or service client) count under."""
@@ -66,16 +68,11 @@ class IdentityBase:
     def card_index(self, card_number: str) -> str:
         return self.cipher.blind_index(f"card:{card_number}")
 
-    def identifier_columns(self, kind: str, canonical: str) -> dict[str, str]:
-        """A user's columns for a phone or an e-mail: its blind index and its sealed value."""
-        if kind == "email":
-            return {
-                "email_index": self.cipher.blind_index(canonical),
-                "email_enc": self.cipher.encrypt(canonical),
-            }
+    def identifier_columns(self, person: PersonalFields, kind: str, canonical: str) -> dict[str, str]:
+        """A user's columns for a phone or an e-mail: its blind index and its value sealed for `person`."""
         return {
-            "phone_index": self.cipher.blind_index(canonical),
-            "phone_enc": self.cipher.encrypt(canonical),
+            f"{kind}_index": self.cipher.blind_index(canonical),
+            **person.sealed_identifier(kind, canonical),
         }
 
     async def user_by_identifier(self, kind: str, canonical: str) -> UserRow | None:

@@ -84,14 +84,17 @@ class Enterprises:
                     raise NotFound("no such enterprise")
                 if (await session.exec(select(UserRow).where(column == index))).first() is not None:
                     return None
+                user_id = new_id()
                 user = UserRow(
-                    id=new_id(),
+                    id=user_id,
                     tenant_id=caller.tenant_id,
                     display_name="",
                     roles=[invitation.role],
                     status="invited",
                     created_at=utcnow(),
-                    **self.base.identifier_columns(invitation.kind, invitation.identifier),
+                    **self.base.identifier_columns(
+                        await self.base.personal(user_id), invitation.kind, invitation.identifier
+                    ),
                 )
                 session.add(user)
                 await session.flush()
@@ -116,7 +119,7 @@ class Enterprises:
         async with self.base.db.transaction() as session:
             rows = list((await session.exec(statement)).all())
         page, next_cursor = page_of(rows, limit)
-        return [self.base.view(row) for row in page], next_cursor
+        return [await self.base.view(row) for row in page], next_cursor
 
     async def users_by_role(self, principal: Principal | None, role: str, tenant_id: str) -> list[UserView]:
         """The active users holding `role` (in `tenant_id` for an enterprise role, among staff otherwise),
@@ -131,7 +134,7 @@ class Enterprises:
         )
         async with self.base.db.transaction() as session:
             rows = list((await session.exec(statement)).all())
-        return [self.base.view(row) for row in rows]
+        return [await self.base.view(row) for row in rows]
 
     async def remove_member(self, principal: Principal | None, user_id: str) -> None:
         """Take a member out of the caller's enterprise (audited as member.removed). The person keeps their
@@ -182,4 +185,4 @@ class Enterprises:
                     previous=previous,
                     roles=[role],
                 )
-            return self.base.view(user)
+        return await self.base.view(user)

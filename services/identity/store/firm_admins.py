@@ -32,15 +32,18 @@ class FirmAdmins:
                     if existing.firm_id == firm_id and FIRM_ADMIN_ROLE in existing.roles:
                         return existing.id
                     raise Conflict("this phone or e-mail already has an account", reason="account_exists")
+                user_id = new_id()
                 user = UserRow(
-                    id=new_id(),
+                    id=user_id,
                     tenant_id="",
                     firm_id=firm_id,
                     display_name="",
                     roles=[FIRM_ADMIN_ROLE],
                     status="invited",
                     created_at=utcnow(),
-                    **self.base.identifier_columns(invitation.kind, invitation.identifier),
+                    **self.base.identifier_columns(
+                        await self.base.personal(user_id), invitation.kind, invitation.identifier
+                    ),
                 )
                 session.add(user)
                 await session.flush()

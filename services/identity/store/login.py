@@ -52,6 +52,8 @@ class Logins:
         if user is None:
             await self.lockout.record_failure(key, attempt.method, client_ip)
             raise Unauthenticated(domain.INVALID_CREDENTIALS, reason="invalid_credentials")
+        # Read before the transaction, so the session's sealing of where the login came from finds it.
+        person = await self.base.personal(user.id)
         async with self.base.db.transaction() as session:
             current = await session.get(UserRow, user.id, with_for_update=True)
             if current is None or not domain.signs_in(current.status):  # deleted or disabled meanwhile
@@ -62,7 +64,7 @@ class Logins:
             await self.lockout.forget_failures(session, key)
             issued = await self.sessions.open(session, current, attempt.method, client_ip)
             audit(session, "login.succeeded", actor_id=current.id, user=current, method=attempt.method)
-        return SignedIn(self.base.view(current), issued)
+        return SignedIn(person.view(current), issued)
 
     async def _verify_password(self, attempt: domain.LoginAttempt) -> UserRow | None:
         found = await self.base.user_by_identifier(attempt.identifier_kind, attempt.identifier)
@@ -145,6 +147,9 @@ class Logins:
             raise InvalidArgument.for_field("code", "is wrong or has expired; request a new code")
         index = self.base.cipher.blind_index(registration.identifier)
         column = UserRow.email_index if registration.kind == "email" else UserRow.phone_index
+        # The new account's id and data key come first: its phone or e-mail is sealed in the transaction.
+        new_user_id = new_id()
+        newcomer = await self.base.personal(new_user_id)
         try:
             async with self.base.db.transaction() as session:
                 existing = (
@@ -175,14 +180,14 @@ class Logins:
                     )
                     roles = domain.registration_roles(registration.enterprise_name)
                     user = UserRow(
-                        id=new_id(),
+                        id=new_user_id,
                         tenant_id=tenant_id,
                         display_name=registration.display_name,
                         password_hash=password_hash,
                         roles=list(roles),
                         status="active",
                         created_at=now,
-                        **self.base.identifier_columns(registration.kind, registration.identifier),
+                        **self.base.identifier_columns(newcomer, registration.kind, registration.identifier),
                     )
                     session.add(user)
                     await session.flush()
@@ -202,4 +207,4 @@ class Logins:
             raise AlreadyExists(
                 "this phone or e-mail already has an account; log in instead", reason="already_registered"
             ) from exc
-        return SignedIn(self.base.view(user), issued)
+        return SignedIn(await self.base.view(user), issued)

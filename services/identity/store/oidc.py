@@ -142,14 +142,21 @@ class OidcSignIns:
                         tenant_id = new_id()
                         display_name = domain.validate_display_name(name or email.split("@")[0] or provider)
                         session.add(EnterpriseRow(id=tenant_id, name=display_name, created_at=now))
+                        user_id = new_id()
                         user = UserRow(
-                            id=new_id(),
+                            id=user_id,
                             tenant_id=tenant_id,
                             display_name=display_name,
                             roles=["client"],
                             status="active",
                             created_at=now,
-                            **(self.base.identifier_columns("email", email) if email else {}),
+                            **(
+                                self.base.identifier_columns(
+                                    await self.base.personal(user_id), "email", email
+                                )
+                                if email
+                                else {}
+                            ),
                         )
                         session.add(user)
                         created = True
@@ -187,4 +194,4 @@ class OidcSignIns:
                 )
         except IntegrityError as exc:  # the same social account signing in twice at once
             raise Conflict("this sign-in is already being completed; try again") from exc
-        return SignedIn(self.base.view(user), issued)
+        return SignedIn(await self.base.view(user), issued)

@@ -82,8 +82,9 @@ class Privacy:
         async with self.base.db.transaction() as session:
             rows = list((await session.exec(statement)).all())
         page, next_cursor = page_of(rows, limit)
-        for row in page:  # detached rows: shown decrypted, never written back
-            row.detail = self._shown_detail(row.detail)
+        person = await self.base.personal(caller.user_id)
+        for row in page:  # detached rows: shown opened, never written back
+            row.detail = person.shown_detail(row.detail)
         return page, next_cursor
 
     async def user_activity(
@@ -112,20 +113,13 @@ class Privacy:
             row.detail = {k: v for k, v in row.detail.items() if k != "ip_enc"}
         return page, next_cursor
 
-    def _shown_detail(self, detail: dict[str, str]) -> dict[str, str]:
-        """An activity's detail as its owner sees it: the encrypted IP address and location decrypted."""
-        shown = {k: v for k, v in detail.items() if k not in ("ip_enc", "location_enc")}
-        for sealed, name in (("ip_enc", "ip"), ("location_enc", "location")):
-            if sealed in detail:
-                shown[name] = self.base.cipher.decrypt(detail[sealed])
-        return shown
-
     async def export(self, principal: Principal | None) -> dict[str, Any]:
         """Everything identity holds about the caller (PIPL): profile, enterprise, login methods, cards,
         sessions, privacy policy acceptances and the audit trail about them (marketing consent is in
         notification's preferences). The export itself is audited."""
         caller = signed_in(principal, "export your data")
         profile = await self.accounts.profile(caller)
+        person = await self.base.personal(caller.user_id)
         async with self.base.db.transaction() as session:
             sessions = (
                 await session.exec(
@@ -213,7 +207,7 @@ class Privacy:
                     "source": activity.source,
                     "subject_id": activity.subject_id or None,
                     "at": activity.created_at.isoformat(),
-                    "detail": self._shown_detail(activity.detail),
+                    "detail": person.shown_detail(activity.detail),
                 }
                 for activity in activities
             ],
@@ -221,11 +215,13 @@ class Privacy:
 
     async def erase(self, principal: Principal | None) -> datetime:
         """Erase the caller's personal data held here (PIPL): contact details, name, password, social links,
-        cards, sessions and activity; the audit trail (which holds no personal data) stays. Publishes
+        cards, sessions and activity, and their data key with them (crypto-shredding: what it sealed is
+        unreadable in every copy); the audit trail (which holds no personal data) stays. Publishes
         `user.erased` so every other service erases or anonymises its copy. An account already erased is
         NotFound (issue 20): there is nobody left to erase."""
         caller = signed_in(principal, "erase your data")
         now = utcnow()
+        person = await self.base.personal(caller.user_id)
         async with self.base.db.transaction() as session:
             user = await session.get(UserRow, caller.user_id, with_for_update=True)
             if user is None:
@@ -240,9 +236,8 @@ class Privacy:
                 .select_from(UserRow)
                 .where(UserRow.tenant_id == user.tenant_id, UserRow.id != user.id, UserRow.status != "erased")
             )
-            addresses = [
-                self.base.cipher.decrypt(sealed) for sealed in (user.email_enc, user.phone_enc) if sealed
-            ]
+            opened = person.view(user)
+            addresses = [address for address in (opened.email, opened.phone) if address]
             user.email_index = user.phone_index = None
             user.email_enc = user.phone_enc = user.password_hash = ""
             user.display_name = domain.ERASED_DISPLAY_NAME
@@ -261,6 +256,9 @@ class Privacy:
             )
             await session.execute(delete(OidcLinkRow).where(col(OidcLinkRow.user_id) == user.id))
             await session.execute(delete(ActivityRow).where(col(ActivityRow.user_id) == user.id))
+            # Nothing here is kept for a retention rule (the audit trail holds no personal data): the key
+            # goes at once, so what the rows above held stays unreadable in the WAL and in backups too.
+            await self.base.shred(session, user.id)
             await self.base.outbox.add(
                 session,
                 "user.erased",

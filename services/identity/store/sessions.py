@@ -46,14 +46,11 @@ class Sessions:
         self, session: AsyncSession, user: UserRow, method: str, client_ip: str = ""
     ) -> tokens.IssuedTokens:
         """Tokens of a new login (a new refresh-token family), the login in the user's activity (with where
-        it came from: the IP address and its place, both encrypted) and `user.logged_in`, in `session`."""
+        it came from: the IP address and its place, sealed with the person's key) and `user.logged_in`, in
+        `session`."""
         issued = await self._issue(session, user, family_id=new_id())
-        detail = {"method": method}
-        if client_ip:
-            detail["ip_enc"] = self.base.cipher.encrypt(client_ip)
-            location = self.geo.locate(client_ip).label()
-            if location:
-                detail["location_enc"] = self.base.cipher.encrypt(location)
+        location = self.geo.locate(client_ip).label() if client_ip else ""
+        detail = (await self.base.personal(user.id)).login_detail(method, client_ip, location)
         session.add(
             ActivityRow(
                 id=new_id(),
@@ -99,6 +96,7 @@ class Sessions:
         presented a second time revokes its whole family (the pair was stolen or replayed) and, like an
         unknown, expired or revoked token, is Unauthenticated."""
         token_hash = tokens.hash_refresh_token(refresh_token)
+        rotated: tuple[UserRow, tokens.IssuedTokens] | None = None
         async with self.base.db.transaction() as session:
             row = await session.get(RefreshTokenRow, token_hash, with_for_update=True)
             now = utcnow()
@@ -115,21 +113,24 @@ class Sessions:
                     raise Unauthenticated("the refresh token is not valid", reason="invalid_refresh_token")
                 row.used_at = now
                 session.add(row)
-                return SignedIn(self.base.view(user), await self._issue(session, user, row.family_id))
-            await session.execute(
-                update(RefreshTokenRow)
-                .where(
-                    col(RefreshTokenRow.family_id) == row.family_id,
-                    col(RefreshTokenRow.revoked_at).is_(None),
+                rotated = (user, await self._issue(session, user, row.family_id))
+            else:
+                await session.execute(
+                    update(RefreshTokenRow)
+                    .where(
+                        col(RefreshTokenRow.family_id) == row.family_id,
+                        col(RefreshTokenRow.revoked_at).is_(None),
+                    )
+                    .values(revoked_at=now)
                 )
-                .values(revoked_at=now)
+                audit(session, "session.reuse_detected", user_id=row.user_id, family=row.family_id)
+                revoke_access(session, row.user_id, session_id=row.family_id)
+        if rotated is None:  # raised after the commit, so the revocation stays
+            raise Unauthenticated(
+                "the refresh token was used before; sign in again", reason="refresh_token_reused"
             )
-            audit(session, "session.reuse_detected", user_id=row.user_id, family=row.family_id)
-            revoke_access(session, row.user_id, session_id=row.family_id)
-        # Raised after the commit, so the revocation stays.
-        raise Unauthenticated(
-            "the refresh token was used before; sign in again", reason="refresh_token_reused"
-        )
+        user, issued = rotated
+        return SignedIn(await self.base.view(user), issued)
 
     async def logout(self, principal: Principal | None, refresh_token: str) -> int:
         """Revoke the family of `refresh_token` (when it is the caller's) or, without one, every refresh
