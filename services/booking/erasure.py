@@ -4,7 +4,10 @@ A client's bookings stay as records of the service given (lawyer, time, length, 
 lose what the client told or what was written about them: the address of an on-site visit, their needs, a
 cancellation reason they typed, the lawyer's meeting summary and their rating comment. The booking's stage
 records (`booking_stages`: stage, entered and due times, the acting account's id) hold no personal data and
-stay: they are the order timeline's facts (§9.2). Connect-a-lawyer requests lose the needs the client typed."""
+stay: they are the order timeline's facts (§9.2). Connect-a-lawyer requests lose the needs the client typed.
+All of it is sealed (store/sealed.py): the erasure consumer also destroys the person's data key, and their
+enterprise's when nobody is left in it (services/runtime/erasure.shredding_erasure_handler), which takes the
+enterprise's visit records with it."""
 
 from __future__ import annotations
 
@@ -13,10 +16,8 @@ from sqlmodel import col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.booking.models import BookingRow, ConnectRequestRow
+from services.booking.store.sealed import SYSTEM_REASONS
 from services.runtime.erasure import ERASED_TEXT
-
-# Cancellation reasons the platform sets itself: facts, not the client's words.
-SYSTEM_REASONS = ("", "client_request", "cancelled", "hold_expired")
 
 
 async def erase_user(session: AsyncSession, user_id: str) -> None:

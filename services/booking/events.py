@@ -3,7 +3,7 @@ DurableConsumer in the transaction that records its id:
 - `workflow-driver`: the service's own booking events drive `booking-<id>` (workflow_link.py): `booking.held`
   starts it, and the facts people or payment caused (confirmed, rescheduled, cancelled, checked in,
   completed) become signals;
-- `erasure`: a user's erasure (services/booking/erasure.py)."""
+- `erasure`: a user's erasure (services/booking/erasure.py), destroying their data keys."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from services.booking import erasure
 from services.booking.models import BookingRow
 from services.booking.workflow_link import WorkflowLink
-from services.runtime.erasure import SUBJECT, erasure_handler
+from services.runtime.erasure import SUBJECT, shredding_erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
 from services.runtime.records import from_timestamp
 from workflows.shared import BookingCancelledSignal, BookingRescheduledSignal
@@ -71,7 +71,7 @@ TABLE: ConsumerTable[WorkflowLink] = {
         "booking.booking.checked_in": checked_in,
         "booking.booking.completed": completed,
     },
-    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
+    "erasure": {SUBJECT: shredding_erasure_handler(erasure.erase_user)},
 }
 # The durable consumers (name → subject suffixes) `counsel migrate` creates as `booking-<name>`; with NATS
 # authorization on, booking may read from these alone (deploy/nats_auth.py).

@@ -9,12 +9,14 @@ from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
 from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceStub
 from services.booking import events
 from services.booking.config import BookingSettings
-from services.booking.models import STAFF_READS, TABLES
+from services.booking.models import DATA_KEYS, STAFF_READS, TABLES
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStores
+from services.booking.store.sealed import seal_clear_rows
 from services.booking.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.metrics import UNTIERED, export_deadlines
 from services.runtime.service import service_runtime
 from workflows.shared import BOOKING_QUEUE, task_queue
@@ -50,9 +52,12 @@ async def serve(shared: Settings) -> None:
                 )
             ),
         )
+        keys = DataKeys(rt.db, master_key(settings), DATA_KEYS)
+        await keys.check()
+        await seal_clear_rows(rt.db, keys)
         server = rt.grpc_server()
         server.add(
-            BookingServicer(BookingStores.build(rt.db, rt.outbox), catalog, identity),
+            BookingServicer(BookingStores.build(rt.db, rt.outbox, keys), catalog, identity),
             booking_service_pb2,
             booking_service_pb2_grpc,
         )
@@ -62,7 +67,7 @@ async def serve(shared: Settings) -> None:
                 rt.outbox_relay(),
                 *rt.consumers(
                     events.TABLE,
-                    WorkflowLink(temporal, task_queue(settings.temporal_task_queue, BOOKING_QUEUE)),
+                    WorkflowLink(temporal, task_queue(settings.temporal_task_queue, BOOKING_QUEUE), keys),
                 ),
                 rt.access_log_anchors(STAFF_READS),
             ],

@@ -17,12 +17,14 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from services.runtime.access_log import StaffReads, define_access_log_tables
+from services.runtime.keys import define_data_keys_table
 from services.runtime.tables import define_runtime_tables
 
 booking_registry = registry()
 metadata = booking_registry.metadata
 TABLES = define_runtime_tables(metadata)
 STAFF_READS = StaffReads("booking", define_access_log_tables(metadata))
+DATA_KEYS = define_data_keys_table(metadata)
 
 
 class BookingTable(SQLModel, registry=booking_registry):

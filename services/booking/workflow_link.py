@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from services.booking.domain import POLICY, Policy, policy_for
 from services.booking.models import BookingRow
+from services.runtime.keys import DataKeys
 from services.runtime.temporal import signal_if_running, start_once
 from workflows.shared import (
     BOOKING_WORKFLOW,
@@ -21,9 +22,10 @@ from workflows.shared import (
 class WorkflowLink:
     """Starts and signals `booking-<id>`; services/booking/events.py says on which events."""
 
-    def __init__(self, temporal: Client, task_queue: str, policy: Policy = POLICY) -> None:
+    def __init__(self, temporal: Client, task_queue: str, keys: DataKeys, policy: Policy = POLICY) -> None:
         self.temporal = temporal
         self.task_queue = task_queue
+        self.keys = keys  # the erasure consumer's handler destroys data keys (services/booking/events.py)
         self.policy = policy
 
     async def confirmed(self, booking_id: str, row: BookingRow | None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 import grpc
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from counsel.booking.v1 import booking_service_pb2 as pb
@@ -33,10 +35,12 @@ from counsel.identity.v1.events_pb2 import UserErased
 from deploy.local.servers import NatsServer, PostgresServer
 from services.booking import domain
 from services.booking import events as booking_events
+from services.booking.models import DATA_KEYS as BOOKING_DATA_KEYS
 from services.booking.models import TABLES as BOOKING_TABLES
-from services.booking.models import BookingRow, ConnectRequestRow
+from services.booking.models import BookingRow, ConnectRequestRow, VisitRow
 from services.booking.server import BookingServicer
 from services.booking.store import BookingStores
+from services.booking.store.sealed import seal_clear_rows
 from services.booking.workflow_link import WorkflowLink
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
@@ -46,6 +50,7 @@ from services.runtime.erasure import ERASED_TEXT
 from services.runtime.errors import Conflict
 from services.runtime.events import Outbox, unpack
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import SEALED_PREFIX, DataKeys, master_key, tenant_subject
 from services.runtime.pki import TlsMaterial
 from tests.support.factories import deliver, envelope
 from tests.support.gateway import problem_fields, rpc_error
@@ -110,7 +115,7 @@ class ClientEnterprises:
 
 @pytest.fixture(scope="module")
 def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
-    return isolated_settings(postgres_server, nats_server)
+    return isolated_settings(postgres_server, nats_server, secret_key=secrets.token_urlsafe(32))
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +129,11 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
         catalog_channel = open_channel(catalog_address, pki("booking"), default_timeout=10.0)
         catalog = CatalogServiceStub(await running.enter_async_context(catalog_channel))
         databases = await running.enter_async_context(migrated_databases(settings, "booking", pool_size=10))
-        stores = BookingStores.build(databases["booking"], Outbox("booking", settings, BOOKING_TABLES))
+        stores = BookingStores.build(
+            databases["booking"],
+            Outbox("booking", settings, BOOKING_TABLES),
+            DataKeys(databases["booking"], master_key(settings), BOOKING_DATA_KEYS),
+        )
         booking_address = await running.enter_async_context(
             serving(
                 "booking",
@@ -860,7 +869,8 @@ async def test_erasing_a_client_removes_their_words_from_their_bookings_only(pla
         "user.erased", UserErased(user_id=erased_user, tenant_id="tenant-1"), tenant_id="tenant-1"
     )
     async with platform.stores.db.transaction() as session:
-        await deliver(booking_events.TABLE["erasure"], cast(WorkflowLink, None), event, session)
+        link = WorkflowLink(cast(Any, None), "", platform.stores.bookings.keys)
+        await deliver(booking_events.TABLE["erasure"], link, event, session)
     erased = await platform.stores.bookings.get(None, mine.json()["id"])
     kept = await platform.stores.bookings.get(None, theirs.json()["id"])
     assert (erased.cancel_reason, erased.needs) == (ERASED_TEXT, ERASED_TEXT)
@@ -872,3 +882,179 @@ async def test_erasing_a_client_removes_their_words_from_their_bookings_only(pla
     assert request is not None and request.needs == ERASED_TEXT
     stages = (await platform.stores.bookings.stages([erased.id]))[erased.id]
     assert [s.stage for s in stages] == ["held", "cancelled"]
+
+
+# --- R-PRIV-1: what clients and lawyers type is sealed at rest (docs/privacy.md) -------------------------
+
+
+async def raw_row(platform: Platform, table: str, row_id: str) -> dict[str, Any]:
+    """The row as stored, not as the stores open it."""
+    async with platform.stores.db.engine.connect() as conn:
+        row = (await conn.execute(text(f"SELECT * FROM {table} WHERE id = :id"), {"id": row_id})).one()
+    return dict(row._mapping)
+
+
+async def test_what_clients_and_lawyers_type_is_sealed_at_rest_and_read_in_plaintext(
+    platform: Platform,
+) -> None:
+    marker = f"marker-{uuid.uuid4().hex[:8]}"
+    tenant = f"tenant-{uuid.uuid4().hex[:6]}"
+    held = await platform.http.post(
+        "/api/v1/bookings",
+        json=body(next_weekday(23, 9), mode="on_site", address=f"海淀区 {marker}", needs=f"股权 {marker}"),
+        headers=platform.client(tenant),
+    )
+    assert held.status_code == 201, held.text
+    booking_id = held.json()["id"]
+    cancelled = await platform.http.post(
+        f"/api/v1/bookings/{booking_id}/cancel",
+        json={"reason": f"有事 {marker}"},
+        headers=platform.client(tenant),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    seen = (await platform.http.get(f"/api/v1/bookings/{booking_id}", headers=platform.client(tenant))).json()
+    assert (seen["address"], seen["needs"], seen["cancel_reason"]) == (
+        f"海淀区 {marker}",
+        f"股权 {marker}",
+        f"有事 {marker}",
+    )
+    # The completed meeting's summary and the quality record's texts.
+    completed = await book(platform, next_weekday(23, 14), tenant=tenant)
+    start = datetime.fromisoformat(completed["start"])
+    await platform.booking.ConfirmBooking(
+        pb.ConfirmBookingRequest(booking_id=completed["id"], order_id="order-s", tenant_id=tenant, paid_fen=1)
+    )
+    lawyer = Principal(platform.lawyer_user_id, roles=frozenset({"lawyer"}))
+    client = Principal("client-1", roles=frozenset({"client"}), tenant_id=tenant)
+    bookings = platform.stores.bookings
+    await bookings.check_in(lawyer, completed["id"], now=start + timedelta(minutes=1))
+    await bookings.complete(lawyer, completed["id"], f"纪要 {marker}")
+    checklist = dict.fromkeys(domain.QUALITY_CHECKLIST, True)
+    await bookings.record_quality(lawyer, completed["id"], checklist, f"备注 {marker}", 0, "")
+    rated = await bookings.record_quality(client, completed["id"], {}, "", 5, f"很好 {marker}")
+    assert (rated.summary, rated.quality["lawyer_note"], rated.quality["client_comment"]) == (
+        f"纪要 {marker}",
+        f"备注 {marker}",
+        f"很好 {marker}",
+    )
+    visit = await platform.http.post(
+        "/api/v1/visits",
+        json={
+            "enterprise_id": tenant,
+            "date": datetime.now(SHANGHAI).date().isoformat(),
+            "findings": f"发现 {marker}",
+            "attendees": [f"经理 {marker}"],
+            "follow_ups": [f"补签 {marker}"],
+        },
+        headers=platform.lawyer(),
+    )
+    assert visit.status_code == 201, visit.text
+    assert (visit.json()["findings"], visit.json()["attendees"], visit.json()["follow_ups"]) == (
+        f"发现 {marker}",
+        [f"经理 {marker}"],
+        [f"补签 {marker}"],
+    )
+    call = await platform.http.post(
+        "/api/v1/connect/requests",
+        json={"lawyer_id": LAWYER, "mode": "call", "needs": f"电话 {marker}"},
+        headers=platform.client(tenant),
+    )
+    assert call.status_code == 201, call.text
+    listed = await platform.http.get("/api/v1/connect/requests", headers=platform.client(tenant))
+    assert [r["needs"] for r in listed.json()["items"] if r["id"] == call.json()["id"]] == [f"电话 {marker}"]
+    stored = [
+        await raw_row(platform, "bookings", booking_id),
+        await raw_row(platform, "bookings", completed["id"]),
+        await raw_row(platform, "visits", visit.json()["id"]),
+        await raw_row(platform, "connect_requests", call.json()["id"]),
+    ]
+    assert marker not in repr(stored)
+    assert stored[0]["address"].startswith(SEALED_PREFIX) and stored[0]["cancel_reason"].startswith(
+        SEALED_PREFIX
+    )
+    assert stored[1]["quality"]["client_comment"].startswith(SEALED_PREFIX)
+    assert stored[1]["quality"]["rating"] == 5  # the facts stay in clear
+
+
+async def test_rows_written_before_sealing_are_sealed_at_start(platform: Platform) -> None:
+    """What booking stored in clear before it sealed is sealed by `seal_clear_rows` (run at start): the
+    platform's own cancellation reasons stay, a shredded subject's leftovers are redacted, a second run
+    finds nothing."""
+    tenant, shredded = f"tenant-{uuid.uuid4().hex[:6]}", f"tenant-{uuid.uuid4().hex[:6]}"
+    keys = platform.stores.bookings.keys
+    await keys.destroy(tenant_subject(shredded))
+    start = next_weekday(40, 9)
+    ids = {name: f"{name}-{uuid.uuid4().hex[:8]}" for name in ("typed", "expired", "gone", "visit", "call")}
+
+    def booking(booking_id: str, tenant_id: str, minutes_late: int, reason: str) -> BookingRow:
+        begins = start + timedelta(hours=minutes_late)
+        return BookingRow(
+            id=booking_id,
+            tenant_id=tenant_id,
+            client_id="client-1",
+            lawyer_id=f"lawyer-{uuid.uuid4().hex[:6]}",
+            mode="on_site",
+            status="cancelled",
+            start=begins,
+            minutes=60,
+            ends_at=begins + timedelta(minutes=60),
+            blocked_from=begins,
+            blocked_until=begins + timedelta(minutes=60),
+            created_at=begins,
+            address="旧地址",
+            needs="旧需求",
+            summary="旧纪要",
+            cancel_reason=reason,
+            quality={"rating": 3, "lawyer_note": "旧备注", "client_comment": "旧评价"},
+        )
+
+    async with platform.stores.db.transaction() as session:
+        session.add(booking(ids["typed"], tenant, 0, "客户的原因"))
+        session.add(booking(ids["expired"], tenant, 2, "hold_expired"))
+        session.add(booking(ids["gone"], shredded, 4, "客户的原因"))
+        session.add(
+            VisitRow(
+                id=ids["visit"],
+                tenant_id=tenant,
+                lawyer_user_id="lawyer-user",
+                date="2026-12-01",
+                attendees=["旧参会人"],
+                findings="旧发现",
+                follow_ups=["旧跟进"],
+                created_at=start,
+            )
+        )
+        session.add(
+            ConnectRequestRow(
+                id=ids["call"],
+                tenant_id=tenant,
+                client_id="client-1",
+                lawyer_id=LAWYER,
+                mode="call",
+                needs="旧电话需求",
+                status="queued",
+                created_at=start,
+            )
+        )
+    assert await seal_clear_rows(platform.stores.db, keys) >= 5
+    assert await seal_clear_rows(platform.stores.db, keys) == 0
+    typed, expired, gone = [await raw_row(platform, "bookings", ids[n]) for n in ("typed", "expired", "gone")]
+    visit, call = (
+        await raw_row(platform, "visits", ids["visit"]),
+        await raw_row(platform, "connect_requests", ids["call"]),
+    )
+    assert "旧" not in repr([typed, expired, visit, call])
+    assert expired["cancel_reason"] == "hold_expired"
+    assert (gone["address"], gone["cancel_reason"], gone["quality"]["client_comment"]) == (ERASED_TEXT,) * 3
+    opened = await platform.stores.bookings.get(None, ids["typed"])
+    assert (opened.address, opened.needs, opened.summary, opened.cancel_reason, opened.quality) == (
+        "旧地址",
+        "旧需求",
+        "旧纪要",
+        "客户的原因",
+        {"rating": 3, "lawyer_note": "旧备注", "client_comment": "旧评价"},
+    )
+    visits, _ = await platform.stores.visits.list_visits(
+        Principal("supervisor-1", roles=frozenset({"supervisor"})), tenant, 10, ""
+    )
+    assert [(v.findings, v.attendees, v.follow_ups) for v in visits] == [("旧发现", ["旧参会人"], ["旧跟进"])]

@@ -23,8 +23,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.identity.v1 import events_pb2 as identity_events
 from deploy.local.servers import NatsServer, PostgresServer
+from services.booking.models import DATA_KEYS as BOOKING_DATA_KEYS
 from services.booking.models import TABLES as BOOKING_TABLES
 from services.booking.models import BookingRow
+from services.booking.workflow_link import WorkflowLink as BookingWorkflowLink
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.models import OrderRecordRow, ReviewRow
 from services.consultation import events as consultation_events
@@ -116,8 +118,8 @@ async def platform(
     async with migrated_databases(settings, *SERVICES, pool_size=2) as dbs:
         bus = await EventBus.connect(settings, name="erasure-test")
         cipher = FieldCipher(settings.secret_key)
-        # Each service's `erasure` consumer of its events.py; notification's, consultation's and payment's
-        # handlers use their context (the latter two: the data keys they destroy).
+        # Each service's `erasure` consumer of its events.py; notification's, consultation's, payment's and
+        # booking's handlers use their context (the latter three: the data keys they destroy).
         contexts: dict[str, Any] = dict.fromkeys(CONSUMING)
         notification_keys = DataKeys(dbs["notification"], master_key(settings), NOTIFICATION_DATA_KEYS)
         dev_outbox = DevOutbox(dbs["notification"], notification_keys, cipher)
@@ -129,6 +131,9 @@ async def platform(
         )
         payment_keys = DataKeys(dbs["payment"], master_key(settings), PAYMENT_DATA_KEYS)
         contexts["payment"] = OrderWorkflowLink(cast(Any, None), "", timedelta(0), payment_keys)
+        contexts["booking"] = BookingWorkflowLink(
+            cast(Any, None), "", DataKeys(dbs["booking"], master_key(settings), BOOKING_DATA_KEYS)
+        )
         consumers = {
             service: DurableConsumer(
                 f"{service}-erasure",

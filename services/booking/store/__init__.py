@@ -12,6 +12,7 @@ from services.booking.store.connect import ConnectRequests
 from services.booking.store.visits import Visits
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,12 @@ class BookingStores:
     visits: Visits
 
     @classmethod
-    def build(cls, db: Database, outbox: Outbox, policy: domain.Policy = domain.POLICY) -> BookingStores:
+    def build(
+        cls, db: Database, outbox: Outbox, keys: DataKeys, policy: domain.Policy = domain.POLICY
+    ) -> BookingStores:
         return cls(
             db=db,
-            bookings=Bookings(db, outbox, policy),
-            connect=ConnectRequests(db, outbox, policy),
-            visits=Visits(db, outbox),
+            bookings=Bookings(db, outbox, keys, policy),
+            connect=ConnectRequests(db, outbox, keys, policy),
+            visits=Visits(db, outbox, keys),
         )

@@ -100,7 +100,10 @@ async def publish(
     )
 
 
-async def publish_cancelled(session: AsyncSession, outbox: Outbox, row: BookingRow, actor: str) -> None:
+async def publish_cancelled(
+    session: AsyncSession, outbox: Outbox, row: BookingRow, actor: str, reason: str
+) -> None:
+    """`reason` in plaintext: the row holds it sealed when the client typed it."""
     await publish(
         session,
         outbox,
@@ -110,7 +113,7 @@ async def publish_cancelled(session: AsyncSession, outbox: Outbox, row: BookingR
             booking_id=row.id,
             client_id=row.client_id,
             status=row.status,
-            reason=row.cancel_reason,
+            reason=reason,
             order_id=row.order_id,
             refund_fen=row.refund_fen,
             lawyer_id=row.lawyer_user_id,

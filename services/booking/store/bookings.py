@@ -4,7 +4,10 @@ transaction per change, with its stage record and its event."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Concatenate, ParamSpec
 
 from sqlalchemy import or_
 from sqlmodel import col, select
@@ -22,10 +25,20 @@ from services.booking.store.base import (
     record_stage,
     refusing_overlap,
 )
+from services.booking.store.sealed import (
+    ADDRESS,
+    NEEDS,
+    SUMMARY,
+    booking_subject,
+    open_bookings,
+    sealed_quality,
+    sealed_reason,
+)
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, SubjectCipher, owner_subject
 from services.runtime.metrics import UNTIERED, count_deadline
 from services.runtime.records import (
     claim_idempotency_key,
@@ -36,6 +49,8 @@ from services.runtime.records import (
     to_timestamp,
     utcnow,
 )
+
+P = ParamSpec("P")
 
 
 async def hold(
@@ -48,11 +63,13 @@ async def hold(
     tenant_id: str,
     booking_id: str,
     now: datetime,
+    cipher: SubjectCipher,
     client_id: str = "",
 ) -> BookingRow:
     """Insert the held booking with its first stage and `booking.held`, in the caller's transaction
     (PostgreSQL refuses an overlap at the flush: IntegrityError, which the caller turns into SlotTaken).
-    The booking is the caller's own unless staff hold it for `client_id`."""
+    The booking is the caller's own unless staff hold it for `client_id`; `cipher` is its owner's
+    (`owner_subject(tenant_id, the client)`), sealing the address and needs. The row is returned sealed."""
     blocked_from, blocked_until = domain.blocked_range(
         requested.start, requested.minutes, requested.mode, policy
     )
@@ -72,8 +89,10 @@ async def hold(
         blocked_from=blocked_from,
         blocked_until=blocked_until,
         time_zone=lawyer.calendar.time_zone,
-        address=str(lawyer.venue.get("address", "")) if at_firm else requested.address.strip(),
-        needs=requested.needs.strip(),
+        address=cipher.seal(
+            ADDRESS, str(lawyer.venue.get("address", "")) if at_firm else requested.address.strip()
+        ),
+        needs=cipher.seal(NEEDS, requested.needs.strip()),
         venue=lawyer.venue if at_firm else {},
         hold_expires_at=now + policy.hold_for,
         created_at=now,
@@ -99,14 +118,31 @@ async def hold(
     return row
 
 
+def _returns_opened(
+    method: Callable[Concatenate[Bookings, P], Awaitable[BookingRow]],
+) -> Callable[Concatenate[Bookings, P], Awaitable[BookingRow]]:
+    """A method of Bookings that returns its booking opened, once the method's transaction has ended."""
+
+    @functools.wraps(method)
+    async def opening(self: Bookings, *args: P.args, **kwargs: P.kwargs) -> BookingRow:
+        row = await method(self, *args, **kwargs)
+        await open_bookings(self.keys, row)
+        return row
+
+    return opening
+
+
 def _actor(principal: Principal | None) -> str:
     return principal.user_id if principal else "system"
 
 
 class Bookings:
-    def __init__(self, db: Database, outbox: Outbox, policy: domain.Policy) -> None:
+    """Every method returns its bookings opened (store/sealed.py), after their transaction."""
+
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys, policy: domain.Policy) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
         self.policy = policy
 
     def _policy(self, row: BookingRow) -> domain.Policy:
@@ -131,6 +167,7 @@ class Bookings:
             ).all()
         return sorted((r.blocked_from, r.blocked_until) for r in rows)
 
+    @_returns_opened
     async def create(
         self,
         principal: Principal,
@@ -155,6 +192,7 @@ class Bookings:
             requested.address,
             requested.needs,
         )
+        cipher = await self.keys.cipher(owner_subject(tenant_id, client_id or principal.user_id))
         with refusing_overlap("the lawyer is already booked at that time"):
             async with self.db.transaction() as session:
                 if idempotency_key:
@@ -178,11 +216,13 @@ class Bookings:
                     tenant_id,
                     booking_id,
                     now,
+                    cipher,
                     client_id,
                 )
 
     # --- reads -------------------------------------------------------------------------------------
 
+    @_returns_opened
     async def get(self, principal: Principal | None, booking_id: str) -> BookingRow:
         """The booking; NotFound when the caller may not see it. A staff member's read is written to the
         staff access log."""
@@ -230,10 +270,12 @@ class Bookings:
         query = newest_first(query, col(BookingRow.created_at), col(BookingRow.id), cursor, limit)
         async with self.db.transaction() as session:
             rows = list((await session.exec(query)).all())
+        await open_bookings(self.keys, *rows)
         return page_of(rows, limit)
 
     # --- commands of people ------------------------------------------------------------------------
 
+    @_returns_opened
     async def reschedule(
         self,
         principal: Principal | None,
@@ -278,6 +320,7 @@ class Bookings:
                 )
                 return row
 
+    @_returns_opened
     async def cancel(
         self, principal: Principal | None, booking_id: str, reason: str, now: datetime | None = None
     ) -> BookingRow:
@@ -290,9 +333,10 @@ class Bookings:
             cancelled = domain.cancellation(
                 row.status, row.paid_fen, row.start, now, reason, self._policy(row)
             )
+            cipher = await self.keys.cipher(booking_subject(row))
             row.status, row.cancel_reason, row.refund_fen = (
                 cancelled.status,
-                cancelled.reason,
+                sealed_reason(cipher, cancelled.reason),
                 cancelled.refund_fen,
             )
             row.hold_expires_at = None
@@ -300,9 +344,10 @@ class Bookings:
             session.add(row)
             actor = _actor(principal)
             record_stage(session, row, "cancelled", actor, now)
-            await publish_cancelled(session, self.outbox, row, actor)
+            await publish_cancelled(session, self.outbox, row, actor, cancelled.reason)
             return row
 
+    @_returns_opened
     async def check_in(
         self, principal: Principal | None, booking_id: str, now: datetime | None = None
     ) -> BookingRow:
@@ -331,6 +376,7 @@ class Bookings:
             )
             return row
 
+    @_returns_opened
     async def complete(
         self, principal: Principal | None, booking_id: str, summary: str, now: datetime | None = None
     ) -> BookingRow:
@@ -340,7 +386,10 @@ class Bookings:
             domain.require_booked_lawyer(principal, row.lawyer_user_id, "complete the meeting")
             if domain.completion_repeats(row.status, principal):
                 return row
-            row.summary = domain.check_complete(row.status, row.checked_in_at is not None, summary)
+            cipher = await self.keys.cipher(booking_subject(row))
+            row.summary = cipher.seal(
+                SUMMARY, domain.check_complete(row.status, row.checked_in_at is not None, summary)
+            )
             row.status = domain.next_status(row.status, "completed")
             row.updated_at = now
             session.add(row)
@@ -349,6 +398,7 @@ class Bookings:
             await publish_completed(session, self.outbox, row, actor)
             return row
 
+    @_returns_opened
     async def record_quality(
         self,
         principal: Principal | None,
@@ -362,7 +412,8 @@ class Bookings:
         async with self.db.transaction() as session:
             row = await locked_booking(session, principal, booking_id)
             domain.require_quality_writer(principal, row.lawyer_user_id)
-            row.quality = domain.quality_update(
+            cipher = await self.keys.cipher(booking_subject(row))
+            quality = domain.quality_update(
                 row.quality,
                 principal,
                 row.status,
@@ -373,12 +424,14 @@ class Bookings:
                 client_comment,
                 client_checklist,
             )
+            row.quality = sealed_quality(cipher, quality)
             row.updated_at = utcnow()
             session.add(row)
             return row
 
     # --- commands of the workflow (internal) --------------------------------------------------------
 
+    @_returns_opened
     async def confirm(
         self,
         booking_id: str,
@@ -423,6 +476,7 @@ class Bookings:
             )
             return row
 
+    @_returns_opened
     async def expire(self, booking_id: str) -> BookingRow:
         """The hold ran out: a still-held booking expires and frees its slot; any other is left as it is."""
         async with self.db.transaction() as session:
@@ -435,9 +489,10 @@ class Bookings:
             row.updated_at = utcnow()
             session.add(row)
             record_stage(session, row, "expired", "system", row.updated_at)
-            await publish_cancelled(session, self.outbox, row, "system")
+            await publish_cancelled(session, self.outbox, row, "system", row.cancel_reason)
             return row
 
+    @_returns_opened
     async def mark_no_show(self, booking_id: str) -> BookingRow:
         async with self.db.transaction() as session:
             row = await get_or_404(session, BookingRow, booking_id, "booking", for_update=True)
@@ -450,6 +505,7 @@ class Bookings:
             await publish_completed(session, self.outbox, row, "system")
             return row
 
+    @_returns_opened
     async def remind(self, booking_id: str, lead_minutes: int) -> BookingRow:
         async with self.db.transaction() as session:
             row = await get_or_404(session, BookingRow, booking_id, "booking")

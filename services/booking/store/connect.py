@@ -12,9 +12,11 @@ from services.booking import domain
 from services.booking.models import TABLES, BookingRow, ConnectRequestRow
 from services.booking.store.base import Lawyer, refusing_overlap
 from services.booking.store.bookings import hold
+from services.booking.store.sealed import CONNECT_NEEDS, open_bookings, open_connect_requests
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.records import (
     claim_idempotency_key,
     new_id,
@@ -34,9 +36,12 @@ class ConnectRequested:
 
 
 class ConnectRequests:
-    def __init__(self, db: Database, outbox: Outbox, policy: domain.Policy) -> None:
+    """Every method returns its requests and bookings opened (store/sealed.py), after their transaction."""
+
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys, policy: domain.Policy) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
         self.policy = policy
 
     async def connect(
@@ -55,8 +60,10 @@ class ConnectRequests:
         slot) in the same transaction. A retry with the same Idempotency-Key returns the first request."""
         now = now or utcnow()
         request_id = new_id()
+        cipher = await self.keys.cipher(owner_subject(tenant_id, principal.user_id))
         with refusing_overlap("the lawyer's next free slot was just taken; try again"):
             async with self.db.transaction() as session:
+                connected = None
                 if idempotency_key:
                     existing = await claim_idempotency_key(
                         session,
@@ -69,38 +76,43 @@ class ConnectRequests:
                     if existing is not None:
                         found = await get_or_404(session, ConnectRequestRow, existing, "connect request")
                         held = await session.get(BookingRow, found.booking_id) if found.booking_id else None
-                        return ConnectRequested(found, held)
-                booking = None
-                if meeting is not None:
-                    domain.check_request(meeting, lawyer.calendar, now, self.policy)
-                    booking = await hold(
-                        session,
-                        self.outbox,
-                        self.policy,
-                        principal,
-                        lawyer,
-                        meeting,
-                        tenant_id,
-                        new_id(),
-                        now,
+                        connected = ConnectRequested(found, held)
+                if connected is None:
+                    booking = None
+                    if meeting is not None:
+                        domain.check_request(meeting, lawyer.calendar, now, self.policy)
+                        booking = await hold(
+                            session,
+                            self.outbox,
+                            self.policy,
+                            principal,
+                            lawyer,
+                            meeting,
+                            tenant_id,
+                            new_id(),
+                            now,
+                            cipher,
+                        )
+                    booking_id = booking.id if booking is not None else ""
+                    outcome = domain.connect_outcome(mode, booking_id, product_id, lawyer.lawyer_id)
+                    row = ConnectRequestRow(
+                        id=request_id,
+                        tenant_id=tenant_id,
+                        client_id=principal.user_id,
+                        lawyer_id=lawyer.lawyer_id,
+                        lawyer_user_id=lawyer.user_id,
+                        mode=mode,
+                        needs=cipher.seal(CONNECT_NEEDS, needs.strip()),
+                        status=outcome.status,
+                        booking_id=booking_id,
+                        next_step=outcome.next_step,
+                        created_at=now,
                     )
-                booking_id = booking.id if booking is not None else ""
-                outcome = domain.connect_outcome(mode, booking_id, product_id, lawyer.lawyer_id)
-                row = ConnectRequestRow(
-                    id=request_id,
-                    tenant_id=tenant_id,
-                    client_id=principal.user_id,
-                    lawyer_id=lawyer.lawyer_id,
-                    lawyer_user_id=lawyer.user_id,
-                    mode=mode,
-                    needs=needs.strip(),
-                    status=outcome.status,
-                    booking_id=booking_id,
-                    next_step=outcome.next_step,
-                    created_at=now,
-                )
-                session.add(row)
-                return ConnectRequested(row, booking)
+                    session.add(row)
+                    connected = ConnectRequested(row, booking)
+        await open_connect_requests(self.keys, connected.request)
+        await open_bookings(self.keys, connected.booking)
+        return connected
 
     async def list_connect_requests(
         self, principal: Principal, mode: str, limit: int, cursor: str
@@ -119,4 +131,5 @@ class ConnectRequests:
         )
         async with self.db.transaction() as session:
             rows = list((await session.exec(query)).all())
+        await open_connect_requests(self.keys, *rows)
         return page_of(rows, limit)

@@ -8,9 +8,11 @@ from sqlmodel import col, select
 from counsel.booking.v1 import events_pb2
 from services.booking import domain
 from services.booking.models import TABLES, VisitRow
+from services.booking.store.sealed import open_visits, seal_visit
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, SubjectCipher, tenant_subject
 from services.runtime.records import (
     claim_idempotency_key,
     new_id,
@@ -22,15 +24,31 @@ from services.runtime.records import (
 
 
 class Visits:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    """Every method returns its visits opened (store/sealed.py), after their transaction."""
+
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def create_visit(
         self, principal: Principal, visit: domain.NewVisit, idempotency_key: str = ""
     ) -> VisitRow:
         """Record `visit` (checked: domain.check_visit, its enterprise known to identity)."""
         visit_id = new_id()
+        cipher = await self.keys.cipher(tenant_subject(visit.enterprise_id))
+        row = await self._record(principal, visit, visit_id, cipher, idempotency_key)
+        await open_visits(self.keys, row)
+        return row
+
+    async def _record(
+        self,
+        principal: Principal,
+        visit: domain.NewVisit,
+        visit_id: str,
+        cipher: SubjectCipher,
+        idempotency_key: str,
+    ) -> VisitRow:
         async with self.db.transaction() as session:
             if idempotency_key:
                 existing = await claim_idempotency_key(
@@ -53,6 +71,7 @@ class Visits:
                 follow_ups=list(visit.follow_ups),
                 created_at=utcnow(),
             )
+            seal_visit(cipher, row)
             session.add(row)
             await self.outbox.add(
                 session,
@@ -84,4 +103,5 @@ class Visits:
         query = newest_first(query, col(VisitRow.created_at), col(VisitRow.id), cursor, limit)
         async with self.db.transaction() as session:
             rows = list((await session.exec(query)).all())
+        await open_visits(self.keys, *rows)
         return page_of(rows, limit)

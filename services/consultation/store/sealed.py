@@ -11,10 +11,6 @@ Values erasure redacts read as ERASED_TEXT, and so does everything of a subject 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.consultation.models import (
     ChatConversationRow,
@@ -25,9 +21,11 @@ from services.consultation.models import (
     OnlineCallRow,
 )
 from services.consultation.store.base import ConsultationView
+from services.runtime import sealed_rows
 from services.runtime.db import Database
-from services.runtime.erasure import ERASED_TEXT, opened
-from services.runtime.keys import SEALED_PREFIX, DataKeys, SubjectCipher, owner_subject
+from services.runtime.erasure import opened
+from services.runtime.keys import DataKeys, SubjectCipher, owner_subject
+from services.runtime.sealed_rows import SealedColumns
 
 QUESTION = "consultations.question"
 RATING_COMMENT = "consultations.rating_comment"
@@ -100,16 +98,6 @@ def _open_consultation(cipher: SubjectCipher, row: ConsultationRow) -> None:
 
 
 # --- rows written before sealing -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SealedColumns:
-    """A table's sealed columns and the query of its rows still holding a clear value (with the owner's
-    enterprise and client), `{clear}` standing for the condition on the columns."""
-
-    table: str
-    columns: dict[str, str]  # column → field name (the associated data)
-    rows: str
-
-
 # Major matters are not listed: their reason and conclusion were sealed from their very first row.
 _SEALED_COLUMNS = (
     SealedColumns(
@@ -150,46 +138,9 @@ _SEALED_COLUMNS = (
         "JOIN chat_conversations o ON o.id = t.conversation_id WHERE {clear}",
     ),
 )
-_BATCH = 500
 
 
 async def seal_clear_rows(db: Database, keys: DataKeys) -> int:
-    """Seal every value still in clear (rows written before this service sealed case material), a batch per
-    transaction; returns how many rows changed. Run at start before serving (migrations never hold the
-    master key); replicas starting together skip each other's locked rows, and a second run finds nothing."""
-    changed = 0
-    for sealed in _SEALED_COLUMNS:
-        while batch := await _seal_batch(db, keys, sealed):
-            changed += batch
-    return changed
-
-
-async def _seal_batch(db: Database, keys: DataKeys, sealed: SealedColumns) -> int:
-    clear = " OR ".join(
-        f"(t.{column} <> '' AND t.{column} <> :erased AND t.{column} NOT LIKE :sealed)"
-        for column in sealed.columns
-    )
-    query = text(
-        sealed.rows.format(columns=", ".join(f"t.{c}" for c in sealed.columns), clear=f"({clear})")
-        + f" LIMIT {_BATCH} FOR UPDATE OF t SKIP LOCKED"
-    )
-    async with db.engine.begin() as conn:
-        rows = (await conn.execute(query, {"erased": ERASED_TEXT, "sealed": SEALED_PREFIX + "%"})).all()
-        for row in rows:
-            await _seal_row(conn, keys, sealed, row._mapping)
-    return len(rows)
-
-
-async def _seal_row(conn: AsyncConnection, keys: DataKeys, sealed: SealedColumns, row: object) -> None:
-    values = dict(row)  # type: ignore[call-overload]
-    cipher = await keys.cipher(owner_subject(values["tenant_id"], values["client_id"]))
-    updates = {
-        # a shredded subject's clear leftovers are redacted: nothing can be sealed for it any more
-        column: ERASED_TEXT if cipher.destroyed else cipher.seal(field, values[column])
-        for column, field in sealed.columns.items()
-        if values[column] and values[column] != ERASED_TEXT and not values[column].startswith(SEALED_PREFIX)
-    }
-    assignments = ", ".join(f"{column} = :{column}" for column in updates)
-    await conn.execute(
-        text(f"UPDATE {sealed.table} SET {assignments} WHERE id = :id"), {**updates, "id": values["id"]}
-    )
+    """Seal every value still in clear (rows written before this service sealed case material); returns how
+    many rows changed (services/runtime/sealed_rows.py: at start, in batches, replicas sharing the work)."""
+    return await sealed_rows.seal_clear_rows(db, keys, _SEALED_COLUMNS)
