@@ -30,6 +30,10 @@ async def serve(shared: Settings) -> None:
         clocks = QualificationClocks(
             await rt.temporal(), task_queue(settings.temporal_task_queue, PLATFORM_QUEUE)
         )
+        # Firms from before onboarding work on a grace period (migration 0011) with the agreement's clock;
+        # starting it again at every start starts nothing (the workflow id names the day).
+        for firm_id, grace_ends_on in await stores.onboarding.grace_periods():
+            await clocks.agreement(firm_id, grace_ends_on)
         server = rt.grpc_server()
         server.add(CatalogServicer(stores, clocks=clocks), catalog_service_pb2, catalog_service_pb2_grpc)
         await rt.run(

@@ -113,6 +113,8 @@ class FirmRow(CatalogTable, table=True):
     agreement_object: str = ""
     agreement_sha256: str = ""
     agreement_warned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # A firm from before onboarding with no agreement on record takes new work until this day (migration 0011).
+    agreement_grace_ends_on: date | None = None
 
 
 class LawyerRow(CatalogTable, table=True):

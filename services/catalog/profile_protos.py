@@ -26,7 +26,8 @@ def firm_proto(row: FirmRow, principal: Principal | None) -> pb.Firm:
         description=row.description,
         status=row.status,
         takes_new_work=qualifications.agreement_in_force(
-            row.agreement_ends_on, qualifications.today_in_china(utcnow())
+            qualifications.takes_work_until(row.agreement_ends_on, row.agreement_grace_ends_on),
+            qualifications.today_in_china(utcnow()),
         ),
     )
     if domain.sees_licence(principal):
@@ -35,6 +36,8 @@ def firm_proto(row: FirmRow, principal: Principal | None) -> pb.Firm:
         firm.agreement_starts_on = row.agreement_starts_on.isoformat() if row.agreement_starts_on else ""
         firm.agreement_ends_on = row.agreement_ends_on.isoformat() if row.agreement_ends_on else ""
         firm.agreement_sha256 = row.agreement_sha256
+        if row.agreement_ends_on is None and row.agreement_grace_ends_on is not None:
+            firm.agreement_grace_ends_on = row.agreement_grace_ends_on.isoformat()
     return firm
 
 

@@ -189,6 +189,12 @@ def day_ends(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=CHINA)
 
 
+def takes_work_until(agreement_ends_on: date | None, grace_ends_on: date | None) -> date | None:
+    """The last day a firm's lawyers take new work: its agreement's end or, for a firm that joined before
+    agreements were recorded and has none on record, its grace period's end (catalog migration 0011)."""
+    return agreement_ends_on if agreement_ends_on is not None else grace_ends_on
+
+
 def agreement_in_force(ends_on: date | None, today: date) -> bool:
     """A firm takes new work while its agreement runs (to its end date inclusive)."""
     return ends_on is not None and today <= ends_on

@@ -167,3 +167,11 @@ def test_the_demo_firms_and_lawyers_are_qualified() -> None:
         qualifications.validate_certificate_number(lawyer.licence_number)
     assert seed.next_inspection_due(date(2026, 5, 31)) == date(2026, 5, 31)
     assert seed.next_inspection_due(date(2026, 6, 1)) == date(2027, 5, 31)
+
+
+def test_a_firm_with_no_agreement_on_record_works_to_its_grace_periods_end() -> None:
+    """Issue 24: an agreement on record decides alone; without one, the grace period of migration 0011."""
+    agreement, grace = date(2027, 6, 30), date(2027, 3, 6)
+    assert qualifications.takes_work_until(agreement, grace) == agreement
+    assert qualifications.takes_work_until(None, grace) == grace
+    assert qualifications.takes_work_until(None, None) is None

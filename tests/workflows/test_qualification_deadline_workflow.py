@@ -13,8 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from services.catalog import qualifications
+from services.catalog.workflow_link import QualificationClocks
 from workflows.qualifications import QualificationDeadlineWorkflow
-from workflows.shared import QualificationDeadlineInput
+from workflows.shared import QualificationDeadlineInput, firm_agreement_workflow_id
 
 WARNING = timedelta(days=qualifications.AGREEMENT_WARNING_DAYS)
 
@@ -116,3 +117,30 @@ async def test_a_warning_already_due_is_given_at_once(env: WorkflowEnvironment) 
         )
         await handle.result()
         assert [call[0] for call in catalog.calls] == ["warn", "refresh"]
+
+
+async def test_a_grace_period_runs_on_the_agreements_clock(env: WorkflowEnvironment) -> None:
+    """Issue 24: a firm from before onboarding works on a grace period (catalog migration 0011), whose clock the
+    catalog starts at every start as an agreement's (QualificationClocks.agreement): the due times are
+    visible, the operator is warned 30 days before its last day and the firm's standing lapses when that day
+    ends; the next start of the catalog starts nothing new."""
+    catalog, task_queue = FakeCatalog(), f"tq-{uuid.uuid4().hex}"
+    now = await env.get_current_time()
+    grace_ends_on = qualifications.today_in_china(now) + timedelta(days=90)
+    lapses_at = qualifications.day_ends(grace_ends_on)
+    clocks = QualificationClocks(env.client, task_queue)
+    async with worker(env, catalog, task_queue):
+        for _ in range(2):  # two starts of the catalog
+            await clocks.agreement("legacy", grace_ends_on)
+        handle = env.client.get_workflow_handle(firm_agreement_workflow_id("legacy", grace_ends_on))
+        status = await handle.query(QualificationDeadlineWorkflow.status)
+        assert status is not None and (status.warn_at, status.lapses_at) == (lapses_at - WARNING, lapses_at)
+        await env.sleep(lapses_at - WARNING - now - timedelta(hours=1))
+        assert catalog.calls == []
+        await env.sleep(WARNING + timedelta(hours=2))
+        status = await handle.query(QualificationDeadlineWorkflow.status)
+        assert status is not None and status.warned and status.lapsed
+    assert catalog.calls == [
+        ("warn", "legacy", grace_ends_on.isoformat()),
+        ("refresh", "legacy", grace_ends_on.isoformat()),
+    ]

@@ -36,7 +36,9 @@ async def publish_lawyer_changed(
     reason = qualifications.why_not_assignable(
         row.active,
         row.verification,
-        firm.agreement_ends_on if firm is not None else None,
+        qualifications.takes_work_until(firm.agreement_ends_on, firm.agreement_grace_ends_on)
+        if firm
+        else None,
         row.inspection_due_on,
         qualifications.today_in_china(utcnow()),
     )

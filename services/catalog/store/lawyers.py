@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -51,7 +51,8 @@ async def _check_account_free(session: AsyncSession, user_id: str, lawyer_id: st
 
 def _taking_new_work(today: date) -> list[ColumnElement[bool]]:
     """The conditions of `qualifications.why_not_assignable` == "" as SQL, for listing."""
-    firms_in_force = select(FirmRow.id).where(col(FirmRow.agreement_ends_on) >= today)
+    works_until = func.coalesce(col(FirmRow.agreement_ends_on), col(FirmRow.agreement_grace_ends_on))
+    firms_in_force = select(FirmRow.id).where(works_until >= today)
     return [
         col(LawyerRow.active).is_(True),
         col(LawyerRow.verification) == "verified",
@@ -245,7 +246,10 @@ class Lawyers:
         firm_ids = {row.firm_id for row in rows}
         async with self.db.transaction() as session:
             firms = (await session.exec(select(FirmRow).where(col(FirmRow.id).in_(firm_ids)))).all()
-        ends = {firm.id: firm.agreement_ends_on for firm in firms}
+        ends = {
+            firm.id: qualifications.takes_work_until(firm.agreement_ends_on, firm.agreement_grace_ends_on)
+            for firm in firms
+        }
         today = qualifications.today_in_china(utcnow())
         return {
             row.id: qualifications.why_not_assignable(

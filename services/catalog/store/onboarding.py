@@ -192,12 +192,15 @@ class Onboarding:
             return list((await session.exec(statement)).all())
 
     async def warn_agreement_ending(self, firm_id: str, ends_on: date) -> FirmRow | None:
-        """Record and publish (`firm.agreement_ending`) that the firm's agreement ending `ends_on` ends
-        within the warning period; None when the firm has no such agreement (replaced, or never recorded).
-        Idempotent."""
+        """Record and publish (`firm.agreement_ending`) that the firm's agreement (or, with none on record,
+        its grace period) ending `ends_on` ends within the warning period; None when the firm takes work
+        until another day (replaced, or never recorded). Idempotent."""
         async with self.db.transaction() as session:
             firm = await session.get(FirmRow, firm_id, with_for_update=True)
-            if firm is None or firm.agreement_ends_on != ends_on:
+            if firm is None or (
+                qualifications.takes_work_until(firm.agreement_ends_on, firm.agreement_grace_ends_on)
+                != ends_on
+            ):
                 return None
             if firm.agreement_warned_at is None:
                 firm.agreement_warned_at = utcnow()
@@ -213,6 +216,15 @@ class Onboarding:
                     actor_id="system",
                 )
             return firm
+
+    async def grace_periods(self) -> list[tuple[str, date]]:
+        """(firm id, last day) of each firm taking new work on a grace period (no agreement on record)."""
+        async with self.db.transaction() as session:
+            statement = select(FirmRow).where(
+                col(FirmRow.agreement_ends_on).is_(None), col(FirmRow.agreement_grace_ends_on).is_not(None)
+            )
+            firms = (await session.exec(statement)).all()
+        return [(firm.id, firm.agreement_grace_ends_on) for firm in firms if firm.agreement_grace_ends_on]
 
     async def refresh_standing(self, firm_id: str, lawyer_id: str) -> int:
         """Republish `lawyer.changed` for a firm's lawyers or one lawyer (a clock passed a date that changes

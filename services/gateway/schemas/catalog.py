@@ -235,6 +235,9 @@ class Firm(BaseModel):
     agreement_starts_on: str | None = optional("Staff only.")
     agreement_ends_on: str | None = optional("Staff only.")
     agreement_sha256: str | None = optional("Staff only.")
+    agreement_grace_ends_on: str | None = optional(
+        "Staff only: a firm from before onboarding with no agreement on record takes new work until this day."
+    )
 
     @classmethod
     def from_proto(cls, firm: pb.Firm) -> Firm:
@@ -259,6 +262,7 @@ class Firm(BaseModel):
             agreement_starts_on=or_none(firm.agreement_starts_on),
             agreement_ends_on=or_none(firm.agreement_ends_on),
             agreement_sha256=or_none(firm.agreement_sha256),
+            agreement_grace_ends_on=or_none(firm.agreement_grace_ends_on),
         )
 
 

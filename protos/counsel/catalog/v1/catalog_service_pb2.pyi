@@ -680,6 +680,7 @@ class Firm(_message.Message):
     AGREEMENT_ENDS_ON_FIELD_NUMBER: _builtins.int
     AGREEMENT_SHA256_FIELD_NUMBER: _builtins.int
     TAKES_NEW_WORK_FIELD_NUMBER: _builtins.int
+    AGREEMENT_GRACE_ENDS_ON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Firm id."""
     name: _builtins.str
@@ -701,7 +702,11 @@ class Firm(_message.Message):
     agreement_ends_on: _builtins.str
     agreement_sha256: _builtins.str
     takes_new_work: _builtins.bool
-    """Whether the firm may take new work now (an agreement in force)."""
+    """Whether the firm may take new work now (an agreement in force, or without one its grace period)."""
+    agreement_grace_ends_on: _builtins.str
+    """A firm that joined before agreements were recorded and has none on record takes new work until this
+    day (YYYY-MM-DD; catalog migration 0011 gave such firms 90 days); staff only, empty for other firms.
+    """
     @_builtins.property
     def location(self) -> Global___Location:
         """Coordinates."""
@@ -747,10 +752,11 @@ class Firm(_message.Message):
         agreement_ends_on: _builtins.str = ...,
         agreement_sha256: _builtins.str = ...,
         takes_new_work: _builtins.bool = ...,
+        agreement_grace_ends_on: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "rating", b"rating", "registered_capital", b"registered_capital"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "agreement_ends_on", b"agreement_ends_on", "agreement_sha256", b"agreement_sha256", "agreement_starts_on", b"agreement_starts_on", "city", b"city", "credit_code", b"credit_code", "description", b"description", "id", b"id", "location", b"location", "name", b"name", "opening_hours", b"opening_hours", "phone", b"phone", "rating", b"rating", "registered_capital", b"registered_capital", "staff", b"staff", "status", b"status", "takes_new_work", b"takes_new_work", "transit_routes", b"transit_routes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "agreement_ends_on", b"agreement_ends_on", "agreement_grace_ends_on", b"agreement_grace_ends_on", "agreement_sha256", b"agreement_sha256", "agreement_starts_on", b"agreement_starts_on", "city", b"city", "credit_code", b"credit_code", "description", b"description", "id", b"id", "location", b"location", "name", b"name", "opening_hours", b"opening_hours", "phone", b"phone", "rating", b"rating", "registered_capital", b"registered_capital", "staff", b"staff", "status", b"status", "takes_new_work", b"takes_new_work", "transit_routes", b"transit_routes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
