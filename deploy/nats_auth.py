@@ -147,7 +147,10 @@ def permissions(process: str, settings: Settings) -> Permissions:
                 f"$JS.API.STREAM.SNAPSHOT.{kept}",  # the server streams the snapshot to the inbox ...
                 f"$JS.SNAPSHOT.ACK.{kept}.>",  # ... paced by these acknowledgements
             ]
-        return Permissions(publish=tuple(publish), subscribe=(inbox,))
+        # The nats CLI has the snapshot streamed to an inbox of the default prefix, whatever --inbox-prefix
+        # says (jsm.go's SnapshotToDirectory: nats.NewInbox()); no other user's answers go there, as every
+        # process has a prefix of its own (`_INBOX_<process>`).
+        return Permissions(publish=tuple(publish), subscribe=(inbox, "_INBOX.>"))
     if process not in SERVICE_NAMES:
         raise KeyError(f"{process} does not connect to NATS")
     publish = [f"{root}.{process}.>", f"$JS.API.STREAM.INFO.{stream}"]

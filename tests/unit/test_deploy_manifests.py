@@ -751,7 +751,7 @@ def test_jetstream_is_backed_up_nightly_beside_postgresql_by_a_user_that_may_onl
     (upload,) = pod["containers"]
     script = snapshot["args"][0]
     assert "for stream in x; do" in script  # {{ join " " $backup.streams }}
-    assert 'stream backup "$stream" "$folder/$stream"' in script
+    assert 'stream backup --no-progress "$stream" "$folder/$stream"' in script
     assert '--inbox-prefix "_INBOX_$COUNSEL_NATS_USER"' in script  # the only inbox its user may read
     assert "aws s3 cp --recursive" in upload["args"][0]
     assert {v["name"] for v in upload["env"]} >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
@@ -762,7 +762,8 @@ def test_jetstream_is_backed_up_nightly_beside_postgresql_by_a_user_that_may_onl
     # `counsel nats-config` has the user; it may snapshot the kept streams and nothing else.
     assert BACKUP in CLUSTER_NATS_USERS and BACKUP not in NATS_USERS  # a local stack copies the stores
     granted = permissions(BACKUP, settings)
-    assert granted.subscribe == ("_INBOX_backup.>",)
+    # Its own inbox, and the default one the CLI streams snapshots to (no process's answers go there).
+    assert granted.subscribe == ("_INBOX_backup.>", "_INBOX.>")
     for subject in granted.publish:
         operation, stream = subject.removeprefix("$JS.").rsplit(".", 1)[0], subject.split(".")[-1]
         if subject.endswith(".>"):  # the snapshot's acknowledgements: $JS.SNAPSHOT.ACK.<stream>.>
