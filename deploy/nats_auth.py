@@ -19,7 +19,10 @@ for what each process does, read from its source (nats/js/client.py, manager.py,
   online calls' WebRTC signalling to one another under `call_signal.<root>.>` (outside the stream: never stored);
 - `migrate` (the `counsel migrate` job, and `counsel up` before it starts anything) creates the stream, the
   buckets and every durable consumer, and reads no event;
-- the worker never connects to NATS, so it has no user.
+- the worker never connects to NATS, so it has no user;
+- `backup`, a cluster's only (the chart's JetStream backup CronJob; a local stack copies the servers' stores
+  instead), snapshots each stream the platform keeps (`nats stream backup`: JetStream's snapshot API) and
+  nothing else: it reads no event one by one and changes nothing.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from services.runtime.config import SERVICE_NAMES, Settings, nats_inbox_prefix
 
 GATEWAY = "gateway"
 MIGRATE = "migrate"
+BACKUP = "backup"
 # Every process that connects to NATS, each as its own user.
 NATS_USERS: tuple[str, ...] = (*SERVICE_NAMES, GATEWAY, MIGRATE)
+# A cluster's NATS users: the processes' and the JetStream backup's (charts/counsel: jetstreamBackup).
+CLUSTER_NATS_USERS: tuple[str, ...] = (*NATS_USERS, BACKUP)
 
 
 def service_consumers(service: str) -> dict[str, list[str]]:
@@ -103,6 +109,12 @@ def _bucket_subjects(bucket: str) -> list[str]:
     ]
 
 
+def kept_streams(settings: Settings) -> list[str]:
+    """Every JetStream stream the platform keeps: the event stream and each Object Store bucket's."""
+    buckets = (*service_buckets().values(), gateway_bucket())
+    return [settings.nats_stream, *(f"OBJ_{bucket}" for bucket in buckets)]
+
+
 def permissions(process: str, settings: Settings) -> Permissions:
     """The subjects `process` may publish to and subscribe to, for the stream and subject root of
     `settings`. KeyError for a process that does not connect to NATS (the worker)."""
@@ -127,6 +139,18 @@ def permissions(process: str, settings: Settings) -> Permissions:
                     f"$JS.API.CONSUMER.CREATE.{stream}.{consumer}",
                 ]
         return Permissions(publish=tuple(publish), subscribe=(inbox,))
+    if process == BACKUP:
+        publish = []
+        for kept in kept_streams(settings):
+            publish += [
+                f"$JS.API.STREAM.INFO.{kept}",
+                f"$JS.API.STREAM.SNAPSHOT.{kept}",  # the server streams the snapshot to the inbox ...
+                f"$JS.SNAPSHOT.ACK.{kept}.>",  # ... paced by these acknowledgements
+            ]
+        # The nats CLI has the snapshot streamed to an inbox of the default prefix, whatever --inbox-prefix
+        # says (jsm.go's SnapshotToDirectory: nats.NewInbox()); no other user's answers go there, as every
+        # process has a prefix of its own (`_INBOX_<process>`).
+        return Permissions(publish=tuple(publish), subscribe=(inbox, "_INBOX.>"))
     if process not in SERVICE_NAMES:
         raise KeyError(f"{process} does not connect to NATS")
     publish = [f"{root}.{process}.>", f"$JS.API.STREAM.INFO.{stream}"]
@@ -167,6 +191,6 @@ def authorization_block(settings: Settings, passwords: Mapping[str, str | Passwo
     return "authorization {\n  users = [\n" + ",\n".join(users) + "\n  ]\n}\n"
 
 
-def cluster_authorization(settings: Settings, processes: Sequence[str] = NATS_USERS) -> str:
+def cluster_authorization(settings: Settings, processes: Sequence[str] = CLUSTER_NATS_USERS) -> str:
     """The block for a cluster's nats-server, every password read from COUNSEL_NATS_PASSWORD_<PROCESS>."""
     return authorization_block(settings, {p: PasswordFromEnv(password_variable(p)) for p in processes})

@@ -724,6 +724,54 @@ def test_bundled_postgresql_is_a_replicated_cloudnativepg_cluster(values: dict[s
     assert databases == set(GRPC_SERVICES)
 
 
+def test_jetstream_is_backed_up_nightly_beside_postgresql_by_a_user_that_may_only_snapshot(
+    values: dict[str, Any],
+) -> None:
+    """Issue 19 item 5 in a cluster: CloudNativePG backs up PostgreSQL (Temporal's databases included); a
+    CronJob snapshots every stream the platform keeps (the event stream, each bucket's OBJ_ stream) with
+    `nats stream backup` as the `backup` NATS user, and copies the snapshots to the same object storage."""
+    from deploy.nats_auth import BACKUP, CLUSTER_NATS_USERS, NATS_USERS, kept_streams, permissions
+    from services.runtime.config import Settings
+
+    backup, pg_backup = values["jetstreamBackup"], values["postgresql"]["backup"]
+    assert backup["enabled"] is True
+    settings = Settings(env="test", nats_stream="COUNSEL", subject_root="counsel")  # the chart's (defaults)
+    assert backup["streams"] == kept_streams(settings)
+    assert backup["s3CredentialsSecret"] == pg_backup["s3CredentialsSecret"]
+    assert backup["destinationPath"].rsplit("/", 1)[0] == pg_backup["destinationPath"].rsplit("/", 1)[0]
+    assert len(backup["schedule"].split()) == 5  # a CronJob's five fields (CloudNativePG's has six)
+
+    (cron,) = manifests("jetstream-backup.yaml")
+    assert (cron["apiVersion"], cron["kind"]) == ("batch/v1", "CronJob")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"  # one backup at a time, as `counsel backup`
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "x"  # counsel-jetstream-backup (serviceaccount.yaml)
+    (snapshot,) = pod["initContainers"]
+    (upload,) = pod["containers"]
+    script = snapshot["args"][0]
+    assert "for stream in x; do" in script  # {{ join " " $backup.streams }}
+    assert 'stream backup --no-progress "$stream" "$folder/$stream"' in script
+    assert '--inbox-prefix "_INBOX_$COUNSEL_NATS_USER"' in script  # the only inbox its user may read
+    assert "aws s3 cp --recursive" in upload["args"][0]
+    assert {v["name"] for v in upload["env"]} >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert {m["name"] for m in upload["volumeMounts"]} == {m["name"] for m in snapshot["volumeMounts"]}
+    template = (TEMPLATES / "jetstream-backup.yaml").read_text(encoding="utf-8")
+    assert 'include "counsel.envFromNats" (list . "backup")' in template
+
+    # `counsel nats-config` has the user; it may snapshot the kept streams and nothing else.
+    assert BACKUP in CLUSTER_NATS_USERS and BACKUP not in NATS_USERS  # a local stack copies the stores
+    granted = permissions(BACKUP, settings)
+    # Its own inbox, and the default one the CLI streams snapshots to (no process's answers go there).
+    assert granted.subscribe == ("_INBOX_backup.>", "_INBOX.>")
+    for subject in granted.publish:
+        operation, stream = subject.removeprefix("$JS.").rsplit(".", 1)[0], subject.split(".")[-1]
+        if subject.endswith(".>"):  # the snapshot's acknowledgements: $JS.SNAPSHOT.ACK.<stream>.>
+            operation, stream = "SNAPSHOT.ACK", subject.split(".")[-2]
+        assert operation in ("API.STREAM.INFO", "API.STREAM.SNAPSHOT", "SNAPSHOT.ACK"), subject
+        assert stream in backup["streams"], subject
+
+
 def test_each_service_connects_as_its_own_role_and_is_migrated_as_it(values: dict[str, Any]) -> None:
     helper = (TEMPLATES / "_helpers.tpl").read_text(encoding="utf-8")
     assert 'define "counsel.databaseEnv"' in helper
@@ -741,7 +789,11 @@ def test_each_service_connects_as_its_own_role_and_is_migrated_as_it(values: dic
 
 def test_every_workload_has_its_own_service_account_and_is_spread(values: dict[str, Any]) -> None:
     accounts = (TEMPLATES / "serviceaccount.yaml").read_text(encoding="utf-8")
-    assert 'append (keys .Values.services | sortAlpha) "migrate"' in accounts
+    assert "concat (keys .Values.services | sortAlpha) $jobs" in accounts
+    assert (
+        'ternary (list "migrate" "jetstream-backup") (list "migrate") .Values.jetstreamBackup.enabled'
+        in accounts
+    )
     (account,) = manifests("serviceaccount.yaml")
     assert account["automountServiceAccountToken"] is False
     (deployment,) = manifests("deployment.yaml")

@@ -12,6 +12,7 @@ import pytest
 
 from deploy.local.stack import Stack, local_settings
 from deploy.nats_auth import (
+    CLUSTER_NATS_USERS,
     GATEWAY,
     MIGRATE,
     NATS_USERS,
@@ -111,7 +112,7 @@ def test_migrate_makes_the_stream_buckets_and_consumers_and_reads_nothing() -> N
 
 def test_a_clusters_block_reads_every_password_from_the_servers_environment() -> None:
     block = cluster_authorization(SETTINGS)
-    for process in NATS_USERS:
+    for process in CLUSTER_NATS_USERS:  # the processes' users and the JetStream backup's
         assert f'"user": "{process}", "password": $COUNSEL_NATS_PASSWORD_{process.upper()},' in block
 
 
