@@ -22,7 +22,7 @@ from counsel.documents.v1 import events_pb2 as documents_events
 from counsel.payment.v1 import events_pb2 as payment_events
 from services.catalog import erasure, firm_events, quality_events
 from services.catalog.store import CatalogStores
-from services.runtime.erasure import SUBJECT, erasure_handler
+from services.runtime.erasure import SUBJECT, shredding_erasure_handler
 from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
 
 
@@ -172,7 +172,7 @@ TABLE: ConsumerTable[CatalogStores] = {
         "consultation.consultation.>": lawyer_work,
         "consultation.call.>": lawyer_work,
     },
-    "erasure": {SUBJECT: erasure_handler(erasure.erase_user)},
+    "erasure": {SUBJECT: shredding_erasure_handler(erasure.erase_user)},
     "quality": quality_events.HANDLERS,
     "next-purchase": {
         "consultation.consultation.classified": consultation_classified,

@@ -8,11 +8,13 @@ from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from services.catalog import events, search
 from services.catalog.config import CatalogSettings
 from services.catalog.files import QualificationFiles
-from services.catalog.models import TABLES
+from services.catalog.models import DATA_KEYS, TABLES
 from services.catalog.server import CatalogServicer
 from services.catalog.store import CatalogStores
+from services.catalog.store.sealed import seal_clear_rows
 from services.catalog.workflow_link import QualificationClocks
 from services.runtime.config import Settings
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.service import service_runtime
 from workflows.shared import PLATFORM_QUEUE, task_queue
 
@@ -26,7 +28,10 @@ async def serve(shared: Settings) -> None:
         await asyncio.to_thread(search.segment, "预热")
         assert rt.bus is not None
         files = await QualificationFiles.open(rt.bus.js, settings.jetstream_replicas)
-        stores = CatalogStores.build(rt.db, rt.outbox, files)
+        keys = DataKeys(rt.db, master_key(settings), DATA_KEYS)
+        await keys.check()
+        await seal_clear_rows(rt.db, keys)
+        stores = CatalogStores.build(rt.db, rt.outbox, keys, files)
         clocks = QualificationClocks(
             await rt.temporal(), task_queue(settings.temporal_task_queue, PLATFORM_QUEUE)
         )

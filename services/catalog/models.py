@@ -10,11 +10,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from services.runtime.keys import define_data_keys_table
 from services.runtime.tables import define_runtime_tables
 
 catalog_registry = registry()
 metadata = catalog_registry.metadata
 TABLES = define_runtime_tables(metadata)
+DATA_KEYS = define_data_keys_table(metadata)
 
 
 # Search columns hold jieba-segmented, lower-cased text (services/catalog/search.py); PostgreSQL turns them

@@ -11,6 +11,7 @@ from typing import Any
 
 from services.catalog.demo_products import demo_products
 from services.catalog.models import (
+    DATA_KEYS,
     TABLES,
     ArticleRow,
     ArticleVersionRow,
@@ -27,6 +28,7 @@ from services.catalog.store import CatalogStores
 from services.runtime.config import Settings
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.records import utcnow
 
 DEMO_DOMAIN = "demo.counsel.test"
@@ -561,4 +563,5 @@ async def seed_demo(stores: CatalogStores) -> None:
 
 async def seed(db: Database, settings: Settings) -> None:
     """The local stack's seed of the catalog (deploy/local/bootstrap.py)."""
-    await seed_demo(CatalogStores.build(db, Outbox("catalog", settings, TABLES)))
+    keys = DataKeys(db, master_key(settings), DATA_KEYS)
+    await seed_demo(CatalogStores.build(db, Outbox("catalog", settings, TABLES), keys))

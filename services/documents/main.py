@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, cast
 
 from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceStub
@@ -12,9 +14,10 @@ from services.documents.files import DocumentFiles
 from services.documents.models import DATA_KEYS, STAFF_READS, TABLES
 from services.documents.server import DocumentsServicer
 from services.documents.store import BREACH_METRIC_KIND, DocumentsStores
-from services.documents.store.sealed import seal_clear_rows
+from services.documents.store.sealed import seal_clear_files, seal_clear_rows
 from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
+from services.runtime.db import Database
 from services.runtime.grpc_client import open_channel
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.metrics import SLA_BREACHES, export_deadlines, keep_sla_timers
@@ -24,9 +27,19 @@ from workflows.shared import DOCUMENTS_QUEUE, task_queue
 if TYPE_CHECKING:
     from counsel.catalog.v1.catalog_service_pb2_grpc import CatalogServiceAsyncStub
 
+log = logging.getLogger(__name__)
+
 SERVICE = "documents"
 # The deadlines this service's records show running (counsel_sla_timers_pending).
 SLA_TIMER_KINDS = ("acknowledge_30m", "delivery", "revision_window")
+
+
+async def _files_sealed(db: Database, keys: DataKeys, files: DocumentFiles) -> None:
+    """Seal the files stored before documents sealed them, in the background (they are served as stored
+    until then), then idle: a background task that ends stops the service."""
+    sealed = await seal_clear_files(db, keys, files)
+    log.info("files stored before sealing are sealed", extra={"count": sealed})
+    await asyncio.Event().wait()
 
 
 async def serve(shared: Settings) -> None:
@@ -64,5 +77,6 @@ async def serve(shared: Settings) -> None:
                 *rt.consumers(events.TABLE, events.HandlerContext(stores, link)),
                 keep_sla_timers(stores.orders, SLA_TIMER_KINDS),
                 rt.access_log_anchors(STAFF_READS),
+                _files_sealed(rt.db, keys, files),
             ],
         )

@@ -75,13 +75,19 @@ async def seal_clear_rows(db: Database, keys: DataKeys, tables: Sequence[SealedC
 
 
 async def seal_in_batches(
-    db: Database, keys: DataKeys, query: str, params: Mapping[str, Any], seal_row: RowSealer
+    db: Database,
+    keys: DataKeys,
+    query: str,
+    params: Mapping[str, Any],
+    seal_row: RowSealer,
+    batch: int = BATCH,
 ) -> int:
     """Run `query` (rows still holding a clear value, with `id`, `tenant_id` and `client_id`; it may use
-    CLEAR_PARAMS) a batch at a time and hand each row to `seal_row` with its owner's cipher, until none is
-    left; returns how many rows changed. For columns that are not plain text (a JSON document's values)."""
+    CLEAR_PARAMS) `batch` rows at a time and hand each row to `seal_row` with its owner's cipher, until none
+    is left; returns how many rows it handed over. For columns that are not plain text (a JSON document's
+    values) and for files. `seal_row` must leave a row out of `query`'s answer, or the loop never ends."""
     changed = 0
-    statement = text(f"{query} LIMIT {BATCH} FOR UPDATE OF t SKIP LOCKED")
+    statement = text(f"{query} LIMIT {batch} FOR UPDATE OF t SKIP LOCKED")
     while True:
         async with db.engine.begin() as conn:
             rows = (await conn.execute(statement, {**CLEAR_PARAMS, **params})).all()

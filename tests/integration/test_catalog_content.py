@@ -6,6 +6,7 @@ review gate, including search) and Chinese search over products, lawyers and art
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -31,13 +32,14 @@ from counsel.catalog.v1.events_pb2 import (
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.consultation.v1 import events_pb2 as consultation_events
 from counsel.documents.v1 import events_pb2 as documents_events
+from counsel.identity.v1.events_pb2 import UserErased
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer
 from services.catalog import events
 from services.catalog.files import QualificationFiles
-from services.catalog.models import TABLES
+from services.catalog.models import TABLES, ReviewRow
 from services.catalog.seed import seed_demo
-from services.catalog.store import CatalogStores
+from services.catalog.store.sealed import seal_clear_rows
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
 from services.identity.seed import LAWYER_EMAILS, demo_email
@@ -45,13 +47,15 @@ from services.identity.seed import demo_user_id as identity_demo_user_id
 from services.runtime.config import Settings
 from services.runtime.context import access_token_var
 from services.runtime.db import Database
+from services.runtime.erasure import ERASED_TEXT
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind, unpack
 from services.runtime.grpc_client import open_channel
+from services.runtime.keys import SEALED_PREFIX, tenant_subject
 from services.runtime.pki import TlsMaterial
-from services.runtime.records import encode_cursor
+from services.runtime.records import encode_cursor, utcnow
 from tests.support import factories
 from tests.support.gateway import problem_fields
-from tests.support.platform import catalog_service, gateway_clients, isolated_settings
+from tests.support.platform import catalog_service, catalog_stores, gateway_clients, isolated_settings
 from tests.support.tokens import Issuer
 
 FIRM_ADMIN = identity_demo_user_id(demo_email("firm_admin"))
@@ -111,14 +115,18 @@ class Platform:
 
     async def events(self, event_type: str) -> list[EventEnvelope]:
         async with self.db.transaction() as session:
-            rows = (await session.execute(select(TABLES.outbox.c.payload))).scalars().all()
+            rows = (
+                (await session.execute(select(TABLES.outbox.c.payload).order_by(TABLES.outbox.c.seq)))
+                .scalars()
+                .all()
+            )
         envelopes = [EventEnvelope.FromString(payload) for payload in rows]
         return [e for e in envelopes if e.type == event_type]
 
 
 @pytest.fixture(scope="module")
 def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
-    return isolated_settings(postgres_server, nats_server)
+    return isolated_settings(postgres_server, nats_server, secret_key=secrets.token_urlsafe(32))
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +137,7 @@ async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> Asy
     bus = await EventBus.connect(settings, "catalog-content-test")
     files = await QualificationFiles.open(bus.js, settings.jetstream_replicas)
     async with catalog_service(settings, keys.verifier(), pki("catalog"), files) as (address, db):
-        await seed_demo(
-            CatalogStores.build(db, Outbox("catalog", settings, TABLES))
-        )  # idempotent: a restart seeds again
+        await seed_demo(catalog_stores(db, settings))  # idempotent: a restart seeds again
         async with open_channel(address, pki("gateway"), default_timeout=10.0) as channel:
             stub = CatalogServiceStub(channel)
             app = create_app(
@@ -669,7 +675,7 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
         bus,
         platform.db,
         TABLES,
-        bind(events.TABLE["orders"], CatalogStores.build(platform.db, platform.outbox)),
+        bind(events.TABLE["orders"], catalog_stores(platform.db, platform.settings)),
     )
     try:
         buyer = platform.keys.headers("buyer-1", roles=("client",), tenant_id="tenant-1")
@@ -728,6 +734,89 @@ async def test_only_the_buyer_of_a_completed_order_reviews_it_once(platform: Pla
         await bus.close()
 
 
+async def test_a_review_text_is_sealed_shown_on_the_product_page_and_a_placeholder_after_erasure(
+    platform: Platform,
+) -> None:
+    """R-PRIV-1 (docs/privacy.md): the comment is sealed with its owner's data key, the public product page
+    shows it opened, and after the reviewer's erasure it reads as the placeholder (the stars stay)."""
+    stores = catalog_stores(platform.db, platform.settings)
+    buyer_id, tenant = f"buyer-{uuid.uuid4().hex[:6]}", f"tenant-{uuid.uuid4().hex[:6]}"
+    order_id, marker = f"order-{uuid.uuid4().hex[:8]}", f"marker-{uuid.uuid4().hex[:8]}"
+    async with platform.db.transaction() as session:
+        for event in ("created", "paid", "completed"):
+            await stores.orders.record_order_event(
+                session, order_id, event, client_id=buyer_id, tenant_id=tenant, product_id="doc-lawyer-letter"
+            )
+    buyer = platform.keys.headers(buyer_id, roles=("client",), tenant_id=tenant)
+    review = {"order_id": order_id, "rating": 5, "comment": f"很专业 {marker}"}
+    first = await platform.http.post("/api/v1/reviews", json=review, headers=buyer)
+    assert first.status_code == 201, first.text
+    assert first.json()["comment"] == f"很专业 {marker}"
+    again = await platform.http.post("/api/v1/reviews", json=review, headers=buyer)
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]  # compared opened
+
+    async def shown() -> str:  # signed in: past the gateway's brief cache of anonymous reads
+        page = (
+            await platform.http.get("/api/v1/products/doc-lawyer-letter", headers=platform.operator())
+        ).json()
+        return str(next(r["comment"] for r in page["reviews"] if r["id"] == first.json()["id"]))
+
+    async def stored() -> tuple[str, int]:
+        async with platform.db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text("SELECT comment, rating FROM reviews WHERE id = :id"), {"id": first.json()["id"]}
+                )
+            ).one()
+        return row.comment, row.rating
+
+    assert await shown() == f"很专业 {marker}"
+    comment, _ = await stored()
+    assert comment.startswith(SEALED_PREFIX) and marker not in comment
+    erased = factories.envelope(
+        "user.erased", UserErased(user_id=buyer_id, tenant_id=tenant, tenant_erased=True), tenant_id=tenant
+    )
+    async with platform.db.transaction() as session:
+        await factories.deliver(events.TABLE["erasure"], stores, erased, session)
+    assert await shown() == ERASED_TEXT
+    assert await stored() == (ERASED_TEXT, 5)
+    assert (await stores.keys.cipher(tenant_subject(tenant))).destroyed
+
+
+async def test_review_texts_written_before_sealing_are_sealed_at_start(platform: Platform) -> None:
+    """`seal_clear_rows` (run at start) seals the clear texts; one whose author was erased before (no
+    `client_id`, so no key) is redacted; a second run finds nothing."""
+    stores = catalog_stores(platform.db, platform.settings)
+    ids = {name: f"review-{name}-{uuid.uuid4().hex[:6]}" for name in ("kept", "orphan")}
+    async with platform.db.transaction() as session:
+        for name, client_id in (("kept", "old-client"), ("orphan", "")):
+            session.add(
+                ReviewRow(
+                    id=ids[name],
+                    order_id=f"order-{ids[name]}",
+                    product_id="doc-lawyer-letter",
+                    client_id=client_id,
+                    tenant_id="tenant-old",
+                    rating=3,
+                    comment=f"旧评价 {name}",
+                    created_at=utcnow(),
+                )
+            )
+    assert await seal_clear_rows(platform.db, stores.keys) == 2
+    assert await seal_clear_rows(platform.db, stores.keys) == 0
+    async with platform.db.engine.connect() as conn:
+        rows = dict(
+            (
+                await conn.execute(
+                    text("SELECT id, comment FROM reviews WHERE id = ANY(:ids)"), {"ids": list(ids.values())}
+                )
+            ).all()
+        )
+    assert rows[ids["kept"]].startswith(SEALED_PREFIX) and rows[ids["orphan"]] == ERASED_TEXT
+    [kept] = await stores.reviews.written_by("old-client")
+    assert kept.comment == "旧评价 kept"
+
+
 async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Platform) -> None:
     bus = await EventBus.connect(platform.settings, name="catalog-review-test-2")
     consumer = DurableConsumer(
@@ -735,7 +824,7 @@ async def test_a_closed_paid_consultation_rates_its_lawyer_and_firm(platform: Pl
         bus,
         platform.db,
         TABLES,
-        bind(events.TABLE["orders"], CatalogStores.build(platform.db, platform.outbox)),
+        bind(events.TABLE["orders"], catalog_stores(platform.db, platform.settings)),
     )
     try:
         order_id, consultation_id = f"order-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
@@ -904,7 +993,7 @@ async def test_seeding_again_keeps_what_happened_since(platform: Platform) -> No
     ]
     before = [(await platform.http.get(path, headers=staff)).json()["rating"] for path in paths]
     assert before[2]["count"] >= 1  # the consultation review above rated lawyer-1
-    await seed_demo(CatalogStores.build(platform.db, platform.outbox))
+    await seed_demo(catalog_stores(platform.db, platform.settings))
     after = [(await platform.http.get(path, headers=staff)).json()["rating"] for path in paths]
     assert after == before
     assert (await platform.http.get("/api/v1/lawyers/lawyer-3", headers=staff)).json()["online"] is True

@@ -25,9 +25,9 @@ from deploy.local.servers import NatsServer, PostgresServer
 from services.documents import domain
 from services.documents import events as documents_events
 from services.documents.files import DocumentFiles
-from services.documents.models import DATA_KEYS, TABLES, LawyerRosterRow
+from services.documents.models import DATA_KEYS, TABLES, DocumentVersionRow, LawyerRosterRow
 from services.documents.store import DocumentsStores, NewOrder
-from services.documents.store.sealed import seal_clear_rows
+from services.documents.store.sealed import seal_clear_files, seal_clear_rows
 from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal
@@ -36,7 +36,7 @@ from services.runtime.events import EventBus, Outbox, unpack
 from services.runtime.keys import SEALED_PREFIX, DataKeys, master_key
 from services.runtime.metrics import DUE_IN, refresh_sla_timers
 from services.runtime.records import new_id, utcnow
-from services.runtime.sealed_files import open_file
+from services.runtime.sealed_files import open_file, seal_file
 from tests.support.factories import deliver
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -274,6 +274,65 @@ async def test_versions_keep_their_bytes_and_digest_and_the_review_gate_holds(
         "docorder.delivered",
         "docorder.completed",
     ]
+
+
+async def test_files_stored_before_sealing_are_sealed_at_start_keeping_their_digest(
+    stores: DocumentsStores, files: DocumentFiles
+) -> None:
+    """Issue 20: an object written in clear (`file_sealed` false) is sealed with the order's key under its
+    name; one a stopped run already sealed is only marked; one matching its digest neither way is left."""
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    order_id = (await stores.orders.create(new_order())).view.row.id
+    await stores.orders.acknowledge(AGENT, order_id, "收到")
+    clear, crashed = os.urandom(200_000), os.urandom(5000)  # the first spans several segments
+    view = await stores.versions.add_version(
+        lawyer("lawyer-1"), order_id, domain.validate_upload("合同.docx", DOCX, clear, ""), files.put
+    )
+    (version,) = view.versions
+    cipher = await stores.versions.file_cipher(order_id)
+    # As stored before sealing: the same object in clear, the version not sealed.
+    await files.put(version.object_name, clear)
+    names = {"clear": version.object_name, "crashed": f"{order_id}/v2-old", "corrupt": f"{order_id}/v3-old"}
+    await files.put(names["crashed"], seal_file(cipher, names["crashed"], crashed))
+    await files.put(names["corrupt"], b"neither clear nor sealed")
+    async with stores.orders.db.transaction() as session:
+        await session.execute(
+            text("UPDATE document_versions SET file_sealed = false WHERE id = :id"), {"id": version.id}
+        )
+        for number, kind, content in ((2, "crashed", crashed), (3, "corrupt", b"lost")):
+            session.add(
+                DocumentVersionRow(
+                    id=f"version-{kind}-{new_id()}",
+                    document_order_id=order_id,
+                    number=number,
+                    author_id="lawyer-1",
+                    size_bytes=len(content),
+                    media_type=DOCX,
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    object_name=names[kind],
+                    status="rejected",
+                    created_at=utcnow(),
+                )
+            )
+
+    assert await seal_clear_files(stores.orders.db, stores.orders.keys, files) == 2
+    assert await seal_clear_files(stores.orders.db, stores.orders.keys, files) == 0  # a second start
+    async with stores.orders.db.engine.connect() as conn:
+        stored = {
+            row.object_name: (row.file_sealed, row.sha256)
+            for row in await conn.execute(
+                text("SELECT object_name, file_sealed, sha256 FROM document_versions")
+            )
+        }
+    assert stored == {
+        names["clear"]: (True, hashlib.sha256(clear).hexdigest()),
+        names["crashed"]: (True, hashlib.sha256(crashed).hexdigest()),
+        names["corrupt"]: (False, hashlib.sha256(b"lost").hexdigest()),
+    }
+    assert clear[:64] not in await read(files, names["clear"])
+    for kind, content in (("clear", clear), ("crashed", crashed)):
+        opened = open_file(cipher, names[kind], files.chunks(names[kind]))
+        assert b"".join([chunk async for chunk in opened]) == content
 
 
 async def test_a_revision_on_someone_elses_order_changes_nothing(

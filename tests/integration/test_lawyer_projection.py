@@ -41,7 +41,7 @@ from services.runtime.errors import Conflict
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.service import cancel_all
-from tests.support.platform import isolated_settings, migrated_databases
+from tests.support.platform import catalog_stores, isolated_settings, migrated_databases
 
 FIRM = "firm-beijing-zhengda"
 FIRM_ADMIN = Principal(identity_demo_user_id(demo_email("firm_admin")), "", frozenset({"firm_admin"}))
@@ -75,7 +75,7 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         catalog_outbox = Outbox("catalog", settings, CATALOG_TABLES)
         bus = await EventBus.connect(settings, "projection-test")
         files = await QualificationFiles.open(bus.js, settings.jetstream_replicas)
-        catalog = CatalogStores.build(catalog_db, catalog_outbox, files)
+        catalog = catalog_stores(catalog_db, settings, files)
         for firm in demo_firms():  # the firms only: each test decides which lawyers the catalog has
             await catalog.firms.upsert_firm(firm)
         consultation = ConsultationStores.build(

@@ -6,6 +6,7 @@ qualifies the profile, whose `lawyer.changed` then carries the field."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -26,10 +27,10 @@ from services.catalog.seed_questions import demo_questions
 from services.catalog.store import CatalogStores
 from services.runtime.context import Principal
 from services.runtime.errors import Conflict
-from services.runtime.events import Outbox, bind, handler_for, unpack
+from services.runtime.events import bind, handler_for, unpack
 from services.runtime.records import utcnow
 from tests.support.factories import envelope
-from tests.support.platform import isolated_settings, migrated_databases
+from tests.support.platform import catalog_stores, isolated_settings, migrated_databases
 
 SUPERVISOR = Principal("supervisor-1", "", frozenset({"supervisor"}))
 LAWYER = demo_lawyers()[5]  # lawyer-6: tax and finance
@@ -40,9 +41,11 @@ LAWYER_PRINCIPAL = Principal(LAWYER.user_id, "", frozenset({"lawyer"}))
 async def stores(
     postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str
 ) -> AsyncIterator[CatalogStores]:
-    settings = isolated_settings(postgres_server, nats_server, name=unique_name)
+    settings = isolated_settings(
+        postgres_server, nats_server, name=unique_name, secret_key=secrets.token_urlsafe(32)
+    )
     async with migrated_databases(settings, "catalog") as databases:
-        built = CatalogStores.build(databases["catalog"], Outbox("catalog", settings, TABLES))
+        built = catalog_stores(databases["catalog"], settings)
         for firm in demo_firms():
             await built.firms.upsert_firm(firm)
         await built.lawyers.upsert_lawyer(LAWYER.model_copy(update={"fields": ["tax", "finance"]}))

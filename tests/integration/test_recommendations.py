@@ -5,6 +5,7 @@ publishes one suggestion for notification when the evidence is strong."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -30,11 +31,11 @@ from services.gateway.config import GatewaySettings
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.db import Database
-from services.runtime.events import DurableConsumer, EventBus, Outbox, bind, unpack
+from services.runtime.events import DurableConsumer, EventBus, bind, unpack
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import TlsMaterial
 from tests.support import factories
-from tests.support.platform import catalog_service, gateway_clients, isolated_settings
+from tests.support.platform import catalog_service, catalog_stores, gateway_clients, isolated_settings
 from tests.support.tokens import Issuer
 
 pytestmark = pytest.mark.integration
@@ -67,14 +68,14 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def settings(postgres_server: PostgresServer, nats_server: NatsServer) -> Settings:
-    return isolated_settings(postgres_server, nats_server)
+    return isolated_settings(postgres_server, nats_server, secret_key=secrets.token_urlsafe(32))
 
 
 @pytest.fixture(scope="module")
 async def platform(settings: Settings, pki: Callable[[str], TlsMaterial]) -> AsyncIterator[Platform]:
     keys = Issuer.for_settings(settings)
     async with catalog_service(settings, keys.verifier(), pki("catalog")) as (address, db):
-        stores = CatalogStores.build(db, Outbox("catalog", settings, TABLES))
+        stores = catalog_stores(db, settings)
         await seed_demo(stores)
         async with open_channel(address, pki("gateway"), default_timeout=10.0) as channel:
             app = create_app(

@@ -32,6 +32,7 @@ from counsel.identity.v1 import identity_service_pb2
 from deploy.local.launcher import StackProcess, stack_env
 from deploy.local.servers import NatsServer, PostgresServer, TemporalDevServer, free_port
 from services.catalog.files import QualificationFiles
+from services.catalog.models import DATA_KEYS as CATALOG_DATA_KEYS
 from services.catalog.models import TABLES as CATALOG_TABLES
 from services.catalog.seed import seed_demo
 from services.catalog.server import CatalogServicer
@@ -43,6 +44,7 @@ from services.runtime.db import Database, ensure_database
 from services.runtime.events import Outbox
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import GrpcServer
+from services.runtime.keys import DataKeys, master_key
 from services.runtime.migrations import migrate
 from services.runtime.pki import TlsMaterial
 from services.runtime.service import cancel_all
@@ -136,6 +138,15 @@ async def consultation_channel(
         yield channel
 
 
+def catalog_stores(
+    database: Database, settings: Settings, files: QualificationFiles | None = None
+) -> CatalogStores:
+    """The catalog's stores over `database`, sealing with the data keys under `settings`' master key (its
+    secret key stands in: the settings need one)."""
+    keys = DataKeys(database, master_key(settings), CATALOG_DATA_KEYS)
+    return CatalogStores.build(database, Outbox("catalog", settings, CATALOG_TABLES), keys, files)
+
+
 @contextlib.asynccontextmanager
 async def catalog_service(
     settings: Settings, verifier: TokenVerifier, tls: TlsMaterial, files: QualificationFiles | None = None
@@ -144,7 +155,7 @@ async def catalog_service(
     database, serving for the block: (address, database). Without `files` (its bucket) uploads fail."""
     async with migrated_databases(settings, "catalog") as databases:
         database = databases["catalog"]
-        stores = CatalogStores.build(database, Outbox("catalog", settings, CATALOG_TABLES), files)
+        stores = catalog_stores(database, settings, files)
         await seed_demo(stores)
         servicer = CatalogServicer(stores)
         async with serving(

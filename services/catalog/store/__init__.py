@@ -20,13 +20,16 @@ from services.catalog.store.reviews import OrderRecords, Reviews
 from services.catalog.store.views import Views
 from services.runtime.db import Database
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys
 
 
 @dataclass(frozen=True)
 class CatalogStores:
-    """The catalog service's stores, built over one database and one outbox."""
+    """The catalog service's stores, built over one database and one outbox; `keys` seal the reviews' texts
+    (the erasure consumer destroys them)."""
 
     db: Database
+    keys: DataKeys
     products: Products
     product_versions: ProductVersions
     firms: Firms
@@ -44,18 +47,21 @@ class CatalogStores:
     histories: EnterpriseHistories
 
     @classmethod
-    def build(cls, db: Database, outbox: Outbox, files: QualificationFiles | None = None) -> CatalogStores:
+    def build(
+        cls, db: Database, outbox: Outbox, keys: DataKeys, files: QualificationFiles | None = None
+    ) -> CatalogStores:
         """`files`: the qualifications bucket; without it (the seed, tests of other things) uploads fail."""
         firms = Firms(db)
         return cls(
             db=db,
-            products=Products(db),
+            keys=keys,
+            products=Products(db, keys),
             product_versions=ProductVersions(db, outbox),
             firms=firms,
             lawyers=Lawyers(db, outbox, firms),
             articles=Articles(db, outbox),
             columns=Columns(db),
-            reviews=Reviews(db, outbox),
+            reviews=Reviews(db, outbox, keys),
             orders=OrderRecords(),
             views=Views(db, outbox),
             onboarding=Onboarding(db, outbox, files),

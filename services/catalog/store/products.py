@@ -10,8 +10,10 @@ from sqlmodel import col, select
 
 from services.catalog.models import ProductRow, ReviewRow
 from services.catalog.store.base import TextSearch, keyset, ranked, vector
+from services.catalog.store.sealed import open_reviews
 from services.runtime.db import Database
 from services.runtime.errors import NotFound
+from services.runtime.keys import DataKeys
 from services.runtime.records import encode_cursor
 
 
@@ -24,8 +26,9 @@ class ProductFilter:
 
 
 class Products:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keys: DataKeys) -> None:
         self.db = db
+        self.keys = keys  # the reviews' texts are sealed (store/sealed.py)
 
     async def list_products(
         self, filters: ProductFilter, limit: int, cursor: str
@@ -65,7 +68,7 @@ class Products:
         return rows[:limit], next_cursor
 
     async def get_product(self, product_id: str, reviews: int = 10) -> tuple[ProductRow, list[ReviewRow]]:
-        """A published product and its `reviews` newest reviews: the hot public read, so one pooled
+        """A published product and its `reviews` newest reviews, opened: the hot public read, so one pooled
         connection and no transaction (NotFound for an unknown or unpublished product)."""
         async with self.db.read() as session:
             row = await session.get(ProductRow, product_id)
@@ -77,4 +80,6 @@ class Products:
                 .order_by(col(ReviewRow.created_at).desc(), col(ReviewRow.id))
                 .limit(reviews)
             )
-            return row, list((await session.exec(statement)).all())
+            found = list((await session.exec(statement)).all())
+        await open_reviews(self.keys, *found)
+        return row, found

@@ -12,10 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.catalog.v1 import events_pb2
 from services.catalog import domain
 from services.catalog.models import FirmRow, LawyerRow, OrderRecordRow, ProductRow, ReviewRow
+from services.catalog.store.sealed import REVIEW_COMMENT, open_reviews
 from services.runtime.context import Principal
 from services.runtime.db import Database
+from services.runtime.erasure import opened
 from services.runtime.errors import NotFound
 from services.runtime.events import Outbox
+from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.records import new_id, utcnow
 
 
@@ -81,9 +84,12 @@ async def _add_rating(session: AsyncSession, model: Any, key: str, rating: int) 
 
 
 class Reviews:
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    """Every method returns its reviews opened (store/sealed.py), after their transaction."""
+
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
         self.outbox = outbox
+        self.keys = keys
 
     async def written_by(self, client_id: str) -> list[ReviewRow]:
         """Every review the person wrote, oldest first (their data export)."""
@@ -93,7 +99,9 @@ class Reviews:
                 .where(ReviewRow.client_id == client_id)
                 .order_by(col(ReviewRow.created_at), col(ReviewRow.id))
             )
-            return list((await session.exec(statement)).all())
+            rows = list((await session.exec(statement)).all())
+        await open_reviews(self.keys, *rows)
+        return rows
 
     async def create_review(
         self, principal: Principal, order_id: str, rating: int, comment: str
@@ -101,12 +109,24 @@ class Reviews:
         """One review per completed order, by the client who bought it; updates the product's, the
         lawyer's and the firm's averages and publishes review.added in the same transaction. Sending the
         same review again returns it; a different second review is Conflict."""
+        review = await self._create_review(principal, order_id, rating, comment)
+        await open_reviews(self.keys, review)
+        return review
+
+    async def _create_review(
+        self, principal: Principal, order_id: str, rating: int, comment: str
+    ) -> ReviewRow:
+        cipher = await self.keys.cipher(owner_subject(principal.tenant_id, principal.user_id))
         async with self.db.transaction() as session:
             order = await session.get(OrderRecordRow, order_id, with_for_update=True) if order_id else None
             if order is None or order.client_id != principal.user_id:
                 raise NotFound("no such order")  # never reveal another client's orders
             existing = (await session.exec(select(ReviewRow).where(ReviewRow.order_id == order_id))).first()
-            stored = domain.Rating(existing.rating, existing.comment) if existing is not None else None
+            stored = (
+                domain.Rating(existing.rating, opened(cipher, REVIEW_COMMENT, existing.comment))
+                if existing is not None
+                else None
+            )
             if not domain.reviews_order(order.status, stored, domain.Rating(rating, comment)):
                 assert existing is not None
                 return existing
@@ -120,7 +140,7 @@ class Reviews:
                 client_id=principal.user_id,
                 tenant_id=principal.tenant_id,
                 rating=rating,
-                comment=comment,
+                comment=cipher.seal(REVIEW_COMMENT, comment),
                 created_at=utcnow(),
             )
             session.add(review)

@@ -9,15 +9,24 @@ values of a subject whose key was destroyed, read as ERASED_TEXT."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.documents.models import DocumentOrderRow, DocumentVersionRow
 from services.runtime.db import Database
 from services.runtime.erasure import ERASED_TEXT, opened
-from services.runtime.keys import SEALED_PREFIX, DataKeys, SubjectCipher, owner_subject
+from services.runtime.errors import NotFound
+from services.runtime.keys import SEALED_PREFIX, DataKeys, SealedValueError, SubjectCipher, owner_subject
+from services.runtime.sealed_files import open_file, seal_file
+from services.runtime.sealed_rows import seal_in_batches, sealed_value
+
+log = logging.getLogger(__name__)
 
 REQUIREMENTS = "document_orders.requirements"
 VERSION_NOTE = "document_versions.note"
@@ -97,7 +106,7 @@ async def _seal_orders(db: Database, keys: DataKeys) -> int:
         for row in rows:
             cipher = await keys.cipher(owner_subject(row.tenant_id, row.client_id))
             answers = {
-                name: _sealed_value(cipher, f"{REQUIREMENTS}.{name}", value)
+                name: sealed_value(cipher, f"{REQUIREMENTS}.{name}", value)
                 for name, value in json.loads(row.requirements_json).items()
             }
             await conn.execute(
@@ -105,14 +114,6 @@ async def _seal_orders(db: Database, keys: DataKeys) -> int:
                 {"answers": json.dumps(answers, ensure_ascii=False), "id": row.id},
             )
     return len(rows)
-
-
-def _sealed_value(cipher: SubjectCipher, field: str, value: str) -> str:
-    """`value` sealed unless it is already, or empty, or erasure's redaction; a shredded subject's clear
-    leftovers are redacted (nothing can be sealed for it any more)."""
-    if not value or value == ERASED_TEXT or value.startswith(SEALED_PREFIX):
-        return value
-    return ERASED_TEXT if cipher.destroyed else cipher.seal(field, value)
 
 
 async def _seal_column(db: Database, keys: DataKeys, table: str, column: str, field: str, owner: str) -> int:
@@ -132,6 +133,78 @@ async def _seal_column(db: Database, keys: DataKeys, table: str, column: str, fi
             cipher = await keys.cipher(owner_subject(row.tenant_id, row.client_id))
             await conn.execute(
                 text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),
-                {"value": _sealed_value(cipher, field, row.value), "id": row.id},
+                {"value": sealed_value(cipher, field, row.value), "id": row.id},
             )
     return len(rows)
+
+
+# --- files stored before sealing -------------------------------------------------------------------------
+# Files are read whole and written back in the batch's transaction, so a batch is small.
+_FILE_BATCH = 10
+_CLEAR_FILES = (
+    "SELECT t.id, o.tenant_id, o.client_id, t.object_name, t.sha256 FROM document_versions t "
+    "JOIN document_orders o ON o.id = t.document_order_id WHERE NOT t.file_sealed AND t.id <> ALL(:skipped)"
+)
+
+
+class ObjectFiles(Protocol):
+    """The object store as re-sealing needs it (services/documents/files.DocumentFiles)."""
+
+    def chunks(self, name: str) -> AsyncIterator[bytes]: ...
+
+    async def put(self, name: str, content: bytes) -> None: ...
+
+    async def delete(self, name: str) -> None: ...
+
+
+async def seal_clear_files(db: Database, keys: DataKeys, files: ObjectFiles) -> int:
+    """Seal every version's object stored before documents sealed files (`file_sealed` false) with its
+    order's data key, under the same name, then mark the version sealed; returns how many were sealed.
+    Run in the background at start, in small batches (replicas skip each other's locked versions).
+
+    Crash-safe and idempotent: the object is written before the version is marked, and an object that no
+    longer hashes to the version's SHA-256 but opens to it was sealed by a run that stopped before marking
+    it, so it is only marked. The SHA-256 (over the plaintext, `Repr-Digest`) and the size never change. An
+    object that matches its SHA-256 neither way is left as it is and logged; a file of a subject whose key
+    was destroyed is deleted (nothing can be sealed for it any more)."""
+    skipped: list[str] = []  # read by the query of every batch: a file left as it is is not offered again
+
+    async def seal_file_of(conn: AsyncConnection, cipher: SubjectCipher, row: Mapping[str, Any]) -> None:
+        name = row["object_name"]
+        try:
+            stored = b"".join([chunk async for chunk in files.chunks(name)])
+        except NotFound:
+            stored = None
+        if cipher.destroyed:
+            await files.delete(name)
+        elif stored is not None and hashlib.sha256(stored).hexdigest() == row["sha256"]:
+            await files.put(name, seal_file(cipher, name, stored))
+        elif stored is None or not await _opens_to(cipher, name, stored, row["sha256"]):
+            log.error(
+                "a stored file matches its digest neither clear nor sealed", extra={"version_id": row["id"]}
+            )
+            skipped.append(row["id"])
+            return
+        await conn.execute(
+            text("UPDATE document_versions SET file_sealed = true WHERE id = :id"), {"id": row["id"]}
+        )
+
+    sealed = await seal_in_batches(
+        db, keys, _CLEAR_FILES, {"skipped": skipped}, seal_file_of, batch=_FILE_BATCH
+    )
+    return sealed - len(skipped)
+
+
+async def _opens_to(cipher: SubjectCipher, name: str, stored: bytes, sha256: str) -> bool:
+    """Whether `stored` is the object `name` sealed from a plaintext whose SHA-256 is `sha256`."""
+
+    async def whole() -> AsyncIterator[bytes]:
+        yield stored
+
+    digest = hashlib.sha256()
+    try:
+        async for segment in open_file(cipher, name, whole()):
+            digest.update(segment)
+    except SealedValueError:
+        return False
+    return digest.hexdigest() == sha256
