@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.legal_fields import LEGAL_FIELDS
@@ -484,3 +484,14 @@ def require_role(principal: Principal | None, role: str, action: str) -> Princip
     if not principal.has_role(role):
         raise PermissionDenied(f"only a {role} may {action}")
     return principal
+
+
+def suggestion_pass_due(
+    passed_at: datetime | None, owed_at: datetime | None, now: datetime, every: timedelta
+) -> datetime | None:
+    """When the next-purchase pass of an enterprise whose history grew at `now` runs: None when it runs now
+    (none ran within `every`), otherwise the end of that interval — a pass already owed keeps its time — so
+    the event is still considered, at most one pass per `every`."""
+    if passed_at is None or now - passed_at >= every:
+        return None
+    return owed_at or passed_at + every

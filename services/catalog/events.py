@@ -24,6 +24,7 @@ from services.catalog import erasure, firm_events, quality_events
 from services.catalog.store import CatalogStores
 from services.runtime.erasure import SUBJECT, shredding_erasure_handler
 from services.runtime.events import ConsumerTable, Handler, consumer_subjects, unpack
+from services.runtime.records import utcnow
 
 
 async def order_created(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
@@ -102,14 +103,14 @@ async def consultation_classified(
     await stores.histories.record(
         session, envelope, "consultation", classified.legal_field, user_id=envelope.client_id
     )
-    await stores.histories.suggest(session, envelope.tenant_id)
+    await stores.histories.suggest(session, envelope.tenant_id, utcnow())
 
 
 async def product_viewed(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
     viewed = unpack(envelope, catalog_events.ItemViewed)
     if viewed.kind == "product":
         await stores.histories.record(session, envelope, "viewed", viewed.item_id, user_id=viewed.user_id)
-        await stores.histories.suggest(session, envelope.tenant_id)
+        await stores.histories.suggest(session, envelope.tenant_id, utcnow())
 
 
 async def order_placed(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
@@ -130,7 +131,7 @@ async def order_paid(stores: CatalogStores, envelope: EventEnvelope, session: As
     await stores.histories.record(
         session, envelope, "order_paid", product_id, user_id=paid.client_id, reference=paid.order_id
     )
-    await stores.histories.suggest(session, envelope.tenant_id)
+    await stores.histories.suggest(session, envelope.tenant_id, utcnow())
 
 
 async def review_added(stores: CatalogStores, envelope: EventEnvelope, session: AsyncSession) -> None:
@@ -138,7 +139,7 @@ async def review_added(stores: CatalogStores, envelope: EventEnvelope, session: 
     await stores.histories.record(
         session, envelope, "rated", review.product_id, user_id=envelope.actor_id, stars=review.rating
     )
-    await stores.histories.suggest(session, envelope.tenant_id)
+    await stores.histories.suggest(session, envelope.tenant_id, utcnow())
 
 
 def meeting(
@@ -150,7 +151,7 @@ def meeting(
         await stores.histories.record(
             session, envelope, kind, user_id=unpack(envelope, message_type).client_id
         )
-        await stores.histories.suggest(session, envelope.tenant_id)
+        await stores.histories.suggest(session, envelope.tenant_id, utcnow())
 
     return handle
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from services.catalog import events, search
@@ -11,14 +12,35 @@ from services.catalog.files import QualificationFiles
 from services.catalog.models import DATA_KEYS, TABLES
 from services.catalog.server import CatalogServicer
 from services.catalog.store import CatalogStores
+from services.catalog.store.recommendations import EnterpriseHistories
 from services.catalog.store.sealed import seal_clear_rows
 from services.catalog.workflow_link import QualificationClocks
 from services.runtime.config import Settings
 from services.runtime.keys import DataKeys, master_key
+from services.runtime.records import utcnow
 from services.runtime.service import service_runtime
 from workflows.shared import PLATFORM_QUEUE, task_queue
 
 SERVICE = "catalog"
+# How often the owed next-purchase passes are looked for (each falls due SUGGEST_PASS_EVERY after the last).
+SUGGESTION_SWEEP_SECONDS = 10.0
+log = logging.getLogger(__name__)
+
+
+async def run_owed_suggestion_passes(
+    histories: EnterpriseHistories, interval: float = SUGGESTION_SWEEP_SECONDS
+) -> None:
+    """Run the next-purchase passes owed to enterprises whose events came within a pass's interval. The
+    clock is only read here; the store takes it as input."""
+    while True:
+        try:
+            if await histories.run_due_passes(utcnow()):
+                continue  # more may be due right away
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("owed next-purchase passes failed; retrying")
+        await asyncio.sleep(interval)
 
 
 async def serve(shared: Settings) -> None:
@@ -43,5 +65,9 @@ async def serve(shared: Settings) -> None:
         server.add(CatalogServicer(stores, clocks=clocks), catalog_service_pb2, catalog_service_pb2_grpc)
         await rt.run(
             server,
-            background=[rt.outbox_relay(), *rt.consumers(events.TABLE, stores)],
+            background=[
+                rt.outbox_relay(),
+                *rt.consumers(events.TABLE, stores),
+                run_owed_suggestion_passes(stores.histories),
+            ],
         )

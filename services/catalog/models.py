@@ -319,3 +319,16 @@ class SuggestionRow(CatalogTable, table=True):
     tenant_id: str = Field(primary_key=True)
     product_id: str = Field(primary_key=True)
     suggested_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class SuggestionPassRow(CatalogTable, table=True):
+    """The next-purchase pass of an enterprise (`EnterpriseHistories.suggest`), at most one per
+    `recommendations.SUGGEST_PASS_EVERY`: when the last one ran, and when one is owed (an event came
+    within the interval; the background sweep runs it then, so the last event of a burst is considered).
+    In the database, so the limit holds across catalog processes and redelivered events."""
+
+    __tablename__ = "recommendation_passes"
+
+    tenant_id: str = Field(primary_key=True)
+    passed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    due_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)

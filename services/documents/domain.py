@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -175,8 +175,15 @@ def require_internal_or(principal: Principal | None, *roles: str) -> None:
         raise PermissionDenied("only the platform records this")
 
 
-def check_acknowledge(stage: str, acknowledged_by: str) -> None:
+def check_acknowledge(stage: str, acknowledged_by: str, assigned_lawyer_id: str) -> None:
+    """An agent acknowledges an order awaiting it that has a lawyer: one nobody was assigned is assigned
+    first (`agent_assignment`), so the draft clock never starts with nobody to draft."""
     if stage == "awaiting_acknowledgement":
+        if not assigned_lawyer_id:
+            raise Conflict(
+                "assign a lawyer before acknowledging: nobody has passed the order's legal field",
+                reason="no_lawyer_assigned",
+            )
         return
     if stage == "cancelled":
         raise Conflict("the order was cancelled", reason="invalid_transition")
@@ -300,6 +307,56 @@ def check_cancel(stage: str, reason: str) -> str:
     if stage == "completed":
         raise Conflict("a completed document order cannot be cancelled", reason="invalid_transition")
     return reason
+
+
+def unassigned_reason(legal_field: str) -> str:
+    """Why a paid order has no lawyer: nobody eligible has passed its field (§9.4), so an agent assigns it."""
+    return f"no eligible lawyer has passed {legal_field}: left to an agent"
+
+
+# Stages in which an agent may assign an order nobody was assigned: before its first draft is uploaded.
+AGENT_ASSIGNABLE_STAGES = ("awaiting_acknowledgement", "drafting")
+
+
+@dataclass(frozen=True)
+class AgentAssignment:
+    """An agent's assignment: the reason recorded on the order, and the override reason ("" none)."""
+
+    reason: str
+    override_reason: str
+
+
+def agent_assignment(
+    stage: str,
+    assigned_lawyer_id: str,
+    legal_field: str,
+    lawyer_id: str,
+    lawyer_fields: Sequence[str] | None,
+    override_reason: str,
+) -> AgentAssignment:
+    """An agent assigns an order nobody was assigned (R-DOC-3, §9.4). `lawyer_fields`: the fields the lawyer
+    has passed, None when they are no active lawyer on the roster. A lawyer who has not passed the order's
+    field takes it only with `override_reason` (1 to 2,000 characters), recorded as an override.
+    Conflict when the order has a lawyer or is past drafting; InvalidArgument for the lawyer or the reason."""
+    if stage not in AGENT_ASSIGNABLE_STAGES:
+        raise Conflict(f"a {stage} document order cannot be assigned", reason="invalid_transition")
+    if assigned_lawyer_id:
+        raise Conflict("the order already has a lawyer", reason="already_assigned")
+    if lawyer_fields is None:
+        raise InvalidArgument.for_field("lawyer_id", "is no active lawyer who drafts documents")
+    override_reason = override_reason.strip()
+    if len(override_reason) > MAX_NOTE:
+        raise InvalidArgument.for_field("override_reason", f"must be at most {MAX_NOTE} characters")
+    if legal_field in lawyer_fields:
+        return AgentAssignment(f"assigned by an agent: field {legal_field}", "")
+    if not override_reason:
+        raise InvalidArgument.for_field(
+            "override_reason",
+            f"the lawyer has not passed {legal_field}: say why they take the order anyway",
+        )
+    return AgentAssignment(
+        f"override by an agent: {lawyer_id} has not passed {legal_field}; {override_reason}", override_reason
+    )
 
 
 BREACH_KINDS = ("acknowledgement", "delivery")

@@ -262,6 +262,15 @@ class DocumentsServicer(DocumentsServiceServicer, DocumentsInternalServiceServic
         view = await self.stores.orders.acknowledge(principal, request.document_order_id, request.note)
         return pb.AcknowledgeDocumentOrderResponse(document_order=self._reply(view))
 
+    async def AssignDocumentOrder(
+        self, request: pb.AssignDocumentOrderRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AssignDocumentOrderResponse:
+        principal = domain.require_role(current_principal(), "agent", "supervisor")
+        view = await self.stores.orders.assign(
+            principal, request.document_order_id, request.lawyer_id, request.override_reason
+        )
+        return pb.AssignDocumentOrderResponse(document_order=self._reply(view))
+
     async def UploadDraft(
         self, request: pb.UploadDraftRequest, context: grpc.aio.ServicerContext
     ) -> pb.UploadDraftResponse:

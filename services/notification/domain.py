@@ -233,6 +233,11 @@ def _documents(envelope: EventEnvelope) -> Plan:
                 Notice("docorder.created.lawyer", Category.STATUS, *subject, {}, user_id=n.assigned_lawyer_id)
             )
         return Plan([Fact(*subject, "client", n.client_id)], notices)
+    if kind == "docorder.assigned":
+        # An agent gave an order nobody was assigned to a lawyer: theirs from now on.
+        g = unpack(envelope, documents_events.DocOrderAssigned)
+        subject = ("document_order", g.document_order_id)
+        return Plan([], [Notice(kind, Category.STATUS, *subject, {}, user_id=g.lawyer_id)])
     if kind == "docorder.rejected":
         r = unpack(envelope, documents_events.DocOrderRejected)
         subject = ("document_order", r.document_order_id)

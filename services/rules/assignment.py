@@ -67,26 +67,19 @@ def choose_lawyer(
     legal_field: str,
     at: datetime,
     exclude: Iterable[str] = (),
-    *,
-    any_field: bool = False,
 ) -> tuple[LawyerCandidate, str] | None:
     """The lawyer to assign and the reason, or None when nobody is eligible.
 
     Eligible: active, practises `legal_field`, not excluded, open load below capacity. Among those, a lawyer
     within service hours comes first (outside them the reply clock still runs, so someone must own it);
     ties go to the lightest open load, then to whoever has waited longest since the last assignment, then
-    to the lowest id, so equal lawyers take turns and the choice is deterministic.
-
-    `any_field`: the field is a preference, not a condition (documents' last resort when nobody eligible
-    practises it: a paid order must still get a lawyer); the reason says so."""
+    to the lowest id, so equal lawyers take turns and the choice is deterministic. Nobody eligible: the
+    work waits for a person to assign it (consultation: a supervisor; documents: an agent)."""
     excluded = set(exclude)
     eligible = [
         c
         for c in candidates
-        if c.active
-        and (any_field or legal_field in c.fields)
-        and c.lawyer_id not in excluded
-        and c.open_load < c.max_open
+        if c.active and legal_field in c.fields and c.lawyer_id not in excluded and c.open_load < c.max_open
     ]
     if not eligible:
         return None
@@ -106,8 +99,5 @@ def choose_lawyer(
         if in_service_hours(best.service_hours, at)
         else "outside service hours (nobody eligible is on duty; the clock still runs)"
     )
-    field = (
-        f"field {legal_field}" if legal_field in best.fields else f"nobody eligible practises {legal_field}"
-    )
-    reason = f"{field}; {hours}; open load {best.open_load} of {best.max_open}; {len(eligible)} eligible"
+    reason = f"field {legal_field}; {hours}; open load {best.open_load} of {best.max_open}; {len(eligible)} eligible"
     return best, reason

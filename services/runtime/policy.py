@@ -194,6 +194,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ListDocumentOrders": SIGNED_IN,
         "CreateDocumentOrder": SIGNED_IN_OR_WORKFLOW,
         "AcknowledgeDocumentOrder": SIGNED_IN,
+        "AssignDocumentOrder": SIGNED_IN,
         "UploadDraft": SIGNED_IN,
         "ReviewDraft": SIGNED_IN,
         "RequestRevision": SIGNED_IN,

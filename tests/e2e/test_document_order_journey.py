@@ -16,10 +16,11 @@ import httpx
 from deploy.local.launcher import StackProcess
 from services.catalog.seed import demo_lawyers
 from services.identity.seed import LAWYER_EMAILS, demo_user_id
+from tests.e2e.test_onboarding_journey import OPERATOR, invite_admin
 from tests.support.gateway import problem_fields
-from tests.support.journeys import login
+from tests.support.journeys import login, wait_for
 from tests.support.platform import platform_temporal
-from workflows.shared import DocumentOrderOutcome, document_order_workflow_id
+from workflows.shared import DocumentOrderOutcome, DocumentOrderStatus, document_order_workflow_id
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
@@ -237,3 +238,99 @@ def test_a_lawyer_letter_goes_to_a_lawyer_of_the_field_its_requirements_describe
     assert order["assignment_reason"].endswith("(field from classified)")
     labour_lawyers = {lawyer.user_id for lawyer in demo_lawyers() if "labour" in lawyer.fields}
     assert order["assigned_lawyer_id"] in labour_lawyers
+
+
+def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(
+    http: httpx.Client, platform: StackProcess
+) -> None:
+    """R-DOC-3, §9.4: while the one lawyer who passed tax (lawyer6, of a firm whose new admin deactivates
+    them) takes no work, a paid tax-compliance order gets nobody. The agents' queue shows it with the reason,
+    its acknowledgement clock runs, an agent cannot acknowledge it before assigning it, and assigns it to a
+    contract lawyer only with a reason, recorded as an override; then it goes on as any order."""
+    operator = login(http, OPERATOR)
+    agent = login(http, "agent@demo.counsel.test")
+    signed_in = http.post(
+        "/api/v1/auth/login",
+        json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
+    ).json()
+    (tax_lawyer,) = (lawyer for lawyer in demo_lawyers() if "tax" in lawyer.fields)
+    contract_lawyer = next(lawyer for lawyer in demo_lawyers() if "contract" in lawyer.fields)
+    firm_admin = invite_admin(http, operator, tax_lawyer.firm_id)
+
+    def paid_tax_order() -> dict:
+        created = http.post(
+            "/api/v1/document-orders",
+            headers=agent,
+            json={
+                "order_id": f"order-{os.urandom(6).hex()}",
+                "tenant_id": signed_in["user"]["tenant_id"],
+                "client_id": signed_in["user"]["id"],
+                "product_id": "doc-tax-compliance",
+                "complexity": "simple",
+                "requirements": TAX_REQUIREMENTS,
+            },
+        )
+        assert created.status_code == 201, created.text
+        order: dict = created.json()
+        return order
+
+    deactivated = http.post(f"/api/v1/lawyers/{tax_lawyer.id}/deactivate", headers=firm_admin)
+    assert deactivated.status_code == 200, deactivated.text
+    try:
+        # The documents roster hears of the deactivation through `lawyer.changed`.
+        order = wait_for(lambda: (o := paid_tax_order())["assigned_lawyer_id"] is None and o, timeout=30)
+        path = f"/api/v1/document-orders/{order['id']}"
+        assert order["stage"] == "awaiting_acknowledgement" and order["acknowledge_due_at"]
+        reason = "no eligible lawyer has passed tax: left to an agent (field from product)"
+        assert order["assignment_reason"] == reason
+        queue = http.get(
+            "/api/v1/document-orders", headers=agent, params={"stage": "awaiting_acknowledgement"}
+        )
+        queued = next(o for o in queue.json()["items"] if o["id"] == order["id"])
+        assert (queued["assigned_lawyer_id"], queued["assignment_reason"]) == (None, reason)
+        status = asyncio.run(workflow_status(platform, order["id"]))
+        assert status.stage == "awaiting_acknowledgement"  # the acknowledgement clock runs meanwhile
+
+        refused = http.post(f"{path}/acknowledge", headers=agent, json={})
+        assert refused.status_code == 409 and refused.json()["type"].endswith("/no_lawyer_assigned"), (
+            refused.text
+        )
+        lawyer = login(http, LAWYER_BY_ID[contract_lawyer.user_id])
+        assignment = {"lawyer_id": contract_lawyer.user_id}
+        assert http.post(f"{path}/assignment", headers=lawyer, json=assignment).status_code == 403
+        unexplained = http.post(f"{path}/assignment", headers=agent, json=assignment)
+        assert unexplained.status_code == 422 and problem_fields(unexplained) == ["override_reason"]
+        why = "客户长期合作律师，涉税条款另请税务律师复核"
+        assigned = http.post(f"{path}/assignment", headers=agent, json=assignment | {"override_reason": why})
+        assert assigned.status_code == 200, assigned.text
+        order = assigned.json()
+        assert order["assigned_lawyer_id"] == contract_lawyer.user_id
+        assert order["assignment_reason"] == (
+            f"override by an agent: {contract_lawyer.user_id} has not passed tax; {why}"
+        )
+        again = http.post(f"{path}/assignment", headers=agent, json=assignment | {"override_reason": why})
+        assert again.status_code == 409, again.text
+
+        acknowledged = http.post(f"{path}/acknowledge", headers=agent, json={"note": "已安排律师"})
+        assert acknowledged.status_code == 200 and acknowledged.json()["stage"] == "drafting"
+        mine = http.get("/api/v1/document-orders", headers=lawyer, params={"stage": "drafting"}).json()
+        assert order["id"] in {o["id"] for o in mine["items"]}
+    finally:
+        activated = http.post(f"/api/v1/lawyers/{tax_lawyer.id}/activate", headers=firm_admin)
+        assert activated.status_code == 200, activated.text
+        # Back on the roster before the next journey asks for a tax lawyer.
+        wait_for(lambda: paid_tax_order()["assigned_lawyer_id"] == tax_lawyer.user_id, timeout=30)
+
+
+TAX_REQUIREMENTS = {
+    "contract_type": "其他 Other",
+    "parties": "甲方 演示科技有限公司",
+    "key_terms": "年度税务合规检查",
+}
+
+
+async def workflow_status(platform: StackProcess, document_order_id: str) -> DocumentOrderStatus:
+    client = await platform_temporal(platform)
+    handle = client.get_workflow_handle(document_order_workflow_id(document_order_id))
+    status: DocumentOrderStatus = await handle.query("status", result_type=DocumentOrderStatus)
+    return status

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from counsel.catalog.v1.events_pb2 import LawyerChanged, LawyerServiceWindow
 from counsel.common.v1.event_pb2 import EventEnvelope
-from counsel.documents.v1.events_pb2 import DocOrderSlaBreached
+from counsel.documents.v1.events_pb2 import DocOrderAssigned, DocOrderSlaBreached
 from deploy.local.servers import NatsServer, PostgresServer
 from services.documents import domain
 from services.documents import events as documents_events
@@ -31,7 +31,7 @@ from services.documents.store.sealed import seal_clear_files, seal_clear_rows
 from services.documents.workflow_link import WorkflowLink
 from services.runtime.config import Settings
 from services.runtime.context import Principal
-from services.runtime.errors import Conflict, NotFound, PermissionDenied
+from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.events import EventBus, Outbox, unpack
 from services.runtime.keys import SEALED_PREFIX, DataKeys, master_key
 from services.runtime.metrics import DUE_IN, refresh_sla_timers
@@ -89,6 +89,9 @@ def new_order(**overrides: object) -> NewOrder:
         "draft_within": timedelta(hours=24),
         "revision_window": timedelta(days=3),
         "requirements": {"parties": "甲方/乙方"},
+        # The product's field: the roster's lawyers below have passed it.
+        "legal_field": "contract",
+        "legal_field_source": "product",
     }
     values.update(overrides)
     return NewOrder(**values)  # type: ignore[arg-type]
@@ -145,7 +148,8 @@ async def test_the_lawyer_practises_the_orders_field_is_active_and_not_overloade
     stores: DocumentsStores,
 ) -> None:
     """R-DOC-3 "matched by legal field, as in consultation": only active lawyers of the field below their
-    open-load limit are eligible; the reason is recorded; nobody in the field → any field, and it says so."""
+    open-load limit are eligible; the reason is recorded; nobody in the field → nobody: an agent assigns it
+    (test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent)."""
     await stores.staff.upsert_staff("labour-busy", "lawyer", "l-1", fields=["labour"])
     await stores.staff.upsert_staff("labour-free", "lawyer", "l-2", fields=["labour"])
     await stores.staff.upsert_staff("labour-inactive", "lawyer", "l-3", fields=["labour"])
@@ -166,9 +170,11 @@ async def test_the_lawyer_practises_the_orders_field_is_active_and_not_overloade
     assert "field labour" in chosen[0].assignment_reason and "1 eligible" in chosen[0].assignment_reason
 
     stray = (await stores.orders.create(new_order(legal_field="tax", legal_field_source="classified"))).view
-    assert stray.row.assigned_lawyer_id == "contract-only"  # the lightest load of any field
-    assert stray.row.assignment_reason.startswith("nobody eligible practises tax")
-    assert stray.row.assignment_reason.endswith("(field from classified)")
+    assert stray.row.assigned_lawyer_id == ""  # contract-only has not passed tax: no lawyer of another field
+    assert (
+        stray.row.assignment_reason
+        == "no eligible lawyer has passed tax: left to an agent (field from classified)"
+    )
 
 
 async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
@@ -205,22 +211,96 @@ async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
     assert view.row.assignment_reason.startswith("field ip;")
 
     await changed(active=False)
-    with pytest.raises(Conflict) as error:  # nobody else is on the roster
+    unassigned = (
         await stores.orders.create(new_order(legal_field="ip", legal_field_source="requirements"))
-    assert error.value.reason == "no_lawyer_available"
+    ).view
+    assert unassigned.row.assigned_lawyer_id == ""  # nobody else is on the roster: an agent assigns it
+    assert unassigned.row.assignment_reason.startswith("no eligible lawyer has passed ip")
 
 
-async def test_without_any_lawyer_creation_is_a_conflict_not_a_crash(stores: DocumentsStores) -> None:
-    with pytest.raises(Conflict) as error:
-        await stores.orders.create(new_order())
-    assert error.value.reason == "no_lawyer_available"
+async def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(stores: DocumentsStores) -> None:
+    """R-DOC-3, §9.4: a paid order whose field no eligible lawyer has passed gets nobody (as consultation's
+    questions do): it waits in the agents' queue with the reason, cannot be acknowledged until an agent
+    assigns it (to a lawyer who has passed the field, or to another one with the agent's reason, recorded
+    as an override), and its acknowledgement clock runs and breaches as for any order."""
+    await stores.staff.upsert_staff("contract-1", "lawyer", "l-1", fields=["contract"])
+    await stores.staff.upsert_staff("reviewer-9", "reviewer", "r-9", fields=["tax"])
+    first = await stores.orders.create(new_order(legal_field="tax", legal_field_source="classified"))
+    order = first.view.row
+    assert (order.assigned_lawyer_id, order.stage) == ("", "awaiting_acknowledgement")
+    assert (
+        order.assignment_reason
+        == "no eligible lawyer has passed tax: left to an agent (field from classified)"
+    )
+    assert order.acknowledge_due_at is not None
+    queue, _ = await stores.orders.list_orders(AGENT, "awaiting_acknowledgement", 10, "")
+    assert [(o.id, o.assigned_lawyer_id, o.assignment_reason) for o in queue] == [
+        (order.id, "", order.assignment_reason)
+    ]
+    with pytest.raises(Conflict) as refused:
+        await stores.orders.acknowledge(AGENT, order.id, "收到")
+    assert refused.value.reason == "no_lawyer_assigned"
+
+    for nobody in ("lawyer-x", "reviewer-9"):  # not on the roster; a reviewer, not a lawyer
+        with pytest.raises(InvalidArgument) as bad:
+            await stores.orders.assign(AGENT, order.id, nobody, "")
+        assert [v.field for v in bad.value.violations] == ["lawyer_id"]
+    with pytest.raises(InvalidArgument) as bad:  # contract-1 has not passed tax: only with a reason
+        await stores.orders.assign(AGENT, order.id, "contract-1", "  ")
+    assert [v.field for v in bad.value.violations] == ["override_reason"]
+
+    view = await stores.orders.assign(AGENT, order.id, "contract-1", "客户指定该律师，涉税条款由其复核")
+    assert view.row.assigned_lawyer_id == "contract-1"
+    assert view.row.assignment_reason == (
+        "override by an agent: contract-1 has not passed tax; 客户指定该律师，涉税条款由其复核"
+    )
+    assert view.row.acknowledge_due_at == order.acknowledge_due_at  # the clock ran while it waited
+    with pytest.raises(Conflict) as twice:
+        await stores.orders.assign(AGENT, order.id, "contract-1", "again")
+    assert twice.value.reason == "already_assigned"
+    assert (await stores.orders.acknowledge(AGENT, order.id, "收到")).row.stage == "drafting"
+
+    # Nobody had passed tax when the next order was paid; an agent gives it to the lawyer who since has.
+    waiting = (await stores.orders.create(new_order(legal_field="tax"))).view.row
+    await stores.staff.upsert_staff("tax-1", "lawyer", "l-2", fields=["tax"])
+    # Its acknowledgement deadline passes first: breached and moved on to drafting as for any order.
+    assert waiting.acknowledge_due_at is not None
+    new_due = utcnow() + timedelta(hours=24)
+    breached = await stores.deadlines.record_breach(
+        waiting.id, "acknowledgement", waiting.acknowledge_due_at, new_due, "b1"
+    )
+    assert (breached.row.stage, breached.row.assigned_lawyer_id) == ("drafting", "")
+    view = await stores.orders.assign(AGENT, waiting.id, "tax-1", "")
+    assert (view.row.assigned_lawyer_id, view.row.assignment_reason) == (
+        "tax-1",
+        "assigned by an agent: field tax",
+    )
+    assert view.row.draft_due_at == new_due
+
+    async with stores.orders.db.transaction() as session:
+        payloads = (
+            await session.execute(
+                select(TABLES.outbox.c.payload)
+                .where(TABLES.outbox.c.subject.like("%.docorder.assigned"))
+                .order_by(TABLES.outbox.c.seq)
+            )
+        ).scalars()
+        assigned = [unpack(EventEnvelope.FromString(p), DocOrderAssigned) for p in payloads]
+    assert [
+        (a.document_order_id, a.lawyer_id, a.agent_id, a.legal_field, a.override_reason) for a in assigned
+    ] == [
+        (order.id, "contract-1", AGENT.user_id, "tax", "客户指定该律师，涉税条款由其复核"),
+        (waiting.id, "tax-1", AGENT.user_id, "tax", ""),
+    ]
 
 
 async def test_versions_keep_their_bytes_and_digest_and_the_review_gate_holds(
     stores: DocumentsStores, files: DocumentFiles
 ) -> None:
     """R-DOC-4, R-DOC-6, §9.5: the author cannot approve; clients see approved versions only."""
-    await stores.staff.upsert_staff(REVIEWER.user_id, "lawyer", "licence-r")  # a reviewer who also drafts
+    await stores.staff.upsert_staff(
+        REVIEWER.user_id, "lawyer", "licence-r", fields=["contract"]
+    )  # a reviewer who also drafts
     view = (await stores.orders.create(new_order())).view
     assert view.row.assigned_lawyer_id == REVIEWER.user_id
     order_id = view.row.id
@@ -338,7 +418,7 @@ async def test_files_stored_before_sealing_are_sealed_at_start_keeping_their_dig
 async def test_a_revision_on_someone_elses_order_changes_nothing(
     stores: DocumentsStores, files: DocumentFiles
 ) -> None:
-    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1", fields=["contract"])
     view = (await stores.orders.create(new_order())).view
     order_id = view.row.id
     await stores.orders.acknowledge(AGENT, order_id, "")
@@ -366,7 +446,7 @@ async def test_a_revision_on_someone_elses_order_changes_nothing(
 async def test_a_breach_is_recorded_once_counted_and_reassigns_a_late_draft(stores: DocumentsStores) -> None:
     """R-DOC-2 / R-DOC-3: breaches are states; a retried activity (same key) has no second effect."""
     for n in (1, 2):
-        await stores.staff.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
+        await stores.staff.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}", fields=["contract"])
     view = (await stores.orders.create(new_order())).view
     order_id, first_lawyer = view.row.id, view.row.assigned_lawyer_id
 
@@ -415,7 +495,7 @@ async def test_staff_queues_are_soonest_due_first_and_scoped_to_who_asks(stores:
     """Staff queues: agents see every unacknowledged order by due time, a lawyer only those assigned,
     a client only their enterprise's (R-ACC-4)."""
     for n in (1, 2):
-        await stores.staff.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}")
+        await stores.staff.upsert_staff(f"lawyer-{n}", "lawyer", f"licence-{n}", fields=["contract"])
     now = utcnow()
     made = {}
     for minutes_ago in (5, 20, 10):
@@ -469,7 +549,7 @@ async def test_the_sla_timers_gauge_counts_the_deadlines_the_records_show_runnin
 ) -> None:
     """counsel_sla_timers_pending{kind}: one acknowledgement clock per unacknowledged order, one delivery
     clock per order in its first drafting, one revision window per delivered order; in review, none."""
-    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1", fields=["contract"])
     waiting = (await stores.orders.create(new_order())).view
     drafting = (await stores.orders.create(new_order())).view
     reviewed = (await stores.orders.create(new_order())).view
@@ -537,7 +617,7 @@ async def test_each_clock_of_an_order_is_decided_once_kept_or_missed(
             clock: decided(*clock) - before[clock] for clock in clocks if decided(*clock) != before[clock]
         }
 
-    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1", fields=["contract"])
     await stores.staff.upsert_staff(REVIEWER.user_id, "reviewer", "11101201234567890")
     upload = domain.validate_upload("合同.docx", DOCX, b"draft", "")
 
@@ -586,7 +666,7 @@ async def test_each_clock_of_an_order_is_decided_once_kept_or_missed(
 async def test_clocks_at_risk_have_little_time_left_and_nobody_working_them(stores: DocumentsStores) -> None:
     """counsel_sla_timers_at_risk: an unacknowledged order with under a quarter of its 30 minutes left is at
     risk, one just paid is not; once acknowledged, its delivery clock has all its time."""
-    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1", fields=["contract"])
     await stores.orders.create(new_order())
     late = (await stores.orders.create(new_order(paid_at=utcnow() - timedelta(minutes=25)))).view
     assert await stores.orders.timers_at_risk() == {"acknowledge_30m": 1, "delivery": 0}

@@ -9,6 +9,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -23,9 +24,10 @@ from counsel.identity.v1.events_pb2 import UserErased
 from counsel.payment.v1 import events_pb2 as payment_events
 from deploy.local.servers import NatsServer, PostgresServer
 from services.catalog import events
-from services.catalog.models import TABLES, EnterpriseSignalRow
+from services.catalog.models import TABLES, EnterpriseSignalRow, SuggestionPassRow
 from services.catalog.seed import seed_demo
 from services.catalog.store import CatalogStores
+from services.catalog.store.recommendations import SUGGEST_PASS_EVERY, EnterpriseHistories
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
 from services.runtime.config import Settings
@@ -34,6 +36,7 @@ from services.runtime.db import Database
 from services.runtime.events import DurableConsumer, EventBus, bind, unpack
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import TlsMaterial
+from services.runtime.records import utcnow
 from tests.support import factories
 from tests.support.platform import catalog_service, catalog_stores, gateway_clients, isolated_settings
 from tests.support.tokens import Issuer
@@ -163,6 +166,8 @@ async def test_an_enterprises_history_is_kept_once_apart_and_turns_into_suggesti
         )
         assert followed_up.json() == mine.json()
 
+        # The classifications came within a minute of the view's pass: theirs is owed, and runs on time.
+        await platform.stores.histories.run_due_passes(utcnow() + SUGGEST_PASS_EVERY)
         suggested = await platform.suggestions(labour)
         assert [(s.product_id, s.client_id) for s in suggested] == [
             ("doc-labour-compliance", f"client-of-{labour}")
@@ -172,6 +177,49 @@ async def test_an_enterprises_history_is_kept_once_apart_and_turns_into_suggesti
     finally:
         await bus.js.delete_stream(bus.stream)
         await bus.close()
+
+
+async def test_a_burst_of_events_costs_one_pass_a_minute_and_its_last_event_is_still_considered(
+    platform: Platform,
+) -> None:
+    """Each pass reads the enterprise's year and every product: at most one per enterprise a minute, decided
+    in the database (another catalog process, a redelivery, hold to it); an event within the minute leaves a
+    pass owed at its end, which the sweep runs, so the burst's last event still leads to the suggestion. The
+    clock is an argument: no sleeping."""
+    tenant_id = f"tenant-{uuid.uuid4().hex[:8]}"
+    histories = platform.stores.histories
+    start = utcnow()
+
+    async def grew(kind: str, subject: str, at: datetime, by: EnterpriseHistories = histories) -> None:
+        envelope = factories.envelope(f"{kind}.recorded", tenant_id=tenant_id)
+        async with platform.db.transaction() as session:
+            await by.record(session, envelope, kind, subject, user_id=f"client-of-{tenant_id}")
+            await by.suggest(session, tenant_id, at)
+
+    async def passes() -> tuple[datetime | None, datetime | None]:
+        async with platform.db.transaction() as session:
+            row = await session.get(SuggestionPassRow, tenant_id)
+            assert row is not None
+            return row.passed_at, row.due_at
+
+    await grew("viewed", "doc-labour-compliance", start)
+    assert await passes() == (start, None)  # the first event's pass runs at once
+    for second in (10, 20, 30):  # the evidence arrives within the minute
+        await grew("consultation", "labour", start + timedelta(seconds=second))
+    assert await passes() == (start, start + SUGGEST_PASS_EVERY)
+    assert not await platform.suggestions(tenant_id), "no pass ran for the burst yet"
+
+    await histories.run_due_passes(start + SUGGEST_PASS_EVERY - timedelta(seconds=1))
+    assert await passes() == (start, start + SUGGEST_PASS_EVERY)  # not due yet
+    await histories.run_due_passes(start + SUGGEST_PASS_EVERY)
+    assert await passes() == (start + SUGGEST_PASS_EVERY, None)
+    assert [s.product_id for s in await platform.suggestions(tenant_id)] == ["doc-labour-compliance"]
+
+    # Another catalog process sees the same record: within the minute it owes a pass, not runs one.
+    elsewhere = EnterpriseHistories(platform.db, Outbox("catalog", platform.settings, TABLES))
+    await grew("viewed", "doc-labour-compliance", start + timedelta(seconds=70), by=elsewhere)
+    await grew("viewed", "doc-labour-compliance", start + timedelta(seconds=80), by=elsewhere)
+    assert await passes() == (start + SUGGEST_PASS_EVERY, start + 2 * SUGGEST_PASS_EVERY)
 
 
 async def test_a_client_who_only_consulted_is_linked_to_their_enterprise_until_erased(

@@ -330,6 +330,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/document-orders"): Entry(SIGNED_IN),
     ("GET", "/api/v1/document-orders/{document_order_id}"): Entry(SIGNED_IN),
     ("POST", "/api/v1/document-orders/{document_order_id}/acknowledge"): Entry(roles("agent"), {}),
+    ("POST", "/api/v1/document-orders/{document_order_id}/assignment"): Entry(
+        roles("agent", "supervisor"), {"lawyer_id": "lawyer-1"}
+    ),
     ("POST", "/api/v1/document-orders/{document_order_id}/drafts"): Entry(
         roles("lawyer"), files={"file": ("draft.txt", b"draft", "text/plain")}
     ),

@@ -4,7 +4,7 @@ demo data's consistency with identity's demo accounts."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -508,3 +508,12 @@ def test_a_columns_calendar_window() -> None:
         with pytest.raises(InvalidArgument) as error:
             editorial.plan_window(*args, today)
         assert field_of(error) == field
+
+
+def test_a_next_purchase_pass_runs_at_most_once_a_minute_and_an_event_within_it_is_owed_a_pass() -> None:
+    start, minute = datetime(2026, 12, 6, 12, 0, tzinfo=UTC), timedelta(minutes=1)
+    assert domain.suggestion_pass_due(None, None, start, minute) is None  # never ran: now
+    assert domain.suggestion_pass_due(start, None, start + minute, minute) is None  # a minute on: now
+    owed = domain.suggestion_pass_due(start, None, start + timedelta(seconds=5), minute)
+    assert owed == start + minute  # within the minute: at its end
+    assert domain.suggestion_pass_due(start, owed, start + timedelta(seconds=50), minute) == owed

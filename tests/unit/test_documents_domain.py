@@ -179,13 +179,45 @@ def test_bad_requirements_name_the_field(answers: dict[str, str], field: str) ->
 
 def test_an_acknowledgement_after_the_deadline_moved_the_order_on_says_so() -> None:
     """R-DOC-2: a breach lets the order continue; a late acknowledgement is refused with the reason."""
-    domain.check_acknowledge("awaiting_acknowledgement", "")
+    domain.check_acknowledge("awaiting_acknowledgement", "", "lawyer-1")
     with pytest.raises(Conflict) as twice:
-        domain.check_acknowledge("drafting", "agent-1")
+        domain.check_acknowledge("drafting", "agent-1", "lawyer-1")
     assert twice.value.reason == "already_acknowledged"
     with pytest.raises(Conflict) as late:
-        domain.check_acknowledge("drafting", "")
+        domain.check_acknowledge("drafting", "", "lawyer-1")
     assert late.value.reason == "acknowledgement_deadline_passed"
+
+
+def test_an_order_nobody_was_assigned_is_assigned_before_it_is_acknowledged() -> None:
+    with pytest.raises(Conflict) as unassigned:
+        domain.check_acknowledge("awaiting_acknowledgement", "", "")
+    assert unassigned.value.reason == "no_lawyer_assigned"
+
+
+def test_an_agent_assigns_a_lawyer_who_passed_the_field_or_overrides_with_a_reason() -> None:
+    """R-DOC-3, §9.4: the field passed → a plain assignment; not passed → only with the agent's reason,
+    recorded as an override; an unknown lawyer, an assigned order or one past drafting is refused."""
+    passed = domain.agent_assignment("awaiting_acknowledgement", "", "tax", "l-1", ["tax"], "ignored")
+    assert passed == domain.AgentAssignment("assigned by an agent: field tax", "")
+    override = domain.agent_assignment("drafting", "", "tax", "l-2", ["contract"], " 客户指定 ")
+    assert override == domain.AgentAssignment(
+        "override by an agent: l-2 has not passed tax; 客户指定", "客户指定"
+    )
+    refusals = [
+        (("awaiting_acknowledgement", "", "tax", "l-2", ["contract"], " "), "override_reason"),
+        (("awaiting_acknowledgement", "", "tax", "l-9", None, "why"), "lawyer_id"),
+        (("awaiting_acknowledgement", "", "tax", "l-2", ["contract"], "x" * 2001), "override_reason"),
+    ]
+    for args, field in refusals:
+        with pytest.raises(InvalidArgument) as bad:
+            domain.agent_assignment(*args)  # type: ignore[arg-type]
+        assert [v.field for v in bad.value.violations] == [field]
+    with pytest.raises(Conflict) as assigned:
+        domain.agent_assignment("awaiting_acknowledgement", "l-1", "tax", "l-2", ["tax"], "")
+    assert assigned.value.reason == "already_assigned"
+    with pytest.raises(Conflict) as late:
+        domain.agent_assignment("in_review", "", "tax", "l-2", ["tax"], "")
+    assert late.value.reason == "invalid_transition"
 
 
 # --- the legal field a lawyer is matched by (R-DOC-3) -------------------------------------------------------

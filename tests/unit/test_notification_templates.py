@@ -71,6 +71,9 @@ EXAMPLES: dict[str, Message] = {
         complexity="simple",
         assigned_lawyer_id="lawyer",
     ),
+    "docorder.assigned": documents.DocOrderAssigned(
+        document_order_id="d1", lawyer_id="lawyer", agent_id="agent", legal_field="tax"
+    ),
     "docorder.rejected": documents.DocOrderRejected(
         document_order_id="d1", version_number=1, reviewer_id="rev"
     ),

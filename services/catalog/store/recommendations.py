@@ -16,7 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.catalog.v1 import events_pb2
 from counsel.common.v1.event_pb2 import EventEnvelope
-from services.catalog.models import EnterpriseSignalRow, ProductRow, SuggestionRow
+from services.catalog import domain
+from services.catalog.models import EnterpriseSignalRow, ProductRow, SuggestionPassRow, SuggestionRow
 from services.next_purchase.evidence import YEAR_DAYS, next_purchase_features
 from services.next_purchase.histories import Event
 from services.next_purchase.recommender import Recommendation
@@ -35,6 +36,9 @@ STAFF_ROLES = ("agent", "supervisor")
 SUGGEST_MIN_SCORE = 0.4
 SUGGEST_MIN_LIFT = 2.0
 SUGGEST_AGAIN_AFTER = timedelta(days=30)
+# Each pass reads the enterprise's year of signals and every product on sale: at most one per enterprise in
+# this interval, however many events come (catalog/domain.suggestion_pass_due).
+SUGGEST_PASS_EVERY = timedelta(minutes=1)
 _SECONDS_PER_DAY = 86_400.0
 
 
@@ -109,13 +113,50 @@ class EnterpriseHistories:
                 enterprise_id = await _enterprise_of(session, client_id)
             return enterprise_id, await recommend(session, enterprise_id, utcnow())
 
-    async def suggest(self, session: AsyncSession, tenant_id: str) -> None:
-        """After an enterprise's history grew: when its best next product is likely and backed by its own
-        evidence, and not suggested lately, publish `recommendation.suggested` to the member who acted last
-        (notification sends it as marketing: only with consent, outside quiet hours, within rate limits)."""
+    async def suggest(self, session: AsyncSession, tenant_id: str, now: datetime) -> None:
+        """After an enterprise's history grew (in the consumer's transaction): a suggestion pass now, unless
+        one ran for the enterprise within SUGGEST_PASS_EVERY — then one is owed at the end of that interval
+        and `run_due_passes` runs it, so a burst of events (product views) costs one pass a minute and its
+        last event is still considered."""
         if not tenant_id:
             return
-        now = utcnow()
+        await session.execute(
+            pg_insert(SuggestionPassRow.__table__)  # type: ignore[attr-defined]
+            .values(tenant_id=tenant_id)
+            .on_conflict_do_nothing()
+        )
+        passes = await session.get(SuggestionPassRow, tenant_id, with_for_update=True)
+        assert passes is not None  # inserted above, or there already
+        passes.due_at = domain.suggestion_pass_due(passes.passed_at, passes.due_at, now, SUGGEST_PASS_EVERY)
+        if passes.due_at is None:
+            await self._suggestion_pass(session, passes, now)
+        session.add(passes)
+
+    async def run_due_passes(self, now: datetime, limit: int = 100) -> int:
+        """Run the owed passes whose time has come (at most `limit`, soonest first); how many ran. Processes
+        share them: a pass another process holds is skipped."""
+        async with self.db.transaction() as session:
+            owed = (
+                await session.exec(
+                    select(SuggestionPassRow)
+                    .where(col(SuggestionPassRow.due_at) <= now)
+                    .order_by(col(SuggestionPassRow.due_at))
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for passes in owed:
+                passes.due_at = None
+                await self._suggestion_pass(session, passes, now)
+                session.add(passes)
+        return len(owed)
+
+    async def _suggestion_pass(self, session: AsyncSession, passes: SuggestionPassRow, now: datetime) -> None:
+        """When the enterprise's best next product is likely and backed by its own evidence, and not
+        suggested lately, publish `recommendation.suggested` to the member who acted last (notification
+        sends it as marketing: only with consent, outside quiet hours, within rate limits)."""
+        passes.passed_at = now
+        tenant_id = passes.tenant_id
         features = await _features(session, tenant_id, now)
         on_sale = await _names_on_sale(session)
         model = next_purchase_model()

@@ -17,11 +17,10 @@ from counsel.documents.v1 import events_pb2
 from services.documents import domain
 from services.documents.models import STAFF_READS, DocumentOrderRow
 from services.documents.store.base import OrderView, add_stage, locked_order, order_view, publish
-from services.documents.store.roster import pick_lawyer
+from services.documents.store.roster import locked_lawyer, pick_lawyer, taken
 from services.documents.store.sealed import opened_order, seal_requirements
 from services.runtime.context import Principal
 from services.runtime.db import Database
-from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
 from services.runtime.keys import DataKeys, owner_subject
 from services.runtime.metrics import AT_RISK_SHARE, count_deadline, due_in
@@ -71,8 +70,9 @@ class DocumentOrders:
         self.keys = keys
 
     async def create(self, new: NewOrder) -> CreatedOrder:
-        """Store the order of a paid order (once per order_id), assign a lawyer, record the first stage and
-        `docorder.created` (which starts the workflow)."""
+        """Store the order of a paid order (once per order_id), assign a lawyer who has passed its field (or
+        nobody: it waits in the agents' queue with the reason, and its clocks run), record the first stage
+        and `docorder.created` (which starts the workflow)."""
         try:
             return await self._create(new)
         except IntegrityError:  # a concurrent call with the same order_id won
@@ -87,8 +87,7 @@ class DocumentOrders:
             if existing is not None:
                 return CreatedOrder(await order_view(session, existing.id, self.keys), False)
             lawyer, why = await pick_lawyer(session, new.legal_field, exclude=[])
-            if not lawyer:
-                raise Conflict("no lawyer is available to draft documents", reason="no_lawyer_available")
+            why = why or domain.unassigned_reason(new.legal_field)
             now = utcnow()
             order_id = new_id()
             acknowledge_due_at = new.paid_at + new.acknowledge_within
@@ -149,7 +148,7 @@ class DocumentOrders:
         note reaches the client through the event's notification, not the timeline."""
         async with self.db.transaction() as session:
             row = await locked_order(session, principal, document_order_id)
-            domain.check_acknowledge(row.stage, row.acknowledged_by)
+            domain.check_acknowledge(row.stage, row.acknowledged_by, row.assigned_lawyer_id)
             now = utcnow()
             # Acknowledged before the workflow recorded a breach (which moves the stage on): this decides the
             # clock, late or not.
@@ -174,6 +173,45 @@ class DocumentOrders:
                 ),
                 principal.user_id,
             )
+            return await order_view(session, row.id, self.keys)
+
+    async def assign(
+        self, principal: Principal, document_order_id: str, lawyer_id: str, override_reason: str
+    ) -> OrderView:
+        """An agent assigns an order nobody was assigned (see domain.agent_assignment): the lawyer gets it
+        with `docorder.assigned`; the due times stand (the clocks ran while it waited)."""
+        async with self.db.transaction() as session:
+            row = await locked_order(session, principal, document_order_id)
+            lawyer = await locked_lawyer(session, lawyer_id)
+            decided = domain.agent_assignment(
+                row.stage,
+                row.assigned_lawyer_id,
+                row.legal_field or domain.FALLBACK_FIELD,
+                lawyer_id,
+                lawyer.fields if lawyer is not None else None,
+                override_reason,
+            )
+            assert lawyer is not None  # agent_assignment refuses an unknown lawyer
+            taken(session, lawyer)
+            row.assigned_lawyer_id = lawyer_id
+            row.assignment_reason = decided.reason
+            row.updated_at = utcnow()
+            session.add(row)
+            await publish(
+                session,
+                self.outbox,
+                row,
+                "docorder.assigned",
+                events_pb2.DocOrderAssigned(
+                    document_order_id=row.id,
+                    lawyer_id=lawyer_id,
+                    agent_id=principal.user_id,
+                    legal_field=row.legal_field,
+                    override_reason=decided.override_reason,
+                ),
+                principal.user_id,
+            )
+            await session.flush()
             return await order_view(session, row.id, self.keys)
 
     async def cancel(self, principal: Principal | None, document_order_id: str, reason: str) -> OrderView:

@@ -66,17 +66,17 @@ class StaffRoster:
 
 
 async def pick_lawyer(session: AsyncSession, legal_field: str, exclude: list[str]) -> tuple[str, str]:
-    """(lawyer, reason) by the rules consultation uses (services/rules/assignment.py): active, practises
-    the field, not overloaded by open document orders, on duty first, fair ties. Nobody eligible in the
-    field → the same rules over every field (a paid order must get a lawyer; the reason says so).
-    ("", "") when nobody at all is eligible. The candidates are locked: two concurrent assignments
-    cannot both take a lawyer's last free place."""
+    """(lawyer, reason) by the rules consultation uses (services/rules/assignment.py): active, has passed
+    the field, not overloaded by open document orders, on duty first, fair ties. ("", "") when nobody is
+    eligible: the order waits for an agent to assign it (`DocumentOrders.assign`). The candidates are
+    locked: two concurrent assignments cannot both take a lawyer's last free place."""
     lawyers = list(
         (
             await session.exec(
                 select(LawyerRosterRow)
                 .where(LawyerRosterRow.role == "lawyer")
                 .where(col(LawyerRosterRow.active).is_(True))
+                .where(col(LawyerRosterRow.fields).contains([legal_field]))
                 .order_by(col(LawyerRosterRow.user_id))
                 .with_for_update()
             )
@@ -105,18 +105,25 @@ async def pick_lawyer(session: AsyncSession, legal_field: str, exclude: list[str
         )
         for lw in lawyers
     ]
-    now = utcnow()
-    choice = choose_lawyer(candidates, legal_field, now, exclude) or choose_lawyer(
-        candidates, legal_field, now, exclude, any_field=True
-    )
+    choice = choose_lawyer(candidates, legal_field, utcnow(), exclude)
     if choice is None:
         return "", ""
     chosen, reason = choice
-    row = next(lw for lw in lawyers if lw.user_id == chosen.lawyer_id)
-    row.assignments += 1
-    row.last_assigned_at = now
-    session.add(row)
-    return row.user_id, reason
+    taken(session, next(lw for lw in lawyers if lw.user_id == chosen.lawyer_id))
+    return chosen.lawyer_id, reason
+
+
+async def locked_lawyer(session: AsyncSession, user_id: str) -> LawyerRosterRow | None:
+    """The roster row of an active lawyer, locked until the caller's transaction ends (None otherwise)."""
+    row = await session.get(LawyerRosterRow, user_id, with_for_update=True)
+    return row if row is not None and row.role == "lawyer" and row.active else None
+
+
+def taken(session: AsyncSession, lawyer: LawyerRosterRow) -> None:
+    """Count an assignment to `lawyer` (a locked row): ties go to whoever waited longest since theirs."""
+    lawyer.assignments += 1
+    lawyer.last_assigned_at = utcnow()
+    session.add(lawyer)
 
 
 async def licence_number(session: AsyncSession, user_id: str) -> str:

@@ -20,6 +20,7 @@ from services.gateway.routing import api_router
 from services.gateway.schemas.common import INT32_MAX, next_cursor
 from services.gateway.schemas.documents import (
     Acknowledge,
+    Assign,
     CreateDocumentOrder,
     DocumentOrder,
     DocumentOrderPage,
@@ -118,6 +119,23 @@ async def acknowledge(
     reply = await clients.documents.AcknowledgeDocumentOrder(
         pb.AcknowledgeDocumentOrderRequest(
             document_order_id=document_order_id, note=body.note if body else ""
+        )
+    )
+    return DocumentOrder.from_proto(reply.document_order)
+
+
+@router.post("/api/v1/document-orders/{document_order_id}/assignment", response_model=DocumentOrder)
+async def assign(
+    document_order_id: str, body: Assign, principal: Agent, clients: ClientsDep
+) -> DocumentOrder:
+    """Assign an order nobody was assigned (no lawyer had passed its legal field; it waits in the agents'
+    queue with `assignment_reason` saying so): to a lawyer who has passed the field, or to another one with
+    `override_reason`. 409 once the order has a lawyer or a draft."""
+    reply = await clients.documents.AssignDocumentOrder(
+        pb.AssignDocumentOrderRequest(
+            document_order_id=document_order_id,
+            lawyer_id=body.lawyer_id,
+            override_reason=body.override_reason,
         )
     )
     return DocumentOrder.from_proto(reply.document_order)

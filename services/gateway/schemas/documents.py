@@ -28,6 +28,16 @@ class Acknowledge(RequestModel):
     note: str = Field(default="", max_length=2000)
 
 
+class Assign(RequestModel):
+    lawyer_id: str = Field(min_length=1, max_length=200, description="An active lawyer who drafts documents.")
+    override_reason: str = Field(
+        default="",
+        max_length=2000,
+        description="Required when the lawyer has not passed the order's legal field: why they take it anyway "
+        "(recorded as an override).",
+    )
+
+
 class Review(RequestModel):
     decision: Literal["approve", "reject"]
     comment: str = Field(default="", max_length=2000, description="Required when rejecting.")

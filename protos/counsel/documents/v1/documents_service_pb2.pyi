@@ -580,6 +580,60 @@ class AcknowledgeDocumentOrderResponse(_message.Message):
 Global___AcknowledgeDocumentOrderResponse: _TypeAlias = AcknowledgeDocumentOrderResponse  # noqa: Y015
 
 @_typing.final
+class AssignDocumentOrderRequest(_message.Message):
+    """Request for DocumentsService.AssignDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    OVERRIDE_REASON_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order, which has no lawyer yet."""
+    lawyer_id: _builtins.str
+    """The lawyer (identity account) to assign: active on the documents roster."""
+    override_reason: _builtins.str
+    """Required when the lawyer has not passed the order's legal field: why the agent assigns them anyway."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        override_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order_id", b"document_order_id", "lawyer_id", b"lawyer_id", "override_reason", b"override_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignDocumentOrderRequest: _TypeAlias = AssignDocumentOrderRequest  # noqa: Y015
+
+@_typing.final
+class AssignDocumentOrderResponse(_message.Message):
+    """Response of DocumentsService.AssignDocumentOrder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def document_order(self) -> Global___DocumentOrder:
+        """The document order after the assignment."""
+
+    def __init__(
+        self,
+        *,
+        document_order: Global___DocumentOrder | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document_order", b"document_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignDocumentOrderResponse: _TypeAlias = AssignDocumentOrderResponse  # noqa: Y015
+
+@_typing.final
 class UploadDraftRequest(_message.Message):
     """Request for DocumentsService.UploadDraft."""
 

@@ -55,6 +55,11 @@ class DocumentsServiceStub:
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderRequest.SerializeToString,
                 response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderResponse.FromString,
                 _registered_method=True)
+        self.AssignDocumentOrder = channel.unary_unary(
+                '/counsel.documents.v1.DocumentsService/AssignDocumentOrder',
+                request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AssignDocumentOrderRequest.SerializeToString,
+                response_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AssignDocumentOrderResponse.FromString,
+                _registered_method=True)
         self.UploadDraft = channel.unary_unary(
                 '/counsel.documents.v1.DocumentsService/UploadDraft',
                 request_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.UploadDraftRequest.SerializeToString,
@@ -131,6 +136,15 @@ class DocumentsServiceServicer:
 
     def AcknowledgeDocumentOrder(self, request, context):
         """An agent acknowledges the order (R-DOC-2); drafting starts and the draft falls due.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignDocumentOrder(self, request, context):
+        """An agent assigns an order nobody was assigned (no lawyer has passed its legal field's assessment): to a
+        lawyer who has passed it, or to another one with override_reason, recorded as an override. Publishes
+        "docorder.assigned"; the acknowledgement and delivery clocks run on unchanged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -227,6 +241,11 @@ def add_DocumentsServiceServicer_to_server(servicer, server):
                     servicer.AcknowledgeDocumentOrder,
                     request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderRequest.FromString,
                     response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderResponse.SerializeToString,
+            ),
+            'AssignDocumentOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignDocumentOrder,
+                    request_deserializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AssignDocumentOrderRequest.FromString,
+                    response_serializer=counsel_dot_documents_dot_v1_dot_documents__service__pb2.AssignDocumentOrderResponse.SerializeToString,
             ),
             'UploadDraft': grpc.unary_unary_rpc_method_handler(
                     servicer.UploadDraft,
@@ -383,6 +402,33 @@ class DocumentsService:
             '/counsel.documents.v1.DocumentsService/AcknowledgeDocumentOrder',
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderRequest.SerializeToString,
             counsel_dot_documents_dot_v1_dot_documents__service__pb2.AcknowledgeDocumentOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignDocumentOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.documents.v1.DocumentsService/AssignDocumentOrder',
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.AssignDocumentOrderRequest.SerializeToString,
+            counsel_dot_documents_dot_v1_dot_documents__service__pb2.AssignDocumentOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

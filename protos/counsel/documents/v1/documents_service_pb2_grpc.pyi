@@ -51,6 +51,11 @@ class DocumentsServiceStub:
     """
     AcknowledgeDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.AcknowledgeDocumentOrderRequest, _documents_service_pb2.AcknowledgeDocumentOrderResponse]
     """An agent acknowledges the order (R-DOC-2); drafting starts and the draft falls due."""
+    AssignDocumentOrder: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.AssignDocumentOrderRequest, _documents_service_pb2.AssignDocumentOrderResponse]
+    """An agent assigns an order nobody was assigned (no lawyer has passed its legal field's assessment): to a
+    lawyer who has passed it, or to another one with override_reason, recorded as an override. Publishes
+    "docorder.assigned"; the acknowledgement and delivery clocks run on unchanged.
+    """
     UploadDraft: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.UploadDraftRequest, _documents_service_pb2.UploadDraftResponse]
     """The assigned lawyer uploads a new version; the order goes to review."""
     ReviewDraft: _grpc.UnaryUnaryMultiCallable[_documents_service_pb2.ReviewDraftRequest, _documents_service_pb2.ReviewDraftResponse]
@@ -99,6 +104,11 @@ class DocumentsServiceAsyncStub(DocumentsServiceStub):
     """
     AcknowledgeDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.AcknowledgeDocumentOrderRequest, _documents_service_pb2.AcknowledgeDocumentOrderResponse]  # type: ignore[assignment]
     """An agent acknowledges the order (R-DOC-2); drafting starts and the draft falls due."""
+    AssignDocumentOrder: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.AssignDocumentOrderRequest, _documents_service_pb2.AssignDocumentOrderResponse]  # type: ignore[assignment]
+    """An agent assigns an order nobody was assigned (no lawyer has passed its legal field's assessment): to a
+    lawyer who has passed it, or to another one with override_reason, recorded as an override. Publishes
+    "docorder.assigned"; the acknowledgement and delivery clocks run on unchanged.
+    """
     UploadDraft: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.UploadDraftRequest, _documents_service_pb2.UploadDraftResponse]  # type: ignore[assignment]
     """The assigned lawyer uploads a new version; the order goes to review."""
     ReviewDraft: _aio.UnaryUnaryMultiCallable[_documents_service_pb2.ReviewDraftRequest, _documents_service_pb2.ReviewDraftResponse]  # type: ignore[assignment]
@@ -168,6 +178,17 @@ class DocumentsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_documents_service_pb2.AcknowledgeDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.AcknowledgeDocumentOrderResponse]]:
         """An agent acknowledges the order (R-DOC-2); drafting starts and the draft falls due."""
+
+    @_abc_1.abstractmethod
+    def AssignDocumentOrder(
+        self,
+        request: _documents_service_pb2.AssignDocumentOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_documents_service_pb2.AssignDocumentOrderResponse, _abc.Awaitable[_documents_service_pb2.AssignDocumentOrderResponse]]:
+        """An agent assigns an order nobody was assigned (no lawyer has passed its legal field's assessment): to a
+        lawyer who has passed it, or to another one with override_reason, recorded as an override. Publishes
+        "docorder.assigned"; the acknowledgement and delivery clocks run on unchanged.
+        """
 
     @_abc_1.abstractmethod
     def UploadDraft(

@@ -454,3 +454,43 @@ class DocOrderCancelled(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DocOrderCancelled: _TypeAlias = DocOrderCancelled  # noqa: Y015
+
+@_typing.final
+class DocOrderAssigned(_message.Message):
+    """Payload of event "docorder.assigned": an agent assigned an order that nobody was assigned (no lawyer had
+    passed its legal field), to a lawyer who has passed it or, as an override, to another one.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOCUMENT_ORDER_ID_FIELD_NUMBER: _builtins.int
+    LAWYER_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    LEGAL_FIELD_FIELD_NUMBER: _builtins.int
+    OVERRIDE_REASON_FIELD_NUMBER: _builtins.int
+    document_order_id: _builtins.str
+    """The document order."""
+    lawyer_id: _builtins.str
+    """The lawyer now assigned (identity account)."""
+    agent_id: _builtins.str
+    """The agent who assigned it."""
+    legal_field: _builtins.str
+    """The order's legal field."""
+    override_reason: _builtins.str
+    """The agent's reason when the lawyer has not passed the field ("" when they have: no override)."""
+    def __init__(
+        self,
+        *,
+        document_order_id: _builtins.str = ...,
+        lawyer_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        legal_field: _builtins.str = ...,
+        override_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "document_order_id", b"document_order_id", "lawyer_id", b"lawyer_id", "legal_field", b"legal_field", "override_reason", b"override_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DocOrderAssigned: _TypeAlias = DocOrderAssigned  # noqa: Y015
