@@ -17,7 +17,7 @@ counsel audit verify       walk every service's staff access log and its signed 
                            broken record
 counsel payment reconcile --date YYYY-MM-DD   compare the ledger with each provider's statement
 counsel documents cancel <id> --reason TEXT   cancel a document order (its paid order is refunded)
-counsel classifier report  held-out accuracy and per-field recall of the legal-nature classifier
+counsel classifier report  held-out accuracy and per-field recall of the legal-nature classifier (generated, hand-written)
 counsel classifier train   retrain its committed model (model.json.gz) after editing its questions
 counsel --version          the installed counsel version
 

@@ -5,7 +5,8 @@ trigrams and the legal terms of each field's lexicon (`model`, `lexicon`), with 
 trained deterministically on the labelled questions — hand-written in `questions.tsv`, generated as clients
 type them in `generated.tsv` (`generator`), both kept in the repository —
 the *training* split only, so the accuracy that `counsel classifier report` prints on the held-out split
-(`evaluation`) is the accuracy of the model the service actually uses. The trained weights are committed as
+(`evaluation`) is the accuracy of the model the service actually uses. The report prints it apart for the
+hand-written held-out questions, which include `held_out.tsv`: an exam training never reads. The trained weights are committed as
 `model.json.gz` (`training`; regenerate with `counsel classifier train` after editing the questions; a test
 fails when it is stale), because training takes seconds of CPU that a starting service should not spend.
 
@@ -13,7 +14,16 @@ A prediction whose posterior probability is below `MIN_CONFIDENCE` becomes `othe
 `needs_manual=True`: an agent classifies it by hand (`inference`). Nothing here logs question text.
 """
 
-from services.legal_fields.classifier.evaluation import MIN_ACCURACY, MIN_RECALL, Evaluation, evaluate, report
+from services.legal_fields.classifier.evaluation import (
+    HELD_OUT,
+    MIN_ACCURACY,
+    MIN_RECALL,
+    Evaluation,
+    HeldOutSets,
+    evaluate,
+    held_out_sets,
+    report,
+)
 from services.legal_fields.classifier.generator import generate
 from services.legal_fields.classifier.inference import (
     MIN_CONFIDENCE,
@@ -42,12 +52,14 @@ from services.legal_fields.classifier.training import (
 __all__ = [
     "DATASET",
     "GENERATED",
+    "HELD_OUT",
     "MIN_ACCURACY",
     "MIN_CONFIDENCE",
     "MIN_RECALL",
     "MODEL",
     "Evaluation",
     "Example",
+    "HeldOutSets",
     "LegalClassifier",
     "Prediction",
     "SoftmaxRegression",
@@ -57,6 +69,7 @@ __all__ = [
     "features",
     "generate",
     "generated_text",
+    "held_out_sets",
     "load_dataset",
     "report",
     "split",

@@ -1,16 +1,23 @@
-"""The held-out evaluation of the classifier (`counsel classifier report`)."""
+"""The held-out evaluation of the classifier (`counsel classifier report`), on two sets: the generated
+questions of the held-out split, and the hand-written ones — the held-out split's from `questions.tsv`
+and every question of `held_out.tsv`, written apart from the lexicon and never read by training. The
+generated questions share their wording with the training questions, so the first set flatters the
+model; clients write like the second."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from services.legal_fields import LEGAL_FIELD_LABELS, LEGAL_FIELDS
 from services.legal_fields.classifier.inference import MIN_CONFIDENCE, LegalClassifier, default_classifier
 from services.legal_fields.classifier.model import Example
 from services.legal_fields.classifier.training import DATASET, load_dataset, split
 
+# The exam: hand-written questions as SME owners and HR staff type them, kept out of training.
+HELD_OUT = Path(__file__).with_name("held_out.tsv")
 # The marks the classifier must reach on the held-out split (issue 23): a unit test fails below them.
 MIN_ACCURACY = 0.95
 MIN_RECALL = 0.90
@@ -26,6 +33,25 @@ class Evaluation:
     held_out_size: int
     # Mean confidence minus accuracy: near 0 when the confidence is calibrated.
     overconfidence: float
+
+
+@dataclass(frozen=True)
+class HeldOutSets:
+    train_size: int
+    generated: list[Example]
+    handwritten: list[Example]
+
+
+def held_out_sets() -> HeldOutSets:
+    """The held-out split's generated questions, and the hand-written held-out questions (the split's
+    hand-written ones and `held_out.tsv`)."""
+    train, held_out = split(load_dataset())
+    handwritten = {e.text for e in load_dataset([DATASET])}
+    return HeldOutSets(
+        train_size=len(train),
+        generated=[e for e in held_out if e.text not in handwritten],
+        handwritten=[e for e in held_out if e.text in handwritten] + load_dataset([HELD_OUT]),
+    )
 
 
 def evaluate(classifier: LegalClassifier, held_out: Sequence[Example], train_size: int) -> Evaluation:
@@ -54,30 +80,29 @@ def evaluate(classifier: LegalClassifier, held_out: Sequence[Example], train_siz
 
 
 def report() -> str:
-    """The held-out evaluation as a table, for `counsel classifier report`: all held-out questions, and
-    apart the hand-written ones (the generated ones share their lexicon with the training questions)."""
-    train, held_out = split(load_dataset())
+    """Both held-out evaluations side by side, for `counsel classifier report`."""
+    sets = held_out_sets()
     classifier = default_classifier()
-    result = evaluate(classifier, held_out, len(train))
-    handwritten = {e.text for e in load_dataset([DATASET])}
-    by_hand = evaluate(classifier, [e for e in held_out if e.text in handwritten], len(train))
+    generated = evaluate(classifier, sets.generated, sets.train_size)
+    by_hand = evaluate(classifier, sets.handwritten, sets.train_size)
     lines = [
         "legal-nature classifier: logistic regression over TF-IDF of jieba segments, character 2/3-grams and",
         "the per-field legal-term lexicon, confidence calibrated by temperature",
-        f"training questions: {result.train_size}   held-out questions: {result.held_out_size} "
-        f"({by_hand.held_out_size} hand-written)",
-        f"held-out accuracy: {result.accuracy:.1%} (mark {MIN_ACCURACY:.0%})   "
-        f"hand-written only: {by_hand.accuracy:.1%}",
-        f"mean confidence − accuracy: {result.overconfidence:+.1%}   "
-        f"sent to an agent (confidence < {MIN_CONFIDENCE:.0%}): {result.manual}",
+        f"training questions: {sets.train_size}   held out: {generated.held_out_size} generated, "
+        f"{by_hand.held_out_size} hand-written (questions.tsv's held-out split and held_out.tsv)",
+        f"marks on both sets: accuracy ≥ {MIN_ACCURACY:.0%}, recall ≥ {MIN_RECALL:.0%} in every field",
         "",
-        f"  {'field':<12} {'领域':<6} {'recall':>7} {'held out':>9} {'hand-written':>13}",
+        f"  {'':<21} {'generated':>10} {'hand-written':>13}",
+        f"  {'accuracy':<21} {generated.accuracy:>10.1%} {by_hand.accuracy:>13.1%}",
+        f"  {'confidence − accuracy':<21} {generated.overconfidence:>+10.1%} {by_hand.overconfidence:>+13.1%}",
+        f"  {f'to an agent (< {MIN_CONFIDENCE:.0%})':<21} {generated.manual:>10} {by_hand.manual:>13}",
+        "  recall:",
     ]
+    # A Chinese character takes two columns: the labels are padded to eight.
     lines += [
-        f"  {field:<12} {LEGAL_FIELD_LABELS[field][0]:<{8 - len(LEGAL_FIELD_LABELS[field][0])}}"
-        f"{result.recall[field]:>7.1%} {result.support[field]:>9} {by_hand.recall.get(field, 0.0):>13.1%}"
+        f"  {field:<12} {LEGAL_FIELD_LABELS[field][0]}{' ' * (8 - 2 * len(LEGAL_FIELD_LABELS[field][0]))}"
+        f"{generated.recall[field]:>10.1%} {by_hand.recall[field]:>13.1%}"
+        f"   ({generated.support[field]} / {by_hand.support[field]} questions)"
         for field in LEGAL_FIELDS
-        if field in result.recall
     ]
-    lines.append(f"  (mark: recall ≥ {MIN_RECALL:.0%} in every field)")
     return "\n".join(lines)
