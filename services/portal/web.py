@@ -113,6 +113,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
                 "version": settings_of(request).privacy_policy_version,
                 "url": settings_of(request).privacy_policy_url,
             },
+            "platform": request.app.state.licences.current,
             # The Idempotency-Key of the forms that create (an order, a payment): a resubmitted form repeats it.
             "form_key": uuid.uuid4().hex,
             **context,

@@ -95,6 +95,8 @@ MAJOR_CONSULTATION = {
 
 ONLINE_CALL = {"id": "call1", "status": "ringing", "media": "video", "duration_seconds": 0}
 
+PLATFORM = {"name": "法律顾问", "icp_licence": "京ICP备12345678号", "business_licence": "91350100M000100Y43"}
+
 
 def login_answer(token: str) -> dict[str, Any]:
     return {
@@ -110,6 +112,7 @@ class FakeGateway:
 
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
+        self.platform_status = 200
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -130,6 +133,8 @@ class FakeGateway:
             return httpx.Response(200, json=PRODUCT)
         if (method, path) == ("GET", "/api/v1/articles"):
             return httpx.Response(200, json={"items": [], "next_cursor": None})
+        if (method, path) == ("GET", "/api/v1/platform"):
+            return httpx.Response(self.platform_status, json=PLATFORM)
         if not token.startswith("access-"):
             return problem(401, "no token")
         if (method, path) == ("GET", "/api/v1/orders"):
@@ -419,6 +424,25 @@ async def test_the_client_sees_the_major_matters_team_meeting_and_signed_conclus
         "/consultations/c1/conclusion/sign",
     ):
         assert f'action="{action}"' not in page.text
+
+
+async def test_the_footer_shows_the_platforms_licences_read_once_for_many_pages(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    for path in ("/", "/products", f"/products/{PRODUCT['id']}", "/login"):
+        page = await portal.get(path)
+        assert "ICP 备案号 京ICP备12345678号" in page.text and "营业执照 91350100M000100Y43" in page.text
+    assert len(gateway.calls("GET", "/api/v1/platform")) == 1
+
+
+async def test_pages_render_without_the_licences_when_the_gateway_does_not_give_them(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    gateway.platform_status = 503
+    page = await portal.get("/products")
+    assert page.status_code == 200 and "ICP" not in page.text
+    await portal.get("/")
+    assert len(gateway.calls("GET", "/api/v1/platform")) == 1  # tried again later, not on every page
 
 
 def test_every_message_has_an_english_translation() -> None:
