@@ -113,6 +113,7 @@ class FakeGateway:
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
         self.platform_status = 200
+        self.recommendations: list[dict[str, Any]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -139,6 +140,8 @@ class FakeGateway:
             return problem(401, "no token")
         if (method, path) == ("GET", "/api/v1/orders"):
             return httpx.Response(200, json={"items": [], "next_cursor": None})
+        if (method, path) == ("GET", "/api/v1/recommendations"):
+            return httpx.Response(200, json={"items": self.recommendations})
         if (method, path) == ("GET", "/api/v1/complaints"):
             return httpx.Response(200, json={"items": [COMPLAINT], "next_cursor": None})
         if (method, path) == ("POST", "/api/v1/complaints"):
@@ -443,6 +446,22 @@ async def test_pages_render_without_the_licences_when_the_gateway_does_not_give_
     assert page.status_code == 200 and "ICP" not in page.text
     await portal.get("/")
     assert len(gateway.calls("GET", "/api/v1/platform")) == 1  # tried again later, not on every page
+
+
+async def test_a_clients_home_shows_the_next_purchases_with_their_reasons(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    assert "为您推荐" not in (await portal.get("/")).text  # nobody signed in: no call, no section
+    assert not gateway.calls("GET", "/api/v1/recommendations")
+    await log_in(portal)
+    assert "为您推荐" not in (await portal.get("/")).text  # none yet: nothing shown
+    gateway.recommendations = [
+        {"product_id": PRODUCT["id"], "score": 0.4, "reasons": ["本季度三次合同咨询 → 合同审查"]},
+        {"product_id": "withdrawn", "score": 0.2, "reasons": ["已下架"]},
+    ]
+    home = (await portal.get("/")).text
+    assert "为您推荐" in home and f'href="/products/{PRODUCT["id"]}"' in home
+    assert "本季度三次合同咨询 → 合同审查" in home and "已下架" not in home
 
 
 def test_every_message_has_an_english_translation() -> None:
