@@ -35,6 +35,7 @@ from services.portal.pages import (
     documents,
     firm,
     me,
+    operator,
     products_work,
     public,
     staff,
@@ -207,6 +208,7 @@ def create_app(settings: PortalSettings, transport: httpx.AsyncBaseTransport | N
         documents.router,
         firm.router,
         me.router,
+        operator.router,
         products_work.router,
         staff.router,
     ):

@@ -65,6 +65,9 @@ LABELS: dict[str, str] = {
     "chat_active": N_("客服服务中"),
     "chat_closed": N_("已结束"),
     "active": N_("有效"),
+    # The portal's own refusals of a form field, shown as the API's are (beside the field).
+    "amount_in_yuan": N_("请以元为单位填写金额"),
+    "file_missing": N_("请选择文件"),
     "revoked": N_("已注销"),
     "ringing": N_("等待律师接听"),
     "connected": N_("通话中"),

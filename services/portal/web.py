@@ -16,7 +16,7 @@ import jinja2
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from services.portal import i18n, labels
 from services.portal.config import PortalSettings
@@ -169,6 +169,15 @@ def form_text(form: Any, name: str) -> str:
 def form_lines(form: Any, name: str) -> list[str]:
     """A textarea's non-empty lines, each trimmed: how the portal's forms take a list."""
     return [line.strip() for line in form_text(form, name).splitlines() if line.strip()]
+
+
+async def form_file(form: Any, name: str) -> tuple[str, bytes, str] | None:
+    """A posted file as a gateway call sends it on (`files=`): (name, content, type); None when none was
+    chosen."""
+    upload = form.get(name)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    return upload.filename, await upload.read(), upload.content_type or "application/octet-stream"
 
 
 def rating_of(form: Any) -> int:
