@@ -610,3 +610,100 @@ async def test_a_client_rings_a_lawyer_and_the_call_page_signals_through_the_por
     stranger = await portal.get("/calls/other")
     assert stranger.status_code == 404 and 'data-call-socket="/calls/other/signal"' in stranger.text
     assert 'action="/calls/other/end"' not in stranger.text
+
+
+# --- a lawyer's credentials on the firm admin's page (issue 24 item 2, §4.2.1): the API's refusal is shown by
+# the field it names, beside that lawyer's form; the years of practice go on the profile first.
+
+FIRM = {
+    "id": "f1",
+    "name": "正大律师事务所",
+    "city": "北京",
+    "address": "朝阳区",
+    "phone": "",
+    "description": "",
+    "transit_routes": [],
+    "location": {"lat": 0, "lng": 0},
+    "opening_hours": [],
+    "staff": [],
+}
+NEW_LAWYER = {
+    "id": "l1",
+    "name": "李律师",
+    "active": False,
+    "verification": "",
+    "inspection_due_on": None,
+    "unavailable_reason": "the lawyer is not active",
+    "specialty": "",
+    "fields": ["labour"],
+    "years_of_practice": 1,
+    "bio": "",
+    "user_id": None,
+    "online": False,
+    "service_hours": [],
+    "service_exceptions": [],
+}
+
+
+class FirmAdminGateway:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path, method = request.url.path, request.method
+        empty: dict[str, Any] = {"items": [], "next_cursor": None}
+        answers = {
+            ("POST", "/api/v1/auth/login"): login_answer("access-1")
+            | {"user": {"id": "u9", "display_name": "管理员", "roles": ["firm_admin"], "tenant_id": ""}},
+            ("GET", "/api/v1/firms/f1"): FIRM,
+            ("GET", "/api/v1/lawyers"): {"items": [NEW_LAWYER], "next_cursor": None},
+            ("GET", "/api/v1/lawyers/l1"): NEW_LAWYER,
+            ("PUT", "/api/v1/lawyers/l1"): NEW_LAWYER | {"years_of_practice": 4},
+            ("GET", "/api/v1/membership-cards"): empty,
+            ("GET", "/api/v1/firm/service-clients"): empty,
+        }
+        if (method, path) == ("POST", "/api/v1/lawyers/l1/credentials"):
+            return httpx.Response(
+                422,
+                json={
+                    "type": "https://counsel.local/problems/invalid_argument",
+                    "title": "Unprocessable",
+                    "status": 422,
+                    "errors": [{"field": "certificate_number", "message": "must be 17 digits"}],
+                },
+                headers={"content-type": "application/problem+json"},
+            )
+        if (method, path) in answers:
+            return httpx.Response(200, json=answers[(method, path)])
+        return problem(404, "not found")
+
+
+async def test_a_refused_certificate_number_is_shown_beside_the_lawyers_field() -> None:
+    gateway = FirmAdminGateway()
+    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
+    ):
+        await log_in(portal)
+        page = await portal.get("/firm/f1")
+        assert "未提交" in page.text and "律师未上线" in page.text
+        refused = await portal.post(
+            "/firm/f1/lawyers/l1/credentials",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "certificate_number": "1101201912345",
+                "inspection_due_on": "2027-06-01",
+                "years_of_practice": "4",
+            },
+            files={
+                "practice_certificate": ("执业证.png", b"png", "image/png"),
+                "degree_certificate": ("学位证.png", b"png", "image/png"),
+            },
+        )
+    assert refused.status_code == 422, refused.text
+    assert re.search(r'id="certificate_number-l1"[^>]*aria-invalid="true"', refused.text)
+    assert 'id="certificate_number-error" class="error">must be 17 digits' in refused.text
+    put = next(r for r in gateway.requests if r.method == "PUT")
+    assert json.loads(put.content)["years_of_practice"] == 4
