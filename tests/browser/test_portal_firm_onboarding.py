@@ -1,6 +1,7 @@
 """The operator onboards a firm in the portal (§4.1.1, §4.1.2; README "Firms join on verified
 qualifications"): the firms with their agreement's state and end date, a firm registered — a wrong unified
-social credit code refused beside its field —, its signed agreement uploaded, its first admin invited."""
+social credit code refused beside its field —, its signed agreement uploaded, its first admin invited; the
+admin's first sign-in asks them to accept the privacy policy in force and then continues."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from datetime import date, timedelta
 import httpx
 from playwright.sync_api import Browser, FilePayload, expect
 
-from tests.browser.support import Steps, staff_page
-from tests.support.journeys import credit_code
+from tests.browser.support import DESKTOP, Steps, new_context, staff_page
+from tests.support.journeys import PRIVACY_POLICY_VERSION, credit_code, latest_code
 
 OPERATOR = "operator@demo.counsel.test"
 
@@ -66,6 +67,24 @@ def test_the_operator_registers_a_firm_records_its_agreement_and_invites_its_adm
     invitation = api.get("/api/v1/dev/outbox", params={"to": email}).json()["items"]
     assert invitation and "律所管理员" in invitation[0]["body"]
     steps.shot(page, "admin-invited")
+
+    # The admin signs in with a code; never having accepted the privacy policy, they are asked to first.
+    admin = new_context(browser, portal_url, DESKTOP).new_page()
+    admin.goto("/login")
+    code_form = admin.get_by_role("region", name="验证码登录")
+    code_form.get_by_label("手机号（可带 +86）或邮箱").fill(email)
+    code_form.get_by_role("button", name="发送验证码").click()
+    code_form.get_by_label("验证码", exact=True).fill(latest_code(api, email))
+    code_form.get_by_role("button", name="登录").click()
+    expect(admin.get_by_role("heading", name="请先同意新版隐私政策")).to_be_visible()
+    expect(admin.locator("#consent")).to_contain_text(PRIVACY_POLICY_VERSION)
+    steps.shot(admin, "admin-asked-to-accept-the-privacy-policy")
+    code_form.get_by_role("button", name="发送验证码").click()  # the first code is spent
+    code_form.get_by_label("验证码", exact=True).fill(latest_code(api, email))
+    code_form.get_by_label("我已阅读并同意").check()
+    code_form.get_by_role("button", name="登录").click()
+    expect(admin).to_have_url(re.compile(r"/work$"))
+    expect(admin.get_by_role("link", name="律所管理")).to_be_visible()
 
     page.get_by_role("link", name="返回律所列表").click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=name))

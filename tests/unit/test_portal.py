@@ -121,7 +121,20 @@ class FakeGateway:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if (method, path) == ("POST", "/api/v1/auth/login"):
             body = json.loads(request.content)
-            if body["secret"] != "right":
+            if body["secret"] == "before-consent" and body.get("privacy_policy_version") != "2026-12-01":
+                return httpx.Response(
+                    409,
+                    json={
+                        "type": "https://counsel.local/problems/consent_required",
+                        "title": "Conflict",
+                        "status": 409,
+                        "errors": [
+                            {"field": "privacy_policy_version", "message": "accept version 2026-12-01"}
+                        ],
+                    },
+                    headers={"content-type": "application/problem+json"},
+                )
+            if body["secret"] not in ("right", "before-consent"):
                 return problem(401, "登录失败")
             return httpx.Response(200, json=login_answer("access-1"))
         if (method, path) == ("POST", "/api/v1/auth/refresh"):
@@ -462,6 +475,21 @@ async def test_a_clients_home_shows_the_next_purchases_with_their_reasons(
     home = (await portal.get("/")).text
     assert "为您推荐" in home and f'href="/products/{PRODUCT["id"]}"' in home
     assert "本季度三次合同咨询 → 合同审查" in home and "已下架" not in home
+
+
+async def test_a_login_asked_for_consent_shows_the_policy_version_and_continues_once_accepted(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    page = await portal.get("/login")
+    fields = {"csrf_token": csrf_of(page.text), "method": "password", "identifier": "a@b.cn"}
+    asked = await portal.post("/login", data=fields | {"secret": "before-consent"})
+    assert asked.status_code == 409 and "请先同意新版隐私政策" in asked.text
+    assert 'name="privacy_policy_version" value="2026-12-01" required' in asked.text
+    assert "privacy_policy_version" not in json.loads(gateway.calls("POST", "/api/v1/auth/login")[-1].content)
+    accepted = await portal.post(
+        "/login", data=fields | {"secret": "before-consent", "privacy_policy_version": "2026-12-01"}
+    )
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/my"
 
 
 def test_every_message_has_an_english_translation() -> None:
