@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Histogram
@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.portal import i18n
 from services.portal.config import PortalSettings
 from services.portal.gateway import Gateway, GatewayError, SignedOut, client_address_var
+from services.portal.licences import PlatformLicences, read_licences
 from services.portal.pages import (
     account,
     articles,
@@ -29,11 +30,14 @@ from services.portal.pages import (
     calls,
     chat,
     client,
+    columns,
     complaints,
     consultations,
+    credentials,
     documents,
     firm,
     me,
+    operator,
     products_work,
     public,
     staff,
@@ -153,6 +157,7 @@ def create_app(settings: PortalSettings, transport: httpx.AsyncBaseTransport | N
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    app.state.licences = PlatformLicences()
     app.state.templates = make_templates(i18n.load_translations())
     app.add_middleware(
         PortalMiddleware,
@@ -200,13 +205,16 @@ def create_app(settings: PortalSettings, transport: httpx.AsyncBaseTransport | N
         calls.router,
         chat.router,
         client.router,
+        columns.router,
         complaints.router,
         consultations.router,
+        credentials.router,
         documents.router,
         firm.router,
         me.router,
+        operator.router,
         products_work.router,
         staff.router,
     ):
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(read_licences)])
     return app

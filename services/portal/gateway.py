@@ -49,6 +49,8 @@ class GatewayError(Exception):
         self.status = status
         self.title = str(problem.get("title") or "")
         self.detail = str(problem.get("detail") or "")
+        # The problem type's last segment (…/problems/consent_required): what a page acts on, beyond the status.
+        self.reason = str(problem.get("type") or "").rsplit("/", 1)[-1]
         self.errors: dict[str, str] = {
             str(e.get("field", "")): str(e.get("message", "")) for e in problem.get("errors") or []
         }

@@ -65,6 +65,22 @@ LABELS: dict[str, str] = {
     "chat_active": N_("客服服务中"),
     "chat_closed": N_("已结束"),
     "active": N_("有效"),
+    # The portal's own refusals of a form field, shown as the API's are (beside the field).
+    "amount_in_yuan": N_("请以元为单位填写金额"),
+    "file_missing": N_("请选择文件"),
+    "whole_years": N_("请填写整数年"),
+    # A lawyer's credentials, and why a lawyer takes no new work (the catalog's `unavailable_reason`).
+    "verification_none": N_("未提交"),
+    "verification_pending": N_("待核验"),
+    "verification_verified": N_("已核验"),
+    "verification_rejected": N_("未通过"),
+    "the lawyer is not active": N_("律师未上线"),
+    "the lawyer's credentials are not verified": N_("执业资质尚未核验通过"),
+    "the lawyer's firm's cooperation agreement has expired": N_("所在律所的合作协议已到期"),
+    "the lawyer's practising certificate is overdue for its annual inspection": N_("执业证已过年检截止日期"),
+    # Who decided on a lawyer's credentials.
+    "operator": N_("平台运营"),
+    "firm_admin": N_("律所管理员"),
     "revoked": N_("已注销"),
     "ringing": N_("等待律师接听"),
     "connected": N_("通话中"),

@@ -16,7 +16,7 @@ import jinja2
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from services.portal import i18n, labels
 from services.portal.config import PortalSettings
@@ -113,6 +113,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
                 "version": settings_of(request).privacy_policy_version,
                 "url": settings_of(request).privacy_policy_url,
             },
+            "platform": request.app.state.licences.current,
             # The Idempotency-Key of the forms that create (an order, a payment): a resubmitted form repeats it.
             "form_key": uuid.uuid4().hex,
             **context,
@@ -168,6 +169,15 @@ def form_text(form: Any, name: str) -> str:
 def form_lines(form: Any, name: str) -> list[str]:
     """A textarea's non-empty lines, each trimmed: how the portal's forms take a list."""
     return [line.strip() for line in form_text(form, name).splitlines() if line.strip()]
+
+
+async def form_file(form: Any, name: str) -> tuple[str, bytes, str] | None:
+    """A posted file as a gateway call sends it on (`files=`): (name, content, type); None when none was
+    chosen."""
+    upload = form.get(name)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    return upload.filename, await upload.read(), upload.content_type or "application/octet-stream"
 
 
 def rating_of(form: Any) -> int:

@@ -18,6 +18,9 @@ def test_anyone_browses_services_firms_lawyers_and_articles(
     page.goto("/")
     expect(page.get_by_role("heading", name="推荐服务")).to_be_visible()
     expect(page.locator(".cards .card").first).to_contain_text("¥")
+    # The platform's own licences (GET /api/v1/platform; the marked demo values when none is configured).
+    expect(page.get_by_role("contentinfo")).to_contain_text("ICP 备案号 京ICP备00000000号（演示 demo）")
+    expect(page.get_by_role("contentinfo")).to_contain_text("营业执照 91350100M000100Y43（演示 demo）")
     steps.shot(page, "home")
 
     page.get_by_role("link", name="服务", exact=True).click()

@@ -8,7 +8,6 @@ reason, their availability is empty. And the refusals: 403, 422 naming the field
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from services.catalog import qualifications
 from tests.support.journeys import (
     CERTIFICATE_SCANS,
     PRIVACY_POLICY_VERSION,
+    credit_code,
     latest_code,
     login,
     qualify_lawyer,
@@ -32,13 +32,6 @@ from workflows.shared import firm_agreement_workflow_id
 OPERATOR = "operator@demo.counsel.test"
 ALL_WEEK = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(1, 8)]
 FIVE_HUNDRED_MILLION_YUAN = 500_000_000 * 100  # in fen
-
-
-def credit_code() -> str:
-    """A fresh unified social credit code with right check characters (each run registers new firms)."""
-    organisation = f"{secrets.randbelow(10**8):08d}"
-    first17 = f"91110105{organisation}{qualifications.organisation_check_character(organisation)}"
-    return first17 + qualifications.credit_code_check_character(first17)
 
 
 def register_firm(http: httpx.Client, operator: dict[str, str], ends_on: date) -> dict[str, Any]:

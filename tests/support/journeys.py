@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from services.catalog import qualifications
 from services.runtime.config import Settings
 
 PASSWORD = "Demo-Passw0rd!"  # every demo account's
@@ -146,3 +147,10 @@ def qualify_lawyer(
         json={"decision": "verified", "notes": "执业证与学位证原件核对一致，年检有效"},
     )
     assert verified.status_code == 200 and verified.json()["verification"] == "verified", verified.text
+
+
+def credit_code() -> str:
+    """A fresh unified social credit code with right check characters (each run registers new firms)."""
+    organisation = f"{secrets.randbelow(10**8):08d}"
+    first17 = f"91110105{organisation}{qualifications.organisation_check_character(organisation)}"
+    return first17 + qualifications.credit_code_check_character(first17)

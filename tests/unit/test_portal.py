@@ -95,6 +95,8 @@ MAJOR_CONSULTATION = {
 
 ONLINE_CALL = {"id": "call1", "status": "ringing", "media": "video", "duration_seconds": 0}
 
+PLATFORM = {"name": "法律顾问", "icp_licence": "京ICP备12345678号", "business_licence": "91350100M000100Y43"}
+
 
 def login_answer(token: str) -> dict[str, Any]:
     return {
@@ -110,6 +112,8 @@ class FakeGateway:
 
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
+        self.platform_status = 200
+        self.recommendations: list[dict[str, Any]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -117,7 +121,20 @@ class FakeGateway:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if (method, path) == ("POST", "/api/v1/auth/login"):
             body = json.loads(request.content)
-            if body["secret"] != "right":
+            if body["secret"] == "before-consent" and body.get("privacy_policy_version") != "2026-12-01":
+                return httpx.Response(
+                    409,
+                    json={
+                        "type": "https://counsel.local/problems/consent_required",
+                        "title": "Conflict",
+                        "status": 409,
+                        "errors": [
+                            {"field": "privacy_policy_version", "message": "accept version 2026-12-01"}
+                        ],
+                    },
+                    headers={"content-type": "application/problem+json"},
+                )
+            if body["secret"] not in ("right", "before-consent"):
                 return problem(401, "登录失败")
             return httpx.Response(200, json=login_answer("access-1"))
         if (method, path) == ("POST", "/api/v1/auth/refresh"):
@@ -130,10 +147,14 @@ class FakeGateway:
             return httpx.Response(200, json=PRODUCT)
         if (method, path) == ("GET", "/api/v1/articles"):
             return httpx.Response(200, json={"items": [], "next_cursor": None})
+        if (method, path) == ("GET", "/api/v1/platform"):
+            return httpx.Response(self.platform_status, json=PLATFORM)
         if not token.startswith("access-"):
             return problem(401, "no token")
         if (method, path) == ("GET", "/api/v1/orders"):
             return httpx.Response(200, json={"items": [], "next_cursor": None})
+        if (method, path) == ("GET", "/api/v1/recommendations"):
+            return httpx.Response(200, json={"items": self.recommendations})
         if (method, path) == ("GET", "/api/v1/complaints"):
             return httpx.Response(200, json={"items": [COMPLAINT], "next_cursor": None})
         if (method, path) == ("POST", "/api/v1/complaints"):
@@ -421,6 +442,56 @@ async def test_the_client_sees_the_major_matters_team_meeting_and_signed_conclus
         assert f'action="{action}"' not in page.text
 
 
+async def test_the_footer_shows_the_platforms_licences_read_once_for_many_pages(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    for path in ("/", "/products", f"/products/{PRODUCT['id']}", "/login"):
+        page = await portal.get(path)
+        assert "ICP 备案号 京ICP备12345678号" in page.text and "营业执照 91350100M000100Y43" in page.text
+    assert len(gateway.calls("GET", "/api/v1/platform")) == 1
+
+
+async def test_pages_render_without_the_licences_when_the_gateway_does_not_give_them(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    gateway.platform_status = 503
+    page = await portal.get("/products")
+    assert page.status_code == 200 and "ICP" not in page.text
+    await portal.get("/")
+    assert len(gateway.calls("GET", "/api/v1/platform")) == 1  # tried again later, not on every page
+
+
+async def test_a_clients_home_shows_the_next_purchases_with_their_reasons(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    assert "为您推荐" not in (await portal.get("/")).text  # nobody signed in: no call, no section
+    assert not gateway.calls("GET", "/api/v1/recommendations")
+    await log_in(portal)
+    assert "为您推荐" not in (await portal.get("/")).text  # none yet: nothing shown
+    gateway.recommendations = [
+        {"product_id": PRODUCT["id"], "score": 0.4, "reasons": ["本季度三次合同咨询 → 合同审查"]},
+        {"product_id": "withdrawn", "score": 0.2, "reasons": ["已下架"]},
+    ]
+    home = (await portal.get("/")).text
+    assert "为您推荐" in home and f'href="/products/{PRODUCT["id"]}"' in home
+    assert "本季度三次合同咨询 → 合同审查" in home and "已下架" not in home
+
+
+async def test_a_login_asked_for_consent_shows_the_policy_version_and_continues_once_accepted(
+    portal: httpx.AsyncClient, gateway: FakeGateway
+) -> None:
+    page = await portal.get("/login")
+    fields = {"csrf_token": csrf_of(page.text), "method": "password", "identifier": "a@b.cn"}
+    asked = await portal.post("/login", data=fields | {"secret": "before-consent"})
+    assert asked.status_code == 409 and "请先同意新版隐私政策" in asked.text
+    assert 'name="privacy_policy_version" value="2026-12-01" required' in asked.text
+    assert "privacy_policy_version" not in json.loads(gateway.calls("POST", "/api/v1/auth/login")[-1].content)
+    accepted = await portal.post(
+        "/login", data=fields | {"secret": "before-consent", "privacy_policy_version": "2026-12-01"}
+    )
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/my"
+
+
 def test_every_message_has_an_english_translation() -> None:
     with (PORTAL_DIR / "locale" / "en" / "LC_MESSAGES" / "messages.po").open("rb") as po:
         catalogue = read_po(po)
@@ -567,3 +638,100 @@ async def test_a_client_rings_a_lawyer_and_the_call_page_signals_through_the_por
     stranger = await portal.get("/calls/other")
     assert stranger.status_code == 404 and 'data-call-socket="/calls/other/signal"' in stranger.text
     assert 'action="/calls/other/end"' not in stranger.text
+
+
+# --- a lawyer's credentials on the firm admin's page (issue 24 item 2, §4.2.1): the API's refusal is shown by
+# the field it names, beside that lawyer's form; the years of practice go on the profile first.
+
+FIRM = {
+    "id": "f1",
+    "name": "正大律师事务所",
+    "city": "北京",
+    "address": "朝阳区",
+    "phone": "",
+    "description": "",
+    "transit_routes": [],
+    "location": {"lat": 0, "lng": 0},
+    "opening_hours": [],
+    "staff": [],
+}
+NEW_LAWYER = {
+    "id": "l1",
+    "name": "李律师",
+    "active": False,
+    "verification": "",
+    "inspection_due_on": None,
+    "unavailable_reason": "the lawyer is not active",
+    "specialty": "",
+    "fields": ["labour"],
+    "years_of_practice": 1,
+    "bio": "",
+    "user_id": None,
+    "online": False,
+    "service_hours": [],
+    "service_exceptions": [],
+}
+
+
+class FirmAdminGateway:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path, method = request.url.path, request.method
+        empty: dict[str, Any] = {"items": [], "next_cursor": None}
+        answers = {
+            ("POST", "/api/v1/auth/login"): login_answer("access-1")
+            | {"user": {"id": "u9", "display_name": "管理员", "roles": ["firm_admin"], "tenant_id": ""}},
+            ("GET", "/api/v1/firms/f1"): FIRM,
+            ("GET", "/api/v1/lawyers"): {"items": [NEW_LAWYER], "next_cursor": None},
+            ("GET", "/api/v1/lawyers/l1"): NEW_LAWYER,
+            ("PUT", "/api/v1/lawyers/l1"): NEW_LAWYER | {"years_of_practice": 4},
+            ("GET", "/api/v1/membership-cards"): empty,
+            ("GET", "/api/v1/firm/service-clients"): empty,
+        }
+        if (method, path) == ("POST", "/api/v1/lawyers/l1/credentials"):
+            return httpx.Response(
+                422,
+                json={
+                    "type": "https://counsel.local/problems/invalid_argument",
+                    "title": "Unprocessable",
+                    "status": 422,
+                    "errors": [{"field": "certificate_number", "message": "must be 17 digits"}],
+                },
+                headers={"content-type": "application/problem+json"},
+            )
+        if (method, path) in answers:
+            return httpx.Response(200, json=answers[(method, path)])
+        return problem(404, "not found")
+
+
+async def test_a_refused_certificate_number_is_shown_beside_the_lawyers_field() -> None:
+    gateway = FirmAdminGateway()
+    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
+    ):
+        await log_in(portal)
+        page = await portal.get("/firm/f1")
+        assert "未提交" in page.text and "律师未上线" in page.text
+        refused = await portal.post(
+            "/firm/f1/lawyers/l1/credentials",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "certificate_number": "1101201912345",
+                "inspection_due_on": "2027-06-01",
+                "years_of_practice": "4",
+            },
+            files={
+                "practice_certificate": ("执业证.png", b"png", "image/png"),
+                "degree_certificate": ("学位证.png", b"png", "image/png"),
+            },
+        )
+    assert refused.status_code == 422, refused.text
+    assert re.search(r'id="certificate_number-l1"[^>]*aria-invalid="true"', refused.text)
+    assert 'id="certificate_number-error" class="error">must be 17 digits' in refused.text
+    put = next(r for r in gateway.requests if r.method == "PUT")
+    assert json.loads(put.content)["years_of_practice"] == 4

@@ -23,26 +23,38 @@ def _safe_next(target: str) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = Query("/", max_length=500)) -> HTMLResponse:
-    return render(request, "login.html", next=_safe_next(next), identifier="", notice="", error=None)
+    return render(
+        request, "login.html", next=_safe_next(next), identifier="", notice="", error=None, consent=False
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, form: FormDep, session: SessionDep, gateway: GatewayDep) -> Response:
+    """Logs in by password or code. A person who has not accepted the privacy policy in force (409
+    `consent_required`) is shown its version and logs in again accepting it (a code is spent: a new one)."""
     identifier, next_page = form_text(form, "identifier"), _safe_next(form_text(form, "next"))
     method = "otp" if form_text(form, "method") == "otp" else "password"
     channel, destination = normalise_contact(identifier)
     if channel == "sms" or method == "otp":
         identifier = destination
+    body = {"method": method, "identifier": identifier, "secret": form_text(form, "secret")}
+    # Only a ticked acceptance sends a version (login.html offers it once the API asked for it).
+    if accepted := form_text(form, "privacy_policy_version"):
+        body["privacy_policy_version"] = accepted
     try:
-        answer = await gateway.call(
-            session,
-            "POST",
-            "/api/v1/auth/login",
-            json={"method": method, "identifier": identifier, "secret": form_text(form, "secret")},
-            signed_in=False,
-        )
+        answer = await gateway.call(session, "POST", "/api/v1/auth/login", json=body, signed_in=False)
     except GatewayError as exc:
-        return render(request, "login.html", 400, next=next_page, identifier=identifier, notice="", error=exc)
+        consent = exc.status == 409 and exc.reason == "consent_required"
+        return render(
+            request,
+            "login.html",
+            exc.status if consent else 400,
+            next=next_page,
+            identifier=identifier,
+            notice="",
+            error=None if consent else exc,
+            consent=consent,
+        )
     session.sign_in(answer)
     return redirect(next_page if next_page != "/" else "/my")
 
@@ -61,6 +73,7 @@ async def login_code(
         identifier=identifier,
         notice="" if error else "sent",
         error=error,
+        consent=form_text(form, "consent") == "asked",
     )
 
 

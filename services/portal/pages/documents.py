@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.datastructures import UploadFile
 
-from services.portal.web import FormDep, GatewayDep, ResourcePage, UserDep, relay
+from services.portal.web import FormDep, GatewayDep, ResourcePage, UserDep, form_file, relay
 
 router = APIRouter()
 
@@ -36,16 +35,15 @@ async def acknowledge(request: Request, document_order_id: str, form: FormDep, s
 
 @router.post("/documents/{document_order_id}/drafts", response_class=HTMLResponse)
 async def upload_draft(request: Request, document_order_id: str, form: FormDep, session: UserDep) -> Response:
-    file = form.get("file")
-    if not isinstance(file, UploadFile) or not file.filename:
+    file = await form_file(form, "file")
+    if file is None:
         raise HTTPException(422)
-    content = await file.read()
     return await PAGE.act(
         request,
         session,
         document_order_id,
         "/drafts",
-        files={"file": (file.filename, content, file.content_type or "application/octet-stream")},
+        files={"file": file},
         data={"note": str(form.get("note") or "")},
     )
 

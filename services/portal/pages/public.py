@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.portal import i18n
-from services.portal.gateway import GatewayError
+from services.portal.gateway import Gateway, GatewayError, SignedOut
+from services.portal.session import Session
 from services.portal.web import GatewayDep, SessionDep, render
 from services.runtime.vocabulary import ProductCategory, words
 
@@ -28,11 +29,42 @@ def listing(**filters: str) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, session: SessionDep, gateway: GatewayDep) -> HTMLResponse:
-    products, articles = await asyncio.gather(
+    products, articles, suggested = await asyncio.gather(
         gateway.call(session, "GET", "/api/v1/products", params={"limit": 6}, signed_in=False),
         gateway.call(session, "GET", "/api/v1/articles", params={"limit": 5}, signed_in=False),
+        next_purchases(session, gateway),
     )
-    return render(request, "home.html", products=products["items"], articles=articles["items"])
+    return render(
+        request,
+        "home.html",
+        products=products["items"],
+        articles=articles["items"],
+        suggested=suggested,
+    )
+
+
+async def next_purchases(session: Session, gateway: Gateway) -> list[tuple[dict[str, Any], list[str]]]:
+    """A signed-in client's next purchases (GET /api/v1/recommendations, best first, at most 5), each as the
+    product and its reasons (in Chinese); none for anyone else. A product no longer published is left out."""
+    if not session.has_role("client", "client_admin"):
+        return []
+    try:  # the public home page stays open when a login has run out or has no suggestions to read
+        await gateway.fresh(session)
+        suggestions = (await gateway.call(session, "GET", "/api/v1/recommendations"))["items"]
+    except (SignedOut, GatewayError):
+        return []
+
+    async def product(product_id: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = await gateway.call(
+                session, "GET", "/api/v1/products/{id}", path={"id": product_id}, signed_in=False
+            )
+        except GatewayError:
+            return None
+        return found
+
+    found = await asyncio.gather(*(product(s["product_id"]) for s in suggestions))
+    return [(item, s["reasons"]) for item, s in zip(found, suggestions, strict=True) if item is not None]
 
 
 @router.get("/products", response_class=HTMLResponse)

@@ -1,0 +1,80 @@
+"""A lawyer qualifies on verified credentials in the portal (§4.2.1): the firm's admin submits the lawyer's
+certificate number, scans, inspection date and years of practice — a malformed number refused beside its
+field —, then records what was checked and puts the lawyer on; until then the lawyer's standing says why
+they take no new work; a supervisor reads the verification history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import httpx
+from playwright.sync_api import Browser, FilePayload, expect
+
+from tests.browser.support import Steps, staff_page
+from tests.support.journeys import login
+
+FIRM_ADMIN = "firm_admin@demo.counsel.test"
+NOTES = "执业证与学位证原件核对一致，年检有效"
+
+
+def scan(name: str) -> FilePayload:
+    return {"name": name, "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n" + name.encode()}
+
+
+def test_a_firm_admin_submits_and_verifies_a_lawyers_credentials_and_a_supervisor_reads_the_history(
+    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps
+) -> None:
+    admin = login(api, FIRM_ADMIN)
+    firm_id = api.get("/api/v1/me", headers=admin).json()["firm_id"]
+    name = f"核验测试律师 {uuid.uuid4().hex[:4]}"
+    created = api.post(
+        f"/api/v1/firms/{firm_id}/lawyers",
+        headers=admin,
+        json={"name": name, "specialty": "劳动争议", "fields": ["labour"], "years_of_practice": 1},
+    )
+    assert created.status_code == 201, created.text
+    lawyer_id = created.json()["id"]
+
+    page = staff_page(browser, portal_url, FIRM_ADMIN)
+    page.get_by_role("link", name="律所管理").click()
+    card = page.locator(f"#lawyer-{lawyer_id}")
+    expect(card.locator(".verification")).to_have_text("未提交")
+    expect(card.locator(".unavailable")).to_have_text("律师未上线")
+
+    inspection = (date.today() + timedelta(days=180)).isoformat()
+    card.get_by_label("执业证号（17 位数字）").fill("1101201912345")  # too short
+    card.get_by_label("执业证扫描件").set_input_files(files=[scan("执业证.png")])
+    card.get_by_label("学位证扫描件").set_input_files(files=[scan("学位证.png")])
+    card.get_by_label("年检截止日期").fill(inspection)
+    card.get_by_label("执业年限").fill("4")
+    card.get_by_role("button", name="提交核验").click()
+    card = page.locator(f"#lawyer-{lawyer_id}")
+    expect(card.get_by_label("执业证号（17 位数字）")).to_have_attribute("aria-invalid", "true")
+    expect(card.locator("#certificate_number-error")).to_be_visible()
+    steps.shot(page, "certificate-number-refused")
+
+    card.get_by_label("执业证号（17 位数字）").fill("11012019112345678")
+    card.get_by_label("执业证扫描件").set_input_files(files=[scan("执业证.png")])
+    card.get_by_label("学位证扫描件").set_input_files(files=[scan("学位证.png")])
+    card.get_by_label("年检截止日期").fill(inspection)
+    card.get_by_label("执业年限").fill("4")
+    card.get_by_role("button", name="提交核验").click()
+    expect(card.locator(".verification")).to_have_text("待核验")
+    card.get_by_label("核验通过").check()
+    card.get_by_label("核验了哪些内容").fill(NOTES)
+    card.get_by_role("button", name="记录核验").click()
+    expect(card.locator(".verification")).to_have_text("已核验")
+    card.get_by_role("button", name=f"启用 {name}").click()
+    expect(card.locator("h3")).to_contain_text("已上线")
+    expect(card.locator(".unavailable")).to_have_count(0)  # takes new work now
+    steps.shot(page, "lawyer-verified")
+
+    supervisor = staff_page(browser, portal_url, "supervisor@demo.counsel.test")
+    supervisor.goto(f"/lawyers/{lawyer_id}/verifications")
+    row = supervisor.locator("#verification-history tbody tr").first
+    expect(row).to_contain_text(NOTES)
+    expect(row).to_contain_text("已核验")
+    expect(row).to_contain_text("律所管理员")
+    expect(row).to_contain_text("11012019112345678")
+    steps.shot(supervisor, "verification-history")
