@@ -261,6 +261,8 @@ async def _if_running(handle: WorkflowHandle[Any, Any], call: Awaitable[None]) -
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
         # A closed workflow takes no signal; neither does one not started yet, and describing it tells which.
+        # Running by the time it is described, it was started in between (by the consumer of the event that
+        # starts it): early all the same, and the next delivery reaches it.
         try:
             description = await handle.describe()
         except RPCError as unknown:
@@ -268,6 +270,6 @@ async def _if_running(handle: WorkflowHandle[Any, Any], call: Awaitable[None]) -
                 raise
             raise NotYet(f"workflow {handle.id} has not started yet") from unknown
         if description.status == WorkflowExecutionStatus.RUNNING:
-            raise
+            raise NotYet(f"workflow {handle.id} started only now") from exc
         return False
     return True

@@ -9,6 +9,7 @@ connecting as nobody in particular. Here nothing connects without a user."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import nats
 import pytest
 from google.protobuf.any_pb2 import Any as AnyProto
+from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig, StreamSource
 from pydantic import SecretStr
 
@@ -25,7 +27,15 @@ from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.notification.v1 import events_pb2 as notification_events_pb2
 from deploy.local.bootstrap import provision_bus
 from deploy.local.servers import NatsServer, free_port
-from deploy.nats_auth import GATEWAY, MIGRATE, NATS_USERS, authorization_block, service_consumers
+from deploy.nats_auth import (
+    BACKUP,
+    CLUSTER_NATS_USERS,
+    GATEWAY,
+    MIGRATE,
+    NATS_USERS,
+    authorization_block,
+    service_consumers,
+)
 from services.documents.files import DocumentFiles
 from services.gateway.chat_waker import ChatWaker
 from services.gateway.routes.notifications import InboxWaker
@@ -62,7 +72,7 @@ class SecuredNats:
 
 @pytest.fixture(scope="module")
 def secured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredNats]:
-    passwords = {process: secrets.token_urlsafe(24) for process in NATS_USERS}
+    passwords = {process: secrets.token_urlsafe(24) for process in CLUSTER_NATS_USERS}
     base = Settings(env="test", nats_stream=STREAM, subject_root=ROOT)
     server = NatsServer(
         tmp_path_factory.mktemp("secured-nats"),
@@ -173,6 +183,51 @@ async def test_only_identity_publishes_identity_user_erased(
     finally:
         await identity.close()
     assert await stream_messages(secured, subject) == before + 1
+
+
+async def test_the_backup_user_snapshots_the_event_stream_and_changes_nothing(
+    secured: SecuredNats, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 19 item 5 in a cluster (the chart's JetStream backup CronJob, `nats stream backup`): as `backup`,
+    JetStream's snapshot API streams the event stream, paced by the user's acknowledgements, to an inbox of the
+    default prefix, where the nats CLI has it sent. Publishing an event or creating a stream is refused."""
+    caplog.set_level(logging.ERROR, logger=EVENTS_LOGGER)
+    identity = await secured.bus("identity")
+    try:
+        await identity.publish(f"{ROOT}.identity.user.registered", envelope(), secrets.token_hex(8))
+    finally:
+        await identity.close()
+    nc = await connect_nats(secured.settings(BACKUP), "test-backup")
+    try:
+        described = json.loads((await nc.request(f"$JS.API.STREAM.INFO.{STREAM}", b"", timeout=5)).data)
+        assert described["config"]["name"] == STREAM and described["state"]["messages"] > 0
+        chunks: list[bytes] = []
+        ended = asyncio.Event()
+
+        async def chunk(msg: Msg) -> None:
+            if not msg.data:  # an empty message ends the snapshot
+                ended.set()
+                return
+            chunks.append(msg.data)
+            if msg.reply:  # $JS.SNAPSHOT.ACK.<stream>.…: the server sends more once acknowledged
+                await nc.publish(msg.reply, b"")
+
+        deliver = f"_INBOX.{secrets.token_hex(8)}"
+        await nc.subscribe(deliver, cb=chunk)
+        request = json.dumps({"deliver_subject": deliver, "chunk_size": 1024}).encode()
+        started = json.loads((await nc.request(f"$JS.API.STREAM.SNAPSHOT.{STREAM}", request, timeout=5)).data)
+        assert "error" not in started, started
+        await asyncio.wait_for(ended.wait(), timeout=30)
+        assert len(chunks) > 1  # several windows, each let through by an acknowledgement
+
+        with pytest.raises(nats.errors.TimeoutError):
+            await nc.jetstream().publish(f"{ROOT}.identity.user.erased", envelope(), timeout=REFUSED_WAIT)
+        await wait_until_logged(caplog, f'publish to "{ROOT}.identity.user.erased"')
+        with pytest.raises(nats.errors.TimeoutError):
+            await nc.request(f"$JS.API.STREAM.CREATE.{STREAM}_COPY", b"{}", timeout=REFUSED_WAIT)
+        await wait_until_logged(caplog, f'publish to "$JS.API.STREAM.CREATE.{STREAM}_COPY"')
+    finally:
+        await nc.close()
 
 
 # --- the documents and invoices buckets ------------------------------------------------------------------

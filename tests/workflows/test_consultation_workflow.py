@@ -382,11 +382,14 @@ async def test_the_services_replies_and_closes_reach_the_workflow_through_its_li
     finished workflow is nothing to tell."""
     from typing import Any, cast
 
+    from temporalio.service import RPCError, RPCStatusCode
+
     from counsel.common.v1.event_pb2 import EventEnvelope
     from counsel.consultation.v1 import events_pb2
     from services.consultation.events import TABLE, HandlerContext
     from services.consultation.workflow_link import WorkflowLink
     from services.runtime.events import NotYet
+    from services.runtime.temporal import _if_running
     from tests.support.factories import deliver, envelope
 
     service = FakeConsultationService()
@@ -423,6 +426,14 @@ async def test_the_services_replies_and_closes_reach_the_workflow_through_its_li
         )
         await env.sleep(timedelta(seconds=1))
         assert await handle.query(ConsultationWorkflow.stage) == "answered"
+
+        async def refused_just_before_the_start() -> None:
+            raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+
+        # A signal refused as "not found" for a workflow running when described was started in between (by
+        # the workflow-starter consumer): early too, and redelivered.
+        with pytest.raises(NotYet, match="started only now"):
+            await _if_running(handle, refused_just_before_the_start())
         await link(closed, cast(Any, None))
         outcome = await handle.result()
         await link(closed, cast(Any, None))  # redelivered after the workflow finished: harmless
