@@ -13,8 +13,8 @@ counsel backup             a backup set of the running local stack: PostgreSQL b
 counsel restore --to TIME --into DIR   the platform as it was at TIME (RFC 3339) into a new, empty data folder
 counsel nats-config        print the NATS server's authorization block: one user per process (for a cluster)
 counsel ledger verify      walk the payment ledger's hash chain; names the first broken entry
-counsel audit verify       walk every service's staff access log and its signed anchors; names the first
-                           broken record
+counsel audit verify       walk every service's staff access log and its signed anchors, against the
+                           anchors published to the event stream; names the first broken record or anchor
 counsel payment reconcile --date YYYY-MM-DD   compare the ledger with each provider's statement
 counsel documents cancel <id> --reason TEXT   cancel a document order (its paid order is refunded)
 counsel classifier report  held-out accuracy and per-field recall of the legal-nature classifier (generated, hand-written)

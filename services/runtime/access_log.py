@@ -6,7 +6,9 @@ was read for). The log is append-only (a trigger refuses UPDATE, DELETE and TRUN
 record's hash is SHA-256 over the previous record's hash and its own canonical form, so an altered or removed
 record breaks every later link. An anchor — the chain's head, signed with HMAC-SHA256 under a key derived
 from `COUNSEL_SECRET_KEY` — is written to `staff_access_anchors` and published as an event, so rewriting the
-tail (and recomputing its hashes) no longer matches a signed head. `counsel audit verify` checks both."""
+tail (and recomputing its hashes) no longer matches a signed head. `counsel audit verify` checks both, and the
+chain and the anchors table against the anchors published (a copy outside the database): rewriting a tail
+together with its anchor rows, or deleting or altering an anchor row, no longer goes unseen."""
 
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ import asyncio
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, Table, Text, insert, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -220,22 +223,27 @@ class Anchor:
 async def keep_anchoring(
     db: Database, outbox: Outbox, staff_reads: StaffReads, secret_key: str, every_seconds: float
 ) -> None:
-    """Every `every_seconds`, anchor the log's head and publish `<service>.access_log.anchored` in the same
-    transaction (a background task of the service; several replicas write one anchor per head)."""
+    """Every `every_seconds`, `anchor_and_publish` (a background task of the service; several replicas
+    write one anchor per head)."""
     while True:
         await asyncio.sleep(every_seconds)
-        async with db.transaction() as session:
-            anchor = await staff_reads.anchor(session, secret_key)
-            if anchor is None:
-                continue
-            event = AccessLogAnchored(
-                head_seq=anchor.head_seq,
-                head_hash=anchor.head_hash,
-                key_id=anchor.key_id,
-                signature=anchor.signature,
-            )
-            event.anchored_at.FromDatetime(anchor.anchored_at)
-            await outbox.add(session, "access_log.anchored", event, aggregate_id=str(anchor.head_seq))
+        await anchor_and_publish(db, outbox, staff_reads, secret_key)
+
+
+async def anchor_and_publish(db: Database, outbox: Outbox, staff_reads: StaffReads, secret_key: str) -> None:
+    """Anchor the log's head and publish `<service>.access_log.anchored` in the same transaction."""
+    async with db.transaction() as session:
+        anchor = await staff_reads.anchor(session, secret_key)
+        if anchor is None:
+            return
+        event = AccessLogAnchored(
+            head_seq=anchor.head_seq,
+            head_hash=anchor.head_hash,
+            key_id=anchor.key_id,
+            signature=anchor.signature,
+        )
+        event.anchored_at.FromDatetime(anchor.anchored_at)
+        await outbox.add(session, "access_log.anchored", event, aggregate_id=str(anchor.head_seq))
 
 
 def anchor_signature(secret_key: str, head_seq: int, head_hash: str) -> str:
@@ -255,9 +263,25 @@ class ChainReport:
         return not self.problem
 
 
-async def verify(session: AsyncSession, tables: AccessLogTables, secret_key: str) -> ChainReport:
-    """Walk the chain in seq order and check every anchor: the first record whose seq, link or hash is wrong,
-    or the first anchor whose signature is wrong or whose head is no longer in the chain as signed."""
+def published_anchor(event: AccessLogAnchored) -> Anchor:
+    """An anchor as `keep_anchoring` published it (`<service>.access_log.anchored`)."""
+    return Anchor(
+        event.head_seq,
+        event.head_hash,
+        event.anchored_at.ToDatetime(tzinfo=UTC),
+        event.key_id,
+        event.signature,
+    )
+
+
+async def verify(
+    session: AsyncSession, tables: AccessLogTables, secret_key: str, published: Sequence[Anchor] = ()
+) -> ChainReport:
+    """Walk the chain in seq order and check every anchor: the first record whose seq, link or hash is wrong;
+    then the anchors `published` (read from the event stream, outside this database): one whose signature
+    is wrong, whose head is no longer in the chain as signed (a tail rewritten together with its anchor
+    rows), or that the anchors table no longer holds as published (a row deleted or altered); then the
+    table's own anchors: a wrong signature or a head no longer in the chain as signed."""
     log, anchors = tables.log, tables.anchors
     hashes: dict[int, str] = {}
     expected_prev, count = GENESIS_HASH, 0
@@ -272,6 +296,10 @@ async def verify(session: AsyncSession, tables: AccessLogTables, secret_key: str
             return ChainReport(count, 0, f"record {seq} was altered after it was written")
         expected_prev = hashes[seq] = str(record["hash"])
         count += 1
+    kept = {row.head_seq: row for row in await session.execute(select(anchors))}
+    for sent in sorted(published, key=lambda anchor: anchor.head_seq):
+        if problem := _published_problem(sent, secret_key, hashes, count, kept.get(sent.head_seq)):
+            return ChainReport(count, 0, problem)
     checked = 0
     for anchor in await session.execute(select(anchors).order_by(anchors.c.head_seq)):
         if not hmac.compare_digest(
@@ -286,3 +314,24 @@ async def verify(session: AsyncSession, tables: AccessLogTables, secret_key: str
             )
         checked += 1
     return ChainReport(count, checked)
+
+
+def _published_problem(
+    sent: Anchor, secret_key: str, hashes: dict[int, str], count: int, kept: Any | None
+) -> str:
+    """What is wrong with the chain or the anchors table against the anchor `sent` to the stream ("" if
+    nothing): `kept` is the table's row of the same head, `hashes` the chain's hash by seq."""
+    seq = sent.head_seq
+    if not hmac.compare_digest(sent.signature, anchor_signature(secret_key, seq, sent.head_hash)):
+        return f"published anchor of record {seq}: bad signature"
+    if seq > count:
+        return (
+            f"record {seq} was anchored and published, but the chain ends at record {count} (tail rewritten)"
+        )
+    if hashes[seq] != sent.head_hash:
+        return f"record {seq} no longer matches its published anchor (tail rewritten)"
+    if kept is None:
+        return f"anchor of record {seq} was published but is missing from the database (deleted)"
+    if (kept.head_hash, kept.key_id, kept.signature) != (sent.head_hash, sent.key_id, sent.signature):
+        return f"anchor of record {seq} differs from the one published (altered)"
+    return ""

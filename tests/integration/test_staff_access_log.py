@@ -12,14 +12,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from deploy.audit import audited_services, verify_all
-from deploy.local.servers import PostgresServer
+from deploy.local.servers import NatsServer, PostgresServer
 from services.consultation.domain import NewConsultation
 from services.consultation.models import DATA_KEYS, STAFF_READS, TABLES
 from services.consultation.store import ConsultationStores
-from services.runtime.access_log import verify
+from services.runtime.access_log import anchor_and_publish, verify
 from services.runtime.config import Settings
 from services.runtime.context import Principal
-from services.runtime.events import Outbox
+from services.runtime.events import EventBus, Outbox, OutboxRelay
 from services.runtime.keys import DataKeys, master_key
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -31,8 +31,17 @@ SECRET = "access-log-test-secret-key-0123456789"
 
 
 @pytest.fixture
-def settings(postgres_server: PostgresServer, unique_name: str) -> Settings:
-    return isolated_settings(postgres_server, name=unique_name, secret_key=SECRET)
+def settings(postgres_server: PostgresServer, nats_server: NatsServer, unique_name: str) -> Settings:
+    return isolated_settings(postgres_server, nats_server, name=unique_name, secret_key=SECRET)
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[EventBus]:
+    """The event stream the anchors are published to (and `counsel audit verify` reads them from)."""
+    bus = await EventBus.connect(settings, name="audit-test")
+    yield bus
+    await bus.js.delete_stream(settings.nats_stream)
+    await bus.close()
 
 
 @pytest.fixture
@@ -69,7 +78,7 @@ async def test_staff_reads_are_logged_for_the_client_and_their_own_reads_are_not
 
 
 async def test_the_log_refuses_changes_and_an_altered_record_is_named(
-    stores: ConsultationStores, settings: Settings, capsys: pytest.CaptureFixture[str]
+    stores: ConsultationStores, settings: Settings, bus: EventBus, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await read_by_client_and_staff(stores)
     db = stores.consultations.db
@@ -78,10 +87,10 @@ async def test_the_log_refuses_changes_and_an_altered_record_is_named(
             await session.execute(text("DELETE FROM staff_access_log"))
     assert await verify_all(settings) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "consultation: staff access log intact: 2 records, 0 anchors",
-        "documents: staff access log intact: 0 records, 0 anchors",
-        "booking: staff access log intact: 0 records, 0 anchors",
-        "payment: staff access log intact: 0 records, 0 anchors",
+        "consultation: staff access log intact: 2 records, 0 anchors, 0 published",
+        "documents: staff access log intact: 0 records, 0 anchors, 0 published",
+        "booking: staff access log intact: 0 records, 0 anchors, 0 published",
+        "payment: staff access log intact: 0 records, 0 anchors, 0 published",
     ]
 
     # Someone with the owner's rights switches the guard off and rewrites who read the case.
@@ -113,3 +122,70 @@ async def test_a_rewritten_tail_no_longer_matches_its_signed_anchor(stores: Cons
     async with db.transaction() as session:
         forged = await verify(session, STAFF_READS.tables, "another-secret-key-0123456789abcdef")
     assert forged.problem.startswith("anchor of record 2: bad signature")
+
+
+async def anchored_and_published(stores: ConsultationStores, settings: Settings, bus: EventBus) -> None:
+    """The head anchored and its anchor published, as `keep_anchoring` and the outbox relay do."""
+    db, outbox = stores.consultations.db, Outbox("consultation", settings, TABLES)
+    await anchor_and_publish(db, outbox, STAFF_READS, SECRET)
+    await OutboxRelay(db, outbox, bus).relay_once()  # with the consultation's own events
+
+
+def consultation_line(capsys: pytest.CaptureFixture[str]) -> str:
+    return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("consultation:"))
+
+
+async def tampered(stores: ConsultationStores, *statements: str) -> None:
+    """Someone with the owner's rights switches the guards off and runs `statements`."""
+    async with stores.consultations.db.transaction() as session:
+        for table in ("staff_access_log", "staff_access_anchors"):
+            await session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only"))
+        for statement in statements:
+            await session.execute(text(statement))
+
+
+async def test_an_anchor_row_deleted_or_altered_is_caught_by_the_published_anchors(
+    stores: ConsultationStores, settings: Settings, bus: EventBus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await read_by_client_and_staff(stores)
+    await anchored_and_published(stores, settings, bus)
+    assert await verify_all(settings) == 0
+    assert (
+        consultation_line(capsys)
+        == "consultation: staff access log intact: 2 records, 1 anchors, 1 published"
+    )
+
+    # The anchor row goes: the chain and the table agree with each other, the published copy does not.
+    async with stores.consultations.db.engine.connect() as conn:
+        row = (await conn.execute(text("SELECT * FROM staff_access_anchors"))).one()
+    await tampered(stores, "DELETE FROM staff_access_anchors")
+    assert await verify_all(settings) == 1
+    assert consultation_line(capsys) == (
+        "consultation: staff access log BROKEN: "
+        "anchor of record 2 was published but is missing from the database (deleted)"
+    )
+    await tampered(
+        stores,
+        "INSERT INTO staff_access_anchors VALUES "
+        f"({row.head_seq}, '{row.head_hash}', now(), 'secret-key/v0', '{row.signature}')",
+    )
+    assert await verify_all(settings) == 1
+    assert consultation_line(capsys) == (
+        "consultation: staff access log BROKEN: anchor of record 2 differs from the one published (altered)"
+    )
+
+
+async def test_a_tail_rewritten_with_its_anchor_rows_is_caught_by_the_published_anchors(
+    stores: ConsultationStores, settings: Settings, bus: EventBus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await read_by_client_and_staff(stores)
+    await anchored_and_published(stores, settings, bus)
+    # Records 2 and its anchor row removed: what is left is consistent in itself, and with the table.
+    await tampered(stores, "DELETE FROM staff_access_anchors", "DELETE FROM staff_access_log WHERE seq = 2")
+    async with stores.consultations.db.transaction() as session:
+        assert (await verify(session, STAFF_READS.tables, SECRET)).intact
+    assert await verify_all(settings) == 1
+    assert consultation_line(capsys) == (
+        "consultation: staff access log BROKEN: "
+        "record 2 was anchored and published, but the chain ends at record 1 (tail rewritten)"
+    )
