@@ -9,7 +9,14 @@ from datetime import datetime, timedelta
 from services.legal_fields import FALLBACK_FIELD
 from services.legal_fields.classifier import Prediction
 from services.runtime.context import Principal
-from services.runtime.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.runtime.errors import (
+    Conflict,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from services.runtime.vocabulary import ConsultationKind, words
 
 KINDS = words(ConsultationKind)
@@ -543,6 +550,47 @@ def validate_start_online_call(principal: Principal | None, media: str) -> Princ
     if media not in ONLINE_CALL_MEDIA:
         raise InvalidArgument.for_field("media", "must be audio or video")
     return principal
+
+
+@dataclass(frozen=True)
+class CallOrder:
+    """A paid order as the payment service reports it, offered to pay for an online call."""
+
+    order_id: str
+    status: str
+    category: str
+    consultation_kind: str
+
+
+@dataclass(frozen=True)
+class ProductToBuy:
+    """The catalog's phone consultation product a client without a usable order is asked to buy."""
+
+    product_id: str
+    name: str
+
+
+def online_call_spends(order: CallOrder) -> bool | None:
+    """Whether an online call may use `order` and, if so, whether it uses it up: a paid phone consultation order
+    pays for one call (True), a paid retainer for any number (False). None when it pays for no call."""
+    if order.status not in PAID_ORDER_STATUSES:
+        return None
+    if order.category == "retainer":
+        return False
+    if order.category == "consultation" and order.consultation_kind == "phone":
+        return True
+    return None
+
+
+def order_required(product: ProductToBuy | None, why: str) -> Conflict:
+    """The refusal of an online call no paid order pays for, naming the product to buy (409 order_required):
+    a call is never free by accident."""
+    buy = f"buy {product.name} ({product.product_id})" if product else "buy a phone consultation"
+    return Conflict(
+        f"{why}: {buy} first",
+        reason="order_required",
+        violations=[FieldViolation("order_id", f"{buy} first")],
+    )
 
 
 def require_lawyer_online(active: bool | None, online: bool) -> None:

@@ -166,6 +166,10 @@ class OnlineCallRow(ConsultationTable, table=True):
     the two parties is never stored."""
 
     __tablename__ = "online_calls"
+    __table_args__ = (
+        # One call per phone consultation order, however many are started at once.
+        Index("uq_online_calls_spent_order", "order_id", unique=True, postgresql_where=text("spends_order")),
+    )
 
     id: str = Field(primary_key=True)
     tenant_id: str = Field(index=True)
@@ -176,7 +180,10 @@ class OnlineCallRow(ConsultationTable, table=True):
     media: str
     status: str
     consultation_id: str = ""
+    # The paid order the call uses (domain.online_call_spends): a phone consultation order, which only this
+    # call may use while it rings or once it was answered, or a retainer.
     order_id: str = ""
+    spends_order: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -82,7 +82,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "GetEnterprise": {"booking": ITSELF},
     },
     "counsel.catalog.v1.CatalogService": {
-        "ListProducts": {"gateway": ANYONE, "booking": ITSELF},
+        # Consultation names the phone consultation product a client must buy before an online call.
+        "ListProducts": {"gateway": ANYONE, "booking": ITSELF, "consultation": ITSELF},
         "GetProduct": {"gateway": ANYONE, "booking": ITSELF, "documents": ITSELF, "payment": ITSELF},
         "ListFirms": PUBLIC,
         "GetFirm": {"gateway": ANYONE, "booking": ITSELF},
@@ -240,7 +241,8 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "ListStaffAccess": SIGNED_IN,
         "GetOrder": {"gateway": USER, "consultation": ITSELF},
         "GetOrderTimeline": SIGNED_IN,  # deprecated: UNIMPLEMENTED, the gateway joins the timeline
-        "ListOrders": SIGNED_IN,
+        # Consultation looks for a paid order to pay for an online call with the client's token (none: refused).
+        "ListOrders": {"gateway": USER, "consultation": ITSELF},
         "CreateOrder": SIGNED_IN,
         "CancelOrder": SIGNED_IN,
         "CreatePayment": SIGNED_IN,

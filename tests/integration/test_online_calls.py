@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
+from counsel.payment.v1 import payment_service_pb2 as payment_pb
 from deploy.local.servers import NatsServer, PostgresServer
 from services.consultation.domain import NewConsultation
 from services.consultation.models import DATA_KEYS, TABLES
@@ -33,7 +34,7 @@ from services.consultation.store import ConsultationStores
 from services.gateway.app import create_app
 from services.gateway.call_signals import SignalRelay
 from services.gateway.config import GatewaySettings
-from services.runtime.context import Principal
+from services.runtime.context import Principal, current_principal
 from services.runtime.events import Outbox
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.pki import TlsMaterial
@@ -57,7 +58,19 @@ ICE_SERVERS = '[{"urls": ["stun:stun.counsel.test:3478"]}]'
 
 
 class Catalog:
-    """The catalog's side: one online and one offline lawyer (their online status is the catalog's)."""
+    """The catalog's side: one online and one offline lawyer (their online status is the catalog's), and the
+    consultation products."""
+
+    async def ListProducts(
+        self, request: catalog_pb.ListProductsRequest, **_: Any
+    ) -> catalog_pb.ListProductsResponse:
+        assert request.category == "consultation"
+        return catalog_pb.ListProductsResponse(
+            products=[
+                catalog_pb.Product(id="consult-professional", consultation_kind="professional"),
+                catalog_pb.Product(id="consult-phone", name="电话法律咨询", consultation_kind="phone"),
+            ]
+        )
 
     async def GetLawyer(self, request: catalog_pb.GetLawyerRequest, **_: Any) -> catalog_pb.GetLawyerResponse:
         if request.lawyer_id not in (ONLINE, OFFLINE):
@@ -69,12 +82,50 @@ class Catalog:
         return catalog_pb.GetLawyerResponse(lawyer=lawyer)
 
 
+class Payments:
+    """The payment service's side: each client's orders, scoped to the calling client as payment scopes
+    orders to the caller's enterprise."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, payment_pb.Order] = {}
+
+    def add(self, client_id: str, category: str, kind: str = "", status: str = "in_service") -> str:
+        order_id = f"order-{uuid.uuid4().hex[:8]}"
+        order = payment_pb.Order(
+            id=order_id,
+            tenant_id=TENANT,
+            client_id=client_id,
+            status=status,
+            category=category,
+            consultation_kind=kind,
+        )
+        order.created_at.GetCurrentTime()
+        self.orders[order_id] = order
+        return order_id
+
+    def _mine(self) -> list[payment_pb.Order]:
+        caller = current_principal()
+        return [o for o in self.orders.values() if caller is not None and o.client_id == caller.user_id]
+
+    async def GetOrder(self, request: payment_pb.GetOrderRequest, **_: Any) -> payment_pb.GetOrderResponse:
+        for order in self._mine():
+            if order.id == request.order_id:
+                return payment_pb.GetOrderResponse(order=order)
+        raise rpc_error(grpc.StatusCode.NOT_FOUND, "no such order")
+
+    async def ListOrders(
+        self, request: payment_pb.ListOrdersRequest, **_: Any
+    ) -> payment_pb.ListOrdersResponse:
+        return payment_pb.ListOrdersResponse(orders=[o for o in self._mine() if o.status == request.status])
+
+
 @dataclass
 class Platform:
     keys: Issuer
     a: str  # gateway addresses
     b: str
     stores: ConsultationStores
+    payments: Payments
 
     def client(self) -> tuple[str, str]:
         user = f"client-{uuid.uuid4().hex[:8]}"
@@ -95,7 +146,8 @@ async def platform(
         stores = ConsultationStores.build(
             db, Outbox("consultation", settings, TABLES), DataKeys(db, master_key(settings), DATA_KEYS)
         )
-        servicer = ConsultationServicer(stores, cast(Any, None), catalog=cast(Any, Catalog()))
+        payments = Payments()
+        servicer = ConsultationServicer(stores, cast(Any, payments), catalog=cast(Any, Catalog()))
         channel = await running.enter_async_context(consultation_channel(servicer, keys.verifier(), pki))
         gateways = []
         for _ in range(2):  # two gateway processes' worth: own app, own NATS connection
@@ -111,7 +163,7 @@ async def platform(
             running.push_async_callback(relay.close)
             app.state.call_signals = relay
             gateways.append(await running.enter_async_context(served(app)))
-        yield Platform(keys, gateways[0], gateways[1], stores)
+        yield Platform(keys, gateways[0], gateways[1], stores, payments)
 
 
 def auth(token: str) -> dict[str, str]:
@@ -179,6 +231,7 @@ async def test_signalling_passes_between_the_two_parties_only_and_the_record_is_
 ) -> None:
     client_id, client = platform.client()
     _, stranger = platform.client()
+    phone_order = platform.payments.add(client_id, "consultation", "phone")
     consultation = await platform.stores.consultations.create(
         Principal(client_id, TENANT, frozenset({"client"})),
         NewConsultation(
@@ -195,12 +248,13 @@ async def test_signalling_passes_between_the_two_parties_only_and_the_record_is_
         )
         assert started.status_code == 201, started.text
         call = started.json()
-        assert (call["status"], call["media"], call["lawyer_id"], call["consultation_id"]) == (
-            "ringing",
-            "video",
-            ONLINE,
-            consultation_id,
-        )
+        assert (
+            call["status"],
+            call["media"],
+            call["lawyer_id"],
+            call["consultation_id"],
+            call["order_id"],
+        ) == ("ringing", "video", ONLINE, consultation_id, phone_order)
         call_id = call["id"]
         assert (await b.get(f"/api/v1/calls/{call_id}", headers=auth(platform.lawyer()))).status_code == 200
         assert (await b.get(f"/api/v1/calls/{call_id}", headers=auth(stranger))).status_code == 404
@@ -310,3 +364,59 @@ async def test_a_malformed_call_id_is_refused_at_the_handshake_naming_it(
         assert response.headers["content-type"] == "application/problem+json"
         (error,) = json.loads(response.body)["errors"]
         assert error["field"] == "call_id" and message in error["message"]
+
+
+async def test_a_call_is_paid_for_by_an_order_or_refused_naming_the_product_to_buy(
+    platform: Platform,
+) -> None:
+    """§6.2.4.1, issue 24: never a free call by accident. Without a paid phone consultation order or retainer
+    the call is 409 order_required naming the product to buy; a phone order pays for one call (used up while
+    the call rings or once it was answered, given back by a call nobody answered), named or found; a retainer
+    pays for any number; an order that pays for no call is refused when named."""
+    client_id, client = platform.client()
+    ring = {"lawyer_id": ONLINE, "media": "audio"}
+    async with http(platform.a) as gateway:
+
+        async def start(**extra: str) -> httpx.Response:
+            return await gateway.post("/api/v1/calls", json={**ring, **extra}, headers=auth(client))
+
+        async def end(call_id: str) -> None:
+            ended = await gateway.post(
+                f"/api/v1/calls/{call_id}/end", json={"outcome": "x"}, headers=auth(client)
+            )
+            assert ended.status_code == 200, ended.text
+
+        def refused(response: httpx.Response) -> str:
+            assert response.status_code == 409 and response.json()["type"].endswith("/order_required")
+            (error,) = response.json()["errors"]
+            assert error["field"] == "order_id" and "consult-phone" in error["message"], error
+            return str(response.json()["detail"])
+
+        refused(await start())
+        text_order = platform.payments.add(client_id, "consultation", "professional")
+        unpaid = platform.payments.add(client_id, "consultation", "phone", status="pending_payment")
+        refused(await start())
+        assert "not a paid phone consultation" in refused(await start(order_id=text_order))
+        refused(await start(order_id=unpaid))
+        refused(await start(order_id="order-of-someone-else"))
+
+        phone = platform.payments.add(client_id, "consultation", "phone")
+        first = await start()
+        assert first.status_code == 201 and first.json()["order_id"] == phone, first.text
+        assert "paid for a call already" in refused(await start(order_id=phone))
+        refused(await start())
+        await end(first.json()["id"])  # never answered: the order is given back
+        again = await start(order_id=phone)
+        assert again.status_code == 201 and again.json()["order_id"] == phone
+        accepted = await gateway.post(
+            f"/api/v1/calls/{again.json()['id']}/accept", headers=auth(platform.lawyer())
+        )
+        assert accepted.status_code == 200
+        await end(again.json()["id"])  # answered: the order stays used up
+        refused(await start())
+
+        retainer = platform.payments.add(client_id, "retainer")
+        for _ in range(2):
+            covered = await start()
+            assert covered.status_code == 201 and covered.json()["order_id"] == retainer, covered.text
+            await end(covered.json()["id"])

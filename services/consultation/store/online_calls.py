@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from services.consultation import domain
@@ -44,19 +45,54 @@ class OnlineCalls:
         self.db = db
         self.keys = keys
 
-    async def start(
-        self, principal: Principal | None, lawyer: CalledLawyer, media: str, consultation_id: str
-    ) -> OnlineCallRow:
-        """A client rings an online lawyer (the caller checked the lawyer is online). A consultation named
-        must be the client's enterprise's."""
-        client = domain.validate_start_online_call(principal, media)
+    async def consultation_order(self, principal: Principal | None, consultation_id: str) -> str:
+        """The order of the client's consultation ("" when it has none); NotFound for another enterprise's."""
         async with self.db.transaction() as session:
-            order_id = ""
-            if consultation_id:
-                consultation = await session.get(ConsultationRow, consultation_id)
-                if consultation is None or consultation.tenant_id != client.tenant_id:
-                    raise NotFound("no such consultation")
-                order_id = consultation.order_id
+            consultation = await session.get(ConsultationRow, consultation_id)
+        if consultation is None or principal is None or consultation.tenant_id != principal.tenant_id:
+            raise NotFound("no such consultation")
+        return consultation.order_id
+
+    async def spent_orders(self, order_ids: list[str]) -> set[str]:
+        """Those of `order_ids` a call uses up (ringing, or answered)."""
+        async with self.db.transaction() as session:
+            rows = await session.exec(
+                select(OnlineCallRow.order_id).where(
+                    col(OnlineCallRow.order_id).in_(order_ids), col(OnlineCallRow.spends_order).is_(True)
+                )
+            )
+            return set(rows)
+
+    async def start(
+        self,
+        principal: Principal | None,
+        lawyer: CalledLawyer,
+        media: str,
+        consultation_id: str,
+        order_id: str,
+        spends_order: bool,
+    ) -> OnlineCallRow:
+        """A client rings an online lawyer (the caller checked the lawyer is online, that a consultation named
+        is the client's enterprise's and that `order_id` pays for the call, see domain.online_call_spends).
+        Conflict order_required when another call used the order up meanwhile."""
+        client = domain.validate_start_online_call(principal, media)
+        try:
+            return await self._start(client, lawyer, media, consultation_id, order_id, spends_order)
+        except IntegrityError as exc:
+            if "uq_online_calls_spent_order" not in str(exc):
+                raise
+            raise domain.order_required(None, "order_id has paid for another call") from None
+
+    async def _start(
+        self,
+        client: Principal,
+        lawyer: CalledLawyer,
+        media: str,
+        consultation_id: str,
+        order_id: str,
+        spends_order: bool,
+    ) -> OnlineCallRow:
+        async with self.db.transaction() as session:
             call = OnlineCallRow(
                 id=new_id(),
                 tenant_id=client.tenant_id,
@@ -67,6 +103,7 @@ class OnlineCalls:
                 status="ringing",
                 consultation_id=consultation_id,
                 order_id=order_id,
+                spends_order=spends_order,
                 created_at=utcnow(),
             )
             session.add(call)
@@ -114,7 +151,7 @@ class OnlineCalls:
         return await self._opened(call)
 
     async def end(self, principal: Principal | None, call_id: str, outcome: str) -> OnlineCallRow:
-        """Either party ends the call; a call never accepted lasted 0 seconds."""
+        """Either party ends the call; a call never accepted lasted 0 seconds and gives its order back."""
         async with self.db.transaction() as session:
             call = await get_or_404(session, OnlineCallRow, call_id, "call", for_update=True)
             party = domain.online_call_party(principal, call.tenant_id, call.client_id, call.lawyer_user_id)
@@ -125,6 +162,7 @@ class OnlineCalls:
                 domain.call_seconds(call.started_at, call.ended_at) if call.started_at else 0
             )
             call.ended_by = party
+            call.spends_order = call.spends_order and call.started_at is not None
             call.outcome = cipher.seal(ONLINE_CALL_OUTCOME, outcome)
             call.status = "ended"
             session.add(call)

@@ -63,10 +63,14 @@ Lawyer = Depends(require_roles("lawyer"))
 async def start_online_call(
     body: StartOnlineCall, principal: CurrentPrincipal, clients: ClientsDep
 ) -> OnlineCall:
-    """A client calls an online lawyer; 409 when the lawyer is offline."""
+    """A client calls an online lawyer; 409 when the lawyer is offline, or order_required (naming the product
+    to buy) when no paid order pays for the call."""
     reply = await clients.consultation.StartOnlineCall(
         pb.StartOnlineCallRequest(
-            lawyer_id=body.lawyer_id, media=body.media, consultation_id=body.consultation_id or ""
+            lawyer_id=body.lawyer_id,
+            media=body.media,
+            consultation_id=body.consultation_id or "",
+            order_id=body.order_id or "",
         )
     )
     return OnlineCall.from_proto(reply.call)

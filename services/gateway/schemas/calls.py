@@ -14,6 +14,13 @@ class StartOnlineCall(RequestModel):
     lawyer_id: str = Field(min_length=1, max_length=200)
     media: Literal["audio", "video"]
     consultation_id: str | None = Field(default=None, max_length=200)
+    order_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The paid phone consultation order (used up by the call) or retainer that pays for it; "
+        "when absent, the consultation's order, a retainer or an unused phone consultation order of the "
+        "enterprise. None: 409 order_required naming the product to buy.",
+    )
 
 
 class EndOnlineCall(RequestModel):

@@ -2787,22 +2787,29 @@ class StartOnlineCallRequest(_message.Message):
     LAWYER_ID_FIELD_NUMBER: _builtins.int
     MEDIA_FIELD_NUMBER: _builtins.int
     CONSULTATION_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
     lawyer_id: _builtins.str
     """The catalog lawyer to call."""
     media: _builtins.str
     """One of: audio|video."""
     consultation_id: _builtins.str
     """The client's consultation the call belongs to; optional."""
+    order_id: _builtins.str
+    """The paid order the call uses: a phone consultation order (used up by the call) or a retainer. Empty:
+    the consultation's order when it is one of those, else an unused paid phone consultation order of the
+    client's enterprise. None: FAILED_PRECONDITION order_required naming the product to buy.
+    """
     def __init__(
         self,
         *,
         lawyer_id: _builtins.str = ...,
         media: _builtins.str = ...,
         consultation_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id", "media", b"media"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consultation_id", b"consultation_id", "lawyer_id", b"lawyer_id", "media", b"media", "order_id", b"order_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
