@@ -1,7 +1,8 @@
 """12. Staff reads of case material: an agent reading clients' orders (GET /api/v1/orders/{id}), each read
-appending a record to payment's hash-chained staff access log in the read's own transaction, under the
-advisory lock that keeps the chain gapless (docs/privacy.md) — so every staff read of one service is
-serialised at that append. Baseline: the client's own reads of the same orders, which write nothing."""
+appending a record to payment's hash-chained staff access log before it is answered, under the advisory
+lock that keeps the chain gapless (docs/privacy.md) — the appends of concurrent reads are written in
+groups, one lock and one commit per group. Baseline: the client's own reads of the same orders, which
+write nothing."""
 
 from __future__ import annotations
 

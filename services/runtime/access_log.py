@@ -16,18 +16,21 @@ import asyncio
 import hashlib
 import hmac
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, Table, Text, insert, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.common.v1.access_log_pb2 import AccessLogAnchored, StaffAccess
 from services.runtime.context import Principal
 from services.runtime.crypto import derive_key
-from services.runtime.db import Database
+from services.runtime.db import Database, after_commit
 from services.runtime.events import Outbox
 from services.runtime.records import utcnow
 from services.runtime.tenancy import signed_in
@@ -137,19 +140,16 @@ class StaffReads:
     async def record(
         self, session: AsyncSession, principal: Principal | None, resource: str, resource_id: str, case: Case
     ) -> bool:
-        """Append the read of `resource`/`resource_id` (material of `case`'s client, read for `case`) by
-        `principal` in the read's own transaction — unless it is not staff access (`is_staff_access`).
-        Returns whether a record was written. The chain's lock is held until the transaction ends."""
+        """Record the read of `resource`/`resource_id` (material of `case`'s client, read for `case`) by
+        `principal` — unless it is not staff access (`is_staff_access`). Returns whether a record is written:
+        appended once the read's transaction (`session`, of `Database.transaction`) has committed and before
+        that transaction returns to the read, so nothing read is answered before its record is committed; a
+        read whose transaction fails is not recorded. The appends of one process's concurrent reads share
+        one lock, transaction and commit (`_GroupAppend`)."""
         owner_id, tenant_id = case.client_id, case.tenant_id
         if principal is None or not is_staff_access(principal, owner_id, tenant_id):
             return False
-        log = self.tables.log
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
-        head = (
-            await session.execute(select(log.c.seq, log.c.hash).order_by(log.c.seq.desc()).limit(1))
-        ).first()
-        record: dict[str, object] = {
-            "seq": head.seq + 1 if head else 1,
+        entry: dict[str, object] = {
             "at": utcnow(),
             "actor_id": principal.user_id,
             "actor_roles": ",".join(sorted(principal.roles)),
@@ -159,11 +159,17 @@ class StaffReads:
             "resource_id": resource_id,
             "case_id": case.id,
         }
-        prev_hash = head.hash if head else GENESIS_HASH
-        await session.execute(
-            insert(log).values(**record, prev_hash=prev_hash, hash=record_hash(prev_hash, record))
-        )
+        appends = self._group_append(session)
+        after_commit(session, lambda: appends.append(entry))
         return True
+
+    def _group_append(self, session: AsyncSession) -> _GroupAppend:
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine)
+        found = _GROUP_APPENDS.get(engine.sync_engine)
+        if found is None:
+            found = _GROUP_APPENDS[engine.sync_engine] = _GroupAppend(engine, self.tables.log)
+        return found
 
     async def of_caller(self, db: Database, principal: Principal | None, limit: int) -> list[StaffAccess]:
         """The signed-in caller's own entries (`GET /api/v1/me/access-log`), newest first; Unauthenticated
@@ -209,6 +215,61 @@ class StaffReads:
         )
         await session.execute(insert(anchors).values(**asdict(anchor)))
         return anchor
+
+
+class _GroupAppend:
+    """Appends the records of one process's staff reads to the chain of one database, in groups: the
+    records that arrive while a group commits form the next group, written under the chain's lock in one
+    transaction with one commit (group commit). Each read waits for its group's commit, so the cost of the
+    lock — held only for the group's insert and commit, in a transaction of its own — is shared by every
+    read waiting, instead of each read holding it through its own transaction."""
+
+    def __init__(self, engine: AsyncEngine, log: Table) -> None:
+        self.engine = engine
+        self.log = log
+        self._waiting: list[tuple[dict[str, object], asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def append(self, entry: dict[str, object]) -> None:
+        """Append `entry` (a record without its seq and hashes); returns once it is committed."""
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((entry, committed))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_groups())
+        await asyncio.shield(committed)  # a read given up on leaves its record to be written all the same
+
+    async def _write_groups(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                await self._write([entry for entry, _ in group])
+            except Exception as exc:
+                for _, committed in group:
+                    committed.set_exception(exc)
+            else:
+                for _, committed in group:
+                    committed.set_result(None)
+
+    async def _write(self, entries: list[dict[str, object]]) -> None:
+        log = self.log
+        async with self.engine.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+            head = (
+                await conn.execute(select(log.c.seq, log.c.hash).order_by(log.c.seq.desc()).limit(1))
+            ).first()
+            seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+            rows = []
+            for entry in entries:
+                seq += 1
+                record = {"seq": seq, **entry}
+                hashed = record_hash(prev_hash, record)
+                rows.append({**record, "prev_hash": prev_hash, "hash": hashed})
+                prev_hash = hashed
+            await conn.execute(insert(log), rows)
+
+
+# One group append per database engine of this process (a service has one).
+_GROUP_APPENDS: weakref.WeakKeyDictionary[Engine, _GroupAppend] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)

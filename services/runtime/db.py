@@ -14,7 +14,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -79,6 +79,20 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0, min(_MAX_BACKOFF_SECONDS, _FIRST_BACKOFF_SECONDS * 2**attempt))
 
 
+_AFTER_COMMIT = "counsel.after_commit"
+
+
+def after_commit(session: AsyncSession, step: Callable[[], Awaitable[None]]) -> None:
+    """Run `step` once `session`'s transaction (`Database.transaction`) has committed and given its
+    connection back, before `transaction()` returns: its caller goes on only when the step is done, and a
+    step that fails fails the caller. Nothing runs after a rollback. RuntimeError for a session that is not
+    such a transaction (a `Database.read` session never commits)."""
+    steps = session.info.get(_AFTER_COMMIT)
+    if steps is None:
+        raise RuntimeError("after_commit needs a session of Database.transaction()")
+    steps.append(step)
+
+
 class Database:
     """An engine and a session factory for one service's database."""
 
@@ -104,8 +118,12 @@ class Database:
         failover for a connection to the primary (see the module's docstring); Unavailable when the primary
         is lost during the transaction — it did not commit, or (lost during COMMIT) cannot be known to have."""
         async with await self._connected(self._sessions) as session, _primary_lost_is_unavailable():
+            session.info[_AFTER_COMMIT] = []
             yield session
             await session.commit()
+            steps = session.info.pop(_AFTER_COMMIT)
+        for step in steps:  # the transaction committed and its connection is back in the pool
+            await step()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

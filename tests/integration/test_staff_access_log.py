@@ -5,6 +5,7 @@ R-PRIV-1). Against real PostgreSQL with the consultation service's migrations.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -189,3 +190,25 @@ async def test_a_tail_rewritten_with_its_anchor_rows_is_caught_by_the_published_
         "consultation: staff access log BROKEN: "
         "record 2 was anchored and published, but the chain ends at record 1 (tail rewritten)"
     )
+
+
+async def test_concurrent_staff_reads_are_appended_in_groups_without_a_gap(
+    stores: ConsultationStores,
+) -> None:
+    """The reads of one process append in groups (one lock, one commit per group); the chain stays gapless
+    and intact, and each read returns only once its record is committed."""
+    consultation_id = await read_by_client_and_staff(stores)
+    readers = [Principal(f"agent-{n}", "", frozenset({"agent"})) for n in range(24)]
+
+    async def read_and_find_its_record(reader: Principal) -> bool:
+        await stores.consultations.get(reader, consultation_id)
+        async with stores.consultations.db.engine.connect() as conn:
+            found = await conn.execute(
+                text("SELECT 1 FROM staff_access_log WHERE actor_id = :actor"), {"actor": reader.user_id}
+            )
+            return found.first() is not None
+
+    assert all(await asyncio.gather(*(read_and_find_its_record(reader) for reader in readers)))
+    async with stores.consultations.db.transaction() as session:
+        report = await verify(session, STAFF_READS.tables, SECRET)
+    assert report.intact and report.records == 2 + len(readers)
