@@ -623,6 +623,20 @@ def validate_list_online_calls(principal: Principal | None, status: str) -> Prin
     return principal
 
 
+def order_calls_scope(principal: Principal | None) -> tuple[str, str]:
+    """Whose calls of an order the caller sees, as (column, value) to match: a client their enterprise's
+    (`tenant_id`), a lawyer their own (`lawyer_user_id`), agents and supervisors every one (`""`)."""
+    if principal is None:
+        raise Unauthenticated("sign in to see an order's calls")
+    if principal.is_client:
+        return "tenant_id", principal.tenant_id
+    if principal.has_role("agent", "supervisor"):
+        return "", ""
+    if principal.has_role("lawyer"):
+        return "lawyer_user_id", principal.user_id
+    raise PermissionDenied("the order's client, its lawyer, agents and supervisors see its calls")
+
+
 def validate_accept_online_call(party: str, status: str) -> None:
     if party != "lawyer":
         raise PermissionDenied("the called lawyer accepts the call")

@@ -98,7 +98,10 @@ class OnlineCallRpcs:
     async def ListOnlineCalls(
         self, request: pb.ListOnlineCallsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListOnlineCallsResponse:
-        calls = await self.stores.online_calls.for_lawyer(current_principal(), request.status)
+        if request.order_id:
+            calls = await self.stores.online_calls.for_order(current_principal(), request.order_id)
+        else:
+            calls = await self.stores.online_calls.for_lawyer(current_principal(), request.status)
         return pb.ListOnlineCallsResponse(items=[online_call_proto(call) for call in calls])
 
     async def _paying_order(

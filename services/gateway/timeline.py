@@ -1,8 +1,9 @@
 """The order's timeline (§9.2, R-Q-3; API.md `GET /api/v1/orders/{id}/timeline`), joined here because the data
 meets here: the gateway holds a client of every service. The payment service's own stages (the order's
 `stages`), the stages the fulfilment's owner recorded (documents, consultation or booking, asked with the
-caller's token, so each owner applies its visibility rules again) and the product's process from the catalog
-for what is still pending. Nothing is re-derived: the join is the pure `join_timeline`."""
+caller's token, so each owner applies its visibility rules again), the online calls the order paid for that
+belong to no consultation (a consultation's calls are among its own stages) and the product's process from
+the catalog for what is still pending. Nothing is re-derived: the join is the pure `join_timeline`."""
 
 from __future__ import annotations
 
@@ -143,6 +144,36 @@ async def product_process(clients: Clients, product_id: str) -> list[str]:
     return [p.stage for p in reply.product.process]
 
 
+def pays_for_calls(order: payment_service_pb2.Order) -> bool:
+    """Whether online calls may use the order: a phone consultation order or a retainer."""
+    return order.category == "retainer" or (
+        order.category == "consultation" and order.consultation_kind == "phone"
+    )
+
+
+async def call_stages(clients: Clients, order: payment_service_pb2.Order) -> list[StageFact]:
+    """The online calls `order` paid for that belong to no consultation, as stages: `online_call_connected`
+    when the lawyer answered (by the lawyer), `online_call_ended` when it ended (by the party who ended it).
+    Asked with the caller's token: the consultation service shows the caller only the calls they may see."""
+    if not pays_for_calls(order):
+        return []
+    reply = await clients.consultation.ListOnlineCalls(
+        consultation_service_pb2.ListOnlineCallsRequest(order_id=order.id)
+    )
+    stages = []
+    for call in reply.items:
+        if call.consultation_id:
+            continue
+        if call.HasField("started_at"):
+            stages.append(
+                StageFact("online_call_connected", from_timestamp(call.started_at), None, call.lawyer_id)
+            )
+        if call.HasField("ended_at"):
+            ended_by = call.client_id if call.ended_by == "client" else call.lawyer_id
+            stages.append(StageFact("online_call_ended", from_timestamp(call.ended_at), None, ended_by))
+    return stages
+
+
 def fact(stage: timeline_pb2.TimelineStage) -> StageFact:
     return StageFact(
         stage=stage.stage,
@@ -157,12 +188,13 @@ async def order_timeline(
 ) -> list[timeline_pb2.TimelineStage]:
     """The timeline of `order` (as GetOrder answered it, with its stages)."""
     kind, fulfilment_id = order.fulfilment.kind, order.fulfilment.id
-    fulfilment, process = await asyncio.gather(
+    fulfilment, calls, process = await asyncio.gather(
         fulfilment_stages(clients, kind, fulfilment_id),
+        call_stages(clients, order),
         product_process(clients, order.product_id),
     )
     entries = join_timeline(
-        [fact(s) for s in order.stages], [fact(s) for s in fulfilment], kind, process, order.status
+        [fact(s) for s in order.stages], [*(fact(s) for s in fulfilment), *calls], kind, process, order.status
     )
     return [
         timeline_pb2.TimelineStage(

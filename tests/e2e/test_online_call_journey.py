@@ -1,7 +1,7 @@
 """Online calls over the whole platform (§6.2.4.1, issue 24): a call is paid for, never free by accident. A
 new client with no paid phone consultation is asked to buy one (409 order_required naming `consult-phone`);
 once bought and paid (sandbox), a call to the online demo lawyer uses it up and names it, a second call is
-asked to buy again, and the lawyer answers the first."""
+asked to buy again, the lawyer answers the first, and the order's timeline shows the call."""
 
 from __future__ import annotations
 
@@ -50,3 +50,10 @@ def test_a_call_uses_up_a_paid_phone_consultation_and_names_it(http: httpx.Clien
     ended = http.post(f"/api/v1/calls/{call['id']}/end", headers=client, json={"outcome": "已解答。"})
     assert ended.status_code == 200 and ended.json()["order_id"] == order_id
     buy_again(http.post("/api/v1/calls", headers=client, json=ring))
+
+    # The call belongs to the order: its timeline shows it, to the client and to an agent following it up.
+    for viewer in (client, login(http, "agent@demo.counsel.test")):
+        timeline = http.get(f"/api/v1/orders/{order_id}/timeline", headers=viewer)
+        assert timeline.status_code == 200, timeline.text
+        stages = [s["stage"] for s in timeline.json()["stages"] if s["entered_at"]]
+        assert stages[-2:] == ["online_call_connected", "online_call_ended"], stages

@@ -35,6 +35,7 @@ from services.gateway.app import create_app
 from services.gateway.call_signals import SignalRelay
 from services.gateway.config import GatewaySettings
 from services.runtime.context import Principal, current_principal
+from services.runtime.errors import PermissionDenied
 from services.runtime.events import Outbox
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.pki import TlsMaterial
@@ -420,3 +421,31 @@ async def test_a_call_is_paid_for_by_an_order_or_refused_naming_the_product_to_b
             covered = await start()
             assert covered.status_code == 201 and covered.json()["order_id"] == retainer, covered.text
             await end(covered.json()["id"])
+
+
+async def test_an_orders_calls_are_listed_to_its_enterprise_its_lawyer_and_agents_only(
+    platform: Platform,
+) -> None:
+    """The order's timeline asks ListOnlineCalls for the order's calls with the caller's token: its client
+    enterprise, the called lawyer and agents see them, oldest first; another enterprise and another lawyer
+    see none."""
+    client_id, client = platform.client()
+    order_id = platform.payments.add(client_id, "consultation", "phone")
+    async with http(platform.a) as gateway:
+        started = await gateway.post(
+            "/api/v1/calls", json={"lawyer_id": ONLINE, "media": "audio"}, headers=auth(client)
+        )
+        assert started.status_code == 201, started.text
+    call_id = started.json()["id"]
+
+    async def calls_of(principal: Principal) -> list[str]:
+        return [c.id for c in await platform.stores.online_calls.for_order(principal, order_id)]
+
+    colleague = Principal("colleague", TENANT, frozenset({"client"}))
+    assert await calls_of(colleague) == [call_id]
+    assert await calls_of(Principal(LAWYER_USER, "", frozenset({"lawyer"}))) == [call_id]
+    assert await calls_of(Principal("agent-1", "", frozenset({"agent"}))) == [call_id]
+    assert await calls_of(Principal("other", "tenant-2", frozenset({"client"}))) == []
+    assert await calls_of(Principal("lawyer-user-2", "", frozenset({"lawyer"}))) == []
+    with pytest.raises(PermissionDenied):
+        await calls_of(Principal("editor-1", "", frozenset({"editor"})))

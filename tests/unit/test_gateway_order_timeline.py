@@ -4,6 +4,7 @@ recorded, and the product's process for what is still pending."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ import pytest
 
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import timeline_pb2
+from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from counsel.documents.v1 import documents_service_pb2 as docs_pb
 from counsel.payment.v1 import payment_service_pb2 as payment_pb
 from services.gateway.clients import Clients
@@ -248,3 +250,73 @@ async def test_an_owner_that_does_not_answer_makes_the_timeline_unavailable_not_
     timeline = await order_timeline(unknown, in_service_order())
     entered = [(e.stage, e.status) for e in timeline if e.HasField("entered_at")]
     assert entered[-1] == ("in_service", "current")
+
+
+class CallOwners(Owners):
+    """The consultation service answering an order's online calls (one of them a consultation's), the
+    catalog the phone consultation's process."""
+
+    def __init__(self, calls: list[consultation_pb.OnlineCall]) -> None:
+        super().__init__([])
+        self.calls = calls
+        self.asked: list[str] = []
+
+    async def ListOnlineCalls(
+        self, request: consultation_pb.ListOnlineCallsRequest
+    ) -> consultation_pb.ListOnlineCallsResponse:
+        self.asked.append(request.order_id)
+        return consultation_pb.ListOnlineCallsResponse(items=self.calls)
+
+    async def GetProduct(self, request: catalog_pb.GetProductRequest) -> catalog_pb.GetProductResponse:
+        process = [catalog_pb.ProcessStage(stage=stage) for stage in ("submitted", "assigned", "closed")]
+        return catalog_pb.GetProductResponse(
+            product=catalog_pb.Product(id=request.product_id, process=process)
+        )
+
+    def clients(self) -> Clients:
+        return dataclasses.replace(super().clients(), consultation=cast(Any, self))
+
+
+async def test_a_call_an_order_paid_for_without_a_consultation_shows_in_its_timeline() -> None:
+    """Issue 24: an online call linked to a phone consultation order and to no consultation shows in the
+    order's timeline after the order went into service — answered by the lawyer, ended by the party who
+    hung up; a consultation's call is left to the consultation's own stages, and an order that pays for no
+    call (a document order) does not ask."""
+    calls = [
+        consultation_pb.OnlineCall(
+            id="call-1",
+            client_id="client-1",
+            lawyer_id="lawyer-4",
+            order_id="o-1",
+            status="ended",
+            started_at=to_timestamp(at(10)),
+            ended_at=to_timestamp(at(40)),
+            ended_by="client",
+        ),
+        consultation_pb.OnlineCall(
+            id="call-2",
+            lawyer_id="lawyer-4",
+            order_id="o-1",
+            consultation_id="c-1",
+            started_at=to_timestamp(at(50)),
+        ),
+    ]
+    owners = CallOwners(calls)
+    order = in_service_order()
+    order.product_id, order.category, order.consultation_kind = "consult-phone", "consultation", "phone"
+    order.ClearField("fulfilment")
+    entries = await order_timeline(owners.clients(), order)
+    assert owners.asked == ["o-1"]
+    assert [(e.stage, e.status, e.actor) for e in entries][4:] == [
+        ("in_service", "done", "system"),
+        ("online_call_connected", "done", "lawyer-4"),
+        ("online_call_ended", "current", "client-1"),
+        ("submitted", "pending", ""),
+        ("assigned", "pending", ""),
+        ("closed", "pending", ""),
+    ]
+    assert entries[5].entered_at.ToDatetime(tzinfo=UTC) == at(10)
+
+    document = CallOwners(calls)
+    await order_timeline(document.clients(), in_service_order())
+    assert document.asked == []

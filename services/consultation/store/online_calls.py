@@ -131,6 +131,17 @@ class OnlineCalls:
             calls = list(rows)
         return [await self._opened(call) for call in calls]
 
+    async def for_order(self, principal: Principal | None, order_id: str) -> list[OnlineCallRow]:
+        """The calls `order_id` pays for that the caller may see (domain.order_calls_scope), oldest first."""
+        column, value = domain.order_calls_scope(principal)
+        statement = select(OnlineCallRow).where(col(OnlineCallRow.order_id) == order_id)
+        if column:
+            statement = statement.where(getattr(OnlineCallRow, column) == value)
+        async with self.db.transaction() as session:
+            rows = await session.exec(statement.order_by(col(OnlineCallRow.created_at)).limit(MAX_LISTED))
+            calls = list(rows)
+        return [await self._opened(call) for call in calls]
+
     async def accept(self, principal: Principal | None, call_id: str) -> OnlineCallRow:
         async with self.db.transaction() as session:
             call = await get_or_404(session, OnlineCallRow, call_id, "call", for_update=True)

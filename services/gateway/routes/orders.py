@@ -88,7 +88,8 @@ async def get_order(order_id: str, principal: OrderViewer, clients: ClientsDep) 
 @router.get("/api/v1/orders/{order_id}/timeline", response_model=Timeline)
 async def order_timeline(order_id: str, principal: OrderViewer, clients: ClientsDep) -> Timeline:
     """Every stage of the order (§9.2): payment's, then its fulfilment's as the owning service recorded
-    them, then the product's stages still pending (services/gateway/timeline.py)."""
+    them and the online calls it paid for outside a consultation, then the product's stages still pending
+    (services/gateway/timeline.py)."""
     order = (await clients.payment.GetOrder(pb.GetOrderRequest(order_id=order_id))).order
     return Timeline.of(order, await timeline.order_timeline(clients, order))
 

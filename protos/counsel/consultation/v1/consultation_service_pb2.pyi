@@ -2992,16 +2992,22 @@ class ListOnlineCallsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     STATUS_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     """One of: ringing|connected|ended."""
+    order_id: _builtins.str
+    """When set, the calls this order pays for instead, any status, oldest first (`status` is ignored): for the
+    order's client enterprise, the called lawyer (their own calls) and agents and supervisors.
+    """
     def __init__(
         self,
         *,
         status: _builtins.str = ...,
+        order_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -3016,7 +3022,7 @@ class ListOnlineCallsResponse(_message.Message):
     ITEMS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OnlineCall]:
-        """The calling lawyer's calls in that status, newest first."""
+        """The calling lawyer's calls in that status, newest first; or the order's calls, oldest first."""
 
     def __init__(
         self,

@@ -371,6 +371,7 @@ class ConsultationServiceServicer:
 
     def ListOnlineCalls(self, request, context):
         """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them.
+        With an order: the calls that order pays for (the order's timeline shows them).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

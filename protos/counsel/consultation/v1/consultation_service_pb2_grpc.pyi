@@ -87,7 +87,9 @@ class ConsultationServiceStub:
     EndOnlineCall: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.EndOnlineCallRequest, _consultation_service_pb2.EndOnlineCallResponse]
     """Either party ends an online call with what came of it."""
     ListOnlineCalls: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.ListOnlineCallsRequest, _consultation_service_pb2.ListOnlineCallsResponse]
-    """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them."""
+    """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them.
+    With an order: the calls that order pays for (the order's timeline shows them).
+    """
     PostChatMessage: _grpc.UnaryUnaryMultiCallable[_consultation_service_pb2.PostChatMessageRequest, _consultation_service_pb2.PostChatMessageResponse]
     """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
     answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
@@ -191,7 +193,9 @@ class ConsultationServiceAsyncStub(ConsultationServiceStub):
     EndOnlineCall: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.EndOnlineCallRequest, _consultation_service_pb2.EndOnlineCallResponse]  # type: ignore[assignment]
     """Either party ends an online call with what came of it."""
     ListOnlineCalls: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.ListOnlineCallsRequest, _consultation_service_pb2.ListOnlineCallsResponse]  # type: ignore[assignment]
-    """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them."""
+    """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them.
+    With an order: the calls that order pays for (the order's timeline shows them).
+    """
     PostChatMessage: _aio.UnaryUnaryMultiCallable[_consultation_service_pb2.PostChatMessageRequest, _consultation_service_pb2.PostChatMessageResponse]  # type: ignore[assignment]
     """Instant chat (R-CS-1): stores a client's or the serving agent's message. A client's message gets an FAQ
     answer at once when one matches; otherwise the conversation joins the agent queue. Idempotent on
@@ -424,7 +428,9 @@ class ConsultationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _consultation_service_pb2.ListOnlineCallsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_consultation_service_pb2.ListOnlineCallsResponse, _abc.Awaitable[_consultation_service_pb2.ListOnlineCallsResponse]]:
-        """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them."""
+        """The calling lawyer's own calls in one status, newest first: a lawyer sees the calls ringing for them.
+        With an order: the calls that order pays for (the order's timeline shows them).
+        """
 
     @_abc_1.abstractmethod
     def PostChatMessage(
