@@ -1,7 +1,7 @@
 """Legal-nature classifier for consultation questions and document requests (R-CON-2, §6.2.1.2).
 
-A multinomial logistic regression over TF-IDF of jieba word segments, Chinese character bigrams and
-trigrams and the legal terms of each field's lexicon (`model`, `lexicon`), with a calibrated confidence,
+A multinomial logistic regression over TF-IDF of jieba word segments, Chinese character bigrams
+and the legal terms of each field's lexicon (`model`, `lexicon`), with a calibrated confidence,
 trained deterministically on the labelled questions — hand-written in `questions.tsv`, generated as clients
 type them in `generated.tsv` (`generator`), both kept in the repository —
 the *training* split only, so the accuracy that `counsel classifier report` prints on the held-out split
@@ -15,6 +15,7 @@ A prediction whose posterior probability is below `MIN_CONFIDENCE` becomes `othe
 """
 
 from services.legal_fields.classifier.evaluation import (
+    HANDWRITTEN_FLOOR,
     HELD_OUT,
     MIN_ACCURACY,
     MIN_RECALL,
@@ -44,6 +45,7 @@ from services.legal_fields.classifier.training import (
     dataset_digest,
     generated_text,
     load_dataset,
+    model_artifact,
     split,
     train_default,
     write_model,
@@ -52,6 +54,7 @@ from services.legal_fields.classifier.training import (
 __all__ = [
     "DATASET",
     "GENERATED",
+    "HANDWRITTEN_FLOOR",
     "HELD_OUT",
     "MIN_ACCURACY",
     "MIN_CONFIDENCE",
@@ -71,6 +74,7 @@ __all__ = [
     "generated_text",
     "held_out_sets",
     "load_dataset",
+    "model_artifact",
     "report",
     "split",
     "train_default",

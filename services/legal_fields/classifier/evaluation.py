@@ -18,9 +18,12 @@ from services.legal_fields.classifier.training import DATASET, load_dataset, spl
 
 # The exam: hand-written questions as SME owners and HR staff type them, kept out of training.
 HELD_OUT = Path(__file__).with_name("held_out.tsv")
-# The marks the classifier must reach on the held-out split (issue 23): a unit test fails below them.
+# The marks the classifier must reach on both held-out sets (issue 23). The generated set reaches them and
+# a unit test fails below them; the hand-written set does not yet, and a unit test fails below what it
+# reaches now (HANDWRITTEN_FLOOR), so it can only get better.
 MIN_ACCURACY = 0.95
 MIN_RECALL = 0.90
+HANDWRITTEN_FLOOR = (0.94, 0.88)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,12 @@ def evaluate(classifier: LegalClassifier, held_out: Sequence[Example], train_siz
     )
 
 
+def _verdict(result: Evaluation) -> str:
+    return (
+        "met" if result.accuracy >= MIN_ACCURACY and min(result.recall.values()) >= MIN_RECALL else "NOT met"
+    )
+
+
 def report() -> str:
     """Both held-out evaluations side by side, for `counsel classifier report`."""
     sets = held_out_sets()
@@ -86,11 +95,12 @@ def report() -> str:
     generated = evaluate(classifier, sets.generated, sets.train_size)
     by_hand = evaluate(classifier, sets.handwritten, sets.train_size)
     lines = [
-        "legal-nature classifier: logistic regression over TF-IDF of jieba segments, character 2/3-grams and",
+        "legal-nature classifier: logistic regression over TF-IDF of jieba segments, character bigrams and",
         "the per-field legal-term lexicon, confidence calibrated by temperature",
         f"training questions: {sets.train_size}   held out: {generated.held_out_size} generated, "
         f"{by_hand.held_out_size} hand-written (questions.tsv's held-out split and held_out.tsv)",
-        f"marks on both sets: accuracy ≥ {MIN_ACCURACY:.0%}, recall ≥ {MIN_RECALL:.0%} in every field",
+        f"marks: accuracy ≥ {MIN_ACCURACY:.0%}, recall ≥ {MIN_RECALL:.0%} in every field — "
+        f"generated: {_verdict(generated)}, hand-written: {_verdict(by_hand)}",
         "",
         f"  {'':<21} {'generated':>10} {'hand-written':>13}",
         f"  {'accuracy':<21} {generated.accuracy:>10.1%} {by_hand.accuracy:>13.1%}",

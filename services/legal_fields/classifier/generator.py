@@ -15,7 +15,7 @@ from services.legal_fields.classifier.model import Example
 SEED = 23
 # Questions per field and kind: clients mostly describe their situation, often ask a short question or
 # name a term, sometimes in English.
-QUOTA = {"situation": 230, "question": 110, "term": 90, "english": 70}
+QUOTA = {"situation": 300, "question": 200, "term": 100, "english": 80}
 
 TERM_FRAMES = (
     "{}怎么算",
@@ -30,6 +30,10 @@ TERM_FRAMES = (
     "问下{}的事",
     "{}有啥风险",
     "{}的法律问题",
+    "{}咋弄",
+    "{}这块有啥要注意的",
+    "问个{}的问题",
+    "{}咋回事",
 )
 SITUATION_FRAMES = (
     "{}怎么办",
@@ -48,6 +52,15 @@ SITUATION_FRAMES = (
     "请问{}，怎么办",
     "{}，在线等，急",
     "{}，想咨询下",
+    "{}咋整",
+    "{}，怎么弄啊",
+    "{}，合法不",
+    "{}，我们该咋办",
+    "{}。。。怎么办",
+    "{}，有没有风险",
+    "{}，能不能打官司",
+    "{}，要赔钱吗",
+    "{}，对方也不理我们",
 )
 PERSONAS = (
     "",
@@ -61,9 +74,29 @@ PERSONAS = (
     "我们是一家startup，",
     "boss让我问下，",
     "hi 律师，",
+    "我是HR，",
+    "我们是做外贸的，",
+    "开了家小店，",
+    "我们是个工厂，",
+    "老板问下，",
+    "在吗？",
 )
-QUESTION_PREFIXES = ("", "", "请问", "律师你好，", "你好，", "想问下", "咨询一下，", "问下", "急！")
-QUESTION_SUFFIXES = ("？", "?", "", "呢？", "啊", "。", "？？")
+QUESTION_PREFIXES = (
+    "",
+    "",
+    "请问",
+    "律师你好，",
+    "你好，",
+    "想问下",
+    "咨询一下，",
+    "问下",
+    "急！",
+    "HR问下，",
+    "在吗，",
+    "求助，",
+    "老板让我问，",
+)
+QUESTION_SUFFIXES = ("？", "?", "", "呢？", "啊", "。", "？？", "呀", "，谢谢", "，急")
 ENGLISH_PREFIXES = ("", "", "Hi, ", "Hello, ", "Quick question: ", "Please help: ")
 ENGLISH_SUFFIXES = ("", "?", ".", " thanks", " - urgent")
 # Slips of a pinyin keyboard: the right sound, the wrong characters.
@@ -90,6 +123,16 @@ TYPOS = {
     "利息": "利习",
     "贷款": "代款",
     "侵权": "侵全",
+    "股份": "股分",
+    "判决": "判绝",
+    "拖欠": "拖歉",
+    "注销": "注消",
+    "公积金": "公基金",
+    "抵押": "抵压",
+    "租金": "祖金",
+    "版权": "版全",
+    "税务": "税物",
+    "离职": "离值",
 }
 TYPO_RATE = 0.2
 

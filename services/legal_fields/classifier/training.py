@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -47,17 +46,15 @@ def generated_text() -> str:
     return GENERATED_HEADER + "".join(f"{e.field}\t{e.text}\n" for e in generate(exclude=handwritten))
 
 
-def split(examples: Iterable[Example]) -> tuple[list[Example], list[Example]]:
-    """Deterministic stratified split: (train, held_out), about one in `HOLDOUT_EVERY` held out per field."""
-    by_field: dict[str, list[Example]] = defaultdict(list)
-    for example in examples:
-        by_field[example.field].append(example)
+def split(examples: Iterable[Example], salt: str = "") -> tuple[list[Example], list[Example]]:
+    """Deterministic split: (train, held_out), a question held out when the hash of its text (with `salt`)
+    falls in one bucket of `HOLDOUT_EVERY` — about one in five per field. Decided by each question's text
+    alone, so adding generated questions never moves a hand-written one between the two parts."""
     train: list[Example] = []
     held_out: list[Example] = []
-    for field in sorted(by_field):
-        ordered = sorted(by_field[field], key=lambda e: hashlib.sha256(e.text.encode()).hexdigest())
-        for i, example in enumerate(ordered):
-            (held_out if i % HOLDOUT_EVERY == 0 else train).append(example)
+    for example in examples:
+        bucket = int(hashlib.sha256((salt + example.text).encode()).hexdigest(), 16) % HOLDOUT_EVERY
+        (held_out if bucket == 0 else train).append(example)
     return train, held_out
 
 
@@ -73,18 +70,23 @@ def train_default() -> SoftmaxRegression:
     The temperature comes from a model trained on four fifths of the training split and calibrated on
     the fifth it did not see (the held-out split stays unseen), then carried to the model trained on all."""
     train, _ = split(load_dataset())
-    fit, calibration = split(train)
+    fit, calibration = split(train, salt="calibration")
     temperature = SoftmaxRegression().fit(fit).calibrate(calibration).temperature
     model = SoftmaxRegression().fit(train)
     model.temperature = temperature
     return model
 
 
-def write_model(path: Path = MODEL) -> None:
-    """Write the generated questions and then the committed model artifact (`counsel classifier train`),
-    tagged with the dataset's digest."""
-    GENERATED.write_text(generated_text(), encoding="utf-8")
+def model_artifact() -> bytes:
+    """What `model.json.gz` holds: the model trained now from the current questions, tagged with their
+    digest. Training is deterministic, so the same questions always give the same bytes."""
     data = {"dataset_sha256": dataset_digest(), **train_default().to_json()}
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
-    # mtime=0: the same model always gives the same bytes.
-    path.write_bytes(gzip.compress(text.encode(), mtime=0))
+    # mtime=0: no timestamp in the gzip header.
+    return gzip.compress(text.encode(), mtime=0)
+
+
+def write_model(path: Path = MODEL) -> None:
+    """Write the generated questions and then the committed model artifact (`counsel classifier train`)."""
+    GENERATED.write_text(generated_text(), encoding="utf-8")
+    path.write_bytes(model_artifact())
