@@ -32,7 +32,7 @@ from services.notification import events
 from services.notification.channels import DevOutboxSender, SmtpSender, senders_for
 from services.notification.config import NotificationSettings
 from services.notification.dev_outbox import CapturedMessage, DevOutbox
-from services.notification.directory import Contact
+from services.notification.directory import Contact, Directory
 from services.notification.models import (
     DATA_KEYS,
     TABLES,
@@ -262,6 +262,42 @@ async def test_a_redelivered_event_notifies_once(
     assert sorted(d.channel for d in await deliveries(service, client)) == ["email", "sms"]
 
 
+async def through_the_fan_out_consumer(
+    settings: NotificationSettings,
+    db: Database,
+    service: NotificationService,
+    directory: Directory,
+    published: list[EventEnvelope],
+    last_recipient: str,
+) -> None:
+    """Publish catalog's events on JetStream and run notification's durable fan-out consumer (resolving groups
+    in `directory`) until `last_recipient` has an inbox entry (or 20 s have passed)."""
+    fan_out = FanOut(service.outbox, service.stores.direct.dev_outbox.keys, directory)
+    context = events.HandlerContext(
+        fan_out, service.stores.direct.dev_outbox.keys, service.stores.direct.dev_outbox
+    )
+    bus = await EventBus.connect(settings, name=f"test-fan-out-{uuid.uuid4().hex[:8]}")
+    catalog = Outbox("catalog", settings, TABLES)
+    consumer = DurableConsumer(
+        "notification-fan-out", bus, db, TABLES, bind(events.TABLE["fan-out"], context)
+    )
+    running = asyncio.create_task(consumer.run())
+    try:
+        for envelope in published:
+            await bus.publish(catalog.subject(envelope.type), envelope.SerializeToString(), envelope.id)
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            last = (await service.stores.inbox.page(last_recipient, False, 10, "")).entries
+            if last or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await bus.js.delete_stream(settings.nats_stream)
+        await bus.close()
+
+
 @dataclass(frozen=True)
 class StaffDirectory:
     """Identity's answer for the staff groups: the supervisors' accounts (identity's own lookup is tested
@@ -302,30 +338,9 @@ async def test_quality_supervision_reaches_the_lawyer_and_the_supervisors_throug
             flag_id="f1", kind="visit_without_check_in", lawyer_id=lawyer, object_id="b1", detail="…"
         ),
     )
-    fan_out = FanOut(service.outbox, service.stores.direct.dev_outbox.keys, StaffDirectory(supervisors))
-    context = events.HandlerContext(
-        fan_out, service.stores.direct.dev_outbox.keys, service.stores.direct.dev_outbox
+    await through_the_fan_out_consumer(
+        settings, db, service, StaffDirectory(supervisors), [follow_up, flagged], supervisors[1]
     )
-    bus = await EventBus.connect(settings, name="test-quality-notifications")
-    catalog = Outbox("catalog", settings, TABLES)
-    consumer = DurableConsumer(
-        "notification-fan-out", bus, db, TABLES, bind(events.TABLE["fan-out"], context)
-    )
-    running = asyncio.create_task(consumer.run())
-    try:
-        for published in (follow_up, flagged):
-            await bus.publish(catalog.subject(published.type), published.SerializeToString(), published.id)
-        deadline = asyncio.get_running_loop().time() + 20
-        while True:
-            last = (await service.stores.inbox.page(supervisors[1], False, 10, "")).entries
-            if last or asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await bus.js.delete_stream(settings.nats_stream)
-        await bus.close()
 
     (to_lawyer,) = (await service.stores.inbox.page(lawyer, False, 10, "")).entries
     assert (to_lawyer.kind, to_lawyer.subject_type, to_lawyer.subject_id) == (
@@ -384,30 +399,10 @@ async def test_an_ending_firm_agreement_reaches_every_operator_in_the_inbox_and_
         ),
         tenant="",
     )
-    fan_out = FanOut(service.outbox, service.stores.direct.dev_outbox.keys, OperatorDirectory(operators))
-    context = events.HandlerContext(
-        fan_out, service.stores.direct.dev_outbox.keys, service.stores.direct.dev_outbox
+    # A relay's retry publishes the same event id again: it adds nothing.
+    await through_the_fan_out_consumer(
+        settings, db, service, OperatorDirectory(operators), [ending, ending], operators[1]
     )
-    bus = await EventBus.connect(settings, name="test-agreement-notifications")
-    catalog = Outbox("catalog", settings, TABLES)
-    consumer = DurableConsumer(
-        "notification-fan-out", bus, db, TABLES, bind(events.TABLE["fan-out"], context)
-    )
-    running = asyncio.create_task(consumer.run())
-    try:
-        for _ in range(2):  # a relay's retry of the same event id adds nothing
-            await bus.publish(catalog.subject(ending.type), ending.SerializeToString(), ending.id)
-        deadline = asyncio.get_running_loop().time() + 20
-        while True:
-            last = (await service.stores.inbox.page(operators[1], False, 10, "")).entries
-            if last or asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await bus.js.delete_stream(settings.nats_stream)
-        await bus.close()
 
     report = await service.stores.deliveries.dispatch_once()
     assert report.sent == 2

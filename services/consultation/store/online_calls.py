@@ -76,37 +76,26 @@ class OnlineCalls:
         is the client's enterprise's and that `order_id` pays for the call, see domain.online_call_spends).
         Conflict order_required when another call used the order up meanwhile."""
         client = domain.validate_start_online_call(principal, media)
+        call = OnlineCallRow(
+            id=new_id(),
+            tenant_id=client.tenant_id,
+            client_id=client.user_id,
+            lawyer_id=lawyer.lawyer_id,
+            lawyer_user_id=lawyer.user_id,
+            media=media,
+            status="ringing",
+            consultation_id=consultation_id,
+            order_id=order_id,
+            spends_order=spends_order,
+            created_at=utcnow(),
+        )
         try:
-            return await self._start(client, lawyer, media, consultation_id, order_id, spends_order)
+            async with self.db.transaction() as session:
+                session.add(call)
         except IntegrityError as exc:
             if "uq_online_calls_spent_order" not in str(exc):
                 raise
             raise domain.order_required(None, "order_id has paid for another call") from None
-
-    async def _start(
-        self,
-        client: Principal,
-        lawyer: CalledLawyer,
-        media: str,
-        consultation_id: str,
-        order_id: str,
-        spends_order: bool,
-    ) -> OnlineCallRow:
-        async with self.db.transaction() as session:
-            call = OnlineCallRow(
-                id=new_id(),
-                tenant_id=client.tenant_id,
-                client_id=client.user_id,
-                lawyer_id=lawyer.lawyer_id,
-                lawyer_user_id=lawyer.user_id,
-                media=media,
-                status="ringing",
-                consultation_id=consultation_id,
-                order_id=order_id,
-                spends_order=spends_order,
-                created_at=utcnow(),
-            )
-            session.add(call)
         return call
 
     async def get(self, principal: Principal | None, call_id: str) -> PartyView:
