@@ -19,6 +19,11 @@ for what each process does, read from its source (nats/js/client.py, manager.py,
   online calls' WebRTC signalling to one another under `call_signal.<root>.>` (outside the stream: never stored);
 - `migrate` (the `counsel migrate` job, and `counsel up` before it starts anything) creates the stream, the
   buckets and every durable consumer, and reads no event;
+- `audit` (`counsel audit verify`) reads the anchors the services published, `<root>.<service>.access_log.
+  anchored`, through one consumer per audited service (`audit-<service>`) that it creates, fetches from and
+  deletes: the consumer's subject is part of the request's subject, so the server itself keeps it to the
+  anchors. A message get by sequence would carry its subject in the request's body, out of the permissions'
+  reach, so the user has none; it publishes no event;
 - the worker never connects to NATS, so it has no user.
 """
 
@@ -33,8 +38,16 @@ from services.runtime.config import SERVICE_NAMES, Settings, nats_inbox_prefix
 
 GATEWAY = "gateway"
 MIGRATE = "migrate"
+AUDIT = "audit"
 # Every process that connects to NATS, each as its own user.
-NATS_USERS: tuple[str, ...] = (*SERVICE_NAMES, GATEWAY, MIGRATE)
+NATS_USERS: tuple[str, ...] = (*SERVICE_NAMES, GATEWAY, MIGRATE, AUDIT)
+# Seconds after which the server removes an `audit-<service>` consumer a verify left behind.
+AUDIT_CONSUMER_IDLE = 300
+
+
+def audit_consumer(service: str) -> str:
+    """The consumer through which `counsel audit verify` reads `service`'s published anchors."""
+    return f"audit-{service}"
 
 
 def service_consumers(service: str) -> dict[str, list[str]]:
@@ -126,6 +139,18 @@ def permissions(process: str, settings: Settings) -> Permissions:
                     f"$JS.API.CONSUMER.INFO.{stream}.{consumer}",
                     f"$JS.API.CONSUMER.CREATE.{stream}.{consumer}",
                 ]
+        return Permissions(publish=tuple(publish), subscribe=(inbox,))
+    if process == AUDIT:
+        from deploy.audit import audited_services
+
+        publish = []
+        for service in audited_services():
+            consumer = f"{stream}.{audit_consumer(service)}"
+            publish += [
+                f"$JS.API.CONSUMER.CREATE.{consumer}.{root}.{service}.access_log.anchored",
+                f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
+                f"$JS.API.CONSUMER.DELETE.{consumer}",
+            ]
         return Permissions(publish=tuple(publish), subscribe=(inbox,))
     if process not in SERVICE_NAMES:
         raise KeyError(f"{process} does not connect to NATS")
