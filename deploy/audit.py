@@ -5,21 +5,20 @@ exit code 1 naming the service and the first broken record or anchor when any ch
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from counsel.common.v1.access_log_pb2 import AccessLogAnchored
 from counsel.common.v1.event_pb2 import EventEnvelope
+from deploy.nats_auth import AUDIT, AUDIT_CONSUMER_IDLE, audit_consumer
 from services.runtime.access_log import Anchor, StaffReads, published_anchor, verify
-from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.config import SERVICE_NAMES, Settings, SettingsError
 from services.runtime.db import Database
 from services.runtime.events import connect_nats, unpack
-
-# JetStream's error code for "no message found" (past the last one on the subject), as opposed to a missing
-# stream, which fails the audit.
-NO_MESSAGE = 10037
 
 
 def audited_services() -> dict[str, StaffReads]:
@@ -32,32 +31,53 @@ def audited_services() -> dict[str, StaffReads]:
     return found
 
 
-async def published_anchors(js: JetStreamContext, stream: str, subject: str) -> list[Anchor]:
-    """Every anchor the stream still holds on `subject`, oldest first, read message by message (direct
-    gets: no consumer is made). Anchors older than the stream's max age (30 days) have aged out."""
+async def published_anchors(js: JetStreamContext, stream: str, service: str, subject: str) -> list[Anchor]:
+    """Every anchor the stream still holds on `subject`, oldest first, read through a consumer of that subject
+    alone (`audit-<service>`, deleted when read): the only reads the `audit` NATS user is granted
+    (deploy/nats_auth.py). Anchors older than the stream's max age (30 days) have aged out. A missing stream
+    raises: there is nothing to check against."""
+    consumer = audit_consumer(service)
+    with contextlib.suppress(NotFoundError):  # left by a run that stopped before deleting it
+        await js.delete_consumer(stream, consumer)
+    info = await js.add_consumer(
+        stream,
+        ConsumerConfig(
+            name=consumer,
+            filter_subject=subject,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE,
+            mem_storage=True,
+            inactive_threshold=AUDIT_CONSUMER_IDLE,
+        ),
+    )
     anchors: list[Anchor] = []
-    seq = 1
-    while True:
-        try:
-            message = await js.get_msg(stream, seq=seq, subject=subject, next=True)
-        except NotFoundError as exc:
-            if exc.err_code != NO_MESSAGE:  # the stream itself is missing: nothing to check against
-                raise
-            return anchors
-        envelope = EventEnvelope.FromString(message.data or b"")
-        anchors.append(published_anchor(unpack(envelope, AccessLogAnchored)))
-        seq = (message.seq or seq) + 1
+    try:
+        subscription = await js.pull_subscribe_bind(durable=consumer, stream=stream)
+        while len(anchors) < info.num_pending:
+            for message in await subscription.fetch(batch=info.num_pending - len(anchors), timeout=10):
+                anchors.append(
+                    published_anchor(unpack(EventEnvelope.FromString(message.data), AccessLogAnchored))
+                )
+        await subscription.unsubscribe()
+    finally:
+        await js.delete_consumer(stream, consumer)
+    return anchors
 
 
 async def verify_all(settings: Settings) -> int:
     """Prints each service's chain check; 0 when every chain and anchor holds, 1 otherwise."""
+    if settings.nats_user not in ("", AUDIT):
+        raise SettingsError(
+            f"counsel audit verify connects as the {AUDIT} NATS user (COUNSEL_NATS_USER={AUDIT}), "
+            f"not {settings.nats_user}"
+        )
     broken = False
     nc = await connect_nats(settings, "counsel-audit")
     try:
         js = nc.jetstream(timeout=10)
         for service, staff_reads in audited_services().items():
             subject = f"{settings.subject_root}.{service}.access_log.anchored"
-            published = await published_anchors(js, settings.nats_stream, subject)
+            published = await published_anchors(js, settings.nats_stream, service, subject)
             db = Database(settings.database_dsn(service), pool_size=1)
             try:
                 async with db.transaction() as session:

@@ -19,10 +19,15 @@ for what each process does, read from its source (nats/js/client.py, manager.py,
   online calls' WebRTC signalling to one another under `call_signal.<root>.>` (outside the stream: never stored);
 - `migrate` (the `counsel migrate` job, and `counsel up` before it starts anything) creates the stream, the
   buckets and every durable consumer, and reads no event;
-- the worker never connects to NATS, so it has no user;
 - `backup`, a cluster's only (the chart's JetStream backup CronJob; a local stack copies the servers' stores
   instead), snapshots each stream the platform keeps (`nats stream backup`: JetStream's snapshot API) and
-  nothing else: it reads no event one by one and changes nothing.
+  nothing else: it reads no event one by one and changes nothing;
+- `audit` (`counsel audit verify`) reads the anchors the services published, `<root>.<service>.access_log.
+  anchored`, through one consumer per audited service (`audit-<service>`) that it creates, fetches from and
+  deletes: the consumer's subject is part of the request's subject, so the server itself keeps it to the
+  anchors. A message get by sequence would carry its subject in the request's body, out of the permissions'
+  reach, so the user has none; it publishes no event;
+- the worker never connects to NATS, so it has no user.
 """
 
 from __future__ import annotations
@@ -37,10 +42,18 @@ from services.runtime.config import SERVICE_NAMES, Settings, nats_inbox_prefix
 GATEWAY = "gateway"
 MIGRATE = "migrate"
 BACKUP = "backup"
+AUDIT = "audit"
 # Every process that connects to NATS, each as its own user.
-NATS_USERS: tuple[str, ...] = (*SERVICE_NAMES, GATEWAY, MIGRATE)
+NATS_USERS: tuple[str, ...] = (*SERVICE_NAMES, GATEWAY, MIGRATE, AUDIT)
 # A cluster's NATS users: the processes' and the JetStream backup's (charts/counsel: jetstreamBackup).
 CLUSTER_NATS_USERS: tuple[str, ...] = (*NATS_USERS, BACKUP)
+# Seconds after which the server removes an `audit-<service>` consumer a verify left behind.
+AUDIT_CONSUMER_IDLE = 300
+
+
+def audit_consumer(service: str) -> str:
+    """The consumer through which `counsel audit verify` reads `service`'s published anchors."""
+    return f"audit-{service}"
 
 
 def service_consumers(service: str) -> dict[str, list[str]]:
@@ -151,6 +164,18 @@ def permissions(process: str, settings: Settings) -> Permissions:
         # says (jsm.go's SnapshotToDirectory: nats.NewInbox()); no other user's answers go there, as every
         # process has a prefix of its own (`_INBOX_<process>`).
         return Permissions(publish=tuple(publish), subscribe=(inbox, "_INBOX.>"))
+    if process == AUDIT:
+        from deploy.audit import audited_services
+
+        publish = []
+        for service in audited_services():
+            consumer = f"{stream}.{audit_consumer(service)}"
+            publish += [
+                f"$JS.API.CONSUMER.CREATE.{consumer}.{root}.{service}.access_log.anchored",
+                f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
+                f"$JS.API.CONSUMER.DELETE.{consumer}",
+            ]
+        return Permissions(publish=tuple(publish), subscribe=(inbox,))
     if process not in SERVICE_NAMES:
         raise KeyError(f"{process} does not connect to NATS")
     publish = [f"{root}.{process}.>", f"$JS.API.STREAM.INFO.{stream}"]

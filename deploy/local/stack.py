@@ -40,7 +40,7 @@ from deploy.local.servers import (
     port_in_use,
 )
 from deploy.local.supervisor import Restarts, exit_reason
-from deploy.nats_auth import MIGRATE, NATS_USERS, authorization_block
+from deploy.nats_auth import AUDIT, MIGRATE, NATS_USERS, authorization_block
 from deploy.terminal import BOLD, GREEN, RED, YELLOW, paint
 from services.gateway.config import GatewaySettings
 from services.portal.config import PortalSettings
@@ -127,6 +127,12 @@ def operator_files(data_dir: Path) -> TlsFiles:
     """Where `counsel up` keeps the `operator` identity: what `counsel status` and the operator commands
     (`counsel documents cancel`) call the services with."""
     return identity_files(data_dir, "operator")
+
+
+def audit_password_file(data_dir: Path) -> Path:
+    """Where `counsel up` keeps the password of its NATS server's `audit` user (0600), for `counsel audit
+    verify`: COUNSEL_NATS_USER=audit COUNSEL_NATS_PASSWORD=$(cat .counsel/nats/audit.password)."""
+    return data_dir / "nats" / "audit.password"
 
 
 def operator_tls(data_dir: Path) -> TlsMaterial:
@@ -266,7 +272,7 @@ class Stack:
         nats_url = self.env.get("COUNSEL_NATS_URL") or os.environ.get("COUNSEL_NATS_URL", "")
         if not nats_url:
             say(f"starting NATS JetStream on 127.0.0.1:{s.local_nats_port} (a user per process) …")
-            self.nats_passwords = {process: secrets.token_urlsafe(24) for process in NATS_USERS}
+            self._new_nats_passwords()
             nats_server = NatsServer(
                 self.data_dir / "nats",
                 s.local_nats_port,
@@ -293,7 +299,7 @@ class Stack:
     def _start_topology(self) -> None:
         """The replicated servers of `--ha` (deploy/local/ha.py), under data_dir/ha, so a single-node run on
         the same data folder never mixes with them; the processes get every node's address."""
-        self.nats_passwords = {process: secrets.token_urlsafe(24) for process in NATS_USERS}
+        self._new_nats_passwords()
         archive = wal_archive(backups_dir(self.data_dir))
         prepare_archive(archive)
         topo = topology(
@@ -341,6 +347,17 @@ class Stack:
         """The environment of every process the stack starts. COUNSEL_ENV is always set, to the stack's own
         (dev unless given): a process without it would run as prod."""
         return {**os.environ, **self.env, "COUNSEL_ENV": self.settings.env, "PYTHONUNBUFFERED": "1"}
+
+    def _new_nats_passwords(self) -> None:
+        """Fresh passwords for every NATS user of the stack's own server; the `audit` user's is kept for the
+        operator's `counsel audit verify` (audit_password_file), which is no process of the stack."""
+        self.nats_passwords = {process: secrets.token_urlsafe(24) for process in NATS_USERS}
+        path = audit_password_file(self.data_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(self.nats_passwords[AUDIT])
 
     def _nats_credentials(self, process: str) -> dict[str, str]:
         """Settings overrides naming `process`'s user on the stack's own NATS server (none with an external

@@ -25,9 +25,11 @@ from pydantic import SecretStr
 
 from counsel.common.v1.event_pb2 import EventEnvelope
 from counsel.notification.v1 import events_pb2 as notification_events_pb2
+from deploy.audit import audited_services, verify_all
 from deploy.local.bootstrap import provision_bus
-from deploy.local.servers import NatsServer, free_port
+from deploy.local.servers import NatsServer, PostgresServer, free_port
 from deploy.nats_auth import (
+    AUDIT,
     BACKUP,
     CLUSTER_NATS_USERS,
     GATEWAY,
@@ -36,12 +38,27 @@ from deploy.nats_auth import (
     authorization_block,
     service_consumers,
 )
+from services.consultation.domain import NewConsultation
+from services.consultation.models import DATA_KEYS, STAFF_READS, TABLES
+from services.consultation.store import ConsultationStores
 from services.documents.files import DocumentFiles
 from services.gateway.chat_waker import ChatWaker
 from services.gateway.routes.notifications import InboxWaker
 from services.payment.invoices import ObjectStoreInvoices
+from services.runtime.access_log import anchor_and_publish
 from services.runtime.config import SERVICE_NAMES, Settings, SettingsError
-from services.runtime.events import BusRefused, EventBus, connect_nats, consumer_config, ensure_consumer
+from services.runtime.context import Principal
+from services.runtime.events import (
+    BusRefused,
+    EventBus,
+    Outbox,
+    OutboxRelay,
+    connect_nats,
+    consumer_config,
+    ensure_consumer,
+)
+from services.runtime.keys import DataKeys, master_key
+from tests.support.platform import isolated_settings, migrated_databases
 
 # How long a refused request waits for the answer that never comes (the server refuses it silently to the
 # requester; nats-py reports the violation to the connection's error callback, which logs it).
@@ -472,6 +489,93 @@ async def test_the_gateway_hears_its_wake_ups_and_nothing_else(
         await chat.close()
         await notification.close()
         await consultation.close()
+
+
+# --- the audit --------------------------------------------------------------------------------------------
+
+
+async def test_counsel_audit_verify_reads_the_published_anchors_as_the_audit_user(
+    secured: SecuredNats, postgres_server: PostgresServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 20, R-PRIV-1: on a server that checks callers, `counsel audit verify` connects as `audit`, reads
+    the anchor consultation published through its own consumer and finds the chain intact."""
+    secret = secrets.token_urlsafe(48)
+    settings = isolated_settings(postgres_server, secret_key=secret).model_copy(
+        update={
+            "nats_url": secured.server.url,
+            "nats_stream": STREAM,
+            "subject_root": ROOT,
+            "nats_user": AUDIT,
+            "nats_password": SecretStr(secured.passwords[AUDIT]),
+        }
+    )
+    async with migrated_databases(settings, *audited_services()) as databases:
+        db = databases["consultation"]
+        outbox = Outbox("consultation", settings, TABLES)
+        stores = ConsultationStores.build(db, outbox, DataKeys(db, master_key(settings), DATA_KEYS))
+        client = Principal("client-1", "tenant-1", frozenset({"client"}))
+        new = NewConsultation("general", "工资", "公司拖欠工资怎么办？", "")
+        consultation_id = (await stores.consultations.create(client, new, "")).view.row.id
+        await stores.consultations.get(Principal("agent-1", "", frozenset({"agent"})), consultation_id)
+        await anchor_and_publish(db, outbox, STAFF_READS, secret)
+        consultation = await secured.bus("consultation")
+        try:
+            await OutboxRelay(db, outbox, consultation).relay_once()
+        finally:
+            await consultation.close()
+
+        assert await verify_all(settings) == 0
+        assert "consultation: staff access log intact: 1 records, 1 anchors, 1 published" in (
+            capsys.readouterr().out.splitlines()
+        )
+        with pytest.raises(SettingsError, match="audit NATS user"):
+            await verify_all(settings.model_copy(update={"nats_user": "payment"}))
+
+
+async def test_audit_publishes_no_event_and_reads_nothing_but_the_anchors(
+    secured: SecuredNats, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 20, R-OPS-3: the audit user cannot publish an event, open a consumer of its own on other subjects,
+    get a message by sequence, drain another process's consumer or listen to events."""
+    caplog.set_level(logging.ERROR, logger=EVENTS_LOGGER)
+    identity = await secured.bus("identity")
+    await identity.publish(f"{ROOT}.identity.user.registered", envelope(), secrets.token_hex(8))
+    await identity.close()
+    nc = await connect_nats(secured.settings(AUDIT), "test-audit")
+    js = nc.jetstream(timeout=REFUSED_WAIT)
+    overheard: list[str] = []
+
+    async def listen(msg: nats.aio.msg.Msg) -> None:
+        overheard.append(msg.subject)
+
+    try:
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.publish(f"{ROOT}.consultation.access_log.anchored", envelope(), timeout=REFUSED_WAIT)
+        for filter_subject in (f"{ROOT}.identity.>", f"{ROOT}.>"):
+            with pytest.raises(nats.errors.TimeoutError):
+                await js.add_consumer(
+                    STREAM,
+                    ConsumerConfig(
+                        name="audit-consultation", filter_subject=filter_subject, ack_policy=AckPolicy.NONE
+                    ),
+                )
+        with pytest.raises(nats.errors.TimeoutError):
+            await js.get_msg(STREAM, seq=1)
+        stolen = await js.pull_subscribe_bind(durable="catalog-erasure", stream=STREAM)
+        with pytest.raises(nats.errors.TimeoutError):
+            await stolen.fetch(batch=1, timeout=REFUSED_WAIT)
+        await nc.subscribe(f"{ROOT}.>", cb=listen)
+        await nc.flush()
+        await wait_until_logged(caplog, f'publish to "{ROOT}.consultation.access_log.anchored"')
+        await wait_until_logged(
+            caplog, f'publish to "$js.api.consumer.create.{STREAM}.audit-consultation.{ROOT}.identity.>"'
+        )
+        await wait_until_logged(caplog, f'publish to "$js.api.stream.msg.get.{STREAM}"')
+        await wait_until_logged(caplog, f'publish to "$js.api.consumer.msg.next.{STREAM}.catalog-erasure"')
+        await wait_until_logged(caplog, f'subscription to "{ROOT}.>"')
+    finally:
+        await nc.close()
+    assert overheard == []
 
 
 def test_the_config_holds_one_user_per_connecting_process_and_none_for_the_worker(

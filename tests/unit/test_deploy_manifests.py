@@ -546,10 +546,12 @@ def test_each_process_that_connects_to_nats_loads_its_own_user(values: dict[str,
     """Issue 17 item 3b (R-OPS-3): every process that connects to NATS, and the migrate job, loads its own
     COUNSEL_NATS_USER/_PASSWORD from its own Secret (after the shared one, so its keys win); the worker, which
     never connects, loads none; the shared Secret and the ConfigMap carry no NATS credentials."""
-    from deploy.nats_auth import MIGRATE, NATS_USERS
+    from deploy.nats_auth import AUDIT, MIGRATE, NATS_USERS
 
+    # The migrate job and the operator's `counsel audit verify` are no Deployment.
     assert {name for name, svc in values["services"].items() if svc.get("nats")} == set(NATS_USERS) - {
-        MIGRATE
+        MIGRATE,
+        AUDIT,
     }
     assert not values["services"]["worker"].get("nats")
     assert values["natsCredentials"] == {"secretSuffix": "nats", "optional": False}

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.stack import Stack, local_settings
+from deploy.audit import audited_services
+from deploy.local.stack import Stack, audit_password_file, local_settings
 from deploy.nats_auth import (
+    AUDIT,
     CLUSTER_NATS_USERS,
     GATEWAY,
     MIGRATE,
@@ -110,6 +112,22 @@ def test_migrate_makes_the_stream_buckets_and_consumers_and_reads_nothing() -> N
     assert len([s for s in migrate.publish if s.startswith("$JS.API.CONSUMER.CREATE.S.")]) == expected
 
 
+def test_audit_reads_only_the_published_anchors_through_consumers_of_its_own() -> None:
+    """Issue 20: `counsel audit verify`'s user creates, fetches from and deletes one consumer per audited
+    service, whose subject filter — part of the request's subject — is that service's anchors; it publishes no
+    event, gets no message by sequence (whose subject the server could not check) and reads its own inbox."""
+    audit = permissions(AUDIT, SETTINGS)
+    expected = []
+    for service in audited_services():
+        expected += [
+            f"$JS.API.CONSUMER.CREATE.S.audit-{service}.r.{service}.access_log.anchored",
+            f"$JS.API.CONSUMER.MSG.NEXT.S.audit-{service}",
+            f"$JS.API.CONSUMER.DELETE.S.audit-{service}",
+        ]
+    assert audit.publish == tuple(expected)
+    assert audit.subscribe == ("_INBOX_audit.>",)
+
+
 def test_a_clusters_block_reads_every_password_from_the_servers_environment() -> None:
     block = cluster_authorization(SETTINGS)
     for process in CLUSTER_NATS_USERS:  # the processes' users and the JetStream backup's
@@ -136,3 +154,15 @@ def test_counsel_up_gives_each_process_its_own_nats_user_and_the_worker_none(
             assert env["COUNSEL_NATS_USER"] == child.name
             assert env["COUNSEL_NATS_PASSWORD"] == f"pw-{child.name}"
     assert os.environ["COUNSEL_NATS_USER"] == "inherited"  # the stack's own environment is left alone
+
+
+def test_counsel_up_keeps_the_audit_password_for_the_operator_alone(tmp_path: Path) -> None:
+    """Issue 20: `counsel audit verify` is no child of the stack; the audit user's password is kept where the
+    operator finds it, readable by the owner only, fresh at every start."""
+    stack = Stack(local_settings(data_dir=tmp_path))
+    stack._new_nats_passwords()
+    path = audit_password_file(tmp_path)
+    assert path.read_text() == stack.nats_passwords[AUDIT]
+    assert path.stat().st_mode & 0o777 == 0o600
+    stack._new_nats_passwords()
+    assert path.read_text() == stack.nats_passwords[AUDIT]
