@@ -211,29 +211,13 @@ async def workflow_outcome(platform: StackProcess, document_order_id: str) -> Do
 def test_a_lawyer_letter_goes_to_a_lawyer_of_the_field_its_requirements_describe(http: httpx.Client) -> None:
     """R-DOC-3 "matched by legal field, as in consultation": the lawyer-letter product names no field, so the
     requirements' text is classified (a labour dispute) and a demo lawyer practising labour law is assigned."""
-    signed_in = http.post(
-        "/api/v1/auth/login",
-        json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
-    ).json()
     agent = login(http, "agent@demo.counsel.test")
-    created = http.post(
-        "/api/v1/document-orders",
-        headers=agent,
-        json={
-            "order_id": f"order-{os.urandom(6).hex()}",
-            "tenant_id": signed_in["user"]["tenant_id"],
-            "client_id": signed_in["user"]["id"],
-            "product_id": "doc-lawyer-letter",
-            "complexity": "simple",
-            "requirements": {
-                "contract_type": "劳动 Employment",
-                "parties": "甲方 某公司；乙方 员工张三",
-                "key_terms": "公司拖欠三个月工资并违法解除劳动合同，要求支付工资和经济补偿金",
-            },
-        },
-    )
-    assert created.status_code == 201, created.text
-    order = created.json()
+    requirements = {
+        "contract_type": "劳动 Employment",
+        "parties": "甲方 某公司；乙方 员工张三",
+        "key_terms": "公司拖欠三个月工资并违法解除劳动合同，要求支付工资和经济补偿金",
+    }
+    order = paid_order(http, agent, "doc-lawyer-letter", requirements)
     assert order["assignment_reason"].startswith("field labour;"), order["assignment_reason"]
     assert order["assignment_reason"].endswith("(field from classified)")
     labour_lawyers = {lawyer.user_id for lawyer in demo_lawyers() if "labour" in lawyer.fields}
@@ -249,36 +233,22 @@ def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(
     contract lawyer only with a reason, recorded as an override; then it goes on as any order."""
     operator = login(http, OPERATOR)
     agent = login(http, "agent@demo.counsel.test")
-    signed_in = http.post(
-        "/api/v1/auth/login",
-        json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
-    ).json()
     (tax_lawyer,) = (lawyer for lawyer in demo_lawyers() if "tax" in lawyer.fields)
     contract_lawyer = next(lawyer for lawyer in demo_lawyers() if "contract" in lawyer.fields)
     firm_admin = invite_admin(http, operator, tax_lawyer.firm_id)
 
     def paid_tax_order() -> dict:
-        created = http.post(
-            "/api/v1/document-orders",
-            headers=agent,
-            json={
-                "order_id": f"order-{os.urandom(6).hex()}",
-                "tenant_id": signed_in["user"]["tenant_id"],
-                "client_id": signed_in["user"]["id"],
-                "product_id": "doc-tax-compliance",
-                "complexity": "simple",
-                "requirements": TAX_REQUIREMENTS,
-            },
-        )
-        assert created.status_code == 201, created.text
-        order: dict = created.json()
-        return order
+        return paid_order(http, agent, "doc-tax-compliance", TAX_REQUIREMENTS)
 
     deactivated = http.post(f"/api/v1/lawyers/{tax_lawyer.id}/deactivate", headers=firm_admin)
     assert deactivated.status_code == 200, deactivated.text
     try:
         # The documents roster hears of the deactivation through `lawyer.changed`.
-        order = wait_for(lambda: (o := paid_tax_order())["assigned_lawyer_id"] is None and o, timeout=30)
+        def unassigned() -> dict | None:
+            order = paid_tax_order()
+            return order if order["assigned_lawyer_id"] is None else None
+
+        order = wait_for(unassigned, timeout=30)
         path = f"/api/v1/document-orders/{order['id']}"
         assert order["stage"] == "awaiting_acknowledgement" and order["acknowledge_due_at"]
         reason = "no eligible lawyer has passed tax: left to an agent (field from product)"
@@ -320,6 +290,29 @@ def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(
         assert activated.status_code == 200, activated.text
         # Back on the roster before the next journey asks for a tax lawyer.
         wait_for(lambda: paid_tax_order()["assigned_lawyer_id"] == tax_lawyer.user_id, timeout=30)
+
+
+def paid_order(http: httpx.Client, agent: dict[str, str], product_id: str, requirements: dict) -> dict:
+    """A simple-tier document order of the demo client's, as an agent creates one by hand (dev route)."""
+    signed_in = http.post(
+        "/api/v1/auth/login",
+        json={"method": "password", "identifier": "client@demo.counsel.test", "secret": "Demo-Passw0rd!"},
+    ).json()
+    created = http.post(
+        "/api/v1/document-orders",
+        headers=agent,
+        json={
+            "order_id": f"order-{os.urandom(6).hex()}",
+            "tenant_id": signed_in["user"]["tenant_id"],
+            "client_id": signed_in["user"]["id"],
+            "product_id": product_id,
+            "complexity": "simple",
+            "requirements": requirements,
+        },
+    )
+    assert created.status_code == 201, created.text
+    order: dict = created.json()
+    return order
 
 
 TAX_REQUIREMENTS = {
