@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Histogram
@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.portal import i18n
 from services.portal.config import PortalSettings
 from services.portal.gateway import Gateway, GatewayError, SignedOut, client_address_var
-from services.portal.licences import PlatformLicences, read_licences
+from services.portal.licences import PlatformLicences
 from services.portal.pages import (
     account,
     articles,
@@ -72,8 +72,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 class PortalMiddleware:
     """Per request: a correlation id (sent on to the gateway and in every log line), the language, the
-    session from its cookie (written back when it changed), the security headers, the page's render time and
-    one access-log line."""
+    session from its cookie (written back when it changed), the platform's licences until they were first
+    read (PlatformLicences.first_read), the security headers, the page's render time and one access-log
+    line."""
 
     def __init__(self, app: ASGIApp, codec: SessionCodec, secure_cookies: bool) -> None:
         self.app = app
@@ -98,6 +99,7 @@ class PortalMiddleware:
         locale_token = i18n.locale_var.set(i18n.chosen_locale(request.cookies.get(i18n.LOCALE_COOKIE)))
         session = self.codec.loads(request.cookies.get(COOKIE_NAME))
         scope.setdefault("state", {})["session"] = session
+        await request.app.state.licences.first_read()
         status = 500
 
         async def send_with_headers(message: Message) -> None:
@@ -150,14 +152,16 @@ def create_app(settings: PortalSettings, transport: httpx.AsyncBaseTransport | N
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.gateway = Gateway(gateway_url, transport)
+        app.state.licences = PlatformLicences(app.state.gateway)
+        app.state.licences.refresh_when_due()
         try:
             yield
         finally:
+            await app.state.licences.stop()
             await app.state.gateway.close()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
-    app.state.licences = PlatformLicences()
     app.state.templates = make_templates(i18n.load_translations())
     app.add_middleware(
         PortalMiddleware,
@@ -216,5 +220,5 @@ def create_app(settings: PortalSettings, transport: httpx.AsyncBaseTransport | N
         products_work.router,
         staff.router,
     ):
-        app.include_router(router, dependencies=[Depends(read_licences)])
+        app.include_router(router)
     return app

@@ -1,48 +1,62 @@
 """The platform's own licences (ICP licence number, business licence) in every page's footer, from
-`GET /api/v1/platform`. They change with a deployment, not per page: one gateway call every few minutes, not
-one per render (the product list renders in ~5 ms)."""
+`GET /api/v1/platform`. They change with a deployment, not per page: read in the background when the portal
+starts and again every few minutes, in the background (the product list renders in ~5 ms): a page waits
+only for the first read."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 
 import httpx
-from fastapi.requests import HTTPConnection
 
 from services.portal.gateway import Gateway, GatewayError
 from services.portal.session import Session
 
 # How long a read is shown before it is read again; after a failed read, how soon it is tried again.
 FRESH_SECONDS = 300.0
-RETRY_SECONDS = 30.0
+RETRY_SECONDS = 5.0
+# How long a page waits for the first read (the portal may start before the gateway answers).
+FIRST_READ_WAIT_SECONDS = 1.0
 
 
 class PlatformLicences:
     """The last `GET /api/v1/platform` answer (None before the first that worked: the footer leaves them out
-    rather than a page failing for them)."""
+    rather than a page waiting or failing for them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, gateway: Gateway) -> None:
         self.current: dict[str, Any] | None = None
+        self._gateway = gateway
         self._next_read_at = 0.0
-        self._lock = asyncio.Lock()
+        self._reading: asyncio.Task[None] | None = None
 
-    async def refresh_if_due(self, gateway: Gateway) -> None:
-        if time.monotonic() < self._next_read_at:
+    def refresh_when_due(self) -> None:
+        """Starts a background read when the last one is due for renewal (and none is under way)."""
+        if time.monotonic() < self._next_read_at or (self._reading and not self._reading.done()):
             return
-        async with self._lock:  # one read for the pages that find it due at once
-            if time.monotonic() < self._next_read_at:
-                return
-            try:
-                self.current = await gateway.call(Session(), "GET", "/api/v1/platform", signed_in=False)
-                self._next_read_at = time.monotonic() + FRESH_SECONDS
-            except (GatewayError, httpx.HTTPError) as exc:
-                logging.getLogger(__name__).warning("the platform's licences could not be read: %s", exc)
-                self._next_read_at = time.monotonic() + RETRY_SECONDS
+        self._reading = asyncio.get_running_loop().create_task(self._read())
 
+    async def first_read(self) -> None:
+        """Until a read has worked, a page waits a moment for one (started when due), so the first pages
+        after a start have the footer too; after that, never."""
+        if self.current is not None:
+            return
+        self.refresh_when_due()
+        if self._reading and not self._reading.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._reading), FIRST_READ_WAIT_SECONDS)
 
-async def read_licences(connection: HTTPConnection) -> None:
-    """Every route's dependency: the licences read again when due, before the page renders its footer."""
-    await connection.app.state.licences.refresh_if_due(connection.app.state.gateway)
+    async def stop(self) -> None:
+        if self._reading and not self._reading.done():
+            self._reading.cancel()
+
+    async def _read(self) -> None:
+        try:
+            self.current = await self._gateway.call(Session(), "GET", "/api/v1/platform", signed_in=False)
+            self._next_read_at = time.monotonic() + FRESH_SECONDS
+        except (GatewayError, httpx.HTTPError) as exc:
+            logging.getLogger(__name__).warning("the platform's licences could not be read: %s", exc)
+            self._next_read_at = time.monotonic() + RETRY_SECONDS

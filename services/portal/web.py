@@ -21,6 +21,7 @@ from starlette.datastructures import FormData, UploadFile
 from services.portal import i18n, labels
 from services.portal.config import PortalSettings
 from services.portal.gateway import Gateway, GatewayError, RequestParts, SignedOut
+from services.portal.licences import PlatformLicences
 from services.portal.session import Session
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -98,6 +99,8 @@ FormDep = Annotated[FormData, Depends(checked_form)]
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     session = session_of(request)
+    licences: PlatformLicences = request.app.state.licences
+    licences.refresh_when_due()  # in the background: this page shows the last read
     locale = i18n.locale_var.get()
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
@@ -113,7 +116,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
                 "version": settings_of(request).privacy_policy_version,
                 "url": settings_of(request).privacy_policy_url,
             },
-            "platform": request.app.state.licences.current,
+            "platform": licences.current,
             # The Idempotency-Key of the forms that create (an order, a payment): a resubmitted form repeats it.
             "form_key": uuid.uuid4().hex,
             **context,

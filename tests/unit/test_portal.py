@@ -451,13 +451,17 @@ async def test_the_footer_shows_the_platforms_licences_read_once_for_many_pages(
     assert len(gateway.calls("GET", "/api/v1/platform")) == 1
 
 
-async def test_pages_render_without_the_licences_when_the_gateway_does_not_give_them(
-    portal: httpx.AsyncClient, gateway: FakeGateway
-) -> None:
+async def test_pages_render_without_the_licences_when_the_gateway_does_not_give_them() -> None:
+    gateway = FakeGateway()
     gateway.platform_status = 503
-    page = await portal.get("/products")
-    assert page.status_code == 200 and "ICP" not in page.text
-    await portal.get("/")
+    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
+    ):
+        page = await portal.get("/products")
+        assert page.status_code == 200 and "ICP" not in page.text
+        await portal.get("/")
     assert len(gateway.calls("GET", "/api/v1/platform")) == 1  # tried again later, not on every page
 
 
