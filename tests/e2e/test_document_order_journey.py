@@ -12,6 +12,7 @@ import os
 from datetime import datetime, timedelta
 
 import httpx
+from temporalio.service import RPCError, RPCStatusCode
 
 from deploy.local.launcher import StackProcess
 from services.catalog.seed import demo_lawyers
@@ -258,8 +259,9 @@ def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(
         )
         queued = next(o for o in queue.json()["items"] if o["id"] == order["id"])
         assert (queued["assigned_lawyer_id"], queued["assignment_reason"]) == (None, reason)
-        status = asyncio.run(workflow_status(platform, order["id"]))
-        assert status.stage == "awaiting_acknowledgement"  # the acknowledgement clock runs meanwhile
+        # The acknowledgement clock runs meanwhile (the workflow starts from `docorder.created`).
+        stage = wait_for(lambda: asyncio.run(workflow_stage(platform, order["id"])), timeout=30)
+        assert stage == "awaiting_acknowledgement"
 
         refused = http.post(f"{path}/acknowledge", headers=agent, json={})
         assert refused.status_code == 409 and refused.json()["type"].endswith("/no_lawyer_assigned"), (
@@ -322,8 +324,14 @@ TAX_REQUIREMENTS = {
 }
 
 
-async def workflow_status(platform: StackProcess, document_order_id: str) -> DocumentOrderStatus:
+async def workflow_stage(platform: StackProcess, document_order_id: str) -> str | None:
+    """The stage the order's workflow is in; None while it has not started."""
     client = await platform_temporal(platform)
     handle = client.get_workflow_handle(document_order_workflow_id(document_order_id))
-    status: DocumentOrderStatus = await handle.query("status", result_type=DocumentOrderStatus)
-    return status
+    try:
+        status: DocumentOrderStatus = await handle.query("status", result_type=DocumentOrderStatus)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return status.stage
