@@ -3,6 +3,7 @@ headers, languages and formats, the order form. The browser tier runs it against
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -105,6 +106,16 @@ def login_answer(token: str) -> dict[str, Any]:
     }
 
 
+ORDER_REQUIRED = {
+    "type": "https://counsel.test/problems/order_required",
+    "title": "Conflict",
+    "status": 409,
+    "detail": "no paid phone consultation order or retainer of your enterprise is left to pay for the call: "
+    "buy 电话咨询 (consult-phone) first",
+    "errors": [{"field": "order_id", "message": "buy 电话咨询 (consult-phone) first"}],
+}
+
+
 class FakeGateway:
     """Answers the few API calls these tests make and records every request."""
 
@@ -142,6 +153,12 @@ class FakeGateway:
             return httpx.Response(200, json=COMPLAINT | {"status": "closed"})
         if (method, path) == ("POST", "/api/v1/complaints/k1/reopen"):
             return problem(409, "a closed complaint cannot become reopened")
+        if (method, path) == ("POST", "/api/v1/calls") and json.loads(request.content)[
+            "lawyer_id"
+        ] == "unpaid":
+            return httpx.Response(
+                409, json=ORDER_REQUIRED, headers={"content-type": "application/problem+json"}
+            )
         if (method, path) == ("POST", "/api/v1/calls"):
             return httpx.Response(201, json={"id": "call1", "status": "ringing"})
         if (method, path) == ("GET", "/api/v1/calls/call1"):
@@ -567,3 +584,15 @@ async def test_a_client_rings_a_lawyer_and_the_call_page_signals_through_the_por
     stranger = await portal.get("/calls/other")
     assert stranger.status_code == 404 and 'data-call-socket="/calls/other/signal"' in stranger.text
     assert 'action="/calls/other/end"' not in stranger.text
+
+
+async def test_a_client_without_a_paid_order_is_told_why_and_where_to_buy_one(
+    portal: httpx.AsyncClient,
+) -> None:
+    await log_in(portal)
+    csrf = csrf_of((await portal.get("/account")).text)
+    refused = await portal.post("/calls", data={"csrf_token": csrf, "lawyer_id": "unpaid", "media": "video"})
+    assert refused.status_code == 409
+    assert ORDER_REQUIRED["detail"] in html.unescape(refused.text)
+    assert '<a href="/products/consult-phone">' in refused.text
+    assert "data-call-socket" not in refused.text
