@@ -23,6 +23,8 @@ PHONE: ViewportSize = {"width": 375, "height": 812}
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 BLOCKING_IMPACTS = {"serious", "critical"}
 LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
+# Payment notifications and workflows are asynchronous: the order page refreshes itself every 5 s.
+ASYNC_TIMEOUT_MS = 60_000
 
 
 @dataclass
@@ -95,3 +97,12 @@ def staff_page(browser: Browser, portal_url: str, email: str) -> Page:
     page.locator("#pw-secret").press("Enter")
     expect(page).to_have_url(re.compile(r"/work$"))
     return page
+
+
+def pay_in_the_sandbox(page: Page, steps: Steps, name: str) -> None:
+    """Pays the order `page` shows with the sandbox provider, as the client would, and waits for its voucher."""
+    page.get_by_role("button", name="去支付").click()
+    page.get_by_role("button", name="确认支付").click()
+    expect(page.locator("#voucher-code")).to_be_visible(timeout=ASYNC_TIMEOUT_MS)
+    expect(page.get_by_role("link", name="下载发票（PDF）")).to_be_visible()
+    steps.shot(page, name)

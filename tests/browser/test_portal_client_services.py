@@ -11,25 +11,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import httpx
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser.support import Steps, register_client, staff_page
+from tests.browser.support import ASYNC_TIMEOUT_MS, Steps, pay_in_the_sandbox, register_client, staff_page
 
-# Payment notifications and workflows are asynchronous: the order page refreshes itself every 5 s.
-ASYNC_TIMEOUT_MS = 60_000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOOKED_LAWYER = "lawyer3@demo.counsel.test"
 # On duty around the clock (services/catalog/seed.py ON_CALL) and booked by no other journey: the first free
 # start of their calendar is within the next 30 minutes, when the lawyer may already check in.
 ON_CALL_LAWYER = ("lawyer-5", "lawyer5@demo.counsel.test")
-
-
-def pay_in_the_sandbox(page: Page, steps: Steps, name: str) -> None:
-    page.get_by_role("button", name="去支付").click()
-    page.get_by_role("button", name="确认支付").click()
-    expect(page.locator("#voucher-code")).to_be_visible(timeout=ASYNC_TIMEOUT_MS)
-    expect(page.get_by_role("link", name="下载发票（PDF）")).to_be_visible()
-    steps.shot(page, name)
 
 
 def test_a_client_books_pays_moves_and_cancels_a_meeting_with_its_refund(

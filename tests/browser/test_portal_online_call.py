@@ -1,6 +1,7 @@
 """An online call in the portal (§6.2.4.1, R-BK-3): a client calls an online lawyer by video from the lawyers
 page, the lawyer answers from the workbench, and media flows both ways over WebRTC between two Chromium
-contexts with fake cameras and microphones; a third user opening the call page is refused (4403) and reads none
+contexts with fake cameras and microphones, once the client has bought and paid the phone consultation the
+call page asked for; a third user opening the call page is refused (4403) and reads none
 of the signalling; the client hangs up and the call record is kept."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from tests.browser.support import CHROMIUM, Steps, register_client, staff_page
+from tests.browser.support import CHROMIUM, Steps, pay_in_the_sandbox, register_client, staff_page
 from tests.support.journeys import login
 
 # A camera and a microphone for the test: Chromium grants them without asking and feeds a test pattern and a
@@ -52,6 +53,17 @@ def test_a_client_calls_an_online_lawyer_by_video_and_a_third_user_cannot_join(
     calling = client.get_by_role("form", name=f"与{LAWYER_NAME}语音/视频通话")
     steps.shot(client, "client-sees-the-online-lawyer")
     calling.get_by_role("button", name="视频通话").click()
+    expect(client.locator("#call-refused")).to_contain_text("consult-phone")
+    steps.shot(client, "client-is-asked-to-buy-a-phone-consultation")
+    client.get_by_role("link", name="购买电话咨询").click()
+    expect(client).to_have_url(re.compile(r"/products/consult-phone$"))
+    client.get_by_role("button", name="提交订单").click()
+    pay_in_the_sandbox(client, steps, "client-phone-consultation-paid")
+
+    client.goto("/lawyers")
+    client.get_by_role("form", name=f"与{LAWYER_NAME}语音/视频通话").get_by_role(
+        "button", name="视频通话"
+    ).click()
     expect(client).to_have_url(re.compile(r"/calls/[^/]+$"))
     expect(client.locator("#call-status")).to_have_text("等待律师接听")
     call_id = client.url.rsplit("/", 1)[1]
@@ -85,4 +97,4 @@ def test_a_client_calls_an_online_lawyer_by_video_and_a_third_user_cannot_join(
     steps.shot(client, "client-hung-up")
     record = api.get(f"/api/v1/calls/{call_id}", headers=login(api, LAWYER_EMAIL)).json()
     assert (record["status"], record["ended_by"], record["outcome"]) == ("ended", "client", "已说明维权步骤")
-    assert record["started_at"] is not None
+    assert record["started_at"] is not None and record["order_id"]

@@ -3,6 +3,7 @@ headers, languages and formats, the order form. The browser tier runs it against
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -107,6 +108,16 @@ def login_answer(token: str) -> dict[str, Any]:
     }
 
 
+ORDER_REQUIRED = {
+    "type": "https://counsel.test/problems/order_required",
+    "title": "Conflict",
+    "status": 409,
+    "detail": "no paid phone consultation order or retainer of your enterprise is left to pay for the call: "
+    "buy 电话咨询 (consult-phone) first",
+    "errors": [{"field": "order_id", "message": "buy 电话咨询 (consult-phone) first"}],
+}
+
+
 class FakeGateway:
     """Answers the few API calls these tests make and records every request."""
 
@@ -163,6 +174,12 @@ class FakeGateway:
             return httpx.Response(200, json=COMPLAINT | {"status": "closed"})
         if (method, path) == ("POST", "/api/v1/complaints/k1/reopen"):
             return problem(409, "a closed complaint cannot become reopened")
+        if (method, path) == ("POST", "/api/v1/calls") and json.loads(request.content)[
+            "lawyer_id"
+        ] == "unpaid":
+            return httpx.Response(
+                409, json=ORDER_REQUIRED, headers={"content-type": "application/problem+json"}
+            )
         if (method, path) == ("POST", "/api/v1/calls"):
             return httpx.Response(201, json={"id": "call1", "status": "ringing"})
         if (method, path) == ("GET", "/api/v1/calls/call1"):
@@ -739,3 +756,15 @@ async def test_a_refused_certificate_number_is_shown_beside_the_lawyers_field() 
     assert 'id="certificate_number-error" class="error">must be 17 digits' in refused.text
     put = next(r for r in gateway.requests if r.method == "PUT")
     assert json.loads(put.content)["years_of_practice"] == 4
+
+
+async def test_a_client_without_a_paid_order_is_told_why_and_where_to_buy_one(
+    portal: httpx.AsyncClient,
+) -> None:
+    await log_in(portal)
+    csrf = csrf_of((await portal.get("/account")).text)
+    refused = await portal.post("/calls", data={"csrf_token": csrf, "lawyer_id": "unpaid", "media": "video"})
+    assert refused.status_code == 409
+    assert ORDER_REQUIRED["detail"] in html.unescape(refused.text)
+    assert '<a href="/products/consult-phone">' in refused.text
+    assert "data-call-socket" not in refused.text

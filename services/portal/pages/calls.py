@@ -4,6 +4,7 @@ signalling relayed through the portal (services/portal/sockets.py) to the gatewa
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, WebSocket
@@ -17,13 +18,23 @@ router = APIRouter()
 
 # The signalling socket's protocol (API.md).
 SIGNAL_SUBPROTOCOL = "counsel.signal.v1"
+# order_required's order_id message names the product to buy: "buy 电话咨询 (consult-phone) first".
+PRODUCT_TO_BUY = re.compile(r"\(([\w-]+)\) first$")
 
 
 @router.post("/calls", dependencies=[require_role("client", "client_admin")])
-async def start(form: FormDep, session: UserDep, gateway: GatewayDep) -> Response:
-    """Rings the lawyer (an offline one is refused: the error page says so) and opens the call page."""
+async def start(request: Request, form: FormDep, session: UserDep, gateway: GatewayDep) -> Response:
+    """Rings the lawyer (an offline one is refused: the error page says so) and opens the call page. Without a
+    paid order to pay for the call (409 order_required) the page says why and links to the product to buy."""
     body = {"lawyer_id": form_text(form, "lawyer_id"), "media": form_text(form, "media")}
-    call = await gateway.call(session, "POST", "/api/v1/calls", json=body)
+    try:
+        call = await gateway.call(session, "POST", "/api/v1/calls", json=body)
+    except GatewayError as exc:
+        if "order_id" not in exc.errors:
+            raise
+        named = PRODUCT_TO_BUY.search(exc.errors["order_id"])
+        buy = f"/products/{quote(named[1], safe='')}" if named else "/products"
+        return render(request, "call.html", exc.status, call=None, call_id="", error=exc, buy=buy)
     return redirect(f"/calls/{call['id']}")
 
 
@@ -34,8 +45,8 @@ async def call_page(request: Request, call_id: str, session: UserDep, gateway: G
     try:
         call = await gateway.call(session, "GET", "/api/v1/calls/{id}", path={"id": call_id})
     except GatewayError as exc:
-        return render(request, "call.html", exc.status, call=None, call_id=call_id, error=exc)
-    return render(request, "call.html", call=call, call_id=call_id, error=None)
+        return render(request, "call.html", exc.status, call=None, call_id=call_id, error=exc, buy=None)
+    return render(request, "call.html", call=call, call_id=call_id, error=None, buy=None)
 
 
 @router.post("/calls/{call_id}/accept", dependencies=[require_role("lawyer")])
