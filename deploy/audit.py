@@ -50,11 +50,12 @@ async def published_anchors(js: JetStreamContext, stream: str, service: str, sub
             inactive_threshold=AUDIT_CONSUMER_IDLE,
         ),
     )
+    published = info.num_pending or 0
     anchors: list[Anchor] = []
     try:
         subscription = await js.pull_subscribe_bind(durable=consumer, stream=stream)
-        while len(anchors) < info.num_pending:
-            for message in await subscription.fetch(batch=info.num_pending - len(anchors), timeout=10):
+        while len(anchors) < published:
+            for message in await subscription.fetch(batch=published - len(anchors), timeout=10):
                 anchors.append(
                     published_anchor(unpack(EventEnvelope.FromString(message.data), AccessLogAnchored))
                 )

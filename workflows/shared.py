@@ -377,6 +377,7 @@ class BookingRescheduledSignal(BaseModel):
 
 
 class BookingCancelledSignal(BaseModel):
+    # A code (booking.cancelled's reason), never the words a client typed.
     reason: str
     # The paid order and what the cancellation policy refunds of it (decided by the booking service).
     order_id: str = ""

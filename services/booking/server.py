@@ -347,9 +347,7 @@ class BookingServicer(BookingServiceServicer, BookingInternalServiceServicer):
         self, request: pb.CancelBookingRequest, context: grpc.aio.ServicerContext
     ) -> pb.CancelBookingResponse:
         principal = current_principal()
-        reason = request.reason.strip() or (
-            "client_request" if principal and principal.is_client else "cancelled"
-        )
+        reason = request.reason.strip() or domain.cancelled_by(principal)
         row = await self.stores.bookings.cancel(principal, request.booking_id, reason)
         return pb.CancelBookingResponse(booking=await self._booking(row))
 

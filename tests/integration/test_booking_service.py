@@ -415,6 +415,11 @@ async def test_confirm_reschedule_and_cancel_with_refund_by_policy(platform: Pla
     )  # > 24 h ahead
     [event] = [e for e in await platform.events("booking.cancelled") if e.aggregate_id == booking_id]
     assert event.tenant_id == "tenant-1"
+    # The words typed stay sealed in booking's store: the event (and the workflow's signal made from it)
+    # carries who cancelled, as a code.
+    assert unpack(event, booking_event_messages.BookingCancelled).reason == "client_request"
+    assert b"plans changed" not in event.SerializeToString()
+    assert cancelled.json()["cancel_reason"] == "plans changed"
     twice = await platform.http.post(
         f"/api/v1/bookings/{booking_id}/cancel", json={}, headers=platform.client()
     )

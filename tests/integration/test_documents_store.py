@@ -133,15 +133,32 @@ async def test_requirements_are_stored_sealed_and_rows_from_before_are_sealed_at
     await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1", fields=["contract"])
     order_id = (await stores.orders.create(new_order())).view.row.id
     assert (await stores.orders.get(CLIENT, order_id)).row.requirements_json == '{"parties": "甲方/乙方"}'
+    await stores.orders.acknowledge(AGENT, order_id, "收到")
+    upload = domain.validate_upload("合同.docx", DOCX, b"draft", "初稿")
+    await stores.versions.add_version(lawyer("lawyer-1"), order_id, upload, files_discarded)
     async with stores.orders.db.engine.begin() as conn:
         (stored,) = (await conn.execute(text("SELECT requirements_json FROM document_orders"))).one()
         assert json.loads(stored)["parties"].startswith(SEALED_PREFIX)
-        # As a row written before sealing holds it:
+        (note,) = (await conn.execute(text("SELECT note FROM document_versions"))).one()
+        assert note.startswith(SEALED_PREFIX)
+        # As rows written before sealing hold them:
         await conn.execute(text("""UPDATE document_orders SET requirements_json = '{"parties": "丙方"}'"""))
+        await conn.execute(text("UPDATE document_versions SET note = '旧稿', review_comment = '请改'"))
 
-    assert await seal_clear_rows(stores.orders.db, stores.orders.keys) == 1
+    assert await seal_clear_rows(stores.orders.db, stores.orders.keys) == 2
     assert await seal_clear_rows(stores.orders.db, stores.orders.keys) == 0  # a second start finds nothing
-    assert (await stores.orders.get(CLIENT, order_id)).row.requirements_json == '{"parties": "丙方"}'
+    async with stores.orders.db.engine.begin() as conn:
+        stored_note, stored_comment = (
+            await conn.execute(text("SELECT note, review_comment FROM document_versions"))
+        ).one()
+    assert stored_note.startswith(SEALED_PREFIX) and stored_comment.startswith(SEALED_PREFIX)
+    view = await stores.orders.get(CLIENT, order_id)
+    assert view.row.requirements_json == '{"parties": "丙方"}'
+    assert [(v.note, v.review_comment) for v in view.versions] == [("旧稿", "请改")]
+
+
+async def files_discarded(name: str, content: bytes) -> None:
+    """An object store for a test about rows: the file goes nowhere."""
 
 
 async def test_the_lawyer_practises_the_orders_field_is_active_and_not_overloaded(

@@ -187,6 +187,12 @@ class Cancellation:
     refund_fen: int
 
 
+def cancelled_by(principal: Principal | None) -> str:
+    """The reason code of a cancellation by `principal`: what `booking.cancelled` and the booking's workflow
+    carry instead of the words a client typed, and the reason kept when none was typed."""
+    return "client_request" if principal and principal.is_client else "cancelled"
+
+
 def cancellation(
     status: str, paid_fen: int, start: datetime, now: datetime, reason: str, policy: Policy = POLICY
 ) -> Cancellation:

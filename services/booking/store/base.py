@@ -103,7 +103,8 @@ async def publish(
 async def publish_cancelled(
     session: AsyncSession, outbox: Outbox, row: BookingRow, actor: str, reason: str
 ) -> None:
-    """`reason` in plaintext: the row holds it sealed when the client typed it."""
+    """`reason` a code (store.sealed.SYSTEM_REASONS), never words someone typed: those stay sealed in the
+    row, opened only by booking."""
     await publish(
         session,
         outbox,

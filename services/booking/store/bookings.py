@@ -29,6 +29,7 @@ from services.booking.store.sealed import (
     ADDRESS,
     NEEDS,
     SUMMARY,
+    SYSTEM_REASONS,
     booking_subject,
     open_bookings,
     sealed_quality,
@@ -344,7 +345,9 @@ class Bookings:
             session.add(row)
             actor = _actor(principal)
             record_stage(session, row, "cancelled", actor, now)
-            await publish_cancelled(session, self.outbox, row, actor, cancelled.reason)
+            # The event and the workflow's signal carry a code; the words typed stay sealed in the row.
+            code = cancelled.reason if cancelled.reason in SYSTEM_REASONS else domain.cancelled_by(principal)
+            await publish_cancelled(session, self.outbox, row, actor, code)
             return row
 
     @_returns_opened

@@ -19,12 +19,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.documents.models import DocumentOrderRow, DocumentVersionRow
+from services.runtime import sealed_rows
 from services.runtime.db import Database
-from services.runtime.erasure import ERASED_TEXT, opened
+from services.runtime.erasure import opened
 from services.runtime.errors import NotFound
-from services.runtime.keys import SEALED_PREFIX, DataKeys, SealedValueError, SubjectCipher, owner_subject
+from services.runtime.keys import DataKeys, SealedValueError, SubjectCipher, owner_subject
 from services.runtime.sealed_files import open_file, seal_file
-from services.runtime.sealed_rows import seal_in_batches, sealed_value
+from services.runtime.sealed_rows import SealedColumns, seal_in_batches, sealed_value
 
 log = logging.getLogger(__name__)
 
@@ -70,75 +71,47 @@ def opened_version(cipher: SubjectCipher, row: DocumentVersionRow) -> DocumentVe
 
 
 # --- rows written before sealing -------------------------------------------------------------------------
-_BATCH = 500
+_SEALED_COLUMNS = (
+    SealedColumns(
+        "document_versions",
+        {"note": VERSION_NOTE, "review_comment": REVIEW_COMMENT},
+        "SELECT t.id, o.tenant_id, o.client_id, {columns} FROM document_versions t "
+        "JOIN document_orders o ON o.id = t.document_order_id WHERE {clear}",
+    ),
+    SealedColumns(
+        "document_revisions",
+        {"instructions": INSTRUCTIONS},
+        "SELECT t.id, o.tenant_id, o.client_id, {columns} FROM document_revisions t "
+        "JOIN document_orders o ON o.id = t.document_order_id WHERE {clear}",
+    ),
+)
+_CLEAR_REQUIREMENTS = (
+    "SELECT t.id, t.tenant_id, t.client_id, t.requirements_json FROM document_orders t WHERE EXISTS ("
+    "SELECT 1 FROM json_each_text(t.requirements_json::json) answer WHERE answer.value <> '' "
+    "AND answer.value <> :erased AND answer.value NOT LIKE :sealed)"
+)
 
 
 async def seal_clear_rows(db: Database, keys: DataKeys) -> int:
-    """Seal every value still in clear (written before this service sealed case material), a batch per
-    transaction; returns how many rows changed. Run at start before serving (migrations never hold the
-    master key); replicas starting together skip each other's locked rows, and a second run finds nothing."""
-    changed = 0
-    while batch := await _seal_orders(db, keys):
-        changed += batch
-    for table, column, field, owner in (
-        ("document_versions", "note", VERSION_NOTE, "t.document_order_id"),
-        ("document_versions", "review_comment", REVIEW_COMMENT, "t.document_order_id"),
-        ("document_revisions", "instructions", INSTRUCTIONS, "t.document_order_id"),
-    ):
-        while batch := await _seal_column(db, keys, table, column, field, owner):
-            changed += batch
-    return changed
+    """Seal every value still in clear (written before this service sealed case material); returns how many
+    rows changed (services/runtime/sealed_rows.py: at start, in batches, replicas sharing the work)."""
+    changed = await seal_in_batches(db, keys, _CLEAR_REQUIREMENTS, {}, _seal_requirements_row)
+    return changed + await sealed_rows.seal_clear_rows(db, keys, _SEALED_COLUMNS)
 
 
-async def _seal_orders(db: Database, keys: DataKeys) -> int:
-    async with db.engine.begin() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT id, tenant_id, client_id, requirements_json FROM document_orders t WHERE EXISTS ("
-                    "SELECT 1 FROM json_each_text(t.requirements_json::json) answer WHERE answer.value <> '' "
-                    "AND answer.value <> :erased AND answer.value NOT LIKE :sealed) "
-                    f"LIMIT {_BATCH} FOR UPDATE SKIP LOCKED"
-                ),
-                {"erased": ERASED_TEXT, "sealed": SEALED_PREFIX + "%"},
-            )
-        ).all()
-        for row in rows:
-            cipher = await keys.cipher(owner_subject(row.tenant_id, row.client_id))
-            answers = {
-                name: sealed_value(cipher, f"{REQUIREMENTS}.{name}", value)
-                for name, value in json.loads(row.requirements_json).items()
-            }
-            await conn.execute(
-                text("UPDATE document_orders SET requirements_json = :answers WHERE id = :id"),
-                {"answers": json.dumps(answers, ensure_ascii=False), "id": row.id},
-            )
-    return len(rows)
+async def _seal_requirements_row(
+    conn: AsyncConnection, cipher: SubjectCipher, row: Mapping[str, Any]
+) -> None:
+    answers = {
+        name: sealed_value(cipher, f"{REQUIREMENTS}.{name}", value)
+        for name, value in json.loads(row["requirements_json"]).items()
+    }
+    await conn.execute(
+        text("UPDATE document_orders SET requirements_json = :answers WHERE id = :id"),
+        {"answers": json.dumps(answers, ensure_ascii=False), "id": row["id"]},
+    )
 
 
-async def _seal_column(db: Database, keys: DataKeys, table: str, column: str, field: str, owner: str) -> int:
-    async with db.engine.begin() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    f"SELECT t.id, o.tenant_id, o.client_id, t.{column} AS value FROM {table} t "
-                    f"JOIN document_orders o ON o.id = {owner} "
-                    f"WHERE t.{column} <> '' AND t.{column} <> :erased AND t.{column} NOT LIKE :sealed "
-                    f"LIMIT {_BATCH} FOR UPDATE OF t SKIP LOCKED"
-                ),
-                {"erased": ERASED_TEXT, "sealed": SEALED_PREFIX + "%"},
-            )
-        ).all()
-        for row in rows:
-            cipher = await keys.cipher(owner_subject(row.tenant_id, row.client_id))
-            await conn.execute(
-                text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),
-                {"value": sealed_value(cipher, field, row.value), "id": row.id},
-            )
-    return len(rows)
-
-
-# --- files stored before sealing -------------------------------------------------------------------------
 # Files are read whole and written back in the batch's transaction, so a batch is small.
 _FILE_BATCH = 10
 _CLEAR_FILES = (

@@ -155,7 +155,9 @@ class BookingCancelled(_message.Message):
     status: _builtins.str
     """Final status: cancelled|expired."""
     reason: _builtins.str
-    """Why, e.g. "client_request", "hold_expired"."""
+    """Why, as a code: client_request|cancelled|hold_expired. Never the words a client typed, which booking keeps
+    sealed in its own store.
+    """
     order_id: _builtins.str
     """The paid order, if any."""
     refund_fen: _builtins.int
