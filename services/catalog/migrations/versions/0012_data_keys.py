@@ -4,8 +4,8 @@
 The reviews written before this revision are sealed by the service at start (`seal_clear_rows`): sealing
 needs the master key, which migrations never hold.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Created: 2026-12-06 19:45:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from services.runtime.keys import create_data_keys_table
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
