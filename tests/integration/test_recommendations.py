@@ -33,7 +33,7 @@ from services.gateway.config import GatewaySettings
 from services.runtime.config import Settings
 from services.runtime.context import Principal
 from services.runtime.db import Database
-from services.runtime.events import DurableConsumer, EventBus, bind, unpack
+from services.runtime.events import DurableConsumer, EventBus, Outbox, bind, unpack
 from services.runtime.grpc_client import open_channel
 from services.runtime.pki import TlsMaterial
 from services.runtime.records import utcnow
