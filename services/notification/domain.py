@@ -31,6 +31,34 @@ from services.notification.policy import DEFAULT_TIME_ZONE, Category
 from services.notification.templates import OPTIONAL_PART, PLACEHOLDER, templates
 from services.runtime.events import unpack
 
+# The reason codes cancellations and refunds carry (booking, payment, documents and their workflows), in the
+# words a client reads: a notice never shows a key like `client_request` inside Chinese text. A reason that is
+# not a code (what a person typed) is shown as it is.
+REASON_LABELS: dict[str, tuple[str, str]] = {
+    "client_request": ("应客户要求", "at the client's request"),
+    "cancelled": ("由平台工作人员取消", "cancelled by staff"),
+    "hold_expired": ("预留时段已过期", "the held time ran out"),
+    "payment_timeout": ("未在时限内付款", "not paid in time"),
+    "booking_cancelled": ("预约已取消", "the booking was cancelled"),
+    "expired": ("已过期", "expired"),
+    "fulfilment_failed": ("服务未能完成", "the service could not be delivered"),
+    "fulfilment_not_served": ("服务未提供", "the service was not provided"),
+    "fulfilment_cancelled": ("服务已取消", "the service was cancelled"),
+    "agent_refund": ("客服办理退款", "refunded by customer service"),
+}
+
+
+def reason_params(reason: str) -> dict[str, str]:
+    """`reason` as the templates' `{reason}` (Chinese) and `{reason_en}`: each code of a composite reason
+    (`booking_cancelled: client_request`, as the booking workflow refunds) in words."""
+    parts = [part.strip() for part in reason.split(":")]
+    if not all(part in REASON_LABELS for part in parts):
+        return {"reason": reason, "reason_en": reason}
+    return {
+        "reason": "：".join(REASON_LABELS[part][0] for part in parts),
+        "reason_en": ": ".join(REASON_LABELS[part][1] for part in parts),
+    }
+
 
 @dataclass(frozen=True)
 class Fact:
@@ -334,7 +362,7 @@ def _documents(envelope: EventEnvelope) -> Plan:
     if kind == "docorder.cancelled":
         x = unpack(envelope, documents_events.DocOrderCancelled)
         subject = ("document_order", x.document_order_id)
-        params = {"reason": x.reason}
+        params = reason_params(x.reason)
         notices = [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=x.client_id)]
         if x.assigned_lawyer_id:
             notices.append(
@@ -402,7 +430,7 @@ def _booking(envelope: EventEnvelope) -> Plan:
     if kind == "booking.cancelled":
         x = unpack(envelope, booking_events.BookingCancelled)
         subject = ("booking", x.booking_id)
-        params = {"reason": x.reason or x.status}
+        params = reason_params(x.reason or x.status)
         return Plan(
             [],
             [
@@ -449,11 +477,13 @@ def _payment(envelope: EventEnvelope) -> Plan:
     if kind == "order.cancelled":
         x = unpack(envelope, payment_events.OrderCancelled)
         subject = ("order", x.order_id)
-        return Plan([], [Notice(kind, Category.STATUS, *subject, {"reason": x.reason}, user_id=x.client_id)])
+        return Plan(
+            [], [Notice(kind, Category.STATUS, *subject, reason_params(x.reason), user_id=x.client_id)]
+        )
     if kind == "order.refunded":
         r = unpack(envelope, payment_events.OrderRefunded)
         subject = ("order", r.order_id)
-        params = {"amount": _money(r, "amount"), "reason": r.reason}
+        params = {"amount": _money(r, "amount"), **reason_params(r.reason)}
         return Plan([], [Notice(kind, Category.TRANSACTIONAL, *subject, params, user_id=r.client_id)])
     return Plan([], [])
 

@@ -307,6 +307,50 @@ def test_the_client_reads_the_field_of_their_question_as_a_word_of_their_languag
     assert en in render(notice.kind, notice.params, "en").body
 
 
+@pytest.mark.parametrize(
+    ("event_type", "payload", "zh", "en"),
+    [
+        (
+            "booking.cancelled",
+            booking.BookingCancelled(
+                booking_id="b1", client_id="client", status="cancelled", reason="client_request"
+            ),
+            "应客户要求",
+            "at the client's request",
+        ),
+        (
+            "order.cancelled",
+            payment.OrderCancelled(order_id="o1", client_id="client", reason="payment_timeout"),
+            "未在时限内付款",
+            "not paid in time",
+        ),
+        (
+            "order.refunded",
+            payment.OrderRefunded(
+                order_id="o1",
+                client_id="client",
+                amount=Money(amount=500, currency="CNY"),
+                reason="booking_cancelled: client_request",
+            ),
+            "预约已取消：应客户要求",
+            "the booking was cancelled: at the client's request",
+        ),
+    ],
+)
+def test_a_cancellation_or_refund_reason_reaches_the_client_in_words_not_as_a_code(
+    event_type: str, payload: Message, zh: str, en: str
+) -> None:
+    """Reason codes (`client_request`, `booking_cancelled: …`) are shown in the reader's language; a reason
+    someone typed is shown as it is."""
+    notice = plan_for(envelope(event_type, payload)).notices[0]  # the client's (a lawyer may hear it too)
+    chinese = render(notice.kind, notice.params, "zh").body
+    assert f"（{zh}）" in chinese and not re.search("[a-z]", chinese)
+    assert f"({en})" in render(notice.kind, notice.params, "en").body
+    typed = payment.OrderCancelled(order_id="o1", client_id="client", reason="不再需要")
+    (notice,) = plan_for(envelope("order.cancelled", typed)).notices
+    assert "（不再需要）" in render(notice.kind, notice.params, "zh").body
+
+
 def test_complaints_reach_the_agents_the_client_and_on_a_breach_the_supervisors() -> None:
     """R-CS-3: agents hear of a new or reopened complaint, the client of its resolution, the supervisors of
     a response clock that ran out; every message in both languages names what the complaint is about."""
