@@ -25,6 +25,11 @@ BLOCKING_IMPACTS = {"serious", "critical"}
 LAWYER_BY_ID = {demo_user_id(email): email for email in LAWYER_EMAILS}
 # Payment notifications and workflows are asynchronous: the order page refreshes itself every 5 s.
 ASYNC_TIMEOUT_MS = 60_000
+# How long an action or an assertion waits for the page: generous, since the tier shares two cores with
+# the rest of `make test` (an assertion is about what the page shows, never how fast). Playwright's own
+# default for `expect` is 5 s, which a busy machine exceeds (Swagger UI drawing the API, say).
+ACTION_TIMEOUT_MS = 15_000
+expect.set_options(timeout=ACTION_TIMEOUT_MS)
 
 
 @dataclass
@@ -60,7 +65,7 @@ def new_context(browser: Browser, portal_url: str, viewport: ViewportSize = PHON
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
     )
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
     return context
 
