@@ -378,7 +378,7 @@ async def test_files_stored_before_sealing_are_sealed_at_start_keeping_their_dig
 ) -> None:
     """Issue 20: an object written in clear (`file_sealed` false) is sealed with the order's key under its
     name; one a stopped run already sealed is only marked; one matching its digest neither way is left."""
-    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1")
+    await stores.staff.upsert_staff("lawyer-1", "lawyer", "licence-1", fields=["contract"])
     order_id = (await stores.orders.create(new_order())).view.row.id
     await stores.orders.acknowledge(AGENT, order_id, "收到")
     clear, crashed = os.urandom(200_000), os.urandom(5000)  # the first spans several segments
