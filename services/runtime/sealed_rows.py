@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.runtime.db import Database
@@ -86,15 +86,32 @@ async def seal_in_batches(
     CLEAR_PARAMS) `batch` rows at a time and hand each row to `seal_row` with its owner's cipher, until none
     is left; returns how many rows it handed over. For columns that are not plain text (a JSON document's
     values) and for files. `seal_row` must leave a row out of `query`'s answer, or the loop never ends."""
-    changed = 0
+
+    async def with_owner_cipher(conn: AsyncConnection, row: Row[Any]) -> None:
+        values = dict(row._mapping)
+        await seal_row(
+            conn, await keys.cipher(owner_subject(values["tenant_id"], values["client_id"])), values
+        )
+
     statement = text(f"{query} LIMIT {batch} FOR UPDATE OF t SKIP LOCKED")
+    return await in_batches(db, statement, {**CLEAR_PARAMS, **params}, with_owner_cipher)
+
+
+async def in_batches(
+    db: Database,
+    statement: TextClause,
+    params: Mapping[str, Any],
+    handle_row: Callable[[AsyncConnection, Row[Any]], Awaitable[None]],
+) -> int:
+    """The one batch loop of sealing at start: run `statement` (rows still to seal, `LIMIT … FOR UPDATE SKIP
+    LOCKED`) and `handle_row` on each row, a transaction a batch, until it finds none; returns how many rows
+    were handled. `handle_row` must leave a row out of `statement`'s answer, or the loop never ends."""
+    changed = 0
     while True:
         async with db.engine.begin() as conn:
-            rows = (await conn.execute(statement, {**CLEAR_PARAMS, **params})).all()
+            rows = (await conn.execute(statement, params)).all()
             for row in rows:
-                values = dict(row._mapping)
-                cipher = await keys.cipher(owner_subject(values["tenant_id"], values["client_id"]))
-                await seal_row(conn, cipher, values)
+                await handle_row(conn, row)
         if not rows:
             return changed
         changed += len(rows)

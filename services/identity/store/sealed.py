@@ -19,7 +19,8 @@ from services.identity.models import UserRow
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.keys import DataKeys, SubjectCipher, user_subject
-from services.runtime.resealing import BATCH, FORMER_PATTERN, in_batches, sealed_anew
+from services.runtime.resealing import FORMER_PATTERN, sealed_anew
+from services.runtime.sealed_rows import BATCH, in_batches
 
 EMAIL, PHONE = "users.email", "users.phone"
 # An activity's detail keys that hold a sealed value, and the field each is sealed as.

@@ -13,7 +13,8 @@ from services.notification.models import PreferencesRow
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.keys import DataKeys, SubjectCipher, user_subject
-from services.runtime.resealing import BATCH, FORMER_PATTERN, in_batches, sealed_anew
+from services.runtime.resealing import FORMER_PATTERN, sealed_anew
+from services.runtime.sealed_rows import BATCH, in_batches
 
 EMAIL_ADDRESS, PHONE = "notification_preferences.email_address", "notification_preferences.phone"
 
