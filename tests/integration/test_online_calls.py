@@ -53,14 +53,16 @@ pytestmark = pytest.mark.integration
 
 RECEIVE_SECONDS = 10.0
 TENANT = "tenant-1"
-ONLINE, OFFLINE = "lawyer-online", "lawyer-offline"
+ONLINE, OFFLINE, LAPSED = "lawyer-online", "lawyer-offline", "lawyer-lapsed"
+# Why the catalog says LAPSED takes no new work although online (their standing, §6.2.4.1).
+LAPSED_REASON = "the firm's agreement ended on 2025-01-01"
 LAWYER_USER = "lawyer-user-1"
 ICE_SERVERS = '[{"urls": ["stun:stun.counsel.test:3478"]}]'
 
 
 class Catalog:
-    """The catalog's side: one online and one offline lawyer (their online status is the catalog's), and the
-    consultation products."""
+    """The catalog's side: one online and one offline lawyer (their online status is the catalog's), an online
+    one whose standing lapsed, and the consultation products."""
 
     async def ListProducts(
         self, request: catalog_pb.ListProductsRequest, **_: Any
@@ -74,11 +76,15 @@ class Catalog:
         )
 
     async def GetLawyer(self, request: catalog_pb.GetLawyerRequest, **_: Any) -> catalog_pb.GetLawyerResponse:
-        if request.lawyer_id not in (ONLINE, OFFLINE):
+        if request.lawyer_id not in (ONLINE, OFFLINE, LAPSED):
             raise rpc_error(grpc.StatusCode.NOT_FOUND, "no such lawyer")
         user = LAWYER_USER if request.lawyer_id == ONLINE else "lawyer-user-2"
         lawyer = catalog_pb.Lawyer(
-            id=request.lawyer_id, user_id=user, active=True, online=request.lawyer_id == ONLINE
+            id=request.lawyer_id,
+            user_id=user,
+            active=True,
+            online=request.lawyer_id != OFFLINE,
+            unavailable_reason=LAPSED_REASON if request.lawyer_id == LAPSED else "",
         )
         return catalog_pb.GetLawyerResponse(lawyer=lawyer)
 
@@ -212,6 +218,11 @@ async def test_only_an_online_lawyer_is_called_and_only_by_a_client(platform: Pl
             "/api/v1/calls", json={"lawyer_id": OFFLINE, "media": "audio"}, headers=auth(client)
         )
         assert offline.status_code == 409 and offline.json()["type"].endswith("/lawyer_offline")
+        lapsed = await gateway.post(
+            "/api/v1/calls", json={"lawyer_id": LAPSED, "media": "audio"}, headers=auth(client)
+        )
+        assert lapsed.status_code == 409 and lapsed.json()["type"].endswith("/not_assignable")
+        assert lapsed.json()["detail"] == LAPSED_REASON
         unknown = await gateway.post(
             "/api/v1/calls", json={"lawyer_id": "nobody", "media": "audio"}, headers=auth(client)
         )
