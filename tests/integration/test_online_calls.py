@@ -20,10 +20,13 @@ import grpc
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.consultation.v1 import events_pb2
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
 from counsel.payment.v1 import payment_service_pb2 as payment_pb
 from deploy.local.servers import NatsServer, PostgresServer
@@ -36,7 +39,7 @@ from services.gateway.call_signals import SignalRelay
 from services.gateway.config import GatewaySettings
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import PermissionDenied
-from services.runtime.events import Outbox
+from services.runtime.events import Outbox, unpack
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.pki import TlsMaterial
 from tests.support.gateway import rpc_error
@@ -426,12 +429,33 @@ async def test_a_call_is_paid_for_by_an_order_or_refused_naming_the_product_to_b
         assert accepted.status_code == 200
         await end(again.json()["id"])  # answered: the order stays used up
         refused(await start())
+        repeated = await gateway.post(
+            f"/api/v1/calls/{again.json()['id']}/end", json={"outcome": "x"}, headers=auth(client)
+        )
+        assert repeated.status_code == 409
 
         retainer = platform.payments.add(client_id, "retainer")
+        covered_calls = []
         for _ in range(2):
             covered = await start()
             assert covered.status_code == 201 and covered.json()["order_id"] == retainer, covered.text
             await end(covered.json()["id"])
+            covered_calls.append(covered.json()["id"])
+    # Each call's end is one `online_call.ended`; only the connected call's ends its phone order's fulfilment.
+    assert await calls_ended(platform, client_id) == [
+        (first.json()["id"], phone, False),
+        (again.json()["id"], phone, True),
+        *((call_id, retainer, False) for call_id in covered_calls),
+    ]
+
+
+async def calls_ended(platform: Platform, client_id: str) -> list[tuple[str, str, bool]]:
+    """The client's `online_call.ended` events in the consultation outbox: (call, order, spent_order)."""
+    async with platform.stores.online_calls.db.transaction() as session:
+        payloads = await session.scalars(select(TABLES.outbox.c.payload).order_by(TABLES.outbox.c.seq))
+        envelopes = [EventEnvelope.FromString(payload) for payload in payloads]
+    ended = [unpack(e, events_pb2.OnlineCallEnded) for e in envelopes if e.type == "online_call.ended"]
+    return [(e.call_id, e.order_id, e.spent_order) for e in ended if e.client_id == client_id]
 
 
 async def test_an_orders_calls_are_listed_to_its_enterprise_its_lawyer_and_agents_only(
