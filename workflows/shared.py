@@ -151,7 +151,7 @@ class FulfilmentRequest(BaseModel):
 
 
 class FulfilmentRef(BaseModel):
-    """What fulfils a paid order: `kind` (consultation|document|booking) and the owning service's `id`.
+    """What fulfils a paid order: `kind` (consultation|document|booking|online_call) and the owning service's `id`.
     Also the signal `fulfilment_started`: the client started the order's consultation."""
 
     kind: str

@@ -510,11 +510,17 @@ def validate_start_call(
         raise Conflict("the consultation is closed", reason="consultation_closed")
     if lawyer is None:
         raise InvalidArgument.for_field("lawyer_id", "is not a lawyer")
-    if not lawyer.active:
+    require_takes_new_work(lawyer)
+    return principal
+
+
+def require_takes_new_work(lawyer: LawyerStanding) -> None:
+    """Conflict `not_assignable` with the catalog's reason unless the lawyer may take new work now (active,
+    verified, their firm's agreement in force, their inspection current), as booking and assignment refuse."""
+    if not lawyer.active or lawyer.unavailable_reason:
         raise Conflict(
             lawyer.unavailable_reason or "the lawyer takes no new work now", reason="not_assignable"
         )
-    return principal
 
 
 def call_seconds(started_at: datetime, ended_at: datetime) -> int:
@@ -593,10 +599,12 @@ def order_required(product: ProductToBuy | None, why: str) -> Conflict:
     )
 
 
-def require_lawyer_online(active: bool | None, online: bool) -> None:
-    """`active` is None when the catalog knows no such lawyer."""
+def require_callable_lawyer(active: bool | None, unavailable_reason: str, online: bool) -> None:
+    """A client calls a lawyer who may take new work (Conflict `not_assignable` with the reason, as an agent's
+    bridged call) and is online. `active` is None when the catalog knows no such lawyer."""
     if not active:
         raise InvalidArgument.for_field("lawyer_id", "is not an active lawyer")
+    require_takes_new_work(LawyerStanding(active, unavailable_reason))
     if not online:
         raise Conflict("the lawyer is offline", reason="lawyer_offline")
 

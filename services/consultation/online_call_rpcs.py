@@ -64,7 +64,11 @@ class OnlineCallRpcs:
         principal = current_principal()
         domain.validate_start_online_call(principal, request.media)
         lawyer = await self._lawyer(request.lawyer_id)
-        domain.require_lawyer_online(lawyer.active if lawyer else None, lawyer.online if lawyer else False)
+        domain.require_callable_lawyer(
+            lawyer.active if lawyer else None,
+            lawyer.unavailable_reason if lawyer else "",
+            lawyer.online if lawyer else False,
+        )
         assert lawyer is not None and principal is not None
         order_id, spends = await self._paying_order(principal, request.order_id, request.consultation_id)
         call = await self.stores.online_calls.start(

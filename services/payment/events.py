@@ -4,7 +4,8 @@ DurableConsumer in the transaction that records its id:
 - `fulfilment-links`: the fulfilling services' events tell the order's workflow that its fulfilment started
   (a consultation submitted against a consultation order) or ended: a consultation closed (served when a
   lawyer answered or a call took place), a document order completed or cancelled, a booking completed (a
-  no-show too: the lawyer was there) or cancelled with the refund its policy decided;
+  no-show too: the lawyer was there) or cancelled with the refund its policy decided, an online call that used
+  up its phone order ended (served: it was connected);
 - `erasure`: a user's erasure (services/payment/erasure.py)."""
 
 from __future__ import annotations
@@ -106,6 +107,14 @@ async def booking_cancelled(link: OrderWorkflowLink, envelope: EventEnvelope, se
     await link.fulfilment(session, envelope.tenant_id, cancelled.order_id, "fulfilment_ended", end)
 
 
+async def online_call_ended(link: OrderWorkflowLink, envelope: EventEnvelope, session: AsyncSession) -> None:
+    ended = unpack(envelope, consultation_events.OnlineCallEnded)
+    if not ended.spent_order:  # never connected (its order was given back) or paid for by a retainer
+        return
+    end = FulfilmentEnded(kind="online_call", id=ended.call_id, served=True)
+    await link.fulfilment(session, envelope.tenant_id, ended.order_id, "fulfilment_ended", end)
+
+
 TABLE: ConsumerTable[OrderWorkflowLink] = {
     "order-workflows": {
         "payment.order.created": order_created,
@@ -115,6 +124,7 @@ TABLE: ConsumerTable[OrderWorkflowLink] = {
     "fulfilment-links": {
         "consultation.consultation.submitted": consultation_submitted,
         "consultation.consultation.closed": consultation_closed,
+        "consultation.online_call.ended": online_call_ended,
         "documents.docorder.completed": document_order_completed,
         "documents.docorder.cancelled": document_order_cancelled,
         "booking.booking.completed": booking_completed,

@@ -6,7 +6,8 @@ right after the commit:
 - the fulfilling services' events (consumer `fulfilment-links`) tell it its fulfilment started (the
   consultation submitted against a consultation order) and ended: a consultation closed (served when a lawyer
   answered or a call took place), a document order completed or cancelled, a booking completed (a no-show
-  too: the lawyer was there) or cancelled with the refund its policy decided. The workflow completes or
+  too: the lawyer was there) or cancelled with the refund its policy decided, an online call that used up its
+  phone order ended (the call is that order's fulfilment, served). The workflow completes or
   refunds the order; an event naming another enterprise's order is ignored."""
 
 from __future__ import annotations

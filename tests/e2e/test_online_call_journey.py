@@ -1,7 +1,8 @@
 """Online calls over the whole platform (§6.2.4.1, issue 24): a call is paid for, never free by accident. A
 new client with no paid phone consultation is asked to buy one (409 order_required naming `consult-phone`);
 once bought and paid (sandbox), a call to the online demo lawyer uses it up and names it, a second call is
-asked to buy again, the lawyer answers the first, and the order's timeline shows the call."""
+asked to buy again, the lawyer answers the first, and once it is over the order is completed (the call was its
+fulfilment) and its timeline shows the call."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uuid
 
 import httpx
 
-from tests.support.journeys import login, pay_with_sandbox, register_client
+from tests.support.journeys import login, pay_with_sandbox, register_client, wait_for
 
 # lawyer-4 of the demo seed, online.
 LAWYER_EMAIL, LAWYER_NAME = "lawyer4@demo.counsel.test", "赵敏 Zhao Min"
@@ -51,9 +52,15 @@ def test_a_call_uses_up_a_paid_phone_consultation_and_names_it(http: httpx.Clien
     assert ended.status_code == 200 and ended.json()["order_id"] == order_id
     buy_again(http.post("/api/v1/calls", headers=client, json=ring))
 
+    def completed() -> dict[str, object] | None:
+        order = http.get(f"/api/v1/orders/{order_id}", headers=client).json()
+        return order if order["status"] == "completed" else None
+
+    order = wait_for(completed)
+    assert order["fulfilment"] == {"kind": "online_call", "id": call["id"]}, order
     # The call belongs to the order: its timeline shows it, to the client and to an agent following it up.
     for viewer in (client, login(http, "agent@demo.counsel.test")):
         timeline = http.get(f"/api/v1/orders/{order_id}/timeline", headers=viewer)
         assert timeline.status_code == 200, timeline.text
         stages = [s["stage"] for s in timeline.json()["stages"] if s["entered_at"]]
-        assert stages[-2:] == ["online_call_connected", "online_call_ended"], stages
+        assert stages[-3:] == ["online_call_connected", "online_call_ended", "completed"], stages

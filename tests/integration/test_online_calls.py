@@ -20,10 +20,13 @@ import grpc
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
+from counsel.common.v1.event_pb2 import EventEnvelope
+from counsel.consultation.v1 import events_pb2
 from counsel.consultation.v1.consultation_service_pb2_grpc import ConsultationServiceStub
 from counsel.payment.v1 import payment_service_pb2 as payment_pb
 from deploy.local.servers import NatsServer, PostgresServer
@@ -36,7 +39,7 @@ from services.gateway.call_signals import SignalRelay
 from services.gateway.config import GatewaySettings
 from services.runtime.context import Principal, current_principal
 from services.runtime.errors import PermissionDenied
-from services.runtime.events import Outbox
+from services.runtime.events import Outbox, unpack
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.pki import TlsMaterial
 from tests.support.gateway import rpc_error
@@ -53,14 +56,16 @@ pytestmark = pytest.mark.integration
 
 RECEIVE_SECONDS = 10.0
 TENANT = "tenant-1"
-ONLINE, OFFLINE = "lawyer-online", "lawyer-offline"
+ONLINE, OFFLINE, LAPSED = "lawyer-online", "lawyer-offline", "lawyer-lapsed"
+# Why the catalog says LAPSED takes no new work although online (their standing, §6.2.4.1).
+LAPSED_REASON = "the firm's agreement ended on 2025-01-01"
 LAWYER_USER = "lawyer-user-1"
 ICE_SERVERS = '[{"urls": ["stun:stun.counsel.test:3478"]}]'
 
 
 class Catalog:
-    """The catalog's side: one online and one offline lawyer (their online status is the catalog's), and the
-    consultation products."""
+    """The catalog's side: one online and one offline lawyer (their online status is the catalog's), an online
+    one whose standing lapsed, and the consultation products."""
 
     async def ListProducts(
         self, request: catalog_pb.ListProductsRequest, **_: Any
@@ -74,11 +79,15 @@ class Catalog:
         )
 
     async def GetLawyer(self, request: catalog_pb.GetLawyerRequest, **_: Any) -> catalog_pb.GetLawyerResponse:
-        if request.lawyer_id not in (ONLINE, OFFLINE):
+        if request.lawyer_id not in (ONLINE, OFFLINE, LAPSED):
             raise rpc_error(grpc.StatusCode.NOT_FOUND, "no such lawyer")
         user = LAWYER_USER if request.lawyer_id == ONLINE else "lawyer-user-2"
         lawyer = catalog_pb.Lawyer(
-            id=request.lawyer_id, user_id=user, active=True, online=request.lawyer_id == ONLINE
+            id=request.lawyer_id,
+            user_id=user,
+            active=True,
+            online=request.lawyer_id != OFFLINE,
+            unavailable_reason=LAPSED_REASON if request.lawyer_id == LAPSED else "",
         )
         return catalog_pb.GetLawyerResponse(lawyer=lawyer)
 
@@ -212,6 +221,11 @@ async def test_only_an_online_lawyer_is_called_and_only_by_a_client(platform: Pl
             "/api/v1/calls", json={"lawyer_id": OFFLINE, "media": "audio"}, headers=auth(client)
         )
         assert offline.status_code == 409 and offline.json()["type"].endswith("/lawyer_offline")
+        lapsed = await gateway.post(
+            "/api/v1/calls", json={"lawyer_id": LAPSED, "media": "audio"}, headers=auth(client)
+        )
+        assert lapsed.status_code == 409 and lapsed.json()["type"].endswith("/not_assignable")
+        assert lapsed.json()["detail"] == LAPSED_REASON
         unknown = await gateway.post(
             "/api/v1/calls", json={"lawyer_id": "nobody", "media": "audio"}, headers=auth(client)
         )
@@ -415,12 +429,33 @@ async def test_a_call_is_paid_for_by_an_order_or_refused_naming_the_product_to_b
         assert accepted.status_code == 200
         await end(again.json()["id"])  # answered: the order stays used up
         refused(await start())
+        repeated = await gateway.post(
+            f"/api/v1/calls/{again.json()['id']}/end", json={"outcome": "x"}, headers=auth(client)
+        )
+        assert repeated.status_code == 409
 
         retainer = platform.payments.add(client_id, "retainer")
+        covered_calls = []
         for _ in range(2):
             covered = await start()
             assert covered.status_code == 201 and covered.json()["order_id"] == retainer, covered.text
             await end(covered.json()["id"])
+            covered_calls.append(covered.json()["id"])
+    # Each call's end is one `online_call.ended`; only the connected call's ends its phone order's fulfilment.
+    assert await calls_ended(platform, client_id) == [
+        (first.json()["id"], phone, False),
+        (again.json()["id"], phone, True),
+        *((call_id, retainer, False) for call_id in covered_calls),
+    ]
+
+
+async def calls_ended(platform: Platform, client_id: str) -> list[tuple[str, str, bool]]:
+    """The client's `online_call.ended` events in the consultation outbox: (call, order, spent_order)."""
+    async with platform.stores.online_calls.db.transaction() as session:
+        payloads = await session.scalars(select(TABLES.outbox.c.payload).order_by(TABLES.outbox.c.seq))
+        envelopes = [EventEnvelope.FromString(payload) for payload in payloads]
+    ended = [unpack(e, events_pb2.OnlineCallEnded) for e in envelopes if e.type == "online_call.ended"]
+    return [(e.call_id, e.order_id, e.spent_order) for e in ended if e.client_id == client_id]
 
 
 async def test_an_orders_calls_are_listed_to_its_enterprise_its_lawyer_and_agents_only(

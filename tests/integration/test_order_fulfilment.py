@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlmodel import select as select_rows
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
@@ -417,6 +417,47 @@ async def test_a_consultation_submitted_against_a_paid_order_becomes_its_fulfilm
     closed = consultation_events.ConsultationClosed(consultation_id="c-1", order_id=order_id, served=True)
     await services.tell(envelope("consultation.closed", closed, tenant_id=TENANT))
     assert await services.outcome(order_id) == "completed"
+    assert await refunds(services, order_id) == []
+
+
+async def test_a_connected_online_call_that_used_up_a_phone_order_completes_it_once(
+    services: Services,
+) -> None:
+    """Issue 24: a phone order pays for one call. A call never connected gives the order back (it stays in
+    service, waiting); the connected call's end completes it, once, however often the end is redelivered."""
+    order_id = (await services.paid(CONSULTATION)).row.id
+
+    def ended(call_id: str, spent_order: bool) -> EventEnvelope:
+        message = consultation_events.OnlineCallEnded(
+            call_id=call_id, order_id=order_id, spent_order=spent_order
+        )
+        return envelope("online_call.ended", message, tenant_id=TENANT, aggregate_id=call_id)
+
+    await services.tell(ended("call-unanswered", spent_order=False))
+    await services.tell(
+        envelope(
+            "online_call.ended",
+            consultation_events.OnlineCallEnded(call_id="call-x", order_id=order_id, spent_order=True),
+            tenant_id="tenant-9",  # another enterprise's event
+        )
+    )
+    await asyncio.sleep(1)
+    handle = services.temporal.get_workflow_handle_for(OrderWorkflow.run, order_workflow_id(order_id))
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    assert (await services.payment.orders.get(CLIENT, order_id)).row.status == "in_service"
+
+    connected = ended("call-1", spent_order=True)
+    await services.tell(connected)
+    assert await services.outcome(order_id) == "completed"
+    await services.tell(connected)  # redelivered
+    await services.tell(ended("call-1", spent_order=True))
+    view = await services.payment.orders.get(CLIENT, order_id)
+    assert (view.row.status, view.row.fulfilment_kind, view.row.fulfilment_id) == (
+        "completed",
+        "online_call",
+        "call-1",
+    )
+    assert [s.stage for s in view.stages].count("completed") == 1
     assert await refunds(services, order_id) == []
 
 

@@ -82,6 +82,7 @@ PUBLISHER_OF_ENTITY = {
     "docorder": "documents",
     "firm": "catalog",
     "lawyer": "catalog",
+    "online_call": "consultation",
     "order": "payment",
     "product": "catalog",
     "quality": "catalog",

@@ -30,7 +30,8 @@ def envelope(event_type: str, payload: Message) -> EventEnvelope:
 
 # Events of those services that are no stage of a client's service: a lawyer's record of their own visit feeds
 # quality supervision (catalog), and the enterprise reads its visits in `GET /api/v1/visits`.
-NOT_STAGES = {"visit.recorded"}
+# An online call's end notifies nobody: both of its parties were on it.
+NOT_STAGES = {"visit.recorded", "online_call.ended"}
 
 
 def stage_event_types() -> set[str]:

@@ -45,7 +45,7 @@ class ConsultationStores:
             assignments=Assignments(db, outbox, keys),
             complaints=Complaints(db, outbox, keys),
             calls=Calls(db, outbox, keys),
-            online_calls=OnlineCalls(db, keys),
+            online_calls=OnlineCalls(db, outbox, keys),
             lawyers=LawyerProjection(db),
             conversations=Conversations(db, outbox, keys),
             signals=PurchaseSignals(db, keys),

@@ -1,6 +1,8 @@
 """Online calls (§6.2.4.1, §6.2.4.4): a client calls an online lawyer in the browser, the lawyer accepts,
 either ends it with what came of it. The record keeps who, when, how long, the outcome (sealed with the
-client's case key) and the consultation it belongs to, whose timeline shows it; signalling is never stored."""
+client's case key) and the consultation it belongs to, whose timeline shows it; signalling is never stored.
+Its end is the event `online_call.ended`, by which payment completes the phone order a connected call used up
+(services/payment/events.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from counsel.consultation.v1 import events_pb2
 from services.consultation import domain
 from services.consultation.models import ConsultationRow, OnlineCallRow
 from services.consultation.store.base import add_stage
@@ -17,6 +20,7 @@ from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.erasure import opened
 from services.runtime.errors import NotFound
+from services.runtime.events import Outbox
 from services.runtime.keys import DataKeys
 from services.runtime.records import new_id, utcnow
 
@@ -41,8 +45,9 @@ class PartyView:
 
 
 class OnlineCalls:
-    def __init__(self, db: Database, keys: DataKeys) -> None:
+    def __init__(self, db: Database, outbox: Outbox, keys: DataKeys) -> None:
         self.db = db
+        self.outbox = outbox
         self.keys = keys
 
     async def consultation_order(self, principal: Principal | None, consultation_id: str) -> str:
@@ -151,7 +156,8 @@ class OnlineCalls:
         return await self._opened(call)
 
     async def end(self, principal: Principal | None, call_id: str, outcome: str) -> OnlineCallRow:
-        """Either party ends the call; a call never accepted lasted 0 seconds and gives its order back."""
+        """Either party ends the call, once; a call never accepted lasted 0 seconds and gives its order back, a
+        connected one that used up its order ends that order's fulfilment (`online_call.ended`)."""
         async with self.db.transaction() as session:
             call = await get_or_404(session, OnlineCallRow, call_id, "call", for_update=True)
             party = domain.online_call_party(principal, call.tenant_id, call.client_id, call.lawyer_user_id)
@@ -166,6 +172,21 @@ class OnlineCalls:
             call.outcome = cipher.seal(ONLINE_CALL_OUTCOME, outcome)
             call.status = "ended"
             session.add(call)
+            await self.outbox.add(
+                session,
+                "online_call.ended",
+                events_pb2.OnlineCallEnded(
+                    call_id=call.id,
+                    client_id=call.client_id,
+                    order_id=call.order_id,
+                    spent_order=call.spends_order,
+                    duration_seconds=call.duration_seconds,
+                ),
+                aggregate_id=call.id,
+                tenant_id=call.tenant_id,
+                actor_id=principal.user_id if principal else "",
+                lawyer_id=call.lawyer_user_id,
+            )
             if call.consultation_id:
                 await add_stage(
                     session,

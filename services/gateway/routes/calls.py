@@ -63,8 +63,9 @@ Lawyer = Depends(require_roles("lawyer"))
 async def start_online_call(
     body: StartOnlineCall, principal: CurrentPrincipal, clients: ClientsDep
 ) -> OnlineCall:
-    """A client calls an online lawyer; 409 when the lawyer is offline, or order_required (naming the product
-    to buy) when no paid order pays for the call."""
+    """A client calls an online lawyer; 409 when the lawyer is offline, not_assignable (with the catalog's
+    reason) when they take no new work, or order_required (naming the product to buy) when no paid order pays
+    for the call."""
     reply = await clients.consultation.StartOnlineCall(
         pb.StartOnlineCallRequest(
             lawyer_id=body.lawyer_id,

@@ -468,3 +468,43 @@ class MajorMatterChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MajorMatterChanged: _TypeAlias = MajorMatterChanged  # noqa: Y015
+
+@_typing.final
+class OnlineCallEnded(_message.Message):
+    """Payload of event "online_call.ended": either party ended an online call (once per call)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    SPENT_ORDER_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    call_id: _builtins.str
+    """The call."""
+    client_id: _builtins.str
+    """The client who called."""
+    order_id: _builtins.str
+    """The paid order the call names; empty when none."""
+    spent_order: _builtins.bool
+    """True when the call was connected and used its phone order up: its end completes that order. False for a
+    call never connected (its order is given back) and for one a retainer pays for.
+    """
+    duration_seconds: _builtins.int
+    """How long the call lasted (0 when never connected)."""
+    def __init__(
+        self,
+        *,
+        call_id: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        spent_order: _builtins.bool = ...,
+        duration_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "client_id", b"client_id", "duration_seconds", b"duration_seconds", "order_id", b"order_id", "spent_order", b"spent_order"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OnlineCallEnded: _TypeAlias = OnlineCallEnded  # noqa: Y015

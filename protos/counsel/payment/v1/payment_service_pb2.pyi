@@ -136,9 +136,9 @@ class Fulfilment(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     ID_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
-    """One of: consultation|document|booking."""
+    """One of: consultation|document|booking|online_call (a phone order the call used up)."""
     id: _builtins.str
-    """Id in the owning service (consultation id, document order id or booking id)."""
+    """Id in the owning service (consultation id, document order id, booking id or call id)."""
     def __init__(
         self,
         *,
