@@ -135,6 +135,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SubmitLawyerCredentials": SIGNED_IN,
         "VerifyLawyer": SIGNED_IN,
         "ListLawyerVerifications": SIGNED_IN,
+        "ListPendingCredentials": SIGNED_IN,
         "GetRecommendations": SIGNED_IN,
     },
     "counsel.catalog.v1.CatalogInternalService": {

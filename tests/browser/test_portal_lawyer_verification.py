@@ -78,3 +78,54 @@ def test_a_firm_admin_submits_and_verifies_a_lawyers_credentials_and_a_superviso
     expect(row).to_contain_text("律所管理员")
     expect(row).to_contain_text("11012019112345678")
     steps.shot(supervisor, "verification-history")
+
+
+def test_the_operator_verifies_what_a_firm_admin_submitted_from_the_verification_queue(
+    browser: Browser, portal_url: str, api: httpx.Client, steps: Steps
+) -> None:
+    admin = login(api, FIRM_ADMIN)
+    firm_id = api.get("/api/v1/me", headers=admin).json()["firm_id"]
+    name = f"待核律师 {uuid.uuid4().hex[:4]}"
+    created = api.post(
+        f"/api/v1/firms/{firm_id}/lawyers",
+        headers=admin,
+        json={"name": name, "specialty": "合同审查", "fields": ["contract"], "years_of_practice": 3},
+    )
+    assert created.status_code == 201, created.text
+    lawyer_id = created.json()["id"]
+
+    page = staff_page(browser, portal_url, FIRM_ADMIN)
+    page.get_by_role("link", name="律所管理").click()
+    card = page.locator(f"#lawyer-{lawyer_id}")
+    inspection = (date.today() + timedelta(days=200)).isoformat()
+    card.get_by_label("执业证号（17 位数字）").fill("11012018112345678")
+    card.get_by_label("执业证扫描件").set_input_files(files=[scan("执业证.png")])
+    card.get_by_label("学位证扫描件").set_input_files(files=[scan("学位证.png")])
+    card.get_by_label("年检截止日期").fill(inspection)
+    card.get_by_label("执业年限").fill("3")
+    card.get_by_role("button", name="提交核验").click()
+    expect(card.locator(".verification")).to_have_text("待核验")
+
+    operator = staff_page(browser, portal_url, "operator@demo.counsel.test")
+    operator.get_by_role("link", name="资质核验").click()
+    expect(operator.get_by_role("heading", level=1)).to_have_text("待核验的律师资质")
+    queued = operator.locator(f"#lawyer-{lawyer_id}")
+    expect(queued.locator("h2")).to_contain_text(name)
+    expect(queued).to_contain_text("11012018112345678")
+    expect(queued).to_contain_text(inspection)
+    steps.shot(operator, "verification-queue")
+    queued.get_by_label("核验通过").check()
+    queued.get_by_label("核验了哪些内容").fill(NOTES)
+    queued.get_by_role("button", name="记录核验").click()
+    expect(operator.locator(f"#lawyer-{lawyer_id}")).to_have_count(0)  # left the queue
+
+    page.reload()
+    card = page.locator(f"#lawyer-{lawyer_id}")
+    expect(card.locator(".verification")).to_have_text("已核验")
+    card.get_by_role("button", name=f"启用 {name}").click()
+    expect(card.locator("h3")).to_contain_text("已上线")
+    operator.goto(f"/lawyers/{lawyer_id}/verifications")
+    row = operator.locator("#verification-history tbody tr").first
+    expect(row).to_contain_text(NOTES)
+    expect(row).to_contain_text("平台运营")
+    steps.shot(operator, "verified-by-the-operator")
