@@ -432,6 +432,20 @@ async def test_firm_admin_edits_only_their_own_firm(platform: Platform) -> None:
     ).status_code == 403
 
 
+async def test_a_lawyer_reads_their_own_profile(platform: Platform) -> None:
+    """GetOwnLawyer (the gateway's `lawyer_id` in GET /api/v1/me): the caller's profile, unset without one."""
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[2]), roles=("lawyer",), tenant_id="")
+    stranger = platform.keys.headers("no-profile", roles=("lawyer",), tenant_id="")
+    for headers, expected in ((lawyer, "lawyer-3"), (stranger, "")):
+        reset = access_token_var.set(headers["authorization"].split(" ", 1)[1])
+        try:
+            reply = await platform.stub.GetOwnLawyer(catalog_service_pb2.GetOwnLawyerRequest())
+        finally:
+            access_token_var.reset(reset)
+        assert reply.lawyer.id == expected
+        assert reply.HasField("lawyer") == bool(expected)
+
+
 async def test_a_lawyer_sets_their_own_online_status(platform: Platform) -> None:
     lawyer = platform.keys.headers(
         identity_demo_user_id(LAWYER_EMAILS[2]), roles=("lawyer",), tenant_id=""

@@ -3911,6 +3911,47 @@ class ListPendingCredentialsResponse(_message.Message):
 Global___ListPendingCredentialsResponse: _TypeAlias = ListPendingCredentialsResponse  # noqa: Y015
 
 @_typing.final
+class GetOwnLawyerRequest(_message.Message):
+    """Request for CatalogService.GetOwnLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOwnLawyerRequest: _TypeAlias = GetOwnLawyerRequest  # noqa: Y015
+
+@_typing.final
+class GetOwnLawyerResponse(_message.Message):
+    """Response of CatalogService.GetOwnLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The caller's lawyer profile; unset when they have none."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOwnLawyerResponse: _TypeAlias = GetOwnLawyerResponse  # noqa: Y015
+
+@_typing.final
 class WarnAgreementEndingRequest(_message.Message):
     """Request for CatalogInternalService.WarnAgreementEnding."""
 
