@@ -127,6 +127,16 @@ class OnboardingRpcs:
         rows = await self.stores.onboarding.verifications(principal, request.lawyer_id)
         return pb.ListLawyerVerificationsResponse(verifications=[verification_proto(row) for row in rows])
 
+    async def ListPendingCredentials(
+        self, request: pb.ListPendingCredentialsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPendingCredentialsResponse:
+        principal = signed_in(current_principal(), "read credentials awaiting verification")
+        rows = await self.stores.onboarding.pending_credentials(principal)
+        reasons = await self.stores.lawyers.unavailable_reasons(rows)
+        return pb.ListPendingCredentialsResponse(
+            lawyers=[lawyer_proto(row, principal, reasons[row.id]) for row in rows]
+        )
+
     # --- CatalogInternalService -------------------------------------------------------------------------
 
     async def WarnAgreementEnding(

@@ -539,6 +539,15 @@ class CatalogServicer(
                 lawyer_id=row.lawyer_id,
             )
 
+    async def GetOwnLawyer(
+        self, request: pb.GetOwnLawyerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetOwnLawyerResponse:
+        principal = domain.require_role(current_principal(), "lawyer", "read your lawyer profile")
+        row = await self.stores.lawyers.own_lawyer(principal)
+        if row is None:
+            return pb.GetOwnLawyerResponse()
+        return pb.GetOwnLawyerResponse(lawyer=await self.lawyer_reply(row, principal))
+
     async def SetLawyerOnline(
         self, request: pb.SetLawyerOnlineRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetLawyerOnlineResponse:

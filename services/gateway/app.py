@@ -152,8 +152,9 @@ def create_app(
         auth.router,
         me.router,
         enterprise.router,
-        catalog.router,
+        # Before catalog's: GET /api/v1/lawyers/{lawyer_id} would take /api/v1/lawyers/credentials.
         onboarding.router,
+        catalog.router,
         content.router,
         consultations.router,
         major_matters.router,

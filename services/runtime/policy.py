@@ -117,6 +117,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "UpsertProduct": SIGNED_IN,
         "UpdateFirm": SIGNED_IN,
         "SetLawyerOnline": SIGNED_IN,
+        "GetOwnLawyer": SIGNED_IN,
         "WatchFirmEvents": SIGNED_IN,
         "ExportCatalogData": SIGNED_IN,
         # Products go public through review (issue 23 item 5): editors draft and submit, reviewers decide.
@@ -136,6 +137,7 @@ _TABLE: dict[str, dict[str, Callers]] = {
         "SubmitLawyerCredentials": SIGNED_IN,
         "VerifyLawyer": SIGNED_IN,
         "ListLawyerVerifications": SIGNED_IN,
+        "ListPendingCredentials": SIGNED_IN,
         "GetRecommendations": SIGNED_IN,
     },
     "counsel.catalog.v1.CatalogInternalService": {

@@ -302,6 +302,57 @@ async def test_bad_lawyer_profiles_are_422_naming_the_field(platform: Platform) 
         assert problem_fields(response) == [field], response.text
 
 
+async def test_the_verification_queue_lists_pending_credentials_by_firm(platform: Platform) -> None:
+    """GET /api/v1/lawyers/credentials?status=pending: the operator sees every firm's, a firm admin their
+    own firm's; a verified lawyer leaves the queue."""
+    admin = platform.firm_admin()
+    created = await platform.http.post(
+        f"/api/v1/firms/{OWN_FIRM}/lawyers",
+        json=profile(years_of_practice=3, name="待核律师 Pending"),
+        headers={**admin, "Idempotency-Key": "queue-pending"},
+    )
+    assert created.status_code == 201, created.text
+    lawyer_id = created.json()["id"]
+    submitted = await platform.http.post(
+        f"/api/v1/lawyers/{lawyer_id}/credentials",
+        files=CREDENTIAL_SCANS,
+        data={"certificate_number": "11012015123456789", "inspection_due_on": next_year()},
+        headers=admin,
+    )
+    assert submitted.status_code == 200, submitted.text
+
+    async def queue(headers: dict[str, str]) -> list[dict[str, Any]]:
+        listed = await platform.http.get(
+            "/api/v1/lawyers/credentials", params={"status": "pending"}, headers=headers
+        )
+        assert listed.status_code == 200, listed.text
+        return listed.json()["items"]
+
+    pending = {x["id"]: x for x in await queue(platform.operator())}
+    assert pending[lawyer_id]["verification"] == "pending"
+    assert pending[lawyer_id]["inspection_due_on"] == next_year()
+    assert pending[lawyer_id]["licence_number"] == "11012015123456789"
+    own = await queue(admin)
+    assert lawyer_id in {x["id"] for x in own} and {x["firm_id"] for x in own} == {OWN_FIRM}
+    stranger = platform.keys.headers("someone-else", roles=("firm_admin",), tenant_id="")
+    assert await queue(stranger) == []
+
+    assert (
+        await platform.http.get("/api/v1/lawyers/credentials", headers=platform.client())
+    ).status_code == 403
+    assert (await platform.http.get("/api/v1/lawyers/credentials")).status_code == 401
+    other_status = await platform.http.get(
+        "/api/v1/lawyers/credentials", params={"status": "verified"}, headers=platform.operator()
+    )
+    assert other_status.status_code == 422 and problem_fields(other_status) == ["status"]
+
+    verified = await platform.http.post(
+        f"/api/v1/lawyers/{lawyer_id}/verify", json={"decision": "verified"}, headers=platform.operator()
+    )
+    assert verified.status_code == 200, verified.text
+    assert lawyer_id not in {x["id"] for x in await queue(platform.operator())}
+
+
 async def test_another_firms_lawyer_is_404_and_roles_are_checked(platform: Platform) -> None:
     admin = platform.firm_admin()
     other = await platform.http.put(f"/api/v1/lawyers/{OTHER_FIRMS_LAWYER}", json=profile(), headers=admin)
@@ -385,6 +436,20 @@ async def test_firm_admin_edits_only_their_own_firm(platform: Platform) -> None:
     assert (
         await platform.http.put(f"/api/v1/firms/{OWN_FIRM}", json=body, headers=platform.editor())
     ).status_code == 403
+
+
+async def test_a_lawyer_reads_their_own_profile(platform: Platform) -> None:
+    """GetOwnLawyer (the gateway's `lawyer_id` in GET /api/v1/me): the caller's profile, unset without one."""
+    lawyer = platform.keys.headers(identity_demo_user_id(LAWYER_EMAILS[2]), roles=("lawyer",), tenant_id="")
+    stranger = platform.keys.headers("no-profile", roles=("lawyer",), tenant_id="")
+    for headers, expected in ((lawyer, "lawyer-3"), (stranger, "")):
+        reset = access_token_var.set(headers["authorization"].split(" ", 1)[1])
+        try:
+            reply = await platform.stub.GetOwnLawyer(catalog_service_pb2.GetOwnLawyerRequest())
+        finally:
+            access_token_var.reset(reset)
+        assert reply.lawyer.id == expected
+        assert reply.HasField("lawyer") == bool(expected)
 
 
 async def test_a_lawyer_sets_their_own_online_status(platform: Platform) -> None:

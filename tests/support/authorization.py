@@ -196,6 +196,9 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/v1/lawyers/{lawyer_id}/verifications"): Entry(
         roles("operator", "firm_admin", "supervisor")
     ),
+    ("GET", "/api/v1/lawyers/credentials"): Entry(
+        roles("operator", "firm_admin"), query={"status": "pending"}
+    ),
     ("POST", "/api/v1/reviews"): Entry(roles("client", "client_admin"), {"order_id": "o1", "rating": 5}),
     ("POST", "/api/v1/products"): Entry(roles("editor"), PRODUCT),
     ("PUT", "/api/v1/products/{product_id}"): Entry(roles("editor"), PRODUCT),

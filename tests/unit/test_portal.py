@@ -768,3 +768,46 @@ async def test_a_client_without_a_paid_order_is_told_why_and_where_to_buy_one(
     assert ORDER_REQUIRED["detail"] in html.unescape(refused.text)
     assert '<a href="/products/consult-phone">' in refused.text
     assert "data-call-socket" not in refused.text
+
+
+# --- a lawyer's own standing on their workbench: GET /api/v1/me names their profile (`lawyer_id`).
+
+
+class LawyerGateway:
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path, method = request.url.path, request.method
+        empty: dict[str, Any] = {"items": [], "next_cursor": None}
+        lapsed = NEW_LAWYER | {
+            "active": True,
+            "verification": "verified",
+            "inspection_due_on": "2026-05-31",
+            "unavailable_reason": "the lawyer's practising certificate is overdue for its annual inspection",
+        }
+        answers = {
+            ("POST", "/api/v1/auth/login"): login_answer("access-1")
+            | {"user": {"id": "u7", "display_name": "李律师", "roles": ["lawyer"], "tenant_id": ""}},
+            ("GET", "/api/v1/me"): {"id": "u7", "roles": ["lawyer"], "lawyer_id": "l1"},
+            ("GET", "/api/v1/lawyers/l1"): lapsed,
+            ("GET", "/api/v1/calls"): empty,
+            ("GET", "/api/v1/lawyer/queue"): empty,
+            ("GET", "/api/v1/document-orders"): empty,
+        }
+        if (method, path) in answers:
+            return httpx.Response(200, json=answers[(method, path)])
+        return problem(404, "not found")
+
+
+async def test_a_lawyer_sees_their_verification_inspection_date_and_why_they_take_no_new_work() -> None:
+    app = create_app(
+        PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(LawyerGateway())
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
+    ):
+        await log_in(portal)
+        page = await portal.get("/work")
+    assert page.status_code == 200, page.text
+    standing = page.text[page.text.index('id="standing"') :]
+    assert "已核验" in standing and "2026-05-31" in standing
+    assert "执业证已过年检截止日期" in standing

@@ -130,7 +130,8 @@ class Lawyers:
         return await ranked(self.db, statement, limit, cursor)
 
     async def get_lawyer(self, principal: Principal | None, lawyer_id: str) -> LawyerRow:
-        """An active lawyer, or an inactive one to an admin of its firm; NotFound otherwise."""
+        """An active lawyer, or an inactive one to an admin of its firm or to the lawyer themself; NotFound
+        otherwise."""
         async with self.db.transaction() as session:
             row = await session.get(LawyerRow, lawyer_id)
             if row is not None and not row.active:
@@ -138,7 +139,10 @@ class Lawyers:
                 if (
                     principal is None
                     or firm is None
-                    or not domain.administers(principal, firm.id, firm.admin_user_ids)
+                    or not (
+                        domain.administers(principal, firm.id, firm.admin_user_ids)
+                        or (bool(row.user_id) and row.user_id == principal.user_id)
+                    )
                 ):
                     row = None
         if row is None:
@@ -227,6 +231,12 @@ class Lawyers:
             )
             await publish_lawyer_changed(self.outbox, session, row, principal.user_id)
             return row
+
+    async def own_lawyer(self, principal: Principal) -> LawyerRow | None:
+        """The calling lawyer's own profile, active or not; None without one."""
+        async with self.db.transaction() as session:
+            statement = select(LawyerRow).where(LawyerRow.user_id == principal.user_id)
+            return (await session.exec(statement)).first()
 
     async def set_online(self, principal: Principal, online: bool) -> LawyerRow:
         """The calling lawyer's own profile goes online or offline (NotFound without a profile)."""

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.catalog.v1 import events_pb2
-from services.catalog import qualifications
+from services.catalog import domain, qualifications
 from services.catalog.files import QualificationFiles
 from services.catalog.models import TABLES, FirmRow, LawyerRow, LawyerVerificationRow
 from services.catalog.store.base import administered_lawyer
@@ -190,6 +190,28 @@ class Onboarding:
                 .order_by(col(LawyerVerificationRow.decided_at), col(LawyerVerificationRow.id))
             )
             return list((await session.exec(statement)).all())
+
+    async def pending_credentials(self, principal: Principal) -> list[LawyerRow]:
+        """The lawyers whose credentials await a decision, oldest submission first: every firm's for the
+        operator, their own firm's for a firm admin (or the firm's system)."""
+        if (
+            not principal.has_role(qualifications.OPERATOR_ROLE, "firm_admin")
+            and not principal.is_firm_system
+        ):
+            raise PermissionDenied("only the operator and firm admins see credentials awaiting verification")
+        async with self.db.transaction() as session:
+            statement = (
+                select(LawyerRow, FirmRow)
+                .join(FirmRow, col(FirmRow.id) == col(LawyerRow.firm_id))
+                .where(LawyerRow.verification == "pending")
+                .order_by(col(LawyerRow.updated_at), col(LawyerRow.id))
+            )
+            rows = (await session.exec(statement)).all()
+        if principal.has_role(qualifications.OPERATOR_ROLE):
+            return [lawyer for lawyer, _ in rows]
+        return [
+            lawyer for lawyer, firm in rows if domain.administers(principal, firm.id, firm.admin_user_ids)
+        ]
 
     async def warn_agreement_ending(self, firm_id: str, ends_on: date) -> FirmRow | None:
         """Record and publish (`firm.agreement_ending`) that the firm's agreement (or, with none on record,

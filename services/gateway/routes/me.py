@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from counsel.booking.v1 import booking_service_pb2 as booking_pb
+from counsel.catalog.v1 import catalog_service_pb2 as catalog_pb
 from counsel.common.v1 import paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from counsel.documents.v1 import documents_service_pb2 as documents_pb
@@ -36,6 +37,7 @@ from services.gateway.schemas.identity import (
     StaffAccess,
     UpdateMe,
 )
+from services.runtime.context import Principal
 from services.runtime.errors import Conflict, NotFound, Unavailable
 
 router = api_router("identity")
@@ -48,8 +50,18 @@ JSON, ZIP = "application/json", "application/zip"
 
 @router.get("/api/v1/me", response_model=Me)
 async def me(principal: CurrentPrincipal, clients: ClientsDep) -> Me:
-    """Your profile, roles, enterprise and linked login methods."""
-    return Me.from_me(await clients.identity.GetMe(pb.GetMeRequest()))
+    """Your profile, roles, enterprise and linked login methods; a lawyer's own catalog profile (`lawyer_id`)."""
+    return await _me(principal, clients)
+
+
+async def _me(principal: Principal, clients: Clients) -> Me:
+    if not principal.has_role("lawyer"):
+        return Me.from_me(await clients.identity.GetMe(pb.GetMeRequest()))
+    reply, own = await asyncio.gather(
+        clients.identity.GetMe(pb.GetMeRequest()),
+        clients.catalog.GetOwnLawyer(catalog_pb.GetOwnLawyerRequest()),
+    )
+    return Me.from_me(reply, own.lawyer.id if own.HasField("lawyer") else None)
 
 
 @router.patch("/api/v1/me", response_model=Me)
@@ -65,7 +77,7 @@ async def update_me(body: UpdateMe, principal: CurrentPrincipal, clients: Client
             current_password=body.current_password or "",
         )
     )
-    return Me.from_me(await clients.identity.GetMe(pb.GetMeRequest()))
+    return await _me(principal, clients)
 
 
 @router.post("/api/v1/me/membership-card", response_model=LinkedCard)

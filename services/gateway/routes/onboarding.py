@@ -5,9 +5,9 @@ scoping again."""
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, File, Form, Header, Request, UploadFile, status
+from fastapi import Depends, File, Form, Header, Query, Request, UploadFile, status
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
 from counsel.common.v1 import money_pb2
@@ -20,6 +20,7 @@ from services.gateway.schemas.onboarding import (
     FirmAdminInvitation,
     FirmAdminInvited,
     NewFirm,
+    PendingCredentials,
     Platform,
     Verification,
     VerificationHistory,
@@ -134,6 +135,19 @@ async def invite_firm_admin(firm_id: str, body: FirmAdminInvitation, clients: Cl
     )
     await clients.catalog.AddFirmAdmin(pb.AddFirmAdminRequest(firm_id=firm.id, user_id=invited.user_id))
     return FirmAdminInvited(firm_id=firm.id, user_id=invited.user_id)
+
+
+@router.get("/api/v1/lawyers/credentials", response_model=PendingCredentials, dependencies=[Verifier])
+async def pending_credentials(
+    clients: ClientsDep,
+    status_: Annotated[
+        Literal["pending"], Query(alias="status", description="pending: the verification queue.")
+    ] = "pending",
+) -> PendingCredentials:
+    """The verification queue: lawyers whose submitted credentials await a decision, oldest submission
+    first; the operator sees every firm's, a firm admin their own firm's."""
+    reply = await clients.catalog.ListPendingCredentials(pb.ListPendingCredentialsRequest())
+    return PendingCredentials(items=[Lawyer.from_proto(x) for x in reply.lawyers])
 
 
 @router.post("/api/v1/lawyers/{lawyer_id}/credentials", response_model=Lawyer, dependencies=[FirmAdmin])

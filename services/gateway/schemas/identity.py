@@ -174,13 +174,18 @@ class LoginMethods(BaseModel):
 class Me(User):
     enterprise: Enterprise | None
     login_methods: LoginMethods
+    lawyer_id: str | None = Field(
+        default=None,
+        description="A lawyer's own profile in the catalog (GET /api/v1/lawyers/{id}); null otherwise.",
+    )
 
     @classmethod
-    def from_me(cls, reply: pb.GetMeResponse) -> Me:
+    def from_me(cls, reply: pb.GetMeResponse, lawyer_id: str | None = None) -> Me:
         user = User.from_proto(reply.user)
         methods = reply.login_methods
         return cls(
             **user.model_dump(),
+            lawyer_id=lawyer_id,
             enterprise=Enterprise.from_proto(reply.enterprise) if reply.HasField("enterprise") else None,
             login_methods=LoginMethods(
                 password=methods.password,

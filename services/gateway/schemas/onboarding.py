@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from counsel.catalog.v1 import catalog_service_pb2 as pb
-from services.gateway.schemas.catalog import LocationInput
+from services.gateway.schemas.catalog import Lawyer, LocationInput
 from services.gateway.schemas.common import INT32_MAX
 from services.runtime.limits import JSON_SAFE_INTEGER_MAX
 
@@ -96,3 +96,9 @@ class VerificationRecord(BaseModel):
 
 class VerificationHistory(BaseModel):
     items: list[VerificationRecord]
+
+
+class PendingCredentials(BaseModel):
+    items: list[Lawyer] = Field(
+        description="Lawyers whose credentials await a decision, oldest submission first."
+    )

@@ -1,8 +1,10 @@
 """The platform operator's pages (§4.1.1, §4.1.2): the firms with their agreement's state and end date,
-registering a firm's legal entity, recording its signed cooperation agreement and inviting its first admin."""
+registering a firm's legal entity, recording its signed cooperation agreement and inviting its first admin;
+and the verification queue (§4.2.1): every firm's lawyers whose submitted credentials await a decision."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -158,3 +160,44 @@ async def invite_admin(
         exc.errors = {"contact": messages[0]} if messages else {}
         return await _firm(request, session, gateway, firm_id, exc)
     return await _firm(request, session, gateway, firm_id, invited=destination)
+
+
+@router.get("/operator/verifications", response_class=HTMLResponse)
+async def verifications(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLResponse:
+    return await _verifications(request, session, gateway)
+
+
+async def _verifications(
+    request: Request,
+    session: Session,
+    gateway: Gateway,
+    error: GatewayError | None = None,
+    error_lawyer: str = "",
+) -> HTMLResponse:
+    pending, firms = await asyncio.gather(
+        gateway.call(session, "GET", "/api/v1/lawyers/credentials", params={"status": "pending"}),
+        gateway.call(session, "GET", "/api/v1/firms", params={"limit": 100}),
+    )
+    return render(
+        request,
+        "operator_verifications.html",
+        error.status if error else 200,
+        lawyers=pending["items"],
+        firm_names={firm["id"]: firm["name"] for firm in firms["items"]},
+        error=error,
+        errors=error.errors if error else {},
+        error_lawyer=error_lawyer,
+    )
+
+
+@router.post("/operator/verifications/{lawyer_id}", response_class=HTMLResponse)
+async def verify(
+    request: Request, lawyer_id: str, form: FormDep, session: UserDep, gateway: GatewayDep
+) -> Response:
+    """Decides on the lawyer's pending credentials, recording what was checked; the lawyer leaves the queue."""
+    body = {"decision": form_text(form, "decision"), "notes": form_text(form, "notes")}
+    try:
+        await gateway.call(session, "POST", "/api/v1/lawyers/{id}/verify", path={"id": lawyer_id}, json=body)
+    except GatewayError as exc:
+        return await _verifications(request, session, gateway, exc, lawyer_id)
+    return redirect("/operator/verifications")

@@ -25,6 +25,14 @@ async def _documents(session: Any, gateway: GatewayDep, stage: str) -> list[dict
     return items
 
 
+async def _own_standing(session: Any, gateway: GatewayDep) -> dict[str, Any] | None:
+    """The lawyer's own profile (verification, inspection date, why they take no new work); None without one."""
+    me = await gateway.call(session, "GET", "/api/v1/me")
+    if not me.get("lawyer_id"):
+        return None
+    return await gateway.call(session, "GET", "/api/v1/lawyers/{id}", path={"id": me["lawyer_id"]})
+
+
 @router.get("/work", response_class=HTMLResponse)
 async def work(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLResponse:
     """The signed-in staff member's queues, by their roles."""
@@ -40,11 +48,13 @@ async def work(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLR
             queues["consultations"],
             queues["drafting"],
             queues["revising"],
+            queues["standing"],
         ) = await asyncio.gather(
             gateway.call(session, "GET", "/api/v1/calls", params={"status": "ringing"}),
             gateway.call(session, "GET", "/api/v1/lawyer/queue", params={"limit": 50}),
             _documents(session, gateway, "drafting"),
             _documents(session, gateway, "revising"),
+            _own_standing(session, gateway),
         )
     if session.has_role("reviewer"):
         queues["review"] = await _documents(session, gateway, "in_review")

@@ -3876,6 +3876,88 @@ class ListLawyerVerificationsResponse(_message.Message):
 Global___ListLawyerVerificationsResponse: _TypeAlias = ListLawyerVerificationsResponse  # noqa: Y015
 
 @_typing.final
+class ListPendingCredentialsRequest(_message.Message):
+    """Request for CatalogService.ListPendingCredentials."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPendingCredentialsRequest: _TypeAlias = ListPendingCredentialsRequest  # noqa: Y015
+
+@_typing.final
+class ListPendingCredentialsResponse(_message.Message):
+    """Response of CatalogService.ListPendingCredentials."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Lawyer]:
+        """Their verification is `pending`; oldest submission first."""
+
+    def __init__(
+        self,
+        *,
+        lawyers: _abc.Iterable[Global___Lawyer] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyers", b"lawyers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPendingCredentialsResponse: _TypeAlias = ListPendingCredentialsResponse  # noqa: Y015
+
+@_typing.final
+class GetOwnLawyerRequest(_message.Message):
+    """Request for CatalogService.GetOwnLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOwnLawyerRequest: _TypeAlias = GetOwnLawyerRequest  # noqa: Y015
+
+@_typing.final
+class GetOwnLawyerResponse(_message.Message):
+    """Response of CatalogService.GetOwnLawyer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAWYER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lawyer(self) -> Global___Lawyer:
+        """The caller's lawyer profile; unset when they have none."""
+
+    def __init__(
+        self,
+        *,
+        lawyer: Global___Lawyer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lawyer", b"lawyer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOwnLawyerResponse: _TypeAlias = GetOwnLawyerResponse  # noqa: Y015
+
+@_typing.final
 class WarnAgreementEndingRequest(_message.Message):
     """Request for CatalogInternalService.WarnAgreementEnding."""
 

@@ -255,6 +255,16 @@ class CatalogServiceStub:
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsRequest.SerializeToString,
                 response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsResponse.FromString,
                 _registered_method=True)
+        self.ListPendingCredentials = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/ListPendingCredentials',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPendingCredentialsRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPendingCredentialsResponse.FromString,
+                _registered_method=True)
+        self.GetOwnLawyer = channel.unary_unary(
+                '/counsel.catalog.v1.CatalogService/GetOwnLawyer',
+                request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetOwnLawyerRequest.SerializeToString,
+                response_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetOwnLawyerResponse.FromString,
+                _registered_method=True)
         self.GetRecommendations = channel.unary_unary(
                 '/counsel.catalog.v1.CatalogService/GetRecommendations',
                 request_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetRecommendationsRequest.SerializeToString,
@@ -594,6 +604,21 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPendingCredentials(self, request, context):
+        """The lawyers whose submitted credentials await a decision, oldest submission first: to the operator
+        every firm's, to a firm admin their own firm's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOwnLawyer(self, request, context):
+        """The calling lawyer's own profile, active or not; `lawyer` unset when the caller has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetRecommendations(self, request, context):
         """The next purchases for an enterprise (§5.5, R-Q-2), best first, at most 5, each with its reasons in
         Chinese: a client's own enterprise; agents and supervisors name a client enterprise or a client.
@@ -824,6 +849,16 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ListLawyerVerifications,
                     request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsRequest.FromString,
                     response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsResponse.SerializeToString,
+            ),
+            'ListPendingCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPendingCredentials,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPendingCredentialsRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPendingCredentialsResponse.SerializeToString,
+            ),
+            'GetOwnLawyer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOwnLawyer,
+                    request_deserializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetOwnLawyerRequest.FromString,
+                    response_serializer=counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetOwnLawyerResponse.SerializeToString,
             ),
             'GetRecommendations': grpc.unary_unary_rpc_method_handler(
                     servicer.GetRecommendations,
@@ -2020,6 +2055,60 @@ class CatalogService:
             '/counsel.catalog.v1.CatalogService/ListLawyerVerifications',
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsRequest.SerializeToString,
             counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListLawyerVerificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPendingCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/ListPendingCredentials',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPendingCredentialsRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.ListPendingCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOwnLawyer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/counsel.catalog.v1.CatalogService/GetOwnLawyer',
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetOwnLawyerRequest.SerializeToString,
+            counsel_dot_catalog_dot_v1_dot_catalog__service__pb2.GetOwnLawyerResponse.FromString,
             options,
             channel_credentials,
             insecure,

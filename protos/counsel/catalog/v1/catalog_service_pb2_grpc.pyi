@@ -156,6 +156,12 @@ class CatalogServiceStub:
     """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
     firm admins.
     """
+    ListPendingCredentials: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.ListPendingCredentialsRequest, _catalog_service_pb2.ListPendingCredentialsResponse]
+    """The lawyers whose submitted credentials await a decision, oldest submission first: to the operator
+    every firm's, to a firm admin their own firm's.
+    """
+    GetOwnLawyer: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetOwnLawyerRequest, _catalog_service_pb2.GetOwnLawyerResponse]
+    """The calling lawyer's own profile, active or not; `lawyer` unset when the caller has none."""
     GetRecommendations: _grpc.UnaryUnaryMultiCallable[_catalog_service_pb2.GetRecommendationsRequest, _catalog_service_pb2.GetRecommendationsResponse]
     """The next purchases for an enterprise (§5.5, R-Q-2), best first, at most 5, each with its reasons in
     Chinese: a client's own enterprise; agents and supervisors name a client enterprise or a client.
@@ -289,6 +295,12 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
     firm admins.
     """
+    ListPendingCredentials: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.ListPendingCredentialsRequest, _catalog_service_pb2.ListPendingCredentialsResponse]  # type: ignore[assignment]
+    """The lawyers whose submitted credentials await a decision, oldest submission first: to the operator
+    every firm's, to a firm admin their own firm's.
+    """
+    GetOwnLawyer: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetOwnLawyerRequest, _catalog_service_pb2.GetOwnLawyerResponse]  # type: ignore[assignment]
+    """The calling lawyer's own profile, active or not; `lawyer` unset when the caller has none."""
     GetRecommendations: _aio.UnaryUnaryMultiCallable[_catalog_service_pb2.GetRecommendationsRequest, _catalog_service_pb2.GetRecommendationsResponse]  # type: ignore[assignment]
     """The next purchases for an enterprise (§5.5, R-Q-2), best first, at most 5, each with its reasons in
     Chinese: a client's own enterprise; agents and supervisors name a client enterprise or a client.
@@ -683,6 +695,24 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         """The verification history of a lawyer, oldest first: to supervisors, the operator and the lawyer's
         firm admins.
         """
+
+    @_abc_1.abstractmethod
+    def ListPendingCredentials(
+        self,
+        request: _catalog_service_pb2.ListPendingCredentialsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.ListPendingCredentialsResponse, _abc.Awaitable[_catalog_service_pb2.ListPendingCredentialsResponse]]:
+        """The lawyers whose submitted credentials await a decision, oldest submission first: to the operator
+        every firm's, to a firm admin their own firm's.
+        """
+
+    @_abc_1.abstractmethod
+    def GetOwnLawyer(
+        self,
+        request: _catalog_service_pb2.GetOwnLawyerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_service_pb2.GetOwnLawyerResponse, _abc.Awaitable[_catalog_service_pb2.GetOwnLawyerResponse]]:
+        """The calling lawyer's own profile, active or not; `lawyer` unset when the caller has none."""
 
     @_abc_1.abstractmethod
     def GetRecommendations(
