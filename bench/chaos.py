@@ -31,6 +31,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
@@ -55,6 +56,9 @@ STEADY_SECONDS = (3.0, 8.0)
 RECOVERY_SECONDS = 30.0
 SIGSTOP_SECONDS = 20.0
 SETTLE_TIMEOUT = 180.0
+# An outbox row unpublished for this long after the settle wait is stuck; a younger one is in flight (the relay
+# publishes within a round of its commit).
+STALE_SECONDS = 30
 HEALTHY_TIMEOUT = 300.0
 # How long after a fault its victim has been restarted, at most (backoff and start), for the spacing of repeats.
 RESTART_MARGIN_SECONDS = 15.0
@@ -320,7 +324,8 @@ class Checker:
     async def check(self, load: Load) -> dict[str, Any]:
         """Waits for the platform to settle (outboxes drained, every acknowledged payment applied), then
         returns each invariant's violations (0 = kept)."""
-        deadline = time.monotonic() + SETTLE_TIMEOUT
+        started = time.monotonic()
+        deadline = started + SETTLE_TIMEOUT
         while True:
             paid = {r["id"] for r in await self._fetch("payment", "SELECT id FROM orders WHERE id = ANY($1) AND status <> 'pending_payment'", list(load.paid))}  # fmt: skip
             pending = await self._unpublished()
@@ -342,10 +347,12 @@ class Checker:
         ledger = await verify_ledger(
             load_settings(env="test", database_url=self.database_url, database_prefix=NAME)
         )
-        committed, in_stream = (
-            await self._outbox_total(),
-            stream_messages(faults.state_of(self.stack.data_dir), STREAM),
-        )
+        # The platform keeps writing events after the load stops (deliveries, timers, this checker's own
+        # sign-in), so the three counts are read in an order that leaves no room for an event in flight:
+        # every row published before the stream is counted is in it, every event in it has a row by then.
+        published = await self._outbox_count("published_at IS NOT NULL")
+        in_stream = stream_messages(faults.state_of(self.stack.data_dir), STREAM) or 0
+        rows = await self._outbox_count("true")
         consultations = {r["id"] for r in await self._fetch("consultation", "SELECT id FROM consultations WHERE id = ANY($1)", list(load.consultations))}  # fmt: skip
         follow_ups = (await self._fetch("consultation", "SELECT count(*) AS n FROM consultation_messages WHERE consultation_id = ANY($1) AND author_role = 'client'", list(load.consultations)))[0]["n"]  # fmt: skip
         bookings = {r["id"] for r in await self._fetch("booking", "SELECT id FROM bookings WHERE id = ANY($1)", list(load.bookings))}  # fmt: skip
@@ -353,6 +360,10 @@ class Checker:
             documents = await document_violations(
                 load.documents, self._fetch, http, await load.auth(http, REVIEWER)
             )
+        if in_flight := await self._unpublished():
+            print(f"  settled after {time.monotonic() - started:.0f} s with {pending} outbox rows unpublished; {in_flight} now", flush=True)  # fmt: skip
+            await self.explain_unpublished()
+        unpublished = await self._outbox_count(f"published_at IS NULL AND created_at < now() - interval '{STALE_SECONDS} seconds'")  # fmt: skip
         return {
             "acknowledged writes lost": len(load.users - users)
             + len(load.orders - orders)
@@ -363,8 +374,9 @@ class Checker:
             "orders paid twice": len(paid_twice),
             "paid orders without exactly one paid ledger entry": sum(by_order.get(o, 0) != 1 for o in paid_orders),
             "ledger chain broken": int(ledger != 0),
-            "outbox rows unpublished": await self._unpublished(),
-            "events in the stream minus outbox rows (duplicates if > 0)": (in_stream or 0) - committed,
+            f"outbox rows unpublished for over {STALE_SECONDS} s": unpublished,
+            "events in the stream beyond outbox rows (duplicates)": max(in_stream - rows, 0),
+            "published outbox rows missing from the stream": max(published - in_stream, 0),
             "workflows disagreeing with their order": await self._workflows_disagreeing(load.orders),
             **documents,
             "workflows disagreeing with their document order": await self._document_workflows_disagreeing(
@@ -373,17 +385,48 @@ class Checker:
         }  # fmt: skip
 
     async def _unpublished(self) -> int:
+        return await self._outbox_count("published_at IS NULL")
+
+    async def _outbox_count(self, condition: str) -> int:
+        """Outbox rows meeting `condition`, over every service."""
         total = 0
         for service in SERVICE_NAMES:
-            rows = await self._fetch(service, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
-            total += rows[0]["n"]
+            total += (await self._fetch(service, f"SELECT count(*) AS n FROM outbox WHERE {condition}"))[0][
+                "n"
+            ]
         return total
 
-    async def _outbox_total(self) -> int:
-        total = 0
+    async def explain_unpublished(self) -> None:
+        """Prints, while the stack still runs, what explains outbox rows left unpublished: the rows (their
+        xmax names the transaction that locked them, if one did), every backend of the service's database
+        (backend_xid against that xmax; client_port against the service process's sockets), the outbox's
+        relation locks, the service process (pid, uptime, whether one of its connections ran the relay's
+        SKIP LOCKED read lately) and its lines in the stack's log."""
+        state = faults.state_of(self.stack.data_dir)
         for service in SERVICE_NAMES:
-            total += (await self._fetch(service, "SELECT count(*) AS n FROM outbox"))[0]["n"]
-        return total
+            rows = await self._fetch(service, "SELECT seq, subject, created_at, published_at, now() AS read_at, xmin, xmax FROM outbox WHERE published_at IS NULL ORDER BY seq")  # fmt: skip
+            if not rows:
+                continue
+            print(f"  {service}: {len(rows)} outbox rows unpublished", flush=True)
+            for row in rows:
+                print(f"    row {dict(row)}", flush=True)
+            activity = await self._fetch(service, "SELECT pid, client_port, backend_start, xact_start, state, state_change, backend_xid, application_name, left(query, 160) AS query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY backend_start")  # fmt: skip
+            for backend in activity:
+                print(f"    backend {dict(backend)}", flush=True)
+            locks = await self._fetch(service, "SELECT l.pid, l.mode, l.granted FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'outbox'")  # fmt: skip
+            print(f"    outbox locks {[dict(lock) for lock in locks]}", flush=True)
+            pid = state["processes"].get(service, {}).get("pid")
+            try:
+                process = psutil.Process(pid)
+                ports = {c.laddr.port for p in [process, *process.children(recursive=True)] for c in p.net_connections("tcp")}  # fmt: skip
+                print(f"    process pid {pid}, up {time.time() - process.create_time():.0f} s, local ports {sorted(ports)}", flush=True)  # fmt: skip
+            except (psutil.Error, TypeError) as exc:
+                print(f"    process pid {pid}: {type(exc).__name__} {exc}", flush=True)
+                ports = set()
+            relaying = [b["pid"] for b in activity if b["client_port"] in ports and "SKIP LOCKED" in (b["query"] or "")]  # fmt: skip
+            print(f"    its backends that ran the relay's read last: {relaying}", flush=True)
+            mentions = [line for line in self.stack.log_tail(5000).splitlines() if service in line]
+            print("    its log:\n      " + "\n      ".join(mentions[-40:]), flush=True)
 
     async def _workflows_disagreeing(self, order_ids: set[str]) -> int:
         """An order still pending or in service has its workflow running; a final one, a finished workflow."""

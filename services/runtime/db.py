@@ -37,6 +37,7 @@ _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # How long a transaction waits for a primary to take its connection. A failover takes up to Patroni's leader
 # TTL (20 s at least, TOOLCHAIN.md) plus the promotion; a gRPC call's own deadline (10 s) often ends first.
 FAILOVER_PATIENCE_SECONDS = 30.0
+IDLE_IN_TRANSACTION_TIMEOUT = "120s"
 _FIRST_BACKOFF_SECONDS = 0.1
 _MAX_BACKOFF_SECONDS = 2.0
 
@@ -97,7 +98,19 @@ class Database:
     """An engine and a session factory for one service's database."""
 
     def __init__(self, dsn: str, *, pool_size: int = 5) -> None:
-        self.engine = create_async_engine(dsn, pool_size=pool_size, max_overflow=pool_size)
+        self.engine = create_async_engine(
+            dsn,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            # A transaction left open by a client that hangs (or whose host vanished without closing its
+            # socket) holds its row locks, and the outbox relay's SKIP LOCKED read passes those rows by:
+            # PostgreSQL ends it after this long. Longer than any wait inside a transaction here (the
+            # relay's, for JetStream's acks, is at most 4 windows x 10 s); the relay warns of rows stuck
+            # for a minute (STALE_OUTBOX_SECONDS), this frees them a minute later.
+            connect_args={
+                "server_settings": {"idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT}
+            },
+        )
         # Instead of pool_pre_ping, which costs three round trips per checkout with asyncpg (BEGIN, ping,
         # ROLLBACK): asyncpg already knows when the server closed a connection (restart, failover,
         # pg_terminate_backend), so such a connection is swapped for a fresh one before use. A statement

@@ -53,6 +53,9 @@ Handler = Callable[[Context, EventEnvelope, AsyncSession], Awaitable[object]]
 ConsumerTable = Mapping[str, Mapping[str, Handler[Context]]]
 # The pending-events gauge is a COUNT over the outbox: refreshed at most this often, not every round.
 PENDING_GAUGE_SECONDS = 1.0
+# An event unpublished this long is stuck, not late (the relay publishes within a round of the commit): its row is
+# locked by another transaction (SKIP LOCKED passes it by) or its publish keeps failing. Said at most this often.
+STALE_OUTBOX_SECONDS = 60.0
 # An event still early (NotYet) at this delivery is logged as a warning, no longer at INFO (about 30 s of
 # redeliveries: see _redelivery_delay).
 EARLY_ATTEMPTS_BEFORE_WARNING = 6
@@ -304,8 +307,11 @@ class OutboxRelay:
         batch: int = 200,
         window: int = 64,
         poll_seconds: float = 0.5,
+        stale_seconds: float = STALE_OUTBOX_SECONDS,
     ):
         self.db = db
+        self.stale_seconds = stale_seconds
+        self._stale_said_at = -stale_seconds
         self.window = window
         self.outbox = outbox
         self.bus = bus
@@ -362,6 +368,14 @@ class OutboxRelay:
         OUTBOX_PENDING.labels(self.outbox.service).set(count)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
         OUTBOX_OLDEST_AGE.labels(self.outbox.service).set(max(age, 0.0))
+        if age > self.stale_seconds and time.monotonic() - self._stale_said_at >= self.stale_seconds:
+            self._stale_said_at = time.monotonic()
+            log.warning(
+                "outbox events of %s unpublished for %.0f s: locked by another transaction, or failing to publish",
+                self.outbox.service,
+                age,
+                extra={"pending": count, "oldest_pending_age_seconds": round(age)},
+            )
 
     async def _backlog(self) -> tuple[int, datetime | None]:
         """How many events are not yet published, and when the oldest of them was committed."""

@@ -123,6 +123,43 @@ async def test_concurrent_relays_publish_each_event_once(settings, db, bus) -> N
     assert await stream_messages(bus) == 50
 
 
+async def test_a_row_another_transaction_holds_is_passed_by_said_when_stale_and_published_once_freed(
+    settings, db, bus, caplog
+) -> None:
+    """A relay's SKIP LOCKED read passes by rows a transaction still holds (e.g. a crashed relay's, until
+    PostgreSQL sees its client gone): the relay logs once the oldest is stale, and publishes it when freed."""
+    database, tables = db
+    outbox = Outbox("consultation", settings, tables)
+    relay = OutboxRelay(database, outbox, bus, stale_seconds=0.0)
+    for i in range(2):
+        async with database.transaction() as session:
+            await outbox.add(session, "consultation.submitted", submitted(f"c{i}"), aggregate_id=f"c{i}")
+    holder = await database.listen("unused", lambda: None)  # a bare connection of its own
+    await holder.execute("BEGIN")
+    await holder.execute("SELECT seq FROM outbox ORDER BY seq LIMIT 1 FOR UPDATE")
+
+    assert await relay.relay_once() == 1
+    assert await relay.pending() == 1
+    with caplog.at_level(logging.WARNING, logger="services.runtime.events"):
+        await relay.refresh_backlog_gauges()
+    assert "outbox events of consultation unpublished for" in caplog.text
+
+    holder.terminate()  # the holder's client dies without a word: PostgreSQL ends its transaction
+    for _ in range(50):
+        if await relay.relay_once():
+            break
+        await asyncio.sleep(0.1)
+    assert await relay.pending() == 0
+    assert await stream_messages(bus) == 2
+
+
+async def test_a_transaction_left_idle_is_ended_by_postgresql(db) -> None:
+    database, _ = db
+    async with database.transaction() as session:
+        shown = (await session.execute(text("SHOW idle_in_transaction_session_timeout"))).scalar_one()
+    assert shown == "2min"
+
+
 async def test_a_consumer_applies_each_event_once_even_when_redelivered(settings, db, bus) -> None:
     database, tables = db
     async with database.engine.begin() as conn:
