@@ -129,6 +129,7 @@ async def test_verified_token_is_forwarded_to_the_service(
             "email": "li@example.test",
             "membership_cards": [],
         },
+        "lawyer_id": None,  # a client: no catalog call
     }
     [(method, _request, forwarded)] = fakes.fake("identity").calls
     assert (method, forwarded) == ("GetMe", token)
