@@ -4,20 +4,20 @@ of and lapsing on the agreement's own clock."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
 
 from deploy.local.servers import PostgresServer
 from services.catalog import qualifications
-from services.catalog.models import TABLES, FirmRow, LawyerRow
+from services.catalog.models import FirmRow, LawyerRow
 from services.catalog.profile_protos import firm_proto
-from services.catalog.store import CatalogStores
 from services.runtime.config import load_settings
 from services.runtime.context import Principal
 from services.runtime.db import Database, ensure_database
-from services.runtime.events import Outbox
 from services.runtime.migrations import migrate
+from tests.support.platform import catalog_stores
 
 OPERATOR = Principal("operator-1", "", frozenset({"operator"}))
 EXPIRED = "the lawyer's firm's cooperation agreement has expired"
@@ -30,7 +30,12 @@ async def test_firms_from_before_onboarding_work_on_a_90_day_grace_period(
     = the upgrade's Beijing date + 90 days: its verified lawyers take new work, staff see the day, its clock
     is listed for the catalog to start; when the day is over they stop as under an expired agreement. A firm
     onboarded since (pending, or with an agreement) gets none."""
-    settings = load_settings(env="test", database_url=postgres_server.url, database_prefix=unique_name)
+    settings = load_settings(
+        env="test",
+        database_url=postgres_server.url,
+        database_prefix=unique_name,
+        secret_key=secrets.token_urlsafe(32),
+    )
     await ensure_database(settings.database_url, settings.database_name("catalog"))
     dsn = settings.database_dsn("catalog")
     await migrate("catalog", dsn, revision="0010")
@@ -54,7 +59,7 @@ async def test_firms_from_before_onboarding_work_on_a_90_day_grace_period(
         today = qualifications.today_in_china(datetime.now(UTC))
         await migrate("catalog", dsn)
 
-        stores = CatalogStores.build(db, Outbox("catalog", settings, TABLES))
+        stores = catalog_stores(db, settings)
         async with db.transaction() as session:
             graces = {
                 firm.id: firm.agreement_grace_ends_on
