@@ -1145,6 +1145,14 @@ async def test_firm_admin_lists_own_inactive_lawyers_and_accounts_have_one_profi
     assert lawyer["id"] in [x["id"] for x in own.json()["items"]]
     public = await platform.http.get("/api/v1/lawyers", params={"firm_id": OWN_FIRM, "limit": 100})
     assert lawyer["id"] not in [x["id"] for x in public.json()["items"]]
+    # The inactive profile itself: its firm's admin, the operator and supervisors (who verify lawyers and read
+    # their history, §4.2.1) see it; the public and clients do not.
+    path = f"/api/v1/lawyers/{lawyer['id']}"
+    supervisor = platform.keys.headers("supervisor-1", roles=("supervisor",), tenant_id="")
+    for staff in (admin, platform.operator(), supervisor):
+        assert (await platform.http.get(path, headers=staff)).status_code == 200
+    for outsider in ({}, platform.client()):
+        assert (await platform.http.get(path, headers=outsider)).status_code == 404
     taken = await platform.http.post(
         f"/api/v1/firms/{OWN_FIRM}/lawyers", json=profile(user_id="acct-x"), headers=admin
     )

@@ -130,7 +130,8 @@ class Lawyers:
         return await ranked(self.db, statement, limit, cursor)
 
     async def get_lawyer(self, principal: Principal | None, lawyer_id: str) -> LawyerRow:
-        """An active lawyer, or an inactive one to an admin of its firm or to the lawyer themself; NotFound
+        """An active lawyer, or an inactive one to an admin of its firm, to the lawyer themself and to the
+        operator and supervisors (who verify lawyers and read their verification history, §4.2.1); NotFound
         otherwise."""
         async with self.db.transaction() as session:
             row = await session.get(LawyerRow, lawyer_id)
@@ -142,6 +143,7 @@ class Lawyers:
                     or not (
                         domain.administers(principal, firm.id, firm.admin_user_ids)
                         or (bool(row.user_id) and row.user_id == principal.user_id)
+                        or principal.has_role("operator", "supervisor")
                     )
                 ):
                     row = None
