@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from counsel.booking.v1 import events_pb2
@@ -23,6 +23,7 @@ from services.runtime.errors import Conflict
 from services.runtime.events import Outbox
 
 EXCLUSION_VIOLATION = "23P01"
+DEADLOCK_DETECTED = "40P01"
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,21 @@ class SlotTaken(Conflict):
 
 @contextlib.contextmanager
 def refusing_overlap(message: str) -> Iterator[None]:
-    """Turn PostgreSQL's refusal of an overlapping live booking of the lawyer into SlotTaken (409)."""
+    """Turn PostgreSQL's refusal of an overlapping live booking of the lawyer into SlotTaken (409).
+
+    Two transactions inserting overlapping bookings at once can also end in a deadlock: an exclusion
+    constraint is checked after the row is inserted, so each waits for the other's transaction to end.
+    PostgreSQL then aborts one of them and the other's booking goes in: for the one aborted, the slot is
+    taken all the same."""
     try:
         yield
     except IntegrityError as exc:
         orig_state = getattr(exc.orig, "sqlstate", None)
         if orig_state == EXCLUSION_VIOLATION or "bookings_no_overlap" in str(exc):
+            raise SlotTaken(message) from None
+        raise
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == DEADLOCK_DETECTED:
             raise SlotTaken(message) from None
         raise
 
