@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from counsel.catalog.v1 import catalog_service_pb2, catalog_service_pb2_grpc
 from services.catalog import events, search
@@ -18,13 +17,12 @@ from services.catalog.workflow_link import QualificationClocks
 from services.runtime.config import Settings
 from services.runtime.keys import DataKeys, master_key
 from services.runtime.records import utcnow
-from services.runtime.service import service_runtime
+from services.runtime.service import drain_forever, service_runtime
 from workflows.shared import PLATFORM_QUEUE, task_queue
 
 SERVICE = "catalog"
 # How often the owed next-purchase passes are looked for (each falls due SUGGEST_PASS_EVERY after the last).
 SUGGESTION_SWEEP_SECONDS = 10.0
-log = logging.getLogger(__name__)
 
 
 async def run_owed_suggestion_passes(
@@ -32,15 +30,7 @@ async def run_owed_suggestion_passes(
 ) -> None:
     """Run the next-purchase passes owed to enterprises whose events came within a pass's interval. The
     clock is only read here; the store takes it as input."""
-    while True:
-        try:
-            if await histories.run_due_passes(utcnow()):
-                continue  # more may be due right away
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("owed next-purchase passes failed; retrying")
-        await asyncio.sleep(interval)
+    await drain_forever(lambda: histories.run_due_passes(utcnow()), interval, "owed next-purchase passes")
 
 
 async def serve(shared: Settings) -> None:

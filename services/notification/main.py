@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from itertools import product
@@ -27,7 +26,7 @@ from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
 from services.runtime.grpc_client import open_channel
 from services.runtime.keys import DataKeys, master_key
-from services.runtime.service import service_runtime
+from services.runtime.service import drain_forever, service_runtime
 
 if TYPE_CHECKING:
     from counsel.identity.v1.identity_service_pb2_grpc import IdentityInternalServiceAsyncStub
@@ -40,16 +39,12 @@ DISPATCH_INTERVAL_SECONDS = 1.0
 
 async def dispatch_forever(deliveries: Deliveries, interval: float = DISPATCH_INTERVAL_SECONDS) -> None:
     """Release and send due e-mails and SMS. The clock is only read here; the rules take it as input."""
-    while True:
-        try:
-            report = await deliveries.dispatch_once()
-            if report.sent or report.retried or report.fell_back:
-                continue  # more may be due right away
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("notification dispatch failed; retrying")
-        await asyncio.sleep(interval)
+
+    async def dispatched() -> bool:
+        report = await deliveries.dispatch_once()
+        return bool(report.sent or report.retried or report.fell_back)
+
+    await drain_forever(dispatched, interval, "notification dispatch")
 
 
 async def serve(shared: Settings) -> None:

@@ -9,7 +9,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 
@@ -202,6 +202,21 @@ class ServiceRuntime:
         if self.bus is not None:
             await self.bus.close()
         await self.db.close()
+
+
+async def drain_forever(step: Callable[[], Awaitable[object]], interval: float, what: str) -> None:
+    """A service's background task: run `step` until cancelled — again at once while it reports work done
+    (a truthy answer, such as how many it handled: more may be due right away), else after `interval`; a failure is logged as `what` failing and tried
+    again after `interval`. The clock is read by the step's caller, never by the rules it runs."""
+    while True:
+        try:
+            if await step():
+                continue
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; retrying", what)
+        await asyncio.sleep(interval)
 
 
 async def cancel_all(tasks: Sequence[asyncio.Task[Any]], owner: str, patience: float = 10.0) -> None:
