@@ -1,7 +1,8 @@
 """The one DB session helper: each service talks to its own database through an async engine.
 
 It rides out a failover of a replicated cluster (Patroni, CloudNativePG): connections go to whichever node is
-the primary now (a multi-host URL with `target_session_attrs=read-write`, see `database_url_of`); a
+the primary now (a multi-host URL with `target_session_attrs=read-write`, see `database_url_of`, each host
+tried for a few seconds at most, so a paused node is passed by); a
 transaction that cannot get a connection because the primary went away is tried again, with backoff and
 jitter, until a new primary takes it or FAILOVER_PATIENCE_SECONDS pass; a connection that meets a lost or
 demoted primary is discarded with the rest of the pool; and a transaction cut off half-way is `Unavailable`
@@ -16,7 +17,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import event, exc, text
@@ -38,6 +39,11 @@ _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # TTL (20 s at least, TOOLCHAIN.md) plus the promotion; a gRPC call's own deadline (10 s) often ends first.
 FAILOVER_PATIENCE_SECONDS = 30.0
 IDLE_IN_TRANSACTION_TIMEOUT = "120s"
+# asyncpg gives the hosts of a multi-host URL one timeout between them (60 s), so a host that accepts TCP
+# connections but never answers — a paused (SIGSTOPped) or hung node — spends all of it and the live primary
+# behind it is never tried. Each host gets this long of its own instead: a connection takes milliseconds, a
+# second or two on a machine under heavy load.
+HOST_CONNECT_TIMEOUT_SECONDS = 4.0
 _FIRST_BACKOFF_SECONDS = 0.1
 _MAX_BACKOFF_SECONDS = 2.0
 
@@ -99,17 +105,7 @@ class Database:
 
     def __init__(self, dsn: str, *, pool_size: int = 5) -> None:
         self.engine = create_async_engine(
-            dsn,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            # A transaction left open by a client that hangs (or whose host vanished without closing its
-            # socket) holds its row locks, and the outbox relay's SKIP LOCKED read passes those rows by:
-            # PostgreSQL ends it after this long. Longer than any wait inside a transaction here (the
-            # relay's, for JetStream's acks, is at most 4 windows x 10 s); the relay warns of rows stuck
-            # for a minute (STALE_OUTBOX_SECONDS), this frees them a minute later.
-            connect_args={
-                "server_settings": {"idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT}
-            },
+            dsn, pool_size=pool_size, max_overflow=pool_size, async_creator=self._connect
         )
         # Instead of pool_pre_ping, which costs three round trips per checkout with asyncpg (BEGIN, ping,
         # ROLLBACK): asyncpg already knows when the server closed a connection (restart, failover,
@@ -175,11 +171,22 @@ class Database:
         async with self.transaction() as session:
             return await get_or_404(session, model, key, what)
 
+    async def _connect(self) -> asyncpg.Connection:
+        """A new connection to the primary for the pool (see `connect`)."""
+        _, parameters = self.engine.dialect.create_connect_args(self.engine.url)
+        # A transaction left open by a client that hangs (or whose host vanished without closing its socket)
+        # holds its row locks, and the outbox relay's SKIP LOCKED read passes those rows by: PostgreSQL ends
+        # it after this long. Longer than any wait inside a transaction here (the relay's, for JetStream's
+        # acks, is at most 4 windows x 10 s); the relay warns of rows stuck for a minute
+        # (STALE_OUTBOX_SECONDS), this frees them a minute later.
+        settings = {"idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT}
+        return await connect(**parameters, server_settings=settings)
+
     async def listen(self, channel: str, on_notify: Callable[[], object]) -> asyncpg.Connection:
         """A connection of its own (to the primary, like the pool's), LISTENing on `channel`: `on_notify()`
         runs for every NOTIFY committed on it. Close the returned connection to stop."""
-        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
-        conn = await asyncpg.connect(*args, **kwargs)
+        _, parameters = self.engine.dialect.create_connect_args(self.engine.url)
+        conn = await connect(**parameters)
         await conn.add_listener(channel, lambda *_: on_notify())
         return conn
 
@@ -189,6 +196,28 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+async def connect(**parameters: Any) -> asyncpg.Connection:
+    """An asyncpg connection made with `parameters` (asyncpg.connect's, as SQLAlchemy's dialect reads them
+    from a URL), trying each host of a multi-host URL in turn for HOST_CONNECT_TIMEOUT_SECONDS at most: the
+    first that accepts, and is what `target_session_attrs` asks for, serves. When none does, the error of the
+    last one; an error that is no host's fault (a wrong password, no such database) at once."""
+    hosts, ports = parameters.pop("host", None), parameters.pop("port", None)
+    if not isinstance(hosts, list):
+        hosts, ports = [hosts], [ports]
+    failure: BaseException | None = None
+    for host, port in zip(hosts, ports, strict=True):
+        try:
+            return await asyncpg.connect(
+                host=host, port=port, timeout=HOST_CONNECT_TIMEOUT_SECONDS, **parameters
+            )
+        except Exception as error:
+            if not primary_lost(error, connecting=True):
+                raise
+            failure = error
+    assert failure is not None  # the loop ran at least once
+    raise failure
 
 
 def _reject_closed(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,3 +101,30 @@ async def test_a_transaction_waits_for_the_primary_to_come_back(own_postgres: Po
 async def _insert(db: Database, n: int) -> None:
     async with db.transaction() as session:
         await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+
+
+async def test_a_paused_host_in_the_url_costs_seconds_not_the_whole_connect_timeout(
+    own_postgres: PostgresServer, postgres_server: PostgresServer
+) -> None:
+    """A host that accepts TCP connections but never answers — a SIGSTOPped PostgreSQL, first in a multi-host
+    URL, as a paused primary is after a failover — holds a connection up for its own few seconds, then the
+    live host behind it serves: asyncpg alone gives all the hosts one 60 s timeout, which the paused host
+    spent whole, so the pool and LISTEN connections hung for a minute."""
+    hosts = f"127.0.0.1:{own_postgres.port},127.0.0.1:{postgres_server.port}"
+    url = f"postgresql://counsel:{postgres_server.password}@{hosts}/?target_session_attrs=read-write"
+    settings = load_settings(env="test", database_url=url, database_prefix="paused")
+    await ensure_database(postgres_server.url, settings.database_name("probe"))
+    db = Database(settings.database_dsn("probe"))
+    postmaster = own_postgres.pid
+    assert postmaster is not None
+    os.kill(postmaster, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        async with db.read() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar() == 1
+        listening = await db.listen("probe", lambda: None)
+        await listening.close()
+        assert time.monotonic() - started < 20
+    finally:
+        os.kill(postmaster, signal.SIGCONT)
+        await db.close()
