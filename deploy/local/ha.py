@@ -143,6 +143,36 @@ def patroni_python(uid: int | None) -> str:
     )
 
 
+def dynamic_configuration() -> dict[str, Any]:
+    """Patroni's dynamic configuration of the cluster (what it keeps in etcd, `/config`): written when the
+    cluster bootstraps, and brought up to date on a running one by `apply_dynamic_configuration`."""
+    return {
+        "ttl": LEADER_TTL_SECONDS,
+        "loop_wait": LOOP_WAIT_SECONDS,
+        "retry_timeout": RETRY_TIMEOUT_SECONDS,
+        "maximum_lag_on_failover": 1024 * 1024,
+        # A primary whose postgres crashed hands over to its synchronous standby (which has every
+        # acknowledged commit) instead of restarting: crash recovery ends in a checkpoint that
+        # fsyncs every file written since the last one, 10-20 s on a busy disk (measured: 5 s fsync
+        # at the start of recovery and after it), while a promotion takes a second or two. With no
+        # healthy standby to promote, Patroni restarts the crashed primary as before.
+        "primary_start_timeout": 0,
+        "synchronous_mode": True,
+        "synchronous_mode_strict": True,
+        "postgresql": {
+            "use_pg_rewind": True,
+            "use_slots": True,
+            "parameters": {
+                "max_connections": 300,
+                "wal_log_hints": "on",
+                "max_wal_senders": 10,
+                "max_replication_slots": 10,
+                "hot_standby": "on",
+            },
+        },
+    }
+
+
 class PatroniNode(ManagedProcess):
     """One PostgreSQL node under Patroni: Patroni starts, stops, promotes, demotes and rewinds it. Layout of
     ``data_dir``: ``patroni.yml`` (mode 0600: it holds the passwords), ``pgdata/`` and ``<name>.log``.
@@ -186,31 +216,7 @@ class PatroniNode(ManagedProcess):
             },
             "etcd3": {"hosts": self.etcd_hosts},
             "bootstrap": {
-                "dcs": {
-                    "ttl": LEADER_TTL_SECONDS,
-                    "loop_wait": LOOP_WAIT_SECONDS,
-                    "retry_timeout": RETRY_TIMEOUT_SECONDS,
-                    "maximum_lag_on_failover": 1024 * 1024,
-                    # A primary whose postgres crashed hands over to its synchronous standby (which has every
-                    # acknowledged commit) instead of restarting: crash recovery ends in a checkpoint that
-                    # fsyncs every file written since the last one, 10-20 s on a busy disk (measured: 5 s fsync
-                    # at the start of recovery and after it), while a promotion takes a second or two. With no
-                    # healthy standby to promote, Patroni restarts the crashed primary as before.
-                    "primary_start_timeout": 0,
-                    "synchronous_mode": True,
-                    "synchronous_mode_strict": True,
-                    "postgresql": {
-                        "use_pg_rewind": True,
-                        "use_slots": True,
-                        "parameters": {
-                            "max_connections": 300,
-                            "wal_log_hints": "on",
-                            "max_wal_senders": 10,
-                            "max_replication_slots": 10,
-                            "hot_standby": "on",
-                        },
-                    },
-                },
+                "dcs": dynamic_configuration(),
                 "initdb": [
                     {"encoding": "UTF8"},
                     {"locale-provider": "builtin"},
@@ -334,6 +340,52 @@ def cluster_members(rest_urls: list[str]) -> list[dict[str, Any]]:
         if body and "members" in body:
             return list(body["members"])
     return []
+
+
+def configuration_patch(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    """What of `desired` differs from `current` (a Patroni `/config`), as the body of a `PATCH /config`, which
+    merges nested objects: only the settings that differ, nested as they are; empty when none does."""
+    patch: dict[str, Any] = {}
+    for key, value in desired.items():
+        now = current.get(key)
+        if isinstance(value, dict) and isinstance(now, dict):
+            nested = configuration_patch(now, value)
+            if nested:
+                patch[key] = nested
+        elif now != value:
+            patch[key] = value
+    return patch
+
+
+def apply_dynamic_configuration(rest_urls: list[str]) -> dict[str, Any]:
+    """Bring the running cluster's dynamic configuration (`/config`, written only when it bootstrapped) up to
+    `dynamic_configuration()` through the first Patroni REST API that answers: a cluster made by an older
+    version keeps its settings otherwise. Settings it has and we do not name are left alone. Returns what was
+    changed (empty when nothing was: applying it again is a no-op). ServerStartError when no node answers or
+    Patroni refuses the change."""
+    for url in rest_urls:
+        current = _rest(url, "/config")
+        if current is None:
+            continue
+        patch = configuration_patch(current, dynamic_configuration())
+        if patch:
+            request = urllib.request.Request(
+                f"{url}/config",
+                data=json.dumps(patch).encode(),
+                method="PATCH",
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10):
+                    pass
+            except OSError as error:  # HTTPError included
+                raise ServerStartError(
+                    f"Patroni at {url} refused the configuration {patch}: {error}"
+                ) from error
+        return patch
+    raise ServerStartError(
+        f"no Patroni REST API answers ({', '.join(rest_urls)}) to update its configuration"
+    )
 
 
 def wait_for_primary(nodes: list[PatroniNode], replicas: int, timeout: float = 120) -> PatroniNode:
@@ -465,6 +517,9 @@ def start_topology(topo: Topology, say: Callable[[str], None]) -> None:
             node.start()
     primary = wait_for_primary(topo.postgres, replicas=NODES - 1)
     say(f"  PostgreSQL primary: {primary.name}; two replicas streaming, one synchronous")
+    changed = apply_dynamic_configuration([primary.rest_url])
+    if changed:
+        say(f"  Patroni's dynamic configuration brought up to date: {json.dumps(changed)}")
     say(f"starting NATS ×3 (JetStream) on :{topo.nats[0].port}-{topo.nats[-1].port} …")
     for server in topo.nats:
         server.start()

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import secrets
 import shutil
 import signal
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +27,15 @@ import pytest
 from sqlalchemy import text
 
 from deploy.local.backup import archive_settings, prepare_archive
-from deploy.local.ha import LEADER_TTL_SECONDS, EtcdMember, PatroniNode, cluster_members, wait_for_primary
+from deploy.local.ha import (
+    LEADER_TTL_SECONDS,
+    LOOP_WAIT_SECONDS,
+    EtcdMember,
+    PatroniNode,
+    apply_dynamic_configuration,
+    cluster_members,
+    wait_for_primary,
+)
 from deploy.local.servers import free_port
 from services.runtime.config import load_settings
 from services.runtime.db import Database, ensure_database
@@ -227,3 +237,39 @@ async def test_a_dead_postmaster_hands_over_to_the_synchronous_standby_at_once(
     finally:
         writer.stop.set()
         await db.close()
+
+
+def test_a_running_cluster_takes_the_current_dynamic_configuration(cluster: list[PatroniNode]) -> None:
+    """A cluster bootstrapped with older dynamic settings (here: one PATCHed back to Patroni's default loop)
+    gets ours when `counsel up --ha` starts it again, through Patroni's REST API; once every node has it, a
+    second pass changes nothing."""
+    rest_urls = [node.rest_url for node in cluster]
+    old = urllib.request.Request(
+        f"{rest_urls[0]}/config",
+        data=json.dumps({"loop_wait": 10}).encode(),
+        method="PATCH",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(old, timeout=10):
+        pass
+    try:
+        _wait_for_loop_wait(rest_urls, 10)
+        assert apply_dynamic_configuration(rest_urls) == {"loop_wait": LOOP_WAIT_SECONDS}
+        _wait_for_loop_wait(rest_urls, LOOP_WAIT_SECONDS)
+        assert apply_dynamic_configuration(rest_urls) == {}
+    finally:
+        apply_dynamic_configuration(rest_urls)
+
+
+def _wait_for_loop_wait(rest_urls: list[str], seconds: int) -> None:
+    """Until every node's `/config` (Patroni's cached copy of etcd's) shows `loop_wait` = `seconds`."""
+    deadline = time.monotonic() + 30
+    while True:
+        seen = []
+        for url in rest_urls:
+            with urllib.request.urlopen(f"{url}/config", timeout=10) as response:
+                seen.append(json.loads(response.read())["loop_wait"])
+        if seen == [seconds] * len(rest_urls):
+            return
+        assert time.monotonic() < deadline, f"loop_wait {seen}, not {seconds}"
+        time.sleep(0.2)

@@ -3,10 +3,11 @@ of a failover (issue 19 item 4's targets), within the limits Patroni 4.1 enforce
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
-from deploy.local.ha import PatroniNode
+from deploy.local.ha import PatroniNode, configuration_patch, dynamic_configuration
 
 
 def _config(tmp_path: Path) -> dict[str, Any]:
@@ -36,3 +37,22 @@ def test_replicas_reconnect_to_a_new_primary_within_a_second(tmp_path: Path) -> 
     parameters = _config(tmp_path)["postgresql"]["parameters"]
     assert parameters["wal_retrieve_retry_interval"] == "1s"
     assert parameters["recovery_init_sync_method"] == "syncfs"
+
+
+def test_a_running_cluster_is_patched_with_only_the_dynamic_settings_that_differ() -> None:
+    """`counsel up --ha` on an existing folder PATCHes Patroni's `/config` (written only at bootstrap) with
+    what differs from ours, nested as Patroni merges it; settings we do not name stay as they are."""
+    desired = dynamic_configuration()
+    old = copy.deepcopy(desired) | {"loop_wait": 10, "failsafe_mode": False}
+    old["postgresql"]["parameters"] |= {"max_connections": 100, "work_mem": "8MB"}
+    del old["primary_start_timeout"]
+    assert configuration_patch(old, desired) == {
+        "loop_wait": 1,
+        "primary_start_timeout": 0,
+        "postgresql": {"parameters": {"max_connections": 300}},
+    }
+    assert configuration_patch(desired, desired) == {}  # up to date: nothing is sent again
+
+
+def test_a_new_cluster_bootstraps_with_the_same_dynamic_configuration(tmp_path: Path) -> None:
+    assert _config(tmp_path)["bootstrap"]["dcs"] == dynamic_configuration()
