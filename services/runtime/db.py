@@ -45,7 +45,9 @@ IDLE_IN_TRANSACTION_TIMEOUT = "120s"
 # second or two on a machine under heavy load.
 HOST_CONNECT_TIMEOUT_SECONDS = 4.0
 _FIRST_BACKOFF_SECONDS = 0.1
-_MAX_BACKOFF_SECONDS = 2.0
+# A planned switchover leaves no primary for 2-4 s; with waits of up to 2 s a transaction slept on for up to
+# that long after the new primary took writes (a wait is at most this long past it).
+_MAX_BACKOFF_SECONDS = 0.5
 
 # What asyncpg raises when the primary is gone, starting, shutting down or demoted (TOOLCHAIN.md): a
 # connection closed under a statement, no host of a multi-host URL accepting writes

@@ -10,7 +10,7 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.runtime.config import SettingsError, database_url_of, load_settings
-from services.runtime.db import asyncpg_dsn, primary_lost
+from services.runtime.db import _backoff, asyncpg_dsn, primary_lost
 
 CLUSTER = (
     "postgresql://counsel:pw@127.0.0.1:5441,127.0.0.1:5442,127.0.0.1:5443/?target_session_attrs=read-write"
@@ -103,3 +103,11 @@ def test_socket_errors_mean_a_lost_primary_only_while_connecting() -> None:
 def test_other_database_errors_are_not_a_lost_primary() -> None:
     assert not primary_lost(_wrapped(asyncpg.UniqueViolationError("duplicate key")))
     assert not primary_lost(ValueError("no"))
+
+
+def test_a_transaction_waiting_for_a_new_primary_looks_again_within_half_a_second() -> None:
+    """A planned switchover leaves no primary for 2-4 s: however long a transaction has waited, its next look
+    is at most 0.5 s away, so it takes the new primary within that of the primary's first accepted write."""
+    waits = [_backoff(attempt) for attempt in range(12) for _ in range(100)]
+    assert max(waits) <= 0.5
+    assert max(_backoff(0) for _ in range(100)) <= 0.1  # the first look again is at once

@@ -39,6 +39,13 @@ def test_replicas_reconnect_to_a_new_primary_within_a_second(tmp_path: Path) -> 
     assert parameters["recovery_init_sync_method"] == "syncfs"
 
 
+def test_a_planned_switchover_checkpoints_only_a_minute_of_writes(tmp_path: Path) -> None:
+    """Patroni's CHECKPOINT before it stops the old primary, and the shutdown checkpoint after it, sync what
+    was written since the last checkpoint: at most a minute's, not PostgreSQL's default five."""
+    parameters = _config(tmp_path)["bootstrap"]["dcs"]["postgresql"]["parameters"]
+    assert parameters["checkpoint_timeout"] == "1min"
+
+
 def test_a_running_cluster_is_patched_with_only_the_dynamic_settings_that_differ() -> None:
     """`counsel up --ha` on an existing folder PATCHes Patroni's `/config` (written only at bootstrap) with
     what differs from ours, nested as Patroni merges it; settings we do not name stay as they are."""
