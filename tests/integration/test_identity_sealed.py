@@ -200,3 +200,72 @@ async def test_values_sealed_before_are_sealed_anew_at_start_once(identity: Iden
     assert found is not None
     view = await identity.stores.logins.base.view(found)
     assert (view.email, view.phone) == (email, phone)
+
+
+async def test_a_value_still_sealed_the_former_way_is_read_until_it_is_sealed_anew(
+    identity: Identity,
+) -> None:
+    """A rolling deploy: a process of this code reads an account and a login that the start's sealing anew
+    has not reached, or that a process of the code before wrote meanwhile (`v1:`, the secret-key cipher):
+    the login by e-mail, the profile and the activity show them opened. What it writes is sealed with the
+    person's key; the next start seals the rest anew, and they read the same."""
+    stores, former = identity.stores, identity.former
+    email, phone = f"r.{secrets.token_hex(4)}@example.com", "+8613812345678"
+    enterprise = await stores.accounts.create_enterprise("乙公司")
+    created = await stores.accounts.create_user(
+        email=email,
+        phone=phone,
+        display_name="乙",
+        roles=("client",),
+        password_hash=await stores.accounts.hash_password(PASSWORD),
+        tenant_id=enterprise.enterprise.id,
+        privacy_policy_accepted=True,
+    )
+    user_id = created.user.row.id
+    principal = Principal(user_id, created.user.row.tenant_id, frozenset({"client"}))
+    async with identity.db.transaction() as session:
+        await session.execute(
+            text("UPDATE users SET email_enc = :email, phone_enc = :phone WHERE id = :id"),
+            {"id": user_id, "email": former.encrypt(email), "phone": former.encrypt(phone)},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO activities (id, user_id, tenant_id, kind, source, subject_id, detail, created_at) "
+                "VALUES (:id, :user_id, :tenant_id, 'login', 'identity', '', CAST(:detail AS jsonb), now())"
+            ),
+            {
+                "id": new_id(),
+                "user_id": user_id,
+                "tenant_id": principal.tenant_id,
+                "detail": json.dumps(
+                    {
+                        "method": "otp",
+                        "ip_enc": former.encrypt("198.51.100.7"),
+                        "location_enc": former.encrypt("上海"),
+                    }
+                ),
+            },
+        )
+
+    async def read_back() -> None:
+        signed = await stores.logins.login(
+            domain.validate_login("password", email, PASSWORD), client_ip=LOGIN_IP
+        )
+        assert (signed.user.email, signed.user.phone) == (email, phone)
+        profile = await stores.accounts.profile(principal)
+        assert (profile.user.email, profile.user.phone) == (email, phone)
+        activity, _ = await stores.privacy.activity(principal, 10, "")
+        places = {(row.detail.get("ip"), row.detail.get("location")) for row in activity}
+        assert ("198.51.100.7", "上海") in places and LOGIN_IP in {ip for ip, _ in places}
+
+    await read_back()
+    email_enc, phone_enc, details = await stored(identity.db, user_id)
+    assert email_enc.startswith("v1:") and phone_enc.startswith("v1:")  # reading writes nothing back
+    logins = [d for d in details if d.get("method") == "password"]
+    assert logins and all(d["ip_enc"].startswith(SEALED_PREFIX) for d in logins)  # written the new way
+
+    assert await seal_former_values(identity.db, identity.data_keys(), former) == 2
+    email_enc, phone_enc, details = await stored(identity.db, user_id)
+    sealed = [email_enc, phone_enc, *(v for d in details for k, v in d.items() if k in SEALED_DETAIL)]
+    assert all(value.startswith(SEALED_PREFIX) for value in sealed)
+    await read_back()
