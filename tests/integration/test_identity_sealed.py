@@ -75,20 +75,26 @@ async def stored(db: Database, user_id: str) -> tuple[str, str, list[dict[str, s
         return email, phone, list(details)
 
 
-async def test_fields_are_sealed_with_the_persons_key_and_erasure_shreds_them(identity: Identity) -> None:
-    stores = identity.stores
-    email, phone = f"p.{secrets.token_hex(4)}@example.com", "+8613912345678"
-    enterprise = await stores.accounts.create_enterprise("甲公司")
+async def client_of_a_new_enterprise(stores: IdentityStores, email: str, phone: str, name: str) -> Principal:
+    """A client with a password (PASSWORD) in an enterprise of their own."""
+    enterprise = await stores.accounts.create_enterprise(f"{name}公司")
     created = await stores.accounts.create_user(
         email=email,
         phone=phone,
-        display_name="甲",
+        display_name=name,
         roles=("client",),
         password_hash=await stores.accounts.hash_password(PASSWORD),
         tenant_id=enterprise.enterprise.id,
         privacy_policy_accepted=True,
     )
-    user_id = created.user.row.id
+    return Principal(created.user.row.id, created.user.row.tenant_id, frozenset({"client"}))
+
+
+async def test_fields_are_sealed_with_the_persons_key_and_erasure_shreds_them(identity: Identity) -> None:
+    stores = identity.stores
+    email, phone = f"p.{secrets.token_hex(4)}@example.com", "+8613912345678"
+    principal = await client_of_a_new_enterprise(stores, email, phone, "甲")
+    user_id = principal.user_id
     signed = await stores.logins.login(domain.validate_login("password", email, PASSWORD), client_ip=LOGIN_IP)
     assert (signed.user.email, signed.user.phone) == (email, phone)
 
@@ -100,7 +106,6 @@ async def test_fields_are_sealed_with_the_persons_key_and_erasure_shreds_them(id
     cipher = await identity.data_keys().cipher(user_subject(user_id))
     assert cipher.open(EMAIL, email_enc) == email and cipher.open(PHONE, phone_enc) == phone
     assert cipher.open(SEALED_DETAIL["ip_enc"], login_detail["ip_enc"]) == LOGIN_IP
-    principal = Principal(user_id, created.user.row.tenant_id, frozenset({"client"}))
     activity, _ = await stores.privacy.activity(principal, 10, "")
     assert any(row.detail.get("ip") == LOGIN_IP for row in activity)
     # The lookup by e-mail stays the blind index's.
@@ -211,18 +216,8 @@ async def test_a_value_still_sealed_the_former_way_is_read_until_it_is_sealed_an
     person's key; the next start seals the rest anew, and they read the same."""
     stores, former = identity.stores, identity.former
     email, phone = f"r.{secrets.token_hex(4)}@example.com", "+8613812345678"
-    enterprise = await stores.accounts.create_enterprise("乙公司")
-    created = await stores.accounts.create_user(
-        email=email,
-        phone=phone,
-        display_name="乙",
-        roles=("client",),
-        password_hash=await stores.accounts.hash_password(PASSWORD),
-        tenant_id=enterprise.enterprise.id,
-        privacy_policy_accepted=True,
-    )
-    user_id = created.user.row.id
-    principal = Principal(user_id, created.user.row.tenant_id, frozenset({"client"}))
+    principal = await client_of_a_new_enterprise(stores, email, phone, "乙")
+    user_id = principal.user_id
     async with identity.db.transaction() as session:
         await session.execute(
             text("UPDATE users SET email_enc = :email, phone_enc = :phone WHERE id = :id"),
