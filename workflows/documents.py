@@ -4,11 +4,12 @@ awaiting_acknowledgement (30 min, R-DOC-2) → drafting (24/48/72 h, R-DOC-3) �
 not the author, R-DOC-4) → delivered → revising (any number of requests within 3/5/7 days of the first
 delivery, R-DOC-5; each revision goes through review again) → completed.
 
-The documents service is the read model: it writes every transition a person causes (acknowledge, upload,
-review, accept, revision) in the same transaction as the command, and tells this workflow through signals
-sent by its own event consumer. The workflow owns the clocks: a missed deadline is a *state* recorded
-through `documents.record_breach` (the service counts it, alerts and, for drafting, reassigns), never a
-failure. Revision requests are an Update whose validator refuses them after the window."""
+The documents service is the read model: it writes every transition a person causes (acknowledge, an
+agent's assignment of an order nobody was assigned, upload, review, accept, revision) in the same transaction
+as the command, and tells this workflow through signals sent by its own event consumer. The workflow owns the
+clocks: a missed deadline is a *state* recorded through `documents.record_breach` (the service counts it,
+alerts and, for drafting, reassigns), never a failure. Revision requests are an Update whose validator
+refuses them after the window."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         DOCUMENT_ORDER_WORKFLOW,
         AcceptSignal,
         AcknowledgeSignal,
+        AssignedSignal,
         BreachInput,
         DocStageInput,
         DocumentOrderOutcome,
@@ -170,6 +172,14 @@ class DocumentOrderWorkflow:
     def acknowledge(self, signal: AcknowledgeSignal) -> None:
         if self._acknowledged is None:
             self._acknowledged = signal
+
+    @workflow.signal
+    def assigned(self, signal: AssignedSignal) -> None:
+        # The service lets an agent assign only an order that has nobody, and the clocks run on unchanged.
+        # A redelivered signal, or one arriving after a breach's reassignment already named the lawyer
+        # (the activity's answer), changes nothing.
+        if not self._lawyer:
+            self._lawyer = signal.lawyer_id
 
     @workflow.signal
     def draft_uploaded(self, signal: DraftUploadedSignal) -> None:

@@ -221,6 +221,13 @@ class AcknowledgeSignal(BaseModel):
     at: datetime
 
 
+class AssignedSignal(BaseModel):
+    """An agent assigned the order nobody was assigned (`docorder.assigned`)."""
+
+    lawyer_id: str
+    agent_id: str
+
+
 class DraftUploadedSignal(BaseModel):
     version_number: int
     author_id: str

@@ -589,13 +589,14 @@ def online_call_spends(order: CallOrder) -> bool | None:
 
 
 def order_required(product: ProductToBuy | None, why: str) -> Conflict:
-    """The refusal of an online call no paid order pays for, naming the product to buy (409 order_required):
-    a call is never free by accident."""
+    """The refusal of an online call no paid order pays for, naming the product to buy (409 order_required,
+    its `product_id` member when the catalog has one): a call is never free by accident."""
     buy = f"buy {product.name} ({product.product_id})" if product else "buy a phone consultation"
     return Conflict(
         f"{why}: {buy} first",
         reason="order_required",
         violations=[FieldViolation("order_id", f"{buy} first")],
+        members={"product_id": product.product_id} if product else None,
     )
 
 

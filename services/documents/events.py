@@ -22,7 +22,13 @@ from services.rules.assignment import assignable_fields, service_hours_from_cata
 from services.runtime.erasure import SUBJECT, erasure_handler
 from services.runtime.events import ConsumerTable, consumer_subjects, unpack
 from services.runtime.records import from_timestamp
-from workflows.shared import AcceptSignal, AcknowledgeSignal, DraftUploadedSignal, ReviewDecisionSignal
+from workflows.shared import (
+    AcceptSignal,
+    AcknowledgeSignal,
+    AssignedSignal,
+    DraftUploadedSignal,
+    ReviewDecisionSignal,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,15 @@ async def order_acknowledged(ctx: HandlerContext, envelope: EventEnvelope, sessi
         ack.document_order_id,
         "acknowledge",
         AcknowledgeSignal(agent_id=ack.agent_id, at=from_timestamp(ack.acknowledged_at)),
+    )
+
+
+async def order_assigned(ctx: HandlerContext, envelope: EventEnvelope, session: AsyncSession) -> None:
+    assigned = unpack(envelope, events_pb2.DocOrderAssigned)
+    await ctx.link.signal(
+        assigned.document_order_id,
+        "assigned",
+        AssignedSignal(lawyer_id=assigned.lawyer_id, agent_id=assigned.agent_id),
     )
 
 
@@ -119,6 +134,7 @@ TABLE: ConsumerTable[HandlerContext] = {
     "workflow-driver": {
         "documents.docorder.created": order_created,
         "documents.docorder.acknowledged": order_acknowledged,
+        "documents.docorder.assigned": order_assigned,
         "documents.docorder.drafted": order_drafted,
         "documents.docorder.approved": order_approved,
         "documents.docorder.rejected": order_rejected,

@@ -1,8 +1,9 @@
 """Links each document order to its DocumentOrderWorkflow (`docorder-<id>`) from the service's own events,
 through its durable consumer `workflow-driver` (services/documents/events.py), so a committed change always
-reaches the workflow, even if the process dies right after the commit: `docorder.created` starts it, the facts people caused (acknowledged,
-drafted, approved, rejected, accepted) become signals, and a cancelled order's workflow is cancelled (its
-clocks stop, with no change to the workflow's code)."""
+reaches the workflow, even if the process dies right after the commit: `docorder.created` starts it, the
+facts people caused (acknowledged, assigned by an agent, drafted, approved, rejected, accepted) become
+signals, and a cancelled order's workflow is cancelled (its clocks stop, with no change to the workflow's
+code)."""
 
 from __future__ import annotations
 

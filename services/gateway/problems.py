@@ -4,7 +4,7 @@ statuses (and the runtime's DomainErrors) to HTTP statuses."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -57,8 +57,10 @@ def problem(
     reason: str | None = None,
     errors: Sequence[dict[str, str]] = (),
     headers: dict[str, str] | None = None,
+    members: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """A problem+json response. `reason` (lower snake case) becomes the problem `type` URI. Field names and
+    """A problem+json response. `reason` (lower snake case) becomes the problem `type` URI; `members` are
+    extension members (RFC 9457 §3.2) added beside the standard ones, never in their place. Field names and
     messages may echo what a client sent (a misspelt field's name); unpaired surrogates in them are replaced,
     as they cannot be encoded."""
     phrase = HTTPStatus(status).phrase
@@ -71,6 +73,8 @@ def problem(
     }
     if errors:
         body["errors"] = [{key: printable(value) for key, value in error.items()} for error in errors]
+    for key, value in (members or {}).items():
+        body.setdefault(key, printable(value))
     all_headers = dict(headers or {})
     if status == 401:
         all_headers.setdefault("WWW-Authenticate", "Bearer")
@@ -148,7 +152,14 @@ def grpc_problem(exc: grpc.aio.AioRpcError) -> JSONResponse:
     errors = [{"field": v.field, "message": v.message} for v in details.field_violations]
     detail = _GENERIC_DETAIL.get(status) or exc.details() or ""
     headers = {"Retry-After": str(details.retry_after_seconds)} if details.retry_after_seconds > 0 else None
-    return problem(status, detail, reason=details.reason or default_reason, errors=errors, headers=headers)
+    return problem(
+        status,
+        detail,
+        reason=details.reason or default_reason,
+        errors=errors,
+        headers=headers,
+        members=details.members,
+    )
 
 
 def domain_problem(error: DomainError) -> JSONResponse:
@@ -158,7 +169,9 @@ def domain_problem(error: DomainError) -> JSONResponse:
         return internal_error()
     errors = [{"field": v.field, "message": v.message} for v in error.violations]
     headers = {"Retry-After": str(error.retry_after_seconds)} if error.retry_after_seconds > 0 else None
-    return problem(status, error.message, reason=error.reason, errors=errors, headers=headers)
+    return problem(
+        status, error.message, reason=error.reason, errors=errors, headers=headers, members=error.members
+    )
 
 
 def http_problem(exc: StarletteHTTPException) -> JSONResponse:

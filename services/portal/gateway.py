@@ -54,6 +54,8 @@ class GatewayError(Exception):
         self.errors: dict[str, str] = {
             str(e.get("field", "")): str(e.get("message", "")) for e in problem.get("errors") or []
         }
+        # The whole problem, for the extension members a page acts on (order_required's product_id).
+        self.problem = problem
 
 
 class SignedOut(Exception):

@@ -3,6 +3,7 @@ gateway turns statuses into problem+json. Nothing else translates errors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -27,6 +28,7 @@ class DomainError(Exception):
         reason: str | None = None,
         violations: tuple[FieldViolation, ...] | list[FieldViolation] = (),
         retry_after_seconds: int = 0,
+        members: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -35,6 +37,9 @@ class DomainError(Exception):
         self.violations = tuple(violations)
         # Seconds until a retry may succeed (RateLimited → HTTP Retry-After); 0 when unknown.
         self.retry_after_seconds = retry_after_seconds
+        # Facts the caller acts on beyond the reason (order_required's product_id): the problem's extension
+        # members, which never replace its standard ones.
+        self.members = dict(members or {})
 
 
 class InvalidArgument(DomainError):

@@ -57,6 +57,7 @@ def error_trailers(error: DomainError) -> tuple[tuple[str, bytes], ...]:
             errors_pb2.FieldViolation(field=v.field, message=v.message) for v in error.violations
         ],
         retry_after_seconds=error.retry_after_seconds,
+        members=error.members,
     )
     return ((ERROR_DETAILS_KEY, details.SerializeToString()),)
 

@@ -231,7 +231,8 @@ def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(
     """R-DOC-3, §9.4: while the one lawyer who passed tax (lawyer6, of a firm whose new admin deactivates
     them) takes no work, a paid tax-compliance order gets nobody. The agents' queue shows it with the reason,
     its acknowledgement clock runs, an agent cannot acknowledge it before assigning it, and assigns it to a
-    contract lawyer only with a reason, recorded as an override; then it goes on as any order."""
+    contract lawyer only with a reason, recorded as an override, which the order's workflow hears of; then it
+    goes on as any order."""
     operator = login(http, OPERATOR)
     agent = login(http, "agent@demo.counsel.test")
     (tax_lawyer,) = (lawyer for lawyer in demo_lawyers() if "tax" in lawyer.fields)
@@ -260,8 +261,8 @@ def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(
         queued = next(o for o in queue.json()["items"] if o["id"] == order["id"])
         assert (queued["assigned_lawyer_id"], queued["assignment_reason"]) == (None, reason)
         # The acknowledgement clock runs meanwhile (the workflow starts from `docorder.created`).
-        stage = wait_for(lambda: asyncio.run(workflow_stage(platform, order["id"])), timeout=30)
-        assert stage == "awaiting_acknowledgement"
+        status = wait_for(lambda: asyncio.run(workflow_status(platform, order["id"])), timeout=30)
+        assert (status.stage, status.assigned_lawyer_id) == ("awaiting_acknowledgement", "")
 
         refused = http.post(f"{path}/acknowledge", headers=agent, json={})
         assert refused.status_code == 409 and refused.json()["type"].endswith("/no_lawyer_assigned"), (
@@ -282,6 +283,13 @@ def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(
         )
         again = http.post(f"{path}/assignment", headers=agent, json=assignment | {"override_reason": why})
         assert again.status_code == 409, again.text
+
+        # The workflow hears of the assignment (`docorder.assigned`), so its status names the lawyer.
+        def workflow_names_the_lawyer() -> bool:
+            status = asyncio.run(workflow_status(platform, order["id"]))
+            return status is not None and status.assigned_lawyer_id == contract_lawyer.user_id
+
+        wait_for(workflow_names_the_lawyer, timeout=30)
 
         acknowledged = http.post(f"{path}/acknowledge", headers=agent, json={"note": "已安排律师"})
         assert acknowledged.status_code == 200 and acknowledged.json()["stage"] == "drafting"
@@ -324,8 +332,8 @@ TAX_REQUIREMENTS = {
 }
 
 
-async def workflow_stage(platform: StackProcess, document_order_id: str) -> str | None:
-    """The stage the order's workflow is in; None while it has not started."""
+async def workflow_status(platform: StackProcess, document_order_id: str) -> DocumentOrderStatus | None:
+    """The status of the order's workflow; None while it has not started."""
     client = await platform_temporal(platform)
     handle = client.get_workflow_handle(document_order_workflow_id(document_order_id))
     try:
@@ -334,4 +342,4 @@ async def workflow_stage(platform: StackProcess, document_order_id: str) -> str 
         if error.status == RPCStatusCode.NOT_FOUND:
             return None
         raise
-    return status.stage
+    return status

@@ -20,6 +20,7 @@ def buy_again(response: httpx.Response) -> None:
     assert response.status_code == 409 and response.json()["type"].endswith("/order_required"), response.text
     (error,) = response.json()["errors"]
     assert error["field"] == "order_id" and "consult-phone" in error["message"]
+    assert response.json()["product_id"] == "consult-phone"
 
 
 def test_a_call_uses_up_a_paid_phone_consultation_and_names_it(http: httpx.Client) -> None:

@@ -75,20 +75,26 @@ async def stored(db: Database, user_id: str) -> tuple[str, str, list[dict[str, s
         return email, phone, list(details)
 
 
-async def test_fields_are_sealed_with_the_persons_key_and_erasure_shreds_them(identity: Identity) -> None:
-    stores = identity.stores
-    email, phone = f"p.{secrets.token_hex(4)}@example.com", "+8613912345678"
-    enterprise = await stores.accounts.create_enterprise("甲公司")
+async def client_of_a_new_enterprise(stores: IdentityStores, email: str, phone: str, name: str) -> Principal:
+    """A client with a password (PASSWORD) in an enterprise of their own."""
+    enterprise = await stores.accounts.create_enterprise(f"{name}公司")
     created = await stores.accounts.create_user(
         email=email,
         phone=phone,
-        display_name="甲",
+        display_name=name,
         roles=("client",),
         password_hash=await stores.accounts.hash_password(PASSWORD),
         tenant_id=enterprise.enterprise.id,
         privacy_policy_accepted=True,
     )
-    user_id = created.user.row.id
+    return Principal(created.user.row.id, created.user.row.tenant_id, frozenset({"client"}))
+
+
+async def test_fields_are_sealed_with_the_persons_key_and_erasure_shreds_them(identity: Identity) -> None:
+    stores = identity.stores
+    email, phone = f"p.{secrets.token_hex(4)}@example.com", "+8613912345678"
+    principal = await client_of_a_new_enterprise(stores, email, phone, "甲")
+    user_id = principal.user_id
     signed = await stores.logins.login(domain.validate_login("password", email, PASSWORD), client_ip=LOGIN_IP)
     assert (signed.user.email, signed.user.phone) == (email, phone)
 
@@ -100,7 +106,6 @@ async def test_fields_are_sealed_with_the_persons_key_and_erasure_shreds_them(id
     cipher = await identity.data_keys().cipher(user_subject(user_id))
     assert cipher.open(EMAIL, email_enc) == email and cipher.open(PHONE, phone_enc) == phone
     assert cipher.open(SEALED_DETAIL["ip_enc"], login_detail["ip_enc"]) == LOGIN_IP
-    principal = Principal(user_id, created.user.row.tenant_id, frozenset({"client"}))
     activity, _ = await stores.privacy.activity(principal, 10, "")
     assert any(row.detail.get("ip") == LOGIN_IP for row in activity)
     # The lookup by e-mail stays the blind index's.
@@ -200,3 +205,62 @@ async def test_values_sealed_before_are_sealed_anew_at_start_once(identity: Iden
     assert found is not None
     view = await identity.stores.logins.base.view(found)
     assert (view.email, view.phone) == (email, phone)
+
+
+async def test_a_value_still_sealed_the_former_way_is_read_until_it_is_sealed_anew(
+    identity: Identity,
+) -> None:
+    """A rolling deploy: a process of this code reads an account and a login that the start's sealing anew
+    has not reached, or that a process of the code before wrote meanwhile (`v1:`, the secret-key cipher):
+    the login by e-mail, the profile and the activity show them opened. What it writes is sealed with the
+    person's key; the next start seals the rest anew, and they read the same."""
+    stores, former = identity.stores, identity.former
+    email, phone = f"r.{secrets.token_hex(4)}@example.com", "+8613812345678"
+    principal = await client_of_a_new_enterprise(stores, email, phone, "乙")
+    user_id = principal.user_id
+    async with identity.db.transaction() as session:
+        await session.execute(
+            text("UPDATE users SET email_enc = :email, phone_enc = :phone WHERE id = :id"),
+            {"id": user_id, "email": former.encrypt(email), "phone": former.encrypt(phone)},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO activities (id, user_id, tenant_id, kind, source, subject_id, detail, created_at) "
+                "VALUES (:id, :user_id, :tenant_id, 'login', 'identity', '', CAST(:detail AS jsonb), now())"
+            ),
+            {
+                "id": new_id(),
+                "user_id": user_id,
+                "tenant_id": principal.tenant_id,
+                "detail": json.dumps(
+                    {
+                        "method": "otp",
+                        "ip_enc": former.encrypt("198.51.100.7"),
+                        "location_enc": former.encrypt("上海"),
+                    }
+                ),
+            },
+        )
+
+    async def read_back() -> None:
+        signed = await stores.logins.login(
+            domain.validate_login("password", email, PASSWORD), client_ip=LOGIN_IP
+        )
+        assert (signed.user.email, signed.user.phone) == (email, phone)
+        profile = await stores.accounts.profile(principal)
+        assert (profile.user.email, profile.user.phone) == (email, phone)
+        activity, _ = await stores.privacy.activity(principal, 10, "")
+        places = {(row.detail.get("ip"), row.detail.get("location")) for row in activity}
+        assert ("198.51.100.7", "上海") in places and LOGIN_IP in {ip for ip, _ in places}
+
+    await read_back()
+    email_enc, phone_enc, details = await stored(identity.db, user_id)
+    assert email_enc.startswith("v1:") and phone_enc.startswith("v1:")  # reading writes nothing back
+    logins = [d for d in details if d.get("method") == "password"]
+    assert logins and all(d["ip_enc"].startswith(SEALED_PREFIX) for d in logins)  # written the new way
+
+    assert await seal_former_values(identity.db, identity.data_keys(), former) == 2
+    email_enc, phone_enc, details = await stored(identity.db, user_id)
+    sealed = [email_enc, phone_enc, *(v for d in details for k, v in d.items() if k in SEALED_DETAIL)]
+    assert all(value.startswith(SEALED_PREFIX) for value in sealed)
+    await read_back()

@@ -405,6 +405,7 @@ async def test_a_call_is_paid_for_by_an_order_or_refused_naming_the_product_to_b
             assert response.status_code == 409 and response.json()["type"].endswith("/order_required")
             (error,) = response.json()["errors"]
             assert error["field"] == "order_id" and "consult-phone" in error["message"], error
+            assert response.json()["product_id"] == "consult-phone"
             return str(response.json()["detail"])
 
         refused(await start())

@@ -19,10 +19,12 @@ from counsel.common.v1 import money_pb2, paging_pb2
 from counsel.consultation.v1 import consultation_service_pb2 as consultation_pb
 from counsel.identity.v1 import identity_service_pb2 as identity_pb
 from counsel.notification.v1 import notification_service_pb2 as notification_pb
+from services.consultation.domain import ProductToBuy, order_required
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
 from services.runtime.config import SERVICE_NAMES
 from services.runtime.context import access_token_var, correlation_id_var
+from services.runtime.grpc_server import error_trailers
 from tests.support.factories import consultation, stamp
 from tests.support.gateway import FakeClients, FakeHealth, assert_problem, fields, make_client, rpc_error
 from tests.support.tokens import Issuer
@@ -180,6 +182,31 @@ async def test_not_found_carries_the_reason_as_type(
     problem = assert_problem(await client.get("/api/v1/consultations/c-9", headers=auth), 404)
     assert problem["type"] == "https://counsel.local/problems/not_found"
     assert problem["detail"] == "no such consultation"
+
+
+async def test_order_required_names_the_product_to_buy_in_a_member_of_its_problem(
+    client: httpx.AsyncClient, fakes: FakeClients, auth: dict[str, str]
+) -> None:
+    """A call no paid order pays for: consultation's refusal, as its interceptor sends it (ErrorDetails with
+    the `product_id` member), is a 409 order_required whose `product_id` member names the product to buy,
+    beside the standard members; a member never takes the place of a standard one."""
+    refusal = order_required(ProductToBuy("consult-phone", "电话咨询"), "no paid order is left")
+    refusal.members["status"] = "not a standard member"
+
+    def refuse(request: consultation_pb.StartOnlineCallRequest) -> grpc.aio.AioRpcError:
+        return grpc.aio.AioRpcError(
+            refusal.code,
+            initial_metadata=grpc.aio.Metadata(),
+            trailing_metadata=grpc.aio.Metadata(*error_trailers(refusal)),
+            details=refusal.message,
+        )
+
+    fakes.fake("consultation").on("StartOnlineCall", refuse)
+    response = await client.post("/api/v1/calls", json={"lawyer_id": "l-1", "media": "audio"}, headers=auth)
+    problem = assert_problem(response, 409)
+    assert problem["type"] == "https://counsel.local/problems/order_required"
+    assert (problem["product_id"], problem["status"]) == ("consult-phone", 409)
+    assert fields(problem) == ["order_id"]
 
 
 async def test_invalid_argument_field_violations_become_errors(

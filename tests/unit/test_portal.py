@@ -115,6 +115,7 @@ ORDER_REQUIRED = {
     "detail": "no paid phone consultation order or retainer of your enterprise is left to pay for the call: "
     "buy 电话咨询 (consult-phone) first",
     "errors": [{"field": "order_id", "message": "buy 电话咨询 (consult-phone) first"}],
+    "product_id": "consult-phone",
 }
 
 

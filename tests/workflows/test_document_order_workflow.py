@@ -456,3 +456,46 @@ async def test_a_cancelled_order_stops_its_clocks_and_its_workflow(
     await env.sleep(timedelta(days=10))  # far past every deadline of the order
     assert service.breaches == [] and service.stages == []
     await deliver(driver, link, envelope, None)  # type: ignore[arg-type]  # redelivered: the workflow is closed
+
+
+async def test_an_agents_late_assignment_names_the_lawyer_and_leaves_the_clocks_as_they_ran(
+    env: WorkflowEnvironment, worker: str, service: FakeDocumentsService
+) -> None:
+    """R-DOC-3, §9.4: an order nobody was assigned misses its acknowledgement while it waits (an agent cannot
+    acknowledge it without a lawyer). An agent assigns it two hours after payment: `docorder.assigned` reaches
+    the workflow through the service's `workflow-driver` consumer, as every other fact does, so its status
+    names the lawyer; the delivery clock, started at the breach, runs on unchanged and falls due on the
+    lawyer. A redelivered assignment changes nothing, nor does one arriving after the breach's reassignment."""
+    order = await start(env, worker, assigned_lawyer_id="")
+    await env.sleep(timedelta(minutes=31))
+    status = await order.status()
+    assert (status.stage, status.breaches, status.assigned_lawyer_id) == ("drafting", ["acknowledgement"], "")
+    assert service.breaches[0].due_at == order.paid_at + timedelta(minutes=30)
+    draft_due = status.draft_due_at
+    assert draft_due is not None and draft_due == service.breaches[0].new_due_at
+
+    await env.sleep(timedelta(hours=2))
+    document_order_id = order.handle.id.removeprefix("docorder-")
+    packed = AnyProto()
+    packed.Pack(
+        documents_events.DocOrderAssigned(
+            document_order_id=document_order_id, lawyer_id=LAWYER, agent_id=AGENT, legal_field="tax"
+        )
+    )
+    assigned = EventEnvelope(id="e-assigned", type="docorder.assigned", tenant_id="tenant-1", payload=packed)
+    link = documents_consumers.HandlerContext(cast(DocumentsStores, None), WorkflowLink(env.client, worker))
+    driver = documents_consumers.TABLE["workflow-driver"]
+    await deliver(driver, link, assigned, None)  # type: ignore[arg-type]  # the link does not use the session
+    status = await order.settle()
+    assert (status.assigned_lawyer_id, status.draft_due_at) == (LAWYER, draft_due)
+    await deliver(driver, link, assigned, None)  # type: ignore[arg-type]  # redelivered
+    assert (await order.settle()).assigned_lawyer_id == LAWYER
+
+    await env.sleep(draft_due - await order.now() - timedelta(minutes=1))
+    assert (await order.status()).breaches == ["acknowledgement"]  # not yet: no new clock at the assignment
+    await env.sleep(timedelta(minutes=2))
+    status = await order.status()
+    assert status.breaches == ["acknowledgement", "delivery"] and service.breaches[1].due_at == draft_due
+    assert status.assigned_lawyer_id == REASSIGNED
+    await deliver(driver, link, assigned, None)  # type: ignore[arg-type]  # redelivered after the reassignment
+    assert (await order.settle()).assigned_lawyer_id == REASSIGNED

@@ -35,7 +35,8 @@ class SignedIn:
 class IdentityBase:
     db: Database
     outbox: Outbox
-    # Blind indexes, and the service's own secrets (signing keys, PKCE verifiers): COUNSEL_SECRET_KEY.
+    # Blind indexes, the service's own secrets (signing keys, PKCE verifiers) and the personal fields sealed
+    # before data keys (`v1:`, read until they are sealed anew): COUNSEL_SECRET_KEY.
     cipher: FieldCipher
     data_keys: DataKeys
     settings: IdentitySettings
@@ -48,7 +49,7 @@ class IdentityBase:
     async def personal(self, user_id: str) -> PersonalFields:
         """The person's fields sealed and opened with their data key. Its first use in a while reads the
         key in a short transaction of its own: inside another transaction, that is a second connection."""
-        return await personal_fields(self.data_keys, user_id)
+        return await personal_fields(self.data_keys, self.cipher, user_id)
 
     async def view(self, row: UserRow) -> UserView:
         return (await self.personal(row.id)).view(row)

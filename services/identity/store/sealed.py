@@ -3,7 +3,8 @@ to seal across the project — so that erasing them destroys the key and every c
 the e-mail address and phone of their account, and where each of their logins came from (the IP address and
 its place, in the activity's detail). The blind indexes that find an account by e-mail or phone stay keyed
 by COUNSEL_SECRET_KEY (`FieldCipher.blind_index`). Values sealed before with the secret-key `FieldCipher`
-(`v1:`) are sealed anew at start (`seal_former_values`)."""
+(`v1:`) are sealed anew at start (`seal_former_values`), and read with it until then (a rolling deploy);
+whatever is written is sealed with the person's key."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from services.identity.models import UserRow
 from services.runtime.crypto import FieldCipher
 from services.runtime.db import Database
 from services.runtime.keys import DataKeys, SubjectCipher, user_subject
-from services.runtime.resealing import FORMER_PATTERN, sealed_anew
+from services.runtime.resealing import FORMER_PATTERN, opened, sealed_anew
 from services.runtime.sealed_rows import BATCH, in_batches
 
 EMAIL, PHONE = "users.email", "users.phone"
@@ -39,10 +40,12 @@ class UserView:
 
 @dataclass(frozen=True)
 class PersonalFields:
-    """One person's fields, sealed and opened with their data key. Once the key is destroyed (erasure)
-    they open as "" and nothing new can be sealed for them (KeyDestroyed)."""
+    """One person's fields, sealed and opened with their data key (`former` opens a `v1:` value not sealed
+    anew yet). Once the key is destroyed (erasure) they open as "" and nothing new can be sealed for them
+    (KeyDestroyed)."""
 
     cipher: SubjectCipher
+    former: FieldCipher
 
     def sealed_identifier(self, kind: str, canonical: str) -> dict[str, str]:
         """The `users` column of a phone or an e-mail, sealed."""
@@ -51,9 +54,7 @@ class PersonalFields:
         return {"phone_enc": self.cipher.seal(PHONE, canonical)}
 
     def view(self, row: UserRow) -> UserView:
-        return UserView(
-            row, self.cipher.open_or(EMAIL, row.email_enc, ""), self.cipher.open_or(PHONE, row.phone_enc, "")
-        )
+        return UserView(row, self._open(EMAIL, row.email_enc), self._open(PHONE, row.phone_enc))
 
     def login_detail(self, method: str, client_ip: str, location: str) -> dict[str, str]:
         """A login's activity detail: how, and from where (the IP address and its place, sealed)."""
@@ -69,12 +70,15 @@ class PersonalFields:
         shown = {k: v for k, v in detail.items() if k not in SEALED_DETAIL}
         for sealed, field in SEALED_DETAIL.items():
             if sealed in detail:
-                shown[_SHOWN_AS[sealed]] = self.cipher.open_or(field, detail[sealed], "")
+                shown[_SHOWN_AS[sealed]] = self._open(field, detail[sealed])
         return shown
 
+    def _open(self, field: str, value: str) -> str:
+        return opened(self.cipher, self.former, field, value, "")
 
-async def personal_fields(keys: DataKeys, user_id: str) -> PersonalFields:
-    return PersonalFields(await keys.cipher(user_subject(user_id)))
+
+async def personal_fields(keys: DataKeys, former: FieldCipher, user_id: str) -> PersonalFields:
+    return PersonalFields(await keys.cipher(user_subject(user_id)), former)
 
 
 async def seal_former_values(db: Database, keys: DataKeys, former: FieldCipher) -> int:

@@ -4,7 +4,6 @@ signalling relayed through the portal (services/portal/sockets.py) to the gatewa
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, WebSocket
@@ -18,8 +17,6 @@ router = APIRouter()
 
 # The signalling socket's protocol (API.md).
 SIGNAL_SUBPROTOCOL = "counsel.signal.v1"
-# order_required's order_id message names the product to buy: "buy 电话咨询 (consult-phone) first".
-PRODUCT_TO_BUY = re.compile(r"\(([\w-]+)\) first$")
 
 
 @router.post("/calls", dependencies=[require_role("client", "client_admin")])
@@ -30,10 +27,10 @@ async def start(request: Request, form: FormDep, session: UserDep, gateway: Gate
     try:
         call = await gateway.call(session, "POST", "/api/v1/calls", json=body)
     except GatewayError as exc:
-        if "order_id" not in exc.errors:
+        if exc.reason != "order_required":
             raise
-        named = PRODUCT_TO_BUY.search(exc.errors["order_id"])
-        buy = f"/products/{quote(named[1], safe='')}" if named else "/products"
+        product_id = str(exc.problem.get("product_id") or "")
+        buy = f"/products/{quote(product_id, safe='')}" if product_id else "/products"
         return render(request, "call.html", exc.status, call=None, call_id="", error=exc, buy=buy)
     return redirect(f"/calls/{call['id']}")
 

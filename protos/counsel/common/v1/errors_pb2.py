@@ -24,15 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ounsel/common/v1/errors.proto\x12\x11\x63ounsel.common.v1\"x\n\x0c\x45rrorDetails\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12;\n\x10\x66ield_violations\x18\x02 \x03(\x0b\x32!.counsel.common.v1.FieldViolation\x12\x1b\n\x13retry_after_seconds\x18\x03 \x01(\x05\"0\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63ounsel/common/v1/errors.proto\x12\x11\x63ounsel.common.v1\"\xe7\x01\n\x0c\x45rrorDetails\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12;\n\x10\x66ield_violations\x18\x02 \x03(\x0b\x32!.counsel.common.v1.FieldViolation\x12\x1b\n\x13retry_after_seconds\x18\x03 \x01(\x05\x12=\n\x07members\x18\x04 \x03(\x0b\x32,.counsel.common.v1.ErrorDetails.MembersEntry\x1a.\n\x0cMembersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"0\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'counsel.common.v1.errors_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORDETAILS']._serialized_start=53
-  _globals['_ERRORDETAILS']._serialized_end=173
-  _globals['_FIELDVIOLATION']._serialized_start=175
-  _globals['_FIELDVIOLATION']._serialized_end=223
+  _globals['_ERRORDETAILS_MEMBERSENTRY']._loaded_options = None
+  _globals['_ERRORDETAILS_MEMBERSENTRY']._serialized_options = b'8\001'
+  _globals['_ERRORDETAILS']._serialized_start=54
+  _globals['_ERRORDETAILS']._serialized_end=285
+  _globals['_ERRORDETAILS_MEMBERSENTRY']._serialized_start=239
+  _globals['_ERRORDETAILS_MEMBERSENTRY']._serialized_end=285
+  _globals['_FIELDVIOLATION']._serialized_start=287
+  _globals['_FIELDVIOLATION']._serialized_end=335
 # @@protoc_insertion_point(module_scope)

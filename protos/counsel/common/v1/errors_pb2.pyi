@@ -26,9 +26,30 @@ class ErrorDetails(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class MembersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     REASON_FIELD_NUMBER: _builtins.int
     FIELD_VIOLATIONS_FIELD_NUMBER: _builtins.int
     RETRY_AFTER_SECONDS_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
     """Stable, machine-readable reason in UPPER_SNAKE_CASE, e.g. "REVISION_WINDOW_CLOSED"."""
     retry_after_seconds: _builtins.int
@@ -37,16 +58,23 @@ class ErrorDetails(_message.Message):
     def field_violations(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldViolation]:
         """Per-field validation failures, for INVALID_ARGUMENT."""
 
+    @_builtins.property
+    def members(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Extension members of the problem the gateway answers (RFC 9457 §3.2), beside the standard ones, e.g.
+        order_required's "product_id" (the product to buy).
+        """
+
     def __init__(
         self,
         *,
         reason: _builtins.str = ...,
         field_violations: _abc.Iterable[Global___FieldViolation] | None = ...,
         retry_after_seconds: _builtins.int = ...,
+        members: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_violations", b"field_violations", "reason", b"reason", "retry_after_seconds", b"retry_after_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_violations", b"field_violations", "members", b"members", "reason", b"reason", "retry_after_seconds", b"retry_after_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

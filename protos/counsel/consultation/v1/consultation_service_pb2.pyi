@@ -2797,7 +2797,8 @@ class StartOnlineCallRequest(_message.Message):
     order_id: _builtins.str
     """The paid order the call uses: a phone consultation order (used up by the call) or a retainer. Empty:
     the consultation's order when it is one of those, else an unused paid phone consultation order of the
-    client's enterprise. None: FAILED_PRECONDITION order_required naming the product to buy.
+    client's enterprise. None: FAILED_PRECONDITION order_required naming the product to buy (in the
+    message and in ErrorDetails.members["product_id"]).
     """
     def __init__(
         self,
