@@ -94,6 +94,20 @@ MAJOR_CONSULTATION = {
 }
 
 
+CANCELLED_BOOKING = {
+    "id": "b-expired",
+    "status": "cancelled",
+    "mode": "at_firm",
+    "lawyer_id": "l1",
+    "lawyer_user_id": "u-l1",
+    "start": "2026-12-08T02:00:00Z",
+    "minutes": 60,
+    "cancel_reason": "hold_expired",
+    "refund": {"amount": 0, "currency": "CNY"},
+    "order_id": None,
+}
+
+
 ONLINE_CALL = {"id": "call1", "status": "ringing", "media": "video", "duration_seconds": 0}
 
 PLATFORM = {"name": "法律顾问", "icp_licence": "京ICP备12345678号", "business_licence": "91350100M000100Y43"}
@@ -186,6 +200,8 @@ class FakeGateway:
             return httpx.Response(200, json=ONLINE_CALL)
         if (method, path) == ("GET", "/api/v1/consultations/c1"):
             return httpx.Response(200, json=MAJOR_CONSULTATION)
+        if (method, path) == ("GET", "/api/v1/bookings/b-expired"):
+            return httpx.Response(200, json=CANCELLED_BOOKING)
         if (method, path) == ("POST", "/api/v1/orders"):
             return httpx.Response(
                 422,
@@ -457,6 +473,18 @@ async def test_the_client_sees_the_major_matters_team_meeting_and_signed_conclus
         "/consultations/c1/conclusion/sign",
     ):
         assert f'action="{action}"' not in page.text
+
+
+async def test_a_cancelled_bookings_reason_is_in_words_in_the_readers_language(
+    portal: httpx.AsyncClient,
+) -> None:
+    await log_in(portal)
+    page = await portal.get("/bookings/b-expired")
+    assert page.status_code == 200, page.text
+    assert '<dd id="booking-cancel-reason">预留时段已过期</dd>' in page.text
+    await portal.get("/language/en")
+    english = await portal.get("/bookings/b-expired")
+    assert '<dd id="booking-cancel-reason">the held time ran out</dd>' in english.text
 
 
 async def test_the_footer_shows_the_platforms_licences_read_once_for_many_pages(
