@@ -17,7 +17,8 @@ router = APIRouter()
 DOCUMENT_STAGES = ("awaiting_acknowledgement", "drafting", "in_review", "delivered", "revising")
 
 
-async def _documents(session: Any, gateway: GatewayDep, stage: str) -> list[dict[str, Any]]:
+async def documents_in_stage(session: Any, gateway: GatewayDep, stage: str) -> list[dict[str, Any]]:
+    """The document orders in `stage` the user may see, soonest due first (the first 100)."""
     page = await gateway.call(
         session, "GET", "/api/v1/document-orders", params={"stage": stage, "limit": 100}
     )
@@ -39,7 +40,7 @@ async def work(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLR
     queues: dict[str, Any] = {}
     if session.has_role("agent"):
         queues["acknowledge"], queues["at_risk"] = await asyncio.gather(
-            _documents(session, gateway, "awaiting_acknowledgement"),
+            documents_in_stage(session, gateway, "awaiting_acknowledgement"),
             gateway.call(session, "GET", "/api/v1/agent/at-risk", params={"limit": 50}),
         )
     if session.has_role("lawyer"):
@@ -52,12 +53,12 @@ async def work(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLR
         ) = await asyncio.gather(
             gateway.call(session, "GET", "/api/v1/calls", params={"status": "ringing"}),
             gateway.call(session, "GET", "/api/v1/lawyer/queue", params={"limit": 50}),
-            _documents(session, gateway, "drafting"),
-            _documents(session, gateway, "revising"),
+            documents_in_stage(session, gateway, "drafting"),
+            documents_in_stage(session, gateway, "revising"),
             _own_standing(session, gateway),
         )
     if session.has_role("reviewer"):
-        queues["review"] = await _documents(session, gateway, "in_review")
+        queues["review"] = await documents_in_stage(session, gateway, "in_review")
     return render(request, "work.html", queues=queues)
 
 
@@ -68,7 +69,7 @@ async def sla_board(
     """Every clock running now: document orders by stage with their due times, at-risk consultations and
     open complaints; refreshed in place by the page's script. A supervisor asks for the payment ledger's
     hash chain to be verified (`verify_ledger`): it walks the whole ledger, so not on every refresh."""
-    stages = await asyncio.gather(*(_documents(session, gateway, stage) for stage in DOCUMENT_STAGES))
+    stages = await asyncio.gather(*(documents_in_stage(session, gateway, stage) for stage in DOCUMENT_STAGES))
     at_risk, complaints = await asyncio.gather(
         gateway.call(session, "GET", "/api/v1/agent/at-risk", params={"limit": 100}),
         gateway.call(session, "GET", "/api/v1/complaints", params={"limit": 100}),
