@@ -22,6 +22,7 @@ from services.legal_fields import LEGAL_FIELDS
 from services.portal import i18n
 from services.portal.app import CONTENT_SECURITY_POLICY, create_app
 from services.portal.config import PortalSettings
+from services.portal.pages import staff
 from services.portal.session import COOKIE_NAME, Session, SessionCodec
 from services.portal.web import make_templates
 
@@ -802,7 +803,11 @@ async def test_a_client_without_a_paid_order_is_told_why_and_where_to_buy_one(
 
 
 class LawyerGateway:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
         path, method = request.url.path, request.method
         empty: dict[str, Any] = {"items": [], "next_cursor": None}
         lapsed = NEW_LAWYER | {
@@ -839,6 +844,31 @@ async def test_a_lawyer_sees_their_verification_inspection_date_and_why_they_tak
     standing = page.text[page.text.index('id="standing"') :]
     assert "已核验" in standing and "2026-05-31" in standing
     assert "执业证已过年检截止日期" in standing
+
+
+async def test_the_workbench_reads_the_lawyers_profile_id_once_and_their_standing_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gateway = LawyerGateway()
+    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
+
+    def reads() -> list[str]:
+        return [r.url.path for r in gateway.requests if r.url.path in ("/api/v1/me", "/api/v1/lawyers/l1")]
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
+    ):
+        await log_in(portal)
+        for _ in range(3):  # the page refreshes itself while the lawyer waits for calls
+            page = await portal.get("/work")
+            assert "执业证已过年检截止日期" in page.text
+        assert reads() == ["/api/v1/me", "/api/v1/lawyers/l1"]
+        # Once it is older than that, the standing is read again (others change it: verification, inspection, agreement);
+        # the profile's id never changes.
+        monkeypatch.setattr(staff, "STANDING_MAX_AGE_SECONDS", 0.0)
+        assert "执业证已过年检截止日期" in (await portal.get("/work")).text
+        assert reads() == ["/api/v1/me", "/api/v1/lawyers/l1", "/api/v1/lawyers/l1"]
 
 
 # --- document orders nobody was assigned: the agent's queue and the assign form (README "Nobody has passed

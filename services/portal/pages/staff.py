@@ -5,16 +5,21 @@ reviewer's drafts to review, and the supervisor's SLA board."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from services.portal.session import Session
 from services.portal.web import GatewayDep, UserDep, render, require_role
 
 router = APIRouter()
 
 DOCUMENT_STAGES = ("awaiting_acknowledgement", "drafting", "in_review", "delivered", "revising")
+# What of a lawyer's profile the workbench shows as their standing, and how long the session keeps it.
+STANDING_FIELDS = ("verification", "inspection_due_on", "unavailable_reason")
+STANDING_MAX_AGE_SECONDS = 60.0
 
 
 async def documents_in_stage(session: Any, gateway: GatewayDep, stage: str) -> list[dict[str, Any]]:
@@ -26,12 +31,19 @@ async def documents_in_stage(session: Any, gateway: GatewayDep, stage: str) -> l
     return items
 
 
-async def _own_standing(session: Any, gateway: GatewayDep) -> dict[str, Any] | None:
-    """The lawyer's own profile (verification, inspection date, why they take no new work); None without one."""
-    me = await gateway.call(session, "GET", "/api/v1/me")
-    if not me.get("lawyer_id"):
+async def _own_standing(session: Session, gateway: GatewayDep) -> dict[str, Any] | None:
+    """The lawyer's own standing (verification, inspection date, why they take no new work); None without a
+    profile. Kept in the session: the workbench refreshes itself while a lawyer waits for calls, and only
+    others change the standing (a verification, an inspection date, the firm's agreement), so it is read
+    again once older than STANDING_MAX_AGE_SECONDS; the profile's id is asked for once."""
+    if session.standing is not None and time.time() - session.standing_read_at < STANDING_MAX_AGE_SECONDS:
+        return session.standing
+    lawyer_id = session.lawyer_id or (await gateway.call(session, "GET", "/api/v1/me")).get("lawyer_id")
+    if not lawyer_id:
         return None
-    return await gateway.call(session, "GET", "/api/v1/lawyers/{id}", path={"id": me["lawyer_id"]})
+    profile = await gateway.call(session, "GET", "/api/v1/lawyers/{id}", path={"id": lawyer_id})
+    session.keep_standing(lawyer_id, {name: profile.get(name) for name in STANDING_FIELDS})
+    return session.standing
 
 
 @router.get("/work", response_class=HTMLResponse)
