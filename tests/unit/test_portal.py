@@ -109,6 +109,24 @@ CANCELLED_BOOKING = {
 }
 
 
+CANCELLED_ORDER = {
+    "id": "o-expired",
+    "status": "cancelled",
+    "amount": {"amount": 99900, "currency": "CNY"},
+    "refunded": None,
+    "pay_before": None,
+    "created_at": "2026-12-06T08:00:00Z",
+    "product_id": PRODUCT["id"],
+    "product_name": "合同审查",
+    "product_version": 1,
+    "category": "document",
+    "tier": "simple",
+    "client_id": "u1",
+    "fulfilment": None,
+    "status_reason": "payment_timeout",
+}
+
+
 ONLINE_CALL = {"id": "call1", "status": "ringing", "media": "video", "duration_seconds": 0}
 
 PLATFORM = {"name": "法律顾问", "icp_licence": "京ICP备12345678号", "business_licence": "91350100M000100Y43"}
@@ -203,6 +221,10 @@ class FakeGateway:
             return httpx.Response(200, json=MAJOR_CONSULTATION)
         if (method, path) == ("GET", "/api/v1/bookings/b-expired"):
             return httpx.Response(200, json=CANCELLED_BOOKING)
+        if (method, path) == ("GET", "/api/v1/orders/o-expired"):
+            return httpx.Response(200, json=CANCELLED_ORDER)
+        if (method, path) == ("GET", "/api/v1/orders/o-expired/timeline"):
+            return httpx.Response(200, json={"order_id": "o-expired", "status": "cancelled", "stages": []})
         if (method, path) == ("POST", "/api/v1/orders"):
             return httpx.Response(
                 422,
@@ -476,16 +498,23 @@ async def test_the_client_sees_the_major_matters_team_meeting_and_signed_conclus
         assert f'action="{action}"' not in page.text
 
 
-async def test_a_cancelled_bookings_reason_is_in_words_in_the_readers_language(
+async def test_a_cancelled_bookings_and_orders_reason_is_in_words_in_the_readers_language(
     portal: httpx.AsyncClient,
 ) -> None:
     await log_in(portal)
     page = await portal.get("/bookings/b-expired")
     assert page.status_code == 200, page.text
     assert '<dd id="booking-cancel-reason">预留时段已过期</dd>' in page.text
+    order = await portal.get("/my/orders/o-expired")
+    assert order.status_code == 200, order.text
+    assert '取消原因：<span id="order-status-reason">未在时限内付款</span>' in order.text
     await portal.get("/language/en")
     english = await portal.get("/bookings/b-expired")
     assert '<dd id="booking-cancel-reason">the held time ran out</dd>' in english.text
+    assert (
+        '<span id="order-status-reason">not paid in time</span>'
+        in (await portal.get("/my/orders/o-expired")).text
+    )
 
 
 async def test_the_footer_shows_the_platforms_licences_read_once_for_many_pages(
