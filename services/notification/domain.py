@@ -29,35 +29,14 @@ from counsel.payment.v1 import events_pb2 as payment_events
 from services.legal_fields import FALLBACK_FIELD, LEGAL_FIELD_LABELS, LEGAL_FIELDS
 from services.notification.policy import DEFAULT_TIME_ZONE, Category
 from services.notification.templates import OPTIONAL_PART, PLACEHOLDER, templates
+from services.rules.reasons import reason_words
 from services.runtime.events import unpack
-
-# The reason codes cancellations and refunds carry (booking, payment, documents and their workflows), in the
-# words a client reads: a notice never shows a key like `client_request` inside Chinese text. A reason that is
-# not a code (what a person typed) is shown as it is.
-REASON_LABELS: dict[str, tuple[str, str]] = {
-    "client_request": ("应客户要求", "at the client's request"),
-    "cancelled": ("由平台工作人员取消", "cancelled by staff"),
-    "hold_expired": ("预留时段已过期", "the held time ran out"),
-    "payment_timeout": ("未在时限内付款", "not paid in time"),
-    "booking_cancelled": ("预约已取消", "the booking was cancelled"),
-    "expired": ("已过期", "expired"),
-    "fulfilment_failed": ("服务未能完成", "the service could not be delivered"),
-    "fulfilment_not_served": ("服务未提供", "the service was not provided"),
-    "fulfilment_cancelled": ("服务已取消", "the service was cancelled"),
-    "agent_refund": ("客服办理退款", "refunded by customer service"),
-}
 
 
 def reason_params(reason: str) -> dict[str, str]:
-    """`reason` as the templates' `{reason}` (Chinese) and `{reason_en}`: each code of a composite reason
-    (`booking_cancelled: client_request`, as the booking workflow refunds) in words."""
-    parts = [part.strip() for part in reason.split(":")]
-    if not all(part in REASON_LABELS for part in parts):
-        return {"reason": reason, "reason_en": reason}
-    return {
-        "reason": "：".join(REASON_LABELS[part][0] for part in parts),
-        "reason_en": ": ".join(REASON_LABELS[part][1] for part in parts),
-    }
+    """`reason` as the templates' `{reason}` (Chinese) and `{reason_en}` (services/rules/reasons.py)."""
+    words = reason_words(reason)
+    return {"reason": words.chinese, "reason_en": words.english}
 
 
 @dataclass(frozen=True)

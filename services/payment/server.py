@@ -66,6 +66,7 @@ def order_proto(row: OrderRow, view: OrderView | None = None) -> pb.Order:
         refunded=money(row.refunded_fen, row.currency),
         consultation_kind=row.consultation_kind,
         product_version=row.product_version,
+        status_reason=row.status_reason,
     )
     reply_hours = row.tier.get("reply_hours") if isinstance(row.tier, dict) else None
     if isinstance(reply_hours, int):

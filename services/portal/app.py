@@ -26,6 +26,7 @@ from services.portal.licences import PlatformLicences
 from services.portal.pages import (
     account,
     articles,
+    assignments,
     bookings,
     calls,
     chat,
@@ -205,6 +206,7 @@ def create_app(settings: PortalSettings, transport: httpx.AsyncBaseTransport | N
         public.router,
         account.router,
         articles.router,
+        assignments.router,
         bookings.router,
         calls.router,
         chat.router,

@@ -19,6 +19,8 @@ from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from services.rules.reasons import reason_words
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LOCALE = "zh_CN"
 LOCALES = {"zh_CN": "zh-CN", "en": "en"}  # gettext name → HTML lang
@@ -70,6 +72,13 @@ def local_time(value: str | None) -> str:
     return format_datetime(
         moment, "yyyy-MM-dd HH:mm", tzinfo=TIMEZONE, locale=BABEL_LOCALES[locale_var.get()]
     )
+
+
+def reason(code: str) -> str:
+    """A cancellation's or refund's reason in the page's language: the words notification's notices use
+    (services/rules/reasons.py), so the page and the message say the same."""
+    words = reason_words(code)
+    return words.english if locale_var.get() == "en" else words.chinese
 
 
 _PHONE = re.compile(r"(?:\+?86)?(1\d{10})")

@@ -78,6 +78,15 @@ LABELS: dict[str, str] = {
     "the lawyer's credentials are not verified": N_("执业资质尚未核验通过"),
     "the lawyer's firm's cooperation agreement has expired": N_("所在律所的合作协议已到期"),
     "the lawyer's practising certificate is overdue for its annual inspection": N_("执业证已过年检截止日期"),
+    # Where a document order's legal field came from (its `assignment_reason`), and why an agent's assignment
+    # was refused for the order or the lawyer chosen (the API's 409 reasons).
+    "field_from_product": N_("所购产品"),
+    "field_from_requirements": N_("需求表"),
+    "field_from_classified": N_("智能分类"),
+    "field_from_default": N_("默认"),
+    "assignment_already_assigned": N_("该订单已有律师，无需再指派"),
+    "assignment_not_assignable": N_("该律师目前不能接新业务"),
+    "assignment_invalid_transition": N_("该订单已有文稿，不能再指派"),
     # Who decided on a lawyer's credentials.
     "operator": N_("平台运营"),
     "firm_admin": N_("律所管理员"),

@@ -32,6 +32,11 @@ class Session:
     user_id: str = ""
     display_name: str = ""
     roles: list[str] = field(default_factory=list)
+    # A lawyer's catalog profile (GET /api/v1/me's lawyer_id, which never changes; "" not known yet) and their
+    # standing as the workbench shows it, with when it was read (pages/staff.py reads it again when it is old).
+    lawyer_id: str = ""
+    standing: dict[str, Any] | None = None
+    standing_read_at: float = 0.0
     # Set when anything changed, so the cookie is written again (never serialised).
     changed: bool = field(default=False, compare=False, repr=False)
 
@@ -48,6 +53,8 @@ class Session:
     def sign_in(self, login: dict[str, Any]) -> None:
         """Keeps the tokens of a gateway login (register, login or refresh answer) and a fresh CSRF secret."""
         user = login["user"]
+        if user["id"] != self.user_id:
+            self.lawyer_id, self.standing, self.standing_read_at = "", None, 0.0
         self.access_token = login["access_token"]
         self.refresh_token = login["refresh_token"]
         self.access_expires_at = time.time() + int(login["expires_in"])
@@ -55,6 +62,12 @@ class Session:
         self.display_name = user["display_name"]
         self.roles = list(user["roles"])
         self.csrf = secrets.token_urlsafe(24)
+        self.changed = True
+
+    def keep_standing(self, lawyer_id: str, standing: dict[str, Any]) -> None:
+        self.lawyer_id = lawyer_id
+        self.standing = standing
+        self.standing_read_at = time.time()
         self.changed = True
 
     def sign_out(self) -> None:

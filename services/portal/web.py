@@ -43,6 +43,7 @@ def make_templates(translations: dict[str, gettext.NullTranslations]) -> Jinja2T
 
     templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     templates.env.globals["label"] = lambda code: labels.label(code, _gettext)
+    templates.env.globals["reason"] = i18n.reason
     templates.env.filters["money"] = i18n.money
     templates.env.filters["local_time"] = i18n.local_time
     return templates

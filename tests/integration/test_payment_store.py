@@ -185,10 +185,20 @@ async def test_the_provider_is_requeried_before_an_unpaid_order_is_cancelled(pla
     unpaid_payment = await platform.sandbox_payment(unpaid)
     view = await platform.stores.payments.expire_order(unpaid)
     assert view.row.status == "cancelled" and view.stages[-1].stage == "cancelled"
+    assert view.row.status_reason == "payment_timeout"  # what the client's pages show, in words
     assert (await platform.stores.payments.get(unpaid_payment)).status == "closed"
     assert (await platform.stores.payments.expire_order(unpaid)).row.status == "cancelled"  # idempotent
     with pytest.raises(Conflict):
         await platform.stores.payments.create(CLIENT, unpaid, "sandbox", None, "")
+
+
+async def test_an_order_keeps_why_it_was_cancelled_as_a_code_never_the_words_typed(
+    platform: Platform,
+) -> None:
+    by_code = await platform.stores.orders.cancel(CLIENT, await platform.order(), "client_request")
+    assert by_code.row.status_reason == "client_request"
+    typed = await platform.stores.orders.cancel(CLIENT, await platform.order(), "我搬家了，不需要了")
+    assert (typed.row.status, typed.row.status_reason) == ("cancelled", "stated")
 
 
 async def test_the_sandbox_notifies_with_retries_until_acknowledged(platform: Platform) -> None:
@@ -224,6 +234,7 @@ async def test_refunds_partial_then_full_are_idempotent_and_balance(platform: Pl
         await platform.stores.refunds.refund_order(CLIENT, order_id, 0, "x", "")  # clients cannot refund
     view = await platform.stores.refunds.refund_order(None, order_id, 0, "fulfilment_failed", "r2")
     assert (view.row.status, view.row.refunded_fen) == ("refunded", 99900)
+    assert view.row.status_reason == "fulfilment_failed"
     balances = await platform.stores.ledger.balances()
     assert balances["cash:sandbox"] == 0 and sum(balances.values()) == 0
     assert (await platform.stores.ledger.events(order_id)).count("refunded") == 2

@@ -22,6 +22,7 @@ from services.legal_fields import LEGAL_FIELDS
 from services.portal import i18n
 from services.portal.app import CONTENT_SECURITY_POLICY, create_app
 from services.portal.config import PortalSettings
+from services.portal.pages import staff
 from services.portal.session import COOKIE_NAME, Session, SessionCodec
 from services.portal.web import make_templates
 
@@ -91,6 +92,38 @@ MAJOR_CONSULTATION = {
         "created_at": "2026-12-06T08:00:00Z",
         "concluded_at": "2026-12-06T09:00:00Z",
     },
+}
+
+
+CANCELLED_BOOKING = {
+    "id": "b-expired",
+    "status": "cancelled",
+    "mode": "at_firm",
+    "lawyer_id": "l1",
+    "lawyer_user_id": "u-l1",
+    "start": "2026-12-08T02:00:00Z",
+    "minutes": 60,
+    "cancel_reason": "hold_expired",
+    "refund": {"amount": 0, "currency": "CNY"},
+    "order_id": None,
+}
+
+
+CANCELLED_ORDER = {
+    "id": "o-expired",
+    "status": "cancelled",
+    "amount": {"amount": 99900, "currency": "CNY"},
+    "refunded": None,
+    "pay_before": None,
+    "created_at": "2026-12-06T08:00:00Z",
+    "product_id": PRODUCT["id"],
+    "product_name": "合同审查",
+    "product_version": 1,
+    "category": "document",
+    "tier": "simple",
+    "client_id": "u1",
+    "fulfilment": None,
+    "status_reason": "payment_timeout",
 }
 
 
@@ -187,6 +220,12 @@ class FakeGateway:
             return httpx.Response(200, json=ONLINE_CALL)
         if (method, path) == ("GET", "/api/v1/consultations/c1"):
             return httpx.Response(200, json=MAJOR_CONSULTATION)
+        if (method, path) == ("GET", "/api/v1/bookings/b-expired"):
+            return httpx.Response(200, json=CANCELLED_BOOKING)
+        if (method, path) == ("GET", "/api/v1/orders/o-expired"):
+            return httpx.Response(200, json=CANCELLED_ORDER)
+        if (method, path) == ("GET", "/api/v1/orders/o-expired/timeline"):
+            return httpx.Response(200, json={"order_id": "o-expired", "status": "cancelled", "stages": []})
         if (method, path) == ("POST", "/api/v1/orders"):
             return httpx.Response(
                 422,
@@ -458,6 +497,25 @@ async def test_the_client_sees_the_major_matters_team_meeting_and_signed_conclus
         "/consultations/c1/conclusion/sign",
     ):
         assert f'action="{action}"' not in page.text
+
+
+async def test_a_cancelled_bookings_and_orders_reason_is_in_words_in_the_readers_language(
+    portal: httpx.AsyncClient,
+) -> None:
+    await log_in(portal)
+    page = await portal.get("/bookings/b-expired")
+    assert page.status_code == 200, page.text
+    assert '<dd id="booking-cancel-reason">预留时段已过期</dd>' in page.text
+    order = await portal.get("/my/orders/o-expired")
+    assert order.status_code == 200, order.text
+    assert '取消原因：<span id="order-status-reason">未在时限内付款</span>' in order.text
+    await portal.get("/language/en")
+    english = await portal.get("/bookings/b-expired")
+    assert '<dd id="booking-cancel-reason">the held time ran out</dd>' in english.text
+    assert (
+        '<span id="order-status-reason">not paid in time</span>'
+        in (await portal.get("/my/orders/o-expired")).text
+    )
 
 
 async def test_the_footer_shows_the_platforms_licences_read_once_for_many_pages(
@@ -775,7 +833,11 @@ async def test_a_client_without_a_paid_order_is_told_why_and_where_to_buy_one(
 
 
 class LawyerGateway:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
         path, method = request.url.path, request.method
         empty: dict[str, Any] = {"items": [], "next_cursor": None}
         lapsed = NEW_LAWYER | {
@@ -812,3 +874,149 @@ async def test_a_lawyer_sees_their_verification_inspection_date_and_why_they_tak
     standing = page.text[page.text.index('id="standing"') :]
     assert "已核验" in standing and "2026-05-31" in standing
     assert "执业证已过年检截止日期" in standing
+
+
+async def test_the_workbench_reads_the_lawyers_profile_id_once_and_their_standing_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gateway = LawyerGateway()
+    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
+
+    def reads() -> list[str]:
+        return [r.url.path for r in gateway.requests if r.url.path in ("/api/v1/me", "/api/v1/lawyers/l1")]
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
+    ):
+        await log_in(portal)
+        for _ in range(3):  # the page refreshes itself while the lawyer waits for calls
+            page = await portal.get("/work")
+            assert "执业证已过年检截止日期" in page.text
+        assert reads() == ["/api/v1/me", "/api/v1/lawyers/l1"]
+        # Once it is older than that, the standing is read again (others change it: verification, inspection, agreement);
+        # the profile's id never changes.
+        monkeypatch.setattr(staff, "STANDING_MAX_AGE_SECONDS", 0.0)
+        assert "执业证已过年检截止日期" in (await portal.get("/work")).text
+        assert reads() == ["/api/v1/me", "/api/v1/lawyers/l1", "/api/v1/lawyers/l1"]
+
+
+# --- document orders nobody was assigned: the agent's queue and the assign form (README "Nobody has passed
+# the field").
+
+WAITING_ORDER = {
+    "id": "d1",
+    "order_id": "o1",
+    "client_id": "u1",
+    "product_id": "doc-tax-opinion",
+    "stage": "awaiting_acknowledgement",
+    "complexity": "simple",
+    "assigned_lawyer_id": None,
+    "assignment_reason": "no eligible lawyer has passed tax: left to an agent (field from product)",
+    "acknowledge_due_at": "2026-12-06T08:30:00Z",
+    "draft_due_at": None,
+}
+TAX_LAWYER = NEW_LAWYER | {"id": "p-tax", "user_id": "u-tax", "name": "赵税务", "fields": ["tax"]}
+OTHER_LAWYER = NEW_LAWYER | {"id": "p-ip", "user_id": "u-ip", "name": "钱知产", "fields": ["ip"]}
+
+
+class AgentGateway:
+    """An agent's view: one waiting order among assigned ones; the assignment refuses as the API does."""
+
+    def __init__(self) -> None:
+        self.assignments: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path, method = request.url.path, request.method
+        assigned = WAITING_ORDER | {
+            "id": "d2",
+            "assigned_lawyer_id": "u-tax",
+            "assignment_reason": "field tax",
+        }
+        if (method, path) == ("POST", "/api/v1/auth/login"):
+            agent = {"id": "u-agent", "display_name": "客服小周", "roles": ["agent"], "tenant_id": ""}
+            return httpx.Response(200, json=login_answer("access-1") | {"user": agent})
+        if (method, path) == ("GET", "/api/v1/document-orders"):
+            stage = request.url.params["stage"]
+            items = [WAITING_ORDER, assigned] if stage == "awaiting_acknowledgement" else []
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
+        if (method, path) == ("GET", "/api/v1/document-orders/d1"):
+            return httpx.Response(200, json=WAITING_ORDER)
+        if (method, path) == ("GET", "/api/v1/lawyers"):
+            field = request.url.params.get("field")
+            items = [TAX_LAWYER] if field == "tax" else [TAX_LAWYER, OTHER_LAWYER]
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
+        if (method, path) == ("POST", "/api/v1/document-orders/d1/assignment"):
+            body = json.loads(request.content)
+            self.assignments.append(body)
+            if body["lawyer_id"] == "u-ip" and not body["override_reason"]:
+                return refused_assignment(422, "invalid_argument", "override_reason")
+            if len(self.assignments) > 2:  # someone else assigned it meanwhile
+                return refused_assignment(409, "already_assigned")
+            return httpx.Response(200, json=WAITING_ORDER | {"assigned_lawyer_id": body["lawyer_id"]})
+        if (method, path) == ("GET", "/api/v1/agent/at-risk"):
+            return httpx.Response(200, json={"items": [], "next_cursor": None})
+        return problem(404, "not found")
+
+
+def refused_assignment(status: int, reason: str, field: str = "") -> httpx.Response:
+    return httpx.Response(
+        status,
+        json={
+            "type": f"https://counsel.test/problems/{reason}",
+            "title": "Refused",
+            "status": status,
+            "detail": "the order already has a lawyer" if status == 409 else "check the form",
+            "errors": [{"field": field, "message": "the lawyer has not passed tax: say why"}]
+            if field
+            else [],
+        },
+        headers={"content-type": "application/problem+json"},
+    )
+
+
+async def test_an_agent_assigns_an_order_nobody_has_passed_the_field_of() -> None:
+    gateway = AgentGateway()
+    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
+    ):
+        await log_in(portal)
+        assert 'href="/work/assignments"' in (await portal.get("/work")).text
+        queue = await portal.get("/work/assignments")
+        assert queue.status_code == 200, queue.text
+        # Only the order without a lawyer, with why in Chinese (the field's label, where it came from).
+        assert 'href="/work/assignments/d1"' in queue.text and "/work/assignments/d2" not in queue.text
+        assert "尚无通过「税务」领域考核的可用律师，等待客服指派（领域依据：所购产品）" in queue.text
+        form = await portal.get("/work/assignments/d1")
+        # The lawyers of the field first, the others after them, each once.
+        assert form.text.index("赵税务") < form.text.index("钱知产") and form.text.count("赵税务") == 1
+        csrf = csrf_of(form.text)
+        without_reason = await portal.post(
+            "/work/assignments/d1", data={"csrf_token": csrf, "lawyer_id": "u-ip", "override_reason": ""}
+        )
+        assert without_reason.status_code == 422
+        assert re.search(r'id="override_reason"[^>]*aria-invalid="true"', without_reason.text)
+        assert 'id="override_reason-error" class="error">the lawyer has not passed tax' in without_reason.text
+        assert '<option value="u-ip" selected>' in without_reason.text
+        done = await portal.post(
+            "/work/assignments/d1",
+            data={
+                "csrf_token": csrf,
+                "lawyer_id": "u-ip",
+                "override_reason": "税务律师均已满额，由知产律师临时承接",
+            },
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/documents/d1"
+        assert gateway.assignments[-1] == {
+            "lawyer_id": "u-ip",
+            "override_reason": "税务律师均已满额，由知产律师临时承接",
+        }
+        late = await portal.post("/work/assignments/d1", data={"csrf_token": csrf, "lawyer_id": "u-tax"})
+        assert late.status_code == 409
+        assert 'id="lawyer_id-error" class="error">该订单已有律师，无需再指派' in late.text
+        await portal.get("/language/en")
+        english = await portal.get("/work/assignments")
+        assert "No eligible lawyer has passed the Tax assessment" in english.text
+        assert "(field from: the product bought)" in english.text

@@ -61,6 +61,10 @@ class Order(BaseModel):
     tier: str | None
     client_id: str
     fulfilment: Fulfilment | None
+    status_reason: str | None = Field(
+        description="Why it was cancelled or last refunded: a reason code (payment_timeout, client_request, "
+        "fulfilment_failed, agent_refund, ...) or `stated` when a person typed it; null otherwise."
+    )
 
     @classmethod
     def from_proto(cls, order: pb.Order) -> Order:
@@ -80,6 +84,7 @@ class Order(BaseModel):
             fulfilment=Fulfilment(kind=order.fulfilment.kind, id=order.fulfilment.id)
             if order.HasField("fulfilment")
             else None,
+            status_reason=or_none(order.status_reason),
         )
 
 

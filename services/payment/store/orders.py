@@ -61,6 +61,7 @@ async def cancel_unpaid(
     """Cancel the locked unpaid order `row` in the caller's transaction: its open payments close, and the
     stage, the ledger entry and `order.cancelled` are recorded."""
     row.status = domain.next_order_status(row.status, "cancelled")
+    row.status_reason = domain.ledger_reason(reason)
     session.add(row)
     open_payments = (
         await session.exec(

@@ -58,6 +58,7 @@ async def refund(
     )
     session.add(refund_row)
     row.refunded_fen += plan.amount_fen
+    row.status_reason = domain.ledger_reason(reason)
     await append_ledger(
         session,
         row,

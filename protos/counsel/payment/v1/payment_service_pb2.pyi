@@ -46,6 +46,7 @@ class Order(_message.Message):
     REPLY_HOURS_FIELD_NUMBER: _builtins.int
     CONSULTATION_KIND_FIELD_NUMBER: _builtins.int
     PRODUCT_VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Order id."""
     tenant_id: _builtins.str
@@ -72,6 +73,11 @@ class Order(_message.Message):
     """
     product_version: _builtins.int
     """The product's approved version bought (its tiers and prices); 0 for orders made before it was copied."""
+    status_reason: _builtins.str
+    """Why the order was cancelled or last refunded, as a reason code (payment_timeout, client_request,
+    fulfilment_failed, agent_refund, ...) or "stated" when a person typed it (the words stay in the refund
+    and the event, which erasure reaches); empty otherwise and for orders closed before it was kept.
+    """
     @_builtins.property
     def amount(self) -> _money_pb2.Money:
         """Amount to pay (integer fen)."""
@@ -116,10 +122,11 @@ class Order(_message.Message):
         reply_hours: _builtins.int | None = ...,
         consultation_kind: _builtins.str = ...,
         product_version: _builtins.int = ...,
+        status_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "created_at", b"created_at", "fulfilment", b"fulfilment", "pay_before", b"pay_before", "refunded", b"refunded", "reply_hours", b"reply_hours"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "category", b"category", "client_id", b"client_id", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "product_name", b"product_name", "product_version", b"product_version", "refunded", b"refunded", "reply_hours", b"reply_hours", "stages", b"stages", "status", b"status", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours", "amount", b"amount", "category", b"category", "client_id", b"client_id", "consultation_kind", b"consultation_kind", "created_at", b"created_at", "fulfilment", b"fulfilment", "id", b"id", "pay_before", b"pay_before", "product_id", b"product_id", "product_name", b"product_name", "product_version", b"product_version", "refunded", b"refunded", "reply_hours", b"reply_hours", "stages", b"stages", "status", b"status", "status_reason", b"status_reason", "tenant_id", b"tenant_id", "tier_id", b"tier_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__reply_hours: _TypeAlias = _typing.Literal["reply_hours"]  # noqa: Y015
     _WhichOneofArgType__reply_hours: _TypeAlias = _typing.Literal["_reply_hours", b"_reply_hours"]  # noqa: Y015
