@@ -6,7 +6,7 @@ trained deterministically on the labelled questions — hand-written in `questio
 type them in `generated.tsv` (`generator`), both kept in the repository —
 the *training* split only, so the accuracy that `counsel classifier report` prints on the held-out split
 (`evaluation`) is the accuracy of the model the service actually uses. The report prints it apart for the
-hand-written held-out questions, which include `held_out.tsv`: an exam training never reads. The trained weights are committed as
+hand-written held-out questions, which include `held_out.tsv` and `check.tsv`: an exam and a check training never reads. The trained weights are committed as
 `model.json.gz` (`training`; regenerate with `counsel classifier train` after editing the questions; a test
 fails when it is stale), because training takes seconds of CPU that a starting service should not spend.
 
@@ -15,6 +15,7 @@ A prediction whose posterior probability is below `MIN_CONFIDENCE` becomes `othe
 """
 
 from services.legal_fields.classifier.evaluation import (
+    CHECK,
     HANDWRITTEN_FLOOR,
     HELD_OUT,
     MIN_ACCURACY,
@@ -52,6 +53,7 @@ from services.legal_fields.classifier.training import (
 )
 
 __all__ = [
+    "CHECK",
     "DATASET",
     "GENERATED",
     "HANDWRITTEN_FLOOR",
