@@ -7,7 +7,8 @@ import html
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -257,14 +258,20 @@ def gateway() -> FakeGateway:
     return FakeGateway()
 
 
-@pytest.fixture
-async def portal(gateway: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
-    settings = PortalSettings(env="test", secret_key=SECRET)
-    app = create_app(settings, transport=httpx.MockTransport(gateway))
+@asynccontextmanager
+async def portal_over(gateway: Callable[[httpx.Request], httpx.Response]) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser of the portal, which calls `gateway` (a fake answering as API.md says) for the API."""
+    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client,
     ):
+        yield client
+
+
+@pytest.fixture
+async def portal(gateway: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
+    async with portal_over(gateway) as client:
         yield client
 
 
@@ -530,11 +537,7 @@ async def test_the_footer_shows_the_platforms_licences_read_once_for_many_pages(
 async def test_pages_render_without_the_licences_when_the_gateway_does_not_give_them() -> None:
     gateway = FakeGateway()
     gateway.platform_status = 503
-    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
-    ):
+    async with portal_over(gateway) as portal:
         page = await portal.get("/products")
         assert page.status_code == 200 and "ICP" not in page.text
         await portal.get("/")
@@ -789,11 +792,7 @@ class FirmAdminGateway:
 
 async def test_a_refused_certificate_number_is_shown_beside_the_lawyers_field() -> None:
     gateway = FirmAdminGateway()
-    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
-    ):
+    async with portal_over(gateway) as portal:
         await log_in(portal)
         page = await portal.get("/firm/f1")
         assert "未提交" in page.text and "律师未上线" in page.text
@@ -861,13 +860,7 @@ class LawyerGateway:
 
 
 async def test_a_lawyer_sees_their_verification_inspection_date_and_why_they_take_no_new_work() -> None:
-    app = create_app(
-        PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(LawyerGateway())
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
-    ):
+    async with portal_over(LawyerGateway()) as portal:
         await log_in(portal)
         page = await portal.get("/work")
     assert page.status_code == 200, page.text
@@ -880,15 +873,11 @@ async def test_the_workbench_reads_the_lawyers_profile_id_once_and_their_standin
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gateway = LawyerGateway()
-    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
 
     def reads() -> list[str]:
         return [r.url.path for r in gateway.requests if r.url.path in ("/api/v1/me", "/api/v1/lawyers/l1")]
 
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
-    ):
+    async with portal_over(gateway) as portal:
         await log_in(portal)
         for _ in range(3):  # the page refreshes itself while the lawyer waits for calls
             page = await portal.get("/work")
@@ -977,11 +966,7 @@ def refused_assignment(status: int, reason: str, field: str = "") -> httpx.Respo
 
 async def test_an_agent_assigns_an_order_nobody_has_passed_the_field_of() -> None:
     gateway = AgentGateway()
-    app = create_app(PortalSettings(env="test", secret_key=SECRET), transport=httpx.MockTransport(gateway))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as portal,
-    ):
+    async with portal_over(gateway) as portal:
         await log_in(portal)
         assert 'href="/work/assignments"' in (await portal.get("/work")).text
         queue = await portal.get("/work/assignments")

@@ -4,6 +4,13 @@ the short questions they type as they are (`questions`) and the same in English 
 
 The generator (`generator`) turns these into labelled questions the way clients type them. An entry says
 something a client of that field would say; an entry that could as well belong to another field stays out.
+
+Where finance and company meet, the line is the one a lawyer draws between raising money and the company
+itself: money lent, guaranteed or raised is finance — loans, guarantees and security (a pledge of shares
+too), bills, leasing and factoring, bonds, securities and listing, funds, and financing rounds with their
+investment terms (valuation, 对赌, investors' buy-back, liquidation preference); the company and its members
+are company — incorporation, capital contributions, shareholders' rights and disputes, equity transfer,
+equity incentives, governance, restructuring, deregistration.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ LEXICON: dict[str, FieldWords] = {
         "劳动合同 试用期 社保 五险一金 公积金 加班费 工资 年假 年休假 经济补偿金 经济补偿 赔偿金 竞业限制 "
         "工伤 工伤认定 劳动仲裁 辞退 开除 裁员 离职 辞职 调岗 降薪 产假 病假 劳务派遣 末位淘汰 调休 "
         "员工手册 劳动关系 最低工资 年终奖 离职证明 无固定期限 非全日制 退休返聘 实习生 双倍工资 N+1 "
-        "员工 入职 劳动者 用人单位 考勤 旷工 加班 工作时间 HR"
+        "员工 入职 劳动者 用人单位 考勤 旷工 加班 工作时间 HR 临时工 学徒 钟点工 保安 厨师 店员 文员 工人 服务期 续签 规章制度"
         " 欠薪 炒鱿鱼 劳动局 工资条 底薪 提成 绩效 五险 辞职信 离职手续 解除劳动合同 代通知金"
         " 哺乳期 孕期 三期 职工 请假 事假 婚假 值班 排班 打卡 灵活用工 小时工 社保基数 劳动监察",
         "公司不给交社保|老板拖欠工资两个月了|试用期被无故辞退|HR让我签自愿离职申请|天天加班到十点不给加班费"
@@ -53,7 +60,10 @@ LEXICON: dict[str, FieldWords] = {
         "|小时工在店里干活受伤|员工跳槽到了竞争对手那里|员工考勤造假被发现了|员工在群里泄露工资被辞退"
         "|公司把员工的底薪降了|工厂停工放假期间工资怎么发|员工孕检请假被扣了工资|员工试用期请了两周病假"
         "|新来的员工简历造假|员工被劳动监察投诉了|店长口头说辞退但没书面通知"
-        "|公司每个月按最低工资交社保基数|员工要求把年终奖折算进工资",
+        "|公司每个月按最低工资交社保基数|员工要求把年终奖折算进工资"
+        "|员工合同还没到期就要走|签合同的时候没写工资多少|员工说合同上的签名不是他签的|跟员工签的是劳务合同不是劳动合同"
+        "|新员工要求先签合同再上班|续签合同的时候公司要降薪|合同没到期公司就要裁掉他|员工合同到期了不想续"
+        "|工人在厂里干了三年一直没签合同|保安一个月只休两天|学徒干了半年没给过工资",
         "试用期可以约定几个月|试用期最长多久|加班费怎么计算|年假有几天|经济补偿金怎么算|竞业限制补偿标准是多少"
         "|劳动仲裁要多久|工伤怎么认定|工伤赔偿标准是什么|辞职要提前多久通知|被辞退能拿N+1吗"
         "|不签劳动合同能要双倍工资吗|社保断缴有什么影响|产假有多少天|病假工资怎么发"
@@ -64,7 +74,9 @@ LEXICON: dict[str, FieldWords] = {
         "|事假可以不发工资吗|工资最晚几号发|加班费能用调休抵吗|工作满一年才有年假吗|劳动合同必须签几年"
         "|工伤期间工资照发吗|婚假有几天|陪产假几天|离职证明必须给吗|扣工资有上限吗"
         "|单位不给交公积金合法吗|兼职要签劳动合同吗|劳动监察能管哪些事|试用期可以不签合同吗"
-        "|员工自己辞职有经济补偿吗|值班和加班有区别吗|社保基数怎么定",
+        "|员工自己辞职有经济补偿吗|值班和加班有区别吗|社保基数怎么定"
+        "|员工合同一般签几年|和员工签合同要注意什么|员工违反劳动合同要赔钱吗"
+        "|招人要先签合同吗|合同里能约定员工不许辞职吗|劳务合同和劳动合同哪个好|服务期没满员工走了要赔吗",
         "Can we dismiss an employee during probation?|How much severance do we owe a laid-off employee?"
         "|Is unpaid overtime legal in China?|My employer has not paid my social insurance"
         "|Do we have to pay non-compete compensation to a former employee?|How long is maternity leave?"
@@ -122,14 +134,14 @@ LEXICON: dict[str, FieldWords] = {
     "company": _words(
         "股东 股权 股权转让 注册资本 认缴 实缴 出资 公司章程 股东会 董事会 监事 法定代表人 公司注销 "
         "公司设立 注册公司 营业执照 分公司 子公司 股权激励 期权 持股平台 代持 隐名股东 小股东 大股东 "
-        "分红 增资 减资 合并 分立 对赌协议 天使轮 投资协议 公司治理 公司解散 清算 VIE 股东会决议 "
+        "分红 增资 减资 合并 分立 公司治理 公司解散 清算 VIE 股东会决议 "
         "工商变更 一人公司 合伙企业 ESOP 创始人 CEO 董监高 关联交易 公司控制权"
         " 股份 占股 入股 法人代表 工商 章程 执照 股权结构 控股 参股 董事 总经理 公章 年报 注销"
-        " 吊销 经营范围 注册地址 实际控制人 股权代持 估值 出资额 股东名册 认缴制 股东协议"
-        " 合伙人 退股 干股 技术入股",
-        "大股东不让小股东查账|合伙人要退股|股东一直不实缴出资|公司准备引进投资人|想给核心员工发期权"
+        " 吊销 经营范围 注册地址 实际控制人 股权代持 出资额 股东名册 认缴制 股东协议"
+        " 合伙人 退股 干股 技术入股 执行董事 监事会 忠实义务 股份有限公司 外商独资 清算组 限制性股票 行权 股权比例 公司僵局 优先购买权 知情权 查账",
+        "大股东不让小股东查账|合伙人要退股|股东一直不实缴出资|想给核心员工发期权"
         "|两个股东各占一半谁也不听谁|法人想辞职公司不给变更|朋友替我代持股份现在不认账|公司要注销但还有欠款"
-        "|股东私下把公司业务转到自己公司|投资人要求签对赌协议|创始人想保住公司控制权|想开一家外资公司"
+        "|股东私下把公司业务转到自己公司|创始人想保住公司控制权|想开一家外资公司"
         "|公司准备减资|股东会开会没通知我|公司赚钱了大股东不分红|想把股权转让给外人|挂名当了法人现在公司出事了"
         "|公司要增资老股东不同意|想设立分公司还是子公司|联合创始人离职带走了股份|天使投资人要一票否决权"
         "|公司章程想约定同股不同权|股东抽逃了出资|老板用公司的钱还个人的债"
@@ -149,12 +161,12 @@ LEXICON: dict[str, FieldWords] = {
         "|股东最少几个人|注册资本越大越好吗|一个人能开几家公司|股东会和董事会有什么区别"
         "|法人代表要负什么责任|公司章程能改吗|入股要签什么协议|股东能不能被开除|干股合法吗"
         "|技术入股怎么算股份|有限公司股东以什么为限承担责任|公司注销要登报吗|经营异常怎么移出"
-        "|实际控制人和法人可以不是一个人吗|股权质押要什么手续|股东可以随时撤资吗|小公司需要设董事会吗"
+        "|实际控制人和法人可以不是一个人吗|股东可以随时撤资吗|小公司需要设董事会吗"
         "|变更股东要去哪办|股东协议和公司章程哪个优先|注册地址能用住宅吗",
         "How do we issue stock options to employees?|Can a minority shareholder inspect the books?"
         "|What do we need to set up a WFOE in Shanghai?|Our co-founder left, can we buy back his shares?"
         "|How does the new Company Law change capital contributions?|Is a nominee shareholding agreement valid?"
-        "|How do we deregister a company?|Investors want a valuation adjustment (VAM) clause"
+        "|How do we deregister a company?"
         "|What are the duties of a director?|How do we transfer equity to a new shareholder?"
         "|How many shareholders do we need to register a company?"
         "|Can a shareholder withdraw capital?"
@@ -236,7 +248,7 @@ LEXICON: dict[str, FieldWords] = {
         "财产保全 诉讼费 立案 管辖 答辩 被告 原告 失信 老赖 限高 诉讼时效 仲裁裁决 撤销仲裁 律师费 "
         "代理词 送达 缺席判决 执行异议 拍卖 冻结 查封 反诉 公证"
         " 打官司 官司 判决书 案子 案件 执行局 法官 诉状 起诉状 应诉 庭审 证人 质证 司法鉴定"
-        " 上诉状 被执行人 申请执行 败诉 胜诉 撤诉 发回重审 诉前保全 举证期限 庭外和解",
+        " 上诉状 被执行人 申请执行 败诉 胜诉 撤诉 发回重审 诉前保全 举证期限 庭外和解 告他 告对方 被告了 执行法官 执行费 可供执行 诉讼请求 举证期",
         "收到法院传票了|被对方公司起诉了|官司打赢了对方不执行|对方是老赖名下没财产|判决下来了想上诉"
         "|法院说立案材料不全|对方把财产都转移了|开庭时间跟出差冲突了|一审输了不服|对方不出庭怎么判"
         "|我们的账户被法院冻结了|被列为失信被执行人了|仲裁输了想撤销裁决|证据只有微信聊天记录"
@@ -304,8 +316,8 @@ LEXICON: dict[str, FieldWords] = {
         "小额贷款 融资 票据 承兑汇票 供应链金融 保险 理赔 反洗钱 外汇 跨境支付 ABS 金融"
         " 借钱 欠钱 借条 欠条 还款 还钱 放贷 贷款公司 小贷 砍头息 年化 利滚利 征信报告 对公账户"
         " 承兑 汇票 理财产品 基金公司 券商 保险公司 保单 理赔款 集资 众筹 换汇 结汇 担保公司"
-        " 连带担保 经营贷 信用证 保函",
-        "银行贷款到期还不上了|网贷逾期了天天被催收|给朋友公司的贷款做了担保|理财产品亏了一大半|借出去的钱收不回来"
+        " 连带担保 经营贷 信用证 保函 对赌协议 对赌 天使轮 A轮 投资协议 估值 回购条款 优先清算权 反稀释 领售权 债权融资 股权融资 定增 两融 股权质押 基金管理人 LP GP",
+        "银行贷款到期还不上了|公司准备引进投资人|投资人要求签对赌协议|网贷逾期了天天被催收|给朋友公司的贷款做了担保|理财产品亏了一大半|借出去的钱收不回来"
         "|私募基金到期不兑付|公司想发行债券融资|征信上有逾期记录|商业承兑汇票到期拒付|保险公司拒绝理赔"
         "|公司想在科创板上市|员工集资用于公司经营|信用卡欠款被起诉|抵押的房产被银行拍卖|投资的P2P平台暴雷了"
         "|融资租赁的设备被出租方收回|年化利率超过了36%|外汇汇不出去|应收账款想做保理融资|银行私自扣了我们账户的钱"
@@ -314,14 +326,14 @@ LEXICON: dict[str, FieldWords] = {
         "|借款到期对方说只能先还利息|公司向股东借钱要不要签借款合同|银行让我们买理财才给放贷"
         "|信用证被银行拒付了|我们给供应商开的商票到期付不出|公司准备发一期ABS"
         "|银行把我们的贷款利率上调了|借款人去世了欠的钱谁还|经营贷被银行查出用来买房|分期付款的手续费太高",
-        "民间借贷利息最高多少|借条怎么写才有效|担保人要承担什么责任|网贷利息超过多少不用还|征信逾期多久能消除"
+        "民间借贷利息最高多少|股权质押要什么手续|借条怎么写才有效|担保人要承担什么责任|网贷利息超过多少不用还|征信逾期多久能消除"
         "|私募基金备案要什么条件|非法集资怎么认定|上市需要满足什么条件|抵押和质押有什么区别|高利贷受法律保护吗"
         "|信用卡逾期会坐牢吗|融资租赁和借款有什么区别|承兑汇票贴现怎么操作|保险理赔被拒怎么办"
         "|借条和欠条有什么区别|利息没约定要付吗|逾期多久上征信|担保人能不能撤销担保|贷款被拒是什么原因"
         "|公司能向个人借钱吗|年化利率怎么算|借钱给公司要不要写借条|众筹合法吗|贷款合同里的违约金合法吗"
         "|连带担保和一般担保有什么区别|保函怎么开|信用证是什么|银行承兑和商业承兑有什么区别"
         "|经营贷逾期会怎样|担保合同要写什么|网贷的服务费合法吗|私募基金能承诺保本吗",
-        "What is the maximum legal interest rate on private loans?|Our bank loan is due and we cannot repay"
+        "What is the maximum legal interest rate on private loans?|Investors want a valuation adjustment (VAM) clause|Our bank loan is due and we cannot repay"
         "|Is a personal guarantee for a company loan enforceable?|Do we need a license to run a private fund?"
         "|What are the listing requirements for the STAR Market?|The insurer refused our claim"
         "|Can we pledge our receivables for financing?|How do we move money out of China legally?"
@@ -338,7 +350,7 @@ LEXICON: dict[str, FieldWords] = {
         " 老公 老婆 丈夫 妻子 子女 小孩 父母 家暴 出轨 离婚协议 结婚证 领证 撞车 交警 警察"
         " 拘留 被骗 骗子 小偷 网购 外卖 快递 医院 医生 老师 登录 密码 退费 视频咨询 营业时间"
         " 隐私 个人信息 骚扰电话 诽谤 名誉 罚单 年检 驾驶证 行驶证 婚姻 赡养费 监护权 低保"
-        " 社区 街道 居委会",
+        " 社区 街道 居委会 婆婆 公公 前男友 前女友 男朋友 女朋友 赌债 看守所 碰瓷 打赏 主播 养老院 航空公司 亲戚",
         "老公出轨了想离婚|父亲去世没留遗嘱|开车被追尾了|楼上邻居天天吵到半夜|网购买到假货商家不退"
         "|孩子在学校被同学欺负|被电信诈骗骗了三万|被邻居家的狗咬了|男方要求退还彩礼|老人被保健品推销骗了钱"
         "|医院手术出了事故|喝了酒开车被查了|兄弟姐妹争遗产|离婚后对方不给抚养费|手机在地铁上被偷了"
