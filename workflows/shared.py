@@ -282,13 +282,6 @@ class DocStageInput(BaseModel):
     idempotency_key: str
 
 
-class AssignLawyerInput(BaseModel):
-    document_order_id: str
-    exclude: list[str]
-    reason: str
-    idempotency_key: str
-
-
 class BreachInput(BaseModel):
     document_order_id: str
     kind: str  # acknowledgement | delivery

@@ -20,7 +20,7 @@ from services.notification.server import NotificationServicer
 from services.notification.store import NotificationStores
 from services.notification.store.base import DELIVERIES, WATCHED_OUTCOMES
 from services.notification.store.deliveries import Deliveries
-from services.notification.store.sealed import seal_former_addresses
+from services.notification.store.sealed import ContactAddresses, seal_former_addresses
 from services.notification.templates import templates
 from services.runtime.config import Settings
 from services.runtime.crypto import FieldCipher
@@ -81,7 +81,7 @@ async def serve(shared: Settings) -> None:
         stores = NotificationStores.build(
             rt.db,
             rt.outbox,
-            keys,
+            ContactAddresses(keys, cipher),
             dev_outbox,
             senders,
             digest_window=timedelta(seconds=settings.notification_digest_seconds),

@@ -1,7 +1,8 @@
 """Instant chat through the whole platform (`counsel up`, every process) over a real WebSocket (R-CS-1,
 R-CON-1, R-CS-2): the demo client's general question is answered at once from the seeded, approved FAQ; a
-legal question joins the agent queue, where the demo agent sees the client's activity and purchase intent,
-picks it up and answers; the client's socket receives it. The platform fixture is tests/e2e/conftest.py's."""
+legal question joins the agent queue, where the demo agent sees the client's activity (without where they
+logged in from) and purchase intent, picks it up and answers; the client's socket receives it. The platform
+fixture is tests/e2e/conftest.py's."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 from websockets.sync.client import ClientConnection, connect
 
 from deploy.local.launcher import StackProcess as Platform
+from services.runtime.keys import SEALED_PREFIX
 from tests.support.journeys import login
 
 RECEIVE_SECONDS = 30.0
@@ -42,10 +44,16 @@ def test_a_general_question_is_answered_at_once_and_a_legal_one_reaches_an_agent
         until(ws, "status", status="queued")
 
         agent = login(http, "agent@demo.counsel.test")
-        queue = http.get("/api/v1/chat/queue", headers=agent).json()["items"]
-        mine = next(item for item in queue if item["id"] == conversation_id)
+        queue = http.get("/api/v1/chat/queue", headers=agent)
+        mine = next(item for item in queue.json()["items"] if item["id"] == conversation_id)
         assert mine["purchase_intent"]["reasons"], mine
         assert any(a["kind"] == "login" for a in mine["client_activity"]), mine["client_activity"]
+        insight = http.get(f"/api/v1/chat/clients/{mine['client_id']}/insight", headers=agent)
+        assert insight.status_code == 200, insight.text
+        # Where the client logged in from stays with them: the agent gets it neither opened nor sealed.
+        for activity in (mine["client_activity"], insight.json()["client_activity"]):
+            assert all(set(a["detail"]) <= {"method"} for a in activity), activity
+        assert SEALED_PREFIX not in queue.text + insight.text
 
         picked = http.post(f"/api/v1/chat/conversations/{conversation_id}/pickup", headers=agent)
         assert picked.status_code == 200, picked.text

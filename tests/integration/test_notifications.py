@@ -45,11 +45,11 @@ from services.notification.policy import MAX_ATTEMPTS, Channel, QuietHours
 from services.notification.store import NotificationStores
 from services.notification.store.fan_out import FanOut
 from services.notification.store.preferences import PreferencesUpdate
-from services.notification.store.sealed import seal_former_addresses
+from services.notification.store.sealed import ContactAddresses, seal_former_addresses
 from services.runtime.crypto import FieldCipher, address_index
 from services.runtime.db import Database
 from services.runtime.events import DurableConsumer, EventBus, Outbox, OutboxRelay, bind
-from services.runtime.keys import DataKeys, master_key, user_subject
+from services.runtime.keys import SEALED_PREFIX, DataKeys, master_key, user_subject
 from tests.support.factories import envelope, subject_of
 from tests.support.platform import isolated_settings, migrated_databases
 
@@ -136,12 +136,19 @@ def dev_outbox(settings: NotificationSettings, db: Database) -> DevOutbox:
     return DevOutbox(db, DataKeys(db, master_key(settings), DATA_KEYS), FieldCipher(SECRET))
 
 
+def contact_addresses(captured: DevOutbox) -> ContactAddresses:
+    """The users' contact addresses as the service opens them: on the same data keys, `v1:` with the secret key."""
+    return ContactAddresses(captured.keys, FieldCipher(SECRET))
+
+
 @pytest.fixture
 def service(settings: NotificationSettings, db: Database) -> NotificationService:
     outbox = Outbox("notification", settings, TABLES)
     captured = dev_outbox(settings, db)
     return NotificationService(
-        NotificationStores.build(db, outbox, captured.keys, captured, senders_for(settings, captured)),
+        NotificationStores.build(
+            db, outbox, contact_addresses(captured), captured, senders_for(settings, captured)
+        ),
         db,
         outbox,
     )
@@ -272,7 +279,7 @@ async def through_the_fan_out_consumer(
 ) -> None:
     """Publish catalog's events on JetStream and run notification's durable fan-out consumer (resolving groups
     in `directory`) until `last_recipient` has an inbox entry (or 20 s have passed)."""
-    fan_out = FanOut(service.outbox, service.stores.direct.dev_outbox.keys, directory)
+    fan_out = FanOut(service.outbox, contact_addresses(service.stores.direct.dev_outbox), directory)
     context = events.HandlerContext(
         fan_out, service.stores.direct.dev_outbox.keys, service.stores.direct.dev_outbox
     )
@@ -659,7 +666,7 @@ async def test_an_unreachable_smtp_server_falls_back_after_the_last_attempt(
     captured = dev_outbox(settings, db)
     senders = {Channel.EMAIL: SmtpSender(unreachable), Channel.SMS: DevOutboxSender(Channel.SMS, captured)}
     service = NotificationService(
-        NotificationStores.build(db, outbox, captured.keys, captured, senders), db, outbox
+        NotificationStores.build(db, outbox, contact_addresses(captured), captured, senders), db, outbox
     )
     client = user()
     await prefer(service, client, sms=False)
@@ -736,6 +743,41 @@ async def test_addresses_sealed_with_the_former_field_cipher_are_sealed_anew_wit
     assert (prefs.email_address, prefs.phone) == (f"{client}@example.com", "13800000000")
     await keys.destroy(user_subject(client))
     assert (await service.stores.preferences.get(client)).email_address == ""  # shredded with the key
+
+
+async def test_a_rolling_deploy_reads_addresses_still_sealed_the_former_way(
+    service: NotificationService, smtp: tuple[SmtpInbox, int]
+) -> None:
+    """During a rolling deploy a process reads a row its own start has not sealed anew yet, or one a process
+    of the code before wrote since (`v1:`): it opens it with the former cipher (services/runtime/resealing.py)
+    and sends to it; what it writes is sealed with the person's key; the next start's sealing leaves the same
+    addresses."""
+    inbox, _ = smtp
+    client, former = user(), FieldCipher(SECRET)
+    address = f"{client}@example.com"
+    async with service.db.transaction() as session:
+        session.add(
+            PreferencesRow(
+                user_id=client,
+                email_address_sealed=former.encrypt(address),
+                phone_sealed=former.encrypt("13800000000"),
+                updated_at=NOON,
+            )
+        )
+    prefs = await service.stores.preferences.get(client)
+    assert (prefs.email_address, prefs.phone) == (address, "13800000000")
+    await deliver(service, paid(client), NOON)
+    assert (await service.stores.deliveries.dispatch_once(now=NOON)).sent == 2
+    assert len(inbox.to(address)) == 1  # the payment receipt reached the address sealed the former way
+
+    assert await prefer(service, client, quiet=NIGHT) == address  # a change: written the new way
+    async with service.db.transaction() as session:
+        row = await session.get(PreferencesRow, client)
+    assert row is not None and row.email_address_sealed.startswith(SEALED_PREFIX)
+    assert row.phone_sealed.startswith(SEALED_PREFIX)
+    assert await seal_former_addresses(service.db, service.stores.direct.dev_outbox.keys, former) == 0
+    prefs = await service.stores.preferences.get(client)
+    assert (prefs.email_address, prefs.phone, prefs.quiet_hours) == (address, "13800000000", NIGHT)
 
 
 async def test_inbox_queries_are_scoped_to_the_user(service: NotificationService) -> None:

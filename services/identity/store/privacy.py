@@ -26,6 +26,7 @@ from services.identity.models import (
 )
 from services.identity.store.accounts import Accounts
 from services.identity.store.base import IdentityBase, audit
+from services.identity.store.sealed import without_login_place
 from services.identity.store.sessions import revoke_access
 from services.runtime.context import Principal
 from services.runtime.crypto import address_index
@@ -91,7 +92,8 @@ class Privacy:
         self, principal: Principal | None, user_id: str, limit: int, cursor: str
     ) -> tuple[list[ActivityRow], str]:
         """A client's linked activity for an agent or supervisor serving them (R-CS-2), newest first; the
-        access is audited (R-PRIV-1). Login locations (IP addresses) stay with the user: not shown here."""
+        access is audited (R-PRIV-1). Where they logged in from (the IP address and its place) stays with the
+        user: not shown here."""
         caller = domain.staff_serving_clients(principal)
         if not user_id:
             raise InvalidArgument.for_field("user_id", "must not be empty")
@@ -109,8 +111,8 @@ class Privacy:
             rows = list((await session.exec(statement)).all())
             audit(session, "activity.viewed_by_staff", actor_id=caller.user_id, user=user)
         page, next_cursor = page_of(rows, limit)
-        for row in page:
-            row.detail = {k: v for k, v in row.detail.items() if k != "ip_enc"}
+        for row in page:  # detached rows: shown without what stays with the user, never written back
+            row.detail = without_login_place(row.detail)
         return page, next_cursor
 
     async def export(self, principal: Principal | None) -> dict[str, Any]:

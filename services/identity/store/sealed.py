@@ -38,6 +38,12 @@ class UserView:
     phone: str
 
 
+def without_login_place(detail: Mapping[str, str]) -> dict[str, str]:
+    """An activity's detail without where the person logged in from (the IP address and its place, sealed):
+    what staff serving them see (R-CS-2), as that stays with the person — nothing sealed is shown or opened."""
+    return {k: v for k, v in detail.items() if k not in SEALED_DETAIL}
+
+
 @dataclass(frozen=True)
 class PersonalFields:
     """One person's fields, sealed and opened with their data key (`former` opens a `v1:` value not sealed
@@ -67,7 +73,7 @@ class PersonalFields:
 
     def shown_detail(self, detail: Mapping[str, str]) -> dict[str, str]:
         """An activity's detail as its owner sees it: the IP address and place opened."""
-        shown = {k: v for k, v in detail.items() if k not in SEALED_DETAIL}
+        shown = without_login_place(detail)
         for sealed, field in SEALED_DETAIL.items():
             if sealed in detail:
                 shown[_SHOWN_AS[sealed]] = self._open(field, detail[sealed])

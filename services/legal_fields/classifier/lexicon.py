@@ -11,6 +11,12 @@ too), bills, leasing and factoring, bonds, securities and listing, funds, and fi
 investment terms (valuation, 对赌, investors' buy-back, liquidation preference); the company and its members
 are company — incorporation, capital contributions, shareholders' rights and disputes, equity transfer,
 equity incentives, governance, restructuring, deregistration.
+
+A question goes by the legal nature of the matter, not by who asks: a loan is finance and a tenancy is
+real_estate between private individuals too (a friend's unpaid loan, 民间借贷, a student's deposit the landlord
+keeps); `other` keeps what no field covers — family and inheritance (a spouse's or a late parent's debts
+too), consumer disputes, fraud and crime (a loan an impostor took out in one's name). Labour arbitration
+(劳动仲裁), and the suit that follows its award, is the labour field's own procedure: labour, not litigation.
 """
 
 from __future__ import annotations

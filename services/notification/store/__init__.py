@@ -17,14 +17,15 @@ from services.notification.store.direct import DirectMessages
 from services.notification.store.fan_out import FanOut
 from services.notification.store.inbox import Inbox
 from services.notification.store.preferences import PreferencesStore
+from services.notification.store.sealed import ContactAddresses
 from services.runtime.db import Database
 from services.runtime.events import Outbox
-from services.runtime.keys import DataKeys
 
 
 @dataclass(frozen=True)
 class NotificationStores:
-    """The notification service's stores, built over one database, one outbox and its data keys."""
+    """The notification service's stores, built over one database, one outbox and the users' contact
+    addresses (on their data keys)."""
 
     fan_out: FanOut
     deliveries: Deliveries
@@ -37,7 +38,7 @@ class NotificationStores:
         cls,
         db: Database,
         outbox: Outbox,
-        keys: DataKeys,
+        addresses: ContactAddresses,
         dev_outbox: DevOutbox,
         senders: Mapping[Channel, Sender] | None = None,
         *,
@@ -47,11 +48,11 @@ class NotificationStores:
         """`directory` (identity) resolves groups' members, and contact addresses users set nowhere else."""
         channels = dict(senders or {})
         return cls(
-            fan_out=FanOut(outbox, keys, directory),
+            fan_out=FanOut(outbox, addresses, directory),
             deliveries=Deliveries(
-                db, outbox, keys, channels, digest_window=digest_window, directory=directory
+                db, outbox, addresses, channels, digest_window=digest_window, directory=directory
             ),
             inbox=Inbox(db),
-            preferences=PreferencesStore(db, keys),
+            preferences=PreferencesStore(db, addresses),
             direct=DirectMessages(db, channels, dev_outbox),
         )

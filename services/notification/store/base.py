@@ -9,9 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from counsel.notification.v1 import events_pb2 as notification_events
 from services.notification.models import PreferencesRow
 from services.notification.policy import Channel, Preferences, QuietHours, parse_clock
-from services.notification.store.sealed import opened_addresses
+from services.notification.store.sealed import ContactAddresses, UserAddresses
 from services.runtime.events import Outbox
-from services.runtime.keys import DataKeys, SubjectCipher, user_subject
 
 DELIVERIES = Counter(
     "counsel_notification_deliveries",
@@ -33,11 +32,12 @@ QUEUED, READY, SENT, DIGESTED, FELL_BACK, CANCELLED = (
 )
 
 
-def preferences_of(row: PreferencesRow | None, cipher: SubjectCipher) -> Preferences:
-    """The stored preferences with their addresses opened (`cipher`: the user's); the defaults without a row."""
+def preferences_of(row: PreferencesRow | None, addresses: UserAddresses) -> Preferences:
+    """The stored preferences with their addresses opened (`addresses`: the user's); the defaults without a
+    row."""
     if row is None:
         return Preferences()
-    email_address, phone = opened_addresses(cipher, row)
+    email_address, phone = addresses.opened(row)
     quiet = None
     if row.quiet_start and row.quiet_end:
         quiet = QuietHours(
@@ -56,9 +56,9 @@ def preferences_of(row: PreferencesRow | None, cipher: SubjectCipher) -> Prefere
     )
 
 
-async def load_preferences(session: AsyncSession, keys: DataKeys, user_id: str) -> Preferences:
+async def load_preferences(session: AsyncSession, addresses: ContactAddresses, user_id: str) -> Preferences:
     row = await session.get(PreferencesRow, user_id)
-    return preferences_of(row, await keys.cipher(user_subject(user_id))) if row else Preferences()
+    return preferences_of(row, await addresses.of(user_id)) if row else Preferences()
 
 
 async def record_sent(

@@ -40,9 +40,9 @@ from services.notification.store.base import (
     load_preferences,
     record_sent,
 )
+from services.notification.store.sealed import ContactAddresses
 from services.runtime.db import Database
 from services.runtime.events import Outbox
-from services.runtime.keys import DataKeys
 from services.runtime.records import new_id, newest_first, page_of, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class Deliveries:
         self,
         db: Database,
         outbox: Outbox,
-        keys: DataKeys,
+        addresses: ContactAddresses,
         senders: Mapping[Channel, Sender],
         *,
         digest_window: timedelta = DIGEST_WINDOW,
@@ -70,7 +70,7 @@ class Deliveries:
     ) -> None:
         self.db = db
         self.outbox = outbox
-        self.keys = keys
+        self.addresses = addresses
         self.senders = senders
         self.digest_window = digest_window
         self.directory = directory
@@ -143,7 +143,7 @@ class Deliveries:
                         )
                     )
                 ).all()
-                prefs = await load_preferences(session, self.keys, user_id)
+                prefs = await load_preferences(session, self.addresses, user_id)
                 decision = release(
                     channel,
                     [r.created_at for r in queued],
@@ -209,7 +209,7 @@ class Deliveries:
 
     async def _send_one(self, session: AsyncSession, row: DeliveryRow, now: datetime) -> str:
         channel = Channel(row.channel)
-        prefs = await load_preferences(session, self.keys, row.user_id)
+        prefs = await load_preferences(session, self.addresses, row.user_id)
         if not still_wanted(Category(row.category), prefs, channel):
             row.status, row.last_error = CANCELLED, "channel turned off"
         else:

@@ -17,17 +17,19 @@ from services.notification.domain import Notice, plan_for, render
 from services.notification.models import DeliveryRow, InboxEntryRow, ParticipantRow
 from services.notification.policy import Channel, Preferences, route, wanted
 from services.notification.store.base import QUEUED, READY, load_preferences, record_sent
+from services.notification.store.sealed import ContactAddresses
 from services.runtime.events import Outbox
-from services.runtime.keys import DataKeys
 from services.runtime.records import new_id, utcnow
 
 log = logging.getLogger(__name__)
 
 
 class FanOut:
-    def __init__(self, outbox: Outbox, keys: DataKeys, directory: Directory | None = None) -> None:
+    def __init__(
+        self, outbox: Outbox, addresses: ContactAddresses, directory: Directory | None = None
+    ) -> None:
         self.outbox = outbox
-        self.keys = keys
+        self.addresses = addresses
         self.directory = directory
 
     async def deliver(
@@ -103,7 +105,7 @@ class FanOut:
     async def _notify(
         self, session: AsyncSession, envelope: EventEnvelope, notice: Notice, user_id: str, now: datetime
     ) -> int:
-        prefs = await load_preferences(session, self.keys, user_id)
+        prefs = await load_preferences(session, self.addresses, user_id)
         if not wanted(notice.category, prefs):
             return 0
         prefs = await self._with_contact(prefs, user_id)

@@ -12,10 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notification.models import DeliveryRow, PreferencesRow
 from services.notification.policy import LANGUAGES, Preferences, QuietHours, consent_since
 from services.notification.store.base import QUEUED, load_preferences, preferences_of
-from services.notification.store.sealed import seal_addresses
+from services.notification.store.sealed import ContactAddresses
 from services.runtime.db import Database
 from services.runtime.errors import InvalidArgument
-from services.runtime.keys import DataKeys, user_subject
 from services.runtime.records import utcnow
 
 
@@ -44,13 +43,13 @@ async def consent_to_marketing(session: AsyncSession, user_id: str, given_at: da
 
 
 class PreferencesStore:
-    def __init__(self, db: Database, keys: DataKeys) -> None:
+    def __init__(self, db: Database, addresses: ContactAddresses) -> None:
         self.db = db
-        self.keys = keys
+        self.addresses = addresses
 
     async def get(self, user_id: str) -> Preferences:
         async with self.db.transaction() as session:
-            return await load_preferences(session, self.keys, user_id)
+            return await load_preferences(session, self.addresses, user_id)
 
     async def put(self, user_id: str, change: PreferencesUpdate, now: datetime | None = None) -> Preferences:
         """Replace the user's preferences. Consent keeps the time it was first given (R-PRIV-2: recorded
@@ -58,7 +57,7 @@ class PreferencesStore:
         now = now or utcnow()
         if change.language not in LANGUAGES:
             raise InvalidArgument.for_field("language", "must be zh or en")
-        cipher = await self.keys.cipher(user_subject(user_id))
+        addresses = await self.addresses.of(user_id)
         async with self.db.transaction() as session:
             row = await session.get(PreferencesRow, user_id, with_for_update=True)
             if row is None:
@@ -70,7 +69,7 @@ class PreferencesStore:
             row.time_zone = quiet.time_zone if quiet else row.time_zone
             row.language = change.language
             row.marketing_consent_at = consent_since(row.marketing_consent_at, change.marketing_consent, now)
-            seal_addresses(cipher, row, change.email_address, change.phone)
+            addresses.seal(row, change.email_address, change.phone)
             row.updated_at = now
             session.add(row)
             # Release times of waiting messages depended on the old quiet hours: look at them again.
@@ -80,4 +79,4 @@ class PreferencesStore:
                 .where(deliveries.c.user_id == user_id, deliveries.c.status == QUEUED)
                 .values(next_attempt_at=None)
             )
-            return preferences_of(row, cipher)
+            return preferences_of(row, addresses)
