@@ -901,6 +901,9 @@ WAITING_ORDER = {
     "complexity": "simple",
     "assigned_lawyer_id": None,
     "assignment_reason": "no eligible lawyer has passed tax: left to an agent (field from product)",
+    # What the page says why with: the field as a key and where it came from (never the reason's text).
+    "legal_field": "tax",
+    "legal_field_source": "product",
     "acknowledge_due_at": "2026-12-06T08:30:00Z",
     "draft_due_at": None,
 }

@@ -100,7 +100,7 @@ class DocumentOrders:
                 stage="awaiting_acknowledgement",
                 complexity=new.complexity,
                 assigned_lawyer_id=lawyer,
-                assignment_reason=f"{why} (field from {new.legal_field_source or 'default'})",
+                assignment_reason=f"{why} (field from {new.legal_field_source or domain.DEFAULT_FIELD_SOURCE})",
                 legal_field=new.legal_field,
                 legal_field_source=new.legal_field_source,
                 acknowledge_due_at=acknowledge_due_at,
@@ -186,7 +186,7 @@ class DocumentOrders:
             decided = domain.agent_assignment(
                 row.stage,
                 row.assigned_lawyer_id,
-                row.legal_field or domain.FALLBACK_FIELD,
+                domain.matched_field(row.legal_field),
                 lawyer_id,
                 lawyer.fields if lawyer is not None else None,
                 override_reason,

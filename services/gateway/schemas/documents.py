@@ -106,6 +106,12 @@ class DocumentOrder(BaseModel):
     complexity: str
     assigned_lawyer_id: str | None
     assignment_reason: str | None
+    legal_field: str = Field(
+        description="The legal field the lawyer is matched by (as a lawyer's `fields[]`: contract|labour|...|other)."
+    )
+    legal_field_source: str = Field(
+        description="Where `legal_field` came from: product|requirements|classified|default."
+    )
     acknowledge_due_at: str | None
     draft_due_at: str | None
     revision_window_ends_at: str | None
@@ -128,6 +134,8 @@ class DocumentOrder(BaseModel):
             complexity=order.complexity,
             assigned_lawyer_id=or_none(order.assigned_lawyer_id),
             assignment_reason=or_none(order.assignment_reason),
+            legal_field=order.legal_field,
+            legal_field_source=order.legal_field_source,
             acknowledge_due_at=rfc3339(order, "acknowledge_due_at"),
             draft_due_at=rfc3339(order, "draft_due_at"),
             revision_window_ends_at=rfc3339(order, "revision_window_ends_at"),
