@@ -92,6 +92,7 @@ def document_order_proto(
         assignment_reason=row.assignment_reason,
         legal_field=domain.matched_field(row.legal_field),
         legal_field_source=row.legal_field_source or domain.DEFAULT_FIELD_SOURCE,
+        status_reason=row.status_reason,
     )
     if view is None:
         return message

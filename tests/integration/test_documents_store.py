@@ -253,6 +253,23 @@ async def test_the_api_names_an_orders_legal_field_and_where_it_came_from(stores
     assert (message.legal_field, message.legal_field_source) == ("other", "default")
 
 
+async def test_a_cancelled_order_keeps_why_as_a_code_never_the_words_typed(stores: DocumentsStores) -> None:
+    """The client's page says why in words from the code (services/rules/reasons.py); words a supervisor
+    typed stay in the cancelled stage and the event, and the order says only `stated`."""
+    supervisor = Principal("supervisor-1", roles=frozenset({"supervisor"}))
+    still_open = (await stores.orders.create(new_order())).view
+    assert document_order_proto(still_open.row, still_open).status_reason == ""
+    by_code = await stores.orders.cancel(supervisor, still_open.row.id, "client_request")
+    assert (by_code.row.stage, by_code.row.status_reason) == ("cancelled", "client_request")
+    assert document_order_proto(by_code.row, by_code).status_reason == "client_request"
+    typed_words = "客户已另行委托律所，不再需要"
+    typed = await stores.orders.cancel(
+        supervisor, (await stores.orders.create(new_order())).view.row.id, typed_words
+    )
+    assert (typed.row.stage, typed.row.status_reason) == ("cancelled", "stated")
+    assert (typed.stages[-1].stage, typed.stages[-1].reason) == ("cancelled", typed_words)
+
+
 async def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(stores: DocumentsStores) -> None:
     """R-DOC-3, §9.4: a paid order whose field no eligible lawyer has passed gets nobody (as consultation's
     questions do): it waits in the agents' queue with the reason, cannot be acknowledged until an agent

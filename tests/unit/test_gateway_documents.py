@@ -92,6 +92,24 @@ async def test_an_order_names_its_legal_field_and_where_it_came_from(
     )
 
 
+async def test_a_cancelled_order_says_why_as_a_code(
+    client: httpx.AsyncClient,
+    fakes: FakeClients,
+    keys: Issuer,
+) -> None:
+    cancelled = order(stage="cancelled", status_reason="client_request")
+    fakes.fake("documents").on(
+        "GetDocumentOrder", lambda r: pb.GetDocumentOrderResponse(document_order=cancelled)
+    )
+    response = await client.get(PATH, headers=keys.headers(roles=("client",)))
+    assert response.status_code == 200, response.text
+    assert (response.json()["stage"], response.json()["status_reason"]) == ("cancelled", "client_request")
+    fakes.fake("documents").on(
+        "GetDocumentOrder", lambda r: pb.GetDocumentOrderResponse(document_order=order())
+    )
+    assert (await client.get(PATH, headers=keys.headers(roles=("client",)))).json()["status_reason"] is None
+
+
 async def test_an_upload_is_forwarded_with_its_name_type_and_bytes(
     client: httpx.AsyncClient,
     fakes: FakeClients,

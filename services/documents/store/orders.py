@@ -19,6 +19,7 @@ from services.documents.models import STAFF_READS, DocumentOrderRow
 from services.documents.store.base import OrderView, add_stage, locked_order, order_view, publish
 from services.documents.store.roster import locked_lawyer, pick_lawyer, taken
 from services.documents.store.sealed import opened_order, seal_requirements
+from services.rules.reasons import reason_code
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.events import Outbox
@@ -225,6 +226,7 @@ class DocumentOrders:
             actor = principal.user_id if principal else "system"
             stage_before = row.stage
             row.stage = domain.next_stage(row.stage, "cancelled")
+            row.status_reason = reason_code(reason)
             row.updated_at = utcnow()
             session.add(row)
             add_stage(session, row.id, "cancelled", actor, None, reason)

@@ -117,6 +117,10 @@ class DocumentOrder(BaseModel):
     revision_window_ends_at: str | None
     revisions_requested: int
     completed_reason: str | None
+    status_reason: str | None = Field(
+        description="Why it was cancelled (the order it fulfils is refunded): a reason code (client_request, "
+        "fulfilment_failed, ...) or `stated` when a person typed it; null otherwise."
+    )
     created_at: str | None
     requirements: dict[str, str]
     versions: list[Version] = Field(description="Clients see approved versions only; staff see all.")
@@ -141,6 +145,7 @@ class DocumentOrder(BaseModel):
             revision_window_ends_at=rfc3339(order, "revision_window_ends_at"),
             revisions_requested=order.revisions_requested,
             completed_reason=or_none(order.completed_reason),
+            status_reason=or_none(order.status_reason),
             created_at=rfc3339(order, "created_at"),
             requirements=dict(order.requirements),
             versions=[Version.from_proto(v) for v in order.versions],
