@@ -406,6 +406,15 @@ def may_see_version(principal: Principal | None, status: str) -> bool:
 # A product names its field in its parameters ({"legal_field": "contract"}); otherwise the client's
 # requirements may name one; otherwise the requirements' text is classified by the consultation's classifier.
 LEGAL_FIELD_PARAMETER = "legal_field"
+# Where the field of an order came from when nothing named or classified it: an order made before fields were
+# matched, or a NewOrder that was not told.
+DEFAULT_FIELD_SOURCE = "default"
+
+
+def matched_field(legal_field: str) -> str:
+    """The field an order is matched by: the one it stores, or FALLBACK_FIELD for an order made before fields
+    were matched (it stores none)."""
+    return legal_field or FALLBACK_FIELD
 
 
 def legal_field_for(

@@ -53,6 +53,10 @@ class DocumentOrderRow(DocumentsTable, table=True):
     acknowledged_by: str = ""
     first_delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     completed_reason: str = ""
+    # Why it was cancelled (which refunds the order it fulfils): a reason code or `stated`
+    # (services/rules/reasons.reason_code), never words a person typed, which would be personal data on a
+    # row erasure keeps; those stay in the cancelled stage and the event.
+    status_reason: str = Field(default="", sa_column_kwargs={"server_default": ""})
     requirements_json: str = "{}"
     revisions_requested: int = 0
     updated_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -90,6 +90,9 @@ def document_order_proto(
         completed_reason=row.completed_reason,
         requirements=json.loads(row.requirements_json or "{}"),
         assignment_reason=row.assignment_reason,
+        legal_field=domain.matched_field(row.legal_field),
+        legal_field_source=row.legal_field_source or domain.DEFAULT_FIELD_SOURCE,
+        status_reason=row.status_reason,
     )
     if view is None:
         return message

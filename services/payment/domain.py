@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -447,19 +446,6 @@ def balances(postings: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 
 # -- hash chain -------------------------------------------------------------------------------------
-# A reason code like `client_request` or `payment_timeout`; anything else is free text someone typed.
-_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
-STATED_REASON = "stated"
-
-
-def ledger_reason(reason: str) -> str:
-    """What the append-only ledger records as a cancellation's or refund's reason: the code itself, or
-    `stated` for free text. The ledger can never be changed, so it must never hold words a person typed
-    (they may be personal data that an erasure request removes, R-PRIV-1); the text stays in the refund
-    row and the event, which erasure reaches."""
-    return reason if _REASON_CODE.fullmatch(reason) else STATED_REASON
-
-
 def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 

@@ -6,16 +6,17 @@ personal data (ids, amounts and tiers only), so it is never touched and `ledger 
 goes is what the client wrote: the requirement answers, the personal parts of booking details (address,
 needs, contacts; the lawyer, time, length and mode are facts of the service) and the invoice title and tax id
 of orders for which no invoice was issued (an issued invoice is a tax record and keeps its buyer), and refund
-reasons typed as free text (the ledger only ever records a reason code, `domain.ledger_reason`)."""
+reasons typed as free text (the ledger and the order only ever keep a reason code,
+`services.rules.reasons.reason_code`)."""
 
 from __future__ import annotations
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.payment import domain
 from services.payment.models import InvoiceRow, OrderRow, RefundRow
 from services.payment.store.sealed import BOOKING_FACTS
+from services.rules.reasons import STATED_REASON, reason_code
 from services.runtime.erasure import ERASED_TEXT, redact_values
 
 
@@ -45,6 +46,6 @@ async def erase_user(session: AsyncSession, user_id: str) -> None:
         )
     ).all()
     for refund in refunds:
-        if domain.ledger_reason(refund.reason) == domain.STATED_REASON:
+        if reason_code(refund.reason) == STATED_REASON:
             refund.reason = ERASED_TEXT
             session.add(refund)

@@ -57,8 +57,8 @@ class OrderRow(PaymentTable, table=True):
         default_factory=dict, sa_type=JSONB, sa_column_kwargs={"server_default": text("'{}'::jsonb")}
     )
     refunded_fen: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    # Why it was cancelled or last refunded: a reason code or `stated` (domain.ledger_reason), never words
-    # a person typed, which would be personal data on a row erasure keeps.
+    # Why it was cancelled or last refunded: a reason code or `stated` (services/rules/reasons.reason_code),
+    # never words a person typed, which would be personal data on a row erasure keeps.
     status_reason: str = Field(default="", sa_column_kwargs={"server_default": ""})
     invoice_title: str = Field(default="", sa_column_kwargs={"server_default": ""})
     invoice_tax_id: str = Field(default="", sa_column_kwargs={"server_default": ""})

@@ -1,10 +1,15 @@
 """The reason codes cancellations and refunds carry (booking, payment, documents and their workflows), in the
 words people read, Chinese and English: notification writes them into its notices and the portal shows them
 beside a cancelled booking, so both say the same. A reason that is not a code (what a person typed) is shown
-as it is; people never read a key like `client_request` inside Chinese text."""
+as it is; people never read a key like `client_request` inside Chinese text.
+
+A record that outlives an erasure request (payment's ledger and orders, a document order) keeps a reason as
+a code only (`reason_code`): words a person typed may be personal data (R-PRIV-1), so they stay where
+erasure reaches them (a refund row, the event)."""
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 REASON_LABELS: dict[str, tuple[str, str]] = {
@@ -36,3 +41,14 @@ def reason_words(reason: str) -> ReasonWords:
         "：".join(REASON_LABELS[part][0] for part in parts),
         ": ".join(REASON_LABELS[part][1] for part in parts),
     )
+
+
+# A reason code like `client_request` or `payment_timeout`; anything else is free text someone typed.
+_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+STATED_REASON = "stated"
+
+
+def reason_code(reason: str) -> str:
+    """A cancellation's or refund's reason as a record erasure never changes may keep it: the code itself,
+    or `stated` for free text."""
+    return reason if _REASON_CODE.fullmatch(reason) else STATED_REASON

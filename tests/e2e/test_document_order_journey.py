@@ -71,6 +71,7 @@ def test_a_document_order_from_creation_to_acceptance(http: httpx.Client, platfo
     assert order["assigned_lawyer_id"] in LAWYER_BY_ID
     # R-DOC-3: matched by the product's legal field, as consultation matches its lawyers.
     assert order["assignment_reason"].startswith("field contract;"), order["assignment_reason"]
+    assert (order["legal_field"], order["legal_field_source"]) == ("contract", "product")
     lawyer = login(http, LAWYER_BY_ID[order["assigned_lawyer_id"]])
     other_lawyer = login(http, next(e for i, e in LAWYER_BY_ID.items() if i != order["assigned_lawyer_id"]))
 
@@ -221,6 +222,7 @@ def test_a_lawyer_letter_goes_to_a_lawyer_of_the_field_its_requirements_describe
     order = paid_order(http, agent, "doc-lawyer-letter", requirements)
     assert order["assignment_reason"].startswith("field labour;"), order["assignment_reason"]
     assert order["assignment_reason"].endswith("(field from classified)")
+    assert (order["legal_field"], order["legal_field_source"]) == ("labour", "classified")
     labour_lawyers = {lawyer.user_id for lawyer in demo_lawyers() if "labour" in lawyer.fields}
     assert order["assigned_lawyer_id"] in labour_lawyers
 
@@ -260,6 +262,8 @@ def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(
         )
         queued = next(o for o in queue.json()["items"] if o["id"] == order["id"])
         assert (queued["assigned_lawyer_id"], queued["assignment_reason"]) == (None, reason)
+        # The field as a key, for the portal's assignment page (which shows its label).
+        assert (queued["legal_field"], queued["legal_field_source"]) == ("tax", "product")
         # The acknowledgement clock runs meanwhile (the workflow starts from `docorder.created`).
         status = wait_for(lambda: asyncio.run(workflow_status(platform, order["id"])), timeout=30)
         assert (status.stage, status.assigned_lawyer_id) == ("awaiting_acknowledgement", "")

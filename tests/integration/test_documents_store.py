@@ -26,6 +26,7 @@ from services.documents import domain
 from services.documents import events as documents_events
 from services.documents.files import DocumentFiles
 from services.documents.models import DATA_KEYS, TABLES, DocumentVersionRow, LawyerRosterRow
+from services.documents.server import document_order_proto
 from services.documents.store import DocumentsStores, NewOrder
 from services.documents.store.sealed import seal_clear_files, seal_clear_rows
 from services.documents.workflow_link import WorkflowLink
@@ -233,6 +234,40 @@ async def test_the_catalogs_lawyer_changes_decide_who_is_assignable_by_field(
     ).view
     assert unassigned.row.assigned_lawyer_id == ""  # nobody else is on the roster: an agent assigns it
     assert unassigned.row.assignment_reason.startswith("no eligible lawyer has passed ip")
+
+
+async def test_the_api_names_an_orders_legal_field_and_where_it_came_from(stores: DocumentsStores) -> None:
+    """The field as a key (the portal's assignment page shows its label rather than read the reason's text);
+    an order made before fields were matched stores none and is matched, and named, as `other`."""
+    made = (await stores.orders.create(new_order(legal_field="tax", legal_field_source="classified"))).view
+    message = document_order_proto(made.row, made)
+    assert (message.legal_field, message.legal_field_source) == ("tax", "classified")
+    assert message.assignment_reason.endswith("(field from classified)")
+    async with stores.orders.db.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE document_orders SET legal_field = '', legal_field_source = '' WHERE id = :id"),
+            {"id": made.row.id},
+        )
+    older = await stores.orders.get(AGENT, made.row.id)
+    message = document_order_proto(older.row, older)
+    assert (message.legal_field, message.legal_field_source) == ("other", "default")
+
+
+async def test_a_cancelled_order_keeps_why_as_a_code_never_the_words_typed(stores: DocumentsStores) -> None:
+    """The client's page says why in words from the code (services/rules/reasons.py); words a supervisor
+    typed stay in the cancelled stage and the event, and the order says only `stated`."""
+    supervisor = Principal("supervisor-1", roles=frozenset({"supervisor"}))
+    still_open = (await stores.orders.create(new_order())).view
+    assert document_order_proto(still_open.row, still_open).status_reason == ""
+    by_code = await stores.orders.cancel(supervisor, still_open.row.id, "client_request")
+    assert (by_code.row.stage, by_code.row.status_reason) == ("cancelled", "client_request")
+    assert document_order_proto(by_code.row, by_code).status_reason == "client_request"
+    typed_words = "客户已另行委托律所，不再需要"
+    typed = await stores.orders.cancel(
+        supervisor, (await stores.orders.create(new_order())).view.row.id, typed_words
+    )
+    assert (typed.row.stage, typed.row.status_reason) == ("cancelled", "stated")
+    assert (typed.stages[-1].stage, typed.stages[-1].reason) == ("cancelled", typed_words)
 
 
 async def test_an_order_nobody_has_passed_the_field_of_waits_for_an_agent(stores: DocumentsStores) -> None:

@@ -41,7 +41,7 @@ from services.consultation.models import (
     ConsultationRow,
 )
 from services.documents.models import TABLES as DOCUMENTS_TABLES
-from services.documents.models import DocumentOrderRow, DocumentRevisionRow
+from services.documents.models import DocumentOrderRow, DocumentRevisionRow, DocumentStageRow
 from services.identity.config import IdentitySettings
 from services.identity.models import DATA_KEYS as IDENTITY_DATA_KEYS
 from services.identity.models import TABLES as IDENTITY_TABLES
@@ -316,13 +316,26 @@ async def person_with_data(p: Platform, name: str) -> Person:
                 tenant_id=person.tenant_id,
                 order_id=new_id(),
                 client_id=person.user_id,
-                stage="drafting",
+                stage="cancelled",
+                status_reason="stated",
                 complexity="standard",
                 requirements_json=json.dumps({"party_a": f"{name}", "amount": "30000"}, ensure_ascii=False),
                 created_at=now,
             )
         )
         await session.flush()
+        # A supervisor cancelled it, typing why (about the client); the order keeps `stated` only.
+        for stage, reason in (("awaiting_acknowledgement", "paid"), ("cancelled", f"{name}已另行委托律所")):
+            session.add(
+                DocumentStageRow(
+                    document_order_id=person.document_order_id,
+                    stage=stage,
+                    actor="system",
+                    reason=reason,
+                    entered_at=now,
+                    idempotency_key=new_id(),
+                )
+            )
         session.add(
             DocumentRevisionRow(
                 document_order_id=person.document_order_id,
@@ -544,10 +557,19 @@ async def holdings(p: Platform, person: Person) -> dict[str, Any]:
                 )
             )
         ).all()
+        stage_reasons = (
+            await s.exec(
+                select(DocumentStageRow.reason)
+                .where(col(DocumentStageRow.document_order_id) == person.document_order_id)
+                .order_by(col(DocumentStageRow.id))
+            )
+        ).all()
         found["documents"] = {
             "stage": d.stage,
+            "status_reason": d.status_reason,
             "requirements": json.loads(d.requirements_json),
             "revisions": list(revisions),
+            "stage_reasons": list(stage_reasons),
         }
     async with p.dbs["notification"].transaction() as s:
         counts = {}
@@ -681,9 +703,11 @@ async def test_an_erased_users_personal_data_is_gone_from_every_service_and_nobo
     assert (await shredded.cipher(tenant_subject(alice.tenant_id))).destroyed
     assert not (await shredded.cipher(tenant_subject(bob.tenant_id))).destroyed
     assert after["documents"] == {
-        "stage": "drafting",
+        "stage": "cancelled",
+        "status_reason": "stated",
         "requirements": {"party_a": ERASED_TEXT, "amount": ERASED_TEXT},
         "revisions": [ERASED_TEXT],
+        "stage_reasons": ["paid", ERASED_TEXT],  # a code stays; the words typed about the client go
     }
     assert after["notification"] == {
         "inbox_entries": 0,

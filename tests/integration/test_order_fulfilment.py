@@ -287,6 +287,7 @@ async def test_only_a_supervisor_cancels_a_document_order_with_a_reason(services
         principal_var.reset(token)
     assert reply.document_order.stage == again.document_order.stage == "cancelled"
     assert reply.document_order.stages[-1].stage == "cancelled"
+    assert reply.document_order.status_reason == "stated"  # typed words: kept in the stage, not on the order
     with pytest.raises(Conflict):  # nothing moves a cancelled order on
         await services.documents.orders.acknowledge(AGENT, document_order_id, "")
     async with services.documents.orders.db.transaction() as session:

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-from services.payment.domain import STATED_REASON, ledger_reason
+from services.rules.reasons import STATED_REASON, reason_code
 from services.runtime.erasure import ERASED_TEXT, redact_values
 from services.runtime.events import handler_for
 
@@ -36,6 +36,6 @@ def test_only_user_erased_names_a_user_to_erase(service: str) -> None:
 
 def test_the_ledger_records_codes_and_never_free_text() -> None:
     for code in ("client_request", "payment_timeout", "goodwill", "fulfilment_failed", "agent_refund"):
-        assert ledger_reason(code) == code
+        assert reason_code(code) == code
     for typed in ("我搬家了", "Client asked", "call me at 13800000000", "x" * 41, "", "a-b"):
-        assert ledger_reason(typed) == STATED_REASON
+        assert reason_code(typed) == STATED_REASON

@@ -67,6 +67,49 @@ async def test_each_command_checks_the_role_before_calling_the_service(
     assert fakes.fake("documents").calls == []
 
 
+async def test_an_order_names_its_legal_field_and_where_it_came_from(
+    client: httpx.AsyncClient,
+    fakes: FakeClients,
+    keys: Issuer,
+) -> None:
+    """The field as a key beside the reason's text, so a page shows its label without reading the text."""
+    waiting = order(
+        stage="awaiting_acknowledgement",
+        legal_field="tax",
+        legal_field_source="product",
+        assignment_reason="no eligible lawyer has passed tax: left to an agent (field from product)",
+    )
+    fakes.fake("documents").on(
+        "GetDocumentOrder", lambda r: pb.GetDocumentOrderResponse(document_order=waiting)
+    )
+    response = await client.get(PATH, headers=keys.headers(roles=("agent",)))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["legal_field"], body["legal_field_source"], body["assigned_lawyer_id"]) == (
+        "tax",
+        "product",
+        None,
+    )
+
+
+async def test_a_cancelled_order_says_why_as_a_code(
+    client: httpx.AsyncClient,
+    fakes: FakeClients,
+    keys: Issuer,
+) -> None:
+    cancelled = order(stage="cancelled", status_reason="client_request")
+    fakes.fake("documents").on(
+        "GetDocumentOrder", lambda r: pb.GetDocumentOrderResponse(document_order=cancelled)
+    )
+    response = await client.get(PATH, headers=keys.headers(roles=("client",)))
+    assert response.status_code == 200, response.text
+    assert (response.json()["stage"], response.json()["status_reason"]) == ("cancelled", "client_request")
+    fakes.fake("documents").on(
+        "GetDocumentOrder", lambda r: pb.GetDocumentOrderResponse(document_order=order())
+    )
+    assert (await client.get(PATH, headers=keys.headers(roles=("client",)))).json()["status_reason"] is None
+
+
 async def test_an_upload_is_forwarded_with_its_name_type_and_bytes(
     client: httpx.AsyncClient,
     fakes: FakeClients,

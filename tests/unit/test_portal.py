@@ -128,6 +128,31 @@ CANCELLED_ORDER = {
 }
 
 
+CANCELLED_DOCUMENT_ORDER = {
+    "id": "d-cancelled",
+    "order_id": "o-doc",
+    "client_id": "u1",
+    "product_id": "doc-contract-drafting",
+    "stage": "cancelled",
+    "complexity": "simple",
+    "assigned_lawyer_id": None,
+    "assignment_reason": None,
+    "legal_field": "contract",
+    "legal_field_source": "product",
+    "acknowledge_due_at": None,
+    "draft_due_at": None,
+    "revision_window_ends_at": None,
+    "revisions_requested": 0,
+    "completed_reason": None,
+    "status_reason": "client_request",
+    "created_at": "2026-12-06T08:00:00Z",
+    "requirements": {},
+    "versions": [],
+    "stages": [],
+    "breaches": [],
+}
+
+
 ONLINE_CALL = {"id": "call1", "status": "ringing", "media": "video", "duration_seconds": 0}
 
 PLATFORM = {"name": "法律顾问", "icp_licence": "京ICP备12345678号", "business_licence": "91350100M000100Y43"}
@@ -223,6 +248,8 @@ class FakeGateway:
             return httpx.Response(200, json=MAJOR_CONSULTATION)
         if (method, path) == ("GET", "/api/v1/bookings/b-expired"):
             return httpx.Response(200, json=CANCELLED_BOOKING)
+        if (method, path) == ("GET", "/api/v1/document-orders/d-cancelled"):
+            return httpx.Response(200, json=CANCELLED_DOCUMENT_ORDER)
         if (method, path) == ("GET", "/api/v1/orders/o-expired"):
             return httpx.Response(200, json=CANCELLED_ORDER)
         if (method, path) == ("GET", "/api/v1/orders/o-expired/timeline"):
@@ -516,12 +543,19 @@ async def test_a_cancelled_bookings_and_orders_reason_is_in_words_in_the_readers
     order = await portal.get("/my/orders/o-expired")
     assert order.status_code == 200, order.text
     assert '取消原因：<span id="order-status-reason">未在时限内付款</span>' in order.text
+    document = await portal.get("/documents/d-cancelled")
+    assert document.status_code == 200, document.text
+    assert '<dt>取消原因</dt><dd id="doc-status-reason">应客户要求</dd>' in document.text
     await portal.get("/language/en")
     english = await portal.get("/bookings/b-expired")
     assert '<dd id="booking-cancel-reason">the held time ran out</dd>' in english.text
     assert (
         '<span id="order-status-reason">not paid in time</span>'
         in (await portal.get("/my/orders/o-expired")).text
+    )
+    assert (
+        '<dd id="doc-status-reason">at the client&#39;s request</dd>'
+        in (await portal.get("/documents/d-cancelled")).text
     )
 
 
@@ -902,6 +936,9 @@ WAITING_ORDER = {
     "complexity": "simple",
     "assigned_lawyer_id": None,
     "assignment_reason": "no eligible lawyer has passed tax: left to an agent (field from product)",
+    # What the page says why with: the field as a key and where it came from (never the reason's text).
+    "legal_field": "tax",
+    "legal_field_source": "product",
     "acknowledge_due_at": "2026-12-06T08:30:00Z",
     "draft_due_at": None,
 }

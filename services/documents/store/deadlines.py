@@ -92,7 +92,7 @@ class Deadlines:
                 row.draft_due_at = new_due_at
             if effect.reassigns:
                 other, why = await pick_lawyer(
-                    session, row.legal_field or domain.FALLBACK_FIELD, exclude=[row.assigned_lawyer_id]
+                    session, domain.matched_field(row.legal_field), exclude=[row.assigned_lawyer_id]
                 )
                 if other:
                     row.assigned_lawyer_id = other

@@ -19,6 +19,7 @@ from services.documents.models import STAFF_READS, DocumentOrderRow
 from services.documents.store.base import OrderView, add_stage, locked_order, order_view, publish
 from services.documents.store.roster import locked_lawyer, pick_lawyer, taken
 from services.documents.store.sealed import opened_order, seal_requirements
+from services.rules.reasons import reason_code
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.events import Outbox
@@ -100,7 +101,7 @@ class DocumentOrders:
                 stage="awaiting_acknowledgement",
                 complexity=new.complexity,
                 assigned_lawyer_id=lawyer,
-                assignment_reason=f"{why} (field from {new.legal_field_source or 'default'})",
+                assignment_reason=f"{why} (field from {new.legal_field_source or domain.DEFAULT_FIELD_SOURCE})",
                 legal_field=new.legal_field,
                 legal_field_source=new.legal_field_source,
                 acknowledge_due_at=acknowledge_due_at,
@@ -186,7 +187,7 @@ class DocumentOrders:
             decided = domain.agent_assignment(
                 row.stage,
                 row.assigned_lawyer_id,
-                row.legal_field or domain.FALLBACK_FIELD,
+                domain.matched_field(row.legal_field),
                 lawyer_id,
                 lawyer.fields if lawyer is not None else None,
                 override_reason,
@@ -225,6 +226,7 @@ class DocumentOrders:
             actor = principal.user_id if principal else "system"
             stage_before = row.stage
             row.stage = domain.next_stage(row.stage, "cancelled")
+            row.status_reason = reason_code(reason)
             row.updated_at = utcnow()
             session.add(row)
             add_stage(session, row.id, "cancelled", actor, None, reason)

@@ -106,11 +106,21 @@ class DocumentOrder(BaseModel):
     complexity: str
     assigned_lawyer_id: str | None
     assignment_reason: str | None
+    legal_field: str = Field(
+        description="The legal field the lawyer is matched by (as a lawyer's `fields[]`: contract|labour|...|other)."
+    )
+    legal_field_source: str = Field(
+        description="Where `legal_field` came from: product|requirements|classified|default."
+    )
     acknowledge_due_at: str | None
     draft_due_at: str | None
     revision_window_ends_at: str | None
     revisions_requested: int
     completed_reason: str | None
+    status_reason: str | None = Field(
+        description="Why it was cancelled (the order it fulfils is refunded): a reason code (client_request, "
+        "fulfilment_failed, ...) or `stated` when a person typed it; null otherwise."
+    )
     created_at: str | None
     requirements: dict[str, str]
     versions: list[Version] = Field(description="Clients see approved versions only; staff see all.")
@@ -128,11 +138,14 @@ class DocumentOrder(BaseModel):
             complexity=order.complexity,
             assigned_lawyer_id=or_none(order.assigned_lawyer_id),
             assignment_reason=or_none(order.assignment_reason),
+            legal_field=order.legal_field,
+            legal_field_source=order.legal_field_source,
             acknowledge_due_at=rfc3339(order, "acknowledge_due_at"),
             draft_due_at=rfc3339(order, "draft_due_at"),
             revision_window_ends_at=rfc3339(order, "revision_window_ends_at"),
             revisions_requested=order.revisions_requested,
             completed_reason=or_none(order.completed_reason),
+            status_reason=or_none(order.status_reason),
             created_at=rfc3339(order, "created_at"),
             requirements=dict(order.requirements),
             versions=[Version.from_proto(v) for v in order.versions],

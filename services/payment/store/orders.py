@@ -32,6 +32,7 @@ from services.payment.store.sealed import (
     order_subject,
     seal_answers,
 )
+from services.rules.reasons import reason_code
 from services.runtime.context import Principal
 from services.runtime.db import Database, get_or_404
 from services.runtime.events import Outbox
@@ -61,7 +62,7 @@ async def cancel_unpaid(
     """Cancel the locked unpaid order `row` in the caller's transaction: its open payments close, and the
     stage, the ledger entry and `order.cancelled` are recorded."""
     row.status = domain.next_order_status(row.status, "cancelled")
-    row.status_reason = domain.ledger_reason(reason)
+    row.status_reason = reason_code(reason)
     session.add(row)
     open_payments = (
         await session.exec(
@@ -73,7 +74,7 @@ async def cancel_unpaid(
         session.add(payment)
     await record_stage(session, row.id, "cancelled", actor)
     await append_ledger(
-        session, row, domain.LedgerLine("order_cancelled", "", 0, {"reason": domain.ledger_reason(reason)})
+        session, row, domain.LedgerLine("order_cancelled", "", 0, {"reason": reason_code(reason)})
     )
     await outbox.add(
         session,

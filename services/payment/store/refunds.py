@@ -16,6 +16,7 @@ from services.payment import domain
 from services.payment.models import TABLES, LedgerEntryRow, LedgerPostingRow, OrderRow, PaymentRow, RefundRow
 from services.payment.store.base import OrderView, locked_order, money, order_view, record_stage
 from services.payment.store.ledger import append_ledger
+from services.rules.reasons import reason_code
 from services.runtime.context import Principal
 from services.runtime.db import Database
 from services.runtime.errors import PermissionDenied
@@ -58,7 +59,7 @@ async def refund(
     )
     session.add(refund_row)
     row.refunded_fen += plan.amount_fen
-    row.status_reason = domain.ledger_reason(reason)
+    row.status_reason = reason_code(reason)
     await append_ledger(
         session,
         row,
@@ -66,7 +67,7 @@ async def refund(
             "refunded",
             payment.id,
             plan.amount_fen,
-            {"reason": domain.ledger_reason(reason), "refund_id": refund_id},
+            {"reason": reason_code(reason), "refund_id": refund_id},
             tuple(domain.postings_for("refunded", payment.method, plan.amount_fen)),
         ),
     )

@@ -6,7 +6,6 @@ override reason; the API decides, and its refusals are shown beside the field th
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,25 +22,22 @@ router = APIRouter(dependencies=[require_role("agent", "supervisor")])
 
 # The stages in which the API lets an agent assign an order: before its first draft.
 ASSIGNABLE_STAGES = ("awaiting_acknowledgement", "drafting")
-# The documents service's `assignment_reason` for an order nobody was assigned; the only place the API names
-# the order's legal field and where it came from (product, requirements, classified, default).
-WAITING_REASON = re.compile(
-    r"^no eligible lawyer has passed (?P<field>[a-z_]+): left to an agent(?: \(field from (?P<source>[a-z]+)\))?$"
-)
 
 
 @dataclass(frozen=True)
 class Waiting:
-    """Why an order waits for an agent, read from its `assignment_reason`."""
+    """Why an order waits for an agent: nobody eligible has passed its legal field (a key), which came from
+    `source` (product, requirements, classified, default)."""
 
     field: str
     source: str
 
 
-def waiting(assignment_reason: str | None) -> Waiting | None:
-    """The legal field nobody eligible has passed, or None when the reason says something else."""
-    match = WAITING_REASON.match(assignment_reason or "")
-    return Waiting(match["field"], match["source"] or "default") if match else None
+def waiting(order: dict[str, Any]) -> Waiting | None:
+    """Why the order waits for an agent, or None once it has a lawyer."""
+    if order["assigned_lawyer_id"]:
+        return None
+    return Waiting(order["legal_field"], order["legal_field_source"])
 
 
 async def _unassigned(session: Session, gateway: Gateway) -> list[dict[str, Any]]:
@@ -53,7 +49,7 @@ async def _unassigned(session: Session, gateway: Gateway) -> list[dict[str, Any]
 async def unassigned(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLResponse:
     """The document orders waiting for an agent to assign them, soonest due first within each stage."""
     orders = await _unassigned(session, gateway)
-    return render(request, "assignments.html", orders=[(o, waiting(o["assignment_reason"])) for o in orders])
+    return render(request, "assignments.html", orders=[(o, waiting(o)) for o in orders])
 
 
 async def _assign_page(
@@ -65,7 +61,7 @@ async def _assign_page(
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     order = await gateway.call(session, "GET", "/api/v1/document-orders/{id}", path={"id": document_order_id})
-    why = waiting(order["assignment_reason"])
+    why = waiting(order)
     everyone = _lawyers(session, gateway)
     if why:
         in_field, others = await asyncio.gather(_lawyers(session, gateway, why.field), everyone)

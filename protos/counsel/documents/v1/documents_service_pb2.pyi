@@ -68,6 +68,9 @@ class DocumentOrder(_message.Message):
     COMPLETED_REASON_FIELD_NUMBER: _builtins.int
     REQUIREMENTS_FIELD_NUMBER: _builtins.int
     ASSIGNMENT_REASON_FIELD_NUMBER: _builtins.int
+    LEGAL_FIELD_FIELD_NUMBER: _builtins.int
+    LEGAL_FIELD_SOURCE_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Document order id."""
     tenant_id: _builtins.str
@@ -90,6 +93,17 @@ class DocumentOrder(_message.Message):
     """Why it completed (accepted|window_closed); empty until completed."""
     assignment_reason: _builtins.str
     """Why this lawyer was assigned, e.g. "field contract; within service hours; open load 0 of 20; 3 eligible (field from product)"."""
+    legal_field: _builtins.str
+    """The legal field the lawyer is matched by (as a lawyer's fields[]: contract|labour|...|other; an order
+    made before fields were matched is matched as "other").
+    """
+    legal_field_source: _builtins.str
+    """Where the legal field came from: product|requirements|classified|default."""
+    status_reason: _builtins.str
+    """Why the order was cancelled (which refunds the paid order it fulfils), as a reason code (client_request,
+    fulfilment_failed, ...) or "stated" when a person typed it (the words stay in the cancelled stage and the
+    event); empty otherwise and for orders cancelled before it was kept.
+    """
     @_builtins.property
     def acknowledge_due_at(self) -> _timestamp_pb2.Timestamp:
         """When an agent must acknowledge the order."""
@@ -144,10 +158,13 @@ class DocumentOrder(_message.Message):
         completed_reason: _builtins.str = ...,
         requirements: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         assignment_reason: _builtins.str = ...,
+        legal_field: _builtins.str = ...,
+        legal_field_source: _builtins.str = ...,
+        status_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_due_at", b"acknowledge_due_at", "created_at", b"created_at", "draft_due_at", b"draft_due_at", "revision_window_ends_at", b"revision_window_ends_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_due_at", b"acknowledge_due_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "breaches", b"breaches", "client_id", b"client_id", "completed_reason", b"completed_reason", "complexity", b"complexity", "created_at", b"created_at", "draft_due_at", b"draft_due_at", "id", b"id", "order_id", b"order_id", "product_id", b"product_id", "requirements", b"requirements", "revision_window_ends_at", b"revision_window_ends_at", "revisions_requested", b"revisions_requested", "stage", b"stage", "stages", b"stages", "tenant_id", b"tenant_id", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_due_at", b"acknowledge_due_at", "assigned_lawyer_id", b"assigned_lawyer_id", "assignment_reason", b"assignment_reason", "breaches", b"breaches", "client_id", b"client_id", "completed_reason", b"completed_reason", "complexity", b"complexity", "created_at", b"created_at", "draft_due_at", b"draft_due_at", "id", b"id", "legal_field", b"legal_field", "legal_field_source", b"legal_field_source", "order_id", b"order_id", "product_id", b"product_id", "requirements", b"requirements", "revision_window_ends_at", b"revision_window_ends_at", "revisions_requested", b"revisions_requested", "stage", b"stage", "stages", b"stages", "status_reason", b"status_reason", "tenant_id", b"tenant_id", "versions", b"versions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
