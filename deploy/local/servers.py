@@ -83,15 +83,25 @@ def find_binary(name: str) -> str:
     raise FileNotFoundError(f"executable {name!r} not found next to {sys.executable} nor on PATH{extra}")
 
 
+# Every port free_port has handed out in this process. The OS may pick a port again as soon as it is given
+# back, so a launcher asking for a dozen at once (one per service) could hand two servers the same port: the
+# second then fails to bind and is given up on (seen in make test: documents and payment on one port).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now (the OS picks it).
+    """Return a TCP port that is free on ``host`` right now (the OS picks it), never one this process was
+    given before.
 
     Another process may take it before you bind it; good enough for tests and first-time setup.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 # Below Linux's ephemeral range (32768-60999, where the OS picks the local port of every outgoing connection):
