@@ -20,7 +20,8 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import event, exc, text
+from sqlalchemy import event, exc, make_url, text
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
@@ -264,11 +265,19 @@ def asyncpg_dsn(server_url: str, database: str = "postgres") -> str:
     return database_url_of(server_url, database)
 
 
+def _connect_parameters(server_url: str, database: str) -> dict[str, Any]:
+    """`connect`'s parameters for `database` on the server(s) of `server_url`, as the pool's engine reads them."""
+    url = database_url_of(server_url, database, driver="postgresql+asyncpg")
+    _, parameters = PGDialect_asyncpg().create_connect_args(make_url(url))
+    return dict(parameters)
+
+
 async def ensure_database(server_url: str, name: str) -> bool:
     """Create the database `name` on the server if it does not exist. Returns True when created."""
     if not _DB_NAME.match(name):
         raise ValueError(f"invalid database name {name!r}")
-    conn = await asyncpg.connect(asyncpg_dsn(server_url))
+    # Each host on its own timeout (`connect`): a paused node first in the URL must not hold up every start.
+    conn = await connect(**_connect_parameters(server_url, "postgres"))
     try:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return False

@@ -109,7 +109,7 @@ async def test_a_paused_host_in_the_url_costs_seconds_not_the_whole_connect_time
     """A host that accepts TCP connections but never answers — a SIGSTOPped PostgreSQL, first in a multi-host
     URL, as a paused primary is after a failover — holds a connection up for its own few seconds, then the
     live host behind it serves: asyncpg alone gives all the hosts one 60 s timeout, which the paused host
-    spent whole, so the pool and LISTEN connections hung for a minute."""
+    spent whole, so the pool and LISTEN connections, and a service's start, hung for a minute."""
     hosts = f"127.0.0.1:{own_postgres.port},127.0.0.1:{postgres_server.port}"
     url = f"postgresql://counsel:{postgres_server.password}@{hosts}/?target_session_attrs=read-write"
     settings = load_settings(env="test", database_url=url, database_prefix="paused")
@@ -124,6 +124,8 @@ async def test_a_paused_host_in_the_url_costs_seconds_not_the_whole_connect_time
             assert (await session.execute(text("SELECT 1"))).scalar() == 1
         listening = await db.listen("probe", lambda: None)
         await listening.close()
+        # A service's start creates its database through the same URL (deploy/local/bootstrap.py).
+        assert await ensure_database(url, settings.database_name("created")) is True
         assert time.monotonic() - started < 20
     finally:
         os.kill(postmaster, signal.SIGCONT)
