@@ -6,7 +6,6 @@ override reason; the API decides, and its refusals are shown beside the field th
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,22 +23,6 @@ router = APIRouter(dependencies=[require_role("agent", "supervisor")])
 ASSIGNABLE_STAGES = ("awaiting_acknowledgement", "drafting")
 
 
-@dataclass(frozen=True)
-class Waiting:
-    """Why an order waits for an agent: nobody eligible has passed its legal field (a key), which came from
-    `source` (product, requirements, classified, default)."""
-
-    field: str
-    source: str
-
-
-def waiting(order: dict[str, Any]) -> Waiting | None:
-    """Why the order waits for an agent, or None once it has a lawyer."""
-    if order["assigned_lawyer_id"]:
-        return None
-    return Waiting(order["legal_field"], order["legal_field_source"])
-
-
 async def _unassigned(session: Session, gateway: Gateway) -> list[dict[str, Any]]:
     stages = await asyncio.gather(*(documents_in_stage(session, gateway, s) for s in ASSIGNABLE_STAGES))
     return [order for orders in stages for order in orders if not order["assigned_lawyer_id"]]
@@ -48,8 +31,7 @@ async def _unassigned(session: Session, gateway: Gateway) -> list[dict[str, Any]
 @router.get("/work/assignments", response_class=HTMLResponse)
 async def unassigned(request: Request, session: UserDep, gateway: GatewayDep) -> HTMLResponse:
     """The document orders waiting for an agent to assign them, soonest due first within each stage."""
-    orders = await _unassigned(session, gateway)
-    return render(request, "assignments.html", orders=[(o, waiting(o)) for o in orders])
+    return render(request, "assignments.html", orders=await _unassigned(session, gateway))
 
 
 async def _assign_page(
@@ -61,10 +43,9 @@ async def _assign_page(
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     order = await gateway.call(session, "GET", "/api/v1/document-orders/{id}", path={"id": document_order_id})
-    why = waiting(order)
     everyone = _lawyers(session, gateway)
-    if why:
-        in_field, others = await asyncio.gather(_lawyers(session, gateway, why.field), everyone)
+    if not order["assigned_lawyer_id"]:
+        in_field, others = await asyncio.gather(_lawyers(session, gateway, order["legal_field"]), everyone)
     else:
         in_field, others = [], await everyone
     of_field = {lawyer["user_id"] for lawyer in in_field}
@@ -77,7 +58,6 @@ async def _assign_page(
         "assign.html",
         error.status if error else 200,
         doc=order,
-        why=why,
         in_field=in_field,
         others=[lawyer for lawyer in others if lawyer["user_id"] not in of_field],
         error=error,
