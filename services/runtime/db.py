@@ -107,6 +107,7 @@ class Database:
     """An engine and a session factory for one service's database."""
 
     def __init__(self, dsn: str, *, pool_size: int = 5) -> None:
+        self._connect_parameters = _connect_parameters(dsn)
         self.engine = create_async_engine(
             dsn, pool_size=pool_size, max_overflow=pool_size, async_creator=self._connect
         )
@@ -176,20 +177,18 @@ class Database:
 
     async def _connect(self) -> asyncpg.Connection:
         """A new connection to the primary for the pool (see `connect`)."""
-        _, parameters = self.engine.dialect.create_connect_args(self.engine.url)
         # A transaction left open by a client that hangs (or whose host vanished without closing its socket)
         # holds its row locks, and the outbox relay's SKIP LOCKED read passes those rows by: PostgreSQL ends
         # it after this long. Longer than any wait inside a transaction here (the relay's, for JetStream's
         # acks, is at most 4 windows x 10 s); the relay warns of rows stuck for a minute
         # (STALE_OUTBOX_SECONDS), this frees them a minute later.
         settings = {"idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT}
-        return await connect(**parameters, server_settings=settings)
+        return await connect(**self._connect_parameters, server_settings=settings)
 
     async def listen(self, channel: str, on_notify: Callable[[], object]) -> asyncpg.Connection:
         """A connection of its own (to the primary, like the pool's), LISTENing on `channel`: `on_notify()`
         runs for every NOTIFY committed on it. Close the returned connection to stop."""
-        _, parameters = self.engine.dialect.create_connect_args(self.engine.url)
-        conn = await connect(**parameters)
+        conn = await connect(**self._connect_parameters)
         await conn.add_listener(channel, lambda *_: on_notify())
         return conn
 
@@ -265,10 +264,10 @@ def asyncpg_dsn(server_url: str, database: str = "postgres") -> str:
     return database_url_of(server_url, database)
 
 
-def _connect_parameters(server_url: str, database: str) -> dict[str, Any]:
-    """`connect`'s parameters for `database` on the server(s) of `server_url`, as the pool's engine reads them."""
-    url = database_url_of(server_url, database, driver="postgresql+asyncpg")
-    _, parameters = PGDialect_asyncpg().create_connect_args(make_url(url))
+def _connect_parameters(dsn: str) -> dict[str, Any]:
+    """`connect`'s parameters for a SQLAlchemy URL of ours (`database_url_of(..., driver="postgresql+asyncpg")`),
+    read as the pool's engine reads them: several hosts become lists of hosts and ports."""
+    _, parameters = PGDialect_asyncpg().create_connect_args(make_url(dsn))
     return dict(parameters)
 
 
@@ -277,7 +276,8 @@ async def ensure_database(server_url: str, name: str) -> bool:
     if not _DB_NAME.match(name):
         raise ValueError(f"invalid database name {name!r}")
     # Each host on its own timeout (`connect`): a paused node first in the URL must not hold up every start.
-    conn = await connect(**_connect_parameters(server_url, "postgres"))
+    dsn = database_url_of(server_url, "postgres", driver="postgresql+asyncpg")
+    conn = await connect(**_connect_parameters(dsn))
     try:
         if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             return False
